@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: README.md's test command. Installs what the tests need on a fresh
+# machine, then runs every test target with nextest and the doctests with cargo test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+    cargo install --locked cargo-nextest
+fi
+
+cargo nextest run --locked --workspace --config-file .ci/nextest.toml --profile ci
+cargo test --locked --workspace --doc

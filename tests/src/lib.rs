@@ -1,0 +1,1 @@
+//! Helpers shared by Strata's end-to-end tests (`tests/*.rs` in this package).

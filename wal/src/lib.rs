@@ -1,0 +1,1 @@
+//! strata-wal: the write-ahead log under every Strata write (being built).
