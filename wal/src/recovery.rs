@@ -74,9 +74,9 @@ pub(crate) fn create_segment(
     storage: &dyn Storage,
     dir: &Path,
     first_lsn: Lsn,
-) -> Result<(Box<dyn crate::storage::WalFile>, SegmentMeta)> {
+) -> Result<(std::sync::Arc<dyn crate::storage::WalFile>, SegmentMeta)> {
     let path = dir.join(segment_name(first_lsn));
-    let mut file = storage
+    let file = storage
         .create(&path)
         .map_err(io_err("create segment", &path))?;
     file.write_all(&encode_segment_header(first_lsn))

@@ -241,7 +241,7 @@ struct SimFile {
 }
 
 impl WalFile for SimFile {
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+    fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         let mut s = self.storage.lock();
         let fault = s.fault(FaultOp::Write);
         let n = if fault.is_some() {
@@ -254,7 +254,7 @@ impl WalFile for SimFile {
         fault.map_or(Ok(()), Err)
     }
 
-    fn sync_data(&mut self) -> io::Result<()> {
+    fn sync_data(&self) -> io::Result<()> {
         let mut s = self.storage.lock();
         if let Some(e) = s.fault(FaultOp::Sync) {
             return Err(e);
@@ -283,7 +283,7 @@ impl Storage for SimStorage {
             .collect())
     }
 
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+    fn create(&self, path: &Path) -> io::Result<Arc<dyn WalFile>> {
         let mut s = self.lock();
         if s.live.contains_key(path) {
             return Err(io::ErrorKind::AlreadyExists.into());
@@ -293,16 +293,16 @@ impl Storage for SimStorage {
         s.inodes.insert(ino, Inode::default());
         s.live.insert(path.to_owned(), ino);
         s.pending.push(DirOp::Link(path.to_owned(), ino));
-        Ok(Box::new(SimFile {
+        Ok(Arc::new(SimFile {
             storage: self.clone(),
             ino,
         }))
     }
 
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WalFile>> {
         let s = self.lock();
         let ino = *s.live.get(path).ok_or_else(|| not_found(path))?;
-        Ok(Box::new(SimFile {
+        Ok(Arc::new(SimFile {
             storage: self.clone(),
             ino,
         }))

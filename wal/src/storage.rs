@@ -5,6 +5,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -18,9 +19,9 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// File names (not paths) in `dir`.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Creates a new, empty file for appending; fails if it exists.
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>>;
+    fn create(&self, path: &Path) -> io::Result<Arc<dyn WalFile>>;
     /// Opens an existing file for appending at its end.
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WalFile>>;
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WalFile>>;
     /// The whole current contents of a file.
     fn read(&self, path: &Path) -> io::Result<Bytes>;
     /// Cuts a file to `len` bytes and makes that durable.
@@ -33,12 +34,13 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
 
-/// A file open for appending.
-pub trait WalFile: Send {
+/// A file open for appending. One thread appends while another may fsync it (the WAL's
+/// pipelined group commit), so both take `&self`.
+pub trait WalFile: Send + Sync {
     /// Appends all of `buf`.
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
-    /// Makes everything appended so far durable (`fdatasync`).
-    fn sync_data(&mut self) -> io::Result<()>;
+    fn write_all(&self, buf: &[u8]) -> io::Result<()>;
+    /// Makes everything appended before this call durable (`fdatasync`).
+    fn sync_data(&self) -> io::Result<()>;
 }
 
 /// The real file system. Segments are read through memory maps.
@@ -48,11 +50,11 @@ pub struct OsStorage;
 struct OsFile(File);
 
 impl WalFile for OsFile {
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.0.write_all(buf)
+    fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        (&self.0).write_all(buf)
     }
 
-    fn sync_data(&mut self) -> io::Result<()> {
+    fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
     }
 }
@@ -85,16 +87,16 @@ impl Storage for OsStorage {
         Ok(names)
     }
 
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+    fn create(&self, path: &Path) -> io::Result<Arc<dyn WalFile>> {
         let f = OpenOptions::new()
             .append(true)
             .create_new(true)
             .open(path)?;
-        Ok(Box::new(OsFile(f)))
+        Ok(Arc::new(OsFile(f)))
     }
 
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        Ok(Box::new(OsFile(
+    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn WalFile>> {
+        Ok(Arc::new(OsFile(
             OpenOptions::new().append(true).open(path)?,
         )))
     }

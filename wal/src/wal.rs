@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use crossbeam_channel::Sender;
-use tracing::warn;
+use tracing::{error, warn};
 
 use crate::error::io_err;
 use crate::format::MAX_RECORD_LEN;
@@ -57,7 +57,8 @@ pub(crate) struct Shared {
     /// Live segments, oldest first; the last is the one being appended to. Lengths cover
     /// complete, written batches only.
     segments: Mutex<Vec<SegmentMeta>>,
-    pub(crate) poison: OnceLock<Arc<std::io::Error>>,
+    /// The first write/fsync failure; set once, never cleared.
+    pub(crate) poisoned: OnceLock<Arc<std::io::Error>>,
     pub(crate) durable_lsn: AtomicU64,
     pub(crate) stats: Counters,
 }
@@ -81,6 +82,18 @@ impl Shared {
 
     pub(crate) fn add_segment(&self, meta: SegmentMeta) {
         self.segments().push(meta);
+    }
+
+    /// Records the first write/fsync failure and returns it (or the earlier one). Never
+    /// retried: after a failed fsync the kernel may have dropped the dirty pages, and a second
+    /// fsync can report success for data that is gone.
+    pub(crate) fn poison(&self, e: std::io::Error) -> Arc<std::io::Error> {
+        let cause = Arc::new(e);
+        if self.poisoned.set(cause.clone()).is_ok() {
+            error!(error = %cause, dir = %self.dir.display(),
+                   "WAL write failed; poisoned, no further appends will be acknowledged");
+        }
+        self.poisoned.get().cloned().unwrap_or(cause)
     }
 }
 
@@ -145,7 +158,7 @@ impl Wal {
             dir,
             options,
             segments: Mutex::new(segments),
-            poison: OnceLock::new(),
+            poisoned: OnceLock::new(),
             durable_lsn: AtomicU64::new(active.next_lsn),
             stats: Counters::default(),
         });
@@ -214,7 +227,7 @@ impl Wal {
     }
 
     fn send(&self, request: impl FnOnce(Arc<Completion>) -> Request) -> Result<Ticket> {
-        if let Some(cause) = self.shared.poison.get() {
+        if let Some(cause) = self.shared.poisoned.get() {
             return Err(Error::Poisoned {
                 source: cause.clone(),
             });
@@ -341,7 +354,7 @@ impl Wal {
         {
             return Err(Error::Closed);
         }
-        match self.shared.poison.get() {
+        match self.shared.poisoned.get() {
             Some(cause) => Err(Error::Poisoned {
                 source: cause.clone(),
             }),

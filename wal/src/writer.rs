@@ -1,9 +1,16 @@
-//! The writer thread: group commit.
+//! The writer and notifier threads: group commit.
 //!
-//! One thread owns the active segment. It takes whatever appends are queued (up to
-//! `max_group_bytes`), frames them into one buffer, writes it with one call, fsyncs once (per
-//! the durability mode), and only then completes every waiter of the group. A write or fsync
-//! error poisons the WAL: the group fails, and so does every later append.
+//! The writer thread owns the active segment. It takes whatever appends are queued (up to
+//! `max_group_bytes`), frames them into one buffer, writes it with one call and, in `Fsync`
+//! mode, runs one `fdatasync`. It then hands the group's waiters to the notifier thread and
+//! goes straight back for the next group. Waking a thread costs several microseconds (a
+//! cross-CPU wakeup, dearer still in a VM), so waking group N on the notifier while the
+//! writer writes and syncs group N+1 keeps the disk busy; waking them on the writer left it
+//! idle for most of each cycle (measured: docs/benchmarks.md). Appends that arrive while
+//! the writer is in `fdatasync` queue up and form the next group.
+//!
+//! A failed write or fsync poisons the WAL: the waiters involved fail, and so does every
+//! later append. Nothing is retried.
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -12,15 +19,14 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use tracing::error;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::format::{SEGMENT_HEADER_LEN, encode_batch, framed_len};
-use crate::recovery::create_segment;
+use crate::recovery::{create_segment, segment_name};
 use crate::storage::WalFile;
 use crate::ticket::Completion;
 use crate::wal::Shared;
-use crate::{Durability, Error, Lsn};
+use crate::{Durability, Error, Lsn, Result};
 
 pub(crate) enum Request {
     Append {
@@ -31,12 +37,16 @@ pub(crate) enum Request {
     Sync { done: Arc<Completion> },
 }
 
-/// An I/O failure inside the writer, already described.
-type IoFailure = std::io::Error;
+/// Groups with more waiters than this are woken by the notifier thread, smaller ones by the
+/// writer itself. Chosen by `cargo bench -p strata-benches --bench wal` (docs/benchmarks.md).
+const NOTIFY_HANDOVER_MIN: usize = 8;
+
+/// Completions to deliver, in commit order.
+type Outcomes = Vec<(Arc<Completion>, Result<Range<Lsn>>)>;
 
 pub(crate) struct Writer {
     shared: Arc<Shared>,
-    file: Box<dyn WalFile>,
+    file: Arc<dyn WalFile>,
     /// First LSN of the active segment.
     active_first: Lsn,
     /// Bytes in the active segment, written and buffered.
@@ -47,14 +57,12 @@ pub(crate) struct Writer {
     buf: Vec<u8>,
     /// Time of the first write not yet fsynced.
     dirty_since: Option<Instant>,
-    /// Waiters of the group being built, with their results.
-    waiting: Vec<(Arc<Completion>, Range<Lsn>)>,
 }
 
 impl Writer {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        file: Box<dyn WalFile>,
+        file: Arc<dyn WalFile>,
         active_first: Lsn,
         active_len: u64,
         next_lsn: Lsn,
@@ -67,13 +75,36 @@ impl Writer {
             next_lsn,
             buf: Vec::with_capacity(1 << 20),
             dirty_since: None,
-            waiting: Vec::new(),
         }
     }
 
     pub(crate) fn run(mut self, rx: Receiver<Request>) {
-        let opts = &self.shared.options;
-        let interval = match opts.durability {
+        let (notify_tx, notify_rx) = crossbeam_channel::unbounded::<Outcomes>();
+        std::thread::scope(|s| {
+            let notifier = std::thread::Builder::new()
+                .name("strata-wal-notify".into())
+                .spawn_scoped(s, move || {
+                    for outcomes in notify_rx {
+                        for (done, result) in outcomes {
+                            done.complete(result);
+                        }
+                    }
+                });
+            // Without a notifier, the writer delivers completions itself.
+            let notify = notifier.is_ok().then_some(&notify_tx);
+            self.write_loop(&rx, notify);
+            // Clean close: everything written is made durable, whatever the mode.
+            if self.shared.poisoned.get().is_none()
+                && let Err(e) = self.sync()
+            {
+                self.shared.poison(e);
+            }
+            drop(notify_tx); // the notifier delivers what is queued and stops
+        });
+    }
+
+    fn write_loop(&mut self, rx: &Receiver<Request>, notify: Option<&Sender<Outcomes>>) {
+        let interval = match self.shared.options.durability {
             Durability::Interval(d) => Some(d),
             _ => None,
         };
@@ -83,15 +114,15 @@ impl Writer {
                     Ok(r) => r,
                     Err(RecvTimeoutError::Timeout) => {
                         if let Err(e) = self.sync() {
-                            self.poison(e);
+                            self.shared.poison(e);
                         }
                         continue;
                     }
-                    Err(RecvTimeoutError::Disconnected) => break,
+                    Err(RecvTimeoutError::Disconnected) => return,
                 },
                 _ => match rx.recv() {
                     Ok(r) => r,
-                    Err(_) => break,
+                    Err(_) => return,
                 },
             };
             let mut group = vec![first];
@@ -105,46 +136,45 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit(group);
-        }
-        // Clean close: everything written is made durable, whatever the mode.
-        if self.shared.poison.get().is_none()
-            && self.dirty_since.is_some()
-            && let Err(e) = self.sync()
-        {
-            self.poison(e);
+            let outcomes = self.commit(group);
+            // Few waiters are cheaper to wake here than to hand over (the handover is a
+            // wakeup too, and delays them, shrinking the next group).
+            match notify {
+                Some(tx) if outcomes.len() > NOTIFY_HANDOVER_MIN => {
+                    if let Err(unsent) = tx.send(outcomes) {
+                        deliver(unsent.0);
+                    }
+                }
+                _ => deliver(outcomes),
+            }
         }
     }
 
-    /// Writes a group, syncs it as the mode requires, and completes its waiters.
-    fn commit(&mut self, group: Vec<Request>) {
-        if let Some(cause) = self.shared.poison.get() {
-            let cause = cause.clone();
+    /// Writes a group and syncs it as the mode requires; returns what each waiter gets.
+    fn commit(&mut self, group: Vec<Request>) -> Outcomes {
+        let mut outcomes = Vec::with_capacity(group.len());
+        if let Some(cause) = self.shared.poisoned.get() {
             for req in group {
                 let (Request::Append { done, .. } | Request::Sync { done }) = req;
-                done.complete(Err(Error::Poisoned {
-                    source: cause.clone(),
-                }));
+                let source = cause.clone();
+                outcomes.push((done, Err(Error::Poisoned { source })));
             }
-            return;
+            return outcomes;
         }
         let mut must_sync = self.shared.options.durability == Durability::Fsync;
         let mut result = Ok(());
-        let mut failed = Vec::new();
         for req in group {
-            match req {
+            let (done, range) = match req {
                 Request::Append { records, done } => {
-                    if result.is_err() {
-                        failed.push(done);
-                        continue;
-                    }
                     let size = framed_len(&records) as u64;
-                    if self.active_len > SEGMENT_HEADER_LEN as u64
+                    if result.is_ok()
+                        && self.active_len > SEGMENT_HEADER_LEN as u64
                         && self.active_len + size > self.shared.options.segment_size
-                        && let Err(e) = self.rotate()
                     {
-                        result = Err(e);
-                        failed.push(done);
+                        result = self.rotate();
+                    }
+                    if result.is_err() {
+                        outcomes.push((done, Ok(0..0))); // replaced by the error below
                         continue;
                     }
                     let first = self.next_lsn;
@@ -152,13 +182,14 @@ impl Writer {
                     self.next_lsn += records.len() as u64;
                     self.active_len += size;
                     self.shared.stats.record_append(records.len(), size);
-                    self.waiting.push((done, first..self.next_lsn));
+                    (done, first..self.next_lsn)
                 }
                 Request::Sync { done } => {
                     must_sync = true;
-                    self.waiting.push((done, self.next_lsn..self.next_lsn));
+                    (done, self.next_lsn..self.next_lsn)
                 }
-            }
+            };
+            outcomes.push((done, Ok(range)));
         }
         if result.is_ok() {
             result = self.flush();
@@ -166,26 +197,20 @@ impl Writer {
         if result.is_ok() && must_sync {
             result = self.sync();
         }
-        match result {
-            Ok(()) => {
-                for (done, range) in self.waiting.drain(..) {
-                    done.complete(Ok(range));
-                }
-            }
-            Err(e) => {
-                let cause = self.poison(e);
-                let waiting = self.waiting.drain(..).map(|(d, _)| d);
-                for done in waiting.chain(failed) {
-                    done.complete(Err(Error::Poisoned {
-                        source: cause.clone(),
-                    }));
-                }
+        if let Err(e) = result {
+            let cause = self.shared.poison(e);
+            self.dirty_since = None;
+            for (_, outcome) in &mut outcomes {
+                *outcome = Err(Error::Poisoned {
+                    source: cause.clone(),
+                });
             }
         }
+        outcomes
     }
 
     /// Writes the buffer to the active segment and publishes the new end.
-    fn flush(&mut self) -> Result<(), IoFailure> {
+    fn flush(&mut self) -> std::io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
@@ -199,7 +224,8 @@ impl Writer {
         Ok(())
     }
 
-    fn sync(&mut self) -> Result<(), IoFailure> {
+    /// fsyncs what was written, if anything.
+    fn sync(&mut self) -> std::io::Result<()> {
         if self.dirty_since.is_none() {
             return Ok(());
         }
@@ -214,13 +240,12 @@ impl Writer {
         Ok(())
     }
 
-    /// Closes the active segment (written and fsynced in every mode, so that only the last
+    /// Closes the active segment (written and fsynced, in every mode, so that only the last
     /// segment can ever hold a torn tail) and starts the next one.
-    fn rotate(&mut self) -> Result<(), IoFailure> {
+    fn rotate(&mut self) -> std::io::Result<()> {
         self.flush()?;
         self.sync()?;
-        let dir = &self.shared.dir;
-        let (file, meta) = create_segment(&*self.shared.storage, dir, self.next_lsn)
+        let (file, meta) = create_segment(&*self.shared.storage, &self.shared.dir, self.next_lsn)
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         self.file = file;
         self.active_first = meta.first_lsn;
@@ -230,20 +255,13 @@ impl Writer {
     }
 
     fn active_path(&self) -> PathBuf {
-        self.shared
-            .dir
-            .join(crate::recovery::segment_name(self.active_first))
+        self.shared.dir.join(segment_name(self.active_first))
     }
+}
 
-    fn poison(&mut self, e: IoFailure) -> Arc<std::io::Error> {
-        // Never retry: after a failed fsync the kernel may have dropped the dirty pages and
-        // a second fsync can report success for data that is gone.
-        self.dirty_since = None;
-        error!(error = %e, "WAL write failed; poisoning the log, no further appends will be acknowledged");
-        let cause = Arc::new(e);
-        // First failure wins; later ones are consequences.
-        let _ = self.shared.poison.set(cause.clone());
-        self.shared.poison.get().cloned().unwrap_or(cause)
+fn deliver(outcomes: Outcomes) {
+    for (done, result) in outcomes {
+        done.complete(result);
     }
 }
 
