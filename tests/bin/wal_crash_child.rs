@@ -11,7 +11,7 @@ use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use strata_tests::{XorShift, payload};
+use strata_tests::{CrashRng, payload};
 use strata_wal::{Wal, WalOptions};
 
 const WRITERS: u64 = 4;
@@ -37,7 +37,7 @@ fn emit(out: &Out, text: &str) {
 }
 
 fn writer(wal: &Wal, out: &Out, appends: &AtomicU64, seed: u64, id: u64) -> ! {
-    let mut rng = XorShift::new(seed ^ id.wrapping_mul(0xA24B_AED4_963E_E407));
+    let mut rng = CrashRng::new(seed ^ id.wrapping_mul(0xA24B_AED4_963E_E407));
     let mut truncate_at = rng.below(TRUNCATE_EVERY / 4);
     let mut line = String::new();
     loop {
