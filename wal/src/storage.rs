@@ -107,11 +107,14 @@ impl Storage for OsStorage {
             return Ok(Bytes::new()); // mapping zero bytes is an error on Linux
         }
         #[allow(unsafe_code)]
-        // Safety: a mapped segment must not shrink while mapped, or touching the lost pages
-        // raises SIGBUS. Only this WAL writes its directory (it holds the directory lock for
-        // its whole life, see `lock_dir`); its writer only appends past any mapped length;
-        // recovery truncates a segment only after dropping every mapping of it; and
-        // truncation of old segments unlinks them, which leaves existing mappings valid.
+        // Safety: a mapped segment must not shrink below the bytes read through the map, or
+        // touching the lost pages raises SIGBUS. Only one WAL writes its directory (it holds
+        // the directory lock for its whole life, see `lock_dir`). Its writer only appends.
+        // Recovery truncates a segment only after dropping its own mapping, and only past
+        // the last complete batch, while every reader touches bytes below the length
+        // published for complete batches (so even a `Reader` that outlives its `Wal` across a
+        // reopen stays within the file). Truncation of old segments unlinks them, which
+        // leaves existing mappings valid.
         let map = unsafe { memmap2::Mmap::map(&file)? };
         Ok(Bytes::from_owner(map))
     }
