@@ -1,0 +1,317 @@
+//! The [`Engine`] handle: open (with WAL replay), write, read, close.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use strata_wal::Wal;
+use tracing::info;
+
+use crate::codec::{self, SamplesRecord};
+use crate::head::{Placement, TenantHead};
+use crate::{
+    EngineConfig, Error, Labels, Limits, Matcher, RejectReason, Result, TenantId, WriteOutcome,
+};
+
+/// One sample: a millisecond timestamp and a value (any f64, NaN and ±Inf included).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// The value.
+    pub value: f64,
+}
+
+/// Samples for one series, as a writer submits them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSamples {
+    /// The series' labels, `__name__` included, in any order.
+    pub labels: Vec<(String, String)>,
+    /// Its samples, in any order.
+    pub samples: Vec<Sample>,
+}
+
+/// A series and its samples in a time range, as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesData {
+    /// The series' canonical labels.
+    pub labels: Arc<Labels>,
+    /// Samples in time order, one per timestamp.
+    pub samples: Vec<Sample>,
+}
+
+/// The storage engine over one data directory.
+///
+/// Today it keeps every sample in memory behind the write-ahead log; flushing to Parquet
+/// partitions, compaction, retention and the series-count and rate limits are the next steps
+/// (issue #3, see `docs/architecture.md`).
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    dir: PathBuf,
+    wal: Wal,
+    tenants: RwLock<HashMap<TenantId, Arc<Mutex<TenantHead>>>>,
+}
+
+fn lock(head: &Mutex<TenantHead>) -> MutexGuard<'_, TenantHead> {
+    // A panic while holding the lock cannot leave a half-inserted sample: inserts are single
+    // Vec operations. Keep serving.
+    head.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Engine {
+    /// Opens (creating if needed) the engine in `dir` and replays its WAL.
+    pub fn open(dir: impl AsRef<Path>, config: EngineConfig) -> Result<Self> {
+        config.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let wal = Wal::open(dir.join("wal"), config.wal.clone())?;
+        let engine = Self {
+            config,
+            dir,
+            wal,
+            tenants: RwLock::default(),
+        };
+        let mut records = 0u64;
+        let mut samples = 0u64;
+        for rec in engine.wal.reader(engine.wal.first_lsn())? {
+            let rec = rec?;
+            let decoded = codec::decode(&rec.payload).map_err(|reason| Error::BadRecord {
+                lsn: rec.lsn,
+                reason,
+            })?;
+            samples += decoded.samples.len() as u64;
+            engine.replay(decoded).map_err(|reason| Error::BadRecord {
+                lsn: rec.lsn,
+                reason,
+            })?;
+            records += 1;
+        }
+        info!(dir = %engine.dir.display(), records, samples, "engine opened, WAL replayed");
+        Ok(engine)
+    }
+
+    fn head(&self, tenant: &TenantId) -> Arc<Mutex<TenantHead>> {
+        if let Some(h) = self
+            .tenants
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+        {
+            return h.clone();
+        }
+        let mut map = self.tenants.write().unwrap_or_else(|p| p.into_inner());
+        map.entry(tenant.clone()).or_default().clone()
+    }
+
+    fn existing_head(&self, tenant: &TenantId) -> Option<Arc<Mutex<TenantHead>>> {
+        self.tenants
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .cloned()
+    }
+
+    fn replay(&self, rec: SamplesRecord) -> Result<(), String> {
+        let head = self.head(&rec.tenant);
+        let mut h = lock(&head);
+        for (id, labels) in rec.new_series {
+            if !h.index.restore(id, labels) {
+                return Err(format!("series id {id} is logged for two label sets"));
+            }
+        }
+        for (id, s) in rec.samples {
+            if h.index.get(id).is_none() {
+                return Err(format!(
+                    "sample for series id {id}, which was never defined"
+                ));
+            }
+            h.data.entry(id).or_default().restore(s);
+        }
+        Ok(())
+    }
+
+    /// Writes samples for `tenant`. Returns once the accepted samples are durable (per the
+    /// WAL's durability mode), with exact counts of what was accepted, duplicated and
+    /// rejected by reason. Rejected samples are never stored; the rest of the batch is.
+    ///
+    /// An `Err` means nothing of this call was acknowledged (the WAL failed and the engine
+    /// is poisoned until reopened).
+    pub fn write(&self, tenant: &TenantId, batch: &[SeriesSamples]) -> Result<WriteOutcome> {
+        let window = self.config.window_ms();
+        let limits = &self.config.limits;
+        let mut outcome = WriteOutcome::default();
+        let mut rec = SamplesRecord {
+            tenant: tenant.clone(),
+            new_series: Vec::new(),
+            samples: Vec::new(),
+        };
+        let head = self.head(tenant);
+        let ticket = {
+            let mut h = lock(&head);
+            let h = &mut *h;
+            for ss in batch.iter().filter(|ss| !ss.samples.is_empty()) {
+                let n = ss.samples.len() as u64;
+                let pairs = ss.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                let labels = match Labels::from_pairs(pairs).and_then(|l| check_limits(l, limits)) {
+                    Ok(l) => l,
+                    Err(reason) => {
+                        outcome.reject(reason, n, || label_message(reason, &ss.labels, limits));
+                        continue;
+                    }
+                };
+                let (id, labels, is_new) = h.index.get_or_insert(labels);
+                if is_new {
+                    rec.new_series.push((id, (*labels).clone()));
+                }
+                let buf = h.data.entry(id).or_default();
+                for &s in &ss.samples {
+                    match buf.place(s, window) {
+                        p @ (Placement::Append | Placement::Insert(_)) => {
+                            buf.apply(s, p);
+                            rec.samples.push((id, s));
+                            outcome.accepted += 1;
+                        }
+                        Placement::Duplicate => outcome.duplicates += 1,
+                        Placement::TooOld => outcome.reject(RejectReason::TooOld, 1, || {
+                            format!(
+                                "sample at {} for {labels} is older than the series' newest sample by \
+                                 more than the out-of-order window ({} ms)",
+                                s.ts, window
+                            )
+                        }),
+                        Placement::Conflict => outcome.reject(RejectReason::ConflictingValue, 1, || {
+                            format!("{labels} already has a different value at timestamp {}", s.ts)
+                        }),
+                    }
+                }
+            }
+            // Submitted under the tenant lock, so the WAL holds a series' definition before
+            // any record using it: a later write's ack implies this one is durable too.
+            if rec.samples.is_empty() {
+                None
+            } else {
+                Some(self.wal.submit([codec::encode(&rec)])?)
+            }
+        };
+        if let Some(t) = ticket {
+            t.wait()?;
+        }
+        Ok(outcome)
+    }
+
+    /// The series of `tenant` matching every matcher, with their samples in `[start, end]`
+    /// (milliseconds, both inclusive), sorted by labels. Series with no sample in the range
+    /// are left out.
+    pub fn select(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Vec<SeriesData> {
+        let Some(head) = self.existing_head(tenant) else {
+            return Vec::new();
+        };
+        let h = lock(&head);
+        let mut out: Vec<SeriesData> = h
+            .series()
+            .filter(|(labels, _)| matchers.iter().all(|m| m.matches(labels)))
+            .filter_map(|(labels, buf)| {
+                let lo = buf.samples.partition_point(|s| s.ts < start);
+                let hi = buf.samples.partition_point(|s| s.ts <= end);
+                (lo < hi).then(|| SeriesData {
+                    labels: labels.clone(),
+                    samples: buf.samples[lo..hi].to_vec(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
+    /// Label names of `tenant`'s series with samples in `[start, end]`, sorted.
+    pub fn label_names(&self, tenant: &TenantId, start: i64, end: i64) -> Vec<String> {
+        let mut names = BTreeSet::new();
+        for s in self.select(tenant, &[], start, end) {
+            names.extend(s.labels.iter().map(|l| l.name.clone()));
+        }
+        names.into_iter().collect()
+    }
+
+    /// Values of label `name` among `tenant`'s series with samples in `[start, end]`, sorted.
+    pub fn label_values(&self, tenant: &TenantId, name: &str, start: i64, end: i64) -> Vec<String> {
+        let mut values = BTreeSet::new();
+        for s in self.select(tenant, &[], start, end) {
+            values.extend(s.labels.get(name).map(str::to_owned));
+        }
+        values.into_iter().collect()
+    }
+
+    /// Number of series `tenant` has (all time, while they are in memory).
+    pub fn series_count(&self, tenant: &TenantId) -> usize {
+        self.existing_head(tenant).map_or(0, |h| lock(&h).index.len())
+    }
+
+    /// Tenants that have written anything, sorted.
+    pub fn tenants(&self) -> Vec<TenantId> {
+        let mut t: Vec<_> = self
+            .tenants
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        t.sort();
+        t
+    }
+
+    /// Finishes queued writes and closes the WAL.
+    pub fn close(self) -> Result<()> {
+        self.wal.close().map_err(Error::from)
+    }
+}
+
+/// Applies the per-series label limits.
+fn check_limits(labels: Labels, limits: &Limits) -> Result<Labels, RejectReason> {
+    if labels.len() > limits.max_labels_per_series {
+        return Err(RejectReason::TooManyLabels);
+    }
+    for l in labels.iter() {
+        if l.name.len() > limits.max_label_name_len {
+            return Err(RejectReason::LabelNameTooLong);
+        }
+        if l.value.len() > limits.max_label_value_len {
+            return Err(RejectReason::LabelValueTooLong);
+        }
+    }
+    Ok(labels)
+}
+
+fn label_message(reason: RejectReason, labels: &[(String, String)], limits: &Limits) -> String {
+    let name = labels
+        .iter()
+        .find(|(k, _)| k == crate::labels::METRIC_NAME)
+        .map_or("<no name>", |(_, v)| v.as_str());
+    let name: String = name.chars().take(200).collect();
+    match reason {
+        RejectReason::TooManyLabels => format!(
+            "series {name} has {} labels, over max_labels_per_series = {}",
+            labels.iter().filter(|(_, v)| !v.is_empty()).count(),
+            limits.max_labels_per_series
+        ),
+        RejectReason::LabelNameTooLong => format!(
+            "series {name} has a label name over max_label_name_len = {} bytes",
+            limits.max_label_name_len
+        ),
+        RejectReason::LabelValueTooLong => format!(
+            "series {name} has a label value over max_label_value_len = {} bytes",
+            limits.max_label_value_len
+        ),
+        RejectReason::MissingMetricName => "a series has no __name__ label".to_owned(),
+        other => format!("series {name}: {other}"),
+    }
+}

@@ -1,0 +1,58 @@
+//! The engine's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can fail in the engine, other than per-sample rejections (those are
+/// counted in [`crate::WriteOutcome`], not raised).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A tenant id outside `[A-Za-z0-9_-]{1,64}`.
+    #[error("invalid tenant id {id:?}: {reason}")]
+    InvalidTenant {
+        /// The id as given (possibly truncated for display by the caller).
+        id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A label matcher that cannot be used (bad regex, or over the regex size limit).
+    #[error("invalid matcher for label {label:?}: {reason}")]
+    InvalidMatcher {
+        /// The label the matcher is on.
+        label: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A configuration value out of range.
+    #[error("invalid engine config {key}: {reason}")]
+    InvalidConfig {
+        /// The config key.
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The write-ahead log failed. A failed write or fsync poisons the engine: every later
+    /// write fails with this error until the engine is reopened.
+    #[error("write-ahead log: {0}")]
+    Wal(#[from] strata_wal::Error),
+    /// A WAL record the engine cannot decode: written by a newer Strata, or damaged in a way
+    /// its checksum did not catch.
+    #[error("undecodable WAL record at LSN {lsn}: {reason}")]
+    BadRecord {
+        /// Where it is.
+        lsn: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An I/O error outside the WAL.
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        /// File or directory.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
