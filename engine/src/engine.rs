@@ -253,7 +253,8 @@ impl Engine {
 
     /// Number of series `tenant` has (all time, while they are in memory).
     pub fn series_count(&self, tenant: &TenantId) -> usize {
-        self.existing_head(tenant).map_or(0, |h| lock(&h).index.len())
+        self.existing_head(tenant)
+            .map_or(0, |h| lock(&h).index.len())
     }
 
     /// Tenants that have written anything, sorted.

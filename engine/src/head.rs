@@ -103,9 +103,17 @@ mod tests {
         assert_eq!(b.place(s(3000, 3.0), w), Placement::Insert(2));
         assert_eq!(b.place(s(2500, 2.5), w), Placement::Duplicate);
         assert_eq!(b.place(s(2500, 2.6), w), Placement::Conflict);
-        assert_eq!(b.place(s(2000, 9.0), w), Placement::Insert(1), "the window edge is inside");
+        assert_eq!(
+            b.place(s(2000, 9.0), w),
+            Placement::Insert(1),
+            "the window edge is inside"
+        );
         assert_eq!(b.place(s(1999, 9.0), w), Placement::TooOld);
-        assert_eq!(b.place(s(1000, 1.0), w), Placement::Duplicate, "an identical re-send, however old");
+        assert_eq!(
+            b.place(s(1000, 1.0), w),
+            Placement::Duplicate,
+            "an identical re-send, however old"
+        );
         assert_eq!(b.place(s(1000, 7.0), w), Placement::Conflict);
     }
 
