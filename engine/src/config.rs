@@ -1,14 +1,27 @@
 //! Engine configuration.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use strata_wal::WalOptions;
 
-use crate::{Error, Result};
+use crate::{Error, Result, TenantId};
 
 /// Per-tenant limits checked on every write. Defaults follow Prometheus's and the brief's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
+    /// Most active series (a series is active while it received a sample within
+    /// `active_series_window`). A write introducing more is rejected for the new series only;
+    /// series already active keep ingesting. Default 150,000.
+    pub max_active_series: usize,
+    /// Most active series with one metric name. Default 50,000.
+    pub max_series_per_metric: usize,
+    /// How long a series stays active after its last sample was received. Default 1 h.
+    pub active_series_window: Duration,
+    /// Sustained ingest rate in samples per second (token bucket). Default 100,000.
+    pub ingest_rate: f64,
+    /// Bucket size: samples that may arrive at once after a quiet spell. Default 200,000.
+    pub ingest_burst: f64,
     /// Most labels a series may have, `__name__` included. Default 30.
     pub max_labels_per_series: usize,
     /// Longest label name in bytes. Default 1024.
@@ -17,9 +30,55 @@ pub struct Limits {
     pub max_label_value_len: usize,
 }
 
+impl Limits {
+    /// Rejects values that cannot work, naming the key.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key, reason: &str| {
+            Err(Error::InvalidConfig {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.max_labels_per_series == 0 {
+            return bad(
+                "limits.max_labels_per_series",
+                "must be at least 1 (for __name__)",
+            );
+        }
+        if self.max_label_name_len == 0 || self.max_label_value_len == 0 {
+            return bad(
+                "limits.max_label_name_len/max_label_value_len",
+                "must be at least 1",
+            );
+        }
+        if !(self.ingest_rate.is_finite() && self.ingest_rate > 0.0) {
+            return bad(
+                "limits.ingest_rate",
+                "must be a positive number of samples/s",
+            );
+        }
+        if !(self.ingest_burst.is_finite() && self.ingest_burst >= 1.0) {
+            return bad("limits.ingest_burst", "must be at least 1 sample");
+        }
+        if self.active_series_window.is_zero() {
+            return bad("limits.active_series_window", "must be longer than zero");
+        }
+        Ok(())
+    }
+
+    pub(crate) fn active_window_ms(&self) -> i64 {
+        i64::try_from(self.active_series_window.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
+            max_active_series: 150_000,
+            max_series_per_metric: 50_000,
+            active_series_window: Duration::from_secs(3600),
+            ingest_rate: 100_000.0,
+            ingest_burst: 200_000.0,
             max_labels_per_series: 30,
             max_label_name_len: 1024,
             max_label_value_len: 2048,
@@ -28,15 +87,17 @@ impl Default for Limits {
 }
 
 /// Configuration of an [`crate::Engine`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EngineConfig {
     /// The write-ahead log's options; its durability decides when a write returns.
     pub wal: WalOptions,
     /// How far behind a series' newest sample a sample may be and still be accepted.
     /// Default 1 h.
     pub out_of_order_window: Duration,
-    /// Limits applied to every tenant.
+    /// Limits applied to every tenant without an override.
     pub limits: Limits,
+    /// Per-tenant limits, by tenant id, replacing `limits` for that tenant.
+    pub tenant_limits: BTreeMap<String, Limits>,
 }
 
 impl Default for EngineConfig {
@@ -45,6 +106,7 @@ impl Default for EngineConfig {
             wal: WalOptions::default(),
             out_of_order_window: Duration::from_secs(3600),
             limits: Limits::default(),
+            tenant_limits: BTreeMap::new(),
         }
     }
 }
@@ -58,22 +120,25 @@ impl EngineConfig {
                 reason: reason.to_owned(),
             })
         };
-        if self.limits.max_labels_per_series == 0 {
-            return bad(
-                "limits.max_labels_per_series",
-                "must be at least 1 (for __name__)",
-            );
-        }
-        if self.limits.max_label_name_len == 0 || self.limits.max_label_value_len == 0 {
-            return bad(
-                "limits.max_label_name_len/max_label_value_len",
-                "must be at least 1",
-            );
+        for (tenant, limits) in std::iter::once(("", &self.limits))
+            .chain(self.tenant_limits.iter().map(|(t, l)| (t.as_str(), l)))
+        {
+            if !tenant.is_empty() {
+                TenantId::new(tenant)?;
+            }
+            limits.validate()?;
         }
         if self.out_of_order_window.as_millis() > i64::MAX as u128 {
             return bad("out_of_order_window", "too large");
         }
         self.wal.validate().map_err(Error::from)
+    }
+
+    /// The limits in force for `tenant`.
+    pub fn limits_for(&self, tenant: &TenantId) -> &Limits {
+        self.tenant_limits
+            .get(tenant.as_str())
+            .unwrap_or(&self.limits)
     }
 
     pub(crate) fn window_ms(&self) -> i64 {

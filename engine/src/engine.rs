@@ -1,14 +1,15 @@
 //! The [`Engine`] handle: open (with WAL replay), write, read, close.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use strata_wal::Wal;
 use tracing::info;
 
+use crate::clock::{Clock, SystemClock};
 use crate::codec::{self, SamplesRecord};
-use crate::head::{Placement, TenantHead};
+use crate::head::{Placement, TenantHead, TokenBucket};
 use crate::{
     EngineConfig, Error, Labels, Limits, Matcher, RejectReason, Result, TenantId, WriteOutcome,
 };
@@ -48,6 +49,7 @@ pub struct SeriesData {
 #[derive(Debug)]
 pub struct Engine {
     config: EngineConfig,
+    clock: Box<dyn Clock>,
     dir: PathBuf,
     wal: Wal,
     tenants: RwLock<HashMap<TenantId, Arc<Mutex<TenantHead>>>>,
@@ -62,6 +64,16 @@ fn lock(head: &Mutex<TenantHead>) -> MutexGuard<'_, TenantHead> {
 impl Engine {
     /// Opens (creating if needed) the engine in `dir` and replays its WAL.
     pub fn open(dir: impl AsRef<Path>, config: EngineConfig) -> Result<Self> {
+        Self::open_with_clock(dir, config, SystemClock)
+    }
+
+    /// [`Engine::open`] with the wall clock used by the time-based limits replaced (for
+    /// tests: [`crate::ManualClock`]).
+    pub fn open_with_clock(
+        dir: impl AsRef<Path>,
+        config: EngineConfig,
+        clock: impl Clock,
+    ) -> Result<Self> {
         config.validate()?;
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
@@ -71,6 +83,7 @@ impl Engine {
         let wal = Wal::open(dir.join("wal"), config.wal.clone())?;
         let engine = Self {
             config,
+            clock: Box::new(clock),
             dir,
             wal,
             tenants: RwLock::default(),
@@ -118,10 +131,15 @@ impl Engine {
     fn replay(&self, rec: SamplesRecord) -> Result<(), String> {
         let head = self.head(&rec.tenant);
         let mut h = lock(&head);
+        // Replayed series count as active from now: when they last received a sample is not
+        // logged, so the limits take the strict view.
+        let now = self.clock.now_ms();
         for (id, labels) in rec.new_series {
+            let metric = labels.metric_name().to_owned();
             if !h.index.restore(id, labels) {
                 return Err(format!("series id {id} is logged for two label sets"));
             }
+            h.activate(id, &metric, now);
         }
         for (id, s) in rec.samples {
             if h.index.get(id).is_none() {
@@ -142,7 +160,8 @@ impl Engine {
     /// is poisoned until reopened).
     pub fn write(&self, tenant: &TenantId, batch: &[SeriesSamples]) -> Result<WriteOutcome> {
         let window = self.config.window_ms();
-        let limits = &self.config.limits;
+        let limits = self.config.limits_for(tenant);
+        let active_window = limits.active_window_ms();
         let mut outcome = WriteOutcome::default();
         let mut rec = SamplesRecord {
             tenant: tenant.clone(),
@@ -153,6 +172,12 @@ impl Engine {
         let ticket = {
             let mut h = lock(&head);
             let h = &mut *h;
+            let now = self.clock.now_ms();
+            h.sweep(now, active_window);
+            let bucket = h
+                .bucket
+                .get_or_insert_with(|| TokenBucket::full(limits.ingest_burst, now));
+            let mut bucket = *bucket;
             for ss in batch.iter().filter(|ss| !ss.samples.is_empty()) {
                 let n = ss.samples.len() as u64;
                 let pairs = ss.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
@@ -163,12 +188,34 @@ impl Engine {
                         continue;
                     }
                 };
-                let (id, labels, is_new) = h.index.get_or_insert(labels);
-                if is_new {
-                    rec.new_series.push((id, (*labels).clone()));
+                let found = h.index.find(&labels);
+                let id = found.unwrap_or_else(|free| free);
+                if !h.is_counted(id)
+                    && let Err(reason) = check_series_limits(h, &labels, limits)
+                {
+                    outcome.reject(reason, n, || series_message(reason, &labels, limits));
+                    continue;
                 }
+                let allowed = bucket.take(n, now, limits.ingest_rate, limits.ingest_burst);
+                outcome.reject(RejectReason::RateLimited, n - allowed, || {
+                    format!(
+                        "tenant {tenant} is over its ingest rate ({} samples/s, burst {}); retry later",
+                        limits.ingest_rate, limits.ingest_burst
+                    )
+                });
+                if allowed == 0 {
+                    continue;
+                }
+                let labels = match found {
+                    Ok(id) => h.index.get(id).cloned().unwrap_or_else(|| Arc::new(labels)),
+                    Err(id) => {
+                        rec.new_series.push((id, labels.clone()));
+                        h.index.insert(id, labels)
+                    }
+                };
+                h.activate(id, labels.metric_name(), now);
                 let buf = h.data.entry(id).or_default();
-                for &s in &ss.samples {
+                for &s in &ss.samples[..allowed as usize] {
                     match buf.place(s, window) {
                         p @ (Placement::Append | Placement::Insert(_)) => {
                             buf.apply(s, p);
@@ -178,16 +225,25 @@ impl Engine {
                         Placement::Duplicate => outcome.duplicates += 1,
                         Placement::TooOld => outcome.reject(RejectReason::TooOld, 1, || {
                             format!(
-                                "sample at {} for {labels} is older than the series' newest sample by \
-                                 more than the out-of-order window ({} ms)",
-                                s.ts, window
+                                "sample at {} for {labels} is older than the series' newest sample \
+                                 by more than the out-of-order window ({window} ms)",
+                                s.ts
                             )
                         }),
-                        Placement::Conflict => outcome.reject(RejectReason::ConflictingValue, 1, || {
-                            format!("{labels} already has a different value at timestamp {}", s.ts)
-                        }),
+                        Placement::Conflict => {
+                            outcome.reject(RejectReason::ConflictingValue, 1, || {
+                                format!(
+                                    "{labels} already has a different value at timestamp {}",
+                                    s.ts
+                                )
+                            })
+                        }
                     }
                 }
+            }
+            h.bucket = Some(bucket);
+            for (reason, n) in &outcome.rejected {
+                *h.rejected.entry(*reason).or_default() += n;
             }
             // Submitted under the tenant lock, so the WAL holds a series' definition before
             // any record using it: a later write's ack implies this one is durable too.
@@ -257,6 +313,19 @@ impl Engine {
             .map_or(0, |h| lock(&h).index.len())
     }
 
+    /// Counters of `tenant`, for self-metrics.
+    pub fn tenant_stats(&self, tenant: &TenantId) -> TenantStats {
+        let Some(head) = self.existing_head(tenant) else {
+            return TenantStats::default();
+        };
+        let h = lock(&head);
+        TenantStats {
+            series: h.index.len(),
+            active_series: h.active,
+            rejected: h.rejected.clone(),
+        }
+    }
+
     /// Tenants that have written anything, sorted.
     pub fn tenants(&self) -> Vec<TenantId> {
         let mut t: Vec<_> = self
@@ -273,6 +342,51 @@ impl Engine {
     /// Finishes queued writes and closes the WAL.
     pub fn close(self) -> Result<()> {
         self.wal.close().map_err(Error::from)
+    }
+}
+
+/// Counters of one tenant since the engine was opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantStats {
+    /// Series known (in memory).
+    pub series: usize,
+    /// Series counted as active (see [`Limits::max_active_series`]).
+    pub active_series: usize,
+    /// Samples rejected, by reason, since open.
+    pub rejected: BTreeMap<RejectReason, u64>,
+}
+
+/// Whether one more active series fits, overall and for its metric name.
+fn check_series_limits(
+    h: &TenantHead,
+    labels: &Labels,
+    limits: &Limits,
+) -> Result<(), RejectReason> {
+    if h.active >= limits.max_active_series {
+        return Err(RejectReason::SeriesLimit);
+    }
+    let metric = h
+        .active_by_metric
+        .get(labels.metric_name())
+        .copied()
+        .unwrap_or(0);
+    if metric >= limits.max_series_per_metric {
+        return Err(RejectReason::MetricSeriesLimit);
+    }
+    Ok(())
+}
+
+fn series_message(reason: RejectReason, labels: &Labels, limits: &Limits) -> String {
+    match reason {
+        RejectReason::SeriesLimit => format!(
+            "new series {labels} rejected: the tenant has max_active_series = {} active series",
+            limits.max_active_series
+        ),
+        _ => format!(
+            "new series {labels} rejected: metric {} has max_series_per_metric = {} active series",
+            labels.metric_name(),
+            limits.max_series_per_metric
+        ),
     }
 }
 

@@ -1,10 +1,10 @@
 //! The in-memory head of one tenant: its series and their recent samples, sorted by time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::series::{SeriesId, SeriesIndex};
-use crate::{Labels, Sample};
+use crate::{Labels, RejectReason, Sample};
 
 /// What inserting a sample into a series would do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,10 @@ pub(crate) enum Placement {
 #[derive(Debug, Default)]
 pub(crate) struct SeriesBuf {
     pub(crate) samples: Vec<Sample>,
+    /// Wall-clock time its last sample was received.
+    pub(crate) last_seen_ms: i64,
+    /// Whether it is counted in the tenant's active series.
+    pub(crate) counted: bool,
 }
 
 impl SeriesBuf {
@@ -65,14 +69,86 @@ impl SeriesBuf {
     }
 }
 
-/// A tenant's head: series index plus sample buffers.
+/// A tenant's head: series index, sample buffers, and the state of its limits.
 #[derive(Debug, Default)]
 pub(crate) struct TenantHead {
     pub(crate) index: SeriesIndex,
     pub(crate) data: HashMap<SeriesId, SeriesBuf>,
+    /// Series counted as active, in total and by metric name.
+    pub(crate) active: usize,
+    pub(crate) active_by_metric: HashMap<String, usize>,
+    /// When counted series last had their activity checked.
+    last_sweep_ms: i64,
+    pub(crate) bucket: Option<TokenBucket>,
+    /// Rejections since open, by reason.
+    pub(crate) rejected: BTreeMap<RejectReason, u64>,
+}
+
+/// A token bucket: `rate` tokens per second, holding at most `burst`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokenBucket {
+    tokens: f64,
+    last_ms: i64,
+}
+
+impl TokenBucket {
+    pub(crate) fn full(burst: f64, now_ms: i64) -> Self {
+        Self {
+            tokens: burst,
+            last_ms: now_ms,
+        }
+    }
+
+    /// Takes up to `n` tokens; returns how many it got.
+    pub(crate) fn take(&mut self, n: u64, now_ms: i64, rate: f64, burst: f64) -> u64 {
+        let elapsed = now_ms.saturating_sub(self.last_ms).max(0) as f64 / 1000.0;
+        self.tokens = (self.tokens + rate * elapsed).min(burst);
+        self.last_ms = self.last_ms.max(now_ms);
+        let got = (n as f64).min(self.tokens.floor()).max(0.0);
+        self.tokens -= got;
+        got as u64
+    }
 }
 
 impl TenantHead {
+    /// Starts counting series `id` as active. The caller checked the limits.
+    pub(crate) fn activate(&mut self, id: SeriesId, metric: &str, now_ms: i64) {
+        let buf = self.data.entry(id).or_default();
+        buf.last_seen_ms = now_ms;
+        if !buf.counted {
+            buf.counted = true;
+            self.active += 1;
+            *self.active_by_metric.entry(metric.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// Whether series `id` is counted as active.
+    pub(crate) fn is_counted(&self, id: SeriesId) -> bool {
+        self.data.get(&id).is_some_and(|b| b.counted)
+    }
+
+    /// Stops counting series idle for longer than `window_ms`. Runs a full pass at most once
+    /// per eighth of the window, so between passes a series may stay counted up to 1/8
+    /// window longer than it was active: the limits err on the strict side, never the lax.
+    pub(crate) fn sweep(&mut self, now_ms: i64, window_ms: i64) {
+        if now_ms.saturating_sub(self.last_sweep_ms) < window_ms / 8 {
+            return;
+        }
+        self.last_sweep_ms = now_ms;
+        let cutoff = now_ms.saturating_sub(window_ms);
+        for (id, buf) in &mut self.data {
+            if buf.counted && buf.last_seen_ms < cutoff {
+                buf.counted = false;
+                self.active -= 1;
+                if let Some(labels) = self.index.get(*id)
+                    && let Some(n) = self.active_by_metric.get_mut(labels.metric_name())
+                {
+                    *n -= 1;
+                }
+            }
+        }
+    }
+
     /// Every series with its labels and samples, in no particular order.
     pub(crate) fn series(&self) -> impl Iterator<Item = (&Arc<Labels>, &SeriesBuf)> {
         self.data
@@ -85,6 +161,20 @@ impl TenantHead {
 mod tests {
     use super::*;
 
+    #[test]
+    fn token_bucket_refills_at_the_rate_up_to_the_burst() {
+        let mut b = TokenBucket::full(10.0, 0);
+        assert_eq!(b.take(25, 0, 5.0, 10.0), 10);
+        assert_eq!(b.take(5, 0, 5.0, 10.0), 0);
+        assert_eq!(b.take(5, 400, 5.0, 10.0), 2, "5/s for 0.4 s");
+        assert_eq!(b.take(100, 100_000, 5.0, 10.0), 10, "capped at the burst");
+        assert_eq!(
+            b.take(1, 50_000, 5.0, 10.0),
+            0,
+            "time going backwards adds nothing"
+        );
+    }
+
     fn s(ts: i64, value: f64) -> Sample {
         Sample { ts, value }
     }
@@ -92,6 +182,7 @@ mod tests {
     fn buf(samples: &[(i64, f64)]) -> SeriesBuf {
         SeriesBuf {
             samples: samples.iter().map(|&(t, v)| s(t, v)).collect(),
+            ..SeriesBuf::default()
         }
     }
 

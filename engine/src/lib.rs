@@ -7,9 +7,10 @@
 //! or the network.
 //!
 //! Built so far (issue #3 is open): tenants, series ids with collision handling, the WAL
-//! record, the head with the out-of-order and duplicate policy, label limits, durable
-//! writes with exact outcomes, replay, and reads by matchers. Not yet: flushing to Parquet
-//! partitions, compaction, retention, the series-count and rate limits, backpressure.
+//! record, the head with the out-of-order and duplicate policy, label, series-count and
+//! rate limits with per-tenant overrides, durable writes with exact outcomes, replay, and
+//! reads by matchers. Not yet: flushing to Parquet partitions, compaction, retention,
+//! memory backpressure.
 //!
 //! ```
 //! use strata_engine::{Engine, EngineConfig, MatchOp, Matcher, Sample, SeriesSamples, TenantId};
@@ -32,6 +33,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod clock;
 mod codec;
 mod config;
 mod engine;
@@ -43,8 +45,9 @@ mod outcome;
 mod series;
 mod tenant;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EngineConfig, Limits};
-pub use engine::{Engine, Sample, SeriesData, SeriesSamples};
+pub use engine::{Engine, Sample, SeriesData, SeriesSamples, TenantStats};
 pub use error::{Error, Result};
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MAX_REGEX_SIZE, MatchOp, Matcher};

@@ -19,6 +19,12 @@ pub enum RejectReason {
     LabelNameTooLong,
     /// A label value longer than `max_label_value_len`.
     LabelValueTooLong,
+    /// A new (or re-activated) series while the tenant has `max_active_series`.
+    SeriesLimit,
+    /// A new series while its metric name has `max_series_per_metric` active series.
+    MetricSeriesLimit,
+    /// Over the tenant's ingest rate (token bucket empty). Retry later.
+    RateLimited,
     /// Older than the series' newest sample by more than the out-of-order window.
     TooOld,
     /// A different value at a timestamp the series already has (identical re-sends are
@@ -36,6 +42,9 @@ impl RejectReason {
             Self::TooManyLabels => "too_many_labels",
             Self::LabelNameTooLong => "label_name_too_long",
             Self::LabelValueTooLong => "label_value_too_long",
+            Self::SeriesLimit => "series_limit",
+            Self::MetricSeriesLimit => "metric_series_limit",
+            Self::RateLimited => "rate_limited",
             Self::TooOld => "too_old",
             Self::ConflictingValue => "conflicting_value",
         }

@@ -43,21 +43,33 @@ impl SeriesIndex {
         }
     }
 
-    /// The id of `labels`, registering it if new. Returns `(id, labels, is_new)`.
-    pub(crate) fn get_or_insert(&mut self, labels: Labels) -> (SeriesId, Arc<Labels>, bool) {
+    /// The id of `labels`: `Ok(id)` if registered, `Err(id)` with the id it would get.
+    pub(crate) fn find(&self, labels: &Labels) -> Result<SeriesId, SeriesId> {
         for seed in 0.. {
-            let id = (self.hasher)(&labels, seed);
+            let id = (self.hasher)(labels, seed);
             match self.by_id.get(&id) {
-                None => {
-                    let labels = Arc::new(labels);
-                    self.by_id.insert(id, labels.clone());
-                    return (id, labels, true);
-                }
-                Some(existing) if **existing == labels => return (id, existing.clone(), false),
+                None => return Err(id),
+                Some(existing) if **existing == *labels => return Ok(id),
                 Some(_) => {} // a collision: a different series owns this id, probe on
             }
         }
         unreachable!("the probe sequence over u64 seeds always ends")
+    }
+
+    /// Registers `labels` under `id`, which [`SeriesIndex::find`] returned as free.
+    pub(crate) fn insert(&mut self, id: SeriesId, labels: Labels) -> Arc<Labels> {
+        let labels = Arc::new(labels);
+        self.by_id.insert(id, labels.clone());
+        labels
+    }
+
+    /// The id of `labels`, registering it if new. Returns `(id, labels, is_new)`.
+    #[cfg(test)]
+    pub(crate) fn get_or_insert(&mut self, labels: Labels) -> (SeriesId, Arc<Labels>, bool) {
+        match self.find(&labels) {
+            Ok(id) => (id, self.by_id[&id].clone(), false),
+            Err(id) => (id, self.insert(id, labels), true),
+        }
     }
 
     /// Restores a persisted (id, labels) pair. Returns false if the id belongs to another

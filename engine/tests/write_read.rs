@@ -187,6 +187,7 @@ fn label_limits_reject_exactly_the_offending_series() {
             max_labels_per_series: 3,
             max_label_name_len: 8,
             max_label_value_len: 10,
+            ..Limits::default()
         },
         ..EngineConfig::default()
     };
