@@ -96,3 +96,47 @@ mod tests {
         }
     }
 }
+
+/// Bits of Prometheus's staleness marker, a NaN that must survive storage bit for bit.
+pub const STALE_NAN_BITS: u64 = 0x7FF0_0000_0000_0002;
+
+/// The value the engine crash child writes for series `series` of writer `thread` at `ts`,
+/// so a reader can verify any sample it finds. About one in three values is special: NaN,
+/// the staleness marker, ±Inf, -0.0 or arbitrary bits (other NaN payloads included).
+///
+/// ```
+/// use strata_tests::engine_value;
+///
+/// assert_eq!(engine_value(1, 2, 3).to_bits(), engine_value(1, 2, 3).to_bits());
+/// ```
+pub fn engine_value(thread: u64, series: u64, ts: i64) -> f64 {
+    // splitmix64's finalizer over all three inputs.
+    let mut z = (ts as u64)
+        ^ thread.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ series.wrapping_mul(0xC2B2_AE3D_27D4_EB4F).rotate_left(31);
+    let mut mix = || {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut x = z;
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^ (x >> 31)
+    };
+    let h = mix();
+    match h % 16 {
+        0 => f64::NAN,
+        1 => f64::from_bits(STALE_NAN_BITS),
+        2 => f64::INFINITY,
+        3 => f64::NEG_INFINITY,
+        4 => -0.0,
+        5 => f64::from_bits(mix()),
+        _ => (h >> 11) as f64 / 1024.0 - 1e12,
+    }
+}
+
+/// The engine configuration of the engine crash test, child and parent alike: defaults,
+/// but small WAL segments so that runs cross segment boundaries.
+pub fn engine_crash_config() -> strata_engine::EngineConfig {
+    let mut config = strata_engine::EngineConfig::default();
+    config.wal.segment_size = 256 * 1024;
+    config
+}
