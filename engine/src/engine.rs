@@ -9,7 +9,10 @@ use tracing::info;
 
 use crate::clock::{Clock, SystemClock};
 use crate::codec::{self, SamplesRecord};
+use crate::flush::PartFile;
 use crate::head::{Placement, TenantHead, TokenBucket};
+use crate::parquet_io;
+use crate::series::SeriesId;
 use crate::{
     EngineConfig, Error, Labels, Limits, Matcher, RejectReason, Result, TenantId, WriteOutcome,
 };
@@ -50,12 +53,15 @@ pub struct SeriesData {
 pub struct Engine {
     config: EngineConfig,
     clock: Box<dyn Clock>,
-    dir: PathBuf,
-    wal: Wal,
+    pub(crate) dir: PathBuf,
+    pub(crate) wal: Wal,
     tenants: RwLock<HashMap<TenantId, Arc<Mutex<TenantHead>>>>,
+    /// Committed Parquet files per tenant, oldest flush first.
+    pub(crate) files: RwLock<HashMap<TenantId, Vec<PartFile>>>,
+    pub(crate) flush_lock: Mutex<()>,
 }
 
-fn lock(head: &Mutex<TenantHead>) -> MutexGuard<'_, TenantHead> {
+pub(crate) fn lock(head: &Mutex<TenantHead>) -> MutexGuard<'_, TenantHead> {
     // A panic while holding the lock cannot leave a half-inserted sample: inserts are single
     // Vec operations. Keep serving.
     head.lock().unwrap_or_else(|p| p.into_inner())
@@ -87,11 +93,17 @@ impl Engine {
             dir,
             wal,
             tenants: RwLock::default(),
+            files: RwLock::default(),
+            flush_lock: Mutex::new(()),
         };
+        let flushed_below = engine.load_partitions()?;
         let mut records = 0u64;
         let mut samples = 0u64;
         for rec in engine.wal.reader(engine.wal.first_lsn())? {
             let rec = rec?;
+            if rec.lsn < flushed_below {
+                continue; // its samples are in committed Parquet files
+            }
             let decoded = codec::decode(&rec.payload).map_err(|reason| Error::BadRecord {
                 lsn: rec.lsn,
                 reason,
@@ -103,11 +115,20 @@ impl Engine {
             })?;
             records += 1;
         }
-        info!(dir = %engine.dir.display(), records, samples, "engine opened, WAL replayed");
+        info!(dir = %engine.dir.display(), flushed_below, records, samples,
+              "engine opened, WAL replayed");
         Ok(engine)
     }
 
-    fn head(&self, tenant: &TenantId) -> Arc<Mutex<TenantHead>> {
+    /// Every tenant's head, sorted by tenant id (the order flushes lock them in).
+    pub(crate) fn heads_sorted(&self) -> Vec<(TenantId, Arc<Mutex<TenantHead>>)> {
+        let map = self.tenants.read().unwrap_or_else(|p| p.into_inner());
+        let mut heads: Vec<_> = map.iter().map(|(t, h)| (t.clone(), h.clone())).collect();
+        heads.sort_by(|a, b| a.0.cmp(&b.0));
+        heads
+    }
+
+    pub(crate) fn head(&self, tenant: &TenantId) -> Arc<Mutex<TenantHead>> {
         if let Some(h) = self
             .tenants
             .read()
@@ -268,43 +289,85 @@ impl Engine {
         matchers: &[Matcher],
         start: i64,
         end: i64,
-    ) -> Vec<SeriesData> {
+    ) -> Result<Vec<SeriesData>> {
         let Some(head) = self.existing_head(tenant) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        let h = lock(&head);
-        let mut out: Vec<SeriesData> = h
-            .series()
-            .filter(|(labels, _)| matchers.iter().all(|m| m.matches(labels)))
-            .filter_map(|(labels, buf)| {
-                let lo = buf.samples.partition_point(|s| s.ts < start);
-                let hi = buf.samples.partition_point(|s| s.ts <= end);
-                (lo < hi).then(|| SeriesData {
-                    labels: labels.clone(),
-                    samples: buf.samples[lo..hi].to_vec(),
+        let in_range = |v: &[Sample]| {
+            let lo = v.partition_point(|s| s.ts < start);
+            let hi = v.partition_point(|s| s.ts <= end);
+            v[lo..hi].to_vec()
+        };
+        // The head (and a flush in progress) first, then the files: a flush publishes its
+        // files before clearing `flushing`, so this order never misses a sample.
+        let mut found: HashMap<SeriesId, Found> = {
+            let h = lock(&head);
+            h.index
+                .iter()
+                .filter(|(_, labels)| matchers.iter().all(|m| m.matches(labels)))
+                .map(|(id, labels)| {
+                    let mut newer = h.flushing.get(&id).map_or_else(Vec::new, |v| in_range(v));
+                    if let Some(buf) = h.data.get(&id) {
+                        newer.extend(in_range(&buf.samples));
+                    }
+                    (id, (labels.clone(), Vec::new(), newer))
                 })
+                .collect()
+        };
+        let files = self
+            .files
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default();
+        for f in files
+            .iter()
+            .filter(|f| f.entry.max_ts >= start && f.entry.min_ts <= end)
+        {
+            parquet_io::read_samples(&f.samples, start, end, |id, s| {
+                if let Some(e) = found.get_mut(&id) {
+                    e.1.push(s);
+                }
+            })?;
+        }
+        let mut out: Vec<SeriesData> = found
+            .into_values()
+            .filter_map(|(labels, mut samples, newer)| {
+                // Oldest source first; a stable sort keeps the first-written sample of a
+                // timestamp, and dedup drops later copies of it.
+                samples.extend(newer);
+                samples.sort_by_key(|s| s.ts);
+                samples.dedup_by_key(|s| s.ts);
+                (!samples.is_empty()).then_some(SeriesData { labels, samples })
             })
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        out
+        Ok(out)
     }
 
     /// Label names of `tenant`'s series with samples in `[start, end]`, sorted.
-    pub fn label_names(&self, tenant: &TenantId, start: i64, end: i64) -> Vec<String> {
+    pub fn label_names(&self, tenant: &TenantId, start: i64, end: i64) -> Result<Vec<String>> {
         let mut names = BTreeSet::new();
-        for s in self.select(tenant, &[], start, end) {
+        for s in self.select(tenant, &[], start, end)? {
             names.extend(s.labels.iter().map(|l| l.name.clone()));
         }
-        names.into_iter().collect()
+        Ok(names.into_iter().collect())
     }
 
     /// Values of label `name` among `tenant`'s series with samples in `[start, end]`, sorted.
-    pub fn label_values(&self, tenant: &TenantId, name: &str, start: i64, end: i64) -> Vec<String> {
+    pub fn label_values(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>> {
         let mut values = BTreeSet::new();
-        for s in self.select(tenant, &[], start, end) {
+        for s in self.select(tenant, &[], start, end)? {
             values.extend(s.labels.get(name).map(str::to_owned));
         }
-        values.into_iter().collect()
+        Ok(values.into_iter().collect())
     }
 
     /// Number of series `tenant` has (all time, while they are in memory).
@@ -344,6 +407,9 @@ impl Engine {
         self.wal.close().map_err(Error::from)
     }
 }
+
+/// A series being read: its labels, samples from files, samples from memory.
+type Found = (Arc<Labels>, Vec<Sample>, Vec<Sample>);
 
 /// Counters of one tenant since the engine was opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::series::{SeriesId, SeriesIndex};
-use crate::{Labels, RejectReason, Sample};
+use crate::{RejectReason, Sample};
 
 /// What inserting a sample into a series would do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,9 @@ pub(crate) enum Placement {
 #[derive(Debug, Default)]
 pub(crate) struct SeriesBuf {
     pub(crate) samples: Vec<Sample>,
+    /// Newest timestamp ever accepted, kept when `samples` is flushed, so the out-of-order
+    /// window still applies.
+    pub(crate) newest_ts: Option<i64>,
     /// Wall-clock time its last sample was received.
     pub(crate) last_seen_ms: i64,
     /// Whether it is counted in the tenant's active series.
@@ -35,17 +38,18 @@ impl SeriesBuf {
     /// Where `s` would go. Values compare by bits, so NaN equals the same NaN and
     /// Prometheus's staleness marker is distinct from other NaNs.
     pub(crate) fn place(&self, s: Sample, window_ms: i64) -> Placement {
-        let Some(last) = self.samples.last() else {
+        let Some(newest) = self.newest_ts else {
             return Placement::Append;
         };
-        if s.ts > last.ts {
+        if s.ts > newest {
             return Placement::Append;
         }
         // An exact re-send is harmless however old; only new data is held to the window.
+        // (Only samples still in the head are compared; see docs/architecture.md.)
         match self.samples.binary_search_by_key(&s.ts, |x| x.ts) {
             Ok(i) if self.samples[i].value.to_bits() == s.value.to_bits() => Placement::Duplicate,
             Ok(_) => Placement::Conflict,
-            Err(_) if s.ts < last.ts.saturating_sub(window_ms) => Placement::TooOld,
+            Err(_) if s.ts < newest.saturating_sub(window_ms) => Placement::TooOld,
             Err(i) => Placement::Insert(i),
         }
     }
@@ -54,15 +58,15 @@ impl SeriesBuf {
         match p {
             Placement::Append => self.samples.push(s),
             Placement::Insert(i) => self.samples.insert(i, s),
-            Placement::Duplicate | Placement::TooOld | Placement::Conflict => {}
+            Placement::Duplicate | Placement::TooOld | Placement::Conflict => return,
         }
+        self.newest_ts = Some(self.newest_ts.map_or(s.ts, |n| n.max(s.ts)));
     }
 
     /// Inserts without a window (replay): what was logged was accepted once.
     pub(crate) fn restore(&mut self, s: Sample) {
         let p = match self.samples.binary_search_by_key(&s.ts, |x| x.ts) {
             Ok(_) => Placement::Duplicate,
-            Err(i) if i == self.samples.len() => Placement::Append,
             Err(i) => Placement::Insert(i),
         };
         self.apply(s, p);
@@ -74,6 +78,9 @@ impl SeriesBuf {
 pub(crate) struct TenantHead {
     pub(crate) index: SeriesIndex,
     pub(crate) data: HashMap<SeriesId, SeriesBuf>,
+    /// Samples taken by a flush in progress, still readable until their files are
+    /// registered.
+    pub(crate) flushing: HashMap<SeriesId, Arc<Vec<Sample>>>,
     /// Series counted as active, in total and by metric name.
     pub(crate) active: usize,
     pub(crate) active_by_metric: HashMap<String, usize>,
@@ -148,13 +155,6 @@ impl TenantHead {
             }
         }
     }
-
-    /// Every series with its labels and samples, in no particular order.
-    pub(crate) fn series(&self) -> impl Iterator<Item = (&Arc<Labels>, &SeriesBuf)> {
-        self.data
-            .iter()
-            .filter_map(|(id, buf)| Some((self.index.get(*id)?, buf)))
-    }
 }
 
 #[cfg(test)]
@@ -182,6 +182,7 @@ mod tests {
     fn buf(samples: &[(i64, f64)]) -> SeriesBuf {
         SeriesBuf {
             samples: samples.iter().map(|&(t, v)| s(t, v)).collect(),
+            newest_ts: samples.iter().map(|x| x.0).max(),
             ..SeriesBuf::default()
         }
     }

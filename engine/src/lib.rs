@@ -28,7 +28,7 @@
 //!
 //! let engine = Engine::open(dir.path(), EngineConfig::default())?; // replays the WAL
 //! let job = Matcher::new("job", MatchOp::Equal, "api")?;
-//! let series = engine.select(&tenant, &[job], 0, i64::MAX);
+//! let series = engine.select(&tenant, &[job], 0, i64::MAX)?;
 //! assert_eq!(series[0].samples.len(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -38,10 +38,13 @@ mod codec;
 mod config;
 mod engine;
 mod error;
+mod flush;
 mod head;
 mod labels;
 mod matcher;
 mod outcome;
+mod parquet_io;
+mod partition;
 mod series;
 mod tenant;
 
@@ -49,6 +52,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EngineConfig, Limits};
 pub use engine::{Engine, Sample, SeriesData, SeriesSamples, TenantStats};
 pub use error::{Error, Result};
+pub use flush::{FlushStats, FlushStop};
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MAX_REGEX_SIZE, MatchOp, Matcher};
 pub use outcome::{RejectReason, WriteOutcome};

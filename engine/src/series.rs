@@ -84,6 +84,10 @@ impl SeriesIndex {
         }
     }
 
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (SeriesId, &Arc<Labels>)> {
+        self.by_id.iter().map(|(id, l)| (*id, l))
+    }
+
     pub(crate) fn get(&self, id: SeriesId) -> Option<&Arc<Labels>> {
         self.by_id.get(&id)
     }

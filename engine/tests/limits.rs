@@ -140,7 +140,7 @@ fn the_rate_limit_stores_what_the_bucket_allows_and_refills_with_time() {
     );
     assert!(out.messages[&RejectReason::RateLimited].contains("1000 samples/s"));
     // The stored ones are the first 2000 of the batch.
-    let stored = &engine.select(&x, &[], 0, i64::MAX)[0].samples;
+    let stored = &engine.select(&x, &[], 0, i64::MAX).unwrap()[0].samples;
     assert_eq!(
         (stored.len(), stored.last().map(|s| s.ts)),
         (2000, Some(1999))

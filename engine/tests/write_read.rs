@@ -31,6 +31,7 @@ fn tenant(t: &str) -> TenantId {
 fn dump(engine: &Engine, t: &TenantId) -> BTreeMap<String, Vec<(i64, u64)>> {
     engine
         .select(t, &[], i64::MIN, i64::MAX)
+        .unwrap()
         .into_iter()
         .map(|s| {
             let samples = s
@@ -124,7 +125,7 @@ fn out_of_order_duplicates_and_conflicts_follow_the_policy() {
     assert!(out.messages[&RejectReason::TooOld].contains("out-of-order window (3600000 ms)"));
     assert!(out.messages[&RejectReason::ConflictingValue].contains(&newest.to_string()));
 
-    let got: Vec<(i64, f64)> = engine.select(&t, &[], 0, i64::MAX)[0]
+    let got: Vec<(i64, f64)> = engine.select(&t, &[], 0, i64::MAX).unwrap()[0]
         .samples
         .iter()
         .map(|s| (s.ts, s.value))
@@ -144,7 +145,12 @@ fn out_of_order_duplicates_and_conflicts_follow_the_policy() {
     );
     engine.close().unwrap();
     let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
-    assert_eq!(engine.select(&t, &[], 0, i64::MAX)[0].samples.len(), 3);
+    assert_eq!(
+        engine.select(&t, &[], 0, i64::MAX).unwrap()[0]
+            .samples
+            .len(),
+        3
+    );
 }
 
 #[test]
@@ -159,22 +165,25 @@ fn tenants_never_see_each_other() {
         .write(&b, &[series("secret", &[("k", "b")], &[(1, 2.0)])])
         .unwrap();
     let only = |t: &TenantId| {
-        let s = engine.select(
-            t,
-            &[Matcher::new("__name__", MatchOp::Equal, "secret").unwrap()],
-            0,
-            10,
-        );
+        let s = engine
+            .select(
+                t,
+                &[Matcher::new("__name__", MatchOp::Equal, "secret").unwrap()],
+                0,
+                10,
+            )
+            .unwrap();
         s.iter()
             .map(|x| x.labels.get("k").unwrap().to_owned())
             .collect::<Vec<_>>()
     };
     assert_eq!(only(&a), ["a"]);
     assert_eq!(only(&b), ["b"]);
-    assert_eq!(engine.label_values(&a, "k", 0, 10), ["a"]);
+    assert_eq!(engine.label_values(&a, "k", 0, 10).unwrap(), ["a"]);
     assert!(
         engine
             .select(&tenant("c"), &[], i64::MIN, i64::MAX)
+            .unwrap()
             .is_empty()
     );
 }
@@ -228,7 +237,7 @@ fn label_limits_reject_exactly_the_offending_series() {
         1,
         "rejected series are not registered"
     );
-    assert_eq!(engine.label_values(&t, "__name__", 0, 10), ["ok"]);
+    assert_eq!(engine.label_values(&t, "__name__", 0, 10).unwrap(), ["ok"]);
 }
 
 #[test]
@@ -245,6 +254,7 @@ fn matchers_select_like_promql() {
     let jobs = |m: Vec<Matcher>, start, end| {
         engine
             .select(&t, &m, start, end)
+            .unwrap()
             .iter()
             .map(|s| s.labels.get("job").unwrap_or("-").to_owned())
             .collect::<Vec<_>>()
@@ -265,6 +275,9 @@ fn matchers_select_like_promql() {
     );
     // Time range is inclusive at both ends; series without samples in range are left out.
     assert_eq!(jobs(vec![], 200, 200), ["api", "db", "web"]);
-    assert_eq!(engine.select(&t, &[], 101, 199).len(), 0);
-    assert_eq!(engine.label_names(&t, 0, 1000), ["__name__", "job"]);
+    assert_eq!(engine.select(&t, &[], 101, 199).unwrap().len(), 0);
+    assert_eq!(
+        engine.label_names(&t, 0, 1000).unwrap(),
+        ["__name__", "job"]
+    );
 }

@@ -1,0 +1,300 @@
+//! Flushing the head to Parquet partitions, and loading them back on open.
+//!
+//! A flush is committed by one marker file, so it is atomic across tenants and partitions:
+//!
+//! 1. **Cut.** With every tenant's lock held (in id order), move each series' samples into
+//!    the tenant's `flushing` set (still readable), then `wal.sync()`. Writes submit their
+//!    WAL record under their tenant's lock, so the LSN that sync returns, `B`, is exactly
+//!    "after every record whose samples were taken", and those records are durable.
+//! 2. **Write.** Per tenant and hour partition: `samples-B.parquet` and `series-B.parquet`,
+//!    each written to a temp name, fsynced, renamed, directory fsynced; then the partition's
+//!    `manifest.json` gains an entry for flush `B` (same protocol).
+//! 3. **Commit.** `metrics/FLUSHED` := `{"flushed_below_lsn": B}` (same protocol).
+//! 4. **Publish** the files to readers, then clear `flushing`; then truncate the WAL below `B`.
+//!
+//! On open, manifest entries of flushes above the marker are uncommitted (a crash between
+//! 2 and 3): their files are deleted and their samples come back from the WAL, which is only
+//! truncated after 3. WAL records below the marker are skipped: their samples are in files.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+use crate::engine::{Engine, lock};
+use crate::partition::{
+    self, FileEntry, Flushed, Manifest, create_dir_durable, partition_dir, partition_start,
+};
+use crate::series::SeriesId;
+use crate::{Error, Labels, Result, Sample, TenantId, parquet_io};
+
+/// A committed flush file of a partition, as readers see it.
+#[derive(Debug, Clone)]
+pub(crate) struct PartFile {
+    pub(crate) samples: PathBuf,
+    pub(crate) entry: FileEntry,
+}
+
+/// What a flush did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlushStats {
+    /// Samples written to Parquet.
+    pub samples: u64,
+    /// Partition files (samples + series) written.
+    pub files: usize,
+    /// Bytes of those files.
+    pub bytes: u64,
+    /// WAL LSN below which everything is now in Parquet (0 if there was nothing to flush).
+    pub flushed_below_lsn: u64,
+}
+
+/// Where a test may stop a flush, as a crash would.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushStop {
+    /// After the partition files and manifests, before the commit marker.
+    BeforeCommit,
+    /// After the commit marker, before publishing and WAL truncation.
+    BeforeTruncate,
+    /// Run to the end.
+    Never,
+}
+
+const MARKER: &str = "FLUSHED";
+
+/// One partition's rows and the series they belong to.
+type PartRows = (Vec<(SeriesId, Sample)>, Vec<(SeriesId, Arc<Labels>)>);
+
+type Taken = Vec<(TenantId, Vec<(SeriesId, Arc<Labels>, Arc<Vec<Sample>>)>)>;
+
+impl Engine {
+    /// Writes everything in memory to Parquet partitions, commits it, and truncates the WAL
+    /// below it. Writes proceed during a flush, except for one WAL fsync at its start.
+    pub fn flush(&self) -> Result<FlushStats> {
+        self.flush_until(FlushStop::Never)
+    }
+
+    /// [`Engine::flush`] that stops where a crash could; for crash tests.
+    #[doc(hidden)]
+    pub fn flush_until(&self, stop: FlushStop) -> Result<FlushStats> {
+        let _one_at_a_time = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (taken, boundary) = self.cut()?;
+        if taken.is_empty() {
+            return Ok(FlushStats::default());
+        }
+        match self.write_and_commit(&taken, boundary, stop) {
+            Ok(stats) => Ok(stats),
+            Err(e) => {
+                // Nothing committed: give the samples back to the heads (the WAL still has
+                // them too) so reads keep seeing them.
+                for (tenant, _) in &taken {
+                    let head = self.head(tenant);
+                    let mut h = lock(&head);
+                    for (id, samples) in std::mem::take(&mut h.flushing) {
+                        let buf = h.data.entry(id).or_default();
+                        for s in samples.iter() {
+                            buf.restore(*s);
+                        }
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn cut(&self) -> Result<(Taken, u64)> {
+        let heads = self.heads_sorted();
+        let mut guards: Vec<_> = heads.iter().map(|(_, h)| lock(h)).collect();
+        let mut taken = Vec::new();
+        for ((tenant, _), h) in heads.iter().zip(guards.iter_mut()) {
+            let h = &mut **h;
+            let mut series = Vec::new();
+            for (id, buf) in h.data.iter_mut().filter(|(_, b)| !b.samples.is_empty()) {
+                let samples = Arc::new(std::mem::take(&mut buf.samples));
+                h.flushing.insert(*id, samples.clone());
+                if let Some(labels) = h.index.get(*id) {
+                    series.push((*id, labels.clone(), samples));
+                }
+            }
+            if !series.is_empty() {
+                taken.push((tenant.clone(), series));
+            }
+        }
+        let boundary = if taken.is_empty() {
+            0
+        } else {
+            self.wal.sync()?
+        };
+        drop(guards);
+        Ok((taken, boundary))
+    }
+
+    fn write_and_commit(
+        &self,
+        taken: &Taken,
+        boundary: u64,
+        stop: FlushStop,
+    ) -> Result<FlushStats> {
+        let mut stats = FlushStats {
+            flushed_below_lsn: boundary,
+            ..FlushStats::default()
+        };
+        let mut published = Vec::new();
+        for (tenant, series) in taken {
+            // Rows and series per partition, rows sorted by (series id, ts).
+            let mut parts: BTreeMap<i64, PartRows> = BTreeMap::new();
+            for (id, labels, samples) in series {
+                let mut last_part = None;
+                for s in samples.iter() {
+                    let p = partition_start(s.ts);
+                    let part = parts.entry(p).or_default();
+                    part.0.push((*id, *s));
+                    if last_part != Some(p) {
+                        part.1.push((*id, labels.clone()));
+                        last_part = Some(p);
+                    }
+                }
+            }
+            for (start, (mut rows, mut defs)) in parts {
+                rows.sort_by_key(|(id, s)| (*id, s.ts));
+                defs.sort_by_key(|(id, _)| *id);
+                defs.dedup_by_key(|(id, _)| *id);
+                let dir = partition_dir(&self.dir, tenant, start);
+                create_dir_durable(&dir)?;
+                let entry = FileEntry {
+                    flush: boundary,
+                    samples: format!("samples-{boundary}.parquet"),
+                    series: format!("series-{boundary}.parquet"),
+                    rows: rows.len() as u64,
+                    min_ts: rows.iter().map(|r| r.1.ts).min().unwrap_or(start),
+                    max_ts: rows.iter().map(|r| r.1.ts).max().unwrap_or(start),
+                };
+                stats.bytes += parquet_io::write_samples(&dir.join(&entry.samples), &rows)?;
+                stats.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
+                stats.files += 2;
+                stats.samples += entry.rows;
+                let manifest_path = dir.join("manifest.json");
+                let mut manifest: Manifest = partition::read_json(&manifest_path)?;
+                manifest.version = 1;
+                manifest.files.retain(|f| f.flush != boundary);
+                manifest.files.push(entry.clone());
+                partition::write_json(&manifest_path, &manifest)?;
+                published.push((
+                    tenant.clone(),
+                    PartFile {
+                        samples: dir.join(&entry.samples),
+                        entry,
+                    },
+                ));
+            }
+        }
+        if stop == FlushStop::BeforeCommit {
+            return Ok(stats);
+        }
+        let metrics = partition::metrics_dir(&self.dir);
+        create_dir_durable(&metrics)?;
+        partition::write_json(
+            &metrics.join(MARKER),
+            &Flushed {
+                flushed_below_lsn: boundary,
+            },
+        )?;
+        if stop == FlushStop::BeforeTruncate {
+            return Ok(stats);
+        }
+        {
+            let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
+            for (tenant, f) in published {
+                files.entry(tenant).or_default().push(f);
+            }
+        }
+        for (tenant, _) in taken {
+            lock(&self.head(tenant)).flushing.clear();
+        }
+        self.wal.truncate_below(boundary)?;
+        info!(
+            samples = stats.samples,
+            files = stats.files,
+            bytes = stats.bytes,
+            flushed_below_lsn = boundary,
+            "flushed head to Parquet"
+        );
+        Ok(stats)
+    }
+
+    /// Loads committed partitions (series into the index, files for readers), deletes the
+    /// files of uncommitted flushes, and returns the LSN below which the WAL is flushed.
+    pub(crate) fn load_partitions(&self) -> Result<u64> {
+        let marker: Flushed =
+            partition::read_json(&partition::metrics_dir(&self.dir).join(MARKER))?;
+        let committed_below = marker.flushed_below_lsn;
+        let mut files: HashMap<TenantId, Vec<PartFile>> = HashMap::new();
+        for (tenant, dir) in partition::list_partitions(&self.dir)? {
+            let manifest_path = dir.join("manifest.json");
+            let mut manifest: Manifest = partition::read_json(&manifest_path)?;
+            let before = manifest.files.len();
+            manifest.files.retain(|f| f.flush <= committed_below);
+            if manifest.files.len() != before {
+                warn!(partition = %dir.display(), dropped = before - manifest.files.len(),
+                      "dropping files of an uncommitted flush; the WAL still holds their samples");
+                partition::write_json(&manifest_path, &manifest)?;
+            }
+            remove_unlisted(&dir, &manifest)?;
+            let head = self.head(&tenant);
+            for entry in manifest.files {
+                let series = parquet_io::read_series(&dir.join(&entry.series))?;
+                let mut h = lock(&head);
+                for (id, labels) in series {
+                    if !h.index.restore(id, labels) {
+                        return Err(Error::Io {
+                            path: dir.join(&entry.series),
+                            source: std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                format!("series id {id} is stored for two label sets"),
+                            ),
+                        });
+                    }
+                }
+                files.entry(tenant.clone()).or_default().push(PartFile {
+                    samples: dir.join(&entry.samples),
+                    entry,
+                });
+            }
+        }
+        for list in files.values_mut() {
+            list.sort_by_key(|f| f.entry.flush);
+        }
+        *self.files.write().unwrap_or_else(|p| p.into_inner()) = files;
+        Ok(committed_below)
+    }
+}
+
+/// Removes files a crash left in a partition that its manifest does not list.
+fn remove_unlisted(dir: &Path, manifest: &Manifest) -> Result<()> {
+    let keep: HashSet<&str> = manifest
+        .files
+        .iter()
+        .flat_map(|f| [f.samples.as_str(), f.series.as_str()])
+        .chain(["manifest.json"])
+        .collect();
+    let io = |source| Error::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut removed = false;
+    for e in std::fs::read_dir(dir).map_err(io)? {
+        let e = e.map_err(io)?;
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let ours = name.ends_with(".parquet") || name.ends_with(".tmp");
+        if ours && !keep.contains(name) {
+            std::fs::remove_file(e.path()).map_err(io)?;
+            removed = true;
+        }
+    }
+    if removed {
+        partition::sync_dir(dir)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Partition layout on disk, manifests and the flush commit marker (see
+//! `docs/formats/partitions.md`). All file access of flushed data goes through here and
+//! `parquet_io`, so an object-store backend can follow.
+//!
+//! ```text
+//! <data>/metrics/FLUSHED                                  commit marker: {"flushed_below_lsn": B}
+//! <data>/metrics/tenant=<t>/date=YYYY-MM-DD/hour=HH/
+//!     manifest.json                                       files of this partition, by flush
+//!     samples-<B>.parquet                                 series_id, ts, value
+//!     series-<B>.parquet                                  series_id, metric, labels
+//! ```
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, TenantId};
+
+/// Width of a partition: one hour.
+pub(crate) const PARTITION_MS: i64 = 3_600_000;
+
+/// One flush's files in a partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FileEntry {
+    /// The flush that wrote it: the WAL LSN below which that flush covered everything.
+    pub(crate) flush: u64,
+    pub(crate) samples: String,
+    pub(crate) series: String,
+    pub(crate) rows: u64,
+    pub(crate) min_ts: i64,
+    pub(crate) max_ts: i64,
+}
+
+/// A partition's manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub(crate) version: u32,
+    pub(crate) files: Vec<FileEntry>,
+}
+
+/// The commit marker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Flushed {
+    pub(crate) flushed_below_lsn: u64,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Civil date (y, m, d) of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The partition start (ms) holding timestamp `ts`.
+pub(crate) fn partition_start(ts: i64) -> i64 {
+    ts.div_euclid(PARTITION_MS) * PARTITION_MS
+}
+
+/// `<root>/metrics`.
+pub(crate) fn metrics_dir(root: &Path) -> PathBuf {
+    root.join("metrics")
+}
+
+/// Directory of tenant `t`'s partition starting at `start` (ms).
+pub(crate) fn partition_dir(root: &Path, t: &TenantId, start: i64) -> PathBuf {
+    let (y, m, d) = civil_from_days(start.div_euclid(86_400_000));
+    let hour = start.rem_euclid(86_400_000) / PARTITION_MS;
+    metrics_dir(root)
+        .join(format!("tenant={t}"))
+        .join(format!("date={y:04}-{m:02}-{d:02}"))
+        .join(format!("hour={hour:02}"))
+}
+
+/// Writes `bytes` to `path` durably and atomically: temp file, fsync, rename, fsync dir.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    sync_dir(dir)
+}
+
+/// fsyncs a directory, making creations, renames and removals in it durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Creates a directory and its parents, fsyncing each parent that gained an entry.
+pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durable(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(dir)(e)),
+    }
+    sync_dir(dir.parent().unwrap_or(Path::new(".")))
+}
+
+pub(crate) fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> Result<T> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: std::io::Error::other(e),
+    })?;
+    write_atomic(path, &bytes)
+}
+
+/// Every partition directory of every tenant: `(tenant, dir)`.
+pub(crate) fn list_partitions(root: &Path) -> Result<Vec<(TenantId, PathBuf)>> {
+    let mut out = Vec::new();
+    for tenant_dir in read_dirs(&metrics_dir(root))? {
+        let Some(t) = tenant_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("tenant="))
+            .and_then(|n| TenantId::new(n).ok())
+        else {
+            continue;
+        };
+        for date in read_dirs(&tenant_dir)? {
+            for hour in read_dirs(&date)? {
+                out.push((t.clone(), hour));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.map_err(io(dir))?;
+        if e.file_type().map_err(io(dir))?.is_dir() {
+            out.push(e.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_dirs_are_hive_style_utc_hours() {
+        let t = TenantId::new("acme").unwrap();
+        // 2025-11-21T14:30:00Z
+        let ts = 1_763_735_400_000;
+        let dir = partition_dir(Path::new("/d"), &t, partition_start(ts));
+        assert_eq!(
+            dir,
+            Path::new("/d/metrics/tenant=acme/date=2025-11-21/hour=14")
+        );
+        assert_eq!(partition_start(ts) % PARTITION_MS, 0);
+        // Before the epoch still lands in the right hour.
+        let dir = partition_dir(Path::new("/d"), &t, partition_start(-1));
+        assert_eq!(
+            dir,
+            Path::new("/d/metrics/tenant=acme/date=1969-12-31/hour=23")
+        );
+    }
+
+    #[test]
+    fn civil_dates_match_known_days() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_413), (2025, 11, 21));
+    }
+}
