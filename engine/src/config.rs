@@ -98,6 +98,13 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// Per-tenant limits, by tenant id, replacing `limits` for that tenant.
     pub tenant_limits: BTreeMap<String, Limits>,
+    /// Flush when the oldest unflushed sample arrived this long ago. Default 10 min.
+    pub flush_interval: Duration,
+    /// Flush when this many samples are in memory. Default 4 M (~64 MiB).
+    pub flush_head_samples: u64,
+    /// Refuse writes (retryable `OverCapacity`) while unflushed samples take more than this
+    /// many bytes (16 per sample). Default 512 MiB.
+    pub max_head_bytes: u64,
 }
 
 impl Default for EngineConfig {
@@ -107,6 +114,9 @@ impl Default for EngineConfig {
             out_of_order_window: Duration::from_secs(3600),
             limits: Limits::default(),
             tenant_limits: BTreeMap::new(),
+            flush_interval: Duration::from_secs(600),
+            flush_head_samples: 4_000_000,
+            max_head_bytes: 512 << 20,
         }
     }
 }
@@ -127,6 +137,18 @@ impl EngineConfig {
                 TenantId::new(tenant)?;
             }
             limits.validate()?;
+        }
+        if self.flush_interval.is_zero() {
+            return bad("flush_interval", "must be longer than zero");
+        }
+        if self.flush_head_samples == 0 {
+            return bad("flush_head_samples", "must be at least 1");
+        }
+        if self.max_head_bytes < self.flush_head_samples.saturating_mul(16) {
+            return bad(
+                "max_head_bytes",
+                "must hold at least flush_head_samples (16 bytes each), or writes stall before a flush starts",
+            );
         }
         if self.out_of_order_window.as_millis() > i64::MAX as u128 {
             return bad("out_of_order_window", "too large");

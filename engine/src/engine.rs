@@ -2,12 +2,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
 
 use strata_wal::Wal;
 use tracing::info;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::codec::{self, SamplesRecord};
 use crate::flush::PartFile;
 use crate::head::{Placement, TenantHead, TokenBucket};
@@ -44,14 +48,10 @@ pub struct SeriesData {
     pub samples: Vec<Sample>,
 }
 
-/// The storage engine over one data directory.
-///
-/// Today it keeps every sample in memory behind the write-ahead log; flushing to Parquet
-/// partitions, compaction, retention and the series-count and rate limits are the next steps
-/// (issue #3, see `docs/architecture.md`).
+/// The engine's shared state; [`crate::Engine`] is the handle around it.
 #[derive(Debug)]
-pub struct Engine {
-    config: EngineConfig,
+pub(crate) struct Core {
+    pub(crate) config: EngineConfig,
     clock: Box<dyn Clock>,
     pub(crate) dir: PathBuf,
     pub(crate) wal: Wal,
@@ -59,6 +59,14 @@ pub struct Engine {
     /// Committed Parquet files per tenant, oldest flush first.
     pub(crate) files: RwLock<HashMap<TenantId, Vec<PartFile>>>,
     pub(crate) flush_lock: Mutex<()>,
+    /// Samples in memory (head and flushing), for flush triggers and backpressure.
+    pub(crate) head_samples: AtomicU64,
+    /// When the oldest sample not yet taken by a flush arrived.
+    pub(crate) oldest_unflushed: Mutex<Option<Instant>>,
+    /// Wakes the background flusher early.
+    pub(crate) kick: (Sender<()>, Receiver<()>),
+    /// Set by a failed flush; every later write fails with it.
+    pub(crate) poisoned: OnceLock<String>,
 }
 
 pub(crate) fn lock(head: &Mutex<TenantHead>) -> MutexGuard<'_, TenantHead> {
@@ -67,15 +75,9 @@ pub(crate) fn lock(head: &Mutex<TenantHead>) -> MutexGuard<'_, TenantHead> {
     head.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Engine {
-    /// Opens (creating if needed) the engine in `dir` and replays its WAL.
-    pub fn open(dir: impl AsRef<Path>, config: EngineConfig) -> Result<Self> {
-        Self::open_with_clock(dir, config, SystemClock)
-    }
-
-    /// [`Engine::open`] with the wall clock used by the time-based limits replaced (for
-    /// tests: [`crate::ManualClock`]).
-    pub fn open_with_clock(
+impl Core {
+    /// See [`crate::Engine::open_with_clock`].
+    pub(crate) fn open(
         dir: impl AsRef<Path>,
         config: EngineConfig,
         clock: impl Clock,
@@ -95,6 +97,10 @@ impl Engine {
             tenants: RwLock::default(),
             files: RwLock::default(),
             flush_lock: Mutex::new(()),
+            head_samples: AtomicU64::new(0),
+            oldest_unflushed: Mutex::new(None),
+            kick: crossbeam_channel::bounded(1),
+            poisoned: OnceLock::new(),
         };
         let flushed_below = engine.load_partitions()?;
         let mut records = 0u64;
@@ -115,6 +121,7 @@ impl Engine {
             })?;
             records += 1;
         }
+        engine.note_accepted(samples);
         info!(dir = %engine.dir.display(), flushed_below, records, samples,
               "engine opened, WAL replayed");
         Ok(engine)
@@ -179,7 +186,8 @@ impl Engine {
     ///
     /// An `Err` means nothing of this call was acknowledged (the WAL failed and the engine
     /// is poisoned until reopened).
-    pub fn write(&self, tenant: &TenantId, batch: &[SeriesSamples]) -> Result<WriteOutcome> {
+    pub(crate) fn write(&self, tenant: &TenantId, batch: &[SeriesSamples]) -> Result<WriteOutcome> {
+        self.admit()?;
         let window = self.config.window_ms();
         let limits = self.config.limits_for(tenant);
         let active_window = limits.active_window_ms();
@@ -274,6 +282,7 @@ impl Engine {
                 Some(self.wal.submit([codec::encode(&rec)])?)
             }
         };
+        self.note_accepted(outcome.accepted);
         if let Some(t) = ticket {
             t.wait()?;
         }
@@ -283,7 +292,7 @@ impl Engine {
     /// The series of `tenant` matching every matcher, with their samples in `[start, end]`
     /// (milliseconds, both inclusive), sorted by labels. Series with no sample in the range
     /// are left out.
-    pub fn select(
+    pub(crate) fn select(
         &self,
         tenant: &TenantId,
         matchers: &[Matcher],
@@ -347,7 +356,12 @@ impl Engine {
     }
 
     /// Label names of `tenant`'s series with samples in `[start, end]`, sorted.
-    pub fn label_names(&self, tenant: &TenantId, start: i64, end: i64) -> Result<Vec<String>> {
+    pub(crate) fn label_names(
+        &self,
+        tenant: &TenantId,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>> {
         let mut names = BTreeSet::new();
         for s in self.select(tenant, &[], start, end)? {
             names.extend(s.labels.iter().map(|l| l.name.clone()));
@@ -356,7 +370,7 @@ impl Engine {
     }
 
     /// Values of label `name` among `tenant`'s series with samples in `[start, end]`, sorted.
-    pub fn label_values(
+    pub(crate) fn label_values(
         &self,
         tenant: &TenantId,
         name: &str,
@@ -371,13 +385,13 @@ impl Engine {
     }
 
     /// Number of series `tenant` has (all time, while they are in memory).
-    pub fn series_count(&self, tenant: &TenantId) -> usize {
+    pub(crate) fn series_count(&self, tenant: &TenantId) -> usize {
         self.existing_head(tenant)
             .map_or(0, |h| lock(&h).index.len())
     }
 
     /// Counters of `tenant`, for self-metrics.
-    pub fn tenant_stats(&self, tenant: &TenantId) -> TenantStats {
+    pub(crate) fn tenant_stats(&self, tenant: &TenantId) -> TenantStats {
         let Some(head) = self.existing_head(tenant) else {
             return TenantStats::default();
         };
@@ -390,7 +404,7 @@ impl Engine {
     }
 
     /// Tenants that have written anything, sorted.
-    pub fn tenants(&self) -> Vec<TenantId> {
+    pub(crate) fn tenants(&self) -> Vec<TenantId> {
         let mut t: Vec<_> = self
             .tenants
             .read()
@@ -402,11 +416,55 @@ impl Engine {
         t
     }
 
-    /// Finishes queued writes and closes the WAL.
-    pub fn close(self) -> Result<()> {
-        self.wal.close().map_err(Error::from)
+    /// Counts `n` newly accepted samples for flush triggers and backpressure.
+    pub(crate) fn note_accepted(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let total = self.head_samples.fetch_add(n, Ordering::Relaxed) + n;
+        self.oldest_unflushed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(Instant::now);
+        if total >= self.config.flush_head_samples {
+            let _ = self.kick.0.try_send(()); // a kick already pending is as good
+        }
+    }
+
+    /// Whether a flush is due: the head holds `flush_head_samples`, or its oldest sample
+    /// arrived `flush_interval` ago.
+    pub(crate) fn needs_flush(&self) -> bool {
+        let n = self.head_samples.load(Ordering::Relaxed);
+        let oldest = *self
+            .oldest_unflushed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        n >= self.config.flush_head_samples
+            || oldest.is_some_and(|t| t.elapsed() >= self.config.flush_interval)
+    }
+
+    /// Refuses a write when the engine is poisoned or memory is over budget.
+    fn admit(&self) -> Result<()> {
+        if let Some(reason) = self.poisoned.get() {
+            return Err(Error::Poisoned {
+                reason: reason.clone(),
+            });
+        }
+        let bytes = self.head_samples.load(Ordering::Relaxed) * HEAD_BYTES_PER_SAMPLE;
+        if bytes > self.config.max_head_bytes {
+            let _ = self.kick.0.try_send(());
+            return Err(Error::OverCapacity {
+                head_bytes: bytes,
+                budget: self.config.max_head_bytes,
+            });
+        }
+        Ok(())
     }
 }
+
+/// Estimated bytes of memory per sample held in memory (timestamp and value), for
+/// `max_head_bytes`. Series and index overhead is not counted.
+pub(crate) const HEAD_BYTES_PER_SAMPLE: u64 = 16;
 
 /// A series being read: its labels, samples from files, samples from memory.
 type Found = (Arc<Labels>, Vec<Sample>, Vec<Sample>);

@@ -43,6 +43,24 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A flush failed earlier; the engine refuses writes until it is reopened (its data is
+    /// safe in the WAL and recovered on open).
+    #[error("engine is poisoned, reopen to recover: {reason}")]
+    Poisoned {
+        /// What failed.
+        reason: String,
+    },
+    /// Memory for unflushed samples is over `max_head_bytes`. Retryable: a flush is under
+    /// way; the server answers 503 with Retry-After.
+    #[error(
+        "over capacity: {head_bytes} bytes of unflushed samples, budget {budget}; retry shortly"
+    )]
+    OverCapacity {
+        /// Estimated bytes held.
+        head_bytes: u64,
+        /// The configured budget (`max_head_bytes`).
+        budget: u64,
+    },
     /// An I/O error outside the WAL.
     #[error("I/O error on {}: {source}", path.display())]
     Io {

@@ -20,9 +20,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tracing::{info, warn};
+use std::sync::atomic::Ordering;
 
-use crate::engine::{Engine, lock};
+use tracing::{error, info, warn};
+
+use crate::engine::{Core, lock};
 use crate::partition::{
     self, FileEntry, Flushed, Manifest, create_dir_durable, partition_dir, partition_start,
 };
@@ -68,17 +70,21 @@ type PartRows = (Vec<(SeriesId, Sample)>, Vec<(SeriesId, Arc<Labels>)>);
 
 type Taken = Vec<(TenantId, Vec<(SeriesId, Arc<Labels>, Arc<Vec<Sample>>)>)>;
 
-impl Engine {
-    /// Writes everything in memory to Parquet partitions, commits it, and truncates the WAL
-    /// below it. Writes proceed during a flush, except for one WAL fsync at its start.
-    pub fn flush(&self) -> Result<FlushStats> {
-        self.flush_until(FlushStop::Never)
+impl Core {
+    /// See [`crate::Engine::flush`]. A failure poisons the engine.
+    pub(crate) fn flush_until(&self, stop: FlushStop) -> Result<FlushStats> {
+        let _one_at_a_time = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let result = self.flush_locked(stop);
+        if let Err(e) = &result {
+            let reason = format!("flush failed: {e}");
+            if self.poisoned.set(reason.clone()).is_ok() {
+                error!(error = %e, "flush failed; the engine refuses writes until reopened");
+            }
+        }
+        result
     }
 
-    /// [`Engine::flush`] that stops where a crash could; for crash tests.
-    #[doc(hidden)]
-    pub fn flush_until(&self, stop: FlushStop) -> Result<FlushStats> {
-        let _one_at_a_time = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+    fn flush_locked(&self, stop: FlushStop) -> Result<FlushStats> {
         let (taken, boundary) = self.cut()?;
         if taken.is_empty() {
             return Ok(FlushStats::default());
@@ -212,6 +218,10 @@ impl Engine {
         for (tenant, _) in taken {
             lock(&self.head(tenant)).flushing.clear();
         }
+        self.head_samples.fetch_sub(
+            stats.samples.min(self.head_samples.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
         self.wal.truncate_below(boundary)?;
         info!(
             samples = stats.samples,
