@@ -65,38 +65,6 @@ pub fn check_payload(bytes: &[u8]) -> Result<u64, String> {
     Ok(tag)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payloads_round_trip_and_vary_in_length() {
-        let mut rng = CrashRng::new(7);
-        let mut lens = std::collections::HashSet::new();
-        for _ in 0..500 {
-            let tag = rng.next_u64();
-            let p = payload(tag);
-            assert_eq!(p.len(), 8 + body_len(tag));
-            assert_eq!(check_payload(&p), Ok(tag));
-            lens.insert(p.len());
-        }
-        assert!(lens.len() > 100, "lengths barely vary: {}", lens.len());
-    }
-
-    #[test]
-    fn damaged_payloads_are_rejected() {
-        let p = payload(0xDEAD_BEEF);
-        assert!(check_payload(&p[..p.len() - 1]).is_err() || p.len() == 8);
-        assert!(check_payload(&p[..7]).is_err());
-        for i in 0..p.len() {
-            let mut q = p.clone();
-            q[i] ^= 0x40;
-            // Flipping a tag byte gives another tag, whose body does not match.
-            assert!(check_payload(&q).is_err(), "flip at {i} went unnoticed");
-        }
-    }
-}
-
 /// Bits of Prometheus's staleness marker, a NaN that must survive storage bit for bit.
 pub const STALE_NAN_BITS: u64 = 0x7FF0_0000_0000_0002;
 
@@ -139,4 +107,36 @@ pub fn engine_crash_config() -> strata_engine::EngineConfig {
     let mut config = strata_engine::EngineConfig::default();
     config.wal.segment_size = 256 * 1024;
     config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_and_vary_in_length() {
+        let mut rng = CrashRng::new(7);
+        let mut lens = std::collections::HashSet::new();
+        for _ in 0..500 {
+            let tag = rng.next_u64();
+            let p = payload(tag);
+            assert_eq!(p.len(), 8 + body_len(tag));
+            assert_eq!(check_payload(&p), Ok(tag));
+            lens.insert(p.len());
+        }
+        assert!(lens.len() > 100, "lengths barely vary: {}", lens.len());
+    }
+
+    #[test]
+    fn damaged_payloads_are_rejected() {
+        let p = payload(0xDEAD_BEEF);
+        assert!(check_payload(&p[..p.len() - 1]).is_err() || p.len() == 8);
+        assert!(check_payload(&p[..7]).is_err());
+        for i in 0..p.len() {
+            let mut q = p.clone();
+            q[i] ^= 0x40;
+            // Flipping a tag byte gives another tag, whose body does not match.
+            assert!(check_payload(&q).is_err(), "flip at {i} went unnoticed");
+        }
+    }
 }
