@@ -21,23 +21,18 @@
 //! replayed as far as thread timing allows).
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata_engine::{Engine, MatchOp, Matcher, TenantId};
-use strata_tests::{engine_crash_config, engine_value};
+use strata_tests::{engine_crash_config, engine_value, kill_child};
 
 /// Writer threads in the child, and series per writer.
 const WRITERS: u64 = 3;
 const SERIES: u64 = 8;
-/// How long the child may take to open the engine.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One `ack` line: `count` samples of series `series` of writer `thread`, at
 /// `first + i * step`.
@@ -114,53 +109,10 @@ fn parse_output(out: &[u8]) -> ChildReport {
 /// Runs the child on `dir`, kills it `run_for` after it said it is ready (or after its
 /// start, without `wait_ready`) and returns what it said.
 fn run_child(dir: &Path, seed: u64, run_for: Duration, wait_ready: bool) -> ChildReport {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_engine-crash-child"))
-        .arg(dir)
-        .arg(seed.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn engine-crash-child");
-    let mut stdout = child.stdout.take().expect("child stdout is piped");
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            let n = stdout.read(&mut buf)?;
-            if n == 0 {
-                return Ok::<_, std::io::Error>(out);
-            }
-            // The first complete line is `ready`; whether it parses is checked later.
-            if !out.contains(&b'\n') && buf[..n].contains(&b'\n') {
-                let _ = ready_tx.send(());
-            }
-            out.extend_from_slice(&buf[..n]);
-        }
-    });
-    if wait_ready {
-        // A closed channel means the child exited early: the status check below says how.
-        if let Err(mpsc::RecvTimeoutError::Timeout) = ready_rx.recv_timeout(READY_TIMEOUT) {
-            let _ = child.kill();
-            panic!("engine-crash-child was not ready within {READY_TIMEOUT:?} (child seed {seed})");
-        }
-    }
-    std::thread::sleep(run_for);
-    // On Unix, kill() is SIGKILL. It fails only if the child already exited; then wait()
-    // below reports how, and the status check fails the test.
-    let _ = child.kill();
-    let status = child.wait().expect("wait for engine-crash-child");
-    let out = reader
-        .join()
-        .expect("stdout reader panicked")
-        .expect("read child stdout");
-    assert_eq!(
-        status.signal(),
-        Some(9),
-        "engine-crash-child did not die by SIGKILL but {status} (child seed {seed})"
-    );
-    parse_output(&out)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_engine-crash-child"));
+    command.arg(dir).arg(seed.to_string());
+    let ctx = format!("engine-crash-child seed {seed}");
+    parse_output(&kill_child(command, run_for, wait_ready, &ctx))
 }
 
 /// Reads every sample back and checks each is well-formed; returns the timestamps stored

@@ -12,15 +12,13 @@
 //! allows).
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use strata_tests::check_payload;
+use strata_tests::{check_payload, kill_child};
 use strata_wal::{Lsn, Wal, WalOptions};
 
 /// What the child said before it died.
@@ -48,6 +46,7 @@ fn parse_output(out: &[u8]) -> ChildReport {
                 let tag = tag.parse().expect("child printed a bad tag");
                 report.acks.push((lsn, tag));
             }
+            ["ready"] => {}
             ["truncating", x] => {
                 let x: Lsn = x.parse().expect("child printed a bad truncation point");
                 report.max_truncating = report.max_truncating.max(Some(x));
@@ -58,36 +57,13 @@ fn parse_output(out: &[u8]) -> ChildReport {
     report
 }
 
-/// Runs the child on `dir` for `run_for`, kills it and returns what it acknowledged.
+/// Runs the child on `dir`, kills it `run_for` after it said it is ready and returns what
+/// it acknowledged.
 fn run_child(dir: &Path, seed: u64, run_for: Duration) -> ChildReport {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wal-crash-child"))
-        .arg(dir)
-        .arg(seed.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn wal-crash-child");
-    let mut stdout = child.stdout.take().expect("child stdout is piped");
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        stdout.read_to_end(&mut out).map(|_| out)
-    });
-    std::thread::sleep(run_for);
-    // On Unix, kill() is SIGKILL. It fails only if the child already exited; then wait()
-    // below reports how, and the status check fails the test.
-    let _ = child.kill();
-    let status = child.wait().expect("wait for wal-crash-child");
-    let out = reader
-        .join()
-        .expect("stdout reader panicked")
-        .expect("read child stdout");
-    assert_eq!(
-        status.signal(),
-        Some(9),
-        "wal-crash-child did not die by SIGKILL but {status} (seed {seed})"
-    );
-    parse_output(&out)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wal-crash-child"));
+    command.arg(dir).arg(seed.to_string());
+    let ctx = format!("wal-crash-child seed {seed}");
+    parse_output(&kill_child(command, run_for, true, &ctx))
 }
 
 #[test]

@@ -3,7 +3,8 @@
 //!
 //! After each acknowledged append it prints `ack <lsn> <tag>` per record (the payload is
 //! [`strata_tests::payload`] of the tag) and flushes stdout; before each `truncate_below(x)`
-//! it prints `truncating <x>`. Nothing is printed for an append before it has returned `Ok`.
+//! it prints `truncating <x>`. Its first line, once the WAL is open, is `ready`. Nothing is
+//! printed for an append before it has returned `Ok`.
 //! Any WAL error is reported on stderr and ends the process with exit code 2, so the parent
 //! can tell it apart from being killed.
 
@@ -95,6 +96,7 @@ fn main() {
     let wal = Arc::new(Wal::open(&dir, options).unwrap_or_else(|e| fail("open", e)));
     let out: Out = Arc::new(Mutex::new(BufWriter::new(std::io::stdout())));
     let appends = Arc::new(AtomicU64::new(0));
+    emit(&out, "ready\n");
     let threads: Vec<_> = (0..WRITERS)
         .map(|id| {
             let (wal, out, appends) = (wal.clone(), out.clone(), appends.clone());

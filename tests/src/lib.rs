@@ -109,6 +109,73 @@ pub fn engine_crash_config() -> strata_engine::EngineConfig {
     config
 }
 
+/// How long [`kill_child`] waits for a child's first line before it gives up.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs a crash-test child and SIGKILLs it; returns everything it wrote on stdout.
+///
+/// With `wait_ready`, the kill comes `run_for` after the child's first complete line (its
+/// "ready" announcement), so a slow machine that takes long to start the child still lets it
+/// work for `run_for`; without, `run_for` after the spawn. Panics (failing the test) if the
+/// child is not ready within [`READY_TIMEOUT`] or did not die by the kill (it exited on its
+/// own, which the children do only on an error).
+pub fn kill_child(
+    mut command: std::process::Command,
+    run_for: std::time::Duration,
+    wait_ready: bool,
+    ctx: &str,
+) -> Vec<u8> {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    use std::sync::mpsc;
+
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{ctx}: spawn the child: {e}"));
+    let mut stdout = child.stdout.take().expect("child stdout is piped");
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = stdout.read(&mut buf)?;
+            if n == 0 {
+                return Ok::<_, std::io::Error>(out);
+            }
+            if !out.contains(&b'\n') && buf[..n].contains(&b'\n') {
+                let _ = ready_tx.send(());
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    });
+    if wait_ready {
+        // A closed channel means the child exited early: the status check below says how.
+        if let Err(mpsc::RecvTimeoutError::Timeout) = ready_rx.recv_timeout(READY_TIMEOUT) {
+            let _ = child.kill();
+            panic!("{ctx}: the child was not ready within {READY_TIMEOUT:?}");
+        }
+    }
+    std::thread::sleep(run_for);
+    // On Unix, kill() is SIGKILL. It fails only if the child already exited; then wait()
+    // below reports how, and the status check fails the test.
+    let _ = child.kill();
+    let status = child.wait().expect("wait for the child");
+    let out = reader
+        .join()
+        .expect("stdout reader panicked")
+        .expect("read child stdout");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "{ctx}: the child did not die by SIGKILL but {status}"
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
