@@ -40,6 +40,11 @@ impl ManualClock {
         Self(AtomicI64::new(start_ms))
     }
 
+    /// Sets the clock to `ms`.
+    pub fn set(&self, ms: i64) {
+        self.0.store(ms, Ordering::SeqCst);
+    }
+
     /// Moves the clock forward by `ms`.
     pub fn advance(&self, ms: i64) {
         self.0.fetch_add(ms, Ordering::SeqCst);

@@ -105,6 +105,9 @@ pub struct EngineConfig {
     /// Refuse writes (retryable `OverCapacity`) while unflushed samples take more than this
     /// many bytes (16 per sample). Default 512 MiB.
     pub max_head_bytes: u64,
+    /// How often the background thread compacts closed partitions and applies retention.
+    /// Default 1 min.
+    pub maintenance_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -117,6 +120,7 @@ impl Default for EngineConfig {
             flush_interval: Duration::from_secs(600),
             flush_head_samples: 4_000_000,
             max_head_bytes: 512 << 20,
+            maintenance_interval: Duration::from_secs(60),
         }
     }
 }
@@ -140,6 +144,9 @@ impl EngineConfig {
         }
         if self.flush_interval.is_zero() {
             return bad("flush_interval", "must be longer than zero");
+        }
+        if self.maintenance_interval.is_zero() {
+            return bad("maintenance_interval", "must be longer than zero");
         }
         if self.flush_head_samples == 0 {
             return bad("flush_head_samples", "must be at least 1");

@@ -13,9 +13,11 @@ use tracing::info;
 
 use crate::clock::Clock;
 use crate::codec::{self, SamplesRecord};
-use crate::flush::PartFile;
 use crate::head::{Placement, TenantHead, TokenBucket};
+use crate::index::PartIndex;
 use crate::parquet_io;
+use crate::partition::PartFile;
+use crate::scan::{self, ScanStats};
 use crate::series::SeriesId;
 use crate::{
     EngineConfig, Error, Labels, Limits, Matcher, RejectReason, Result, TenantId, WriteOutcome,
@@ -52,13 +54,15 @@ pub struct SeriesData {
 #[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) config: EngineConfig,
-    clock: Box<dyn Clock>,
+    pub(crate) clock: Box<dyn Clock>,
     pub(crate) dir: PathBuf,
     pub(crate) wal: Wal,
     tenants: RwLock<HashMap<TenantId, Arc<Mutex<TenantHead>>>>,
-    /// Committed Parquet files per tenant, oldest flush first.
-    pub(crate) files: RwLock<HashMap<TenantId, Vec<PartFile>>>,
+    /// Committed Parquet file sets per tenant, oldest flush first.
+    pub(crate) files: RwLock<HashMap<TenantId, Vec<Arc<PartFile>>>>,
     pub(crate) flush_lock: Mutex<()>,
+    /// One compaction or retention pass at a time.
+    pub(crate) maintenance_lock: Mutex<()>,
     /// Samples in memory (head and flushing), for flush triggers and backpressure.
     pub(crate) head_samples: AtomicU64,
     /// When the oldest sample not yet taken by a flush arrived.
@@ -97,6 +101,7 @@ impl Core {
             tenants: RwLock::default(),
             files: RwLock::default(),
             flush_lock: Mutex::new(()),
+            maintenance_lock: Mutex::new(()),
             head_samples: AtomicU64::new(0),
             oldest_unflushed: Mutex::new(None),
             kick: crossbeam_channel::bounded(1),
@@ -290,17 +295,22 @@ impl Core {
     }
 
     /// The series of `tenant` matching every matcher, with their samples in `[start, end]`
-    /// (milliseconds, both inclusive), sorted by labels. Series with no sample in the range
-    /// are left out.
+    /// (milliseconds, both inclusive), sorted by labels, and what the read touched. Series
+    /// with no sample in the range are left out.
+    ///
+    /// Memory is matched against the head's series; each file set whose time range meets
+    /// `[start, end]` is matched through its inverted index, and only the pages of its
+    /// samples file that can hold a matching series in the range are read.
     pub(crate) fn select(
         &self,
         tenant: &TenantId,
         matchers: &[Matcher],
         start: i64,
         end: i64,
-    ) -> Result<Vec<SeriesData>> {
+    ) -> Result<(Vec<SeriesData>, ScanStats)> {
+        let mut stats = ScanStats::default();
         let Some(head) = self.existing_head(tenant) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), stats));
         };
         let in_range = |v: &[Sample]| {
             let lo = v.partition_point(|s| s.ts < start);
@@ -323,18 +333,17 @@ impl Core {
                 })
                 .collect()
         };
-        let files = self
-            .files
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(tenant)
-            .cloned()
-            .unwrap_or_default();
-        for f in files
-            .iter()
-            .filter(|f| f.entry.max_ts >= start && f.entry.min_ts <= end)
-        {
-            parquet_io::read_samples(&f.samples, start, end, |id, s| {
+        // Holding the `Arc`s keeps these files on disk until the read is done, even if
+        // compaction or retention retires them meanwhile.
+        let files = self.file_sets(tenant, start, end);
+        for f in &files {
+            stats.file_sets += 1;
+            let ids = self.matching_ids(f, matchers, &mut found, &mut stats)?;
+            if ids.is_empty() {
+                stats.file_sets_skipped += 1;
+                continue;
+            }
+            scan::read_samples(&f.samples_path(), &ids, start, end, &mut stats, |id, s| {
                 if let Some(e) = found.get_mut(&id) {
                     e.1.push(s);
                 }
@@ -352,10 +361,60 @@ impl Core {
             })
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok(out)
+        Ok((out, stats))
     }
 
-    /// Label names of `tenant`'s series with samples in `[start, end]`, sorted.
+    /// `tenant`'s committed file sets whose time range meets `[start, end]`, oldest first.
+    pub(crate) fn file_sets(&self, tenant: &TenantId, start: i64, end: i64) -> Vec<Arc<PartFile>> {
+        self.files
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .map(|list| {
+                list.iter()
+                    .filter(|f| f.overlaps(start, end))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The ids (sorted) of the series in file set `f` that pass `matchers`, found through its
+    /// index; series not yet in `found` are added with their labels from its series table.
+    fn matching_ids(
+        &self,
+        f: &PartFile,
+        matchers: &[Matcher],
+        found: &mut HashMap<SeriesId, Found>,
+        stats: &mut ScanStats,
+    ) -> Result<Vec<SeriesId>> {
+        let index_path = f.index_path();
+        stats.index_bytes_read += file_len(&index_path);
+        let rows = PartIndex::read(&index_path)?.select(matchers);
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let series_path = f.series_path();
+        stats.index_bytes_read += file_len(&series_path);
+        let all = parquet_io::read_series_ids(&series_path)?;
+        let ids: Vec<SeriesId> = rows
+            .iter()
+            .filter_map(|r| all.get(r as usize).copied())
+            .collect();
+        if ids.iter().any(|id| !found.contains_key(id)) {
+            for (id, labels) in parquet_io::read_series(&series_path)? {
+                if ids.binary_search(&id).is_ok() {
+                    found
+                        .entry(id)
+                        .or_insert_with(|| (Arc::new(labels), Vec::new(), Vec::new()));
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Label names of `tenant`'s series with samples in `[start, end]`, sorted: from the
+    /// head's series with samples in the range and the indexes of file sets meeting it.
     pub(crate) fn label_names(
         &self,
         tenant: &TenantId,
@@ -363,8 +422,11 @@ impl Core {
         end: i64,
     ) -> Result<Vec<String>> {
         let mut names = BTreeSet::new();
-        for s in self.select(tenant, &[], start, end)? {
-            names.extend(s.labels.iter().map(|l| l.name.clone()));
+        self.head_series_in_range(tenant, start, end, |labels| {
+            names.extend(labels.iter().map(|l| l.name.clone()));
+        });
+        for f in self.file_sets(tenant, start, end) {
+            names.extend(PartIndex::read(&f.index_path())?.names().map(str::to_owned));
         }
         Ok(names.into_iter().collect())
     }
@@ -378,10 +440,41 @@ impl Core {
         end: i64,
     ) -> Result<Vec<String>> {
         let mut values = BTreeSet::new();
-        for s in self.select(tenant, &[], start, end)? {
-            values.extend(s.labels.get(name).map(str::to_owned));
+        self.head_series_in_range(tenant, start, end, |labels| {
+            values.extend(labels.get(name).map(str::to_owned));
+        });
+        for f in self.file_sets(tenant, start, end) {
+            values.extend(
+                PartIndex::read(&f.index_path())?
+                    .values(name)
+                    .map(str::to_owned),
+            );
         }
         Ok(values.into_iter().collect())
+    }
+
+    /// Calls `visit` with the labels of every head series with a sample in `[start, end]`.
+    fn head_series_in_range(
+        &self,
+        tenant: &TenantId,
+        start: i64,
+        end: i64,
+        mut visit: impl FnMut(&Labels),
+    ) {
+        let Some(head) = self.existing_head(tenant) else {
+            return;
+        };
+        let h = lock(&head);
+        let has = |v: &[Sample]| {
+            let lo = v.partition_point(|s| s.ts < start);
+            v.get(lo).is_some_and(|s| s.ts <= end)
+        };
+        for (id, labels) in h.index.iter() {
+            let in_head = h.data.get(&id).is_some_and(|b| has(&b.samples));
+            if in_head || h.flushing.get(&id).is_some_and(|v| has(v)) {
+                visit(labels);
+            }
+        }
     }
 
     /// Number of series `tenant` has (all time, while they are in memory).
@@ -468,6 +561,11 @@ pub(crate) const HEAD_BYTES_PER_SAMPLE: u64 = 16;
 
 /// A series being read: its labels, samples from files, samples from memory.
 type Found = (Arc<Labels>, Vec<Sample>, Vec<Sample>);
+
+/// The size of a file, 0 if it cannot be read (the read that follows reports why).
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
 
 /// Counters of one tenant since the engine was opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

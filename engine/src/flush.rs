@@ -6,8 +6,8 @@
 //!    the tenant's `flushing` set (still readable), then `wal.sync()`. Writes submit their
 //!    WAL record under their tenant's lock, so the LSN that sync returns, `B`, is exactly
 //!    "after every record whose samples were taken", and those records are durable.
-//! 2. **Write.** Per tenant and hour partition: `samples-B.parquet` and `series-B.parquet`,
-//!    each written to a temp name, fsynced, renamed, directory fsynced; then the partition's
+//! 2. **Write.** Per tenant and hour partition: `samples-B.parquet`, `series-B.parquet` and
+//!    `index-B.parquet`, each written to a temp name, fsynced, renamed, directory fsynced; then the partition's
 //!    `manifest.json` gains an entry for flush `B` (same protocol).
 //! 3. **Commit.** `metrics/FLUSHED` := `{"flushed_below_lsn": B}` (same protocol).
 //! 4. **Publish** the files to readers, then clear `flushing`; then truncate the WAL below `B`.
@@ -17,7 +17,7 @@
 //! truncated after 3. WAL records below the marker are skipped: their samples are in files.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use std::sync::atomic::Ordering;
@@ -25,25 +25,20 @@ use std::sync::atomic::Ordering;
 use tracing::{error, info, warn};
 
 use crate::engine::{Core, lock};
+use crate::index::PartIndex;
 use crate::partition::{
-    self, FileEntry, Flushed, Manifest, create_dir_durable, partition_dir, partition_start,
+    self, FileEntry, Flushed, Manifest, PartFile, create_dir_durable, partition_dir,
+    partition_start,
 };
 use crate::series::SeriesId;
 use crate::{Error, Labels, Result, Sample, TenantId, parquet_io};
-
-/// A committed flush file of a partition, as readers see it.
-#[derive(Debug, Clone)]
-pub(crate) struct PartFile {
-    pub(crate) samples: PathBuf,
-    pub(crate) entry: FileEntry,
-}
 
 /// What a flush did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlushStats {
     /// Samples written to Parquet.
     pub samples: u64,
-    /// Partition files (samples + series) written.
+    /// Partition files (samples, series and index) written.
     pub files: usize,
     /// Bytes of those files.
     pub bytes: u64,
@@ -168,17 +163,22 @@ impl Core {
                 defs.dedup_by_key(|(id, _)| *id);
                 let dir = partition_dir(&self.dir, tenant, start);
                 create_dir_durable(&dir)?;
-                let entry = FileEntry {
+                let mut entry = FileEntry {
                     flush: boundary,
                     samples: format!("samples-{boundary}.parquet"),
                     series: format!("series-{boundary}.parquet"),
+                    index: format!("index-{boundary}.parquet"),
                     rows: rows.len() as u64,
                     min_ts: rows.iter().map(|r| r.1.ts).min().unwrap_or(start),
                     max_ts: rows.iter().map(|r| r.1.ts).max().unwrap_or(start),
+                    bytes: 0,
+                    flushes: 1,
                 };
-                stats.bytes += parquet_io::write_samples(&dir.join(&entry.samples), &rows)?;
-                stats.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
-                stats.files += 2;
+                entry.bytes += parquet_io::write_samples(&dir.join(&entry.samples), &rows)?;
+                entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
+                entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
+                stats.bytes += entry.bytes;
+                stats.files += 3;
                 stats.samples += entry.rows;
                 let manifest_path = dir.join("manifest.json");
                 let mut manifest: Manifest = partition::read_json(&manifest_path)?;
@@ -186,13 +186,7 @@ impl Core {
                 manifest.files.retain(|f| f.flush != boundary);
                 manifest.files.push(entry.clone());
                 partition::write_json(&manifest_path, &manifest)?;
-                published.push((
-                    tenant.clone(),
-                    PartFile {
-                        samples: dir.join(&entry.samples),
-                        entry,
-                    },
-                ));
+                published.push((tenant.clone(), Arc::new(PartFile::new(dir, entry))));
             }
         }
         if stop == FlushStop::BeforeCommit {
@@ -239,7 +233,7 @@ impl Core {
         let marker: Flushed =
             partition::read_json(&partition::metrics_dir(&self.dir).join(MARKER))?;
         let committed_below = marker.flushed_below_lsn;
-        let mut files: HashMap<TenantId, Vec<PartFile>> = HashMap::new();
+        let mut files: HashMap<TenantId, Vec<Arc<PartFile>>> = HashMap::new();
         for (tenant, dir) in partition::list_partitions(&self.dir)? {
             let manifest_path = dir.join("manifest.json");
             let mut manifest: Manifest = partition::read_json(&manifest_path)?;
@@ -266,10 +260,10 @@ impl Core {
                         });
                     }
                 }
-                files.entry(tenant.clone()).or_default().push(PartFile {
-                    samples: dir.join(&entry.samples),
-                    entry,
-                });
+                files
+                    .entry(tenant.clone())
+                    .or_default()
+                    .push(Arc::new(PartFile::new(dir.clone(), entry)));
             }
         }
         for list in files.values_mut() {
@@ -285,7 +279,7 @@ fn remove_unlisted(dir: &Path, manifest: &Manifest) -> Result<()> {
     let keep: HashSet<&str> = manifest
         .files
         .iter()
-        .flat_map(|f| [f.samples.as_str(), f.series.as_str()])
+        .flat_map(FileEntry::names)
         .chain(["manifest.json"])
         .collect();
     let io = |source| Error::Io {

@@ -3,15 +3,16 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, select};
 use tracing::{error, warn};
 
+use crate::compact::Scope;
 use crate::engine::Core;
 use crate::{
-    Clock, EngineConfig, Error, FlushStats, FlushStop, Matcher, Result, SeriesData, SeriesSamples,
-    SystemClock, TenantId, TenantStats, WriteOutcome,
+    Clock, CompactStats, EngineConfig, Error, FlushStats, FlushStop, Matcher, Result, ScanStats,
+    SeriesData, SeriesSamples, SystemClock, TenantId, TenantStats, WriteOutcome,
 };
 
 /// The storage engine over one data directory.
@@ -46,20 +47,28 @@ impl Engine {
         let bg = core.clone();
         let tick = (core.config.flush_interval / 4)
             .clamp(Duration::from_millis(50), Duration::from_secs(5));
+        let maintenance = core.config.maintenance_interval;
         let handle = std::thread::Builder::new()
             .name("strata-flush".into())
             .spawn(move || {
+                let mut last_maintenance = Instant::now();
                 loop {
                     select! {
                         recv(stop_rx) -> _ => return,
                         recv(bg.kick.1) -> _ => {}
                         default(tick) => {}
                     }
-                    if bg.poisoned.get().is_none()
-                        && bg.needs_flush()
+                    if bg.poisoned.get().is_some() {
+                        continue;
+                    }
+                    if bg.needs_flush()
                         && let Err(e) = bg.flush_until(FlushStop::Never)
                     {
                         error!(error = %e, "background flush failed");
+                    }
+                    if last_maintenance.elapsed() >= maintenance {
+                        last_maintenance = Instant::now();
+                        bg.maintain();
                     }
                 }
             })
@@ -93,6 +102,38 @@ impl Engine {
         start: i64,
         end: i64,
     ) -> Result<Vec<SeriesData>> {
+        Ok(self.core.select(tenant, matchers, start, end)?.0)
+    }
+
+    /// [`Engine::select`], also returning what the read touched: file sets met and skipped
+    /// through their index, bytes fetched from samples files (only the pages that can hold
+    /// a matching series in the range are), rows decoded.
+    ///
+    /// ```
+    /// use strata_engine::{Engine, EngineConfig, MatchOp, Matcher, Sample, SeriesSamples, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let t = TenantId::new("acme")?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let up = |job: &str| SeriesSamples {
+    ///     labels: vec![("__name__".into(), "up".into()), ("job".into(), job.into())],
+    ///     samples: vec![Sample { ts: 1_000, value: 1.0 }],
+    /// };
+    /// engine.write(&t, &[up("api"), up("db")])?;
+    /// engine.flush()?;
+    /// let m = Matcher::new("job", MatchOp::Equal, "db")?;
+    /// let (series, stats) = engine.select_with_stats(&t, &[m], 0, 10_000)?;
+    /// assert_eq!(series.len(), 1);
+    /// assert_eq!((stats.file_sets, stats.samples), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn select_with_stats(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<(Vec<SeriesData>, ScanStats)> {
         self.core.select(tenant, matchers, start, end)
     }
 
@@ -147,6 +188,20 @@ impl Engine {
                 warn!("background flusher panicked");
             }
         }
+    }
+
+    /// Compacts every closed partition (its end is more than the out-of-order window ago)
+    /// that holds more than one file set into one sorted, deduplicated set. The background
+    /// thread does this every `maintenance_interval`; queries in flight keep reading the
+    /// sets they started with.
+    pub fn compact(&self) -> Result<CompactStats> {
+        self.core.compact(Scope::Closed)
+    }
+
+    /// [`Engine::compact`] for every partition with more than one file set, closed or not
+    /// (for tools and benchmarks: a later flush may add a set to an open partition again).
+    pub fn compact_all(&self) -> Result<CompactStats> {
+        self.core.compact(Scope::All)
     }
 
     /// Clean shutdown: stops the flusher, flushes, and closes the WAL.

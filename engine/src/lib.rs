@@ -35,21 +35,25 @@
 
 mod clock;
 mod codec;
+mod compact;
 mod config;
 mod engine;
 mod error;
 mod flush;
 mod handle;
 mod head;
+mod index;
 mod labels;
 mod matcher;
 mod outcome;
 mod parquet_io;
 mod partition;
+mod scan;
 mod series;
 mod tenant;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use compact::CompactStats;
 pub use config::{EngineConfig, Limits};
 pub use engine::{Sample, SeriesData, SeriesSamples, TenantStats};
 pub use error::{Error, Result};
@@ -58,5 +62,6 @@ pub use handle::Engine;
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MAX_REGEX_SIZE, MatchOp, Matcher};
 pub use outcome::{RejectReason, WriteOutcome};
+pub use scan::ScanStats;
 pub use series::SeriesId;
 pub use tenant::{MAX_TENANT_LEN, TenantId};

@@ -66,7 +66,26 @@ impl Matcher {
 
     /// Whether a series with `labels` passes this matcher.
     pub fn matches(&self, labels: &Labels) -> bool {
-        let v = labels.get(&self.name).unwrap_or("");
+        self.matches_value(labels.get(&self.name).unwrap_or(""))
+    }
+
+    /// The label name matched.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The operator.
+    pub fn op(&self) -> MatchOp {
+        self.op
+    }
+
+    /// The value or pattern, as given.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// Whether a label value `v` (`""` for an absent label) passes this matcher.
+    pub fn matches_value(&self, v: &str) -> bool {
         match (&self.op, &self.re) {
             (MatchOp::Equal, _) => v == self.value,
             (MatchOp::NotEqual, _) => v != self.value,

@@ -8,29 +8,113 @@
 //!     manifest.json                                       files of this partition, by flush
 //!     samples-<B>.parquet                                 series_id, ts, value
 //!     series-<B>.parquet                                  series_id, metric, labels
+//!     index-<B>.parquet                                   label, value -> rows of series-<B>
 //! ```
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
+
+use tracing::warn;
 
 use crate::{Error, Result, TenantId};
 
 /// Width of a partition: one hour.
 pub(crate) const PARTITION_MS: i64 = 3_600_000;
 
-/// One flush's files in a partition.
+/// One file set of a partition: what one flush wrote, or what compaction merged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct FileEntry {
-    /// The flush that wrote it: the WAL LSN below which that flush covered everything.
+    /// The flush that wrote it: the WAL LSN below which that flush covered everything. For a
+    /// compacted set, the newest flush merged into it.
     pub(crate) flush: u64,
     pub(crate) samples: String,
     pub(crate) series: String,
+    /// The inverted index over `series` (label=value -> rows of the series table).
+    pub(crate) index: String,
     pub(crate) rows: u64,
     pub(crate) min_ts: i64,
     pub(crate) max_ts: i64,
+    /// Bytes of the three files together.
+    pub(crate) bytes: u64,
+    /// How many flushes were merged into it (1 for a flush's own files).
+    #[serde(default = "one")]
+    pub(crate) flushes: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl FileEntry {
+    /// The file names of the set.
+    pub(crate) fn names(&self) -> [&str; 3] {
+        [&self.samples, &self.series, &self.index]
+    }
+}
+
+/// A committed file set as readers see it, shared through `Arc`. Compaction and retention
+/// [`retire`](PartFile::retire) a set once the manifest no longer lists it; its files are
+/// deleted when the last holder (the engine's list, or a query still reading) lets go. A
+/// crash before that leaves files the manifest does not list, which open deletes.
+#[derive(Debug)]
+pub(crate) struct PartFile {
+    pub(crate) dir: PathBuf,
+    pub(crate) entry: FileEntry,
+    retired: AtomicBool,
+}
+
+impl PartFile {
+    pub(crate) fn new(dir: PathBuf, entry: FileEntry) -> Self {
+        Self {
+            dir,
+            entry,
+            retired: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn samples_path(&self) -> PathBuf {
+        self.dir.join(&self.entry.samples)
+    }
+
+    pub(crate) fn series_path(&self) -> PathBuf {
+        self.dir.join(&self.entry.series)
+    }
+
+    pub(crate) fn index_path(&self) -> PathBuf {
+        self.dir.join(&self.entry.index)
+    }
+
+    /// Whether the set has samples in `[start, end]`, by its manifest entry.
+    pub(crate) fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.entry.max_ts >= start && self.entry.min_ts <= end
+    }
+
+    /// Marks the set for deletion once nobody holds it. Call only after a durable manifest
+    /// stopped listing it.
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.retired.load(Ordering::Acquire) {
+            return;
+        }
+        for name in self.entry.names() {
+            let path = self.dir.join(name);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // Harmless: the manifest no longer lists it, so the next open deletes it.
+                Err(e) => warn!(path = %path.display(), error = %e, "removing a retired file"),
+            }
+        }
+    }
 }
 
 /// A partition's manifest.

@@ -99,8 +99,8 @@ fn flushed_data_reads_back_exactly_once_before_and_after_restart() {
     assert_eq!(stats.samples, 180 * 3);
     assert_eq!(
         stats.files,
-        2 * 3 * 2,
-        "samples + series, 3 hours, 2 tenants"
+        3 * 3 * 2,
+        "samples + series + index, 3 hours, 2 tenants"
     );
     assert!(stats.flushed_below_lsn > 0);
     assert_eq!(

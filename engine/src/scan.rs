@@ -1,0 +1,289 @@
+//! Reading one samples file for a set of series and a time range, fetching only the row
+//! groups and pages that can hold them.
+//!
+//! Samples files are sorted by (series_id, ts) and carry row-group statistics and the page
+//! index (column index + offset index). A read keeps the row groups and then the pages whose
+//! `series_id` range contains a wanted id and whose `ts` range meets the wanted range; the
+//! Parquet reader then fetches those pages only. Every byte fetched from the file, footer
+//! and page index included, is counted in [`ScanStats::bytes_read`].
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::{Array, Float64Array, TimestampMillisecondArray, UInt64Array};
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
+use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::reader::{ChunkReader, Length};
+
+use crate::parquet_io::{bad, column};
+use crate::series::SeriesId;
+use crate::{Error, Result, Sample};
+
+/// What a read touched, for tests, benchmarks and query statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// File sets whose time range met the query's.
+    pub file_sets: u64,
+    /// Of those, sets whose index had no matching series (their samples were not opened).
+    pub file_sets_skipped: u64,
+    /// Bytes fetched from samples files: footers, page indexes and data pages.
+    pub bytes_read: u64,
+    /// Bytes of the index and series tables read to find the series.
+    pub index_bytes_read: u64,
+    /// Rows decoded from samples files (a page's rows are decoded whole).
+    pub rows_decoded: u64,
+    /// Samples handed to the reader (in the range, of a wanted series), before dedupe.
+    pub samples: u64,
+}
+
+impl ScanStats {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &ScanStats) {
+        self.file_sets += other.file_sets;
+        self.file_sets_skipped += other.file_sets_skipped;
+        self.bytes_read += other.bytes_read;
+        self.index_bytes_read += other.index_bytes_read;
+        self.rows_decoded += other.rows_decoded;
+        self.samples += other.samples;
+    }
+}
+
+/// A file that counts the bytes the Parquet reader fetches from it.
+struct CountingFile {
+    file: File,
+    len: u64,
+    read: Arc<AtomicU64>,
+}
+
+impl Length for CountingFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ChunkReader for CountingFile {
+    type T = CountingRead;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<CountingRead> {
+        Ok(CountingRead {
+            file: self.file.try_clone()?,
+            pos: start,
+            read: self.read.clone(),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let mut buf = vec![0; length];
+        self.file.read_exact_at(&mut buf, start)?;
+        self.read.fetch_add(length as u64, Ordering::Relaxed);
+        Ok(buf.into())
+    }
+}
+
+/// A positioned, unbuffered reader over a [`CountingFile`].
+struct CountingRead {
+    file: File,
+    pos: u64,
+    read: Arc<AtomicU64>,
+}
+
+impl Read for CountingRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Whether sorted `ids` has an element in `[lo, hi]`.
+fn any_id_in(ids: &[SeriesId], lo: u64, hi: u64) -> bool {
+    let i = ids.partition_point(|&id| id < lo);
+    ids.get(i).is_some_and(|&id| id <= hi)
+}
+
+/// Per-item keep flags from min/max arrays; an item without statistics is kept.
+fn keep_flags(
+    mins: &dyn Array,
+    maxes: &dyn Array,
+    path: &Path,
+    keep: impl Fn(i64, i64) -> bool,
+) -> Result<Vec<bool>> {
+    let as_i64 = |a: &dyn Array| -> Result<Vec<Option<i64>>> {
+        if let Some(a) = a.as_any().downcast_ref::<UInt64Array>() {
+            return Ok(a.iter().map(|v| v.map(|v| v as i64)).collect());
+        }
+        if let Some(a) = a.as_any().downcast_ref::<TimestampMillisecondArray>() {
+            return Ok(a.iter().collect());
+        }
+        Err(bad(path, "unexpected statistics type"))
+    };
+    let (mins, maxes) = (as_i64(mins)?, as_i64(maxes)?);
+    Ok(mins
+        .iter()
+        .zip(&maxes)
+        .map(|(lo, hi)| match (lo, hi) {
+            (Some(lo), Some(hi)) => keep(*lo, *hi),
+            _ => true,
+        })
+        .collect())
+}
+
+/// Hands every sample of a series in `ids` (sorted, distinct) with `ts` in `[start, end]` to
+/// `visit`, in file order, reading only row groups and pages that can hold one.
+pub(crate) fn read_samples(
+    path: &Path,
+    ids: &[SeriesId],
+    start: i64,
+    end: i64,
+    stats: &mut ScanStats,
+    mut visit: impl FnMut(SeriesId, Sample),
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let counter = Arc::new(AtomicU64::new(0));
+    let reader = CountingFile {
+        file,
+        len,
+        read: counter.clone(),
+    };
+    let result = read_pruned(reader, path, ids, start, end, stats, &mut visit);
+    stats.bytes_read += counter.load(Ordering::Relaxed);
+    result
+}
+
+fn read_pruned(
+    reader: CountingFile,
+    path: &Path,
+    ids: &[SeriesId],
+    start: i64,
+    end: i64,
+    stats: &mut ScanStats,
+    visit: &mut impl FnMut(SeriesId, Sample),
+) -> Result<()> {
+    let want_ids = |lo: i64, hi: i64| any_id_in(ids, lo as u64, hi as u64);
+    let want_ts = |lo: i64, hi: i64| hi >= start && lo <= end;
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(reader, options)
+        .map_err(|e| bad(path, e))?;
+    let meta = builder.metadata().clone();
+    let schema = builder.schema().clone();
+    let conv = |name: &str| {
+        StatisticsConverter::try_new(name, &schema, meta.file_metadata().schema_descr())
+            .map_err(|e| bad(path, e))
+    };
+    let (id_conv, ts_conv) = (conv("series_id")?, conv("ts")?);
+    let rgs = meta.row_groups();
+    let keep_id = keep_flags(
+        &*id_conv.row_group_mins(rgs).map_err(|e| bad(path, e))?,
+        &*id_conv.row_group_maxes(rgs).map_err(|e| bad(path, e))?,
+        path,
+        want_ids,
+    )?;
+    let keep_ts = keep_flags(
+        &*ts_conv.row_group_mins(rgs).map_err(|e| bad(path, e))?,
+        &*ts_conv.row_group_maxes(rgs).map_err(|e| bad(path, e))?,
+        path,
+        want_ts,
+    )?;
+    let groups: Vec<usize> = (0..rgs.len())
+        .filter(|&i| keep_id[i] && keep_ts[i])
+        .collect();
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let mut builder = builder.with_row_groups(groups.clone());
+    if let (Some(ci), Some(oi)) = (meta.column_index(), meta.offset_index()) {
+        let pages = |c: &StatisticsConverter<'_>, keep: &dyn Fn(i64, i64) -> bool| {
+            let mins = c
+                .data_page_mins(ci, oi, &groups)
+                .map_err(|e| bad(path, e))?;
+            let maxes = c
+                .data_page_maxes(ci, oi, &groups)
+                .map_err(|e| bad(path, e))?;
+            let counts = c
+                .data_page_row_counts(oi, rgs, &groups)
+                .map_err(|e| bad(path, e))?;
+            let flags = keep_flags(&*mins, &*maxes, path, keep)?;
+            let Some(counts) = counts else {
+                return Ok::<_, Error>(None);
+            };
+            let selectors: Vec<RowSelector> = flags
+                .iter()
+                .zip(counts.values())
+                .map(|(&k, &n)| {
+                    if k {
+                        RowSelector::select(n as usize)
+                    } else {
+                        RowSelector::skip(n as usize)
+                    }
+                })
+                .collect();
+            Ok(Some(RowSelection::from(selectors)))
+        };
+        let by_id = pages(&id_conv, &want_ids)?;
+        let by_ts = pages(&ts_conv, &want_ts)?;
+        let selection = match (by_id, by_ts) {
+            (Some(a), Some(b)) => Some(a.intersection(&b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(selection) = selection {
+            if !selection.selects_any() {
+                return Ok(());
+            }
+            builder = builder.with_row_selection(selection);
+        }
+    }
+    let batches = builder.build().map_err(|e| bad(path, e))?;
+    for batch in batches {
+        let batch = batch.map_err(|e| bad(path, e))?;
+        stats.rows_decoded += batch.num_rows() as u64;
+        let id_col = column::<UInt64Array>(&batch, 0, path)?;
+        let ts_col = column::<TimestampMillisecondArray>(&batch, 1, path)?;
+        let values = column::<Float64Array>(&batch, 2, path)?;
+        for i in 0..batch.num_rows() {
+            let (id, ts) = (id_col.value(i), ts_col.value(i));
+            if ts >= start && ts <= end && ids.binary_search(&id).is_ok() {
+                stats.samples += 1;
+                visit(
+                    id,
+                    Sample {
+                        ts,
+                        value: values.value(i),
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_id_in_checks_the_closed_range() {
+        let ids = [3, 7, 9];
+        assert!(any_id_in(&ids, 3, 3));
+        assert!(any_id_in(&ids, 4, 7));
+        assert!(!any_id_in(&ids, 4, 6));
+        assert!(!any_id_in(&ids, 10, u64::MAX));
+        assert!(any_id_in(&ids, 0, 3));
+    }
+}
