@@ -132,9 +132,12 @@ impl Iterator for OwnedBatches {
 }
 
 impl Core {
-    /// The background thread's periodic work: compaction of closed partitions. Failures are
-    /// logged; they leave the inputs as they were.
+    /// The background thread's periodic work: retention, then compaction of closed
+    /// partitions. Failures are logged; they leave the partitions as they were.
     pub(crate) fn maintain(&self) {
+        if let Err(e) = self.apply_retention() {
+            warn!(error = %e, "retention failed; will retry");
+        }
         if let Err(e) = self.compact(Scope::Closed) {
             warn!(error = %e, "compaction failed; will retry");
         }
@@ -341,11 +344,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let core = Core::open(dir.path(), EngineConfig::default(), SystemClock).unwrap();
         let t = TenantId::new("t").unwrap();
+        let hour = partition_start(crate::Clock::now_ms(&SystemClock) - 2 * PARTITION_MS);
         for k in 0..2 {
             let s = SeriesSamples {
                 labels: vec![("__name__".into(), "up".into())],
                 samples: vec![Sample {
-                    ts: 1_000 + k,
+                    ts: hour + k,
                     value: 1.0,
                 }],
             };
@@ -353,19 +357,19 @@ mod tests {
             core.flush_until(crate::FlushStop::Never).unwrap();
         }
         // A query in flight: it took its snapshot of the sets before compaction.
-        let held = core.file_sets(&t, 0, 10_000);
+        let held = core.file_sets(&t, hour, hour + 10);
         assert_eq!(held.len(), 2);
         let stats = core.compact(Scope::All).unwrap();
         assert_eq!(stats.partitions, 1);
-        assert_eq!(core.file_sets(&t, 0, 10_000).len(), 1);
+        assert_eq!(core.file_sets(&t, hour, hour + 10).len(), 1);
         let ids = parquet_io::read_series_ids(&held[0].series_path()).unwrap();
         for f in &held {
             let mut n = 0;
             scan::read_samples(
                 &f.samples_path(),
                 &ids,
-                0,
-                10_000,
+                hour,
+                hour + 10,
                 &mut ScanStats::default(),
                 |_, _| n += 1,
             )

@@ -28,6 +28,12 @@ pub struct Limits {
     pub max_label_name_len: usize,
     /// Longest label value in bytes. Default 2048.
     pub max_label_value_len: usize,
+    /// How long metrics are kept: a partition is dropped, whole, once its end is this long
+    /// ago; samples older than this are rejected on write. Default 30 days.
+    pub metrics_retention: Duration,
+    /// Most bytes of Parquet files the tenant may keep; over it, its oldest partitions are
+    /// dropped, whole, until it fits (possibly all of them). Default: no budget.
+    pub disk_budget: Option<u64>,
 }
 
 impl Limits {
@@ -60,10 +66,17 @@ impl Limits {
         if !(self.ingest_burst.is_finite() && self.ingest_burst >= 1.0) {
             return bad("limits.ingest_burst", "must be at least 1 sample");
         }
+        if self.metrics_retention.is_zero() {
+            return bad("limits.metrics_retention", "must be longer than zero");
+        }
         if self.active_series_window.is_zero() {
             return bad("limits.active_series_window", "must be longer than zero");
         }
         Ok(())
+    }
+
+    pub(crate) fn retention_ms(&self) -> i64 {
+        i64::try_from(self.metrics_retention.as_millis()).unwrap_or(i64::MAX)
     }
 
     pub(crate) fn active_window_ms(&self) -> i64 {
@@ -82,6 +95,8 @@ impl Default for Limits {
             max_labels_per_series: 30,
             max_label_name_len: 1024,
             max_label_value_len: 2048,
+            metrics_retention: Duration::from_secs(30 * 86_400),
+            disk_budget: None,
         }
     }
 }

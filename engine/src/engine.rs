@@ -63,6 +63,8 @@ pub(crate) struct Core {
     pub(crate) flush_lock: Mutex<()>,
     /// One compaction or retention pass at a time.
     pub(crate) maintenance_lock: Mutex<()>,
+    /// Dropped partitions whose marker and directory are still to be removed.
+    pub(crate) pending_drops: Mutex<Vec<PathBuf>>,
     /// Samples in memory (head and flushing), for flush triggers and backpressure.
     pub(crate) head_samples: AtomicU64,
     /// When the oldest sample not yet taken by a flush arrived.
@@ -102,6 +104,7 @@ impl Core {
             files: RwLock::default(),
             flush_lock: Mutex::new(()),
             maintenance_lock: Mutex::new(()),
+            pending_drops: Mutex::default(),
             head_samples: AtomicU64::new(0),
             oldest_unflushed: Mutex::new(None),
             kick: crossbeam_channel::bounded(1),
@@ -207,6 +210,7 @@ impl Core {
             let mut h = lock(&head);
             let h = &mut *h;
             let now = self.clock.now_ms();
+            let retention_cutoff = now.saturating_sub(limits.retention_ms());
             h.sweep(now, active_window);
             let bucket = h
                 .bucket
@@ -250,6 +254,17 @@ impl Core {
                 h.activate(id, labels.metric_name(), now);
                 let buf = h.data.entry(id).or_default();
                 for &s in &ss.samples[..allowed as usize] {
+                    if s.ts < retention_cutoff {
+                        outcome.reject(RejectReason::OutOfRetention, 1, || {
+                            format!(
+                                "sample at {} for {labels} is older than the tenant's metrics \
+                                 retention ({} s)",
+                                s.ts,
+                                limits.metrics_retention.as_secs()
+                            )
+                        });
+                        continue;
+                    }
                     match buf.place(s, window) {
                         p @ (Placement::Append | Placement::Insert(_)) => {
                             buf.apply(s, p);

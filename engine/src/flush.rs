@@ -30,6 +30,7 @@ use crate::partition::{
     self, FileEntry, Flushed, Manifest, PartFile, create_dir_durable, partition_dir,
     partition_start,
 };
+use crate::retention;
 use crate::series::SeriesId;
 use crate::{Error, Labels, Result, Sample, TenantId, parquet_io};
 
@@ -245,6 +246,11 @@ impl Core {
                 partition::write_json(&manifest_path, &manifest)?;
             }
             remove_unlisted(&dir, &manifest)?;
+            if manifest.files.is_empty() {
+                // A dropped partition (see `retention`) or an empty one: nothing to load.
+                retention::clean_dropped(&dir)?;
+                continue;
+            }
             let head = self.head(&tenant);
             for entry in manifest.files {
                 let series = parquet_io::read_series(&dir.join(&entry.series))?;

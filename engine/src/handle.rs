@@ -11,8 +11,9 @@ use tracing::{error, warn};
 use crate::compact::Scope;
 use crate::engine::Core;
 use crate::{
-    Clock, CompactStats, EngineConfig, Error, FlushStats, FlushStop, Matcher, Result, ScanStats,
-    SeriesData, SeriesSamples, SystemClock, TenantId, TenantStats, WriteOutcome,
+    Clock, CompactStats, EngineConfig, Error, FlushStats, FlushStop, Matcher, Result,
+    RetentionStats, ScanStats, SeriesData, SeriesSamples, SystemClock, TenantId, TenantStats,
+    WriteOutcome,
 };
 
 /// The storage engine over one data directory.
@@ -43,6 +44,8 @@ impl Engine {
         clock: impl Clock,
     ) -> Result<Self> {
         let core = Arc::new(Core::open(dir, config, clock)?);
+        // Expired partitions go before anything can read them.
+        core.apply_retention()?;
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
         let bg = core.clone();
         let tick = (core.config.flush_interval / 4)
@@ -110,19 +113,21 @@ impl Engine {
     /// a matching series in the range are), rows decoded.
     ///
     /// ```
-    /// use strata_engine::{Engine, EngineConfig, MatchOp, Matcher, Sample, SeriesSamples, TenantId};
+    /// use strata_engine::{Clock, Engine, EngineConfig, MatchOp, Matcher, Sample, SeriesSamples};
+    /// use strata_engine::{SystemClock, TenantId};
     ///
     /// let dir = tempfile::tempdir()?;
     /// let t = TenantId::new("acme")?;
     /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let now = SystemClock.now_ms();
     /// let up = |job: &str| SeriesSamples {
     ///     labels: vec![("__name__".into(), "up".into()), ("job".into(), job.into())],
-    ///     samples: vec![Sample { ts: 1_000, value: 1.0 }],
+    ///     samples: vec![Sample { ts: now, value: 1.0 }],
     /// };
     /// engine.write(&t, &[up("api"), up("db")])?;
     /// engine.flush()?;
     /// let m = Matcher::new("job", MatchOp::Equal, "db")?;
-    /// let (series, stats) = engine.select_with_stats(&t, &[m], 0, 10_000)?;
+    /// let (series, stats) = engine.select_with_stats(&t, &[m], now - 1_000, now)?;
     /// assert_eq!(series.len(), 1);
     /// assert_eq!((stats.file_sets, stats.samples), (1, 1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -202,6 +207,14 @@ impl Engine {
     /// (for tools and benchmarks: a later flush may add a set to an open partition again).
     pub fn compact_all(&self) -> Result<CompactStats> {
         self.core.compact(Scope::All)
+    }
+
+    /// Drops every partition past its tenant's `metrics_retention`, then the oldest
+    /// partitions of tenants over their `disk_budget`, whole. The background thread does this
+    /// every `maintenance_interval`. Queries in flight keep reading what they started with;
+    /// a crash at any point never brings a dropped partition back.
+    pub fn apply_retention(&self) -> Result<RetentionStats> {
+        self.core.apply_retention()
     }
 
     /// Clean shutdown: stops the flusher, flushes, and closes the WAL.

@@ -6,21 +6,22 @@
 //! apply to the in-memory head. On open it replays the WAL. It knows nothing of SQL, PromQL
 //! or the network.
 //!
-//! Built so far (issue #3 is open): tenants, series ids with collision handling, the WAL
-//! record, the head with the out-of-order and duplicate policy, label, series-count and
-//! rate limits with per-tenant overrides, durable writes with exact outcomes, replay, and
-//! reads by matchers. Not yet: flushing to Parquet partitions, compaction, retention,
-//! memory backpressure.
+//! Flushed data lives in time-partitioned Parquet (`metrics/tenant=…/date=…/hour=…/`), each
+//! file set with its series table and an inverted index; reads go through the indexes and
+//! fetch only the pages they need; closed partitions are compacted; retention drops whole
+//! partitions. See `docs/architecture.md` for the design and the crash argument.
 //!
 //! ```
-//! use strata_engine::{Engine, EngineConfig, MatchOp, Matcher, Sample, SeriesSamples, TenantId};
+//! use strata_engine::{Clock, Engine, EngineConfig, MatchOp, Matcher, Sample, SeriesSamples};
+//! use strata_engine::{SystemClock, TenantId};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let tenant = TenantId::new("acme")?;
 //! let engine = Engine::open(dir.path(), EngineConfig::default())?;
+//! let now = SystemClock.now_ms(); // samples older than the retention (30 d) are rejected
 //! let up = SeriesSamples {
 //!     labels: vec![("__name__".into(), "up".into()), ("job".into(), "api".into())],
-//!     samples: vec![Sample { ts: 1_000, value: 1.0 }, Sample { ts: 2_000, value: 0.0 }],
+//!     samples: vec![Sample { ts: now - 15_000, value: 1.0 }, Sample { ts: now, value: 0.0 }],
 //! };
 //! let outcome = engine.write(&tenant, &[up])?; // durable when this returns
 //! assert_eq!(outcome.accepted, 2);
@@ -28,7 +29,7 @@
 //!
 //! let engine = Engine::open(dir.path(), EngineConfig::default())?; // replays the WAL
 //! let job = Matcher::new("job", MatchOp::Equal, "api")?;
-//! let series = engine.select(&tenant, &[job], 0, i64::MAX)?;
+//! let series = engine.select(&tenant, &[job], now - 60_000, now)?;
 //! assert_eq!(series[0].samples.len(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -48,6 +49,7 @@ mod matcher;
 mod outcome;
 mod parquet_io;
 mod partition;
+mod retention;
 mod scan;
 mod series;
 mod tenant;
@@ -62,6 +64,7 @@ pub use handle::Engine;
 pub use labels::{Label, Labels, METRIC_NAME};
 pub use matcher::{MAX_REGEX_SIZE, MatchOp, Matcher};
 pub use outcome::{RejectReason, WriteOutcome};
+pub use retention::RetentionStats;
 pub use scan::ScanStats;
 pub use series::SeriesId;
 pub use tenant::{MAX_TENANT_LEN, TenantId};

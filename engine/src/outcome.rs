@@ -27,6 +27,8 @@ pub enum RejectReason {
     RateLimited,
     /// Older than the series' newest sample by more than the out-of-order window.
     TooOld,
+    /// Older than the tenant's metrics retention: it would be dropped at once.
+    OutOfRetention,
     /// A different value at a timestamp the series already has (identical re-sends are
     /// accepted as duplicates instead). Prometheus rejects these too.
     ConflictingValue,
@@ -46,6 +48,7 @@ impl RejectReason {
             Self::MetricSeriesLimit => "metric_series_limit",
             Self::RateLimited => "rate_limited",
             Self::TooOld => "too_old",
+            Self::OutOfRetention => "out_of_retention",
             Self::ConflictingValue => "conflicting_value",
         }
     }

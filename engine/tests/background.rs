@@ -1,6 +1,8 @@
 //! The background flusher (by size and by age), memory backpressure, and a failed flush
 //! poisoning the engine without losing anything.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -51,7 +53,7 @@ fn the_flusher_runs_when_the_head_is_full() {
     let dir = tempfile::tempdir().unwrap();
     let config = EngineConfig {
         flush_head_samples: 1000,
-        ..EngineConfig::default()
+        ..common::config()
     };
     let engine = Engine::open(dir.path(), config).unwrap();
     let t = TenantId::new("t").unwrap();
@@ -75,7 +77,7 @@ fn the_flusher_runs_when_the_oldest_sample_is_old_enough() {
     let dir = tempfile::tempdir().unwrap();
     let config = EngineConfig {
         flush_interval: Duration::from_millis(200),
-        ..EngineConfig::default()
+        ..common::config()
     };
     let engine = Engine::open(dir.path(), config).unwrap();
     engine
@@ -90,7 +92,7 @@ fn over_the_memory_budget_writes_are_refused_until_a_flush_frees_it() {
     let config = EngineConfig {
         flush_head_samples: 1000,
         max_head_bytes: 16_000,
-        ..EngineConfig::default()
+        ..common::config()
     };
     let engine = Engine::open(dir.path(), config).unwrap();
     let t = TenantId::new("t").unwrap();
@@ -117,7 +119,7 @@ fn over_the_memory_budget_writes_are_refused_until_a_flush_frees_it() {
 #[test]
 fn a_failed_flush_poisons_and_reopening_recovers_everything() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     let t = TenantId::new("t").unwrap();
     engine.write(&t, &batch(0, 100)).unwrap();
     // A file where the metrics directory must go makes the flush fail.
@@ -142,7 +144,7 @@ fn a_failed_flush_poisons_and_reopening_recovers_everything() {
     );
 
     std::fs::remove_file(dir.path().join("metrics")).unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     assert_eq!(
         engine.select(&t, &[], 0, i64::MAX).unwrap()[0]
             .samples

@@ -1,13 +1,15 @@
 //! A WAL record the engine cannot decode stops `open` with an error naming its LSN, rather
 //! than being skipped: skipping could silently drop acknowledged samples.
 
-use strata_engine::{Engine, EngineConfig, Error, Sample, SeriesSamples, TenantId};
+mod common;
+
+use strata_engine::{Engine, Error, Sample, SeriesSamples, TenantId};
 use strata_wal::{Wal, WalOptions};
 
 #[test]
 fn an_undecodable_record_is_an_error_with_its_lsn() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     let s = SeriesSamples {
         labels: vec![("__name__".into(), "m".into())],
         samples: vec![Sample { ts: 1, value: 1.0 }],
@@ -20,7 +22,7 @@ fn an_undecodable_record_is_an_error_with_its_lsn() {
     assert_eq!(wal.append(&[9u8, 1, 0][..]).unwrap(), 2);
     wal.close().unwrap();
 
-    let err = Engine::open(dir.path(), EngineConfig::default()).unwrap_err();
+    let err = Engine::open(dir.path(), common::config()).unwrap_err();
     assert!(matches!(&err, Error::BadRecord { lsn: 2, .. }), "{err}");
     assert!(
         err.to_string().contains("unknown record version 9"),

@@ -2,9 +2,11 @@
 //! `.ci/test.sh`) reads a partition's samples and series files and returns the same rows
 //! the engine does, NaN and infinities included.
 
+mod common;
+
 use std::process::Command;
 
-use strata_engine::{Engine, EngineConfig, Sample, SeriesSamples, TenantId};
+use strata_engine::{Engine, Sample, SeriesSamples, TenantId};
 
 /// 2025-11-21T13:00:00Z
 const T0: i64 = 1_763_730_000_000;
@@ -36,7 +38,7 @@ fn enc(v: f64) -> String {
 #[test]
 fn duckdb_reads_a_flushed_partition_and_gets_the_same_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     let t = TenantId::new("acme").unwrap();
     let specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.1, -2.5e300];
     for (h, host) in ["a", "b"].iter().enumerate() {

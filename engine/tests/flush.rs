@@ -2,10 +2,12 @@
 //! after a flush and a restart, across hours and tenants, and a crash at either point of the
 //! commit protocol loses and duplicates nothing.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use strata_engine::{Engine, EngineConfig, FlushStop, Sample, SeriesSamples, TenantId};
+use strata_engine::{Engine, FlushStop, Sample, SeriesSamples, TenantId};
 
 const HOUR: i64 = 3_600_000;
 /// 2025-11-21T13:00:00Z
@@ -91,7 +93,7 @@ fn parquet_files(dir: &Path) -> Vec<String> {
 #[test]
 fn flushed_data_reads_back_exactly_once_before_and_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     load(&engine);
     let before = (dump(&engine, &t("acme")), dump(&engine, &t("zeta")));
 
@@ -134,7 +136,7 @@ fn flushed_data_reads_back_exactly_once_before_and_after_restart() {
     let before = (dump(&engine, &t("acme")), dump(&engine, &t("zeta")));
     engine.close().unwrap();
 
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     assert_eq!(
         (dump(&engine, &t("acme")), dump(&engine, &t("zeta"))),
         before
@@ -153,7 +155,7 @@ fn flushed_data_reads_back_exactly_once_before_and_after_restart() {
 #[test]
 fn a_re_sent_flushed_sample_reads_once() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     let s = [series("m", "h", [(T0, 1.0), (T0 + 1000, 2.0)])];
     engine.write(&t("a"), &s).unwrap();
     engine.flush().unwrap();
@@ -168,14 +170,14 @@ fn a_re_sent_flushed_sample_reads_once() {
 #[test]
 fn a_crash_before_the_commit_marker_keeps_everything_once() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     load(&engine);
     let before = (dump(&engine, &t("acme")), dump(&engine, &t("zeta")));
     engine.flush_until(FlushStop::BeforeCommit).unwrap();
     assert!(!parquet_files(dir.path()).is_empty());
     drop(engine); // the "crash": no marker, WAL untouched
 
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     assert_eq!(
         parquet_files(dir.path()),
         Vec::<String>::new(),
@@ -188,7 +190,7 @@ fn a_crash_before_the_commit_marker_keeps_everything_once() {
     // And the next flush works normally.
     assert_eq!(engine.flush().unwrap().samples, 540);
     drop(engine);
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     assert_eq!(
         (dump(&engine, &t("acme")), dump(&engine, &t("zeta"))),
         before
@@ -198,13 +200,13 @@ fn a_crash_before_the_commit_marker_keeps_everything_once() {
 #[test]
 fn a_crash_after_the_marker_before_wal_truncation_keeps_everything_once() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     load(&engine);
     let before = (dump(&engine, &t("acme")), dump(&engine, &t("zeta")));
     engine.flush_until(FlushStop::BeforeTruncate).unwrap();
     drop(engine); // committed, but the WAL still holds every record
 
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     assert_eq!(
         (dump(&engine, &t("acme")), dump(&engine, &t("zeta"))),
         before,

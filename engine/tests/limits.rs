@@ -2,6 +2,8 @@
 //! reason; the rest is stored; other tenants are unaffected; time (a manual clock) frees
 //! the limits again.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,9 +44,9 @@ fn the_series_cap_admits_exactly_n_and_keeps_existing_series_ingesting() {
     let config = EngineConfig {
         limits: Limits {
             max_active_series: n,
-            ..Limits::default()
+            ..common::limits()
         },
-        ..EngineConfig::default()
+        ..common::config()
     };
     let (engine, clock) = open(dir.path(), config);
     let acme = t("acme");
@@ -92,9 +94,9 @@ fn the_per_metric_cap_counts_each_metric_separately() {
     let config = EngineConfig {
         limits: Limits {
             max_series_per_metric: 5,
-            ..Limits::default()
+            ..common::limits()
         },
-        ..EngineConfig::default()
+        ..common::config()
     };
     let (engine, _) = open(dir.path(), config);
     let batch: Vec<_> = (0..8)
@@ -120,9 +122,9 @@ fn the_rate_limit_stores_what_the_bucket_allows_and_refills_with_time() {
         limits: Limits {
             ingest_rate: 1000.0,
             ingest_burst: 2000.0,
-            ..Limits::default()
+            ..common::limits()
         },
-        ..EngineConfig::default()
+        ..common::config()
     };
     let (engine, clock) = open(dir.path(), config);
     let x = t("x");
@@ -163,12 +165,12 @@ fn the_rate_limit_stores_what_the_bucket_allows_and_refills_with_time() {
 #[test]
 fn per_tenant_overrides_replace_the_defaults_for_that_tenant_only() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = EngineConfig::default();
+    let mut config = common::config();
     config.tenant_limits.insert(
         "small".into(),
         Limits {
             max_active_series: 3,
-            ..Limits::default()
+            ..common::limits()
         },
     );
     let (engine, _) = open(dir.path(), config);
@@ -180,23 +182,23 @@ fn per_tenant_overrides_replace_the_defaults_for_that_tenant_only() {
 #[test]
 fn nonsense_limits_are_rejected_by_key() {
     let dir = tempfile::tempdir().unwrap();
-    let mut bad_tenant = EngineConfig::default();
+    let mut bad_tenant = common::config();
     bad_tenant
         .tenant_limits
-        .insert("../x".into(), Limits::default());
+        .insert("../x".into(), common::limits());
     let zero_rate = EngineConfig {
         limits: Limits {
             ingest_rate: 0.0,
-            ..Limits::default()
+            ..common::limits()
         },
-        ..EngineConfig::default()
+        ..common::config()
     };
     let no_window = EngineConfig {
         limits: Limits {
             active_series_window: Duration::ZERO,
-            ..Limits::default()
+            ..common::limits()
         },
-        ..EngineConfig::default()
+        ..common::config()
     };
     assert!(matches!(
         Engine::open(dir.path(), bad_tenant),

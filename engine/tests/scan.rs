@@ -1,6 +1,8 @@
 //! The scan path over flushed partitions: matchers go through each file set's inverted
 //! index, and only the pages that can hold a wanted series in the range are fetched.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -16,11 +18,11 @@ fn config() -> EngineConfig {
     let limits = Limits {
         ingest_rate: 1e9,
         ingest_burst: 1e9,
-        ..Limits::default()
+        ..common::limits()
     };
     EngineConfig {
         limits,
-        ..EngineConfig::default()
+        ..common::config()
     }
 }
 

@@ -1,6 +1,8 @@
 //! The engine's write path end to end on a real directory: restart round trips, the
 //! out-of-order and duplicate policy, special values, tenant isolation, label limits.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use strata_engine::{
@@ -47,7 +49,7 @@ fn dump(engine: &Engine, t: &TenantId) -> BTreeMap<String, Vec<(i64, u64)>> {
 #[test]
 fn restart_reads_back_exactly_what_was_written() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     let stale = f64::from_bits(0x7FF0_0000_0000_0002);
     let (a, b) = (tenant("a"), tenant("b"));
     for i in 0..50i64 {
@@ -73,7 +75,7 @@ fn restart_reads_back_exactly_what_was_written() {
     assert_eq!(before.0[r#"cpu{host="x"}"#].len(), 25);
     engine.close().unwrap();
 
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     assert_eq!(
         (dump(&engine, &a), dump(&engine, &b)),
         before,
@@ -89,7 +91,7 @@ fn restart_reads_back_exactly_what_was_written() {
 #[test]
 fn out_of_order_duplicates_and_conflicts_follow_the_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap(); // 1 h window
+    let engine = Engine::open(dir.path(), common::config()).unwrap(); // 1 h window
     let t = tenant("t");
     let hour = 3_600_000;
     let newest = 10 * hour;
@@ -144,7 +146,7 @@ fn out_of_order_duplicates_and_conflicts_follow_the_policy() {
         (0, 2, 0)
     );
     engine.close().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     assert_eq!(
         engine.select(&t, &[], 0, i64::MAX).unwrap()[0]
             .samples
@@ -156,7 +158,7 @@ fn out_of_order_duplicates_and_conflicts_follow_the_policy() {
 #[test]
 fn tenants_never_see_each_other() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     let (a, b) = (tenant("a"), tenant("b"));
     engine
         .write(&a, &[series("secret", &[("k", "a")], &[(1, 1.0)])])
@@ -196,9 +198,9 @@ fn label_limits_reject_exactly_the_offending_series() {
             max_labels_per_series: 3,
             max_label_name_len: 8,
             max_label_value_len: 10,
-            ..Limits::default()
+            ..common::limits()
         },
-        ..EngineConfig::default()
+        ..common::config()
     };
     let engine = Engine::open(dir.path(), config).unwrap();
     let t = tenant("t");
@@ -243,7 +245,7 @@ fn label_limits_reject_exactly_the_offending_series() {
 #[test]
 fn matchers_select_like_promql() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), EngineConfig::default()).unwrap();
+    let engine = Engine::open(dir.path(), common::config()).unwrap();
     let t = tenant("t");
     let batch: Vec<_> = ["api", "web", "db"]
         .iter()

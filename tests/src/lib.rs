@@ -102,10 +102,12 @@ pub fn engine_value(thread: u64, series: u64, ts: i64) -> f64 {
 }
 
 /// The engine configuration of the engine crash test, child and parent alike: defaults,
-/// but small WAL segments so that runs cross segment boundaries.
+/// but small WAL segments so that runs cross segment boundaries, and a century of
+/// retention (its timestamps start in 2023).
 pub fn engine_crash_config() -> strata_engine::EngineConfig {
     let mut config = strata_engine::EngineConfig::default();
     config.wal.segment_size = 256 * 1024;
+    config.limits.metrics_retention = std::time::Duration::from_secs(100 * 365 * 86_400);
     config
 }
 

@@ -1,0 +1,193 @@
+//! Retention: dropping whole partitions once they are older than a tenant's
+//! `metrics_retention`, or while the tenant is over its `disk_budget` (oldest first).
+//!
+//! A drop is one atomic, durable step: the partition's `manifest.json` is renamed to
+//! `DROPPED` and the directory fsynced. From then on no open loads its files (a partition
+//! without a manifest has none), so a crash at any later point cannot bring them back. The
+//! sets are then taken from the readers' list and retired: a query that took them before
+//! keeps reading, and the files go when it lets go. The `DROPPED` marker and the emptied
+//! directory are removed once the files are gone, by this pass or the next, or on open.
+//!
+//! A later flush may write into the same hour again (samples accepted before it expired);
+//! it starts a new `manifest.json`, and the next pass drops that too.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+use crate::engine::Core;
+use crate::partition::{self, PARTITION_MS, PartFile, partition_start, sync_dir};
+use crate::{Error, Result, TenantId};
+
+/// The marker a dropped partition's manifest is renamed to.
+pub(crate) const DROPPED: &str = "DROPPED";
+
+/// A partition's directory and its file sets.
+type Partition = (PathBuf, Vec<Arc<PartFile>>);
+
+/// What a retention pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionStats {
+    /// Partitions dropped because they are older than the retention.
+    pub expired: usize,
+    /// Partitions dropped to bring a tenant under its disk budget.
+    pub over_budget: usize,
+    /// Bytes of Parquet files given up.
+    pub bytes: u64,
+}
+
+impl Core {
+    /// Drops every partition past its tenant's retention, then the oldest partitions of
+    /// tenants over their disk budget.
+    pub(crate) fn apply_retention(&self) -> Result<RetentionStats> {
+        let _one_pass = self
+            .maintenance_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now_ms();
+        // Per tenant, its partitions by start: (dir, sets).
+        let mut tenants: BTreeMap<TenantId, BTreeMap<i64, Partition>> = BTreeMap::new();
+        {
+            let files = self.files.read().unwrap_or_else(|p| p.into_inner());
+            for (tenant, list) in files.iter() {
+                let parts = tenants.entry(tenant.clone()).or_default();
+                for f in list {
+                    let start = partition_start(f.entry.min_ts);
+                    let e = parts
+                        .entry(start)
+                        .or_insert_with(|| (f.dir.clone(), Vec::new()));
+                    e.1.push(f.clone());
+                }
+            }
+        }
+        let mut stats = RetentionStats::default();
+        for (tenant, parts) in tenants {
+            let limits = self.config.limits_for(&tenant);
+            let cutoff = now.saturating_sub(limits.retention_ms());
+            let mut total: u64 = parts
+                .values()
+                .flat_map(|(_, sets)| sets.iter().map(|f| f.entry.bytes))
+                .sum();
+            for (start, (dir, sets)) in parts {
+                let bytes: u64 = sets.iter().map(|f| f.entry.bytes).sum();
+                let expired = start.saturating_add(PARTITION_MS) <= cutoff;
+                let over = limits.disk_budget.is_some_and(|b| total > b);
+                if !expired && !over {
+                    continue;
+                }
+                self.drop_partition(&tenant, &dir, &sets)?;
+                total -= bytes;
+                stats.bytes += bytes;
+                if expired {
+                    stats.expired += 1;
+                } else {
+                    stats.over_budget += 1;
+                }
+            }
+        }
+        self.finish_drops();
+        if stats.expired + stats.over_budget > 0 {
+            info!(
+                expired = stats.expired,
+                over_budget = stats.over_budget,
+                bytes = stats.bytes,
+                "retention dropped partitions"
+            );
+        }
+        Ok(stats)
+    }
+
+    /// Drops one partition: see the module docs.
+    fn drop_partition(&self, tenant: &TenantId, dir: &Path, sets: &[Arc<PartFile>]) -> Result<()> {
+        {
+            // No flush may be updating this manifest meanwhile.
+            let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let manifest = dir.join("manifest.json");
+            std::fs::rename(&manifest, dir.join(DROPPED)).map_err(|source| Error::Io {
+                path: manifest.clone(),
+                source,
+            })?;
+            sync_dir(dir)?;
+            let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(list) = files.get_mut(tenant) {
+                list.retain(|f| !sets.iter().any(|s| Arc::ptr_eq(f, s)));
+            }
+        }
+        for f in sets {
+            f.retire();
+        }
+        self.pending_drops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(dir.to_owned());
+        Ok(())
+    }
+
+    /// Removes the `DROPPED` marker and the directory of dropped partitions whose files are
+    /// all gone (no query holds them any more); the others wait for the next pass.
+    pub(crate) fn finish_drops(&self) {
+        let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = self.pending_drops.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|dir| match clean_dropped(dir) {
+            Ok(done) => !done,
+            Err(e) => {
+                warn!(partition = %dir.display(), error = %e, "cleaning a dropped partition");
+                true
+            }
+        });
+    }
+}
+
+/// If `dir` holds only a `DROPPED` marker (its files are gone), removes the marker, then the
+/// directory if nothing else is in it (a later flush may have started a new manifest), and
+/// its parent date directory if that is empty too. Returns whether the drop is finished.
+pub(crate) fn clean_dropped(dir: &Path) -> Result<bool> {
+    let io = |source| Error::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .map_err(io)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(io(e)),
+    };
+    let listed: Vec<String> = if names.iter().any(|n| n == DROPPED) {
+        let m: partition::Manifest = partition::read_json(&dir.join(DROPPED))?;
+        m.files
+            .iter()
+            .flat_map(|f| f.names().map(str::to_owned))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if names.iter().any(|n| listed.contains(n)) {
+        return Ok(false); // a query still holds some
+    }
+    if names.iter().any(|n| n == DROPPED) {
+        std::fs::remove_file(dir.join(DROPPED)).map_err(io)?;
+        sync_dir(dir)?;
+    }
+    remove_if_empty(dir)?;
+    if let Some(date) = dir.parent() {
+        remove_if_empty(date)?;
+    }
+    Ok(true)
+}
+
+/// Removes `dir` if it is empty, fsyncing its parent.
+fn remove_if_empty(dir: &Path) -> Result<()> {
+    use std::io::ErrorKind::{DirectoryNotEmpty, NotFound};
+    match std::fs::remove_dir(dir) {
+        Ok(()) => sync_dir(dir.parent().unwrap_or(Path::new("."))),
+        Err(e) if matches!(e.kind(), DirectoryNotEmpty | NotFound) => Ok(()),
+        Err(source) => Err(Error::Io {
+            path: dir.to_owned(),
+            source,
+        }),
+    }
+}
