@@ -191,3 +191,60 @@ fn remove_if_empty(dir: &Path) -> Result<()> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::scan::{self, ScanStats};
+    use crate::{EngineConfig, FlushStop, ManualClock, Sample, SeriesSamples, parquet_io};
+
+    #[test]
+    fn a_query_in_flight_during_a_drop_reads_to_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = 1_763_683_200_000; // 2025-11-21
+        let clock = Arc::new(ManualClock::new(day + 1_000));
+        let mut config = EngineConfig::default();
+        config.limits.metrics_retention = Duration::from_secs(86_400);
+        let core = Core::open(dir.path(), config, clock.clone()).unwrap();
+        let t = TenantId::new("t").unwrap();
+        let s = SeriesSamples {
+            labels: vec![("__name__".into(), "up".into())],
+            samples: vec![Sample {
+                ts: day,
+                value: 1.0,
+            }],
+        };
+        core.write(&t, &[s]).unwrap();
+        core.flush_until(FlushStop::Never).unwrap();
+        let held = core.file_sets(&t, day, day);
+        assert_eq!(held.len(), 1);
+        let part = held[0].dir.clone();
+
+        clock.set(day + 86_400_000 + PARTITION_MS);
+        assert_eq!(core.apply_retention().unwrap().expired, 1);
+        assert!(
+            core.file_sets(&t, day, day).is_empty(),
+            "new queries see nothing"
+        );
+        assert!(part.join(DROPPED).exists(), "dropped durably");
+        let ids = parquet_io::read_series_ids(&held[0].series_path()).unwrap();
+        let mut n = 0;
+        let mut stats = ScanStats::default();
+        scan::read_samples(
+            &held[0].samples_path(),
+            &ids,
+            day,
+            day,
+            &mut stats,
+            |_, _| n += 1,
+        )
+        .unwrap();
+        assert_eq!(n, 1, "the query in flight still reads its partition");
+
+        drop(held);
+        core.finish_drops();
+        assert!(!part.exists(), "gone once the query let go");
+    }
+}
