@@ -9,8 +9,9 @@
 //! staleness marker must survive); every sample read, acknowledged or not, is well-formed:
 //! a known tenant and series, and the generator's value for its (thread, series, ts).
 //!
-//! The child also flushes the engine to Parquet partitions every 10-60 ms, so kills land in
-//! flushes too, and reads merge Parquet files with the replayed WAL.
+//! The child also flushes the engine to Parquet partitions every 10-60 ms and compacts them
+//! every 5-30 ms, so kills land in flushes and compactions too, and reads merge Parquet
+//! files with the replayed WAL.
 //!
 //! Most rounds wait for the child to say it has opened the engine and kill it 20-150 ms
 //! into its writes; one in six kills it at a random moment from its start, often while it
@@ -54,6 +55,10 @@ struct ChildReport {
     acks: Vec<Ack>,
     /// Flushes that returned `Ok`, and how many of them wrote something.
     flushes: usize,
+    /// Compactions that returned `Ok` having merged something.
+    compactions: usize,
+    /// Whether the child was killed inside a compaction.
+    compacting: bool,
     nonempty_flushes: usize,
 }
 
@@ -78,6 +83,15 @@ fn parse_output(out: &[u8]) -> ChildReport {
         if let (["flushed", samples], Some(_)) = (words.as_slice(), report.ready) {
             report.flushes += 1;
             report.nonempty_flushes += usize::from(num(samples) > 0);
+            continue;
+        }
+        if let (["compacting"], Some(_)) = (words.as_slice(), report.ready) {
+            report.compacting = true;
+            continue;
+        }
+        if let (["compacted", sets], Some(_)) = (words.as_slice(), report.ready) {
+            report.compactions += usize::from(num(sets) > 0);
+            report.compacting = false;
             continue;
         }
         let (["ack", tenant, thread, series, first, step, count], Some(_)) =
@@ -209,7 +223,8 @@ fn acknowledged_writes_survive_sigkill() {
     let mut per_round = Vec::with_capacity(rounds);
     let mut checked = 0u64;
     let mut waited_rounds = 0usize;
-    let (mut flushes, mut nonempty_flushes) = (0usize, 0usize);
+    let (mut flushes, mut nonempty_flushes, mut compactions) = (0usize, 0usize, 0usize);
+    let mut killed_compacting = 0usize;
     let mut rounds_with_acks = 0usize;
     let mut unacked_found = 0u64;
 
@@ -229,6 +244,8 @@ fn acknowledged_writes_survive_sigkill() {
         let acks = report.acks;
         flushes += report.flushes;
         nonempty_flushes += report.nonempty_flushes;
+        compactions += report.compactions;
+        killed_compacting += usize::from(report.compacting);
         if wait_ready {
             waited_rounds += 1;
             rounds_with_acks += usize::from(!acks.is_empty());
@@ -285,7 +302,8 @@ fn acknowledged_writes_survive_sigkill() {
     let total: u64 = per_round.iter().sum();
     println!(
         "engine_crash summary: rounds={rounds} acked_samples={total} ack_checks={checked} \
-         rounds_with_acks={rounds_with_acks}/{waited_rounds} flushes={nonempty_flushes}/{flushes} \
+         rounds_with_acks={rounds_with_acks}/{waited_rounds} flushes={nonempty_flushes}/{flushes} compactions={compactions} \
+         killed_while_compacting={killed_compacting} \
          unacked_but_stored={unacked_found} \
          elapsed={:?} seed={seed}",
         started.elapsed()

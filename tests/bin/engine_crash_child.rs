@@ -6,7 +6,9 @@
 //! starting above everything already stored, so every sample is new and must be accepted.
 //!
 //! A flusher thread calls [`Engine::flush`] every 10-60 ms and prints `flushed <samples>`
-//! after each flush that returned `Ok`, so kills also land in flushes.
+//! after each flush that returned `Ok`; a compactor thread calls [`Engine::compact_all`]
+//! every 5-30 ms, printing `compacting` before and `compacted <file sets merged>` after. So kills also land in flushes
+//! and compactions.
 //!
 //! Each writer stays under [`RATE`] samples per second, well below the engine's default
 //! ingest-rate limit and slow enough that the store (replayed on every open) stays small.
@@ -143,6 +145,18 @@ fn flusher(engine: &Engine, out: &Out, seed: u64) -> ! {
     }
 }
 
+/// Merges the file sets of every partition, open ones included, every 5-30 ms, so kills
+/// also land in compactions.
+fn compactor(engine: &Engine, out: &Out, seed: u64) -> ! {
+    let mut rng = CrashRng::new(seed ^ 0xC0u64.wrapping_mul(0xA24B_AED4_963E_E407));
+    loop {
+        std::thread::sleep(Duration::from_millis(5 + rng.below(26)));
+        emit(out, "compacting\n");
+        let c = engine.compact_all().unwrap_or_else(|e| fail("compact", e));
+        emit(out, &format!("compacted {}\n", c.file_sets_in));
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(dir), Some(seed), None) = (args.next(), args.next(), args.next()) else {
@@ -174,6 +188,8 @@ fn main() {
             std::thread::spawn(move || writer(&engine, &out, start, seed, id))
         })
         .collect();
+    let (e, o) = (engine.clone(), out.clone());
+    threads.push(std::thread::spawn(move || compactor(&e, &o, seed)));
     threads.push(std::thread::spawn(move || flusher(&engine, &out, seed)));
     for t in threads {
         // Threads loop until the process is killed; one returning means it panicked.
