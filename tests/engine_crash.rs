@@ -10,11 +10,14 @@
 //! a known tenant and series, and the generator's value for its (thread, series, ts).
 //!
 //! The child also flushes the engine to Parquet partitions every 10-60 ms and compacts them
-//! every 5-30 ms, so kills land in flushes and compactions too, and reads merge Parquet
-//! files with the replayed WAL.
+//! every 20-80 ms, so kills land in flushes and compactions too, and reads merge Parquet
+//! files with the replayed WAL. A third tenant, `doomed`, has a one-byte disk budget in the
+//! child (none in the parent): the child keeps writing it and dropping all its partitions by
+//! retention, reporting how far it dropped; after every kill no dropped sample may be read
+//! again, so kills inside drops must never bring a partition back.
 //!
 //! Most rounds wait for the child to say it has opened the engine and kill it 20-150 ms
-//! into its writes; one in six kills it at a random moment from its start, often while it
+//! (a third of them 300-700 ms) into its writes; one in six kills it at a random moment from its start, often while it
 //! is still replaying the WAL.
 //!
 //! `STRATA_ENGINE_CRASH_ROUNDS` sets the number of rounds (default 30),
@@ -59,6 +62,8 @@ struct ChildReport {
     compactions: usize,
     /// Whether the child was killed inside a compaction.
     compacting: bool,
+    /// Newest timestamp of tenant `doomed` that retention has dropped (all up to it).
+    gone: Option<i64>,
     nonempty_flushes: usize,
 }
 
@@ -83,6 +88,10 @@ fn parse_output(out: &[u8]) -> ChildReport {
         if let (["flushed", samples], Some(_)) = (words.as_slice(), report.ready) {
             report.flushes += 1;
             report.nonempty_flushes += usize::from(num(samples) > 0);
+            continue;
+        }
+        if let (["gone", x], Some(_)) = (words.as_slice(), report.ready) {
+            report.gone = report.gone.max(Some(num(x)));
             continue;
         }
         if let (["compacting"], Some(_)) = (words.as_slice(), report.ready) {
@@ -138,7 +147,9 @@ fn read_all(engine: &Engine, ctx: &str) -> BTreeMap<(u64, u64), Vec<i64>> {
         .map(|t| t.as_str().to_owned())
         .collect();
     assert!(
-        tenants.iter().all(|t| t == "t0" || t == "t1"),
+        tenants
+            .iter()
+            .all(|t| t == "t0" || t == "t1" || t == "doomed"),
         "{ctx}: unexpected tenants {tenants:?}"
     );
     // Every series has a name: this matches all of them, and each must be named m.
@@ -225,13 +236,17 @@ fn acknowledged_writes_survive_sigkill() {
     let mut waited_rounds = 0usize;
     let (mut flushes, mut nonempty_flushes, mut compactions) = (0usize, 0usize, 0usize);
     let mut killed_compacting = 0usize;
+    let (mut max_gone, mut drops) = (None::<i64>, 0usize);
     let mut rounds_with_acks = 0usize;
     let mut unacked_found = 0u64;
 
     for round in 0..rounds {
         let child_seed: u64 = rng.random();
         let wait_ready = !rng.random_ratio(1, 6);
-        let run_for = if wait_ready {
+        let run_for = if wait_ready && rng.random_ratio(1, 3) {
+            // Long enough for flushes, compactions and drops to complete too.
+            Duration::from_millis(rng.random_range(300..=700))
+        } else if wait_ready {
             Duration::from_millis(rng.random_range(20..=150))
         } else {
             Duration::from_millis(rng.random_range(0..=150))
@@ -268,6 +283,20 @@ fn acknowledged_writes_survive_sigkill() {
         let engine = Engine::open(&dir, engine_crash_config())
             .unwrap_or_else(|e| panic!("{ctx}: reopen failed: {e}"));
         let stored = read_all(&engine, &ctx);
+        max_gone = max_gone.max(report.gone);
+        drops += usize::from(report.gone.is_some());
+        if let Some(gone) = max_gone {
+            // Dropped partitions never come back, whatever the kill interrupted.
+            let doomed = TenantId::new("doomed").expect("tenant id");
+            let back = engine
+                .select(&doomed, &[], i64::MIN, gone)
+                .unwrap_or_else(|e| panic!("{ctx}: select on doomed failed: {e}"));
+            assert!(
+                back.is_empty(),
+                "{ctx}: samples of tenant doomed up to {gone} were dropped but read back: {:?}",
+                back.iter().map(|s| s.samples.len()).collect::<Vec<_>>()
+            );
+        }
         for (&(thread, series), want) in &acked {
             let have = stored.get(&(thread, series)).map_or(&[][..], Vec::as_slice);
             // Both ascending: walk them together.
@@ -303,7 +332,7 @@ fn acknowledged_writes_survive_sigkill() {
     println!(
         "engine_crash summary: rounds={rounds} acked_samples={total} ack_checks={checked} \
          rounds_with_acks={rounds_with_acks}/{waited_rounds} flushes={nonempty_flushes}/{flushes} compactions={compactions} \
-         killed_while_compacting={killed_compacting} \
+         killed_while_compacting={killed_compacting} rounds_with_drops={drops} \
          unacked_but_stored={unacked_found} \
          elapsed={:?} seed={seed}",
         started.elapsed()

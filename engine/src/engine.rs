@@ -248,11 +248,20 @@ impl Core {
                     Ok(id) => h.index.get(id).cloned().unwrap_or_else(|| Arc::new(labels)),
                     Err(id) => {
                         rec.new_series.push((id, labels.clone()));
-                        h.index.insert(id, labels)
+                        let labels = h.index.insert(id, labels);
+                        h.data.entry(id).or_default().logged_epoch = Some(h.wal_epoch);
+                        labels
                     }
                 };
                 h.activate(id, labels.metric_name(), now);
+                let epoch = h.wal_epoch;
                 let buf = h.data.entry(id).or_default();
+                if buf.logged_epoch != Some(epoch) {
+                    // First use since a flush cut or the open: log the labels again (see
+                    // `wal_epoch`).
+                    buf.logged_epoch = Some(epoch);
+                    rec.new_series.push((id, (*labels).clone()));
+                }
                 for &s in &ss.samples[..allowed as usize] {
                     if s.ts < retention_cutoff {
                         outcome.reject(RejectReason::OutOfRetention, 1, || {
@@ -296,7 +305,9 @@ impl Core {
             }
             // Submitted under the tenant lock, so the WAL holds a series' definition before
             // any record using it: a later write's ack implies this one is durable too.
-            if rec.samples.is_empty() {
+            // A record with series definitions but no samples is still logged: the head
+            // now counts those series as logged.
+            if rec.samples.is_empty() && rec.new_series.is_empty() {
                 None
             } else {
                 Some(self.wal.submit([codec::encode(&rec)])?)

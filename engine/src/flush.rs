@@ -111,6 +111,7 @@ impl Core {
         let mut taken = Vec::new();
         for ((tenant, _), h) in heads.iter().zip(guards.iter_mut()) {
             let h = &mut **h;
+            h.wal_epoch += 1;
             let mut series = Vec::new();
             for (id, buf) in h.data.iter_mut().filter(|(_, b)| !b.samples.is_empty()) {
                 let samples = Arc::new(std::mem::take(&mut buf.samples));

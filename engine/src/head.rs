@@ -32,6 +32,10 @@ pub(crate) struct SeriesBuf {
     pub(crate) last_seen_ms: i64,
     /// Whether it is counted in the tenant's active series.
     pub(crate) counted: bool,
+    /// The tenant's [`TenantHead::wal_epoch`] when this process last logged the series'
+    /// labels; `None` for a series loaded from partitions or the WAL at open, which may
+    /// have lost its definition since (retention drops partitions, flushes skip records).
+    pub(crate) logged_epoch: Option<u64>,
 }
 
 impl SeriesBuf {
@@ -89,6 +93,10 @@ pub(crate) struct TenantHead {
     pub(crate) bucket: Option<TokenBucket>,
     /// Rejections since open, by reason.
     pub(crate) rejected: BTreeMap<RejectReason, u64>,
+    /// Bumped by every flush cut. The first WAL record after a cut that uses a series logs
+    /// its labels again, so the records a replay starts from (at a cut) define every series
+    /// they use, even one whose only other definition was in a partition retention dropped.
+    pub(crate) wal_epoch: u64,
 }
 
 /// A token bucket: `rate` tokens per second, holding at most `burst`.

@@ -7,7 +7,7 @@
 //!
 //! A flusher thread calls [`Engine::flush`] every 10-60 ms and prints `flushed <samples>`
 //! after each flush that returned `Ok`; a compactor thread calls [`Engine::compact_all`]
-//! every 5-30 ms, printing `compacting` before and `compacted <file sets merged>` after. So kills also land in flushes
+//! every 20-80 ms, printing `compacting` before and `compacted <file sets merged>` after. So kills also land in flushes
 //! and compactions.
 //!
 //! Each writer stays under [`RATE`] samples per second, well below the engine's default
@@ -33,6 +33,8 @@ const WRITERS: u64 = 3;
 const SERIES: u64 = 8;
 /// Timestamps start here in an empty store (2023-11-14, in milliseconds).
 const FIRST_TS: i64 = 1_700_000_000_000;
+/// The tenant retention keeps dropping (see [`doomer`]).
+const DOOMED: &str = "doomed";
 /// Samples per second per writer, at most (two writers share tenant `t0`).
 const RATE: f64 = 8_000.0;
 
@@ -145,12 +147,55 @@ fn flusher(engine: &Engine, out: &Out, seed: u64) -> ! {
     }
 }
 
-/// Merges the file sets of every partition, open ones included, every 5-30 ms, so kills
+/// Tenant `doomed` has a disk budget of one byte, so every retention pass drops all its
+/// partitions. One thread writes its series `d` (timestamps from the wall clock, so they
+/// grow across rounds too) and, every few batches, notes the newest acknowledged timestamp
+/// `x`, flushes, applies retention and prints `gone <x>`: every doomed sample up to `x` has
+/// been dropped and must never be read again.
+fn doomer(engine: &Engine, out: &Out, seed: u64) -> ! {
+    let mut rng = CrashRng::new(seed ^ 0xD0u64.wrapping_mul(0xA24B_AED4_963E_E407));
+    let tenant = TenantId::new(DOOMED).unwrap_or_else(|e| fail("tenant", e));
+    let mut last = 0i64;
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let samples: Vec<Sample> = (0..20)
+            .map(|i| {
+                last = last.max(now).max(last + 1) + i64::from(i > 0);
+                Sample {
+                    ts: last,
+                    value: 1.0,
+                }
+            })
+            .collect();
+        let batch = [SeriesSamples {
+            labels: vec![("__name__".into(), "d".into())],
+            samples,
+        }];
+        let outcome = engine
+            .write(&tenant, &batch)
+            .unwrap_or_else(|e| fail("write doomed", e));
+        if outcome.accepted != 20 {
+            fail("write doomed", format!("{outcome:?}"));
+        }
+        if rng.below(4) == 0 {
+            engine.flush().unwrap_or_else(|e| fail("flush", e));
+            engine
+                .apply_retention()
+                .unwrap_or_else(|e| fail("retention", e));
+            emit(out, &format!("gone {last}\n"));
+        }
+        std::thread::sleep(Duration::from_millis(2 + rng.below(8)));
+    }
+}
+
+/// Merges the file sets of every partition, open ones included, every 20-80 ms, so kills
 /// also land in compactions.
 fn compactor(engine: &Engine, out: &Out, seed: u64) -> ! {
     let mut rng = CrashRng::new(seed ^ 0xC0u64.wrapping_mul(0xA24B_AED4_963E_E407));
     loop {
-        std::thread::sleep(Duration::from_millis(5 + rng.below(26)));
+        std::thread::sleep(Duration::from_millis(20 + rng.below(61)));
         emit(out, "compacting\n");
         let c = engine.compact_all().unwrap_or_else(|e| fail("compact", e));
         emit(out, &format!("compacted {}\n", c.file_sets_in));
@@ -163,8 +208,11 @@ fn main() {
         fail("usage", "engine-crash-child <dir> <seed>");
     };
     let seed: u64 = seed.parse().unwrap_or_else(|e| fail("seed", e));
-    let engine =
-        Engine::open(&dir, strata_tests::engine_crash_config()).unwrap_or_else(|e| fail("open", e));
+    let mut config = strata_tests::engine_crash_config();
+    let mut doomed = config.limits.clone();
+    doomed.disk_budget = Some(1);
+    config.tenant_limits.insert(DOOMED.into(), doomed);
+    let engine = Engine::open(&dir, config).unwrap_or_else(|e| fail("open", e));
     // Start above every stored sample, acknowledged or not, so nothing is a re-send.
     let name = Matcher::new("__name__", MatchOp::Equal, "m").unwrap_or_else(|e| fail("matcher", e));
     let mut start = FIRST_TS;
@@ -190,6 +238,8 @@ fn main() {
         .collect();
     let (e, o) = (engine.clone(), out.clone());
     threads.push(std::thread::spawn(move || compactor(&e, &o, seed)));
+    let (e, o) = (engine.clone(), out.clone());
+    threads.push(std::thread::spawn(move || doomer(&e, &o, seed)));
     threads.push(std::thread::spawn(move || flusher(&engine, &out, seed)));
     for t in threads {
         // Threads loop until the process is killed; one returning means it panicked.
