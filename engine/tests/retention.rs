@@ -172,3 +172,31 @@ fn a_crash_after_the_drop_marker_never_brings_the_partition_back() {
     assert_eq!(stored(&engine, &t), [DAY + HOUR]);
     assert!(!hour0.exists(), "open finishes the drop");
 }
+
+#[test]
+fn the_wal_still_defines_a_series_whose_partitions_were_all_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TenantId::new("acme").unwrap();
+    let clock = Arc::new(ManualClock::new(DAY + HOUR));
+    let mut cfg = config(limits(30, None));
+    cfg.tenant_limits.insert("acme".into(), limits(30, Some(1)));
+    {
+        let engine = Engine::open_with_clock(dir.path(), cfg.clone(), clock.clone()).unwrap();
+        engine.write(&t, &[up("a", [DAY])]).unwrap();
+        engine.flush().unwrap();
+        assert_eq!(engine.apply_retention().unwrap().over_budget, 1);
+        // The series' only stored definition is gone with its partition; this write's WAL
+        // record must define it again. Dropped without close: a crash.
+        engine.write(&t, &[up("a", [DAY + MIN])]).unwrap();
+    }
+    let engine = Engine::open_with_clock(dir.path(), cfg.clone(), clock.clone()).unwrap();
+    assert_eq!(stored(&engine, &t), [DAY + MIN]);
+    // And once more across an open: series known at open are logged again on first use.
+    engine.flush().unwrap();
+    drop(engine);
+    let engine = Engine::open_with_clock(dir.path(), cfg.clone(), clock.clone()).unwrap();
+    engine.write(&t, &[up("a", [DAY + 2 * MIN])]).unwrap();
+    drop(engine);
+    let engine = Engine::open_with_clock(dir.path(), cfg, clock).unwrap();
+    assert_eq!(stored(&engine, &t), [DAY + 2 * MIN]);
+}
