@@ -1,0 +1,186 @@
+//! Aggregation operators (`sum`, `avg`, `topk`, `quantile`, ...) with `by`/`without`.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+
+use super::error::{Error, Result, exec};
+use super::eval::{Evaluator, Val};
+use super::stats::{format_float, kahan_inc, mean, quantile, variance};
+use super::value::{Labels, METRIC_NAME, Sample};
+
+/// Evaluates an aggregation at `t`.
+pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Val> {
+    let op = a.op.to_string().to_lowercase();
+    let param = match &a.param {
+        Some(p) => Some(ev.eval(p, t)?),
+        None => None,
+    };
+    let input = ev.eval_vector(&a.expr, t)?;
+    let scalar_param = || match &param {
+        Some(Val::Scalar(v)) => Ok(*v),
+        _ => exec(format!("expected scalar parameter for {op}")),
+    };
+    // Group keys and output labels.
+    let mut groups: Vec<(Labels, Vec<Sample>)> = Vec::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    for s in input {
+        let key = group_labels(&s, &a.modifier);
+        let i = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(s);
+    }
+    let out_sample = |labels: Labels, value: f64| Sample {
+        labels,
+        ts: t,
+        value,
+        drop_name: false,
+    };
+    let mut out = Vec::new();
+    match op.as_str() {
+        "sum" | "avg" | "count" | "min" | "max" | "group" | "stddev" | "stdvar" => {
+            for (labels, samples) in groups {
+                let vals: Vec<f64> = samples.iter().map(|s| s.value).collect();
+                let v = match op.as_str() {
+                    "sum" => {
+                        let (mut s, mut c) = (0.0, 0.0);
+                        for v in &vals {
+                            (s, c) = kahan_inc(*v, s, c);
+                        }
+                        if s.is_infinite() { s } else { s + c }
+                    }
+                    "avg" => mean(&vals),
+                    "count" => vals.len() as f64,
+                    "group" => 1.0,
+                    "min" => vals
+                        .iter()
+                        .copied()
+                        .fold(f64::NAN, |m, v| if v < m || m.is_nan() { v } else { m }),
+                    "max" => vals
+                        .iter()
+                        .copied()
+                        .fold(f64::NAN, |m, v| if v > m || m.is_nan() { v } else { m }),
+                    "stdvar" => variance(&vals),
+                    _ => variance(&vals).sqrt(),
+                };
+                out.push(out_sample(labels, v));
+            }
+        }
+        "quantile" => {
+            let q = scalar_param()?;
+            if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                ev.warn(format!(
+                    "quantile value should be between 0 and 1, got {}",
+                    format_float(q)
+                ));
+            }
+            for (labels, samples) in groups {
+                let mut vals: Vec<f64> = samples.iter().map(|s| s.value).collect();
+                out.push(out_sample(labels, quantile(q, &mut vals)));
+            }
+        }
+        "count_values" => {
+            let Some(Val::Str(label)) = &param else {
+                return exec("expected string parameter for count_values");
+            };
+            if label.is_empty() || label.contains('\u{0}') {
+                return exec(format!("invalid label name {label:?}"));
+            }
+            let mut counts: Vec<(Labels, f64)> = Vec::new();
+            let mut idx: HashMap<Labels, usize> = HashMap::new();
+            for (labels, samples) in groups {
+                for s in samples {
+                    let mut l = labels.clone();
+                    l.set(label.clone(), format_float(s.value));
+                    let i = *idx.entry(l.clone()).or_insert_with(|| {
+                        counts.push((l, 0.0));
+                        counts.len() - 1
+                    });
+                    counts[i].1 += 1.0;
+                }
+            }
+            out.extend(counts.into_iter().map(|(l, c)| out_sample(l, c)));
+        }
+        "topk" | "bottomk" | "limitk" => {
+            let k = scalar_param()?;
+            if k.is_nan() {
+                return Err(Error::Execution("Parameter value is NaN".into()));
+            }
+            let k = if k >= 9.2e18 {
+                usize::MAX
+            } else {
+                k.max(0.0) as usize
+            };
+            for (_, mut samples) in groups {
+                if op == "topk" {
+                    samples.sort_by(|a, b| desc_nan_last(a.value, b.value));
+                } else if op == "bottomk" {
+                    samples.sort_by(|a, b| asc_nan_last(a.value, b.value));
+                }
+                for mut s in samples.into_iter().take(k) {
+                    s.ts = t;
+                    out.push(s);
+                }
+            }
+        }
+        "limit_ratio" => {
+            let r = scalar_param()?;
+            if r.is_nan() {
+                return Err(Error::Execution("Ratio value is NaN".into()));
+            }
+            let r = r.clamp(-1.0, 1.0);
+            for (_, samples) in groups {
+                for mut s in samples {
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    s.labels.hash(&mut h);
+                    let off = h.finish() as f64 / u64::MAX as f64;
+                    if (r >= 0.0 && off < r) || (r < 0.0 && off >= 1.0 + r) {
+                        s.ts = t;
+                        out.push(s);
+                    }
+                }
+            }
+        }
+        other => return exec(format!("unknown aggregation {other}")),
+    }
+    Ok(Val::Vector(out))
+}
+
+fn desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+fn asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+/// The labels a sample is grouped under.
+fn group_labels(s: &Sample, m: &Option<LabelModifier>) -> Labels {
+    match m {
+        None => Labels::default(),
+        Some(LabelModifier::Include(by)) => {
+            let mut l = s.labels.clone();
+            let drop = s.drop_name;
+            l.retain(|n| by.labels.iter().any(|x| x == n) && !(drop && n == METRIC_NAME));
+            l
+        }
+        Some(LabelModifier::Exclude(without)) => {
+            let mut l = s.labels.clone();
+            l.retain(|n| n != METRIC_NAME && !without.labels.iter().any(|x| x == n));
+            l
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Binary operators: arithmetic, comparisons (with `bool`), `atan2`, and the set operators,
+//! with `on`/`ignoring` matching and `group_left`/`group_right`.
+
+use std::collections::{HashMap, HashSet};
+
+use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
+
+use super::error::{Result, exec};
+use super::eval::{Evaluator, Val};
+use super::value::{Labels, METRIC_NAME, Sample};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Atan2,
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    And,
+    Or,
+    Unless,
+}
+
+impl Op {
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "+" => Op::Add,
+            "-" => Op::Sub,
+            "*" => Op::Mul,
+            "/" => Op::Div,
+            "%" => Op::Mod,
+            "^" => Op::Pow,
+            "atan2" => Op::Atan2,
+            "==" => Op::Eq,
+            "!=" => Op::Ne,
+            ">" => Op::Gt,
+            "<" => Op::Lt,
+            ">=" => Op::Ge,
+            "<=" => Op::Le,
+            "and" => Op::And,
+            "or" => Op::Or,
+            "unless" => Op::Unless,
+            _ => return None,
+        })
+    }
+
+    fn is_comparison(self) -> bool {
+        matches!(self, Op::Eq | Op::Ne | Op::Gt | Op::Lt | Op::Ge | Op::Le)
+    }
+
+    fn is_set(self) -> bool {
+        matches!(self, Op::And | Op::Or | Op::Unless)
+    }
+
+    /// Applies the operator: (value, keep). Comparisons return the left value and whether
+    /// the comparison holds.
+    fn apply(self, l: f64, r: f64) -> (f64, bool) {
+        match self {
+            Op::Add => (l + r, true),
+            Op::Sub => (l - r, true),
+            Op::Mul => (l * r, true),
+            Op::Div => (l / r, true),
+            Op::Mod => (l % r, true),
+            Op::Pow => (l.powf(r), true),
+            Op::Atan2 => (l.atan2(r), true),
+            Op::Eq => (l, l == r),
+            Op::Ne => (l, l != r),
+            Op::Gt => (l, l > r),
+            Op::Lt => (l, l < r),
+            Op::Ge => (l, l >= r),
+            Op::Le => (l, l <= r),
+            Op::And | Op::Or | Op::Unless => (l, true),
+        }
+    }
+}
+
+/// Evaluates a binary expression at `t`.
+pub(crate) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<Val> {
+    let op_str = b.op.to_string();
+    let Some(op) = Op::parse(op_str.trim()) else {
+        return exec(format!("unknown binary operator {op_str:?}"));
+    };
+    let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
+    let lhs = ev.eval(&b.lhs, t)?;
+    let rhs = ev.eval(&b.rhs, t)?;
+    match (lhs, rhs) {
+        (Val::Scalar(l), Val::Scalar(r)) => {
+            let (v, keep) = op.apply(l, r);
+            if op.is_comparison() {
+                Ok(Val::Scalar(if keep { 1.0 } else { 0.0 }))
+            } else {
+                Ok(Val::Scalar(v))
+            }
+        }
+        (Val::Vector(v), Val::Scalar(s)) => {
+            Ok(Val::Vector(vector_scalar(op, v, s, false, return_bool, t)))
+        }
+        (Val::Scalar(s), Val::Vector(v)) => {
+            Ok(Val::Vector(vector_scalar(op, v, s, true, return_bool, t)))
+        }
+        (Val::Vector(l), Val::Vector(r)) => {
+            let default = BinModifier::default();
+            let m = b.modifier.as_ref().unwrap_or(&default);
+            if op.is_set() {
+                Ok(Val::Vector(set_op(op, l, r, m)))
+            } else {
+                vector_vector(op, l, r, m, t).map(Val::Vector)
+            }
+        }
+        (l, r) => exec(format!(
+            "binary expression must contain only scalar and instant vector types, got {} and {}",
+            l.type_name(),
+            r.type_name()
+        )),
+    }
+}
+
+fn drops_name(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod | Op::Pow | Op::Atan2
+    )
+}
+
+fn vector_scalar(
+    op: Op,
+    v: Vec<Sample>,
+    s: f64,
+    scalar_left: bool,
+    return_bool: bool,
+    t: i64,
+) -> Vec<Sample> {
+    let mut out = Vec::with_capacity(v.len());
+    for mut e in v {
+        let (l, r) = if scalar_left {
+            (s, e.value)
+        } else {
+            (e.value, s)
+        };
+        let (mut value, keep) = op.apply(l, r);
+        if op.is_comparison() {
+            value = e.value;
+        }
+        if return_bool {
+            value = if keep { 1.0 } else { 0.0 };
+        } else if !keep {
+            continue;
+        }
+        e.value = value;
+        e.ts = t;
+        e.drop_name = e.drop_name || drops_name(op) || return_bool;
+        out.push(e);
+    }
+    out
+}
+
+/// The matching signature of `l` under `m`'s `on`/`ignoring` (the metric name never takes
+/// part unless listed in `on`).
+fn signature(l: &Labels, m: &BinModifier) -> Labels {
+    match &m.matching {
+        Some(LabelModifier::Include(on)) => {
+            let mut s = l.clone();
+            s.retain(|n| on.labels.iter().any(|x| x == n));
+            s
+        }
+        Some(LabelModifier::Exclude(ign)) => {
+            let mut s = l.clone();
+            s.retain(|n| n != METRIC_NAME && !ign.labels.iter().any(|x| x == n));
+            s
+        }
+        None => l.without_name(),
+    }
+}
+
+fn set_op(op: Op, l: Vec<Sample>, r: Vec<Sample>, m: &BinModifier) -> Vec<Sample> {
+    match op {
+        Op::And => {
+            let rs: HashSet<Labels> = r.iter().map(|s| signature(&s.labels, m)).collect();
+            l.into_iter()
+                .filter(|s| rs.contains(&signature(&s.labels, m)))
+                .collect()
+        }
+        Op::Unless => {
+            let rs: HashSet<Labels> = r.iter().map(|s| signature(&s.labels, m)).collect();
+            l.into_iter()
+                .filter(|s| !rs.contains(&signature(&s.labels, m)))
+                .collect()
+        }
+        _ => {
+            let ls: HashSet<Labels> = l.iter().map(|s| signature(&s.labels, m)).collect();
+            let mut out = l;
+            out.extend(
+                r.into_iter()
+                    .filter(|s| !ls.contains(&signature(&s.labels, m))),
+            );
+            out
+        }
+    }
+}
+
+fn vector_vector(
+    op: Op,
+    lhs: Vec<Sample>,
+    rhs: Vec<Sample>,
+    m: &BinModifier,
+    t: i64,
+) -> Result<Vec<Sample>> {
+    if lhs.is_empty() || rhs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (one_to_many, include) = match &m.card {
+        VectorMatchCardinality::OneToMany(l) => (true, Some(l)),
+        VectorMatchCardinality::ManyToOne(l) => (false, Some(l)),
+        VectorMatchCardinality::OneToOne | VectorMatchCardinality::ManyToMany => (false, None),
+    };
+    let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
+    let mut one_by_sig: HashMap<Labels, &Sample> = HashMap::new();
+    for s in &one {
+        let sig = signature(&s.labels, m);
+        if let Some(dup) = one_by_sig.get(&sig) {
+            let side = if one_to_many { "left" } else { "right" };
+            return exec(format!(
+                "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                match_labels(&s.labels, m),
+                s.labels,
+                dup.labels
+            ));
+        }
+        one_by_sig.insert(sig, s);
+    }
+    let return_bool = m.return_bool;
+    let mut matched: HashMap<Labels, HashSet<Labels>> = HashMap::new();
+    let mut out = Vec::new();
+    for ls in &many {
+        let sig = signature(&ls.labels, m);
+        let Some(rs) = one_by_sig.get(&sig) else {
+            continue;
+        };
+        let (fl, fr) = if one_to_many {
+            (rs.value, ls.value)
+        } else {
+            (ls.value, rs.value)
+        };
+        let (mut value, keep) = op.apply(fl, fr);
+        if return_bool {
+            value = if keep { 1.0 } else { 0.0 };
+        } else if !keep {
+            continue;
+        }
+        let labels = result_labels(&ls.labels, &rs.labels, m, include.map(|l| &l.labels));
+        let drop_name = ls.drop_name || drops_name(op) || return_bool;
+        match matched.get_mut(&sig) {
+            None => {
+                matched.insert(sig, HashSet::from([labels.clone()]));
+            }
+            Some(_) if include.is_none() => {
+                return exec(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                );
+            }
+            Some(set) => {
+                if !set.insert(labels.clone()) {
+                    return exec(
+                        "multiple matches for labels: grouping labels must ensure unique matches",
+                    );
+                }
+            }
+        }
+        out.push(Sample {
+            labels,
+            ts: t,
+            value,
+            drop_name,
+        });
+    }
+    Ok(out)
+}
+
+/// The labels named in the error for duplicate matches.
+fn match_labels(l: &Labels, m: &BinModifier) -> Labels {
+    signature(l, m)
+}
+
+fn result_labels(
+    many: &Labels,
+    one: &Labels,
+    m: &BinModifier,
+    include: Option<&Vec<String>>,
+) -> Labels {
+    let mut out = many.clone();
+    if include.is_none() {
+        match &m.matching {
+            Some(LabelModifier::Include(on)) => out.retain(|n| on.labels.iter().any(|x| x == n)),
+            Some(LabelModifier::Exclude(ign)) => out.retain(|n| !ign.labels.iter().any(|x| x == n)),
+            None => {}
+        }
+    }
+    if let Some(inc) = include {
+        for name in inc {
+            let v = one.get(name).to_owned();
+            out.set(name.clone(), v);
+        }
+    }
+    out
+}

@@ -1,0 +1,467 @@
+//! The evaluator: walks the AST at one evaluation time, reading series fetched up front.
+//!
+//! Before evaluating, [`Evaluator::prefetch`] walks the tree once and computes, for every
+//! selector, the widest time window any step can need (offset, `@`, range, lookback and
+//! enclosing subqueries included), so storage is read once per selector, not per step.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use promql_parser::label::MatchOp as PMatchOp;
+use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
+
+use super::error::{Error, Result, exec};
+use super::source::{LabelMatcher, MatchOp, SeriesSource, SourceSeries};
+use super::value::{METRIC_NAME, Sample, Series, is_stale_nan};
+use super::{aggregate, binary, functions};
+
+/// An intermediate value during evaluation at one time.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Scalar(f64),
+    Str(String),
+    Vector(Vec<Sample>),
+    Matrix(Vec<Series>),
+}
+
+impl Val {
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Val::Scalar(_) => "scalar",
+            Val::Str(_) => "string",
+            Val::Vector(_) => "instant vector",
+            Val::Matrix(_) => "range vector",
+        }
+    }
+}
+
+/// Limits and defaults of one evaluation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EvalSettings {
+    pub(crate) lookback_ms: i64,
+    pub(crate) subquery_step_ms: i64,
+    pub(crate) max_samples: usize,
+    pub(crate) deadline: Instant,
+}
+
+/// State of one query's evaluation.
+pub(crate) struct Evaluator<'q> {
+    /// The query text, for annotation positions.
+    pub(crate) query: &'q str,
+    data: HashMap<usize, Vec<SourceSeries>>,
+    /// Top-level start, end and step (ms); start == end and step 0 for instant queries.
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) interval: i64,
+    settings: EvalSettings,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) infos: Vec<String>,
+    samples_in_step: usize,
+}
+
+pub(crate) fn duration_ms(d: &Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => duration_ms(d),
+        Some(Offset::Neg(d)) => -duration_ms(d),
+    }
+}
+
+fn system_time_ms(t: &SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => duration_ms(&d),
+        Err(e) => -duration_ms(&e.duration()),
+    }
+}
+
+/// Removes parentheses around an expression.
+pub(crate) fn unparen(mut e: &Expr) -> &Expr {
+    while let Expr::Paren(p) = e {
+        e = &p.expr;
+    }
+    e
+}
+
+impl<'q> Evaluator<'q> {
+    pub(crate) fn new(
+        query: &'q str,
+        start: i64,
+        end: i64,
+        interval: i64,
+        settings: EvalSettings,
+    ) -> Self {
+        Self {
+            query,
+            data: HashMap::new(),
+            start,
+            end,
+            interval,
+            settings,
+            warnings: Vec::new(),
+            infos: Vec::new(),
+            samples_in_step: 0,
+        }
+    }
+
+    /// Adds a warning (deduplicated, as Prometheus's annotations are a set).
+    pub(crate) fn warn(&mut self, msg: String) {
+        let msg = format!("PromQL warning: {msg}");
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    /// Adds an info annotation (deduplicated).
+    pub(crate) fn info(&mut self, msg: String) {
+        let msg = format!("PromQL info: {msg}");
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+
+    fn at_ms(&self, at: &Option<AtModifier>) -> Option<i64> {
+        at.as_ref().map(|a| match a {
+            AtModifier::Start => self.start,
+            AtModifier::End => self.end,
+            AtModifier::At(t) => system_time_ms(t),
+        })
+    }
+
+    /// The reference time a selector or subquery with `at` and `offset` reads at when
+    /// evaluated at `t`.
+    pub(crate) fn ref_time(&self, at: &Option<AtModifier>, offset: &Option<Offset>, t: i64) -> i64 {
+        self.at_ms(at).unwrap_or(t) - offset_ms(offset)
+    }
+
+    /// Reads every selector of `expr` from `source`, over the widest window any step needs.
+    pub(crate) fn prefetch(&mut self, expr: &Expr, source: &dyn SeriesSource) -> Result<()> {
+        let mut wanted: Vec<(&VectorSelector, i64, i64)> = Vec::new();
+        self.plan(expr, self.start, self.end, &mut wanted);
+        for (vs, lo, hi) in wanted {
+            let key = vs as *const VectorSelector as usize;
+            let matchers = selector_matchers(vs);
+            let series = source.select(&matchers, lo, hi)?;
+            self.data.insert(key, series);
+        }
+        Ok(())
+    }
+
+    fn plan<'e>(
+        &self,
+        e: &'e Expr,
+        lo: i64,
+        hi: i64,
+        out: &mut Vec<(&'e VectorSelector, i64, i64)>,
+    ) {
+        let window = |at: &Option<AtModifier>, off: &Option<Offset>| match self.at_ms(at) {
+            Some(a) => (a - offset_ms(off), a - offset_ms(off)),
+            None => (lo - offset_ms(off), hi - offset_ms(off)),
+        };
+        match e {
+            Expr::VectorSelector(vs) => {
+                let (a, b) = window(&vs.at, &vs.offset);
+                out.push((vs, a - self.settings.lookback_ms, b));
+            }
+            Expr::MatrixSelector(ms) => {
+                let (a, b) = window(&ms.vs.at, &ms.vs.offset);
+                out.push((&ms.vs, a - duration_ms(&ms.range), b));
+            }
+            Expr::Subquery(sq) => {
+                let (a, b) = window(&sq.at, &sq.offset);
+                self.plan(&sq.expr, a - duration_ms(&sq.range), b, out);
+            }
+            Expr::Aggregate(a) => {
+                self.plan(&a.expr, lo, hi, out);
+                if let Some(p) = &a.param {
+                    self.plan(p, lo, hi, out);
+                }
+            }
+            Expr::Unary(u) => self.plan(&u.expr, lo, hi, out),
+            Expr::Binary(b) => {
+                self.plan(&b.lhs, lo, hi, out);
+                self.plan(&b.rhs, lo, hi, out);
+            }
+            Expr::Paren(p) => self.plan(&p.expr, lo, hi, out),
+            Expr::Call(c) => {
+                for a in &c.args.args {
+                    self.plan(a, lo, hi, out);
+                }
+            }
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+        }
+    }
+
+    /// Starts a new top-level step: resets the per-step sample count, checks the timeout.
+    pub(crate) fn begin_step(&mut self) -> Result<()> {
+        self.samples_in_step = 0;
+        self.check_deadline()
+    }
+
+    fn check_deadline(&self) -> Result<()> {
+        if Instant::now() > self.settings.deadline {
+            return Err(Error::Timeout("expression evaluation"));
+        }
+        Ok(())
+    }
+
+    fn count_samples(&mut self, n: usize) -> Result<()> {
+        self.samples_in_step += n;
+        if self.samples_in_step > self.settings.max_samples {
+            return Err(Error::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+
+    /// Evaluates `e` at time `t` (ms).
+    pub(crate) fn eval(&mut self, e: &Expr, t: i64) -> Result<Val> {
+        match e {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                Val::Scalar(v) => Ok(Val::Scalar(-v)),
+                Val::Vector(mut v) => {
+                    for s in &mut v {
+                        s.value = -s.value;
+                        s.drop_name = true;
+                        s.ts = t;
+                    }
+                    Ok(Val::Vector(v))
+                }
+                other => exec(format!(
+                    "unary expression only allowed on expressions of type scalar or instant vector, got {}",
+                    other.type_name()
+                )),
+            },
+            Expr::VectorSelector(vs) => self.select_vector(vs, t).map(Val::Vector),
+            Expr::MatrixSelector(ms) => {
+                let end = self.ref_time(&ms.vs.at, &ms.vs.offset, t);
+                let start = end - duration_ms(&ms.range);
+                self.select_matrix(&ms.vs, start, end).map(Val::Matrix)
+            }
+            Expr::Subquery(sq) => self.subquery(sq, t).map(Val::Matrix),
+            Expr::Call(c) => functions::call(self, c, t),
+            Expr::Aggregate(a) => aggregate::eval(self, a, t),
+            Expr::Binary(b) => binary::eval(self, b, t),
+            Expr::Extension(_) => exec("extension expressions are not supported"),
+        }
+    }
+
+    /// Evaluates `e` at `t`, requiring an instant vector.
+    pub(crate) fn eval_vector(&mut self, e: &Expr, t: i64) -> Result<Vec<Sample>> {
+        match self.eval(e, t)? {
+            Val::Vector(v) => Ok(v),
+            other => exec(format!(
+                "expected instant vector, got {}",
+                other.type_name()
+            )),
+        }
+    }
+
+    /// Evaluates `e` at `t`, requiring a scalar.
+    pub(crate) fn eval_scalar(&mut self, e: &Expr, t: i64) -> Result<f64> {
+        match self.eval(e, t)? {
+            Val::Scalar(v) => Ok(v),
+            other => exec(format!("expected scalar, got {}", other.type_name())),
+        }
+    }
+
+    /// Evaluates `e` at `t`, requiring a range vector.
+    pub(crate) fn eval_matrix(&mut self, e: &Expr, t: i64) -> Result<Vec<Series>> {
+        match self.eval(e, t)? {
+            Val::Matrix(m) => Ok(m),
+            other => exec(format!("expected range vector, got {}", other.type_name())),
+        }
+    }
+
+    /// The last non-stale sample of each series in `(ref - lookback, ref]`.
+    fn select_vector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<Sample>> {
+        let reft = self.ref_time(&vs.at, &vs.offset, t);
+        let lo = reft - self.settings.lookback_ms;
+        let key = vs as *const VectorSelector as usize;
+        let mut out = Vec::new();
+        if let Some(series) = self.data.get(&key) {
+            for s in series {
+                let idx = s.samples.partition_point(|(ts, _)| *ts <= reft);
+                if idx == 0 {
+                    continue;
+                }
+                let (ts, v) = s.samples[idx - 1];
+                if ts <= lo || is_stale_nan(v) {
+                    continue;
+                }
+                out.push(Sample {
+                    labels: s.labels.clone(),
+                    ts,
+                    value: v,
+                    drop_name: false,
+                });
+            }
+        }
+        self.count_samples(out.len())?;
+        Ok(out)
+    }
+
+    /// The non-stale samples of each series in `(start, end]`; series without any are left out.
+    fn select_matrix(&mut self, vs: &VectorSelector, start: i64, end: i64) -> Result<Vec<Series>> {
+        let key = vs as *const VectorSelector as usize;
+        let mut out = Vec::new();
+        let mut n = 0;
+        if let Some(series) = self.data.get(&key) {
+            for s in series {
+                let a = s.samples.partition_point(|(ts, _)| *ts <= start);
+                let b = s.samples.partition_point(|(ts, _)| *ts <= end);
+                let points: Vec<(i64, f64)> = s.samples[a..b]
+                    .iter()
+                    .copied()
+                    .filter(|(_, v)| !is_stale_nan(*v))
+                    .collect();
+                if points.is_empty() {
+                    continue;
+                }
+                n += points.len();
+                out.push(Series {
+                    labels: s.labels.clone(),
+                    points,
+                    drop_name: false,
+                });
+            }
+        }
+        self.count_samples(n)?;
+        Ok(out)
+    }
+
+    /// Evaluates a subquery at `t`: its inner expression at every multiple of its step in
+    /// `(ref - range, ref]`.
+    fn subquery(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>> {
+        let reft = self.ref_time(&sq.at, &sq.offset, t);
+        let step = sq
+            .step
+            .as_ref()
+            .map(duration_ms)
+            .filter(|s| *s > 0)
+            .unwrap_or(self.settings.subquery_step_ms);
+        let lo = reft - duration_ms(&sq.range);
+        // The first multiple of `step` strictly after `lo`.
+        let mut ts = lo.div_euclid(step) * step + step;
+        let mut by_labels: HashMap<super::value::Labels, usize> = HashMap::new();
+        let mut out: Vec<Series> = Vec::new();
+        while ts <= reft {
+            self.check_deadline()?;
+            match self.eval(&sq.expr, ts)? {
+                Val::Vector(v) => {
+                    let mut seen = std::collections::HashSet::new();
+                    for s in v {
+                        let labels = if s.drop_name {
+                            s.labels.without_name()
+                        } else {
+                            s.labels.clone()
+                        };
+                        if !seen.insert(labels.clone()) {
+                            return exec("vector cannot contain metrics with the same labelset");
+                        }
+                        let i = *by_labels.entry(s.labels.clone()).or_insert_with(|| {
+                            out.push(Series {
+                                labels: s.labels.clone(),
+                                points: Vec::new(),
+                                drop_name: s.drop_name,
+                            });
+                            out.len() - 1
+                        });
+                        out[i].points.push((ts, s.value));
+                    }
+                }
+                Val::Scalar(v) => {
+                    if out.is_empty() {
+                        out.push(Series {
+                            labels: Default::default(),
+                            points: Vec::new(),
+                            drop_name: false,
+                        });
+                    }
+                    out[0].points.push((ts, v));
+                }
+                other => {
+                    return exec(format!(
+                        "subquery is only allowed on instant vector or scalar, got {}",
+                        other.type_name()
+                    ));
+                }
+            }
+            ts += step;
+        }
+        let n = out.iter().map(|s| s.points.len()).sum();
+        self.count_samples(n)?;
+        Ok(out)
+    }
+
+    /// ` (line:col)` of where `e` probably starts in the query text (Prometheus appends
+    /// positions to annotations); empty when it cannot be found.
+    pub(crate) fn position_of_arg(&self, e: &Expr) -> String {
+        let needle = match unparen(e) {
+            Expr::MatrixSelector(ms) => ms.vs.name.clone(),
+            Expr::VectorSelector(vs) => vs.name.clone(),
+            _ => None,
+        };
+        let Some(needle) = needle else {
+            return String::new();
+        };
+        let Some(at) = self.query.find(&needle) else {
+            return String::new();
+        };
+        let before = &self.query[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!(" ({line}:{col})")
+    }
+
+    /// The window `(start, end]` a range-vector argument covers at `t`, and its range (ms).
+    pub(crate) fn range_window(&self, e: &Expr, t: i64) -> Option<(i64, i64, i64)> {
+        match unparen(e) {
+            Expr::MatrixSelector(ms) => {
+                let end = self.ref_time(&ms.vs.at, &ms.vs.offset, t);
+                let r = duration_ms(&ms.range);
+                Some((end - r, end, r))
+            }
+            Expr::Subquery(sq) => {
+                let end = self.ref_time(&sq.at, &sq.offset, t);
+                let r = duration_ms(&sq.range);
+                Some((end - r, end, r))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A selector's matchers in storage form, the metric name included.
+fn selector_matchers(vs: &VectorSelector) -> Vec<LabelMatcher> {
+    let mut out = Vec::new();
+    if let Some(name) = &vs.name {
+        out.push(LabelMatcher {
+            name: METRIC_NAME.into(),
+            op: MatchOp::Equal,
+            value: name.clone(),
+        });
+    }
+    for m in &vs.matchers.matchers {
+        let op = match &m.op {
+            PMatchOp::Equal => MatchOp::Equal,
+            PMatchOp::NotEqual => MatchOp::NotEqual,
+            PMatchOp::Re(_) => MatchOp::Regex,
+            PMatchOp::NotRe(_) => MatchOp::NotRegex,
+        };
+        let lm = LabelMatcher {
+            name: m.name.clone(),
+            op,
+            value: m.value.clone(),
+        };
+        if !out.contains(&lm) {
+            out.push(lm);
+        }
+    }
+    out
+}

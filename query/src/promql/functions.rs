@@ -1,0 +1,361 @@
+//! Function calls: dispatch by name, instant-vector functions, and the glue that feeds range
+//! vectors to [`super::range_fns`].
+
+use promql_parser::label::MatchOp as PMatchOp;
+use promql_parser::parser::{Call, Expr};
+
+use super::error::{Result, exec};
+use super::eval::{Evaluator, Val};
+use super::histogram;
+use super::labels_fns;
+use super::range_fns::{self, Window};
+use super::value::{Labels, METRIC_NAME, Sample};
+
+/// Evaluates a function call at `t`.
+pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
+    let name = c.func.name;
+    let args: Vec<&Expr> = c.args.args.iter().map(|a| a.as_ref()).collect();
+    let arg = |i: usize| -> Result<&Expr> {
+        match args.get(i) {
+            Some(a) => Ok(*a),
+            None => exec(format!("missing argument {} of {name}", i + 1)),
+        }
+    };
+    match name {
+        "time" => Ok(Val::Scalar(t as f64 / 1000.0)),
+        "pi" => Ok(Val::Scalar(std::f64::consts::PI)),
+        "start" => Ok(Val::Scalar(ev.start as f64 / 1000.0)),
+        "end" => Ok(Val::Scalar(ev.end as f64 / 1000.0)),
+        "step" => Ok(Val::Scalar(ev.interval as f64 / 1000.0)),
+        "range" => Ok(Val::Scalar((ev.end - ev.start) as f64 / 1000.0)),
+        "vector" => {
+            let v = ev.eval_scalar(arg(0)?, t)?;
+            Ok(Val::Vector(vec![Sample {
+                labels: Labels::default(),
+                ts: t,
+                value: v,
+                drop_name: false,
+            }]))
+        }
+        "scalar" => {
+            let v = ev.eval_vector(arg(0)?, t)?;
+            Ok(Val::Scalar(if v.len() == 1 {
+                v[0].value
+            } else {
+                f64::NAN
+            }))
+        }
+        "timestamp" => {
+            let v = ev.eval_vector(arg(0)?, t)?;
+            Ok(Val::Vector(
+                v.into_iter()
+                    .map(|s| Sample {
+                        value: s.ts as f64 / 1000.0,
+                        ts: t,
+                        drop_name: true,
+                        labels: s.labels,
+                    })
+                    .collect(),
+            ))
+        }
+        "absent" => {
+            let v = ev.eval_vector(arg(0)?, t)?;
+            Ok(Val::Vector(if v.is_empty() {
+                vec![absent_sample(arg(0)?, t)]
+            } else {
+                Vec::new()
+            }))
+        }
+        "absent_over_time" => {
+            let m = ev.eval_matrix(arg(0)?, t)?;
+            Ok(Val::Vector(if m.is_empty() {
+                vec![absent_sample(arg(0)?, t)]
+            } else {
+                Vec::new()
+            }))
+        }
+        "label_replace" => labels_fns::label_replace(ev, &args, t),
+        "label_join" => labels_fns::label_join(ev, &args, t),
+        "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => {
+            labels_fns::sort(ev, name, &args, t)
+        }
+        "histogram_quantile" => histogram::quantile(ev, &args, t),
+        "histogram_fraction" => histogram::fraction(ev, &args, t),
+        "round" => {
+            let v = ev.eval_vector(arg(0)?, t)?;
+            let to = match args.get(1) {
+                Some(e) => ev.eval_scalar(e, t)?,
+                None => 1.0,
+            };
+            let inv = 1.0 / to;
+            Ok(map_values(v, t, |x| (x * inv + 0.5).floor() / inv))
+        }
+        "clamp" | "clamp_min" | "clamp_max" => {
+            let v = ev.eval_vector(arg(0)?, t)?;
+            let (lo, hi) = match name {
+                "clamp" => (ev.eval_scalar(arg(1)?, t)?, ev.eval_scalar(arg(2)?, t)?),
+                "clamp_min" => (ev.eval_scalar(arg(1)?, t)?, f64::INFINITY),
+                _ => (f64::NEG_INFINITY, ev.eval_scalar(arg(1)?, t)?),
+            };
+            if hi < lo {
+                return Ok(Val::Vector(Vec::new()));
+            }
+            Ok(map_values(v, t, |x| lo.max(hi.min(x))))
+        }
+        "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute"
+        | "month" | "year" => {
+            let f = date_fn(name);
+            match args.first() {
+                None => Ok(Val::Vector(vec![Sample {
+                    labels: Labels::default(),
+                    ts: t,
+                    value: f(t.div_euclid(1000)),
+                    drop_name: false,
+                }])),
+                Some(e) => {
+                    let v = ev.eval_vector(e, t)?;
+                    Ok(map_values(v, t, |x| {
+                        if x.is_finite() { f(x as i64) } else { f64::NAN }
+                    }))
+                }
+            }
+        }
+        _ => {
+            if let Some(f) = math_fn(name) {
+                let v = ev.eval_vector(arg(0)?, t)?;
+                return Ok(map_values(v, t, f));
+            }
+            range_call(ev, name, &args, t)
+        }
+    }
+}
+
+/// Applies `f` to every value; the metric name is dropped (at the end of evaluation).
+fn map_values(v: Vec<Sample>, t: i64, f: impl Fn(f64) -> f64) -> Val {
+    Val::Vector(
+        v.into_iter()
+            .map(|mut s| {
+                s.value = f(s.value);
+                s.ts = t;
+                s.drop_name = true;
+                s
+            })
+            .collect(),
+    )
+}
+
+fn math_fn(name: &str) -> Option<fn(f64) -> f64> {
+    Some(match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "sqrt" => f64::sqrt,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sin" => f64::sin,
+        "cos" => f64::cos,
+        "tan" => f64::tan,
+        "asin" => f64::asin,
+        "acos" => f64::acos,
+        "atan" => f64::atan,
+        "sinh" => f64::sinh,
+        "cosh" => f64::cosh,
+        "tanh" => f64::tanh,
+        "asinh" => f64::asinh,
+        "acosh" => f64::acosh,
+        "atanh" => f64::atanh,
+        "rad" => |v| v * std::f64::consts::PI / 180.0,
+        "deg" => |v| v * 180.0 / std::f64::consts::PI,
+        "sgn" => |v: f64| {
+            if v < 0.0 {
+                -1.0
+            } else if v > 0.0 {
+                1.0
+            } else {
+                v
+            }
+        },
+        _ => return None,
+    })
+}
+
+/// Calendar fields of a Unix time (seconds), UTC.
+fn date_fn(name: &str) -> fn(i64) -> f64 {
+    match name {
+        "day_of_month" => |s| civil(s).2 as f64,
+        "day_of_week" => |s| (s.div_euclid(86_400) + 4).rem_euclid(7) as f64,
+        "day_of_year" => |s| {
+            let (y, m, d) = civil(s);
+            (days_from_civil(y, m, d) - days_from_civil(y, 1, 1) + 1) as f64
+        },
+        "days_in_month" => |s| {
+            let (y, m, _) = civil(s);
+            let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            (days_from_civil(ny, nm, 1) - days_from_civil(y, m, 1)) as f64
+        },
+        "hour" => |s| (s.rem_euclid(86_400) / 3600) as f64,
+        "minute" => |s| (s.rem_euclid(3600) / 60) as f64,
+        "month" => |s| civil(s).1 as f64,
+        _ => |s| civil(s).0 as f64,
+    }
+}
+
+/// (year, month, day) of a Unix time in seconds (Howard Hinnant's civil-from-days).
+fn civil(secs: i64) -> (i64, i64, i64) {
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `absent()`'s output: the selector's equality matchers as labels.
+fn absent_sample(e: &Expr, t: i64) -> Sample {
+    let vs = match e {
+        Expr::VectorSelector(vs) => Some(vs),
+        Expr::MatrixSelector(ms) => Some(&ms.vs),
+        _ => None,
+    };
+    let mut labels = Labels::default();
+    if let Some(vs) = vs {
+        let mut seen = std::collections::HashSet::new();
+        for m in &vs.matchers.matchers {
+            if m.name == METRIC_NAME {
+                continue;
+            }
+            if matches!(m.op, PMatchOp::Equal) && !seen.contains(&m.name) {
+                labels.set(m.name.clone(), m.value.clone());
+                seen.insert(m.name.clone());
+            } else {
+                labels.remove(&m.name);
+            }
+        }
+    }
+    Sample {
+        labels,
+        ts: t,
+        value: 1.0,
+        drop_name: false,
+    }
+}
+
+/// Functions taking a range vector.
+fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Result<Val> {
+    let m_idx = match name {
+        "quantile_over_time" => 1,
+        _ => 0,
+    };
+    let Some(m_expr) = args.get(m_idx).copied() else {
+        return exec(format!("unknown function {name}"));
+    };
+    let Some((start, end, range_ms)) = ev.range_window(m_expr, t) else {
+        return exec(format!(
+            "function {name} expects a range vector argument (unknown function?)"
+        ));
+    };
+    let w = Window {
+        start,
+        end,
+        range_ms,
+    };
+    let scalar_arg = |ev: &mut Evaluator<'_>, i: usize| -> Result<f64> {
+        match args.get(i) {
+            Some(e) => ev.eval_scalar(e, t),
+            None => exec(format!("missing argument {} of {name}", i + 1)),
+        }
+    };
+    let (p1, p2) = match name {
+        "quantile_over_time" => (scalar_arg(ev, 0)?, 0.0),
+        "predict_linear" => (scalar_arg(ev, 1)?, 0.0),
+        "double_exponential_smoothing" => (scalar_arg(ev, 1)?, scalar_arg(ev, 2)?),
+        _ => (0.0, 0.0),
+    };
+    if name == "quantile_over_time" && (p1.is_nan() || !(0.0..=1.0).contains(&p1)) {
+        ev.warn(format!(
+            "quantile value should be between 0 and 1, got {}",
+            super::stats::format_float(p1)
+        ));
+    }
+    if name == "double_exponential_smoothing" {
+        if p1 <= 0.0 || p1 >= 1.0 || p1.is_nan() {
+            return exec(format!(
+                "invalid smoothing factor. Expected: 0 < sf < 1, got: {p1:.6}"
+            ));
+        }
+        if p2 <= 0.0 || p2 >= 1.0 || p2.is_nan() {
+            return exec(format!(
+                "invalid trend factor. Expected: 0 < tf < 1, got: {p2:.6}"
+            ));
+        }
+    }
+    let matrix = ev.eval_matrix(m_expr, t)?;
+    let keeps_name = matches!(name, "last_over_time" | "first_over_time");
+    let counter_fn = matches!(name, "rate" | "increase");
+    let mut out = Vec::with_capacity(matrix.len());
+    for s in matrix {
+        let pts = &s.points;
+        if counter_fn && pts.len() >= 2 {
+            let mname = s.labels.name();
+            if !mname.is_empty()
+                && !["_total", "_sum", "_count", "_bucket"]
+                    .iter()
+                    .any(|suf| mname.ends_with(suf))
+            {
+                let msg = format!(
+                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {mname:?}"
+                );
+                let pos = ev.position_of_arg(m_expr);
+                ev.info(format!("{msg}{pos}"));
+            }
+        }
+        let v = match name {
+            "rate" => range_fns::extrapolated_rate(pts, w, true, true),
+            "increase" => range_fns::extrapolated_rate(pts, w, true, false),
+            "delta" => range_fns::extrapolated_rate(pts, w, false, false),
+            "irate" => range_fns::instant_value(pts, true),
+            "idelta" => range_fns::instant_value(pts, false),
+            "deriv" if pts.len() >= 2 => Some(range_fns::linear_regression(pts, pts[0].0).0),
+            "predict_linear" if pts.len() >= 2 => {
+                let (slope, icpt) = range_fns::linear_regression(pts, t);
+                Some(slope * p1 + icpt)
+            }
+            "deriv" | "predict_linear" => None,
+            "changes" => Some(range_fns::changes(pts)),
+            "resets" => Some(range_fns::resets(pts)),
+            "quantile_over_time" => {
+                let mut vals: Vec<f64> = pts.iter().map(|p| p.1).collect();
+                Some(super::stats::quantile(p1, &mut vals))
+            }
+            "double_exponential_smoothing" => range_fns::double_exponential_smoothing(pts, p1, p2),
+            _ => match range_fns::over_time(name, pts) {
+                Some(v) => Some(v),
+                None => return exec(format!("function {name} is not supported")),
+            },
+        };
+        if let Some(value) = v {
+            out.push(Sample {
+                labels: s.labels,
+                ts: t,
+                value,
+                drop_name: s.drop_name || !keeps_name,
+            });
+        }
+    }
+    Ok(Val::Vector(out))
+}

@@ -1,0 +1,103 @@
+//! `histogram_quantile` and `histogram_fraction` over classic (`le`-labelled) buckets.
+
+use std::collections::HashMap;
+
+use promql_parser::parser::Expr;
+
+use super::error::{Result, exec};
+use super::eval::{Evaluator, Val};
+use super::stats::{Bucket, bucket_fraction, bucket_quantile, format_float};
+use super::value::{Labels, Sample};
+
+/// Parses an `le` value as Go's `strconv.ParseFloat` would.
+fn parse_le(s: &str) -> Option<f64> {
+    let t = s.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "+inf" | "inf" | "+infinity" | "infinity" => return Some(f64::INFINITY),
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    if t != s {
+        return None;
+    }
+    s.parse::<f64>().ok()
+}
+
+/// Groups bucket samples by their labels without `le`, in order of first appearance.
+fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>) -> Vec<(Labels, Vec<Bucket>)> {
+    let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
+    let mut idx: HashMap<Labels, usize> = HashMap::new();
+    for s in v {
+        let le = s.labels.get("le");
+        let Some(upper) = parse_le(le) else {
+            ev.warn(format!(
+                "bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {:?}",
+                s.labels.name()
+            ));
+            continue;
+        };
+        let mut key = s.labels.clone();
+        key.remove("le");
+        let i = *idx.entry(key.clone()).or_insert_with(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(Bucket {
+            upper,
+            count: s.value,
+        });
+    }
+    groups
+}
+
+fn out(labels: Labels, value: f64, t: i64) -> Sample {
+    Sample {
+        labels,
+        ts: t,
+        value,
+        drop_name: true,
+    }
+}
+
+/// `histogram_quantile(q, buckets)`.
+pub(crate) fn quantile(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Val> {
+    let (Some(qe), Some(ve)) = (args.first(), args.get(1)) else {
+        return exec("histogram_quantile needs two arguments");
+    };
+    let q = ev.eval_scalar(qe, t)?;
+    let v = ev.eval_vector(ve, t)?;
+    if q.is_nan() || !(0.0..=1.0).contains(&q) {
+        ev.warn(format!(
+            "quantile value should be between 0 and 1, got {}",
+            format_float(q)
+        ));
+    }
+    let mut res = Vec::new();
+    for (labels, buckets) in group(ev, v) {
+        let (value, forced) = bucket_quantile(q, buckets);
+        if forced {
+            ev.info(format!(
+                "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}",
+                labels.name()
+            ));
+        }
+        res.push(out(labels, value, t));
+    }
+    Ok(Val::Vector(res))
+}
+
+/// `histogram_fraction(lower, upper, buckets)`.
+pub(crate) fn fraction(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Val> {
+    let (Some(le), Some(ue), Some(ve)) = (args.first(), args.get(1), args.get(2)) else {
+        return exec("histogram_fraction needs three arguments");
+    };
+    let lower = ev.eval_scalar(le, t)?;
+    let upper = ev.eval_scalar(ue, t)?;
+    let v = ev.eval_vector(ve, t)?;
+    let res = group(ev, v)
+        .into_iter()
+        .map(|(labels, buckets)| out(labels, bucket_fraction(lower, upper, buckets), t))
+        .collect();
+    Ok(Val::Vector(res))
+}

@@ -1,0 +1,252 @@
+//! PromQL: parse with `promql-parser`, evaluate here with Prometheus 3.x semantics.
+//!
+//! Instant and range queries read series through a [`SeriesSource`] (the engine's is
+//! [`EngineSource`]) and return typed [`Value`]s with Prometheus's label semantics and the
+//! warnings and infos Prometheus would attach, so an HTTP layer can render the Prometheus API
+//! JSON exactly.
+//!
+//! Semantics implemented: 5 m lookback (configurable), left-open range selectors
+//! `(t - r, t]`, staleness markers ([`STALE_NAN_BITS`]) ending a series for instant
+//! selection and dropped from ranges, `offset` (also negative) and `@` (with `start()` and
+//! `end()`), subqueries aligned to absolute multiples of their step, Prometheus's
+//! extrapolated `rate`/`increase`/`delta`, all aggregations, all binary operators with
+//! vector matching, the classic functions, and delayed `__name__` removal. Native
+//! histograms are not supported.
+//!
+//! ```
+//! use strata_query::promql::{LabelMatcher, PromqlEngine, QueryOptions, Result, SeriesSource,
+//!     SourceSeries, Value, Labels};
+//!
+//! struct Fixed(Vec<SourceSeries>);
+//! impl SeriesSource for Fixed {
+//!     fn select(&self, _: &[LabelMatcher], _: i64, _: i64) -> Result<Vec<SourceSeries>> {
+//!         Ok(self.0.clone())
+//!     }
+//! }
+//! let up = SourceSeries {
+//!     labels: Labels::from_pairs([("__name__", "requests_total"), ("job", "api")]),
+//!     samples: (0..=10).map(|i| (i * 10_000, i as f64 * 10.0)).collect(),
+//! };
+//! let promql = PromqlEngine::new(QueryOptions::default());
+//! let res = promql.instant(&Fixed(vec![up]), "rate(requests_total[1m])", 100_000)?;
+//! let Value::Vector(v) = res.value else { panic!("not a vector") };
+//! assert_eq!(v[0].labels, Labels::from_pairs([("job", "api")])); // name dropped
+//! assert!((v[0].value - 1.0).abs() < 1e-9);
+//! # Ok::<(), strata_query::promql::Error>(())
+//! ```
+
+mod aggregate;
+mod binary;
+mod error;
+mod eval;
+mod functions;
+mod histogram;
+mod labels_fns;
+mod range_fns;
+mod source;
+mod stats;
+mod value;
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use promql_parser::parser::Expr;
+
+pub use error::{Error, Result};
+pub use source::{EngineSource, LabelMatcher, MatchOp, SeriesSource, SourceSeries};
+pub use value::{
+    Labels, METRIC_NAME, QueryResult, STALE_NAN_BITS, Sample, Series, Value, is_stale_nan,
+};
+
+use eval::{EvalSettings, Evaluator, Val};
+
+/// Most points per series a range query may return (Prometheus's limit).
+pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+
+/// Settings of PromQL evaluation. Defaults are Prometheus's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueryOptions {
+    /// How far back an instant selector looks for a sample. Default 5 min.
+    pub lookback: Duration,
+    /// Most samples a query may hold at once. Default 50,000,000.
+    pub max_samples: usize,
+    /// Longest a query may run. Default 2 min.
+    pub timeout: Duration,
+    /// Step of subqueries written without one (`[1h:]`). Default 1 min.
+    pub subquery_step: Duration,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        Self {
+            lookback: Duration::from_secs(300),
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            subquery_step: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Parses a PromQL expression.
+pub fn parse(query: &str) -> Result<Expr> {
+    promql_parser::parser::parse(query).map_err(Error::Parse)
+}
+
+/// The PromQL evaluator. Cheap to create; holds only its options.
+#[derive(Debug, Clone, Default)]
+pub struct PromqlEngine {
+    options: QueryOptions,
+}
+
+impl PromqlEngine {
+    /// An evaluator with `options`.
+    pub fn new(options: QueryOptions) -> Self {
+        Self { options }
+    }
+
+    fn settings(&self) -> EvalSettings {
+        EvalSettings {
+            lookback_ms: eval::duration_ms(&self.options.lookback),
+            subquery_step_ms: eval::duration_ms(&self.options.subquery_step).max(1),
+            max_samples: self.options.max_samples,
+            deadline: Instant::now() + self.options.timeout,
+        }
+    }
+
+    /// Evaluates `query` at `t_ms` (an instant query).
+    pub fn instant(
+        &self,
+        source: &dyn SeriesSource,
+        query: &str,
+        t_ms: i64,
+    ) -> Result<QueryResult> {
+        let expr = parse(query)?;
+        let mut ev = Evaluator::new(query, t_ms, t_ms, 0, self.settings());
+        ev.prefetch(&expr, source)?;
+        ev.begin_step()?;
+        let value = match ev.eval(&expr, t_ms)? {
+            Val::Scalar(v) => Value::Scalar { ts: t_ms, value: v },
+            Val::Str(s) => Value::String { ts: t_ms, value: s },
+            Val::Vector(v) => Value::Vector(finish_vector(v)?),
+            Val::Matrix(m) => {
+                let mut out = Vec::with_capacity(m.len());
+                let mut seen = HashSet::new();
+                for mut s in m {
+                    if s.drop_name {
+                        s.labels.remove(METRIC_NAME);
+                        s.drop_name = false;
+                    }
+                    if !seen.insert(s.labels.clone()) {
+                        return Err(Error::Execution(
+                            "vector cannot contain metrics with the same labelset".into(),
+                        ));
+                    }
+                    out.push(s);
+                }
+                Value::Matrix(out)
+            }
+        };
+        Ok(QueryResult {
+            value,
+            warnings: ev.warnings,
+            infos: ev.infos,
+        })
+    }
+
+    /// Evaluates `query` at every `step_ms` from `start_ms` to `end_ms` (a range query). The
+    /// result is a matrix sorted by labels.
+    pub fn range(
+        &self,
+        source: &dyn SeriesSource,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult> {
+        if step_ms <= 0 {
+            return Err(Error::Parse(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if end_ms < start_ms {
+            return Err(Error::Parse(
+                "end timestamp must not be before start time".into(),
+            ));
+        }
+        if (end_ms - start_ms) / step_ms > MAX_POINTS_PER_SERIES {
+            return Err(Error::TooManyPoints);
+        }
+        let expr = parse(query)?;
+        let ty = expr.value_type().to_string();
+        if ty.contains("matrix") || ty.contains("string") {
+            let name = if ty.contains("matrix") {
+                "range vector"
+            } else {
+                "string"
+            };
+            return Err(Error::Parse(format!(
+                "invalid expression type \"{name}\" for range query, must be Scalar or instant Vector"
+            )));
+        }
+        let mut ev = Evaluator::new(query, start_ms, end_ms, step_ms, self.settings());
+        ev.prefetch(&expr, source)?;
+        let mut out: Vec<Series> = Vec::new();
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut t = start_ms;
+        while t <= end_ms {
+            ev.begin_step()?;
+            let samples = match ev.eval(&expr, t)? {
+                Val::Scalar(v) => vec![Sample {
+                    labels: Labels::default(),
+                    ts: t,
+                    value: v,
+                    drop_name: false,
+                }],
+                Val::Vector(v) => finish_vector(v)?,
+                other => {
+                    return Err(Error::Execution(format!(
+                        "invalid expression type {:?} for range query",
+                        other.type_name()
+                    )));
+                }
+            };
+            for s in samples {
+                let i = *index.entry(s.labels.clone()).or_insert_with(|| {
+                    out.push(Series {
+                        labels: s.labels.clone(),
+                        points: Vec::new(),
+                        drop_name: false,
+                    });
+                    out.len() - 1
+                });
+                out[i].points.push((t, s.value));
+            }
+            t += step_ms;
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(QueryResult {
+            value: Value::Matrix(out),
+            warnings: ev.warnings,
+            infos: ev.infos,
+        })
+    }
+}
+
+/// Applies delayed name removal and rejects duplicate label sets.
+fn finish_vector(v: Vec<Sample>) -> Result<Vec<Sample>> {
+    let mut seen = HashSet::with_capacity(v.len());
+    let mut out = Vec::with_capacity(v.len());
+    for mut s in v {
+        if s.drop_name {
+            s.labels.remove(METRIC_NAME);
+            s.drop_name = false;
+        }
+        if !seen.insert(s.labels.clone()) {
+            return Err(Error::Execution(
+                "vector cannot contain metrics with the same labelset".into(),
+            ));
+        }
+        out.push(s);
+    }
+    Ok(out)
+}

@@ -1,0 +1,103 @@
+//! Where selectors read series from: the [`SeriesSource`] trait and its implementation over
+//! the storage engine.
+
+use strata_engine::{Engine, MatchOp as EngineOp, Matcher as EngineMatcher, TenantId};
+
+use super::error::{Error, Result};
+use super::value::Labels;
+
+/// How a label matcher compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOp {
+    /// `=`
+    Equal,
+    /// `!=`
+    NotEqual,
+    /// `=~` (fully anchored, `.` matches newlines, as in Prometheus)
+    Regex,
+    /// `!~`
+    NotRegex,
+}
+
+/// One label matcher of a selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelMatcher {
+    /// Label name.
+    pub name: String,
+    /// Operator.
+    pub op: MatchOp,
+    /// Value or regex.
+    pub value: String,
+}
+
+/// A series as read from storage: labels and samples sorted by timestamp (ms), staleness
+/// markers included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceSeries {
+    /// The series' labels, `__name__` included.
+    pub labels: Labels,
+    /// (timestamp ms, value), sorted by timestamp, one per timestamp.
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// The storage a PromQL query reads.
+pub trait SeriesSource {
+    /// Series matching all `matchers` with their samples in `[start_ms, end_ms]` (both
+    /// inclusive). Series without samples in the range may be left out.
+    fn select(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SourceSeries>>;
+}
+
+/// [`SeriesSource`] over one tenant of a [`strata_engine::Engine`].
+#[derive(Debug, Clone, Copy)]
+pub struct EngineSource<'a> {
+    engine: &'a Engine,
+    tenant: &'a TenantId,
+}
+
+impl<'a> EngineSource<'a> {
+    /// Reads `tenant`'s series from `engine`.
+    pub fn new(engine: &'a Engine, tenant: &'a TenantId) -> Self {
+        Self { engine, tenant }
+    }
+}
+
+impl SeriesSource for EngineSource<'_> {
+    fn select(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SourceSeries>> {
+        let mut ms = Vec::with_capacity(matchers.len());
+        for m in matchers {
+            let (op, value) = match m.op {
+                MatchOp::Equal => (EngineOp::Equal, m.value.clone()),
+                MatchOp::NotEqual => (EngineOp::NotEqual, m.value.clone()),
+                // The engine anchors regexes; Prometheus also lets `.` match newlines.
+                MatchOp::Regex => (EngineOp::Regex, format!("(?s:{})", m.value)),
+                MatchOp::NotRegex => (EngineOp::NotRegex, format!("(?s:{})", m.value)),
+            };
+            let matcher = EngineMatcher::new(&m.name, op, &value)
+                .map_err(|e| Error::Execution(e.to_string()))?;
+            ms.push(matcher);
+        }
+        let series = self
+            .engine
+            .select(self.tenant, &ms, start_ms, end_ms)
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        Ok(series
+            .into_iter()
+            .map(|s| SourceSeries {
+                labels: Labels::from_pairs(
+                    s.labels.iter().map(|l| (l.name.clone(), l.value.clone())),
+                ),
+                samples: s.samples.iter().map(|x| (x.ts, x.value)).collect(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,175 @@
+//! The values a PromQL expression evaluates to, with Prometheus's label semantics.
+
+use std::fmt;
+
+/// The label holding the metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// Prometheus's staleness marker: a NaN with this exact bit pattern ends a series.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Whether `v` is the staleness marker (not just any NaN).
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// A label set, sorted by name, names unique, no empty values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Vec<(String, String)>);
+
+impl Labels {
+    /// Builds a label set from pairs in any order; empty values are dropped and a later
+    /// duplicate name replaces an earlier one.
+    pub fn from_pairs<I, N, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (N, V)>,
+        N: Into<String>,
+        V: Into<String>,
+    {
+        let mut out = Labels::default();
+        for (n, v) in pairs {
+            out.set(n.into(), v.into());
+        }
+        out
+    }
+
+    /// The value of `name`, or `""` when absent (PromQL treats both alike).
+    pub fn get(&self, name: &str) -> &str {
+        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+            Ok(i) => &self.0[i].1,
+            Err(_) => "",
+        }
+    }
+
+    /// Whether `name` is present.
+    pub fn has(&self, name: &str) -> bool {
+        self.0
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .is_ok()
+    }
+
+    /// Sets `name` to `value`; an empty value removes the label.
+    pub fn set(&mut self, name: String, value: String) {
+        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
+            Ok(i) if value.is_empty() => {
+                self.0.remove(i);
+            }
+            Ok(i) => self.0[i].1 = value,
+            Err(_) if value.is_empty() => {}
+            Err(i) => self.0.insert(i, (name, value)),
+        }
+    }
+
+    /// Removes `name`.
+    pub fn remove(&mut self, name: &str) {
+        if let Ok(i) = self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+            self.0.remove(i);
+        }
+    }
+
+    /// The labels without `__name__`.
+    pub fn without_name(&self) -> Labels {
+        let mut l = self.clone();
+        l.remove(METRIC_NAME);
+        l
+    }
+
+    /// The metric name, or `""`.
+    pub fn name(&self) -> &str {
+        self.get(METRIC_NAME)
+    }
+
+    /// The (name, value) pairs in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Keeps only the labels `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.0.retain(|(n, _)| keep(n));
+    }
+}
+
+impl fmt::Display for Labels {
+    /// Prometheus's notation for label sets in messages: `{a="x", b="y"}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (n, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{n}={v:?}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// One element of an instant vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The series' labels.
+    pub labels: Labels,
+    /// Timestamp in ms: the sample's own for a plain selector, else the evaluation time.
+    pub ts: i64,
+    /// The value.
+    pub value: f64,
+    /// Set when the metric name is to be removed at the end of evaluation (Prometheus's
+    /// delayed name removal).
+    pub drop_name: bool,
+}
+
+/// One series of a range vector (matrix): its points sorted by time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The series' labels.
+    pub labels: Labels,
+    /// (timestamp ms, value) in time order.
+    pub points: Vec<(i64, f64)>,
+    /// As [`Sample::drop_name`].
+    pub drop_name: bool,
+}
+
+/// A query result value, of one of PromQL's four types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A number at a time (ms).
+    Scalar {
+        /// Evaluation time in ms.
+        ts: i64,
+        /// The value.
+        value: f64,
+    },
+    /// A string at a time (ms).
+    String {
+        /// Evaluation time in ms.
+        ts: i64,
+        /// The value.
+        value: String,
+    },
+    /// An instant vector, in evaluation order (sort functions define it; otherwise
+    /// unspecified).
+    Vector(Vec<Sample>),
+    /// A range vector or the result of a range query, sorted by labels.
+    Matrix(Vec<Series>),
+}
+
+/// A successful query's value and the annotations Prometheus would attach to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// The value.
+    pub value: Value,
+    /// Warnings: `PromQL warning: ...` texts.
+    pub warnings: Vec<String>,
+    /// Informational notes: `PromQL info: ...` texts.
+    pub infos: Vec<String>,
+}

@@ -1,0 +1,5 @@
+//! The PromQL conformance runner: script parser, runner, and the checked-in list of
+//! expected failures.
+
+pub(crate) mod run;
+pub(crate) mod script;

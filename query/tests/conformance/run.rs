@@ -1,0 +1,425 @@
+//! Runs parsed scripts against a real `strata_engine::Engine` and checks each eval.
+
+use std::time::Duration;
+
+use regex::Regex;
+use strata_engine::{Engine, EngineConfig, Limits, Sample as ESample, SeriesSamples, TenantId};
+use strata_query::promql::{
+    EngineSource, Labels, PromqlEngine, QueryOptions, QueryResult, Value, is_stale_nan,
+};
+use strata_wal::{Durability, WalOptions};
+
+use super::script::{Command, Eval, EvalKind, Pattern, SeriesLine};
+
+/// Outcome of one eval.
+pub(crate) struct CaseResult {
+    pub(crate) line: usize,
+    pub(crate) passed: bool,
+    pub(crate) detail: String,
+    /// Whether the eval involves native histograms (for the bless mode's reasons).
+    pub(crate) native_histogram: bool,
+}
+
+fn engine_config() -> EngineConfig {
+    EngineConfig {
+        wal: WalOptions {
+            durability: Durability::None,
+            ..WalOptions::default()
+        },
+        out_of_order_window: Duration::from_secs(100 * 365 * 86_400),
+        limits: Limits {
+            max_active_series: 10_000_000,
+            max_series_per_metric: 10_000_000,
+            ingest_rate: 1e12,
+            ingest_burst: 1e12,
+            max_labels_per_series: 1000,
+            // Scripts write samples from 1970 on.
+            metrics_retention: Duration::from_secs(200 * 365 * 86_400),
+            ..Limits::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+struct Store {
+    dir: tempfile::TempDir,
+    engine: Option<Engine>,
+    histogram_metrics: Vec<String>,
+}
+
+impl Store {
+    fn open() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path().join("data"), engine_config()).expect("open engine");
+        Self {
+            dir,
+            engine: Some(engine),
+            histogram_metrics: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        if let Some(e) = self.engine.take() {
+            e.close().expect("close engine");
+        }
+        *self = Store::open();
+    }
+
+    fn load(&mut self, tenant: &TenantId, interval: i64, nhcb: bool, series: &[SeriesLine]) {
+        let mut batch = Vec::new();
+        // In one block, a repeated series replaces the earlier line.
+        let mut last: std::collections::HashMap<&Labels, usize> = std::collections::HashMap::new();
+        for (i, s) in series.iter().enumerate() {
+            last.insert(&s.labels, i);
+        }
+        for (i, s) in series.iter().enumerate() {
+            if last.get(&s.labels) != Some(&i) {
+                continue;
+            }
+            if s.histogram || nhcb {
+                let name = s.labels.name().to_string();
+                let base = name
+                    .trim_end_matches("_bucket")
+                    .trim_end_matches("_count")
+                    .trim_end_matches("_sum")
+                    .to_string();
+                self.histogram_metrics.push(name);
+                if nhcb {
+                    self.histogram_metrics.push(base);
+                }
+                if s.histogram {
+                    continue;
+                }
+            }
+            let samples: Vec<ESample> = s
+                .values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    v.map(|value| ESample {
+                        ts: i as i64 * interval,
+                        value,
+                    })
+                })
+                .collect();
+            if s.labels.name().is_empty() || samples.is_empty() {
+                continue;
+            }
+            batch.push(SeriesSamples {
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+                samples,
+            });
+        }
+        if let Some(e) = &self.engine {
+            let outcome = e.write(tenant, &batch).expect("write");
+            if !outcome.rejected.is_empty() {
+                eprintln!("engine rejected samples: {:?}", outcome.messages);
+            }
+        }
+    }
+}
+
+fn almost_equal(a: f64, b: f64) -> bool {
+    if is_stale_nan(a) || is_stale_nan(b) {
+        return is_stale_nan(a) && is_stale_nan(b);
+    }
+    if a.is_nan() && b.is_nan() {
+        return true;
+    }
+    if a == b {
+        return true;
+    }
+    let min_normal = f64::MIN_POSITIVE;
+    let abs_sum = a.abs() + b.abs();
+    let diff = (a - b).abs();
+    if a == 0.0 || b == 0.0 || abs_sum < min_normal {
+        return diff < 1e-6 * min_normal;
+    }
+    diff / abs_sum.min(f64::MAX) < 1e-6
+}
+
+fn pattern_matches(p: &Pattern, text: &str) -> bool {
+    match p {
+        Pattern::Any => true,
+        Pattern::Exact(m) => m == text,
+        Pattern::Regex(r) => Regex::new(&format!("^(?:{r})$")).is_ok_and(|re| re.is_match(text)),
+    }
+}
+
+fn check_annotations(
+    kind: &str,
+    want: &[Pattern],
+    none: bool,
+    got: &[String],
+) -> Result<(), String> {
+    if none && !got.is_empty() {
+        return Err(format!("expected no {kind}, got {got:?}"));
+    }
+    if want.is_empty() {
+        return Ok(());
+    }
+    for p in want {
+        if !got.iter().any(|g| pattern_matches(p, g)) {
+            return Err(format!("expected {kind} {p:?}, got {got:?}"));
+        }
+    }
+    for g in got {
+        if !want.iter().any(|p| pattern_matches(p, g)) {
+            return Err(format!("unexpected {kind} {g:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Compares a matrix against expected series with points at `start + i*step`.
+fn check_matrix(
+    got: &[strata_query::promql::Series],
+    want: &[SeriesLine],
+    start: i64,
+    step: i64,
+) -> Result<(), String> {
+    let mut matched = 0;
+    for w in want {
+        let Some(g) = got.iter().find(|g| g.labels == w.labels) else {
+            return Err(format!("missing series {}", w.labels));
+        };
+        matched += 1;
+        let exp: Vec<(i64, f64)> = w
+            .values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (start + i as i64 * step, v)))
+            .collect();
+        if exp.len() != g.points.len()
+            || exp
+                .iter()
+                .zip(&g.points)
+                .any(|(e, p)| e.0 != p.0 || !almost_equal(e.1, p.1))
+        {
+            return Err(format!(
+                "series {}: expected {exp:?}, got {:?}",
+                w.labels, g.points
+            ));
+        }
+    }
+    if matched != got.len() {
+        let extra: Vec<String> = got
+            .iter()
+            .filter(|g| !want.iter().any(|w| w.labels == g.labels))
+            .map(|g| g.labels.to_string())
+            .collect();
+        return Err(format!("unexpected series {extra:?}"));
+    }
+    Ok(())
+}
+
+fn check_result(ev: &Eval, res: &QueryResult) -> Result<(), String> {
+    check_annotations("warn", &ev.warn, ev.no_warn, &res.warnings)?;
+    check_annotations("info", &ev.info, ev.no_info, &res.infos)?;
+    match &res.value {
+        Value::Scalar { value, .. } => match ev.scalar {
+            Some(w) if almost_equal(w, *value) => Ok(()),
+            w => Err(format!(
+                "expected {w:?}/{} series, got scalar {value}",
+                ev.series.len()
+            )),
+        },
+        Value::String { value, .. } => match &ev.string {
+            Some(w) if w == value => Ok(()),
+            w => Err(format!("expected {w:?}, got string {value:?}")),
+        },
+        Value::Vector(v) => {
+            if ev.scalar.is_some() || ev.string.is_some() || ev.range_vector.is_some() {
+                return Err(format!("expected another type, got vector {v:?}"));
+            }
+            if v.len() != ev.series.len() {
+                return Err(format!(
+                    "expected {} samples, got {}: {:?}",
+                    ev.series.len(),
+                    v.len(),
+                    v.iter()
+                        .map(|s| (s.labels.to_string(), s.value))
+                        .collect::<Vec<_>>()
+                ));
+            }
+            for (i, w) in ev.series.iter().enumerate() {
+                let found = if ev.ordered {
+                    v.get(i).filter(|s| s.labels == w.labels)
+                } else {
+                    v.iter().find(|s| s.labels == w.labels)
+                };
+                let Some(s) = found else {
+                    return Err(format!(
+                        "expected {} (at {i}), got {:?}",
+                        w.labels,
+                        v.iter().map(|s| s.labels.to_string()).collect::<Vec<_>>()
+                    ));
+                };
+                match w.values.as_slice() {
+                    [Some(x)] if almost_equal(*x, s.value) => {}
+                    _ => {
+                        return Err(format!(
+                            "{}: expected {:?}, got {}",
+                            w.labels, w.values, s.value
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Value::Matrix(m) => {
+            let (start, step) = match (&ev.kind, ev.range_vector) {
+                (_, Some((a, _, c))) => (a, c),
+                (Some(EvalKind::Range { start, step, .. }), None) => (*start, *step),
+                _ => return Err("got a range vector, expected none".into()),
+            };
+            check_matrix(m, &ev.series, start, step)
+        }
+    }
+}
+
+fn uses_query_time_fns(expr: &str) -> bool {
+    ["start()", "end()", "range()", "step()"]
+        .iter()
+        .any(|f| expr.contains(f))
+}
+
+/// The reference runner's extra check: an instant eval re-run as a range query around `t`.
+fn check_as_range(
+    ev: &Eval,
+    promql: &PromqlEngine,
+    src: &EngineSource<'_>,
+    t: i64,
+    inst: &QueryResult,
+) -> Result<(), String> {
+    let res = promql
+        .range(src, &ev.expr, t - 60_000, t + 60_000, 60_000)
+        .map_err(|e| format!("as range query: {e}"))?;
+    let Value::Matrix(m) = res.value else {
+        return Err("range query did not return a matrix".into());
+    };
+    let at_t: Vec<(Labels, f64)> = m
+        .iter()
+        .filter_map(|s| {
+            s.points
+                .iter()
+                .find(|p| p.0 == t)
+                .map(|p| (s.labels.clone(), p.1))
+        })
+        .collect();
+    let want: Vec<(Labels, f64)> = match &inst.value {
+        Value::Scalar { value, .. } => vec![(Labels::default(), *value)],
+        Value::Vector(v) => v.iter().map(|s| (s.labels.clone(), s.value)).collect(),
+        _ => return Ok(()),
+    };
+    if want.len() != at_t.len()
+        || want
+            .iter()
+            .any(|(l, v)| !at_t.iter().any(|(l2, v2)| l == l2 && almost_equal(*v, *v2)))
+    {
+        return Err(format!(
+            "as range query at t: expected {want:?}, got {at_t:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn run_eval(ev: &Eval, promql: &PromqlEngine, src: &EngineSource<'_>) -> Result<(), String> {
+    let res = match &ev.kind {
+        Some(EvalKind::Instant { at }) => {
+            let t = ev.range_vector.map_or(*at, |(_, end, _)| end);
+            promql.instant(src, &ev.expr, t)
+        }
+        Some(EvalKind::Range { start, end, step }) => {
+            promql.range(src, &ev.expr, *start, *end, *step)
+        }
+        None => return Err("no eval kind".into()),
+    };
+    match (&ev.fail, res) {
+        (Some(p), Err(e)) => {
+            if pattern_matches(p, &e.to_string()) {
+                Ok(())
+            } else {
+                Err(format!("expected error {p:?}, got {e}"))
+            }
+        }
+        (Some(_), Ok(r)) => Err(format!("expected an error, got {:?}", r.value)),
+        (None, Err(e)) => Err(format!("error: {e}")),
+        (None, Ok(r)) => {
+            check_result(ev, &r)?;
+            if let Some(EvalKind::Instant { at }) = &ev.kind
+                && !ev.ordered
+                && ev.range_vector.is_none()
+                && ev.string.is_none()
+                && !uses_query_time_fns(&ev.expr)
+            {
+                check_as_range(ev, promql, src, *at, &r)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn mentions_histogram(ev: &Eval, metrics: &[String]) -> bool {
+    const NATIVE_FNS: [&str; 5] = [
+        "histogram_count",
+        "histogram_sum",
+        "histogram_avg",
+        "histogram_stddev",
+        "histogram_stdvar",
+    ];
+    ev.histogram_expected
+        || NATIVE_FNS.iter().any(|f| ev.expr.contains(f))
+        || metrics.iter().any(|m| {
+            ev.expr.match_indices(m.as_str()).any(|(i, _)| {
+                let after = ev.expr[i + m.len()..].chars().next();
+                let before = ev.expr[..i].chars().last();
+                !after.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+                    && !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+            })
+        })
+}
+
+/// Runs a script; one result per eval.
+pub(crate) fn run_script(cmds: &[Command]) -> Vec<CaseResult> {
+    let tenant = TenantId::default_tenant();
+    let promql = PromqlEngine::new(QueryOptions::default());
+    let mut store = Store::open();
+    let mut out = Vec::new();
+    for cmd in cmds {
+        match cmd {
+            Command::Clear => store.clear(),
+            Command::Load {
+                interval,
+                nhcb,
+                series,
+            } => store.load(&tenant, *interval, *nhcb, series),
+            Command::Eval(ev) => {
+                let Some(engine) = &store.engine else {
+                    continue;
+                };
+                let src = EngineSource::new(engine, &tenant);
+                let nh = mentions_histogram(ev, &store.histogram_metrics);
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_eval(ev, &promql, &src)
+                }))
+                .unwrap_or_else(|_| Err("panicked".into()));
+                out.push(CaseResult {
+                    line: ev.line,
+                    passed: r.is_ok(),
+                    detail: r.err().unwrap_or_default(),
+                    native_histogram: nh,
+                });
+            }
+        }
+    }
+    let _ = &store.dir;
+    if let Some(e) = store.engine.take() {
+        let _ = e.close();
+    }
+    out
+}

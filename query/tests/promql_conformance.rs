@@ -1,0 +1,199 @@
+//! Prometheus's own PromQL test scripts (`../shared/conformance/promql/testdata/*.test`,
+//! read unchanged) against strata-query's evaluator over a real `strata_engine::Engine`.
+//!
+//! Prints `file: N passed, M failed, K skipped` per file and a total. Cases listed in
+//! `tests/conformance/expected_failures.txt` are run too: `skip` lines (native histograms)
+//! count as skipped, `fail` lines as known failures. The test fails when an unlisted case
+//! fails or a listed case passes (then shorten the list). `STRATA_PROMQL_BLESS=1` rewrites
+//! the list from the current results; `STRATA_PROMQL_FILE=name` runs one file;
+//! `STRATA_PROMQL_VERBOSE=1` prints every failure.
+
+mod conformance;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use conformance::run::{CaseResult, run_script};
+use conformance::script::parse_script;
+
+const TESTDATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/conformance/promql/testdata"
+);
+const EXPECTED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/conformance/expected_failures.txt"
+);
+
+/// Files that test opt-in extensions Strata does not build yet; their failures are listed
+/// with this reason.
+const EXTENSION_FILES: [&str; 7] = [
+    "name_label_dropping.test",
+    "type_and_unit.test",
+    "fill-modifier.test",
+    "duration_expression.test",
+    "info.test",
+    "limit.test",
+    "start_timestamps.test",
+];
+
+#[derive(Debug, Clone)]
+struct Listed {
+    skip: bool,
+    reason: String,
+}
+
+fn load_expected() -> BTreeMap<(String, usize), Listed> {
+    let mut out = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(EXPECTED) else {
+        return out;
+    };
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.splitn(3, '\t');
+        let (Some(loc), Some(kind), reason) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let Some((file, ln)) = loc.rsplit_once(':') else {
+            continue;
+        };
+        let Ok(ln) = ln.parse() else { continue };
+        out.insert(
+            (file.to_string(), ln),
+            Listed {
+                skip: kind == "skip",
+                reason: reason.unwrap_or("").to_string(),
+            },
+        );
+    }
+    out
+}
+
+fn reason_for(file: &str, r: &CaseResult) -> (bool, String) {
+    if r.native_histogram {
+        return (true, "native histograms are not supported".into());
+    }
+    if EXTENSION_FILES.contains(&file) {
+        return (false, format!("opt-in extension ({file}) not built yet"));
+    }
+    let mut d: String = r.detail.chars().take(160).collect();
+    d = d.replace(['\t', '\n'], " ");
+    (false, format!("not yet: {d}"))
+}
+
+#[test]
+fn promql_conformance() {
+    let dir = Path::new(TESTDATA);
+    let only = std::env::var("STRATA_PROMQL_FILE").ok();
+    let bless = std::env::var("STRATA_PROMQL_BLESS").is_ok();
+    let verbose = std::env::var("STRATA_PROMQL_VERBOSE").is_ok();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "test"))
+        .filter(|p| {
+            only.as_ref().is_none_or(|o| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(o.as_str()))
+            })
+        })
+        .collect();
+    files.sort();
+    let results: Mutex<BTreeMap<String, Vec<CaseResult>>> = Mutex::new(BTreeMap::new());
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(path) = files.get(i) else { break };
+                    let name = path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let text = std::fs::read_to_string(path).expect("read script");
+                    let cmds = parse_script(&text)
+                        .unwrap_or_else(|e| panic!("{name}: cannot parse script: {e}"));
+                    let r = run_script(&cmds);
+                    results.lock().expect("lock").insert(name, r);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().expect("lock");
+    let expected = load_expected();
+    let mut problems = Vec::new();
+    let mut blessed = String::from(
+        "# PromQL conformance cases that do not pass yet: file:line<TAB>skip|fail<TAB>reason.\n\
+         # skip = native histograms (out of scope); fail = not built yet. Regenerate with\n\
+         # STRATA_PROMQL_BLESS=1 cargo test -p strata-query --test promql_conformance\n",
+    );
+    let (mut tp, mut tf, mut ts) = (0, 0, 0);
+    for (file, cases) in &results {
+        let (mut p, mut f, mut sk) = (0, 0, 0);
+        for c in cases {
+            let key = (file.clone(), c.line);
+            let listed = expected.get(&key);
+            if c.passed {
+                p += 1;
+                if let Some(l) = listed {
+                    problems.push(format!(
+                        "{file}:{} passes now but is listed ({}): remove it from expected_failures.txt",
+                        c.line, l.reason
+                    ));
+                }
+            } else {
+                let (skip, reason) = match listed {
+                    Some(l) => (l.skip, l.reason.clone()),
+                    None => reason_for(file, c),
+                };
+                if skip {
+                    sk += 1;
+                } else {
+                    f += 1;
+                }
+                blessed.push_str(&format!(
+                    "{file}:{}\t{}\t{reason}\n",
+                    c.line,
+                    if skip { "skip" } else { "fail" }
+                ));
+                if listed.is_none() {
+                    problems.push(format!(
+                        "{file}:{} fails and is not listed: {}",
+                        c.line, c.detail
+                    ));
+                }
+                if verbose {
+                    println!("  {file}:{}: {}", c.line, c.detail);
+                }
+            }
+        }
+        println!("{file}: {p} passed, {f} failed, {sk} skipped");
+        tp += p;
+        tf += f;
+        ts += sk;
+    }
+    println!("conformance: {tp} passed, {tf} failed, {ts} skipped");
+    if bless {
+        if only.is_some() {
+            panic!("STRATA_PROMQL_BLESS needs all files (unset STRATA_PROMQL_FILE)");
+        }
+        std::fs::write(EXPECTED, blessed).expect("write expected_failures.txt");
+        return;
+    }
+    if !problems.is_empty() {
+        for p in &problems {
+            println!("{p}");
+        }
+        panic!(
+            "{} conformance regressions or stale list entries",
+            problems.len()
+        );
+    }
+}
