@@ -72,8 +72,9 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
         "quantile" => {
             let q = scalar_param()?;
             if q.is_nan() || !(0.0..=1.0).contains(&q) {
+                let pos = ev.arg_position("quantile", Some(0));
                 ev.warn(format!(
-                    "quantile value should be between 0 and 1, got {}",
+                    "quantile value should be between 0 and 1, got {}{pos}",
                     format_float(q)
                 ));
             }

@@ -227,11 +227,14 @@ fn vector_vector(
         let sig = signature(&s.labels, m);
         if let Some(dup) = one_by_sig.get(&sig) {
             let side = if one_to_many { "left" } else { "right" };
+            let (a, b) = if s.labels <= dup.labels {
+                (&s.labels, &dup.labels)
+            } else {
+                (&dup.labels, &s.labels)
+            };
             return exec(format!(
-                "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                "found duplicate series for the match group {} on the {side} hand-side of the operation: [{a}, {b}];many-to-many matching not allowed: matching labels must be unique on one side",
                 match_labels(&s.labels, m),
-                s.labels,
-                dup.labels
             ));
         }
         one_by_sig.insert(sig, s);
@@ -250,13 +253,9 @@ fn vector_vector(
             (ls.value, rs.value)
         };
         let (mut value, keep) = op.apply(fl, fr);
-        if return_bool {
-            value = if keep { 1.0 } else { 0.0 };
-        } else if !keep {
-            continue;
-        }
         let labels = result_labels(&ls.labels, &rs.labels, m, include.map(|l| &l.labels));
         let drop_name = ls.drop_name || drops_name(op) || return_bool;
+        // Matching errors are raised before filtering, as Prometheus does.
         match matched.get_mut(&sig) {
             None => {
                 matched.insert(sig, HashSet::from([labels.clone()]));
@@ -273,6 +272,11 @@ fn vector_vector(
                     );
                 }
             }
+        }
+        if return_bool {
+            value = if keep { 1.0 } else { 0.0 };
+        } else if !keep {
+            continue;
         }
         out.push(Sample {
             labels,

@@ -100,7 +100,10 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             if hi < lo {
                 return Ok(Val::Vector(Vec::new()));
             }
-            Ok(map_values(v, t, |x| lo.max(hi.min(x))))
+            // Go's math.Max/Min propagate NaN.
+            Ok(map_values(v, t, |x| {
+                if x.is_nan() { x } else { lo.max(hi.min(x)) }
+            }))
         }
         "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute"
         | "month" | "year" => {
@@ -287,8 +290,9 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Res
         _ => (0.0, 0.0),
     };
     if name == "quantile_over_time" && (p1.is_nan() || !(0.0..=1.0).contains(&p1)) {
+        let pos = ev.arg_position(name, Some(0));
         ev.warn(format!(
-            "quantile value should be between 0 and 1, got {}",
+            "quantile value should be between 0 and 1, got {}{pos}",
             super::stats::format_float(p1)
         ));
     }
@@ -320,7 +324,7 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Res
                 let msg = format!(
                     "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {mname:?}"
                 );
-                let pos = ev.position_of_arg(m_expr);
+                let pos = ev.arg_position(name, Some(0));
                 ev.info(format!("{msg}{pos}"));
             }
         }

@@ -25,14 +25,14 @@ fn parse_le(s: &str) -> Option<f64> {
 }
 
 /// Groups bucket samples by their labels without `le`, in order of first appearance.
-fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>) -> Vec<(Labels, Vec<Bucket>)> {
+fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Vec<(Labels, Vec<Bucket>)> {
     let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
     let mut idx: HashMap<Labels, usize> = HashMap::new();
     for s in v {
         let le = s.labels.get("le");
         let Some(upper) = parse_le(le) else {
             ev.warn(format!(
-                "bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {:?}",
+                "bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {:?}{pos}",
                 s.labels.name()
             ));
             continue;
@@ -68,18 +68,21 @@ pub(crate) fn quantile(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result
     let q = ev.eval_scalar(qe, t)?;
     let v = ev.eval_vector(ve, t)?;
     if q.is_nan() || !(0.0..=1.0).contains(&q) {
+        let pos = ev.arg_position("histogram_quantile", Some(0));
         ev.warn(format!(
-            "quantile value should be between 0 and 1, got {}",
+            "quantile value should be between 0 and 1, got {}{pos}",
             format_float(q)
         ));
     }
     let mut res = Vec::new();
-    for (labels, buckets) in group(ev, v) {
+    let pos = ev.arg_position("histogram_quantile", Some(1));
+    for (labels, buckets) in group(ev, v, &pos) {
         let (value, forced) = bucket_quantile(q, buckets);
         if forced {
             ev.info(format!(
-                "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}",
-                labels.name()
+                "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}{}",
+                labels.name(),
+                ev.arg_position("histogram_quantile", Some(1))
             ));
         }
         res.push(out(labels, value, t));
@@ -95,7 +98,8 @@ pub(crate) fn fraction(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result
     let lower = ev.eval_scalar(le, t)?;
     let upper = ev.eval_scalar(ue, t)?;
     let v = ev.eval_vector(ve, t)?;
-    let res = group(ev, v)
+    let pos = ev.arg_position("histogram_fraction", Some(2));
+    let res = group(ev, v, &pos)
         .into_iter()
         .map(|(labels, buckets)| out(labels, bucket_fraction(lower, upper, buckets), t))
         .collect();

@@ -98,10 +98,10 @@ pub(crate) fn sort(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -
         return exec(format!("{name} needs a vector argument"));
     };
     if ev.start != ev.end {
-        ev.warn(
-            "sort is ineffective for range queries since results are always ordered by labels"
-                .to_string(),
-        );
+        let pos = ev.arg_position(name, None);
+        ev.warn(format!(
+            "sort is ineffective for range queries since results are always ordered by labels{pos}"
+        ));
     }
     let mut v: Vec<Sample> = ev.eval_vector(first, t)?;
     match name {

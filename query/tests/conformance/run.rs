@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use promql_parser::parser::{Expr, VectorSelector};
 use regex::Regex;
 use strata_engine::{Engine, EngineConfig, Limits, Sample as ESample, SeriesSamples, TenantId};
 use strata_query::promql::{
@@ -44,7 +45,7 @@ fn engine_config() -> EngineConfig {
 struct Store {
     dir: tempfile::TempDir,
     engine: Option<Engine>,
-    histogram_metrics: Vec<String>,
+    histogram_series: Vec<Labels>,
 }
 
 impl Store {
@@ -54,7 +55,7 @@ impl Store {
         Self {
             dir,
             engine: Some(engine),
-            histogram_metrics: Vec::new(),
+            histogram_series: Vec::new(),
         }
     }
 
@@ -76,19 +77,20 @@ impl Store {
             if last.get(&s.labels) != Some(&i) {
                 continue;
             }
-            if s.histogram || nhcb {
-                let name = s.labels.name().to_string();
-                let base = name
-                    .trim_end_matches("_bucket")
-                    .trim_end_matches("_count")
-                    .trim_end_matches("_sum")
-                    .to_string();
-                self.histogram_metrics.push(name);
-                if nhcb {
-                    self.histogram_metrics.push(base);
-                }
-                if s.histogram {
-                    continue;
+            if s.histogram {
+                self.histogram_series.push(s.labels.clone());
+                continue;
+            }
+            if nhcb {
+                let name = s.labels.name();
+                if let Some(base) = ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .find_map(|suf| name.strip_suffix(suf))
+                {
+                    let mut l = s.labels.clone();
+                    l.remove("le");
+                    l.set("__name__".into(), base.to_string());
+                    self.histogram_series.push(l);
                 }
             }
             let samples: Vec<ESample> = s
@@ -364,7 +366,9 @@ fn run_eval(ev: &Eval, promql: &PromqlEngine, src: &EngineSource<'_>) -> Result<
     }
 }
 
-fn mentions_histogram(ev: &Eval, metrics: &[String]) -> bool {
+/// Whether an eval involves native histograms: an expected histogram, a native-only
+/// function, or a selector matching a series loaded with histogram samples.
+fn mentions_histogram(ev: &Eval, histograms: &[Labels]) -> bool {
     const NATIVE_FNS: [&str; 5] = [
         "histogram_count",
         "histogram_sum",
@@ -372,16 +376,49 @@ fn mentions_histogram(ev: &Eval, metrics: &[String]) -> bool {
         "histogram_stddev",
         "histogram_stdvar",
     ];
-    ev.histogram_expected
-        || NATIVE_FNS.iter().any(|f| ev.expr.contains(f))
-        || metrics.iter().any(|m| {
-            ev.expr.match_indices(m.as_str()).any(|(i, _)| {
-                let after = ev.expr[i + m.len()..].chars().next();
-                let before = ev.expr[..i].chars().last();
-                !after.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
-                    && !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
-            })
+    if ev.histogram_expected || NATIVE_FNS.iter().any(|f| ev.expr.contains(f)) {
+        return true;
+    }
+    if histograms.is_empty() {
+        return false;
+    }
+    let Ok(expr) = promql_parser::parser::parse(&ev.expr) else {
+        return false;
+    };
+    let mut sels = Vec::new();
+    collect_selectors(&expr, &mut sels);
+    sels.iter().any(|vs| {
+        histograms.iter().any(|h| {
+            vs.name.as_ref().is_none_or(|n| n == h.name())
+                && vs
+                    .matchers
+                    .matchers
+                    .iter()
+                    .all(|m| m.is_match(h.get(&m.name)))
         })
+    })
+}
+
+fn collect_selectors<'a>(e: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
+    match e {
+        Expr::VectorSelector(vs) => out.push(vs),
+        Expr::MatrixSelector(ms) => out.push(&ms.vs),
+        Expr::Subquery(s) => collect_selectors(&s.expr, out),
+        Expr::Paren(p) => collect_selectors(&p.expr, out),
+        Expr::Unary(u) => collect_selectors(&u.expr, out),
+        Expr::Aggregate(a) => {
+            collect_selectors(&a.expr, out);
+            if let Some(p) = &a.param {
+                collect_selectors(p, out);
+            }
+        }
+        Expr::Binary(b) => {
+            collect_selectors(&b.lhs, out);
+            collect_selectors(&b.rhs, out);
+        }
+        Expr::Call(c) => c.args.args.iter().for_each(|a| collect_selectors(a, out)),
+        _ => {}
+    }
 }
 
 /// Runs a script; one result per eval.
@@ -403,7 +440,7 @@ pub(crate) fn run_script(cmds: &[Command]) -> Vec<CaseResult> {
                     continue;
                 };
                 let src = EngineSource::new(engine, &tenant);
-                let nh = mentions_histogram(ev, &store.histogram_metrics);
+                let nh = mentions_histogram(ev, &store.histogram_series);
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     run_eval(ev, &promql, &src)
                 }))

@@ -100,7 +100,7 @@ pub(crate) fn parse_duration(s: &str) -> Option<i64> {
     Some(if neg { -total } else { total })
 }
 
-/// Parses a number as Go's `strconv.ParseFloat` (plus hex integers).
+/// Parses a number as Go's `strconv.ParseFloat` (decimal only: `0x59` in values is `0` repeated).
 pub(crate) fn parse_number(s: &str) -> Option<f64> {
     let lower = s.to_ascii_lowercase();
     let (sign, body) = match lower.strip_prefix('-') {
@@ -111,9 +111,6 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
         "inf" | "infinity" => return Some(sign * f64::INFINITY),
         "nan" => return Some(f64::NAN),
         _ => {}
-    }
-    if let Some(hex) = body.strip_prefix("0x") {
-        return i64::from_str_radix(hex, 16).ok().map(|v| sign * v as f64);
     }
     if body.is_empty()
         || !body
@@ -298,7 +295,11 @@ pub(crate) fn parse_script(text: &str) -> Result<Vec<Command>, String> {
         let lineno = i + 1;
         let mut body = Vec::new();
         let mut j = i + 1;
-        while j < lines.len() && !blank(lines[j]) {
+        let is_command = |l: &str| {
+            let w = l.split_whitespace().next().unwrap_or("").to_lowercase();
+            w == "clear" || w.starts_with("load") || w.starts_with("eval")
+        };
+        while j < lines.len() && !blank(lines[j]) && !is_command(lines[j].trim()) {
             body.push((j + 1, lines[j].trim()));
             j += 1;
         }
