@@ -78,6 +78,12 @@ fn reason_for(file: &str, r: &CaseResult) -> (bool, String) {
     if r.native_histogram {
         return (true, "native histograms are not supported".into());
     }
+    if r.detail.contains("invalid promql query") {
+        return (
+            false,
+            "syntax not accepted by promql-parser 0.11 (anchored/smoothed, duration expressions, ...)".into(),
+        );
+    }
     if EXTENSION_FILES.contains(&file) {
         return (false, format!("opt-in extension ({file}) not built yet"));
     }

@@ -33,11 +33,19 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
         });
         groups[i].1.push(s);
     }
-    let out_sample = |labels: Labels, value: f64| Sample {
-        labels,
-        ts: t,
-        value,
-        drop_name: false,
+    let drop_by_group: HashMap<Labels, bool> = groups
+        .iter()
+        .map(|(l, ss)| (l.clone(), ss.iter().any(|s| s.drop_name)))
+        .collect();
+    let out_sample = |labels: Labels, value: f64| {
+        let drop_name =
+            labels.has(METRIC_NAME) && drop_by_group.get(&labels).copied().unwrap_or(false);
+        Sample {
+            labels,
+            ts: t,
+            value,
+            drop_name,
+        }
     };
     let mut out = Vec::new();
     match op.as_str() {
@@ -172,10 +180,11 @@ fn asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
 fn group_labels(s: &Sample, m: &Option<LabelModifier>) -> Labels {
     match m {
         None => Labels::default(),
+        // `by (__name__)` groups by the name even when it is to be dropped (Prometheus's
+        // delayed name removal); the output then drops it if any input does.
         Some(LabelModifier::Include(by)) => {
             let mut l = s.labels.clone();
-            let drop = s.drop_name;
-            l.retain(|n| by.labels.iter().any(|x| x == n) && !(drop && n == METRIC_NAME));
+            l.retain(|n| by.labels.iter().any(|x| x == n));
             l
         }
         Some(LabelModifier::Exclude(without)) => {

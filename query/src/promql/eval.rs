@@ -411,7 +411,16 @@ impl<'q> Evaluator<'q> {
             };
             let before_ok =
                 i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-            let rest = q[i + func.len()..].trim_start();
+            let mut rest = q[i + func.len()..].trim_start();
+            // Aggregations may put `by (...)`/`without (...)` before their arguments.
+            for kw in ["by", "without", "BY", "WITHOUT", "By", "Without"] {
+                if let Some(r) = rest.strip_prefix(kw)
+                    && r.trim_start().starts_with('(')
+                {
+                    let r = r.trim_start();
+                    rest = r.find(')').map_or(r, |e| r[e + 1..].trim_start());
+                }
+            }
             if before_ok && rest.starts_with('(') {
                 break i;
             }
@@ -419,7 +428,14 @@ impl<'q> Evaluator<'q> {
         };
         let mut pos = call;
         if let Some(n) = arg {
-            let open = call + func.len() + q[call + func.len()..].find('(').unwrap_or(0) + 1;
+            let after = call + func.len();
+            let mut open = after + q[after..].find('(').unwrap_or(0) + 1;
+            // Skip a `by (...)`/`without (...)` group.
+            let head = q[after..open - 1].trim().to_ascii_lowercase();
+            if head == "by" || head == "without" {
+                let close = open + q[open..].find(')').unwrap_or(0) + 1;
+                open = close + q[close..].find('(').unwrap_or(0) + 1;
+            }
             let (mut depth, mut commas, mut quote) = (0i32, 0usize, None::<u8>);
             let mut start = open;
             let mut i = open;

@@ -80,6 +80,18 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             labels_fns::sort(ev, name, &args, t)
         }
         "histogram_quantile" => histogram::quantile(ev, &args, t),
+        "histogram_quantiles" => histogram::quantiles(ev, &args, t),
+        "min_of" | "max_of" => {
+            let a = ev.eval_scalar(arg(0)?, t)?;
+            let b = ev.eval_scalar(arg(1)?, t)?;
+            Ok(Val::Scalar(if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else if name == "min_of" {
+                a.min(b)
+            } else {
+                a.max(b)
+            }))
+        }
         "histogram_fraction" => histogram::fraction(ev, &args, t),
         "round" => {
             let v = ev.eval_vector(arg(0)?, t)?;

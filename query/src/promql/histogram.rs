@@ -105,3 +105,48 @@ pub(crate) fn fraction(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result
         .collect();
     Ok(Val::Vector(res))
 }
+
+/// Formats a quantile as OpenMetrics does (`1` is `1.0`).
+fn openmetrics_float(q: f64) -> String {
+    let s = format_float(q);
+    if q.is_finite() && !s.contains(['.', 'e']) {
+        format!("{s}.0")
+    } else {
+        s
+    }
+}
+
+/// `histogram_quantiles(buckets, label, q...)`: one output series per quantile, labelled.
+pub(crate) fn quantiles(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Val> {
+    let (Some(ve), Some(le)) = (args.first(), args.get(1)) else {
+        return exec("histogram_quantiles needs a vector, a label and quantiles");
+    };
+    let Expr::StringLiteral(label) = super::eval::unparen(le) else {
+        return exec("histogram_quantiles expects a string label");
+    };
+    let mut qs = Vec::new();
+    for (i, qe) in args.iter().enumerate().skip(2) {
+        let q = ev.eval_scalar(qe, t)?;
+        if q.is_nan() || !(0.0..=1.0).contains(&q) {
+            let pos = ev.arg_position("histogram_quantiles", Some(i));
+            ev.warn(format!(
+                "quantile value should be between 0 and 1, got {}{pos}",
+                format_float(q)
+            ));
+        }
+        qs.push(q);
+    }
+    let v = ev.eval_vector(ve, t)?;
+    let pos = ev.arg_position("histogram_quantiles", Some(0));
+    let groups = group(ev, v, &pos);
+    let mut res = Vec::new();
+    for q in qs {
+        for (labels, buckets) in &groups {
+            let (value, _) = bucket_quantile(q, buckets.clone());
+            let mut l = labels.clone();
+            l.set(label.val.clone(), openmetrics_float(q));
+            res.push(out(l, value, t));
+        }
+    }
+    Ok(Val::Vector(res))
+}

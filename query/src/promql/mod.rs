@@ -133,7 +133,7 @@ impl PromqlEngine {
                 let mut seen = HashSet::new();
                 for mut s in m {
                     if s.drop_name {
-                        s.labels.remove(METRIC_NAME);
+                        drop_name(&mut s.labels);
                         s.drop_name = false;
                     }
                     if !seen.insert(s.labels.clone()) {
@@ -238,7 +238,7 @@ fn finish_vector(v: Vec<Sample>) -> Result<Vec<Sample>> {
     let mut out = Vec::with_capacity(v.len());
     for mut s in v {
         if s.drop_name {
-            s.labels.remove(METRIC_NAME);
+            drop_name(&mut s.labels);
             s.drop_name = false;
         }
         if !seen.insert(s.labels.clone()) {
@@ -249,4 +249,12 @@ fn finish_vector(v: Vec<Sample>) -> Result<Vec<Sample>> {
         out.push(s);
     }
     Ok(out)
+}
+
+/// Removes the metric name and the metadata labels that travel with it (`__type__`,
+/// `__unit__`).
+fn drop_name(l: &mut Labels) {
+    l.remove(METRIC_NAME);
+    l.remove("__type__");
+    l.remove("__unit__");
 }

@@ -162,6 +162,9 @@ pub(crate) fn over_time(name: &str, pts: &[(i64, f64)]) -> Option<f64> {
         "present_over_time" => 1.0,
         "mad_over_time" => {
             let mut v = vals();
+            if v.iter().any(|x| x.is_nan()) {
+                return Some(f64::NAN);
+            }
             let median = quantile(0.5, &mut v);
             let mut dev: Vec<f64> = v.iter().map(|x| (x - median).abs()).collect();
             quantile(0.5, &mut dev)
