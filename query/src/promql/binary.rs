@@ -206,6 +206,47 @@ fn set_op(op: Op, l: Vec<Sample>, r: Vec<Sample>, m: &BinModifier) -> Vec<Sample
     }
 }
 
+/// `fill`/`fill_left`/`fill_right`: for each match group present on one side only, adds a
+/// sample with the fill value (and the group's matching labels) to the other side.
+fn apply_fill(
+    mut lhs: Vec<Sample>,
+    mut rhs: Vec<Sample>,
+    m: &BinModifier,
+    t: i64,
+) -> (Vec<Sample>, Vec<Sample>) {
+    let fills = &m.fill_values;
+    if fills.lhs.is_none() && fills.rhs.is_none() {
+        return (lhs, rhs);
+    }
+    let missing = |from: &[Sample], other: &[Sample], value: f64| -> Vec<Sample> {
+        let present: HashSet<Labels> = other.iter().map(|s| signature(&s.labels, m)).collect();
+        let mut added = HashSet::new();
+        let mut out = Vec::new();
+        for s in from {
+            let sig = signature(&s.labels, m);
+            if !present.contains(&sig) && added.insert(sig.clone()) {
+                out.push(Sample {
+                    labels: sig,
+                    ts: t,
+                    value,
+                    drop_name: false,
+                });
+            }
+        }
+        out
+    };
+    // Prometheus swaps the sides for group_right but not the fill values.
+    let (fill_l, fill_r) = match m.card {
+        VectorMatchCardinality::OneToMany(_) => (fills.rhs, fills.lhs),
+        _ => (fills.lhs, fills.rhs),
+    };
+    let add_left = fill_l.map(|v| missing(&rhs, &lhs, v)).unwrap_or_default();
+    let add_right = fill_r.map(|v| missing(&lhs, &rhs, v)).unwrap_or_default();
+    lhs.extend(add_left);
+    rhs.extend(add_right);
+    (lhs, rhs)
+}
+
 fn vector_vector(
     op: Op,
     lhs: Vec<Sample>,
@@ -213,6 +254,7 @@ fn vector_vector(
     m: &BinModifier,
     t: i64,
 ) -> Result<Vec<Sample>> {
+    let (lhs, rhs) = apply_fill(lhs, rhs, m, t);
     if lhs.is_empty() || rhs.is_empty() {
         return Ok(Vec::new());
     }
