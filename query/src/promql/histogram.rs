@@ -142,7 +142,13 @@ pub(crate) fn quantiles(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Resul
     let mut res = Vec::new();
     for q in qs {
         for (labels, buckets) in &groups {
-            let (value, _) = bucket_quantile(q, buckets.clone());
+            let (value, forced) = bucket_quantile(q, buckets.clone());
+            if forced {
+                ev.info(format!(
+                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}{pos}",
+                    labels.name()
+                ));
+            }
             let mut l = labels.clone();
             l.set(label.val.clone(), openmetrics_float(q));
             res.push(out(l, value, t));
