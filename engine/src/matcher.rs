@@ -1,5 +1,5 @@
 //! Label matchers, with PromQL's semantics: a missing label matches as the empty string, and
-//! regexes are fully anchored.
+//! regexes are fully anchored, with `.` matching newlines (Prometheus's `(?s)`).
 
 use regex::{Regex, RegexBuilder};
 
@@ -40,12 +40,15 @@ impl Matcher {
     /// assert!(Matcher::new("job", MatchOp::Regex, "a.*")?.matches(&l));
     /// assert!(!Matcher::new("job", MatchOp::Regex, "p")?.matches(&l)); // anchored
     /// assert!(Matcher::new("zone", MatchOp::Equal, "")?.matches(&l)); // absent = ""
+    /// let multi = Labels::from_pairs([("__name__", "log"), ("msg", "a\nb")])?;
+    /// assert!(Matcher::new("msg", MatchOp::Regex, "a.b")?.matches(&multi)); // (?s)
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(name: &str, op: MatchOp, value: &str) -> Result<Self> {
         let re = match op {
             MatchOp::Regex | MatchOp::NotRegex => Some(
-                RegexBuilder::new(&format!("^(?:{value})$"))
+                // Prometheus's flags: fully anchored, and `.` matches a newline too.
+                RegexBuilder::new(&format!("^(?s:{value})$"))
                     .size_limit(MAX_REGEX_SIZE)
                     .dfa_size_limit(MAX_REGEX_SIZE)
                     .build()
