@@ -10,6 +10,7 @@
 #
 # Strata: benches/src/bin/bench-load-vm.rs writes vm.jsonl through the embedded API (WAL
 # durability Fsync), flushes, and measures metrics/ (Parquet + manifests). Three runs:
+# Each run ends with Engine::compact_all() (--compact) and reports bytes before and after it.
 #   file-end      whole series per write (as VM's import gets them), one flush at the end;
 #                 also --analyze (per-column sizes) and --reencode (writer-setting variants)
 #   time-default  replayed as live scrapes (1-minute windows in time order), engine's default
@@ -44,13 +45,12 @@ run_strata() {  # run_strata NAME ARGS...
   rm -rf "${WORK:?}/strata-$name"
   echo "strata $name: $*"
   "$LOADER" --ds "$DS" --dir "$WORK/strata-$name" "$@" > "$WORK/strata-$name.json"
-  # TODO(compaction): once the engine has a compaction API, have bench-load-vm call it
-  # (a --compact flag after the final flush) and add a "compacted" run here; the issue's
-  # disk target is bytes per sample *after compaction*.
 }
-run_strata file-end --order file --flush end --analyze --reencode
-run_strata time-default --order time --flush default
-run_strata time-1M --order time --flush 1000000
+# --compact: Engine::compact_all() after the final flush; sizes are measured after it (the
+# issue's disk target is bytes per sample after compaction), and before it as well.
+run_strata file-end --order file --flush end --compact --analyze --reencode
+run_strata time-default --order time --flush default --compact
+run_strata time-1M --order time --flush 1000000 --compact
 
 # VictoriaMetrics with the shared harness.
 VMDATA=$WORK/vm-peer
@@ -75,10 +75,10 @@ samples = imp["samples"]
 vm = st["disk"]["vm"]
 vm_bytes = vm["total"]["apparent"]
 print(f"dataset: {samples:,} samples")
-print(f"{'system / run':<34} {'bytes':>12} {'B/sample':>9} {'load samples/s':>15}")
+print(f"{'system / run':<34} {'bytes':>12} {'B/sample':>9} {'before compaction':>18} {'load samples/s':>15}")
 for run in ("file-end", "time-default", "time-1M"):
     r = load(f"strata-{run}.json")
-    print(f"{'strata ' + run:<34} {r['metrics_bytes']:>12,} {r['bytes_per_sample']:>9.3f} {r['load_samples_per_s']:>15,.0f}")
+    print(f"{'strata ' + run:<34} {r['metrics_bytes']:>12,} {r['bytes_per_sample']:>9.3f} {r['bytes_per_sample_before_compaction']:>18.3f} {r['load_samples_per_s']:>15,.0f}")
 print(f"{'victoria-metrics (after flush)':<34} {vm_bytes:>12,} {vm_bytes / samples:>9.3f} {imp['samples_per_s']:>15,.0f}")
 print(f"  vm by dir: " + ", ".join(f"{k}={v:,}" for k, v in vm.items() if k != "total"))
 r = load("strata-file-end.json")

@@ -22,13 +22,15 @@ pub fn payload(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-/// Tenant limits high enough that no benchmark is ever rate- or series-limited.
+/// Tenant limits high enough that no benchmark is ever rate-, series- or retention-limited.
 pub fn unlimited() -> Limits {
     Limits {
         max_active_series: 100_000_000,
         max_series_per_metric: 100_000_000,
         ingest_rate: 1e15,
         ingest_burst: 1e15,
+        // The peer dataset starts in 2024: keep a century so nothing is out of retention.
+        metrics_retention: Duration::from_secs(100 * 365 * 86_400),
         ..Limits::default()
     }
 }

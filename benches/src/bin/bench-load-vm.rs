@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! bench-load-vm --ds DS_DIR --dir DATA_DIR [--order file|time] [--flush end|default|N]
-//!               [--writers 2] [--lines 200] [--analyze] [--reencode]
+//!               [--writers 2] [--lines 200] [--compact] [--analyze] [--reencode]
 //! ```
 //!
 //! - `--order file`: one write per `--lines` lines of the file, each line a whole series
@@ -15,6 +15,9 @@
 //! - `--flush end`: nothing is flushed until the load is done, then one `flush()`.
 //!   `--flush default`: the engine's default background flush (4 M samples or 10 min).
 //!   `--flush N`: the loader calls `flush()` after every N accepted samples (and at the end).
+//! - `--compact`: after the final flush, `Engine::compact_all()` (one sorted, deduplicated
+//!   file set per partition); `metrics_bytes` is then measured after compaction, and
+//!   `metrics_bytes_after_flush_before_compaction` before it.
 //! - `--analyze`: per-column compressed sizes, encodings and pages of the samples files
 //!   (Parquet metadata), files and rows per partition.
 //! - `--reencode`: merges each partition's samples files into one sorted file (what
@@ -138,8 +141,12 @@ fn main() {
     let t_flush = Instant::now();
     let last_flush = engine.flush().expect("final flush");
     let flush_secs = t_flush.elapsed().as_secs_f64();
-    // TODO(compaction): no compaction API yet; compare-disk.sh calls this loader and will
-    // need a `--compact` step here once the engine has one.
+    let flushed_metrics_bytes = dir_bytes(&dir.join("metrics"));
+    let compacted = flag(&args, "--compact").then(|| {
+        let t = Instant::now();
+        let stats = engine.compact_all().expect("compact_all");
+        (t.elapsed().as_secs_f64(), format!("{stats:?}"))
+    });
     let accepted = accepted.load(Ordering::Relaxed);
     assert_eq!(accepted, total, "every sample of the dataset is accepted");
 
@@ -152,6 +159,8 @@ fn main() {
             "samples_parquet"
         } else if name.starts_with("series-") {
             "series_parquet"
+        } else if name.starts_with("index-") {
+            "index_parquet"
         } else if name == "manifest.json" {
             "manifests"
         } else {
@@ -179,7 +188,13 @@ fn main() {
         "metrics_bytes_by_kind": by_kind,
         "bytes_per_sample": round3(metrics_bytes as f64 / total as f64),
         "wal_bytes_after_flush": dir_bytes(&dir.join("wal")),
+        "metrics_bytes_after_flush_before_compaction": flushed_metrics_bytes,
+        "bytes_per_sample_before_compaction": round3(flushed_metrics_bytes as f64 / total as f64),
     });
+    if let Some((secs, stats)) = compacted {
+        out["compaction_seconds"] = json!(round3(secs));
+        out["compaction"] = json!(stats);
+    }
     drop(engine);
     if flag(&args, "--analyze") {
         out["analyze"] = analyze(&metrics, total);
@@ -483,13 +498,23 @@ fn reencode(metrics: &Path, total: u64) -> Value {
         .map(|f| f.metadata().map_or(0, |m| m.len()))
         .sum();
     let mut sums = vec![0u64; variants().len()];
+    let (mut by_metric, mut decimal, mut decimal_series, mut series_runs) = (0, 0, 0, 0);
     let mut all_rows = Vec::new();
     for list in parts.values() {
         let files: Vec<&PathBuf> = list.iter().filter(|f| is_samples(f)).collect();
-        let rows = read_rows(&files);
+        let mut rows = read_rows(&files);
         for (i, (_, props)) in variants().into_iter().enumerate() {
             sums[i] += encode(&rows, props);
         }
+        let (bytes, exact, runs) = encode_decimal(&rows);
+        decimal += bytes;
+        decimal_series += exact;
+        series_runs += runs;
+        // Rows ordered by (metric name, series id, ts): series of one metric side by side.
+        let metric = metric_names(list);
+        let key = |r: &(u64, i64, f64)| metric.get(&r.0).cloned().unwrap_or_default();
+        rows.sort_by(|a, b| key(a).cmp(&key(b)).then((a.0, a.1).cmp(&(b.0, b.1))));
+        by_metric += encode(&rows, engine_props().build());
         all_rows.extend(rows);
     }
     all_rows.sort_by_key(|r| (r.0, r.1));
@@ -515,5 +540,120 @@ fn reencode(metrics: &Path, total: u64) -> Value {
         "variants": per_variant,
         "whole_dataset_one_file_engine_settings_bytes_per_sample":
             round3(one_file as f64 / total as f64),
+        "sorted_by_metric_then_series_engine_settings_bytes_per_sample":
+            round3(by_metric as f64 / total as f64),
+        "decimal_int64_values": {
+            "note": "not the engine's schema: per series, values that are exact decimals with \
+                     at most 9 fraction digits stored as value_int: Int64 (delta-binary-packed, \
+                     zstd 3) scaled by 10^k (k per series, would live in the series table); \
+                     other series as value_f: Float64 (byte_stream_split). Lossless, but \
+                     readers must divide by 10^k.",
+            "samples_bytes_per_sample": round3(decimal as f64 / total as f64),
+            "series_partition_runs": series_runs,
+            "runs_stored_as_decimal": decimal_series,
+        },
     })
+}
+
+/// Metric name of each series id in a partition, from its series files.
+fn metric_names(files: &[PathBuf]) -> std::collections::HashMap<u64, String> {
+    let mut out = std::collections::HashMap::new();
+    let series = files.iter().filter(|f| {
+        f.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("series-") && n.ends_with(".parquet"))
+    });
+    for f in series {
+        let file = File::open(f).expect("open series file");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.build())
+            .expect("parquet reader");
+        for batch in reader {
+            let batch = batch.expect("record batch");
+            let ids = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .expect("series_id");
+            let names = batch
+                .column(1)
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .expect("metric");
+            for i in 0..batch.num_rows() {
+                out.insert(ids.value(i), names.value(i).to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The smallest k <= 9 with every value of `values` exactly `n / 10^k` for an integer n
+/// below 2^53 in magnitude, and those integers.
+fn as_decimal(values: &[f64]) -> Option<(u32, Vec<i64>)> {
+    'k: for k in 0..=9u32 {
+        let scale = 10f64.powi(k as i32);
+        let mut ints = Vec::with_capacity(values.len());
+        for &v in values {
+            let n = (v * scale).round();
+            if !n.is_finite() || n.abs() >= 9_007_199_254_740_992.0 || n / scale != v {
+                continue 'k;
+            }
+            ints.push(n as i64);
+        }
+        return Some((k, ints));
+    }
+    None
+}
+
+/// Encodes `rows` (sorted by series id, ts) with decimal values as scaled integers; returns
+/// (bytes, series runs stored as decimals, series runs).
+fn encode_decimal(rows: &[(u64, i64, f64)]) -> (u64, u64, u64) {
+    let mut ints: Vec<Option<i64>> = Vec::with_capacity(rows.len());
+    let mut floats: Vec<Option<f64>> = Vec::with_capacity(rows.len());
+    let (mut exact, mut runs) = (0, 0);
+    for run in rows.chunk_by(|a, b| a.0 == b.0) {
+        runs += 1;
+        let values: Vec<f64> = run.iter().map(|r| r.2).collect();
+        match as_decimal(&values) {
+            Some((_, n)) => {
+                exact += 1;
+                ints.extend(n.into_iter().map(Some));
+                floats.extend(std::iter::repeat_n(None, run.len()));
+            }
+            None => {
+                ints.extend(std::iter::repeat_n(None, run.len()));
+                floats.extend(values.into_iter().map(Some));
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("series_id", DataType::UInt64, false),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("value_int", DataType::Int64, true),
+        Field::new("value_f", DataType::Float64, true),
+    ]));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.0))),
+        Arc::new(
+            TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.1))
+                .with_timezone("UTC"),
+        ),
+        Arc::new(arrow::array::Int64Array::from(ints)),
+        Arc::new(Float64Array::from(floats)),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), cols).expect("batch");
+    let props = engine_props()
+        .set_column_dictionary_enabled(ColumnPath::from("value_int"), false)
+        .set_column_encoding(ColumnPath::from("value_int"), Encoding::DELTA_BINARY_PACKED)
+        .set_column_dictionary_enabled(ColumnPath::from("value_f"), false)
+        .set_column_encoding(ColumnPath::from("value_f"), Encoding::BYTE_STREAM_SPLIT)
+        .build();
+    let mut w = ArrowWriter::try_new(Vec::new(), schema, Some(props)).expect("writer");
+    w.write(&batch).expect("write");
+    (w.into_inner().expect("finish").len() as u64, exact, runs)
 }
