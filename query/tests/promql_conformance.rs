@@ -18,10 +18,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use conformance::run::{CaseResult, run_script};
 use conformance::script::parse_script;
 
-const TESTDATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/conformance/promql/testdata"
-);
+/// `../shared` beside the project root, unless `STRATA_SHARED_DIR` names it elsewhere (for a
+/// clone that is not next to it).
+fn testdata() -> std::path::PathBuf {
+    let shared = std::env::var_os("STRATA_SHARED_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+        std::path::PathBuf::from,
+    );
+    shared.join("conformance/promql/testdata")
+}
 const EXPECTED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/conformance/expected_failures.txt"
@@ -94,7 +99,8 @@ fn reason_for(file: &str, r: &CaseResult) -> (bool, String) {
 
 #[test]
 fn promql_conformance() {
-    let dir = Path::new(TESTDATA);
+    let dir = testdata();
+    let dir = dir.as_path();
     let only = std::env::var("STRATA_PROMQL_FILE").ok();
     let bless = std::env::var("STRATA_PROMQL_BLESS").is_ok();
     let verbose = std::env::var("STRATA_PROMQL_VERBOSE").is_ok();
