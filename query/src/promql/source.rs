@@ -1,23 +1,14 @@
 //! Where selectors read series from: the [`SeriesSource`] trait and its implementation over
 //! the storage engine.
 
-use strata_engine::{Engine, MatchOp as EngineOp, Matcher as EngineMatcher, TenantId};
+use strata_engine::{Engine, Matcher as EngineMatcher, TenantId};
 
 use super::error::{Error, Result};
 use super::value::Labels;
 
-/// How a label matcher compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchOp {
-    /// `=`
-    Equal,
-    /// `!=`
-    NotEqual,
-    /// `=~` (fully anchored, `.` matches newlines, as in Prometheus)
-    Regex,
-    /// `!~`
-    NotRegex,
-}
+/// How a label matcher compares: the engine's operators (regexes fully anchored, `.`
+/// matching newlines, as in Prometheus).
+pub use strata_engine::MatchOp;
 
 /// One label matcher of a selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,14 +66,7 @@ impl SeriesSource for EngineSource<'_> {
     ) -> Result<Vec<SourceSeries>> {
         let mut ms = Vec::with_capacity(matchers.len());
         for m in matchers {
-            let (op, value) = match m.op {
-                MatchOp::Equal => (EngineOp::Equal, m.value.clone()),
-                MatchOp::NotEqual => (EngineOp::NotEqual, m.value.clone()),
-                // The engine anchors regexes; Prometheus also lets `.` match newlines.
-                MatchOp::Regex => (EngineOp::Regex, format!("(?s:{})", m.value)),
-                MatchOp::NotRegex => (EngineOp::NotRegex, format!("(?s:{})", m.value)),
-            };
-            let matcher = EngineMatcher::new(&m.name, op, &value)
+            let matcher = EngineMatcher::new(&m.name, m.op, &m.value)
                 .map_err(|e| Error::Execution(e.to_string()))?;
             ms.push(matcher);
         }
