@@ -88,8 +88,18 @@ impl Default for QueryOptions {
 }
 
 /// Parses a PromQL expression.
+///
+/// `promql-parser` 0.11 panics on a number-of-seconds duration that is not finite or does
+/// not fit a `Duration` (`x[1e400]`, `x offset NaN`); the parser holds no shared state, so
+/// the panic is caught here and returned as the parse error Prometheus gives.
 pub fn parse(query: &str) -> Result<Expr> {
-    promql_parser::parser::parse(query).map_err(Error::Parse)
+    let parsed = std::panic::catch_unwind(|| promql_parser::parser::parse(query));
+    match parsed {
+        Ok(res) => res.map_err(Error::Parse),
+        Err(_) => Err(Error::Parse(
+            "invalid duration: a number of seconds must be finite and fit 64 bits".into(),
+        )),
+    }
 }
 
 /// The PromQL evaluator. Cheap to create; holds only its options.
