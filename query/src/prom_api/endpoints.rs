@@ -305,7 +305,7 @@ fn series(engine: &Engine, tenant: &TenantId, p: Params<'_>) -> Result<Success> 
     }
     let limit = limit_param(&p)?;
     let (start, end) = window(&p)?;
-    let sets = matcher_sets(&p)?;
+    let sets = matcher_sets(&p, true)?;
     let mut found: Vec<Labels> = matching_series(engine, tenant, &sets, start, end)?
         .into_iter()
         .collect();
@@ -328,7 +328,7 @@ fn series(engine: &Engine, tenant: &TenantId, p: Params<'_>) -> Result<Success> 
 fn label_names(engine: &Engine, tenant: &TenantId, p: Params<'_>) -> Result<Success> {
     let limit = limit_param(&p)?;
     let (start, end) = window(&p)?;
-    let sets = matcher_sets(&p)?;
+    let sets = matcher_sets(&p, false)?;
     let mut names: Vec<String> = if sets.is_empty() {
         engine
             .label_names(tenant, start, end)
@@ -362,7 +362,7 @@ fn label_values(engine: &Engine, tenant: &TenantId, name: &str, p: Params<'_>) -
     }
     let limit = limit_param(&p)?;
     let (start, end) = window(&p)?;
-    let sets = matcher_sets(&p)?;
+    let sets = matcher_sets(&p, false)?;
     let mut values: Vec<String> = if sets.is_empty() {
         engine
             .label_values(tenant, &name, start, end)

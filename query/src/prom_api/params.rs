@@ -245,31 +245,48 @@ pub(crate) fn lookback_param(p: &Params<'_>) -> Result<Option<Duration>, ApiErro
         .map(Duration::from_nanos))
 }
 
+const NO_NON_EMPTY: &str = "match[] must contain at least one non-empty matcher";
+
 /// Parses the `match[]` series selectors as Prometheus's `parseMatchersParam`: each must be
 /// a plain selector with at least one matcher that does not match the empty string.
-pub(crate) fn matcher_sets(p: &Params<'_>) -> Result<Vec<Vec<LabelMatcher>>, ApiError> {
+/// `/series` words its errors `invalid parameter "match[]": ...`; `/labels` and
+/// `/label/<name>/values` give the reason alone (`prefixed` false), as Prometheus does.
+pub(crate) fn matcher_sets(
+    p: &Params<'_>,
+    prefixed: bool,
+) -> Result<Vec<Vec<LabelMatcher>>, ApiError> {
+    let fail = |reason: String| {
+        if prefixed {
+            ApiError::invalid_param("match[]", reason)
+        } else {
+            ApiError::BadData(reason)
+        }
+    };
     let mut sets = Vec::new();
     for s in p.values("match[]") {
-        let expr =
-            promql_parser::parser::parse(s).map_err(|e| ApiError::invalid_param("match[]", e))?;
+        let expr = promql_parser::parser::parse(s).map_err(|e| {
+            // Prometheus parses `match[]` without the parser's own check for a non-empty
+            // matcher and then words the failure its way.
+            if e.contains("at least one non-empty matcher") {
+                fail(NO_NON_EMPTY.into())
+            } else {
+                fail(e)
+            }
+        })?;
         let Expr::VectorSelector(vs) = expr else {
-            return Err(ApiError::invalid_param(
-                "match[]",
-                format!("parse error: {} is not a series selector", go_quote(s)),
-            ));
+            return Err(fail(format!(
+                "parse error: {} is not a series selector",
+                go_quote(s)
+            )));
         };
         let set = selector_matchers(&vs);
         let mut any_non_empty = false;
         for m in &set {
-            let em = Matcher::new(&m.name, m.op, &m.value)
-                .map_err(|e| ApiError::invalid_param("match[]", e.to_string()))?;
+            let em = Matcher::new(&m.name, m.op, &m.value).map_err(|e| fail(e.to_string()))?;
             any_non_empty |= !em.matches_value("");
         }
         if !any_non_empty {
-            return Err(ApiError::invalid_param(
-                "match[]",
-                "match[] must contain at least one non-empty matcher",
-            ));
+            return Err(fail(NO_NON_EMPTY.into()));
         }
         sets.push(set);
     }
@@ -485,7 +502,7 @@ mod tests {
                 .iter()
                 .map(|s| ("match[]".to_string(), s.to_string()))
                 .collect();
-            matcher_sets(&Params::new(&kv)).map_err(|e| e.to_string())
+            matcher_sets(&Params::new(&kv), true).map_err(|e| e.to_string())
         };
         let ok = sets(&["up", "{job=\"api\", env!=\"dev\"}"]).unwrap_or_default();
         assert_eq!(ok.len(), 2);
