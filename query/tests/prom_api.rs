@@ -548,6 +548,9 @@ fn metadata_and_buildinfo() {
     );
 }
 
+/// (endpoint, parameters, status, body).
+type Recorded<'a> = (&'a str, &'a [(&'a str, &'a str)], u16, &'a str);
+
 /// Bodies recorded from a real Prometheus (Debian's 2.42.0 on the build machine, empty
 /// storage) for the same requests. Left out: what Prometheus 3 changed since (`invalid time
 /// value` lower-cased, UTF-8 label names, Go 1.22's `\b` escape) and parse-error texts,
@@ -555,7 +558,7 @@ fn metadata_and_buildinfo() {
 #[test]
 fn answers_recorded_from_a_real_prometheus() {
     let f = fixture();
-    let recorded: &[(&str, &[(&str, &str)], u16, &str)] = &[
+    let recorded: &[Recorded] = &[
         (
             "query",
             &[("query", "vector(1e21)"), ("time", "1700000000.5")],
