@@ -488,7 +488,7 @@ impl<'q> Evaluator<'q> {
 }
 
 /// A selector's matchers in storage form, the metric name included.
-fn selector_matchers(vs: &VectorSelector) -> Vec<LabelMatcher> {
+pub(crate) fn selector_matchers(vs: &VectorSelector) -> Vec<LabelMatcher> {
     let mut out = Vec::new();
     if let Some(name) = &vs.name {
         out.push(LabelMatcher {

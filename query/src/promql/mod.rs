@@ -58,6 +58,7 @@ pub use value::{
     Labels, METRIC_NAME, QueryResult, STALE_NAN_BITS, Sample, Series, Value, is_stale_nan,
 };
 
+pub(crate) use eval::selector_matchers;
 use eval::{EvalSettings, Evaluator, Val};
 
 /// Most points per series a range query may return (Prometheus's limit).
