@@ -6,5 +6,6 @@
 //! first commit.
 
 mod cli;
+mod otlp;
 
 pub use cli::{Cli, Command, ServeArgs};

@@ -1,0 +1,66 @@
+//! Errors of OTLP decoding and translation.
+
+/// What went wrong with an OTLP request body, or with one name in it.
+///
+/// Every variant is the client's fault: the server answers 400 / `INVALID_ARGUMENT`, except
+/// [`OtlpError::BodyTooLarge`] (413 / `RESOURCE_EXHAUSTED`) and
+/// [`OtlpError::UnsupportedContentEncoding`] (415 over HTTP).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OtlpError {
+    /// A `Content-Encoding` other than `gzip` or `identity`.
+    #[error("unsupported content encoding {encoding:?}: use gzip or identity")]
+    UnsupportedContentEncoding {
+        /// The encoding the client sent.
+        encoding: String,
+    },
+    /// The body, after decompression, is longer than the limit.
+    #[error("request body exceeds the limit of {limit} bytes (after decompression)")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The gzip stream is corrupt or truncated.
+    #[error("invalid gzip body: {source}")]
+    Gzip {
+        /// The decoder's error.
+        source: std::io::Error,
+    },
+    /// The body is not a valid protobuf message of the expected type.
+    #[error("invalid OTLP {signal} protobuf: {source}")]
+    Protobuf {
+        /// `metrics`, `traces` or `logs`.
+        signal: &'static str,
+        /// prost's error, naming the field.
+        source: prost::DecodeError,
+    },
+    /// The body is not valid OTLP/JSON of the expected type.
+    #[error("invalid OTLP {signal} JSON: {source}")]
+    Json {
+        /// `metrics`, `traces` or `logs`.
+        signal: &'static str,
+        /// serde_json's error, with line and column.
+        source: serde_json::Error,
+    },
+    /// A response could not be written as JSON (a bug: responses hold no maps or floats).
+    #[error("cannot encode the OTLP response as JSON: {source}")]
+    EncodeJson {
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+    /// A metric name with nothing left after normalisation.
+    #[error("metric name {name:?} normalises to the invalid name {normalized:?}")]
+    InvalidMetricName {
+        /// The OTLP name.
+        name: String,
+        /// What normalisation made of it.
+        normalized: String,
+    },
+    /// An attribute key with nothing left after sanitisation.
+    #[error("attribute key {key:?} sanitises to the invalid label name {normalized:?}")]
+    InvalidLabelName {
+        /// The OTLP attribute key.
+        key: String,
+        /// What sanitisation made of it.
+        normalized: String,
+    },
+}

@@ -1,0 +1,479 @@
+//! OTLP metrics to Prometheus series, as Prometheus 3.x's OTLP receiver maps them with its
+//! default settings (see `docs/otlp-mapping.md`).
+
+use std::collections::HashMap;
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, DataPointFlags, HistogramDataPoint, Metric, NumberDataPoint,
+    SummaryDataPoint, metric::Data, number_data_point,
+};
+use strata_engine::{Sample, SeriesSamples};
+
+use super::labels::{
+    LabelMap, ResourceLabels, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE, base_labels,
+    finish, scope_labels,
+};
+use super::names::{MetricKind, metric_name};
+
+/// Prometheus's staleness marker: a NaN with this exact bit pattern.
+pub(crate) const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+
+/// At most this many reasons are kept in [`Translated::errors`]; the count stays exact.
+const MAX_ERRORS: usize = 16;
+
+/// At most this many `target_info` samples per resource (with the default 5 min lookback,
+/// 2.5 min apart: 41 hours). Prometheus has no cap; a request whose points span years would
+/// otherwise produce hundreds of thousands of samples.
+const MAX_TARGET_INFO_SAMPLES: i64 = 1000;
+
+/// Choices Prometheus exposes in its `otlp:` configuration; the defaults are Prometheus 3.x's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TranslateOptions {
+    /// Add `otel_scope_name`, `otel_scope_version`, `otel_scope_schema_url` and
+    /// `otel_scope_<attribute>` labels to every series of a named scope (Prometheus's
+    /// `promote_scope_metadata`, default `false`).
+    pub(crate) promote_scope_metadata: bool,
+    /// Write a `target_info` series per resource with its non-identifying attributes
+    /// (default `true`; Prometheus has no switch in its config file).
+    pub(crate) target_info: bool,
+    /// The PromQL lookback delta in milliseconds: `target_info` gets one sample every half of
+    /// it across the resource's time range, so it is found at every instant (default 5 min).
+    pub(crate) lookback_delta_ms: i64,
+}
+
+impl Default for TranslateOptions {
+    fn default() -> Self {
+        Self {
+            promote_scope_metadata: false,
+            target_info: true,
+            lookback_delta_ms: 5 * 60 * 1000,
+        }
+    }
+}
+
+/// The Prometheus series of one OTLP request, and what could not be mapped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Translated {
+    /// One entry per distinct label set (sorted by name), samples in request order.
+    pub(crate) series: Vec<SeriesSamples>,
+    /// OTLP data points in the request (the unit of `rejected_data_points`).
+    pub(crate) points: u64,
+    /// OTLP data points that were not mapped (each is counted once, however many samples it
+    /// would have made).
+    pub(crate) rejected_points: u64,
+    /// Why, one line per rejected metric or point, at most 16; `rejected_points` stays exact.
+    pub(crate) errors: Vec<String>,
+}
+
+/// Builds series, merging samples of equal label sets.
+#[derive(Default)]
+struct Builder {
+    out: Translated,
+    index: HashMap<Vec<(String, String)>, usize>,
+    dropped_errors: u64,
+}
+
+impl Builder {
+    fn add(&mut self, labels: Vec<(String, String)>, sample: Sample) {
+        match self.index.get(&labels) {
+            Some(&i) => self.out.series[i].samples.push(sample),
+            None => {
+                self.index.insert(labels.clone(), self.out.series.len());
+                self.out.series.push(SeriesSamples {
+                    labels,
+                    samples: vec![sample],
+                });
+            }
+        }
+    }
+
+    fn reject(&mut self, points: u64, reason: impl FnOnce() -> String) {
+        self.out.rejected_points += points;
+        if self.out.errors.len() < MAX_ERRORS {
+            self.out.errors.push(reason());
+        } else {
+            self.dropped_errors += 1;
+        }
+    }
+
+    fn finish(mut self) -> Translated {
+        if self.dropped_errors > 0 {
+            self.out
+                .errors
+                .push(format!("... and {} more", self.dropped_errors));
+        }
+        self.out
+    }
+}
+
+/// The labels shared by one scope's points, and the resource's time range.
+struct Context<'a> {
+    resource: &'a ResourceLabels,
+    scope: &'a [(String, String)],
+}
+
+/// Nanoseconds to milliseconds, as Prometheus does (truncating).
+fn millis(ns: u64) -> i64 {
+    // u64::MAX / 1e6 fits an i64.
+    (ns / 1_000_000) as i64
+}
+
+fn value_or_stale(flags: u32, value: f64) -> f64 {
+    if flags & DataPointFlags::NoRecordedValueMask as u32 != 0 {
+        f64::from_bits(STALE_NAN)
+    } else {
+        value
+    }
+}
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`, for `le` and `quantile` values.
+fn float_label(f: f64) -> String {
+    if f.is_infinite() {
+        if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{f}")
+    }
+}
+
+/// Maps an OTLP metrics request onto Prometheus series. Nothing is dropped silently: every
+/// point that cannot be mapped is counted in `rejected_points` with a reason.
+pub(crate) fn translate_metrics(
+    req: &ExportMetricsServiceRequest,
+    opts: &TranslateOptions,
+) -> Translated {
+    let mut b = Builder::default();
+    for rm in &req.resource_metrics {
+        let resource_attrs = rm
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or(&[]);
+        let resource = ResourceLabels::new(resource_attrs);
+        let mut range: Option<(i64, i64)> = None;
+        for sm in &rm.scope_metrics {
+            let scope = if opts.promote_scope_metadata {
+                match scope_labels(sm.scope.as_ref(), &sm.schema_url) {
+                    Ok(labels) => labels,
+                    Err(e) => {
+                        let n: u64 = sm.metrics.iter().map(point_count).sum();
+                        b.out.points += n;
+                        b.reject(n, || format!("scope: {e}"));
+                        continue;
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            let ctx = Context {
+                resource: &resource,
+                scope: &scope,
+            };
+            for metric in &sm.metrics {
+                b.out.points += point_count(metric);
+                if let Some((lo, hi)) = time_range(metric) {
+                    range = Some(match range {
+                        Some((a, z)) => (a.min(lo), z.max(hi)),
+                        None => (lo, hi),
+                    });
+                }
+                translate_metric(&mut b, &ctx, metric);
+            }
+        }
+        if opts.target_info
+            && let Some(range) = range
+        {
+            add_target_info(
+                &mut b,
+                resource_attrs,
+                &resource,
+                range,
+                opts.lookback_delta_ms,
+            );
+        }
+    }
+    b.finish()
+}
+
+fn point_count(metric: &Metric) -> u64 {
+    let n = match &metric.data {
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    };
+    n as u64
+}
+
+/// The earliest and latest point timestamps of a metric in ms (points without one ignored).
+fn time_range(metric: &Metric) -> Option<(i64, i64)> {
+    let times: Vec<u64> = match &metric.data {
+        Some(Data::Gauge(g)) => g.data_points.iter().map(|p| p.time_unix_nano).collect(),
+        Some(Data::Sum(s)) => s.data_points.iter().map(|p| p.time_unix_nano).collect(),
+        Some(Data::Histogram(h)) => h.data_points.iter().map(|p| p.time_unix_nano).collect(),
+        Some(Data::ExponentialHistogram(h)) => {
+            h.data_points.iter().map(|p| p.time_unix_nano).collect()
+        }
+        Some(Data::Summary(s)) => s.data_points.iter().map(|p| p.time_unix_nano).collect(),
+        None => Vec::new(),
+    };
+    let times = times.into_iter().filter(|&t| t != 0);
+    let lo = times.clone().min()?;
+    let hi = times.max()?;
+    Some((millis(lo), millis(hi)))
+}
+
+fn temporality_name(t: i32) -> &'static str {
+    match AggregationTemporality::try_from(t) {
+        Ok(AggregationTemporality::Delta) => "delta",
+        Ok(AggregationTemporality::Cumulative) => "cumulative",
+        Ok(AggregationTemporality::Unspecified) => "unspecified",
+        Err(_) => "unknown",
+    }
+}
+
+fn translate_metric(b: &mut Builder, ctx: &Context<'_>, metric: &Metric) {
+    let n = point_count(metric);
+    let (kind, temporality) = match &metric.data {
+        None => {
+            b.reject(0, || {
+                format!(
+                    "metric {:?}: no data (unsupported metric type)",
+                    metric.name
+                )
+            });
+            return;
+        }
+        Some(Data::Gauge(_)) => (MetricKind::Gauge, None),
+        Some(Data::Sum(s)) if s.is_monotonic => (
+            MetricKind::MonotonicCounter,
+            Some(s.aggregation_temporality),
+        ),
+        Some(Data::Sum(s)) => (
+            MetricKind::NonMonotonicCounter,
+            Some(s.aggregation_temporality),
+        ),
+        Some(Data::Histogram(h)) => (MetricKind::Histogram, Some(h.aggregation_temporality)),
+        Some(Data::ExponentialHistogram(_)) => {
+            b.reject(n, || {
+                format!(
+                    "metric {:?}: exponential histograms are not supported (Strata stores float \
+                     samples only); {n} points rejected",
+                    metric.name
+                )
+            });
+            return;
+        }
+        Some(Data::Summary(_)) => (MetricKind::Summary, None),
+    };
+    if let Some(t) = temporality
+        && t != AggregationTemporality::Cumulative as i32
+    {
+        b.reject(n, || {
+            format!(
+                "metric {:?}: {} temporality is not supported, only cumulative (as in \
+                 Prometheus); {n} points rejected",
+                metric.name,
+                temporality_name(t)
+            )
+        });
+        return;
+    }
+    let name = match metric_name(&metric.name, &metric.unit, kind) {
+        Ok(name) => name,
+        Err(e) => {
+            b.reject(n, || format!("{e}; {n} points rejected"));
+            return;
+        }
+    };
+    if n == 0 {
+        b.reject(0, || {
+            format!("metric {:?}: empty data points, dropped", metric.name)
+        });
+        return;
+    }
+    match &metric.data {
+        Some(Data::Gauge(g)) => {
+            for p in &g.data_points {
+                number_point(b, ctx, &metric.name, &name, p);
+            }
+        }
+        Some(Data::Sum(s)) => {
+            for p in &s.data_points {
+                number_point(b, ctx, &metric.name, &name, p);
+            }
+        }
+        Some(Data::Histogram(h)) => {
+            for p in &h.data_points {
+                histogram_point(b, ctx, &metric.name, &name, p);
+            }
+        }
+        Some(Data::Summary(s)) => {
+            for p in &s.data_points {
+                summary_point(b, ctx, &metric.name, &name, p);
+            }
+        }
+        Some(Data::ExponentialHistogram(_)) | None => {}
+    }
+}
+
+/// The point's base labels and timestamp, or `None` after rejecting it.
+fn point_base(
+    b: &mut Builder,
+    ctx: &Context<'_>,
+    metric: &str,
+    attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    time_unix_nano: u64,
+) -> Option<(LabelMap, i64)> {
+    if time_unix_nano == 0 {
+        b.reject(1, || {
+            format!("metric {metric:?}: data point without a timestamp")
+        });
+        return None;
+    }
+    match base_labels(attrs, &[], ctx.scope, ctx.resource) {
+        Ok(labels) => Some((labels, millis(time_unix_nano))),
+        Err(e) => {
+            b.reject(1, || format!("metric {metric:?}: {e}"));
+            None
+        }
+    }
+}
+
+fn number_point(b: &mut Builder, ctx: &Context<'_>, metric: &str, name: &str, p: &NumberDataPoint) {
+    let value = match p.value {
+        Some(number_data_point::Value::AsDouble(v)) => v,
+        Some(number_data_point::Value::AsInt(v)) => v as f64,
+        None if p.flags & DataPointFlags::NoRecordedValueMask as u32 != 0 => 0.0,
+        None => {
+            b.reject(1, || {
+                format!("metric {metric:?}: data point without a value")
+            });
+            return;
+        }
+    };
+    let Some((base, ts)) = point_base(b, ctx, metric, &p.attributes, p.time_unix_nano) else {
+        return;
+    };
+    let value = value_or_stale(p.flags, value);
+    b.add(finish(&base, name, &[]), Sample { ts, value });
+}
+
+fn histogram_point(
+    b: &mut Builder,
+    ctx: &Context<'_>,
+    metric: &str,
+    name: &str,
+    p: &HistogramDataPoint,
+) {
+    let Some((base, ts)) = point_base(b, ctx, metric, &p.attributes, p.time_unix_nano) else {
+        return;
+    };
+    let v = |value: f64| Sample {
+        ts,
+        value: value_or_stale(p.flags, value),
+    };
+    if let Some(sum) = p.sum {
+        b.add(finish(&base, &format!("{name}_sum"), &[]), v(sum));
+    }
+    b.add(
+        finish(&base, &format!("{name}_count"), &[]),
+        v(p.count as f64),
+    );
+    let bucket = format!("{name}_bucket");
+    let mut cumulative: u64 = 0;
+    for (bound, count) in p.explicit_bounds.iter().zip(&p.bucket_counts) {
+        cumulative = cumulative.saturating_add(*count);
+        let le = float_label(*bound);
+        b.add(
+            finish(&base, &bucket, &[("le", le.as_str())]),
+            v(cumulative as f64),
+        );
+    }
+    b.add(finish(&base, &bucket, &[("le", "+Inf")]), v(p.count as f64));
+}
+
+fn summary_point(
+    b: &mut Builder,
+    ctx: &Context<'_>,
+    metric: &str,
+    name: &str,
+    p: &SummaryDataPoint,
+) {
+    let Some((base, ts)) = point_base(b, ctx, metric, &p.attributes, p.time_unix_nano) else {
+        return;
+    };
+    let v = |value: f64| Sample {
+        ts,
+        value: value_or_stale(p.flags, value),
+    };
+    b.add(finish(&base, &format!("{name}_sum"), &[]), v(p.sum));
+    b.add(
+        finish(&base, &format!("{name}_count"), &[]),
+        v(p.count as f64),
+    );
+    for q in &p.quantile_values {
+        let quantile = float_label(q.quantile);
+        b.add(
+            finish(&base, name, &[("quantile", quantile.as_str())]),
+            v(q.value),
+        );
+    }
+}
+
+/// `target_info{job, instance, <other resource attributes>} 1`, from the resource's first
+/// to its last point timestamp every half lookback delta, plus one at the last timestamp.
+/// Only when the resource has `job` or `instance` and at least one other attribute.
+fn add_target_info(
+    b: &mut Builder,
+    attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    resource: &ResourceLabels,
+    (first, last): (i64, i64),
+    lookback_delta_ms: i64,
+) {
+    let identifying = [SERVICE_NAMESPACE, SERVICE_NAME, SERVICE_INSTANCE_ID];
+    let others = attrs
+        .iter()
+        .filter(|kv| !identifying.contains(&kv.key.as_str()))
+        .count();
+    if others == 0 || (resource.job.is_none() && resource.instance.is_none()) {
+        return;
+    }
+    let base = match base_labels(attrs, &identifying, &[], resource) {
+        Ok(base) => base,
+        Err(e) => {
+            b.reject(0, || format!("target_info not written: resource {e}"));
+            return;
+        }
+    };
+    let labels = finish(&base, "target_info", &[]);
+    let interval = (lookback_delta_ms / 2).max(1);
+    let steps = (last - first) / interval;
+    let start = if steps >= MAX_TARGET_INFO_SAMPLES {
+        last - (MAX_TARGET_INFO_SAMPLES - 1) * interval
+    } else {
+        first
+    };
+    let mut ts = start;
+    while ts < last {
+        b.add(labels.clone(), Sample { ts, value: 1.0 });
+        ts += interval;
+    }
+    b.add(
+        labels,
+        Sample {
+            ts: last,
+            value: 1.0,
+        },
+    );
+}
+
+#[cfg(test)]
+#[path = "translate_tests.rs"]
+mod tests;
