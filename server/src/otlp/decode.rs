@@ -118,7 +118,55 @@ pub(crate) fn decode_metrics(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<ExportMetricsServiceRequest, OtlpError> {
-    decode(body, encoding, "metrics")
+    let req: ExportMetricsServiceRequest = decode(body, encoding, "metrics")?;
+    if encoding == Encoding::Json {
+        check_json_metric_data(body, &req)?;
+    }
+    Ok(req)
+}
+
+/// The metric types, as OTLP/JSON keys.
+const DATA_KEYS: [&str; 5] = [
+    "gauge",
+    "sum",
+    "histogram",
+    "exponentialHistogram",
+    "summary",
+];
+
+/// opentelemetry-proto decodes a metric whose `gauge`/`sum`/... object does not match the
+/// schema as a metric without data (serde's flattened `Option` swallows the error). When a
+/// decoded metric has no data, look at the JSON again: if it has one of those keys, the body
+/// is malformed. Costs a second parse only for such bodies.
+fn check_json_metric_data(body: &[u8], req: &ExportMetricsServiceRequest) -> Result<(), OtlpError> {
+    let mut json: Option<serde_json::Value> = None;
+    for (i, rm) in req.resource_metrics.iter().enumerate() {
+        for (j, sm) in rm.scope_metrics.iter().enumerate() {
+            for (k, metric) in sm.metrics.iter().enumerate() {
+                if metric.data.is_some() {
+                    continue;
+                }
+                if json.is_none() {
+                    json =
+                        Some(
+                            serde_json::from_slice(body).map_err(|source| OtlpError::Json {
+                                signal: "metrics",
+                                source,
+                            })?,
+                        );
+                }
+                let Some(value) = &json else { continue };
+                let m = &value["resourceMetrics"][i]["scopeMetrics"][j]["metrics"][k];
+                if let Some(key) = DATA_KEYS.iter().find(|key| m.get(**key).is_some()) {
+                    return Err(OtlpError::MalformedMetricData {
+                        name: metric.name.clone(),
+                        kind: key,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An `ExportTraceServiceRequest` from a (decompressed) body.

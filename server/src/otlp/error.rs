@@ -41,6 +41,14 @@ pub(crate) enum OtlpError {
         /// serde_json's error, with line and column.
         source: serde_json::Error,
     },
+    /// An OTLP/JSON metric whose data object does not match the schema.
+    #[error("invalid OTLP metrics JSON: metric {name:?} has a malformed {kind:?} object")]
+    MalformedMetricData {
+        /// The metric's name.
+        name: String,
+        /// `gauge`, `sum`, `histogram`, `exponentialHistogram` or `summary`.
+        kind: &'static str,
+    },
     /// A response could not be written as JSON (a bug: responses hold no maps or floats).
     #[error("cannot encode the OTLP response as JSON: {source}")]
     EncodeJson {

@@ -24,3 +24,6 @@ pub(crate) use decode::{Encoding, decode_logs, decode_metrics, decode_traces, de
 pub(crate) use error::OtlpError;
 pub(crate) use response::{encode_response, partial_success};
 pub(crate) use translate::{STALE_NAN, TranslateOptions, Translated, translate_metrics};
+
+#[cfg(test)]
+mod engine_tests;

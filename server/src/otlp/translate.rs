@@ -107,7 +107,7 @@ impl Builder {
     }
 }
 
-/// The labels shared by one scope's points, and the resource's time range.
+/// The labels shared by one scope's points: `job`/`instance` and the scope labels.
 struct Context<'a> {
     resource: &'a ResourceLabels,
     scope: &'a [(String, String)],
