@@ -52,6 +52,7 @@ mod partition;
 mod retention;
 mod scan;
 mod series;
+mod series_key;
 mod tenant;
 
 pub use clock::{Clock, ManualClock, SystemClock};
