@@ -17,6 +17,7 @@ use crate::head::{self, Placement, TenantHead, TokenBucket};
 use crate::index::PartIndex;
 use crate::parquet_io;
 use crate::partition::PartFile;
+use crate::replay::Replayed;
 use crate::scan::{self, ScanStats};
 use crate::series::{self, SeriesId};
 use crate::series_key::{PreparedBatch, SeriesKey};
@@ -112,24 +113,7 @@ impl Core {
             poisoned: OnceLock::new(),
         };
         let flushed_below = engine.load_partitions()?;
-        let mut records = 0u64;
-        let mut samples = 0u64;
-        for rec in engine.wal.reader(engine.wal.first_lsn())? {
-            let rec = rec?;
-            if rec.lsn < flushed_below {
-                continue; // its samples are in committed Parquet files
-            }
-            let decoded = codec::decode(&rec.payload).map_err(|reason| Error::BadRecord {
-                lsn: rec.lsn,
-                reason,
-            })?;
-            samples += decoded.samples.len() as u64;
-            engine.replay(decoded).map_err(|reason| Error::BadRecord {
-                lsn: rec.lsn,
-                reason,
-            })?;
-            records += 1;
-        }
+        let Replayed { records, samples } = engine.replay_wal(flushed_below)?;
         engine.note_accepted(samples);
         info!(dir = %engine.dir.display(), flushed_below, records, samples,
               "engine opened, WAL replayed");
@@ -163,38 +147,6 @@ impl Core {
             .unwrap_or_else(|p| p.into_inner())
             .get(tenant)
             .cloned()
-    }
-
-    fn replay(&self, rec: SamplesRecord) -> Result<(), String> {
-        let head = self.head(&rec.tenant);
-        let mut h = lock(&head);
-        let h = &mut *h;
-        // Replayed series count as active from now: when they last received a sample is not
-        // logged, so the limits take the strict view.
-        let now = self.clock.now_ms();
-        for (id, key) in rec.new_series {
-            let Some(s) = h.index.restore(id, key.bytes()) else {
-                return Err(format!("series id {id} is logged for two label sets"));
-            };
-            let metric = s.key.metric_name();
-            head::activate(
-                &mut s.buf,
-                metric,
-                now,
-                &mut h.active,
-                &mut h.active_by_metric,
-            );
-        }
-        // One probe per sample (identity-hashed ids), no second lookup to validate.
-        for (id, s) in rec.samples {
-            let Some(series) = h.index.get_mut(id) else {
-                return Err(format!(
-                    "sample for series id {id}, which was never defined"
-                ));
-            };
-            series.buf.restore(s);
-        }
-        Ok(())
     }
 
     /// Writes samples for `tenant`. Returns once the accepted samples are durable (per the

@@ -49,6 +49,7 @@ mod matcher;
 mod outcome;
 mod parquet_io;
 mod partition;
+mod replay;
 mod retention;
 mod scan;
 mod series;
