@@ -3,6 +3,7 @@
 //! applies records without re-checking any limit.
 
 use crate::series::SeriesId;
+use crate::series_key::{self, SeriesKey};
 use crate::{Labels, Sample, TenantId};
 
 const VERSION: u8 = 1;
@@ -13,7 +14,7 @@ const KIND_SAMPLES: u8 = 1;
 pub(crate) struct SamplesRecord {
     pub(crate) tenant: TenantId,
     /// Series first seen in this write, with the ids they were given.
-    pub(crate) new_series: Vec<(SeriesId, Labels)>,
+    pub(crate) new_series: Vec<(SeriesId, SeriesKey)>,
     pub(crate) samples: Vec<(SeriesId, Sample)>,
 }
 
@@ -24,12 +25,7 @@ pub(crate) fn encode(rec: &SamplesRecord) -> Vec<u8> {
     let defs: usize = rec
         .new_series
         .iter()
-        .map(|(_, l)| {
-            10 + l
-                .iter()
-                .map(|x| 8 + x.name.len() + x.value.len())
-                .sum::<usize>()
-        })
+        .map(|(_, k)| 10 + k.bytes().len())
         .sum();
     let mut out =
         Vec::with_capacity(11 + rec.tenant.as_str().len() + defs + rec.samples.len() * SAMPLE_LEN);
@@ -39,15 +35,11 @@ pub(crate) fn encode(rec: &SamplesRecord) -> Vec<u8> {
     out.push(rec.tenant.as_str().len() as u8);
     out.extend_from_slice(rec.tenant.as_str().as_bytes());
     out.extend_from_slice(&(rec.new_series.len() as u32).to_le_bytes());
-    for (id, labels) in &rec.new_series {
+    for (id, key) in &rec.new_series {
         out.extend_from_slice(&id.to_le_bytes());
-        out.extend_from_slice(&(labels.len() as u16).to_le_bytes());
-        for l in labels.iter() {
-            for part in [&l.name, &l.value] {
-                out.extend_from_slice(&(part.len() as u32).to_le_bytes());
-                out.extend_from_slice(part.as_bytes());
-            }
-        }
+        out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        // The canonical bytes are the record's label encoding.
+        out.extend_from_slice(key.bytes());
     }
     out.extend_from_slice(&(rec.samples.len() as u32).to_le_bytes());
     for (id, s) in &rec.samples {
@@ -123,6 +115,11 @@ pub(crate) fn decode(buf: &[u8]) -> Result<SamplesRecord, String> {
     for _ in 0..n_defs {
         let id = c.u64("series id")?;
         let n_labels = c.u16("label count")? as usize;
+        if let Some(len) = series_key::canonical_len(&c.buf[c.pos..], n_labels) {
+            // Logged in canonical form, as `encode` writes it: take the bytes as they are.
+            new_series.push((id, SeriesKey::from_canonical(c.take(len, "labels")?)));
+            continue;
+        }
         let mut pairs = Vec::with_capacity(n_labels.min(c.remaining() / 8));
         for _ in 0..n_labels {
             let nlen = c.u32("label name length")? as usize;
@@ -132,7 +129,7 @@ pub(crate) fn decode(buf: &[u8]) -> Result<SamplesRecord, String> {
             pairs.push((name, value));
         }
         let labels = Labels::from_pairs(pairs).map_err(|r| format!("series {id}: {r}"))?;
-        new_series.push((id, labels));
+        new_series.push((id, SeriesKey::from_labels(&labels)));
     }
     let n_samples = c.u32("sample count")? as usize;
     if c.remaining() != n_samples.saturating_mul(SAMPLE_LEN) {
@@ -168,7 +165,7 @@ mod tests {
             pairs.push(("__name__".into(), "m".into()));
             pairs.sort();
             pairs.dedup_by(|a, b| a.0 == b.0);
-            Labels::from_pairs(pairs).unwrap()
+            SeriesKey::from_labels(&Labels::from_pairs(pairs).unwrap())
         });
         let sample = (any::<u64>(), any::<i64>(), any::<u64>()).prop_map(|(id, ts, bits)| {
             (

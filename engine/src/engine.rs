@@ -13,12 +13,14 @@ use tracing::info;
 
 use crate::clock::Clock;
 use crate::codec::{self, SamplesRecord};
-use crate::head::{Placement, TenantHead, TokenBucket};
+use crate::head::{self, Placement, TenantHead, TokenBucket};
 use crate::index::PartIndex;
 use crate::parquet_io;
 use crate::partition::PartFile;
+use crate::replay::Replayed;
 use crate::scan::{self, ScanStats};
-use crate::series::SeriesId;
+use crate::series::{self, SeriesId};
+use crate::series_key::{PreparedBatch, SeriesKey};
 use crate::{
     EngineConfig, Error, Labels, Limits, Matcher, RejectReason, Result, TenantId, WriteOutcome,
 };
@@ -111,24 +113,7 @@ impl Core {
             poisoned: OnceLock::new(),
         };
         let flushed_below = engine.load_partitions()?;
-        let mut records = 0u64;
-        let mut samples = 0u64;
-        for rec in engine.wal.reader(engine.wal.first_lsn())? {
-            let rec = rec?;
-            if rec.lsn < flushed_below {
-                continue; // its samples are in committed Parquet files
-            }
-            let decoded = codec::decode(&rec.payload).map_err(|reason| Error::BadRecord {
-                lsn: rec.lsn,
-                reason,
-            })?;
-            samples += decoded.samples.len() as u64;
-            engine.replay(decoded).map_err(|reason| Error::BadRecord {
-                lsn: rec.lsn,
-                reason,
-            })?;
-            records += 1;
-        }
+        let Replayed { records, samples } = engine.replay_wal(flushed_below)?;
         engine.note_accepted(samples);
         info!(dir = %engine.dir.display(), flushed_below, records, samples,
               "engine opened, WAL replayed");
@@ -164,30 +149,6 @@ impl Core {
             .cloned()
     }
 
-    fn replay(&self, rec: SamplesRecord) -> Result<(), String> {
-        let head = self.head(&rec.tenant);
-        let mut h = lock(&head);
-        // Replayed series count as active from now: when they last received a sample is not
-        // logged, so the limits take the strict view.
-        let now = self.clock.now_ms();
-        for (id, labels) in rec.new_series {
-            let metric = labels.metric_name().to_owned();
-            if !h.index.restore(id, labels) {
-                return Err(format!("series id {id} is logged for two label sets"));
-            }
-            h.activate(id, &metric, now);
-        }
-        for (id, s) in rec.samples {
-            if h.index.get(id).is_none() {
-                return Err(format!(
-                    "sample for series id {id}, which was never defined"
-                ));
-            }
-            h.data.entry(id).or_default().restore(s);
-        }
-        Ok(())
-    }
-
     /// Writes samples for `tenant`. Returns once the accepted samples are durable (per the
     /// WAL's durability mode), with exact counts of what was accepted, duplicated and
     /// rejected by reason. Rejected samples are never stored; the rest of the batch is.
@@ -205,6 +166,14 @@ impl Core {
             new_series: Vec::new(),
             samples: Vec::new(),
         };
+        // Outside the tenant lock: validate and canonicalise every label set into one
+        // buffer, and hash it. No allocation per series.
+        let mut keys = PreparedBatch::default();
+        let prepared: Vec<_> = batch
+            .iter()
+            .filter(|ss| !ss.samples.is_empty())
+            .map(|ss| (ss, keys.prepare(&ss.labels, limits, series::xxh3)))
+            .collect();
         let head = self.head(tenant);
         let ticket = {
             let mut h = lock(&head);
@@ -216,22 +185,27 @@ impl Core {
                 .bucket
                 .get_or_insert_with(|| TokenBucket::full(limits.ingest_burst, now));
             let mut bucket = *bucket;
-            for ss in batch.iter().filter(|ss| !ss.samples.is_empty()) {
+            for (ss, p) in &prepared {
                 let n = ss.samples.len() as u64;
-                let pairs = ss.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-                let labels = match Labels::from_pairs(pairs).and_then(|l| check_limits(l, limits)) {
-                    Ok(l) => l,
+                let p = match p {
+                    Ok(p) => p,
                     Err(reason) => {
+                        let reason = *reason;
                         outcome.reject(reason, n, || label_message(reason, &ss.labels, limits));
                         continue;
                     }
                 };
-                let found = h.index.find(&labels);
-                let id = found.unwrap_or_else(|free| free);
-                if !h.is_counted(id)
-                    && let Err(reason) = check_series_limits(h, &labels, limits)
+                let key = keys.bytes(p);
+                let metric = keys.metric_name(p);
+                let found = h.index.find_hashed(key, p.hash);
+                let counted = found.is_ok_and(|id| h.index.get(id).is_some_and(|s| s.buf.counted));
+                if !counted
+                    && let Err(reason) =
+                        check_series_limits(h.active, &h.active_by_metric, metric, limits)
                 {
-                    outcome.reject(reason, n, || series_message(reason, &labels, limits));
+                    outcome.reject(reason, n, || {
+                        series_message(reason, &keys.labels(p), limits)
+                    });
                     continue;
                 }
                 let allowed = bucket.take(n, now, limits.ingest_rate, limits.ingest_burst);
@@ -244,31 +218,35 @@ impl Core {
                 if allowed == 0 {
                     continue;
                 }
-                let labels = match found {
-                    Ok(id) => h.index.get(id).cloned().unwrap_or_else(|| Arc::new(labels)),
-                    Err(id) => {
-                        rec.new_series.push((id, labels.clone()));
-                        let labels = h.index.insert(id, labels);
-                        h.data.entry(id).or_default().logged_epoch = Some(h.wal_epoch);
-                        labels
-                    }
+                let (id, series) = match found {
+                    Ok(id) => match h.index.get_mut(id) {
+                        Some(s) => (id, s),
+                        None => continue, // `find_hashed` found it under the same lock
+                    },
+                    Err(id) => (id, h.index.insert(id, SeriesKey::from_canonical(key))),
                 };
-                h.activate(id, labels.metric_name(), now);
-                let epoch = h.wal_epoch;
-                let buf = h.data.entry(id).or_default();
-                if buf.logged_epoch != Some(epoch) {
-                    // First use since a flush cut or the open: log the labels again (see
+                head::activate(
+                    &mut series.buf,
+                    metric,
+                    now,
+                    &mut h.active,
+                    &mut h.active_by_metric,
+                );
+                let buf = &mut series.buf;
+                if buf.logged_epoch != h.wal_epoch {
+                    // New, or first use since a flush cut or the open: log the labels (see
                     // `wal_epoch`).
-                    buf.logged_epoch = Some(epoch);
-                    rec.new_series.push((id, (*labels).clone()));
+                    buf.logged_epoch = h.wal_epoch;
+                    rec.new_series.push((id, series.key.clone()));
                 }
                 for &s in &ss.samples[..allowed as usize] {
                     if s.ts < retention_cutoff {
                         outcome.reject(RejectReason::OutOfRetention, 1, || {
                             format!(
-                                "sample at {} for {labels} is older than the tenant's metrics \
+                                "sample at {} for {} is older than the tenant's metrics \
                                  retention ({} s)",
                                 s.ts,
+                                keys.labels(p),
                                 limits.metrics_retention.as_secs()
                             )
                         });
@@ -283,15 +261,17 @@ impl Core {
                         Placement::Duplicate => outcome.duplicates += 1,
                         Placement::TooOld => outcome.reject(RejectReason::TooOld, 1, || {
                             format!(
-                                "sample at {} for {labels} is older than the series' newest sample \
+                                "sample at {} for {} is older than the series' newest sample \
                                  by more than the out-of-order window ({window} ms)",
-                                s.ts
+                                s.ts,
+                                keys.labels(p)
                             )
                         }),
                         Placement::Conflict => {
                             outcome.reject(RejectReason::ConflictingValue, 1, || {
                                 format!(
-                                    "{labels} already has a different value at timestamp {}",
+                                    "{} already has a different value at timestamp {}",
+                                    keys.labels(p),
                                     s.ts
                                 )
                             })
@@ -349,13 +329,15 @@ impl Core {
             let h = lock(&head);
             h.index
                 .iter()
-                .filter(|(_, labels)| matchers.iter().all(|m| m.matches(labels)))
-                .map(|(id, labels)| {
+                .filter(|(_, s)| {
+                    matchers
+                        .iter()
+                        .all(|m| m.matches_value(s.key.get(m.name()).unwrap_or("")))
+                })
+                .map(|(id, s)| {
                     let mut newer = h.flushing.get(&id).map_or_else(Vec::new, |v| in_range(v));
-                    if let Some(buf) = h.data.get(&id) {
-                        newer.extend(in_range(&buf.samples));
-                    }
-                    (id, (labels.clone(), Vec::new(), newer))
+                    newer.extend(in_range(&s.buf.samples));
+                    (id, (Named::Key(s.key.clone()), Vec::new(), newer))
                 })
                 .collect()
         };
@@ -383,7 +365,10 @@ impl Core {
                 samples.extend(newer);
                 samples.sort_by_key(|s| s.ts);
                 samples.dedup_by_key(|s| s.ts);
-                (!samples.is_empty()).then_some(SeriesData { labels, samples })
+                (!samples.is_empty()).then(|| SeriesData {
+                    labels: labels.into_labels(),
+                    samples,
+                })
             })
             .collect();
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -430,9 +415,9 @@ impl Core {
         if ids.iter().any(|id| !found.contains_key(id)) {
             for (id, labels) in parquet_io::read_series(&series_path)? {
                 if ids.binary_search(&id).is_ok() {
-                    found
-                        .entry(id)
-                        .or_insert_with(|| (Arc::new(labels), Vec::new(), Vec::new()));
+                    found.entry(id).or_insert_with(|| {
+                        (Named::Labels(Arc::new(labels)), Vec::new(), Vec::new())
+                    });
                 }
             }
         }
@@ -448,8 +433,12 @@ impl Core {
         end: i64,
     ) -> Result<Vec<String>> {
         let mut names = BTreeSet::new();
-        self.head_series_in_range(tenant, start, end, |labels| {
-            names.extend(labels.iter().map(|l| l.name.clone()));
+        self.head_series_in_range(tenant, start, end, |key| {
+            for (n, _) in key.pairs() {
+                if !names.contains(n) {
+                    names.insert(n.to_owned());
+                }
+            }
         });
         for f in self.file_sets(tenant, start, end) {
             names.extend(PartIndex::read(&f.index_path())?.names().map(str::to_owned));
@@ -466,8 +455,12 @@ impl Core {
         end: i64,
     ) -> Result<Vec<String>> {
         let mut values = BTreeSet::new();
-        self.head_series_in_range(tenant, start, end, |labels| {
-            values.extend(labels.get(name).map(str::to_owned));
+        self.head_series_in_range(tenant, start, end, |key| {
+            if let Some(v) = key.get(name)
+                && !values.contains(v)
+            {
+                values.insert(v.to_owned());
+            }
         });
         for f in self.file_sets(tenant, start, end) {
             values.extend(
@@ -485,7 +478,7 @@ impl Core {
         tenant: &TenantId,
         start: i64,
         end: i64,
-        mut visit: impl FnMut(&Labels),
+        mut visit: impl FnMut(&SeriesKey),
     ) {
         let Some(head) = self.existing_head(tenant) else {
             return;
@@ -495,10 +488,9 @@ impl Core {
             let lo = v.partition_point(|s| s.ts < start);
             v.get(lo).is_some_and(|s| s.ts <= end)
         };
-        for (id, labels) in h.index.iter() {
-            let in_head = h.data.get(&id).is_some_and(|b| has(&b.samples));
-            if in_head || h.flushing.get(&id).is_some_and(|v| has(v)) {
-                visit(labels);
+        for (id, s) in h.index.iter() {
+            if has(&s.buf.samples) || h.flushing.get(&id).is_some_and(|v| has(v)) {
+                visit(&s.key);
             }
         }
     }
@@ -586,7 +578,23 @@ impl Core {
 pub(crate) const HEAD_BYTES_PER_SAMPLE: u64 = 16;
 
 /// A series being read: its labels, samples from files, samples from memory.
-type Found = (Arc<Labels>, Vec<Sample>, Vec<Sample>);
+type Found = (Named, Vec<Sample>, Vec<Sample>);
+
+/// A series' labels while it is read: the head's compact key, turned into [`Labels`] only
+/// for series that are returned, or labels read from a series file.
+enum Named {
+    Key(SeriesKey),
+    Labels(Arc<Labels>),
+}
+
+impl Named {
+    fn into_labels(self) -> Arc<Labels> {
+        match self {
+            Self::Key(k) => Arc::new(k.to_labels()),
+            Self::Labels(l) => l,
+        }
+    }
+}
 
 /// The size of a file, 0 if it cannot be read (the read that follows reports why).
 fn file_len(path: &Path) -> u64 {
@@ -606,18 +614,15 @@ pub struct TenantStats {
 
 /// Whether one more active series fits, overall and for its metric name.
 fn check_series_limits(
-    h: &TenantHead,
-    labels: &Labels,
+    active: usize,
+    active_by_metric: &HashMap<String, usize>,
+    metric: &str,
     limits: &Limits,
 ) -> Result<(), RejectReason> {
-    if h.active >= limits.max_active_series {
+    if active >= limits.max_active_series {
         return Err(RejectReason::SeriesLimit);
     }
-    let metric = h
-        .active_by_metric
-        .get(labels.metric_name())
-        .copied()
-        .unwrap_or(0);
+    let metric = active_by_metric.get(metric).copied().unwrap_or(0);
     if metric >= limits.max_series_per_metric {
         return Err(RejectReason::MetricSeriesLimit);
     }
@@ -636,22 +641,6 @@ fn series_message(reason: RejectReason, labels: &Labels, limits: &Limits) -> Str
             limits.max_series_per_metric
         ),
     }
-}
-
-/// Applies the per-series label limits.
-fn check_limits(labels: Labels, limits: &Limits) -> Result<Labels, RejectReason> {
-    if labels.len() > limits.max_labels_per_series {
-        return Err(RejectReason::TooManyLabels);
-    }
-    for l in labels.iter() {
-        if l.name.len() > limits.max_label_name_len {
-            return Err(RejectReason::LabelNameTooLong);
-        }
-        if l.value.len() > limits.max_label_value_len {
-            return Err(RejectReason::LabelValueTooLong);
-        }
-    }
-    Ok(labels)
 }
 
 fn label_message(reason: RejectReason, labels: &[(String, String)], limits: &Limits) -> String {

@@ -32,7 +32,8 @@ use crate::partition::{
 };
 use crate::retention;
 use crate::series::SeriesId;
-use crate::{Error, Labels, Result, Sample, TenantId, parquet_io};
+use crate::series_key::SeriesKey;
+use crate::{Error, Result, Sample, TenantId, parquet_io};
 
 /// What a flush did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,9 +63,9 @@ pub enum FlushStop {
 const MARKER: &str = "FLUSHED";
 
 /// One partition's rows and the series they belong to.
-type PartRows = (Vec<(SeriesId, Sample)>, Vec<(SeriesId, Arc<Labels>)>);
+type PartRows = (Vec<(SeriesId, Sample)>, Vec<(SeriesId, SeriesKey)>);
 
-type Taken = Vec<(TenantId, Vec<(SeriesId, Arc<Labels>, Arc<Vec<Sample>>)>)>;
+type Taken = Vec<(TenantId, Vec<(SeriesId, SeriesKey, Arc<Vec<Sample>>)>)>;
 
 impl Core {
     /// See [`crate::Engine::flush`]. A failure poisons the engine.
@@ -94,9 +95,10 @@ impl Core {
                     let head = self.head(tenant);
                     let mut h = lock(&head);
                     for (id, samples) in std::mem::take(&mut h.flushing) {
-                        let buf = h.data.entry(id).or_default();
-                        for s in samples.iter() {
-                            buf.restore(*s);
+                        if let Some(series) = h.index.get_mut(id) {
+                            for s in samples.iter() {
+                                series.buf.restore(*s);
+                            }
                         }
                     }
                 }
@@ -111,14 +113,17 @@ impl Core {
         let mut taken = Vec::new();
         for ((tenant, _), h) in heads.iter().zip(guards.iter_mut()) {
             let h = &mut **h;
-            h.wal_epoch += 1;
+            h.next_wal_epoch();
             let mut series = Vec::new();
-            for (id, buf) in h.data.iter_mut().filter(|(_, b)| !b.samples.is_empty()) {
-                let samples = Arc::new(std::mem::take(&mut buf.samples));
-                h.flushing.insert(*id, samples.clone());
-                if let Some(labels) = h.index.get(*id) {
-                    series.push((*id, labels.clone(), samples));
-                }
+            for (id, s) in h
+                .index
+                .iter_mut()
+                .filter(|(_, s)| !s.buf.samples.is_empty())
+            {
+                // Taking the Vec frees the head's share of the memory once written.
+                let samples = Arc::new(std::mem::take(&mut s.buf.samples));
+                h.flushing.insert(id, samples.clone());
+                series.push((id, s.key.clone(), samples));
             }
             if !series.is_empty() {
                 taken.push((tenant.clone(), series));
@@ -147,14 +152,14 @@ impl Core {
         for (tenant, series) in taken {
             // Rows and series per partition, rows sorted by (series id, ts).
             let mut parts: BTreeMap<i64, PartRows> = BTreeMap::new();
-            for (id, labels, samples) in series {
+            for (id, key, samples) in series {
                 let mut last_part = None;
                 for s in samples.iter() {
                     let p = partition_start(s.ts);
                     let part = parts.entry(p).or_default();
                     part.0.push((*id, *s));
                     if last_part != Some(p) {
-                        part.1.push((*id, labels.clone()));
+                        part.1.push((*id, key.clone()));
                         last_part = Some(p);
                     }
                 }
@@ -257,7 +262,7 @@ impl Core {
                 let series = parquet_io::read_series(&dir.join(&entry.series))?;
                 let mut h = lock(&head);
                 for (id, labels) in series {
-                    if !h.index.restore(id, labels) {
+                    if h.index.restore(id, &labels.canonical_bytes()).is_none() {
                         return Err(Error::Io {
                             path: dir.join(&entry.series),
                             source: std::io::Error::new(

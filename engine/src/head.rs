@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::series::{SeriesId, SeriesIndex};
+use crate::series::{IdMap, SeriesIndex};
+use crate::series_key::SeriesKey;
 use crate::{RejectReason, Sample};
 
 /// What inserting a sample into a series would do.
@@ -21,6 +22,13 @@ pub(crate) enum Placement {
     Conflict,
 }
 
+/// One series in a tenant's head: its labels and its state.
+#[derive(Debug)]
+pub(crate) struct HeadSeries {
+    pub(crate) key: SeriesKey,
+    pub(crate) buf: SeriesBuf,
+}
+
 /// One series' samples, sorted by timestamp, one per timestamp.
 #[derive(Debug, Default)]
 pub(crate) struct SeriesBuf {
@@ -33,9 +41,9 @@ pub(crate) struct SeriesBuf {
     /// Whether it is counted in the tenant's active series.
     pub(crate) counted: bool,
     /// The tenant's [`TenantHead::wal_epoch`] when this process last logged the series'
-    /// labels; `None` for a series loaded from partitions or the WAL at open, which may
+    /// labels; 0 (never) for a series loaded from partitions or the WAL at open, which may
     /// have lost its definition since (retention drops partitions, flushes skip records).
-    pub(crate) logged_epoch: Option<u64>,
+    pub(crate) logged_epoch: u32,
 }
 
 impl SeriesBuf {
@@ -83,14 +91,14 @@ impl SeriesBuf {
     }
 }
 
-/// A tenant's head: series index, sample buffers, and the state of its limits.
-#[derive(Debug, Default)]
+/// A tenant's head: its series (labels and sample buffers, one map), and the state of its
+/// limits. Iterate it with `index.iter()`: (id, [`HeadSeries`]).
+#[derive(Debug)]
 pub(crate) struct TenantHead {
     pub(crate) index: SeriesIndex,
-    pub(crate) data: HashMap<SeriesId, SeriesBuf>,
     /// Samples taken by a flush in progress, still readable until their files are
     /// registered.
-    pub(crate) flushing: HashMap<SeriesId, Arc<Vec<Sample>>>,
+    pub(crate) flushing: IdMap<Arc<Vec<Sample>>>,
     /// Series counted as active, in total and by metric name.
     pub(crate) active: usize,
     pub(crate) active_by_metric: HashMap<String, usize>,
@@ -99,10 +107,26 @@ pub(crate) struct TenantHead {
     pub(crate) bucket: Option<TokenBucket>,
     /// Rejections since open, by reason.
     pub(crate) rejected: BTreeMap<RejectReason, u64>,
-    /// Bumped by every flush cut. The first WAL record after a cut that uses a series logs
-    /// its labels again, so the records a replay starts from (at a cut) define every series
-    /// they use, even one whose only other definition was in a partition retention dropped.
-    pub(crate) wal_epoch: u64,
+    /// Bumped by every flush cut (never 0). The first WAL record after a cut that uses a
+    /// series logs its labels again, so the records a replay starts from (at a cut) define
+    /// every series they use, even one whose only other definition was in a partition
+    /// retention dropped.
+    pub(crate) wal_epoch: u32,
+}
+
+impl Default for TenantHead {
+    fn default() -> Self {
+        Self {
+            index: SeriesIndex::default(),
+            flushing: IdMap::default(),
+            active: 0,
+            active_by_metric: HashMap::new(),
+            last_sweep_ms: 0,
+            bucket: None,
+            rejected: BTreeMap::new(),
+            wal_epoch: 1,
+        }
+    }
 }
 
 /// A token bucket: `rate` tokens per second, holding at most `burst`.
@@ -131,21 +155,32 @@ impl TokenBucket {
     }
 }
 
-impl TenantHead {
-    /// Starts counting series `id` as active. The caller checked the limits.
-    pub(crate) fn activate(&mut self, id: SeriesId, metric: &str, now_ms: i64) {
-        let buf = self.data.entry(id).or_default();
-        buf.last_seen_ms = now_ms;
-        if !buf.counted {
-            buf.counted = true;
-            self.active += 1;
-            *self.active_by_metric.entry(metric.to_owned()).or_default() += 1;
+/// Starts counting a series as active (the caller checked the limits), in the counts of
+/// its tenant's head (`active`, `active_by_metric`).
+pub(crate) fn activate(
+    buf: &mut SeriesBuf,
+    metric: &str,
+    now_ms: i64,
+    active: &mut usize,
+    active_by_metric: &mut HashMap<String, usize>,
+) {
+    buf.last_seen_ms = now_ms;
+    if !buf.counted {
+        buf.counted = true;
+        *active += 1;
+        match active_by_metric.get_mut(metric) {
+            Some(n) => *n += 1,
+            None => {
+                active_by_metric.insert(metric.to_owned(), 1);
+            }
         }
     }
+}
 
-    /// Whether series `id` is counted as active.
-    pub(crate) fn is_counted(&self, id: SeriesId) -> bool {
-        self.data.get(&id).is_some_and(|b| b.counted)
+impl TenantHead {
+    /// Bumps [`TenantHead::wal_epoch`] (at a flush cut), skipping 0, which means "never".
+    pub(crate) fn next_wal_epoch(&mut self) {
+        self.wal_epoch = self.wal_epoch.wrapping_add(1).max(1);
     }
 
     /// Stops counting series idle for longer than `window_ms`. Runs a full pass at most once
@@ -157,13 +192,11 @@ impl TenantHead {
         }
         self.last_sweep_ms = now_ms;
         let cutoff = now_ms.saturating_sub(window_ms);
-        for (id, buf) in &mut self.data {
-            if buf.counted && buf.last_seen_ms < cutoff {
-                buf.counted = false;
+        for (_, s) in self.index.iter_mut() {
+            if s.buf.counted && s.buf.last_seen_ms < cutoff {
+                s.buf.counted = false;
                 self.active -= 1;
-                if let Some(labels) = self.index.get(*id)
-                    && let Some(n) = self.active_by_metric.get_mut(labels.metric_name())
-                {
+                if let Some(n) = self.active_by_metric.get_mut(s.key.metric_name()) {
                     *n -= 1;
                 }
             }

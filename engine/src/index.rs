@@ -19,7 +19,8 @@ use roaring::RoaringBitmap;
 use crate::matcher::MatchOp;
 use crate::parquet_io::{bad, column, open_batches, write_file};
 use crate::series::SeriesId;
-use crate::{Error, Labels, METRIC_NAME, Matcher};
+use crate::series_key::LabelPairs;
+use crate::{Error, METRIC_NAME, Matcher};
 
 /// The inverted index of one file set.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -30,17 +31,20 @@ pub(crate) struct PartIndex {
 
 impl PartIndex {
     /// Indexes `series`, whose position is its row in the series table.
-    pub(crate) fn build(series: &[(SeriesId, Arc<Labels>)]) -> Self {
+    pub(crate) fn build(series: &[(SeriesId, impl LabelPairs)]) -> Self {
         let mut postings: BTreeMap<String, BTreeMap<String, RoaringBitmap>> = BTreeMap::new();
         for (row, (_, labels)) in series.iter().enumerate() {
             let row = u32::try_from(row).unwrap_or(u32::MAX);
-            for l in labels.iter() {
-                postings
-                    .entry(l.name.clone())
-                    .or_default()
-                    .entry(l.value.clone())
-                    .or_default()
-                    .insert(row);
+            for (n, v) in labels.label_pairs() {
+                // Allocate a name or value only the first time it is seen.
+                let values = match postings.get_mut(n) {
+                    Some(values) => values,
+                    None => postings.entry(n.to_owned()).or_default(),
+                };
+                match values.get_mut(v) {
+                    Some(rows) => rows.insert(row),
+                    None => values.entry(v.to_owned()).or_default().insert(row),
+                };
             }
         }
         Self { postings }
@@ -155,6 +159,7 @@ impl PartIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Labels;
 
     fn series(pairs: &[&[(&str, &str)]]) -> Vec<(SeriesId, Arc<Labels>)> {
         pairs

@@ -66,6 +66,11 @@ impl Labels {
         Ok(Self(labels))
     }
 
+    /// Wraps labels already in canonical form (from a [`crate::series_key::SeriesKey`]).
+    pub(crate) fn from_canonical(labels: Vec<Label>) -> Self {
+        Self(labels)
+    }
+
     /// The metric name (the `__name__` label).
     pub fn metric_name(&self) -> &str {
         self.get(METRIC_NAME).unwrap_or_default()

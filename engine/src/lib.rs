@@ -49,9 +49,11 @@ mod matcher;
 mod outcome;
 mod parquet_io;
 mod partition;
+mod replay;
 mod retention;
 mod scan;
 mod series;
+mod series_key;
 mod tenant;
 
 pub use clock::{Clock, ManualClock, SystemClock};

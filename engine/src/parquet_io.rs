@@ -24,6 +24,7 @@ use parquet::schema::types::ColumnPath;
 
 use crate::partition::sync_dir;
 use crate::series::SeriesId;
+use crate::series_key::LabelPairs;
 use crate::{Error, Labels, METRIC_NAME, Sample};
 
 pub(crate) fn bad(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -156,14 +157,17 @@ pub(crate) fn write_samples(path: &Path, rows: &[(SeriesId, Sample)]) -> Result<
 }
 
 /// Writes the series table for the series in a flush file, sorted by id.
-pub(crate) fn write_series(path: &Path, series: &[(SeriesId, Arc<Labels>)]) -> Result<u64, Error> {
+pub(crate) fn write_series(
+    path: &Path,
+    series: &[(SeriesId, impl LabelPairs)],
+) -> Result<u64, Error> {
     let ids = UInt64Array::from_iter_values(series.iter().map(|s| s.0));
-    let metrics = StringArray::from_iter_values(series.iter().map(|s| s.1.metric_name()));
+    let metrics = StringArray::from_iter_values(series.iter().map(|s| s.1.metric()));
     let mut map = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
     for (_, labels) in series {
-        for l in labels.iter().filter(|l| l.name != METRIC_NAME) {
-            map.keys().append_value(&l.name);
-            map.values().append_value(&l.value);
+        for (n, v) in labels.label_pairs().filter(|(n, _)| *n != METRIC_NAME) {
+            map.keys().append_value(n);
+            map.values().append_value(v);
         }
         map.append(true).map_err(|e| bad(path, e))?;
     }
