@@ -52,6 +52,7 @@ mod partition;
 mod retention;
 mod scan;
 mod series;
+mod snapshot;
 mod tenant;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -67,4 +68,5 @@ pub use outcome::{RejectReason, WriteOutcome};
 pub use retention::RetentionStats;
 pub use scan::ScanStats;
 pub use series::SeriesId;
+pub use snapshot::{Snapshot, SnapshotFile, samples_schema, series_schema};
 pub use tenant::{MAX_TENANT_LEN, TenantId};
