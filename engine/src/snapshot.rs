@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Float64Array, MapBuilder, StringArray, StringBuilder, TimestampMillisecondArray,
-    UInt64Array,
+    Array, ArrayRef, Float64Array, MapBuilder, StringArray, StringBuilder,
+    TimestampMillisecondArray, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -227,7 +227,9 @@ mod tests {
         let snap = engine.snapshot(&t, 0, 1_000).unwrap();
         assert!(snap.files.is_empty() && snap.memory.is_empty());
         // Another tenant sees nothing.
-        let other = engine.snapshot(&TenantId::new("b").unwrap(), 0, i64::MAX).unwrap();
+        let other = engine
+            .snapshot(&TenantId::new("b").unwrap(), 0, i64::MAX)
+            .unwrap();
         assert!(other.files.is_empty() && other.memory.is_empty() && other.series.is_empty());
     }
 }
