@@ -71,8 +71,8 @@ fn write_minutes(engine: &Engine, from: i64, to: i64) {
 ///   `temperature{sensor=s1}` at minutes 0..4 with 1.5, NaN, +Inf, -Inf.
 /// - beta: `http_requests_total{job=secret,instance=z}` (1e6 x minute), minutes 0..180.
 ///
-/// Minutes 0..150 are flushed (hours 0 and 1 in one file set each, hour 2 in two: a flush
-/// at 120 and one at 150... see below), the rest stays in memory. After the flushes,
+/// A first flush writes minutes 0..120 (one file set in each of hours 0 and 1), a second
+/// minutes 120..150 (one set in hour 2); minutes 150..180 stay in memory. After the flushes,
 /// {api,a} at minute 119 is written again with 9999: the head then holds a sample whose
 /// (series, ts) is also in a file; the file's (older) value must win.
 pub fn dataset(dir: &std::path::Path) -> Arc<Engine> {
