@@ -141,7 +141,7 @@ impl Core {
         map.entry(tenant.clone()).or_default().clone()
     }
 
-    fn existing_head(&self, tenant: &TenantId) -> Option<Arc<Mutex<TenantHead>>> {
+    pub(crate) fn existing_head(&self, tenant: &TenantId) -> Option<Arc<Mutex<TenantHead>>> {
         self.tenants
             .read()
             .unwrap_or_else(|p| p.into_inner())

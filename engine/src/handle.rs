@@ -186,6 +186,10 @@ impl Engine {
         self.core.flush_until(stop)
     }
 
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
     fn stop_flusher(&mut self) {
         if let Some((stop, handle)) = self.flusher.take() {
             let _ = stop.send(());

@@ -54,6 +54,7 @@ mod retention;
 mod scan;
 mod series;
 mod series_key;
+mod snapshot;
 mod tenant;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -69,4 +70,5 @@ pub use outcome::{RejectReason, WriteOutcome};
 pub use retention::RetentionStats;
 pub use scan::ScanStats;
 pub use series::SeriesId;
+pub use snapshot::{Snapshot, SnapshotFile, samples_schema, series_schema};
 pub use tenant::{MAX_TENANT_LEN, TenantId};

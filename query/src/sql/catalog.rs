@@ -1,0 +1,100 @@
+//! The per-tenant catalog: a DataFusion session whose tables read one tenant's data only,
+//! and running a query in it under the memory budget and the timeout.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::datasource::ViewTable;
+use datafusion::datasource::provider_as_source;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::{JoinType, LogicalPlanBuilder, col};
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use strata_engine::{Engine, TenantId};
+
+use super::SqlConfig;
+use super::error::{Error, Result};
+use super::samples::SamplesTable;
+use super::series::SeriesTable;
+
+/// The definition of the `metrics` view.
+const METRICS_VIEW: &str = "SELECT series.metric, series.labels, samples.ts, samples.value \
+     FROM samples JOIN series ON samples.series_id = series.series_id";
+
+/// A DataFusion session over `tenant`'s data in `engine`: tables `samples`, `series` and
+/// `metrics` (see `docs/sql.md`). Its tables list only that tenant's file sets and memory,
+/// so no query in it can read another tenant's data. The memory budget comes from
+/// `config`; the timeout applies in [`run_sql`].
+pub fn tenant_session(
+    engine: Arc<Engine>,
+    tenant: &TenantId,
+    config: &SqlConfig,
+) -> Result<SessionContext> {
+    config.validate()?;
+    let df = |e| Error::from_datafusion(e, config.memory_pool_bytes);
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_pool_bytes)))
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+        )
+        .build_arc()
+        .map_err(df)?;
+    let session = SessionConfig::new()
+        .with_target_partitions(config.target_partitions)
+        .with_batch_size(config.batch_size)
+        .with_information_schema(true);
+    let state = SessionStateBuilder::new()
+        .with_config(session)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    let samples = Arc::new(SamplesTable::new(engine.clone(), tenant.clone()));
+    let series = Arc::new(SeriesTable::new(engine, tenant.clone()));
+    ctx.register_table("samples", samples.clone()).map_err(df)?;
+    ctx.register_table("series", series.clone()).map_err(df)?;
+    let plan = LogicalPlanBuilder::scan("samples", provider_as_source(samples), None)
+        .and_then(|b| {
+            b.join(
+                LogicalPlanBuilder::scan("series", provider_as_source(series), None)?.build()?,
+                JoinType::Inner,
+                (vec!["series_id"], vec!["series_id"]),
+                None,
+            )
+        })
+        .and_then(|b| b.project(vec![col("metric"), col("labels"), col("ts"), col("value")]))
+        .and_then(|b| b.build())
+        .map_err(df)?;
+    let view = ViewTable::new(plan, Some(METRICS_VIEW.to_owned()));
+    ctx.register_table("metrics", Arc::new(view)).map_err(df)?;
+    Ok(ctx)
+}
+
+/// What a query may do: read only. DDL (`CREATE EXTERNAL TABLE` could name any file),
+/// DML and `SET` statements are refused.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// Runs `sql` (read only) in `ctx` and collects the result, failing with
+/// [`Error::Timeout`] after `config.timeout` and [`Error::OverMemoryBudget`] when an operator
+/// needs more than the session's memory pool. Must run inside a tokio runtime with timers.
+pub async fn run_sql(
+    ctx: &SessionContext,
+    sql: &str,
+    config: &SqlConfig,
+) -> Result<Vec<RecordBatch>> {
+    let query = async {
+        let frame = ctx.sql_with_options(sql, read_only()).await?;
+        frame.collect().await
+    };
+    match tokio::time::timeout(config.timeout, query).await {
+        Ok(result) => result.map_err(|e| Error::from_datafusion(e, config.memory_pool_bytes)),
+        Err(_) => Err(Error::Timeout(config.timeout)),
+    }
+}

@@ -1,0 +1,89 @@
+//! Settings of SQL execution.
+
+use std::time::Duration;
+
+use super::error::{Error, Result};
+
+/// Limits and tuning of SQL queries. Defaults suit a small server; [`SqlConfig::for_tests`]
+/// is a small preset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlConfig {
+    /// Memory all operators of one query may hold (hash tables, sorts, the deduplication of
+    /// overlapping file sets). A query needing more fails with [`Error::OverMemoryBudget`];
+    /// nothing spills to disk. Default 1 GiB.
+    pub memory_pool_bytes: usize,
+    /// Longest a query may run before it fails with [`Error::Timeout`]. Default 2 min.
+    pub timeout: Duration,
+    /// Partitions (threads) a query may scan in parallel. Default: the number of CPUs.
+    pub target_partitions: usize,
+    /// Rows per Arrow batch. Default 8192.
+    pub batch_size: usize,
+}
+
+impl Default for SqlConfig {
+    fn default() -> Self {
+        Self {
+            memory_pool_bytes: 1 << 30,
+            timeout: Duration::from_secs(120),
+            target_partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            batch_size: 8192,
+        }
+    }
+}
+
+impl SqlConfig {
+    /// A small preset for tests: 64 MiB, 30 s, 2 partitions.
+    pub fn for_tests() -> Self {
+        Self {
+            memory_pool_bytes: 64 << 20,
+            timeout: Duration::from_secs(30),
+            target_partitions: 2,
+            batch_size: 8192,
+        }
+    }
+
+    /// Rejects settings that cannot work, naming the key.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key: &'static str, reason: &'static str| Err(Error::Config { key, reason });
+        if self.memory_pool_bytes < 1 << 20 {
+            return bad("sql.memory_pool_bytes", "must be at least 1 MiB");
+        }
+        if self.timeout.is_zero() {
+            return bad("sql.timeout", "must be longer than zero");
+        }
+        if self.target_partitions == 0 {
+            return bad("sql.target_partitions", "must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("sql.batch_size", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_names_the_bad_key() {
+        assert!(SqlConfig::default().validate().is_ok());
+        assert!(SqlConfig::for_tests().validate().is_ok());
+        let c = SqlConfig {
+            timeout: Duration::ZERO,
+            ..SqlConfig::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("sql.timeout")
+        );
+        let c = SqlConfig {
+            memory_pool_bytes: 10,
+            ..SqlConfig::default()
+        };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("sql.memory_pool_bytes"), "{err}");
+    }
+}

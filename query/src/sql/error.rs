@@ -1,0 +1,59 @@
+//! Errors of SQL planning and execution.
+
+use std::time::Duration;
+
+use datafusion::error::DataFusionError;
+
+/// Why a SQL query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The query does not parse, names an unknown table or column, or cannot be planned
+    /// (a client error).
+    #[error("sql: {0}")]
+    Plan(String),
+    /// The query needed more memory than `sql.memory_pool_bytes` allows.
+    #[error("sql: query exceeded its memory budget of {budget} bytes: {message}")]
+    OverMemoryBudget {
+        /// The configured budget.
+        budget: usize,
+        /// DataFusion's account of which operator asked for how much.
+        message: String,
+    },
+    /// The query ran longer than `sql.timeout`.
+    #[error("sql: query timed out after {0:?}")]
+    Timeout(Duration),
+    /// Execution failed (a server error).
+    #[error("sql: {0}")]
+    Execution(String),
+    /// The storage under the query failed.
+    #[error("sql: storage: {0}")]
+    Storage(#[from] strata_engine::Error),
+    /// A setting is invalid.
+    #[error("invalid setting {key}: {reason}")]
+    Config {
+        /// The setting's name.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// Result of SQL operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Classifies a DataFusion error; `budget` is the memory budget of the query.
+    pub(crate) fn from_datafusion(e: DataFusionError, budget: usize) -> Self {
+        match e.find_root() {
+            DataFusionError::ResourcesExhausted(message) => Self::OverMemoryBudget {
+                budget,
+                message: message.clone(),
+            },
+            DataFusionError::SQL(..)
+            | DataFusionError::Plan(..)
+            | DataFusionError::SchemaError(..)
+            | DataFusionError::NotImplemented(..) => Self::Plan(e.to_string()),
+            _ => Self::Execution(e.to_string()),
+        }
+    }
+}

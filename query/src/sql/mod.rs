@@ -1,0 +1,19 @@
+//! SQL over the engine with DataFusion: a per-tenant catalog and its tables.
+//!
+//! Tables (see `docs/sql.md`): `samples(series_id, ts, value)` read from the tenant's
+//! Parquet file sets and memory, pruned by time filters, Parquet statistics and the page
+//! index, and deduplicated where sources overlap; `series(series_id, metric, labels)`;
+//! `metrics(metric, labels, ts, value)`, their join. `spans` and `logs` join the catalog
+//! when the engine stores them.
+
+mod catalog;
+mod config;
+mod dedup;
+mod error;
+mod samples;
+mod series;
+mod time_range;
+
+pub use catalog::{read_only, run_sql, tenant_session};
+pub use config::SqlConfig;
+pub use error::{Error, Result};
