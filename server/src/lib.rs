@@ -1,11 +1,55 @@
 //! strata-server: the `strata` binary's library half.
 //!
-//! It will own the network surface: OTLP gRPC and HTTP ingest, Prometheus remote-write, the
-//! Prometheus and Jaeger query APIs, SQL over HTTP, auth, tenancy and self-metrics (issue #5).
-//! Today it holds the command line, so that `strata serve` and `strata version` exist from the
-//! first commit.
+//! It owns the network surface: configuration ([`Config`]: TOML file, `STRATA_*`
+//! environment, flags), bearer-token auth and tenancy ([`Auth`], the [`ReadTenant`] and
+//! [`WriteTenant`] extractors), the HTTP router (health, self-metrics, Prometheus
+//! remote-write) and the gRPC listener, graceful shutdown, and the offline `promql` command.
+//! It does not own storage (strata-engine) or query evaluation (strata-query).
+//!
+//! ```
+//! use strata_server::{Config, Overrides};
+//!
+//! let config = Config::from_toml(r#"
+//!     data_dir = "/var/lib/strata"
+//!     [retention]
+//!     metrics = "90d"
+//!     [limits.tenants.acme]
+//!     max_active_series = 1000
+//! "#)?;
+//! assert_eq!(config.engine.limits.metrics_retention.as_secs(), 90 * 86_400);
+//! assert_eq!(config.engine.tenant_limits["acme"].max_active_series, 1000);
+//! assert!(Config::from_toml("[server]\nhttp_adr = \"x\"").unwrap_err().to_string().contains("http_adr"));
+//! # let _ = Overrides::default();
+//! # Ok::<(), strata_server::Error>(())
+//! ```
 
+mod api_error;
+mod auth;
 mod cli;
 mod otlp;
+mod config;
+mod error;
+mod grpc;
+mod http;
+mod metrics;
+mod params;
+mod promql_cmd;
+pub mod remote_write;
+mod serve;
+mod state;
 
-pub use cli::{Cli, Command, ServeArgs};
+pub use api_error::ApiError;
+pub use auth::{Auth, AuthError, ReadTenant, Scope, TENANT_HEADER, TokenConfig, WriteTenant};
+pub use cli::{Cli, Command, ConfigArgs, OutputFormat, PromqlArgs, ServeArgs};
+pub use config::{
+    Config, DEFAULT_DATA_DIR, DEFAULT_FSYNC_INTERVAL, DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR,
+    DEFAULT_MAX_BODY_BYTES, Overrides,
+};
+pub use error::{Error, Result};
+pub use grpc::routes as grpc_routes;
+pub use http::router as http_router;
+pub use metrics::{Metrics, Signal};
+pub use params::request_params;
+pub use promql_cmd::run as run_promql;
+pub use serve::run as run_server;
+pub use state::{AppState, RETRY_AFTER_SECS};

@@ -1,22 +1,51 @@
 //! The `strata` binary.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use strata_server::{Cli, Command};
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Version => println!("strata {}", env!("CARGO_PKG_VERSION")),
+    let result = match cli.command {
+        Command::Version => {
+            println!("strata {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
         Command::Serve(args) => {
-            // The listeners land with the server issue; until then say exactly what would run.
+            init_logging();
+            args.config.load().and_then(strata_server::run_server)
+        }
+        Command::Promql(args) => strata_server::run_promql(&args, &mut std::io::stdout().lock()),
+        Command::CheckConfig(args) => args.load().map(|c| {
             println!(
-                "strata {}: would serve HTTP on {} and OTLP gRPC on {} with data in {}",
-                env!("CARGO_PKG_VERSION"),
-                args.http_addr,
-                args.grpc_addr,
-                args.data_dir.display()
+                "config OK: data_dir={} http_addr={} grpc_addr={} max_body_bytes={} durability={:?} metrics_retention={} auth={} tenant_overrides=[{}]",
+                c.data_dir.display(),
+                c.http_addr,
+                c.grpc_addr,
+                c.max_body_bytes,
+                c.engine.wal.durability,
+                humantime::format_duration(c.engine.limits.metrics_retention),
+                if c.tokens.is_empty() { "off".to_owned() } else { format!("{} tokens", c.tokens.len()) },
+                c.tenant_overrides().keys().cloned().collect::<Vec<_>>().join(","),
             );
-            println!("the network server is not built yet; exiting");
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Every variant's message already includes its cause.
+            eprintln!("strata: error: {e}");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

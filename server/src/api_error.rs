@@ -1,0 +1,127 @@
+//! [`ApiError`]: what a handler answers when it does not succeed, as a status, a plain-text
+//! message and the headers that go with it (Retry-After, WWW-Authenticate).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::AuthError;
+
+/// A client-facing failure. Bad input is a 4xx with a message saying what was wrong;
+/// backpressure is 429/503 with Retry-After; a broken server is a 500.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request cannot be used as it is.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no valid token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: a valid token that may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 413: a body over `server.max_body_bytes`, as sent or once decompressed.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: a content type or encoding this endpoint does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 429: over the tenant's ingest rate; retry after the given seconds.
+    #[error("{message}")]
+    RateLimited {
+        /// What was refused.
+        message: String,
+        /// Seconds.
+        retry_after: u64,
+    },
+    /// 503: not ready yet, or over capacity; retry after the given seconds.
+    #[error("{message}")]
+    Unavailable {
+        /// Why.
+        message: String,
+        /// Seconds.
+        retry_after: u64,
+    },
+    /// 500: the server cannot do its job (e.g. the engine is poisoned).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for 429 and 503.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
+    /// The gRPC status for the same failure (RESOURCE_EXHAUSTED for 413 and 429,
+    /// UNAVAILABLE for 503), for the OTLP gRPC services.
+    pub fn to_grpc_status(&self) -> tonic::Status {
+        let msg = self.to_string();
+        match self {
+            Self::BadRequest(_) | Self::UnsupportedMediaType(_) => {
+                tonic::Status::invalid_argument(msg)
+            }
+            Self::Unauthorized(_) => tonic::Status::unauthenticated(msg),
+            Self::Forbidden(_) => tonic::Status::permission_denied(msg),
+            Self::PayloadTooLarge(_) | Self::RateLimited { .. } => {
+                tonic::Status::resource_exhausted(msg)
+            }
+            Self::Unavailable { .. } => tonic::Status::unavailable(msg),
+            Self::Internal(_) => tonic::Status::internal(msg),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthenticated(m) => Self::Unauthorized(m.to_owned()),
+            AuthError::Forbidden(m) => Self::Forbidden(m),
+            AuthError::BadTenant(m) => Self::BadRequest(m),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let retry = self.retry_after();
+        let unauthorized = matches!(self, Self::Unauthorized(_));
+        let mut body = self.to_string();
+        body.push('\n');
+        let mut resp = (status, body).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        if let Some(secs) = retry {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if unauthorized {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"strata\""),
+            );
+        }
+        resp
+    }
+}

@@ -1,0 +1,101 @@
+//! The TOML file as operators write it: every key optional, unknown keys refused.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The whole file. Every field is optional; what is missing keeps its default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    pub(crate) data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub(crate) server: ServerSection,
+    #[serde(default)]
+    pub(crate) wal: WalSection,
+    #[serde(default)]
+    pub(crate) retention: RetentionSection,
+    #[serde(default)]
+    pub(crate) limits: LimitValues,
+    #[serde(default)]
+    pub(crate) engine: EngineSection,
+    #[serde(default)]
+    pub(crate) auth: AuthSection,
+}
+
+/// `[server]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerSection {
+    pub(crate) http_addr: Option<SocketAddr>,
+    pub(crate) grpc_addr: Option<SocketAddr>,
+    pub(crate) max_body_bytes: Option<u64>,
+}
+
+/// `[wal]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WalSection {
+    pub(crate) durability: Option<String>,
+    pub(crate) fsync_interval: Option<String>,
+    pub(crate) segment_size: Option<u64>,
+}
+
+/// `[retention]`: durations per signal.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetentionSection {
+    pub(crate) metrics: Option<String>,
+    pub(crate) traces: Option<String>,
+    pub(crate) logs: Option<String>,
+}
+
+/// `[limits]` (defaults of every tenant) and each `[limits.tenants.<id>]` override: the same
+/// keys; `tenants` is allowed only at the top (checked when resolving).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitValues {
+    pub(crate) max_active_series: Option<usize>,
+    pub(crate) max_series_per_metric: Option<usize>,
+    pub(crate) active_series_window: Option<String>,
+    pub(crate) ingest_rate: Option<f64>,
+    pub(crate) ingest_burst: Option<f64>,
+    pub(crate) max_labels_per_series: Option<usize>,
+    pub(crate) max_label_name_len: Option<usize>,
+    pub(crate) max_label_value_len: Option<usize>,
+    pub(crate) disk_budget_bytes: Option<u64>,
+    pub(crate) metrics_retention: Option<String>,
+    pub(crate) tenants: Option<BTreeMap<String, LimitValues>>,
+}
+
+/// `[engine]`: storage tuning.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EngineSection {
+    pub(crate) out_of_order_window: Option<String>,
+    pub(crate) flush_interval: Option<String>,
+    pub(crate) flush_head_samples: Option<u64>,
+    pub(crate) max_head_bytes: Option<u64>,
+    pub(crate) maintenance_interval: Option<String>,
+}
+
+/// `[auth]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthSection {
+    #[serde(default)]
+    pub(crate) tokens: Vec<TokenEntry>,
+}
+
+/// One `[[auth.tokens]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenEntry {
+    pub(crate) sha256: String,
+    pub(crate) tenant: String,
+    pub(crate) scopes: Vec<String>,
+    #[serde(default)]
+    pub(crate) choose_tenant: bool,
+}

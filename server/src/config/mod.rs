@@ -1,0 +1,137 @@
+//! Server configuration: one TOML file, overridden by `STRATA_*` environment variables and
+//! then by flags (defaults < file < environment < flags). Every key is documented in
+//! `docs/configuration.md`.
+
+mod file;
+mod resolve;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use strata_engine::EngineConfig;
+
+use crate::auth::TokenConfig;
+use crate::{Error, Result};
+
+pub use resolve::Overrides;
+
+/// Default HTTP listener address.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
+/// Default OTLP gRPC listener address.
+pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./strata-data";
+/// Default largest request body, compressed or decompressed: 64 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 << 20;
+/// Default fsync period of `durability = "interval"`.
+pub const DEFAULT_FSYNC_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The server's resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory holding the WAL and the partitions.
+    pub data_dir: PathBuf,
+    /// HTTP listener (OTLP/HTTP, remote-write, query APIs, health, self-metrics).
+    pub http_addr: SocketAddr,
+    /// OTLP gRPC listener.
+    pub grpc_addr: SocketAddr,
+    /// Largest request body accepted, both as sent and after decompression.
+    pub max_body_bytes: u64,
+    /// The storage engine's configuration (WAL durability, limits, metrics retention).
+    pub engine: EngineConfig,
+    /// How long traces are kept (applied once traces are stored).
+    pub traces_retention: Duration,
+    /// How long logs are kept (applied once logs are stored).
+    pub logs_retention: Duration,
+    /// Bearer tokens; none means auth is off.
+    pub tokens: Vec<TokenConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            http_addr: parse_default(DEFAULT_HTTP_ADDR),
+            grpc_addr: parse_default(DEFAULT_GRPC_ADDR),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            engine: EngineConfig::default(),
+            traces_retention: Duration::from_secs(7 * 86_400),
+            logs_retention: Duration::from_secs(7 * 86_400),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+fn parse_default(addr: &str) -> SocketAddr {
+    // The constants above are valid socket addresses; a test checks it.
+    addr.parse()
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+impl Config {
+    /// Defaults, then the file at `path` (if any), then `overrides` (environment and flags,
+    /// already merged by the command line); validated.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Self> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                Self::from_toml(&text).map_err(|e| e.in_file(path))?
+            }
+            None => Self::default(),
+        };
+        overrides.apply(&mut config)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Defaults overridden by the TOML text (not yet validated as a whole).
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let file: file::FileConfig = toml::from_str(text).map_err(|e| Error::Config {
+            key: String::new(),
+            reason: e.to_string(),
+        })?;
+        resolve::from_file(file)
+    }
+
+    /// Rejects values that cannot work, naming the key.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_body_bytes == 0 {
+            return Err(Error::config("server.max_body_bytes", "must be at least 1"));
+        }
+        if self.http_addr == self.grpc_addr && self.http_addr.port() != 0 {
+            return Err(Error::config(
+                "server.grpc_addr",
+                "must differ from server.http_addr",
+            ));
+        }
+        self.engine.validate().map_err(|e| match e {
+            strata_engine::Error::InvalidConfig { key, reason } => Error::config(key, reason),
+            other => Error::config("limits", other.to_string()),
+        })?;
+        crate::auth::Auth::new(&self.tokens)?;
+        Ok(())
+    }
+
+    /// Per-tenant limit overrides by tenant id (for `check-config`'s summary).
+    pub fn tenant_overrides(&self) -> &BTreeMap<String, strata_engine::Limits> {
+        &self.engine.tenant_limits
+    }
+}
+
+/// Parses a duration such as `90m`, `7d`, `100ms` or `36500d`.
+pub(crate) fn parse_duration(key: &str, text: &str) -> Result<Duration> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        Error::config(
+            key,
+            format!("{text:?} is not a duration like \"90m\" or \"7d\": {e}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,220 @@
+//! From the parsed file and the command line's overrides to a [`Config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use strata_engine::Limits;
+use strata_wal::Durability;
+
+use super::file::{FileConfig, LimitValues};
+use super::{Config, DEFAULT_FSYNC_INTERVAL, parse_duration};
+use crate::auth::{Scope, TokenConfig};
+use crate::{Error, Result};
+
+/// Values from `STRATA_*` environment variables and flags (clap merges the two, flags
+/// winning); each one set replaces the file's value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `data_dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `server.http_addr`.
+    pub http_addr: Option<SocketAddr>,
+    /// `server.grpc_addr`.
+    pub grpc_addr: Option<SocketAddr>,
+    /// `server.max_body_bytes`.
+    pub max_body_bytes: Option<u64>,
+    /// `wal.durability`.
+    pub wal_durability: Option<String>,
+    /// `retention.metrics`.
+    pub retention_metrics: Option<String>,
+}
+
+impl Overrides {
+    pub(crate) fn apply(&self, config: &mut Config) -> Result<()> {
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(addr) = self.http_addr {
+            config.http_addr = addr;
+        }
+        if let Some(addr) = self.grpc_addr {
+            config.grpc_addr = addr;
+        }
+        if let Some(n) = self.max_body_bytes {
+            config.max_body_bytes = n;
+        }
+        if let Some(d) = &self.wal_durability {
+            let interval = match config.engine.wal.durability {
+                Durability::Interval(i) => i,
+                _ => DEFAULT_FSYNC_INTERVAL,
+            };
+            config.engine.wal.durability = durability(d, interval)?;
+        }
+        if let Some(r) = &self.retention_metrics {
+            set_metrics_retention(config, parse_duration("retention.metrics", r)?);
+        }
+        Ok(())
+    }
+}
+
+/// Sets the metrics retention of the defaults and of every tenant override that does not
+/// set its own.
+fn set_metrics_retention(config: &mut Config, retention: Duration) {
+    let old = config.engine.limits.metrics_retention;
+    config.engine.limits.metrics_retention = retention;
+    for limits in config.engine.tenant_limits.values_mut() {
+        if limits.metrics_retention == old {
+            limits.metrics_retention = retention;
+        }
+    }
+}
+
+fn durability(text: &str, interval: Duration) -> Result<Durability> {
+    match text {
+        "fsync" => Ok(Durability::Fsync),
+        "interval" => Ok(Durability::Interval(interval)),
+        "none" => Ok(Durability::None),
+        other => Err(Error::config(
+            "wal.durability",
+            format!("{other:?} is not one of \"fsync\", \"interval\", \"none\""),
+        )),
+    }
+}
+
+pub(super) fn from_file(file: FileConfig) -> Result<Config> {
+    let mut c = Config::default();
+    if let Some(dir) = file.data_dir {
+        c.data_dir = dir;
+    }
+    let s = file.server;
+    c.http_addr = s.http_addr.unwrap_or(c.http_addr);
+    c.grpc_addr = s.grpc_addr.unwrap_or(c.grpc_addr);
+    c.max_body_bytes = s.max_body_bytes.unwrap_or(c.max_body_bytes);
+
+    let w = file.wal;
+    let interval = match &w.fsync_interval {
+        Some(t) => parse_duration("wal.fsync_interval", t)?,
+        None => DEFAULT_FSYNC_INTERVAL,
+    };
+    if let Some(d) = &w.durability {
+        c.engine.wal.durability = durability(d, interval)?;
+    }
+    if let Some(size) = w.segment_size {
+        c.engine.wal.segment_size = size;
+    }
+
+    let r = file.retention;
+    if let Some(t) = &r.metrics {
+        c.engine.limits.metrics_retention = parse_duration("retention.metrics", t)?;
+    }
+    if let Some(t) = &r.traces {
+        c.traces_retention = parse_duration("retention.traces", t)?;
+    }
+    if let Some(t) = &r.logs {
+        c.logs_retention = parse_duration("retention.logs", t)?;
+    }
+
+    let e = file.engine;
+    let dur = |key, v: &Option<String>, into: &mut Duration| -> Result<()> {
+        if let Some(t) = v {
+            *into = parse_duration(key, t)?;
+        }
+        Ok(())
+    };
+    dur(
+        "engine.out_of_order_window",
+        &e.out_of_order_window,
+        &mut c.engine.out_of_order_window,
+    )?;
+    dur(
+        "engine.flush_interval",
+        &e.flush_interval,
+        &mut c.engine.flush_interval,
+    )?;
+    dur(
+        "engine.maintenance_interval",
+        &e.maintenance_interval,
+        &mut c.engine.maintenance_interval,
+    )?;
+    if let Some(n) = e.flush_head_samples {
+        c.engine.flush_head_samples = n;
+    }
+    if let Some(n) = e.max_head_bytes {
+        c.engine.max_head_bytes = n;
+    }
+
+    let mut limits = file.limits;
+    let tenants = limits.tenants.take().unwrap_or_default();
+    apply_limits(&mut c.engine.limits, &limits, "limits")?;
+    for (tenant, values) in tenants {
+        let prefix = format!("limits.tenants.{tenant}");
+        if values.tenants.is_some() {
+            return Err(Error::config(
+                format!("{prefix}.tenants"),
+                "unknown key: tenant overrides do not nest",
+            ));
+        }
+        strata_engine::TenantId::new(&tenant)
+            .map_err(|e| Error::config(prefix.clone(), e.to_string()))?;
+        let mut tl = c.engine.limits.clone();
+        apply_limits(&mut tl, &values, &prefix)?;
+        c.engine.tenant_limits.insert(tenant, tl);
+    }
+
+    for (i, t) in file.auth.tokens.into_iter().enumerate() {
+        c.tokens.push(token(i, t)?);
+    }
+    Ok(c)
+}
+
+fn apply_limits(l: &mut Limits, v: &LimitValues, prefix: &str) -> Result<()> {
+    let key = |k: &str| format!("{prefix}.{k}");
+    macro_rules! set {
+        ($field:ident) => {
+            if let Some(x) = v.$field {
+                l.$field = x;
+            }
+        };
+    }
+    set!(max_active_series);
+    set!(max_series_per_metric);
+    set!(ingest_rate);
+    set!(ingest_burst);
+    set!(max_labels_per_series);
+    set!(max_label_name_len);
+    set!(max_label_value_len);
+    if let Some(b) = v.disk_budget_bytes {
+        l.disk_budget = Some(b);
+    }
+    if let Some(t) = &v.active_series_window {
+        l.active_series_window = parse_duration(&key("active_series_window"), t)?;
+    }
+    if let Some(t) = &v.metrics_retention {
+        l.metrics_retention = parse_duration(&key("metrics_retention"), t)?;
+    }
+    Ok(())
+}
+
+fn token(i: usize, t: super::file::TokenEntry) -> Result<TokenConfig> {
+    let key = |k: &str| format!("auth.tokens[{i}].{k}");
+    let mut scopes = Vec::new();
+    for s in &t.scopes {
+        scopes.push(match s.as_str() {
+            "read" => Scope::Read,
+            "write" => Scope::Write,
+            other => {
+                return Err(Error::config(
+                    key("scopes"),
+                    format!("{other:?} is not \"read\" or \"write\""),
+                ));
+            }
+        });
+    }
+    Ok(TokenConfig {
+        sha256: t.sha256,
+        tenant: t.tenant,
+        scopes,
+        choose_tenant: t.choose_tenant,
+    })
+}

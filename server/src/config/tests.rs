@@ -1,0 +1,181 @@
+use std::time::Duration;
+
+use strata_wal::Durability;
+
+use super::*;
+use crate::auth::Scope;
+
+const FULL: &str = r#"
+data_dir = "/srv/strata"
+[server]
+http_addr = "0.0.0.0:9090"
+grpc_addr = "0.0.0.0:9091"
+max_body_bytes = 1048576
+[wal]
+durability = "interval"
+fsync_interval = "250ms"
+[retention]
+metrics = "90m"
+traces = "7d"
+logs = "36500d"
+[limits]
+max_active_series = 5000
+max_labels_per_series = 20
+ingest_rate = 1000
+ingest_burst = 2000
+[limits.tenants.acme]
+max_active_series = 1000
+metrics_retention = "2d"
+[[auth.tokens]]
+sha256 = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+tenant = "acme"
+scopes = ["read", "write"]
+[[auth.tokens]]
+sha256 = "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9"
+tenant = "ops"
+scopes = ["read"]
+choose_tenant = true
+"#;
+
+#[test]
+fn the_documented_shape_maps_onto_the_engine_config() {
+    let c = Config::from_toml(FULL).unwrap();
+    c.validate().unwrap();
+    assert_eq!(c.data_dir, PathBuf::from("/srv/strata"));
+    assert_eq!(c.http_addr.to_string(), "0.0.0.0:9090");
+    assert_eq!(c.grpc_addr.to_string(), "0.0.0.0:9091");
+    assert_eq!(c.max_body_bytes, 1 << 20);
+    assert_eq!(
+        c.engine.wal.durability,
+        Durability::Interval(Duration::from_millis(250))
+    );
+    assert_eq!(
+        c.engine.limits.metrics_retention,
+        Duration::from_secs(90 * 60)
+    );
+    assert_eq!(c.traces_retention, Duration::from_secs(7 * 86_400));
+    assert_eq!(c.logs_retention, Duration::from_secs(36_500 * 86_400));
+    assert_eq!(c.engine.limits.max_active_series, 5000);
+    assert_eq!(c.engine.limits.max_labels_per_series, 20);
+    assert_eq!(c.engine.limits.ingest_rate, 1000.0);
+    let acme = &c.engine.tenant_limits["acme"];
+    // An override starts from the [limits] defaults and replaces what it names.
+    assert_eq!(acme.max_active_series, 1000);
+    assert_eq!(acme.max_labels_per_series, 20);
+    assert_eq!(acme.metrics_retention, Duration::from_secs(2 * 86_400));
+    assert_eq!(c.tokens.len(), 2);
+    assert_eq!(c.tokens[0].scopes, vec![Scope::Read, Scope::Write]);
+    assert!(c.tokens[1].choose_tenant);
+}
+
+#[test]
+fn an_empty_file_is_the_defaults() {
+    let c = Config::from_toml("").unwrap();
+    let d = Config::default();
+    assert_eq!(c.data_dir, PathBuf::from("./strata-data"));
+    assert_eq!(c.http_addr.to_string(), DEFAULT_HTTP_ADDR);
+    assert_eq!(c.grpc_addr.to_string(), DEFAULT_GRPC_ADDR);
+    assert_eq!(c.max_body_bytes, 64 << 20);
+    assert_eq!(c.engine, d.engine);
+    assert!(c.tokens.is_empty());
+}
+
+#[test]
+fn unknown_keys_and_bad_values_name_the_key() {
+    for (text, want) in [
+        ("dat_dir = \"x\"", "dat_dir"),
+        ("[server]\nhttp_adr = \"127.0.0.1:1\"", "http_adr"),
+        ("[limits]\nmax_series = 3", "max_series"),
+        (
+            "[limits.tenants.acme]\nmax_activ_series = 3",
+            "max_activ_series",
+        ),
+        (
+            "[limits.tenants.acme.tenants.b]\n",
+            "limits.tenants.acme.tenants",
+        ),
+        ("[limits.tenants.\"a/b\"]\n", "limits.tenants.a/b"),
+        ("[wal]\ndurability = \"always\"", "wal.durability"),
+        ("[retention]\nmetrics = \"a week\"", "retention.metrics"),
+        (
+            "[[auth.tokens]]\nsha256 = \"00\"\ntenant = \"a\"\nscopes = [\"read\"]",
+            "sha256",
+        ),
+        (
+            "[[auth.tokens]]\nsha256 = \"x\"\ntenant = \"a\"\nscopes = [\"admin\"]",
+            "auth.tokens[0].scopes",
+        ),
+        ("[bogus]\n", "bogus"),
+    ] {
+        let err = Config::from_toml(text)
+            .and_then(|c| c.validate())
+            .unwrap_err();
+        assert!(err.to_string().contains(want), "{text:?}: {err}");
+    }
+    let mut c = Config::default();
+    c.engine.limits.ingest_rate = 0.0;
+    assert!(
+        c.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("limits.ingest_rate")
+    );
+    c = Config::default();
+    c.max_body_bytes = 0;
+    assert!(
+        c.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("server.max_body_bytes")
+    );
+}
+
+#[test]
+fn overrides_beat_the_file() {
+    let mut c = Config::from_toml(FULL).unwrap();
+    let o = Overrides {
+        data_dir: Some("/tmp/x".into()),
+        http_addr: Some("127.0.0.1:1".parse().unwrap()),
+        grpc_addr: None,
+        max_body_bytes: Some(10),
+        wal_durability: Some("none".into()),
+        retention_metrics: Some("1d".into()),
+    };
+    o.apply(&mut c).unwrap();
+    assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    assert_eq!(c.http_addr.to_string(), "127.0.0.1:1");
+    assert_eq!(c.grpc_addr.to_string(), "0.0.0.0:9091");
+    assert_eq!(c.max_body_bytes, 10);
+    assert_eq!(c.engine.wal.durability, Durability::None);
+    assert_eq!(
+        c.engine.limits.metrics_retention,
+        Duration::from_secs(86_400)
+    );
+    // A tenant with its own retention keeps it.
+    assert_eq!(
+        c.engine.tenant_limits["acme"].metrics_retention,
+        Duration::from_secs(2 * 86_400)
+    );
+    let bad = Overrides {
+        wal_durability: Some("sometimes".into()),
+        ..Overrides::default()
+    };
+    assert!(
+        bad.apply(&mut c)
+            .unwrap_err()
+            .to_string()
+            .contains("wal.durability")
+    );
+}
+
+#[test]
+fn load_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("strata.toml");
+    std::fs::write(&path, "[server]\nnope = 1\n").unwrap();
+    let err = Config::load(Some(&path), &Overrides::default()).unwrap_err();
+    assert!(err.to_string().contains("strata.toml"), "{err}");
+    assert!(err.to_string().contains("nope"), "{err}");
+    let missing = Config::load(Some(&dir.path().join("none.toml")), &Overrides::default());
+    assert!(matches!(missing, Err(Error::ReadConfig { .. })));
+}

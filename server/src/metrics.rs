@@ -1,0 +1,357 @@
+//! Self-metrics in the Prometheus text format (`/metrics`): ingest and rejection counters by
+//! tenant, signal and reason, request counts and latency per endpoint, and what the engine
+//! exposes (series and active series per tenant, its own rejection counters).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use strata_engine::{Engine, TenantId, WriteOutcome};
+
+/// A telemetry signal, for the `signal` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Signal {
+    /// Metric samples.
+    Metrics,
+    /// Spans.
+    Traces,
+    /// Log records.
+    Logs,
+}
+
+impl Signal {
+    /// `metrics`, `traces` or `logs`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Metrics => "metrics",
+            Self::Traces => "traces",
+            Self::Logs => "logs",
+        }
+    }
+}
+
+/// Upper bounds (seconds) of the request latency histogram.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    /// (tenant, signal) -> stored items.
+    accepted: BTreeMap<(String, Signal), u64>,
+    /// (tenant, signal) -> harmless duplicates.
+    duplicates: BTreeMap<(String, Signal), u64>,
+    /// (tenant, signal, reason) -> rejected items.
+    rejected: BTreeMap<(String, Signal, String), u64>,
+    /// (endpoint, status) -> requests.
+    requests: BTreeMap<(String, u16), u64>,
+    /// endpoint -> latency.
+    latency: BTreeMap<String, Histogram>,
+    /// Seconds the engine took to open (recovery included).
+    engine_open_seconds: Option<f64>,
+}
+
+/// The registry. Counters live behind one mutex: each update is a few map operations,
+/// far below the cost of the request that makes it.
+#[derive(Debug, Default)]
+pub struct Metrics(Mutex<Counters>);
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a write's outcome.
+    pub fn record_write(&self, tenant: &TenantId, signal: Signal, outcome: &WriteOutcome) {
+        let mut c = self.lock();
+        let key = (tenant.as_str().to_owned(), signal);
+        *c.accepted.entry(key.clone()).or_default() += outcome.accepted;
+        *c.duplicates.entry(key).or_default() += outcome.duplicates;
+        for (reason, n) in &outcome.rejected {
+            *c.rejected
+                .entry((
+                    tenant.as_str().to_owned(),
+                    signal,
+                    reason.as_str().to_owned(),
+                ))
+                .or_default() += n;
+        }
+    }
+
+    /// Counts items refused by the server before they reached the engine (e.g.
+    /// `native_histogram`).
+    pub fn record_rejected(&self, tenant: &TenantId, signal: Signal, reason: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        *self
+            .lock()
+            .rejected
+            .entry((tenant.as_str().to_owned(), signal, reason.to_owned()))
+            .or_default() += n;
+    }
+
+    /// Counts one request to `endpoint` (its route pattern) that answered `status`.
+    pub fn record_request(&self, endpoint: &str, status: u16, took: Duration) {
+        let mut c = self.lock();
+        *c.requests.entry((endpoint.to_owned(), status)).or_default() += 1;
+        let h = c.latency.entry(endpoint.to_owned()).or_default();
+        let secs = took.as_secs_f64();
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                h.buckets[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+    }
+
+    /// Records how long the engine took to open.
+    pub fn record_engine_open(&self, took: Duration) {
+        self.lock().engine_open_seconds = Some(took.as_secs_f64());
+    }
+
+    /// The text exposition. With `only`, per-tenant series are limited to that tenant (a
+    /// token bound to one tenant sees nothing of the others).
+    pub fn render(&self, engine: Option<&Engine>, only: Option<&TenantId>) -> String {
+        let shown = |t: &str| only.is_none_or(|o| o.as_str() == t);
+        let c = self.lock();
+        let mut out = String::new();
+        let o = &mut out;
+        header(
+            o,
+            "strata_build_info",
+            "gauge",
+            "Version of this strata binary.",
+        );
+        line(
+            o,
+            "strata_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))],
+            1.0,
+        );
+        header(
+            o,
+            "strata_ready",
+            "gauge",
+            "1 once the engine has opened (recovery done).",
+        );
+        line(
+            o,
+            "strata_ready",
+            &[],
+            if engine.is_some() { 1.0 } else { 0.0 },
+        );
+        if let Some(s) = c.engine_open_seconds {
+            header(
+                o,
+                "strata_engine_open_seconds",
+                "gauge",
+                "Seconds the engine took to open, WAL replay included.",
+            );
+            line(o, "strata_engine_open_seconds", &[], s);
+        }
+
+        let name = "strata_ingested_samples_total";
+        header(o, name, "counter", "Items stored, by tenant and signal.");
+        for ((t, s), n) in c.accepted.iter().filter(|((t, _), _)| shown(t)) {
+            line(
+                o,
+                name,
+                &[("tenant", t.as_str()), ("signal", s.as_str())],
+                *n as f64,
+            );
+        }
+        let name = "strata_duplicate_samples_total";
+        header(o, name, "counter", "Identical re-sends, stored once.");
+        for ((t, s), n) in c.duplicates.iter().filter(|((t, _), _)| shown(t)) {
+            line(
+                o,
+                name,
+                &[("tenant", t.as_str()), ("signal", s.as_str())],
+                *n as f64,
+            );
+        }
+        let name = "strata_rejected_samples_total";
+        header(
+            o,
+            name,
+            "counter",
+            "Items refused, by tenant, signal and reason.",
+        );
+        for ((t, s, r), n) in c.rejected.iter().filter(|((t, _, _), _)| shown(t)) {
+            let labels = [
+                ("tenant", t.as_str()),
+                ("signal", s.as_str()),
+                ("reason", r.as_str()),
+            ];
+            line(o, name, &labels, *n as f64);
+        }
+
+        if let Some(engine) = engine {
+            let tenants: Vec<TenantId> = engine
+                .tenants()
+                .into_iter()
+                .filter(|t| shown(t.as_str()))
+                .collect();
+            let stats: Vec<_> = tenants
+                .iter()
+                .map(|t| (t, engine.tenant_stats(t)))
+                .collect();
+            let name = "strata_series";
+            header(o, name, "gauge", "Series held in memory, per tenant.");
+            for (t, s) in &stats {
+                line(o, name, &[("tenant", t.as_str())], s.series as f64);
+            }
+            let name = "strata_active_series";
+            header(
+                o,
+                name,
+                "gauge",
+                "Active series (counted against max_active_series).",
+            );
+            for (t, s) in &stats {
+                line(o, name, &[("tenant", t.as_str())], s.active_series as f64);
+            }
+            let name = "strata_engine_rejected_samples_total";
+            header(
+                o,
+                name,
+                "counter",
+                "Samples the engine rejected since it opened.",
+            );
+            for (t, s) in &stats {
+                for (reason, n) in &s.rejected {
+                    let labels = [("tenant", t.as_str()), ("reason", reason.as_str())];
+                    line(o, name, &labels, *n as f64);
+                }
+            }
+        }
+
+        let name = "strata_http_requests_total";
+        header(
+            o,
+            name,
+            "counter",
+            "HTTP requests by endpoint and status code.",
+        );
+        for ((e, code), n) in &c.requests {
+            line(
+                o,
+                name,
+                &[
+                    ("endpoint", e.as_str()),
+                    ("code", code.to_string().as_str()),
+                ],
+                *n as f64,
+            );
+        }
+        let name = "strata_http_request_duration_seconds";
+        header(o, name, "histogram", "HTTP request latency by endpoint.");
+        for (e, h) in &c.latency {
+            for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+                let bucket = format!("{name}_bucket");
+                line(
+                    o,
+                    &bucket,
+                    &[("endpoint", e.as_str()), ("le", le.to_string().as_str())],
+                    h.buckets[i] as f64,
+                );
+            }
+            let bucket = format!("{name}_bucket");
+            line(
+                o,
+                &bucket,
+                &[("endpoint", e.as_str()), ("le", "+Inf")],
+                h.count as f64,
+            );
+            line(
+                o,
+                &format!("{name}_sum"),
+                &[("endpoint", e.as_str())],
+                h.sum,
+            );
+            line(
+                o,
+                &format!("{name}_count"),
+                &[("endpoint", e.as_str())],
+                h.count as f64,
+            );
+        }
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (k, v)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{k}=\"{}\"", escape(v));
+        }
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// Escapes a label value for the text format.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_engine::RejectReason;
+
+    #[test]
+    fn renders_counters_and_filters_by_tenant() {
+        let m = Metrics::default();
+        let a = TenantId::new("a").unwrap();
+        let b = TenantId::new("b").unwrap();
+        let mut outcome = WriteOutcome {
+            accepted: 3,
+            ..WriteOutcome::default()
+        };
+        outcome.rejected.insert(RejectReason::TooOld, 2);
+        m.record_write(&a, Signal::Metrics, &outcome);
+        m.record_write(&b, Signal::Metrics, &outcome);
+        m.record_request("/api/v1/write", 204, Duration::from_millis(3));
+        let all = m.render(None, None);
+        assert!(
+            all.contains("strata_ingested_samples_total{tenant=\"a\",signal=\"metrics\"} 3\n"),
+            "{all}"
+        );
+        assert!(all.contains(
+            "strata_rejected_samples_total{tenant=\"b\",signal=\"metrics\",reason=\"too_old\"} 2\n"
+        ));
+        assert!(all.contains("strata_http_request_duration_seconds_bucket{endpoint=\"/api/v1/write\",le=\"0.005\"} 1\n"));
+        assert!(all.contains("strata_http_request_duration_seconds_bucket{endpoint=\"/api/v1/write\",le=\"0.001\"} 0\n"));
+        assert!(all.contains("strata_ready 0\n"));
+        let only_a = m.render(None, Some(&a));
+        assert!(only_a.contains("tenant=\"a\""));
+        assert!(!only_a.contains("tenant=\"b\""), "{only_a}");
+    }
+
+    #[test]
+    fn escapes_label_values() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,236 @@
+//! `strata promql`: an offline PromQL query on a data directory, printed as a table, CSV
+//! or JSON.
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use strata_engine::{Engine, TenantId};
+use strata_query::promql::{EngineSource, PromqlEngine, QueryOptions, QueryResult, Value};
+
+use crate::cli::{OutputFormat, PromqlArgs};
+use crate::{Error, Result};
+
+/// Runs the query and prints the result to `out`.
+pub fn run(args: &PromqlArgs, out: &mut dyn Write) -> Result<()> {
+    let config = args.config.load()?;
+    let tenant = TenantId::new(&args.tenant).map_err(|e| Error::Usage(e.to_string()))?;
+    let engine =
+        Engine::open(&config.data_dir, config.engine.clone()).map_err(|source| Error::Engine {
+            dir: config.data_dir.clone(),
+            source,
+        })?;
+    let source = EngineSource::new(&engine, &tenant);
+    let promql = PromqlEngine::new(QueryOptions::default());
+    let result = match (&args.start, &args.end) {
+        (Some(start), Some(end)) => promql.range(
+            &source,
+            &args.query,
+            parse_time(start)?,
+            parse_time(end)?,
+            parse_step(&args.step)?,
+        )?,
+        _ => {
+            let t = match &args.time {
+                Some(t) => parse_time(t)?,
+                None => now_ms(),
+            };
+            promql.instant(&source, &args.query, t)?
+        }
+    };
+    let rows = rows(&result.value);
+    match args.format {
+        OutputFormat::Table => write_table(out, &rows)?,
+        OutputFormat::Csv => write_csv(out, &rows)?,
+        OutputFormat::Json => writeln!(out, "{}", to_json(&result))?,
+    }
+    for w in result.warnings.iter().chain(&result.infos) {
+        eprintln!("{w}");
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// RFC 3339 or (fractional) Unix seconds, to milliseconds.
+pub(crate) fn parse_time(text: &str) -> Result<i64> {
+    if let Ok(secs) = text.parse::<f64>()
+        && secs.is_finite()
+    {
+        return Ok((secs * 1000.0).round() as i64);
+    }
+    let t = humantime::parse_rfc3339_weak(text).map_err(|e| {
+        Error::Usage(format!(
+            "{text:?} is neither Unix seconds nor an RFC 3339 time: {e}"
+        ))
+    })?;
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => Ok(d.as_millis() as i64),
+        Err(e) => Ok(-(e.duration().as_millis() as i64)),
+    }
+}
+
+fn parse_step(text: &str) -> Result<i64> {
+    if let Ok(secs) = text.parse::<f64>() {
+        return Ok((secs * 1000.0).round() as i64);
+    }
+    humantime::parse_duration(text)
+        .map(|d| d.as_millis() as i64)
+        .map_err(|e| Error::Usage(format!("--step {text:?}: {e}")))
+}
+
+/// (series, timestamp ms, value) rows.
+fn rows(value: &Value) -> Vec<(String, i64, f64)> {
+    match value {
+        Value::Scalar { ts, value } => vec![("scalar".into(), *ts, *value)],
+        Value::String { ts, value } => vec![(format!("string {value:?}"), *ts, f64::NAN)],
+        Value::Vector(v) => v
+            .iter()
+            .map(|s| (s.labels.to_string(), s.ts, s.value))
+            .collect(),
+        Value::Matrix(m) => m
+            .iter()
+            .flat_map(|s| {
+                let name = s.labels.to_string();
+                s.points.iter().map(move |(t, v)| (name.clone(), *t, *v))
+            })
+            .collect(),
+    }
+}
+
+/// Prometheus's spelling of a sample value.
+fn fmt_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Seconds with millisecond precision, as the Prometheus API writes timestamps.
+fn fmt_ts(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let frac = ms.rem_euclid(1000);
+    if frac == 0 {
+        secs.to_string()
+    } else {
+        format!("{secs}.{frac:03}").trim_end_matches('0').to_owned()
+    }
+}
+
+fn write_table(out: &mut dyn Write, rows: &[(String, i64, f64)]) -> std::io::Result<()> {
+    let cells: Vec<[String; 3]> = rows
+        .iter()
+        .map(|(s, t, v)| [s.clone(), fmt_ts(*t), fmt_value(*v)])
+        .collect();
+    let head = ["series", "timestamp", "value"].map(str::to_owned);
+    let mut w = head.clone().map(|h| h.len());
+    for c in &cells {
+        for i in 0..3 {
+            w[i] = w[i].max(c[i].chars().count());
+        }
+    }
+    for c in std::iter::once(&head).chain(&cells) {
+        writeln!(
+            out,
+            "{:<w0$}  {:>w1$}  {:>w2$}",
+            c[0],
+            c[1],
+            c[2],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        )?;
+    }
+    Ok(())
+}
+
+fn write_csv(out: &mut dyn Write, rows: &[(String, i64, f64)]) -> std::io::Result<()> {
+    writeln!(out, "series,timestamp,value")?;
+    for (s, t, v) in rows {
+        writeln!(
+            out,
+            "\"{}\",{},{}",
+            s.replace('"', "\"\""),
+            fmt_ts(*t),
+            fmt_value(*v)
+        )?;
+    }
+    Ok(())
+}
+
+/// The Prometheus API's `data` object (plus `warnings`/`infos` when there are any).
+fn to_json(r: &QueryResult) -> serde_json::Value {
+    use serde_json::{Map, Value as J, json};
+    let metric = |l: &strata_query::promql::Labels| {
+        J::Object(
+            l.iter()
+                .map(|(k, v)| (k.to_owned(), J::String(v.to_owned())))
+                .collect::<Map<_, _>>(),
+        )
+    };
+    let point = |t: i64, v: f64| json!([ms_to_secs(t), fmt_value(v)]);
+    let (ty, result) = match &r.value {
+        Value::Scalar { ts, value } => ("scalar", point(*ts, *value)),
+        Value::String { ts, value } => ("string", json!([ms_to_secs(*ts), value])),
+        Value::Vector(v) => (
+            "vector",
+            J::Array(
+                v.iter()
+                    .map(|s| json!({"metric": metric(&s.labels), "value": point(s.ts, s.value)}))
+                    .collect(),
+            ),
+        ),
+        Value::Matrix(m) => (
+            "matrix",
+            J::Array(
+                m.iter()
+                    .map(|s| {
+                        let values: Vec<J> = s.points.iter().map(|(t, v)| point(*t, *v)).collect();
+                        json!({"metric": metric(&s.labels), "values": values})
+                    })
+                    .collect(),
+            ),
+        ),
+    };
+    let mut data = json!({"resultType": ty, "result": result});
+    if !r.warnings.is_empty() {
+        data["warnings"] = json!(r.warnings);
+    }
+    if !r.infos.is_empty() {
+        data["infos"] = json!(r.infos);
+    }
+    data
+}
+
+fn ms_to_secs(ms: i64) -> serde_json::Value {
+    serde_json::Number::from_f64(ms as f64 / 1000.0)
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_values_are_spelled_like_prometheus() {
+        assert_eq!(parse_time("1700000000.5").unwrap(), 1_700_000_000_500);
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z").unwrap(),
+            1_700_000_000_000
+        );
+        assert!(parse_time("yesterday").is_err());
+        assert_eq!(parse_step("1m").unwrap(), 60_000);
+        assert_eq!(fmt_ts(1_700_000_000_500), "1700000000.5");
+        assert_eq!(fmt_ts(1_700_000_000_000), "1700000000");
+        assert_eq!(fmt_value(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(fmt_value(0.25), "0.25");
+    }
+}

@@ -1,0 +1,186 @@
+//! Prometheus remote-write 1.0 (`POST /api/v1/write`): snappy block format around a
+//! protobuf `prometheus.WriteRequest`.
+//!
+//! Answers: 204 when every sample was stored (identical re-sends count as stored); 400 with
+//! counts and reasons when some were rejected (the valid ones are stored, so a client must
+//! not retry); 429 with Retry-After when the tenant's rate limit refused samples (a retry
+//! is harmless: what was stored is deduplicated); 503 with Retry-After when the engine is
+//! over capacity or not ready; 413/415/400 for oversized, mistyped or malformed bodies.
+
+mod decode;
+pub mod proto;
+
+use std::fmt::Write as _;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use strata_engine::{RejectReason, WriteOutcome};
+
+pub use decode::{Decoded, decode, decode_protobuf};
+
+use crate::api_error::ApiError;
+use crate::auth::WriteTenant;
+use crate::metrics::Signal;
+use crate::state::{AppState, RETRY_AFTER_SECS};
+
+/// Self-metrics reason for native histogram samples.
+pub const NATIVE_HISTOGRAM: &str = "native_histogram";
+
+/// The handler of `POST /api/v1/write`.
+pub async fn write(
+    State(state): State<AppState>,
+    WriteTenant(tenant): WriteTenant,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    check_headers(&headers)?;
+    let body = state.read_body(&headers, body).await?;
+    let max = state.max_body_bytes();
+    let decoded = decode(&body, max)?;
+    drop(body);
+    state.metrics().record_rejected(
+        &tenant,
+        Signal::Metrics,
+        NATIVE_HISTOGRAM,
+        decoded.histograms,
+    );
+    let total = decoded.samples;
+    let histograms = decoded.histograms;
+    let outcome = if decoded.series.is_empty() {
+        WriteOutcome::default()
+    } else {
+        state.write_metrics(&tenant, decoded.series).await?
+    };
+    if outcome.rejected_total() == 0 && histograms == 0 {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let message = rejection_message(total, histograms, &outcome);
+    if outcome.rejected.contains_key(&RejectReason::RateLimited) {
+        return Err(ApiError::RateLimited {
+            message,
+            retry_after: RETRY_AFTER_SECS,
+        });
+    }
+    Err(ApiError::BadRequest(message))
+}
+
+/// Remote-write 1.0 requires `Content-Type: application/x-protobuf` and
+/// `Content-Encoding: snappy`.
+fn check_headers(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut parts = ct.split(';').map(str::trim);
+    let media = parts.next().unwrap_or("");
+    if !media.eq_ignore_ascii_case("application/x-protobuf") {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "remote-write needs Content-Type: application/x-protobuf, got {ct:?}"
+        )));
+    }
+    for p in parts {
+        if let Some((k, v)) = p.split_once('=')
+            && k.trim().eq_ignore_ascii_case("proto")
+            && v.trim() != "prometheus.WriteRequest"
+        {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "only remote-write 1.0 (proto=prometheus.WriteRequest) is supported, got proto={}",
+                v.trim()
+            )));
+        }
+    }
+    let enc = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !enc.trim().eq_ignore_ascii_case("snappy") {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "remote-write needs Content-Encoding: snappy (block format), got {enc:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// "stored 8 of 10 samples; rejected 2: too_old 2 (first: ...)".
+fn rejection_message(total: u64, histograms: u64, outcome: &WriteOutcome) -> String {
+    let stored = outcome.accepted + outcome.duplicates;
+    let rejected = outcome.rejected_total() + histograms;
+    let mut m = format!(
+        "stored {stored} of {} samples; rejected {rejected}:",
+        total + histograms
+    );
+    for (reason, n) in &outcome.rejected {
+        let _ = write!(m, " {reason} {n}");
+        if let Some(first) = outcome.messages.get(reason) {
+            let _ = write!(m, " (first: {first})");
+        }
+        m.push(';');
+    }
+    if histograms > 0 {
+        let _ = write!(
+            m,
+            " {NATIVE_HISTOGRAM} {histograms} (native histograms are not supported; send classic histograms);"
+        );
+    }
+    m.pop();
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(ct: &str, enc: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+        h.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_str(enc).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn content_type_and_encoding_are_checked() {
+        assert!(check_headers(&headers("application/x-protobuf", "snappy")).is_ok());
+        assert!(
+            check_headers(&headers(
+                "application/x-protobuf;proto=prometheus.WriteRequest",
+                "snappy"
+            ))
+            .is_ok()
+        );
+        for (ct, enc, want) in [
+            ("application/json", "snappy", "Content-Type"),
+            (
+                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+                "snappy",
+                "1.0",
+            ),
+            ("application/x-protobuf", "gzip", "Content-Encoding"),
+        ] {
+            let err = check_headers(&headers(ct, enc)).unwrap_err();
+            assert_eq!(err.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            assert!(err.to_string().contains(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn rejection_message_names_counts_and_reasons() {
+        let mut o = WriteOutcome {
+            accepted: 7,
+            duplicates: 1,
+            ..WriteOutcome::default()
+        };
+        o.rejected.insert(RejectReason::TooOld, 2);
+        o.messages
+            .insert(RejectReason::TooOld, "sample too old".into());
+        let m = rejection_message(10, 3, &o);
+        assert_eq!(
+            m,
+            "stored 8 of 13 samples; rejected 5: too_old 2 (first: sample too old); native_histogram 3 (native histograms are not supported; send classic histograms)"
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! `strata serve`: bind both listeners, open the engine on a blocking thread (the server
+//! answers `/live` at once and `/ready` once recovery is done), serve until SIGTERM or
+//! SIGINT, then stop accepting, finish in-flight requests and close the engine (flush).
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata_engine::Engine;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::auth::Auth;
+use crate::state::AppState;
+use crate::{Config, Error, Result, grpc, http};
+
+/// How long shutdown waits for writes whose clients went away to release the engine.
+const RELEASE_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs the server until a signal stops it.
+pub fn run(config: Config) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("strata-rt")
+        .build()
+        .map_err(|e| Error::Server(format!("cannot start the tokio runtime: {e}")))?;
+    runtime.block_on(serve(config))
+}
+
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, what, source })
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let auth = Auth::new(&config.tokens)?;
+    // Handlers first, so a SIGTERM right after the address line is a clean shutdown.
+    let term = signals()?;
+    let http_listener = bind(config.http_addr, "http").await?;
+    let grpc_listener = bind(config.grpc_addr, "grpc").await?;
+    let http_addr = local(&http_listener, config.http_addr);
+    let grpc_addr = local(&grpc_listener, config.grpc_addr);
+    if !auth.enabled() {
+        for addr in [http_addr, grpc_addr] {
+            if !addr.ip().is_loopback() {
+                warn!(
+                    %addr,
+                    "auth is OFF and this listener is not on loopback: anyone who can reach it can read and write every tenant; configure [[auth.tokens]]"
+                );
+            }
+        }
+    }
+    // The one line on stdout: where we listen (ports may have been chosen by the OS).
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "strata listening http={http_addr} grpc={grpc_addr}");
+    let _ = stdout.flush();
+    info!(%http_addr, %grpc_addr, data_dir = %config.data_dir.display(), auth = auth.enabled(), "listening; opening the engine");
+
+    let state = AppState::new(auth, config.max_body_bytes);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(on_signal(term, stop_tx.clone()));
+    let opener = {
+        let state = state.clone();
+        let dir = config.data_dir.clone();
+        let engine_config = config.engine.clone();
+        tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            match Engine::open(&dir, engine_config) {
+                Ok(engine) => {
+                    state.metrics().record_engine_open(start.elapsed());
+                    state.set_engine(Arc::new(engine));
+                    info!(
+                        took_ms = start.elapsed().as_millis() as u64,
+                        "engine open, recovery done: ready"
+                    );
+                    Ok(())
+                }
+                Err(source) => {
+                    error!(error = %source, "cannot open the engine; shutting down");
+                    let _ = stop_tx.send(true);
+                    Err(Error::Engine { dir, source })
+                }
+            }
+        })
+    };
+
+    let http_server = axum::serve(http_listener, http::router(state.clone()))
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let grpc_server = tonic::transport::Server::builder()
+        .add_routes(grpc::routes(&state))
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(grpc_listener),
+            stopped(stop_rx.clone()),
+        );
+    let (http_result, grpc_result) = tokio::join!(http_server.into_future(), grpc_server);
+    info!("listeners closed, in-flight requests finished");
+    let opened = opener
+        .await
+        .map_err(|e| Error::Server(format!("engine open task failed: {e}")))?;
+    let closed = close_engine(&state, &config).await;
+    http_result.map_err(|e| Error::Server(format!("http server: {e}")))?;
+    grpc_result.map_err(|e| Error::Server(format!("grpc server: {e}")))?;
+    opened?;
+    closed
+}
+
+fn local(listener: &TcpListener, asked: SocketAddr) -> SocketAddr {
+    listener.local_addr().unwrap_or(asked)
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    // An error means every sender is gone, which only happens at exit: stop too.
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+fn signals() -> Result<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::terminate())
+        .map_err(|e| Error::Server(format!("cannot listen for SIGTERM: {e}")))
+}
+
+async fn on_signal(mut term: tokio::signal::unix::Signal, tx: watch::Sender<bool>) {
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
+    }
+    let _ = tx.send(true);
+}
+
+/// Flushes and closes the engine once no request holds it.
+async fn close_engine(state: &AppState, config: &Config) -> Result<()> {
+    let Some(mut engine) = state.take_engine() else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + RELEASE_WAIT;
+    let engine = loop {
+        match Arc::try_unwrap(engine) {
+            Ok(e) => break e,
+            Err(shared) if Instant::now() < deadline => {
+                engine = shared;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(_) => {
+                warn!(
+                    "writes still hold the engine; exiting without a final flush (the WAL has every acknowledged write)"
+                );
+                return Ok(());
+            }
+        }
+    };
+    let dir = config.data_dir.clone();
+    let start = Instant::now();
+    tokio::task::spawn_blocking(move || engine.close())
+        .await
+        .map_err(|e| Error::Server(format!("engine close task failed: {e}")))?
+        .map_err(|source| Error::Engine { dir, source })?;
+    info!(
+        took_ms = start.elapsed().as_millis() as u64,
+        "engine flushed and closed"
+    );
+    Ok(())
+}

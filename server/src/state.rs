@@ -1,0 +1,188 @@
+//! [`AppState`]: what every handler shares: the engine (once recovery is done), auth, the
+//! self-metrics and the request limits.
+//!
+//! An ingest handler is a small function over it. For example an OTLP/HTTP handler:
+//! `async fn otlp_metrics(State(state): State<AppState>, WriteTenant(tenant): WriteTenant,
+//! headers: HeaderMap, body: Body) -> Response` reads the body with
+//! [`AppState::read_body`], decodes, and stores through [`AppState::write_metrics`]; a tonic
+//! service holds an `AppState` and calls `state.auth().authorize(&metadata.into_headers(),
+//! Scope::Write)`.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use axum::body::{Body, Bytes};
+use axum::http::HeaderMap;
+use http_body_util::BodyExt;
+use strata_engine::{Engine, Error as EngineError, SeriesSamples, TenantId, WriteOutcome};
+
+use crate::api_error::ApiError;
+use crate::auth::Auth;
+use crate::metrics::{Metrics, Signal};
+
+/// After refusing a body over the limit, how much more of it is read and discarded (so the
+/// client, still sending, gets the 413 instead of a connection reset) and for how long.
+const DRAIN_BYTES: u64 = 16 << 20;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads and discards up to [`DRAIN_BYTES`] of `body` for at most [`DRAIN_TIME`].
+async fn drain(mut body: Body) {
+    let discard = async {
+        let mut n = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            n += frame.data_ref().map_or(0, |d| d.len() as u64);
+            if n > DRAIN_BYTES {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
+}
+
+/// Seconds a client is told to wait on 429 and 503.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// Shared state of the HTTP and gRPC handlers; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    auth: Auth,
+    metrics: Metrics,
+    max_body_bytes: u64,
+    engine: RwLock<Option<Arc<Engine>>>,
+}
+
+impl AppState {
+    /// State with no engine yet (the server is not ready until [`AppState::set_engine`]).
+    pub fn new(auth: Auth, max_body_bytes: u64) -> Self {
+        Self(Arc::new(Inner {
+            auth,
+            metrics: Metrics::default(),
+            max_body_bytes,
+            engine: RwLock::new(None),
+        }))
+    }
+
+    /// The configured tokens.
+    pub fn auth(&self) -> &Auth {
+        &self.0.auth
+    }
+
+    /// The self-metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// `server.max_body_bytes`.
+    pub fn max_body_bytes(&self) -> u64 {
+        self.0.max_body_bytes
+    }
+
+    /// Installs the opened engine: from now on the server is ready.
+    pub fn set_engine(&self, engine: Arc<Engine>) {
+        *self
+            .0
+            .engine
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(engine);
+    }
+
+    /// Takes the engine out (at shutdown); later requests get 503.
+    pub fn take_engine(&self) -> Option<Arc<Engine>> {
+        self.0
+            .engine
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    /// The engine, or 503 while it is still recovering (or shutting down).
+    pub fn engine(&self) -> Result<Arc<Engine>, ApiError> {
+        self.0
+            .engine
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| ApiError::Unavailable {
+                message:
+                    "not ready: the engine is recovering its write-ahead log (or shutting down)"
+                        .into(),
+                retry_after: RETRY_AFTER_SECS,
+            })
+    }
+
+    /// Whether the engine is open.
+    pub fn is_ready(&self) -> bool {
+        self.0
+            .engine
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Reads a request body of at most `max_body_bytes` (413 beyond it, refused from the
+    /// Content-Length before reading when the client declares one).
+    pub async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+        let limit = self.max_body_bytes();
+        let too_large = |declared: Option<u64>| {
+            let size = declared.map_or(String::new(), |n| format!(" of {n} bytes"));
+            ApiError::PayloadTooLarge(format!(
+                "request body{size} is over the limit of {limit} bytes (server.max_body_bytes)"
+            ))
+        };
+        if let Some(len) = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            && len > limit
+        {
+            return Err(too_large(Some(len)));
+        }
+        let mut body = body;
+        let mut buf: Vec<u8> = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame
+                .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            if (buf.len() + data.len()) as u64 > limit {
+                drain(body).await;
+                return Err(too_large(None));
+            }
+            buf.extend_from_slice(&data);
+        }
+        Ok(Bytes::from(buf))
+    }
+
+    /// Writes metric samples for `tenant` on a blocking thread (the write waits for the
+    /// WAL's fsync), counts the outcome in the self-metrics, and maps engine errors:
+    /// over capacity is 503, poisoned or failing is 500.
+    pub async fn write_metrics(
+        &self,
+        tenant: &TenantId,
+        batch: Vec<SeriesSamples>,
+    ) -> Result<WriteOutcome, ApiError> {
+        let engine = self.engine()?;
+        let t = tenant.clone();
+        let result = tokio::task::spawn_blocking(move || engine.write(&t, &batch))
+            .await
+            .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))?;
+        match result {
+            Ok(outcome) => {
+                self.metrics()
+                    .record_write(tenant, Signal::Metrics, &outcome);
+                Ok(outcome)
+            }
+            Err(e @ EngineError::OverCapacity { .. }) => Err(ApiError::Unavailable {
+                message: e.to_string(),
+                retry_after: RETRY_AFTER_SECS,
+            }),
+            Err(e) => {
+                tracing::error!(tenant = %tenant, error = %e, "write failed");
+                Err(ApiError::Internal(format!("write failed: {e}")))
+            }
+        }
+    }
+}
