@@ -41,6 +41,9 @@ pub enum ApiError {
         /// Seconds.
         retry_after: u64,
     },
+    /// 501: a request this version does not handle yet (OTLP spans and logs).
+    #[error("{0}")]
+    NotImplemented(String),
     /// 500: the server cannot do its job (e.g. the engine is poisoned).
     #[error("{0}")]
     Internal(String),
@@ -57,6 +60,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,6 +89,7 @@ impl ApiError {
                 tonic::Status::resource_exhausted(msg)
             }
             Self::Unavailable { .. } => tonic::Status::unavailable(msg),
+            Self::NotImplemented(_) => tonic::Status::unimplemented(msg),
             Self::Internal(_) => tonic::Status::internal(msg),
         }
     }

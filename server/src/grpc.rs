@@ -1,7 +1,6 @@
-//! The gRPC listener's services. None are registered yet: the OTLP metrics, traces and
-//! logs services go into [`routes`] (each holding an [`AppState`] and authorizing with
-//! `state.auth().authorize(&request.metadata().clone().into_headers(), Scope::Write)`).
-//! Until then every call answers UNIMPLEMENTED.
+//! The gRPC listener's services: OTLP metrics, traces and logs (see
+//! [`crate::otlp_ingest`]), each authorizing from the request metadata with the same code
+//! as the HTTP routes.
 
 use tonic::service::Routes;
 
@@ -9,6 +8,5 @@ use crate::state::AppState;
 
 /// The gRPC services served on `server.grpc_addr`.
 pub fn routes(state: &AppState) -> Routes {
-    let _ = state;
-    Routes::default()
+    crate::otlp_ingest::grpc_routes(state)
 }

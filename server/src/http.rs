@@ -23,6 +23,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/api/v1/write", post(remote_write::write))
+        .merge(crate::prom_routes::routes())
+        .merge(crate::otlp_ingest::routes())
         // The body limit is enforced by each handler (413 with a message, and again after
         // decompression); axum's default 2 MiB cap would answer first and without one.
         .layer(axum::extract::DefaultBodyLimit::disable())

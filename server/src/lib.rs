@@ -26,13 +26,15 @@
 mod api_error;
 mod auth;
 mod cli;
-mod otlp;
 mod config;
 mod error;
 mod grpc;
 mod http;
 mod metrics;
+mod otlp;
+mod otlp_ingest;
 mod params;
+mod prom_routes;
 mod promql_cmd;
 pub mod remote_write;
 mod serve;

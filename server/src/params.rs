@@ -5,16 +5,18 @@ use axum::http::{HeaderMap, Method, header};
 
 use crate::api_error::ApiError;
 
-/// The parameters of a request: the query string's, then (for a POST with
-/// `Content-Type: application/x-www-form-urlencoded`) the body's, in order, repeated keys
-/// kept (`match[]` may repeat). Percent-escapes and `+` are decoded.
+/// The parameters of a request: (for a POST with `Content-Type:
+/// application/x-www-form-urlencoded`) the body's, then the query string's, in order,
+/// repeated keys kept (`match[]` may repeat). Percent-escapes and `+` are decoded. Body
+/// first because a single-valued parameter takes its first value, and in Prometheus (Go's
+/// `FormValue`) the body wins over the query string.
 pub fn request_params(
     method: &Method,
     query: Option<&str>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Vec<(String, String)>, ApiError> {
-    let mut out = parse_pairs(query.unwrap_or(""))?;
+    let mut out = Vec::new();
     if method == Method::POST && !body.is_empty() {
         let ct = headers
             .get(header::CONTENT_TYPE)
@@ -30,6 +32,7 @@ pub fn request_params(
             .map_err(|_| ApiError::BadRequest("form body is not valid UTF-8".into()))?;
         out.extend(parse_pairs(text)?);
     }
+    out.extend(parse_pairs(query.unwrap_or(""))?);
     Ok(out)
 }
 
@@ -44,7 +47,7 @@ mod tests {
     use axum::http::HeaderValue;
 
     #[test]
-    fn query_and_form_pairs_in_order_with_repeats() {
+    fn form_then_query_pairs_in_order_with_repeats() {
         let mut h = HeaderMap::new();
         h.insert(
             header::CONTENT_TYPE,
@@ -58,10 +61,10 @@ mod tests {
         )
         .unwrap();
         let want: Vec<(String, String)> = [
-            ("query", "up{job=\"a\"}"),
-            ("time", "1"),
             ("match[]", "up"),
             ("match[]", "rate(x[5m]) > 1"),
+            ("query", "up{job=\"a\"}"),
+            ("time", "1"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

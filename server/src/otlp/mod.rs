@@ -9,10 +9,6 @@
 //! [`decode_logs`]) so that malformed bodies get a 400 and valid ones a clear "not yet
 //! supported".
 
-// The server's handlers are built separately (issue 5); until they call this module, its
-// items are used by its tests only.
-#![allow(dead_code, unused_imports)]
-
 mod decode;
 mod error;
 mod labels;
@@ -23,7 +19,7 @@ mod translate;
 pub(crate) use decode::{Encoding, decode_logs, decode_metrics, decode_traces, decompress};
 pub(crate) use error::OtlpError;
 pub(crate) use response::{encode_response, partial_success};
-pub(crate) use translate::{STALE_NAN, TranslateOptions, Translated, translate_metrics};
+pub(crate) use translate::{TranslateOptions, translate_metrics};
 
 #[cfg(test)]
 mod engine_tests;

@@ -19,8 +19,6 @@ pub(crate) enum MetricKind {
     NonMonotonicCounter,
     /// An explicit-bucket histogram.
     Histogram,
-    /// An exponential histogram.
-    ExponentialHistogram,
     /// A summary.
     Summary,
 }
