@@ -15,3 +15,8 @@ fi
 
 cargo nextest run --locked --workspace --config-file .ci/nextest.toml --profile ci
 cargo test --locked --workspace --doc
+
+# Interop: a real Prometheus scrapes node_exporter and remote-writes to `strata serve`; both
+# must answer the same PromQL (installs Debian's prometheus and node_exporter when missing).
+cargo build --locked --workspace --bins
+bash tests/interop/prometheus-remote-write.sh "${CARGO_TARGET_DIR:-target}/debug/strata"
