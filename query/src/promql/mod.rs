@@ -38,6 +38,7 @@
 mod aggregate;
 mod binary;
 mod error;
+mod escapes;
 mod eval;
 mod functions;
 mod histogram;
@@ -92,9 +93,12 @@ impl Default for QueryOptions {
 ///
 /// `promql-parser` 0.11 panics on a number-of-seconds duration that is not finite or does
 /// not fit a `Duration` (`x[1e400]`, `x offset NaN`); the parser holds no shared state, so
-/// the panic is caught here and returned as the parse error Prometheus gives.
+/// the panic is caught here and returned as the parse error Prometheus gives. Byte escapes
+/// in string literals (`"\xc3\xbf"`) are decoded as the UTF-8 bytes they are in Prometheus
+/// first (see `escapes.rs`).
 pub fn parse(query: &str) -> Result<Expr> {
-    let parsed = std::panic::catch_unwind(|| promql_parser::parser::parse(query));
+    let query = escapes::decode_byte_escapes(query).map_err(Error::Parse)?;
+    let parsed = std::panic::catch_unwind(|| promql_parser::parser::parse(&query));
     match parsed {
         Ok(res) => res.map_err(Error::Parse),
         Err(_) => Err(Error::Parse(
