@@ -27,6 +27,7 @@ mod api_error;
 mod auth;
 mod cli;
 mod config;
+pub mod decoders;
 mod error;
 mod grpc;
 mod http;
