@@ -26,6 +26,7 @@ use crate::index::PartIndex;
 use crate::parquet_io::{self, bad, column};
 use crate::partition::{self, FileEntry, Manifest, PARTITION_MS, PartFile, partition_start};
 use crate::series::SeriesId;
+use crate::telemetry::Timer;
 use crate::{Error, Labels, Result, TenantId};
 
 /// Rows per output batch.
@@ -149,6 +150,7 @@ impl Core {
             .maintenance_lock
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        let _timer = Timer::start(&self.latency.compaction);
         let now = self.clock.now_ms();
         let window = self.config.window_ms();
         let mut groups: BTreeMap<(TenantId, PathBuf), Vec<Arc<PartFile>>> = BTreeMap::new();

@@ -75,6 +75,8 @@ pub(crate) struct Core {
     pub(crate) kick: (Sender<()>, Receiver<()>),
     /// Set by a failed flush; every later write fails with it.
     pub(crate) poisoned: OnceLock<String>,
+    /// How long flushes, compactions and retention passes take (`telemetry.rs`).
+    pub(crate) latency: crate::telemetry::Latencies,
 }
 
 pub(crate) fn lock(head: &Mutex<TenantHead>) -> MutexGuard<'_, TenantHead> {
@@ -111,6 +113,7 @@ impl Core {
             oldest_unflushed: Mutex::new(None),
             kick: crossbeam_channel::bounded(1),
             poisoned: OnceLock::new(),
+            latency: Default::default(),
         };
         let flushed_below = engine.load_partitions()?;
         let Replayed { records, samples } = engine.replay_wal(flushed_below)?;

@@ -33,6 +33,7 @@ use crate::partition::{
 use crate::retention;
 use crate::series::SeriesId;
 use crate::series_key::SeriesKey;
+use crate::telemetry::Timer;
 use crate::{Error, Result, Sample, TenantId, parquet_io};
 
 /// What a flush did.
@@ -71,6 +72,7 @@ impl Core {
     /// See [`crate::Engine::flush`]. A failure poisons the engine.
     pub(crate) fn flush_until(&self, stop: FlushStop) -> Result<FlushStats> {
         let _one_at_a_time = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _timer = Timer::start(&self.latency.flush);
         let result = self.flush_locked(stop);
         if let Err(e) = &result {
             let reason = format!("flush failed: {e}");

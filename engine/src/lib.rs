@@ -55,6 +55,7 @@ mod scan;
 mod series;
 mod series_key;
 mod snapshot;
+mod telemetry;
 mod tenant;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -71,4 +72,5 @@ pub use retention::RetentionStats;
 pub use scan::ScanStats;
 pub use series::SeriesId;
 pub use snapshot::{Snapshot, SnapshotFile, samples_schema, series_schema};
+pub use telemetry::{DiskUsage, EngineTelemetry};
 pub use tenant::{MAX_TENANT_LEN, TenantId};

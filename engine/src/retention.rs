@@ -19,6 +19,7 @@ use tracing::{info, warn};
 
 use crate::engine::Core;
 use crate::partition::{self, PARTITION_MS, PartFile, partition_start, sync_dir};
+use crate::telemetry::Timer;
 use crate::{Error, Result, TenantId};
 
 /// The marker a dropped partition's manifest is renamed to.
@@ -46,6 +47,7 @@ impl Core {
             .maintenance_lock
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        let _timer = Timer::start(&self.latency.retention);
         let now = self.clock.now_ms();
         // Per tenant, its partitions by start: (dir, sets).
         let mut tenants: BTreeMap<TenantId, BTreeMap<i64, Partition>> = BTreeMap::new();

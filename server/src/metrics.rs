@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use strata_engine::{Engine, TenantId, WriteOutcome};
+use strata_engine::{DiskUsage, Engine, EngineTelemetry, TenantId, WriteOutcome};
+use strata_wal::LatencyHistogram;
 
 /// A telemetry signal, for the `signal` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -31,18 +32,6 @@ impl Signal {
     }
 }
 
-/// Upper bounds (seconds) of the request latency histogram.
-const LATENCY_BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
-
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    buckets: [u64; LATENCY_BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
 #[derive(Debug, Default)]
 struct Counters {
     /// (tenant, signal) -> stored items.
@@ -54,7 +43,7 @@ struct Counters {
     /// (endpoint, status) -> requests.
     requests: BTreeMap<(String, u16), u64>,
     /// endpoint -> latency.
-    latency: BTreeMap<String, Histogram>,
+    latency: BTreeMap<String, LatencyHistogram>,
     /// Seconds the engine took to open (recovery included).
     engine_open_seconds: Option<f64>,
 }
@@ -103,15 +92,10 @@ impl Metrics {
     pub fn record_request(&self, endpoint: &str, status: u16, took: Duration) {
         let mut c = self.lock();
         *c.requests.entry((endpoint.to_owned(), status)).or_default() += 1;
-        let h = c.latency.entry(endpoint.to_owned()).or_default();
-        let secs = took.as_secs_f64();
-        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                h.buckets[i] += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += secs;
+        c.latency
+            .entry(endpoint.to_owned())
+            .or_default()
+            .record(took);
     }
 
     /// Records how long the engine took to open.
@@ -236,6 +220,10 @@ impl Metrics {
             }
         }
 
+        if let Some(engine) = engine {
+            render_engine_telemetry(o, &engine.telemetry(), &shown);
+        }
+
         let name = "strata_http_requests_total";
         header(
             o,
@@ -257,37 +245,118 @@ impl Metrics {
         let name = "strata_http_request_duration_seconds";
         header(o, name, "histogram", "HTTP request latency by endpoint.");
         for (e, h) in &c.latency {
-            for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-                let bucket = format!("{name}_bucket");
-                line(
-                    o,
-                    &bucket,
-                    &[("endpoint", e.as_str()), ("le", le.to_string().as_str())],
-                    h.buckets[i] as f64,
-                );
-            }
-            let bucket = format!("{name}_bucket");
-            line(
-                o,
-                &bucket,
-                &[("endpoint", e.as_str()), ("le", "+Inf")],
-                h.count as f64,
-            );
-            line(
-                o,
-                &format!("{name}_sum"),
-                &[("endpoint", e.as_str())],
-                h.sum,
-            );
-            line(
-                o,
-                &format!("{name}_count"),
-                &[("endpoint", e.as_str())],
-                h.count as f64,
-            );
+            let h = h.snapshot();
+            let buckets = h.buckets.iter().copied();
+            histogram(o, name, ("endpoint", e), buckets, h.count, h.sum_seconds);
         }
         out
     }
+}
+
+/// The engine's own measurements: background work durations, the WAL, disk per tenant.
+fn render_engine_telemetry(o: &mut String, t: &EngineTelemetry, shown: &dyn Fn(&str) -> bool) {
+    for (name, help, h) in [
+        (
+            "strata_wal_fsync_duration_seconds",
+            "fsyncs of WAL segment data (one per group commit).",
+            &t.wal_fsync,
+        ),
+        (
+            "strata_flush_duration_seconds",
+            "Flushes of memory to Parquet, failed ones included.",
+            &t.flush,
+        ),
+        (
+            "strata_compaction_duration_seconds",
+            "Compaction passes over sealed partitions.",
+            &t.compaction,
+        ),
+        (
+            "strata_retention_duration_seconds",
+            "Retention passes (partition drops).",
+            &t.retention,
+        ),
+    ] {
+        header(o, name, "histogram", help);
+        let buckets = h.buckets.iter().copied();
+        histogram(o, name, ("", ""), buckets, h.count, h.sum_seconds);
+    }
+    for (name, help, v) in [
+        (
+            "strata_wal_appends_total",
+            "WAL append batches written.",
+            t.wal.appends,
+        ),
+        (
+            "strata_wal_records_total",
+            "WAL records written.",
+            t.wal.records,
+        ),
+        (
+            "strata_wal_bytes_total",
+            "WAL bytes written, frames included.",
+            t.wal.bytes,
+        ),
+        (
+            "strata_wal_fsyncs_total",
+            "fsyncs of WAL segment data.",
+            t.wal.syncs,
+        ),
+    ] {
+        header(o, name, "counter", help);
+        line(o, name, &[], v as f64);
+    }
+    let disk: Vec<_> = t.disk.iter().filter(|(id, _)| shown(id.as_str())).collect();
+    for (name, help, get) in [
+        (
+            "strata_partitions",
+            "Partition directories with committed data, per tenant.",
+            (|d: &DiskUsage| d.partitions as f64) as fn(&DiskUsage) -> f64,
+        ),
+        (
+            "strata_file_sets",
+            "Committed Parquet file sets, per tenant (compaction merges them).",
+            |d: &DiskUsage| d.file_sets as f64,
+        ),
+        (
+            "strata_disk_bytes",
+            "Bytes of committed Parquet files, per tenant (the WAL is not included).",
+            |d: &DiskUsage| d.bytes as f64,
+        ),
+    ] {
+        header(o, name, "gauge", help);
+        for (id, d) in &disk {
+            line(o, name, &[("tenant", id.as_str())], get(d));
+        }
+    }
+}
+
+/// The `_bucket`, `_sum` and `_count` lines of one histogram. `buckets` holds cumulative
+/// counts by upper bound; `extra` is one more label (`("", "")` for none).
+fn histogram(
+    o: &mut String,
+    name: &str,
+    extra: (&str, &str),
+    buckets: impl Iterator<Item = (f64, u64)>,
+    count: u64,
+    sum: f64,
+) {
+    let mut labels: Vec<(&str, &str)> = Vec::with_capacity(2);
+    if !extra.0.is_empty() {
+        labels.push(extra);
+    }
+    let bucket = format!("{name}_bucket");
+    for (le, n) in buckets {
+        let le = le.to_string();
+        let mut with_le = labels.clone();
+        with_le.push(("le", &le));
+        line(o, &bucket, &with_le, n as f64);
+    }
+    let mut inf = labels.clone();
+    inf.push(("le", "+Inf"));
+    line(o, &bucket, &inf, count as f64);
+    line(o, &format!("{name}_sum"), &labels, sum);
+    line(o, &format!("{name}_count"), &labels, count as f64);
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

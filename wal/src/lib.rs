@@ -40,6 +40,7 @@
 
 mod error;
 mod format;
+mod latency;
 mod options;
 mod reader;
 mod recovery;
@@ -52,6 +53,7 @@ mod writer;
 
 pub use error::{Error, Result};
 pub use format::{FRAME_HEADER_LEN, MAX_RECORD_LEN, SEGMENT_HEADER_LEN};
+pub use latency::{LATENCY_BUCKETS, LatencyHistogram, LatencySnapshot};
 pub use options::{Durability, RecoveryMode, WalOptions};
 pub use reader::Reader;
 pub use recovery::{RecoveryReport, Repair};

@@ -38,6 +38,8 @@ pub(crate) struct Counters {
     records: AtomicU64,
     bytes: AtomicU64,
     pub(crate) syncs: AtomicU64,
+    /// How long each fsync of segment data took.
+    pub(crate) sync_latency: crate::LatencyHistogram,
 }
 
 impl Counters {
@@ -339,6 +341,11 @@ impl Wal {
             bytes: c.bytes.load(Ordering::Relaxed),
             syncs: c.syncs.load(Ordering::Relaxed),
         }
+    }
+
+    /// How long the fsyncs of segment data took (each one, group commits included).
+    pub fn fsync_latency(&self) -> crate::LatencySnapshot {
+        self.shared.stats.sync_latency.snapshot()
     }
 
     /// Lets queued appends finish, fsyncs, and stops the writer. Returns the poisoning error

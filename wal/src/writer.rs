@@ -229,9 +229,11 @@ impl Writer {
         if self.dirty_since.is_none() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         self.file
             .sync_data()
             .map_err(|e| describe(e, "fsync", &self.active_path()))?;
+        self.shared.stats.sync_latency.record(started.elapsed());
         self.dirty_since = None;
         self.shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
         self.shared

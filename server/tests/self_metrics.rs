@@ -1,0 +1,108 @@
+//! `/metrics` of the real binary reports the engine's internals: WAL fsync latency and
+//! counters, flush / compaction / retention durations, partitions and bytes on disk per
+//! tenant, each consistent with what the test made the server do.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use strata_tests::remote_write::{HEADERS, encode, node_and_http_series};
+use strata_tests::server::{Server, data_dir};
+
+/// The value of the series written exactly as `series` (name and labels) in `text`.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn metrics_expose_wal_flush_maintenance_and_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = "[wal]\ndurability = \"fsync\"\n\
+                  [engine]\nflush_head_samples = 2000\nmaintenance_interval = \"1s\"\n";
+    let server = Server::start(common::bin(), dir.path(), config);
+    server.wait_ready(common::READY);
+
+    // Before any write: retention ran once at open, nothing is on disk.
+    let before = server.get("/metrics", &[]).expect("metrics").text();
+    assert!(value(&before, "strata_retention_duration_seconds_count").unwrap_or(0.0) >= 1.0);
+    assert_eq!(
+        value(&before, "strata_disk_bytes{tenant=\"default\"}"),
+        None,
+        "{before}"
+    );
+
+    let series = node_and_http_series(4, 40, common::now_ms());
+    let protos: Vec<_> = series.iter().map(|s| s.to_proto()).collect();
+    let mut requests = 0;
+    for batch in protos.chunks(20) {
+        let r = server
+            .post("/api/v1/write", &HEADERS, &encode(batch))
+            .expect("remote-write");
+        assert_eq!(r.status, 204, "{}", r.text());
+        requests += 1;
+    }
+
+    // Over flush_head_samples: the background flusher writes Parquet soon.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = server.get("/metrics", &[]).expect("metrics").text();
+        let flushed = value(&text, "strata_disk_bytes{tenant=\"default\"}").unwrap_or(0.0) > 0.0;
+        let compacted = value(&text, "strata_compaction_duration_seconds_count").unwrap_or(0.0);
+        if flushed && compacted >= 1.0 {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no flush/compaction reported:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+
+    // Every acknowledged request was fsynced (group commit may share one fsync).
+    let fsyncs = value(&text, "strata_wal_fsyncs_total").expect("fsync counter");
+    let timed = value(&text, "strata_wal_fsync_duration_seconds_count").expect("fsync histogram");
+    assert!(
+        fsyncs >= 1.0 && fsyncs <= f64::from(requests) + 2.0,
+        "{fsyncs}"
+    );
+    assert_eq!(fsyncs, timed, "every fsync is timed");
+    let inf = value(
+        &text,
+        "strata_wal_fsync_duration_seconds_bucket{le=\"+Inf\"}",
+    );
+    assert_eq!(inf, Some(timed));
+    assert!(value(&text, "strata_wal_fsync_duration_seconds_sum").is_some_and(|s| s > 0.0));
+    assert!(value(&text, "strata_wal_records_total").is_some_and(|r| r >= f64::from(requests)));
+
+    assert!(value(&text, "strata_flush_duration_seconds_count").is_some_and(|n| n >= 1.0));
+    assert!(value(&text, "strata_partitions{tenant=\"default\"}").is_some_and(|n| n >= 1.0));
+    assert!(value(&text, "strata_file_sets{tenant=\"default\"}").is_some_and(|n| n >= 1.0));
+
+    // The bytes reported are the Parquet files in the data directory.
+    let reported = value(&text, "strata_disk_bytes{tenant=\"default\"}").expect("disk bytes");
+    let on_disk = parquet_bytes(&data_dir(dir.path()).join("metrics"));
+    assert_eq!(reported, on_disk as f64, "reported vs files on disk");
+
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+}
+
+/// Bytes of every `.parquet` file under `dir`.
+fn parquet_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(Result::ok)
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                parquet_bytes(&p)
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                e.metadata().map_or(0, |m| m.len())
+            } else {
+                0
+            }
+        })
+        .sum()
+}
