@@ -1,7 +1,7 @@
 //! OTLP metrics into the real `strata` binary over OTLP/HTTP (protobuf, and gzipped JSON),
 //! read back through the Prometheus API; partial success counts, a gzip bomb, bad bodies,
-//! and spans/logs refused as not yet stored. (The gRPC transport has no end-to-end test
-//! yet.)
+//! and spans/logs refused as not yet stored. gRPC is `otlp_grpc.rs`, a real SDK
+//! `otel_sdk.rs`.
 
 mod common;
 
