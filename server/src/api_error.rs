@@ -75,9 +75,13 @@ impl ApiError {
         }
     }
 
-    /// The gRPC status for the same failure (RESOURCE_EXHAUSTED for 413 and 429,
-    /// UNAVAILABLE for 503), for the OTLP gRPC services.
+    /// The gRPC status for the same failure, for the OTLP gRPC services: RESOURCE_EXHAUSTED
+    /// for 413 (not retryable), and for 429 and 503 UNAVAILABLE with a `google.rpc.RetryInfo`
+    /// detail holding the Retry-After delay, as the OTLP specification asks of a server that
+    /// wants the client to come back later.
     pub fn to_grpc_status(&self) -> tonic::Status {
+        use tonic_types::{ErrorDetails, StatusExt};
+
         let msg = self.to_string();
         match self {
             Self::BadRequest(_) | Self::UnsupportedMediaType(_) => {
@@ -85,10 +89,16 @@ impl ApiError {
             }
             Self::Unauthorized(_) => tonic::Status::unauthenticated(msg),
             Self::Forbidden(_) => tonic::Status::permission_denied(msg),
-            Self::PayloadTooLarge(_) | Self::RateLimited { .. } => {
-                tonic::Status::resource_exhausted(msg)
+            Self::PayloadTooLarge(_) => tonic::Status::resource_exhausted(msg),
+            Self::RateLimited { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
+                tonic::Status::with_error_details(
+                    tonic::Code::Unavailable,
+                    msg,
+                    ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(
+                        *retry_after,
+                    ))),
+                )
             }
-            Self::Unavailable { .. } => tonic::Status::unavailable(msg),
             Self::NotImplemented(_) => tonic::Status::unimplemented(msg),
             Self::Internal(_) => tonic::Status::internal(msg),
         }

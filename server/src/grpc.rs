@@ -1,12 +1,164 @@
-//! The gRPC listener's services: OTLP metrics, traces and logs (see
-//! [`crate::otlp_ingest`]), each authorizing from the request metadata with the same code
-//! as the HTTP routes.
+//! The gRPC listener's services: the OTLP collector services for metrics, traces and logs
+//! (what each does is in [`crate::otlp_ingest`]).
+//!
+//! They are served by [`ExportService`], not by opentelemetry-proto's generated servers, so
+//! that failures get the codes the OTLP specification asks for instead of tonic's defaults:
+//! a message that is not valid protobuf is `INVALID_ARGUMENT` (tonic's prost codec says
+//! `INTERNAL`), and a message over `server.max_body_bytes` is `RESOURCE_EXHAUSTED` (tonic
+//! says `OUT_OF_RANGE`). The service hands the handler the message's bytes; the handler
+//! decodes them with the same code as OTLP/HTTP.
 
+use std::convert::Infallible;
+use std::future::Future;
+
+use prost::bytes::{Buf, BufMut, Bytes};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::{Body, BoxFuture, Context, Poll, Service, StdError, http};
+use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::service::Routes;
+use tonic::{Code, Status};
 
+use crate::api_error::ApiError;
 use crate::state::AppState;
 
 /// The gRPC services served on `server.grpc_addr`.
 pub fn routes(state: &AppState) -> Routes {
     crate::otlp_ingest::grpc_routes(state)
+}
+
+/// One OTLP collector service: its name and what its one method, `Export`, does.
+pub(crate) trait Export: Clone + Send + Sync + 'static {
+    /// The fully qualified service name, e.g.
+    /// `opentelemetry.proto.collector.metrics.v1.MetricsService`.
+    const SERVICE: &'static str;
+
+    /// Answers one `Export` call: the request message's protobuf bytes (and metadata) in,
+    /// the response message's protobuf bytes out.
+    fn export(
+        &self,
+        request: tonic::Request<Bytes>,
+    ) -> impl Future<Output = Result<Vec<u8>, Status>> + Send + 'static;
+}
+
+/// Serves an [`Export`] as a unary gRPC method taking messages of at most `limit` bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct ExportService<E> {
+    export: E,
+    limit: usize,
+}
+
+impl<E: Export> ExportService<E> {
+    /// The service, refusing request messages over `limit` bytes.
+    pub(crate) fn new(export: E, limit: usize) -> Self {
+        Self { export, limit }
+    }
+}
+
+impl<E: Export> NamedService for ExportService<E> {
+    const NAME: &'static str = E::SERVICE;
+}
+
+impl<E, B> Service<http::Request<B>> for ExportService<E>
+where
+    E: Export,
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let export = self.export.clone();
+        let limit = self.limit;
+        Box::pin(async move {
+            let method = req
+                .uri()
+                .path()
+                .strip_prefix('/')
+                .and_then(|p| p.strip_prefix(E::SERVICE))
+                .unwrap_or("");
+            if method != "/Export" {
+                let msg = format!("{} has no method {method:?}; it has /Export", E::SERVICE);
+                return Ok(Status::unimplemented(msg).into_http());
+            }
+            let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(limit);
+            let resp = grpc.unary(Method(export), req).await;
+            Ok(over_limit_is_resource_exhausted(resp, limit))
+        })
+    }
+}
+
+/// tonic refuses a message longer than the decoding limit with `OUT_OF_RANGE` before reading
+/// it; nothing else here answers `OUT_OF_RANGE`, so such a response is the body limit, which
+/// OTLP (like every other size limit) reports as `RESOURCE_EXHAUSTED` without `RetryInfo`
+/// (not retryable).
+fn over_limit_is_resource_exhausted(
+    resp: http::Response<tonic::body::Body>,
+    limit: usize,
+) -> http::Response<tonic::body::Body> {
+    match Status::from_header_map(resp.headers()) {
+        Some(s) if s.code() == Code::OutOfRange => ApiError::PayloadTooLarge(format!(
+            "request message is over the limit of {limit} bytes (server.max_body_bytes): {}",
+            s.message()
+        ))
+        .to_grpc_status()
+        .into_http(),
+        _ => resp,
+    }
+}
+
+/// The `Export` method of an [`Export`], for tonic's unary call handling.
+struct Method<E>(E);
+
+impl<E: Export> UnaryService<Bytes> for Method<E> {
+    type Response = Vec<u8>;
+    type Future = BoxFuture<tonic::Response<Vec<u8>>, Status>;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let fut = self.0.export(request);
+        Box::pin(async move { fut.await.map(tonic::Response::new) })
+    }
+}
+
+/// Messages as bytes both ways: decoding is the handler's, so its errors are ours.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
 }

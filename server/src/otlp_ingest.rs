@@ -3,6 +3,8 @@
 //! Metrics go through [`crate::otlp`] into the engine; spans and logs are decoded (a
 //! malformed body is a 400 / INVALID_ARGUMENT) and then refused as not yet supported
 //! (501 / UNIMPLEMENTED), never acknowledged, until the traces-and-logs issue stores them.
+//! Samples over the tenant's ingest rate fail the request as retryable (429 with Retry-After
+//! / UNAVAILABLE with `RetryInfo`); other rejections are reported in `partial_success`.
 
 use axum::Router;
 use axum::body::Body;
@@ -10,35 +12,25 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::SERVICE_NAME as LOGS_SERVICE_NAME;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::SERVICE_NAME as METRICS_SERVICE_NAME;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::SERVICE_NAME as TRACE_SERVICE_NAME;
 use prost::Message;
-use strata_engine::{TenantId, WriteOutcome};
+use prost::bytes::Bytes;
+use strata_engine::{RejectReason, TenantId, WriteOutcome};
 
 use crate::api_error::ApiError;
 use crate::auth::{Scope, WriteTenant};
+use crate::grpc::{Export, ExportService};
 use crate::metrics::Signal;
 use crate::otlp::{
     Encoding, OtlpError, TranslateOptions, decode_logs, decode_metrics, decode_traces, decompress,
     encode_response, partial_success, translate_metrics,
 };
-use crate::state::AppState;
+use crate::state::{AppState, RETRY_AFTER_SECS};
 
 /// Counted as the rejection reason of OTLP points the Prometheus mapping cannot store.
 const UNMAPPED: &str = "otlp_unmapped";
@@ -67,11 +59,12 @@ pub(crate) fn routes() -> Router<AppState> {
 /// The OTLP gRPC services, for [`crate::grpc::routes`].
 pub(crate) fn grpc_routes(state: &AppState) -> tonic::service::Routes {
     let limit = usize::try_from(state.max_body_bytes()).unwrap_or(usize::MAX);
-    tonic::service::Routes::new(
-        MetricsServiceServer::new(Grpc(state.clone())).max_decoding_message_size(limit),
-    )
-    .add_service(TraceServiceServer::new(Grpc(state.clone())).max_decoding_message_size(limit))
-    .add_service(LogsServiceServer::new(Grpc(state.clone())).max_decoding_message_size(limit))
+    tonic::service::Routes::new(ExportService::new(GrpcMetrics(state.clone()), limit))
+        .add_service(ExportService::new(GrpcNotYet::<true>(state.clone()), limit))
+        .add_service(ExportService::new(
+            GrpcNotYet::<false>(state.clone()),
+            limit,
+        ))
 }
 
 /// The request's encoding from its Content-Type (415 for anything OTLP/HTTP does not define).
@@ -102,6 +95,11 @@ async fn plain_body(
 }
 
 /// Maps, writes and answers one metrics export; shared by HTTP and gRPC.
+///
+/// When the tenant's ingest rate refused any sample, the whole request fails as retryable
+/// (429 with Retry-After over HTTP, `UNAVAILABLE` with `RetryInfo` over gRPC) instead of
+/// reporting those samples in `partial_success`, which OTLP clients must not retry. A retry
+/// is harmless: the samples that were stored are stored again as duplicates.
 async fn export_metrics(
     state: &AppState,
     tenant: &TenantId,
@@ -121,7 +119,22 @@ async fn export_metrics(
             .write_metrics(tenant, translated.series.clone())
             .await?
     };
-    Ok(partial_success(&translated, &outcome))
+    let resp = partial_success(&translated, &outcome);
+    if outcome.rejected.contains_key(&RejectReason::RateLimited) {
+        let detail = resp
+            .partial_success
+            .map(|p| p.error_message)
+            .unwrap_or_default();
+        return Err(ApiError::RateLimited {
+            message: format!(
+                "over the tenant's ingest rate, retry the request: {} of {} samples were not stored ({detail})",
+                outcome.rejected_total(),
+                outcome.rejected_total() + outcome.accepted + outcome.duplicates
+            ),
+            retry_after: RETRY_AFTER_SECS,
+        });
+    }
+    Ok(resp)
 }
 
 async fn http_metrics(
@@ -247,52 +260,74 @@ fn encoded(status: StatusCode, enc: Encoding, body: Vec<u8>) -> Response {
     resp
 }
 
-/// The gRPC services, holding the server state.
+/// Authorizes a gRPC call for writing, from its metadata (the same rules as HTTP headers).
+fn grpc_tenant<T>(state: &AppState, req: &tonic::Request<T>) -> Result<TenantId, tonic::Status> {
+    state
+        .auth()
+        .authorize(&req.metadata().clone().into_headers(), Scope::Write)
+        .map_err(|e| ApiError::from(e).to_grpc_status())
+}
+
+/// `MetricsService/Export`: decoded and stored as over HTTP; the response is the same
+/// `partial_success`.
 #[derive(Clone)]
-struct Grpc(AppState);
+struct GrpcMetrics(AppState);
 
-impl Grpc {
-    fn tenant<T>(&self, req: &tonic::Request<T>) -> Result<TenantId, tonic::Status> {
-        self.0
-            .auth()
-            .authorize(&req.metadata().clone().into_headers(), Scope::Write)
-            .map_err(|e| ApiError::from(e).to_grpc_status())
+impl Export for GrpcMetrics {
+    const SERVICE: &'static str = METRICS_SERVICE_NAME;
+
+    fn export(
+        &self,
+        request: tonic::Request<Bytes>,
+    ) -> impl Future<Output = Result<Vec<u8>, tonic::Status>> + Send + 'static {
+        let state = self.0.clone();
+        async move {
+            let tenant = grpc_tenant(&state, &request)?;
+            let result = async {
+                let req = decode_metrics(request.get_ref(), Encoding::Protobuf)?;
+                drop(request);
+                Ok::<_, ApiError>(export_metrics(&state, &tenant, &req).await?.encode_to_vec())
+            }
+            .await;
+            result.map_err(|e| e.to_grpc_status())
+        }
     }
 }
 
-#[tonic::async_trait]
-impl MetricsService for Grpc {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportMetricsServiceRequest>,
-    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        let tenant = self.tenant(&request)?;
-        let req = request.into_inner();
-        export_metrics(&self.0, &tenant, &req)
-            .await
-            .map(tonic::Response::new)
-            .map_err(|e| e.to_grpc_status())
-    }
-}
+/// `TraceService/Export` and `LogsService/Export`: decoded (`INVALID_ARGUMENT` when
+/// malformed), then refused with `UNIMPLEMENTED`.
+#[derive(Clone)]
+struct GrpcNotYet<const TRACES: bool>(AppState);
 
-#[tonic::async_trait]
-impl TraceService for Grpc {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        self.tenant(&request)?;
-        Err(not_supported(Signal::Traces).to_grpc_status())
-    }
-}
+impl<const TRACES: bool> Export for GrpcNotYet<TRACES> {
+    const SERVICE: &'static str = if TRACES {
+        TRACE_SERVICE_NAME
+    } else {
+        LOGS_SERVICE_NAME
+    };
 
-#[tonic::async_trait]
-impl LogsService for Grpc {
-    async fn export(
+    fn export(
         &self,
-        request: tonic::Request<ExportLogsServiceRequest>,
-    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        self.tenant(&request)?;
-        Err(not_supported(Signal::Logs).to_grpc_status())
+        request: tonic::Request<Bytes>,
+    ) -> impl Future<Output = Result<Vec<u8>, tonic::Status>> + Send + 'static {
+        let state = self.0.clone();
+        async move {
+            grpc_tenant(&state, &request)?;
+            let body = request.get_ref();
+            let (signal, decoded) = if TRACES {
+                let decoded = decode_traces(body, Encoding::Protobuf).map(drop);
+                (Signal::Traces, decoded)
+            } else {
+                (
+                    Signal::Logs,
+                    decode_logs(body, Encoding::Protobuf).map(drop),
+                )
+            };
+            let e = match decoded {
+                Ok(()) => not_supported(signal),
+                Err(e) => ApiError::from(e),
+            };
+            Err(e.to_grpc_status())
+        }
     }
 }

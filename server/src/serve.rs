@@ -19,6 +19,12 @@ use crate::{Config, Error, Result, grpc, http};
 /// How long shutdown waits for writes whose clients went away to release the engine.
 const RELEASE_WAIT: Duration = Duration::from_secs(30);
 
+/// How long, after the stop signal, the listeners wait for their connections to finish
+/// in-flight requests and close. Past it the connections are dropped: a graceful HTTP/2
+/// close needs the client to answer a ping, and a client that does not (hung, partitioned,
+/// or a single-threaded runtime busy elsewhere) would otherwise keep the server from exiting.
+const DRAIN_WAIT: Duration = Duration::from_secs(10);
+
 /// Runs the server until a signal stops it.
 pub fn run(config: Config) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -95,7 +101,10 @@ async fn serve(config: Config) -> Result<()> {
             tonic::transport::server::TcpIncoming::from(grpc_listener),
             stopped(stop_rx.clone()),
         );
-    let (http_result, grpc_result) = tokio::join!(http_server.into_future(), grpc_server);
+    let (http_result, grpc_result) = tokio::join!(
+        drained(http_server.into_future(), stop_rx.clone(), "http"),
+        drained(grpc_server, stop_rx.clone(), "grpc"),
+    );
     info!("listeners closed, in-flight requests finished");
     let opened = opener
         .await
@@ -109,6 +118,30 @@ async fn serve(config: Config) -> Result<()> {
 
 fn local(listener: &TcpListener, asked: SocketAddr) -> SocketAddr {
     listener.local_addr().unwrap_or(asked)
+}
+
+/// `server`'s result, or `Ok(())` when its connections are still open [`DRAIN_WAIT`] after
+/// the stop signal (the future, and with it the wait, is dropped; the connections' tasks end
+/// with the runtime).
+async fn drained<E>(
+    server: impl Future<Output = std::result::Result<(), E>>,
+    stop: watch::Receiver<bool>,
+    what: &'static str,
+) -> std::result::Result<(), E> {
+    let deadline = async {
+        stopped(stop).await;
+        tokio::time::sleep(DRAIN_WAIT).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            warn!(
+                listener = what,
+                "connections still open {DRAIN_WAIT:?} after the stop signal; closing them"
+            );
+            Ok(())
+        }
+    }
 }
 
 async fn stopped(mut rx: watch::Receiver<bool>) {
