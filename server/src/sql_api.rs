@@ -2,8 +2,9 @@
 //! as JSON, CSV or an Arrow IPC stream by the `Accept` header (`docs/sql.md`).
 //!
 //! The body is the query (`text/plain`, `application/sql` or no content type), or a form
-//! with a `query` field. The result is serialized batch by batch while the query runs and
-//! the query is cancelled once the output passes `sql.max_result_bytes` (422), so a response
+//! with a `query` field (a "form" without one, as `curl -d 'SELECT 1'` sends, is the
+//! query). The result is serialized batch by batch while the query runs and the query is
+//! cancelled once the output passes `sql.max_result_bytes` (422), so a response
 //! never holds more than that plus one chunk of rows.
 
 use axum::Router;
@@ -119,15 +120,19 @@ fn query_text(content_type: Option<&str>, body: &[u8]) -> Result<String, ApiErro
     let text = match media.as_str() {
         "" | "text/plain" | "application/sql" => String::from_utf8(body.to_vec())
             .map_err(|_| ApiError::BadRequest("the query is not valid UTF-8".into()))?,
+        // `curl -d 'SELECT ...'` sends the bare query labelled as a form: a body without a
+        // `query` field is the query itself.
         "application/x-www-form-urlencoded" => {
-            let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-                .map_err(|e| ApiError::BadRequest(format!("cannot decode the form: {e}")))?;
-            fields
+            let fields: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(body).unwrap_or_default();
+            match fields
                 .into_iter()
                 .find_map(|(k, v)| (k == "query").then_some(v))
-                .ok_or_else(|| {
-                    ApiError::BadRequest("the form has no query field (query=SELECT ...)".into())
-                })?
+            {
+                Some(q) => q,
+                None => String::from_utf8(body.to_vec())
+                    .map_err(|_| ApiError::BadRequest("the query is not valid UTF-8".into()))?,
+            }
         }
         other => {
             return Err(ApiError::UnsupportedMediaType(format!(
@@ -207,8 +212,13 @@ mod tests {
             .unwrap(),
             "SELECT 1+1"
         );
+        let form = Some("application/x-www-form-urlencoded");
+        assert_eq!(
+            query_text(form, b"SELECT * FROM t WHERE a = 1 & b").unwrap(),
+            "SELECT * FROM t WHERE a = 1 & b"
+        );
         for (ct, body, status) in [
-            (Some("application/x-www-form-urlencoded"), &b"q=1"[..], 400),
+            (form, &b"query="[..], 400),
             (None, b" \n", 400),
             (Some("text/plain"), b"\xff", 400),
             (Some("application/json"), b"{}", 415),
