@@ -93,6 +93,19 @@ fn sql_command_reads_what_a_stopped_server_wrote() {
         assert!(err.contains(needle), "{query}: want {needle:?} in {err}");
         assert!(out.stdout.is_empty(), "{query}");
     }
+    // A relative data directory (the default is ./strata-data) reads the same Parquet files.
+    let relative = Command::new(common::bin())
+        .current_dir(dir.path())
+        .args(["sql", "--data-dir", "data", "--format", "csv", ALL_ROWS])
+        .output()
+        .expect("spawn");
+    assert_rows(
+        &from_csv(stdout(&relative).as_bytes()),
+        &want,
+        false,
+        "relative dir",
+    );
+
     std::fs::write(dir.path().join("bad.toml"), "[sql]\ntimeout = \"0s\"\n").expect("write");
     let out = Command::new(common::bin())
         .args(["sql", "--config"])
