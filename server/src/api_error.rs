@@ -22,9 +22,16 @@ pub enum ApiError {
     /// 413: a body over `server.max_body_bytes`, as sent or once decompressed.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 406: no representation the client accepts (the `Accept` header).
+    #[error("{0}")]
+    NotAcceptable(String),
     /// 415: a content type or encoding this endpoint does not take.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 422: a well-formed request the server will not complete as asked (a SQL query over
+    /// its memory budget or with a result over `sql.max_result_bytes`).
+    #[error("{0}")]
+    Unprocessable(String),
     /// 429: over the tenant's ingest rate; retry after the given seconds.
     #[error("{message}")]
     RateLimited {
@@ -57,7 +64,9 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -84,9 +93,10 @@ impl ApiError {
 
         let msg = self.to_string();
         match self {
-            Self::BadRequest(_) | Self::UnsupportedMediaType(_) => {
+            Self::BadRequest(_) | Self::UnsupportedMediaType(_) | Self::NotAcceptable(_) => {
                 tonic::Status::invalid_argument(msg)
             }
+            Self::Unprocessable(_) => tonic::Status::resource_exhausted(msg),
             Self::Unauthorized(_) => tonic::Status::unauthenticated(msg),
             Self::Forbidden(_) => tonic::Status::permission_denied(msg),
             Self::PayloadTooLarge(_) => tonic::Status::resource_exhausted(msg),

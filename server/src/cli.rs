@@ -26,8 +26,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run a PromQL query (instant, or range with --start) on a data directory, offline.
     Promql(PromqlArgs),
-    // `sql` (DataFusion over a data directory, offline) goes here, with the same
-    // `ConfigArgs`, `--tenant` and `--format` as `promql`.
+    /// Run a read-only SQL query (DataFusion) on a data directory, offline.
+    Sql(SqlArgs),
     /// Load and validate the configuration, print a summary, and exit.
     CheckConfig(ConfigArgs),
     /// Print the version and exit.
@@ -90,7 +90,8 @@ pub enum OutputFormat {
     Table,
     /// Comma-separated values with a header line.
     Csv,
-    /// The Prometheus API's `data` object.
+    /// JSON: for `promql` the Prometheus API's `data` object, for `sql` an array of one
+    /// object per row.
     Json,
 }
 
@@ -119,5 +120,21 @@ pub struct PromqlArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
     /// The PromQL expression.
+    pub query: String,
+}
+
+/// Flags of `strata sql`.
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The configuration (the data directory, and the `[sql]` memory budget and timeout).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Tenant to query.
+    #[arg(long, default_value = "default")]
+    pub tenant: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// The query, e.g. "SELECT metric, ts, value FROM metrics LIMIT 10" (tables: docs/sql.md).
     pub query: String,
 }

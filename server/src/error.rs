@@ -48,6 +48,12 @@ pub enum Error {
     /// A PromQL query failed.
     #[error("query: {0}")]
     Query(#[from] strata_query::promql::Error),
+    /// A SQL query failed (its message names the kind: plan, budget, timeout, execution).
+    #[error("{0}")]
+    Sql(#[from] strata_query::sql::Error),
+    /// A SQL result could not be printed in the asked format.
+    #[error("{0}")]
+    SqlOutput(#[from] crate::sql_output::OutputError),
     /// A bad argument to a subcommand.
     #[error("{0}")]
     Usage(String),

@@ -1,6 +1,6 @@
-//! The HTTP router: health, self-metrics, remote-write, and the request-metrics layer
-//! around all of them. Routes added later (OTLP/HTTP, the Prometheus API, SQL) go into
-//! [`router`] and get auth, limits and metrics the same way.
+//! The HTTP router: health, self-metrics, remote-write, OTLP/HTTP, the Prometheus API and
+//! SQL, and the request-metrics layer around all of them (counts by route and status,
+//! latency). Routes go into [`router`] and get auth, limits and metrics the same way.
 
 use std::time::Instant;
 
@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/write", post(remote_write::write))
         .merge(crate::prom_routes::routes())
         .merge(crate::otlp_ingest::routes())
+        .merge(crate::sql_api::routes())
         // The body limit is enforced by each handler (413 with a message, and again after
         // decompression); axum's default 2 MiB cap would answer first and without one.
         .layer(axum::extract::DefaultBodyLimit::disable())

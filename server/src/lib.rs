@@ -3,7 +3,8 @@
 //! It owns the network surface: configuration ([`Config`]: TOML file, `STRATA_*`
 //! environment, flags), bearer-token auth and tenancy ([`Auth`], the [`ReadTenant`] and
 //! [`WriteTenant`] extractors), the HTTP router (health, self-metrics, Prometheus
-//! remote-write) and the gRPC listener, graceful shutdown, and the offline `promql` command.
+//! remote-write, OTLP, the Prometheus API, SQL) and the gRPC listener, graceful shutdown,
+//! and the offline `promql` and `sql` commands.
 //! It does not own storage (strata-engine) or query evaluation (strata-query).
 //!
 //! ```
@@ -39,14 +40,17 @@ mod prom_routes;
 mod promql_cmd;
 pub mod remote_write;
 mod serve;
+mod sql_api;
+mod sql_cmd;
+mod sql_output;
 mod state;
 
 pub use api_error::ApiError;
 pub use auth::{Auth, AuthError, ReadTenant, Scope, TENANT_HEADER, TokenConfig, WriteTenant};
-pub use cli::{Cli, Command, ConfigArgs, OutputFormat, PromqlArgs, ServeArgs};
+pub use cli::{Cli, Command, ConfigArgs, OutputFormat, PromqlArgs, ServeArgs, SqlArgs};
 pub use config::{
     Config, DEFAULT_DATA_DIR, DEFAULT_FSYNC_INTERVAL, DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR,
-    DEFAULT_MAX_BODY_BYTES, Overrides,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_SQL_MAX_RESULT_BYTES, Overrides, SqlSettings,
 };
 pub use error::{Error, Result};
 pub use grpc::routes as grpc_routes;
@@ -55,4 +59,5 @@ pub use metrics::{Metrics, Signal};
 pub use params::request_params;
 pub use promql_cmd::run as run_promql;
 pub use serve::run as run_server;
+pub use sql_cmd::run as run_sql;
 pub use state::{AppState, RETRY_AFTER_SECS};

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
             args.config.load().and_then(strata_server::run_server)
         }
         Command::Promql(args) => strata_server::run_promql(&args, &mut std::io::stdout().lock()),
+        Command::Sql(args) => strata_server::run_sql(&args, &mut std::io::stdout().lock()),
         Command::CheckConfig(args) => args.load().map(|c| {
             println!(
                 "config OK: data_dir={} http_addr={} grpc_addr={} max_body_bytes={} durability={:?} metrics_retention={} auth={} tenant_overrides=[{}]",

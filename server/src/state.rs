@@ -17,6 +17,7 @@ use strata_engine::{Engine, Error as EngineError, SeriesSamples, TenantId, Write
 
 use crate::api_error::ApiError;
 use crate::auth::Auth;
+use crate::config::SqlSettings;
 use crate::metrics::{Metrics, Signal};
 
 /// After refusing a body over the limit, how much more of it is read and discarded (so the
@@ -50,16 +51,18 @@ struct Inner {
     auth: Auth,
     metrics: Metrics,
     max_body_bytes: u64,
+    sql: SqlSettings,
     engine: RwLock<Option<Arc<Engine>>>,
 }
 
 impl AppState {
     /// State with no engine yet (the server is not ready until [`AppState::set_engine`]).
-    pub fn new(auth: Auth, max_body_bytes: u64) -> Self {
+    pub fn new(auth: Auth, max_body_bytes: u64, sql: SqlSettings) -> Self {
         Self(Arc::new(Inner {
             auth,
             metrics: Metrics::default(),
             max_body_bytes,
+            sql,
             engine: RwLock::new(None),
         }))
     }
@@ -77,6 +80,11 @@ impl AppState {
     /// `server.max_body_bytes`.
     pub fn max_body_bytes(&self) -> u64 {
         self.0.max_body_bytes
+    }
+
+    /// The `[sql]` settings: a query's memory budget and timeout, the largest result.
+    pub fn sql(&self) -> &SqlSettings {
+        &self.0.sql
     }
 
     /// Installs the opened engine: from now on the server is ready.

@@ -18,6 +18,7 @@ use super::SqlConfig;
 use super::error::{Error, Result};
 use super::samples::SamplesTable;
 use super::series::SeriesTable;
+use super::stream::SqlStream;
 
 /// The definition of the `metrics` view.
 const METRICS_VIEW: &str = "SELECT series.metric, series.labels, samples.ts, samples.value \
@@ -84,17 +85,16 @@ pub fn read_only() -> SQLOptions {
 /// Runs `sql` (read only) in `ctx` and collects the result, failing with
 /// [`Error::Timeout`] after `config.timeout` and [`Error::OverMemoryBudget`] when an operator
 /// needs more than the session's memory pool. Must run inside a tokio runtime with timers.
+/// [`SqlStream`] gives the result batch by batch instead.
 pub async fn run_sql(
     ctx: &SessionContext,
     sql: &str,
     config: &SqlConfig,
 ) -> Result<Vec<RecordBatch>> {
-    let query = async {
-        let frame = ctx.sql_with_options(sql, read_only()).await?;
-        frame.collect().await
-    };
-    match tokio::time::timeout(config.timeout, query).await {
-        Ok(result) => result.map_err(|e| Error::from_datafusion(e, config.memory_pool_bytes)),
-        Err(_) => Err(Error::Timeout(config.timeout)),
+    let mut stream = SqlStream::start(ctx, sql, config).await?;
+    let mut batches = Vec::new();
+    while let Some(batch) = stream.next_batch().await? {
+        batches.push(batch);
     }
+    Ok(batches)
 }

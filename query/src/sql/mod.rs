@@ -12,8 +12,10 @@ mod dedup;
 mod error;
 mod samples;
 mod series;
+mod stream;
 mod time_range;
 
 pub use catalog::{read_only, run_sql, tenant_session};
 pub use config::SqlConfig;
 pub use error::{Error, Result};
+pub use stream::SqlStream;

@@ -82,7 +82,14 @@ impl SamplesTable {
             .clamp(1, files.len().max(1));
         let mut groups: Vec<Vec<PartitionedFile>> = (0..n).map(|_| Vec::new()).collect();
         for (i, f) in files.iter().enumerate() {
-            let path = f.samples_path();
+            // The local object store reads absolute paths only: a relative data directory
+            // (`./strata-data`, the server's default) would be taken from `/`.
+            let path = std::path::absolute(f.samples_path()).map_err(|e| {
+                DataFusionError::Execution(format!(
+                    "cannot resolve {}: {e}",
+                    f.samples_path().display()
+                ))
+            })?;
             let path = path.to_str().ok_or_else(|| {
                 DataFusionError::Execution(format!("non-UTF-8 path {}", path.display()))
             })?;

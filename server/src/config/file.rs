@@ -22,6 +22,8 @@ pub(crate) struct FileConfig {
     #[serde(default)]
     pub(crate) engine: EngineSection,
     #[serde(default)]
+    pub(crate) sql: SqlSection,
+    #[serde(default)]
     pub(crate) auth: AuthSection,
 }
 
@@ -79,6 +81,15 @@ pub(crate) struct EngineSection {
     pub(crate) flush_head_samples: Option<u64>,
     pub(crate) max_head_bytes: Option<u64>,
     pub(crate) maintenance_interval: Option<String>,
+}
+
+/// `[sql]`: the SQL API's limits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SqlSection {
+    pub(crate) max_result_bytes: Option<u64>,
+    pub(crate) memory_pool_bytes: Option<usize>,
+    pub(crate) timeout: Option<String>,
 }
 
 /// `[auth]`.

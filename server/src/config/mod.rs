@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use strata_engine::EngineConfig;
+use strata_query::sql::SqlConfig;
 
 use crate::auth::TokenConfig;
 use crate::{Error, Result};
@@ -25,6 +26,8 @@ pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
 pub const DEFAULT_DATA_DIR: &str = "./strata-data";
 /// Default largest request body, compressed or decompressed: 64 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 << 20;
+/// Default largest serialized SQL result: 64 MiB.
+pub const DEFAULT_SQL_MAX_RESULT_BYTES: u64 = 64 << 20;
 /// Default fsync period of `durability = "interval"`.
 pub const DEFAULT_FSYNC_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -47,6 +50,28 @@ pub struct Config {
     pub logs_retention: Duration,
     /// Bearer tokens; none means auth is off.
     pub tokens: Vec<TokenConfig>,
+    /// SQL queries (`/api/v1/sql`, `strata sql`): memory, time and result size.
+    pub sql: SqlSettings,
+}
+
+/// The `[sql]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlSettings {
+    /// Largest serialized result `/api/v1/sql` answers (422 beyond it); `strata sql` prints
+    /// any size.
+    pub max_result_bytes: u64,
+    /// Memory budget and timeout of one query (`memory_pool_bytes`, `timeout`; the rest
+    /// keeps [`SqlConfig`]'s defaults).
+    pub query: SqlConfig,
+}
+
+impl Default for SqlSettings {
+    fn default() -> Self {
+        Self {
+            max_result_bytes: DEFAULT_SQL_MAX_RESULT_BYTES,
+            query: SqlConfig::default(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -60,6 +85,7 @@ impl Default for Config {
             traces_retention: Duration::from_secs(7 * 86_400),
             logs_retention: Duration::from_secs(7 * 86_400),
             tokens: Vec::new(),
+            sql: SqlSettings::default(),
         }
     }
 }
@@ -112,6 +138,13 @@ impl Config {
         self.engine.validate().map_err(|e| match e {
             strata_engine::Error::InvalidConfig { key, reason } => Error::config(key, reason),
             other => Error::config("limits", other.to_string()),
+        })?;
+        if self.sql.max_result_bytes == 0 {
+            return Err(Error::config("sql.max_result_bytes", "must be at least 1"));
+        }
+        self.sql.query.validate().map_err(|e| match e {
+            strata_query::sql::Error::Config { key, reason } => Error::config(key, reason),
+            other => Error::config("sql", other.to_string()),
         })?;
         crate::auth::Auth::new(&self.tokens)?;
         Ok(())

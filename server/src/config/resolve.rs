@@ -144,6 +144,15 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
         c.engine.max_head_bytes = n;
     }
 
+    let q = file.sql;
+    if let Some(n) = q.max_result_bytes {
+        c.sql.max_result_bytes = n;
+    }
+    if let Some(n) = q.memory_pool_bytes {
+        c.sql.query.memory_pool_bytes = n;
+    }
+    dur("sql.timeout", &q.timeout, &mut c.sql.query.timeout)?;
+
     let mut limits = file.limits;
     let tenants = limits.tenants.take().unwrap_or_default();
     apply_limits(&mut c.engine.limits, &limits, "limits")?;
