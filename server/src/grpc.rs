@@ -40,17 +40,24 @@ pub(crate) trait Export: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<u8>, Status>> + Send + 'static;
 }
 
-/// Serves an [`Export`] as a unary gRPC method taking messages of at most `limit` bytes.
-#[derive(Debug, Clone)]
+/// Serves an [`Export`] as a unary gRPC method taking messages of at most
+/// `server.max_body_bytes`, and counts every call by status code in the self-metrics.
+#[derive(Clone)]
 pub(crate) struct ExportService<E> {
     export: E,
     limit: usize,
+    state: AppState,
 }
 
 impl<E: Export> ExportService<E> {
-    /// The service, refusing request messages over `limit` bytes.
-    pub(crate) fn new(export: E, limit: usize) -> Self {
-        Self { export, limit }
+    /// The service, refusing request messages over the state's body limit.
+    pub(crate) fn new(export: E, state: &AppState) -> Self {
+        let limit = usize::try_from(state.max_body_bytes()).unwrap_or(usize::MAX);
+        Self {
+            export,
+            limit,
+            state: state.clone(),
+        }
     }
 }
 
@@ -75,20 +82,30 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let export = self.export.clone();
         let limit = self.limit;
+        let state = self.state.clone();
         Box::pin(async move {
+            let started = std::time::Instant::now();
             let method = req
                 .uri()
                 .path()
                 .strip_prefix('/')
                 .and_then(|p| p.strip_prefix(E::SERVICE))
                 .unwrap_or("");
-            if method != "/Export" {
+            let resp = if method == "/Export" {
+                let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(limit);
+                let resp = grpc.unary(Method(export), req).await;
+                over_limit_is_resource_exhausted(resp, limit)
+            } else {
                 let msg = format!("{} has no method {method:?}; it has /Export", E::SERVICE);
-                return Ok(Status::unimplemented(msg).into_http());
-            }
-            let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(limit);
-            let resp = grpc.unary(Method(export), req).await;
-            Ok(over_limit_is_resource_exhausted(resp, limit))
+                Status::unimplemented(msg).into_http()
+            };
+            // A failed call is answered trailers-only, its status in the headers; a call
+            // that succeeded has no status header yet (it comes in the trailers).
+            let code = Status::from_header_map(resp.headers()).map_or(Code::Ok, |s| s.code());
+            state
+                .metrics()
+                .record_grpc(E::SERVICE, code, started.elapsed());
+            Ok(resp)
         })
     }
 }

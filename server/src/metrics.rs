@@ -44,6 +44,10 @@ struct Counters {
     requests: BTreeMap<(String, u16), u64>,
     /// endpoint -> latency.
     latency: BTreeMap<String, LatencyHistogram>,
+    /// (gRPC service, status code) -> calls.
+    grpc: BTreeMap<(&'static str, &'static str), u64>,
+    /// gRPC service -> latency.
+    grpc_latency: BTreeMap<&'static str, LatencyHistogram>,
     /// Seconds the engine took to open (recovery included).
     engine_open_seconds: Option<f64>,
 }
@@ -96,6 +100,13 @@ impl Metrics {
             .entry(endpoint.to_owned())
             .or_default()
             .record(took);
+    }
+
+    /// Counts a gRPC call to `service` answered with `code`, with its latency.
+    pub fn record_grpc(&self, service: &'static str, code: tonic::Code, took: Duration) {
+        let mut c = self.lock();
+        *c.grpc.entry((service, grpc_code_name(code))).or_default() += 1;
+        c.grpc_latency.entry(service).or_default().record(took);
     }
 
     /// Records how long the engine took to open.
@@ -249,7 +260,50 @@ impl Metrics {
             let buckets = h.buckets.iter().copied();
             histogram(o, name, ("endpoint", e), buckets, h.count, h.sum_seconds);
         }
+        let name = "strata_grpc_requests_total";
+        header(o, name, "counter", "gRPC calls by service and status code.");
+        for ((service, code), n) in &c.grpc {
+            line(o, name, &[("service", service), ("code", code)], *n as f64);
+        }
+        let name = "strata_grpc_request_duration_seconds";
+        header(o, name, "histogram", "gRPC call latency by service.");
+        for (service, h) in &c.grpc_latency {
+            let h = h.snapshot();
+            let buckets = h.buckets.iter().copied();
+            histogram(
+                o,
+                name,
+                ("service", service),
+                buckets,
+                h.count,
+                h.sum_seconds,
+            );
+        }
         out
+    }
+}
+
+/// The status code as gRPC spells it (`OK`, `INVALID_ARGUMENT`, ...).
+fn grpc_code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
     }
 }
 

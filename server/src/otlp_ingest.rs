@@ -58,12 +58,11 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// The OTLP gRPC services, for [`crate::grpc::routes`].
 pub(crate) fn grpc_routes(state: &AppState) -> tonic::service::Routes {
-    let limit = usize::try_from(state.max_body_bytes()).unwrap_or(usize::MAX);
-    tonic::service::Routes::new(ExportService::new(GrpcMetrics(state.clone()), limit))
-        .add_service(ExportService::new(GrpcNotYet::<true>(state.clone()), limit))
+    tonic::service::Routes::new(ExportService::new(GrpcMetrics(state.clone()), state))
+        .add_service(ExportService::new(GrpcNotYet::<true>(state.clone()), state))
         .add_service(ExportService::new(
             GrpcNotYet::<false>(state.clone()),
-            limit,
+            state,
         ))
 }
 

@@ -524,6 +524,29 @@ fn partial_success_and_error_codes_over_grpc() {
     ));
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 
+    // Every call is counted by service and code in the self-metrics.
+    let text = server.get("/metrics", &[]).expect("metrics").text();
+    let count = |service: &str, code: &str| {
+        let series = format!(
+            "strata_grpc_requests_total{{service=\"opentelemetry.proto.collector.{service}\",code=\"{code}\"}} "
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series)?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(count("metrics.v1.MetricsService", "OK") >= 1.0, "{text}");
+    assert_eq!(count("metrics.v1.MetricsService", "INVALID_ARGUMENT"), 1.0);
+    assert_eq!(
+        count("metrics.v1.MetricsService", "RESOURCE_EXHAUSTED"),
+        1.0
+    );
+    assert_eq!(count("trace.v1.TraceService", "UNIMPLEMENTED"), 1.0);
+    assert_eq!(count("trace.v1.TraceService", "INVALID_ARGUMENT"), 1.0);
+    assert_eq!(count("logs.v1.LogsService", "UNIMPLEMENTED"), 1.0);
+    assert!(text.contains(
+        "strata_grpc_request_duration_seconds_count{service=\"opentelemetry.proto.collector.metrics.v1.MetricsService\"}"
+    ));
+
     drop(client);
     drop(rt);
     assert!(server.terminate().success());
