@@ -7,6 +7,11 @@
 //! `INTERNAL`), and a message over `server.max_body_bytes` is `RESOURCE_EXHAUSTED` (tonic
 //! says `OUT_OF_RANGE`). The service hands the handler the message's bytes; the handler
 //! decodes them with the same code as OTLP/HTTP.
+//!
+//! Compressed messages (`grpc-encoding: gzip`, what the OpenTelemetry Collector's gRPC
+//! exporter sends by default) are inflated here, with the same bounded decoder as OTLP/HTTP,
+//! and handed on uncompressed: tonic's own `gzip` feature would switch flate2 to another
+//! backend and rebuild parquet and DataFusion for a few lines of framing.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -68,7 +73,7 @@ impl<E: Export> NamedService for ExportService<E> {
 impl<E, B> Service<http::Request<B>> for ExportService<E>
 where
     E: Export,
-    B: Body + Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
 {
     type Response = http::Response<tonic::body::Body>;
@@ -92,9 +97,14 @@ where
                 .and_then(|p| p.strip_prefix(E::SERVICE))
                 .unwrap_or("");
             let resp = if method == "/Export" {
-                let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(limit);
-                let resp = grpc.unary(Method(export), req).await;
-                over_limit_is_resource_exhausted(resp, limit)
+                match inflate_request(req, limit).await {
+                    Ok(req) => {
+                        let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(limit);
+                        let resp = grpc.unary(Method(export), req).await;
+                        over_limit_is_resource_exhausted(resp, limit)
+                    }
+                    Err(status) => status.into_http(),
+                }
             } else {
                 let msg = format!("{} has no method {method:?}; it has /Export", E::SERVICE);
                 Status::unimplemented(msg).into_http()
@@ -107,6 +117,98 @@ where
                 .record_grpc(E::SERVICE, code, started.elapsed());
             Ok(resp)
         })
+    }
+}
+
+/// The gRPC message prefix: a compressed flag and a big-endian length.
+const PREFIX: usize = 5;
+
+/// The request with its message uncompressed: unchanged without `grpc-encoding` (or with
+/// `identity`); with `gzip`, the body is read (at most `limit` bytes plus framing), the
+/// message inflated to at most `limit` bytes and re-framed as uncompressed, and the header
+/// removed. Other encodings are `UNIMPLEMENTED`, as the gRPC spec asks.
+async fn inflate_request<B>(
+    req: http::Request<B>,
+    limit: usize,
+) -> Result<http::Request<tonic::body::Body>, Status>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    use http_body_util::BodyExt;
+
+    let encoding = req
+        .headers()
+        .get("grpc-encoding")
+        .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase());
+    let (mut parts, body) = req.into_parts();
+    match encoding.as_deref() {
+        None | Some("identity") => {
+            return Ok(http::Request::from_parts(
+                parts,
+                tonic::body::Body::new(body),
+            ));
+        }
+        Some("gzip") => {}
+        Some(other) => {
+            return Err(Status::unimplemented(format!(
+                "grpc-encoding {other:?} is not supported; send gzip or identity"
+            )));
+        }
+    }
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "request message is over the limit of {limit} bytes (server.max_body_bytes)"
+        ))
+        .to_grpc_status()
+    };
+    let framed = http_body_util::Limited::new(body, limit.saturating_add(PREFIX))
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                Status::invalid_argument(format!("reading the request body: {e}"))
+            }
+        })?
+        .to_bytes();
+    let (flag, message) = split_message(&framed)?;
+    let plain = if flag == 1 {
+        crate::otlp::decompress(message, Some("gzip"), limit)
+            .map_err(|e| ApiError::from(e).to_grpc_status())?
+    } else {
+        std::borrow::Cow::Borrowed(message)
+    };
+    let len = u32::try_from(plain.len()).map_err(|_| too_large())?;
+    let mut out = Vec::with_capacity(PREFIX + plain.len());
+    out.push(0);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&plain);
+    parts.headers.remove("grpc-encoding");
+    let body = http_body_util::Full::new(Bytes::from(out));
+    Ok(http::Request::from_parts(
+        parts,
+        tonic::body::Body::new(body),
+    ))
+}
+
+/// The one message of a unary request: its compressed flag and its bytes.
+fn split_message(framed: &[u8]) -> Result<(u8, &[u8]), Status> {
+    let bad = |what: &str| Status::invalid_argument(format!("malformed gRPC message: {what}"));
+    let (prefix, rest) = framed
+        .split_first_chunk::<PREFIX>()
+        .ok_or_else(|| bad("shorter than its 5-byte prefix"))?;
+    let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+    if rest.len() != len {
+        return Err(bad(&format!(
+            "the prefix declares {len} bytes, the body holds {}",
+            rest.len()
+        )));
+    }
+    match prefix[0] {
+        flag @ (0 | 1) => Ok((flag, rest)),
+        flag => Err(bad(&format!("compressed flag {flag}"))),
     }
 }
 
