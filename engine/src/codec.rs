@@ -6,8 +6,11 @@ use crate::series::SeriesId;
 use crate::series_key::{self, SeriesKey};
 use crate::{Labels, Sample, TenantId};
 
-const VERSION: u8 = 1;
+pub(crate) const VERSION: u8 = 1;
 const KIND_SAMPLES: u8 = 1;
+/// Spans and log records (`signal_codec.rs`).
+pub(crate) const KIND_SPANS: u8 = 2;
+pub(crate) const KIND_LOGS: u8 = 3;
 
 /// A decoded samples record.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,13 +54,13 @@ pub(crate) fn encode(rec: &SamplesRecord) -> Vec<u8> {
 }
 
 /// A bounds-checked cursor; every read says what it was reading when it runs out.
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
+pub(crate) struct Cursor<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+    pub(crate) fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
         let end = end.ok_or_else(|| format!("truncated in {what} at byte {}", self.pos))?;
         let s = &self.buf[self.pos..end];
@@ -65,39 +68,56 @@ impl<'a> Cursor<'a> {
         Ok(s)
     }
 
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
+    pub(crate) fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N, what)?);
         Ok(a)
     }
 
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
+    pub(crate) fn u8(&mut self, what: &str) -> Result<u8, String> {
         Ok(self.take(1, what)?[0])
     }
 
-    fn u16(&mut self, what: &str) -> Result<u16, String> {
+    pub(crate) fn u16(&mut self, what: &str) -> Result<u16, String> {
         self.array(what).map(u16::from_le_bytes)
     }
 
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
+    pub(crate) fn u32(&mut self, what: &str) -> Result<u32, String> {
         self.array(what).map(u32::from_le_bytes)
     }
 
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
+    pub(crate) fn u64(&mut self, what: &str) -> Result<u64, String> {
         self.array(what).map(u64::from_le_bytes)
     }
 
-    fn str(&mut self, len: usize, what: &str) -> Result<&'a str, String> {
+    pub(crate) fn str(&mut self, len: usize, what: &str) -> Result<&'a str, String> {
         std::str::from_utf8(self.take(len, what)?).map_err(|_| format!("{what} is not UTF-8"))
     }
 
-    fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 }
 
-/// Decodes a record; any inconsistency is an error, never a panic, and no allocation is
-/// sized from a count before the bytes for it are known to be there.
+/// Any engine WAL record, decoded.
+#[derive(Debug)]
+pub(crate) enum Decoded {
+    Samples(SamplesRecord),
+    Spans(TenantId, Vec<crate::SpanRecord>),
+    Logs(TenantId, Vec<crate::LogRecord>),
+}
+
+/// Decodes a record of any kind.
+pub(crate) fn decode_any(buf: &[u8]) -> Result<Decoded, String> {
+    match buf.get(1) {
+        Some(&KIND_SPANS) => crate::signal_codec::decode(buf).map(|(t, r)| Decoded::Spans(t, r)),
+        Some(&KIND_LOGS) => crate::signal_codec::decode(buf).map(|(t, r)| Decoded::Logs(t, r)),
+        _ => decode(buf).map(Decoded::Samples),
+    }
+}
+
+/// Decodes a samples record; any inconsistency is an error, never a panic, and no
+/// allocation is sized from a count before the bytes for it are known to be there.
 pub(crate) fn decode(buf: &[u8]) -> Result<SamplesRecord, String> {
     let mut c = Cursor { buf, pos: 0 };
     let version = c.u8("version")?;

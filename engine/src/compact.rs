@@ -15,9 +15,10 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use arrow::array::{Float64Array, TimestampMillisecondArray, UInt64Array};
+use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::record_batch::RecordBatch;
 use tracing::{info, warn};
 
@@ -25,7 +26,11 @@ use crate::engine::Core;
 use crate::index::PartIndex;
 use crate::parquet_io::{self, bad, column};
 use crate::partition::{self, FileEntry, Manifest, PARTITION_MS, PartFile, partition_start};
+use crate::records::{LogRecord, SpanRecord};
 use crate::series::SeriesId;
+use crate::signal::Signal;
+use crate::signal_flush::time_column;
+use crate::signal_store::{FileMap, StoredRecord};
 use crate::telemetry::Timer;
 use crate::{Error, Labels, Result, TenantId};
 
@@ -153,26 +158,39 @@ impl Core {
         let _timer = Timer::start(&self.latency.compaction);
         let now = self.clock.now_ms();
         let window = self.config.window_ms();
-        let mut groups: BTreeMap<(TenantId, PathBuf), Vec<Arc<PartFile>>> = BTreeMap::new();
-        {
-            let files = self.files.read().unwrap_or_else(|p| p.into_inner());
-            for (tenant, list) in files.iter() {
-                for f in list {
-                    groups
-                        .entry((tenant.clone(), f.dir.clone()))
-                        .or_default()
-                        .push(f.clone());
+        let mut stats = CompactStats::default();
+        for (signal, file_map) in self.file_maps() {
+            let mut groups: BTreeMap<(TenantId, PathBuf), Vec<Arc<PartFile>>> = BTreeMap::new();
+            {
+                let files = file_map.read().unwrap_or_else(|p| p.into_inner());
+                for (tenant, list) in files.iter() {
+                    for f in list {
+                        groups
+                            .entry((tenant.clone(), f.dir.clone()))
+                            .or_default()
+                            .push(f.clone());
+                    }
                 }
             }
-        }
-        let mut stats = CompactStats::default();
-        for ((tenant, dir), inputs) in groups {
-            let end = partition_start(inputs[0].entry.min_ts) + PARTITION_MS;
-            let closed = end.saturating_add(window) <= now;
-            if inputs.len() < 2 || (scope == Scope::Closed && !closed) {
-                continue;
+            for ((tenant, dir), inputs) in groups {
+                let end = partition_start(inputs[0].entry.min_ts) + PARTITION_MS;
+                let closed = end.saturating_add(window) <= now;
+                if inputs.len() < 2 || (scope == Scope::Closed && !closed) {
+                    continue;
+                }
+                let target = (file_map, tenant.clone(), dir.clone());
+                match signal {
+                    Signal::Metrics => {
+                        self.compact_partition(&tenant, &dir, &inputs, &mut stats)?;
+                    }
+                    Signal::Traces => {
+                        self.compact_records::<SpanRecord>(target, &inputs, &mut stats)?;
+                    }
+                    Signal::Logs => {
+                        self.compact_records::<LogRecord>(target, &inputs, &mut stats)?;
+                    }
+                }
             }
-            self.compact_partition(&tenant, &dir, &inputs, &mut stats)?;
         }
         if stats.partitions > 0 {
             info!(
@@ -236,8 +254,37 @@ impl Core {
         entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
         entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
 
-        // Commit: swap the inputs for the output in the manifest, under the flush lock so a
-        // flush's manifest update cannot interleave.
+        if !self.commit_compaction(
+            (&self.files, tenant.clone(), dir.to_owned()),
+            inputs,
+            &entry,
+        )? {
+            return Ok(());
+        }
+        stats.partitions += 1;
+        stats.file_sets_in += inputs.len();
+        stats.rows_in += rows_in;
+        stats.rows_out += rows_out;
+        stats.bytes_in += inputs.iter().map(|f| f.entry.bytes).sum::<u64>();
+        stats.bytes_out += entry.bytes;
+        Ok(())
+    }
+}
+
+/// Where a compaction's output goes: the signal's file sets, the tenant, the partition.
+pub(crate) type Target<'a> = (&'a RwLock<FileMap>, TenantId, PathBuf);
+
+impl Core {
+    /// Commits a compaction: swaps `inputs` for `entry` in the manifest (under the flush
+    /// lock so a flush's manifest update cannot interleave), then in the readers' list, and
+    /// retires the inputs. Returns false, deleting the output, if the partition changed
+    /// meanwhile (retention dropped it).
+    pub(crate) fn commit_compaction(
+        &self,
+        (file_map, tenant, dir): Target<'_>,
+        inputs: &[Arc<PartFile>],
+        entry: &FileEntry,
+    ) -> Result<bool> {
         let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
         let manifest_path = dir.join("manifest.json");
         let mut manifest: Manifest = partition::read_json(&manifest_path)?;
@@ -247,12 +294,11 @@ impl Core {
             .iter()
             .filter(|e| names.contains(&e.samples.as_str()));
         if listed.count() != inputs.len() {
-            // Retention dropped the partition meanwhile: forget the output.
             warn!(partition = %dir.display(), "partition changed during compaction; skipped");
             for name in entry.names() {
                 let _ = std::fs::remove_file(dir.join(name));
             }
-            return Ok(());
+            return Ok(false);
         }
         manifest
             .files
@@ -261,19 +307,83 @@ impl Core {
         manifest.files.sort_by_key(|e| e.flush);
         partition::write_json(&manifest_path, &manifest)?;
         {
-            let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
-            let list = files.entry(tenant.clone()).or_default();
+            let mut files = file_map.write().unwrap_or_else(|p| p.into_inner());
+            let list = files.entry(tenant).or_default();
             list.retain(|f| !inputs.iter().any(|i| Arc::ptr_eq(f, i)));
-            list.push(Arc::new(PartFile::new(dir.to_owned(), entry.clone())));
+            list.push(Arc::new(PartFile::new(dir.clone(), entry.clone())));
             list.sort_by_key(|f| f.entry.flush);
         }
         for f in inputs {
             f.retire();
         }
+        Ok(true)
+    }
+
+    /// Merges one partition's spans or logs files into one file sorted by (service, time).
+    /// Records are not deduplicated. (The partition is merged in memory, as Arrow.)
+    fn compact_records<R: StoredRecord>(
+        &self,
+        target: Target<'_>,
+        inputs: &[Arc<PartFile>],
+        stats: &mut CompactStats,
+    ) -> Result<()> {
+        let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
+        let dir = target.2.clone();
+        let name = format!("{}-{flush}-c.parquet", R::FILE_PREFIX);
+        let mut batches = Vec::new();
+        for f in inputs {
+            for b in parquet_io::open_batches(&f.samples_path())? {
+                batches.push(b?);
+            }
+        }
+        let out = dir.join(&name);
+        let schema = match batches.first() {
+            Some(b) => b.schema(),
+            None => return Ok(()),
+        };
+        let all = concat_batches(&schema, &batches).map_err(|e| bad(&out, e))?;
+        drop(batches);
+        let time = time_column(R::SIGNAL);
+        let col = |n: &str| {
+            all.column_by_name(n)
+                .cloned()
+                .ok_or_else(|| bad(&out, format!("no column {n}")))
+        };
+        let order = lexsort_to_indices(
+            &[
+                SortColumn {
+                    values: col("service_name")?,
+                    options: None,
+                },
+                SortColumn {
+                    values: col(time)?,
+                    options: None,
+                },
+            ],
+            None,
+        )
+        .map_err(|e| bad(&out, e))?;
+        let sorted = take_record_batch(&all, &order).map_err(|e| bad(&out, e))?;
+        drop(all);
+        let bytes = parquet_io::write_signal_file(&out, &sorted, time)?;
+        let entry = FileEntry {
+            flush,
+            samples: name,
+            series: String::new(),
+            index: String::new(),
+            rows: sorted.num_rows() as u64,
+            min_ts: inputs.iter().map(|f| f.entry.min_ts).min().unwrap_or(0),
+            max_ts: inputs.iter().map(|f| f.entry.max_ts).max().unwrap_or(0),
+            bytes,
+            flushes: inputs.iter().map(|f| f.entry.flushes).sum(),
+        };
+        if !self.commit_compaction(target, inputs, &entry)? {
+            return Ok(());
+        }
         stats.partitions += 1;
         stats.file_sets_in += inputs.len();
-        stats.rows_in += rows_in;
-        stats.rows_out += rows_out;
+        stats.rows_in += entry.rows;
+        stats.rows_out += entry.rows;
         stats.bytes_in += inputs.iter().map(|f| f.entry.bytes).sum::<u64>();
         stats.bytes_out += entry.bytes;
         Ok(())

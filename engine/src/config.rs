@@ -31,9 +31,39 @@ pub struct Limits {
     /// How long metrics are kept: a partition is dropped, whole, once its end is this long
     /// ago; samples older than this are rejected on write. Default 30 days.
     pub metrics_retention: Duration,
-    /// Most bytes of Parquet files the tenant may keep; over it, its oldest partitions are
-    /// dropped, whole, until it fits (possibly all of them). Default: no budget.
+    /// Most bytes of metrics Parquet files the tenant may keep; over it, its oldest metrics
+    /// partitions are dropped, whole, until it fits (possibly all of them). Spans and logs
+    /// are not counted (yet). Default: no budget.
     pub disk_budget: Option<u64>,
+    /// How long spans are kept: a `traces/` partition is dropped, whole, once its end is
+    /// this long ago; spans starting before that are rejected on write. Default 7 days.
+    pub traces_retention: Duration,
+    /// How long log records are kept, as `traces_retention` for `logs/`. Default 7 days.
+    pub logs_retention: Duration,
+    /// Sustained span or log record rate, records per second (one token bucket per tenant
+    /// and signal). Default 100,000.
+    pub signal_record_rate: f64,
+    /// Records that may arrive at once after a quiet spell. Default 200,000.
+    pub signal_record_burst: f64,
+    /// Sustained span or log ingest in bytes per second, measured as the records' encoded
+    /// (WAL) size (one token bucket per tenant and signal). Default 64 MiB/s.
+    pub signal_byte_rate: f64,
+    /// Bytes that may arrive at once after a quiet spell. Default 128 MiB.
+    pub signal_byte_burst: f64,
+    /// Most attributes kept per span, event, link, log record or resource; the rest are
+    /// dropped and counted (`dropped_attributes_count`, and the write's outcome); also the
+    /// most elements kept in one array or kvlist value. Default 128 (OTel SDKs' default).
+    pub max_attributes: usize,
+    /// Longest string or bytes value kept (attribute values, array elements, log bodies,
+    /// span and event names), in bytes; longer ones are cut and counted. Default 16 KiB.
+    pub max_attribute_value_len: usize,
+    /// Deepest nesting of arrays and kvlists in one value (a scalar is 1); deeper
+    /// attributes are dropped and counted. Default 8.
+    pub max_attribute_depth: usize,
+    /// Most events kept per span (the rest dropped and counted). Default 128.
+    pub max_events: usize,
+    /// Most links kept per span (the rest dropped and counted). Default 128.
+    pub max_links: usize,
 }
 
 impl Limits {
@@ -72,11 +102,43 @@ impl Limits {
         if self.active_series_window.is_zero() {
             return bad("limits.active_series_window", "must be longer than zero");
         }
+        if self.traces_retention.is_zero() || self.logs_retention.is_zero() {
+            return bad(
+                "limits.traces_retention/logs_retention",
+                "must be longer than zero",
+            );
+        }
+        for (key, rate, min) in [
+            ("limits.signal_record_rate", self.signal_record_rate, 0.0),
+            ("limits.signal_byte_rate", self.signal_byte_rate, 0.0),
+            ("limits.signal_record_burst", self.signal_record_burst, 1.0),
+            ("limits.signal_byte_burst", self.signal_byte_burst, 1.0),
+        ] {
+            if !(rate.is_finite() && rate > min) {
+                return bad(key, "must be a positive number, bursts at least 1");
+            }
+        }
+        if self.max_attribute_value_len == 0 {
+            return bad("limits.max_attribute_value_len", "must be at least 1");
+        }
+        if !(1..=64).contains(&self.max_attribute_depth) {
+            return bad("limits.max_attribute_depth", "must be 1 to 64");
+        }
         Ok(())
     }
 
     pub(crate) fn retention_ms(&self) -> i64 {
         i64::try_from(self.metrics_retention.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Retention of `signal` in ms.
+    pub(crate) fn signal_retention_ms(&self, signal: crate::signal::Signal) -> i64 {
+        let d = match signal {
+            crate::signal::Signal::Metrics => self.metrics_retention,
+            crate::signal::Signal::Traces => self.traces_retention,
+            crate::signal::Signal::Logs => self.logs_retention,
+        };
+        i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
     }
 
     pub(crate) fn active_window_ms(&self) -> i64 {
@@ -97,6 +159,17 @@ impl Default for Limits {
             max_label_value_len: 2048,
             metrics_retention: Duration::from_secs(30 * 86_400),
             disk_budget: None,
+            traces_retention: Duration::from_secs(7 * 86_400),
+            logs_retention: Duration::from_secs(7 * 86_400),
+            signal_record_rate: 100_000.0,
+            signal_record_burst: 200_000.0,
+            signal_byte_rate: f64::from(64u32 << 20),
+            signal_byte_burst: f64::from(128u32 << 20),
+            max_attributes: 128,
+            max_attribute_value_len: 16 << 10,
+            max_attribute_depth: 8,
+            max_events: 128,
+            max_links: 128,
         }
     }
 }

@@ -17,10 +17,12 @@ use crate::head::{self, Placement, TenantHead, TokenBucket};
 use crate::index::PartIndex;
 use crate::parquet_io;
 use crate::partition::PartFile;
+use crate::records::{LogRecord, SpanRecord};
 use crate::replay::Replayed;
 use crate::scan::{self, ScanStats};
 use crate::series::{self, SeriesId};
 use crate::series_key::{PreparedBatch, SeriesKey};
+use crate::signal_store::SignalStore;
 use crate::{
     EngineConfig, Error, Labels, Limits, Matcher, RejectReason, Result, TenantId, WriteOutcome,
 };
@@ -77,6 +79,10 @@ pub(crate) struct Core {
     pub(crate) poisoned: OnceLock<String>,
     /// How long flushes, compactions and retention passes take (`telemetry.rs`).
     pub(crate) latency: crate::telemetry::Latencies,
+    /// Spans in memory and their committed files.
+    pub(crate) traces: SignalStore<SpanRecord>,
+    /// Log records in memory and their committed files.
+    pub(crate) logs: SignalStore<LogRecord>,
 }
 
 pub(crate) fn lock(head: &Mutex<TenantHead>) -> MutexGuard<'_, TenantHead> {
@@ -114,11 +120,18 @@ impl Core {
             kick: crossbeam_channel::bounded(1),
             poisoned: OnceLock::new(),
             latency: Default::default(),
+            traces: SignalStore::default(),
+            logs: SignalStore::default(),
         };
         let flushed_below = engine.load_partitions()?;
-        let Replayed { records, samples } = engine.replay_wal(flushed_below)?;
+        let Replayed {
+            records,
+            samples,
+            signal_bytes,
+        } = engine.replay_wal(flushed_below)?;
         engine.note_accepted(samples);
-        info!(dir = %engine.dir.display(), flushed_below, records, samples,
+        engine.note_signal_bytes(signal_bytes);
+        info!(dir = %engine.dir.display(), flushed_below, records, samples, signal_bytes,
               "engine opened, WAL replayed");
         Ok(engine)
     }
@@ -506,15 +519,18 @@ impl Core {
 
     /// Counters of `tenant`, for self-metrics.
     pub(crate) fn tenant_stats(&self, tenant: &TenantId) -> TenantStats {
-        let Some(head) = self.existing_head(tenant) else {
-            return TenantStats::default();
+        let mut stats = TenantStats {
+            spans_rejected: self.traces.rejected(tenant),
+            logs_rejected: self.logs.rejected(tenant),
+            ..TenantStats::default()
         };
-        let h = lock(&head);
-        TenantStats {
-            series: h.index.len(),
-            active_series: h.active,
-            rejected: h.rejected.clone(),
+        if let Some(head) = self.existing_head(tenant) {
+            let h = lock(&head);
+            stats.series = h.index.len();
+            stats.active_series = h.active;
+            stats.rejected = h.rejected.clone();
         }
+        stats
     }
 
     /// Tenants that have written anything, sorted.
@@ -526,7 +542,10 @@ impl Core {
             .keys()
             .cloned()
             .collect();
+        t.extend(self.traces.tenants());
+        t.extend(self.logs.tenants());
         t.sort();
+        t.dedup();
         t
     }
 
@@ -545,9 +564,39 @@ impl Core {
         }
     }
 
-    /// Whether a flush is due: the head holds `flush_head_samples`, or its oldest sample
-    /// arrived `flush_interval` ago.
+    /// Counts `bytes` of newly accepted spans or log records for flush triggers and
+    /// backpressure.
+    pub(crate) fn note_signal_bytes(&self, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        self.oldest_unflushed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(Instant::now);
+        if self.signal_bytes() >= self.flush_bytes() {
+            let _ = self.kick.0.try_send(());
+        }
+    }
+
+    /// Encoded bytes of spans and log records in memory.
+    fn signal_bytes(&self) -> u64 {
+        self.traces.bytes.load(Ordering::Relaxed) + self.logs.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of spans and logs that trigger a flush: as many as `flush_head_samples` take.
+    fn flush_bytes(&self) -> u64 {
+        self.config
+            .flush_head_samples
+            .saturating_mul(HEAD_BYTES_PER_SAMPLE)
+    }
+
+    /// Whether a flush is due: the head holds `flush_head_samples` (or spans and logs as
+    /// many bytes as those take), or its oldest record arrived `flush_interval` ago.
     pub(crate) fn needs_flush(&self) -> bool {
+        if self.signal_bytes() >= self.flush_bytes() {
+            return true;
+        }
         let n = self.head_samples.load(Ordering::Relaxed);
         let oldest = *self
             .oldest_unflushed
@@ -558,13 +607,14 @@ impl Core {
     }
 
     /// Refuses a write when the engine is poisoned or memory is over budget.
-    fn admit(&self) -> Result<()> {
+    pub(crate) fn admit(&self) -> Result<()> {
         if let Some(reason) = self.poisoned.get() {
             return Err(Error::Poisoned {
                 reason: reason.clone(),
             });
         }
-        let bytes = self.head_samples.load(Ordering::Relaxed) * HEAD_BYTES_PER_SAMPLE;
+        let bytes =
+            self.head_samples.load(Ordering::Relaxed) * HEAD_BYTES_PER_SAMPLE + self.signal_bytes();
         if bytes > self.config.max_head_bytes {
             let _ = self.kick.0.try_send(());
             return Err(Error::OverCapacity {
@@ -613,6 +663,10 @@ pub struct TenantStats {
     pub active_series: usize,
     /// Samples rejected, by reason, since open.
     pub rejected: BTreeMap<RejectReason, u64>,
+    /// Spans rejected, by reason, since open.
+    pub spans_rejected: BTreeMap<crate::SignalReject, u64>,
+    /// Log records rejected, by reason, since open.
+    pub logs_rejected: BTreeMap<crate::SignalReject, u64>,
 }
 
 /// Whether one more active series fits, overall and for its metric name.

@@ -17,7 +17,7 @@
 //! truncated after 3. WAL records below the marker are skipped: their samples are in files.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use std::sync::atomic::Ordering;
@@ -30,9 +30,12 @@ use crate::partition::{
     self, FileEntry, Flushed, Manifest, PartFile, create_dir_durable, partition_dir,
     partition_start,
 };
+use crate::records::{LogRecord, SpanRecord};
 use crate::retention;
 use crate::series::SeriesId;
 use crate::series_key::SeriesKey;
+use crate::signal::Signal;
+use crate::signal_store::{FileMap, SignalStore, SignalTaken};
 use crate::telemetry::Timer;
 use crate::{Error, Result, Sample, TenantId, parquet_io};
 
@@ -41,7 +44,11 @@ use crate::{Error, Result, Sample, TenantId, parquet_io};
 pub struct FlushStats {
     /// Samples written to Parquet.
     pub samples: u64,
-    /// Partition files (samples, series and index) written.
+    /// Spans written to Parquet.
+    pub spans: u64,
+    /// Log records written to Parquet.
+    pub logs: u64,
+    /// Partition files (samples, series, index, spans and logs) written.
     pub files: usize,
     /// Bytes of those files.
     pub bytes: u64,
@@ -68,6 +75,19 @@ type PartRows = (Vec<(SeriesId, Sample)>, Vec<(SeriesId, SeriesKey)>);
 
 type Taken = Vec<(TenantId, Vec<(SeriesId, SeriesKey, Arc<Vec<Sample>>)>)>;
 
+/// What a flush cut took from memory: samples, spans and log records.
+struct Cut {
+    metrics: Taken,
+    spans: SignalTaken<SpanRecord>,
+    logs: SignalTaken<LogRecord>,
+}
+
+impl Cut {
+    fn is_empty(&self) -> bool {
+        self.metrics.is_empty() && self.spans.is_empty() && self.logs.is_empty()
+    }
+}
+
 impl Core {
     /// See [`crate::Engine::flush`]. A failure poisons the engine.
     pub(crate) fn flush_until(&self, stop: FlushStop) -> Result<FlushStats> {
@@ -84,16 +104,18 @@ impl Core {
     }
 
     fn flush_locked(&self, stop: FlushStop) -> Result<FlushStats> {
-        let (taken, boundary) = self.cut()?;
-        if taken.is_empty() {
+        let (cut, boundary) = self.cut()?;
+        if cut.is_empty() {
             return Ok(FlushStats::default());
         }
-        match self.write_and_commit(&taken, boundary, stop) {
+        match self.write_and_commit(&cut, boundary, stop) {
             Ok(stats) => Ok(stats),
             Err(e) => {
                 // Nothing committed: give the samples back to the heads (the WAL still has
                 // them too) so reads keep seeing them.
-                for (tenant, _) in &taken {
+                self.traces.restore();
+                self.logs.restore();
+                for (tenant, _) in &cut.metrics {
                     let head = self.head(tenant);
                     let mut h = lock(&head);
                     for (id, samples) in std::mem::take(&mut h.flushing) {
@@ -109,7 +131,7 @@ impl Core {
         }
     }
 
-    fn cut(&self) -> Result<(Taken, u64)> {
+    fn cut(&self) -> Result<(Cut, u64)> {
         let heads = self.heads_sorted();
         let mut guards: Vec<_> = heads.iter().map(|(_, h)| lock(h)).collect();
         let mut taken = Vec::new();
@@ -131,21 +153,23 @@ impl Core {
                 taken.push((tenant.clone(), series));
             }
         }
-        let boundary = if taken.is_empty() {
-            0
-        } else {
-            self.wal.sync()?
+        // After the tenant locks (the order every cut takes them in; writers of spans and
+        // logs take only their store's lock).
+        let mut span_heads = self.traces.lock();
+        let mut log_heads = self.logs.lock();
+        let cut = Cut {
+            metrics: taken,
+            spans: SignalStore::cut(&mut span_heads),
+            logs: SignalStore::cut(&mut log_heads),
         };
+        let boundary = if cut.is_empty() { 0 } else { self.wal.sync()? };
+        drop((span_heads, log_heads));
         drop(guards);
-        Ok((taken, boundary))
+        Ok((cut, boundary))
     }
 
-    fn write_and_commit(
-        &self,
-        taken: &Taken,
-        boundary: u64,
-        stop: FlushStop,
-    ) -> Result<FlushStats> {
+    fn write_and_commit(&self, cut: &Cut, boundary: u64, stop: FlushStop) -> Result<FlushStats> {
+        let taken = &cut.metrics;
         let mut stats = FlushStats {
             flushed_below_lsn: boundary,
             ..FlushStats::default()
@@ -189,15 +213,12 @@ impl Core {
                 stats.bytes += entry.bytes;
                 stats.files += 3;
                 stats.samples += entry.rows;
-                let manifest_path = dir.join("manifest.json");
-                let mut manifest: Manifest = partition::read_json(&manifest_path)?;
-                manifest.version = 1;
-                manifest.files.retain(|f| f.flush != boundary);
-                manifest.files.push(entry.clone());
-                partition::write_json(&manifest_path, &manifest)?;
+                partition::add_to_manifest(&dir, &entry)?;
                 published.push((tenant.clone(), Arc::new(PartFile::new(dir, entry))));
             }
         }
+        let spans = self.write_signal_parts(&cut.spans, boundary, &mut stats)?;
+        let logs = self.write_signal_parts(&cut.logs, boundary, &mut stats)?;
         if stop == FlushStop::BeforeCommit {
             return Ok(stats);
         }
@@ -221,6 +242,8 @@ impl Core {
         for (tenant, _) in taken {
             lock(&self.head(tenant)).flushing.clear();
         }
+        self.traces.finish(spans, &cut.spans);
+        self.logs.finish(logs, &cut.logs);
         self.head_samples.fetch_sub(
             stats.samples.min(self.head_samples.load(Ordering::Relaxed)),
             Ordering::Relaxed,
@@ -228,6 +251,8 @@ impl Core {
         self.wal.truncate_below(boundary)?;
         info!(
             samples = stats.samples,
+            spans = stats.spans,
+            logs = stats.logs,
             files = stats.files,
             bytes = stats.bytes,
             flushed_below_lsn = boundary,
@@ -243,24 +268,9 @@ impl Core {
             partition::read_json(&partition::metrics_dir(&self.dir).join(MARKER))?;
         let committed_below = marker.flushed_below_lsn;
         let mut files: HashMap<TenantId, Vec<Arc<PartFile>>> = HashMap::new();
-        for (tenant, dir) in partition::list_partitions(&self.dir)? {
-            let manifest_path = dir.join("manifest.json");
-            let mut manifest: Manifest = partition::read_json(&manifest_path)?;
-            let before = manifest.files.len();
-            manifest.files.retain(|f| f.flush <= committed_below);
-            if manifest.files.len() != before {
-                warn!(partition = %dir.display(), dropped = before - manifest.files.len(),
-                      "dropping files of an uncommitted flush; the WAL still holds their samples");
-                partition::write_json(&manifest_path, &manifest)?;
-            }
-            remove_unlisted(&dir, &manifest)?;
-            if manifest.files.is_empty() {
-                // A dropped partition (see `retention`) or an empty one: nothing to load.
-                retention::clean_dropped(&dir)?;
-                continue;
-            }
+        for (tenant, dir, entries) in committed_sets(&self.dir, Signal::Metrics, committed_below)? {
             let head = self.head(&tenant);
-            for entry in manifest.files {
+            for entry in entries {
                 let series = parquet_io::read_series(&dir.join(&entry.series))?;
                 let mut h = lock(&head);
                 for (id, labels) in series {
@@ -280,12 +290,64 @@ impl Core {
                     .push(Arc::new(PartFile::new(dir.clone(), entry)));
             }
         }
+        *self.traces.files.write().unwrap_or_else(|p| p.into_inner()) =
+            signal_files(&self.dir, Signal::Traces, committed_below)?;
+        *self.logs.files.write().unwrap_or_else(|p| p.into_inner()) =
+            signal_files(&self.dir, Signal::Logs, committed_below)?;
         for list in files.values_mut() {
             list.sort_by_key(|f| f.entry.flush);
         }
         *self.files.write().unwrap_or_else(|p| p.into_inner()) = files;
         Ok(committed_below)
     }
+}
+
+/// The committed file sets of every partition of `signal`: `(tenant, dir, sets)`. Sets of
+/// flushes above `committed_below` are forgotten and their files deleted (the WAL still
+/// holds their records), as are files no manifest lists; emptied or dropped partitions are
+/// cleaned up and left out.
+fn committed_sets(
+    root: &Path,
+    signal: Signal,
+    committed_below: u64,
+) -> Result<Vec<(TenantId, PathBuf, Vec<FileEntry>)>> {
+    let mut out = Vec::new();
+    for (tenant, dir) in partition::list_signal_partitions(root, signal)? {
+        let manifest_path = dir.join("manifest.json");
+        let mut manifest: Manifest = partition::read_json(&manifest_path)?;
+        let before = manifest.files.len();
+        manifest.files.retain(|f| f.flush <= committed_below);
+        if manifest.files.len() != before {
+            warn!(partition = %dir.display(), dropped = before - manifest.files.len(),
+                  "dropping files of an uncommitted flush; the WAL still holds their records");
+            partition::write_json(&manifest_path, &manifest)?;
+        }
+        remove_unlisted(&dir, &manifest)?;
+        if manifest.files.is_empty() {
+            // A dropped partition (see `retention`) or an empty one: nothing to load.
+            retention::clean_dropped(&dir)?;
+            continue;
+        }
+        out.push((tenant, dir, manifest.files));
+    }
+    Ok(out)
+}
+
+/// The committed file sets of a span or log signal, by tenant, oldest flush first.
+fn signal_files(root: &Path, signal: Signal, committed_below: u64) -> Result<FileMap> {
+    let mut files = FileMap::new();
+    for (tenant, dir, entries) in committed_sets(root, signal, committed_below)? {
+        let list = files.entry(tenant).or_default();
+        list.extend(
+            entries
+                .into_iter()
+                .map(|e| Arc::new(PartFile::new(dir.clone(), e))),
+        );
+    }
+    for list in files.values_mut() {
+        list.sort_by_key(|f| f.entry.flush);
+    }
+    Ok(files)
 }
 
 /// Removes files a crash left in a partition that its manifest does not list.

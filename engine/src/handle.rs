@@ -11,9 +11,9 @@ use tracing::{error, warn};
 use crate::compact::Scope;
 use crate::engine::Core;
 use crate::{
-    Clock, CompactStats, EngineConfig, Error, FlushStats, FlushStop, Matcher, Result,
-    RetentionStats, ScanStats, SeriesData, SeriesSamples, SystemClock, TenantId, TenantStats,
-    WriteOutcome,
+    Clock, CompactStats, EngineConfig, Error, FlushStats, FlushStop, LogRecord, Matcher, Result,
+    RetentionStats, ScanStats, SeriesData, SeriesSamples, SignalOutcome, SpanRecord, SystemClock,
+    TenantId, TenantStats, WriteOutcome,
 };
 
 /// The storage engine over one data directory.
@@ -93,6 +93,48 @@ impl Engine {
     /// flush failure; reopen to recover) or over its memory budget (retry shortly).
     pub fn write(&self, tenant: &TenantId, batch: &[SeriesSamples]) -> Result<WriteOutcome> {
         self.core.write(tenant, batch)
+    }
+
+    /// Writes spans for `tenant`. Returns once the accepted spans are durable (per the WAL's
+    /// durability mode), with exact counts: accepted, rejected by reason (invalid ids or
+    /// times, out of retention, over the records/s or bytes/s rate), and the truncations
+    /// the attribute caps made to accepted spans. Rejected spans are never stored; the rest
+    /// of the batch is. Spans are not deduplicated: a re-sent span is stored again.
+    ///
+    /// An `Err` means nothing of this call was stored, as for [`Engine::write`].
+    ///
+    /// ```
+    /// use strata_engine::{AnyValue, Engine, EngineConfig, SpanRecord, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let t = TenantId::new("acme")?;
+    /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    /// let start_ns = now.as_nanos() as i64;
+    /// let span = SpanRecord {
+    ///     trace_id: [7; 16],
+    ///     span_id: [1; 8],
+    ///     service_name: "api".into(),
+    ///     name: "GET /users".into(),
+    ///     start_ns,
+    ///     end_ns: start_ns + 1_500_000,
+    ///     attributes: vec![("http.route".into(), AnyValue::String("/users".into()))],
+    ///     ..SpanRecord::default()
+    /// };
+    /// let outcome = engine.write_spans(&t, &[span.clone()])?;
+    /// assert_eq!(outcome.accepted, 1);
+    /// let found = engine.find_trace(&t, [7; 16], start_ns - 1_000, start_ns + 1_000)?;
+    /// assert_eq!(found, vec![span]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_spans(&self, tenant: &TenantId, spans: &[SpanRecord]) -> Result<SignalOutcome> {
+        self.core.write_signal(&self.core.traces, tenant, spans)
+    }
+
+    /// Writes log records for `tenant`, as [`Engine::write_spans`] does spans. A record
+    /// without a time is stored with its observed time.
+    pub fn write_logs(&self, tenant: &TenantId, logs: &[LogRecord]) -> Result<SignalOutcome> {
+        self.core.write_signal(&self.core.logs, tenant, logs)
     }
 
     /// The series of `tenant` matching every matcher, with their samples in `[start, end]`

@@ -144,6 +144,12 @@ impl TokenBucket {
         }
     }
 
+    /// Refills, then returns how many whole tokens there are (taking none).
+    pub(crate) fn available(&mut self, now_ms: i64, rate: f64, burst: f64) -> u64 {
+        self.take(0, now_ms, rate, burst);
+        self.tokens.floor().max(0.0) as u64
+    }
+
     /// Takes up to `n` tokens; returns how many it got.
     pub(crate) fn take(&mut self, n: u64, now_ms: i64, rate: f64, burst: f64) -> u64 {
         let elapsed = now_ms.saturating_sub(self.last_ms).max(0) as f64 / 1000.0;

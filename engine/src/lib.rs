@@ -34,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod anyvalue;
 mod clock;
 mod codec;
 mod compact;
@@ -45,19 +46,31 @@ mod handle;
 mod head;
 mod index;
 mod labels;
+mod logs_arrow;
 mod matcher;
 mod outcome;
 mod parquet_io;
 mod partition;
+mod records;
 mod replay;
 mod retention;
 mod scan;
 mod series;
 mod series_key;
+mod signal;
+mod signal_arrow;
+mod signal_check;
+mod signal_codec;
+mod signal_flush;
+mod signal_outcome;
+mod signal_read;
+mod signal_store;
 mod snapshot;
+mod spans_arrow;
 mod telemetry;
 mod tenant;
 
+pub use anyvalue::{AnyValue, AnyValueError, Attributes};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compact::CompactStats;
 pub use config::{EngineConfig, Limits};
@@ -66,11 +79,16 @@ pub use error::{Error, Result};
 pub use flush::{FlushStats, FlushStop};
 pub use handle::Engine;
 pub use labels::{Label, Labels, METRIC_NAME};
+pub use logs_arrow::{logs_from_batch, logs_schema};
 pub use matcher::{MAX_REGEX_SIZE, MatchOp, Matcher};
 pub use outcome::{RejectReason, WriteOutcome};
+pub use records::{LogRecord, Scope, SpanEvent, SpanId, SpanLink, SpanRecord, TraceId, parse_id};
 pub use retention::RetentionStats;
 pub use scan::ScanStats;
 pub use series::SeriesId;
+pub use signal_outcome::{SignalOutcome, SignalReject, Truncation};
+pub use signal_read::{SignalSnapshot, TraceLookupStats};
 pub use snapshot::{Snapshot, SnapshotFile, samples_schema, series_schema};
+pub use spans_arrow::{spans_from_batch, spans_schema};
 pub use telemetry::{DiskUsage, EngineTelemetry};
 pub use tenant::{MAX_TENANT_LEN, TenantId};

@@ -19,6 +19,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
@@ -262,4 +263,50 @@ pub(crate) fn read_series(path: &Path) -> Result<Vec<(SeriesId, Labels)>, Error>
         }
     }
     Ok(out)
+}
+
+/// Rows per row group of spans and logs files: each row group has its own bloom filter
+/// on `trace_id`, so a trace lookup reads the row groups that may hold the id and no other.
+pub(crate) const SIGNAL_ROW_GROUP: usize = 64 * 1024;
+
+/// Writer properties of spans and logs files (`docs/formats/spans-logs.md`): zstd, page
+/// statistics and the page index, sorted by (service_name, time), a bloom filter on
+/// `trace_id` per row group (1% false positives; sized for a full row group of distinct
+/// ids, then folded down to what the row group holds), no dictionary for ids.
+fn signal_props(schema: &Schema, time_column: &str) -> WriterProperties {
+    let zstd = ZstdLevel::try_new(3).unwrap_or_default();
+    // Both columns come before any nested one, so their top-level index is their leaf
+    // index, which is what Parquet's sorting columns name.
+    let idx = |name: &str| schema.index_of(name).ok().map(|i| i as i32);
+    let sorted = |column_idx| SortingColumn {
+        column_idx,
+        descending: false,
+        nulls_first: false,
+    };
+    let sorting = match (idx("service_name"), idx(time_column)) {
+        (Some(s), Some(t)) => Some(vec![sorted(s), sorted(t)]),
+        _ => None,
+    };
+    let trace_id = ColumnPath::from("trace_id");
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(zstd))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(SIGNAL_ROW_GROUP))
+        .set_sorting_columns(sorting)
+        .set_column_bloom_filter_enabled(trace_id.clone(), true)
+        .set_column_bloom_filter_fpp(trace_id.clone(), 0.01)
+        .set_column_bloom_filter_max_ndv(trace_id.clone(), SIGNAL_ROW_GROUP as u64)
+        .set_column_dictionary_enabled(trace_id, false)
+        .set_column_dictionary_enabled(ColumnPath::from("span_id"), false)
+        .build()
+}
+
+/// Writes a spans or logs file (rows already sorted by service, then `time_column`).
+pub(crate) fn write_signal_file(
+    path: &Path,
+    batch: &RecordBatch,
+    time_column: &str,
+) -> Result<u64, Error> {
+    let props = signal_props(&batch.schema(), time_column);
+    write_file(path, batch, props)
 }

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use tracing::warn;
 
+use crate::signal::Signal;
 use crate::{Error, Result, TenantId};
 
 /// Width of a partition: one hour.
@@ -31,9 +32,14 @@ pub(crate) struct FileEntry {
     /// The flush that wrote it: the WAL LSN below which that flush covered everything. For a
     /// compacted set, the newest flush merged into it.
     pub(crate) flush: u64,
+    /// The data file: samples for metrics; spans or log records for traces and logs.
     pub(crate) samples: String,
+    /// The series table (metrics only; empty and left out of the JSON otherwise).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub(crate) series: String,
-    /// The inverted index over `series` (label=value -> rows of the series table).
+    /// The inverted index over `series` (label=value -> rows of the series table; metrics
+    /// only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub(crate) index: String,
     pub(crate) rows: u64,
     pub(crate) min_ts: i64,
@@ -51,8 +57,11 @@ fn one() -> u32 {
 
 impl FileEntry {
     /// The file names of the set.
-    pub(crate) fn names(&self) -> [&str; 3] {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         [&self.samples, &self.series, &self.index]
+            .into_iter()
+            .map(String::as_str)
+            .filter(|n| !n.is_empty())
     }
 }
 
@@ -157,14 +166,24 @@ pub(crate) fn partition_start(ts: i64) -> i64 {
 
 /// `<root>/metrics`.
 pub(crate) fn metrics_dir(root: &Path) -> PathBuf {
-    root.join("metrics")
+    root.join(Signal::Metrics.dir())
 }
 
-/// Directory of tenant `t`'s partition starting at `start` (ms).
+/// Directory of tenant `t`'s metrics partition starting at `start` (ms).
 pub(crate) fn partition_dir(root: &Path, t: &TenantId, start: i64) -> PathBuf {
+    signal_partition_dir(root, Signal::Metrics, t, start)
+}
+
+/// Directory of tenant `t`'s partition of `signal` starting at `start` (ms).
+pub(crate) fn signal_partition_dir(
+    root: &Path,
+    signal: Signal,
+    t: &TenantId,
+    start: i64,
+) -> PathBuf {
     let (y, m, d) = civil_from_days(start.div_euclid(86_400_000));
     let hour = start.rem_euclid(86_400_000) / PARTITION_MS;
-    metrics_dir(root)
+    root.join(signal.dir())
         .join(format!("tenant={t}"))
         .join(format!("date={y:04}-{m:02}-{d:02}"))
         .join(format!("hour={hour:02}"))
@@ -221,10 +240,24 @@ pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
-/// Every partition directory of every tenant: `(tenant, dir)`.
-pub(crate) fn list_partitions(root: &Path) -> Result<Vec<(TenantId, PathBuf)>> {
+/// Adds (or replaces) flush `entry.flush`'s set in the manifest of partition `dir`,
+/// durably.
+pub(crate) fn add_to_manifest(dir: &Path, entry: &FileEntry) -> Result<()> {
+    let manifest_path = dir.join("manifest.json");
+    let mut manifest: Manifest = read_json(&manifest_path)?;
+    manifest.version = 1;
+    manifest.files.retain(|f| f.flush != entry.flush);
+    manifest.files.push(entry.clone());
+    write_json(&manifest_path, &manifest)
+}
+
+/// Every partition directory of `signal` of every tenant: `(tenant, dir)`.
+pub(crate) fn list_signal_partitions(
+    root: &Path,
+    signal: Signal,
+) -> Result<Vec<(TenantId, PathBuf)>> {
     let mut out = Vec::new();
-    for tenant_dir in read_dirs(&metrics_dir(root))? {
+    for tenant_dir in read_dirs(&root.join(signal.dir()))? {
         let Some(t) = tenant_dir
             .file_name()
             .and_then(|n| n.to_str())

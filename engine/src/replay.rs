@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::codec::{self, SamplesRecord};
+use crate::codec::{self, Decoded, SamplesRecord};
 use crate::engine::{Core, lock};
 use crate::head::{self, TenantHead};
 use crate::series::SeriesId;
@@ -81,6 +81,8 @@ type Item = Result<Batch>;
 pub(crate) struct Replayed {
     pub(crate) records: u64,
     pub(crate) samples: u64,
+    /// Encoded bytes of the spans and log records replayed.
+    pub(crate) signal_bytes: u64,
 }
 
 impl Core {
@@ -102,14 +104,17 @@ impl Core {
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             // The apply error comes first: it is about an earlier record than any read error.
-            let replayed = applied?;
-            read?;
+            let mut replayed = applied?;
+            replayed.signal_bytes = read?;
             Ok(replayed)
         })
     }
 
     /// The reader thread: reads, decodes, batches and sorts records, then sends them.
-    fn read_batches(&self, flushed_below: u64, tx: Sender<Item>) -> Result<()> {
+    /// Spans and log records go straight to their stores (they share nothing with the
+    /// series heads the applier fills); returns their encoded bytes.
+    fn read_batches(&self, flushed_below: u64, tx: Sender<Item>) -> Result<u64> {
+        let mut signal_bytes = 0u64;
         let send = |mut batch: Batch| {
             batch.samples = group_by_series(&batch.samples);
             tx.send(Ok(batch)).is_ok()
@@ -121,10 +126,26 @@ impl Core {
                 if rec.lsn < flushed_below {
                     continue; // its samples are in committed Parquet files
                 }
-                let decoded = codec::decode(&rec.payload).map_err(|reason| Error::BadRecord {
-                    lsn: rec.lsn,
-                    reason,
-                })?;
+                let decoded =
+                    codec::decode_any(&rec.payload).map_err(|reason| Error::BadRecord {
+                        lsn: rec.lsn,
+                        reason,
+                    })?;
+                let decoded = match decoded {
+                    Decoded::Samples(s) => s,
+                    Decoded::Spans(tenant, recs) => {
+                        let bytes = rec.payload.len() as u64;
+                        self.traces.restore_logged(&tenant, recs, bytes);
+                        signal_bytes += bytes;
+                        continue;
+                    }
+                    Decoded::Logs(tenant, recs) => {
+                        let bytes = rec.payload.len() as u64;
+                        self.logs.restore_logged(&tenant, recs, bytes);
+                        signal_bytes += bytes;
+                        continue;
+                    }
+                };
                 batch.add(rec.lsn, decoded);
                 if batch.samples.len() >= BATCH_SAMPLES && !send(std::mem::take(&mut batch)) {
                     return Ok(()); // the applier stopped on an error of its own
@@ -139,7 +160,7 @@ impl Core {
         if let Err(e) = result {
             let _ = tx.send(Err(e));
         }
-        Ok(())
+        Ok(signal_bytes)
     }
 
     /// The applying side: definitions first, then each series' run of samples.

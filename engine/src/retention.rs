@@ -1,5 +1,6 @@
-//! Retention: dropping whole partitions once they are older than a tenant's
-//! `metrics_retention`, or while the tenant is over its `disk_budget` (oldest first).
+//! Retention: dropping whole partitions once they are older than a tenant's retention for
+//! their signal (`metrics_retention`, `traces_retention`, `logs_retention`), or while the
+//! tenant's metrics are over its `disk_budget` (oldest first).
 //!
 //! A drop is one atomic, durable step: the partition's `manifest.json` is renamed to
 //! `DROPPED` and the directory fsynced. From then on no open loads its files (a partition
@@ -13,12 +14,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tracing::{info, warn};
 
 use crate::engine::Core;
 use crate::partition::{self, PARTITION_MS, PartFile, partition_start, sync_dir};
+use crate::signal::Signal;
+use crate::signal_store::FileMap;
 use crate::telemetry::Timer;
 use crate::{Error, Result, TenantId};
 
@@ -49,45 +52,9 @@ impl Core {
             .unwrap_or_else(|p| p.into_inner());
         let _timer = Timer::start(&self.latency.retention);
         let now = self.clock.now_ms();
-        // Per tenant, its partitions by start: (dir, sets).
-        let mut tenants: BTreeMap<TenantId, BTreeMap<i64, Partition>> = BTreeMap::new();
-        {
-            let files = self.files.read().unwrap_or_else(|p| p.into_inner());
-            for (tenant, list) in files.iter() {
-                let parts = tenants.entry(tenant.clone()).or_default();
-                for f in list {
-                    let start = partition_start(f.entry.min_ts);
-                    let e = parts
-                        .entry(start)
-                        .or_insert_with(|| (f.dir.clone(), Vec::new()));
-                    e.1.push(f.clone());
-                }
-            }
-        }
         let mut stats = RetentionStats::default();
-        for (tenant, parts) in tenants {
-            let limits = self.config.limits_for(&tenant);
-            let cutoff = now.saturating_sub(limits.retention_ms());
-            let mut total: u64 = parts
-                .values()
-                .flat_map(|(_, sets)| sets.iter().map(|f| f.entry.bytes))
-                .sum();
-            for (start, (dir, sets)) in parts {
-                let bytes: u64 = sets.iter().map(|f| f.entry.bytes).sum();
-                let expired = start.saturating_add(PARTITION_MS) <= cutoff;
-                let over = limits.disk_budget.is_some_and(|b| total > b);
-                if !expired && !over {
-                    continue;
-                }
-                self.drop_partition(&tenant, &dir, &sets)?;
-                total -= bytes;
-                stats.bytes += bytes;
-                if expired {
-                    stats.expired += 1;
-                } else {
-                    stats.over_budget += 1;
-                }
-            }
+        for (signal, files) in self.file_maps() {
+            self.retain(signal, files, now, &mut stats)?;
         }
         self.finish_drops();
         if stats.expired + stats.over_budget > 0 {
@@ -101,8 +68,74 @@ impl Core {
         Ok(stats)
     }
 
+    /// The committed file sets of each signal.
+    pub(crate) fn file_maps(&self) -> [(Signal, &RwLock<FileMap>); 3] {
+        [
+            (Signal::Metrics, &self.files),
+            (Signal::Traces, &self.traces.files),
+            (Signal::Logs, &self.logs.files),
+        ]
+    }
+
+    /// One signal's part of a retention pass (the disk budget applies to metrics only).
+    fn retain(
+        &self,
+        signal: Signal,
+        file_map: &RwLock<FileMap>,
+        now: i64,
+        stats: &mut RetentionStats,
+    ) -> Result<()> {
+        // Per tenant, its partitions by start: (dir, sets).
+        let mut tenants: BTreeMap<TenantId, BTreeMap<i64, Partition>> = BTreeMap::new();
+        {
+            let files = file_map.read().unwrap_or_else(|p| p.into_inner());
+            for (tenant, list) in files.iter() {
+                let parts = tenants.entry(tenant.clone()).or_default();
+                for f in list {
+                    let start = partition_start(f.entry.min_ts);
+                    let e = parts
+                        .entry(start)
+                        .or_insert_with(|| (f.dir.clone(), Vec::new()));
+                    e.1.push(f.clone());
+                }
+            }
+        }
+        for (tenant, parts) in tenants {
+            let limits = self.config.limits_for(&tenant);
+            let cutoff = now.saturating_sub(limits.signal_retention_ms(signal));
+            let budget = limits.disk_budget.filter(|_| signal == Signal::Metrics);
+            let mut total: u64 = parts
+                .values()
+                .flat_map(|(_, sets)| sets.iter().map(|f| f.entry.bytes))
+                .sum();
+            for (start, (dir, sets)) in parts {
+                let bytes: u64 = sets.iter().map(|f| f.entry.bytes).sum();
+                let expired = start.saturating_add(PARTITION_MS) <= cutoff;
+                let over = budget.is_some_and(|b| total > b);
+                if !expired && !over {
+                    continue;
+                }
+                self.drop_partition(file_map, &tenant, &dir, &sets)?;
+                total -= bytes;
+                stats.bytes += bytes;
+                if expired {
+                    stats.expired += 1;
+                } else {
+                    stats.over_budget += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Drops one partition: see the module docs.
-    fn drop_partition(&self, tenant: &TenantId, dir: &Path, sets: &[Arc<PartFile>]) -> Result<()> {
+    fn drop_partition(
+        &self,
+        file_map: &RwLock<FileMap>,
+        tenant: &TenantId,
+        dir: &Path,
+        sets: &[Arc<PartFile>],
+    ) -> Result<()> {
         {
             // No flush may be updating this manifest meanwhile.
             let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -112,7 +145,7 @@ impl Core {
                 source,
             })?;
             sync_dir(dir)?;
-            let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
+            let mut files = file_map.write().unwrap_or_else(|p| p.into_inner());
             if let Some(list) = files.get_mut(tenant) {
                 list.retain(|f| !sets.iter().any(|s| Arc::ptr_eq(f, s)));
             }

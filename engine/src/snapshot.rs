@@ -45,28 +45,47 @@ pub struct SnapshotFile {
 }
 
 impl SnapshotFile {
+    pub(crate) fn new(part: Arc<PartFile>) -> Result<Self> {
+        let path = part.samples_path();
+        let samples_bytes = std::fs::metadata(&path)
+            .map_err(|source| Error::Io { path, source })?
+            .len();
+        Ok(Self {
+            part,
+            samples_bytes,
+        })
+    }
+
+    /// Path of the data file: the samples file of a metrics [`Snapshot`], the spans or logs
+    /// file of a [`crate::SignalSnapshot`].
+    pub fn path(&self) -> PathBuf {
+        self.part.samples_path()
+    }
+
     /// Path of the samples file (sorted by series id then timestamp, with page statistics
     /// and the page index; schema [`samples_schema`]).
     pub fn samples_path(&self) -> PathBuf {
         self.part.samples_path()
     }
 
-    /// Size of the samples file in bytes.
+    /// Size of the data file in bytes.
     pub fn samples_bytes(&self) -> u64 {
         self.samples_bytes
     }
 
-    /// Oldest timestamp (ms) in the file.
+    /// Oldest timestamp (ms; for spans and logs, the ms at or before the oldest record's
+    /// time) in the file.
     pub fn min_ts(&self) -> i64 {
         self.part.entry.min_ts
     }
 
-    /// Newest timestamp (ms) in the file.
+    /// Newest timestamp (ms; for spans and logs, the ms at or after the newest record's
+    /// time) in the file.
     pub fn max_ts(&self) -> i64 {
         self.part.entry.max_ts
     }
 
-    /// Rows (samples) in the file.
+    /// Rows (samples, spans or log records) in the file.
     pub fn rows(&self) -> u64 {
         self.part.entry.rows
     }
@@ -136,14 +155,7 @@ impl Engine {
         series.sort_unstable_by_key(|s| s.0);
         let mut files = Vec::new();
         for part in core.file_sets(tenant, start, end) {
-            let path = part.samples_path();
-            let samples_bytes = std::fs::metadata(&path)
-                .map_err(|source| Error::Io { path, source })?
-                .len();
-            files.push(SnapshotFile {
-                part,
-                samples_bytes,
-            });
+            files.push(SnapshotFile::new(part)?);
         }
         Ok(Snapshot {
             files,

@@ -1,12 +1,18 @@
 //! Flushed partitions are plain Parquet: DuckDB (the real one, from PyPI, installed by
 //! `.ci/test.sh`) reads a partition's samples and series files and returns the same rows
-//! the engine does, NaN and infinities included.
+//! the engine does, NaN and infinities included; and a spans and a logs file, nested
+//! columns (attribute maps, events) included.
 
 mod common;
 
 use std::process::Command;
 
-use strata_engine::{Engine, Sample, SeriesSamples, TenantId};
+use std::sync::Arc;
+
+use strata_engine::{
+    AnyValue, Engine, EngineConfig, LogRecord, ManualClock, Sample, SeriesSamples, SpanEvent,
+    SpanRecord, TenantId, logs_from_batch, spans_from_batch,
+};
 
 /// 2025-11-21T13:00:00Z
 const T0: i64 = 1_763_730_000_000;
@@ -90,4 +96,173 @@ fn duckdb_reads_a_flushed_partition_and_gets_the_same_rows() {
     );
     let got: Vec<(String, String, i64, String)> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(got, want);
+}
+
+const SIGNALS_SCRIPT: &str = r#"
+import duckdb, json, sys
+traces, logs = sys.argv[1], sys.argv[2]
+con = duckdb.connect()
+spans = con.execute(f"""
+    SELECT hex(trace_id), hex(span_id), service_name, name, epoch_ns(start_time),
+           duration_ns, http_route, http_response_status_code,
+           map_extract(attributes, 'http.route')[1],
+           map_extract(attribute_types, 'http.response.status_code')[1],
+           len(events), events[1].name
+    FROM read_parquet('{traces}/spans-*.parquet')
+    ORDER BY service_name, start_time, span_id
+""").fetchall()
+records = con.execute(f"""
+    SELECT epoch_ns(time), severity_number, body, body_type, service_name, hex(trace_id)
+    FROM read_parquet('{logs}/logs-*.parquet')
+    ORDER BY service_name, time
+""").fetchall()
+print(json.dumps({"spans": spans, "logs": records}))
+"#;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+#[test]
+fn duckdb_reads_a_spans_and_a_logs_file_and_gets_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0 + 1_800_000));
+    let engine = Engine::open_with_clock(dir.path(), EngineConfig::default(), clock).unwrap();
+    let t = TenantId::new("acme").unwrap();
+    let ns = |ms: i64| T0 * 1_000_000 + ms * 1_000_000 + 789;
+    let spans: Vec<SpanRecord> = (1..=6u8)
+        .map(|i| SpanRecord {
+            trace_id: [i; 16],
+            span_id: [i; 8],
+            service_name: ["api", "db"][usize::from(i % 2)].into(),
+            name: format!("op{i}"),
+            start_ns: ns(i64::from(i) * 1000),
+            end_ns: ns(i64::from(i) * 1000) + 2_500_000,
+            attributes: if i % 3 == 0 {
+                vec![("other".into(), AnyValue::Bool(true))]
+            } else {
+                vec![
+                    ("http.route".into(), AnyValue::String(format!("/r/{i}"))),
+                    (
+                        "http.response.status_code".into(),
+                        AnyValue::Int(200 + i64::from(i)),
+                    ),
+                ]
+            },
+            events: (0..i % 2)
+                .map(|_| SpanEvent {
+                    time_ns: ns(5),
+                    name: "ev".into(),
+                    ..SpanEvent::default()
+                })
+                .collect(),
+            ..SpanRecord::default()
+        })
+        .collect();
+    assert_eq!(engine.write_spans(&t, &spans).unwrap().accepted, 6);
+    let logs: Vec<LogRecord> = (1..=4u8)
+        .map(|i| LogRecord {
+            time_ns: ns(i64::from(i)),
+            severity_number: i32::from(i) * 4,
+            body: Some(if i == 2 {
+                AnyValue::Int(42)
+            } else {
+                AnyValue::String(format!("line {i}"))
+            }),
+            service_name: ["web", "api"][usize::from(i % 2)].into(),
+            trace_id: (i != 3).then_some([i; 16]),
+            ..LogRecord::default()
+        })
+        .collect();
+    assert_eq!(engine.write_logs(&t, &logs).unwrap().accepted, 4);
+    engine.flush().unwrap();
+
+    // What the engine reads back from the same files, in the query's order.
+    let mut stored: Vec<SpanRecord> = Vec::new();
+    for b in engine.spans_snapshot(&t, 0, i64::MAX).unwrap().memory {
+        stored.extend(spans_from_batch(&b).unwrap());
+    }
+    assert!(stored.is_empty(), "flushed: nothing left in memory");
+    for i in 1..=6u8 {
+        stored.extend(engine.find_trace(&t, [i; 16], 0, i64::MAX).unwrap());
+    }
+    stored.sort_by(|a, b| {
+        (&a.service_name, a.start_ns, a.span_id).cmp(&(&b.service_name, b.start_ns, b.span_id))
+    });
+    let attr = |s: &SpanRecord, k: &str| {
+        s.attributes
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    let want_spans: Vec<serde_json::Value> = stored
+        .iter()
+        .map(|s| {
+            serde_json::json!([
+                hex(&s.trace_id),
+                hex(&s.span_id),
+                s.service_name,
+                s.name,
+                s.start_ns,
+                s.end_ns - s.start_ns,
+                attr(s, "http.route").map(|v| v.to_text()),
+                match attr(s, "http.response.status_code") {
+                    Some(AnyValue::Int(c)) => Some(c),
+                    _ => None,
+                },
+                attr(s, "http.route").map(|v| v.to_text()),
+                attr(s, "http.response.status_code").and_then(|v| v.type_name()),
+                s.events.len(),
+                s.events.first().map(|e| e.name.clone()),
+            ])
+        })
+        .collect();
+    let snap = engine.logs_snapshot(&t, 0, i64::MAX).unwrap();
+    let mut stored_logs = Vec::new();
+    for f in &snap.files {
+        let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(f.path()).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        for b in r {
+            stored_logs.extend(logs_from_batch(&b.unwrap()).unwrap());
+        }
+    }
+    stored_logs.sort_by(|a, b| (&a.service_name, a.time_ns).cmp(&(&b.service_name, b.time_ns)));
+    let want_logs: Vec<serde_json::Value> = stored_logs
+        .iter()
+        .map(|r| {
+            let body = r.body.as_ref();
+            serde_json::json!([
+                r.time_ns,
+                r.severity_number,
+                body.map(AnyValue::to_text),
+                body.map(|b| b.type_name().unwrap_or("string")),
+                r.service_name,
+                r.trace_id.map(|id| hex(&id)),
+            ])
+        })
+        .collect();
+    assert_eq!((want_spans.len(), want_logs.len()), (6, 4));
+
+    let part = |signal: &str| {
+        dir.path()
+            .join(format!("{signal}/tenant=acme/date=2025-11-21/hour=13"))
+    };
+    let out = Command::new("python3")
+        .args(["-c", SIGNALS_SCRIPT])
+        .arg(part("traces"))
+        .arg(part("logs"))
+        .output()
+        .expect("python3 runs (installed on every machine of this kind)");
+    assert!(
+        out.status.success(),
+        "duckdb failed (is it installed? .ci/test.sh installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["spans"], serde_json::Value::Array(want_spans));
+    assert_eq!(got["logs"], serde_json::Value::Array(want_logs));
 }

@@ -1,0 +1,198 @@
+//! The logs table: [`LogRecord`]s to Arrow and back (`docs/formats/spans-logs.md`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, FixedSizeBinaryArray, Int32Array, MapArray, StringArray,
+    TimestampNanosecondArray, UInt32Array,
+};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+
+use crate::Result;
+use crate::anyvalue::AnyValue;
+use crate::records::{LogRecord, Scope};
+use crate::signal_arrow::{AttrBuilder, Cols, batch_of, opt_ids, read_attrs, times};
+
+/// The schema of logs files and of log snapshot batches.
+pub fn logs_schema() -> SchemaRef {
+    logs_batch(&[]).map_or_else(
+        |_| Arc::new(arrow::datatypes::Schema::empty()),
+        |b| b.schema(),
+    )
+}
+
+/// Log records as one batch, in the order given.
+pub(crate) fn logs_batch(logs: &[&LogRecord]) -> Result<RecordBatch> {
+    let strings = |f: fn(&LogRecord) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(logs.iter().map(|r| f(r))))
+    };
+    let u32s = |f: fn(&LogRecord) -> u32| -> ArrayRef {
+        Arc::new(UInt32Array::from_iter_values(logs.iter().map(|r| f(r))))
+    };
+    let mut attrs = AttrBuilder::new();
+    let mut resource = AttrBuilder::new();
+    for r in logs {
+        attrs.append(&r.attributes)?;
+        resource.append(&r.resource_attributes)?;
+    }
+    let (attrs, attr_types) = attrs.finish();
+    let (resource, resource_types) = resource.finish();
+    let body: ArrayRef = Arc::new(StringArray::from_iter(
+        logs.iter().map(|r| r.body.as_ref().map(AnyValue::to_text)),
+    ));
+    let body_type: ArrayRef =
+        Arc::new(StringArray::from_iter(logs.iter().map(|r| {
+            r.body.as_ref().map(|b| b.type_name().unwrap_or("string"))
+        })));
+    batch_of(vec![
+        (
+            "time",
+            times(logs.iter().map(|r| Some(r.time_ns)).collect()),
+            false,
+        ),
+        (
+            "observed_time",
+            times(
+                logs.iter()
+                    .map(|r| (r.observed_time_ns != 0).then_some(r.observed_time_ns))
+                    .collect(),
+            ),
+            true,
+        ),
+        (
+            "severity_number",
+            Arc::new(Int32Array::from_iter_values(
+                logs.iter().map(|r| r.severity_number),
+            )),
+            false,
+        ),
+        ("severity_text", strings(|r| &r.severity_text), false),
+        ("body", body, true),
+        ("body_type", body_type, true),
+        ("service_name", strings(|r| &r.service_name), false),
+        ("trace_id", opt_ids(logs.iter().map(|r| r.trace_id))?, true),
+        ("span_id", opt_ids(logs.iter().map(|r| r.span_id))?, true),
+        ("flags", u32s(|r| r.flags), false),
+        ("attributes", attrs, false),
+        ("attribute_types", attr_types, false),
+        ("resource_attributes", resource, false),
+        ("resource_attribute_types", resource_types, false),
+        ("scope_name", strings(|r| &r.scope.name), false),
+        ("scope_version", strings(|r| &r.scope.version), false),
+        (
+            "dropped_attributes_count",
+            u32s(|r| r.dropped_attributes_count),
+            false,
+        ),
+    ])
+}
+
+/// Log records back from a batch of the logs schema (file or memory).
+pub fn logs_from_batch(batch: &RecordBatch) -> Result<Vec<LogRecord>> {
+    logs_from_batch_at(batch, Path::new("<batch>"))
+}
+
+/// [`logs_from_batch`], naming `path` in errors.
+pub(crate) fn logs_from_batch_at(batch: &RecordBatch, path: &Path) -> Result<Vec<LogRecord>> {
+    let c = Cols { batch, path };
+    let time = c.get::<TimestampNanosecondArray>("time")?;
+    let observed = c.get::<TimestampNanosecondArray>("observed_time")?;
+    let severity = c.get::<Int32Array>("severity_number")?;
+    let string = |n| c.get::<StringArray>(n);
+    let (severity_text, body, body_type, service) = (
+        string("severity_text")?,
+        string("body")?,
+        string("body_type")?,
+        string("service_name")?,
+    );
+    let (scope_name, scope_version) = (string("scope_name")?, string("scope_version")?);
+    let trace = c.get::<FixedSizeBinaryArray>("trace_id")?;
+    let span = c.get::<FixedSizeBinaryArray>("span_id")?;
+    let flags = c.get::<UInt32Array>("flags")?;
+    let dropped = c.get::<UInt32Array>("dropped_attributes_count")?;
+    let maps = |n| c.get::<MapArray>(n);
+    let (attrs, attr_types) = (maps("attributes")?, maps("attribute_types")?);
+    let (res, res_types) = (
+        maps("resource_attributes")?,
+        maps("resource_attribute_types")?,
+    );
+    let attrs_at =
+        |kv: &MapArray, types: &MapArray, i| read_attrs(kv, types, i).map_err(|e| c.bad(e));
+    let mut out = Vec::with_capacity(batch.num_rows());
+    for i in 0..batch.num_rows() {
+        let body = if body.is_null(i) {
+            None
+        } else {
+            let t = (!body_type.is_null(i)).then(|| body_type.value(i));
+            Some(AnyValue::from_text(body.value(i), t).map_err(|e| c.bad(e))?)
+        };
+        out.push(LogRecord {
+            time_ns: time.value(i),
+            observed_time_ns: if observed.is_null(i) {
+                0
+            } else {
+                observed.value(i)
+            },
+            severity_number: severity.value(i),
+            severity_text: severity_text.value(i).to_owned(),
+            body,
+            service_name: service.value(i).to_owned(),
+            trace_id: c.id(trace, i)?,
+            span_id: c.id(span, i)?,
+            flags: flags.value(i),
+            attributes: attrs_at(attrs, attr_types, i)?,
+            resource_attributes: attrs_at(res, res_types, i)?,
+            scope: Scope {
+                name: scope_name.value(i).to_owned(),
+                version: scope_version.value(i).to_owned(),
+            },
+            dropped_attributes_count: dropped.value(i),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_records_round_trip_through_arrow() {
+        let full = LogRecord {
+            time_ns: 5,
+            observed_time_ns: 6,
+            severity_number: 17,
+            severity_text: "ERROR".into(),
+            body: Some(AnyValue::KvList(vec![(
+                "msg".into(),
+                AnyValue::String("hi".into()),
+            )])),
+            service_name: "api".into(),
+            trace_id: Some([1; 16]),
+            span_id: Some([2; 8]),
+            flags: 1,
+            attributes: vec![("n".into(), AnyValue::Int(3))],
+            resource_attributes: vec![("host".into(), AnyValue::String("h".into()))],
+            scope: Scope {
+                name: "s".into(),
+                version: "v".into(),
+            },
+            dropped_attributes_count: 1,
+        };
+        let plain = LogRecord {
+            time_ns: 7,
+            body: Some(AnyValue::String("text".into())),
+            ..LogRecord::default()
+        };
+        let bare = LogRecord {
+            time_ns: 8,
+            ..LogRecord::default()
+        };
+        let batch = logs_batch(&[&full, &plain, &bare]).unwrap();
+        assert_eq!(batch.schema(), logs_schema());
+        let back = logs_from_batch(&batch).unwrap();
+        assert_eq!(back, vec![full, plain, bare]);
+    }
+}

@@ -1,0 +1,70 @@
+//! Flushing spans and log records: one Parquet file per (tenant, hour partition) and
+//! flush, sorted by (service, time), listed in the partition's manifest. The flush protocol
+//! (cut, write, one commit marker for every signal, publish, WAL truncation) is the one in
+//! `flush.rs`; this is the write step for the two record signals.
+
+use std::sync::Arc;
+
+use crate::engine::Core;
+use crate::partition::{self, FileEntry, PartFile, create_dir_durable, signal_partition_dir};
+use crate::signal::Signal;
+use crate::signal_store::{NS_PER_MS, SignalTaken, StoredRecord};
+use crate::{FlushStats, Result, TenantId, parquet_io};
+
+/// The time column files of `signal` are sorted on (after `service_name`).
+pub(crate) fn time_column(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "start_time",
+        _ => "time",
+    }
+}
+
+impl Core {
+    /// Writes the files of the partitions a cut took (not yet committed); returns them for
+    /// publishing once the commit marker is written.
+    pub(crate) fn write_signal_parts<R: StoredRecord>(
+        &self,
+        taken: &SignalTaken<R>,
+        boundary: u64,
+        stats: &mut FlushStats,
+    ) -> Result<Vec<(TenantId, Arc<PartFile>)>> {
+        let mut published = Vec::new();
+        for (tenant, start, part) in taken {
+            if part.recs.is_empty() {
+                continue;
+            }
+            let mut rows: Vec<&R> = part.recs.iter().collect();
+            rows.sort_by(|a, b| (a.service(), a.time_ns()).cmp(&(b.service(), b.time_ns())));
+            let batch = R::to_batch(&rows)?;
+            let dir = signal_partition_dir(&self.dir, R::SIGNAL, tenant, *start);
+            create_dir_durable(&dir)?;
+            let name = format!("{}-{boundary}.parquet", R::FILE_PREFIX);
+            let bytes =
+                parquet_io::write_signal_file(&dir.join(&name), &batch, time_column(R::SIGNAL))?;
+            let (min_ns, max_ns) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
+                (lo.min(r.time_ns()), hi.max(r.time_ns()))
+            });
+            let entry = FileEntry {
+                flush: boundary,
+                samples: name,
+                series: String::new(),
+                index: String::new(),
+                rows: rows.len() as u64,
+                // Milliseconds, widened to whole ms so they cover every record.
+                min_ts: min_ns.div_euclid(NS_PER_MS),
+                max_ts: max_ns.div_euclid(NS_PER_MS) + i64::from(max_ns.rem_euclid(NS_PER_MS) != 0),
+                bytes,
+                flushes: 1,
+            };
+            partition::add_to_manifest(&dir, &entry)?;
+            stats.files += 1;
+            stats.bytes += bytes;
+            match R::SIGNAL {
+                Signal::Traces => stats.spans += entry.rows,
+                _ => stats.logs += entry.rows,
+            }
+            published.push((tenant.clone(), Arc::new(PartFile::new(dir, entry))));
+        }
+        Ok(published)
+    }
+}

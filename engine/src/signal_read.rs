@@ -1,0 +1,372 @@
+//! Reading spans and logs: snapshots for query engines (files held open plus memory as
+//! Arrow batches, like [`crate::Snapshot`] for metrics), and the trace-by-id lookup, which
+//! prunes files by time, then row groups by their bloom filter on `trace_id`, and decodes
+//! only the rows of the trace.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{Array, BooleanArray, FixedSizeBinaryArray};
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+use parquet::file::reader::{ChunkReader, Length};
+
+use crate::parquet_io::bad;
+use crate::signal_store::{NS_PER_MS, SignalStore, StoredRecord};
+use crate::{Engine, Error, Result, SnapshotFile, SpanRecord, TenantId, TraceId};
+
+/// What one tenant holds of spans or logs in a time range, read consistently: the
+/// committed files whose range meets it (held: compaction or retention cannot delete them
+/// while the snapshot lives) and the records in memory whose time is in it.
+#[derive(Debug, Clone)]
+pub struct SignalSnapshot {
+    /// Committed files (schema [`crate::spans_schema`] or [`crate::logs_schema`]), oldest
+    /// flush first; each sorted by (service_name, time) with statistics, the page index and
+    /// a bloom filter on `trace_id`. Their rows may lie outside the range: filter on time.
+    pub files: Vec<SnapshotFile>,
+    /// Records in memory with their time in the range, older source first (a flush in
+    /// progress, then the head); same schema as the files.
+    pub memory: Vec<RecordBatch>,
+}
+
+/// What a trace lookup touched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceLookupStats {
+    /// Files whose time range meets the lookup's.
+    pub files: usize,
+    /// Of those, files no row group of which may hold the trace (by the bloom filters):
+    /// only their footer and bloom filters were read.
+    pub files_skipped: usize,
+    /// Row groups in those files.
+    pub row_groups: usize,
+    /// Row groups read (their bloom filter may hold the id).
+    pub row_groups_read: usize,
+    /// Bytes read from files: footers, bloom filters and the pages of the row groups read.
+    pub bytes_read: u64,
+}
+
+/// The inclusive ms range covering `[start_ns, end_ns]`.
+fn ms_range(start_ns: i64, end_ns: i64) -> (i64, i64) {
+    (
+        start_ns.div_euclid(NS_PER_MS),
+        end_ns.div_euclid(NS_PER_MS) + i64::from(end_ns.rem_euclid(NS_PER_MS) != 0),
+    )
+}
+
+fn snapshot<R: StoredRecord>(
+    store: &SignalStore<R>,
+    tenant: &TenantId,
+    start_ns: i64,
+    end_ns: i64,
+) -> Result<SignalSnapshot> {
+    let (start_ms, end_ms) = ms_range(start_ns, end_ns);
+    // Memory first, then files: a flush publishes its files before it releases its
+    // records, so a record is seen at least once (and, in that window, possibly twice).
+    let mut memory = Vec::new();
+    store.with_memory(tenant, start_ms, end_ms, |recs| {
+        let rows: Vec<&R> = recs
+            .iter()
+            .filter(|r| (start_ns..=end_ns).contains(&r.time_ns()))
+            .collect();
+        if !rows.is_empty() {
+            memory.push(R::to_batch(&rows)?);
+        }
+        Ok(())
+    })?;
+    let mut files = Vec::new();
+    for part in store.file_sets(tenant, start_ms, end_ms) {
+        files.push(SnapshotFile::new(part)?);
+    }
+    Ok(SignalSnapshot { files, memory })
+}
+
+impl Engine {
+    /// A [`SignalSnapshot`] of `tenant`'s spans starting in `[start_ns, end_ns]`.
+    pub fn spans_snapshot(
+        &self,
+        tenant: &TenantId,
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<SignalSnapshot> {
+        snapshot(&self.core().traces, tenant, start_ns, end_ns)
+    }
+
+    /// A [`SignalSnapshot`] of `tenant`'s log records with their time in
+    /// `[start_ns, end_ns]`.
+    pub fn logs_snapshot(
+        &self,
+        tenant: &TenantId,
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<SignalSnapshot> {
+        snapshot(&self.core().logs, tenant, start_ns, end_ns)
+    }
+
+    /// The spans of trace `trace_id` that start in `[start_ns, end_ns]`, from memory and
+    /// files, sorted by start time. A span held both in memory and in a just-published
+    /// file is returned once.
+    pub fn find_trace(
+        &self,
+        tenant: &TenantId,
+        trace_id: TraceId,
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<SpanRecord>> {
+        Ok(self
+            .find_trace_with_stats(tenant, trace_id, start_ns, end_ns)?
+            .0)
+    }
+
+    /// [`Engine::find_trace`], also returning what it read.
+    pub fn find_trace_with_stats(
+        &self,
+        tenant: &TenantId,
+        trace_id: TraceId,
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<(Vec<SpanRecord>, TraceLookupStats)> {
+        let store = &self.core().traces;
+        let (start_ms, end_ms) = ms_range(start_ns, end_ns);
+        let in_range =
+            |s: &SpanRecord| s.trace_id == trace_id && (start_ns..=end_ns).contains(&s.start_ns);
+        let mut out = Vec::new();
+        store.with_memory(tenant, start_ms, end_ms, |recs| {
+            out.extend(recs.iter().filter(|s| in_range(s)).cloned());
+            Ok(())
+        })?;
+        let mut stats = TraceLookupStats::default();
+        for part in store.file_sets(tenant, start_ms, end_ms) {
+            let path = part.samples_path();
+            let found = read_trace(&path, trace_id, &mut stats, None)?;
+            out.extend(found.into_iter().filter(|s| in_range(s)));
+        }
+        out.sort_by_key(|s| (s.start_ns, s.span_id));
+        // The same span from memory and from its just-published file.
+        out.dedup();
+        Ok((out, stats))
+    }
+}
+
+/// Byte ranges a [`Counted`] file served: (offset, length).
+pub(crate) type Ranges = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// A file that counts (and optionally records) the bytes read from it.
+struct Counted {
+    file: File,
+    bytes: Arc<AtomicU64>,
+    ranges: Option<Ranges>,
+}
+
+impl Counted {
+    fn note(&self, start: u64, len: u64) {
+        self.bytes.fetch_add(len, Ordering::Relaxed);
+        if let Some(r) = &self.ranges {
+            r.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((start, len));
+        }
+    }
+}
+
+impl Length for Counted {
+    fn len(&self) -> u64 {
+        self.file.len()
+    }
+}
+
+/// A reader over part of a [`Counted`] file, counting as it goes.
+struct CountedRead {
+    inner: <File as ChunkReader>::T,
+    start: u64,
+    read: u64,
+    bytes: Arc<AtomicU64>,
+    ranges: Option<Ranges>,
+}
+
+impl Read for CountedRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(r) = &self.ranges {
+            r.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((self.start + self.read, n as u64));
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl ChunkReader for Counted {
+    type T = CountedRead;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(CountedRead {
+            inner: self.file.get_read(start)?,
+            start,
+            read: 0,
+            bytes: self.bytes.clone(),
+            ranges: self.ranges.clone(),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let b = self.file.get_bytes(start, length)?;
+        self.note(start, b.len() as u64);
+        Ok(b)
+    }
+}
+
+/// The spans of `trace_id` in a spans file: row groups whose bloom filter rules the id
+/// out are not read; in the others, only rows with the id are decoded.
+pub(crate) fn read_trace(
+    path: &Path,
+    trace_id: TraceId,
+    stats: &mut TraceLookupStats,
+    ranges: Option<Ranges>,
+) -> Result<Vec<SpanRecord>> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let bytes = Arc::new(AtomicU64::new(0));
+    let counted = Counted {
+        file,
+        bytes: bytes.clone(),
+        ranges,
+    };
+    let result = (|| {
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(counted).map_err(|e| bad(path, e))?;
+        let schema = builder.schema().clone();
+        let col = schema.index_of("trace_id").map_err(|e| bad(path, e))?;
+        let groups = builder.metadata().num_row_groups();
+        stats.files += 1;
+        stats.row_groups += groups;
+        let mut keep = Vec::new();
+        for g in 0..groups {
+            // `trace_id` comes before any nested column: its top-level index is its leaf.
+            let may_hold = match builder
+                .get_row_group_column_bloom_filter(g, col)
+                .map_err(|e| bad(path, e))?
+            {
+                Some(bloom) => bloom.check(&trace_id[..]),
+                None => true,
+            };
+            if may_hold {
+                keep.push(g);
+            }
+        }
+        stats.row_groups_read += keep.len();
+        if keep.is_empty() {
+            stats.files_skipped += 1;
+            return Ok(Vec::new());
+        }
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [col]);
+        let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+            let ids = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<FixedSizeBinaryArray>()
+                .ok_or_else(|| {
+                    arrow::error::ArrowError::SchemaError("trace_id is not FixedSizeBinary".into())
+                })?;
+            Ok(BooleanArray::from_iter((0..ids.len()).map(|i| {
+                Some(!ids.is_null(i) && ids.value(i) == trace_id)
+            })))
+        });
+        let reader = builder
+            .with_row_groups(keep)
+            .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+            .build()
+            .map_err(|e| bad(path, e))?;
+        let mut out = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| bad(path, e))?;
+            out.extend(SpanRecord::from_batch(&batch, path)?);
+        }
+        Ok(out)
+    })();
+    stats.bytes_read += bytes.load(Ordering::Relaxed);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use super::*;
+    use crate::{EngineConfig, ManualClock};
+
+    /// Reads of `ranges` that touch a column chunk (dictionary or data pages).
+    fn page_reads(path: &Path, ranges: &Ranges) -> usize {
+        let meta = SerializedFileReader::new(File::open(path).unwrap())
+            .unwrap()
+            .metadata()
+            .clone();
+        let chunks: Vec<(u64, u64)> = meta
+            .row_groups()
+            .iter()
+            .flat_map(|g| g.columns().iter().map(|c| c.byte_range()))
+            .collect();
+        let ranges = ranges.lock().unwrap();
+        ranges
+            .iter()
+            .filter(|(s, l)| {
+                chunks
+                    .iter()
+                    .any(|(cs, cl)| *s < cs + cl && *cs < s + l && *l > 0)
+            })
+            .count()
+    }
+
+    #[test]
+    fn a_lookup_of_an_absent_trace_reads_no_page_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let now_ms = 1_763_730_000_000;
+        let engine = Engine::open_with_clock(
+            dir.path(),
+            EngineConfig::default(),
+            ManualClock::new(now_ms),
+        )
+        .unwrap();
+        let t = TenantId::new("t").unwrap();
+        let spans: Vec<SpanRecord> = (1..=100u8)
+            .map(|i| SpanRecord {
+                trace_id: [i; 16],
+                span_id: [i; 8],
+                service_name: format!("svc{}", i % 3),
+                start_ns: now_ms * NS_PER_MS - i64::from(i),
+                end_ns: now_ms * NS_PER_MS,
+                ..SpanRecord::default()
+            })
+            .collect();
+        assert_eq!(engine.write_spans(&t, &spans).unwrap().accepted, 100);
+        engine.flush().unwrap();
+        let snap = engine.spans_snapshot(&t, 0, i64::MAX).unwrap();
+        let path = snap.files[0].path();
+
+        let ranges = Ranges::default();
+        let mut stats = TraceLookupStats::default();
+        let found = read_trace(&path, [200; 16], &mut stats, Some(ranges.clone())).unwrap();
+        assert!(found.is_empty());
+        assert_eq!((stats.row_groups, stats.row_groups_read), (1, 0));
+        assert_eq!(
+            page_reads(&path, &ranges),
+            0,
+            "{:?}",
+            ranges.lock().unwrap()
+        );
+
+        // The same check sees the pages a hit reads.
+        let ranges = Ranges::default();
+        let found = read_trace(&path, [7; 16], &mut stats, Some(ranges.clone())).unwrap();
+        assert_eq!(found, vec![spans[6].clone()]);
+        assert!(page_reads(&path, &ranges) > 0);
+    }
+}

@@ -1,0 +1,406 @@
+//! The in-memory side of spans and logs: per tenant and hour partition, the records not yet
+//! flushed, and the committed files of each tenant; and the write path (validate, caps,
+//! rate limits, WAL, memory).
+//!
+//! A write submits its WAL record while holding the store's lock, and a flush cut takes
+//! every store's lock (after the metrics heads' locks) before its WAL sync, so the flush
+//! boundary covers exactly the records it takes, as for samples (`flush.rs`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use arrow::record_batch::RecordBatch;
+
+use crate::engine::Core;
+use crate::head::TokenBucket;
+use crate::partition::{PartFile, partition_start};
+use crate::records::{LogRecord, SpanRecord};
+use crate::signal::Signal;
+use crate::signal_check::{self, Cuts, Rejection};
+use crate::signal_codec::{self, WalRecord};
+use crate::{Limits, Result, SignalOutcome, SignalReject, TenantId};
+
+/// Committed file sets per tenant, oldest flush first.
+pub(crate) type FileMap = HashMap<TenantId, Vec<Arc<PartFile>>>;
+
+/// Nanoseconds per millisecond.
+pub(crate) const NS_PER_MS: i64 = 1_000_000;
+
+/// A record type stored as a signal of its own: spans or log records.
+pub(crate) trait StoredRecord: WalRecord + Clone + Send + Sync + 'static {
+    /// Its signal.
+    const SIGNAL: Signal;
+    /// File name prefix in a partition (`spans-<B>.parquet`).
+    const FILE_PREFIX: &'static str;
+    /// The time that places it in a partition and sorts it (ns).
+    fn time_ns(&self) -> i64;
+    /// The service that sorts it first.
+    fn service(&self) -> &str;
+    /// Validates it and applies the caps.
+    fn check(&mut self, limits: &Limits, cutoff_ns: i64) -> Result<Cuts, Rejection>;
+    /// Records as one Arrow batch, in the order given.
+    fn to_batch(recs: &[&Self]) -> Result<RecordBatch>;
+    /// Records back from a batch (`path` names the source in errors).
+    fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>>;
+}
+
+impl StoredRecord for SpanRecord {
+    const SIGNAL: Signal = Signal::Traces;
+    const FILE_PREFIX: &'static str = "spans";
+
+    fn time_ns(&self) -> i64 {
+        self.start_ns
+    }
+
+    fn service(&self) -> &str {
+        &self.service_name
+    }
+
+    fn check(&mut self, limits: &Limits, cutoff_ns: i64) -> Result<Cuts, Rejection> {
+        signal_check::check_span(self, limits, cutoff_ns)
+    }
+
+    fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
+        crate::spans_arrow::spans_batch(recs)
+    }
+
+    fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>> {
+        crate::spans_arrow::spans_from_batch_at(batch, path)
+    }
+}
+
+impl StoredRecord for LogRecord {
+    const SIGNAL: Signal = Signal::Logs;
+    const FILE_PREFIX: &'static str = "logs";
+
+    fn time_ns(&self) -> i64 {
+        self.time_ns
+    }
+
+    fn service(&self) -> &str {
+        &self.service_name
+    }
+
+    fn check(&mut self, limits: &Limits, cutoff_ns: i64) -> Result<Cuts, Rejection> {
+        signal_check::check_log(self, limits, cutoff_ns)
+    }
+
+    fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
+        crate::logs_arrow::logs_batch(recs)
+    }
+
+    fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>> {
+        crate::logs_arrow::logs_from_batch_at(batch, path)
+    }
+}
+
+/// One partition's records in memory, in arrival order, and their encoded size.
+#[derive(Debug)]
+pub(crate) struct Part<R> {
+    pub(crate) recs: Vec<R>,
+    pub(crate) bytes: u64,
+}
+
+impl<R> Default for Part<R> {
+    fn default() -> Self {
+        Self {
+            recs: Vec::new(),
+            bytes: 0,
+        }
+    }
+}
+
+/// One tenant's records in memory and the state of its limits.
+#[derive(Debug)]
+pub(crate) struct SignalHead<R> {
+    /// Records not yet taken by a flush, by partition start (ms).
+    pub(crate) parts: BTreeMap<i64, Part<R>>,
+    /// Records a flush in progress took, still readable until its files are published.
+    pub(crate) flushing: BTreeMap<i64, Arc<Part<R>>>,
+    records_bucket: Option<TokenBucket>,
+    bytes_bucket: Option<TokenBucket>,
+    /// Rejections since open, by reason.
+    pub(crate) rejected: BTreeMap<SignalReject, u64>,
+}
+
+impl<R> Default for SignalHead<R> {
+    fn default() -> Self {
+        Self {
+            parts: BTreeMap::new(),
+            flushing: BTreeMap::new(),
+            records_bucket: None,
+            bytes_bucket: None,
+            rejected: BTreeMap::new(),
+        }
+    }
+}
+
+/// Records a flush took: (tenant, partition start, records).
+pub(crate) type SignalTaken<R> = Vec<(TenantId, i64, Arc<Part<R>>)>;
+
+/// Everything the engine holds of one signal.
+#[derive(Debug)]
+pub(crate) struct SignalStore<R> {
+    heads: Mutex<HashMap<TenantId, SignalHead<R>>>,
+    /// Committed file sets.
+    pub(crate) files: RwLock<FileMap>,
+    /// Encoded bytes of the records in memory (heads and flushing).
+    pub(crate) bytes: AtomicU64,
+}
+
+impl<R> Default for SignalStore<R> {
+    fn default() -> Self {
+        Self {
+            heads: Mutex::default(),
+            files: RwLock::default(),
+            bytes: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<R: StoredRecord> SignalStore<R> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<TenantId, SignalHead<R>>> {
+        // Every change under this lock is a single push or map operation: keep serving.
+        self.heads.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Moves every tenant's records into `flushing` (call with the lock held through the
+    /// WAL sync that makes the boundary).
+    pub(crate) fn cut(heads: &mut HashMap<TenantId, SignalHead<R>>) -> SignalTaken<R> {
+        let mut taken = Vec::new();
+        for (tenant, h) in heads.iter_mut() {
+            for (start, part) in std::mem::take(&mut h.parts) {
+                let part = Arc::new(part);
+                h.flushing.insert(start, part.clone());
+                taken.push((tenant.clone(), start, part));
+            }
+        }
+        taken.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        taken
+    }
+
+    /// After a failed flush: gives the taken records back to the heads, older first.
+    pub(crate) fn restore(&self) {
+        let mut heads = self.lock();
+        for h in heads.values_mut() {
+            for (start, taken) in std::mem::take(&mut h.flushing) {
+                let newer = h.parts.remove(&start).unwrap_or_default();
+                let mut part = Arc::try_unwrap(taken).unwrap_or_else(|a| Part {
+                    recs: a.recs.clone(),
+                    bytes: a.bytes,
+                });
+                part.recs.extend(newer.recs);
+                part.bytes += newer.bytes;
+                h.parts.insert(start, part);
+            }
+        }
+    }
+
+    /// After a committed flush: publishes its files and releases what it took.
+    pub(crate) fn finish(&self, published: Vec<(TenantId, Arc<PartFile>)>, taken: &SignalTaken<R>) {
+        {
+            let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
+            for (tenant, f) in published {
+                files.entry(tenant).or_default().push(f);
+            }
+        }
+        let mut heads = self.lock();
+        for h in heads.values_mut() {
+            h.flushing.clear();
+        }
+        let bytes: u64 = taken.iter().map(|t| t.2.bytes).sum();
+        let held = self.bytes.load(Ordering::Relaxed);
+        self.bytes.fetch_sub(bytes.min(held), Ordering::Relaxed);
+    }
+
+    /// Adds replayed records of `tenant` (`bytes` is their encoded size).
+    pub(crate) fn restore_logged(&self, tenant: &TenantId, recs: Vec<R>, bytes: u64) {
+        let per = bytes / recs.len().max(1) as u64;
+        let mut heads = self.lock();
+        let h = heads.entry(tenant.clone()).or_default();
+        for r in recs {
+            let part = h.parts.entry(part_of(r.time_ns())).or_default();
+            part.recs.push(r);
+            part.bytes += per;
+        }
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Calls `visit` with `tenant`'s in-memory records (flushing first, then the head) of
+    /// the partitions meeting `[start_ms, end_ms]`, under the lock.
+    pub(crate) fn with_memory(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+        mut visit: impl FnMut(&[R]) -> Result<()>,
+    ) -> Result<()> {
+        let heads = self.lock();
+        let Some(h) = heads.get(tenant) else {
+            return Ok(());
+        };
+        let lo = partition_start(start_ms);
+        for (_, p) in h.flushing.range(lo..=end_ms) {
+            visit(&p.recs)?;
+        }
+        for (_, p) in h.parts.range(lo..=end_ms) {
+            visit(&p.recs)?;
+        }
+        Ok(())
+    }
+
+    /// Rejections of `tenant` since open.
+    pub(crate) fn rejected(&self, tenant: &TenantId) -> BTreeMap<SignalReject, u64> {
+        self.lock()
+            .get(tenant)
+            .map(|h| h.rejected.clone())
+            .unwrap_or_default()
+    }
+
+    /// `tenant`'s committed file sets whose time range meets `[start_ms, end_ms]`.
+    pub(crate) fn file_sets(
+        &self,
+        tenant: &TenantId,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Vec<Arc<PartFile>> {
+        self.files
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .map(|l| {
+                l.iter()
+                    .filter(|f| f.overlaps(start_ms, end_ms))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Tenants with records in memory or files.
+    pub(crate) fn tenants(&self) -> Vec<TenantId> {
+        let mut t: Vec<TenantId> = self.lock().keys().cloned().collect();
+        t.extend(
+            self.files
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .keys()
+                .cloned(),
+        );
+        t
+    }
+}
+
+/// The partition start (ms) of a time in ns.
+pub(crate) fn part_of(time_ns: i64) -> i64 {
+    partition_start(time_ns.div_euclid(NS_PER_MS))
+}
+
+impl Core {
+    /// Writes spans or log records for `tenant` into `store`: see [`crate::Engine::write_spans`].
+    pub(crate) fn write_signal<R: StoredRecord>(
+        &self,
+        store: &SignalStore<R>,
+        tenant: &TenantId,
+        records: &[R],
+    ) -> Result<SignalOutcome> {
+        self.admit()?;
+        let limits = self.config.limits_for(tenant);
+        let now = self.clock.now_ms();
+        let cutoff_ns = now
+            .saturating_sub(limits.signal_retention_ms(R::SIGNAL))
+            .saturating_mul(NS_PER_MS);
+        let mut outcome = SignalOutcome::default();
+        // Outside the lock: validate, cap and encode each record.
+        let mut kept: Vec<(R, Cuts)> = Vec::with_capacity(records.len());
+        let mut body = Vec::new();
+        let mut ends = Vec::with_capacity(records.len());
+        for r in records {
+            let mut r = r.clone();
+            match r.check(limits, cutoff_ns) {
+                Ok(cuts) => {
+                    r.encode(&mut body);
+                    ends.push(body.len() as u64);
+                    kept.push((r, cuts));
+                }
+                Err((reason, message)) => outcome.reject(reason, 1, || message),
+            }
+        }
+        let (ticket, bytes) = {
+            let mut heads = store.lock();
+            let h = heads.entry(tenant.clone()).or_default();
+            let records_bucket = h
+                .records_bucket
+                .get_or_insert_with(|| TokenBucket::full(limits.signal_record_burst, now));
+            let bytes_bucket = h
+                .bytes_bucket
+                .get_or_insert_with(|| TokenBucket::full(limits.signal_byte_burst, now));
+            let n_tokens = records_bucket.available(
+                now,
+                limits.signal_record_rate,
+                limits.signal_record_burst,
+            );
+            let b_tokens =
+                bytes_bucket.available(now, limits.signal_byte_rate, limits.signal_byte_burst);
+            // The longest prefix both buckets can pay for.
+            let n = ends
+                .partition_point(|&end| end <= b_tokens)
+                .min(usize::try_from(n_tokens).unwrap_or(usize::MAX));
+            let bytes = if n == 0 { 0 } else { ends[n - 1] };
+            records_bucket.take(
+                n as u64,
+                now,
+                limits.signal_record_rate,
+                limits.signal_record_burst,
+            );
+            bytes_bucket.take(
+                bytes,
+                now,
+                limits.signal_byte_rate,
+                limits.signal_byte_burst,
+            );
+            outcome.reject(SignalReject::RateLimited, (kept.len() - n) as u64, || {
+                format!(
+                    "tenant {tenant} is over its {} rate ({} records/s burst {}, {} bytes/s \
+                     burst {}); retry later",
+                    R::SIGNAL.dir(),
+                    limits.signal_record_rate,
+                    limits.signal_record_burst,
+                    limits.signal_byte_rate,
+                    limits.signal_byte_burst
+                )
+            });
+            kept.truncate(n);
+            let mut prev = 0;
+            for ((r, cuts), &end) in kept.into_iter().zip(&ends) {
+                outcome.add_truncations(&cuts);
+                let part = h.parts.entry(part_of(r.time_ns())).or_default();
+                part.recs.push(r);
+                part.bytes += end - prev;
+                prev = end;
+            }
+            outcome.accepted = n as u64;
+            for (reason, k) in &outcome.rejected {
+                *h.rejected.entry(*reason).or_default() += k;
+            }
+            let ticket = if n == 0 {
+                None
+            } else {
+                let body = &body[..bytes as usize];
+                let mut rec = signal_codec::header(tenant, R::KIND, n, body.len());
+                rec.extend_from_slice(body);
+                // Under the store's lock: see the module docs.
+                Some(self.wal.submit([rec])?)
+            };
+            (ticket, bytes)
+        };
+        store.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.note_signal_bytes(bytes);
+        if let Some(t) = ticket {
+            t.wait()?;
+        }
+        Ok(outcome)
+    }
+}

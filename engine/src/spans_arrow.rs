@@ -1,0 +1,393 @@
+//! The spans table: [`SpanRecord`]s to Arrow and back (`docs/formats/spans-logs.md`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, FixedSizeBinaryArray, Int32Array, Int64Array, ListArray, MapArray,
+    StringArray, StructArray, TimestampNanosecondArray, UInt32Array,
+};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{Field, SchemaRef};
+use arrow::record_batch::RecordBatch;
+
+use crate::Result;
+use crate::anyvalue::{AnyValue, Attributes};
+use crate::records::{Scope, SpanEvent, SpanLink, SpanRecord};
+use crate::signal_arrow::{
+    AttrBuilder, Cols, batch_of, fields_of, ids, mem, opt_ids, read_attrs, times,
+};
+
+/// Well-known string attributes copied into columns of their own (column, attribute key).
+const STRING_COLUMNS: [(&str, &str); 5] = [
+    ("http_request_method", "http.request.method"),
+    ("http_route", "http.route"),
+    ("db_system", "db.system"),
+    ("rpc_method", "rpc.method"),
+    ("error_type", "error.type"),
+];
+
+fn find<'a>(attrs: &'a Attributes, key: &str) -> Option<&'a AnyValue> {
+    attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+/// The schema of spans files and of span snapshot batches.
+pub fn spans_schema() -> SchemaRef {
+    spans_batch(&[]).map_or_else(
+        |_| Arc::new(arrow::datatypes::Schema::empty()),
+        |b| b.schema(),
+    )
+}
+
+fn list(struct_cols: Vec<(&str, ArrayRef, bool)>, lens: Vec<usize>) -> Result<ArrayRef> {
+    let fields = fields_of(&struct_cols);
+    let arrays: Vec<ArrayRef> = struct_cols.into_iter().map(|c| c.1).collect();
+    let values = StructArray::try_new(fields.into(), arrays, None).map_err(mem)?;
+    let item = Field::new_list_field(values.data_type().clone(), false);
+    let list = ListArray::try_new(
+        Arc::new(item),
+        OffsetBuffer::from_lengths(lens),
+        Arc::new(values),
+        None,
+    )
+    .map_err(mem)?;
+    Ok(Arc::new(list))
+}
+
+/// Spans as one batch, in the order given.
+pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
+    let strings = |f: fn(&SpanRecord) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(spans.iter().map(|s| f(s))))
+    };
+    let u32s = |f: fn(&SpanRecord) -> u32| -> ArrayRef {
+        Arc::new(UInt32Array::from_iter_values(spans.iter().map(|s| f(s))))
+    };
+    let mut attrs = AttrBuilder::new();
+    let mut resource = AttrBuilder::new();
+    let (mut ev_attrs, mut ln_attrs) = (AttrBuilder::new(), AttrBuilder::new());
+    let (mut ev_time, mut ev_name, mut ev_dropped) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ln_trace, mut ln_span, mut ln_state, mut ln_dropped) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for s in spans {
+        attrs.append(&s.attributes)?;
+        resource.append(&s.resource_attributes)?;
+        for e in &s.events {
+            ev_time.push(Some(e.time_ns));
+            ev_name.push(e.name.as_str());
+            ev_dropped.push(e.dropped_attributes_count);
+            ev_attrs.append(&e.attributes)?;
+        }
+        for l in &s.links {
+            ln_trace.push(l.trace_id);
+            ln_span.push(l.span_id);
+            ln_state.push(l.trace_state.as_str());
+            ln_dropped.push(l.dropped_attributes_count);
+            ln_attrs.append(&l.attributes)?;
+        }
+    }
+    let (attrs, attr_types) = attrs.finish();
+    let (resource, resource_types) = resource.finish();
+    let (ev_attrs, ev_types) = ev_attrs.finish();
+    let (ln_attrs, ln_types) = ln_attrs.finish();
+    let events = list(
+        vec![
+            ("time", times(ev_time), false),
+            ("name", Arc::new(StringArray::from(ev_name)), false),
+            ("attributes", ev_attrs, false),
+            ("attribute_types", ev_types, false),
+            (
+                "dropped_attributes_count",
+                Arc::new(UInt32Array::from(ev_dropped)),
+                false,
+            ),
+        ],
+        spans.iter().map(|s| s.events.len()).collect(),
+    )?;
+    let links = list(
+        vec![
+            ("trace_id", ids(ln_trace.into_iter())?, false),
+            ("span_id", ids(ln_span.into_iter())?, false),
+            ("trace_state", Arc::new(StringArray::from(ln_state)), false),
+            ("attributes", ln_attrs, false),
+            ("attribute_types", ln_types, false),
+            (
+                "dropped_attributes_count",
+                Arc::new(UInt32Array::from(ln_dropped)),
+                false,
+            ),
+        ],
+        spans.iter().map(|s| s.links.len()).collect(),
+    )?;
+    let mut cols: Vec<(&str, ArrayRef, bool)> = vec![
+        ("trace_id", ids(spans.iter().map(|s| s.trace_id))?, false),
+        ("span_id", ids(spans.iter().map(|s| s.span_id))?, false),
+        (
+            "parent_span_id",
+            opt_ids(spans.iter().map(|s| s.parent_span_id))?,
+            true,
+        ),
+        ("trace_state", strings(|s| &s.trace_state), false),
+        ("flags", u32s(|s| s.flags), false),
+        ("service_name", strings(|s| &s.service_name), false),
+        ("name", strings(|s| &s.name), false),
+        (
+            "kind",
+            Arc::new(Int32Array::from_iter_values(spans.iter().map(|s| s.kind))),
+            false,
+        ),
+        (
+            "start_time",
+            times(spans.iter().map(|s| Some(s.start_ns)).collect()),
+            false,
+        ),
+        (
+            "end_time",
+            times(spans.iter().map(|s| Some(s.end_ns)).collect()),
+            false,
+        ),
+        (
+            "duration_ns",
+            Arc::new(Int64Array::from_iter_values(
+                spans.iter().map(|s| s.end_ns.saturating_sub(s.start_ns)),
+            )),
+            false,
+        ),
+        (
+            "status_code",
+            Arc::new(Int32Array::from_iter_values(
+                spans.iter().map(|s| s.status_code),
+            )),
+            false,
+        ),
+        ("status_message", strings(|s| &s.status_message), false),
+    ];
+    for (col, key) in STRING_COLUMNS {
+        let values = spans.iter().map(|s| match find(&s.attributes, key) {
+            Some(AnyValue::String(v)) => Some(v.as_str()),
+            _ => None,
+        });
+        cols.push((col, Arc::new(StringArray::from_iter(values)), true));
+    }
+    let status = spans
+        .iter()
+        .map(|s| match find(&s.attributes, "http.response.status_code") {
+            Some(AnyValue::Int(v)) => Some(*v),
+            _ => None,
+        });
+    cols.push((
+        "http_response_status_code",
+        Arc::new(Int64Array::from_iter(status)),
+        true,
+    ));
+    cols.extend([
+        ("attributes", attrs, false),
+        ("attribute_types", attr_types, false),
+        ("resource_attributes", resource, false),
+        ("resource_attribute_types", resource_types, false),
+        ("scope_name", strings(|s| &s.scope.name), false),
+        ("scope_version", strings(|s| &s.scope.version), false),
+        ("events", events, false),
+        ("links", links, false),
+        (
+            "dropped_attributes_count",
+            u32s(|s| s.dropped_attributes_count),
+            false,
+        ),
+        (
+            "dropped_events_count",
+            u32s(|s| s.dropped_events_count),
+            false,
+        ),
+        (
+            "dropped_links_count",
+            u32s(|s| s.dropped_links_count),
+            false,
+        ),
+    ]);
+    batch_of(cols)
+}
+
+/// The list column `name`'s struct values for row `i`.
+fn items(c: &Cols<'_>, name: &str, i: usize) -> Result<StructArray> {
+    let list = c.get::<ListArray>(name)?;
+    list.value(i)
+        .as_any()
+        .downcast_ref::<StructArray>()
+        .cloned()
+        .ok_or_else(|| c.bad(format!("{name} is not a list of structs")))
+}
+
+fn field<'a, T: 'static>(c: &Cols<'_>, s: &'a StructArray, name: &str) -> Result<&'a T> {
+    s.column_by_name(name)
+        .and_then(|a| a.as_any().downcast_ref::<T>())
+        .ok_or_else(|| c.bad(format!("field {name} is missing or mistyped")))
+}
+
+/// Spans back from a batch of the spans schema (file or memory).
+pub fn spans_from_batch(batch: &RecordBatch) -> Result<Vec<SpanRecord>> {
+    spans_from_batch_at(batch, Path::new("<batch>"))
+}
+
+/// [`spans_from_batch`], naming `path` in errors.
+pub(crate) fn spans_from_batch_at(batch: &RecordBatch, path: &Path) -> Result<Vec<SpanRecord>> {
+    let c = Cols { batch, path };
+    let trace = c.get::<FixedSizeBinaryArray>("trace_id")?;
+    let span = c.get::<FixedSizeBinaryArray>("span_id")?;
+    let parent = c.get::<FixedSizeBinaryArray>("parent_span_id")?;
+    let string = |n| c.get::<StringArray>(n);
+    let (state, service, name, msg) = (
+        string("trace_state")?,
+        string("service_name")?,
+        string("name")?,
+        string("status_message")?,
+    );
+    let (scope_name, scope_version) = (string("scope_name")?, string("scope_version")?);
+    let u32s = |n| c.get::<UInt32Array>(n);
+    let (flags, dropped_a, dropped_e, dropped_l) = (
+        u32s("flags")?,
+        u32s("dropped_attributes_count")?,
+        u32s("dropped_events_count")?,
+        u32s("dropped_links_count")?,
+    );
+    let kind = c.get::<Int32Array>("kind")?;
+    let status = c.get::<Int32Array>("status_code")?;
+    let start = c.get::<TimestampNanosecondArray>("start_time")?;
+    let end = c.get::<TimestampNanosecondArray>("end_time")?;
+    let maps = |n| c.get::<MapArray>(n);
+    let (attrs, attr_types) = (maps("attributes")?, maps("attribute_types")?);
+    let (res, res_types) = (
+        maps("resource_attributes")?,
+        maps("resource_attribute_types")?,
+    );
+    let attrs_at =
+        |kv: &MapArray, types: &MapArray, i| read_attrs(kv, types, i).map_err(|e| c.bad(e));
+    let mut out = Vec::with_capacity(batch.num_rows());
+    for i in 0..batch.num_rows() {
+        let ev = items(&c, "events", i)?;
+        let ev_time = field::<TimestampNanosecondArray>(&c, &ev, "time")?;
+        let ev_name = field::<StringArray>(&c, &ev, "name")?;
+        let ev_kv = field::<MapArray>(&c, &ev, "attributes")?;
+        let ev_types = field::<MapArray>(&c, &ev, "attribute_types")?;
+        let ev_dropped = field::<UInt32Array>(&c, &ev, "dropped_attributes_count")?;
+        let events = (0..ev.len())
+            .map(|j| {
+                Ok(SpanEvent {
+                    time_ns: ev_time.value(j),
+                    name: ev_name.value(j).to_owned(),
+                    attributes: attrs_at(ev_kv, ev_types, j)?,
+                    dropped_attributes_count: ev_dropped.value(j),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let ln = items(&c, "links", i)?;
+        let ln_trace = field::<FixedSizeBinaryArray>(&c, &ln, "trace_id")?;
+        let ln_span = field::<FixedSizeBinaryArray>(&c, &ln, "span_id")?;
+        let ln_state = field::<StringArray>(&c, &ln, "trace_state")?;
+        let ln_kv = field::<MapArray>(&c, &ln, "attributes")?;
+        let ln_types = field::<MapArray>(&c, &ln, "attribute_types")?;
+        let ln_dropped = field::<UInt32Array>(&c, &ln, "dropped_attributes_count")?;
+        let links = (0..ln.len())
+            .map(|j| {
+                Ok(SpanLink {
+                    trace_id: c.id(ln_trace, j)?.unwrap_or_default(),
+                    span_id: c.id(ln_span, j)?.unwrap_or_default(),
+                    trace_state: ln_state.value(j).to_owned(),
+                    attributes: attrs_at(ln_kv, ln_types, j)?,
+                    dropped_attributes_count: ln_dropped.value(j),
+                })
+            })
+            .collect::<Result<_>>()?;
+        out.push(SpanRecord {
+            trace_id: c.id(trace, i)?.unwrap_or_default(),
+            span_id: c.id(span, i)?.unwrap_or_default(),
+            parent_span_id: c.id(parent, i)?,
+            trace_state: state.value(i).to_owned(),
+            flags: flags.value(i),
+            service_name: service.value(i).to_owned(),
+            name: name.value(i).to_owned(),
+            kind: kind.value(i),
+            start_ns: start.value(i),
+            end_ns: end.value(i),
+            status_code: status.value(i),
+            status_message: msg.value(i).to_owned(),
+            attributes: attrs_at(attrs, attr_types, i)?,
+            resource_attributes: attrs_at(res, res_types, i)?,
+            scope: Scope {
+                name: scope_name.value(i).to_owned(),
+                version: scope_version.value(i).to_owned(),
+            },
+            events,
+            links,
+            dropped_attributes_count: dropped_a.value(i),
+            dropped_events_count: dropped_e.value(i),
+            dropped_links_count: dropped_l.value(i),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_full_spans_round_trip_through_arrow() {
+        let full = SpanRecord {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            parent_span_id: Some([3; 8]),
+            trace_state: "k=v".into(),
+            flags: 1,
+            service_name: "api".into(),
+            name: "GET /x".into(),
+            kind: 2,
+            start_ns: 100,
+            end_ns: 250,
+            status_code: 2,
+            status_message: "boom".into(),
+            attributes: vec![
+                ("http.route".into(), AnyValue::String("/x".into())),
+                ("http.response.status_code".into(), AnyValue::Int(500)),
+                ("ok".into(), AnyValue::Bool(false)),
+            ],
+            resource_attributes: vec![("service.name".into(), AnyValue::String("api".into()))],
+            scope: Scope {
+                name: "lib".into(),
+                version: "1".into(),
+            },
+            events: vec![SpanEvent {
+                time_ns: 120,
+                name: "retry".into(),
+                attributes: vec![("n".into(), AnyValue::Double(1.5))],
+                dropped_attributes_count: 1,
+            }],
+            links: vec![SpanLink {
+                trace_id: [4; 16],
+                span_id: [5; 8],
+                trace_state: String::new(),
+                attributes: vec![("b".into(), AnyValue::Bytes(vec![9]))],
+                dropped_attributes_count: 0,
+            }],
+            dropped_attributes_count: 2,
+            dropped_events_count: 3,
+            dropped_links_count: 4,
+        };
+        let empty = SpanRecord {
+            trace_id: [7; 16],
+            span_id: [8; 8],
+            ..SpanRecord::default()
+        };
+        let batch = spans_batch(&[&full, &empty, &full]).unwrap();
+        assert_eq!(batch.schema(), spans_schema());
+        let back = spans_from_batch(&batch).unwrap();
+        assert_eq!(back, vec![full.clone(), empty, full]);
+        let route = batch
+            .column_by_name("http_route")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!((route.value(0), route.is_null(1)), ("/x", true));
+        assert_eq!(batch.column_by_name("duration_ns").unwrap().len(), 3);
+    }
+}
