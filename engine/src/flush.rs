@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use std::sync::atomic::Ordering;
 
@@ -112,7 +113,11 @@ impl Core {
             Ok(stats) => Ok(stats),
             Err(e) => {
                 // Nothing committed: give the samples back to the heads (the WAL still has
-                // them too) so reads keep seeing them.
+                // them too) so reads keep seeing them, and let their age count again.
+                self.oldest_unflushed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert_with(Instant::now);
                 self.traces.restore();
                 self.logs.restore();
                 for (tenant, _) in &cut.metrics {
@@ -163,6 +168,12 @@ impl Core {
             logs: SignalStore::cut(&mut log_heads),
         };
         let boundary = if cut.is_empty() { 0 } else { self.wal.sync()? };
+        // Everything in memory is now taken (writers wait on these locks): the age clock
+        // restarts with the next accepted write, so an idle engine stops flushing.
+        *self
+            .oldest_unflushed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
         drop((span_heads, log_heads));
         drop(guards);
         Ok((cut, boundary))

@@ -87,6 +87,34 @@ fn the_flusher_runs_when_the_oldest_sample_is_old_enough() {
 }
 
 #[test]
+fn an_idle_engine_does_not_flush_again_after_an_age_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        flush_interval: Duration::from_millis(200),
+        ..common::config()
+    };
+    let engine = Engine::open(dir.path(), config).unwrap();
+    let t = TenantId::new("t").unwrap();
+    engine.write(&t, &batch(0, 1)).unwrap();
+    eventually("a flush by age", || {
+        has_parquet(dir.path()) && engine.telemetry().flush.count >= 1
+    });
+    let after_first = engine.telemetry().flush.count;
+    // The flusher ticks every 50 ms here: twenty ticks with nothing new in memory.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        engine.telemetry().flush.count,
+        after_first,
+        "flushes ran with nothing to flush"
+    );
+    // New data starts the age clock again.
+    engine.write(&t, &batch(1, 1)).unwrap();
+    eventually("a second flush by age", || {
+        engine.telemetry().flush.count > after_first
+    });
+}
+
+#[test]
 fn over_the_memory_budget_writes_are_refused_until_a_flush_frees_it() {
     let dir = tempfile::tempdir().unwrap();
     let config = EngineConfig {
