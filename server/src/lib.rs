@@ -32,6 +32,7 @@ pub mod decoders;
 mod error;
 mod grpc;
 mod http;
+mod jaeger;
 mod metrics;
 mod otlp;
 mod otlp_ingest;

@@ -146,7 +146,7 @@ fn query_text(content_type: Option<&str>, body: &[u8]) -> Result<String, ApiErro
     Ok(text)
 }
 
-fn sql_error(e: sql::Error) -> ApiError {
+pub(crate) fn sql_error(e: sql::Error) -> ApiError {
     match e {
         sql::Error::Plan(_) => ApiError::BadRequest(e.to_string()),
         sql::Error::OverMemoryBudget { .. } => ApiError::Unprocessable(e.to_string()),

@@ -1,0 +1,198 @@
+//! The Jaeger API's lookups as SQL over the tenant's `spans` table (so they get the SQL
+//! layer's partition pruning, Parquet statistics and page index: spans files are sorted by
+//! service and start time), and whole traces through the engine's bloom-filtered
+//! [`Engine::find_trace`](strata_engine::Engine::find_trace).
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::Int32Type;
+use datafusion::prelude::SessionContext;
+use strata_query::sql::{self, SqlConfig};
+
+/// A trace search (`/api/traces`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Search {
+    pub(crate) service: String,
+    pub(crate) operation: Option<String>,
+    /// `key = value` conditions, all of which one span must meet.
+    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) start_ns: i64,
+    pub(crate) end_ns: i64,
+    pub(crate) min_duration_ns: Option<i64>,
+    pub(crate) max_duration_ns: Option<i64>,
+    pub(crate) limit: usize,
+}
+
+/// A SQL string literal.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn ts(ns: i64) -> String {
+    format!("to_timestamp_nanos({ns})")
+}
+
+/// The condition for one Jaeger tag: the tags Jaeger derives from OTLP fields map back to
+/// those fields; any other key matches a span attribute or a resource attribute (their text
+/// forms: `true`, `42`, `1.5` as Jaeger's UI writes them).
+fn tag_condition(key: &str, value: &str) -> String {
+    match key {
+        "error" => match value {
+            "true" => "status_code = 2".into(),
+            _ => "status_code <> 2".into(),
+        },
+        "span.kind" => match super::model::span_kind_number(value) {
+            Some(k) => format!("kind = {k}"),
+            None => "false".into(),
+        },
+        "otel.status_code" => match value {
+            "OK" => "status_code = 1".into(),
+            "ERROR" => "status_code = 2".into(),
+            _ => "false".into(),
+        },
+        "otel.status_description" => format!("status_message = {}", quote(value)),
+        "otel.scope.name" => format!("scope_name = {}", quote(value)),
+        "otel.scope.version" => format!("scope_version = {}", quote(value)),
+        _ => format!(
+            "(attributes[{k}] = {v} OR resource_attributes[{k}] = {v})",
+            k = quote(key),
+            v = quote(value)
+        ),
+    }
+}
+
+/// The SQL of a search: the newest `limit` traces with a span meeting every condition.
+pub(crate) fn search_sql(s: &Search) -> String {
+    let mut cond = vec![
+        format!("service_name = {}", quote(&s.service)),
+        format!("start_time >= {}", ts(s.start_ns)),
+        format!("start_time <= {}", ts(s.end_ns)),
+    ];
+    if let Some(op) = &s.operation {
+        cond.push(format!("name = {}", quote(op)));
+    }
+    if let Some(d) = s.min_duration_ns {
+        cond.push(format!("duration_ns >= {d}"));
+    }
+    if let Some(d) = s.max_duration_ns {
+        cond.push(format!("duration_ns <= {d}"));
+    }
+    cond.extend(s.tags.iter().map(|(k, v)| tag_condition(k, v)));
+    format!(
+        "SELECT trace_id, max(start_time) AS last FROM spans WHERE {} \
+         GROUP BY trace_id ORDER BY last DESC, trace_id LIMIT {}",
+        cond.join(" AND "),
+        s.limit
+    )
+}
+
+async fn run(ctx: &SessionContext, q: &str, cfg: &SqlConfig) -> sql::Result<Vec<RecordBatch>> {
+    sql::run_sql(ctx, q, cfg).await
+}
+
+fn strings(batches: &[RecordBatch], col: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let a = b.column(col);
+        if let Some(a) = a.as_string_opt::<i32>() {
+            out.extend(
+                (0..a.len())
+                    .filter(|&i| a.is_valid(i))
+                    .map(|i| a.value(i).to_owned()),
+            );
+        } else if let Some(a) = a.as_string_view_opt() {
+            out.extend(
+                (0..a.len())
+                    .filter(|&i| a.is_valid(i))
+                    .map(|i| a.value(i).to_owned()),
+            );
+        }
+    }
+    out
+}
+
+/// Every service with spans, sorted.
+pub(crate) async fn services(ctx: &SessionContext, cfg: &SqlConfig) -> sql::Result<Vec<String>> {
+    let b = run(
+        ctx,
+        "SELECT DISTINCT service_name FROM spans ORDER BY service_name",
+        cfg,
+    )
+    .await?;
+    Ok(strings(&b, 0))
+}
+
+/// The operations of `service` with their span kind numbers, sorted; only those of `kind`
+/// when given.
+pub(crate) async fn operations(
+    ctx: &SessionContext,
+    cfg: &SqlConfig,
+    service: &str,
+    kind: Option<i32>,
+) -> sql::Result<Vec<(String, i32)>> {
+    let kind_cond = kind.map_or(String::new(), |k| format!(" AND kind = {k}"));
+    let q = format!(
+        "SELECT DISTINCT name, kind FROM spans WHERE service_name = {}{kind_cond} ORDER BY name, kind",
+        quote(service)
+    );
+    let batches = run(ctx, &q, cfg).await?;
+    let names = strings(&batches, 0);
+    let mut kinds = Vec::with_capacity(names.len());
+    for b in &batches {
+        if let Some(k) = b.column(1).as_primitive_opt::<Int32Type>() {
+            kinds.extend(k.values().iter().copied());
+        }
+    }
+    Ok(names.into_iter().zip(kinds).collect())
+}
+
+/// The trace ids a search finds, newest first.
+pub(crate) async fn search(
+    ctx: &SessionContext,
+    cfg: &SqlConfig,
+    s: &Search,
+) -> sql::Result<Vec<[u8; 16]>> {
+    let batches = run(ctx, &search_sql(s), cfg).await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        if let Some(ids) = b.column(0).as_fixed_size_binary_opt() {
+            for i in 0..ids.len() {
+                if let Ok(id) = <[u8; 16]>::try_from(ids.value(i)) {
+                    out.push(id);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_sql_quotes_and_maps_jaeger_tags() {
+        let s = Search {
+            service: "o'neil".into(),
+            operation: Some("GET /".into()),
+            tags: vec![
+                ("error".into(), "true".into()),
+                ("span.kind".into(), "client".into()),
+                ("http.route".into(), "/a'b".into()),
+            ],
+            start_ns: 1,
+            end_ns: 2,
+            min_duration_ns: Some(3),
+            max_duration_ns: None,
+            limit: 20,
+        };
+        let q = search_sql(&s);
+        assert!(q.contains("service_name = 'o''neil'"), "{q}");
+        assert!(q.contains("name = 'GET /'"), "{q}");
+        assert!(q.contains("status_code = 2"), "{q}");
+        assert!(q.contains("kind = 3"), "{q}");
+        assert!(q.contains("attributes['http.route'] = '/a''b'"), "{q}");
+        assert!(q.contains("duration_ns >= 3"), "{q}");
+        assert!(!q.contains("duration_ns <="), "{q}");
+        assert!(q.ends_with("LIMIT 20"), "{q}");
+    }
+}
