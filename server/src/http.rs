@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::prom_routes::routes())
         .merge(crate::otlp_ingest::routes())
         .merge(crate::jaeger::routes())
+        .merge(crate::log_search::routes())
         .merge(crate::sql_api::routes())
         // The body limit is enforced by each handler (413 with a message, and again after
         // decompression); axum's default 2 MiB cap would answer first and without one.

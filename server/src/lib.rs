@@ -33,6 +33,7 @@ mod error;
 mod grpc;
 mod http;
 mod jaeger;
+mod log_search;
 mod metrics;
 mod otlp;
 mod otlp_ingest;
