@@ -95,9 +95,10 @@ fn snapshot_records<R>(
     out
 }
 
-/// Every span of `tenant` in the data directory (the engine opened on it and closed).
-pub fn read_spans(data: &Path, tenant: &str) -> Vec<SpanRecord> {
-    let engine = Engine::open(data, EngineConfig::default()).expect("open the data directory");
+/// Every span of `tenant` in the data directory (the engine opened on it with `config`,
+/// whose retention applies at once, and closed).
+pub fn read_spans(data: &Path, config: &EngineConfig, tenant: &str) -> Vec<SpanRecord> {
+    let engine = Engine::open(data, config.clone()).expect("open the data directory");
     let tenant = TenantId::new(tenant).expect("tenant id");
     let snap = engine
         .spans_snapshot(&tenant, 0, i64::MAX)
@@ -108,9 +109,9 @@ pub fn read_spans(data: &Path, tenant: &str) -> Vec<SpanRecord> {
     out
 }
 
-/// Every log record of `tenant` in the data directory.
-pub fn read_logs(data: &Path, tenant: &str) -> Vec<LogRecord> {
-    let engine = Engine::open(data, EngineConfig::default()).expect("open the data directory");
+/// Every log record of `tenant` in the data directory, as [`read_spans`].
+pub fn read_logs(data: &Path, config: &EngineConfig, tenant: &str) -> Vec<LogRecord> {
+    let engine = Engine::open(data, config.clone()).expect("open the data directory");
     let tenant = TenantId::new(tenant).expect("tenant id");
     let snap = engine
         .logs_snapshot(&tenant, 0, i64::MAX)

@@ -453,10 +453,10 @@ fn sdk_traces_and_logs_read_back(transport: Transport) {
         assert_eq!(&got, want, "{transport:?}: trace {trace_id:02x?}");
     }
     engine.close().expect("close");
-    let all = common::read_spans(&data, "default");
+    let all = common::read_spans(&data, &strata_engine::EngineConfig::default(), "default");
     assert_eq!(all.len(), 4, "{transport:?}: {all:?}");
 
-    let mut logs = common::read_logs(&data, "default");
+    let mut logs = common::read_logs(&data, &strata_engine::EngineConfig::default(), "default");
     logs.sort_by_key(|r| r.time_ns);
     for r in &mut logs {
         r.resource_attributes = sorted_resource(std::mem::take(&mut r.resource_attributes));

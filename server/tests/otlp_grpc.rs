@@ -518,6 +518,16 @@ fn partial_success_and_error_codes_over_grpc() {
         vec![0x0a, 0xff],
     ));
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let status = rt.block_on(raw_export(
+        &server,
+        "opentelemetry.proto.collector.logs.v1.LogsService",
+        vec![0x0a, 0xff],
+    ));
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().starts_with("invalid OTLP logs protobuf:"),
+        "{status:?}"
+    );
 
     // Every call is counted by service and code in the self-metrics.
     let text = server.get("/metrics", &[]).expect("metrics").text();
@@ -538,6 +548,7 @@ fn partial_success_and_error_codes_over_grpc() {
     assert_eq!(count("trace.v1.TraceService", "OK"), 1.0);
     assert_eq!(count("trace.v1.TraceService", "INVALID_ARGUMENT"), 1.0);
     assert_eq!(count("logs.v1.LogsService", "OK"), 1.0);
+    assert_eq!(count("logs.v1.LogsService", "INVALID_ARGUMENT"), 1.0);
     assert!(text.contains(
         "strata_grpc_request_duration_seconds_count{service=\"opentelemetry.proto.collector.metrics.v1.MetricsService\"}"
     ));
