@@ -48,9 +48,6 @@ pub enum ApiError {
         /// Seconds.
         retry_after: u64,
     },
-    /// 501: a request this version does not handle yet (OTLP spans and logs).
-    #[error("{0}")]
-    NotImplemented(String),
     /// 500: the server cannot do its job (e.g. the engine is poisoned).
     #[error("{0}")]
     Internal(String),
@@ -69,7 +66,6 @@ impl ApiError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,7 +105,6 @@ impl ApiError {
                     ))),
                 )
             }
-            Self::NotImplemented(_) => tonic::Status::unimplemented(msg),
             Self::Internal(_) => tonic::Status::internal(msg),
         }
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use strata_engine::{DiskUsage, Engine, EngineTelemetry, TenantId, WriteOutcome};
+use strata_engine::{DiskUsage, Engine, EngineTelemetry, SignalOutcome, TenantId, WriteOutcome};
 use strata_wal::LatencyHistogram;
 
 /// A telemetry signal, for the `signal` label.
@@ -32,6 +32,58 @@ impl Signal {
     }
 }
 
+/// What a write stored, refused and changed, as [`Metrics::record_write`] counts it: the
+/// engine's [`WriteOutcome`] (samples) and [`SignalOutcome`] (spans, log records).
+pub trait Counts {
+    /// Items stored.
+    fn accepted(&self) -> u64;
+    /// Identical re-sends, stored once.
+    fn duplicates(&self) -> u64;
+    /// Items refused, by reason.
+    fn rejected(&self) -> Vec<(&'static str, u64)>;
+    /// Changes made to stored items, by kind.
+    fn truncated(&self) -> Vec<(&'static str, u64)>;
+}
+
+impl Counts for WriteOutcome {
+    fn accepted(&self) -> u64 {
+        self.accepted
+    }
+    fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+    fn rejected(&self) -> Vec<(&'static str, u64)> {
+        self.rejected
+            .iter()
+            .map(|(r, n)| (r.as_str(), *n))
+            .collect()
+    }
+    fn truncated(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+}
+
+impl Counts for SignalOutcome {
+    fn accepted(&self) -> u64 {
+        self.accepted
+    }
+    fn duplicates(&self) -> u64 {
+        0
+    }
+    fn rejected(&self) -> Vec<(&'static str, u64)> {
+        self.rejected
+            .iter()
+            .map(|(r, n)| (r.as_str(), *n))
+            .collect()
+    }
+    fn truncated(&self) -> Vec<(&'static str, u64)> {
+        self.truncated
+            .iter()
+            .map(|(t, n)| (t.as_str(), *n))
+            .collect()
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     /// (tenant, signal) -> stored items.
@@ -40,6 +92,8 @@ struct Counters {
     duplicates: BTreeMap<(String, Signal), u64>,
     /// (tenant, signal, reason) -> rejected items.
     rejected: BTreeMap<(String, Signal, String), u64>,
+    /// (tenant, signal, kind) -> changes the engine's caps made to stored items.
+    truncated: BTreeMap<(String, Signal, &'static str), u64>,
     /// (endpoint, status) -> requests.
     requests: BTreeMap<(String, u16), u64>,
     /// endpoint -> latency.
@@ -63,19 +117,18 @@ impl Metrics {
     }
 
     /// Counts a write's outcome.
-    pub fn record_write(&self, tenant: &TenantId, signal: Signal, outcome: &WriteOutcome) {
+    pub fn record_write(&self, tenant: &TenantId, signal: Signal, outcome: &impl Counts) {
         let mut c = self.lock();
-        let key = (tenant.as_str().to_owned(), signal);
-        *c.accepted.entry(key.clone()).or_default() += outcome.accepted;
-        *c.duplicates.entry(key).or_default() += outcome.duplicates;
-        for (reason, n) in &outcome.rejected {
+        let t = tenant.as_str();
+        *c.accepted.entry((t.to_owned(), signal)).or_default() += outcome.accepted();
+        *c.duplicates.entry((t.to_owned(), signal)).or_default() += outcome.duplicates();
+        for (reason, n) in outcome.rejected() {
             *c.rejected
-                .entry((
-                    tenant.as_str().to_owned(),
-                    signal,
-                    reason.as_str().to_owned(),
-                ))
+                .entry((t.to_owned(), signal, reason.to_owned()))
                 .or_default() += n;
+        }
+        for (kind, n) in outcome.truncated() {
+            *c.truncated.entry((t.to_owned(), signal, kind)).or_default() += n;
         }
     }
 
@@ -188,6 +241,17 @@ impl Metrics {
                 ("signal", s.as_str()),
                 ("reason", r.as_str()),
             ];
+            line(o, name, &labels, *n as f64);
+        }
+        let name = "strata_truncated_total";
+        header(
+            o,
+            name,
+            "counter",
+            "Changes the attribute caps made to stored spans and log records, by kind.",
+        );
+        for ((t, s, k), n) in c.truncated.iter().filter(|((t, _, _), _)| shown(t)) {
+            let labels = [("tenant", t.as_str()), ("signal", s.as_str()), ("kind", k)];
             line(o, name, &labels, *n as f64);
         }
 
@@ -471,6 +535,29 @@ mod tests {
         let only_a = m.render(None, Some(&a));
         assert!(only_a.contains("tenant=\"a\""));
         assert!(!only_a.contains("tenant=\"b\""), "{only_a}");
+    }
+
+    #[test]
+    fn span_and_log_writes_count_rejections_and_truncations() {
+        use strata_engine::{SignalReject, Truncation};
+        let m = Metrics::default();
+        let a = TenantId::new("a").unwrap();
+        let mut outcome = SignalOutcome {
+            accepted: 4,
+            ..SignalOutcome::default()
+        };
+        outcome.rejected.insert(SignalReject::InvalidSpanId, 1);
+        outcome.truncated.insert(Truncation::ValueTruncated, 2);
+        m.record_write(&a, Signal::Traces, &outcome);
+        m.record_write(&a, Signal::Logs, &outcome);
+        let all = m.render(None, None);
+        for line in [
+            "strata_ingested_samples_total{tenant=\"a\",signal=\"traces\"} 4\n",
+            "strata_rejected_samples_total{tenant=\"a\",signal=\"logs\",reason=\"invalid_span_id\"} 1\n",
+            "strata_truncated_total{tenant=\"a\",signal=\"traces\",kind=\"value_truncated\"} 2\n",
+        ] {
+            assert!(all.contains(line), "{line} in {all}");
+        }
     }
 
     #[test]

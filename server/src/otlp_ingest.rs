@@ -1,10 +1,9 @@
 //! OTLP ingest over the network: `/v1/metrics`, `/v1/traces`, `/v1/logs` on the HTTP port
-//! (protobuf or JSON, gzip or identity) and the three collector services on the gRPC port.
-//! Metrics go through [`crate::otlp`] into the engine; spans and logs are decoded (a
-//! malformed body is a 400 / INVALID_ARGUMENT) and then refused as not yet supported
-//! (501 / UNIMPLEMENTED), never acknowledged, until the traces-and-logs issue stores them.
-//! Samples over the tenant's ingest rate fail the request as retryable (429 with Retry-After
-//! / UNAVAILABLE with `RetryInfo`); other rejections are reported in `partial_success`.
+//! (protobuf or JSON, gzip or identity) and the three collector services on the gRPC port,
+//! all through [`crate::otlp`] into the engine, with the same body limit, auth and tenant.
+//! Items over the tenant's ingest rate fail the request as retryable (429 with Retry-After
+//! / UNAVAILABLE with `RetryInfo`); other rejections, and for spans and logs the truncations
+//! the attribute caps made, are reported in `partial_success`.
 
 use axum::Router;
 use axum::body::Body;
@@ -12,23 +11,27 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::SERVICE_NAME as LOGS_SERVICE_NAME;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::SERVICE_NAME as METRICS_SERVICE_NAME;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::SERVICE_NAME as TRACE_SERVICE_NAME;
 use prost::Message;
 use prost::bytes::Bytes;
-use strata_engine::{RejectReason, TenantId, WriteOutcome};
+use strata_engine::{RejectReason, SignalOutcome, SignalReject, TenantId, WriteOutcome};
 
 use crate::api_error::ApiError;
 use crate::auth::{Scope, WriteTenant};
 use crate::grpc::{Export, ExportService};
 use crate::metrics::Signal;
 use crate::otlp::{
-    Encoding, OtlpError, TranslateOptions, decode_logs, decode_metrics, decode_traces, decompress,
-    encode_response, partial_success, translate_metrics,
+    Batch, Encoding, OtlpError, PartialSuccess, SignalKind, TranslateOptions, decode_logs,
+    decode_metrics, decode_traces, decompress, encode_response, encode_signal_response,
+    partial_success, signal_partial_success, signal_response_protobuf, translate_logs,
+    translate_metrics, translate_spans,
 };
 use crate::state::{AppState, RETRY_AFTER_SECS};
 
@@ -59,9 +62,9 @@ pub(crate) fn routes() -> Router<AppState> {
 /// The OTLP gRPC services, for [`crate::grpc::routes`].
 pub(crate) fn grpc_routes(state: &AppState) -> tonic::service::Routes {
     tonic::service::Routes::new(ExportService::new(GrpcMetrics(state.clone()), state))
-        .add_service(ExportService::new(GrpcNotYet::<true>(state.clone()), state))
+        .add_service(ExportService::new(GrpcSignal::<true>(state.clone()), state))
         .add_service(ExportService::new(
-            GrpcNotYet::<false>(state.clone()),
+            GrpcSignal::<false>(state.clone()),
             state,
         ))
 }
@@ -124,16 +127,97 @@ async fn export_metrics(
             .partial_success
             .map(|p| p.error_message)
             .unwrap_or_default();
-        return Err(ApiError::RateLimited {
-            message: format!(
-                "over the tenant's ingest rate, retry the request: {} of {} samples were not stored ({detail})",
-                outcome.rejected_total(),
-                outcome.rejected_total() + outcome.accepted + outcome.duplicates
-            ),
-            retry_after: RETRY_AFTER_SECS,
-        });
+        let submitted = outcome.rejected_total() + outcome.accepted + outcome.duplicates;
+        return Err(rate_limited(
+            "samples",
+            outcome.rejected_total(),
+            submitted,
+            &detail,
+        ));
     }
     Ok(resp)
+}
+
+/// The retryable answer to a write the tenant's ingest rate refused in part: 429 with
+/// Retry-After over HTTP, `UNAVAILABLE` with `RetryInfo` over gRPC, instead of reporting
+/// the refused items in `partial_success`, which OTLP clients must not retry. `detail` is
+/// the `partial_success` message the request would have had.
+fn rate_limited(unit: &str, refused: u64, submitted: u64, detail: &str) -> ApiError {
+    ApiError::RateLimited {
+        message: format!(
+            "over the tenant's ingest rate, retry the request: {refused} of {submitted} {unit} \
+             were not stored ({detail})"
+        ),
+        retry_after: RETRY_AFTER_SECS,
+    }
+}
+
+/// Translates, writes and answers one traces export; shared by HTTP and gRPC. Over the
+/// rate, the request fails as retryable, as for metrics; a retry stores the spans that
+/// were stored again (spans are not deduplicated).
+async fn export_traces(
+    state: &AppState,
+    tenant: &TenantId,
+    req: &ExportTraceServiceRequest,
+) -> Result<Option<PartialSuccess>, ApiError> {
+    let mut batch = translate_spans(req);
+    count_refused(state, tenant, Signal::Traces, &batch);
+    let records = std::mem::take(&mut batch.records);
+    let engine = if records.is_empty() {
+        SignalOutcome::default()
+    } else {
+        state.write_spans(tenant, records).await?
+    };
+    answer(SignalKind::Traces, &batch, engine)
+}
+
+/// [`export_traces`] for log records.
+async fn export_logs(
+    state: &AppState,
+    tenant: &TenantId,
+    req: &ExportLogsServiceRequest,
+) -> Result<Option<PartialSuccess>, ApiError> {
+    let mut batch = translate_logs(req);
+    count_refused(state, tenant, Signal::Logs, &batch);
+    let records = std::mem::take(&mut batch.records);
+    let engine = if records.is_empty() {
+        SignalOutcome::default()
+    } else {
+        state.write_logs(tenant, records).await?
+    };
+    answer(SignalKind::Logs, &batch, engine)
+}
+
+/// Counts what translation refused in the self-metrics (the engine's outcome is counted by
+/// the write).
+fn count_refused<R>(state: &AppState, tenant: &TenantId, signal: Signal, batch: &Batch<R>) {
+    for (reason, n) in &batch.rejected.rejected {
+        state
+            .metrics()
+            .record_rejected(tenant, signal, reason.as_str(), *n);
+    }
+}
+
+/// The `partial_success` of a spans or logs export, or the retryable error when the rate
+/// refused any record.
+fn answer<R>(
+    kind: SignalKind,
+    batch: &Batch<R>,
+    engine: SignalOutcome,
+) -> Result<Option<PartialSuccess>, ApiError> {
+    let outcome = batch.outcome(engine);
+    let partial = signal_partial_success(kind, &outcome, batch.empty_values);
+    if outcome.rejected.contains_key(&SignalReject::RateLimited) {
+        let detail = partial.map(|p| p.message).unwrap_or_default();
+        let refused = outcome.rejected_total();
+        return Err(rate_limited(
+            kind.unit(),
+            refused,
+            refused + outcome.accepted,
+            &detail,
+        ));
+    }
+    Ok(partial)
 }
 
 async fn http_metrics(
@@ -154,65 +238,65 @@ async fn http_metrics(
         Ok::<_, ApiError>(encode_response(&resp, enc)?)
     }
     .await;
-    match result {
-        Ok(bytes) => encoded(StatusCode::OK, enc, bytes),
-        Err(e) => otlp_error(&e, enc),
-    }
+    respond(result, enc)
 }
 
 async fn http_traces(
     State(state): State<AppState>,
-    WriteTenant(_): WriteTenant,
+    WriteTenant(tenant): WriteTenant,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    not_yet(&state, headers, body, Signal::Traces, |b, enc| {
-        decode_traces(b, enc).map(drop)
-    })
-    .await
-}
-
-async fn http_logs(
-    State(state): State<AppState>,
-    WriteTenant(_): WriteTenant,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    not_yet(&state, headers, body, Signal::Logs, |b, enc| {
-        decode_logs(b, enc).map(drop)
-    })
-    .await
-}
-
-/// Decodes a traces or logs body (400 when malformed), then refuses it with 501.
-async fn not_yet(
-    state: &AppState,
-    headers: HeaderMap,
-    body: Body,
-    signal: Signal,
-    decode: impl FnOnce(&[u8], Encoding) -> Result<(), OtlpError>,
 ) -> Response {
     let enc = match encoding(&headers) {
         Ok(enc) => enc,
         Err(e) => return e.into_response(),
     };
     let result = async {
-        let body = plain_body(state, &headers, body).await?;
-        decode(&body, enc)?;
-        Err::<(), _>(not_supported(signal))
+        let body = plain_body(&state, &headers, body).await?;
+        let req = decode_traces(&body, enc)?;
+        drop(body);
+        let partial = export_traces(&state, &tenant, &req).await?;
+        Ok::<_, ApiError>(encode_signal_response(
+            SignalKind::Traces,
+            partial.as_ref(),
+            enc,
+        )?)
     }
     .await;
-    match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => otlp_error(&e, enc),
-    }
+    respond(result, enc)
 }
 
-fn not_supported(signal: Signal) -> ApiError {
-    ApiError::NotImplemented(format!(
-        "OTLP {} are not stored by this version of Strata yet; nothing was accepted",
-        signal.as_str()
-    ))
+async fn http_logs(
+    State(state): State<AppState>,
+    WriteTenant(tenant): WriteTenant,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let enc = match encoding(&headers) {
+        Ok(enc) => enc,
+        Err(e) => return e.into_response(),
+    };
+    let result = async {
+        let body = plain_body(&state, &headers, body).await?;
+        let req = decode_logs(&body, enc)?;
+        drop(body);
+        let partial = export_logs(&state, &tenant, &req).await?;
+        Ok::<_, ApiError>(encode_signal_response(
+            SignalKind::Logs,
+            partial.as_ref(),
+            enc,
+        )?)
+    }
+    .await;
+    respond(result, enc)
+}
+
+/// 200 with the encoded response, or the OTLP error.
+fn respond(result: Result<Vec<u8>, ApiError>, enc: Encoding) -> Response {
+    match result {
+        Ok(bytes) => encoded(StatusCode::OK, enc, bytes),
+        Err(e) => otlp_error(&e, enc),
+    }
 }
 
 /// `google.rpc.Status`, the body of an OTLP/HTTP error (in the request's encoding).
@@ -293,12 +377,12 @@ impl Export for GrpcMetrics {
     }
 }
 
-/// `TraceService/Export` and `LogsService/Export`: decoded (`INVALID_ARGUMENT` when
-/// malformed), then refused with `UNIMPLEMENTED`.
+/// `TraceService/Export` and `LogsService/Export`: decoded, translated and stored as over
+/// HTTP; the response is the same `partial_success`.
 #[derive(Clone)]
-struct GrpcNotYet<const TRACES: bool>(AppState);
+struct GrpcSignal<const TRACES: bool>(AppState);
 
-impl<const TRACES: bool> Export for GrpcNotYet<TRACES> {
+impl<const TRACES: bool> Export for GrpcSignal<TRACES> {
     const SERVICE: &'static str = if TRACES {
         TRACE_SERVICE_NAME
     } else {
@@ -311,22 +395,24 @@ impl<const TRACES: bool> Export for GrpcNotYet<TRACES> {
     ) -> impl Future<Output = Result<Vec<u8>, tonic::Status>> + Send + 'static {
         let state = self.0.clone();
         async move {
-            grpc_tenant(&state, &request)?;
-            let body = request.get_ref();
-            let (signal, decoded) = if TRACES {
-                let decoded = decode_traces(body, Encoding::Protobuf).map(drop);
-                (Signal::Traces, decoded)
-            } else {
-                (
-                    Signal::Logs,
-                    decode_logs(body, Encoding::Protobuf).map(drop),
-                )
-            };
-            let e = match decoded {
-                Ok(()) => not_supported(signal),
-                Err(e) => ApiError::from(e),
-            };
-            Err(e.to_grpc_status())
+            let tenant = grpc_tenant(&state, &request)?;
+            let result = async {
+                let (kind, partial) = if TRACES {
+                    let req = decode_traces(request.get_ref(), Encoding::Protobuf)?;
+                    drop(request);
+                    (
+                        SignalKind::Traces,
+                        export_traces(&state, &tenant, &req).await?,
+                    )
+                } else {
+                    let req = decode_logs(request.get_ref(), Encoding::Protobuf)?;
+                    drop(request);
+                    (SignalKind::Logs, export_logs(&state, &tenant, &req).await?)
+                };
+                Ok::<_, ApiError>(signal_response_protobuf(kind, partial.as_ref()))
+            }
+            .await;
+            result.map_err(|e| e.to_grpc_status())
         }
     }
 }

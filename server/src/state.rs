@@ -13,12 +13,15 @@ use std::sync::{Arc, PoisonError, RwLock};
 use axum::body::{Body, Bytes};
 use axum::http::HeaderMap;
 use http_body_util::BodyExt;
-use strata_engine::{Engine, Error as EngineError, SeriesSamples, TenantId, WriteOutcome};
+use strata_engine::{
+    Engine, Error as EngineError, LogRecord, SeriesSamples, SignalOutcome, SpanRecord, TenantId,
+    WriteOutcome,
+};
 
 use crate::api_error::ApiError;
 use crate::auth::Auth;
 use crate::config::SqlSettings;
-use crate::metrics::{Metrics, Signal};
+use crate::metrics::{Counts, Metrics, Signal};
 
 /// After refusing a body over the limit, how much more of it is read and discarded (so the
 /// client, still sending, gets the 413 instead of a connection reset) and for how long.
@@ -172,15 +175,44 @@ impl AppState {
         tenant: &TenantId,
         batch: Vec<SeriesSamples>,
     ) -> Result<WriteOutcome, ApiError> {
+        self.write(tenant, Signal::Metrics, move |e, t| e.write(t, &batch))
+            .await
+    }
+
+    /// Writes spans for `tenant`, as [`AppState::write_metrics`] does samples.
+    pub async fn write_spans(
+        &self,
+        tenant: &TenantId,
+        spans: Vec<SpanRecord>,
+    ) -> Result<SignalOutcome, ApiError> {
+        self.write(tenant, Signal::Traces, move |e, t| e.write_spans(t, &spans))
+            .await
+    }
+
+    /// Writes log records for `tenant`, as [`AppState::write_metrics`] does samples.
+    pub async fn write_logs(
+        &self,
+        tenant: &TenantId,
+        logs: Vec<LogRecord>,
+    ) -> Result<SignalOutcome, ApiError> {
+        self.write(tenant, Signal::Logs, move |e, t| e.write_logs(t, &logs))
+            .await
+    }
+
+    async fn write<O: Counts + Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        signal: Signal,
+        write: impl FnOnce(&Engine, &TenantId) -> strata_engine::Result<O> + Send + 'static,
+    ) -> Result<O, ApiError> {
         let engine = self.engine()?;
         let t = tenant.clone();
-        let result = tokio::task::spawn_blocking(move || engine.write(&t, &batch))
+        let result = tokio::task::spawn_blocking(move || write(&engine, &t))
             .await
             .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))?;
         match result {
             Ok(outcome) => {
-                self.metrics()
-                    .record_write(tenant, Signal::Metrics, &outcome);
+                self.metrics().record_write(tenant, signal, &outcome);
                 Ok(outcome)
             }
             Err(e @ EngineError::OverCapacity { .. }) => Err(ApiError::Unavailable {
@@ -188,7 +220,7 @@ impl AppState {
                 retry_after: RETRY_AFTER_SECS,
             }),
             Err(e) => {
-                tracing::error!(tenant = %tenant, error = %e, "write failed");
+                tracing::error!(tenant = %tenant, signal = signal.as_str(), error = %e, "write failed");
                 Err(ApiError::Internal(format!("write failed: {e}")))
             }
         }

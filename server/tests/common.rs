@@ -7,7 +7,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use strata_engine::{Engine, EngineConfig, MatchOp, Matcher, TenantId};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use strata_engine::{
+    Engine, EngineConfig, LogRecord, MatchOp, Matcher, SignalSnapshot, SpanRecord, TenantId,
+    logs_from_batch, spans_from_batch,
+};
 use strata_tests::remote_write::TestSeries;
 
 /// The `strata` binary Cargo built for these tests.
@@ -67,4 +72,52 @@ pub fn expected(series: &[TestSeries]) -> SeriesMap {
             )
         })
         .collect()
+}
+
+/// Every record of a snapshot: its files decoded, then its memory.
+fn snapshot_records<R>(
+    snap: &SignalSnapshot,
+    decode: fn(&RecordBatch) -> strata_engine::Result<Vec<R>>,
+) -> Vec<R> {
+    let mut out = Vec::new();
+    for f in &snap.files {
+        let file = std::fs::File::open(f.path()).expect("open a snapshot file");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.build())
+            .expect("read a snapshot file");
+        for batch in reader {
+            out.extend(decode(&batch.expect("a record batch")).expect("decode records"));
+        }
+    }
+    for batch in &snap.memory {
+        out.extend(decode(batch).expect("decode records"));
+    }
+    out
+}
+
+/// Every span of `tenant` in the data directory (the engine opened on it with `config`,
+/// whose retention applies at once, and closed).
+pub fn read_spans(data: &Path, config: &EngineConfig, tenant: &str) -> Vec<SpanRecord> {
+    let engine = Engine::open(data, config.clone()).expect("open the data directory");
+    let tenant = TenantId::new(tenant).expect("tenant id");
+    let snap = engine
+        .spans_snapshot(&tenant, 0, i64::MAX)
+        .expect("spans snapshot");
+    let out = snapshot_records(&snap, spans_from_batch);
+    drop(snap);
+    engine.close().expect("close");
+    out
+}
+
+/// Every log record of `tenant` in the data directory, as [`read_spans`].
+pub fn read_logs(data: &Path, config: &EngineConfig, tenant: &str) -> Vec<LogRecord> {
+    let engine = Engine::open(data, config.clone()).expect("open the data directory");
+    let tenant = TenantId::new(tenant).expect("tenant id");
+    let snap = engine
+        .logs_snapshot(&tenant, 0, i64::MAX)
+        .expect("logs snapshot");
+    let out = snapshot_records(&snap, logs_from_batch);
+    drop(snap);
+    engine.close().expect("close");
+    out
 }

@@ -2,7 +2,8 @@
 //! generated `MetricsServiceClient`, and a raw-bytes client for malformed messages): every
 //! point type read back through the Prometheus API, `partial_success` under a tenant limit,
 //! and the status codes of the OTLP specification (INVALID_ARGUMENT, RESOURCE_EXHAUSTED,
-//! UNAUTHENTICATED, UNIMPLEMENTED, and UNAVAILABLE with `RetryInfo` when rate limited).
+//! UNAUTHENTICATED, UNIMPLEMENTED for an unknown encoding, and UNAVAILABLE with `RetryInfo`
+//! when rate limited). Spans and logs in depth: `otlp_traces_logs.rs`.
 
 mod common;
 
@@ -490,8 +491,8 @@ fn partial_success_and_error_codes_over_grpc() {
     assert!(status.get_details_retry_info().is_none(), "{status:?}");
     assert!(query(&server, &[], "big_metric_0", now).is_empty());
 
-    // Spans and logs: decoded, then refused with a clear UNIMPLEMENTED; malformed ones are
-    // INVALID_ARGUMENT like metrics.
+    // Spans and logs are stored (see `otlp_traces_logs.rs`): an empty export succeeds with
+    // nothing to report; malformed ones are INVALID_ARGUMENT like metrics.
     let channel = rt
         .block_on(
             Channel::from_shared(format!("http://{}", server.grpc))
@@ -499,30 +500,34 @@ fn partial_success_and_error_codes_over_grpc() {
                 .connect(),
         )
         .expect("connect");
-    let status = rt
+    let resp = rt
         .block_on(
             TraceServiceClient::new(channel.clone()).export(ExportTraceServiceRequest::default()),
         )
-        .expect_err("spans are not stored yet");
-    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
-    assert_eq!(
-        status.message(),
-        "OTLP traces are not stored by this version of Strata yet; nothing was accepted"
-    );
-    let status = rt
+        .expect("an empty export succeeds")
+        .into_inner();
+    assert_eq!(resp.partial_success, None);
+    let resp = rt
         .block_on(LogsServiceClient::new(channel).export(ExportLogsServiceRequest::default()))
-        .expect_err("logs are not stored yet");
-    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
-    assert_eq!(
-        status.message(),
-        "OTLP logs are not stored by this version of Strata yet; nothing was accepted"
-    );
+        .expect("an empty export succeeds")
+        .into_inner();
+    assert_eq!(resp.partial_success, None);
     let status = rt.block_on(raw_export(
         &server,
         "opentelemetry.proto.collector.trace.v1.TraceService",
         vec![0x0a, 0xff],
     ));
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let status = rt.block_on(raw_export(
+        &server,
+        "opentelemetry.proto.collector.logs.v1.LogsService",
+        vec![0x0a, 0xff],
+    ));
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().starts_with("invalid OTLP logs protobuf:"),
+        "{status:?}"
+    );
 
     // Every call is counted by service and code in the self-metrics.
     let text = server.get("/metrics", &[]).expect("metrics").text();
@@ -540,9 +545,10 @@ fn partial_success_and_error_codes_over_grpc() {
         count("metrics.v1.MetricsService", "RESOURCE_EXHAUSTED"),
         1.0
     );
-    assert_eq!(count("trace.v1.TraceService", "UNIMPLEMENTED"), 1.0);
+    assert_eq!(count("trace.v1.TraceService", "OK"), 1.0);
     assert_eq!(count("trace.v1.TraceService", "INVALID_ARGUMENT"), 1.0);
-    assert_eq!(count("logs.v1.LogsService", "UNIMPLEMENTED"), 1.0);
+    assert_eq!(count("logs.v1.LogsService", "OK"), 1.0);
+    assert_eq!(count("logs.v1.LogsService", "INVALID_ARGUMENT"), 1.0);
     assert!(text.contains(
         "strata_grpc_request_duration_seconds_count{service=\"opentelemetry.proto.collector.metrics.v1.MetricsService\"}"
     ));

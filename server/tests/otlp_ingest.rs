@@ -1,6 +1,6 @@
 //! OTLP metrics into the real `strata` binary over OTLP/HTTP (protobuf, and gzipped JSON),
-//! read back through the Prometheus API; partial success counts, a gzip bomb, bad bodies,
-//! and spans/logs refused as not yet stored. gRPC is `otlp_grpc.rs`, a real SDK
+//! read back through the Prometheus API; partial success counts, a gzip bomb, bad bodies.
+//! Spans and logs are `otlp_traces_logs.rs`. gRPC is `otlp_grpc.rs`, a real SDK
 //! `otel_sdk.rs`.
 
 mod common;
@@ -186,10 +186,14 @@ fn otlp_metrics_over_http_read_back_through_promql() {
         .expect("post");
     assert_eq!(resp.status, 415);
 
-    // Spans and logs are decoded, then refused: never acknowledged.
+    // Spans and logs are stored (`otlp_traces_logs.rs`): an empty export is a success with
+    // nothing to report, a malformed one a 400.
     for path in ["/v1/traces", "/v1/logs"] {
         let resp = server.post(path, &[PROTOBUF], b"").expect("post");
-        assert_eq!(resp.status, 501, "{path}: {}", resp.text());
+        assert_eq!(resp.status, 200, "{path}: {}", resp.text());
+        assert!(resp.body.is_empty(), "{path}: {:?}", resp.body);
+        let resp = server.post(path, &[PROTOBUF], b"\xff\xff").expect("post");
+        assert_eq!(resp.status, 400, "{path}: {}", resp.text());
     }
     assert!(server.terminate().success());
 }

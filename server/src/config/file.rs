@@ -69,6 +69,17 @@ pub(crate) struct LimitValues {
     pub(crate) max_label_value_len: Option<usize>,
     pub(crate) disk_budget_bytes: Option<u64>,
     pub(crate) metrics_retention: Option<String>,
+    pub(crate) traces_retention: Option<String>,
+    pub(crate) logs_retention: Option<String>,
+    pub(crate) signal_record_rate: Option<f64>,
+    pub(crate) signal_record_burst: Option<f64>,
+    pub(crate) signal_byte_rate: Option<f64>,
+    pub(crate) signal_byte_burst: Option<f64>,
+    pub(crate) max_attributes: Option<usize>,
+    pub(crate) max_attribute_value_len: Option<usize>,
+    pub(crate) max_attribute_depth: Option<usize>,
+    pub(crate) max_events: Option<usize>,
+    pub(crate) max_links: Option<usize>,
     pub(crate) tenants: Option<BTreeMap<String, LimitValues>>,
 }
 

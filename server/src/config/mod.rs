@@ -42,12 +42,9 @@ pub struct Config {
     pub grpc_addr: SocketAddr,
     /// Largest request body accepted, both as sent and after decompression.
     pub max_body_bytes: u64,
-    /// The storage engine's configuration (WAL durability, limits, metrics retention).
+    /// The storage engine's configuration (WAL durability, limits, retention of every
+    /// signal).
     pub engine: EngineConfig,
-    /// How long traces are kept (applied once traces are stored).
-    pub traces_retention: Duration,
-    /// How long logs are kept (applied once logs are stored).
-    pub logs_retention: Duration,
     /// Bearer tokens; none means auth is off.
     pub tokens: Vec<TokenConfig>,
     /// SQL queries (`/api/v1/sql`, `strata sql`): memory, time and result size.
@@ -82,8 +79,6 @@ impl Default for Config {
             grpc_addr: parse_default(DEFAULT_GRPC_ADDR),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             engine: EngineConfig::default(),
-            traces_retention: Duration::from_secs(7 * 86_400),
-            logs_retention: Duration::from_secs(7 * 86_400),
             tokens: Vec::new(),
             sql: SqlSettings::default(),
         }

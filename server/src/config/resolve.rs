@@ -109,10 +109,10 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
         c.engine.limits.metrics_retention = parse_duration("retention.metrics", t)?;
     }
     if let Some(t) = &r.traces {
-        c.traces_retention = parse_duration("retention.traces", t)?;
+        c.engine.limits.traces_retention = parse_duration("retention.traces", t)?;
     }
     if let Some(t) = &r.logs {
-        c.logs_retention = parse_duration("retention.logs", t)?;
+        c.engine.limits.logs_retention = parse_duration("retention.logs", t)?;
     }
 
     let e = file.engine;
@@ -193,6 +193,15 @@ fn apply_limits(l: &mut Limits, v: &LimitValues, prefix: &str) -> Result<()> {
     set!(max_labels_per_series);
     set!(max_label_name_len);
     set!(max_label_value_len);
+    set!(signal_record_rate);
+    set!(signal_record_burst);
+    set!(signal_byte_rate);
+    set!(signal_byte_burst);
+    set!(max_attributes);
+    set!(max_attribute_value_len);
+    set!(max_attribute_depth);
+    set!(max_events);
+    set!(max_links);
     if let Some(b) = v.disk_budget_bytes {
         l.disk_budget = Some(b);
     }
@@ -201,6 +210,12 @@ fn apply_limits(l: &mut Limits, v: &LimitValues, prefix: &str) -> Result<()> {
     }
     if let Some(t) = &v.metrics_retention {
         l.metrics_retention = parse_duration(&key("metrics_retention"), t)?;
+    }
+    if let Some(t) = &v.traces_retention {
+        l.traces_retention = parse_duration(&key("traces_retention"), t)?;
+    }
+    if let Some(t) = &v.logs_retention {
+        l.logs_retention = parse_duration(&key("logs_retention"), t)?;
     }
     Ok(())
 }

@@ -23,9 +23,20 @@ max_active_series = 5000
 max_labels_per_series = 20
 ingest_rate = 1000
 ingest_burst = 2000
+signal_record_rate = 500
+signal_record_burst = 600
+signal_byte_rate = 70000
+signal_byte_burst = 80000
+max_attributes = 64
+max_attribute_value_len = 4096
+max_attribute_depth = 4
+max_events = 10
+max_links = 11
 [limits.tenants.acme]
 max_active_series = 1000
 metrics_retention = "2d"
+traces_retention = "3d"
+max_attribute_value_len = 100
 [[auth.tokens]]
 sha256 = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
 tenant = "acme"
@@ -53,8 +64,34 @@ fn the_documented_shape_maps_onto_the_engine_config() {
         c.engine.limits.metrics_retention,
         Duration::from_secs(90 * 60)
     );
-    assert_eq!(c.traces_retention, Duration::from_secs(7 * 86_400));
-    assert_eq!(c.logs_retention, Duration::from_secs(36_500 * 86_400));
+    assert_eq!(
+        c.engine.limits.traces_retention,
+        Duration::from_secs(7 * 86_400)
+    );
+    assert_eq!(
+        c.engine.limits.logs_retention,
+        Duration::from_secs(36_500 * 86_400)
+    );
+    let l = &c.engine.limits;
+    assert_eq!(
+        (
+            l.signal_record_rate,
+            l.signal_record_burst,
+            l.signal_byte_rate,
+            l.signal_byte_burst
+        ),
+        (500.0, 600.0, 70_000.0, 80_000.0)
+    );
+    assert_eq!(
+        (
+            l.max_attributes,
+            l.max_attribute_value_len,
+            l.max_attribute_depth,
+            l.max_events,
+            l.max_links
+        ),
+        (64, 4096, 4, 10, 11)
+    );
     assert_eq!(c.engine.limits.max_active_series, 5000);
     assert_eq!(c.engine.limits.max_labels_per_series, 20);
     assert_eq!(c.engine.limits.ingest_rate, 1000.0);
@@ -63,6 +100,11 @@ fn the_documented_shape_maps_onto_the_engine_config() {
     assert_eq!(acme.max_active_series, 1000);
     assert_eq!(acme.max_labels_per_series, 20);
     assert_eq!(acme.metrics_retention, Duration::from_secs(2 * 86_400));
+    assert_eq!(acme.traces_retention, Duration::from_secs(3 * 86_400));
+    // retention.logs is the default of every tenant too.
+    assert_eq!(acme.logs_retention, Duration::from_secs(36_500 * 86_400));
+    assert_eq!(acme.max_attribute_value_len, 100);
+    assert_eq!(acme.max_attributes, 64);
     assert_eq!(c.tokens.len(), 2);
     assert_eq!(c.tokens[0].scopes, vec![Scope::Read, Scope::Write]);
     assert!(c.tokens[1].choose_tenant);
@@ -97,6 +139,24 @@ fn unknown_keys_and_bad_values_name_the_key() {
         ("[limits.tenants.\"a/b\"]\n", "limits.tenants.a/b"),
         ("[wal]\ndurability = \"always\"", "wal.durability"),
         ("[retention]\nmetrics = \"a week\"", "retention.metrics"),
+        ("[retention]\ntraces = \"soon\"", "retention.traces"),
+        (
+            "[limits]\ntraces_retention = \"soon\"",
+            "limits.traces_retention",
+        ),
+        (
+            "[limits.tenants.acme]\nlogs_retention = \"x\"",
+            "limits.tenants.acme.logs_retention",
+        ),
+        (
+            "[limits]\nmax_attribute_depth = 0",
+            "limits.max_attribute_depth",
+        ),
+        ("[limits]\nsignal_byte_rate = 0", "limits.signal_byte_rate"),
+        (
+            "[limits]\nmax_attribute_value_len = 0",
+            "limits.max_attribute_value_len",
+        ),
         (
             "[[auth.tokens]]\nsha256 = \"00\"\ntenant = \"a\"\nscopes = [\"read\"]",
             "sha256",

@@ -1,24 +1,37 @@
-//! OTLP metrics ingest without the network: request bodies (gzip, protobuf, OTLP/JSON), the
-//! mapping onto the Prometheus data model (as Prometheus 3.x's OTLP receiver does it, see
-//! `docs/otlp-mapping.md`), and the `partial_success` response.
+//! OTLP ingest without the network: request bodies (gzip, protobuf, OTLP/JSON), the
+//! mapping of metrics onto the Prometheus data model (as Prometheus 3.x's OTLP receiver does
+//! it) and of spans and log records onto the engine's records (see `docs/otlp-mapping.md`),
+//! and the `partial_success` responses.
 //!
 //! The HTTP and gRPC handlers call, in order: [`decompress`] (HTTP only) with the body limit,
 //! [`decode_metrics`], [`translate_metrics`], the engine's write with `Translated::series`,
 //! [`partial_success`] with the engine's `WriteOutcome`, and [`encode_response`] (HTTP only)
-//! in the request's [`Encoding`]. Traces and logs are decoded ([`decode_traces`],
-//! [`decode_logs`]) so that malformed bodies get a 400 and valid ones a clear "not yet
-//! supported".
+//! in the request's [`Encoding`]. Spans and logs go the same way through [`decode_traces`] /
+//! [`decode_logs`], [`translate_spans`] / [`translate_logs`] (a [`Batch`]), the engine's
+//! `write_spans` / `write_logs`, [`Batch::outcome`], [`signal_partial_success`] and
+//! [`encode_signal_response`].
 
 mod decode;
 mod error;
 mod labels;
+mod logs;
 mod names;
 mod response;
+mod signal;
+mod signal_response;
+mod spans;
 mod translate;
 
 pub(crate) use decode::{Encoding, decode_logs, decode_metrics, decode_traces, decompress};
 pub(crate) use error::OtlpError;
+pub(crate) use logs::translate_logs;
 pub(crate) use response::{encode_response, partial_success};
+pub(crate) use signal::Batch;
+pub(crate) use signal_response::{
+    PartialSuccess, SignalKind, encode_signal_response, signal_partial_success,
+    signal_response_protobuf,
+};
+pub(crate) use spans::translate_spans;
 pub(crate) use translate::{TranslateOptions, translate_metrics};
 
 #[cfg(test)]
