@@ -344,10 +344,17 @@ impl Core {
             );
             let b_tokens =
                 bytes_bucket.available(now, limits.signal_byte_rate, limits.signal_byte_burst);
-            // The longest prefix both buckets can pay for.
+            // The longest prefix both buckets can pay for. A batch that fits the bursts is
+            // taken whole or not at all: a client retries a rate-limited request, and a
+            // stored part would then be stored twice (spans and logs are not deduplicated).
+            // Only a batch larger than a burst, which could never be taken whole, is split.
             let n = ends
                 .partition_point(|&end| end <= b_tokens)
                 .min(usize::try_from(n_tokens).unwrap_or(usize::MAX));
+            let total_bytes = ends.last().copied().unwrap_or(0);
+            let fits_burst = kept.len() as f64 <= limits.signal_record_burst
+                && total_bytes as f64 <= limits.signal_byte_burst;
+            let n = if n < kept.len() && fits_burst { 0 } else { n };
             let bytes = if n == 0 { 0 } else { ends[n - 1] };
             records_bucket.take(
                 n as u64,

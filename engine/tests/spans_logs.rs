@@ -482,3 +482,36 @@ fn records_and_bytes_rates_are_token_buckets_with_a_burst() {
     clock.advance(9_000);
     assert_eq!(engine.write_logs(&acme(), &big[..1]).unwrap().accepted, 1);
 }
+
+#[test]
+fn a_rate_limited_batch_that_fits_the_burst_is_refused_whole_so_a_retry_stores_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0_MS + 1_800_000));
+    let config = EngineConfig {
+        limits: Limits {
+            signal_record_rate: 10.0,
+            signal_record_burst: 20.0,
+            ..Limits::default()
+        },
+        ..EngineConfig::default()
+    };
+    let engine = Engine::open_with_clock(dir.path(), config, clock.clone()).unwrap();
+    let logs: Vec<LogRecord> = (0..25u8).map(|i| log(i, "api", None)).collect();
+    assert_eq!(
+        engine.write_logs(&acme(), &logs[..15]).unwrap().accepted,
+        15
+    );
+    // 5 tokens left, 10 asked: nothing stored, all 10 reported.
+    let out = engine.write_logs(&acme(), &logs[15..]).unwrap();
+    assert_eq!(out.accepted, 0, "{out:?}");
+    assert_eq!(out.rejected[&SignalReject::RateLimited], 10);
+    // The client retries once the bucket refilled: stored once.
+    clock.advance(500);
+    assert_eq!(
+        engine.write_logs(&acme(), &logs[15..]).unwrap().accepted,
+        10
+    );
+    let snap = engine.logs_snapshot(&acme(), 0, i64::MAX).unwrap();
+    let rows: usize = snap.memory.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 25, "each record exactly once");
+}
