@@ -35,6 +35,7 @@ mod http;
 mod jaeger;
 mod log_search;
 mod metrics;
+mod offline;
 mod otlp;
 mod otlp_ingest;
 mod params;

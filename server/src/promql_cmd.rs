@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use strata_engine::{Engine, TenantId};
+use strata_engine::TenantId;
 use strata_query::promql::{EngineSource, PromqlEngine, QueryOptions, QueryResult, Value};
 
 use crate::cli::{OutputFormat, PromqlArgs};
@@ -14,11 +14,7 @@ use crate::{Error, Result};
 pub fn run(args: &PromqlArgs, out: &mut dyn Write) -> Result<()> {
     let config = args.config.load()?;
     let tenant = TenantId::new(&args.tenant).map_err(|e| Error::Usage(e.to_string()))?;
-    let engine =
-        Engine::open(&config.data_dir, config.engine.clone()).map_err(|source| Error::Engine {
-            dir: config.data_dir.clone(),
-            source,
-        })?;
+    let engine = crate::offline::open_engine(&config)?;
     let source = EngineSource::new(&engine, &tenant);
     let promql = PromqlEngine::new(QueryOptions::default());
     let result = match (&args.start, &args.end) {

@@ -17,11 +17,7 @@ use crate::{Error, Result};
 pub fn run(args: &SqlArgs, out: &mut dyn Write) -> Result<()> {
     let config = args.config.load()?;
     let tenant = TenantId::new(&args.tenant).map_err(|e| Error::Usage(e.to_string()))?;
-    let engine =
-        Engine::open(&config.data_dir, config.engine.clone()).map_err(|source| Error::Engine {
-            dir: config.data_dir.clone(),
-            source,
-        })?;
+    let engine = crate::offline::open_engine(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

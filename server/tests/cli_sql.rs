@@ -121,3 +121,52 @@ fn sql_command_reads_what_a_stopped_server_wrote() {
         "{err}"
     );
 }
+
+#[test]
+fn offline_commands_never_apply_retention_to_the_directory_they_read() {
+    // A server keeping metrics ten years holds data 60 days old.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        common::bin(),
+        dir.path(),
+        "[retention]\nmetrics = \"3650d\"\n",
+    );
+    server.wait_ready(common::READY);
+    let old = common::now_ms() - 60 * 86_400_000;
+    let series = node_and_http_series(1, 10, old);
+    let total: usize = series.iter().map(|s| s.samples.len()).sum();
+    let protos: Vec<_> = series.iter().map(|s| s.to_proto()).collect();
+    let r = server
+        .post("/api/v1/write", &HEADERS, &encode(&protos))
+        .expect("remote-write");
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(server.terminate().success());
+    let data = data_dir(dir.path());
+
+    // `strata sql` and `strata promql` without --config (the 30-day default) see all of it,
+    // and leave it on disk.
+    let count = "SELECT count(*) AS n FROM samples";
+    for _ in 0..2 {
+        let out = stdout(&strata_sql(&data, &["--format", "csv"], count));
+        assert_eq!(out.trim(), format!("n\n{total}"), "{out}");
+    }
+    let promql = Command::new(common::bin())
+        .args(["promql", "--format", "json", "--time"])
+        .arg(format!("{}", old / 1000))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("count(up)")
+        .output()
+        .expect("spawn strata promql");
+    assert!(
+        promql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&promql.stderr)
+    );
+    let out = stdout(&strata_sql(&data, &["--format", "csv"], count));
+    assert_eq!(
+        out.trim(),
+        format!("n\n{total}"),
+        "after strata promql: {out}"
+    );
+}
