@@ -2,8 +2,8 @@
 //!
 //! It owns the PromQL evaluator ([`promql`]: parsed by `promql-parser`, evaluated here with
 //! Prometheus 3.x semantics, reading series through [`promql::SeriesSource`]), the
-//! per-tenant DataFusion catalog ([`sql`]: tables `samples`, `series` and `metrics` over the
-//! engine's Parquet partitions and memory), and [`Strata`], the one handle an embedding
+//! per-tenant DataFusion catalog ([`sql`]: tables `samples`, `series`, `metrics`, `spans`
+//! and `logs` over the engine's Parquet partitions and memory), and [`Strata`], the one handle an embedding
 //! program uses. It does not own storage layout (the engine's) or the network (the
 //! server's). [`prom_api`] renders PromQL and label lookups as Prometheus's HTTP API JSON,
 //! for the server to route requests to.

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
-use strata_engine::{Engine, EngineConfig, SeriesSamples, TenantId, WriteOutcome};
+use strata_engine::{
+    Engine, EngineConfig, LogRecord, SeriesSamples, SignalOutcome, SpanRecord, TenantId,
+    WriteOutcome,
+};
 
 use crate::promql::{EngineSource, PromqlEngine, QueryOptions, QueryResult};
 use crate::sql::{self, SqlConfig};
@@ -81,6 +84,18 @@ impl Strata {
     /// query once this returns.
     pub fn write(&self, tenant: &TenantId, batch: &[SeriesSamples]) -> Result<WriteOutcome> {
         Ok(self.engine.write(tenant, batch)?)
+    }
+
+    /// Writes spans for `tenant`; see [`Engine::write_spans`]. A span is visible to the
+    /// next query of table `spans` once this returns.
+    pub fn write_spans(&self, tenant: &TenantId, spans: &[SpanRecord]) -> Result<SignalOutcome> {
+        Ok(self.engine.write_spans(tenant, spans)?)
+    }
+
+    /// Writes log records for `tenant`; see [`Engine::write_logs`]. A record is visible to
+    /// the next query of table `logs` once this returns.
+    pub fn write_logs(&self, tenant: &TenantId, logs: &[LogRecord]) -> Result<SignalOutcome> {
+        Ok(self.engine.write_logs(tenant, logs)?)
     }
 
     /// A DataFusion session over `tenant`'s tables, for callers that build their own plans

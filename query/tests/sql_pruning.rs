@@ -8,49 +8,12 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
-use datafusion::physical_plan::metrics::MetricValue;
-use datafusion::physical_plan::{ExecutionPlan, collect, displayable};
 use strata_engine::{Engine, EngineConfig, ManualClock, Sample, SeriesSamples};
-use strata_query::sql::{SqlConfig, read_only, tenant_session};
 
-use common::{MINUTE, T0, acme};
-
-/// Plans and runs `sql` for acme; returns the result, the plan text and the plan.
-async fn run(
-    engine: &Arc<Engine>,
-    sql: &str,
-) -> (Vec<RecordBatch>, String, Arc<dyn ExecutionPlan>) {
-    let ctx = tenant_session(engine.clone(), &acme(), &SqlConfig::for_tests()).expect("session");
-    let frame = ctx.sql_with_options(sql, read_only()).await.expect("plan");
-    let plan = frame.create_physical_plan().await.expect("physical plan");
-    let batches = collect(plan.clone(), ctx.task_ctx()).await.expect("run");
-    let text = displayable(plan.as_ref()).indent(true).to_string();
-    (batches, text, plan)
-}
+use common::{MINUTE, T0, acme, metric, run};
 
 fn count(batches: &[RecordBatch]) -> i64 {
     batches[0].column(0).as_primitive::<Int64Type>().value(0)
-}
-
-/// Sums a scan metric over the plan tree: counters by value, pruning metrics by pruned.
-fn metric(plan: &Arc<dyn ExecutionPlan>, name: &str) -> usize {
-    let mut total = 0;
-    if let Some(set) = plan.metrics() {
-        for m in set.iter().filter(|m| m.value().name() == name) {
-            total += match m.value() {
-                MetricValue::PruningMetrics {
-                    pruning_metrics, ..
-                } => pruning_metrics.pruned(),
-                v => v.as_usize(),
-            };
-        }
-    }
-    total
-        + plan
-            .children()
-            .into_iter()
-            .map(|c| metric(c, name))
-            .sum::<usize>()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,11 +1,12 @@
-//! The embedding handle: a write is visible to the next SQL and PromQL query without a
-//! flush, a flush does not duplicate it, and the SQL timeout stops a long query.
+//! The embedding handle: a write (samples, spans, log records) is visible to the next SQL
+//! and PromQL query without a flush, a flush does not duplicate it, and the SQL timeout
+//! stops a long query.
 
 use std::time::Duration;
 
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
-use strata_engine::{Clock, Sample, SeriesSamples, SystemClock, TenantId};
+use strata_engine::{Clock, LogRecord, Sample, SeriesSamples, SpanRecord, SystemClock, TenantId};
 use strata_query::promql::Value;
 use strata_query::sql::{self, SqlConfig};
 use strata_query::{Error, Strata, StrataConfig};
@@ -44,6 +45,49 @@ fn writes_are_visible_to_the_next_query_once() {
         panic!("a matrix")
     };
     assert_eq!(m[0].points.len(), 2);
+}
+
+fn count_of(db: &Strata, t: &TenantId, sql: &str) -> i64 {
+    let batches = db.sql(t, sql).expect("sql");
+    batches[0].column(0).as_primitive::<Int64Type>().value(0)
+}
+
+#[test]
+fn spans_and_logs_written_through_the_handle_are_visible_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Strata::open(dir.path(), StrataConfig::default()).expect("open");
+    let t = TenantId::new("acme").expect("valid");
+    let now_ns = SystemClock.now_ms() * 1_000_000;
+    let span = |n: u8| SpanRecord {
+        trace_id: [n; 16],
+        span_id: [n; 8],
+        service_name: "api".into(),
+        start_ns: now_ns - 1_000_000_000,
+        end_ns: now_ns,
+        ..SpanRecord::default()
+    };
+    let log = |n: u8| LogRecord {
+        time_ns: now_ns,
+        trace_id: Some([n; 16]),
+        ..LogRecord::default()
+    };
+    let spans = "SELECT count(*) FROM spans";
+    let joined = "SELECT count(*) FROM spans s JOIN logs l ON s.trace_id = l.trace_id";
+    assert_eq!(db.write_spans(&t, &[span(1)]).expect("write").accepted, 1);
+    assert_eq!(db.write_logs(&t, &[log(1)]).expect("write").accepted, 1);
+    assert_eq!(count_of(&db, &t, spans), 1);
+    assert_eq!(count_of(&db, &t, joined), 1);
+    db.engine().flush().expect("flush");
+    assert_eq!(db.write_spans(&t, &[span(2)]).expect("write").accepted, 1);
+    assert_eq!(db.write_logs(&t, &[log(2)]).expect("write").accepted, 1);
+    assert_eq!(
+        count_of(&db, &t, spans),
+        2,
+        "one from the file, one from memory"
+    );
+    assert_eq!(count_of(&db, &t, joined), 2);
+    let one = "SELECT count(*) FROM spans WHERE trace_id = X'02020202020202020202020202020202'";
+    assert_eq!(count_of(&db, &t, one), 1);
 }
 
 #[test]

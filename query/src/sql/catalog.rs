@@ -18,14 +18,15 @@ use super::SqlConfig;
 use super::error::{Error, Result};
 use super::samples::SamplesTable;
 use super::series::SeriesTable;
+use super::signal_table::{Signal, SignalTable};
 use super::stream::SqlStream;
 
 /// The definition of the `metrics` view.
 const METRICS_VIEW: &str = "SELECT series.metric, series.labels, samples.ts, samples.value \
      FROM samples JOIN series ON samples.series_id = series.series_id";
 
-/// A DataFusion session over `tenant`'s data in `engine`: tables `samples`, `series` and
-/// `metrics` (see `docs/sql.md`). Its tables list only that tenant's file sets and memory,
+/// A DataFusion session over `tenant`'s data in `engine`: tables `samples`, `series`,
+/// `metrics`, `spans` and `logs` (see `docs/sql.md`). Its tables list only that tenant's file sets and memory,
 /// so no query in it can read another tenant's data. The memory budget comes from
 /// `config`; the timeout applies in [`run_sql`].
 pub fn tenant_session(
@@ -53,7 +54,11 @@ pub fn tenant_session(
         .build();
     let ctx = SessionContext::new_with_state(state);
     let samples = Arc::new(SamplesTable::new(engine.clone(), tenant.clone()));
-    let series = Arc::new(SeriesTable::new(engine, tenant.clone()));
+    let series = Arc::new(SeriesTable::new(engine.clone(), tenant.clone()));
+    for (name, signal) in [("spans", Signal::Spans), ("logs", Signal::Logs)] {
+        let table = SignalTable::new(engine.clone(), tenant.clone(), signal);
+        ctx.register_table(name, Arc::new(table)).map_err(df)?;
+    }
     ctx.register_table("samples", samples.clone()).map_err(df)?;
     ctx.register_table("series", series.clone()).map_err(df)?;
     let plan = LogicalPlanBuilder::scan("samples", provider_as_source(samples), None)

@@ -3,17 +3,20 @@
 //! Tables (see `docs/sql.md`): `samples(series_id, ts, value)` read from the tenant's
 //! Parquet file sets and memory, pruned by time filters, Parquet statistics and the page
 //! index, and deduplicated where sources overlap; `series(series_id, metric, labels)`;
-//! `metrics(metric, labels, ts, value)`, their join. `spans` and `logs` join the catalog
-//! when the engine stores them.
+//! `metrics(metric, labels, ts, value)`, their join; `spans` and `logs`, the engine's spans
+//! and log records, pruned by time and, for `trace_id` lookups, by bloom filters.
 
 mod catalog;
 mod config;
 mod dedup;
 mod error;
 mod samples;
+mod scan;
 mod series;
+mod signal_table;
 mod stream;
 mod time_range;
+mod trace_ids;
 
 pub use catalog::{read_only, run_sql, tenant_session};
 pub use config::SqlConfig;

@@ -18,17 +18,11 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{SchemaRef, TimestampMillisecondType};
 use datafusion::catalog::Session;
-use datafusion::common::{DFSchema, project_schema};
+use datafusion::common::project_schema;
 use datafusion::datasource::TableProvider;
 use datafusion::datasource::TableType;
-use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::expr_rewriter::unnormalize_col;
-use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
@@ -37,6 +31,7 @@ use datafusion::physical_plan::union::UnionExec;
 use strata_engine::{Engine, SnapshotFile, TenantId, samples_schema};
 
 use super::dedup::DedupExec;
+use super::scan::{memory_exec, parquet_exec, parquet_source, partitioned_file, predicate};
 use super::time_range::time_range;
 
 /// One source of samples, in snapshot order (oldest first).
@@ -70,51 +65,12 @@ impl SamplesTable {
         predicate: Option<&Arc<dyn PhysicalExpr>>,
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let mut source = ParquetSource::new(self.schema.clone())
-            .with_enable_page_index(true)
-            .with_pushdown_filters(true);
-        if let Some(p) = predicate {
-            source = source.with_predicate(p.clone());
-        }
-        let n = state
-            .config()
-            .target_partitions()
-            .clamp(1, files.len().max(1));
-        let mut groups: Vec<Vec<PartitionedFile>> = (0..n).map(|_| Vec::new()).collect();
-        for (i, f) in files.iter().enumerate() {
-            // The local object store reads absolute paths only: a relative data directory
-            // (`./strata-data`, the server's default) would be taken from `/`.
-            let path = std::path::absolute(f.samples_path()).map_err(|e| {
-                DataFusionError::Execution(format!(
-                    "cannot resolve {}: {e}",
-                    f.samples_path().display()
-                ))
-            })?;
-            let path = path.to_str().ok_or_else(|| {
-                DataFusionError::Execution(format!("non-UTF-8 path {}", path.display()))
-            })?;
-            groups[i % n].push(PartitionedFile::new(path, f.samples_bytes()));
-        }
-        let config =
-            FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
-                .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
-                .with_projection_indices(projection)?
-                .with_limit(limit)
-                .build();
-        Ok(DataSourceExec::from_data_source(config))
-    }
-
-    fn memory_exec(
-        &self,
-        batches: &[&RecordBatch],
-        projection: Option<Vec<usize>>,
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let partitions: Vec<Vec<RecordBatch>> =
-            batches.iter().map(|b| vec![(*b).clone()]).collect();
-        let source = MemorySourceConfig::try_new(&partitions, self.schema.clone(), projection)?
-            .with_limit(limit);
-        Ok(DataSourceExec::from_data_source(source))
+        let files = files
+            .iter()
+            .map(|f| partitioned_file(f))
+            .collect::<Result<Vec<_>>>()?;
+        let source = parquet_source(self.schema.clone(), predicate);
+        parquet_exec(state, source, files, projection, limit)
     }
 }
 
@@ -196,11 +152,7 @@ impl TableProvider for SamplesTable {
                 Source::Memory(b) => batch_range(b).unwrap_or((i64::MAX, i64::MIN)),
             })
             .collect();
-        let schema = DFSchema::try_from(self.schema.as_ref().clone())?;
-        let physical = |filters: Vec<Expr>| match conjunction(filters) {
-            Some(expr) => state.create_physical_expr(expr, &schema).map(Some),
-            None => Ok(None),
-        };
+        let physical = |filters: Vec<Expr>| predicate(state, &self.schema, filters);
         // Sources that are deduplicated may only be filtered on the key (series_id, ts):
         // a filter on `value` would drop the older copy of a sample and let a newer one
         // through.
@@ -214,7 +166,7 @@ impl TableProvider for SamplesTable {
             .cloned()
             .collect();
         let key_predicate = physical(key_filters)?;
-        let predicate = physical(filters)?;
+        let all_predicate = physical(filters)?;
         let projection = projection.cloned();
         let (mut single_files, mut single_memory) = (Vec::new(), Vec::new());
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
@@ -235,7 +187,7 @@ impl TableProvider for SamplesTable {
                         files.push(f.samples_path().display().to_string());
                         self.parquet_exec(state, &[f], None, key_predicate.as_ref(), None)?
                     }
-                    Source::Memory(b) => self.memory_exec(&[b], None, None)?,
+                    Source::Memory(b) => memory_exec(self.schema.clone(), &[b], None, None)?,
                 });
             }
             plans.push(Arc::new(DedupExec::try_new(
@@ -250,12 +202,17 @@ impl TableProvider for SamplesTable {
                 state,
                 &single_files,
                 projection.clone(),
-                predicate.as_ref(),
+                all_predicate.as_ref(),
                 limit,
             )?);
         }
         if !single_memory.is_empty() {
-            plans.push(self.memory_exec(&single_memory, projection, limit)?);
+            plans.push(memory_exec(
+                self.schema.clone(),
+                &single_memory,
+                projection,
+                limit,
+            )?);
         }
         if plans.is_empty() {
             return Ok(Arc::new(EmptyExec::new(projected)));

@@ -3,12 +3,19 @@
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses part of it
 
+pub mod counting_store;
+pub mod signals;
+
 use std::sync::Arc;
 
+use datafusion::arrow::array::RecordBatch;
+use datafusion::physical_plan::metrics::{Metric, MetricValue};
+use datafusion::physical_plan::{ExecutionPlan, collect, displayable};
+use datafusion::prelude::SessionContext;
 use strata_engine::{Engine, EngineConfig, ManualClock, Sample, SeriesSamples, TenantId};
 use strata_query::Strata;
 use strata_query::promql::QueryOptions;
-use strata_query::sql::SqlConfig;
+use strata_query::sql::{SqlConfig, read_only, tenant_session};
 
 /// 2025-01-01T00:00:00Z in ms.
 pub const T0: i64 = 1_735_689_600_000;
@@ -70,6 +77,9 @@ fn write_minutes(engine: &Engine, from: i64, to: i64) {
 ///   minute), {db,a} (10 x minute), one sample a minute for minutes 0..180;
 ///   `temperature{sensor=s1}` at minutes 0..4 with 1.5, NaN, +Inf, -Inf.
 /// - beta: `http_requests_total{job=secret,instance=z}` (1e6 x minute), minutes 0..180.
+/// - spans and logs ([`signals`]): traces A (minute 10) and B (minute 70) and their logs
+///   go to files with the first flush; trace C (minute 160) stays in memory; beta has one
+///   span and one log record.
 ///
 /// A first flush writes minutes 0..120 (one file set in each of hours 0 and 1), a second
 /// minutes 120..150 (one set in hour 2); minutes 150..180 stay in memory. After the flushes,
@@ -92,10 +102,12 @@ pub fn dataset(dir: &std::path::Path) -> Arc<Engine> {
             .collect(),
     );
     engine.write(&acme(), &[temps]).expect("write temps");
+    signals::write_flushed(&engine);
     engine.flush().expect("flush 1");
     write_minutes(&engine, 120, 150);
     engine.flush().expect("flush 2");
     write_minutes(&engine, 150, 180);
+    signals::write_in_memory(&engine);
     let again = series(
         &[
             ("__name__", "http_requests_total"),
@@ -115,4 +127,54 @@ pub fn dataset(dir: &std::path::Path) -> Arc<Engine> {
 /// A [`Strata`] handle over `engine` with the test SQL settings.
 pub fn handle(engine: Arc<Engine>, sql: SqlConfig) -> Strata {
     Strata::with_engine(engine, sql, QueryOptions::default())
+}
+
+/// Plans and runs `sql` for acme; returns the result, the plan text and the plan (for its
+/// metrics).
+pub async fn run(
+    engine: &Arc<Engine>,
+    sql: &str,
+) -> (Vec<RecordBatch>, String, Arc<dyn ExecutionPlan>) {
+    let ctx = tenant_session(engine.clone(), &acme(), &SqlConfig::for_tests()).expect("session");
+    run_in(&ctx, sql).await
+}
+
+/// Plans and runs `sql` in `ctx`, as [`run`].
+pub async fn run_in(
+    ctx: &SessionContext,
+    sql: &str,
+) -> (Vec<RecordBatch>, String, Arc<dyn ExecutionPlan>) {
+    let frame = ctx.sql_with_options(sql, read_only()).await.expect("plan");
+    let plan = frame.create_physical_plan().await.expect("physical plan");
+    let batches = collect(plan.clone(), ctx.task_ctx()).await.expect("run");
+    let text = displayable(plan.as_ref()).indent(true).to_string();
+    (batches, text, plan)
+}
+
+/// Calls `visit` with every metric of the plan tree.
+pub fn each_metric(plan: &Arc<dyn ExecutionPlan>, visit: &mut dyn FnMut(&Metric)) {
+    if let Some(set) = plan.metrics() {
+        for m in set.iter() {
+            visit(m);
+        }
+    }
+    for c in plan.children() {
+        each_metric(c, visit);
+    }
+}
+
+/// Sums a scan metric over the plan tree: counters by value, pruning metrics by pruned.
+pub fn metric(plan: &Arc<dyn ExecutionPlan>, name: &str) -> usize {
+    let mut total = 0;
+    each_metric(plan, &mut |m| {
+        if m.value().name() == name {
+            total += match m.value() {
+                MetricValue::PruningMetrics {
+                    pruning_metrics, ..
+                } => pruning_metrics.pruned(),
+                v => v.as_usize(),
+            };
+        }
+    });
+    total
 }

@@ -1,0 +1,99 @@
+//! Building blocks of the tables' scans: a DataFusion Parquet scan over snapshot files
+//! (row-group statistics, the page index and the filters pushed into decoding) and an
+//! in-memory scan over snapshot batches.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::common::DFSchema;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::ExecutionPlan;
+use strata_engine::SnapshotFile;
+
+/// A Parquet source over `schema` that uses the page index and applies `predicate` to
+/// row-group statistics, pages and rows.
+pub(crate) fn parquet_source(
+    schema: SchemaRef,
+    predicate: Option<&Arc<dyn PhysicalExpr>>,
+) -> ParquetSource {
+    let source = ParquetSource::new(schema)
+        .with_enable_page_index(true)
+        .with_pushdown_filters(true);
+    match predicate {
+        Some(p) => source.with_predicate(p.clone()),
+        None => source,
+    }
+}
+
+/// The physical predicate of `filters` (ANDed) over `schema`, if there is any filter.
+pub(crate) fn predicate(
+    state: &dyn Session,
+    schema: &SchemaRef,
+    filters: Vec<Expr>,
+) -> Result<Option<Arc<dyn PhysicalExpr>>> {
+    let schema = DFSchema::try_from(schema.as_ref().clone())?;
+    match conjunction(filters) {
+        Some(expr) => state.create_physical_expr(expr, &schema).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// `file` as DataFusion names it: the local object store reads absolute paths only (a
+/// relative data directory, `./strata-data`, the server's default, would be taken from
+/// `/`). The file carries `file` itself, so compaction or retention cannot delete it while
+/// the plan lives.
+pub(crate) fn partitioned_file(file: &SnapshotFile) -> Result<PartitionedFile> {
+    let path = std::path::absolute(file.path()).map_err(|e| {
+        DataFusionError::Execution(format!("cannot resolve {}: {e}", file.path().display()))
+    })?;
+    let path = path
+        .to_str()
+        .ok_or_else(|| DataFusionError::Execution(format!("non-UTF-8 path {}", path.display())))?;
+    Ok(PartitionedFile::new(path, file.samples_bytes()).with_extension(file.clone()))
+}
+
+/// A scan of `files` by `source`, spread over the session's target partitions.
+pub(crate) fn parquet_exec(
+    state: &dyn Session,
+    source: ParquetSource,
+    files: Vec<PartitionedFile>,
+    projection: Option<Vec<usize>>,
+    limit: Option<usize>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let n = state
+        .config()
+        .target_partitions()
+        .clamp(1, files.len().max(1));
+    let mut groups: Vec<Vec<PartitionedFile>> = (0..n).map(|_| Vec::new()).collect();
+    for (i, f) in files.into_iter().enumerate() {
+        groups[i % n].push(f);
+    }
+    let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+        .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
+        .with_projection_indices(projection)?
+        .with_limit(limit)
+        .build();
+    Ok(DataSourceExec::from_data_source(config))
+}
+
+/// A scan of snapshot batches (schema `schema`), one partition per batch.
+pub(crate) fn memory_exec(
+    schema: SchemaRef,
+    batches: &[&RecordBatch],
+    projection: Option<Vec<usize>>,
+    limit: Option<usize>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let partitions: Vec<Vec<RecordBatch>> = batches.iter().map(|b| vec![(*b).clone()]).collect();
+    let source = MemorySourceConfig::try_new(&partitions, schema, projection)?.with_limit(limit);
+    Ok(DataSourceExec::from_data_source(source))
+}
