@@ -18,5 +18,5 @@ cargo test --locked --workspace --doc
 
 # Interop: a real Prometheus scrapes node_exporter and remote-writes to `strata serve`; both
 # must answer the same PromQL (installs Debian's prometheus and node_exporter when missing).
-cargo build --locked --workspace --bins
+# The binary is the one nextest built for the server's end-to-end tests.
 bash tests/interop/prometheus-remote-write.sh "${CARGO_TARGET_DIR:-target}/debug/strata"
