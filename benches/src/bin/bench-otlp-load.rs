@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! bench-otlp-load --ds DS_DIR [--url http://127.0.0.1:4318] [--threads 2] [--tenant ID]
-//!                 [--no-verify]
+//!                 [--no-verify | --verify-only]
 //! ```
 //!
 //! Every remote-write request of the dataset (`DS_DIR/rw/*.rwb`, 1,000 series × 4 steps each)
@@ -14,7 +14,9 @@
 //! as `load_peers.py rw` sends them, but with no barrier between windows: Strata accepts
 //! samples up to its out-of-order window behind a series' newest). 429 and 503 answers are
 //! retried after their `Retry-After` (counted); any other non-200 answer, and points a 200
-//! answer reports as rejected (`partial_success`), count as failed.
+//! answer reports as rejected (`partial_success`), count as failed. `--no-verify` skips the
+//! PromQL check (so a caller can read the server's CPU time right after the load);
+//! `--verify-only` runs only the check.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -84,13 +86,18 @@ fn run() -> Result<(), LoadError> {
     let ds = PathBuf::from(arg(&args, "--ds", String::new()));
     if ds.as_os_str().is_empty() {
         return Err(LoadError::Usage(
-            "bench-otlp-load --ds DS_DIR [--url URL] [--threads N] [--tenant ID] [--no-verify]"
+            "bench-otlp-load --ds DS_DIR [--url URL] [--threads N] [--tenant ID] [--no-verify | --verify-only]"
                 .into(),
         ));
     }
     let url: String = arg(&args, "--url", "http://127.0.0.1:4318".to_owned());
     let threads: usize = arg(&args, "--threads", 2).max(1);
     let tenant: String = arg(&args, "--tenant", String::new());
+    if flag(&args, "--verify-only") {
+        let out = json!({"cmd": "otlp-verify", "url": url, "verify": verify(&url, &tenant, &ds)?});
+        println!("{out}");
+        return Ok(());
+    }
 
     let t0 = Instant::now();
     let requests = prepare(&ds)?;
