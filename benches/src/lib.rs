@@ -245,3 +245,6 @@ pub fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
 pub fn flag(args: &[String], name: &str) -> bool {
     args.iter().any(|a| a == name)
 }
+
+pub mod http_client;
+pub mod rw_otlp;
