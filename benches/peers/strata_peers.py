@@ -11,7 +11,7 @@ harness's load_peers.py for disk and /proc figures).
         S seconds waited), then until compaction has left one file set per
         partition (or the timeout).
   summary --work DIR
-        the table of a run directory (prints it; writes DIR/summary.json).
+        the table of a run directory (prints it; writes DIR/out/summary.json).
 """
 import argparse
 import json
@@ -213,7 +213,7 @@ def cmd_summary(a):
     rep = load(w, "ingest_repeats.json")
     if rep:
         out["ingest_repeats"] = rep
-    json.dump(out, open(os.path.join(w, "summary.json"), "w"), indent=1)
+    json.dump(out, open(os.path.join(w, "out", "summary.json"), "w"), indent=1)
 
     # ---- print
     E = [e for e in ENGINES if e in out["engines"]]
