@@ -220,20 +220,37 @@ fn answer<R>(
     Ok(partial)
 }
 
+/// The encoding and the decoded message of an OTLP/HTTP request, or the answer refusing it
+/// (415 for the content type; the body limit, gzip and decoding errors in that encoding).
+/// The raw body is dropped before the export runs.
+async fn http_request<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    decode: fn(&[u8], Encoding) -> Result<T, OtlpError>,
+) -> Result<(Encoding, T), Response> {
+    let enc = encoding(headers).map_err(IntoResponse::into_response)?;
+    let decoded = async {
+        let body = plain_body(state, headers, body).await?;
+        Ok::<_, ApiError>(decode(&body, enc)?)
+    }
+    .await;
+    decoded
+        .map(|req| (enc, req))
+        .map_err(|e| otlp_error(&e, enc))
+}
+
 async fn http_metrics(
     State(state): State<AppState>,
     WriteTenant(tenant): WriteTenant,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let enc = match encoding(&headers) {
-        Ok(enc) => enc,
-        Err(e) => return e.into_response(),
+    let (enc, req) = match http_request(&state, &headers, body, decode_metrics).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
     };
     let result = async {
-        let body = plain_body(&state, &headers, body).await?;
-        let req = decode_metrics(&body, enc)?;
-        drop(body);
         let resp = export_metrics(&state, &tenant, &req).await?;
         Ok::<_, ApiError>(encode_response(&resp, enc)?)
     }
@@ -247,14 +264,11 @@ async fn http_traces(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let enc = match encoding(&headers) {
-        Ok(enc) => enc,
-        Err(e) => return e.into_response(),
+    let (enc, req) = match http_request(&state, &headers, body, decode_traces).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
     };
     let result = async {
-        let body = plain_body(&state, &headers, body).await?;
-        let req = decode_traces(&body, enc)?;
-        drop(body);
         let partial = export_traces(&state, &tenant, &req).await?;
         Ok::<_, ApiError>(encode_signal_response(
             SignalKind::Traces,
@@ -272,14 +286,11 @@ async fn http_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let enc = match encoding(&headers) {
-        Ok(enc) => enc,
-        Err(e) => return e.into_response(),
+    let (enc, req) = match http_request(&state, &headers, body, decode_logs).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
     };
     let result = async {
-        let body = plain_body(&state, &headers, body).await?;
-        let req = decode_logs(&body, enc)?;
-        drop(body);
         let partial = export_logs(&state, &tenant, &req).await?;
         Ok::<_, ApiError>(encode_signal_response(
             SignalKind::Logs,

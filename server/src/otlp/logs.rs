@@ -3,9 +3,9 @@
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::LogRecord as OtlpLogRecord;
-use strata_engine::{Attributes, LogRecord, Scope, SignalReject};
+use strata_engine::{LogRecord, SignalReject};
 
-use super::signal::{Batch, Values, nanos, optional_id, scope};
+use super::signal::{Batch, Context, Values, nanos, optional_id, scope};
 
 /// The log records of one request. The trace and span ids are optional (empty: none); one
 /// that is set but has the wrong length or is all zeros refuses its record, counted.
@@ -31,13 +31,6 @@ pub(crate) fn translate_logs(req: &ExportLogsServiceRequest) -> Batch<LogRecord>
     }
     batch.empty_values = values.empty;
     batch
-}
-
-/// What every record of a scope shares.
-struct Context<'a> {
-    service_name: &'a str,
-    resource_attributes: &'a Attributes,
-    scope: &'a Scope,
 }
 
 fn log_record(

@@ -3,7 +3,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue as OtlpValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
-use strata_engine::AnyValue;
+use strata_engine::{AnyValue, Scope};
 
 use super::super::decode::{Encoding, decode_logs};
 use super::*;

@@ -156,6 +156,13 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// What every span or log record of one scope shares.
+pub(crate) struct Context<'a> {
+    pub(crate) service_name: &'a str,
+    pub(crate) resource_attributes: &'a Attributes,
+    pub(crate) scope: &'a Scope,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,9 +3,9 @@
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{Span, span};
-use strata_engine::{Attributes, Scope, SignalReject, SpanEvent, SpanLink, SpanRecord};
+use strata_engine::{SignalReject, SpanEvent, SpanLink, SpanRecord};
 
-use super::signal::{Batch, Values, nanos, optional_id, required_id, scope};
+use super::signal::{Batch, Context, Values, nanos, optional_id, required_id, scope};
 
 /// The spans of one request. A span with a trace or span id (its own or a link's) of the
 /// wrong length or all zeros, or a parent id of the wrong length, is refused and counted;
@@ -33,13 +33,6 @@ pub(crate) fn translate_spans(req: &ExportTraceServiceRequest) -> Batch<SpanReco
     }
     batch.empty_values = values.empty;
     batch
-}
-
-/// What every span of a scope shares.
-struct Context<'a> {
-    service_name: &'a str,
-    resource_attributes: &'a Attributes,
-    scope: &'a Scope,
 }
 
 fn span_record(

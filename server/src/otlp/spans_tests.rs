@@ -5,7 +5,7 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
 use prost::Message;
-use strata_engine::AnyValue;
+use strata_engine::{AnyValue, Scope};
 
 use super::super::decode::{Encoding, decode_traces};
 use super::super::signal::UNKNOWN_SERVICE;
