@@ -71,6 +71,8 @@ pub(crate) struct Core {
     pub(crate) pending_drops: Mutex<Vec<PathBuf>>,
     /// Samples in memory (head and flushing), for flush triggers and backpressure.
     pub(crate) head_samples: AtomicU64,
+    /// WAL LSN below which every record is in committed Parquet (the `FLUSHED` marker).
+    pub(crate) flushed_below: AtomicU64,
     /// When the oldest sample not yet taken by a flush arrived.
     pub(crate) oldest_unflushed: Mutex<Option<Instant>>,
     /// Wakes the background flusher early.
@@ -116,6 +118,7 @@ impl Core {
             maintenance_lock: Mutex::new(()),
             pending_drops: Mutex::default(),
             head_samples: AtomicU64::new(0),
+            flushed_below: AtomicU64::new(0),
             oldest_unflushed: Mutex::new(None),
             kick: crossbeam_channel::bounded(1),
             poisoned: OnceLock::new(),
@@ -124,6 +127,7 @@ impl Core {
             logs: SignalStore::default(),
         };
         let flushed_below = engine.load_partitions()?;
+        engine.flushed_below.store(flushed_below, Ordering::Release);
         let Replayed {
             records,
             samples,

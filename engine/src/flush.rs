@@ -93,7 +93,6 @@ impl Core {
     /// See [`crate::Engine::flush`]. A failure poisons the engine.
     pub(crate) fn flush_until(&self, stop: FlushStop) -> Result<FlushStats> {
         let _one_at_a_time = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let _timer = Timer::start(&self.latency.flush);
         let result = self.flush_locked(stop);
         if let Err(e) = &result {
             let reason = format!("flush failed: {e}");
@@ -105,8 +104,10 @@ impl Core {
     }
 
     fn flush_locked(&self, stop: FlushStop) -> Result<FlushStats> {
+        let timer = Timer::start(&self.latency.flush);
         let (cut, boundary) = self.cut()?;
         if cut.is_empty() {
+            timer.discard(); // nothing to flush is not a flush
             return Ok(FlushStats::default());
         }
         match self.write_and_commit(&cut, boundary, stop) {
@@ -260,6 +261,7 @@ impl Core {
             Ordering::Relaxed,
         );
         self.wal.truncate_below(boundary)?;
+        self.flushed_below.store(boundary, Ordering::Release);
         info!(
             samples = stats.samples,
             spans = stats.spans,
@@ -270,6 +272,19 @@ impl Core {
             "flushed head to Parquet"
         );
         Ok(stats)
+    }
+
+    /// After a final flush: if no record was written since, starts a new WAL segment and
+    /// drops the old ones, so a clean shutdown leaves no flushed records to read at the next
+    /// open. Records written since the flush (none, once writers are stopped) keep the tail.
+    pub(crate) fn release_flushed_wal(&self) -> Result<()> {
+        let below = self.flushed_below.load(Ordering::Acquire);
+        if below == 0 || below != self.wal.next_lsn() {
+            return Ok(());
+        }
+        self.wal.rotate()?;
+        self.wal.truncate_below(below)?;
+        Ok(())
     }
 
     /// Loads committed partitions (series into the index, files for readers), deletes the

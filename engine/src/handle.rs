@@ -263,11 +263,13 @@ impl Engine {
         self.core.apply_retention()
     }
 
-    /// Clean shutdown: stops the flusher, flushes, and closes the WAL.
+    /// Clean shutdown: stops the flusher, flushes, drops the WAL segments the flush made
+    /// redundant (all of them when no write raced the close), and closes the WAL.
     pub fn close(mut self) -> Result<()> {
         self.stop_flusher();
         if self.core.poisoned.get().is_none() {
             self.core.flush_until(FlushStop::Never)?;
+            self.core.release_flushed_wal()?;
         }
         let core = self.core.clone();
         drop(self);

@@ -33,6 +33,11 @@ impl<'a> Timer<'a> {
             started: Instant::now(),
         }
     }
+
+    /// Ends the measurement without recording it (the operation turned out to be a no-op).
+    pub(crate) fn discard(self) {
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for Timer<'_> {

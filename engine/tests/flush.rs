@@ -109,7 +109,13 @@ fn flushed_data_reads_back_exactly_once_before_and_after_restart() {
         (dump(&engine, &t("acme")), dump(&engine, &t("zeta"))),
         before
     );
+    let flushes = engine.telemetry().flush.count;
     assert_eq!(engine.flush().unwrap().samples, 0, "nothing left to flush");
+    assert_eq!(
+        engine.telemetry().flush.count,
+        flushes,
+        "an empty flush is not measured as one"
+    );
 
     let files = parquet_files(dir.path());
     let b = stats.flushed_below_lsn;
@@ -135,6 +141,15 @@ fn flushed_data_reads_back_exactly_once_before_and_after_restart() {
     assert_eq!(engine.write(&t("acme"), &late).unwrap().accepted, 2);
     let before = (dump(&engine, &t("acme")), dump(&engine, &t("zeta")));
     engine.close().unwrap();
+    // The close flushed everything, so it left a WAL of one empty segment.
+    let wal: Vec<u64> = std::fs::read_dir(dir.path().join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".wal"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect();
+    assert_eq!(wal.len(), 1, "{wal:?}");
+    assert!(wal[0] < 256, "only a segment header is left: {wal:?}");
 
     let engine = Engine::open(dir.path(), common::config()).unwrap();
     assert_eq!(

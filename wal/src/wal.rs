@@ -228,6 +228,17 @@ impl Wal {
         Ok(ticket.wait()?.end)
     }
 
+    /// Makes everything appended so far durable and, if the active segment holds any record,
+    /// closes it and starts a new one, so that [`Wal::truncate_below`] can then drop every
+    /// record written so far. Returns the first LSN of the (new) active segment.
+    ///
+    /// An owner that has copied every record elsewhere calls this before closing, so that a
+    /// clean shutdown leaves no WAL to read at the next open.
+    pub fn rotate(&self) -> Result<Lsn> {
+        let ticket = self.send(|done| Request::Rotate { done })?;
+        Ok(ticket.wait()?.end)
+    }
+
     fn send(&self, request: impl FnOnce(Arc<Completion>) -> Request) -> Result<Ticket> {
         if let Some(cause) = self.shared.poisoned.get() {
             return Err(Error::Poisoned {

@@ -35,6 +35,8 @@ pub(crate) enum Request {
     },
     /// fsync everything written so far.
     Sync { done: Arc<Completion> },
+    /// fsync, and start a new segment if the active one holds any record.
+    Rotate { done: Arc<Completion> },
 }
 
 /// Groups with more waiters than this are woken by the notifier thread, smaller ones by the
@@ -155,7 +157,9 @@ impl Writer {
         let mut outcomes = Vec::with_capacity(group.len());
         if let Some(cause) = self.shared.poisoned.get() {
             for req in group {
-                let (Request::Append { done, .. } | Request::Sync { done }) = req;
+                let (Request::Append { done, .. }
+                | Request::Sync { done }
+                | Request::Rotate { done }) = req;
                 let source = cause.clone();
                 outcomes.push((done, Err(Error::Poisoned { source })));
             }
@@ -186,6 +190,12 @@ impl Writer {
                 }
                 Request::Sync { done } => {
                     must_sync = true;
+                    (done, self.next_lsn..self.next_lsn)
+                }
+                Request::Rotate { done } => {
+                    if result.is_ok() && self.active_first < self.next_lsn {
+                        result = self.rotate();
+                    }
                     (done, self.next_lsn..self.next_lsn)
                 }
             };
@@ -270,7 +280,7 @@ fn deliver(outcomes: Outcomes) {
 fn group_bytes(r: &Request) -> usize {
     match r {
         Request::Append { records, .. } => framed_len(records),
-        Request::Sync { .. } => 0,
+        Request::Sync { .. } | Request::Rotate { .. } => 0,
     }
 }
 

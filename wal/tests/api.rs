@@ -122,6 +122,38 @@ fn a_reader_keeps_reading_segments_truncated_under_it() {
 }
 
 #[test]
+fn rotate_lets_truncation_drop_every_record_and_the_log_reopens_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    for i in 0..5 {
+        wal.append(common::payload(i, 1000)).unwrap();
+    }
+    let end = wal.next_lsn();
+    // Without a rotation the active segment cannot go, whatever the LSN.
+    assert_eq!(wal.truncate_below(end).unwrap(), 0);
+    assert_eq!(wal.rotate().unwrap(), end);
+    assert_eq!(wal.segment_count(), 2);
+    assert_eq!(wal.truncate_below(end).unwrap(), 1);
+    assert_eq!(wal.segment_count(), 1);
+    // A second rotation with nothing written keeps the empty segment.
+    assert_eq!(wal.rotate().unwrap(), end);
+    assert_eq!(wal.segment_count(), 1);
+    wal.close().unwrap();
+
+    let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    assert_eq!(
+        wal.next_lsn(),
+        end,
+        "LSNs continue after the dropped records"
+    );
+    assert_eq!(wal.reader(end).unwrap().count(), 0);
+    wal.append(&b"after"[..]).unwrap();
+    let recs: Vec<_> = wal.reader(end).unwrap().map(|r| r.unwrap()).collect();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].lsn, end);
+}
+
+#[test]
 fn sync_makes_non_fsync_modes_durable_and_reports_the_point() {
     let sim = SimStorage::new();
     let wal = open(
