@@ -65,10 +65,9 @@ fn snapshot<R: StoredRecord>(
     end_ns: i64,
 ) -> Result<SignalSnapshot> {
     let (start_ms, end_ms) = ms_range(start_ns, end_ns);
-    // Memory first, then files: a flush publishes its files before it releases its
-    // records, so a record is seen at least once (and, in that window, possibly twice).
+    // Memory and files in one step (see `SignalStore::with_memory`): each record once.
     let mut memory = Vec::new();
-    store.with_memory(tenant, start_ms, end_ms, |recs| {
+    let parts = store.with_memory(tenant, start_ms, end_ms, |recs| {
         let rows: Vec<&R> = recs
             .iter()
             .filter(|r| (start_ns..=end_ns).contains(&r.time_ns()))
@@ -79,7 +78,7 @@ fn snapshot<R: StoredRecord>(
         Ok(())
     })?;
     let mut files = Vec::new();
-    for part in store.file_sets(tenant, start_ms, end_ms) {
+    for part in parts {
         files.push(SnapshotFile::new(part)?);
     }
     Ok(SignalSnapshot { files, memory })
@@ -108,8 +107,8 @@ impl Engine {
     }
 
     /// The spans of trace `trace_id` that start in `[start_ns, end_ns]`, from memory and
-    /// files, sorted by start time. A span held both in memory and in a just-published
-    /// file is returned once.
+    /// files, sorted by start time. Identical copies of a span (a retried export) are
+    /// returned once.
     pub fn find_trace(
         &self,
         tenant: &TenantId,
@@ -135,18 +134,18 @@ impl Engine {
         let in_range =
             |s: &SpanRecord| s.trace_id == trace_id && (start_ns..=end_ns).contains(&s.start_ns);
         let mut out = Vec::new();
-        store.with_memory(tenant, start_ms, end_ms, |recs| {
+        let parts = store.with_memory(tenant, start_ms, end_ms, |recs| {
             out.extend(recs.iter().filter(|s| in_range(s)).cloned());
             Ok(())
         })?;
         let mut stats = TraceLookupStats::default();
-        for part in store.file_sets(tenant, start_ms, end_ms) {
+        for part in parts {
             let path = part.samples_path();
             let found = read_trace(&path, trace_id, &mut stats, None)?;
             out.extend(found.into_iter().filter(|s| in_range(s)));
         }
         out.sort_by_key(|s| (s.start_ns, s.span_id));
-        // The same span from memory and from its just-published file.
+        // A span sent twice (a client retry) is stored twice; show it once.
         out.dedup();
         Ok((out, stats))
     }

@@ -198,18 +198,21 @@ impl<R: StoredRecord> SignalStore<R> {
         }
     }
 
-    /// After a committed flush: publishes its files and releases what it took.
+    /// After a committed flush: publishes its files and releases what it took, in one step
+    /// under the store's lock, so a reader ([`SignalStore::with_memory`]) sees each record
+    /// either in memory or in a file, never both and never neither.
     pub(crate) fn finish(&self, published: Vec<(TenantId, Arc<PartFile>)>, taken: &SignalTaken<R>) {
+        let mut heads = self.lock();
         {
             let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
             for (tenant, f) in published {
                 files.entry(tenant).or_default().push(f);
             }
         }
-        let mut heads = self.lock();
         for h in heads.values_mut() {
             h.flushing.clear();
         }
+        drop(heads);
         let bytes: u64 = taken.iter().map(|t| t.2.bytes).sum();
         let held = self.bytes.load(Ordering::Relaxed);
         self.bytes.fetch_sub(bytes.min(held), Ordering::Relaxed);
@@ -229,26 +232,29 @@ impl<R: StoredRecord> SignalStore<R> {
     }
 
     /// Calls `visit` with `tenant`'s in-memory records (flushing first, then the head) of
-    /// the partitions meeting `[start_ms, end_ms]`, under the lock.
+    /// the partitions meeting `[start_ms, end_ms]`, and returns its committed file sets
+    /// meeting that range, both under the store's lock: a flush publishes files and
+    /// releases records under the same lock, so the two sides never overlap.
     pub(crate) fn with_memory(
         &self,
         tenant: &TenantId,
         start_ms: i64,
         end_ms: i64,
         mut visit: impl FnMut(&[R]) -> Result<()>,
-    ) -> Result<()> {
+    ) -> Result<Vec<Arc<PartFile>>> {
         let heads = self.lock();
-        let Some(h) = heads.get(tenant) else {
-            return Ok(());
-        };
-        let lo = partition_start(start_ms);
-        for (_, p) in h.flushing.range(lo..=end_ms) {
-            visit(&p.recs)?;
+        if let Some(h) = heads.get(tenant) {
+            let lo = partition_start(start_ms);
+            for (_, p) in h.flushing.range(lo..=end_ms) {
+                visit(&p.recs)?;
+            }
+            for (_, p) in h.parts.range(lo..=end_ms) {
+                visit(&p.recs)?;
+            }
         }
-        for (_, p) in h.parts.range(lo..=end_ms) {
-            visit(&p.recs)?;
-        }
-        Ok(())
+        let files = self.file_sets(tenant, start_ms, end_ms);
+        drop(heads);
+        Ok(files)
     }
 
     /// Rejections of `tenant` since open.

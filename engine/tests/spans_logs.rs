@@ -515,3 +515,44 @@ fn a_rate_limited_batch_that_fits_the_burst_is_refused_whole_so_a_retry_stores_i
     let rows: usize = snap.memory.iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 25, "each record exactly once");
 }
+
+/// Spans counted through `spans_snapshot`: rows in its memory batches and files.
+fn snapshot_rows(engine: &Engine) -> i64 {
+    let snap = engine.spans_snapshot(&acme(), 0, i64::MAX).unwrap();
+    let memory: usize = snap.memory.iter().map(|b| b.num_rows()).sum();
+    let files: i64 = snap
+        .files
+        .iter()
+        .map(|f| {
+            SerializedFileReader::new(File::open(f.path()).unwrap())
+                .unwrap()
+                .metadata()
+                .file_metadata()
+                .num_rows()
+        })
+        .sum();
+    memory as i64 + files
+}
+
+#[test]
+fn a_snapshot_taken_while_a_flush_publishes_sees_each_span_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), EngineConfig::default());
+    let mut total = 0;
+    for round in 1..=40u8 {
+        let batch: Vec<SpanRecord> = (1..=20u8)
+            .map(|i| span(round, i, None, "api", i64::from(i)))
+            .collect();
+        assert_eq!(engine.write_spans(&acme(), &batch).unwrap().accepted, 20);
+        total += batch.len() as i64;
+        std::thread::scope(|s| {
+            let flush = s.spawn(|| engine.flush().unwrap());
+            let mut reads = 0;
+            while !flush.is_finished() || reads == 0 {
+                assert_eq!(snapshot_rows(&engine), total, "round {round}");
+                reads += 1;
+            }
+        });
+    }
+    assert_eq!(snapshot_rows(&engine), total);
+}
