@@ -31,9 +31,10 @@ pub struct Limits {
     /// How long metrics are kept: a partition is dropped, whole, once its end is this long
     /// ago; samples older than this are rejected on write. Default 30 days.
     pub metrics_retention: Duration,
-    /// Most bytes of metrics Parquet files the tenant may keep; over it, its oldest metrics
-    /// partitions are dropped, whole, until it fits (possibly all of them). Spans and logs
-    /// are not counted (yet). Default: no budget.
+    /// Most bytes of Parquet files (metrics, spans and logs together) the tenant may keep;
+    /// over it, its oldest partitions are dropped, whole, until it fits (possibly all of
+    /// them): oldest hour first, and within an hour metrics, then traces, then logs.
+    /// Default: no budget.
     pub disk_budget: Option<u64>,
     /// How long spans are kept: a `traces/` partition is dropped, whole, once its end is
     /// this long ago; spans starting before that are rejected on write. Default 7 days.

@@ -1,6 +1,7 @@
 //! Retention: dropping whole partitions once they are older than a tenant's retention for
 //! their signal (`metrics_retention`, `traces_retention`, `logs_retention`), or while the
-//! tenant's metrics are over its `disk_budget` (oldest first).
+//! tenant's Parquet bytes of all signals are over its `disk_budget` (oldest hour first,
+//! whatever the signal).
 //!
 //! A drop is one atomic, durable step: the partition's `manifest.json` is renamed to
 //! `DROPPED` and the directory fsynced. From then on no open loads its files (a partition
@@ -31,6 +32,26 @@ pub(crate) const DROPPED: &str = "DROPPED";
 /// A partition's directory and its file sets.
 type Partition = (PathBuf, Vec<Arc<PartFile>>);
 
+/// A partition that outlived expiry: (start, index into `file_maps`, dir, sets, bytes).
+type Kept = (i64, usize, PathBuf, Vec<Arc<PartFile>>, u64);
+
+/// One signal's committed partitions per tenant, by start.
+fn partitions(file_map: &RwLock<FileMap>) -> BTreeMap<TenantId, BTreeMap<i64, Partition>> {
+    let mut tenants: BTreeMap<TenantId, BTreeMap<i64, Partition>> = BTreeMap::new();
+    let files = file_map.read().unwrap_or_else(|p| p.into_inner());
+    for (tenant, list) in files.iter() {
+        let parts = tenants.entry(tenant.clone()).or_default();
+        for f in list {
+            let start = partition_start(f.entry.min_ts);
+            let e = parts
+                .entry(start)
+                .or_insert_with(|| (f.dir.clone(), Vec::new()));
+            e.1.push(f.clone());
+        }
+    }
+    tenants
+}
+
 /// What a retention pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionStats {
@@ -53,8 +74,44 @@ impl Core {
         let _timer = Timer::start(&self.latency.retention);
         let now = self.clock.now_ms();
         let mut stats = RetentionStats::default();
-        for (signal, files) in self.file_maps() {
-            self.retain(signal, files, now, &mut stats)?;
+        // Per tenant, what is left after expiry: (start, signal index, dir, sets, bytes).
+        let mut kept: BTreeMap<TenantId, Vec<Kept>> = BTreeMap::new();
+        let maps = self.file_maps();
+        for (i, (signal, files)) in maps.iter().enumerate() {
+            for (tenant, parts) in partitions(files) {
+                let limits = self.config.limits_for(&tenant);
+                let cutoff = now.saturating_sub(limits.signal_retention_ms(*signal));
+                for (start, (dir, sets)) in parts {
+                    let bytes: u64 = sets.iter().map(|f| f.entry.bytes).sum();
+                    if start.saturating_add(PARTITION_MS) <= cutoff {
+                        self.drop_partition(files, &tenant, &dir, &sets)?;
+                        stats.expired += 1;
+                        stats.bytes += bytes;
+                    } else {
+                        kept.entry(tenant.clone())
+                            .or_default()
+                            .push((start, i, dir, sets, bytes));
+                    }
+                }
+            }
+        }
+        // The budget covers all of a tenant's signals: oldest hour first, metrics before
+        // traces before logs within an hour.
+        for (tenant, mut parts) in kept {
+            let Some(budget) = self.config.limits_for(&tenant).disk_budget else {
+                continue;
+            };
+            parts.sort_by_key(|p| (p.0, p.1));
+            let mut total: u64 = parts.iter().map(|p| p.4).sum();
+            for (_, i, dir, sets, bytes) in parts {
+                if total <= budget {
+                    break;
+                }
+                self.drop_partition(maps[i].1, &tenant, &dir, &sets)?;
+                total -= bytes;
+                stats.over_budget += 1;
+                stats.bytes += bytes;
+            }
         }
         self.finish_drops();
         if stats.expired + stats.over_budget > 0 {
@@ -75,57 +132,6 @@ impl Core {
             (Signal::Traces, &self.traces.files),
             (Signal::Logs, &self.logs.files),
         ]
-    }
-
-    /// One signal's part of a retention pass (the disk budget applies to metrics only).
-    fn retain(
-        &self,
-        signal: Signal,
-        file_map: &RwLock<FileMap>,
-        now: i64,
-        stats: &mut RetentionStats,
-    ) -> Result<()> {
-        // Per tenant, its partitions by start: (dir, sets).
-        let mut tenants: BTreeMap<TenantId, BTreeMap<i64, Partition>> = BTreeMap::new();
-        {
-            let files = file_map.read().unwrap_or_else(|p| p.into_inner());
-            for (tenant, list) in files.iter() {
-                let parts = tenants.entry(tenant.clone()).or_default();
-                for f in list {
-                    let start = partition_start(f.entry.min_ts);
-                    let e = parts
-                        .entry(start)
-                        .or_insert_with(|| (f.dir.clone(), Vec::new()));
-                    e.1.push(f.clone());
-                }
-            }
-        }
-        for (tenant, parts) in tenants {
-            let limits = self.config.limits_for(&tenant);
-            let cutoff = now.saturating_sub(limits.signal_retention_ms(signal));
-            let budget = limits.disk_budget.filter(|_| signal == Signal::Metrics);
-            let mut total: u64 = parts
-                .values()
-                .flat_map(|(_, sets)| sets.iter().map(|f| f.entry.bytes))
-                .sum();
-            for (start, (dir, sets)) in parts {
-                let bytes: u64 = sets.iter().map(|f| f.entry.bytes).sum();
-                let expired = start.saturating_add(PARTITION_MS) <= cutoff;
-                let over = budget.is_some_and(|b| total > b);
-                if !expired && !over {
-                    continue;
-                }
-                self.drop_partition(file_map, &tenant, &dir, &sets)?;
-                total -= bytes;
-                stats.bytes += bytes;
-                if expired {
-                    stats.expired += 1;
-                } else {
-                    stats.over_budget += 1;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Drops one partition: see the module docs.

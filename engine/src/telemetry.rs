@@ -59,8 +59,9 @@ pub struct EngineTelemetry {
     pub wal_fsync: LatencySnapshot,
     /// WAL counters (appends, records, bytes, fsyncs).
     pub wal: WalStats,
-    /// Committed Parquet data per tenant (tenants with none are absent).
-    pub disk: BTreeMap<TenantId, DiskUsage>,
+    /// Committed Parquet data per tenant and signal (`"metrics"`, `"traces"`, `"logs"`);
+    /// pairs with no data are absent.
+    pub disk: BTreeMap<(TenantId, &'static str), DiskUsage>,
 }
 
 /// Committed Parquet data of one tenant.
@@ -75,19 +76,21 @@ pub struct DiskUsage {
 }
 
 impl Core {
-    fn disk_usage(&self) -> BTreeMap<TenantId, DiskUsage> {
-        let files = self.files.read().unwrap_or_else(|p| p.into_inner());
+    fn disk_usage(&self) -> BTreeMap<(TenantId, &'static str), DiskUsage> {
         let mut out = BTreeMap::new();
-        for (tenant, list) in files.iter().filter(|(_, l)| !l.is_empty()) {
-            let dirs: BTreeSet<_> = list.iter().map(|f| &f.dir).collect();
-            out.insert(
-                tenant.clone(),
-                DiskUsage {
-                    partitions: dirs.len(),
-                    file_sets: list.len(),
-                    bytes: list.iter().map(|f| f.entry.bytes).sum(),
-                },
-            );
+        for (signal, map) in self.file_maps() {
+            let files = map.read().unwrap_or_else(|p| p.into_inner());
+            for (tenant, list) in files.iter().filter(|(_, l)| !l.is_empty()) {
+                let dirs: BTreeSet<_> = list.iter().map(|f| &f.dir).collect();
+                out.insert(
+                    (tenant.clone(), signal.dir()),
+                    DiskUsage {
+                        partitions: dirs.len(),
+                        file_sets: list.len(),
+                        bytes: list.iter().map(|f| f.entry.bytes).sum(),
+                    },
+                );
+            }
         }
         out
     }

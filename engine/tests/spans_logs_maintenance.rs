@@ -217,3 +217,89 @@ fn closed_partitions_are_compacted_into_one_sorted_file_with_the_same_records() 
         1
     );
 }
+
+/// Bytes of the Parquet files in `<data>/<signal>/tenant=t/date=2025-11-21/hour=<h>`.
+fn hour_bytes(data: &std::path::Path, signal: &str, hour: u32) -> u64 {
+    let dir = data.join(format!("{signal}/tenant=t/date=2025-11-21/hour={hour:02}"));
+    match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum(),
+        Err(_) => 0,
+    }
+}
+
+#[test]
+fn a_disk_budget_counts_every_signal_and_drops_the_oldest_hours_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0_MS + 4 * HOUR_MS + 60_000));
+    let t = tenant("t");
+    let engine =
+        Engine::open_with_clock(dir.path(), EngineConfig::default(), clock.clone()).unwrap();
+    let up = strata_engine::SeriesSamples {
+        labels: vec![("__name__".into(), "up".into())],
+        samples: (0..60)
+            .map(|k| strata_engine::Sample {
+                ts: T0_MS + k * 60_000,
+                value: 1.0,
+            })
+            .collect(),
+    };
+    assert_eq!(engine.write(&t, &[up]).unwrap().accepted, 60);
+    let spans_at = |trace: u8, at: i64| -> Vec<SpanRecord> {
+        (1..=30)
+            .map(|i| span(trace, i, "api", at + i64::from(i)))
+            .collect()
+    };
+    engine
+        .write_spans(&t, &spans_at(1, T0_MS + HOUR_MS))
+        .unwrap();
+    let logs: Vec<LogRecord> = (0..30).map(|i| log(T0_MS + 2 * HOUR_MS + i)).collect();
+    engine.write_logs(&t, &logs).unwrap();
+    engine
+        .write_spans(&t, &spans_at(2, T0_MS + 3 * HOUR_MS))
+        .unwrap();
+    engine.close().unwrap();
+
+    let d = dir.path();
+    let (m13, s14, l15, s16) = (
+        hour_bytes(d, "metrics", 13),
+        hour_bytes(d, "traces", 14),
+        hour_bytes(d, "logs", 15),
+        hour_bytes(d, "traces", 16),
+    );
+    assert!(m13 > 0 && s14 > 0 && l15 > 0 && s16 > 0);
+    // Room for the two newest hours and half of the third: the metrics hour and the older
+    // spans hour must go, though neither signal alone is over the budget.
+    let config = EngineConfig {
+        tenant_limits: BTreeMap::from([(
+            "t".to_owned(),
+            Limits {
+                disk_budget: Some(l15 + s16 + s14 / 2),
+                ..Limits::default()
+            },
+        )]),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::open_with_clock(d, config, clock).unwrap();
+    let disk = engine.telemetry().disk;
+    assert!(!disk.contains_key(&(t.clone(), "metrics")), "{disk:?}");
+    assert_eq!(disk[&(t.clone(), "traces")].bytes, s16);
+    assert_eq!(disk[&(t.clone(), "logs")].bytes, l15);
+    let (kept, _) = spans(&engine, &t);
+    assert_eq!(kept.len(), 30);
+    assert!(kept.iter().all(|s| s.trace_id == [2; 16]));
+    assert!(
+        engine
+            .select(&t, &[], i64::MIN, i64::MAX)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        hour_bytes(d, "traces", 14),
+        0,
+        "the dropped hour's files are gone"
+    );
+}

@@ -424,27 +424,36 @@ fn render_engine_telemetry(o: &mut String, t: &EngineTelemetry, shown: &dyn Fn(&
         header(o, name, "counter", help);
         line(o, name, &[], v as f64);
     }
-    let disk: Vec<_> = t.disk.iter().filter(|(id, _)| shown(id.as_str())).collect();
+    let disk: Vec<_> = t
+        .disk
+        .iter()
+        .filter(|((id, _), _)| shown(id.as_str()))
+        .collect();
     for (name, help, get) in [
         (
             "strata_partitions",
-            "Partition directories with committed data, per tenant.",
+            "Partition directories with committed data, per tenant and signal.",
             (|d: &DiskUsage| d.partitions as f64) as fn(&DiskUsage) -> f64,
         ),
         (
             "strata_file_sets",
-            "Committed Parquet file sets, per tenant (compaction merges them).",
+            "Committed Parquet file sets, per tenant and signal (compaction merges them).",
             |d: &DiskUsage| d.file_sets as f64,
         ),
         (
             "strata_disk_bytes",
-            "Bytes of committed Parquet files, per tenant (the WAL is not included).",
+            "Bytes of committed Parquet files, per tenant and signal (the WAL is not included).",
             |d: &DiskUsage| d.bytes as f64,
         ),
     ] {
         header(o, name, "gauge", help);
-        for (id, d) in &disk {
-            line(o, name, &[("tenant", id.as_str())], get(d));
+        for ((id, signal), d) in &disk {
+            line(
+                o,
+                name,
+                &[("tenant", id.as_str()), ("signal", signal)],
+                get(d),
+            );
         }
     }
 }

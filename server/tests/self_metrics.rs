@@ -27,7 +27,10 @@ fn metrics_expose_wal_flush_maintenance_and_disk() {
     let before = server.get("/metrics", &[]).expect("metrics").text();
     assert!(value(&before, "strata_retention_duration_seconds_count").unwrap_or(0.0) >= 1.0);
     assert_eq!(
-        value(&before, "strata_disk_bytes{tenant=\"default\"}"),
+        value(
+            &before,
+            "strata_disk_bytes{tenant=\"default\",signal=\"metrics\"}"
+        ),
         None,
         "{before}"
     );
@@ -47,7 +50,12 @@ fn metrics_expose_wal_flush_maintenance_and_disk() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let text = loop {
         let text = server.get("/metrics", &[]).expect("metrics").text();
-        let flushed = value(&text, "strata_disk_bytes{tenant=\"default\"}").unwrap_or(0.0) > 0.0;
+        let flushed = value(
+            &text,
+            "strata_disk_bytes{tenant=\"default\",signal=\"metrics\"}",
+        )
+        .unwrap_or(0.0)
+            > 0.0;
         let compacted = value(&text, "strata_compaction_duration_seconds_count").unwrap_or(0.0);
         if flushed && compacted >= 1.0 {
             break text;
@@ -76,11 +84,27 @@ fn metrics_expose_wal_flush_maintenance_and_disk() {
     assert!(value(&text, "strata_wal_records_total").is_some_and(|r| r >= f64::from(requests)));
 
     assert!(value(&text, "strata_flush_duration_seconds_count").is_some_and(|n| n >= 1.0));
-    assert!(value(&text, "strata_partitions{tenant=\"default\"}").is_some_and(|n| n >= 1.0));
-    assert!(value(&text, "strata_file_sets{tenant=\"default\"}").is_some_and(|n| n >= 1.0));
+    assert!(
+        value(
+            &text,
+            "strata_partitions{tenant=\"default\",signal=\"metrics\"}"
+        )
+        .is_some_and(|n| n >= 1.0)
+    );
+    assert!(
+        value(
+            &text,
+            "strata_file_sets{tenant=\"default\",signal=\"metrics\"}"
+        )
+        .is_some_and(|n| n >= 1.0)
+    );
 
     // The bytes reported are the Parquet files in the data directory.
-    let reported = value(&text, "strata_disk_bytes{tenant=\"default\"}").expect("disk bytes");
+    let reported = value(
+        &text,
+        "strata_disk_bytes{tenant=\"default\",signal=\"metrics\"}",
+    )
+    .expect("disk bytes");
     let on_disk = parquet_bytes(&data_dir(dir.path()).join("metrics"));
     assert_eq!(reported, on_disk as f64, "reported vs files on disk");
 
