@@ -1,30 +1,39 @@
 //! [`DedupExec`]: reads sources that may share samples and keeps, for each
 //! (series_id, ts), the row of the oldest source.
 //!
-//! The sources are plans over the full samples schema, oldest first. Their rows are
-//! gathered (counted against the query's memory pool), sorted by (series_id, ts, source
-//! age) and the first row of each (series_id, ts) is kept: the same rule as the engine's
+//! The sources are plans over the full samples schema, oldest first, each of whose output
+//! partitions is sorted by (series_id, ts): a samples file is written in that order and a
+//! Parquet scan splits it into contiguous row groups, and the engine's memory batches are
+//! built sorted. The node streams a k-way merge of those runs in (series_id, ts, source age)
+//! order and keeps the first row of each (series_id, ts): the same rule as the engine's
 //! `select`, where a stable sort over oldest-first sources keeps the first-written sample.
+//! It holds one batch per run plus the rows of the output batch being built (counted
+//! against the query's memory pool), so its memory does not grow with the data. A run
+//! found out of order fails the query rather than return duplicates.
 //! The sources are read inside this node, so the optimizer does not see or rearrange them.
 
 use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array,
+    Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, TimestampMillisecondArray,
+    UInt64Array,
 };
-use datafusion::arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take};
+use datafusion::arrow::compute::interleave;
 use datafusion::arrow::datatypes::{SchemaRef, TimestampMillisecondType, UInt64Type};
 use datafusion::common::project_schema;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::memory_pool::MemoryConsumer;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::StreamExt;
+
+/// Rows per output batch.
+const OUT_ROWS: usize = 8192;
 
 /// Merges sources that may share (series_id, ts), keeping the oldest source's row; one
 /// output partition.
@@ -50,7 +59,7 @@ impl DedupExec {
         let props = PlanProperties::new(
             EquivalenceProperties::new(out),
             Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
+            EmissionType::Incremental,
             Boundedness::Bounded,
         );
         Ok(Self {
@@ -110,114 +119,284 @@ impl ExecutionPlan for DedupExec {
                 "DedupExec has one partition, asked for {partition}"
             )));
         }
-        let sources = self.sources.clone();
-        let projection = self.projection.clone();
-        let schema = self.props.eq_properties.schema().clone();
-        let out_schema = schema.clone();
-        let run = async move {
-            let reservation = MemoryConsumer::new("DedupExec").register(context.memory_pool());
-            let mut batches = Vec::new();
-            let mut ranks = Vec::new();
-            for (rank, source) in sources.iter().enumerate() {
-                for p in 0..source.properties().output_partitioning().partition_count() {
-                    let mut stream = source.execute(p, context.clone())?;
-                    while let Some(batch) = stream.next().await {
-                        let batch = batch?;
-                        reservation.try_grow(batch.get_array_memory_size())?;
-                        ranks.push(UInt32Array::from(vec![rank as u32; batch.num_rows()]));
-                        batches.push(batch);
-                    }
-                }
+        let mut runs = Vec::new();
+        for (rank, source) in self.sources.iter().enumerate() {
+            for p in 0..source.properties().output_partitioning().partition_count() {
+                runs.push(Run::new(source.execute(p, context.clone())?, rank));
             }
-            let Some(first) = batches.first() else {
-                return Ok(RecordBatch::new_empty(out_schema));
-            };
-            let all = concat_batches(&first.schema(), &batches)?;
-            reservation.try_grow(all.get_array_memory_size())?;
-            drop(batches);
-            let rank_refs: Vec<&dyn Array> = ranks.iter().map(|r| r as &dyn Array).collect();
-            let rank = datafusion::arrow::compute::concat(&rank_refs)?;
-            let keep = dedup_indices(&all, rank)?;
-            let cols = match &projection {
-                Some(p) => p.clone(),
-                None => (0..all.num_columns()).collect(),
-            };
-            let columns: Vec<ArrayRef> = cols
-                .iter()
-                .map(|&i| take(all.column(i).as_ref(), &keep, None))
-                .collect::<std::result::Result<_, _>>()?;
-            let options = RecordBatchOptions::new().with_row_count(Some(keep.len()));
-            Ok(RecordBatch::try_new_with_options(
-                out_schema, columns, &options,
-            )?)
+        }
+        let cols = match &self.projection {
+            Some(p) => p.clone(),
+            None => (0..self.props.eq_properties.schema().fields().len()).collect(),
         };
-        let stream = futures::stream::once(run);
+        let merge = Merge {
+            runs,
+            arena: Vec::new(),
+            picks: Vec::with_capacity(OUT_ROWS),
+            last: None,
+            cols,
+            schema: self.props.eq_properties.schema().clone(),
+            reservation: MemoryConsumer::new("DedupExec").register(context.memory_pool()),
+        };
+        let schema = self.props.eq_properties.schema().clone();
+        let stream = futures::stream::try_unfold(merge, |mut m| async move {
+            let batch = m.next_batch().await?;
+            Ok(batch.map(|b| (b, m)))
+        });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 }
 
-/// Row indices of `all` (columns series_id, ts, ...) sorted by (series_id, ts, rank),
-/// keeping the first row of each (series_id, ts).
-fn dedup_indices(all: &RecordBatch, rank: ArrayRef) -> Result<UInt32Array> {
-    let sort = |values: ArrayRef| SortColumn {
-        values,
-        options: None,
-    };
-    let order = lexsort_to_indices(
-        &[
-            sort(all.column(0).clone()),
-            sort(all.column(1).clone()),
-            sort(rank),
-        ],
-        None,
-    )?;
-    let ids = all
-        .column(0)
-        .as_primitive_opt::<UInt64Type>()
-        .ok_or_else(|| DataFusionError::Internal("series_id is not UInt64".into()))?;
-    let ts = all
-        .column(1)
-        .as_primitive_opt::<TimestampMillisecondType>()
-        .ok_or_else(|| DataFusionError::Internal("ts is not Timestamp(ms)".into()))?;
-    let mut keep = Vec::with_capacity(order.len());
-    let mut last: Option<(u64, i64)> = None;
-    for &i in order.values() {
-        let key = (ids.value(i as usize), ts.value(i as usize));
-        if last != Some(key) {
-            keep.push(i);
-            last = Some(key);
+/// One sorted input: a source's output partition, and where the merge is in it.
+struct Run {
+    stream: SendableRecordBatchStream,
+    /// Age of the source: lower is older and wins a tie.
+    rank: usize,
+    /// Its current batch: arena slot, series ids, timestamps; `None` once exhausted.
+    current: Option<(usize, UInt64Array, TimestampMillisecondArray)>,
+    /// Next row of the current batch.
+    row: usize,
+    /// Key of the row taken last, to check the order.
+    last: Option<(u64, i64)>,
+    done: bool,
+}
+
+impl Run {
+    fn new(stream: SendableRecordBatchStream, rank: usize) -> Self {
+        Self {
+            stream,
+            rank,
+            current: None,
+            row: 0,
+            last: None,
+            done: false,
         }
     }
-    Ok(UInt32Array::from(keep))
+
+    fn key(&self) -> Option<(u64, i64)> {
+        let (_, ids, ts) = self.current.as_ref()?;
+        Some((ids.value(self.row), ts.value(self.row)))
+    }
+}
+
+/// The state of a streaming merge.
+struct Merge {
+    runs: Vec<Run>,
+    /// Batches the rows picked so far (and the runs' current rows) come from.
+    arena: Vec<RecordBatch>,
+    /// (arena slot, row) of each row of the output batch being built.
+    picks: Vec<(usize, usize)>,
+    /// Key of the last row picked.
+    last: Option<(u64, i64)>,
+    /// Columns to output.
+    cols: Vec<usize>,
+    schema: SchemaRef,
+    reservation: MemoryReservation,
+}
+
+impl Merge {
+    /// Gives each run with no current row its next non-empty batch (or marks it done).
+    async fn refill(&mut self) -> Result<()> {
+        for run in &mut self.runs {
+            while !run.done && run.current.is_none() {
+                match run.stream.next().await {
+                    None => run.done = true,
+                    Some(batch) => {
+                        let batch = batch?;
+                        if batch.num_rows() == 0 {
+                            continue;
+                        }
+                        let ids = batch
+                            .column(0)
+                            .as_primitive_opt::<UInt64Type>()
+                            .ok_or_else(|| internal("series_id is not UInt64"))?
+                            .clone();
+                        let ts = batch
+                            .column(1)
+                            .as_primitive_opt::<TimestampMillisecondType>()
+                            .ok_or_else(|| internal("ts is not Timestamp(ms)"))?
+                            .clone();
+                        self.reservation.try_grow(batch.get_array_memory_size())?;
+                        self.arena.push(batch);
+                        run.current = Some((self.arena.len() - 1, ids, ts));
+                        run.row = 0;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next output batch, or `None` when every run is exhausted.
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            self.refill().await?;
+            // The run whose current row is smallest by (series_id, ts, rank).
+            let mut best: Option<(usize, (u64, i64, usize))> = None;
+            for (i, run) in self.runs.iter().enumerate() {
+                if let Some((id, ts)) = run.key() {
+                    let k = (id, ts, run.rank);
+                    if best.is_none_or(|(_, b)| k < b) {
+                        best = Some((i, k));
+                    }
+                }
+            }
+            let Some((i, (id, ts, _))) = best else {
+                return self.emit();
+            };
+            let run = &mut self.runs[i];
+            if run.last.is_some_and(|l| l > (id, ts)) {
+                return Err(internal(&format!(
+                    "a source (age {}) is not sorted by (series_id, ts)",
+                    run.rank
+                )));
+            }
+            run.last = Some((id, ts));
+            let Some((slot, ids, _)) = &run.current else {
+                return Err(internal("a run with a key has no batch"));
+            };
+            let (slot, len) = (*slot, ids.len());
+            if self.last != Some((id, ts)) {
+                self.picks.push((slot, run.row));
+                self.last = Some((id, ts));
+            }
+            run.row += 1;
+            if run.row == len {
+                run.current = None;
+            }
+            if self.picks.len() == OUT_ROWS {
+                return self.emit();
+            }
+        }
+    }
+
+    /// Builds the output batch from the picks, then keeps only the batches runs still read.
+    fn emit(&mut self) -> Result<Option<RecordBatch>> {
+        if self.picks.is_empty() {
+            self.reservation.free();
+            return Ok(None);
+        }
+        let columns: Vec<ArrayRef> = self
+            .cols
+            .iter()
+            .map(|&c| {
+                let arrays: Vec<&dyn Array> =
+                    self.arena.iter().map(|b| b.column(c).as_ref()).collect();
+                interleave(&arrays, &self.picks)
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        let options = RecordBatchOptions::new().with_row_count(Some(self.picks.len()));
+        let out = RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)?;
+        self.picks.clear();
+        // Compact the arena to the runs' current batches.
+        let old = std::mem::take(&mut self.arena);
+        for run in &mut self.runs {
+            if let Some((slot, _, _)) = &mut run.current {
+                self.arena.push(old[*slot].clone());
+                *slot = self.arena.len() - 1;
+            }
+        }
+        let held: usize = self.arena.iter().map(|b| b.get_array_memory_size()).sum();
+        self.reservation.try_resize(held)?;
+        Ok(Some(out))
+    }
+}
+
+fn internal(msg: &str) -> DataFusionError {
+    DataFusionError::Internal(format!("DedupExec: {msg}"))
 }
 
 #[cfg(test)]
 mod tests {
-    use datafusion::arrow::array::{Float64Array, TimestampMillisecondArray, UInt64Array};
+    use datafusion::arrow::array::Float64Array;
+    use datafusion::physical_plan::collect;
+    use datafusion::physical_plan::test::TestMemoryExec;
 
     use super::*;
 
-    #[test]
-    fn the_oldest_source_wins_each_series_and_timestamp() {
-        let batch = |ids: Vec<u64>, ts: Vec<i64>, v: Vec<f64>| {
-            RecordBatch::try_new(
-                strata_engine::samples_schema(),
-                vec![
-                    Arc::new(UInt64Array::from(ids)),
-                    Arc::new(TimestampMillisecondArray::from(ts).with_timezone("UTC")),
-                    Arc::new(Float64Array::from(v)),
-                ],
-            )
-            .unwrap()
-        };
-        // Rows of a newer source come first in the batch; rank decides, not position.
-        let all = batch(
-            vec![1, 1, 2, 1],
-            vec![10, 20, 10, 10],
-            vec![9.0, 2.0, 3.0, 1.0],
+    fn batch(ids: Vec<u64>, ts: Vec<i64>, v: Vec<f64>) -> RecordBatch {
+        RecordBatch::try_new(
+            strata_engine::samples_schema(),
+            vec![
+                Arc::new(UInt64Array::from(ids)),
+                Arc::new(TimestampMillisecondArray::from(ts).with_timezone("UTC")),
+                Arc::new(Float64Array::from(v)),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn source(batches: Vec<RecordBatch>) -> Arc<dyn ExecutionPlan> {
+        let schema = strata_engine::samples_schema();
+        TestMemoryExec::try_new_exec(&[batches], schema, None).unwrap()
+    }
+
+    async fn run(sources: Vec<Arc<dyn ExecutionPlan>>) -> Result<Vec<(u64, i64, f64)>> {
+        let exec = DedupExec::try_new(sources, strata_engine::samples_schema(), None, vec![])?;
+        let out = collect(Arc::new(exec), Arc::new(TaskContext::default())).await?;
+        let mut rows = Vec::new();
+        for b in out {
+            let ids = b.column(0).as_primitive::<UInt64Type>();
+            let ts = b.column(1).as_primitive::<TimestampMillisecondType>();
+            let v = b
+                .column(2)
+                .as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+            for i in 0..b.num_rows() {
+                rows.push((ids.value(i), ts.value(i), v.value(i)));
+            }
+        }
+        Ok(rows)
+    }
+
+    #[tokio::test]
+    async fn the_oldest_source_wins_each_series_and_timestamp_in_key_order() {
+        let old = source(vec![
+            batch(vec![1, 1], vec![10, 30], vec![1.0, 3.0]),
+            batch(vec![], vec![], vec![]),
+            batch(vec![2], vec![10], vec![4.0]),
+        ]);
+        let new = source(vec![batch(
+            vec![1, 1, 2, 3],
+            vec![10, 20, 10, 5],
+            vec![9.0, 2.0, 9.0, 5.0],
+        )]);
+        assert_eq!(
+            run(vec![old, new]).await.unwrap(),
+            vec![
+                (1, 10, 1.0),
+                (1, 20, 2.0),
+                (1, 30, 3.0),
+                (2, 10, 4.0),
+                (3, 5, 5.0)
+            ]
         );
-        let rank: ArrayRef = Arc::new(UInt32Array::from(vec![1, 1, 1, 0]));
-        let keep = dedup_indices(&all, rank).unwrap();
-        assert_eq!(keep.values().to_vec(), vec![3, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn output_comes_in_bounded_batches_across_many_input_batches() {
+        // Two sources of 3 * OUT_ROWS rows each, in small batches, sharing every other key.
+        let n = 3 * OUT_ROWS as i64;
+        let chunks = |step: i64, value: f64| -> Vec<RecordBatch> {
+            (0..n)
+                .step_by(step as usize)
+                .collect::<Vec<_>>()
+                .chunks(1000)
+                .map(|c| batch(vec![7; c.len()], c.to_vec(), vec![value; c.len()]))
+                .collect()
+        };
+        let rows = run(vec![source(chunks(1, 1.0)), source(chunks(2, 2.0))])
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), n as usize);
+        assert!(rows.iter().all(|r| r.2 == 1.0), "the older source wins");
+        assert!(rows.windows(2).all(|w| w[0].1 < w[1].1));
+    }
+
+    #[tokio::test]
+    async fn a_source_out_of_order_fails_the_query() {
+        let bad = source(vec![batch(vec![2, 1], vec![0, 0], vec![0.0, 0.0])]);
+        let ok = source(vec![batch(vec![1], vec![0], vec![0.0])]);
+        let err = run(vec![ok, bad]).await.unwrap_err();
+        assert!(err.to_string().contains("not sorted"), "{err}");
     }
 }
