@@ -210,6 +210,17 @@ impl AppState {
         let result = tokio::task::spawn_blocking(move || write(&engine, &t))
             .await
             .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))?;
+        self.finish_write(tenant, signal, result)
+    }
+
+    /// Counts a write's outcome in the self-metrics and maps engine errors: over capacity is
+    /// 503, poisoned or failing is 500.
+    pub fn finish_write<O: Counts>(
+        &self,
+        tenant: &TenantId,
+        signal: Signal,
+        result: strata_engine::Result<O>,
+    ) -> Result<O, ApiError> {
         match result {
             Ok(outcome) => {
                 self.metrics().record_write(tenant, signal, &outcome);
