@@ -104,7 +104,14 @@ impl Core {
                 let key = keys.bytes(p);
                 let metric = keys.metric_name(p);
                 let found = h.index.find_hashed(key, p.hash);
-                let counted = found.is_ok_and(|id| h.index.get(id).is_some_and(|s| s.buf.counted));
+                let existing = match found {
+                    Ok(id) => match h.index.get_mut(id) {
+                        Some(s) => Some((id, s)),
+                        None => continue, // `find_hashed` found it under the same lock
+                    },
+                    Err(_) => None,
+                };
+                let counted = existing.as_ref().is_some_and(|(_, s)| s.buf.counted);
                 if !counted
                     && let Err(reason) =
                         check_series_limits(h.active, &h.active_by_metric, metric, limits)
@@ -124,12 +131,10 @@ impl Core {
                 if allowed == 0 {
                     continue;
                 }
-                let (id, series) = match found {
-                    Ok(id) => match h.index.get_mut(id) {
-                        Some(s) => (id, s),
-                        None => continue, // `find_hashed` found it under the same lock
-                    },
-                    Err(id) => (id, h.index.insert(id, SeriesKey::from_canonical(key))),
+                let (id, series) = match (existing, found) {
+                    (Some(e), _) => e,
+                    (None, Ok(_)) => continue, // not reached: `existing` is set for `Ok`
+                    (None, Err(id)) => (id, h.index.insert(id, SeriesKey::from_canonical(key))),
                 };
                 head::activate(
                     &mut series.buf,

@@ -43,7 +43,12 @@ impl<'a> Batch<'a> {
         })?;
         let mut labels = Vec::with_capacity(parsed.labels.len());
         for ps in &parsed.series {
-            for &(name, value) in &parsed.labels[ps.labels.0..ps.labels.1] {
+            let pairs = &parsed.labels[ps.labels.0..ps.labels.1];
+            if ps.ascii {
+                labels.extend(pairs.iter().map(|&(n, v)| (ascii_str(n), ascii_str(v))));
+                continue;
+            }
+            for &(name, value) in pairs {
                 let i = ps.index;
                 let name = std::str::from_utf8(name).map_err(|_| {
                     ApiError::BadRequest(format!(
@@ -100,6 +105,17 @@ impl<'a> Batch<'a> {
             samples: self.samples(),
             histograms: self.histograms,
         }
+    }
+}
+
+/// `bytes` as a `str`, for bytes inside a span found to be ASCII.
+fn ascii_str(bytes: &[u8]) -> &str {
+    debug_assert!(bytes.is_ascii());
+    #[allow(unsafe_code)]
+    // Safety: the caller checked that the span holding `bytes` is ASCII (`ParsedSeries::
+    // ascii`), and ASCII is valid UTF-8.
+    unsafe {
+        std::str::from_utf8_unchecked(bytes)
     }
 }
 

@@ -166,6 +166,10 @@ pub(crate) struct ParsedSeries {
     pub(crate) index: usize,
     pub(crate) labels: (usize, usize),
     pub(crate) samples: (usize, usize),
+    /// Whether its label fields are adjacent and all their bytes ASCII, which makes every
+    /// label name and value ASCII, hence UTF-8: one `is_ascii` over the span instead of a
+    /// UTF-8 check per string (as Prometheus encodes them: labels first, lengths < 128).
+    pub(crate) ascii: bool,
 }
 
 /// A `WriteRequest` read in place. Series without float samples are left out (their
@@ -203,12 +207,21 @@ impl<'a> Parsed<'a> {
     fn timeseries(&mut self, buf: &'a [u8], index: usize) -> Result<(), WireError> {
         let (l0, s0) = (self.labels.len(), self.samples.len());
         let mut r = Reader { rest: buf };
+        // Byte range of the label fields while they are adjacent; None once they are not.
+        let mut span = Some((0, 0));
         while !r.is_empty() {
+            let at = buf.len() - r.rest.len();
             let (tag, wire) = r.key()?;
             match tag {
                 1 => {
                     expect("TimeSeries.labels", wire, LEN)?;
                     self.labels.push(label(r.len_delimited()?)?);
+                    let end = buf.len() - r.rest.len();
+                    span = match span {
+                        Some((a, b)) if a == b => Some((at, end)),
+                        Some((a, b)) if b == at => Some((a, end)),
+                        _ => None,
+                    };
                 }
                 2 => {
                     expect("TimeSeries.samples", wire, LEN)?;
@@ -229,6 +242,7 @@ impl<'a> Parsed<'a> {
                 index,
                 labels: (l0, self.labels.len()),
                 samples: (s0, self.samples.len()),
+                ascii: span.is_some_and(|(a, b)| buf[a..b].is_ascii()),
             });
         }
         Ok(())
