@@ -12,20 +12,17 @@ use strata_wal::Wal;
 use tracing::info;
 
 use crate::clock::Clock;
-use crate::codec::{self, SamplesRecord};
-use crate::head::{self, Placement, TenantHead, TokenBucket};
+use crate::head::TenantHead;
 use crate::index::PartIndex;
 use crate::parquet_io;
 use crate::partition::PartFile;
 use crate::records::{LogRecord, SpanRecord};
 use crate::replay::Replayed;
 use crate::scan::{self, ScanStats};
-use crate::series::{self, SeriesId};
-use crate::series_key::{PreparedBatch, SeriesKey};
+use crate::series::SeriesId;
+use crate::series_key::SeriesKey;
 use crate::signal_store::SignalStore;
-use crate::{
-    EngineConfig, Error, Labels, Limits, Matcher, RejectReason, Result, TenantId, WriteOutcome,
-};
+use crate::{EngineConfig, Error, Labels, Matcher, RejectReason, Result, TenantId};
 
 /// One sample: a millisecond timestamp and a value (any f64, NaN and ±Inf included).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -167,157 +164,6 @@ impl Core {
             .unwrap_or_else(|p| p.into_inner())
             .get(tenant)
             .cloned()
-    }
-
-    /// Writes samples for `tenant`. Returns once the accepted samples are durable (per the
-    /// WAL's durability mode), with exact counts of what was accepted, duplicated and
-    /// rejected by reason. Rejected samples are never stored; the rest of the batch is.
-    ///
-    /// An `Err` means nothing of this call was acknowledged (the WAL failed and the engine
-    /// is poisoned until reopened).
-    pub(crate) fn write(&self, tenant: &TenantId, batch: &[SeriesSamples]) -> Result<WriteOutcome> {
-        self.admit()?;
-        let window = self.config.window_ms();
-        let limits = self.config.limits_for(tenant);
-        let active_window = limits.active_window_ms();
-        let mut outcome = WriteOutcome::default();
-        let mut rec = SamplesRecord {
-            tenant: tenant.clone(),
-            new_series: Vec::new(),
-            samples: Vec::new(),
-        };
-        // Outside the tenant lock: validate and canonicalise every label set into one
-        // buffer, and hash it. No allocation per series.
-        let mut keys = PreparedBatch::default();
-        let prepared: Vec<_> = batch
-            .iter()
-            .filter(|ss| !ss.samples.is_empty())
-            .map(|ss| (ss, keys.prepare(&ss.labels, limits, series::xxh3)))
-            .collect();
-        let head = self.head(tenant);
-        let ticket = {
-            let mut h = lock(&head);
-            let h = &mut *h;
-            let now = self.clock.now_ms();
-            let retention_cutoff = now.saturating_sub(limits.retention_ms());
-            h.sweep(now, active_window);
-            let bucket = h
-                .bucket
-                .get_or_insert_with(|| TokenBucket::full(limits.ingest_burst, now));
-            let mut bucket = *bucket;
-            for (ss, p) in &prepared {
-                let n = ss.samples.len() as u64;
-                let p = match p {
-                    Ok(p) => p,
-                    Err(reason) => {
-                        let reason = *reason;
-                        outcome.reject(reason, n, || label_message(reason, &ss.labels, limits));
-                        continue;
-                    }
-                };
-                let key = keys.bytes(p);
-                let metric = keys.metric_name(p);
-                let found = h.index.find_hashed(key, p.hash);
-                let counted = found.is_ok_and(|id| h.index.get(id).is_some_and(|s| s.buf.counted));
-                if !counted
-                    && let Err(reason) =
-                        check_series_limits(h.active, &h.active_by_metric, metric, limits)
-                {
-                    outcome.reject(reason, n, || {
-                        series_message(reason, &keys.labels(p), limits)
-                    });
-                    continue;
-                }
-                let allowed = bucket.take(n, now, limits.ingest_rate, limits.ingest_burst);
-                outcome.reject(RejectReason::RateLimited, n - allowed, || {
-                    format!(
-                        "tenant {tenant} is over its ingest rate ({} samples/s, burst {}); retry later",
-                        limits.ingest_rate, limits.ingest_burst
-                    )
-                });
-                if allowed == 0 {
-                    continue;
-                }
-                let (id, series) = match found {
-                    Ok(id) => match h.index.get_mut(id) {
-                        Some(s) => (id, s),
-                        None => continue, // `find_hashed` found it under the same lock
-                    },
-                    Err(id) => (id, h.index.insert(id, SeriesKey::from_canonical(key))),
-                };
-                head::activate(
-                    &mut series.buf,
-                    metric,
-                    now,
-                    &mut h.active,
-                    &mut h.active_by_metric,
-                );
-                let buf = &mut series.buf;
-                if buf.logged_epoch != h.wal_epoch {
-                    // New, or first use since a flush cut or the open: log the labels (see
-                    // `wal_epoch`).
-                    buf.logged_epoch = h.wal_epoch;
-                    rec.new_series.push((id, series.key.clone()));
-                }
-                for &s in &ss.samples[..allowed as usize] {
-                    if s.ts < retention_cutoff {
-                        outcome.reject(RejectReason::OutOfRetention, 1, || {
-                            format!(
-                                "sample at {} for {} is older than the tenant's metrics \
-                                 retention ({} s)",
-                                s.ts,
-                                keys.labels(p),
-                                limits.metrics_retention.as_secs()
-                            )
-                        });
-                        continue;
-                    }
-                    match buf.place(s, window) {
-                        p @ (Placement::Append | Placement::Insert(_)) => {
-                            buf.apply(s, p);
-                            rec.samples.push((id, s));
-                            outcome.accepted += 1;
-                        }
-                        Placement::Duplicate => outcome.duplicates += 1,
-                        Placement::TooOld => outcome.reject(RejectReason::TooOld, 1, || {
-                            format!(
-                                "sample at {} for {} is older than the series' newest sample \
-                                 by more than the out-of-order window ({window} ms)",
-                                s.ts,
-                                keys.labels(p)
-                            )
-                        }),
-                        Placement::Conflict => {
-                            outcome.reject(RejectReason::ConflictingValue, 1, || {
-                                format!(
-                                    "{} already has a different value at timestamp {}",
-                                    keys.labels(p),
-                                    s.ts
-                                )
-                            })
-                        }
-                    }
-                }
-            }
-            h.bucket = Some(bucket);
-            for (reason, n) in &outcome.rejected {
-                *h.rejected.entry(*reason).or_default() += n;
-            }
-            // Submitted under the tenant lock, so the WAL holds a series' definition before
-            // any record using it: a later write's ack implies this one is durable too.
-            // A record with series definitions but no samples is still logged: the head
-            // now counts those series as logged.
-            if rec.samples.is_empty() && rec.new_series.is_empty() {
-                None
-            } else {
-                Some(self.wal.submit([codec::encode(&rec)])?)
-            }
-        };
-        self.note_accepted(outcome.accepted);
-        if let Some(t) = ticket {
-            t.wait()?;
-        }
-        Ok(outcome)
     }
 
     /// The series of `tenant` matching every matcher, with their samples in `[start, end]`
@@ -671,60 +517,4 @@ pub struct TenantStats {
     pub spans_rejected: BTreeMap<crate::SignalReject, u64>,
     /// Log records rejected, by reason, since open.
     pub logs_rejected: BTreeMap<crate::SignalReject, u64>,
-}
-
-/// Whether one more active series fits, overall and for its metric name.
-fn check_series_limits(
-    active: usize,
-    active_by_metric: &HashMap<String, usize>,
-    metric: &str,
-    limits: &Limits,
-) -> Result<(), RejectReason> {
-    if active >= limits.max_active_series {
-        return Err(RejectReason::SeriesLimit);
-    }
-    let metric = active_by_metric.get(metric).copied().unwrap_or(0);
-    if metric >= limits.max_series_per_metric {
-        return Err(RejectReason::MetricSeriesLimit);
-    }
-    Ok(())
-}
-
-fn series_message(reason: RejectReason, labels: &Labels, limits: &Limits) -> String {
-    match reason {
-        RejectReason::SeriesLimit => format!(
-            "new series {labels} rejected: the tenant has max_active_series = {} active series",
-            limits.max_active_series
-        ),
-        _ => format!(
-            "new series {labels} rejected: metric {} has max_series_per_metric = {} active series",
-            labels.metric_name(),
-            limits.max_series_per_metric
-        ),
-    }
-}
-
-fn label_message(reason: RejectReason, labels: &[(String, String)], limits: &Limits) -> String {
-    let name = labels
-        .iter()
-        .find(|(k, _)| k == crate::labels::METRIC_NAME)
-        .map_or("<no name>", |(_, v)| v.as_str());
-    let name: String = name.chars().take(200).collect();
-    match reason {
-        RejectReason::TooManyLabels => format!(
-            "series {name} has {} labels, over max_labels_per_series = {}",
-            labels.iter().filter(|(_, v)| !v.is_empty()).count(),
-            limits.max_labels_per_series
-        ),
-        RejectReason::LabelNameTooLong => format!(
-            "series {name} has a label name over max_label_name_len = {} bytes",
-            limits.max_label_name_len
-        ),
-        RejectReason::LabelValueTooLong => format!(
-            "series {name} has a label value over max_label_value_len = {} bytes",
-            limits.max_label_value_len
-        ),
-        RejectReason::MissingMetricName => "a series has no __name__ label".to_owned(),
-        other => format!("series {name}: {other}"),
-    }
 }

@@ -163,7 +163,7 @@ impl Core {
         // logs take only their store's lock).
         let mut span_heads = self.traces.lock();
         let mut log_heads = self.logs.lock();
-        let cut = Cut {
+        let mut cut = Cut {
             metrics: taken,
             spans: SignalStore::cut(&mut span_heads),
             logs: SignalStore::cut(&mut log_heads),
@@ -177,6 +177,11 @@ impl Core {
             .unwrap_or_else(|p| p.into_inner()) = None;
         drop((span_heads, log_heads));
         drop(guards);
+        // In id order (outside the locks), so each partition's rows come out sorted by
+        // (id, ts) without sorting the rows: each series' samples are in time order already.
+        for (_, series) in &mut cut.metrics {
+            series.sort_unstable_by_key(|(id, _, _)| *id);
+        }
         Ok((cut, boundary))
     }
 
@@ -188,24 +193,24 @@ impl Core {
         };
         let mut published = Vec::new();
         for (tenant, series) in taken {
-            // Rows and series per partition, rows sorted by (series id, ts).
+            // Rows and series per partition, rows sorted by (series id, ts): the series are
+            // in id order (`cut`), the samples of each in time order.
             let mut parts: BTreeMap<i64, PartRows> = BTreeMap::new();
             for (id, key, samples) in series {
-                let mut last_part = None;
-                for s in samples.iter() {
-                    let p = partition_start(s.ts);
+                // One run of samples per partition (they are in time order).
+                let mut rest = &samples[..];
+                while let Some(first) = rest.first() {
+                    let p = partition_start(first.ts);
+                    let n = rest.partition_point(|s| partition_start(s.ts) == p);
                     let part = parts.entry(p).or_default();
-                    part.0.push((*id, *s));
-                    if last_part != Some(p) {
-                        part.1.push((*id, key.clone()));
-                        last_part = Some(p);
-                    }
+                    part.0.extend(rest[..n].iter().map(|s| (*id, *s)));
+                    part.1.push((*id, key.clone()));
+                    rest = &rest[n..];
                 }
             }
-            for (start, (mut rows, mut defs)) in parts {
-                rows.sort_by_key(|(id, s)| (*id, s.ts));
-                defs.sort_by_key(|(id, _)| *id);
-                defs.dedup_by_key(|(id, _)| *id);
+            for (start, (rows, defs)) in parts {
+                debug_assert!(rows.is_sorted_by_key(|(id, s)| (*id, s.ts)));
+                debug_assert!(defs.is_sorted_by_key(|(id, _)| *id));
                 let dir = partition_dir(&self.dir, tenant, start);
                 create_dir_durable(&dir)?;
                 let mut entry = FileEntry {

@@ -12,8 +12,8 @@ use crate::compact::Scope;
 use crate::engine::Core;
 use crate::{
     Clock, CompactStats, EngineConfig, Error, FlushStats, FlushStop, LogRecord, Matcher, Result,
-    RetentionStats, ScanStats, SeriesData, SeriesSamples, SignalOutcome, SpanRecord, SystemClock,
-    TenantId, TenantStats, WriteOutcome,
+    RetentionStats, ScanStats, SeriesData, SeriesRef, SeriesSamples, SignalOutcome, SpanRecord,
+    SystemClock, TenantId, TenantStats, WriteOutcome,
 };
 
 /// The storage engine over one data directory.
@@ -92,6 +92,25 @@ impl Engine {
     /// An `Err` means nothing of this call was stored: the engine is poisoned (a WAL or
     /// flush failure; reopen to recover) or over its memory budget (retry shortly).
     pub fn write(&self, tenant: &TenantId, batch: &[SeriesSamples]) -> Result<WriteOutcome> {
+        self.core.write(tenant, batch)
+    }
+
+    /// [`Engine::write`] for series whose labels and samples are borrowed (e.g. from a
+    /// decoded request buffer), so the caller needs no allocation per label.
+    ///
+    /// ```
+    /// use strata_engine::{Clock, Engine, EngineConfig, Sample, SeriesRef, SystemClock, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let labels = [("job", "api"), ("__name__", "up")];
+    /// let samples = [Sample { ts: SystemClock.now_ms(), value: 1.0 }];
+    /// let series = SeriesRef { labels: &labels, samples: &samples };
+    /// let outcome = engine.write_refs(&TenantId::new("acme")?, &[series])?;
+    /// assert_eq!(outcome.accepted, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_refs(&self, tenant: &TenantId, batch: &[SeriesRef<'_>]) -> Result<WriteOutcome> {
         self.core.write(tenant, batch)
     }
 

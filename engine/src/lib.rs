@@ -69,6 +69,7 @@ mod snapshot;
 mod spans_arrow;
 mod telemetry;
 mod tenant;
+mod write;
 
 pub use anyvalue::{AnyValue, AnyValueError, Attributes};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -92,3 +93,4 @@ pub use snapshot::{Snapshot, SnapshotFile, samples_schema, series_schema};
 pub use spans_arrow::{spans_from_batch, spans_schema};
 pub use telemetry::{DiskUsage, EngineTelemetry};
 pub use tenant::{MAX_TENANT_LEN, TenantId};
+pub use write::SeriesRef;

@@ -157,26 +157,29 @@ pub(crate) struct PreparedBatch {
 impl PreparedBatch {
     /// Validates `pairs` as [`Labels::from_pairs`] does, then the label limits, and appends
     /// their canonical bytes. The same checks in the same order, so the same reason wins.
-    pub(crate) fn prepare(
+    pub(crate) fn prepare<L: AsRef<str>>(
         &mut self,
-        pairs: &[(String, String)],
+        pairs: &[(L, L)],
         limits: &Limits,
         hash: fn(&[u8], u64) -> u64,
     ) -> Result<Prepared, RejectReason> {
+        let name = |i: usize| pairs[i].0.as_ref();
         self.order.clear();
         self.order
-            .extend((0..pairs.len()).filter(|&i| !pairs[i].1.is_empty()));
-        self.order
-            .sort_unstable_by(|&a, &b| pairs[a].0.cmp(&pairs[b].0));
-        let sorted = || self.order.iter().map(|&i| &pairs[i]);
+            .extend((0..pairs.len()).filter(|&i| !pairs[i].1.as_ref().is_empty()));
+        // Senders usually sort their labels (Prometheus does): check before sorting.
+        if !self.order.is_sorted_by(|&a, &b| name(a) <= name(b)) {
+            self.order.sort_unstable_by(|&a, &b| name(a).cmp(name(b)));
+        }
+        let sorted = || {
+            self.order
+                .iter()
+                .map(|&i| (pairs[i].0.as_ref(), pairs[i].1.as_ref()))
+        };
         if sorted().any(|(n, _)| n.is_empty()) {
             return Err(RejectReason::EmptyLabelName);
         }
-        if self
-            .order
-            .windows(2)
-            .any(|w| pairs[w[0]].0 == pairs[w[1]].0)
-        {
+        if self.order.windows(2).any(|w| name(w[0]) == name(w[1])) {
             return Err(RejectReason::DuplicateLabelName);
         }
         if !sorted().any(|(n, _)| n == METRIC_NAME) {
@@ -195,8 +198,7 @@ impl PreparedBatch {
         }
         let start = self.bytes.len();
         let mut metric = (0, 0);
-        for &i in &self.order {
-            let (n, v) = &pairs[i];
+        for (n, v) in sorted() {
             // Lossless: label sizes are limited far below 4 GiB (config validation).
             self.bytes
                 .extend_from_slice(&(n.len() as u32).to_le_bytes());

@@ -151,7 +151,14 @@ impl AppState {
             return Err(too_large(Some(len)));
         }
         let mut body = body;
-        let mut buf: Vec<u8> = Vec::new();
+        // Sized from a declared length (under the limit here; at most 16 MiB reserved ahead
+        // of the data), so the copy does not grow by doubling.
+        let declared = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        let mut buf: Vec<u8> = Vec::with_capacity(declared.min(limit).min(16 << 20) as usize);
         while let Some(frame) = body.frame().await {
             let frame = frame
                 .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
@@ -210,6 +217,17 @@ impl AppState {
         let result = tokio::task::spawn_blocking(move || write(&engine, &t))
             .await
             .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))?;
+        self.finish_write(tenant, signal, result)
+    }
+
+    /// Counts a write's outcome in the self-metrics and maps engine errors: over capacity is
+    /// 503, poisoned or failing is 500.
+    pub fn finish_write<O: Counts>(
+        &self,
+        tenant: &TenantId,
+        signal: Signal,
+        result: strata_engine::Result<O>,
+    ) -> Result<O, ApiError> {
         match result {
             Ok(outcome) => {
                 self.metrics().record_write(tenant, signal, &outcome);

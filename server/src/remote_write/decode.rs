@@ -1,10 +1,13 @@
 //! From a remote-write request body (snappy block format around a protobuf
 //! `WriteRequest`) to engine series, refusing oversized and malformed input with a message.
+//!
+//! The server's path ([`decompress`], then [`Batch::parse`]) borrows every label name and
+//! value from the decompressed buffer: no allocation per label or series. [`decode`] gives
+//! the same result owned, for the fuzz harness and embedders.
 
-use prost::Message;
-use strata_engine::{Sample, SeriesSamples};
+use strata_engine::{Sample, SeriesRef, SeriesSamples};
 
-use super::proto::WriteRequest;
+use super::wire::{self, ParsedSeries};
 use crate::api_error::ApiError;
 
 /// A decoded request: the series to store, and the native histogram samples refused.
@@ -18,9 +21,107 @@ pub struct Decoded {
     pub histograms: u64,
 }
 
-/// Decompresses `body` (at most `max_len` bytes once decompressed: the length the snappy
-/// header declares is checked before anything is allocated) and decodes it.
-pub fn decode(body: &[u8], max_len: u64) -> Result<Decoded, ApiError> {
+/// A decoded request whose labels borrow from the decompressed buffer.
+#[derive(Debug, Default)]
+pub struct Batch<'a> {
+    labels: Vec<(&'a str, &'a str)>,
+    samples: Vec<Sample>,
+    series: Vec<ParsedSeries>,
+    /// Native histogram samples (not supported; rejected and counted).
+    pub histograms: u64,
+}
+
+impl<'a> Batch<'a> {
+    /// Decodes an uncompressed `WriteRequest`, checking that every label name and value of
+    /// a series with samples is UTF-8 (after the whole body has decoded, so a protobuf
+    /// error is reported first wherever it is).
+    pub fn parse(raw: &'a [u8]) -> Result<Self, ApiError> {
+        let parsed = wire::parse(raw).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "body is not a valid prometheus.WriteRequest protobuf: {e}"
+            ))
+        })?;
+        let mut labels = Vec::with_capacity(parsed.labels.len());
+        for ps in &parsed.series {
+            let pairs = &parsed.labels[ps.labels.0..ps.labels.1];
+            if ps.ascii {
+                labels.extend(pairs.iter().map(|&(n, v)| (ascii_str(n), ascii_str(v))));
+                continue;
+            }
+            for &(name, value) in pairs {
+                let i = ps.index;
+                let name = std::str::from_utf8(name).map_err(|_| {
+                    ApiError::BadRequest(format!(
+                        "timeseries[{i}]: label name is not valid UTF-8 (bytes {name:?})"
+                    ))
+                })?;
+                let value = std::str::from_utf8(value).map_err(|_| {
+                    ApiError::BadRequest(format!(
+                        "timeseries[{i}]: value of label {name:?} is not valid UTF-8 (bytes {value:?})"
+                    ))
+                })?;
+                labels.push((name, value));
+            }
+        }
+        Ok(Self {
+            labels,
+            samples: parsed.samples,
+            series: parsed.series,
+            histograms: parsed.histograms,
+        })
+    }
+
+    /// Float samples in the request.
+    pub fn samples(&self) -> u64 {
+        self.samples.len() as u64
+    }
+
+    /// The series with at least one float sample, for [`strata_engine::Engine::write_refs`].
+    pub fn series(&self) -> Vec<SeriesRef<'_>> {
+        self.series
+            .iter()
+            .map(|s| SeriesRef {
+                labels: &self.labels[s.labels.0..s.labels.1],
+                samples: &self.samples[s.samples.0..s.samples.1],
+            })
+            .collect()
+    }
+
+    /// The request, owned.
+    pub fn to_decoded(&self) -> Decoded {
+        Decoded {
+            series: self
+                .series()
+                .iter()
+                .map(|s| SeriesSamples {
+                    labels: s
+                        .labels
+                        .iter()
+                        .map(|&(n, v)| (n.to_owned(), v.to_owned()))
+                        .collect(),
+                    samples: s.samples.to_vec(),
+                })
+                .collect(),
+            samples: self.samples(),
+            histograms: self.histograms,
+        }
+    }
+}
+
+/// `bytes` as a `str`, for bytes inside a span found to be ASCII.
+fn ascii_str(bytes: &[u8]) -> &str {
+    debug_assert!(bytes.is_ascii());
+    #[allow(unsafe_code)]
+    // Safety: the caller checked that the span holding `bytes` is ASCII (`ParsedSeries::
+    // ascii`), and ASCII is valid UTF-8.
+    unsafe {
+        std::str::from_utf8_unchecked(bytes)
+    }
+}
+
+/// Decompresses a snappy block-format `body` of at most `max_len` bytes once decompressed:
+/// the length the snappy header declares is checked before anything is allocated.
+pub fn decompress(body: &[u8], max_len: u64) -> Result<Vec<u8>, ApiError> {
     let declared = snap::raw::decompress_len(body).map_err(|e| {
         ApiError::BadRequest(format!(
             "body is not snappy block-format data (remote-write 1.0 requires Content-Encoding: snappy, block format): {e}"
@@ -31,61 +132,29 @@ pub fn decode(body: &[u8], max_len: u64) -> Result<Decoded, ApiError> {
             "snappy header declares {declared} decompressed bytes, over the limit of {max_len} bytes (server.max_body_bytes)"
         )));
     }
-    let raw = snap::raw::Decoder::new()
+    snap::raw::Decoder::new()
         .decompress_vec(body)
-        .map_err(|e| ApiError::BadRequest(format!("snappy decompression failed: {e}")))?;
+        .map_err(|e| ApiError::BadRequest(format!("snappy decompression failed: {e}")))
+}
+
+/// Decompresses `body` (see [`decompress`]) and decodes it, owned.
+pub fn decode(body: &[u8], max_len: u64) -> Result<Decoded, ApiError> {
+    let raw = decompress(body, max_len)?;
     decode_protobuf(&raw)
 }
 
-/// Decodes an uncompressed `WriteRequest`.
+/// Decodes an uncompressed `WriteRequest`, owned.
 pub fn decode_protobuf(raw: &[u8]) -> Result<Decoded, ApiError> {
-    let req = WriteRequest::decode(raw).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "body is not a valid prometheus.WriteRequest protobuf: {e}"
-        ))
-    })?;
-    let mut out = Decoded::default();
-    for (i, ts) in req.timeseries.into_iter().enumerate() {
-        out.histograms += ts.histograms.len() as u64;
-        if ts.samples.is_empty() {
-            continue;
-        }
-        let mut labels = Vec::with_capacity(ts.labels.len());
-        for l in ts.labels {
-            let name = String::from_utf8(l.name).map_err(|e| {
-                ApiError::BadRequest(format!(
-                    "timeseries[{i}]: label name is not valid UTF-8 (bytes {:?})",
-                    e.as_bytes()
-                ))
-            })?;
-            let value = String::from_utf8(l.value).map_err(|e| {
-                ApiError::BadRequest(format!(
-                    "timeseries[{i}]: value of label {name:?} is not valid UTF-8 (bytes {:?})",
-                    e.as_bytes()
-                ))
-            })?;
-            labels.push((name, value));
-        }
-        out.samples += ts.samples.len() as u64;
-        out.series.push(SeriesSamples {
-            labels,
-            samples: ts
-                .samples
-                .into_iter()
-                .map(|s| Sample {
-                    ts: s.timestamp,
-                    value: s.value,
-                })
-                .collect(),
-        });
-    }
-    Ok(out)
+    Batch::parse(raw).map(|b| b.to_decoded())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remote_write::proto::{Histogram, Label, Sample as PbSample, TimeSeries};
+    use crate::remote_write::proto::{
+        Histogram, Label, Sample as PbSample, TimeSeries, WriteRequest,
+    };
+    use prost::Message;
 
     fn label(n: &str, v: &str) -> Label {
         Label {
@@ -179,5 +248,209 @@ mod tests {
             .unwrap();
         let err = decode(&body, 1 << 20).unwrap_err();
         assert!(err.to_string().contains("WriteRequest"), "{err}");
+    }
+
+    /// What prost's generated decoder makes of `raw`, converted as the server did before
+    /// the in-place reader: the reference the reader is held to.
+    fn reference(raw: &[u8]) -> Result<Decoded, String> {
+        let req = WriteRequest::decode(raw).map_err(|e| format!("protobuf: {e}"))?;
+        let mut out = Decoded::default();
+        for (i, ts) in req.timeseries.into_iter().enumerate() {
+            out.histograms += ts.histograms.len() as u64;
+            if ts.samples.is_empty() {
+                continue;
+            }
+            let mut labels = Vec::new();
+            for l in ts.labels {
+                let name = String::from_utf8(l.name).map_err(|e| {
+                    format!(
+                        "timeseries[{i}]: label name is not valid UTF-8 (bytes {:?})",
+                        e.as_bytes()
+                    )
+                })?;
+                let value = String::from_utf8(l.value).map_err(|e| {
+                    format!(
+                        "timeseries[{i}]: value of label {name:?} is not valid UTF-8 (bytes {:?})",
+                        e.as_bytes()
+                    )
+                })?;
+                labels.push((name, value));
+            }
+            out.samples += ts.samples.len() as u64;
+            out.series.push(SeriesSamples {
+                labels,
+                samples: ts
+                    .samples
+                    .into_iter()
+                    .map(|s| Sample {
+                        ts: s.timestamp,
+                        value: s.value,
+                    })
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// xorshift64*: deterministic, so a failure reproduces.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn varint(mut n: u64, out: &mut Vec<u8>) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+
+    /// A random request: labels in any order, empty, duplicated or not UTF-8 now and then,
+    /// series without samples, histograms, and unknown fields of every wire type (an
+    /// exemplar-like message, fixed32, a group with a nested group) at both levels.
+    fn request(rng: &mut Rng) -> Vec<u8> {
+        let names = [
+            "__name__",
+            "job",
+            "instance",
+            "",
+            "le",
+            "zone",
+            "\u{e9}t\u{e9}",
+        ];
+        let values = ["up", "api", "host-1:9100", "", "0.5", "+Inf", "\u{2603}"];
+        let mut out = Vec::new();
+        for _ in 0..rng.below(5) {
+            let ts = TimeSeries {
+                labels: (0..rng.below(6))
+                    .map(|_| {
+                        let mut l = label(
+                            names[rng.below(names.len())],
+                            values[rng.below(values.len())],
+                        );
+                        if rng.below(40) == 0 {
+                            l.value.push(0xFF);
+                        }
+                        l
+                    })
+                    .collect(),
+                samples: (0..rng.below(4))
+                    .map(|_| PbSample {
+                        value: f64::from_bits(rng.next()),
+                        timestamp: rng.next() as i64 >> rng.below(64),
+                    })
+                    .collect(),
+                histograms: (0..rng.below(3) / 2)
+                    .map(|_| Histogram {
+                        timestamp: rng.next() as i64,
+                    })
+                    .collect(),
+            };
+            let mut body = ts.encode_to_vec();
+            if rng.below(3) == 0 {
+                // Exemplar (field 3), a fixed32 and a group, all unknown here.
+                body.extend_from_slice(&[0x1A, 3, 0x08, 0x96, 0x01, 0x2D, 1, 2, 3, 4]);
+                body.extend_from_slice(&[0x4B, 0x0B, 0x10, 0x01, 0x0C, 0x4C]);
+            }
+            out.push(0x0A);
+            varint(body.len() as u64, &mut out);
+            out.extend_from_slice(&body);
+            if rng.below(4) == 0 {
+                // WriteRequest.metadata (field 3) and a varint field 9, unknown here.
+                out.extend_from_slice(&[0x1A, 2, 0x08, 0x01, 0x48, 0xFF, 0x01]);
+            }
+        }
+        out
+    }
+
+    fn mutate(rng: &mut Rng, mut b: Vec<u8>) -> Vec<u8> {
+        for _ in 0..1 + rng.below(3) {
+            if b.is_empty() {
+                b.push(rng.next() as u8);
+                continue;
+            }
+            let i = rng.below(b.len());
+            match rng.below(5) {
+                0 => b[i] ^= 1 << rng.below(8),
+                1 => b[i] = rng.next() as u8,
+                2 => b.truncate(i),
+                3 => b.insert(i, rng.next() as u8),
+                _ => {
+                    b.remove(i);
+                }
+            }
+        }
+        b
+    }
+
+    /// Bit-exact equality (NaN samples included).
+    fn same(a: &Decoded, b: &Decoded) -> bool {
+        a.samples == b.samples
+            && a.histograms == b.histograms
+            && a.series.len() == b.series.len()
+            && a.series.iter().zip(&b.series).all(|(x, y)| {
+                x.labels == y.labels
+                    && x.samples.len() == y.samples.len()
+                    && x.samples
+                        .iter()
+                        .zip(&y.samples)
+                        .all(|(s, t)| s.ts == t.ts && s.value.to_bits() == t.value.to_bits())
+            })
+    }
+
+    #[test]
+    fn the_in_place_reader_agrees_with_prost() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let (mut ok, mut err) = (0, 0);
+        for round in 0..20_000 {
+            let valid = request(&mut rng);
+            let raw = if round % 2 == 0 {
+                valid
+            } else {
+                mutate(&mut rng, valid)
+            };
+            let want = reference(&raw);
+            let got = decode_protobuf(&raw);
+            match (&want, &got) {
+                (Ok(w), Ok(g)) => {
+                    assert!(same(w, g), "{raw:?}: {w:?} != {g:?}");
+                    ok += 1;
+                }
+                (Err(w), Err(g)) => {
+                    if !w.starts_with("protobuf") {
+                        assert_eq!(g.to_string(), *w, "{raw:?}");
+                    }
+                    err += 1;
+                }
+                _ => panic!("{raw:?}: prost {want:?}, reader {got:?}"),
+            }
+        }
+        // Both outcomes were exercised in earnest.
+        assert!(ok > 5_000 && err > 2_000, "ok {ok}, err {err}");
+    }
+
+    #[test]
+    fn groups_and_depth() {
+        // An unknown group (field 7) holding a group (field 8) and a varint: skipped.
+        let raw = [0x3B, 0x43, 0x08, 0x01, 0x44, 0x3C];
+        assert_eq!(decode_protobuf(&raw).unwrap(), Decoded::default());
+        // An end-group for another field, and one without a start.
+        assert!(decode_protobuf(&[0x3B, 0x44]).is_err());
+        assert!(decode_protobuf(&[0x3C]).is_err());
+        // 200 nested groups pass prost's recursion limit of 100.
+        let mut deep = vec![0x3B; 200];
+        deep.extend(std::iter::repeat_n(0x3C, 200));
+        assert!(WriteRequest::decode(&deep[..]).is_err());
+        assert!(decode_protobuf(&deep).is_err());
     }
 }

@@ -9,6 +9,7 @@
 
 mod decode;
 pub mod proto;
+mod wire;
 
 use std::fmt::Write as _;
 
@@ -17,7 +18,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use strata_engine::{RejectReason, WriteOutcome};
 
-pub use decode::{Decoded, decode, decode_protobuf};
+pub use decode::{Batch, Decoded, decode, decode_protobuf, decompress};
+pub use wire::WireError;
 
 use crate::api_error::ApiError;
 use crate::auth::WriteTenant;
@@ -37,20 +39,27 @@ pub async fn write(
     check_headers(&headers)?;
     let body = state.read_body(&headers, body).await?;
     let max = state.max_body_bytes();
-    let decoded = decode(&body, max)?;
-    drop(body);
-    state.metrics().record_rejected(
-        &tenant,
-        Signal::Metrics,
-        NATIVE_HISTOGRAM,
-        decoded.histograms,
-    );
-    let total = decoded.samples;
-    let histograms = decoded.histograms;
-    let outcome = if decoded.series.is_empty() {
-        WriteOutcome::default()
-    } else {
-        state.write_metrics(&tenant, decoded.series).await?
+    let engine = state.engine();
+    let t = tenant.clone();
+    // Decompress, decode and write on a blocking thread (the write waits for the WAL's
+    // fsync), the labels borrowed from the decompressed buffer throughout.
+    let (total, histograms, result) = tokio::task::spawn_blocking(move || {
+        let raw = decompress(&body, max)?;
+        drop(body);
+        let batch = Batch::parse(&raw)?;
+        let series = batch.series();
+        // Not ready (503) only matters when there is something to store.
+        let result = (!series.is_empty()).then(|| engine.map(|e| e.write_refs(&t, &series)));
+        Ok::<_, ApiError>((batch.samples(), batch.histograms, result))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))??;
+    state
+        .metrics()
+        .record_rejected(&tenant, Signal::Metrics, NATIVE_HISTOGRAM, histograms);
+    let outcome = match result {
+        None => WriteOutcome::default(),
+        Some(result) => state.finish_write(&tenant, Signal::Metrics, result?)?,
     };
     if outcome.rejected_total() == 0 && histograms == 0 {
         return Ok(StatusCode::NO_CONTENT);
