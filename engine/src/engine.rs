@@ -13,7 +13,6 @@ use tracing::info;
 
 use crate::clock::Clock;
 use crate::head::TenantHead;
-use crate::index::PartIndex;
 use crate::parquet_io;
 use crate::partition::PartFile;
 use crate::records::{LogRecord, SpanRecord};
@@ -184,47 +183,67 @@ impl Core {
         let Some(head) = self.existing_head(tenant) else {
             return Ok((Vec::new(), stats));
         };
-        let in_range = |v: &[Sample]| {
+        fn within(v: &[Sample], start: i64, end: i64) -> &[Sample] {
             let lo = v.partition_point(|s| s.ts < start);
-            let hi = v.partition_point(|s| s.ts <= end);
-            v[lo..hi].to_vec()
-        };
+            let hi = lo + v[lo..].partition_point(|s| s.ts <= end);
+            &v[lo..hi]
+        }
+        let in_range = |v| within(v, start, end);
         // The head (and a flush in progress) first, then the files: a flush publishes its
-        // files before clearing `flushing`, so this order never misses a sample.
-        let mut found: HashMap<SeriesId, Found> = {
+        // files before clearing `flushing`, so this order never misses a sample. Head
+        // series without samples in the range are skipped here; their labels are looked up
+        // by id if a file holds samples of theirs.
+        let mut found = Found::default();
+        {
             let h = lock(&head);
-            h.index
-                .iter()
-                .filter(|(_, s)| {
-                    matchers
-                        .iter()
-                        .all(|m| m.matches_value(s.key.get(m.name()).unwrap_or("")))
-                })
-                .map(|(id, s)| {
-                    let mut newer = h.flushing.get(&id).map_or_else(Vec::new, |v| in_range(v));
-                    newer.extend(in_range(&s.buf.samples));
-                    (id, (Named::Key(s.key.clone()), Vec::new(), newer))
-                })
-                .collect()
-        };
+            for (id, s) in h.index.iter() {
+                let flushing = h.flushing.get(&id).map_or(&[][..], |v| in_range(v));
+                let buffered = in_range(&s.buf.samples);
+                if flushing.is_empty() && buffered.is_empty() {
+                    continue;
+                }
+                if !matchers
+                    .iter()
+                    .all(|m| m.matches_value(s.key.get(m.name()).unwrap_or("")))
+                {
+                    continue;
+                }
+                let mut newer = flushing.to_vec();
+                newer.extend_from_slice(buffered);
+                found.add(id, Named::Key(s.key.clone()), newer);
+            }
+        }
         // Holding the `Arc`s keeps these files on disk until the read is done, even if
         // compaction or retention retires them meanwhile.
         let files = self.file_sets(tenant, start, end);
         for f in &files {
             stats.file_sets += 1;
-            let ids = self.matching_ids(f, matchers, &mut found, &mut stats)?;
+            let ids = self.matching_ids(&head, f, matchers, &mut found, &mut stats)?;
             if ids.is_empty() {
                 stats.file_sets_skipped += 1;
                 continue;
             }
-            scan::read_samples(&f.samples_path(), &ids, start, end, &mut stats, |id, s| {
-                if let Some(e) = found.get_mut(&id) {
-                    e.1.push(s);
+            let path = f.samples_path();
+            let meta = &f.cached.samples_meta;
+            // Rows come sorted by series: find each series' slot once per run.
+            let mut last: Option<(SeriesId, Option<usize>)> = None;
+            scan::read_samples_cached(&path, meta, &ids, start, end, &mut stats, |id, s| {
+                let slot = match last {
+                    Some((l, slot)) if l == id => slot,
+                    _ => {
+                        let slot = found.slots.get(&id).copied();
+                        last = Some((id, slot));
+                        slot
+                    }
+                };
+                if let Some(i) = slot {
+                    found.entries[i].1.push(s);
                 }
             })?;
         }
         let mut out: Vec<SeriesData> = found
-            .into_values()
+            .entries
+            .into_iter()
             .filter_map(|(labels, mut samples, newer)| {
                 // Oldest source first; a stable sort keeps the first-written sample of a
                 // timestamp, and dedup drops later copies of it.
@@ -260,30 +279,41 @@ impl Core {
     /// index; series not yet in `found` are added with their labels from its series table.
     fn matching_ids(
         &self,
+        head: &Mutex<TenantHead>,
         f: &PartFile,
         matchers: &[Matcher],
-        found: &mut HashMap<SeriesId, Found>,
+        found: &mut Found,
         stats: &mut ScanStats,
     ) -> Result<Vec<SeriesId>> {
-        let index_path = f.index_path();
-        stats.index_bytes_read += file_len(&index_path);
-        let rows = PartIndex::read(&index_path)?.select(matchers);
+        let rows = f.index(&mut stats.index_bytes_read)?.select(matchers);
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let series_path = f.series_path();
-        stats.index_bytes_read += file_len(&series_path);
-        let all = parquet_io::read_series_ids(&series_path)?;
+        let all = f.series_ids(&mut stats.index_bytes_read)?;
         let ids: Vec<SeriesId> = rows
             .iter()
             .filter_map(|r| all.get(r as usize).copied())
             .collect();
-        if ids.iter().any(|id| !found.contains_key(id)) {
-            for (id, labels) in parquet_io::read_series(&series_path)? {
-                if ids.binary_search(&id).is_ok() {
-                    found.entry(id).or_insert_with(|| {
-                        (Named::Labels(Arc::new(labels)), Vec::new(), Vec::new())
-                    });
+        let mut missing: Vec<SeriesId> = ids
+            .iter()
+            .copied()
+            .filter(|id| !found.slots.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            // Labels from the head's keys where it still knows the series.
+            let h = lock(head);
+            missing.retain(|&id| match h.index.get(id) {
+                Some(s) => {
+                    found.add(id, Named::Key(s.key.clone()), Vec::new());
+                    false
+                }
+                None => true,
+            });
+        }
+        if !missing.is_empty() {
+            for (id, labels) in parquet_io::read_series(&f.series_path())? {
+                if missing.binary_search(&id).is_ok() && !found.slots.contains_key(&id) {
+                    found.add(id, Named::Labels(Arc::new(labels)), Vec::new());
                 }
             }
         }
@@ -307,7 +337,7 @@ impl Core {
             }
         });
         for f in self.file_sets(tenant, start, end) {
-            names.extend(PartIndex::read(&f.index_path())?.names().map(str::to_owned));
+            names.extend(f.index(&mut 0)?.names().map(str::to_owned));
         }
         Ok(names.into_iter().collect())
     }
@@ -329,11 +359,7 @@ impl Core {
             }
         });
         for f in self.file_sets(tenant, start, end) {
-            values.extend(
-                PartIndex::read(&f.index_path())?
-                    .values(name)
-                    .map(str::to_owned),
-            );
+            values.extend(f.index(&mut 0)?.values(name).map(str::to_owned));
         }
         Ok(values.into_iter().collect())
     }
@@ -481,7 +507,20 @@ impl Core {
 pub(crate) const HEAD_BYTES_PER_SAMPLE: u64 = 16;
 
 /// A series being read: its labels, samples from files, samples from memory.
-type Found = (Named, Vec<Sample>, Vec<Sample>);
+/// The series a select found: labels, samples from files (oldest first), samples from
+/// memory; and each series' slot by id.
+#[derive(Default)]
+struct Found {
+    entries: Vec<(Named, Vec<Sample>, Vec<Sample>)>,
+    slots: HashMap<SeriesId, usize>,
+}
+
+impl Found {
+    fn add(&mut self, id: SeriesId, labels: Named, newer: Vec<Sample>) {
+        self.slots.insert(id, self.entries.len());
+        self.entries.push((labels, Vec::new(), newer));
+    }
+}
 
 /// A series' labels while it is read: the head's compact key, turned into [`Labels`] only
 /// for series that are returned, or labels read from a series file.
@@ -497,11 +536,6 @@ impl Named {
             Self::Labels(l) => l,
         }
     }
-}
-
-/// The size of a file, 0 if it cannot be read (the read that follows reports why).
-fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 /// Counters of one tenant since the engine was opened.

@@ -15,6 +15,9 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +77,18 @@ pub(crate) struct PartFile {
     pub(crate) dir: PathBuf,
     pub(crate) entry: FileEntry,
     retired: AtomicBool,
+    /// What queries read of the (immutable) set, kept after the first read.
+    pub(crate) cached: PartCache,
+}
+
+/// The parts of a metrics file set every query needs, loaded on first use and kept while
+/// the set is held: its inverted index, its series ids in table order, and the samples
+/// file's footer with the page index.
+#[derive(Debug, Default)]
+pub(crate) struct PartCache {
+    pub(crate) index: OnceLock<Arc<crate::index::PartIndex>>,
+    pub(crate) series_ids: OnceLock<Arc<Vec<crate::series::SeriesId>>>,
+    pub(crate) samples_meta: OnceLock<ArrowReaderMetadata>,
 }
 
 impl PartFile {
@@ -82,7 +97,33 @@ impl PartFile {
             dir,
             entry,
             retired: AtomicBool::new(false),
+            cached: PartCache::default(),
         }
+    }
+
+    /// The set's inverted index, read on first use; `read_bytes` counts a read from disk.
+    pub(crate) fn index(&self, read_bytes: &mut u64) -> Result<Arc<crate::index::PartIndex>> {
+        if let Some(i) = self.cached.index.get() {
+            return Ok(i.clone());
+        }
+        let path = self.index_path();
+        let index = Arc::new(crate::index::PartIndex::read(&path)?);
+        *read_bytes += fs::metadata(&path).map_or(0, |m| m.len());
+        Ok(self.cached.index.get_or_init(|| index).clone())
+    }
+
+    /// The set's series ids in series-table order, read on first use.
+    pub(crate) fn series_ids(
+        &self,
+        read_bytes: &mut u64,
+    ) -> Result<Arc<Vec<crate::series::SeriesId>>> {
+        if let Some(i) = self.cached.series_ids.get() {
+            return Ok(i.clone());
+        }
+        let path = self.series_path();
+        let ids = Arc::new(crate::parquet_io::read_series_ids(&path)?);
+        *read_bytes += fs::metadata(&path).map_or(0, |m| m.len());
+        Ok(self.cached.series_ids.get_or_init(|| ids).clone())
     }
 
     pub(crate) fn samples_path(&self) -> PathBuf {

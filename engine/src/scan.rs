@@ -11,14 +11,15 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Array, Float64Array, TimestampMillisecondArray, UInt64Array};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
 };
 use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::reader::{ChunkReader, Length};
@@ -139,8 +140,23 @@ fn keep_flags(
 
 /// Hands every sample of a series in `ids` (sorted, distinct) with `ts` in `[start, end]` to
 /// `visit`, in file order, reading only row groups and pages that can hold one.
+#[cfg(test)]
 pub(crate) fn read_samples(
     path: &Path,
+    ids: &[SeriesId],
+    start: i64,
+    end: i64,
+    stats: &mut ScanStats,
+    visit: impl FnMut(SeriesId, Sample),
+) -> Result<()> {
+    read_samples_cached(path, &OnceLock::new(), ids, start, end, stats, visit)
+}
+
+/// [`read_samples`], taking the file's footer and page index from `meta` (loaded into it on
+/// first use).
+pub(crate) fn read_samples_cached(
+    path: &Path,
+    meta: &OnceLock<ArrowReaderMetadata>,
     ids: &[SeriesId],
     start: i64,
     end: i64,
@@ -162,14 +178,16 @@ pub(crate) fn read_samples(
         len,
         read: counter.clone(),
     };
-    let result = read_pruned(reader, path, ids, start, end, stats, &mut visit);
+    let result = read_pruned(reader, path, meta, ids, start, end, stats, &mut visit);
     stats.bytes_read += counter.load(Ordering::Relaxed);
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 fn read_pruned(
     reader: CountingFile,
     path: &Path,
+    cached: &OnceLock<ArrowReaderMetadata>,
     ids: &[SeriesId],
     start: i64,
     end: i64,
@@ -178,9 +196,16 @@ fn read_pruned(
 ) -> Result<()> {
     let want_ids = |lo: i64, hi: i64| any_id_in(ids, lo as u64, hi as u64);
     let want_ts = |lo: i64, hi: i64| hi >= start && lo <= end;
-    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(reader, options)
-        .map_err(|e| bad(path, e))?;
+    let loaded = match cached.get() {
+        Some(m) => m.clone(),
+        None => {
+            let options =
+                ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+            let m = ArrowReaderMetadata::load(&reader, options).map_err(|e| bad(path, e))?;
+            cached.get_or_init(|| m).clone()
+        }
+    };
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, loaded);
     let meta = builder.metadata().clone();
     let schema = builder.schema().clone();
     let conv = |name: &str| {
@@ -256,9 +281,15 @@ fn read_pruned(
         let id_col = column::<UInt64Array>(&batch, 0, path)?;
         let ts_col = column::<TimestampMillisecondArray>(&batch, 1, path)?;
         let values = column::<Float64Array>(&batch, 2, path)?;
+        // Rows come sorted by series: look each id up once per run of rows.
+        let (mut cur, mut wanted) = (None, false);
         for i in 0..batch.num_rows() {
             let (id, ts) = (id_col.value(i), ts_col.value(i));
-            if ts >= start && ts <= end && ids.binary_search(&id).is_ok() {
+            if cur != Some(id) {
+                cur = Some(id);
+                wanted = ids.binary_search(&id).is_ok();
+            }
+            if wanted && ts >= start && ts <= end {
                 stats.samples += 1;
                 visit(
                     id,

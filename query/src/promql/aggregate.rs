@@ -7,6 +7,7 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::error::{Error, Result, exec};
 use super::eval::{Evaluator, Val};
+use super::label_cache::WordMap;
 use super::stats::{format_float, kahan_inc, mean, quantile, variance};
 use super::value::{Labels, METRIC_NAME, Sample};
 
@@ -22,24 +23,32 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
         Some(Val::Scalar(v)) => Ok(*v),
         _ => exec(format!("expected scalar parameter for {op}")),
     };
-    // Group keys and output labels.
+    // Group keys and output labels. The keys are interned, so one address is one key.
+    let site = a as *const AggregateExpr as usize;
     let mut groups: Vec<(Labels, Vec<Sample>)> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: WordMap<usize, usize> = WordMap::default();
     for s in input {
-        let key = group_labels(&s, &a.modifier);
-        let i = *index.entry(key.clone()).or_insert_with(|| {
+        let key = ev
+            .labels
+            .derive(site, &s.labels, |l| group_labels(l, &a.modifier));
+        let i = *index.entry(key.ptr()).or_insert_with(|| {
             groups.push((key, Vec::new()));
             groups.len() - 1
         });
         groups[i].1.push(s);
     }
-    let drop_by_group: HashMap<Labels, bool> = groups
-        .iter()
-        .map(|(l, ss)| (l.clone(), ss.iter().any(|s| s.drop_name)))
-        .collect();
-    let out_sample = |labels: Labels, value: f64| {
-        let drop_name =
-            labels.has(METRIC_NAME) && drop_by_group.get(&labels).copied().unwrap_or(false);
+    // Whether a group's output drops the name: if any of its inputs does. `count_values`'
+    // outputs are looked up by content (they are not group keys, but may equal one).
+    let drop_by_labels: HashMap<Labels, bool> = if op == "count_values" {
+        groups
+            .iter()
+            .map(|(l, ss)| (l.clone(), ss.iter().any(|s| s.drop_name)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let out_sample = |labels: Labels, value: f64, group_drops: bool| {
+        let drop_name = labels.has(METRIC_NAME) && group_drops;
         Sample {
             labels,
             ts: t,
@@ -51,6 +60,7 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
     match op.as_str() {
         "sum" | "avg" | "count" | "min" | "max" | "group" | "stddev" | "stdvar" => {
             for (labels, samples) in groups {
+                let drops = samples.iter().any(|s| s.drop_name);
                 let vals: Vec<f64> = samples.iter().map(|s| s.value).collect();
                 let v = match op.as_str() {
                     "sum" => {
@@ -74,7 +84,7 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
                     "stdvar" => variance(&vals),
                     _ => variance(&vals).sqrt(),
                 };
-                out.push(out_sample(labels, v));
+                out.push(out_sample(labels, v, drops));
             }
         }
         "quantile" => {
@@ -87,8 +97,9 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
                 ));
             }
             for (labels, samples) in groups {
+                let drops = samples.iter().any(|s| s.drop_name);
                 let mut vals: Vec<f64> = samples.iter().map(|s| s.value).collect();
-                out.push(out_sample(labels, quantile(q, &mut vals)));
+                out.push(out_sample(labels, quantile(q, &mut vals), drops));
             }
         }
         "count_values" => {
@@ -111,7 +122,10 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
                     counts[i].1 += 1.0;
                 }
             }
-            out.extend(counts.into_iter().map(|(l, c)| out_sample(l, c)));
+            out.extend(counts.into_iter().map(|(l, c)| {
+                let drops = drop_by_labels.get(&l).copied().unwrap_or(false);
+                out_sample(l, c, drops)
+            }));
         }
         "topk" | "bottomk" | "limitk" => {
             let k = scalar_param()?;
@@ -177,18 +191,18 @@ fn asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
 }
 
 /// The labels a sample is grouped under.
-fn group_labels(s: &Sample, m: &Option<LabelModifier>) -> Labels {
+fn group_labels(labels: &Labels, m: &Option<LabelModifier>) -> Labels {
     match m {
         None => Labels::default(),
         // `by (__name__)` groups by the name even when it is to be dropped (Prometheus's
         // delayed name removal); the output then drops it if any input does.
         Some(LabelModifier::Include(by)) => {
-            let mut l = s.labels.clone();
+            let mut l = labels.clone();
             l.retain(|n| by.labels.iter().any(|x| x == n));
             l
         }
         Some(LabelModifier::Exclude(without)) => {
-            let mut l = s.labels.clone();
+            let mut l = labels.clone();
             l.retain(|n| n != METRIC_NAME && !without.labels.iter().any(|x| x == n));
             l
         }

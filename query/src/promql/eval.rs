@@ -5,14 +5,16 @@
 //! enclosing subqueries included), so storage is read once per selector, not per step.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
 
 use super::error::{Error, Result, exec};
+use super::label_cache::{LabelCache, WordMap};
 use super::source::{LabelMatcher, MatchOp, SeriesSource, SourceSeries};
-use super::value::{METRIC_NAME, Sample, Series, is_stale_nan};
+use super::value::{Labels, METRIC_NAME, Sample, Series, is_stale_nan};
 use super::{aggregate, binary, functions};
 
 /// An intermediate value during evaluation at one time.
@@ -48,7 +50,9 @@ pub(crate) struct EvalSettings {
 pub(crate) struct Evaluator<'q> {
     /// The query text, for annotation positions.
     pub(crate) query: &'q str,
-    data: HashMap<usize, Vec<SourceSeries>>,
+    data: HashMap<usize, Arc<Vec<SourceSeries>>>,
+    /// Derived label sets, kept across steps.
+    pub(crate) labels: LabelCache,
     /// Top-level start, end and step (ms); start == end and step 0 for instant queries.
     pub(crate) start: i64,
     pub(crate) end: i64,
@@ -97,6 +101,7 @@ impl<'q> Evaluator<'q> {
         Self {
             query,
             data: HashMap::new(),
+            labels: LabelCache::default(),
             start,
             end,
             interval,
@@ -145,7 +150,7 @@ impl<'q> Evaluator<'q> {
             let key = vs as *const VectorSelector as usize;
             let matchers = selector_matchers(vs);
             let series = source.select(&matchers, lo, hi)?;
-            self.data.insert(key, series);
+            self.data.insert(key, Arc::new(series));
         }
         Ok(())
     }
@@ -198,6 +203,7 @@ impl<'q> Evaluator<'q> {
     /// Starts a new top-level step: resets the per-step sample count, checks the timeout.
     pub(crate) fn begin_step(&mut self) -> Result<()> {
         self.samples_in_step = 0;
+        self.labels.next_generation();
         self.check_deadline()
     }
 
@@ -208,7 +214,7 @@ impl<'q> Evaluator<'q> {
         Ok(())
     }
 
-    fn count_samples(&mut self, n: usize) -> Result<()> {
+    pub(crate) fn count_samples(&mut self, n: usize) -> Result<()> {
         self.samples_in_step += n;
         if self.samples_in_step > self.settings.max_samples {
             return Err(Error::TooManySamples("query execution"));
@@ -285,7 +291,7 @@ impl<'q> Evaluator<'q> {
         let key = vs as *const VectorSelector as usize;
         let mut out = Vec::new();
         if let Some(series) = self.data.get(&key) {
-            for s in series {
+            for s in series.iter() {
                 let idx = s.samples.partition_point(|(ts, _)| *ts <= reft);
                 if idx == 0 {
                     continue;
@@ -308,18 +314,11 @@ impl<'q> Evaluator<'q> {
 
     /// The non-stale samples of each series in `(start, end]`; series without any are left out.
     fn select_matrix(&mut self, vs: &VectorSelector, start: i64, end: i64) -> Result<Vec<Series>> {
-        let key = vs as *const VectorSelector as usize;
         let mut out = Vec::new();
         let mut n = 0;
-        if let Some(series) = self.data.get(&key) {
-            for s in series {
-                let a = s.samples.partition_point(|(ts, _)| *ts <= start);
-                let b = s.samples.partition_point(|(ts, _)| *ts <= end);
-                let points: Vec<(i64, f64)> = s.samples[a..b]
-                    .iter()
-                    .copied()
-                    .filter(|(_, v)| !is_stale_nan(*v))
-                    .collect();
+        if let Some(series) = self.selected(vs) {
+            for s in series.iter() {
+                let points = window_points(&s.samples, start, end).into_owned();
                 if points.is_empty() {
                     continue;
                 }
@@ -335,6 +334,31 @@ impl<'q> Evaluator<'q> {
         Ok(out)
     }
 
+    /// The series prefetched for selector `vs`.
+    pub(crate) fn selected(&self, vs: &VectorSelector) -> Option<Arc<Vec<SourceSeries>>> {
+        let key = vs as *const VectorSelector as usize;
+        self.data.get(&key).cloned()
+    }
+
+    /// `s`'s labels after delayed name removal, interned: one address per label set, the
+    /// same at every step for a series read from storage.
+    pub(crate) fn final_labels(&mut self, s: &Sample) -> Labels {
+        if s.drop_name {
+            self.labels.derive(DROP_NAME_SITE, &s.labels, |l| {
+                let mut l = l.clone();
+                super::drop_name(&mut l);
+                l
+            })
+        } else {
+            self.interned(&s.labels)
+        }
+    }
+
+    /// `l` interned (see [`LabelCache`]).
+    pub(crate) fn interned(&mut self, l: &Labels) -> Labels {
+        self.labels.derive(IDENTITY_SITE, l, Labels::clone)
+    }
+
     /// Evaluates a subquery at `t`: its inner expression at every multiple of its step in
     /// `(ref - range, ref]`.
     fn subquery(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>> {
@@ -348,25 +372,28 @@ impl<'q> Evaluator<'q> {
         let lo = reft - duration_ms(&sq.range);
         // The first multiple of `step` strictly after `lo`.
         let mut ts = lo.div_euclid(step) * step + step;
-        let mut by_labels: HashMap<super::value::Labels, usize> = HashMap::new();
+        // Keyed by the address of interned label sets, which is one per label set.
+        let mut by_labels: WordMap<usize, usize> = WordMap::default();
+        let mut seen: WordMap<usize, i64> = WordMap::default();
         let mut out: Vec<Series> = Vec::new();
         while ts <= reft {
             self.check_deadline()?;
             match self.eval(&sq.expr, ts)? {
                 Val::Vector(v) => {
-                    let mut seen = std::collections::HashSet::new();
                     for s in v {
-                        let labels = if s.drop_name {
-                            s.labels.without_name()
+                        let fin = if s.drop_name {
+                            self.labels
+                                .derive(DROP_NAME_ONLY_SITE, &s.labels, Labels::without_name)
                         } else {
-                            s.labels.clone()
+                            self.interned(&s.labels)
                         };
-                        if !seen.insert(labels.clone()) {
+                        if seen.insert(fin.ptr(), ts) == Some(ts) {
                             return exec("vector cannot contain metrics with the same labelset");
                         }
-                        let i = *by_labels.entry(s.labels.clone()).or_insert_with(|| {
+                        let labels = self.interned(&s.labels);
+                        let i = *by_labels.entry(labels.ptr()).or_insert_with(|| {
                             out.push(Series {
-                                labels: s.labels.clone(),
+                                labels,
                                 points: Vec::new(),
                                 drop_name: s.drop_name,
                             });
@@ -484,6 +511,35 @@ impl<'q> Evaluator<'q> {
             }
             _ => None,
         }
+    }
+}
+
+/// [`LabelCache`] site of delayed name removal (`__name__`, `__type__`, `__unit__`).
+const DROP_NAME_SITE: usize = 1;
+/// [`LabelCache`] site of interning a label set as it is.
+const IDENTITY_SITE: usize = 2;
+/// [`LabelCache`] site of removing only `__name__` (a subquery's duplicate check).
+const DROP_NAME_ONLY_SITE: usize = 3;
+
+/// The non-stale samples of `samples` (sorted by time) in `(start, end]`, borrowed unless a
+/// staleness marker has to be left out.
+pub(crate) fn window_points(
+    samples: &[(i64, f64)],
+    start: i64,
+    end: i64,
+) -> std::borrow::Cow<'_, [(i64, f64)]> {
+    let a = samples.partition_point(|(ts, _)| *ts <= start);
+    let b = a + samples[a..].partition_point(|(ts, _)| *ts <= end);
+    let pts = &samples[a..b];
+    if pts.iter().any(|(_, v)| is_stale_nan(*v)) {
+        std::borrow::Cow::Owned(
+            pts.iter()
+                .copied()
+                .filter(|(_, v)| !is_stale_nan(*v))
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(pts)
     }
 }
 

@@ -5,7 +5,7 @@ use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{Call, Expr};
 
 use super::error::{Result, exec};
-use super::eval::{Evaluator, Val};
+use super::eval::{Evaluator, Val, unparen, window_points};
 use super::histogram;
 use super::labels_fns;
 use super::range_fns::{self, Window};
@@ -320,14 +320,74 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Res
             ));
         }
     }
-    let matrix = ev.eval_matrix(m_expr, t)?;
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
-    let counter_fn = matches!(name, "rate" | "increase");
-    let mut out = Vec::with_capacity(matrix.len());
-    for s in matrix {
-        let pts = &s.points;
-        if counter_fn && pts.len() >= 2 {
-            let mname = s.labels.name();
+    let f = RangeFn { name, w, t, p1, p2 };
+    let mut out = Vec::new();
+    // A selector's windows are read in place from the prefetched samples.
+    let direct = match unparen(m_expr) {
+        Expr::MatrixSelector(ms) => ev.selected(&ms.vs),
+        _ => None,
+    };
+    if let Some(series) = direct {
+        let mut windows = Vec::with_capacity(series.len());
+        let mut n = 0;
+        for s in series.iter() {
+            let pts = window_points(&s.samples, start, end);
+            if !pts.is_empty() {
+                n += pts.len();
+                windows.push((&s.labels, pts));
+            }
+        }
+        ev.count_samples(n)?;
+        out.reserve(windows.len());
+        for (labels, pts) in windows {
+            if let Some(value) = f.apply(ev, labels, &pts)? {
+                out.push(Sample {
+                    labels: labels.clone(),
+                    ts: t,
+                    value,
+                    drop_name: !keeps_name,
+                });
+            }
+        }
+    } else {
+        let matrix = ev.eval_matrix(m_expr, t)?;
+        out.reserve(matrix.len());
+        for s in matrix {
+            if let Some(value) = f.apply(ev, &s.labels, &s.points)? {
+                out.push(Sample {
+                    labels: s.labels,
+                    ts: t,
+                    value,
+                    drop_name: s.drop_name || !keeps_name,
+                });
+            }
+        }
+    }
+    Ok(Val::Vector(out))
+}
+
+/// A range-vector function with its window and scalar arguments, applied to one series.
+struct RangeFn<'a> {
+    name: &'a str,
+    w: Window,
+    t: i64,
+    p1: f64,
+    p2: f64,
+}
+
+impl RangeFn<'_> {
+    /// The function's value over `pts` (the series' non-stale samples in the window), or
+    /// `None` when it has none.
+    fn apply(
+        &self,
+        ev: &mut Evaluator<'_>,
+        labels: &Labels,
+        pts: &[(i64, f64)],
+    ) -> Result<Option<f64>> {
+        let (name, w, t, p1, p2) = (self.name, self.w, self.t, self.p1, self.p2);
+        if matches!(name, "rate" | "increase") && pts.len() >= 2 {
+            let mname = labels.name();
             if !mname.is_empty()
                 && !["_total", "_sum", "_count", "_bucket"]
                     .iter()
@@ -340,7 +400,7 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Res
                 ev.info(format!("{msg}{pos}"));
             }
         }
-        let v = match name {
+        Ok(match name {
             "rate" => range_fns::extrapolated_rate(pts, w, true, true),
             "increase" => range_fns::extrapolated_rate(pts, w, true, false),
             "delta" => range_fns::extrapolated_rate(pts, w, false, false),
@@ -363,15 +423,6 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Res
                 Some(v) => Some(v),
                 None => return exec(format!("function {name} is not supported")),
             },
-        };
-        if let Some(value) = v {
-            out.push(Sample {
-                labels: s.labels,
-                ts: t,
-                value,
-                drop_name: s.drop_name || !keeps_name,
-            });
-        }
+        })
     }
-    Ok(Val::Vector(out))
 }

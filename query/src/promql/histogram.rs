@@ -1,13 +1,15 @@
 //! `histogram_quantile` and `histogram_fraction` over classic (`le`-labelled) buckets.
 
-use std::collections::HashMap;
-
 use promql_parser::parser::Expr;
 
 use super::error::{Result, exec};
 use super::eval::{Evaluator, Val};
+use super::label_cache::WordMap;
 use super::stats::{Bucket, bucket_fraction, bucket_quantile, format_float};
 use super::value::{Labels, Sample};
+
+/// [`super::label_cache::LabelCache`] site of removing `le`.
+const WITHOUT_LE_SITE: usize = 4;
 
 /// Parses an `le` value as Go's `strconv.ParseFloat` would.
 fn parse_le(s: &str) -> Option<f64> {
@@ -27,7 +29,8 @@ fn parse_le(s: &str) -> Option<f64> {
 /// Groups bucket samples by their labels without `le`, in order of first appearance.
 fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Vec<(Labels, Vec<Bucket>)> {
     let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
-    let mut idx: HashMap<Labels, usize> = HashMap::new();
+    // Keyed by the address of the interned key: one address per key.
+    let mut idx: WordMap<usize, usize> = WordMap::default();
     for s in v {
         let le = s.labels.get("le");
         let Some(upper) = parse_le(le) else {
@@ -37,9 +40,12 @@ fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Vec<(Labels, Vec<
             ));
             continue;
         };
-        let mut key = s.labels.clone();
-        key.remove("le");
-        let i = *idx.entry(key.clone()).or_insert_with(|| {
+        let key = ev.labels.derive(WITHOUT_LE_SITE, &s.labels, |l| {
+            let mut l = l.clone();
+            l.remove("le");
+            l
+        });
+        let i = *idx.entry(key.ptr()).or_insert_with(|| {
             groups.push((key, Vec::new()));
             groups.len() - 1
         });

@@ -42,13 +42,14 @@ mod escapes;
 mod eval;
 mod functions;
 mod histogram;
+mod label_cache;
 mod labels_fns;
 mod range_fns;
 mod source;
 mod stats;
 mod value;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use promql_parser::parser::Expr;
@@ -61,6 +62,7 @@ pub use value::{
 
 pub(crate) use eval::selector_matchers;
 use eval::{EvalSettings, Evaluator, Val};
+use label_cache::WordMap;
 
 /// Most points per series a range query may return (Prometheus's limit).
 pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
@@ -206,7 +208,9 @@ impl PromqlEngine {
         let mut ev = Evaluator::new(query, start_ms, end_ms, step_ms, self.settings());
         ev.prefetch(&expr, source)?;
         let mut out: Vec<Series> = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        // Keyed by the address of the interned final label set, which is one per label set
+        // and, for a series read from storage, the same at every step.
+        let mut index: WordMap<usize, usize> = WordMap::default();
         let mut t = start_ms;
         while t <= end_ms {
             ev.begin_step()?;
@@ -217,7 +221,7 @@ impl PromqlEngine {
                     value: v,
                     drop_name: false,
                 }],
-                Val::Vector(v) => finish_vector(v)?,
+                Val::Vector(v) => v,
                 other => {
                     return Err(Error::Execution(format!(
                         "invalid expression type {:?} for range query",
@@ -226,15 +230,23 @@ impl PromqlEngine {
                 }
             };
             for s in samples {
-                let i = *index.entry(s.labels.clone()).or_insert_with(|| {
+                let labels = ev.final_labels(&s);
+                let i = *index.entry(labels.ptr()).or_insert_with(|| {
                     out.push(Series {
-                        labels: s.labels.clone(),
+                        labels,
                         points: Vec::new(),
                         drop_name: false,
                     });
                     out.len() - 1
                 });
-                out[i].points.push((t, s.value));
+                let points = &mut out[i].points;
+                // Two samples of one step with one label set (after name removal).
+                if points.last().is_some_and(|p| p.0 == t) {
+                    return Err(Error::Execution(
+                        "vector cannot contain metrics with the same labelset".into(),
+                    ));
+                }
+                points.push((t, s.value));
             }
             t += step_ms;
         }

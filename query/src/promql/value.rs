@@ -1,6 +1,7 @@
 //! The values a PromQL expression evaluates to, with Prometheus's label semantics.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
@@ -14,8 +15,12 @@ pub fn is_stale_nan(v: f64) -> bool {
 }
 
 /// A label set, sorted by name, names unique, no empty values.
+///
+/// The pairs are shared: cloning a label set is a reference-count increment, and changing
+/// one copies the pairs only if another holder shares them. Equality, hashing and order are
+/// by content.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<(String, String)>);
+pub struct Labels(Arc<Vec<(String, String)>>);
 
 impl Labels {
     /// Builds a label set from pairs in any order; empty values are dropped and a later
@@ -52,18 +57,19 @@ impl Labels {
     pub fn set(&mut self, name: String, value: String) {
         match self.0.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                Arc::make_mut(&mut self.0).remove(i);
             }
-            Ok(i) => self.0[i].1 = value,
+            Ok(i) if self.0[i].1 == value => {}
+            Ok(i) => Arc::make_mut(&mut self.0)[i].1 = value,
             Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, (name, value)),
+            Err(i) => Arc::make_mut(&mut self.0).insert(i, (name, value)),
         }
     }
 
     /// Removes `name`.
     pub fn remove(&mut self, name: &str) {
         if let Ok(i) = self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
-            self.0.remove(i);
+            Arc::make_mut(&mut self.0).remove(i);
         }
     }
 
@@ -96,7 +102,16 @@ impl Labels {
 
     /// Keeps only the labels `keep` says yes to.
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        self.0.retain(|(n, _)| keep(n));
+        if self.0.iter().all(|(n, _)| keep(n)) {
+            return;
+        }
+        Arc::make_mut(&mut self.0).retain(|(n, _)| keep(n));
+    }
+
+    /// The address of the shared pairs: equal for clones of one label set (and for the
+    /// interned copies the evaluator hands out), so it can key caches while a clone is held.
+    pub(crate) fn ptr(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
     }
 }
 
