@@ -37,6 +37,16 @@ impl Val {
     }
 }
 
+/// Per-series state of one selector's range windows across steps, by position in its
+/// prefetched series.
+#[derive(Debug, Default)]
+pub(crate) struct SelectorCursors {
+    /// Where each series' previous window started.
+    pub(crate) starts: Vec<usize>,
+    /// Whether each series' metric name has been checked for looking like a counter.
+    pub(crate) name_checked: Vec<bool>,
+}
+
 /// Limits and defaults of one evaluation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EvalSettings {
@@ -53,6 +63,7 @@ pub(crate) struct Evaluator<'q> {
     data: HashMap<usize, Arc<Vec<SourceSeries>>>,
     /// Derived label sets, kept across steps.
     pub(crate) labels: LabelCache,
+    cursors: HashMap<usize, SelectorCursors>,
     /// Top-level start, end and step (ms); start == end and step 0 for instant queries.
     pub(crate) start: i64,
     pub(crate) end: i64,
@@ -102,6 +113,7 @@ impl<'q> Evaluator<'q> {
             query,
             data: HashMap::new(),
             labels: LabelCache::default(),
+            cursors: HashMap::new(),
             start,
             end,
             interval,
@@ -334,6 +346,19 @@ impl<'q> Evaluator<'q> {
         Ok(out)
     }
 
+    /// Per-series state kept across steps for selector `vs`'s windows (see
+    /// [`window_points_from`]): taken out, and given back with [`Self::put_cursors`].
+    pub(crate) fn take_cursors(&mut self, vs: &VectorSelector) -> SelectorCursors {
+        let key = vs as *const VectorSelector as usize;
+        self.cursors.remove(&key).unwrap_or_default()
+    }
+
+    /// Gives back what [`Self::take_cursors`] took.
+    pub(crate) fn put_cursors(&mut self, vs: &VectorSelector, c: SelectorCursors) {
+        let key = vs as *const VectorSelector as usize;
+        self.cursors.insert(key, c);
+    }
+
     /// The series prefetched for selector `vs`.
     pub(crate) fn selected(&self, vs: &VectorSelector) -> Option<Arc<Vec<SourceSeries>>> {
         let key = vs as *const VectorSelector as usize;
@@ -528,7 +553,35 @@ pub(crate) fn window_points(
     start: i64,
     end: i64,
 ) -> std::borrow::Cow<'_, [(i64, f64)]> {
-    let a = samples.partition_point(|(ts, _)| *ts <= start);
+    window_points_from(samples, start, end, &mut 0)
+}
+
+/// [`window_points`], starting the search at `cursor` (where the previous window of this
+/// series started) and leaving it where this one starts. Consecutive steps of a range
+/// query move a window forward by a few samples, so a short forward scan replaces two
+/// binary searches over the whole series (and their cache misses); a window that moved
+/// back is found by binary search.
+pub(crate) fn window_points_from<'s>(
+    samples: &'s [(i64, f64)],
+    start: i64,
+    end: i64,
+    cursor: &mut usize,
+) -> std::borrow::Cow<'s, [(i64, f64)]> {
+    const SCAN: usize = 16;
+    let mut a = (*cursor).min(samples.len());
+    if a > 0 && samples[a - 1].0 > start {
+        a = samples.partition_point(|(ts, _)| *ts <= start);
+    } else {
+        let mut n = 0;
+        while a < samples.len() && samples[a].0 <= start && n < SCAN {
+            a += 1;
+            n += 1;
+        }
+        if n == SCAN {
+            a += samples[a..].partition_point(|(ts, _)| *ts <= start);
+        }
+    }
+    *cursor = a;
     let b = a + samples[a..].partition_point(|(ts, _)| *ts <= end);
     let pts = &samples[a..b];
     if pts.iter().any(|(_, v)| is_stale_nan(*v)) {

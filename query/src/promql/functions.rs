@@ -5,7 +5,7 @@ use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{Call, Expr};
 
 use super::error::{Result, exec};
-use super::eval::{Evaluator, Val, unparen, window_points};
+use super::eval::{Evaluator, Val, unparen, window_points_from};
 use super::histogram;
 use super::labels_fns;
 use super::range_fns::{self, Window};
@@ -325,23 +325,42 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Res
     let mut out = Vec::new();
     // A selector's windows are read in place from the prefetched samples.
     let direct = match unparen(m_expr) {
-        Expr::MatrixSelector(ms) => ev.selected(&ms.vs),
+        Expr::MatrixSelector(ms) => ev.selected(&ms.vs).map(|s| (&ms.vs, s)),
         _ => None,
     };
-    if let Some(series) = direct {
+    if let Some((vs, series)) = direct {
+        let mut cursors = ev.take_cursors(vs);
+        cursors.starts.resize(series.len(), 0);
+        cursors.name_checked.resize(series.len(), false);
         let mut windows = Vec::with_capacity(series.len());
         let mut n = 0;
-        for s in series.iter() {
-            let pts = window_points(&s.samples, start, end);
+        for (i, s) in series.iter().enumerate() {
+            let pts = window_points_from(&s.samples, start, end, &mut cursors.starts[i]);
             if !pts.is_empty() {
                 n += pts.len();
-                windows.push((&s.labels, pts));
+                windows.push((i, &s.labels, pts));
             }
         }
-        ev.count_samples(n)?;
+        if let Err(e) = ev.count_samples(n) {
+            ev.put_cursors(vs, cursors);
+            return Err(e);
+        }
         out.reserve(windows.len());
-        for (labels, pts) in windows {
-            if let Some(value) = f.apply(ev, labels, &pts)? {
+        let mut result = Ok(());
+        for (i, labels, pts) in windows {
+            // A series' name is the same at every step: check it once.
+            let check = !cursors.name_checked[i];
+            let value = match f.apply(ev, labels, &pts, check) {
+                Ok(v) => v,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            if check && f.checks_name(&pts) {
+                cursors.name_checked[i] = true;
+            }
+            if let Some(value) = value {
                 out.push(Sample {
                     labels: labels.clone(),
                     ts: t,
@@ -350,11 +369,13 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Res
                 });
             }
         }
+        ev.put_cursors(vs, cursors);
+        result?;
     } else {
         let matrix = ev.eval_matrix(m_expr, t)?;
         out.reserve(matrix.len());
         for s in matrix {
-            if let Some(value) = f.apply(ev, &s.labels, &s.points)? {
+            if let Some(value) = f.apply(ev, &s.labels, &s.points, true)? {
                 out.push(Sample {
                     labels: s.labels,
                     ts: t,
@@ -377,6 +398,12 @@ struct RangeFn<'a> {
 }
 
 impl RangeFn<'_> {
+    /// Whether applying to `pts` checks the metric name (`rate` and `increase` of at least
+    /// two samples note a name that does not look like a counter's).
+    fn checks_name(&self, pts: &[(i64, f64)]) -> bool {
+        matches!(self.name, "rate" | "increase") && pts.len() >= 2
+    }
+
     /// The function's value over `pts` (the series' non-stale samples in the window), or
     /// `None` when it has none.
     fn apply(
@@ -384,9 +411,10 @@ impl RangeFn<'_> {
         ev: &mut Evaluator<'_>,
         labels: &Labels,
         pts: &[(i64, f64)],
+        check_name: bool,
     ) -> Result<Option<f64>> {
         let (name, w, t, p1, p2) = (self.name, self.w, self.t, self.p1, self.p2);
-        if matches!(name, "rate" | "increase") && pts.len() >= 2 {
+        if check_name && self.checks_name(pts) {
             let mname = labels.name();
             if !mname.is_empty()
                 && !["_total", "_sum", "_count", "_bucket"]
