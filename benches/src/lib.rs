@@ -248,3 +248,4 @@ pub fn flag(args: &[String], name: &str) -> bool {
 
 pub mod http_client;
 pub mod rw_otlp;
+pub mod span_gen;

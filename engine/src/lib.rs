@@ -59,6 +59,7 @@ mod series;
 mod series_key;
 mod signal;
 mod signal_arrow;
+mod signal_bloom;
 mod signal_check;
 mod signal_codec;
 mod signal_flush;

@@ -13,10 +13,14 @@ use arrow::array::{Array, BooleanArray, FixedSizeBinaryArray};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter,
+};
+use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::reader::{ChunkReader, Length};
 
 use crate::parquet_io::bad;
+use crate::signal_bloom::{BLOCK as BLOOM_BLOCK, FileBlooms};
 use crate::signal_store::{NS_PER_MS, SignalStore, StoredRecord};
 use crate::{Engine, Error, Result, SnapshotFile, SpanRecord, TenantId, TraceId};
 
@@ -141,7 +145,8 @@ impl Engine {
         let mut stats = TraceLookupStats::default();
         for part in parts {
             let path = part.samples_path();
-            let found = read_trace(&path, trace_id, &mut stats, None)?;
+            let blooms = store.blooms(&part)?;
+            let found = read_trace(&path, &blooms, trace_id, &mut stats, None)?;
             out.extend(found.into_iter().filter(|s| in_range(s)));
         }
         out.sort_by_key(|s| (s.start_ns, s.span_id));
@@ -221,14 +226,26 @@ impl ChunkReader for Counted {
     }
 }
 
-/// The spans of `trace_id` in a spans file: row groups whose bloom filter rules the id
-/// out are not read; in the others, only rows with the id are decoded.
+/// The spans of `trace_id` in a spans file whose filters are `blooms`: row groups whose
+/// bloom filter rules the id out are not read (a file with none left is not even opened);
+/// in the others, the `trace_id` column is read, then only the pages holding rows with the
+/// id (by the page index), and only those rows are decoded.
 pub(crate) fn read_trace(
     path: &Path,
+    blooms: &FileBlooms,
     trace_id: TraceId,
     stats: &mut TraceLookupStats,
     ranges: Option<Ranges>,
 ) -> Result<Vec<SpanRecord>> {
+    let keep = blooms.candidates(&trace_id);
+    stats.files += 1;
+    stats.row_groups += blooms.row_groups();
+    stats.row_groups_read += keep.len();
+    stats.bytes_read += (blooms.row_groups() * BLOOM_BLOCK) as u64;
+    if keep.is_empty() {
+        stats.files_skipped += 1;
+        return Ok(Vec::new());
+    }
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
@@ -240,32 +257,13 @@ pub(crate) fn read_trace(
         ranges,
     };
     let result = (|| {
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new(counted).map_err(|e| bad(path, e))?;
+        // The offset index lets the reader fetch only the pages holding the rows the
+        // filter keeps; the column index (page statistics) is of no use here.
+        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(counted, options)
+            .map_err(|e| bad(path, e))?;
         let schema = builder.schema().clone();
         let col = schema.index_of("trace_id").map_err(|e| bad(path, e))?;
-        let groups = builder.metadata().num_row_groups();
-        stats.files += 1;
-        stats.row_groups += groups;
-        let mut keep = Vec::new();
-        for g in 0..groups {
-            // `trace_id` comes before any nested column: its top-level index is its leaf.
-            let may_hold = match builder
-                .get_row_group_column_bloom_filter(g, col)
-                .map_err(|e| bad(path, e))?
-            {
-                Some(bloom) => bloom.check(&trace_id[..]),
-                None => true,
-            };
-            if may_hold {
-                keep.push(g);
-            }
-        }
-        stats.row_groups_read += keep.len();
-        if keep.is_empty() {
-            stats.files_skipped += 1;
-            return Ok(Vec::new());
-        }
         let mask = ProjectionMask::roots(builder.parquet_schema(), [col]);
         let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
             let ids = batch
@@ -350,9 +348,11 @@ mod tests {
         let snap = engine.spans_snapshot(&t, 0, i64::MAX).unwrap();
         let path = snap.files[0].path();
 
+        let blooms = FileBlooms::open(&path).unwrap();
         let ranges = Ranges::default();
         let mut stats = TraceLookupStats::default();
-        let found = read_trace(&path, [200; 16], &mut stats, Some(ranges.clone())).unwrap();
+        let found =
+            read_trace(&path, &blooms, [200; 16], &mut stats, Some(ranges.clone())).unwrap();
         assert!(found.is_empty());
         assert_eq!((stats.row_groups, stats.row_groups_read), (1, 0));
         assert_eq!(
@@ -364,7 +364,7 @@ mod tests {
 
         // The same check sees the pages a hit reads.
         let ranges = Ranges::default();
-        let found = read_trace(&path, [7; 16], &mut stats, Some(ranges.clone())).unwrap();
+        let found = read_trace(&path, &blooms, [7; 16], &mut stats, Some(ranges.clone())).unwrap();
         assert_eq!(found, vec![spans[6].clone()]);
         assert!(page_reads(&path, &ranges) > 0);
     }

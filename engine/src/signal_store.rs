@@ -6,10 +6,11 @@
 //! every store's lock (after the metrics heads' locks) before its WAL sync, so the flush
 //! boundary covers exactly the records it takes, as for samples (`flush.rs`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 use arrow::record_batch::RecordBatch;
 
@@ -18,12 +19,16 @@ use crate::head::TokenBucket;
 use crate::partition::{PartFile, partition_start};
 use crate::records::{LogRecord, SpanRecord};
 use crate::signal::Signal;
+use crate::signal_bloom::FileBlooms;
 use crate::signal_check::{self, Cuts, Rejection};
 use crate::signal_codec::{self, WalRecord};
-use crate::{Limits, Result, SignalOutcome, SignalReject, TenantId};
+use crate::{Engine, Limits, Result, SignalOutcome, SignalReject, TenantId};
 
 /// Committed file sets per tenant, oldest flush first.
 pub(crate) type FileMap = HashMap<TenantId, Vec<Arc<PartFile>>>;
+
+/// Mapped `trace_id` filters by file path, with the file they belong to.
+type BloomCache = HashMap<PathBuf, (Weak<PartFile>, Arc<FileBlooms>)>;
 
 /// Nanoseconds per millisecond.
 pub(crate) const NS_PER_MS: i64 = 1_000_000;
@@ -148,6 +153,9 @@ pub(crate) struct SignalStore<R> {
     pub(crate) files: RwLock<FileMap>,
     /// Encoded bytes of the records in memory (heads and flushing).
     pub(crate) bytes: AtomicU64,
+    /// The mapped `trace_id` filters of the files trace lookups have touched, by path, with
+    /// the file they belong to (an entry goes once its file is gone).
+    blooms: Mutex<BloomCache>,
 }
 
 impl<R> Default for SignalStore<R> {
@@ -156,6 +164,7 @@ impl<R> Default for SignalStore<R> {
             heads: Mutex::default(),
             files: RwLock::default(),
             bytes: AtomicU64::new(0),
+            blooms: Mutex::default(),
         }
     }
 }
@@ -285,6 +294,29 @@ impl<R: StoredRecord> SignalStore<R> {
             .unwrap_or_default()
     }
 
+    /// The `trace_id` filters of `part`'s file: mapped on first use, then kept while the
+    /// file is (entries of files that are gone are dropped whenever one is added).
+    pub(crate) fn blooms(&self, part: &Arc<PartFile>) -> Result<Arc<FileBlooms>> {
+        let path = part.samples_path();
+        let cached = |m: &BloomCache| m.get(&path).map(|(_, b)| b.clone());
+        if let Some(b) = cached(&self.lock_blooms()) {
+            return Ok(b);
+        }
+        // Mapped outside the lock; two lookups racing map it twice, and one copy is kept.
+        let b = Arc::new(FileBlooms::open(&path)?);
+        let mut m = self.lock_blooms();
+        m.retain(|_, (f, _)| f.strong_count() > 0);
+        Ok(m.entry(path)
+            .or_insert_with(|| (Arc::downgrade(part), b))
+            .1
+            .clone())
+    }
+
+    fn lock_blooms(&self) -> MutexGuard<'_, BloomCache> {
+        // Inserts and removals only: a poisoned map is still consistent.
+        self.blooms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Tenants with records in memory or files.
     pub(crate) fn tenants(&self) -> Vec<TenantId> {
         let mut t: Vec<TenantId> = self.lock().keys().cloned().collect();
@@ -306,12 +338,14 @@ pub(crate) fn part_of(time_ns: i64) -> i64 {
 
 impl Core {
     /// Writes spans or log records for `tenant` into `store`: see [`crate::Engine::write_spans`].
-    pub(crate) fn write_signal<R: StoredRecord>(
+    /// Owned records are stored as they are; borrowed ones are cloned one by one.
+    pub(crate) fn write_signal<'a, R: StoredRecord>(
         &self,
         store: &SignalStore<R>,
         tenant: &TenantId,
-        records: &[R],
+        records: impl Into<Cow<'a, [R]>>,
     ) -> Result<SignalOutcome> {
+        let records = records.into();
         self.admit()?;
         let limits = self.config.limits_for(tenant);
         let now = self.clock.now_ms();
@@ -323,8 +357,11 @@ impl Core {
         let mut kept: Vec<(R, Cuts)> = Vec::with_capacity(records.len());
         let mut body = Vec::new();
         let mut ends = Vec::with_capacity(records.len());
-        for r in records {
-            let mut r = r.clone();
+        let records: Box<dyn Iterator<Item = R>> = match records {
+            Cow::Borrowed(b) => Box::new(b.iter().cloned()),
+            Cow::Owned(v) => Box::new(v.into_iter()),
+        };
+        for mut r in records {
             match r.check(limits, cutoff_ns) {
                 Ok(cuts) => {
                     r.encode(&mut body);
@@ -415,5 +452,26 @@ impl Core {
             t.wait()?;
         }
         Ok(outcome)
+    }
+}
+
+impl Engine {
+    /// [`Engine::write_spans`] taking the spans by value, which saves copying each one
+    /// (what the OTLP receivers use).
+    pub fn write_spans_owned(
+        &self,
+        tenant: &TenantId,
+        spans: Vec<SpanRecord>,
+    ) -> Result<SignalOutcome> {
+        self.core().write_signal(&self.core().traces, tenant, spans)
+    }
+
+    /// [`Engine::write_logs`] taking the records by value.
+    pub fn write_logs_owned(
+        &self,
+        tenant: &TenantId,
+        logs: Vec<LogRecord>,
+    ) -> Result<SignalOutcome> {
+        self.core().write_signal(&self.core().logs, tenant, logs)
     }
 }

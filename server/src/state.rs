@@ -192,8 +192,10 @@ impl AppState {
         tenant: &TenantId,
         spans: Vec<SpanRecord>,
     ) -> Result<SignalOutcome, ApiError> {
-        self.write(tenant, Signal::Traces, move |e, t| e.write_spans(t, &spans))
-            .await
+        self.write(tenant, Signal::Traces, move |e, t| {
+            e.write_spans_owned(t, spans)
+        })
+        .await
     }
 
     /// Writes log records for `tenant`, as [`AppState::write_metrics`] does samples.
@@ -202,8 +204,10 @@ impl AppState {
         tenant: &TenantId,
         logs: Vec<LogRecord>,
     ) -> Result<SignalOutcome, ApiError> {
-        self.write(tenant, Signal::Logs, move |e, t| e.write_logs(t, &logs))
-            .await
+        self.write(tenant, Signal::Logs, move |e, t| {
+            e.write_logs_owned(t, logs)
+        })
+        .await
     }
 
     async fn write<O: Counts + Send + 'static>(

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# run-spans-bench.sh STRATA_BIN [options]
+#
+# The span benchmarks of issue #6 (docs/benchmarks.md, "Traces (issue #6)") against a release
+# `strata`, with `bench-spans` (benches/src/bin/bench-spans.rs) as the client.
+#
+#   STRATA_BIN          release `strata` binary (e.g. /tmp/bench-target-spans/release/strata)
+#   --work DIR          data directories and results [/tmp/strata-spans-bench]
+#   --threads N         client threads (one keep-alive connection each) [2]
+#   --dense-rate R      spans/s of the dense hour (phase A) [1000]
+#   --week-rate R       spans/s of the 7-day dataset (phase B) [10]
+#   --week-days D       days of phase B [7]
+#   --lookups N         present trace ids looked up per phase (plus N/10 absent ones) [500]
+#   --searches N        searches over 1-day windows in phase B [50]
+#   --skip-dense | --skip-week
+#   --loader BIN        bench-spans [next to STRATA_BIN]
+#   --port P            HTTP port of the servers started (gRPC: P+1) [19461]
+#
+# Phase A (ingest, disk, dense lookups): a fresh `strata serve` (WAL fsync, flush_interval
+# 30s, maintenance_interval 10s, retention 30d, limits out of the way); one hour of spans at
+# --dense-rate (3.6 M spans at 1000/s), in the hour partition that ended 2 h ago, all
+# requests built before the clock (`--pregen`); wall time and the server's CPU seconds
+# (utime + stime from /proc/PID/stat) around the load. Then wait until the partition holds
+# one compacted file and nothing is in memory; bytes of traces/ against the OTLP bytes
+# acknowledged; trace-by-id lookups within that hour (one file at real density).
+# Phase B (week): a fresh server; --week-days x 24 hourly partitions ending 2 h ago at
+# --week-rate spans/s (requests built as they are sent); wait for one file per partition;
+# trace-by-id lookups (ids spread over the week, plus absent ones) through
+# GET /jaeger/api/traces/{id}; searches by service + operation + minDuration=100ms over
+# random 1-day windows through GET /jaeger/api/traces.
+# Results: WORK/out/*.json and WORK/out/summary.txt. Stops exactly the PIDs it started.
+set -euo pipefail
+
+STRATA=${1:?usage: run-spans-bench.sh STRATA_BIN [--work DIR] [--threads N] [--dense-rate R] [--week-rate R] [--week-days D] [--lookups N] [--searches N] [--skip-dense|--skip-week] [--loader BIN]}
+shift
+[[ -x $STRATA ]] || { echo "$STRATA is not executable" >&2; exit 2; }
+STRATA=$(cd "$(dirname "$STRATA")" && pwd)/$(basename "$STRATA")
+WORK=/tmp/strata-spans-bench THREADS=2 DENSE_RATE=1000 WEEK_RATE=10 WEEK_DAYS=7
+LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461
+LOADER=$(dirname "$STRATA")/bench-spans
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --work) WORK=$2; shift 2;;
+    --threads) THREADS=$2; shift 2;;
+    --dense-rate) DENSE_RATE=$2; shift 2;;
+    --week-rate) WEEK_RATE=$2; shift 2;;
+    --week-days) WEEK_DAYS=$2; shift 2;;
+    --lookups) LOOKUPS=$2; shift 2;;
+    --searches) SEARCHES=$2; shift 2;;
+    --skip-dense) DENSE=0; shift;;
+    --skip-week) WEEK=0; shift;;
+    --loader) LOADER=$2; shift 2;;
+    --port) PORT=$2; shift 2;;
+    *) echo "unknown argument $1" >&2; exit 2;;
+  esac
+done
+[[ -x $LOADER ]] || { echo "no $LOADER (build the workspace's bins)" >&2; exit 2; }
+mkdir -p "$WORK"; WORK=$(cd "$WORK" && pwd)
+OUT=$WORK/out
+log() { echo "[$(date +%T)] $*" >&2; }
+
+HTTP=127.0.0.1:$PORT GRPC=127.0.0.1:$((PORT + 1))
+STRATA_PIDS=()   # "pid:dir"
+start_strata() {  # start_strata DIR -> sets SPID
+  local dir=$1
+  if curl -s -o /dev/null "http://$HTTP/ready"; then
+    echo "something already listens on $HTTP; give --port" >&2; return 1
+  fi
+  rm -rf "$dir"; mkdir -p "$dir"
+  cat > "$dir/strata.toml" <<EOF
+# written by run-spans-bench.sh
+data_dir = "$dir/data"
+
+[server]
+http_addr = "$HTTP"
+grpc_addr = "$GRPC"
+
+[wal]
+durability = "fsync"
+
+[retention]
+traces = "30d"
+
+[limits]
+signal_record_rate = 1000000000
+signal_record_burst = 1000000000
+signal_byte_rate = 100000000000
+signal_byte_burst = 100000000000
+
+[engine]
+flush_interval = "30s"
+maintenance_interval = "10s"
+EOF
+  setsid "$STRATA" serve --config "$dir/strata.toml" > "$dir/strata.out" 2> "$dir/strata.log" < /dev/null &
+  SPID=$!
+  STRATA_PIDS+=("$SPID:$dir")
+  local i
+  for i in $(seq 1 240); do
+    if curl -fsS -o /dev/null "http://$HTTP/ready" 2>/dev/null && kill -0 "$SPID" 2>/dev/null; then
+      log "strata pid $SPID ready on $HTTP"; return 0
+    fi
+    kill -0 "$SPID" 2>/dev/null || { echo "strata exited; see $dir/strata.log" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "strata not ready after 120 s" >&2; return 1
+}
+stop_strata() {  # stop_strata PID DIR: SIGTERM (the engine flushes on close), SIGKILL after 300 s
+  local pid=$1 dir=$2 cmd
+  [[ -r /proc/$pid/cmdline ]] || return 0
+  cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline")
+  if [[ $cmd != "$STRATA"*"$dir"* ]]; then echo "pid $pid is not our strata ($cmd)" >&2; return 1; fi
+  kill -TERM "$pid"
+  local i
+  for i in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$pid" 2>/dev/null; then echo "strata $pid ignored SIGTERM; SIGKILL" >&2; kill -KILL "$pid"; fi
+  wait "$pid" 2>/dev/null || true
+  log "stopped strata pid $pid"
+}
+cleanup() {
+  local s
+  for s in "${STRATA_PIDS[@]}"; do stop_strata "${s%%:*}" "${s#*:}" || true; done
+}
+trap cleanup EXIT
+forget_strata() {
+  local keep=() s
+  for s in "${STRATA_PIDS[@]}"; do [[ ${s%%:*} == "$1" ]] || keep+=("$s"); done
+  STRATA_PIDS=("${keep[@]}")
+}
+
+cpu_ticks() {  # utime + stime of PID, in clock ticks
+  awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+rss_kb() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+wait_compacted() {  # wait_compacted DIR PARTITIONS: >= PARTITIONS, one spans file each, stable 20 s
+  local dir=$1 want=$2 stable=0 last= n parts files
+  for _ in $(seq 1 360); do
+    parts=$(find "$dir/data/traces" -mindepth 3 -maxdepth 3 -type d -name "hour=*" 2>/dev/null | wc -l)
+    files=$(find "$dir/data/traces" -name 'spans-*.parquet' 2>/dev/null | wc -l)
+    n="$parts/$files"
+    if [[ $parts -ge $want && $files == "$parts" && $n == "$last" ]]; then
+      stable=$((stable + 5))
+      [[ $stable -ge 20 ]] && { log "compacted: $parts partitions, $files files"; return 0; }
+    else
+      stable=0
+    fi
+    last=$n
+    sleep 5
+  done
+  echo "no steady state after 30 min: $n (partitions/files), want $want" >&2; return 1
+}
+
+HOUR_MS=3600000
+NOW_MS=$(( $(date +%s) * 1000 ))
+END_MS=$(( NOW_MS / HOUR_MS * HOUR_MS - 2 * HOUR_MS ))   # closed partitions only
+rm -rf "$OUT"; mkdir -p "$OUT"
+L=$LOADER U=http://$HTTP
+
+if [[ $DENSE == 1 ]]; then
+  A=$WORK/dense
+  start_strata "$A"; APID=$SPID
+  sleep 1
+  c0=$(cpu_ticks "$APID"); l0=$(loadavg)
+  log "phase A: one hour at $DENSE_RATE spans/s (pregenerated), $THREADS threads"
+  "$L" load --url "$U" --threads "$THREADS" --start-ms $((END_MS - HOUR_MS)) --end-ms "$END_MS" \
+    --spans-per-s "$DENSE_RATE" --pregen --ids-out "$OUT/dense_ids.txt" > "$OUT/dense_load.json"
+  c1=$(cpu_ticks "$APID"); l1=$(loadavg)
+  python3 - "$OUT/dense_load.json" "$c0" "$c1" "$l0" "$l1" "$(rss_kb "$APID")" <<'EOF'
+import json, sys
+p, c0, c1, l0, l1, rss = sys.argv[1:]
+d = json.load(open(p))
+cpu = (int(c1) - int(c0)) / 100.0
+d["server_cpu_s"] = cpu
+d["spans_per_server_cpu_s"] = round(d["spans_ok"] / cpu) if cpu else None
+d["loadavg_before"], d["loadavg_after"] = l0, l1
+d["server_vmhwm_kb"] = int(rss)
+json.dump(d, open(p, "w"))
+print("  ingest: %d spans in %.1f s = %d spans/s wall; server %.1f CPU-s = %s spans/CPU-s; failed %d %s"
+      % (d["spans_ok"], d["seconds"], d["spans_per_s"], cpu, d["spans_per_server_cpu_s"], d["spans_failed"], d["errors"] or ""),
+      file=sys.stderr)
+EOF
+  wait_compacted "$A" 1
+  du -sb "$A/data/traces" "$A/data/wal" > "$OUT/dense_du.txt" || true
+  find "$A/data/traces" -name 'spans-*.parquet' -printf '%s %p\n' > "$OUT/dense_files.txt"
+  log "phase A lookups"
+  "$L" lookup --url "$U" --ids "$OUT/dense_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) > "$OUT/dense_lookup.json"
+  "$L" lookup --url "$U" --ids "$OUT/dense_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) --seed 2 > "$OUT/dense_lookup2.json"
+  stop_strata "$APID" "$A"; forget_strata "$APID"
+fi
+
+if [[ $WEEK == 1 ]]; then
+  B=$WORK/week
+  start_strata "$B"; BPID=$SPID
+  sleep 1
+  log "phase B: $WEEK_DAYS days at $WEEK_RATE spans/s, $THREADS threads"
+  "$L" load --url "$U" --threads "$THREADS" --start-ms $((END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$END_MS" \
+    --spans-per-s "$WEEK_RATE" --seed 7 --ids-out "$OUT/week_ids.txt" > "$OUT/week_load.json"
+  wait_compacted "$B" $((WEEK_DAYS * 24))
+  du -sb "$B/data/traces" > "$OUT/week_du.txt"
+  log "phase B lookups and searches"
+  "$L" lookup --url "$U" --ids "$OUT/week_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) > "$OUT/week_lookup.json"
+  "$L" lookup --url "$U" --ids "$OUT/week_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) --seed 2 > "$OUT/week_lookup2.json"
+  "$L" search --url "$U" --start-ms $((END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$END_MS" --n "$SEARCHES" > "$OUT/week_search.json"
+  echo "{\"server_vmhwm_kb\": $(rss_kb "$BPID")}" > "$OUT/week_rss.json"
+  stop_strata "$BPID" "$B"; forget_strata "$BPID"
+fi
+
+python3 - "$OUT" <<'EOF' | tee "$OUT/summary.txt"
+import json, os, sys
+o = sys.argv[1]
+def j(n):
+    p = os.path.join(o, n)
+    return json.load(open(p)) if os.path.exists(p) else None
+def du(n):
+    p = os.path.join(o, n)
+    if not os.path.exists(p): return {}
+    return {os.path.basename(l.split()[1]): int(l.split()[0]) for l in open(p) if l.strip()}
+d = j("dense_load.json")
+if d:
+    b = du("dense_du.txt").get("traces", 0)
+    print("ingest: %d spans, %.1f s wall, %d spans/s wall, %.1f server CPU-s, %s spans per server CPU-s (load %s -> %s)"
+          % (d["spans_ok"], d["seconds"], d["spans_per_s"], d["server_cpu_s"], d["spans_per_server_cpu_s"], d["loadavg_before"], d["loadavg_after"]))
+    print("disk: traces/ %d B = %.1f B/span; OTLP %d B = %.1f B/span; ratio %.1f%%"
+          % (b, b / d["spans_ok"], d["otlp_bytes_ok"], d["otlp_bytes_per_span"], 100.0 * b / d["otlp_bytes_ok"]))
+for name in ("dense_lookup", "dense_lookup2", "week_lookup", "week_lookup2"):
+    l = j(name + ".json")
+    if l:
+        print("%s: all %s | present p50 %.2f p99 %.2f | absent p50 %.2f p99 %.2f ms | wrong %d"
+              % (name, l["all"], l["present"]["p50_ms"], l["present"]["p99_ms"], l["absent"]["p50_ms"], l["absent"]["p99_ms"], l["wrong"]))
+w = j("week_load.json")
+if w:
+    print("week: %d spans in %d requests, %.1f s, failed %d, traces/ %s B" % (w["spans_ok"], w["requests_ok"], w["seconds"], w["spans_failed"], du("week_du.txt").get("traces")))
+s = j("week_search.json")
+if s:
+    print("search (1-day windows): %s, %.1f traces per answer, failed %d" % (s["latency"], s["traces_returned_mean"], s["failed"]))
+EOF
+log "done: $OUT"

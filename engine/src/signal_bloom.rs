@@ -1,0 +1,236 @@
+//! The `trace_id` bloom filters of a spans file, checked in place: the file is mapped, and
+//! a lookup touches the one 32-byte block of each row group's split-block bloom filter that
+//! the id hashes to, instead of reading (and parsing the footer for) every filter. Over a
+//! week of hourly files with dozens of row groups each, that is a few thousand cache-line
+//! reads per lookup rather than hundreds of megabytes of filters and footers.
+//!
+//! Parquet's filter (SBBF): the id's 64-bit xxHash picks block `((h >> 32) * blocks) >> 32`,
+//! and the block alone decides membership (by `h as u32`). Where each filter's bit set lies
+//! is found once per file, by reading every filter with the parquet crate and locating its
+//! bytes in the mapping, so the layout is the crate's, not assumed here.
+
+use std::fs::File;
+use std::path::Path;
+
+use memmap2::Mmap;
+use parquet::bloom_filter::Sbbf;
+use parquet::file::metadata::ParquetMetaDataReader;
+
+use crate::parquet_io::bad;
+use crate::{Error, Result, TraceId};
+
+/// Bytes per SBBF block.
+pub(crate) const BLOCK: usize = 32;
+
+/// One spans file's `trace_id` filters, mapped.
+pub(crate) struct FileBlooms {
+    map: Mmap,
+    /// Per row group: the bit set's offset in the file and its number of blocks; `None`
+    /// when the row group has no filter (it may hold any id).
+    groups: Vec<Option<(usize, usize)>>,
+}
+
+impl std::fmt::Debug for FileBlooms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileBlooms")
+            .field("len", &self.map.len())
+            .field("groups", &self.groups)
+            .finish()
+    }
+}
+
+impl FileBlooms {
+    /// Maps the spans file at `path` and locates its `trace_id` filters.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        #[allow(unsafe_code)]
+        // Safety: a spans file is written under a temporary name, synced and renamed into
+        // place (`DurableWriter`), and never written again; compaction and retention only
+        // unlink it, which leaves an existing mapping valid. So the mapped bytes never change
+        // and the file never shrinks while mapped.
+        let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let meta = ParquetMetaDataReader::new()
+            .parse_and_finish(&file)
+            .map_err(|e| bad(path, e))?;
+        let col = meta
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.path().string() == "trace_id")
+            .ok_or_else(|| bad(path, "no trace_id column"))?;
+        let mut groups = Vec::with_capacity(meta.num_row_groups());
+        for rg in meta.row_groups() {
+            let chunk = rg.column(col);
+            let located = match (
+                chunk.bloom_filter_offset(),
+                Sbbf::read_from_column_chunk(chunk, &file).map_err(|e| bad(path, e))?,
+            ) {
+                (Some(offset), Some(sbbf)) => {
+                    let mut bits = Vec::new();
+                    sbbf.write_bitset(&mut bits).map_err(|e| bad(path, e))?;
+                    locate(&map, offset, chunk.bloom_filter_length(), &bits)
+                }
+                _ => None,
+            };
+            groups.push(located);
+        }
+        Ok(Self { map, groups })
+    }
+
+    /// Number of row groups.
+    pub(crate) fn row_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The row groups whose filter may hold `id` (those without a filter included).
+    pub(crate) fn candidates(&self, id: &TraceId) -> Vec<usize> {
+        let h = twox_hash::XxHash64::oneshot(0, id);
+        self.groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| match g {
+                None => true,
+                Some((at, blocks)) => {
+                    let b = (((h >> 32) * *blocks as u64) >> 32) as usize;
+                    let start = at + b * BLOCK;
+                    // A one-block filter of the block the id hashes to answers as the
+                    // whole filter would.
+                    Sbbf::new(&self.map[start..start + BLOCK]).check(&id[..])
+                }
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// Where the bit set `bits` (read by the parquet crate from the filter at `offset`, of
+/// `length` bytes with its header when known) lies in `map`: (offset, blocks). `None` if it
+/// is not found there, which makes the row group a candidate for every id.
+fn locate(map: &[u8], offset: i64, length: Option<i32>, bits: &[u8]) -> Option<(usize, usize)> {
+    let offset = usize::try_from(offset).ok()?;
+    if bits.is_empty() || !bits.len().is_multiple_of(BLOCK) {
+        return None;
+    }
+    // The header is a small Thrift struct before the bit set.
+    let header = match length {
+        Some(l) => usize::try_from(l).ok()?.checked_sub(bits.len())?,
+        None => (0..64).find(|h| map.get(offset + h..offset + h + bits.len()) == Some(bits))?,
+    };
+    let at = offset + header;
+    (map.get(at..at + bits.len()) == Some(bits)).then_some((at, bits.len() / BLOCK))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::FixedSizeBinaryArray;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::record_batch::RecordBatch;
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::reader::FileReader;
+    use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
+
+    use super::*;
+
+    fn id(i: u32) -> TraceId {
+        let mut id = [0x5a; 16];
+        id[..4].copy_from_slice(&i.to_le_bytes());
+        id[8..12].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_le_bytes());
+        id
+    }
+
+    /// A file of 5 row groups of 1,000 ids each (row group `g` holds ids `g*1000..`), with
+    /// bloom filters at 1% false positives.
+    fn write(path: &Path) {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "trace_id",
+            DataType::FixedSizeBinary(16),
+            false,
+        )]));
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(1_000))
+            .set_bloom_filter_enabled(true)
+            .set_bloom_filter_fpp(0.01)
+            .build();
+        let mut w =
+            ArrowWriter::try_new(File::create(path).unwrap(), schema.clone(), Some(props)).unwrap();
+        let ids: Vec<TraceId> = (0..5_000).map(id).collect();
+        let col = FixedSizeBinaryArray::try_from_iter(ids.iter()).unwrap();
+        w.write(&RecordBatch::try_new(schema, vec![Arc::new(col)]).unwrap())
+            .unwrap();
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn block_checks_answer_as_the_whole_filters_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.parquet");
+        write(&path);
+        let blooms = FileBlooms::open(&path).unwrap();
+        assert_eq!(blooms.row_groups(), 5);
+        assert!(blooms.groups.iter().all(Option::is_some), "{blooms:?}");
+
+        // The parquet crate's own check of every whole filter.
+        let opts = ReadOptionsBuilder::new().with_reader_properties(
+            parquet::file::properties::ReaderProperties::builder()
+                .set_read_bloom_filter(true)
+                .build(),
+        );
+        let reader =
+            SerializedFileReader::new_with_options(File::open(&path).unwrap(), opts.build())
+                .unwrap();
+        let whole = |id: &TraceId| -> Vec<usize> {
+            (0..5)
+                .filter(|&g| {
+                    let rg = reader.get_row_group(g).unwrap();
+                    rg.get_column_bloom_filter(0).unwrap().check(&id[..])
+                })
+                .collect()
+        };
+        let mut false_positives = 0;
+        for i in (0..5_000).step_by(7).chain(10_000..12_000) {
+            let got = blooms.candidates(&id(i));
+            assert_eq!(got, whole(&id(i)), "id {i}");
+            if i < 5_000 {
+                // No false negatives: the id's own row group is always a candidate.
+                assert!(got.contains(&(i as usize / 1_000)), "id {i}: {got:?}");
+                false_positives += got.len() - 1;
+            } else {
+                false_positives += got.len();
+            }
+        }
+        // About 1% of (2,715 ids x ~5 groups) at the file's 1% rate.
+        assert!(false_positives < 300, "{false_positives}");
+    }
+
+    #[test]
+    fn a_file_without_filters_makes_every_row_group_a_candidate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plain.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "trace_id",
+            DataType::FixedSizeBinary(16),
+            false,
+        )]));
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(10))
+            .build();
+        let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), schema.clone(), Some(props))
+            .unwrap();
+        let col = FixedSizeBinaryArray::try_from_iter((0..25).map(id)).unwrap();
+        w.write(&RecordBatch::try_new(schema, vec![Arc::new(col)]).unwrap())
+            .unwrap();
+        w.close().unwrap();
+        let blooms = FileBlooms::open(&path).unwrap();
+        assert_eq!(blooms.candidates(&id(99)), vec![0, 1, 2]);
+    }
+}
