@@ -4,7 +4,8 @@
 //! delta-encoded times; a query wanting a few samples of a series decodes the whole page.
 //! Dashboards repeat the same queries over the same recent pages, so decoded pages are kept
 //! (16 bytes per row plus 16 per run of one series), keyed by file set and first row, and
-//! the least recently used are dropped when the budget is exceeded. Files are immutable, so
+//! the least recently used are dropped when the budget is exceeded; a read decoding more
+//! than a quarter of the budget keeps nothing (see [`PageCache::admits`]). Files are immutable, so
 //! an entry never goes stale; a retired file's entries age out.
 
 use std::collections::HashMap;
@@ -115,6 +116,13 @@ impl PageCache {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether a read decoding `rows` rows keeps them: a read of more than a quarter of the
+    /// budget would push out everything else and not fit again next time (a least recently
+    /// used cache keeps nothing of a scan larger than itself), so it bypasses the cache.
+    pub(crate) fn admits(&self, rows: u64) -> bool {
+        rows.saturating_mul(16) <= self.budget / 4
+    }
+
     /// The page of file set `file` starting at row `row`, if kept.
     pub(crate) fn get(&self, file: u64, row: u64) -> Option<Arc<Page>> {
         let mut inner = self.lock();
@@ -190,6 +198,14 @@ mod tests {
         assert!(cache.get(1, 1).is_none());
         assert!(cache.get(1, 4).is_some());
         assert!(cache.lock().bytes <= one * 4);
+    }
+
+    #[test]
+    fn a_read_of_more_than_a_quarter_of_the_budget_bypasses_it() {
+        let cache = PageCache::new(16 * 4096);
+        assert!(cache.admits(1024));
+        assert!(!cache.admits(1025));
+        assert!(!PageCache::new(0).admits(1));
     }
 
     #[test]

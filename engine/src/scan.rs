@@ -413,6 +413,8 @@ fn paged(
         units.iter().map(|u| cache.get(uid, u.file_row)).collect();
     let missing: Vec<usize> = (0..units.len()).filter(|&i| pages[i].is_none()).collect();
     if !missing.is_empty() {
+        let rows: u64 = missing.iter().map(|&i| units[i].end - units[i].start).sum();
+        let keep = cache.admits(rows);
         let mut selectors = Vec::new();
         let mut pos = 0;
         for &i in &missing {
@@ -446,7 +448,9 @@ fn paged(
                 page.push(id_col.value(r), ts_col.value(r), values.value(r));
                 if page.len() as u64 == units[i].end - units[i].start {
                     let done = Arc::new(std::mem::take(&mut page));
-                    cache.insert(uid, units[i].file_row, done.clone());
+                    if keep {
+                        cache.insert(uid, units[i].file_row, done.clone());
+                    }
                     pages[i] = Some(done);
                     cur = next.next().copied();
                 }

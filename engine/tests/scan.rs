@@ -183,6 +183,44 @@ fn decoded_pages_are_kept_for_the_next_read_within_the_budget() {
 }
 
 #[test]
+fn a_read_larger_than_a_quarter_of_the_page_cache_keeps_none_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // 120,000 rows: 1.9 MB decoded, more than a quarter of 4 MiB.
+    let engine = Engine::open(
+        dir.path(),
+        EngineConfig {
+            page_cache_bytes: 4 << 20,
+            ..config()
+        },
+    )
+    .unwrap();
+    let t = TenantId::new("acme").unwrap();
+    let batch: Vec<SeriesSamples> = (0..2_000u64)
+        .map(|i| {
+            let samples = (0..60)
+                .map(|k| Sample {
+                    ts: DAY + k * 60_000,
+                    value: k as f64,
+                })
+                .collect();
+            series("up", &[("host", format!("h{i:04}"))], samples)
+        })
+        .collect();
+    engine.write(&t, &batch).unwrap();
+    engine.flush().unwrap();
+    let (_, first) = engine.select_with_stats(&t, &[], DAY, DAY + HOUR).unwrap();
+    let (_, again) = engine.select_with_stats(&t, &[], DAY, DAY + HOUR).unwrap();
+    assert_eq!(first.rows_decoded, 120_000);
+    assert_eq!(again.rows_decoded, 120_000);
+    // A small read is kept.
+    let one = [m("host", MatchOp::Equal, "h0007")];
+    let (_, small) = engine.select_with_stats(&t, &one, DAY, DAY + HOUR).unwrap();
+    let (_, small_again) = engine.select_with_stats(&t, &one, DAY, DAY + HOUR).unwrap();
+    assert!(small.rows_decoded > 0);
+    assert_eq!(small_again.rows_decoded, 0);
+}
+
+#[test]
 fn a_file_set_without_a_matching_series_is_skipped_by_its_index() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path(), config()).unwrap();
