@@ -197,6 +197,9 @@ pub struct EngineConfig {
     /// How often the background thread compacts closed partitions and applies retention.
     /// Default 1 min.
     pub maintenance_interval: Duration,
+    /// Most bytes of decoded samples pages kept between queries (16 bytes per sample; the
+    /// least recently used go first). 0 keeps none. Default 128 MiB.
+    pub page_cache_bytes: u64,
 }
 
 impl Default for EngineConfig {
@@ -210,6 +213,7 @@ impl Default for EngineConfig {
             flush_head_samples: 4_000_000,
             max_head_bytes: 512 << 20,
             maintenance_interval: Duration::from_secs(60),
+            page_cache_bytes: 128 << 20,
         }
     }
 }

@@ -81,6 +81,8 @@ pub(crate) struct Core {
     pub(crate) traces: SignalStore<SpanRecord>,
     /// Log records in memory and their committed files.
     pub(crate) logs: SignalStore<LogRecord>,
+    /// Decoded samples pages kept between queries.
+    pub(crate) page_cache: crate::page_cache::PageCache,
 }
 
 pub(crate) fn lock(head: &Mutex<TenantHead>) -> MutexGuard<'_, TenantHead> {
@@ -103,7 +105,9 @@ impl Core {
             source,
         })?;
         let wal = Wal::open(dir.join("wal"), config.wal.clone())?;
+        let page_cache = crate::page_cache::PageCache::new(config.page_cache_bytes);
         let engine = Self {
+            page_cache,
             config,
             clock: Box::new(clock),
             dir,
@@ -227,7 +231,9 @@ impl Core {
             let meta = &f.cached.samples_meta;
             // Rows come sorted by series: find each series' slot once per run.
             let mut last: Option<(SeriesId, Option<usize>)> = None;
-            scan::read_samples_cached(&path, meta, &ids, start, end, &mut stats, |id, s| {
+            let cache = Some((&self.page_cache, f.cached.uid));
+            let read = scan::read_samples_cached;
+            read(&path, meta, cache, &ids, start, end, &mut stats, |id, s| {
                 let slot = match last {
                     Some((l, slot)) if l == id => slot,
                     _ => {

@@ -49,6 +49,7 @@ mod labels;
 mod logs_arrow;
 mod matcher;
 mod outcome;
+mod page_cache;
 mod parquet_io;
 mod partition;
 mod records;

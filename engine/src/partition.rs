@@ -84,8 +84,10 @@ pub(crate) struct PartFile {
 /// The parts of a metrics file set every query needs, loaded on first use and kept while
 /// the set is held: its inverted index, its series ids in table order, and the samples
 /// file's footer with the page index.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PartCache {
+    /// The set's key in the page cache (unique in the process).
+    pub(crate) uid: u64,
     pub(crate) index: OnceLock<Arc<crate::index::PartIndex>>,
     pub(crate) series_ids: OnceLock<Arc<Vec<crate::series::SeriesId>>>,
     pub(crate) samples_meta: OnceLock<ArrowReaderMetadata>,
@@ -97,7 +99,12 @@ impl PartFile {
             dir,
             entry,
             retired: AtomicBool::new(false),
-            cached: PartCache::default(),
+            cached: PartCache {
+                uid: crate::page_cache::file_uid(),
+                index: OnceLock::new(),
+                series_ids: OnceLock::new(),
+                samples_meta: OnceLock::new(),
+            },
         }
     }
 

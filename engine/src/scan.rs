@@ -21,9 +21,10 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
     RowSelector,
 };
-use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::metadata::{PageIndexPolicy, ParquetOffsetIndex, RowGroupMetaData};
 use parquet::file::reader::{ChunkReader, Length};
 
+use crate::page_cache::{Page, PageCache};
 use crate::parquet_io::{bad, column};
 use crate::series::SeriesId;
 use crate::{Error, Result, Sample};
@@ -35,11 +36,13 @@ pub struct ScanStats {
     pub file_sets: u64,
     /// Of those, sets whose index had no matching series (their samples were not opened).
     pub file_sets_skipped: u64,
-    /// Bytes fetched from samples files: footers, page indexes and data pages.
+    /// Bytes fetched from samples files: footers, page indexes and data pages (none for
+    /// pages found in the page cache).
     pub bytes_read: u64,
     /// Bytes of the index and series tables read to find the series.
     pub index_bytes_read: u64,
-    /// Rows decoded from samples files (a page's rows are decoded whole).
+    /// Rows decoded from samples files (a page's rows are decoded whole; pages found in the
+    /// engine's page cache are not decoded again).
     pub rows_decoded: u64,
     /// Samples handed to the reader (in the range, of a wanted series), before dedupe.
     pub samples: u64,
@@ -149,14 +152,17 @@ pub(crate) fn read_samples(
     stats: &mut ScanStats,
     visit: impl FnMut(SeriesId, Sample),
 ) -> Result<()> {
-    read_samples_cached(path, &OnceLock::new(), ids, start, end, stats, visit)
+    read_samples_cached(path, &OnceLock::new(), None, ids, start, end, stats, visit)
 }
 
 /// [`read_samples`], taking the file's footer and page index from `meta` (loaded into it on
-/// first use).
+/// first use) and, with `cache` (the page cache and the file set's key in it), reading
+/// decoded pages from it and keeping the pages it decodes there.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn read_samples_cached(
     path: &Path,
     meta: &OnceLock<ArrowReaderMetadata>,
+    cache: Option<(&PageCache, u64)>,
     ids: &[SeriesId],
     start: i64,
     end: i64,
@@ -178,7 +184,10 @@ pub(crate) fn read_samples_cached(
         len,
         read: counter.clone(),
     };
-    let result = read_pruned(reader, path, meta, ids, start, end, stats, &mut visit);
+    let cache = cache.filter(|(c, _)| c.enabled());
+    let result = read_pruned(
+        reader, path, meta, cache, ids, start, end, stats, &mut visit,
+    );
     stats.bytes_read += counter.load(Ordering::Relaxed);
     result
 }
@@ -188,6 +197,7 @@ fn read_pruned(
     reader: CountingFile,
     path: &Path,
     cached: &OnceLock<ArrowReaderMetadata>,
+    cache: Option<(&PageCache, u64)>,
     ids: &[SeriesId],
     start: i64,
     end: i64,
@@ -233,6 +243,31 @@ fn read_pruned(
         return Ok(());
     }
     let mut builder = builder.with_row_groups(groups.clone());
+    if let (Some((cache, uid)), Some(ci), Some(oi)) =
+        (cache, meta.column_index(), meta.offset_index())
+    {
+        let flags = |c: &StatisticsConverter<'_>, keep: &dyn Fn(i64, i64) -> bool| {
+            let mins = c.data_page_mins(ci, oi, &groups);
+            let maxes = c.data_page_maxes(ci, oi, &groups);
+            keep_flags(
+                &*mins.map_err(|e| bad(path, e))?,
+                &*maxes.map_err(|e| bad(path, e))?,
+                path,
+                keep,
+            )
+        };
+        let id_pages = page_rows(oi, rgs, &groups, 0, &flags(&id_conv, &want_ids)?);
+        let ts_pages = page_rows(oi, rgs, &groups, 1, &flags(&ts_conv, &want_ts)?);
+        if let (Some(id_pages), Some(ts_pages)) = (id_pages, ts_pages) {
+            let units = wanted_units(&id_pages, &ts_pages);
+            let total = groups.iter().map(|&g| rgs[g].num_rows() as u64).sum();
+            let pages = paged(builder, cache, uid, &units, total, path, stats)?;
+            for p in pages {
+                stats.samples += p.visit(ids, start, end, visit);
+            }
+            return Ok(());
+        }
+    }
     if let (Some(ci), Some(oi)) = (meta.column_index(), meta.offset_index()) {
         let pages = |c: &StatisticsConverter<'_>, keep: &dyn Fn(i64, i64) -> bool| {
             let mins = c
@@ -302,6 +337,130 @@ fn read_pruned(
         }
     }
     Ok(())
+}
+
+/// A page of one column: its rows relative to the kept row groups (start, end), its first
+/// row in the file, and whether its statistics keep it.
+#[derive(Debug, Clone, Copy)]
+struct PageRows {
+    start: u64,
+    end: u64,
+    file_row: u64,
+    keep: bool,
+}
+
+/// Column `col`'s pages in row groups `groups` with their keep `flags` (one per page, in
+/// that order); `None` if the counts disagree.
+fn page_rows(
+    oi: &ParquetOffsetIndex,
+    rgs: &[RowGroupMetaData],
+    groups: &[usize],
+    col: usize,
+    flags: &[bool],
+) -> Option<Vec<PageRows>> {
+    let mut out = Vec::with_capacity(flags.len());
+    let mut rel = 0u64;
+    for &g in groups {
+        let file_start: u64 = rgs[..g].iter().map(|r| r.num_rows() as u64).sum();
+        let rows = rgs[g].num_rows() as u64;
+        let locs = oi.get(g)?.get(col)?.page_locations();
+        for (i, loc) in locs.iter().enumerate() {
+            let first = loc.first_row_index as u64;
+            let next = locs.get(i + 1).map_or(rows, |l| l.first_row_index as u64);
+            out.push(PageRows {
+                start: rel + first,
+                end: rel + next,
+                file_row: file_start + first,
+                keep: *flags.get(out.len())?,
+            });
+        }
+        rel += rows;
+    }
+    (out.len() == flags.len()).then_some(out)
+}
+
+/// The `series_id` pages kept by their statistics whose rows meet a `ts` page kept by its.
+fn wanted_units(id_pages: &[PageRows], ts_pages: &[PageRows]) -> Vec<PageRows> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for p in id_pages.iter().filter(|p| p.keep) {
+        while j < ts_pages.len() && ts_pages[j].end <= p.start {
+            j += 1;
+        }
+        let meets = ts_pages[j..]
+            .iter()
+            .take_while(|t| t.start < p.end)
+            .any(|t| t.keep);
+        if meets {
+            out.push(*p);
+        }
+    }
+    out
+}
+
+/// The decoded pages `units`, from `cache` where it has them; the others are decoded in one
+/// read (only their rows selected) and kept in it. `total` is the kept row groups' rows.
+fn paged(
+    builder: ParquetRecordBatchReaderBuilder<CountingFile>,
+    cache: &PageCache,
+    uid: u64,
+    units: &[PageRows],
+    total: u64,
+    path: &Path,
+    stats: &mut ScanStats,
+) -> Result<Vec<Arc<Page>>> {
+    let mut pages: Vec<Option<Arc<Page>>> =
+        units.iter().map(|u| cache.get(uid, u.file_row)).collect();
+    let missing: Vec<usize> = (0..units.len()).filter(|&i| pages[i].is_none()).collect();
+    if !missing.is_empty() {
+        let rows: u64 = missing.iter().map(|&i| units[i].end - units[i].start).sum();
+        let keep = cache.admits(rows);
+        let mut selectors = Vec::new();
+        let mut pos = 0;
+        for &i in &missing {
+            let u = units[i];
+            if u.start > pos {
+                selectors.push(RowSelector::skip((u.start - pos) as usize));
+            }
+            selectors.push(RowSelector::select((u.end - u.start) as usize));
+            pos = u.end;
+        }
+        if total > pos {
+            selectors.push(RowSelector::skip((total - pos) as usize));
+        }
+        let reader = builder
+            .with_row_selection(RowSelection::from(selectors))
+            .build()
+            .map_err(|e| bad(path, e))?;
+        let mut next = missing.iter();
+        let mut cur = next.next().copied();
+        let mut page = Page::default();
+        for batch in reader {
+            let batch = batch.map_err(|e| bad(path, e))?;
+            stats.rows_decoded += batch.num_rows() as u64;
+            let id_col = column::<UInt64Array>(&batch, 0, path)?;
+            let ts_col = column::<TimestampMillisecondArray>(&batch, 1, path)?;
+            let values = column::<Float64Array>(&batch, 2, path)?;
+            for r in 0..batch.num_rows() {
+                let Some(i) = cur else {
+                    return Err(bad(path, "more rows than the selected pages hold"));
+                };
+                page.push(id_col.value(r), ts_col.value(r), values.value(r));
+                if page.len() as u64 == units[i].end - units[i].start {
+                    let done = Arc::new(std::mem::take(&mut page));
+                    if keep {
+                        cache.insert(uid, units[i].file_row, done.clone());
+                    }
+                    pages[i] = Some(done);
+                    cur = next.next().copied();
+                }
+            }
+        }
+        if cur.is_some() {
+            return Err(bad(path, "fewer rows than the selected pages hold"));
+        }
+    }
+    Ok(pages.into_iter().flatten().collect())
 }
 
 #[cfg(test)]

@@ -119,6 +119,108 @@ fn one_series_out_of_ten_thousand_reads_only_its_pages() {
 }
 
 #[test]
+fn decoded_pages_are_kept_for_the_next_read_within_the_budget() {
+    for budget in [0u64, 64 << 20] {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(
+            dir.path(),
+            EngineConfig {
+                page_cache_bytes: budget,
+                ..config()
+            },
+        )
+        .unwrap();
+        let t = TenantId::new("acme").unwrap();
+        let batch: Vec<SeriesSamples> = (0..2_000u64)
+            .map(|i| {
+                let samples = (0..60)
+                    .map(|k| Sample {
+                        ts: DAY + k * 60_000,
+                        value: i as f64 + k as f64 / 64.0,
+                    })
+                    .collect();
+                series("up", &[("host", format!("h{i:04}"))], samples)
+            })
+            .collect();
+        engine.write(&t, &batch).unwrap();
+        engine.flush().unwrap();
+        let want = [m("host", MatchOp::Regex, "h00[0-4].|h1999")];
+        let (first, cold) = engine
+            .select_with_stats(&t, &want, DAY + 10 * 60_000, DAY + 20 * 60_000)
+            .unwrap();
+        assert_eq!(first.len(), 51);
+        assert!(first.iter().all(|s| s.samples.len() == 11));
+        assert!(cold.rows_decoded > 0, "{cold:?}");
+        // The same read again; then a wider one over the same pages.
+        let (again, warm) = engine
+            .select_with_stats(&t, &want, DAY + 10 * 60_000, DAY + 20 * 60_000)
+            .unwrap();
+        assert_eq!(again, first);
+        let (wide, _) = engine
+            .select_with_stats(&t, &want, DAY, DAY + HOUR)
+            .unwrap();
+        assert!(wide.iter().all(|s| s.samples.len() == 60));
+        if budget == 0 {
+            assert_eq!(warm.rows_decoded, cold.rows_decoded);
+            assert!(warm.bytes_read > 0);
+        } else {
+            assert_eq!((warm.rows_decoded, warm.samples), (0, cold.samples));
+        }
+        // All series: reads the pages not kept yet, and agrees with a fresh engine.
+        let (all, _) = engine.select_with_stats(&t, &[], DAY, DAY + HOUR).unwrap();
+        drop(engine);
+        let fresh = Engine::open(
+            dir.path(),
+            EngineConfig {
+                page_cache_bytes: 0,
+                ..config()
+            },
+        )
+        .unwrap();
+        assert_eq!(all, fresh.select(&t, &[], DAY, DAY + HOUR).unwrap());
+        assert_eq!(all.len(), 2_000);
+    }
+}
+
+#[test]
+fn a_read_larger_than_a_quarter_of_the_page_cache_keeps_none_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // 120,000 rows: 1.9 MB decoded, more than a quarter of 4 MiB.
+    let engine = Engine::open(
+        dir.path(),
+        EngineConfig {
+            page_cache_bytes: 4 << 20,
+            ..config()
+        },
+    )
+    .unwrap();
+    let t = TenantId::new("acme").unwrap();
+    let batch: Vec<SeriesSamples> = (0..2_000u64)
+        .map(|i| {
+            let samples = (0..60)
+                .map(|k| Sample {
+                    ts: DAY + k * 60_000,
+                    value: k as f64,
+                })
+                .collect();
+            series("up", &[("host", format!("h{i:04}"))], samples)
+        })
+        .collect();
+    engine.write(&t, &batch).unwrap();
+    engine.flush().unwrap();
+    let (_, first) = engine.select_with_stats(&t, &[], DAY, DAY + HOUR).unwrap();
+    let (_, again) = engine.select_with_stats(&t, &[], DAY, DAY + HOUR).unwrap();
+    assert_eq!(first.rows_decoded, 120_000);
+    assert_eq!(again.rows_decoded, 120_000);
+    // A small read is kept.
+    let one = [m("host", MatchOp::Equal, "h0007")];
+    let (_, small) = engine.select_with_stats(&t, &one, DAY, DAY + HOUR).unwrap();
+    let (_, small_again) = engine.select_with_stats(&t, &one, DAY, DAY + HOUR).unwrap();
+    assert!(small.rows_decoded > 0);
+    assert_eq!(small_again.rows_decoded, 0);
+}
+
+#[test]
 fn a_file_set_without_a_matching_series_is_skipped_by_its_index() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(dir.path(), config()).unwrap();

@@ -13,6 +13,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelect
 
 use super::error::{Error, Result, exec};
 use super::label_cache::{LabelCache, WordMap};
+use super::range_grid::GridTable;
 use super::source::{LabelMatcher, MatchOp, SeriesSource, SourceSeries};
 use super::value::{Labels, METRIC_NAME, Sample, Series, is_stale_nan};
 use super::{aggregate, binary, functions};
@@ -64,6 +65,11 @@ pub(crate) struct Evaluator<'q> {
     /// Derived label sets, kept across steps.
     pub(crate) labels: LabelCache,
     cursors: HashMap<usize, SelectorCursors>,
+    /// Range-function calls' tables over the steps (`None`: the call does not qualify), by
+    /// the call's address.
+    grids: HashMap<usize, Option<Arc<GridTable>>>,
+    /// How many subqueries the evaluation is inside.
+    subquery_depth: usize,
     /// Top-level start, end and step (ms); start == end and step 0 for instant queries.
     pub(crate) start: i64,
     pub(crate) end: i64,
@@ -114,6 +120,8 @@ impl<'q> Evaluator<'q> {
             data: HashMap::new(),
             labels: LabelCache::default(),
             cursors: HashMap::new(),
+            grids: HashMap::new(),
+            subquery_depth: 0,
             start,
             end,
             interval,
@@ -359,6 +367,22 @@ impl<'q> Evaluator<'q> {
         self.cursors.insert(key, c);
     }
 
+    /// The table of the call at address `key`: `None` if not looked at yet, `Some(None)` if
+    /// it does not qualify for one.
+    pub(crate) fn grid_table(&self, key: usize) -> Option<Option<Arc<GridTable>>> {
+        self.grids.get(&key).cloned()
+    }
+
+    /// Records what [`Self::grid_table`] returns for `key`.
+    pub(crate) fn put_grid_table(&mut self, key: usize, table: Option<Arc<GridTable>>) {
+        self.grids.insert(key, table);
+    }
+
+    /// Whether the evaluation is inside a subquery.
+    pub(crate) fn in_subquery(&self) -> bool {
+        self.subquery_depth > 0
+    }
+
     /// The series prefetched for selector `vs`.
     pub(crate) fn selected(&self, vs: &VectorSelector) -> Option<Arc<Vec<SourceSeries>>> {
         let key = vs as *const VectorSelector as usize;
@@ -387,6 +411,13 @@ impl<'q> Evaluator<'q> {
     /// Evaluates a subquery at `t`: its inner expression at every multiple of its step in
     /// `(ref - range, ref]`.
     fn subquery(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>> {
+        self.subquery_depth += 1;
+        let res = self.subquery_steps(sq, t);
+        self.subquery_depth -= 1;
+        res
+    }
+
+    fn subquery_steps(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>> {
         let reft = self.ref_time(&sq.at, &sq.offset, t);
         let step = sq
             .step

@@ -5,10 +5,13 @@ use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{Call, Expr};
 
 use super::error::{Result, exec};
-use super::eval::{Evaluator, Val, unparen, window_points_from};
+use std::sync::Arc;
+
+use super::eval::{Evaluator, Val, duration_ms, offset_ms, unparen, window_points_from};
 use super::histogram;
 use super::labels_fns;
 use super::range_fns::{self, Window};
+use super::range_grid::{self, Grid, GridTable};
 use super::value::{Labels, METRIC_NAME, Sample};
 
 /// Evaluates a function call at `t`.
@@ -140,7 +143,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                 let v = ev.eval_vector(arg(0)?, t)?;
                 return Ok(map_values(v, t, f));
             }
-            range_call(ev, name, &args, t)
+            range_call(ev, c, name, &args, t)
         }
     }
 }
@@ -271,7 +274,7 @@ fn absent_sample(e: &Expr, t: i64) -> Sample {
 }
 
 /// Functions taking a range vector.
-fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Result<Val> {
+fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i64) -> Result<Val> {
     let m_idx = match name {
         "quantile_over_time" => 1,
         _ => 0,
@@ -321,7 +324,10 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Res
         }
     }
     let keeps_name = matches!(name, "last_over_time" | "first_over_time");
-    let f = RangeFn { name, w, t, p1, p2 };
+    let f = RangeFn { name, p1, p2 };
+    if let Some(out) = from_grid(ev, c, &f, args, m_idx, keeps_name, t)? {
+        return Ok(Val::Vector(out));
+    }
     let mut out = Vec::new();
     // A selector's windows are read in place from the prefetched samples.
     let direct = match unparen(m_expr) {
@@ -350,7 +356,10 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Res
         for (i, labels, pts) in windows {
             // A series' name is the same at every step: check it once.
             let check = !cursors.name_checked[i];
-            let value = match f.apply(ev, labels, &pts, check) {
+            if check && f.checks_name(&pts) {
+                f.note_name(ev, labels);
+            }
+            let value = match f.value(&pts, w, t) {
                 Ok(v) => v,
                 Err(e) => {
                     result = Err(e);
@@ -375,7 +384,10 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Res
         let matrix = ev.eval_matrix(m_expr, t)?;
         out.reserve(matrix.len());
         for s in matrix {
-            if let Some(value) = f.apply(ev, &s.labels, &s.points, true)? {
+            if f.checks_name(&s.points) {
+                f.note_name(ev, &s.labels);
+            }
+            if let Some(value) = f.value(&s.points, w, t)? {
                 out.push(Sample {
                     labels: s.labels,
                     ts: t,
@@ -388,46 +400,134 @@ fn range_call(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Res
     Ok(Val::Vector(out))
 }
 
-/// A range-vector function with its window and scalar arguments, applied to one series.
-struct RangeFn<'a> {
-    name: &'a str,
-    w: Window,
+/// The call's value at `t` from its table over the range query's steps (see
+/// [`super::range_grid`]), computed on first use; `None` when the call does not qualify (an
+/// instant query, inside a subquery, `@`, a scalar argument that is not a literal, a time
+/// off the grid).
+fn from_grid(
+    ev: &mut Evaluator<'_>,
+    c: &Call,
+    f: &RangeFn<'_>,
+    args: &[&Expr],
+    m_idx: usize,
+    keeps_name: bool,
     t: i64,
-    p1: f64,
-    p2: f64,
+) -> Result<Option<Vec<Sample>>> {
+    let key = c as *const Call as usize;
+    let table = match ev.grid_table(key) {
+        Some(Some(table)) => table,
+        Some(None) => return Ok(None),
+        None => {
+            let table = build_grid(ev, f, args, m_idx)?;
+            ev.put_grid_table(key, table.clone());
+            match table {
+                Some(table) => table,
+                None => return Ok(None),
+            }
+        }
+    };
+    let Some(k) = table.grid.index(t) else {
+        return Ok(None);
+    };
+    let Expr::MatrixSelector(ms) = unparen(args[m_idx]) else {
+        return Ok(None);
+    };
+    let series = ev.selected(&ms.vs).unwrap_or_default();
+    let (entries, n) = table.at(k);
+    ev.count_samples(n)?;
+    Ok(Some(
+        entries
+            .iter()
+            .map(|&(i, value)| Sample {
+                labels: series[i as usize].labels.clone(),
+                ts: t,
+                value,
+                drop_name: !keeps_name,
+            })
+            .collect(),
+    ))
+}
+
+/// The table of a call that qualifies for one (see [`from_grid`]), its name notes made.
+fn build_grid(
+    ev: &mut Evaluator<'_>,
+    f: &RangeFn<'_>,
+    args: &[&Expr],
+    m_idx: usize,
+) -> Result<Option<Arc<GridTable>>> {
+    if ev.interval <= 0 || ev.in_subquery() {
+        return Ok(None);
+    }
+    let Expr::MatrixSelector(ms) = unparen(args[m_idx]) else {
+        return Ok(None);
+    };
+    let literal = |e: &&Expr| matches!(unparen(e), Expr::NumberLiteral(_));
+    if ms.vs.at.is_some()
+        || !args
+            .iter()
+            .enumerate()
+            .all(|(i, e)| i == m_idx || literal(e))
+    {
+        return Ok(None);
+    }
+    let Some(series) = ev.selected(&ms.vs) else {
+        return Ok(None);
+    };
+    let steps = (ev.end - ev.start) / ev.interval + 1;
+    let Ok(steps) = usize::try_from(steps) else {
+        return Ok(None);
+    };
+    if steps < 2 || series.len().saturating_mul(steps) > range_grid::MAX_CELLS {
+        return Ok(None);
+    }
+    let grid = Grid {
+        start: ev.start,
+        step: ev.interval,
+        steps,
+        offset: offset_ms(&ms.vs.offset),
+        range: duration_ms(&ms.range),
+    };
+    let table = range_grid::compute(&series, f, grid)?;
+    for &i in &table.noted {
+        f.note_name(ev, &series[i].labels);
+    }
+    Ok(Some(Arc::new(table)))
+}
+
+/// A range-vector function with its scalar arguments, applied to one series' window.
+pub(crate) struct RangeFn<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) p1: f64,
+    pub(crate) p2: f64,
 }
 
 impl RangeFn<'_> {
     /// Whether applying to `pts` checks the metric name (`rate` and `increase` of at least
     /// two samples note a name that does not look like a counter's).
-    fn checks_name(&self, pts: &[(i64, f64)]) -> bool {
+    pub(crate) fn checks_name(&self, pts: &[(i64, f64)]) -> bool {
         matches!(self.name, "rate" | "increase") && pts.len() >= 2
     }
 
-    /// The function's value over `pts` (the series' non-stale samples in the window), or
-    /// `None` when it has none.
-    fn apply(
-        &self,
-        ev: &mut Evaluator<'_>,
-        labels: &Labels,
-        pts: &[(i64, f64)],
-        check_name: bool,
-    ) -> Result<Option<f64>> {
-        let (name, w, t, p1, p2) = (self.name, self.w, self.t, self.p1, self.p2);
-        if check_name && self.checks_name(pts) {
-            let mname = labels.name();
-            if !mname.is_empty()
-                && !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|suf| mname.ends_with(suf))
-            {
-                let msg = format!(
-                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {mname:?}"
-                );
-                let pos = ev.arg_position(name, Some(0));
-                ev.info(format!("{msg}{pos}"));
-            }
+    /// Notes (as an info) that `labels`' metric name does not look like a counter's, if so.
+    pub(crate) fn note_name(&self, ev: &mut Evaluator<'_>, labels: &Labels) {
+        let mname = labels.name();
+        if !mname.is_empty()
+            && !["_total", "_sum", "_count", "_bucket"]
+                .iter()
+                .any(|suf| mname.ends_with(suf))
+        {
+            let msg = format!(
+                "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {mname:?}"
+            );
+            let pos = ev.arg_position(self.name, Some(0));
+            ev.info(format!("{msg}{pos}"));
         }
+    }
+
+    /// The function's value over `pts` (the series' non-stale samples in window `w`, seen
+    /// at `t`), or `None` when it has none.
+    pub(crate) fn value(&self, pts: &[(i64, f64)], w: Window, t: i64) -> Result<Option<f64>> {
+        let (name, p1, p2) = (self.name, self.p1, self.p2);
         Ok(match name {
             "rate" => range_fns::extrapolated_rate(pts, w, true, true),
             "increase" => range_fns::extrapolated_rate(pts, w, true, false),

@@ -45,6 +45,7 @@ mod histogram;
 mod label_cache;
 mod labels_fns;
 mod range_fns;
+mod range_grid;
 mod source;
 mod stats;
 mod value;

@@ -92,6 +92,7 @@ pub(crate) struct EngineSection {
     pub(crate) flush_head_samples: Option<u64>,
     pub(crate) max_head_bytes: Option<u64>,
     pub(crate) maintenance_interval: Option<String>,
+    pub(crate) page_cache_bytes: Option<u64>,
 }
 
 /// `[sql]`: the SQL API's limits.

@@ -143,6 +143,9 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     if let Some(n) = e.max_head_bytes {
         c.engine.max_head_bytes = n;
     }
+    if let Some(n) = e.page_cache_bytes {
+        c.engine.page_cache_bytes = n;
+    }
 
     let q = file.sql;
     if let Some(n) = q.max_result_bytes {
