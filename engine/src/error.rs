@@ -61,6 +61,13 @@ pub enum Error {
         /// The configured budget (`max_head_bytes`).
         budget: u64,
     },
+    /// A [`crate::KnownSeries`] passed for another tenant than the one it was found for:
+    /// nothing of the write was stored.
+    #[error("series handle {id} belongs to another tenant; resolve it for this tenant")]
+    ForeignSeries {
+        /// The series id in the handle.
+        id: u64,
+    },
     /// An I/O error outside the WAL.
     #[error("I/O error on {}: {source}", path.display())]
     Io {

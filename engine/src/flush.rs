@@ -151,7 +151,7 @@ impl Core {
                 .filter(|(_, s)| !s.buf.samples.is_empty())
             {
                 // Taking the Vec frees the head's share of the memory once written.
-                let samples = Arc::new(std::mem::take(&mut s.buf.samples));
+                let samples = Arc::new(s.buf.take_samples());
                 h.flushing.insert(id, samples.clone());
                 series.push((id, s.key.clone(), samples));
             }

@@ -11,9 +11,9 @@ use tracing::{error, warn};
 use crate::compact::Scope;
 use crate::engine::Core;
 use crate::{
-    Clock, CompactStats, EngineConfig, Error, FlushStats, FlushStop, LogRecord, Matcher, Result,
-    RetentionStats, ScanStats, SeriesData, SeriesRef, SeriesSamples, SignalOutcome, SpanRecord,
-    SystemClock, TenantId, TenantStats, WriteOutcome,
+    Clock, CompactStats, EngineConfig, Error, FlushStats, FlushStop, KeyedSeries, KnownSeries,
+    LogRecord, Matcher, Result, RetentionStats, ScanStats, SeriesData, SeriesRef, SeriesSamples,
+    SignalOutcome, SpanRecord, SystemClock, TenantId, TenantStats, WriteOutcome,
 };
 
 /// The storage engine over one data directory.
@@ -111,6 +111,50 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_refs(&self, tenant: &TenantId, batch: &[SeriesRef<'_>]) -> Result<WriteOutcome> {
+        self.core.write(tenant, batch)
+    }
+
+    /// Looks up series by the raw label bytes a writer gave [`Engine::write_keyed`] before:
+    /// one entry per key, `None` where the key is unknown (or was forgotten: the map is
+    /// bounded). A writer that sees the same series repeatedly (remote-write) then decodes
+    /// labels only for the misses.
+    ///
+    /// ```
+    /// use strata_engine::{Clock, Engine, EngineConfig, KeyedSeries, Sample, SystemClock, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let tenant = TenantId::new("acme")?;
+    /// let raw: &[u8] = b"job=api,__name__=up"; // any bytes that determine the labels
+    /// let now = SystemClock.now_ms();
+    /// for ts in [now - 1, now] {
+    ///     let known = engine.known_series(&tenant, &[raw])?[0];
+    ///     // Labels are only decoded (here: given) when the engine does not know the key.
+    ///     let labels: &[(&str, &str)] = if known.is_some() { &[] } else { &[("job", "api"), ("__name__", "up")] };
+    ///     let samples = [Sample { ts, value: 1.0 }];
+    ///     let series = KeyedSeries { key: raw, known, labels, samples: &samples };
+    ///     assert_eq!(engine.write_keyed(&tenant, &[series])?.accepted, 1);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn known_series(
+        &self,
+        tenant: &TenantId,
+        keys: &[&[u8]],
+    ) -> Result<Vec<Option<KnownSeries>>> {
+        Ok(self.core.known_series(tenant, keys))
+    }
+
+    /// [`Engine::write_refs`] for series identified by raw label bytes (see
+    /// [`Engine::known_series`]): known series skip the label checks, the others are
+    /// checked and remembered under their key once stored. Fails with
+    /// [`crate::Error::ForeignSeries`], storing nothing, when a [`KnownSeries`] was found
+    /// for another tenant.
+    pub fn write_keyed(
+        &self,
+        tenant: &TenantId,
+        batch: &[KeyedSeries<'_>],
+    ) -> Result<WriteOutcome> {
         self.core.write(tenant, batch)
     }
 

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::raw_keys::RawKeys;
 use crate::series::{IdMap, SeriesIndex};
 use crate::series_key::SeriesKey;
 use crate::{RejectReason, Sample};
@@ -44,6 +45,10 @@ pub(crate) struct SeriesBuf {
     /// labels; 0 (never) for a series loaded from partitions or the WAL at open, which may
     /// have lost its definition since (retention drops partitions, flushes skip records).
     pub(crate) logged_epoch: u32,
+    /// How many samples the series held when it was last flushed: the capacity reserved at
+    /// its first sample after the flush, so a steady series grows its `Vec` once per flush
+    /// instead of doubling up from empty.
+    pub(crate) flushed_len: u32,
 }
 
 impl SeriesBuf {
@@ -68,11 +73,22 @@ impl SeriesBuf {
 
     pub(crate) fn apply(&mut self, s: Sample, p: Placement) {
         match p {
-            Placement::Append => self.samples.push(s),
+            Placement::Append => {
+                if self.samples.capacity() == 0 {
+                    self.samples.reserve(self.flushed_len as usize);
+                }
+                self.samples.push(s)
+            }
             Placement::Insert(i) => self.samples.insert(i, s),
             Placement::Duplicate | Placement::TooOld | Placement::Conflict => return,
         }
         self.newest_ts = Some(self.newest_ts.map_or(s.ts, |n| n.max(s.ts)));
+    }
+
+    /// Takes the samples out for a flush, remembering how many there were.
+    pub(crate) fn take_samples(&mut self) -> Vec<Sample> {
+        self.flushed_len = u32::try_from(self.samples.len()).unwrap_or(u32::MAX);
+        std::mem::take(&mut self.samples)
     }
 
     /// Inserts without a window (replay): what was logged was accepted once.
@@ -112,6 +128,8 @@ pub(crate) struct TenantHead {
     /// every series they use, even one whose only other definition was in a partition
     /// retention dropped.
     pub(crate) wal_epoch: u32,
+    /// Writers' raw label bytes -> series id.
+    pub(crate) raw_keys: RawKeys,
 }
 
 impl Default for TenantHead {
@@ -125,6 +143,7 @@ impl Default for TenantHead {
             bucket: None,
             rejected: BTreeMap::new(),
             wal_epoch: 1,
+            raw_keys: RawKeys::default(),
         }
     }
 }

@@ -227,7 +227,8 @@ impl PreparedBatch {
         std::str::from_utf8(&self.bytes[p.metric.0..p.metric.1]).unwrap_or_default()
     }
 
-    /// The series as [`Labels`], for messages.
+    /// The series as [`Labels`].
+    #[cfg(test)]
     pub(crate) fn labels(&self, p: &Prepared) -> Labels {
         SeriesKey::from_canonical(self.bytes(p)).to_labels()
     }

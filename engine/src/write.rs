@@ -6,9 +6,12 @@ use std::collections::HashMap;
 use crate::codec::{self, SamplesRecord};
 use crate::engine::{Core, lock};
 use crate::head::{self, Placement, TokenBucket};
+use crate::raw_keys::KnownSeries;
 use crate::series;
 use crate::series_key::{PreparedBatch, SeriesKey};
-use crate::{Labels, Limits, RejectReason, Result, Sample, SeriesSamples, TenantId, WriteOutcome};
+use crate::{
+    Error, Labels, Limits, RejectReason, Result, Sample, SeriesSamples, TenantId, WriteOutcome,
+};
 
 /// Samples for one series with borrowed labels and samples, e.g. pointing into a decoded
 /// request buffer: [`crate::Engine::write_refs`] takes these without an allocation per label.
@@ -20,12 +23,61 @@ pub struct SeriesRef<'a> {
     pub samples: &'a [Sample],
 }
 
-/// One series of a write, owned ([`SeriesSamples`]) or borrowed ([`SeriesRef`]).
+/// Samples for one series identified by the writer's raw label bytes, for
+/// [`crate::Engine::write_keyed`]: a series [`crate::Engine::known_series`] found needs no
+/// labels; for the others the labels are checked as for [`SeriesRef`] and, once the series
+/// is in the head, `key` is remembered for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyedSeries<'a> {
+    /// Bytes that determine the label set, e.g. its protobuf encoding. Empty: not cached.
+    pub key: &'a [u8],
+    /// What [`crate::Engine::known_series`] returned for `key`.
+    pub known: Option<KnownSeries>,
+    /// The labels; not looked at (may be empty) when `known` is set.
+    pub labels: &'a [(&'a str, &'a str)],
+    /// Its samples, in any order.
+    pub samples: &'a [Sample],
+}
+
+/// One series of a write, owned ([`SeriesSamples`]) or borrowed ([`SeriesRef`],
+/// [`KeyedSeries`]).
 pub(crate) trait SeriesInput {
     /// A label name or value.
     type Str: AsRef<str>;
     fn pairs(&self) -> &[(Self::Str, Self::Str)];
     fn samples(&self) -> &[Sample];
+    /// A series resolved from its raw key: the labels are not needed.
+    fn known(&self) -> Option<KnownSeries> {
+        None
+    }
+    /// The raw key to remember the series under (empty: none).
+    fn raw_key(&self) -> &[u8] {
+        &[]
+    }
+}
+
+impl<'a> SeriesInput for KeyedSeries<'a> {
+    type Str = &'a str;
+    fn pairs(&self) -> &[(&'a str, &'a str)] {
+        self.labels
+    }
+    fn samples(&self) -> &[Sample] {
+        self.samples
+    }
+    fn known(&self) -> Option<KnownSeries> {
+        self.known
+    }
+    fn raw_key(&self) -> &[u8] {
+        self.key
+    }
+}
+
+/// A series of a write after the checks outside the lock.
+enum Prep {
+    /// Resolved from its raw key.
+    Known(crate::series::SeriesId),
+    /// Labels canonicalised (or the reason they were refused).
+    Labels(std::result::Result<crate::series_key::Prepared, RejectReason>),
 }
 
 impl SeriesInput for SeriesSamples {
@@ -77,12 +129,25 @@ impl Core {
         let prepared: Vec<_> = batch
             .iter()
             .filter(|ss| !ss.samples().is_empty())
-            .map(|ss| (ss, keys.prepare(ss.pairs(), limits, series::xxh3)))
+            .map(|ss| match ss.known() {
+                Some(k) => (ss, Prep::Known(k.id)),
+                None => (
+                    ss,
+                    Prep::Labels(keys.prepare(ss.pairs(), limits, series::xxh3)),
+                ),
+            })
             .collect();
         let head = self.head(tenant);
         let ticket = {
             let mut h = lock(&head);
             let h = &mut *h;
+            if let Some(k) = batch
+                .iter()
+                .filter_map(|ss| ss.known())
+                .find(|k| !h.raw_keys.owns(*k) || h.index.get(k.id).is_none())
+            {
+                return Err(Error::ForeignSeries { id: k.id });
+            }
             let now = self.clock.now_ms();
             let retention_cutoff = now.saturating_sub(limits.retention_ms());
             h.sweep(now, active_window);
@@ -93,17 +158,28 @@ impl Core {
             for (ss, p) in &prepared {
                 let samples = ss.samples();
                 let n = samples.len() as u64;
-                let p = match p {
-                    Ok(p) => p,
-                    Err(reason) => {
+                // A known series' key, held here so its name can be borrowed while the
+                // head is changed.
+                let known_key;
+                let (key, metric, found) = match p {
+                    Prep::Known(id) => {
+                        let Some(s) = h.index.get(*id) else {
+                            continue; // checked above, under the same lock
+                        };
+                        known_key = s.key.clone();
+                        (known_key.bytes(), known_key.metric_name(), Ok(*id))
+                    }
+                    Prep::Labels(Ok(p)) => {
+                        let key = keys.bytes(p);
+                        (key, keys.metric_name(p), h.index.find_hashed(key, p.hash))
+                    }
+                    Prep::Labels(Err(reason)) => {
                         let reason = *reason;
                         outcome.reject(reason, n, || label_message(reason, ss.pairs(), limits));
                         continue;
                     }
                 };
-                let key = keys.bytes(p);
-                let metric = keys.metric_name(p);
-                let found = h.index.find_hashed(key, p.hash);
+                let labels_of = || SeriesKey::from_canonical(key).to_labels();
                 let existing = match found {
                     Ok(id) => match h.index.get_mut(id) {
                         Some(s) => Some((id, s)),
@@ -116,9 +192,7 @@ impl Core {
                     && let Err(reason) =
                         check_series_limits(h.active, &h.active_by_metric, metric, limits)
                 {
-                    outcome.reject(reason, n, || {
-                        series_message(reason, &keys.labels(p), limits)
-                    });
+                    outcome.reject(reason, n, || series_message(reason, &labels_of(), limits));
                     continue;
                 }
                 let allowed = bucket.take(n, now, limits.ingest_rate, limits.ingest_burst);
@@ -136,6 +210,9 @@ impl Core {
                     (None, Ok(_)) => continue, // not reached: `existing` is set for `Ok`
                     (None, Err(id)) => (id, h.index.insert(id, SeriesKey::from_canonical(key))),
                 };
+                if ss.known().is_none() {
+                    h.raw_keys.insert(ss.raw_key(), id);
+                }
                 head::activate(
                     &mut series.buf,
                     metric,
@@ -157,7 +234,7 @@ impl Core {
                                 "sample at {} for {} is older than the tenant's metrics \
                                  retention ({} s)",
                                 s.ts,
-                                keys.labels(p),
+                                labels_of(),
                                 limits.metrics_retention.as_secs()
                             )
                         });
@@ -175,14 +252,14 @@ impl Core {
                                 "sample at {} for {} is older than the series' newest sample \
                                  by more than the out-of-order window ({window} ms)",
                                 s.ts,
-                                keys.labels(p)
+                                labels_of()
                             )
                         }),
                         Placement::Conflict => {
                             outcome.reject(RejectReason::ConflictingValue, 1, || {
                                 format!(
                                     "{} already has a different value at timestamp {}",
-                                    keys.labels(p),
+                                    labels_of(),
                                     s.ts
                                 )
                             })
@@ -209,6 +286,19 @@ impl Core {
             t.wait()?;
         }
         Ok(outcome)
+    }
+}
+
+impl Core {
+    /// Raw label keys -> known series, under the tenant's head lock.
+    pub(crate) fn known_series(
+        &self,
+        tenant: &TenantId,
+        keys: &[&[u8]],
+    ) -> Vec<Option<KnownSeries>> {
+        let head = self.head(tenant);
+        let h = lock(&head);
+        keys.iter().map(|k| h.raw_keys.get(k)).collect()
     }
 }
 

@@ -165,6 +165,25 @@ fn otlp_metrics_over_http_read_back_through_promql() {
     let got = query(&server, r#"queue_depth{job="json"}"#, now);
     assert!(got.contains(r#""42""#), "{got}");
 
+    // proto3 JSON's quoted non-finite doubles are values, not missing ones.
+    let json = format!(
+        r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"json"}}}}]}},"scopeMetrics":[{{"metrics":[{{"name":"ratio","gauge":{{"dataPoints":[{{"timeUnixNano":"{t}","asDouble":"Infinity","attributes":[{{"key":"k","value":{{"stringValue":"inf"}}}}]}},{{"timeUnixNano":"{t}","asDouble":"NaN","attributes":[{{"key":"k","value":{{"stringValue":"nan"}}}}]}}]}}}}]}}]}}]}}"#,
+        t = (now - 200) * 1_000_000
+    );
+    let resp = server
+        .post(
+            "/v1/metrics",
+            &[("Content-Type", "application/json")],
+            json.as_bytes(),
+        )
+        .expect("post");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(!resp.text().contains("rejected"), "{}", resp.text());
+    let got = query(&server, r#"ratio{k="inf"}"#, now);
+    assert!(got.contains(r#""+Inf""#), "{got}");
+    let got = query(&server, r#"ratio{k="nan"}"#, now);
+    assert!(got.contains(r#""NaN""#), "{got}");
+
     // A gzip bomb: 64 MiB of zeros in ~64 KiB, over the 1 MiB limit once inflated: one
     // gzip member of 1 MiB repeated 64 times (gzip bodies may hold several members), which
     // spares the test compressing 64 MiB with an unoptimised deflate (~30 s).

@@ -2,7 +2,8 @@
 //!
 //! JSON goes through opentelemetry-proto's `with-serde` types, which follow OTLP/JSON:
 //! lowerCamelCase keys, trace and span ids as hex, 64-bit integers as strings or numbers,
-//! enums as integers, unknown keys ignored.
+//! enums as integers, unknown keys ignored, and (through [`json_nonfinite`]) the quoted
+//! doubles `"NaN"`, `"Infinity"` and `"-Infinity"` wherever a double is expected.
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -14,6 +15,7 @@ use prost::Message;
 use serde::de::DeserializeOwned;
 
 use super::error::OtlpError;
+use super::json_nonfinite;
 
 /// How a body (request or response) is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,13 +104,24 @@ fn decode<T: Message + Default + DeserializeOwned>(
     body: &[u8],
     encoding: Encoding,
     signal: &'static str,
+    restore: fn(&mut T, &json_nonfinite::Sentinels),
 ) -> Result<T, OtlpError> {
+    let json_error = |source| OtlpError::Json { signal, source };
     match encoding {
         Encoding::Protobuf => {
             T::decode(body).map_err(|source| OtlpError::Protobuf { signal, source })
         }
         Encoding::Json => {
-            serde_json::from_slice(body).map_err(|source| OtlpError::Json { signal, source })
+            // `"NaN"`/`"Infinity"` doubles: see `json_nonfinite`. A body that is not JSON
+            // falls through to the plain decode, which reports it.
+            if json_nonfinite::may_hold_nonfinite(body)
+                && let Ok(Some((rewritten, sentinels))) = json_nonfinite::rewrite(body)
+            {
+                let mut req: T = serde_json::from_slice(&rewritten).map_err(json_error)?;
+                restore(&mut req, &sentinels);
+                return Ok(req);
+            }
+            serde_json::from_slice(body).map_err(json_error)
         }
     }
 }
@@ -118,7 +131,8 @@ pub(crate) fn decode_metrics(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<ExportMetricsServiceRequest, OtlpError> {
-    let req: ExportMetricsServiceRequest = decode(body, encoding, "metrics")?;
+    let req: ExportMetricsServiceRequest =
+        decode(body, encoding, "metrics", json_nonfinite::restore_metrics)?;
     if encoding == Encoding::Json {
         check_json_metric_data(body, &req)?;
     }
@@ -174,7 +188,7 @@ pub(crate) fn decode_traces(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<ExportTraceServiceRequest, OtlpError> {
-    decode(body, encoding, "traces")
+    decode(body, encoding, "traces", json_nonfinite::restore_traces)
 }
 
 /// An `ExportLogsServiceRequest` from a (decompressed) body.
@@ -182,7 +196,7 @@ pub(crate) fn decode_logs(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<ExportLogsServiceRequest, OtlpError> {
-    decode(body, encoding, "logs")
+    decode(body, encoding, "logs", json_nonfinite::restore_logs)
 }
 
 #[cfg(test)]

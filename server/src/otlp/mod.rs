@@ -13,6 +13,7 @@
 
 mod decode;
 mod error;
+mod json_nonfinite;
 mod labels;
 mod logs;
 mod names;

@@ -5,7 +5,7 @@
 //! value from the decompressed buffer: no allocation per label or series. [`decode`] gives
 //! the same result owned, for the fuzz harness and embedders.
 
-use strata_engine::{Sample, SeriesRef, SeriesSamples};
+use strata_engine::{KeyedSeries, KnownSeries, Sample, SeriesSamples};
 
 use super::wire::{self, ParsedSeries};
 use crate::api_error::ApiError;
@@ -24,11 +24,23 @@ pub struct Decoded {
 /// A decoded request whose labels borrow from the decompressed buffer.
 #[derive(Debug, Default)]
 pub struct Batch<'a> {
+    /// Labels of the series whose labels were decoded (not the known ones).
     labels: Vec<(&'a str, &'a str)>,
     samples: Vec<Sample>,
-    series: Vec<ParsedSeries>,
+    series: Vec<BatchSeries<'a>>,
     /// Native histogram samples (not supported; rejected and counted).
     pub histograms: u64,
+}
+
+/// One series of a [`Batch`]: ranges into its vectors.
+#[derive(Debug, Clone, Copy)]
+struct BatchSeries<'a> {
+    /// Empty for a known series.
+    labels: (usize, usize),
+    samples: (usize, usize),
+    /// The raw bytes of its label fields (empty when they are not adjacent).
+    key: &'a [u8],
+    known: Option<KnownSeries>,
 }
 
 impl<'a> Batch<'a> {
@@ -36,37 +48,53 @@ impl<'a> Batch<'a> {
     /// a series with samples is UTF-8 (after the whole body has decoded, so a protobuf
     /// error is reported first wherever it is).
     pub fn parse(raw: &'a [u8]) -> Result<Self, ApiError> {
-        let parsed = wire::parse(raw).map_err(|e| {
+        Self::parse_known(raw, |keys| vec![None; keys.len()])
+    }
+
+    /// [`Batch::parse`], decoding labels only for the series `known` (given every series'
+    /// raw label bytes) does not resolve: equal bytes decoded and passed the checks before.
+    pub fn parse_known(
+        raw: &'a [u8],
+        known: impl FnOnce(&[&[u8]]) -> Vec<Option<KnownSeries>>,
+    ) -> Result<Self, ApiError> {
+        let invalid = |e: wire::WireError| {
             ApiError::BadRequest(format!(
                 "body is not a valid prometheus.WriteRequest protobuf: {e}"
             ))
-        })?;
-        let mut labels = Vec::with_capacity(parsed.labels.len());
-        for ps in &parsed.series {
-            let pairs = &parsed.labels[ps.labels.0..ps.labels.1];
-            if ps.ascii {
-                labels.extend(pairs.iter().map(|&(n, v)| (ascii_str(n), ascii_str(v))));
-                continue;
+        };
+        let parsed = wire::parse(raw).map_err(invalid)?;
+        let keys: Vec<&[u8]> = parsed.series.iter().map(|ps| ps.key).collect();
+        let mut found = known(&keys);
+        found.resize(keys.len(), None);
+        // Protobuf errors first, wherever they are; then UTF-8.
+        let mut pairs = Vec::with_capacity(parsed.label_msgs.len());
+        for (ps, k) in parsed.series.iter().zip(&found) {
+            if k.is_none() {
+                for msg in &parsed.label_msgs[ps.labels.0..ps.labels.1] {
+                    pairs.push(wire::label(msg).map_err(invalid)?);
+                }
             }
-            for &(name, value) in pairs {
-                let i = ps.index;
-                let name = std::str::from_utf8(name).map_err(|_| {
-                    ApiError::BadRequest(format!(
-                        "timeseries[{i}]: label name is not valid UTF-8 (bytes {name:?})"
-                    ))
-                })?;
-                let value = std::str::from_utf8(value).map_err(|_| {
-                    ApiError::BadRequest(format!(
-                        "timeseries[{i}]: value of label {name:?} is not valid UTF-8 (bytes {value:?})"
-                    ))
-                })?;
-                labels.push((name, value));
+        }
+        let mut labels = Vec::with_capacity(pairs.len());
+        let mut series = Vec::with_capacity(parsed.series.len());
+        let mut next = pairs.iter();
+        for (ps, known) in parsed.series.iter().zip(found) {
+            let l0 = labels.len();
+            if known.is_none() {
+                let n = ps.labels.1 - ps.labels.0;
+                labels_utf8(ps, next.by_ref().take(n), &mut labels)?;
             }
+            series.push(BatchSeries {
+                labels: (l0, labels.len()),
+                samples: ps.samples,
+                key: ps.key,
+                known,
+            });
         }
         Ok(Self {
             labels,
             samples: parsed.samples,
-            series: parsed.series,
+            series,
             histograms: parsed.histograms,
         })
     }
@@ -76,18 +104,20 @@ impl<'a> Batch<'a> {
         self.samples.len() as u64
     }
 
-    /// The series with at least one float sample, for [`strata_engine::Engine::write_refs`].
-    pub fn series(&self) -> Vec<SeriesRef<'_>> {
+    /// The series with at least one float sample, for [`strata_engine::Engine::write_keyed`].
+    pub fn series(&self) -> Vec<KeyedSeries<'_>> {
         self.series
             .iter()
-            .map(|s| SeriesRef {
+            .map(|s| KeyedSeries {
+                key: s.key,
+                known: s.known,
                 labels: &self.labels[s.labels.0..s.labels.1],
                 samples: &self.samples[s.samples.0..s.samples.1],
             })
             .collect()
     }
 
-    /// The request, owned.
+    /// The request, owned (for a batch from [`Batch::parse`], which decodes every label).
     pub fn to_decoded(&self) -> Decoded {
         Decoded {
             series: self
@@ -108,12 +138,43 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// Appends a series' decoded labels as `str`s: one `is_ascii` over its adjacent label
+/// fields when they are all ASCII, else a UTF-8 check per name and value.
+fn labels_utf8<'a, 'p>(
+    ps: &ParsedSeries<'a>,
+    pairs: impl Iterator<Item = &'p (&'a [u8], &'a [u8])>,
+    out: &mut Vec<(&'a str, &'a str)>,
+) -> Result<(), ApiError>
+where
+    'a: 'p,
+{
+    if !ps.key.is_empty() && ps.key.is_ascii() {
+        out.extend(pairs.map(|&(n, v)| (ascii_str(n), ascii_str(v))));
+        return Ok(());
+    }
+    let i = ps.index;
+    for &(name, value) in pairs {
+        let name = std::str::from_utf8(name).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "timeseries[{i}]: label name is not valid UTF-8 (bytes {name:?})"
+            ))
+        })?;
+        let value = std::str::from_utf8(value).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "timeseries[{i}]: value of label {name:?} is not valid UTF-8 (bytes {value:?})"
+            ))
+        })?;
+        out.push((name, value));
+    }
+    Ok(())
+}
+
 /// `bytes` as a `str`, for bytes inside a span found to be ASCII.
 fn ascii_str(bytes: &[u8]) -> &str {
     debug_assert!(bytes.is_ascii());
     #[allow(unsafe_code)]
     // Safety: the caller checked that the span holding `bytes` is ASCII (`ParsedSeries::
-    // ascii`), and ASCII is valid UTF-8.
+    // key`), and ASCII is valid UTF-8.
     unsafe {
         std::str::from_utf8_unchecked(bytes)
     }
@@ -190,6 +251,51 @@ mod tests {
                 value: 1.5
             }]
         );
+    }
+
+    #[test]
+    fn known_series_are_not_decoded_and_keys_are_their_label_bytes() {
+        let series = |job: &str| TimeSeries {
+            labels: vec![label("__name__", "up"), label("job", job)],
+            samples: vec![PbSample {
+                value: 1.0,
+                timestamp: 5,
+            }],
+            ..Default::default()
+        };
+        let req = WriteRequest {
+            timeseries: vec![series("a"), series("b")],
+        }
+        .encode_to_vec();
+        let first = Batch::parse(&req).unwrap();
+        let keys: Vec<Vec<u8>> = first.series().iter().map(|s| s.key.to_vec()).collect();
+        // The key is exactly the series' encoded label fields.
+        let mut want = Vec::new();
+        for l in &series("a").labels {
+            prost::encoding::message::encode(1, l, &mut want);
+        }
+        assert_eq!(keys[0], want);
+        assert_ne!(keys[0], keys[1]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let engine =
+            strata_engine::Engine::open(dir.path(), strata_engine::EngineConfig::default())
+                .unwrap();
+        let t = strata_engine::TenantId::new("t").unwrap();
+        // Learn series "a" only, then parse again against the engine.
+        let learn = &first.series()[..1];
+        engine.write_keyed(&t, learn).unwrap();
+        let mut asked = Vec::new();
+        let again = Batch::parse_known(&req, |k| {
+            asked = k.iter().map(|k| k.to_vec()).collect();
+            engine.known_series(&t, k).unwrap()
+        })
+        .unwrap();
+        assert_eq!(asked, keys);
+        let got = again.series();
+        assert!(got[0].known.is_some() && got[0].labels.is_empty());
+        assert!(got[1].known.is_none());
+        assert_eq!(got[1].labels, &[("__name__", "up"), ("job", "b")]);
     }
 
     #[test]

@@ -46,10 +46,17 @@ pub async fn write(
     let (total, histograms, result) = tokio::task::spawn_blocking(move || {
         let raw = decompress(&body, max)?;
         drop(body);
-        let batch = Batch::parse(&raw)?;
+        // Labels are decoded only for series the engine does not know by their raw bytes.
+        let batch = match &engine {
+            Ok(e) => Batch::parse_known(&raw, |keys| {
+                e.known_series(&t, keys)
+                    .unwrap_or_else(|_| vec![None; keys.len()])
+            })?,
+            Err(_) => Batch::parse(&raw)?,
+        };
         let series = batch.series();
         // Not ready (503) only matters when there is something to store.
-        let result = (!series.is_empty()).then(|| engine.map(|e| e.write_refs(&t, &series)));
+        let result = (!series.is_empty()).then(|| engine.map(|e| e.write_keyed(&t, &series)));
         Ok::<_, ApiError>((batch.samples(), batch.histograms, result))
     })
     .await

@@ -161,30 +161,32 @@ fn expect(field: &'static str, got: u8, want: u8) -> Result<(), WireError> {
 
 /// One `TimeSeries` with at least one float sample: ranges into [`Parsed`]'s vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ParsedSeries {
+pub(crate) struct ParsedSeries<'a> {
     /// Its position among the request's `timeseries`, for messages.
     pub(crate) index: usize,
+    /// Its `Label` messages in [`Parsed::label_msgs`], not decoded yet ([`label`]).
     pub(crate) labels: (usize, usize),
     pub(crate) samples: (usize, usize),
-    /// Whether its label fields are adjacent and all their bytes ASCII, which makes every
-    /// label name and value ASCII, hence UTF-8: one `is_ascii` over the span instead of a
-    /// UTF-8 check per string (as Prometheus encodes them: labels first, lengths < 128).
-    pub(crate) ascii: bool,
+    /// The bytes of its label fields when they are adjacent (as Prometheus encodes them:
+    /// labels first), else empty. Equal bytes mean equal labels: the engine's key for the
+    /// series. When they are all ASCII, every label name and value is ASCII, hence UTF-8.
+    pub(crate) key: &'a [u8],
 }
 
 /// A `WriteRequest` read in place. Series without float samples are left out (their
-/// labels too); their native histogram samples are counted.
+/// labels too); their native histogram samples are counted. The `Label` messages are
+/// framed but not decoded: [`label`] decodes them, for the series that need it.
 #[derive(Debug, Default)]
 pub(crate) struct Parsed<'a> {
-    /// (name, value) bytes of the labels of every series in `series`, in order.
-    pub(crate) labels: Vec<(&'a [u8], &'a [u8])>,
+    /// The `Label` messages of every series in `series`, in order.
+    pub(crate) label_msgs: Vec<&'a [u8]>,
     pub(crate) samples: Vec<strata_engine::Sample>,
-    pub(crate) series: Vec<ParsedSeries>,
+    pub(crate) series: Vec<ParsedSeries<'a>>,
     /// Native histogram samples (`TimeSeries.histograms` entries).
     pub(crate) histograms: u64,
 }
 
-/// Reads a `WriteRequest`.
+/// Reads a `WriteRequest`, all but the inside of its `Label` messages.
 pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, WireError> {
     let mut out = Parsed::default();
     let mut r = Reader { rest: raw };
@@ -205,7 +207,7 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, WireError> {
 
 impl<'a> Parsed<'a> {
     fn timeseries(&mut self, buf: &'a [u8], index: usize) -> Result<(), WireError> {
-        let (l0, s0) = (self.labels.len(), self.samples.len());
+        let (l0, s0) = (self.label_msgs.len(), self.samples.len());
         let mut r = Reader { rest: buf };
         // Byte range of the label fields while they are adjacent; None once they are not.
         let mut span = Some((0, 0));
@@ -215,7 +217,7 @@ impl<'a> Parsed<'a> {
             match tag {
                 1 => {
                     expect("TimeSeries.labels", wire, LEN)?;
-                    self.labels.push(label(r.len_delimited()?)?);
+                    self.label_msgs.push(r.len_delimited()?);
                     let end = buf.len() - r.rest.len();
                     span = match span {
                         Some((a, b)) if a == b => Some((at, end)),
@@ -236,20 +238,24 @@ impl<'a> Parsed<'a> {
             }
         }
         if self.samples.len() == s0 {
-            self.labels.truncate(l0);
+            // Left out, but a malformed label still makes the body invalid (as for prost).
+            for msg in self.label_msgs.drain(l0..) {
+                label(msg)?;
+            }
         } else {
             self.series.push(ParsedSeries {
                 index,
-                labels: (l0, self.labels.len()),
+                labels: (l0, self.label_msgs.len()),
                 samples: (s0, self.samples.len()),
-                ascii: span.is_some_and(|(a, b)| buf[a..b].is_ascii()),
+                key: span.map_or(&[][..], |(a, b)| &buf[a..b]),
             });
         }
         Ok(())
     }
 }
 
-fn label(buf: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
+/// Decodes a `Label` message: (name, value) bytes.
+pub(crate) fn label(buf: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
     let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
     let mut r = Reader { rest: buf };
     while !r.is_empty() {
