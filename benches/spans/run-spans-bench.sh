@@ -13,6 +13,11 @@
 #   --lookups N         present trace ids looked up per phase (plus N/10 absent ones) [500]
 #   --searches N        searches over 1-day windows in phase B [50]
 #   --skip-dense | --skip-week
+#   --ingest-only       phase A's load only (no compaction wait, no lookups, no phase B); with
+#                       a small --dense-rate (56: ~200 k spans) a quick CPU-per-span check. Also
+#                       reports the server CPU until every span acknowledged is in a flushed
+#                       file (so the flush of what the load wrote is counted); maintenance
+#                       (compaction) every hour instead of 10 s, so none runs meanwhile
 #   --loader BIN        bench-spans [next to STRATA_BIN]
 #   --port P            HTTP port of the servers started (gRPC: P+1) [19461]
 #
@@ -36,7 +41,7 @@ shift
 [[ -x $STRATA ]] || { echo "$STRATA is not executable" >&2; exit 2; }
 STRATA=$(cd "$(dirname "$STRATA")" && pwd)/$(basename "$STRATA")
 WORK=/tmp/strata-spans-bench THREADS=2 DENSE_RATE=1000 WEEK_RATE=10 WEEK_DAYS=7
-LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461
+LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461 INGEST_ONLY=0 MAINTENANCE=10s
 LOADER=$(dirname "$STRATA")/bench-spans
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -49,6 +54,7 @@ while [[ $# -gt 0 ]]; do
     --searches) SEARCHES=$2; shift 2;;
     --skip-dense) DENSE=0; shift;;
     --skip-week) WEEK=0; shift;;
+    --ingest-only) INGEST_ONLY=1; WEEK=0; MAINTENANCE=1h; shift;;
     --loader) LOADER=$2; shift 2;;
     --port) PORT=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
@@ -89,7 +95,7 @@ signal_byte_burst = 100000000000
 
 [engine]
 flush_interval = "30s"
-maintenance_interval = "10s"
+maintenance_interval = "$MAINTENANCE"
 EOF
   setsid "$STRATA" serve --config "$dir/strata.toml" > "$dir/strata.out" 2> "$dir/strata.log" < /dev/null &
   SPID=$!
@@ -132,6 +138,13 @@ cpu_ticks() {  # utime + stime of PID, in clock ticks
 }
 rss_kb() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+flushed_rows() {  # flushed_rows DIR: rows the traces manifests of DIR list
+  python3 - "$1/data/traces" <<'EOF'
+import glob, json, sys
+print(sum(f["rows"] for m in glob.glob(sys.argv[1] + "/**/manifest.json", recursive=True)
+          for f in json.load(open(m))["files"]))
+EOF
+}
 
 wait_compacted() {  # wait_compacted DIR PARTITIONS: >= PARTITIONS, one spans file each, stable 20 s
   local dir=$1 want=$2 stable=0 last= n parts files
@@ -180,13 +193,35 @@ print("  ingest: %d spans in %.1f s = %d spans/s wall; server %.1f CPU-s = %s sp
       % (d["spans_ok"], d["seconds"], d["spans_per_s"], cpu, d["spans_per_server_cpu_s"], d["spans_failed"], d["errors"] or ""),
       file=sys.stderr)
 EOF
-  wait_compacted "$A" 1
-  du -sb "$A/data/traces" "$A/data/wal" > "$OUT/dense_du.txt" || true
-  find "$A/data/traces" -name 'spans-*.parquet' -printf '%s %p\n' > "$OUT/dense_files.txt"
-  log "phase A lookups"
-  "$L" lookup --url "$U" --ids "$OUT/dense_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) > "$OUT/dense_lookup.json"
-  "$L" lookup --url "$U" --ids "$OUT/dense_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) --seed 2 > "$OUT/dense_lookup2.json"
-  stop_strata "$APID" "$A"; forget_strata "$APID"
+  if [[ $INGEST_ONLY == 1 ]]; then
+    # Wait until the manifests list every span acknowledged (a flush runs once the oldest
+    # record in memory is flush_interval old), then count the CPU from the load's start.
+    want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["spans_ok"])' "$OUT/dense_load.json")
+    for _ in $(seq 1 240); do [[ $(flushed_rows "$A") -ge $want ]] && break; sleep 0.5; done
+    [[ $(flushed_rows "$A") -ge $want ]] || echo "not every span was flushed after 120 s" >&2
+    c2=$(cpu_ticks "$APID")
+    python3 - "$OUT/dense_load.json" "$c0" "$c2" <<'EOF'
+import json, sys
+p, c0, c2 = sys.argv[1:]
+d = json.load(open(p))
+cpu = (int(c2) - int(c0)) / 100.0
+d["server_cpu_s_through_flush"] = cpu
+d["spans_per_server_cpu_s_through_flush"] = round(d["spans_ok"] / cpu) if cpu else None
+json.dump(d, open(p, "w"))
+print("  through the flush after the load: server %.1f CPU-s = %s spans/CPU-s"
+      % (cpu, d["spans_per_server_cpu_s_through_flush"]), file=sys.stderr)
+EOF
+    curl -fsS "http://$HTTP/metrics" | grep -E '^strata_wal_(bytes|records|appends)_total' > "$OUT/dense_wal.txt" || true
+    stop_strata "$APID" "$A"; forget_strata "$APID"
+  else
+    wait_compacted "$A" 1
+    du -sb "$A/data/traces" "$A/data/wal" > "$OUT/dense_du.txt" || true
+    find "$A/data/traces" -name 'spans-*.parquet' -printf '%s %p\n' > "$OUT/dense_files.txt"
+    log "phase A lookups"
+    "$L" lookup --url "$U" --ids "$OUT/dense_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) > "$OUT/dense_lookup.json"
+    "$L" lookup --url "$U" --ids "$OUT/dense_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) --seed 2 > "$OUT/dense_lookup2.json"
+    stop_strata "$APID" "$A"; forget_strata "$APID"
+  fi
 fi
 
 if [[ $WEEK == 1 ]]; then
@@ -221,6 +256,10 @@ if d:
     b = du("dense_du.txt").get("traces", 0)
     print("ingest: %d spans, %.1f s wall, %d spans/s wall, %.1f server CPU-s, %s spans per server CPU-s (load %s -> %s)"
           % (d["spans_ok"], d["seconds"], d["spans_per_s"], d["server_cpu_s"], d["spans_per_server_cpu_s"], d["loadavg_before"], d["loadavg_after"]))
+    if "server_cpu_s_through_flush" in d:
+        print("through the flush after the load: %.1f server CPU-s, %s spans per server CPU-s"
+              % (d["server_cpu_s_through_flush"], d["spans_per_server_cpu_s_through_flush"]))
+if d and b:
     print("disk: traces/ %d B = %.1f B/span; OTLP %d B = %.1f B/span; ratio %.1f%%"
           % (b, b / d["spans_ok"], d["otlp_bytes_ok"], d["otlp_bytes_per_span"], 100.0 * b / d["otlp_bytes_ok"]))
 for name in ("dense_lookup", "dense_lookup2", "week_lookup", "week_lookup2"):

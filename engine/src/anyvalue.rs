@@ -61,12 +61,28 @@ impl AnyValue {
     pub fn to_text(&self) -> String {
         match self {
             Self::String(s) => s.clone(),
-            Self::Bool(b) => b.to_string(),
-            Self::Int(i) => i.to_string(),
-            Self::Double(d) => format!("{d:?}"),
-            Self::Bytes(b) => STANDARD.encode(b),
-            Self::Array(items) => Value::Array(items.iter().map(to_json).collect()).to_string(),
-            Self::KvList(kvs) => kvlist_json(kvs).to_string(),
+            other => {
+                let mut out = String::new();
+                // Writing to a String cannot fail.
+                let _ = other.write_text(&mut out);
+                out
+            }
+        }
+    }
+
+    /// Writes the text form ([`AnyValue::to_text`]) to `out` without building it first
+    /// (what the flush does for every attribute value).
+    pub fn write_text(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+        match self {
+            Self::String(s) => out.write_str(s),
+            Self::Bool(b) => write!(out, "{b}"),
+            Self::Int(i) => write!(out, "{i}"),
+            Self::Double(d) => write!(out, "{d:?}"),
+            Self::Bytes(b) => out.write_str(&STANDARD.encode(b)),
+            Self::Array(items) => {
+                write!(out, "{}", Value::Array(items.iter().map(to_json).collect()))
+            }
+            Self::KvList(kvs) => write!(out, "{}", kvlist_json(kvs)),
         }
     }
 
@@ -226,7 +242,7 @@ fn from_json(v: &Value) -> Result<AnyValue, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proptest::prelude::*;
 
     use super::*;

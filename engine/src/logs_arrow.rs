@@ -143,11 +143,11 @@ pub(crate) fn logs_from_batch_at(batch: &RecordBatch, path: &Path) -> Result<Vec
             span_id: c.id(span, i)?,
             flags: flags.value(i),
             attributes: attrs_at(attrs, attr_types, i)?,
-            resource_attributes: attrs_at(res, res_types, i)?,
-            scope: Scope {
+            resource_attributes: Arc::new(attrs_at(res, res_types, i)?),
+            scope: Arc::new(Scope {
                 name: scope_name.value(i).to_owned(),
                 version: scope_version.value(i).to_owned(),
-            },
+            }),
             dropped_attributes_count: dropped.value(i),
         });
     }
@@ -174,11 +174,11 @@ mod tests {
             span_id: Some([2; 8]),
             flags: 1,
             attributes: vec![("n".into(), AnyValue::Int(3))],
-            resource_attributes: vec![("host".into(), AnyValue::String("h".into()))],
-            scope: Scope {
+            resource_attributes: Arc::new(vec![("host".into(), AnyValue::String("h".into()))]),
+            scope: Arc::new(Scope {
                 name: "s".into(),
                 version: "v".into(),
-            },
+            }),
             dropped_attributes_count: 1,
         };
         let plain = LogRecord {

@@ -1,6 +1,12 @@
 //! Spans and log records as the engine stores them: plain structs, independent of the OTLP
 //! protobuf types (the server translates). Their stored layout is in
 //! `docs/formats/spans-logs.md`.
+//!
+//! What every record of one OTLP resource or scope has in common (the resource's
+//! attributes, the scope) is held once, behind an [`Arc`], by all of them: a request of
+//! 1,000 spans from one resource carries one copy, in memory as on the wire.
+
+use std::sync::Arc;
 
 use crate::anyvalue::{AnyValue, Attributes};
 
@@ -76,10 +82,11 @@ pub struct SpanRecord {
     pub status_message: String,
     /// Span attributes.
     pub attributes: Attributes,
-    /// Resource attributes (`service.name` included, as sent).
-    pub resource_attributes: Attributes,
-    /// The instrumentation scope.
-    pub scope: Scope,
+    /// Resource attributes (`service.name` included, as sent), shared by the spans of one
+    /// resource.
+    pub resource_attributes: Arc<Attributes>,
+    /// The instrumentation scope, shared by the spans of one scope.
+    pub scope: Arc<Scope>,
     /// Events, in the order given.
     pub events: Vec<SpanEvent>,
     /// Links, in the order given.
@@ -117,10 +124,10 @@ pub struct LogRecord {
     pub flags: u32,
     /// Log attributes.
     pub attributes: Attributes,
-    /// Resource attributes.
-    pub resource_attributes: Attributes,
-    /// The instrumentation scope.
-    pub scope: Scope,
+    /// Resource attributes, shared by the records of one resource.
+    pub resource_attributes: Arc<Attributes>,
+    /// The instrumentation scope, shared by the records of one scope.
+    pub scope: Arc<Scope>,
     /// Attributes dropped by the sender, plus those the engine's caps dropped.
     pub dropped_attributes_count: u32,
 }

@@ -35,7 +35,10 @@ impl AttrBuilder {
     pub(crate) fn append(&mut self, attrs: &Attributes) -> Result<()> {
         for (k, v) in attrs {
             self.kv.keys().append_value(k);
-            self.kv.values().append_value(v.to_text());
+            let values = self.kv.values();
+            // The builder's `fmt::Write` appends to the value the next `append_value` ends.
+            v.write_text(values).map_err(mem)?;
+            values.append_value("");
             if let Some(t) = v.type_name() {
                 self.types.keys().append_value(k);
                 self.types.values().append_value(t);

@@ -3,6 +3,7 @@
 //! it, each cut counted (see [`crate::Truncation`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::anyvalue::{AnyValue, Attributes};
 use crate::records::{LogRecord, SpanRecord};
@@ -63,8 +64,54 @@ fn cap_value(v: &mut AnyValue, limits: &Limits, cuts: &mut Cuts) {
     }
 }
 
+/// Whether [`cap_value`] would change `v`.
+fn value_over(v: &AnyValue, limits: &Limits) -> bool {
+    let max = limits.max_attribute_value_len;
+    match v {
+        AnyValue::String(s) => s.len() > max,
+        AnyValue::Bytes(b) => b.len() > max,
+        AnyValue::Array(items) => {
+            items.len() > limits.max_attributes || items.iter().any(|i| value_over(i, limits))
+        }
+        AnyValue::KvList(kvs) => {
+            kvs.len() > limits.max_attributes
+                || kvs
+                    .iter()
+                    .any(|(k, i)| k.len() > max || value_over(i, limits))
+        }
+        AnyValue::Bool(_) | AnyValue::Int(_) | AnyValue::Double(_) => false,
+    }
+}
+
+/// Whether two attributes have the same key, without allocating for the usual short lists.
+fn has_repeated_key(attrs: &Attributes) -> bool {
+    if attrs.len() <= 32 {
+        return attrs
+            .iter()
+            .enumerate()
+            .any(|(i, (k, _))| attrs[..i].iter().any(|(k2, _)| k2 == k));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(attrs.len());
+    !attrs.iter().all(|(k, _)| seen.insert(k.as_str()))
+}
+
+/// Whether [`cap_attributes`] would change `attrs` (read-only: the usual answer, no, costs
+/// no allocation and leaves shared lists shared).
+fn attributes_over(attrs: &Attributes, limits: &Limits) -> bool {
+    attrs.len() > limits.max_attributes
+        || has_repeated_key(attrs)
+        || attrs.iter().any(|(k, v)| {
+            k.len() > limits.max_attribute_value_len
+                || v.deeper_than(limits.max_attribute_depth)
+                || value_over(v, limits)
+        })
+}
+
 /// Applies the attribute caps to one list, adding what it dropped to `dropped`.
 fn cap_attributes(attrs: &mut Attributes, dropped: &mut u32, limits: &Limits, cuts: &mut Cuts) {
+    if !attributes_over(attrs, limits) {
+        return;
+    }
     // Keys are unique in OTLP; a repeated key is dropped (the first one stays), so the
     // stored map and its types map are unambiguous.
     let mut seen = std::collections::HashSet::new();
@@ -87,10 +134,13 @@ fn cap_attributes(attrs: &mut Attributes, dropped: &mut u32, limits: &Limits, cu
 }
 
 /// Resource attributes have no dropped count of their own in the stored record; what the
-/// caps drop from them is counted in the outcome only.
-fn cap_resource(attrs: &mut Attributes, limits: &Limits, cuts: &mut Cuts) {
-    let mut ignored = 0;
-    cap_attributes(attrs, &mut ignored, limits, cuts);
+/// caps drop from them is counted in the outcome only (for every record). The records of
+/// one resource share its list; a record whose list the caps change gets its own copy.
+fn cap_resource(attrs: &mut Arc<Attributes>, limits: &Limits, cuts: &mut Cuts) {
+    if attributes_over(attrs, limits) {
+        let mut ignored = 0;
+        cap_attributes(Arc::make_mut(attrs), &mut ignored, limits, cuts);
+    }
 }
 
 fn check_trace_id(id: &[u8; 16], what: &str) -> Result<(), Rejection> {
@@ -343,6 +393,63 @@ mod tests {
         ]
         .into();
         assert_eq!(cuts, want);
+    }
+
+    proptest::proptest! {
+        /// The read-only check that lets shared resource lists stay shared agrees with the
+        /// caps: it says "over" exactly when capping changes the list or counts a cut.
+        #[test]
+        fn the_read_only_check_agrees_with_the_caps(
+            attrs in proptest::collection::vec(
+                ("[a-f]{1,6}", crate::anyvalue::tests::any_value()), 0..6),
+        ) {
+            let l = limits();
+            let over = attributes_over(&attrs, &l);
+            let mut capped = attrs.clone();
+            let (mut dropped, mut cuts) = (0, Cuts::new());
+            // The caps themselves, without the shortcut.
+            let mut seen = std::collections::HashSet::new();
+            let before = capped.len();
+            capped.retain(|(k, _)| seen.insert(k.clone()));
+            let mut changed = before != capped.len();
+            let mut rest = capped.clone();
+            rest.retain(|(_, v)| !v.deeper_than(l.max_attribute_depth));
+            changed |= rest.len() != capped.len() || rest.len() > l.max_attributes;
+            rest.truncate(l.max_attributes);
+            for (k, v) in &mut rest {
+                cap_str(k, l.max_attribute_value_len, &mut cuts);
+                cap_value(v, &l, &mut cuts);
+            }
+            changed |= !cuts.is_empty();
+            proptest::prop_assert_eq!(over, changed);
+            // And through the shortcut: untouched when not over.
+            let mut via = attrs.clone();
+            cap_attributes(&mut via, &mut dropped, &l, &mut Cuts::new());
+            if !over {
+                proptest::prop_assert_eq!(via, attrs);
+            }
+        }
+    }
+
+    #[test]
+    fn a_shared_resource_stays_shared_unless_capped() {
+        let l = limits();
+        let ok = Arc::new(vec![("k".into(), AnyValue::String("v".into()))]);
+        let mut s = span();
+        s.resource_attributes = ok.clone();
+        check_span(&mut s, &l, 0).unwrap();
+        assert!(Arc::ptr_eq(&s.resource_attributes, &ok));
+        let long = Arc::new(vec![("k".into(), AnyValue::String("toolong".into()))]);
+        let mut s = span();
+        s.resource_attributes = long.clone();
+        let cuts = check_span(&mut s, &l, 0).unwrap();
+        assert_eq!(cuts, [(Truncation::ValueTruncated, 1)].into());
+        assert_eq!(
+            *s.resource_attributes,
+            vec![("k".into(), AnyValue::String("tool".into()))]
+        );
+        // The other records of the resource keep it as sent.
+        assert_eq!(long[0].1, AnyValue::String("toolong".into()));
     }
 
     #[test]

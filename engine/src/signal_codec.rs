@@ -1,6 +1,12 @@
 //! WAL records of spans and log records (`docs/formats/engine-wal.md`): the header of a
 //! samples record with kind 2 (spans) or 3 (logs), a record count, then the records, each
 //! in the binary layout below. Only accepted records, after the caps, are logged.
+//!
+//! Each record carries its resource attributes and scope. On decode, a record whose
+//! resource (or scope) bytes equal the previous record's shares that record's decoded
+//! value, as the records of one resource did before the restart.
+
+use std::sync::Arc;
 
 use crate::TenantId;
 use crate::anyvalue::{AnyValue, Attributes};
@@ -17,11 +23,51 @@ pub(crate) trait WalRecord: Sized {
     const KIND: u8;
     /// Appends the record's encoding.
     fn encode(&self, out: &mut Vec<u8>);
-    /// Reads one record.
-    fn decode(c: &mut Cursor<'_>) -> Result<Self, String>;
+    /// Reads one record; `shared` holds what the previous record of the same WAL record
+    /// decoded.
+    fn decode<'a>(c: &mut Cursor<'a>, shared: &mut Shared<'a>) -> Result<Self, String>;
 }
 
-/// The header of a record of `n` records of kind `kind` for `tenant`.
+/// The last resource attributes and scope decoded, with their bytes: the next record with
+/// the same bytes shares them.
+#[derive(Default)]
+pub(crate) struct Shared<'a> {
+    resource: Option<(&'a [u8], Arc<Attributes>)>,
+    scope: Option<(&'a [u8], Arc<Scope>)>,
+}
+
+impl<'a> Shared<'a> {
+    /// The resource attributes at the cursor. The encoding is self-delimiting, so when the
+    /// bytes at the cursor start with the previous list's bytes, they hold that same list.
+    fn resource(&mut self, c: &mut Cursor<'a>) -> Result<Arc<Attributes>, String> {
+        reuse(&mut self.resource, c, |c| attrs(c, 1))
+    }
+
+    /// The scope at the cursor, as [`Shared::resource`].
+    fn scope(&mut self, c: &mut Cursor<'a>) -> Result<Arc<Scope>, String> {
+        reuse(&mut self.scope, c, scope)
+    }
+}
+
+fn reuse<'a, T>(
+    last: &mut Option<(&'a [u8], Arc<T>)>,
+    c: &mut Cursor<'a>,
+    read: impl FnOnce(&mut Cursor<'a>) -> Result<T, String>,
+) -> Result<Arc<T>, String> {
+    if let Some((bytes, v)) = last
+        && c.buf[c.pos..].starts_with(bytes)
+    {
+        c.pos += bytes.len();
+        return Ok(v.clone());
+    }
+    let start = c.pos;
+    let v = Arc::new(read(c)?);
+    *last = Some((&c.buf[start..c.pos], v.clone()));
+    Ok(v)
+}
+
+/// The header of a record of `n` records of kind `kind` for `tenant`, with room for
+/// `body_len` bytes of records after it.
 pub(crate) fn header(tenant: &TenantId, kind: u8, n: usize, body_len: usize) -> Vec<u8> {
     let t = tenant.as_str().as_bytes();
     let mut out = Vec::with_capacity(7 + t.len() + body_len);
@@ -30,6 +76,12 @@ pub(crate) fn header(tenant: &TenantId, kind: u8, n: usize, body_len: usize) -> 
     out.extend_from_slice(t);
     out.extend_from_slice(&(n as u32).to_le_bytes());
     out
+}
+
+/// Sets the record count of a record [`header`] wrote, whose records start at `body_start`.
+pub(crate) fn set_count(rec: &mut [u8], body_start: usize, n: usize) {
+    // Lossless: one write holds far fewer than 2^32 records.
+    rec[body_start - 4..body_start].copy_from_slice(&(n as u32).to_le_bytes());
 }
 
 /// Decodes a whole record of `R`s.
@@ -48,8 +100,9 @@ pub(crate) fn decode<R: WalRecord>(buf: &[u8]) -> Result<(TenantId, Vec<R>), Str
     let n = c.u32("record count")? as usize;
     // Every record takes more than 16 bytes: no allocation beyond what the bytes can hold.
     let mut out = Vec::with_capacity(n.min(c.remaining() / 16));
+    let mut shared = Shared::default();
     for _ in 0..n {
-        out.push(R::decode(&mut c)?);
+        out.push(R::decode(&mut c, &mut shared)?);
     }
     if c.remaining() != 0 {
         return Err(format!("{} bytes after the last record", c.remaining()));
@@ -236,7 +289,7 @@ impl WalRecord for SpanRecord {
         put_u32(out, self.dropped_links_count);
     }
 
-    fn decode(c: &mut Cursor<'_>) -> Result<Self, String> {
+    fn decode<'a>(c: &mut Cursor<'a>, shared: &mut Shared<'a>) -> Result<Self, String> {
         let mut s = SpanRecord {
             trace_id: c.array("trace id")?,
             span_id: c.array("span id")?,
@@ -251,8 +304,8 @@ impl WalRecord for SpanRecord {
             status_code: c.u32("status code")? as i32,
             status_message: string(c, "status message")?,
             attributes: attrs(c, 1)?,
-            resource_attributes: attrs(c, 1)?,
-            scope: scope(c)?,
+            resource_attributes: shared.resource(c)?,
+            scope: shared.scope(c)?,
             ..SpanRecord::default()
         };
         let n = count(c, "event count")?;
@@ -306,7 +359,7 @@ impl WalRecord for LogRecord {
         put_u32(out, self.dropped_attributes_count);
     }
 
-    fn decode(c: &mut Cursor<'_>) -> Result<Self, String> {
+    fn decode<'a>(c: &mut Cursor<'a>, shared: &mut Shared<'a>) -> Result<Self, String> {
         Ok(LogRecord {
             time_ns: i64_(c, "time")?,
             observed_time_ns: i64_(c, "observed time")?,
@@ -322,8 +375,8 @@ impl WalRecord for LogRecord {
             span_id: opt(c, "span id")?,
             flags: c.u32("flags")?,
             attributes: attrs(c, 1)?,
-            resource_attributes: attrs(c, 1)?,
-            scope: scope(c)?,
+            resource_attributes: shared.resource(c)?,
+            scope: shared.scope(c)?,
             dropped_attributes_count: c.u32("dropped attributes")?,
         })
     }
@@ -336,12 +389,13 @@ mod tests {
     use super::*;
 
     fn record<R: WalRecord>(t: &TenantId, recs: &[R]) -> Vec<u8> {
-        let mut body = Vec::new();
+        // As the write path builds it: records after the header, the count set last.
+        let mut out = header(t, R::KIND, 0, 0);
+        let start = out.len();
         for r in recs {
-            r.encode(&mut body);
+            r.encode(&mut out);
         }
-        let mut out = header(t, R::KIND, recs.len(), body.len());
-        out.extend_from_slice(&body);
+        set_count(&mut out, start, recs.len());
         out
     }
 
@@ -396,6 +450,24 @@ mod tests {
         assert_eq!(back, logs);
         // The kinds are not interchangeable.
         assert!(decode::<LogRecord>(&record(&t, &[span(1)])).is_err());
+    }
+
+    #[test]
+    fn records_of_one_resource_share_it_again_after_decoding() {
+        let t = TenantId::new("acme").unwrap();
+        let res = Arc::new(vec![("host".to_owned(), AnyValue::String("h1".into()))]);
+        let other = Arc::new(vec![("host".to_owned(), AnyValue::String("h2".into()))]);
+        let mut spans = vec![span(1), span(2), span(3), span(4)];
+        for (s, r) in spans.iter_mut().zip([&res, &res, &other, &res]) {
+            s.resource_attributes = r.clone();
+        }
+        let (_, back) = decode::<SpanRecord>(&record(&t, &spans)).unwrap();
+        assert_eq!(back, spans);
+        let same = |i: usize, j: usize| {
+            Arc::ptr_eq(&back[i].resource_attributes, &back[j].resource_attributes)
+        };
+        assert!(same(0, 1) && !same(1, 2) && !same(2, 3));
+        assert!(Arc::ptr_eq(&back[0].scope, &back[3].scope));
     }
 
     proptest! {

@@ -353,9 +353,11 @@ impl Core {
             .saturating_sub(limits.signal_retention_ms(R::SIGNAL))
             .saturating_mul(NS_PER_MS);
         let mut outcome = SignalOutcome::default();
-        // Outside the lock: validate, cap and encode each record.
+        // Outside the lock: validate, cap and encode each record, straight after the WAL
+        // record's header (its record count is set once the rate limits have decided).
         let mut kept: Vec<(R, Cuts)> = Vec::with_capacity(records.len());
-        let mut body = Vec::new();
+        let mut rec = signal_codec::header(tenant, R::KIND, 0, records.len() * 512);
+        let body_start = rec.len();
         let mut ends = Vec::with_capacity(records.len());
         let records: Box<dyn Iterator<Item = R>> = match records {
             Cow::Borrowed(b) => Box::new(b.iter().cloned()),
@@ -364,8 +366,8 @@ impl Core {
         for mut r in records {
             match r.check(limits, cutoff_ns) {
                 Ok(cuts) => {
-                    r.encode(&mut body);
-                    ends.push(body.len() as u64);
+                    r.encode(&mut rec);
+                    ends.push((rec.len() - body_start) as u64);
                     kept.push((r, cuts));
                 }
                 Err((reason, message)) => outcome.reject(reason, 1, || message),
@@ -438,9 +440,8 @@ impl Core {
             let ticket = if n == 0 {
                 None
             } else {
-                let body = &body[..bytes as usize];
-                let mut rec = signal_codec::header(tenant, R::KIND, n, body.len());
-                rec.extend_from_slice(body);
+                rec.truncate(body_start + bytes as usize);
+                signal_codec::set_count(&mut rec, body_start, n);
                 // Under the store's lock: see the module docs.
                 Some(self.wal.submit([rec])?)
             };

@@ -311,11 +311,11 @@ pub(crate) fn spans_from_batch_at(batch: &RecordBatch, path: &Path) -> Result<Ve
             status_code: status.value(i),
             status_message: msg.value(i).to_owned(),
             attributes: attrs_at(attrs, attr_types, i)?,
-            resource_attributes: attrs_at(res, res_types, i)?,
-            scope: Scope {
+            resource_attributes: Arc::new(attrs_at(res, res_types, i)?),
+            scope: Arc::new(Scope {
                 name: scope_name.value(i).to_owned(),
                 version: scope_version.value(i).to_owned(),
-            },
+            }),
             events,
             links,
             dropped_attributes_count: dropped_a.value(i),
@@ -350,11 +350,14 @@ mod tests {
                 ("http.response.status_code".into(), AnyValue::Int(500)),
                 ("ok".into(), AnyValue::Bool(false)),
             ],
-            resource_attributes: vec![("service.name".into(), AnyValue::String("api".into()))],
-            scope: Scope {
+            resource_attributes: Arc::new(vec![(
+                "service.name".into(),
+                AnyValue::String("api".into()),
+            )]),
+            scope: Arc::new(Scope {
                 name: "lib".into(),
                 version: "1".into(),
-            },
+            }),
             events: vec![SpanEvent {
                 time_ns: 120,
                 name: "retry".into(),

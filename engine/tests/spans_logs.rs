@@ -70,11 +70,13 @@ fn span(trace: u8, id: u8, parent: Option<u8>, service: &str, start_ms: i64) -> 
         resource_attributes: vec![
             ("service.name".into(), AnyValue::String(service.into())),
             ("host.name".into(), AnyValue::String("h1".into())),
-        ],
+        ]
+        .into(),
         scope: Scope {
             name: "tracer".into(),
             version: "1.2".into(),
-        },
+        }
+        .into(),
         events: vec![SpanEvent {
             time_ns: T0 + start_ms * MS + MS,
             name: "exception".into(),
@@ -110,8 +112,8 @@ fn log(i: u8, service: &str, trace: Option<u8>) -> LogRecord {
         span_id: trace.map(|_| [i.max(1); 8]),
         flags: 1,
         attributes: vec![("n".into(), AnyValue::Int(i64::from(i)))],
-        resource_attributes: vec![("service.name".into(), AnyValue::String(service.into()))],
-        scope: Scope::default(),
+        resource_attributes: vec![("service.name".into(), AnyValue::String(service.into()))].into(),
+        scope: Scope::default().into(),
         dropped_attributes_count: 0,
     }
 }

@@ -5,6 +5,8 @@
 //! / UNAVAILABLE with `RetryInfo`); other rejections, and for spans and logs the truncations
 //! the attribute caps made, are reported in `partial_success`.
 
+use std::borrow::Cow;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -82,18 +84,19 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
     })
 }
 
-/// The body without its Content-Encoding, at most `max_body_bytes` once inflated.
-async fn plain_body(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Vec<u8>, ApiError> {
+/// The body without its Content-Encoding, at most `max_body_bytes` once inflated (an
+/// uncompressed body as it was read, not copied).
+async fn plain_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let raw = state.read_body(headers, body).await?;
     let ce = headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("\u{fffd}"));
     let limit = usize::try_from(state.max_body_bytes()).unwrap_or(usize::MAX);
-    Ok(decompress(&raw, ce, limit)?.into_owned())
+    let inflated = match decompress(&raw, ce, limit)? {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(v) => Some(v),
+    };
+    Ok(inflated.map_or(raw, Bytes::from))
 }
 
 /// Maps, writes and answers one metrics export; shared by HTTP and gRPC.
@@ -158,7 +161,7 @@ fn rate_limited(unit: &str, refused: u64, submitted: u64, detail: &str) -> ApiEr
 async fn export_traces(
     state: &AppState,
     tenant: &TenantId,
-    req: &ExportTraceServiceRequest,
+    req: ExportTraceServiceRequest,
 ) -> Result<Option<PartialSuccess>, ApiError> {
     let mut batch = translate_spans(req);
     count_refused(state, tenant, Signal::Traces, &batch);
@@ -175,7 +178,7 @@ async fn export_traces(
 async fn export_logs(
     state: &AppState,
     tenant: &TenantId,
-    req: &ExportLogsServiceRequest,
+    req: ExportLogsServiceRequest,
 ) -> Result<Option<PartialSuccess>, ApiError> {
     let mut batch = translate_logs(req);
     count_refused(state, tenant, Signal::Logs, &batch);
@@ -269,7 +272,7 @@ async fn http_traces(
         Err(refused) => return refused,
     };
     let result = async {
-        let partial = export_traces(&state, &tenant, &req).await?;
+        let partial = export_traces(&state, &tenant, req).await?;
         Ok::<_, ApiError>(encode_signal_response(
             SignalKind::Traces,
             partial.as_ref(),
@@ -291,7 +294,7 @@ async fn http_logs(
         Err(refused) => return refused,
     };
     let result = async {
-        let partial = export_logs(&state, &tenant, &req).await?;
+        let partial = export_logs(&state, &tenant, req).await?;
         Ok::<_, ApiError>(encode_signal_response(
             SignalKind::Logs,
             partial.as_ref(),
@@ -413,12 +416,12 @@ impl<const TRACES: bool> Export for GrpcSignal<TRACES> {
                     drop(request);
                     (
                         SignalKind::Traces,
-                        export_traces(&state, &tenant, &req).await?,
+                        export_traces(&state, &tenant, req).await?,
                     )
                 } else {
                     let req = decode_logs(request.get_ref(), Encoding::Protobuf)?;
                     drop(request);
-                    (SignalKind::Logs, export_logs(&state, &tenant, &req).await?)
+                    (SignalKind::Logs, export_logs(&state, &tenant, req).await?)
                 };
                 Ok::<_, ApiError>(signal_response_protobuf(kind, partial.as_ref()))
             }

@@ -14,6 +14,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::logs::{
@@ -164,10 +165,11 @@ struct Sent {
 /// Records the trace and the logs through the SDK (see the module docs), building the
 /// expected records from the same inputs and from the ids the SDK assigned.
 fn record(tracer: &SdkTracer, logger: &SdkLogger, resource: &[(String, AnyValue)]) -> Sent {
-    let scope = Scope {
+    let scope = Arc::new(Scope {
         name: "strata-e2e".into(),
         version: "1.2.3".into(),
-    };
+    });
+    let resource = Arc::new(resource.to_vec());
     let t0 = SystemTime::now() - Duration::from_secs(30);
     let at = |ms: u64| t0 + Duration::from_millis(ms);
     let base = |sc: &SpanContext, name: &str, kind: i32, start: u64, end: u64| SpanRecord {
@@ -179,7 +181,7 @@ fn record(tracer: &SdkTracer, logger: &SdkLogger, resource: &[(String, AnyValue)
         kind,
         start_ns: nanos(at(start)),
         end_ns: nanos(at(end)),
-        resource_attributes: resource.to_vec(),
+        resource_attributes: resource.clone(),
         scope: scope.clone(),
         ..SpanRecord::default()
     };
@@ -341,7 +343,7 @@ fn record(tracer: &SdkTracer, logger: &SdkLogger, resource: &[(String, AnyValue)
         severity_text: text.into(),
         body: Some(normalized(&stored_log_value(body))),
         service_name: SERVICE.into(),
-        resource_attributes: resource.to_vec(),
+        resource_attributes: resource.clone(),
         scope: scope.clone(),
         ..LogRecord::default()
     };
@@ -448,7 +450,7 @@ fn sdk_traces_and_logs_read_back(transport: Transport) {
             .find_trace(&tenant, *trace_id, 0, i64::MAX)
             .expect("find_trace");
         for s in &mut got {
-            s.resource_attributes = sorted_resource(std::mem::take(&mut s.resource_attributes));
+            s.resource_attributes = Arc::new(sorted_resource(s.resource_attributes.to_vec()));
         }
         assert_eq!(&got, want, "{transport:?}: trace {trace_id:02x?}");
     }
@@ -459,7 +461,7 @@ fn sdk_traces_and_logs_read_back(transport: Transport) {
     let mut logs = common::read_logs(&data, &strata_engine::EngineConfig::default(), "default");
     logs.sort_by_key(|r| r.time_ns);
     for r in &mut logs {
-        r.resource_attributes = sorted_resource(std::mem::take(&mut r.resource_attributes));
+        r.resource_attributes = Arc::new(sorted_resource(r.resource_attributes.to_vec()));
         r.body = r.body.as_ref().map(normalized);
     }
     assert_eq!(logs, sent.logs, "{transport:?}");

@@ -56,7 +56,7 @@ fn batch(w: u8, n: u32, start_ns: i64) -> (Vec<u8>, Vec<SpanRecord>) {
             start_ns: start,
             end_ns: start + 500,
             attributes: vec![attr(i)],
-            resource_attributes: resource.clone(),
+            resource_attributes: resource.clone().into(),
             ..Default::default()
         });
     }

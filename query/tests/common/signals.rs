@@ -1,6 +1,8 @@
 //! Spans and log records of the shared dataset: two traces of acme in files (hours 0 and
 //! 1), one in memory (hour 2), logs correlated with them, and one span and log of beta.
 
+use std::sync::Arc;
+
 use strata_engine::{AnyValue, Engine, LogRecord, Scope, SpanEvent, SpanLink, SpanRecord};
 
 use super::{MINUTE, T0, acme, beta};
@@ -40,15 +42,18 @@ fn attrs(pairs: &[(&str, AnyValue)]) -> Vec<(String, AnyValue)> {
         .collect()
 }
 
-fn resource(service: &str) -> Vec<(String, AnyValue)> {
-    attrs(&[("service.name", s(service)), ("host.name", s("h1"))])
+fn resource(service: &str) -> Arc<Vec<(String, AnyValue)>> {
+    Arc::new(attrs(&[
+        ("service.name", s(service)),
+        ("host.name", s("h1")),
+    ]))
 }
 
-fn scope() -> Scope {
-    Scope {
+fn scope() -> Arc<Scope> {
+    Arc::new(Scope {
         name: "strata-test".into(),
         version: "1.0".into(),
-    }
+    })
 }
 
 fn span(trace: &str, span: &str, service: &str, name: &str, minute: i64, ms: i64) -> SpanRecord {

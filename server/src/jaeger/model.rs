@@ -314,11 +314,13 @@ mod tests {
             resource_attributes: vec![
                 ("service.name".into(), AnyValue::String("shop".into())),
                 ("host.name".into(), AnyValue::String("h1".into())),
-            ],
+            ]
+            .into(),
             scope: Scope {
                 name: "lib".into(),
                 version: "1.2".into(),
-            },
+            }
+            .into(),
             events: vec![SpanEvent {
                 time_ns: start_us * 1_000 + 1_000,
                 name: "retry".into(),

@@ -9,19 +9,20 @@ use super::signal::{Batch, Context, Values, nanos, optional_id, scope};
 
 /// The log records of one request. The trace and span ids are optional (empty: none); one
 /// that is set but has the wrong length or is all zeros refuses its record, counted.
-pub(crate) fn translate_logs(req: &ExportLogsServiceRequest) -> Batch<LogRecord> {
+pub(crate) fn translate_logs(req: ExportLogsServiceRequest) -> Batch<LogRecord> {
     let mut batch = Batch::default();
     let mut values = Values::default();
-    for rl in &req.resource_logs {
-        let (resource_attributes, service_name) = values.resource(rl.resource.as_ref());
-        for sl in &rl.scope_logs {
-            let scope = scope(sl.scope.as_ref());
-            for r in &sl.log_records {
-                let ctx = Context {
-                    service_name: &service_name,
-                    resource_attributes: &resource_attributes,
-                    scope: &scope,
-                };
+    for rl in req.resource_logs {
+        let (resource_attributes, service_name) = values.resource(rl.resource);
+        for sl in rl.scope_logs {
+            let scope = scope(sl.scope);
+            let ctx = Context {
+                service_name: &service_name,
+                resource_attributes: &resource_attributes,
+                scope: &scope,
+            };
+            batch.records.reserve(sl.log_records.len());
+            for r in sl.log_records {
                 match log_record(r, &ctx, &mut values) {
                     Ok(r) => batch.records.push(r),
                     Err((reason, message)) => batch.reject(reason, || message),
@@ -34,7 +35,7 @@ pub(crate) fn translate_logs(req: &ExportLogsServiceRequest) -> Batch<LogRecord>
 }
 
 fn log_record(
-    r: &OtlpLogRecord,
+    r: OtlpLogRecord,
     ctx: &Context<'_>,
     values: &mut Values,
 ) -> Result<LogRecord, (SignalReject, String)> {
@@ -44,14 +45,14 @@ fn log_record(
     let span_id = optional_id::<8>(&r.span_id, "span id")
         .map_err(|e| (SignalReject::InvalidSpanId, format!("{}: {e}", what())))?;
     let mut dropped_attributes_count = r.dropped_attributes_count;
-    let attributes = values.attributes(&r.attributes, &mut dropped_attributes_count);
+    let attributes = values.attributes(r.attributes, &mut dropped_attributes_count);
     // No body at all is `None`, not an empty value to count.
-    let body = r.body.as_ref().and_then(|b| values.value(Some(b)));
+    let body = r.body.and_then(|b| values.value(Some(b)));
     Ok(LogRecord {
         time_ns: nanos(r.time_unix_nano),
         observed_time_ns: nanos(r.observed_time_unix_nano),
         severity_number: r.severity_number,
-        severity_text: r.severity_text.clone(),
+        severity_text: r.severity_text,
         body,
         service_name: ctx.service_name.to_owned(),
         trace_id,

@@ -13,7 +13,7 @@ const LOGS_JSON: &[u8] = include_bytes!("testdata/logs.json");
 #[test]
 fn the_spec_example_translates_field_by_field() {
     let req = decode_logs(LOGS_JSON, Encoding::Json).expect("spec example");
-    let batch = translate_logs(&req);
+    let batch = translate_logs(req.clone());
     assert_eq!(batch.rejected.rejected_total(), 0);
     let s = |v: &str| AnyValue::String(v.into());
     let expected = LogRecord {
@@ -41,16 +41,17 @@ fn the_spec_example_translates_field_by_field() {
                 AnyValue::KvList(vec![("some.map.key".into(), s("some value"))]),
             ),
         ],
-        resource_attributes: vec![("service.name".into(), s("my.service"))],
+        resource_attributes: vec![("service.name".into(), s("my.service"))].into(),
         scope: Scope {
             name: "my.library".into(),
             version: "1.0.0".into(),
-        },
+        }
+        .into(),
         ..Default::default()
     };
     assert_eq!(batch.records, vec![expected]);
     let pb = decode_logs(&req.encode_to_vec(), Encoding::Protobuf).expect("protobuf");
-    assert_eq!(translate_logs(&pb), batch);
+    assert_eq!(translate_logs(pb), batch);
 }
 
 fn record(trace_id: &[u8], span_id: &[u8]) -> OtlpLogRecord {
@@ -90,7 +91,7 @@ fn ids_are_optional_but_checked_when_set() {
             ..Default::default()
         }],
     };
-    let batch = translate_logs(&req);
+    let batch = translate_logs(req);
     assert_eq!(batch.records.len(), 2);
     let r = &batch.records[0];
     assert_eq!((r.trace_id, r.span_id), (None, None));

@@ -1,6 +1,12 @@
 //! What the spans and logs translations share: OTLP values to the engine's [`AnyValue`],
 //! `service.name` from the resource, ids through the engine's [`parse_id`], and
 //! [`Batch`], the records of one request with what translation rejected.
+//!
+//! Translation takes the decoded request by value: strings and bytes move into the
+//! records, and each resource's attributes and each scope are built once, shared by their
+//! records.
+
+use std::sync::Arc;
 
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue as OtlpValue, InstrumentationScope, KeyValue, any_value,
@@ -60,65 +66,72 @@ impl Values {
     /// The engine's value for an OTLP value; `None` for an empty one (no value set, or a
     /// profiles-only string table reference), which is counted. Empty array elements and
     /// kvlist entries are dropped and counted the same way.
-    pub(crate) fn value(&mut self, v: Option<&OtlpValue>) -> Option<AnyValue> {
+    pub(crate) fn value(&mut self, v: Option<OtlpValue>) -> Option<AnyValue> {
         use any_value::Value as V;
-        let value = match v.and_then(|v| v.value.as_ref()) {
+        let value = match v.and_then(|v| v.value) {
             None | Some(V::StringValueStrindex(_)) => {
                 self.empty += 1;
                 return None;
             }
-            Some(V::StringValue(s)) => AnyValue::String(s.clone()),
-            Some(V::BoolValue(b)) => AnyValue::Bool(*b),
-            Some(V::IntValue(i)) => AnyValue::Int(*i),
-            Some(V::DoubleValue(d)) => AnyValue::Double(*d),
-            Some(V::BytesValue(b)) => AnyValue::Bytes(b.clone()),
+            Some(V::StringValue(s)) => AnyValue::String(s),
+            Some(V::BoolValue(b)) => AnyValue::Bool(b),
+            Some(V::IntValue(i)) => AnyValue::Int(i),
+            Some(V::DoubleValue(d)) => AnyValue::Double(d),
+            Some(V::BytesValue(b)) => AnyValue::Bytes(b),
             Some(V::ArrayValue(a)) => AnyValue::Array(
                 a.values
-                    .iter()
+                    .into_iter()
                     .filter_map(|v| self.value(Some(v)))
                     .collect(),
             ),
-            Some(V::KvlistValue(kvs)) => AnyValue::KvList(self.pairs(&kvs.values)),
+            Some(V::KvlistValue(kvs)) => AnyValue::KvList(self.pairs(kvs.values)),
         };
         Some(value)
     }
 
     /// Key-value pairs, in order, without the empty ones.
-    fn pairs(&mut self, kvs: &[KeyValue]) -> Attributes {
-        kvs.iter()
-            .filter_map(|kv| Some((kv.key.clone(), self.value(kv.value.as_ref())?)))
-            .collect()
+    fn pairs(&mut self, kvs: Vec<KeyValue>) -> Attributes {
+        let mut out = Vec::with_capacity(kvs.len());
+        for kv in kvs {
+            if let Some(v) = self.value(kv.value) {
+                out.push((kv.key, v));
+            }
+        }
+        out
     }
 
     /// Attributes of a span, event, link or log record: those without a value are dropped,
     /// counted, and added to `dropped` (the record's `dropped_attributes_count`).
-    pub(crate) fn attributes(&mut self, kvs: &[KeyValue], dropped: &mut u32) -> Attributes {
+    pub(crate) fn attributes(&mut self, kvs: Vec<KeyValue>, dropped: &mut u32) -> Attributes {
+        let sent = kvs.len();
         let out = self.pairs(kvs);
-        let top_level = kvs.len() - out.len();
+        let top_level = sent - out.len();
         *dropped = dropped.saturating_add(u32::try_from(top_level).unwrap_or(u32::MAX));
         out
     }
 
-    /// The resource's attributes (as sent, without empty values) and its `service.name`:
-    /// the attribute's text form, or [`UNKNOWN_SERVICE`] when it is absent or empty.
-    pub(crate) fn resource(&mut self, resource: Option<&Resource>) -> (Attributes, String) {
-        let attrs = resource.map_or_else(Vec::new, |r| self.pairs(&r.attributes));
+    /// The resource's attributes (as sent, without empty values), to be shared by its
+    /// records, and its `service.name`: the attribute's text form, or [`UNKNOWN_SERVICE`]
+    /// when it is absent or empty.
+    pub(crate) fn resource(&mut self, resource: Option<Resource>) -> (Arc<Attributes>, String) {
+        let attrs = resource.map_or_else(Vec::new, |r| self.pairs(r.attributes));
         let service = attrs
             .iter()
             .find(|(k, _)| k == SERVICE_NAME)
             .map(|(_, v)| v.to_text())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned());
-        (attrs, service)
+        (Arc::new(attrs), service)
     }
 }
 
-/// The scope's name and version (its attributes are not stored).
-pub(crate) fn scope(s: Option<&InstrumentationScope>) -> Scope {
-    s.map_or_else(Scope::default, |s| Scope {
-        name: s.name.clone(),
-        version: s.version.clone(),
-    })
+/// The scope's name and version (its attributes are not stored), to be shared by its
+/// records.
+pub(crate) fn scope(s: Option<InstrumentationScope>) -> Arc<Scope> {
+    Arc::new(s.map_or_else(Scope::default, |s| Scope {
+        name: s.name,
+        version: s.version,
+    }))
 }
 
 /// Nanoseconds from the wire as the engine's `i64` (past year 2262: `i64::MAX`).
@@ -159,8 +172,8 @@ fn hex(bytes: &[u8]) -> String {
 /// What every span or log record of one scope shares.
 pub(crate) struct Context<'a> {
     pub(crate) service_name: &'a str,
-    pub(crate) resource_attributes: &'a Attributes,
-    pub(crate) scope: &'a Scope,
+    pub(crate) resource_attributes: &'a Arc<Attributes>,
+    pub(crate) scope: &'a Arc<Scope>,
 }
 
 #[cfg(test)]
@@ -206,7 +219,7 @@ mod tests {
         ];
         let mut values = Values::default();
         let mut dropped = 5;
-        let got = values.attributes(&kvs, &mut dropped);
+        let got = values.attributes(kvs, &mut dropped);
         assert_eq!(
             got,
             vec![
@@ -234,7 +247,7 @@ mod tests {
             attributes: vec![kv("service.name", Some(any_value::Value::IntValue(7)))],
             ..Default::default()
         };
-        assert_eq!(values.resource(Some(&r)).1, "7");
+        assert_eq!(values.resource(Some(r)).1, "7");
         assert_eq!(values.resource(None).1, UNKNOWN_SERVICE);
         let r = Resource {
             attributes: vec![kv(
@@ -243,7 +256,7 @@ mod tests {
             )],
             ..Default::default()
         };
-        assert_eq!(values.resource(Some(&r)).1, UNKNOWN_SERVICE);
+        assert_eq!(values.resource(Some(r)).1, UNKNOWN_SERVICE);
     }
 
     #[test]

@@ -11,19 +11,20 @@ use super::signal::{Batch, Context, Values, nanos, optional_id, required_id, sco
 /// wrong length or all zeros, or a parent id of the wrong length, is refused and counted;
 /// the others are translated. An all-zero parent id means "no parent", as the engine stores
 /// it.
-pub(crate) fn translate_spans(req: &ExportTraceServiceRequest) -> Batch<SpanRecord> {
+pub(crate) fn translate_spans(req: ExportTraceServiceRequest) -> Batch<SpanRecord> {
     let mut batch = Batch::default();
     let mut values = Values::default();
-    for rs in &req.resource_spans {
-        let (resource_attributes, service_name) = values.resource(rs.resource.as_ref());
-        for ss in &rs.scope_spans {
-            let scope = scope(ss.scope.as_ref());
-            for s in &ss.spans {
-                let ctx = Context {
-                    service_name: &service_name,
-                    resource_attributes: &resource_attributes,
-                    scope: &scope,
-                };
+    for rs in req.resource_spans {
+        let (resource_attributes, service_name) = values.resource(rs.resource);
+        for ss in rs.scope_spans {
+            let scope = scope(ss.scope);
+            let ctx = Context {
+                service_name: &service_name,
+                resource_attributes: &resource_attributes,
+                scope: &scope,
+            };
+            batch.records.reserve(ss.spans.len());
+            for s in ss.spans {
                 match span_record(s, &ctx, &mut values) {
                     Ok(r) => batch.records.push(r),
                     Err((reason, message)) => batch.reject(reason, || message),
@@ -36,7 +37,7 @@ pub(crate) fn translate_spans(req: &ExportTraceServiceRequest) -> Batch<SpanReco
 }
 
 fn span_record(
-    s: &Span,
+    s: Span,
     ctx: &Context<'_>,
     values: &mut Values,
 ) -> Result<SpanRecord, (SignalReject, String)> {
@@ -59,43 +60,43 @@ fn span_record(
         .map_err(|(reason, e)| (reason, format!("{}: {e}", what())))?;
     let links = s
         .links
-        .iter()
+        .into_iter()
         .zip(link_ids)
         .map(|(l, (trace_id, span_id))| {
             let mut dropped = l.dropped_attributes_count;
             SpanLink {
                 trace_id,
                 span_id,
-                trace_state: l.trace_state.clone(),
-                attributes: values.attributes(&l.attributes, &mut dropped),
+                trace_state: l.trace_state,
+                attributes: values.attributes(l.attributes, &mut dropped),
                 dropped_attributes_count: dropped,
             }
         })
         .collect();
     let mut dropped_attributes_count = s.dropped_attributes_count;
-    let attributes = values.attributes(&s.attributes, &mut dropped_attributes_count);
+    let attributes = values.attributes(s.attributes, &mut dropped_attributes_count);
     let events = s
         .events
-        .iter()
+        .into_iter()
         .map(|e| {
             let mut dropped = e.dropped_attributes_count;
             SpanEvent {
                 time_ns: nanos(e.time_unix_nano),
-                name: e.name.clone(),
-                attributes: values.attributes(&e.attributes, &mut dropped),
+                name: e.name,
+                attributes: values.attributes(e.attributes, &mut dropped),
                 dropped_attributes_count: dropped,
             }
         })
         .collect();
-    let status = s.status.clone().unwrap_or_default();
+    let status = s.status.unwrap_or_default();
     Ok(SpanRecord {
         trace_id,
         span_id,
         parent_span_id,
-        trace_state: s.trace_state.clone(),
+        trace_state: s.trace_state,
         flags: s.flags,
         service_name: ctx.service_name.to_owned(),
-        name: s.name.clone(),
+        name: s.name,
         kind: s.kind,
         start_ns: nanos(s.start_time_unix_nano),
         end_ns: nanos(s.end_time_unix_nano),

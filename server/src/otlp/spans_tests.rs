@@ -54,7 +54,7 @@ fn span(trace_id: &[u8], span_id: &[u8]) -> Span {
 #[test]
 fn the_spec_example_translates_field_by_field() {
     let req = decode_traces(TRACE_JSON, Encoding::Json).expect("spec example");
-    let batch = translate_spans(&req);
+    let batch = translate_spans(req.clone());
     assert_eq!(batch.rejected.rejected_total(), 0);
     assert_eq!(batch.empty_values, 0);
     let expected = SpanRecord {
@@ -70,17 +70,19 @@ fn the_spec_example_translates_field_by_field() {
         start_ns: 1_544_712_660_000_000_000,
         end_ns: 1_544_712_661_000_000_000,
         attributes: vec![("my.span.attr".into(), AnyValue::String("some value".into()))],
-        resource_attributes: vec![("service.name".into(), AnyValue::String("my.service".into()))],
+        resource_attributes: vec![("service.name".into(), AnyValue::String("my.service".into()))]
+            .into(),
         scope: Scope {
             name: "my.library".into(),
             version: "1.0.0".into(),
-        },
+        }
+        .into(),
         ..Default::default()
     };
     assert_eq!(batch.records, vec![expected]);
     // The same request as protobuf translates the same.
     let pb = decode_traces(&req.encode_to_vec(), Encoding::Protobuf).expect("protobuf");
-    assert_eq!(translate_spans(&pb), batch);
+    assert_eq!(translate_spans(pb), batch);
 }
 
 #[test]
@@ -126,7 +128,7 @@ fn every_field_is_carried() {
         attributes: vec![kv("host.name", Value::StringValue("n1".into()))],
         ..Default::default()
     };
-    let batch = translate_spans(&request(Some(resource), vec![s]));
+    let batch = translate_spans(request(Some(resource), vec![s]));
     let got = &batch.records[0];
     assert_eq!(got.parent_span_id, Some([3; 8]));
     assert_eq!(
@@ -165,7 +167,7 @@ fn every_field_is_carried() {
     // No service.name on the resource: OTLP's default.
     assert_eq!(got.service_name, UNKNOWN_SERVICE);
     assert_eq!(
-        got.scope,
+        *got.scope,
         Scope {
             name: "lib".into(),
             version: "2.1".into()
@@ -196,7 +198,7 @@ fn bad_ids_refuse_their_span_only_and_are_counted_by_reason() {
         bad_link,
         span(&[9; 16], &[9; 8]),
     ];
-    let batch = translate_spans(&request(None, spans));
+    let batch = translate_spans(request(None, spans));
     // The all-zero parent is a root span, as the engine stores it.
     assert_eq!(batch.records.len(), 2);
     assert_eq!(batch.records[0].parent_span_id, None);
@@ -221,4 +223,34 @@ fn bad_ids_refuse_their_span_only_and_are_counted_by_reason() {
              (0000000000000000)"
         )
     );
+}
+
+#[test]
+fn the_spans_of_one_resource_and_scope_share_them() {
+    let resource = Resource {
+        attributes: vec![kv("service.name", Value::StringValue("api".into()))],
+        ..Default::default()
+    };
+    let mut req = request(
+        Some(resource),
+        vec![span(&[1; 16], &[2; 8]), span(&[1; 16], &[3; 8])],
+    );
+    let mut other = req.resource_spans[0].clone();
+    other.scope_spans[0].spans = vec![span(&[1; 16], &[4; 8])];
+    req.resource_spans.push(other);
+    let batch = translate_spans(req);
+    let r = &batch.records;
+    assert_eq!(r.len(), 3);
+    assert!(std::sync::Arc::ptr_eq(
+        &r[0].resource_attributes,
+        &r[1].resource_attributes
+    ));
+    assert!(std::sync::Arc::ptr_eq(&r[0].scope, &r[1].scope));
+    // Another ResourceSpans is another resource, even with equal attributes.
+    assert!(!std::sync::Arc::ptr_eq(
+        &r[1].resource_attributes,
+        &r[2].resource_attributes
+    ));
+    assert_eq!(r[1].resource_attributes, r[2].resource_attributes);
+    assert_eq!(r[2].service_name, "api");
 }
