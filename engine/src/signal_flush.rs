@@ -1,5 +1,5 @@
 //! Flushing spans and log records: one Parquet file per (tenant, hour partition) and
-//! flush, sorted by (service, time), listed in the partition's manifest. The flush protocol
+//! flush, sorted by the signal's [`sort_key`], listed in the partition's manifest. The flush protocol
 //! (cut, write, one commit marker for every signal, publish, WAL truncation) is the one in
 //! `flush.rs`; this is the write step for the two record signals.
 
@@ -9,13 +9,14 @@ use crate::engine::Core;
 use crate::partition::{self, FileEntry, PartFile, create_dir_durable, signal_partition_dir};
 use crate::signal::Signal;
 use crate::signal_store::{NS_PER_MS, SignalTaken, StoredRecord};
-use crate::{FlushStats, Result, TenantId, parquet_io};
+use crate::{FlushStats, Result, TenantId, parquet_io, signal_merge};
 
-/// The time column files of `signal` are sorted on (after `service_name`).
-pub(crate) fn time_column(signal: Signal) -> &'static str {
+/// The columns files of `signal` are sorted by, ascending. Flushes sort by it, and
+/// compaction merges flush files by it (`signal_compact.rs`), so both must use this.
+pub(crate) fn sort_key(signal: Signal) -> &'static [&'static str] {
     match signal {
-        Signal::Traces => "start_time",
-        _ => "time",
+        Signal::Traces => &["service_name", "start_time"],
+        _ => &["service_name", "time"],
     }
 }
 
@@ -33,14 +34,14 @@ impl Core {
             if part.recs.is_empty() {
                 continue;
             }
-            let mut rows: Vec<&R> = part.recs.iter().collect();
-            rows.sort_by(|a, b| (a.service(), a.time_ns()).cmp(&(b.service(), b.time_ns())));
-            let batch = R::to_batch(&rows)?;
+            let rows: Vec<&R> = part.recs.iter().collect();
+            let key = sort_key(R::SIGNAL);
+            // Sorted as Arrow sorts, which is the order compaction's merge compares in.
+            let batch = signal_merge::sort_batch(&R::to_batch(&rows)?, key)?;
             let dir = signal_partition_dir(&self.dir, R::SIGNAL, tenant, *start);
             create_dir_durable(&dir)?;
             let name = format!("{}-{boundary}.parquet", R::FILE_PREFIX);
-            let bytes =
-                parquet_io::write_signal_file(&dir.join(&name), &batch, time_column(R::SIGNAL))?;
+            let bytes = parquet_io::write_signal_file(&dir.join(&name), &batch, key)?;
             let (min_ns, max_ns) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
                 (lo.min(r.time_ns()), hi.max(r.time_ns()))
             });
