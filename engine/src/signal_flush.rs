@@ -13,9 +13,15 @@ use crate::{FlushStats, Result, TenantId, parquet_io, signal_merge};
 
 /// The columns files of `signal` are sorted by, ascending. Flushes sort by it, and
 /// compaction merges flush files by it (`signal_compact.rs`), so both must use this.
+///
+/// Spans go by trace: a trace's spans sit together, so a lookup by trace id decodes one
+/// page of each column in one row group, where (service, time) spread a trace that
+/// crosses five services over five row groups (five pages of every column). It costs
+/// ~1.8 B/span of disk (start and end times delta-encode less well): measured in
+/// `docs/benchmarks.md`. Logs go by (service, time), their search path.
 pub(crate) fn sort_key(signal: Signal) -> &'static [&'static str] {
     match signal {
-        Signal::Traces => &["service_name", "start_time"],
+        Signal::Traces => &["trace_id", "start_time"],
         _ => &["service_name", "time"],
     }
 }

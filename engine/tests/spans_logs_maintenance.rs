@@ -182,13 +182,10 @@ fn closed_partitions_are_compacted_into_one_sorted_file_with_the_same_records() 
     let (after, files) = spans(&engine, &t);
     assert_eq!(files, 1);
     assert_sorted_as_declared(&engine.spans_snapshot(&t, 0, i64::MAX).unwrap().files[0].path());
-    let keys: Vec<_> = after
-        .iter()
-        .map(|s| (s.service_name.clone(), s.start_ns))
-        .collect();
+    let keys: Vec<_> = after.iter().map(|s| (s.trace_id, s.start_ns)).collect();
     let mut want = keys.clone();
     want.sort();
-    assert_eq!(keys, want, "sorted by (service, start)");
+    assert_eq!(keys, want, "sorted by (trace, start)");
     let mut after = after;
     let key = |s: &SpanRecord| (s.trace_id, s.span_id);
     before.sort_by_key(key);
