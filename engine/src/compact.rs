@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use arrow::array::{Float64Array, TimestampMillisecondArray, UInt64Array};
-use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::record_batch::RecordBatch;
 use tracing::{info, warn};
 
@@ -29,8 +28,7 @@ use crate::partition::{self, FileEntry, Manifest, PARTITION_MS, PartFile, partit
 use crate::records::{LogRecord, SpanRecord};
 use crate::series::SeriesId;
 use crate::signal::Signal;
-use crate::signal_flush::time_column;
-use crate::signal_store::{FileMap, StoredRecord};
+use crate::signal_store::FileMap;
 use crate::telemetry::Timer;
 use crate::{Error, Labels, Result, TenantId};
 
@@ -317,76 +315,6 @@ impl Core {
             f.retire();
         }
         Ok(true)
-    }
-
-    /// Merges one partition's spans or logs files into one file sorted by (service, time).
-    /// Records are not deduplicated. (The partition is merged in memory, as Arrow.)
-    fn compact_records<R: StoredRecord>(
-        &self,
-        target: Target<'_>,
-        inputs: &[Arc<PartFile>],
-        stats: &mut CompactStats,
-    ) -> Result<()> {
-        let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
-        let dir = target.2.clone();
-        let name = format!("{}-{flush}-c.parquet", R::FILE_PREFIX);
-        let mut batches = Vec::new();
-        for f in inputs {
-            for b in parquet_io::open_batches(&f.samples_path())? {
-                batches.push(b?);
-            }
-        }
-        let out = dir.join(&name);
-        let schema = match batches.first() {
-            Some(b) => b.schema(),
-            None => return Ok(()),
-        };
-        let all = concat_batches(&schema, &batches).map_err(|e| bad(&out, e))?;
-        drop(batches);
-        let time = time_column(R::SIGNAL);
-        let col = |n: &str| {
-            all.column_by_name(n)
-                .cloned()
-                .ok_or_else(|| bad(&out, format!("no column {n}")))
-        };
-        let order = lexsort_to_indices(
-            &[
-                SortColumn {
-                    values: col("service_name")?,
-                    options: None,
-                },
-                SortColumn {
-                    values: col(time)?,
-                    options: None,
-                },
-            ],
-            None,
-        )
-        .map_err(|e| bad(&out, e))?;
-        let sorted = take_record_batch(&all, &order).map_err(|e| bad(&out, e))?;
-        drop(all);
-        let bytes = parquet_io::write_signal_file(&out, &sorted, time)?;
-        let entry = FileEntry {
-            flush,
-            samples: name,
-            series: String::new(),
-            index: String::new(),
-            rows: sorted.num_rows() as u64,
-            min_ts: inputs.iter().map(|f| f.entry.min_ts).min().unwrap_or(0),
-            max_ts: inputs.iter().map(|f| f.entry.max_ts).max().unwrap_or(0),
-            bytes,
-            flushes: inputs.iter().map(|f| f.entry.flushes).sum(),
-        };
-        if !self.commit_compaction(target, inputs, &entry)? {
-            return Ok(());
-        }
-        stats.partitions += 1;
-        stats.file_sets_in += inputs.len();
-        stats.rows_in += entry.rows;
-        stats.rows_out += entry.rows;
-        stats.bytes_in += inputs.iter().map(|f| f.entry.bytes).sum::<u64>();
-        stats.bytes_out += entry.bytes;
-        Ok(())
     }
 }
 

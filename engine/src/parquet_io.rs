@@ -270,23 +270,13 @@ pub(crate) fn read_series(path: &Path) -> Result<Vec<(SeriesId, Labels)>, Error>
 pub(crate) const SIGNAL_ROW_GROUP: usize = 64 * 1024;
 
 /// Writer properties of spans and logs files (`docs/formats/spans-logs.md`): zstd, page
-/// statistics and the page index, sorted by (service_name, time), a bloom filter on
-/// `trace_id` per row group ([`SIGNAL_BLOOM_FPP`]; sized for a full row group of distinct
-/// ids, then folded down to what the row group holds), no dictionary for ids.
-fn signal_props(schema: &Schema, time_column: &str) -> WriterProperties {
+/// statistics and the page index, sorted by `key` (declared as the row groups' sorting
+/// columns), a bloom filter on `trace_id` per row group ([`SIGNAL_BLOOM_FPP`]; sized for a
+/// full row group of distinct ids, then folded down to what the row group holds), no
+/// dictionary for ids.
+fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
     let zstd = ZstdLevel::try_new(3).unwrap_or_default();
-    // Both columns come before any nested one, so their top-level index is their leaf
-    // index, which is what Parquet's sorting columns name.
-    let idx = |name: &str| schema.index_of(name).ok().map(|i| i as i32);
-    let sorted = |column_idx| SortingColumn {
-        column_idx,
-        descending: false,
-        nulls_first: false,
-    };
-    let sorting = match (idx("service_name"), idx(time_column)) {
-        (Some(s), Some(t)) => Some(vec![sorted(s), sorted(t)]),
-        _ => None,
-    };
+    let sorting = signal_sorting(schema, key);
     let trace_id = ColumnPath::from("trace_id");
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(zstd))
@@ -336,12 +326,67 @@ const SIGNAL_DELTA_COLUMNS: [&str; 6] = [
     "observed_time",
 ];
 
-/// Writes a spans or logs file (rows already sorted by service, then `time_column`).
+/// The sorting columns a spans or logs file sorted by `key` declares: the key columns
+/// come before any nested column, so their top-level index is their leaf index, which is
+/// what Parquet's sorting columns name. None if a key column is missing.
+fn signal_sorting(schema: &Schema, key: &[&str]) -> Option<Vec<SortingColumn>> {
+    key.iter()
+        .map(|name| {
+            schema.index_of(name).ok().map(|i| SortingColumn {
+                column_idx: i as i32,
+                descending: false,
+                nulls_first: false,
+            })
+        })
+        .collect()
+}
+
+/// Writes a spans or logs file (rows already sorted by `key`).
 pub(crate) fn write_signal_file(
     path: &Path,
     batch: &RecordBatch,
-    time_column: &str,
+    key: &[&str],
 ) -> Result<u64, Error> {
-    let props = signal_props(&batch.schema(), time_column);
+    let props = signal_props(&batch.schema(), key);
     write_file(path, batch, props)
+}
+
+/// A spans or logs file written batch by batch (batches in `key` order).
+pub(crate) fn signal_writer(
+    path: &Path,
+    schema: SchemaRef,
+    key: &[&str],
+) -> Result<DurableWriter, Error> {
+    let props = signal_props(&schema, key);
+    DurableWriter::create(path, schema, props)
+}
+
+/// A spans or logs file read as batches of `batch_rows`: its schema, the batches, and
+/// whether every row group declares it sorted by `key` (files written before a change of
+/// key do not).
+pub(crate) fn signal_reader(
+    path: &Path,
+    batch_rows: usize,
+    key: &[&str],
+) -> Result<(SchemaRef, crate::signal_merge::BatchStream, bool), Error> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(path, e))?;
+    let schema = builder.schema().clone();
+    let want = signal_sorting(&schema, key);
+    let sorted = want.is_some()
+        && builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .all(|rg| rg.sorting_columns() == want.as_ref());
+    let reader = builder
+        .with_batch_size(batch_rows.max(1))
+        .build()
+        .map_err(|e| bad(path, e))?;
+    let owned = path.to_owned();
+    let stream = reader.map(move |b| b.map_err(|e| bad(&owned, e)));
+    Ok((schema, Box::new(stream), sorted))
 }

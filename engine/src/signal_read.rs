@@ -30,8 +30,8 @@ use crate::{Engine, Error, Result, SnapshotFile, SpanRecord, TenantId, TraceId};
 #[derive(Debug, Clone)]
 pub struct SignalSnapshot {
     /// Committed files (schema [`crate::spans_schema`] or [`crate::logs_schema`]), oldest
-    /// flush first; each sorted by (service_name, time) with statistics, the page index and
-    /// a bloom filter on `trace_id`. Their rows may lie outside the range: filter on time.
+    /// flush first; each sorted (spans by (trace_id, start_time), logs by (service_name,
+    /// time)) with statistics, the page index and a bloom filter on `trace_id`. Their rows may lie outside the range: filter on time.
     pub files: Vec<SnapshotFile>,
     /// Records in memory with their time in the range, older source first (a flush in
     /// progress, then the head); same schema as the files.

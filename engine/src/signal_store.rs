@@ -41,8 +41,6 @@ pub(crate) trait StoredRecord: WalRecord + Clone + Send + Sync + 'static {
     const FILE_PREFIX: &'static str;
     /// The time that places it in a partition and sorts it (ns).
     fn time_ns(&self) -> i64;
-    /// The service that sorts it first.
-    fn service(&self) -> &str;
     /// Validates it and applies the caps.
     fn check(&mut self, limits: &Limits, cutoff_ns: i64) -> Result<Cuts, Rejection>;
     /// Records as one Arrow batch, in the order given.
@@ -57,10 +55,6 @@ impl StoredRecord for SpanRecord {
 
     fn time_ns(&self) -> i64 {
         self.start_ns
-    }
-
-    fn service(&self) -> &str {
-        &self.service_name
     }
 
     fn check(&mut self, limits: &Limits, cutoff_ns: i64) -> Result<Cuts, Rejection> {
@@ -82,10 +76,6 @@ impl StoredRecord for LogRecord {
 
     fn time_ns(&self) -> i64 {
         self.time_ns
-    }
-
-    fn service(&self) -> &str {
-        &self.service_name
     }
 
     fn check(&mut self, limits: &Limits, cutoff_ns: i64) -> Result<Cuts, Rejection> {

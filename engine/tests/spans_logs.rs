@@ -202,7 +202,7 @@ fn spans_and_logs_written_flushed_and_reopened_read_back_equal() {
         "{}",
         snap.files[0].path().display()
     );
-    // The file is sorted by (service, start time).
+    // The file is sorted by (trace, start time), so a trace's spans sit together.
     let reader =
         ParquetRecordBatchReaderBuilder::try_new(File::open(snap.files[0].path()).unwrap())
             .unwrap()
@@ -211,10 +211,7 @@ fn spans_and_logs_written_flushed_and_reopened_read_back_equal() {
     let in_file: Vec<SpanRecord> = reader
         .flat_map(|b| spans_from_batch(&b.unwrap()).unwrap())
         .collect();
-    let keys: Vec<_> = in_file
-        .iter()
-        .map(|s| (s.service_name.clone(), s.start_ns))
-        .collect();
+    let keys: Vec<_> = in_file.iter().map(|s| (s.trace_id, s.start_ns)).collect();
     let mut want = keys.clone();
     want.sort();
     assert_eq!(keys, want);

@@ -1,6 +1,6 @@
 //! The Jaeger API's lookups as SQL over the tenant's `spans` table (so they get the SQL
-//! layer's partition pruning, Parquet statistics and page index: spans files are sorted by
-//! service and start time), and whole traces through the engine's bloom-filtered
+//! layer's partition pruning by time, Parquet statistics and page index; spans files are
+//! sorted by trace id and start time), and whole traces through the engine's bloom-filtered
 //! [`Engine::find_trace`](strata_engine::Engine::find_trace).
 
 use arrow::array::{Array, AsArray, RecordBatch};
