@@ -131,9 +131,10 @@ fn parse_output(out: &[u8]) -> ChildReport {
 
 /// Runs the child on `dir`, kills it `run_for` after it said it is ready (or after its
 /// start, without `wait_ready`) and returns what it said.
-fn run_child(dir: &Path, seed: u64, run_for: Duration, wait_ready: bool) -> ChildReport {
+/// `gone`: the newest doomed timestamp dropped so far (the child writes above it).
+fn run_child(dir: &Path, seed: u64, run_for: Duration, wait_ready: bool, gone: i64) -> ChildReport {
     let mut command = Command::new(env!("CARGO_BIN_EXE_engine-crash-child"));
-    command.arg(dir).arg(seed.to_string());
+    command.arg(dir).arg(seed.to_string()).arg(gone.to_string());
     let ctx = format!("engine-crash-child seed {seed}");
     parse_output(&kill_child(command, run_for, wait_ready, &ctx))
 }
@@ -255,7 +256,7 @@ fn acknowledged_writes_survive_sigkill() {
             "seed {seed}, round {round}, child seed {child_seed}, killed {run_for:?} after {}",
             if wait_ready { "ready" } else { "start" }
         );
-        let report = run_child(&dir, child_seed, run_for, wait_ready);
+        let report = run_child(&dir, child_seed, run_for, wait_ready, max_gone.unwrap_or(0));
         let acks = report.acks;
         flushes += report.flushes;
         nonempty_flushes += report.nonempty_flushes;

@@ -1,4 +1,4 @@
-//! `engine-crash-child <dir> <seed>`: writes samples to the engine in `<dir>` from several
+//! `engine-crash-child <dir> <seed> <doomed-gone>`: writes samples to the engine in `<dir>` from several
 //! threads until it is killed, for the `engine_crash` test.
 //!
 //! Writer `k` writes tenant `t<k % 2>`, series `m{thread="<k>", s="<0..8>"}`, with values
@@ -152,10 +152,14 @@ fn flusher(engine: &Engine, out: &Out, seed: u64) -> ! {
 /// grow across rounds too) and, every few batches, notes the newest acknowledged timestamp
 /// `x`, flushes, applies retention and prints `gone <x>`: every doomed sample up to `x` has
 /// been dropped and must never be read again.
-fn doomer(engine: &Engine, out: &Out, seed: u64) -> ! {
+///
+/// Timestamps start above `gone`, the newest dropped timestamp earlier children reported:
+/// they run ahead of the wall clock (20 per batch, a few ms apart), so without it a new
+/// child could legitimately store samples under an earlier child's `gone`.
+fn doomer(engine: &Engine, out: &Out, seed: u64, gone: i64) -> ! {
     let mut rng = CrashRng::new(seed ^ 0xD0u64.wrapping_mul(0xA24B_AED4_963E_E407));
     let tenant = TenantId::new(DOOMED).unwrap_or_else(|e| fail("tenant", e));
-    let mut last = 0i64;
+    let mut last = gone;
     loop {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -204,10 +208,13 @@ fn compactor(engine: &Engine, out: &Out, seed: u64) -> ! {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (Some(dir), Some(seed), None) = (args.next(), args.next(), args.next()) else {
-        fail("usage", "engine-crash-child <dir> <seed>");
+    let (Some(dir), Some(seed), Some(gone), None) =
+        (args.next(), args.next(), args.next(), args.next())
+    else {
+        fail("usage", "engine-crash-child <dir> <seed> <doomed-gone>");
     };
     let seed: u64 = seed.parse().unwrap_or_else(|e| fail("seed", e));
+    let gone: i64 = gone.parse().unwrap_or_else(|e| fail("doomed-gone", e));
     let mut config = strata_tests::engine_crash_config();
     let mut doomed = config.limits.clone();
     doomed.disk_budget = Some(1);
@@ -239,7 +246,7 @@ fn main() {
     let (e, o) = (engine.clone(), out.clone());
     threads.push(std::thread::spawn(move || compactor(&e, &o, seed)));
     let (e, o) = (engine.clone(), out.clone());
-    threads.push(std::thread::spawn(move || doomer(&e, &o, seed)));
+    threads.push(std::thread::spawn(move || doomer(&e, &o, seed, gone)));
     threads.push(std::thread::spawn(move || flusher(&engine, &out, seed)));
     for t in threads {
         // Threads loop until the process is killed; one returning means it panicked.
