@@ -71,8 +71,9 @@ pub enum FlushStop {
 
 const MARKER: &str = "FLUSHED";
 
-/// One partition's rows and the series they belong to.
-type PartRows = (Vec<(SeriesId, Sample)>, Vec<(SeriesId, SeriesKey)>);
+/// One partition's runs of samples (borrowed from the cut, each in time order, the runs in
+/// id order) and the series they belong to.
+type PartRows<'a> = (Vec<(SeriesId, &'a [Sample])>, Vec<(SeriesId, SeriesKey)>);
 
 type Taken = Vec<(TenantId, Vec<(SeriesId, SeriesKey, Arc<Vec<Sample>>)>)>;
 
@@ -193,9 +194,11 @@ impl Core {
         };
         let mut published = Vec::new();
         for (tenant, series) in taken {
-            // Rows and series per partition, rows sorted by (series id, ts): the series are
-            // in id order (`cut`), the samples of each in time order.
-            let mut parts: BTreeMap<i64, PartRows> = BTreeMap::new();
+            // Runs and series per partition, rows sorted by (series id, ts): the series are
+            // in id order (`cut`), the samples of each in time order. The runs borrow the
+            // cut's samples, so a flush holds one bounded batch per file being written, not
+            // a copy of everything it writes.
+            let mut parts: BTreeMap<i64, PartRows<'_>> = BTreeMap::new();
             for (id, key, samples) in series {
                 // One run of samples per partition (they are in time order).
                 let mut rest = &samples[..];
@@ -203,28 +206,31 @@ impl Core {
                     let p = partition_start(first.ts);
                     let n = rest.partition_point(|s| partition_start(s.ts) == p);
                     let part = parts.entry(p).or_default();
-                    part.0.extend(rest[..n].iter().map(|s| (*id, *s)));
+                    part.0.push((*id, &rest[..n]));
                     part.1.push((*id, key.clone()));
                     rest = &rest[n..];
                 }
             }
-            for (start, (rows, defs)) in parts {
-                debug_assert!(rows.is_sorted_by_key(|(id, s)| (*id, s.ts)));
+            for (start, (runs, defs)) in parts {
+                debug_assert!(runs.is_sorted_by_key(|(id, _)| *id));
                 debug_assert!(defs.is_sorted_by_key(|(id, _)| *id));
                 let dir = partition_dir(&self.dir, tenant, start);
                 create_dir_durable(&dir)?;
+                // Every run is non-empty and in time order.
+                let first = runs.iter().filter_map(|(_, r)| r.first()).map(|s| s.ts);
+                let last = runs.iter().filter_map(|(_, r)| r.last()).map(|s| s.ts);
                 let mut entry = FileEntry {
                     flush: boundary,
                     samples: format!("samples-{boundary}.parquet"),
                     series: format!("series-{boundary}.parquet"),
                     index: format!("index-{boundary}.parquet"),
-                    rows: rows.len() as u64,
-                    min_ts: rows.iter().map(|r| r.1.ts).min().unwrap_or(start),
-                    max_ts: rows.iter().map(|r| r.1.ts).max().unwrap_or(start),
+                    rows: runs.iter().map(|(_, r)| r.len() as u64).sum(),
+                    min_ts: first.min().unwrap_or(start),
+                    max_ts: last.max().unwrap_or(start),
                     bytes: 0,
                     flushes: 1,
                 };
-                entry.bytes += parquet_io::write_samples(&dir.join(&entry.samples), &rows)?;
+                entry.bytes += parquet_io::write_sample_runs(&dir.join(&entry.samples), &runs)?;
                 entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
                 entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
                 stats.bytes += entry.bytes;
