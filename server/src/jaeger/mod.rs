@@ -237,10 +237,11 @@ async fn search(
     let now_ns = SystemClock.now_ms().saturating_mul(1_000_000);
     let s = search_params(&p, now_ns)?;
     let ctx = session(&state, &tenant)?;
-    let ids = query::search(&ctx, &state.sql().query, &s)
+    let engine = state.engine()?;
+    let windows = engine.spans_partitions(&tenant, s.start_ns, s.end_ns);
+    let ids = query::search(&ctx, &state.sql().query, &windows, &s)
         .await
         .map_err(crate::sql_api::sql_error)?;
-    let engine = state.engine()?;
     let (from, to) = (
         s.start_ns.saturating_sub(TRACE_MARGIN_NS),
         s.end_ns.saturating_add(TRACE_MARGIN_NS),
