@@ -170,6 +170,7 @@ HOUR_MS=3600000
 NOW_MS=$(( $(date +%s) * 1000 ))
 END_MS=$(( NOW_MS / HOUR_MS * HOUR_MS - 2 * HOUR_MS ))   # closed partitions only
 rm -rf "$OUT"; mkdir -p "$OUT"
+echo "$END_MS" > "$OUT/end_ms.txt"   # the dense hour is [END_MS - 1 h, END_MS)
 L=$LOADER U=http://$HTTP
 
 if [[ $DENSE == 1 ]]; then

@@ -239,9 +239,11 @@ async fn search(
     let ctx = session(&state, &tenant)?;
     let engine = state.engine()?;
     let windows = engine.spans_partitions(&tenant, s.start_ns, s.end_ns);
-    let ids = query::search(&ctx, &state.sql().query, &windows, &s)
+    let started = std::time::Instant::now();
+    let (ids, read) = query::search(&ctx, &state.sql().query, &windows, &s)
         .await
         .map_err(crate::sql_api::sql_error)?;
+    let sql_ms = started.elapsed().as_secs_f64() * 1e3;
     let (from, to) = (
         s.start_ns.saturating_sub(TRACE_MARGIN_NS),
         s.end_ns.saturating_add(TRACE_MARGIN_NS),
@@ -260,6 +262,14 @@ async fn search(
     .map_err(|e| ApiError::Internal(format!("trace lookup task failed: {e}")))?
     .map_err(storage)?;
     let n = traces.len();
+    tracing::debug!(
+        hours = windows.len(),
+        hours_read = read,
+        traces = n,
+        sql_ms,
+        lookups_ms = started.elapsed().as_secs_f64() * 1e3 - sql_ms,
+        "trace search"
+    );
     ok(traces, n)
 }
 

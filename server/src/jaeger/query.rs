@@ -175,14 +175,17 @@ fn ranked(batches: &[RecordBatch]) -> Vec<([u8; 16], i64)> {
 /// the search stops once `limit` distinct traces are found: a trace not found yet has every
 /// matching span before the current window's start, so it ranks below every trace found.
 /// A trace found in several windows keeps its first (newest) time, its maximum.
+///
+/// Returns the ids and how many windows were read.
 pub(crate) async fn search(
     ctx: &SessionContext,
     cfg: &SqlConfig,
     windows: &[(i64, i64)],
     s: &Search,
-) -> sql::Result<Vec<[u8; 16]>> {
+) -> sql::Result<(Vec<[u8; 16]>, usize)> {
     let mut found: Vec<([u8; 16], i64)> = Vec::new();
     let mut seen = HashSet::new();
+    let mut read = 0;
     for &(start_ns, end_ns) in windows {
         let window = Search {
             start_ns: start_ns.max(s.start_ns),
@@ -192,6 +195,7 @@ pub(crate) async fn search(
         if window.start_ns > window.end_ns {
             continue;
         }
+        read += 1;
         let batches = run(ctx, &search_sql(&window), cfg).await?;
         found.extend(
             ranked(&batches)
@@ -205,7 +209,7 @@ pub(crate) async fn search(
     // Already in order when the windows are (newest first, disjoint); sorted to be sure.
     found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     found.truncate(s.limit);
-    Ok(found.into_iter().map(|(id, _)| id).collect())
+    Ok((found.into_iter().map(|(id, _)| id).collect(), read))
 }
 
 #[cfg(test)]
