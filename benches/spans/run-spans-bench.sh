@@ -11,7 +11,8 @@
 #   --week-rate R       spans/s of the 7-day dataset (phase B) [10]
 #   --week-days D       days of phase B [7]
 #   --lookups N         present trace ids looked up per phase (plus N/10 absent ones) [500]
-#   --searches N        searches over 1-day windows in phase B [50]
+#   --searches N        searches over 1-day windows in phase A (each holding the dense hour)
+#                       and in phase B [50]
 #   --skip-dense | --skip-week
 #   --ingest-only       phase A's load only (no compaction wait, no lookups, no phase B); with
 #                       a small --dense-rate (56: ~200 k spans) a quick CPU-per-span check. Also
@@ -27,7 +28,8 @@
 # requests built before the clock (`--pregen`); wall time and the server's CPU seconds
 # (utime + stime from /proc/PID/stat) around the load. Then wait until the partition holds
 # one compacted file and nothing is in memory; bytes of traces/ against the OTLP bytes
-# acknowledged; trace-by-id lookups within that hour (one file at real density).
+# acknowledged; trace-by-id lookups within that hour (one file at real density); searches
+# as in phase B over random 1-day windows that each hold the whole dense hour.
 # Phase B (week): a fresh server; --week-days x 24 hourly partitions ending 2 h ago at
 # --week-rate spans/s (requests built as they are sent); wait for one file per partition;
 # trace-by-id lookups (ids spread over the week, plus absent ones) through
@@ -168,6 +170,7 @@ HOUR_MS=3600000
 NOW_MS=$(( $(date +%s) * 1000 ))
 END_MS=$(( NOW_MS / HOUR_MS * HOUR_MS - 2 * HOUR_MS ))   # closed partitions only
 rm -rf "$OUT"; mkdir -p "$OUT"
+echo "$END_MS" > "$OUT/end_ms.txt"   # the dense hour is [END_MS - 1 h, END_MS)
 L=$LOADER U=http://$HTTP
 
 if [[ $DENSE == 1 ]]; then
@@ -220,6 +223,9 @@ EOF
     log "phase A lookups"
     "$L" lookup --url "$U" --ids "$OUT/dense_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) > "$OUT/dense_lookup.json"
     "$L" lookup --url "$U" --ids "$OUT/dense_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) --seed 2 > "$OUT/dense_lookup2.json"
+    log "phase A searches (1-day windows holding the dense hour)"
+    "$L" search --url "$U" --start-ms $((END_MS - 24 * HOUR_MS)) --end-ms $((END_MS + 23 * HOUR_MS)) \
+      --n "$SEARCHES" > "$OUT/dense_search.json"
     stop_strata "$APID" "$A"; forget_strata "$APID"
   fi
 fi
@@ -270,8 +276,9 @@ for name in ("dense_lookup", "dense_lookup2", "week_lookup", "week_lookup2"):
 w = j("week_load.json")
 if w:
     print("week: %d spans in %d requests, %.1f s, failed %d, traces/ %s B" % (w["spans_ok"], w["requests_ok"], w["seconds"], w["spans_failed"], du("week_du.txt").get("traces")))
-s = j("week_search.json")
-if s:
-    print("search (1-day windows): %s, %.1f traces per answer, failed %d" % (s["latency"], s["traces_returned_mean"], s["failed"]))
+for name in ("dense_search", "week_search"):
+    s = j(name + ".json")
+    if s:
+        print("%s (1-day windows): %s, %.1f traces per answer, failed %d" % (name, s["latency"], s["traces_returned_mean"], s["failed"]))
 EOF
 log "done: $OUT"

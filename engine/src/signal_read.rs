@@ -3,6 +3,7 @@
 //! prunes files by time, then row groups by their bloom filter on `trace_id`, and decodes
 //! only the rows of the trace.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -20,6 +21,7 @@ use parquet::file::metadata::PageIndexPolicy;
 use parquet::file::reader::{ChunkReader, Length};
 
 use crate::parquet_io::bad;
+use crate::partition::{PARTITION_MS, partition_start};
 use crate::signal_bloom::{BLOCK as BLOOM_BLOCK, FileBlooms};
 use crate::signal_store::{NS_PER_MS, SignalStore, StoredRecord};
 use crate::{Engine, Error, Result, SnapshotFile, SpanRecord, TenantId, TraceId};
@@ -108,6 +110,53 @@ impl Engine {
         end_ns: i64,
     ) -> Result<SignalSnapshot> {
         snapshot(&self.core().logs, tenant, start_ns, end_ns)
+    }
+
+    /// The hour partitions in which `tenant` may hold spans starting in `[start_ns, end_ns]`
+    /// (records in memory, or a committed file whose time range meets the partition), newest
+    /// first, each as its ns range clipped to `[start_ns, end_ns]`. Together they cover every
+    /// span of the range; a search can read them one at a time and stop early.
+    pub fn spans_partitions(
+        &self,
+        tenant: &TenantId,
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Vec<(i64, i64)> {
+        if start_ns > end_ns {
+            return Vec::new();
+        }
+        let store = &self.core().traces;
+        let (start_ms, end_ms) = ms_range(start_ns, end_ns);
+        let mut hours = BTreeSet::new();
+        {
+            let heads = store.lock();
+            if let Some(h) = heads.get(tenant) {
+                let lo = partition_start(start_ms);
+                hours.extend(h.flushing.range(lo..=end_ms).map(|(p, _)| *p));
+                hours.extend(h.parts.range(lo..=end_ms).map(|(p, _)| *p));
+            }
+        }
+        for f in store.file_sets(tenant, start_ms, end_ms) {
+            let last = partition_start(f.entry.max_ts.min(end_ms));
+            let mut p = partition_start(f.entry.min_ts.max(start_ms));
+            while p <= last {
+                hours.insert(p);
+                p = p.saturating_add(PARTITION_MS);
+            }
+        }
+        hours
+            .into_iter()
+            .rev()
+            .map(|p| {
+                let lo = p.saturating_mul(NS_PER_MS);
+                let hi = p
+                    .saturating_add(PARTITION_MS)
+                    .saturating_mul(NS_PER_MS)
+                    .saturating_sub(1);
+                (lo.max(start_ns), hi.min(end_ns))
+            })
+            .filter(|(lo, hi)| lo <= hi)
+            .collect()
     }
 
     /// The spans of trace `trace_id` that start in `[start_ns, end_ns]`, from memory and

@@ -228,6 +228,49 @@ fn search_params(p: &[(String, String)], now_ns: i64) -> Result<query::Search, J
     })
 }
 
+/// Blocking tasks that read a search's traces at once: each found trace is a separate
+/// lookup (about a page of every column in one row group), so they spread over the cores.
+fn lookup_tasks() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// The traces of `ids` with their spans starting in `[from, to]`, in the order of `ids`;
+/// an id without spans there is left out.
+async fn read_traces(
+    engine: std::sync::Arc<strata_engine::Engine>,
+    tenant: strata_engine::TenantId,
+    ids: Vec<[u8; 16]>,
+    from: i64,
+    to: i64,
+) -> Result<Vec<model::Trace>, JaegerError> {
+    let per_task = ids.len().div_ceil(lookup_tasks()).max(1);
+    let tasks: Vec<_> = ids
+        .chunks(per_task)
+        .map(|chunk| {
+            let (engine, tenant, chunk) = (engine.clone(), tenant.clone(), chunk.to_vec());
+            tokio::task::spawn_blocking(move || {
+                let mut out = Vec::with_capacity(chunk.len());
+                for id in chunk {
+                    let spans = engine.find_trace(&tenant, id, from, to)?;
+                    if !spans.is_empty() {
+                        out.push(model::trace(&id, &spans));
+                    }
+                }
+                Ok::<_, strata_engine::Error>(out)
+            })
+        })
+        .collect();
+    let mut traces = Vec::with_capacity(ids.len());
+    for task in tasks {
+        traces.extend(
+            task.await
+                .map_err(|e| ApiError::Internal(format!("trace lookup task failed: {e}")))?
+                .map_err(storage)?,
+        );
+    }
+    Ok(traces)
+}
+
 async fn search(
     State(state): State<AppState>,
     ReadTenant(tenant): ReadTenant,
@@ -237,28 +280,27 @@ async fn search(
     let now_ns = SystemClock.now_ms().saturating_mul(1_000_000);
     let s = search_params(&p, now_ns)?;
     let ctx = session(&state, &tenant)?;
-    let ids = query::search(&ctx, &state.sql().query, &s)
+    let engine = state.engine()?;
+    let windows = engine.spans_partitions(&tenant, s.start_ns, s.end_ns);
+    let started = std::time::Instant::now();
+    let (ids, read) = query::search(&ctx, &state.sql().query, &windows, &s)
         .await
         .map_err(crate::sql_api::sql_error)?;
-    let engine = state.engine()?;
+    let sql_ms = started.elapsed().as_secs_f64() * 1e3;
     let (from, to) = (
         s.start_ns.saturating_sub(TRACE_MARGIN_NS),
         s.end_ns.saturating_add(TRACE_MARGIN_NS),
     );
-    let traces = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let spans = engine.find_trace(&tenant, id, from, to)?;
-            if !spans.is_empty() {
-                out.push(model::trace(&id, &spans));
-            }
-        }
-        Ok::<_, strata_engine::Error>(out)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("trace lookup task failed: {e}")))?
-    .map_err(storage)?;
+    let traces = read_traces(engine, tenant, ids, from, to).await?;
     let n = traces.len();
+    tracing::debug!(
+        hours = windows.len(),
+        hours_read = read,
+        traces = n,
+        sql_ms,
+        lookups_ms = started.elapsed().as_secs_f64() * 1e3 - sql_ms,
+        "trace search"
+    );
     ok(traces, n)
 }
 

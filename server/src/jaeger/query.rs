@@ -1,10 +1,13 @@
 //! The Jaeger API's lookups as SQL over the tenant's `spans` table (so they get the SQL
 //! layer's partition pruning by time, Parquet statistics and page index; spans files are
 //! sorted by trace id and start time), and whole traces through the engine's bloom-filtered
-//! [`Engine::find_trace`](strata_engine::Engine::find_trace).
+//! [`Engine::find_trace`](strata_engine::Engine::find_trace). A trace search runs hour
+//! partition by hour partition, newest first, and stops once it has its `limit` ([`search`]).
+
+use std::collections::HashSet;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::Int32Type;
+use arrow::datatypes::{Int32Type, TimestampNanosecondType};
 use datafusion::prelude::SessionContext;
 use strata_query::sql::{self, SqlConfig};
 
@@ -61,21 +64,25 @@ fn tag_condition(key: &str, value: &str) -> String {
 }
 
 /// The SQL of a search: the newest `limit` traces with a span meeting every condition.
+///
+/// The conditions are written most selective first: the Parquet scan evaluates them in
+/// this order, each on the rows the ones before it kept (durations and the operation
+/// usually keep a few percent of the rows, a service an eighth, and within one hour
+/// partition the time bounds keep nearly all); tags, map lookups, come last.
 pub(crate) fn search_sql(s: &Search) -> String {
-    let mut cond = vec![
-        format!("service_name = {}", quote(&s.service)),
-        format!("start_time >= {}", ts(s.start_ns)),
-        format!("start_time <= {}", ts(s.end_ns)),
-    ];
-    if let Some(op) = &s.operation {
-        cond.push(format!("name = {}", quote(op)));
-    }
+    let mut cond = Vec::new();
     if let Some(d) = s.min_duration_ns {
         cond.push(format!("duration_ns >= {d}"));
     }
     if let Some(d) = s.max_duration_ns {
         cond.push(format!("duration_ns <= {d}"));
     }
+    if let Some(op) = &s.operation {
+        cond.push(format!("name = {}", quote(op)));
+    }
+    cond.push(format!("service_name = {}", quote(&s.service)));
+    cond.push(format!("start_time >= {}", ts(s.start_ns)));
+    cond.push(format!("start_time <= {}", ts(s.end_ns)));
     cond.extend(s.tags.iter().map(|(k, v)| tag_condition(k, v)));
     format!(
         "SELECT trace_id, max(start_time) AS last FROM spans WHERE {} \
@@ -145,24 +152,68 @@ pub(crate) async fn operations(
     Ok(names.into_iter().zip(kinds).collect())
 }
 
-/// The trace ids a search finds, newest first.
-pub(crate) async fn search(
-    ctx: &SessionContext,
-    cfg: &SqlConfig,
-    s: &Search,
-) -> sql::Result<Vec<[u8; 16]>> {
-    let batches = run(ctx, &search_sql(s), cfg).await?;
+/// The (trace id, newest matching start time in ns) rows of a search's SQL answer.
+fn ranked(batches: &[RecordBatch]) -> Vec<([u8; 16], i64)> {
     let mut out = Vec::new();
-    for b in &batches {
-        if let Some(ids) = b.column(0).as_fixed_size_binary_opt() {
-            for i in 0..ids.len() {
-                if let Ok(id) = <[u8; 16]>::try_from(ids.value(i)) {
-                    out.push(id);
-                }
+    for b in batches {
+        let (Some(ids), Some(last)) = (
+            b.column(0).as_fixed_size_binary_opt(),
+            b.column(1).as_primitive_opt::<TimestampNanosecondType>(),
+        ) else {
+            continue;
+        };
+        for i in 0..ids.len() {
+            if let Ok(id) = <[u8; 16]>::try_from(ids.value(i)) {
+                out.push((id, last.value(i)));
             }
         }
     }
-    Ok(out)
+    out
+}
+
+/// The trace ids a search finds, newest first: the traces with the latest matching span
+/// (ties by trace id), as [`search_sql`] over the whole window ranks them.
+///
+/// `windows` are the hour partitions that may hold spans of the search's range, newest
+/// first ([`strata_engine::Engine::spans_partitions`]). They are searched one at a time and
+/// the search stops once `limit` distinct traces are found: a trace not found yet has every
+/// matching span before the current window's start, so it ranks below every trace found.
+/// A trace found in several windows keeps its first (newest) time, its maximum.
+///
+/// Returns the ids and how many windows were read.
+pub(crate) async fn search(
+    ctx: &SessionContext,
+    cfg: &SqlConfig,
+    windows: &[(i64, i64)],
+    s: &Search,
+) -> sql::Result<(Vec<[u8; 16]>, usize)> {
+    let mut found: Vec<([u8; 16], i64)> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut read = 0;
+    for &(start_ns, end_ns) in windows {
+        let window = Search {
+            start_ns: start_ns.max(s.start_ns),
+            end_ns: end_ns.min(s.end_ns),
+            ..s.clone()
+        };
+        if window.start_ns > window.end_ns {
+            continue;
+        }
+        read += 1;
+        let batches = run(ctx, &search_sql(&window), cfg).await?;
+        found.extend(
+            ranked(&batches)
+                .into_iter()
+                .filter(|(id, _)| seen.insert(*id)),
+        );
+        if found.len() >= s.limit {
+            break;
+        }
+    }
+    // Already in order when the windows are (newest first, disjoint); sorted to be sure.
+    found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    found.truncate(s.limit);
+    Ok((found.into_iter().map(|(id, _)| id).collect(), read))
 }
 
 #[cfg(test)]
@@ -194,5 +245,10 @@ mod tests {
         assert!(q.contains("duration_ns >= 3"), "{q}");
         assert!(!q.contains("duration_ns <="), "{q}");
         assert!(q.ends_with("LIMIT 20"), "{q}");
+        let at = |part: &str| q.find(part).expect(part);
+        assert!(at("duration_ns") < at("name =") && at("name =") < at("service_name"));
+        assert!(
+            at("service_name") < at("start_time >=") && at("start_time <=") < at("attributes[")
+        );
     }
 }
