@@ -349,11 +349,7 @@ type CommittedSets = (TenantId, PathBuf, u32, Vec<FileEntry>);
 /// flushes above `committed_below` are forgotten and their files deleted (the WAL still
 /// holds their records), as are files no manifest lists; emptied or dropped partitions are
 /// cleaned up and left out.
-fn committed_sets(
-    root: &Path,
-    signal: Signal,
-    committed_below: u64,
-) -> Result<Vec<CommittedSets>> {
+fn committed_sets(root: &Path, signal: Signal, committed_below: u64) -> Result<Vec<CommittedSets>> {
     let mut out = Vec::new();
     for (tenant, dir) in partition::list_signal_partitions(root, signal)? {
         let manifest_path = dir.join("manifest.json");
