@@ -6,7 +6,12 @@ use crate::series::SeriesId;
 use crate::series_key::{self, SeriesKey};
 use crate::{Labels, Sample, TenantId};
 
+/// Version of span and log records.
 pub(crate) const VERSION: u8 = 1;
+/// Version of samples records: 2 since series ids carry the metric name's hash
+/// ([`crate::series::series_id`]); version 1 records hold ids of the old scheme and are
+/// refused.
+pub(crate) const SAMPLES_VERSION: u8 = 2;
 const KIND_SAMPLES: u8 = 1;
 /// Spans and log records (`signal_codec.rs`).
 pub(crate) const KIND_SPANS: u8 = 2;
@@ -32,7 +37,7 @@ pub(crate) fn encode(rec: &SamplesRecord) -> Vec<u8> {
         .sum();
     let mut out =
         Vec::with_capacity(11 + rec.tenant.as_str().len() + defs + rec.samples.len() * SAMPLE_LEN);
-    out.extend_from_slice(&[VERSION, KIND_SAMPLES]);
+    out.extend_from_slice(&[SAMPLES_VERSION, KIND_SAMPLES]);
     // Lossless casts: tenant ids are at most 64 bytes, labels per series and label sizes are
     // limited far below u16/u32, and one write holds far fewer than 2^32 items.
     out.push(rec.tenant.as_str().len() as u8);
@@ -121,7 +126,14 @@ pub(crate) fn decode_any(buf: &[u8]) -> Result<Decoded, String> {
 pub(crate) fn decode(buf: &[u8]) -> Result<SamplesRecord, String> {
     let mut c = Cursor { buf, pos: 0 };
     let version = c.u8("version")?;
-    if version != VERSION {
+    if version == 1 {
+        return Err(format!(
+            "samples record of data format 1, written by an older Strata (series ids without \
+             the metric name's hash); this Strata reads format {SAMPLES_VERSION}: load the data \
+             into a new data directory"
+        ));
+    }
+    if version != SAMPLES_VERSION {
         return Err(format!("unknown record version {version}"));
     }
     let kind = c.u8("kind")?;
@@ -244,7 +256,7 @@ mod tests {
 
     #[test]
     fn huge_declared_counts_do_not_allocate() {
-        let mut b = vec![VERSION, KIND_SAMPLES, 1, b'a'];
+        let mut b = vec![SAMPLES_VERSION, KIND_SAMPLES, 1, b'a'];
         b.extend_from_slice(&u32::MAX.to_le_bytes());
         let err = decode(&b).unwrap_err();
         assert!(err.contains("truncated"), "{err}");

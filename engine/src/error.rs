@@ -34,6 +34,21 @@ pub enum Error {
     /// write fails with this error until the engine is reopened.
     #[error("write-ahead log: {0}")]
     Wal(#[from] strata_wal::Error),
+    /// A partition written in another data format (format 1: series ids without the metric
+    /// name's hash, before this Strata). Its data must be loaded into a new data directory.
+    #[error(
+        "{}: data format {found}, this Strata reads format {expected} (series ids changed \
+         in format 2); load the data into a new data directory",
+        path.display()
+    )]
+    DataFormat {
+        /// The partition's manifest.
+        path: PathBuf,
+        /// Its format version.
+        found: u32,
+        /// The version this build reads.
+        expected: u32,
+    },
     /// A WAL record the engine cannot decode: written by a newer Strata, or damaged in a way
     /// its checksum did not catch.
     #[error("undecodable WAL record at LSN {lsn}: {reason}")]

@@ -236,7 +236,7 @@ impl Core {
                 stats.bytes += entry.bytes;
                 stats.files += 3;
                 stats.samples += entry.rows;
-                partition::add_to_manifest(&dir, &entry)?;
+                partition::add_to_manifest_version(&dir, &entry, partition::METRICS_FORMAT)?;
                 published.push((tenant.clone(), Arc::new(PartFile::new(dir, entry))));
             }
         }
@@ -305,7 +305,16 @@ impl Core {
             partition::read_json(&partition::metrics_dir(&self.dir).join(MARKER))?;
         let committed_below = marker.flushed_below_lsn;
         let mut files: HashMap<TenantId, Vec<Arc<PartFile>>> = HashMap::new();
-        for (tenant, dir, entries) in committed_sets(&self.dir, Signal::Metrics, committed_below)? {
+        for (tenant, dir, version, entries) in
+            committed_sets(&self.dir, Signal::Metrics, committed_below)?
+        {
+            if version != partition::METRICS_FORMAT {
+                return Err(Error::DataFormat {
+                    path: dir.join("manifest.json"),
+                    found: version,
+                    expected: partition::METRICS_FORMAT,
+                });
+            }
             let head = self.head(&tenant);
             for entry in entries {
                 let series = parquet_io::read_series(&dir.join(&entry.series))?;
@@ -339,15 +348,14 @@ impl Core {
     }
 }
 
-/// The committed file sets of every partition of `signal`: `(tenant, dir, sets)`. Sets of
+/// One partition's committed sets: `(tenant, dir, manifest version, sets)`.
+type CommittedSets = (TenantId, PathBuf, u32, Vec<FileEntry>);
+
+/// The committed file sets of every partition of `signal`. Sets of
 /// flushes above `committed_below` are forgotten and their files deleted (the WAL still
 /// holds their records), as are files no manifest lists; emptied or dropped partitions are
 /// cleaned up and left out.
-fn committed_sets(
-    root: &Path,
-    signal: Signal,
-    committed_below: u64,
-) -> Result<Vec<(TenantId, PathBuf, Vec<FileEntry>)>> {
+fn committed_sets(root: &Path, signal: Signal, committed_below: u64) -> Result<Vec<CommittedSets>> {
     let mut out = Vec::new();
     for (tenant, dir) in partition::list_signal_partitions(root, signal)? {
         let manifest_path = dir.join("manifest.json");
@@ -365,7 +373,7 @@ fn committed_sets(
             retention::clean_dropped(&dir)?;
             continue;
         }
-        out.push((tenant, dir, manifest.files));
+        out.push((tenant, dir, manifest.version, manifest.files));
     }
     Ok(out)
 }
@@ -373,7 +381,7 @@ fn committed_sets(
 /// The committed file sets of a span or log signal, by tenant, oldest flush first.
 fn signal_files(root: &Path, signal: Signal, committed_below: u64) -> Result<FileMap> {
     let mut files = FileMap::new();
-    for (tenant, dir, entries) in committed_sets(root, signal, committed_below)? {
+    for (tenant, dir, _version, entries) in committed_sets(root, signal, committed_below)? {
         let list = files.entry(tenant).or_default();
         list.extend(
             entries

@@ -6,8 +6,6 @@
 
 use std::fmt;
 
-use twox_hash::XxHash3_64;
-
 use crate::outcome::RejectReason;
 
 /// The label that holds the metric name.
@@ -118,9 +116,11 @@ impl Labels {
         out
     }
 
-    /// xxh3-64 of the canonical bytes with `seed` (0 for a series' first-choice id).
+    /// The series id these labels get with `seed` (0 for a series' first-choice id; others
+    /// after a collision): xxh3-64 of the metric name in the top 24 bits, xxh3-64 of the
+    /// canonical bytes with `seed` in the low 40.
     pub fn hash_with_seed(&self, seed: u64) -> u64 {
-        XxHash3_64::oneshot_with_seed(seed, &self.canonical_bytes())
+        crate::series::series_id(&self.canonical_bytes(), seed)
     }
 }
 

@@ -288,12 +288,21 @@ pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
-/// Adds (or replaces) flush `entry.flush`'s set in the manifest of partition `dir`,
-/// durably.
+/// The `version` of metrics manifests: 2 since series ids carry the metric name's hash
+/// ([`crate::series::series_id`]). Span and log manifests stay at 1.
+pub(crate) const METRICS_FORMAT: u32 = 2;
+
+/// Adds (or replaces) flush `entry.flush`'s set in the manifest of a span or log partition
+/// `dir`, durably.
 pub(crate) fn add_to_manifest(dir: &Path, entry: &FileEntry) -> Result<()> {
+    add_to_manifest_version(dir, entry, 1)
+}
+
+/// [`add_to_manifest`] with the manifest `version` to write ([`METRICS_FORMAT`] for metrics).
+pub(crate) fn add_to_manifest_version(dir: &Path, entry: &FileEntry, version: u32) -> Result<()> {
     let manifest_path = dir.join("manifest.json");
     let mut manifest: Manifest = read_json(&manifest_path)?;
-    manifest.version = 1;
+    manifest.version = version;
     manifest.files.retain(|f| f.flush != entry.flush);
     manifest.files.push(entry.clone());
     write_json(&manifest_path, &manifest)

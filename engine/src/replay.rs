@@ -17,7 +17,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::codec::{self, Decoded, SamplesRecord};
 use crate::engine::{Core, lock};
 use crate::head::{self, TenantHead};
-use crate::series::SeriesId;
+use crate::series::{MIX, SeriesId};
 use crate::series_key::SeriesKey;
 use crate::{Error, Result, Sample, TenantId};
 
@@ -246,12 +246,13 @@ impl Core {
 const BUCKET_BITS: u32 = 16;
 
 /// `samples` reordered so that each (tenant, series) is one contiguous run, in log order
-/// within the run. A counting sort on the top bits of the id (ids are xxh3 hashes, so
-/// buckets fill evenly; a batch puts ~16 samples in each), then a stable sort of each small
-/// bucket: a comparison sort of the whole batch was most of a replay's time.
+/// within the run. A counting sort on the top bits of the mixed id (the series of one metric
+/// share the id's top bits, so the id is multiplied first to carry its random low bits up;
+/// buckets then fill evenly, a batch puts ~16 samples in each), then a stable sort of each
+/// small bucket: a comparison sort of the whole batch was most of a replay's time.
 fn group_by_series(samples: &[Logged]) -> Vec<Logged> {
     let bucket = |s: &Logged| {
-        let mixed = s.id ^ u64::from(s.tenant).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mixed = (s.id ^ u64::from(s.tenant).wrapping_mul(MIX)).wrapping_mul(MIX);
         (mixed >> (64 - BUCKET_BITS)) as usize
     };
     let mut starts = vec![0usize; (1 << BUCKET_BITS) + 1];

@@ -1,9 +1,12 @@
 //! Series ids: a stable 64-bit hash of the canonical label set, with collisions detected and
 //! resolved, never merged.
 //!
-//! A series' id is xxh3-64 of its canonical labels (seed 0). If that id already belongs to a
-//! different label set, the next seeds (1, 2, ...) are tried until a free id or the series'
-//! own id is found. Which id a colliding series got therefore depends on history, so ids are
+//! A series' id has two parts (data format 2, `docs/formats/partitions.md`): the top
+//! [`METRIC_BITS`] bits are xxh3-64 of the metric name, the low [`LABEL_BITS`] bits xxh3-64 of
+//! the canonical label set (seed 0). Samples files are sorted by id, so a metric's series are
+//! contiguous in them and the page index on `series_id` prunes pages per metric. If an id
+//! already belongs to a different label set, the next seeds (1, 2, ...) replace the low part
+//! until a free id or the series' own id is found. Which id a colliding series got therefore depends on history, so ids are
 //! persisted with their labels (WAL series records, later the partitions' series tables) and
 //! restored as they were, never recomputed.
 
@@ -19,19 +22,34 @@ pub type SeriesId = u64;
 /// How ids are derived from canonical label bytes; replaceable in tests to force collisions.
 pub(crate) type IdHasher = fn(&[u8], u64) -> u64;
 
-/// The production id hash: xxh3-64 of the canonical bytes ([`crate::Labels::hash_with_seed`]).
-pub(crate) fn xxh3(bytes: &[u8], seed: u64) -> u64 {
-    twox_hash::XxHash3_64::oneshot_with_seed(seed, bytes)
+/// Bits of an id taken from the metric name's hash.
+pub(crate) const METRIC_BITS: u32 = 24;
+/// Bits of an id taken from the label set's hash.
+pub(crate) const LABEL_BITS: u32 = 64 - METRIC_BITS;
+
+/// The production id: the metric name's hash on top, the label set's hash (with `seed`)
+/// below. `bytes` are canonical label bytes ([`crate::Labels::hash_with_seed`]).
+pub(crate) fn series_id(bytes: &[u8], seed: u64) -> u64 {
+    let metric = crate::series_key::canonical_metric(bytes);
+    let hi = twox_hash::XxHash3_64::oneshot(metric.as_bytes()) >> LABEL_BITS;
+    let lo = twox_hash::XxHash3_64::oneshot_with_seed(seed, bytes) & ((1 << LABEL_BITS) - 1);
+    hi << LABEL_BITS | lo
 }
 
-/// Hashes a [`SeriesId`] as itself: ids are already xxh3 hashes, so a second hash (SipHash,
-/// std's default) is wasted work on every probe.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IdentityHasher(u64);
+/// Multiplier of [`IdMixHasher`] (2^64 / golden ratio, odd).
+pub(crate) const MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 
-impl Hasher for IdentityHasher {
+/// Hashes a [`SeriesId`] with one multiplication. Ids are already hashes, but the series of
+/// one metric share their top bits, and hashbrown takes its control bits from the top of the
+/// hash: the multiplication carries the random low bits into the top ones, and keeps the
+/// low bits (the bucket) a bijection of the id's random low bits. SipHash (std's default)
+/// would be wasted work on every probe.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdMixHasher(u64);
+
+impl Hasher for IdMixHasher {
     fn finish(&self) -> u64 {
-        self.0
+        self.0.wrapping_mul(MIX)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -46,8 +64,8 @@ impl Hasher for IdentityHasher {
     }
 }
 
-/// A map keyed by series id with the identity hash.
-pub(crate) type IdMap<V> = HashMap<SeriesId, V, BuildHasherDefault<IdentityHasher>>;
+/// A map keyed by series id (or another hash) with [`IdMixHasher`].
+pub(crate) type IdMap<V> = HashMap<SeriesId, V, BuildHasherDefault<IdMixHasher>>;
 
 /// One tenant's series: id -> labels and head state, in one map (one probe per lookup).
 #[derive(Debug)]
@@ -58,7 +76,7 @@ pub(crate) struct SeriesIndex {
 
 impl Default for SeriesIndex {
     fn default() -> Self {
-        Self::with_hasher(xxh3)
+        Self::with_hasher(series_id)
     }
 }
 
@@ -182,6 +200,56 @@ mod tests {
             assert_eq!(idx.get_or_insert(&labels(&i.to_string())).0, *id);
         }
         assert_eq!(idx.len(), 50);
+    }
+
+    fn key(metric: &str, v: &str) -> SeriesKey {
+        SeriesKey::from_labels(&Labels::from_pairs([("__name__", metric), ("v", v)]).unwrap())
+    }
+
+    #[test]
+    fn a_metrics_ids_share_their_top_bits_and_sort_together() {
+        let mut idx = SeriesIndex::default();
+        let mut ids: Vec<(SeriesId, &str)> = Vec::new();
+        for i in 0..2_000 {
+            for m in ["a", "b", "c"] {
+                ids.push((idx.get_or_insert(&key(m, &i.to_string())).0, m));
+            }
+        }
+        for m in ["a", "b", "c"] {
+            let tops: std::collections::HashSet<_> = ids
+                .iter()
+                .filter(|(_, n)| *n == m)
+                .map(|(id, _)| id >> LABEL_BITS)
+                .collect();
+            assert_eq!(tops.len(), 1, "metric {m}: {tops:?}");
+        }
+        // Sorted by id, each metric is one run; the low bits still differ per series.
+        ids.sort();
+        let runs = 1 + ids.windows(2).filter(|w| w[0].1 != w[1].1).count();
+        assert_eq!(runs, 3);
+        let lows: std::collections::HashSet<_> = ids
+            .iter()
+            .map(|(id, _)| id & ((1 << LABEL_BITS) - 1))
+            .collect();
+        assert_eq!(lows.len(), ids.len());
+    }
+
+    #[test]
+    fn the_map_hash_spreads_one_metrics_ids_over_control_bits_and_buckets() {
+        let build = BuildHasherDefault::<IdMixHasher>::default();
+        let hash = |id: SeriesId| {
+            use std::hash::BuildHasher;
+            build.hash_one(id)
+        };
+        let ids: Vec<SeriesId> = (0..4_096)
+            .map(|i| series_id(key("m", &i.to_string()).bytes(), 0))
+            .collect();
+        // hashbrown: the top 7 bits are the control byte, the low bits the bucket.
+        let tags: std::collections::HashSet<_> = ids.iter().map(|&id| hash(id) >> 57).collect();
+        let buckets: std::collections::HashSet<_> =
+            ids.iter().map(|&id| hash(id) & 0xFFF).collect();
+        assert_eq!(tags.len(), 128, "every control byte is used");
+        assert!(buckets.len() > 2_000, "{} of 4096 buckets", buckets.len());
     }
 
     #[test]

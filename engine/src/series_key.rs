@@ -118,6 +118,13 @@ impl<'a> Iterator for Pairs<'a> {
     }
 }
 
+/// The metric name in canonical label bytes, `""` if there is none.
+pub(crate) fn canonical_metric(bytes: &[u8]) -> &str {
+    Pairs { rest: bytes }
+        .find(|(n, _)| *n == METRIC_NAME)
+        .map_or("", |(_, v)| v)
+}
+
 /// If `bytes` start with `n_labels` labels in canonical form (names non-empty, strictly
 /// increasing, values non-empty, UTF-8, `__name__` among them), their length in bytes.
 /// Replay uses it to take a logged label set as it is, without rebuilding it.
@@ -143,7 +150,7 @@ pub(crate) struct Prepared {
     end: usize,
     /// Byte range of the metric name's value.
     metric: (usize, usize),
-    /// xxh3-64 of the canonical bytes, seed 0: the series' first-choice id.
+    /// The series' first-choice id (seed 0, [`crate::series::series_id`]).
     pub(crate) hash: u64,
 }
 
@@ -244,9 +251,7 @@ mod tests {
             .collect()
     }
 
-    fn xxh3(bytes: &[u8], seed: u64) -> u64 {
-        twox_hash::XxHash3_64::oneshot_with_seed(seed, bytes)
-    }
+    use crate::series::series_id;
 
     #[test]
     fn prepared_bytes_are_the_canonical_bytes_of_labels() {
@@ -260,9 +265,9 @@ mod tests {
         let mut batch = PreparedBatch::default();
         let limits = Limits::default();
         let _other = batch
-            .prepare(&pairs(&[("__name__", "x")]), &limits, xxh3)
+            .prepare(&pairs(&[("__name__", "x")]), &limits, series_id)
             .unwrap();
-        let p = batch.prepare(&pairs(&raw), &limits, xxh3).unwrap();
+        let p = batch.prepare(&pairs(&raw), &limits, series_id).unwrap();
         assert_eq!(batch.bytes(&p), labels.canonical_bytes());
         assert_eq!(p.hash, labels.hash_with_seed(0));
         assert_eq!(batch.metric_name(&p), "up");
@@ -312,13 +317,13 @@ mod tests {
         ];
         let mut batch = PreparedBatch::default();
         for (raw, want) in cases {
-            let got = batch.prepare(&pairs(raw), &limits, xxh3).map(|_| ());
+            let got = batch.prepare(&pairs(raw), &limits, series_id).map(|_| ());
             assert_eq!(got, Err(*want), "{raw:?}");
         }
         // An empty value is an absent label, whatever its name.
         assert!(
             batch
-                .prepare(&pairs(&[("__name__", "m"), ("", "")]), &limits, xxh3)
+                .prepare(&pairs(&[("__name__", "m"), ("", "")]), &limits, series_id)
                 .is_ok()
         );
     }
@@ -343,7 +348,7 @@ mod tests {
                 Ok(l)
             });
             let mut batch = PreparedBatch::default();
-            let got = batch.prepare(&raw, &limits, xxh3).map(|p| batch.labels(&p));
+            let got = batch.prepare(&raw, &limits, series_id).map(|p| batch.labels(&p));
             proptest::prop_assert_eq!(got, want);
         }
     }

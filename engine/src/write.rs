@@ -133,7 +133,7 @@ impl Core {
                 Some(k) => (ss, Prep::Known(k.id)),
                 None => (
                     ss,
-                    Prep::Labels(keys.prepare(ss.pairs(), limits, series::xxh3)),
+                    Prep::Labels(keys.prepare(ss.pairs(), limits, series::series_id)),
                 ),
             })
             .collect();

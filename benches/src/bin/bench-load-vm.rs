@@ -6,6 +6,7 @@
 //! ```text
 //! bench-load-vm --ds DS_DIR --dir DATA_DIR [--order file|time] [--flush end|default|N]
 //!               [--writers 2] [--lines 200] [--compact] [--analyze] [--reencode]
+//!               [--select METRIC,...]
 //! ```
 //!
 //! - `--order file`: one write per `--lines` lines of the file, each line a whole series
@@ -20,6 +21,8 @@
 //!   `metrics_bytes_after_flush_before_compaction` before it.
 //! - `--analyze`: per-column compressed sizes, encodings and pages of the samples files
 //!   (Parquet metadata), files and rows per partition.
+//! - `--select`: after the load (and compaction), reads each metric's series over the whole
+//!   time range (`Engine::select_with_stats`, cold page cache) and reports rows decoded.
 //! - `--reencode`: merges each partition's samples files into one sorted file (what
 //!   compaction would write) and re-encodes it with variants of the writer settings, in
 //!   memory, to show where the bytes go and what other settings would yield.
@@ -194,6 +197,30 @@ fn main() {
     if let Some((secs, stats)) = compacted {
         out["compaction_seconds"] = json!(round3(secs));
         out["compaction"] = json!(stats);
+    }
+    let select: String = arg(&args, "--select", String::new());
+    let selects: Vec<Value> = select
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            let sel = strata_engine::Matcher::new("__name__", strata_engine::MatchOp::Equal, m)
+                .expect("matcher");
+            let t = Instant::now();
+            let (got, stats) = engine
+                .select_with_stats(&tenant, &[sel], i64::MIN, i64::MAX)
+                .expect("select");
+            json!({
+                "metric": m,
+                "series": got.len(),
+                "seconds": round3(t.elapsed().as_secs_f64()),
+                "samples": stats.samples,
+                "rows_decoded": stats.rows_decoded,
+                "bytes_read": stats.bytes_read,
+            })
+        })
+        .collect();
+    if !selects.is_empty() {
+        out["select"] = json!(selects);
     }
     drop(engine);
     if flag(&args, "--analyze") {
@@ -382,6 +409,8 @@ fn engine_props() -> WriterPropertiesBuilder {
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_data_page_row_count_limit(8192)
+        .set_column_dictionary_enabled(ColumnPath::from("series_id"), false)
+        .set_column_encoding(ColumnPath::from("series_id"), Encoding::PLAIN)
         .set_column_dictionary_enabled(ColumnPath::from("ts"), false)
         .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED)
         .set_column_dictionary_enabled(ColumnPath::from("value"), false)
@@ -429,6 +458,39 @@ fn variants() -> Vec<(&'static str, WriterProperties)> {
             engine_props()
                 .set_data_page_row_count_limit(1 << 20)
                 .set_data_page_size_limit(1 << 20)
+                .build(),
+        ),
+        (
+            "pages of 32k rows",
+            engine_props()
+                .set_data_page_row_count_limit(1 << 15)
+                .build(),
+        ),
+        (
+            "pages of 64k rows",
+            engine_props()
+                .set_data_page_row_count_limit(1 << 16)
+                .build(),
+        ),
+        (
+            "pages of 64k rows, value plain",
+            engine_props()
+                .set_data_page_row_count_limit(1 << 16)
+                .set_column_encoding(value(), Encoding::PLAIN)
+                .build(),
+        ),
+        (
+            "zstd 6",
+            engine_props()
+                .set_compression(Compression::ZSTD(
+                    ZstdLevel::try_new(6).expect("zstd level"),
+                ))
+                .build(),
+        ),
+        (
+            "ts plain (no delta)",
+            engine_props()
+                .set_column_encoding(ColumnPath::from("ts"), Encoding::PLAIN)
                 .build(),
         ),
         (
