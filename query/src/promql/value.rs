@@ -38,6 +38,27 @@ impl Labels {
         out
     }
 
+    /// [`Labels::from_pairs`] for pairs that are usually sorted by name already (storage's
+    /// canonical labels): those are taken as they are, without a search per pair.
+    /// `pairs` gives the pairs anew at each call.
+    pub(crate) fn from_sorted_pairs<'a, I>(pairs: impl Fn() -> I) -> Self
+    where
+        I: Iterator<Item = (&'a str, &'a str)>,
+    {
+        let mut prev: Option<&str> = None;
+        let canonical = pairs().all(|(n, v)| {
+            let ok = !v.is_empty() && prev.is_none_or(|p| p < n);
+            prev = Some(n);
+            ok
+        });
+        if !canonical {
+            return Self::from_pairs(pairs());
+        }
+        Labels(Arc::new(
+            pairs().map(|(n, v)| (n.to_owned(), v.to_owned())).collect(),
+        ))
+    }
+
     /// The value of `name`, or `""` when absent (PromQL treats both alike).
     pub fn get(&self, name: &str) -> &str {
         match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
