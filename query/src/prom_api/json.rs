@@ -82,10 +82,30 @@ pub(crate) fn timestamp(out: &mut String, ms: i64) {
         out.push('-');
     }
     let abs = ms.unsigned_abs();
-    let _ = write!(out, "{}", abs / 1000);
+    push_u64(out, abs / 1000);
     let frac = abs % 1000;
     if frac != 0 {
-        let _ = write!(out, ".{frac:03}");
+        out.push('.');
+        for d in [frac / 100, frac / 10 % 10, frac % 10] {
+            out.push(char::from(b'0' + d as u8));
+        }
+    }
+}
+
+/// Appends `n` in decimal without going through the formatting machinery.
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
     }
 }
 
@@ -100,15 +120,29 @@ pub(crate) fn float_seconds(out: &mut String, ms: i64) {
 
 /// A float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip digits, no
 /// exponent, `NaN`, `+Inf`, `-Inf`, `-0`.
+#[cfg(test)]
 pub(crate) fn format_f(v: f64) -> String {
+    let mut s = String::new();
+    push_f(&mut s, v);
+    s
+}
+
+/// Appends [`format_f`]'s text of `v` to `out`.
+fn push_f(out: &mut String, v: f64) {
     if v.is_nan() {
-        "NaN".into()
+        out.push_str("NaN");
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v.fract() == 0.0 && v.abs() < 1e15 && (v != 0.0 || v.is_sign_positive()) {
+        // A whole number (most counters and gauges): its digits, as `Display` prints them.
+        if v < 0.0 {
+            out.push('-');
+        }
+        push_u64(out, v.abs() as u64);
     } else {
         // Rust's `Display` for f64 prints the shortest round-trip digits without exponent,
         // the same text as Go's 'f' format with precision -1.
-        format!("{v}")
+        let _ = write!(out, "{v}");
     }
 }
 
@@ -134,13 +168,12 @@ fn format_e(v: f64) -> String {
 /// string of Go's `'f'` format, or `'e'` when the magnitude is below 1e-6 or at least 1e21.
 pub(crate) fn sample_value(out: &mut String, v: f64) {
     let abs = v.abs();
-    let text = if abs != 0.0 && abs.is_finite() && !(1e-6..1e21).contains(&abs) {
-        format_e(v)
-    } else {
-        format_f(v)
-    };
     out.push('"');
-    out.push_str(&text);
+    if abs != 0.0 && abs.is_finite() && !(1e-6..1e21).contains(&abs) {
+        out.push_str(&format_e(v));
+    } else {
+        push_f(out, v);
+    }
     out.push('"');
 }
 
@@ -148,7 +181,7 @@ pub(crate) fn sample_value(out: &mut String, v: f64) {
 /// whatever the magnitude.
 pub(crate) fn scalar_value(out: &mut String, v: f64) {
     out.push('"');
-    out.push_str(&format_f(v));
+    push_f(out, v);
     out.push('"');
 }
 
@@ -235,6 +268,22 @@ mod tests {
             sample_value(&mut s, *v);
             s.push(']');
             assert_eq!(s, *want);
+        }
+    }
+
+    #[test]
+    fn whole_numbers_print_as_display_does() {
+        let mut vals = vec![0.0, 1.0, -1.0, 9.0, 10.0, 1e14, 1e15 - 1.0, -123456789.0];
+        let mut x = 1u64;
+        for _ in 0..60 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            vals.push((x >> 14) as f64);
+            vals.push(-((x >> 30) as f64));
+        }
+        for v in vals {
+            assert_eq!(format_f(v), format!("{v}"), "value {v}");
         }
     }
 

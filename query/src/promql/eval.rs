@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
+use promql_parser::parser::{AtModifier, Call, Expr, Offset, SubqueryExpr, VectorSelector};
 
 use super::error::{Error, Result, exec};
 use super::label_cache::{LabelCache, WordMap};
@@ -48,6 +48,31 @@ pub(crate) struct SelectorCursors {
     pub(crate) name_checked: Vec<bool>,
 }
 
+/// The times an expression is evaluated at: multiples of `step` from `first` to `last`
+/// (the top level of a range query, or a subquery's steps over every evaluation of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeGrid {
+    /// First evaluation time (ms).
+    pub(crate) first: i64,
+    /// Distance between evaluation times (ms); 0 for a single time.
+    pub(crate) step: i64,
+    /// Last evaluation time (ms).
+    pub(crate) last: i64,
+    /// Whether every time of the grid is evaluated (windows of a subquery may leave gaps
+    /// when its enclosing step is longer than its range).
+    pub(crate) dense: bool,
+}
+
+impl TimeGrid {
+    /// Number of times on the grid.
+    pub(crate) fn steps(&self) -> Option<usize> {
+        if self.step <= 0 || self.last < self.first {
+            return None;
+        }
+        usize::try_from((self.last - self.first) / self.step + 1).ok()
+    }
+}
+
 /// Limits and defaults of one evaluation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EvalSettings {
@@ -68,8 +93,8 @@ pub(crate) struct Evaluator<'q> {
     /// Range-function calls' tables over the steps (`None`: the call does not qualify), by
     /// the call's address.
     grids: HashMap<usize, Option<Arc<GridTable>>>,
-    /// How many subqueries the evaluation is inside.
-    subquery_depth: usize,
+    /// The times each call is evaluated at, by the call's address (from [`Self::prefetch`]).
+    call_times: WordMap<usize, TimeGrid>,
     /// Top-level start, end and step (ms); start == end and step 0 for instant queries.
     pub(crate) start: i64,
     pub(crate) end: i64,
@@ -121,7 +146,7 @@ impl<'q> Evaluator<'q> {
             labels: LabelCache::default(),
             cursors: HashMap::new(),
             grids: HashMap::new(),
-            subquery_depth: 0,
+            call_times: WordMap::default(),
             start,
             end,
             interval,
@@ -162,10 +187,19 @@ impl<'q> Evaluator<'q> {
         self.at_ms(at).unwrap_or(t) - offset_ms(offset)
     }
 
-    /// Reads every selector of `expr` from `source`, over the widest window any step needs.
+    /// Reads every selector of `expr` from `source`, over the widest window any step needs,
+    /// and notes the times each call is evaluated at.
     pub(crate) fn prefetch(&mut self, expr: &Expr, source: &dyn SeriesSource) -> Result<()> {
         let mut wanted: Vec<(&VectorSelector, i64, i64)> = Vec::new();
-        self.plan(expr, self.start, self.end, &mut wanted);
+        let top = TimeGrid {
+            first: self.start,
+            step: self.interval,
+            last: self.end,
+            dense: true,
+        };
+        let mut calls = WordMap::default();
+        self.plan(expr, self.start, self.end, top, &mut wanted, &mut calls);
+        self.call_times = calls;
         for (vs, lo, hi) in wanted {
             let key = vs as *const VectorSelector as usize;
             let matchers = selector_matchers(vs);
@@ -175,12 +209,17 @@ impl<'q> Evaluator<'q> {
         Ok(())
     }
 
+    /// Collects the selectors of `e` with the window of reference times they are read over
+    /// (`lo..=hi`, before their own offset, `@` and range), and the evaluation times of its
+    /// calls (`times`, those of `e`).
     fn plan<'e>(
         &self,
         e: &'e Expr,
         lo: i64,
         hi: i64,
+        times: TimeGrid,
         out: &mut Vec<(&'e VectorSelector, i64, i64)>,
+        calls: &mut WordMap<usize, TimeGrid>,
     ) {
         let window = |at: &Option<AtModifier>, off: &Option<Offset>| match self.at_ms(at) {
             Some(a) => (a - offset_ms(off), a - offset_ms(off)),
@@ -197,27 +236,53 @@ impl<'q> Evaluator<'q> {
             }
             Expr::Subquery(sq) => {
                 let (a, b) = window(&sq.at, &sq.offset);
-                self.plan(&sq.expr, a - duration_ms(&sq.range), b, out);
+                let range = duration_ms(&sq.range);
+                let step = self.subquery_step(sq);
+                // As `subquery` walks them: multiples of the step in (ref - range, ref].
+                let inner = TimeGrid {
+                    first: (a - range).div_euclid(step) * step + step,
+                    step,
+                    last: b.div_euclid(step) * step,
+                    // Consecutive evaluations' windows meet when they are at most `range`
+                    // apart (one evaluation when the subquery has `@`).
+                    dense: times.dense && (a == b || times.step <= range),
+                };
+                self.plan(&sq.expr, a - range, b, inner, out, calls);
             }
             Expr::Aggregate(a) => {
-                self.plan(&a.expr, lo, hi, out);
+                self.plan(&a.expr, lo, hi, times, out, calls);
                 if let Some(p) = &a.param {
-                    self.plan(p, lo, hi, out);
+                    self.plan(p, lo, hi, times, out, calls);
                 }
             }
-            Expr::Unary(u) => self.plan(&u.expr, lo, hi, out),
+            Expr::Unary(u) => self.plan(&u.expr, lo, hi, times, out, calls),
             Expr::Binary(b) => {
-                self.plan(&b.lhs, lo, hi, out);
-                self.plan(&b.rhs, lo, hi, out);
+                self.plan(&b.lhs, lo, hi, times, out, calls);
+                self.plan(&b.rhs, lo, hi, times, out, calls);
             }
-            Expr::Paren(p) => self.plan(&p.expr, lo, hi, out),
+            Expr::Paren(p) => self.plan(&p.expr, lo, hi, times, out, calls),
             Expr::Call(c) => {
+                calls.insert(c as *const Call as usize, times);
                 for a in &c.args.args {
-                    self.plan(a, lo, hi, out);
+                    self.plan(a, lo, hi, times, out, calls);
                 }
             }
             Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
         }
+    }
+
+    /// The step of subquery `sq` (the default one when it has none).
+    fn subquery_step(&self, sq: &SubqueryExpr) -> i64 {
+        sq.step
+            .as_ref()
+            .map(duration_ms)
+            .filter(|s| *s > 0)
+            .unwrap_or(self.settings.subquery_step_ms)
+    }
+
+    /// The times call `key` (its address) is evaluated at, as [`Self::prefetch`] planned.
+    pub(crate) fn call_times(&self, key: usize) -> Option<TimeGrid> {
+        self.call_times.get(&key).copied()
     }
 
     /// Starts a new top-level step: resets the per-step sample count, checks the timeout.
@@ -378,11 +443,6 @@ impl<'q> Evaluator<'q> {
         self.grids.insert(key, table);
     }
 
-    /// Whether the evaluation is inside a subquery.
-    pub(crate) fn in_subquery(&self) -> bool {
-        self.subquery_depth > 0
-    }
-
     /// The series prefetched for selector `vs`.
     pub(crate) fn selected(&self, vs: &VectorSelector) -> Option<Arc<Vec<SourceSeries>>> {
         let key = vs as *const VectorSelector as usize;
@@ -411,20 +471,8 @@ impl<'q> Evaluator<'q> {
     /// Evaluates a subquery at `t`: its inner expression at every multiple of its step in
     /// `(ref - range, ref]`.
     fn subquery(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>> {
-        self.subquery_depth += 1;
-        let res = self.subquery_steps(sq, t);
-        self.subquery_depth -= 1;
-        res
-    }
-
-    fn subquery_steps(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>> {
         let reft = self.ref_time(&sq.at, &sq.offset, t);
-        let step = sq
-            .step
-            .as_ref()
-            .map(duration_ms)
-            .filter(|s| *s > 0)
-            .unwrap_or(self.settings.subquery_step_ms);
+        let step = self.subquery_step(sq);
         let lo = reft - duration_ms(&sq.range);
         // The first multiple of `step` strictly after `lo`.
         let mut ts = lo.div_euclid(step) * step + step;

@@ -400,10 +400,11 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
     Ok(Val::Vector(out))
 }
 
-/// The call's value at `t` from its table over the range query's steps (see
-/// [`super::range_grid`]), computed on first use; `None` when the call does not qualify (an
-/// instant query, inside a subquery, `@`, a scalar argument that is not a literal, a time
-/// off the grid).
+/// The call's value at `t` from its table over the times it is evaluated at (a range
+/// query's steps, or a subquery's over all its evaluations; see [`super::range_grid`]),
+/// computed on first use; `None` when the call does not qualify (a single evaluation time,
+/// a subquery whose evaluations leave gaps, `@`, a scalar argument that is not a literal, a
+/// time off the grid).
 fn from_grid(
     ev: &mut Evaluator<'_>,
     c: &Call,
@@ -418,7 +419,7 @@ fn from_grid(
         Some(Some(table)) => table,
         Some(None) => return Ok(None),
         None => {
-            let table = build_grid(ev, f, args, m_idx)?;
+            let table = build_grid(ev, key, f, args, m_idx)?;
             ev.put_grid_table(key, table.clone());
             match table {
                 Some(table) => table,
@@ -451,13 +452,19 @@ fn from_grid(
 /// The table of a call that qualifies for one (see [`from_grid`]), its name notes made.
 fn build_grid(
     ev: &mut Evaluator<'_>,
+    key: usize,
     f: &RangeFn<'_>,
     args: &[&Expr],
     m_idx: usize,
 ) -> Result<Option<Arc<GridTable>>> {
-    if ev.interval <= 0 || ev.in_subquery() {
+    // Every time the call is evaluated at must be on the grid, and (so that the table
+    // notes only what a step-by-step evaluation would) every time on it evaluated.
+    let Some(times) = ev.call_times(key).filter(|g| g.dense) else {
         return Ok(None);
-    }
+    };
+    let Some(steps) = times.steps() else {
+        return Ok(None);
+    };
     let Expr::MatrixSelector(ms) = unparen(args[m_idx]) else {
         return Ok(None);
     };
@@ -473,16 +480,12 @@ fn build_grid(
     let Some(series) = ev.selected(&ms.vs) else {
         return Ok(None);
     };
-    let steps = (ev.end - ev.start) / ev.interval + 1;
-    let Ok(steps) = usize::try_from(steps) else {
-        return Ok(None);
-    };
     if steps < 2 || series.len().saturating_mul(steps) > range_grid::MAX_CELLS {
         return Ok(None);
     }
     let grid = Grid {
-        start: ev.start,
-        step: ev.interval,
+        start: times.first,
+        step: times.step,
         steps,
         offset: offset_ms(&ms.vs.offset),
         range: duration_ms(&ms.range),

@@ -1,4 +1,6 @@
-//! A range function over a selector, evaluated for a whole range query's step grid at once.
+//! A range function over a selector, evaluated for all the times it is evaluated at once:
+//! a range query's steps, or a subquery's steps over all its evaluations (when they leave
+//! no gap: the enclosing step is at most the subquery's range).
 //!
 //! Evaluating step by step touches every series' window at every step, jumping from series
 //! to series. For a call like `rate(x[5m])` whose value at a time depends on that time only
@@ -23,7 +25,7 @@ const MAX_THREADS: usize = 4;
 /// Largest table (series × steps) computed; larger selections are evaluated step by step.
 pub(crate) const MAX_CELLS: usize = 50_000_000;
 
-/// The step grid of a range query and how a call's window sits relative to each step.
+/// The times a call is evaluated at and how its window sits relative to each.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Grid {
     /// First step (ms).

@@ -77,9 +77,9 @@ impl SeriesSource for EngineSource<'_> {
         Ok(series
             .into_iter()
             .map(|s| SourceSeries {
-                labels: Labels::from_pairs(
-                    s.labels.iter().map(|l| (l.name.clone(), l.value.clone())),
-                ),
+                labels: Labels::from_sorted_pairs(|| {
+                    s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))
+                }),
                 samples: s.samples.iter().map(|x| (x.ts, x.value)).collect(),
             })
             .collect())

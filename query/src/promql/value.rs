@@ -17,10 +17,11 @@ pub fn is_stale_nan(v: f64) -> bool {
 /// A label set, sorted by name, names unique, no empty values.
 ///
 /// The pairs are shared: cloning a label set is a reference-count increment, and changing
-/// one copies the pairs only if another holder shares them. Equality, hashing and order are
-/// by content.
+/// one copies the pairs only if another holder shares them; the names and values are
+/// shared too, so that copy (dropping `__name__` from each result, say) counts references
+/// instead of copying strings. Equality, hashing and order are by content.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Arc<Vec<(String, String)>>);
+pub struct Labels(Arc<Vec<(Arc<str>, Arc<str>)>>);
 
 impl Labels {
     /// Builds a label set from pairs in any order; empty values are dropped and a later
@@ -38,9 +39,30 @@ impl Labels {
         out
     }
 
+    /// [`Labels::from_pairs`] for pairs that are usually sorted by name already (storage's
+    /// canonical labels): those are taken as they are, without a search per pair.
+    /// `pairs` gives the pairs anew at each call.
+    pub(crate) fn from_sorted_pairs<'a, I>(pairs: impl Fn() -> I) -> Self
+    where
+        I: Iterator<Item = (&'a str, &'a str)>,
+    {
+        let mut prev: Option<&str> = None;
+        let canonical = pairs().all(|(n, v)| {
+            let ok = !v.is_empty() && prev.is_none_or(|p| p < n);
+            prev = Some(n);
+            ok
+        });
+        if !canonical {
+            return Self::from_pairs(pairs());
+        }
+        Labels(Arc::new(
+            pairs().map(|(n, v)| (Arc::from(n), Arc::from(v))).collect(),
+        ))
+    }
+
     /// The value of `name`, or `""` when absent (PromQL treats both alike).
     pub fn get(&self, name: &str) -> &str {
-        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+        match self.0.binary_search_by(|(n, _)| (**n).cmp(name)) {
             Ok(i) => &self.0[i].1,
             Err(_) => "",
         }
@@ -48,27 +70,25 @@ impl Labels {
 
     /// Whether `name` is present.
     pub fn has(&self, name: &str) -> bool {
-        self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .is_ok()
+        self.0.binary_search_by(|(n, _)| (**n).cmp(name)).is_ok()
     }
 
     /// Sets `name` to `value`; an empty value removes the label.
     pub fn set(&mut self, name: String, value: String) {
-        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(&name)) {
+        match self.0.binary_search_by(|(n, _)| (**n).cmp(name.as_str())) {
             Ok(i) if value.is_empty() => {
                 Arc::make_mut(&mut self.0).remove(i);
             }
-            Ok(i) if self.0[i].1 == value => {}
-            Ok(i) => Arc::make_mut(&mut self.0)[i].1 = value,
+            Ok(i) if *self.0[i].1 == *value => {}
+            Ok(i) => Arc::make_mut(&mut self.0)[i].1 = value.into(),
             Err(_) if value.is_empty() => {}
-            Err(i) => Arc::make_mut(&mut self.0).insert(i, (name, value)),
+            Err(i) => Arc::make_mut(&mut self.0).insert(i, (name.into(), value.into())),
         }
     }
 
     /// Removes `name`.
     pub fn remove(&mut self, name: &str) {
-        if let Ok(i) = self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+        if let Ok(i) = self.0.binary_search_by(|(n, _)| (**n).cmp(name)) {
             Arc::make_mut(&mut self.0).remove(i);
         }
     }
@@ -87,7 +107,7 @@ impl Labels {
 
     /// The (name, value) pairs in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.0.iter().map(|(n, v)| (&**n, &**v))
     }
 
     /// Number of labels.
