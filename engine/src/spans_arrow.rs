@@ -70,7 +70,7 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for s in spans {
         attrs.append(&s.attributes)?;
-        resource.append(&s.resource_attributes)?;
+        resource.append_shared(&s.resource_attributes)?;
         for e in &s.events {
             ev_time.push(Some(e.time_ns));
             ev_name.push(e.name.as_str());
@@ -85,10 +85,10 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
             ln_attrs.append(&l.attributes)?;
         }
     }
-    let (attrs, attr_types) = attrs.finish();
-    let (resource, resource_types) = resource.finish();
-    let (ev_attrs, ev_types) = ev_attrs.finish();
-    let (ln_attrs, ln_types) = ln_attrs.finish();
+    let (attrs, attr_types) = attrs.finish()?;
+    let (resource, resource_types) = resource.finish()?;
+    let (ev_attrs, ev_types) = ev_attrs.finish()?;
+    let (ln_attrs, ln_types) = ln_attrs.finish()?;
     let events = list(
         vec![
             ("time", times(ev_time), false),
