@@ -17,7 +17,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -291,6 +291,16 @@ fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
         .set_column_bloom_filter_max_ndv(trace_id.clone(), SIGNAL_ROW_GROUP as u64)
         .set_column_dictionary_enabled(trace_id, false)
         .set_column_dictionary_enabled(ColumnPath::from("span_id"), false);
+    // No statistics (chunk or page) on the leaves of nested columns (attribute maps, events,
+    // links): nothing prunes by them, and min/max of every map key and value was writer
+    // CPU. The top-level columns keep them (`trace_id`, times, service, name...).
+    if let Ok(descr) = ArrowSchemaConverter::new().convert(schema) {
+        for leaf in descr.columns() {
+            if leaf.path().parts().len() > 1 {
+                b = b.set_column_statistics_enabled(leaf.path().clone(), EnabledStatistics::None);
+            }
+        }
+    }
     // Nanosecond times: nearly unique, so a dictionary only falls back to plain 8-byte
     // values; deltas are small (the sort column's) or at least far below 64 bits.
     for col in SIGNAL_DELTA_COLUMNS {
