@@ -270,10 +270,10 @@ pub(crate) fn read_series(path: &Path) -> Result<Vec<(SeriesId, Labels)>, Error>
 pub(crate) const SIGNAL_ROW_GROUP: usize = 64 * 1024;
 
 /// Writer properties of spans and logs files (`docs/formats/spans-logs.md`): zstd, page
-/// statistics (top-level columns only) and the page index, sorted by `key` (declared as the row groups' sorting
-/// columns), a bloom filter on `trace_id` per row group ([`SIGNAL_BLOOM_FPP`]; sized for a
-/// full row group of distinct ids, then folded down to what the row group holds), no
-/// dictionary for ids.
+/// statistics (top-level columns only) and the page index, sorted by `key` (declared as
+/// the row groups' sorting columns), a bloom filter on `trace_id` per row group
+/// ([`SIGNAL_BLOOM_FPP`]; sized for a full row group of distinct ids, then folded down to
+/// what the row group holds), no dictionary for ids.
 fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
     let zstd = ZstdLevel::try_new(3).unwrap_or_default();
     let sorting = signal_sorting(schema, key);
