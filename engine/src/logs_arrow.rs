@@ -35,10 +35,10 @@ pub(crate) fn logs_batch(logs: &[&LogRecord]) -> Result<RecordBatch> {
     let mut resource = AttrBuilder::new();
     for r in logs {
         attrs.append(&r.attributes)?;
-        resource.append(&r.resource_attributes)?;
+        resource.append_shared(&r.resource_attributes)?;
     }
-    let (attrs, attr_types) = attrs.finish();
-    let (resource, resource_types) = resource.finish();
+    let (attrs, attr_types) = attrs.finish()?;
+    let (resource, resource_types) = resource.finish()?;
     let body: ArrayRef = Arc::new(StringArray::from_iter(
         logs.iter().map(|r| r.body.as_ref().map(AnyValue::to_text)),
     ));

@@ -17,7 +17,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -297,10 +297,10 @@ pub(crate) fn read_series(path: &Path) -> Result<Vec<(SeriesId, Labels)>, Error>
 pub(crate) const SIGNAL_ROW_GROUP: usize = 64 * 1024;
 
 /// Writer properties of spans and logs files (`docs/formats/spans-logs.md`): zstd, page
-/// statistics and the page index, sorted by `key` (declared as the row groups' sorting
-/// columns), a bloom filter on `trace_id` per row group ([`SIGNAL_BLOOM_FPP`]; sized for a
-/// full row group of distinct ids, then folded down to what the row group holds), no
-/// dictionary for ids.
+/// statistics (top-level columns only) and the page index, sorted by `key` (declared as
+/// the row groups' sorting columns), a bloom filter on `trace_id` per row group
+/// ([`SIGNAL_BLOOM_FPP`]; sized for a full row group of distinct ids, then folded down to
+/// what the row group holds), no dictionary for ids.
 fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
     let zstd = ZstdLevel::try_new(3).unwrap_or_default();
     let sorting = signal_sorting(schema, key);
@@ -318,6 +318,16 @@ fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
         .set_column_bloom_filter_max_ndv(trace_id.clone(), SIGNAL_ROW_GROUP as u64)
         .set_column_dictionary_enabled(trace_id, false)
         .set_column_dictionary_enabled(ColumnPath::from("span_id"), false);
+    // No statistics (chunk or page) on the leaves of nested columns (attribute maps, events,
+    // links): nothing prunes by them, and min/max of every map key and value was writer
+    // CPU. The top-level columns keep them (`trace_id`, times, service, name...).
+    if let Ok(descr) = ArrowSchemaConverter::new().convert(schema) {
+        for leaf in descr.columns() {
+            if leaf.path().parts().len() > 1 {
+                b = b.set_column_statistics_enabled(leaf.path().clone(), EnabledStatistics::None);
+            }
+        }
+    }
     // Nanosecond times: nearly unique, so a dictionary only falls back to plain 8-byte
     // values; deltas are small (the sort column's) or at least far below 64 bits.
     for col in SIGNAL_DELTA_COLUMNS {

@@ -1,14 +1,16 @@
 //! Arrow building blocks shared by the spans and logs layouts: attribute maps (text values
 //! plus a types map), ids, timestamps, and typed column access when reading back.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, FixedSizeBinaryArray, FixedSizeBinaryBuilder, MapArray, MapBuilder,
-    StringArray, StringBuilder, TimestampNanosecondArray,
+    Array, ArrayRef, FixedSizeBinaryArray, FixedSizeBinaryBuilder, MapArray, StringArray,
+    StructArray, TimestampNanosecondArray,
 };
-use arrow::datatypes::{Field, Schema};
+use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 
 use crate::anyvalue::{AnyValue, Attributes};
@@ -18,39 +20,176 @@ use crate::{Error, Result};
 /// Builds an attributes column pair: `attributes` (key -> text form of the value) and
 /// `attribute_types` (key -> type name, for non-string values only); see
 /// `docs/formats/spans-logs.md`.
+///
+/// The maps are built from plain byte and offset buffers. A list shared by many rows (a
+/// resource's, behind one [`Arc`]) is rendered once per distinct list
+/// ([`AttrBuilder::append_shared`]) and copied per row, instead of formatting every
+/// entry of every row.
 pub(crate) struct AttrBuilder {
-    kv: MapBuilder<StringBuilder, StringBuilder>,
-    types: MapBuilder<StringBuilder, StringBuilder>,
+    kv: MapParts,
+    types: MapParts,
+    /// Shared lists already rendered, by address (the rows, and so the lists, are borrowed
+    /// for the whole build, so an address names one list), and the last one looked up.
+    rendered: HashMap<*const Attributes, usize>,
+    blocks: Vec<(MapParts, MapParts)>,
+    last: Option<(*const Attributes, usize)>,
 }
 
 impl AttrBuilder {
     pub(crate) fn new() -> Self {
         Self {
-            kv: MapBuilder::new(None, StringBuilder::new(), StringBuilder::new()),
-            types: MapBuilder::new(None, StringBuilder::new(), StringBuilder::new()),
+            kv: MapParts::default(),
+            types: MapParts::default(),
+            rendered: HashMap::new(),
+            blocks: Vec::new(),
+            last: None,
         }
     }
 
     /// Appends one row's attributes.
     pub(crate) fn append(&mut self, attrs: &Attributes) -> Result<()> {
-        for (k, v) in attrs {
-            self.kv.keys().append_value(k);
-            let values = self.kv.values();
-            // The builder's `fmt::Write` appends to the value the next `append_value` ends.
-            v.write_text(values).map_err(mem)?;
-            values.append_value("");
-            if let Some(t) = v.type_name() {
-                self.types.keys().append_value(k);
-                self.types.values().append_value(t);
+        render(attrs, &mut self.kv, &mut self.types)?;
+        self.kv.end_row();
+        self.types.end_row();
+        Ok(())
+    }
+
+    /// Appends one row's attributes from a list many rows share: the same column values
+    /// as [`AttrBuilder::append`], the text rendered once per distinct list.
+    pub(crate) fn append_shared(&mut self, attrs: &Arc<Attributes>) -> Result<()> {
+        let ptr = Arc::as_ptr(attrs);
+        let at = match self.last {
+            Some((p, at)) if p == ptr => at,
+            _ => {
+                let at = match self.rendered.get(&ptr) {
+                    Some(&at) => at,
+                    None => {
+                        let (mut kv, mut types) = (MapParts::default(), MapParts::default());
+                        render(attrs, &mut kv, &mut types)?;
+                        self.blocks.push((kv, types));
+                        self.rendered.insert(ptr, self.blocks.len() - 1);
+                        self.blocks.len() - 1
+                    }
+                };
+                self.last = Some((ptr, at));
+                at
             }
-        }
-        self.kv.append(true).map_err(mem)?;
-        self.types.append(true).map_err(mem)
+        };
+        let (kv, types) = &self.blocks[at];
+        self.kv.extend(kv);
+        self.types.extend(types);
+        self.kv.end_row();
+        self.types.end_row();
+        Ok(())
     }
 
     /// The two map arrays.
-    pub(crate) fn finish(mut self) -> (ArrayRef, ArrayRef) {
-        (Arc::new(self.kv.finish()), Arc::new(self.types.finish()))
+    pub(crate) fn finish(self) -> Result<(ArrayRef, ArrayRef)> {
+        Ok((self.kv.finish()?, self.types.finish()?))
+    }
+}
+
+/// Renders `attrs` as entries of `kv` and `types` (no row end).
+fn render(attrs: &Attributes, kv: &mut MapParts, types: &mut MapParts) -> Result<()> {
+    for (k, v) in attrs {
+        kv.keys.push(k.as_bytes());
+        v.write_text(&mut ByteWriter(&mut kv.values.bytes))
+            .map_err(mem)?;
+        kv.values.end_value();
+        if let Some(t) = v.type_name() {
+            types.keys.push(k.as_bytes());
+            types.values.push(t.as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// `fmt::Write` into a byte buffer (only whole `&str`s are written, so it stays UTF-8).
+struct ByteWriter<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for ByteWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// A utf8 column under construction: concatenated UTF-8 bytes and value end offsets.
+#[derive(Default)]
+struct Utf8Parts {
+    bytes: Vec<u8>,
+    /// End offset of each value (the start of the first is 0).
+    ends: Vec<i32>,
+}
+
+impl Utf8Parts {
+    fn push(&mut self, v: &[u8]) {
+        self.bytes.extend_from_slice(v);
+        self.end_value();
+    }
+
+    /// Ends the value written into `bytes` since the last end.
+    fn end_value(&mut self) {
+        self.ends.push(self.bytes.len() as i32);
+    }
+
+    /// Appends every value of `other`.
+    fn extend(&mut self, other: &Utf8Parts) {
+        let base = self.bytes.len() as i32;
+        self.bytes.extend_from_slice(&other.bytes);
+        self.ends.extend(other.ends.iter().map(|e| base + e));
+    }
+
+    fn finish(self) -> Result<ArrayRef> {
+        let mut offsets = Vec::with_capacity(self.ends.len() + 1);
+        offsets.push(0i32);
+        offsets.extend(self.ends);
+        // The bytes are whole `&str`s and the offsets end values on their boundaries, so
+        // the checks cannot fail; a failure is reported, not assumed away.
+        let array = StringArray::try_new(
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            Buffer::from_vec(self.bytes),
+            None,
+        )
+        .map_err(mem)?;
+        Ok(Arc::new(array))
+    }
+}
+
+/// A `map<utf8, utf8>` column under construction, laid out as `MapBuilder` lays it out
+/// (fields `entries`, `keys`, `values`; no nulls).
+#[derive(Default)]
+struct MapParts {
+    keys: Utf8Parts,
+    values: Utf8Parts,
+    /// End (entry index) of each row.
+    rows: Vec<i32>,
+}
+
+impl MapParts {
+    fn extend(&mut self, other: &MapParts) {
+        self.keys.extend(&other.keys);
+        self.values.extend(&other.values);
+    }
+
+    fn end_row(&mut self) {
+        self.rows.push(self.keys.ends.len() as i32);
+    }
+
+    fn finish(self) -> Result<ArrayRef> {
+        let mut offsets = Vec::with_capacity(self.rows.len() + 1);
+        offsets.push(0i32);
+        offsets.extend(self.rows);
+        let keys = Arc::new(Field::new("keys", DataType::Utf8, false));
+        let values = Arc::new(Field::new("values", DataType::Utf8, true));
+        let entries = StructArray::from(vec![
+            (keys, self.keys.finish()?),
+            (values, self.values.finish()?),
+        ]);
+        let field = Arc::new(Field::new("entries", entries.data_type().clone(), false));
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        let map = MapArray::try_new(field, offsets, entries, None, false).map_err(mem)?;
+        Ok(Arc::new(map))
     }
 }
 
@@ -153,5 +292,68 @@ impl<'a> Cols<'a> {
 
     pub(crate) fn bad(&self, e: impl std::fmt::Display) -> Error {
         bad(self.path, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{MapBuilder, StringBuilder};
+
+    use super::*;
+
+    /// The column pair as arrow's own `MapBuilder` builds it (the layout files had before
+    /// the buffers were built by hand).
+    fn with_map_builder(rows: &[&Attributes]) -> (ArrayRef, ArrayRef) {
+        let new = || MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        let (mut kv, mut types) = (new(), new());
+        for attrs in rows {
+            for (k, v) in attrs.iter() {
+                kv.keys().append_value(k);
+                kv.values().append_value(v.to_text());
+                if let Some(t) = v.type_name() {
+                    types.keys().append_value(k);
+                    types.values().append_value(t);
+                }
+            }
+            kv.append(true).unwrap();
+            types.append(true).unwrap();
+        }
+        (Arc::new(kv.finish()), Arc::new(types.finish()))
+    }
+
+    #[test]
+    fn attribute_maps_match_arrows_map_builder_shared_or_not() {
+        let a: Arc<Attributes> = Arc::new(vec![
+            ("service.name".into(), AnyValue::String("api".into())),
+            ("pid".into(), AnyValue::Int(-42)),
+            ("ratio".into(), AnyValue::Double(0.5)),
+            ("blob".into(), AnyValue::Bytes(vec![0, 255])),
+            ("ok".into(), AnyValue::Bool(true)),
+            (
+                "list".into(),
+                AnyValue::Array(vec![AnyValue::Int(1), AnyValue::String("é".into())]),
+            ),
+        ]);
+        let b: Arc<Attributes> = Arc::new(vec![("k".into(), AnyValue::String(String::new()))]);
+        let empty: Arc<Attributes> = Arc::default();
+        // An equal list behind another Arc renders the same.
+        let a2 = Arc::new((*a).clone());
+        let rows = [&a, &a, &b, &empty, &a, &a2, &b, &empty, &empty];
+        let (mut shared, mut plain) = (AttrBuilder::new(), AttrBuilder::new());
+        for r in rows {
+            shared.append_shared(r).unwrap();
+            plain.append(r).unwrap();
+        }
+        let want = with_map_builder(&rows.map(|r| &**r));
+        let (shared, plain) = (shared.finish().unwrap(), plain.finish().unwrap());
+        assert_eq!(shared.0.to_data(), want.0.to_data());
+        assert_eq!(shared.1.to_data(), want.1.to_data());
+        assert_eq!(plain.0.to_data(), want.0.to_data());
+        assert_eq!(plain.1.to_data(), want.1.to_data());
+        assert_eq!(shared.0.data_type(), want.0.data_type());
+        let kv = shared.0.as_any().downcast_ref::<MapArray>().unwrap();
+        let types = shared.1.as_any().downcast_ref::<MapArray>().unwrap();
+        assert_eq!(read_attrs(kv, types, 5).unwrap(), *a);
+        assert_eq!(read_attrs(kv, types, 8).unwrap(), Vec::new());
     }
 }

@@ -70,7 +70,7 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for s in spans {
         attrs.append(&s.attributes)?;
-        resource.append(&s.resource_attributes)?;
+        resource.append_shared(&s.resource_attributes)?;
         for e in &s.events {
             ev_time.push(Some(e.time_ns));
             ev_name.push(e.name.as_str());
@@ -85,10 +85,10 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
             ln_attrs.append(&l.attributes)?;
         }
     }
-    let (attrs, attr_types) = attrs.finish();
-    let (resource, resource_types) = resource.finish();
-    let (ev_attrs, ev_types) = ev_attrs.finish();
-    let (ln_attrs, ln_types) = ln_attrs.finish();
+    let (attrs, attr_types) = attrs.finish()?;
+    let (resource, resource_types) = resource.finish()?;
+    let (ev_attrs, ev_types) = ev_attrs.finish()?;
+    let (ln_attrs, ln_types) = ln_attrs.finish()?;
     let events = list(
         vec![
             ("time", times(ev_time), false),
@@ -392,5 +392,46 @@ mod tests {
             .unwrap();
         assert_eq!((route.value(0), route.is_null(1)), ("/x", true));
         assert_eq!(batch.column_by_name("duration_ns").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn spans_files_keep_statistics_on_top_level_columns_only() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let span = SpanRecord {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            service_name: "api".into(),
+            attributes: vec![("k".into(), AnyValue::Int(1))],
+            resource_attributes: Arc::new(vec![("r".into(), AnyValue::String("v".into()))]),
+            ..SpanRecord::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.parquet");
+        let key = crate::signal_flush::sort_key(crate::signal::Signal::Traces);
+        crate::parquet_io::write_signal_file(&path, &spans_batch(&[&span]).unwrap(), key).unwrap();
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let rg = reader.metadata().row_group(0);
+        let (mut top, mut nested) = (0, 0);
+        for c in rg.columns() {
+            if c.column_path().parts().len() == 1 {
+                assert!(c.statistics().is_some(), "{}", c.column_path());
+                top += 1;
+            } else {
+                assert!(c.statistics().is_none(), "{}", c.column_path());
+                nested += 1;
+            }
+        }
+        assert!(
+            top >= 20 && nested >= 20,
+            "{top} top-level, {nested} nested"
+        );
+        // The file still reads back whole.
+        let (_, batches, sorted) = crate::parquet_io::signal_reader(&path, 16, key).unwrap();
+        assert!(sorted);
+        let back: Vec<_> = batches
+            .map(|b| spans_from_batch(&b.unwrap()).unwrap())
+            .collect();
+        assert_eq!(back, vec![vec![span]]);
     }
 }

@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use strata_server::{Cli, Command};
 
+/// mimalloc instead of the system allocator (feature `mimalloc`, on by default): ingest
+/// allocates and frees many small strings per record (`docs/benchmarks.md`).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
