@@ -128,19 +128,28 @@ impl Utf8Parts {
         self.end_value();
     }
 
-    /// Ends the value written into `bytes` since the last end.
+    /// Ends the value written into `bytes` since the last end. Offsets past `i32::MAX`
+    /// wrap here and are refused by [`Utf8Parts::finish`], which checks the length.
     fn end_value(&mut self) {
         self.ends.push(self.bytes.len() as i32);
     }
 
-    /// Appends every value of `other`.
+    /// Appends every value of `other` (offsets wrap as in [`Utf8Parts::end_value`]).
     fn extend(&mut self, other: &Utf8Parts) {
         let base = self.bytes.len() as i32;
         self.bytes.extend_from_slice(&other.bytes);
-        self.ends.extend(other.ends.iter().map(|e| base + e));
+        self.ends
+            .extend(other.ends.iter().map(|e| base.wrapping_add(*e)));
     }
 
     fn finish(self) -> Result<ArrayRef> {
+        // The bytes only grow, so if their total fits an i32 offset, no offset wrapped.
+        if i32::try_from(self.bytes.len()).is_err() {
+            return Err(mem(format!(
+                "{} bytes of attribute text in one batch, over a utf8 column's 2 GiB",
+                self.bytes.len()
+            )));
+        }
         let mut offsets = Vec::with_capacity(self.ends.len() + 1);
         offsets.push(0i32);
         offsets.extend(self.ends);
@@ -172,11 +181,18 @@ impl MapParts {
         self.values.extend(&other.values);
     }
 
+    /// Ends a row; entry counts past `i32::MAX` wrap and are refused by `finish`.
     fn end_row(&mut self) {
         self.rows.push(self.keys.ends.len() as i32);
     }
 
     fn finish(self) -> Result<ArrayRef> {
+        if i32::try_from(self.keys.ends.len()).is_err() {
+            return Err(mem(format!(
+                "{} attribute entries in one batch, over a map column's i32 offsets",
+                self.keys.ends.len()
+            )));
+        }
         let mut offsets = Vec::with_capacity(self.rows.len() + 1);
         offsets.push(0i32);
         offsets.extend(self.rows);
