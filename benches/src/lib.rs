@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use strata_engine::{Engine, EngineConfig, Limits, Sample, SeriesSamples, TenantId};
+use strata_engine::{Engine, EngineConfig, KeyedSeries, Limits, Sample, SeriesSamples, TenantId};
 
 /// A deterministic, poorly compressible payload of `len` bytes derived from `seed`
 /// (xorshift), so benchmarks neither write zeros nor pay for a real RNG.
@@ -109,6 +109,17 @@ pub struct IngestRun {
     pub over_capacity_retries: u64,
 }
 
+/// How [`ingest_with`]'s writers hand their batches to the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritePath {
+    /// [`Engine::write`] with owned label sets: every write validates, canonicalises and
+    /// hashes every label set.
+    Labels,
+    /// [`Engine::known_series`] then [`Engine::write_keyed`] with a raw key per series (as
+    /// the remote-write receiver does): label sets are only validated the first time.
+    Keyed,
+}
+
 /// Writes `batches` scrape-like batches of `series` series × 1 sample from each of `writers`
 /// threads (writer `w` owns target `first_target + w`) and returns the wall time. Each writer's
 /// batch `k` has timestamp `ts0 + k * ts_step_ms`. A write rejected with `OverCapacity` is
@@ -124,20 +135,74 @@ pub fn ingest(
     ts0: i64,
     ts_step_ms: i64,
 ) -> IngestRun {
-    let barrier = Arc::new(Barrier::new(writers + 1));
-    let handles: Vec<_> = (0..writers)
+    let shape = IngestShape {
+        writers,
+        first_target,
+        series,
+        batches,
+        ts0,
+        ts_step_ms,
+    };
+    ingest_with(engine, tenant, WritePath::Labels, shape)
+}
+
+/// The load [`ingest_with`] generates; see [`ingest`].
+#[derive(Debug, Clone, Copy)]
+pub struct IngestShape {
+    /// Concurrent writer threads.
+    pub writers: usize,
+    /// Writer `w` owns target `first_target + w`.
+    pub first_target: usize,
+    /// Series per batch (and per writer).
+    pub series: usize,
+    /// Batches per writer.
+    pub batches: u64,
+    /// Timestamp of each writer's first batch.
+    pub ts0: i64,
+    /// Milliseconds between a writer's batches.
+    pub ts_step_ms: i64,
+}
+
+/// [`ingest`] through the chosen [`WritePath`].
+pub fn ingest_with(
+    engine: &Arc<Engine>,
+    tenant: &TenantId,
+    path: WritePath,
+    shape: IngestShape,
+) -> IngestRun {
+    let barrier = Arc::new(Barrier::new(shape.writers + 1));
+    let handles: Vec<_> = (0..shape.writers)
         .map(|w| {
             let engine = engine.clone();
             let tenant = tenant.clone();
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let mut batch = scrape_batch(first_target + w, series);
+                let mut batch = scrape_batch(shape.first_target + w, shape.series);
+                // Keyed path: one raw key per series, built once, as a receiver would have
+                // the label bytes of its request at hand.
+                let keys: Vec<Vec<u8>> = batch
+                    .iter()
+                    .map(|ss| {
+                        let mut key = Vec::new();
+                        for (n, v) in &ss.labels {
+                            key.extend_from_slice(n.as_bytes());
+                            key.push(0);
+                            key.extend_from_slice(v.as_bytes());
+                            key.push(0);
+                        }
+                        key
+                    })
+                    .collect();
                 let mut run = IngestRun::default();
                 barrier.wait();
-                for k in 0..batches {
-                    set_samples(&mut batch, ts0 + k as i64 * ts_step_ms, k);
+                for k in 0..shape.batches {
+                    set_samples(&mut batch, shape.ts0 + k as i64 * shape.ts_step_ms, k);
                     loop {
-                        match engine.write(&tenant, &batch) {
+                        let written = match path {
+                            WritePath::Labels => engine.write(&tenant, &batch),
+                            WritePath::Keyed => write_keyed(&engine, &tenant, &keys, &batch),
+                        };
+                        match written {
                             Ok(outcome) => {
                                 run.accepted += outcome.accepted;
                                 break;
@@ -164,6 +229,42 @@ pub fn ingest(
     }
     total.elapsed = start.elapsed();
     total
+}
+
+/// One batch through [`Engine::known_series`] and [`Engine::write_keyed`].
+fn write_keyed(
+    engine: &Engine,
+    tenant: &TenantId,
+    keys: &[Vec<u8>],
+    batch: &[SeriesSamples],
+) -> strata_engine::Result<strata_engine::WriteOutcome> {
+    let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    let known = engine.known_series(tenant, &key_refs)?;
+    let labels: Vec<Vec<(&str, &str)>> = batch
+        .iter()
+        .zip(&known)
+        .map(|(ss, k)| match k {
+            Some(_) => Vec::new(),
+            None => ss
+                .labels
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect(),
+        })
+        .collect();
+    let series: Vec<KeyedSeries<'_>> = batch
+        .iter()
+        .zip(&known)
+        .zip(&labels)
+        .zip(&key_refs)
+        .map(|(((ss, known), labels), key)| KeyedSeries {
+            key,
+            known: *known,
+            labels,
+            samples: &ss.samples,
+        })
+        .collect();
+    engine.write_keyed(tenant, &series)
 }
 
 /// `VmRSS` and `VmHWM` of this process in bytes, from `/proc/self/status` (0 if absent).

@@ -6,7 +6,7 @@
 //! ```text
 //! bench-load-vm --ds DS_DIR --dir DATA_DIR [--order file|time] [--flush end|default|N]
 //!               [--writers 2] [--lines 200] [--compact] [--analyze] [--reencode]
-//!               [--select METRIC,...]
+//!               [--select SELECTOR,...]
 //! ```
 //!
 //! - `--order file`: one write per `--lines` lines of the file, each line a whole series
@@ -21,8 +21,11 @@
 //!   `metrics_bytes_after_flush_before_compaction` before it.
 //! - `--analyze`: per-column compressed sizes, encodings and pages of the samples files
 //!   (Parquet metadata), files and rows per partition.
-//! - `--select`: after the load (and compaction), reads each metric's series over the whole
-//!   time range (`Engine::select_with_stats`, cold page cache) and reports rows decoded.
+//! - `--select`: after the load (and compaction), reads each selector's series over the whole
+//!   time range (`Engine::select_with_stats`, cold page cache) and reports rows decoded and
+//!   bytes read against the samples files' size. A selector is `metric` or
+//!   `metric{label=value,...}` (equality only), e.g.
+//!   `--select 'node_load1{instance=host-00007:9100},http_requests_total'`.
 //! - `--reencode`: merges each partition's samples files into one sorted file (what
 //!   compaction would write) and re-encodes it with variants of the writer settings, in
 //!   memory, to show where the bytes go and what other settings would yield.
@@ -199,23 +202,30 @@ fn main() {
         out["compaction"] = json!(stats);
     }
     let select: String = arg(&args, "--select", String::new());
-    let selects: Vec<Value> = select
-        .split(',')
-        .filter(|m| !m.is_empty())
-        .map(|m| {
-            let sel = strata_engine::Matcher::new("__name__", strata_engine::MatchOp::Equal, m)
-                .expect("matcher");
+    let samples_bytes: u64 = partitions(&metrics)
+        .values()
+        .flatten()
+        .filter(|f| is_samples(f))
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let selects: Vec<Value> = split_selects(&select)
+        .iter()
+        .map(|item| {
+            let matchers = parse_select(item);
             let t = Instant::now();
             let (got, stats) = engine
-                .select_with_stats(&tenant, &[sel], i64::MIN, i64::MAX)
+                .select_with_stats(&tenant, &matchers, i64::MIN, i64::MAX)
                 .expect("select");
             json!({
-                "metric": m,
+                "selector": item,
                 "series": got.len(),
                 "seconds": round3(t.elapsed().as_secs_f64()),
+                "file_sets": stats.file_sets,
                 "samples": stats.samples,
                 "rows_decoded": stats.rows_decoded,
                 "bytes_read": stats.bytes_read,
+                "index_bytes_read": stats.index_bytes_read,
+                "samples_files_bytes": samples_bytes,
             })
         })
         .collect();
@@ -230,6 +240,45 @@ fn main() {
         out["reencode"] = reencode(&metrics, total);
     }
     println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+}
+
+/// Splits `--select` at the commas that are not inside `{...}`.
+fn split_selects(arg: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth) = (Vec::new(), String::new(), 0u32);
+    for c in arg.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+/// `metric` or `metric{label=value,...}` (equality only, values unquoted) as matchers.
+fn parse_select(item: &str) -> Vec<strata_engine::Matcher> {
+    let eq = |name: &str, value: &str| {
+        strata_engine::Matcher::new(name, strata_engine::MatchOp::Equal, value).expect("matcher")
+    };
+    let (name, rest) = item.split_once('{').unwrap_or((item, ""));
+    let mut matchers = vec![eq("__name__", name)];
+    for pair in rest
+        .trim_end_matches('}')
+        .split(',')
+        .filter(|p| !p.is_empty())
+    {
+        let (l, v) = pair
+            .split_once('=')
+            .expect("--select labels are label=value");
+        matchers.push(eq(l, v));
+    }
+    matchers
 }
 
 fn round3(x: f64) -> f64 {
