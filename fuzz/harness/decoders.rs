@@ -81,7 +81,12 @@ pub(crate) fn check_otlp(data: &[u8]) {
         content_type,
         content_encoding,
     };
-    match decoders::otlp_metrics(body, framing, MAX_LEN) {
+    let general = decoders::otlp_metrics(body, framing, MAX_LEN);
+    // The fast path (protobuf bodies the reader takes) must agree with the general one.
+    if mode & 5 == 0 {
+        fast_agrees(rest, general.as_ref().ok());
+    }
+    match general {
         Ok(batch) => {
             assert!(batch.rejected_points <= batch.points, "rejected > points");
             assert!(
@@ -126,4 +131,38 @@ fn valid_label_name(n: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A sample with its series' labels and its value's bits.
+type LabelledSample = (Vec<(String, String)>, i64, u64);
+
+/// The metrics fast path on `raw` (uncompressed protobuf) against the general translation's
+/// `batch` (`None`: it refused the body, so the fast path must decline it too): the same
+/// point counts, and the same samples under the same labels.
+fn fast_agrees(raw: &[u8], batch: Option<&decoders::OtlpMetricsBatch>) {
+    let Some(fast) = decoders::otlp_metrics_fast(raw) else {
+        return;
+    };
+    let Some(batch) = batch else {
+        panic!("the fast path took a body the general path refused");
+    };
+    assert_eq!(
+        (fast.points, fast.rejected_points),
+        (batch.points, batch.rejected_points),
+        "points, rejected points"
+    );
+    let flat = |b: &decoders::OtlpMetricsBatch| {
+        let mut v: Vec<LabelledSample> = b
+            .series
+            .iter()
+            .flat_map(|s| {
+                s.samples
+                    .iter()
+                    .map(|x| (s.labels.clone(), x.ts, x.value.to_bits()))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(flat(&fast), flat(batch), "samples");
 }

@@ -84,3 +84,21 @@ pub fn otlp_metrics(
         errors: t.errors,
     })
 }
+
+/// The metrics fast path's translation of an uncompressed protobuf OTLP metrics body, every
+/// series unknown (so every label set is computed), or `None` where the fast path leaves the
+/// body to [`otlp_metrics`]. The fuzz harness holds the two to the same points, rejections
+/// and samples. Its `series` may hold a label set more than once (a series the fast path
+/// keyed and the general translation both made).
+pub fn otlp_metrics_fast(raw: &[u8]) -> Option<OtlpMetricsBatch> {
+    let t = crate::otlp::metrics_fast::translate(raw, &TranslateOptions::default(), |keys| {
+        vec![None; keys.len()]
+    })?
+    .into_labelled();
+    Some(OtlpMetricsBatch {
+        series: t.series,
+        points: t.points,
+        rejected_points: t.rejected_points,
+        errors: t.errors,
+    })
+}

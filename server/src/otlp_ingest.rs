@@ -30,10 +30,10 @@ use crate::auth::{Scope, WriteTenant};
 use crate::grpc::{Export, ExportService};
 use crate::metrics::Signal;
 use crate::otlp::{
-    Batch, Encoding, OtlpError, PartialSuccess, SignalKind, TranslateOptions, decode_logs,
-    decode_metrics, decode_traces, decompress, encode_response, encode_signal_response,
-    partial_success, signal_partial_success, signal_response_protobuf, translate_logs,
-    translate_metrics, translate_spans,
+    Batch, Encoding, OtlpError, PartialSuccess, SignalKind, TranslateOptions, Translated,
+    decode_logs, decode_metrics, decode_traces, decompress, encode_response,
+    encode_signal_response, metrics_fast, partial_success, signal_partial_success,
+    signal_response_protobuf, translate_logs, translate_metrics, translate_spans,
 };
 use crate::state::{AppState, RETRY_AFTER_SECS};
 
@@ -110,21 +110,72 @@ async fn export_metrics(
     tenant: &TenantId,
     req: &ExportMetricsServiceRequest,
 ) -> Result<ExportMetricsServiceResponse, ApiError> {
-    let translated = translate_metrics(req, &TranslateOptions::default());
+    let mut translated = translate_metrics(req, &TranslateOptions::default());
     state.metrics().record_rejected(
         tenant,
         Signal::Metrics,
         UNMAPPED,
         translated.rejected_points,
     );
-    let outcome = if translated.series.is_empty() {
+    let series = std::mem::take(&mut translated.series);
+    let outcome = if series.is_empty() {
         WriteOutcome::default()
     } else {
-        state
-            .write_metrics(tenant, translated.series.clone())
-            .await?
+        state.write_metrics(tenant, series).await?
     };
-    let resp = partial_success(&translated, &outcome);
+    metrics_answer(&translated, &outcome)
+}
+
+/// [`export_metrics`] for a protobuf body: the fast path ([`metrics_fast`]) when it takes
+/// the request, else the body decoded with prost and [`export_metrics`]. Both store and
+/// answer the same.
+async fn export_metrics_protobuf(
+    state: &AppState,
+    tenant: &TenantId,
+    body: Bytes,
+) -> Result<ExportMetricsServiceResponse, ApiError> {
+    if let Ok(engine) = state.engine() {
+        let t = tenant.clone();
+        let body2 = body.clone();
+        let fast = tokio::task::spawn_blocking(move || {
+            let opts = TranslateOptions::default();
+            let fast = metrics_fast::translate(&body2, &opts, |keys| {
+                engine
+                    .known_series(&t, keys)
+                    .unwrap_or_else(|_| vec![None; keys.len()])
+            })?;
+            let result =
+                (!fast.is_empty()).then(|| fast.with_series(|s| engine.write_keyed(&t, s)));
+            Some((fast.translated, result))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))?;
+        if let Some((translated, result)) = fast {
+            state.metrics().record_rejected(
+                tenant,
+                Signal::Metrics,
+                UNMAPPED,
+                translated.rejected_points,
+            );
+            let outcome = match result {
+                None => WriteOutcome::default(),
+                Some(result) => state.finish_write(tenant, Signal::Metrics, result)?,
+            };
+            return metrics_answer(&translated, &outcome);
+        }
+    }
+    let req = decode_metrics(&body, Encoding::Protobuf)?;
+    drop(body);
+    export_metrics(state, tenant, &req).await
+}
+
+/// The answer to a metrics export once written: `partial_success`, or retryable when the
+/// tenant's ingest rate refused any sample (see [`export_metrics`]).
+fn metrics_answer(
+    translated: &Translated,
+    outcome: &WriteOutcome,
+) -> Result<ExportMetricsServiceResponse, ApiError> {
+    let resp = partial_success(translated, outcome);
     if outcome.rejected.contains_key(&RejectReason::RateLimited) {
         let detail = resp
             .partial_success
@@ -249,12 +300,25 @@ async fn http_metrics(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (enc, req) = match http_request(&state, &headers, body, decode_metrics).await {
-        Ok(r) => r,
-        Err(refused) => return refused,
+    let enc = match encoding(&headers) {
+        Ok(enc) => enc,
+        Err(e) => return e.into_response(),
     };
+    if enc == Encoding::Json {
+        let (enc, req) = match http_request(&state, &headers, body, decode_metrics).await {
+            Ok(r) => r,
+            Err(refused) => return refused,
+        };
+        let result = async {
+            let resp = export_metrics(&state, &tenant, &req).await?;
+            Ok::<_, ApiError>(encode_response(&resp, enc)?)
+        }
+        .await;
+        return respond(result, enc);
+    }
     let result = async {
-        let resp = export_metrics(&state, &tenant, &req).await?;
+        let body = plain_body(&state, &headers, body).await?;
+        let resp = export_metrics_protobuf(&state, &tenant, body).await?;
         Ok::<_, ApiError>(encode_response(&resp, enc)?)
     }
     .await;
@@ -381,9 +445,12 @@ impl Export for GrpcMetrics {
         async move {
             let tenant = grpc_tenant(&state, &request)?;
             let result = async {
-                let req = decode_metrics(request.get_ref(), Encoding::Protobuf)?;
-                drop(request);
-                Ok::<_, ApiError>(export_metrics(&state, &tenant, &req).await?.encode_to_vec())
+                let body = request.into_inner();
+                Ok::<_, ApiError>(
+                    export_metrics_protobuf(&state, &tenant, body)
+                        .await?
+                        .encode_to_vec(),
+                )
             }
             .await;
             result.map_err(|e| e.to_grpc_status())

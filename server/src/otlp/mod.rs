@@ -10,12 +10,18 @@
 //! [`decode_logs`], [`translate_spans`] / [`translate_logs`] (a [`Batch`]), the engine's
 //! `write_spans` / `write_logs`, [`Batch::outcome`], [`signal_partial_success`] and
 //! [`encode_signal_response`].
+//!
+//! Protobuf metrics requests first try [`metrics_fast::translate`], which stores the points
+//! of series the engine already knows without decoding their attributes, and falls back to
+//! the path above for whatever it does not handle.
 
 mod decode;
 mod error;
 mod json_nonfinite;
 mod labels;
 mod logs;
+pub(crate) mod metrics_fast;
+mod metrics_wire;
 mod names;
 mod response;
 mod signal;
@@ -33,7 +39,7 @@ pub(crate) use signal_response::{
     signal_response_protobuf,
 };
 pub(crate) use spans::translate_spans;
-pub(crate) use translate::{TranslateOptions, translate_metrics};
+pub(crate) use translate::{TranslateOptions, Translated, translate_metrics};
 
 #[cfg(test)]
 mod engine_tests;

@@ -68,14 +68,14 @@ pub(crate) struct Translated {
 
 /// Builds series, merging samples of equal label sets.
 #[derive(Default)]
-struct Builder {
-    out: Translated,
+pub(super) struct Builder {
+    pub(super) out: Translated,
     index: HashMap<Vec<(String, String)>, usize>,
     dropped_errors: u64,
 }
 
 impl Builder {
-    fn add(&mut self, labels: Vec<(String, String)>, sample: Sample) {
+    pub(super) fn add(&mut self, labels: Vec<(String, String)>, sample: Sample) {
         match self.index.get(&labels) {
             Some(&i) => self.out.series[i].samples.push(sample),
             None => {
@@ -88,7 +88,7 @@ impl Builder {
         }
     }
 
-    fn reject(&mut self, points: u64, reason: impl FnOnce() -> String) {
+    pub(super) fn reject(&mut self, points: u64, reason: impl FnOnce() -> String) {
         self.out.rejected_points += points;
         if self.out.errors.len() < MAX_ERRORS {
             self.out.errors.push(reason());
@@ -97,7 +97,7 @@ impl Builder {
         }
     }
 
-    fn finish(mut self) -> Translated {
+    pub(super) fn finish(mut self) -> Translated {
         if self.dropped_errors > 0 {
             self.out
                 .errors
@@ -108,18 +108,18 @@ impl Builder {
 }
 
 /// The labels shared by one scope's points: `job`/`instance` and the scope labels.
-struct Context<'a> {
-    resource: &'a ResourceLabels,
-    scope: &'a [(String, String)],
+pub(super) struct Context<'a> {
+    pub(super) resource: &'a ResourceLabels,
+    pub(super) scope: &'a [(String, String)],
 }
 
 /// Nanoseconds to milliseconds, as Prometheus does (truncating).
-fn millis(ns: u64) -> i64 {
+pub(super) fn millis(ns: u64) -> i64 {
     // u64::MAX / 1e6 fits an i64.
     (ns / 1_000_000) as i64
 }
 
-fn value_or_stale(flags: u32, value: f64) -> f64 {
+pub(super) fn value_or_stale(flags: u32, value: f64) -> f64 {
     if flags & DataPointFlags::NoRecordedValueMask as u32 != 0 {
         f64::from_bits(STALE_NAN)
     } else {
@@ -199,7 +199,7 @@ pub(crate) fn translate_metrics(
     b.finish()
 }
 
-fn point_count(metric: &Metric) -> u64 {
+pub(super) fn point_count(metric: &Metric) -> u64 {
     let n = match &metric.data {
         Some(Data::Gauge(g)) => g.data_points.len(),
         Some(Data::Sum(s)) => s.data_points.len(),
@@ -212,7 +212,7 @@ fn point_count(metric: &Metric) -> u64 {
 }
 
 /// The earliest and latest point timestamps of a metric in ms (points without one ignored).
-fn time_range(metric: &Metric) -> Option<(i64, i64)> {
+pub(super) fn time_range(metric: &Metric) -> Option<(i64, i64)> {
     let times: Vec<u64> = match &metric.data {
         Some(Data::Gauge(g)) => g.data_points.iter().map(|p| p.time_unix_nano).collect(),
         Some(Data::Sum(s)) => s.data_points.iter().map(|p| p.time_unix_nano).collect(),
@@ -238,7 +238,7 @@ fn temporality_name(t: i32) -> &'static str {
     }
 }
 
-fn translate_metric(b: &mut Builder, ctx: &Context<'_>, metric: &Metric) {
+pub(super) fn translate_metric(b: &mut Builder, ctx: &Context<'_>, metric: &Metric) {
     let n = point_count(metric);
     let (kind, temporality) = match &metric.data {
         None => {
@@ -324,7 +324,7 @@ fn translate_metric(b: &mut Builder, ctx: &Context<'_>, metric: &Metric) {
 }
 
 /// The point's base labels and timestamp, or `None` after rejecting it.
-fn point_base(
+pub(super) fn point_base(
     b: &mut Builder,
     ctx: &Context<'_>,
     metric: &str,
@@ -346,7 +346,13 @@ fn point_base(
     }
 }
 
-fn number_point(b: &mut Builder, ctx: &Context<'_>, metric: &str, name: &str, p: &NumberDataPoint) {
+pub(super) fn number_point(
+    b: &mut Builder,
+    ctx: &Context<'_>,
+    metric: &str,
+    name: &str,
+    p: &NumberDataPoint,
+) {
     let value = match p.value {
         Some(number_data_point::Value::AsDouble(v)) => v,
         Some(number_data_point::Value::AsInt(v)) => v as f64,
@@ -430,7 +436,7 @@ fn summary_point(
 /// `target_info{job, instance, <other resource attributes>} 1`, from the resource's first
 /// to its last point timestamp every half lookback delta, plus one at the last timestamp.
 /// Only when the resource has `job` or `instance` and at least one other attribute.
-fn add_target_info(
+pub(super) fn add_target_info(
     b: &mut Builder,
     attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue],
     resource: &ResourceLabels,

@@ -9,7 +9,7 @@
 
 mod decode;
 pub mod proto;
-mod wire;
+pub(crate) mod wire;
 
 use std::fmt::Write as _;
 

@@ -9,14 +9,14 @@
 //! to that.
 
 /// How deep unknown groups may nest (prost's recursion limit).
-const DEPTH: u32 = 100;
+pub(crate) const DEPTH: u32 = 100;
 
-const VARINT: u8 = 0;
-const FIXED64: u8 = 1;
-const LEN: u8 = 2;
-const START_GROUP: u8 = 3;
-const END_GROUP: u8 = 4;
-const FIXED32: u8 = 5;
+pub(crate) const VARINT: u8 = 0;
+pub(crate) const FIXED64: u8 = 1;
+pub(crate) const LEN: u8 = 2;
+pub(crate) const START_GROUP: u8 = 3;
+pub(crate) const END_GROUP: u8 = 4;
+pub(crate) const FIXED32: u8 = 5;
 
 /// Why a body is not a `WriteRequest`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,18 +54,19 @@ pub enum WireError {
     },
 }
 
-/// Reads fields off the front of a message's bytes.
-struct Reader<'a> {
-    rest: &'a [u8],
+/// Reads fields off the front of a message's bytes (also used by the OTLP metrics reader).
+pub(crate) struct Reader<'a> {
+    /// What is left of the message.
+    pub(crate) rest: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rest.is_empty()
     }
 
     #[inline]
-    fn varint(&mut self) -> Result<u64, WireError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, WireError> {
         let b = self.rest;
         if let Some(&first) = b.first()
             && first < 0x80
@@ -90,7 +91,7 @@ impl<'a> Reader<'a> {
 
     /// A field key: (field number, wire type).
     #[inline]
-    fn key(&mut self) -> Result<(u32, u8), WireError> {
+    pub(crate) fn key(&mut self) -> Result<(u32, u8), WireError> {
         let key = self.varint()?;
         let key32 = u32::try_from(key).map_err(|_| WireError::Key(key))?;
         let wire = (key32 & 7) as u8;
@@ -105,7 +106,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn take(&mut self, n: u64) -> Result<&'a [u8], WireError> {
+    pub(crate) fn take(&mut self, n: u64) -> Result<&'a [u8], WireError> {
         let n = usize::try_from(n).map_err(|_| WireError::Underflow)?;
         let (head, rest) = self.rest.split_at_checked(n).ok_or(WireError::Underflow)?;
         self.rest = rest;
@@ -113,12 +114,12 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn len_delimited(&mut self) -> Result<&'a [u8], WireError> {
+    pub(crate) fn len_delimited(&mut self) -> Result<&'a [u8], WireError> {
         let n = self.varint()?;
         self.take(n)
     }
 
-    fn fixed64(&mut self) -> Result<u64, WireError> {
+    pub(crate) fn fixed64(&mut self) -> Result<u64, WireError> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
@@ -126,7 +127,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips the value of an unknown field.
-    fn skip(&mut self, tag: u32, wire: u8, depth: u32) -> Result<(), WireError> {
+    pub(crate) fn skip(&mut self, tag: u32, wire: u8, depth: u32) -> Result<(), WireError> {
         if depth == 0 {
             return Err(WireError::Recursion);
         }
@@ -151,7 +152,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn expect(field: &'static str, got: u8, want: u8) -> Result<(), WireError> {
+/// A known field's wire type must be the declared one.
+pub(crate) fn expect(field: &'static str, got: u8, want: u8) -> Result<(), WireError> {
     if got == want {
         Ok(())
     } else {
