@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::hash::BuildHasherDefault;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, PoisonError};
@@ -28,6 +29,11 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use strata_engine::{KeyedSeries, KnownSeries, Sample, SeriesSamples};
+use twox_hash::XxHash3_64;
+
+/// Maps keyed by bytes: xxh3 rather than SipHash (keys come from clients, but a collision
+/// only costs a comparison, and the maps are bounded).
+type BytesMap<'k, V> = HashMap<&'k [u8], V, BuildHasherDefault<XxHash3_64>>;
 
 use super::labels::{ResourceLabels, finish};
 use super::metrics_wire::{self, MetricItem, NumberMetric, NumberPoint, PointValue};
@@ -46,7 +52,9 @@ const KEY_MARK: u8 = 0xFF;
 const MAX_CONTEXTS: usize = 1 << 16;
 
 /// Context bytes -> id, shared by all tenants (a key is only looked up in its tenant's map).
-static CONTEXTS: LazyLock<Mutex<HashMap<Vec<u8>, u64>>> = LazyLock::new(Default::default);
+static CONTEXTS: LazyLock<Mutex<ContextMap>> = LazyLock::new(Default::default);
+
+type ContextMap = HashMap<Vec<u8>, u64, BuildHasherDefault<XxHash3_64>>;
 static NEXT_CONTEXT: AtomicU64 = AtomicU64::new(1);
 
 fn context_id(bytes: &[u8]) -> u64 {
@@ -317,7 +325,8 @@ fn resolve<'a>(
     } = pending;
     let mut entries: Vec<KeyedEntry<'a>> = Vec::new();
     {
-        let mut index: HashMap<&[u8], usize> = HashMap::with_capacity(points.len());
+        let mut index: BytesMap<'_, usize> =
+            HashMap::with_capacity_and_hasher(points.len(), Default::default());
         for (range, metric, p) in points {
             match index.entry(&keys[range.clone()]) {
                 Entry::Occupied(e) => {
