@@ -3,9 +3,10 @@
 //! prunes files by time, then row groups by their bloom filter on `trace_id`, and decodes
 //! only the rows of the trace.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::Read;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,14 +16,15 @@ use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter,
+    ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection, RowSelector,
 };
-use parquet::file::metadata::PageIndexPolicy;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::reader::{ChunkReader, Length};
 
 use crate::parquet_io::bad;
 use crate::partition::{PARTITION_MS, partition_start};
 use crate::signal_bloom::{BLOCK as BLOOM_BLOCK, FileBlooms};
+use crate::signal_meta::SpansFileMeta;
 use crate::signal_store::{NS_PER_MS, SignalStore, StoredRecord};
 use crate::{Engine, Error, Result, SnapshotFile, SpanRecord, TenantId, TraceId};
 
@@ -57,7 +59,7 @@ pub struct TraceLookupStats {
 }
 
 /// The inclusive ms range covering `[start_ns, end_ns]`.
-fn ms_range(start_ns: i64, end_ns: i64) -> (i64, i64) {
+pub(crate) fn ms_range(start_ns: i64, end_ns: i64) -> (i64, i64) {
     (
         start_ns.div_euclid(NS_PER_MS),
         end_ns.div_euclid(NS_PER_MS) + i64::from(end_ns.rem_euclid(NS_PER_MS) != 0),
@@ -182,26 +184,73 @@ impl Engine {
         start_ns: i64,
         end_ns: i64,
     ) -> Result<(Vec<SpanRecord>, TraceLookupStats)> {
+        let mut stats = TraceLookupStats::default();
+        let mut found =
+            self.find_traces_counted(tenant, &[trace_id], start_ns, end_ns, &mut stats)?;
+        Ok((found.pop().unwrap_or_default(), stats))
+    }
+
+    /// [`Engine::find_trace`] of each of `trace_ids` (distinct), in their order, reading
+    /// each file once for all of them (the pages that may hold any of them).
+    pub fn find_traces(
+        &self,
+        tenant: &TenantId,
+        trace_ids: &[TraceId],
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Vec<Vec<SpanRecord>>> {
+        let mut stats = TraceLookupStats::default();
+        self.find_traces_counted(tenant, trace_ids, start_ns, end_ns, &mut stats)
+    }
+
+    fn find_traces_counted(
+        &self,
+        tenant: &TenantId,
+        trace_ids: &[TraceId],
+        start_ns: i64,
+        end_ns: i64,
+        stats: &mut TraceLookupStats,
+    ) -> Result<Vec<Vec<SpanRecord>>> {
         let store = &self.core().traces;
         let (start_ms, end_ms) = ms_range(start_ns, end_ns);
-        let in_range =
-            |s: &SpanRecord| s.trace_id == trace_id && (start_ns..=end_ns).contains(&s.start_ns);
-        let mut out = Vec::new();
+        let slot: HashMap<TraceId, usize> = trace_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i))
+            .collect();
+        let mut out: Vec<Vec<SpanRecord>> = vec![Vec::new(); trace_ids.len()];
+        let keep = |s: SpanRecord, out: &mut Vec<Vec<SpanRecord>>| {
+            if (start_ns..=end_ns).contains(&s.start_ns)
+                && let Some(&i) = slot.get(&s.trace_id)
+            {
+                out[i].push(s);
+            }
+        };
         let parts = store.with_memory(tenant, start_ms, end_ms, |recs| {
-            out.extend(recs.iter().filter(|s| in_range(s)).cloned());
+            for s in recs.iter().filter(|s| slot.contains_key(&s.trace_id)) {
+                keep(s.clone(), &mut out);
+            }
             Ok(())
         })?;
-        let mut stats = TraceLookupStats::default();
         for part in parts {
             let path = part.samples_path();
             let blooms = store.blooms(&part)?;
-            let found = read_trace(&path, &blooms, trace_id, &mut stats, None)?;
-            out.extend(found.into_iter().filter(|s| in_range(s)));
+            if trace_ids.iter().all(|id| blooms.candidates(id).is_empty()) {
+                // Counted as a lookup that skipped the file, without reading its footer.
+                read_traces(&path, None, &blooms, trace_ids, stats, None)?;
+                continue;
+            }
+            let meta = store.file_meta(&part)?;
+            for s in read_traces(&path, Some(&meta), &blooms, trace_ids, stats, None)? {
+                keep(s, &mut out);
+            }
         }
-        out.sort_by_key(|s| (s.start_ns, s.span_id));
-        // A span sent twice (a client retry) is stored twice; show it once.
-        out.dedup();
-        Ok((out, stats))
+        for spans in &mut out {
+            spans.sort_by_key(|s| (s.start_ns, s.span_id));
+            // A span sent twice (a client retry) is stored twice; show it once.
+            spans.dedup();
+        }
+        Ok(out)
     }
 }
 
@@ -275,24 +324,112 @@ impl ChunkReader for Counted {
     }
 }
 
-/// The spans of `trace_id` in a spans file whose filters are `blooms`: row groups whose
-/// bloom filter rules the id out are not read (a file with none left is not even opened);
-/// in the others, the `trace_id` column is read, then only the pages holding rows with the
-/// id (by the page index), and only those rows are decoded.
-pub(crate) fn read_trace(
+/// The rows of row group `rg` whose `trace_id` page may hold one of `ids` (by the page
+/// index: page min and max ids), as ranges within the row group; the whole row group when
+/// the file has no page index.
+fn candidate_rows(
+    meta: &SpansFileMeta,
+    rg: usize,
+    rows: usize,
+    ids: &[TraceId],
+) -> Vec<Range<usize>> {
+    let md = meta.plain.metadata();
+    let leaf = meta.trace_id_leaf;
+    let (Some(ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(index)), Some(offsets)) = (
+        md.column_index()
+            .and_then(|c| c.get(rg))
+            .and_then(|c| c.get(leaf)),
+        md.offset_index()
+            .and_then(|o| o.get(rg))
+            .and_then(|o| o.get(leaf)),
+    ) else {
+        return vec![Range {
+            start: 0,
+            end: rows,
+        }];
+    };
+    let pages = offsets.page_locations();
+    if index.num_pages() as usize != pages.len() {
+        return vec![Range {
+            start: 0,
+            end: rows,
+        }];
+    }
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for (p, loc) in pages.iter().enumerate() {
+        let (Some(min), Some(max)) = (index.min_value(p), index.max_value(p)) else {
+            continue;
+        };
+        if !ids.iter().any(|id| min <= &id[..] && &id[..] <= max) {
+            continue;
+        }
+        let first = usize::try_from(loc.first_row_index).unwrap_or(0).min(rows);
+        let end = pages.get(p + 1).map_or(rows, |n| {
+            usize::try_from(n.first_row_index).unwrap_or(rows).min(rows)
+        });
+        match out.last_mut() {
+            Some(last) if last.end == first => last.end = end,
+            _ => out.push(first..end),
+        }
+    }
+    out
+}
+
+/// The spans of `ids` in a spans file whose filters are `blooms` (in file order, ids
+/// mixed): row groups whose bloom filter rules out every id are not read (a file with none
+/// left is not even opened, and `meta` may be `None`); in the others, only the pages of
+/// `trace_id` whose min and max ids may hold one of the ids are read (by the page index),
+/// then only the pages holding rows with the ids, and only those rows are decoded.
+pub(crate) fn read_traces(
     path: &Path,
+    meta: Option<&SpansFileMeta>,
     blooms: &FileBlooms,
-    trace_id: TraceId,
+    ids: &[TraceId],
     stats: &mut TraceLookupStats,
     ranges: Option<Ranges>,
 ) -> Result<Vec<SpanRecord>> {
-    let keep = blooms.candidates(&trace_id);
+    // Per row group, the ids its filter may hold.
+    let mut by_group: BTreeMap<usize, Vec<TraceId>> = BTreeMap::new();
+    for id in ids {
+        for g in blooms.candidates(id) {
+            by_group.entry(g).or_default().push(*id);
+        }
+    }
     stats.files += 1;
     stats.row_groups += blooms.row_groups();
-    stats.row_groups_read += keep.len();
-    stats.bytes_read += (blooms.row_groups() * BLOOM_BLOCK) as u64;
+    stats.row_groups_read += by_group.len();
+    stats.bytes_read += (blooms.row_groups() * BLOOM_BLOCK * ids.len()) as u64;
+    let Some(meta) = meta.filter(|_| !by_group.is_empty()) else {
+        stats.files_skipped += usize::from(by_group.is_empty());
+        return Ok(Vec::new());
+    };
+    // The rows that may hold an id, over the kept row groups in order.
+    let md = meta.plain.metadata();
+    let mut keep = Vec::new();
+    let mut selectors = Vec::new();
+    for (&g, group_ids) in &by_group {
+        let rows = md
+            .row_groups()
+            .get(g)
+            .map_or(0, |rg| usize::try_from(rg.num_rows()).unwrap_or(0));
+        let wanted = candidate_rows(meta, g, rows, group_ids);
+        if wanted.is_empty() {
+            continue;
+        }
+        keep.push(g);
+        let mut at = 0;
+        for r in wanted {
+            if r.start > at {
+                selectors.push(RowSelector::skip(r.start - at));
+            }
+            selectors.push(RowSelector::select(r.end - r.start));
+            at = r.end;
+        }
+        if rows > at {
+            selectors.push(RowSelector::skip(rows - at));
+        }
+    }
     if keep.is_empty() {
-        stats.files_skipped += 1;
         return Ok(Vec::new());
     }
     let file = File::open(path).map_err(|source| Error::Io {
@@ -305,12 +442,10 @@ pub(crate) fn read_trace(
         bytes: bytes.clone(),
         ranges,
     };
+    let wanted: Vec<TraceId> = ids.to_vec();
     let result = (|| {
-        // The offset index lets the reader fetch only the pages holding the rows the
-        // filter keeps; the column index (page statistics) is of no use here.
-        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
-        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(counted, options)
-            .map_err(|e| bad(path, e))?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(counted, meta.plain.clone());
         let schema = builder.schema().clone();
         let col = schema.index_of("trace_id").map_err(|e| bad(path, e))?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), [col]);
@@ -323,11 +458,12 @@ pub(crate) fn read_trace(
                     arrow::error::ArrowError::SchemaError("trace_id is not FixedSizeBinary".into())
                 })?;
             Ok(BooleanArray::from_iter((0..ids.len()).map(|i| {
-                Some(!ids.is_null(i) && ids.value(i) == trace_id)
+                Some(!ids.is_null(i) && wanted.iter().any(|w| ids.value(i) == &w[..]))
             })))
         });
         let reader = builder
             .with_row_groups(keep)
+            .with_row_selection(RowSelection::from(selectors))
             .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
             .build()
             .map_err(|e| bad(path, e))?;
@@ -398,10 +534,18 @@ mod tests {
         let path = snap.files[0].path();
 
         let blooms = FileBlooms::open(&path).unwrap();
+        let meta = SpansFileMeta::load(&path).unwrap();
         let ranges = Ranges::default();
         let mut stats = TraceLookupStats::default();
-        let found =
-            read_trace(&path, &blooms, [200; 16], &mut stats, Some(ranges.clone())).unwrap();
+        let found = read_traces(
+            &path,
+            Some(&meta),
+            &blooms,
+            &[[200; 16]],
+            &mut stats,
+            Some(ranges.clone()),
+        )
+        .unwrap();
         assert!(found.is_empty());
         assert_eq!((stats.row_groups, stats.row_groups_read), (1, 0));
         assert_eq!(
@@ -413,7 +557,15 @@ mod tests {
 
         // The same check sees the pages a hit reads.
         let ranges = Ranges::default();
-        let found = read_trace(&path, &blooms, [7; 16], &mut stats, Some(ranges.clone())).unwrap();
+        let found = read_traces(
+            &path,
+            Some(&meta),
+            &blooms,
+            &[[7; 16]],
+            &mut stats,
+            Some(ranges.clone()),
+        )
+        .unwrap();
         assert_eq!(found, vec![spans[6].clone()]);
         assert!(page_reads(&path, &ranges) > 0);
     }

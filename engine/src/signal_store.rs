@@ -22,6 +22,7 @@ use crate::signal::Signal;
 use crate::signal_bloom::FileBlooms;
 use crate::signal_check::{self, Cuts, Rejection};
 use crate::signal_codec::{self, WalRecord};
+use crate::signal_meta::SpansFileMeta;
 use crate::{Engine, Limits, Result, SignalOutcome, SignalReject, TenantId};
 
 /// Committed file sets per tenant, oldest flush first.
@@ -29,6 +30,12 @@ pub(crate) type FileMap = HashMap<TenantId, Vec<Arc<PartFile>>>;
 
 /// Mapped `trace_id` filters by file path, with the file they belong to.
 type BloomCache = HashMap<PathBuf, (Weak<PartFile>, Arc<FileBlooms>)>;
+
+/// Parsed footers of spans files by path, with the file they belong to.
+type MetaCache = HashMap<PathBuf, (Weak<PartFile>, Arc<SpansFileMeta>)>;
+
+/// Most footers [`SignalStore::file_meta`] keeps (a dense hour's is ~2-3 MB in memory).
+const META_CACHE_FILES: usize = 32;
 
 /// Nanoseconds per millisecond.
 pub(crate) const NS_PER_MS: i64 = 1_000_000;
@@ -146,6 +153,9 @@ pub(crate) struct SignalStore<R> {
     /// The mapped `trace_id` filters of the files trace lookups have touched, by path, with
     /// the file they belong to (an entry goes once its file is gone).
     blooms: Mutex<BloomCache>,
+    /// The parsed footers of the files trace lookups and searches have read, by path, with
+    /// the file they belong to; at most [`META_CACHE_FILES`].
+    metas: Mutex<MetaCache>,
 }
 
 impl<R> Default for SignalStore<R> {
@@ -155,6 +165,7 @@ impl<R> Default for SignalStore<R> {
             files: RwLock::default(),
             bytes: AtomicU64::new(0),
             blooms: Mutex::default(),
+            metas: Mutex::default(),
         }
     }
 }
@@ -298,6 +309,32 @@ impl<R: StoredRecord> SignalStore<R> {
         m.retain(|_, (f, _)| f.strong_count() > 0);
         Ok(m.entry(path)
             .or_insert_with(|| (Arc::downgrade(part), b))
+            .1
+            .clone())
+    }
+
+    /// The parsed footer of `part`'s spans file: read on first use, then kept while the file
+    /// is (entries of files that are gone are dropped whenever one is added; past
+    /// [`META_CACHE_FILES`] entries, an arbitrary other one makes room).
+    pub(crate) fn file_meta(&self, part: &Arc<PartFile>) -> Result<Arc<SpansFileMeta>> {
+        let path = part.samples_path();
+        let lock = || self.metas.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, m)) = lock().get(&path) {
+            return Ok(m.clone());
+        }
+        // Parsed outside the lock; two readers racing parse it twice, and one copy is kept.
+        let meta = Arc::new(SpansFileMeta::load(&path)?);
+        let mut m = lock();
+        m.retain(|_, (f, _)| f.strong_count() > 0);
+        while m.len() >= META_CACHE_FILES {
+            // Any other entry: the cache only saves re-parsing, it never changes an answer.
+            let Some(victim) = m.keys().find(|p| **p != path).cloned() else {
+                break;
+            };
+            m.remove(&victim);
+        }
+        Ok(m.entry(path)
+            .or_insert_with(|| (Arc::downgrade(part), meta))
             .1
             .clone())
     }

@@ -3,7 +3,9 @@
 //! defines the ranking (the newest matching span of each trace, ties by trace id), sent to
 //! `POST /api/v1/sql` over the same data: traces whose matching spans lie in several hours,
 //! ties at an hour boundary, spans of one trace both in files and in memory, and searches
-//! whose `limit` is met in the newest hour, after several hours, or never.
+//! whose `limit` is met in the newest hour, after several hours, or never. Searches without
+//! tags go through the engine's own scan, with tags through SQL: both are compared. The
+//! traces a search returns hold the spans SQL counts for them.
 
 mod common;
 
@@ -107,6 +109,12 @@ fn data(h0: u64) -> (Vec<Row>, Vec<Row>) {
         "/pay",
     ));
     second.push((904, 2, "shop", "GET /cart", b, 120, "/pay"));
+    // One trace with the newest matching spans of all, many of them (more than the scan's
+    // first ranking round reads), in files.
+    for s in 0..150u8 {
+        let start = h0 + 5 * HOUR_NS - 1_000 * MS + u64::from(s / 2) * MS;
+        first.push((950, s, "shop", "GET /cart", start, 70, "/cart"));
+    }
     (first, second)
 }
 
@@ -125,14 +133,15 @@ fn quote(s: &str) -> String {
 struct Q {
     operation: Option<&'static str>,
     min_duration_ms: Option<u64>,
+    max_duration_ms: Option<u64>,
     route: Option<&'static str>,
     start_ns: u64,
     end_ns: u64,
     limit: usize,
 }
 
-/// The trace ids (hex) of the Jaeger search, in the order given.
-fn jaeger(server: &Server, q: &Q) -> Vec<String> {
+/// The traces of the Jaeger search, in the order given: (id in hex, number of spans).
+fn jaeger_traces(server: &Server, q: &Q) -> Vec<(String, usize)> {
     let mut path = format!(
         "/jaeger/api/traces?service=shop&start={}&end={}&limit={}",
         q.start_ns / 1_000,
@@ -144,6 +153,9 @@ fn jaeger(server: &Server, q: &Q) -> Vec<String> {
     }
     if let Some(d) = q.min_duration_ms {
         path += &format!("&minDuration={d}ms");
+    }
+    if let Some(d) = q.max_duration_ms {
+        path += &format!("&maxDuration={d}ms");
     }
     if let Some(r) = q.route {
         path += &format!(
@@ -158,8 +170,63 @@ fn jaeger(server: &Server, q: &Q) -> Vec<String> {
         .as_array()
         .expect("data")
         .iter()
-        .map(|t| format!("{:0>32}", t["traceID"].as_str().expect("traceID")))
+        .map(|t| {
+            (
+                format!("{:0>32}", t["traceID"].as_str().expect("traceID")),
+                t["spans"].as_array().expect("spans").len(),
+            )
+        })
         .collect()
+}
+
+/// The trace ids (hex) of the Jaeger search, in the order given.
+fn jaeger(server: &Server, q: &Q) -> Vec<String> {
+    jaeger_traces(server, q).into_iter().map(|t| t.0).collect()
+}
+
+/// Runs `query` through `POST /api/v1/sql`.
+fn sql_rows(server: &Server, query: &str) -> Vec<Json> {
+    let r = server
+        .post("/api/v1/sql", &[], query.as_bytes())
+        .expect("sql");
+    assert_eq!(r.status, 200, "{query}: {}", r.text());
+    let rows: Json = serde_json::from_slice(&r.body).expect("JSON");
+    rows.as_array().expect("rows").clone()
+}
+
+/// The spans SQL counts for each trace a search returns (its spans within an hour of the
+/// search's range, as the search reads them) equal the spans the search returns.
+fn span_counts_match(server: &Server, q: &Q) {
+    let got = jaeger_traces(server, q);
+    if got.is_empty() {
+        return;
+    }
+    let us = |ns: u64| ns / 1_000 * 1_000;
+    let ids: Vec<String> = got.iter().map(|t| format!("X'{}'", t.0)).collect();
+    let query = format!(
+        "SELECT trace_id, count(*) AS n FROM spans WHERE trace_id IN ({}) \
+         AND start_time >= to_timestamp_nanos({}) AND start_time <= to_timestamp_nanos({}) \
+         GROUP BY trace_id",
+        ids.join(", "),
+        us(q.start_ns) - HOUR_NS,
+        us(q.end_ns) + HOUR_NS
+    );
+    let want: std::collections::HashMap<String, u64> = sql_rows(server, &query)
+        .iter()
+        .map(|r| {
+            (
+                r["trace_id"].as_str().expect("hex").to_lowercase(),
+                r["n"].as_u64().expect("count"),
+            )
+        })
+        .collect();
+    for (id, n) in &got {
+        assert_eq!(
+            want.get(id).copied(),
+            Some(*n as u64),
+            "spans of trace {id}"
+        );
+    }
 }
 
 /// The same search as one SQL query over the whole window.
@@ -177,6 +244,9 @@ fn sql(server: &Server, q: &Q) -> Vec<String> {
     if let Some(d) = q.min_duration_ms {
         cond.push(format!("duration_ns >= {}", d * MS));
     }
+    if let Some(d) = q.max_duration_ms {
+        cond.push(format!("duration_ns <= {}", d * MS));
+    }
     if let Some(r) = q.route {
         let r = quote(r);
         cond.push(format!(
@@ -189,13 +259,7 @@ fn sql(server: &Server, q: &Q) -> Vec<String> {
         cond.join(" AND "),
         q.limit
     );
-    let r = server
-        .post("/api/v1/sql", &[], query.as_bytes())
-        .expect("sql");
-    assert_eq!(r.status, 200, "{query}: {}", r.text());
-    let rows: Json = serde_json::from_slice(&r.body).expect("JSON");
-    rows.as_array()
-        .expect("rows")
+    sql_rows(server, &query)
         .iter()
         .map(|row| {
             row["trace_id"]
@@ -215,6 +279,7 @@ fn compare(server: &Server, h0: u64) -> usize {
         searches.push(Q {
             operation: None,
             min_duration_ms: None,
+            max_duration_ms: None,
             route: None,
             start_ns: all.0,
             end_ns: all.1,
@@ -223,6 +288,7 @@ fn compare(server: &Server, h0: u64) -> usize {
         searches.push(Q {
             operation: Some("GET /cart"),
             min_duration_ms: Some(60),
+            max_duration_ms: None,
             route: None,
             start_ns: all.0,
             end_ns: all.1,
@@ -233,14 +299,26 @@ fn compare(server: &Server, h0: u64) -> usize {
         searches.push(Q {
             operation: Some("GET /cart"),
             min_duration_ms: None,
+            max_duration_ms: None,
             route: Some("/pay"),
             start_ns: h0 + HOUR_NS + HOUR_NS / 2,
             end_ns: h0 + 3 * HOUR_NS,
             limit,
         });
+        // Both duration bounds, inclusive (durations are whole ms).
+        searches.push(Q {
+            operation: Some("GET /cart"),
+            min_duration_ms: Some(47),
+            max_duration_ms: Some(70),
+            route: None,
+            start_ns: all.0,
+            end_ns: all.1,
+            limit,
+        });
         searches.push(Q {
             operation: None,
             min_duration_ms: None,
+            max_duration_ms: None,
             route: None,
             start_ns: h0 + HOUR_NS / 3,
             end_ns: h0 + 3 * HOUR_NS - 1_000,
@@ -257,6 +335,9 @@ fn compare(server: &Server, h0: u64) -> usize {
             q.limit, q.operation, q.min_duration_ms, q.route, q.start_ns, q.end_ns
         );
         assert!(want.len() <= q.limit);
+        if q.limit == 1_000 {
+            span_counts_match(server, q);
+        }
         non_empty += usize::from(!want.is_empty());
     }
     non_empty
@@ -278,23 +359,24 @@ fn search_by_hour_newest_first_equals_the_single_query() {
     let server = Server::start(common::bin(), dir.path(), "");
     server.wait_ready(common::READY);
     post(&server, &second);
-    assert_eq!(compare(&server, h0), 24);
+    assert_eq!(compare(&server, h0), 30);
 
     // The whole-window answer: every trace that has a shop span, newest first.
     let q = Q {
         operation: None,
         min_duration_ms: None,
+        max_duration_ms: None,
         route: None,
         start_ns: h0,
         end_ns: h0 + 5 * HOUR_NS - 1,
         limit: 1_000,
     };
-    assert_eq!(jaeger(&server, &q).len(), 65);
+    assert_eq!(jaeger(&server, &q).len(), 66);
     assert!(server.terminate().success());
 
     // Everything in files.
     let server = Server::start(common::bin(), dir.path(), "");
     server.wait_ready(common::READY);
-    assert_eq!(compare(&server, h0), 24);
+    assert_eq!(compare(&server, h0), 30);
     assert!(server.terminate().success());
 }

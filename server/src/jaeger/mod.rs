@@ -2,8 +2,10 @@
 //! Jaeger's UI work against `http://host:4318/jaeger`: `services`,
 //! `services/{service}/operations`, `operations?service=&spanKind=`, `traces` (search) and
 //! `traces/{traceID}`. Answers have Jaeger's envelope (`data`, `total`, `limit`, `offset`,
-//! `errors`) and its trace model ([`model`]). Lookups run as SQL over the tenant's `spans`
-//! table ([`query`]); whole traces come from the engine's bloom-filtered trace lookup.
+//! `errors`) and its trace model ([`model`]). Services, operations and searches with tags
+//! run as SQL over the tenant's `spans` table ([`query`]); searches without tags through
+//! the engine's own scan ([`strata_engine::Engine::search_traces`]); whole traces come from
+//! the engine's bloom-filtered trace lookup.
 
 mod model;
 mod params;
@@ -228,14 +230,15 @@ fn search_params(p: &[(String, String)], now_ns: i64) -> Result<query::Search, J
     })
 }
 
-/// Blocking tasks that read a search's traces at once: each found trace is a separate
-/// lookup (about a page of every column in one row group), so they spread over the cores.
-fn lookup_tasks() -> usize {
+/// Threads a search uses: its scan of a dense hour and the reading of the traces it found
+/// spread over the cores.
+fn search_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 /// The traces of `ids` with their spans starting in `[from, to]`, in the order of `ids`;
-/// an id without spans there is left out.
+/// an id without spans there is left out. Each task reads its share of the ids in one
+/// pass over each file ([`strata_engine::Engine::find_traces`]).
 async fn read_traces(
     engine: std::sync::Arc<strata_engine::Engine>,
     tenant: strata_engine::TenantId,
@@ -243,20 +246,21 @@ async fn read_traces(
     from: i64,
     to: i64,
 ) -> Result<Vec<model::Trace>, JaegerError> {
-    let per_task = ids.len().div_ceil(lookup_tasks()).max(1);
+    let per_task = ids.len().div_ceil(search_threads()).max(1);
     let tasks: Vec<_> = ids
         .chunks(per_task)
         .map(|chunk| {
             let (engine, tenant, chunk) = (engine.clone(), tenant.clone(), chunk.to_vec());
             tokio::task::spawn_blocking(move || {
-                let mut out = Vec::with_capacity(chunk.len());
-                for id in chunk {
-                    let spans = engine.find_trace(&tenant, id, from, to)?;
-                    if !spans.is_empty() {
-                        out.push(model::trace(&id, &spans));
-                    }
-                }
-                Ok::<_, strata_engine::Error>(out)
+                let found = engine.find_traces(&tenant, &chunk, from, to)?;
+                Ok::<_, strata_engine::Error>(
+                    chunk
+                        .iter()
+                        .zip(found)
+                        .filter(|(_, spans)| !spans.is_empty())
+                        .map(|(id, spans)| model::trace(id, &spans))
+                        .collect::<Vec<_>>(),
+                )
             })
         })
         .collect();
@@ -279,14 +283,28 @@ async fn search(
     let p = params(raw)?;
     let now_ns = SystemClock.now_ms().saturating_mul(1_000_000);
     let s = search_params(&p, now_ns)?;
-    let ctx = session(&state, &tenant)?;
     let engine = state.engine()?;
     let windows = engine.spans_partitions(&tenant, s.start_ns, s.end_ns);
     let started = std::time::Instant::now();
-    let (ids, read) = query::search(&ctx, &state.sql().query, &windows, &s)
-        .await
-        .map_err(crate::sql_api::sql_error)?;
-    let sql_ms = started.elapsed().as_secs_f64() * 1e3;
+    let (ids, read) = match s.span_search() {
+        Some(scan) => {
+            let (engine, tenant, windows, s) =
+                (engine.clone(), tenant.clone(), windows.clone(), s.clone());
+            tokio::task::spawn_blocking(move || {
+                query::search_scan(&engine, &tenant, &windows, &s, &scan, search_threads())
+            })
+            .await
+            .map_err(|e| ApiError::Internal(format!("trace search task failed: {e}")))?
+            .map_err(storage)?
+        }
+        None => {
+            let ctx = session(&state, &tenant)?;
+            query::search(&ctx, &state.sql().query, &windows, &s)
+                .await
+                .map_err(crate::sql_api::sql_error)?
+        }
+    };
+    let search_ms = started.elapsed().as_secs_f64() * 1e3;
     let (from, to) = (
         s.start_ns.saturating_sub(TRACE_MARGIN_NS),
         s.end_ns.saturating_add(TRACE_MARGIN_NS),
@@ -297,8 +315,9 @@ async fn search(
         hours = windows.len(),
         hours_read = read,
         traces = n,
-        sql_ms,
-        lookups_ms = started.elapsed().as_secs_f64() * 1e3 - sql_ms,
+        sql = s.span_search().is_none(),
+        search_ms,
+        lookups_ms = started.elapsed().as_secs_f64() * 1e3 - search_ms,
         "trace search"
     );
     ok(traces, n)

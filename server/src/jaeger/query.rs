@@ -2,13 +2,15 @@
 //! layer's partition pruning by time, Parquet statistics and page index; spans files are
 //! sorted by trace id and start time), and whole traces through the engine's bloom-filtered
 //! [`Engine::find_trace`](strata_engine::Engine::find_trace). A trace search runs hour
-//! partition by hour partition, newest first, and stops once it has its `limit` ([`search`]).
+//! partition by hour partition, newest first, and stops once it has its `limit`: without
+//! tags through the engine's own scan ([`search_scan`]), with tags as SQL ([`search`]).
 
 use std::collections::HashSet;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, TimestampNanosecondType};
 use datafusion::prelude::SessionContext;
+use strata_engine::{Engine, SpanSearch, TenantId};
 use strata_query::sql::{self, SqlConfig};
 
 /// A trace search (`/api/traces`).
@@ -171,6 +173,42 @@ fn ranked(batches: &[RecordBatch]) -> Vec<([u8; 16], i64)> {
     out
 }
 
+/// The part of `window` (an hour partition's ns range) inside the search's range.
+fn clip(window: (i64, i64), s: &Search) -> Option<(i64, i64)> {
+    let (lo, hi) = (window.0.max(s.start_ns), window.1.min(s.end_ns));
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// The answers of a search's windows put together, newest window first: a trace found in
+/// several windows keeps its first (newest) time, its maximum.
+#[derive(Debug, Default)]
+struct Ranking {
+    found: Vec<([u8; 16], i64)>,
+    seen: HashSet<[u8; 16]>,
+    read: usize,
+}
+
+impl Ranking {
+    /// Adds one window's ranked traces; true once `limit` distinct traces are found.
+    fn add(&mut self, ranked: Vec<([u8; 16], i64)>, limit: usize) -> bool {
+        self.read += 1;
+        self.found
+            .extend(ranked.into_iter().filter(|(id, _)| self.seen.insert(*id)));
+        self.found.len() >= limit
+    }
+
+    /// The trace ids, newest first, and how many windows were read.
+    fn finish(mut self, limit: usize) -> (Vec<[u8; 16]>, usize) {
+        // Already in order when the windows are (newest first, disjoint); sorted to be sure.
+        self.found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.found.truncate(limit);
+        (
+            self.found.into_iter().map(|(id, _)| id).collect(),
+            self.read,
+        )
+    }
+}
+
 /// The trace ids a search finds, newest first: the traces with the latest matching span
 /// (ties by trace id), as [`search_sql`] over the whole window ranks them.
 ///
@@ -178,7 +216,6 @@ fn ranked(batches: &[RecordBatch]) -> Vec<([u8; 16], i64)> {
 /// first ([`strata_engine::Engine::spans_partitions`]). They are searched one at a time and
 /// the search stops once `limit` distinct traces are found: a trace not found yet has every
 /// matching span before the current window's start, so it ranks below every trace found.
-/// A trace found in several windows keeps its first (newest) time, its maximum.
 ///
 /// Returns the ids and how many windows were read.
 pub(crate) async fn search(
@@ -187,33 +224,58 @@ pub(crate) async fn search(
     windows: &[(i64, i64)],
     s: &Search,
 ) -> sql::Result<(Vec<[u8; 16]>, usize)> {
-    let mut found: Vec<([u8; 16], i64)> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut read = 0;
-    for &(start_ns, end_ns) in windows {
+    let mut ranking = Ranking::default();
+    for &w in windows {
+        let Some((start_ns, end_ns)) = clip(w, s) else {
+            continue;
+        };
         let window = Search {
-            start_ns: start_ns.max(s.start_ns),
-            end_ns: end_ns.min(s.end_ns),
+            start_ns,
+            end_ns,
             ..s.clone()
         };
-        if window.start_ns > window.end_ns {
-            continue;
-        }
-        read += 1;
         let batches = run(ctx, &search_sql(&window), cfg).await?;
-        found.extend(
-            ranked(&batches)
-                .into_iter()
-                .filter(|(id, _)| seen.insert(*id)),
-        );
-        if found.len() >= s.limit {
+        if ranking.add(ranked(&batches), s.limit) {
             break;
         }
     }
-    // Already in order when the windows are (newest first, disjoint); sorted to be sure.
-    found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    found.truncate(s.limit);
-    Ok((found.into_iter().map(|(id, _)| id).collect(), read))
+    Ok(ranking.finish(s.limit))
+}
+
+impl Search {
+    /// The search as the engine's own scan takes it ([`Engine::search_traces`]): when it
+    /// has no tags (those are map lookups, left to SQL).
+    pub(crate) fn span_search(&self) -> Option<SpanSearch> {
+        self.tags.is_empty().then(|| SpanSearch {
+            service: self.service.clone(),
+            operation: self.operation.clone(),
+            min_duration_ns: self.min_duration_ns,
+            max_duration_ns: self.max_duration_ns,
+        })
+    }
+}
+
+/// [`search`] through the engine's own scan ([`Engine::search_traces`], on up to
+/// `threads` threads) instead of SQL: the same answer, for a search without tags.
+pub(crate) fn search_scan(
+    engine: &Engine,
+    tenant: &TenantId,
+    windows: &[(i64, i64)],
+    s: &Search,
+    scan: &SpanSearch,
+    threads: usize,
+) -> strata_engine::Result<(Vec<[u8; 16]>, usize)> {
+    let mut ranking = Ranking::default();
+    for &w in windows {
+        let Some((start_ns, end_ns)) = clip(w, s) else {
+            continue;
+        };
+        let ranked = engine.search_traces(tenant, scan, start_ns, end_ns, s.limit, threads)?;
+        if ranking.add(ranked, s.limit) {
+            break;
+        }
+    }
+    Ok(ranking.finish(s.limit))
 }
 
 #[cfg(test)]
