@@ -81,7 +81,7 @@ pub use anyvalue::{AnyValue, AnyValueError, Attributes};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compact::CompactStats;
 pub use config::{EngineConfig, Limits};
-pub use engine::{Sample, SeriesData, SeriesSamples, TenantStats};
+pub use engine::{HeadMemory, Sample, SeriesData, SeriesSamples, TenantStats};
 pub use error::{Error, Result};
 pub use flush::{FlushStats, FlushStop};
 pub use handle::Engine;
