@@ -1,7 +1,8 @@
 //! The process's allocator as the engine and `/metrics` see it: returning freed memory to
 //! the operating system after a flush or compaction ([`release_memory`], registered with
-//! [`strata_engine::set_memory_release`] by the binary), and, with the `alloc-stats`
-//! feature, a counting wrapper (`Counting`) whose live bytes `/metrics` reports.
+//! [`strata_engine::set_memory_release`] by the binary), no transparent huge pages
+//! ([`disable_transparent_huge_pages`]), and, with the `alloc-stats` feature, a counting
+//! wrapper (`Counting`) whose live bytes `/metrics` reports.
 // Foreign calls into the allocator and a `GlobalAlloc` impl: each with its `// Safety:`.
 #![allow(unsafe_code)]
 
