@@ -27,10 +27,11 @@ use crate::parquet_io::{self, bad, column};
 use crate::partition::{self, FileEntry, Manifest, PARTITION_MS, PartFile, partition_start};
 use crate::records::{LogRecord, SpanRecord};
 use crate::series::SeriesId;
+use crate::series_key::SeriesKey;
 use crate::signal::Signal;
 use crate::signal_store::FileMap;
 use crate::telemetry::Timer;
-use crate::{Error, Labels, Result, TenantId};
+use crate::{Error, Result, TenantId};
 
 /// Rows per output batch.
 const OUT_BATCH: usize = 64 * 1024;
@@ -224,12 +225,12 @@ impl Core {
             bytes: 0,
             flushes: inputs.iter().map(|f| f.entry.flushes).sum(),
         };
-        // Series tables: small (one row per series), united in memory.
-        let mut series: BTreeMap<SeriesId, Arc<Labels>> = BTreeMap::new();
+        // Series tables: one row per series, united in memory as compact keys.
+        let mut series: BTreeMap<SeriesId, SeriesKey> = BTreeMap::new();
         for f in inputs {
-            for (id, labels) in parquet_io::read_series(&f.series_path())? {
+            for (id, key) in parquet_io::read_series_keys(&f.series_path())? {
                 match series.get(&id) {
-                    Some(known) if **known != labels => {
+                    Some(known) if *known != key => {
                         return Err(bad(
                             &f.series_path(),
                             format!("series id {id} is stored for two label sets"),
@@ -237,12 +238,12 @@ impl Core {
                     }
                     Some(_) => {}
                     None => {
-                        series.insert(id, Arc::new(labels));
+                        series.insert(id, key);
                     }
                 }
             }
         }
-        let defs: Vec<(SeriesId, Arc<Labels>)> = series.into_iter().collect();
+        let defs: Vec<(SeriesId, SeriesKey)> = series.into_iter().collect();
         let (rows_in, rows_out, min_ts, max_ts, samples_bytes) =
             merge_samples(inputs, &dir.join(&entry.samples))?;
         entry.rows = rows_out;

@@ -411,6 +411,14 @@ impl Core {
             stats.series = h.index.len();
             stats.active_series = h.active;
             stats.rejected = h.rejected.clone();
+            stats.memory = HeadMemory {
+                series_table: h.index.table_bytes() as u64,
+                series_keys: h.index.key_bytes() as u64,
+                raw_keys: h.raw_keys.memory_bytes() as u64,
+                flushing_table: (h.flushing.capacity()
+                    * (std::mem::size_of::<(SeriesId, Arc<Vec<Sample>>)>() + 1))
+                    as u64,
+            };
         }
         stats
     }
@@ -557,4 +565,21 @@ pub struct TenantStats {
     pub spans_rejected: BTreeMap<crate::SignalReject, u64>,
     /// Log records rejected, by reason, since open.
     pub logs_rejected: BTreeMap<crate::SignalReject, u64>,
+    /// Bytes of its series structures in memory (samples not included).
+    pub memory: HeadMemory,
+}
+
+/// Bytes a tenant's series take in memory, apart from their samples (16 bytes each plus
+/// the spare capacity of each series' buffer). Computed from sizes and capacities, not
+/// measured: the allocator's rounding and free memory are not included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeadMemory {
+    /// The series map's table: id, key handle and sample buffer state per bucket.
+    pub series_table: u64,
+    /// The series' canonical label bytes.
+    pub series_keys: u64,
+    /// The raw label key cache of remote-write (keys and table, bounded).
+    pub raw_keys: u64,
+    /// The table of series a flush in progress has taken.
+    pub flushing_table: u64,
 }

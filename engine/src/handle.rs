@@ -64,14 +64,19 @@ impl Engine {
                     if bg.poisoned.get().is_some() {
                         continue;
                     }
-                    if bg.needs_flush()
-                        && let Err(e) = bg.flush_until(FlushStop::Never)
-                    {
-                        error!(error = %e, "background flush failed");
+                    if bg.needs_flush() {
+                        match bg.flush_until(FlushStop::Never) {
+                            Ok(s) if s.samples + s.spans + s.logs > 0 => {
+                                crate::memory::release_memory();
+                            }
+                            Ok(_) => {}
+                            Err(e) => error!(error = %e, "background flush failed"),
+                        }
                     }
                     if last_maintenance.elapsed() >= maintenance {
                         last_maintenance = Instant::now();
                         bg.maintain();
+                        crate::memory::release_memory();
                     }
                 }
             })

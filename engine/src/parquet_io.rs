@@ -25,7 +25,7 @@ use parquet::schema::types::ColumnPath;
 
 use crate::partition::sync_dir;
 use crate::series::SeriesId;
-use crate::series_key::LabelPairs;
+use crate::series_key::{LabelPairs, SeriesKey};
 use crate::{Error, Labels, METRIC_NAME, Sample};
 
 pub(crate) fn bad(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -266,6 +266,22 @@ pub(crate) fn read_series_ids(path: &Path) -> Result<Vec<SeriesId>, Error> {
 /// Reads a series table.
 pub(crate) fn read_series(path: &Path) -> Result<Vec<(SeriesId, Labels)>, Error> {
     let mut out = Vec::new();
+    visit_series(path, |id, labels| out.push((id, labels)))?;
+    Ok(out)
+}
+
+/// Reads a series table as the head's compact keys: ~1/4 of the memory of
+/// [`read_series`]'s labels (one allocation per series, not two per label).
+pub(crate) fn read_series_keys(path: &Path) -> Result<Vec<(SeriesId, SeriesKey)>, Error> {
+    let mut out = Vec::new();
+    visit_series(path, |id, labels| {
+        out.push((id, SeriesKey::from_labels(&labels)))
+    })?;
+    Ok(out)
+}
+
+/// Calls `visit` with each row of a series table.
+fn visit_series(path: &Path, mut visit: impl FnMut(SeriesId, Labels)) -> Result<(), Error> {
     for batch in open_batches(path)? {
         let batch = batch?;
         let ids = column::<UInt64Array>(&batch, 0, path)?;
@@ -286,10 +302,10 @@ pub(crate) fn read_series(path: &Path) -> Result<Vec<(SeriesId, Labels)>, Error>
                 .map(|j| (keys.value(j), values.value(j)))
                 .chain([(METRIC_NAME, metrics.value(i))]);
             let labels = Labels::from_pairs(pairs).map_err(|r| bad(path, r))?;
-            out.push((ids.value(i), labels));
+            visit(ids.value(i), labels);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Rows per row group of spans and logs files: each row group has its own bloom filter

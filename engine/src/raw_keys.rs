@@ -84,6 +84,11 @@ impl RawKeys {
         }
     }
 
+    /// Bytes it holds: the raw keys and the map's table.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.bytes + self.map.capacity() * (std::mem::size_of::<(u64, (Box<[u8]>, SeriesId))>() + 1)
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.map.len()

@@ -72,6 +72,8 @@ pub(crate) type IdMap<V> = HashMap<SeriesId, V, BuildHasherDefault<IdMixHasher>>
 pub(crate) struct SeriesIndex {
     by_id: IdMap<HeadSeries>,
     hasher: IdHasher,
+    /// Bytes of the series' key allocations (label bytes and the `Arc` counts).
+    key_bytes: usize,
 }
 
 impl Default for SeriesIndex {
@@ -85,6 +87,7 @@ impl SeriesIndex {
         Self {
             by_id: IdMap::default(),
             hasher,
+            key_bytes: 0,
         }
     }
 
@@ -112,9 +115,12 @@ impl SeriesIndex {
 
     /// Registers `key` under `id`, which [`SeriesIndex::find_hashed`] returned as free.
     pub(crate) fn insert(&mut self, id: SeriesId, key: SeriesKey) -> &mut HeadSeries {
-        self.by_id.entry(id).or_insert(HeadSeries {
-            key,
-            buf: SeriesBuf::default(),
+        self.by_id.entry(id).or_insert_with(|| {
+            self.key_bytes += key.alloc_bytes();
+            HeadSeries {
+                key,
+                buf: SeriesBuf::default(),
+            }
         })
     }
 
@@ -133,9 +139,13 @@ impl SeriesIndex {
     /// Restores a persisted (id, labels) pair. Returns `None` if the id belongs to another
     /// label set, which means the persisted data is inconsistent.
     pub(crate) fn restore(&mut self, id: SeriesId, key: &[u8]) -> Option<&mut HeadSeries> {
-        let s = self.by_id.entry(id).or_insert_with(|| HeadSeries {
-            key: SeriesKey::from_canonical(key),
-            buf: SeriesBuf::default(),
+        let s = self.by_id.entry(id).or_insert_with(|| {
+            let key = SeriesKey::from_canonical(key);
+            self.key_bytes += key.alloc_bytes();
+            HeadSeries {
+                key,
+                buf: SeriesBuf::default(),
+            }
         });
         (s.key.bytes() == key).then_some(s)
     }
@@ -158,6 +168,16 @@ impl SeriesIndex {
 
     pub(crate) fn len(&self) -> usize {
         self.by_id.len()
+    }
+
+    /// Bytes of the map's table: every bucket (id and [`HeadSeries`]) and its control byte.
+    pub(crate) fn table_bytes(&self) -> usize {
+        self.by_id.capacity() * (std::mem::size_of::<(SeriesId, HeadSeries)>() + 1)
+    }
+
+    /// Bytes of the series' keys.
+    pub(crate) fn key_bytes(&self) -> usize {
+        self.key_bytes
     }
 }
 

@@ -35,6 +35,11 @@ impl SeriesKey {
         &self.0
     }
 
+    /// Bytes of its allocation: the label bytes and the `Arc`'s two counts.
+    pub(crate) fn alloc_bytes(&self) -> usize {
+        self.0.len() + 2 * std::mem::size_of::<usize>()
+    }
+
     /// (name, value) pairs in name order.
     pub(crate) fn pairs(&self) -> Pairs<'_> {
         Pairs { rest: &self.0 }

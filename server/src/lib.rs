@@ -24,6 +24,7 @@
 //! # Ok::<(), strata_server::Error>(())
 //! ```
 
+pub mod allocator;
 mod api_error;
 mod auth;
 mod cli;

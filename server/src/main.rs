@@ -7,9 +7,21 @@ use strata_server::{Cli, Command};
 
 /// mimalloc instead of the system allocator (feature `mimalloc`, on by default): ingest
 /// allocates and frees many small strings per record (`docs/benchmarks.md`).
-#[cfg(feature = "mimalloc")]
+#[cfg(all(feature = "mimalloc", not(feature = "alloc-stats")))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The allocator with its live bytes counted (feature `alloc-stats`).
+#[cfg(all(feature = "mimalloc", feature = "alloc-stats"))]
+#[global_allocator]
+static GLOBAL: strata_server::allocator::Counting<mimalloc::MiMalloc> =
+    strata_server::allocator::Counting(mimalloc::MiMalloc);
+
+/// The system allocator with its live bytes counted (feature `alloc-stats`).
+#[cfg(all(not(feature = "mimalloc"), feature = "alloc-stats"))]
+#[global_allocator]
+static GLOBAL: strata_server::allocator::Counting<std::alloc::System> =
+    strata_server::allocator::Counting(std::alloc::System);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,6 +32,12 @@ fn main() -> ExitCode {
         }
         Command::Serve(args) => {
             init_logging();
+            // Flushes and compactions free large buffers: give them back to the system,
+            // in pages it can take back (no transparent huge pages).
+            if let Err(e) = strata_server::allocator::disable_transparent_huge_pages() {
+                tracing::warn!(error = %e, "cannot turn transparent huge pages off");
+            }
+            strata_engine::set_memory_release(strata_server::allocator::release_memory);
             args.config.load().and_then(strata_server::run_server)
         }
         Command::Promql(args) => strata_server::run_promql(&args, &mut std::io::stdout().lock()),

@@ -198,6 +198,17 @@ impl Metrics {
             &[],
             if engine.is_some() { 1.0 } else { 0.0 },
         );
+        #[cfg(feature = "alloc-stats")]
+        {
+            let name = "strata_allocator_live_bytes";
+            header(
+                o,
+                name,
+                "gauge",
+                "Heap bytes allocated and not yet freed (feature alloc-stats).",
+            );
+            line(o, name, &[], crate::allocator::live_bytes() as f64);
+        }
         if let Some(s) = c.engine_open_seconds {
             header(
                 o,
@@ -279,6 +290,29 @@ impl Metrics {
             );
             for (t, s) in &stats {
                 line(o, name, &[("tenant", t.as_str())], s.active_series as f64);
+            }
+            let name = "strata_series_memory_bytes";
+            header(
+                o,
+                name,
+                "gauge",
+                "Estimated bytes of the series structures in memory (samples not included), per tenant and part.",
+            );
+            for (t, s) in &stats {
+                let m = &s.memory;
+                for (part, bytes) in [
+                    ("series_table", m.series_table),
+                    ("series_keys", m.series_keys),
+                    ("raw_keys", m.raw_keys),
+                    ("flushing_table", m.flushing_table),
+                ] {
+                    line(
+                        o,
+                        name,
+                        &[("tenant", t.as_str()), ("part", part)],
+                        bytes as f64,
+                    );
+                }
             }
             let name = "strata_engine_rejected_samples_total";
             header(

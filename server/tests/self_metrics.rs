@@ -67,6 +67,33 @@ fn metrics_expose_wal_flush_maintenance_and_disk() {
         std::thread::sleep(Duration::from_millis(200));
     };
 
+    // The series structures: each key holds the canonical label bytes (a u32 length before
+    // every name and value) and an `Arc`'s two counts; the raw key cache holds each series'
+    // protobuf label fields (6 bytes of tags and lengths per label here) and its table.
+    let memory = |part: &str| {
+        value(
+            &text,
+            &format!("strata_series_memory_bytes{{tenant=\"default\",part=\"{part}\"}}"),
+        )
+    };
+    let label_bytes = |per_label: usize| -> f64 {
+        let bytes: usize = series
+            .iter()
+            .flat_map(|s| &s.labels)
+            .map(|(n, v)| per_label + n.len() + v.len())
+            .sum();
+        bytes as f64
+    };
+    assert_eq!(
+        memory("series_keys"),
+        Some(label_bytes(8) + 16.0 * series.len() as f64)
+    );
+    assert!(
+        memory("raw_keys").is_some_and(|b| b > label_bytes(6)),
+        "{text}"
+    );
+    assert!(memory("series_table").is_some_and(|b| b >= 64.0 * series.len() as f64));
+
     // Every acknowledged request was fsynced (group commit may share one fsync).
     let fsyncs = value(&text, "strata_wal_fsyncs_total").expect("fsync counter");
     let timed = value(&text, "strata_wal_fsync_duration_seconds_count").expect("fsync histogram");
@@ -129,4 +156,23 @@ fn parquet_bytes(dir: &std::path::Path) -> u64 {
             }
         })
         .sum()
+}
+
+/// `strata serve` turns transparent huge pages off for itself (docs/benchmarks.md,
+/// "Where remote-write memory goes"), where the kernel reports it.
+#[test]
+fn serve_turns_transparent_huge_pages_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(common::bin(), dir.path(), "");
+    server.wait_ready(common::READY);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
+        .expect("the server's /proc status");
+    // Linux 5.0 and later report the flag.
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("THP_enabled:"))
+        .expect("THP_enabled in /proc/PID/status");
+    assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
 }
