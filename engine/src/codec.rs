@@ -6,8 +6,12 @@ use crate::series::SeriesId;
 use crate::series_key::{self, SeriesKey};
 use crate::{Labels, Sample, TenantId};
 
-/// Version of span and log records.
-pub(crate) const VERSION: u8 = 1;
+/// Version of span and log records written: 2 since a record's resource and scope are
+/// written once per run of records sharing them (version 1, each record carrying its
+/// own, is still read).
+pub(crate) const VERSION: u8 = 2;
+/// Version 1 of span and log records: every record carries its resource and scope.
+pub(crate) const VERSION_1: u8 = 1;
 /// Version of samples records: 2 since series ids carry the metric name's hash
 /// ([`crate::series::series_id`]); version 1 records hold ids of the old scheme and are
 /// refused.

@@ -13,7 +13,7 @@
 //! files deleted once no query holds them.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -29,6 +29,7 @@ use crate::records::{LogRecord, SpanRecord};
 use crate::series::SeriesId;
 use crate::series_key::SeriesKey;
 use crate::signal::Signal;
+use crate::signal_compact;
 use crate::signal_store::FileMap;
 use crate::telemetry::Timer;
 use crate::{Error, Result, TenantId};
@@ -158,6 +159,7 @@ impl Core {
         let now = self.clock.now_ms();
         let window = self.config.window_ms();
         let mut stats = CompactStats::default();
+        let mut settling = HashSet::new();
         for (signal, file_map) in self.file_maps() {
             let mut groups: BTreeMap<(TenantId, PathBuf), Vec<Arc<PartFile>>> = BTreeMap::new();
             {
@@ -177,6 +179,20 @@ impl Core {
                 if inputs.len() < 2 || (scope == Scope::Closed && !closed) {
                     continue;
                 }
+                // Spans and logs of a closed hour keep arriving: merge whole only once
+                // settled (`signal_compact.rs`). Metrics merge whole (duplicates are
+                // dropped oldest-first, which needs every set).
+                let inputs = if scope == Scope::Closed && signal != Signal::Metrics {
+                    settling.insert(dir.clone());
+                    let settled = self.settled(&dir, &inputs, now);
+                    let picked = signal_compact::pick_inputs(&inputs, settled);
+                    if picked.len() < 2 {
+                        continue;
+                    }
+                    picked
+                } else {
+                    inputs
+                };
                 let target = (file_map, tenant.clone(), dir.clone());
                 match signal {
                     Signal::Metrics => {
@@ -190,6 +206,9 @@ impl Core {
                     }
                 }
             }
+        }
+        if scope == Scope::Closed {
+            self.forget_settling(&settling);
         }
         if stats.partitions > 0 {
             info!(

@@ -83,6 +83,9 @@ pub(crate) struct Core {
     pub(crate) logs: SignalStore<LogRecord>,
     /// Decoded samples pages kept between queries.
     pub(crate) page_cache: crate::page_cache::PageCache,
+    /// Closed spans and logs partitions with more than one file: the file set a pass saw
+    /// (`signal_compact::SetSeen`), to tell when it has settled.
+    pub(crate) settling: Mutex<HashMap<PathBuf, crate::signal_compact::SetSeen>>,
 }
 
 pub(crate) fn lock(head: &Mutex<TenantHead>) -> MutexGuard<'_, TenantHead> {
@@ -123,6 +126,7 @@ impl Core {
             kick: crossbeam_channel::bounded(1),
             poisoned: OnceLock::new(),
             latency: Default::default(),
+            settling: Mutex::default(),
             traces: SignalStore::default(),
             logs: SignalStore::default(),
         };

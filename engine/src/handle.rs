@@ -312,7 +312,11 @@ impl Engine {
     /// Compacts every closed partition (its end is more than the out-of-order window ago)
     /// that holds more than one file set into one sorted, deduplicated set. The background
     /// thread does this every `maintenance_interval`; queries in flight keep reading the
-    /// sets they started with.
+    /// sets they started with. A spans or logs partition is merged whole once its files
+    /// have not changed for two `flush_interval`s; until then a file holding more rows
+    /// than all its smaller ones together is left out of the merge
+    /// (`signal_compact::pick_inputs`), so late records do not rewrite the whole hour on
+    /// every pass.
     pub fn compact(&self) -> Result<CompactStats> {
         self.core.compact(Scope::Closed)
     }

@@ -394,7 +394,9 @@ fn signal_sorting(schema: &Schema, key: &[&str]) -> Option<Vec<SortingColumn>> {
         .collect()
 }
 
-/// Writes a spans or logs file (rows already sorted by `key`).
+/// Writes a spans or logs file (rows already sorted by `key`) from one batch (tests; the
+/// flush writes bounded batches through [`signal_writer`]).
+#[cfg(test)]
 pub(crate) fn write_signal_file(
     path: &Path,
     batch: &RecordBatch,

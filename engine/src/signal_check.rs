@@ -143,21 +143,22 @@ fn cap_resource(attrs: &mut Arc<Attributes>, limits: &Limits, cuts: &mut Cuts) {
     }
 }
 
-fn check_trace_id(id: &[u8; 16], what: &str) -> Result<(), Rejection> {
+/// `what` names the record in the message; it is only formatted for a rejection.
+fn check_trace_id(id: &[u8; 16], what: impl FnOnce() -> String) -> Result<(), Rejection> {
     if *id == [0; 16] {
         return Err((
             SignalReject::InvalidTraceId,
-            format!("{what} has an all-zero trace id"),
+            format!("{} has an all-zero trace id", what()),
         ));
     }
     Ok(())
 }
 
-fn check_span_id(id: &[u8; 8], what: &str) -> Result<(), Rejection> {
+fn check_span_id(id: &[u8; 8], what: impl FnOnce() -> String) -> Result<(), Rejection> {
     if *id == [0; 8] {
         return Err((
             SignalReject::InvalidSpanId,
-            format!("{what} has an all-zero span id"),
+            format!("{} has an all-zero span id", what()),
         ));
     }
     Ok(())
@@ -170,8 +171,8 @@ pub(crate) fn check_span(
     cutoff_ns: i64,
 ) -> Result<Cuts, Rejection> {
     let what = || format!("span {:?} of service {:?}", s.name, s.service_name);
-    check_trace_id(&s.trace_id, &what())?;
-    check_span_id(&s.span_id, &what())?;
+    check_trace_id(&s.trace_id, what)?;
+    check_span_id(&s.span_id, what)?;
     if s.start_ns <= 0 {
         return Err((
             SignalReject::MissingTimestamp,
@@ -200,8 +201,8 @@ pub(crate) fn check_span(
         ));
     }
     for l in &s.links {
-        check_trace_id(&l.trace_id, &format!("a link of {}", what()))?;
-        check_span_id(&l.span_id, &format!("a link of {}", what()))?;
+        check_trace_id(&l.trace_id, || format!("a link of {}", what()))?;
+        check_span_id(&l.span_id, || format!("a link of {}", what()))?;
     }
     if s.parent_span_id == Some([0; 8]) {
         s.parent_span_id = None;
@@ -258,10 +259,10 @@ pub(crate) fn check_log(
 ) -> Result<Cuts, Rejection> {
     let what = || format!("log record of service {:?}", r.service_name);
     if let Some(t) = &r.trace_id {
-        check_trace_id(t, &what())?;
+        check_trace_id(t, what)?;
     }
     if let Some(s) = &r.span_id {
-        check_span_id(s, &what())?;
+        check_span_id(s, what)?;
     }
     if r.time_ns <= 0 {
         r.time_ns = r.observed_time_ns;

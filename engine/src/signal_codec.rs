@@ -2,15 +2,18 @@
 //! samples record with kind 2 (spans) or 3 (logs), a record count, then the records, each
 //! in the binary layout below. Only accepted records, after the caps, are logged.
 //!
-//! Each record carries its resource attributes and scope. On decode, a record whose
-//! resource (or scope) bytes equal the previous record's shares that record's decoded
-//! value, as the records of one resource did before the restart.
+//! Version 2 writes a record's resource attributes (and scope) only when they differ from
+//! the previous record's in the same WAL record: a presence byte says which (0: the
+//! previous record's, 1: written here). Version 1 records, each carrying its own, are
+//! still read: there, a record whose resource (or scope) bytes equal the previous
+//! record's shares that record's decoded value. Either way the records of one resource
+//! share it again after a restart.
 
 use std::sync::Arc;
 
 use crate::TenantId;
 use crate::anyvalue::{AnyValue, Attributes};
-use crate::codec::{Cursor, KIND_LOGS, KIND_SPANS, VERSION};
+use crate::codec::{Cursor, KIND_LOGS, KIND_SPANS, VERSION, VERSION_1};
 use crate::records::{LogRecord, Scope, SpanEvent, SpanLink, SpanRecord};
 
 /// Deepest AnyValue nesting a record may have on decode (validation allows at most
@@ -21,40 +24,67 @@ const MAX_DEPTH: usize = 64;
 pub(crate) trait WalRecord: Sized {
     /// The record kind byte.
     const KIND: u8;
-    /// Appends the record's encoding.
-    fn encode(&self, out: &mut Vec<u8>);
+    /// Appends the record's encoding; `prev` is the record encoded just before it in the
+    /// same WAL record, if any (its resource and scope are referred to, not repeated).
+    fn encode(&self, out: &mut Vec<u8>, prev: Option<&Self>);
     /// Reads one record; `shared` holds what the previous record of the same WAL record
     /// decoded.
     fn decode<'a>(c: &mut Cursor<'a>, shared: &mut Shared<'a>) -> Result<Self, String>;
 }
 
-/// The last resource attributes and scope decoded, with their bytes: the next record with
-/// the same bytes shares them.
-#[derive(Default)]
+/// The last resource attributes and scope decoded, with their bytes (version 1: the next
+/// record with the same bytes shares them; version 2: a record refers to them).
 pub(crate) struct Shared<'a> {
+    version: u8,
     resource: Option<(&'a [u8], Arc<Attributes>)>,
     scope: Option<(&'a [u8], Arc<Scope>)>,
 }
 
 impl<'a> Shared<'a> {
-    /// The resource attributes at the cursor. The encoding is self-delimiting, so when the
-    /// bytes at the cursor start with the previous list's bytes, they hold that same list.
+    fn new(version: u8) -> Self {
+        Self {
+            version,
+            resource: None,
+            scope: None,
+        }
+    }
+
+    /// The resource attributes at the cursor. Version 1: the encoding is self-delimiting,
+    /// so when the bytes at the cursor start with the previous list's bytes, they hold
+    /// that same list. Version 2: a presence byte, then the list if it is new.
     fn resource(&mut self, c: &mut Cursor<'a>) -> Result<Arc<Attributes>, String> {
-        reuse(&mut self.resource, c, |c| attrs(c, 1))
+        let v = self.version;
+        reuse(v, &mut self.resource, c, "resource", |c| attrs(c, 1))
     }
 
     /// The scope at the cursor, as [`Shared::resource`].
     fn scope(&mut self, c: &mut Cursor<'a>) -> Result<Arc<Scope>, String> {
-        reuse(&mut self.scope, c, scope)
+        let v = self.version;
+        reuse(v, &mut self.scope, c, "scope", scope)
     }
 }
 
 fn reuse<'a, T>(
+    version: u8,
     last: &mut Option<(&'a [u8], Arc<T>)>,
     c: &mut Cursor<'a>,
+    what: &str,
     read: impl FnOnce(&mut Cursor<'a>) -> Result<T, String>,
 ) -> Result<Arc<T>, String> {
-    if let Some((bytes, v)) = last
+    if version != VERSION_1 {
+        match c.u8(what)? {
+            0 => {
+                return match last {
+                    Some((_, v)) => Ok(v.clone()),
+                    None => Err(format!(
+                        "{what} refers to a previous record, and there is none"
+                    )),
+                };
+            }
+            1 => {}
+            f => return Err(format!("{what}: bad presence flag {f}")),
+        }
+    } else if let Some((bytes, v)) = last
         && c.buf[c.pos..].starts_with(bytes)
     {
         c.pos += bytes.len();
@@ -88,7 +118,7 @@ pub(crate) fn set_count(rec: &mut [u8], body_start: usize, n: usize) {
 pub(crate) fn decode<R: WalRecord>(buf: &[u8]) -> Result<(TenantId, Vec<R>), String> {
     let mut c = Cursor { buf, pos: 0 };
     let version = c.u8("version")?;
-    if version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(format!("unknown record version {version}"));
     }
     let kind = c.u8("kind")?;
@@ -100,7 +130,7 @@ pub(crate) fn decode<R: WalRecord>(buf: &[u8]) -> Result<(TenantId, Vec<R>), Str
     let n = c.u32("record count")? as usize;
     // Every record takes more than 16 bytes: no allocation beyond what the bytes can hold.
     let mut out = Vec::with_capacity(n.min(c.remaining() / 16));
-    let mut shared = Shared::default();
+    let mut shared = Shared::new(version);
     for _ in 0..n {
         out.push(R::decode(&mut c, &mut shared)?);
     }
@@ -184,6 +214,22 @@ fn put_scope(out: &mut Vec<u8>, s: &Scope) {
     put_bytes(out, s.version.as_bytes());
 }
 
+/// Writes `v` (version 2): a 0 byte when it is the previous record's `prev` (the same
+/// shared value or an equal one), else a 1 byte and its encoding.
+fn put_shared<T: PartialEq>(
+    out: &mut Vec<u8>,
+    v: &Arc<T>,
+    prev: Option<&Arc<T>>,
+    put: impl FnOnce(&mut Vec<u8>, &T),
+) {
+    if prev.is_some_and(|p| Arc::ptr_eq(p, v) || **p == **v) {
+        out.push(0);
+    } else {
+        out.push(1);
+        put(out, v);
+    }
+}
+
 fn string(c: &mut Cursor<'_>, what: &str) -> Result<String, String> {
     let n = c.u32(what)? as usize;
     c.str(n, what).map(str::to_owned)
@@ -253,7 +299,7 @@ fn scope(c: &mut Cursor<'_>) -> Result<Scope, String> {
 impl WalRecord for SpanRecord {
     const KIND: u8 = KIND_SPANS;
 
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, out: &mut Vec<u8>, prev: Option<&Self>) {
         out.extend_from_slice(&self.trace_id);
         out.extend_from_slice(&self.span_id);
         put_opt(out, &self.parent_span_id);
@@ -267,8 +313,9 @@ impl WalRecord for SpanRecord {
         out.extend_from_slice(&self.status_code.to_le_bytes());
         put_bytes(out, self.status_message.as_bytes());
         put_attrs(out, &self.attributes);
-        put_attrs(out, &self.resource_attributes);
-        put_scope(out, &self.scope);
+        let res = prev.map(|p| &p.resource_attributes);
+        put_shared(out, &self.resource_attributes, res, put_attrs);
+        put_shared(out, &self.scope, prev.map(|p| &p.scope), put_scope);
         put_len(out, self.events.len());
         for e in &self.events {
             put_i64(out, e.time_ns);
@@ -337,7 +384,7 @@ impl WalRecord for SpanRecord {
 impl WalRecord for LogRecord {
     const KIND: u8 = KIND_LOGS;
 
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, out: &mut Vec<u8>, prev: Option<&Self>) {
         put_i64(out, self.time_ns);
         put_i64(out, self.observed_time_ns);
         out.extend_from_slice(&self.severity_number.to_le_bytes());
@@ -354,8 +401,9 @@ impl WalRecord for LogRecord {
         put_opt(out, &self.span_id);
         put_u32(out, self.flags);
         put_attrs(out, &self.attributes);
-        put_attrs(out, &self.resource_attributes);
-        put_scope(out, &self.scope);
+        let res = prev.map(|p| &p.resource_attributes);
+        put_shared(out, &self.resource_attributes, res, put_attrs);
+        put_shared(out, &self.scope, prev.map(|p| &p.scope), put_scope);
         put_u32(out, self.dropped_attributes_count);
     }
 
@@ -392,8 +440,10 @@ mod tests {
         // As the write path builds it: records after the header, the count set last.
         let mut out = header(t, R::KIND, 0, 0);
         let start = out.len();
+        let mut prev = None;
         for r in recs {
-            r.encode(&mut out);
+            r.encode(&mut out, prev);
+            prev = Some(r);
         }
         set_count(&mut out, start, recs.len());
         out
@@ -468,6 +518,129 @@ mod tests {
         };
         assert!(same(0, 1) && !same(1, 2) && !same(2, 3));
         assert!(Arc::ptr_eq(&back[0].scope, &back[3].scope));
+    }
+
+    /// A version 1 record of `spans`, in the documented layout of that version: every
+    /// span carries its resource attributes and scope.
+    fn record_v1(t: &TenantId, spans: &[SpanRecord]) -> Vec<u8> {
+        let mut out = header(t, KIND_SPANS, spans.len(), 0);
+        out[0] = VERSION_1;
+        for s in spans {
+            out.extend_from_slice(&s.trace_id);
+            out.extend_from_slice(&s.span_id);
+            put_opt(&mut out, &s.parent_span_id);
+            put_bytes(&mut out, s.trace_state.as_bytes());
+            put_u32(&mut out, s.flags);
+            put_bytes(&mut out, s.service_name.as_bytes());
+            put_bytes(&mut out, s.name.as_bytes());
+            out.extend_from_slice(&s.kind.to_le_bytes());
+            put_i64(&mut out, s.start_ns);
+            put_i64(&mut out, s.end_ns);
+            out.extend_from_slice(&s.status_code.to_le_bytes());
+            put_bytes(&mut out, s.status_message.as_bytes());
+            put_attrs(&mut out, &s.attributes);
+            put_attrs(&mut out, &s.resource_attributes);
+            put_scope(&mut out, &s.scope);
+            put_len(&mut out, s.events.len());
+            for e in &s.events {
+                put_i64(&mut out, e.time_ns);
+                put_bytes(&mut out, e.name.as_bytes());
+                put_attrs(&mut out, &e.attributes);
+                put_u32(&mut out, e.dropped_attributes_count);
+            }
+            put_len(&mut out, s.links.len());
+            for l in &s.links {
+                out.extend_from_slice(&l.trace_id);
+                out.extend_from_slice(&l.span_id);
+                put_bytes(&mut out, l.trace_state.as_bytes());
+                put_attrs(&mut out, &l.attributes);
+                put_u32(&mut out, l.dropped_attributes_count);
+            }
+            put_u32(&mut out, s.dropped_attributes_count);
+            put_u32(&mut out, s.dropped_events_count);
+            put_u32(&mut out, s.dropped_links_count);
+        }
+        out
+    }
+
+    /// Spans of two resources, each resource of many attributes, in runs.
+    fn spans_of_two_resources() -> Vec<SpanRecord> {
+        let res = |host: &str| {
+            Arc::new(
+                (0..11)
+                    .map(|i| {
+                        (
+                            format!("resource.key.{i}"),
+                            AnyValue::String(format!("{host}-{i}")),
+                        )
+                    })
+                    .collect::<Attributes>(),
+            )
+        };
+        let (a, b) = (res("h1"), res("h2"));
+        let scope = Arc::new(Scope {
+            name: "lib".into(),
+            version: "1.0".into(),
+        });
+        (0..12u8)
+            .map(|i| {
+                let mut s = span(i);
+                s.resource_attributes = if !(4..9).contains(&i) {
+                    a.clone()
+                } else {
+                    b.clone()
+                };
+                s.scope = scope.clone();
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_resource_is_written_once_per_run_of_records_sharing_it() {
+        let t = TenantId::new("acme").unwrap();
+        let spans = spans_of_two_resources();
+        let v2 = record(&t, &spans);
+        let v1 = record_v1(&t, &spans);
+        let (_, back) = decode::<SpanRecord>(&v2).unwrap();
+        assert_eq!(back, spans);
+        // Three runs (a, b, a): three resource lists and one scope written, where version 1
+        // wrote twelve of each; one presence byte per record for each.
+        let res_len = {
+            let mut b = Vec::new();
+            put_attrs(&mut b, &spans[0].resource_attributes);
+            b.len()
+        };
+        let scope_len = 4 + 3 + 4 + 3;
+        let expected = v1.len() - 9 * res_len - 11 * scope_len + 2 * spans.len();
+        assert_eq!(v2.len(), expected);
+        let same = |i: usize, j: usize| {
+            Arc::ptr_eq(&back[i].resource_attributes, &back[j].resource_attributes)
+        };
+        assert!(same(0, 3) && same(4, 8) && same(9, 11) && !same(3, 4));
+        // A first record cannot refer to a previous one.
+        let mut bad = header(&t, KIND_SPANS, 1, 0);
+        spans[0].encode(&mut bad, Some(&spans[0]));
+        let err = decode::<SpanRecord>(&bad).unwrap_err();
+        assert!(err.contains("refers to a previous record"), "{err}");
+    }
+
+    #[test]
+    fn version_1_records_are_still_read_and_share_their_resources() {
+        let t = TenantId::new("acme").unwrap();
+        let spans = spans_of_two_resources();
+        let (t2, back) = decode::<SpanRecord>(&record_v1(&t, &spans)).unwrap();
+        assert_eq!((t2, &back), (t.clone(), &spans));
+        assert!(Arc::ptr_eq(
+            &back[0].resource_attributes,
+            &back[3].resource_attributes
+        ));
+        assert!(Arc::ptr_eq(&back[0].scope, &back[11].scope));
+        // An unknown version is refused, naming it.
+        let mut future = record(&t, &spans);
+        future[0] = 3;
+        let err = decode::<SpanRecord>(&future).unwrap_err();
+        assert_eq!(err, "unknown record version 3");
     }
 
     proptest! {

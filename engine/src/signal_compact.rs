@@ -9,6 +9,14 @@
 //!
 //! A file that does not declare itself sorted by the current key (one written before the
 //! key changed) is sorted in memory before the merge: that costs memory for that one file.
+//!
+//! Which files a maintenance pass merges ([`pick_inputs`]): spans and logs keep arriving
+//! for a closed hour (they are accepted back to the retention), and merging the whole
+//! partition whenever a flush added a small file rewrote the hour once per flush. A
+//! file with more rows than all the smaller files together is left alone, so small files
+//! merge among themselves and reach a big file once they add up to it (each row is
+//! rewritten O(log n) times, and a partition holds O(log n) files meanwhile). Once a
+//! partition's file set has not changed for [`settle_ms`], it is merged into one file.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -34,6 +42,69 @@ const MAX_BATCH: usize = 8192;
 /// Rows per output batch.
 const OUT_ROWS: usize = 8192;
 
+/// The file set of a partition a pass saw: (number of files, newest flush), and when it
+/// first saw that set (engine clock, ms).
+pub(crate) type SetSeen = ((usize, u64), i64);
+
+/// How long a closed spans or logs partition's file set must stay unchanged before a
+/// pass merges it whole: two flush intervals (ms), so that a partition still receiving
+/// late records every flush is not rewritten whole each time.
+pub(crate) fn settle_ms(flush_interval: std::time::Duration) -> i64 {
+    i64::try_from(flush_interval.as_millis().saturating_mul(2)).unwrap_or(i64::MAX)
+}
+
+/// The files of one closed spans or logs partition (oldest flush first) that a pass
+/// merges, oldest flush first: all of them if the partition has `settled`; else the
+/// files left after setting aside, largest first, each file holding more rows than all
+/// smaller ones together. Fewer than two means nothing to do.
+pub(crate) fn pick_inputs(inputs: &[Arc<PartFile>], settled: bool) -> Vec<Arc<PartFile>> {
+    if settled {
+        return inputs.to_vec();
+    }
+    let mut by_rows: Vec<&Arc<PartFile>> = inputs.iter().collect();
+    by_rows.sort_by_key(|f| std::cmp::Reverse(f.entry.rows));
+    let mut smaller: u64 = by_rows.iter().map(|f| f.entry.rows).sum();
+    let mut big = 0;
+    for f in &by_rows {
+        smaller -= f.entry.rows;
+        if f.entry.rows <= smaller {
+            break;
+        }
+        big += 1;
+    }
+    let mut picked: Vec<Arc<PartFile>> = by_rows[big..].iter().map(|f| Arc::clone(f)).collect();
+    picked.sort_by_key(|f| f.entry.flush);
+    picked
+}
+
+impl Core {
+    /// Whether the closed partition in `dir`, holding `inputs`, has had this same file set
+    /// for [`settle_ms`] (as seen by the passes so far; the first pass to see a set
+    /// starts its clock).
+    pub(crate) fn settled(&self, dir: &Path, inputs: &[Arc<PartFile>], now: i64) -> bool {
+        let set = (
+            inputs.len(),
+            inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0),
+        );
+        let mut seen = self.settling.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.get(dir) {
+            Some(&(s, since)) if s == set => {
+                now.saturating_sub(since) >= settle_ms(self.config.flush_interval)
+            }
+            _ => {
+                seen.insert(dir.to_owned(), (set, now));
+                false
+            }
+        }
+    }
+
+    /// Forgets the partitions a pass did not find with more than one closed file.
+    pub(crate) fn forget_settling(&self, keep: &std::collections::HashSet<std::path::PathBuf>) {
+        let mut seen = self.settling.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|d, _| keep.contains(d));
+    }
+}
+
 /// Rows each of `inputs` inputs reads at a time.
 pub(crate) fn batch_rows(inputs: usize) -> usize {
     (MERGE_ROWS / inputs.max(1)).clamp(MIN_BATCH, MAX_BATCH)
@@ -49,7 +120,11 @@ impl Core {
         stats: &mut CompactStats,
     ) -> Result<()> {
         let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
-        let name = format!("{}-{flush}-c.parquet", R::FILE_PREFIX);
+        let flushes: u32 = inputs.iter().map(|f| f.entry.flushes).sum();
+        // Unique: the newest flush `B` is in exactly one input, which merged fewer
+        // flushes; so is every earlier file named for `B` (a merge of a subset can leave
+        // an older, bigger file out, so `B` alone could name an input again).
+        let name = format!("{}-{flush}-{flushes}-c.parquet", R::FILE_PREFIX);
         let out = target.2.join(&name);
         let paths: Vec<_> = inputs.iter().map(|f| f.samples_path()).collect();
         let (bytes, merged) = merge_files(&paths, sort_key(R::SIGNAL), &out)?;
@@ -62,7 +137,7 @@ impl Core {
             min_ts: inputs.iter().map(|f| f.entry.min_ts).min().unwrap_or(0),
             max_ts: inputs.iter().map(|f| f.entry.max_ts).max().unwrap_or(0),
             bytes,
-            flushes: inputs.iter().map(|f| f.entry.flushes).sum(),
+            flushes,
         };
         if !self.commit_compaction(target, inputs, &entry)? {
             return Ok(());

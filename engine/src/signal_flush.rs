@@ -3,9 +3,11 @@
 //! (cut, write, one commit marker for every signal, publish, WAL truncation) is the one in
 //! `flush.rs`; this is the write step for the two record signals.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::engine::Core;
+use crate::parquet_io::DurableWriter;
 use crate::partition::{self, FileEntry, PartFile, create_dir_durable, signal_partition_dir};
 use crate::records::{LogRecord, SpanRecord};
 use crate::signal::Signal;
@@ -52,6 +54,36 @@ impl FlushOrder for LogRecord {
     }
 }
 
+/// Rows per Arrow batch a flush builds and hands to the Parquet writer: a partition's
+/// records are written in batches of this many, so no Arrow array grows with the
+/// partition (one batch of a whole large partition could pass the 2 GiB a string or
+/// list array's i32 offsets address, and fail the flush).
+pub(crate) const FLUSH_BATCH_ROWS: usize = 8192;
+
+/// Writes `rows` (already in [`sort_key`] order, at least one) as one spans or logs file
+/// at `path`, durably, building Arrow batches of at most `batch_rows` rows. Returns its
+/// size.
+pub(crate) fn write_sorted<R: StoredRecord>(
+    path: &Path,
+    rows: &[&R],
+    batch_rows: usize,
+) -> Result<u64> {
+    let key = sort_key(R::SIGNAL);
+    let mut writer: Option<DurableWriter> = None;
+    for chunk in rows.chunks(batch_rows.max(1)) {
+        let batch = R::to_batch(chunk)?;
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(parquet_io::signal_writer(path, batch.schema(), key)?),
+        };
+        w.write(&batch)?;
+    }
+    match writer {
+        Some(w) => w.finish(),
+        None => Err(parquet_io::bad(path, "no rows to write")),
+    }
+}
+
 impl Core {
     /// Writes the files of the partitions a cut took (not yet committed); returns them for
     /// publishing once the commit marker is written.
@@ -67,14 +99,12 @@ impl Core {
                 continue;
             }
             let mut rows: Vec<&R> = part.recs.iter().collect();
-            let key = sort_key(R::SIGNAL);
             // Sorted as Arrow sorts, which is the order compaction's merge compares in.
             R::sort_rows(&mut rows);
-            let batch = R::to_batch(&rows)?;
             let dir = signal_partition_dir(&self.dir, R::SIGNAL, tenant, *start);
             create_dir_durable(&dir)?;
             let name = format!("{}-{boundary}.parquet", R::FILE_PREFIX);
-            let bytes = parquet_io::write_signal_file(&dir.join(&name), &batch, key)?;
+            let bytes = write_sorted(&dir.join(&name), &rows, FLUSH_BATCH_ROWS)?;
             let (min_ns, max_ns) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
                 (lo.min(r.time_ns()), hi.max(r.time_ns()))
             });
@@ -147,6 +177,83 @@ mod tests {
         let all: Vec<&R> = recs.iter().collect();
         let arrow = sort_batch(&R::to_batch(&all).unwrap(), key).unwrap();
         assert_eq!(keys(&ours, key), keys(&arrow, key));
+    }
+
+    /// Records of `R` read back from the file at `path`, in file order.
+    fn read_back<R: StoredRecord>(path: &Path) -> Vec<R> {
+        let mut out = Vec::new();
+        for b in crate::parquet_io::open_batches(path).unwrap() {
+            out.extend(R::from_batch(&b.unwrap(), path).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn a_flush_larger_than_its_batch_bound_round_trips_exactly() {
+        use crate::anyvalue::AnyValue;
+        use crate::records::{Scope, SpanEvent};
+        let dir = tempfile::tempdir().unwrap();
+        let resources: Vec<Arc<crate::anyvalue::Attributes>> = (0..3)
+            .map(|r| Arc::new(vec![("host".to_owned(), AnyValue::String(format!("h{r}")))]))
+            .collect();
+        let scope = Arc::new(Scope {
+            name: "lib".into(),
+            version: "2".into(),
+        });
+        let spans: Vec<SpanRecord> = (0..1_000u32)
+            .map(|i| {
+                let x = i.wrapping_mul(2_654_435_761);
+                let mut trace_id = [0u8; 16];
+                trace_id[..4].copy_from_slice(&x.to_be_bytes());
+                SpanRecord {
+                    trace_id,
+                    span_id: (u64::from(i) + 1).to_le_bytes(),
+                    service_name: format!("svc{}", i % 5),
+                    name: format!("op{}", i % 7),
+                    start_ns: i64::from(x % 1_000),
+                    end_ns: i64::from(x % 1_000) + 10,
+                    attributes: vec![("i".into(), AnyValue::Int(i64::from(i)))],
+                    resource_attributes: resources[(i / 100 % 3) as usize].clone(),
+                    scope: scope.clone(),
+                    events: (0..i % 3)
+                        .map(|e| SpanEvent {
+                            time_ns: i64::from(e),
+                            name: format!("e{e}"),
+                            ..SpanEvent::default()
+                        })
+                        .collect(),
+                    ..SpanRecord::default()
+                }
+            })
+            .collect();
+        let mut rows: Vec<&SpanRecord> = spans.iter().collect();
+        SpanRecord::sort_rows(&mut rows);
+        // 1,000 rows in batches of 64 (the last one short), and in one batch.
+        let chunked = dir.path().join("chunked.parquet");
+        write_sorted(&chunked, &rows, 64).unwrap();
+        let whole = dir.path().join("whole.parquet");
+        write_sorted(&whole, &rows, rows.len()).unwrap();
+        let want: Vec<SpanRecord> = rows.iter().map(|r| (*r).clone()).collect();
+        assert_eq!(read_back::<SpanRecord>(&chunked), want);
+        assert_eq!(read_back::<SpanRecord>(&whole), want);
+
+        let logs: Vec<LogRecord> = (0..300i64)
+            .map(|i| LogRecord {
+                time_ns: i * 7 % 300,
+                service_name: format!("svc{}", i % 4),
+                body: Some(AnyValue::String(format!("line {i}"))),
+                resource_attributes: resources[(i % 3) as usize].clone(),
+                ..LogRecord::default()
+            })
+            .collect();
+        let mut rows: Vec<&LogRecord> = logs.iter().collect();
+        LogRecord::sort_rows(&mut rows);
+        let path = dir.path().join("logs.parquet");
+        write_sorted(&path, &rows, 7).unwrap();
+        let want: Vec<LogRecord> = rows.iter().map(|r| (*r).clone()).collect();
+        assert_eq!(read_back::<LogRecord>(&path), want);
+        // Nothing to write is an error, not an empty file.
+        assert!(write_sorted::<LogRecord>(&dir.path().join("none.parquet"), &[], 7).is_err());
     }
 
     #[test]

@@ -393,7 +393,8 @@ impl Core {
         for mut r in records {
             match r.check(limits, cutoff_ns) {
                 Ok(cuts) => {
-                    r.encode(&mut rec);
+                    // The previous kept record is the previous one in the WAL record.
+                    r.encode(&mut rec, kept.last().map(|(p, _)| p));
                     ends.push((rec.len() - body_start) as u64);
                     kept.push((r, cuts));
                 }
