@@ -166,7 +166,9 @@ struct Pending<'a> {
     keys: Vec<u8>,
     points: Vec<(Range<usize>, usize, NumberPoint<'a>)>,
     metrics: Vec<MetricRef<'a>>,
-    resources: Vec<(ResourceLabels, Vec<(String, String)>)>,
+    /// `job`/`instance` of each resource (no scope labels: the fast path runs only without
+    /// scope promotion).
+    resources: Vec<ResourceLabels>,
 }
 
 /// Translates a protobuf `ExportMetricsServiceRequest` by the fast path, asking `known` for
@@ -193,7 +195,7 @@ pub(crate) fn translate<'a>(
         let labels = ResourceLabels::new(&resource.attributes);
         let resource_ctx = context_id(&[b"R", rm.resource].concat());
         let r = pending.resources.len();
-        pending.resources.push((labels, Vec::new()));
+        pending.resources.push(labels);
         let mut range: Option<(i64, i64)> = None;
         let mut widen = |lo: i64, hi: i64| {
             range = Some(match range {
@@ -221,8 +223,10 @@ pub(crate) fn translate<'a>(
                     if let Some((lo, hi)) = time_range(&metric) {
                         widen(lo, hi);
                     }
-                    let (resource, scope) = &pending.resources[r];
-                    let ctx = Context { resource, scope };
+                    let ctx = Context {
+                        resource: &pending.resources[r],
+                        scope: &[],
+                    };
                     translate_metric(&mut b, &ctx, &metric);
                     continue;
                 };
@@ -252,8 +256,10 @@ pub(crate) fn translate<'a>(
                         }
                         None => {
                             let point = NumberDataPoint::decode(p.bytes).ok()?;
-                            let (resource, scope) = &pending.resources[r];
-                            let ctx = Context { resource, scope };
+                            let ctx = Context {
+                                resource: &pending.resources[r],
+                                scope: &[],
+                            };
                             let mref = &pending.metrics[mi];
                             number_point(&mut b, &ctx, mref.otlp_name, &mref.name, &point);
                         }
@@ -264,7 +270,7 @@ pub(crate) fn translate<'a>(
         if opts.target_info
             && let Some(range) = range
         {
-            let (resource_labels, _) = &pending.resources[r];
+            let resource_labels = &pending.resources[r];
             add_target_info(
                 &mut b,
                 &resource.attributes,
@@ -359,8 +365,10 @@ fn resolve<'a>(
         e.known = k;
         if e.known.is_none() {
             let m = &metrics[e.metric];
-            let (resource, scope) = &resources[m.resource];
-            let ctx = Context { resource, scope };
+            let ctx = Context {
+                resource: &resources[m.resource],
+                scope: &[],
+            };
             let first = NumberDataPoint::decode(e.points[0].bytes).ok()?;
             match point_base(
                 &mut b,
