@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -12,7 +12,7 @@ use strata_wal::Wal;
 use tracing::info;
 
 use crate::clock::Clock;
-use crate::head::TenantHead;
+use crate::head::{SHARDS, TenantHead, relock, shard_of};
 use crate::parquet_io;
 use crate::partition::PartFile;
 use crate::records::{LogRecord, SpanRecord};
@@ -57,7 +57,7 @@ pub(crate) struct Core {
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) dir: PathBuf,
     pub(crate) wal: Wal,
-    tenants: RwLock<HashMap<TenantId, Arc<Mutex<TenantHead>>>>,
+    tenants: RwLock<HashMap<TenantId, Arc<TenantHead>>>,
     /// Committed Parquet file sets per tenant, oldest flush first.
     pub(crate) files: RwLock<HashMap<TenantId, Vec<Arc<PartFile>>>>,
     pub(crate) flush_lock: Mutex<()>,
@@ -86,12 +86,6 @@ pub(crate) struct Core {
     /// Closed spans and logs partitions with more than one file: the file set a pass saw
     /// (`signal_compact::SetSeen`), to tell when it has settled.
     pub(crate) settling: Mutex<HashMap<PathBuf, crate::signal_compact::SetSeen>>,
-}
-
-pub(crate) fn lock(head: &Mutex<TenantHead>) -> MutexGuard<'_, TenantHead> {
-    // A panic while holding the lock cannot leave a half-inserted sample: inserts are single
-    // Vec operations. Keep serving.
-    head.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Core {
@@ -145,14 +139,14 @@ impl Core {
     }
 
     /// Every tenant's head, sorted by tenant id (the order flushes lock them in).
-    pub(crate) fn heads_sorted(&self) -> Vec<(TenantId, Arc<Mutex<TenantHead>>)> {
+    pub(crate) fn heads_sorted(&self) -> Vec<(TenantId, Arc<TenantHead>)> {
         let map = self.tenants.read().unwrap_or_else(|p| p.into_inner());
         let mut heads: Vec<_> = map.iter().map(|(t, h)| (t.clone(), h.clone())).collect();
         heads.sort_by(|a, b| a.0.cmp(&b.0));
         heads
     }
 
-    pub(crate) fn head(&self, tenant: &TenantId) -> Arc<Mutex<TenantHead>> {
+    pub(crate) fn head(&self, tenant: &TenantId) -> Arc<TenantHead> {
         if let Some(h) = self
             .tenants
             .read()
@@ -165,7 +159,7 @@ impl Core {
         map.entry(tenant.clone()).or_default().clone()
     }
 
-    pub(crate) fn existing_head(&self, tenant: &TenantId) -> Option<Arc<Mutex<TenantHead>>> {
+    pub(crate) fn existing_head(&self, tenant: &TenantId) -> Option<Arc<TenantHead>> {
         self.tenants
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -196,17 +190,19 @@ impl Core {
             let hi = lo + v[lo..].partition_point(|s| s.ts <= end);
             &v[lo..hi]
         }
-        let in_range = |v| within(v, start, end);
         // The head (and a flush in progress) first, then the files: a flush publishes its
         // files before clearing `flushing`, so this order never misses a sample. Head
         // series without samples in the range are skipped here; their labels are looked up
         // by id if a file holds samples of theirs.
         let mut found = Found::default();
-        {
-            let h = lock(&head);
+        for i in 0..SHARDS {
+            let h = head.shard(i);
             for (id, s) in h.index.iter() {
-                let flushing = h.flushing.get(&id).map_or(&[][..], |v| in_range(v));
-                let buffered = in_range(&s.buf.samples);
+                let flushing = h
+                    .flushing
+                    .get(&id)
+                    .map_or(&[][..], |v| within(v, start, end));
+                let buffered = within(&s.buf.samples, start, end);
                 if flushing.is_empty() && buffered.is_empty() {
                     continue;
                 }
@@ -289,7 +285,7 @@ impl Core {
     /// index; series not yet in `found` are added with their labels from its series table.
     fn matching_ids(
         &self,
-        head: &Mutex<TenantHead>,
+        head: &TenantHead,
         f: &PartFile,
         matchers: &[Matcher],
         found: &mut Found,
@@ -311,14 +307,18 @@ impl Core {
             .collect();
         if !missing.is_empty() {
             // Labels from the head's keys where it still knows the series.
-            let h = lock(head);
-            missing.retain(|&id| match h.index.get(id) {
-                Some(s) => {
-                    found.add(id, Named::Key(s.key.clone()), Vec::new());
-                    false
-                }
-                None => true,
-            });
+            for i in 0..SHARDS {
+                let h = head.shard(i);
+                missing.retain(|&id| {
+                    match (shard_of(id) == i).then(|| h.index.get(id)).flatten() {
+                        Some(s) => {
+                            found.add(id, Named::Key(s.key.clone()), Vec::new());
+                            false
+                        }
+                        None => true,
+                    }
+                });
+            }
         }
         if !missing.is_empty() {
             for (id, labels) in parquet_io::read_series(&f.series_path())? {
@@ -385,22 +385,23 @@ impl Core {
         let Some(head) = self.existing_head(tenant) else {
             return;
         };
-        let h = lock(&head);
         let has = |v: &[Sample]| {
             let lo = v.partition_point(|s| s.ts < start);
             v.get(lo).is_some_and(|s| s.ts <= end)
         };
-        for (id, s) in h.index.iter() {
-            if has(&s.buf.samples) || h.flushing.get(&id).is_some_and(|v| has(v)) {
-                visit(&s.key);
+        for i in 0..SHARDS {
+            let h = head.shard(i);
+            for (id, s) in h.index.iter() {
+                if has(&s.buf.samples) || h.flushing.get(&id).is_some_and(|v| has(v)) {
+                    visit(&s.key);
+                }
             }
         }
     }
 
     /// Number of series `tenant` has (all time, while they are in memory).
     pub(crate) fn series_count(&self, tenant: &TenantId) -> usize {
-        self.existing_head(tenant)
-            .map_or(0, |h| lock(&h).index.len())
+        self.existing_head(tenant).map_or(0, |h| h.series_count())
     }
 
     /// Counters of `tenant`, for self-metrics.
@@ -411,18 +412,22 @@ impl Core {
             ..TenantStats::default()
         };
         if let Some(head) = self.existing_head(tenant) {
-            let h = lock(&head);
-            stats.series = h.index.len();
-            stats.active_series = h.active;
-            stats.rejected = h.rejected.clone();
-            stats.memory = HeadMemory {
-                series_table: h.index.table_bytes() as u64,
-                series_keys: h.index.key_bytes() as u64,
-                raw_keys: h.raw_keys.memory_bytes() as u64,
-                flushing_table: (h.flushing.capacity()
+            stats.active_series = head.active.load(Ordering::Relaxed);
+            stats.rejected = relock(&head.rejected).clone();
+            stats.memory.raw_keys = head
+                .raw_keys
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .memory_bytes() as u64;
+            for i in 0..SHARDS {
+                let h = head.shard(i);
+                stats.series += h.index.len();
+                stats.memory.series_table += h.index.table_bytes() as u64;
+                stats.memory.series_keys += h.index.key_bytes() as u64;
+                stats.memory.flushing_table += (h.flushing.capacity()
                     * (std::mem::size_of::<(SeriesId, Arc<Vec<Sample>>)>() + 1))
-                    as u64,
-            };
+                    as u64;
+            }
         }
         stats
     }

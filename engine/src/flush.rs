@@ -25,7 +25,7 @@ use std::sync::atomic::Ordering;
 
 use tracing::{error, info, warn};
 
-use crate::engine::{Core, lock};
+use crate::engine::Core;
 use crate::index::PartIndex;
 use crate::partition::{
     self, FileEntry, Flushed, Manifest, PartFile, create_dir_durable, partition_dir,
@@ -124,11 +124,12 @@ impl Core {
                 self.logs.restore();
                 for (tenant, _) in &cut.metrics {
                     let head = self.head(tenant);
-                    let mut h = lock(&head);
-                    for (id, samples) in std::mem::take(&mut h.flushing) {
-                        if let Some(series) = h.index.get_mut(id) {
-                            for s in samples.iter() {
-                                series.buf.restore(*s);
+                    for mut h in head.lock_all() {
+                        for (id, samples) in std::mem::take(&mut h.flushing) {
+                            if let Some(series) = h.index.get_mut(id) {
+                                for s in samples.iter() {
+                                    series.buf.restore(*s);
+                                }
                             }
                         }
                     }
@@ -140,28 +141,31 @@ impl Core {
 
     fn cut(&self) -> Result<(Cut, u64)> {
         let heads = self.heads_sorted();
-        let mut guards: Vec<_> = heads.iter().map(|(_, h)| lock(h)).collect();
+        // Every shard of every tenant, in order: writers hold one shard at a time.
+        let mut guards: Vec<_> = heads.iter().map(|(_, h)| h.lock_all()).collect();
         let mut taken = Vec::new();
-        for ((tenant, _), h) in heads.iter().zip(guards.iter_mut()) {
-            let h = &mut **h;
-            h.next_wal_epoch();
+        for ((tenant, _), shards) in heads.iter().zip(guards.iter_mut()) {
             let mut series = Vec::new();
-            for (id, s) in h
-                .index
-                .iter_mut()
-                .filter(|(_, s)| !s.buf.samples.is_empty())
-            {
-                // Taking the Vec frees the head's share of the memory once written.
-                let samples = Arc::new(s.buf.take_samples());
-                h.flushing.insert(id, samples.clone());
-                series.push((id, s.key.clone(), samples));
+            for h in shards.iter_mut() {
+                let h = &mut **h;
+                h.next_wal_epoch();
+                for (id, s) in h
+                    .index
+                    .iter_mut()
+                    .filter(|(_, s)| !s.buf.samples.is_empty())
+                {
+                    // Taking the Vec frees the head's share of the memory once written.
+                    let samples = Arc::new(s.buf.take_samples());
+                    h.flushing.insert(id, samples.clone());
+                    series.push((id, s.key.clone(), samples));
+                }
             }
             if !series.is_empty() {
                 taken.push((tenant.clone(), series));
             }
         }
-        // After the tenant locks (the order every cut takes them in; writers of spans and
-        // logs take only their store's lock).
+        // After the head shards' locks (the order every cut takes them in; writers of spans
+        // and logs take only their store's lock).
         let mut span_heads = self.traces.lock();
         let mut log_heads = self.logs.lock();
         let mut cut = Cut {
@@ -264,7 +268,9 @@ impl Core {
         }
         for (tenant, _) in taken {
             // A new map, not `clear()`: a cleared map keeps its table (17 B per series).
-            lock(&self.head(tenant)).flushing = IdMap::default();
+            for mut h in self.head(tenant).lock_all() {
+                h.flushing = IdMap::default();
+            }
         }
         self.traces.finish(spans, &cut.spans);
         self.logs.finish(logs, &cut.logs);
@@ -319,9 +325,8 @@ impl Core {
             let head = self.head(&tenant);
             for entry in entries {
                 let series = parquet_io::read_series_keys(&dir.join(&entry.series))?;
-                let mut h = lock(&head);
                 for (id, key) in series {
-                    if h.index.restore(id, key.bytes()).is_none() {
+                    if head.shard_for(id).index.restore(id, key.bytes()).is_none() {
                         return Err(Error::Io {
                             path: dir.join(&entry.series),
                             source: std::io::Error::new(

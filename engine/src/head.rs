@@ -1,10 +1,12 @@
 //! The in-memory head of one tenant: its series and their recent samples, sorted by time.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use crate::KnownSeries;
 use crate::raw_keys::RawKeys;
-use crate::series::{IdMap, SeriesIndex};
+use crate::series::{IdMap, LABEL_BITS, MIX, SeriesId, SeriesIndex};
 use crate::series_key::SeriesKey;
 use crate::{RejectReason, Sample};
 
@@ -41,7 +43,7 @@ pub(crate) struct SeriesBuf {
     pub(crate) last_seen_ms: i64,
     /// Whether it is counted in the tenant's active series.
     pub(crate) counted: bool,
-    /// The tenant's [`TenantHead::wal_epoch`] when this process last logged the series'
+    /// Its shard's [`HeadShard::wal_epoch`] when this process last logged the series'
     /// labels; 0 (never) for a series loaded from partitions or the WAL at open, which may
     /// have lost its definition since (retention drops partitions, flushes skip records).
     pub(crate) logged_epoch: u32,
@@ -107,43 +109,190 @@ impl SeriesBuf {
     }
 }
 
-/// A tenant's head: its series (labels and sample buffers, one map), and the state of its
-/// limits. Iterate it with `index.iter()`: (id, [`HeadSeries`]).
+/// Shards of a tenant's head (a power of two). Writers of one tenant lock one shard at a
+/// time, so they place samples in parallel.
+pub(crate) const SHARDS: usize = 16;
+
+/// The shard of series `id`: a function of the metric name's bits of the id, which every
+/// id a label set can get shares (collisions re-seed only the label bits, `series.rs`), so
+/// the shard is known from the first-choice id before the series is looked up.
+pub(crate) fn shard_of(id: SeriesId) -> usize {
+    ((id >> LABEL_BITS).wrapping_mul(MIX) >> (64 - SHARDS.trailing_zeros())) as usize
+}
+
+/// One shard of a tenant's head: the series whose [`shard_of`] is its index, with their
+/// labels and sample buffers (one map), and what the flush and the limits need of them.
+/// Iterate it with `index.iter()`: (id, [`HeadSeries`]).
 #[derive(Debug)]
-pub(crate) struct TenantHead {
+pub(crate) struct HeadShard {
     pub(crate) index: SeriesIndex,
     /// Samples taken by a flush in progress, still readable until their files are
     /// registered.
     pub(crate) flushing: IdMap<Arc<Vec<Sample>>>,
-    /// Series counted as active, in total and by metric name.
-    pub(crate) active: usize,
+    /// Series counted as active, by metric name (a metric's series are all in one shard).
     pub(crate) active_by_metric: HashMap<String, usize>,
-    /// When counted series last had their activity checked.
-    last_sweep_ms: i64,
-    pub(crate) bucket: Option<TokenBucket>,
-    /// Rejections since open, by reason.
-    pub(crate) rejected: BTreeMap<RejectReason, u64>,
     /// Bumped by every flush cut (never 0). The first WAL record after a cut that uses a
     /// series logs its labels again, so the records a replay starts from (at a cut) define
     /// every series they use, even one whose only other definition was in a partition
     /// retention dropped.
     pub(crate) wal_epoch: u32,
-    /// Writers' raw label bytes -> series id.
-    pub(crate) raw_keys: RawKeys,
 }
 
-impl Default for TenantHead {
+impl Default for HeadShard {
     fn default() -> Self {
         Self {
             index: SeriesIndex::default(),
             flushing: IdMap::default(),
-            active: 0,
             active_by_metric: HashMap::new(),
-            last_sweep_ms: 0,
-            bucket: None,
-            rejected: BTreeMap::new(),
             wal_epoch: 1,
-            raw_keys: RawKeys::default(),
+        }
+    }
+}
+
+impl HeadShard {
+    /// Bumps [`HeadShard::wal_epoch`] (at a flush cut), skipping 0, which means "never".
+    pub(crate) fn next_wal_epoch(&mut self) {
+        self.wal_epoch = self.wal_epoch.wrapping_add(1).max(1);
+    }
+}
+
+/// A tenant's head: [`SHARDS`] shards of series, and the tenant-wide state of its limits.
+///
+/// Lock order: a shard, then `raw_keys`, `bucket` or `rejected` (each held briefly, never
+/// two shards at once except by the flush cut, which takes them all in index order).
+#[derive(Debug)]
+pub(crate) struct TenantHead {
+    shards: Box<[Mutex<HeadShard>]>,
+    /// Series counted as active, over all shards.
+    pub(crate) active: AtomicUsize,
+    /// When counted series last had their activity checked.
+    last_sweep_ms: AtomicI64,
+    /// Where the next write starts its walk over the shards, so concurrent writers do not
+    /// queue behind each other shard after shard.
+    next_start: AtomicUsize,
+    pub(crate) bucket: Mutex<Option<TokenBucket>>,
+    /// Rejections since open, by reason.
+    pub(crate) rejected: Mutex<BTreeMap<RejectReason, u64>>,
+    /// Writers' raw label bytes -> series id.
+    pub(crate) raw_keys: RwLock<RawKeys>,
+    /// The [`RawKeys`] owner id, readable without its lock.
+    owner: u64,
+}
+
+impl Default for TenantHead {
+    fn default() -> Self {
+        let raw_keys = RawKeys::default();
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            active: AtomicUsize::new(0),
+            last_sweep_ms: AtomicI64::new(0),
+            next_start: AtomicUsize::new(0),
+            bucket: Mutex::new(None),
+            rejected: Mutex::default(),
+            owner: raw_keys.owner(),
+            raw_keys: RwLock::new(raw_keys),
+        }
+    }
+}
+
+/// Locks `m`. A panic while holding one of the head's locks cannot leave a half-inserted
+/// sample (inserts are single Vec operations): keep serving.
+pub(crate) fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl TenantHead {
+    /// Locks shard `i`.
+    pub(crate) fn shard(&self, i: usize) -> MutexGuard<'_, HeadShard> {
+        relock(&self.shards[i])
+    }
+
+    /// Locks the shard of series `id`.
+    pub(crate) fn shard_for(&self, id: SeriesId) -> MutexGuard<'_, HeadShard> {
+        self.shard(shard_of(id))
+    }
+
+    /// Locks every shard, in index order (the flush cut).
+    pub(crate) fn lock_all(&self) -> Vec<MutexGuard<'_, HeadShard>> {
+        (0..SHARDS).map(|i| self.shard(i)).collect()
+    }
+
+    /// The shard a write starts at (rotating).
+    pub(crate) fn start_shard(&self) -> usize {
+        self.next_start.fetch_add(1, Ordering::Relaxed) % SHARDS
+    }
+
+    /// Whether `known` came from this tenant's raw key map.
+    pub(crate) fn owns(&self, known: KnownSeries) -> bool {
+        known.owner == self.owner
+    }
+
+    /// The series stored under each raw key, if any.
+    pub(crate) fn known_series(&self, keys: &[&[u8]]) -> Vec<Option<KnownSeries>> {
+        let raw = self.raw_keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.iter().map(|k| raw.get(k)).collect()
+    }
+
+    /// Number of series in the head.
+    pub(crate) fn series_count(&self) -> usize {
+        (0..SHARDS).map(|i| self.shard(i).index.len()).sum()
+    }
+
+    /// Reserves a place for one more active series, overall and for its metric (`metric`
+    /// active series of it now); the caller counts the series in its shard or gives the
+    /// place back with [`TenantHead::unreserve`].
+    pub(crate) fn reserve_active(
+        &self,
+        metric_active: usize,
+        max_active: usize,
+        max_per_metric: usize,
+    ) -> Result<(), RejectReason> {
+        if self.active.load(Ordering::Relaxed) >= max_active {
+            return Err(RejectReason::SeriesLimit);
+        }
+        if metric_active >= max_per_metric {
+            return Err(RejectReason::MetricSeriesLimit);
+        }
+        self.active
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |a| {
+                (a < max_active).then_some(a + 1)
+            })
+            .map(|_| ())
+            .map_err(|_| RejectReason::SeriesLimit)
+    }
+
+    /// Gives back a place [`TenantHead::reserve_active`] reserved.
+    pub(crate) fn unreserve(&self) {
+        self.active.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Stops counting series idle for longer than `window_ms`. Runs a full pass at most once
+    /// per eighth of the window, so between passes a series may stay counted up to 1/8
+    /// window longer than it was active: the limits err on the strict side, never the lax.
+    /// Locks one shard at a time; call it holding none.
+    pub(crate) fn sweep(&self, now_ms: i64, window_ms: i64) {
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < window_ms / 8
+            || self
+                .last_sweep_ms
+                .compare_exchange(last, now_ms, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+        {
+            return; // not due, or another writer is sweeping
+        }
+        let cutoff = now_ms.saturating_sub(window_ms);
+        for i in 0..SHARDS {
+            let mut shard = self.shard(i);
+            let shard = &mut *shard;
+            for (_, s) in shard.index.iter_mut() {
+                if s.buf.counted && s.buf.last_seen_ms < cutoff {
+                    s.buf.counted = false;
+                    self.active.fetch_sub(1, Ordering::AcqRel);
+                    if let Some(n) = shard.active_by_metric.get_mut(s.key.metric_name()) {
+                        *n -= 1;
+                    }
+                }
+            }
         }
     }
 }
@@ -178,55 +327,34 @@ impl TokenBucket {
         self.tokens -= got;
         got as u64
     }
+
+    /// Returns `n` unused tokens taken by [`TokenBucket::take`].
+    pub(crate) fn give_back(&mut self, n: u64, burst: f64) {
+        self.tokens = (self.tokens + n as f64).min(burst);
+    }
 }
 
-/// Starts counting a series as active (the caller checked the limits), in the counts of
-/// its tenant's head (`active`, `active_by_metric`).
+/// Marks a series as seen at `now_ms`. If it was not counted as active, counts it under its
+/// metric in its shard's `active_by_metric` and returns true: the caller counts it in the
+/// tenant's total (or already reserved it there).
 pub(crate) fn activate(
     buf: &mut SeriesBuf,
     metric: &str,
     now_ms: i64,
-    active: &mut usize,
     active_by_metric: &mut HashMap<String, usize>,
-) {
+) -> bool {
     buf.last_seen_ms = now_ms;
-    if !buf.counted {
-        buf.counted = true;
-        *active += 1;
-        match active_by_metric.get_mut(metric) {
-            Some(n) => *n += 1,
-            None => {
-                active_by_metric.insert(metric.to_owned(), 1);
-            }
+    if buf.counted {
+        return false;
+    }
+    buf.counted = true;
+    match active_by_metric.get_mut(metric) {
+        Some(n) => *n += 1,
+        None => {
+            active_by_metric.insert(metric.to_owned(), 1);
         }
     }
-}
-
-impl TenantHead {
-    /// Bumps [`TenantHead::wal_epoch`] (at a flush cut), skipping 0, which means "never".
-    pub(crate) fn next_wal_epoch(&mut self) {
-        self.wal_epoch = self.wal_epoch.wrapping_add(1).max(1);
-    }
-
-    /// Stops counting series idle for longer than `window_ms`. Runs a full pass at most once
-    /// per eighth of the window, so between passes a series may stay counted up to 1/8
-    /// window longer than it was active: the limits err on the strict side, never the lax.
-    pub(crate) fn sweep(&mut self, now_ms: i64, window_ms: i64) {
-        if now_ms.saturating_sub(self.last_sweep_ms) < window_ms / 8 {
-            return;
-        }
-        self.last_sweep_ms = now_ms;
-        let cutoff = now_ms.saturating_sub(window_ms);
-        for (_, s) in self.index.iter_mut() {
-            if s.buf.counted && s.buf.last_seen_ms < cutoff {
-                s.buf.counted = false;
-                self.active -= 1;
-                if let Some(n) = self.active_by_metric.get_mut(s.key.metric_name()) {
-                    *n -= 1;
-                }
-            }
-        }
-    }
+    true
 }
 
 #[cfg(test)]

@@ -65,8 +65,14 @@ impl RawKeys {
     }
 
     /// Whether `known` came from this map's tenant.
+    #[cfg(test)]
     pub(crate) fn owns(&self, known: KnownSeries) -> bool {
         known.owner == self.owner
+    }
+
+    /// The id [`KnownSeries`] from this map carry.
+    pub(crate) fn owner(&self) -> u64 {
+        self.owner
     }
 
     /// Remembers `raw` for the series `id` (already in the head).

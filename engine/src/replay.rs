@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::codec::{self, Decoded, SamplesRecord};
-use crate::engine::{Core, lock};
+use crate::engine::Core;
 use crate::head::{self, TenantHead};
 use crate::series::{MIX, SeriesId};
 use crate::series_key::SeriesKey;
@@ -173,8 +173,7 @@ impl Core {
             let batch = batch?;
             totals.records += batch.lsns.len() as u64;
             totals.samples += batch.samples.len() as u64;
-            let heads: Vec<Arc<std::sync::Mutex<TenantHead>>> =
-                batch.tenants.iter().map(|t| self.head(t)).collect();
+            let heads: Vec<Arc<TenantHead>> = batch.tenants.iter().map(|t| self.head(t)).collect();
             let bad = |seq: u32, reason: String| Error::BadRecord {
                 lsn: batch.lsns.get(seq as usize).copied().unwrap_or_default(),
                 reason,
@@ -183,7 +182,8 @@ impl Core {
             // sample of an earlier record must not use them.
             let mut defined_at: HashMap<(u32, SeriesId), u32> = HashMap::new();
             for (tenant, seq, id, key) in &batch.defs {
-                let mut h = lock(&heads[*tenant as usize]);
+                let head = &heads[*tenant as usize];
+                let mut h = head.shard_for(*id);
                 let h = &mut *h;
                 if h.index.get(*id).is_none() {
                     defined_at.insert((*tenant, *id), *seq);
@@ -195,13 +195,10 @@ impl Core {
                     ));
                 };
                 let metric = s.key.metric_name();
-                head::activate(
-                    &mut s.buf,
-                    metric,
-                    now,
-                    &mut h.active,
-                    &mut h.active_by_metric,
-                );
+                if head::activate(&mut s.buf, metric, now, &mut h.active_by_metric) {
+                    head.active
+                        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                }
             }
             let mut locked = None;
             for run in batch
@@ -209,12 +206,13 @@ impl Core {
                 .chunk_by(|a, b| (a.tenant, a.id) == (b.tenant, b.id))
             {
                 let first = run[0];
+                let shard = head::shard_of(first.id);
                 let h = match &mut locked {
-                    Some((t, h)) if *t == first.tenant => h,
+                    Some((t, i, h)) if (*t, *i) == (first.tenant, shard) => h,
                     _ => {
-                        locked = None; // one tenant lock at a time
-                        let h = lock(&heads[first.tenant as usize]);
-                        &mut locked.insert((first.tenant, h)).1
+                        locked = None; // one shard lock at a time
+                        let h = heads[first.tenant as usize].shard(shard);
+                        &mut locked.insert((first.tenant, shard, h)).2
                     }
                 };
                 let undefined = || {

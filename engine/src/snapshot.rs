@@ -16,7 +16,6 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
-use crate::engine::lock;
 use crate::parquet_io::bad;
 use crate::partition::PartFile;
 use crate::series::SeriesId;
@@ -121,36 +120,40 @@ impl Engine {
         let mut memory = Vec::new();
         let mut series = Vec::new();
         if let Some(head) = core.existing_head(tenant) {
-            let h = lock(&head);
             let in_range = |v: &[Sample]| {
                 let lo = v.partition_point(|s| s.ts < start);
                 let hi = v.partition_point(|s| s.ts <= end);
                 (lo, hi)
             };
+            // Every shard at once, so memory is two batches (a flush in progress, then the
+            // head), not two per shard for the readers to merge.
+            let shards = head.lock_all();
             let mut flushing: Vec<(SeriesId, &[Sample])> = Vec::new();
             let mut data: Vec<(SeriesId, &[Sample])> = Vec::new();
-            for (&id, v) in &h.flushing {
-                let (lo, hi) = in_range(v);
-                if lo < hi {
-                    flushing.push((id, &v[lo..hi]));
+            for h in &shards {
+                for (&id, v) in &h.flushing {
+                    let (lo, hi) = in_range(v);
+                    if lo < hi {
+                        flushing.push((id, &v[lo..hi]));
+                    }
                 }
-            }
-            for (id, hs) in h.index.iter() {
-                let (lo, hi) = in_range(&hs.buf.samples);
-                if lo < hi {
-                    data.push((id, &hs.buf.samples[lo..hi]));
+                for (id, hs) in h.index.iter() {
+                    let (lo, hi) = in_range(&hs.buf.samples);
+                    if lo < hi {
+                        data.push((id, &hs.buf.samples[lo..hi]));
+                    }
                 }
+                series.extend(
+                    h.index
+                        .iter()
+                        .map(|(id, hs)| (id, Arc::new(hs.key.to_labels()))),
+                );
             }
             for part in [flushing, data] {
                 if !part.is_empty() {
                     memory.push(samples_batch(part)?);
                 }
             }
-            series = h
-                .index
-                .iter()
-                .map(|(id, hs)| (id, Arc::new(hs.key.to_labels())))
-                .collect();
         }
         series.sort_unstable_by_key(|s| s.0);
         let mut files = Vec::new();

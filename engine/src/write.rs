@@ -1,11 +1,11 @@
 //! The samples write path: validate and canonicalise outside the tenant lock, then under it
 //! apply the limits, place the samples, and submit one WAL record.
 
-use std::collections::HashMap;
+use strata_wal::Ticket;
 
 use crate::codec::{self, SamplesRecord};
-use crate::engine::{Core, lock};
-use crate::head::{self, Placement, TokenBucket};
+use crate::engine::Core;
+use crate::head::{Placement, TenantHead, TokenBucket, activate, relock, shard_of};
 use crate::raw_keys::KnownSeries;
 use crate::series;
 use crate::series_key::{PreparedBatch, SeriesKey};
@@ -72,12 +72,12 @@ impl<'a> SeriesInput for KeyedSeries<'a> {
     }
 }
 
-/// A series of a write after the checks outside the lock.
+/// A series of a write after the checks outside the locks.
 enum Prep {
     /// Resolved from its raw key.
     Known(crate::series::SeriesId),
-    /// Labels canonicalised (or the reason they were refused).
-    Labels(std::result::Result<crate::series_key::Prepared, RejectReason>),
+    /// Labels validated and canonicalised.
+    Labels(crate::series_key::Prepared),
 }
 
 impl SeriesInput for SeriesSamples {
@@ -105,6 +105,11 @@ impl Core {
     /// WAL's durability mode), with exact counts of what was accepted, duplicated and
     /// rejected by reason. Rejected samples are never stored; the rest of the batch is.
     ///
+    /// The series are placed shard by shard of the tenant's head (`head.rs`), each shard's
+    /// part logged as one WAL record submitted under that shard's lock, so the WAL holds a
+    /// series' definition before any record using it, and a flush cut (which holds every
+    /// shard) sees each record either wholly placed and logged or not at all.
+    ///
     /// An `Err` means nothing of this call was acknowledged (the WAL failed and the engine
     /// is poisoned until reopened).
     pub(crate) fn write<S: SeriesInput>(
@@ -115,208 +120,292 @@ impl Core {
         self.admit()?;
         let window = self.config.window_ms();
         let limits = self.config.limits_for(tenant);
-        let active_window = limits.active_window_ms();
         let mut outcome = WriteOutcome::default();
-        let total: usize = batch.iter().map(|ss| ss.samples().len()).sum();
-        let mut rec = SamplesRecord {
-            tenant: tenant.clone(),
-            new_series: Vec::new(),
-            samples: Vec::with_capacity(total),
-        };
-        // Outside the tenant lock: validate and canonicalise every label set into one
-        // buffer, and hash it. No allocation per series.
-        let mut keys = PreparedBatch::default();
-        let prepared: Vec<_> = batch
-            .iter()
-            .filter(|ss| !ss.samples().is_empty())
-            .map(|ss| match ss.known() {
-                Some(k) => (ss, Prep::Known(k.id)),
-                None => (
-                    ss,
-                    Prep::Labels(keys.prepare(ss.pairs(), limits, series::series_id)),
-                ),
-            })
-            .collect();
         let head = self.head(tenant);
-        let ticket = {
-            let mut h = lock(&head);
-            let h = &mut *h;
-            if let Some(k) = batch
-                .iter()
-                .filter_map(|ss| ss.known())
-                .find(|k| !h.raw_keys.owns(*k) || h.index.get(k.id).is_none())
-            {
-                return Err(Error::ForeignSeries { id: k.id });
-            }
-            let now = self.clock.now_ms();
-            let retention_cutoff = now.saturating_sub(limits.retention_ms());
-            h.sweep(now, active_window);
-            let bucket = h
-                .bucket
-                .get_or_insert_with(|| TokenBucket::full(limits.ingest_burst, now));
-            let mut bucket = *bucket;
-            for (ss, p) in &prepared {
-                let samples = ss.samples();
-                let n = samples.len() as u64;
-                // A known series' key, held here so its name can be borrowed while the
-                // head is changed.
-                let known_key;
-                let (key, metric, found) = match p {
-                    Prep::Known(id) => {
-                        let Some(s) = h.index.get(*id) else {
-                            continue; // checked above, under the same lock
-                        };
-                        known_key = s.key.clone();
-                        (known_key.bytes(), known_key.metric_name(), Ok(*id))
+        if let Some(k) = batch
+            .iter()
+            .filter_map(|ss| ss.known())
+            .find(|k| !head.owns(*k))
+        {
+            return Err(Error::ForeignSeries { id: k.id });
+        }
+        // Outside the locks: validate and canonicalise every label set into one buffer,
+        // and hash it. No allocation per series.
+        let mut keys = PreparedBatch::default();
+        let mut prepared = Vec::with_capacity(batch.len());
+        let mut want = 0u64;
+        for ss in batch.iter().filter(|ss| !ss.samples().is_empty()) {
+            let n = ss.samples().len() as u64;
+            let (p, shard) = match ss.known() {
+                Some(k) => (Prep::Known(k.id), shard_of(k.id)),
+                None => match keys.prepare(ss.pairs(), limits, series::series_id) {
+                    Ok(p) => {
+                        let shard = shard_of(p.hash);
+                        (Prep::Labels(p), shard)
                     }
-                    Prep::Labels(Ok(p)) => {
-                        let key = keys.bytes(p);
-                        (key, keys.metric_name(p), h.index.find_hashed(key, p.hash))
-                    }
-                    Prep::Labels(Err(reason)) => {
-                        let reason = *reason;
+                    Err(reason) => {
                         outcome.reject(reason, n, || label_message(reason, ss.pairs(), limits));
                         continue;
                     }
-                };
-                let labels_of = || SeriesKey::from_canonical(key).to_labels();
-                let existing = match found {
-                    Ok(id) => match h.index.get_mut(id) {
-                        Some(s) => Some((id, s)),
-                        None => continue, // `find_hashed` found it under the same lock
-                    },
-                    Err(_) => None,
-                };
-                let counted = existing.as_ref().is_some_and(|(_, s)| s.buf.counted);
-                if !counted
-                    && let Err(reason) =
-                        check_series_limits(h.active, &h.active_by_metric, metric, limits)
-                {
-                    outcome.reject(reason, n, || series_message(reason, &labels_of(), limits));
-                    continue;
-                }
-                let allowed = bucket.take(n, now, limits.ingest_rate, limits.ingest_burst);
-                outcome.reject(RejectReason::RateLimited, n - allowed, || {
-                    format!(
-                        "tenant {tenant} is over its ingest rate ({} samples/s, burst {}); retry later",
-                        limits.ingest_rate, limits.ingest_burst
-                    )
-                });
-                if allowed == 0 {
-                    continue;
-                }
-                let (id, series) = match (existing, found) {
-                    (Some(e), _) => e,
-                    (None, Ok(_)) => continue, // not reached: `existing` is set for `Ok`
-                    (None, Err(id)) => (id, h.index.insert(id, SeriesKey::from_canonical(key))),
-                };
-                if ss.known().is_none() {
-                    h.raw_keys.insert(ss.raw_key(), id);
-                }
-                head::activate(
-                    &mut series.buf,
-                    metric,
-                    now,
-                    &mut h.active,
-                    &mut h.active_by_metric,
-                );
-                let buf = &mut series.buf;
-                if buf.logged_epoch != h.wal_epoch {
-                    // New, or first use since a flush cut or the open: log the labels (see
-                    // `wal_epoch`).
-                    buf.logged_epoch = h.wal_epoch;
-                    rec.new_series.push((id, series.key.clone()));
-                }
-                for &s in &samples[..allowed as usize] {
-                    if s.ts < retention_cutoff {
-                        outcome.reject(RejectReason::OutOfRetention, 1, || {
-                            format!(
-                                "sample at {} for {} is older than the tenant's metrics \
-                                 retention ({} s)",
-                                s.ts,
-                                labels_of(),
-                                limits.metrics_retention.as_secs()
-                            )
-                        });
-                        continue;
-                    }
-                    match buf.place(s, window) {
-                        p @ (Placement::Append | Placement::Insert(_)) => {
-                            buf.apply(s, p);
-                            rec.samples.push((id, s));
-                            outcome.accepted += 1;
-                        }
-                        Placement::Duplicate => outcome.duplicates += 1,
-                        Placement::TooOld => outcome.reject(RejectReason::TooOld, 1, || {
-                            format!(
-                                "sample at {} for {} is older than the series' newest sample \
-                                 by more than the out-of-order window ({window} ms)",
-                                s.ts,
-                                labels_of()
-                            )
-                        }),
-                        Placement::Conflict => {
-                            outcome.reject(RejectReason::ConflictingValue, 1, || {
-                                format!(
-                                    "{} already has a different value at timestamp {}",
-                                    labels_of(),
-                                    s.ts
-                                )
-                            })
-                        }
-                    }
-                }
-            }
-            h.bucket = Some(bucket);
-            for (reason, n) in &outcome.rejected {
-                *h.rejected.entry(*reason).or_default() += n;
-            }
-            // Submitted under the tenant lock, so the WAL holds a series' definition before
-            // any record using it: a later write's ack implies this one is durable too.
-            // A record with series definitions but no samples is still logged: the head
-            // now counts those series as logged.
-            if rec.samples.is_empty() && rec.new_series.is_empty() {
-                None
-            } else {
-                Some(self.wal.submit([codec::encode(&rec)])?)
-            }
+                },
+            };
+            want += n;
+            prepared.push((shard, ss, p));
+        }
+        // Shard by shard, in batch order within each.
+        prepared.sort_by_key(|(shard, _, _)| *shard);
+        let now = self.clock.now_ms();
+        head.sweep(now, limits.active_window_ms());
+        // The rate limit's tokens for the whole batch, taken at once; what the series
+        // limits leave unused goes back.
+        let mut tokens = {
+            let mut bucket = relock(&head.bucket);
+            bucket
+                .get_or_insert_with(|| TokenBucket::full(limits.ingest_burst, now))
+                .take(want, now, limits.ingest_rate, limits.ingest_burst)
         };
+        let mut place = Placer {
+            tenant,
+            limits,
+            window,
+            now,
+            retention_cutoff: now.saturating_sub(limits.retention_ms()),
+            head: &head,
+            keys: &keys,
+            outcome: &mut outcome,
+            tokens: &mut tokens,
+            learnt: Vec::new(),
+            rec: SamplesRecord {
+                tenant: tenant.clone(),
+                new_series: Vec::new(),
+                samples: Vec::new(),
+            },
+        };
+        let mut tickets = Vec::new();
+        let start = head.start_shard();
+        let runs: Vec<&[_]> = prepared.chunk_by(|a, b| a.0 == b.0).collect();
+        let first = runs.partition_point(|run| run[0].0 < start);
+        for run in runs[first..].iter().chain(&runs[..first]) {
+            if let Some(t) = place.shard(self, run)? {
+                tickets.push(t);
+            }
+        }
+        let learnt = std::mem::take(&mut place.learnt);
+        if tokens > 0
+            && let Some(b) = relock(&head.bucket).as_mut()
+        {
+            b.give_back(tokens, limits.ingest_burst);
+        }
+        if !learnt.is_empty() {
+            let mut raw = head.raw_keys.write().unwrap_or_else(|p| p.into_inner());
+            for (key, id) in learnt {
+                raw.insert(key, id);
+            }
+        }
+        if !outcome.rejected.is_empty() {
+            let mut rejected = relock(&head.rejected);
+            for (reason, n) in &outcome.rejected {
+                *rejected.entry(*reason).or_default() += n;
+            }
+        }
         self.note_accepted(outcome.accepted);
-        if let Some(t) = ticket {
+        for t in tickets {
             t.wait()?;
         }
         Ok(outcome)
     }
 }
 
+/// The part of a write that runs under shard locks, one shard at a time.
+struct Placer<'w, 'b> {
+    tenant: &'w TenantId,
+    limits: &'w Limits,
+    window: i64,
+    now: i64,
+    retention_cutoff: i64,
+    head: &'w TenantHead,
+    keys: &'w PreparedBatch,
+    outcome: &'w mut WriteOutcome,
+    /// Rate-limit tokens left for this write.
+    tokens: &'w mut u64,
+    /// Raw keys of series placed through their labels, to remember after the shards.
+    learnt: Vec<(&'b [u8], crate::series::SeriesId)>,
+    /// The record being built for the current shard (its buffers reused).
+    rec: SamplesRecord,
+}
+
+impl<'w, 'b> Placer<'w, 'b> {
+    /// Places `run` (series of one shard) under that shard's lock and submits their WAL
+    /// record, still under it. Returns the record's ticket, if one was logged.
+    fn shard<S: SeriesInput>(
+        &mut self,
+        core: &Core,
+        run: &[(usize, &'b S, Prep)],
+    ) -> Result<Option<Ticket>> {
+        let (limits, window, now) = (self.limits, self.window, self.now);
+        let mut guard = self.head.shard(run[0].0);
+        let h = &mut *guard;
+        self.rec.new_series.clear();
+        self.rec.samples.clear();
+        for (_, ss, p) in run {
+            let samples = ss.samples();
+            let n = samples.len() as u64;
+            let found = match p {
+                Prep::Known(id) => Ok(*id),
+                Prep::Labels(p) => h.index.find_hashed(self.keys.bytes(p), p.hash),
+            };
+            let (id, series) = match found {
+                Ok(id) => match h.index.get_mut(id) {
+                    Some(s) => (id, s),
+                    // A known series is never removed from its head, so this is a handle
+                    // the caller kept from before the engine was reopened.
+                    None => return Err(Error::ForeignSeries { id }),
+                },
+                Err(id) => {
+                    let Prep::Labels(p) = p else {
+                        return Err(Error::ForeignSeries { id });
+                    };
+                    let metric = self.keys.metric_name(p);
+                    let metric_active = h.active_by_metric.get(metric).copied().unwrap_or(0);
+                    if let Err(reason) = self.head.reserve_active(
+                        metric_active,
+                        limits.max_active_series,
+                        limits.max_series_per_metric,
+                    ) {
+                        let labels = SeriesKey::from_canonical(self.keys.bytes(p)).to_labels();
+                        self.outcome
+                            .reject(reason, n, || series_message(reason, &labels, limits));
+                        continue;
+                    }
+                    if *self.tokens == 0 {
+                        self.head.unreserve();
+                        self.reject_rate(n);
+                        continue;
+                    }
+                    let key = SeriesKey::from_canonical(self.keys.bytes(p));
+                    let series = h.index.insert(id, key);
+                    let counted = activate(&mut series.buf, metric, now, &mut h.active_by_metric);
+                    debug_assert!(counted, "a new series is counted once, here");
+                    (id, series)
+                }
+            };
+            if !series.buf.counted {
+                // Known but idle past the active window: counted again, within the limits.
+                let metric = series.key.metric_name();
+                let metric_active = h.active_by_metric.get(metric).copied().unwrap_or(0);
+                if let Err(reason) = self.head.reserve_active(
+                    metric_active,
+                    limits.max_active_series,
+                    limits.max_series_per_metric,
+                ) {
+                    let labels = series.key.to_labels();
+                    self.outcome
+                        .reject(reason, n, || series_message(reason, &labels, limits));
+                    continue;
+                }
+                if *self.tokens == 0 {
+                    self.head.unreserve();
+                    self.reject_rate(n);
+                    continue;
+                }
+            }
+            let allowed = n.min(*self.tokens);
+            *self.tokens -= allowed;
+            self.reject_rate(n - allowed);
+            if allowed == 0 {
+                continue;
+            }
+            if ss.known().is_none() && !ss.raw_key().is_empty() {
+                self.learnt.push((ss.raw_key(), id));
+            }
+            activate(
+                &mut series.buf,
+                series.key.metric_name(),
+                now,
+                &mut h.active_by_metric,
+            );
+            let buf = &mut series.buf;
+            if buf.logged_epoch != h.wal_epoch {
+                // New, or first use since a flush cut or the open: log the labels (see
+                // `wal_epoch`).
+                buf.logged_epoch = h.wal_epoch;
+                self.rec.new_series.push((id, series.key.clone()));
+            }
+            for &s in &samples[..allowed as usize] {
+                if s.ts < self.retention_cutoff {
+                    let key = &series.key;
+                    self.outcome.reject(RejectReason::OutOfRetention, 1, || {
+                        format!(
+                            "sample at {} for {} is older than the tenant's metrics \
+                             retention ({} s)",
+                            s.ts,
+                            key.to_labels(),
+                            limits.metrics_retention.as_secs()
+                        )
+                    });
+                    continue;
+                }
+                match buf.place(s, window) {
+                    p @ (Placement::Append | Placement::Insert(_)) => {
+                        buf.apply(s, p);
+                        self.rec.samples.push((id, s));
+                        self.outcome.accepted += 1;
+                    }
+                    Placement::Duplicate => self.outcome.duplicates += 1,
+                    Placement::TooOld => {
+                        let key = &series.key;
+                        self.outcome.reject(RejectReason::TooOld, 1, || {
+                            format!(
+                                "sample at {} for {} is older than the series' newest sample \
+                                 by more than the out-of-order window ({window} ms)",
+                                s.ts,
+                                key.to_labels()
+                            )
+                        })
+                    }
+                    Placement::Conflict => {
+                        let key = &series.key;
+                        self.outcome.reject(RejectReason::ConflictingValue, 1, || {
+                            format!(
+                                "{} already has a different value at timestamp {}",
+                                key.to_labels(),
+                                s.ts
+                            )
+                        })
+                    }
+                }
+            }
+        }
+        // Submitted under the shard lock, so the WAL holds a series' definition before any
+        // record using it: a later write's ack implies this one is durable too. A record
+        // with series definitions but no samples is still logged: the shard now counts
+        // those series as logged.
+        if self.rec.samples.is_empty() && self.rec.new_series.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(core.wal.submit([codec::encode(&self.rec)])?))
+    }
+
+    fn reject_rate(&mut self, n: u64) {
+        let (tenant, limits) = (self.tenant, self.limits);
+        self.outcome.reject(RejectReason::RateLimited, n, || {
+            format!(
+                "tenant {tenant} is over its ingest rate ({} samples/s, burst {}); retry later",
+                limits.ingest_rate, limits.ingest_burst
+            )
+        });
+    }
+}
+
 impl Core {
-    /// Raw label keys -> known series, under the tenant's head lock.
+    /// Raw label keys -> known series, under the tenant's raw key map's read lock.
     pub(crate) fn known_series(
         &self,
         tenant: &TenantId,
         keys: &[&[u8]],
     ) -> Vec<Option<KnownSeries>> {
-        let head = self.head(tenant);
-        let h = lock(&head);
-        keys.iter().map(|k| h.raw_keys.get(k)).collect()
+        self.head(tenant).known_series(keys)
     }
-}
-
-/// Whether one more active series fits, overall and for its metric name.
-fn check_series_limits(
-    active: usize,
-    active_by_metric: &HashMap<String, usize>,
-    metric: &str,
-    limits: &Limits,
-) -> Result<(), RejectReason> {
-    if active >= limits.max_active_series {
-        return Err(RejectReason::SeriesLimit);
-    }
-    let metric = active_by_metric.get(metric).copied().unwrap_or(0);
-    if metric >= limits.max_series_per_metric {
-        return Err(RejectReason::MetricSeriesLimit);
-    }
-    Ok(())
 }
 
 fn series_message(reason: RejectReason, labels: &Labels, limits: &Limits) -> String {
