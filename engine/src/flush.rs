@@ -141,7 +141,12 @@ impl Core {
 
     fn cut(&self) -> Result<(Cut, u64)> {
         let heads = self.heads_sorted();
-        // Every shard of every tenant, in order: writers hold one shard at a time.
+        // No write is between placing and logging its samples (the gates), and every shard
+        // of every tenant is held, in order.
+        let gates: Vec<_> = heads
+            .iter()
+            .map(|(_, h)| h.gate.write().unwrap_or_else(|p| p.into_inner()))
+            .collect();
         let mut guards: Vec<_> = heads.iter().map(|(_, h)| h.lock_all()).collect();
         let mut taken = Vec::new();
         for ((tenant, _), shards) in heads.iter().zip(guards.iter_mut()) {
@@ -182,6 +187,7 @@ impl Core {
             .unwrap_or_else(|p| p.into_inner()) = None;
         drop((span_heads, log_heads));
         drop(guards);
+        drop(gates);
         // In id order (outside the locks), so each partition's rows come out sorted by
         // (id, ts) without sorting the rows: each series' samples are in time order already.
         for (_, series) in &mut cut.metrics {

@@ -158,8 +158,9 @@ impl HeadShard {
 
 /// A tenant's head: [`SHARDS`] shards of series, and the tenant-wide state of its limits.
 ///
-/// Lock order: a shard, then `raw_keys`, `bucket` or `rejected` (each held briefly, never
-/// two shards at once except by the flush cut, which takes them all in index order).
+/// Lock order: `gate`, then a shard, then `raw_keys`, `bucket` or `rejected` (each held
+/// briefly; never two shards at once except by the flush cut, which takes the gate for
+/// writing, then every shard in index order).
 #[derive(Debug)]
 pub(crate) struct TenantHead {
     shards: Box<[Mutex<HeadShard>]>,
@@ -177,6 +178,9 @@ pub(crate) struct TenantHead {
     pub(crate) raw_keys: RwLock<RawKeys>,
     /// The [`RawKeys`] owner id, readable without its lock.
     owner: u64,
+    /// Held for reading by a write from its first placement until its samples record is
+    /// submitted, and for writing by the flush cut, so the cut never falls inside a write.
+    pub(crate) gate: RwLock<()>,
 }
 
 impl Default for TenantHead {
@@ -191,6 +195,7 @@ impl Default for TenantHead {
             rejected: Mutex::default(),
             owner: raw_keys.owner(),
             raw_keys: RwLock::new(raw_keys),
+            gate: RwLock::new(()),
         }
     }
 }
@@ -336,10 +341,11 @@ impl TokenBucket {
 
 /// Marks a series as seen at `now_ms`. If it was not counted as active, counts it under its
 /// metric in its shard's `active_by_metric` and returns true: the caller counts it in the
-/// tenant's total (or already reserved it there).
+/// tenant's total (or already reserved it there). The metric name is parsed from `key`
+/// only then.
 pub(crate) fn activate(
     buf: &mut SeriesBuf,
-    metric: &str,
+    key: &SeriesKey,
     now_ms: i64,
     active_by_metric: &mut HashMap<String, usize>,
 ) -> bool {
@@ -348,6 +354,7 @@ pub(crate) fn activate(
         return false;
     }
     buf.counted = true;
+    let metric = key.metric_name();
     match active_by_metric.get_mut(metric) {
         Some(n) => *n += 1,
         None => {

@@ -194,8 +194,7 @@ impl Core {
                         format!("series id {id} is logged for two label sets"),
                     ));
                 };
-                let metric = s.key.metric_name();
-                if head::activate(&mut s.buf, metric, now, &mut h.active_by_metric) {
+                if head::activate(&mut s.buf, &s.key, now, &mut h.active_by_metric) {
                     head.active
                         .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
                 }

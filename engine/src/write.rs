@@ -5,7 +5,7 @@ use strata_wal::Ticket;
 
 use crate::codec::{self, SamplesRecord};
 use crate::engine::Core;
-use crate::head::{Placement, TenantHead, TokenBucket, activate, relock, shard_of};
+use crate::head::{Placement, SHARDS, TenantHead, TokenBucket, activate, relock, shard_of};
 use crate::raw_keys::KnownSeries;
 use crate::series;
 use crate::series_key::{PreparedBatch, SeriesKey};
@@ -105,10 +105,13 @@ impl Core {
     /// WAL's durability mode), with exact counts of what was accepted, duplicated and
     /// rejected by reason. Rejected samples are never stored; the rest of the batch is.
     ///
-    /// The series are placed shard by shard of the tenant's head (`head.rs`), each shard's
-    /// part logged as one WAL record submitted under that shard's lock, so the WAL holds a
-    /// series' definition before any record using it, and a flush cut (which holds every
-    /// shard) sees each record either wholly placed and logged or not at all.
+    /// The series are placed shard by shard of the tenant's head (`head.rs`), holding the
+    /// tenant's flush gate for reading throughout. Series definitions a shard logs (new
+    /// series, or first use since a flush cut) are submitted to the WAL under that shard's
+    /// lock, so the WAL holds a definition before any record that uses it; the samples go
+    /// in one record submitted after the last shard, still inside the gate, so a flush cut
+    /// (which takes the gate for writing) sees each write either wholly placed and logged
+    /// or not at all. Only the last record's ack is waited for: the WAL acks in order.
     ///
     /// An `Err` means nothing of this call was acknowledged (the WAL failed and the engine
     /// is poisoned until reopened).
@@ -152,8 +155,8 @@ impl Core {
             want += n;
             prepared.push((shard, ss, p));
         }
-        // Shard by shard, in batch order within each.
-        prepared.sort_by_key(|(shard, _, _)| *shard);
+        // Shard by shard, in batch order within each (a counting sort).
+        let prepared = by_shard(prepared, |(shard, _, _)| *shard);
         let now = self.clock.now_ms();
         head.sweep(now, limits.active_window_ms());
         // The rate limit's tokens for the whole batch, taken at once; what the series
@@ -181,13 +184,20 @@ impl Core {
                 samples: Vec::new(),
             },
         };
-        let mut tickets = Vec::new();
+        let mut last = None;
         let start = head.start_shard();
         let runs: Vec<&[_]> = prepared.chunk_by(|a, b| a.0 == b.0).collect();
         let first = runs.partition_point(|run| run[0].0 < start);
-        for run in runs[first..].iter().chain(&runs[..first]) {
-            if let Some(t) = place.shard(self, run)? {
-                tickets.push(t);
+        {
+            let _gate = head.gate.read().unwrap_or_else(|p| p.into_inner());
+            for run in runs[first..].iter().chain(&runs[..first]) {
+                if let Some(t) = place.shard(self, run)? {
+                    last = Some(t);
+                }
+            }
+            if !place.rec.samples.is_empty() {
+                place.rec.new_series.clear();
+                last = Some(self.wal.submit([codec::encode(&place.rec)])?);
             }
         }
         let learnt = std::mem::take(&mut place.learnt);
@@ -209,11 +219,30 @@ impl Core {
             }
         }
         self.note_accepted(outcome.accepted);
-        for t in tickets {
+        if let Some(t) = last {
             t.wait()?;
         }
         Ok(outcome)
     }
+}
+
+/// `items` grouped by `shard`, stably (a counting sort: a comparison sort of a 1,000-series
+/// write cost 4% of ingest).
+fn by_shard<T>(items: Vec<T>, shard: impl Fn(&T) -> usize) -> Vec<T> {
+    let mut starts = [0usize; SHARDS + 1];
+    for item in &items {
+        starts[shard(item) + 1] += 1;
+    }
+    for i in 0..SHARDS {
+        starts[i + 1] += starts[i];
+    }
+    let mut slots: Vec<Option<T>> = (0..items.len()).map(|_| None).collect();
+    for item in items {
+        let at = &mut starts[shard(&item)];
+        slots[*at] = Some(item);
+        *at += 1;
+    }
+    slots.into_iter().flatten().collect()
 }
 
 /// The part of a write that runs under shard locks, one shard at a time.
@@ -230,13 +259,15 @@ struct Placer<'w, 'b> {
     tokens: &'w mut u64,
     /// Raw keys of series placed through their labels, to remember after the shards.
     learnt: Vec<(&'b [u8], crate::series::SeriesId)>,
-    /// The record being built for the current shard (its buffers reused).
+    /// The write's record: every shard's accepted samples, and the current shard's new
+    /// definitions.
     rec: SamplesRecord,
 }
 
 impl<'w, 'b> Placer<'w, 'b> {
-    /// Places `run` (series of one shard) under that shard's lock and submits their WAL
-    /// record, still under it. Returns the record's ticket, if one was logged.
+    /// Places `run` (series of one shard) under that shard's lock and submits the series
+    /// definitions it logs, still under it. Returns that record's ticket, if one was
+    /// logged.
     fn shard<S: SeriesInput>(
         &mut self,
         core: &Core,
@@ -246,7 +277,6 @@ impl<'w, 'b> Placer<'w, 'b> {
         let mut guard = self.head.shard(run[0].0);
         let h = &mut *guard;
         self.rec.new_series.clear();
-        self.rec.samples.clear();
         for (_, ss, p) in run {
             let samples = ss.samples();
             let n = samples.len() as u64;
@@ -284,7 +314,8 @@ impl<'w, 'b> Placer<'w, 'b> {
                     }
                     let key = SeriesKey::from_canonical(self.keys.bytes(p));
                     let series = h.index.insert(id, key);
-                    let counted = activate(&mut series.buf, metric, now, &mut h.active_by_metric);
+                    let counted =
+                        activate(&mut series.buf, &series.key, now, &mut h.active_by_metric);
                     debug_assert!(counted, "a new series is counted once, here");
                     (id, series)
                 }
@@ -318,12 +349,7 @@ impl<'w, 'b> Placer<'w, 'b> {
             if ss.known().is_none() && !ss.raw_key().is_empty() {
                 self.learnt.push((ss.raw_key(), id));
             }
-            activate(
-                &mut series.buf,
-                series.key.metric_name(),
-                now,
-                &mut h.active_by_metric,
-            );
+            activate(&mut series.buf, &series.key, now, &mut h.active_by_metric);
             let buf = &mut series.buf;
             if buf.logged_epoch != h.wal_epoch {
                 // New, or first use since a flush cut or the open: log the labels (see
@@ -377,13 +403,19 @@ impl<'w, 'b> Placer<'w, 'b> {
             }
         }
         // Submitted under the shard lock, so the WAL holds a series' definition before any
-        // record using it: a later write's ack implies this one is durable too. A record
-        // with series definitions but no samples is still logged: the shard now counts
-        // those series as logged.
-        if self.rec.samples.is_empty() && self.rec.new_series.is_empty() {
+        // record using it. The definitions are logged even if none of their samples were
+        // accepted: the shard now counts those series as logged.
+        if self.rec.new_series.is_empty() {
             return Ok(None);
         }
-        Ok(Some(core.wal.submit([codec::encode(&self.rec)])?))
+        let defs = SamplesRecord {
+            tenant: self.rec.tenant.clone(),
+            new_series: std::mem::take(&mut self.rec.new_series),
+            samples: Vec::new(),
+        };
+        let ticket = core.wal.submit([codec::encode(&defs)])?;
+        self.rec.new_series = defs.new_series;
+        Ok(Some(ticket))
     }
 
     fn reject_rate(&mut self, n: u64) {

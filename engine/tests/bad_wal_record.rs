@@ -19,11 +19,15 @@ fn an_undecodable_record_is_an_error_with_its_lsn() {
 
     // A record from a future version (or damaged past its CRC) after the good one.
     let wal = Wal::open(dir.path().join("wal"), WalOptions::default()).unwrap();
-    assert_eq!(wal.append(&[9u8, 1, 0][..]).unwrap(), 2);
+    let bad = wal.append(&[9u8, 1, 0][..]).unwrap();
+    assert!(bad > 1, "appended after the engine's records");
     wal.close().unwrap();
 
     let err = Engine::open(dir.path(), common::config()).unwrap_err();
-    assert!(matches!(&err, Error::BadRecord { lsn: 2, .. }), "{err}");
+    assert!(
+        matches!(&err, Error::BadRecord { lsn, .. } if *lsn == bad),
+        "{err}"
+    );
     assert!(
         err.to_string().contains("unknown record version 9"),
         "{err}"
