@@ -415,7 +415,7 @@ mod tests {
     }
 
     #[test]
-    fn spans_files_keep_statistics_on_top_level_columns_only() {
+    fn spans_files_keep_statistics_on_top_level_columns_and_page_indexes_where_read() {
         use parquet::file::reader::{FileReader, SerializedFileReader};
 
         let span = SpanRecord {
@@ -446,6 +446,33 @@ mod tests {
             top >= 20 && nested >= 20,
             "{top} top-level, {nested} nested"
         );
+        // A column index (page statistics) on the columns readers select pages by, none on
+        // the others; an offset index on every column (the trace lookup reads pages by it).
+        let options = parquet::file::serialized_reader::ReadOptionsBuilder::new()
+            .with_page_index()
+            .build();
+        let reader =
+            SerializedFileReader::new_with_options(std::fs::File::open(&path).unwrap(), options)
+                .unwrap();
+        let meta = reader.metadata();
+        let (columns, offsets) = (meta.column_index().unwrap(), meta.offset_index().unwrap());
+        let paged = [
+            "trace_id",
+            "service_name",
+            "name",
+            "start_time",
+            "end_time",
+            "duration_ns",
+        ];
+        for (i, c) in meta.row_group(0).columns().iter().enumerate() {
+            let name = c.column_path().string();
+            let has_index = !matches!(
+                columns[0][i],
+                parquet::file::page_index::column_index::ColumnIndexMetaData::NONE
+            );
+            assert_eq!(has_index, paged.contains(&name.as_str()), "{name}");
+            assert!(!offsets[0][i].page_locations().is_empty(), "{name}");
+        }
         // The file still reads back whole.
         let (_, batches, sorted) = crate::parquet_io::signal_reader(&path, 16, key).unwrap();
         assert!(sorted);
