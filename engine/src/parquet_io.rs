@@ -312,8 +312,9 @@ fn visit_series(path: &Path, mut visit: impl FnMut(SeriesId, Labels)) -> Result<
 /// on `trace_id`, so a trace lookup reads the row groups that may hold the id and no other.
 pub(crate) const SIGNAL_ROW_GROUP: usize = 64 * 1024;
 
-/// Writer properties of spans and logs files (`docs/formats/spans-logs.md`): zstd, page
-/// statistics (top-level columns only) and the page index, sorted by `key` (declared as
+/// Writer properties of spans and logs files (`docs/formats/spans-logs.md`): zstd, chunk
+/// statistics on the top-level columns, page statistics and the page index on
+/// [`SIGNAL_PAGE_STATS_COLUMNS`], sorted by `key` (declared as
 /// the row groups' sorting columns), a bloom filter on `trace_id` per row group
 /// ([`SIGNAL_BLOOM_FPP`]; sized for a full row group of distinct ids, then folded down to
 /// what the row group holds), no dictionary for ids.
@@ -336,12 +337,20 @@ fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
         .set_column_dictionary_enabled(ColumnPath::from("span_id"), false);
     // No statistics (chunk or page) on the leaves of nested columns (attribute maps, events,
     // links): nothing prunes by them, and min/max of every map key and value was writer
-    // CPU. The top-level columns keep them (`trace_id`, times, service, name...).
+    // CPU. The top-level columns keep chunk statistics; page statistics (the column index)
+    // only those a reader looks pages up by ([`SIGNAL_PAGE_STATS_COLUMNS`]): the others'
+    // per-page min/max was ~15% of a span flush's CPU (`docs/benchmarks.md`).
     if let Ok(descr) = ArrowSchemaConverter::new().convert(schema) {
         for leaf in descr.columns() {
-            if leaf.path().parts().len() > 1 {
-                b = b.set_column_statistics_enabled(leaf.path().clone(), EnabledStatistics::None);
-            }
+            let path = leaf.path();
+            let stats = if path.parts().len() > 1 {
+                EnabledStatistics::None
+            } else if SIGNAL_PAGE_STATS_COLUMNS.contains(&path.string().as_str()) {
+                continue;
+            } else {
+                EnabledStatistics::Chunk
+            };
+            b = b.set_column_statistics_enabled(path.clone(), stats);
         }
     }
     // Nanosecond times: nearly unique, so a dictionary only falls back to plain 8-byte
@@ -368,6 +377,20 @@ pub(crate) const SIGNAL_BLOOM_FPP: f64 = 0.0001;
 
 /// Rows per data page of spans and logs files (at most; pages also end at 1 MiB).
 const SIGNAL_PAGE_ROWS: usize = 4096;
+
+/// Top-level columns of spans and logs files with page statistics (and so a column index):
+/// the sort keys, times and durations, service and operation. The trace lookup selects
+/// pages by `trace_id`'s; the rest have chunk statistics only.
+const SIGNAL_PAGE_STATS_COLUMNS: [&str; 8] = [
+    "trace_id",
+    "service_name",
+    "name",
+    "start_time",
+    "end_time",
+    "duration_ns",
+    "time",
+    "observed_time",
+];
 
 /// Integer time columns of spans and logs files written as deltas (leaf paths).
 const SIGNAL_DELTA_COLUMNS: [&str; 6] = [

@@ -46,6 +46,34 @@ impl AttrBuilder {
         }
     }
 
+    /// A builder that will take `rows` rows, for `lists` (a sample of the lists to come,
+    /// or all of them) to size its buffers from: no buffer is regrown and copied while
+    /// the rows are appended, if the sample is representative.
+    pub(crate) fn for_rows<'a>(
+        rows: usize,
+        lists: impl ExactSizeIterator<Item = &'a Attributes>,
+    ) -> Self {
+        let sampled = lists.len().max(1);
+        let (mut entries, mut keys, mut values) = (0usize, 0usize, 0usize);
+        for attrs in lists {
+            entries += attrs.len();
+            for (k, v) in attrs {
+                keys += k.len();
+                values += match v {
+                    AnyValue::String(s) => s.len(),
+                    _ => 8,
+                };
+            }
+        }
+        let scale = |n: usize| n.saturating_mul(rows) / sampled;
+        let mut b = Self::new();
+        b.kv.rows.reserve(rows);
+        b.types.rows.reserve(rows);
+        b.kv.keys.reserve(scale(entries), scale(keys));
+        b.kv.values.reserve(scale(entries), scale(values));
+        b
+    }
+
     /// Appends one row's attributes.
     pub(crate) fn append(&mut self, attrs: &Attributes) -> Result<()> {
         render(attrs, &mut self.kv, &mut self.types)?;
@@ -123,6 +151,11 @@ struct Utf8Parts {
 }
 
 impl Utf8Parts {
+    fn reserve(&mut self, values: usize, bytes: usize) {
+        self.ends.reserve(values);
+        self.bytes.reserve(bytes);
+    }
+
     fn push(&mut self, v: &[u8]) {
         self.bytes.extend_from_slice(v);
         self.end_value();

@@ -4,15 +4,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, FixedSizeBinaryArray, Int32Array, Int64Array, ListArray, MapArray,
-    StringArray, StructArray, TimestampNanosecondArray, UInt32Array,
+    Array, ArrayRef, FixedSizeBinaryArray, Int32Array, Int64Array, Int64Builder, ListArray,
+    MapArray, StringArray, StringBuilder, StructArray, TimestampNanosecondArray, UInt32Array,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use crate::Result;
-use crate::anyvalue::{AnyValue, Attributes};
+use crate::anyvalue::AnyValue;
 use crate::records::{Scope, SpanEvent, SpanLink, SpanRecord};
 use crate::signal_arrow::{
     AttrBuilder, Cols, batch_of, fields_of, ids, mem, opt_ids, read_attrs, times,
@@ -27,8 +27,36 @@ const STRING_COLUMNS: [(&str, &str); 5] = [
     ("error_type", "error.type"),
 ];
 
-fn find<'a>(attrs: &'a Attributes, key: &str) -> Option<&'a AnyValue> {
-    attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+/// The well-known attribute columns of `spans`: the [`STRING_COLUMNS`] in order, and
+/// `http_response_status_code`. One pass over each span's attributes, each key matched
+/// once (keys are unique in a list), instead of a search of the list per column.
+fn well_known(spans: &[&SpanRecord]) -> ([ArrayRef; 5], ArrayRef) {
+    let mut strings: [StringBuilder; 5] =
+        std::array::from_fn(|_| StringBuilder::with_capacity(spans.len(), 0));
+    let mut status = Int64Builder::with_capacity(spans.len());
+    for s in spans {
+        let mut found: [Option<&str>; 5] = [None; 5];
+        let mut code = None;
+        for (k, v) in &s.attributes {
+            match v {
+                AnyValue::String(v) => {
+                    if let Some(i) = STRING_COLUMNS.iter().position(|(_, key)| key == k) {
+                        found[i] = Some(v.as_str());
+                    }
+                }
+                AnyValue::Int(v) if k == "http.response.status_code" => code = Some(*v),
+                _ => {}
+            }
+        }
+        for (b, v) in strings.iter_mut().zip(found) {
+            b.append_option(v);
+        }
+        status.append_option(code);
+    }
+    (
+        strings.map(|mut b| Arc::new(b.finish()) as ArrayRef),
+        Arc::new(status.finish()),
+    )
 }
 
 /// The schema of spans files and of span snapshot batches.
@@ -62,8 +90,13 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
     let u32s = |f: fn(&SpanRecord) -> u32| -> ArrayRef {
         Arc::new(UInt32Array::from_iter_values(spans.iter().map(|s| f(s))))
     };
-    let mut attrs = AttrBuilder::new();
-    let mut resource = AttrBuilder::new();
+    // Buffers sized up front: span attributes from all spans, resource attributes (the
+    // same few lists, shared) from the first span's.
+    let mut attrs = AttrBuilder::for_rows(spans.len(), spans.iter().map(|s| &s.attributes));
+    let mut resource = AttrBuilder::for_rows(
+        spans.len(),
+        spans.iter().take(1).map(|s| &*s.resource_attributes),
+    );
     let (mut ev_attrs, mut ln_attrs) = (AttrBuilder::new(), AttrBuilder::new());
     let (mut ev_time, mut ev_name, mut ev_dropped) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ln_trace, mut ln_span, mut ln_state, mut ln_dropped) =
@@ -161,24 +194,11 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
         ),
         ("status_message", strings(|s| &s.status_message), false),
     ];
-    for (col, key) in STRING_COLUMNS {
-        let values = spans.iter().map(|s| match find(&s.attributes, key) {
-            Some(AnyValue::String(v)) => Some(v.as_str()),
-            _ => None,
-        });
-        cols.push((col, Arc::new(StringArray::from_iter(values)), true));
+    let (known, status) = well_known(spans);
+    for ((col, _), values) in STRING_COLUMNS.iter().zip(known) {
+        cols.push((col, values, true));
     }
-    let status = spans
-        .iter()
-        .map(|s| match find(&s.attributes, "http.response.status_code") {
-            Some(AnyValue::Int(v)) => Some(*v),
-            _ => None,
-        });
-    cols.push((
-        "http_response_status_code",
-        Arc::new(Int64Array::from_iter(status)),
-        true,
-    ));
+    cols.push(("http_response_status_code", status, true));
     cols.extend([
         ("attributes", attrs, false),
         ("attribute_types", attr_types, false),
@@ -395,7 +415,7 @@ mod tests {
     }
 
     #[test]
-    fn spans_files_keep_statistics_on_top_level_columns_only() {
+    fn spans_files_keep_statistics_on_top_level_columns_and_page_indexes_where_read() {
         use parquet::file::reader::{FileReader, SerializedFileReader};
 
         let span = SpanRecord {
@@ -426,6 +446,33 @@ mod tests {
             top >= 20 && nested >= 20,
             "{top} top-level, {nested} nested"
         );
+        // A column index (page statistics) on the columns readers select pages by, none on
+        // the others; an offset index on every column (the trace lookup reads pages by it).
+        let options = parquet::file::serialized_reader::ReadOptionsBuilder::new()
+            .with_page_index()
+            .build();
+        let reader =
+            SerializedFileReader::new_with_options(std::fs::File::open(&path).unwrap(), options)
+                .unwrap();
+        let meta = reader.metadata();
+        let (columns, offsets) = (meta.column_index().unwrap(), meta.offset_index().unwrap());
+        let paged = [
+            "trace_id",
+            "service_name",
+            "name",
+            "start_time",
+            "end_time",
+            "duration_ns",
+        ];
+        for (i, c) in meta.row_group(0).columns().iter().enumerate() {
+            let name = c.column_path().string();
+            let has_index = !matches!(
+                columns[0][i],
+                parquet::file::page_index::column_index::ColumnIndexMetaData::NONE
+            );
+            assert_eq!(has_index, paged.contains(&name.as_str()), "{name}");
+            assert!(!offsets[0][i].page_locations().is_empty(), "{name}");
+        }
         // The file still reads back whole.
         let (_, batches, sorted) = crate::parquet_io::signal_reader(&path, 16, key).unwrap();
         assert!(sorted);
