@@ -222,6 +222,16 @@ struct Pending<'a> {
 impl<'a> Pending<'a> {
     /// Adds point `point` of metric `metric` to the series (`ctx`, `attrs`).
     fn add(&mut self, ctx: u64, attrs: &'a [u8], metric: usize, point: usize) {
+        // A series' points often come one after another (several steps of it in one
+        // request): then the previous point's group is this one's, without hashing.
+        if let Some(&(_, g)) = self.keyed.last() {
+            let last = &mut self.groups[g];
+            if last.ctx == ctx && last.attrs == attrs {
+                last.points += 1;
+                self.keyed.push((point, g));
+                return;
+            }
+        }
         let key = GroupKey {
             hash: XxHash3_64::oneshot(attrs) ^ ctx.wrapping_mul(0x9E37_79B9_7F4A_7C15),
             ctx,
