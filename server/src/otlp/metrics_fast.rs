@@ -103,15 +103,26 @@ impl FastMetrics {
                 .map(|(n, v)| (n.as_str(), v.as_str()))
                 .collect()
         }
-        let keyed: Vec<Vec<(&str, &str)>> = self.entries.iter().map(|e| refs(&e.labels)).collect();
+        // Labels only for the series the engine did not know (usually none).
+        let unknown: Vec<Vec<(&str, &str)>> = self
+            .entries
+            .iter()
+            .filter(|e| e.known.is_none())
+            .map(|e| refs(&e.labels))
+            .collect();
         let general: Vec<Vec<(&str, &str)>> = self
             .translated
             .series
             .iter()
             .map(|s| refs(&s.labels))
             .collect();
-        let mut series = Vec::with_capacity(keyed.len() + general.len());
-        for (e, labels) in self.entries.iter().zip(&keyed) {
+        let mut series = Vec::with_capacity(self.entries.len() + general.len());
+        let mut unknown = unknown.iter();
+        for e in &self.entries {
+            let labels = match e.known {
+                Some(_) => &[][..],
+                None => unknown.next().map_or(&[][..], Vec::as_slice),
+            };
             series.push(KeyedSeries {
                 key: &self.keys[e.key.clone()],
                 known: e.known,
