@@ -31,10 +31,6 @@ use prost::Message;
 use strata_engine::{KeyedSeries, KnownSeries, Sample, SeriesSamples};
 use twox_hash::XxHash3_64;
 
-/// Maps keyed by bytes: xxh3 rather than SipHash (keys come from clients, but a collision
-/// only costs a comparison, and the maps are bounded).
-type BytesMap<'k, V> = HashMap<&'k [u8], V, BuildHasherDefault<XxHash3_64>>;
-
 use super::labels::{ResourceLabels, finish};
 use super::metrics_wire::{self, MetricItem, NumberMetric, NumberPoint, PointValue};
 use super::names::{MetricKind, metric_name};
@@ -71,15 +67,12 @@ fn context_id(bytes: &[u8]) -> u64 {
 }
 
 /// One series of the fast path: its key, and its labels when the engine did not know it.
-struct KeyedEntry<'a> {
+struct KeyedEntry {
     key: Range<usize>,
     known: Option<KnownSeries>,
     labels: Vec<(String, String)>,
-    samples: Vec<Sample>,
-    /// The points, for labels (first one) and rejections.
-    points: Vec<NumberPoint<'a>>,
-    /// Index into [`Pending::metrics`].
-    metric: usize,
+    /// Its samples, in [`FastMetrics::samples`].
+    samples: Range<usize>,
 }
 
 /// The scope and name a fast point belongs to.
@@ -90,15 +83,17 @@ struct MetricRef<'a> {
 }
 
 /// A request translated by the fast path: what to write, and the counts for the response.
-pub(crate) struct FastMetrics<'a> {
+pub(crate) struct FastMetrics {
     /// Points, rejections and messages for `partial_success`; its `series` are the ones the
     /// general translation made (written with their labels, not keyed).
     pub(crate) translated: Translated,
     keys: Vec<u8>,
-    entries: Vec<KeyedEntry<'a>>,
+    /// The keyed series' samples, series after series.
+    samples: Vec<Sample>,
+    entries: Vec<KeyedEntry>,
 }
 
-impl FastMetrics<'_> {
+impl FastMetrics {
     /// Calls `write` with everything to hand to [`strata_engine::Engine::write_keyed`]:
     /// the keyed series, then the general translation's series (not keyed).
     pub(crate) fn with_series<R>(&self, write: impl FnOnce(&[KeyedSeries<'_>]) -> R) -> R {
@@ -108,20 +103,31 @@ impl FastMetrics<'_> {
                 .map(|(n, v)| (n.as_str(), v.as_str()))
                 .collect()
         }
-        let keyed: Vec<Vec<(&str, &str)>> = self.entries.iter().map(|e| refs(&e.labels)).collect();
+        // Labels only for the series the engine did not know (usually none).
+        let unknown: Vec<Vec<(&str, &str)>> = self
+            .entries
+            .iter()
+            .filter(|e| e.known.is_none())
+            .map(|e| refs(&e.labels))
+            .collect();
         let general: Vec<Vec<(&str, &str)>> = self
             .translated
             .series
             .iter()
             .map(|s| refs(&s.labels))
             .collect();
-        let mut series = Vec::with_capacity(keyed.len() + general.len());
-        for (e, labels) in self.entries.iter().zip(&keyed) {
+        let mut series = Vec::with_capacity(self.entries.len() + general.len());
+        let mut unknown = unknown.iter();
+        for e in &self.entries {
+            let labels = match e.known {
+                Some(_) => &[][..],
+                None => unknown.next().map_or(&[][..], Vec::as_slice),
+            };
             series.push(KeyedSeries {
                 key: &self.keys[e.key.clone()],
                 known: e.known,
                 labels,
-                samples: &e.samples,
+                samples: &self.samples[e.samples.clone()],
             });
         }
         for (s, labels) in self.translated.series.iter().zip(&general) {
@@ -142,13 +148,14 @@ impl FastMetrics<'_> {
     pub(crate) fn into_labelled(self) -> Translated {
         let mut out = self.translated;
         let general = std::mem::take(&mut out.series);
+        let samples = self.samples;
         out.series = self
             .entries
             .into_iter()
             .filter(|e| e.known.is_none())
             .map(|e| SeriesSamples {
                 labels: e.labels,
-                samples: e.samples,
+                samples: samples[e.samples].to_vec(),
             })
             .chain(general)
             .collect();
@@ -161,36 +168,128 @@ impl FastMetrics<'_> {
     }
 }
 
+/// A keyed point's series within a request: its metric's context id and its attribute
+/// bytes, hashed once.
+#[derive(Clone, Copy)]
+struct GroupKey<'a> {
+    hash: u64,
+    ctx: u64,
+    attrs: &'a [u8],
+}
+
+impl PartialEq for GroupKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.ctx == other.ctx && self.attrs == other.attrs
+    }
+}
+
+impl Eq for GroupKey<'_> {}
+
+impl std::hash::Hash for GroupKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Hands [`GroupKey::hash`] to the map as it is (it is already xxh3).
+#[derive(Default)]
+struct PassHasher(u64);
+
+impl std::hash::Hasher for PassHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for `GroupKey`; any other input still hashes.
+        self.0 = XxHash3_64::oneshot_with_seed(self.0, bytes);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// One series of a request's keyed points.
+struct Group<'a> {
+    ctx: u64,
+    attrs: &'a [u8],
+    /// Index into [`Pending::metrics`].
+    metric: usize,
+    /// How many points it has.
+    points: usize,
+}
+
 /// The points collected for the key lookup, per request.
 struct Pending<'a> {
-    keys: Vec<u8>,
-    points: Vec<(Range<usize>, usize, NumberPoint<'a>)>,
+    index: HashMap<GroupKey<'a>, usize, BuildHasherDefault<PassHasher>>,
+    groups: Vec<Group<'a>>,
+    /// Keyed points in request order: (index into the request's points, group).
+    keyed: Vec<(usize, usize)>,
     metrics: Vec<MetricRef<'a>>,
     /// `job`/`instance` of each resource (no scope labels: the fast path runs only without
     /// scope promotion).
     resources: Vec<ResourceLabels>,
 }
 
+impl<'a> Pending<'a> {
+    /// Adds point `point` of metric `metric` to the series (`ctx`, `attrs`).
+    fn add(&mut self, ctx: u64, attrs: &'a [u8], metric: usize, point: usize) {
+        // A series' points often come one after another (several steps of it in one
+        // request): then the previous point's group is this one's, without hashing.
+        if let Some(&(_, g)) = self.keyed.last() {
+            let last = &mut self.groups[g];
+            if last.ctx == ctx && last.attrs == attrs {
+                last.points += 1;
+                self.keyed.push((point, g));
+                return;
+            }
+        }
+        let key = GroupKey {
+            hash: XxHash3_64::oneshot(attrs) ^ ctx.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ctx,
+            attrs,
+        };
+        let group = match self.index.entry(key) {
+            Entry::Occupied(e) => {
+                let g = *e.get();
+                self.groups[g].points += 1;
+                g
+            }
+            Entry::Vacant(v) => {
+                v.insert(self.groups.len());
+                self.groups.push(Group {
+                    ctx,
+                    attrs,
+                    metric,
+                    points: 1,
+                });
+                self.groups.len() - 1
+            }
+        };
+        self.keyed.push((point, group));
+    }
+}
+
 /// Translates a protobuf `ExportMetricsServiceRequest` by the fast path, asking `known` for
 /// the series the engine knows by key. `None`: use the general path for the whole request
 /// (nothing was looked up that matters; nothing was written).
-pub(crate) fn translate<'a>(
-    body: &'a [u8],
+pub(crate) fn translate(
+    body: &[u8],
     opts: &TranslateOptions,
     known: impl FnOnce(&[&[u8]]) -> Vec<Option<KnownSeries>>,
-) -> Option<FastMetrics<'a>> {
+) -> Option<FastMetrics> {
     if opts.promote_scope_metadata {
         return None;
     }
     let read = metrics_wire::read(body)?;
     let mut b = Builder::default();
     let mut pending = Pending {
-        keys: Vec::new(),
-        points: Vec::new(),
+        index: HashMap::with_capacity_and_hasher(read.points.len(), Default::default()),
+        groups: Vec::new(),
+        keyed: Vec::with_capacity(read.points.len()),
         metrics: Vec::new(),
-        resources: Vec::new(),
+        resources: Vec::with_capacity(read.resources.len()),
     };
-    for rm in &read {
+    for rm in &read.resources {
         let resource = Resource::decode(rm.resource).ok()?;
         let labels = ResourceLabels::new(&resource.attributes);
         let resource_ctx = context_id(&[b"R", rm.resource].concat());
@@ -203,12 +302,12 @@ pub(crate) fn translate<'a>(
                 None => (lo, hi),
             });
         };
-        for sm in &rm.scopes {
+        for sm in &read.scopes[rm.scopes.clone()] {
             if let Some(scope) = sm.scope {
                 // Not used without promotion, but prost would refuse a malformed one.
                 InstrumentationScope::decode(scope).ok()?;
             }
-            for item in &sm.metrics {
+            for item in &read.metrics[sm.metrics.clone()] {
                 let number = match item {
                     MetricItem::Number(m) => fast_metric(m),
                     MetricItem::Other(_) => None,
@@ -239,7 +338,11 @@ pub(crate) fn translate<'a>(
                     otlp_name: m.name,
                     name,
                 });
-                for p in &m.points {
+                for (pi, p) in read.points[m.points.clone()]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (m.points.start + i, p))
+                {
                     if p.time_unix_nano != 0 {
                         let t = millis(p.time_unix_nano);
                         widen(t, t);
@@ -247,13 +350,7 @@ pub(crate) fn translate<'a>(
                     let keyable =
                         p.time_unix_nano != 0 && (p.value.is_some() || no_recorded_value(p.flags));
                     match p.attrs.filter(|_| keyable) {
-                        Some(attrs) => {
-                            let start = pending.keys.len();
-                            pending.keys.push(KEY_MARK);
-                            pending.keys.extend_from_slice(&metric_ctx.to_le_bytes());
-                            pending.keys.extend_from_slice(attrs);
-                            pending.points.push((start..pending.keys.len(), mi, *p));
-                        }
+                        Some(attrs) => pending.add(metric_ctx, attrs, mi, pi),
                         None => {
                             let point = NumberDataPoint::decode(p.bytes).ok()?;
                             let ctx = Context {
@@ -280,7 +377,7 @@ pub(crate) fn translate<'a>(
             );
         }
     }
-    resolve(b, pending, known)
+    resolve(b, &read.points, pending, known)
 }
 
 /// The stored name of a gauge or cumulative sum with points, or `None` when the general
@@ -316,60 +413,67 @@ fn sample(p: &NumberPoint<'_>) -> Sample {
     }
 }
 
-/// Groups the keyed points by key, looks the keys up, and computes the labels of the
-/// series the engine does not know (as the general translation would).
-fn resolve<'a>(
+/// Lays the keyed points' samples out series by series, looks the keys up, and computes
+/// the labels of the series the engine does not know (as the general translation would).
+fn resolve(
     mut b: Builder,
-    pending: Pending<'a>,
+    points: &[NumberPoint<'_>],
+    pending: Pending<'_>,
     known: impl FnOnce(&[&[u8]]) -> Vec<Option<KnownSeries>>,
-) -> Option<FastMetrics<'a>> {
+) -> Option<FastMetrics> {
     let Pending {
-        keys,
-        points,
+        index,
+        groups,
+        keyed,
         metrics,
         resources,
     } = pending;
-    let mut entries: Vec<KeyedEntry<'a>> = Vec::new();
-    {
-        let mut index: BytesMap<'_, usize> =
-            HashMap::with_capacity_and_hasher(points.len(), Default::default());
-        for (range, metric, p) in points {
-            match index.entry(&keys[range.clone()]) {
-                Entry::Occupied(e) => {
-                    let entry = &mut entries[*e.get()];
-                    entry.samples.push(sample(&p));
-                    entry.points.push(p);
-                }
-                Entry::Vacant(v) => {
-                    v.insert(entries.len());
-                    entries.push(KeyedEntry {
-                        key: range,
-                        known: None,
-                        labels: Vec::new(),
-                        samples: vec![sample(&p)],
-                        points: vec![p],
-                        metric,
-                    });
-                }
-            }
-        }
+    drop(index);
+    // One key per series: the mark, the context id, the attribute bytes.
+    let mut keys = Vec::with_capacity(groups.iter().map(|g| 9 + g.attrs.len()).sum());
+    let mut key_ranges = Vec::with_capacity(groups.len());
+    // Where each series' samples start; then, while filling, where the next one goes.
+    let mut starts = Vec::with_capacity(groups.len());
+    let mut at = 0;
+    for g in &groups {
+        let start = keys.len();
+        keys.push(KEY_MARK);
+        keys.extend_from_slice(&g.ctx.to_le_bytes());
+        keys.extend_from_slice(g.attrs);
+        key_ranges.push(start..keys.len());
+        starts.push(at);
+        at += g.points;
     }
-    let refs: Vec<&[u8]> = entries.iter().map(|e| &keys[e.key.clone()]).collect();
+    let mut next = starts.clone();
+    let mut samples = vec![Sample { ts: 0, value: 0.0 }; keyed.len()];
+    // The points in the same order, for the labels and rejections of unknown series.
+    let mut order = vec![0; keyed.len()];
+    for &(p, g) in &keyed {
+        let slot = next[g];
+        next[g] += 1;
+        samples[slot] = sample(&points[p]);
+        order[slot] = p;
+    }
+    drop(next);
+    let refs: Vec<&[u8]> = key_ranges.iter().map(|r| &keys[r.clone()]).collect();
     let found = known(&refs);
     drop(refs);
-    let mut kept = Vec::with_capacity(entries.len());
-    for (mut e, k) in entries
-        .into_iter()
-        .zip(found.into_iter().chain(std::iter::repeat(None)))
-    {
-        e.known = k;
-        if e.known.is_none() {
-            let m = &metrics[e.metric];
+    let mut entries = Vec::with_capacity(groups.len());
+    for (i, (g, key)) in groups.iter().zip(key_ranges).enumerate() {
+        let span = starts[i]..starts[i] + g.points;
+        let mut entry = KeyedEntry {
+            key,
+            known: found.get(i).copied().flatten(),
+            labels: Vec::new(),
+            samples: span.clone(),
+        };
+        if entry.known.is_none() {
+            let m = &metrics[g.metric];
             let ctx = Context {
                 resource: &resources[m.resource],
                 scope: &[],
             };
-            let first = NumberDataPoint::decode(e.points[0].bytes).ok()?;
+            let first = NumberDataPoint::decode(points[order[span.start]].bytes).ok()?;
             match point_base(
                 &mut b,
                 &ctx,
@@ -377,12 +481,12 @@ fn resolve<'a>(
                 &first.attributes,
                 first.time_unix_nano,
             ) {
-                Some((base, _)) => e.labels = finish(&base, &m.name, &[]),
+                Some((base, _)) => entry.labels = finish(&base, &m.name, &[]),
                 None => {
                     // Refused (the attributes do not map): every point of the series is,
                     // each counted, as the general translation does.
-                    for p in &e.points[1..] {
-                        let point = NumberDataPoint::decode(p.bytes).ok()?;
+                    for &p in &order[span.start + 1..span.end] {
+                        let point = NumberDataPoint::decode(points[p].bytes).ok()?;
                         point_base(
                             &mut b,
                             &ctx,
@@ -395,12 +499,13 @@ fn resolve<'a>(
                 }
             }
         }
-        kept.push(e);
+        entries.push(entry);
     }
     Some(FastMetrics {
         translated: b.finish(),
         keys,
-        entries: kept,
+        samples,
+        entries,
     })
 }
 

@@ -339,3 +339,73 @@ fn points_with_split_attribute_fields_are_stored_with_their_labels() {
     let names: Vec<&str> = got[0].labels.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["__name__", "a", "b"]);
 }
+
+#[test]
+fn repeated_and_interleaved_points_of_a_series_are_grouped_as_the_general_path_does() {
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let general = Engine::open(dir_a.path(), EngineConfig::default()).expect("engine");
+    let fast = Engine::open(dir_b.path(), EngineConfig::default()).expect("engine");
+    let tenant = TenantId::new("acme").expect("tenant");
+    let now_ns = u64::try_from(SystemClock.now_ms()).expect("after 1970") * 1_000_000;
+    let opts = TranslateOptions::default();
+    // Series a, a, b, a, b, b of one gauge (runs of one series, and interleaved), then the
+    // same attributes under another name (another context: other series).
+    let point = |attrs: &[(&str, &str)], step: u64| NumberDataPoint {
+        attributes: attrs.iter().map(|(k, v)| s(k, v)).collect(),
+        time_unix_nano: now_ns + step * 1_000_000_000,
+        value: Some(number_data_point::Value::AsDouble(step as f64)),
+        ..Default::default()
+    };
+    let (a, b) = (&[("host", "h1")][..], &[("host", "h2")][..]);
+    let gauge = |name: &str, points: Vec<NumberDataPoint>| Metric {
+        name: name.into(),
+        data: Some(Data::Gauge(Gauge {
+            data_points: points,
+        })),
+        ..Default::default()
+    };
+    for round in 0..2 {
+        let t = round * 10;
+        let req = ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![
+                        gauge(
+                            "g",
+                            vec![
+                                point(a, t),
+                                point(a, t + 1),
+                                point(b, t + 2),
+                                point(a, t + 3),
+                                point(b, t + 4),
+                                point(b, t + 5),
+                            ],
+                        ),
+                        gauge("h", vec![point(a, t + 6), point(a, t + 7)]),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let mut want = translate_metrics(&req, &opts);
+        let series = std::mem::take(&mut want.series);
+        assert_eq!(series.len(), 3);
+        let want_outcome = general.write(&tenant, &series).expect("write");
+        let mut lookups = 0;
+        let translated = metrics_fast::translate(&req.encode_to_vec(), &opts, |keys| {
+            lookups = keys.len();
+            fast.known_series(&tenant, keys).expect("known")
+        })
+        .expect("fast path");
+        assert_eq!(lookups, 3, "one key per series");
+        let got_outcome = translated.with_series(|s| fast.write_keyed(&tenant, s).expect("write"));
+        assert_eq!(counts(&got_outcome), counts(&want_outcome));
+        assert_eq!(got_outcome.accepted, 8);
+    }
+    let (want, got) = (everything(&general, &tenant), everything(&fast, &tenant));
+    assert_eq!(got, want);
+}
