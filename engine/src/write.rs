@@ -1,6 +1,8 @@
 //! The samples write path: validate and canonicalise outside the tenant lock, then under it
 //! apply the limits, place the samples, and submit one WAL record.
 
+use std::collections::HashMap;
+
 use strata_wal::Ticket;
 
 use crate::codec::{self, SamplesRecord};
@@ -295,21 +297,8 @@ impl<'w, 'b> Placer<'w, 'b> {
                     let Prep::Labels(p) = p else {
                         return Err(Error::ForeignSeries { id });
                     };
-                    let metric = self.keys.metric_name(p);
-                    let metric_active = h.active_by_metric.get(metric).copied().unwrap_or(0);
-                    if let Err(reason) = self.head.reserve_active(
-                        metric_active,
-                        limits.max_active_series,
-                        limits.max_series_per_metric,
-                    ) {
-                        let labels = SeriesKey::from_canonical(self.keys.bytes(p)).to_labels();
-                        self.outcome
-                            .reject(reason, n, || series_message(reason, &labels, limits));
-                        continue;
-                    }
-                    if *self.tokens == 0 {
-                        self.head.unreserve();
-                        self.reject_rate(n);
+                    let (keys, metric) = (self.keys, self.keys.metric_name(p));
+                    if !self.admit_series(&h.active_by_metric, metric, keys.bytes(p), n) {
                         continue;
                     }
                     let key = SeriesKey::from_canonical(self.keys.bytes(p));
@@ -322,21 +311,8 @@ impl<'w, 'b> Placer<'w, 'b> {
             };
             if !series.buf.counted {
                 // Known but idle past the active window: counted again, within the limits.
-                let metric = series.key.metric_name();
-                let metric_active = h.active_by_metric.get(metric).copied().unwrap_or(0);
-                if let Err(reason) = self.head.reserve_active(
-                    metric_active,
-                    limits.max_active_series,
-                    limits.max_series_per_metric,
-                ) {
-                    let labels = series.key.to_labels();
-                    self.outcome
-                        .reject(reason, n, || series_message(reason, &labels, limits));
-                    continue;
-                }
-                if *self.tokens == 0 {
-                    self.head.unreserve();
-                    self.reject_rate(n);
+                let (metric, key) = (series.key.metric_name(), series.key.bytes());
+                if !self.admit_series(&h.active_by_metric, metric, key, n) {
                     continue;
                 }
             }
@@ -416,6 +392,36 @@ impl<'w, 'b> Placer<'w, 'b> {
         let ticket = core.wal.submit([codec::encode(&defs)])?;
         self.rec.new_series = defs.new_series;
         Ok(Some(ticket))
+    }
+
+    /// For a series not counted as active (new, or idle past the window): reserves its
+    /// place under the series limits and checks a token is left for it. If either fails,
+    /// rejects its `n` samples and returns false (nothing reserved).
+    fn admit_series(
+        &mut self,
+        active_by_metric: &HashMap<String, usize>,
+        metric: &str,
+        key: &[u8],
+        n: u64,
+    ) -> bool {
+        let limits = self.limits;
+        let metric_active = active_by_metric.get(metric).copied().unwrap_or(0);
+        if let Err(reason) = self.head.reserve_active(
+            metric_active,
+            limits.max_active_series,
+            limits.max_series_per_metric,
+        ) {
+            self.outcome.reject(reason, n, || {
+                series_message(reason, &SeriesKey::from_canonical(key).to_labels(), limits)
+            });
+            return false;
+        }
+        if *self.tokens == 0 {
+            self.head.unreserve();
+            self.reject_rate(n);
+            return false;
+        }
+        true
     }
 
     fn reject_rate(&mut self, n: u64) {
