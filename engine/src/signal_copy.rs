@@ -522,6 +522,34 @@ mod tests {
     }
 
     #[test]
+    fn a_file_sorted_by_an_older_key_is_never_copied_but_sorted_and_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = sort_key(Signal::Traces);
+        let old_key = ["service_name", "start_time"];
+        let sets = [spans(9, 2_000), spans(10, 2_500), spans(11, 1_800)];
+        let paths: Vec<_> = (0..sets.len())
+            .map(|i| dir.path().join(format!("in{i}.parquet")))
+            .collect();
+        write(&paths[0], &sets[0]);
+        let refs: Vec<&SpanRecord> = sets[1].iter().collect();
+        let batch = signal_merge::sort_batch(&SpanRecord::to_batch(&refs).unwrap(), &old_key);
+        parquet_io::write_signal_file(&paths[1], &batch.unwrap(), &old_key).unwrap();
+        write(&paths[2], &sets[2]);
+        assert!(!Input::open(&paths[1], key).unwrap().sorted);
+        let out = dir.path().join("out.parquet");
+        let (_, stats) = compact_files_copying(&paths, key, &out, 1).unwrap();
+        assert_eq!(
+            (stats.copied_groups, stats.copied_rows, stats.merged.rows),
+            (2, 3_800, 2_500)
+        );
+        let groups = read_groups::<SpanRecord>(&out);
+        assert_eq!(groups.len(), 3);
+        assert_groups_sorted(&groups);
+        assert_eq!(by_trace(&groups.concat()), by_trace(&sets.concat()));
+        assert!(Input::open(&out, key).unwrap().sorted);
+    }
+
+    #[test]
     fn logs_row_groups_are_copied_and_merged_too() {
         let dir = tempfile::tempdir().unwrap();
         let logs = |seed: i64, n: i64| -> Vec<LogRecord> {
