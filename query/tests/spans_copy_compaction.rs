@@ -62,6 +62,42 @@ fn log(n: u64) -> LogRecord {
     }
 }
 
+/// Sum of `duration_ns` of spans `0..n`.
+fn sum_durations(n: u64) -> i64 {
+    (0..n).map(|i| span(i).end_ns - span(i).start_ns).sum()
+}
+
+const EXTERNAL: &str = r#"
+import duckdb, sys
+import pyarrow.parquet as pq
+path, ids = sys.argv[1], sys.argv[2:]
+con = duckdb.connect()
+total = con.execute(
+    f"SELECT count(*), count(DISTINCT trace_id), sum(duration_ns) FROM read_parquet('{path}')"
+).fetchone()
+by_id = [con.execute(f"SELECT count(*) FROM read_parquet('{path}') WHERE trace_id = from_hex('{i}')").fetchone()[0] for i in ids]
+f = pq.ParquetFile(path)
+print("duckdb %d %d %d; by id %s; pyarrow %d rows, %d row groups" % (
+    *total, " ".join(map(str, by_id)), f.read().num_rows, f.metadata.num_row_groups))
+"#;
+
+/// What DuckDB and pyarrow read of the spans file at `path` (and of the traces `ids`).
+fn external_reads(path: &Path, ids: &[TraceId]) -> String {
+    let hex = |id: &TraceId| id.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let out = std::process::Command::new("python3")
+        .args(["-c", EXTERNAL])
+        .arg(path)
+        .args(ids.iter().map(hex))
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "duckdb/pyarrow failed (installed by .ci/test.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// What every read path answers, to compare before and after the compaction.
 #[derive(Debug, PartialEq)]
 struct Answers {
@@ -213,6 +249,20 @@ async fn a_compacted_hour_answers_every_read_exactly_as_its_flushes_did() {
         .map(|g| g.0)
         .collect();
     assert_eq!(log_rows, [200, 36_000]);
+
+    // DuckDB and pyarrow read the file with copied row groups: every row, and a trace by
+    // id (DuckDB prunes row groups by the bloom filters and the page index).
+    let (n, traces_n, durations) = (at, at.div_ceil(SPANS_PER_TRACE), sum_durations(at));
+    // Traces of the first, second and last flush.
+    let some = [ids[1], ids[ids.len() * 3 / 4], ids[ids.len() - 1]];
+    let external = external_reads(&snap.files[0].path(), &some);
+    let k = SPANS_PER_TRACE;
+    assert_eq!(
+        external,
+        format!(
+            "duckdb {n} {traces_n} {durations}; by id {k} {k} {k}; pyarrow {n} rows, 3 row groups"
+        )
+    );
 
     let after = answers(&engine, &ids).await;
     let differ: BTreeMap<usize, &str> = QUERIES
