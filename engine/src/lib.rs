@@ -66,6 +66,7 @@ mod signal_bloom;
 mod signal_check;
 mod signal_codec;
 mod signal_compact;
+mod signal_copy;
 mod signal_flush;
 mod signal_merge;
 mod signal_meta;

@@ -21,6 +21,7 @@ use parquet::arrow::{ArrowSchemaConverter, ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use crate::partition::sync_dir;
@@ -100,12 +101,24 @@ impl DurableWriter {
 
     /// Closes, fsyncs and renames the file into place; returns its size.
     pub(crate) fn finish(self) -> Result<u64, Error> {
+        self.finish_appending(|_, _| Ok(()))
+    }
+
+    /// Closes the row group being written, lets `append` add more row groups to the file
+    /// (already encoded ones: `SerializedRowGroupWriter::append_column`), then closes,
+    /// fsyncs and renames the file into place as [`DurableWriter::finish`] does.
+    pub(crate) fn finish_appending(
+        self,
+        append: impl FnOnce(&mut SerializedFileWriter<File>, &Path) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
         let tmp = self.tmp;
         let io = |source| Error::Io {
             path: tmp.clone(),
             source,
         };
-        let file = self.w.into_inner().map_err(|e| bad(&tmp, e))?;
+        let (mut w, _) = self.w.into_serialized_writer().map_err(|e| bad(&tmp, e))?;
+        append(&mut w, &tmp)?;
+        let file = w.into_inner().map_err(|e| bad(&tmp, e))?;
         file.sync_all().map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         std::fs::rename(&tmp, &self.path).map_err(|source| Error::Io {
@@ -405,7 +418,7 @@ const SIGNAL_DELTA_COLUMNS: [&str; 6] = [
 /// The sorting columns a spans or logs file sorted by `key` declares: the key columns
 /// come before any nested column, so their top-level index is their leaf index, which is
 /// what Parquet's sorting columns name. None if a key column is missing.
-fn signal_sorting(schema: &Schema, key: &[&str]) -> Option<Vec<SortingColumn>> {
+pub(crate) fn signal_sorting(schema: &Schema, key: &[&str]) -> Option<Vec<SortingColumn>> {
     key.iter()
         .map(|name| {
             schema.index_of(name).ok().map(|i| SortingColumn {
@@ -437,36 +450,6 @@ pub(crate) fn signal_writer(
 ) -> Result<DurableWriter, Error> {
     let props = signal_props(&schema, key);
     DurableWriter::create(path, schema, props)
-}
-
-/// A spans or logs file read as batches of `batch_rows`: its schema, the batches, and
-/// whether every row group declares it sorted by `key` (files written before a change of
-/// key do not).
-pub(crate) fn signal_reader(
-    path: &Path,
-    batch_rows: usize,
-    key: &[&str],
-) -> Result<(SchemaRef, crate::signal_merge::BatchStream, bool), Error> {
-    let file = File::open(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(path, e))?;
-    let schema = builder.schema().clone();
-    let want = signal_sorting(&schema, key);
-    let sorted = want.is_some()
-        && builder
-            .metadata()
-            .row_groups()
-            .iter()
-            .all(|rg| rg.sorting_columns() == want.as_ref());
-    let reader = builder
-        .with_batch_size(batch_rows.max(1))
-        .build()
-        .map_err(|e| bad(path, e))?;
-    let owned = path.to_owned();
-    let stream = reader.map(move |b| b.map_err(|e| bad(&owned, e)));
-    Ok((schema, Box::new(stream), sorted))
 }
 
 #[cfg(test)]

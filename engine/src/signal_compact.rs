@@ -1,7 +1,9 @@
-//! Compaction of spans and logs partitions: the partition's files, each sorted by the
-//! signal's sort key (`signal_flush::sort_key`), merged into one file in one streaming
-//! pass (`signal_merge.rs`) that holds a bounded number of rows per input, never the
-//! partition. Records are not deduplicated (a trace lookup drops identical copies).
+//! Compaction of spans and logs partitions: the partition's files, each row group sorted
+//! by the signal's sort key (`signal_flush::sort_key`), written as one file in one
+//! streaming pass (`signal_copy.rs`): big row groups are copied as they are encoded, small
+//! ones merged into new row groups (`signal_merge.rs`), holding a bounded number of rows,
+//! never the partition. Records are not deduplicated (a trace lookup drops identical
+//! copies), so copying loses nothing.
 //!
 //! The output is written under a new name (temp file, fsync, rename), then
 //! [`Core::commit_compaction`] swaps it for the inputs in the manifest: that rename is
@@ -21,26 +23,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::compute::concat_batches;
-
 use crate::Result;
 use crate::compact::{CompactStats, Target};
 use crate::engine::Core;
-use crate::parquet_io::{self, bad};
 use crate::partition::{FileEntry, PartFile};
+use crate::signal_copy::compact_files;
 use crate::signal_flush::sort_key;
-use crate::signal_merge::{self, BatchStream, MergeStats};
 use crate::signal_store::StoredRecord;
-
-/// Rows the merge's inputs hold at once, all inputs together (each reads batches of this
-/// divided by the number of inputs, within [`MIN_BATCH`, `MAX_BATCH`]).
-const MERGE_ROWS: usize = 128 * 1024;
-/// Fewest rows per input batch.
-const MIN_BATCH: usize = 256;
-/// Most rows per input batch.
-const MAX_BATCH: usize = 8192;
-/// Rows per output batch.
-const OUT_ROWS: usize = 8192;
 
 /// The file set of a partition a pass saw: (number of files, newest flush), and when it
 /// first saw that set (engine clock, ms).
@@ -105,14 +94,9 @@ impl Core {
     }
 }
 
-/// Rows each of `inputs` inputs reads at a time.
-pub(crate) fn batch_rows(inputs: usize) -> usize {
-    (MERGE_ROWS / inputs.max(1)).clamp(MIN_BATCH, MAX_BATCH)
-}
-
 impl Core {
-    /// Merges one partition's spans or logs files (oldest flush first) into one file
-    /// sorted by the signal's key.
+    /// Compacts one partition's spans or logs files (oldest flush first) into one file,
+    /// each row group sorted by the signal's key.
     pub(crate) fn compact_records<R: StoredRecord>(
         &self,
         target: Target<'_>,
@@ -127,13 +111,13 @@ impl Core {
         let name = format!("{}-{flush}-{flushes}-c.parquet", R::FILE_PREFIX);
         let out = target.2.join(&name);
         let paths: Vec<_> = inputs.iter().map(|f| f.samples_path()).collect();
-        let (bytes, merged) = merge_files(&paths, sort_key(R::SIGNAL), &out)?;
+        let (bytes, written) = compact_files(&paths, sort_key(R::SIGNAL), &out)?;
         let entry = FileEntry {
             flush,
             samples: name,
             series: String::new(),
             index: String::new(),
-            rows: merged.rows,
+            rows: written.rows(),
             min_ts: inputs.iter().map(|f| f.entry.min_ts).min().unwrap_or(0),
             max_ts: inputs.iter().map(|f| f.entry.max_ts).max().unwrap_or(0),
             bytes,
@@ -152,60 +136,14 @@ impl Core {
     }
 }
 
-/// Merges the spans or logs files `inputs` (oldest first) into a new file `out` sorted by
-/// `key`, durably written (not yet listed anywhere). Returns its size and what the merge
-/// did.
-pub(crate) fn merge_files(
-    inputs: &[impl AsRef<Path>],
-    key: &[&str],
-    out: &Path,
-) -> Result<(u64, MergeStats)> {
-    let rows = batch_rows(inputs.len());
-    let mut streams: Vec<BatchStream> = Vec::with_capacity(inputs.len());
-    let mut schema = None;
-    for path in inputs {
-        let path = path.as_ref();
-        let (s, stream, sorted) = parquet_io::signal_reader(path, rows, key)?;
-        if sorted {
-            streams.push(stream);
-        } else {
-            streams.push(sorted_in_memory(path, &s, stream, key, rows)?);
-        }
-        schema.get_or_insert(s);
-    }
-    let Some(schema) = schema else {
-        return Err(bad(out, "nothing to compact"));
-    };
-    let mut writer = parquet_io::signal_writer(out, schema, key)?;
-    let merged = signal_merge::merge_sorted(streams, key, OUT_ROWS, out, |b| writer.write(&b))?;
-    Ok((writer.finish()?, merged))
-}
-
-/// The whole of an input not sorted by `key`, sorted, as batches of `rows`.
-fn sorted_in_memory(
-    path: &Path,
-    schema: &arrow::datatypes::SchemaRef,
-    stream: BatchStream,
-    key: &[&str],
-    rows: usize,
-) -> Result<BatchStream> {
-    let batches = stream.collect::<Result<Vec<_>>>()?;
-    let all = concat_batches(schema, &batches).map_err(|e| bad(path, e))?;
-    drop(batches);
-    let sorted = signal_merge::sort_batch(&all, key)?;
-    let n = sorted.num_rows();
-    let slices: Vec<_> = (0..n)
-        .step_by(rows.max(1))
-        .map(|at| Ok(sorted.slice(at, rows.min(n - at))))
-        .collect();
-    Ok(Box::new(slices.into_iter()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parquet_io;
     use crate::records::SpanRecord;
     use crate::signal::Signal;
+    use crate::signal_copy::Input;
+    use crate::signal_merge;
 
     fn spans(seed: u8, n: u8) -> Vec<SpanRecord> {
         (0..n)
@@ -249,9 +187,9 @@ mod tests {
         write(&paths[1], &b, &old_key);
         write(&paths[2], &c, key);
         let out = dir.path().join("out.parquet");
-        let (bytes, stats) = merge_files(&paths, key, &out).unwrap();
+        let (bytes, stats) = compact_files(&paths, key, &out).unwrap();
         assert!(bytes > 0);
-        assert_eq!(stats.rows, 120);
+        assert_eq!((stats.merged.rows, stats.copied_rows), (120, 0));
         let got = read(&out);
         let mut want: Vec<SpanRecord> = [a, b, c].concat();
         // The merge is stable across inputs, and each input's ties are in its file order.
@@ -262,9 +200,7 @@ mod tests {
         let keys: Vec<_> = got.iter().map(|s| (s.trace_id, s.start_ns)).collect();
         assert!(keys.windows(2).all(|w| w[0] <= w[1]), "in key order");
         // And the output declares the current key, so the next merge streams it.
-        let (_, _, declared) = parquet_io::signal_reader(&out, 100, key).unwrap();
-        assert!(declared);
-        let (_, _, declared) = parquet_io::signal_reader(&paths[1], 100, key).unwrap();
-        assert!(!declared);
+        assert!(Input::open(&out, key).unwrap().sorted);
+        assert!(!Input::open(&paths[1], key).unwrap().sorted);
     }
 }

@@ -474,9 +474,11 @@ mod tests {
             assert!(!offsets[0][i].page_locations().is_empty(), "{name}");
         }
         // The file still reads back whole.
-        let (_, batches, sorted) = crate::parquet_io::signal_reader(&path, 16, key).unwrap();
-        assert!(sorted);
-        let back: Vec<_> = batches
+        let input = crate::signal_copy::Input::open(&path, key).unwrap();
+        assert!(input.sorted);
+        let back: Vec<_> = input
+            .batches(vec![0], 16)
+            .unwrap()
             .map(|b| spans_from_batch(&b.unwrap()).unwrap())
             .collect();
         assert_eq!(back, vec![vec![span]]);
