@@ -27,7 +27,7 @@
 # --dense-rate (3.6 M spans at 1000/s), in the hour partition that ended 2 h ago, all
 # requests built before the clock (`--pregen`); wall time and the server's CPU seconds
 # (utime + stime from /proc/PID/stat) around the load. Then wait until the partition holds
-# one compacted file and nothing is in memory; bytes of traces/ against the OTLP bytes
+# one compacted file and nothing is in memory, and report the CPU from the load's start to then; bytes of traces/ against the OTLP bytes
 # acknowledged; trace-by-id lookups within that hour (one file at real density); searches
 # as in phase B over random 1-day windows that each hold the whole dense hour.
 # Phase B (week): a fresh server; --week-days x 24 hourly partitions ending 2 h ago at
