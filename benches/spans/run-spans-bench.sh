@@ -148,6 +148,20 @@ print(sum(f["rows"] for m in glob.glob(sys.argv[1] + "/**/manifest.json", recurs
 EOF
 }
 
+cpu_since() {  # cpu_since LOAD_JSON C0 C1 KEY LABEL: server CPU from tick C0 to C1, into LOAD_JSON
+  python3 - "$@" <<'EOF'
+import json, sys
+p, c0, c1, key, label = sys.argv[1:]
+d = json.load(open(p))
+cpu = (int(c1) - int(c0)) / 100.0
+d["server_cpu_s_" + key] = cpu
+d["spans_per_server_cpu_s_" + key] = round(d["spans_ok"] / cpu) if cpu else None
+json.dump(d, open(p, "w"))
+print("  through %s: server %.1f CPU-s = %s spans/CPU-s"
+      % (label, cpu, d["spans_per_server_cpu_s_" + key]), file=sys.stderr)
+EOF
+}
+
 wait_compacted() {  # wait_compacted DIR PARTITIONS: >= PARTITIONS, one spans file each, stable 20 s
   local dir=$1 want=$2 stable=0 last= n parts files
   for _ in $(seq 1 360); do
@@ -202,35 +216,14 @@ EOF
     want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["spans_ok"])' "$OUT/dense_load.json")
     for _ in $(seq 1 240); do [[ $(flushed_rows "$A") -ge $want ]] && break; sleep 0.5; done
     [[ $(flushed_rows "$A") -ge $want ]] || echo "not every span was flushed after 120 s" >&2
-    c2=$(cpu_ticks "$APID")
-    python3 - "$OUT/dense_load.json" "$c0" "$c2" <<'EOF'
-import json, sys
-p, c0, c2 = sys.argv[1:]
-d = json.load(open(p))
-cpu = (int(c2) - int(c0)) / 100.0
-d["server_cpu_s_through_flush"] = cpu
-d["spans_per_server_cpu_s_through_flush"] = round(d["spans_ok"] / cpu) if cpu else None
-json.dump(d, open(p, "w"))
-print("  through the flush after the load: server %.1f CPU-s = %s spans/CPU-s"
-      % (cpu, d["spans_per_server_cpu_s_through_flush"]), file=sys.stderr)
-EOF
+    cpu_since "$OUT/dense_load.json" "$c0" "$(cpu_ticks "$APID")" through_flush "the flush after the load"
     curl -fsS "http://$HTTP/metrics" | grep -E '^strata_wal_(bytes|records|appends)_total' > "$OUT/dense_wal.txt" || true
     stop_strata "$APID" "$A"; forget_strata "$APID"
   else
     wait_compacted "$A" 1
     # The whole cost of the hour: its load, flushes and every compaction until one file.
-    c3=$(cpu_ticks "$APID")
-    python3 - "$OUT/dense_load.json" "$c0" "$c3" <<'EOF2'
-import json, sys
-p, c0, c3 = sys.argv[1:]
-d = json.load(open(p))
-cpu = (int(c3) - int(c0)) / 100.0
-d["server_cpu_s_through_compaction"] = cpu
-d["spans_per_server_cpu_s_through_compaction"] = round(d["spans_ok"] / cpu) if cpu else None
-json.dump(d, open(p, "w"))
-print("  through flushes and compaction into one file: server %.1f CPU-s = %s spans/CPU-s"
-      % (cpu, d["spans_per_server_cpu_s_through_compaction"]), file=sys.stderr)
-EOF2
+    cpu_since "$OUT/dense_load.json" "$c0" "$(cpu_ticks "$APID")" through_compaction \
+      "flushes and compaction into one file"
     du -sb "$A/data/traces" "$A/data/wal" > "$OUT/dense_du.txt" || true
     find "$A/data/traces" -name 'spans-*.parquet' -printf '%s %p\n' > "$OUT/dense_files.txt"
     log "phase A lookups"

@@ -358,6 +358,17 @@ mod tests {
         parquet_io::write_signal_file(path, &batch, key).unwrap();
     }
 
+    /// Writes each set as its own input file `in<i>.parquet` in `dir`, in order.
+    fn write_inputs<R: StoredRecord>(dir: &Path, sets: &[Vec<R>]) -> Vec<std::path::PathBuf> {
+        let paths: Vec<_> = (0..sets.len())
+            .map(|i| dir.join(format!("in{i}.parquet")))
+            .collect();
+        for (p, s) in paths.iter().zip(sets) {
+            write(p, s);
+        }
+        paths
+    }
+
     /// Every record of the file, per row group.
     fn read_groups<R: StoredRecord>(path: &Path) -> Vec<Vec<R>> {
         let input = Input::open(path, sort_key(R::SIGNAL)).unwrap();
@@ -405,12 +416,7 @@ mod tests {
             spans(3, 4_500),
             spans(4, 40),
         ];
-        let paths: Vec<_> = (0..sets.len())
-            .map(|i| dir.path().join(format!("in{i}.parquet")))
-            .collect();
-        for (p, s) in paths.iter().zip(&sets) {
-            write(p, s);
-        }
+        let paths = write_inputs(dir.path(), &sets);
         let out = dir.path().join("out.parquet");
         let (bytes, stats) = compact_files_copying(&paths, key, &out, 1_000).unwrap();
         assert_eq!(bytes, std::fs::metadata(&out).unwrap().len());
@@ -496,12 +502,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = sort_key(Signal::Traces);
         let sets = [spans(5, 2_000), spans(6, 1_500), spans(7, 100)];
-        let paths: Vec<_> = (0..sets.len())
-            .map(|i| dir.path().join(format!("in{i}.parquet")))
-            .collect();
-        for (p, s) in paths.iter().zip(&sets) {
-            write(p, s);
-        }
+        let paths = write_inputs(dir.path(), &sets);
         let first = dir.path().join("first.parquet");
         let (_, stats) = compact_files_copying(&paths, key, &first, 1_000).unwrap();
         assert_eq!(stats.copied_groups, 2);
@@ -563,12 +564,7 @@ mod tests {
                 .collect()
         };
         let sets = [logs(1, 3_000), logs(2, 50), logs(3, 1_200)];
-        let paths: Vec<_> = (0..sets.len())
-            .map(|i| dir.path().join(format!("in{i}.parquet")))
-            .collect();
-        for (p, s) in paths.iter().zip(&sets) {
-            write(p, s);
-        }
+        let paths = write_inputs(dir.path(), &sets);
         let out = dir.path().join("out.parquet");
         let key = sort_key(Signal::Logs);
         let (_, stats) = compact_files_copying(&paths, key, &out, 1_000).unwrap();
