@@ -12,8 +12,8 @@ use crate::compact::Scope;
 use crate::engine::Core;
 use crate::{
     Clock, CompactStats, EngineConfig, Error, FlushStats, FlushStop, KeyedSeries, KnownSeries,
-    LogRecord, Matcher, Result, RetentionStats, ScanStats, SeriesData, SeriesRef, SeriesSamples,
-    SignalOutcome, SpanRecord, SystemClock, TenantId, TenantStats, WriteOutcome,
+    LogRecord, Matcher, PendingWrite, Result, RetentionStats, ScanStats, SeriesData, SeriesRef,
+    SeriesSamples, SignalOutcome, SpanRecord, SystemClock, TenantId, TenantStats, WriteOutcome,
 };
 
 /// The storage engine over one data directory.
@@ -161,6 +161,33 @@ impl Engine {
         batch: &[KeyedSeries<'_>],
     ) -> Result<WriteOutcome> {
         self.core.write(tenant, batch)
+    }
+
+    /// [`Engine::write_keyed`] without the wait: returns once the samples are placed and
+    /// their WAL record is queued, with the write's final outcome inside a
+    /// [`PendingWrite`]. Nothing of it is acknowledged until that is waited for or awaited:
+    /// an async server does the CPU work on one thread and awaits the fsync without holding
+    /// any.
+    ///
+    /// ```
+    /// use strata_engine::{Clock, Engine, EngineConfig, KeyedSeries, Sample, SystemClock, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let tenant = TenantId::new("acme")?;
+    /// let samples = [Sample { ts: SystemClock.now_ms(), value: 1.0 }];
+    /// let labels = [("__name__", "up")];
+    /// let series = KeyedSeries { key: b"up", known: None, labels: &labels, samples: &samples };
+    /// let pending = engine.submit_keyed(&tenant, &[series])?;
+    /// assert_eq!(pending.wait()?.accepted, 1); // or `pending.acked().await`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn submit_keyed(
+        &self,
+        tenant: &TenantId,
+        batch: &[KeyedSeries<'_>],
+    ) -> Result<PendingWrite<WriteOutcome>> {
+        self.core.submit(tenant, batch)
     }
 
     /// Writes spans for `tenant`. Returns once the accepted spans are durable (per the WAL's

@@ -8,6 +8,7 @@ use strata_wal::Ticket;
 use crate::codec::{self, SamplesRecord};
 use crate::engine::Core;
 use crate::head::{Placement, SHARDS, TenantHead, TokenBucket, activate, relock, shard_of};
+use crate::pending::PendingWrite;
 use crate::raw_keys::KnownSeries;
 use crate::series;
 use crate::series_key::{PreparedBatch, SeriesKey};
@@ -122,6 +123,16 @@ impl Core {
         tenant: &TenantId,
         batch: &[S],
     ) -> Result<WriteOutcome> {
+        self.submit(tenant, batch)?.wait()
+    }
+
+    /// [`Core::write`] up to the WAL submission: the samples are placed and their record is
+    /// queued; the caller waits for the acknowledgement.
+    pub(crate) fn submit<S: SeriesInput>(
+        &self,
+        tenant: &TenantId,
+        batch: &[S],
+    ) -> Result<PendingWrite<WriteOutcome>> {
         self.admit()?;
         let window = self.config.window_ms();
         let limits = self.config.limits_for(tenant);
@@ -221,10 +232,7 @@ impl Core {
             }
         }
         self.note_accepted(outcome.accepted);
-        if let Some(t) = last {
-            t.wait()?;
-        }
-        Ok(outcome)
+        Ok(PendingWrite::new(outcome, last))
     }
 }
 

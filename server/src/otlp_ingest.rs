@@ -137,7 +137,7 @@ async fn export_metrics_protobuf(
     if let Ok(engine) = state.engine() {
         let t = tenant.clone();
         let body2 = body.clone();
-        let fast = tokio::task::spawn_blocking(move || {
+        let fast = AppState::cpu_work(body.len(), move || {
             let opts = TranslateOptions::default();
             let fast = metrics_fast::translate(&body2, &opts, |keys| {
                 engine
@@ -145,11 +145,10 @@ async fn export_metrics_protobuf(
                     .unwrap_or_else(|_| vec![None; keys.len()])
             })?;
             let result =
-                (!fast.is_empty()).then(|| fast.with_series(|s| engine.write_keyed(&t, s)));
+                (!fast.is_empty()).then(|| fast.with_series(|s| engine.submit_keyed(&t, s)));
             Some((fast.translated, result))
         })
-        .await
-        .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))?;
+        .await?;
         if let Some((translated, result)) = fast {
             state.metrics().record_rejected(
                 tenant,
@@ -159,7 +158,11 @@ async fn export_metrics_protobuf(
             );
             let outcome = match result {
                 None => WriteOutcome::default(),
-                Some(result) => state.finish_write(tenant, Signal::Metrics, result)?,
+                Some(result) => {
+                    state
+                        .finish_pending(tenant, Signal::Metrics, result)
+                        .await?
+                }
             };
             return metrics_answer(&translated, &outcome);
         }

@@ -14,8 +14,8 @@ use axum::body::{Body, Bytes};
 use axum::http::HeaderMap;
 use http_body_util::BodyExt;
 use strata_engine::{
-    Engine, Error as EngineError, LogRecord, SeriesSamples, SignalOutcome, SpanRecord, TenantId,
-    WriteOutcome,
+    Engine, Error as EngineError, LogRecord, PendingWrite, SeriesSamples, SignalOutcome,
+    SpanRecord, TenantId, WriteOutcome,
 };
 
 use crate::api_error::ApiError;
@@ -41,6 +41,11 @@ async fn drain(mut body: Body) {
     };
     let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
 }
+
+/// Payloads (uncompressed bytes) up to this size are decoded and written on the async
+/// worker that received them (a few ms of CPU at most); larger ones on the blocking
+/// pool. See [`AppState::cpu_work`].
+pub(crate) const INLINE_WORK_MAX_BYTES: usize = 1 << 20;
 
 /// Seconds a client is told to wait on 429 and 503.
 pub const RETRY_AFTER_SECS: u64 = 1;
@@ -221,6 +226,42 @@ impl AppState {
         let result = tokio::task::spawn_blocking(move || write(&engine, &t))
             .await
             .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))?;
+        self.finish_write(tenant, signal, result)
+    }
+
+    /// Runs a write's CPU work (decode, translate, place, submit to the WAL; never a wait
+    /// for the WAL) for a payload of `bytes` bytes: on this async worker when the payload
+    /// is at most [`INLINE_WORK_MAX_BYTES`], on the blocking pool otherwise.
+    ///
+    /// Inline saves two thread handovers per request, which at two client connections on
+    /// two cores was 4-11% of the OTLP ingest rate (docs/benchmarks.md). The cost: a worker
+    /// is busy for the request's millisecond or two, and waits with the writer if a flush
+    /// cut holds the head's locks. Larger payloads would hold a worker for longer than
+    /// other tasks should wait, so they go to the blocking pool.
+    pub(crate) async fn cpu_work<T: Send + 'static>(
+        bytes: usize,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        if bytes <= INLINE_WORK_MAX_BYTES {
+            return Ok(work());
+        }
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))
+    }
+
+    /// Awaits a submitted write's acknowledgement without holding a thread, then
+    /// [`AppState::finish_write`].
+    pub async fn finish_pending<O: Counts>(
+        &self,
+        tenant: &TenantId,
+        signal: Signal,
+        submitted: strata_engine::Result<PendingWrite<O>>,
+    ) -> Result<O, ApiError> {
+        let result = match submitted {
+            Ok(pending) => pending.acked().await,
+            Err(e) => Err(e),
+        };
         self.finish_write(tenant, signal, result)
     }
 

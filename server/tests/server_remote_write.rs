@@ -3,7 +3,7 @@
 
 mod common;
 
-use strata_tests::remote_write::{HEADERS, encode, node_and_http_series};
+use strata_tests::remote_write::{HEADERS, encode, node_and_http_series, uncompressed_len};
 use strata_tests::server::{Server, data_dir};
 
 #[test]
@@ -51,6 +51,48 @@ fn remote_write_round_trip_through_sigterm() {
     assert!(status.success(), "exit after SIGTERM: {status}");
     let got = common::read_back(&data_dir(dir.path()), "default");
     let want = common::expected(&series);
+    assert_eq!(got.len(), want.len());
+    for (labels, samples) in &want {
+        assert_eq!(got.get(labels), Some(samples), "series {labels:?}");
+    }
+}
+
+/// Requests over 1 MiB uncompressed are decoded on the blocking pool, smaller ones on the
+/// async worker that received them; both kinds, sent at the same time, are stored whole.
+#[test]
+fn large_and_small_requests_at_once_are_all_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(common::bin(), dir.path(), "[wal]\ndurability = \"fsync\"\n");
+    server.wait_ready(common::READY);
+    let now = common::now_ms();
+    let large = node_and_http_series(40, 60, now);
+    let large: Vec<_> = large.iter().map(|s| s.to_proto()).collect();
+    assert!(uncompressed_len(&large) > 1 << 20, "{}", uncompressed_len(&large));
+    // Other hosts (the series differ), fewer steps: many small requests.
+    let small: Vec<_> = node_and_http_series(46, 8, now)
+        .split_off(node_and_http_series(40, 8, now).len());
+    let small_protos: Vec<_> = small.iter().map(|s| s.to_proto()).collect();
+    std::thread::scope(|s| {
+        let big = s.spawn(|| {
+            server
+                .post("/api/v1/write", &HEADERS, &encode(&large))
+                .expect("large remote-write")
+        });
+        for batch in small_protos.chunks(10) {
+            assert!(uncompressed_len(batch) < 1 << 20);
+            let r = server
+                .post("/api/v1/write", &HEADERS, &encode(batch))
+                .expect("small remote-write");
+            assert_eq!(r.status, 204, "{}", r.text());
+        }
+        let r = big.join().expect("sender thread");
+        assert_eq!(r.status, 204, "{}", r.text());
+    });
+    assert!(server.terminate().success());
+    let got = common::read_back(&data_dir(dir.path()), "default");
+    let mut sent = node_and_http_series(40, 60, now);
+    sent.extend(small);
+    let want = common::expected(&sent);
     assert_eq!(got.len(), want.len());
     for (labels, samples) in &want {
         assert_eq!(got.get(labels), Some(samples), "series {labels:?}");

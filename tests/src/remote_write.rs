@@ -89,6 +89,14 @@ pub fn encode(series: &[TimeSeries]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// Bytes of the protobuf `WriteRequest` [`encode`] compresses for `series`.
+pub fn uncompressed_len(series: &[TimeSeries]) -> usize {
+    WriteRequest {
+        timeseries: series.to_vec(),
+    }
+    .encoded_len()
+}
+
 /// The headers every remote-write 1.0 request carries.
 pub const HEADERS: [(&str, &str); 3] = [
     ("Content-Type", "application/x-protobuf"),

@@ -41,9 +41,11 @@ pub async fn write(
     let max = state.max_body_bytes();
     let engine = state.engine();
     let t = tenant.clone();
-    // Decompress, decode and write on a blocking thread (the write waits for the WAL's
-    // fsync), the labels borrowed from the decompressed buffer throughout.
-    let (total, histograms, result) = tokio::task::spawn_blocking(move || {
+    // Decompress, decode and place (the labels borrowed from the decompressed buffer
+    // throughout), then await the WAL's acknowledgement without holding a thread.
+    // A malformed header fails in `decompress`, inline.
+    let size = snap::raw::decompress_len(&body).unwrap_or(0);
+    let (total, histograms, result) = AppState::cpu_work(size, move || {
         let raw = decompress(&body, max)?;
         drop(body);
         // Labels are decoded only for series the engine does not know by their raw bytes.
@@ -56,17 +58,20 @@ pub async fn write(
         };
         let series = batch.series();
         // Not ready (503) only matters when there is something to store.
-        let result = (!series.is_empty()).then(|| engine.map(|e| e.write_keyed(&t, &series)));
+        let result = (!series.is_empty()).then(|| engine.map(|e| e.submit_keyed(&t, &series)));
         Ok::<_, ApiError>((batch.samples(), batch.histograms, result))
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))??;
+    .await??;
     state
         .metrics()
         .record_rejected(&tenant, Signal::Metrics, NATIVE_HISTOGRAM, histograms);
     let outcome = match result {
         None => WriteOutcome::default(),
-        Some(result) => state.finish_write(&tenant, Signal::Metrics, result?)?,
+        Some(result) => {
+            state
+                .finish_pending(&tenant, Signal::Metrics, result?)
+                .await?
+        }
     };
     if outcome.rejected_total() == 0 && histograms == 0 {
         return Ok(StatusCode::NO_CONTENT);
