@@ -67,10 +67,14 @@ fn large_and_small_requests_at_once_are_all_stored() {
     let now = common::now_ms();
     let large = node_and_http_series(40, 60, now);
     let large: Vec<_> = large.iter().map(|s| s.to_proto()).collect();
-    assert!(uncompressed_len(&large) > 1 << 20, "{}", uncompressed_len(&large));
+    assert!(
+        uncompressed_len(&large) > 1 << 20,
+        "{}",
+        uncompressed_len(&large)
+    );
     // Other hosts (the series differ), fewer steps: many small requests.
-    let small: Vec<_> = node_and_http_series(46, 8, now)
-        .split_off(node_and_http_series(40, 8, now).len());
+    let small: Vec<_> =
+        node_and_http_series(46, 8, now).split_off(node_and_http_series(40, 8, now).len());
     let small_protos: Vec<_> = small.iter().map(|s| s.to_proto()).collect();
     std::thread::scope(|s| {
         let big = s.spawn(|| {
