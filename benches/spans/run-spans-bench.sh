@@ -14,6 +14,9 @@
 #   --searches N        searches over 1-day windows in phase A (each holding the dense hour)
 #                       and in phase B [50]
 #   --skip-dense | --skip-week
+#   --week-data DIR     phase B on a dataset written by gen-span-week.sh (DIR/data, DIR/ids.txt,
+#                       DIR/end_ms.txt: e.g. 7 days at 1,000 spans/s) instead of loading one
+#                       at --week-rate; the data directory is used in place, not removed
 #   --ingest-only       phase A's load only (no compaction wait, no lookups, no phase B); with
 #                       a small --dense-rate (56: ~200 k spans) a quick CPU-per-span check. Also
 #                       reports the server CPU until every span acknowledged is in a flushed
@@ -43,7 +46,7 @@ shift
 [[ -x $STRATA ]] || { echo "$STRATA is not executable" >&2; exit 2; }
 STRATA=$(cd "$(dirname "$STRATA")" && pwd)/$(basename "$STRATA")
 WORK=/tmp/strata-spans-bench THREADS=2 DENSE_RATE=1000 WEEK_RATE=10 WEEK_DAYS=7
-LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461 INGEST_ONLY=0 MAINTENANCE=10s
+LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461 INGEST_ONLY=0 MAINTENANCE=10s WEEK_DATA=
 LOADER=$(dirname "$STRATA")/bench-spans
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -56,6 +59,7 @@ while [[ $# -gt 0 ]]; do
     --searches) SEARCHES=$2; shift 2;;
     --skip-dense) DENSE=0; shift;;
     --skip-week) WEEK=0; shift;;
+    --week-data) WEEK_DATA=$(cd "$2" && pwd); shift 2;;
     --ingest-only) INGEST_ONLY=1; WEEK=0; MAINTENANCE=1h; shift;;
     --loader) LOADER=$2; shift 2;;
     --port) PORT=$2; shift 2;;
@@ -69,15 +73,15 @@ log() { echo "[$(date +%T)] $*" >&2; }
 
 HTTP=127.0.0.1:$PORT GRPC=127.0.0.1:$((PORT + 1))
 STRATA_PIDS=()   # "pid:dir"
-start_strata() {  # start_strata DIR -> sets SPID
-  local dir=$1
+start_strata() {  # start_strata DIR [DATA_DIR] -> sets SPID; DATA_DIR (kept) or DIR/data (new)
+  local dir=$1 data=${2:-$1/data}
   if curl -s -o /dev/null "http://$HTTP/ready"; then
     echo "something already listens on $HTTP; give --port" >&2; return 1
   fi
   rm -rf "$dir"; mkdir -p "$dir"
   cat > "$dir/strata.toml" <<EOF
 # written by run-spans-bench.sh
-data_dir = "$dir/data"
+data_dir = "$data"
 
 [server]
 http_addr = "$HTTP"
@@ -183,6 +187,8 @@ wait_compacted() {  # wait_compacted DIR PARTITIONS: >= PARTITIONS, one spans fi
 HOUR_MS=3600000
 NOW_MS=$(( $(date +%s) * 1000 ))
 END_MS=$(( NOW_MS / HOUR_MS * HOUR_MS - 2 * HOUR_MS ))   # closed partitions only
+WEEK_END_MS=$END_MS
+[[ -n $WEEK_DATA ]] && WEEK_END_MS=$(cat "$WEEK_DATA/end_ms.txt")
 rm -rf "$OUT"; mkdir -p "$OUT"
 echo "$END_MS" > "$OUT/end_ms.txt"   # the dense hour is [END_MS - 1 h, END_MS)
 L=$LOADER U=http://$HTTP
@@ -238,17 +244,25 @@ fi
 
 if [[ $WEEK == 1 ]]; then
   B=$WORK/week
-  start_strata "$B"; BPID=$SPID
-  sleep 1
-  log "phase B: $WEEK_DAYS days at $WEEK_RATE spans/s, $THREADS threads"
-  "$L" load --url "$U" --threads "$THREADS" --start-ms $((END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$END_MS" \
-    --spans-per-s "$WEEK_RATE" --seed 7 --ids-out "$OUT/week_ids.txt" > "$OUT/week_load.json"
-  wait_compacted "$B" $((WEEK_DAYS * 24))
-  du -sb "$B/data/traces" > "$OUT/week_du.txt"
+  if [[ -n $WEEK_DATA ]]; then
+    start_strata "$B" "$WEEK_DATA/data"; BPID=$SPID
+    cp "$WEEK_DATA/ids.txt" "$OUT/week_ids.txt"
+    [[ -f $WEEK_DATA/gen.json ]] && cp "$WEEK_DATA/gen.json" "$OUT/week_gen.json"
+    du -sb "$WEEK_DATA/data/traces" > "$OUT/week_du.txt"
+    log "phase B on $WEEK_DATA (pregenerated, ending $WEEK_END_MS)"
+  else
+    start_strata "$B"; BPID=$SPID
+    sleep 1
+    log "phase B: $WEEK_DAYS days at $WEEK_RATE spans/s, $THREADS threads"
+    "$L" load --url "$U" --threads "$THREADS" --start-ms $((END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$END_MS" \
+      --spans-per-s "$WEEK_RATE" --seed 7 --ids-out "$OUT/week_ids.txt" > "$OUT/week_load.json"
+    wait_compacted "$B" $((WEEK_DAYS * 24))
+    du -sb "$B/data/traces" > "$OUT/week_du.txt"
+  fi
   log "phase B lookups and searches"
   "$L" lookup --url "$U" --ids "$OUT/week_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) > "$OUT/week_lookup.json"
   "$L" lookup --url "$U" --ids "$OUT/week_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) --seed 2 > "$OUT/week_lookup2.json"
-  "$L" search --url "$U" --start-ms $((END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$END_MS" --n "$SEARCHES" > "$OUT/week_search.json"
+  "$L" search --url "$U" --start-ms $((WEEK_END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$WEEK_END_MS" --n "$SEARCHES" > "$OUT/week_search.json"
   echo "{\"server_vmhwm_kb\": $(rss_kb "$BPID")}" > "$OUT/week_rss.json"
   stop_strata "$BPID" "$B"; forget_strata "$BPID"
 fi
@@ -285,6 +299,9 @@ for name in ("dense_lookup", "dense_lookup2", "week_lookup", "week_lookup2"):
 w = j("week_load.json")
 if w:
     print("week: %d spans in %d requests, %.1f s, failed %d, traces/ %s B" % (w["spans_ok"], w["requests_ok"], w["seconds"], w["spans_failed"], du("week_du.txt").get("traces")))
+g = j("week_gen.json")
+if g:
+    print("week (pregenerated): %d spans, traces/ %s B" % (g["spans"], du("week_du.txt").get("traces")))
 for name in ("dense_search", "week_search"):
     s = j(name + ".json")
     if s:

@@ -350,3 +350,4 @@ pub fn flag(args: &[String], name: &str) -> bool {
 pub mod http_client;
 pub mod rw_otlp;
 pub mod span_gen;
+pub mod span_records;

@@ -16,17 +16,13 @@
 //! The allocator is mimalloc, as in the `strata` binary. Nothing else runs in the process
 //! while a flush or the compaction is timed (the engine's background flusher is idle).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::common::v1::{AnyValue as OtlpValue, KeyValue};
 use prost::Message;
 use strata_benches::span_gen::{Rng, request, trace};
+use strata_benches::span_records::Resources;
 use strata_benches::{arg, cpu_time, no_flush_config};
-use strata_engine::{
-    AnyValue, Attributes, Engine, EngineConfig, Limits, Scope, SpanEvent, SpanRecord, TenantId,
-};
+use strata_engine::{Engine, EngineConfig, Limits, SpanRecord, TenantId};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -113,9 +109,6 @@ fn config() -> EngineConfig {
     EngineConfig { limits, ..base }
 }
 
-/// A generated resource: its service name and attributes as sent.
-type ResourceKey = (String, Vec<KeyValue>);
-
 /// At least `want` spans whose traces start in the hour that ended two hours ago, in
 /// `parts` parts of whole requests, in time order; and the OTLP protobuf bytes of their
 /// requests.
@@ -128,11 +121,7 @@ fn generate(want: usize, parts: usize, seed: u64) -> (Vec<Vec<SpanRecord>>, usiz
     let traces = (want as f64 / 17.5).ceil() as i64 + 1;
     let step = (HOUR_NS - 2_000_000_000) / traces;
     let mut rng = Rng::new(seed);
-    let scope = Arc::new(Scope {
-        name: "opentelemetry-instrumentation".into(),
-        version: "0.31.0".into(),
-    });
-    let mut resources: Vec<(ResourceKey, Arc<Attributes>)> = Vec::new();
+    let mut resources = Resources::default();
     let (mut all, mut otlp_bytes, mut t) = (Vec::new(), 0, 0i64);
     while all.len() < want {
         let batch: Vec<_> = (0..TRACES_PER_REQUEST)
@@ -143,55 +132,7 @@ fn generate(want: usize, parts: usize, seed: u64) -> (Vec<Vec<SpanRecord>>, usiz
             .collect();
         let req = request(batch);
         otlp_bytes += req.encoded_len();
-        for rs in req.resource_spans {
-            let attrs = rs.resource.map(|r| r.attributes).unwrap_or_default();
-            let service = attrs
-                .iter()
-                .find(|kv| kv.key == "service.name")
-                .and_then(|kv| kv.value.as_ref())
-                .map(text)
-                .unwrap_or_default();
-            let key = (service.clone(), attrs);
-            let resource = match resources.iter().find(|(k, _)| *k == key) {
-                Some((_, r)) => r.clone(),
-                None => {
-                    let r = Arc::new(attributes(&key.1));
-                    resources.push((key, r.clone()));
-                    r
-                }
-            };
-            for span in rs.scope_spans.into_iter().flat_map(|s| s.spans) {
-                let parent = span.parent_span_id.as_slice().try_into().ok();
-                all.push(SpanRecord {
-                    trace_id: span.trace_id.as_slice().try_into().expect("16-byte id"),
-                    span_id: span.span_id.as_slice().try_into().expect("8-byte id"),
-                    parent_span_id: parent.filter(|p: &[u8; 8]| *p != [0; 8]),
-                    trace_state: span.trace_state,
-                    flags: span.flags,
-                    service_name: service.clone(),
-                    name: span.name,
-                    kind: span.kind,
-                    start_ns: span.start_time_unix_nano as i64,
-                    end_ns: span.end_time_unix_nano as i64,
-                    status_code: span.status.as_ref().map_or(0, |s| s.code),
-                    status_message: span.status.map(|s| s.message).unwrap_or_default(),
-                    attributes: attributes(&span.attributes),
-                    resource_attributes: resource.clone(),
-                    scope: scope.clone(),
-                    events: span
-                        .events
-                        .into_iter()
-                        .map(|e| SpanEvent {
-                            time_ns: e.time_unix_nano as i64,
-                            name: e.name,
-                            attributes: attributes(&e.attributes),
-                            dropped_attributes_count: e.dropped_attributes_count,
-                        })
-                        .collect(),
-                    ..SpanRecord::default()
-                });
-            }
-        }
+        resources.records(req, &mut all);
     }
     let per = all.len().div_ceil(parts);
     let mut out = Vec::with_capacity(parts);
@@ -200,27 +141,6 @@ fn generate(want: usize, parts: usize, seed: u64) -> (Vec<Vec<SpanRecord>>, usiz
         out.push(std::mem::replace(&mut all, rest));
     }
     (out, otlp_bytes)
-}
-
-/// The generator's attributes (strings and ints only) as the engine's.
-fn attributes(kvs: &[KeyValue]) -> Attributes {
-    kvs.iter()
-        .map(|kv| {
-            let v = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-                Some(Value::IntValue(i)) => AnyValue::Int(*i),
-                Some(Value::StringValue(s)) => AnyValue::String(s.clone()),
-                other => panic!("the generator sends strings and ints only: {other:?}"),
-            };
-            (kv.key.clone(), v)
-        })
-        .collect()
-}
-
-fn text(v: &OtlpValue) -> String {
-    match &v.value {
-        Some(Value::StringValue(s)) => s.clone(),
-        _ => String::new(),
-    }
 }
 
 /// Prints the compressed bytes per leaf column of every spans file under `dir`, largest
