@@ -29,8 +29,14 @@ pub fn unlimited() -> Limits {
         max_series_per_metric: 100_000_000,
         ingest_rate: 1e15,
         ingest_burst: 1e15,
+        signal_record_rate: 1e15,
+        signal_record_burst: 1e15,
+        signal_byte_rate: 1e18,
+        signal_byte_burst: 1e18,
         // The peer dataset starts in 2024: keep a century so nothing is out of retention.
         metrics_retention: Duration::from_secs(100 * 365 * 86_400),
+        traces_retention: Duration::from_secs(100 * 365 * 86_400),
+        logs_retention: Duration::from_secs(100 * 365 * 86_400),
         ..Limits::default()
     }
 }

@@ -22,7 +22,7 @@ use prost::Message;
 use strata_benches::span_gen::{Rng, request, trace};
 use strata_benches::span_records::Resources;
 use strata_benches::{arg, cpu_time, no_flush_config};
-use strata_engine::{Engine, EngineConfig, Limits, SpanRecord, TenantId};
+use strata_engine::{Engine, SpanRecord, TenantId};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -41,7 +41,7 @@ fn main() {
 
     let (parts, otlp_bytes) = generate(want, flushes, seed);
     let spans: usize = parts.iter().map(Vec::len).sum();
-    let engine = Engine::open(&dir, config()).expect("open engine");
+    let engine = Engine::open(&dir, no_flush_config()).expect("open engine");
     let tenant = TenantId::new("bench").expect("valid tenant");
     let (mut flush_cpu, mut flush_wall, mut flushed_bytes) = (Duration::ZERO, Duration::ZERO, 0);
     for part in parts {
@@ -94,19 +94,6 @@ fn main() {
         compacted_bytes as f64 / spans as f64,
         100.0 * compacted_bytes as f64 / otlp_bytes as f64,
     );
-}
-
-/// No background flush, no limits in the way, retention far beyond the generated hour.
-fn config() -> EngineConfig {
-    let base = no_flush_config();
-    let limits = Limits {
-        signal_record_rate: 1e15,
-        signal_record_burst: 1e15,
-        signal_byte_rate: 1e18,
-        signal_byte_burst: 1e18,
-        ..base.limits.clone()
-    };
-    EngineConfig { limits, ..base }
 }
 
 /// At least `want` spans whose traces start in the hour that ended two hours ago, in

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use strata_benches::span_gen::{Rng, request, trace};
 use strata_benches::span_records::Resources;
 use strata_benches::{arg, cpu_time, no_flush_config};
-use strata_engine::{Engine, EngineConfig, Limits, TenantId};
+use strata_engine::{Engine, EngineConfig, TenantId};
 use strata_wal::Durability;
 
 #[global_allocator]
@@ -132,22 +132,13 @@ fn main() {
     );
 }
 
-/// No background flush or maintenance, no limits in the way, WAL without fsync, and a
-/// retention that keeps the week.
+/// No background flush or maintenance, no limits in the way ([`no_flush_config`]), and a
+/// WAL without fsync.
 fn config() -> EngineConfig {
     let base = no_flush_config();
-    let limits = Limits {
-        signal_record_rate: 1e15,
-        signal_record_burst: 1e15,
-        signal_byte_rate: 1e18,
-        signal_byte_burst: 1e18,
-        traces_retention: Duration::from_secs(365 * 86_400),
-        ..base.limits.clone()
-    };
     let mut wal = base.wal.clone();
     wal.durability = Durability::None;
     EngineConfig {
-        limits,
         wal,
         maintenance_interval: Duration::from_secs(1 << 30),
         ..base
