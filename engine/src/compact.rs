@@ -147,6 +147,7 @@ impl Core {
         if let Err(e) = self.compact(Scope::Closed) {
             warn!(error = %e, "compaction failed; will retry");
         }
+        self.build_trace_filters();
     }
 
     /// Compacts the partitions in `scope` that hold more than one file set.

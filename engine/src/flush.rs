@@ -425,7 +425,11 @@ fn remove_unlisted(dir: &Path, manifest: &Manifest) -> Result<()> {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
         let ours = name.ends_with(".parquet") || name.ends_with(".tmp");
-        if ours && !keep.contains(name) {
+        // A trace-id filter file goes with its spans file (`trace_filter.rs`).
+        let orphan_filter = name
+            .strip_suffix(".tid")
+            .is_some_and(|stem| !keep.contains(format!("{stem}.parquet").as_str()));
+        if (ours && !keep.contains(name)) || orphan_filter {
             std::fs::remove_file(e.path()).map_err(io)?;
             removed = true;
         }

@@ -354,6 +354,15 @@ impl Engine {
         self.core.compact(Scope::All)
     }
 
+    /// Builds the trace-id filter file (`docs/formats/spans-logs.md`) of every committed
+    /// spans file that lacks one, as the background thread does every
+    /// `maintenance_interval`: files written by a version without them, or whose filter a
+    /// crash lost. Until then, trace lookups check those files' row-group filters (same
+    /// answers, slower). Returns how many it built; a file that fails is logged.
+    pub fn build_trace_filters(&self) -> usize {
+        self.core.build_trace_filters()
+    }
+
     /// Drops every partition past its tenant's `metrics_retention`, then the oldest
     /// partitions of tenants over their `disk_budget`, whole. The background thread does this
     /// every `maintenance_interval`. Queries in flight keep reading what they started with;

@@ -79,6 +79,7 @@ mod span_search;
 mod spans_arrow;
 mod telemetry;
 mod tenant;
+mod trace_filter;
 mod write;
 
 pub use anyvalue::{AnyValue, AnyValueError, Attributes};

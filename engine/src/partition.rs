@@ -91,6 +91,8 @@ pub(crate) struct PartCache {
     pub(crate) index: OnceLock<Arc<crate::index::PartIndex>>,
     pub(crate) series_ids: OnceLock<Arc<Vec<crate::series::SeriesId>>>,
     pub(crate) samples_meta: OnceLock<ArrowReaderMetadata>,
+    /// A spans set's trace-id filter file, mapped on first use (`trace_filter.rs`).
+    pub(crate) trace_filter: OnceLock<Arc<crate::trace_filter::TraceFilter>>,
 }
 
 impl PartFile {
@@ -104,6 +106,7 @@ impl PartFile {
                 index: OnceLock::new(),
                 series_ids: OnceLock::new(),
                 samples_meta: OnceLock::new(),
+                trace_filter: OnceLock::new(),
             },
         }
     }
@@ -162,8 +165,13 @@ impl Drop for PartFile {
         if !self.retired.load(Ordering::Acquire) {
             return;
         }
-        for name in self.entry.names() {
-            let path = self.dir.join(name);
+        let derived = self
+            .entry
+            .samples
+            .starts_with("spans-")
+            .then(|| crate::trace_filter::path_for(&self.samples_path()));
+        let listed = self.entry.names().map(|name| self.dir.join(name));
+        for path in listed.chain(derived) {
             match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

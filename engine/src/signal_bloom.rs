@@ -14,7 +14,7 @@ use std::path::Path;
 
 use memmap2::Mmap;
 use parquet::bloom_filter::Sbbf;
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
 use crate::parquet_io::bad;
 use crate::{Error, Result, TraceId};
@@ -40,47 +40,26 @@ impl std::fmt::Debug for FileBlooms {
 }
 
 impl FileBlooms {
-    /// Maps the spans file at `path` and locates its `trace_id` filters.
+    /// Maps the spans file at `path` and locates its `trace_id` filters (parsing its
+    /// footer and reading every filter once).
     pub(crate) fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        #[allow(unsafe_code)]
-        // Safety: a spans file is written under a temporary name, synced and renamed into
-        // place (`DurableWriter`), and never written again; compaction and retention only
-        // unlink it, which leaves an existing mapping valid. So the mapped bytes never change
-        // and the file never shrinks while mapped.
-        let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let meta = ParquetMetaDataReader::new()
-            .parse_and_finish(&file)
-            .map_err(|e| bad(path, e))?;
-        let col = meta
-            .file_metadata()
-            .schema_descr()
-            .columns()
-            .iter()
-            .position(|c| c.path().string() == "trace_id")
-            .ok_or_else(|| bad(path, "no trace_id column"))?;
-        let mut groups = Vec::with_capacity(meta.num_row_groups());
-        for rg in meta.row_groups() {
-            let chunk = rg.column(col);
-            let located = match (
-                chunk.bloom_filter_offset(),
-                Sbbf::read_from_column_chunk(chunk, &file).map_err(|e| bad(path, e))?,
-            ) {
-                (Some(offset), Some(sbbf)) => {
-                    let mut bits = Vec::new();
-                    sbbf.write_bitset(&mut bits).map_err(|e| bad(path, e))?;
-                    locate(&map, offset, chunk.bloom_filter_length(), &bits)
-                }
-                _ => None,
-            };
-            groups.push(located);
-        }
+        let file = open(path)?;
+        let map = map(path, &file)?;
+        let (_, groups) = locate_in(path, &file, &map)?;
+        Ok(Self { map, groups })
+    }
+
+    /// Maps the spans file at `path`, whose filters lie at `groups` (as a trace-id filter
+    /// file recorded them when it was written: `trace_filter.rs`), without reading its
+    /// footer.
+    pub(crate) fn with_groups(path: &Path, groups: Vec<Option<(usize, usize)>>) -> Result<Self> {
+        let map = map(path, &open(path)?)?;
+        // A place past the end (a filter file of another spans file would have failed its
+        // length check) makes the row group a candidate for every id rather than panic.
+        let groups = groups
+            .into_iter()
+            .map(|g| g.filter(|(at, blocks)| at + blocks * BLOCK <= map.len()))
+            .collect();
         Ok(Self { map, groups })
     }
 
@@ -108,6 +87,63 @@ impl FileBlooms {
             .map(|(i, _)| i)
             .collect()
     }
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn map(path: &Path, file: &File) -> Result<Mmap> {
+    #[allow(unsafe_code)]
+    // Safety: a spans file is written under a temporary name, synced and renamed into
+    // place (`DurableWriter`), and never written again; compaction and retention only
+    // unlink it, which leaves an existing mapping valid. So the mapped bytes never change
+    // and the file never shrinks while mapped.
+    let map = unsafe { Mmap::map(file) }.map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(map)
+}
+
+/// The footer of the spans file `file` (at `path`) and, per row group, where its
+/// `trace_id` filter's bit set lies in the file and its number of blocks.
+pub(crate) fn locate_filters(path: &Path, file: &File) -> Result<(ArrowReaderMetadata, Groups)> {
+    let map = map(path, file)?;
+    locate_in(path, file, &map)
+}
+
+/// Per row group: where its filter's bit set lies and its blocks (`None`: no filter).
+pub(crate) type Groups = Vec<Option<(usize, usize)>>;
+
+fn locate_in(path: &Path, file: &File, map: &[u8]) -> Result<(ArrowReaderMetadata, Groups)> {
+    let meta = ArrowReaderMetadata::load(file, ArrowReaderOptions::new()).map_err(|e| bad(path, e))?;
+    let col = meta
+        .parquet_schema()
+        .columns()
+        .iter()
+        .position(|c| c.path().string() == "trace_id")
+        .ok_or_else(|| bad(path, "no trace_id column"))?;
+    let mut groups = Vec::with_capacity(meta.metadata().num_row_groups());
+    for rg in meta.metadata().row_groups() {
+        let chunk = rg.column(col);
+        let located = match (
+            chunk.bloom_filter_offset(),
+            Sbbf::read_from_column_chunk(chunk, file).map_err(|e| bad(path, e))?,
+        ) {
+            (Some(offset), Some(sbbf)) => {
+                let mut bits = Vec::new();
+                sbbf.write_bitset(&mut bits).map_err(|e| bad(path, e))?;
+                locate(map, offset, chunk.bloom_filter_length(), &bits)
+            }
+            _ => None,
+        };
+        groups.push(located);
+    }
+    Ok((meta, groups))
 }
 
 /// Where the bit set `bits` (read by the parquet crate from the filter at `offset`, of

@@ -27,6 +27,7 @@ use crate::Result;
 use crate::compact::{CompactStats, Target};
 use crate::engine::Core;
 use crate::partition::{FileEntry, PartFile};
+use crate::signal::Signal;
 use crate::signal_copy::compact_files;
 use crate::signal_flush::sort_key;
 use crate::signal_store::StoredRecord;
@@ -112,6 +113,9 @@ impl Core {
         let out = target.2.join(&name);
         let paths: Vec<_> = inputs.iter().map(|f| f.samples_path()).collect();
         let (bytes, written) = compact_files(&paths, sort_key(R::SIGNAL), &out)?;
+        if R::SIGNAL == Signal::Traces {
+            crate::trace_filter::build(&out)?;
+        }
         let entry = FileEntry {
             flush,
             samples: name,
@@ -124,6 +128,7 @@ impl Core {
             flushes,
         };
         if !self.commit_compaction(target, inputs, &entry)? {
+            let _ = std::fs::remove_file(crate::trace_filter::path_for(&out));
             return Ok(());
         }
         stats.partitions += 1;

@@ -1,21 +1,27 @@
 //! The parsed footer of a spans file, kept between reads: trace lookups and trace searches
-//! open the same few files again and again, and a dense hour's footer with its page index
-//! takes milliseconds to parse each time.
+//! open the same files again and again, and parsing a dense hour's footer each time took
+//! milliseconds.
 //!
-//! Kept per file: the Parquet metadata with the offset index (page locations, so a read
-//! fetches only the pages holding its rows) and the column index of `trace_id` alone (page
-//! min/max ids, so a lookup knows which pages may hold an id; the other columns' page
-//! statistics are dropped to keep the entry small), read once with the stored Arrow schema
-//! and once with `service_name` and `name` as dictionaries (for the search scan).
+//! Kept per file: the footer alone, with the chunk statistics of the columns the search
+//! prunes row groups by ([`STATS_COLUMNS`]) and no others, read once with the stored Arrow
+//! schema and once with `service_name` and `name` as dictionaries (for the search scan).
+//! That is ~5x smaller than the footer with every statistic and the page index, so a
+//! week of hourly files fits the cache. The page index (page locations, and `trace_id`'s
+//! page min/max ids) is read per read, for the row groups it reads only
+//! ([`SpansFileMeta::for_groups`]): a lookup reads one or two row groups of a file.
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::ArrowSchemaConverter;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use parquet::file::reader::ChunkReader;
+use parquet::file::metadata::{
+    PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader, ParquetStatisticsPolicy,
+};
 
 use crate::Result;
 use crate::parquet_io::bad;
@@ -23,44 +29,126 @@ use crate::parquet_io::bad;
 /// String columns the search scan reads as dictionaries.
 pub(crate) const DICTIONARY_COLUMNS: [&str; 2] = ["service_name", "name"];
 
+/// Columns whose chunk statistics are kept (the search prunes row groups by them).
+const STATS_COLUMNS: [&str; 2] = ["start_time", "duration_ns"];
+
 /// One spans file's metadata, as the readers need it.
 #[derive(Debug)]
 pub(crate) struct SpansFileMeta {
-    /// With the stored schema: for reading whole spans.
+    /// With the stored schema: for reading whole spans. No page index.
     pub(crate) plain: ArrowReaderMetadata,
     /// [`DICTIONARY_COLUMNS`] as `Dictionary(Int32, Utf8)`; `None` if the file's schema does
     /// not allow it (the scan then compares strings).
     pub(crate) dict: Option<ArrowReaderMetadata>,
     /// Leaf index of `trace_id`.
     pub(crate) trace_id_leaf: usize,
+    /// Bytes the parsed footer takes in memory.
+    bytes: usize,
 }
 
 impl SpansFileMeta {
-    /// Reads the footer and page index of the spans file at `path`.
+    /// Reads the footer of the spans file at `path`.
     pub(crate) fn load(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|source| crate::Error::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-        let full = ArrowReaderMetadata::load(&file, options.clone()).map_err(|e| bad(path, e))?;
-        let trace_id_leaf = full
-            .parquet_schema()
-            .columns()
-            .iter()
-            .position(|c| c.path().string() == "trace_id")
-            .ok_or_else(|| bad(path, "no trace_id column"))?;
-        let meta = Arc::new(keep_column_index_of(full.metadata(), trace_id_leaf));
-        let plain = ArrowReaderMetadata::try_new(meta.clone(), options.clone())
-            .map_err(|e| bad(path, e))?;
+        let file = open(path)?;
+        let options = |stats: ParquetStatisticsPolicy| {
+            ArrowReaderOptions::new()
+                .with_page_index_policy(PageIndexPolicy::Skip)
+                .with_column_stats_policy(stats)
+                .with_encoding_stats_policy(ParquetStatisticsPolicy::SkipAll)
+                .with_size_stats_policy(ParquetStatisticsPolicy::SkipAll)
+        };
+        // The leaves of [`STATS_COLUMNS`] in today's schema; a file of another schema (where
+        // they are elsewhere) is read again with every statistic.
+        let expected = stats_leaves();
+        let mut options = options(ParquetStatisticsPolicy::skip_except(&expected));
+        let mut plain = ArrowReaderMetadata::load(&file, options.clone()).map_err(|e| bad(path, e))?;
+        let leaf = |m: &ArrowReaderMetadata, name: &str| {
+            m.parquet_schema()
+                .columns()
+                .iter()
+                .position(|c| c.path().string() == name)
+        };
+        let found: Vec<usize> = STATS_COLUMNS.iter().filter_map(|c| leaf(&plain, c)).collect();
+        if found != expected {
+            options = options_all();
+            plain = ArrowReaderMetadata::load(&file, options.clone()).map_err(|e| bad(path, e))?;
+        }
+        let trace_id_leaf = leaf(&plain, "trace_id").ok_or_else(|| bad(path, "no trace_id column"))?;
         let dict_schema = dictionary_schema(plain.schema());
-        let dict = ArrowReaderMetadata::try_new(meta, options.with_schema(dict_schema)).ok();
+        let dict =
+            ArrowReaderMetadata::try_new(plain.metadata().clone(), options.with_schema(dict_schema))
+                .ok();
         Ok(Self {
+            bytes: plain.metadata().memory_size(),
             plain,
             dict,
             trace_id_leaf,
         })
     }
+
+    /// Bytes the parsed footer takes in memory.
+    pub(crate) fn memory_size(&self) -> usize {
+        self.bytes
+    }
+
+    /// [`SpansFileMeta::plain`] narrowed to row groups `groups` (in that order: row group
+    /// `i` of the result is `groups[i]` of the file), with their page index (offset index,
+    /// and `trace_id`'s column index where the file has them), read from `file`.
+    pub(crate) fn for_groups<R: ChunkReader>(
+        &self,
+        path: &Path,
+        file: &R,
+        groups: &[usize],
+    ) -> Result<ArrowReaderMetadata> {
+        let md = self.plain.metadata();
+        let mut picked = Vec::with_capacity(groups.len());
+        for &g in groups {
+            let rg = md
+                .row_groups()
+                .get(g)
+                .ok_or_else(|| bad(path, format!("no row group {g}")))?;
+            picked.push(rg.clone());
+        }
+        let narrowed = ParquetMetaData::new(md.file_metadata().clone(), picked);
+        let mut reader = ParquetMetaDataReader::new_with_metadata(narrowed)
+            .with_page_index_policy(PageIndexPolicy::Optional);
+        reader.read_page_indexes(file).map_err(|e| bad(path, e))?;
+        let with_index = reader.finish().map_err(|e| bad(path, e))?;
+        let with_index = keep_column_index_of(&with_index, self.trace_id_leaf);
+        ArrowReaderMetadata::try_new(
+            Arc::new(with_index),
+            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
+        )
+        .map_err(|e| bad(path, e))
+    }
+}
+
+/// Reader options for a footer with every statistic and no page index.
+fn options_all() -> ArrowReaderOptions {
+    ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Skip)
+}
+
+/// The leaf indices of [`STATS_COLUMNS`] in [`crate::spans_schema`].
+fn stats_leaves() -> Vec<usize> {
+    static LEAVES: OnceLock<Vec<usize>> = OnceLock::new();
+    LEAVES
+        .get_or_init(|| {
+            let Ok(descr) = ArrowSchemaConverter::new().convert(&crate::spans_schema()) else {
+                return Vec::new();
+            };
+            STATS_COLUMNS
+                .iter()
+                .filter_map(|name| descr.columns().iter().position(|c| c.path().string() == *name))
+                .collect()
+        })
+        .clone()
+}
+
+fn open(path: &Path) -> Result<File> {
+    File::open(path).map_err(|source| crate::Error::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// `meta` with the column index of leaf `keep` only.

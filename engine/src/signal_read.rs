@@ -18,6 +18,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection, RowSelector,
 };
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::reader::{ChunkReader, Length};
 
@@ -233,8 +234,19 @@ impl Engine {
             Ok(())
         })?;
         for part in parts {
+            let filter = SignalStore::<SpanRecord>::trace_filter(&part);
+            if let Some(f) = &filter
+                && !trace_ids.iter().any(|id| f.may_hold(id))
+            {
+                // Ruled out by the file's own filter: one block read per id.
+                stats.files += 1;
+                stats.files_skipped += 1;
+                stats.row_groups += f.groups().len();
+                stats.bytes_read += (BLOOM_BLOCK * trace_ids.len()) as u64;
+                continue;
+            }
             let path = part.samples_path();
-            let blooms = store.blooms(&part)?;
+            let blooms = store.blooms(&part, filter.as_deref())?;
             if trace_ids.iter().all(|id| blooms.candidates(id).is_empty()) {
                 // Counted as a lookup that skipped the file, without reading its footer.
                 read_traces(&path, None, &blooms, trace_ids, stats, None)?;
@@ -257,9 +269,11 @@ impl Engine {
 /// Byte ranges a [`Counted`] file served: (offset, length).
 pub(crate) type Ranges = Arc<Mutex<Vec<(u64, u64)>>>;
 
-/// A file that counts (and optionally records) the bytes read from it.
+/// A file that counts (and optionally records) the bytes read from it; clones share the
+/// file and the counts.
+#[derive(Clone)]
 struct Counted {
-    file: File,
+    file: Arc<File>,
     bytes: Arc<AtomicU64>,
     ranges: Option<Ranges>,
 }
@@ -277,7 +291,7 @@ impl Counted {
 
 impl Length for Counted {
     fn len(&self) -> u64 {
-        self.file.len()
+        Length::len(&*self.file)
     }
 }
 
@@ -309,7 +323,7 @@ impl ChunkReader for Counted {
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
         Ok(CountedRead {
-            inner: self.file.get_read(start)?,
+            inner: ChunkReader::get_read(&*self.file, start)?,
             start,
             read: 0,
             bytes: self.bytes.clone(),
@@ -318,23 +332,22 @@ impl ChunkReader for Counted {
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        let b = self.file.get_bytes(start, length)?;
+        let b = ChunkReader::get_bytes(&*self.file, start, length)?;
         self.note(start, b.len() as u64);
         Ok(b)
     }
 }
 
-/// The rows of row group `rg` whose `trace_id` page may hold one of `ids` (by the page
-/// index: page min and max ids), as ranges within the row group; the whole row group when
-/// the file has no page index.
+/// The rows of row group `rg` of `md` whose `trace_id` (leaf `leaf`) page may hold one of
+/// `ids` (by the page index: page min and max ids), as ranges within the row group; the
+/// whole row group when there is no page index.
 fn candidate_rows(
-    meta: &SpansFileMeta,
+    md: &ParquetMetaData,
+    leaf: usize,
     rg: usize,
     rows: usize,
     ids: &[TraceId],
 ) -> Vec<Range<usize>> {
-    let md = meta.plain.metadata();
-    let leaf = meta.trace_id_leaf;
     let (Some(ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(index)), Some(offsets)) = (
         md.column_index()
             .and_then(|c| c.get(rg))
@@ -377,9 +390,9 @@ fn candidate_rows(
 
 /// The spans of `ids` in a spans file whose filters are `blooms` (in file order, ids
 /// mixed): row groups whose bloom filter rules out every id are not read (a file with none
-/// left is not even opened, and `meta` may be `None`); in the others, only the pages of
-/// `trace_id` whose min and max ids may hold one of the ids are read (by the page index),
-/// then only the pages holding rows with the ids, and only those rows are decoded.
+/// left is not even opened, and `meta` may be `None`); of the others, the page index alone
+/// is read, then only the pages of `trace_id` whose min and max ids may hold one of the
+/// ids, then only the pages holding rows with the ids, and only those rows are decoded.
 pub(crate) fn read_traces(
     path: &Path,
     meta: Option<&SpansFileMeta>,
@@ -403,20 +416,46 @@ pub(crate) fn read_traces(
         stats.files_skipped += usize::from(by_group.is_empty());
         return Ok(Vec::new());
     };
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let bytes = Arc::new(AtomicU64::new(0));
+    let counted = Counted {
+        file: Arc::new(file),
+        bytes: bytes.clone(),
+        ranges,
+    };
+    let result = read_groups(path, meta, &counted, &by_group, ids);
+    stats.bytes_read += bytes.load(Ordering::Relaxed);
+    result
+}
+
+/// [`read_traces`] in the row groups `by_group` names (with the ids each may hold).
+fn read_groups(
+    path: &Path,
+    meta: &SpansFileMeta,
+    counted: &Counted,
+    by_group: &BTreeMap<usize, Vec<TraceId>>,
+    ids: &[TraceId],
+) -> Result<Vec<SpanRecord>> {
+    let groups: Vec<usize> = by_group.keys().copied().collect();
+    // Those row groups alone, with their page index.
+    let narrowed = meta.for_groups(path, counted, &groups)?;
+    let md = narrowed.metadata();
     // The rows that may hold an id, over the kept row groups in order.
-    let md = meta.plain.metadata();
     let mut keep = Vec::new();
     let mut selectors = Vec::new();
-    for (&g, group_ids) in &by_group {
+    for (i, group_ids) in by_group.values().enumerate() {
         let rows = md
             .row_groups()
-            .get(g)
+            .get(i)
             .map_or(0, |rg| usize::try_from(rg.num_rows()).unwrap_or(0));
-        let wanted = candidate_rows(meta, g, rows, group_ids);
+        let wanted = candidate_rows(md, meta.trace_id_leaf, i, rows, group_ids);
         if wanted.is_empty() {
             continue;
         }
-        keep.push(g);
+        keep.push(i);
         let mut at = 0;
         for r in wanted {
             if r.start > at {
@@ -432,50 +471,35 @@ pub(crate) fn read_traces(
     if keep.is_empty() {
         return Ok(Vec::new());
     }
-    let file = File::open(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let bytes = Arc::new(AtomicU64::new(0));
-    let counted = Counted {
-        file,
-        bytes: bytes.clone(),
-        ranges,
-    };
     let wanted: Vec<TraceId> = ids.to_vec();
-    let result = (|| {
-        let builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(counted, meta.plain.clone());
-        let schema = builder.schema().clone();
-        let col = schema.index_of("trace_id").map_err(|e| bad(path, e))?;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [col]);
-        let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
-            let ids = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<FixedSizeBinaryArray>()
-                .ok_or_else(|| {
-                    arrow::error::ArrowError::SchemaError("trace_id is not FixedSizeBinary".into())
-                })?;
-            Ok(BooleanArray::from_iter((0..ids.len()).map(|i| {
-                Some(!ids.is_null(i) && wanted.iter().any(|w| ids.value(i) == &w[..]))
-            })))
-        });
-        let reader = builder
-            .with_row_groups(keep)
-            .with_row_selection(RowSelection::from(selectors))
-            .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
-            .build()
-            .map_err(|e| bad(path, e))?;
-        let mut out = Vec::new();
-        for batch in reader {
-            let batch = batch.map_err(|e| bad(path, e))?;
-            out.extend(SpanRecord::from_batch(&batch, path)?);
-        }
-        Ok(out)
-    })();
-    stats.bytes_read += bytes.load(Ordering::Relaxed);
-    result
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(counted.clone(), narrowed);
+    let schema = builder.schema().clone();
+    let col = schema.index_of("trace_id").map_err(|e| bad(path, e))?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [col]);
+    let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<FixedSizeBinaryArray>()
+            .ok_or_else(|| {
+                arrow::error::ArrowError::SchemaError("trace_id is not FixedSizeBinary".into())
+            })?;
+        Ok(BooleanArray::from_iter((0..ids.len()).map(|i| {
+            Some(!ids.is_null(i) && wanted.iter().any(|w| ids.value(i) == &w[..]))
+        })))
+    });
+    let reader = builder
+        .with_row_groups(keep)
+        .with_row_selection(RowSelection::from(selectors))
+        .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+        .build()
+        .map_err(|e| bad(path, e))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(path, e))?;
+        out.extend(SpanRecord::from_batch(&batch, path)?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 use arrow::record_batch::RecordBatch;
+use tracing::warn;
 
 use crate::engine::Core;
 use crate::head::TokenBucket;
@@ -23,6 +24,7 @@ use crate::signal_bloom::FileBlooms;
 use crate::signal_check::{self, Cuts, Rejection};
 use crate::signal_codec::{self, WalRecord};
 use crate::signal_meta::SpansFileMeta;
+use crate::trace_filter::TraceFilter;
 use crate::{Engine, Limits, Result, SignalOutcome, SignalReject, TenantId};
 
 /// Committed file sets per tenant, oldest flush first.
@@ -34,8 +36,9 @@ type BloomCache = HashMap<PathBuf, (Weak<PartFile>, Arc<FileBlooms>)>;
 /// Parsed footers of spans files by path, with the file they belong to.
 type MetaCache = HashMap<PathBuf, (Weak<PartFile>, Arc<SpansFileMeta>)>;
 
-/// Most footers [`SignalStore::file_meta`] keeps (a dense hour's is ~2-3 MB in memory).
-const META_CACHE_FILES: usize = 32;
+/// Most bytes of parsed footers [`SignalStore::file_meta`] keeps (`SpansFileMeta`: the
+/// footer without page index or most statistics; a dense hour's takes ~TODO).
+const META_CACHE_BYTES: usize = 96 << 20;
 
 /// Nanoseconds per millisecond.
 pub(crate) const NS_PER_MS: i64 = 1_000_000;
@@ -154,7 +157,7 @@ pub(crate) struct SignalStore<R> {
     /// the file they belong to (an entry goes once its file is gone).
     blooms: Mutex<BloomCache>,
     /// The parsed footers of the files trace lookups and searches have read, by path, with
-    /// the file they belong to; at most [`META_CACHE_FILES`].
+    /// the file they belong to; at most [`META_CACHE_BYTES`] of them.
     metas: Mutex<MetaCache>,
 }
 
@@ -295,16 +298,42 @@ impl<R: StoredRecord> SignalStore<R> {
             .unwrap_or_default()
     }
 
-    /// The `trace_id` filters of `part`'s file: mapped on first use, then kept while the
-    /// file is (entries of files that are gone are dropped whenever one is added).
-    pub(crate) fn blooms(&self, part: &Arc<PartFile>) -> Result<Arc<FileBlooms>> {
+    /// The trace-id filter file of `part`'s spans file (`trace_filter.rs`), mapped on
+    /// first use and kept with the set; `None` while it has none (maintenance builds it),
+    /// or it cannot be read (logged): lookups then check the row groups' filters.
+    pub(crate) fn trace_filter(part: &PartFile) -> Option<Arc<TraceFilter>> {
+        if let Some(f) = part.cached.trace_filter.get() {
+            return Some(f.clone());
+        }
+        match TraceFilter::open(&part.samples_path()) {
+            Ok(Some(f)) => Some(part.cached.trace_filter.get_or_init(|| Arc::new(f)).clone()),
+            Ok(None) => None,
+            Err(e) => {
+                warn!(error = %e, "a trace-id filter file cannot be read; checking row groups");
+                None
+            }
+        }
+    }
+
+    /// The `trace_id` filters of `part`'s row groups: mapped on first use (where `filter`,
+    /// its trace-id filter file, says they lie; else by reading the footer and every
+    /// filter), then kept while the file is (entries of files that are gone are dropped
+    /// whenever one is added).
+    pub(crate) fn blooms(
+        &self,
+        part: &Arc<PartFile>,
+        filter: Option<&TraceFilter>,
+    ) -> Result<Arc<FileBlooms>> {
         let path = part.samples_path();
         let cached = |m: &BloomCache| m.get(&path).map(|(_, b)| b.clone());
         if let Some(b) = cached(&self.lock_blooms()) {
             return Ok(b);
         }
         // Mapped outside the lock; two lookups racing map it twice, and one copy is kept.
-        let b = Arc::new(FileBlooms::open(&path)?);
+        let b = Arc::new(match filter {
+            Some(f) => FileBlooms::with_groups(&path, f.groups().to_vec())?,
+            None => FileBlooms::open(&path)?,
+        });
         let mut m = self.lock_blooms();
         m.retain(|_, (f, _)| f.strong_count() > 0);
         Ok(m.entry(path)
@@ -315,7 +344,7 @@ impl<R: StoredRecord> SignalStore<R> {
 
     /// The parsed footer of `part`'s spans file: read on first use, then kept while the file
     /// is (entries of files that are gone are dropped whenever one is added; past
-    /// [`META_CACHE_FILES`] entries, an arbitrary other one makes room).
+    /// [`META_CACHE_BYTES`], arbitrary other ones make room).
     pub(crate) fn file_meta(&self, part: &Arc<PartFile>) -> Result<Arc<SpansFileMeta>> {
         let path = part.samples_path();
         let lock = || self.metas.lock().unwrap_or_else(|p| p.into_inner());
@@ -326,12 +355,15 @@ impl<R: StoredRecord> SignalStore<R> {
         let meta = Arc::new(SpansFileMeta::load(&path)?);
         let mut m = lock();
         m.retain(|_, (f, _)| f.strong_count() > 0);
-        while m.len() >= META_CACHE_FILES {
+        let mut held: usize = m.values().map(|(_, e)| e.memory_size()).sum();
+        while held + meta.memory_size() > META_CACHE_BYTES {
             // Any other entry: the cache only saves re-parsing, it never changes an answer.
             let Some(victim) = m.keys().find(|p| **p != path).cloned() else {
                 break;
             };
-            m.remove(&victim);
+            if let Some((_, e)) = m.remove(&victim) {
+                held = held.saturating_sub(e.memory_size());
+            }
         }
         Ok(m.entry(path)
             .or_insert_with(|| (Arc::downgrade(part), meta))

@@ -106,20 +106,91 @@ impl Engine {
             .iter()
             .map(|p| Ok((p.samples_path(), store.file_meta(p)?)))
             .collect::<Result<Vec<_>>>()?;
-        matches.extend(scan(&files, search, start_ns, end_ns, threads)?);
-        // Newest first; equal times in any order (ranking reads every tie, below).
-        matches.sort_unstable_by_key(|m| std::cmp::Reverse(m.0));
-        // `parts` holds the files until the ranking has read their ids.
-        let ranked = rank(&files, &matches, limit);
-        drop(parts);
-        ranked
+        let units = units(&files, search, start_ns, end_ns)?;
+        // Row groups in waves, newest first, until no row group left can change the answer.
+        let mut done: usize = 0;
+        loop {
+            let end = if done == 0 {
+                first_wave(&units, threads)
+            } else {
+                done.saturating_mul(2).min(units.len())
+            };
+            matches.extend(scan_units(
+                &files,
+                &units[done..end],
+                search,
+                start_ns,
+                end_ns,
+                threads,
+            )?);
+            done = end;
+            // Newest first; equal times in any order (ranking reads every tie, below).
+            matches.sort_unstable_by_key(|m| std::cmp::Reverse(m.0));
+            // `parts` holds the files until the ranking has read their ids.
+            let ranked = rank(&files, &matches, limit)?;
+            // Every match not scanned starts at or before `bound`: once the `limit`-th
+            // trace's newest match is after it, none of them can enter the answer or move
+            // a trace in it (each trace in it keeps its newest match).
+            let settled = match units.get(done) {
+                None => true,
+                Some(next) => {
+                    ranked.len() >= limit && ranked.last().is_some_and(|r| r.1 > next.max_start)
+                }
+            };
+            if settled {
+                drop(parts);
+                return Ok(ranked);
+            }
+        }
     }
+}
+
+/// A row group to scan: its file, its place, and the range of starts its statistics allow.
+#[derive(Debug, Clone, Copy)]
+struct Unit {
+    file: usize,
+    group: Group,
+    min_start: i64,
+    max_start: i64,
+}
+
+/// The row groups of `files` that may hold a match, newest first (by the newest start
+/// their statistics allow).
+fn units(files: &[ScanFile], search: &SpanSearch, start_ns: i64, end_ns: i64) -> Result<Vec<Unit>> {
+    let mut out = Vec::new();
+    for (f, (path, meta)) in files.iter().enumerate() {
+        for (group, range) in row_groups(path, meta, search, start_ns, end_ns)? {
+            let (lo, hi) = range.unwrap_or((start_ns, end_ns));
+            out.push(Unit {
+                file: f,
+                group,
+                min_start: lo.max(start_ns),
+                max_start: hi.min(end_ns),
+            });
+        }
+    }
+    out.sort_by_key(|u| std::cmp::Reverse(u.max_start));
+    Ok(out)
+}
+
+/// How many of `units` (newest first) the first wave scans: those whose time range meets
+/// the newest one's (a flush's row groups share one), and at least one per thread.
+fn first_wave(units: &[Unit], threads: usize) -> usize {
+    let Some(first) = units.first() else {
+        return 0;
+    };
+    let meeting = units
+        .iter()
+        .take_while(|u| u.max_start >= first.min_start)
+        .count();
+    meeting.max(threads).min(units.len())
 }
 
 /// A file to scan: its path and metadata.
 type ScanFile = (std::path::PathBuf, Arc<SpansFileMeta>);
 
 /// The matches of every file: (start ns, where).
+#[cfg(test)]
 fn scan(
     files: &[ScanFile],
     search: &SpanSearch,
@@ -127,10 +198,27 @@ fn scan(
     end_ns: i64,
     threads: usize,
 ) -> Result<Vec<(i64, At)>> {
-    // Tasks: up to SCAN_TASK_ROW_GROUPS row groups of one file each.
+    let units = units(files, search, start_ns, end_ns)?;
+    scan_units(files, &units, search, start_ns, end_ns, threads)
+}
+
+/// The matches in row groups `units`: (start ns, where).
+fn scan_units(
+    files: &[ScanFile],
+    units: &[Unit],
+    search: &SpanSearch,
+    start_ns: i64,
+    end_ns: i64,
+    threads: usize,
+) -> Result<Vec<(i64, At)>> {
+    // Tasks: up to SCAN_TASK_ROW_GROUPS row groups of one file each, in file order.
+    let mut by_file: std::collections::BTreeMap<usize, Vec<Group>> = Default::default();
+    for u in units {
+        by_file.entry(u.file).or_default().push(u.group);
+    }
     let mut tasks = Vec::new();
-    for (f, (path, meta)) in files.iter().enumerate() {
-        let groups = row_groups(path, meta, search, start_ns, end_ns)?;
+    for (f, mut groups) in by_file {
+        groups.sort_by_key(|g| g.index);
         for chunk in groups.chunks(SCAN_TASK_ROW_GROUPS) {
             tasks.push((f, chunk.to_vec()));
         }
@@ -201,14 +289,14 @@ fn min_max(stats: Option<&Statistics>) -> Option<(i64, i64)> {
 }
 
 /// The row groups of a file that may hold a match, by the statistics of `start_time` and
-/// `duration_ns`.
+/// `duration_ns`, each with its `start_time` range when its statistics have one.
 fn row_groups(
     path: &Path,
     meta: &SpansFileMeta,
     search: &SpanSearch,
     start_ns: i64,
     end_ns: i64,
-) -> Result<Vec<Group>> {
+) -> Result<Vec<(Group, Option<(i64, i64)>)>> {
     let m = &meta.plain;
     let (Some(start), Some(duration)) = (leaf(m, "start_time"), leaf(m, "duration_ns")) else {
         return Err(bad(path, "no start_time or duration_ns column"));
@@ -217,18 +305,21 @@ fn row_groups(
     let mut first_row = 0u64;
     for (index, rg) in m.metadata().row_groups().iter().enumerate() {
         let rows = u64::try_from(rg.num_rows()).unwrap_or(0);
-        let times_meet = min_max(rg.column(start).statistics())
-            .is_none_or(|(lo, hi)| hi >= start_ns && lo <= end_ns);
+        let times = min_max(rg.column(start).statistics());
+        let times_meet = times.is_none_or(|(lo, hi)| hi >= start_ns && lo <= end_ns);
         let durations_meet = min_max(rg.column(duration).statistics()).is_none_or(|(lo, hi)| {
             search.min_duration_ns.is_none_or(|m| hi >= m)
                 && search.max_duration_ns.is_none_or(|m| lo <= m)
         });
         if rows > 0 && times_meet && durations_meet {
-            out.push(Group {
-                index,
-                first_row,
-                rows,
-            });
+            out.push((
+                Group {
+                    index,
+                    first_row,
+                    rows,
+                },
+                times,
+            ));
         }
         first_row += rows;
     }
@@ -382,7 +473,7 @@ fn rank(files: &[ScanFile], matches: &[(i64, At)], limit: usize) -> Result<Vec<(
         for (file, mut rows) in wanted {
             rows.sort_unstable();
             let (path, meta) = &files[file];
-            let found = read_ids(path, &meta.plain, rows.iter().map(|r| r.0))?;
+            let found = read_ids(path, meta, rows.iter().map(|r| r.0))?;
             if found.len() != rows.len() {
                 return Err(bad(path, "the trace ids of a search's rows are missing"));
             }
@@ -427,13 +518,14 @@ fn complete(matches: &[(i64, At)], ids: &[TraceId], limit: usize) -> bool {
 }
 
 /// The `trace_id` of each row in `rows` (ascending, distinct) of a spans file, in order:
-/// only the pages holding those rows are read.
+/// only the pages holding those rows are read (by the page index of their row groups).
 fn read_ids(
     path: &Path,
-    meta: &ArrowReaderMetadata,
+    meta: &SpansFileMeta,
     rows: impl Iterator<Item = u64>,
 ) -> Result<Vec<TraceId>> {
     let groups: Vec<u64> = meta
+        .plain
         .metadata()
         .row_groups()
         .iter()
@@ -479,7 +571,10 @@ fn read_ids(
         path: path.to_owned(),
         source,
     })?;
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone());
+    // Those row groups alone (row group `i` of `narrowed` is `keep[i]`), with their page
+    // index.
+    let narrowed = meta.for_groups(path, &file, &keep)?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, narrowed);
     let col = builder
         .schema()
         .index_of("trace_id")
@@ -487,7 +582,7 @@ fn read_ids(
     let mask = ProjectionMask::roots(builder.parquet_schema(), [col]);
     let reader = builder
         .with_projection(mask)
-        .with_row_groups(keep)
+        .with_row_groups((0..keep.len()).collect())
         .with_row_selection(RowSelection::from(selectors))
         .build()
         .map_err(|e| bad(path, e))?;
@@ -670,6 +765,51 @@ mod tests {
         for q in searches() {
             for limit in [1, 3, 20, 10_000] {
                 let (lo, hi) = (t0, t0 + 5_000 * NS_PER_MS);
+                let got = engine.search_traces(&t, &q, lo, hi, limit, 2).unwrap();
+                assert_eq!(got, brute(&all, &q, lo, hi, limit), "{q:?} limit {limit}");
+            }
+        }
+    }
+
+    /// Flushes of different times (files whose row groups' time ranges differ): the search
+    /// scans them newest first in waves and stops early, with the definition's answer.
+    #[test]
+    fn a_search_stopping_early_over_flushes_of_different_times_equals_the_definition() {
+        let dir = tempfile::tempdir().unwrap();
+        let now_ms = 1_763_730_000_000;
+        let engine = Engine::open_with_clock(
+            dir.path(),
+            EngineConfig::default(),
+            ManualClock::new(now_ms),
+        )
+        .unwrap();
+        let t = TenantId::new("t").unwrap();
+        let hour = (now_ms - 2 * 3_600_000) / 3_600_000 * 3_600_000;
+        let mut all = Vec::new();
+        // Six flushes of ten minutes each, the last one's records left in memory.
+        for step in 0..6u8 {
+            let t0 = (hour + i64::from(step) * 600_000) * NS_PER_MS;
+            let batch = spans(2_000, 90, t0, step + 1);
+            assert_eq!(engine.write_spans(&t, &batch).unwrap().accepted, 2_000);
+            if step < 5 {
+                engine.flush().unwrap();
+            }
+            all.extend(batch);
+        }
+        let (lo, hi) = (hour * NS_PER_MS, (hour + 3_600_000) * NS_PER_MS - 1);
+        for q in searches() {
+            for limit in [1, 2, 5, 40, 200, 10_000] {
+                for threads in [1, 2] {
+                    let got = engine.search_traces(&t, &q, lo, hi, limit, threads).unwrap();
+                    assert_eq!(got, brute(&all, &q, lo, hi, limit), "{q:?} limit {limit}");
+                }
+            }
+        }
+        // After compaction (one file, row groups of different times), the same.
+        engine.compact_all().unwrap();
+        assert_eq!(engine.spans_snapshot(&t, 0, i64::MAX).unwrap().files.len(), 1);
+        for q in searches() {
+            for limit in [1, 5, 200] {
                 let got = engine.search_traces(&t, &q, lo, hi, limit, 2).unwrap();
                 assert_eq!(got, brute(&all, &q, lo, hi, limit), "{q:?} limit {limit}");
             }
