@@ -13,8 +13,8 @@ use std::fs::File;
 use std::path::Path;
 
 use memmap2::Mmap;
-use parquet::bloom_filter::Sbbf;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::bloom_filter::Sbbf;
 
 use crate::parquet_io::bad;
 use crate::{Error, Result, TraceId};
@@ -120,7 +120,8 @@ pub(crate) fn locate_filters(path: &Path, file: &File) -> Result<(ArrowReaderMet
 pub(crate) type Groups = Vec<Option<(usize, usize)>>;
 
 fn locate_in(path: &Path, file: &File, map: &[u8]) -> Result<(ArrowReaderMetadata, Groups)> {
-    let meta = ArrowReaderMetadata::load(file, ArrowReaderOptions::new()).map_err(|e| bad(path, e))?;
+    let meta =
+        ArrowReaderMetadata::load(file, ArrowReaderOptions::new()).map_err(|e| bad(path, e))?;
     let col = meta
         .parquet_schema()
         .columns()

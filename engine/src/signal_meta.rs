@@ -17,11 +17,11 @@ use std::sync::{Arc, OnceLock};
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ArrowSchemaConverter;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
-use parquet::file::page_index::column_index::ColumnIndexMetaData;
-use parquet::file::reader::ChunkReader;
 use parquet::file::metadata::{
     PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader, ParquetStatisticsPolicy,
 };
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use parquet::file::reader::ChunkReader;
 
 use crate::Result;
 use crate::parquet_io::bad;
@@ -61,23 +61,30 @@ impl SpansFileMeta {
         // they are elsewhere) is read again with every statistic.
         let expected = stats_leaves();
         let mut options = options(ParquetStatisticsPolicy::skip_except(&expected));
-        let mut plain = ArrowReaderMetadata::load(&file, options.clone()).map_err(|e| bad(path, e))?;
+        let mut plain =
+            ArrowReaderMetadata::load(&file, options.clone()).map_err(|e| bad(path, e))?;
         let leaf = |m: &ArrowReaderMetadata, name: &str| {
             m.parquet_schema()
                 .columns()
                 .iter()
                 .position(|c| c.path().string() == name)
         };
-        let found: Vec<usize> = STATS_COLUMNS.iter().filter_map(|c| leaf(&plain, c)).collect();
+        let found: Vec<usize> = STATS_COLUMNS
+            .iter()
+            .filter_map(|c| leaf(&plain, c))
+            .collect();
         if found != expected {
             options = options_all();
             plain = ArrowReaderMetadata::load(&file, options.clone()).map_err(|e| bad(path, e))?;
         }
-        let trace_id_leaf = leaf(&plain, "trace_id").ok_or_else(|| bad(path, "no trace_id column"))?;
+        let trace_id_leaf =
+            leaf(&plain, "trace_id").ok_or_else(|| bad(path, "no trace_id column"))?;
         let dict_schema = dictionary_schema(plain.schema());
-        let dict =
-            ArrowReaderMetadata::try_new(plain.metadata().clone(), options.with_schema(dict_schema))
-                .ok();
+        let dict = ArrowReaderMetadata::try_new(
+            plain.metadata().clone(),
+            options.with_schema(dict_schema),
+        )
+        .ok();
         Ok(Self {
             bytes: plain.metadata().memory_size(),
             plain,
@@ -138,7 +145,12 @@ fn stats_leaves() -> Vec<usize> {
             };
             STATS_COLUMNS
                 .iter()
-                .filter_map(|name| descr.columns().iter().position(|c| c.path().string() == *name))
+                .filter_map(|name| {
+                    descr
+                        .columns()
+                        .iter()
+                        .position(|c| c.path().string() == *name)
+                })
                 .collect()
         })
         .clone()

@@ -800,14 +800,19 @@ mod tests {
         for q in searches() {
             for limit in [1, 2, 5, 40, 200, 10_000] {
                 for threads in [1, 2] {
-                    let got = engine.search_traces(&t, &q, lo, hi, limit, threads).unwrap();
+                    let got = engine
+                        .search_traces(&t, &q, lo, hi, limit, threads)
+                        .unwrap();
                     assert_eq!(got, brute(&all, &q, lo, hi, limit), "{q:?} limit {limit}");
                 }
             }
         }
         // After compaction (one file, row groups of different times), the same.
         engine.compact_all().unwrap();
-        assert_eq!(engine.spans_snapshot(&t, 0, i64::MAX).unwrap().files.len(), 1);
+        assert_eq!(
+            engine.spans_snapshot(&t, 0, i64::MAX).unwrap().files.len(),
+            1
+        );
         for q in searches() {
             for limit in [1, 5, 200] {
                 let got = engine.search_traces(&t, &q, lo, hi, limit, 2).unwrap();

@@ -203,8 +203,8 @@ pub(crate) fn build(spans: &Path) -> Result<u64> {
             }
         }
     }
-    let mut sbbf = Sbbf::new_with_ndv_fpp(ids.len().max(1) as u64, FILE_FPP)
-        .map_err(|e| bad(spans, e))?;
+    let mut sbbf =
+        Sbbf::new_with_ndv_fpp(ids.len().max(1) as u64, FILE_FPP).map_err(|e| bad(spans, e))?;
     for id in &ids {
         sbbf.insert(&id[..]);
     }
@@ -273,8 +273,7 @@ impl crate::engine::Core {
         };
         let mut built = 0;
         for part in parts {
-            if crate::signal_store::SignalStore::<crate::SpanRecord>::trace_filter(&part)
-                .is_some()
+            if crate::signal_store::SignalStore::<crate::SpanRecord>::trace_filter(&part).is_some()
             {
                 continue;
             }
@@ -332,7 +331,9 @@ mod tests {
         // Two row groups.
         spans_file(&path, 25_000);
         build(&path).unwrap();
-        let f = TraceFilter::open(&path).unwrap().expect("a valid filter file");
+        let f = TraceFilter::open(&path)
+            .unwrap()
+            .expect("a valid filter file");
         assert_eq!(f.groups().len(), 2);
         for i in 0..25_000 {
             assert!(f.may_hold(&id(i)), "id {i}");
@@ -348,7 +349,11 @@ mod tests {
         assert_eq!(by_file.row_groups(), by_footer.row_groups());
         assert!(f.groups().iter().all(Option::is_some));
         for i in (0..25_000).step_by(13).chain(50_000..51_000) {
-            assert_eq!(by_file.candidates(&id(i)), by_footer.candidates(&id(i)), "id {i}");
+            assert_eq!(
+                by_file.candidates(&id(i)),
+                by_footer.candidates(&id(i)),
+                "id {i}"
+            );
         }
     }
 
@@ -357,7 +362,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("spans-9.parquet");
         spans_file(&path, 100);
-        assert!(TraceFilter::open(&path).unwrap().is_none(), "none built yet");
+        assert!(
+            TraceFilter::open(&path).unwrap().is_none(),
+            "none built yet"
+        );
         build(&path).unwrap();
         let tid = path_for(&path);
         let good = std::fs::read(&tid).unwrap();
@@ -381,5 +389,101 @@ mod tests {
         // Rebuilt, it is valid again.
         build(&path).unwrap();
         assert!(TraceFilter::open(&path).unwrap().is_some());
+    }
+
+    /// Through the engine: flush and compaction write filter files, a lookup without one
+    /// still finds the trace, maintenance rebuilds a missing one, and one whose spans file
+    /// is gone goes too.
+    #[test]
+    fn the_engine_writes_uses_rebuilds_and_removes_filter_files() {
+        use crate::signal_store::NS_PER_MS;
+        use crate::{Engine, EngineConfig, ManualClock, TenantId};
+
+        let dir = tempfile::tempdir().unwrap();
+        let now_ms = 1_763_730_000_000;
+        let open = || {
+            Engine::open_with_clock(
+                dir.path(),
+                EngineConfig::default(),
+                ManualClock::new(now_ms),
+            )
+            .unwrap()
+        };
+        let t = TenantId::new("t").unwrap();
+        let batch = |k: u32| -> Vec<SpanRecord> {
+            (0..300)
+                .map(|i| SpanRecord {
+                    trace_id: id(k * 1_000 + i / 3),
+                    span_id: [(i % 3) as u8 + 1; 8],
+                    service_name: "svc".into(),
+                    start_ns: (now_ms - 7_200_000) * NS_PER_MS + i64::from(i),
+                    end_ns: (now_ms - 7_200_000) * NS_PER_MS + 1_000,
+                    ..SpanRecord::default()
+                })
+                .collect()
+        };
+        let spans_files = |e: &Engine| -> Vec<PathBuf> {
+            e.spans_snapshot(&t, 0, i64::MAX)
+                .unwrap()
+                .files
+                .iter()
+                .map(|f| f.path())
+                .collect()
+        };
+        let engine = open();
+        for k in 0..2 {
+            assert_eq!(engine.write_spans(&t, &batch(k)).unwrap().accepted, 300);
+            engine.flush().unwrap();
+        }
+        let flushed = spans_files(&engine);
+        assert_eq!(flushed.len(), 2);
+        assert!(flushed.iter().all(|p| path_for(p).exists()), "{flushed:?}");
+
+        // An absent id is ruled out by the file filters alone; a present one is found.
+        let (found, stats) = engine
+            .find_trace_with_stats(&t, id(99_999), 0, i64::MAX)
+            .unwrap();
+        assert!(found.is_empty());
+        assert_eq!((stats.files, stats.files_skipped), (2, 2));
+        assert_eq!(
+            engine.find_trace(&t, id(1_005), 0, i64::MAX).unwrap().len(),
+            3
+        );
+
+        // Compaction: the merged file has one; the inputs' go with them.
+        engine.compact_all().unwrap();
+        let merged = spans_files(&engine);
+        assert_eq!(merged.len(), 1);
+        assert!(path_for(&merged[0]).exists());
+        assert!(flushed.iter().all(|p| !path_for(p).exists()));
+        engine.close().unwrap();
+
+        // Lost: lookups still answer; maintenance builds it again, once.
+        std::fs::remove_file(path_for(&merged[0])).unwrap();
+        // And an orphan (its spans file not listed) is removed at open.
+        let orphan = merged[0].with_file_name("spans-12345.tid");
+        std::fs::write(&orphan, b"stale").unwrap();
+        let engine = open();
+        assert!(!orphan.exists());
+        assert!(!path_for(&merged[0]).exists());
+        for k in [5, 1_005, 1_099] {
+            assert_eq!(
+                engine.find_trace(&t, id(k), 0, i64::MAX).unwrap().len(),
+                3,
+                "{k}"
+            );
+        }
+        let (_, stats) = engine
+            .find_trace_with_stats(&t, id(99_999), 0, i64::MAX)
+            .unwrap();
+        assert_eq!((stats.files, stats.files_skipped), (1, 1));
+        assert_eq!(engine.build_trace_filters(), 1);
+        assert!(path_for(&merged[0]).exists());
+        assert_eq!(engine.build_trace_filters(), 0);
+        assert!(TraceFilter::open(&merged[0]).unwrap().is_some());
+        assert_eq!(
+            engine.find_trace(&t, id(1_005), 0, i64::MAX).unwrap().len(),
+            3
+        );
     }
 }
