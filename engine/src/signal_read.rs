@@ -48,8 +48,8 @@ pub struct SignalSnapshot {
 pub struct TraceLookupStats {
     /// Files whose time range meets the lookup's.
     pub files: usize,
-    /// Of those, files no row group of which may hold the trace (by the bloom filters):
-    /// only their footer and bloom filters were read.
+    /// Of those, files that cannot hold the trace: by their trace-id filter file (one
+    /// block read) or, without one, by every row group's bloom filter (one block each).
     pub files_skipped: usize,
     /// Row groups in those files.
     pub row_groups: usize,

@@ -37,7 +37,9 @@ type BloomCache = HashMap<PathBuf, (Weak<PartFile>, Arc<FileBlooms>)>;
 type MetaCache = HashMap<PathBuf, (Weak<PartFile>, Arc<SpansFileMeta>)>;
 
 /// Most bytes of parsed footers [`SignalStore::file_meta`] keeps (`SpansFileMeta`: the
-/// footer without page index or most statistics; a dense hour's takes ~TODO).
+/// footer without page index or most statistics; a dense hour's, 56 row groups of 47
+/// leaves, takes ~1.1 MB and ~1.2 ms to parse, against ~3.4 MB and ~5 ms with the page
+/// index: so ~87 dense hours, and a miss costs a lookup ~1 ms).
 const META_CACHE_BYTES: usize = 96 << 20;
 
 /// Nanoseconds per millisecond.
