@@ -265,6 +265,9 @@ fn scan_units(
     })
 }
 
+/// The (min, max) start time a row group's statistics give.
+type TimeRange = (i64, i64);
+
 /// A row group's first row in the file and its row count.
 #[derive(Debug, Clone, Copy)]
 struct Group {
@@ -296,7 +299,7 @@ fn row_groups(
     search: &SpanSearch,
     start_ns: i64,
     end_ns: i64,
-) -> Result<Vec<(Group, Option<(i64, i64)>)>> {
+) -> Result<Vec<(Group, Option<TimeRange>)>> {
     let m = &meta.plain;
     let (Some(start), Some(duration)) = (leaf(m, "start_time"), leaf(m, "duration_ns")) else {
         return Err(bad(path, "no start_time or duration_ns column"));
