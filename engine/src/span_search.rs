@@ -64,6 +64,10 @@ impl SpanSearch {
 const SCAN_BATCH_ROWS: usize = 8_192;
 /// Row groups per scan task: a dense hour's file (~56) spreads over the cores.
 const SCAN_TASK_ROW_GROUPS: usize = 8;
+/// Row groups the first wave of a search scans: a dense hour's file has ~56, a flush's
+/// ~9 of them share one 10-minute range, so two waves (8, then 8 more) usually pass the
+/// newest flush's and let the search stop.
+const FIRST_WAVE: usize = 8;
 /// Matches whose trace ids the first ranking round reads, at least.
 const FIRST_CHUNK: usize = 64;
 
@@ -173,17 +177,12 @@ fn units(files: &[ScanFile], search: &SpanSearch, start_ns: i64, end_ns: i64) ->
     Ok(out)
 }
 
-/// How many of `units` (newest first) the first wave scans: those whose time range meets
-/// the newest one's (a flush's row groups share one), and at least one per thread.
+/// How many of `units` (newest first) the first wave scans: [`FIRST_WAVE`], or one per
+/// thread if more. (Not "the row groups meeting the newest one's time range": a
+/// compacted file's merged row groups hold the tails of every flush, so they meet the
+/// whole hour.)
 fn first_wave(units: &[Unit], threads: usize) -> usize {
-    let Some(first) = units.first() else {
-        return 0;
-    };
-    let meeting = units
-        .iter()
-        .take_while(|u| u.max_start >= first.min_start)
-        .count();
-    meeting.max(threads).min(units.len())
+    FIRST_WAVE.max(threads).min(units.len())
 }
 
 /// A file to scan: its path and metadata.
