@@ -204,3 +204,58 @@ fn dictionary_schema(schema: &Schema) -> Arc<Schema> {
         .collect();
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SpanRecord;
+    use crate::signal_flush::{FlushOrder, write_sorted};
+
+    /// The kept footer has the statistics the search prunes by and no others; the page
+    /// index of chosen row groups is read on demand.
+    #[test]
+    fn the_kept_footer_has_the_search_statistics_and_the_page_index_comes_per_row_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans-1.parquet");
+        let spans: Vec<SpanRecord> = (0..70_000u32)
+            .map(|i| SpanRecord {
+                trace_id: [(i % 251) as u8 + 1; 16],
+                span_id: i.to_be_bytes().repeat(2).try_into().unwrap(),
+                service_name: "svc".into(),
+                name: "op".into(),
+                start_ns: 1_000 + i64::from(i),
+                end_ns: 2_000 + i64::from(i),
+                ..SpanRecord::default()
+            })
+            .collect();
+        let mut rows: Vec<&SpanRecord> = spans.iter().collect();
+        SpanRecord::sort_rows(&mut rows);
+        write_sorted(&path, &rows, 8192).unwrap();
+
+        let meta = SpansFileMeta::load(&path).unwrap();
+        let md = meta.plain.metadata();
+        assert_eq!(md.num_row_groups(), 2);
+        assert!(md.offset_index().is_none() && md.column_index().is_none());
+        let leaves = meta.plain.parquet_schema();
+        for (i, leaf) in leaves.columns().iter().enumerate() {
+            let name = leaf.path().string();
+            let has = md.row_group(0).column(i).statistics().is_some();
+            assert_eq!(has, STATS_COLUMNS.contains(&name.as_str()), "{name}");
+        }
+        assert!(meta.memory_size() > 0);
+
+        let file = File::open(&path).unwrap();
+        let one = meta.for_groups(&path, &file, &[1]).unwrap();
+        let one = one.metadata();
+        assert_eq!(one.num_row_groups(), 1);
+        assert_eq!(one.row_group(0).num_rows(), md.row_group(1).num_rows());
+        let offsets = one.offset_index().expect("offset index of the row group");
+        assert_eq!(offsets.len(), 1);
+        assert_eq!(offsets[0].len(), leaves.num_columns());
+        let index = one.column_index().expect("column index");
+        for (i, c) in index[0].iter().enumerate() {
+            let none = matches!(c, ColumnIndexMetaData::NONE);
+            assert_eq!(none, i != meta.trace_id_leaf, "leaf {i}");
+        }
+    }
+}
