@@ -149,12 +149,11 @@ impl Engine {
     }
 }
 
-/// A row group to scan: its file, its place, and the range of starts its statistics allow.
+/// A row group to scan: its file, its place, and the newest start its statistics allow.
 #[derive(Debug, Clone, Copy)]
 struct Unit {
     file: usize,
     group: Group,
-    min_start: i64,
     max_start: i64,
 }
 
@@ -164,12 +163,11 @@ fn units(files: &[ScanFile], search: &SpanSearch, start_ns: i64, end_ns: i64) ->
     let mut out = Vec::new();
     for (f, (path, meta)) in files.iter().enumerate() {
         for (group, range) in row_groups(path, meta, search, start_ns, end_ns)? {
-            let (lo, hi) = range.unwrap_or((start_ns, end_ns));
+            let newest = range.map_or(end_ns, |(_, hi)| hi);
             out.push(Unit {
                 file: f,
                 group,
-                min_start: lo.max(start_ns),
-                max_start: hi.min(end_ns),
+                max_start: newest.min(end_ns),
             });
         }
     }
