@@ -738,18 +738,20 @@ mod tests {
         assert!(non_empty > 50, "{non_empty}");
     }
 
+    /// An engine on `dir` whose clock stands still, the clock's time (ms) and a tenant.
+    fn engine_at(dir: &Path) -> (Engine, i64, TenantId) {
+        let now_ms = 1_763_730_000_000;
+        let engine =
+            Engine::open_with_clock(dir, EngineConfig::default(), ManualClock::new(now_ms))
+                .unwrap();
+        (engine, now_ms, TenantId::new("t").unwrap())
+    }
+
     /// Through the engine: two flushed files and records in memory of one hour.
     #[test]
     fn search_traces_over_files_and_memory_equals_the_definition() {
         let dir = tempfile::tempdir().unwrap();
-        let now_ms = 1_763_730_000_000;
-        let engine = Engine::open_with_clock(
-            dir.path(),
-            EngineConfig::default(),
-            ManualClock::new(now_ms),
-        )
-        .unwrap();
-        let t = TenantId::new("t").unwrap();
+        let (engine, now_ms, t) = engine_at(dir.path());
         let t0 = (now_ms - 3_600_000) * NS_PER_MS;
         let mut all = Vec::new();
         for (salt, flush) in [(1u8, true), (2, true), (1, false)] {
@@ -776,14 +778,7 @@ mod tests {
     #[test]
     fn a_search_stopping_early_over_flushes_of_different_times_equals_the_definition() {
         let dir = tempfile::tempdir().unwrap();
-        let now_ms = 1_763_730_000_000;
-        let engine = Engine::open_with_clock(
-            dir.path(),
-            EngineConfig::default(),
-            ManualClock::new(now_ms),
-        )
-        .unwrap();
-        let t = TenantId::new("t").unwrap();
+        let (engine, now_ms, t) = engine_at(dir.path());
         let hour = (now_ms - 2 * 3_600_000) / 3_600_000 * 3_600_000;
         let mut all = Vec::new();
         // Six flushes of ten minutes each, the last one's records left in memory.
