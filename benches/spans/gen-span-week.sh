@@ -10,6 +10,10 @@
 # OUT/ids.txt: the first trace of every request (hex_id start_ms span_count), in time order,
 # for `bench-spans lookup`. OUT/gen.json: spans, bytes, CPU and wall time per part.
 # Start `run-spans-bench.sh --week-data OUT` on it afterwards.
+# A part that stops early (killed, out of disk) does not stop the merge: its complete hours
+# are merged and listed in ids.txt (the generator appends an hour's ids once it is
+# compacted; its totals are summed from the per-hour lines of genP.log), and the script
+# exits 1 after merging. Its partial hour's flushed files are merged too (not listed).
 set -euo pipefail
 GEN=${1:?usage: gen-span-week.sh BENCH_SPAN_WEEK OUT [--end-ms MS] [--hours H] [--spans-per-s R] [--parts P]}
 OUT=${2:?usage: gen-span-week.sh BENCH_SPAN_WEEK OUT ...}
@@ -36,7 +40,8 @@ for p in $(seq 0 $((PARTS - 1))); do
     > "$OUT/gen$p.json" 2> "$OUT/gen$p.log" &
   pids+=($!)
 done
-for pid in "${pids[@]}"; do wait "$pid"; done
+failed=()
+for p in "${!pids[@]}"; do wait "${pids[$p]}" || failed+=("$p"); done
 
 python3 - "$OUT" "$PARTS" <<'EOF'
 import json, os, shutil, sys
@@ -65,9 +70,21 @@ for p in range(parts):
     ids += [l.split() for l in open(os.path.join(out, "ids%d.txt" % p)) if l.strip()]
 ids.sort(key=lambda f: int(f[1]))
 open(os.path.join(out, "ids.txt"), "w").write("".join(" ".join(f) + "\n" for f in ids))
-gen = [json.load(open(os.path.join(out, "gen%d.json" % p))) for p in range(parts)]
+def totals(p):
+    s = open(os.path.join(out, "gen%d.json" % p)).read().strip()
+    if s:
+        return json.loads(s)
+    hours = [json.loads(l) for l in open(os.path.join(out, "gen%d.log" % p))
+             if l.startswith('{"hour"')]
+    return {"stopped": True, "hours": len(hours), "spans": sum(h["spans"] for h in hours),
+            "bytes": sum(h["bytes"] for h in hours), "cpu_s": sum(h["cpu_s"] for h in hours)}
+gen = [totals(p) for p in range(parts)]
 json.dump({"parts": gen, "spans": sum(g["spans"] for g in gen),
            "bytes": sum(g["bytes"] for g in gen)}, open(os.path.join(out, "gen.json"), "w"))
 print("merged into %s/data: %d spans, %d bytes of spans files, %d lookup ids"
       % (out, sum(g["spans"] for g in gen), sum(g["bytes"] for g in gen), len(ids)))
 EOF
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "part(s) ${failed[*]} stopped early: only their complete hours are listed in $OUT/ids.txt" >&2
+  exit 1
+fi

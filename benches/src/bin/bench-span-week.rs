@@ -20,10 +20,12 @@
 //! what a server with the default configuration would hold after the week.
 //!
 //! WAL durability is `none` (nothing is acknowledged to anyone). Not resumable: an
-//! interrupted run leaves a partial hour; start again in an empty directory.
+//! interrupted run leaves a partial hour (and its unflushed spans in the WAL, which the
+//! next engine opened on the directory replays); start again in an empty directory.
 //!
 //! `--ids-out` writes the first trace of every request as `hex_id start_ms span_count`
-//! lines, in time order, for `bench-spans lookup`. One JSON line per hour goes to stderr
+//! lines, in time order, for `bench-spans lookup`. An hour's lines are appended once the
+//! hour is compacted, so a stopped run's file lists exactly its complete hours. One JSON line per hour goes to stderr
 //! (progress), one JSON object for the whole run to stdout.
 
 use std::io::Write;
@@ -67,13 +69,13 @@ fn main() {
         .position(|a| a == "--ids-out")
         .and_then(|i| args.get(i + 1).cloned());
 
+    let mut ids_file = ids_out.map(|path| std::fs::File::create(path).expect("create ids file"));
     let engine = Engine::open(&dir, config()).expect("open engine");
     let (cpu0, wall0) = (cpu_time(), Instant::now());
     let end_ns = end_ms * 1_000_000;
     let traces_per_hour = (rate * 3_600.0 / SPANS_PER_TRACE).round() as u64;
     let step = (HOUR_NS - TAIL_NS) as f64 / traces_per_hour as f64;
     let (mut spans_total, mut bytes_total) = (0u64, 0u64);
-    let mut ids = String::new();
     for h in (0..hours).filter(|h| h % parts == part) {
         let (hc, hw) = (cpu_time(), Instant::now());
         let hour_start = end_ns - (hours - h) * HOUR_NS;
@@ -81,6 +83,7 @@ fn main() {
         let mut resources = Resources::default();
         let (mut spans, mut next_flush, mut j) = (0u64, hour_start + flush_every_ns, 0u64);
         let mut records = Vec::new();
+        let mut ids = String::new();
         while j < traces_per_hour {
             let hi = (j + TRACES_PER_REQUEST).min(traces_per_hour);
             let batch: Vec<_> = (j..hi)
@@ -113,6 +116,10 @@ fn main() {
         let compacted = engine.compact_all().expect("compact");
         spans_total += spans;
         bytes_total += compacted.bytes_out;
+        if let Some(f) = ids_file.as_mut() {
+            f.write_all(ids.as_bytes()).expect("write ids");
+            f.flush().expect("flush ids");
+        }
         eprintln!(
             "{{\"hour\":{h},\"spans\":{spans},\"cpu_s\":{:.1},\"wall_s\":{:.1},\"bytes\":{}}}",
             (cpu_time() - hc).as_secs_f64(),
@@ -121,10 +128,6 @@ fn main() {
         );
     }
     engine.close().expect("close");
-    if let Some(path) = ids_out {
-        let mut f = std::fs::File::create(&path).expect("create ids file");
-        f.write_all(ids.as_bytes()).expect("write ids");
-    }
     println!(
         "{{\"spans\":{spans_total},\"bytes\":{bytes_total},\"cpu_s\":{:.1},\"wall_s\":{:.1}}}",
         (cpu_time() - cpu0).as_secs_f64(),
