@@ -353,12 +353,17 @@ fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
     // CPU. The top-level columns keep chunk statistics; page statistics (the column index)
     // only those a reader looks pages up by ([`SIGNAL_PAGE_STATS_COLUMNS`]): the others'
     // per-page min/max was ~15% of a span flush's CPU (`docs/benchmarks.md`).
+    // Columns zstd does not shrink are stored as they are ([`SIGNAL_RAW_COLUMNS`]).
     if let Ok(descr) = ArrowSchemaConverter::new().convert(schema) {
         for leaf in descr.columns() {
             let path = leaf.path();
+            let name = path.string();
+            if stored_raw(&name) {
+                b = b.set_column_compression(path.clone(), Compression::UNCOMPRESSED);
+            }
             let stats = if path.parts().len() > 1 {
                 EnabledStatistics::None
-            } else if SIGNAL_PAGE_STATS_COLUMNS.contains(&path.string().as_str()) {
+            } else if SIGNAL_PAGE_STATS_COLUMNS.contains(&name.as_str()) {
                 continue;
             } else {
                 EnabledStatistics::Chunk
@@ -404,6 +409,50 @@ const SIGNAL_PAGE_STATS_COLUMNS: [&str; 8] = [
     "time",
     "observed_time",
 ];
+
+/// Leaf columns of spans and logs files stored uncompressed (all others: zstd). Their
+/// values are already entropy-coded (dictionary indices of a few names, deltas of sorted
+/// or nearly sorted times), random (span ids), or nearly always null (links, dropped
+/// counts, scope): on the benchmark's dense hour zstd took at most 18% off each of them,
+/// 0.6 B of 41 B per span in all, and made the mostly-null ones larger. Each compressed
+/// column chunk costs its reader a zstd compression and decompression context (the
+/// parquet crate's codec makes both) and the decompression: a trace lookup opens every
+/// leaf of a row group, the search scans `service_name`, `name`, `start_time` and
+/// `duration_ns` (`docs/benchmarks.md`, "Columns stored uncompressed").
+const SIGNAL_RAW_COLUMNS: [&str; 24] = [
+    "span_id",
+    "trace_state",
+    "service_name",
+    "name",
+    "start_time",
+    "end_time",
+    "duration_ns",
+    "status_code",
+    "status_message",
+    "scope_name",
+    "scope_version",
+    "dropped_attributes_count",
+    "dropped_events_count",
+    "dropped_links_count",
+    "http_request_method",
+    "http_route",
+    "http_response_status_code",
+    "db_system",
+    "rpc_method",
+    "error_type",
+    "attribute_types.entries.keys",
+    "events.list.item.time",
+    "time",
+    "observed_time",
+];
+
+/// Whether the leaf at `path` (dotted) is stored uncompressed ([`SIGNAL_RAW_COLUMNS`],
+/// and every leaf of `links` and `resource_attribute_types`).
+fn stored_raw(path: &str) -> bool {
+    SIGNAL_RAW_COLUMNS.contains(&path)
+        || path.starts_with("links.")
+        || path.starts_with("resource_attribute_types.")
+}
 
 /// Integer time columns of spans and logs files written as deltas (leaf paths).
 const SIGNAL_DELTA_COLUMNS: [&str; 6] = [

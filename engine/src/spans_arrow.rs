@@ -415,7 +415,8 @@ mod tests {
     }
 
     #[test]
-    fn spans_files_keep_statistics_on_top_level_columns_and_page_indexes_where_read() {
+    fn spans_files_keep_statistics_on_top_level_columns_page_indexes_and_zstd_where_they_pay() {
+        use parquet::basic::Compression;
         use parquet::file::reader::{FileReader, SerializedFileReader};
 
         let span = SpanRecord {
@@ -446,6 +447,38 @@ mod tests {
             top >= 20 && nested >= 20,
             "{top} top-level, {nested} nested"
         );
+        // zstd where it shrinks the column, nothing where it does not.
+        let codec = |name: &str| {
+            rg.columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .map(|c| c.compression())
+                .unwrap()
+        };
+        for name in [
+            "trace_id",
+            "parent_span_id",
+            "kind",
+            "attributes.entries.keys",
+            "attributes.entries.values",
+            "resource_attributes.entries.values",
+            "events.list.item.name",
+        ] {
+            assert!(matches!(codec(name), Compression::ZSTD(_)), "{name}");
+        }
+        for name in [
+            "span_id",
+            "service_name",
+            "name",
+            "start_time",
+            "duration_ns",
+            "http_route",
+            "events.list.item.time",
+            "links.list.item.trace_id",
+            "resource_attribute_types.entries.values",
+        ] {
+            assert_eq!(codec(name), Compression::UNCOMPRESSED, "{name}");
+        }
         // A column index (page statistics) on the columns readers select pages by, none on
         // the others; an offset index on every column (the trace lookup reads pages by it).
         let options = parquet::file::serialized_reader::ReadOptionsBuilder::new()
