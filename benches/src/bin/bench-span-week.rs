@@ -25,8 +25,8 @@
 //!
 //! `--ids-out` writes the first trace of every request as `hex_id start_ms span_count`
 //! lines, in time order, for `bench-spans lookup`. An hour's lines are appended once the
-//! hour is compacted, so a stopped run's file lists exactly its complete hours. One JSON line per hour goes to stderr
-//! (progress), one JSON object for the whole run to stdout.
+//! hour is compacted, so a stopped run's file lists exactly its complete hours. One JSON
+//! line per hour goes to stderr (progress), one JSON object for the whole run to stdout.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
