@@ -54,6 +54,7 @@ mod page_cache;
 mod parquet_io;
 mod partition;
 mod pending;
+mod prefetch;
 mod raw_keys;
 mod records;
 mod replay;

@@ -11,12 +11,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{Array, BooleanArray, FixedSizeBinaryArray};
+use arrow::array::{Array, AsArray};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter, RowSelection, RowSelector,
+    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
@@ -24,6 +24,7 @@ use parquet::file::reader::{ChunkReader, Length};
 
 use crate::parquet_io::bad;
 use crate::partition::{PARTITION_MS, partition_start};
+use crate::prefetch;
 use crate::signal_bloom::{BLOCK as BLOOM_BLOCK, FileBlooms};
 use crate::signal_meta::SpansFileMeta;
 use crate::signal_store::{NS_PER_MS, SignalStore, StoredRecord};
@@ -266,8 +267,16 @@ impl Engine {
     }
 }
 
-/// Byte ranges a [`Counted`] file served: (offset, length).
+/// Byte ranges of a file: (offset, length).
 pub(crate) type Ranges = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// What a [`read_traces`] did to its file, recorded for tests: the ranges it read and
+/// those it asked the kernel to read ahead.
+#[derive(Clone, Default)]
+pub(crate) struct Recorded {
+    pub(crate) read: Ranges,
+    pub(crate) ahead: Ranges,
+}
 
 /// A file that counts (and optionally records) the bytes read from it; clones share the
 /// file and the counts.
@@ -276,6 +285,7 @@ struct Counted {
     file: Arc<File>,
     bytes: Arc<AtomicU64>,
     ranges: Option<Ranges>,
+    ahead: Option<Ranges>,
 }
 
 impl Counted {
@@ -286,6 +296,14 @@ impl Counted {
                 .unwrap_or_else(|p| p.into_inner())
                 .push((start, len));
         }
+    }
+
+    /// Asks the kernel to read `ranges` ahead ([`prefetch::will_need`]).
+    fn will_need(&self, ranges: Vec<(u64, u64)>) {
+        if let Some(r) = &self.ahead {
+            r.lock().unwrap_or_else(|p| p.into_inner()).extend(&ranges);
+        }
+        prefetch::will_need(&self.file, ranges);
     }
 }
 
@@ -399,7 +417,7 @@ pub(crate) fn read_traces(
     blooms: &FileBlooms,
     ids: &[TraceId],
     stats: &mut TraceLookupStats,
-    ranges: Option<Ranges>,
+    record: Option<&Recorded>,
 ) -> Result<Vec<SpanRecord>> {
     // Per row group, the ids its filter may hold.
     let mut by_group: BTreeMap<usize, Vec<TraceId>> = BTreeMap::new();
@@ -424,14 +442,18 @@ pub(crate) fn read_traces(
     let counted = Counted {
         file: Arc::new(file),
         bytes: bytes.clone(),
-        ranges,
+        ranges: record.map(|r| r.read.clone()),
+        ahead: record.map(|r| r.ahead.clone()),
     };
     let result = read_groups(path, meta, &counted, &by_group, ids);
     stats.bytes_read += bytes.load(Ordering::Relaxed);
     result
 }
 
-/// [`read_traces`] in the row groups `by_group` names (with the ids each may hold).
+/// [`read_traces`] in the row groups `by_group` names (with the ids each may hold): the
+/// `trace_id` pages the page index allows are read first, to find the rows of the ids;
+/// then every page those rows need is asked of the kernel at once ([`prefetch`]) and the
+/// rows are decoded.
 fn read_groups(
     path: &Path,
     meta: &SpansFileMeta,
@@ -443,55 +465,34 @@ fn read_groups(
     // Those row groups alone, with their page index.
     let narrowed = meta.for_groups(path, counted, &groups)?;
     let md = narrowed.metadata();
-    // The rows that may hold an id, over the kept row groups in order.
-    let mut keep = Vec::new();
-    let mut selectors = Vec::new();
-    for (i, group_ids) in by_group.values().enumerate() {
-        let rows = md
-            .row_groups()
-            .get(i)
-            .map_or(0, |rg| usize::try_from(rg.num_rows()).unwrap_or(0));
-        let wanted = candidate_rows(md, meta.trace_id_leaf, i, rows, group_ids);
-        if wanted.is_empty() {
-            continue;
-        }
-        keep.push(i);
-        let mut at = 0;
-        for r in wanted {
-            if r.start > at {
-                selectors.push(RowSelector::skip(r.start - at));
-            }
-            selectors.push(RowSelector::select(r.end - r.start));
-            at = r.end;
-        }
-        if rows > at {
-            selectors.push(RowSelector::skip(rows - at));
-        }
-    }
-    if keep.is_empty() {
+    // Per kept row group, the rows whose `trace_id` page may hold one of its ids.
+    let candidates: Vec<Vec<Range<usize>>> = by_group
+        .values()
+        .enumerate()
+        .map(|(i, group_ids)| {
+            candidate_rows(md, meta.trace_id_leaf, i, group_rows(md, i), group_ids)
+        })
+        .collect();
+    if candidates.iter().all(Vec::is_empty) {
         return Ok(Vec::new());
     }
-    let wanted: Vec<TraceId> = ids.to_vec();
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(counted.clone(), narrowed);
-    let schema = builder.schema().clone();
-    let col = schema.index_of("trace_id").map_err(|e| bad(path, e))?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [col]);
-    let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
-        let ids = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<FixedSizeBinaryArray>()
-            .ok_or_else(|| {
-                arrow::error::ArrowError::SchemaError("trace_id is not FixedSizeBinary".into())
-            })?;
-        Ok(BooleanArray::from_iter((0..ids.len()).map(|i| {
-            Some(!ids.is_null(i) && wanted.iter().any(|w| ids.value(i) == &w[..]))
-        })))
-    });
-    let reader = builder
+    let rows = matching_rows(
+        path,
+        counted,
+        &narrowed,
+        meta.trace_id_leaf,
+        &candidates,
+        ids,
+    )?;
+    if rows.iter().all(Vec::is_empty) {
+        return Ok(Vec::new());
+    }
+    let leaves: Vec<usize> = (0..narrowed.parquet_schema().num_columns()).collect();
+    counted.will_need(prefetch::page_ranges(md, &rows, &leaves));
+    let (keep, selection) = selection(md, &rows);
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(counted.clone(), narrowed)
         .with_row_groups(keep)
-        .with_row_selection(RowSelection::from(selectors))
-        .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+        .with_row_selection(selection)
         .build()
         .map_err(|e| bad(path, e))?;
     let mut out = Vec::new();
@@ -502,15 +503,109 @@ fn read_groups(
     Ok(out)
 }
 
+/// Rows in row group `g` of `md`.
+fn group_rows(md: &ParquetMetaData, g: usize) -> usize {
+    md.row_groups()
+        .get(g)
+        .map_or(0, |rg| usize::try_from(rg.num_rows()).unwrap_or(0))
+}
+
+/// The row groups of `md` with rows in `rows` (ranges within each row group, ascending),
+/// and a selection of those rows over them.
+fn selection(md: &ParquetMetaData, rows: &[Vec<Range<usize>>]) -> (Vec<usize>, RowSelection) {
+    let mut keep = Vec::new();
+    let mut selectors = Vec::new();
+    for (g, wanted) in rows.iter().enumerate() {
+        if wanted.is_empty() {
+            continue;
+        }
+        keep.push(g);
+        let mut at = 0;
+        for r in wanted {
+            if r.start > at {
+                selectors.push(RowSelector::skip(r.start - at));
+            }
+            selectors.push(RowSelector::select(r.end - r.start));
+            at = r.end;
+        }
+        let n = group_rows(md, g);
+        if n > at {
+            selectors.push(RowSelector::skip(n - at));
+        }
+    }
+    (keep, RowSelection::from(selectors))
+}
+
+/// Of the `candidates` rows (per row group of `narrowed`), those whose `trace_id` (leaf
+/// `leaf`) is one of `ids`, as ranges per row group: their `trace_id` pages read alone.
+fn matching_rows(
+    path: &Path,
+    counted: &Counted,
+    narrowed: &ArrowReaderMetadata,
+    leaf: usize,
+    candidates: &[Vec<Range<usize>>],
+    ids: &[TraceId],
+) -> Result<Vec<Vec<Range<usize>>>> {
+    let md = narrowed.metadata();
+    counted.will_need(prefetch::page_ranges(md, candidates, &[leaf]));
+    let (keep, selection) = selection(md, candidates);
+    let builder =
+        ParquetRecordBatchReaderBuilder::new_with_metadata(counted.clone(), narrowed.clone());
+    let col = builder
+        .schema()
+        .index_of("trace_id")
+        .map_err(|e| bad(path, e))?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [col]);
+    let reader = builder
+        .with_projection(mask)
+        .with_row_groups(keep)
+        .with_row_selection(selection)
+        .build()
+        .map_err(|e| bad(path, e))?;
+    // The candidate rows, in the order the reader returns them.
+    let mut at = candidates.iter().enumerate().flat_map(|(g, ranges)| {
+        ranges
+            .iter()
+            .flat_map(move |r| r.clone().map(move |row| (g, row)))
+    });
+    let mut out: Vec<Vec<Range<usize>>> = vec![Vec::new(); candidates.len()];
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(path, e))?;
+        let got = batch
+            .column(0)
+            .as_fixed_size_binary_opt()
+            .ok_or_else(|| bad(path, "trace_id is not FixedSizeBinary"))?;
+        for i in 0..got.len() {
+            let (g, row) = at
+                .next()
+                .ok_or_else(|| bad(path, "more trace ids read than rows selected"))?;
+            if got.is_valid(i) && ids.iter().any(|w| got.value(i) == &w[..]) {
+                match out[g].last_mut() {
+                    Some(last) if last.end == row => last.end = row + 1,
+                    _ => out[g].push(row..row + 1),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
+    use std::path::PathBuf;
+
     use super::*;
-    use crate::{EngineConfig, ManualClock};
+    use crate::{AnyValue, EngineConfig, ManualClock};
 
     /// Reads of `ranges` that touch a column chunk (dictionary or data pages).
     fn page_reads(path: &Path, ranges: &Ranges) -> usize {
+        pages_read(path, ranges).len()
+    }
+
+    /// The ranges of `ranges` that touch a column chunk.
+    fn pages_read(path: &Path, ranges: &Ranges) -> Vec<(u64, u64)> {
         let meta = SerializedFileReader::new(File::open(path).unwrap())
             .unwrap()
             .metadata()
@@ -528,20 +623,37 @@ mod tests {
                     .iter()
                     .any(|(cs, cl)| *s < cs + cl && *cs < s + l && *l > 0)
             })
-            .count()
+            .copied()
+            .collect()
+    }
+
+    /// `spans` written to a fresh engine in `dir` at `now_ms` and flushed: the one spans
+    /// file, its filters and its kept footer.
+    fn flushed(
+        dir: &Path,
+        now_ms: i64,
+        spans: &[SpanRecord],
+    ) -> (PathBuf, FileBlooms, SpansFileMeta) {
+        let engine =
+            Engine::open_with_clock(dir, EngineConfig::default(), ManualClock::new(now_ms))
+                .unwrap();
+        let t = TenantId::new("t").unwrap();
+        assert_eq!(
+            engine.write_spans(&t, spans).unwrap().accepted,
+            spans.len() as u64
+        );
+        engine.flush().unwrap();
+        let snap = engine.spans_snapshot(&t, 0, i64::MAX).unwrap();
+        let path = snap.files[0].path();
+        let blooms = FileBlooms::open(&path).unwrap();
+        let meta = SpansFileMeta::load(&path).unwrap();
+        (path, blooms, meta)
     }
 
     #[test]
     fn a_lookup_of_an_absent_trace_reads_no_page_of_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let now_ms = 1_763_730_000_000;
-        let engine = Engine::open_with_clock(
-            dir.path(),
-            EngineConfig::default(),
-            ManualClock::new(now_ms),
-        )
-        .unwrap();
-        let t = TenantId::new("t").unwrap();
         let spans: Vec<SpanRecord> = (1..=100u8)
             .map(|i| SpanRecord {
                 trace_id: [i; 16],
@@ -552,14 +664,9 @@ mod tests {
                 ..SpanRecord::default()
             })
             .collect();
-        assert_eq!(engine.write_spans(&t, &spans).unwrap().accepted, 100);
-        engine.flush().unwrap();
-        let snap = engine.spans_snapshot(&t, 0, i64::MAX).unwrap();
-        let path = snap.files[0].path();
-
-        let blooms = FileBlooms::open(&path).unwrap();
-        let meta = SpansFileMeta::load(&path).unwrap();
-        let ranges = Ranges::default();
+        let (path, blooms, meta) = flushed(dir.path(), now_ms, &spans);
+        let record = Recorded::default();
+        let ranges = record.read.clone();
         let mut stats = TraceLookupStats::default();
         let found = read_traces(
             &path,
@@ -567,7 +674,7 @@ mod tests {
             &blooms,
             &[[200; 16]],
             &mut stats,
-            Some(ranges.clone()),
+            Some(&record),
         )
         .unwrap();
         assert!(found.is_empty());
@@ -580,17 +687,99 @@ mod tests {
         );
 
         // The same check sees the pages a hit reads.
-        let ranges = Ranges::default();
+        let record = Recorded::default();
         let found = read_traces(
             &path,
             Some(&meta),
             &blooms,
             &[[7; 16]],
             &mut stats,
-            Some(ranges.clone()),
+            Some(&record),
         )
         .unwrap();
         assert_eq!(found, vec![spans[6].clone()]);
-        assert!(page_reads(&path, &ranges) > 0);
+        assert!(page_reads(&path, &record.read) > 0);
+    }
+
+    /// Every page a lookup decodes was asked for ahead (so a read from disk waits once for
+    /// all of them, not once per column), and what it asks for is the pages of the trace,
+    /// not whole column chunks.
+    #[test]
+    fn a_lookup_reads_ahead_every_page_it_decodes_and_little_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let now_ms = 1_763_730_000_000;
+        // 2,000 traces of 10 spans: ~5 pages of 4,096 rows per column, a trace within one
+        // (or two) of them.
+        let resource = Arc::new(vec![(
+            "host.name".to_owned(),
+            AnyValue::String("h1".to_owned()),
+        )]);
+        let spans: Vec<SpanRecord> = (0..20_000u32)
+            .map(|i| {
+                let mut trace_id = [1; 16];
+                trace_id[..4].copy_from_slice(&(i / 10).to_be_bytes());
+                let mut span_id = [1; 8];
+                span_id[..4].copy_from_slice(&i.to_be_bytes());
+                SpanRecord {
+                    trace_id,
+                    span_id,
+                    service_name: format!("svc{}", i % 3),
+                    name: format!("op{}", i % 7),
+                    start_ns: now_ms * NS_PER_MS - i64::from(i),
+                    end_ns: now_ms * NS_PER_MS,
+                    attributes: vec![
+                        (
+                            "http.route".to_owned(),
+                            AnyValue::String(format!("/r{}", i % 5)),
+                        ),
+                        ("n".to_owned(), AnyValue::Int(i64::from(i))),
+                    ],
+                    resource_attributes: resource.clone(),
+                    ..SpanRecord::default()
+                }
+            })
+            .collect();
+        let (path, blooms, meta) = flushed(dir.path(), now_ms, &spans);
+
+        let record = Recorded::default();
+        let mut stats = TraceLookupStats::default();
+        let id = spans[12_345].trace_id;
+        let mut found = read_traces(
+            &path,
+            Some(&meta),
+            &blooms,
+            &[id],
+            &mut stats,
+            Some(&record),
+        )
+        .unwrap();
+        found.sort_by_key(|s| s.span_id);
+        let want: Vec<SpanRecord> = spans.iter().filter(|s| s.trace_id == id).cloned().collect();
+        assert_eq!(found.len(), 10);
+        assert_eq!(found, want);
+
+        let read = pages_read(&path, &record.read);
+        let ahead = record.ahead.lock().unwrap().clone();
+        assert!(!read.is_empty());
+        for (start, len) in &read {
+            assert!(
+                ahead
+                    .iter()
+                    .any(|(a, l)| a <= start && start + len <= a + l),
+                "read ({start}, {len}) was not asked for ahead: {ahead:?}"
+            );
+        }
+        let chunks: u64 = SerializedFileReader::new(File::open(&path).unwrap())
+            .unwrap()
+            .metadata()
+            .row_groups()
+            .iter()
+            .flat_map(|g| g.columns().iter().map(|c| c.byte_range().1))
+            .sum();
+        let asked: u64 = ahead.iter().map(|r| r.1).sum();
+        assert!(
+            asked * 2 < chunks,
+            "asked {asked} of {chunks} bytes of pages"
+        );
     }
 }

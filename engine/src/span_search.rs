@@ -29,6 +29,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::file::statistics::Statistics;
 
 use crate::parquet_io::bad;
+use crate::prefetch;
 use crate::signal_meta::SpansFileMeta;
 use crate::signal_read::ms_range;
 use crate::{Engine, Error, Result, SpanRecord, TenantId, TraceId};
@@ -220,6 +221,7 @@ fn scan_units(
             tasks.push((f, chunk.to_vec()));
         }
     }
+    read_ahead(files, &tasks);
     let next = AtomicUsize::new(0);
     let work = || -> Result<Vec<(i64, At)>> {
         let mut out = Vec::new();
@@ -260,6 +262,37 @@ fn scan_units(
         }
         Ok(all)
     })
+}
+
+/// Columns the scan decodes.
+const SCAN_COLUMNS: [&str; 4] = ["service_name", "name", "start_time", "duration_ns"];
+
+/// Asks the kernel for every column chunk the scan `tasks` (file, row groups) will read,
+/// at once, so that chunks not in memory are read in parallel rather than one after
+/// another as the scan reaches them ([`prefetch`]).
+fn read_ahead(files: &[ScanFile], tasks: &[(usize, Vec<Group>)]) {
+    let mut by_file: std::collections::BTreeMap<usize, Vec<(u64, u64)>> = Default::default();
+    for (f, groups) in tasks {
+        let Some((_, meta)) = files.get(*f) else {
+            continue;
+        };
+        let md = meta.plain.metadata();
+        let leaves: Vec<usize> = SCAN_COLUMNS
+            .iter()
+            .filter_map(|c| leaf(&meta.plain, c))
+            .collect();
+        let ranges = by_file.entry(*f).or_default();
+        for g in groups {
+            if let Some(rg) = md.row_groups().get(g.index) {
+                ranges.extend(leaves.iter().map(|&l| rg.column(l).byte_range()));
+            }
+        }
+    }
+    for (f, ranges) in by_file {
+        if let Ok(file) = File::open(&files[f].0) {
+            prefetch::will_need(&file, ranges);
+        }
+    }
 }
 
 /// The (min, max) start time a row group's statistics give.
@@ -380,12 +413,10 @@ fn scan_groups(
     let m = meta.dict.as_ref().unwrap_or(&meta.plain);
     let schema = m.schema().clone();
     let col = |name: &str| schema.index_of(name).map_err(|e| bad(path, e));
-    let roots = [
-        col("service_name")?,
-        col("name")?,
-        col("start_time")?,
-        col("duration_ns")?,
-    ];
+    let roots = SCAN_COLUMNS
+        .iter()
+        .map(|c| col(c))
+        .collect::<Result<Vec<_>>>()?;
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
@@ -534,6 +565,8 @@ fn read_ids(
     // Row groups holding a row, and each row's position among the rows of those groups.
     let mut keep: Vec<usize> = Vec::new();
     let mut positions: Vec<u64> = Vec::new();
+    // Per kept row group, its rows wanted (for reading their pages ahead).
+    let mut in_group: Vec<Vec<std::ops::Range<usize>>> = Vec::new();
     let (mut g, mut first, mut kept_before) = (0usize, 0u64, 0u64);
     for row in rows {
         while g < groups.len() && row >= first + groups[g] {
@@ -548,8 +581,13 @@ fn read_ids(
         }
         if keep.last() != Some(&g) {
             keep.push(g);
+            in_group.push(Vec::new());
         }
         positions.push(kept_before + (row - first));
+        let r = usize::try_from(row - first).unwrap_or(usize::MAX);
+        if let Some(ranges) = in_group.last_mut() {
+            ranges.push(r..r.saturating_add(1));
+        }
     }
     if keep.is_empty() {
         return Ok(Vec::new());
@@ -574,6 +612,8 @@ fn read_ids(
     // Those row groups alone (row group `i` of `narrowed` is `keep[i]`), with their page
     // index.
     let narrowed = meta.for_groups(path, &file, &keep)?;
+    let ahead = prefetch::page_ranges(narrowed.metadata(), &in_group, &[meta.trace_id_leaf]);
+    prefetch::will_need(&file, ahead);
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, narrowed);
     let col = builder
         .schema()
