@@ -22,6 +22,9 @@
 #                       reports the server CPU until every span acknowledged is in a flushed
 #                       file (so the flush of what the load wrote is counted); maintenance
 #                       (compaction) every hour instead of 10 s, so none runs meanwhile
+#   --cold              phase B from a cold page cache: drop it (root: /proc/sys/vm/drop_caches)
+#                       before the first lookup pass and before a first search pass
+#                       (week_search_cold), as after a reboot or with data larger than RAM
 #   --loader BIN        bench-spans [next to STRATA_BIN]
 #   --port P            HTTP port of the servers started (gRPC: P+1) [19461]
 #
@@ -46,7 +49,7 @@ shift
 [[ -x $STRATA ]] || { echo "$STRATA is not executable" >&2; exit 2; }
 STRATA=$(cd "$(dirname "$STRATA")" && pwd)/$(basename "$STRATA")
 WORK=/tmp/strata-spans-bench THREADS=2 DENSE_RATE=1000 WEEK_RATE=10 WEEK_DAYS=7
-LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461 INGEST_ONLY=0 MAINTENANCE=10s WEEK_DATA=
+LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461 INGEST_ONLY=0 MAINTENANCE=10s WEEK_DATA= COLD=0
 LOADER=$(dirname "$STRATA")/bench-spans
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -59,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     --searches) SEARCHES=$2; shift 2;;
     --skip-dense) DENSE=0; shift;;
     --skip-week) WEEK=0; shift;;
+    --cold) COLD=1; shift;;
     --week-data) WEEK_DATA=$(cd "$2" && pwd); shift 2;;
     --ingest-only) INGEST_ONLY=1; WEEK=0; MAINTENANCE=1h; shift;;
     --loader) LOADER=$2; shift 2;;
@@ -141,6 +145,13 @@ forget_strata() {
 
 cpu_ticks() {  # utime + stime of PID, in clock ticks
   awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+drop_page_cache() {  # every file's cached pages, so the next reads come from the disk
+  sync
+  if ! echo 3 > /proc/sys/vm/drop_caches; then
+    echo "--cold needs root (cannot write /proc/sys/vm/drop_caches)" >&2; exit 1
+  fi
+  log "page cache dropped"
 }
 rss_kb() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -260,8 +271,13 @@ if [[ $WEEK == 1 ]]; then
     du -sb "$B/data/traces" > "$OUT/week_du.txt"
   fi
   log "phase B lookups and searches"
+  [[ $COLD == 1 ]] && drop_page_cache
   "$L" lookup --url "$U" --ids "$OUT/week_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) > "$OUT/week_lookup.json"
   "$L" lookup --url "$U" --ids "$OUT/week_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) --seed 2 > "$OUT/week_lookup2.json"
+  if [[ $COLD == 1 ]]; then
+    drop_page_cache
+    "$L" search --url "$U" --start-ms $((WEEK_END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$WEEK_END_MS" --n "$SEARCHES" > "$OUT/week_search_cold.json"
+  fi
   "$L" search --url "$U" --start-ms $((WEEK_END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$WEEK_END_MS" --n "$SEARCHES" > "$OUT/week_search.json"
   echo "{\"server_vmhwm_kb\": $(rss_kb "$BPID")}" > "$OUT/week_rss.json"
   stop_strata "$BPID" "$B"; forget_strata "$BPID"
@@ -302,7 +318,7 @@ if w:
 g = j("week_gen.json")
 if g:
     print("week (pregenerated): %d spans, traces/ %s B" % (g["spans"], du("week_du.txt").get("traces")))
-for name in ("dense_search", "week_search"):
+for name in ("dense_search", "week_search_cold", "week_search"):
     s = j(name + ".json")
     if s:
         print("%s (1-day windows): %s, %.1f traces per answer, failed %d" % (name, s["latency"], s["traces_returned_mean"], s["failed"]))
