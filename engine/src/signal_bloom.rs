@@ -22,6 +22,9 @@ use crate::{Error, Result, TraceId};
 /// Bytes per SBBF block.
 pub(crate) const BLOCK: usize = 32;
 
+/// Largest tail [`FileBlooms::read_tail_ahead`] asks for (a dense hour's is ~1 MB).
+const TAIL_MAX: usize = 8 << 20;
+
 /// One spans file's `trace_id` filters, mapped.
 pub(crate) struct FileBlooms {
     map: Mmap,
@@ -61,6 +64,29 @@ impl FileBlooms {
             .map(|g| g.filter(|(at, blocks)| at + blocks * BLOCK <= map.len()))
             .collect();
         Ok(Self { map, groups })
+    }
+
+    /// The file's tail after its last row group's `trace_id` filter, as (offset, length):
+    /// in the files Strata writes (each row group's filters after its column chunks), the
+    /// page index and the footer. `None` without filters, or past [`TAIL_MAX`] bytes (a
+    /// layout this does not expect).
+    pub(crate) fn tail(&self) -> Option<(usize, usize)> {
+        let end = self
+            .groups
+            .iter()
+            .flatten()
+            .map(|(at, blocks)| at + blocks * BLOCK)
+            .max()?;
+        let len = self.map.len().checked_sub(end)?;
+        (len > 0 && len <= TAIL_MAX).then_some((end, len))
+    }
+
+    /// Asks the kernel for [`FileBlooms::tail`] (advice only), so that a lookup's reads of
+    /// the footer and the page index do not each wait for the disk in turn.
+    pub(crate) fn read_tail_ahead(&self) {
+        if let Some((at, len)) = self.tail() {
+            let _ = self.map.advise_range(Advice::WillNeed, at, len);
+        }
     }
 
     /// Number of row groups.

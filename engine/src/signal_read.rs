@@ -248,6 +248,8 @@ impl Engine {
             }
             let path = part.samples_path();
             let blooms = store.blooms(&part, filter.as_deref())?;
+            // Read from the disk along with the bloom blocks below, not after them.
+            blooms.read_tail_ahead();
             if trace_ids.iter().all(|id| blooms.candidates(id).is_empty()) {
                 // Counted as a lookup that skipped the file, without reading its footer.
                 read_traces(&path, None, &blooms, trace_ids, stats, None)?;
@@ -638,10 +640,8 @@ mod tests {
             Engine::open_with_clock(dir, EngineConfig::default(), ManualClock::new(now_ms))
                 .unwrap();
         let t = TenantId::new("t").unwrap();
-        assert_eq!(
-            engine.write_spans(&t, spans).unwrap().accepted,
-            spans.len() as u64
-        );
+        let outcome = engine.write_spans(&t, spans).unwrap();
+        assert_eq!(outcome.accepted, spans.len() as u64, "{outcome:?}");
         engine.flush().unwrap();
         let snap = engine.spans_snapshot(&t, 0, i64::MAX).unwrap();
         let path = snap.files[0].path();
@@ -699,6 +699,55 @@ mod tests {
         .unwrap();
         assert_eq!(found, vec![spans[6].clone()]);
         assert!(page_reads(&path, &record.read) > 0);
+    }
+
+    /// The tail a lookup reads ahead holds the footer and the page index of every row
+    /// group (what `file_meta` and `for_groups` read), and no data page.
+    #[test]
+    fn the_tail_read_ahead_holds_the_footer_and_the_page_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let now_ms = 1_763_730_000_000;
+        let spans: Vec<SpanRecord> = (1..=70_000u32)
+            .map(|i| SpanRecord {
+                trace_id: [(i % 251) as u8 + 1; 16],
+                span_id: i.to_be_bytes().repeat(2).try_into().unwrap(),
+                service_name: format!("svc{}", i % 3),
+                start_ns: now_ms * NS_PER_MS - i64::from(i),
+                end_ns: now_ms * NS_PER_MS,
+                ..SpanRecord::default()
+            })
+            .collect();
+        let (path, blooms, _) = flushed(dir.path(), now_ms, &spans);
+        let (at, len) = blooms.tail().expect("a tail");
+        let file_len = std::fs::metadata(&path).unwrap().len() as usize;
+        assert_eq!(at + len, file_len);
+
+        let reader = SerializedFileReader::new_with_options(
+            File::open(&path).unwrap(),
+            parquet::file::serialized_reader::ReadOptionsBuilder::new()
+                .with_page_index()
+                .build(),
+        )
+        .unwrap();
+        let md = reader.metadata();
+        assert_eq!(md.num_row_groups(), 2);
+        let mut indexes = 0;
+        for rg in md.row_groups() {
+            for c in rg.columns() {
+                let (start, size) = c.byte_range();
+                assert!(start + size <= at as u64, "a column chunk in the tail");
+                for (offset, length) in [
+                    (c.offset_index_offset(), c.offset_index_length()),
+                    (c.column_index_offset(), c.column_index_length()),
+                ] {
+                    if let (Some(o), Some(l)) = (offset, length) {
+                        assert!(o as usize >= at && o as usize + l as usize <= file_len);
+                        indexes += 1;
+                    }
+                }
+            }
+        }
+        assert!(indexes > md.num_row_groups() * md.file_metadata().schema_descr().num_columns());
     }
 
     /// Every page a lookup decodes was asked for ahead (so a read from disk waits once for
