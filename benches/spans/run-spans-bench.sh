@@ -25,6 +25,10 @@
 #   --cold              phase B from a cold page cache: drop it (root: /proc/sys/vm/drop_caches)
 #                       before the first lookup pass and before a first search pass
 #                       (week_search_cold), as after a reboot or with data larger than RAM
+#   --seed S            phase B's ids and windows: the first lookup pass and the searches use
+#                       seed S, the second lookup pass S+1 [1]. Runs compared from a cold
+#                       page cache need different seeds: a virtual disk's host keeps its own
+#                       cache, so pages one run read come back faster for the next
 #   --loader BIN        bench-spans [next to STRATA_BIN]
 #   --port P            HTTP port of the servers started (gRPC: P+1) [19461]
 #
@@ -49,7 +53,7 @@ shift
 [[ -x $STRATA ]] || { echo "$STRATA is not executable" >&2; exit 2; }
 STRATA=$(cd "$(dirname "$STRATA")" && pwd)/$(basename "$STRATA")
 WORK=/tmp/strata-spans-bench THREADS=2 DENSE_RATE=1000 WEEK_RATE=10 WEEK_DAYS=7
-LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461 INGEST_ONLY=0 MAINTENANCE=10s WEEK_DATA= COLD=0
+LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461 INGEST_ONLY=0 MAINTENANCE=10s WEEK_DATA= COLD=0 SEED=1
 LOADER=$(dirname "$STRATA")/bench-spans
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -63,6 +67,7 @@ while [[ $# -gt 0 ]]; do
     --skip-dense) DENSE=0; shift;;
     --skip-week) WEEK=0; shift;;
     --cold) COLD=1; shift;;
+    --seed) SEED=$2; shift 2;;
     --week-data) WEEK_DATA=$(cd "$2" && pwd); shift 2;;
     --ingest-only) INGEST_ONLY=1; WEEK=0; MAINTENANCE=1h; shift;;
     --loader) LOADER=$2; shift 2;;
@@ -272,13 +277,13 @@ if [[ $WEEK == 1 ]]; then
   fi
   log "phase B lookups and searches"
   [[ $COLD == 1 ]] && drop_page_cache
-  "$L" lookup --url "$U" --ids "$OUT/week_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) > "$OUT/week_lookup.json"
-  "$L" lookup --url "$U" --ids "$OUT/week_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) --seed 2 > "$OUT/week_lookup2.json"
+  "$L" lookup --url "$U" --ids "$OUT/week_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) --seed "$SEED" > "$OUT/week_lookup.json"
+  "$L" lookup --url "$U" --ids "$OUT/week_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) --seed $((SEED + 1)) > "$OUT/week_lookup2.json"
   if [[ $COLD == 1 ]]; then
     drop_page_cache
-    "$L" search --url "$U" --start-ms $((WEEK_END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$WEEK_END_MS" --n "$SEARCHES" > "$OUT/week_search_cold.json"
+    "$L" search --url "$U" --start-ms $((WEEK_END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$WEEK_END_MS" --n "$SEARCHES" --seed "$SEED" > "$OUT/week_search_cold.json"
   fi
-  "$L" search --url "$U" --start-ms $((WEEK_END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$WEEK_END_MS" --n "$SEARCHES" > "$OUT/week_search.json"
+  "$L" search --url "$U" --start-ms $((WEEK_END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$WEEK_END_MS" --n "$SEARCHES" --seed "$SEED" > "$OUT/week_search.json"
   echo "{\"server_vmhwm_kb\": $(rss_kb "$BPID")}" > "$OUT/week_rss.json"
   stop_strata "$BPID" "$B"; forget_strata "$BPID"
 fi
