@@ -125,6 +125,38 @@ impl FileBlooms {
     }
 }
 
+/// Test check: the [`FileBlooms::tail`] of the spans file at `path` runs to the file's end
+/// and holds every column chunk's page index (offset index, column index where there is
+/// one) and no column chunk: what a lookup reads of the file besides pages and filters.
+#[cfg(test)]
+pub(crate) fn assert_tail_holds_the_page_index(path: &Path, blooms: &FileBlooms) {
+    use parquet::file::reader::FileReader;
+    use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
+
+    let (at, len) = blooms.tail().expect("a tail");
+    let file_len = std::fs::metadata(path).unwrap().len() as usize;
+    assert_eq!(at + len, file_len);
+    let options = ReadOptionsBuilder::new().with_page_index().build();
+    let reader = SerializedFileReader::new_with_options(open(path).unwrap(), options).unwrap();
+    for rg in reader.metadata().row_groups() {
+        for c in rg.columns() {
+            let (start, size) = c.byte_range();
+            assert!(start + size <= at as u64, "a column chunk in the tail");
+            let offset_index = (c.offset_index_offset(), c.offset_index_length());
+            assert!(offset_index.0.is_some(), "an offset index on every column");
+            for index in [
+                offset_index,
+                (c.column_index_offset(), c.column_index_length()),
+            ] {
+                if let (Some(o), Some(l)) = index {
+                    let (o, l) = (o as usize, l as usize);
+                    assert!(o >= at && o + l <= file_len, "a page index before the tail");
+                }
+            }
+        }
+    }
+}
+
 fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(|source| Error::Io {
         path: path.to_owned(),

@@ -474,9 +474,12 @@ mod tests {
             }
         }
 
+        // The tail a lookup reads ahead holds the copied row groups' page index.
+        let blooms = FileBlooms::open(&out).unwrap();
+        crate::signal_bloom::assert_tail_holds_the_page_index(&out, &blooms);
+
         // The trace lookup (bloom blocks in place, trace_id pages by the page index,
         // rows by the offset index) finds every trace of the inputs, whole.
-        let blooms = FileBlooms::open(&out).unwrap();
         let meta = SpansFileMeta::load(&out).unwrap();
         let want = by_trace(&all);
         let ids: Vec<TraceId> = want.keys().copied().collect();
