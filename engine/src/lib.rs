@@ -35,6 +35,7 @@
 //! ```
 
 mod anyvalue;
+mod chunks;
 mod clock;
 mod codec;
 mod compact;

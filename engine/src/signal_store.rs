@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use arrow::record_batch::RecordBatch;
 use tracing::warn;
 
+use crate::chunks::Chunks;
 use crate::engine::Core;
 use crate::head::TokenBucket;
 use crate::partition::{PartFile, partition_start};
@@ -106,14 +107,14 @@ impl StoredRecord for LogRecord {
 /// One partition's records in memory, in arrival order, and their encoded size.
 #[derive(Debug)]
 pub(crate) struct Part<R> {
-    pub(crate) recs: Vec<R>,
+    pub(crate) recs: Chunks<R>,
     pub(crate) bytes: u64,
 }
 
 impl<R> Default for Part<R> {
     fn default() -> Self {
         Self {
-            recs: Vec::new(),
+            recs: Chunks::default(),
             bytes: 0,
         }
     }
@@ -206,7 +207,7 @@ impl<R: StoredRecord> SignalStore<R> {
                     recs: a.recs.clone(),
                     bytes: a.bytes,
                 });
-                part.recs.extend(newer.recs);
+                part.recs.append(newer.recs);
                 part.bytes += newer.bytes;
                 h.parts.insert(start, part);
             }
@@ -246,10 +247,11 @@ impl<R: StoredRecord> SignalStore<R> {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// Calls `visit` with `tenant`'s in-memory records (flushing first, then the head) of
-    /// the partitions meeting `[start_ms, end_ms]`, and returns its committed file sets
-    /// meeting that range, both under the store's lock: a flush publishes files and
-    /// releases records under the same lock, so the two sides never overlap.
+    /// Calls `visit` with `tenant`'s in-memory records (flushing first, then the head), a
+    /// slice at a time, of the partitions meeting `[start_ms, end_ms]`, and returns its
+    /// committed file sets meeting that range, both under the store's lock: a flush
+    /// publishes files and releases records under the same lock, so the two sides never
+    /// overlap.
     pub(crate) fn with_memory(
         &self,
         tenant: &TenantId,
@@ -261,10 +263,10 @@ impl<R: StoredRecord> SignalStore<R> {
         if let Some(h) = heads.get(tenant) {
             let lo = partition_start(start_ms);
             for (_, p) in h.flushing.range(lo..=end_ms) {
-                visit(&p.recs)?;
+                p.recs.slices().try_for_each(&mut visit)?;
             }
             for (_, p) in h.parts.range(lo..=end_ms) {
-                visit(&p.recs)?;
+                p.recs.slices().try_for_each(&mut visit)?;
             }
         }
         let files = self.file_sets(tenant, start_ms, end_ms);
