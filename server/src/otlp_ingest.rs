@@ -19,11 +19,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::SERVICE_NAME as TRACE_SERVICE_NAME;
 use prost::Message;
 use prost::bytes::Bytes;
-use strata_engine::{RejectReason, SignalOutcome, SignalReject, TenantId, WriteOutcome};
+use strata_engine::{
+    RejectReason, SignalOutcome, SignalReject, SpanRecord, TenantId, WriteOutcome,
+};
 
 use crate::api_error::ApiError;
 use crate::auth::{Scope, WriteTenant};
@@ -31,9 +32,9 @@ use crate::grpc::{Export, ExportService};
 use crate::metrics::Signal;
 use crate::otlp::{
     Batch, Encoding, OtlpError, PartialSuccess, SignalKind, TranslateOptions, Translated,
-    decode_logs, decode_metrics, decode_traces, decompress, encode_response,
-    encode_signal_response, metrics_fast, partial_success, signal_partial_success,
-    signal_response_protobuf, translate_logs, translate_metrics, translate_spans,
+    decode_logs, decode_metrics, decode_spans, decompress, encode_response, encode_signal_response,
+    metrics_fast, partial_success, signal_partial_success, signal_response_protobuf,
+    translate_logs, translate_metrics,
 };
 use crate::state::{AppState, RETRY_AFTER_SECS};
 
@@ -215,9 +216,8 @@ fn rate_limited(unit: &str, refused: u64, submitted: u64, detail: &str) -> ApiEr
 async fn export_traces(
     state: &AppState,
     tenant: &TenantId,
-    req: ExportTraceServiceRequest,
+    mut batch: Batch<SpanRecord>,
 ) -> Result<Option<PartialSuccess>, ApiError> {
-    let mut batch = translate_spans(req);
     count_refused(state, tenant, Signal::Traces, &batch);
     let records = std::mem::take(&mut batch.records);
     let engine = if records.is_empty() {
@@ -334,7 +334,7 @@ async fn http_traces(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (enc, req) = match http_request(&state, &headers, body, decode_traces).await {
+    let (enc, req) = match http_request(&state, &headers, body, decode_spans).await {
         Ok(r) => r,
         Err(refused) => return refused,
     };
@@ -482,11 +482,11 @@ impl<const TRACES: bool> Export for GrpcSignal<TRACES> {
             let tenant = grpc_tenant(&state, &request)?;
             let result = async {
                 let (kind, partial) = if TRACES {
-                    let req = decode_traces(request.get_ref(), Encoding::Protobuf)?;
+                    let batch = decode_spans(request.get_ref(), Encoding::Protobuf)?;
                     drop(request);
                     (
                         SignalKind::Traces,
-                        export_traces(&state, &tenant, req).await?,
+                        export_traces(&state, &tenant, batch).await?,
                     )
                 } else {
                     let req = decode_logs(request.get_ref(), Encoding::Protobuf)?;

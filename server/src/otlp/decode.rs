@@ -191,6 +191,22 @@ pub(crate) fn decode_traces(
     decode(body, encoding, "traces", json_nonfinite::restore_traces)
 }
 
+/// The spans of a (decompressed) traces body: protobuf read in place
+/// ([`super::spans_wire`]) when the reader takes it, else (JSON, or anything the reader
+/// leaves to prost) [`decode_traces`] then [`super::translate_spans`]. Both give the same
+/// batch for the same body.
+pub(crate) fn decode_spans(
+    body: &[u8],
+    encoding: Encoding,
+) -> Result<super::Batch<strata_engine::SpanRecord>, OtlpError> {
+    if encoding == Encoding::Protobuf
+        && let Some(batch) = super::spans_wire::translate(body)
+    {
+        return Ok(batch);
+    }
+    decode_traces(body, encoding).map(super::translate_spans)
+}
+
 /// An `ExportLogsServiceRequest` from a (decompressed) body.
 pub(crate) fn decode_logs(
     body: &[u8],

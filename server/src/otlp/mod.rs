@@ -6,14 +6,16 @@
 //! The HTTP and gRPC handlers call, in order: [`decompress`] (HTTP only) with the body limit,
 //! [`decode_metrics`], [`translate_metrics`], the engine's write with `Translated::series`,
 //! [`partial_success`] with the engine's `WriteOutcome`, and [`encode_response`] (HTTP only)
-//! in the request's [`Encoding`]. Spans and logs go the same way through [`decode_traces`] /
+//! in the request's [`Encoding`]. Spans and logs go the same way through [`decode::decode_traces`] /
 //! [`decode_logs`], [`translate_spans`] / [`translate_logs`] (a [`Batch`]), the engine's
 //! `write_spans` / `write_logs`, [`Batch::outcome`], [`signal_partial_success`] and
 //! [`encode_signal_response`].
 //!
 //! Protobuf metrics requests first try [`metrics_fast::translate`], which stores the points
 //! of series the engine already knows without decoding their attributes, and falls back to
-//! the path above for whatever it does not handle.
+//! the path above for whatever it does not handle. Protobuf spans go through
+//! [`decode_spans`], which reads them straight into records (`spans_wire`) and falls back
+//! to [`decode::decode_traces`] and [`translate_spans`] the same way.
 
 mod decode;
 mod error;
@@ -27,9 +29,10 @@ mod response;
 mod signal;
 mod signal_response;
 mod spans;
+mod spans_wire;
 mod translate;
 
-pub(crate) use decode::{Encoding, decode_logs, decode_metrics, decode_traces, decompress};
+pub(crate) use decode::{Encoding, decode_logs, decode_metrics, decode_spans, decompress};
 pub(crate) use error::OtlpError;
 pub(crate) use logs::translate_logs;
 pub(crate) use response::{encode_response, partial_success};
