@@ -35,7 +35,6 @@
 //! ```
 
 mod anyvalue;
-mod chunks;
 mod clock;
 mod codec;
 mod compact;

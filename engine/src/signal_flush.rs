@@ -105,8 +105,7 @@ impl Core {
             if part.recs.is_empty() {
                 continue;
             }
-            let mut rows: Vec<&R> = Vec::with_capacity(part.recs.len());
-            rows.extend(part.recs.iter());
+            let mut rows: Vec<&R> = part.recs.iter().collect();
             // Sorted as Arrow sorts, which is the order compaction's merge compares in.
             R::sort_rows(&mut rows);
             let dir = signal_partition_dir(&self.dir, R::SIGNAL, tenant, *start);

@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use arrow::record_batch::RecordBatch;
 use tracing::warn;
 
-use crate::chunks::Chunks;
 use crate::engine::Core;
 use crate::head::TokenBucket;
 use crate::partition::{PartFile, partition_start};
@@ -107,14 +106,14 @@ impl StoredRecord for LogRecord {
 /// One partition's records in memory, in arrival order, and their encoded size.
 #[derive(Debug)]
 pub(crate) struct Part<R> {
-    pub(crate) recs: Chunks<R>,
+    pub(crate) recs: Vec<R>,
     pub(crate) bytes: u64,
 }
 
 impl<R> Default for Part<R> {
     fn default() -> Self {
         Self {
-            recs: Chunks::default(),
+            recs: Vec::new(),
             bytes: 0,
         }
     }
@@ -207,7 +206,7 @@ impl<R: StoredRecord> SignalStore<R> {
                     recs: a.recs.clone(),
                     bytes: a.bytes,
                 });
-                part.recs.append(newer.recs);
+                part.recs.extend(newer.recs);
                 part.bytes += newer.bytes;
                 h.parts.insert(start, part);
             }
@@ -247,11 +246,10 @@ impl<R: StoredRecord> SignalStore<R> {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// Calls `visit` with `tenant`'s in-memory records (flushing first, then the head), a
-    /// slice at a time, of the partitions meeting `[start_ms, end_ms]`, and returns its
-    /// committed file sets meeting that range, both under the store's lock: a flush
-    /// publishes files and releases records under the same lock, so the two sides never
-    /// overlap.
+    /// Calls `visit` with `tenant`'s in-memory records (flushing first, then the head) of
+    /// the partitions meeting `[start_ms, end_ms]`, and returns its committed file sets
+    /// meeting that range, both under the store's lock: a flush publishes files and
+    /// releases records under the same lock, so the two sides never overlap.
     pub(crate) fn with_memory(
         &self,
         tenant: &TenantId,
@@ -263,10 +261,10 @@ impl<R: StoredRecord> SignalStore<R> {
         if let Some(h) = heads.get(tenant) {
             let lo = partition_start(start_ms);
             for (_, p) in h.flushing.range(lo..=end_ms) {
-                p.recs.slices().try_for_each(&mut visit)?;
+                visit(&p.recs)?;
             }
             for (_, p) in h.parts.range(lo..=end_ms) {
-                p.recs.slices().try_for_each(&mut visit)?;
+                visit(&p.recs)?;
             }
         }
         let files = self.file_sets(tenant, start_ms, end_ms);
