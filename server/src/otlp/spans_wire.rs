@@ -78,43 +78,36 @@ fn once<'a>(slot: &mut Option<&'a [u8]>, bytes: &'a [u8]) -> Read<()> {
     Ok(())
 }
 
-fn resource_spans(bytes: &[u8], batch: &mut Batch<SpanRecord>, values: &mut Values) -> Read<()> {
-    let (mut resource, mut scopes) = (None, Vec::new());
+/// A `ResourceSpans` or `ScopeSpans` message, which share a layout: its singular message
+/// (field 1: the resource or the scope), its repeated children (field 2) and its schema URL
+/// (field 3, checked as UTF-8 and not kept).
+fn frame(bytes: &[u8]) -> Read<(Option<&[u8]>, Vec<&[u8]>)> {
+    let (mut first, mut children) = (None, Vec::new());
     let mut r = Reader { rest: bytes };
     while !r.is_empty() {
         match r.key()? {
-            (1, LEN) => once(&mut resource, r.len_delimited()?)?,
-            (2, LEN) => scopes.push(r.len_delimited()?),
+            (1, LEN) => once(&mut first, r.len_delimited()?)?,
+            (2, LEN) => children.push(r.len_delimited()?),
             (3, LEN) => {
                 utf8(r.len_delimited()?)?;
             }
             _ => return Err(Decline),
         }
     }
-    let resource = resource
-        .map(Resource::decode)
-        .transpose()
-        .map_err(|_| Decline)?;
-    let (resource_attributes, service_name) = values.resource(resource);
+    Ok((first, children))
+}
+
+/// Decodes an optional message with prost; a failure declines.
+fn decoded<M: Message + Default>(bytes: Option<&[u8]>) -> Read<Option<M>> {
+    bytes.map(M::decode).transpose().map_err(|_| Decline)
+}
+
+fn resource_spans(bytes: &[u8], batch: &mut Batch<SpanRecord>, values: &mut Values) -> Read<()> {
+    let (resource, scopes) = frame(bytes)?;
+    let (resource_attributes, service_name) = values.resource(decoded::<Resource>(resource)?);
     for bytes in scopes {
-        let (mut scope_bytes, mut spans) = (None, Vec::new());
-        let mut r = Reader { rest: bytes };
-        while !r.is_empty() {
-            match r.key()? {
-                (1, LEN) => once(&mut scope_bytes, r.len_delimited()?)?,
-                (2, LEN) => spans.push(r.len_delimited()?),
-                (3, LEN) => {
-                    utf8(r.len_delimited()?)?;
-                }
-                _ => return Err(Decline),
-            }
-        }
-        let scope = scope(
-            scope_bytes
-                .map(InstrumentationScope::decode)
-                .transpose()
-                .map_err(|_| Decline)?,
-        );
+        let (scope_bytes, spans) = frame(bytes)?;
+        let scope = scope(decoded::<InstrumentationScope>(scope_bytes)?);
         let ctx = Context {
             service_name: &service_name,
             resource_attributes: &resource_attributes,
