@@ -78,10 +78,14 @@ fn once<'a>(slot: &mut Option<&'a [u8]>, bytes: &'a [u8]) -> Read<()> {
     Ok(())
 }
 
+/// A framed `ResourceSpans` or `ScopeSpans`: its singular message, if given, and its
+/// children's bytes.
+type Framed<'a> = (Option<&'a [u8]>, Vec<&'a [u8]>);
+
 /// A `ResourceSpans` or `ScopeSpans` message, which share a layout: its singular message
 /// (field 1: the resource or the scope), its repeated children (field 2) and its schema URL
 /// (field 3, checked as UTF-8 and not kept).
-fn frame(bytes: &[u8]) -> Read<(Option<&[u8]>, Vec<&[u8]>)> {
+fn frame(bytes: &[u8]) -> Read<Framed<'_>> {
     let (mut first, mut children) = (None, Vec::new());
     let mut r = Reader { rest: bytes };
     while !r.is_empty() {
