@@ -42,6 +42,8 @@ mod config;
 mod engine;
 mod error;
 mod flush;
+#[doc(hidden)]
+pub mod flush_stages;
 mod handle;
 mod head;
 mod index;

@@ -331,7 +331,7 @@ pub(crate) const SIGNAL_ROW_GROUP: usize = 64 * 1024;
 /// the row groups' sorting columns), a bloom filter on `trace_id` per row group
 /// ([`SIGNAL_BLOOM_FPP`]; sized for a full row group of distinct ids, then folded down to
 /// what the row group holds), no dictionary for ids.
-fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
+pub(crate) fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
     let zstd = ZstdLevel::try_new(3).unwrap_or_default();
     let sorting = signal_sorting(schema, key);
     let trace_id = ColumnPath::from("trace_id");

@@ -1,0 +1,50 @@
+//! The steps of a span flush one at a time, for `benches/benches/span_flush.rs` to measure
+//! apart: the flush itself runs them in one call (`signal_flush::write_sorted`), which
+//! only a profile can split. Not a stable API: hidden from the docs, used by the benches.
+
+use std::io::Write;
+use std::path::Path;
+
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+
+use crate::Result;
+use crate::parquet_io::{bad, signal_props};
+use crate::records::SpanRecord;
+use crate::signal::Signal;
+use crate::signal_flush::{FlushOrder, sort_key};
+
+/// Sorts spans into the flush's file order (trace id, start time).
+pub fn sort_spans(rows: &mut [&SpanRecord]) {
+    SpanRecord::sort_rows(rows);
+}
+
+/// Spans as one Arrow batch of the spans file's schema, in the order given (what the flush
+/// builds for each batch of at most 8,192 rows).
+pub fn spans_batch(rows: &[&SpanRecord]) -> Result<RecordBatch> {
+    crate::spans_arrow::spans_batch(rows)
+}
+
+/// `batch` in the flush's file order, sorted by its columns (what a head that keeps
+/// Arrow batches instead of records would do at flush in place of [`sort_spans`] and
+/// [`spans_batch`]).
+pub fn sort_spans_batch(batch: &RecordBatch) -> Result<RecordBatch> {
+    crate::signal_merge::sort_batch(batch, sort_key(Signal::Traces))
+}
+
+/// Encodes `batches` (in file order, one schema) as a spans Parquet file into `out`, with
+/// the flush's writer properties (encodings, compression, statistics, bloom filter), and
+/// returns `out`. No file, no fsync: the encoding's CPU alone.
+pub fn write_spans<W: Write + Send>(out: W, batches: &[RecordBatch]) -> Result<W> {
+    let here = Path::new("<memory>");
+    let Some(first) = batches.first() else {
+        return Err(bad(here, "no batches to write"));
+    };
+    let schema = first.schema();
+    let props = signal_props(&schema, sort_key(Signal::Traces));
+    let mut w = ArrowWriter::try_new(out, schema, Some(props)).map_err(|e| bad(here, e))?;
+    for b in batches {
+        w.write(b).map_err(|e| bad(here, e))?;
+    }
+    w.into_inner().map_err(|e| bad(here, e))
+}
