@@ -25,9 +25,12 @@ mod logs;
 pub(crate) mod metrics_fast;
 mod metrics_wire;
 mod names;
+#[cfg(test)]
+mod random_otlp;
 mod response;
 mod signal;
 mod signal_response;
+mod signal_wire;
 mod spans;
 mod spans_wire;
 mod translate;
