@@ -37,9 +37,13 @@ mod spans;
 mod spans_wire;
 mod translate;
 
-pub(crate) use decode::{Encoding, decode_logs, decode_metrics, decode_spans, decompress};
+pub(crate) use decode::{
+    Encoding, decode_logs, decode_logs_request, decode_metrics, decode_spans, decode_traces,
+    decompress,
+};
 pub(crate) use error::OtlpError;
 pub(crate) use logs::translate_logs;
+pub(crate) use logs_wire::translate as logs_in_place;
 pub(crate) use response::{encode_response, partial_success};
 pub(crate) use signal::Batch;
 pub(crate) use signal_response::{
@@ -47,6 +51,7 @@ pub(crate) use signal_response::{
     signal_response_protobuf,
 };
 pub(crate) use spans::translate_spans;
+pub(crate) use spans_wire::translate as spans_in_place;
 pub(crate) use translate::{TranslateOptions, Translated, translate_metrics};
 
 #[cfg(test)]
