@@ -1,14 +1,21 @@
-//! The ingest-decoder fuzz harness: remote-write and OTLP metrics bodies into engine series.
+//! The ingest-decoder fuzz harness: remote-write and OTLP metrics bodies into engine series,
+//! OTLP traces and logs bodies into engine records.
 //!
-//! Shared by the cargo-fuzz targets `fuzz/fuzz_targets/{remote_write,otlp_metrics}.rs` and the
-//! corpus replay test `server/tests/fuzz_decoders.rs` (both include this file with `#[path]`),
-//! so CI runs exactly what the fuzzer runs. The contract, beyond "no panic": a decoded batch
+//! Shared by the cargo-fuzz targets
+//! `fuzz/fuzz_targets/{remote_write,otlp_metrics,otlp_spans,otlp_logs}.rs` and the corpus
+//! replay test `server/tests/fuzz_decoders.rs` (both include this file with `#[path]`), so
+//! CI runs exactly what the fuzzer runs. The contract, beyond "no panic": a decoded batch
 //! is internally consistent (counts add up, every series has samples and a valid metric
-//! name, label names are unique), and output never exceeds the decompression limit's worth.
+//! name, label names are unique, every stored span or log record has valid ids), output
+//! never exceeds the decompression limit's worth, and the in-place readers the server tries
+//! first agree with the general decoding wherever they read a body.
 
+use std::borrow::Cow;
+use std::fmt::Debug;
 use std::io::Write;
 
-use strata_server::decoders::{self, OtlpBody};
+use strata_engine::{LogRecord, SpanRecord};
+use strata_server::decoders::{self, OtlpBody, OtlpDecodeError, SignalBatch};
 
 /// The decompressed-size limit the harness decodes with.
 pub(crate) const MAX_LEN: usize = 1 << 20;
@@ -47,43 +54,55 @@ pub(crate) fn check_remote_write(data: &[u8]) {
     }
 }
 
-/// OTLP metrics. The first byte picks the framing: bit 0 JSON (else protobuf); bit 1 gzip
-/// the rest here first (a valid stream around random content); bit 2 declare gzip without
-/// compressing (random bytes into the inflater).
-pub(crate) fn check_otlp(data: &[u8]) {
-    let Some((&mode, rest)) = data.split_first() else {
-        return;
-    };
+/// An OTLP input: the first byte picks the framing of the rest (bit 0 JSON, else protobuf;
+/// bit 1 gzip it here first, a valid stream around random content; bit 2 declare gzip
+/// without compressing, random bytes into the inflater).
+struct OtlpInput<'a> {
+    /// The input after its first byte.
+    rest: &'a [u8],
+    /// The body as the decoder gets it.
+    body: Cow<'a, [u8]>,
+    framing: OtlpBody<'static>,
+    /// `rest` is the protobuf the body decompresses to (what the in-place readers take).
+    plain_protobuf: bool,
+}
+
+fn otlp_input(data: &[u8]) -> Option<OtlpInput<'_>> {
+    let (&mode, rest) = data.split_first()?;
     let content_type = if mode & 1 == 1 {
         "application/json"
     } else {
         "application/x-protobuf"
     };
-    let gzipped;
     let (body, content_encoding) = if mode & 2 == 2 {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        if enc.write_all(rest).is_err() {
-            return;
-        }
-        match enc.finish() {
-            Ok(g) => {
-                gzipped = g;
-                (&gzipped[..], Some("gzip"))
-            }
-            Err(_) => return,
-        }
+        enc.write_all(rest).ok()?;
+        (Cow::Owned(enc.finish().ok()?), Some("gzip"))
     } else if mode & 4 == 4 {
-        (rest, Some("gzip"))
+        (Cow::Borrowed(rest), Some("gzip"))
     } else {
-        (rest, None)
+        (Cow::Borrowed(rest), None)
     };
-    let framing = OtlpBody {
-        content_type,
-        content_encoding,
+    Some(OtlpInput {
+        rest,
+        body,
+        framing: OtlpBody {
+            content_type,
+            content_encoding,
+        },
+        plain_protobuf: mode & 5 == 0,
+    })
+}
+
+/// OTLP metrics, framed as [`OtlpInput`] says.
+pub(crate) fn check_otlp(data: &[u8]) {
+    let Some(input) = otlp_input(data) else {
+        return;
     };
+    let (rest, body, framing) = (input.rest, &input.body[..], input.framing);
     let general = decoders::otlp_metrics(body, framing, MAX_LEN);
     // The fast path (protobuf bodies the reader takes) must agree with the general one.
-    if mode & 5 == 0 {
+    if input.plain_protobuf {
         fast_agrees(rest, general.as_ref().ok());
     }
     match general {
@@ -165,4 +184,112 @@ fn fast_agrees(raw: &[u8], batch: Option<&decoders::OtlpMetricsBatch>) {
         v
     };
     assert_eq!(flat(&fast), flat(batch), "samples");
+}
+
+/// OTLP traces, framed as [`OtlpInput`] says.
+pub(crate) fn check_otlp_spans(data: &[u8]) {
+    check_signal(
+        data,
+        decoders::otlp_spans,
+        decoders::otlp_spans_in_place,
+        check_span,
+    );
+}
+
+/// OTLP logs, framed as [`OtlpInput`] says.
+pub(crate) fn check_otlp_logs(data: &[u8]) {
+    check_signal(
+        data,
+        decoders::otlp_logs,
+        decoders::otlp_logs_in_place,
+        check_log,
+    );
+}
+
+/// A general spans or logs decoding: [`decoders::otlp_spans`] or [`decoders::otlp_logs`].
+pub(crate) type General<R> =
+    fn(&[u8], OtlpBody<'_>, usize) -> Result<SignalBatch<R>, OtlpDecodeError>;
+
+/// The general decoding of a spans or logs body, checked, and the in-place reader against
+/// it: where the reader takes a body it must give the same batch (compared as text, where
+/// NaNs are equal), and it must not take a body the general path refuses.
+fn check_signal<R: Debug>(
+    data: &[u8],
+    general: General<R>,
+    in_place: fn(&[u8]) -> Option<SignalBatch<R>>,
+    check_record: fn(&R),
+) {
+    let Some(input) = otlp_input(data) else {
+        return;
+    };
+    let general = general(&input.body, input.framing, MAX_LEN);
+    if input.plain_protobuf
+        && let Some(fast) = in_place(input.rest)
+    {
+        match &general {
+            Ok(batch) => assert_eq!(format!("{fast:?}"), format!("{batch:?}"), "in place"),
+            Err(e) => panic!("the in-place reader took a body the general path refused: {e}"),
+        }
+    }
+    match general {
+        Ok(batch) => {
+            let rejected = &batch.rejected;
+            assert_eq!(
+                batch.records.len() as u64 + rejected.rejected_total(),
+                batch.submitted,
+                "records kept and refused"
+            );
+            // Every record takes at least two bytes (a key and a length, or `{}`).
+            assert!(
+                batch.submitted <= (MAX_LEN / 2) as u64,
+                "{}",
+                batch.submitted
+            );
+            assert_eq!(rejected.accepted, 0);
+            assert!(
+                rejected.truncated.is_empty(),
+                "translation truncates nothing"
+            );
+            assert!(
+                rejected.rejected.keys().eq(rejected.messages.keys()),
+                "a message for each reason: {rejected:?}"
+            );
+            batch.records.iter().for_each(check_record);
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
+/// What translation guarantees of a span it keeps (the engine then checks times: a start,
+/// and no end before it).
+fn check_span(s: &SpanRecord) {
+    assert_ne!(s.trace_id, [0; 16], "all-zero trace id");
+    assert_ne!(s.span_id, [0; 8], "all-zero span id");
+    assert_ne!(
+        s.parent_span_id,
+        Some([0; 8]),
+        "all-zero parent: a root span"
+    );
+    for l in &s.links {
+        assert!(
+            l.trace_id != [0; 16] && l.span_id != [0; 8],
+            "link ids {l:?}"
+        );
+    }
+    assert!(
+        s.start_ns >= 0 && s.end_ns >= 0,
+        "{} {}",
+        s.start_ns,
+        s.end_ns
+    );
+    assert!(s.events.iter().all(|e| e.time_ns >= 0));
+    assert!(!s.service_name.is_empty(), "service name");
+}
+
+/// What translation guarantees of a log record it keeps (the engine then checks its time).
+fn check_log(r: &LogRecord) {
+    assert_ne!(r.trace_id, Some([0; 16]), "all-zero trace id");
+    assert_ne!(r.span_id, Some([0; 8]), "all-zero span id");
+    assert!(r.time_ns >= 0 && r.observed_time_ns >= 0);
+    assert!(!r.service_name.is_empty(), "service name");
 }

@@ -48,6 +48,8 @@ mod sql_api;
 mod sql_cmd;
 mod sql_output;
 mod state;
+#[cfg(test)]
+mod test_rng;
 
 pub use api_error::ApiError;
 pub use auth::{Auth, AuthError, ReadTenant, Scope, TENANT_HEADER, TokenConfig, WriteTenant};

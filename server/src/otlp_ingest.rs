@@ -13,7 +13,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::SERVICE_NAME as LOGS_SERVICE_NAME;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::SERVICE_NAME as METRICS_SERVICE_NAME;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
@@ -23,7 +22,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::SERV
 use prost::Message;
 use prost::bytes::Bytes;
 use strata_engine::{
-    RejectReason, SignalOutcome, SignalReject, SpanRecord, TenantId, WriteOutcome,
+    LogRecord, RejectReason, SignalOutcome, SignalReject, SpanRecord, TenantId, WriteOutcome,
 };
 
 use crate::api_error::ApiError;
@@ -34,7 +33,7 @@ use crate::otlp::{
     Batch, Encoding, OtlpError, PartialSuccess, SignalKind, TranslateOptions, Translated,
     decode_logs, decode_metrics, decode_spans, decompress, encode_response, encode_signal_response,
     metrics_fast, partial_success, signal_partial_success, signal_response_protobuf,
-    translate_logs, translate_metrics,
+    translate_metrics,
 };
 use crate::state::{AppState, RETRY_AFTER_SECS};
 
@@ -232,9 +231,8 @@ async fn export_traces(
 async fn export_logs(
     state: &AppState,
     tenant: &TenantId,
-    req: ExportLogsServiceRequest,
+    mut batch: Batch<LogRecord>,
 ) -> Result<Option<PartialSuccess>, ApiError> {
-    let mut batch = translate_logs(req);
     count_refused(state, tenant, Signal::Logs, &batch);
     let records = std::mem::take(&mut batch.records);
     let engine = if records.is_empty() {
@@ -489,9 +487,9 @@ impl<const TRACES: bool> Export for GrpcSignal<TRACES> {
                         export_traces(&state, &tenant, batch).await?,
                     )
                 } else {
-                    let req = decode_logs(request.get_ref(), Encoding::Protobuf)?;
+                    let batch = decode_logs(request.get_ref(), Encoding::Protobuf)?;
                     drop(request);
-                    (SignalKind::Logs, export_logs(&state, &tenant, req).await?)
+                    (SignalKind::Logs, export_logs(&state, &tenant, batch).await?)
                 };
                 Ok::<_, ApiError>(signal_response_protobuf(kind, partial.as_ref()))
             }

@@ -1,10 +1,11 @@
 //! Replays the ingest-decoder fuzz corpora through the harness the cargo-fuzz targets run
 //! (`fuzz/harness/decoders.rs`): seeds built here from real requests (remote-write protobuf,
-//! OTLP protobuf and JSON with every metric type), any crashers saved in
-//! `fuzz/regressions/{remote_write,otlp_metrics}/`, then 3,000 deterministic mutations of
-//! each. `STRATA_FUZZ_WRITE_SEEDS=1` also writes the seeds to `fuzz/seeds/<target>/` for a
-//! libFuzzer run (`fuzz/README.md`).
+//! OTLP protobuf and JSON with every metric type, spans and log records with every value
+//! type), any crashers saved in `fuzz/regressions/<target>/`, then 3,000 deterministic
+//! mutations of each. `STRATA_FUZZ_WRITE_SEEDS=1` also writes the seeds to
+//! `fuzz/seeds/<target>/` for a libFuzzer run (`fuzz/README.md`).
 
+mod fuzz_signal_seeds;
 #[path = "../../fuzz/harness/decoders.rs"]
 mod harness;
 #[path = "../../fuzz/harness/mutate.rs"]
@@ -280,4 +281,90 @@ fn otlp_metrics_corpus_and_short_mutation_run() {
         b"}",
     ];
     replay("otlp_metrics", seeds, tokens, harness::check_otlp);
+}
+
+/// Protobuf framing of spans and logs, ids and values that translation refuses or drops,
+/// and deep nesting.
+const SIGNAL_TOKENS: &[&[u8]] = &[
+    b"\x0a",
+    b"\x12",
+    b"\x2a",
+    b"\x4a",
+    b"\x0a\x00",
+    b"\xff\xff\xff\xff\x0f",
+    br#""traceId":"00000000000000000000000000000000""#,
+    br#""spanId":"0102""#,
+    br#""parentSpanId":"""#,
+    br#""body":{}"#,
+    br#"{"doubleValue":"NaN"}"#,
+    br#""endTimeUnixNano":"18446744073709551615""#,
+    br#"{"kvlistValue":{"values":[{"key":"k"}]}}"#,
+    b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+    b",",
+    b"}",
+];
+
+/// Protobuf and JSON of a real request, decoded alike, read in place, with `kept` records
+/// kept and one refused; then its seeds through the harness and the mutation run.
+fn signal_corpus<R: std::fmt::Debug>(
+    target: &str,
+    req: &(impl Message + serde::Serialize),
+    general: harness::General<R>,
+    in_place: fn(&[u8]) -> Option<decoders::SignalBatch<R>>,
+    kept: usize,
+    check: fn(&[u8]),
+) {
+    let proto = req.encode_to_vec();
+    let json = serde_json::to_vec(req).expect("OTLP/JSON of the seed");
+    let framing = |content_type| OtlpBody {
+        content_type,
+        content_encoding: None,
+    };
+    let from_proto = general(&proto, framing("application/x-protobuf"), harness::MAX_LEN)
+        .expect("the protobuf seed decodes");
+    let from_json = general(&json, framing("application/json"), harness::MAX_LEN)
+        .expect("the JSON seed decodes");
+    assert_eq!(format!("{from_proto:?}"), format!("{from_json:?}"));
+    assert_eq!(
+        (
+            from_proto.records.len(),
+            from_proto.rejected.rejected_total()
+        ),
+        (kept, 1)
+    );
+    assert!(from_proto.empty_values > 0, "the seed has empty values");
+    let fast = in_place(&proto).expect("the seed is read in place");
+    assert_eq!(format!("{fast:?}"), format!("{from_proto:?}"));
+
+    let seeds = vec![
+        with_mode(0, &proto),
+        with_mode(1, &json),
+        with_mode(2, &proto),
+        with_mode(3, &json),
+    ];
+    replay(target, seeds, SIGNAL_TOKENS, check);
+}
+
+#[test]
+fn otlp_spans_corpus_and_short_mutation_run() {
+    signal_corpus(
+        "otlp_spans",
+        &fuzz_signal_seeds::trace_request(),
+        decoders::otlp_spans,
+        decoders::otlp_spans_in_place,
+        2,
+        harness::check_otlp_spans,
+    );
+}
+
+#[test]
+fn otlp_logs_corpus_and_short_mutation_run() {
+    signal_corpus(
+        "otlp_logs",
+        &fuzz_signal_seeds::logs_request(),
+        decoders::otlp_logs,
+        decoders::otlp_logs_in_place,
+        3,
+        harness::check_otlp_logs,
+    );
 }

@@ -208,11 +208,27 @@ pub(crate) fn decode_spans(
 }
 
 /// An `ExportLogsServiceRequest` from a (decompressed) body.
-pub(crate) fn decode_logs(
+pub(crate) fn decode_logs_request(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<ExportLogsServiceRequest, OtlpError> {
     decode(body, encoding, "logs", json_nonfinite::restore_logs)
+}
+
+/// The log records of a (decompressed) logs body: protobuf read in place
+/// ([`super::logs_wire`]) when the reader takes it, else (JSON, or anything the reader
+/// leaves to prost) [`decode_logs_request`] then [`super::translate_logs`]. Both give the
+/// same batch for the same body.
+pub(crate) fn decode_logs(
+    body: &[u8],
+    encoding: Encoding,
+) -> Result<super::Batch<strata_engine::LogRecord>, OtlpError> {
+    if encoding == Encoding::Protobuf
+        && let Some(batch) = super::logs_wire::translate(body)
+    {
+        return Ok(batch);
+    }
+    decode_logs_request(body, encoding).map(super::translate_logs)
 }
 
 #[cfg(test)]

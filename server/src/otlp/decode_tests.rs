@@ -149,7 +149,7 @@ fn the_specs_trace_example_decodes_with_hex_ids() {
 
 #[test]
 fn the_specs_logs_example_decodes() {
-    let req = decode_logs(LOGS_JSON, Encoding::Json).expect("spec example");
+    let req = decode_logs_request(LOGS_JSON, Encoding::Json).expect("spec example");
     let rec = &req.resource_logs[0].scope_logs[0].log_records[0];
     assert_eq!(rec.severity_text, "Information");
     assert_eq!(rec.attributes.len(), 6);
@@ -465,7 +465,7 @@ fn json_quoted_nonfinite_doubles_decode_in_spans_and_logs() {
     let logs = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[
         {"timeUnixNano":"1","body":{"doubleValue":"-Infinity"}},
         {"timeUnixNano":"2","body":{"stringValue":"Infinity"}}]}]}]}"#;
-    let got = decode_logs(logs, Encoding::Json).expect("valid OTLP/JSON");
+    let got = decode_logs_request(logs, Encoding::Json).expect("valid OTLP/JSON");
     let records = &got.resource_logs[0].scope_logs[0].log_records;
     assert_eq!(
         records[0].body.as_ref().and_then(|b| b.value.clone()),

@@ -5,14 +5,14 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use strata_engine::{AnyValue, Scope};
 
-use super::super::decode::{Encoding, decode_logs};
+use super::super::decode::{Encoding, decode_logs, decode_logs_request};
 use super::*;
 
 const LOGS_JSON: &[u8] = include_bytes!("testdata/logs.json");
 
 #[test]
 fn the_spec_example_translates_field_by_field() {
-    let req = decode_logs(LOGS_JSON, Encoding::Json).expect("spec example");
+    let req = decode_logs_request(LOGS_JSON, Encoding::Json).expect("spec example");
     let batch = translate_logs(req.clone());
     assert_eq!(batch.rejected.rejected_total(), 0);
     let s = |v: &str| AnyValue::String(v.into());
@@ -50,8 +50,10 @@ fn the_spec_example_translates_field_by_field() {
         ..Default::default()
     };
     assert_eq!(batch.records, vec![expected]);
+    // Protobuf (read in place) and JSON give the same records.
     let pb = decode_logs(&req.encode_to_vec(), Encoding::Protobuf).expect("protobuf");
-    assert_eq!(translate_logs(pb), batch);
+    assert_eq!(pb, batch);
+    assert_eq!(decode_logs(LOGS_JSON, Encoding::Json).expect("JSON"), batch);
 }
 
 fn record(trace_id: &[u8], span_id: &[u8]) -> OtlpLogRecord {

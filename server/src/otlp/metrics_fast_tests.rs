@@ -21,21 +21,7 @@ use strata_engine::{
 
 use super::super::metrics_fast;
 use super::super::{TranslateOptions, translate_metrics};
-
-/// xorshift: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::test_rng::Rng;
 
 fn kv(key: &str, value: Value) -> KeyValue {
     KeyValue {

@@ -6,35 +6,44 @@
 //! The HTTP and gRPC handlers call, in order: [`decompress`] (HTTP only) with the body limit,
 //! [`decode_metrics`], [`translate_metrics`], the engine's write with `Translated::series`,
 //! [`partial_success`] with the engine's `WriteOutcome`, and [`encode_response`] (HTTP only)
-//! in the request's [`Encoding`]. Spans and logs go the same way through [`decode::decode_traces`] /
-//! [`decode_logs`], [`translate_spans`] / [`translate_logs`] (a [`Batch`]), the engine's
-//! `write_spans` / `write_logs`, [`Batch::outcome`], [`signal_partial_success`] and
-//! [`encode_signal_response`].
+//! in the request's [`Encoding`]. Spans and logs go the same way through [`decode_spans`] /
+//! [`decode_logs`] (a [`Batch`]), the engine's `write_spans` / `write_logs`,
+//! [`Batch::outcome`], [`signal_partial_success`] and [`encode_signal_response`].
 //!
 //! Protobuf metrics requests first try [`metrics_fast::translate`], which stores the points
 //! of series the engine already knows without decoding their attributes, and falls back to
-//! the path above for whatever it does not handle. Protobuf spans go through
-//! [`decode_spans`], which reads them straight into records (`spans_wire`) and falls back
-//! to [`decode::decode_traces`] and [`translate_spans`] the same way.
+//! the path above for whatever it does not handle. Protobuf spans and logs go through
+//! [`decode_spans`] and [`decode_logs`], which read them straight into records
+//! (`spans_wire`, `logs_wire`) and fall back to [`decode::decode_traces`] and
+//! [`translate_spans`] (or [`decode::decode_logs_request`] and [`translate_logs`]) the same
+//! way.
 
 mod decode;
 mod error;
 mod json_nonfinite;
 mod labels;
 mod logs;
+mod logs_wire;
 pub(crate) mod metrics_fast;
 mod metrics_wire;
 mod names;
+#[cfg(test)]
+mod random_otlp;
 mod response;
 mod signal;
 mod signal_response;
+mod signal_wire;
 mod spans;
 mod spans_wire;
 mod translate;
 
-pub(crate) use decode::{Encoding, decode_logs, decode_metrics, decode_spans, decompress};
+pub(crate) use decode::{
+    Encoding, decode_logs, decode_logs_request, decode_metrics, decode_spans, decode_traces,
+    decompress,
+};
 pub(crate) use error::OtlpError;
 pub(crate) use logs::translate_logs;
+pub(crate) use logs_wire::translate as logs_in_place;
 pub(crate) use response::{encode_response, partial_success};
 pub(crate) use signal::Batch;
 pub(crate) use signal_response::{
@@ -42,6 +51,7 @@ pub(crate) use signal_response::{
     signal_response_protobuf,
 };
 pub(crate) use spans::translate_spans;
+pub(crate) use spans_wire::translate as spans_in_place;
 pub(crate) use translate::{TranslateOptions, Translated, translate_metrics};
 
 #[cfg(test)]

@@ -5,127 +5,21 @@
 //! translating were ~60% of the request path's CPU on the OTLP span load,
 //! `docs/benchmarks.md`).
 //!
-//! The reader is deliberately narrow, like the metrics reader ([`super::metrics_wire`]): it
-//! returns `None`, and the caller takes the general path (whose prost decoder then accepts
-//! or refuses the body with its own error), for anything whose meaning prost's merge rules
-//! would make subtle or that is not plainly well formed: an unknown field, a known field of
-//! the wrong wire type, a singular message field given twice (prost merges them), two
-//! fields of one `AnyValue`, the profiles-only string-table references, invalid UTF-8,
-//! values nested deeper than [`MAX_DEPTH`]. Repeated scalar, string and bytes fields keep
-//! the last occurrence, as prost does. `Resource` and `InstrumentationScope` (one per
-//! resource or scope, not per span) are decoded by prost. The differential tests in
+//! The reader is deliberately narrow, like the metrics reader ([`super::metrics_wire`]): what
+//! it declines to the general path, and the framing and values it shares with the log
+//! records' reader, are in [`super::signal_wire`]. The differential tests in
 //! `spans_wire_tests.rs` hold it to the general path.
 
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use prost::Message;
-use strata_engine::{AnyValue, Attributes, SignalReject, SpanEvent, SpanLink, SpanRecord};
+use strata_engine::{Attributes, SignalReject, SpanEvent, SpanLink, SpanRecord};
 
-use super::signal::{Batch, Context, Values, nanos, optional_id, required_id, scope};
-use crate::remote_write::wire::{FIXED32, FIXED64, LEN, Reader, VARINT, WireError};
-
-/// Deepest `AnyValue` nesting read here (prost's own limit is 100 messages).
-const MAX_DEPTH: usize = 32;
-
-/// The body is left to the general path.
-struct Decline;
-
-impl From<WireError> for Decline {
-    fn from(_: WireError) -> Self {
-        Decline
-    }
-}
-
-type Read<T> = Result<T, Decline>;
+use super::signal::{Batch, Context, Values, nanos, optional_id, required_id};
+use super::signal_wire::{Decline, Read, Refused, attribute, fixed32, once, utf8};
+use crate::remote_write::wire::{FIXED32, FIXED64, LEN, Reader, VARINT};
 
 /// The spans of a protobuf body as [`super::translate_spans`] gives them, or `None` when
 /// the general path must read it.
 pub(crate) fn translate(body: &[u8]) -> Option<Batch<SpanRecord>> {
-    let mut batch = Batch::default();
-    let mut values = Values::default();
-    let mut r = Reader { rest: body };
-    while !r.is_empty() {
-        let bytes = field(&mut r, 1, LEN).ok()?;
-        resource_spans(bytes, &mut batch, &mut values).ok()?;
-    }
-    batch.empty_values = values.empty;
-    Some(batch)
-}
-
-/// The next field, which must be `tag` with wire type `wire`; its value if length-delimited.
-fn field<'a>(r: &mut Reader<'a>, tag: u32, wire: u8) -> Read<&'a [u8]> {
-    let (t, w) = r.key()?;
-    if t != tag || w != wire {
-        return Err(Decline);
-    }
-    Ok(r.len_delimited()?)
-}
-
-fn utf8(b: &[u8]) -> Read<&str> {
-    std::str::from_utf8(b).map_err(|_| Decline)
-}
-
-fn fixed32(r: &mut Reader<'_>) -> Read<u32> {
-    let b = r.take(4)?;
-    Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// Sets a singular message field once; a second occurrence declines (prost would merge).
-fn once<'a>(slot: &mut Option<&'a [u8]>, bytes: &'a [u8]) -> Read<()> {
-    if slot.replace(bytes).is_some() {
-        return Err(Decline);
-    }
-    Ok(())
-}
-
-/// A framed `ResourceSpans` or `ScopeSpans`: its singular message, if given, and its
-/// children's bytes.
-type Framed<'a> = (Option<&'a [u8]>, Vec<&'a [u8]>);
-
-/// A `ResourceSpans` or `ScopeSpans` message, which share a layout: its singular message
-/// (field 1: the resource or the scope), its repeated children (field 2) and its schema URL
-/// (field 3, checked as UTF-8 and not kept).
-fn frame(bytes: &[u8]) -> Read<Framed<'_>> {
-    let (mut first, mut children) = (None, Vec::new());
-    let mut r = Reader { rest: bytes };
-    while !r.is_empty() {
-        match r.key()? {
-            (1, LEN) => once(&mut first, r.len_delimited()?)?,
-            (2, LEN) => children.push(r.len_delimited()?),
-            (3, LEN) => {
-                utf8(r.len_delimited()?)?;
-            }
-            _ => return Err(Decline),
-        }
-    }
-    Ok((first, children))
-}
-
-/// Decodes an optional message with prost; a failure declines.
-fn decoded<M: Message + Default>(bytes: Option<&[u8]>) -> Read<Option<M>> {
-    bytes.map(M::decode).transpose().map_err(|_| Decline)
-}
-
-fn resource_spans(bytes: &[u8], batch: &mut Batch<SpanRecord>, values: &mut Values) -> Read<()> {
-    let (resource, scopes) = frame(bytes)?;
-    let (resource_attributes, service_name) = values.resource(decoded::<Resource>(resource)?);
-    for bytes in scopes {
-        let (scope_bytes, spans) = frame(bytes)?;
-        let scope = scope(decoded::<InstrumentationScope>(scope_bytes)?);
-        let ctx = Context {
-            service_name: &service_name,
-            resource_attributes: &resource_attributes,
-            scope: &scope,
-        };
-        batch.records.reserve(spans.len());
-        for bytes in spans {
-            match span(bytes, &ctx, values)? {
-                Ok(rec) => batch.records.push(rec),
-                Err((reason, message)) => batch.reject(reason, || message),
-            }
-        }
-    }
-    Ok(())
+    super::signal_wire::translate(body, span)
 }
 
 /// A span's fields as given, its attributes, events and links converted.
@@ -149,18 +43,14 @@ struct SpanFields<'a> {
     dropped_events_count: u32,
     links: Vec<SpanLink>,
     /// The first link with a bad id, as [`super::spans`] reports it.
-    bad_link: Option<(SignalReject, String)>,
+    bad_link: Option<Refused>,
     dropped_links_count: u32,
 }
 
 /// One span: `Ok(Err(..))` when its ids refuse it. Everything is read (and so checked)
 /// before the ids decide; a refused span's empty values are not counted, as in the general
 /// path.
-fn span(
-    bytes: &[u8],
-    ctx: &Context<'_>,
-    values: &mut Values,
-) -> Read<Result<SpanRecord, (SignalReject, String)>> {
+fn span(bytes: &[u8], ctx: &Context<'_>, values: &mut Values) -> Read<Result<SpanRecord, Refused>> {
     let mut empty = 0u64;
     let mut f = SpanFields::default();
     let mut r = Reader { rest: bytes };
@@ -174,10 +64,12 @@ fn span(
             (6, VARINT) => f.kind = r.varint()? as i32,
             (7, FIXED64) => f.start = r.fixed64()?,
             (8, FIXED64) => f.end = r.fixed64()?,
-            (9, LEN) => match key_value(r.len_delimited()?, 0, &mut empty)? {
-                Some(kv) => f.attributes.push(kv),
-                None => f.empty_attributes = f.empty_attributes.saturating_add(1),
-            },
+            (9, LEN) => attribute(
+                r.len_delimited()?,
+                &mut f.attributes,
+                &mut f.empty_attributes,
+                &mut empty,
+            )?,
             (10, VARINT) => f.dropped_attributes_count = r.varint()? as u32,
             (11, LEN) => f.events.push(event(r.len_delimited()?, &mut empty)?),
             (12, VARINT) => f.dropped_events_count = r.varint()? as u32,
@@ -263,10 +155,7 @@ fn event(bytes: &[u8], empty: &mut u64) -> Read<SpanEvent> {
         match r.key()? {
             (1, FIXED64) => e.time_ns = nanos(r.fixed64()?),
             (2, LEN) => e.name = utf8(r.len_delimited()?)?.to_owned(),
-            (3, LEN) => match key_value(r.len_delimited()?, 0, empty)? {
-                Some(kv) => e.attributes.push(kv),
-                None => dropped = dropped.saturating_add(1),
-            },
+            (3, LEN) => attribute(r.len_delimited()?, &mut e.attributes, &mut dropped, empty)?,
             (4, VARINT) => e.dropped_attributes_count = r.varint()? as u32,
             _ => return Err(Decline),
         }
@@ -276,7 +165,7 @@ fn event(bytes: &[u8], empty: &mut u64) -> Read<SpanEvent> {
 }
 
 /// A link, and why its ids refuse its span, if they do.
-fn link(bytes: &[u8], empty: &mut u64) -> Read<(SpanLink, Option<(SignalReject, String)>)> {
+fn link(bytes: &[u8], empty: &mut u64) -> Read<(SpanLink, Option<Refused>)> {
     let (mut l, mut dropped) = (SpanLink::default(), 0u32);
     let (mut trace_id, mut span_id): (&[u8], &[u8]) = (&[], &[]);
     let mut r = Reader { rest: bytes };
@@ -285,10 +174,7 @@ fn link(bytes: &[u8], empty: &mut u64) -> Read<(SpanLink, Option<(SignalReject, 
             (1, LEN) => trace_id = r.len_delimited()?,
             (2, LEN) => span_id = r.len_delimited()?,
             (3, LEN) => l.trace_state = utf8(r.len_delimited()?)?.to_owned(),
-            (4, LEN) => match key_value(r.len_delimited()?, 0, empty)? {
-                Some(kv) => l.attributes.push(kv),
-                None => dropped = dropped.saturating_add(1),
-            },
+            (4, LEN) => attribute(r.len_delimited()?, &mut l.attributes, &mut dropped, empty)?,
             (5, VARINT) => l.dropped_attributes_count = r.varint()? as u32,
             // Flags are read (and so checked) but not stored, as in the general path.
             (6, FIXED32) => {
@@ -312,79 +198,6 @@ fn link(bytes: &[u8], empty: &mut u64) -> Read<(SpanLink, Option<(SignalReject, 
         }
         Err(bad) => Ok((l, Some(bad))),
     }
-}
-
-/// A `KeyValue`, or `None` when it has no value (counted in `empty`).
-fn key_value(bytes: &[u8], depth: usize, empty: &mut u64) -> Read<Option<(String, AnyValue)>> {
-    let (mut key, mut value) = ("", None);
-    let mut r = Reader { rest: bytes };
-    while !r.is_empty() {
-        match r.key()? {
-            (1, LEN) => key = utf8(r.len_delimited()?)?,
-            (2, LEN) => once(&mut value, r.len_delimited()?)?,
-            _ => return Err(Decline),
-        }
-    }
-    let value = match value {
-        Some(v) => any_value(v, depth, empty)?,
-        None => None,
-    };
-    match value {
-        Some(v) => Ok(Some((key.to_owned(), v))),
-        None => {
-            *empty += 1;
-            Ok(None)
-        }
-    }
-}
-
-/// An `AnyValue`; `None` when it has none (the caller counts it).
-fn any_value(bytes: &[u8], depth: usize, empty: &mut u64) -> Read<Option<AnyValue>> {
-    if depth > MAX_DEPTH {
-        return Err(Decline);
-    }
-    let mut r = Reader { rest: bytes };
-    if r.is_empty() {
-        return Ok(None);
-    }
-    let value = match r.key()? {
-        (1, LEN) => AnyValue::String(utf8(r.len_delimited()?)?.to_owned()),
-        (2, VARINT) => AnyValue::Bool(r.varint()? != 0),
-        (3, VARINT) => AnyValue::Int(r.varint()? as i64),
-        (4, FIXED64) => AnyValue::Double(f64::from_bits(r.fixed64()?)),
-        (5, LEN) => {
-            let mut items = Vec::new();
-            let mut a = Reader {
-                rest: r.len_delimited()?,
-            };
-            while !a.is_empty() {
-                match any_value(field(&mut a, 1, LEN)?, depth + 1, empty)? {
-                    Some(v) => items.push(v),
-                    None => *empty += 1,
-                }
-            }
-            AnyValue::Array(items)
-        }
-        (6, LEN) => {
-            let mut pairs = Vec::new();
-            let mut l = Reader {
-                rest: r.len_delimited()?,
-            };
-            while !l.is_empty() {
-                if let Some(kv) = key_value(field(&mut l, 1, LEN)?, depth + 1, empty)? {
-                    pairs.push(kv);
-                }
-            }
-            AnyValue::KvList(pairs)
-        }
-        (7, LEN) => AnyValue::Bytes(r.len_delimited()?.to_vec()),
-        _ => return Err(Decline),
-    };
-    // A second field would replace (or merge into) the first under prost's rules.
-    if !r.is_empty() {
-        return Err(Decline);
-    }
-    Ok(Some(value))
 }
 
 #[cfg(test)]

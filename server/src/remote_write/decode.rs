@@ -215,6 +215,7 @@ mod tests {
     use crate::remote_write::proto::{
         Histogram, Label, Sample as PbSample, TimeSeries, WriteRequest,
     };
+    use crate::test_rng::Rng;
     use prost::Message;
 
     fn label(n: &str, v: &str) -> Label {
@@ -398,21 +399,6 @@ mod tests {
         Ok(out)
     }
 
-    /// xorshift64*: deterministic, so a failure reproduces.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     fn varint(mut n: u64, out: &mut Vec<u8>) {
         while n >= 0x80 {
             out.push((n as u8) | 0x80);
@@ -441,8 +427,8 @@ mod tests {
                 labels: (0..rng.below(6))
                     .map(|_| {
                         let mut l = label(
-                            names[rng.below(names.len())],
-                            values[rng.below(values.len())],
+                            names[rng.index(names.len())],
+                            values[rng.index(values.len())],
                         );
                         if rng.below(40) == 0 {
                             l.value.push(0xFF);
@@ -485,7 +471,7 @@ mod tests {
                 b.push(rng.next() as u8);
                 continue;
             }
-            let i = rng.below(b.len());
+            let i = rng.index(b.len());
             match rng.below(5) {
                 0 => b[i] ^= 1 << rng.below(8),
                 1 => b[i] = rng.next() as u8,
