@@ -8,10 +8,13 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
     cargo install --locked cargo-nextest
 fi
 
-# DuckDB reads flushed partitions in engine/tests/duckdb_reads_partitions.rs.
-if ! python3 -c 'import duckdb' >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check duckdb
-fi
+# DuckDB reads flushed partitions in engine/tests/duckdb_reads_partitions.rs; DuckDB and
+# pyarrow read compacted spans files in query/tests/spans_copy_compaction.rs.
+for module in duckdb pyarrow; do
+    if ! python3 -c "import $module" >/dev/null 2>&1; then
+        python3 -m pip install --quiet --disable-pip-version-check "$module"
+    fi
+done
 
 cargo nextest run --locked --workspace --config-file .ci/nextest.toml --profile ci
 cargo test --locked --workspace --doc
