@@ -1,6 +1,6 @@
 //! Criterion benchmark of a span flush, step by step, per span: what each step of
 //! `Engine::flush` costs for the spans of `bench-spans load` (`strata_benches::span_gen`:
-//! ~17.5 spans per trace, ~20 span attributes, 11 resource attributes), one full row group
+//! ~17.5 spans per trace, 6-10 span attributes, 11 resource attributes), one full row group
 //! (65,536 spans) at a time. The steps (`strata_engine::flush_stages`):
 //!
 //! - `sort`: the records into file order (trace id, start time);
