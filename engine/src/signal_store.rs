@@ -21,7 +21,7 @@ use crate::partition::{PartFile, partition_start};
 use crate::records::{LogRecord, SpanRecord};
 use crate::signal::Signal;
 use crate::signal_bloom::FileBlooms;
-use crate::signal_check::{self, Cuts, Rejection};
+use crate::signal_check::{self, Cuts, Rejection, ResourceCheck};
 use crate::signal_codec::{self, WalRecord};
 use crate::signal_meta::SpansFileMeta;
 use crate::trace_filter::TraceFilter;
@@ -54,7 +54,12 @@ pub(crate) trait StoredRecord: WalRecord + Clone + Send + Sync + 'static {
     /// The time that places it in a partition and sorts it (ns).
     fn time_ns(&self) -> i64;
     /// Validates it and applies the caps.
-    fn check(&mut self, limits: &Limits, cutoff_ns: i64) -> Result<Cuts, Rejection>;
+    fn check(
+        &mut self,
+        limits: &Limits,
+        cutoff_ns: i64,
+        seen: &mut ResourceCheck,
+    ) -> Result<Cuts, Rejection>;
     /// Records as one Arrow batch, in the order given.
     fn to_batch(recs: &[&Self]) -> Result<RecordBatch>;
     /// Records back from a batch (`path` names the source in errors).
@@ -69,8 +74,13 @@ impl StoredRecord for SpanRecord {
         self.start_ns
     }
 
-    fn check(&mut self, limits: &Limits, cutoff_ns: i64) -> Result<Cuts, Rejection> {
-        signal_check::check_span(self, limits, cutoff_ns)
+    fn check(
+        &mut self,
+        limits: &Limits,
+        cutoff_ns: i64,
+        seen: &mut ResourceCheck,
+    ) -> Result<Cuts, Rejection> {
+        signal_check::check_span(self, limits, cutoff_ns, seen)
     }
 
     fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
@@ -90,8 +100,13 @@ impl StoredRecord for LogRecord {
         self.time_ns
     }
 
-    fn check(&mut self, limits: &Limits, cutoff_ns: i64) -> Result<Cuts, Rejection> {
-        signal_check::check_log(self, limits, cutoff_ns)
+    fn check(
+        &mut self,
+        limits: &Limits,
+        cutoff_ns: i64,
+        seen: &mut ResourceCheck,
+    ) -> Result<Cuts, Rejection> {
+        signal_check::check_log(self, limits, cutoff_ns, seen)
     }
 
     fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
@@ -424,8 +439,9 @@ impl Core {
             Cow::Borrowed(b) => Box::new(b.iter().cloned()),
             Cow::Owned(v) => Box::new(v.into_iter()),
         };
+        let mut seen = ResourceCheck::default();
         for mut r in records {
-            match r.check(limits, cutoff_ns) {
+            match r.check(limits, cutoff_ns, &mut seen) {
                 Ok(cuts) => {
                     // The previous kept record is the previous one in the WAL record.
                     r.encode(&mut rec, kept.last().map(|(p, _)| p));
