@@ -189,10 +189,12 @@ pub struct EngineConfig {
     pub tenant_limits: BTreeMap<String, Limits>,
     /// Flush when the oldest unflushed sample arrived this long ago. Default 10 min.
     pub flush_interval: Duration,
-    /// Flush when this many samples are in memory. Default 4 M (~64 MiB).
+    /// Flush when this many samples are in memory, or when unflushed spans and log records
+    /// hold as many bytes as that many samples (16 each). Default 4 M (~64 MiB).
     pub flush_head_samples: u64,
-    /// Refuse writes (retryable `OverCapacity`) while unflushed samples take more than this
-    /// many bytes (16 per sample). Default 512 MiB.
+    /// Refuse writes (retryable `OverCapacity`) while unflushed samples (16 bytes each)
+    /// and the memory unflushed spans and log records hold take more than this many
+    /// bytes. Default 512 MiB.
     pub max_head_bytes: u64,
     /// How often the background thread compacts closed partitions and applies retention.
     /// Default 1 min.

@@ -478,7 +478,7 @@ impl Core {
         }
     }
 
-    /// Encoded bytes of spans and log records in memory.
+    /// Bytes spans and log records in memory hold (`record_memory.rs`).
     fn signal_bytes(&self) -> u64 {
         self.traces.bytes.load(Ordering::Relaxed) + self.logs.bytes.load(Ordering::Relaxed)
     }

@@ -65,10 +65,10 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
-    /// Memory for unflushed samples is over `max_head_bytes`. Retryable: a flush is under
-    /// way; the server answers 503 with Retry-After.
+    /// Memory for unflushed samples, spans and log records is over `max_head_bytes`.
+    /// Retryable: a flush is under way; the server answers 503 with Retry-After.
     #[error(
-        "over capacity: {head_bytes} bytes of unflushed samples, budget {budget}; retry shortly"
+        "over capacity: {head_bytes} bytes of unflushed data in memory, budget {budget}; retry shortly"
     )]
     OverCapacity {
         /// Estimated bytes held.

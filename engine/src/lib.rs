@@ -58,6 +58,8 @@ mod partition;
 mod pending;
 mod prefetch;
 mod raw_keys;
+#[doc(hidden)]
+pub mod record_memory;
 mod records;
 mod replay;
 mod retention;

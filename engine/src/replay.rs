@@ -81,7 +81,7 @@ type Item = Result<Batch>;
 pub(crate) struct Replayed {
     pub(crate) records: u64,
     pub(crate) samples: u64,
-    /// Encoded bytes of the spans and log records replayed.
+    /// Bytes the replayed spans and log records hold in memory.
     pub(crate) signal_bytes: u64,
 }
 
@@ -112,7 +112,7 @@ impl Core {
 
     /// The reader thread: reads, decodes, batches and sorts records, then sends them.
     /// Spans and log records go straight to their stores (they share nothing with the
-    /// series heads the applier fills); returns their encoded bytes.
+    /// series heads the applier fills); returns the bytes they hold in memory.
     fn read_batches(&self, flushed_below: u64, tx: Sender<Item>) -> Result<u64> {
         let mut signal_bytes = 0u64;
         let send = |mut batch: Batch| {
@@ -134,15 +134,11 @@ impl Core {
                 let decoded = match decoded {
                     Decoded::Samples(s) => s,
                     Decoded::Spans(tenant, recs) => {
-                        let bytes = rec.payload.len() as u64;
-                        self.traces.restore_logged(&tenant, recs, bytes);
-                        signal_bytes += bytes;
+                        signal_bytes += self.traces.restore_logged(&tenant, recs);
                         continue;
                     }
                     Decoded::Logs(tenant, recs) => {
-                        let bytes = rec.payload.len() as u64;
-                        self.logs.restore_logged(&tenant, recs, bytes);
-                        signal_bytes += bytes;
+                        signal_bytes += self.logs.restore_logged(&tenant, recs);
                         continue;
                     }
                 };

@@ -60,6 +60,9 @@ pub(crate) trait StoredRecord: WalRecord + Clone + Send + Sync + 'static {
         cutoff_ns: i64,
         seen: &mut ResourceCheck,
     ) -> Result<Cuts, Rejection>;
+    /// Bytes it holds in memory, its shared resource and scope counted only when `prev`
+    /// (the record before it) does not share them (`record_memory.rs`).
+    fn memory_bytes(&self, prev: Option<&Self>) -> u64;
     /// Records as one Arrow batch, in the order given.
     fn to_batch(recs: &[&Self]) -> Result<RecordBatch>;
     /// Records back from a batch (`path` names the source in errors).
@@ -81,6 +84,10 @@ impl StoredRecord for SpanRecord {
         seen: &mut ResourceCheck,
     ) -> Result<Cuts, Rejection> {
         signal_check::check_span(self, limits, cutoff_ns, seen)
+    }
+
+    fn memory_bytes(&self, prev: Option<&Self>) -> u64 {
+        crate::record_memory::span_bytes(self, prev) as u64
     }
 
     fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
@@ -109,6 +116,10 @@ impl StoredRecord for LogRecord {
         signal_check::check_log(self, limits, cutoff_ns, seen)
     }
 
+    fn memory_bytes(&self, prev: Option<&Self>) -> u64 {
+        crate::record_memory::log_bytes(self, prev) as u64
+    }
+
     fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
         crate::logs_arrow::logs_batch(recs)
     }
@@ -118,7 +129,7 @@ impl StoredRecord for LogRecord {
     }
 }
 
-/// One partition's records in memory, in arrival order, and their encoded size.
+/// One partition's records in memory, in arrival order, and the bytes they hold.
 #[derive(Debug)]
 pub(crate) struct Part<R> {
     pub(crate) recs: Vec<R>,
@@ -168,7 +179,7 @@ pub(crate) struct SignalStore<R> {
     heads: Mutex<HashMap<TenantId, SignalHead<R>>>,
     /// Committed file sets.
     pub(crate) files: RwLock<FileMap>,
-    /// Encoded bytes of the records in memory (heads and flushing).
+    /// Bytes the records in memory hold (heads and flushing; `record_memory.rs`).
     pub(crate) bytes: AtomicU64,
     /// The mapped `trace_id` filters of the files trace lookups have touched, by path, with
     /// the file they belong to (an entry goes once its file is gone).
@@ -248,17 +259,28 @@ impl<R: StoredRecord> SignalStore<R> {
         self.bytes.fetch_sub(bytes.min(held), Ordering::Relaxed);
     }
 
-    /// Adds replayed records of `tenant` (`bytes` is their encoded size).
-    pub(crate) fn restore_logged(&self, tenant: &TenantId, recs: Vec<R>, bytes: u64) {
-        let per = bytes / recs.len().max(1) as u64;
+    /// Adds replayed records of `tenant` (one WAL record's); returns the bytes they hold
+    /// in memory.
+    pub(crate) fn restore_logged(&self, tenant: &TenantId, recs: Vec<R>) -> u64 {
+        let mut prev: Option<&R> = None;
+        let sizes: Vec<u64> = recs
+            .iter()
+            .map(|r| {
+                let n = r.memory_bytes(prev);
+                prev = Some(r);
+                n
+            })
+            .collect();
+        let held = sizes.iter().sum();
         let mut heads = self.lock();
         let h = heads.entry(tenant.clone()).or_default();
-        for r in recs {
+        for (r, size) in recs.into_iter().zip(sizes) {
             let part = h.parts.entry(part_of(r.time_ns())).or_default();
             part.recs.push(r);
-            part.bytes += per;
+            part.bytes += size;
         }
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.bytes.fetch_add(held, Ordering::Relaxed);
+        held
     }
 
     /// Calls `visit` with `tenant`'s in-memory records (flushing first, then the head) of
@@ -451,7 +473,7 @@ impl Core {
                 Err((reason, message)) => outcome.reject(reason, 1, || message),
             }
         }
-        let (ticket, bytes) = {
+        let (ticket, held) = {
             let mut heads = store.lock();
             let h = heads.entry(tenant.clone()).or_default();
             let records_bucket = h
@@ -503,13 +525,23 @@ impl Core {
                 )
             });
             kept.truncate(n);
-            let mut prev = 0;
-            for ((r, cuts), &end) in kept.into_iter().zip(&ends) {
+            // Memory is counted as the records hold it, not as encoded (`record_memory.rs`).
+            let mut held = 0;
+            let mut prev: Option<&R> = None;
+            let sizes: Vec<u64> = kept
+                .iter()
+                .map(|(r, _)| {
+                    let n = r.memory_bytes(prev);
+                    prev = Some(r);
+                    n
+                })
+                .collect();
+            for ((r, cuts), size) in kept.into_iter().zip(sizes) {
                 outcome.add_truncations(&cuts);
                 let part = h.parts.entry(part_of(r.time_ns())).or_default();
                 part.recs.push(r);
-                part.bytes += end - prev;
-                prev = end;
+                part.bytes += size;
+                held += size;
             }
             outcome.accepted = n as u64;
             for (reason, k) in &outcome.rejected {
@@ -523,10 +555,10 @@ impl Core {
                 // Under the store's lock: see the module docs.
                 Some(self.wal.submit([rec])?)
             };
-            (ticket, bytes)
+            (ticket, held)
         };
-        store.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.note_signal_bytes(bytes);
+        store.bytes.fetch_add(held, Ordering::Relaxed);
+        self.note_signal_bytes(held);
         if let Some(t) = ticket {
             t.wait()?;
         }
