@@ -80,7 +80,7 @@ fn span(i: usize, resource: &Arc<Attributes>, scope: &Arc<Scope>) -> SpanRecord 
     SpanRecord {
         trace_id: [1; 16],
         span_id: [2; 8],
-        trace_state: if i % 3 == 0 {
+        trace_state: if i.is_multiple_of(3) {
             "k=v".into()
         } else {
             String::new()
