@@ -4,7 +4,8 @@
 //! [`Engine::flush`] after each (one file per part), then [`Engine::compact_all`] merges the
 //! files into one. Prints one JSON object: process CPU (user + system) and wall time of the
 //! flushes and of the compaction, spans per CPU-second of each, and the bytes on disk per
-//! span against the OTLP protobuf bytes of the same spans (as `bench-spans load` sends them).
+//! span against the OTLP protobuf bytes of the same spans (as `bench-spans load` sends them),
+//! and the bytes per span the engine counts for them in memory (`record_memory`).
 //!
 //! ```text
 //! bench-span-flush [--spans 200000] [--flushes 2] [--seed 1] [--dir DIR] [--columns]
@@ -22,6 +23,7 @@ use prost::Message;
 use strata_benches::span_gen::{Rng, request, trace};
 use strata_benches::span_records::Resources;
 use strata_benches::{arg, cpu_time, no_flush_config};
+use strata_engine::record_memory::span_bytes;
 use strata_engine::{Engine, SpanRecord, TenantId};
 
 #[global_allocator]
@@ -41,6 +43,14 @@ fn main() {
 
     let (parts, otlp_bytes) = generate(want, flushes, seed);
     let spans: usize = parts.iter().map(Vec::len).sum();
+    // What the engine counts for them in memory (`strata_engine::record_memory`).
+    let memory_bytes: usize = parts
+        .iter()
+        .flat_map(|p| {
+            p.iter()
+                .scan(None, |prev, s| Some(span_bytes(s, prev.replace(s))))
+        })
+        .sum();
     let engine = Engine::open(&dir, no_flush_config()).expect("open engine");
     let tenant = TenantId::new("bench").expect("valid tenant");
     let (mut flush_cpu, mut flush_wall, mut flushed_bytes) = (Duration::ZERO, Duration::ZERO, 0);
@@ -79,11 +89,13 @@ fn main() {
     let per_cpu = |cpu: Duration| (spans as f64 / cpu.as_secs_f64().max(1e-9)).round();
     println!(
         "{{\"spans\":{spans},\"flushes\":{flushes},\"otlp_bytes_per_span\":{:.1},\
+         \"memory_bytes_per_span\":{:.1},\
          \"flush_cpu_s\":{:.3},\"flush_wall_s\":{:.3},\"flush_spans_per_cpu_s\":{},\
          \"flushed_bytes_per_span\":{:.2},\"compact_cpu_s\":{:.3},\"compact_wall_s\":{:.3},\
          \"compact_spans_per_cpu_s\":{},\"compacted_bytes_per_span\":{:.2},\
          \"compacted_disk_vs_otlp_pct\":{:.2}}}",
         otlp_bytes as f64 / spans as f64,
+        memory_bytes as f64 / spans as f64,
         flush_cpu.as_secs_f64(),
         flush_wall.as_secs_f64(),
         per_cpu(flush_cpu),
