@@ -409,6 +409,8 @@ impl Core {
         let mut stats = TenantStats {
             spans_rejected: self.traces.rejected(tenant),
             logs_rejected: self.logs.rejected(tenant),
+            spans_memory: self.traces.memory_of(tenant),
+            logs_memory: self.logs.memory_of(tenant),
             ..TenantStats::default()
         };
         if let Some(head) = self.existing_head(tenant) {
@@ -576,6 +578,11 @@ pub struct TenantStats {
     pub logs_rejected: BTreeMap<crate::SignalReject, u64>,
     /// Bytes of its series structures in memory (samples not included).
     pub memory: HeadMemory,
+    /// Bytes its unflushed spans hold in memory (a flush in progress included), as counted
+    /// against `max_head_bytes` (`record_memory`).
+    pub spans_memory: u64,
+    /// Bytes its unflushed log records hold in memory, as `spans_memory`.
+    pub logs_memory: u64,
 }
 
 /// Bytes a tenant's series take in memory, apart from their samples (16 bytes each plus

@@ -21,7 +21,10 @@ fn cut(cuts: &mut Cuts, t: Truncation, n: u64) {
     }
 }
 
-/// Cuts `s` to at most `max` bytes, at a character boundary.
+/// Cuts `s` to at most `max` bytes, at a character boundary. Whatever a cap cuts is also
+/// given back to the allocator (`shrink_to_fit`): the memory a record holds is what is
+/// counted against the budget (`record_memory.rs`), and a capped 10 kB value should not
+/// keep its 10 kB.
 fn cap_str(s: &mut String, max: usize, cuts: &mut Cuts) {
     if s.len() > max {
         let mut end = max;
@@ -29,6 +32,7 @@ fn cap_str(s: &mut String, max: usize, cuts: &mut Cuts) {
             end -= 1;
         }
         s.truncate(end);
+        s.shrink_to_fit();
         cut(cuts, Truncation::ValueTruncated, 1);
     }
 }
@@ -39,11 +43,13 @@ fn cap_value(v: &mut AnyValue, limits: &Limits, cuts: &mut Cuts) {
         AnyValue::String(s) => cap_str(s, max, cuts),
         AnyValue::Bytes(b) if b.len() > max => {
             b.truncate(max);
+            b.shrink_to_fit();
             cut(cuts, Truncation::ValueTruncated, 1);
         }
         AnyValue::Array(items) => {
             if items.len() > limits.max_attributes {
                 items.truncate(limits.max_attributes);
+                items.shrink_to_fit();
                 cut(cuts, Truncation::ValueTruncated, 1);
             }
             for item in items {
@@ -53,6 +59,7 @@ fn cap_value(v: &mut AnyValue, limits: &Limits, cuts: &mut Cuts) {
         AnyValue::KvList(kvs) => {
             if kvs.len() > limits.max_attributes {
                 kvs.truncate(limits.max_attributes);
+                kvs.shrink_to_fit();
                 cut(cuts, Truncation::ValueTruncated, 1);
             }
             for (k, item) in kvs {
@@ -124,6 +131,7 @@ fn cap_attributes(attrs: &mut Attributes, dropped: &mut u32, limits: &Limits, cu
     cut(cuts, Truncation::AttributeTooDeep, too_deep as u64);
     let over = attrs.len().saturating_sub(limits.max_attributes) + repeated;
     attrs.truncate(limits.max_attributes);
+    attrs.shrink_to_fit();
     cut(cuts, Truncation::AttributeDropped, over as u64);
     let n = u32::try_from(too_deep + over).unwrap_or(u32::MAX);
     *dropped = dropped.saturating_add(n);
@@ -251,6 +259,9 @@ pub(crate) fn check_span(
     cap_resource(&mut s.resource_attributes, limits, &mut cuts, seen);
     let over = s.events.len().saturating_sub(limits.max_events);
     s.events.truncate(limits.max_events);
+    if over > 0 {
+        s.events.shrink_to_fit();
+    }
     cut(&mut cuts, Truncation::EventDropped, over as u64);
     s.dropped_events_count = s
         .dropped_events_count
@@ -266,6 +277,9 @@ pub(crate) fn check_span(
     }
     let over = s.links.len().saturating_sub(limits.max_links);
     s.links.truncate(limits.max_links);
+    if over > 0 {
+        s.links.shrink_to_fit();
+    }
     cut(&mut cuts, Truncation::LinkDropped, over as u64);
     s.dropped_links_count = s
         .dropped_links_count

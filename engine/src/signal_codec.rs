@@ -263,22 +263,27 @@ fn value(c: &mut Cursor<'_>, depth: usize) -> Result<AnyValue, String> {
         }
         5 => {
             let n = count(c, "array length")?;
-            AnyValue::Array(
-                (0..n)
-                    .map(|_| value(c, depth + 1))
-                    .collect::<Result<_, _>>()?,
-            )
+            let mut items = Vec::with_capacity(n);
+            for _ in 0..n {
+                items.push(value(c, depth + 1)?);
+            }
+            AnyValue::Array(items)
         }
         6 => AnyValue::KvList(attrs(c, depth + 1)?),
         t => return Err(format!("unknown value type {t}")),
     })
 }
 
+/// Lists are decoded into exactly their length (`count` bounds it by the bytes left), as
+/// the records a write stores are: what replayed records hold in memory is what they held
+/// when written (`record_memory.rs`).
 fn attrs(c: &mut Cursor<'_>, depth: usize) -> Result<Attributes, String> {
     let n = count(c, "attribute count")?;
-    (0..n)
-        .map(|_| Ok((string(c, "attribute key")?, value(c, depth)?)))
-        .collect()
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push((string(c, "attribute key")?, value(c, depth)?));
+    }
+    Ok(out)
 }
 
 fn opt<const N: usize>(c: &mut Cursor<'_>, what: &str) -> Result<Option<[u8; N]>, String> {
@@ -356,6 +361,7 @@ impl WalRecord for SpanRecord {
             ..SpanRecord::default()
         };
         let n = count(c, "event count")?;
+        s.events.reserve_exact(n);
         for _ in 0..n {
             s.events.push(SpanEvent {
                 time_ns: i64_(c, "event time")?,
@@ -365,6 +371,7 @@ impl WalRecord for SpanRecord {
             });
         }
         let n = count(c, "link count")?;
+        s.links.reserve_exact(n);
         for _ in 0..n {
             s.links.push(SpanLink {
                 trace_id: c.array("link trace id")?,

@@ -309,6 +309,14 @@ impl<R: StoredRecord> SignalStore<R> {
         Ok(files)
     }
 
+    /// Bytes `tenant`'s records in memory hold (heads and flushing).
+    pub(crate) fn memory_of(&self, tenant: &TenantId) -> u64 {
+        self.lock().get(tenant).map_or(0, |h| {
+            let parts = h.parts.values().map(|p| p.bytes);
+            parts.chain(h.flushing.values().map(|p| p.bytes)).sum()
+        })
+    }
+
     /// Rejections of `tenant` since open.
     pub(crate) fn rejected(&self, tenant: &TenantId) -> BTreeMap<SignalReject, u64> {
         self.lock()

@@ -555,3 +555,72 @@ fn a_snapshot_taken_while_a_flush_publishes_sees_each_span_once() {
     }
     assert_eq!(snapshot_rows(&engine), total);
 }
+
+/// What `strata_engine::record_memory` counts for `recs`, in order (each shared resource and
+/// scope once per run of records sharing them).
+fn counted<R>(recs: &[R], bytes: fn(&R, Option<&R>) -> usize) -> u64 {
+    let mut prev = None;
+    let mut n = 0;
+    for r in recs {
+        n += bytes(r, prev) as u64;
+        prev = Some(r);
+    }
+    n
+}
+
+/// The memory unflushed spans and log records hold is what counts against the budget: a
+/// write adds what its records hold (as stored: copies of the records given), a replay of
+/// the WAL after a crash holds the same, and a flush gives it back.
+#[test]
+fn the_memory_unflushed_records_hold_is_counted_replayed_and_given_back() {
+    use strata_engine::record_memory::{log_bytes, span_bytes};
+    let dir = tempfile::tempdir().unwrap();
+    // The records of one resource and scope share them, as a request delivers them.
+    let resource = Arc::new(vec![(
+        "service.name".to_owned(),
+        AnyValue::String("api".into()),
+    )]);
+    let scope = Arc::new(Scope::default());
+    let spans: Vec<SpanRecord> = (1..=12u8)
+        .map(|i| SpanRecord {
+            resource_attributes: resource.clone(),
+            scope: scope.clone(),
+            ..span(1 + i / 4, i, None, "api", i64::from(i))
+        })
+        .collect();
+    let logs: Vec<LogRecord> = (1..=9u8)
+        .map(|i| LogRecord {
+            resource_attributes: resource.clone(),
+            scope: scope.clone(),
+            ..log(i, "api", Some(1))
+        })
+        .collect();
+    // The engine stores copies (`write_spans` borrows): count those.
+    let (want_spans, want_logs) = (
+        counted(&spans.clone(), span_bytes),
+        counted(&logs.clone(), log_bytes),
+    );
+    assert!(want_spans > 12 * std::mem::size_of::<SpanRecord>() as u64);
+
+    let engine = open(dir.path(), EngineConfig::default());
+    engine.write_spans(&acme(), &spans).unwrap();
+    engine.write_logs(&acme(), &logs).unwrap();
+    let stats = engine.tenant_stats(&acme());
+    assert_eq!(
+        (stats.spans_memory, stats.logs_memory),
+        (want_spans, want_logs)
+    );
+    drop(engine); // a crash: nothing flushed
+
+    let engine = open(dir.path(), EngineConfig::default());
+    let stats = engine.tenant_stats(&acme());
+    assert_eq!(
+        (stats.spans_memory, stats.logs_memory),
+        (want_spans, want_logs),
+        "replayed records hold what the written ones held"
+    );
+    engine.flush().unwrap();
+    let stats = engine.tenant_stats(&acme());
+    assert_eq!((stats.spans_memory, stats.logs_memory), (0, 0));
+    assert_eq!(all_spans(&engine).len(), 12);
+}

@@ -291,6 +291,23 @@ impl Metrics {
             for (t, s) in &stats {
                 line(o, name, &[("tenant", t.as_str())], s.active_series as f64);
             }
+            let name = "strata_records_memory_bytes";
+            header(
+                o,
+                name,
+                "gauge",
+                "Bytes unflushed spans and log records hold in memory, counted against max_head_bytes, per tenant and signal.",
+            );
+            for (t, s) in &stats {
+                for (signal, bytes) in [("traces", s.spans_memory), ("logs", s.logs_memory)] {
+                    line(
+                        o,
+                        name,
+                        &[("tenant", t.as_str()), ("signal", signal)],
+                        bytes as f64,
+                    );
+                }
+            }
             let name = "strata_series_memory_bytes";
             header(
                 o,

@@ -181,6 +181,17 @@ fn bad_ids_are_rejected_and_counted_and_caps_are_reported() {
         ),
         1.0
     );
+    // The two stored spans are in memory (no flush in the default 10 min), counted against
+    // max_head_bytes as they hold them: the 10,000-byte value as capped, not as sent.
+    let held = |signal: &str| {
+        self_metric(
+            &server,
+            &format!("strata_records_memory_bytes{{tenant=\"default\",signal=\"{signal}\"}}"),
+        )
+    };
+    let spans = held("traces");
+    assert!((400.0..5_000.0).contains(&spans), "{spans} bytes");
+    assert_eq!(held("logs"), 0.0);
 
     // The same over gzipped OTLP/JSON: ids are hex, a wrong length is the same rejection.
     let json =
