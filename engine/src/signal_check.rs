@@ -146,7 +146,7 @@ fn cap_attributes(attrs: &mut Attributes, dropped: &mut u32, limits: &Limits, cu
 /// one resource share its list; a record whose list the caps change gets its own copy.
 /// The last resource attribute list one write checked: as given, as capped, and what the
 /// caps cut from it. The records of one OTLP resource share one list (`records.rs`), so a
-/// write checks it once instead of once per record (19% of the instructions of a span
+/// write checks it once instead of once per record (18.5% of the instructions of a span
 /// write with 11 resource attributes, `docs/benchmarks.md`); each record still counts the
 /// cuts, as when every record was checked.
 #[derive(Default)]
