@@ -262,15 +262,7 @@ impl<R: StoredRecord> SignalStore<R> {
     /// Adds replayed records of `tenant` (one WAL record's); returns the bytes they hold
     /// in memory.
     pub(crate) fn restore_logged(&self, tenant: &TenantId, recs: Vec<R>) -> u64 {
-        let mut prev: Option<&R> = None;
-        let sizes: Vec<u64> = recs
-            .iter()
-            .map(|r| {
-                let n = r.memory_bytes(prev);
-                prev = Some(r);
-                n
-            })
-            .collect();
+        let sizes = held_sizes(recs.iter());
         let held = sizes.iter().sum();
         let mut heads = self.lock();
         let h = heads.entry(tenant.clone()).or_default();
@@ -437,6 +429,18 @@ impl<R: StoredRecord> SignalStore<R> {
     }
 }
 
+/// What each of `recs` (in write order) holds in memory: [`StoredRecord::memory_bytes`]
+/// against the record before it.
+fn held_sizes<'a, R: StoredRecord>(recs: impl Iterator<Item = &'a R>) -> Vec<u64> {
+    let mut prev = None;
+    recs.map(|r| {
+        let n = r.memory_bytes(prev);
+        prev = Some(r);
+        n
+    })
+    .collect()
+}
+
 /// The partition start (ms) of a time in ns.
 pub(crate) fn part_of(time_ns: i64) -> i64 {
     partition_start(time_ns.div_euclid(NS_PER_MS))
@@ -535,15 +539,7 @@ impl Core {
             kept.truncate(n);
             // Memory is counted as the records hold it, not as encoded (`record_memory.rs`).
             let mut held = 0;
-            let mut prev: Option<&R> = None;
-            let sizes: Vec<u64> = kept
-                .iter()
-                .map(|(r, _)| {
-                    let n = r.memory_bytes(prev);
-                    prev = Some(r);
-                    n
-                })
-                .collect();
+            let sizes = held_sizes(kept.iter().map(|(r, _)| r));
             for ((r, cuts), size) in kept.into_iter().zip(sizes) {
                 outcome.add_truncations(&cuts);
                 let part = h.parts.entry(part_of(r.time_ns())).or_default();
