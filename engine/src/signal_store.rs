@@ -485,6 +485,9 @@ impl Core {
                 Err((reason, message)) => outcome.reject(reason, 1, || message),
             }
         }
+        // Memory is counted as the records hold it, not as encoded (`record_memory.rs`);
+        // outside the lock (a prefix of them is taken, and its sizes stay as they are).
+        let sizes = held_sizes(kept.iter().map(|(r, _)| r));
         let (ticket, held) = {
             let mut heads = store.lock();
             let h = heads.entry(tenant.clone()).or_default();
@@ -537,9 +540,7 @@ impl Core {
                 )
             });
             kept.truncate(n);
-            // Memory is counted as the records hold it, not as encoded (`record_memory.rs`).
             let mut held = 0;
-            let sizes = held_sizes(kept.iter().map(|(r, _)| r));
             for ((r, cuts), size) in kept.into_iter().zip(sizes) {
                 outcome.add_truncations(&cuts);
                 let part = h.parts.entry(part_of(r.time_ns())).or_default();
