@@ -112,7 +112,12 @@ impl Core {
             return Ok(FlushStats::default());
         }
         match self.write_and_commit(&cut, boundary, stop) {
-            Ok(stats) => Ok(stats),
+            Ok(stats) => {
+                drop(cut);
+                self.traces.prune_shared();
+                self.logs.prune_shared();
+                Ok(stats)
+            }
             Err(e) => {
                 // Nothing committed: give the samples back to the heads (the WAL still has
                 // them too) so reads keep seeing them, and let their age count again.

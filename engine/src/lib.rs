@@ -66,6 +66,7 @@ mod retention;
 mod scan;
 mod series;
 mod series_key;
+mod shared_lists;
 mod signal;
 mod signal_arrow;
 mod signal_bloom;

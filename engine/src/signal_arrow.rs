@@ -2,6 +2,7 @@
 //! plus a types map), ids, timestamps, and typed column access when reading back.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -30,7 +31,7 @@ pub(crate) struct AttrBuilder {
     types: MapParts,
     /// Shared lists already rendered, by address (the rows, and so the lists, are borrowed
     /// for the whole build, so an address names one list), and the last one looked up.
-    rendered: HashMap<*const Attributes, usize>,
+    rendered: HashMap<*const Attributes, usize, BuildHasherDefault<AddrHasher>>,
     blocks: Vec<(MapParts, MapParts)>,
     last: Option<(*const Attributes, usize)>,
 }
@@ -40,7 +41,7 @@ impl AttrBuilder {
         Self {
             kv: MapParts::default(),
             types: MapParts::default(),
-            rendered: HashMap::new(),
+            rendered: HashMap::default(),
             blocks: Vec::new(),
             last: None,
         }
@@ -114,6 +115,29 @@ impl AttrBuilder {
     /// The two map arrays.
     pub(crate) fn finish(self) -> Result<(ArrayRef, ArrayRef)> {
         Ok((self.kv.finish()?, self.types.finish()?))
+    }
+}
+
+/// Hashes the address [`AttrBuilder`] looks a shared list up by: rows sorted by trace
+/// alternate between lists, so the lookup runs for nearly every row, and SipHash of a
+/// pointer cost more than the rest of it.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_usize(usize::from(*b) ^ self.0 as usize);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        let x = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 29);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

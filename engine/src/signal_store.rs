@@ -15,10 +15,12 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use arrow::record_batch::RecordBatch;
 use tracing::warn;
 
+use crate::anyvalue::Attributes;
 use crate::engine::Core;
 use crate::head::TokenBucket;
 use crate::partition::{PartFile, partition_start};
-use crate::records::{LogRecord, SpanRecord};
+use crate::records::{LogRecord, Scope, SpanRecord};
+use crate::shared_lists::{SharedLists, Sharer};
 use crate::signal::Signal;
 use crate::signal_bloom::FileBlooms;
 use crate::signal_check::{self, Cuts, Rejection, ResourceCheck};
@@ -63,6 +65,8 @@ pub(crate) trait StoredRecord: WalRecord + Clone + Send + Sync + 'static {
     /// Bytes it holds in memory, its shared resource and scope counted only when `prev`
     /// (the record before it) does not share them (`record_memory.rs`).
     fn memory_bytes(&self, prev: Option<&Self>) -> u64;
+    /// Its resource attribute list and scope, which records share ([`SharedLists`]).
+    fn shared_parts(&mut self) -> (&mut Arc<Attributes>, &mut Arc<Scope>);
     /// Records as one Arrow batch, in the order given.
     fn to_batch(recs: &[&Self]) -> Result<RecordBatch>;
     /// Records back from a batch (`path` names the source in errors).
@@ -88,6 +92,10 @@ impl StoredRecord for SpanRecord {
 
     fn memory_bytes(&self, prev: Option<&Self>) -> u64 {
         crate::record_memory::span_bytes(self, prev) as u64
+    }
+
+    fn shared_parts(&mut self) -> (&mut Arc<Attributes>, &mut Arc<Scope>) {
+        (&mut self.resource_attributes, &mut self.scope)
     }
 
     fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
@@ -118,6 +126,10 @@ impl StoredRecord for LogRecord {
 
     fn memory_bytes(&self, prev: Option<&Self>) -> u64 {
         crate::record_memory::log_bytes(self, prev) as u64
+    }
+
+    fn shared_parts(&mut self) -> (&mut Arc<Attributes>, &mut Arc<Scope>) {
+        (&mut self.resource_attributes, &mut self.scope)
     }
 
     fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
@@ -187,6 +199,8 @@ pub(crate) struct SignalStore<R> {
     /// The parsed footers of the files trace lookups and searches have read, by path, with
     /// the file they belong to; at most [`META_CACHE_BYTES`] of them.
     metas: Mutex<MetaCache>,
+    /// One copy of each resource list and scope the records in memory hold.
+    shared: SharedLists,
 }
 
 impl<R> Default for SignalStore<R> {
@@ -197,6 +211,7 @@ impl<R> Default for SignalStore<R> {
             bytes: AtomicU64::new(0),
             blooms: Mutex::default(),
             metas: Mutex::default(),
+            shared: SharedLists::default(),
         }
     }
 }
@@ -239,6 +254,12 @@ impl<R: StoredRecord> SignalStore<R> {
         }
     }
 
+    /// Forgets the resource lists and scopes no record in memory holds (after a flush has
+    /// dropped the records it took).
+    pub(crate) fn prune_shared(&self) {
+        self.shared.prune();
+    }
+
     /// After a committed flush: publishes its files and releases what it took, in one step
     /// under the store's lock, so a reader ([`SignalStore::with_memory`]) sees each record
     /// either in memory or in a file, never both and never neither.
@@ -261,7 +282,11 @@ impl<R: StoredRecord> SignalStore<R> {
 
     /// Adds replayed records of `tenant` (one WAL record's); returns the bytes they hold
     /// in memory.
-    pub(crate) fn restore_logged(&self, tenant: &TenantId, recs: Vec<R>) -> u64 {
+    pub(crate) fn restore_logged(&self, tenant: &TenantId, mut recs: Vec<R>) -> u64 {
+        let mut sharer = Sharer::new(&self.shared);
+        for r in &mut recs {
+            sharer.share(r.shared_parts());
+        }
         let sizes = held_sizes(recs.iter());
         let held = sizes.iter().sum();
         let mut heads = self.lock();
@@ -474,9 +499,11 @@ impl Core {
             Cow::Owned(v) => Box::new(v.into_iter()),
         };
         let mut seen = ResourceCheck::default();
+        let mut sharer = Sharer::new(&store.shared);
         for mut r in records {
             match r.check(limits, cutoff_ns, &mut seen) {
                 Ok(cuts) => {
+                    sharer.share(r.shared_parts());
                     // The previous kept record is the previous one in the WAL record.
                     r.encode(&mut rec, kept.last().map(|(p, _)| p));
                     ends.push((rec.len() - body_start) as u64);

@@ -317,6 +317,37 @@ fn a_trace_written_in_two_batches_across_a_flush_is_found_whole() {
 }
 
 #[test]
+fn writes_of_one_resource_share_one_copy_of_its_attributes_and_scope_replayed_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path(), EngineConfig::default());
+    // Three requests, each with its own copy of the resource and scope: two of one
+    // content ("api" on h1), one of another ("web").
+    let (a, b, c) = (
+        span(9, 1, None, "api", 0),
+        span(9, 2, Some(1), "api", 1),
+        span(9, 3, Some(1), "web", 2),
+    );
+    assert!(!Arc::ptr_eq(&a.resource_attributes, &b.resource_attributes));
+    for s in [&a, &b, &c] {
+        engine
+            .write_spans(&acme(), std::slice::from_ref(s))
+            .unwrap();
+    }
+    let check = |found: Vec<SpanRecord>| {
+        assert_eq!(found, vec![a.clone(), b.clone(), c.clone()]);
+        let (x, y, z) = (&found[0], &found[1], &found[2]);
+        assert!(Arc::ptr_eq(&x.resource_attributes, &y.resource_attributes));
+        assert!(!Arc::ptr_eq(&x.resource_attributes, &z.resource_attributes));
+        assert!(Arc::ptr_eq(&x.scope, &y.scope) && Arc::ptr_eq(&x.scope, &z.scope));
+    };
+    check(engine.find_trace(&acme(), [9; 16], 0, i64::MAX).unwrap());
+    // A crash: the WAL's three records are replayed into one copy again.
+    drop(engine);
+    let engine = open(dir.path(), EngineConfig::default());
+    check(engine.find_trace(&acme(), [9; 16], 0, i64::MAX).unwrap());
+}
+
+#[test]
 fn a_lookup_skips_files_whose_bloom_filter_rules_the_trace_out() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path(), EngineConfig::default());
