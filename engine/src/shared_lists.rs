@@ -14,7 +14,6 @@
 //! so the table never keeps what no record needs for longer than a flush.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use crate::anyvalue::{AnyValue, Attributes};
@@ -24,11 +23,12 @@ use crate::records::Scope;
 /// so a table of many live lists does not prune on every insert.
 const FIRST_BOUND: usize = 1024;
 
-/// Values of one type held once by content. A value that is not equal to itself (a NaN
-/// attribute) is never matched and so never shared, which is only a lost saving.
+/// Values of one type held once by content: each with its content bytes
+/// ([`resource_bytes`], [`scope_bytes`]), which a lookup compares (one `memcmp`, where
+/// comparing lists would follow a pointer per string) after the bytes' hash.
 #[derive(Debug)]
 struct Table<T> {
-    by_hash: HashMap<u64, Vec<Arc<T>>>,
+    by_hash: HashMap<u64, Vec<(Box<[u8]>, Arc<T>)>>,
     len: usize,
     bound: usize,
 }
@@ -43,13 +43,14 @@ impl<T> Default for Table<T> {
     }
 }
 
-impl<T: PartialEq> Table<T> {
-    /// The held value equal to `v` (`hash` is its content hash), or `v`, now held.
-    fn intern(&mut self, hash: u64, v: Arc<T>) -> Arc<T> {
-        if let Some(held) = self
+impl<T> Table<T> {
+    /// The held value whose content bytes are `bytes`, or `v` (of those bytes), now held.
+    fn intern(&mut self, bytes: &[u8], v: Arc<T>) -> Arc<T> {
+        let hash = twox_hash::XxHash3_64::oneshot(bytes);
+        if let Some((_, held)) = self
             .by_hash
             .get(&hash)
-            .and_then(|b| b.iter().find(|h| ***h == *v))
+            .and_then(|b| b.iter().find(|(k, _)| **k == *bytes))
         {
             return held.clone();
         }
@@ -57,7 +58,10 @@ impl<T: PartialEq> Table<T> {
             self.prune();
             self.bound = (self.len * 2).max(FIRST_BOUND);
         }
-        self.by_hash.entry(hash).or_default().push(v.clone());
+        self.by_hash
+            .entry(hash)
+            .or_default()
+            .push((bytes.into(), v.clone()));
         self.len += 1;
         v
     }
@@ -65,7 +69,7 @@ impl<T: PartialEq> Table<T> {
     /// Drops the values only this table holds.
     fn prune(&mut self) {
         self.by_hash.retain(|_, b| {
-            b.retain(|v| Arc::strong_count(v) > 1);
+            b.retain(|(_, v)| Arc::strong_count(v) > 1);
             !b.is_empty()
         });
         self.len = self.by_hash.values().map(Vec::len).sum();
@@ -80,21 +84,6 @@ pub(crate) struct SharedLists {
 }
 
 impl SharedLists {
-    /// The held list equal to `attrs`, or `attrs`, now held.
-    pub(crate) fn resource(&self, attrs: Arc<Attributes>) -> Arc<Attributes> {
-        let hash = hash_of(|h| hash_attributes(&attrs, h));
-        self.lock().0.intern(hash, attrs)
-    }
-
-    /// The held scope equal to `scope`, or `scope`, now held.
-    pub(crate) fn scope(&self, scope: Arc<Scope>) -> Arc<Scope> {
-        let hash = hash_of(|h| {
-            scope.name.hash(h);
-            scope.version.hash(h);
-        });
-        self.lock().1.intern(hash, scope)
-    }
-
     /// Drops the lists and scopes no record holds any more.
     pub(crate) fn prune(&self) {
         let mut t = self.lock();
@@ -122,6 +111,8 @@ pub(crate) struct Sharer<'a> {
     lists: &'a SharedLists,
     resource: Option<(Arc<Attributes>, Arc<Attributes>)>,
     scope: Option<(Arc<Scope>, Arc<Scope>)>,
+    /// Content bytes of the value being looked up (reused).
+    bytes: Vec<u8>,
 }
 
 impl<'a> Sharer<'a> {
@@ -130,6 +121,7 @@ impl<'a> Sharer<'a> {
             lists,
             resource: None,
             scope: None,
+            bytes: Vec::new(),
         }
     }
 
@@ -138,7 +130,9 @@ impl<'a> Sharer<'a> {
         *resource = match &self.resource {
             Some((given, held)) if Arc::ptr_eq(given, resource) => held.clone(),
             _ => {
-                let held = self.lists.resource(resource.clone());
+                self.bytes.clear();
+                resource_bytes(resource, &mut self.bytes);
+                let held = self.lists.lock().0.intern(&self.bytes, resource.clone());
                 self.resource = Some((resource.clone(), held.clone()));
                 held
             }
@@ -146,7 +140,9 @@ impl<'a> Sharer<'a> {
         *scope = match &self.scope {
             Some((given, held)) if Arc::ptr_eq(given, scope) => held.clone(),
             _ => {
-                let held = self.lists.scope(scope.clone());
+                self.bytes.clear();
+                scope_bytes(scope, &mut self.bytes);
+                let held = self.lists.lock().1.intern(&self.bytes, scope.clone());
                 self.scope = Some((scope.clone(), held.clone()));
                 held
             }
@@ -154,36 +150,59 @@ impl<'a> Sharer<'a> {
     }
 }
 
-fn hash_of(f: impl FnOnce(&mut std::collections::hash_map::DefaultHasher)) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    f(&mut h);
-    h.finish()
+/// Appends `s` with its length before it, so no two sequences of strings give the same
+/// bytes.
+fn put_str(s: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s);
 }
 
-fn hash_attributes(attrs: &Attributes, h: &mut impl Hasher) {
-    attrs.len().hash(h);
+/// Bytes that equal another list's exactly when the lists are equal (a double by its
+/// bits, so equal NaNs share too).
+fn resource_bytes(attrs: &Attributes, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(attrs.len() as u64).to_le_bytes());
     for (k, v) in attrs {
-        k.hash(h);
-        hash_value(v, h);
+        put_str(k.as_bytes(), out);
+        value_bytes(v, out);
     }
 }
 
-fn hash_value(v: &AnyValue, h: &mut impl Hasher) {
-    std::mem::discriminant(v).hash(h);
+fn value_bytes(v: &AnyValue, out: &mut Vec<u8>) {
     match v {
-        AnyValue::String(s) => s.hash(h),
-        AnyValue::Bool(b) => b.hash(h),
-        AnyValue::Int(i) => i.hash(h),
-        AnyValue::Double(d) => d.to_bits().hash(h),
-        AnyValue::Bytes(b) => b.hash(h),
+        AnyValue::String(s) => {
+            out.push(0);
+            put_str(s.as_bytes(), out);
+        }
+        AnyValue::Bool(b) => out.extend_from_slice(&[1, u8::from(*b)]),
+        AnyValue::Int(i) => {
+            out.push(2);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        AnyValue::Double(d) => {
+            out.push(3);
+            out.extend_from_slice(&d.to_bits().to_le_bytes());
+        }
+        AnyValue::Bytes(b) => {
+            out.push(4);
+            put_str(b, out);
+        }
         AnyValue::Array(items) => {
-            items.len().hash(h);
+            out.push(5);
+            out.extend_from_slice(&(items.len() as u64).to_le_bytes());
             for item in items {
-                hash_value(item, h);
+                value_bytes(item, out);
             }
         }
-        AnyValue::KvList(kvs) => hash_attributes(kvs, h),
+        AnyValue::KvList(kvs) => {
+            out.push(6);
+            resource_bytes(kvs, out);
+        }
     }
+}
+
+fn scope_bytes(scope: &Scope, out: &mut Vec<u8>) {
+    put_str(scope.name.as_bytes(), out);
+    put_str(scope.version.as_bytes(), out);
 }
 
 #[cfg(test)]
@@ -198,68 +217,134 @@ mod tests {
         ])
     }
 
-    #[test]
-    fn equal_lists_become_one_and_different_ones_stay_apart() {
-        let shared = SharedLists::default();
-        let a = shared.resource(list("a"));
-        let a2 = shared.resource(list("a"));
-        let b = shared.resource(list("b"));
-        assert!(Arc::ptr_eq(&a, &a2));
-        assert!(!Arc::ptr_eq(&a, &b));
-        assert_eq!(*b, *list("b"));
-        let s = shared.scope(Arc::new(Scope {
-            name: "lib".into(),
+    fn scope(name: &str) -> Arc<Scope> {
+        Arc::new(Scope {
+            name: name.into(),
             version: "1".into(),
-        }));
-        let s2 = shared.scope(Arc::new(Scope {
-            name: "lib".into(),
-            version: "1".into(),
-        }));
-        assert!(Arc::ptr_eq(&s, &s2));
-        assert_eq!(shared.len(), (2, 1));
+        })
+    }
+
+    /// What one record of `resource` and `scope` holds after a write's sharer.
+    fn shared(
+        lists: &SharedLists,
+        resource: Arc<Attributes>,
+        scope: Arc<Scope>,
+    ) -> (Arc<Attributes>, Arc<Scope>) {
+        let (mut r, mut s) = (resource, scope);
+        Sharer::new(lists).share((&mut r, &mut s));
+        (r, s)
     }
 
     #[test]
-    fn same_hash_different_content_is_not_merged() {
+    fn equal_lists_become_one_and_different_ones_stay_apart() {
+        let lists = SharedLists::default();
+        let (a, s) = shared(&lists, list("a"), scope("lib"));
+        let (a2, s2) = shared(&lists, list("a"), scope("lib"));
+        let (b, s3) = shared(&lists, list("b"), scope("other"));
+        assert!(Arc::ptr_eq(&a, &a2) && Arc::ptr_eq(&s, &s2));
+        assert!(!Arc::ptr_eq(&a, &b) && !Arc::ptr_eq(&s, &s3));
+        assert_eq!((&*b, &*s3), (&*list("b"), &*scope("other")));
+        assert_eq!(lists.len(), (2, 2));
+    }
+
+    #[test]
+    fn content_bytes_tell_every_difference_apart() {
+        let kv = |k: &str, v: AnyValue| vec![(k.to_owned(), v)];
+        let lists = [
+            kv("a", AnyValue::String("bc".into())),
+            kv("ab", AnyValue::String("c".into())),
+            kv("a", AnyValue::Int(1)),
+            kv("a", AnyValue::Bool(true)),
+            kv("a", AnyValue::Double(1.0)),
+            kv("a", AnyValue::Double(f64::NAN)),
+            kv("a", AnyValue::Bytes(b"bc".to_vec())),
+            kv("a", AnyValue::Array(vec![AnyValue::String("bc".into())])),
+            kv("a", AnyValue::KvList(kv("b", AnyValue::String("c".into())))),
+            kv("a", AnyValue::KvList(vec![])),
+            kv("a", AnyValue::Array(vec![])),
+            vec![],
+        ];
+        let bytes: Vec<Vec<u8>> = lists
+            .iter()
+            .map(|l| {
+                let mut b = Vec::new();
+                resource_bytes(l, &mut b);
+                b
+            })
+            .collect();
+        for (i, x) in bytes.iter().enumerate() {
+            for (j, y) in bytes.iter().enumerate() {
+                assert_eq!(i == j, x == y, "{:?} against {:?}", lists[i], lists[j]);
+            }
+        }
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        scope_bytes(
+            &Scope {
+                name: "ab".into(),
+                version: "c".into(),
+            },
+            &mut x,
+        );
+        scope_bytes(
+            &Scope {
+                name: "a".into(),
+                version: "bc".into(),
+            },
+            &mut y,
+        );
+        assert_ne!(x, y);
+    }
+
+    #[test]
+    fn a_nan_list_is_shared_by_its_bits() {
+        let lists = SharedLists::default();
+        let nan = || Arc::new(vec![("x".into(), AnyValue::Double(f64::NAN))]);
+        let (a, _) = shared(&lists, nan(), scope("s"));
+        let (b, _) = shared(&lists, nan(), scope("s"));
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn one_hash_two_contents_stay_two() {
+        // Two contents in one bucket (as a hash collision would put them).
         let mut t = Table::<Attributes>::default();
-        let a = t.intern(7, list("a"));
-        let b = t.intern(7, list("b"));
+        let a = list("a");
+        t.by_hash
+            .entry(twox_hash::XxHash3_64::oneshot(b"B"))
+            .or_default()
+            .push((b"A".as_slice().into(), a.clone()));
+        t.len = 1;
+        let b = t.intern(b"B", list("b"));
         assert!(!Arc::ptr_eq(&a, &b));
-        assert_eq!(*t.intern(7, list("b")), *list("b"));
+        assert!(Arc::ptr_eq(&b, &t.intern(b"B", list("b"))));
         assert_eq!(t.len, 2);
     }
 
     #[test]
-    fn a_nan_list_is_kept_as_given() {
-        let shared = SharedLists::default();
-        let nan = || Arc::new(vec![("x".into(), AnyValue::Double(f64::NAN))]);
-        let (a, b) = (shared.resource(nan()), shared.resource(nan()));
-        assert!(!Arc::ptr_eq(&a, &b));
-    }
-
-    #[test]
     fn prune_drops_what_no_record_holds_and_the_bound_prunes_too() {
-        let shared = SharedLists::default();
-        let kept = shared.resource(list("kept"));
-        drop(shared.resource(list("gone")));
-        shared.prune();
-        assert_eq!(shared.len().0, 1);
-        assert!(Arc::ptr_eq(&kept, &shared.resource(list("kept"))));
+        let lists = SharedLists::default();
+        let (kept, _) = shared(&lists, list("kept"), scope("s"));
+        drop(shared(&lists, list("gone"), scope("gone")));
+        lists.prune();
+        assert_eq!(lists.len(), (1, 0));
+        assert!(Arc::ptr_eq(
+            &kept,
+            &shared(&lists, list("kept"), scope("s")).0
+        ));
         // Past the bound, lists no record holds go before the table grows.
         let mut t = Table::<Attributes>::default();
+        let key = |s: String| s.into_bytes();
         let live: Vec<_> = (0..FIRST_BOUND / 2)
-            .map(|i| t.intern(i as u64, list(&format!("live{i}"))))
+            .map(|i| t.intern(&key(format!("live{i}")), list(&format!("live{i}"))))
             .collect();
         for i in 0..FIRST_BOUND {
-            drop(t.intern(u64::MAX - i as u64, list(&format!("dead{i}"))));
+            drop(t.intern(&key(format!("dead{i}")), list(&format!("dead{i}"))));
         }
         assert!(t.len <= FIRST_BOUND, "{}", t.len);
         assert!(t.len >= live.len());
         for (i, l) in live.iter().enumerate() {
-            assert!(Arc::ptr_eq(
-                l,
-                &t.intern(i as u64, list(&format!("live{i}")))
-            ));
+            let again = t.intern(&key(format!("live{i}")), list("x"));
+            assert!(Arc::ptr_eq(l, &again));
         }
     }
 }
