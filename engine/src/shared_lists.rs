@@ -23,12 +23,15 @@ use crate::records::Scope;
 /// so a table of many live lists does not prune on every insert.
 const FIRST_BOUND: usize = 1024;
 
+/// A held value and its content bytes.
+type Entry<T> = (Box<[u8]>, Arc<T>);
+
 /// Values of one type held once by content: each with its content bytes
 /// ([`resource_bytes`], [`scope_bytes`]), which a lookup compares (one `memcmp`, where
 /// comparing lists would follow a pointer per string) after the bytes' hash.
 #[derive(Debug)]
 struct Table<T> {
-    by_hash: HashMap<u64, Vec<(Box<[u8]>, Arc<T>)>>,
+    by_hash: HashMap<u64, Vec<Entry<T>>>,
     len: usize,
     bound: usize,
 }
