@@ -16,8 +16,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::anyvalue::{AnyValue, Attributes};
+use crate::anyvalue::Attributes;
 use crate::records::Scope;
+use crate::signal_codec;
 
 /// Entries at which a table first prunes; it then grows to twice the entries still held,
 /// so a table of many live lists does not prune on every insert.
@@ -130,87 +131,53 @@ impl<'a> Sharer<'a> {
 
     /// Swaps a record's resource list and scope for the copies held.
     pub(crate) fn share(&mut self, (resource, scope): (&mut Arc<Attributes>, &mut Arc<Scope>)) {
-        *resource = match &self.resource {
-            Some((given, held)) if Arc::ptr_eq(given, resource) => held.clone(),
-            _ => {
-                self.bytes.clear();
-                resource_bytes(resource, &mut self.bytes);
-                let held = self.lists.lock().0.intern(&self.bytes, resource.clone());
-                self.resource = Some((resource.clone(), held.clone()));
-                held
-            }
-        };
-        *scope = match &self.scope {
-            Some((given, held)) if Arc::ptr_eq(given, scope) => held.clone(),
-            _ => {
-                self.bytes.clear();
-                scope_bytes(scope, &mut self.bytes);
-                let held = self.lists.lock().1.intern(&self.bytes, scope.clone());
-                self.scope = Some((scope.clone(), held.clone()));
-                held
-            }
-        };
+        let (lists, bytes) = (self.lists, &mut self.bytes);
+        swap(&mut self.resource, resource, |v| {
+            bytes.clear();
+            resource_bytes(v, bytes);
+            lists.lock().0.intern(bytes, v.clone())
+        });
+        swap(&mut self.scope, scope, |v| {
+            bytes.clear();
+            scope_bytes(v, bytes);
+            lists.lock().1.intern(bytes, v.clone())
+        });
     }
 }
 
-/// Appends `s` with its length before it, so no two sequences of strings give the same
-/// bytes.
-fn put_str(s: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
-    out.extend_from_slice(s);
+/// Replaces `v` by the copy held: the last one found if `v` is the list it was found for
+/// (`last`: as given, as held), else what `find` returns, remembered.
+fn swap<T>(
+    last: &mut Option<(Arc<T>, Arc<T>)>,
+    v: &mut Arc<T>,
+    find: impl FnOnce(&Arc<T>) -> Arc<T>,
+) {
+    *v = match last {
+        Some((given, held)) if Arc::ptr_eq(given, v) => held.clone(),
+        _ => {
+            let held = find(v);
+            *last = Some((v.clone(), held.clone()));
+            held
+        }
+    };
 }
 
-/// Bytes that equal another list's exactly when the lists are equal (a double by its
-/// bits, so equal NaNs share too).
+/// Bytes that equal another list's exactly when the lists are equal: the WAL's encoding
+/// of a list (`signal_codec`; length-prefixed and tagged, so it decodes back to one list
+/// only, and a double by its bits, so equal NaNs share too).
 fn resource_bytes(attrs: &Attributes, out: &mut Vec<u8>) {
-    out.extend_from_slice(&(attrs.len() as u64).to_le_bytes());
-    for (k, v) in attrs {
-        put_str(k.as_bytes(), out);
-        value_bytes(v, out);
-    }
-}
-
-fn value_bytes(v: &AnyValue, out: &mut Vec<u8>) {
-    match v {
-        AnyValue::String(s) => {
-            out.push(0);
-            put_str(s.as_bytes(), out);
-        }
-        AnyValue::Bool(b) => out.extend_from_slice(&[1, u8::from(*b)]),
-        AnyValue::Int(i) => {
-            out.push(2);
-            out.extend_from_slice(&i.to_le_bytes());
-        }
-        AnyValue::Double(d) => {
-            out.push(3);
-            out.extend_from_slice(&d.to_bits().to_le_bytes());
-        }
-        AnyValue::Bytes(b) => {
-            out.push(4);
-            put_str(b, out);
-        }
-        AnyValue::Array(items) => {
-            out.push(5);
-            out.extend_from_slice(&(items.len() as u64).to_le_bytes());
-            for item in items {
-                value_bytes(item, out);
-            }
-        }
-        AnyValue::KvList(kvs) => {
-            out.push(6);
-            resource_bytes(kvs, out);
-        }
-    }
+    signal_codec::put_attrs(out, attrs);
 }
 
 fn scope_bytes(scope: &Scope, out: &mut Vec<u8>) {
-    put_str(scope.name.as_bytes(), out);
-    put_str(scope.version.as_bytes(), out);
+    signal_codec::put_bytes(out, scope.name.as_bytes());
+    signal_codec::put_bytes(out, scope.version.as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::anyvalue::AnyValue;
 
     fn list(pod: &str) -> Arc<Attributes> {
         Arc::new(vec![

@@ -153,7 +153,7 @@ fn put_len(out: &mut Vec<u8>, n: usize) {
     put_u32(out, n as u32);
 }
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+pub(crate) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_len(out, b.len());
     out.extend_from_slice(b);
 }
@@ -191,7 +191,7 @@ fn put_value(out: &mut Vec<u8>, v: &AnyValue) {
     }
 }
 
-fn put_attrs(out: &mut Vec<u8>, attrs: &Attributes) {
+pub(crate) fn put_attrs(out: &mut Vec<u8>, attrs: &Attributes) {
     put_len(out, attrs.len());
     for (k, v) in attrs {
         put_bytes(out, k.as_bytes());
