@@ -102,10 +102,10 @@ impl Core {
     ) -> Result<Vec<(TenantId, Arc<PartFile>)>> {
         let mut published = Vec::new();
         for (tenant, start, part) in taken {
-            if part.recs.is_empty() {
+            if part.is_empty() {
                 continue;
             }
-            let mut rows: Vec<&R> = part.recs.iter().collect();
+            let mut rows: Vec<&R> = part.iter().collect();
             // Sorted as Arrow sorts, which is the order compaction's merge compares in.
             R::sort_rows(&mut rows);
             let dir = signal_partition_dir(&self.dir, R::SIGNAL, tenant, *start);
