@@ -50,6 +50,7 @@ mod sql_output;
 mod state;
 #[cfg(test)]
 mod test_rng;
+mod utf8;
 
 pub use api_error::ApiError;
 pub use auth::{Auth, AuthError, ReadTenant, Scope, TENANT_HEADER, TokenConfig, WriteTenant};

@@ -44,6 +44,7 @@ fn log_record(
     values: &mut Values,
 ) -> Read<Result<LogRecord, Refused>> {
     let mut empty = 0u64;
+    let mut list = values.take_list();
     let mut f = LogFields::default();
     let mut r = Reader { rest: bytes };
     while !r.is_empty() {
@@ -54,7 +55,7 @@ fn log_record(
             (5, LEN) => once(&mut f.body, r.len_delimited()?)?,
             (6, LEN) => attribute(
                 r.len_delimited()?,
-                &mut f.attributes,
+                &mut list,
                 &mut f.empty_attributes,
                 &mut empty,
             )?,
@@ -70,6 +71,7 @@ fn log_record(
             _ => return Err(Decline),
         }
     }
+    f.attributes = values.exact(list);
     // A body without a value is an empty value, counted; no body at all is not.
     let body = match f.body {
         Some(b) => {

@@ -282,7 +282,7 @@ fn number_point(buf: &[u8]) -> Result<Option<NumberPoint<'_>>, WireError> {
 fn utf8(bytes: &[u8]) -> Result<&str, WireError> {
     // prost refuses a string field that is not UTF-8; so does this reader's caller, by
     // handing the body to prost.
-    std::str::from_utf8(bytes).map_err(|_| WireError::Underflow)
+    crate::utf8::text(bytes).ok_or(WireError::Underflow)
 }
 
 #[cfg(test)]

@@ -128,7 +128,7 @@ fn field<'a>(r: &mut Reader<'a>, tag: u32, wire: u8) -> Read<&'a [u8]> {
 
 /// A string field's text; invalid UTF-8 declines (prost refuses it).
 pub(super) fn utf8(b: &[u8]) -> Read<&str> {
-    std::str::from_utf8(b).map_err(|_| Decline)
+    crate::utf8::text(b).ok_or(Decline)
 }
 
 /// A `fixed32` field's value.

@@ -52,6 +52,7 @@ struct SpanFields<'a> {
 /// path.
 fn span(bytes: &[u8], ctx: &Context<'_>, values: &mut Values) -> Read<Result<SpanRecord, Refused>> {
     let mut empty = 0u64;
+    let mut list = values.take_list();
     let mut f = SpanFields::default();
     let mut r = Reader { rest: bytes };
     while !r.is_empty() {
@@ -66,7 +67,7 @@ fn span(bytes: &[u8], ctx: &Context<'_>, values: &mut Values) -> Read<Result<Spa
             (8, FIXED64) => f.end = r.fixed64()?,
             (9, LEN) => attribute(
                 r.len_delimited()?,
-                &mut f.attributes,
+                &mut list,
                 &mut f.empty_attributes,
                 &mut empty,
             )?,
@@ -86,6 +87,7 @@ fn span(bytes: &[u8], ctx: &Context<'_>, values: &mut Values) -> Read<Result<Spa
             _ => return Err(Decline),
         }
     }
+    f.attributes = values.exact(list);
     let (status_code, status_message) = status(f.status.unwrap_or_default())?;
     let what = || format!("span {:?} of service {:?}", f.name, ctx.service_name);
     let ids = || {

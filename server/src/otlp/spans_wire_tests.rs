@@ -176,3 +176,19 @@ fn values_nested_past_the_readers_depth_are_left_to_prost() {
         "prost reads it (the engine's depth cap decides)"
     );
 }
+
+#[test]
+fn each_span_holds_its_attributes_in_a_vector_of_their_exact_size() {
+    let mut rng = Rng(0x5EED_0009);
+    let mut attributes = 0;
+    for _ in 0..200 {
+        let Some(batch) = translate(&body(&mut rng)) else {
+            continue;
+        };
+        for s in &batch.records {
+            assert_eq!(s.attributes.capacity(), s.attributes.len(), "{s:?}");
+            attributes += s.attributes.len();
+        }
+    }
+    assert!(attributes > 1_000, "{attributes} attributes read");
+}
