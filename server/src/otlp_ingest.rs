@@ -32,7 +32,7 @@ use crate::metrics::Signal;
 use crate::otlp::{
     Batch, Encoding, OtlpError, PartialSuccess, SignalKind, TranslateOptions, Translated,
     decode_logs, decode_metrics, decode_spans, decompress, encode_response, encode_signal_response,
-    metrics_fast, partial_success, signal_partial_success, signal_response_protobuf,
+    metrics_fast, partial_success, request_items, signal_partial_success, signal_response_protobuf,
     translate_metrics,
 };
 use crate::state::{AppState, RETRY_AFTER_SECS};
@@ -43,7 +43,9 @@ const UNMAPPED: &str = "otlp_unmapped";
 impl From<OtlpError> for ApiError {
     fn from(e: OtlpError) -> Self {
         match e {
-            OtlpError::BodyTooLarge { .. } => Self::PayloadTooLarge(e.to_string()),
+            OtlpError::BodyTooLarge { .. } | OtlpError::TooManyItems { .. } => {
+                Self::PayloadTooLarge(e.to_string())
+            }
             OtlpError::UnsupportedContentEncoding { .. } => {
                 Self::UnsupportedMediaType(e.to_string())
             }
@@ -134,6 +136,7 @@ async fn export_metrics_protobuf(
     tenant: &TenantId,
     body: Bytes,
 ) -> Result<ExportMetricsServiceResponse, ApiError> {
+    request_items::check(&body, false, request_items::POINTS, "data points")?;
     if let Ok(engine) = state.engine() {
         let t = tenant.clone();
         let body2 = body.clone();

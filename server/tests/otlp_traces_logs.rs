@@ -498,3 +498,104 @@ fn over_the_record_rate_is_429_and_unavailable_with_retry_info() {
     let status = server.terminate();
     assert!(status.success(), "{status}");
 }
+
+/// A body of many tiny records expands ~100× once decoded (an empty log record is 2 bytes
+/// of protobuf and ~200 as a struct; a 60 MB body of them once took 6.2 GB): more than
+/// 500,000 records, or 4 M JSON objects, are refused with 413 / `RESOURCE_EXHAUSTED`
+/// before decoding, counted, and nothing is stored.
+#[test]
+fn requests_of_too_many_tiny_records_are_413_and_store_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(common::bin(), dir.path(), "");
+    server.wait_ready(common::READY);
+    let over = 500_001;
+    let empty_spans = traces(vec![Span::default(); over]).encode_to_vec();
+    let empty_logs = logs(vec![OtlpLog::default(); over]).encode_to_vec();
+    let empty_points = [
+        // ExportMetricsServiceRequest → ResourceMetrics → ScopeMetrics → Metric "m" → Gauge
+        // → empty data points, written out: opentelemetry-proto's Gauge is not imported here.
+        framed(
+            0x0a,
+            &framed(
+                0x12,
+                &framed(0x12, &{
+                    let gauge = [0x0a, 0x00].repeat(over);
+                    [framed(0x0a, b"m"), framed(0x2a, &gauge)].concat()
+                }),
+            ),
+        ),
+    ]
+    .concat();
+    let json_objects = format!("{{\"resourceLogs\":[{}]}}", "{},".repeat(4_000_000) + "{}");
+    for (path, ct, body, what) in [
+        ("/v1/traces", PROTOBUF, &empty_spans[..], "500001 spans"),
+        ("/v1/logs", PROTOBUF, &empty_logs[..], "500001 log records"),
+        (
+            "/v1/metrics",
+            PROTOBUF,
+            &empty_points[..],
+            "500001 data points",
+        ),
+        (
+            "/v1/logs",
+            JSON,
+            json_objects.as_bytes(),
+            "4000002 JSON objects",
+        ),
+    ] {
+        let resp = server.post(path, &[ct], body).expect("post");
+        assert_eq!(resp.status, 413, "{path}: {}", resp.text());
+        assert!(
+            resp.text()
+                .contains(&format!("request holds {what}, over the limit")),
+            "{path}: {}",
+            resp.text()
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let status = rt.block_on(async {
+        let mut client = TraceServiceClient::connect(format!("http://{}", server.grpc))
+            .await
+            .expect("connect");
+        client
+            .export(traces(vec![Span::default(); over]))
+            .await
+            .expect_err("too many spans")
+    });
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("500001 spans"), "{status:?}");
+
+    // Refusals are counted; the server goes on storing.
+    for path in ["/v1/traces", "/v1/logs", "/v1/metrics"] {
+        let series = format!("strata_http_requests_total{{endpoint=\"{path}\",code=\"413\"}}");
+        assert!(self_metric(&server, &series) >= 1.0, "{series}");
+    }
+    let one = traces(vec![span(&[7; 16], &[7; 8], "after", vec![])]);
+    let resp = server
+        .post("/v1/traces", &[PROTOBUF], &one.encode_to_vec())
+        .expect("post");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+    let spans = common::read_spans(&data_dir(dir.path()), &EngineConfig::default(), "default");
+    assert_eq!(spans.len(), 1, "only the last span is stored");
+    assert!(
+        common::read_logs(&data_dir(dir.path()), &EngineConfig::default(), "default").is_empty()
+    );
+}
+
+/// A length-delimited protobuf field: `key`, the length as a varint, `payload`.
+fn framed(key: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![key];
+    let mut n = payload.len();
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out.extend_from_slice(payload);
+    out
+}

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::OtlpError;
 use super::json_nonfinite;
+use super::request_items::{self, LOGS, POINTS, SPANS};
 
 /// How a body (request or response) is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +132,7 @@ pub(crate) fn decode_metrics(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<ExportMetricsServiceRequest, OtlpError> {
+    request_items::check(body, encoding == Encoding::Json, POINTS, "data points")?;
     let req: ExportMetricsServiceRequest =
         decode(body, encoding, "metrics", json_nonfinite::restore_metrics)?;
     if encoding == Encoding::Json {
@@ -199,8 +201,9 @@ pub(crate) fn decode_spans(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<super::Batch<strata_engine::SpanRecord>, OtlpError> {
-    if encoding == Encoding::Protobuf
-        && let Some(batch) = super::spans_wire::translate(body)
+    let count = request_items::check(body, encoding == Encoding::Json, SPANS, "spans")?;
+    if let Some(count) = count
+        && let Some(batch) = super::spans_wire::translate_counted(body, count)
     {
         return Ok(batch);
     }
@@ -223,8 +226,9 @@ pub(crate) fn decode_logs(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<super::Batch<strata_engine::LogRecord>, OtlpError> {
-    if encoding == Encoding::Protobuf
-        && let Some(batch) = super::logs_wire::translate(body)
+    let count = request_items::check(body, encoding == Encoding::Json, LOGS, "log records")?;
+    if let Some(count) = count
+        && let Some(batch) = super::logs_wire::translate_counted(body, count)
     {
         return Ok(batch);
     }

@@ -3,7 +3,7 @@
 /// What went wrong with an OTLP request body, or with one name in it.
 ///
 /// Every variant is the client's fault: the server answers 400 / `INVALID_ARGUMENT`, except
-/// [`OtlpError::BodyTooLarge`] (413 / `RESOURCE_EXHAUSTED`) and
+/// [`OtlpError::BodyTooLarge`] and [`OtlpError::TooManyItems`] (413 / `RESOURCE_EXHAUSTED`) and
 /// [`OtlpError::UnsupportedContentEncoding`] (415 over HTTP).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum OtlpError {
@@ -17,6 +17,19 @@ pub(crate) enum OtlpError {
     #[error("request body exceeds the limit of {limit} bytes (after decompression)")]
     BodyTooLarge {
         /// The limit in bytes.
+        limit: usize,
+    },
+    /// More records (or JSON objects) than one request may hold: decoding them could take
+    /// gigabytes (`request_items`).
+    #[error(
+        "request holds {count} {what}, over the limit of {limit} per request: send smaller batches"
+    )]
+    TooManyItems {
+        /// How many the request holds.
+        count: usize,
+        /// `spans`, `log records`, `data points` or `JSON objects`.
+        what: &'static str,
+        /// The limit.
         limit: usize,
     },
     /// The gzip stream is corrupt or truncated.

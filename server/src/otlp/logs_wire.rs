@@ -15,7 +15,13 @@ use crate::remote_write::wire::{FIXED32, FIXED64, LEN, Reader, VARINT};
 /// The log records of a protobuf body as [`super::translate_logs`] gives them, or `None`
 /// when the general path must read it.
 pub(crate) fn translate(body: &[u8]) -> Option<Batch<LogRecord>> {
-    super::signal_wire::translate(body, log_record)
+    use super::request_items::{LOGS, protobuf_records};
+    translate_counted(body, protobuf_records(body, LOGS)?)
+}
+
+/// [`translate`] for a body holding `records` records, as `request_items` counted them.
+pub(crate) fn translate_counted(body: &[u8], records: usize) -> Option<Batch<LogRecord>> {
+    super::signal_wire::translate(body, records, log_record)
 }
 
 /// A log record's fields as given, its attributes converted.

@@ -29,6 +29,7 @@ mod metrics_wire;
 mod names;
 #[cfg(test)]
 mod random_otlp;
+pub(crate) mod request_items;
 mod response;
 mod signal;
 mod signal_response;

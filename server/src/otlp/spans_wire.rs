@@ -19,7 +19,13 @@ use crate::remote_write::wire::{FIXED32, FIXED64, LEN, Reader, VARINT};
 /// The spans of a protobuf body as [`super::translate_spans`] gives them, or `None` when
 /// the general path must read it.
 pub(crate) fn translate(body: &[u8]) -> Option<Batch<SpanRecord>> {
-    super::signal_wire::translate(body, span)
+    use super::request_items::{SPANS, protobuf_records};
+    translate_counted(body, protobuf_records(body, SPANS)?)
+}
+
+/// [`translate`] for a body holding `records` records, as `request_items` counted them.
+pub(crate) fn translate_counted(body: &[u8], records: usize) -> Option<Batch<SpanRecord>> {
+    super::signal_wire::translate(body, records, span)
 }
 
 /// A span's fields as given, its attributes, events and links converted.
