@@ -57,10 +57,13 @@ impl<'a> Batch<'a> {
         raw: &'a [u8],
         known: impl FnOnce(&[&[u8]]) -> Vec<Option<KnownSeries>>,
     ) -> Result<Self, ApiError> {
-        let invalid = |e: wire::WireError| {
-            ApiError::BadRequest(format!(
+        let invalid = |e: wire::WireError| match e {
+            wire::WireError::TooMany { .. } => ApiError::PayloadTooLarge(format!(
+                "{e}: send smaller requests (Prometheus: queue_config.max_samples_per_send)"
+            )),
+            _ => ApiError::BadRequest(format!(
                 "body is not a valid prometheus.WriteRequest protobuf: {e}"
-            ))
+            )),
         };
         let parsed = wire::parse(raw).map_err(invalid)?;
         let keys: Vec<&[u8]> = parsed.series.iter().map(|ps| ps.key).collect();
@@ -344,6 +347,39 @@ mod tests {
         let err = decode(&body, 64 << 20).unwrap_err();
         assert!(matches!(err, ApiError::PayloadTooLarge(_)), "{err}");
         assert!(err.to_string().contains("268435456"), "{err}");
+    }
+
+    #[test]
+    fn requests_past_the_series_sample_or_label_limits_are_413() {
+        use super::wire::{MAX_LABELS, MAX_SAMPLES, MAX_SERIES};
+        // TimeSeries { samples: [{}] }: a series of one empty sample, 4 bytes.
+        let one_sample = [0x0a, 0x02, 0x12, 0x00];
+        // TimeSeries { labels: [{}; labels], samples: [{}; samples] }.
+        let series = |labels: usize, samples: usize| {
+            let ts = [[0x0a, 0x00].repeat(labels), [0x12, 0x00].repeat(samples)].concat();
+            let mut out = vec![0x0a];
+            let mut len = ts.len();
+            while len >= 0x80 {
+                out.push((len as u8) | 0x80);
+                len >>= 7;
+            }
+            out.push(len as u8);
+            [out, ts].concat()
+        };
+        for (raw, what) in [
+            (one_sample.repeat(MAX_SERIES + 1), "series"),
+            (series(0, MAX_SAMPLES + 1), "samples"),
+            (series(MAX_LABELS + 1, 1), "labels"),
+        ] {
+            let err = Batch::parse(&raw).unwrap_err();
+            assert!(matches!(err, ApiError::PayloadTooLarge(_)), "{what}: {err}");
+            assert!(err.to_string().starts_with("more than "), "{err}");
+            assert!(err.to_string().contains(what), "{err}");
+        }
+        // At the limits: read (and refused later for their missing names, not here).
+        let raw = one_sample.repeat(MAX_SERIES);
+        let at = Batch::parse(&raw).expect("at the series limit");
+        assert_eq!(at.samples(), MAX_SERIES as u64);
     }
 
     #[test]

@@ -42,6 +42,16 @@ pub enum WireError {
     /// Groups nested deeper than [`DEPTH`].
     #[error("recursion limit reached")]
     Recursion,
+    /// More series, samples or labels than one request may hold ([`MAX_SERIES`],
+    /// [`MAX_SAMPLES`], [`MAX_LABELS`]): the body may be well formed, but reading it could
+    /// take gigabytes.
+    #[error("more than {limit} {what} in one request")]
+    TooMany {
+        /// `series`, `samples` or `labels`.
+        what: &'static str,
+        /// The limit passed.
+        limit: usize,
+    },
     /// A known field with another wire type than its declared one.
     #[error("{field}: invalid wire type {got} (expected {want})")]
     WireType {
@@ -188,7 +198,19 @@ pub(crate) struct Parsed<'a> {
     pub(crate) histograms: u64,
 }
 
-/// Reads a `WriteRequest`, all but the inside of its `Label` messages.
+/// `TimeSeries` one request may hold. A sample costs 16 bytes in memory and a series ~70
+/// bytes before its labels, where the wire spends as few as 2 and 4 (snappy makes those
+/// bytes smaller still): a 2.8 MB request of 15 M label-less samples once took the server
+/// to 3.9 GB (`docs/benchmarks.md`, "Request bombs"). Prometheus sends at most
+/// `max_samples_per_send` (default 2,000) samples per request, vmagent ~10,000.
+pub(crate) const MAX_SERIES: usize = 500_000;
+/// Float samples one request may hold.
+pub(crate) const MAX_SAMPLES: usize = 2_000_000;
+/// `Label` messages one request may hold, in series with samples.
+pub(crate) const MAX_LABELS: usize = 10_000_000;
+
+/// Reads a `WriteRequest`, all but the inside of its `Label` messages. Stops with
+/// [`WireError::TooMany`] as soon as the request passes one of the limits above.
 pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, WireError> {
     let mut out = Parsed::default();
     let mut r = Reader { rest: raw };
@@ -196,6 +218,12 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, WireError> {
     while !r.is_empty() {
         let (tag, wire) = r.key()?;
         if tag == 1 {
+            if index == MAX_SERIES {
+                return Err(WireError::TooMany {
+                    what: "series",
+                    limit: MAX_SERIES,
+                });
+            }
             expect("WriteRequest.timeseries", wire, LEN)?;
             let ts = r.len_delimited()?;
             out.timeseries(ts, index)?;
@@ -219,6 +247,12 @@ impl<'a> Parsed<'a> {
             match tag {
                 1 => {
                     expect("TimeSeries.labels", wire, LEN)?;
+                    if self.label_msgs.len() == MAX_LABELS {
+                        return Err(WireError::TooMany {
+                            what: "labels",
+                            limit: MAX_LABELS,
+                        });
+                    }
                     self.label_msgs.push(r.len_delimited()?);
                     let end = buf.len() - r.rest.len();
                     span = match span {
@@ -229,6 +263,12 @@ impl<'a> Parsed<'a> {
                 }
                 2 => {
                     expect("TimeSeries.samples", wire, LEN)?;
+                    if self.samples.len() == MAX_SAMPLES {
+                        return Err(WireError::TooMany {
+                            what: "samples",
+                            limit: MAX_SAMPLES,
+                        });
+                    }
                     self.samples.push(sample(r.len_delimited()?)?);
                 }
                 4 => {
