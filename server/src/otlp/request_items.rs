@@ -38,16 +38,21 @@ pub(crate) fn protobuf_records(body: &[u8], path: Path) -> Option<usize> {
     Some(n)
 }
 
+/// Adds to `n` the fields at the end of `path` below `bytes`.
 fn walk(bytes: &[u8], path: Path, n: &mut usize) -> Result<(), WireError> {
     let Some((fields, below)) = path.split_first() else {
-        *n += 1;
         return Ok(());
     };
     let mut r = Reader { rest: bytes };
     while !r.is_empty() {
         let (tag, wire) = r.key()?;
         if wire == LEN && fields.contains(&tag) {
-            walk(r.len_delimited()?, below, n)?;
+            let inner = r.len_delimited()?;
+            if below.is_empty() {
+                *n += 1;
+            } else {
+                walk(inner, below, n)?;
+            }
         } else {
             r.skip(tag, wire, DEPTH)?;
         }

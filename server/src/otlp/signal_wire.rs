@@ -57,8 +57,7 @@ pub(super) fn translate<R>(
         empty_values: 0,
     };
     // `records` is the count `request_items` took: the batch's vector is allocated once.
-    // Grown scope by scope, it copied every record read so far (~7% of the span reader's
-    // instructions, `docs/benchmarks.md`).
+    // Grown scope by scope, it copied every record read so far.
     batch.records.reserve_exact(records);
     let mut values = Values::default();
     let mut r = Reader { rest: body };
