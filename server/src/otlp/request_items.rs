@@ -5,8 +5,8 @@
 //! 6.2 GB, a body of empty gauge points at 2.9 GB (`docs/benchmarks.md`, "Request bombs").
 //! [`check`] refuses a request with more than [`MAX_RECORDS`] spans, log records or data
 //! points (protobuf), or more than [`MAX_JSON_OBJECTS`] JSON objects, before anything is
-//! decoded: 413 / `RESOURCE_EXHAUSTED`, counted in `strata_http_requests_total` like any
-//! answer, and nothing stored.
+//! decoded: 413 / `RESOURCE_EXHAUSTED`, counted like any answer
+//! (`strata_http_requests_total`, `strata_grpc_requests_total`), and nothing stored.
 
 use super::OtlpError;
 use crate::remote_write::wire::{DEPTH, LEN, Reader, WireError};
@@ -38,6 +38,14 @@ pub(crate) fn protobuf_records(body: &[u8], path: Path) -> Option<usize> {
     Some(n)
 }
 
+/// The records before the framing of a protobuf request goes wrong, if it does: a decoder
+/// reads them all before it meets the error.
+fn records_before_any_error(body: &[u8], path: Path) -> (usize, bool) {
+    let mut n = 0;
+    let ok = walk(body, path, &mut n).is_ok();
+    (n, ok)
+}
+
 /// Adds to `n` the fields at the end of `path` below `bytes`.
 fn walk(bytes: &[u8], path: Path, n: &mut usize) -> Result<(), WireError> {
     let Some((fields, below)) = path.split_first() else {
@@ -62,7 +70,8 @@ fn walk(bytes: &[u8], path: Path, n: &mut usize) -> Result<(), WireError> {
 
 /// Refuses a request whose records would be too many to decode: more than [`MAX_RECORDS`]
 /// along `path` in a protobuf body, more than [`MAX_JSON_OBJECTS`] objects in a JSON one.
-/// Returns the protobuf count, if the framing could be read.
+/// A malformed protobuf body is counted up to its error, since a decoder builds everything
+/// before it. Returns the protobuf count, if the whole framing could be read.
 pub(crate) fn check(
     body: &[u8],
     json: bool,
@@ -80,15 +89,15 @@ pub(crate) fn check(
         }
         return Ok(None);
     }
-    let count = protobuf_records(body, path);
-    if let Some(count) = count.filter(|&c| c > MAX_RECORDS) {
+    let (count, whole) = records_before_any_error(body, path);
+    if count > MAX_RECORDS {
         return Err(OtlpError::TooManyItems {
             count,
             what,
             limit: MAX_RECORDS,
         });
     }
-    Ok(count)
+    Ok(whole.then_some(count))
 }
 
 #[cfg(test)]
@@ -170,6 +179,13 @@ mod tests {
                 MAX_RECORDS + 1
             )
         );
+        // Cut short at the end: the records before the damage count.
+        let mut cut = body(MAX_RECORDS + 1);
+        cut.push(0x0a);
+        assert!(check(&cut, false, LOGS, "log records").is_err());
+        let mut cut = body(3);
+        cut.push(0x0a);
+        assert_eq!(check(&cut, false, LOGS, "log records").unwrap(), None);
         let json = "{}".repeat(MAX_JSON_OBJECTS + 1);
         assert!(check(json.as_bytes(), true, LOGS, "log records").is_err());
         assert_eq!(
