@@ -20,46 +20,6 @@ unsafe extern "C" {
     /// mimalloc: collects the calling thread's free pages and, with `force`, purges every
     /// arena's freed pages now instead of after `MIMALLOC_PURGE_DELAY`.
     fn mi_collect(force: bool);
-    /// mimalloc: its version, major × 10,000 + minor × 100 + patch.
-    fn mi_version() -> std::ffi::c_int;
-    /// mimalloc: sets an option (`mi_option_t`, an index into its option table).
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-    /// mimalloc: an option's value.
-    fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
-}
-
-/// The mimalloc release whose option table [`MI_OPTION_PAGE_RECLAIM_ON_FREE`] indexes
-/// (`libmimalloc-sys` 0.1.49 builds 3.3.2; `Cargo.lock` pins it).
-#[cfg(feature = "mimalloc")]
-const MI_VERSION: std::ffi::c_int = 30302;
-
-/// `mi_option_page_reclaim_on_free` in mimalloc 3.3.2's `mi_option_t` (`mimalloc.h`);
-/// `libmimalloc-sys` does not name it.
-#[cfg(feature = "mimalloc")]
-const MI_OPTION_PAGE_RECLAIM_ON_FREE: std::ffi::c_int = 35;
-
-/// Stops mimalloc from taking over, on a free, a full page another thread allocated from
-/// (`page_reclaim_on_free = -1`). The flush thread frees every record the runtime's
-/// workers built; with the default, such a free into a full page claims the page and
-/// collects it (`mi_free_try_collect_mt`), ~1,900 instructions per span in a flush. Off, a
-/// span cost ~5% less server CPU, with the same resident memory after a load
-/// (docs/benchmarks.md, "Request bombs, and a cheaper span reader"). Returns whether it
-/// was set: not for another mimalloc release, whose option table may differ, nor without
-/// mimalloc.
-pub fn keep_pages_with_their_threads() -> bool {
-    #[cfg(feature = "mimalloc")]
-    // Safety: the three calls take integers only and may be made from any thread at any
-    // time; mimalloc is linked (the `mimalloc` crate above), and the option index is used
-    // only with the release it was read from.
-    unsafe {
-        if mi_version() != MI_VERSION {
-            return false;
-        }
-        mi_option_set(MI_OPTION_PAGE_RECLAIM_ON_FREE, -1);
-        mi_option_get(MI_OPTION_PAGE_RECLAIM_ON_FREE) == -1
-    }
-    #[cfg(not(feature = "mimalloc"))]
-    false
 }
 
 #[cfg(all(not(feature = "mimalloc"), target_os = "linux", target_env = "gnu"))]
@@ -162,19 +122,5 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
             LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
         }
         p
-    }
-}
-
-#[cfg(all(test, feature = "mimalloc"))]
-mod tests {
-    /// Fails when `libmimalloc-sys` moves to another mimalloc release: then read
-    /// `mi_option_page_reclaim_on_free`'s index from its `mimalloc.h` again and update
-    /// `MI_VERSION` and the index.
-    #[test]
-    fn the_reclaim_option_is_set_on_the_linked_mimalloc() {
-        // Safety: as in `keep_pages_with_their_threads`.
-        let version = unsafe { super::mi_version() };
-        assert_eq!(version, super::MI_VERSION, "re-check the option index");
-        assert!(super::keep_pages_with_their_threads());
     }
 }

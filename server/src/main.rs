@@ -38,9 +38,6 @@ fn main() -> ExitCode {
                 tracing::warn!(error = %e, "cannot turn transparent huge pages off");
             }
             strata_engine::set_memory_release(strata_server::allocator::release_memory);
-            if !strata_server::allocator::keep_pages_with_their_threads() {
-                tracing::debug!("allocator: page_reclaim_on_free left at its default");
-            }
             args.config.load().and_then(strata_server::run_server)
         }
         Command::Promql(args) => strata_server::run_promql(&args, &mut std::io::stdout().lock()),
