@@ -590,12 +590,7 @@ fn requests_of_too_many_tiny_records_are_413_and_store_nothing() {
 /// A length-delimited protobuf field: `key`, the length as a varint, `payload`.
 fn framed(key: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![key];
-    let mut n = payload.len();
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
+    prost::encoding::encode_varint(payload.len() as u64, &mut out);
     out.extend_from_slice(payload);
     out
 }

@@ -114,12 +114,7 @@ fn a_request_of_too_many_tiny_samples_is_413_and_stores_nothing() {
     // WriteRequest { timeseries: [{ samples: [{}; 2_000_001] }] }, framed by hand.
     let samples = [0x12, 0x00].repeat(2_000_001);
     let mut raw = vec![0x0a];
-    let mut len = samples.len();
-    while len >= 0x80 {
-        raw.push((len as u8) | 0x80);
-        len >>= 7;
-    }
-    raw.push(len as u8);
+    prost::encoding::encode_varint(samples.len() as u64, &mut raw);
     raw.extend_from_slice(&samples);
     let body = snap::raw::Encoder::new()
         .compress_vec(&raw)

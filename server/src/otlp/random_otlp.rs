@@ -157,6 +157,7 @@ pub(super) fn random_requests<R: Debug>(
     request: impl Fn(&mut Rng) -> Vec<u8>,
     fast: fn(&[u8]) -> Option<Batch<R>>,
     general: fn(&[u8]) -> Option<String>,
+    attributes: fn(&R) -> &strata_engine::Attributes,
     least: [u64; 3],
 ) {
     let mut rng = Rng(seed);
@@ -165,6 +166,11 @@ pub(super) fn random_requests<R: Debug>(
         let body = request(&mut rng);
         let batch = fast(&body).expect("a plain request is read in place");
         assert_eq!(Some(format!("{batch:?}")), general(&body));
+        for r in &batch.records {
+            // Each record's attributes in a vector of their exact size (`Values::exact`).
+            let a = attributes(r);
+            assert_eq!(a.capacity(), a.len(), "{r:?}");
+        }
         seen[0] += batch.records.len() as u64;
         seen[1] += batch.rejected.rejected_total();
         seen[2] += batch.empty_values;

@@ -194,13 +194,9 @@ mod tests {
         );
     }
 
-    fn varint(mut n: usize) -> Vec<u8> {
+    fn varint(n: usize) -> Vec<u8> {
         let mut out = Vec::new();
-        while n >= 0x80 {
-            out.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        out.push(n as u8);
+        prost::encoding::encode_varint(n as u64, &mut out);
         out
     }
 }

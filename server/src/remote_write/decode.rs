@@ -358,12 +358,7 @@ mod tests {
         let series = |labels: usize, samples: usize| {
             let ts = [[0x0a, 0x00].repeat(labels), [0x12, 0x00].repeat(samples)].concat();
             let mut out = vec![0x0a];
-            let mut len = ts.len();
-            while len >= 0x80 {
-                out.push((len as u8) | 0x80);
-                len >>= 7;
-            }
-            out.push(len as u8);
+            prost::encoding::encode_varint(ts.len() as u64, &mut out);
             [out, ts].concat()
         };
         for (raw, what) in [
