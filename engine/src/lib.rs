@@ -81,6 +81,7 @@ mod signal_outcome;
 mod signal_read;
 mod signal_store;
 mod snapshot;
+mod span_columns;
 mod span_search;
 mod spans_arrow;
 mod telemetry;

@@ -4,60 +4,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, FixedSizeBinaryArray, Int32Array, Int64Array, Int64Builder, ListArray,
-    MapArray, StringArray, StringBuilder, StructArray, TimestampNanosecondArray, UInt32Array,
+    Array, ArrayRef, FixedSizeBinaryArray, Int32Array, ListArray, MapArray, StringArray,
+    StructArray, TimestampNanosecondArray, UInt32Array,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{Field, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use crate::Result;
-use crate::anyvalue::AnyValue;
 use crate::records::{Scope, SpanEvent, SpanLink, SpanRecord};
-use crate::signal_arrow::{
-    AttrBuilder, Cols, batch_of, fields_of, ids, mem, opt_ids, read_attrs, times,
-};
-
-/// Well-known string attributes copied into columns of their own (column, attribute key).
-const STRING_COLUMNS: [(&str, &str); 5] = [
-    ("http_request_method", "http.request.method"),
-    ("http_route", "http.route"),
-    ("db_system", "db.system"),
-    ("rpc_method", "rpc.method"),
-    ("error_type", "error.type"),
-];
-
-/// The well-known attribute columns of `spans`: the [`STRING_COLUMNS`] in order, and
-/// `http_response_status_code`. One pass over each span's attributes, each key matched
-/// once (keys are unique in a list), instead of a search of the list per column.
-fn well_known(spans: &[&SpanRecord]) -> ([ArrayRef; 5], ArrayRef) {
-    let mut strings: [StringBuilder; 5] =
-        std::array::from_fn(|_| StringBuilder::with_capacity(spans.len(), 0));
-    let mut status = Int64Builder::with_capacity(spans.len());
-    for s in spans {
-        let mut found: [Option<&str>; 5] = [None; 5];
-        let mut code = None;
-        for (k, v) in &s.attributes {
-            match v {
-                AnyValue::String(v) => {
-                    if let Some(i) = STRING_COLUMNS.iter().position(|(_, key)| key == k) {
-                        found[i] = Some(v.as_str());
-                    }
-                }
-                AnyValue::Int(v) if k == "http.response.status_code" => code = Some(*v),
-                _ => {}
-            }
-        }
-        for (b, v) in strings.iter_mut().zip(found) {
-            b.append_option(v);
-        }
-        status.append_option(code);
-    }
-    (
-        strings.map(|mut b| Arc::new(b.finish()) as ArrayRef),
-        Arc::new(status.finish()),
-    )
-}
+use crate::signal_arrow::{AttrBuilder, Cols, batch_of, fields_of, ids, mem, read_attrs, times};
+use crate::span_columns::TopColumns;
 
 /// The schema of spans files and of span snapshot batches.
 pub fn spans_schema() -> SchemaRef {
@@ -82,34 +39,43 @@ fn list(struct_cols: Vec<(&str, ArrayRef, bool)>, lens: Vec<usize>) -> Result<Ar
     Ok(Arc::new(list))
 }
 
+/// Rows [`AttrBuilder::for_rows`] sizes a batch's span attribute buffers from: a sample,
+/// so that sizing does not walk every record once more.
+const SIZING_SAMPLE: usize = 64;
+
 /// Spans as one batch, in the order given.
 pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
-    let strings = |f: fn(&SpanRecord) -> &str| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(spans.iter().map(|s| f(s))))
-    };
-    let u32s = |f: fn(&SpanRecord) -> u32| -> ArrayRef {
-        Arc::new(UInt32Array::from_iter_values(spans.iter().map(|s| f(s))))
-    };
-    // Buffers sized up front: span attributes from all spans, resource attributes (the
-    // same few lists, shared) from the first span's.
-    let mut attrs = AttrBuilder::for_rows(spans.len(), spans.iter().map(|s| &s.attributes));
+    // Buffers sized up front: span attributes from a sample of the spans, resource
+    // attributes (the same few lists, shared) from the first span's.
+    let mut attrs = AttrBuilder::for_rows(
+        spans.len(),
+        spans.iter().take(SIZING_SAMPLE).map(|s| &s.attributes),
+    );
     let mut resource = AttrBuilder::for_rows(
         spans.len(),
         spans.iter().take(1).map(|s| &*s.resource_attributes),
     );
+    let mut top = TopColumns::with_capacity(spans.len());
     let (mut ev_attrs, mut ln_attrs) = (AttrBuilder::new(), AttrBuilder::new());
     let (mut ev_time, mut ev_name, mut ev_dropped) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ln_trace, mut ln_span, mut ln_state, mut ln_dropped) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ev_lens, mut ln_lens) = (
+        Vec::with_capacity(spans.len()),
+        Vec::with_capacity(spans.len()),
+    );
     for s in spans {
+        top.push(s);
         attrs.append(&s.attributes)?;
         resource.append_shared(&s.resource_attributes)?;
+        ev_lens.push(s.events.len());
         for e in &s.events {
             ev_time.push(Some(e.time_ns));
             ev_name.push(e.name.as_str());
             ev_dropped.push(e.dropped_attributes_count);
             ev_attrs.append(&e.attributes)?;
         }
+        ln_lens.push(s.links.len());
         for l in &s.links {
             ln_trace.push(l.trace_id);
             ln_span.push(l.span_id);
@@ -134,7 +100,7 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
                 false,
             ),
         ],
-        spans.iter().map(|s| s.events.len()).collect(),
+        ev_lens,
     )?;
     let links = list(
         vec![
@@ -149,81 +115,18 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
                 false,
             ),
         ],
-        spans.iter().map(|s| s.links.len()).collect(),
+        ln_lens,
     )?;
-    let mut cols: Vec<(&str, ArrayRef, bool)> = vec![
-        ("trace_id", ids(spans.iter().map(|s| s.trace_id))?, false),
-        ("span_id", ids(spans.iter().map(|s| s.span_id))?, false),
-        (
-            "parent_span_id",
-            opt_ids(spans.iter().map(|s| s.parent_span_id))?,
-            true,
-        ),
-        ("trace_state", strings(|s| &s.trace_state), false),
-        ("flags", u32s(|s| s.flags), false),
-        ("service_name", strings(|s| &s.service_name), false),
-        ("name", strings(|s| &s.name), false),
-        (
-            "kind",
-            Arc::new(Int32Array::from_iter_values(spans.iter().map(|s| s.kind))),
-            false,
-        ),
-        (
-            "start_time",
-            times(spans.iter().map(|s| Some(s.start_ns)).collect()),
-            false,
-        ),
-        (
-            "end_time",
-            times(spans.iter().map(|s| Some(s.end_ns)).collect()),
-            false,
-        ),
-        (
-            "duration_ns",
-            Arc::new(Int64Array::from_iter_values(
-                spans.iter().map(|s| s.end_ns.saturating_sub(s.start_ns)),
-            )),
-            false,
-        ),
-        (
-            "status_code",
-            Arc::new(Int32Array::from_iter_values(
-                spans.iter().map(|s| s.status_code),
-            )),
-            false,
-        ),
-        ("status_message", strings(|s| &s.status_message), false),
-    ];
-    let (known, status) = well_known(spans);
-    for ((col, _), values) in STRING_COLUMNS.iter().zip(known) {
-        cols.push((col, values, true));
-    }
-    cols.push(("http_response_status_code", status, true));
+    let (mut cols, scope, dropped) = top.finish()?;
     cols.extend([
         ("attributes", attrs, false),
         ("attribute_types", attr_types, false),
         ("resource_attributes", resource, false),
         ("resource_attribute_types", resource_types, false),
-        ("scope_name", strings(|s| &s.scope.name), false),
-        ("scope_version", strings(|s| &s.scope.version), false),
-        ("events", events, false),
-        ("links", links, false),
-        (
-            "dropped_attributes_count",
-            u32s(|s| s.dropped_attributes_count),
-            false,
-        ),
-        (
-            "dropped_events_count",
-            u32s(|s| s.dropped_events_count),
-            false,
-        ),
-        (
-            "dropped_links_count",
-            u32s(|s| s.dropped_links_count),
-            false,
-        ),
     ]);
+    cols.extend(scope);
+    cols.extend([("events", events, false), ("links", links, false)]);
+    cols.extend(dropped);
     batch_of(cols)
 }
 
@@ -348,7 +251,11 @@ pub(crate) fn spans_from_batch_at(batch: &RecordBatch, path: &Path) -> Result<Ve
 
 #[cfg(test)]
 mod tests {
+    use arrow::array::Int64Array;
+
     use super::*;
+    use crate::anyvalue::AnyValue;
+    use crate::span_columns::{STRING_COLUMNS, string_column};
 
     #[test]
     fn empty_and_full_spans_round_trip_through_arrow() {
@@ -412,6 +319,69 @@ mod tests {
             .unwrap();
         assert_eq!((route.value(0), route.is_null(1)), ("/x", true));
         assert_eq!(batch.column_by_name("duration_ns").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn well_known_columns_copy_their_key_of_their_type_and_nothing_else() {
+        let span = |attributes: Vec<(&str, AnyValue)>| SpanRecord {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            attributes: attributes
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            ..SpanRecord::default()
+        };
+        let s = |v: &str| AnyValue::String(v.to_owned());
+        let all = span(vec![
+            ("error.type", s("timeout")),
+            ("rpc.method", s("Get")),
+            ("db.system", s("postgresql")),
+            ("http.route", s("/a")),
+            ("http.request.method", s("GET")),
+            ("http.response.status_code", AnyValue::Int(404)),
+        ]);
+        // Near misses of every key, and the keys with values of another type.
+        let none = span(vec![
+            ("http.routes", s("/b")),
+            ("http.rout", s("/b")),
+            ("HTTP.route", s("/b")),
+            ("error.typE", s("x")),
+            ("rpc.methods", s("x")),
+            ("db.systen", s("x")),
+            ("http.request.method ", s("x")),
+            ("http.response.status_code ", AnyValue::Int(1)),
+            ("http.response.status_codes", AnyValue::Int(1)),
+        ]);
+        let mistyped = span(vec![
+            ("http.route", AnyValue::Int(7)),
+            ("db.system", AnyValue::Bool(true)),
+            ("http.response.status_code", s("404")),
+        ]);
+        let batch = spans_batch(&[&all, &none, &mistyped]).unwrap();
+        let expected = ["GET", "/a", "postgresql", "Get", "timeout"];
+        for ((column, key), want) in STRING_COLUMNS.iter().zip(expected) {
+            assert_eq!(string_column(key).map(|i| STRING_COLUMNS[i].1), Some(*key));
+            let col = batch
+                .column_by_name(column)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            assert_eq!(col.value(0), want, "{column}");
+            assert!(col.is_null(1) && col.is_null(2), "{column}");
+        }
+        let code = batch
+            .column_by_name("http_response_status_code")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(code.value(0), 404);
+        assert!(code.is_null(1) && code.is_null(2));
+        // Every attribute stays in the map, matched or not.
+        let back = spans_from_batch(&batch).unwrap();
+        assert_eq!(back, vec![all, none, mistyped]);
     }
 
     #[test]

@@ -1,0 +1,231 @@
+//! The columns of the spans table that are not nested (`docs/formats/spans-logs.md`),
+//! filled in one pass over a batch's records: each record is read once, while it is in
+//! cache, instead of once per column. A flush's records lie scattered over the heap, so
+//! those reads were most of what building a batch cost (`docs/benchmarks.md`, "One pass
+//! over the records").
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, FixedSizeBinaryArray, Int32Array, Int64Array, Int64Builder, NullBufferBuilder,
+    StringBuilder, TimestampNanosecondArray, UInt32Array,
+};
+use arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
+
+use crate::Result;
+use crate::anyvalue::AnyValue;
+use crate::records::SpanRecord;
+use crate::signal_arrow::mem;
+
+/// A column of a batch under construction: name, array, nullable.
+pub(crate) type Column = (&'static str, ArrayRef, bool);
+
+/// Well-known string attributes copied into columns of their own (column, attribute key).
+pub(crate) const STRING_COLUMNS: [(&str, &str); 5] = [
+    ("http_request_method", "http.request.method"),
+    ("http_route", "http.route"),
+    ("db_system", "db.system"),
+    ("rpc_method", "rpc.method"),
+    ("error_type", "error.type"),
+];
+
+/// The [`STRING_COLUMNS`] index of attribute key `key`, if it names one. A `match` on the
+/// key compares its length first and at most one key's bytes, where a search of the table
+/// compared the bytes of every key of the same length.
+pub(crate) fn string_column(key: &str) -> Option<usize> {
+    match key {
+        "http.request.method" => Some(0),
+        "http.route" => Some(1),
+        "db.system" => Some(2),
+        "rpc.method" => Some(3),
+        "error.type" => Some(4),
+        _ => None,
+    }
+}
+
+/// The columns of `spans` that are not nested, for one batch: a row per [`TopColumns::push`].
+pub(crate) struct TopColumns {
+    trace_id: Vec<u8>,
+    span_id: Vec<u8>,
+    parent_span_id: Vec<u8>,
+    parent_valid: NullBufferBuilder,
+    trace_state: StringBuilder,
+    flags: Vec<u32>,
+    service_name: StringBuilder,
+    name: StringBuilder,
+    kind: Vec<i32>,
+    start: Vec<i64>,
+    end: Vec<i64>,
+    duration: Vec<i64>,
+    status_code: Vec<i32>,
+    status_message: StringBuilder,
+    /// The [`STRING_COLUMNS`], in order.
+    known: [StringBuilder; 5],
+    http_status: Int64Builder,
+    scope_name: StringBuilder,
+    scope_version: StringBuilder,
+    dropped_attributes: Vec<u32>,
+    dropped_events: Vec<u32>,
+    dropped_links: Vec<u32>,
+}
+
+impl TopColumns {
+    pub(crate) fn with_capacity(rows: usize) -> Self {
+        let text = |bytes_per_row: usize| StringBuilder::with_capacity(rows, rows * bytes_per_row);
+        Self {
+            trace_id: Vec::with_capacity(rows * 16),
+            span_id: Vec::with_capacity(rows * 8),
+            parent_span_id: Vec::with_capacity(rows * 8),
+            parent_valid: NullBufferBuilder::new(rows),
+            trace_state: text(0),
+            flags: Vec::with_capacity(rows),
+            service_name: text(16),
+            name: text(24),
+            kind: Vec::with_capacity(rows),
+            start: Vec::with_capacity(rows),
+            end: Vec::with_capacity(rows),
+            duration: Vec::with_capacity(rows),
+            status_code: Vec::with_capacity(rows),
+            status_message: text(0),
+            known: std::array::from_fn(|_| text(0)),
+            http_status: Int64Builder::with_capacity(rows),
+            scope_name: text(16),
+            scope_version: text(8),
+            dropped_attributes: Vec::with_capacity(rows),
+            dropped_events: Vec::with_capacity(rows),
+            dropped_links: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Appends one span's values.
+    pub(crate) fn push(&mut self, s: &SpanRecord) {
+        self.trace_id.extend_from_slice(&s.trace_id);
+        self.span_id.extend_from_slice(&s.span_id);
+        match s.parent_span_id {
+            Some(p) => {
+                self.parent_span_id.extend_from_slice(&p);
+                self.parent_valid.append_non_null();
+            }
+            None => {
+                self.parent_span_id.extend_from_slice(&[0; 8]);
+                self.parent_valid.append_null();
+            }
+        }
+        self.trace_state.append_value(&s.trace_state);
+        self.flags.push(s.flags);
+        self.service_name.append_value(&s.service_name);
+        self.name.append_value(&s.name);
+        self.kind.push(s.kind);
+        self.start.push(s.start_ns);
+        self.end.push(s.end_ns);
+        self.duration.push(s.end_ns.saturating_sub(s.start_ns));
+        self.status_code.push(s.status_code);
+        self.status_message.append_value(&s.status_message);
+        // Keys are unique in a list, so each column matches at most one attribute.
+        let mut found: [Option<&str>; 5] = [None; 5];
+        let mut code = None;
+        for (k, v) in &s.attributes {
+            match v {
+                AnyValue::String(v) => {
+                    if let Some(i) = string_column(k) {
+                        found[i] = Some(v.as_str());
+                    }
+                }
+                AnyValue::Int(v) if k == "http.response.status_code" => code = Some(*v),
+                _ => {}
+            }
+        }
+        for (b, v) in self.known.iter_mut().zip(found) {
+            b.append_option(v);
+        }
+        self.http_status.append_option(code);
+        self.scope_name.append_value(&s.scope.name);
+        self.scope_version.append_value(&s.scope.version);
+        self.dropped_attributes.push(s.dropped_attributes_count);
+        self.dropped_events.push(s.dropped_events_count);
+        self.dropped_links.push(s.dropped_links_count);
+    }
+
+    /// The arrays, in the table's order: the columns before the attribute maps (ids to
+    /// `http_response_status_code`), the two scope columns, the three dropped counts.
+    pub(crate) fn finish(self) -> Result<(Vec<Column>, [Column; 2], [Column; 3])> {
+        let Self {
+            trace_id,
+            span_id,
+            parent_span_id,
+            mut parent_valid,
+            mut trace_state,
+            flags,
+            mut service_name,
+            mut name,
+            kind,
+            start,
+            end,
+            duration,
+            status_code,
+            mut status_message,
+            known,
+            mut http_status,
+            mut scope_name,
+            mut scope_version,
+            dropped_attributes,
+            dropped_events,
+            dropped_links,
+        } = self;
+        let u32s = |v: Vec<u32>| -> ArrayRef { Arc::new(UInt32Array::from(v)) };
+        let i32s = |v: Vec<i32>| -> ArrayRef { Arc::new(Int32Array::from(v)) };
+        let mut head: Vec<Column> = vec![
+            ("trace_id", id_column::<16>(trace_id, None)?, false),
+            ("span_id", id_column::<8>(span_id, None)?, false),
+            (
+                "parent_span_id",
+                id_column::<8>(parent_span_id, parent_valid.finish())?,
+                true,
+            ),
+            ("trace_state", Arc::new(trace_state.finish()), false),
+            ("flags", u32s(flags), false),
+            ("service_name", Arc::new(service_name.finish()), false),
+            ("name", Arc::new(name.finish()), false),
+            ("kind", i32s(kind), false),
+            ("start_time", time_column(start), false),
+            ("end_time", time_column(end), false),
+            ("duration_ns", Arc::new(Int64Array::from(duration)), false),
+            ("status_code", i32s(status_code), false),
+            ("status_message", Arc::new(status_message.finish()), false),
+        ];
+        for ((col, _), mut values) in STRING_COLUMNS.iter().zip(known) {
+            head.push((col, Arc::new(values.finish()), true));
+        }
+        head.push((
+            "http_response_status_code",
+            Arc::new(http_status.finish()),
+            true,
+        ));
+        let scope = [
+            (
+                "scope_name",
+                Arc::new(scope_name.finish()) as ArrayRef,
+                false,
+            ),
+            ("scope_version", Arc::new(scope_version.finish()), false),
+        ];
+        let dropped = [
+            ("dropped_attributes_count", u32s(dropped_attributes), false),
+            ("dropped_events_count", u32s(dropped_events), false),
+            ("dropped_links_count", u32s(dropped_links), false),
+        ];
+        Ok((head, scope, dropped))
+    }
+}
+
+/// An id column from its concatenated bytes (a null row holds zeros).
+fn id_column<const N: usize>(bytes: Vec<u8>, nulls: Option<NullBuffer>) -> Result<ArrayRef> {
+    let array =
+        FixedSizeBinaryArray::try_new(N as i32, Buffer::from_vec(bytes), nulls).map_err(mem)?;
+    Ok(Arc::new(array))
+}
+
+/// A UTC nanosecond timestamp column without nulls.
+fn time_column(values: Vec<i64>) -> ArrayRef {
+    Arc::new(TimestampNanosecondArray::new(ScalarBuffer::from(values), None).with_timezone("UTC"))
+}
