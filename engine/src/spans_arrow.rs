@@ -14,7 +14,7 @@ use arrow::record_batch::RecordBatch;
 use crate::Result;
 use crate::records::{Scope, SpanEvent, SpanLink, SpanRecord};
 use crate::signal_arrow::{AttrBuilder, Cols, batch_of, fields_of, ids, mem, read_attrs, times};
-use crate::span_columns::TopColumns;
+use crate::span_columns::{self, TopColumns};
 
 /// The schema of spans files and of span snapshot batches.
 pub fn spans_schema() -> SchemaRef {
@@ -64,7 +64,8 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
         Vec::with_capacity(spans.len()),
         Vec::with_capacity(spans.len()),
     );
-    for s in spans {
+    for (i, s) in spans.iter().enumerate() {
+        span_columns::prefetch(spans, i);
         top.push(s);
         attrs.append(&s.attributes)?;
         resource.append_shared(&s.resource_attributes)?;
