@@ -11,12 +11,9 @@
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value::Value};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use prost::Message;
-use strata_benches::span_gen::{Rng, request, trace};
+use strata_benches::span_gen::{Rng, logs_request, request, trace};
 use strata_server::decoders::{
     OtlpBody, otlp_logs, otlp_logs_in_place, otlp_spans, otlp_spans_in_place,
 };
@@ -41,53 +38,10 @@ fn traces() -> ExportTraceServiceRequest {
     )
 }
 
-/// One log record per span of `traces`, under the same resources and scopes.
-fn logs(traces: &ExportTraceServiceRequest) -> ExportLogsServiceRequest {
-    let resource_logs = traces
-        .resource_spans
-        .iter()
-        .map(|rs| ResourceLogs {
-            resource: rs.resource.clone(),
-            scope_logs: rs
-                .scope_spans
-                .iter()
-                .map(|ss| ScopeLogs {
-                    scope: ss.scope.clone(),
-                    log_records: ss
-                        .spans
-                        .iter()
-                        .map(|s| LogRecord {
-                            time_unix_nano: s.end_time_unix_nano,
-                            observed_time_unix_nano: s.end_time_unix_nano + 1_000,
-                            severity_number: 9,
-                            severity_text: "INFO".into(),
-                            body: Some(AnyValue {
-                                value: Some(Value::StringValue(format!(
-                                    "{} finished in {} ns",
-                                    s.name,
-                                    s.end_time_unix_nano - s.start_time_unix_nano
-                                ))),
-                            }),
-                            attributes: s.attributes.clone(),
-                            trace_id: s.trace_id.clone(),
-                            span_id: s.span_id.clone(),
-                            flags: 1,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    schema_url: String::new(),
-                })
-                .collect(),
-            schema_url: String::new(),
-        })
-        .collect();
-    ExportLogsServiceRequest { resource_logs }
-}
-
 fn otlp_decode(c: &mut Criterion) {
     let traces = traces();
     let spans_body = traces.encode_to_vec();
-    let logs_body = logs(&traces).encode_to_vec();
+    let logs_body = logs_request(&traces).encode_to_vec();
     let limit = 64 << 20;
     let spans = otlp_spans(&spans_body, PROTOBUF, limit)
         .expect("spans decode")

@@ -5,10 +5,12 @@
 //! `rpc.method`, ...), ~2% errors with an `exception` event, and a `cache.miss` event on
 //! ~10% of the other spans. Deterministic: a batch is a function of its seed.
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, InstrumentationScope, KeyValue, any_value::Value,
 };
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
@@ -500,6 +502,51 @@ pub fn request(traces: Vec<GenTrace>) -> ExportTraceServiceRequest {
             })
             .collect(),
     }
+}
+
+/// One log record per span of `traces`, under the same resources and scopes: the span's
+/// end time, `INFO`, a text body naming the span and its duration, the span's attributes
+/// and ids (the logs load of `otlp_decode` and `log_flush`).
+pub fn logs_request(traces: &ExportTraceServiceRequest) -> ExportLogsServiceRequest {
+    let resource_logs = traces
+        .resource_spans
+        .iter()
+        .map(|rs| ResourceLogs {
+            resource: rs.resource.clone(),
+            scope_logs: rs
+                .scope_spans
+                .iter()
+                .map(|ss| ScopeLogs {
+                    scope: ss.scope.clone(),
+                    log_records: ss
+                        .spans
+                        .iter()
+                        .map(|s| LogRecord {
+                            time_unix_nano: s.end_time_unix_nano,
+                            observed_time_unix_nano: s.end_time_unix_nano + 1_000,
+                            severity_number: 9,
+                            severity_text: "INFO".into(),
+                            body: Some(AnyValue {
+                                value: Some(Value::StringValue(format!(
+                                    "{} finished in {} ns",
+                                    s.name,
+                                    s.end_time_unix_nano - s.start_time_unix_nano
+                                ))),
+                            }),
+                            attributes: s.attributes.clone(),
+                            trace_id: s.trace_id.clone(),
+                            span_id: s.span_id.clone(),
+                            flags: 1,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    schema_url: String::new(),
+                })
+                .collect(),
+            schema_url: String::new(),
+        })
+        .collect();
+    ExportLogsServiceRequest { resource_logs }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! The steps of a span flush one at a time, for `benches/benches/span_flush.rs` to measure
-//! apart: the flush itself runs them in one call (`signal_flush::write_sorted`), which
-//! only a profile can split. Not a stable API: hidden from the docs, used by the benches.
+//! The steps of a span or log flush one at a time, for `benches/benches/span_flush.rs`
+//! and `log_flush.rs` to measure apart: the flush itself runs them in one call
+//! (`signal_flush::write_sorted`), which only a profile can split. Not a stable API: hidden from the docs, used by the benches.
 
 use std::io::Write;
 use std::path::Path;
@@ -10,7 +10,7 @@ use parquet::arrow::ArrowWriter;
 
 use crate::Result;
 use crate::parquet_io::{bad, signal_props};
-use crate::records::SpanRecord;
+use crate::records::{LogRecord, SpanRecord};
 use crate::signal::Signal;
 use crate::signal_flush::{FlushOrder, sort_key};
 
@@ -23,6 +23,17 @@ pub fn sort_spans(rows: &mut [&SpanRecord]) {
 /// builds for each batch of at most 8,192 rows).
 pub fn spans_batch(rows: &[&SpanRecord]) -> Result<RecordBatch> {
     crate::spans_arrow::spans_batch(rows)
+}
+
+/// Sorts log records into the flush's file order (service, time).
+pub fn sort_logs(rows: &mut [&LogRecord]) {
+    LogRecord::sort_rows(rows);
+}
+
+/// Log records as one Arrow batch of the logs file's schema, in the order given (what the
+/// flush builds for each batch of at most 8,192 rows).
+pub fn logs_batch(rows: &[&LogRecord]) -> Result<RecordBatch> {
+    crate::logs_arrow::logs_batch(rows)
 }
 
 /// `batch` in the flush's file order, sorted by its columns (what a head that keeps

@@ -35,6 +35,7 @@
 //! ```
 
 mod anyvalue;
+mod cache_hint;
 mod clock;
 mod codec;
 mod compact;
@@ -48,6 +49,7 @@ mod handle;
 mod head;
 mod index;
 mod labels;
+mod log_columns;
 mod logs_arrow;
 mod matcher;
 mod memory;

@@ -4,16 +4,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, FixedSizeBinaryArray, Int32Array, MapArray, StringArray,
-    TimestampNanosecondArray, UInt32Array,
+    Array, FixedSizeBinaryArray, Int32Array, MapArray, StringArray, TimestampNanosecondArray,
+    UInt32Array,
 };
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::Result;
 use crate::anyvalue::AnyValue;
+use crate::log_columns::{self, LogColumns};
 use crate::records::{LogRecord, Scope};
-use crate::signal_arrow::{AttrBuilder, Cols, batch_of, opt_ids, read_attrs, times};
+use crate::signal_arrow::{AttrBuilder, Cols, batch_of, read_attrs};
 
 /// The schema of logs files and of log snapshot batches.
 pub fn logs_schema() -> SchemaRef {
@@ -23,70 +24,38 @@ pub fn logs_schema() -> SchemaRef {
     )
 }
 
-/// Log records as one batch, in the order given.
+/// Rows [`AttrBuilder::for_rows`] sizes a batch's attribute buffers from.
+const SIZING_SAMPLE: usize = 64;
+
+/// Log records as one batch, in the order given: one pass over the records
+/// (`log_columns.rs`).
 pub(crate) fn logs_batch(logs: &[&LogRecord]) -> Result<RecordBatch> {
-    let strings = |f: fn(&LogRecord) -> &str| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(logs.iter().map(|r| f(r))))
-    };
-    let u32s = |f: fn(&LogRecord) -> u32| -> ArrayRef {
-        Arc::new(UInt32Array::from_iter_values(logs.iter().map(|r| f(r))))
-    };
-    let mut attrs = AttrBuilder::new();
-    let mut resource = AttrBuilder::new();
-    for r in logs {
+    let mut attrs = AttrBuilder::for_rows(
+        logs.len(),
+        logs.iter().take(SIZING_SAMPLE).map(|r| &r.attributes),
+    );
+    let mut resource = AttrBuilder::for_rows(
+        logs.len(),
+        logs.iter().take(1).map(|r| &*r.resource_attributes),
+    );
+    let mut top = LogColumns::with_capacity(logs.len());
+    for (i, r) in logs.iter().enumerate() {
+        log_columns::prefetch(logs, i);
+        top.push(r)?;
         attrs.append(&r.attributes)?;
         resource.append_shared(&r.resource_attributes)?;
     }
     let (attrs, attr_types) = attrs.finish()?;
     let (resource, resource_types) = resource.finish()?;
-    let body: ArrayRef = Arc::new(StringArray::from_iter(
-        logs.iter().map(|r| r.body.as_ref().map(AnyValue::to_text)),
-    ));
-    let body_type: ArrayRef =
-        Arc::new(StringArray::from_iter(logs.iter().map(|r| {
-            r.body.as_ref().map(|b| b.type_name().unwrap_or("string"))
-        })));
-    batch_of(vec![
-        (
-            "time",
-            times(logs.iter().map(|r| Some(r.time_ns)).collect()),
-            false,
-        ),
-        (
-            "observed_time",
-            times(
-                logs.iter()
-                    .map(|r| (r.observed_time_ns != 0).then_some(r.observed_time_ns))
-                    .collect(),
-            ),
-            true,
-        ),
-        (
-            "severity_number",
-            Arc::new(Int32Array::from_iter_values(
-                logs.iter().map(|r| r.severity_number),
-            )),
-            false,
-        ),
-        ("severity_text", strings(|r| &r.severity_text), false),
-        ("body", body, true),
-        ("body_type", body_type, true),
-        ("service_name", strings(|r| &r.service_name), false),
-        ("trace_id", opt_ids(logs.iter().map(|r| r.trace_id))?, true),
-        ("span_id", opt_ids(logs.iter().map(|r| r.span_id))?, true),
-        ("flags", u32s(|r| r.flags), false),
+    let (mut cols, tail) = top.finish()?;
+    cols.extend([
         ("attributes", attrs, false),
         ("attribute_types", attr_types, false),
         ("resource_attributes", resource, false),
         ("resource_attribute_types", resource_types, false),
-        ("scope_name", strings(|r| &r.scope.name), false),
-        ("scope_version", strings(|r| &r.scope.version), false),
-        (
-            "dropped_attributes_count",
-            u32s(|r| r.dropped_attributes_count),
-            false,
-        ),
-    ])
+    ]);
+    cols.extend(tail);
+    batch_of(cols)
 }
 
 /// Log records back from a batch of the logs schema (file or memory).
@@ -194,5 +163,38 @@ mod tests {
         assert_eq!(batch.schema(), logs_schema());
         let back = logs_from_batch(&batch).unwrap();
         assert_eq!(back, vec![full, plain, bare]);
+    }
+
+    /// The columns, types and nullability of `docs/formats/spans-logs.md`, which files
+    /// written by earlier versions carry: a change of the builder must not change them.
+    #[test]
+    fn the_logs_schema_is_the_documented_one() {
+        let schema = logs_schema();
+        let got: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| format!("{} {} {}", f.name(), f.data_type(), f.is_nullable()))
+            .collect();
+        let map = "Map(\"entries\": non-null Struct(\"keys\": non-null Utf8, \"values\": Utf8), unsorted)";
+        let want = vec![
+            "time Timestamp(ns, \"UTC\") false".to_owned(),
+            "observed_time Timestamp(ns, \"UTC\") true".to_owned(),
+            "severity_number Int32 false".to_owned(),
+            "severity_text Utf8 false".to_owned(),
+            "body Utf8 true".to_owned(),
+            "body_type Utf8 true".to_owned(),
+            "service_name Utf8 false".to_owned(),
+            "trace_id FixedSizeBinary(16) true".to_owned(),
+            "span_id FixedSizeBinary(8) true".to_owned(),
+            "flags UInt32 false".to_owned(),
+            format!("attributes {map} false"),
+            format!("attribute_types {map} false"),
+            format!("resource_attributes {map} false"),
+            format!("resource_attribute_types {map} false"),
+            "scope_name Utf8 false".to_owned(),
+            "scope_version Utf8 false".to_owned(),
+            "dropped_attributes_count UInt32 false".to_owned(),
+        ];
+        assert_eq!(got, want);
     }
 }

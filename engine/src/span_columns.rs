@@ -14,6 +14,7 @@ use arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
 
 use crate::Result;
 use crate::anyvalue::AnyValue;
+use crate::cache_hint::{touch, touch_struct};
 use crate::records::SpanRecord;
 use crate::signal_arrow::mem;
 
@@ -243,10 +244,7 @@ const AHEAD_TEXT: usize = 4;
 /// cache miss the build waited on, one after the other.
 pub(crate) fn prefetch(spans: &[&SpanRecord], i: usize) {
     if let Some(s) = spans.get(i + AHEAD_RECORD) {
-        let p = std::ptr::from_ref::<SpanRecord>(s).cast::<u8>();
-        for line in (0..std::mem::size_of::<SpanRecord>()).step_by(64) {
-            touch(p.wrapping_add(line));
-        }
+        touch_struct(*s);
     }
     if let Some(s) = spans.get(i + AHEAD_LISTS) {
         let list = s.attributes.as_ptr().cast::<u8>();
@@ -265,18 +263,4 @@ pub(crate) fn prefetch(spans: &[&SpanRecord], i: usize) {
             }
         }
     }
-}
-
-/// A prefetch hint for the cache line holding `p`.
-#[inline(always)]
-fn touch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    // Safety: a prefetch only hints the cache: it never faults, whatever the address, and
-    // reads or writes nothing the program sees.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
