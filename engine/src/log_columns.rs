@@ -6,18 +6,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, FixedSizeBinaryArray, Int32Array, NullBufferBuilder, StringBuilder,
-    TimestampNanosecondArray, UInt32Array,
-};
-use arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
+use arrow::array::{ArrayRef, Int32Array, NullBufferBuilder, StringBuilder, UInt32Array};
 
 use crate::Result;
 use crate::anyvalue::AnyValue;
-use crate::cache_hint::{touch, touch_struct};
+use crate::cache_hint::{touch, touch_slice, touch_struct};
 use crate::records::LogRecord;
-use crate::signal_arrow::mem;
-use crate::span_columns::Column;
+use crate::signal_arrow::{Column, IdColumn, mem, times};
 
 /// Rows ahead of the one being built that [`prefetch`] asks for a record's struct, and
 /// then (its pointers readable by then) its strings and attribute list.
@@ -34,10 +29,8 @@ pub(crate) struct LogColumns {
     body: StringBuilder,
     body_type: StringBuilder,
     service_name: StringBuilder,
-    trace_id: Vec<u8>,
-    trace_valid: NullBufferBuilder,
-    span_id: Vec<u8>,
-    span_valid: NullBufferBuilder,
+    trace_id: IdColumn<16>,
+    span_id: IdColumn<8>,
     flags: Vec<u32>,
     scope_name: StringBuilder,
     scope_version: StringBuilder,
@@ -56,10 +49,8 @@ impl LogColumns {
             body: text(64),
             body_type: text(6),
             service_name: text(16),
-            trace_id: Vec::with_capacity(rows * 16),
-            trace_valid: NullBufferBuilder::new(rows),
-            span_id: Vec::with_capacity(rows * 8),
-            span_valid: NullBufferBuilder::new(rows),
+            trace_id: IdColumn::with_capacity(rows),
+            span_id: IdColumn::with_capacity(rows),
             flags: Vec::with_capacity(rows),
             scope_name: text(16),
             scope_version: text(8),
@@ -88,8 +79,8 @@ impl LogColumns {
             }
         }
         self.service_name.append_value(&r.service_name);
-        push_id(&mut self.trace_id, &mut self.trace_valid, r.trace_id);
-        push_id(&mut self.span_id, &mut self.span_valid, r.span_id);
+        self.trace_id.push(r.trace_id);
+        self.span_id.push(r.span_id);
         self.flags.push(r.flags);
         self.scope_name.append_value(&r.scope.name);
         self.scope_version.append_value(&r.scope.version);
@@ -110,19 +101,12 @@ impl LogColumns {
             mut body_type,
             mut service_name,
             trace_id,
-            mut trace_valid,
             span_id,
-            mut span_valid,
             flags,
             mut scope_name,
             mut scope_version,
             dropped_attributes,
         } = self;
-        let times = |v: Vec<i64>, nulls: Option<NullBuffer>| -> ArrayRef {
-            Arc::new(
-                TimestampNanosecondArray::new(ScalarBuffer::from(v), nulls).with_timezone("UTC"),
-            )
-        };
         let head: Vec<Column> = vec![
             ("time", times(time, None), false),
             (
@@ -139,16 +123,8 @@ impl LogColumns {
             ("body", Arc::new(body.finish()), true),
             ("body_type", Arc::new(body_type.finish()), true),
             ("service_name", Arc::new(service_name.finish()), false),
-            (
-                "trace_id",
-                id_column::<16>(trace_id, trace_valid.finish())?,
-                true,
-            ),
-            (
-                "span_id",
-                id_column::<8>(span_id, span_valid.finish())?,
-                true,
-            ),
+            ("trace_id", trace_id.finish()?, true),
+            ("span_id", span_id.finish()?, true),
             ("flags", Arc::new(UInt32Array::from(flags)), false),
         ];
         let tail = [
@@ -168,30 +144,6 @@ impl LogColumns {
     }
 }
 
-fn push_id<const N: usize>(
-    bytes: &mut Vec<u8>,
-    valid: &mut NullBufferBuilder,
-    id: Option<[u8; N]>,
-) {
-    match id {
-        Some(id) => {
-            bytes.extend_from_slice(&id);
-            valid.append_non_null();
-        }
-        None => {
-            bytes.extend_from_slice(&[0; N]);
-            valid.append_null();
-        }
-    }
-}
-
-/// An id column from its concatenated bytes (a null row holds zeros).
-fn id_column<const N: usize>(bytes: Vec<u8>, nulls: Option<NullBuffer>) -> Result<ArrayRef> {
-    let array =
-        FixedSizeBinaryArray::try_new(N as i32, Buffer::from_vec(bytes), nulls).map_err(mem)?;
-    Ok(Arc::new(array))
-}
-
 /// Asks the CPU to start loading the records the build will reach a few rows after row
 /// `i` of `logs` (as `span_columns::prefetch` does for spans).
 pub(crate) fn prefetch(logs: &[&LogRecord], i: usize) {
@@ -199,11 +151,7 @@ pub(crate) fn prefetch(logs: &[&LogRecord], i: usize) {
         touch_struct(*r);
     }
     if let Some(r) = logs.get(i + AHEAD_PARTS) {
-        let list = r.attributes.as_ptr().cast::<u8>();
-        let bytes = std::mem::size_of_val(r.attributes.as_slice());
-        for line in (0..bytes.min(512)).step_by(64) {
-            touch(list.wrapping_add(line));
-        }
+        touch_slice(&r.attributes);
         touch(r.service_name.as_ptr());
         touch(r.severity_text.as_ptr());
         if let Some(AnyValue::String(body)) = &r.body {

@@ -24,16 +24,10 @@ pub fn logs_schema() -> SchemaRef {
     )
 }
 
-/// Rows [`AttrBuilder::for_rows`] sizes a batch's attribute buffers from.
-const SIZING_SAMPLE: usize = 64;
-
 /// Log records as one batch, in the order given: one pass over the records
 /// (`log_columns.rs`).
 pub(crate) fn logs_batch(logs: &[&LogRecord]) -> Result<RecordBatch> {
-    let mut attrs = AttrBuilder::for_rows(
-        logs.len(),
-        logs.iter().take(SIZING_SAMPLE).map(|r| &r.attributes),
-    );
+    let mut attrs = AttrBuilder::for_rows(logs.len(), logs.iter().map(|r| &r.attributes));
     let mut resource = AttrBuilder::for_rows(
         logs.len(),
         logs.iter().take(1).map(|r| &*r.resource_attributes),

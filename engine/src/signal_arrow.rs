@@ -7,10 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, FixedSizeBinaryArray, FixedSizeBinaryBuilder, MapArray, StringArray,
-    StructArray, TimestampNanosecondArray,
+    Array, ArrayRef, FixedSizeBinaryArray, MapArray, NullBufferBuilder, StringArray, StructArray,
+    TimestampNanosecondArray,
 };
-use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 
@@ -47,13 +47,14 @@ impl AttrBuilder {
         }
     }
 
-    /// A builder that will take `rows` rows, for `lists` (a sample of the lists to come,
-    /// or all of them) to size its buffers from: no buffer is regrown and copied while
-    /// the rows are appended, if the sample is representative.
+    /// A builder that will take `rows` rows, its buffers sized from the first
+    /// [`SIZING_SAMPLE`] of `lists` (the lists to come, or a sample of them): no buffer is
+    /// regrown and copied while the rows are appended, if the sample is representative.
     pub(crate) fn for_rows<'a>(
         rows: usize,
         lists: impl ExactSizeIterator<Item = &'a Attributes>,
     ) -> Self {
+        let lists = lists.take(SIZING_SAMPLE);
         let sampled = lists.len().max(1);
         let (mut entries, mut keys, mut values) = (0usize, 0usize, 0usize);
         for attrs in lists {
@@ -117,6 +118,10 @@ impl AttrBuilder {
         Ok((self.kv.finish()?, self.types.finish()?))
     }
 }
+
+/// Lists [`AttrBuilder::for_rows`] sizes its buffers from at most: a sample, so that
+/// sizing does not walk every record of a batch once more.
+const SIZING_SAMPLE: usize = 64;
 
 /// Hashes the address [`AttrBuilder`] looks a shared list up by: rows sorted by trace
 /// alternate between lists, so the lookup runs for nearly every row, and SipHash of a
@@ -304,28 +309,49 @@ pub(crate) fn read_attrs(kv: &MapArray, types: &MapArray, i: usize) -> Result<At
         .collect()
 }
 
-/// A non-null id column.
-pub(crate) fn ids<const N: usize>(values: impl Iterator<Item = [u8; N]>) -> Result<ArrayRef> {
-    opt_ids(values.map(Some))
+/// A column of a batch under construction: name, array, nullable.
+pub(crate) type Column = (&'static str, ArrayRef, bool);
+
+/// An id column (`FixedSizeBinary(N)`) under construction: the ids' bytes one after
+/// another, zeros in a null row.
+pub(crate) struct IdColumn<const N: usize> {
+    bytes: Vec<u8>,
+    valid: NullBufferBuilder,
 }
 
-/// A nullable id column.
-pub(crate) fn opt_ids<const N: usize>(
-    values: impl Iterator<Item = Option<[u8; N]>>,
-) -> Result<ArrayRef> {
-    let mut b = FixedSizeBinaryBuilder::new(N as i32);
-    for v in values {
-        match v {
-            Some(id) => b.append_value(id).map_err(mem)?,
-            None => b.append_null(),
+impl<const N: usize> IdColumn<N> {
+    pub(crate) fn with_capacity(rows: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(rows * N),
+            valid: NullBufferBuilder::new(rows),
         }
     }
-    Ok(Arc::new(b.finish()))
+
+    /// Appends one row: the id, or null.
+    pub(crate) fn push(&mut self, id: Option<[u8; N]>) {
+        match id {
+            Some(id) => {
+                self.bytes.extend_from_slice(&id);
+                self.valid.append_non_null();
+            }
+            None => {
+                self.bytes.extend_from_slice(&[0; N]);
+                self.valid.append_null();
+            }
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> Result<ArrayRef> {
+        let nulls = self.valid.finish();
+        let array = FixedSizeBinaryArray::try_new(N as i32, Buffer::from_vec(self.bytes), nulls)
+            .map_err(mem)?;
+        Ok(Arc::new(array))
+    }
 }
 
-/// A UTC nanosecond timestamp column.
-pub(crate) fn times(values: Vec<Option<i64>>) -> ArrayRef {
-    Arc::new(TimestampNanosecondArray::from(values).with_timezone("UTC"))
+/// A UTC nanosecond timestamp column; `nulls` marks the rows without a time.
+pub(crate) fn times(values: Vec<i64>, nulls: Option<NullBuffer>) -> ArrayRef {
+    Arc::new(TimestampNanosecondArray::new(ScalarBuffer::from(values), nulls).with_timezone("UTC"))
 }
 
 /// A batch of `cols` (name, array, nullable) in order.

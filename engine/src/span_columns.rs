@@ -6,20 +6,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, FixedSizeBinaryArray, Int32Array, Int64Array, Int64Builder, NullBufferBuilder,
-    StringBuilder, TimestampNanosecondArray, UInt32Array,
-};
-use arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
+use arrow::array::{ArrayRef, Int32Array, Int64Array, Int64Builder, StringBuilder, UInt32Array};
 
 use crate::Result;
 use crate::anyvalue::AnyValue;
-use crate::cache_hint::{touch, touch_struct};
+use crate::cache_hint::{touch, touch_slice, touch_struct};
 use crate::records::SpanRecord;
-use crate::signal_arrow::mem;
-
-/// A column of a batch under construction: name, array, nullable.
-pub(crate) type Column = (&'static str, ArrayRef, bool);
+use crate::signal_arrow::{Column, IdColumn, times};
 
 /// Well-known string attributes copied into columns of their own (column, attribute key).
 pub(crate) const STRING_COLUMNS: [(&str, &str); 5] = [
@@ -46,10 +39,9 @@ pub(crate) fn string_column(key: &str) -> Option<usize> {
 
 /// The columns of `spans` that are not nested, for one batch: a row per [`TopColumns::push`].
 pub(crate) struct TopColumns {
-    trace_id: Vec<u8>,
-    span_id: Vec<u8>,
-    parent_span_id: Vec<u8>,
-    parent_valid: NullBufferBuilder,
+    trace_id: IdColumn<16>,
+    span_id: IdColumn<8>,
+    parent_span_id: IdColumn<8>,
     trace_state: StringBuilder,
     flags: Vec<u32>,
     service_name: StringBuilder,
@@ -74,10 +66,9 @@ impl TopColumns {
     pub(crate) fn with_capacity(rows: usize) -> Self {
         let text = |bytes_per_row: usize| StringBuilder::with_capacity(rows, rows * bytes_per_row);
         Self {
-            trace_id: Vec::with_capacity(rows * 16),
-            span_id: Vec::with_capacity(rows * 8),
-            parent_span_id: Vec::with_capacity(rows * 8),
-            parent_valid: NullBufferBuilder::new(rows),
+            trace_id: IdColumn::with_capacity(rows),
+            span_id: IdColumn::with_capacity(rows),
+            parent_span_id: IdColumn::with_capacity(rows),
             trace_state: text(0),
             flags: Vec::with_capacity(rows),
             service_name: text(16),
@@ -100,18 +91,9 @@ impl TopColumns {
 
     /// Appends one span's values.
     pub(crate) fn push(&mut self, s: &SpanRecord) {
-        self.trace_id.extend_from_slice(&s.trace_id);
-        self.span_id.extend_from_slice(&s.span_id);
-        match s.parent_span_id {
-            Some(p) => {
-                self.parent_span_id.extend_from_slice(&p);
-                self.parent_valid.append_non_null();
-            }
-            None => {
-                self.parent_span_id.extend_from_slice(&[0; 8]);
-                self.parent_valid.append_null();
-            }
-        }
+        self.trace_id.push(Some(s.trace_id));
+        self.span_id.push(Some(s.span_id));
+        self.parent_span_id.push(s.parent_span_id);
         self.trace_state.append_value(&s.trace_state);
         self.flags.push(s.flags);
         self.service_name.append_value(&s.service_name);
@@ -154,7 +136,6 @@ impl TopColumns {
             trace_id,
             span_id,
             parent_span_id,
-            mut parent_valid,
             mut trace_state,
             flags,
             mut service_name,
@@ -176,20 +157,16 @@ impl TopColumns {
         let u32s = |v: Vec<u32>| -> ArrayRef { Arc::new(UInt32Array::from(v)) };
         let i32s = |v: Vec<i32>| -> ArrayRef { Arc::new(Int32Array::from(v)) };
         let mut head: Vec<Column> = vec![
-            ("trace_id", id_column::<16>(trace_id, None)?, false),
-            ("span_id", id_column::<8>(span_id, None)?, false),
-            (
-                "parent_span_id",
-                id_column::<8>(parent_span_id, parent_valid.finish())?,
-                true,
-            ),
+            ("trace_id", trace_id.finish()?, false),
+            ("span_id", span_id.finish()?, false),
+            ("parent_span_id", parent_span_id.finish()?, true),
             ("trace_state", Arc::new(trace_state.finish()), false),
             ("flags", u32s(flags), false),
             ("service_name", Arc::new(service_name.finish()), false),
             ("name", Arc::new(name.finish()), false),
             ("kind", i32s(kind), false),
-            ("start_time", time_column(start), false),
-            ("end_time", time_column(end), false),
+            ("start_time", times(start, None), false),
+            ("end_time", times(end, None), false),
             ("duration_ns", Arc::new(Int64Array::from(duration)), false),
             ("status_code", i32s(status_code), false),
             ("status_message", Arc::new(status_message.finish()), false),
@@ -219,18 +196,6 @@ impl TopColumns {
     }
 }
 
-/// An id column from its concatenated bytes (a null row holds zeros).
-fn id_column<const N: usize>(bytes: Vec<u8>, nulls: Option<NullBuffer>) -> Result<ArrayRef> {
-    let array =
-        FixedSizeBinaryArray::try_new(N as i32, Buffer::from_vec(bytes), nulls).map_err(mem)?;
-    Ok(Arc::new(array))
-}
-
-/// A UTC nanosecond timestamp column without nulls.
-fn time_column(values: Vec<i64>) -> ArrayRef {
-    Arc::new(TimestampNanosecondArray::new(ScalarBuffer::from(values), None).with_timezone("UTC"))
-}
-
 /// How far ahead of the row being built [`prefetch`] asks for each part of a record: its
 /// struct first, then (once the struct is in cache and its pointers can be read) its
 /// attribute list and strings, then the attributes' keys and values.
@@ -247,11 +212,7 @@ pub(crate) fn prefetch(spans: &[&SpanRecord], i: usize) {
         touch_struct(*s);
     }
     if let Some(s) = spans.get(i + AHEAD_LISTS) {
-        let list = s.attributes.as_ptr().cast::<u8>();
-        let bytes = std::mem::size_of_val(s.attributes.as_slice());
-        for line in (0..bytes.min(512)).step_by(64) {
-            touch(list.wrapping_add(line));
-        }
+        touch_slice(&s.attributes);
         touch(s.service_name.as_ptr());
         touch(s.name.as_ptr());
     }

@@ -13,7 +13,9 @@ use arrow::record_batch::RecordBatch;
 
 use crate::Result;
 use crate::records::{Scope, SpanEvent, SpanLink, SpanRecord};
-use crate::signal_arrow::{AttrBuilder, Cols, batch_of, fields_of, ids, mem, read_attrs, times};
+use crate::signal_arrow::{
+    AttrBuilder, Cols, IdColumn, batch_of, fields_of, mem, read_attrs, times,
+};
 use crate::span_columns::{self, TopColumns};
 
 /// The schema of spans files and of span snapshot batches.
@@ -39,18 +41,11 @@ fn list(struct_cols: Vec<(&str, ArrayRef, bool)>, lens: Vec<usize>) -> Result<Ar
     Ok(Arc::new(list))
 }
 
-/// Rows [`AttrBuilder::for_rows`] sizes a batch's span attribute buffers from: a sample,
-/// so that sizing does not walk every record once more.
-const SIZING_SAMPLE: usize = 64;
-
 /// Spans as one batch, in the order given.
 pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
-    // Buffers sized up front: span attributes from a sample of the spans, resource
-    // attributes (the same few lists, shared) from the first span's.
-    let mut attrs = AttrBuilder::for_rows(
-        spans.len(),
-        spans.iter().take(SIZING_SAMPLE).map(|s| &s.attributes),
-    );
+    // Buffers sized up front: span attributes from the first spans, resource attributes
+    // (the same few lists, shared) from the first span's.
+    let mut attrs = AttrBuilder::for_rows(spans.len(), spans.iter().map(|s| &s.attributes));
     let mut resource = AttrBuilder::for_rows(
         spans.len(),
         spans.iter().take(1).map(|s| &*s.resource_attributes),
@@ -58,8 +53,11 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
     let mut top = TopColumns::with_capacity(spans.len());
     let (mut ev_attrs, mut ln_attrs) = (AttrBuilder::new(), AttrBuilder::new());
     let (mut ev_time, mut ev_name, mut ev_dropped) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut ln_trace, mut ln_span, mut ln_state, mut ln_dropped) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ln_trace, mut ln_span) = (
+        IdColumn::<16>::with_capacity(0),
+        IdColumn::<8>::with_capacity(0),
+    );
+    let (mut ln_state, mut ln_dropped) = (Vec::new(), Vec::new());
     let (mut ev_lens, mut ln_lens) = (
         Vec::with_capacity(spans.len()),
         Vec::with_capacity(spans.len()),
@@ -71,15 +69,15 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
         resource.append_shared(&s.resource_attributes)?;
         ev_lens.push(s.events.len());
         for e in &s.events {
-            ev_time.push(Some(e.time_ns));
+            ev_time.push(e.time_ns);
             ev_name.push(e.name.as_str());
             ev_dropped.push(e.dropped_attributes_count);
             ev_attrs.append(&e.attributes)?;
         }
         ln_lens.push(s.links.len());
         for l in &s.links {
-            ln_trace.push(l.trace_id);
-            ln_span.push(l.span_id);
+            ln_trace.push(Some(l.trace_id));
+            ln_span.push(Some(l.span_id));
             ln_state.push(l.trace_state.as_str());
             ln_dropped.push(l.dropped_attributes_count);
             ln_attrs.append(&l.attributes)?;
@@ -91,7 +89,7 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
     let (ln_attrs, ln_types) = ln_attrs.finish()?;
     let events = list(
         vec![
-            ("time", times(ev_time), false),
+            ("time", times(ev_time, None), false),
             ("name", Arc::new(StringArray::from(ev_name)), false),
             ("attributes", ev_attrs, false),
             ("attribute_types", ev_types, false),
@@ -105,8 +103,8 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
     )?;
     let links = list(
         vec![
-            ("trace_id", ids(ln_trace.into_iter())?, false),
-            ("span_id", ids(ln_span.into_iter())?, false),
+            ("trace_id", ln_trace.finish()?, false),
+            ("span_id", ln_span.finish()?, false),
             ("trace_state", Arc::new(StringArray::from(ln_state)), false),
             ("attributes", ln_attrs, false),
             ("attribute_types", ln_types, false),
