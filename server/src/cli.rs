@@ -52,6 +52,10 @@ pub struct ConfigArgs {
     /// Largest request body, as sent and once decompressed [default: 67108864].
     #[arg(long, env = "STRATA_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<u64>,
+    /// Estimated memory the ingest requests in progress may hold together; a request
+    /// that does not fit waits up to 5 s, then gets 503 [default: 268435456].
+    #[arg(long, env = "STRATA_MAX_INFLIGHT_BYTES")]
+    pub max_inflight_bytes: Option<u64>,
     /// WAL durability: fsync, interval or none [default: fsync].
     #[arg(long, env = "STRATA_WAL_DURABILITY")]
     pub wal_durability: Option<String>,
@@ -68,6 +72,7 @@ impl ConfigArgs {
             http_addr: self.http_addr,
             grpc_addr: self.grpc_addr,
             max_body_bytes: self.max_body_bytes,
+            max_inflight_bytes: self.max_inflight_bytes,
             wal_durability: self.wal_durability.clone(),
             retention_metrics: self.retention_metrics.clone(),
         };

@@ -57,7 +57,8 @@ async fn metrics(
 ) -> Response {
     let engine = state.engine().ok();
     let only = state.auth().bound_tenant(&headers);
-    let text = state.metrics().render(engine.as_deref(), only.as_ref());
+    let mut text = state.metrics().render(engine.as_deref(), only.as_ref());
+    state.inflight().render(&mut text);
     let mut resp = (StatusCode::OK, text).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

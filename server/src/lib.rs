@@ -33,6 +33,7 @@ pub mod decoders;
 mod error;
 mod grpc;
 mod http;
+pub mod inflight;
 mod jaeger;
 mod log_search;
 mod metrics;
@@ -57,7 +58,8 @@ pub use auth::{Auth, AuthError, ReadTenant, Scope, TENANT_HEADER, TokenConfig, W
 pub use cli::{Cli, Command, ConfigArgs, OutputFormat, PromqlArgs, ServeArgs, SqlArgs};
 pub use config::{
     Config, DEFAULT_DATA_DIR, DEFAULT_FSYNC_INTERVAL, DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_SQL_MAX_RESULT_BYTES, Overrides, SqlSettings,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_SQL_MAX_RESULT_BYTES, Overrides,
+    SqlSettings,
 };
 pub use error::{Error, Result};
 pub use grpc::routes as grpc_routes;

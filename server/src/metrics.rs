@@ -537,11 +537,11 @@ fn histogram(
     line(o, &format!("{name}_count"), &labels, count as f64);
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
+pub(crate) fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
     out.push_str(name);
     if !labels.is_empty() {
         out.push('{');

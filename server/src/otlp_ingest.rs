@@ -28,6 +28,7 @@ use strata_engine::{
 use crate::api_error::ApiError;
 use crate::auth::{Scope, WriteTenant};
 use crate::grpc::{Export, ExportService};
+use crate::inflight::{InflightPermit, request_cost};
 use crate::metrics::Signal;
 use crate::otlp::{
     Batch, Encoding, OtlpError, PartialSuccess, SignalKind, TranslateOptions, Translated,
@@ -87,8 +88,15 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
 }
 
 /// The body without its Content-Encoding, at most `max_body_bytes` once inflated (an
-/// uncompressed body as it was read, not copied).
-async fn plain_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+/// uncompressed body as it was read, not copied), admitted into the ingest memory budget
+/// ([`admit`]) with the records along `path` it holds.
+async fn plain_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    enc: Encoding,
+    path: request_items::Path,
+) -> Result<(Bytes, InflightPermit), ApiError> {
     let raw = state.read_body(headers, body).await?;
     let ce = headers
         .get(header::CONTENT_ENCODING)
@@ -98,7 +106,29 @@ async fn plain_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result
         Cow::Borrowed(_) => None,
         Cow::Owned(v) => Some(v),
     };
-    Ok(inflated.map_or(raw, Bytes::from))
+    let wire = raw.len();
+    let body = inflated.map_or(raw, Bytes::from);
+    let permit = admit(state, &body, wire, enc, path).await?;
+    Ok((body, permit))
+}
+
+/// Admits an uncompressed OTLP body (`wire` bytes as received) into the ingest memory
+/// budget ([`crate::inflight`]) before it is decoded: its records along `path` are counted
+/// from the protobuf framing (a JSON body is estimated from its size alone).
+async fn admit(
+    state: &AppState,
+    plain: &[u8],
+    wire: usize,
+    enc: Encoding,
+    path: request_items::Path,
+) -> Result<InflightPermit, ApiError> {
+    let records = match enc {
+        Encoding::Protobuf => request_items::protobuf_records(plain, path).unwrap_or(0),
+        Encoding::Json => 0,
+    };
+    let compressed = wire != plain.len();
+    let cost = request_cost(wire as u64, plain.len() as u64, compressed, records as u64);
+    state.admit(cost).await
 }
 
 /// Maps, writes and answers one metrics export; shared by HTTP and gRPC.
@@ -278,23 +308,25 @@ fn answer<R>(
     Ok(partial)
 }
 
-/// The encoding and the decoded message of an OTLP/HTTP request, or the answer refusing it
-/// (415 for the content type; the body limit, gzip and decoding errors in that encoding).
-/// The raw body is dropped before the export runs.
+/// The encoding and the decoded message of an OTLP/HTTP request with its share of the
+/// ingest memory budget, or the answer refusing it (415 for the content type; the body
+/// limit, the budget, gzip and decoding errors in that encoding). The raw body is dropped
+/// before the export runs.
 async fn http_request<T>(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
     decode: fn(&[u8], Encoding) -> Result<T, OtlpError>,
-) -> Result<(Encoding, T), Response> {
+    path: request_items::Path,
+) -> Result<(Encoding, T, InflightPermit), Response> {
     let enc = encoding(headers).map_err(IntoResponse::into_response)?;
     let decoded = async {
-        let body = plain_body(state, headers, body).await?;
-        Ok::<_, ApiError>(decode(&body, enc)?)
+        let (body, permit) = plain_body(state, headers, body, enc, path).await?;
+        Ok::<_, ApiError>((decode(&body, enc)?, permit))
     }
     .await;
     decoded
-        .map(|req| (enc, req))
+        .map(|(req, permit)| (enc, req, permit))
         .map_err(|e| otlp_error(&e, enc))
 }
 
@@ -309,7 +341,15 @@ async fn http_metrics(
         Err(e) => return e.into_response(),
     };
     if enc == Encoding::Json {
-        let (enc, req) = match http_request(&state, &headers, body, decode_metrics).await {
+        let (enc, req, _permit) = match http_request(
+            &state,
+            &headers,
+            body,
+            decode_metrics,
+            request_items::POINTS,
+        )
+        .await
+        {
             Ok(r) => r,
             Err(refused) => return refused,
         };
@@ -321,7 +361,8 @@ async fn http_metrics(
         return respond(result, enc);
     }
     let result = async {
-        let body = plain_body(&state, &headers, body).await?;
+        let (body, _permit) =
+            plain_body(&state, &headers, body, enc, request_items::POINTS).await?;
         let resp = export_metrics_protobuf(&state, &tenant, body).await?;
         Ok::<_, ApiError>(encode_response(&resp, enc)?)
     }
@@ -335,10 +376,11 @@ async fn http_traces(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (enc, req) = match http_request(&state, &headers, body, decode_spans).await {
-        Ok(r) => r,
-        Err(refused) => return refused,
-    };
+    let (enc, req, _permit) =
+        match http_request(&state, &headers, body, decode_spans, request_items::SPANS).await {
+            Ok(r) => r,
+            Err(refused) => return refused,
+        };
     let result = async {
         let partial = export_traces(&state, &tenant, req).await?;
         Ok::<_, ApiError>(encode_signal_response(
@@ -357,10 +399,11 @@ async fn http_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (enc, req) = match http_request(&state, &headers, body, decode_logs).await {
-        Ok(r) => r,
-        Err(refused) => return refused,
-    };
+    let (enc, req, _permit) =
+        match http_request(&state, &headers, body, decode_logs, request_items::LOGS).await {
+            Ok(r) => r,
+            Err(refused) => return refused,
+        };
     let result = async {
         let partial = export_logs(&state, &tenant, req).await?;
         Ok::<_, ApiError>(encode_signal_response(
@@ -450,6 +493,14 @@ impl Export for GrpcMetrics {
             let tenant = grpc_tenant(&state, &request)?;
             let result = async {
                 let body = request.into_inner();
+                let _permit = admit(
+                    &state,
+                    &body,
+                    body.len(),
+                    Encoding::Protobuf,
+                    request_items::POINTS,
+                )
+                .await?;
                 Ok::<_, ApiError>(
                     export_metrics_protobuf(&state, &tenant, body)
                         .await?
@@ -482,6 +533,13 @@ impl<const TRACES: bool> Export for GrpcSignal<TRACES> {
         async move {
             let tenant = grpc_tenant(&state, &request)?;
             let result = async {
+                let body = request.get_ref();
+                let path = if TRACES {
+                    request_items::SPANS
+                } else {
+                    request_items::LOGS
+                };
+                let _permit = admit(&state, body, body.len(), Encoding::Protobuf, path).await?;
                 let (kind, partial) = if TRACES {
                     let batch = decode_spans(request.get_ref(), Encoding::Protobuf)?;
                     drop(request);

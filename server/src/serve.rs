@@ -65,7 +65,7 @@ async fn serve(config: Config) -> Result<()> {
     let _ = stdout.flush();
     info!(%http_addr, %grpc_addr, data_dir = %config.data_dir.display(), auth = auth.enabled(), "listening; opening the engine");
 
-    let state = AppState::new(auth, config.max_body_bytes, config.sql.clone());
+    let state = AppState::new(auth, &config);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(on_signal(term, stop_tx.clone()));
     let opener = {

@@ -20,7 +20,8 @@ use strata_engine::{
 
 use crate::api_error::ApiError;
 use crate::auth::Auth;
-use crate::config::SqlSettings;
+use crate::config::{Config, SqlSettings};
+use crate::inflight::{ADMIT_WAIT, Inflight, InflightPermit};
 use crate::metrics::{Counts, Metrics, Signal};
 
 /// After refusing a body over the limit, how much more of it is read and discarded (so the
@@ -59,18 +60,21 @@ struct Inner {
     auth: Auth,
     metrics: Metrics,
     max_body_bytes: u64,
+    inflight: Inflight,
     sql: SqlSettings,
     engine: RwLock<Option<Arc<Engine>>>,
 }
 
 impl AppState {
-    /// State with no engine yet (the server is not ready until [`AppState::set_engine`]).
-    pub fn new(auth: Auth, max_body_bytes: u64, sql: SqlSettings) -> Self {
+    /// State with no engine yet (the server is not ready until [`AppState::set_engine`]),
+    /// with `config`'s request limits and SQL settings.
+    pub fn new(auth: Auth, config: &Config) -> Self {
         Self(Arc::new(Inner {
             auth,
             metrics: Metrics::default(),
-            max_body_bytes,
-            sql,
+            max_body_bytes: config.max_body_bytes,
+            inflight: Inflight::new(config.max_inflight_bytes, ADMIT_WAIT),
+            sql: config.sql.clone(),
             engine: RwLock::new(None),
         }))
     }
@@ -88,6 +92,17 @@ impl AppState {
     /// `server.max_body_bytes`.
     pub fn max_body_bytes(&self) -> u64 {
         self.0.max_body_bytes
+    }
+
+    /// Admits an ingest request estimated to hold `cost` bytes into the ingest memory
+    /// budget (`server.max_inflight_bytes`, [`crate::inflight`]): waits for room, or 503.
+    pub(crate) async fn admit(&self, cost: u64) -> Result<InflightPermit, ApiError> {
+        self.0.inflight.admit(cost).await
+    }
+
+    /// The ingest memory budget, for the self-metrics.
+    pub(crate) fn inflight(&self) -> &Inflight {
+        &self.0.inflight
     }
 
     /// The `[sql]` settings: a query's memory budget and timeout, the largest result.

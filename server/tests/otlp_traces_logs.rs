@@ -594,3 +594,67 @@ fn framed(key: u8, payload: &[u8]) -> Vec<u8> {
     out.extend_from_slice(payload);
     out
 }
+
+/// Under the smallest ingest memory budget (`server.max_inflight_bytes`, 1 MiB) every
+/// request of this test needs the whole budget, so concurrent requests are admitted one at
+/// a time: each waits its turn, none is refused, and every span and log record sent is
+/// stored. The budget and what is held show in the self-metrics.
+#[test]
+fn a_small_ingest_memory_budget_admits_requests_in_turn_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        common::bin(),
+        dir.path(),
+        "[server]\nmax_inflight_bytes = 1048576\n",
+    );
+    server.wait_ready(common::READY);
+    let (threads, requests, per) = (6u8, 4u8, 300u16);
+    // A 1 KiB attribute per record: ~330 KB per request, estimated at ~1.3 MB.
+    let big = || vec![kv("payload", Value::StringValue("x".repeat(1024)))];
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let server = &server;
+            s.spawn(move || {
+                for r in 0..requests {
+                    let id = |i: u16| {
+                        let mut id = [1u8; 16];
+                        id[..4].copy_from_slice(&[t, r, (i >> 8) as u8, i as u8]);
+                        id
+                    };
+                    let (path, body) = if t % 2 == 0 {
+                        let spans = (0..per)
+                            .map(|i| span(&id(i), &[t + 1, r + 1, 1, 1, 1, 1, 1, 1], "op", big()))
+                            .collect();
+                        ("/v1/traces", traces(spans).encode_to_vec())
+                    } else {
+                        let records = (0..per)
+                            .map(|i| OtlpLog {
+                                attributes: big(),
+                                ..log(&id(i), Value::StringValue("line".into()))
+                            })
+                            .collect();
+                        ("/v1/logs", logs(records).encode_to_vec())
+                    };
+                    let resp = server.post(path, &[PROTOBUF], &body).expect("post");
+                    assert_eq!(resp.status, 200, "{path}: {}", resp.text());
+                }
+            });
+        }
+    });
+    assert_eq!(
+        self_metric(&server, "strata_ingest_inflight_budget_bytes"),
+        1_048_576.0
+    );
+    assert_eq!(self_metric(&server, "strata_ingest_inflight_bytes"), 0.0);
+    assert_eq!(
+        self_metric(&server, "strata_ingest_inflight_refused_total"),
+        0.0
+    );
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+    let data = data_dir(dir.path());
+    let sent = usize::from(threads / 2) * usize::from(requests) * usize::from(per);
+    let spans = common::read_spans(&data, &EngineConfig::default(), "default");
+    let logs = common::read_logs(&data, &EngineConfig::default(), "default");
+    assert_eq!((spans.len(), logs.len()), (sent, sent));
+}

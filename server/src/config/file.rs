@@ -34,6 +34,7 @@ pub(crate) struct ServerSection {
     pub(crate) http_addr: Option<SocketAddr>,
     pub(crate) grpc_addr: Option<SocketAddr>,
     pub(crate) max_body_bytes: Option<u64>,
+    pub(crate) max_inflight_bytes: Option<u64>,
 }
 
 /// `[wal]`.

@@ -26,6 +26,8 @@ pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
 pub const DEFAULT_DATA_DIR: &str = "./strata-data";
 /// Default largest request body, compressed or decompressed: 64 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 << 20;
+/// Default ingest memory budget (`server.max_inflight_bytes`): 256 MiB.
+pub const DEFAULT_MAX_INFLIGHT_BYTES: u64 = 256 << 20;
 /// Default largest serialized SQL result: 64 MiB.
 pub const DEFAULT_SQL_MAX_RESULT_BYTES: u64 = 64 << 20;
 /// Default fsync period of `durability = "interval"`.
@@ -42,6 +44,9 @@ pub struct Config {
     pub grpc_addr: SocketAddr,
     /// Largest request body accepted, both as sent and after decompression.
     pub max_body_bytes: u64,
+    /// Estimated memory the ingest requests in progress may hold together
+    /// ([`crate::inflight`]).
+    pub max_inflight_bytes: u64,
     /// The storage engine's configuration (WAL durability, limits, retention of every
     /// signal).
     pub engine: EngineConfig,
@@ -78,6 +83,7 @@ impl Default for Config {
             http_addr: parse_default(DEFAULT_HTTP_ADDR),
             grpc_addr: parse_default(DEFAULT_GRPC_ADDR),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_inflight_bytes: DEFAULT_MAX_INFLIGHT_BYTES,
             engine: EngineConfig::default(),
             tokens: Vec::new(),
             sql: SqlSettings::default(),
@@ -123,6 +129,12 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         if self.max_body_bytes == 0 {
             return Err(Error::config("server.max_body_bytes", "must be at least 1"));
+        }
+        if self.max_inflight_bytes < 1 << 20 {
+            return Err(Error::config(
+                "server.max_inflight_bytes",
+                "must be at least 1048576 (1 MiB)",
+            ));
         }
         if self.http_addr == self.grpc_addr && self.http_addr.port() != 0 {
             return Err(Error::config(

@@ -24,6 +24,8 @@ pub struct Overrides {
     pub grpc_addr: Option<SocketAddr>,
     /// `server.max_body_bytes`.
     pub max_body_bytes: Option<u64>,
+    /// `server.max_inflight_bytes`.
+    pub max_inflight_bytes: Option<u64>,
     /// `wal.durability`.
     pub wal_durability: Option<String>,
     /// `retention.metrics`.
@@ -43,6 +45,9 @@ impl Overrides {
         }
         if let Some(n) = self.max_body_bytes {
             config.max_body_bytes = n;
+        }
+        if let Some(n) = self.max_inflight_bytes {
+            config.max_inflight_bytes = n;
         }
         if let Some(d) = &self.wal_durability {
             let interval = match config.engine.wal.durability {
@@ -91,6 +96,7 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     c.http_addr = s.http_addr.unwrap_or(c.http_addr);
     c.grpc_addr = s.grpc_addr.unwrap_or(c.grpc_addr);
     c.max_body_bytes = s.max_body_bytes.unwrap_or(c.max_body_bytes);
+    c.max_inflight_bytes = s.max_inflight_bytes.unwrap_or(c.max_inflight_bytes);
 
     let w = file.wal;
     let interval = match &w.fsync_interval {

@@ -11,6 +11,7 @@ data_dir = "/srv/strata"
 http_addr = "0.0.0.0:9090"
 grpc_addr = "0.0.0.0:9091"
 max_body_bytes = 1048576
+max_inflight_bytes = 33554432
 [wal]
 durability = "interval"
 fsync_interval = "250ms"
@@ -56,6 +57,7 @@ fn the_documented_shape_maps_onto_the_engine_config() {
     assert_eq!(c.http_addr.to_string(), "0.0.0.0:9090");
     assert_eq!(c.grpc_addr.to_string(), "0.0.0.0:9091");
     assert_eq!(c.max_body_bytes, 1 << 20);
+    assert_eq!(c.max_inflight_bytes, 32 << 20);
     assert_eq!(
         c.engine.wal.durability,
         Durability::Interval(Duration::from_millis(250))
@@ -188,6 +190,14 @@ fn unknown_keys_and_bad_values_name_the_key() {
             .to_string()
             .contains("server.max_body_bytes")
     );
+    c = Config::default();
+    c.max_inflight_bytes = 1000;
+    assert!(
+        c.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("server.max_inflight_bytes")
+    );
 }
 
 #[test]
@@ -198,6 +208,7 @@ fn overrides_beat_the_file() {
         http_addr: Some("127.0.0.1:1".parse().unwrap()),
         grpc_addr: None,
         max_body_bytes: Some(10),
+        max_inflight_bytes: Some(2 << 20),
         wal_durability: Some("none".into()),
         retention_metrics: Some("1d".into()),
     };
@@ -206,6 +217,7 @@ fn overrides_beat_the_file() {
     assert_eq!(c.http_addr.to_string(), "127.0.0.1:1");
     assert_eq!(c.grpc_addr.to_string(), "0.0.0.0:9091");
     assert_eq!(c.max_body_bytes, 10);
+    assert_eq!(c.max_inflight_bytes, 2 << 20);
     assert_eq!(c.engine.wal.durability, Durability::None);
     assert_eq!(
         c.engine.limits.metrics_retention,

@@ -5,7 +5,8 @@
 //! counts and reasons when some were rejected (the valid ones are stored, so a client must
 //! not retry); 429 with Retry-After when the tenant's rate limit refused samples (a retry
 //! is harmless: what was stored is deduplicated); 503 with Retry-After when the engine is
-//! over capacity or not ready; 413/415/400 for oversized, mistyped or malformed bodies.
+//! over capacity or not ready, or the ingest memory budget stays full
+//! ([`crate::inflight`]); 413/415/400 for oversized, mistyped or malformed bodies.
 
 mod decode;
 pub mod proto;
@@ -23,6 +24,7 @@ pub use wire::WireError;
 
 use crate::api_error::ApiError;
 use crate::auth::WriteTenant;
+use crate::inflight::request_cost;
 use crate::metrics::Signal;
 use crate::state::{AppState, RETRY_AFTER_SECS};
 
@@ -45,6 +47,13 @@ pub async fn write(
     // throughout), then await the WAL's acknowledgement without holding a thread.
     // A malformed header fails in `decompress`, inline.
     let size = snap::raw::decompress_len(&body).unwrap_or(0);
+    // The compressed body, its decompressed copy (as declared; at most `max`, checked in
+    // `decompress`) and what it decodes to, held against the ingest memory budget until
+    // the answer.
+    let plain = (size as u64).min(max);
+    let _permit = state
+        .admit(request_cost(body.len() as u64, plain, true, 0))
+        .await?;
     let (total, histograms, result) = AppState::cpu_work(size, move || {
         let raw = decompress(&body, max)?;
         drop(body);
