@@ -29,6 +29,9 @@
 #                       seed S, the second lookup pass S+1 [1]. Runs compared from a cold
 #                       page cache need different seeds: a virtual disk's host keeps its own
 #                       cache, so pages one run read come back faster for the next
+#   --logs              phase A with log records instead of spans (one per span of the same
+#                       traces: `bench-spans load --logs`) into logs/: ingest, flushes,
+#                       compaction and disk, no lookups or searches; implies --skip-week
 #   --loader BIN        bench-spans [next to STRATA_BIN]
 #   --port P            HTTP port of the servers started (gRPC: P+1) [19461]
 #
@@ -54,6 +57,7 @@ shift
 STRATA=$(cd "$(dirname "$STRATA")" && pwd)/$(basename "$STRATA")
 WORK=/tmp/strata-spans-bench THREADS=2 DENSE_RATE=1000 WEEK_RATE=10 WEEK_DAYS=7
 LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461 INGEST_ONLY=0 MAINTENANCE=10s WEEK_DATA= COLD=0 SEED=1
+SIGNAL=traces FILES=spans LOAD_FLAGS=()
 LOADER=$(dirname "$STRATA")/bench-spans
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -70,6 +74,7 @@ while [[ $# -gt 0 ]]; do
     --seed) SEED=$2; shift 2;;
     --week-data) WEEK_DATA=$(cd "$2" && pwd); shift 2;;
     --ingest-only) INGEST_ONLY=1; WEEK=0; MAINTENANCE=1h; shift;;
+    --logs) SIGNAL=logs; FILES=logs; LOAD_FLAGS=(--logs); WEEK=0; shift;;
     --loader) LOADER=$2; shift 2;;
     --port) PORT=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
@@ -101,6 +106,7 @@ durability = "fsync"
 
 [retention]
 traces = "30d"
+logs = "30d"
 
 [limits]
 signal_record_rate = 1000000000
@@ -160,8 +166,8 @@ drop_page_cache() {  # every file's cached pages, so the next reads come from th
 }
 rss_kb() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-flushed_rows() {  # flushed_rows DIR: rows the traces manifests of DIR list
-  python3 - "$1/data/traces" <<'EOF'
+flushed_rows() {  # flushed_rows DIR: rows the manifests of DIR's signal (traces/ or logs/) list
+  python3 - "$1/data/$SIGNAL" <<'EOF'
 import glob, json, sys
 print(sum(f["rows"] for m in glob.glob(sys.argv[1] + "/**/manifest.json", recursive=True)
           for f in json.load(open(m))["files"]))
@@ -185,8 +191,8 @@ EOF
 wait_compacted() {  # wait_compacted DIR PARTITIONS: >= PARTITIONS, one spans file each, stable 20 s
   local dir=$1 want=$2 stable=0 last= n parts files
   for _ in $(seq 1 360); do
-    parts=$(find "$dir/data/traces" -mindepth 3 -maxdepth 3 -type d -name "hour=*" 2>/dev/null | wc -l)
-    files=$(find "$dir/data/traces" -name 'spans-*.parquet' 2>/dev/null | wc -l)
+    parts=$(find "$dir/data/$SIGNAL" -mindepth 3 -maxdepth 3 -type d -name "hour=*" 2>/dev/null | wc -l)
+    files=$(find "$dir/data/$SIGNAL" -name "$FILES-*.parquet" 2>/dev/null | wc -l)
     n="$parts/$files"
     if [[ $parts -ge $want && $files == "$parts" && $n == "$last" ]]; then
       stable=$((stable + 5))
@@ -214,9 +220,9 @@ if [[ $DENSE == 1 ]]; then
   start_strata "$A"; APID=$SPID
   sleep 1
   c0=$(cpu_ticks "$APID"); l0=$(loadavg)
-  log "phase A: one hour at $DENSE_RATE spans/s (pregenerated), $THREADS threads"
+  log "phase A: one hour at $DENSE_RATE spans/s (pregenerated, $SIGNAL), $THREADS threads"
   "$L" load --url "$U" --threads "$THREADS" --start-ms $((END_MS - HOUR_MS)) --end-ms "$END_MS" \
-    --spans-per-s "$DENSE_RATE" --pregen --ids-out "$OUT/dense_ids.txt" > "$OUT/dense_load.json"
+    --spans-per-s "$DENSE_RATE" --pregen --ids-out "$OUT/dense_ids.txt" "${LOAD_FLAGS[@]}" > "$OUT/dense_load.json"
   c1=$(cpu_ticks "$APID"); l1=$(loadavg)
   python3 - "$OUT/dense_load.json" "$c0" "$c1" "$l0" "$l1" "$(rss_kb "$APID")" <<'EOF'
 import json, sys
@@ -246,16 +252,18 @@ EOF
     # The whole cost of the hour: its load, flushes and every compaction until one file.
     cpu_since "$OUT/dense_load.json" "$c0" "$(cpu_ticks "$APID")" through_compaction \
       "flushes and compaction into one file"
-    du -sb "$A/data/traces" "$A/data/wal" > "$OUT/dense_du.txt" || true
-    find "$A/data/traces" -name 'spans-*.parquet' -printf '%s %p\n' > "$OUT/dense_files.txt"
+    du -sb "$A/data/$SIGNAL" "$A/data/wal" > "$OUT/dense_du.txt" || true
+    find "$A/data/$SIGNAL" -name "$FILES-*.parquet" -printf '%s %p\n' > "$OUT/dense_files.txt"
+  fi
+  if [[ $INGEST_ONLY == 0 && $SIGNAL == traces ]]; then
     log "phase A lookups"
     "$L" lookup --url "$U" --ids "$OUT/dense_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) > "$OUT/dense_lookup.json"
     "$L" lookup --url "$U" --ids "$OUT/dense_ids.txt" --n "$LOOKUPS" --absent $((LOOKUPS / 10)) --seed 2 > "$OUT/dense_lookup2.json"
     log "phase A searches (1-day windows holding the dense hour)"
     "$L" search --url "$U" --start-ms $((END_MS - 24 * HOUR_MS)) --end-ms $((END_MS + 23 * HOUR_MS)) \
       --n "$SEARCHES" > "$OUT/dense_search.json"
-    stop_strata "$APID" "$A"; forget_strata "$APID"
   fi
+  if [[ $INGEST_ONLY == 0 ]]; then stop_strata "$APID" "$A"; forget_strata "$APID"; fi
 fi
 
 if [[ $WEEK == 1 ]]; then
@@ -288,9 +296,9 @@ if [[ $WEEK == 1 ]]; then
   stop_strata "$BPID" "$B"; forget_strata "$BPID"
 fi
 
-python3 - "$OUT" <<'EOF' | tee "$OUT/summary.txt"
+python3 - "$OUT" "$SIGNAL" <<'EOF' | tee "$OUT/summary.txt"
 import json, os, sys
-o = sys.argv[1]
+o, signal = sys.argv[1:3]
 def j(n):
     p = os.path.join(o, n)
     return json.load(open(p)) if os.path.exists(p) else None
@@ -300,7 +308,7 @@ def du(n):
     return {os.path.basename(l.split()[1]): int(l.split()[0]) for l in open(p) if l.strip()}
 d = j("dense_load.json")
 if d:
-    b = du("dense_du.txt").get("traces", 0)
+    b = du("dense_du.txt").get(signal, 0)
     print("ingest: %d spans, %.1f s wall, %d spans/s wall, %.1f server CPU-s, %s spans per server CPU-s (load %s -> %s)"
           % (d["spans_ok"], d["seconds"], d["spans_per_s"], d["server_cpu_s"], d["spans_per_server_cpu_s"], d["loadavg_before"], d["loadavg_after"]))
     if "server_cpu_s_through_compaction" in d:
@@ -310,8 +318,8 @@ if d:
         print("through the flush after the load: %.1f server CPU-s, %s spans per server CPU-s"
               % (d["server_cpu_s_through_flush"], d["spans_per_server_cpu_s_through_flush"]))
 if d and b:
-    print("disk: traces/ %d B = %.1f B/span; OTLP %d B = %.1f B/span; ratio %.1f%%"
-          % (b, b / d["spans_ok"], d["otlp_bytes_ok"], d["otlp_bytes_per_span"], 100.0 * b / d["otlp_bytes_ok"]))
+    print("disk: %s/ %d B = %.1f B/record; OTLP %d B = %.1f B/record; ratio %.1f%%"
+          % (signal, b, b / d["spans_ok"], d["otlp_bytes_ok"], d["otlp_bytes_per_span"], 100.0 * b / d["otlp_bytes_ok"]))
 for name in ("dense_lookup", "dense_lookup2", "week_lookup", "week_lookup2"):
     l = j(name + ".json")
     if l:

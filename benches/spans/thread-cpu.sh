@@ -8,19 +8,21 @@
 # until the server exits) and sums them by thread name: `strata-rt` is the request path
 # (decode, translation, checks, WAL encoding, head), `strata-wal-writ` the WAL writer with
 # its fsyncs, `strata-flush` the flushes. Clock ticks are 10 ms, so use a few hundred
-# thousand spans (RATE 150: 549,446 spans). Example (docs/benchmarks.md):
+# thousand spans (RATE 150: 549,446 spans). RUNNER_ARGS adds options to the runner
+# (`RUNNER_ARGS=--logs`: log records instead of spans). Example (docs/benchmarks.md):
 #
 #   benches/spans/thread-cpu.sh 3 150 /tmp/bin-before /tmp/bin-after
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=$1; rate=$2; shift 2; bins=("$@")
 work=${WORK:-/tmp/strata-thread-cpu}
+read -ra extra <<< "${RUNNER_ARGS:-}"
 for _ in $(seq 1 "$rounds"); do
   for b in "${bins[@]}"; do
     rm -rf "$work"; mkdir -p "$work"
     log=$work.log
     benches/spans/run-spans-bench.sh "$b/strata" --work "$work" --port 19561 --ingest-only \
-      --dense-rate "$rate" --loader "${bins[0]}/bench-spans" > "$log" 2>&1 &
+      --dense-rate "$rate" --loader "${bins[0]}/bench-spans" "${extra[@]}" > "$log" 2>&1 &
     runner=$!
     pid=""
     for _ in $(seq 1 300); do

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! bench-spans load   --url URL --start-ms MS --end-ms MS --spans-per-s R [--threads 2]
-//!                    [--traces-per-request 57] [--seed 1] [--pregen] [--ids-out FILE]
+//!                    [--traces-per-request 57] [--seed 1] [--pregen] [--ids-out FILE] [--logs]
 //! bench-spans lookup --url URL --ids FILE [--n 500] [--absent 50] [--seed 1]
 //! bench-spans search --url URL --start-ms MS --end-ms MS [--n 50] [--window-s 86400]
 //!                    [--min-duration 100ms] [--limit 20] [--seed 1]
@@ -18,6 +18,9 @@
 //! (for the rate measurement); otherwise each thread builds its requests as it goes. 429
 //! and 503 are retried after `Retry-After`; other failures are counted. `--ids-out` writes
 //! the first trace of every request as `hex_id start_ms span_count` lines, for `lookup`.
+//! With `--logs` each request is instead the log records of those traces, one per span
+//! (`span_gen::logs_request`: the span's resource, attributes and ids, a text body), sent to
+//! `POST /v1/logs`; the output's `spans_*` counts are then log records.
 //!
 //! `lookup` picks `--n` of those ids evenly over the file plus `--absent` random ids that
 //! do not exist, shuffles them, and times `GET /jaeger/api/traces/{id}` for each (no
@@ -37,7 +40,7 @@ use std::time::{Duration, Instant};
 use prost::Message;
 use serde_json::{Value, json};
 use strata_benches::http_client::{Conn, HttpError, encode_query_value};
-use strata_benches::span_gen::{Rng, SERVICES, request, trace};
+use strata_benches::span_gen::{Rng, SERVICES, logs_request, request, trace};
 use strata_benches::{arg, cpu_time, flag};
 
 /// Why a command could not run.
@@ -93,6 +96,8 @@ struct Plan {
     traces: u64,
     per: u64,
     seed: u64,
+    /// Log records (one per span) instead of spans.
+    logs: bool,
 }
 
 /// One encoded request and what it holds.
@@ -127,8 +132,13 @@ impl Plan {
             traces[0].spans.len(),
         );
         let spans = traces.iter().map(|t| t.spans.len() as u64).sum();
+        let req = request(traces);
         Built {
-            body: request(traces).encode_to_vec(),
+            body: if self.logs {
+                logs_request(&req).encode_to_vec()
+            } else {
+                req.encode_to_vec()
+            },
             spans,
             first,
         }
@@ -173,6 +183,7 @@ fn load(args: &[String], url: &str) -> Result<Value, BenchError> {
         traces,
         per: arg(args, "--traces-per-request", 57u64).max(1),
         seed: arg(args, "--seed", 1),
+        logs: flag(args, "--logs"),
     };
     let tenant: String = arg(args, "--tenant", String::new());
     let n = plan.requests();
@@ -210,7 +221,7 @@ fn load(args: &[String], url: &str) -> Result<Value, BenchError> {
                         None => None,
                     }
                     .unwrap_or_else(|| plan.build(k));
-                    send(&mut conn, &headers, &req, &tally);
+                    send(&mut conn, &headers, &req, plan.logs, &tally);
                 }
             });
         }
@@ -237,6 +248,7 @@ fn load(args: &[String], url: &str) -> Result<Value, BenchError> {
     }
     Ok(json!({
         "cmd": "load",
+        "signal": if plan.logs { "logs" } else { "traces" },
         "url": url,
         "threads": threads,
         "pregen": pregen,
@@ -259,9 +271,30 @@ fn load(args: &[String], url: &str) -> Result<Value, BenchError> {
     }))
 }
 
-fn send(conn: &mut Conn, headers: &[(&str, &str)], req: &Built, tally: &Tally) {
+/// Rejected records of an OTLP traces or logs response (0 when it has no partial success),
+/// with its message.
+fn rejected(body: &[u8], logs: bool) -> (i64, String) {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    if logs {
+        ExportLogsServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map_or((0, String::new()), |p| {
+                (p.rejected_log_records, p.error_message)
+            })
+    } else {
+        ExportTraceServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map_or((0, String::new()), |p| (p.rejected_spans, p.error_message))
+    }
+}
+
+fn send(conn: &mut Conn, headers: &[(&str, &str)], req: &Built, logs: bool, tally: &Tally) {
+    let path = if logs { "/v1/logs" } else { "/v1/traces" };
     loop {
-        let resp = match conn.post("/v1/traces", headers, &req.body) {
+        let resp = match conn.post(path, headers, &req.body) {
             Ok(r) => r,
             Err(e) => {
                 tally.spans_failed.fetch_add(req.spans, Ordering::Relaxed);
@@ -270,16 +303,11 @@ fn send(conn: &mut Conn, headers: &[(&str, &str)], req: &Built, tally: &Tally) {
         };
         match resp.status {
             200 => {
-                use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-                let rejected = ExportTraceServiceResponse::decode(resp.body.as_slice())
-                    .ok()
-                    .and_then(|r| r.partial_success)
-                    .map_or(0, |p| {
-                        if p.rejected_spans > 0 {
-                            tally.error(format!("partial success: {}", p.error_message));
-                        }
-                        (p.rejected_spans.max(0) as u64).min(req.spans)
-                    });
+                let (n, message) = rejected(&resp.body, logs);
+                if n > 0 {
+                    tally.error(format!("partial success: {message}"));
+                }
+                let rejected = (n.max(0) as u64).min(req.spans);
                 tally.requests_ok.fetch_add(1, Ordering::Relaxed);
                 tally
                     .spans_ok
