@@ -12,10 +12,19 @@
 //! `UNAVAILABLE` with `RetryInfo`), which OTel exporters, Prometheus and vmagent retry.
 //! Nothing of a refused request is stored.
 //!
+//! An HTTP request is admitted twice. Before its body is read it is charged from its
+//! declared `Content-Length` ([`declared_cost`]: a compressed body is assumed to inflate
+//! [`INFLATE_GUESS`] times), so bodies being read count too; once the body is read and
+//! inflated, its charge is set to the real estimate ([`Inflight::resize`]), giving back
+//! what was over and waiting, as above, for what was under. A request of tiny records or
+//! a body that inflates more than the guess can thus wait while holding its first share;
+//! if many do at once they are answered 503 after the wait and retried, rather than held.
+//!
 //! A request larger than the whole budget is charged the whole budget, so it runs alone
-//! rather than never. What the budget does not cover: bodies while they are read (at most
-//! `server.max_body_bytes` each, before the estimate can be made) and the records once
-//! written, which the engine's head holds and bounds (`engine.max_head_bytes`).
+//! rather than never. What the budget does not cover: an HTTP body sent without
+//! `Content-Length` (chunked) while it is read, and a gRPC message while tonic reads it
+//! (both at most `server.max_body_bytes`), and the records once written, which the
+//! engine's head holds and bounds (`engine.max_head_bytes`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,6 +71,29 @@ pub fn request_cost(wire: u64, plain: u64, compressed: bool, records: u64) -> u6
     copy.saturating_add(plain).saturating_add(decoded)
 }
 
+/// Plain bytes per compressed byte assumed for a compressed body before it is read and
+/// inflated: OTLP spans and logs gzip 5-10 times, remote-write's snappy 2-5 times; a
+/// guess over the truth is given back as soon as the body is inflated.
+pub const INFLATE_GUESS: u64 = 8;
+
+/// Estimated cost of a body declared `wire` bytes long, before it is read: the
+/// [`request_cost`] of a plain copy of `wire` bytes, or [`INFLATE_GUESS`] × `wire` when
+/// `compressed`, and no record count.
+///
+/// ```
+/// use strata_server::inflight::{declared_cost, request_cost};
+/// assert_eq!(declared_cost(1_000, false), request_cost(1_000, 1_000, false, 0));
+/// assert_eq!(declared_cost(1_000, true), request_cost(1_000, 8_000, true, 0));
+/// ```
+pub fn declared_cost(wire: u64, compressed: bool) -> u64 {
+    let plain = if compressed {
+        wire.saturating_mul(INFLATE_GUESS)
+    } else {
+        wire
+    };
+    request_cost(wire, plain, compressed, 0)
+}
+
 /// The budget, shared by every ingest handler.
 #[derive(Debug)]
 pub(crate) struct Inflight {
@@ -96,16 +128,46 @@ impl Inflight {
     /// Admits a request estimated to hold `cost` bytes: at once if the budget has room,
     /// else after the requests ahead of it give theirs back, or 503 after the wait.
     pub(crate) async fn admit(&self, cost: u64) -> Result<InflightPermit, ApiError> {
-        let want = u32::try_from(cost.div_ceil(UNIT))
+        let want = self.units_for(cost);
+        Ok(InflightPermit(self.acquire(want, want).await?))
+    }
+
+    /// Sets what an admitted request holds to `cost` bytes: gives back what it holds over
+    /// that at once, or waits for the rest as [`Inflight::admit`] does (503 after the
+    /// wait, the permit left as it was).
+    pub(crate) async fn resize(
+        &self,
+        permit: &mut InflightPermit,
+        cost: u64,
+    ) -> Result<(), ApiError> {
+        let want = self.units_for(cost);
+        let held = u32::try_from(permit.0.num_permits()).unwrap_or(u32::MAX);
+        if want < held {
+            drop(permit.0.split((held - want) as usize));
+        } else if want > held {
+            let more = self.acquire(want - held, want).await?;
+            permit.0.merge(more);
+        }
+        Ok(())
+    }
+
+    /// Budget units for `cost` bytes: at least one, at most the whole budget.
+    fn units_for(&self, cost: u64) -> u32 {
+        u32::try_from(cost.div_ceil(UNIT))
             .unwrap_or(u32::MAX)
-            .clamp(1, self.units);
+            .clamp(1, self.units)
+    }
+
+    /// Takes `want` units: at once, or after waiting up to the admission wait (the
+    /// request needs `total` units in all, for the refusal's message).
+    async fn acquire(&self, want: u32, total: u32) -> Result<OwnedSemaphorePermit, ApiError> {
         if let Ok(p) = Arc::clone(&self.permits).try_acquire_many_owned(want) {
-            return Ok(InflightPermit(p));
+            return Ok(p);
         }
         self.waited.fetch_add(1, Ordering::Relaxed);
         let acquire = Arc::clone(&self.permits).acquire_many_owned(want);
         match tokio::time::timeout(self.wait, acquire).await {
-            Ok(Ok(p)) => Ok(InflightPermit(p)),
+            Ok(Ok(p)) => Ok(p),
             // Timed out (the semaphore is never closed).
             _ => {
                 self.refused.fetch_add(1, Ordering::Relaxed);
@@ -113,7 +175,7 @@ impl Inflight {
                     message: format!(
                         "ingest memory budget in use: this request needs ~{} MiB, and requests \
                          in progress hold {} of {} MiB (server.max_inflight_bytes); retry",
-                        mib(u64::from(want) * UNIT),
+                        mib(u64::from(total) * UNIT),
                         mib(self.in_use_bytes()),
                         mib(self.budget_bytes()),
                     ),
@@ -244,6 +306,52 @@ mod tests {
         assert!(b.admit(1).await.is_err());
         drop(big);
         let _again = b.admit(1 << 40).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn resizing_gives_back_at_once_and_waits_for_more() {
+        let b = Inflight::new(10 * UNIT, Duration::from_millis(50));
+        let mut p = b.admit(6 * UNIT).await.unwrap();
+        b.resize(&mut p, 2 * UNIT).await.unwrap();
+        assert_eq!(b.in_use_bytes(), 2 * UNIT, "shrinking gives back");
+        let other = b.admit(7 * UNIT).await.unwrap();
+        b.resize(&mut p, 3 * UNIT).await.unwrap();
+        assert_eq!(b.in_use_bytes(), 10 * UNIT, "growing into what is free");
+        assert_eq!(b.waited(), 0);
+        // No room for 2 more: refused after the wait, the permit as it was.
+        let e = b.resize(&mut p, 5 * UNIT).await.unwrap_err();
+        assert!(
+            matches!(&e, ApiError::Unavailable { message, .. } if message.contains("server.max_inflight_bytes")),
+            "{e:?}"
+        );
+        assert_eq!((b.waited(), b.refused()), (1, 1));
+        assert_eq!(b.in_use_bytes(), 10 * UNIT);
+        drop(other);
+        b.resize(&mut p, 5 * UNIT).await.unwrap();
+        assert_eq!(b.in_use_bytes(), 5 * UNIT);
+        // Never more than the whole budget, and the same size is no change.
+        b.resize(&mut p, 1 << 40).await.unwrap();
+        b.resize(&mut p, 1 << 40).await.unwrap();
+        assert_eq!(b.in_use_bytes(), b.budget_bytes());
+        drop(p);
+        assert_eq!(b.in_use_bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_resize_waiting_for_more_is_served_when_budget_comes_back() {
+        let b = Arc::new(Inflight::new(10 * UNIT, Duration::from_secs(30)));
+        let mut p = b.admit(4 * UNIT).await.unwrap();
+        let other = b.admit(6 * UNIT).await.unwrap();
+        let b2 = Arc::clone(&b);
+        let grow = tokio::spawn(async move { b2.resize(&mut p, 9 * UNIT).await.map(|()| p) });
+        while b.waited() == 0 {
+            tokio::task::yield_now().await;
+        }
+        drop(other);
+        let p = grow.await.unwrap().unwrap();
+        assert_eq!(b.in_use_bytes(), 9 * UNIT);
+        drop(p);
+        assert_eq!(b.in_use_bytes(), 0);
     }
 
     #[test]

@@ -88,8 +88,9 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
 }
 
 /// The body without its Content-Encoding, at most `max_body_bytes` once inflated (an
-/// uncompressed body as it was read, not copied), admitted into the ingest memory budget
-/// ([`admit`]) with the records along `path` it holds.
+/// uncompressed body as it was read, not copied), holding its share of the ingest memory
+/// budget: admitted on its declared length before it is read, then set to the estimate
+/// of what it decodes to ([`request_cost`], with the records along `path` it holds).
 async fn plain_body(
     state: &AppState,
     headers: &HeaderMap,
@@ -97,10 +98,14 @@ async fn plain_body(
     enc: Encoding,
     path: request_items::Path,
 ) -> Result<(Bytes, InflightPermit), ApiError> {
-    let raw = state.read_body(headers, body).await?;
     let ce = headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let compressed = ce.is_some_and(|v| {
+        let v = v.trim();
+        !v.is_empty() && !v.eq_ignore_ascii_case("identity")
+    });
+    let (raw, mut permit) = state.read_ingest_body(headers, body, compressed).await?;
     let limit = usize::try_from(state.max_body_bytes()).unwrap_or(usize::MAX);
     let inflated = match decompress(&raw, ce, limit)? {
         Cow::Borrowed(_) => None,
@@ -108,27 +113,22 @@ async fn plain_body(
     };
     let wire = raw.len();
     let body = inflated.map_or(raw, Bytes::from);
-    let permit = admit(state, &body, wire, enc, path).await?;
+    state
+        .resize(&mut permit, cost(&body, wire, enc, path))
+        .await?;
     Ok((body, permit))
 }
 
-/// Admits an uncompressed OTLP body (`wire` bytes as received) into the ingest memory
-/// budget ([`crate::inflight`]) before it is decoded: its records along `path` are counted
-/// from the protobuf framing (a JSON body is estimated from its size alone).
-async fn admit(
-    state: &AppState,
-    plain: &[u8],
-    wire: usize,
-    enc: Encoding,
-    path: request_items::Path,
-) -> Result<InflightPermit, ApiError> {
+/// The ingest memory budget's estimate ([`request_cost`]) of an uncompressed OTLP body
+/// (`wire` bytes as received): its records along `path` are counted from the protobuf
+/// framing (a JSON body is estimated from its size alone).
+fn cost(plain: &[u8], wire: usize, enc: Encoding, path: request_items::Path) -> u64 {
     let records = match enc {
         Encoding::Protobuf => request_items::protobuf_records(plain, path).unwrap_or(0),
         Encoding::Json => 0,
     };
     let compressed = wire != plain.len();
-    let cost = request_cost(wire as u64, plain.len() as u64, compressed, records as u64);
-    state.admit(cost).await
+    request_cost(wire as u64, plain.len() as u64, compressed, records as u64)
 }
 
 /// Maps, writes and answers one metrics export; shared by HTTP and gRPC.
@@ -493,14 +493,14 @@ impl Export for GrpcMetrics {
             let tenant = grpc_tenant(&state, &request)?;
             let result = async {
                 let body = request.into_inner();
-                let _permit = admit(
-                    &state,
-                    &body,
-                    body.len(),
-                    Encoding::Protobuf,
-                    request_items::POINTS,
-                )
-                .await?;
+                let _permit = state
+                    .admit(cost(
+                        &body,
+                        body.len(),
+                        Encoding::Protobuf,
+                        request_items::POINTS,
+                    ))
+                    .await?;
                 Ok::<_, ApiError>(
                     export_metrics_protobuf(&state, &tenant, body)
                         .await?
@@ -539,7 +539,9 @@ impl<const TRACES: bool> Export for GrpcSignal<TRACES> {
                 } else {
                     request_items::LOGS
                 };
-                let _permit = admit(&state, body, body.len(), Encoding::Protobuf, path).await?;
+                let _permit = state
+                    .admit(cost(body, body.len(), Encoding::Protobuf, path))
+                    .await?;
                 let (kind, partial) = if TRACES {
                     let batch = decode_spans(request.get_ref(), Encoding::Protobuf)?;
                     drop(request);

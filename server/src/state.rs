@@ -21,7 +21,7 @@ use strata_engine::{
 use crate::api_error::ApiError;
 use crate::auth::Auth;
 use crate::config::{Config, SqlSettings};
-use crate::inflight::{ADMIT_WAIT, Inflight, InflightPermit};
+use crate::inflight::{ADMIT_WAIT, Inflight, InflightPermit, declared_cost};
 use crate::metrics::{Counts, Metrics, Signal};
 
 /// After refusing a body over the limit, how much more of it is read and discarded (so the
@@ -100,6 +100,42 @@ impl AppState {
         self.0.inflight.admit(cost).await
     }
 
+    /// Sets an admitted request's share of the ingest memory budget to `cost` bytes
+    /// ([`Inflight::resize`]): gives back what is over, waits for what is under, or 503.
+    pub(crate) async fn resize(
+        &self,
+        permit: &mut InflightPermit,
+        cost: u64,
+    ) -> Result<(), ApiError> {
+        self.0.inflight.resize(permit, cost).await
+    }
+
+    /// Reads an ingest request's body as [`AppState::read_body`] does, admitted into the
+    /// ingest memory budget first, on its declared `Content-Length` ([`declared_cost`];
+    /// `compressed` when the body has a Content-Encoding), so that bodies being read count
+    /// against the budget. The caller sets the permit to the request's real estimate once
+    /// the body is inflated ([`AppState::resize`]). A body without a declared length is
+    /// charged one unit while it is read; one declared over `server.max_body_bytes` is
+    /// refused at once, without waiting for budget.
+    pub(crate) async fn read_ingest_body(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        compressed: bool,
+    ) -> Result<(Bytes, InflightPermit), ApiError> {
+        let declared = content_length(headers).unwrap_or(0);
+        let permit = if declared > self.max_body_bytes() {
+            None // `read_body` refuses it with 413
+        } else {
+            Some(self.admit(declared_cost(declared, compressed)).await?)
+        };
+        let body = self.read_body(headers, body).await?;
+        match permit {
+            Some(p) => Ok((body, p)),
+            None => Ok((body, self.admit(declared_cost(0, compressed)).await?)),
+        }
+    }
+
     /// The ingest memory budget, for the self-metrics.
     pub(crate) fn inflight(&self) -> &Inflight {
         &self.0.inflight
@@ -162,10 +198,8 @@ impl AppState {
                 "request body{size} is over the limit of {limit} bytes (server.max_body_bytes)"
             ))
         };
-        if let Some(len) = headers
-            .get(axum::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
+        let declared = content_length(headers);
+        if let Some(len) = declared
             && len > limit
         {
             return Err(too_large(Some(len)));
@@ -173,11 +207,7 @@ impl AppState {
         let mut body = body;
         // Sized from a declared length (under the limit here; at most 16 MiB reserved ahead
         // of the data), so the copy does not grow by doubling.
-        let declared = headers
-            .get(axum::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+        let declared = declared.unwrap_or(0);
         let mut buf: Vec<u8> = Vec::with_capacity(declared.min(limit).min(16 << 20) as usize);
         while let Some(frame) = body.frame().await {
             let frame = frame
@@ -303,4 +333,12 @@ impl AppState {
             }
         }
     }
+}
+
+/// The request's declared `Content-Length`, if it has a valid one.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
 }

@@ -658,3 +658,78 @@ fn a_small_ingest_memory_budget_admits_requests_in_turn_and_loses_nothing() {
     let logs = common::read_logs(&data, &EngineConfig::default(), "default");
     assert_eq!((spans.len(), logs.len()), (sent, sent));
 }
+
+/// A request is charged its declared `Content-Length` against the ingest memory budget
+/// before its body is read: while a gzip body is half sent, the budget shows it held (at
+/// the guess of 8× inflation: the body, its inflated copy and 3× that decoded). Once it is
+/// answered the budget is free again, and both requests' spans are stored.
+#[test]
+fn a_body_being_read_holds_its_declared_share_of_the_budget() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        common::bin(),
+        dir.path(),
+        "[server]\nmax_inflight_bytes = 1048576\n",
+    );
+    server.wait_ready(common::READY);
+    let body_of = |n: u8| {
+        let spans = (0..50u8)
+            .map(|i| {
+                span(
+                    &[n, i, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
+                    &[n, i, 1, 1, 1, 1, 1, 1],
+                    "op",
+                    vec![],
+                )
+            })
+            .collect();
+        let plain = traces(spans).encode_to_vec();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&plain).expect("gzip");
+        gz.finish().expect("gzip")
+    };
+    let first = body_of(1);
+    let wire = first.len() as u64;
+    let charge = wire + 8 * wire + 3 * 8 * wire;
+    let mut conn = std::net::TcpStream::connect(server.http).expect("connect");
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nHost: strata\r\nContent-Type: application/x-protobuf\r\n\
+         Content-Encoding: gzip\r\nContent-Length: {wire}\r\nConnection: close\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).expect("head");
+    let half = first.len() / 2;
+    conn.write_all(&first[..half]).expect("half the body");
+    conn.flush().expect("flush");
+    // The share is taken before the body is read: wait until the server has it.
+    let held = charge.div_ceil(1024) * 1024;
+    let deadline = std::time::Instant::now() + common::READY;
+    while self_metric(&server, "strata_ingest_inflight_bytes") != held as f64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the body's share never showed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    conn.write_all(&first[half..]).expect("the rest");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let resp = server
+        .post(
+            "/v1/traces",
+            &[PROTOBUF, ("content-encoding", "gzip")],
+            &body_of(2),
+        )
+        .expect("post");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(self_metric(&server, "strata_ingest_inflight_bytes"), 0.0);
+    assert_eq!(
+        self_metric(&server, "strata_ingest_inflight_refused_total"),
+        0.0
+    );
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+    let spans = common::read_spans(&data_dir(dir.path()), &EngineConfig::default(), "default");
+    assert_eq!(spans.len(), 100);
+}

@@ -39,7 +39,9 @@ pub async fn write(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     check_headers(&headers)?;
-    let body = state.read_body(&headers, body).await?;
+    // Admitted into the ingest memory budget on its declared length before it is read,
+    // then on its real estimate below.
+    let (body, mut permit) = state.read_ingest_body(&headers, body, true).await?;
     let max = state.max_body_bytes();
     let engine = state.engine();
     let t = tenant.clone();
@@ -51,8 +53,8 @@ pub async fn write(
     // `decompress`) and what it decodes to, held against the ingest memory budget until
     // the answer.
     let plain = (size as u64).min(max);
-    let _permit = state
-        .admit(request_cost(body.len() as u64, plain, true, 0))
+    state
+        .resize(&mut permit, request_cost(body.len() as u64, plain, true, 0))
         .await?;
     let (total, histograms, result) = AppState::cpu_work(size, move || {
         let raw = decompress(&body, max)?;
