@@ -10,6 +10,9 @@
 //! - `sort_batch`: the same spans already in one Arrow batch in arrival order, sorted by
 //!   the file order (lexsort + take): what a head that kept Arrow batches instead of
 //!   records would pay at flush in place of `sort` and `build`;
+//! - `file/arrow` and `file/shared`: sorted records into a spans file on disk, `fsync`
+//!   included, through `ArrowWriter` alone (every column built into the batches) or as the
+//!   flush writes it (the resource attribute maps encoded from the shared lists);
 //! - `build/resource_name_only` and `encode/resource_name_only`: the same with each
 //!   resource's attributes cut to `service.name`, what a layout storing a resource's
 //!   attributes once per resource instead of once per span would leave.
@@ -26,7 +29,9 @@ use arrow::record_batch::RecordBatch;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use strata_benches::span_gen::{Rng, request, trace};
 use strata_benches::span_records::Resources;
-use strata_engine::flush_stages::{sort_spans, sort_spans_batch, spans_batch, write_spans};
+use strata_engine::flush_stages::{
+    sort_spans, sort_spans_batch, spans_batch, write_spans, write_spans_file,
+};
 use strata_engine::{AnyValue, Attributes, SpanRecord};
 
 #[global_allocator]
@@ -126,6 +131,14 @@ fn span_flush(c: &mut Criterion) {
         g.bench_function(format!("build/{name}"), |b| b.iter(|| batches(&rows)));
         let built = batches(&rows);
         g.bench_function(format!("encode/{name}"), |b| b.iter(|| encode(&built)));
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rows = sorted(&all);
+    for (name, shared) in [("arrow", false), ("shared", true)] {
+        let path = dir.path().join(format!("{name}.parquet"));
+        g.bench_function(format!("file/{name}"), |b| {
+            b.iter(|| write_spans_file(&path, &rows, shared).expect("write spans file"))
+        });
     }
     let arrival: Vec<&SpanRecord> = all.iter().collect();
     let unsorted = spans_batch(&arrival).expect("build spans batch");

@@ -59,3 +59,16 @@ pub fn write_spans<W: Write + Send>(out: W, batches: &[RecordBatch]) -> Result<W
     }
     w.into_inner().map_err(|e| bad(here, e))
 }
+
+/// Writes sorted spans as one spans file at `path`, durably, as a flush does (batches of
+/// 8,192 rows, the resource attribute maps encoded from the shared lists), or, if not
+/// `shared`, through `ArrowWriter` alone with every column built into the batches.
+/// Returns the file's size.
+pub fn write_spans_file(path: &Path, rows: &[&SpanRecord], shared: bool) -> Result<u64> {
+    let batch = crate::signal_flush::FLUSH_BATCH_ROWS;
+    if shared {
+        crate::signal_flush::write_sorted(path, rows, batch)
+    } else {
+        crate::signal_flush::write_sorted_arrow(path, rows, batch)
+    }
+}

@@ -14,7 +14,7 @@ use crate::Result;
 use crate::anyvalue::AnyValue;
 use crate::log_columns::{self, LogColumns};
 use crate::records::{LogRecord, Scope};
-use crate::signal_arrow::{AttrBuilder, Cols, batch_of, read_attrs};
+use crate::signal_arrow::{AttrBuilder, Cols, ResourceMaps, batch_of, read_attrs};
 
 /// The schema of logs files and of log snapshot batches.
 pub fn logs_schema() -> SchemaRef {
@@ -27,6 +27,14 @@ pub fn logs_schema() -> SchemaRef {
 /// Log records as one batch, in the order given: one pass over the records
 /// (`log_columns.rs`).
 pub(crate) fn logs_batch(logs: &[&LogRecord]) -> Result<RecordBatch> {
+    logs_batch_with(logs, ResourceMaps::Built)
+}
+
+/// [`logs_batch`], with the resource attribute maps built or left empty (`resource`).
+pub(crate) fn logs_batch_with(
+    logs: &[&LogRecord],
+    resource_maps: ResourceMaps,
+) -> Result<RecordBatch> {
     let mut attrs = AttrBuilder::for_rows(logs.len(), logs.iter().map(|r| &r.attributes));
     let mut resource = AttrBuilder::for_rows(
         logs.len(),
@@ -37,7 +45,10 @@ pub(crate) fn logs_batch(logs: &[&LogRecord]) -> Result<RecordBatch> {
         log_columns::prefetch(logs, i);
         top.push(r)?;
         attrs.append(&r.attributes)?;
-        resource.append_shared(&r.resource_attributes)?;
+        match resource_maps {
+            ResourceMaps::Built => resource.append_shared(&r.resource_attributes)?,
+            ResourceMaps::Empty => resource.append(&Vec::new())?,
+        }
     }
     let (attrs, attr_types) = attrs.finish()?;
     let (resource, resource_types) = resource.finish()?;

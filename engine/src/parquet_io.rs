@@ -112,22 +112,28 @@ impl DurableWriter {
         append: impl FnOnce(&mut SerializedFileWriter<File>, &Path) -> Result<(), Error>,
     ) -> Result<u64, Error> {
         let tmp = self.tmp;
-        let io = |source| Error::Io {
-            path: tmp.clone(),
-            source,
-        };
         let (mut w, _) = self.w.into_serialized_writer().map_err(|e| bad(&tmp, e))?;
         append(&mut w, &tmp)?;
         let file = w.into_inner().map_err(|e| bad(&tmp, e))?;
-        file.sync_all().map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        std::fs::rename(&tmp, &self.path).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            source,
-        })?;
-        sync_dir(self.path.parent().unwrap_or(Path::new(".")))?;
-        Ok(len)
+        publish(&tmp, &self.path, file)
     }
+}
+
+/// Makes a file written at `tmp` durable at `path`: fsync, rename, fsync of the directory.
+/// Returns its size.
+pub(crate) fn publish(tmp: &Path, path: &Path, file: File) -> Result<u64, Error> {
+    let io = |source| Error::Io {
+        path: tmp.to_owned(),
+        source,
+    };
+    file.sync_all().map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    std::fs::rename(tmp, path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+    Ok(len)
 }
 
 /// Writes `batch` to `path` durably: temp file, fsync, rename, fsync dir.

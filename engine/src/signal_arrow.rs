@@ -161,6 +161,48 @@ fn render(attrs: &Attributes, kv: &mut MapParts, types: &mut MapParts) -> Result
     Ok(())
 }
 
+/// Whether a batch holds its rows' resource attribute maps, or leaves them empty for a
+/// writer that encodes them from the shared lists itself (`signal_writer.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ResourceMaps {
+    /// Built, as any reader expects.
+    Built,
+    /// Every row's maps empty.
+    Empty,
+}
+
+/// A shared attribute list rendered once, as the rows of [`AttrBuilder`] hold it: the
+/// entries of its `attributes` and `attribute_types` maps, for writers that encode such
+/// lists themselves (`shared_map_chunk.rs`).
+pub(crate) struct RenderedList {
+    kv: MapParts,
+    types: MapParts,
+}
+
+impl RenderedList {
+    pub(crate) fn new(attrs: &Attributes) -> Result<Self> {
+        let (mut kv, mut types) = (MapParts::default(), MapParts::default());
+        render(attrs, &mut kv, &mut types)?;
+        Ok(Self { kv, types })
+    }
+
+    /// The strings of one leaf, in entry order: of the `attribute_types` map if `types`
+    /// (else `attributes`), its values if `values` (else its keys).
+    pub(crate) fn leaf(&self, types: bool, values: bool) -> Vec<&[u8]> {
+        let map = if types { &self.types } else { &self.kv };
+        let part = if values { &map.values } else { &map.keys };
+        let mut start = 0usize;
+        part.ends
+            .iter()
+            .map(|&end| {
+                let s = &part.bytes[start..end as usize];
+                start = end as usize;
+                s
+            })
+            .collect()
+    }
+}
+
 /// `fmt::Write` into a byte buffer (only whole `&str`s are written, so it stays UTF-8).
 struct ByteWriter<'a>(&'a mut Vec<u8>);
 

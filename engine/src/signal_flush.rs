@@ -72,9 +72,20 @@ impl FlushOrder for LogRecord {
 pub(crate) const FLUSH_BATCH_ROWS: usize = 8192;
 
 /// Writes `rows` (already in [`sort_key`] order, at least one) as one spans or logs file
-/// at `path`, durably, building Arrow batches of at most `batch_rows` rows. Returns its
+/// at `path`, durably, building Arrow batches of at most `batch_rows` rows, the resource
+/// attribute maps encoded from the records' shared lists (`signal_writer.rs`). Returns its
 /// size.
 pub(crate) fn write_sorted<R: StoredRecord>(
+    path: &Path,
+    rows: &[&R],
+    batch_rows: usize,
+) -> Result<u64> {
+    crate::signal_writer::write_records(path, rows, batch_rows)
+}
+
+/// [`write_sorted`] through `ArrowWriter` alone, every column built into the batches: the
+/// file the shared-list writer must match (tests and the `flush_stages` bench).
+pub(crate) fn write_sorted_arrow<R: StoredRecord>(
     path: &Path,
     rows: &[&R],
     batch_rows: usize,

@@ -22,6 +22,7 @@ use crate::partition::{PartFile, partition_start};
 use crate::records::{LogRecord, Scope, SpanRecord};
 use crate::shared_lists::{SharedLists, Sharer};
 use crate::signal::Signal;
+use crate::signal_arrow::ResourceMaps;
 use crate::signal_bloom::FileBlooms;
 use crate::signal_check::{self, Cuts, Rejection, ResourceCheck};
 use crate::signal_codec::{self, WalRecord};
@@ -67,8 +68,14 @@ pub(crate) trait StoredRecord: WalRecord + Clone + Send + Sync + 'static {
     fn memory_bytes(&self, prev: Option<&Self>) -> u64;
     /// Its resource attribute list and scope, which records share ([`SharedLists`]).
     fn shared_parts(&mut self) -> (&mut Arc<Attributes>, &mut Arc<Scope>);
+    /// Its resource attribute list, which records share.
+    fn resource(&self) -> &Arc<Attributes>;
     /// Records as one Arrow batch, in the order given.
-    fn to_batch(recs: &[&Self]) -> Result<RecordBatch>;
+    fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
+        Self::to_batch_with(recs, ResourceMaps::Built)
+    }
+    /// [`StoredRecord::to_batch`], the resource attribute maps built or left empty.
+    fn to_batch_with(recs: &[&Self], resource_maps: ResourceMaps) -> Result<RecordBatch>;
     /// Records back from a batch (`path` names the source in errors).
     fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>>;
 }
@@ -98,8 +105,12 @@ impl StoredRecord for SpanRecord {
         (&mut self.resource_attributes, &mut self.scope)
     }
 
-    fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
-        crate::spans_arrow::spans_batch(recs)
+    fn resource(&self) -> &Arc<Attributes> {
+        &self.resource_attributes
+    }
+
+    fn to_batch_with(recs: &[&Self], resource_maps: ResourceMaps) -> Result<RecordBatch> {
+        crate::spans_arrow::spans_batch_with(recs, resource_maps)
     }
 
     fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>> {
@@ -132,8 +143,12 @@ impl StoredRecord for LogRecord {
         (&mut self.resource_attributes, &mut self.scope)
     }
 
-    fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
-        crate::logs_arrow::logs_batch(recs)
+    fn resource(&self) -> &Arc<Attributes> {
+        &self.resource_attributes
+    }
+
+    fn to_batch_with(recs: &[&Self], resource_maps: ResourceMaps) -> Result<RecordBatch> {
+        crate::logs_arrow::logs_batch_with(recs, resource_maps)
     }
 
     fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>> {

@@ -14,7 +14,7 @@ use arrow::record_batch::RecordBatch;
 use crate::Result;
 use crate::records::{Scope, SpanEvent, SpanLink, SpanRecord};
 use crate::signal_arrow::{
-    AttrBuilder, Cols, IdColumn, batch_of, fields_of, mem, read_attrs, times,
+    AttrBuilder, Cols, IdColumn, ResourceMaps, batch_of, fields_of, mem, read_attrs, times,
 };
 use crate::span_columns::{self, TopColumns};
 
@@ -43,6 +43,14 @@ fn list(struct_cols: Vec<(&str, ArrayRef, bool)>, lens: Vec<usize>) -> Result<Ar
 
 /// Spans as one batch, in the order given.
 pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
+    spans_batch_with(spans, ResourceMaps::Built)
+}
+
+/// [`spans_batch`], with the resource attribute maps built or left empty (`resource`).
+pub(crate) fn spans_batch_with(
+    spans: &[&SpanRecord],
+    resource_maps: ResourceMaps,
+) -> Result<RecordBatch> {
     // Buffers sized up front: span attributes from the first spans, resource attributes
     // (the same few lists, shared) from the first span's.
     let mut attrs = AttrBuilder::for_rows(spans.len(), spans.iter().map(|s| &s.attributes));
@@ -66,7 +74,10 @@ pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
         span_columns::prefetch(spans, i);
         top.push(s);
         attrs.append(&s.attributes)?;
-        resource.append_shared(&s.resource_attributes)?;
+        match resource_maps {
+            ResourceMaps::Built => resource.append_shared(&s.resource_attributes)?,
+            ResourceMaps::Empty => resource.append(&Vec::new())?,
+        }
         ev_lens.push(s.events.len());
         for e in &s.events {
             ev_time.push(e.time_ns);

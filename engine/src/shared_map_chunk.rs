@@ -1,0 +1,413 @@
+//! Parquet column chunks of a map column whose rows repeat a few shared lists, encoded
+//! straight from the lists: a record's resource attributes.
+//!
+//! Every span of one resource carries the same attribute list (behind one `Arc`), and the
+//! Arrow writer would render, hash and look up each of its entries again for every row:
+//! ~22 dictionary lookups per span, ~30% of a span flush's instructions
+//! (`docs/benchmarks.md`). Here each leaf (the map's keys, or its values) is written as
+//! one dictionary page of the distinct strings of the distinct lists, and data pages whose
+//! levels and dictionary indices are copied per row from its list's, so the work per row
+//! is a few small copies. The chunk is the one the Arrow writer would write, value for
+//! value: the same schema, levels, dictionary encoding, codec and page row limit; a reader
+//! cannot tell them apart (`signal_writer.rs` tests read both back).
+//!
+//! Data pages are version 1 (the writer's default): repetition levels, then definition
+//! levels, each as a 4-byte little-endian length and the RLE/bit-packing hybrid, then the
+//! values: a bit-width byte and the hybrid of dictionary indices (`RLE_DICTIONARY`), or
+//! `PLAIN` values when the dictionary would pass the writer's dictionary page size limit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parquet::basic::{Compression, Encoding};
+use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+
+/// An error encoding a shared map leaf (an unexpected schema or codec; a bug, not input).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SharedMapError {
+    /// The leaf is not a non-null map's keys or values.
+    #[error("column {column} is not a map leaf (max repetition {rep}, definition {def})")]
+    NotAMapLeaf {
+        /// Its dotted path.
+        column: String,
+        /// Its maximum repetition level.
+        rep: i16,
+        /// Its maximum definition level.
+        def: i16,
+    },
+    /// The writer properties ask for a codec this encoder does not apply.
+    #[error("column {column}: codec {codec} is not supported for shared map leaves")]
+    Codec {
+        /// Its dotted path.
+        column: String,
+        /// The codec asked for.
+        codec: Compression,
+    },
+    /// Compressing a page failed.
+    #[error("column {column}: zstd: {source}")]
+    Zstd {
+        /// Its dotted path.
+        column: String,
+        /// What zstd said.
+        source: std::io::Error,
+    },
+    /// The Parquet page writer or metadata builder refused.
+    #[error("column {column}: {source}")]
+    Parquet {
+        /// Its dotted path.
+        column: String,
+        /// What Parquet said.
+        source: parquet::errors::ParquetError,
+    },
+}
+
+/// Encodes one leaf of a map column. `lists[j]` holds list `j`'s strings for this leaf
+/// (its keys, or its values), in entry order; `rows[i]` names the list of row `i`. Returns
+/// the chunk's bytes (offsets in its metadata count from 0) and what closing a column
+/// writer would return, for `SerializedRowGroupWriter::append_column`.
+pub(crate) fn encode_leaf(
+    descr: &ColumnDescPtr,
+    props: &WriterProperties,
+    lists: &[Vec<&[u8]>],
+    rows: &[u32],
+) -> Result<(Bytes, ColumnCloseResult), SharedMapError> {
+    let column = descr.path().string();
+    let (max_rep, max_def) = (descr.max_rep_level(), descr.max_def_level());
+    if max_rep != 1 || !(1..=2).contains(&max_def) {
+        return Err(SharedMapError::NotAMapLeaf {
+            column,
+            rep: max_rep,
+            def: max_def,
+        });
+    }
+    let codec = props.compression(descr.path());
+    let level = match codec {
+        Compression::UNCOMPRESSED => None,
+        Compression::ZSTD(l) => Some(l.compression_level()),
+        other => {
+            return Err(SharedMapError::Codec {
+                column,
+                codec: other,
+            });
+        }
+    };
+    let err = |source| SharedMapError::Parquet {
+        column: column.clone(),
+        source,
+    };
+
+    // The distinct strings of the lists this chunk's rows use, in first-seen order.
+    let mut used = vec![false; lists.len()];
+    for &r in rows {
+        used[r as usize] = true;
+    }
+    let mut index: HashMap<&[u8], u32> = HashMap::new();
+    let mut dict: Vec<&[u8]> = Vec::new();
+    let mut list_ids: Vec<Vec<u32>> = Vec::with_capacity(lists.len());
+    for (list, used) in lists.iter().zip(&used) {
+        if !used {
+            list_ids.push(Vec::new());
+            continue;
+        }
+        list_ids.push(
+            list.iter()
+                .map(|s| {
+                    *index.entry(s).or_insert_with(|| {
+                        dict.push(s);
+                        (dict.len() - 1) as u32
+                    })
+                })
+                .collect(),
+        );
+    }
+    let dict_bytes: usize = dict.iter().map(|s| 4 + s.len()).sum();
+    let use_dict = !dict.is_empty() && dict_bytes <= props.dictionary_page_size_limit();
+
+    let mut sink = TrackedWrite::new(Vec::new());
+    let mut pages = SerializedPageWriter::new(&mut sink);
+    let compress = |buf: Vec<u8>| -> Result<(Bytes, usize), SharedMapError> {
+        let plain = buf.len();
+        let out = match level {
+            None => buf,
+            Some(l) => zstd::bulk::compress(&buf, l).map_err(|source| SharedMapError::Zstd {
+                column: column.clone(),
+                source,
+            })?,
+        };
+        Ok((Bytes::from(out), plain))
+    };
+    let (mut compressed_total, mut uncompressed_total) = (0i64, 0i64);
+    let mut dictionary_offset = None;
+    if use_dict {
+        let mut buf = Vec::with_capacity(dict_bytes);
+        for s in &dict {
+            buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            buf.extend_from_slice(s);
+        }
+        let (buf, plain) = compress(buf)?;
+        let page = Page::DictionaryPage {
+            buf,
+            num_values: dict.len() as u32,
+            encoding: Encoding::PLAIN,
+            is_sorted: false,
+        };
+        let spec = pages
+            .write_page(CompressedPage::new(page, plain))
+            .map_err(err)?;
+        dictionary_offset = Some(spec.offset as i64);
+        compressed_total += spec.compressed_size as i64;
+        uncompressed_total += spec.uncompressed_size as i64;
+    }
+
+    let bit_width = bits_for(dict.len().saturating_sub(1) as u32);
+    let def_width = bits_for(max_def as u32);
+    let plain_len = |list: &[&[u8]]| list.iter().map(|s| 4 + s.len()).sum::<usize>();
+    let page_rows = props.data_page_row_count_limit().max(1);
+    let page_bytes = props.data_page_size_limit().max(1);
+    let mut offsets = OffsetIndexBuilder::new();
+    let mut first_data_page = None;
+    let mut num_values = 0i64;
+    let mut start = 0;
+    while start < rows.len() {
+        // One page: up to the row limit, and (plain values) about the byte limit.
+        let (mut levels, mut values, mut empty, mut plain_bytes) = (0, 0, 0, 0);
+        let mut end = start;
+        while end < rows.len() && end - start < page_rows && plain_bytes < page_bytes {
+            let list = &lists[rows[end] as usize];
+            levels += list.len().max(1);
+            values += list.len();
+            empty += usize::from(list.is_empty());
+            if !use_dict {
+                plain_bytes += plain_len(list);
+            }
+            end += 1;
+        }
+        let page = &rows[start..end];
+        let mut buf = Vec::with_capacity(16 + levels / 2 + values * 2 + plain_bytes);
+        // Repetition levels: 0 starts a row, 1 continues it (width 1).
+        let mut rep = BitPacker::new(1, levels);
+        for &r in page {
+            rep.push(0);
+            for _ in 1..lists[r as usize].len() {
+                rep.push(1);
+            }
+        }
+        with_length(&mut buf, &rep.finish());
+        // Definition levels: every entry present, an empty map 0.
+        if empty == 0 {
+            let mut run = Vec::new();
+            rle_run(&mut run, max_def as u32, levels, def_width);
+            with_length(&mut buf, &run);
+        } else {
+            let mut def = BitPacker::new(def_width, levels);
+            for &r in page {
+                let n = lists[r as usize].len();
+                if n == 0 {
+                    def.push(0);
+                }
+                for _ in 0..n {
+                    def.push(max_def as u32);
+                }
+            }
+            with_length(&mut buf, &def.finish());
+        }
+        let encoding = if use_dict {
+            buf.push(bit_width);
+            let mut ids = BitPacker::new(bit_width, values);
+            for &r in page {
+                for &id in &list_ids[r as usize] {
+                    ids.push(id);
+                }
+            }
+            buf.extend_from_slice(&ids.finish());
+            Encoding::RLE_DICTIONARY
+        } else {
+            for &r in page {
+                for s in &lists[r as usize] {
+                    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                    buf.extend_from_slice(s);
+                }
+            }
+            Encoding::PLAIN
+        };
+        let (buf, uncompressed) = compress(buf)?;
+        let data = Page::DataPage {
+            buf,
+            num_values: levels as u32,
+            encoding,
+            def_level_encoding: Encoding::RLE,
+            rep_level_encoding: Encoding::RLE,
+            statistics: None,
+        };
+        let spec = pages
+            .write_page(CompressedPage::new(data, uncompressed))
+            .map_err(err)?;
+        first_data_page.get_or_insert(spec.offset as i64);
+        offsets.append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
+        offsets.append_row_count((end - start) as i64);
+        compressed_total += spec.compressed_size as i64;
+        uncompressed_total += spec.uncompressed_size as i64;
+        num_values += levels as i64;
+        start = end;
+    }
+    pages.close().map_err(err)?;
+    let bytes = Bytes::from(sink.into_inner().map_err(err)?);
+
+    let mut encodings = vec![Encoding::PLAIN, Encoding::RLE];
+    if use_dict {
+        encodings.push(Encoding::RLE_DICTIONARY);
+    }
+    let metadata = ColumnChunkMetaData::builder(Arc::clone(descr))
+        .set_compression_codec(codec.into())
+        .set_encodings(encodings)
+        .set_num_values(num_values)
+        .set_total_compressed_size(compressed_total)
+        .set_total_uncompressed_size(uncompressed_total)
+        .set_data_page_offset(first_data_page.unwrap_or(0))
+        .set_dictionary_page_offset(dictionary_offset)
+        .build()
+        .map_err(err)?;
+    let close = ColumnCloseResult {
+        bytes_written: bytes.len() as u64,
+        rows_written: rows.len() as u64,
+        metadata,
+        bloom_filter: None,
+        column_index: None,
+        offset_index: Some(offsets.build()),
+    };
+    Ok((bytes, close))
+}
+
+/// Bits needed to write values up to `max`.
+fn bits_for(max: u32) -> u8 {
+    (32 - max.leading_zeros()) as u8
+}
+
+/// Appends `bytes` with its length before it (4 bytes, little-endian): how a version 1
+/// data page holds its levels.
+fn with_length(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+/// One run of Parquet's RLE/bit-packing hybrid repeating `value` `count` times at `width`
+/// bits: the count, then the value in whole bytes.
+fn rle_run(out: &mut Vec<u8>, value: u32, count: usize, width: u8) {
+    varint(out, (count as u64) << 1);
+    out.extend_from_slice(&value.to_le_bytes()[..(width as usize).div_ceil(8)]);
+}
+
+/// One bit-packed run of Parquet's RLE/bit-packing hybrid: `count` values (declared up
+/// front, for the run's header) of `width` bits, least significant bit first, padded with
+/// zeros to a multiple of 8 values, which the reader's value count leaves unread. Packing
+/// every value costs a shift and an or, where looking for repeats would cost more than the
+/// bytes it saves before zstd.
+struct BitPacker {
+    out: Vec<u8>,
+    acc: u64,
+    bits: u32,
+    width: u32,
+    pushed: usize,
+    count: usize,
+}
+
+impl BitPacker {
+    fn new(width: u8, count: usize) -> Self {
+        let groups = count.div_ceil(8);
+        let mut out = Vec::with_capacity(10 + groups * width as usize);
+        if groups > 0 {
+            varint(&mut out, ((groups as u64) << 1) | 1);
+        }
+        Self {
+            out,
+            acc: 0,
+            bits: 0,
+            width: u32::from(width),
+            pushed: 0,
+            count,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, v: u32) {
+        self.pushed += 1;
+        self.acc |= u64::from(v) << self.bits;
+        self.bits += self.width;
+        if self.bits >= 32 {
+            self.out.extend_from_slice(&(self.acc as u32).to_le_bytes());
+            self.acc >>= 32;
+            self.bits -= 32;
+        }
+    }
+
+    /// The run, padded to whole groups of 8 values.
+    fn finish(mut self) -> Vec<u8> {
+        debug_assert_eq!(self.pushed, self.count, "values pushed and declared differ");
+        while !self.pushed.is_multiple_of(8) {
+            self.push(0);
+        }
+        // 8 values of any width fill whole bytes.
+        for _ in 0..self.bits / 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+        }
+        self.out
+    }
+}
+
+/// An unsigned LEB128 varint.
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packed(width: u8, values: &[u32]) -> Vec<u8> {
+        let mut p = BitPacker::new(width, values.len());
+        for &v in values {
+            p.push(v);
+        }
+        p.finish()
+    }
+
+    #[test]
+    fn runs_are_parquets_hybrid_layout() {
+        // Three values at width 2: one group (header 1 << 1 | 1), padded: 1 | 2<<2 | 3<<4.
+        assert_eq!(packed(2, &[1, 2, 3]), [3, 0b0011_1001, 0]);
+        // Eleven values at width 1: two groups, LSB first.
+        let v = [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+        assert_eq!(packed(1, &v), [5, 0b1111_1110, 0b0000_0111]);
+        // Width 9 crosses bytes: 8 values of 0x1ff fill 9 bytes of ones.
+        let mut want = vec![3];
+        want.extend([0xff; 9]);
+        assert_eq!(packed(9, &[0x1ff; 8]), want);
+        // Width 0 (a one-entry dictionary): the header alone; no values, nothing.
+        assert_eq!(packed(0, &[0; 20]), [7]);
+        assert!(packed(3, &[]).is_empty());
+        // An RLE run: count << 1, then the value in whole bytes.
+        let mut run = Vec::new();
+        rle_run(&mut run, 2, 300, 2);
+        assert_eq!(run, [0xd8, 0x04, 2]);
+    }
+
+    #[test]
+    fn bit_widths() {
+        assert_eq!(bits_for(0), 0);
+        assert_eq!(bits_for(1), 1);
+        assert_eq!(bits_for(2), 2);
+        assert_eq!(bits_for(255), 8);
+        assert_eq!(bits_for(256), 9);
+    }
+}
