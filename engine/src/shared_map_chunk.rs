@@ -131,14 +131,20 @@ pub(crate) fn encode_leaf(
 
     let mut sink = TrackedWrite::new(Vec::new());
     let mut pages = SerializedPageWriter::new(&mut sink);
-    let compress = |buf: Vec<u8>| -> Result<(Bytes, usize), SharedMapError> {
+    let zstd_err = |source| SharedMapError::Zstd {
+        column: column.clone(),
+        source,
+    };
+    // One compressor (one zstd context) for all the chunk's pages.
+    let mut zstd = level
+        .map(zstd::bulk::Compressor::new)
+        .transpose()
+        .map_err(zstd_err)?;
+    let mut compress = |buf: Vec<u8>| -> Result<(Bytes, usize), SharedMapError> {
         let plain = buf.len();
-        let out = match level {
+        let out = match &mut zstd {
             None => buf,
-            Some(l) => zstd::bulk::compress(&buf, l).map_err(|source| SharedMapError::Zstd {
-                column: column.clone(),
-                source,
-            })?,
+            Some(z) => z.compress(&buf).map_err(zstd_err)?,
         };
         Ok((Bytes::from(out), plain))
     };
@@ -190,20 +196,25 @@ pub(crate) fn encode_leaf(
         }
         let page = &rows[start..end];
         let mut buf = Vec::with_capacity(16 + levels / 2 + values * 2 + plain_bytes);
-        // Repetition levels: 0 starts a row, 1 continues it (width 1).
-        let mut rep = BitPacker::new(1, levels);
-        for &r in page {
-            rep.push(0);
-            for _ in 1..lists[r as usize].len() {
-                rep.push(1);
+        // Repetition levels: 0 starts a row, 1 continues it (width 1); all 0 when no row
+        // has two entries (one RLE run, as for the levels below when they are all alike).
+        if levels == page.len() {
+            with_length(&mut buf, &rle_run(0, levels, 1));
+        } else {
+            let mut rep = BitPacker::new(1, levels);
+            for &r in page {
+                rep.push(0);
+                for _ in 1..lists[r as usize].len() {
+                    rep.push(1);
+                }
             }
+            with_length(&mut buf, &rep.finish());
         }
-        with_length(&mut buf, &rep.finish());
         // Definition levels: every entry present, an empty map 0.
         if empty == 0 {
-            let mut run = Vec::new();
-            rle_run(&mut run, max_def as u32, levels, def_width);
-            with_length(&mut buf, &run);
+            with_length(&mut buf, &rle_run(max_def as u32, levels, def_width));
+        } else if values == 0 {
+            with_length(&mut buf, &rle_run(0, levels, def_width));
         } else {
             let mut def = BitPacker::new(def_width, levels);
             for &r in page {
@@ -298,9 +309,11 @@ fn with_length(buf: &mut Vec<u8>, bytes: &[u8]) {
 
 /// One run of Parquet's RLE/bit-packing hybrid repeating `value` `count` times at `width`
 /// bits: the count, then the value in whole bytes.
-fn rle_run(out: &mut Vec<u8>, value: u32, count: usize, width: u8) {
-    varint(out, (count as u64) << 1);
+fn rle_run(value: u32, count: usize, width: u8) -> Vec<u8> {
+    let mut out = Vec::with_capacity(14);
+    varint(&mut out, (count as u64) << 1);
     out.extend_from_slice(&value.to_le_bytes()[..(width as usize).div_ceil(8)]);
+    out
 }
 
 /// One bit-packed run of Parquet's RLE/bit-packing hybrid: `count` values (declared up
@@ -397,9 +410,8 @@ mod tests {
         assert_eq!(packed(0, &[0; 20]), [7]);
         assert!(packed(3, &[]).is_empty());
         // An RLE run: count << 1, then the value in whole bytes.
-        let mut run = Vec::new();
-        rle_run(&mut run, 2, 300, 2);
-        assert_eq!(run, [0xd8, 0x04, 2]);
+        assert_eq!(rle_run(2, 300, 2), [0xd8, 0x04, 2]);
+        assert_eq!(rle_run(0x1ff, 8, 9), [16, 0xff, 0x01]);
     }
 
     #[test]

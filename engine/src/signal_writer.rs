@@ -361,8 +361,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let res = resources();
         // Lists of every kind; only empty lists (no entries at all); no empty list (the
-        // definition levels one run).
-        for (name, pick) in [("mixed", 0u32), ("empty", 1), ("full", 2)] {
+        // definition levels one run); one entry each (the repetition levels one run).
+        for (name, pick) in [("mixed", 0u32), ("empty", 1), ("full", 2), ("single", 3)] {
             let logs: Vec<LogRecord> = (0..8_000u32)
                 .map(|i| LogRecord {
                     time_ns: i64::from(i),
@@ -371,6 +371,7 @@ mod tests {
                     resource_attributes: match (pick, i.wrapping_mul(2_654_435_761)) {
                         (0, x) => res[(x % 44) as usize].clone(),
                         (1, _) => res[1].clone(),
+                        (3, x) => res[4 + (x % 40) as usize].clone(),
                         (_, x) => res[2 + (x % 42) as usize].clone(),
                     },
                     ..LogRecord::default()
