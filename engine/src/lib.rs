@@ -115,6 +115,7 @@ pub use series::SeriesId;
 pub use signal_outcome::{SignalOutcome, SignalReject, Truncation};
 pub use signal_read::{SignalSnapshot, TraceLookupStats};
 pub use snapshot::{Snapshot, SnapshotFile, samples_schema, series_schema};
+pub use span_columns::{KnownType, span_attribute_column};
 pub use span_search::SpanSearch;
 pub use spans_arrow::{spans_from_batch, spans_schema};
 pub use telemetry::{DiskUsage, EngineTelemetry};

@@ -78,7 +78,20 @@ impl AttrBuilder {
 
     /// Appends one row's attributes.
     pub(crate) fn append(&mut self, attrs: &Attributes) -> Result<()> {
-        render(attrs, &mut self.kv, &mut self.types)?;
+        self.append_unless(attrs, |_, _| false)
+    }
+
+    /// Appends one row's attributes but those `skip` names (stored elsewhere).
+    pub(crate) fn append_unless(
+        &mut self,
+        attrs: &Attributes,
+        skip: impl Fn(&str, &AnyValue) -> bool,
+    ) -> Result<()> {
+        for (k, v) in attrs {
+            if !skip(k, v) {
+                render_one(k, v, &mut self.kv, &mut self.types)?;
+            }
+        }
         self.kv.end_row();
         self.types.end_row();
         Ok(())
@@ -149,14 +162,21 @@ impl Hasher for AddrHasher {
 /// Renders `attrs` as entries of `kv` and `types` (no row end).
 fn render(attrs: &Attributes, kv: &mut MapParts, types: &mut MapParts) -> Result<()> {
     for (k, v) in attrs {
-        kv.keys.push(k);
-        v.write_text(&mut ByteWriter(&mut kv.values.bytes))
-            .map_err(mem)?;
-        kv.values.end_value();
-        if let Some(t) = v.type_name() {
-            types.keys.push(k);
-            types.values.push(t);
-        }
+        render_one(k, v, kv, types)?;
+    }
+    Ok(())
+}
+
+/// Appends one attribute's entries (to `types` only when its value is not a string).
+#[inline]
+fn render_one(k: &str, v: &AnyValue, kv: &mut MapParts, types: &mut MapParts) -> Result<()> {
+    kv.keys.push(k);
+    v.write_text(&mut ByteWriter(&mut kv.values.bytes))
+        .map_err(mem)?;
+    kv.values.end_value();
+    if let Some(t) = v.type_name() {
+        types.keys.push(k);
+        types.values.push(t);
     }
     Ok(())
 }

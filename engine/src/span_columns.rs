@@ -6,10 +6,12 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Array, Int64Array, Int64Builder, StringBuilder, UInt32Array};
+use arrow::array::{
+    Array, ArrayRef, Int32Array, Int64Array, Int64Builder, StringArray, StringBuilder, UInt32Array,
+};
 
 use crate::Result;
-use crate::anyvalue::AnyValue;
+use crate::anyvalue::{AnyValue, Attributes};
 use crate::cache_hint::{touch, touch_slice, touch_struct};
 use crate::records::SpanRecord;
 use crate::signal_arrow::{Column, IdColumn, times};
@@ -34,6 +36,92 @@ pub(crate) fn string_column(key: &str) -> Option<usize> {
         "rpc.method" => Some(3),
         "error.type" => Some(4),
         _ => None,
+    }
+}
+
+/// The type of value a well-known span attribute column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownType {
+    /// `Utf8`: the attribute when its value is a string.
+    String,
+    /// `Int64`: the attribute when its value is an int.
+    Int,
+}
+
+/// The `spans` column that holds span attribute `key` when its value is of the column's
+/// type, and that type; `None` for a key kept only in the `attributes` map. Such an
+/// attribute is in its column only; sent with another type, it is in the map only.
+///
+/// ```
+/// use strata_engine::{KnownType, span_attribute_column};
+/// assert_eq!(span_attribute_column("http.route"), Some(("http_route", KnownType::String)));
+/// assert_eq!(
+///     span_attribute_column("http.response.status_code"),
+///     Some(("http_response_status_code", KnownType::Int))
+/// );
+/// assert_eq!(span_attribute_column("http.url"), None);
+/// ```
+pub fn span_attribute_column(key: &str) -> Option<(&'static str, KnownType)> {
+    match string_column(key) {
+        Some(i) => Some((STRING_COLUMNS[i].0, KnownType::String)),
+        None => (key == STATUS_CODE_KEY).then_some(("http_response_status_code", KnownType::Int)),
+    }
+}
+
+/// The attribute the `http_response_status_code` column holds, when its value is an int.
+pub(crate) const STATUS_CODE_KEY: &str = "http.response.status_code";
+
+/// Whether attribute (`key`, `value`) goes to a well-known column and so stays out of the
+/// `attributes` map: a string under a [`STRING_COLUMNS`] key, or an int under
+/// [`STATUS_CODE_KEY`]. A value of another type under those keys stays in the map.
+pub(crate) fn in_own_column(key: &str, value: &AnyValue) -> bool {
+    match value {
+        AnyValue::String(_) => string_column(key).is_some(),
+        AnyValue::Int(_) => key == STATUS_CODE_KEY,
+        _ => false,
+    }
+}
+
+/// The well-known columns of a batch being read back, to return their attributes to a
+/// span's list ([`KnownColumns::restore`]).
+pub(crate) struct KnownColumns<'a> {
+    strings: [&'a StringArray; 5],
+    status_code: &'a Int64Array,
+}
+
+impl<'a> KnownColumns<'a> {
+    pub(crate) fn new(strings: [&'a StringArray; 5], status_code: &'a Int64Array) -> Self {
+        Self {
+            strings,
+            status_code,
+        }
+    }
+
+    /// Row `i`'s attributes: those in the well-known columns first, in the columns' order,
+    /// then `map` (row `i`'s map entries) in the order sent. Files written before the map
+    /// left the columns' attributes out hold them in both; those map entries are skipped.
+    pub(crate) fn restore(&self, i: usize, map: Attributes) -> Attributes {
+        let mut attrs = Attributes::with_capacity(map.len() + 2);
+        for (col, (_, key)) in self.strings.iter().zip(STRING_COLUMNS) {
+            if col.is_valid(i) {
+                attrs.push((key.to_owned(), AnyValue::String(col.value(i).to_owned())));
+            }
+        }
+        if self.status_code.is_valid(i) {
+            let code = self.status_code.value(i);
+            attrs.push((STATUS_CODE_KEY.to_owned(), AnyValue::Int(code)));
+        }
+        if attrs.is_empty() {
+            return map;
+        }
+        let restored = attrs.len();
+        for (k, v) in map {
+            // A column holds its key's value exactly when it is of the column's type.
+            if !(in_own_column(&k, &v) && attrs[..restored].iter().any(|(r, _)| *r == k)) {
+                attrs.push((k, v));
+            }
+        }
+        attrs
     }
 }
 
@@ -114,7 +202,7 @@ impl TopColumns {
                         found[i] = Some(v.as_str());
                     }
                 }
-                AnyValue::Int(v) if k == "http.response.status_code" => code = Some(*v),
+                AnyValue::Int(v) if k == STATUS_CODE_KEY => code = Some(*v),
                 _ => {}
             }
         }

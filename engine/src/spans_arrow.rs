@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, FixedSizeBinaryArray, Int32Array, ListArray, MapArray, StringArray,
-    StructArray, TimestampNanosecondArray, UInt32Array,
+    Array, ArrayRef, FixedSizeBinaryArray, Int32Array, Int64Array, ListArray, MapArray,
+    StringArray, StructArray, TimestampNanosecondArray, UInt32Array,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{Field, SchemaRef};
@@ -16,7 +16,7 @@ use crate::records::{Scope, SpanEvent, SpanLink, SpanRecord};
 use crate::signal_arrow::{
     AttrBuilder, Cols, IdColumn, ResourceMaps, batch_of, fields_of, mem, read_attrs, times,
 };
-use crate::span_columns::{self, TopColumns};
+use crate::span_columns::{self, KnownColumns, STRING_COLUMNS, TopColumns};
 
 /// The schema of spans files and of span snapshot batches.
 pub fn spans_schema() -> SchemaRef {
@@ -73,7 +73,7 @@ pub(crate) fn spans_batch_with(
     for (i, s) in spans.iter().enumerate() {
         span_columns::prefetch(spans, i);
         top.push(s);
-        attrs.append(&s.attributes)?;
+        attrs.append_unless(&s.attributes, span_columns::in_own_column)?;
         match resource_maps {
             ResourceMaps::Built => resource.append_shared(&s.resource_attributes)?,
             ResourceMaps::Empty => resource.append(&Vec::new())?,
@@ -194,6 +194,16 @@ pub(crate) fn spans_from_batch_at(batch: &RecordBatch, path: &Path) -> Result<Ve
     );
     let attrs_at =
         |kv: &MapArray, types: &MapArray, i| read_attrs(kv, types, i).map_err(|e| c.bad(e));
+    let known = KnownColumns::new(
+        [
+            string(STRING_COLUMNS[0].0)?,
+            string(STRING_COLUMNS[1].0)?,
+            string(STRING_COLUMNS[2].0)?,
+            string(STRING_COLUMNS[3].0)?,
+            string(STRING_COLUMNS[4].0)?,
+        ],
+        c.get::<Int64Array>("http_response_status_code")?,
+    );
     let mut out = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
         let ev = items(&c, "events", i)?;
@@ -243,7 +253,7 @@ pub(crate) fn spans_from_batch_at(batch: &RecordBatch, path: &Path) -> Result<Ve
             end_ns: end.value(i),
             status_code: status.value(i),
             status_message: msg.value(i).to_owned(),
-            attributes: attrs_at(attrs, attr_types, i)?,
+            attributes: known.restore(i, attrs_at(attrs, attr_types, i)?),
             resource_attributes: Arc::new(attrs_at(res, res_types, i)?),
             scope: Arc::new(Scope {
                 name: scope_name.value(i).to_owned(),
@@ -261,7 +271,7 @@ pub(crate) fn spans_from_batch_at(batch: &RecordBatch, path: &Path) -> Result<Ve
 
 #[cfg(test)]
 mod tests {
-    use arrow::array::Int64Array;
+    use arrow::array::{AsArray, Int64Array};
 
     use super::*;
     use crate::anyvalue::AnyValue;
@@ -282,6 +292,7 @@ mod tests {
             end_ns: 250,
             status_code: 2,
             status_message: "boom".into(),
+            // Well-known attributes come back first, in the columns' order.
             attributes: vec![
                 ("http.route".into(), AnyValue::String("/x".into())),
                 ("http.response.status_code".into(), AnyValue::Int(500)),
@@ -389,9 +400,64 @@ mod tests {
             .unwrap();
         assert_eq!(code.value(0), 404);
         assert!(code.is_null(1) && code.is_null(2));
-        // Every attribute stays in the map, matched or not.
-        let back = spans_from_batch(&batch).unwrap();
-        assert_eq!(back, vec![all, none, mistyped]);
+        // A matched attribute is in its column only; the rest stay in the map.
+        let map_keys = |row: usize| {
+            let map = batch
+                .column_by_name("attributes")
+                .unwrap()
+                .as_map()
+                .value(row);
+            let keys = map.column(0).as_string::<i32>().clone();
+            keys.iter()
+                .map(|k| k.unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(map_keys(0), Vec::<String>::new());
+        assert_eq!(map_keys(1).len(), none.attributes.len());
+        assert_eq!(map_keys(2).len(), mistyped.attributes.len());
+        // Reading back returns every attribute once (the columns' first).
+        let sorted = |mut s: SpanRecord| {
+            s.attributes.sort_by(|a, b| a.0.cmp(&b.0));
+            s
+        };
+        let back: Vec<_> = spans_from_batch(&batch)
+            .unwrap()
+            .into_iter()
+            .map(sorted)
+            .collect();
+        assert_eq!(back, vec![sorted(all), sorted(none), sorted(mistyped)]);
+    }
+
+    #[test]
+    fn files_that_kept_well_known_attributes_in_the_map_too_read_back_each_once() {
+        // Before the map left them out, a file held them in the column and in the map.
+        let span = SpanRecord {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            attributes: vec![
+                ("http.route".into(), AnyValue::String("/a".into())),
+                ("http.response.status_code".into(), AnyValue::Int(404)),
+                ("db.system".into(), AnyValue::Bool(true)),
+                ("k".into(), AnyValue::String("v".into())),
+            ],
+            ..SpanRecord::default()
+        };
+        let batch = spans_batch(&[&span]).unwrap();
+        let mut whole = AttrBuilder::new();
+        whole.append(&span.attributes).unwrap();
+        let (kv, types) = whole.finish().unwrap();
+        let mut columns = batch.columns().to_vec();
+        let at = |name| batch.schema().index_of(name).unwrap();
+        columns[at("attributes")] = kv;
+        columns[at("attribute_types")] = types;
+        let old = RecordBatch::try_new(batch.schema(), columns).unwrap();
+        assert_eq!(spans_from_batch(&old).unwrap(), vec![span.clone()]);
+        // And the layout written now reads back the same attributes.
+        let mut back = spans_from_batch(&batch).unwrap().remove(0);
+        back.attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut want = span;
+        want.attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(back, want);
     }
 
     #[test]

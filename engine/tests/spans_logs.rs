@@ -49,8 +49,8 @@ fn span(trace: u8, id: u8, parent: Option<u8>, service: &str, start_ms: i64) -> 
             String::new()
         },
         attributes: vec![
-            ("http.route".into(), AnyValue::String("/users/{id}".into())),
             ("http.request.method".into(), AnyValue::String("GET".into())),
+            ("http.route".into(), AnyValue::String("/users/{id}".into())),
             (
                 "http.response.status_code".into(),
                 AnyValue::Int(200 + i64::from(id)),
@@ -450,7 +450,7 @@ fn bad_spans_are_rejected_by_reason_and_caps_are_counted() {
     assert_eq!(stored[0].attributes.len(), 4);
     assert_eq!(stored[0].dropped_attributes_count, 4);
     assert_eq!(
-        stored[0].attributes[0],
+        stored[0].attributes[1],
         ("http.route".into(), AnyValue::String("/users/{id".into()))
     );
     assert_eq!(engine.tenant_stats(&acme()).spans_rejected, want);

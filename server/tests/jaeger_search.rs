@@ -249,9 +249,8 @@ fn sql(server: &Server, q: &Q) -> Vec<String> {
     }
     if let Some(r) = q.route {
         let r = quote(r);
-        cond.push(format!(
-            "(attributes['http.route'] = {r} OR resource_attributes['http.route'] = {r})"
-        ));
+        // Every span here sends `http.route` as a string: it is in the column.
+        cond.push(format!("http_route = {r}"));
     }
     let query = format!(
         "SELECT trace_id, max(start_time) AS last FROM spans WHERE {} \

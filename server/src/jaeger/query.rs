@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, TimestampNanosecondType};
 use datafusion::prelude::SessionContext;
-use strata_engine::{Engine, SpanSearch, TenantId};
+use strata_engine::{Engine, KnownType, SpanSearch, TenantId, span_attribute_column};
 use strata_query::sql::{self, SqlConfig};
 
 /// A trace search (`/api/traces`).
@@ -38,7 +38,8 @@ fn ts(ns: i64) -> String {
 
 /// The condition for one Jaeger tag: the tags Jaeger derives from OTLP fields map back to
 /// those fields; any other key matches a span attribute or a resource attribute (their text
-/// forms: `true`, `42`, `1.5` as Jaeger's UI writes them).
+/// forms: `true`, `42`, `1.5` as Jaeger's UI writes them). A well-known attribute is
+/// matched in its own column too, where it is stored when of the column's type.
 fn tag_condition(key: &str, value: &str) -> String {
     match key {
         "error" => match value {
@@ -57,11 +58,22 @@ fn tag_condition(key: &str, value: &str) -> String {
         "otel.status_description" => format!("status_message = {}", quote(value)),
         "otel.scope.name" => format!("scope_name = {}", quote(value)),
         "otel.scope.version" => format!("scope_version = {}", quote(value)),
-        _ => format!(
-            "(attributes[{k}] = {v} OR resource_attributes[{k}] = {v})",
-            k = quote(key),
-            v = quote(value)
-        ),
+        _ => {
+            let maps = format!(
+                "attributes[{k}] = {v} OR resource_attributes[{k}] = {v}",
+                k = quote(key),
+                v = quote(value)
+            );
+            // A well-known attribute of its column's type is in the column, not the map.
+            match span_attribute_column(key) {
+                Some((col, KnownType::String)) => format!("({col} = {} OR {maps})", quote(value)),
+                Some((col, KnownType::Int)) => match value.parse::<i64>() {
+                    Ok(n) => format!("({col} = {n} OR {maps})"),
+                    Err(_) => format!("({maps})"),
+                },
+                None => format!("({maps})"),
+            }
+        }
     }
 }
 
@@ -303,14 +315,42 @@ mod tests {
         assert!(q.contains("name = 'GET /'"), "{q}");
         assert!(q.contains("status_code = 2"), "{q}");
         assert!(q.contains("kind = 3"), "{q}");
-        assert!(q.contains("attributes['http.route'] = '/a''b'"), "{q}");
+        assert!(
+            q.contains(
+                "(http_route = '/a''b' OR attributes['http.route'] = '/a''b' \
+                 OR resource_attributes['http.route'] = '/a''b')"
+            ),
+            "{q}"
+        );
         assert!(q.contains("duration_ns >= 3"), "{q}");
         assert!(!q.contains("duration_ns <="), "{q}");
         assert!(q.ends_with("LIMIT 20"), "{q}");
         let at = |part: &str| q.find(part).expect(part);
         assert!(at("duration_ns") < at("name =") && at("name =") < at("service_name"));
         assert!(
-            at("service_name") < at("start_time >=") && at("start_time <=") < at("attributes[")
+            at("service_name") < at("start_time >=") && at("start_time <=") < at("http_route =")
+        );
+    }
+
+    #[test]
+    fn a_well_known_tag_is_matched_in_its_column_and_in_the_maps() {
+        let maps = |k: &str, v: &str| {
+            format!("attributes['{k}'] = '{v}' OR resource_attributes['{k}'] = '{v}'")
+        };
+        let code = "http.response.status_code";
+        assert_eq!(
+            tag_condition(code, "404"),
+            format!("(http_response_status_code = 404 OR {})", maps(code, "404"))
+        );
+        // Not an int: only a value sent as text can match, and that is in the map.
+        assert_eq!(tag_condition(code, "4x"), format!("({})", maps(code, "4x")));
+        assert_eq!(
+            tag_condition("db.system", "pg"),
+            format!("(db_system = 'pg' OR {})", maps("db.system", "pg"))
+        );
+        assert_eq!(
+            tag_condition("http.url", "/x"),
+            format!("({})", maps("http.url", "/x"))
         );
     }
 }
