@@ -20,11 +20,14 @@
 //! a body that inflates more than the guess can thus wait while holding its first share;
 //! if many do at once they are answered 503 after the wait and retried, rather than held.
 //!
+//! An HTTP body sent without `Content-Length` (chunked) is admitted on one unit and its
+//! share grows as it is read, to the cost of at least twice what it was charged before
+//! (`AppState::read_ingest_body`), each grow waiting as an admission does.
+//!
 //! A request larger than the whole budget is charged the whole budget, so it runs alone
-//! rather than never. What the budget does not cover: an HTTP body sent without
-//! `Content-Length` (chunked) while it is read, and a gRPC message while tonic reads it
-//! (both at most `server.max_body_bytes`), and the records once written, which the
-//! engine's head holds and bounds (`engine.max_head_bytes`).
+//! rather than never. What the budget does not cover: a gRPC message while tonic reads it
+//! (at most `server.max_body_bytes`), and the records once written, which the engine's
+//! head holds and bounds (`engine.max_head_bytes`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

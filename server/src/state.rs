@@ -114,26 +114,30 @@ impl AppState {
     /// ingest memory budget first, on its declared `Content-Length` ([`declared_cost`];
     /// `compressed` when the body has a Content-Encoding), so that bodies being read count
     /// against the budget. The caller sets the permit to the request's real estimate once
-    /// the body is inflated ([`AppState::resize`]). A body without a declared length is
-    /// charged one unit while it is read; one declared over `server.max_body_bytes` is
-    /// refused at once, without waiting for budget.
+    /// the body is inflated ([`AppState::resize`]). A body without a declared length
+    /// (chunked) starts with one unit and its share grows as it is read, to cover at least
+    /// what it has read and at most about twice that ([`chunked_charge`]); a grow that finds no
+    /// room waits as an admission does, and is answered 503 after the wait. One declared
+    /// over `server.max_body_bytes` is refused at once, without waiting for budget.
     pub(crate) async fn read_ingest_body(
         &self,
         headers: &HeaderMap,
         body: Body,
         compressed: bool,
     ) -> Result<(Bytes, InflightPermit), ApiError> {
-        let declared = content_length(headers).unwrap_or(0);
-        let permit = if declared > self.max_body_bytes() {
-            None // `read_body` refuses it with 413
-        } else {
-            Some(self.admit(declared_cost(declared, compressed)).await?)
-        };
-        let body = self.read_body(headers, body).await?;
-        match permit {
-            Some(p) => Ok((body, p)),
-            None => Ok((body, self.admit(declared_cost(0, compressed)).await?)),
+        let limit = self.max_body_bytes();
+        let declared = content_length(headers);
+        if let Some(len) = declared
+            && len > limit
+        {
+            return Err(too_large(limit, Some(len)));
         }
+        let mut permit = self
+            .admit(declared_cost(declared.unwrap_or(0), compressed))
+            .await?;
+        let chunked = declared.is_none().then_some((&mut permit, compressed));
+        let body = self.read_limited(headers, body, chunked).await?;
+        Ok((body, permit))
     }
 
     /// The ingest memory budget, for the self-metrics.
@@ -191,24 +195,32 @@ impl AppState {
     /// Reads a request body of at most `max_body_bytes` (413 beyond it, refused from the
     /// Content-Length before reading when the client declares one).
     pub async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+        self.read_limited(headers, body, None).await
+    }
+
+    /// [`AppState::read_body`]; with `chunked` (a body without a declared length, its
+    /// permit, and whether it is compressed), the permit grows as the body is read
+    /// ([`chunked_charge`]). A grow refused after the wait ends the read (the rest of the
+    /// body is drained, as for one over the limit) and is the answer.
+    async fn read_limited(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+        mut chunked: Option<(&mut InflightPermit, bool)>,
+    ) -> Result<Bytes, ApiError> {
         let limit = self.max_body_bytes();
-        let too_large = |declared: Option<u64>| {
-            let size = declared.map_or(String::new(), |n| format!(" of {n} bytes"));
-            ApiError::PayloadTooLarge(format!(
-                "request body{size} is over the limit of {limit} bytes (server.max_body_bytes)"
-            ))
-        };
         let declared = content_length(headers);
         if let Some(len) = declared
             && len > limit
         {
-            return Err(too_large(Some(len)));
+            return Err(too_large(limit, Some(len)));
         }
         let mut body = body;
         // Sized from a declared length (under the limit here; at most 16 MiB reserved ahead
         // of the data), so the copy does not grow by doubling.
         let declared = declared.unwrap_or(0);
         let mut buf: Vec<u8> = Vec::with_capacity(declared.min(limit).min(16 << 20) as usize);
+        let mut charged = 0; // wire bytes a chunked body's permit covers
         while let Some(frame) = body.frame().await {
             let frame = frame
                 .map_err(|e| ApiError::BadRequest(format!("cannot read the request body: {e}")))?;
@@ -217,9 +229,22 @@ impl AppState {
             };
             if (buf.len() + data.len()) as u64 > limit {
                 drain(body).await;
-                return Err(too_large(None));
+                return Err(too_large(limit, None));
             }
             buf.extend_from_slice(&data);
+            let read = buf.len() as u64;
+            if let Some((permit, compressed)) = chunked.as_mut()
+                && read > charged
+            {
+                charged = chunked_charge(read, charged, limit);
+                if let Err(e) = self
+                    .resize(permit, declared_cost(charged, *compressed))
+                    .await
+                {
+                    drain(body).await;
+                    return Err(e);
+                }
+            }
         }
         Ok(Bytes::from(buf))
     }
@@ -335,10 +360,58 @@ impl AppState {
     }
 }
 
+/// 413 for a body over `limit` bytes (`declared`: its declared length, when known).
+fn too_large(limit: u64, declared: Option<u64>) -> ApiError {
+    let size = declared.map_or(String::new(), |n| format!(" of {n} bytes"));
+    ApiError::PayloadTooLarge(format!(
+        "request body{size} is over the limit of {limit} bytes (server.max_body_bytes)"
+    ))
+}
+
+/// The wire bytes a chunked body being read is charged for once it has read `read`
+/// bytes, having been charged for `charged`: at least twice the old charge and
+/// [`CHUNKED_STEP`] (so a body grows its share a logarithmic number of times), never
+/// less than what it has read, never over `limit` (`server.max_body_bytes`).
+fn chunked_charge(read: u64, charged: u64, limit: u64) -> u64 {
+    charged
+        .saturating_mul(2)
+        .max(CHUNKED_STEP)
+        .min(limit)
+        .max(read)
+}
+
+/// The first step of a chunked body's share of the ingest budget, in wire bytes.
+const CHUNKED_STEP: u64 = 64 * 1024;
+
 /// The request's declared `Content-Length`, if it has a valid one.
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chunked body's charge covers what it has read, never more than twice that (or the
+    /// first step), never over the limit, and grows a logarithmic number of times.
+    #[test]
+    fn a_chunked_body_is_charged_between_what_it_read_and_twice_that() {
+        let limit = 8 << 20;
+        for frame in [1u64, 1000, 16 * 1024, 1 << 20] {
+            let (mut read, mut charged, mut grows) = (0u64, 0u64, 0);
+            while read < limit {
+                read = (read + frame).min(limit);
+                if read > charged {
+                    charged = chunked_charge(read, charged, limit);
+                    grows += 1;
+                }
+                assert!(charged >= read, "{charged} < {read}");
+                assert!(charged <= (2 * read).max(CHUNKED_STEP).min(limit));
+            }
+            assert!(grows <= 8, "{grows} grows for {frame}-byte frames");
+        }
+    }
 }

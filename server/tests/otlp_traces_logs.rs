@@ -733,3 +733,72 @@ fn a_body_being_read_holds_its_declared_share_of_the_budget() {
     let spans = common::read_spans(&data_dir(dir.path()), &EngineConfig::default(), "default");
     assert_eq!(spans.len(), 100);
 }
+
+/// A chunked body (no Content-Length) holds a share of the ingest budget that grows with
+/// what it has read, at least the cost of what it has read and at most twice that (or the
+/// first step, 64 KiB): while half of it is read, the self-metric shows that share; once
+/// answered, it is given back, and every span is stored.
+#[test]
+fn a_chunked_body_being_read_holds_a_share_that_grows_with_it() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        common::bin(),
+        dir.path(),
+        "[server]\nmax_inflight_bytes = 16777216\n",
+    );
+    server.wait_ready(common::READY);
+    let n = 12_000u32;
+    let spans = (0..n)
+        .map(|i| {
+            let b = i.to_be_bytes();
+            let trace = [1, b[0], b[1], b[2], b[3], 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2];
+            let id = [1, b[0], b[1], b[2], b[3], 1, 1, 1];
+            span(&trace, &id, "op", vec![])
+        })
+        .collect();
+    let body = traces(spans).encode_to_vec();
+    let half = body.len() / 2;
+    assert!(half > 256 * 1024, "the body is too small to show growth");
+    let mut conn = std::net::TcpStream::connect(server.http).expect("connect");
+    let head = "POST /v1/traces HTTP/1.1\r\nHost: strata\r\n\
+                Content-Type: application/x-protobuf\r\nTransfer-Encoding: chunked\r\n\
+                Connection: close\r\n\r\n";
+    conn.write_all(head.as_bytes()).expect("head");
+    let chunk = |conn: &mut std::net::TcpStream, data: &[u8]| {
+        conn.write_all(format!("{:x}\r\n", data.len()).as_bytes())
+            .expect("chunk size");
+        conn.write_all(data).expect("chunk");
+        conn.write_all(b"\r\n").expect("chunk end");
+        conn.flush().expect("flush");
+    };
+    chunk(&mut conn, &body[..half]);
+    // An uncompressed body is charged its bytes and ~3x them decoded (`request_cost`).
+    let read_cost = 4 * half as u64;
+    let deadline = std::time::Instant::now() + common::READY;
+    let held = loop {
+        let held = self_metric(&server, "strata_ingest_inflight_bytes") as u64;
+        if held >= read_cost {
+            break held;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a chunked body's share never grew past {held} bytes ({half} bytes read)"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(
+        held <= 2 * read_cost + 1024,
+        "{held} bytes held for {half} bytes read"
+    );
+    chunk(&mut conn, &body[half..]);
+    conn.write_all(b"0\r\n\r\n").expect("last chunk");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(self_metric(&server, "strata_ingest_inflight_bytes"), 0.0);
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+    let spans = common::read_spans(&data_dir(dir.path()), &EngineConfig::default(), "default");
+    assert_eq!(spans.len(), n as usize);
+}
