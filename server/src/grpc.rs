@@ -8,6 +8,10 @@
 //! says `OUT_OF_RANGE`). The service hands the handler the message's bytes; the handler
 //! decodes them with the same code as OTLP/HTTP.
 //!
+//! The service reads the message itself: as soon as its 5-byte prefix has arrived, the
+//! request is admitted into the ingest memory budget on the length the prefix declares
+//! ([`crate::inflight`]), so that messages being read count against it as HTTP bodies do.
+//!
 //! Compressed messages (`grpc-encoding: gzip`, what the OpenTelemetry Collector's gRPC
 //! exporter sends by default) are inflated here, with the same bounded decoder as OTLP/HTTP,
 //! and handed on uncompressed: tonic's own `gzip` feature would switch flate2 to another
@@ -24,6 +28,7 @@ use tonic::service::Routes;
 use tonic::{Code, Status};
 
 use crate::api_error::ApiError;
+use crate::inflight::{PermitSlot, declared_cost};
 use crate::state::AppState;
 
 /// The gRPC services served on `server.grpc_addr`.
@@ -97,7 +102,7 @@ where
                 .and_then(|p| p.strip_prefix(E::SERVICE))
                 .unwrap_or("");
             let resp = if method == "/Export" {
-                match inflate_request(req, limit).await {
+                match read_request(req, limit, &state).await {
                     Ok(req) => {
                         let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(limit);
                         let resp = grpc.unary(Method(export), req).await;
@@ -123,13 +128,19 @@ where
 /// The gRPC message prefix: a compressed flag and a big-endian length.
 const PREFIX: usize = 5;
 
-/// The request with its message uncompressed: unchanged without `grpc-encoding` (or with
-/// `identity`); with `gzip`, the body is read (at most `limit` bytes plus framing), the
-/// message inflated to at most `limit` bytes and re-framed as uncompressed, and the header
-/// removed. Other encodings are `UNIMPLEMENTED`, as the gRPC spec asks.
-async fn inflate_request<B>(
+/// Reads a unary request's message, admitted into the ingest memory budget
+/// ([`crate::inflight`]) as soon as its 5-byte prefix has arrived, on the length the prefix
+/// declares (a compressed message assumed to inflate as an HTTP body is), before the rest
+/// is read; the permit travels to the handler in the request's extensions
+/// ([`PermitSlot`]), which sets it to the real estimate. A message declared over `limit`
+/// bytes is `RESOURCE_EXHAUSTED` at once, without waiting for budget. With `grpc-encoding:
+/// gzip` the message is inflated to at most `limit` bytes and re-framed as uncompressed,
+/// and the header removed; without one (or with `identity`) it is handed on as it came.
+/// Other encodings are `UNIMPLEMENTED`, as the gRPC spec asks.
+async fn read_request<B>(
     req: http::Request<B>,
     limit: usize,
+    state: &AppState,
 ) -> Result<http::Request<tonic::body::Body>, Status>
 where
     B: Body<Data = Bytes> + Send + 'static,
@@ -141,52 +152,71 @@ where
         .headers()
         .get("grpc-encoding")
         .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase());
-    let (mut parts, body) = req.into_parts();
-    match encoding.as_deref() {
-        None | Some("identity") => {
-            return Ok(http::Request::from_parts(
-                parts,
-                tonic::body::Body::new(body),
-            ));
-        }
-        Some("gzip") => {}
+    let gzip = match encoding.as_deref() {
+        None | Some("identity") => false,
+        Some("gzip") => true,
         Some(other) => {
             return Err(Status::unimplemented(format!(
                 "grpc-encoding {other:?} is not supported; send gzip or identity"
             )));
         }
-    }
-    let too_large = || {
+    };
+    let too_large = |declared: Option<usize>| {
+        let size = declared.map_or(String::new(), |n| format!(" of {n} bytes"));
         ApiError::PayloadTooLarge(format!(
-            "request message is over the limit of {limit} bytes (server.max_body_bytes)"
+            "request message{size} is over the limit of {limit} bytes (server.max_body_bytes)"
         ))
         .to_grpc_status()
     };
-    let framed = http_body_util::Limited::new(body, limit.saturating_add(PREFIX))
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                too_large()
-            } else {
-                Status::invalid_argument(format!("reading the request body: {e}"))
+    let (mut parts, body) = req.into_parts();
+    let mut body = std::pin::pin!(body);
+    let mut framed: Vec<u8> = Vec::new();
+    let mut permit = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            Status::invalid_argument(format!("reading the request body: {}", e.into()))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        if framed.len() + data.len() > limit.saturating_add(PREFIX) {
+            return Err(too_large(None));
+        }
+        framed.extend_from_slice(&data);
+        if permit.is_none()
+            && let Some(prefix) = framed.first_chunk::<PREFIX>()
+        {
+            let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+            if len > limit {
+                return Err(too_large(Some(len)));
             }
-        })?
-        .to_bytes();
-    let (flag, message) = split_message(&framed)?;
-    let plain = if flag == 1 {
-        crate::otlp::decompress(message, Some("gzip"), limit)
-            .map_err(|e| ApiError::from(e).to_grpc_status())?
+            let cost = declared_cost(len as u64, prefix[0] == 1);
+            permit = Some(state.admit(cost).await.map_err(|e| e.to_grpc_status())?);
+            framed.reserve((PREFIX + len).saturating_sub(framed.len()));
+        }
+    }
+    if let Some(permit) = permit {
+        parts.extensions.insert(PermitSlot::new(permit));
+    }
+    let framed = if gzip {
+        let (flag, message) = split_message(&framed)?;
+        let plain = if flag == 1 {
+            crate::otlp::decompress(message, Some("gzip"), limit)
+                .map_err(|e| ApiError::from(e).to_grpc_status())?
+        } else {
+            std::borrow::Cow::Borrowed(message)
+        };
+        let len = u32::try_from(plain.len()).map_err(|_| too_large(None))?;
+        let mut out = Vec::with_capacity(PREFIX + plain.len());
+        out.push(0);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&plain);
+        parts.headers.remove("grpc-encoding");
+        out
     } else {
-        std::borrow::Cow::Borrowed(message)
+        framed
     };
-    let len = u32::try_from(plain.len()).map_err(|_| too_large())?;
-    let mut out = Vec::with_capacity(PREFIX + plain.len());
-    out.push(0);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&plain);
-    parts.headers.remove("grpc-encoding");
-    let body = http_body_util::Full::new(Bytes::from(out));
+    let body = http_body_util::Full::new(Bytes::from(framed));
     Ok(http::Request::from_parts(
         parts,
         tonic::body::Body::new(body),

@@ -24,10 +24,13 @@
 //! share grows as it is read, to the cost of at least twice what it was charged before
 //! (`AppState::read_ingest_body`), each grow waiting as an admission does.
 //!
+//! A gRPC request is admitted the same way, on the length its message's 5-byte prefix
+//! declares, as soon as that prefix has arrived and before the rest is read (`grpc.rs`),
+//! then set to the real estimate by its handler.
+//!
 //! A request larger than the whole budget is charged the whole budget, so it runs alone
-//! rather than never. What the budget does not cover: a gRPC message while tonic reads it
-//! (at most `server.max_body_bytes`), and the records once written, which the engine's
-//! head holds and bounds (`engine.max_head_bytes`).
+//! rather than never. What the budget does not cover: the records once written, which the
+//! engine's head holds and bounds (`engine.max_head_bytes`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,6 +115,28 @@ pub(crate) struct Inflight {
 #[derive(Debug)]
 #[must_use = "the budget is held only while the permit lives"]
 pub(crate) struct InflightPermit(#[allow(dead_code)] OwnedSemaphorePermit);
+
+/// An admitted request's permit carried from the gRPC service, which admits a message on
+/// its declared length before reading it (`grpc.rs`), to the handler, which sets it to the
+/// real estimate: an `http` extension must be `Clone`, a permit is not, so the first
+/// [`PermitSlot::take`] has it.
+#[derive(Clone, Debug)]
+pub(crate) struct PermitSlot(Arc<std::sync::Mutex<Option<InflightPermit>>>);
+
+impl PermitSlot {
+    /// A slot holding `permit`.
+    pub(crate) fn new(permit: InflightPermit) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(Some(permit))))
+    }
+
+    /// The permit, once.
+    pub(crate) fn take(&self) -> Option<InflightPermit> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
 
 impl Inflight {
     /// A budget of `bytes` (at least one unit), admitting waiters for up to `wait`.

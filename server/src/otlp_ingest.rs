@@ -28,7 +28,7 @@ use strata_engine::{
 use crate::api_error::ApiError;
 use crate::auth::{Scope, WriteTenant};
 use crate::grpc::{Export, ExportService};
-use crate::inflight::{InflightPermit, request_cost};
+use crate::inflight::{InflightPermit, PermitSlot, request_cost};
 use crate::metrics::Signal;
 use crate::otlp::{
     Batch, Encoding, OtlpError, PartialSuccess, SignalKind, TranslateOptions, Translated,
@@ -492,15 +492,14 @@ impl Export for GrpcMetrics {
         async move {
             let tenant = grpc_tenant(&state, &request)?;
             let result = async {
+                let estimate = cost(
+                    request.get_ref(),
+                    request.get_ref().len(),
+                    Encoding::Protobuf,
+                    request_items::POINTS,
+                );
+                let _permit = grpc_permit(&state, &request, estimate).await?;
                 let body = request.into_inner();
-                let _permit = state
-                    .admit(cost(
-                        &body,
-                        body.len(),
-                        Encoding::Protobuf,
-                        request_items::POINTS,
-                    ))
-                    .await?;
                 Ok::<_, ApiError>(
                     export_metrics_protobuf(&state, &tenant, body)
                         .await?
@@ -510,6 +509,27 @@ impl Export for GrpcMetrics {
             .await;
             result.map_err(|e| e.to_grpc_status())
         }
+    }
+}
+
+/// A gRPC request's share of the ingest memory budget, set to `estimate` bytes: the permit
+/// the service admitted its message with before reading it (`grpc.rs`), resized; or, for
+/// a request that came without one, a new admission.
+async fn grpc_permit(
+    state: &AppState,
+    request: &tonic::Request<Bytes>,
+    estimate: u64,
+) -> Result<InflightPermit, ApiError> {
+    match request
+        .extensions()
+        .get::<PermitSlot>()
+        .and_then(PermitSlot::take)
+    {
+        Some(mut permit) => {
+            state.resize(&mut permit, estimate).await?;
+            Ok(permit)
+        }
+        None => state.admit(estimate).await,
     }
 }
 
@@ -539,9 +559,8 @@ impl<const TRACES: bool> Export for GrpcSignal<TRACES> {
                 } else {
                     request_items::LOGS
                 };
-                let _permit = state
-                    .admit(cost(body, body.len(), Encoding::Protobuf, path))
-                    .await?;
+                let estimate = cost(body, body.len(), Encoding::Protobuf, path);
+                let _permit = grpc_permit(&state, &request, estimate).await?;
                 let (kind, partial) = if TRACES {
                     let batch = decode_spans(request.get_ref(), Encoding::Protobuf)?;
                     drop(request);

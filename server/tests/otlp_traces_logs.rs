@@ -802,3 +802,93 @@ fn a_chunked_body_being_read_holds_a_share_that_grows_with_it() {
     let spans = common::read_spans(&data_dir(dir.path()), &EngineConfig::default(), "default");
     assert_eq!(spans.len(), n as usize);
 }
+
+/// A gRPC message is admitted into the ingest budget on the length its 5-byte prefix
+/// declares, as soon as the prefix has arrived: while half of it is sent (a raw HTTP/2
+/// stream, left open), the self-metric shows that share; once the rest is sent, it is
+/// stored, answered OK, and the share given back.
+#[test]
+fn a_grpc_message_being_read_holds_its_declared_share_of_the_budget() {
+    use prost::bytes::Bytes;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        common::bin(),
+        dir.path(),
+        "[server]\nmax_inflight_bytes = 16777216\n",
+    );
+    server.wait_ready(common::READY);
+    let n = 2_000u32;
+    let spans = (0..n)
+        .map(|i| {
+            let b = i.to_be_bytes();
+            let trace = [3, b[0], b[1], b[2], b[3], 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2];
+            span(&trace, &[3, b[0], b[1], b[2], b[3], 1, 1, 1], "op", vec![])
+        })
+        .collect();
+    let message = traces(spans).encode_to_vec();
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&u32::try_from(message.len()).expect("len").to_be_bytes());
+    framed.extend_from_slice(&message);
+    // An uncompressed message is charged its bytes and ~3x them decoded (`request_cost`).
+    let held = (4 * message.len() as u64).div_ceil(1024) * 1024;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(server.grpc)
+            .await
+            .expect("connect");
+        let (client, conn) = h2::client::handshake(tcp).await.expect("handshake");
+        tokio::spawn(async move { conn.await.expect("connection") });
+        let mut client = client.ready().await.expect("ready");
+        let req = tonic::codegen::http::Request::builder()
+            .method("POST")
+            .uri(format!(
+                "http://{}/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                server.grpc
+            ))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .expect("request");
+        let (answer, mut stream) = client.send_request(req, false).expect("send");
+        let half = framed.len() / 2;
+        stream
+            .send_data(Bytes::copy_from_slice(&framed[..half]), false)
+            .expect("half the message");
+        let deadline = std::time::Instant::now() + common::READY;
+        loop {
+            let now = self_metric(&server, "strata_ingest_inflight_bytes");
+            if now == held as f64 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the message's share never showed: {now} bytes held, {held} declared"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        stream
+            .send_data(Bytes::copy_from_slice(&framed[half..]), true)
+            .expect("the rest");
+        let answer = answer.await.expect("answer");
+        assert_eq!(answer.status(), 200);
+        let mut body = answer.into_body();
+        while let Some(data) = body.data().await {
+            data.expect("response data");
+        }
+        let trailers = body.trailers().await.expect("trailers").expect("trailers");
+        assert_eq!(
+            trailers.get("grpc-status").map(|v| v.as_bytes()),
+            Some(&b"0"[..]),
+            "{trailers:?}"
+        );
+    });
+    assert_eq!(self_metric(&server, "strata_ingest_inflight_bytes"), 0.0);
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+    let spans = common::read_spans(&data_dir(dir.path()), &EngineConfig::default(), "default");
+    assert_eq!(spans.len(), n as usize);
+}
