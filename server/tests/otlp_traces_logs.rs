@@ -734,13 +734,8 @@ fn a_body_being_read_holds_its_declared_share_of_the_budget() {
     assert_eq!(spans.len(), 100);
 }
 
-/// A chunked body (no Content-Length) holds a share of the ingest budget that grows with
-/// what it has read, at least the cost of what it has read and at most twice that (or the
-/// first step, 64 KiB): while half of it is read, the self-metric shows that share; once
-/// answered, it is given back, and every span is stored.
-#[test]
-fn a_chunked_body_being_read_holds_a_share_that_grows_with_it() {
-    use std::io::{Read, Write};
+/// A server with a 16 MiB ingest budget, ready.
+fn budget_server() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(
         common::bin(),
@@ -748,16 +743,35 @@ fn a_chunked_body_being_read_holds_a_share_that_grows_with_it() {
         "[server]\nmax_inflight_bytes = 16777216\n",
     );
     server.wait_ready(common::READY);
-    let n = 12_000u32;
-    let spans = (0..n)
+    (dir, server)
+}
+
+/// `n` spans with distinct ids, tagged `tag` in their ids' first byte.
+fn numbered_spans(tag: u8, n: u32) -> Vec<Span> {
+    (0..n)
         .map(|i| {
             let b = i.to_be_bytes();
-            let trace = [1, b[0], b[1], b[2], b[3], 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2];
-            let id = [1, b[0], b[1], b[2], b[3], 1, 1, 1];
-            span(&trace, &id, "op", vec![])
+            let trace = [tag, b[0], b[1], b[2], b[3], 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2];
+            span(
+                &trace,
+                &[tag, b[0], b[1], b[2], b[3], 1, 1, 1],
+                "op",
+                vec![],
+            )
         })
-        .collect();
-    let body = traces(spans).encode_to_vec();
+        .collect()
+}
+
+/// A chunked body (no Content-Length) holds a share of the ingest budget that grows with
+/// what it has read, at least the cost of what it has read and at most twice that (or the
+/// first step, 64 KiB): while half of it is read, the self-metric shows that share; once
+/// answered, it is given back, and every span is stored.
+#[test]
+fn a_chunked_body_being_read_holds_a_share_that_grows_with_it() {
+    use std::io::{Read, Write};
+    let (dir, server) = budget_server();
+    let n = 12_000u32;
+    let body = traces(numbered_spans(1, n)).encode_to_vec();
     let half = body.len() / 2;
     assert!(half > 256 * 1024, "the body is too small to show growth");
     let mut conn = std::net::TcpStream::connect(server.http).expect("connect");
@@ -810,22 +824,9 @@ fn a_chunked_body_being_read_holds_a_share_that_grows_with_it() {
 #[test]
 fn a_grpc_message_being_read_holds_its_declared_share_of_the_budget() {
     use prost::bytes::Bytes;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(
-        common::bin(),
-        dir.path(),
-        "[server]\nmax_inflight_bytes = 16777216\n",
-    );
-    server.wait_ready(common::READY);
+    let (dir, server) = budget_server();
     let n = 2_000u32;
-    let spans = (0..n)
-        .map(|i| {
-            let b = i.to_be_bytes();
-            let trace = [3, b[0], b[1], b[2], b[3], 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2];
-            span(&trace, &[3, b[0], b[1], b[2], b[3], 1, 1, 1], "op", vec![])
-        })
-        .collect();
-    let message = traces(spans).encode_to_vec();
+    let message = traces(numbered_spans(3, n)).encode_to_vec();
     let mut framed = vec![0u8];
     framed.extend_from_slice(&u32::try_from(message.len()).expect("len").to_be_bytes());
     framed.extend_from_slice(&message);
