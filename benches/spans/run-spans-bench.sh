@@ -32,6 +32,8 @@
 #   --logs              phase A with log records instead of spans (one per span of the same
 #                       traces: `bench-spans load --logs`) into logs/: ingest, flushes,
 #                       compaction and disk, no lookups or searches; implies --skip-week
+#   --grpc              phase A's load over OTLP/gRPC instead of OTLP/HTTP (`bench-spans load
+#                       --grpc`; lookups and searches still use the HTTP API)
 #   --loader BIN        bench-spans [next to STRATA_BIN]
 #   --port P            HTTP port of the servers started (gRPC: P+1) [19461]
 #
@@ -57,7 +59,7 @@ shift
 STRATA=$(cd "$(dirname "$STRATA")" && pwd)/$(basename "$STRATA")
 WORK=/tmp/strata-spans-bench THREADS=2 DENSE_RATE=1000 WEEK_RATE=10 WEEK_DAYS=7
 LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461 INGEST_ONLY=0 MAINTENANCE=10s WEEK_DATA= COLD=0 SEED=1
-SIGNAL=traces FILES=spans LOAD_FLAGS=()
+SIGNAL=traces FILES=spans LOAD_FLAGS=() OVER_GRPC=0
 LOADER=$(dirname "$STRATA")/bench-spans
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -74,7 +76,8 @@ while [[ $# -gt 0 ]]; do
     --seed) SEED=$2; shift 2;;
     --week-data) WEEK_DATA=$(cd "$2" && pwd); shift 2;;
     --ingest-only) INGEST_ONLY=1; WEEK=0; MAINTENANCE=1h; shift;;
-    --logs) SIGNAL=logs; FILES=logs; LOAD_FLAGS=(--logs); WEEK=0; shift;;
+    --logs) SIGNAL=logs; FILES=logs; LOAD_FLAGS+=(--logs); WEEK=0; shift;;
+    --grpc) OVER_GRPC=1; shift;;
     --loader) LOADER=$2; shift 2;;
     --port) PORT=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
@@ -86,6 +89,7 @@ OUT=$WORK/out
 log() { echo "[$(date +%T)] $*" >&2; }
 
 HTTP=127.0.0.1:$PORT GRPC=127.0.0.1:$((PORT + 1))
+if [[ $OVER_GRPC == 1 ]]; then LOAD_FLAGS+=(--grpc "$GRPC"); fi
 STRATA_PIDS=()   # "pid:dir"
 start_strata() {  # start_strata DIR [DATA_DIR] -> sets SPID; DATA_DIR (kept) or DIR/data (new)
   local dir=$1 data=${2:-$1/data}

@@ -353,6 +353,7 @@ pub fn flag(args: &[String], name: &str) -> bool {
     args.iter().any(|a| a == name)
 }
 
+pub mod grpc_client;
 pub mod http_client;
 pub mod rw_otlp;
 pub mod span_gen;

@@ -4,6 +4,7 @@
 //! ```text
 //! bench-spans load   --url URL --start-ms MS --end-ms MS --spans-per-s R [--threads 2]
 //!                    [--traces-per-request 57] [--seed 1] [--pregen] [--ids-out FILE] [--logs]
+//!                    [--grpc HOST:PORT]
 //! bench-spans lookup --url URL --ids FILE [--n 500] [--absent 50] [--seed 1]
 //! bench-spans search --url URL --start-ms MS --end-ms MS [--n 50] [--window-s 86400]
 //!                    [--min-duration 100ms] [--limit 20] [--seed 1]
@@ -20,7 +21,9 @@
 //! the first trace of every request as `hex_id start_ms span_count` lines, for `lookup`.
 //! With `--logs` each request is instead the log records of those traces, one per span
 //! (`span_gen::logs_request`: the span's resource, attributes and ids, a text body), sent to
-//! `POST /v1/logs`; the output's `spans_*` counts are then log records.
+//! `POST /v1/logs`; the output's `spans_*` counts are then log records. With `--grpc` the
+//! same messages go over OTLP/gRPC to that address instead (`Export`, uncompressed, one
+//! HTTP/2 connection per thread, one call at a time; `UNAVAILABLE` retried after 100 ms).
 //!
 //! `lookup` picks `--n` of those ids evenly over the file plus `--absent` random ids that
 //! do not exist, shuffles them, and times `GET /jaeger/api/traces/{id}` for each (no
@@ -39,6 +42,7 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 use serde_json::{Value, json};
+use strata_benches::grpc_client::GrpcConn;
 use strata_benches::http_client::{Conn, HttpError, encode_query_value};
 use strata_benches::span_gen::{Rng, SERVICES, logs_request, request, trace};
 use strata_benches::{arg, cpu_time, flag};
@@ -186,6 +190,7 @@ fn load(args: &[String], url: &str) -> Result<Value, BenchError> {
         logs: flag(args, "--logs"),
     };
     let tenant: String = arg(args, "--tenant", String::new());
+    let grpc: String = arg(args, "--grpc", String::new());
     let n = plan.requests();
     let pregen = flag(args, "--pregen");
     let t0 = Instant::now();
@@ -203,11 +208,11 @@ fn load(args: &[String], url: &str) -> Result<Value, BenchError> {
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let mut conn = match Conn::new(url) {
+                let mut conn = match Sender::new(url, &grpc) {
                     Ok(c) => c,
-                    Err(e) => return tally.error(e.to_string()),
+                    Err(e) => return tally.error(e),
                 };
-                let mut headers = vec![("Content-Type", "application/x-protobuf")];
+                let mut headers = vec![];
                 if !tenant.is_empty() {
                     headers.push(("X-Scope-OrgID", tenant.as_str()));
                 }
@@ -221,7 +226,10 @@ fn load(args: &[String], url: &str) -> Result<Value, BenchError> {
                         None => None,
                     }
                     .unwrap_or_else(|| plan.build(k));
-                    send(&mut conn, &headers, &req, plan.logs, &tally);
+                    match &mut conn {
+                        Sender::Http(conn) => send(conn, &headers, &req, plan.logs, &tally),
+                        Sender::Grpc(conn) => send_grpc(conn, &headers, &req, plan.logs, &tally),
+                    }
                 }
             });
         }
@@ -250,6 +258,7 @@ fn load(args: &[String], url: &str) -> Result<Value, BenchError> {
         "cmd": "load",
         "signal": if plan.logs { "logs" } else { "traces" },
         "url": url,
+        "grpc": grpc,
         "threads": threads,
         "pregen": pregen,
         "start_ms": start_ms,
@@ -291,8 +300,103 @@ fn rejected(body: &[u8], logs: bool) -> (i64, String) {
     }
 }
 
+/// A sender thread's connection: OTLP/HTTP, or OTLP/gRPC with `--grpc ADDR`.
+enum Sender {
+    Http(Conn),
+    Grpc(GrpcConn),
+}
+
+impl Sender {
+    fn new(url: &str, grpc: &str) -> Result<Self, String> {
+        if grpc.is_empty() {
+            Conn::new(url).map(Self::Http).map_err(|e| e.to_string())
+        } else {
+            GrpcConn::new(grpc)
+                .map(Self::Grpc)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Counts a request the server answered OK, with its partial success (`body`: the
+/// response message).
+fn accepted(req: &Built, body: &[u8], logs: bool, tally: &Tally) {
+    let (n, message) = rejected(body, logs);
+    if n > 0 {
+        tally.error(format!("partial success: {message}"));
+    }
+    let rejected = (n.max(0) as u64).min(req.spans);
+    tally.requests_ok.fetch_add(1, Ordering::Relaxed);
+    tally
+        .spans_ok
+        .fetch_add(req.spans - rejected, Ordering::Relaxed);
+    tally.spans_failed.fetch_add(rejected, Ordering::Relaxed);
+    tally
+        .bytes_ok
+        .fetch_add(req.body.len() as u64, Ordering::Relaxed);
+    if rejected == 0 {
+        tally
+            .firsts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(req.first);
+    }
+}
+
+/// [`send`] over OTLP/gRPC: `UNAVAILABLE` (rate limit, budget, not ready) is retried after
+/// 100 ms, any other failure counted.
+fn send_grpc(
+    conn: &mut GrpcConn,
+    headers: &[(&str, &str)],
+    req: &Built,
+    logs: bool,
+    tally: &Tally,
+) {
+    let path = if logs {
+        "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+    } else {
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+    };
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                if *k == "X-Scope-OrgID" {
+                    "x-scope-orgid"
+                } else {
+                    *k
+                },
+                *v,
+            )
+        })
+        .collect();
+    loop {
+        let reply = match conn.call(path, &headers, &req.body) {
+            Ok(r) => r,
+            Err(e) => {
+                tally.spans_failed.fetch_add(req.spans, Ordering::Relaxed);
+                return tally.error(e.to_string());
+            }
+        };
+        match reply.code {
+            0 => return accepted(req, &reply.body, logs, tally),
+            14 => {
+                tally.retries.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            code => {
+                tally.spans_failed.fetch_add(req.spans, Ordering::Relaxed);
+                return tally.error(format!("gRPC status {code}: {}", reply.message));
+            }
+        }
+    }
+}
+
 fn send(conn: &mut Conn, headers: &[(&str, &str)], req: &Built, logs: bool, tally: &Tally) {
     let path = if logs { "/v1/logs" } else { "/v1/traces" };
+    let mut with_type = vec![("Content-Type", "application/x-protobuf")];
+    with_type.extend_from_slice(headers);
+    let headers = &with_type;
     loop {
         let resp = match conn.post(path, headers, &req.body) {
             Ok(r) => r,
@@ -302,29 +406,7 @@ fn send(conn: &mut Conn, headers: &[(&str, &str)], req: &Built, logs: bool, tall
             }
         };
         match resp.status {
-            200 => {
-                let (n, message) = rejected(&resp.body, logs);
-                if n > 0 {
-                    tally.error(format!("partial success: {message}"));
-                }
-                let rejected = (n.max(0) as u64).min(req.spans);
-                tally.requests_ok.fetch_add(1, Ordering::Relaxed);
-                tally
-                    .spans_ok
-                    .fetch_add(req.spans - rejected, Ordering::Relaxed);
-                tally.spans_failed.fetch_add(rejected, Ordering::Relaxed);
-                tally
-                    .bytes_ok
-                    .fetch_add(req.body.len() as u64, Ordering::Relaxed);
-                if rejected == 0 {
-                    tally
-                        .firsts
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(req.first);
-                }
-                return;
-            }
+            200 => return accepted(req, &resp.body, logs, tally),
             429 | 503 => {
                 tally.retries.fetch_add(1, Ordering::Relaxed);
                 let wait = resp.retry_after.map_or(Duration::from_millis(100), |s| {
