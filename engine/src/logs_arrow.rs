@@ -14,7 +14,7 @@ use crate::Result;
 use crate::anyvalue::AnyValue;
 use crate::log_columns::{self, LogColumns};
 use crate::records::{LogRecord, Scope};
-use crate::signal_arrow::{AttrBuilder, Cols, ResourceMaps, batch_of, read_attrs};
+use crate::signal_arrow::{AttrBuilder, AttributeMaps, Cols, RenderedRows, batch_of, read_attrs};
 
 /// The schema of logs files and of log snapshot batches.
 pub fn logs_schema() -> SchemaRef {
@@ -27,14 +27,15 @@ pub fn logs_schema() -> SchemaRef {
 /// Log records as one batch, in the order given: one pass over the records
 /// (`log_columns.rs`).
 pub(crate) fn logs_batch(logs: &[&LogRecord]) -> Result<RecordBatch> {
-    logs_batch_with(logs, ResourceMaps::Built)
+    logs_batch_with(logs, AttributeMaps::Built).map(|(batch, _)| batch)
 }
 
-/// [`logs_batch`], with the resource attribute maps built or left empty (`resource`).
+/// [`logs_batch`], with the attribute maps built or deferred (`maps`): deferred, the
+/// batch holds empty maps and the rows' own maps come back rendered.
 pub(crate) fn logs_batch_with(
     logs: &[&LogRecord],
-    resource_maps: ResourceMaps,
-) -> Result<RecordBatch> {
+    maps: AttributeMaps,
+) -> Result<(RecordBatch, RenderedRows)> {
     let mut attrs = AttrBuilder::for_rows(logs.len(), logs.iter().map(|r| &r.attributes));
     let mut resource = AttrBuilder::for_rows(
         logs.len(),
@@ -45,12 +46,12 @@ pub(crate) fn logs_batch_with(
         log_columns::prefetch(logs, i);
         top.push(r)?;
         attrs.append(&r.attributes)?;
-        match resource_maps {
-            ResourceMaps::Built => resource.append_shared(&r.resource_attributes)?,
-            ResourceMaps::Empty => resource.append(&Vec::new())?,
+        match maps {
+            AttributeMaps::Built => resource.append_shared(&r.resource_attributes)?,
+            AttributeMaps::Deferred => resource.append(&Vec::new())?,
         }
     }
-    let (attrs, attr_types) = attrs.finish()?;
+    let (attrs, attr_types, own) = attrs.finish_as(maps)?;
     let (resource, resource_types) = resource.finish()?;
     let (mut cols, tail) = top.finish()?;
     cols.extend([
@@ -60,7 +61,7 @@ pub(crate) fn logs_batch_with(
         ("resource_attribute_types", resource_types, false),
     ]);
     cols.extend(tail);
-    batch_of(cols)
+    Ok((batch_of(cols)?, own))
 }
 
 /// Log records back from a batch of the logs schema (file or memory).

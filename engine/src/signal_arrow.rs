@@ -15,6 +15,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 
 use crate::anyvalue::{AnyValue, Attributes};
+use crate::map_chunk::LeafLists;
 use crate::parquet_io::bad;
 use crate::{Error, Result};
 
@@ -130,6 +131,35 @@ impl AttrBuilder {
     pub(crate) fn finish(self) -> Result<(ArrayRef, ArrayRef)> {
         Ok((self.kv.finish()?, self.types.finish()?))
     }
+
+    /// The two maps as `maps` asks: built, or as many empty rows in the arrays and the
+    /// entries handed back rendered instead (an empty [`RenderedRows`] when built).
+    pub(crate) fn finish_as(
+        self,
+        maps: AttributeMaps,
+    ) -> Result<(ArrayRef, ArrayRef, RenderedRows)> {
+        match maps {
+            AttributeMaps::Built => {
+                let (kv, types) = self.finish()?;
+                Ok((kv, types, RenderedRows::default()))
+            }
+            AttributeMaps::Deferred => {
+                let empty = || MapParts {
+                    rows: vec![0; self.kv.rows.len()],
+                    ..MapParts::default()
+                };
+                let (kv, types) = (empty().finish()?, empty().finish()?);
+                Ok((
+                    kv,
+                    types,
+                    RenderedRows {
+                        kv: self.kv,
+                        types: self.types,
+                    },
+                ))
+            }
+        }
+    }
 }
 
 /// Lists [`AttrBuilder::for_rows`] sizes its buffers from at most: a sample, so that
@@ -181,19 +211,21 @@ fn render_one(k: &str, v: &AnyValue, kv: &mut MapParts, types: &mut MapParts) ->
     Ok(())
 }
 
-/// Whether a batch holds its rows' resource attribute maps, or leaves them empty for a
-/// writer that encodes them from the shared lists itself (`signal_writer.rs`).
+/// Whether a batch holds its rows' attribute maps, or leaves them empty for a writer that
+/// encodes them itself (`signal_writer.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ResourceMaps {
+pub(crate) enum AttributeMaps {
     /// Built, as any reader expects.
     Built,
-    /// Every row's maps empty.
-    Empty,
+    /// Every row's maps empty: the resource maps (the writer encodes them from the shared
+    /// lists) and the rows' own attribute maps, handed back rendered ([`RenderedRows`]).
+    /// Maps inside events and links are built.
+    Deferred,
 }
 
 /// A shared attribute list rendered once, as the rows of [`AttrBuilder`] hold it: the
 /// entries of its `attributes` and `attribute_types` maps, for writers that encode such
-/// lists themselves (`shared_map_chunk.rs`).
+/// lists themselves (`map_chunk.rs`).
 pub(crate) struct RenderedList {
     kv: MapParts,
     types: MapParts,
@@ -206,20 +238,52 @@ impl RenderedList {
         Ok(Self { kv, types })
     }
 
-    /// The strings of one leaf, in entry order: of the `attribute_types` map if `types`
-    /// (else `attributes`), its values if `values` (else its keys).
-    pub(crate) fn leaf(&self, types: bool, values: bool) -> Vec<&[u8]> {
-        let map = if types { &self.types } else { &self.kv };
-        let part = if values { &map.values } else { &map.keys };
+    /// Appends the strings of one leaf to `out` as one list, in entry order: of the
+    /// `attribute_types` map if `types` (else `attributes`), its values if `values` (else
+    /// its keys).
+    pub(crate) fn push_leaf<'a>(&'a self, types: bool, values: bool, out: &mut LeafLists<'a>) {
+        let part = MapParts::leaf(&self.kv, &self.types, types, values);
         let mut start = 0usize;
-        part.ends
-            .iter()
-            .map(|&end| {
-                let s = &part.bytes[start..end as usize];
+        for &end in &part.ends {
+            out.push(&part.bytes[start..end as usize]);
+            start = end as usize;
+        }
+        out.end_list();
+    }
+}
+
+/// The rows' own attribute maps of a batch built with [`AttributeMaps::Deferred`], as
+/// rendered, for writers that encode the maps themselves (`map_chunk.rs`).
+#[derive(Default)]
+pub(crate) struct RenderedRows {
+    kv: MapParts,
+    types: MapParts,
+}
+
+impl RenderedRows {
+    /// Appends one leaf's strings to `out`, one list per row: of the `attribute_types` map
+    /// if `types` (else `attributes`), its values if `values` (else its keys).
+    pub(crate) fn push_leaf<'a>(&'a self, types: bool, values: bool, out: &mut LeafLists<'a>) {
+        let map = if types { &self.types } else { &self.kv };
+        let part = MapParts::leaf(&self.kv, &self.types, types, values);
+        let (mut start, mut entry) = (0usize, 0usize);
+        for &row_end in &map.rows {
+            for &end in &part.ends[entry..row_end as usize] {
+                out.push(&part.bytes[start..end as usize]);
                 start = end as usize;
-                s
-            })
-            .collect()
+            }
+            entry = row_end as usize;
+            out.end_list();
+        }
+    }
+
+    /// Entries of the `attributes` map (`types`: of `attribute_types`).
+    pub(crate) fn entries(&self, types: bool) -> usize {
+        if types {
+            self.types.keys.ends.len()
+        } else {
+            self.kv.keys.ends.len()
+        }
     }
 }
 
@@ -310,6 +374,18 @@ struct MapParts {
 }
 
 impl MapParts {
+    /// One leaf of a `attributes`/`attribute_types` pair: `types` picks the map, `values`
+    /// its values (else its keys).
+    fn leaf<'a>(
+        kv: &'a MapParts,
+        types: &'a MapParts,
+        of_types: bool,
+        values: bool,
+    ) -> &'a Utf8Parts {
+        let map = if of_types { types } else { kv };
+        if values { &map.values } else { &map.keys }
+    }
+
     fn extend(&mut self, other: &MapParts) {
         self.keys.extend(&other.keys);
         self.values.extend(&other.values);

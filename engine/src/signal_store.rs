@@ -22,7 +22,7 @@ use crate::partition::{PartFile, partition_start};
 use crate::records::{LogRecord, Scope, SpanRecord};
 use crate::shared_lists::{SharedLists, Sharer};
 use crate::signal::Signal;
-use crate::signal_arrow::ResourceMaps;
+use crate::signal_arrow::{AttributeMaps, RenderedRows};
 use crate::signal_bloom::FileBlooms;
 use crate::signal_check::{self, Cuts, Rejection, ResourceCheck};
 use crate::signal_codec::{self, WalRecord};
@@ -72,10 +72,11 @@ pub(crate) trait StoredRecord: WalRecord + Clone + Send + Sync + 'static {
     fn resource(&self) -> &Arc<Attributes>;
     /// Records as one Arrow batch, in the order given.
     fn to_batch(recs: &[&Self]) -> Result<RecordBatch> {
-        Self::to_batch_with(recs, ResourceMaps::Built)
+        Self::to_batch_with(recs, AttributeMaps::Built).map(|(batch, _)| batch)
     }
-    /// [`StoredRecord::to_batch`], the resource attribute maps built or left empty.
-    fn to_batch_with(recs: &[&Self], resource_maps: ResourceMaps) -> Result<RecordBatch>;
+    /// [`StoredRecord::to_batch`], the attribute maps built or deferred (left empty, the
+    /// rows' own handed back rendered).
+    fn to_batch_with(recs: &[&Self], maps: AttributeMaps) -> Result<(RecordBatch, RenderedRows)>;
     /// Records back from a batch (`path` names the source in errors).
     fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>>;
 }
@@ -109,8 +110,8 @@ impl StoredRecord for SpanRecord {
         &self.resource_attributes
     }
 
-    fn to_batch_with(recs: &[&Self], resource_maps: ResourceMaps) -> Result<RecordBatch> {
-        crate::spans_arrow::spans_batch_with(recs, resource_maps)
+    fn to_batch_with(recs: &[&Self], maps: AttributeMaps) -> Result<(RecordBatch, RenderedRows)> {
+        crate::spans_arrow::spans_batch_with(recs, maps)
     }
 
     fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>> {
@@ -147,8 +148,8 @@ impl StoredRecord for LogRecord {
         &self.resource_attributes
     }
 
-    fn to_batch_with(recs: &[&Self], resource_maps: ResourceMaps) -> Result<RecordBatch> {
-        crate::logs_arrow::logs_batch_with(recs, resource_maps)
+    fn to_batch_with(recs: &[&Self], maps: AttributeMaps) -> Result<(RecordBatch, RenderedRows)> {
+        crate::logs_arrow::logs_batch_with(recs, maps)
     }
 
     fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>> {

@@ -1,6 +1,7 @@
 //! The writer of a flush's spans or logs file: the Arrow writer's column writers for every
-//! column but the resource attribute maps, whose chunks are encoded from the records'
-//! shared lists ([`crate::shared_map_chunk`]). The file is the one `ArrowWriter` would
+//! column but the top-level attribute maps, whose chunks are encoded from the records'
+//! lists ([`crate::map_chunk`]): the resource's, shared by many records, and each record's
+//! own, as the batch build rendered them. The file is the one `ArrowWriter` would
 //! write with [`parquet_io::signal_props`] (same schema and Arrow schema metadata, row
 //! groups of [`parquet_io::SIGNAL_ROW_GROUP`] rows, sorting columns, bloom filters,
 //! statistics and page index), made durable as [`parquet_io::publish`] does.
@@ -17,19 +18,30 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
 use crate::anyvalue::Attributes;
+use crate::map_chunk::{self, LeafLists};
 use crate::parquet_io::{self, SIGNAL_ROW_GROUP, bad};
-use crate::shared_map_chunk;
-use crate::signal_arrow::{RenderedList, ResourceMaps};
+use crate::signal_arrow::{AttributeMaps, RenderedList, RenderedRows};
 use crate::signal_flush::sort_key;
 use crate::signal_store::StoredRecord;
 use crate::{Error, Result};
 
-/// The map columns written from the shared lists, and which of a [`RenderedList`]'s maps
-/// each holds (`true`: the types map).
-const SHARED_MAPS: [(&str, bool); 2] = [
-    ("resource_attributes", false),
-    ("resource_attribute_types", true),
+/// The map columns encoded here: whether from the shared resource lists (else from each
+/// row's own), and which of a rendered pair of maps each holds (`true`: the types map).
+const MAPS: [(&str, Lists, bool); 4] = [
+    ("attributes", Lists::Own, false),
+    ("attribute_types", Lists::Own, true),
+    ("resource_attributes", Lists::Shared, false),
+    ("resource_attribute_types", Lists::Shared, true),
 ];
+
+/// Where a map column's lists come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lists {
+    /// The records' shared resource lists, one list for many rows.
+    Shared,
+    /// Each row's own attributes.
+    Own,
+}
 
 /// Writes `rows` (in the signal's sort order, at least one) as one file at `path`,
 /// durably, building Arrow batches of at most `batch_rows` rows. Returns its size.
@@ -68,37 +80,39 @@ pub(crate) fn write_with<R: StoredRecord>(
     let props = Arc::clone(fw.properties());
     let factory = ArrowRowGroupWriterFactory::new(&fw, Arc::clone(&schema));
 
-    // Each field's first leaf, and the leaves written from the shared lists: leaf index ->
-    // (types map?, values?).
+    // Each field's first leaf, and the leaves encoded here: leaf index -> (lists, types
+    // map?, values?).
     let mut first_leaf = Vec::with_capacity(schema.fields().len());
-    let mut shared: HashMap<usize, (bool, bool)> = HashMap::new();
+    let mut ours: HashMap<usize, (Lists, bool, bool)> = HashMap::new();
     let leaves = descr.columns();
     let mut at = 0;
     for field in schema.fields() {
         first_leaf.push(at);
         while at < leaves.len() && leaves[at].path().parts()[0] == *field.name() {
-            if let Some(&(_, types)) = SHARED_MAPS.iter().find(|(n, _)| n == field.name()) {
+            if let Some(&(_, lists, types)) = MAPS.iter().find(|(n, ..)| n == field.name()) {
                 let values = leaves[at]
                     .path()
                     .parts()
                     .last()
                     .is_some_and(|p| p == "values");
-                shared.insert(at, (types, values));
+                ours.insert(at, (lists, types, values));
             }
             at += 1;
         }
     }
     first_leaf.push(at);
-    if shared.len() != 2 * SHARED_MAPS.len() {
-        return Err(bad(&tmp, "the schema lacks the resource attribute maps"));
+    if ours.len() != 2 * MAPS.len() {
+        return Err(bad(&tmp, "the schema lacks the attribute maps"));
     }
 
     for (g, group) in rows.chunks(group_rows.max(1)).enumerate() {
         let mut writers = factory.create_column_writers(g).map_err(pq)?;
+        let mut own: Vec<RenderedRows> = Vec::new();
         for chunk in group.chunks(batch_rows.max(1)) {
-            let batch = R::to_batch_with(chunk, ResourceMaps::Empty)?;
+            let (batch, rendered) = R::to_batch_with(chunk, AttributeMaps::Deferred)?;
+            own.push(rendered);
             for (f, (field, column)) in schema.fields().iter().zip(batch.columns()).enumerate() {
-                if shared.contains_key(&first_leaf[f]) {
+                if ours.contains_key(&first_leaf[f]) {
                     continue;
                 }
                 let leaves = compute_leaves(field, column).map_err(pq)?;
@@ -112,19 +126,32 @@ pub(crate) fn write_with<R: StoredRecord>(
             .iter()
             .map(|l| RenderedList::new(l))
             .collect::<Result<Vec<_>>>()?;
+        // Row i's own list is list i.
+        let own_rows: Vec<u32> = (0..group.len() as u32).collect();
         let mut rg = fw.next_row_group().map_err(pq)?;
         for (i, writer) in writers.into_iter().enumerate() {
-            match shared.get(&i) {
-                Some(&(types, values)) => {
-                    let strings: Vec<Vec<&[u8]>> =
-                        rendered.iter().map(|r| r.leaf(types, values)).collect();
-                    let (bytes, close) = shared_map_chunk::encode_leaf(
-                        &descr.column(i),
-                        &props,
-                        &strings,
-                        &row_list,
-                    )
-                    .map_err(|e| bad(&tmp, e))?;
+            match ours.get(&i) {
+                Some(&(from, types, values)) => {
+                    let (strings, rows) = match from {
+                        Lists::Shared => {
+                            let mut l = LeafLists::default();
+                            for r in &rendered {
+                                r.push_leaf(types, values, &mut l);
+                            }
+                            (l, &row_list)
+                        }
+                        Lists::Own => {
+                            let entries = own.iter().map(|o| o.entries(types)).sum();
+                            let mut l = LeafLists::with_capacity(group.len(), entries);
+                            for o in &own {
+                                o.push_leaf(types, values, &mut l);
+                            }
+                            (l, &own_rows)
+                        }
+                    };
+                    let (bytes, close) =
+                        map_chunk::encode_leaf(&descr.column(i), &props, &strings, rows)
+                            .map_err(|e| bad(&tmp, e))?;
                     rg.append_column(&bytes, close).map_err(pq)?;
                 }
                 None => writer
@@ -217,6 +244,27 @@ mod tests {
         out
     }
 
+    /// A record's own attributes, of every shape by `i`: none; a typed value (a types map
+    /// entry); strings repeated across rows and unique ones; a well-known span attribute
+    /// (its own column, not the map); a long value; many entries.
+    fn own_attributes(i: u32) -> Attributes {
+        let s = |k: &str, v: String| (k.to_owned(), AnyValue::String(v));
+        match i % 6 {
+            0 => Vec::new(),
+            1 => vec![("i".into(), AnyValue::Int(i64::from(i)))],
+            2 => vec![
+                s("http.route", format!("/r/{}", i % 3)),
+                s("cache.key", format!("k{i}")),
+                ("hit".into(), AnyValue::Bool(i.is_multiple_of(4))),
+            ],
+            3 => vec![s("note", "y".repeat(3_000 + (i % 7) as usize))],
+            4 => (0..12)
+                .map(|k| s(&format!("k{k}"), format!("v{}", i % 5)))
+                .collect(),
+            _ => vec![s("peer", format!("p{}", i % 50))],
+        }
+    }
+
     fn spans(n: u32, resources: &[Arc<Attributes>]) -> Vec<SpanRecord> {
         let scope = Arc::new(Scope {
             name: "lib".into(),
@@ -237,7 +285,7 @@ mod tests {
                     name: format!("op{}", i % 7),
                     start_ns: i64::from(i),
                     end_ns: i64::from(i) + 10,
-                    attributes: vec![("i".into(), AnyValue::Int(i64::from(i)))],
+                    attributes: own_attributes(i),
                     resource_attributes: resources[r as usize].clone(),
                     scope: scope.clone(),
                     ..SpanRecord::default()
@@ -326,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn spans_written_from_shared_lists_read_back_as_the_arrow_writers() {
+    fn spans_written_from_their_lists_read_back_as_the_arrow_writers() {
         let dir = tempfile::tempdir().unwrap();
         let res = resources();
         let spans = spans(11_000, &res);
@@ -334,8 +382,15 @@ mod tests {
         SpanRecord::sort_rows(&mut rows);
         // Row groups of 5,000 rows: three groups, pages of 4,096 rows within them.
         let (ours, _) = both_ways(dir.path(), &rows, 5_000, |p| p);
-        let enc = leaf_encodings(&ours, "resource_attributes.entries.keys");
-        assert!(enc.contains(&Encoding::RLE_DICTIONARY), "{enc:?}");
+        for leaf in [
+            "resource_attributes.entries.keys",
+            "attributes.entries.keys",
+            "attributes.entries.values",
+            "attribute_types.entries.values",
+        ] {
+            let enc = leaf_encodings(&ours, leaf);
+            assert!(enc.contains(&Encoding::RLE_DICTIONARY), "{leaf}: {enc:?}");
+        }
         // And the records come back whole.
         let back = crate::spans_arrow::spans_from_batch(&read_all(&ours, None)).unwrap();
         let want: Vec<SpanRecord> = rows.iter().map(|r| (*r).clone()).collect();
@@ -352,8 +407,13 @@ mod tests {
         let (ours, _) = both_ways(dir.path(), &rows, 65_536, |p| {
             p.set_dictionary_page_size_limit(64)
         });
-        let enc = leaf_encodings(&ours, "resource_attributes.entries.values");
-        assert!(!enc.contains(&Encoding::RLE_DICTIONARY), "{enc:?}");
+        for leaf in [
+            "resource_attributes.entries.values",
+            "attributes.entries.values",
+        ] {
+            let enc = leaf_encodings(&ours, leaf);
+            assert!(!enc.contains(&Encoding::RLE_DICTIONARY), "{leaf}: {enc:?}");
+        }
     }
 
     #[test]
@@ -368,6 +428,7 @@ mod tests {
                     time_ns: i64::from(i),
                     service_name: format!("svc{}", i % 4),
                     body: Some(AnyValue::String(format!("line {i}"))),
+                    attributes: own_attributes(i.wrapping_mul(7)),
                     resource_attributes: match (pick, i.wrapping_mul(2_654_435_761)) {
                         (0, x) => res[(x % 44) as usize].clone(),
                         (1, _) => res[1].clone(),

@@ -14,7 +14,8 @@ use arrow::record_batch::RecordBatch;
 use crate::Result;
 use crate::records::{Scope, SpanEvent, SpanLink, SpanRecord};
 use crate::signal_arrow::{
-    AttrBuilder, Cols, IdColumn, ResourceMaps, batch_of, fields_of, mem, read_attrs, times,
+    AttrBuilder, AttributeMaps, Cols, IdColumn, RenderedRows, batch_of, fields_of, mem, read_attrs,
+    times,
 };
 use crate::span_columns::{self, KnownColumns, STRING_COLUMNS, TopColumns};
 
@@ -43,14 +44,16 @@ fn list(struct_cols: Vec<(&str, ArrayRef, bool)>, lens: Vec<usize>) -> Result<Ar
 
 /// Spans as one batch, in the order given.
 pub(crate) fn spans_batch(spans: &[&SpanRecord]) -> Result<RecordBatch> {
-    spans_batch_with(spans, ResourceMaps::Built)
+    spans_batch_with(spans, AttributeMaps::Built).map(|(batch, _)| batch)
 }
 
-/// [`spans_batch`], with the resource attribute maps built or left empty (`resource`).
+/// [`spans_batch`], with the attribute maps built or deferred (`maps`): deferred, the
+/// batch holds empty maps and the rows' own maps come back rendered. Maps inside events
+/// and links are always built.
 pub(crate) fn spans_batch_with(
     spans: &[&SpanRecord],
-    resource_maps: ResourceMaps,
-) -> Result<RecordBatch> {
+    maps: AttributeMaps,
+) -> Result<(RecordBatch, RenderedRows)> {
     // Buffers sized up front: span attributes from the first spans, resource attributes
     // (the same few lists, shared) from the first span's.
     let mut attrs = AttrBuilder::for_rows(spans.len(), spans.iter().map(|s| &s.attributes));
@@ -74,9 +77,9 @@ pub(crate) fn spans_batch_with(
         span_columns::prefetch(spans, i);
         top.push(s);
         attrs.append_unless(&s.attributes, span_columns::in_own_column)?;
-        match resource_maps {
-            ResourceMaps::Built => resource.append_shared(&s.resource_attributes)?,
-            ResourceMaps::Empty => resource.append(&Vec::new())?,
+        match maps {
+            AttributeMaps::Built => resource.append_shared(&s.resource_attributes)?,
+            AttributeMaps::Deferred => resource.append(&Vec::new())?,
         }
         ev_lens.push(s.events.len());
         for e in &s.events {
@@ -94,7 +97,7 @@ pub(crate) fn spans_batch_with(
             ln_attrs.append(&l.attributes)?;
         }
     }
-    let (attrs, attr_types) = attrs.finish()?;
+    let (attrs, attr_types, own) = attrs.finish_as(maps)?;
     let (resource, resource_types) = resource.finish()?;
     let (ev_attrs, ev_types) = ev_attrs.finish()?;
     let (ln_attrs, ln_types) = ln_attrs.finish()?;
@@ -137,7 +140,7 @@ pub(crate) fn spans_batch_with(
     cols.extend(scope);
     cols.extend([("events", events, false), ("links", links, false)]);
     cols.extend(dropped);
-    batch_of(cols)
+    Ok((batch_of(cols)?, own))
 }
 
 /// The list column `name`'s struct values for row `i`.

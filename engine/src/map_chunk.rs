@@ -1,22 +1,29 @@
-//! Parquet column chunks of a map column whose rows repeat a few shared lists, encoded
-//! straight from the lists: a record's resource attributes.
+//! Parquet column chunks of map columns, encoded from the records' lists of strings
+//! instead of through the Arrow writer: a record's resource attributes and its own.
 //!
 //! Every span of one resource carries the same attribute list (behind one `Arc`), and the
 //! Arrow writer would render, hash and look up each of its entries again for every row:
 //! ~22 dictionary lookups per span, ~30% of a span flush's instructions
-//! (`docs/benchmarks.md`). Here each leaf (the map's keys, or its values) is written as
-//! one dictionary page of the distinct strings of the distinct lists, and data pages whose
-//! levels and dictionary indices are copied per row from its list's, so the work per row
-//! is a few small copies. The chunk is the one the Arrow writer would write, value for
+//! (`docs/benchmarks.md`). A span's own attributes are its own, but the Arrow writer's
+//! path for them (a map array, its levels, then Parquet's dictionary interner per entry)
+//! cost ~4 times what encoding them here does. Each leaf (a map's keys, or its values) is
+//! written as one dictionary page of the distinct strings of the lists its rows use, and
+//! data pages whose levels and dictionary indices are copied per row from its list's. A
+//! row names a list: many rows name one shared list (resources), or each row its own
+//! (a record's attributes). The chunk is the one the Arrow writer would write, value for
 //! value: the same schema, levels, dictionary encoding, codec and page row limit; a reader
 //! cannot tell them apart (`signal_writer.rs` tests read both back).
 //!
 //! Data pages are version 1 (the writer's default): repetition levels, then definition
 //! levels, each as a 4-byte little-endian length and the RLE/bit-packing hybrid, then the
 //! values: a bit-width byte and the hybrid of dictionary indices (`RLE_DICTIONARY`), or
-//! `PLAIN` values when the dictionary would pass the writer's dictionary page size limit.
+//! `PLAIN` values for the whole chunk when its dictionary would pass the writer's
+//! dictionary page size limit (the Arrow writer falls back to `PLAIN` at the page where it
+//! passes it; both are plain Parquet).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -28,9 +35,9 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
-/// An error encoding a shared map leaf (an unexpected schema or codec; a bug, not input).
+/// An error encoding a map leaf (an unexpected schema or codec; a bug, not input).
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum SharedMapError {
+pub(crate) enum MapChunkError {
     /// The leaf is not a non-null map's keys or values.
     #[error("column {column} is not a map leaf (max repetition {rep}, definition {def})")]
     NotAMapLeaf {
@@ -42,7 +49,7 @@ pub(crate) enum SharedMapError {
         def: i16,
     },
     /// The writer properties ask for a codec this encoder does not apply.
-    #[error("column {column}: codec {codec} is not supported for shared map leaves")]
+    #[error("column {column}: codec {codec} is not supported for map leaves")]
     Codec {
         /// Its dotted path.
         column: String,
@@ -67,20 +74,129 @@ pub(crate) enum SharedMapError {
     },
 }
 
-/// Encodes one leaf of a map column. `lists[j]` holds list `j`'s strings for this leaf
-/// (its keys, or its values), in entry order; `rows[i]` names the list of row `i`. Returns
-/// the chunk's bytes (offsets in its metadata count from 0) and what closing a column
-/// writer would return, for `SerializedRowGroupWriter::append_column`.
+/// The strings of one leaf of a map column (its keys, or its values), list by list: list
+/// `j` is `strings[bounds[j]..bounds[j + 1]]`, in entry order.
+#[derive(Default)]
+pub(crate) struct LeafLists<'a> {
+    strings: Vec<&'a [u8]>,
+    bounds: Vec<usize>,
+}
+
+impl<'a> LeafLists<'a> {
+    /// Lists for about `lists` lists of `strings` strings in all.
+    pub(crate) fn with_capacity(lists: usize, strings: usize) -> Self {
+        let mut bounds = Vec::with_capacity(lists + 1);
+        bounds.push(0);
+        Self {
+            strings: Vec::with_capacity(strings),
+            bounds,
+        }
+    }
+
+    /// Appends a string to the list being built.
+    #[inline]
+    pub(crate) fn push(&mut self, s: &'a [u8]) {
+        self.strings.push(s);
+    }
+
+    /// Ends the list being built (the strings pushed since the last end).
+    #[inline]
+    pub(crate) fn end_list(&mut self) {
+        if self.bounds.is_empty() {
+            self.bounds.push(0);
+        }
+        self.bounds.push(self.strings.len());
+    }
+
+    /// The number of lists ended.
+    pub(crate) fn len(&self) -> usize {
+        self.bounds.len().saturating_sub(1)
+    }
+
+    fn range(&self, j: u32) -> std::ops::Range<usize> {
+        self.bounds[j as usize]..self.bounds[j as usize + 1]
+    }
+
+    fn list(&self, j: u32) -> &[&'a [u8]] {
+        &self.strings[self.range(j)]
+    }
+}
+
+/// A 64-bit hash of a string for lookups that confirm with a comparison: a multiply of
+/// its first and last 8 bytes and length when it has at most 16, xxh3 when longer.
+#[inline]
+fn str_hash(s: &[u8]) -> u64 {
+    let n = s.len();
+    if n > 16 {
+        return twox_hash::XxHash3_64::oneshot(s);
+    }
+    let word = |b: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..b.len()].copy_from_slice(b);
+        u64::from_le_bytes(w)
+    };
+    let (a, b) = if n >= 8 {
+        (word(&s[..8]), word(&s[n - 8..]))
+    } else {
+        (word(s), 0)
+    };
+    let m =
+        u128::from(a ^ 0x243F_6A88_85A3_08D3 ^ n as u64) * u128::from(b ^ 0x1319_8A2E_0370_7344);
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
+/// Hashes the strings a leaf's dictionary looks up ([`str_hash`]; SipHash cost twice the
+/// lookup).
+#[derive(Default)]
+struct StrHasher(u64);
+
+impl Hasher for StrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = str_hash(bytes);
+    }
+
+    fn write_usize(&mut self, _: usize) {
+        // The length `[u8]`'s `Hash` writes first; `str_hash` covers it.
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Passes on a hash already mixed (a list's, from [`str_hash`]es).
+#[derive(Default)]
+struct MixedHasher(u64);
+
+impl Hasher for MixedHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Encodes one leaf of a map column: `rows[i]` names the list of row `i` in `lists`.
+/// Returns the chunk's bytes (offsets in its metadata count from 0) and what closing a
+/// column writer would return, for `SerializedRowGroupWriter::append_column`.
 pub(crate) fn encode_leaf(
     descr: &ColumnDescPtr,
     props: &WriterProperties,
-    lists: &[Vec<&[u8]>],
+    lists: &LeafLists<'_>,
     rows: &[u32],
-) -> Result<(Bytes, ColumnCloseResult), SharedMapError> {
+) -> Result<(Bytes, ColumnCloseResult), MapChunkError> {
     let column = descr.path().string();
     let (max_rep, max_def) = (descr.max_rep_level(), descr.max_def_level());
     if max_rep != 1 || !(1..=2).contains(&max_def) {
-        return Err(SharedMapError::NotAMapLeaf {
+        return Err(MapChunkError::NotAMapLeaf {
             column,
             rep: max_rep,
             def: max_def,
@@ -91,47 +207,68 @@ pub(crate) fn encode_leaf(
         Compression::UNCOMPRESSED => None,
         Compression::ZSTD(l) => Some(l.compression_level()),
         other => {
-            return Err(SharedMapError::Codec {
+            return Err(MapChunkError::Codec {
                 column,
                 codec: other,
             });
         }
     };
-    let err = |source| SharedMapError::Parquet {
+    let err = |source| MapChunkError::Parquet {
         column: column.clone(),
         source,
     };
 
-    // The distinct strings of the lists this chunk's rows use, in first-seen order.
-    let mut used = vec![false; lists.len()];
-    for &r in rows {
-        used[r as usize] = true;
-    }
-    let mut index: HashMap<&[u8], u32> = HashMap::new();
+    // The distinct strings of the lists this chunk's rows use, in the order the rows
+    // first use them, and each string's dictionary index (`entry_ids`, beside `strings`).
+    // A list equal to one already seen (rows of one shape have the same keys) copies its
+    // indices: one lookup per list instead of one per string, tried for as long as it
+    // pays (a leaf of values rarely repeats whole lists).
+    let mut entry_ids = vec![u32::MAX; lists.strings.len()];
+    let mut seen = vec![false; lists.len()];
+    let mut index: HashMap<&[u8], u32, BuildHasherDefault<StrHasher>> = HashMap::default();
+    let mut same_lists: HashMap<u64, u32, BuildHasherDefault<MixedHasher>> = HashMap::default();
+    let (mut tries, mut hits) = (0u32, 0u32);
     let mut dict: Vec<&[u8]> = Vec::new();
-    let mut list_ids: Vec<Vec<u32>> = Vec::with_capacity(lists.len());
-    for (list, used) in lists.iter().zip(&used) {
-        if !used {
-            list_ids.push(Vec::new());
+    for &r in rows {
+        if std::mem::replace(&mut seen[r as usize], true) {
             continue;
         }
-        list_ids.push(
-            list.iter()
-                .map(|s| {
-                    *index.entry(s).or_insert_with(|| {
-                        dict.push(s);
-                        (dict.len() - 1) as u32
-                    })
-                })
-                .collect(),
-        );
+        let range = lists.range(r);
+        if range.len() > 1 && (tries < 1024 || hits * 4 >= tries) {
+            tries += 1;
+            let h = lists.list(r).iter().fold(range.len() as u64, |h, s| {
+                (h ^ str_hash(s))
+                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    .rotate_left(23)
+            });
+            match same_lists.entry(h) {
+                Entry::Occupied(e) => {
+                    let j = *e.get();
+                    if lists.list(j) == lists.list(r) {
+                        hits += 1;
+                        entry_ids.copy_within(lists.range(j), range.start);
+                        continue;
+                    }
+                }
+                Entry::Vacant(e) => {
+                    e.insert(r);
+                }
+            }
+        }
+        for at in range {
+            let s = lists.strings[at];
+            entry_ids[at] = *index.entry(s).or_insert_with(|| {
+                dict.push(s);
+                (dict.len() - 1) as u32
+            });
+        }
     }
     let dict_bytes: usize = dict.iter().map(|s| 4 + s.len()).sum();
     let use_dict = !dict.is_empty() && dict_bytes <= props.dictionary_page_size_limit();
 
     let mut sink = TrackedWrite::new(Vec::new());
     let mut pages = SerializedPageWriter::new(&mut sink);
-    let zstd_err = |source| SharedMapError::Zstd {
+    let zstd_err = |source| MapChunkError::Zstd {
         column: column.clone(),
         source,
     };
@@ -140,7 +277,7 @@ pub(crate) fn encode_leaf(
         .map(zstd::bulk::Compressor::new)
         .transpose()
         .map_err(zstd_err)?;
-    let mut compress = |buf: Vec<u8>| -> Result<(Bytes, usize), SharedMapError> {
+    let mut compress = |buf: Vec<u8>| -> Result<(Bytes, usize), MapChunkError> {
         let plain = buf.len();
         let out = match &mut zstd {
             None => buf,
@@ -185,7 +322,7 @@ pub(crate) fn encode_leaf(
         let (mut levels, mut values, mut empty, mut plain_bytes) = (0, 0, 0, 0);
         let mut end = start;
         while end < rows.len() && end - start < page_rows && plain_bytes < page_bytes {
-            let list = &lists[rows[end] as usize];
+            let list = lists.list(rows[end]);
             levels += list.len().max(1);
             values += list.len();
             empty += usize::from(list.is_empty());
@@ -204,7 +341,7 @@ pub(crate) fn encode_leaf(
             let mut rep = BitPacker::new(1, levels);
             for &r in page {
                 rep.push(0);
-                for _ in 1..lists[r as usize].len() {
+                for _ in 1..lists.list(r).len() {
                     rep.push(1);
                 }
             }
@@ -218,7 +355,7 @@ pub(crate) fn encode_leaf(
         } else {
             let mut def = BitPacker::new(def_width, levels);
             for &r in page {
-                let n = lists[r as usize].len();
+                let n = lists.list(r).len();
                 if n == 0 {
                     def.push(0);
                 }
@@ -232,7 +369,7 @@ pub(crate) fn encode_leaf(
             buf.push(bit_width);
             let mut ids = BitPacker::new(bit_width, values);
             for &r in page {
-                for &id in &list_ids[r as usize] {
+                for &id in &entry_ids[lists.range(r)] {
                     ids.push(id);
                 }
             }
@@ -240,7 +377,7 @@ pub(crate) fn encode_leaf(
             Encoding::RLE_DICTIONARY
         } else {
             for &r in page {
-                for s in &lists[r as usize] {
+                for s in lists.list(r) {
                     buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
                     buf.extend_from_slice(s);
                 }
