@@ -310,6 +310,10 @@ pub(crate) fn encode_leaf(
 
     let bit_width = bits_for(dict.len().saturating_sub(1) as u32);
     let def_width = bits_for(max_def as u32);
+    // Lists that rows share (on average two rows or more a list), their dictionary indices
+    // packed once: a row then copies a few words instead of pushing each index.
+    let packed = (use_dict && lists.len() * 2 <= rows.len())
+        .then(|| PackedLists::new(lists, &entry_ids, &seen, bit_width));
     let plain_len = |list: &[&[u8]]| list.iter().map(|s| 4 + s.len()).sum::<usize>();
     let page_rows = props.data_page_row_count_limit().max(1);
     let page_bytes = props.data_page_size_limit().max(1);
@@ -341,9 +345,7 @@ pub(crate) fn encode_leaf(
             let mut rep = BitPacker::new(1, levels);
             for &r in page {
                 rep.push(0);
-                for _ in 1..lists.list(r).len() {
-                    rep.push(1);
-                }
+                rep.push_n(1, lists.range(r).len().saturating_sub(1));
             }
             with_length(&mut buf, &rep.finish());
         }
@@ -355,12 +357,9 @@ pub(crate) fn encode_leaf(
         } else {
             let mut def = BitPacker::new(def_width, levels);
             for &r in page {
-                let n = lists.list(r).len();
-                if n == 0 {
-                    def.push(0);
-                }
-                for _ in 0..n {
-                    def.push(max_def as u32);
+                match lists.range(r).len() {
+                    0 => def.push(0),
+                    n => def.push_n(max_def as u32, n),
                 }
             }
             with_length(&mut buf, &def.finish());
@@ -368,9 +367,20 @@ pub(crate) fn encode_leaf(
         let encoding = if use_dict {
             buf.push(bit_width);
             let mut ids = BitPacker::new(bit_width, values);
-            for &r in page {
-                for &id in &entry_ids[lists.range(r)] {
-                    ids.push(id);
+            match &packed {
+                Some(packed) => {
+                    for &r in page {
+                        for &(bits, n) in packed.list(r) {
+                            ids.push_bits(bits, n as usize);
+                        }
+                    }
+                }
+                None => {
+                    for &r in page {
+                        for &id in &entry_ids[lists.range(r)] {
+                            ids.push(id);
+                        }
+                    }
                 }
             }
             buf.extend_from_slice(&ids.finish());
@@ -465,6 +475,9 @@ struct BitPacker {
     width: u32,
     pushed: usize,
     count: usize,
+    /// The value [`BitPacker::push_n`] last repeated, and as many copies of it as 32 bits
+    /// hold, packed.
+    fill: (u32, u64),
 }
 
 impl BitPacker {
@@ -481,6 +494,7 @@ impl BitPacker {
             width: u32::from(width),
             pushed: 0,
             count,
+            fill: (0, 0),
         }
     }
 
@@ -496,6 +510,42 @@ impl BitPacker {
         }
     }
 
+    /// Appends `n` values packed into `bits` (`n` × the width bits, at most 32; as
+    /// [`PackedLists`] packs them).
+    #[inline]
+    fn push_bits(&mut self, bits: u64, n: usize) {
+        self.pushed += n;
+        self.acc |= bits << self.bits;
+        self.bits += n as u32 * self.width;
+        if self.bits >= 32 {
+            self.out.extend_from_slice(&(self.acc as u32).to_le_bytes());
+            self.acc >>= 32;
+            self.bits -= 32;
+        }
+    }
+
+    /// Appends `v` `n` times, up to 32 bits at a time.
+    #[inline]
+    fn push_n(&mut self, v: u32, mut n: usize) {
+        if self.width == 0 {
+            self.pushed += n;
+            return;
+        }
+        let per = (32 / self.width) as usize;
+        if n >= 2 && self.fill.0 != v {
+            self.fill = (v, repeat(v, self.width, per));
+        }
+        while n >= 2 {
+            let k = n.min(per);
+            let bits = self.fill.1 & (u64::MAX >> (64 - k as u32 * self.width));
+            self.push_bits(bits, k);
+            n -= k;
+        }
+        if n == 1 {
+            self.push(v);
+        }
+    }
+
     /// The run, padded to whole groups of 8 values.
     fn finish(mut self) -> Vec<u8> {
         debug_assert_eq!(self.pushed, self.count, "values pushed and declared differ");
@@ -508,6 +558,46 @@ impl BitPacker {
             self.acc >>= 8;
         }
         self.out
+    }
+}
+
+/// `v` `n` times at `width` bits, packed least significant first (`n` × `width` ≤ 64).
+fn repeat(v: u32, width: u32, n: usize) -> u64 {
+    (0..n).fold(0u64, |acc, i| acc | (u64::from(v) << (i as u32 * width)))
+}
+
+/// Each list's dictionary indices packed at the chunk's bit width, in pieces of at most 32
+/// bits: `(bits, values)`; list `j` is `pieces[bounds[j]..bounds[j + 1]]` (empty for lists
+/// no row uses).
+struct PackedLists {
+    pieces: Vec<(u64, u32)>,
+    bounds: Vec<usize>,
+}
+
+impl PackedLists {
+    fn new(lists: &LeafLists<'_>, ids: &[u32], used: &[bool], width: u8) -> Self {
+        let width = u32::from(width);
+        // Width 0 (a one-entry dictionary): every index in one piece of no bits.
+        let per = 32u32.checked_div(width).map_or(usize::MAX, |p| p as usize);
+        let mut pieces = Vec::new();
+        let mut bounds = Vec::with_capacity(lists.len() + 1);
+        bounds.push(0);
+        for (j, &used) in used.iter().enumerate() {
+            if used {
+                for chunk in ids[lists.range(j as u32)].chunks(per) {
+                    let bits = chunk.iter().enumerate().fold(0u64, |acc, (i, &id)| {
+                        acc | (u64::from(id) << (i as u32 * width))
+                    });
+                    pieces.push((bits, chunk.len() as u32));
+                }
+            }
+            bounds.push(pieces.len());
+        }
+        Self { pieces, bounds }
+    }
+
+    fn list(&self, j: u32) -> &[(u64, u32)] {
+        &self.pieces[self.bounds[j as usize]..self.bounds[j as usize + 1]]
     }
 }
 
@@ -549,6 +639,58 @@ mod tests {
         // An RLE run: count << 1, then the value in whole bytes.
         assert_eq!(rle_run(2, 300, 2), [0xd8, 0x04, 2]);
         assert_eq!(rle_run(0x1ff, 8, 9), [16, 0xff, 0x01]);
+    }
+
+    #[test]
+    fn bulk_pushes_pack_as_single_ones() {
+        for width in [1u8, 2, 3, 5, 7, 9, 13] {
+            let max = (1u32 << width) - 1;
+            // Runs of every length around the 32-bit pieces, and lone values between.
+            let (mut values, mut ops) = (Vec::new(), Vec::new());
+            for n in [0usize, 1, 2, 3, 31, 32, 33, 70] {
+                for v in [0, 1, max, max / 2] {
+                    ops.push((v, n));
+                    values.extend(std::iter::repeat_n(v, n));
+                    ops.push((max, 1));
+                    values.push(max);
+                }
+            }
+            let mut want = BitPacker::new(width, values.len());
+            for &v in &values {
+                want.push(v);
+            }
+            let mut bulk = BitPacker::new(width, values.len());
+            for &(v, n) in &ops {
+                bulk.push_n(v, n);
+            }
+            // Packed lists of every length.
+            let strings: Vec<Vec<u8>> = (0..=max.min(300))
+                .map(|i| i.to_le_bytes().to_vec())
+                .collect();
+            let mut lists = LeafLists::default();
+            let mut ids = Vec::new();
+            for (j, len) in [0usize, 1, 7, 40, 3].into_iter().enumerate() {
+                for k in 0..len {
+                    let id = ((j * 31 + k * 7) as u32) % (max.min(300) + 1);
+                    lists.push(&strings[id as usize]);
+                    ids.push(id);
+                }
+                lists.end_list();
+            }
+            let packed = PackedLists::new(&lists, &ids, &[true; 5], width);
+            let mut one = BitPacker::new(width, ids.len());
+            let mut pieces = BitPacker::new(width, ids.len());
+            for j in 0..5 {
+                for &id in &ids[lists.range(j)] {
+                    one.push(id);
+                }
+                for &(bits, n) in packed.list(j) {
+                    pieces.push_bits(bits, n as usize);
+                }
+            }
+            assert_eq!(bulk.finish(), want.finish(), "width {width}");
+            assert_eq!(pieces.finish(), one.finish(), "width {width}");
+        }
     }
 
     #[test]
