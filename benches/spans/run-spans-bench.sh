@@ -32,6 +32,10 @@
 #   --logs              phase A with log records instead of spans (one per span of the same
 #                       traces: `bench-spans load --logs`) into logs/: ingest, flushes,
 #                       compaction and disk, no lookups or searches; implies --skip-week
+#   --idle-rss          after phase A's load, the server's VmRSS at once and every 15 s for
+#                       75 s while it idles (flushes and compaction run; with a small
+#                       --dense-rate, 300, how much memory the server gives back), in
+#                       WORK/out/dense_rss.txt
 #   --grpc              phase A's load over OTLP/gRPC instead of OTLP/HTTP (`bench-spans load
 #                       --grpc`; lookups and searches still use the HTTP API)
 #   --loader BIN        bench-spans [next to STRATA_BIN]
@@ -59,7 +63,7 @@ shift
 STRATA=$(cd "$(dirname "$STRATA")" && pwd)/$(basename "$STRATA")
 WORK=/tmp/strata-spans-bench THREADS=2 DENSE_RATE=1000 WEEK_RATE=10 WEEK_DAYS=7
 LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461 INGEST_ONLY=0 MAINTENANCE=10s WEEK_DATA= COLD=0 SEED=1
-SIGNAL=traces FILES=spans LOAD_FLAGS=() OVER_GRPC=0
+SIGNAL=traces FILES=spans LOAD_FLAGS=() OVER_GRPC=0 IDLE_RSS=0
 LOADER=$(dirname "$STRATA")/bench-spans
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -78,6 +82,7 @@ while [[ $# -gt 0 ]]; do
     --ingest-only) INGEST_ONLY=1; WEEK=0; MAINTENANCE=1h; shift;;
     --logs) SIGNAL=logs; FILES=logs; LOAD_FLAGS+=(--logs); WEEK=0; shift;;
     --grpc) OVER_GRPC=1; shift;;
+    --idle-rss) IDLE_RSS=1; shift;;
     --loader) LOADER=$2; shift 2;;
     --port) PORT=$2; shift 2;;
     *) echo "unknown argument $1" >&2; exit 2;;
@@ -242,6 +247,13 @@ print("  ingest: %d spans in %.1f s = %d spans/s wall; server %.1f CPU-s = %s sp
       % (d["spans_ok"], d["seconds"], d["spans_per_s"], cpu, d["spans_per_server_cpu_s"], d["spans_failed"], d["errors"] or ""),
       file=sys.stderr)
 EOF
+  if [[ $IDLE_RSS == 1 ]]; then
+    rss() { awk '/VmRSS/ { print $2 }' "/proc/$APID/status"; }
+    { echo "after the load: $(rss) kB"
+      for t in 15 30 45 60 75; do sleep 15; echo "idle $t s: $(rss) kB"; done
+      echo "VmHWM: $(rss_kb "$APID") kB"; } > "$OUT/dense_rss.txt"
+    log "resident memory: $(tr '\n' ';' < "$OUT/dense_rss.txt")"
+  fi
   if [[ $INGEST_ONLY == 1 ]]; then
     # Wait until the manifests list every span acknowledged (a flush runs once the oldest
     # record in memory is flush_interval old), then count the CPU from the load's start.
