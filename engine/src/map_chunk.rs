@@ -76,7 +76,6 @@ pub(crate) enum MapChunkError {
 
 /// The strings of one leaf of a map column (its keys, or its values), list by list: list
 /// `j` is `strings[bounds[j]..bounds[j + 1]]`, in entry order.
-#[derive(Default)]
 pub(crate) struct LeafLists<'a> {
     strings: Vec<&'a [u8]>,
     bounds: Vec<usize>,
@@ -102,15 +101,12 @@ impl<'a> LeafLists<'a> {
     /// Ends the list being built (the strings pushed since the last end).
     #[inline]
     pub(crate) fn end_list(&mut self) {
-        if self.bounds.is_empty() {
-            self.bounds.push(0);
-        }
         self.bounds.push(self.strings.len());
     }
 
     /// The number of lists ended.
     pub(crate) fn len(&self) -> usize {
-        self.bounds.len().saturating_sub(1)
+        self.bounds.len() - 1
     }
 
     fn range(&self, j: u32) -> std::ops::Range<usize> {
@@ -143,6 +139,12 @@ fn str_hash(s: &[u8]) -> u64 {
     let m =
         u128::from(a ^ 0x243F_6A88_85A3_08D3 ^ n as u64) * u128::from(b ^ 0x1319_8A2E_0370_7344);
     (m as u64) ^ ((m >> 64) as u64)
+}
+
+impl Default for LeafLists<'_> {
+    fn default() -> Self {
+        Self::with_capacity(0, 0)
+    }
 }
 
 /// Hashes the strings a leaf's dictionary looks up ([`str_hash`]; SipHash cost twice the

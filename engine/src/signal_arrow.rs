@@ -223,37 +223,11 @@ pub(crate) enum AttributeMaps {
     Deferred,
 }
 
-/// A shared attribute list rendered once, as the rows of [`AttrBuilder`] hold it: the
-/// entries of its `attributes` and `attribute_types` maps, for writers that encode such
-/// lists themselves (`map_chunk.rs`).
-pub(crate) struct RenderedList {
-    kv: MapParts,
-    types: MapParts,
-}
-
-impl RenderedList {
-    pub(crate) fn new(attrs: &Attributes) -> Result<Self> {
-        let (mut kv, mut types) = (MapParts::default(), MapParts::default());
-        render(attrs, &mut kv, &mut types)?;
-        Ok(Self { kv, types })
-    }
-
-    /// Appends the strings of one leaf to `out` as one list, in entry order: of the
-    /// `attribute_types` map if `types` (else `attributes`), its values if `values` (else
-    /// its keys).
-    pub(crate) fn push_leaf<'a>(&'a self, types: bool, values: bool, out: &mut LeafLists<'a>) {
-        let part = MapParts::leaf(&self.kv, &self.types, types, values);
-        let mut start = 0usize;
-        for &end in &part.ends {
-            out.push(&part.bytes[start..end as usize]);
-            start = end as usize;
-        }
-        out.end_list();
-    }
-}
-
-/// The rows' own attribute maps of a batch built with [`AttributeMaps::Deferred`], as
-/// rendered, for writers that encode the maps themselves (`map_chunk.rs`).
+/// Attribute maps rendered as the rows of [`AttrBuilder`] hold them (the entries of their
+/// `attributes` and `attribute_types` maps, row by row), for writers that encode the maps
+/// themselves (`map_chunk.rs`): the rows' own maps of a batch built with
+/// [`AttributeMaps::Deferred`], or one shared list as a single row
+/// ([`RenderedRows::of_list`]).
 #[derive(Default)]
 pub(crate) struct RenderedRows {
     kv: MapParts,
@@ -261,11 +235,20 @@ pub(crate) struct RenderedRows {
 }
 
 impl RenderedRows {
+    /// One shared list, rendered once, as one row.
+    pub(crate) fn of_list(attrs: &Attributes) -> Result<Self> {
+        let (mut kv, mut types) = (MapParts::default(), MapParts::default());
+        render(attrs, &mut kv, &mut types)?;
+        kv.end_row();
+        types.end_row();
+        Ok(Self { kv, types })
+    }
+
     /// Appends one leaf's strings to `out`, one list per row: of the `attribute_types` map
     /// if `types` (else `attributes`), its values if `values` (else its keys).
     pub(crate) fn push_leaf<'a>(&'a self, types: bool, values: bool, out: &mut LeafLists<'a>) {
         let map = if types { &self.types } else { &self.kv };
-        let part = MapParts::leaf(&self.kv, &self.types, types, values);
+        let part = if values { &map.values } else { &map.keys };
         let (mut start, mut entry) = (0usize, 0usize);
         for &row_end in &map.rows {
             for &end in &part.ends[entry..row_end as usize] {
@@ -374,18 +357,6 @@ struct MapParts {
 }
 
 impl MapParts {
-    /// One leaf of a `attributes`/`attribute_types` pair: `types` picks the map, `values`
-    /// its values (else its keys).
-    fn leaf<'a>(
-        kv: &'a MapParts,
-        types: &'a MapParts,
-        of_types: bool,
-        values: bool,
-    ) -> &'a Utf8Parts {
-        let map = if of_types { types } else { kv };
-        if values { &map.values } else { &map.keys }
-    }
-
     fn extend(&mut self, other: &MapParts) {
         self.keys.extend(&other.keys);
         self.values.extend(&other.values);

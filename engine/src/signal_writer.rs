@@ -20,7 +20,7 @@ use parquet::file::writer::SerializedFileWriter;
 use crate::anyvalue::Attributes;
 use crate::map_chunk::{self, LeafLists};
 use crate::parquet_io::{self, SIGNAL_ROW_GROUP, bad};
-use crate::signal_arrow::{AttributeMaps, RenderedList, RenderedRows};
+use crate::signal_arrow::{AttributeMaps, RenderedRows};
 use crate::signal_flush::sort_key;
 use crate::signal_store::StoredRecord;
 use crate::{Error, Result};
@@ -124,7 +124,7 @@ pub(crate) fn write_with<R: StoredRecord>(
         let (lists, row_list) = distinct_lists(group);
         let rendered = lists
             .iter()
-            .map(|l| RenderedList::new(l))
+            .map(|l| RenderedRows::of_list(l))
             .collect::<Result<Vec<_>>>()?;
         // Row i's own list is list i.
         let own_rows: Vec<u32> = (0..group.len() as u32).collect();
