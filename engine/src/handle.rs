@@ -55,6 +55,9 @@ impl Engine {
             .name("strata-flush".into())
             .spawn(move || {
                 let mut last_maintenance = Instant::now();
+                // When the last flush that wrote something ended, while the memory it
+                // freed has not been released yet.
+                let mut unreleased: Option<Instant> = None;
                 loop {
                     select! {
                         recv(stop_rx) -> _ => return,
@@ -67,16 +70,22 @@ impl Engine {
                     if bg.needs_flush() {
                         match bg.flush_until(FlushStop::Never) {
                             Ok(s) if s.samples + s.spans + s.logs > 0 => {
-                                crate::memory::release_memory();
+                                unreleased = Some(Instant::now());
                             }
                             Ok(_) => {}
                             Err(e) => error!(error = %e, "background flush failed"),
                         }
+                    } else if unreleased
+                        .is_some_and(|t| t.elapsed() >= crate::memory::RELEASE_QUIET)
+                    {
+                        crate::memory::release_memory();
+                        unreleased = None;
                     }
                     if last_maintenance.elapsed() >= maintenance {
                         last_maintenance = Instant::now();
                         bg.maintain();
                         crate::memory::release_memory();
+                        unreleased = None;
                     }
                 }
             })

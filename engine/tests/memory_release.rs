@@ -1,6 +1,7 @@
-//! The registered memory release runs on the background thread after a flush that wrote
-//! something and after a maintenance pass, and not on idle ticks. (Its own test binary:
-//! the registration is process-wide.)
+//! The registered memory release runs on the background thread once flushes that wrote
+//! something have paused for a second, and after a maintenance pass; not between the
+//! flushes of a steady load, and not on idle ticks. (Its own test binary: the
+//! registration is process-wide.)
 
 mod common;
 
@@ -57,6 +58,34 @@ fn the_release_runs_after_a_flush_and_after_maintenance_not_when_idle() {
         after_flush,
         "released again with nothing flushed"
     );
+
+    // A steady load: a flush every ~50 ms for 1.5 s. No release while it lasts (but for
+    // a pause of a second, if this thread was held up that long), one after it stops.
+    let flushes = engine.telemetry().flush.count;
+    let (start, mut pauses, mut last) = (Instant::now(), 0, Instant::now());
+    let mut ts = 100;
+    while start.elapsed() < Duration::from_millis(1500) {
+        let batch = [SeriesSamples {
+            labels: vec![("__name__".into(), "m".into())],
+            samples: (ts..ts + 100).map(|ts| Sample { ts, value: 1.0 }).collect(),
+        }];
+        ts += 100;
+        engine.write(&t, &batch).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        pauses += usize::from(last.elapsed() >= Duration::from_millis(900));
+        last = Instant::now();
+    }
+    assert!(
+        engine.telemetry().flush.count >= flushes + 5,
+        "the load did not flush steadily"
+    );
+    assert!(
+        RELEASES.load(Ordering::SeqCst) <= after_flush + pauses,
+        "released between the flushes of a steady load"
+    );
+    eventually("a release after the load", || {
+        RELEASES.load(Ordering::SeqCst) > after_flush + pauses
+    });
     drop(engine);
 
     // Maintenance passes release too (one at most every 100 ms here, on 50 ms ticks).
