@@ -38,6 +38,7 @@ fn main() -> ExitCode {
                 tracing::warn!(error = %e, "cannot turn transparent huge pages off");
             }
             strata_engine::set_memory_release(strata_server::allocator::release_memory);
+            strata_server::allocator::set_purge_delay();
             args.config.load().and_then(strata_server::run_server)
         }
         Command::Promql(args) => strata_server::run_promql(&args, &mut std::io::stdout().lock()),
