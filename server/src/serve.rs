@@ -7,10 +7,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::serve::ListenerExt as _;
 use strata_engine::Engine;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tonic::transport::server::TcpIncoming;
+use tracing::{debug, error, info, warn};
 
 use crate::auth::Auth;
 use crate::state::AppState;
@@ -93,14 +95,11 @@ async fn serve(config: Config) -> Result<()> {
         })
     };
 
-    let http_server = axum::serve(http_listener, http::router(state.clone()))
+    let http_server = axum::serve(http_incoming(http_listener), http::router(state.clone()))
         .with_graceful_shutdown(stopped(stop_rx.clone()));
     let grpc_server = tonic::transport::Server::builder()
         .add_routes(grpc::routes(&state))
-        .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(grpc_listener),
-            stopped(stop_rx.clone()),
-        );
+        .serve_with_incoming_shutdown(grpc_incoming(grpc_listener), stopped(stop_rx.clone()));
     let (http_result, grpc_result) = tokio::join!(
         drained(http_server.into_future(), stop_rx.clone(), "http"),
         drained(grpc_server, stop_rx.clone(), "grpc"),
@@ -114,6 +113,27 @@ async fn serve(config: Config) -> Result<()> {
     grpc_result.map_err(|e| Error::Server(format!("grpc server: {e}")))?;
     opened?;
     closed
+}
+
+/// The HTTP listener's connections, each with `TCP_NODELAY` set. Without it a response
+/// written after a small segment the client has not acknowledged yet (the first chunk of a
+/// streamed query result) waits for the client's delayed ACK, ~40 ms on Linux.
+fn http_incoming(
+    listener: TcpListener,
+) -> impl axum::serve::Listener<Io = TcpStream, Addr = SocketAddr> {
+    listener.tap_io(|tcp: &mut TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            debug!(error = %e, "cannot set TCP_NODELAY on an HTTP connection");
+        }
+    })
+}
+
+/// The gRPC listener's connections, each with `TCP_NODELAY` set. Without it, the answer to
+/// an export larger than the HTTP/2 window waited behind the server's last WINDOW_UPDATE
+/// for the client's delayed ACK: ~40 ms per request, which held a connection sending
+/// 1,000-span exports to ~48 k spans/s (docs/benchmarks.md, "OTLP/gRPC without Nagle").
+fn grpc_incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 fn local(listener: &TcpListener, asked: SocketAddr) -> SocketAddr {
@@ -195,4 +215,49 @@ async fn close_engine(state: &AppState, config: &Config) -> Result<()> {
         "engine flushed and closed"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::serve::Listener as _;
+    use tonic::codegen::tokio_stream::StreamExt as _;
+
+    use super::*;
+
+    async fn loopback() -> (TcpListener, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        (listener, addr)
+    }
+
+    #[tokio::test]
+    async fn accepted_http_connections_do_not_wait_for_acks() {
+        let (listener, addr) = loopback().await;
+        let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let plain_addr = plain.local_addr().expect("local address");
+        let _client = TcpStream::connect(plain_addr).await.expect("connect");
+        let (tcp, _) = plain.accept().await.expect("accept");
+        assert!(
+            !tcp.nodelay().expect("nodelay"),
+            "the system default is Nagle on"
+        );
+
+        let mut incoming = http_incoming(listener);
+        let _client = TcpStream::connect(addr).await.expect("connect");
+        let (tcp, _) = incoming.accept().await;
+        assert!(tcp.nodelay().expect("nodelay"));
+    }
+
+    #[tokio::test]
+    async fn accepted_grpc_connections_do_not_wait_for_acks() {
+        let (listener, addr) = loopback().await;
+        let mut incoming = grpc_incoming(listener);
+        let _client = TcpStream::connect(addr).await.expect("connect");
+        let tcp = incoming
+            .next()
+            .await
+            .expect("a connection")
+            .expect("accepted");
+        assert!(tcp.nodelay().expect("nodelay"));
+    }
 }
