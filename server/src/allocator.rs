@@ -20,8 +20,6 @@ unsafe extern "C" {
     /// mimalloc: collects the calling thread's free pages and, with `force`, purges every
     /// arena's freed pages now instead of after `MIMALLOC_PURGE_DELAY`.
     fn mi_collect(force: bool);
-    /// mimalloc: an option's value (`mi_option_t` of `mimalloc.h`).
-    fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
     /// mimalloc: sets an option's value.
     fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
 }
@@ -53,17 +51,6 @@ pub fn set_purge_delay() {
         // be called at any time; the index is v3's `mi_option_purge_delay` (above).
         unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, ms) };
     }
-}
-
-/// mimalloc's purge delay in milliseconds (`None` without mimalloc).
-pub fn purge_delay_ms() -> Option<std::ffi::c_long> {
-    #[cfg(feature = "mimalloc")]
-    {
-        // Safety: `mi_option_get` takes an option index, no pointers.
-        Some(unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) })
-    }
-    #[cfg(not(feature = "mimalloc"))]
-    None
 }
 
 #[cfg(all(not(feature = "mimalloc"), target_os = "linux", target_env = "gnu"))]
@@ -173,6 +160,17 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
 mod tests {
     use super::*;
 
+    unsafe extern "C" {
+        /// mimalloc: an option's value (`mi_option_t` of `mimalloc.h`).
+        fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
+    }
+
+    /// mimalloc's purge delay in milliseconds.
+    fn purge_delay_ms() -> std::ffi::c_long {
+        // Safety: `mi_option_get` takes an option index, no pointers.
+        unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) }
+    }
+
     /// Option 15 is the purge delay: it has that option's default (1,000 ms in v3) until
     /// [`set_purge_delay`] sets it. (One test: the option is process-wide.)
     #[test]
@@ -180,11 +178,11 @@ mod tests {
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
             return;
         }
-        assert_eq!(purge_delay_ms(), Some(1_000));
+        assert_eq!(purge_delay_ms(), 1_000);
         set_purge_delay();
         assert_eq!(
             purge_delay_ms(),
-            Some(PURGE_DELAY.as_millis() as std::ffi::c_long)
+            PURGE_DELAY.as_millis() as std::ffi::c_long
         );
     }
 }
