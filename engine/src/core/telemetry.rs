@@ -1,0 +1,112 @@
+//! What the engine reports about itself for `/metrics`: how long flushes, compactions and
+//! retention passes take, the WAL's fsync latency and counters, and partitions and bytes on
+//! disk per tenant.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use strata_wal::{LatencyHistogram, LatencySnapshot, WalStats};
+
+use crate::core::Core;
+use crate::{Engine, TenantId};
+
+/// Duration histograms of the background work, recorded by [`Core`].
+#[derive(Debug, Default)]
+pub(crate) struct Latencies {
+    pub(crate) flush: LatencyHistogram,
+    pub(crate) compaction: LatencyHistogram,
+    pub(crate) retention: LatencyHistogram,
+}
+
+/// Records the time from its creation to its drop into a histogram, so that every exit of
+/// the timed function (errors included) is counted.
+pub(crate) struct Timer<'a> {
+    histogram: &'a LatencyHistogram,
+    started: Instant,
+}
+
+impl<'a> Timer<'a> {
+    pub(crate) fn start(histogram: &'a LatencyHistogram) -> Self {
+        Self {
+            histogram,
+            started: Instant::now(),
+        }
+    }
+
+    /// Ends the measurement without recording it (the operation turned out to be a no-op).
+    pub(crate) fn discard(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Timer<'_> {
+    fn drop(&mut self) {
+        self.histogram.record(self.started.elapsed());
+    }
+}
+
+/// A copy of the engine's self-measurements (see [`Engine::telemetry`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineTelemetry {
+    /// Flushes of memory to Parquet, failed ones included.
+    pub flush: LatencySnapshot,
+    /// Compaction passes.
+    pub compaction: LatencySnapshot,
+    /// Retention passes.
+    pub retention: LatencySnapshot,
+    /// fsyncs of WAL segment data.
+    pub wal_fsync: LatencySnapshot,
+    /// WAL counters (appends, records, bytes, fsyncs).
+    pub wal: WalStats,
+    /// Committed Parquet data per tenant and signal (`"metrics"`, `"traces"`, `"logs"`);
+    /// pairs with no data are absent.
+    pub disk: BTreeMap<(TenantId, &'static str), DiskUsage>,
+}
+
+/// Committed Parquet data of one tenant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// Partition directories holding at least one committed file set.
+    pub partitions: usize,
+    /// Committed file sets (samples, series and index files each).
+    pub file_sets: usize,
+    /// Bytes of those files.
+    pub bytes: u64,
+}
+
+impl Core {
+    fn disk_usage(&self) -> BTreeMap<(TenantId, &'static str), DiskUsage> {
+        let mut out = BTreeMap::new();
+        for (signal, map) in self.file_maps() {
+            let files = map.read().unwrap_or_else(|p| p.into_inner());
+            for (tenant, list) in files.iter().filter(|(_, l)| !l.is_empty()) {
+                let dirs: BTreeSet<_> = list.iter().map(|f| &f.dir).collect();
+                out.insert(
+                    (tenant.clone(), signal.dir()),
+                    DiskUsage {
+                        partitions: dirs.len(),
+                        file_sets: list.len(),
+                        bytes: list.iter().map(|f| f.entry.bytes).sum(),
+                    },
+                );
+            }
+        }
+        out
+    }
+}
+
+impl Engine {
+    /// The engine's self-measurements since it opened (disk usage: as of now).
+    pub fn telemetry(&self) -> EngineTelemetry {
+        let core = self.core();
+        EngineTelemetry {
+            flush: core.latency.flush.snapshot(),
+            compaction: core.latency.compaction.snapshot(),
+            retention: core.latency.retention.snapshot(),
+            wal_fsync: core.wal.fsync_latency(),
+            wal: core.wal.stats(),
+            disk: core.disk_usage(),
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! Compaction: merging the file sets of a partition into one sorted, deduplicated set.
+//!
+//! A partition gains one file set per flush that had samples for it. Once it is closed (its
+//! end is more than the out-of-order window ago, so writes to it have all but stopped),
+//! compaction merges its sets: series tables united, samples merged by (series_id, ts) in
+//! one streaming pass that holds one batch per input and one output batch, duplicates of
+//! a (series, ts) dropped keeping the first written (the oldest flush), as reads do.
+//!
+//! The merged set is written under new names, then the manifest is replaced to list it
+//! instead of its inputs (write-temp, fsync, rename, fsync directory): that rename is the
+//! commit. A crash before it leaves unlisted files, deleted on open; after it, the inputs
+//! are unlisted and deleted on open. In a running engine the inputs are retired and their
+//! files deleted once no query holds them.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use arrow::array::{Float64Array, TimestampMillisecondArray, UInt64Array};
+use arrow::record_batch::RecordBatch;
+use tracing::{info, warn};
+
+use crate::core::Core;
+use crate::core::telemetry::Timer;
+use crate::metrics::index::PartIndex;
+use crate::model::records::{LogRecord, SpanRecord};
+use crate::model::series::SeriesId;
+use crate::model::series_key::SeriesKey;
+use crate::signal::Signal;
+use crate::signals::compact;
+use crate::signals::store::FileMap;
+use crate::storage::parquet_io::{self, bad, column};
+use crate::storage::partition::{
+    self, FileEntry, Manifest, PARTITION_MS, PartFile, partition_start,
+};
+use crate::{Error, Result, TenantId};
+
+/// Rows per output batch.
+const OUT_BATCH: usize = 64 * 1024;
+
+/// What a compaction pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactStats {
+    /// Partitions compacted.
+    pub partitions: usize,
+    /// File sets merged away (inputs).
+    pub file_sets_in: usize,
+    /// Sample rows read, and written (fewer by the duplicates dropped).
+    pub rows_in: u64,
+    /// Sample rows written.
+    pub rows_out: u64,
+    /// Bytes of the inputs, and of the outputs.
+    pub bytes_in: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
+}
+
+/// Which partitions a pass compacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Partitions whose end is more than the out-of-order window ago.
+    Closed,
+    /// Every partition with more than one file set.
+    All,
+}
+
+/// One input's read position.
+struct Cursor {
+    batches: Box<dyn Iterator<Item = Result<RecordBatch>>>,
+    path: PathBuf,
+    ids: UInt64Array,
+    ts: TimestampMillisecondArray,
+    values: Float64Array,
+    pos: usize,
+}
+
+impl Cursor {
+    fn open(path: PathBuf) -> Result<Self> {
+        let iter = OwnedBatches::new(path.clone())?;
+        let mut c = Self {
+            batches: Box::new(iter),
+            path,
+            ids: UInt64Array::from(Vec::<u64>::new()),
+            ts: TimestampMillisecondArray::from(Vec::<i64>::new()),
+            values: Float64Array::from(Vec::<f64>::new()),
+            pos: 0,
+        };
+        c.refill()?;
+        Ok(c)
+    }
+
+    /// Loads the next non-empty batch; false at the end.
+    fn refill(&mut self) -> Result<bool> {
+        while self.pos >= self.ids.len() {
+            let Some(batch) = self.batches.next() else {
+                return Ok(false);
+            };
+            let batch = batch?;
+            self.ids = column::<UInt64Array>(&batch, 0, &self.path)?.clone();
+            self.ts = column::<TimestampMillisecondArray>(&batch, 1, &self.path)?.clone();
+            self.values = column::<Float64Array>(&batch, 2, &self.path)?.clone();
+            self.pos = 0;
+        }
+        Ok(true)
+    }
+
+    fn key(&self) -> (SeriesId, i64) {
+        (self.ids.value(self.pos), self.ts.value(self.pos))
+    }
+}
+
+/// Record batches of a Parquet file, owning the file.
+struct OwnedBatches {
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    path: PathBuf,
+}
+
+impl OwnedBatches {
+    fn new(path: PathBuf) -> Result<Self> {
+        let file = std::fs::File::open(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .and_then(|b| b.with_batch_size(8192).build())
+            .map_err(|e| bad(&path, e))?;
+        Ok(Self { reader, path })
+    }
+}
+
+impl Iterator for OwnedBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.reader
+            .next()
+            .map(|b| b.map_err(|e| bad(&self.path, e)))
+    }
+}
+
+impl Core {
+    /// The background thread's periodic work: retention, then compaction of closed
+    /// partitions. Failures are logged; they leave the partitions as they were.
+    pub(crate) fn maintain(&self) {
+        if let Err(e) = self.apply_retention() {
+            warn!(error = %e, "retention failed; will retry");
+        }
+        if let Err(e) = self.compact(Scope::Closed) {
+            warn!(error = %e, "compaction failed; will retry");
+        }
+        self.build_trace_filters();
+    }
+
+    /// Compacts the partitions in `scope` that hold more than one file set.
+    pub(crate) fn compact(&self, scope: Scope) -> Result<CompactStats> {
+        let _one_pass = self
+            .maintenance_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let _timer = Timer::start(&self.latency.compaction);
+        let now = self.clock.now_ms();
+        let window = self.config.window_ms();
+        let mut stats = CompactStats::default();
+        let mut settling = HashSet::new();
+        for (signal, file_map) in self.file_maps() {
+            let mut groups: BTreeMap<(TenantId, PathBuf), Vec<Arc<PartFile>>> = BTreeMap::new();
+            {
+                let files = file_map.read().unwrap_or_else(|p| p.into_inner());
+                for (tenant, list) in files.iter() {
+                    for f in list {
+                        groups
+                            .entry((tenant.clone(), f.dir.clone()))
+                            .or_default()
+                            .push(f.clone());
+                    }
+                }
+            }
+            for ((tenant, dir), inputs) in groups {
+                let end = partition_start(inputs[0].entry.min_ts) + PARTITION_MS;
+                let closed = end.saturating_add(window) <= now;
+                if inputs.len() < 2 || (scope == Scope::Closed && !closed) {
+                    continue;
+                }
+                // Spans and logs of a closed hour keep arriving: merge whole only once
+                // settled (`signal_compact.rs`). Metrics merge whole (duplicates are
+                // dropped oldest-first, which needs every set).
+                let inputs = if scope == Scope::Closed && signal != Signal::Metrics {
+                    settling.insert(dir.clone());
+                    let settled = self.settled(&dir, &inputs, now);
+                    let picked = compact::pick_inputs(&inputs, settled);
+                    if picked.len() < 2 {
+                        continue;
+                    }
+                    picked
+                } else {
+                    inputs
+                };
+                let target = (file_map, tenant.clone(), dir.clone());
+                match signal {
+                    Signal::Metrics => {
+                        self.compact_partition(&tenant, &dir, &inputs, &mut stats)?;
+                    }
+                    Signal::Traces => {
+                        self.compact_records::<SpanRecord>(target, &inputs, &mut stats)?;
+                    }
+                    Signal::Logs => {
+                        self.compact_records::<LogRecord>(target, &inputs, &mut stats)?;
+                    }
+                }
+            }
+        }
+        if scope == Scope::Closed {
+            self.forget_settling(&settling);
+        }
+        if stats.partitions > 0 {
+            info!(
+                partitions = stats.partitions,
+                file_sets = stats.file_sets_in,
+                rows_in = stats.rows_in,
+                rows_out = stats.rows_out,
+                bytes_in = stats.bytes_in,
+                bytes_out = stats.bytes_out,
+                "compacted"
+            );
+        }
+        Ok(stats)
+    }
+
+    /// Merges `inputs` (one partition's sets, oldest flush first) into one set.
+    fn compact_partition(
+        &self,
+        tenant: &TenantId,
+        dir: &Path,
+        inputs: &[Arc<PartFile>],
+        stats: &mut CompactStats,
+    ) -> Result<()> {
+        let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
+        let mut entry = FileEntry {
+            flush,
+            samples: format!("samples-{flush}-c.parquet"),
+            series: format!("series-{flush}-c.parquet"),
+            index: format!("index-{flush}-c.parquet"),
+            rows: 0,
+            min_ts: i64::MAX,
+            max_ts: i64::MIN,
+            bytes: 0,
+            flushes: inputs.iter().map(|f| f.entry.flushes).sum(),
+        };
+        // Series tables: one row per series, united in memory as compact keys.
+        let mut series: BTreeMap<SeriesId, SeriesKey> = BTreeMap::new();
+        for f in inputs {
+            for (id, key) in parquet_io::read_series_keys(&f.series_path())? {
+                match series.get(&id) {
+                    Some(known) if *known != key => {
+                        return Err(bad(
+                            &f.series_path(),
+                            format!("series id {id} is stored for two label sets"),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        series.insert(id, key);
+                    }
+                }
+            }
+        }
+        let defs: Vec<(SeriesId, SeriesKey)> = series.into_iter().collect();
+        let (rows_in, rows_out, min_ts, max_ts, samples_bytes) =
+            merge_samples(inputs, &dir.join(&entry.samples))?;
+        entry.rows = rows_out;
+        entry.min_ts = min_ts;
+        entry.max_ts = max_ts;
+        entry.bytes = samples_bytes;
+        entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
+        entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
+
+        if !self.commit_compaction(
+            (&self.files, tenant.clone(), dir.to_owned()),
+            inputs,
+            &entry,
+        )? {
+            return Ok(());
+        }
+        stats.partitions += 1;
+        stats.file_sets_in += inputs.len();
+        stats.rows_in += rows_in;
+        stats.rows_out += rows_out;
+        stats.bytes_in += inputs.iter().map(|f| f.entry.bytes).sum::<u64>();
+        stats.bytes_out += entry.bytes;
+        Ok(())
+    }
+}
+
+/// Where a compaction's output goes: the signal's file sets, the tenant, the partition.
+pub(crate) type Target<'a> = (&'a RwLock<FileMap>, TenantId, PathBuf);
+
+impl Core {
+    /// Commits a compaction: swaps `inputs` for `entry` in the manifest (under the flush
+    /// lock so a flush's manifest update cannot interleave), then in the readers' list, and
+    /// retires the inputs. Returns false, deleting the output, if the partition changed
+    /// meanwhile (retention dropped it).
+    pub(crate) fn commit_compaction(
+        &self,
+        (file_map, tenant, dir): Target<'_>,
+        inputs: &[Arc<PartFile>],
+        entry: &FileEntry,
+    ) -> Result<bool> {
+        let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let manifest_path = dir.join("manifest.json");
+        let mut manifest: Manifest = partition::read_json(&manifest_path)?;
+        let names: Vec<&str> = inputs.iter().map(|f| f.entry.samples.as_str()).collect();
+        let listed = manifest
+            .files
+            .iter()
+            .filter(|e| names.contains(&e.samples.as_str()));
+        if listed.count() != inputs.len() {
+            warn!(partition = %dir.display(), "partition changed during compaction; skipped");
+            for name in entry.names() {
+                let _ = std::fs::remove_file(dir.join(name));
+            }
+            return Ok(false);
+        }
+        manifest
+            .files
+            .retain(|e| !names.contains(&e.samples.as_str()));
+        manifest.files.push(entry.clone());
+        manifest.files.sort_by_key(|e| e.flush);
+        partition::write_json(&manifest_path, &manifest)?;
+        {
+            let mut files = file_map.write().unwrap_or_else(|p| p.into_inner());
+            let list = files.entry(tenant).or_default();
+            list.retain(|f| !inputs.iter().any(|i| Arc::ptr_eq(f, i)));
+            list.push(Arc::new(PartFile::new(dir.clone(), entry.clone())));
+            list.sort_by_key(|f| f.entry.flush);
+        }
+        for f in inputs {
+            f.retire();
+        }
+        Ok(true)
+    }
+}
+
+/// Streams the inputs' samples, merged by (series_id, ts) with duplicates dropped (the
+/// earliest input wins), into a new samples file at `out`. Returns (rows read, rows
+/// written, min ts, max ts, bytes).
+fn merge_samples(inputs: &[Arc<PartFile>], out: &Path) -> Result<(u64, u64, i64, i64, u64)> {
+    let mut cursors = Vec::with_capacity(inputs.len());
+    for f in inputs {
+        cursors.push(Cursor::open(f.samples_path())?);
+    }
+    // Min-heap on (series_id, ts, input order): ties go to the oldest input first.
+    let mut heap = BinaryHeap::new();
+    for (i, c) in cursors.iter().enumerate() {
+        if c.pos < c.ids.len() {
+            let (id, ts) = c.key();
+            heap.push(Reverse((id, ts, i)));
+        }
+    }
+    let mut writer = parquet_io::samples_writer(out)?;
+    let (mut ids, mut tss, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rows_in, mut rows_out) = (0u64, 0u64);
+    let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);
+    let mut last: Option<(SeriesId, i64)> = None;
+    while let Some(Reverse((id, ts, i))) = heap.pop() {
+        let c = &mut cursors[i];
+        rows_in += 1;
+        if last != Some((id, ts)) {
+            ids.push(id);
+            tss.push(ts);
+            values.push(c.values.value(c.pos));
+            min_ts = min_ts.min(ts);
+            max_ts = max_ts.max(ts);
+            last = Some((id, ts));
+            rows_out += 1;
+        }
+        c.pos += 1;
+        if c.refill()? {
+            let (id, ts) = c.key();
+            heap.push(Reverse((id, ts, i)));
+        }
+        if ids.len() >= OUT_BATCH {
+            let batch = parquet_io::samples_batch(
+                std::mem::take(&mut ids),
+                std::mem::take(&mut tss),
+                std::mem::take(&mut values),
+                out,
+            )?;
+            writer.write(&batch)?;
+        }
+    }
+    if !ids.is_empty() {
+        writer.write(&parquet_io::samples_batch(ids, tss, values, out)?)?;
+    }
+    let bytes = writer.finish()?;
+    Ok((rows_in, rows_out, min_ts, max_ts, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::scan::{self, ScanStats};
+    use crate::{EngineConfig, Sample, SeriesSamples, SystemClock};
+
+    #[test]
+    fn a_reader_holding_retired_sets_keeps_reading_them_until_it_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::open(dir.path(), EngineConfig::default(), SystemClock).unwrap();
+        let t = TenantId::new("t").unwrap();
+        let hour = partition_start(crate::Clock::now_ms(&SystemClock) - 2 * PARTITION_MS);
+        for k in 0..2 {
+            let s = SeriesSamples {
+                labels: vec![("__name__".into(), "up".into())],
+                samples: vec![Sample {
+                    ts: hour + k,
+                    value: 1.0,
+                }],
+            };
+            core.write(&t, &[s]).unwrap();
+            core.flush_until(crate::FlushStop::Never).unwrap();
+        }
+        // A query in flight: it took its snapshot of the sets before compaction.
+        let held = core.file_sets(&t, hour, hour + 10);
+        assert_eq!(held.len(), 2);
+        let stats = core.compact(Scope::All).unwrap();
+        assert_eq!(stats.partitions, 1);
+        assert_eq!(core.file_sets(&t, hour, hour + 10).len(), 1);
+        let ids = parquet_io::read_series_ids(&held[0].series_path()).unwrap();
+        for f in &held {
+            let mut n = 0;
+            scan::read_samples(
+                &f.samples_path(),
+                &ids,
+                hour,
+                hour + 10,
+                &mut ScanStats::default(),
+                |_, _| n += 1,
+            )
+            .unwrap();
+            assert_eq!(n, 1, "a retired set is still readable while held");
+        }
+        let paths: Vec<PathBuf> = held.iter().map(|f| f.samples_path()).collect();
+        drop(held);
+        assert!(paths.iter().all(|p| !p.exists()), "deleted once let go");
+    }
+}

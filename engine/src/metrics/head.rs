@@ -1,0 +1,433 @@
+//! The in-memory head of one tenant: its series and their recent samples, sorted by time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use crate::KnownSeries;
+use crate::metrics::raw_keys::RawKeys;
+use crate::model::series::{IdMap, LABEL_BITS, MIX, SeriesId, SeriesIndex};
+use crate::model::series_key::SeriesKey;
+use crate::{RejectReason, Sample};
+
+/// What inserting a sample into a series would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// Newest so far: goes at the end.
+    Append,
+    /// Older than the newest but inside the out-of-order window: goes at this index.
+    Insert(usize),
+    /// Same timestamp and the same value bits as a stored sample: nothing to do.
+    Duplicate,
+    /// Older than the newest sample by more than the window.
+    TooOld,
+    /// Same timestamp, different value.
+    Conflict,
+}
+
+/// One series in a tenant's head: its labels and its state.
+#[derive(Debug)]
+pub(crate) struct HeadSeries {
+    pub(crate) key: SeriesKey,
+    pub(crate) buf: SeriesBuf,
+}
+
+/// One series' samples, sorted by timestamp, one per timestamp.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesBuf {
+    pub(crate) samples: Vec<Sample>,
+    /// Newest timestamp ever accepted, kept when `samples` is flushed, so the out-of-order
+    /// window still applies.
+    pub(crate) newest_ts: Option<i64>,
+    /// Wall-clock time its last sample was received.
+    pub(crate) last_seen_ms: i64,
+    /// Whether it is counted in the tenant's active series.
+    pub(crate) counted: bool,
+    /// Its shard's [`HeadShard::wal_epoch`] when this process last logged the series'
+    /// labels; 0 (never) for a series loaded from partitions or the WAL at open, which may
+    /// have lost its definition since (retention drops partitions, flushes skip records).
+    pub(crate) logged_epoch: u32,
+    /// How many samples the series held when it was last flushed: the capacity reserved at
+    /// its first sample after the flush, so a steady series grows its `Vec` once per flush
+    /// instead of doubling up from empty.
+    pub(crate) flushed_len: u32,
+}
+
+impl SeriesBuf {
+    /// Where `s` would go. Values compare by bits, so NaN equals the same NaN and
+    /// Prometheus's staleness marker is distinct from other NaNs.
+    pub(crate) fn place(&self, s: Sample, window_ms: i64) -> Placement {
+        let Some(newest) = self.newest_ts else {
+            return Placement::Append;
+        };
+        if s.ts > newest {
+            return Placement::Append;
+        }
+        // An exact re-send is harmless however old; only new data is held to the window.
+        // (Only samples still in the head are compared; see docs/architecture.md.)
+        match self.samples.binary_search_by_key(&s.ts, |x| x.ts) {
+            Ok(i) if self.samples[i].value.to_bits() == s.value.to_bits() => Placement::Duplicate,
+            Ok(_) => Placement::Conflict,
+            Err(_) if s.ts < newest.saturating_sub(window_ms) => Placement::TooOld,
+            Err(i) => Placement::Insert(i),
+        }
+    }
+
+    pub(crate) fn apply(&mut self, s: Sample, p: Placement) {
+        match p {
+            Placement::Append => {
+                if self.samples.capacity() == 0 {
+                    self.samples.reserve(self.flushed_len as usize);
+                }
+                self.samples.push(s)
+            }
+            Placement::Insert(i) => self.samples.insert(i, s),
+            Placement::Duplicate | Placement::TooOld | Placement::Conflict => return,
+        }
+        self.newest_ts = Some(self.newest_ts.map_or(s.ts, |n| n.max(s.ts)));
+    }
+
+    /// Takes the samples out for a flush, remembering how many there were.
+    pub(crate) fn take_samples(&mut self) -> Vec<Sample> {
+        self.flushed_len = u32::try_from(self.samples.len()).unwrap_or(u32::MAX);
+        std::mem::take(&mut self.samples)
+    }
+
+    /// Inserts without a window (replay): what was logged was accepted once.
+    pub(crate) fn restore(&mut self, s: Sample) {
+        // Replay sees a series' samples mostly in time order: append without searching
+        // (the search's cache misses were 60% of a 1 GiB replay, docs/benchmarks.md).
+        if self.samples.last().is_none_or(|last| last.ts < s.ts) {
+            self.apply(s, Placement::Append);
+            return;
+        }
+        let p = match self.samples.binary_search_by_key(&s.ts, |x| x.ts) {
+            Ok(_) => Placement::Duplicate,
+            Err(i) => Placement::Insert(i),
+        };
+        self.apply(s, p);
+    }
+}
+
+/// Shards of a tenant's head (a power of two). Writers of one tenant lock one shard at a
+/// time, so they place samples in parallel.
+pub(crate) const SHARDS: usize = 16;
+
+/// The shard of series `id`: a function of the metric name's bits of the id, which every
+/// id a label set can get shares (collisions re-seed only the label bits, `series.rs`), so
+/// the shard is known from the first-choice id before the series is looked up.
+pub(crate) fn shard_of(id: SeriesId) -> usize {
+    ((id >> LABEL_BITS).wrapping_mul(MIX) >> (64 - SHARDS.trailing_zeros())) as usize
+}
+
+/// One shard of a tenant's head: the series whose [`shard_of`] is its index, with their
+/// labels and sample buffers (one map), and what the flush and the limits need of them.
+/// Iterate it with `index.iter()`: (id, [`HeadSeries`]).
+#[derive(Debug)]
+pub(crate) struct HeadShard {
+    pub(crate) index: SeriesIndex,
+    /// Samples taken by a flush in progress, still readable until their files are
+    /// registered.
+    pub(crate) flushing: IdMap<Arc<Vec<Sample>>>,
+    /// Series counted as active, by metric name (a metric's series are all in one shard).
+    pub(crate) active_by_metric: HashMap<String, usize>,
+    /// Bumped by every flush cut (never 0). The first WAL record after a cut that uses a
+    /// series logs its labels again, so the records a replay starts from (at a cut) define
+    /// every series they use, even one whose only other definition was in a partition
+    /// retention dropped.
+    pub(crate) wal_epoch: u32,
+}
+
+impl Default for HeadShard {
+    fn default() -> Self {
+        Self {
+            index: SeriesIndex::default(),
+            flushing: IdMap::default(),
+            active_by_metric: HashMap::new(),
+            wal_epoch: 1,
+        }
+    }
+}
+
+impl HeadShard {
+    /// Bumps [`HeadShard::wal_epoch`] (at a flush cut), skipping 0, which means "never".
+    pub(crate) fn next_wal_epoch(&mut self) {
+        self.wal_epoch = self.wal_epoch.wrapping_add(1).max(1);
+    }
+}
+
+/// A tenant's head: [`SHARDS`] shards of series, and the tenant-wide state of its limits.
+///
+/// Lock order: `gate`, then a shard, then `raw_keys`, `bucket` or `rejected` (each held
+/// briefly; never two shards at once except by the flush cut, which takes the gate for
+/// writing, then every shard in index order).
+#[derive(Debug)]
+pub(crate) struct TenantHead {
+    shards: Box<[Mutex<HeadShard>]>,
+    /// Series counted as active, over all shards.
+    pub(crate) active: AtomicUsize,
+    /// When counted series last had their activity checked.
+    last_sweep_ms: AtomicI64,
+    /// Where the next write starts its walk over the shards, so concurrent writers do not
+    /// queue behind each other shard after shard.
+    next_start: AtomicUsize,
+    pub(crate) bucket: Mutex<Option<TokenBucket>>,
+    /// Rejections since open, by reason.
+    pub(crate) rejected: Mutex<BTreeMap<RejectReason, u64>>,
+    /// Writers' raw label bytes -> series id.
+    pub(crate) raw_keys: RwLock<RawKeys>,
+    /// The [`RawKeys`] owner id, readable without its lock.
+    owner: u64,
+    /// Held for reading by a write from its first placement until its samples record is
+    /// submitted, and for writing by the flush cut, so the cut never falls inside a write.
+    pub(crate) gate: RwLock<()>,
+}
+
+impl Default for TenantHead {
+    fn default() -> Self {
+        let raw_keys = RawKeys::default();
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            active: AtomicUsize::new(0),
+            last_sweep_ms: AtomicI64::new(0),
+            next_start: AtomicUsize::new(0),
+            bucket: Mutex::new(None),
+            rejected: Mutex::default(),
+            owner: raw_keys.owner(),
+            raw_keys: RwLock::new(raw_keys),
+            gate: RwLock::new(()),
+        }
+    }
+}
+
+/// Locks `m`. A panic while holding one of the head's locks cannot leave a half-inserted
+/// sample (inserts are single Vec operations): keep serving.
+pub(crate) fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl TenantHead {
+    /// Locks shard `i`.
+    pub(crate) fn shard(&self, i: usize) -> MutexGuard<'_, HeadShard> {
+        relock(&self.shards[i])
+    }
+
+    /// Locks the shard of series `id`.
+    pub(crate) fn shard_for(&self, id: SeriesId) -> MutexGuard<'_, HeadShard> {
+        self.shard(shard_of(id))
+    }
+
+    /// Locks every shard, in index order (the flush cut).
+    pub(crate) fn lock_all(&self) -> Vec<MutexGuard<'_, HeadShard>> {
+        (0..SHARDS).map(|i| self.shard(i)).collect()
+    }
+
+    /// The shard a write starts at (rotating).
+    pub(crate) fn start_shard(&self) -> usize {
+        self.next_start.fetch_add(1, Ordering::Relaxed) % SHARDS
+    }
+
+    /// Whether `known` came from this tenant's raw key map.
+    pub(crate) fn owns(&self, known: KnownSeries) -> bool {
+        known.owner == self.owner
+    }
+
+    /// The series stored under each raw key, if any.
+    pub(crate) fn known_series(&self, keys: &[&[u8]]) -> Vec<Option<KnownSeries>> {
+        let raw = self.raw_keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.iter().map(|k| raw.get(k)).collect()
+    }
+
+    /// Number of series in the head.
+    pub(crate) fn series_count(&self) -> usize {
+        (0..SHARDS).map(|i| self.shard(i).index.len()).sum()
+    }
+
+    /// Reserves a place for one more active series, overall and for its metric (`metric`
+    /// active series of it now); the caller counts the series in its shard or gives the
+    /// place back with [`TenantHead::unreserve`].
+    pub(crate) fn reserve_active(
+        &self,
+        metric_active: usize,
+        max_active: usize,
+        max_per_metric: usize,
+    ) -> Result<(), RejectReason> {
+        if self.active.load(Ordering::Relaxed) >= max_active {
+            return Err(RejectReason::SeriesLimit);
+        }
+        if metric_active >= max_per_metric {
+            return Err(RejectReason::MetricSeriesLimit);
+        }
+        self.active
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |a| {
+                (a < max_active).then_some(a + 1)
+            })
+            .map(|_| ())
+            .map_err(|_| RejectReason::SeriesLimit)
+    }
+
+    /// Gives back a place [`TenantHead::reserve_active`] reserved.
+    pub(crate) fn unreserve(&self) {
+        self.active.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Stops counting series idle for longer than `window_ms`. Runs a full pass at most once
+    /// per eighth of the window, so between passes a series may stay counted up to 1/8
+    /// window longer than it was active: the limits err on the strict side, never the lax.
+    /// Locks one shard at a time; call it holding none.
+    pub(crate) fn sweep(&self, now_ms: i64, window_ms: i64) {
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < window_ms / 8
+            || self
+                .last_sweep_ms
+                .compare_exchange(last, now_ms, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+        {
+            return; // not due, or another writer is sweeping
+        }
+        let cutoff = now_ms.saturating_sub(window_ms);
+        for i in 0..SHARDS {
+            let mut shard = self.shard(i);
+            let shard = &mut *shard;
+            for (_, s) in shard.index.iter_mut() {
+                if s.buf.counted && s.buf.last_seen_ms < cutoff {
+                    s.buf.counted = false;
+                    self.active.fetch_sub(1, Ordering::AcqRel);
+                    if let Some(n) = shard.active_by_metric.get_mut(s.key.metric_name()) {
+                        *n -= 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A token bucket: `rate` tokens per second, holding at most `burst`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokenBucket {
+    tokens: f64,
+    last_ms: i64,
+}
+
+impl TokenBucket {
+    pub(crate) fn full(burst: f64, now_ms: i64) -> Self {
+        Self {
+            tokens: burst,
+            last_ms: now_ms,
+        }
+    }
+
+    /// Refills, then returns how many whole tokens there are (taking none).
+    pub(crate) fn available(&mut self, now_ms: i64, rate: f64, burst: f64) -> u64 {
+        self.take(0, now_ms, rate, burst);
+        self.tokens.floor().max(0.0) as u64
+    }
+
+    /// Takes up to `n` tokens; returns how many it got.
+    pub(crate) fn take(&mut self, n: u64, now_ms: i64, rate: f64, burst: f64) -> u64 {
+        let elapsed = now_ms.saturating_sub(self.last_ms).max(0) as f64 / 1000.0;
+        self.tokens = (self.tokens + rate * elapsed).min(burst);
+        self.last_ms = self.last_ms.max(now_ms);
+        let got = (n as f64).min(self.tokens.floor()).max(0.0);
+        self.tokens -= got;
+        got as u64
+    }
+
+    /// Returns `n` unused tokens taken by [`TokenBucket::take`].
+    pub(crate) fn give_back(&mut self, n: u64, burst: f64) {
+        self.tokens = (self.tokens + n as f64).min(burst);
+    }
+}
+
+/// Marks a series as seen at `now_ms`. If it was not counted as active, counts it under its
+/// metric in its shard's `active_by_metric` and returns true: the caller counts it in the
+/// tenant's total (or already reserved it there). The metric name is parsed from `key`
+/// only then.
+pub(crate) fn activate(
+    buf: &mut SeriesBuf,
+    key: &SeriesKey,
+    now_ms: i64,
+    active_by_metric: &mut HashMap<String, usize>,
+) -> bool {
+    buf.last_seen_ms = now_ms;
+    if buf.counted {
+        return false;
+    }
+    buf.counted = true;
+    let metric = key.metric_name();
+    match active_by_metric.get_mut(metric) {
+        Some(n) => *n += 1,
+        None => {
+            active_by_metric.insert(metric.to_owned(), 1);
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_bucket_refills_at_the_rate_up_to_the_burst() {
+        let mut b = TokenBucket::full(10.0, 0);
+        assert_eq!(b.take(25, 0, 5.0, 10.0), 10);
+        assert_eq!(b.take(5, 0, 5.0, 10.0), 0);
+        assert_eq!(b.take(5, 400, 5.0, 10.0), 2, "5/s for 0.4 s");
+        assert_eq!(b.take(100, 100_000, 5.0, 10.0), 10, "capped at the burst");
+        assert_eq!(
+            b.take(1, 50_000, 5.0, 10.0),
+            0,
+            "time going backwards adds nothing"
+        );
+    }
+
+    fn s(ts: i64, value: f64) -> Sample {
+        Sample { ts, value }
+    }
+
+    fn buf(samples: &[(i64, f64)]) -> SeriesBuf {
+        SeriesBuf {
+            samples: samples.iter().map(|&(t, v)| s(t, v)).collect(),
+            newest_ts: samples.iter().map(|x| x.0).max(),
+            ..SeriesBuf::default()
+        }
+    }
+
+    #[test]
+    fn placement_follows_the_policy() {
+        let b = buf(&[(1000, 1.0), (2500, 2.5), (5000, 5.0)]);
+        let w = 3000; // the window reaches back to 2000
+        assert_eq!(b.place(s(6000, 0.0), w), Placement::Append);
+        assert_eq!(b.place(s(3000, 3.0), w), Placement::Insert(2));
+        assert_eq!(b.place(s(2500, 2.5), w), Placement::Duplicate);
+        assert_eq!(b.place(s(2500, 2.6), w), Placement::Conflict);
+        assert_eq!(
+            b.place(s(2000, 9.0), w),
+            Placement::Insert(1),
+            "the window edge is inside"
+        );
+        assert_eq!(b.place(s(1999, 9.0), w), Placement::TooOld);
+        assert_eq!(
+            b.place(s(1000, 1.0), w),
+            Placement::Duplicate,
+            "an identical re-send, however old"
+        );
+        assert_eq!(b.place(s(1000, 7.0), w), Placement::Conflict);
+    }
+
+    #[test]
+    fn special_values_compare_by_bits() {
+        let stale = f64::from_bits(0x7FF0_0000_0000_0002);
+        let b = buf(&[(1, f64::NAN), (2, stale), (3, f64::INFINITY), (4, -0.0)]);
+        assert_eq!(b.place(s(1, f64::NAN), 10), Placement::Duplicate);
+        assert_eq!(b.place(s(1, stale), 10), Placement::Conflict);
+        assert_eq!(b.place(s(2, stale), 10), Placement::Duplicate);
+        assert_eq!(b.place(s(3, f64::INFINITY), 10), Placement::Duplicate);
+        assert_eq!(
+            b.place(s(4, 0.0), 10),
+            Placement::Conflict,
+            "-0 and +0 are different bits"
+        );
+    }
+}

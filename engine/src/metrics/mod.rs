@@ -1,0 +1,11 @@
+//! Metrics: the in-memory head, the write path, flush and compaction of samples, scans, the index and the page cache.
+
+pub(crate) mod compact;
+pub(crate) mod flush;
+pub(crate) mod head;
+pub(crate) mod index;
+pub(crate) mod page_cache;
+pub(crate) mod raw_keys;
+pub(crate) mod scan;
+pub(crate) mod snapshot;
+pub(crate) mod write;

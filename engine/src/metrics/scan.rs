@@ -1,0 +1,479 @@
+//! Reading one samples file for a set of series and a time range, fetching only the row
+//! groups and pages that can hold them.
+//!
+//! Samples files are sorted by (series_id, ts) and carry row-group statistics and the page
+//! index (column index + offset index). A read keeps the row groups and then the pages whose
+//! `series_id` range contains a wanted id and whose `ts` range meets the wanted range; the
+//! Parquet reader then fetches those pages only. Every byte fetched from the file, footer
+//! and page index included, is counted in [`ScanStats::bytes_read`].
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use arrow::array::{Array, Float64Array, TimestampMillisecondArray, UInt64Array};
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
+};
+use parquet::file::metadata::{PageIndexPolicy, ParquetOffsetIndex, RowGroupMetaData};
+use parquet::file::reader::{ChunkReader, Length};
+
+use crate::metrics::page_cache::{Page, PageCache};
+use crate::model::series::SeriesId;
+use crate::storage::parquet_io::{bad, column};
+use crate::{Error, Result, Sample};
+
+/// What a read touched, for tests, benchmarks and query statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// File sets whose time range met the query's.
+    pub file_sets: u64,
+    /// Of those, sets whose index had no matching series (their samples were not opened).
+    pub file_sets_skipped: u64,
+    /// Bytes fetched from samples files: footers, page indexes and data pages (none for
+    /// pages found in the page cache).
+    pub bytes_read: u64,
+    /// Bytes of the index and series tables read to find the series.
+    pub index_bytes_read: u64,
+    /// Rows decoded from samples files (a page's rows are decoded whole; pages found in the
+    /// engine's page cache are not decoded again).
+    pub rows_decoded: u64,
+    /// Samples handed to the reader (in the range, of a wanted series), before dedupe.
+    pub samples: u64,
+}
+
+impl ScanStats {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &ScanStats) {
+        self.file_sets += other.file_sets;
+        self.file_sets_skipped += other.file_sets_skipped;
+        self.bytes_read += other.bytes_read;
+        self.index_bytes_read += other.index_bytes_read;
+        self.rows_decoded += other.rows_decoded;
+        self.samples += other.samples;
+    }
+}
+
+/// A file that counts the bytes the Parquet reader fetches from it.
+struct CountingFile {
+    file: File,
+    len: u64,
+    read: Arc<AtomicU64>,
+}
+
+impl Length for CountingFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ChunkReader for CountingFile {
+    type T = CountingRead;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<CountingRead> {
+        Ok(CountingRead {
+            file: self.file.try_clone()?,
+            pos: start,
+            read: self.read.clone(),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let mut buf = vec![0; length];
+        self.file.read_exact_at(&mut buf, start)?;
+        self.read.fetch_add(length as u64, Ordering::Relaxed);
+        Ok(buf.into())
+    }
+}
+
+/// A positioned, unbuffered reader over a [`CountingFile`].
+struct CountingRead {
+    file: File,
+    pos: u64,
+    read: Arc<AtomicU64>,
+}
+
+impl Read for CountingRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Whether sorted `ids` has an element in `[lo, hi]`.
+fn any_id_in(ids: &[SeriesId], lo: u64, hi: u64) -> bool {
+    let i = ids.partition_point(|&id| id < lo);
+    ids.get(i).is_some_and(|&id| id <= hi)
+}
+
+/// Per-item keep flags from min/max arrays; an item without statistics is kept.
+fn keep_flags(
+    mins: &dyn Array,
+    maxes: &dyn Array,
+    path: &Path,
+    keep: impl Fn(i64, i64) -> bool,
+) -> Result<Vec<bool>> {
+    let as_i64 = |a: &dyn Array| -> Result<Vec<Option<i64>>> {
+        if let Some(a) = a.as_any().downcast_ref::<UInt64Array>() {
+            return Ok(a.iter().map(|v| v.map(|v| v as i64)).collect());
+        }
+        if let Some(a) = a.as_any().downcast_ref::<TimestampMillisecondArray>() {
+            return Ok(a.iter().collect());
+        }
+        Err(bad(path, "unexpected statistics type"))
+    };
+    let (mins, maxes) = (as_i64(mins)?, as_i64(maxes)?);
+    Ok(mins
+        .iter()
+        .zip(&maxes)
+        .map(|(lo, hi)| match (lo, hi) {
+            (Some(lo), Some(hi)) => keep(*lo, *hi),
+            _ => true,
+        })
+        .collect())
+}
+
+/// Hands every sample of a series in `ids` (sorted, distinct) with `ts` in `[start, end]` to
+/// `visit`, in file order, reading only row groups and pages that can hold one.
+#[cfg(test)]
+pub(crate) fn read_samples(
+    path: &Path,
+    ids: &[SeriesId],
+    start: i64,
+    end: i64,
+    stats: &mut ScanStats,
+    visit: impl FnMut(SeriesId, Sample),
+) -> Result<()> {
+    read_samples_cached(path, &OnceLock::new(), None, ids, start, end, stats, visit)
+}
+
+/// [`read_samples`], taking the file's footer and page index from `meta` (loaded into it on
+/// first use) and, with `cache` (the page cache and the file set's key in it), reading
+/// decoded pages from it and keeping the pages it decodes there.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_samples_cached(
+    path: &Path,
+    meta: &OnceLock<ArrowReaderMetadata>,
+    cache: Option<(&PageCache, u64)>,
+    ids: &[SeriesId],
+    start: i64,
+    end: i64,
+    stats: &mut ScanStats,
+    mut visit: impl FnMut(SeriesId, Sample),
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let counter = Arc::new(AtomicU64::new(0));
+    let reader = CountingFile {
+        file,
+        len,
+        read: counter.clone(),
+    };
+    let cache = cache.filter(|(c, _)| c.enabled());
+    let result = read_pruned(
+        reader, path, meta, cache, ids, start, end, stats, &mut visit,
+    );
+    stats.bytes_read += counter.load(Ordering::Relaxed);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_pruned(
+    reader: CountingFile,
+    path: &Path,
+    cached: &OnceLock<ArrowReaderMetadata>,
+    cache: Option<(&PageCache, u64)>,
+    ids: &[SeriesId],
+    start: i64,
+    end: i64,
+    stats: &mut ScanStats,
+    visit: &mut impl FnMut(SeriesId, Sample),
+) -> Result<()> {
+    let want_ids = |lo: i64, hi: i64| any_id_in(ids, lo as u64, hi as u64);
+    let want_ts = |lo: i64, hi: i64| hi >= start && lo <= end;
+    let loaded = match cached.get() {
+        Some(m) => m.clone(),
+        None => {
+            let options =
+                ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+            let m = ArrowReaderMetadata::load(&reader, options).map_err(|e| bad(path, e))?;
+            cached.get_or_init(|| m).clone()
+        }
+    };
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, loaded);
+    let meta = builder.metadata().clone();
+    let schema = builder.schema().clone();
+    let conv = |name: &str| {
+        StatisticsConverter::try_new(name, &schema, meta.file_metadata().schema_descr())
+            .map_err(|e| bad(path, e))
+    };
+    let (id_conv, ts_conv) = (conv("series_id")?, conv("ts")?);
+    let rgs = meta.row_groups();
+    let keep_id = keep_flags(
+        &*id_conv.row_group_mins(rgs).map_err(|e| bad(path, e))?,
+        &*id_conv.row_group_maxes(rgs).map_err(|e| bad(path, e))?,
+        path,
+        want_ids,
+    )?;
+    let keep_ts = keep_flags(
+        &*ts_conv.row_group_mins(rgs).map_err(|e| bad(path, e))?,
+        &*ts_conv.row_group_maxes(rgs).map_err(|e| bad(path, e))?,
+        path,
+        want_ts,
+    )?;
+    let groups: Vec<usize> = (0..rgs.len())
+        .filter(|&i| keep_id[i] && keep_ts[i])
+        .collect();
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let mut builder = builder.with_row_groups(groups.clone());
+    if let (Some((cache, uid)), Some(ci), Some(oi)) =
+        (cache, meta.column_index(), meta.offset_index())
+    {
+        let flags = |c: &StatisticsConverter<'_>, keep: &dyn Fn(i64, i64) -> bool| {
+            let mins = c.data_page_mins(ci, oi, &groups);
+            let maxes = c.data_page_maxes(ci, oi, &groups);
+            keep_flags(
+                &*mins.map_err(|e| bad(path, e))?,
+                &*maxes.map_err(|e| bad(path, e))?,
+                path,
+                keep,
+            )
+        };
+        let id_pages = page_rows(oi, rgs, &groups, 0, &flags(&id_conv, &want_ids)?);
+        let ts_pages = page_rows(oi, rgs, &groups, 1, &flags(&ts_conv, &want_ts)?);
+        if let (Some(id_pages), Some(ts_pages)) = (id_pages, ts_pages) {
+            let units = wanted_units(&id_pages, &ts_pages);
+            let total = groups.iter().map(|&g| rgs[g].num_rows() as u64).sum();
+            let pages = paged(builder, cache, uid, &units, total, path, stats)?;
+            for p in pages {
+                stats.samples += p.visit(ids, start, end, visit);
+            }
+            return Ok(());
+        }
+    }
+    if let (Some(ci), Some(oi)) = (meta.column_index(), meta.offset_index()) {
+        let pages = |c: &StatisticsConverter<'_>, keep: &dyn Fn(i64, i64) -> bool| {
+            let mins = c
+                .data_page_mins(ci, oi, &groups)
+                .map_err(|e| bad(path, e))?;
+            let maxes = c
+                .data_page_maxes(ci, oi, &groups)
+                .map_err(|e| bad(path, e))?;
+            let counts = c
+                .data_page_row_counts(oi, rgs, &groups)
+                .map_err(|e| bad(path, e))?;
+            let flags = keep_flags(&*mins, &*maxes, path, keep)?;
+            let Some(counts) = counts else {
+                return Ok::<_, Error>(None);
+            };
+            let selectors: Vec<RowSelector> = flags
+                .iter()
+                .zip(counts.values())
+                .map(|(&k, &n)| {
+                    if k {
+                        RowSelector::select(n as usize)
+                    } else {
+                        RowSelector::skip(n as usize)
+                    }
+                })
+                .collect();
+            Ok(Some(RowSelection::from(selectors)))
+        };
+        let by_id = pages(&id_conv, &want_ids)?;
+        let by_ts = pages(&ts_conv, &want_ts)?;
+        let selection = match (by_id, by_ts) {
+            (Some(a), Some(b)) => Some(a.intersection(&b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(selection) = selection {
+            if !selection.selects_any() {
+                return Ok(());
+            }
+            builder = builder.with_row_selection(selection);
+        }
+    }
+    let batches = builder.build().map_err(|e| bad(path, e))?;
+    for batch in batches {
+        let batch = batch.map_err(|e| bad(path, e))?;
+        stats.rows_decoded += batch.num_rows() as u64;
+        let id_col = column::<UInt64Array>(&batch, 0, path)?;
+        let ts_col = column::<TimestampMillisecondArray>(&batch, 1, path)?;
+        let values = column::<Float64Array>(&batch, 2, path)?;
+        // Rows come sorted by series: look each id up once per run of rows.
+        let (mut cur, mut wanted) = (None, false);
+        for i in 0..batch.num_rows() {
+            let (id, ts) = (id_col.value(i), ts_col.value(i));
+            if cur != Some(id) {
+                cur = Some(id);
+                wanted = ids.binary_search(&id).is_ok();
+            }
+            if wanted && ts >= start && ts <= end {
+                stats.samples += 1;
+                visit(
+                    id,
+                    Sample {
+                        ts,
+                        value: values.value(i),
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A page of one column: its rows relative to the kept row groups (start, end), its first
+/// row in the file, and whether its statistics keep it.
+#[derive(Debug, Clone, Copy)]
+struct PageRows {
+    start: u64,
+    end: u64,
+    file_row: u64,
+    keep: bool,
+}
+
+/// Column `col`'s pages in row groups `groups` with their keep `flags` (one per page, in
+/// that order); `None` if the counts disagree.
+fn page_rows(
+    oi: &ParquetOffsetIndex,
+    rgs: &[RowGroupMetaData],
+    groups: &[usize],
+    col: usize,
+    flags: &[bool],
+) -> Option<Vec<PageRows>> {
+    let mut out = Vec::with_capacity(flags.len());
+    let mut rel = 0u64;
+    for &g in groups {
+        let file_start: u64 = rgs[..g].iter().map(|r| r.num_rows() as u64).sum();
+        let rows = rgs[g].num_rows() as u64;
+        let locs = oi.get(g)?.get(col)?.page_locations();
+        for (i, loc) in locs.iter().enumerate() {
+            let first = loc.first_row_index as u64;
+            let next = locs.get(i + 1).map_or(rows, |l| l.first_row_index as u64);
+            out.push(PageRows {
+                start: rel + first,
+                end: rel + next,
+                file_row: file_start + first,
+                keep: *flags.get(out.len())?,
+            });
+        }
+        rel += rows;
+    }
+    (out.len() == flags.len()).then_some(out)
+}
+
+/// The `series_id` pages kept by their statistics whose rows meet a `ts` page kept by its.
+fn wanted_units(id_pages: &[PageRows], ts_pages: &[PageRows]) -> Vec<PageRows> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for p in id_pages.iter().filter(|p| p.keep) {
+        while j < ts_pages.len() && ts_pages[j].end <= p.start {
+            j += 1;
+        }
+        let meets = ts_pages[j..]
+            .iter()
+            .take_while(|t| t.start < p.end)
+            .any(|t| t.keep);
+        if meets {
+            out.push(*p);
+        }
+    }
+    out
+}
+
+/// The decoded pages `units`, from `cache` where it has them; the others are decoded in one
+/// read (only their rows selected) and kept in it. `total` is the kept row groups' rows.
+fn paged(
+    builder: ParquetRecordBatchReaderBuilder<CountingFile>,
+    cache: &PageCache,
+    uid: u64,
+    units: &[PageRows],
+    total: u64,
+    path: &Path,
+    stats: &mut ScanStats,
+) -> Result<Vec<Arc<Page>>> {
+    let mut pages: Vec<Option<Arc<Page>>> =
+        units.iter().map(|u| cache.get(uid, u.file_row)).collect();
+    let missing: Vec<usize> = (0..units.len()).filter(|&i| pages[i].is_none()).collect();
+    if !missing.is_empty() {
+        let rows: u64 = missing.iter().map(|&i| units[i].end - units[i].start).sum();
+        let keep = cache.admits(rows);
+        let mut selectors = Vec::new();
+        let mut pos = 0;
+        for &i in &missing {
+            let u = units[i];
+            if u.start > pos {
+                selectors.push(RowSelector::skip((u.start - pos) as usize));
+            }
+            selectors.push(RowSelector::select((u.end - u.start) as usize));
+            pos = u.end;
+        }
+        if total > pos {
+            selectors.push(RowSelector::skip((total - pos) as usize));
+        }
+        let reader = builder
+            .with_row_selection(RowSelection::from(selectors))
+            .build()
+            .map_err(|e| bad(path, e))?;
+        let mut next = missing.iter();
+        let mut cur = next.next().copied();
+        let mut page = Page::default();
+        for batch in reader {
+            let batch = batch.map_err(|e| bad(path, e))?;
+            stats.rows_decoded += batch.num_rows() as u64;
+            let id_col = column::<UInt64Array>(&batch, 0, path)?;
+            let ts_col = column::<TimestampMillisecondArray>(&batch, 1, path)?;
+            let values = column::<Float64Array>(&batch, 2, path)?;
+            for r in 0..batch.num_rows() {
+                let Some(i) = cur else {
+                    return Err(bad(path, "more rows than the selected pages hold"));
+                };
+                page.push(id_col.value(r), ts_col.value(r), values.value(r));
+                if page.len() as u64 == units[i].end - units[i].start {
+                    let done = Arc::new(std::mem::take(&mut page));
+                    if keep {
+                        cache.insert(uid, units[i].file_row, done.clone());
+                    }
+                    pages[i] = Some(done);
+                    cur = next.next().copied();
+                }
+            }
+        }
+        if cur.is_some() {
+            return Err(bad(path, "fewer rows than the selected pages hold"));
+        }
+    }
+    Ok(pages.into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_id_in_checks_the_closed_range() {
+        let ids = [3, 7, 9];
+        assert!(any_id_in(&ids, 3, 3));
+        assert!(any_id_in(&ids, 4, 7));
+        assert!(!any_id_in(&ids, 4, 6));
+        assert!(!any_id_in(&ids, 10, u64::MAX));
+        assert!(any_id_in(&ids, 0, 3));
+    }
+}

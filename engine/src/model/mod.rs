@@ -1,0 +1,10 @@
+//! The engine's public vocabulary, without state: samples, labels, matchers, outcomes, records, any-values, series keys and ids.
+
+pub(crate) mod anyvalue;
+pub(crate) mod labels;
+pub(crate) mod matcher;
+pub(crate) mod outcome;
+pub(crate) mod records;
+pub(crate) mod series;
+pub(crate) mod series_key;
+pub(crate) mod signal_outcome;

@@ -1,0 +1,216 @@
+//! Compaction of spans and logs partitions: the partition's files, each row group sorted
+//! by the signal's sort key (`signal_flush::sort_key`), written as one file in one
+//! streaming pass (`signal_copy.rs`): big row groups are copied as they are encoded, small
+//! ones merged into new row groups (`signal_merge.rs`), holding a bounded number of rows,
+//! never the partition. Records are not deduplicated (a trace lookup drops identical
+//! copies), so copying loses nothing.
+//!
+//! The output is written under a new name (temp file, fsync, rename), then
+//! [`Core::commit_compaction`] swaps it for the inputs in the manifest: that rename is
+//! the commit, as for metrics (`compact.rs`).
+//!
+//! A file that does not declare itself sorted by the current key (one written before the
+//! key changed) is sorted in memory before the merge: that costs memory for that one file.
+//!
+//! Which files a maintenance pass merges ([`pick_inputs`]): spans and logs keep arriving
+//! for a closed hour (they are accepted back to the retention), and merging the whole
+//! partition whenever a flush added a small file rewrote the hour once per flush. A
+//! file with more rows than all the smaller files together is left alone, so small files
+//! merge among themselves and reach a big file once they add up to it (each row is
+//! rewritten O(log n) times, and a partition holds O(log n) files meanwhile). Once a
+//! partition's file set has not changed for [`settle_ms`], it is merged into one file.
+
+pub(crate) mod copy;
+pub(crate) mod merge;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::Result;
+use crate::core::Core;
+use crate::metrics::compact::{CompactStats, Target};
+use crate::signal::Signal;
+use crate::signals::compact::copy::compact_files;
+use crate::signals::flush::sort_key;
+use crate::signals::store::StoredRecord;
+use crate::storage::partition::{FileEntry, PartFile};
+
+/// The file set of a partition a pass saw: (number of files, newest flush), and when it
+/// first saw that set (engine clock, ms).
+pub(crate) type SetSeen = ((usize, u64), i64);
+
+/// How long a closed spans or logs partition's file set must stay unchanged before a
+/// pass merges it whole: two flush intervals (ms), so that a partition still receiving
+/// late records every flush is not rewritten whole each time.
+pub(crate) fn settle_ms(flush_interval: std::time::Duration) -> i64 {
+    i64::try_from(flush_interval.as_millis().saturating_mul(2)).unwrap_or(i64::MAX)
+}
+
+/// The files of one closed spans or logs partition (oldest flush first) that a pass
+/// merges, oldest flush first: all of them if the partition has `settled`; else the
+/// files left after setting aside, largest first, each file holding more rows than all
+/// smaller ones together. Fewer than two means nothing to do.
+pub(crate) fn pick_inputs(inputs: &[Arc<PartFile>], settled: bool) -> Vec<Arc<PartFile>> {
+    if settled {
+        return inputs.to_vec();
+    }
+    let mut by_rows: Vec<&Arc<PartFile>> = inputs.iter().collect();
+    by_rows.sort_by_key(|f| std::cmp::Reverse(f.entry.rows));
+    let mut smaller: u64 = by_rows.iter().map(|f| f.entry.rows).sum();
+    let mut big = 0;
+    for f in &by_rows {
+        smaller -= f.entry.rows;
+        if f.entry.rows <= smaller {
+            break;
+        }
+        big += 1;
+    }
+    let mut picked: Vec<Arc<PartFile>> = by_rows[big..].iter().map(|f| Arc::clone(f)).collect();
+    picked.sort_by_key(|f| f.entry.flush);
+    picked
+}
+
+impl Core {
+    /// Whether the closed partition in `dir`, holding `inputs`, has had this same file set
+    /// for [`settle_ms`] (as seen by the passes so far; the first pass to see a set
+    /// starts its clock).
+    pub(crate) fn settled(&self, dir: &Path, inputs: &[Arc<PartFile>], now: i64) -> bool {
+        let set = (
+            inputs.len(),
+            inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0),
+        );
+        let mut seen = self.settling.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.get(dir) {
+            Some(&(s, since)) if s == set => {
+                now.saturating_sub(since) >= settle_ms(self.config.flush_interval)
+            }
+            _ => {
+                seen.insert(dir.to_owned(), (set, now));
+                false
+            }
+        }
+    }
+
+    /// Forgets the partitions a pass did not find with more than one closed file.
+    pub(crate) fn forget_settling(&self, keep: &std::collections::HashSet<std::path::PathBuf>) {
+        let mut seen = self.settling.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|d, _| keep.contains(d));
+    }
+}
+
+impl Core {
+    /// Compacts one partition's spans or logs files (oldest flush first) into one file,
+    /// each row group sorted by the signal's key.
+    pub(crate) fn compact_records<R: StoredRecord>(
+        &self,
+        target: Target<'_>,
+        inputs: &[Arc<PartFile>],
+        stats: &mut CompactStats,
+    ) -> Result<()> {
+        let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
+        let flushes: u32 = inputs.iter().map(|f| f.entry.flushes).sum();
+        // Unique: the newest flush `B` is in exactly one input, which merged fewer
+        // flushes; so is every earlier file named for `B` (a merge of a subset can leave
+        // an older, bigger file out, so `B` alone could name an input again).
+        let name = format!("{}-{flush}-{flushes}-c.parquet", R::FILE_PREFIX);
+        let out = target.2.join(&name);
+        let paths: Vec<_> = inputs.iter().map(|f| f.samples_path()).collect();
+        let (bytes, written) = compact_files(&paths, sort_key(R::SIGNAL), &out)?;
+        if R::SIGNAL == Signal::Traces {
+            crate::signals::spans::trace_filter::build(&out)?;
+        }
+        let entry = FileEntry {
+            flush,
+            samples: name,
+            series: String::new(),
+            index: String::new(),
+            rows: written.rows(),
+            min_ts: inputs.iter().map(|f| f.entry.min_ts).min().unwrap_or(0),
+            max_ts: inputs.iter().map(|f| f.entry.max_ts).max().unwrap_or(0),
+            bytes,
+            flushes,
+        };
+        if !self.commit_compaction(target, inputs, &entry)? {
+            let _ = std::fs::remove_file(crate::signals::spans::trace_filter::path_for(&out));
+            return Ok(());
+        }
+        stats.partitions += 1;
+        stats.file_sets_in += inputs.len();
+        stats.rows_in += entry.rows;
+        stats.rows_out += entry.rows;
+        stats.bytes_in += inputs.iter().map(|f| f.entry.bytes).sum::<u64>();
+        stats.bytes_out += entry.bytes;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::records::SpanRecord;
+    use crate::signal::Signal;
+    use crate::signals::compact::copy::Input;
+    use crate::signals::compact::merge;
+    use crate::storage::parquet_io;
+
+    fn spans(seed: u8, n: u8) -> Vec<SpanRecord> {
+        (0..n)
+            .map(|i| SpanRecord {
+                trace_id: [i.wrapping_mul(37).wrapping_add(seed) | 1; 16],
+                span_id: [seed, i, 1, 1, 1, 1, 1, 1],
+                service_name: ["web", "api", "db"][usize::from(i % 3)].into(),
+                name: format!("op{i}"),
+                start_ns: 1_000 * i64::from(n - i),
+                end_ns: 1_000 * i64::from(n - i) + 10,
+                ..SpanRecord::default()
+            })
+            .collect()
+    }
+
+    /// Writes `recs` as a spans file sorted (and declared sorted) by `key`.
+    fn write(path: &Path, recs: &[SpanRecord], key: &[&str]) {
+        let refs: Vec<&SpanRecord> = recs.iter().collect();
+        let batch = crate::signals::spans::arrow::spans_batch(&refs).unwrap();
+        let batch = merge::sort_batch(&batch, key).unwrap();
+        parquet_io::write_signal_file(path, &batch, key).unwrap();
+    }
+
+    fn read(path: &Path) -> Vec<SpanRecord> {
+        let mut out = Vec::new();
+        for b in parquet_io::open_batches(path).unwrap() {
+            out.extend(
+                crate::signals::spans::arrow::spans_from_batch_at(&b.unwrap(), path).unwrap(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn a_file_sorted_by_an_older_key_is_resorted_and_merged_with_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = sort_key(Signal::Traces);
+        let old_key = ["service_name", "start_time"];
+        assert_ne!(key, old_key.as_slice());
+        let (a, b, c) = (spans(1, 40), spans(2, 30), spans(3, 50));
+        let paths = [0, 1, 2].map(|i| dir.path().join(format!("in{i}.parquet")));
+        write(&paths[0], &a, key);
+        write(&paths[1], &b, &old_key);
+        write(&paths[2], &c, key);
+        let out = dir.path().join("out.parquet");
+        let (bytes, stats) = compact_files(&paths, key, &out).unwrap();
+        assert!(bytes > 0);
+        assert_eq!((stats.merged.rows, stats.copied_rows), (120, 0));
+        let got = read(&out);
+        let mut want: Vec<SpanRecord> = [a, b, c].concat();
+        // The merge is stable across inputs, and each input's ties are in its file order.
+        want.sort_by_key(|s| (s.trace_id, s.start_ns, s.span_id));
+        let mut sorted_got = got.clone();
+        sorted_got.sort_by_key(|s| (s.trace_id, s.start_ns, s.span_id));
+        assert_eq!(sorted_got, want, "every span once");
+        let keys: Vec<_> = got.iter().map(|s| (s.trace_id, s.start_ns)).collect();
+        assert!(keys.windows(2).all(|w| w[0] <= w[1]), "in key order");
+        // And the output declares the current key, so the next merge streams it.
+        assert!(Input::open(&out, key).unwrap().sorted);
+        assert!(!Input::open(&paths[1], key).unwrap().sorted);
+    }
+}

@@ -1,0 +1,317 @@
+//! Flushing spans and log records: one Parquet file per (tenant, hour partition) and
+//! flush, sorted by the signal's [`sort_key`], listed in the partition's manifest. The flush protocol
+//! (cut, write, one commit marker for every signal, publish, WAL truncation) is the one in
+//! `flush.rs`; this is the write step for the two record signals.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::core::Core;
+use crate::model::records::{LogRecord, SpanRecord};
+use crate::signal::Signal;
+use crate::signals::store::{NS_PER_MS, SignalTaken, StoredRecord};
+use crate::storage::parquet_io::DurableWriter;
+use crate::storage::partition::{
+    self, FileEntry, PartFile, create_dir_durable, signal_partition_dir,
+};
+use crate::{FlushStats, Result, TenantId, storage::parquet_io};
+
+/// The columns files of `signal` are sorted by, ascending. Flushes sort by it, and
+/// compaction merges flush files by it (`signal_compact.rs`), so both must use this.
+///
+/// Spans go by trace: a trace's spans sit together, so a lookup by trace id decodes one
+/// page of each column in one row group, where (service, time) spread a trace that
+/// crosses five services over five row groups (five pages of every column). It costs
+/// ~1.8 B/span of disk (start and end times delta-encode less well): measured in
+/// `docs/benchmarks.md`. Logs go by (service, time), their search path.
+pub(crate) fn sort_key(signal: Signal) -> &'static [&'static str] {
+    match signal {
+        Signal::Traces => &["trace_id", "start_time"],
+        _ => &["service_name", "time"],
+    }
+}
+
+/// Puts rows in [`sort_key`] order before they are built into a batch, so the flush
+/// does not build the batch and then copy every column into the sorted order.
+///
+/// Arrow compares ids and strings bytewise and times as `i64`, as Rust does, so this is
+/// the order `signal_merge::sort_batch` gives (rows with equal keys may come in either
+/// order, as there).
+pub(crate) trait FlushOrder {
+    /// Sorts `rows` by the signal's [`sort_key`].
+    fn sort_rows(rows: &mut [&Self]);
+}
+
+impl FlushOrder for SpanRecord {
+    fn sort_rows(rows: &mut [&Self]) {
+        // The keys copied next to the references: comparisons read one array instead of
+        // two records per comparison, wherever they lie in memory. The trace id as a
+        // big-endian integer orders as its bytes do, and compares in two instructions
+        // where the byte array called `memcmp`.
+        let mut keyed: Vec<(u128, i64, &Self)> = rows
+            .iter()
+            .map(|r| (u128::from_be_bytes(r.trace_id), r.start_ns, *r))
+            .collect();
+        keyed.sort_unstable_by_key(|k| (k.0, k.1));
+        for (slot, (_, _, r)) in rows.iter_mut().zip(keyed) {
+            *slot = r;
+        }
+    }
+}
+
+impl FlushOrder for LogRecord {
+    fn sort_rows(rows: &mut [&Self]) {
+        rows.sort_unstable_by(|a, b| {
+            (a.service_name.as_str(), a.time_ns).cmp(&(b.service_name.as_str(), b.time_ns))
+        });
+    }
+}
+
+/// Rows per Arrow batch a flush builds and hands to the Parquet writer: a partition's
+/// records are written in batches of this many, so no Arrow array grows with the
+/// partition (one batch of a whole large partition could pass the 2 GiB a string or
+/// list array's i32 offsets address, and fail the flush).
+pub(crate) const FLUSH_BATCH_ROWS: usize = 8192;
+
+/// Writes `rows` (already in [`sort_key`] order, at least one) as one spans or logs file
+/// at `path`, durably, building Arrow batches of at most `batch_rows` rows, the resource
+/// attribute maps encoded from the records' shared lists (`signal_writer.rs`). Returns its
+/// size.
+pub(crate) fn write_sorted<R: StoredRecord>(
+    path: &Path,
+    rows: &[&R],
+    batch_rows: usize,
+) -> Result<u64> {
+    crate::signals::writer::write_records(path, rows, batch_rows)
+}
+
+/// [`write_sorted`] through `ArrowWriter` alone, every column built into the batches: the
+/// file the shared-list writer must match (tests and the `flush_stages` bench).
+pub(crate) fn write_sorted_arrow<R: StoredRecord>(
+    path: &Path,
+    rows: &[&R],
+    batch_rows: usize,
+) -> Result<u64> {
+    let key = sort_key(R::SIGNAL);
+    let mut writer: Option<DurableWriter> = None;
+    for chunk in rows.chunks(batch_rows.max(1)) {
+        let batch = R::to_batch(chunk)?;
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(parquet_io::signal_writer(path, batch.schema(), key)?),
+        };
+        w.write(&batch)?;
+    }
+    match writer {
+        Some(w) => w.finish(),
+        None => Err(parquet_io::bad(path, "no rows to write")),
+    }
+}
+
+impl Core {
+    /// Writes the files of the partitions a cut took (not yet committed); returns them for
+    /// publishing once the commit marker is written.
+    pub(crate) fn write_signal_parts<R: StoredRecord + FlushOrder>(
+        &self,
+        taken: &SignalTaken<R>,
+        boundary: u64,
+        stats: &mut FlushStats,
+    ) -> Result<Vec<(TenantId, Arc<PartFile>)>> {
+        let mut published = Vec::new();
+        for (tenant, start, part) in taken {
+            if part.is_empty() {
+                continue;
+            }
+            let mut rows: Vec<&R> = part.iter().collect();
+            // Sorted as Arrow sorts, which is the order compaction's merge compares in.
+            R::sort_rows(&mut rows);
+            let dir = signal_partition_dir(&self.dir, R::SIGNAL, tenant, *start);
+            create_dir_durable(&dir)?;
+            let name = format!("{}-{boundary}.parquet", R::FILE_PREFIX);
+            let bytes = write_sorted(&dir.join(&name), &rows, FLUSH_BATCH_ROWS)?;
+            if R::SIGNAL == Signal::Traces {
+                // Before the manifest lists the file: a lookup never meets it without one.
+                crate::signals::spans::trace_filter::build(&dir.join(&name))?;
+            }
+            let (min_ns, max_ns) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
+                (lo.min(r.time_ns()), hi.max(r.time_ns()))
+            });
+            let entry = FileEntry {
+                flush: boundary,
+                samples: name,
+                series: String::new(),
+                index: String::new(),
+                rows: rows.len() as u64,
+                // Milliseconds, widened to whole ms so they cover every record.
+                min_ts: min_ns.div_euclid(NS_PER_MS),
+                max_ts: max_ns.div_euclid(NS_PER_MS) + i64::from(max_ns.rem_euclid(NS_PER_MS) != 0),
+                bytes,
+                flushes: 1,
+            };
+            partition::add_to_manifest(&dir, &entry)?;
+            stats.files += 1;
+            stats.bytes += bytes;
+            match R::SIGNAL {
+                Signal::Traces => stats.spans += entry.rows,
+                _ => stats.logs += entry.rows,
+            }
+            published.push((tenant.clone(), Arc::new(PartFile::new(dir, entry))));
+        }
+        Ok(published)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Array, FixedSizeBinaryArray, StringArray, TimestampNanosecondArray};
+    use arrow::record_batch::RecordBatch;
+
+    use super::*;
+    use crate::signals::compact::merge::sort_batch;
+
+    /// The key columns of `batch`, row by row, as bytes and times.
+    fn keys(batch: &RecordBatch, key: &[&str]) -> Vec<(Vec<u8>, i64)> {
+        let col = |i: usize| batch.column_by_name(key[i]).unwrap();
+        let first = col(0);
+        let time = col(1)
+            .as_any()
+            .downcast_ref::<TimestampNanosecondArray>()
+            .unwrap();
+        (0..batch.num_rows())
+            .map(|i| {
+                let k = match first.as_any().downcast_ref::<FixedSizeBinaryArray>() {
+                    Some(ids) => ids.value(i).to_vec(),
+                    None => first
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .unwrap()
+                        .value(i)
+                        .as_bytes()
+                        .to_vec(),
+                };
+                (k, time.value(i))
+            })
+            .collect()
+    }
+
+    /// Rows sorted by [`FlushOrder`] have the key order Arrow's sort gives the batch.
+    fn same_order_as_arrow<R: StoredRecord + FlushOrder>(recs: &[R]) {
+        let key = sort_key(R::SIGNAL);
+        let mut rows: Vec<&R> = recs.iter().collect();
+        R::sort_rows(&mut rows);
+        let ours = R::to_batch(&rows).unwrap();
+        let all: Vec<&R> = recs.iter().collect();
+        let arrow = sort_batch(&R::to_batch(&all).unwrap(), key).unwrap();
+        assert_eq!(keys(&ours, key), keys(&arrow, key));
+    }
+
+    /// Records of `R` read back from the file at `path`, in file order.
+    fn read_back<R: StoredRecord>(path: &Path) -> Vec<R> {
+        let mut out = Vec::new();
+        for b in crate::storage::parquet_io::open_batches(path).unwrap() {
+            out.extend(R::from_batch(&b.unwrap(), path).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn a_flush_larger_than_its_batch_bound_round_trips_exactly() {
+        use crate::model::anyvalue::AnyValue;
+        use crate::model::records::{Scope, SpanEvent};
+        let dir = tempfile::tempdir().unwrap();
+        let resources: Vec<Arc<crate::model::anyvalue::Attributes>> = (0..3)
+            .map(|r| Arc::new(vec![("host".to_owned(), AnyValue::String(format!("h{r}")))]))
+            .collect();
+        let scope = Arc::new(Scope {
+            name: "lib".into(),
+            version: "2".into(),
+        });
+        let spans: Vec<SpanRecord> = (0..1_000u32)
+            .map(|i| {
+                let x = i.wrapping_mul(2_654_435_761);
+                let mut trace_id = [0u8; 16];
+                trace_id[..4].copy_from_slice(&x.to_be_bytes());
+                SpanRecord {
+                    trace_id,
+                    span_id: (u64::from(i) + 1).to_le_bytes(),
+                    service_name: format!("svc{}", i % 5),
+                    name: format!("op{}", i % 7),
+                    start_ns: i64::from(x % 1_000),
+                    end_ns: i64::from(x % 1_000) + 10,
+                    attributes: vec![("i".into(), AnyValue::Int(i64::from(i)))],
+                    resource_attributes: resources[(i / 100 % 3) as usize].clone(),
+                    scope: scope.clone(),
+                    events: (0..i % 3)
+                        .map(|e| SpanEvent {
+                            time_ns: i64::from(e),
+                            name: format!("e{e}"),
+                            ..SpanEvent::default()
+                        })
+                        .collect(),
+                    ..SpanRecord::default()
+                }
+            })
+            .collect();
+        let mut rows: Vec<&SpanRecord> = spans.iter().collect();
+        SpanRecord::sort_rows(&mut rows);
+        // 1,000 rows in batches of 64 (the last one short), and in one batch.
+        let chunked = dir.path().join("chunked.parquet");
+        write_sorted(&chunked, &rows, 64).unwrap();
+        let whole = dir.path().join("whole.parquet");
+        write_sorted(&whole, &rows, rows.len()).unwrap();
+        let want: Vec<SpanRecord> = rows.iter().map(|r| (*r).clone()).collect();
+        assert_eq!(read_back::<SpanRecord>(&chunked), want);
+        assert_eq!(read_back::<SpanRecord>(&whole), want);
+
+        let logs: Vec<LogRecord> = (0..300i64)
+            .map(|i| LogRecord {
+                time_ns: i * 7 % 300,
+                service_name: format!("svc{}", i % 4),
+                body: Some(AnyValue::String(format!("line {i}"))),
+                resource_attributes: resources[(i % 3) as usize].clone(),
+                ..LogRecord::default()
+            })
+            .collect();
+        let mut rows: Vec<&LogRecord> = logs.iter().collect();
+        LogRecord::sort_rows(&mut rows);
+        let path = dir.path().join("logs.parquet");
+        write_sorted(&path, &rows, 7).unwrap();
+        let want: Vec<LogRecord> = rows.iter().map(|r| (*r).clone()).collect();
+        assert_eq!(read_back::<LogRecord>(&path), want);
+        // Nothing to write is an error, not an empty file.
+        assert!(write_sorted::<LogRecord>(&dir.path().join("none.parquet"), &[], 7).is_err());
+    }
+
+    #[test]
+    fn flush_order_of_spans_and_logs_is_arrows_sort_order() {
+        // Ids with high bytes (signed vs unsigned compare), equal ids with different
+        // times, and times on both sides of zero.
+        let mut spans = Vec::new();
+        let mut logs = Vec::new();
+        for i in 0..200u32 {
+            let b = (i.wrapping_mul(2_654_435_761) >> 7) as u8;
+            let mut trace_id = [0u8; 16];
+            trace_id[0] = b;
+            trace_id[15] = (i % 3) as u8;
+            let t = i64::from(i % 7) * 1_000 - 3_000;
+            spans.push(SpanRecord {
+                trace_id,
+                span_id: [1; 8],
+                start_ns: t,
+                end_ns: t,
+                ..SpanRecord::default()
+            });
+            let service = ["b", "a", "ä", "ab", "B", ""][(b % 6) as usize];
+            logs.push(LogRecord {
+                time_ns: t,
+                service_name: service.to_owned(),
+                resource_attributes: Arc::default(),
+                ..LogRecord::default()
+            });
+        }
+        same_order_as_arrow(&spans);
+        same_order_as_arrow(&logs);
+    }
+}

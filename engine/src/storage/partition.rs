@@ -1,0 +1,393 @@
+//! Partition layout on disk, manifests and the flush commit marker (see
+//! `docs/formats/partitions.md`). All file access of flushed data goes through here and
+//! `parquet_io`, so an object-store backend can follow.
+//!
+//! ```text
+//! <data>/metrics/FLUSHED                                  commit marker: {"flushed_below_lsn": B}
+//! <data>/metrics/tenant=<t>/date=YYYY-MM-DD/hour=HH/
+//!     manifest.json                                       files of this partition, by flush
+//!     samples-<B>.parquet                                 series_id, ts, value
+//!     series-<B>.parquet                                  series_id, metric, labels
+//!     index-<B>.parquet                                   label, value -> rows of series-<B>
+//! ```
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+
+use serde::{Deserialize, Serialize};
+
+use tracing::warn;
+
+use crate::signal::Signal;
+use crate::{Error, Result, TenantId};
+
+/// Width of a partition: one hour.
+pub(crate) const PARTITION_MS: i64 = 3_600_000;
+
+/// One file set of a partition: what one flush wrote, or what compaction merged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FileEntry {
+    /// The flush that wrote it: the WAL LSN below which that flush covered everything. For a
+    /// compacted set, the newest flush merged into it.
+    pub(crate) flush: u64,
+    /// The data file: samples for metrics; spans or log records for traces and logs.
+    pub(crate) samples: String,
+    /// The series table (metrics only; empty and left out of the JSON otherwise).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) series: String,
+    /// The inverted index over `series` (label=value -> rows of the series table; metrics
+    /// only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) index: String,
+    pub(crate) rows: u64,
+    pub(crate) min_ts: i64,
+    pub(crate) max_ts: i64,
+    /// Bytes of the three files together.
+    pub(crate) bytes: u64,
+    /// How many flushes were merged into it (1 for a flush's own files).
+    #[serde(default = "one")]
+    pub(crate) flushes: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl FileEntry {
+    /// The file names of the set.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        [&self.samples, &self.series, &self.index]
+            .into_iter()
+            .map(String::as_str)
+            .filter(|n| !n.is_empty())
+    }
+}
+
+/// A committed file set as readers see it, shared through `Arc`. Compaction and retention
+/// [`retire`](PartFile::retire) a set once the manifest no longer lists it; its files are
+/// deleted when the last holder (the engine's list, or a query still reading) lets go. A
+/// crash before that leaves files the manifest does not list, which open deletes.
+#[derive(Debug)]
+pub(crate) struct PartFile {
+    pub(crate) dir: PathBuf,
+    pub(crate) entry: FileEntry,
+    retired: AtomicBool,
+    /// What queries read of the (immutable) set, kept after the first read.
+    pub(crate) cached: PartCache,
+}
+
+/// The parts of a metrics file set every query needs, loaded on first use and kept while
+/// the set is held: its inverted index, its series ids in table order, and the samples
+/// file's footer with the page index.
+#[derive(Debug)]
+pub(crate) struct PartCache {
+    /// The set's key in the page cache (unique in the process).
+    pub(crate) uid: u64,
+    pub(crate) index: OnceLock<Arc<crate::metrics::index::PartIndex>>,
+    pub(crate) series_ids: OnceLock<Arc<Vec<crate::model::series::SeriesId>>>,
+    pub(crate) samples_meta: OnceLock<ArrowReaderMetadata>,
+    /// A spans set's trace-id filter file, mapped on first use (`trace_filter.rs`).
+    pub(crate) trace_filter: OnceLock<Arc<crate::signals::spans::trace_filter::TraceFilter>>,
+}
+
+impl PartFile {
+    pub(crate) fn new(dir: PathBuf, entry: FileEntry) -> Self {
+        Self {
+            dir,
+            entry,
+            retired: AtomicBool::new(false),
+            cached: PartCache {
+                uid: crate::metrics::page_cache::file_uid(),
+                index: OnceLock::new(),
+                series_ids: OnceLock::new(),
+                samples_meta: OnceLock::new(),
+                trace_filter: OnceLock::new(),
+            },
+        }
+    }
+
+    /// The set's inverted index, read on first use; `read_bytes` counts a read from disk.
+    pub(crate) fn index(
+        &self,
+        read_bytes: &mut u64,
+    ) -> Result<Arc<crate::metrics::index::PartIndex>> {
+        if let Some(i) = self.cached.index.get() {
+            return Ok(i.clone());
+        }
+        let path = self.index_path();
+        let index = Arc::new(crate::metrics::index::PartIndex::read(&path)?);
+        *read_bytes += fs::metadata(&path).map_or(0, |m| m.len());
+        Ok(self.cached.index.get_or_init(|| index).clone())
+    }
+
+    /// The set's series ids in series-table order, read on first use.
+    pub(crate) fn series_ids(
+        &self,
+        read_bytes: &mut u64,
+    ) -> Result<Arc<Vec<crate::model::series::SeriesId>>> {
+        if let Some(i) = self.cached.series_ids.get() {
+            return Ok(i.clone());
+        }
+        let path = self.series_path();
+        let ids = Arc::new(crate::storage::parquet_io::read_series_ids(&path)?);
+        *read_bytes += fs::metadata(&path).map_or(0, |m| m.len());
+        Ok(self.cached.series_ids.get_or_init(|| ids).clone())
+    }
+
+    pub(crate) fn samples_path(&self) -> PathBuf {
+        self.dir.join(&self.entry.samples)
+    }
+
+    pub(crate) fn series_path(&self) -> PathBuf {
+        self.dir.join(&self.entry.series)
+    }
+
+    pub(crate) fn index_path(&self) -> PathBuf {
+        self.dir.join(&self.entry.index)
+    }
+
+    /// Whether the set has samples in `[start, end]`, by its manifest entry.
+    pub(crate) fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.entry.max_ts >= start && self.entry.min_ts <= end
+    }
+
+    /// Marks the set for deletion once nobody holds it. Call only after a durable manifest
+    /// stopped listing it.
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.retired.load(Ordering::Acquire) {
+            return;
+        }
+        let derived = self
+            .entry
+            .samples
+            .starts_with("spans-")
+            .then(|| crate::signals::spans::trace_filter::path_for(&self.samples_path()));
+        let listed = self.entry.names().map(|name| self.dir.join(name));
+        for path in listed.chain(derived) {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // Harmless: the manifest no longer lists it, so the next open deletes it.
+                Err(e) => warn!(path = %path.display(), error = %e, "removing a retired file"),
+            }
+        }
+    }
+}
+
+/// A partition's manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub(crate) version: u32,
+    pub(crate) files: Vec<FileEntry>,
+}
+
+/// The commit marker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Flushed {
+    pub(crate) flushed_below_lsn: u64,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Civil date (y, m, d) of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The partition start (ms) holding timestamp `ts`.
+pub(crate) fn partition_start(ts: i64) -> i64 {
+    ts.div_euclid(PARTITION_MS) * PARTITION_MS
+}
+
+/// `<root>/metrics`.
+pub(crate) fn metrics_dir(root: &Path) -> PathBuf {
+    root.join(Signal::Metrics.dir())
+}
+
+/// Directory of tenant `t`'s metrics partition starting at `start` (ms).
+pub(crate) fn partition_dir(root: &Path, t: &TenantId, start: i64) -> PathBuf {
+    signal_partition_dir(root, Signal::Metrics, t, start)
+}
+
+/// Directory of tenant `t`'s partition of `signal` starting at `start` (ms).
+pub(crate) fn signal_partition_dir(
+    root: &Path,
+    signal: Signal,
+    t: &TenantId,
+    start: i64,
+) -> PathBuf {
+    let (y, m, d) = civil_from_days(start.div_euclid(86_400_000));
+    let hour = start.rem_euclid(86_400_000) / PARTITION_MS;
+    root.join(signal.dir())
+        .join(format!("tenant={t}"))
+        .join(format!("date={y:04}-{m:02}-{d:02}"))
+        .join(format!("hour={hour:02}"))
+}
+
+/// Writes `bytes` to `path` durably and atomically: temp file, fsync, rename, fsync dir.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    sync_dir(dir)
+}
+
+/// fsyncs a directory, making creations, renames and removals in it durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+/// Creates a directory and its parents, fsyncing each parent that gained an entry.
+pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durable(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io(dir)(e)),
+    }
+    sync_dir(dir.parent().unwrap_or(Path::new(".")))
+}
+
+pub(crate) fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> Result<T> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: std::io::Error::other(e),
+    })?;
+    write_atomic(path, &bytes)
+}
+
+/// The `version` of metrics manifests: 2 since series ids carry the metric name's hash
+/// ([`crate::model::series::series_id`]). Span and log manifests stay at 1.
+pub(crate) const METRICS_FORMAT: u32 = 2;
+
+/// Adds (or replaces) flush `entry.flush`'s set in the manifest of a span or log partition
+/// `dir`, durably.
+pub(crate) fn add_to_manifest(dir: &Path, entry: &FileEntry) -> Result<()> {
+    add_to_manifest_version(dir, entry, 1)
+}
+
+/// [`add_to_manifest`] with the manifest `version` to write ([`METRICS_FORMAT`] for metrics).
+pub(crate) fn add_to_manifest_version(dir: &Path, entry: &FileEntry, version: u32) -> Result<()> {
+    let manifest_path = dir.join("manifest.json");
+    let mut manifest: Manifest = read_json(&manifest_path)?;
+    manifest.version = version;
+    manifest.files.retain(|f| f.flush != entry.flush);
+    manifest.files.push(entry.clone());
+    write_json(&manifest_path, &manifest)
+}
+
+/// Every partition directory of `signal` of every tenant: `(tenant, dir)`.
+pub(crate) fn list_signal_partitions(
+    root: &Path,
+    signal: Signal,
+) -> Result<Vec<(TenantId, PathBuf)>> {
+    let mut out = Vec::new();
+    for tenant_dir in read_dirs(&root.join(signal.dir()))? {
+        let Some(t) = tenant_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("tenant="))
+            .and_then(|n| TenantId::new(n).ok())
+        else {
+            continue;
+        };
+        for date in read_dirs(&tenant_dir)? {
+            for hour in read_dirs(&date)? {
+                out.push((t.clone(), hour));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.map_err(io(dir))?;
+        if e.file_type().map_err(io(dir))?.is_dir() {
+            out.push(e.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_dirs_are_hive_style_utc_hours() {
+        let t = TenantId::new("acme").unwrap();
+        // 2025-11-21T14:30:00Z
+        let ts = 1_763_735_400_000;
+        let dir = partition_dir(Path::new("/d"), &t, partition_start(ts));
+        assert_eq!(
+            dir,
+            Path::new("/d/metrics/tenant=acme/date=2025-11-21/hour=14")
+        );
+        assert_eq!(partition_start(ts) % PARTITION_MS, 0);
+        // Before the epoch still lands in the right hour.
+        let dir = partition_dir(Path::new("/d"), &t, partition_start(-1));
+        assert_eq!(
+            dir,
+            Path::new("/d/metrics/tenant=acme/date=1969-12-31/hour=23")
+        );
+    }
+
+    #[test]
+    fn civil_dates_match_known_days() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_413), (2025, 11, 21));
+    }
+}

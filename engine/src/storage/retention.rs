@@ -1,0 +1,291 @@
+//! Retention: dropping whole partitions once they are older than a tenant's retention for
+//! their signal (`metrics_retention`, `traces_retention`, `logs_retention`), or while the
+//! tenant's Parquet bytes of all signals are over its `disk_budget` (oldest hour first,
+//! whatever the signal).
+//!
+//! A drop is one atomic, durable step: the partition's `manifest.json` is renamed to
+//! `DROPPED` and the directory fsynced. From then on no open loads its files (a partition
+//! without a manifest has none), so a crash at any later point cannot bring them back. The
+//! sets are then taken from the readers' list and retired: a query that took them before
+//! keeps reading, and the files go when it lets go. The `DROPPED` marker and the emptied
+//! directory are removed once the files are gone, by this pass or the next, or on open.
+//!
+//! A later flush may write into the same hour again (samples accepted before it expired);
+//! it starts a new `manifest.json`, and the next pass drops that too.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use tracing::{info, warn};
+
+use crate::core::Core;
+use crate::core::telemetry::Timer;
+use crate::signal::Signal;
+use crate::signals::store::FileMap;
+use crate::storage::partition::{self, PARTITION_MS, PartFile, partition_start, sync_dir};
+use crate::{Error, Result, TenantId};
+
+/// The marker a dropped partition's manifest is renamed to.
+pub(crate) const DROPPED: &str = "DROPPED";
+
+/// A partition's directory and its file sets.
+type Partition = (PathBuf, Vec<Arc<PartFile>>);
+
+/// A partition that outlived expiry: (start, index into `file_maps`, dir, sets, bytes).
+type Kept = (i64, usize, PathBuf, Vec<Arc<PartFile>>, u64);
+
+/// One signal's committed partitions per tenant, by start.
+fn partitions(file_map: &RwLock<FileMap>) -> BTreeMap<TenantId, BTreeMap<i64, Partition>> {
+    let mut tenants: BTreeMap<TenantId, BTreeMap<i64, Partition>> = BTreeMap::new();
+    let files = file_map.read().unwrap_or_else(|p| p.into_inner());
+    for (tenant, list) in files.iter() {
+        let parts = tenants.entry(tenant.clone()).or_default();
+        for f in list {
+            let start = partition_start(f.entry.min_ts);
+            let e = parts
+                .entry(start)
+                .or_insert_with(|| (f.dir.clone(), Vec::new()));
+            e.1.push(f.clone());
+        }
+    }
+    tenants
+}
+
+/// What a retention pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionStats {
+    /// Partitions dropped because they are older than the retention.
+    pub expired: usize,
+    /// Partitions dropped to bring a tenant under its disk budget.
+    pub over_budget: usize,
+    /// Bytes of Parquet files given up.
+    pub bytes: u64,
+}
+
+impl Core {
+    /// Drops every partition past its tenant's retention, then the oldest partitions of
+    /// tenants over their disk budget.
+    pub(crate) fn apply_retention(&self) -> Result<RetentionStats> {
+        let _one_pass = self
+            .maintenance_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let _timer = Timer::start(&self.latency.retention);
+        let now = self.clock.now_ms();
+        let mut stats = RetentionStats::default();
+        // Per tenant, what is left after expiry: (start, signal index, dir, sets, bytes).
+        let mut kept: BTreeMap<TenantId, Vec<Kept>> = BTreeMap::new();
+        let maps = self.file_maps();
+        for (i, (signal, files)) in maps.iter().enumerate() {
+            for (tenant, parts) in partitions(files) {
+                let limits = self.config.limits_for(&tenant);
+                let cutoff = now.saturating_sub(limits.signal_retention_ms(*signal));
+                for (start, (dir, sets)) in parts {
+                    let bytes: u64 = sets.iter().map(|f| f.entry.bytes).sum();
+                    if start.saturating_add(PARTITION_MS) <= cutoff {
+                        self.drop_partition(files, &tenant, &dir, &sets)?;
+                        stats.expired += 1;
+                        stats.bytes += bytes;
+                    } else {
+                        kept.entry(tenant.clone())
+                            .or_default()
+                            .push((start, i, dir, sets, bytes));
+                    }
+                }
+            }
+        }
+        // The budget covers all of a tenant's signals: oldest hour first, metrics before
+        // traces before logs within an hour.
+        for (tenant, mut parts) in kept {
+            let Some(budget) = self.config.limits_for(&tenant).disk_budget else {
+                continue;
+            };
+            parts.sort_by_key(|p| (p.0, p.1));
+            let mut total: u64 = parts.iter().map(|p| p.4).sum();
+            for (_, i, dir, sets, bytes) in parts {
+                if total <= budget {
+                    break;
+                }
+                self.drop_partition(maps[i].1, &tenant, &dir, &sets)?;
+                total -= bytes;
+                stats.over_budget += 1;
+                stats.bytes += bytes;
+            }
+        }
+        self.finish_drops();
+        if stats.expired + stats.over_budget > 0 {
+            info!(
+                expired = stats.expired,
+                over_budget = stats.over_budget,
+                bytes = stats.bytes,
+                "retention dropped partitions"
+            );
+        }
+        Ok(stats)
+    }
+
+    /// The committed file sets of each signal.
+    pub(crate) fn file_maps(&self) -> [(Signal, &RwLock<FileMap>); 3] {
+        [
+            (Signal::Metrics, &self.files),
+            (Signal::Traces, &self.traces.files),
+            (Signal::Logs, &self.logs.files),
+        ]
+    }
+
+    /// Drops one partition: see the module docs.
+    fn drop_partition(
+        &self,
+        file_map: &RwLock<FileMap>,
+        tenant: &TenantId,
+        dir: &Path,
+        sets: &[Arc<PartFile>],
+    ) -> Result<()> {
+        {
+            // No flush may be updating this manifest meanwhile.
+            let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let manifest = dir.join("manifest.json");
+            std::fs::rename(&manifest, dir.join(DROPPED)).map_err(|source| Error::Io {
+                path: manifest.clone(),
+                source,
+            })?;
+            sync_dir(dir)?;
+            let mut files = file_map.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(list) = files.get_mut(tenant) {
+                list.retain(|f| !sets.iter().any(|s| Arc::ptr_eq(f, s)));
+            }
+        }
+        for f in sets {
+            f.retire();
+        }
+        self.pending_drops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(dir.to_owned());
+        Ok(())
+    }
+
+    /// Removes the `DROPPED` marker and the directory of dropped partitions whose files are
+    /// all gone (no query holds them any more); the others wait for the next pass.
+    pub(crate) fn finish_drops(&self) {
+        let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = self.pending_drops.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|dir| match clean_dropped(dir) {
+            Ok(done) => !done,
+            Err(e) => {
+                warn!(partition = %dir.display(), error = %e, "cleaning a dropped partition");
+                true
+            }
+        });
+    }
+}
+
+/// If `dir` holds only a `DROPPED` marker (its files are gone), removes the marker, then the
+/// directory if nothing else is in it (a later flush may have started a new manifest), and
+/// its parent date directory if that is empty too. Returns whether the drop is finished.
+pub(crate) fn clean_dropped(dir: &Path) -> Result<bool> {
+    let io = |source| Error::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .map_err(io)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(io(e)),
+    };
+    let listed: Vec<String> = if names.iter().any(|n| n == DROPPED) {
+        let m: partition::Manifest = partition::read_json(&dir.join(DROPPED))?;
+        m.files
+            .iter()
+            .flat_map(|f| f.names().map(str::to_owned))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if names.iter().any(|n| listed.contains(n)) {
+        return Ok(false); // a query still holds some
+    }
+    if names.iter().any(|n| n == DROPPED) {
+        std::fs::remove_file(dir.join(DROPPED)).map_err(io)?;
+        sync_dir(dir)?;
+    }
+    remove_if_empty(dir)?;
+    if let Some(date) = dir.parent() {
+        remove_if_empty(date)?;
+    }
+    Ok(true)
+}
+
+/// Removes `dir` if it is empty, fsyncing its parent.
+fn remove_if_empty(dir: &Path) -> Result<()> {
+    use std::io::ErrorKind::{DirectoryNotEmpty, NotFound};
+    match std::fs::remove_dir(dir) {
+        Ok(()) => sync_dir(dir.parent().unwrap_or(Path::new("."))),
+        Err(e) if matches!(e.kind(), DirectoryNotEmpty | NotFound) => Ok(()),
+        Err(source) => Err(Error::Io {
+            path: dir.to_owned(),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::scan::{self, ScanStats};
+    use crate::{EngineConfig, FlushStop, ManualClock, Sample, SeriesSamples, storage::parquet_io};
+
+    #[test]
+    fn a_query_in_flight_during_a_drop_reads_to_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = 1_763_683_200_000; // 2025-11-21
+        let clock = Arc::new(ManualClock::new(day + 1_000));
+        let mut config = EngineConfig::default();
+        config.limits.metrics_retention = Duration::from_secs(86_400);
+        let core = Core::open(dir.path(), config, clock.clone()).unwrap();
+        let t = TenantId::new("t").unwrap();
+        let s = SeriesSamples {
+            labels: vec![("__name__".into(), "up".into())],
+            samples: vec![Sample {
+                ts: day,
+                value: 1.0,
+            }],
+        };
+        core.write(&t, &[s]).unwrap();
+        core.flush_until(FlushStop::Never).unwrap();
+        let held = core.file_sets(&t, day, day);
+        assert_eq!(held.len(), 1);
+        let part = held[0].dir.clone();
+
+        clock.set(day + 86_400_000 + PARTITION_MS);
+        assert_eq!(core.apply_retention().unwrap().expired, 1);
+        assert!(
+            core.file_sets(&t, day, day).is_empty(),
+            "new queries see nothing"
+        );
+        assert!(part.join(DROPPED).exists(), "dropped durably");
+        let ids = parquet_io::read_series_ids(&held[0].series_path()).unwrap();
+        let mut n = 0;
+        let mut stats = ScanStats::default();
+        scan::read_samples(
+            &held[0].samples_path(),
+            &ids,
+            day,
+            day,
+            &mut stats,
+            |_, _| n += 1,
+        )
+        .unwrap();
+        assert_eq!(n, 1, "the query in flight still reads its partition");
+
+        drop(held);
+        core.finish_drops();
+        assert!(!part.exists(), "gone once the query let go");
+    }
+}
