@@ -50,7 +50,6 @@ mod tenant;
 mod wal;
 
 pub use self::core::telemetry::{DiskUsage, EngineTelemetry};
-pub use self::core::{HeadMemory, Sample, SeriesData, SeriesSamples, TenantStats};
 pub use api::Engine;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EngineConfig, Limits};
@@ -69,8 +68,10 @@ pub use model::outcome::{RejectReason, WriteOutcome};
 pub use model::records::{
     LogRecord, Scope, SpanEvent, SpanId, SpanLink, SpanRecord, TraceId, parse_id,
 };
+pub use model::sample::{Sample, SeriesData, SeriesSamples};
 pub use model::series::SeriesId;
 pub use model::signal_outcome::{SignalOutcome, SignalReject, Truncation};
+pub use model::stats::{HeadMemory, TenantStats};
 pub use signals::logs::arrow::{logs_from_batch, logs_schema};
 pub use signals::read::{SignalSnapshot, TraceLookupStats};
 pub use signals::spans::arrow::{spans_from_batch, spans_schema};

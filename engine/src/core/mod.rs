@@ -3,7 +3,7 @@
 pub(crate) mod replay;
 pub(crate) mod telemetry;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -24,34 +24,9 @@ use crate::model::series_key::SeriesKey;
 use crate::signals::store::SignalStore;
 use crate::storage::parquet_io;
 use crate::storage::partition::PartFile;
-use crate::{EngineConfig, Error, Labels, Matcher, RejectReason, Result, TenantId};
-
-/// One sample: a millisecond timestamp and a value (any f64, NaN and ±Inf included).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sample {
-    /// Milliseconds since the Unix epoch.
-    pub ts: i64,
-    /// The value.
-    pub value: f64,
-}
-
-/// Samples for one series, as a writer submits them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SeriesSamples {
-    /// The series' labels, `__name__` included, in any order.
-    pub labels: Vec<(String, String)>,
-    /// Its samples, in any order.
-    pub samples: Vec<Sample>,
-}
-
-/// A series and its samples in a time range, as read back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SeriesData {
-    /// The series' canonical labels.
-    pub labels: Arc<Labels>,
-    /// Samples in time order, one per timestamp.
-    pub samples: Vec<Sample>,
-}
+use crate::{
+    EngineConfig, Error, Labels, Matcher, Result, Sample, SeriesData, TenantId, TenantStats,
+};
 
 /// The engine's shared state; [`crate::Engine`] is the handle around it.
 #[derive(Debug)]
@@ -564,41 +539,4 @@ impl Named {
             Self::Labels(l) => l,
         }
     }
-}
-
-/// Counters of one tenant since the engine was opened.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TenantStats {
-    /// Series known (in memory).
-    pub series: usize,
-    /// Series counted as active (see [`Limits::max_active_series`]).
-    pub active_series: usize,
-    /// Samples rejected, by reason, since open.
-    pub rejected: BTreeMap<RejectReason, u64>,
-    /// Spans rejected, by reason, since open.
-    pub spans_rejected: BTreeMap<crate::SignalReject, u64>,
-    /// Log records rejected, by reason, since open.
-    pub logs_rejected: BTreeMap<crate::SignalReject, u64>,
-    /// Bytes of its series structures in memory (samples not included).
-    pub memory: HeadMemory,
-    /// Bytes its unflushed spans hold in memory (a flush in progress included), as counted
-    /// against `max_head_bytes` (`record_memory`).
-    pub spans_memory: u64,
-    /// Bytes its unflushed log records hold in memory, as `spans_memory`.
-    pub logs_memory: u64,
-}
-
-/// Bytes a tenant's series take in memory, apart from their samples (16 bytes each plus
-/// the spare capacity of each series' buffer). Computed from sizes and capacities, not
-/// measured: the allocator's rounding and free memory are not included.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HeadMemory {
-    /// The series map's table: id, key handle and sample buffer state per bucket.
-    pub series_table: u64,
-    /// The series' canonical label bytes.
-    pub series_keys: u64,
-    /// The raw label key cache of remote-write (keys and table, bounded).
-    pub raw_keys: u64,
-    /// The table of series a flush in progress has taken.
-    pub flushing_table: u64,
 }

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::KnownSeries;
 use crate::metrics::raw_keys::RawKeys;
-use crate::model::series::{IdMap, LABEL_BITS, MIX, SeriesId, SeriesIndex};
+use crate::metrics::series_index::SeriesIndex;
+use crate::model::series::{IdMap, LABEL_BITS, MIX, SeriesId};
 use crate::model::series_key::SeriesKey;
 use crate::{RejectReason, Sample};
 

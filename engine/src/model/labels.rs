@@ -115,13 +115,6 @@ impl Labels {
         }
         out
     }
-
-    /// The series id these labels get with `seed` (0 for a series' first-choice id; others
-    /// after a collision): xxh3-64 of the metric name in the top 24 bits, xxh3-64 of the
-    /// canonical bytes with `seed` in the low 40.
-    pub fn hash_with_seed(&self, seed: u64) -> u64 {
-        crate::model::series::series_id(&self.canonical_bytes(), seed)
-    }
 }
 
 impl fmt::Display for Labels {

@@ -5,6 +5,8 @@ pub(crate) mod labels;
 pub(crate) mod matcher;
 pub(crate) mod outcome;
 pub(crate) mod records;
+pub(crate) mod sample;
 pub(crate) mod series;
 pub(crate) mod series_key;
 pub(crate) mod signal_outcome;
+pub(crate) mod stats;

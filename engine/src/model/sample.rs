@@ -1,0 +1,32 @@
+//! Samples as a writer submits them and as a read returns them.
+
+use std::sync::Arc;
+
+use crate::Labels;
+
+/// One sample: a millisecond timestamp and a value (any f64, NaN and ±Inf included).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// The value.
+    pub value: f64,
+}
+
+/// Samples for one series, as a writer submits them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSamples {
+    /// The series' labels, `__name__` included, in any order.
+    pub labels: Vec<(String, String)>,
+    /// Its samples, in any order.
+    pub samples: Vec<Sample>,
+}
+
+/// A series and its samples in a time range, as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesData {
+    /// The series' canonical labels.
+    pub labels: Arc<Labels>,
+    /// Samples in time order, one per timestamp.
+    pub samples: Vec<Sample>,
+}
