@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, select};
 use tracing::{error, warn};
 
+pub(crate) mod metrics;
+pub(crate) mod signals;
+pub(crate) mod telemetry;
+
 use crate::core::Core;
 use crate::metrics::compact::Scope;
 use crate::{

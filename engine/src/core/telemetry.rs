@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use strata_wal::{LatencyHistogram, LatencySnapshot, WalStats};
 
+use crate::TenantId;
 use crate::core::Core;
-use crate::{Engine, TenantId};
 
 /// Duration histograms of the background work, recorded by [`Core`].
 #[derive(Debug, Default)]
@@ -76,7 +76,7 @@ pub struct DiskUsage {
 }
 
 impl Core {
-    fn disk_usage(&self) -> BTreeMap<(TenantId, &'static str), DiskUsage> {
+    pub(crate) fn disk_usage(&self) -> BTreeMap<(TenantId, &'static str), DiskUsage> {
         let mut out = BTreeMap::new();
         for (signal, map) in self.file_maps() {
             let files = map.read().unwrap_or_else(|p| p.into_inner());
@@ -93,20 +93,5 @@ impl Core {
             }
         }
         out
-    }
-}
-
-impl Engine {
-    /// The engine's self-measurements since it opened (disk usage: as of now).
-    pub fn telemetry(&self) -> EngineTelemetry {
-        let core = self.core();
-        EngineTelemetry {
-            flush: core.latency.flush.snapshot(),
-            compaction: core.latency.compaction.snapshot(),
-            retention: core.latency.retention.snapshot(),
-            wal_fsync: core.wal.fsync_latency(),
-            wal: core.wal.stats(),
-            disk: core.disk_usage(),
-        }
     }
 }

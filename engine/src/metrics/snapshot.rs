@@ -19,7 +19,7 @@ use arrow::record_batch::RecordBatch;
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io::bad;
 use crate::storage::partition::PartFile;
-use crate::{Engine, Error, Labels, METRIC_NAME, Result, Sample, TenantId};
+use crate::{Error, Labels, METRIC_NAME, Result, Sample};
 
 /// The schema of samples files and of [`Snapshot::memory`] batches:
 /// `series_id UInt64, ts Timestamp(ms, "UTC"), value Float64`, none nullable.
@@ -110,66 +110,8 @@ impl Snapshot {
     }
 }
 
-impl Engine {
-    /// A [`Snapshot`] of `tenant` for timestamps in `[start, end]` (ms, inclusive): memory is
-    /// read first, then the committed file sets (a flush publishes its files before it
-    /// releases its samples, so nothing is missed; a sample seen twice is deduplicated by
-    /// the source order).
-    pub fn snapshot(&self, tenant: &TenantId, start: i64, end: i64) -> Result<Snapshot> {
-        let core = self.core();
-        let mut memory = Vec::new();
-        let mut series = Vec::new();
-        if let Some(head) = core.existing_head(tenant) {
-            let in_range = |v: &[Sample]| {
-                let lo = v.partition_point(|s| s.ts < start);
-                let hi = v.partition_point(|s| s.ts <= end);
-                (lo, hi)
-            };
-            // Every shard at once, so memory is two batches (a flush in progress, then the
-            // head), not two per shard for the readers to merge.
-            let shards = head.lock_all();
-            let mut flushing: Vec<(SeriesId, &[Sample])> = Vec::new();
-            let mut data: Vec<(SeriesId, &[Sample])> = Vec::new();
-            for h in &shards {
-                for (&id, v) in &h.flushing {
-                    let (lo, hi) = in_range(v);
-                    if lo < hi {
-                        flushing.push((id, &v[lo..hi]));
-                    }
-                }
-                for (id, hs) in h.index.iter() {
-                    let (lo, hi) = in_range(&hs.buf.samples);
-                    if lo < hi {
-                        data.push((id, &hs.buf.samples[lo..hi]));
-                    }
-                }
-                series.extend(
-                    h.index
-                        .iter()
-                        .map(|(id, hs)| (id, Arc::new(hs.key.to_labels()))),
-                );
-            }
-            for part in [flushing, data] {
-                if !part.is_empty() {
-                    memory.push(samples_batch(part)?);
-                }
-            }
-        }
-        series.sort_unstable_by_key(|s| s.0);
-        let mut files = Vec::new();
-        for part in core.file_sets(tenant, start, end) {
-            files.push(SnapshotFile::new(part)?);
-        }
-        Ok(Snapshot {
-            files,
-            memory,
-            series,
-        })
-    }
-}
-
 /// One batch of samples, sorted by (series id, ts).
-fn samples_batch(mut parts: Vec<(SeriesId, &[Sample])>) -> Result<RecordBatch> {
+pub(crate) fn samples_batch(mut parts: Vec<(SeriesId, &[Sample])>) -> Result<RecordBatch> {
     parts.sort_unstable_by_key(|p| p.0);
     let n = parts.iter().map(|p| p.1.len()).sum();
     let (mut ids, mut ts, mut values) = (
@@ -216,6 +158,7 @@ fn series_batch(series: &[(SeriesId, Arc<Labels>)]) -> Result<RecordBatch> {
 
 #[cfg(test)]
 mod tests {
+    use crate::Engine;
     use crate::{EngineConfig, ManualClock, Sample, SeriesSamples, TenantId};
 
     use super::*;

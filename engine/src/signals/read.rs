@@ -3,7 +3,7 @@
 //! prunes files by time, then row groups by their bloom filter on `trace_id`, and decodes
 //! only the rows of the trace.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::ops::Range;
@@ -26,9 +26,8 @@ use crate::signals::bloom::{BLOCK as BLOOM_BLOCK, FileBlooms};
 use crate::signals::meta::SpansFileMeta;
 use crate::signals::store::{NS_PER_MS, SignalStore, StoredRecord};
 use crate::storage::parquet_io::bad;
-use crate::storage::partition::{PARTITION_MS, partition_start};
 use crate::storage::prefetch;
-use crate::{Engine, Error, Result, SnapshotFile, SpanRecord, TenantId, TraceId};
+use crate::{Error, Result, SnapshotFile, SpanRecord, TenantId, TraceId};
 
 /// What one tenant holds of spans or logs in a time range, read consistently: the
 /// committed files whose range meets it (held: compaction or retention cannot delete them
@@ -68,7 +67,7 @@ pub(crate) fn ms_range(start_ns: i64, end_ns: i64) -> (i64, i64) {
     )
 }
 
-fn snapshot<R: StoredRecord>(
+pub(crate) fn snapshot<R: StoredRecord>(
     store: &SignalStore<R>,
     tenant: &TenantId,
     start_ns: i64,
@@ -92,181 +91,6 @@ fn snapshot<R: StoredRecord>(
         files.push(SnapshotFile::new(part)?);
     }
     Ok(SignalSnapshot { files, memory })
-}
-
-impl Engine {
-    /// A [`SignalSnapshot`] of `tenant`'s spans starting in `[start_ns, end_ns]`.
-    pub fn spans_snapshot(
-        &self,
-        tenant: &TenantId,
-        start_ns: i64,
-        end_ns: i64,
-    ) -> Result<SignalSnapshot> {
-        snapshot(&self.core().traces, tenant, start_ns, end_ns)
-    }
-
-    /// A [`SignalSnapshot`] of `tenant`'s log records with their time in
-    /// `[start_ns, end_ns]`.
-    pub fn logs_snapshot(
-        &self,
-        tenant: &TenantId,
-        start_ns: i64,
-        end_ns: i64,
-    ) -> Result<SignalSnapshot> {
-        snapshot(&self.core().logs, tenant, start_ns, end_ns)
-    }
-
-    /// The hour partitions in which `tenant` may hold spans starting in `[start_ns, end_ns]`
-    /// (records in memory, or a committed file whose time range meets the partition), newest
-    /// first, each as its ns range clipped to `[start_ns, end_ns]`. Together they cover every
-    /// span of the range; a search can read them one at a time and stop early.
-    pub fn spans_partitions(
-        &self,
-        tenant: &TenantId,
-        start_ns: i64,
-        end_ns: i64,
-    ) -> Vec<(i64, i64)> {
-        if start_ns > end_ns {
-            return Vec::new();
-        }
-        let store = &self.core().traces;
-        let (start_ms, end_ms) = ms_range(start_ns, end_ns);
-        let mut hours = BTreeSet::new();
-        {
-            let heads = store.lock();
-            if let Some(h) = heads.get(tenant) {
-                let lo = partition_start(start_ms);
-                hours.extend(h.flushing.range(lo..=end_ms).map(|(p, _)| *p));
-                hours.extend(h.parts.range(lo..=end_ms).map(|(p, _)| *p));
-            }
-        }
-        for f in store.file_sets(tenant, start_ms, end_ms) {
-            let last = partition_start(f.entry.max_ts.min(end_ms));
-            let mut p = partition_start(f.entry.min_ts.max(start_ms));
-            while p <= last {
-                hours.insert(p);
-                p = p.saturating_add(PARTITION_MS);
-            }
-        }
-        hours
-            .into_iter()
-            .rev()
-            .map(|p| {
-                let lo = p.saturating_mul(NS_PER_MS);
-                let hi = p
-                    .saturating_add(PARTITION_MS)
-                    .saturating_mul(NS_PER_MS)
-                    .saturating_sub(1);
-                (lo.max(start_ns), hi.min(end_ns))
-            })
-            .filter(|(lo, hi)| lo <= hi)
-            .collect()
-    }
-
-    /// The spans of trace `trace_id` that start in `[start_ns, end_ns]`, from memory and
-    /// files, sorted by start time. Identical copies of a span (a retried export) are
-    /// returned once.
-    pub fn find_trace(
-        &self,
-        tenant: &TenantId,
-        trace_id: TraceId,
-        start_ns: i64,
-        end_ns: i64,
-    ) -> Result<Vec<SpanRecord>> {
-        Ok(self
-            .find_trace_with_stats(tenant, trace_id, start_ns, end_ns)?
-            .0)
-    }
-
-    /// [`Engine::find_trace`], also returning what it read.
-    pub fn find_trace_with_stats(
-        &self,
-        tenant: &TenantId,
-        trace_id: TraceId,
-        start_ns: i64,
-        end_ns: i64,
-    ) -> Result<(Vec<SpanRecord>, TraceLookupStats)> {
-        let mut stats = TraceLookupStats::default();
-        let mut found =
-            self.find_traces_counted(tenant, &[trace_id], start_ns, end_ns, &mut stats)?;
-        Ok((found.pop().unwrap_or_default(), stats))
-    }
-
-    /// [`Engine::find_trace`] of each of `trace_ids` (distinct), in their order, reading
-    /// each file once for all of them (the pages that may hold any of them).
-    pub fn find_traces(
-        &self,
-        tenant: &TenantId,
-        trace_ids: &[TraceId],
-        start_ns: i64,
-        end_ns: i64,
-    ) -> Result<Vec<Vec<SpanRecord>>> {
-        let mut stats = TraceLookupStats::default();
-        self.find_traces_counted(tenant, trace_ids, start_ns, end_ns, &mut stats)
-    }
-
-    fn find_traces_counted(
-        &self,
-        tenant: &TenantId,
-        trace_ids: &[TraceId],
-        start_ns: i64,
-        end_ns: i64,
-        stats: &mut TraceLookupStats,
-    ) -> Result<Vec<Vec<SpanRecord>>> {
-        let store = &self.core().traces;
-        let (start_ms, end_ms) = ms_range(start_ns, end_ns);
-        let slot: HashMap<TraceId, usize> = trace_ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (*id, i))
-            .collect();
-        let mut out: Vec<Vec<SpanRecord>> = vec![Vec::new(); trace_ids.len()];
-        let keep = |s: SpanRecord, out: &mut Vec<Vec<SpanRecord>>| {
-            if (start_ns..=end_ns).contains(&s.start_ns)
-                && let Some(&i) = slot.get(&s.trace_id)
-            {
-                out[i].push(s);
-            }
-        };
-        let parts = store.with_memory(tenant, start_ms, end_ms, |recs| {
-            for s in recs.iter().filter(|s| slot.contains_key(&s.trace_id)) {
-                keep(s.clone(), &mut out);
-            }
-            Ok(())
-        })?;
-        for part in parts {
-            let filter = SignalStore::<SpanRecord>::trace_filter(&part);
-            if let Some(f) = &filter
-                && !trace_ids.iter().any(|id| f.may_hold(id))
-            {
-                // Ruled out by the file's own filter: one block read per id.
-                stats.files += 1;
-                stats.files_skipped += 1;
-                stats.row_groups += f.groups().len();
-                stats.bytes_read += (BLOOM_BLOCK * trace_ids.len()) as u64;
-                continue;
-            }
-            let path = part.samples_path();
-            let blooms = store.blooms(&part, filter.as_deref())?;
-            // Read from the disk along with the bloom blocks below, not after them.
-            blooms.read_tail_ahead();
-            if trace_ids.iter().all(|id| blooms.candidates(id).is_empty()) {
-                // Counted as a lookup that skipped the file, without reading its footer.
-                read_traces(&path, None, &blooms, trace_ids, stats, None)?;
-                continue;
-            }
-            let meta = store.file_meta(&part)?;
-            for s in read_traces(&path, Some(&meta), &blooms, trace_ids, stats, None)? {
-                keep(s, &mut out);
-            }
-        }
-        for spans in &mut out {
-            spans.sort_by_key(|s| (s.start_ns, s.span_id));
-            // A span sent twice (a client retry) is stored twice; show it once.
-            spans.dedup();
-        }
-        Ok(out)
-    }
 }
 
 /// Byte ranges of a file: (offset, length).
@@ -594,6 +418,7 @@ fn matching_rows(
 
 #[cfg(test)]
 mod tests {
+    use crate::Engine;
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     use std::path::PathBuf;

@@ -28,7 +28,7 @@ use crate::signals::shared_lists::{SharedLists, Sharer};
 use crate::signals::spans::trace_filter::TraceFilter;
 use crate::storage::partition::{PartFile, partition_start};
 use crate::wal::spans_logs::{self, WalRecord};
-use crate::{Engine, Limits, Result, SignalOutcome, SignalReject, TenantId};
+use crate::{Limits, Result, SignalOutcome, SignalReject, TenantId};
 
 /// Committed file sets per tenant, oldest flush first.
 pub(crate) type FileMap = HashMap<TenantId, Vec<Arc<PartFile>>>;
@@ -665,27 +665,6 @@ impl Core {
             t.wait()?;
         }
         Ok(outcome)
-    }
-}
-
-impl Engine {
-    /// [`Engine::write_spans`] taking the spans by value, which saves copying each one
-    /// (what the OTLP receivers use).
-    pub fn write_spans_owned(
-        &self,
-        tenant: &TenantId,
-        spans: Vec<SpanRecord>,
-    ) -> Result<SignalOutcome> {
-        self.core().write_signal(&self.core().traces, tenant, spans)
-    }
-
-    /// [`Engine::write_logs`] taking the records by value.
-    pub fn write_logs_owned(
-        &self,
-        tenant: &TenantId,
-        logs: Vec<LogRecord>,
-    ) -> Result<SignalOutcome> {
-        self.core().write_signal(&self.core().logs, tenant, logs)
     }
 }
 

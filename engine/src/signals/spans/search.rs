@@ -29,10 +29,9 @@ use parquet::arrow::arrow_reader::{
 use parquet::file::statistics::Statistics;
 
 use crate::signals::meta::SpansFileMeta;
-use crate::signals::read::ms_range;
 use crate::storage::parquet_io::bad;
 use crate::storage::prefetch;
-use crate::{Engine, Error, Result, SpanRecord, TenantId, TraceId};
+use crate::{Error, Result, SpanRecord, TraceId};
 
 /// What a trace search matches: spans of `service`, of `operation` when given, with
 /// `duration_ns` (end minus start, saturating) within the bounds given (inclusive).
@@ -53,7 +52,7 @@ impl SpanSearch {
         self.min_duration_ns.is_none_or(|m| d >= m) && self.max_duration_ns.is_none_or(|m| d <= m)
     }
 
-    fn matches(&self, s: &SpanRecord, start_ns: i64, end_ns: i64) -> bool {
+    pub(crate) fn matches(&self, s: &SpanRecord, start_ns: i64, end_ns: i64) -> bool {
         (start_ns..=end_ns).contains(&s.start_ns)
             && s.service_name == self.service
             && self.operation.as_ref().is_none_or(|o| s.name == *o)
@@ -74,93 +73,27 @@ const FIRST_CHUNK: usize = 64;
 
 /// Where a match is: a record in memory (its id known) or a row of a file.
 #[derive(Debug, Clone, Copy)]
-enum At {
+pub(crate) enum At {
     Memory(TraceId),
     File { file: usize, row: u64 },
 }
 
-impl Engine {
-    /// The first `limit` traces of `tenant` by their newest span that matches `search` and
-    /// starts in `[start_ns, end_ns]` (descending; ties by trace id ascending), each with
-    /// that span's start (ns). Reads memory and the committed files of the range; scans
-    /// the files on up to `threads` threads.
-    pub fn search_traces(
-        &self,
-        tenant: &TenantId,
-        search: &SpanSearch,
-        start_ns: i64,
-        end_ns: i64,
-        limit: usize,
-        threads: usize,
-    ) -> Result<Vec<(TraceId, i64)>> {
-        if start_ns > end_ns || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let store = &self.core().traces;
-        let (start_ms, end_ms) = ms_range(start_ns, end_ns);
-        let mut matches: Vec<(i64, At)> = Vec::new();
-        let parts = store.with_memory(tenant, start_ms, end_ms, |recs| {
-            matches.extend(
-                recs.iter()
-                    .filter(|s| search.matches(s, start_ns, end_ns))
-                    .map(|s| (s.start_ns, At::Memory(s.trace_id))),
-            );
-            Ok(())
-        })?;
-        let files = parts
-            .iter()
-            .map(|p| Ok((p.samples_path(), store.file_meta(p)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let units = units(&files, search, start_ns, end_ns)?;
-        // Row groups in waves, newest first, until no row group left can change the answer.
-        let mut done: usize = 0;
-        loop {
-            let end = if done == 0 {
-                first_wave(&units, threads)
-            } else {
-                done.saturating_mul(2).min(units.len())
-            };
-            matches.extend(scan_units(
-                &files,
-                &units[done..end],
-                search,
-                start_ns,
-                end_ns,
-                threads,
-            )?);
-            done = end;
-            // Newest first; equal times in any order (ranking reads every tie, below).
-            matches.sort_unstable_by_key(|m| std::cmp::Reverse(m.0));
-            // `parts` holds the files until the ranking has read their ids.
-            let ranked = rank(&files, &matches, limit)?;
-            // Every match not scanned starts at or before `bound`: once the `limit`-th
-            // trace's newest match is after it, none of them can enter the answer or move
-            // a trace in it (each trace in it keeps its newest match).
-            let settled = match units.get(done) {
-                None => true,
-                Some(next) => {
-                    ranked.len() >= limit && ranked.last().is_some_and(|r| r.1 > next.max_start)
-                }
-            };
-            if settled {
-                drop(parts);
-                return Ok(ranked);
-            }
-        }
-    }
-}
-
 /// A row group to scan: its file, its place, and the newest start its statistics allow.
 #[derive(Debug, Clone, Copy)]
-struct Unit {
+pub(crate) struct Unit {
     file: usize,
     group: Group,
-    max_start: i64,
+    pub(crate) max_start: i64,
 }
 
 /// The row groups of `files` that may hold a match, newest first (by the newest start
 /// their statistics allow).
-fn units(files: &[ScanFile], search: &SpanSearch, start_ns: i64, end_ns: i64) -> Result<Vec<Unit>> {
+pub(crate) fn units(
+    files: &[ScanFile],
+    search: &SpanSearch,
+    start_ns: i64,
+    end_ns: i64,
+) -> Result<Vec<Unit>> {
     let mut out = Vec::new();
     for (f, (path, meta)) in files.iter().enumerate() {
         for (group, range) in row_groups(path, meta, search, start_ns, end_ns)? {
@@ -180,7 +113,7 @@ fn units(files: &[ScanFile], search: &SpanSearch, start_ns: i64, end_ns: i64) ->
 /// thread if more. (Not "the row groups meeting the newest one's time range": a
 /// compacted file's merged row groups hold the tails of every flush, so they meet the
 /// whole hour.)
-fn first_wave(units: &[Unit], threads: usize) -> usize {
+pub(crate) fn first_wave(units: &[Unit], threads: usize) -> usize {
     FIRST_WAVE.max(threads).min(units.len())
 }
 
@@ -201,7 +134,7 @@ fn scan(
 }
 
 /// The matches in row groups `units`: (start ns, where).
-fn scan_units(
+pub(crate) fn scan_units(
     files: &[ScanFile],
     units: &[Unit],
     search: &SpanSearch,
@@ -485,7 +418,11 @@ fn scan_groups(
 
 /// The first `limit` traces of `matches` (sorted newest first), reading the trace ids of
 /// file rows in growing chunks from the front.
-fn rank(files: &[ScanFile], matches: &[(i64, At)], limit: usize) -> Result<Vec<(TraceId, i64)>> {
+pub(crate) fn rank(
+    files: &[ScanFile],
+    matches: &[(i64, At)],
+    limit: usize,
+) -> Result<Vec<(TraceId, i64)>> {
     let mut ids: Vec<TraceId> = Vec::new();
     let mut chunk = limit.max(FIRST_CHUNK);
     while !complete(matches, &ids, limit) {
@@ -644,6 +581,7 @@ fn read_ids(
 
 #[cfg(test)]
 mod tests {
+    use crate::{Engine, TenantId};
     use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
     use super::*;
