@@ -1,7 +1,11 @@
 //! The [`Engine`] handle: open (with WAL replay), write, read, close.
 
+pub(crate) mod compact;
+pub(crate) mod flush;
+pub(crate) mod maintenance;
 pub(crate) mod replay;
 pub(crate) mod telemetry;
+pub(crate) mod write;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

@@ -16,29 +16,20 @@
 //! 2 and 3): their files are deleted and their samples come back from the WAL, which is only
 //! truncated after 3. WAL records below the marker are skipped: their samples are in files.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
-use std::sync::atomic::Ordering;
+use tracing::warn;
 
-use tracing::{error, info, warn};
-
-use crate::core::Core;
-use crate::core::telemetry::Timer;
-use crate::metrics::index::PartIndex;
 use crate::model::records::{LogRecord, SpanRecord};
-use crate::model::series::{IdMap, SeriesId};
+use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
 use crate::signal::Signal;
-use crate::signals::store::{FileMap, SignalStore, SignalTaken};
-use crate::storage::partition::{
-    self, FileEntry, Flushed, Manifest, PartFile, create_dir_durable, partition_dir,
-    partition_start,
-};
+use crate::signals::store::{FileMap, SignalTaken};
+use crate::storage::partition::{self, FileEntry, Manifest, PartFile};
 use crate::storage::retention;
-use crate::{Error, Result, Sample, TenantId, storage::parquet_io};
+use crate::{Error, Result, Sample, TenantId};
 
 /// What a flush did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -69,299 +60,24 @@ pub enum FlushStop {
     Never,
 }
 
-const MARKER: &str = "FLUSHED";
+pub(crate) const MARKER: &str = "FLUSHED";
 
 /// One partition's runs of samples (borrowed from the cut, each in time order, the runs in
 /// id order) and the series they belong to.
-type PartRows<'a> = (Vec<(SeriesId, &'a [Sample])>, Vec<(SeriesId, SeriesKey)>);
+pub(crate) type PartRows<'a> = (Vec<(SeriesId, &'a [Sample])>, Vec<(SeriesId, SeriesKey)>);
 
 type Taken = Vec<(TenantId, Vec<(SeriesId, SeriesKey, Arc<Vec<Sample>>)>)>;
 
 /// What a flush cut took from memory: samples, spans and log records.
-struct Cut {
-    metrics: Taken,
-    spans: SignalTaken<SpanRecord>,
-    logs: SignalTaken<LogRecord>,
+pub(crate) struct Cut {
+    pub(crate) metrics: Taken,
+    pub(crate) spans: SignalTaken<SpanRecord>,
+    pub(crate) logs: SignalTaken<LogRecord>,
 }
 
 impl Cut {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.metrics.is_empty() && self.spans.is_empty() && self.logs.is_empty()
-    }
-}
-
-impl Core {
-    /// See [`crate::Engine::flush`]. A failure poisons the engine.
-    pub(crate) fn flush_until(&self, stop: FlushStop) -> Result<FlushStats> {
-        let _one_at_a_time = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let result = self.flush_locked(stop);
-        if let Err(e) = &result {
-            let reason = format!("flush failed: {e}");
-            if self.poisoned.set(reason.clone()).is_ok() {
-                error!(error = %e, "flush failed; the engine refuses writes until reopened");
-            }
-        }
-        result
-    }
-
-    fn flush_locked(&self, stop: FlushStop) -> Result<FlushStats> {
-        let timer = Timer::start(&self.latency.flush);
-        let (cut, boundary) = self.cut()?;
-        if cut.is_empty() {
-            timer.discard(); // nothing to flush is not a flush
-            return Ok(FlushStats::default());
-        }
-        match self.write_and_commit(&cut, boundary, stop) {
-            Ok(stats) => {
-                drop(cut);
-                self.traces.prune_shared();
-                self.logs.prune_shared();
-                Ok(stats)
-            }
-            Err(e) => {
-                // Nothing committed: give the samples back to the heads (the WAL still has
-                // them too) so reads keep seeing them, and let their age count again.
-                self.oldest_unflushed
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert_with(Instant::now);
-                self.traces.restore();
-                self.logs.restore();
-                for (tenant, _) in &cut.metrics {
-                    let head = self.head(tenant);
-                    for mut h in head.lock_all() {
-                        for (id, samples) in std::mem::take(&mut h.flushing) {
-                            if let Some(series) = h.index.get_mut(id) {
-                                for s in samples.iter() {
-                                    series.buf.restore(*s);
-                                }
-                            }
-                        }
-                    }
-                }
-                Err(e)
-            }
-        }
-    }
-
-    fn cut(&self) -> Result<(Cut, u64)> {
-        let heads = self.heads_sorted();
-        // No write is between placing and logging its samples (the gates), and every shard
-        // of every tenant is held, in order.
-        let gates: Vec<_> = heads
-            .iter()
-            .map(|(_, h)| h.gate.write().unwrap_or_else(|p| p.into_inner()))
-            .collect();
-        let mut guards: Vec<_> = heads.iter().map(|(_, h)| h.lock_all()).collect();
-        let mut taken = Vec::new();
-        for ((tenant, _), shards) in heads.iter().zip(guards.iter_mut()) {
-            let mut series = Vec::new();
-            for h in shards.iter_mut() {
-                let h = &mut **h;
-                h.next_wal_epoch();
-                for (id, s) in h
-                    .index
-                    .iter_mut()
-                    .filter(|(_, s)| !s.buf.samples.is_empty())
-                {
-                    // Taking the Vec frees the head's share of the memory once written.
-                    let samples = Arc::new(s.buf.take_samples());
-                    h.flushing.insert(id, samples.clone());
-                    series.push((id, s.key.clone(), samples));
-                }
-            }
-            if !series.is_empty() {
-                taken.push((tenant.clone(), series));
-            }
-        }
-        // After the head shards' locks (the order every cut takes them in; writers of spans
-        // and logs take only their store's lock).
-        let mut span_heads = self.traces.lock();
-        let mut log_heads = self.logs.lock();
-        let mut cut = Cut {
-            metrics: taken,
-            spans: SignalStore::cut(&mut span_heads),
-            logs: SignalStore::cut(&mut log_heads),
-        };
-        let boundary = if cut.is_empty() { 0 } else { self.wal.sync()? };
-        // Everything in memory is now taken (writers wait on these locks): the age clock
-        // restarts with the next accepted write, so an idle engine stops flushing.
-        *self
-            .oldest_unflushed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = None;
-        drop((span_heads, log_heads));
-        drop(guards);
-        drop(gates);
-        // In id order (outside the locks), so each partition's rows come out sorted by
-        // (id, ts) without sorting the rows: each series' samples are in time order already.
-        for (_, series) in &mut cut.metrics {
-            series.sort_unstable_by_key(|(id, _, _)| *id);
-        }
-        Ok((cut, boundary))
-    }
-
-    fn write_and_commit(&self, cut: &Cut, boundary: u64, stop: FlushStop) -> Result<FlushStats> {
-        let taken = &cut.metrics;
-        let mut stats = FlushStats {
-            flushed_below_lsn: boundary,
-            ..FlushStats::default()
-        };
-        let mut published = Vec::new();
-        for (tenant, series) in taken {
-            // Runs and series per partition, rows sorted by (series id, ts): the series are
-            // in id order (`cut`), the samples of each in time order. The runs borrow the
-            // cut's samples, so a flush holds one bounded batch per file being written, not
-            // a copy of everything it writes.
-            let mut parts: BTreeMap<i64, PartRows<'_>> = BTreeMap::new();
-            for (id, key, samples) in series {
-                // One run of samples per partition (they are in time order).
-                let mut rest = &samples[..];
-                while let Some(first) = rest.first() {
-                    let p = partition_start(first.ts);
-                    let n = rest.partition_point(|s| partition_start(s.ts) == p);
-                    let part = parts.entry(p).or_default();
-                    part.0.push((*id, &rest[..n]));
-                    part.1.push((*id, key.clone()));
-                    rest = &rest[n..];
-                }
-            }
-            for (start, (runs, defs)) in parts {
-                debug_assert!(runs.is_sorted_by_key(|(id, _)| *id));
-                debug_assert!(defs.is_sorted_by_key(|(id, _)| *id));
-                let dir = partition_dir(&self.dir, tenant, start);
-                create_dir_durable(&dir)?;
-                // Every run is non-empty and in time order.
-                let first = runs.iter().filter_map(|(_, r)| r.first()).map(|s| s.ts);
-                let last = runs.iter().filter_map(|(_, r)| r.last()).map(|s| s.ts);
-                let mut entry = FileEntry {
-                    flush: boundary,
-                    samples: format!("samples-{boundary}.parquet"),
-                    series: format!("series-{boundary}.parquet"),
-                    index: format!("index-{boundary}.parquet"),
-                    rows: runs.iter().map(|(_, r)| r.len() as u64).sum(),
-                    min_ts: first.min().unwrap_or(start),
-                    max_ts: last.max().unwrap_or(start),
-                    bytes: 0,
-                    flushes: 1,
-                };
-                entry.bytes += parquet_io::write_sample_runs(&dir.join(&entry.samples), &runs)?;
-                entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
-                entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
-                stats.bytes += entry.bytes;
-                stats.files += 3;
-                stats.samples += entry.rows;
-                partition::add_to_manifest_version(&dir, &entry, partition::METRICS_FORMAT)?;
-                published.push((tenant.clone(), Arc::new(PartFile::new(dir, entry))));
-            }
-        }
-        let spans = self.write_signal_parts(&cut.spans, boundary, &mut stats)?;
-        let logs = self.write_signal_parts(&cut.logs, boundary, &mut stats)?;
-        if stop == FlushStop::BeforeCommit {
-            return Ok(stats);
-        }
-        let metrics = partition::metrics_dir(&self.dir);
-        create_dir_durable(&metrics)?;
-        partition::write_json(
-            &metrics.join(MARKER),
-            &Flushed {
-                flushed_below_lsn: boundary,
-            },
-        )?;
-        if stop == FlushStop::BeforeTruncate {
-            return Ok(stats);
-        }
-        {
-            let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
-            for (tenant, f) in published {
-                files.entry(tenant).or_default().push(f);
-            }
-        }
-        for (tenant, _) in taken {
-            // A new map, not `clear()`: a cleared map keeps its table (17 B per series).
-            for mut h in self.head(tenant).lock_all() {
-                h.flushing = IdMap::default();
-            }
-        }
-        self.traces.finish(spans, &cut.spans);
-        self.logs.finish(logs, &cut.logs);
-        self.head_samples.fetch_sub(
-            stats.samples.min(self.head_samples.load(Ordering::Relaxed)),
-            Ordering::Relaxed,
-        );
-        self.wal.truncate_below(boundary)?;
-        self.flushed_below.store(boundary, Ordering::Release);
-        info!(
-            samples = stats.samples,
-            spans = stats.spans,
-            logs = stats.logs,
-            files = stats.files,
-            bytes = stats.bytes,
-            flushed_below_lsn = boundary,
-            "flushed head to Parquet"
-        );
-        Ok(stats)
-    }
-
-    /// After a final flush: if no record was written since, starts a new WAL segment and
-    /// drops the old ones, so a clean shutdown leaves no flushed records to read at the next
-    /// open. Records written since the flush (none, once writers are stopped) keep the tail.
-    pub(crate) fn release_flushed_wal(&self) -> Result<()> {
-        let below = self.flushed_below.load(Ordering::Acquire);
-        if below == 0 || below != self.wal.next_lsn() {
-            return Ok(());
-        }
-        self.wal.rotate()?;
-        self.wal.truncate_below(below)?;
-        Ok(())
-    }
-
-    /// Loads committed partitions (series into the index, files for readers), deletes the
-    /// files of uncommitted flushes, and returns the LSN below which the WAL is flushed.
-    pub(crate) fn load_partitions(&self) -> Result<u64> {
-        let marker: Flushed =
-            partition::read_json(&partition::metrics_dir(&self.dir).join(MARKER))?;
-        let committed_below = marker.flushed_below_lsn;
-        let mut files: HashMap<TenantId, Vec<Arc<PartFile>>> = HashMap::new();
-        for (tenant, dir, version, entries) in
-            committed_sets(&self.dir, Signal::Metrics, committed_below)?
-        {
-            if version != partition::METRICS_FORMAT {
-                return Err(Error::DataFormat {
-                    path: dir.join("manifest.json"),
-                    found: version,
-                    expected: partition::METRICS_FORMAT,
-                });
-            }
-            let head = self.head(&tenant);
-            for entry in entries {
-                let series = parquet_io::read_series_keys(&dir.join(&entry.series))?;
-                for (id, key) in series {
-                    if head.shard_for(id).index.restore(id, key.bytes()).is_none() {
-                        return Err(Error::Io {
-                            path: dir.join(&entry.series),
-                            source: std::io::Error::new(
-                                std::io::ErrorKind::InvalidData,
-                                format!("series id {id} is stored for two label sets"),
-                            ),
-                        });
-                    }
-                }
-                files
-                    .entry(tenant.clone())
-                    .or_default()
-                    .push(Arc::new(PartFile::new(dir.clone(), entry)));
-            }
-        }
-        *self.traces.files.write().unwrap_or_else(|p| p.into_inner()) =
-            signal_files(&self.dir, Signal::Traces, committed_below)?;
-        *self.logs.files.write().unwrap_or_else(|p| p.into_inner()) =
-            signal_files(&self.dir, Signal::Logs, committed_below)?;
-        for list in files.values_mut() {
-            list.sort_by_key(|f| f.entry.flush);
-        }
-        *self.files.write().unwrap_or_else(|p| p.into_inner()) = files;
-        Ok(committed_below)
     }
 }
 
@@ -372,7 +88,11 @@ type CommittedSets = (TenantId, PathBuf, u32, Vec<FileEntry>);
 /// flushes above `committed_below` are forgotten and their files deleted (the WAL still
 /// holds their records), as are files no manifest lists; emptied or dropped partitions are
 /// cleaned up and left out.
-fn committed_sets(root: &Path, signal: Signal, committed_below: u64) -> Result<Vec<CommittedSets>> {
+pub(crate) fn committed_sets(
+    root: &Path,
+    signal: Signal,
+    committed_below: u64,
+) -> Result<Vec<CommittedSets>> {
     let mut out = Vec::new();
     for (tenant, dir) in partition::list_signal_partitions(root, signal)? {
         let manifest_path = dir.join("manifest.json");
@@ -396,7 +116,7 @@ fn committed_sets(root: &Path, signal: Signal, committed_below: u64) -> Result<V
 }
 
 /// The committed file sets of a span or log signal, by tenant, oldest flush first.
-fn signal_files(root: &Path, signal: Signal, committed_below: u64) -> Result<FileMap> {
+pub(crate) fn signal_files(root: &Path, signal: Signal, committed_below: u64) -> Result<FileMap> {
     let mut files = FileMap::new();
     for (tenant, dir, _version, entries) in committed_sets(root, signal, committed_below)? {
         let list = files.entry(tenant).or_default();

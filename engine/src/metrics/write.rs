@@ -6,13 +6,9 @@ use std::collections::HashMap;
 use strata_wal::Ticket;
 
 use crate::core::Core;
-use crate::metrics::head::{
-    Placement, SHARDS, TenantHead, TokenBucket, activate, relock, shard_of,
-};
+use crate::metrics::head::{Placement, SHARDS, TenantHead, activate};
 use crate::metrics::raw_keys::KnownSeries;
-use crate::model::series;
 use crate::model::series_key::{PreparedBatch, SeriesKey};
-use crate::wal::pending::PendingWrite;
 use crate::wal::{self, SamplesRecord};
 use crate::{
     Error, Labels, Limits, RejectReason, Result, Sample, SeriesSamples, TenantId, WriteOutcome,
@@ -78,7 +74,7 @@ impl<'a> SeriesInput for KeyedSeries<'a> {
 }
 
 /// A series of a write after the checks outside the locks.
-enum Prep {
+pub(crate) enum Prep {
     /// Resolved from its raw key.
     Known(crate::model::series::SeriesId),
     /// Labels validated and canonicalised.
@@ -105,142 +101,9 @@ impl<'a> SeriesInput for SeriesRef<'a> {
     }
 }
 
-impl Core {
-    /// Writes samples for `tenant`. Returns once the accepted samples are durable (per the
-    /// WAL's durability mode), with exact counts of what was accepted, duplicated and
-    /// rejected by reason. Rejected samples are never stored; the rest of the batch is.
-    ///
-    /// The series are placed shard by shard of the tenant's head (`head.rs`), holding the
-    /// tenant's flush gate for reading throughout. Series definitions a shard logs (new
-    /// series, or first use since a flush cut) are submitted to the WAL under that shard's
-    /// lock, so the WAL holds a definition before any record that uses it; the samples go
-    /// in one record submitted after the last shard, still inside the gate, so a flush cut
-    /// (which takes the gate for writing) sees each write either wholly placed and logged
-    /// or not at all. Only the last record's ack is waited for: the WAL acks in order.
-    ///
-    /// An `Err` means nothing of this call was acknowledged (the WAL failed and the engine
-    /// is poisoned until reopened).
-    pub(crate) fn write<S: SeriesInput>(
-        &self,
-        tenant: &TenantId,
-        batch: &[S],
-    ) -> Result<WriteOutcome> {
-        self.submit(tenant, batch)?.wait()
-    }
-
-    /// [`Core::write`] up to the WAL submission: the samples are placed and their record is
-    /// queued; the caller waits for the acknowledgement.
-    pub(crate) fn submit<S: SeriesInput>(
-        &self,
-        tenant: &TenantId,
-        batch: &[S],
-    ) -> Result<PendingWrite<WriteOutcome>> {
-        self.admit()?;
-        let window = self.config.window_ms();
-        let limits = self.config.limits_for(tenant);
-        let mut outcome = WriteOutcome::default();
-        let head = self.head(tenant);
-        if let Some(k) = batch
-            .iter()
-            .filter_map(|ss| ss.known())
-            .find(|k| !head.owns(*k))
-        {
-            return Err(Error::ForeignSeries { id: k.id });
-        }
-        // Outside the locks: validate and canonicalise every label set into one buffer,
-        // and hash it. No allocation per series.
-        let mut keys = PreparedBatch::default();
-        let mut prepared = Vec::with_capacity(batch.len());
-        let mut want = 0u64;
-        for ss in batch.iter().filter(|ss| !ss.samples().is_empty()) {
-            let n = ss.samples().len() as u64;
-            let (p, shard) = match ss.known() {
-                Some(k) => (Prep::Known(k.id), shard_of(k.id)),
-                None => match keys.prepare(ss.pairs(), limits, series::series_id) {
-                    Ok(p) => {
-                        let shard = shard_of(p.hash);
-                        (Prep::Labels(p), shard)
-                    }
-                    Err(reason) => {
-                        outcome.reject(reason, n, || label_message(reason, ss.pairs(), limits));
-                        continue;
-                    }
-                },
-            };
-            want += n;
-            prepared.push((shard, ss, p));
-        }
-        // Shard by shard, in batch order within each (a counting sort).
-        let prepared = by_shard(prepared, |(shard, _, _)| *shard);
-        let now = self.clock.now_ms();
-        head.sweep(now, limits.active_window_ms());
-        // The rate limit's tokens for the whole batch, taken at once; what the series
-        // limits leave unused goes back.
-        let mut tokens = {
-            let mut bucket = relock(&head.bucket);
-            bucket
-                .get_or_insert_with(|| TokenBucket::full(limits.ingest_burst, now))
-                .take(want, now, limits.ingest_rate, limits.ingest_burst)
-        };
-        let mut place = Placer {
-            tenant,
-            limits,
-            window,
-            now,
-            retention_cutoff: now.saturating_sub(limits.retention_ms()),
-            head: &head,
-            keys: &keys,
-            outcome: &mut outcome,
-            tokens: &mut tokens,
-            learnt: Vec::new(),
-            rec: SamplesRecord {
-                tenant: tenant.clone(),
-                new_series: Vec::new(),
-                samples: Vec::new(),
-            },
-        };
-        let mut last = None;
-        let start = head.start_shard();
-        let runs: Vec<&[_]> = prepared.chunk_by(|a, b| a.0 == b.0).collect();
-        let first = runs.partition_point(|run| run[0].0 < start);
-        {
-            let _gate = head.gate.read().unwrap_or_else(|p| p.into_inner());
-            for run in runs[first..].iter().chain(&runs[..first]) {
-                if let Some(t) = place.shard(self, run)? {
-                    last = Some(t);
-                }
-            }
-            if !place.rec.samples.is_empty() {
-                place.rec.new_series.clear();
-                last = Some(self.wal.submit([wal::encode(&place.rec)])?);
-            }
-        }
-        let learnt = std::mem::take(&mut place.learnt);
-        if tokens > 0
-            && let Some(b) = relock(&head.bucket).as_mut()
-        {
-            b.give_back(tokens, limits.ingest_burst);
-        }
-        if !learnt.is_empty() {
-            let mut raw = head.raw_keys.write().unwrap_or_else(|p| p.into_inner());
-            for (key, id) in learnt {
-                raw.insert(key, id);
-            }
-        }
-        if !outcome.rejected.is_empty() {
-            let mut rejected = relock(&head.rejected);
-            for (reason, n) in &outcome.rejected {
-                *rejected.entry(*reason).or_default() += n;
-            }
-        }
-        self.note_accepted(outcome.accepted);
-        Ok(PendingWrite::new(outcome, last))
-    }
-}
-
 /// `items` grouped by `shard`, stably (a counting sort: a comparison sort of a 1,000-series
 /// write cost 4% of ingest).
-fn by_shard<T>(items: Vec<T>, shard: impl Fn(&T) -> usize) -> Vec<T> {
+pub(crate) fn by_shard<T>(items: Vec<T>, shard: impl Fn(&T) -> usize) -> Vec<T> {
     let mut starts = [0usize; SHARDS + 1];
     for item in &items {
         starts[shard(item) + 1] += 1;
@@ -258,29 +121,29 @@ fn by_shard<T>(items: Vec<T>, shard: impl Fn(&T) -> usize) -> Vec<T> {
 }
 
 /// The part of a write that runs under shard locks, one shard at a time.
-struct Placer<'w, 'b> {
-    tenant: &'w TenantId,
-    limits: &'w Limits,
-    window: i64,
-    now: i64,
-    retention_cutoff: i64,
-    head: &'w TenantHead,
-    keys: &'w PreparedBatch,
-    outcome: &'w mut WriteOutcome,
+pub(crate) struct Placer<'w, 'b> {
+    pub(crate) tenant: &'w TenantId,
+    pub(crate) limits: &'w Limits,
+    pub(crate) window: i64,
+    pub(crate) now: i64,
+    pub(crate) retention_cutoff: i64,
+    pub(crate) head: &'w TenantHead,
+    pub(crate) keys: &'w PreparedBatch,
+    pub(crate) outcome: &'w mut WriteOutcome,
     /// Rate-limit tokens left for this write.
-    tokens: &'w mut u64,
+    pub(crate) tokens: &'w mut u64,
     /// Raw keys of series placed through their labels, to remember after the shards.
-    learnt: Vec<(&'b [u8], crate::model::series::SeriesId)>,
+    pub(crate) learnt: Vec<(&'b [u8], crate::model::series::SeriesId)>,
     /// The write's record: every shard's accepted samples, and the current shard's new
     /// definitions.
-    rec: SamplesRecord,
+    pub(crate) rec: SamplesRecord,
 }
 
 impl<'w, 'b> Placer<'w, 'b> {
     /// Places `run` (series of one shard) under that shard's lock and submits the series
     /// definitions it logs, still under it. Returns that record's ticket, if one was
     /// logged.
-    fn shard<S: SeriesInput>(
+    pub(crate) fn shard<S: SeriesInput>(
         &mut self,
         core: &Core,
         run: &[(usize, &'b S, Prep)],
@@ -445,17 +308,6 @@ impl<'w, 'b> Placer<'w, 'b> {
     }
 }
 
-impl Core {
-    /// Raw label keys -> known series, under the tenant's raw key map's read lock.
-    pub(crate) fn known_series(
-        &self,
-        tenant: &TenantId,
-        keys: &[&[u8]],
-    ) -> Vec<Option<KnownSeries>> {
-        self.head(tenant).known_series(keys)
-    }
-}
-
 fn series_message(reason: RejectReason, labels: &Labels, limits: &Limits) -> String {
     match reason {
         RejectReason::SeriesLimit => format!(
@@ -470,7 +322,7 @@ fn series_message(reason: RejectReason, labels: &Labels, limits: &Limits) -> Str
     }
 }
 
-fn label_message<L: AsRef<str>>(
+pub(crate) fn label_message<L: AsRef<str>>(
     reason: RejectReason,
     labels: &[(L, L)],
     limits: &Limits,

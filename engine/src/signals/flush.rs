@@ -4,17 +4,12 @@
 //! `flush.rs`; this is the write step for the two record signals.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use crate::core::Core;
 use crate::model::records::{LogRecord, SpanRecord};
 use crate::signal::Signal;
-use crate::signals::store::{NS_PER_MS, SignalTaken, StoredRecord};
+use crate::signals::store::StoredRecord;
 use crate::storage::parquet_io::DurableWriter;
-use crate::storage::partition::{
-    self, FileEntry, PartFile, create_dir_durable, signal_partition_dir,
-};
-use crate::{FlushStats, Result, TenantId, storage::parquet_io};
+use crate::{Result, storage::parquet_io};
 
 /// The columns files of `signal` are sorted by, ascending. Flushes sort by it, and
 /// compaction merges flush files by it (`signal_compact.rs`), so both must use this.
@@ -105,59 +100,6 @@ pub(crate) fn write_sorted_arrow<R: StoredRecord>(
     match writer {
         Some(w) => w.finish(),
         None => Err(parquet_io::bad(path, "no rows to write")),
-    }
-}
-
-impl Core {
-    /// Writes the files of the partitions a cut took (not yet committed); returns them for
-    /// publishing once the commit marker is written.
-    pub(crate) fn write_signal_parts<R: StoredRecord + FlushOrder>(
-        &self,
-        taken: &SignalTaken<R>,
-        boundary: u64,
-        stats: &mut FlushStats,
-    ) -> Result<Vec<(TenantId, Arc<PartFile>)>> {
-        let mut published = Vec::new();
-        for (tenant, start, part) in taken {
-            if part.is_empty() {
-                continue;
-            }
-            let mut rows: Vec<&R> = part.iter().collect();
-            // Sorted as Arrow sorts, which is the order compaction's merge compares in.
-            R::sort_rows(&mut rows);
-            let dir = signal_partition_dir(&self.dir, R::SIGNAL, tenant, *start);
-            create_dir_durable(&dir)?;
-            let name = format!("{}-{boundary}.parquet", R::FILE_PREFIX);
-            let bytes = write_sorted(&dir.join(&name), &rows, FLUSH_BATCH_ROWS)?;
-            if R::SIGNAL == Signal::Traces {
-                // Before the manifest lists the file: a lookup never meets it without one.
-                crate::signals::spans::trace_filter::build(&dir.join(&name))?;
-            }
-            let (min_ns, max_ns) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
-                (lo.min(r.time_ns()), hi.max(r.time_ns()))
-            });
-            let entry = FileEntry {
-                flush: boundary,
-                samples: name,
-                series: String::new(),
-                index: String::new(),
-                rows: rows.len() as u64,
-                // Milliseconds, widened to whole ms so they cover every record.
-                min_ts: min_ns.div_euclid(NS_PER_MS),
-                max_ts: max_ns.div_euclid(NS_PER_MS) + i64::from(max_ns.rem_euclid(NS_PER_MS) != 0),
-                bytes,
-                flushes: 1,
-            };
-            partition::add_to_manifest(&dir, &entry)?;
-            stats.files += 1;
-            stats.bytes += bytes;
-            match R::SIGNAL {
-                Signal::Traces => stats.spans += entry.rows,
-                _ => stats.logs += entry.rows,
-            }
-            published.push((tenant.clone(), Arc::new(PartFile::new(dir, entry))));
-        }
-        Ok(published)
     }
 }
 

@@ -6,7 +6,6 @@
 //! every store's lock (after the metrics heads' locks) before its WAL sync, so the flush
 //! boundary covers exactly the records it takes, as for samples (`flush.rs`).
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +14,6 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use arrow::record_batch::RecordBatch;
 use tracing::warn;
 
-use crate::core::Core;
 use crate::metrics::head::TokenBucket;
 use crate::model::anyvalue::Attributes;
 use crate::model::records::{LogRecord, Scope, SpanRecord};
@@ -27,8 +25,8 @@ use crate::signals::meta::SpansFileMeta;
 use crate::signals::shared_lists::{SharedLists, Sharer};
 use crate::signals::spans::trace_filter::TraceFilter;
 use crate::storage::partition::{PartFile, partition_start};
-use crate::wal::spans_logs::{self, WalRecord};
-use crate::{Limits, Result, SignalOutcome, SignalReject, TenantId};
+use crate::wal::spans_logs::WalRecord;
+use crate::{Limits, Result, SignalReject, TenantId};
 
 /// Committed file sets per tenant, oldest flush first.
 pub(crate) type FileMap = HashMap<TenantId, Vec<Arc<PartFile>>>;
@@ -198,14 +196,14 @@ impl<R> Part<R> {
     }
 
     /// Appends every record of `newer`.
-    fn append(&mut self, newer: Part<R>) {
+    pub(crate) fn append(&mut self, newer: Part<R>) {
         self.chunks.extend(newer.chunks);
         self.bytes += newer.bytes;
     }
 
     /// `recs` (with the bytes each holds) grouped by partition start, in arrival order
     /// within each.
-    fn grouped(recs: impl IntoIterator<Item = (R, u64)>) -> BTreeMap<i64, Part<R>>
+    pub(crate) fn grouped(recs: impl IntoIterator<Item = (R, u64)>) -> BTreeMap<i64, Part<R>>
     where
         R: StoredRecord,
     {
@@ -236,8 +234,8 @@ pub(crate) struct SignalHead<R> {
     pub(crate) parts: BTreeMap<i64, Part<R>>,
     /// Records a flush in progress took, still readable until its files are published.
     pub(crate) flushing: BTreeMap<i64, Arc<Part<R>>>,
-    records_bucket: Option<TokenBucket>,
-    bytes_bucket: Option<TokenBucket>,
+    pub(crate) records_bucket: Option<TokenBucket>,
+    pub(crate) bytes_bucket: Option<TokenBucket>,
     /// Rejections since open, by reason.
     pub(crate) rejected: BTreeMap<SignalReject, u64>,
 }
@@ -272,7 +270,7 @@ pub(crate) struct SignalStore<R> {
     /// the file they belong to; at most [`META_CACHE_BYTES`] of them.
     metas: Mutex<MetaCache>,
     /// One copy of each resource list and scope the records in memory hold.
-    shared: SharedLists,
+    pub(crate) shared: SharedLists,
 }
 
 impl<R> Default for SignalStore<R> {
@@ -526,7 +524,7 @@ impl<R: StoredRecord> SignalStore<R> {
 
 /// What each of `recs` (in write order) holds in memory: [`StoredRecord::memory_bytes`]
 /// against the record before it.
-fn held_sizes<'a, R: StoredRecord>(recs: impl Iterator<Item = &'a R>) -> Vec<u64> {
+pub(crate) fn held_sizes<'a, R: StoredRecord>(recs: impl Iterator<Item = &'a R>) -> Vec<u64> {
     let mut prev = None;
     recs.map(|r| {
         let n = r.memory_bytes(prev);
@@ -539,133 +537,6 @@ fn held_sizes<'a, R: StoredRecord>(recs: impl Iterator<Item = &'a R>) -> Vec<u64
 /// The partition start (ms) of a time in ns.
 pub(crate) fn part_of(time_ns: i64) -> i64 {
     partition_start(time_ns.div_euclid(NS_PER_MS))
-}
-
-impl Core {
-    /// Writes spans or log records for `tenant` into `store`: see [`crate::Engine::write_spans`].
-    /// Owned records are stored as they are; borrowed ones are cloned one by one.
-    pub(crate) fn write_signal<'a, R: StoredRecord>(
-        &self,
-        store: &SignalStore<R>,
-        tenant: &TenantId,
-        records: impl Into<Cow<'a, [R]>>,
-    ) -> Result<SignalOutcome> {
-        let records = records.into();
-        self.admit()?;
-        let limits = self.config.limits_for(tenant);
-        let now = self.clock.now_ms();
-        let cutoff_ns = now
-            .saturating_sub(limits.signal_retention_ms(R::SIGNAL))
-            .saturating_mul(NS_PER_MS);
-        let mut outcome = SignalOutcome::default();
-        // Outside the lock: validate, cap and encode each record, straight after the WAL
-        // record's header (its record count is set once the rate limits have decided).
-        let mut kept: Vec<(R, Cuts)> = Vec::with_capacity(records.len());
-        let mut rec = spans_logs::header(tenant, R::KIND, 0, records.len() * 512);
-        let body_start = rec.len();
-        let mut ends = Vec::with_capacity(records.len());
-        let records: Box<dyn Iterator<Item = R>> = match records {
-            Cow::Borrowed(b) => Box::new(b.iter().cloned()),
-            Cow::Owned(v) => Box::new(v.into_iter()),
-        };
-        let mut seen = ResourceCheck::default();
-        let mut sharer = Sharer::new(&store.shared);
-        for mut r in records {
-            match r.check(limits, cutoff_ns, &mut seen) {
-                Ok(cuts) => {
-                    sharer.share(r.shared_parts());
-                    // The previous kept record is the previous one in the WAL record.
-                    r.encode(&mut rec, kept.last().map(|(p, _)| p));
-                    ends.push((rec.len() - body_start) as u64);
-                    kept.push((r, cuts));
-                }
-                Err((reason, message)) => outcome.reject(reason, 1, || message),
-            }
-        }
-        // Memory is counted as the records hold it, not as encoded (`record_memory.rs`);
-        // outside the lock (a prefix of them is taken, and its sizes stay as they are).
-        let sizes = held_sizes(kept.iter().map(|(r, _)| r));
-        let (ticket, held) = {
-            let mut heads = store.lock();
-            let h = heads.entry(tenant.clone()).or_default();
-            let records_bucket = h
-                .records_bucket
-                .get_or_insert_with(|| TokenBucket::full(limits.signal_record_burst, now));
-            let bytes_bucket = h
-                .bytes_bucket
-                .get_or_insert_with(|| TokenBucket::full(limits.signal_byte_burst, now));
-            let n_tokens = records_bucket.available(
-                now,
-                limits.signal_record_rate,
-                limits.signal_record_burst,
-            );
-            let b_tokens =
-                bytes_bucket.available(now, limits.signal_byte_rate, limits.signal_byte_burst);
-            // The longest prefix both buckets can pay for. A batch that fits the bursts is
-            // taken whole or not at all: a client retries a rate-limited request, and a
-            // stored part would then be stored twice (spans and logs are not deduplicated).
-            // Only a batch larger than a burst, which could never be taken whole, is split.
-            let n = ends
-                .partition_point(|&end| end <= b_tokens)
-                .min(usize::try_from(n_tokens).unwrap_or(usize::MAX));
-            let total_bytes = ends.last().copied().unwrap_or(0);
-            let fits_burst = kept.len() as f64 <= limits.signal_record_burst
-                && total_bytes as f64 <= limits.signal_byte_burst;
-            let n = if n < kept.len() && fits_burst { 0 } else { n };
-            let bytes = if n == 0 { 0 } else { ends[n - 1] };
-            records_bucket.take(
-                n as u64,
-                now,
-                limits.signal_record_rate,
-                limits.signal_record_burst,
-            );
-            bytes_bucket.take(
-                bytes,
-                now,
-                limits.signal_byte_rate,
-                limits.signal_byte_burst,
-            );
-            outcome.reject(SignalReject::RateLimited, (kept.len() - n) as u64, || {
-                format!(
-                    "tenant {tenant} is over its {} rate ({} records/s burst {}, {} bytes/s \
-                     burst {}); retry later",
-                    R::SIGNAL.dir(),
-                    limits.signal_record_rate,
-                    limits.signal_record_burst,
-                    limits.signal_byte_rate,
-                    limits.signal_byte_burst
-                )
-            });
-            kept.truncate(n);
-            let held = sizes[..n].iter().sum();
-            let recs = kept.into_iter().zip(sizes).map(|((r, cuts), size)| {
-                outcome.add_truncations(&cuts);
-                (r, size)
-            });
-            for (start, part) in Part::grouped(recs) {
-                h.parts.entry(start).or_default().append(part);
-            }
-            outcome.accepted = n as u64;
-            for (reason, k) in &outcome.rejected {
-                *h.rejected.entry(*reason).or_default() += k;
-            }
-            let ticket = if n == 0 {
-                None
-            } else {
-                rec.truncate(body_start + bytes as usize);
-                spans_logs::set_count(&mut rec, body_start, n);
-                // Under the store's lock: see the module docs.
-                Some(self.wal.submit([rec])?)
-            };
-            (ticket, held)
-        };
-        store.bytes.fetch_add(held, Ordering::Relaxed);
-        self.note_signal_bytes(held);
-        if let Some(t) = ticket {
-            t.wait()?;
-        }
-        Ok(outcome)
-    }
 }
 
 #[cfg(test)]

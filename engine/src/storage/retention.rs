@@ -17,13 +17,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use tracing::{info, warn};
-
-use crate::core::Core;
-use crate::core::telemetry::Timer;
-use crate::signal::Signal;
 use crate::signals::store::FileMap;
-use crate::storage::partition::{self, PARTITION_MS, PartFile, partition_start, sync_dir};
+use crate::storage::partition::{self, PartFile, partition_start, sync_dir};
 use crate::{Error, Result, TenantId};
 
 /// The marker a dropped partition's manifest is renamed to.
@@ -33,10 +28,12 @@ pub(crate) const DROPPED: &str = "DROPPED";
 type Partition = (PathBuf, Vec<Arc<PartFile>>);
 
 /// A partition that outlived expiry: (start, index into `file_maps`, dir, sets, bytes).
-type Kept = (i64, usize, PathBuf, Vec<Arc<PartFile>>, u64);
+pub(crate) type Kept = (i64, usize, PathBuf, Vec<Arc<PartFile>>, u64);
 
 /// One signal's committed partitions per tenant, by start.
-fn partitions(file_map: &RwLock<FileMap>) -> BTreeMap<TenantId, BTreeMap<i64, Partition>> {
+pub(crate) fn partitions(
+    file_map: &RwLock<FileMap>,
+) -> BTreeMap<TenantId, BTreeMap<i64, Partition>> {
     let mut tenants: BTreeMap<TenantId, BTreeMap<i64, Partition>> = BTreeMap::new();
     let files = file_map.read().unwrap_or_else(|p| p.into_inner());
     for (tenant, list) in files.iter() {
@@ -61,124 +58,6 @@ pub struct RetentionStats {
     pub over_budget: usize,
     /// Bytes of Parquet files given up.
     pub bytes: u64,
-}
-
-impl Core {
-    /// Drops every partition past its tenant's retention, then the oldest partitions of
-    /// tenants over their disk budget.
-    pub(crate) fn apply_retention(&self) -> Result<RetentionStats> {
-        let _one_pass = self
-            .maintenance_lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let _timer = Timer::start(&self.latency.retention);
-        let now = self.clock.now_ms();
-        let mut stats = RetentionStats::default();
-        // Per tenant, what is left after expiry: (start, signal index, dir, sets, bytes).
-        let mut kept: BTreeMap<TenantId, Vec<Kept>> = BTreeMap::new();
-        let maps = self.file_maps();
-        for (i, (signal, files)) in maps.iter().enumerate() {
-            for (tenant, parts) in partitions(files) {
-                let limits = self.config.limits_for(&tenant);
-                let cutoff = now.saturating_sub(limits.signal_retention_ms(*signal));
-                for (start, (dir, sets)) in parts {
-                    let bytes: u64 = sets.iter().map(|f| f.entry.bytes).sum();
-                    if start.saturating_add(PARTITION_MS) <= cutoff {
-                        self.drop_partition(files, &tenant, &dir, &sets)?;
-                        stats.expired += 1;
-                        stats.bytes += bytes;
-                    } else {
-                        kept.entry(tenant.clone())
-                            .or_default()
-                            .push((start, i, dir, sets, bytes));
-                    }
-                }
-            }
-        }
-        // The budget covers all of a tenant's signals: oldest hour first, metrics before
-        // traces before logs within an hour.
-        for (tenant, mut parts) in kept {
-            let Some(budget) = self.config.limits_for(&tenant).disk_budget else {
-                continue;
-            };
-            parts.sort_by_key(|p| (p.0, p.1));
-            let mut total: u64 = parts.iter().map(|p| p.4).sum();
-            for (_, i, dir, sets, bytes) in parts {
-                if total <= budget {
-                    break;
-                }
-                self.drop_partition(maps[i].1, &tenant, &dir, &sets)?;
-                total -= bytes;
-                stats.over_budget += 1;
-                stats.bytes += bytes;
-            }
-        }
-        self.finish_drops();
-        if stats.expired + stats.over_budget > 0 {
-            info!(
-                expired = stats.expired,
-                over_budget = stats.over_budget,
-                bytes = stats.bytes,
-                "retention dropped partitions"
-            );
-        }
-        Ok(stats)
-    }
-
-    /// The committed file sets of each signal.
-    pub(crate) fn file_maps(&self) -> [(Signal, &RwLock<FileMap>); 3] {
-        [
-            (Signal::Metrics, &self.files),
-            (Signal::Traces, &self.traces.files),
-            (Signal::Logs, &self.logs.files),
-        ]
-    }
-
-    /// Drops one partition: see the module docs.
-    fn drop_partition(
-        &self,
-        file_map: &RwLock<FileMap>,
-        tenant: &TenantId,
-        dir: &Path,
-        sets: &[Arc<PartFile>],
-    ) -> Result<()> {
-        {
-            // No flush may be updating this manifest meanwhile.
-            let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
-            let manifest = dir.join("manifest.json");
-            std::fs::rename(&manifest, dir.join(DROPPED)).map_err(|source| Error::Io {
-                path: manifest.clone(),
-                source,
-            })?;
-            sync_dir(dir)?;
-            let mut files = file_map.write().unwrap_or_else(|p| p.into_inner());
-            if let Some(list) = files.get_mut(tenant) {
-                list.retain(|f| !sets.iter().any(|s| Arc::ptr_eq(f, s)));
-            }
-        }
-        for f in sets {
-            f.retire();
-        }
-        self.pending_drops
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(dir.to_owned());
-        Ok(())
-    }
-
-    /// Removes the `DROPPED` marker and the directory of dropped partitions whose files are
-    /// all gone (no query holds them any more); the others wait for the next pass.
-    pub(crate) fn finish_drops(&self) {
-        let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut pending = self.pending_drops.lock().unwrap_or_else(|p| p.into_inner());
-        pending.retain(|dir| match clean_dropped(dir) {
-            Ok(done) => !done,
-            Err(e) => {
-                warn!(partition = %dir.display(), error = %e, "cleaning a dropped partition");
-                true
-            }
-        });
-    }
 }
 
 /// If `dir` holds only a `DROPPED` marker (its files are gone), removes the marker, then the
@@ -235,6 +114,8 @@ fn remove_if_empty(dir: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use crate::core::Core;
+    use crate::storage::partition::PARTITION_MS;
     use std::time::Duration;
 
     use super::*;

@@ -23,17 +23,9 @@
 pub(crate) mod copy;
 pub(crate) mod merge;
 
-use std::path::Path;
 use std::sync::Arc;
 
-use crate::Result;
-use crate::core::Core;
-use crate::metrics::compact::{CompactStats, Target};
-use crate::signal::Signal;
-use crate::signals::compact::copy::compact_files;
-use crate::signals::flush::sort_key;
-use crate::signals::store::StoredRecord;
-use crate::storage::partition::{FileEntry, PartFile};
+use crate::storage::partition::PartFile;
 
 /// The file set of a partition a pass saw: (number of files, newest flush), and when it
 /// first saw that set (engine clock, ms).
@@ -70,88 +62,17 @@ pub(crate) fn pick_inputs(inputs: &[Arc<PartFile>], settled: bool) -> Vec<Arc<Pa
     picked
 }
 
-impl Core {
-    /// Whether the closed partition in `dir`, holding `inputs`, has had this same file set
-    /// for [`settle_ms`] (as seen by the passes so far; the first pass to see a set
-    /// starts its clock).
-    pub(crate) fn settled(&self, dir: &Path, inputs: &[Arc<PartFile>], now: i64) -> bool {
-        let set = (
-            inputs.len(),
-            inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0),
-        );
-        let mut seen = self.settling.lock().unwrap_or_else(|p| p.into_inner());
-        match seen.get(dir) {
-            Some(&(s, since)) if s == set => {
-                now.saturating_sub(since) >= settle_ms(self.config.flush_interval)
-            }
-            _ => {
-                seen.insert(dir.to_owned(), (set, now));
-                false
-            }
-        }
-    }
-
-    /// Forgets the partitions a pass did not find with more than one closed file.
-    pub(crate) fn forget_settling(&self, keep: &std::collections::HashSet<std::path::PathBuf>) {
-        let mut seen = self.settling.lock().unwrap_or_else(|p| p.into_inner());
-        seen.retain(|d, _| keep.contains(d));
-    }
-}
-
-impl Core {
-    /// Compacts one partition's spans or logs files (oldest flush first) into one file,
-    /// each row group sorted by the signal's key.
-    pub(crate) fn compact_records<R: StoredRecord>(
-        &self,
-        target: Target<'_>,
-        inputs: &[Arc<PartFile>],
-        stats: &mut CompactStats,
-    ) -> Result<()> {
-        let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
-        let flushes: u32 = inputs.iter().map(|f| f.entry.flushes).sum();
-        // Unique: the newest flush `B` is in exactly one input, which merged fewer
-        // flushes; so is every earlier file named for `B` (a merge of a subset can leave
-        // an older, bigger file out, so `B` alone could name an input again).
-        let name = format!("{}-{flush}-{flushes}-c.parquet", R::FILE_PREFIX);
-        let out = target.2.join(&name);
-        let paths: Vec<_> = inputs.iter().map(|f| f.samples_path()).collect();
-        let (bytes, written) = compact_files(&paths, sort_key(R::SIGNAL), &out)?;
-        if R::SIGNAL == Signal::Traces {
-            crate::signals::spans::trace_filter::build(&out)?;
-        }
-        let entry = FileEntry {
-            flush,
-            samples: name,
-            series: String::new(),
-            index: String::new(),
-            rows: written.rows(),
-            min_ts: inputs.iter().map(|f| f.entry.min_ts).min().unwrap_or(0),
-            max_ts: inputs.iter().map(|f| f.entry.max_ts).max().unwrap_or(0),
-            bytes,
-            flushes,
-        };
-        if !self.commit_compaction(target, inputs, &entry)? {
-            let _ = std::fs::remove_file(crate::signals::spans::trace_filter::path_for(&out));
-            return Ok(());
-        }
-        stats.partitions += 1;
-        stats.file_sets_in += inputs.len();
-        stats.rows_in += entry.rows;
-        stats.rows_out += entry.rows;
-        stats.bytes_in += inputs.iter().map(|f| f.entry.bytes).sum::<u64>();
-        stats.bytes_out += entry.bytes;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+
     use crate::model::records::SpanRecord;
     use crate::signal::Signal;
     use crate::signals::compact::copy::Input;
+    use crate::signals::compact::copy::compact_files;
     use crate::signals::compact::merge;
+    use crate::signals::flush::sort_key;
     use crate::storage::parquet_io;
+    use std::path::Path;
 
     fn spans(seed: u8, n: u8) -> Vec<SpanRecord> {
         (0..n)

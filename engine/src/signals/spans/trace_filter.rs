@@ -258,42 +258,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-impl crate::core::Core {
-    /// Builds the trace-id filter file of every committed spans file that lacks a valid
-    /// one (written before filter files existed, or lost in a crash); returns how many it
-    /// built. Run by maintenance; a file that fails is logged and tried again next pass.
-    pub(crate) fn build_trace_filters(&self) -> usize {
-        let _one_pass = self
-            .maintenance_lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let parts: Vec<_> = {
-            let files = self.traces.files.read().unwrap_or_else(|p| p.into_inner());
-            files.values().flatten().cloned().collect()
-        };
-        let mut built = 0;
-        for part in parts {
-            if crate::signals::store::SignalStore::<crate::SpanRecord>::trace_filter(&part)
-                .is_some()
-            {
-                continue;
-            }
-            let path = part.samples_path();
-            match build(&path) {
-                Ok(_) => built += 1,
-                Err(e) => {
-                    tracing::warn!(file = %path.display(), error = %e,
-                                   "building a trace-id filter file failed; will retry");
-                }
-            }
-        }
-        if built > 0 {
-            tracing::info!(files = built, "built trace-id filter files");
-        }
-        built
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,298 @@
+//! Compaction passes over closed partitions: choosing them, running the signal's merge, committing the new manifest.
+
+use crate::core::Core;
+use crate::core::telemetry::Timer;
+use crate::metrics::compact::Scope;
+use crate::metrics::compact::merge_samples;
+use crate::metrics::compact::{CompactStats, Target};
+use crate::metrics::index::PartIndex;
+use crate::model::records::{LogRecord, SpanRecord};
+use crate::model::series::SeriesId;
+use crate::model::series_key::SeriesKey;
+use crate::signal::Signal;
+use crate::signals::compact;
+use crate::signals::compact::copy::compact_files;
+use crate::signals::compact::settle_ms;
+use crate::signals::flush::sort_key;
+use crate::signals::store::StoredRecord;
+use crate::storage::parquet_io::bad;
+use crate::storage::partition::{FileEntry, Manifest, PARTITION_MS, PartFile, partition_start};
+use crate::storage::{parquet_io, partition};
+use crate::{Result, TenantId};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tracing::{info, warn};
+
+impl Core {
+    /// The background thread's periodic work: retention, then compaction of closed
+    /// partitions. Failures are logged; they leave the partitions as they were.
+    pub(crate) fn maintain(&self) {
+        if let Err(e) = self.apply_retention() {
+            warn!(error = %e, "retention failed; will retry");
+        }
+        if let Err(e) = self.compact(Scope::Closed) {
+            warn!(error = %e, "compaction failed; will retry");
+        }
+        self.build_trace_filters();
+    }
+
+    /// Compacts the partitions in `scope` that hold more than one file set.
+    pub(crate) fn compact(&self, scope: Scope) -> Result<CompactStats> {
+        let _one_pass = self
+            .maintenance_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let _timer = Timer::start(&self.latency.compaction);
+        let now = self.clock.now_ms();
+        let window = self.config.window_ms();
+        let mut stats = CompactStats::default();
+        let mut settling = HashSet::new();
+        for (signal, file_map) in self.file_maps() {
+            let mut groups: BTreeMap<(TenantId, PathBuf), Vec<Arc<PartFile>>> = BTreeMap::new();
+            {
+                let files = file_map.read().unwrap_or_else(|p| p.into_inner());
+                for (tenant, list) in files.iter() {
+                    for f in list {
+                        groups
+                            .entry((tenant.clone(), f.dir.clone()))
+                            .or_default()
+                            .push(f.clone());
+                    }
+                }
+            }
+            for ((tenant, dir), inputs) in groups {
+                let end = partition_start(inputs[0].entry.min_ts) + PARTITION_MS;
+                let closed = end.saturating_add(window) <= now;
+                if inputs.len() < 2 || (scope == Scope::Closed && !closed) {
+                    continue;
+                }
+                // Spans and logs of a closed hour keep arriving: merge whole only once
+                // settled (`signal_compact.rs`). Metrics merge whole (duplicates are
+                // dropped oldest-first, which needs every set).
+                let inputs = if scope == Scope::Closed && signal != Signal::Metrics {
+                    settling.insert(dir.clone());
+                    let settled = self.settled(&dir, &inputs, now);
+                    let picked = compact::pick_inputs(&inputs, settled);
+                    if picked.len() < 2 {
+                        continue;
+                    }
+                    picked
+                } else {
+                    inputs
+                };
+                let target = (file_map, tenant.clone(), dir.clone());
+                match signal {
+                    Signal::Metrics => {
+                        self.compact_partition(&tenant, &dir, &inputs, &mut stats)?;
+                    }
+                    Signal::Traces => {
+                        self.compact_records::<SpanRecord>(target, &inputs, &mut stats)?;
+                    }
+                    Signal::Logs => {
+                        self.compact_records::<LogRecord>(target, &inputs, &mut stats)?;
+                    }
+                }
+            }
+        }
+        if scope == Scope::Closed {
+            self.forget_settling(&settling);
+        }
+        if stats.partitions > 0 {
+            info!(
+                partitions = stats.partitions,
+                file_sets = stats.file_sets_in,
+                rows_in = stats.rows_in,
+                rows_out = stats.rows_out,
+                bytes_in = stats.bytes_in,
+                bytes_out = stats.bytes_out,
+                "compacted"
+            );
+        }
+        Ok(stats)
+    }
+
+    /// Merges `inputs` (one partition's sets, oldest flush first) into one set.
+    fn compact_partition(
+        &self,
+        tenant: &TenantId,
+        dir: &Path,
+        inputs: &[Arc<PartFile>],
+        stats: &mut CompactStats,
+    ) -> Result<()> {
+        let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
+        let mut entry = FileEntry {
+            flush,
+            samples: format!("samples-{flush}-c.parquet"),
+            series: format!("series-{flush}-c.parquet"),
+            index: format!("index-{flush}-c.parquet"),
+            rows: 0,
+            min_ts: i64::MAX,
+            max_ts: i64::MIN,
+            bytes: 0,
+            flushes: inputs.iter().map(|f| f.entry.flushes).sum(),
+        };
+        // Series tables: one row per series, united in memory as compact keys.
+        let mut series: BTreeMap<SeriesId, SeriesKey> = BTreeMap::new();
+        for f in inputs {
+            for (id, key) in parquet_io::read_series_keys(&f.series_path())? {
+                match series.get(&id) {
+                    Some(known) if *known != key => {
+                        return Err(bad(
+                            &f.series_path(),
+                            format!("series id {id} is stored for two label sets"),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        series.insert(id, key);
+                    }
+                }
+            }
+        }
+        let defs: Vec<(SeriesId, SeriesKey)> = series.into_iter().collect();
+        let (rows_in, rows_out, min_ts, max_ts, samples_bytes) =
+            merge_samples(inputs, &dir.join(&entry.samples))?;
+        entry.rows = rows_out;
+        entry.min_ts = min_ts;
+        entry.max_ts = max_ts;
+        entry.bytes = samples_bytes;
+        entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
+        entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
+
+        if !self.commit_compaction(
+            (&self.files, tenant.clone(), dir.to_owned()),
+            inputs,
+            &entry,
+        )? {
+            return Ok(());
+        }
+        stats.partitions += 1;
+        stats.file_sets_in += inputs.len();
+        stats.rows_in += rows_in;
+        stats.rows_out += rows_out;
+        stats.bytes_in += inputs.iter().map(|f| f.entry.bytes).sum::<u64>();
+        stats.bytes_out += entry.bytes;
+        Ok(())
+    }
+}
+
+impl Core {
+    /// Commits a compaction: swaps `inputs` for `entry` in the manifest (under the flush
+    /// lock so a flush's manifest update cannot interleave), then in the readers' list, and
+    /// retires the inputs. Returns false, deleting the output, if the partition changed
+    /// meanwhile (retention dropped it).
+    pub(crate) fn commit_compaction(
+        &self,
+        (file_map, tenant, dir): Target<'_>,
+        inputs: &[Arc<PartFile>],
+        entry: &FileEntry,
+    ) -> Result<bool> {
+        let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let manifest_path = dir.join("manifest.json");
+        let mut manifest: Manifest = partition::read_json(&manifest_path)?;
+        let names: Vec<&str> = inputs.iter().map(|f| f.entry.samples.as_str()).collect();
+        let listed = manifest
+            .files
+            .iter()
+            .filter(|e| names.contains(&e.samples.as_str()));
+        if listed.count() != inputs.len() {
+            warn!(partition = %dir.display(), "partition changed during compaction; skipped");
+            for name in entry.names() {
+                let _ = std::fs::remove_file(dir.join(name));
+            }
+            return Ok(false);
+        }
+        manifest
+            .files
+            .retain(|e| !names.contains(&e.samples.as_str()));
+        manifest.files.push(entry.clone());
+        manifest.files.sort_by_key(|e| e.flush);
+        partition::write_json(&manifest_path, &manifest)?;
+        {
+            let mut files = file_map.write().unwrap_or_else(|p| p.into_inner());
+            let list = files.entry(tenant).or_default();
+            list.retain(|f| !inputs.iter().any(|i| Arc::ptr_eq(f, i)));
+            list.push(Arc::new(PartFile::new(dir.clone(), entry.clone())));
+            list.sort_by_key(|f| f.entry.flush);
+        }
+        for f in inputs {
+            f.retire();
+        }
+        Ok(true)
+    }
+}
+
+impl Core {
+    /// Whether the closed partition in `dir`, holding `inputs`, has had this same file set
+    /// for [`settle_ms`] (as seen by the passes so far; the first pass to see a set
+    /// starts its clock).
+    pub(crate) fn settled(&self, dir: &Path, inputs: &[Arc<PartFile>], now: i64) -> bool {
+        let set = (
+            inputs.len(),
+            inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0),
+        );
+        let mut seen = self.settling.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.get(dir) {
+            Some(&(s, since)) if s == set => {
+                now.saturating_sub(since) >= settle_ms(self.config.flush_interval)
+            }
+            _ => {
+                seen.insert(dir.to_owned(), (set, now));
+                false
+            }
+        }
+    }
+
+    /// Forgets the partitions a pass did not find with more than one closed file.
+    pub(crate) fn forget_settling(&self, keep: &std::collections::HashSet<std::path::PathBuf>) {
+        let mut seen = self.settling.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|d, _| keep.contains(d));
+    }
+}
+
+impl Core {
+    /// Compacts one partition's spans or logs files (oldest flush first) into one file,
+    /// each row group sorted by the signal's key.
+    pub(crate) fn compact_records<R: StoredRecord>(
+        &self,
+        target: Target<'_>,
+        inputs: &[Arc<PartFile>],
+        stats: &mut CompactStats,
+    ) -> Result<()> {
+        let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
+        let flushes: u32 = inputs.iter().map(|f| f.entry.flushes).sum();
+        // Unique: the newest flush `B` is in exactly one input, which merged fewer
+        // flushes; so is every earlier file named for `B` (a merge of a subset can leave
+        // an older, bigger file out, so `B` alone could name an input again).
+        let name = format!("{}-{flush}-{flushes}-c.parquet", R::FILE_PREFIX);
+        let out = target.2.join(&name);
+        let paths: Vec<_> = inputs.iter().map(|f| f.samples_path()).collect();
+        let (bytes, written) = compact_files(&paths, sort_key(R::SIGNAL), &out)?;
+        if R::SIGNAL == Signal::Traces {
+            crate::signals::spans::trace_filter::build(&out)?;
+        }
+        let entry = FileEntry {
+            flush,
+            samples: name,
+            series: String::new(),
+            index: String::new(),
+            rows: written.rows(),
+            min_ts: inputs.iter().map(|f| f.entry.min_ts).min().unwrap_or(0),
+            max_ts: inputs.iter().map(|f| f.entry.max_ts).max().unwrap_or(0),
+            bytes,
+            flushes,
+        };
+        if !self.commit_compaction(target, inputs, &entry)? {
+            let _ = std::fs::remove_file(crate::signals::spans::trace_filter::path_for(&out));
+            return Ok(());
+        }
+        stats.partitions += 1;
+        stats.file_sets_in += inputs.len();
+        stats.rows_in += entry.rows;
+        stats.rows_out += entry.rows;
+        stats.bytes_in += inputs.iter().map(|f| f.entry.bytes).sum::<u64>();
+        stats.bytes_out += entry.bytes;
+        Ok(())
+    }
+}

@@ -1,0 +1,295 @@
+//! Writes: admission against the tenant's limits, the WAL append and the apply to memory, for samples, spans and logs.
+
+use crate::core::Core;
+use crate::metrics::head::{TokenBucket, relock, shard_of};
+use crate::metrics::raw_keys::KnownSeries;
+use crate::metrics::write::Placer;
+use crate::metrics::write::Prep;
+use crate::metrics::write::SeriesInput;
+use crate::metrics::write::by_shard;
+use crate::metrics::write::label_message;
+use crate::model::series;
+use crate::model::series_key::PreparedBatch;
+use crate::signals::check::{Cuts, ResourceCheck};
+use crate::signals::shared_lists::Sharer;
+use crate::signals::store::NS_PER_MS;
+use crate::signals::store::Part;
+use crate::signals::store::SignalStore;
+use crate::signals::store::StoredRecord;
+use crate::signals::store::held_sizes;
+use crate::wal::pending::PendingWrite;
+use crate::wal::{SamplesRecord, spans_logs};
+use crate::{Error, Result, SignalOutcome, SignalReject, TenantId, WriteOutcome, wal};
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+
+impl Core {
+    /// Writes samples for `tenant`. Returns once the accepted samples are durable (per the
+    /// WAL's durability mode), with exact counts of what was accepted, duplicated and
+    /// rejected by reason. Rejected samples are never stored; the rest of the batch is.
+    ///
+    /// The series are placed shard by shard of the tenant's head (`head.rs`), holding the
+    /// tenant's flush gate for reading throughout. Series definitions a shard logs (new
+    /// series, or first use since a flush cut) are submitted to the WAL under that shard's
+    /// lock, so the WAL holds a definition before any record that uses it; the samples go
+    /// in one record submitted after the last shard, still inside the gate, so a flush cut
+    /// (which takes the gate for writing) sees each write either wholly placed and logged
+    /// or not at all. Only the last record's ack is waited for: the WAL acks in order.
+    ///
+    /// An `Err` means nothing of this call was acknowledged (the WAL failed and the engine
+    /// is poisoned until reopened).
+    pub(crate) fn write<S: SeriesInput>(
+        &self,
+        tenant: &TenantId,
+        batch: &[S],
+    ) -> Result<WriteOutcome> {
+        self.submit(tenant, batch)?.wait()
+    }
+
+    /// [`Core::write`] up to the WAL submission: the samples are placed and their record is
+    /// queued; the caller waits for the acknowledgement.
+    pub(crate) fn submit<S: SeriesInput>(
+        &self,
+        tenant: &TenantId,
+        batch: &[S],
+    ) -> Result<PendingWrite<WriteOutcome>> {
+        self.admit()?;
+        let window = self.config.window_ms();
+        let limits = self.config.limits_for(tenant);
+        let mut outcome = WriteOutcome::default();
+        let head = self.head(tenant);
+        if let Some(k) = batch
+            .iter()
+            .filter_map(|ss| ss.known())
+            .find(|k| !head.owns(*k))
+        {
+            return Err(Error::ForeignSeries { id: k.id });
+        }
+        // Outside the locks: validate and canonicalise every label set into one buffer,
+        // and hash it. No allocation per series.
+        let mut keys = PreparedBatch::default();
+        let mut prepared = Vec::with_capacity(batch.len());
+        let mut want = 0u64;
+        for ss in batch.iter().filter(|ss| !ss.samples().is_empty()) {
+            let n = ss.samples().len() as u64;
+            let (p, shard) = match ss.known() {
+                Some(k) => (Prep::Known(k.id), shard_of(k.id)),
+                None => match keys.prepare(ss.pairs(), limits, series::series_id) {
+                    Ok(p) => {
+                        let shard = shard_of(p.hash);
+                        (Prep::Labels(p), shard)
+                    }
+                    Err(reason) => {
+                        outcome.reject(reason, n, || label_message(reason, ss.pairs(), limits));
+                        continue;
+                    }
+                },
+            };
+            want += n;
+            prepared.push((shard, ss, p));
+        }
+        // Shard by shard, in batch order within each (a counting sort).
+        let prepared = by_shard(prepared, |(shard, _, _)| *shard);
+        let now = self.clock.now_ms();
+        head.sweep(now, limits.active_window_ms());
+        // The rate limit's tokens for the whole batch, taken at once; what the series
+        // limits leave unused goes back.
+        let mut tokens = {
+            let mut bucket = relock(&head.bucket);
+            bucket
+                .get_or_insert_with(|| TokenBucket::full(limits.ingest_burst, now))
+                .take(want, now, limits.ingest_rate, limits.ingest_burst)
+        };
+        let mut place = Placer {
+            tenant,
+            limits,
+            window,
+            now,
+            retention_cutoff: now.saturating_sub(limits.retention_ms()),
+            head: &head,
+            keys: &keys,
+            outcome: &mut outcome,
+            tokens: &mut tokens,
+            learnt: Vec::new(),
+            rec: SamplesRecord {
+                tenant: tenant.clone(),
+                new_series: Vec::new(),
+                samples: Vec::new(),
+            },
+        };
+        let mut last = None;
+        let start = head.start_shard();
+        let runs: Vec<&[_]> = prepared.chunk_by(|a, b| a.0 == b.0).collect();
+        let first = runs.partition_point(|run| run[0].0 < start);
+        {
+            let _gate = head.gate.read().unwrap_or_else(|p| p.into_inner());
+            for run in runs[first..].iter().chain(&runs[..first]) {
+                if let Some(t) = place.shard(self, run)? {
+                    last = Some(t);
+                }
+            }
+            if !place.rec.samples.is_empty() {
+                place.rec.new_series.clear();
+                last = Some(self.wal.submit([wal::encode(&place.rec)])?);
+            }
+        }
+        let learnt = std::mem::take(&mut place.learnt);
+        if tokens > 0
+            && let Some(b) = relock(&head.bucket).as_mut()
+        {
+            b.give_back(tokens, limits.ingest_burst);
+        }
+        if !learnt.is_empty() {
+            let mut raw = head.raw_keys.write().unwrap_or_else(|p| p.into_inner());
+            for (key, id) in learnt {
+                raw.insert(key, id);
+            }
+        }
+        if !outcome.rejected.is_empty() {
+            let mut rejected = relock(&head.rejected);
+            for (reason, n) in &outcome.rejected {
+                *rejected.entry(*reason).or_default() += n;
+            }
+        }
+        self.note_accepted(outcome.accepted);
+        Ok(PendingWrite::new(outcome, last))
+    }
+}
+
+impl Core {
+    /// Raw label keys -> known series, under the tenant's raw key map's read lock.
+    pub(crate) fn known_series(
+        &self,
+        tenant: &TenantId,
+        keys: &[&[u8]],
+    ) -> Vec<Option<KnownSeries>> {
+        self.head(tenant).known_series(keys)
+    }
+}
+
+impl Core {
+    /// Writes spans or log records for `tenant` into `store`: see [`crate::Engine::write_spans`].
+    /// Owned records are stored as they are; borrowed ones are cloned one by one.
+    pub(crate) fn write_signal<'a, R: StoredRecord>(
+        &self,
+        store: &SignalStore<R>,
+        tenant: &TenantId,
+        records: impl Into<Cow<'a, [R]>>,
+    ) -> Result<SignalOutcome> {
+        let records = records.into();
+        self.admit()?;
+        let limits = self.config.limits_for(tenant);
+        let now = self.clock.now_ms();
+        let cutoff_ns = now
+            .saturating_sub(limits.signal_retention_ms(R::SIGNAL))
+            .saturating_mul(NS_PER_MS);
+        let mut outcome = SignalOutcome::default();
+        // Outside the lock: validate, cap and encode each record, straight after the WAL
+        // record's header (its record count is set once the rate limits have decided).
+        let mut kept: Vec<(R, Cuts)> = Vec::with_capacity(records.len());
+        let mut rec = spans_logs::header(tenant, R::KIND, 0, records.len() * 512);
+        let body_start = rec.len();
+        let mut ends = Vec::with_capacity(records.len());
+        let records: Box<dyn Iterator<Item = R>> = match records {
+            Cow::Borrowed(b) => Box::new(b.iter().cloned()),
+            Cow::Owned(v) => Box::new(v.into_iter()),
+        };
+        let mut seen = ResourceCheck::default();
+        let mut sharer = Sharer::new(&store.shared);
+        for mut r in records {
+            match r.check(limits, cutoff_ns, &mut seen) {
+                Ok(cuts) => {
+                    sharer.share(r.shared_parts());
+                    // The previous kept record is the previous one in the WAL record.
+                    r.encode(&mut rec, kept.last().map(|(p, _)| p));
+                    ends.push((rec.len() - body_start) as u64);
+                    kept.push((r, cuts));
+                }
+                Err((reason, message)) => outcome.reject(reason, 1, || message),
+            }
+        }
+        // Memory is counted as the records hold it, not as encoded (`record_memory.rs`);
+        // outside the lock (a prefix of them is taken, and its sizes stay as they are).
+        let sizes = held_sizes(kept.iter().map(|(r, _)| r));
+        let (ticket, held) = {
+            let mut heads = store.lock();
+            let h = heads.entry(tenant.clone()).or_default();
+            let records_bucket = h
+                .records_bucket
+                .get_or_insert_with(|| TokenBucket::full(limits.signal_record_burst, now));
+            let bytes_bucket = h
+                .bytes_bucket
+                .get_or_insert_with(|| TokenBucket::full(limits.signal_byte_burst, now));
+            let n_tokens = records_bucket.available(
+                now,
+                limits.signal_record_rate,
+                limits.signal_record_burst,
+            );
+            let b_tokens =
+                bytes_bucket.available(now, limits.signal_byte_rate, limits.signal_byte_burst);
+            // The longest prefix both buckets can pay for. A batch that fits the bursts is
+            // taken whole or not at all: a client retries a rate-limited request, and a
+            // stored part would then be stored twice (spans and logs are not deduplicated).
+            // Only a batch larger than a burst, which could never be taken whole, is split.
+            let n = ends
+                .partition_point(|&end| end <= b_tokens)
+                .min(usize::try_from(n_tokens).unwrap_or(usize::MAX));
+            let total_bytes = ends.last().copied().unwrap_or(0);
+            let fits_burst = kept.len() as f64 <= limits.signal_record_burst
+                && total_bytes as f64 <= limits.signal_byte_burst;
+            let n = if n < kept.len() && fits_burst { 0 } else { n };
+            let bytes = if n == 0 { 0 } else { ends[n - 1] };
+            records_bucket.take(
+                n as u64,
+                now,
+                limits.signal_record_rate,
+                limits.signal_record_burst,
+            );
+            bytes_bucket.take(
+                bytes,
+                now,
+                limits.signal_byte_rate,
+                limits.signal_byte_burst,
+            );
+            outcome.reject(SignalReject::RateLimited, (kept.len() - n) as u64, || {
+                format!(
+                    "tenant {tenant} is over its {} rate ({} records/s burst {}, {} bytes/s \
+                     burst {}); retry later",
+                    R::SIGNAL.dir(),
+                    limits.signal_record_rate,
+                    limits.signal_record_burst,
+                    limits.signal_byte_rate,
+                    limits.signal_byte_burst
+                )
+            });
+            kept.truncate(n);
+            let held = sizes[..n].iter().sum();
+            let recs = kept.into_iter().zip(sizes).map(|((r, cuts), size)| {
+                outcome.add_truncations(&cuts);
+                (r, size)
+            });
+            for (start, part) in Part::grouped(recs) {
+                h.parts.entry(start).or_default().append(part);
+            }
+            outcome.accepted = n as u64;
+            for (reason, k) in &outcome.rejected {
+                *h.rejected.entry(*reason).or_default() += k;
+            }
+            let ticket = if n == 0 {
+                None
+            } else {
+                rec.truncate(body_start + bytes as usize);
+                spans_logs::set_count(&mut rec, body_start, n);
+                // Under the store's lock: see the module docs.
+                Some(self.wal.submit([rec])?)
+            };
+            (ticket, held)
+        };
+        store.bytes.fetch_add(held, Ordering::Relaxed);
+        self.note_signal_bytes(held);
+        if let Some(t) = ticket {
+            t.wait()?;
+        }
+        Ok(outcome)
+    }
+}
