@@ -43,6 +43,7 @@ mod error;
 mod memory;
 mod metrics;
 mod model;
+mod rate_limit;
 mod signal;
 mod signals;
 mod storage;

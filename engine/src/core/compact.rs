@@ -13,7 +13,7 @@ use crate::signal::Signal;
 use crate::signals::compact;
 use crate::signals::compact::copy::compact_files;
 use crate::signals::compact::settle_ms;
-use crate::signals::flush::sort_key;
+use crate::signals::order::sort_key;
 use crate::signals::store::StoredRecord;
 use crate::storage::parquet_io::bad;
 use crate::storage::partition::{FileEntry, Manifest, PARTITION_MS, PartFile, partition_start};

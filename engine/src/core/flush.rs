@@ -11,12 +11,12 @@ use crate::metrics::flush::signal_files;
 use crate::metrics::index::PartIndex;
 use crate::model::series::IdMap;
 use crate::signal::Signal;
-use crate::signals::flush::FlushOrder;
 use crate::signals::flush::{FLUSH_BATCH_ROWS, write_sorted};
+use crate::signals::order::FlushOrder;
 use crate::signals::store::{NS_PER_MS, SignalStore, SignalTaken, StoredRecord};
+use crate::storage::fs::create_dir_durable;
 use crate::storage::partition::{
-    FileEntry, Flushed, PartFile, create_dir_durable, partition_dir, partition_start,
-    signal_partition_dir,
+    FileEntry, Flushed, PartFile, partition_dir, partition_start, signal_partition_dir,
 };
 use crate::storage::{parquet_io, partition};
 use crate::{Error, FlushStats, Result, TenantId};

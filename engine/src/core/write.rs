@@ -1,7 +1,7 @@
 //! Writes: admission against the tenant's limits, the WAL append and the apply to memory, for samples, spans and logs.
 
 use crate::core::Core;
-use crate::metrics::head::{TokenBucket, relock, shard_of};
+use crate::metrics::head::{relock, shard_of};
 use crate::metrics::raw_keys::KnownSeries;
 use crate::metrics::write::Placer;
 use crate::metrics::write::Prep;
@@ -10,6 +10,7 @@ use crate::metrics::write::by_shard;
 use crate::metrics::write::label_message;
 use crate::model::series;
 use crate::model::series_key::PreparedBatch;
+use crate::rate_limit::TokenBucket;
 use crate::signals::check::{Cuts, ResourceCheck};
 use crate::signals::shared_lists::Sharer;
 use crate::signals::store::NS_PER_MS;

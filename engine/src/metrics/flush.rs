@@ -160,7 +160,7 @@ fn remove_unlisted(dir: &Path, manifest: &Manifest) -> Result<()> {
         }
     }
     if removed {
-        partition::sync_dir(dir)?;
+        crate::storage::fs::sync_dir(dir)?;
     }
     Ok(())
 }

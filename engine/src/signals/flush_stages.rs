@@ -11,7 +11,7 @@ use parquet::arrow::ArrowWriter;
 use crate::Result;
 use crate::model::records::{LogRecord, SpanRecord};
 use crate::signal::Signal;
-use crate::signals::flush::{FlushOrder, sort_key};
+use crate::signals::order::{FlushOrder, sort_key};
 use crate::storage::parquet_io::{bad, signal_props};
 
 /// Sorts spans into the flush's file order (trace id, start time).

@@ -209,7 +209,8 @@ fn dictionary_schema(schema: &Schema) -> Arc<Schema> {
 mod tests {
     use super::*;
     use crate::SpanRecord;
-    use crate::signals::flush::{FlushOrder, write_sorted};
+    use crate::signals::flush::write_sorted;
+    use crate::signals::order::FlushOrder;
 
     /// The kept footer has the statistics the search prunes by and no others; the page
     /// index of chosen row groups is read on demand.

@@ -10,6 +10,7 @@ pub mod flush_stages;
 pub(crate) mod logs;
 pub(crate) mod map_chunk;
 pub(crate) mod meta;
+pub(crate) mod order;
 pub(crate) mod read;
 #[doc(hidden)]
 pub mod record_memory;

@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use arrow::record_batch::RecordBatch;
 use tracing::warn;
 
-use crate::metrics::head::TokenBucket;
 use crate::model::anyvalue::Attributes;
 use crate::model::records::{LogRecord, Scope, SpanRecord};
+use crate::rate_limit::TokenBucket;
 use crate::signal::Signal;
 use crate::signals::arrow::{AttributeMaps, RenderedRows};
 use crate::signals::bloom::FileBlooms;

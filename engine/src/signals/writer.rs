@@ -19,8 +19,8 @@ use parquet::file::writer::SerializedFileWriter;
 
 use crate::model::anyvalue::Attributes;
 use crate::signals::arrow::{AttributeMaps, RenderedRows};
-use crate::signals::flush::sort_key;
 use crate::signals::map_chunk::{self, LeafLists};
+use crate::signals::order::sort_key;
 use crate::signals::store::StoredRecord;
 use crate::storage::parquet_io::{self, SIGNAL_ROW_GROUP, bad};
 use crate::{Error, Result};
@@ -209,7 +209,7 @@ mod tests {
     use super::*;
     use crate::model::anyvalue::AnyValue;
     use crate::model::records::{LogRecord, Scope, SpanRecord};
-    use crate::signals::flush::FlushOrder;
+    use crate::signals::order::FlushOrder;
 
     fn read_all(path: &Path, selection: Option<RowSelection>) -> RecordBatch {
         let file = File::open(path).unwrap();

@@ -1,5 +1,6 @@
 //! Partitions on disk, the same for every signal: layout and manifests, Parquet helpers, prefetch, retention.
 
+pub(crate) mod fs;
 pub(crate) mod parquet_io;
 pub(crate) mod partition;
 pub(crate) mod prefetch;

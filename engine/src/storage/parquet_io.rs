@@ -26,7 +26,7 @@ use parquet::schema::types::ColumnPath;
 
 use crate::model::series::SeriesId;
 use crate::model::series_key::{LabelPairs, SeriesKey};
-use crate::storage::partition::sync_dir;
+use crate::storage::fs::sync_dir;
 use crate::{Error, Labels, METRIC_NAME, Sample};
 
 pub(crate) fn bad(path: &Path, e: impl std::fmt::Display) -> Error {

@@ -11,8 +11,7 @@
 //!     index-<B>.parquet                                   label, value -> rows of series-<B>
 //! ```
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs::{self};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -24,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use crate::signal::Signal;
+use crate::storage::fs::{io, write_atomic};
 use crate::{Error, Result, TenantId};
 
 /// Width of a partition: one hour.
@@ -198,13 +198,6 @@ pub(crate) struct Flushed {
     pub(crate) flushed_below_lsn: u64,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
-
 /// Civil date (y, m, d) of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -246,38 +239,6 @@ pub(crate) fn signal_partition_dir(
         .join(format!("tenant={t}"))
         .join(format!("date={y:04}-{m:02}-{d:02}"))
         .join(format!("hour={hour:02}"))
-}
-
-/// Writes `bytes` to `path` durably and atomically: temp file, fsync, rename, fsync dir.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))?;
-    sync_dir(dir)
-}
-
-/// fsyncs a directory, making creations, renames and removals in it durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
-}
-
-/// Creates a directory and its parents, fsyncing each parent that gained an entry.
-pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        create_dir_durable(parent)?;
-    }
-    match fs::create_dir(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(io(dir)(e)),
-    }
-    sync_dir(dir.parent().unwrap_or(Path::new(".")))
 }
 
 pub(crate) fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> Result<T> {

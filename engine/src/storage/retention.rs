@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use crate::signals::store::FileMap;
-use crate::storage::partition::{self, PartFile, partition_start, sync_dir};
+use crate::storage::fs::sync_dir;
+use crate::storage::partition::{self, PartFile, partition_start};
 use crate::{Error, Result, TenantId};
 
 /// The marker a dropped partition's manifest is renamed to.

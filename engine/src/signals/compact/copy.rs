@@ -319,8 +319,8 @@ mod tests {
     use crate::model::records::{LogRecord, SpanRecord};
     use crate::signal::Signal;
     use crate::signals::bloom::FileBlooms;
-    use crate::signals::flush::sort_key;
     use crate::signals::meta::SpansFileMeta;
+    use crate::signals::order::sort_key;
     use crate::signals::read::{TraceLookupStats, read_traces};
     use crate::signals::store::StoredRecord;
     use crate::{AnyValue, TraceId};

@@ -70,7 +70,7 @@ mod tests {
     use crate::signals::compact::copy::Input;
     use crate::signals::compact::copy::compact_files;
     use crate::signals::compact::merge;
-    use crate::signals::flush::sort_key;
+    use crate::signals::order::sort_key;
     use crate::storage::parquet_io;
     use std::path::Path;
 

@@ -263,7 +263,8 @@ mod tests {
     use super::*;
     use crate::model::records::SpanRecord;
     use crate::signals::bloom::FileBlooms;
-    use crate::signals::flush::{FlushOrder, write_sorted};
+    use crate::signals::flush::write_sorted;
+    use crate::signals::order::FlushOrder;
 
     fn id(i: u32) -> TraceId {
         let mut id = [0x3c; 16];
