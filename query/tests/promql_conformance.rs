@@ -1,5 +1,12 @@
-//! Prometheus's own PromQL test scripts (`../shared/conformance/promql/testdata/*.test`,
-//! read unchanged) against strata-query's evaluator over a real `strata_engine::Engine`.
+//! Prometheus's own PromQL test scripts (`testdata/*.test` of the suite below, read
+//! unchanged) against strata-query's evaluator over a real `strata_engine::Engine`.
+//!
+//! The scripts are not in this repository. `STRATA_PROMQL_SUITE` names the directory that
+//! holds their `testdata/` folder (a copy of Prometheus's `promql/promqltest/testdata`,
+//! kept with its licence and provenance in the project's shared folder); unset, it is `../shared/conformance/promql` beside the
+//! repository's root. When that folder is missing, the test prints that it is skipped, why,
+//! and which variable to set, and passes; with `CI=true` (set by `.ci/run`) a missing suite
+//! fails the test instead, so CI never passes without running it.
 //!
 //! Prints `file: N passed, M failed, K skipped` per file and a total. Cases listed in
 //! `tests/conformance/expected_failures.txt` are run too: `skip` lines (native histograms)
@@ -18,15 +25,31 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use conformance::run::{CaseResult, run_script};
 use conformance::script::parse_script;
 
-/// `../shared` beside the project root, unless `STRATA_SHARED_DIR` names it elsewhere (for a
-/// clone that is not next to it).
-fn testdata() -> std::path::PathBuf {
-    let shared = std::env::var_os("STRATA_SHARED_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        std::path::PathBuf::from,
+/// The variable that names the suite: the directory holding `testdata/`.
+const SUITE_VAR: &str = "STRATA_PROMQL_SUITE";
+
+/// The suite's `testdata/` folder: under `$STRATA_PROMQL_SUITE`, or under
+/// `../shared/conformance/promql` beside the repository's root.
+fn testdata() -> PathBuf {
+    let suite = std::env::var_os(SUITE_VAR).map_or_else(
+        || {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("query/ has a parent: the repository root");
+            root.parent()
+                .unwrap_or(root)
+                .join("shared/conformance/promql")
+        },
+        PathBuf::from,
     );
-    shared.join("conformance/promql/testdata")
+    suite.join("testdata")
 }
+
+/// Whether this runs in CI (`CI=true`, as `.ci/run` sets it), where a missing suite fails.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
 const EXPECTED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/conformance/expected_failures.txt"
@@ -100,21 +123,41 @@ fn reason_for(file: &str, r: &CaseResult) -> (bool, String) {
 #[test]
 fn promql_conformance() {
     let dir = testdata();
-    let dir = dir.as_path();
+    let found = std::fs::read_dir(&dir).map(|entries| {
+        entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "test"))
+            .collect::<Vec<PathBuf>>()
+    });
+    let mut files = match found {
+        Ok(files) if !files.is_empty() => files,
+        other => {
+            let what = other.map_or_else(|e| e.to_string(), |_| "no *.test file".into());
+            let why = format!(
+                "no PromQL conformance scripts at {} ({what}); set {SUITE_VAR} to the directory \
+                 holding Prometheus's testdata/ (default: ../shared/conformance/promql beside \
+                 the repository)",
+                dir.display()
+            );
+            assert!(!in_ci(), "CI=true, so a missing suite fails: {why}");
+            println!("promql_conformance SKIPPED: {why}");
+            return;
+        }
+    };
     let only = std::env::var("STRATA_PROMQL_FILE").ok();
     let bless = std::env::var("STRATA_PROMQL_BLESS").is_ok();
     let verbose = std::env::var("STRATA_PROMQL_VERBOSE").is_ok();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "test"))
-        .filter(|p| {
-            only.as_ref().is_none_or(|o| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().contains(o.as_str()))
-            })
-        })
-        .collect();
+    if let Some(o) = &only {
+        files.retain(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(o.as_str()))
+        });
+        assert!(
+            !files.is_empty(),
+            "STRATA_PROMQL_FILE={o} matches no file in {}",
+            dir.display()
+        );
+    }
     files.sort();
     let results: Mutex<BTreeMap<String, Vec<CaseResult>>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);

@@ -1,5 +1,5 @@
-//! Parser of Prometheus's `promqltest` script format (see
-//! `../shared/conformance/promql/README.md`).
+//! Parser of Prometheus's `promqltest` script format (see the suite's `README.md`, beside
+//! its `testdata/`: `STRATA_PROMQL_SUITE` in `promql_conformance.rs` says where).
 
 use strata_query::promql::{Labels, STALE_NAN_BITS};
 
