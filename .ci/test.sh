@@ -1,18 +1,59 @@
 #!/usr/bin/env bash
 # The whole test suite: README.md's test command. Installs what the tests need on a fresh
 # machine, then runs every test target with nextest and the doctests with cargo test.
+#
+# What it installs, and where (nothing else is written outside the target directory):
+# - cargo-nextest, when it is not on PATH: under the target directory ($TARGET/tools).
+# - Python packages (duckdb, pyarrow): in a virtualenv, $TARGET/venv, made with
+#   `python3 -m venv` and reused while it works; never with a system-wide pip. (Debian's
+#   python3 needs the package python3-venv for that; installed when missing.)
+# - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script).
+#
+# How tests find the venv: its bin/ goes first on PATH for everything below, so every test
+# that runs `python3` (engine/tests/duckdb_reads_partitions.rs with DuckDB,
+# query/tests/spans_copy_compaction.rs with DuckDB and pyarrow, tests/interop) runs the
+# venv's. To run one of them alone: `. "$CARGO_TARGET_DIR/venv/bin/activate"` first; without
+# the packages they fail and say what is missing.
+#
+# $TARGET is ${CARGO_TARGET_DIR:-target}. The PromQL conformance test needs Prometheus's
+# scripts (STRATA_PROMQL_SUITE, see query/tests/promql_conformance.rs): without them it
+# reports itself skipped, unless CI=true.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+TARGET="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$TARGET"
+TARGET=$(cd "$TARGET" && pwd) # absolute: tests run python3 from their crate's folder
+
+apt_install() {
+    [ "$(id -u)" = 0 ] || { echo "needs the Debian packages $*: apt-get install $* (as root)"; exit 1; }
+    echo "installing Debian packages: $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+}
+
 if ! command -v cargo-nextest >/dev/null 2>&1; then
-    cargo install --locked cargo-nextest
+    export PATH="$TARGET/tools/bin:$PATH"
+    if ! command -v cargo-nextest >/dev/null 2>&1; then
+        cargo install --locked --root "$TARGET/tools" cargo-nextest
+    fi
 fi
 
-# DuckDB reads flushed partitions in engine/tests/duckdb_reads_partitions.rs; DuckDB and
-# pyarrow read compacted spans files in query/tests/spans_copy_compaction.rs.
+VENV="$TARGET/venv"
+if ! "$VENV/bin/python3" -c '' >/dev/null 2>&1; then
+    rm -rf "$VENV"
+    if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
+        # Debian's python3 has no ensurepip (so no venv) without python3-venv.
+        rm -rf "$VENV"
+        apt_install python3-venv
+        python3 -m venv "$VENV"
+    fi
+fi
+export PATH="$VENV/bin:$PATH"
 for module in duckdb pyarrow; do
     if ! python3 -c "import $module" >/dev/null 2>&1; then
-        python3 -m pip install --quiet --disable-pip-version-check "$module"
+        echo "installing $module in $VENV"
+        python3 -m pip install --quiet --disable-pip-version-check --no-cache-dir "$module"
     fi
 done
 
@@ -22,4 +63,4 @@ cargo test --locked --workspace --doc
 # Interop: a real Prometheus scrapes node_exporter and remote-writes to `strata serve`; both
 # must answer the same PromQL (installs Debian's prometheus and node_exporter when missing).
 # The binary is the one nextest built for the server's end-to-end tests.
-bash tests/interop/prometheus-remote-write.sh "${CARGO_TARGET_DIR:-target}/debug/strata"
+bash tests/interop/prometheus-remote-write.sh "$TARGET/debug/strata"

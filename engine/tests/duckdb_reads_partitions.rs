@@ -1,7 +1,11 @@
-//! Flushed partitions are plain Parquet: DuckDB (the real one, from PyPI, installed by
-//! `.ci/test.sh`) reads a partition's samples and series files and returns the same rows
-//! the engine does, NaN and infinities included; and a spans and a logs file, nested
-//! columns (attribute maps, events) included.
+//! Flushed partitions are plain Parquet: DuckDB (the real one, from PyPI) reads a
+//! partition's samples and series files and returns the same rows the engine does, NaN and
+//! infinities included; and a spans and a logs file, nested columns (attribute maps, events)
+//! included.
+//!
+//! DuckDB runs in the `python3` found on PATH: `.ci/test.sh` installs it in the virtualenv
+//! `$CARGO_TARGET_DIR/venv` and puts that first on PATH; to run these tests alone, activate
+//! it (`. "$CARGO_TARGET_DIR/venv/bin/activate"`). Without DuckDB they fail and say so.
 
 mod common;
 
@@ -88,10 +92,11 @@ fn duckdb_reads_a_flushed_partition_and_gets_the_same_rows() {
         .args(["-c", SCRIPT])
         .arg(&part)
         .output()
-        .expect("python3 runs (installed on every machine of this kind)");
+        .expect("python3 on PATH runs");
     assert!(
         out.status.success(),
-        "duckdb failed (is it installed? .ci/test.sh installs it): {}",
+        "DuckDB in the python3 on PATH failed (.ci/test.sh installs it in \
+         $CARGO_TARGET_DIR/venv and puts that first on PATH: activate it): {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let got: Vec<(String, String, i64, String)> = serde_json::from_slice(&out.stdout).unwrap();
@@ -258,10 +263,11 @@ fn duckdb_reads_a_spans_and_a_logs_file_and_gets_the_same_rows() {
         .arg(part("traces"))
         .arg(part("logs"))
         .output()
-        .expect("python3 runs (installed on every machine of this kind)");
+        .expect("python3 on PATH runs");
     assert!(
         out.status.success(),
-        "duckdb failed (is it installed? .ci/test.sh installs it): {}",
+        "DuckDB in the python3 on PATH failed (.ci/test.sh installs it in \
+         $CARGO_TARGET_DIR/venv and puts that first on PATH: activate it): {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

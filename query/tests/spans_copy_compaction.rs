@@ -1,7 +1,11 @@
 //! Compaction of a dense spans and logs hour copies the flushes' full row groups as they
 //! are encoded and merges only the small ones: every read path answers exactly as before
 //! the compaction (trace lookups by id, trace search, SQL over `spans` and `logs`), and
-//! the compacted file keeps a `trace_id` bloom filter on every row group.
+//! the compacted file keeps a `trace_id` bloom filter on every row group. DuckDB and pyarrow
+//! read the compacted file too, in the `python3` found on PATH: `.ci/test.sh` installs them
+//! in the virtualenv `$CARGO_TARGET_DIR/venv` and puts that first on PATH; to run this test
+//! alone, activate it (`. "$CARGO_TARGET_DIR/venv/bin/activate"`). Without them it fails
+//! and says so.
 
 mod common;
 
@@ -89,10 +93,11 @@ fn external_reads(path: &Path, ids: &[TraceId]) -> String {
         .arg(path)
         .args(ids.iter().map(hex))
         .output()
-        .expect("python3 runs");
+        .expect("python3 on PATH runs");
     assert!(
         out.status.success(),
-        "duckdb/pyarrow failed (installed by .ci/test.sh): {}",
+        "DuckDB/pyarrow in the python3 on PATH failed (.ci/test.sh installs them in \
+         $CARGO_TARGET_DIR/venv and puts that first on PATH: activate it): {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
