@@ -5,8 +5,10 @@
 #
 #   bash tests/interop/prometheus-remote-write.sh [path/to/strata]
 #
-# Installs `prometheus` and `prometheus-node-exporter` with apt-get when missing. Leaves
-# nothing running; logs and data stay in $WORK (printed) when it fails.
+# Installs the Debian packages `prometheus` and `prometheus-node-exporter` (without their
+# recommends) with apt-get when missing, and starts no packaged service: it runs its own
+# Prometheus, node_exporter and Strata on free ports with their own config and data in $WORK.
+# Leaves nothing running; logs and data stay in $WORK (printed) when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,13 +19,34 @@ need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 [ -x /usr/bin/prometheus-node-exporter ] || need+=(prometheus-node-exporter)
 if [ ${#need[@]} -gt 0 ]; then
-    echo "installing ${need[*]}"
-    # Debian starts installed services; policy-rc.d keeps them down (we run our own).
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null \
-        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; }
-    rm -f /usr/sbin/policy-rc.d
-    pkill -x prometheus-node-exporter 2>/dev/null || true
+    [ "$(id -u)" = 0 ] || { echo "needs ${need[*]}: apt-get install --no-install-recommends ${need[*]} (as root)"; exit 1; }
+    echo "installing Debian packages: ${need[*]}"
+    # The packages' maintainer scripts start their services through invoke-rc.d or
+    # deb-systemd-invoke, and both ask /usr/sbin/policy-rc.d first: exit 101 means "do not
+    # start" (we run our own). A policy already there (container images ship one) is left
+    # as it is; otherwise one is put there for the install and removed after it.
+    own_policy=
+    drop_policy() { if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; own_policy=; fi; }
+    trap drop_policy EXIT
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        own_policy=1
+        printf '#!/bin/sh\n# put here by strata tests/interop for one apt-get install\nexit 101\n' \
+            > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+    fi
+    apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
+    apt_install || { apt-get update -qq && apt_install; }
+    drop_policy
+    trap - EXIT
+    # Should a policy have let a packaged service start anyway (sysvinit), stop it by the pid
+    # file its init script writes, never by process name: other instances may be the user's.
+    for name in "${need[@]}"; do
+        pidfile=/run/prometheus/$name.pid
+        if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+            echo "stopping the $name service its package started (pid $(cat "$pidfile"))"
+            kill "$(cat "$pidfile")"
+        fi
+    done
 fi
 
 WORK=$(mktemp -d /tmp/strata-interop.XXXXXX)
