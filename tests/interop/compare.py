@@ -2,12 +2,24 @@
 """Asks a Prometheus and a Strata that hold the same remote-written data the same
 questions and fails when the answers differ. Used by prometheus-remote-write.sh.
 
-    compare.py PROMETHEUS_URL STRATA_URL
+    compare.py PROMETHEUS_URL STRATA_URL [--at UNIX_TIME]
+    compare.py --ready SECONDS PROMETHEUS_URL STRATA_URL
+
+The compared window runs from 62 s after Prometheus's first scrape (so every `[1m]` range
+lies after it) to 8 s before the time of the comparison (`--at`, default now), evaluated
+every 2 s at a millisecond offset no scrape has.
+
+`--ready SECONDS` compares nothing: it exits 0 and prints the time to pass to `--at` once
+that window is at least SECONDS long and Strata holds, for every series Prometheus has, a
+sample a second past the window's end (remote-write has shipped it); otherwise it prints what
+is missing and exits 2. The script polls it.
 """
+import argparse
 import json
 import math
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -35,8 +47,11 @@ QUERIES = [
 
 def get(base, path, params):
     url = base + path + "?" + urllib.parse.urlencode(params, doseq=True)
-    with urllib.request.urlopen(url, timeout=60) as resp:
-        body = json.load(resp)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:
+            body = json.load(resp)
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(f"{url}: HTTP {e.code}: {e.read()[:300].decode(errors='replace')}") from None
     if body.get("status") != "success":
         raise RuntimeError(f"{url}: {body}")
     return body["data"]
@@ -55,14 +70,13 @@ def key(metric):
     return json.dumps(metric, sort_keys=True)
 
 
-def main():
-    prom, strata = sys.argv[1], sys.argv[2]
-    now = time.time()
+def compared_window(prom, now):
+    """The compared window (start, end) for a comparison at `now`, or None if Prometheus has
+    scraped nothing."""
     raw = get(prom, "/api/v1/query", {"query": "up[5m]", "time": now})
     stamps = [float(v[0]) for s in raw["result"] for v in s["values"]]
     if not stamps:
-        print("Prometheus has scraped nothing")
-        return 1
+        return None
     # Evaluate between scrapes: at a millisecond offset no sample has, so the range
     # boundaries, closed in the packaged Prometheus 2.x and left-open in 3.x (and Strata),
     # never meet a sample.
@@ -70,6 +84,58 @@ def main():
     offset = next(o for o in range(500, 1500) if all(abs(o % 1000 - t) > 5 for t in taken)) % 1000
     start = math.floor(min(stamps)) + 62 + offset / 1000
     end = math.floor(now) - 8 + offset / 1000
+    return start, end
+
+
+def ready(prom, strata, seconds):
+    """(time, None) when a comparison at that time would cover `seconds` of data that Strata
+    holds in full; else (None, a sentence saying what is missing)."""
+    now = round(time.time(), 3)
+    try:
+        w = compared_window(prom, now)
+        if w is None:
+            return None, "Prometheus has scraped nothing yet"
+        start, end = w
+        if end - start < seconds:
+            return None, f"the compared window holds {max(end - start, 0):.0f} of {seconds:g} s"
+        # Series with a sample from a second past the window's end (the end moves by less
+        # than that if a scrape lands before the comparison) to now, per job: Prometheus has
+        # every series up to now; Strata has them once remote-write has shipped that far.
+        # (last_over_time keeps the metric name; timestamp() would not, and Prometheus 2.x
+        # refuses the same labels from two metrics.)
+        recent = round((now - end - 1) * 1000)
+        q = {"query": f'count by (job) (last_over_time({{__name__=~".+"}}[{recent}ms]))', "time": now}
+        count = lambda base: {r["metric"].get("job"): r["value"][1] for r in get(base, "/api/v1/query", q)["result"]}
+        p, s = count(prom), count(strata)
+    except (OSError, RuntimeError, ValueError) as e:
+        return None, f"not answering yet: {e}"
+    if p != s:
+        return None, f"series with a sample past the window's end: Prometheus {p}, Strata {s}"
+    return now, None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("prometheus")
+    ap.add_argument("strata")
+    ap.add_argument("--at", type=float, help="time of the comparison (default: now)")
+    ap.add_argument("--ready", type=float, metavar="SECONDS",
+                    help="only say whether a window of SECONDS can be compared yet")
+    args = ap.parse_args()
+    prom, strata = args.prometheus, args.strata
+    if args.ready is not None:
+        at, why = ready(prom, strata, args.ready)
+        if at is None:
+            print(why)
+            return 2
+        print(f"{at:.3f}")
+        return 0
+    now = args.at if args.at is not None else time.time()
+    w = compared_window(prom, now)
+    if w is None:
+        print("Prometheus has scraped nothing")
+        return 1
+    start, end = w
     if end - start < 10:
         print(f"not enough data yet: {end - start:.0f} s")
         return 1

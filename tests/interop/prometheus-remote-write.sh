@@ -7,13 +7,24 @@
 #
 # Installs the Debian packages `prometheus` and `prometheus-node-exporter` (without their
 # recommends) with apt-get when missing, and starts no packaged service: it runs its own
-# Prometheus, node_exporter and Strata on free ports with their own config and data in $WORK.
-# Leaves nothing running; logs and data stay in $WORK (printed) when it fails.
+# Prometheus, node_exporter and Strata on free ports with their own config and data in $WORK,
+# and stops them by pid. Leaves nothing running; logs and data stay in $WORK (printed) when
+# it fails.
+#
+# It compares as soon as there is enough data (tests/interop/compare.py says what window it
+# compares: from 62 s after the first scrape to 8 s before the comparison), polling both
+# servers until Strata holds that window. STRATA_INTEROP_SECONDS (default 10, the least
+# compare.py accepts) is the length of that window: the run takes about 75 s plus that, and
+# fails with the reason when it is not ready within 60 s more.
+# python3 is the one on PATH (the venv's under .ci/test.sh; compare.py needs only the stdlib).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 STRATA="${1:-${CARGO_TARGET_DIR:-target}/debug/strata}"
 [ -x "$STRATA" ] || { echo "no strata binary at $STRATA (cargo build -p strata-server)"; exit 1; }
+SECS="${STRATA_INTEROP_SECONDS:-10}"
+[[ "$SECS" =~ ^[0-9]+$ ]] && [ "$SECS" -ge 10 ] \
+    || { echo "STRATA_INTEROP_SECONDS must be a whole number of seconds, 10 or more"; exit 1; }
 
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
@@ -50,10 +61,25 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 WORK=$(mktemp -d /tmp/strata-interop.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+STRATA_PID= NODE_PID= PROM_PID=
+# Stops one of our processes by pid: SIGTERM, then SIGKILL after 30 s.
+stop() {
+    local pid=$1
+    [ -n "$pid" ] || return 0
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+# Prometheus first, while Strata still takes its last remote-write batches (stopped after
+# Strata, it retries them until its 1 min flush deadline).
+cleanup() { stop "$PROM_PID"; stop "$NODE_PID"; stop "$STRATA_PID"; PROM_PID= NODE_PID= STRATA_PID=; }
+fail() {
+    echo "interop FAILED: $*"
+    cleanup
+    tail -n 20 "$WORK/strata.log" "$WORK/prometheus.log" "$WORK/node.log" 2>/dev/null || true
+    echo "logs and data in $WORK"
+    exit 1
 }
 trap cleanup EXIT
 
@@ -62,11 +88,11 @@ HTTP=$(free_port); GRPC=$(free_port); PROM=$(free_port); NODE=$(free_port)
 
 "$STRATA" serve --data-dir "$WORK/strata" --http-addr "127.0.0.1:$HTTP" \
     --grpc-addr "127.0.0.1:$GRPC" >"$WORK/strata.log" 2>&1 &
-pids+=($!)
+STRATA_PID=$!
 /usr/bin/prometheus-node-exporter --web.listen-address="127.0.0.1:$NODE" \
     --collector.disable-defaults --collector.cpu --collector.meminfo --collector.loadavg \
     --collector.filesystem --collector.netdev --collector.stat >"$WORK/node.log" 2>&1 &
-pids+=($!)
+NODE_PID=$!
 
 cat >"$WORK/prometheus.yml" <<YML
 global:
@@ -86,21 +112,33 @@ for _ in $(seq 100); do
     curl -fsS "http://127.0.0.1:$HTTP/ready" >/dev/null 2>&1 && break
     sleep 0.1
 done
-curl -fsS "http://127.0.0.1:$HTTP/ready" >/dev/null || { cat "$WORK/strata.log"; echo "strata did not get ready"; exit 1; }
+curl -fsS "http://127.0.0.1:$HTTP/ready" >/dev/null || fail "strata did not get ready in 10 s"
 
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom" \
     --web.listen-address="127.0.0.1:$PROM" >"$WORK/prometheus.log" 2>&1 &
-pids+=($!)
+PROM_PID=$!
 
-echo "scraping for ${STRATA_INTEROP_SECONDS:-100} s (work dir $WORK)"
-sleep "${STRATA_INTEROP_SECONDS:-100}"
+# Poll until compare.py can compare $SECS s that Strata holds in full.
+timeout=$((62 + 8 + SECS + 60))
+echo "waiting for $SECS s of data to compare (at most $timeout s; work dir $WORK)"
+start=$SECONDS said=$SECONDS
+while :; do
+    rc=0
+    out=$(python3 tests/interop/compare.py --ready "$SECS" \
+        "http://127.0.0.1:$PROM" "http://127.0.0.1:$HTTP" 2>&1) || rc=$?
+    [ $rc -eq 0 ] && break
+    [ $rc -eq 2 ] || fail "compare.py --ready: $out"
+    for p in "strata:$STRATA_PID" "node_exporter:$NODE_PID" "prometheus:$PROM_PID"; do
+        kill -0 "${p#*:}" 2>/dev/null || fail "${p%%:*} exited early"
+    done
+    [ $((SECONDS - start)) -lt "$timeout" ] || fail "no comparable data after $timeout s: $out"
+    if [ $((SECONDS - said)) -ge 15 ]; then echo "  $((SECONDS - start)) s: $out"; said=$SECONDS; fi
+    sleep 1
+done
+echo "comparing after $((SECONDS - start)) s"
 
-if python3 tests/interop/compare.py "http://127.0.0.1:$PROM" "http://127.0.0.1:$HTTP"; then
-    echo "interop: Prometheus and Strata agree"
-    cleanup
-    rm -rf "$WORK"
-else
-    echo "interop FAILED; logs and data in $WORK"
-    tail -n 20 "$WORK/strata.log" "$WORK/prometheus.log"
-    exit 1
-fi
+python3 tests/interop/compare.py --at "$out" "http://127.0.0.1:$PROM" "http://127.0.0.1:$HTTP" \
+    || fail "Prometheus and Strata answer differently"
+echo "interop: Prometheus and Strata agree"
+cleanup
+rm -rf "$WORK"
