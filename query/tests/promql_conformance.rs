@@ -18,7 +18,7 @@
 mod conformance;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -28,14 +28,21 @@ use conformance::script::parse_script;
 /// The variable that names the suite: the directory holding `testdata/`.
 const SUITE_VAR: &str = "STRATA_PROMQL_SUITE";
 
+/// strata-query's folder in the clone being tested: the `CARGO_MANIFEST_DIR` that cargo and
+/// nextest set when they run the test, not the one compiled in (a target directory shared
+/// by several clones may hold a binary built in another).
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// The suite's `testdata/` folder: under `$STRATA_PROMQL_SUITE`, or under
 /// `../shared/conformance/promql` beside the repository's root.
 fn testdata() -> PathBuf {
     let suite = std::env::var_os(SUITE_VAR).map_or_else(
         || {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("query/ has a parent: the repository root");
+            let query = manifest_dir();
+            let root = query.parent().unwrap_or(&query);
             root.parent()
                 .unwrap_or(root)
                 .join("shared/conformance/promql")
@@ -50,10 +57,10 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-const EXPECTED: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/conformance/expected_failures.txt"
-);
+/// The list of cases that do not pass yet, in this clone.
+fn expected_path() -> PathBuf {
+    manifest_dir().join("tests/conformance/expected_failures.txt")
+}
 
 /// Files that test opt-in extensions Strata does not build yet; their failures are listed
 /// with this reason.
@@ -75,7 +82,7 @@ struct Listed {
 
 fn load_expected() -> BTreeMap<(String, usize), Listed> {
     let mut out = BTreeMap::new();
-    let Ok(text) = std::fs::read_to_string(EXPECTED) else {
+    let Ok(text) = std::fs::read_to_string(expected_path()) else {
         return out;
     };
     for line in text.lines() {
@@ -239,7 +246,7 @@ fn promql_conformance() {
         if only.is_some() {
             panic!("STRATA_PROMQL_BLESS needs all files (unset STRATA_PROMQL_FILE)");
         }
-        std::fs::write(EXPECTED, blessed).expect("write expected_failures.txt");
+        std::fs::write(expected_path(), blessed).expect("write expected_failures.txt");
         return;
     }
     if !problems.is_empty() {
