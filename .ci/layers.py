@@ -17,7 +17,7 @@ LAYERS = {
     "engine": [
         ["error"],
         ["clock", "tenant", "signal", "memory", "cache_hint", "rate_limit"],
-        ["config"],
+        ["config", "telemetry"],
         ["model"],
         ["wal"],
         ["storage"],

@@ -1,7 +1,6 @@
 //! Compaction passes over closed partitions: choosing them, running the signal's merge, committing the new manifest.
 
 use crate::core::Core;
-use crate::core::telemetry::Timer;
 use crate::metrics::compact::Scope;
 use crate::metrics::compact::merge_samples;
 use crate::metrics::compact::{CompactStats, Target};
@@ -18,6 +17,7 @@ use crate::signals::store::StoredRecord;
 use crate::storage::parquet_io::bad;
 use crate::storage::partition::{FileEntry, Manifest, PARTITION_MS, PartFile, partition_start};
 use crate::storage::{parquet_io, partition};
+use crate::telemetry::Timer;
 use crate::{Result, TenantId};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -1,14 +1,14 @@
 //! The flush protocol: cutting what memory holds, writing it as Parquet, publishing the files, moving the FLUSHED marker and truncating the WAL, for every signal.
 
 use crate::core::Core;
-use crate::core::telemetry::Timer;
-use crate::metrics::flush::Cut;
 use crate::metrics::flush::FlushStop;
 use crate::metrics::flush::MARKER;
 use crate::metrics::flush::PartRows;
+use crate::metrics::flush::Taken;
 use crate::metrics::flush::committed_sets;
 use crate::metrics::flush::signal_files;
 use crate::metrics::index::PartIndex;
+use crate::model::records::{LogRecord, SpanRecord};
 use crate::model::series::IdMap;
 use crate::signal::Signal;
 use crate::signals::flush::{FLUSH_BATCH_ROWS, write_sorted};
@@ -19,6 +19,7 @@ use crate::storage::partition::{
     FileEntry, Flushed, PartFile, partition_dir, partition_start, signal_partition_dir,
 };
 use crate::storage::{parquet_io, partition};
+use crate::telemetry::Timer;
 use crate::{Error, FlushStats, Result, TenantId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -351,5 +352,18 @@ impl Core {
             published.push((tenant.clone(), Arc::new(PartFile::new(dir, entry))));
         }
         Ok(published)
+    }
+}
+
+/// What a flush cut took from memory: samples, spans and log records.
+pub(crate) struct Cut {
+    pub(crate) metrics: Taken,
+    pub(crate) spans: SignalTaken<SpanRecord>,
+    pub(crate) logs: SignalTaken<LogRecord>,
+}
+
+impl Cut {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.metrics.is_empty() && self.spans.is_empty() && self.logs.is_empty()
     }
 }

@@ -1,19 +1,21 @@
 //! Maintenance other than compaction: retention and the disk budget, and building missing trace-id filters.
 
 use crate::core::Core;
-use crate::core::telemetry::Timer;
 use crate::signal::Signal;
 use crate::signals::spans::trace_filter::build;
-use crate::signals::store::FileMap;
 use crate::storage::fs::sync_dir;
+use crate::storage::partition::FileMap;
 use crate::storage::partition::{PARTITION_MS, PartFile};
 use crate::storage::retention::DROPPED;
 use crate::storage::retention::Kept;
 use crate::storage::retention::RetentionStats;
 use crate::storage::retention::clean_dropped;
 use crate::storage::retention::partitions;
+use crate::telemetry::DiskUsage;
+use crate::telemetry::Timer;
 use crate::{Error, Result, TenantId};
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use tracing::{info, warn};
@@ -169,5 +171,26 @@ impl crate::core::Core {
             tracing::info!(files = built, "built trace-id filter files");
         }
         built
+    }
+}
+
+impl Core {
+    pub(crate) fn disk_usage(&self) -> BTreeMap<(TenantId, &'static str), DiskUsage> {
+        let mut out = BTreeMap::new();
+        for (signal, map) in self.file_maps() {
+            let files = map.read().unwrap_or_else(|p| p.into_inner());
+            for (tenant, list) in files.iter().filter(|(_, l)| !l.is_empty()) {
+                let dirs: BTreeSet<_> = list.iter().map(|f| &f.dir).collect();
+                out.insert(
+                    (tenant.clone(), signal.dir()),
+                    DiskUsage {
+                        partitions: dirs.len(),
+                        file_sets: list.len(),
+                        bytes: list.iter().map(|f| f.entry.bytes).sum(),
+                    },
+                );
+            }
+        }
+        out
     }
 }

@@ -4,7 +4,6 @@ pub(crate) mod compact;
 pub(crate) mod flush;
 pub(crate) mod maintenance;
 pub(crate) mod replay;
-pub(crate) mod telemetry;
 pub(crate) mod write;
 
 use std::collections::{BTreeSet, HashMap};
@@ -19,7 +18,7 @@ use strata_wal::Wal;
 use tracing::info;
 
 use crate::clock::Clock;
-use crate::core::replay::Replayed;
+
 use crate::metrics::head::{SHARDS, TenantHead, relock, shard_of};
 use crate::metrics::scan::{self, ScanStats};
 use crate::model::records::{LogRecord, SpanRecord};
@@ -58,7 +57,7 @@ pub(crate) struct Core {
     /// Set by a failed flush; every later write fails with it.
     pub(crate) poisoned: OnceLock<String>,
     /// How long flushes, compactions and retention passes take (`telemetry.rs`).
-    pub(crate) latency: crate::core::telemetry::Latencies,
+    pub(crate) latency: crate::telemetry::Latencies,
     /// Spans in memory and their committed files.
     pub(crate) traces: SignalStore<SpanRecord>,
     /// Log records in memory and their committed files.
@@ -543,4 +542,13 @@ impl Named {
             Self::Labels(l) => l,
         }
     }
+}
+
+/// Totals of a replay, for the open's log line.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Replayed {
+    pub(crate) records: u64,
+    pub(crate) samples: u64,
+    /// Bytes the replayed spans and log records hold in memory.
+    pub(crate) signal_bytes: u64,
 }

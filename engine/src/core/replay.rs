@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::core::Core;
+use crate::core::{Core, Replayed};
 use crate::metrics::head::{self, TenantHead};
 use crate::model::series::{MIX, SeriesId};
 use crate::model::series_key::SeriesKey;
@@ -75,15 +75,6 @@ impl Batch {
 
 /// What the reader thread sends: a sorted batch, or the error that ends the replay.
 type Item = Result<Batch>;
-
-/// Totals of a replay, for the open's log line.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Replayed {
-    pub(crate) records: u64,
-    pub(crate) samples: u64,
-    /// Bytes the replayed spans and log records hold in memory.
-    pub(crate) signal_bytes: u64,
-}
 
 impl Core {
     /// Replays the WAL records at or above `flushed_below` into the heads.

@@ -125,7 +125,7 @@ impl Core {
         {
             let _gate = head.gate.read().unwrap_or_else(|p| p.into_inner());
             for run in runs[first..].iter().chain(&runs[..first]) {
-                if let Some(t) = place.shard(self, run)? {
+                if let Some(t) = place.shard(&self.wal, run)? {
                     last = Some(t);
                 }
             }

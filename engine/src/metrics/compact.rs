@@ -21,8 +21,8 @@ use arrow::array::{Float64Array, TimestampMillisecondArray, UInt64Array};
 use arrow::record_batch::RecordBatch;
 
 use crate::model::series::SeriesId;
-use crate::signals::store::FileMap;
 use crate::storage::parquet_io::{self, bad, column};
+use crate::storage::partition::FileMap;
 use crate::storage::partition::PartFile;
 use crate::{Error, Result, TenantId};
 

@@ -22,11 +22,10 @@ use std::sync::Arc;
 
 use tracing::warn;
 
-use crate::model::records::{LogRecord, SpanRecord};
 use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
 use crate::signal::Signal;
-use crate::signals::store::{FileMap, SignalTaken};
+use crate::storage::partition::FileMap;
 use crate::storage::partition::{self, FileEntry, Manifest, PartFile};
 use crate::storage::retention;
 use crate::{Error, Result, Sample, TenantId};
@@ -66,20 +65,7 @@ pub(crate) const MARKER: &str = "FLUSHED";
 /// id order) and the series they belong to.
 pub(crate) type PartRows<'a> = (Vec<(SeriesId, &'a [Sample])>, Vec<(SeriesId, SeriesKey)>);
 
-type Taken = Vec<(TenantId, Vec<(SeriesId, SeriesKey, Arc<Vec<Sample>>)>)>;
-
-/// What a flush cut took from memory: samples, spans and log records.
-pub(crate) struct Cut {
-    pub(crate) metrics: Taken,
-    pub(crate) spans: SignalTaken<SpanRecord>,
-    pub(crate) logs: SignalTaken<LogRecord>,
-}
-
-impl Cut {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.metrics.is_empty() && self.spans.is_empty() && self.logs.is_empty()
-    }
-}
+pub(crate) type Taken = Vec<(TenantId, Vec<(SeriesId, SeriesKey, Arc<Vec<Sample>>)>)>;
 
 /// One partition's committed sets: `(tenant, dir, manifest version, sets)`.
 type CommittedSets = (TenantId, PathBuf, u32, Vec<FileEntry>);

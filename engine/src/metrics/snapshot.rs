@@ -16,10 +16,10 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
+use crate::SnapshotFile;
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io::bad;
-use crate::storage::partition::PartFile;
-use crate::{Error, Labels, METRIC_NAME, Result, Sample};
+use crate::{Labels, METRIC_NAME, Result, Sample};
 
 /// The schema of samples files and of [`Snapshot::memory`] batches:
 /// `series_id UInt64, ts Timestamp(ms, "UTC"), value Float64`, none nullable.
@@ -33,61 +33,6 @@ pub fn series_schema() -> SchemaRef {
     series_batch(&[])
         .map(|b| b.schema())
         .unwrap_or_else(|_| Arc::new(Schema::empty()))
-}
-
-/// One committed samples file of a [`Snapshot`]. Holding it keeps the file on disk even if
-/// compaction or retention retires its set meanwhile.
-#[derive(Debug, Clone)]
-pub struct SnapshotFile {
-    part: Arc<PartFile>,
-    samples_bytes: u64,
-}
-
-impl SnapshotFile {
-    pub(crate) fn new(part: Arc<PartFile>) -> Result<Self> {
-        let path = part.samples_path();
-        let samples_bytes = std::fs::metadata(&path)
-            .map_err(|source| Error::Io { path, source })?
-            .len();
-        Ok(Self {
-            part,
-            samples_bytes,
-        })
-    }
-
-    /// Path of the data file: the samples file of a metrics [`Snapshot`], the spans or logs
-    /// file of a [`crate::SignalSnapshot`].
-    pub fn path(&self) -> PathBuf {
-        self.part.samples_path()
-    }
-
-    /// Path of the samples file (sorted by series id then timestamp, with page statistics
-    /// and the page index; schema [`samples_schema`]).
-    pub fn samples_path(&self) -> PathBuf {
-        self.part.samples_path()
-    }
-
-    /// Size of the data file in bytes.
-    pub fn samples_bytes(&self) -> u64 {
-        self.samples_bytes
-    }
-
-    /// Oldest timestamp (ms; for spans and logs, the ms at or before the oldest record's
-    /// time) in the file.
-    pub fn min_ts(&self) -> i64 {
-        self.part.entry.min_ts
-    }
-
-    /// Newest timestamp (ms; for spans and logs, the ms at or after the newest record's
-    /// time) in the file.
-    pub fn max_ts(&self) -> i64 {
-        self.part.entry.max_ts
-    }
-
-    /// Rows (samples, spans or log records) in the file.
-    pub fn rows(&self) -> u64 {
-        self.part.entry.rows
-    }
 }
 
 /// What one tenant holds in a time range, read consistently: see the module docs.

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use strata_wal::Ticket;
 
-use crate::core::Core;
 use crate::metrics::head::{Placement, SHARDS, TenantHead, activate};
 use crate::metrics::raw_keys::KnownSeries;
 use crate::model::series_key::{PreparedBatch, SeriesKey};
@@ -145,7 +144,7 @@ impl<'w, 'b> Placer<'w, 'b> {
     /// logged.
     pub(crate) fn shard<S: SeriesInput>(
         &mut self,
-        core: &Core,
+        wal: &strata_wal::Wal,
         run: &[(usize, &'b S, Prep)],
     ) -> Result<Option<Ticket>> {
         let (limits, window, now) = (self.limits, self.window, self.now);
@@ -262,7 +261,7 @@ impl<'w, 'b> Placer<'w, 'b> {
             new_series: std::mem::take(&mut self.rec.new_series),
             samples: Vec::new(),
         };
-        let ticket = core.wal.submit([wal::encode(&defs)])?;
+        let ticket = wal.submit([wal::encode(&defs)])?;
         self.rec.new_series = defs.new_series;
         Ok(Some(ticket))
     }

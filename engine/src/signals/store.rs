@@ -28,8 +28,7 @@ use crate::storage::partition::{PartFile, partition_start};
 use crate::wal::spans_logs::WalRecord;
 use crate::{Limits, Result, SignalReject, TenantId};
 
-/// Committed file sets per tenant, oldest flush first.
-pub(crate) type FileMap = HashMap<TenantId, Vec<Arc<PartFile>>>;
+use crate::storage::partition::FileMap;
 
 /// Mapped `trace_id` filters by file path, with the file they belong to.
 type BloomCache = HashMap<PathBuf, (Weak<PartFile>, Arc<FileBlooms>)>;

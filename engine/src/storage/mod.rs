@@ -5,3 +5,4 @@ pub(crate) mod parquet_io;
 pub(crate) mod partition;
 pub(crate) mod prefetch;
 pub(crate) mod retention;
+pub(crate) mod snapshot_file;

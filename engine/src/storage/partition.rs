@@ -72,6 +72,9 @@ impl FileEntry {
 /// [`retire`](PartFile::retire) a set once the manifest no longer lists it; its files are
 /// deleted when the last holder (the engine's list, or a query still reading) lets go. A
 /// crash before that leaves files the manifest does not list, which open deletes.
+/// Committed file sets per tenant, oldest flush first.
+pub(crate) type FileMap = std::collections::HashMap<TenantId, Vec<Arc<PartFile>>>;
+
 #[derive(Debug)]
 pub(crate) struct PartFile {
     pub(crate) dir: PathBuf,

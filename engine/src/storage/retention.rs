@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use crate::signals::store::FileMap;
 use crate::storage::fs::sync_dir;
+use crate::storage::partition::FileMap;
 use crate::storage::partition::{self, PartFile, partition_start};
 use crate::{Error, Result, TenantId};
 

@@ -3,13 +3,11 @@
 //! disk per tenant.
 
 use std::collections::BTreeMap;
-use std::collections::BTreeSet;
 use std::time::Instant;
 
 use strata_wal::{LatencyHistogram, LatencySnapshot, WalStats};
 
 use crate::TenantId;
-use crate::core::Core;
 
 /// Duration histograms of the background work, recorded by [`Core`].
 #[derive(Debug, Default)]
@@ -73,25 +71,4 @@ pub struct DiskUsage {
     pub file_sets: usize,
     /// Bytes of those files.
     pub bytes: u64,
-}
-
-impl Core {
-    pub(crate) fn disk_usage(&self) -> BTreeMap<(TenantId, &'static str), DiskUsage> {
-        let mut out = BTreeMap::new();
-        for (signal, map) in self.file_maps() {
-            let files = map.read().unwrap_or_else(|p| p.into_inner());
-            for (tenant, list) in files.iter().filter(|(_, l)| !l.is_empty()) {
-                let dirs: BTreeSet<_> = list.iter().map(|f| &f.dir).collect();
-                out.insert(
-                    (tenant.clone(), signal.dir()),
-                    DiskUsage {
-                        partitions: dirs.len(),
-                        file_sets: list.len(),
-                        bytes: list.iter().map(|f| f.entry.bytes).sum(),
-                    },
-                );
-            }
-        }
-        out
-    }
 }

@@ -1,0 +1,62 @@
+//! A committed file held for a reader: the file stays on disk while the holder keeps it, even if compaction or retention retires its set.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::storage::partition::PartFile;
+use crate::{Error, Result};
+
+/// One committed samples file of a [`crate::Snapshot`]. Holding it keeps the file on disk even if
+/// compaction or retention retires its set meanwhile.
+#[derive(Debug, Clone)]
+pub struct SnapshotFile {
+    part: Arc<PartFile>,
+    samples_bytes: u64,
+}
+
+impl SnapshotFile {
+    pub(crate) fn new(part: Arc<PartFile>) -> Result<Self> {
+        let path = part.samples_path();
+        let samples_bytes = std::fs::metadata(&path)
+            .map_err(|source| Error::Io { path, source })?
+            .len();
+        Ok(Self {
+            part,
+            samples_bytes,
+        })
+    }
+
+    /// Path of the data file: the samples file of a metrics [`crate::Snapshot`], the spans or logs
+    /// file of a [`crate::SignalSnapshot`].
+    pub fn path(&self) -> PathBuf {
+        self.part.samples_path()
+    }
+
+    /// Path of the samples file (sorted by series id then timestamp, with page statistics
+    /// and the page index; schema [`crate::samples_schema`]).
+    pub fn samples_path(&self) -> PathBuf {
+        self.part.samples_path()
+    }
+
+    /// Size of the data file in bytes.
+    pub fn samples_bytes(&self) -> u64 {
+        self.samples_bytes
+    }
+
+    /// Oldest timestamp (ms; for spans and logs, the ms at or before the oldest record's
+    /// time) in the file.
+    pub fn min_ts(&self) -> i64 {
+        self.part.entry.min_ts
+    }
+
+    /// Newest timestamp (ms; for spans and logs, the ms at or after the newest record's
+    /// time) in the file.
+    pub fn max_ts(&self) -> i64 {
+        self.part.entry.max_ts
+    }
+
+    /// Rows (samples, spans or log records) in the file.
+    pub fn rows(&self) -> u64 {
+        self.part.entry.rows
+    }
+}
