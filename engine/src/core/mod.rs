@@ -18,6 +18,7 @@ use strata_wal::Wal;
 use tracing::info;
 
 use crate::clock::Clock;
+use crate::metrics::files::MetricsFile;
 
 use crate::metrics::head::{SHARDS, TenantHead, relock, shard_of};
 use crate::metrics::scan::{self, ScanStats};
@@ -209,10 +210,10 @@ impl Core {
                 continue;
             }
             let path = f.samples_path();
-            let meta = &f.cached.samples_meta;
+            let meta = &f.samples_meta;
             // Rows come sorted by series: find each series' slot once per run.
             let mut last: Option<(SeriesId, Option<usize>)> = None;
-            let cache = Some((&self.page_cache, f.cached.uid));
+            let cache = Some((&self.page_cache, f.uid));
             let read = scan::read_samples_cached;
             read(&path, meta, cache, &ids, start, end, &mut stats, |id, s| {
                 let slot = match last {

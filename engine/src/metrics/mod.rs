@@ -1,6 +1,7 @@
 //! Metrics: the in-memory head, the write path, flush and compaction of samples, scans, the index and the page cache.
 
 pub(crate) mod compact;
+pub(crate) mod files;
 pub(crate) mod flush;
 pub(crate) mod head;
 pub(crate) mod index;

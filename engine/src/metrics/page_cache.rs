@@ -9,7 +9,6 @@
 //! an entry never goes stale; a retired file's entries age out.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::model::series::SeriesId;
@@ -80,7 +79,7 @@ impl Page {
     }
 }
 
-/// A key: a file set's [`file_uid`] and the page's first row in the file.
+/// A key: a file set's [`crate::storage::partition::file_uid`] and the page's first row in the file.
 type Key = (u64, u64);
 
 /// The cache; see the module docs.
@@ -164,12 +163,6 @@ impl PageCache {
             }
         }
     }
-}
-
-/// A process-unique id for a file set, so cache keys are never reused.
-pub(crate) fn file_uid() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 #[cfg(test)]

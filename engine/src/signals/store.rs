@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 
 use arrow::record_batch::RecordBatch;
 use tracing::warn;
@@ -433,11 +433,15 @@ impl<R: StoredRecord> SignalStore<R> {
     /// first use and kept with the set; `None` while it has none (maintenance builds it),
     /// or it cannot be read (logged): lookups then check the row groups' filters.
     pub(crate) fn trace_filter(part: &PartFile) -> Option<Arc<TraceFilter>> {
-        if let Some(f) = part.cached.trace_filter.get() {
+        let slot = part.derived::<SpansDerived>().map(|d| &d.trace_filter);
+        if let Some(f) = slot.and_then(OnceLock::get) {
             return Some(f.clone());
         }
         match TraceFilter::open(&part.samples_path()) {
-            Ok(Some(f)) => Some(part.cached.trace_filter.get_or_init(|| Arc::new(f)).clone()),
+            Ok(Some(f)) => Some(match slot {
+                Some(slot) => slot.get_or_init(|| Arc::new(f)).clone(),
+                None => Arc::new(f),
+            }),
             Ok(None) => None,
             Err(e) => {
                 warn!(error = %e, "a trace-id filter file cannot be read; checking row groups");
@@ -536,6 +540,13 @@ pub(crate) fn held_sizes<'a, R: StoredRecord>(recs: impl Iterator<Item = &'a R>)
 /// The partition start (ms) of a time in ns.
 pub(crate) fn part_of(time_ns: i64) -> i64 {
     partition_start(time_ns.div_euclid(NS_PER_MS))
+}
+
+/// What a spans set keeps of itself once read ([`PartFile::derived`]): its trace-id filter
+/// file, mapped.
+#[derive(Default)]
+pub(crate) struct SpansDerived {
+    trace_filter: OnceLock<Arc<TraceFilter>>,
 }
 
 #[cfg(test)]

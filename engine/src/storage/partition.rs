@@ -11,9 +11,10 @@
 //!     index-<B>.parquet                                   label, value -> rows of series-<B>
 //! ```
 
+use std::any::Any;
 use std::fs::{self};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
@@ -75,27 +76,36 @@ impl FileEntry {
 /// Committed file sets per tenant, oldest flush first.
 pub(crate) type FileMap = std::collections::HashMap<TenantId, Vec<Arc<PartFile>>>;
 
+/// One committed file set: where it is, its manifest entry, and what readers loaded of it.
+/// Its files are deleted when the last holder drops a retired set.
 #[derive(Debug)]
 pub(crate) struct PartFile {
     pub(crate) dir: PathBuf,
     pub(crate) entry: FileEntry,
     retired: AtomicBool,
-    /// What queries read of the (immutable) set, kept after the first read.
-    pub(crate) cached: PartCache,
+    /// The set's key in caches kept by file (unique in the process: [`file_uid`]).
+    pub(crate) uid: u64,
+    /// The data file's footer with the page index, read on first use.
+    pub(crate) samples_meta: OnceLock<ArrowReaderMetadata>,
+    /// What the set's signal derives from it on first use and keeps while the set is held
+    /// (the metrics index and series ids, a spans file's trace-id filter), typed by that
+    /// signal: see [`PartFile::derived`].
+    derived: OnceLock<Arc<dyn Any + Send + Sync>>,
 }
 
-/// The parts of a metrics file set every query needs, loaded on first use and kept while
-/// the set is held: its inverted index, its series ids in table order, and the samples
-/// file's footer with the page index.
-#[derive(Debug)]
-pub(crate) struct PartCache {
-    /// The set's key in the page cache (unique in the process).
-    pub(crate) uid: u64,
-    pub(crate) index: OnceLock<Arc<crate::metrics::index::PartIndex>>,
-    pub(crate) series_ids: OnceLock<Arc<Vec<crate::model::series::SeriesId>>>,
-    pub(crate) samples_meta: OnceLock<ArrowReaderMetadata>,
-    /// A spans set's trace-id filter file, mapped on first use (`trace_filter.rs`).
-    pub(crate) trace_filter: OnceLock<Arc<crate::signals::spans::trace_filter::TraceFilter>>,
+/// A process-unique id for a file set, so cache keys are never reused.
+pub(crate) fn file_uid() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Extension of a file derived from a set's data file and kept beside it (a spans file's
+/// trace-id filter): rebuilt when missing, deleted with the set.
+pub(crate) const SIDECAR_EXT: &str = "tid";
+
+/// The sidecar file of the data file at `data` ([`SIDECAR_EXT`]).
+pub(crate) fn sidecar_path(data: &Path) -> PathBuf {
+    data.with_extension(SIDECAR_EXT)
 }
 
 impl PartFile {
@@ -104,42 +114,18 @@ impl PartFile {
             dir,
             entry,
             retired: AtomicBool::new(false),
-            cached: PartCache {
-                uid: crate::metrics::page_cache::file_uid(),
-                index: OnceLock::new(),
-                series_ids: OnceLock::new(),
-                samples_meta: OnceLock::new(),
-                trace_filter: OnceLock::new(),
-            },
+            uid: file_uid(),
+            samples_meta: OnceLock::new(),
+            derived: OnceLock::new(),
         }
     }
 
-    /// The set's inverted index, read on first use; `read_bytes` counts a read from disk.
-    pub(crate) fn index(
-        &self,
-        read_bytes: &mut u64,
-    ) -> Result<Arc<crate::metrics::index::PartIndex>> {
-        if let Some(i) = self.cached.index.get() {
-            return Ok(i.clone());
-        }
-        let path = self.index_path();
-        let index = Arc::new(crate::metrics::index::PartIndex::read(&path)?);
-        *read_bytes += fs::metadata(&path).map_or(0, |m| m.len());
-        Ok(self.cached.index.get_or_init(|| index).clone())
-    }
-
-    /// The set's series ids in series-table order, read on first use.
-    pub(crate) fn series_ids(
-        &self,
-        read_bytes: &mut u64,
-    ) -> Result<Arc<Vec<crate::model::series::SeriesId>>> {
-        if let Some(i) = self.cached.series_ids.get() {
-            return Ok(i.clone());
-        }
-        let path = self.series_path();
-        let ids = Arc::new(crate::storage::parquet_io::read_series_ids(&path)?);
-        *read_bytes += fs::metadata(&path).map_or(0, |m| m.len());
-        Ok(self.cached.series_ids.get_or_init(|| ids).clone())
+    /// The signal's derived state of this set, made empty (`T::default()`) on first use.
+    /// `None` if the set already holds another type (a set read as two signals: a bug,
+    /// which then costs only the caching).
+    pub(crate) fn derived<T: Any + Default + Send + Sync>(&self) -> Option<&T> {
+        let slot = self.derived.get_or_init(|| Arc::new(T::default()));
+        slot.as_ref().downcast_ref::<T>()
     }
 
     pub(crate) fn samples_path(&self) -> PathBuf {
@@ -175,7 +161,7 @@ impl Drop for PartFile {
             .entry
             .samples
             .starts_with("spans-")
-            .then(|| crate::signals::spans::trace_filter::path_for(&self.samples_path()));
+            .then(|| sidecar_path(&self.samples_path()));
         let listed = self.entry.names().map(|name| self.dir.join(name));
         for path in listed.chain(derived) {
             match fs::remove_file(&path) {

@@ -30,9 +30,6 @@ use crate::signals::bloom::{self, BLOCK};
 use crate::storage::parquet_io::bad;
 use crate::{Error, Result, TraceId};
 
-/// File name extension of a trace-id filter file.
-pub(crate) const EXT: &str = "tid";
-
 /// First bytes of a trace-id filter file.
 const MAGIC: &[u8; 8] = b"STRATATF";
 /// Its format version.
@@ -49,9 +46,10 @@ const HAS_FILTER: u32 = 1;
 /// file's row-group filters (cache lines, no read from disk).
 pub(crate) const FILE_FPP: f64 = 0.001;
 
-/// The trace-id filter file of the spans file at `spans`.
+/// The trace-id filter file of the spans file at `spans`: its sidecar
+/// ([`crate::storage::partition::SIDECAR_EXT`]).
 pub(crate) fn path_for(spans: &Path) -> PathBuf {
-    spans.with_extension(EXT)
+    crate::storage::partition::sidecar_path(spans)
 }
 
 /// A spans file's trace-id filter file, mapped.

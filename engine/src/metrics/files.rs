@@ -1,0 +1,57 @@
+//! What metrics keep of a committed file set once read: its inverted index and its series
+//! ids in series-table order, loaded on first use and kept while the set is held (in the
+//! set's [`PartFile::derived`] slot).
+
+use std::fs;
+use std::sync::{Arc, OnceLock};
+
+use crate::Result;
+use crate::metrics::index::PartIndex;
+use crate::model::series::SeriesId;
+use crate::storage::parquet_io::read_series_ids;
+use crate::storage::partition::PartFile;
+
+/// A metrics set's derived state.
+#[derive(Default)]
+pub(crate) struct MetricsDerived {
+    index: OnceLock<Arc<PartIndex>>,
+    series_ids: OnceLock<Arc<Vec<SeriesId>>>,
+}
+
+/// The metrics reads of a committed file set.
+pub(crate) trait MetricsFile {
+    /// The set's inverted index, read on first use; `read_bytes` counts a read from disk.
+    fn index(&self, read_bytes: &mut u64) -> Result<Arc<PartIndex>>;
+    /// The set's series ids in series-table order, read on first use.
+    fn series_ids(&self, read_bytes: &mut u64) -> Result<Arc<Vec<SeriesId>>>;
+}
+
+impl MetricsFile for PartFile {
+    fn index(&self, read_bytes: &mut u64) -> Result<Arc<PartIndex>> {
+        let slot = self.derived::<MetricsDerived>().map(|d| &d.index);
+        if let Some(i) = slot.and_then(OnceLock::get) {
+            return Ok(i.clone());
+        }
+        let path = self.index_path();
+        let index = Arc::new(PartIndex::read(&path)?);
+        *read_bytes += fs::metadata(&path).map_or(0, |m| m.len());
+        Ok(match slot {
+            Some(slot) => slot.get_or_init(|| index).clone(),
+            None => index,
+        })
+    }
+
+    fn series_ids(&self, read_bytes: &mut u64) -> Result<Arc<Vec<SeriesId>>> {
+        let slot = self.derived::<MetricsDerived>().map(|d| &d.series_ids);
+        if let Some(i) = slot.and_then(OnceLock::get) {
+            return Ok(i.clone());
+        }
+        let path = self.series_path();
+        let ids = Arc::new(read_series_ids(&path)?);
+        *read_bytes += fs::metadata(&path).map_or(0, |m| m.len());
+        Ok(match slot {
+            Some(slot) => slot.get_or_init(|| ids).clone(),
+            None => ids,
+        })
+    }
+}
