@@ -90,9 +90,9 @@ def crate_paths(text):
                 k += 1
             tree = text[m.end():k + 1]
         else:
-            tree = re.match(r"[\w:]*(::\{[^;]*\})?", text[m.end():]).group(0)
-            if "{" in tree:  # nested group: balance it
-                k = m.end() + tree.index("{")
+            tree = re.match(r"\w+(::\w+)*(::\{)?", text[m.end():]).group(0)
+            if tree.endswith("{"):  # a group: balance it
+                k = m.end() + len(tree) - 1
                 depth = 0
                 while True:
                     if text[k] == "{": depth += 1

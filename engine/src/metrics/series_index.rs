@@ -1,7 +1,7 @@
 //! One tenant's series in the head: id -> labels and head state, ids assigned (and
 //! collisions resolved) as `model::series` describes.
 
-use crate::metrics::head::{HeadSeries, SeriesBuf};
+use crate::metrics::series::{HeadSeries, SeriesBuf};
 use crate::model::series::{IdHasher, IdMap, SeriesId, series_id};
 use crate::model::series_key::SeriesKey;
 

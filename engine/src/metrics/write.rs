@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use strata_wal::Ticket;
 
-use crate::metrics::head::{Placement, SHARDS, TenantHead, activate};
+use crate::metrics::head::{SHARDS, TenantHead, activate};
 use crate::metrics::raw_keys::KnownSeries;
+use crate::metrics::series::Placement;
 use crate::model::series_key::{PreparedBatch, SeriesKey};
 use crate::wal::{self, SamplesRecord};
 use crate::{
