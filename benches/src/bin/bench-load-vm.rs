@@ -450,7 +450,7 @@ fn samples_schema() -> SchemaRef {
     ]))
 }
 
-/// The engine's samples writer settings (engine/src/parquet_io.rs, `samples_props`).
+/// The engine's samples writer settings (engine/src/storage/parquet_io.rs, `samples_props`).
 fn engine_props() -> WriterPropertiesBuilder {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(

@@ -68,7 +68,7 @@ impl Core {
                     continue;
                 }
                 // Spans and logs of a closed hour keep arriving: merge whole only once
-                // settled (`signal_compact.rs`). Metrics merge whole (duplicates are
+                // settled (`signals/compact/mod.rs`). Metrics merge whole (duplicates are
                 // dropped oldest-first, which needs every set).
                 let inputs = if scope == Scope::Closed && signal != Signal::Metrics {
                     settling.insert(dir.clone());

@@ -462,7 +462,7 @@ impl Core {
         }
     }
 
-    /// Bytes spans and log records in memory hold (`record_memory.rs`).
+    /// Bytes spans and log records in memory hold (`signals/record_memory.rs`).
     fn signal_bytes(&self) -> u64 {
         self.traces.bytes.load(Ordering::Relaxed) + self.logs.bytes.load(Ordering::Relaxed)
     }

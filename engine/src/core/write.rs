@@ -29,7 +29,7 @@ impl Core {
     /// WAL's durability mode), with exact counts of what was accepted, duplicated and
     /// rejected by reason. Rejected samples are never stored; the rest of the batch is.
     ///
-    /// The series are placed shard by shard of the tenant's head (`head.rs`), holding the
+    /// The series are placed shard by shard of the tenant's head (`metrics/head.rs`), holding the
     /// tenant's flush gate for reading throughout. Series definitions a shard logs (new
     /// series, or first use since a flush cut) are submitted to the WAL under that shard's
     /// lock, so the WAL holds a definition before any record that uses it; the samples go
@@ -209,7 +209,7 @@ impl Core {
                 Err((reason, message)) => outcome.reject(reason, 1, || message),
             }
         }
-        // Memory is counted as the records hold it, not as encoded (`record_memory.rs`);
+        // Memory is counted as the records hold it, not as encoded (`signals/record_memory.rs`);
         // outside the lock (a prefix of them is taken, and its sizes stay as they are).
         let sizes = held_sizes(kept.iter().map(|(r, _)| r));
         let (ticket, held) = {

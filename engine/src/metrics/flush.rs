@@ -136,7 +136,7 @@ fn remove_unlisted(dir: &Path, manifest: &Manifest) -> Result<()> {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
         let ours = name.ends_with(".parquet") || name.ends_with(".tmp");
-        // A trace-id filter file goes with its spans file (`trace_filter.rs`).
+        // A trace-id filter file goes with its spans file (`signals/spans/trace_filter.rs`).
         let orphan_filter = name
             .strip_suffix(".tid")
             .is_some_and(|stem| !keep.contains(format!("{stem}.parquet").as_str()));

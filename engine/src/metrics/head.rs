@@ -18,7 +18,7 @@ use crate::{RejectReason, Sample};
 pub(crate) const SHARDS: usize = 16;
 
 /// The shard of series `id`: a function of the metric name's bits of the id, which every
-/// id a label set can get shares (collisions re-seed only the label bits, `series.rs`), so
+/// id a label set can get shares (collisions re-seed only the label bits, `model/series.rs`), so
 /// the shard is known from the first-choice id before the series is looked up.
 pub(crate) fn shard_of(id: SeriesId) -> usize {
     ((id >> LABEL_BITS).wrapping_mul(MIX) >> (64 - SHARDS.trailing_zeros())) as usize

@@ -212,7 +212,7 @@ fn render_one(k: &str, v: &AnyValue, kv: &mut MapParts, types: &mut MapParts) ->
 }
 
 /// Whether a batch holds its rows' attribute maps, or leaves them empty for a writer that
-/// encodes them itself (`signal_writer.rs`).
+/// encodes them itself (`signals/writer.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AttributeMaps {
     /// Built, as any reader expects.
@@ -225,7 +225,7 @@ pub(crate) enum AttributeMaps {
 
 /// Attribute maps rendered as the rows of [`AttrBuilder`] hold them (the entries of their
 /// `attributes` and `attribute_types` maps, row by row), for writers that encode the maps
-/// themselves (`map_chunk.rs`): the rows' own maps of a batch built with
+/// themselves (`signals/map_chunk.rs`): the rows' own maps of a batch built with
 /// [`AttributeMaps::Deferred`], or one shared list as a single row
 /// ([`RenderedRows::of_list`]).
 #[derive(Default)]

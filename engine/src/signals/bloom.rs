@@ -53,7 +53,7 @@ impl FileBlooms {
     }
 
     /// Maps the spans file at `path`, whose filters lie at `groups` (as a trace-id filter
-    /// file recorded them when it was written: `trace_filter.rs`), without reading its
+    /// file recorded them when it was written: `signals/spans/trace_filter.rs`), without reading its
     /// footer.
     pub(crate) fn with_groups(path: &Path, groups: Vec<Option<(usize, usize)>>) -> Result<Self> {
         let map = map(path, &open(path)?)?;

@@ -23,7 +23,7 @@ fn cut(cuts: &mut Cuts, t: Truncation, n: u64) {
 
 /// Cuts `s` to at most `max` bytes, at a character boundary. Whatever a cap cuts is also
 /// given back to the allocator (`shrink_to_fit`): the memory a record holds is what is
-/// counted against the budget (`record_memory.rs`), and a capped 10 kB value should not
+/// counted against the budget (`signals/record_memory.rs`), and a capped 10 kB value should not
 /// keep its 10 kB.
 fn cap_str(s: &mut String, max: usize, cuts: &mut Cuts) {
     if s.len() > max {
@@ -145,7 +145,7 @@ fn cap_attributes(attrs: &mut Attributes, dropped: &mut u32, limits: &Limits, cu
 /// caps drop from them is counted in the outcome only (for every record). The records of
 /// one resource share its list; a record whose list the caps change gets its own copy.
 /// The last resource attribute list one write checked: as given, as capped, and what the
-/// caps cut from it. The records of one OTLP resource share one list (`records.rs`), so a
+/// caps cut from it. The records of one OTLP resource share one list (`model/records.rs`), so a
 /// write checks it once instead of once per record (18.5% of the instructions of a span
 /// write with 11 resource attributes, `docs/benchmarks.md`); each record still counts the
 /// cuts, as when every record was checked.

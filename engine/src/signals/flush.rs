@@ -1,7 +1,7 @@
 //! Flushing spans and log records: one Parquet file per (tenant, hour partition) and
 //! flush, sorted by the signal's [`sort_key`], listed in the partition's manifest. The flush protocol
 //! (cut, write, one commit marker for every signal, publish, WAL truncation) is the one in
-//! `flush.rs`; this is the write step for the two record signals.
+//! `metrics/flush.rs`; this is the write step for the two record signals.
 
 use std::path::Path;
 
@@ -18,7 +18,7 @@ pub(crate) const FLUSH_BATCH_ROWS: usize = 8192;
 
 /// Writes `rows` (already in [`sort_key`] order, at least one) as one spans or logs file
 /// at `path`, durably, building Arrow batches of at most `batch_rows` rows, the resource
-/// attribute maps encoded from the records' shared lists (`signal_writer.rs`). Returns its
+/// attribute maps encoded from the records' shared lists (`signals/writer.rs`). Returns its
 /// size.
 pub(crate) fn write_sorted<R: StoredRecord>(
     path: &Path,

@@ -12,7 +12,7 @@
 //! row names a list: many rows name one shared list (resources), or each row its own
 //! (a record's attributes). The chunk is the one the Arrow writer would write, value for
 //! value: the same schema, levels, dictionary encoding, codec and page row limit; a reader
-//! cannot tell them apart (`signal_writer.rs` tests read both back).
+//! cannot tell them apart (`signals/writer.rs` tests read both back).
 //!
 //! Data pages are version 1 (the writer's default): repetition levels, then definition
 //! levels, each as a 4-byte little-endian length and the RLE/bit-packing hybrid, then the

@@ -4,7 +4,7 @@ use crate::model::records::{LogRecord, SpanRecord};
 use crate::signal::Signal;
 
 /// The columns files of `signal` are sorted by, ascending. Flushes sort by it, and
-/// compaction merges flush files by it (`signal_compact.rs`), so both must use this.
+/// compaction merges flush files by it (`signals/compact/mod.rs`), so both must use this.
 ///
 /// Spans go by trace: a trace's spans sit together, so a lookup by trace id decodes one
 /// page of each column in one row group, where (service, time) spread a trace that

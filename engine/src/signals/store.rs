@@ -4,7 +4,7 @@
 //!
 //! A write submits its WAL record while holding the store's lock, and a flush cut takes
 //! every store's lock (after the metrics heads' locks) before its WAL sync, so the flush
-//! boundary covers exactly the records it takes, as for samples (`flush.rs`).
+//! boundary covers exactly the records it takes, as for samples (`metrics/flush.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -61,7 +61,7 @@ pub(crate) trait StoredRecord: WalRecord + Clone + Send + Sync + 'static {
         seen: &mut ResourceCheck,
     ) -> Result<Cuts, Rejection>;
     /// Bytes it holds in memory, its shared resource and scope counted only when `prev`
-    /// (the record before it) does not share them (`record_memory.rs`).
+    /// (the record before it) does not share them (`signals/record_memory.rs`).
     fn memory_bytes(&self, prev: Option<&Self>) -> u64;
     /// Its resource attribute list and scope, which records share ([`SharedLists`]).
     fn shared_parts(&mut self) -> (&mut Arc<Attributes>, &mut Arc<Scope>);
@@ -260,7 +260,7 @@ pub(crate) struct SignalStore<R> {
     heads: Mutex<HashMap<TenantId, SignalHead<R>>>,
     /// Committed file sets.
     pub(crate) files: RwLock<FileMap>,
-    /// Bytes the records in memory hold (heads and flushing; `record_memory.rs`).
+    /// Bytes the records in memory hold (heads and flushing; `signals/record_memory.rs`).
     pub(crate) bytes: AtomicU64,
     /// The mapped `trace_id` filters of the files trace lookups have touched, by path, with
     /// the file they belong to (an entry goes once its file is gone).
@@ -429,7 +429,7 @@ impl<R: StoredRecord> SignalStore<R> {
             .unwrap_or_default()
     }
 
-    /// The trace-id filter file of `part`'s spans file (`trace_filter.rs`), mapped on
+    /// The trace-id filter file of `part`'s spans file (`signals/spans/trace_filter.rs`), mapped on
     /// first use and kept with the set; `None` while it has none (maintenance builds it),
     /// or it cannot be read (logged): lookups then check the row groups' filters.
     pub(crate) fn trace_filter(part: &PartFile) -> Option<Arc<TraceFilter>> {

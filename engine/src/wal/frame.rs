@@ -57,6 +57,6 @@ pub(crate) const VERSION_1: u8 = 1;
 /// refused.
 pub(crate) const SAMPLES_VERSION: u8 = 2;
 pub(crate) const KIND_SAMPLES: u8 = 1;
-/// Spans and log records (`signal_codec.rs`).
+/// Spans and log records (`wal/spans_logs.rs`).
 pub(crate) const KIND_SPANS: u8 = 2;
 pub(crate) const KIND_LOGS: u8 = 3;

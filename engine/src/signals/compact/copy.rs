@@ -2,7 +2,7 @@
 //! copied as they are encoded (column chunks spliced byte for byte with their statistics,
 //! `trace_id` bloom filter, column index and offset index, the offsets moved to where the
 //! chunks land), and only the small ones are decoded and merged, by the signal's sort key,
-//! into new row groups (`signal_merge.rs`).
+//! into new row groups (`signals/compact/merge.rs`).
 //!
 //! Each row group of a spans or logs file is sorted by the key and declares it (Parquet's
 //! `sorting_columns` is a row-group field); a file with copied row groups is sorted within
@@ -18,7 +18,7 @@
 //! Memory: a copy streams each chunk through a buffer (`std::io::copy`); a row group's
 //! bloom filter, column index and offset index are held until the file is closed, as the
 //! writer does for the row groups it encodes. The merge holds a bounded number of rows per
-//! run (`signal_merge.rs`).
+//! run (`signals/compact/merge.rs`).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -1,13 +1,13 @@
 //! Compaction of spans and logs partitions: the partition's files, each row group sorted
 //! by the signal's sort key (`signal_flush::sort_key`), written as one file in one
-//! streaming pass (`signal_copy.rs`): big row groups are copied as they are encoded, small
-//! ones merged into new row groups (`signal_merge.rs`), holding a bounded number of rows,
+//! streaming pass (`signals/compact/copy.rs`): big row groups are copied as they are encoded, small
+//! ones merged into new row groups (`signals/compact/merge.rs`), holding a bounded number of rows,
 //! never the partition. Records are not deduplicated (a trace lookup drops identical
 //! copies), so copying loses nothing.
 //!
 //! The output is written under a new name (temp file, fsync, rename), then
 //! [`Core::commit_compaction`] swaps it for the inputs in the manifest: that rename is
-//! the commit, as for metrics (`compact.rs`).
+//! the commit, as for metrics (`metrics/compact.rs`).
 //!
 //! A file that does not declare itself sorted by the current key (one written before the
 //! key changed) is sorted in memory before the merge: that costs memory for that one file.

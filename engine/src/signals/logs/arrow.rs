@@ -25,7 +25,7 @@ pub fn logs_schema() -> SchemaRef {
 }
 
 /// Log records as one batch, in the order given: one pass over the records
-/// (`log_columns.rs`).
+/// (`signals/logs/columns.rs`).
 pub(crate) fn logs_batch(logs: &[&LogRecord]) -> Result<RecordBatch> {
     logs_batch_with(logs, AttributeMaps::Built).map(|(batch, _)| batch)
 }

@@ -1,6 +1,6 @@
 //! The columns of the logs table that are not attribute maps (`docs/formats/spans-logs.md`),
 //! filled in one pass over a batch's records, with the records a few rows ahead
-//! prefetched: the same reasons as `span_columns.rs` (records in file order lie
+//! prefetched: the same reasons as `signals/spans/columns.rs` (records in file order lie
 //! scattered over the heap, and reading each once per column waited on a cache miss per
 //! column and row).
 
