@@ -14,7 +14,7 @@ impl Engine {
         let core = self.core();
         let mut memory = Vec::new();
         let mut series = Vec::new();
-        if let Some(head) = core.existing_head(tenant) {
+        if let Some(head) = core.metrics.existing_head(tenant) {
             let in_range = |v: &[Sample]| {
                 let lo = v.partition_point(|s| s.ts < start);
                 let hi = v.partition_point(|s| s.ts <= end);
@@ -52,7 +52,7 @@ impl Engine {
         }
         series.sort_unstable_by_key(|s| s.0);
         let mut files = Vec::new();
-        for part in core.file_sets(tenant, start, end) {
+        for part in core.metrics.file_sets(tenant, start, end) {
             files.push(SnapshotFile::new(part)?);
         }
         Ok(Snapshot {

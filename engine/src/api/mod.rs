@@ -255,7 +255,7 @@ impl Engine {
         start: i64,
         end: i64,
     ) -> Result<Vec<SeriesData>> {
-        Ok(self.core.select(tenant, matchers, start, end)?.0)
+        Ok(self.core.metrics.select(tenant, matchers, start, end)?.0)
     }
 
     /// [`Engine::select`], also returning what the read touched: file sets met and skipped
@@ -289,12 +289,12 @@ impl Engine {
         start: i64,
         end: i64,
     ) -> Result<(Vec<SeriesData>, ScanStats)> {
-        self.core.select(tenant, matchers, start, end)
+        self.core.metrics.select(tenant, matchers, start, end)
     }
 
     /// Label names of `tenant`'s series with samples in `[start, end]`, sorted.
     pub fn label_names(&self, tenant: &TenantId, start: i64, end: i64) -> Result<Vec<String>> {
-        self.core.label_names(tenant, start, end)
+        self.core.metrics.label_names(tenant, start, end)
     }
 
     /// Values of label `name` among `tenant`'s series with samples in `[start, end]`, sorted.
@@ -305,12 +305,12 @@ impl Engine {
         start: i64,
         end: i64,
     ) -> Result<Vec<String>> {
-        self.core.label_values(tenant, name, start, end)
+        self.core.metrics.label_values(tenant, name, start, end)
     }
 
     /// Number of series `tenant` has.
     pub fn series_count(&self, tenant: &TenantId) -> usize {
-        self.core.series_count(tenant)
+        self.core.metrics.series_count(tenant)
     }
 
     /// Counters of `tenant`, for self-metrics.

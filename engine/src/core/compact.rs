@@ -161,7 +161,7 @@ impl Core {
         entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
 
         if !self.commit_compaction(
-            (&self.files, tenant.clone(), dir.to_owned()),
+            (&self.metrics.files, tenant.clone(), dir.to_owned()),
             inputs,
             &entry,
         )? {

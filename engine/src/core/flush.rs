@@ -65,7 +65,7 @@ impl Core {
                 self.traces.restore();
                 self.logs.restore();
                 for (tenant, _) in &cut.metrics {
-                    let head = self.head(tenant);
+                    let head = self.metrics.head(tenant);
                     for mut h in head.lock_all() {
                         for (id, samples) in std::mem::take(&mut h.flushing) {
                             if let Some(series) = h.index.get_mut(id) {
@@ -82,7 +82,7 @@ impl Core {
     }
 
     fn cut(&self) -> Result<(Cut, u64)> {
-        let heads = self.heads_sorted();
+        let heads = self.metrics.heads_sorted();
         // No write is between placing and logging its samples (the gates), and every shard
         // of every tenant is held, in order.
         let gates: Vec<_> = heads
@@ -209,14 +209,18 @@ impl Core {
             return Ok(stats);
         }
         {
-            let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
+            let mut files = self
+                .metrics
+                .files
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
             for (tenant, f) in published {
                 files.entry(tenant).or_default().push(f);
             }
         }
         for (tenant, _) in taken {
             // A new map, not `clear()`: a cleared map keeps its table (17 B per series).
-            for mut h in self.head(tenant).lock_all() {
+            for mut h in self.metrics.head(tenant).lock_all() {
                 h.flushing = IdMap::default();
             }
         }
@@ -270,7 +274,7 @@ impl Core {
                     expected: partition::METRICS_FORMAT,
                 });
             }
-            let head = self.head(&tenant);
+            let head = self.metrics.head(&tenant);
             for entry in entries {
                 let series = parquet_io::read_series_keys(&dir.join(&entry.series))?;
                 for (id, key) in series {
@@ -297,7 +301,11 @@ impl Core {
         for list in files.values_mut() {
             list.sort_by_key(|f| f.entry.flush);
         }
-        *self.files.write().unwrap_or_else(|p| p.into_inner()) = files;
+        *self
+            .metrics
+            .files
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = files;
         Ok(committed_below)
     }
 }

@@ -85,7 +85,7 @@ impl Core {
     /// The committed file sets of each signal.
     pub(crate) fn file_maps(&self) -> [(Signal, &RwLock<FileMap>); 3] {
         [
-            (Signal::Metrics, &self.files),
+            (Signal::Metrics, &self.metrics.files),
             (Signal::Traces, &self.traces.files),
             (Signal::Logs, &self.logs.files),
         ]

@@ -159,7 +159,8 @@ impl Core {
             let batch = batch?;
             totals.records += batch.lsns.len() as u64;
             totals.samples += batch.samples.len() as u64;
-            let heads: Vec<Arc<TenantHead>> = batch.tenants.iter().map(|t| self.head(t)).collect();
+            let heads: Vec<Arc<TenantHead>> =
+                batch.tenants.iter().map(|t| self.metrics.head(t)).collect();
             let bad = |seq: u32, reason: String| Error::BadRecord {
                 lsn: batch.lsns.get(seq as usize).copied().unwrap_or_default(),
                 reason,

@@ -58,7 +58,7 @@ impl Core {
         let window = self.config.window_ms();
         let limits = self.config.limits_for(tenant);
         let mut outcome = WriteOutcome::default();
-        let head = self.head(tenant);
+        let head = self.metrics.head(tenant);
         if let Some(k) = batch
             .iter()
             .filter_map(|ss| ss.known())
@@ -164,7 +164,7 @@ impl Core {
         tenant: &TenantId,
         keys: &[&[u8]],
     ) -> Vec<Option<KnownSeries>> {
-        self.head(tenant).known_series(keys)
+        self.metrics.head(tenant).known_series(keys)
     }
 }
 

@@ -217,11 +217,11 @@ mod tests {
             core.flush_until(crate::FlushStop::Never).unwrap();
         }
         // A query in flight: it took its snapshot of the sets before compaction.
-        let held = core.file_sets(&t, hour, hour + 10);
+        let held = core.metrics.file_sets(&t, hour, hour + 10);
         assert_eq!(held.len(), 2);
         let stats = core.compact(Scope::All).unwrap();
         assert_eq!(stats.partitions, 1);
-        assert_eq!(core.file_sets(&t, hour, hour + 10).len(), 1);
+        assert_eq!(core.metrics.file_sets(&t, hour, hour + 10).len(), 1);
         let ids = parquet_io::read_series_ids(&held[0].series_path()).unwrap();
         for f in &held {
             let mut n = 0;

@@ -11,4 +11,5 @@ pub(crate) mod scan;
 pub(crate) mod series;
 pub(crate) mod series_index;
 pub(crate) mod snapshot;
+pub(crate) mod store;
 pub(crate) mod write;

@@ -141,14 +141,14 @@ mod tests {
         };
         core.write(&t, &[s]).unwrap();
         core.flush_until(FlushStop::Never).unwrap();
-        let held = core.file_sets(&t, day, day);
+        let held = core.metrics.file_sets(&t, day, day);
         assert_eq!(held.len(), 1);
         let part = held[0].dir.clone();
 
         clock.set(day + 86_400_000 + PARTITION_MS);
         assert_eq!(core.apply_retention().unwrap().expired, 1);
         assert!(
-            core.file_sets(&t, day, day).is_empty(),
+            core.metrics.file_sets(&t, day, day).is_empty(),
             "new queries see nothing"
         );
         assert!(part.join(DROPPED).exists(), "dropped durably");

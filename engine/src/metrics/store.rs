@@ -1,0 +1,339 @@
+//! [`MetricsStore`]: the samples a tenant holds, in memory (the heads) and on disk (the
+//! committed file sets), and the reads over both: select by matchers, label names and
+//! values. `core/` owns it and runs the protocols (write, flush, compaction) over it.
+
+use crate::metrics::files::MetricsFile;
+use crate::metrics::head::{SHARDS, TenantHead, shard_of};
+use crate::metrics::page_cache::PageCache;
+use crate::metrics::scan::{self, ScanStats};
+use crate::model::series::SeriesId;
+use crate::model::series_key::SeriesKey;
+use crate::storage::parquet_io;
+use crate::storage::partition::PartFile;
+use crate::{Labels, Matcher, Result, Sample, SeriesData, TenantId};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+/// The samples side of the engine.
+#[derive(Debug)]
+pub(crate) struct MetricsStore {
+    tenants: RwLock<HashMap<TenantId, Arc<TenantHead>>>,
+    /// Committed Parquet file sets per tenant, oldest flush first.
+    pub(crate) files: RwLock<HashMap<TenantId, Vec<Arc<PartFile>>>>,
+    /// Decoded samples pages kept between queries.
+    pub(crate) page_cache: PageCache,
+}
+
+impl MetricsStore {
+    pub(crate) fn new(page_cache_bytes: u64) -> Self {
+        Self {
+            tenants: RwLock::default(),
+            files: RwLock::default(),
+            page_cache: PageCache::new(page_cache_bytes),
+        }
+    }
+
+    /// Tenants with a head.
+    pub(crate) fn tenants(&self) -> Vec<TenantId> {
+        let map = self.tenants.read().unwrap_or_else(|p| p.into_inner());
+        map.keys().cloned().collect()
+    }
+
+    /// Every tenant's head, sorted by tenant id (the order flushes lock them in).
+    pub(crate) fn heads_sorted(&self) -> Vec<(TenantId, Arc<TenantHead>)> {
+        let map = self.tenants.read().unwrap_or_else(|p| p.into_inner());
+        let mut heads: Vec<_> = map.iter().map(|(t, h)| (t.clone(), h.clone())).collect();
+        heads.sort_by(|a, b| a.0.cmp(&b.0));
+        heads
+    }
+
+    pub(crate) fn head(&self, tenant: &TenantId) -> Arc<TenantHead> {
+        if let Some(h) = self
+            .tenants
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+        {
+            return h.clone();
+        }
+        let mut map = self.tenants.write().unwrap_or_else(|p| p.into_inner());
+        map.entry(tenant.clone()).or_default().clone()
+    }
+
+    pub(crate) fn existing_head(&self, tenant: &TenantId) -> Option<Arc<TenantHead>> {
+        self.tenants
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .cloned()
+    }
+
+    /// The series of `tenant` matching every matcher, with their samples in `[start, end]`
+    /// (milliseconds, both inclusive), sorted by labels, and what the read touched. Series
+    /// with no sample in the range are left out.
+    ///
+    /// Memory is matched against the head's series; each file set whose time range meets
+    /// `[start, end]` is matched through its inverted index, and only the pages of its
+    /// samples file that can hold a matching series in the range are read.
+    pub(crate) fn select(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<(Vec<SeriesData>, ScanStats)> {
+        let mut stats = ScanStats::default();
+        let Some(head) = self.existing_head(tenant) else {
+            return Ok((Vec::new(), stats));
+        };
+        fn within(v: &[Sample], start: i64, end: i64) -> &[Sample] {
+            let lo = v.partition_point(|s| s.ts < start);
+            let hi = lo + v[lo..].partition_point(|s| s.ts <= end);
+            &v[lo..hi]
+        }
+        // The head (and a flush in progress) first, then the files: a flush publishes its
+        // files before clearing `flushing`, so this order never misses a sample. Head
+        // series without samples in the range are skipped here; their labels are looked up
+        // by id if a file holds samples of theirs.
+        let mut found = Found::default();
+        for i in 0..SHARDS {
+            let h = head.shard(i);
+            for (id, s) in h.index.iter() {
+                let flushing = h
+                    .flushing
+                    .get(&id)
+                    .map_or(&[][..], |v| within(v, start, end));
+                let buffered = within(&s.buf.samples, start, end);
+                if flushing.is_empty() && buffered.is_empty() {
+                    continue;
+                }
+                if !matchers
+                    .iter()
+                    .all(|m| m.matches_value(s.key.get(m.name()).unwrap_or("")))
+                {
+                    continue;
+                }
+                let mut newer = flushing.to_vec();
+                newer.extend_from_slice(buffered);
+                found.add(id, Named::Key(s.key.clone()), newer);
+            }
+        }
+        // Holding the `Arc`s keeps these files on disk until the read is done, even if
+        // compaction or retention retires them meanwhile.
+        let files = self.file_sets(tenant, start, end);
+        for f in &files {
+            stats.file_sets += 1;
+            let ids = self.matching_ids(&head, f, matchers, &mut found, &mut stats)?;
+            if ids.is_empty() {
+                stats.file_sets_skipped += 1;
+                continue;
+            }
+            let path = f.samples_path();
+            let meta = &f.samples_meta;
+            // Rows come sorted by series: find each series' slot once per run.
+            let mut last: Option<(SeriesId, Option<usize>)> = None;
+            let cache = Some((&self.page_cache, f.uid));
+            let read = scan::read_samples_cached;
+            read(&path, meta, cache, &ids, start, end, &mut stats, |id, s| {
+                let slot = match last {
+                    Some((l, slot)) if l == id => slot,
+                    _ => {
+                        let slot = found.slots.get(&id).copied();
+                        last = Some((id, slot));
+                        slot
+                    }
+                };
+                if let Some(i) = slot {
+                    found.entries[i].1.push(s);
+                }
+            })?;
+        }
+        let mut out: Vec<SeriesData> = found
+            .entries
+            .into_iter()
+            .filter_map(|(labels, mut samples, newer)| {
+                // Oldest source first; a stable sort keeps the first-written sample of a
+                // timestamp, and dedup drops later copies of it.
+                samples.extend(newer);
+                samples.sort_by_key(|s| s.ts);
+                samples.dedup_by_key(|s| s.ts);
+                (!samples.is_empty()).then(|| SeriesData {
+                    labels: labels.into_labels(),
+                    samples,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok((out, stats))
+    }
+
+    /// `tenant`'s committed file sets whose time range meets `[start, end]`, oldest first.
+    pub(crate) fn file_sets(&self, tenant: &TenantId, start: i64, end: i64) -> Vec<Arc<PartFile>> {
+        self.files
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .map(|list| {
+                list.iter()
+                    .filter(|f| f.overlaps(start, end))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The ids (sorted) of the series in file set `f` that pass `matchers`, found through its
+    /// index; series not yet in `found` are added with their labels from its series table.
+    fn matching_ids(
+        &self,
+        head: &TenantHead,
+        f: &PartFile,
+        matchers: &[Matcher],
+        found: &mut Found,
+        stats: &mut ScanStats,
+    ) -> Result<Vec<SeriesId>> {
+        let rows = f.index(&mut stats.index_bytes_read)?.select(matchers);
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let all = f.series_ids(&mut stats.index_bytes_read)?;
+        let ids: Vec<SeriesId> = rows
+            .iter()
+            .filter_map(|r| all.get(r as usize).copied())
+            .collect();
+        let mut missing: Vec<SeriesId> = ids
+            .iter()
+            .copied()
+            .filter(|id| !found.slots.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            // Labels from the head's keys where it still knows the series.
+            for i in 0..SHARDS {
+                let h = head.shard(i);
+                missing.retain(|&id| {
+                    match (shard_of(id) == i).then(|| h.index.get(id)).flatten() {
+                        Some(s) => {
+                            found.add(id, Named::Key(s.key.clone()), Vec::new());
+                            false
+                        }
+                        None => true,
+                    }
+                });
+            }
+        }
+        if !missing.is_empty() {
+            for (id, labels) in parquet_io::read_series(&f.series_path())? {
+                if missing.binary_search(&id).is_ok() && !found.slots.contains_key(&id) {
+                    found.add(id, Named::Labels(Arc::new(labels)), Vec::new());
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Label names of `tenant`'s series with samples in `[start, end]`, sorted: from the
+    /// head's series with samples in the range and the indexes of file sets meeting it.
+    pub(crate) fn label_names(
+        &self,
+        tenant: &TenantId,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>> {
+        let mut names = BTreeSet::new();
+        self.head_series_in_range(tenant, start, end, |key| {
+            for (n, _) in key.pairs() {
+                if !names.contains(n) {
+                    names.insert(n.to_owned());
+                }
+            }
+        });
+        for f in self.file_sets(tenant, start, end) {
+            names.extend(f.index(&mut 0)?.names().map(str::to_owned));
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    /// Values of label `name` among `tenant`'s series with samples in `[start, end]`, sorted.
+    pub(crate) fn label_values(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<String>> {
+        let mut values = BTreeSet::new();
+        self.head_series_in_range(tenant, start, end, |key| {
+            if let Some(v) = key.get(name)
+                && !values.contains(v)
+            {
+                values.insert(v.to_owned());
+            }
+        });
+        for f in self.file_sets(tenant, start, end) {
+            values.extend(f.index(&mut 0)?.values(name).map(str::to_owned));
+        }
+        Ok(values.into_iter().collect())
+    }
+
+    /// Calls `visit` with the labels of every head series with a sample in `[start, end]`.
+    fn head_series_in_range(
+        &self,
+        tenant: &TenantId,
+        start: i64,
+        end: i64,
+        mut visit: impl FnMut(&SeriesKey),
+    ) {
+        let Some(head) = self.existing_head(tenant) else {
+            return;
+        };
+        let has = |v: &[Sample]| {
+            let lo = v.partition_point(|s| s.ts < start);
+            v.get(lo).is_some_and(|s| s.ts <= end)
+        };
+        for i in 0..SHARDS {
+            let h = head.shard(i);
+            for (id, s) in h.index.iter() {
+                if has(&s.buf.samples) || h.flushing.get(&id).is_some_and(|v| has(v)) {
+                    visit(&s.key);
+                }
+            }
+        }
+    }
+
+    /// Number of series `tenant` has (all time, while they are in memory).
+    pub(crate) fn series_count(&self, tenant: &TenantId) -> usize {
+        self.existing_head(tenant).map_or(0, |h| h.series_count())
+    }
+}
+
+/// A series being read: its labels, samples from files, samples from memory.
+/// The series a select found: labels, samples from files (oldest first), samples from
+/// memory; and each series' slot by id.
+#[derive(Default)]
+struct Found {
+    entries: Vec<(Named, Vec<Sample>, Vec<Sample>)>,
+    slots: HashMap<SeriesId, usize>,
+}
+
+impl Found {
+    fn add(&mut self, id: SeriesId, labels: Named, newer: Vec<Sample>) {
+        self.slots.insert(id, self.entries.len());
+        self.entries.push((labels, Vec::new(), newer));
+    }
+}
+
+/// A series' labels while it is read: the head's compact key, turned into [`Labels`] only
+/// for series that are returned, or labels read from a series file.
+enum Named {
+    Key(SeriesKey),
+    Labels(Arc<Labels>),
+}
+
+impl Named {
+    fn into_labels(self) -> Arc<Labels> {
+        match self {
+            Self::Key(k) => Arc::new(k.to_labels()),
+            Self::Labels(l) => l,
+        }
+    }
+}
