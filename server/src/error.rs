@@ -53,7 +53,7 @@ pub enum Error {
     Sql(#[from] strata_query::sql::Error),
     /// A SQL result could not be printed in the asked format.
     #[error("{0}")]
-    SqlOutput(#[from] crate::sql_output::OutputError),
+    SqlOutput(#[from] crate::api::sql::output::OutputError),
     /// A bad argument to a subcommand.
     #[error("{0}")]
     Usage(String),

@@ -24,36 +24,18 @@
 //! # Ok::<(), strata_server::Error>(())
 //! ```
 
-pub mod allocator;
-mod api_error;
+mod api;
 mod auth;
 mod cli;
 mod config;
-pub mod decoders;
 mod error;
-mod grpc;
 mod http;
-pub mod inflight;
-mod jaeger;
-mod log_search;
-mod metrics;
+mod ingest;
 mod offline;
-mod otlp;
-mod otlp_ingest;
-mod params;
-mod prom_routes;
-mod promql_cmd;
-pub mod remote_write;
+mod router;
+mod runtime;
 mod serve;
-mod sql_api;
-mod sql_cmd;
-mod sql_output;
-mod state;
-#[cfg(test)]
-mod test_rng;
-mod utf8;
 
-pub use api_error::ApiError;
 pub use auth::{Auth, AuthError, ReadTenant, Scope, TENANT_HEADER, TokenConfig, WriteTenant};
 pub use cli::{Cli, Command, ConfigArgs, OutputFormat, PromqlArgs, ServeArgs, SqlArgs};
 pub use config::{
@@ -62,11 +44,14 @@ pub use config::{
     SqlSettings,
 };
 pub use error::{Error, Result};
-pub use grpc::routes as grpc_routes;
-pub use http::router as http_router;
-pub use metrics::{Metrics, Signal};
-pub use params::request_params;
-pub use promql_cmd::run as run_promql;
+pub use http::error::ApiError;
+pub use http::params::request_params;
+pub use ingest::otlp::grpc::routes as grpc_routes;
+pub use ingest::{decoders, remote_write};
+pub use offline::promql::run as run_promql;
+pub use offline::sql::run as run_sql;
+pub use router::router as http_router;
+pub use runtime::metrics::{Metrics, Signal};
+pub use runtime::state::{AppState, RETRY_AFTER_SECS};
+pub use runtime::{allocator, inflight};
 pub use serve::run as run_server;
-pub use sql_cmd::run as run_sql;
-pub use state::{AppState, RETRY_AFTER_SECS};

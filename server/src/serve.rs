@@ -15,8 +15,9 @@ use tonic::transport::server::TcpIncoming;
 use tracing::{debug, error, info, warn};
 
 use crate::auth::Auth;
-use crate::state::AppState;
-use crate::{Config, Error, Result, grpc, http};
+use crate::ingest::otlp::grpc;
+use crate::runtime::state::AppState;
+use crate::{Config, Error, Result, router};
 
 /// How long shutdown waits for writes whose clients went away to release the engine.
 const RELEASE_WAIT: Duration = Duration::from_secs(30);
@@ -95,7 +96,7 @@ async fn serve(config: Config) -> Result<()> {
         })
     };
 
-    let http_server = axum::serve(http_incoming(http_listener), http::router(state.clone()))
+    let http_server = axum::serve(http_incoming(http_listener), router::router(state.clone()))
         .with_graceful_shutdown(stopped(stop_rx.clone()));
     let grpc_server = tonic::transport::Server::builder()
         .add_routes(grpc::routes(&state))

@@ -348,8 +348,8 @@ fn the_specs_json_examples_are_stored_field_by_field() {
     let server = Server::start(common::bin(), dir.path(), config);
     server.wait_ready(common::READY);
     for (path, file) in [
-        ("/v1/traces", "src/otlp/testdata/trace.json"),
-        ("/v1/logs", "src/otlp/testdata/logs.json"),
+        ("/v1/traces", "src/ingest/otlp/testdata/trace.json"),
+        ("/v1/logs", "src/ingest/otlp/testdata/logs.json"),
     ] {
         let body = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
             .expect("the example");

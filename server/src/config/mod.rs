@@ -45,7 +45,7 @@ pub struct Config {
     /// Largest request body accepted, both as sent and after decompression.
     pub max_body_bytes: u64,
     /// Estimated memory the ingest requests in progress may hold together
-    /// ([`crate::inflight`]).
+    /// ([`crate::runtime::inflight`]).
     pub max_inflight_bytes: u64,
     /// The storage engine's configuration (WAL durability, limits, retention of every
     /// signal).

@@ -1,0 +1,228 @@
+//! Bearer-token auth and tenant resolution, shared by every HTTP handler (through the
+//! [`ReadTenant`]/[`WriteTenant`] extractors) and by gRPC services (call
+//! [`Auth::authorize`] on `request.metadata().clone().into_headers()`).
+//!
+//! Tokens are stored as SHA-256 hex digests; a presented token is hashed and compared with
+//! every configured digest in constant time. Each token is bound to one tenant and a set of
+//! scopes. `X-Scope-OrgID` picks the tenant only when auth is off or the token has
+//! `choose_tenant = true`; a tenant-bound token naming another tenant is refused (403).
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+use strata_engine::TenantId;
+use subtle::ConstantTimeEq;
+
+use crate::http::error::ApiError;
+use crate::runtime::state::AppState;
+use crate::{Error, Result};
+
+/// The header naming a tenant (Cortex/Mimir/Loki convention).
+pub const TENANT_HEADER: &str = "x-scope-orgid";
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Query.
+    Read,
+    /// Ingest.
+    Write,
+}
+
+impl Scope {
+    /// `read` or `write`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
+}
+
+/// One configured token (`[[auth.tokens]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenConfig {
+    /// Hex SHA-256 of the bearer token.
+    pub sha256: String,
+    /// The tenant the token acts for (and the fallback when it may choose).
+    pub tenant: String,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+    /// Whether `X-Scope-OrgID` may pick another tenant.
+    pub choose_tenant: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    digest: [u8; 32],
+    tenant: TenantId,
+    scopes: Vec<Scope>,
+    choose_tenant: bool,
+}
+
+/// Why a request was refused; each maps to one HTTP status (and gRPC code).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No usable `Authorization: Bearer` header, or an unknown token: 401.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// The token lacks the scope, or names a tenant it may not act for: 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// `X-Scope-OrgID` is not a valid tenant id: 400.
+    #[error("{0}")]
+    BadTenant(String),
+}
+
+/// The configured tokens; empty means auth is off.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    tokens: Vec<Token>,
+}
+
+impl Auth {
+    /// Validates the configured tokens (hex digests, tenant ids, scopes).
+    pub fn new(tokens: &[TokenConfig]) -> Result<Self> {
+        let mut out = Vec::with_capacity(tokens.len());
+        for (i, t) in tokens.iter().enumerate() {
+            let key = |k: &str| format!("auth.tokens[{i}].{k}");
+            let mut digest = [0u8; 32];
+            hex::decode_to_slice(t.sha256.trim(), &mut digest).map_err(|_| {
+                Error::config(
+                    key("sha256"),
+                    "must be 64 hex digits: the SHA-256 of the token (`printf %s TOKEN | sha256sum`)",
+                )
+            })?;
+            let tenant = TenantId::new(&t.tenant)
+                .map_err(|e| Error::config(key("tenant"), e.to_string()))?;
+            if t.scopes.is_empty() {
+                return Err(Error::config(
+                    key("scopes"),
+                    "must name at least one of \"read\", \"write\"",
+                ));
+            }
+            out.push(Token {
+                digest,
+                tenant,
+                scopes: t.scopes.clone(),
+                choose_tenant: t.choose_tenant,
+            });
+        }
+        Ok(Self { tokens: out })
+    }
+
+    /// Whether any token is configured.
+    pub fn enabled(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    /// The tenant a request with `headers` acts for, if it may use `scope`.
+    pub fn authorize(&self, headers: &HeaderMap, scope: Scope) -> Result<TenantId, AuthError> {
+        if !self.enabled() {
+            return Ok(asked_tenant(headers)?.unwrap_or_else(TenantId::default_tenant));
+        }
+        // Who is asking comes first: without a valid token nothing else is said.
+        let token = self.token(headers)?;
+        if !token.scopes.contains(&scope) {
+            return Err(AuthError::Forbidden(format!(
+                "this token lacks the {:?} scope",
+                scope.as_str()
+            )));
+        }
+        match asked_tenant(headers)? {
+            Some(t) if t != token.tenant && !token.choose_tenant => {
+                Err(AuthError::Forbidden(format!(
+                    "this token acts for tenant {:?} and may not choose tenant {:?} with X-Scope-OrgID",
+                    token.tenant.as_str(),
+                    t.as_str()
+                )))
+            }
+            Some(t) => Ok(t),
+            None => Ok(token.tenant.clone()),
+        }
+    }
+
+    /// The tenant a token is bound to, or `None` if it may choose (or auth is off); for
+    /// filtering self-metrics.
+    pub fn bound_tenant(&self, headers: &HeaderMap) -> Option<TenantId> {
+        if !self.enabled() {
+            return None;
+        }
+        self.token(headers)
+            .ok()
+            .filter(|t| !t.choose_tenant)
+            .map(|t| t.tenant.clone())
+    }
+
+    fn token(&self, headers: &HeaderMap) -> Result<&Token, AuthError> {
+        let value =
+            headers
+                .get(axum::http::header::AUTHORIZATION)
+                .ok_or(AuthError::Unauthenticated(
+                    "missing Authorization: Bearer <token> header",
+                ))?;
+        let presented = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .ok_or(AuthError::Unauthenticated(
+                "the Authorization header is not \"Bearer <token>\"",
+            ))?;
+        let digest = Sha256::digest(presented.as_bytes());
+        // Every digest is compared (no early exit), each in constant time.
+        let mut found = None;
+        for t in &self.tokens {
+            if bool::from(t.digest[..].ct_eq(digest.as_slice())) {
+                found = Some(t);
+            }
+        }
+        found.ok_or(AuthError::Unauthenticated("unknown token"))
+    }
+}
+
+/// The tenant named by `X-Scope-OrgID`, validated.
+fn asked_tenant(headers: &HeaderMap) -> Result<Option<TenantId>, AuthError> {
+    let Some(v) = headers.get(TENANT_HEADER) else {
+        return Ok(None);
+    };
+    let text = v.to_str().map_err(|_| {
+        AuthError::BadTenant(
+            "invalid X-Scope-OrgID: not visible ASCII; tenant ids are 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"
+                .into(),
+        )
+    })?;
+    TenantId::new(text)
+        .map(Some)
+        .map_err(|e| AuthError::BadTenant(format!("X-Scope-OrgID: {e}")))
+}
+
+/// Extractor: the tenant of a request allowed to read.
+#[derive(Debug, Clone)]
+pub struct ReadTenant(pub TenantId);
+
+/// Extractor: the tenant of a request allowed to write.
+#[derive(Debug, Clone)]
+pub struct WriteTenant(pub TenantId);
+
+impl FromRequestParts<AppState> for ReadTenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(state.auth().authorize(&parts.headers, Scope::Read)?))
+    }
+}
+
+impl FromRequestParts<AppState> for WriteTenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(state.auth().authorize(&parts.headers, Scope::Write)?))
+    }
+}
+
+#[cfg(test)]
+mod tests;

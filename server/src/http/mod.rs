@@ -1,0 +1,4 @@
+//! What HTTP handlers answer and take: [`error::ApiError`] and request parameters.
+
+pub(crate) mod error;
+pub(crate) mod params;

@@ -1,0 +1,9 @@
+//! Ingest: request bodies to the engine's series and records, and the handlers that take
+//! them over the network (Prometheus remote-write, OTLP over HTTP and gRPC).
+
+pub mod decoders;
+pub(crate) mod otlp;
+pub mod remote_write;
+#[cfg(test)]
+pub(crate) mod test_rng;
+pub(crate) mod utf8;

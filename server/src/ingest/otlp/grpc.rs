@@ -1,0 +1,313 @@
+//! The gRPC listener's services: the OTLP collector services for metrics, traces and logs
+//! (what each does is in [`crate::ingest::otlp::export`]).
+//!
+//! They are served by [`ExportService`], not by opentelemetry-proto's generated servers, so
+//! that failures get the codes the OTLP specification asks for instead of tonic's defaults:
+//! a message that is not valid protobuf is `INVALID_ARGUMENT` (tonic's prost codec says
+//! `INTERNAL`), and a message over `server.max_body_bytes` is `RESOURCE_EXHAUSTED` (tonic
+//! says `OUT_OF_RANGE`). The service hands the handler the message's bytes; the handler
+//! decodes them with the same code as OTLP/HTTP.
+//!
+//! The service reads the message itself: as soon as its 5-byte prefix has arrived, the
+//! request is admitted into the ingest memory budget on the length the prefix declares
+//! ([`crate::runtime::inflight`]), so that messages being read count against it as HTTP bodies do.
+//!
+//! Compressed messages (`grpc-encoding: gzip`, what the OpenTelemetry Collector's gRPC
+//! exporter sends by default) are inflated here, with the same bounded decoder as OTLP/HTTP,
+//! and handed on uncompressed: tonic's own `gzip` feature would switch flate2 to another
+//! backend and rebuild parquet and DataFusion for a few lines of framing.
+
+use std::convert::Infallible;
+use std::future::Future;
+
+use prost::bytes::{Buf, BufMut, Bytes};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::{Body, BoxFuture, Context, Poll, Service, StdError, http};
+use tonic::server::{Grpc, NamedService, UnaryService};
+use tonic::service::Routes;
+use tonic::{Code, Status};
+
+use crate::http::error::ApiError;
+use crate::runtime::inflight::{PermitSlot, declared_cost};
+use crate::runtime::state::AppState;
+
+/// The gRPC services served on `server.grpc_addr`.
+pub fn routes(state: &AppState) -> Routes {
+    crate::ingest::otlp::export::grpc_routes(state)
+}
+
+/// One OTLP collector service: its name and what its one method, `Export`, does.
+pub(crate) trait Export: Clone + Send + Sync + 'static {
+    /// The fully qualified service name, e.g.
+    /// `opentelemetry.proto.collector.metrics.v1.MetricsService`.
+    const SERVICE: &'static str;
+
+    /// Answers one `Export` call: the request message's protobuf bytes (and metadata) in,
+    /// the response message's protobuf bytes out.
+    fn export(
+        &self,
+        request: tonic::Request<Bytes>,
+    ) -> impl Future<Output = Result<Vec<u8>, Status>> + Send + 'static;
+}
+
+/// Serves an [`Export`] as a unary gRPC method taking messages of at most
+/// `server.max_body_bytes`, and counts every call by status code in the self-metrics.
+#[derive(Clone)]
+pub(crate) struct ExportService<E> {
+    export: E,
+    limit: usize,
+    state: AppState,
+}
+
+impl<E: Export> ExportService<E> {
+    /// The service, refusing request messages over the state's body limit.
+    pub(crate) fn new(export: E, state: &AppState) -> Self {
+        let limit = usize::try_from(state.max_body_bytes()).unwrap_or(usize::MAX);
+        Self {
+            export,
+            limit,
+            state: state.clone(),
+        }
+    }
+}
+
+impl<E: Export> NamedService for ExportService<E> {
+    const NAME: &'static str = E::SERVICE;
+}
+
+impl<E, B> Service<http::Request<B>> for ExportService<E>
+where
+    E: Export,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let export = self.export.clone();
+        let limit = self.limit;
+        let state = self.state.clone();
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let method = req
+                .uri()
+                .path()
+                .strip_prefix('/')
+                .and_then(|p| p.strip_prefix(E::SERVICE))
+                .unwrap_or("");
+            let resp = if method == "/Export" {
+                match read_request(req, limit, &state).await {
+                    Ok(req) => {
+                        let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(limit);
+                        let resp = grpc.unary(Method(export), req).await;
+                        over_limit_is_resource_exhausted(resp, limit)
+                    }
+                    Err(status) => status.into_http(),
+                }
+            } else {
+                let msg = format!("{} has no method {method:?}; it has /Export", E::SERVICE);
+                Status::unimplemented(msg).into_http()
+            };
+            // A failed call is answered trailers-only, its status in the headers; a call
+            // that succeeded has no status header yet (it comes in the trailers).
+            let code = Status::from_header_map(resp.headers()).map_or(Code::Ok, |s| s.code());
+            state
+                .metrics()
+                .record_grpc(E::SERVICE, code, started.elapsed());
+            Ok(resp)
+        })
+    }
+}
+
+/// The gRPC message prefix: a compressed flag and a big-endian length.
+const PREFIX: usize = 5;
+
+/// Reads a unary request's message, admitted into the ingest memory budget
+/// ([`crate::runtime::inflight`]) as soon as its 5-byte prefix has arrived, on the length the prefix
+/// declares (a compressed message assumed to inflate as an HTTP body is), before the rest
+/// is read; the permit travels to the handler in the request's extensions
+/// ([`PermitSlot`]), which sets it to the real estimate. A message declared over `limit`
+/// bytes is `RESOURCE_EXHAUSTED` at once, without waiting for budget. With `grpc-encoding:
+/// gzip` the message is inflated to at most `limit` bytes and re-framed as uncompressed,
+/// and the header removed; without one (or with `identity`) it is handed on as it came.
+/// Other encodings are `UNIMPLEMENTED`, as the gRPC spec asks.
+async fn read_request<B>(
+    req: http::Request<B>,
+    limit: usize,
+    state: &AppState,
+) -> Result<http::Request<tonic::body::Body>, Status>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    use http_body_util::BodyExt;
+
+    let encoding = req
+        .headers()
+        .get("grpc-encoding")
+        .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase());
+    let gzip = match encoding.as_deref() {
+        None | Some("identity") => false,
+        Some("gzip") => true,
+        Some(other) => {
+            return Err(Status::unimplemented(format!(
+                "grpc-encoding {other:?} is not supported; send gzip or identity"
+            )));
+        }
+    };
+    let too_large = |declared: Option<usize>| {
+        let size = declared.map_or(String::new(), |n| format!(" of {n} bytes"));
+        ApiError::PayloadTooLarge(format!(
+            "request message{size} is over the limit of {limit} bytes (server.max_body_bytes)"
+        ))
+        .to_grpc_status()
+    };
+    let (mut parts, body) = req.into_parts();
+    let mut body = std::pin::pin!(body);
+    let mut framed: Vec<u8> = Vec::new();
+    let mut permit = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            Status::invalid_argument(format!("reading the request body: {}", e.into()))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        if framed.len() + data.len() > limit.saturating_add(PREFIX) {
+            return Err(too_large(None));
+        }
+        framed.extend_from_slice(&data);
+        if permit.is_none()
+            && let Some(prefix) = framed.first_chunk::<PREFIX>()
+        {
+            let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+            if len > limit {
+                return Err(too_large(Some(len)));
+            }
+            let cost = declared_cost(len as u64, prefix[0] == 1);
+            permit = Some(state.admit(cost).await.map_err(|e| e.to_grpc_status())?);
+            framed.reserve((PREFIX + len).saturating_sub(framed.len()));
+        }
+    }
+    if let Some(permit) = permit {
+        parts.extensions.insert(PermitSlot::new(permit));
+    }
+    let framed = if gzip {
+        let (flag, message) = split_message(&framed)?;
+        let plain = if flag == 1 {
+            crate::ingest::otlp::decompress(message, Some("gzip"), limit)
+                .map_err(|e| ApiError::from(e).to_grpc_status())?
+        } else {
+            std::borrow::Cow::Borrowed(message)
+        };
+        let len = u32::try_from(plain.len()).map_err(|_| too_large(None))?;
+        let mut out = Vec::with_capacity(PREFIX + plain.len());
+        out.push(0);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&plain);
+        parts.headers.remove("grpc-encoding");
+        out
+    } else {
+        framed
+    };
+    let body = http_body_util::Full::new(Bytes::from(framed));
+    Ok(http::Request::from_parts(
+        parts,
+        tonic::body::Body::new(body),
+    ))
+}
+
+/// The one message of a unary request: its compressed flag and its bytes.
+fn split_message(framed: &[u8]) -> Result<(u8, &[u8]), Status> {
+    let bad = |what: &str| Status::invalid_argument(format!("malformed gRPC message: {what}"));
+    let (prefix, rest) = framed
+        .split_first_chunk::<PREFIX>()
+        .ok_or_else(|| bad("shorter than its 5-byte prefix"))?;
+    let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+    if rest.len() != len {
+        return Err(bad(&format!(
+            "the prefix declares {len} bytes, the body holds {}",
+            rest.len()
+        )));
+    }
+    match prefix[0] {
+        flag @ (0 | 1) => Ok((flag, rest)),
+        flag => Err(bad(&format!("compressed flag {flag}"))),
+    }
+}
+
+/// tonic refuses a message longer than the decoding limit with `OUT_OF_RANGE` before reading
+/// it; nothing else here answers `OUT_OF_RANGE`, so such a response is the body limit, which
+/// OTLP (like every other size limit) reports as `RESOURCE_EXHAUSTED` without `RetryInfo`
+/// (not retryable).
+fn over_limit_is_resource_exhausted(
+    resp: http::Response<tonic::body::Body>,
+    limit: usize,
+) -> http::Response<tonic::body::Body> {
+    match Status::from_header_map(resp.headers()) {
+        Some(s) if s.code() == Code::OutOfRange => ApiError::PayloadTooLarge(format!(
+            "request message is over the limit of {limit} bytes (server.max_body_bytes): {}",
+            s.message()
+        ))
+        .to_grpc_status()
+        .into_http(),
+        _ => resp,
+    }
+}
+
+/// The `Export` method of an [`Export`], for tonic's unary call handling.
+struct Method<E>(E);
+
+impl<E: Export> UnaryService<Bytes> for Method<E> {
+    type Response = Vec<u8>;
+    type Future = BoxFuture<tonic::Response<Vec<u8>>, Status>;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let fut = self.0.export(request);
+        Box::pin(async move { fut.await.map(tonic::Response::new) })
+    }
+}
+
+/// Messages as bytes both ways: decoding is the handler's, so its errors are ours.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}

@@ -1,0 +1,11 @@
+//! OTLP metrics onto the Prometheus data model: the general translation, names and labels,
+//! the in-place fast path, and the `ExportMetricsServiceResponse`.
+
+#[cfg(test)]
+mod engine_tests;
+pub(crate) mod fast;
+pub(crate) mod labels;
+mod names;
+pub(crate) mod response;
+pub(crate) mod translate;
+mod wire;

@@ -1,0 +1,82 @@
+//! The HTTP router: health, self-metrics, remote-write, OTLP/HTTP, the Prometheus API and
+//! SQL, and the request-metrics layer around all of them (counts by route and status,
+//! latency). Routes go into [`router`] and get auth, limits and metrics the same way.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::auth::ReadTenant;
+use crate::http::error::ApiError;
+use crate::ingest::remote_write;
+use crate::runtime::state::AppState;
+
+/// The HTTP routes of the server.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/live", get(live))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/write", post(remote_write::write))
+        .merge(crate::api::prom::routes())
+        .merge(crate::ingest::otlp::export::routes())
+        .merge(crate::api::jaeger::routes())
+        .merge(crate::api::logs::routes())
+        .merge(crate::api::sql::routes())
+        // The body limit is enforced by each handler (413 with a message, and again after
+        // decompression); axum's default 2 MiB cap would answer first and without one.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+/// `/live`: 200 while the process serves HTTP.
+async fn live() -> &'static str {
+    "live\n"
+}
+
+/// `/ready`: 503 until the engine has opened (WAL recovery done), then 200.
+async fn ready(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state.engine().map(|_| "ready\n")
+}
+
+/// `/metrics`: the self-metrics. Needs the read scope when auth is on; a token bound to
+/// one tenant sees only that tenant's per-tenant series.
+async fn metrics(
+    State(state): State<AppState>,
+    ReadTenant(_): ReadTenant,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let engine = state.engine().ok();
+    let only = state.auth().bound_tenant(&headers);
+    let mut text = state.metrics().render(engine.as_deref(), only.as_ref());
+    state.inflight().render(&mut text);
+    let mut resp = (StatusCode::OK, text).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+/// Counts every request by route pattern and status, with its latency.
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let endpoint = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    state
+        .metrics()
+        .record_request(&endpoint, resp.status().as_u16(), start.elapsed());
+    resp
+}

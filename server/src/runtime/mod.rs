@@ -1,0 +1,7 @@
+//! The running server: the state every handler shares, the ingest memory budget, the
+//! self-metrics and the allocator.
+
+pub mod allocator;
+pub mod inflight;
+pub(crate) mod metrics;
+pub(crate) mod state;
