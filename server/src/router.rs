@@ -24,7 +24,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/write", post(remote_write::write))
         .merge(crate::api::prom::routes())
-        .merge(crate::ingest::otlp::export::routes())
+        .merge(crate::ingest::otlp::http::routes())
         .merge(crate::api::jaeger::routes())
         .merge(crate::api::logs::routes())
         .merge(crate::api::sql::routes())

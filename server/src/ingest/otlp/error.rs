@@ -1,4 +1,6 @@
-//! Errors of OTLP decoding and translation.
+//! Errors of OTLP decoding and translation, and how they are answered.
+
+use crate::http::error::ApiError;
 
 /// What went wrong with an OTLP request body, or with one name in it.
 ///
@@ -84,4 +86,19 @@ pub(crate) enum OtlpError {
         /// What sanitisation made of it.
         normalized: String,
     },
+}
+
+impl From<OtlpError> for ApiError {
+    fn from(e: OtlpError) -> Self {
+        match e {
+            OtlpError::BodyTooLarge { .. } | OtlpError::TooManyItems { .. } => {
+                Self::PayloadTooLarge(e.to_string())
+            }
+            OtlpError::UnsupportedContentEncoding { .. } => {
+                Self::UnsupportedMediaType(e.to_string())
+            }
+            OtlpError::EncodeJson { .. } => Self::Internal(e.to_string()),
+            _ => Self::BadRequest(e.to_string()),
+        }
+    }
 }

@@ -20,20 +20,35 @@
 use std::convert::Infallible;
 use std::future::Future;
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::SERVICE_NAME as LOGS_SERVICE_NAME;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::SERVICE_NAME as METRICS_SERVICE_NAME;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::SERVICE_NAME as TRACE_SERVICE_NAME;
+use prost::Message;
 use prost::bytes::{Buf, BufMut, Bytes};
+use strata_engine::TenantId;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{Body, BoxFuture, Context, Poll, Service, StdError, http};
 use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::service::Routes;
 use tonic::{Code, Status};
 
+use super::export::{cost, export_logs, export_metrics_protobuf, export_traces};
+use super::request_items;
+use super::{Encoding, SignalKind, decode_logs, decode_spans, signal_response_protobuf};
+use crate::auth::Scope;
 use crate::http::error::ApiError;
-use crate::runtime::inflight::{PermitSlot, declared_cost};
+use crate::runtime::inflight::{InflightPermit, PermitSlot, declared_cost};
 use crate::runtime::state::AppState;
 
-/// The gRPC services served on `server.grpc_addr`.
+/// The gRPC services served on `server.grpc_addr`: the OTLP collector services for
+/// metrics, traces and logs.
 pub fn routes(state: &AppState) -> Routes {
-    crate::ingest::otlp::export::grpc_routes(state)
+    Routes::new(ExportService::new(GrpcMetrics(state.clone()), state))
+        .add_service(ExportService::new(GrpcSignal::<true>(state.clone()), state))
+        .add_service(ExportService::new(
+            GrpcSignal::<false>(state.clone()),
+            state,
+        ))
 }
 
 /// One OTLP collector service: its name and what its one method, `Export`, does.
@@ -309,5 +324,118 @@ impl Decoder for RawCodec {
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
         Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+/// Authorizes a gRPC call for writing, from its metadata (the same rules as HTTP headers).
+fn grpc_tenant<T>(state: &AppState, req: &tonic::Request<T>) -> Result<TenantId, tonic::Status> {
+    state
+        .auth()
+        .authorize(&req.metadata().clone().into_headers(), Scope::Write)
+        .map_err(|e| ApiError::from(e).to_grpc_status())
+}
+
+/// `MetricsService/Export`: decoded and stored as over HTTP; the response is the same
+/// `partial_success`.
+#[derive(Clone)]
+struct GrpcMetrics(AppState);
+
+impl Export for GrpcMetrics {
+    const SERVICE: &'static str = METRICS_SERVICE_NAME;
+
+    fn export(
+        &self,
+        request: tonic::Request<Bytes>,
+    ) -> impl Future<Output = Result<Vec<u8>, tonic::Status>> + Send + 'static {
+        let state = self.0.clone();
+        async move {
+            let tenant = grpc_tenant(&state, &request)?;
+            let result = async {
+                let estimate = cost(
+                    request.get_ref(),
+                    request.get_ref().len(),
+                    Encoding::Protobuf,
+                    request_items::POINTS,
+                );
+                let _permit = grpc_permit(&state, &request, estimate).await?;
+                let body = request.into_inner();
+                Ok::<_, ApiError>(
+                    export_metrics_protobuf(&state, &tenant, body)
+                        .await?
+                        .encode_to_vec(),
+                )
+            }
+            .await;
+            result.map_err(|e| e.to_grpc_status())
+        }
+    }
+}
+
+/// A gRPC request's share of the ingest memory budget, set to `estimate` bytes: the permit
+/// the service admitted its message with before reading it ([`read_request`]), resized; or, for
+/// a request that came without one, a new admission.
+async fn grpc_permit(
+    state: &AppState,
+    request: &tonic::Request<Bytes>,
+    estimate: u64,
+) -> Result<InflightPermit, ApiError> {
+    match request
+        .extensions()
+        .get::<PermitSlot>()
+        .and_then(PermitSlot::take)
+    {
+        Some(mut permit) => {
+            state.resize(&mut permit, estimate).await?;
+            Ok(permit)
+        }
+        None => state.admit(estimate).await,
+    }
+}
+
+/// `TraceService/Export` and `LogsService/Export`: decoded, translated and stored as over
+/// HTTP; the response is the same `partial_success`.
+#[derive(Clone)]
+struct GrpcSignal<const TRACES: bool>(AppState);
+
+impl<const TRACES: bool> Export for GrpcSignal<TRACES> {
+    const SERVICE: &'static str = if TRACES {
+        TRACE_SERVICE_NAME
+    } else {
+        LOGS_SERVICE_NAME
+    };
+
+    fn export(
+        &self,
+        request: tonic::Request<Bytes>,
+    ) -> impl Future<Output = Result<Vec<u8>, tonic::Status>> + Send + 'static {
+        let state = self.0.clone();
+        async move {
+            let tenant = grpc_tenant(&state, &request)?;
+            let result = async {
+                let body = request.get_ref();
+                let path = if TRACES {
+                    request_items::SPANS
+                } else {
+                    request_items::LOGS
+                };
+                let estimate = cost(body, body.len(), Encoding::Protobuf, path);
+                let _permit = grpc_permit(&state, &request, estimate).await?;
+                let (kind, partial) = if TRACES {
+                    let batch = decode_spans(request.get_ref(), Encoding::Protobuf)?;
+                    drop(request);
+                    (
+                        SignalKind::Traces,
+                        export_traces(&state, &tenant, batch).await?,
+                    )
+                } else {
+                    let batch = decode_logs(request.get_ref(), Encoding::Protobuf)?;
+                    drop(request);
+                    (SignalKind::Logs, export_logs(&state, &tenant, batch).await?)
+                };
+                Ok::<_, ApiError>(signal_response_protobuf(kind, partial.as_ref()))
+            }
+            .await;
+            result.map_err(|e| e.to_grpc_status())
+        }
     }
 }

@@ -22,6 +22,7 @@ mod decode;
 mod error;
 pub(crate) mod export;
 pub(crate) mod grpc;
+pub(crate) mod http;
 mod json_nonfinite;
 pub(crate) mod metrics;
 mod records;
