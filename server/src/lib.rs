@@ -36,8 +36,9 @@ mod router;
 mod runtime;
 mod serve;
 
-pub use auth::{Auth, AuthError, ReadTenant, Scope, TENANT_HEADER, TokenConfig, WriteTenant};
+pub use auth::{Auth, AuthError, ReadTenant, TENANT_HEADER, WriteTenant};
 pub use cli::{Cli, Command, ConfigArgs, OutputFormat, PromqlArgs, ServeArgs, SqlArgs};
+pub use config::tokens::{Scope, TokenConfig};
 pub use config::{
     Config, DEFAULT_DATA_DIR, DEFAULT_FSYNC_INTERVAL, DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_SQL_MAX_RESULT_BYTES, Overrides,

@@ -14,44 +14,13 @@ use sha2::{Digest, Sha256};
 use strata_engine::TenantId;
 use subtle::ConstantTimeEq;
 
+use crate::config::tokens::{Scope, TokenConfig};
+use crate::error::Result;
 use crate::http::error::ApiError;
 use crate::runtime::state::AppState;
-use crate::{Error, Result};
 
 /// The header naming a tenant (Cortex/Mimir/Loki convention).
 pub const TENANT_HEADER: &str = "x-scope-orgid";
-
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Query.
-    Read,
-    /// Ingest.
-    Write,
-}
-
-impl Scope {
-    /// `read` or `write`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::Write => "write",
-        }
-    }
-}
-
-/// One configured token (`[[auth.tokens]]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenConfig {
-    /// Hex SHA-256 of the bearer token.
-    pub sha256: String,
-    /// The tenant the token acts for (and the fallback when it may choose).
-    pub tenant: String,
-    /// What it may do.
-    pub scopes: Vec<Scope>,
-    /// Whether `X-Scope-OrgID` may pick another tenant.
-    pub choose_tenant: bool,
-}
 
 #[derive(Debug, Clone)]
 struct Token {
@@ -86,22 +55,7 @@ impl Auth {
     pub fn new(tokens: &[TokenConfig]) -> Result<Self> {
         let mut out = Vec::with_capacity(tokens.len());
         for (i, t) in tokens.iter().enumerate() {
-            let key = |k: &str| format!("auth.tokens[{i}].{k}");
-            let mut digest = [0u8; 32];
-            hex::decode_to_slice(t.sha256.trim(), &mut digest).map_err(|_| {
-                Error::config(
-                    key("sha256"),
-                    "must be 64 hex digits: the SHA-256 of the token (`printf %s TOKEN | sha256sum`)",
-                )
-            })?;
-            let tenant = TenantId::new(&t.tenant)
-                .map_err(|e| Error::config(key("tenant"), e.to_string()))?;
-            if t.scopes.is_empty() {
-                return Err(Error::config(
-                    key("scopes"),
-                    "must name at least one of \"read\", \"write\"",
-                ));
-            }
+            let (digest, tenant) = t.checked(i)?;
             out.push(Token {
                 digest,
                 tenant,

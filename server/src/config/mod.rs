@@ -4,6 +4,7 @@
 
 mod file;
 mod resolve;
+pub(crate) mod tokens;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use strata_engine::EngineConfig;
 use strata_query::sql::SqlConfig;
 
-use crate::auth::TokenConfig;
+use self::tokens::TokenConfig;
 use crate::{Error, Result};
 
 pub use resolve::Overrides;
@@ -153,7 +154,9 @@ impl Config {
             strata_query::sql::Error::Config { key, reason } => Error::config(key, reason),
             other => Error::config("sql", other.to_string()),
         })?;
-        crate::auth::Auth::new(&self.tokens)?;
+        for (i, token) in self.tokens.iter().enumerate() {
+            token.checked(i)?;
+        }
         Ok(())
     }
 

@@ -8,8 +8,8 @@ use strata_engine::Limits;
 use strata_wal::Durability;
 
 use super::file::{FileConfig, LimitValues};
+use super::tokens::TokenConfig;
 use super::{Config, DEFAULT_FSYNC_INTERVAL, parse_duration};
-use crate::auth::{Scope, TokenConfig};
 use crate::{Error, Result};
 
 /// Values from `STRATA_*` environment variables and flags (clap merges the two, flags
@@ -181,7 +181,7 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     }
 
     for (i, t) in file.auth.tokens.into_iter().enumerate() {
-        c.tokens.push(token(i, t)?);
+        c.tokens.push(TokenConfig::from_entry(i, t)?);
     }
     Ok(c)
 }
@@ -227,27 +227,4 @@ fn apply_limits(l: &mut Limits, v: &LimitValues, prefix: &str) -> Result<()> {
         l.logs_retention = parse_duration(&key("logs_retention"), t)?;
     }
     Ok(())
-}
-
-fn token(i: usize, t: super::file::TokenEntry) -> Result<TokenConfig> {
-    let key = |k: &str| format!("auth.tokens[{i}].{k}");
-    let mut scopes = Vec::new();
-    for s in &t.scopes {
-        scopes.push(match s.as_str() {
-            "read" => Scope::Read,
-            "write" => Scope::Write,
-            other => {
-                return Err(Error::config(
-                    key("scopes"),
-                    format!("{other:?} is not \"read\" or \"write\""),
-                ));
-            }
-        });
-    }
-    Ok(TokenConfig {
-        sha256: t.sha256,
-        tenant: t.tenant,
-        scopes,
-        choose_tenant: t.choose_tenant,
-    })
 }

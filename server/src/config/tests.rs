@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use strata_wal::Durability;
 
+use super::tokens::Scope;
 use super::*;
-use crate::auth::Scope;
 
 const FULL: &str = r#"
 data_dir = "/srv/strata"

@@ -35,7 +35,7 @@ use tonic::{Code, Status};
 use super::export::{cost, export_logs, export_metrics_protobuf, export_traces};
 use super::request_items;
 use super::{Encoding, SignalKind, decode_logs, decode_spans, signal_response_protobuf};
-use crate::auth::Scope;
+use crate::config::tokens::Scope;
 use crate::http::error::ApiError;
 use crate::runtime::inflight::{InflightPermit, PermitSlot, declared_cost};
 use crate::runtime::state::AppState;
