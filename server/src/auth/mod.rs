@@ -1,13 +1,17 @@
 //! Bearer-token auth and tenant resolution, shared by every HTTP handler (through the
-//! [`ReadTenant`]/[`WriteTenant`] extractors) and by gRPC services (call
-//! [`Auth::authorize`] on `request.metadata().clone().into_headers()`).
+//! [`ReadTenant`]/[`WriteTenant`] extractors, which take the [`Auth`] from the router's
+//! state through [`FromRef`]) and by gRPC services (call [`Auth::authorize`] on
+//! `request.metadata().clone().into_headers()`). The tokens are configured in
+//! `[[auth.tokens]]` (`crate::config::tokens`).
 //!
 //! Tokens are stored as SHA-256 hex digests; a presented token is hashed and compared with
 //! every configured digest in constant time. Each token is bound to one tenant and a set of
 //! scopes. `X-Scope-OrgID` picks the tenant only when auth is off or the token has
 //! `choose_tenant = true`; a tenant-bound token naming another tenant is refused (403).
 
-use axum::extract::FromRequestParts;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
@@ -17,7 +21,6 @@ use subtle::ConstantTimeEq;
 use crate::config::tokens::{Scope, TokenConfig};
 use crate::error::Result;
 use crate::http::error::ApiError;
-use crate::runtime::state::AppState;
 
 /// The header naming a tenant (Cortex/Mimir/Loki convention).
 pub const TENANT_HEADER: &str = "x-scope-orgid";
@@ -44,10 +47,11 @@ pub enum AuthError {
     BadTenant(String),
 }
 
-/// The configured tokens; empty means auth is off.
+/// The configured tokens; empty means auth is off. Cheap to clone (the tokens are shared),
+/// so that the extractors can take it from any state that holds one ([`FromRef`]).
 #[derive(Debug, Clone, Default)]
 pub struct Auth {
-    tokens: Vec<Token>,
+    tokens: Arc<[Token]>,
 }
 
 impl Auth {
@@ -63,7 +67,7 @@ impl Auth {
                 choose_tenant: t.choose_tenant,
             });
         }
-        Ok(Self { tokens: out })
+        Ok(Self { tokens: out.into() })
     }
 
     /// Whether any token is configured.
@@ -129,7 +133,7 @@ impl Auth {
         let digest = Sha256::digest(presented.as_bytes());
         // Every digest is compared (no early exit), each in constant time.
         let mut found = None;
-        for t in &self.tokens {
+        for t in self.tokens.iter() {
             if bool::from(t.digest[..].ct_eq(digest.as_slice())) {
                 found = Some(t);
             }
@@ -162,19 +166,37 @@ pub struct ReadTenant(pub TenantId);
 #[derive(Debug, Clone)]
 pub struct WriteTenant(pub TenantId);
 
-impl FromRequestParts<AppState> for ReadTenant {
+impl<S: Send + Sync> FromRequestParts<S> for ReadTenant
+where
+    Auth: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Ok(Self(state.auth().authorize(&parts.headers, Scope::Read)?))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let auth = Auth::from_ref(state);
+        Ok(Self(auth.authorize(&parts.headers, Scope::Read)?))
     }
 }
 
-impl FromRequestParts<AppState> for WriteTenant {
+impl<S: Send + Sync> FromRequestParts<S> for WriteTenant
+where
+    Auth: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Ok(Self(state.auth().authorize(&parts.headers, Scope::Write)?))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let auth = Auth::from_ref(state);
+        Ok(Self(auth.authorize(&parts.headers, Scope::Write)?))
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Unauthenticated(m) => Self::Unauthorized(m.to_owned()),
+            AuthError::Forbidden(m) => Self::Forbidden(m),
+            AuthError::BadTenant(m) => Self::BadRequest(m),
+        }
     }
 }
 

@@ -4,8 +4,6 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::AuthError;
-
 /// A client-facing failure. Bad input is a 4xx with a message saying what was wrong;
 /// backpressure is 429/503 with Retry-After; a broken server is a 500.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,16 +104,6 @@ impl ApiError {
                 )
             }
             Self::Internal(_) => tonic::Status::internal(msg),
-        }
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Unauthenticated(m) => Self::Unauthorized(m.to_owned()),
-            AuthError::Forbidden(m) => Self::Forbidden(m),
-            AuthError::BadTenant(m) => Self::BadRequest(m),
         }
     }
 }

@@ -11,6 +11,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::body::{Body, Bytes};
+use axum::extract::FromRef;
 use axum::http::HeaderMap;
 use http_body_util::BodyExt;
 use strata_engine::{
@@ -357,6 +358,14 @@ impl AppState {
                 Err(ApiError::Internal(format!("write failed: {e}")))
             }
         }
+    }
+}
+
+/// The auth extractors ([`crate::auth::ReadTenant`], [`crate::auth::WriteTenant`]) take the
+/// tokens from the state.
+impl FromRef<AppState> for Auth {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth().clone()
     }
 }
 
