@@ -45,7 +45,7 @@ pub use config::{
     SqlSettings,
 };
 pub use error::{Error, Result};
-pub use http::error::ApiError;
+pub use http::error::{ApiError, RETRY_AFTER_SECS};
 pub use http::params::request_params;
 pub use ingest::otlp::grpc::routes as grpc_routes;
 pub use ingest::{decoders, remote_write};
@@ -53,6 +53,6 @@ pub use offline::promql::run as run_promql;
 pub use offline::sql::run as run_sql;
 pub use router::router as http_router;
 pub use runtime::metrics::{Metrics, Signal};
-pub use runtime::state::{AppState, RETRY_AFTER_SECS};
+pub use runtime::state::AppState;
 pub use runtime::{allocator, inflight};
 pub use serve::run as run_server;

@@ -4,6 +4,9 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+/// Seconds a client is told to wait on 429 and 503.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
 /// A client-facing failure. Bad input is a 4xx with a message saying what was wrong;
 /// backpressure is 429/503 with Retry-After; a broken server is a 500.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -21,7 +21,7 @@ use strata_engine::{
 
 use crate::auth::Auth;
 use crate::config::{Config, SqlSettings};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::runtime::inflight::{ADMIT_WAIT, Inflight, InflightPermit, declared_cost};
 use crate::runtime::metrics::{Counts, Metrics, Signal};
 
@@ -48,9 +48,6 @@ async fn drain(mut body: Body) {
 /// worker that received them (a few ms of CPU at most); larger ones on the blocking
 /// pool. See [`AppState::cpu_work`].
 pub(crate) const INLINE_WORK_MAX_BYTES: usize = 1 << 20;
-
-/// Seconds a client is told to wait on 429 and 503.
-pub const RETRY_AFTER_SECS: u64 = 1;
 
 /// Shared state of the HTTP and gRPC handlers; cheap to clone.
 #[derive(Debug, Clone)]

@@ -20,8 +20,8 @@ use strata_query::sql::{self, SqlStream};
 
 use crate::api::sql::output::{Format, OutputError, ResultWriter};
 use crate::auth::ReadTenant;
-use crate::http::error::ApiError;
-use crate::runtime::state::{AppState, RETRY_AFTER_SECS};
+use crate::http::error::{ApiError, RETRY_AFTER_SECS};
+use crate::runtime::state::AppState;
 
 /// The route, for [`crate::router::router`] to merge.
 pub(crate) fn routes() -> Router<AppState> {

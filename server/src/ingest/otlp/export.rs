@@ -19,10 +19,10 @@ use super::{
     Batch, Encoding, PartialSuccess, SignalKind, TranslateOptions, Translated, decode_metrics,
     partial_success, signal_partial_success, translate_metrics,
 };
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::runtime::inflight::request_cost;
 use crate::runtime::metrics::Signal;
-use crate::runtime::state::{AppState, RETRY_AFTER_SECS};
+use crate::runtime::state::AppState;
 
 /// Counted as the rejection reason of OTLP points the Prometheus mapping cannot store.
 const UNMAPPED: &str = "otlp_unmapped";

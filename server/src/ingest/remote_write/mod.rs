@@ -23,10 +23,10 @@ pub use decode::{Batch, Decoded, decode, decode_protobuf, decompress};
 pub use wire::WireError;
 
 use crate::auth::WriteTenant;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::runtime::inflight::request_cost;
 use crate::runtime::metrics::Signal;
-use crate::runtime::state::{AppState, RETRY_AFTER_SECS};
+use crate::runtime::state::AppState;
 
 /// Self-metrics reason for native histogram samples.
 pub const NATIVE_HISTOGRAM: &str = "native_histogram";
