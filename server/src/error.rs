@@ -1,8 +1,11 @@
-//! The server crate's error type: startup and command-line failures. Errors answered to a
-//! client are [`crate::ApiError`]s instead.
+//! The server crate's error type: startup and command-line failures, and why a SQL result
+//! could not be written ([`OutputError`], shared by `/api/v1/sql` and `strata sql`). Errors
+//! answered to a client are `ApiError`s (`http/error.rs`) instead.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use arrow::error::ArrowError;
 
 /// Everything that stops a `strata` command.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +56,7 @@ pub enum Error {
     Sql(#[from] strata_query::sql::Error),
     /// A SQL result could not be printed in the asked format.
     #[error("{0}")]
-    SqlOutput(#[from] crate::api::sql::output::OutputError),
+    SqlOutput(#[from] OutputError),
     /// A bad argument to a subcommand.
     #[error("{0}")]
     Usage(String),
@@ -83,6 +86,29 @@ impl Error {
             other => other,
         }
     }
+}
+
+/// Why a SQL result could not be written (`api/sql/output.rs`): `/api/v1/sql` answers it
+/// (422 or 500), `strata sql` ends with it ([`Error::SqlOutput`]).
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The serialized result grew past the limit.
+    #[error(
+        "the result is larger than {limit} bytes (sql.max_result_bytes); select fewer rows or columns (LIMIT, WHERE, aggregation)"
+    )]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// An arrow writer failed (a type it cannot represent).
+    #[error("cannot write the result as {format}: {source}")]
+    Encode {
+        /// `JSON`, `CSV` or `Arrow`.
+        format: &'static str,
+        /// The writer's error.
+        #[source]
+        source: ArrowError,
+    },
 }
 
 /// The crate's result type.

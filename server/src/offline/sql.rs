@@ -31,7 +31,7 @@ pub fn run(args: &SqlArgs, out: &mut dyn Write) -> Result<()> {
     let format = match args.format {
         OutputFormat::Table => {
             let table = arrow::util::pretty::pretty_format_batches_with_schema(schema, &batches)
-                .map_err(|source| crate::api::sql::output::OutputError::Encode {
+                .map_err(|source| crate::error::OutputError::Encode {
                     format: "a table",
                     source,
                 })?;

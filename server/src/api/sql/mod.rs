@@ -18,8 +18,9 @@ use axum::routing::post;
 use strata_engine::TenantId;
 use strata_query::sql::{self, SqlStream};
 
-use crate::api::sql::output::{Format, OutputError, ResultWriter};
+use crate::api::sql::output::{Format, ResultWriter};
 use crate::auth::ReadTenant;
+use crate::error::OutputError;
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::runtime::state::AppState;
 

@@ -18,6 +18,8 @@ use arrow::ipc::writer::StreamWriter;
 use arrow::json::writer::{Encoder, EncoderFactory, EncoderOptions, JsonArray, NullableEncoder};
 use arrow::record_batch::RecordBatch;
 
+use crate::error::OutputError;
+
 /// Rows serialized at a time, so a result stops within about this many rows of the limit.
 const CHUNK_ROWS: usize = 1024;
 
@@ -41,28 +43,6 @@ impl Format {
             Self::Arrow => "application/vnd.apache.arrow.stream",
         }
     }
-}
-
-/// Why a result could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum OutputError {
-    /// The serialized result grew past the limit.
-    #[error(
-        "the result is larger than {limit} bytes (sql.max_result_bytes); select fewer rows or columns (LIMIT, WHERE, aggregation)"
-    )]
-    TooLarge {
-        /// The limit, in bytes.
-        limit: u64,
-    },
-    /// An arrow writer failed (a type it cannot represent).
-    #[error("cannot write the result as {format}: {source}")]
-    Encode {
-        /// `JSON`, `CSV` or `Arrow`.
-        format: &'static str,
-        /// The writer's error.
-        #[source]
-        source: ArrowError,
-    },
 }
 
 enum Inner {
