@@ -37,7 +37,8 @@ mod runtime;
 mod serve;
 
 pub use auth::{Auth, AuthError, ReadTenant, TENANT_HEADER, WriteTenant};
-pub use cli::{Cli, Command, ConfigArgs, OutputFormat, PromqlArgs, ServeArgs, SqlArgs};
+pub use cli::{Cli, Command, ServeArgs};
+pub use config::args::ConfigArgs;
 pub use config::tokens::{Scope, TokenConfig};
 pub use config::{
     Config, DEFAULT_DATA_DIR, DEFAULT_FSYNC_INTERVAL, DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR,
@@ -49,8 +50,9 @@ pub use http::error::{ApiError, RETRY_AFTER_SECS};
 pub use http::params::request_params;
 pub use ingest::otlp::grpc::routes as grpc_routes;
 pub use ingest::{decoders, remote_write};
-pub use offline::promql::run as run_promql;
-pub use offline::sql::run as run_sql;
+pub use offline::OutputFormat;
+pub use offline::promql::{PromqlArgs, run as run_promql};
+pub use offline::sql::{SqlArgs, run as run_sql};
 pub use router::router as http_router;
 pub use runtime::metrics::{Metrics, Signal};
 pub use runtime::state::AppState;

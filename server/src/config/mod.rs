@@ -2,6 +2,7 @@
 //! then by flags (defaults < file < environment < flags). Every key is documented in
 //! `docs/configuration.md`.
 
+pub(crate) mod args;
 mod file;
 mod resolve;
 pub(crate) mod tokens;

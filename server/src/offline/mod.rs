@@ -8,9 +8,22 @@ pub(crate) mod sql;
 
 use std::time::Duration;
 
+use clap::ValueEnum;
 use strata_engine::{Engine, Limits};
 
 use crate::{Config, Error, Result};
+
+/// How query results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns.
+    Table,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// JSON: for `promql` the Prometheus API's `data` object, for `sql` an array of one
+    /// object per row.
+    Json,
+}
 
 /// Longer than any data can be old.
 const FOREVER: Duration = Duration::from_secs(1_000 * 365 * 86_400);

@@ -4,11 +4,42 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use clap::Args;
+
 use strata_engine::TenantId;
 use strata_query::promql::{EngineSource, PromqlEngine, QueryOptions, QueryResult, Value};
 
-use crate::cli::{OutputFormat, PromqlArgs};
+use super::OutputFormat;
+use crate::config::args::ConfigArgs;
 use crate::{Error, Result};
+
+/// Flags of `strata promql`.
+#[derive(Debug, Args)]
+pub struct PromqlArgs {
+    /// The configuration (the data directory, and the limits and retention it is opened with).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Tenant to query.
+    #[arg(long, default_value = "default")]
+    pub tenant: String,
+    /// Evaluation time of an instant query: RFC 3339 or Unix seconds [default: now].
+    #[arg(long, conflicts_with = "start")]
+    pub time: Option<String>,
+    /// Start of a range query: RFC 3339 or Unix seconds.
+    #[arg(long, requires = "end")]
+    pub start: Option<String>,
+    /// End of a range query.
+    #[arg(long, requires = "start")]
+    pub end: Option<String>,
+    /// Step of a range query: a duration (15s, 1m) or seconds.
+    #[arg(long, default_value = "15s")]
+    pub step: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// The PromQL expression.
+    pub query: String,
+}
 
 /// Runs the query and prints the result to `out`.
 pub fn run(args: &PromqlArgs, out: &mut dyn Write) -> Result<()> {

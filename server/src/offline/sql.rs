@@ -6,12 +6,30 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use clap::Args;
 use strata_engine::{Engine, TenantId};
 use strata_query::sql::{self, SqlStream};
 
+use super::OutputFormat;
 use crate::api::sql::output::{Format, ResultWriter};
-use crate::cli::{OutputFormat, SqlArgs};
+use crate::config::args::ConfigArgs;
 use crate::{Error, Result};
+
+/// Flags of `strata sql`.
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The configuration (the data directory, and the `[sql]` memory budget and timeout).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Tenant to query.
+    #[arg(long, default_value = "default")]
+    pub tenant: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// The query, e.g. "SELECT metric, ts, value FROM metrics LIMIT 10" (tables: docs/sql.md).
+    pub query: String,
+}
 
 /// Runs the query and prints the result to `out`.
 pub fn run(args: &SqlArgs, out: &mut dyn Write) -> Result<()> {
