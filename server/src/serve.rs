@@ -15,9 +15,11 @@ use tonic::transport::server::TcpIncoming;
 use tracing::{debug, error, info, warn};
 
 use crate::auth::Auth;
+use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::ingest::otlp::grpc;
+use crate::router;
 use crate::runtime::state::AppState;
-use crate::{Config, Error, Result, router};
 
 /// How long shutdown waits for writes whose clients went away to release the engine.
 const RELEASE_WAIT: Duration = Duration::from_secs(30);

@@ -16,7 +16,7 @@ use strata_engine::EngineConfig;
 use strata_query::sql::SqlConfig;
 
 use self::tokens::TokenConfig;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 pub use resolve::Overrides;
 

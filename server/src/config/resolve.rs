@@ -10,7 +10,7 @@ use strata_wal::Durability;
 use super::file::{FileConfig, LimitValues};
 use super::tokens::TokenConfig;
 use super::{Config, DEFAULT_FSYNC_INTERVAL, parse_duration};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Values from `STRATA_*` environment variables and flags (clap merges the two, flags
 /// winning); each one set replaces the file's value.

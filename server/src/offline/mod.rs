@@ -11,7 +11,8 @@ use std::time::Duration;
 use clap::ValueEnum;
 use strata_engine::{Engine, Limits};
 
-use crate::{Config, Error, Result};
+use crate::config::Config;
+use crate::error::{Error, Result};
 
 /// How query results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

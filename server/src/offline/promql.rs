@@ -11,7 +11,7 @@ use strata_query::promql::{EngineSource, PromqlEngine, QueryOptions, QueryResult
 
 use super::OutputFormat;
 use crate::config::args::ConfigArgs;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Flags of `strata promql`.
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use strata_query::sql::{self, SqlStream};
 use super::OutputFormat;
 use crate::api::sql::output::{Format, ResultWriter};
 use crate::config::args::ConfigArgs;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Flags of `strata sql`.
 #[derive(Debug, Args)]
