@@ -3,6 +3,7 @@
 
 pub mod decoders;
 pub(crate) mod otlp;
+pub(crate) mod protobuf;
 pub mod remote_write;
 #[cfg(test)]
 pub(crate) mod test_rng;

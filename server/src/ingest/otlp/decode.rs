@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::OtlpError;
 use super::json_nonfinite;
-use super::request_items::{self, LOGS, POINTS, SPANS};
+use super::request_items::{self, POINTS};
 
 /// How a body (request or response) is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,46 +193,12 @@ pub(crate) fn decode_traces(
     decode(body, encoding, "traces", json_nonfinite::restore_traces)
 }
 
-/// The spans of a (decompressed) traces body: protobuf read in place
-/// ([`super::spans_wire`]) when the reader takes it, else (JSON, or anything the reader
-/// leaves to prost) [`decode_traces`] then [`super::translate_spans`]. Both give the same
-/// batch for the same body.
-pub(crate) fn decode_spans(
-    body: &[u8],
-    encoding: Encoding,
-) -> Result<super::Batch<strata_engine::SpanRecord>, OtlpError> {
-    let count = request_items::check(body, encoding == Encoding::Json, SPANS, "spans")?;
-    if let Some(count) = count
-        && let Some(batch) = super::records::spans_wire::translate_counted(body, count)
-    {
-        return Ok(batch);
-    }
-    decode_traces(body, encoding).map(super::translate_spans)
-}
-
 /// An `ExportLogsServiceRequest` from a (decompressed) body.
 pub(crate) fn decode_logs_request(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<ExportLogsServiceRequest, OtlpError> {
     decode(body, encoding, "logs", json_nonfinite::restore_logs)
-}
-
-/// The log records of a (decompressed) logs body: protobuf read in place
-/// ([`super::logs_wire`]) when the reader takes it, else (JSON, or anything the reader
-/// leaves to prost) [`decode_logs_request`] then [`super::translate_logs`]. Both give the
-/// same batch for the same body.
-pub(crate) fn decode_logs(
-    body: &[u8],
-    encoding: Encoding,
-) -> Result<super::Batch<strata_engine::LogRecord>, OtlpError> {
-    let count = request_items::check(body, encoding == Encoding::Json, LOGS, "log records")?;
-    if let Some(count) = count
-        && let Some(batch) = super::records::logs_wire::translate_counted(body, count)
-    {
-        return Ok(batch);
-    }
-    decode_logs_request(body, encoding).map(super::translate_logs)
 }
 
 #[cfg(test)]

@@ -27,11 +27,9 @@ mod json_nonfinite;
 pub(crate) mod metrics;
 mod records;
 pub(crate) mod request_items;
+mod semconv;
 
-pub(crate) use decode::{
-    Encoding, decode_logs, decode_logs_request, decode_metrics, decode_spans, decode_traces,
-    decompress,
-};
+pub(crate) use decode::{Encoding, decode_logs_request, decode_metrics, decode_traces, decompress};
 pub(crate) use error::OtlpError;
 pub(crate) use metrics::response::{encode_response, partial_success};
 pub(crate) use metrics::translate::{TranslateOptions, Translated, translate_metrics};
@@ -44,3 +42,4 @@ pub(crate) use records::response::{
 };
 pub(crate) use records::spans::translate_spans;
 pub(crate) use records::spans_wire::translate as spans_in_place;
+pub(crate) use records::{decode_logs, decode_spans};

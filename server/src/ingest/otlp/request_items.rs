@@ -8,8 +8,8 @@
 //! decoded: 413 / `RESOURCE_EXHAUSTED`, counted like any answer
 //! (`strata_http_requests_total`, `strata_grpc_requests_total`), and nothing stored.
 
-use super::OtlpError;
-use crate::ingest::remote_write::wire::{DEPTH, LEN, Reader, WireError};
+use super::error::OtlpError;
+use crate::ingest::protobuf::{DEPTH, LEN, Reader, WireError};
 
 /// Spans, log records or metric data points one request may hold: ~60× an OpenTelemetry
 /// Collector's default batch (8,192), and ~100-250 MB of records at most in memory.

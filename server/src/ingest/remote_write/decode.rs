@@ -9,6 +9,7 @@ use strata_engine::{KeyedSeries, KnownSeries, Sample, SeriesSamples};
 
 use super::wire::{self, ParsedSeries};
 use crate::http::error::ApiError;
+use crate::ingest::protobuf::WireError;
 
 /// A decoded request: the series to store, and the native histogram samples refused.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -57,8 +58,8 @@ impl<'a> Batch<'a> {
         raw: &'a [u8],
         known: impl FnOnce(&[&[u8]]) -> Vec<Option<KnownSeries>>,
     ) -> Result<Self, ApiError> {
-        let invalid = |e: wire::WireError| match e {
-            wire::WireError::TooMany { .. } => ApiError::PayloadTooLarge(format!(
+        let invalid = |e: WireError| match e {
+            WireError::TooMany { .. } => ApiError::PayloadTooLarge(format!(
                 "{e}: send smaller requests (Prometheus: queue_config.max_samples_per_send)"
             )),
             _ => ApiError::BadRequest(format!(

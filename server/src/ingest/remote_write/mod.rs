@@ -19,8 +19,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use strata_engine::{RejectReason, WriteOutcome};
 
+pub use crate::ingest::protobuf::WireError;
 pub use decode::{Batch, Decoded, decode, decode_protobuf, decompress};
-pub use wire::WireError;
 
 use crate::auth::WriteTenant;
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};

@@ -9,14 +9,8 @@ use base64::Engine as _;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 
 use super::super::error::OtlpError;
+use super::super::semconv::{SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE};
 use super::names::label_name;
-
-/// `service.name`: with `service.namespace`, the `job` label.
-pub(crate) const SERVICE_NAME: &str = "service.name";
-/// `service.namespace`: prefixes `job` as `namespace/name`.
-pub(crate) const SERVICE_NAMESPACE: &str = "service.namespace";
-/// `service.instance.id`: the `instance` label.
-pub(crate) const SERVICE_INSTANCE_ID: &str = "service.instance.id";
 
 /// A label set under construction, sorted by name. Empty values are dropped at the end (the
 /// engine treats an empty value as an absent label).

@@ -10,10 +10,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use strata_engine::{Sample, SeriesSamples};
 
-use super::labels::{
-    LabelMap, ResourceLabels, SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE, base_labels,
-    finish, scope_labels,
-};
+use super::super::semconv::{SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE};
+use super::labels::{LabelMap, ResourceLabels, base_labels, finish, scope_labels};
 use super::names::{MetricKind, metric_name};
 
 /// Prometheus's staleness marker: a NaN with this exact bit pattern.

@@ -19,7 +19,7 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::Exemplar;
 use prost::Message;
 
-use crate::ingest::remote_write::wire::{FIXED64, LEN, Reader, VARINT, WireError};
+use crate::ingest::protobuf::{FIXED64, LEN, Reader, VARINT, WireError};
 
 /// A request read in place: its resources, scopes, metrics and number points, each level
 /// in one flat list in request order (a parent holds the range of its children).

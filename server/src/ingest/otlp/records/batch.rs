@@ -14,7 +14,7 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use strata_engine::{AnyValue, Attributes, Scope, SignalOutcome, SignalReject, parse_id};
 
-use super::super::metrics::labels::SERVICE_NAME;
+use super::super::semconv::SERVICE_NAME;
 
 /// The `service.name` OTLP's resource semantic conventions prescribe when a resource has
 /// none.

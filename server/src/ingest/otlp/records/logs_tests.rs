@@ -6,7 +6,8 @@ use prost::Message;
 use strata_engine::{AnyValue, Scope};
 
 use super::*;
-use crate::ingest::otlp::decode::{Encoding, decode_logs, decode_logs_request};
+use crate::ingest::otlp::decode::{Encoding, decode_logs_request};
+use crate::ingest::otlp::records::decode_logs;
 
 const LOGS_JSON: &[u8] = include_bytes!("../testdata/logs.json");
 

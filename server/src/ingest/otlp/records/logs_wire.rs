@@ -10,7 +10,7 @@ use strata_engine::{Attributes, LogRecord, SignalReject};
 
 use super::batch::{Batch, Context, Values, nanos, optional_id};
 use super::wire::{Decline, Read, Refused, any_value, attribute, fixed32, once, utf8};
-use crate::ingest::remote_write::wire::{FIXED32, FIXED64, LEN, Reader, VARINT};
+use crate::ingest::protobuf::{FIXED32, FIXED64, LEN, Reader, VARINT};
 
 /// The log records of a protobuf body as [`super::translate_logs`] gives them, or `None`
 /// when the general path must read it.

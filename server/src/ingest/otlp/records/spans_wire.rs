@@ -14,7 +14,7 @@ use strata_engine::{Attributes, SignalReject, SpanEvent, SpanLink, SpanRecord};
 
 use super::batch::{Batch, Context, Values, nanos, optional_id, required_id};
 use super::wire::{Decline, Read, Refused, attribute, fixed32, once, utf8};
-use crate::ingest::remote_write::wire::{FIXED32, FIXED64, LEN, Reader, VARINT};
+use crate::ingest::protobuf::{FIXED32, FIXED64, LEN, Reader, VARINT};
 
 /// The spans of a protobuf body as [`super::translate_spans`] gives them, or `None` when
 /// the general path must read it.

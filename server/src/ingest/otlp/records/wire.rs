@@ -19,7 +19,7 @@ use prost::Message;
 use strata_engine::{AnyValue, Attributes, SignalReject};
 
 use super::batch::{Batch, Context, Values, scope};
-use crate::ingest::remote_write::wire::{FIXED64, LEN, Reader, VARINT, WireError};
+use crate::ingest::protobuf::{FIXED64, LEN, Reader, VARINT, WireError};
 
 /// Deepest `AnyValue` nesting read here (prost's own limit is 100 messages).
 pub(super) const MAX_DEPTH: usize = 32;
