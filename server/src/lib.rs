@@ -39,11 +39,11 @@ mod serve;
 pub use auth::{Auth, AuthError, ReadTenant, TENANT_HEADER, WriteTenant};
 pub use cli::{Cli, Command, ServeArgs};
 pub use config::args::ConfigArgs;
+pub use config::resolve::Overrides;
 pub use config::tokens::{Scope, TokenConfig};
 pub use config::{
     Config, DEFAULT_DATA_DIR, DEFAULT_FSYNC_INTERVAL, DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_SQL_MAX_RESULT_BYTES, Overrides,
-    SqlSettings,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_SQL_MAX_RESULT_BYTES, SqlSettings,
 };
 pub use error::{Error, Result};
 pub use http::error::{ApiError, RETRY_AFTER_SECS};

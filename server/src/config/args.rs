@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Config, Overrides};
+use super::Config;
+use super::resolve::Overrides;
 use crate::error::Result;
 
 /// The configuration: a file and the overrides of its most used keys.

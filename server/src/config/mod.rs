@@ -4,12 +4,12 @@
 
 pub(crate) mod args;
 mod file;
-mod resolve;
+pub(crate) mod resolve;
 pub(crate) mod tokens;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use strata_engine::EngineConfig;
@@ -17,8 +17,6 @@ use strata_query::sql::SqlConfig;
 
 use self::tokens::TokenConfig;
 use crate::error::{Error, Result};
-
-pub use resolve::Overrides;
 
 /// Default HTTP listener address.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
@@ -100,33 +98,6 @@ fn parse_default(addr: &str) -> SocketAddr {
 }
 
 impl Config {
-    /// Defaults, then the file at `path` (if any), then `overrides` (environment and flags,
-    /// already merged by the command line); validated.
-    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Self> {
-        let mut config = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                Self::from_toml(&text).map_err(|e| e.in_file(path))?
-            }
-            None => Self::default(),
-        };
-        overrides.apply(&mut config)?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    /// Defaults overridden by the TOML text (not yet validated as a whole).
-    pub fn from_toml(text: &str) -> Result<Self> {
-        let file: file::FileConfig = toml::from_str(text).map_err(|e| Error::Config {
-            key: String::new(),
-            reason: e.to_string(),
-        })?;
-        resolve::from_file(file)
-    }
-
     /// Rejects values that cannot work, naming the key.
     pub fn validate(&self) -> Result<()> {
         if self.max_body_bytes == 0 {

@@ -1,16 +1,45 @@
 //! From the parsed file and the command line's overrides to a [`Config`].
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use strata_engine::Limits;
 use strata_wal::Durability;
 
-use super::file::{FileConfig, LimitValues};
+use super::file::{self, FileConfig, LimitValues};
 use super::tokens::TokenConfig;
 use super::{Config, DEFAULT_FSYNC_INTERVAL, parse_duration};
 use crate::error::{Error, Result};
+
+impl Config {
+    /// Defaults, then the file at `path` (if any), then `overrides` (environment and flags,
+    /// already merged by the command line); validated.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Self> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                Self::from_toml(&text).map_err(|e| e.in_file(path))?
+            }
+            None => Self::default(),
+        };
+        overrides.apply(&mut config)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Defaults overridden by the TOML text (not yet validated as a whole).
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let file: file::FileConfig = toml::from_str(text).map_err(|e| Error::Config {
+            key: String::new(),
+            reason: e.to_string(),
+        })?;
+        from_file(file)
+    }
+}
 
 /// Values from `STRATA_*` environment variables and flags (clap merges the two, flags
 /// winning); each one set replaces the file's value.

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use strata_wal::Durability;
 
+use super::resolve::Overrides;
 use super::tokens::Scope;
 use super::*;
 
