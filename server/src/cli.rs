@@ -5,7 +5,10 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::Config;
+use crate::config::LogFormat;
 use crate::config::args::ConfigArgs;
+use crate::error::Result;
 use crate::offline::promql::PromqlArgs;
 use crate::offline::sql::SqlArgs;
 
@@ -40,4 +43,16 @@ pub struct ServeArgs {
     /// The configuration.
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Log lines on stderr: text (coloured only on a terminal) or json (one object per
+    /// line) [default: text].
+    #[arg(long, env = "STRATA_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl ServeArgs {
+    /// The configuration, as [`ConfigArgs::load`] gives it, with `--log-format` over the
+    /// file's `log.format`.
+    pub fn load(&self) -> Result<Config> {
+        self.config.load_with_log_format(self.log_format)
+    }
 }

@@ -1,9 +1,10 @@
 //! The `strata` binary.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use strata_server::{Cli, Command};
+use strata_server::{Cli, Command, LogFormat};
 
 /// mimalloc instead of the system allocator (feature `mimalloc`, on by default): ingest
 /// allocates and frees many small strings per record (`docs/benchmarks.md`).
@@ -30,8 +31,8 @@ fn main() -> ExitCode {
             println!("strata {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Serve(args) => {
-            init_logging();
+        Command::Serve(args) => args.load().and_then(|config| {
+            init_logging(config.log_format);
             // Flushes and compactions free large buffers: give them back to the system,
             // in pages it can take back (no transparent huge pages).
             if let Err(e) = strata_server::allocator::disable_transparent_huge_pages() {
@@ -39,8 +40,8 @@ fn main() -> ExitCode {
             }
             strata_engine::set_memory_release(strata_server::allocator::release_memory);
             strata_server::allocator::set_purge_delay();
-            args.config.load().and_then(strata_server::run_server)
-        }
+            strata_server::run_server(config)
+        }),
         Command::Promql(args) => strata_server::run_promql(&args, &mut std::io::stdout().lock()),
         Command::Sql(args) => strata_server::run_sql(&args, &mut std::io::stdout().lock()),
         Command::CheckConfig(args) => args.load().map(|c| {
@@ -67,11 +68,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Log lines on stderr at `RUST_LOG`'s level (default `info`): text, coloured only when
+/// stderr is a terminal and `NO_COLOR` is unset (a file or journald gets no escape codes),
+/// or one JSON object per line with the event's fields beside `timestamp`, `level`,
+/// `target` and `message`.
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            fmt.with_ansi(colour).init();
+        }
+        LogFormat::Json => fmt.json().flatten_event(true).with_ansi(false).init(),
+    }
 }

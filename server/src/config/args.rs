@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::Config;
 use super::resolve::Overrides;
+use super::{Config, LogFormat};
 use crate::error::Result;
 
 /// The configuration: a file and the overrides of its most used keys.
@@ -44,7 +44,22 @@ pub struct ConfigArgs {
 impl ConfigArgs {
     /// Defaults < file < environment < flags, validated.
     pub fn load(&self) -> Result<Config> {
+        Config::load(self.config.as_deref(), &self.overrides())
+    }
+
+    /// [`ConfigArgs::load`] with `log_format` (a flag of `strata serve` alone) over the
+    /// file's `log.format`.
+    pub(crate) fn load_with_log_format(&self, log_format: Option<LogFormat>) -> Result<Config> {
         let overrides = Overrides {
+            log_format,
+            ..self.overrides()
+        };
+        Config::load(self.config.as_deref(), &overrides)
+    }
+
+    /// The keys these flags (and their environment variables) set.
+    fn overrides(&self) -> Overrides {
+        Overrides {
             data_dir: self.data_dir.clone(),
             http_addr: self.http_addr,
             grpc_addr: self.grpc_addr,
@@ -52,7 +67,7 @@ impl ConfigArgs {
             max_inflight_bytes: self.max_inflight_bytes,
             wal_durability: self.wal_durability.clone(),
             retention_metrics: self.retention_metrics.clone(),
-        };
-        Config::load(self.config.as_deref(), &overrides)
+            log_format: None,
+        }
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct FileConfig {
     pub(crate) sql: SqlSection,
     #[serde(default)]
     pub(crate) auth: AuthSection,
+    #[serde(default)]
+    pub(crate) log: LogSection,
 }
 
 /// `[server]`.
@@ -103,6 +105,13 @@ pub(crate) struct SqlSection {
     pub(crate) max_result_bytes: Option<u64>,
     pub(crate) memory_pool_bytes: Option<usize>,
     pub(crate) timeout: Option<String>,
+}
+
+/// `[log]`: the server's own log lines.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogSection {
+    pub(crate) format: Option<String>,
 }
 
 /// `[auth]`.

@@ -54,6 +54,30 @@ pub struct Config {
     pub tokens: Vec<TokenConfig>,
     /// SQL queries (`/api/v1/sql`, `strata sql`): memory, time and result size.
     pub sql: SqlSettings,
+    /// How `strata serve` writes its log lines to stderr.
+    pub log_format: LogFormat,
+}
+
+/// How `strata serve` writes its log lines to stderr (`log.format`, `STRATA_LOG_FORMAT`,
+/// `--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// A line of text per event, coloured only when stderr is a terminal.
+    #[default]
+    Text,
+    /// A JSON object per line, for log shippers: `timestamp`, `level`, `target`,
+    /// `message` and the event's own fields.
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
 }
 
 /// The `[sql]` section.
@@ -87,6 +111,7 @@ impl Default for Config {
             engine: EngineConfig::default(),
             tokens: Vec::new(),
             sql: SqlSettings::default(),
+            log_format: LogFormat::default(),
         }
     }
 }

@@ -9,7 +9,7 @@ use strata_wal::Durability;
 
 use super::file::{self, FileConfig, LimitValues};
 use super::tokens::TokenConfig;
-use super::{Config, DEFAULT_FSYNC_INTERVAL, parse_duration};
+use super::{Config, DEFAULT_FSYNC_INTERVAL, LogFormat, parse_duration};
 use crate::error::{Error, Result};
 
 impl Config {
@@ -59,6 +59,8 @@ pub struct Overrides {
     pub wal_durability: Option<String>,
     /// `retention.metrics`.
     pub retention_metrics: Option<String>,
+    /// `log.format`.
+    pub log_format: Option<LogFormat>,
 }
 
 impl Overrides {
@@ -88,7 +90,22 @@ impl Overrides {
         if let Some(r) = &self.retention_metrics {
             set_metrics_retention(config, parse_duration("retention.metrics", r)?);
         }
+        if let Some(f) = self.log_format {
+            config.log_format = f;
+        }
         Ok(())
+    }
+}
+
+/// `log.format`: `text` or `json`.
+fn log_format(text: &str) -> Result<LogFormat> {
+    match text.trim() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(Error::config(
+            "log.format",
+            format!("{other:?} is not \"text\" or \"json\""),
+        )),
     }
 }
 
@@ -126,6 +143,9 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     c.grpc_addr = s.grpc_addr.unwrap_or(c.grpc_addr);
     c.max_body_bytes = s.max_body_bytes.unwrap_or(c.max_body_bytes);
     c.max_inflight_bytes = s.max_inflight_bytes.unwrap_or(c.max_inflight_bytes);
+    if let Some(f) = &file.log.format {
+        c.log_format = log_format(f)?;
+    }
 
     let w = file.wal;
     let interval = match &w.fsync_interval {

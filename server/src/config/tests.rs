@@ -212,6 +212,7 @@ fn overrides_beat_the_file() {
         max_inflight_bytes: Some(2 << 20),
         wal_durability: Some("none".into()),
         retention_metrics: Some("1d".into()),
+        log_format: None,
     };
     o.apply(&mut c).unwrap();
     assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
@@ -251,4 +252,24 @@ fn load_names_the_file() {
     assert!(err.to_string().contains("nope"), "{err}");
     let missing = Config::load(Some(&dir.path().join("none.toml")), &Overrides::default());
     assert!(matches!(missing, Err(Error::ReadConfig { .. })));
+}
+
+#[test]
+fn the_log_format_comes_from_the_file_then_the_flag() {
+    assert_eq!(Config::default().log_format, LogFormat::Text);
+    let mut c = Config::from_toml("[log]\nformat = \"json\"").unwrap();
+    assert_eq!(c.log_format, LogFormat::Json);
+    let flag = Overrides {
+        log_format: Some(LogFormat::Text),
+        ..Overrides::default()
+    };
+    flag.apply(&mut c).unwrap();
+    assert_eq!(c.log_format, LogFormat::Text);
+    let err = Config::from_toml("[log]\nformat = \"xml\"").unwrap_err();
+    assert!(
+        err.to_string().contains("log.format") && err.to_string().contains("\"xml\""),
+        "{err}"
+    );
+    let err = Config::from_toml("[log]\nlevel = \"debug\"").unwrap_err();
+    assert!(err.to_string().contains("level"), "{err}");
 }
