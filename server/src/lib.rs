@@ -7,6 +7,23 @@
 //! and the offline `promql` and `sql` commands.
 //! It does not own storage (strata-engine) or query evaluation (strata-query).
 //!
+//! Its folders, bottom up: each imports only from those above it in this list, and from
+//! `error.rs` (the crate's error types), which imports nothing of the crate.
+//!
+//! - `config/`: the configuration: the TOML file, flags and environment, the tokens.
+//! - `http/`: what a handler answers and takes: [`ApiError`] (also as a gRPC status),
+//!   request parameters.
+//! - `auth/`: bearer tokens to tenants; the [`ReadTenant`] and [`WriteTenant`] extractors.
+//! - `runtime/`: the running server: [`AppState`] (the engine, auth, limits), the ingest
+//!   memory budget ([`inflight`]), the self-metrics, the [`allocator`].
+//! - `ingest/`: remote-write and OTLP (HTTP and gRPC) into the engine; [`decoders`].
+//! - `api/`: the Prometheus, SQL, Jaeger and log search APIs (it and `ingest/` do not
+//!   import each other).
+//! - `offline/`: `strata sql` and `strata promql` on a data directory.
+//!
+//! On top: `router.rs` (which handler answers which path), `serve.rs` (`strata serve`),
+//! `cli.rs` (the command line), this file and `main.rs`.
+//!
 //! ```
 //! use strata_server::{Config, Overrides};
 //!

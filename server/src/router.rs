@@ -1,6 +1,8 @@
-//! The HTTP router: health, self-metrics, remote-write, OTLP/HTTP, the Prometheus API and
-//! SQL, and the request-metrics layer around all of them (counts by route and status,
-//! latency). Routes go into [`router`] and get auth, limits and metrics the same way.
+//! The HTTP router: which handler answers which path. Health and self-metrics are here;
+//! remote-write and OTLP/HTTP come from `ingest/`, the Prometheus, Jaeger, log search and
+//! SQL APIs from `api/`. Around all of them, the request-metrics layer (counts by route and
+//! status, latency). Routes go into [`router`] and get auth, limits and metrics the same
+//! way. (The gRPC listener's services are `ingest/otlp/grpc.rs`.)
 
 use std::time::Instant;
 

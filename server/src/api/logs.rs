@@ -29,7 +29,7 @@ use crate::auth::ReadTenant;
 use crate::http::error::ApiError;
 use crate::runtime::state::AppState;
 
-/// The route, for [`crate::router::router`] to merge.
+/// The route, for the router (`router.rs`) to merge.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/logs", get(search))
 }

@@ -20,7 +20,7 @@ use crate::http::error::ApiError;
 use crate::http::params::request_params;
 use crate::runtime::state::AppState;
 
-/// The routes, for [`crate::router::router`] to merge.
+/// The routes, for the router (`router.rs`) to merge.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/query", get(query).post(query))

@@ -1,6 +1,10 @@
 //! Server configuration: one TOML file, overridden by `STRATA_*` environment variables and
 //! then by flags (defaults < file < environment < flags). Every key is documented in
 //! `docs/configuration.md`.
+//!
+//! [`Config`] is the resolved result; `file.rs` is the TOML as written, [`resolve`] turns
+//! it and the [`resolve::Overrides`] into a `Config`, [`args`] holds the flags (and their
+//! environment variables) and [`tokens`] the `[[auth.tokens]]`.
 
 pub(crate) mod args;
 mod file;
@@ -45,7 +49,7 @@ pub struct Config {
     /// Largest request body accepted, both as sent and after decompression.
     pub max_body_bytes: u64,
     /// Estimated memory the ingest requests in progress may hold together
-    /// ([`crate::runtime::inflight`]).
+    /// (`runtime/inflight.rs`).
     pub max_inflight_bytes: u64,
     /// The storage engine's configuration (WAL durability, limits, retention of every
     /// signal).

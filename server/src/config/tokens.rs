@@ -1,5 +1,5 @@
 //! `[[auth.tokens]]`: the bearer tokens the server accepts, as configured, and the checks
-//! a token must pass before the server starts (`crate::auth` uses them).
+//! a token must pass before the server starts (`auth/` holds requests against them).
 
 use strata_engine::TenantId;
 

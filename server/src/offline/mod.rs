@@ -1,5 +1,6 @@
-//! Opening a data directory for the offline commands (`strata sql`, `strata promql`). They
-//! only read, so they never drop data: retention and disk budgets are lifted whatever the
+//! The offline commands, `strata sql` ([`sql`]) and `strata promql` ([`promql`]), and what
+//! they share: how a result is printed ([`OutputFormat`]) and opening a data directory
+//! ([`open_engine`]). They only read, so they never drop data: retention and disk budgets are lifted whatever the
 //! configuration says. Opening an engine applies retention at once, and a forgotten
 //! `--config` must not apply the 30-day default to a directory a server keeps for a year.
 

@@ -1,8 +1,8 @@
 //! The ingest memory budget (`server.max_inflight_bytes`): how much memory the ingest
 //! requests being decoded and written may hold at once.
 //!
-//! `server.max_body_bytes` and the record limits of one request (`otlp::request_items`,
-//! the remote-write reader) bound a request, not how many run together: a request decodes
+//! `server.max_body_bytes` and the record limits of one request (`ingest/otlp/request_items.rs`,
+//! `ingest/remote_write/wire.rs`) bound a request, not how many run together: a request decodes
 //! to ~3× its bytes for typical spans, and up to ~150× for tiny records (an empty span is
 //! 2 bytes of protobuf and a few hundred bytes as a record), so a handful of large requests
 //! at once could take gigabytes. Each ingest request is therefore admitted with an
@@ -25,8 +25,8 @@
 //! (`AppState::read_ingest_body`), each grow waiting as an admission does.
 //!
 //! A gRPC request is admitted the same way, on the length its message's 5-byte prefix
-//! declares, as soon as that prefix has arrived and before the rest is read (`grpc.rs`),
-//! then set to the real estimate by its handler.
+//! declares, as soon as that prefix has arrived and before the rest is read
+//! (`ingest/otlp/grpc.rs`), then set to the real estimate by its handler.
 //!
 //! A request larger than the whole budget is charged the whole budget, so it runs alone
 //! rather than never. What the budget does not cover: the records once written, which the
@@ -116,9 +116,9 @@ pub(crate) struct Inflight {
 pub(crate) struct InflightPermit(#[allow(dead_code)] OwnedSemaphorePermit);
 
 /// An admitted request's permit carried from the gRPC service, which admits a message on
-/// its declared length before reading it (`grpc.rs`), to the handler, which sets it to the
-/// real estimate: an `http` extension must be `Clone`, a permit is not, so the first
-/// [`PermitSlot::take`] has it.
+/// its declared length before reading it (`ingest/otlp/grpc.rs`), to the handler, which
+/// sets it to the real estimate: an `http` extension must be `Clone`, a permit is not, so
+/// the first [`PermitSlot::take`] has it.
 #[derive(Clone, Debug)]
 pub(crate) struct PermitSlot(Arc<std::sync::Mutex<Option<InflightPermit>>>);
 

@@ -23,7 +23,7 @@ use crate::http::error::ApiError;
 use crate::runtime::state::AppState;
 use model::{Operation, Response as Envelope, ResponseError};
 
-/// The routes, for [`crate::router::router`] to merge.
+/// The routes, for the router (`router.rs`) to merge.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/jaeger/api/services", get(services))

@@ -24,7 +24,7 @@ use crate::error::OutputError;
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::runtime::state::AppState;
 
-/// The route, for [`crate::router::router`] to merge.
+/// The route, for the router (`router.rs`) to merge.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/sql", post(query))
 }

@@ -1,5 +1,5 @@
 //! The gRPC listener's services: the OTLP collector services for metrics, traces and logs
-//! (what each does is in [`crate::ingest::otlp::export`]).
+//! (what an export does is in [`super::export`], the same as over HTTP).
 //!
 //! They are served by [`ExportService`], not by opentelemetry-proto's generated servers, so
 //! that failures get the codes the OTLP specification asks for instead of tonic's defaults:
@@ -10,7 +10,8 @@
 //!
 //! The service reads the message itself: as soon as its 5-byte prefix has arrived, the
 //! request is admitted into the ingest memory budget on the length the prefix declares
-//! ([`crate::runtime::inflight`]), so that messages being read count against it as HTTP bodies do.
+//! ([`crate::runtime::inflight`]), so that messages being read count against it as HTTP
+//! bodies do.
 //!
 //! Compressed messages (`grpc-encoding: gzip`, what the OpenTelemetry Collector's gRPC
 //! exporter sends by default) are inflated here, with the same bounded decoder as OTLP/HTTP,
@@ -372,8 +373,8 @@ impl Export for GrpcMetrics {
 }
 
 /// A gRPC request's share of the ingest memory budget, set to `estimate` bytes: the permit
-/// the service admitted its message with before reading it ([`read_request`]), resized; or, for
-/// a request that came without one, a new admission.
+/// the service admitted its message with before reading it ([`read_request`]), resized;
+/// or, for a request that came without one, a new admission.
 async fn grpc_permit(
     state: &AppState,
     request: &tonic::Request<Bytes>,

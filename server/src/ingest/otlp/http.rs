@@ -25,7 +25,7 @@ use crate::http::error::ApiError;
 use crate::runtime::inflight::InflightPermit;
 use crate::runtime::state::AppState;
 
-/// The OTLP/HTTP routes, for [`crate::router::router`] to merge.
+/// The OTLP/HTTP routes, for the router (`router.rs`) to merge.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/metrics", post(http_metrics))
@@ -49,7 +49,7 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
 /// The body without its Content-Encoding, at most `max_body_bytes` once inflated (an
 /// uncompressed body as it was read, not copied), holding its share of the ingest memory
 /// budget: admitted on its declared length before it is read, then set to the estimate
-/// of what it decodes to ([`request_cost`], with the records along `path` it holds).
+/// of what it decodes to ([`super::export::cost`]: the records along `path` it holds).
 async fn plain_body(
     state: &AppState,
     headers: &HeaderMap,

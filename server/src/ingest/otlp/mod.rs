@@ -1,22 +1,24 @@
-//! OTLP ingest without the network: request bodies (gzip, protobuf, OTLP/JSON), the
-//! mapping of metrics onto the Prometheus data model (as Prometheus 3.x's OTLP receiver does
-//! it) and of spans and log records onto the engine's records (see `docs/otlp-mapping.md`),
-//! and the `partial_success` responses.
+//! OTLP ingest: request bodies (gzip, protobuf, OTLP/JSON) to the engine's series and
+//! records, and the handlers that take them over HTTP ([`http`]) and gRPC ([`grpc`]), both
+//! through [`export`]. Metrics are mapped onto the Prometheus data model as Prometheus
+//! 3.x's OTLP receiver does it ([`metrics`]), spans and log records onto the engine's
+//! records ([`records`]); see `docs/otlp-mapping.md`. Under both: [`decode`]
+//! (decompression with a limit, then protobuf or OTLP/JSON, with [`json_nonfinite`]),
+//! [`request_items`] (records counted before decoding), [`error`] and [`semconv`].
 //!
-//! The HTTP and gRPC handlers call, in order: [`decompress`] (HTTP only) with the body limit,
+//! A metrics export goes, in order: [`decompress`] (HTTP only) with the body limit,
 //! [`decode_metrics`], [`translate_metrics`], the engine's write with `Translated::series`,
 //! [`partial_success`] with the engine's `WriteOutcome`, and [`encode_response`] (HTTP only)
 //! in the request's [`Encoding`]. Spans and logs go the same way through [`decode_spans`] /
 //! [`decode_logs`] (a [`Batch`]), the engine's `write_spans` / `write_logs`,
 //! [`Batch::outcome`], [`signal_partial_success`] and [`encode_signal_response`].
 //!
-//! Protobuf metrics requests first try [`metrics_fast::translate`], which stores the points
+//! Protobuf metrics requests first try [`metrics::fast::translate`], which stores the points
 //! of series the engine already knows without decoding their attributes, and falls back to
 //! the path above for whatever it does not handle. Protobuf spans and logs go through
 //! [`decode_spans`] and [`decode_logs`], which read them straight into records
-//! (`spans_wire`, `logs_wire`) and fall back to [`decode::decode_traces`] and
-//! [`translate_spans`] (or [`decode::decode_logs_request`] and [`translate_logs`]) the same
-//! way.
+//! ([`records::spans_wire`], [`records::logs_wire`]) and fall back to [`decode_traces`] and
+//! [`translate_spans`] (or [`decode_logs_request`] and [`translate_logs`]) the same way.
 
 mod decode;
 mod error;

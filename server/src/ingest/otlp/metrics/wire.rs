@@ -1,5 +1,5 @@
 //! Reads an `ExportMetricsServiceRequest` in place, for the metrics fast path
-//! ([`super::metrics_fast`]): the request's resources, scopes and metrics as byte slices of
+//! ([`super::fast`]): the request's resources, scopes and metrics as byte slices of
 //! the body, and the number data points of gauges and sums framed with their attribute
 //! bytes, times, values and flags, without allocating a string.
 //!
@@ -10,7 +10,7 @@
 //! Every part it does not read itself is validated the way prost would: strings as UTF-8,
 //! messages (`Resource`, `InstrumentationScope`, `KeyValue` metadata, `Exemplar`s, whole
 //! histogram and summary metrics) by decoding them with prost. Data point attributes are the
-//! one exception: [`super::metrics_fast`] uses their bytes only as a key that a
+//! one exception: [`super::fast`] uses their bytes only as a key that a
 //! prost-decoded point with the same bytes stored before.
 
 use std::ops::Range;

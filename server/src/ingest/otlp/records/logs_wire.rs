@@ -1,9 +1,9 @@
 //! Protobuf `ExportLogsServiceRequest`s read straight into [`LogRecord`]s, without prost's
-//! message structs in between: what [`super::decode::decode_logs_request`] followed by
-//! [`super::translate_logs`] gives, with one allocation per string the records keep.
+//! message structs in between: what `decode_logs_request` (`otlp/decode.rs`) followed by
+//! [`super::logs::translate_logs`] gives, with one allocation per string the records keep.
 //!
 //! Narrow as the spans' reader ([`super::spans_wire`]): what it declines to the general path,
-//! and the framing and values the two share, are in [`super::signal_wire`]. The
+//! and the framing and values the two share, are in [`super::wire`]. The
 //! differential tests in `logs_wire_tests.rs` hold it to the general path.
 
 use strata_engine::{Attributes, LogRecord, SignalReject};
@@ -12,8 +12,8 @@ use super::batch::{Batch, Context, Values, nanos, optional_id};
 use super::wire::{Decline, Read, Refused, any_value, attribute, fixed32, once, utf8};
 use crate::ingest::protobuf::{FIXED32, FIXED64, LEN, Reader, VARINT};
 
-/// The log records of a protobuf body as [`super::translate_logs`] gives them, or `None`
-/// when the general path must read it.
+/// The log records of a protobuf body as [`super::logs::translate_logs`] gives them, or
+/// `None` when the general path must read it.
 pub(crate) fn translate(body: &[u8]) -> Option<Batch<LogRecord>> {
     use super::super::request_items::{LOGS, protobuf_records};
     translate_counted(body, protobuf_records(body, LOGS)?)

@@ -1,13 +1,13 @@
 //! Protobuf `ExportTraceServiceRequest`s read straight into [`SpanRecord`]s, without prost's
-//! message structs in between: what [`super::decode_traces`] followed by
-//! [`super::translate_spans`] gives, with one allocation per string the records keep
+//! message structs in between: what `decode_traces` (`otlp/decode.rs`) followed by
+//! [`super::spans::translate_spans`] gives, with one allocation per string the records keep
 //! instead of prost's structs, their growth, and the moves of translation (decoding and
 //! translating were ~60% of the request path's CPU on the OTLP span load,
 //! `docs/benchmarks.md`).
 //!
-//! The reader is deliberately narrow, like the metrics reader ([`super::metrics_wire`]): what
+//! The reader is deliberately narrow, like the metrics reader (`otlp/metrics/wire.rs`): what
 //! it declines to the general path, and the framing and values it shares with the log
-//! records' reader, are in [`super::signal_wire`]. The differential tests in
+//! records' reader, are in [`super::wire`]. The differential tests in
 //! `spans_wire_tests.rs` hold it to the general path.
 
 use strata_engine::{Attributes, SignalReject, SpanEvent, SpanLink, SpanRecord};
@@ -16,8 +16,8 @@ use super::batch::{Batch, Context, Values, nanos, optional_id, required_id};
 use super::wire::{Decline, Read, Refused, attribute, fixed32, once, utf8};
 use crate::ingest::protobuf::{FIXED32, FIXED64, LEN, Reader, VARINT};
 
-/// The spans of a protobuf body as [`super::translate_spans`] gives them, or `None` when
-/// the general path must read it.
+/// The spans of a protobuf body as [`super::spans::translate_spans`] gives them, or `None`
+/// when the general path must read it.
 pub(crate) fn translate(body: &[u8]) -> Option<Batch<SpanRecord>> {
     use super::super::request_items::{SPANS, protobuf_records};
     translate_counted(body, protobuf_records(body, SPANS)?)
