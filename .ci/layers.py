@@ -26,6 +26,18 @@ LAYERS = {
         ["api"],
         ["lib"],
     ],
+    "server": [
+        ["error"],
+        ["config", "http"],
+        ["auth"],
+        ["runtime"],
+        ["ingest", "api"],
+        ["offline"],
+        ["router"],
+        ["serve"],
+        ["cli"],
+        ["lib", "main"],
+    ],
 }
 
 
