@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-spans-bench.sh STRATA_BIN [options]
 #
-# The span benchmarks of issue #6 (docs/benchmarks.md, "Traces (issue #6)") against a release
+# The span benchmarks (current figures: docs/benchmarks.md, "Traces"; how they were reached: docs/benchmarks-history.md) against a release
 # `strata`, with `bench-spans` (benches/src/bin/bench-spans.rs) as the client.
 #
 #   STRATA_BIN          release `strata` binary (e.g. /tmp/bench-target-spans/release/strata)

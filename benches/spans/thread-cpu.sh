@@ -9,7 +9,7 @@
 # (decode, translation, checks, WAL encoding, head), `strata-wal-writ` the WAL writer with
 # its fsyncs, `strata-flush` the flushes. Clock ticks are 10 ms, so use a few hundred
 # thousand spans (RATE 150: 549,446 spans). RUNNER_ARGS adds options to the runner
-# (`RUNNER_ARGS=--logs`: log records instead of spans). Example (docs/benchmarks.md):
+# (`RUNNER_ARGS=--logs`: log records instead of spans). Example (docs/benchmarks-history.md):
 #
 #   benches/spans/thread-cpu.sh 3 150 /tmp/bin-before /tmp/bin-after
 set -euo pipefail

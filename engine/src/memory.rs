@@ -14,7 +14,7 @@ use std::time::Duration;
 /// flushes freed. Under a steady load a flush comes every fraction of a second; a release
 /// after each one returned the memory the request threads were about to allocate again,
 /// and they paid for it in page faults, each new page zeroed by the kernel: a quarter of
-/// their CPU and a tenth of the span path's (`docs/benchmarks.md`, "Memory released when
+/// their CPU and a tenth of the span path's (`docs/benchmarks-history.md`, "Memory released when
 /// the flushes pause"). Meanwhile the allocator still returns, by itself, pages it has not
 /// reused for a while (mimalloc's `purge_delay`, which `strata serve` sets to 10 s).
 pub(crate) const RELEASE_QUIET: Duration = Duration::from_secs(1);

@@ -7,7 +7,7 @@ use clap::Parser;
 use strata_server::{Cli, Command, LogFormat};
 
 /// mimalloc instead of the system allocator (feature `mimalloc`, on by default): ingest
-/// allocates and frees many small strings per record (`docs/benchmarks.md`).
+/// allocates and frees many small strings per record (`docs/benchmarks-history.md`).
 #[cfg(all(feature = "mimalloc", not(feature = "alloc-stats")))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

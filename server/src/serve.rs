@@ -134,7 +134,7 @@ fn http_incoming(
 /// The gRPC listener's connections, each with `TCP_NODELAY` set. Without it, the answer to
 /// an export larger than the HTTP/2 window waited behind the server's last WINDOW_UPDATE
 /// for the client's delayed ACK: ~40 ms per request, which held a connection sending
-/// 1,000-span exports to ~48 k spans/s (docs/benchmarks.md, "OTLP/gRPC without Nagle").
+/// 1,000-span exports to ~48 k spans/s (docs/benchmarks-history.md, "OTLP/gRPC without Nagle").
 fn grpc_incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
 }

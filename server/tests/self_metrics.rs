@@ -163,7 +163,7 @@ fn parquet_bytes(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
-/// `strata serve` turns transparent huge pages off for itself (docs/benchmarks.md,
+/// `strata serve` turns transparent huge pages off for itself (docs/benchmarks-history.md,
 /// "Where remote-write memory goes"), where the kernel reports it.
 #[test]
 fn serve_turns_transparent_huge_pages_off() {

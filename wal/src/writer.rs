@@ -6,7 +6,7 @@
 //! goes straight back for the next group. Waking a thread costs several microseconds (a
 //! cross-CPU wakeup, dearer still in a VM), so waking group N on the notifier while the
 //! writer writes and syncs group N+1 keeps the disk busy; waking them on the writer left it
-//! idle for most of each cycle (measured: docs/benchmarks.md). Appends that arrive while
+//! idle for most of each cycle (measured: docs/benchmarks-history.md). Appends that arrive while
 //! the writer is in `fdatasync` queue up and form the next group.
 //!
 //! A failed write or fsync poisons the WAL: the waiters involved fail, and so does every
@@ -40,7 +40,7 @@ pub(crate) enum Request {
 }
 
 /// Groups with more waiters than this are woken by the notifier thread, smaller ones by the
-/// writer itself. Chosen by `cargo bench -p strata-benches --bench wal` (docs/benchmarks.md).
+/// writer itself. Chosen by `cargo bench -p strata-benches --bench wal` (docs/benchmarks-history.md).
 const NOTIFY_HANDOVER_MIN: usize = 8;
 
 /// Completions to deliver, in commit order.

@@ -355,7 +355,7 @@ impl Engine {
     /// sets they started with. A spans or logs partition is merged whole once its files
     /// have not changed for two `flush_interval`s; until then a file holding more rows
     /// than all its smaller ones together is left out of the merge
-    /// (`signal_compact::pick_inputs`), so late records do not rewrite the whole hour on
+    /// (`signals::compact::pick_inputs`), so late records do not rewrite the whole hour on
     /// every pass.
     pub fn compact(&self) -> Result<CompactStats> {
         self.core.compact(Scope::Closed)

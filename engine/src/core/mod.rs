@@ -1,4 +1,9 @@
-//! The [`Engine`] handle: open (with WAL replay), write, read, close.
+//! [`Core`]: the engine's shared state, holding every subsystem (the metrics store, the
+//! spans and logs stores, the WAL, the locks and markers of the flush and of maintenance),
+//! and the protocols that span them, one file each: opening and WAL replay (`replay.rs`),
+//! writes (`write.rs`), the flush (`flush.rs`), compaction passes (`compact.rs`), retention,
+//! the disk budget and trace-filter upkeep (`maintenance.rs`). The only place with
+//! `impl Core`; [`crate::Engine`] (`api/`) is the handle around it.
 
 pub(crate) mod compact;
 pub(crate) mod flush;
@@ -57,7 +62,7 @@ pub(crate) struct Core {
     /// Log records in memory and their committed files.
     pub(crate) logs: SignalStore<LogRecord>,
     /// Closed spans and logs partitions with more than one file: the file set a pass saw
-    /// (`signal_compact::SetSeen`), to tell when it has settled.
+    /// (`signals::compact::SetSeen`), to tell when it has settled.
     pub(crate) settling: Mutex<HashMap<PathBuf, crate::signals::compact::SetSeen>>,
 }
 

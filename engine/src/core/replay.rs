@@ -2,7 +2,7 @@
 //!
 //! Placing replayed samples one by one into per-series buffers costs a few random cache
 //! misses per sample (the series' map entry, then the tail of its buffer): that, not reading
-//! or decoding the log, was the time of a replay (`docs/benchmarks.md`). So a reader thread
+//! or decoding the log, was the time of a replay (`docs/benchmarks-history.md`). So a reader thread
 //! reads and decodes records and gathers their samples into batches of about
 //! [`BATCH_SAMPLES`], stable-sorted by (tenant, series). The applying thread then finds each
 //! series once per batch and appends its run of samples in one go, while the reader prepares

@@ -89,7 +89,7 @@ impl SeriesBuf {
     /// Inserts without a window (replay): what was logged was accepted once.
     pub(crate) fn restore(&mut self, s: Sample) {
         // Replay sees a series' samples mostly in time order: append without searching
-        // (the search's cache misses were 60% of a 1 GiB replay, docs/benchmarks.md).
+        // (the search's cache misses were 60% of a 1 GiB replay, docs/benchmarks-history.md).
         if self.samples.last().is_none_or(|last| last.ts < s.ts) {
             self.apply(s, Placement::Append);
             return;

@@ -326,7 +326,7 @@ impl Utf8Parts {
         offsets.extend(self.ends);
         debug_assert!(std::str::from_utf8(&self.bytes).is_ok());
         // Checked, the offsets in O(values) and every byte as UTF-8, the build took ~2.6%
-        // of a span flush's instructions (`docs/benchmarks.md`) to re-prove what holds by
+        // of a span flush's instructions (`docs/benchmarks-history.md`) to re-prove what holds by
         // construction.
         #[allow(unsafe_code)]
         // Safety: `bytes` only ever receives whole `&str`s (`push` takes one, `render`'s

@@ -147,7 +147,7 @@ fn cap_attributes(attrs: &mut Attributes, dropped: &mut u32, limits: &Limits, cu
 /// The last resource attribute list one write checked: as given, as capped, and what the
 /// caps cut from it. The records of one OTLP resource share one list (`model/records.rs`), so a
 /// write checks it once instead of once per record (18.5% of the instructions of a span
-/// write with 11 resource attributes, `docs/benchmarks.md`); each record still counts the
+/// write with 11 resource attributes, `docs/benchmarks-history.md`); each record still counts the
 /// cuts, as when every record was checked.
 #[derive(Default)]
 pub(crate) struct ResourceCheck {

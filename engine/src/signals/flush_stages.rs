@@ -1,6 +1,6 @@
 //! The steps of a span or log flush one at a time, for `benches/benches/span_flush.rs`
 //! and `log_flush.rs` to measure apart: the flush itself runs them in one call
-//! (`signal_flush::write_sorted`), which only a profile can split. Not a stable API: hidden from the docs, used by the benches.
+//! (`signals::flush::write_sorted`), which only a profile can split. Not a stable API: hidden from the docs, used by the benches.
 
 use std::io::Write;
 use std::path::Path;

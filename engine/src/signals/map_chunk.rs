@@ -4,7 +4,7 @@
 //! Every span of one resource carries the same attribute list (behind one `Arc`), and the
 //! Arrow writer would render, hash and look up each of its entries again for every row:
 //! ~22 dictionary lookups per span, ~30% of a span flush's instructions
-//! (`docs/benchmarks.md`). A span's own attributes are its own, but the Arrow writer's
+//! (`docs/benchmarks-history.md`). A span's own attributes are its own, but the Arrow writer's
 //! path for them (a map array, its levels, then Parquet's dictionary interner per entry)
 //! cost ~4 times what encoding them here does. Each leaf (a map's keys, or its values) is
 //! written as one dictionary page of the distinct strings of the lists its rows use, and

@@ -10,7 +10,7 @@ use crate::signal::Signal;
 /// page of each column in one row group, where (service, time) spread a trace that
 /// crosses five services over five row groups (five pages of every column). It costs
 /// ~1.8 B/span of disk (start and end times delta-encode less well): measured in
-/// `docs/benchmarks.md`. Logs go by (service, time), their search path.
+/// `docs/benchmarks-history.md`. Logs go by (service, time), their search path.
 pub(crate) fn sort_key(signal: Signal) -> &'static [&'static str] {
     match signal {
         Signal::Traces => &["trace_id", "start_time"],
@@ -22,7 +22,7 @@ pub(crate) fn sort_key(signal: Signal) -> &'static [&'static str] {
 /// does not build the batch and then copy every column into the sorted order.
 ///
 /// Arrow compares ids and strings bytewise and times as `i64`, as Rust does, so this is
-/// the order `signal_merge::sort_batch` gives (rows with equal keys may come in either
+/// the order `signals::compact::merge::sort_batch` gives (rows with equal keys may come in either
 /// order, as there).
 pub(crate) trait FlushOrder {
     /// Sorts `rows` by the signal's [`sort_key`].

@@ -3,7 +3,7 @@
 //! the record's encoded WAL size, against its memory budget (`max_head_bytes`) and its
 //! flush threshold: a span of `bench-spans` holds 833 B by this count against ~353 B
 //! encoded, and ~1.3 KB of the process's memory with the allocator's rounding
-//! (`docs/benchmarks.md`, "Spans in memory"), so counting encoded bytes let the head hold
+//! (`docs/benchmarks-history.md`, "Spans in memory"), so counting encoded bytes let the head hold
 //! several times what the budget says.
 //!
 //! Sizes are capacities, what was asked of the allocator; its rounding to size classes

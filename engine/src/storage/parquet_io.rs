@@ -358,7 +358,7 @@ pub(crate) fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
     // links): nothing prunes by them, and min/max of every map key and value was writer
     // CPU. The top-level columns keep chunk statistics; page statistics (the column index)
     // only those a reader looks pages up by ([`SIGNAL_PAGE_STATS_COLUMNS`]): the others'
-    // per-page min/max was ~15% of a span flush's CPU (`docs/benchmarks.md`).
+    // per-page min/max was ~15% of a span flush's CPU (`docs/benchmarks-history.md`).
     // Columns zstd does not shrink are stored as they are ([`SIGNAL_RAW_COLUMNS`]).
     if let Ok(descr) = ArrowSchemaConverter::new().convert(schema) {
         for leaf in descr.columns() {
@@ -424,7 +424,7 @@ const SIGNAL_PAGE_STATS_COLUMNS: [&str; 8] = [
 /// column chunk costs its reader a zstd compression and decompression context (the
 /// parquet crate's codec makes both) and the decompression: a trace lookup opens every
 /// leaf of a row group, the search scans `service_name`, `name`, `start_time` and
-/// `duration_ns` (`docs/benchmarks.md`, "Columns stored uncompressed").
+/// `duration_ns` (`docs/benchmarks-history.md`, "Columns stored uncompressed").
 const SIGNAL_RAW_COLUMNS: [&str; 24] = [
     "span_id",
     "trace_state",

@@ -3,7 +3,7 @@
 //! A decoded OTLP span has ~25 string fields (names, attribute keys and values), nearly
 //! all short and ASCII. `std::str::from_utf8` walks short, unaligned strings a byte at a
 //! time; `<[u8]>::is_ascii` reads them a word at a time. On such strings the ASCII check
-//! took ~1.6 ns where `from_utf8` took ~4.6 (`docs/benchmarks.md`, "UTF-8 checks"), so
+//! took ~1.6 ns where `from_utf8` took ~4.6 (`docs/benchmarks-history.md`, "UTF-8 checks"), so
 //! strings are checked for ASCII first and only the others are validated in full.
 
 /// `bytes` as text, or `None` if they are not valid UTF-8: the same answer as

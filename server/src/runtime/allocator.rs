@@ -40,7 +40,7 @@ pub const PURGE_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
 /// pages of the spans a flush freed went back to the system before the request threads
 /// allocated the next ones in them, and each came back as a page fault: the spans' dense
 /// hour (3.7 M spans) took 566-715 k faults with 1 s, 392-419 k with 10 s, and ~9% more
-/// CPU per span through its flushes and compaction (docs/benchmarks.md, "mimalloc's purge
+/// CPU per span through its flushes and compaction (docs/benchmarks-history.md, "mimalloc's purge
 /// delay"). An idle server still gives its memory back within seconds: the engine calls
 /// [`release_memory`] once its flushes pause. A no-op without mimalloc.
 pub fn set_purge_delay() {
@@ -85,7 +85,7 @@ unsafe extern "C" {
 /// no-op elsewhere). mimalloc asks for huge pages on its arenas, and a 2 MiB page stays
 /// resident while any of it is used, so the memory a flush frees would stay resident
 /// (and the kernel's `khugepaged` would refill partly freed ranges): at 200 k series the
-/// resident set after a flush is ~45 MB smaller without them (docs/benchmarks.md).
+/// resident set after a flush is ~45 MB smaller without them (docs/benchmarks-history.md).
 pub fn disable_transparent_huge_pages() -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {

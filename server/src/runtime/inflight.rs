@@ -52,7 +52,7 @@ const UNIT: u64 = 1024;
 pub const RECORD_FLOOR_BYTES: u64 = 320;
 
 /// Decoded memory per byte of the uncompressed body: a typical span is 286.5 bytes of
-/// protobuf and ~833 bytes in memory (`docs/benchmarks.md`).
+/// protobuf and ~833 bytes in memory (`docs/benchmarks-history.md`).
 pub const DECODE_FACTOR: u64 = 3;
 
 /// Estimated peak memory of an ingest request: the body as received (`wire` bytes), its

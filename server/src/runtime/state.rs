@@ -302,7 +302,7 @@ impl AppState {
     /// is at most [`INLINE_WORK_MAX_BYTES`], on the blocking pool otherwise.
     ///
     /// Inline saves two thread handovers per request, which at two client connections on
-    /// two cores was 4-11% of the OTLP ingest rate (docs/benchmarks.md). The cost: a worker
+    /// two cores was 4-11% of the OTLP ingest rate (docs/benchmarks-history.md). The cost: a worker
     /// is busy for the request's millisecond or two, and waits with the writer if a flush
     /// cut holds the head's locks. Larger payloads would hold a worker for longer than
     /// other tasks should wait, so they go to the blocking pool.

@@ -1,5 +1,5 @@
 //! A bounded-memory k-way merge of record-batch streams that are each sorted by the same
-//! key columns (ascending), as spans and logs files are (`signal_flush::sort_key`).
+//! key columns (ascending), as spans and logs files are (`signals::order::sort_key`).
 //!
 //! Keys are compared as Arrow rows (`arrow::row`), so the order is exactly the one
 //! `lexsort_to_indices` gives (the flush sorts with it). Each input holds one batch at a

@@ -1,5 +1,5 @@
 //! Compaction of spans and logs partitions: the partition's files, each row group sorted
-//! by the signal's sort key (`signal_flush::sort_key`), written as one file in one
+//! by the signal's sort key (`signals::order::sort_key`), written as one file in one
 //! streaming pass (`signals/compact/copy.rs`): big row groups are copied as they are encoded, small
 //! ones merged into new row groups (`signals/compact/merge.rs`), holding a bounded number of rows,
 //! never the partition. Records are not deduplicated (a trace lookup drops identical

@@ -145,7 +145,7 @@ impl LogColumns {
 }
 
 /// Asks the CPU to start loading the records the build will reach a few rows after row
-/// `i` of `logs` (as `span_columns::prefetch` does for spans).
+/// `i` of `logs` (as `signals::spans::columns::prefetch` does for spans).
 pub(crate) fn prefetch(logs: &[&LogRecord], i: usize) {
     if let Some(r) = logs.get(i + AHEAD_RECORD) {
         touch_struct(*r);

@@ -1,7 +1,7 @@
 //! The columns of the spans table that are not nested (`docs/formats/spans-logs.md`),
 //! filled in one pass over a batch's records: each record is read once, while it is in
 //! cache, instead of once per column. A flush's records lie scattered over the heap, so
-//! those reads were most of what building a batch cost (`docs/benchmarks.md`, "One pass
+//! those reads were most of what building a batch cost (`docs/benchmarks-history.md`, "One pass
 //! over the records").
 
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //!
 //! A record costs far more in memory than on the wire: an empty log record is 2 bytes of
 //! protobuf and ~200 bytes as a struct, so one 60 MB body of them made the server peak at
-//! 6.2 GB, a body of empty gauge points at 2.9 GB (`docs/benchmarks.md`, "Request bombs").
+//! 6.2 GB, a body of empty gauge points at 2.9 GB (`docs/benchmarks-history.md`, "Request bombs").
 //! [`check`] refuses a request with more than [`MAX_RECORDS`] spans, log records or data
 //! points (protobuf), or more than [`MAX_JSON_OBJECTS`] JSON objects, before anything is
 //! decoded: 413 / `RESOURCE_EXHAUSTED`, counted like any answer

@@ -1,6 +1,6 @@
 //! A protobuf reader for `prometheus.WriteRequest` that borrows label bytes from the
 //! decompressed buffer instead of allocating a `Vec` per label name and value (prost's
-//! generated decoder did: allocation was a third of the remote-write CPU, docs/benchmarks.md).
+//! generated decoder did: allocation was a third of the remote-write CPU, docs/benchmarks-history.md).
 //!
 //! It accepts and refuses what prost's decoder for `proto.rs` does (the reader,
 //! [`crate::ingest::protobuf`], skips unknown fields and checks wire types and lengths as
@@ -39,7 +39,7 @@ pub(crate) struct Parsed<'a> {
 /// `TimeSeries` one request may hold. A sample costs 16 bytes in memory and a series ~70
 /// bytes before its labels, where the wire spends as few as 2 and 4 (snappy makes those
 /// bytes smaller still): a 2.8 MB request of 15 M label-less samples once took the server
-/// to 3.9 GB (`docs/benchmarks.md`, "Request bombs"). Prometheus sends at most
+/// to 3.9 GB (`docs/benchmarks-history.md`, "Request bombs"). Prometheus sends at most
 /// `max_samples_per_send` (default 2,000) samples per request, vmagent ~10,000.
 pub(crate) const MAX_SERIES: usize = 500_000;
 /// Float samples one request may hold.

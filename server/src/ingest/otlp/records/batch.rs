@@ -75,7 +75,7 @@ impl Values {
     /// exact size; `list` is kept, emptied, for the next record. A vector grown push by
     /// push costs a span's usual 5-8 attributes an allocation, a reallocation with a copy,
     /// and up to half its capacity unused while the record waits in memory: ~9% of the
-    /// span reader's instructions (`docs/benchmarks.md`, "UTF-8 checks").
+    /// span reader's instructions (`docs/benchmarks-history.md`, "UTF-8 checks").
     pub(crate) fn exact(&mut self, mut list: Attributes) -> Attributes {
         let mut exact = Vec::with_capacity(list.len());
         exact.append(&mut list);

@@ -3,7 +3,7 @@
 //! [`super::spans::translate_spans`] gives, with one allocation per string the records keep
 //! instead of prost's structs, their growth, and the moves of translation (decoding and
 //! translating were ~60% of the request path's CPU on the OTLP span load,
-//! `docs/benchmarks.md`).
+//! `docs/benchmarks-history.md`).
 //!
 //! The reader is deliberately narrow, like the metrics reader (`otlp/metrics/wire.rs`): what
 //! it declines to the general path, and the framing and values it shares with the log
