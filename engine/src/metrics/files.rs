@@ -3,6 +3,7 @@
 //! set's [`PartFile::derived`] slot).
 
 use std::fs;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::Result;
@@ -29,29 +30,30 @@ pub(crate) trait MetricsFile {
 impl MetricsFile for PartFile {
     fn index(&self, read_bytes: &mut u64) -> Result<Arc<PartIndex>> {
         let slot = self.derived::<MetricsDerived>().map(|d| &d.index);
-        if let Some(i) = slot.and_then(OnceLock::get) {
-            return Ok(i.clone());
-        }
-        let path = self.index_path();
-        let index = Arc::new(PartIndex::read(&path)?);
-        *read_bytes += fs::metadata(&path).map_or(0, |m| m.len());
-        Ok(match slot {
-            Some(slot) => slot.get_or_init(|| index).clone(),
-            None => index,
-        })
+        cached(slot, &self.index_path(), read_bytes, PartIndex::read)
     }
 
     fn series_ids(&self, read_bytes: &mut u64) -> Result<Arc<Vec<SeriesId>>> {
         let slot = self.derived::<MetricsDerived>().map(|d| &d.series_ids);
-        if let Some(i) = slot.and_then(OnceLock::get) {
-            return Ok(i.clone());
-        }
-        let path = self.series_path();
-        let ids = Arc::new(read_series_ids(&path)?);
-        *read_bytes += fs::metadata(&path).map_or(0, |m| m.len());
-        Ok(match slot {
-            Some(slot) => slot.get_or_init(|| ids).clone(),
-            None => ids,
-        })
+        cached(slot, &self.series_path(), read_bytes, read_series_ids)
     }
+}
+
+/// What `slot` holds, or `read` of `path` (kept in `slot` when there is one; its size
+/// counted in `read_bytes`).
+fn cached<T>(
+    slot: Option<&OnceLock<Arc<T>>>,
+    path: &Path,
+    read_bytes: &mut u64,
+    read: impl FnOnce(&Path) -> Result<T>,
+) -> Result<Arc<T>> {
+    if let Some(v) = slot.and_then(OnceLock::get) {
+        return Ok(v.clone());
+    }
+    let value = Arc::new(read(path)?);
+    *read_bytes += fs::metadata(path).map_or(0, |m| m.len());
+    Ok(match slot {
+        Some(slot) => slot.get_or_init(|| value).clone(),
+        None => value,
+    })
 }
