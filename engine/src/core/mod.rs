@@ -136,6 +136,7 @@ impl Core {
                 stats.series += h.index.len();
                 stats.memory.series_table += h.index.table_bytes() as u64;
                 stats.memory.series_keys += h.index.key_bytes() as u64;
+                stats.memory.postings += h.index.postings_bytes() as u64;
                 stats.memory.flushing_table += (h.flushing.capacity()
                     * (std::mem::size_of::<(SeriesId, Arc<Vec<Sample>>)>() + 1))
                     as u64;

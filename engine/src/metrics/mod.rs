@@ -6,6 +6,7 @@ pub(crate) mod flush;
 pub(crate) mod head;
 pub(crate) mod index;
 pub(crate) mod page_cache;
+pub(crate) mod postings;
 pub(crate) mod raw_keys;
 pub(crate) mod scan;
 pub(crate) mod series;

@@ -1,6 +1,10 @@
 //! One tenant's series in the head: id -> labels and head state, ids assigned (and
 //! collisions resolved) as `model::series` describes.
 
+use std::collections::hash_map::Entry;
+
+use crate::Matcher;
+use crate::metrics::postings::Postings;
 use crate::metrics::series::{HeadSeries, SeriesBuf};
 use crate::model::series::{IdHasher, IdMap, SeriesId, series_id};
 use crate::model::series_key::SeriesKey;
@@ -12,6 +16,8 @@ pub(crate) struct SeriesIndex {
     hasher: IdHasher,
     /// Bytes of the series' key allocations (label bytes and the `Arc` counts).
     key_bytes: usize,
+    /// Label name and value -> series, kept with every insert.
+    postings: Postings,
 }
 
 impl Default for SeriesIndex {
@@ -26,6 +32,7 @@ impl SeriesIndex {
             by_id: IdMap::default(),
             hasher,
             key_bytes: 0,
+            postings: Postings::default(),
         }
     }
 
@@ -53,13 +60,17 @@ impl SeriesIndex {
 
     /// Registers `key` under `id`, which [`SeriesIndex::find_hashed`] returned as free.
     pub(crate) fn insert(&mut self, id: SeriesId, key: SeriesKey) -> &mut HeadSeries {
-        self.by_id.entry(id).or_insert_with(|| {
-            self.key_bytes += key.alloc_bytes();
-            HeadSeries {
-                key,
-                buf: SeriesBuf::default(),
+        match self.by_id.entry(id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                self.key_bytes += key.alloc_bytes();
+                self.postings.add(id, &key);
+                e.insert(HeadSeries {
+                    key,
+                    buf: SeriesBuf::default(),
+                })
             }
-        })
+        }
     }
 
     /// The id of `key`, registering it if new. Returns `(id, is_new)`.
@@ -77,15 +88,35 @@ impl SeriesIndex {
     /// Restores a persisted (id, labels) pair. Returns `None` if the id belongs to another
     /// label set, which means the persisted data is inconsistent.
     pub(crate) fn restore(&mut self, id: SeriesId, key: &[u8]) -> Option<&mut HeadSeries> {
-        let s = self.by_id.entry(id).or_insert_with(|| {
-            let key = SeriesKey::from_canonical(key);
-            self.key_bytes += key.alloc_bytes();
-            HeadSeries {
-                key,
-                buf: SeriesBuf::default(),
+        let s = match self.by_id.entry(id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let key = SeriesKey::from_canonical(key);
+                self.key_bytes += key.alloc_bytes();
+                self.postings.add(id, &key);
+                e.insert(HeadSeries {
+                    key,
+                    buf: SeriesBuf::default(),
+                })
             }
-        });
+        };
         (s.key.bytes() == key).then_some(s)
+    }
+
+    /// The ids of the series whose labels pass every matcher (PromQL's semantics: an
+    /// absent label matches as `""`), through the postings: the cost follows the series
+    /// and label values the matchers touch, not the series in the index.
+    pub(crate) fn select(&self, matchers: &[Matcher]) -> Vec<SeriesId> {
+        self.postings.select(matchers, |id, m| {
+            self.by_id
+                .get(&id)
+                .is_some_and(|s| m.matches_value(s.key.get(m.name()).unwrap_or("")))
+        })
+    }
+
+    /// The postings: label names and values with their series.
+    pub(crate) fn postings(&self) -> &Postings {
+        &self.postings
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (SeriesId, &HeadSeries)> {
@@ -116,6 +147,11 @@ impl SeriesIndex {
     /// Bytes of the series' keys.
     pub(crate) fn key_bytes(&self) -> usize {
         self.key_bytes
+    }
+
+    /// Bytes of the postings (see [`Postings::memory_bytes`]).
+    pub(crate) fn postings_bytes(&self) -> usize {
+        self.postings.memory_bytes()
     }
 }
 

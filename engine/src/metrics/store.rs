@@ -3,7 +3,7 @@
 //! values. `core/` owns it and runs the protocols (write, flush, compaction) over it.
 
 use crate::metrics::files::MetricsFile;
-use crate::metrics::head::{SHARDS, TenantHead, shard_of};
+use crate::metrics::head::{HeadShard, SHARDS, TenantHead, shard_of};
 use crate::metrics::page_cache::PageCache;
 use crate::metrics::scan::{self, ScanStats};
 use crate::model::series::SeriesId;
@@ -72,7 +72,7 @@ impl MetricsStore {
     /// (milliseconds, both inclusive), sorted by labels, and what the read touched. Series
     /// with no sample in the range are left out.
     ///
-    /// Memory is matched against the head's series; each file set whose time range meets
+    /// Memory is matched through the head's postings; each file set whose time range meets
     /// `[start, end]` is matched through its inverted index, and only the pages of its
     /// samples file that can hold a matching series in the range are read.
     pub(crate) fn select(
@@ -98,19 +98,14 @@ impl MetricsStore {
         let mut found = Found::default();
         for i in 0..SHARDS {
             let h = head.shard(i);
-            for (id, s) in h.index.iter() {
+            for id in h.index.select(matchers) {
+                let Some(s) = h.index.get(id) else { continue };
                 let flushing = h
                     .flushing
                     .get(&id)
                     .map_or(&[][..], |v| within(v, start, end));
                 let buffered = within(&s.buf.samples, start, end);
                 if flushing.is_empty() && buffered.is_empty() {
-                    continue;
-                }
-                if !matchers
-                    .iter()
-                    .all(|m| m.matches_value(s.key.get(m.name()).unwrap_or("")))
-                {
                     continue;
                 }
                 let mut newer = flushing.to_vec();
@@ -232,7 +227,8 @@ impl MetricsStore {
     }
 
     /// Label names of `tenant`'s series with samples in `[start, end]`, sorted: from the
-    /// head's series with samples in the range and the indexes of file sets meeting it.
+    /// head's postings (a name counts once one of its series has samples in the range) and
+    /// the indexes of file sets meeting it.
     pub(crate) fn label_names(
         &self,
         tenant: &TenantId,
@@ -240,13 +236,21 @@ impl MetricsStore {
         end: i64,
     ) -> Result<Vec<String>> {
         let mut names = BTreeSet::new();
-        self.head_series_in_range(tenant, start, end, |key| {
-            for (n, _) in key.pairs() {
-                if !names.contains(n) {
-                    names.insert(n.to_owned());
+        if let Some(head) = self.existing_head(tenant) {
+            for i in 0..SHARDS {
+                let h = head.shard(i);
+                let postings = h.index.postings();
+                for name in postings.names() {
+                    if !names.contains(name)
+                        && postings
+                            .with_name(name)
+                            .any(|id| in_range(&h, id, start, end))
+                    {
+                        names.insert(name.to_owned());
+                    }
                 }
             }
-        });
+        }
         for f in self.file_sets(tenant, start, end) {
             names.extend(f.index(&mut 0)?.names().map(str::to_owned));
         }
@@ -262,42 +266,21 @@ impl MetricsStore {
         end: i64,
     ) -> Result<Vec<String>> {
         let mut values = BTreeSet::new();
-        self.head_series_in_range(tenant, start, end, |key| {
-            if let Some(v) = key.get(name)
-                && !values.contains(v)
-            {
-                values.insert(v.to_owned());
+        if let Some(head) = self.existing_head(tenant) {
+            for i in 0..SHARDS {
+                let h = head.shard(i);
+                for (value, ids) in h.index.postings().values(name) {
+                    if !values.contains(value) && ids.iter().any(|id| in_range(&h, id, start, end))
+                    {
+                        values.insert(value.to_owned());
+                    }
+                }
             }
-        });
+        }
         for f in self.file_sets(tenant, start, end) {
             values.extend(f.index(&mut 0)?.values(name).map(str::to_owned));
         }
         Ok(values.into_iter().collect())
-    }
-
-    /// Calls `visit` with the labels of every head series with a sample in `[start, end]`.
-    fn head_series_in_range(
-        &self,
-        tenant: &TenantId,
-        start: i64,
-        end: i64,
-        mut visit: impl FnMut(&SeriesKey),
-    ) {
-        let Some(head) = self.existing_head(tenant) else {
-            return;
-        };
-        let has = |v: &[Sample]| {
-            let lo = v.partition_point(|s| s.ts < start);
-            v.get(lo).is_some_and(|s| s.ts <= end)
-        };
-        for i in 0..SHARDS {
-            let h = head.shard(i);
-            for (id, s) in h.index.iter() {
-                if has(&s.buf.samples) || h.flushing.get(&id).is_some_and(|v| has(v)) {
-                    visit(&s.key);
-                }
-            }
-        }
     }
 
     /// Number of series `tenant` has (all time, while they are in memory).
@@ -306,7 +289,17 @@ impl MetricsStore {
     }
 }
 
-/// A series being read: its labels, samples from files, samples from memory.
+/// Whether head series `id` of shard `h` has a sample in `[start, end]`, buffered or
+/// taken by a flush in progress.
+fn in_range(h: &HeadShard, id: SeriesId, start: i64, end: i64) -> bool {
+    let has = |v: &[Sample]| {
+        let lo = v.partition_point(|s| s.ts < start);
+        v.get(lo).is_some_and(|s| s.ts <= end)
+    };
+    h.index.get(id).is_some_and(|s| has(&s.buf.samples))
+        || h.flushing.get(&id).is_some_and(|v| has(v))
+}
+
 /// The series a select found: labels, samples from files (oldest first), samples from
 /// memory; and each series' slot by id.
 #[derive(Default)]

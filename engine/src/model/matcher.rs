@@ -28,6 +28,10 @@ pub struct Matcher {
     op: MatchOp,
     value: String,
     re: Option<Regex>,
+    /// For a regex that is only literal alternatives (`a|b|c`, as Grafana's multi-value
+    /// variables write them), the strings it matches: an index looks them up instead of
+    /// running the regex over every value.
+    literals: Option<Vec<String>>,
 }
 
 impl Matcher {
@@ -59,11 +63,13 @@ impl Matcher {
             ),
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
+        let literals = re.as_ref().and_then(|_| literal_alternatives(value));
         Ok(Self {
             name: name.to_owned(),
             op,
             value: value.to_owned(),
             re,
+            literals,
         })
     }
 
@@ -97,6 +103,43 @@ impl Matcher {
             (MatchOp::Regex | MatchOp::NotRegex, None) => false,
         }
     }
+
+    /// For `=~`/`!~` with a pattern that is only literal alternatives, the values it
+    /// matches exactly (a `!~` matcher matches every other value); `None` otherwise.
+    pub(crate) fn literal_values(&self) -> Option<&[String]> {
+        self.literals.as_deref()
+    }
+}
+
+/// The strings `pattern` matches if it is a `|`-separated list of literals (optionally in
+/// one group, `(a|b)` or `(?:a|b)`; `\.` and other escaped metacharacters are literal);
+/// `None` if any part is more than a literal.
+fn literal_alternatives(pattern: &str) -> Option<Vec<String>> {
+    const META: &str = "\\.+*?()|[]{}^$#&-~";
+    let inner = pattern
+        .strip_prefix("(?:")
+        .or_else(|| pattern.strip_prefix('('))
+        .and_then(|p| p.strip_suffix(')'))
+        .filter(|p| !p.ends_with('\\'))
+        .unwrap_or(pattern);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if META.contains(e) => cur.push(e),
+                _ => return None, // a class (`\d`), an escape (`\n`) or a trailing `\`
+            },
+            '|' => out.push(std::mem::take(&mut cur)),
+            '.' | '+' | '*' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '^' | '$' => return None,
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
 }
 
 #[cfg(test)]
@@ -134,5 +177,42 @@ mod tests {
                 .unwrap()
                 .matches(&l)
         );
+    }
+
+    #[test]
+    fn literal_alternatives_are_exactly_what_the_regex_matches() {
+        let probes = [
+            "", "a", "b", "c", "ab", "a|b", "host-1", "host.1", "hostx1", "(a", "a)", "x y",
+        ];
+        for (pattern, literal) in [
+            ("a|b", true),
+            ("(a|b)", true),
+            ("(?:a|b|)", true),
+            ("host-1|host\\.1", true),
+            ("a\\|b", true),
+            ("\\(a", true),
+            ("x y", true),
+            ("", true),
+            ("host.1", false),
+            ("a+", false),
+            ("(a)|(b)", false),
+            ("(?i)a", false),
+            ("\\d", false),
+            ("[ab]", false),
+        ] {
+            let m = Matcher::new("l", MatchOp::Regex, pattern).unwrap();
+            let Some(set) = m.literal_values() else {
+                assert!(!literal, "{pattern:?} should be a literal set");
+                continue;
+            };
+            assert!(literal, "{pattern:?} is not a literal set, got {set:?}");
+            for p in probes {
+                assert_eq!(
+                    set.iter().any(|v| v == p),
+                    m.matches_value(p),
+                    "{pattern:?} on {p:?}"
+                );
+            }
+        }
     }
 }

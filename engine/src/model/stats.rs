@@ -35,6 +35,8 @@ pub struct HeadMemory {
     pub series_table: u64,
     /// The series' canonical label bytes.
     pub series_keys: u64,
+    /// The head's inverted index: label name and value -> series.
+    pub postings: u64,
     /// The raw label key cache of remote-write (keys and table, bounded).
     pub raw_keys: u64,
     /// The table of series a flush in progress has taken.

@@ -320,6 +320,7 @@ impl Metrics {
                 for (part, bytes) in [
                     ("series_table", m.series_table),
                     ("series_keys", m.series_keys),
+                    ("postings", m.postings),
                     ("raw_keys", m.raw_keys),
                     ("flushing_table", m.flushing_table),
                 ] {
