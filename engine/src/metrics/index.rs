@@ -72,36 +72,58 @@ impl PartIndex {
     }
 
     /// Rows whose series pass every matcher, with PromQL's semantics (an absent label
-    /// matches as the empty string).
+    /// matches as the empty string). Matchers that do not match `""` narrow first (smallest
+    /// set first), so the set of every row is only built when all matchers match `""`.
     pub(crate) fn select(&self, matchers: &[Matcher]) -> RoaringBitmap {
-        let mut out = self.all();
-        for m in matchers {
+        let (narrowing, removing): (Vec<&Matcher>, Vec<&Matcher>) =
+            matchers.iter().partition(|m| !m.matches_value(""));
+        let mut sets = Vec::with_capacity(narrowing.len());
+        for m in narrowing {
+            let rows = self.rows_where(m, true);
+            if rows.is_empty() {
+                return rows;
+            }
+            sets.push(rows);
+        }
+        sets.sort_by_key(RoaringBitmap::len);
+        let mut sets = sets.into_iter();
+        let mut out = match sets.next() {
+            Some(first) => sets.fold(first, |acc, s| acc & s),
+            None => self.all(),
+        };
+        for m in removing {
             if out.is_empty() {
                 break;
             }
-            let values = self.postings.get(m.name());
-            let union_where = |want: bool| {
-                let mut acc = RoaringBitmap::new();
-                for (v, rows) in values.into_iter().flatten() {
-                    if m.matches_value(v) == want {
-                        acc |= rows;
-                    }
-                }
-                acc
-            };
-            let rows = if m.matches_value("") {
-                // Absent labels match: everything except the values that do not.
-                &out - union_where(false)
-            } else if m.op() == MatchOp::Equal {
-                values
-                    .and_then(|v| v.get(m.value()))
-                    .map_or_else(RoaringBitmap::new, |rows| &out & rows)
-            } else {
-                &out & union_where(true)
-            };
-            out = rows;
+            out -= self.rows_where(m, false);
         }
         out
+    }
+
+    /// Rows whose value of `m`'s label passes `m` (`pass`) or fails it, among the rows
+    /// that carry the label: direct lookups for `=`, `!=` and regexes of literal
+    /// alternatives, a pass over the label's values otherwise.
+    fn rows_where(&self, m: &Matcher, pass: bool) -> RoaringBitmap {
+        let Some(values) = self.postings.get(m.name()) else {
+            return RoaringBitmap::new();
+        };
+        let listed: Option<Vec<&str>> = match (m.op(), m.literal_values()) {
+            (MatchOp::Equal, _) if pass => Some(vec![m.value()]),
+            (MatchOp::NotEqual, _) if !pass => Some(vec![m.value()]),
+            (MatchOp::Regex, Some(l)) if pass => Some(l.iter().map(String::as_str).collect()),
+            (MatchOp::NotRegex, Some(l)) if !pass => Some(l.iter().map(String::as_str).collect()),
+            _ => None,
+        };
+        match listed {
+            Some(vs) => vs
+                .iter()
+                .filter_map(|v| values.get(*v))
+                .fold(RoaringBitmap::new(), |acc, b| acc | b),
+            None => values
+                .iter()
+                .filter(|(v, _)| m.matches_value(v) == pass)
+                .fold(RoaringBitmap::new(), |acc, (_, b)| acc | b),
+        }
     }
 
     /// Writes the index durably (see `parquet_io::write_file`); returns its size.
@@ -202,6 +224,10 @@ mod tests {
             vec![("zone", Regex, ".+")],
             vec![("nope", Equal, "x")],
             vec![("__name__", Equal, "up"), ("zone", NotEqual, "")],
+            vec![("zone", NotRegex, "a|b")],
+            vec![("job", Regex, "(api|x)"), ("zone", Equal, "")],
+            vec![("__name__", Regex, "up|cpu"), ("job", NotRegex, "(?:db)")],
+            vec![("zone", Regex, "(a|)")],
         ];
         for ms in cases {
             let want: Vec<u32> = s
