@@ -14,6 +14,15 @@
 //! fails or a listed case passes (then shorten the list). `STRATA_PROMQL_BLESS=1` rewrites
 //! the list from the current results; `STRATA_PROMQL_FILE=name` runs one file;
 //! `STRATA_PROMQL_VERBOSE=1` prints every failure.
+//!
+//! Name removal: Strata's default is Prometheus's (a function or operator drops
+//! `__name__` itself), but Prometheus's test engine runs every script with delayed name
+//! removal on (`promqltest.NewTestEngine` sets `EnableDelayedNameRemoval: true`). The
+//! scripts run in Strata's default mode, except the cases listed in
+//! `tests/conformance/delayed_name_removal.txt`, which run with
+//! `QueryOptions::delayed_name_removal`: `name_label_dropping.test` whole (it tests that
+//! mode), and single cases whose expected answer holds only in that mode. A case listed
+//! by line that passes in the default mode too is reported, so the list stays minimal.
 
 mod conformance;
 
@@ -22,7 +31,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use conformance::run::{CaseResult, run_script};
+use conformance::run::{CaseResult, DelayedCases, run_script};
 use conformance::script::parse_script;
 
 /// The variable that names the suite: the directory holding `testdata/`.
@@ -73,6 +82,35 @@ const EXTENSION_FILES: [&str; 7] = [
     "limit.test",
     "start_timestamps.test",
 ];
+
+/// The cases that run with delayed name removal, by file (see the module docs).
+fn delayed_path() -> PathBuf {
+    manifest_dir().join("tests/conformance/delayed_name_removal.txt")
+}
+
+/// Reads `delayed_name_removal.txt`: `file` or `file:line`, a tab, and why.
+fn load_delayed() -> BTreeMap<String, DelayedCases> {
+    let text = std::fs::read_to_string(delayed_path())
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", delayed_path().display()));
+    let mut out: BTreeMap<String, DelayedCases> = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let loc = line.split('\t').next().unwrap_or(line);
+        match loc.rsplit_once(':') {
+            Some((file, ln)) => {
+                let ln = ln
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad line number in {loc:?}"));
+                out.entry(file.to_string()).or_default().lines.insert(ln);
+            }
+            None => out.entry(loc.to_string()).or_default().whole_file = true,
+        }
+    }
+    out
+}
 
 #[derive(Debug, Clone)]
 struct Listed {
@@ -166,6 +204,7 @@ fn promql_conformance() {
         );
     }
     files.sort();
+    let delayed = load_delayed();
     let results: Mutex<BTreeMap<String, Vec<CaseResult>>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
@@ -182,7 +221,8 @@ fn promql_conformance() {
                     let text = std::fs::read_to_string(path).expect("read script");
                     let cmds = parse_script(&text)
                         .unwrap_or_else(|e| panic!("{name}: cannot parse script: {e}"));
-                    let r = run_script(&cmds);
+                    let mode = delayed.get(&name).cloned().unwrap_or_default();
+                    let r = run_script(&cmds, &mode);
                     results.lock().expect("lock").insert(name, r);
                 }
             });
@@ -202,6 +242,12 @@ fn promql_conformance() {
         for c in cases {
             let key = (file.clone(), c.line);
             let listed = expected.get(&key);
+            if c.passes_by_default == Some(true) {
+                problems.push(format!(
+                    "{file}:{} passes without delayed name removal too: remove it from delayed_name_removal.txt",
+                    c.line
+                ));
+            }
             if c.passed {
                 p += 1;
                 if let Some(l) = listed {

@@ -4,7 +4,7 @@
 //! selector, the widest time window any step can need (offset, `@`, range, lookback and
 //! enclosing subqueries included), so storage is read once per selector, not per step.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,7 +12,7 @@ use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{AtModifier, Call, Expr, Offset, SubqueryExpr, VectorSelector};
 
 use super::error::{Error, Result, exec};
-use super::label_cache::{LabelCache, WordMap};
+use super::label_cache::{LabelCache, WordBuild, WordMap};
 use super::range_grid::GridTable;
 use super::source::{LabelMatcher, MatchOp, SeriesSource, SourceSeries};
 use super::value::{Labels, METRIC_NAME, Sample, Series, is_stale_nan};
@@ -80,6 +80,9 @@ pub(crate) struct EvalSettings {
     pub(crate) subquery_step_ms: i64,
     pub(crate) max_samples: usize,
     pub(crate) deadline: Instant,
+    /// Whether names are removed at the end of evaluation (see
+    /// [`super::QueryOptions::delayed_name_removal`]) rather than at the node that drops them.
+    pub(crate) delayed_name_removal: bool,
 }
 
 /// State of one query's evaluation.
@@ -103,6 +106,9 @@ pub(crate) struct Evaluator<'q> {
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
     samples_in_step: usize,
+    /// Scratch set of interned label-set addresses for [`Self::check_unique`], kept to
+    /// reuse its allocation.
+    seen: HashSet<usize, WordBuild>,
 }
 
 pub(crate) fn duration_ms(d: &Duration) -> i64 {
@@ -154,6 +160,7 @@ impl<'q> Evaluator<'q> {
             warnings: Vec::new(),
             infos: Vec::new(),
             samples_in_step: 0,
+            seen: HashSet::default(),
         }
     }
 
@@ -321,7 +328,7 @@ impl<'q> Evaluator<'q> {
                         s.drop_name = true;
                         s.ts = t;
                     }
-                    Ok(Val::Vector(v))
+                    self.settle_names(Val::Vector(v))
                 }
                 other => exec(format!(
                     "unary expression only allowed on expressions of type scalar or instant vector, got {}",
@@ -335,9 +342,15 @@ impl<'q> Evaluator<'q> {
                 self.select_matrix(&ms.vs, start, end).map(Val::Matrix)
             }
             Expr::Subquery(sq) => self.subquery(sq, t).map(Val::Matrix),
-            Expr::Call(c) => functions::call(self, c, t),
+            Expr::Call(c) => {
+                let v = functions::call(self, c, t)?;
+                self.settle_names(v)
+            }
             Expr::Aggregate(a) => aggregate::eval(self, a, t),
-            Expr::Binary(b) => binary::eval(self, b, t),
+            Expr::Binary(b) => {
+                let v = binary::eval(self, b, t)?;
+                self.settle_names(v)
+            }
             Expr::Extension(_) => exec("extension expressions are not supported"),
         }
     }
@@ -461,6 +474,60 @@ impl<'q> Evaluator<'q> {
         } else {
             self.interned(&s.labels)
         }
+    }
+
+    /// Whether names are removed at the end of evaluation
+    /// ([`super::QueryOptions::delayed_name_removal`]).
+    pub(crate) fn delayed_name_removal(&self) -> bool {
+        self.settings.delayed_name_removal
+    }
+
+    /// The output of a function or operator, with Prometheus's default name removal done:
+    /// the samples it marked (`drop_name`) lose `__name__` (and `__type__`, `__unit__`)
+    /// here, before an enclosing expression sees them, and an output that then holds one
+    /// label set twice fails as Prometheus fails it. The labels come from the
+    /// [`LabelCache`], so a series' derived labels are computed once per query and the
+    /// check compares addresses. With delayed removal the marks are left for the end.
+    fn settle_names(&mut self, v: Val) -> Result<Val> {
+        if self.settings.delayed_name_removal {
+            return Ok(v);
+        }
+        let Val::Vector(mut v) = v else {
+            return Ok(v);
+        };
+        if !v.iter().any(|s| s.drop_name) {
+            return Ok(Val::Vector(v));
+        }
+        for s in &mut v {
+            s.labels = if s.drop_name {
+                self.labels.derive(DROP_NAME_SITE, &s.labels, |l| {
+                    let mut l = l.clone();
+                    super::drop_name(&mut l);
+                    l
+                })
+            } else {
+                self.interned(&s.labels)
+            };
+            s.drop_name = false;
+        }
+        self.check_unique(&v)?;
+        Ok(Val::Vector(v))
+    }
+
+    /// Fails with Prometheus's error when two samples of `v` share a label set. Every
+    /// sample's labels must be interned ([`Self::interned`], [`LabelCache::derive`]): equal
+    /// label sets are then one address.
+    pub(crate) fn check_unique(&mut self, v: &[Sample]) -> Result<()> {
+        if v.len() < 2 {
+            return Ok(());
+        }
+        self.seen.clear();
+        for s in v {
+            if !self.seen.insert(s.labels.ptr()) {
+                return exec("vector cannot contain metrics with the same labelset");
+            }
+        }
+        Ok(())
     }
 
     /// `l` interned (see [`LabelCache`]).

@@ -77,8 +77,8 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                 Vec::new()
             }))
         }
-        "label_replace" => labels_fns::label_replace(ev, &args, t),
-        "label_join" => labels_fns::label_join(ev, &args, t),
+        "label_replace" => labels_fns::label_replace(ev, c, &args, t),
+        "label_join" => labels_fns::label_join(ev, c, &args, t),
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc" => {
             labels_fns::sort(ev, name, &args, t)
         }
@@ -148,7 +148,8 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
     }
 }
 
-/// Applies `f` to every value; the metric name is dropped (at the end of evaluation).
+/// Applies `f` to every value; the metric name is dropped (marked: see
+/// [`Sample::drop_name`]).
 fn map_values(v: Vec<Sample>, t: i64, f: impl Fn(f64) -> f64) -> Val {
     Val::Vector(
         v.into_iter()

@@ -34,9 +34,9 @@ fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Vec<(Labels, Vec<
     for s in v {
         let le = s.labels.get("le");
         let Some(upper) = parse_le(le) else {
+            let name = annotation_name(ev, &s.labels);
             ev.warn(format!(
-                "bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {:?}{pos}",
-                s.labels.name()
+                "bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}{pos}"
             ));
             continue;
         };
@@ -55,6 +55,16 @@ fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Vec<(Labels, Vec<
         });
     }
     groups
+}
+
+/// The metric name an annotation about `labels`' buckets names: Prometheus names it only
+/// with delayed name removal, and an empty name otherwise (the function drops it).
+fn annotation_name<'l>(ev: &Evaluator<'_>, labels: &'l Labels) -> &'l str {
+    if ev.delayed_name_removal() {
+        labels.name()
+    } else {
+        ""
+    }
 }
 
 fn out(labels: Labels, value: f64, t: i64) -> Sample {
@@ -85,9 +95,9 @@ pub(crate) fn quantile(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result
     for (labels, buckets) in group(ev, v, &pos) {
         let (value, forced) = bucket_quantile(q, buckets);
         if forced {
+            let name = annotation_name(ev, &labels);
             ev.info(format!(
-                "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}{}",
-                labels.name(),
+                "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}{}",
                 ev.arg_position("histogram_quantile", Some(1))
             ));
         }
@@ -150,9 +160,9 @@ pub(crate) fn quantiles(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Resul
         for (labels, buckets) in &groups {
             let (value, forced) = bucket_quantile(q, buckets.clone());
             if forced {
+                let name = annotation_name(ev, labels);
                 ev.info(format!(
-                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}{pos}",
-                    labels.name()
+                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {name:?}{pos}"
                 ));
             }
             let mut l = labels.clone();

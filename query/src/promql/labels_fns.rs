@@ -1,6 +1,6 @@
 //! Functions that work on labels and order: `label_replace`, `label_join`, `sort*`.
 
-use promql_parser::parser::Expr;
+use promql_parser::parser::{Call, Expr};
 use regex::Regex;
 
 use super::error::{Result, exec};
@@ -19,8 +19,23 @@ fn valid_label_name(name: &str) -> bool {
     !name.is_empty()
 }
 
-/// `label_replace(v, dst, replacement, src, regex)`.
-pub(crate) fn label_replace(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Val> {
+/// The [`super::label_cache::LabelCache`] site of call `c`'s relabelling: its address (one
+/// per call; the fixed sites are small numbers no call is at).
+fn site(c: &Call) -> usize {
+    c as *const Call as usize
+}
+
+/// `label_replace(v, dst, replacement, src, regex)` (call `c`).
+///
+/// A series' new labels are computed once per query (the label cache keeps them across
+/// steps), and an output holding one label set twice fails, as in Prometheus (whatever the
+/// name-removal mode: a name still to be dropped counts).
+pub(crate) fn label_replace(
+    ev: &mut Evaluator<'_>,
+    c: &Call,
+    args: &[&Expr],
+    t: i64,
+) -> Result<Val> {
     let dst = string_arg(args.get(1))?;
     let repl = string_arg(args.get(2))?;
     let src = string_arg(args.get(3))?;
@@ -41,22 +56,31 @@ pub(crate) fn label_replace(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> R
     let v = ev.eval_vector(first, t)?;
     let mut out = Vec::with_capacity(v.len());
     for mut s in v {
-        let src_val = s.labels.get(&src).to_owned();
-        if let Some(caps) = re.captures(&src_val) {
-            let mut res = String::new();
-            caps.expand(&repl, &mut res);
-            s.labels.set(dst.clone(), res);
-            if dst == METRIC_NAME {
-                s.drop_name = false;
-            }
+        // Setting the name keeps it (a name to be dropped becomes one to keep).
+        if dst == METRIC_NAME && re.is_match(s.labels.get(&src)) {
+            s.drop_name = false;
         }
+        s.labels = ev.labels.derive(site(c), &s.labels, |l| {
+            let replaced = re.captures(l.get(&src)).map(|caps| {
+                let mut res = String::new();
+                caps.expand(&repl, &mut res);
+                res
+            });
+            let mut l = l.clone();
+            if let Some(res) = replaced {
+                l.set(dst.clone(), res);
+            }
+            l
+        });
         out.push(s);
     }
+    ev.check_unique(&out)?;
     Ok(Val::Vector(out))
 }
 
-/// `label_join(v, dst, separator, src...)`.
-pub(crate) fn label_join(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result<Val> {
+/// `label_join(v, dst, separator, src...)` (call `c`), its labels computed and checked as
+/// [`label_replace`]'s.
+pub(crate) fn label_join(ev: &mut Evaluator<'_>, c: &Call, args: &[&Expr], t: i64) -> Result<Val> {
     let dst = string_arg(args.get(1))?;
     let sep = string_arg(args.get(2))?;
     let mut srcs = Vec::new();
@@ -78,17 +102,18 @@ pub(crate) fn label_join(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Resu
     let v = ev.eval_vector(first, t)?;
     let mut out = Vec::with_capacity(v.len());
     for mut s in v {
-        let joined = srcs
-            .iter()
-            .map(|n| s.labels.get(n))
-            .collect::<Vec<_>>()
-            .join(&sep);
-        s.labels.set(dst.clone(), joined);
+        s.labels = ev.labels.derive(site(c), &s.labels, |l| {
+            let joined = srcs.iter().map(|n| l.get(n)).collect::<Vec<_>>().join(&sep);
+            let mut l = l.clone();
+            l.set(dst.clone(), joined);
+            l
+        });
         if dst == METRIC_NAME {
             s.drop_name = false;
         }
         out.push(s);
     }
+    ev.check_unique(&out)?;
     Ok(Val::Vector(out))
 }
 

@@ -10,8 +10,11 @@
 //! selection and dropped from ranges, `offset` (also negative) and `@` (with `start()` and
 //! `end()`), subqueries aligned to absolute multiples of their step, Prometheus's
 //! extrapolated `rate`/`increase`/`delta`, all aggregations, all binary operators with
-//! vector matching, the classic functions, and delayed `__name__` removal. Native
-//! histograms are not supported.
+//! vector matching, and the classic functions. Functions and operators that drop the metric
+//! name drop it where Prometheus does by default: at their own node, so an enclosing
+//! `label_replace` no longer sees it. Prometheus 3's opt-in delayed removal (its
+//! `promql-delayed-name-removal` feature: names kept to the end of evaluation) is
+//! [`QueryOptions::delayed_name_removal`]. Native histograms are not supported.
 //!
 //! ```
 //! use strata_query::promql::{LabelMatcher, PromqlEngine, QueryOptions, Result, SeriesSource,
@@ -79,6 +82,12 @@ pub struct QueryOptions {
     pub timeout: Duration,
     /// Step of subqueries written without one (`[1h:]`). Default 1 min.
     pub subquery_step: Duration,
+    /// Prometheus 3's delayed name removal (`--enable-feature=promql-delayed-name-removal`):
+    /// functions and operators that drop `__name__` only mark it, and it is removed at the
+    /// end of evaluation, so `label_replace(rate(m[5m]), "x", "$1", "__name__", "(.*)")`
+    /// still reads it. Default `false`, as in Prometheus: the name is dropped at the
+    /// function or operator itself.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for QueryOptions {
@@ -88,6 +97,7 @@ impl Default for QueryOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             subquery_step: Duration::from_secs(60),
+            delayed_name_removal: false,
         }
     }
 }
@@ -128,6 +138,7 @@ impl PromqlEngine {
             subquery_step_ms: eval::duration_ms(&self.options.subquery_step).max(1),
             max_samples: self.options.max_samples,
             deadline: Instant::now() + self.options.timeout,
+            delayed_name_removal: self.options.delayed_name_removal,
         }
     }
 
@@ -260,7 +271,8 @@ impl PromqlEngine {
     }
 }
 
-/// Applies delayed name removal and rejects duplicate label sets.
+/// Applies delayed name removal (samples marked to drop their name carry it only with
+/// [`QueryOptions::delayed_name_removal`]) and rejects duplicate label sets.
 fn finish_vector(v: Vec<Sample>) -> Result<Vec<Sample>> {
     let mut seen = HashSet::with_capacity(v.len());
     let mut out = Vec::with_capacity(v.len());

@@ -158,8 +158,10 @@ pub struct Sample {
     pub ts: i64,
     /// The value.
     pub value: f64,
-    /// Set when the metric name is to be removed at the end of evaluation (Prometheus's
-    /// delayed name removal).
+    /// Set by a function or operator that drops the metric name: by default the evaluator
+    /// removes it (with `__type__` and `__unit__`) as soon as that node has run, as
+    /// Prometheus does; with [`crate::promql::QueryOptions::delayed_name_removal`] it is
+    /// removed at the end of evaluation. Always `false` in a query's result.
     pub drop_name: bool,
 }
 

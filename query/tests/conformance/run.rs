@@ -19,6 +19,19 @@ pub(crate) struct CaseResult {
     pub(crate) detail: String,
     /// Whether the eval involves native histograms (for the bless mode's reasons).
     pub(crate) native_histogram: bool,
+    /// For a case run with delayed name removal because it is listed by line: whether it
+    /// passes in the default mode too (then the listing is not needed).
+    pub(crate) passes_by_default: Option<bool>,
+}
+
+/// Which evals of a script run with delayed name removal
+/// ([`QueryOptions::delayed_name_removal`]); the others run in the default mode.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DelayedCases {
+    /// Every eval of the script.
+    pub(crate) whole_file: bool,
+    /// The evals at these lines.
+    pub(crate) lines: std::collections::BTreeSet<usize>,
 }
 
 fn engine_config() -> EngineConfig {
@@ -421,10 +434,15 @@ fn collect_selectors<'a>(e: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
     }
 }
 
-/// Runs a script; one result per eval.
-pub(crate) fn run_script(cmds: &[Command]) -> Vec<CaseResult> {
+/// Runs a script; one result per eval. The evals `delayed` names run with delayed name
+/// removal, the others in the default mode.
+pub(crate) fn run_script(cmds: &[Command], delayed: &DelayedCases) -> Vec<CaseResult> {
     let tenant = TenantId::default_tenant();
     let promql = PromqlEngine::new(QueryOptions::default());
+    let promql_delayed = PromqlEngine::new(QueryOptions {
+        delayed_name_removal: true,
+        ..QueryOptions::default()
+    });
     let mut store = Store::open();
     let mut out = Vec::new();
     for cmd in cmds {
@@ -441,15 +459,22 @@ pub(crate) fn run_script(cmds: &[Command]) -> Vec<CaseResult> {
                 };
                 let src = EngineSource::new(engine, &tenant);
                 let nh = mentions_histogram(ev, &store.histogram_series);
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_eval(ev, &promql, &src)
-                }))
-                .unwrap_or_else(|_| Err("panicked".into()));
+                let run = |p: &PromqlEngine| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_eval(ev, p, &src)))
+                        .unwrap_or_else(|_| Err("panicked".into()))
+                };
+                let listed = delayed.lines.contains(&ev.line);
+                let r = run(if listed || delayed.whole_file {
+                    &promql_delayed
+                } else {
+                    &promql
+                });
                 out.push(CaseResult {
                     line: ev.line,
                     passed: r.is_ok(),
                     detail: r.err().unwrap_or_default(),
                     native_histogram: nh,
+                    passes_by_default: listed.then(|| run(&promql).is_ok()),
                 });
             }
         }
