@@ -24,6 +24,8 @@ pub(crate) struct FileConfig {
     #[serde(default)]
     pub(crate) sql: SqlSection,
     #[serde(default)]
+    pub(crate) promql: PromqlSection,
+    #[serde(default)]
     pub(crate) auth: AuthSection,
     #[serde(default)]
     pub(crate) log: LogSection,
@@ -105,6 +107,13 @@ pub(crate) struct SqlSection {
     pub(crate) max_result_bytes: Option<u64>,
     pub(crate) memory_pool_bytes: Option<usize>,
     pub(crate) timeout: Option<String>,
+}
+
+/// `[promql]`: PromQL semantics.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PromqlSection {
+    pub(crate) delayed_name_removal: Option<bool>,
 }
 
 /// `[log]`: the server's own log lines.

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use strata_engine::EngineConfig;
+use strata_query::promql::QueryOptions;
 use strata_query::sql::SqlConfig;
 
 use self::tokens::TokenConfig;
@@ -58,6 +59,9 @@ pub struct Config {
     pub tokens: Vec<TokenConfig>,
     /// SQL queries (`/api/v1/sql`, `strata sql`): memory, time and result size.
     pub sql: SqlSettings,
+    /// PromQL evaluation (`/api/v1/query*`, `strata promql`): the `[promql]` section sets
+    /// `delayed_name_removal`; the rest keeps [`QueryOptions`]'s defaults.
+    pub promql: QueryOptions,
     /// How `strata serve` writes its log lines to stderr.
     pub log_format: LogFormat,
 }
@@ -115,6 +119,7 @@ impl Default for Config {
             engine: EngineConfig::default(),
             tokens: Vec::new(),
             sql: SqlSettings::default(),
+            promql: QueryOptions::default(),
             log_format: LogFormat::default(),
         }
     }

@@ -211,6 +211,10 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     }
     dur("sql.timeout", &q.timeout, &mut c.sql.query.timeout)?;
 
+    if let Some(on) = file.promql.delayed_name_removal {
+        c.promql.delayed_name_removal = on;
+    }
+
     let mut limits = file.limits;
     let tenants = limits.tenants.take().unwrap_or_default();
     apply_limits(&mut c.engine.limits, &limits, "limits")?;

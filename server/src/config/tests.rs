@@ -39,6 +39,8 @@ max_active_series = 1000
 metrics_retention = "2d"
 traces_retention = "3d"
 max_attribute_value_len = 100
+[promql]
+delayed_name_removal = true
 [[auth.tokens]]
 sha256 = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
 tenant = "acme"
@@ -108,6 +110,7 @@ fn the_documented_shape_maps_onto_the_engine_config() {
     assert_eq!(acme.logs_retention, Duration::from_secs(36_500 * 86_400));
     assert_eq!(acme.max_attribute_value_len, 100);
     assert_eq!(acme.max_attributes, 64);
+    assert!(c.promql.delayed_name_removal);
     assert_eq!(c.tokens.len(), 2);
     assert_eq!(c.tokens[0].scopes, vec![Scope::Read, Scope::Write]);
     assert!(c.tokens[1].choose_tenant);
@@ -123,6 +126,9 @@ fn an_empty_file_is_the_defaults() {
     assert_eq!(c.max_body_bytes, 64 << 20);
     assert_eq!(c.engine, d.engine);
     assert!(c.tokens.is_empty());
+    // Prometheus's default: names dropped at the function or operator.
+    assert!(!c.promql.delayed_name_removal);
+    assert_eq!(c.promql, strata_query::promql::QueryOptions::default());
 }
 
 #[test]

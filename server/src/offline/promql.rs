@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::Args;
 
 use strata_engine::TenantId;
-use strata_query::promql::{EngineSource, PromqlEngine, QueryOptions, QueryResult, Value};
+use strata_query::promql::{EngineSource, PromqlEngine, QueryResult, Value};
 
 use super::OutputFormat;
 use crate::config::args::ConfigArgs;
@@ -47,7 +47,7 @@ pub fn run(args: &PromqlArgs, out: &mut dyn Write) -> Result<()> {
     let tenant = TenantId::new(&args.tenant).map_err(|e| Error::Usage(e.to_string()))?;
     let engine = crate::offline::open_engine(&config)?;
     let source = EngineSource::new(&engine, &tenant);
-    let promql = PromqlEngine::new(QueryOptions::default());
+    let promql = PromqlEngine::new(config.promql);
     let result = match (&args.start, &args.end) {
         (Some(start), Some(end)) => promql.range(
             &source,

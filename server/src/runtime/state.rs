@@ -18,6 +18,7 @@ use strata_engine::{
     Engine, Error as EngineError, LogRecord, PendingWrite, SeriesSamples, SignalOutcome,
     SpanRecord, TenantId, WriteOutcome,
 };
+use strata_query::promql::QueryOptions;
 
 use crate::auth::Auth;
 use crate::config::{Config, SqlSettings};
@@ -60,6 +61,7 @@ struct Inner {
     max_body_bytes: u64,
     inflight: Inflight,
     sql: SqlSettings,
+    promql: QueryOptions,
     engine: RwLock<Option<Arc<Engine>>>,
 }
 
@@ -73,6 +75,7 @@ impl AppState {
             max_body_bytes: config.max_body_bytes,
             inflight: Inflight::new(config.max_inflight_bytes, ADMIT_WAIT),
             sql: config.sql.clone(),
+            promql: config.promql,
             engine: RwLock::new(None),
         }))
     }
@@ -141,6 +144,11 @@ impl AppState {
     /// The ingest memory budget, for the self-metrics.
     pub(crate) fn inflight(&self) -> &Inflight {
         &self.0.inflight
+    }
+
+    /// The `[promql]` settings: how PromQL queries are evaluated.
+    pub fn promql(&self) -> &QueryOptions {
+        &self.0.promql
     }
 
     /// The `[sql]` settings: a query's memory budget and timeout, the largest result.
