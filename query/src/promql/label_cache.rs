@@ -45,14 +45,16 @@ struct Entry {
     /// Held so that its address is not reused while the entry exists.
     _input: Labels,
     output: Labels,
+    /// The generation that last used the entry.
+    used: u64,
 }
 
-/// Derived label sets of the current and the previous generation (top-level step), and the
-/// interned results.
+/// Derived label sets used in the current or the previous generation (top-level step),
+/// and the interned results.
 #[derive(Default)]
 pub(crate) struct LabelCache {
-    current: WordMap<(usize, usize), Entry>,
-    previous: WordMap<(usize, usize), Entry>,
+    entries: WordMap<(usize, usize), Entry>,
+    generation: u64,
     interned: HashSet<Labels>,
 }
 
@@ -66,18 +68,21 @@ impl LabelCache {
         derive: impl FnOnce(&Labels) -> Labels,
     ) -> Labels {
         let key = (site, input.ptr());
-        if let Some(e) = self.current.get(&key) {
+        let generation = self.generation;
+        // One lookup on a hit: the entry is stamped, not moved between maps.
+        if let Some(e) = self.entries.get_mut(&key) {
+            e.used = generation;
             return e.output.clone();
         }
-        let entry = match self.previous.remove(&key) {
-            Some(e) => e,
-            None => Entry {
+        let output = self.intern(derive(input));
+        self.entries.insert(
+            key,
+            Entry {
                 _input: input.clone(),
-                output: self.intern(derive(input)),
+                output: output.clone(),
+                used: generation,
             },
-        };
-        let output = entry.output.clone();
-        self.current.insert(key, entry);
+        );
         output
     }
 
@@ -93,8 +98,10 @@ impl LabelCache {
     /// Starts a new generation: derivations not used since the previous call are dropped,
     /// so inputs that are new at every step (computed label sets) do not pile up.
     pub(crate) fn next_generation(&mut self) {
-        self.previous = std::mem::take(&mut self.current);
-        self.current.reserve(self.previous.len());
+        // Keeps what the generation that ends used (one pass, no hashing).
+        let ended = self.generation;
+        self.entries.retain(|_, e| e.used == ended);
+        self.generation += 1;
     }
 }
 
