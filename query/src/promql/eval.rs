@@ -495,7 +495,15 @@ impl<'q> Evaluator<'q> {
         let Val::Vector(mut v) = v else {
             return Ok(v);
         };
-        if !v.iter().any(|s| s.drop_name) {
+        // Inputs are unique label sets, so only a removal can make two outputs equal;
+        // when nothing is removed (the name went at an inner node), nothing is to do.
+        if !v
+            .iter()
+            .any(|s| s.drop_name && s.labels.has_metric_metadata())
+        {
+            for s in &mut v {
+                s.drop_name = false;
+            }
             return Ok(Val::Vector(v));
         }
         for s in &mut v {

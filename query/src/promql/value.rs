@@ -93,6 +93,12 @@ impl Labels {
         }
     }
 
+    /// Whether the set holds a label that dropping the metric name removes: `__name__`,
+    /// `__type__` or `__unit__`.
+    pub(crate) fn has_metric_metadata(&self) -> bool {
+        self.has(METRIC_NAME) || self.has("__type__") || self.has("__unit__")
+    }
+
     /// The labels without `__name__`.
     pub fn without_name(&self) -> Labels {
         let mut l = self.clone();
