@@ -30,7 +30,7 @@ max_series_per_metric = 10000000
 ingest_rate = 1000000000
 ingest_burst = 1000000000
 CONF
-setsid "$STRATA" serve --config "$DIR/strata.toml" > "$DIR/strata.out" 2> "$DIR/strata.log" < /dev/null &
+"$STRATA" serve --config "$DIR/strata.toml" > "$DIR/strata.out" 2> "$DIR/strata.log" < /dev/null &
 PID=$!
 stop() { kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true; rm -rf "$DIR"; }
 trap stop EXIT

@@ -190,7 +190,10 @@ fn read_response(
         }
     }
     let mut body = Vec::new();
-    if chunked {
+    // 1xx, 204 and 304 answers have no body, whatever their headers say (RFC 9112 6.3).
+    if status < 200 || status == 204 || status == 304 {
+        // nothing to read
+    } else if chunked {
         loop {
             line.clear();
             reader.read_line(&mut line).map_err(io)?;
