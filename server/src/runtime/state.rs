@@ -237,6 +237,13 @@ impl AppState {
                 drain(body).await;
                 return Err(too_large(limit, None));
             }
+            if buf.capacity() - buf.len() < data.len() {
+                // Grow by doubling, but never past the limit.
+                let want = (buf.capacity() * 2)
+                    .max(buf.len() + data.len())
+                    .min(limit as usize);
+                buf.reserve_exact(want - buf.len());
+            }
             buf.extend_from_slice(&data);
             let read = buf.len() as u64;
             if let Some((permit, compressed)) = chunked.as_mut()
