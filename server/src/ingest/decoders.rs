@@ -65,9 +65,9 @@ pub enum OtlpDecodeError {
 impl From<OtlpError> for OtlpDecodeError {
     fn from(e: OtlpError) -> Self {
         match e {
-            OtlpError::BodyTooLarge { .. } | OtlpError::TooManyItems { .. } => {
-                Self::TooLarge(e.to_string())
-            }
+            OtlpError::BodyTooLarge { .. }
+            | OtlpError::DeclaredTooLarge { .. }
+            | OtlpError::TooManyItems { .. } => Self::TooLarge(e.to_string()),
             other => Self::Invalid(other.to_string()),
         }
     }

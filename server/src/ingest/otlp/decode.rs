@@ -1,12 +1,9 @@
-//! OTLP request bodies: decompression with an output limit, then protobuf or OTLP/JSON.
+//! OTLP request bodies, once decompressed ([`super::inflate`]): protobuf or OTLP/JSON.
 //!
 //! JSON goes through opentelemetry-proto's `with-serde` types, which follow OTLP/JSON:
 //! lowerCamelCase keys, trace and span ids as hex, 64-bit integers as strings or numbers,
 //! enums as integers, unknown keys ignored, and (through [`json_nonfinite`]) the quoted
 //! doubles `"NaN"`, `"Infinity"` and `"-Infinity"` wherever a double is expected.
-
-use std::borrow::Cow;
-use std::io::Read;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -47,57 +44,6 @@ impl Encoding {
             Self::Protobuf => "application/x-protobuf",
             Self::Json => "application/json",
         }
-    }
-}
-
-/// Read size while inflating: memory grows with the output, never with a declared size.
-const CHUNK: usize = 64 * 1024;
-
-/// The body with its `Content-Encoding` removed: `identity` (or no header) as it is, `gzip`
-/// inflated. Fails with [`OtlpError::BodyTooLarge`] as soon as the output passes `max_len`
-/// bytes, so a small gzip bomb costs at most `max_len` bytes of memory and the time to inflate
-/// `max_len` bytes; the sizes the stream declares (the gzip trailer) are never trusted.
-pub(crate) fn decompress<'a>(
-    body: &'a [u8],
-    content_encoding: Option<&str>,
-    max_len: usize,
-) -> Result<Cow<'a, [u8]>, OtlpError> {
-    let encoding = content_encoding.map(str::trim).unwrap_or("");
-    if encoding.is_empty() || encoding.eq_ignore_ascii_case("identity") {
-        if body.len() > max_len {
-            return Err(OtlpError::BodyTooLarge { limit: max_len });
-        }
-        return Ok(Cow::Borrowed(body));
-    }
-    if !(encoding.eq_ignore_ascii_case("gzip") || encoding.eq_ignore_ascii_case("x-gzip")) {
-        return Err(OtlpError::UnsupportedContentEncoding {
-            encoding: encoding.to_owned(),
-        });
-    }
-    read_limited(flate2::read::MultiGzDecoder::new(body), max_len).map(Cow::Owned)
-}
-
-/// Everything `reader` yields, failing once that passes `max_len` bytes. Memory grows with
-/// what was read (capacity never above `max_len`), not with any size the input declares.
-fn read_limited(mut reader: impl Read, max_len: usize) -> Result<Vec<u8>, OtlpError> {
-    let mut out: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; CHUNK];
-    loop {
-        let n = match reader.read(&mut chunk) {
-            Ok(0) => return Ok(out),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(source) => return Err(OtlpError::Gzip { source }),
-        };
-        if out.len() + n > max_len {
-            return Err(OtlpError::BodyTooLarge { limit: max_len });
-        }
-        if out.capacity() - out.len() < n {
-            // Grow by doubling, but never past the limit.
-            let want = (out.capacity() * 2).max(out.len() + n).min(max_len);
-            out.reserve_exact(want - out.len());
-        }
-        out.extend_from_slice(&chunk[..n]);
     }
 }
 

@@ -5,7 +5,7 @@ use crate::http::error::ApiError;
 /// What went wrong with an OTLP request body, or with one name in it.
 ///
 /// Every variant is the client's fault: the server answers 400 / `INVALID_ARGUMENT`, except
-/// [`OtlpError::BodyTooLarge`] and [`OtlpError::TooManyItems`] (413 / `RESOURCE_EXHAUSTED`) and
+/// [`OtlpError::BodyTooLarge`], [`OtlpError::DeclaredTooLarge`] and [`OtlpError::TooManyItems`] (413 / `RESOURCE_EXHAUSTED`) and
 /// [`OtlpError::UnsupportedContentEncoding`] (415 over HTTP).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum OtlpError {
@@ -16,8 +16,22 @@ pub(crate) enum OtlpError {
         encoding: String,
     },
     /// The body, after decompression, is longer than the limit.
-    #[error("request body exceeds the limit of {limit} bytes (after decompression)")]
+    #[error(
+        "request body inflates to more than the limit of {limit} bytes (server.max_body_bytes)"
+    )]
     BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The gzip trailer declares a body longer than the limit: the body inflates to at
+    /// least that much, or it is corrupt (truncated, or its trailer lies); refused without
+    /// inflating it.
+    #[error(
+        "the gzip trailer declares {declared} bytes once inflated, over the limit of {limit} bytes (server.max_body_bytes)"
+    )]
+    DeclaredTooLarge {
+        /// What the trailer declares (the last member's length, ISIZE).
+        declared: u64,
         /// The limit in bytes.
         limit: usize,
     },
@@ -91,9 +105,9 @@ pub(crate) enum OtlpError {
 impl From<OtlpError> for ApiError {
     fn from(e: OtlpError) -> Self {
         match e {
-            OtlpError::BodyTooLarge { .. } | OtlpError::TooManyItems { .. } => {
-                Self::PayloadTooLarge(e.to_string())
-            }
+            OtlpError::BodyTooLarge { .. }
+            | OtlpError::DeclaredTooLarge { .. }
+            | OtlpError::TooManyItems { .. } => Self::PayloadTooLarge(e.to_string()),
             OtlpError::UnsupportedContentEncoding { .. } => {
                 Self::UnsupportedMediaType(e.to_string())
             }

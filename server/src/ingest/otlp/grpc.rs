@@ -14,8 +14,9 @@
 //! bodies do.
 //!
 //! Compressed messages (`grpc-encoding: gzip`, what the OpenTelemetry Collector's gRPC
-//! exporter sends by default) are inflated here, with the same bounded decoder as OTLP/HTTP,
-//! and handed on uncompressed: tonic's own `gzip` feature would switch flate2 to another
+//! exporter sends by default) are inflated here, with the same bounded decoder as OTLP/HTTP
+//! ([`super::inflate`]: into at most `server.max_body_bytes`, charged to the ingest memory
+//! budget), and handed on uncompressed: tonic's own `gzip` feature would switch flate2 to another
 //! backend and rebuild parquet and DataFusion for a few lines of framing.
 
 use std::convert::Infallible;
@@ -35,7 +36,9 @@ use tonic::{Code, Status};
 
 use super::export::{cost, export_logs, export_metrics_protobuf, export_traces};
 use super::request_items;
-use super::{Encoding, SignalKind, decode_logs, decode_spans, signal_response_protobuf};
+use super::{
+    Encoding, SignalKind, decode_logs, decode_spans, inflate_charged, signal_response_protobuf,
+};
 use crate::config::tokens::Scope;
 use crate::http::error::ApiError;
 use crate::runtime::inflight::{InflightPermit, PermitSlot, declared_cost};
@@ -211,32 +214,58 @@ where
             framed.reserve((PREFIX + len).saturating_sub(framed.len()));
         }
     }
-    if let Some(permit) = permit {
-        parts.extensions.insert(PermitSlot::new(permit));
-    }
     let framed = if gzip {
-        let (flag, message) = split_message(&framed)?;
-        let plain = if flag == 1 {
-            crate::ingest::otlp::decompress(message, Some("gzip"), limit)
-                .map_err(|e| ApiError::from(e).to_grpc_status())?
-        } else {
-            std::borrow::Cow::Borrowed(message)
-        };
-        let len = u32::try_from(plain.len()).map_err(|_| too_large(None))?;
-        let mut out = Vec::with_capacity(PREFIX + plain.len());
-        out.push(0);
-        out.extend_from_slice(&len.to_be_bytes());
-        out.extend_from_slice(&plain);
+        let (flag, _) = split_message(&framed)?;
         parts.headers.remove("grpc-encoding");
-        out
+        if flag == 1 {
+            // A message with its prefix was admitted; a new admission does not happen.
+            let held = match permit.take() {
+                Some(held) => held,
+                None => state.admit(0).await.map_err(|e| e.to_grpc_status())?,
+            };
+            inflate_message(framed, permit.insert(held), limit, state).await?
+        } else {
+            framed
+        }
     } else {
         framed
     };
+    if let Some(permit) = permit {
+        parts.extensions.insert(PermitSlot::new(permit));
+    }
     let body = http_body_util::Full::new(Bytes::from(framed));
     Ok(http::Request::from_parts(
         parts,
         tonic::body::Body::new(body),
     ))
+}
+
+/// A framed gzip message (`framed`, its compressed flag set), re-framed uncompressed:
+/// inflated straight after room for the new prefix, so the message is not copied again
+/// (as [`OtlpError`](super::OtlpError)s answer over HTTP: over `limit` bytes is
+/// `RESOURCE_EXHAUSTED`; the buffer is charged to `permit` before it is allocated,
+/// [`inflate_charged`]).
+async fn inflate_message(
+    framed: Vec<u8>,
+    permit: &mut InflightPermit,
+    limit: usize,
+    state: &AppState,
+) -> Result<Vec<u8>, Status> {
+    let message = Bytes::from(framed).slice(PREFIX..);
+    let status = |e: ApiError| e.to_grpc_status();
+    let mut out = inflate_charged(state, permit, &message, Some("gzip"), limit, PREFIX)
+        .await
+        .map_err(status)?
+        .ok_or_else(|| Status::internal("a gzip message was not inflated"))?;
+    drop(message);
+    let len = u32::try_from(out.len() - PREFIX).map_err(|_| {
+        status(ApiError::PayloadTooLarge(format!(
+            "request message is over the limit of {limit} bytes (server.max_body_bytes)"
+        )))
+    })?;
+    out[0] = 0;
+    out[1..PREFIX].copy_from_slice(&len.to_be_bytes());
+    Ok(out)
 }
 
 /// The one message of a unary request: its compressed flag and its bytes.

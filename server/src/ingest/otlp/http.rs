@@ -3,8 +3,6 @@
 //! ([`super::export`]) and answered in the request's encoding, errors included (a
 //! `google.rpc.Status`, as the OTLP specification asks).
 
-use std::borrow::Cow;
-
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -17,8 +15,8 @@ use prost::bytes::Bytes;
 use super::export::{cost, export_logs, export_metrics, export_metrics_protobuf, export_traces};
 use super::request_items;
 use super::{
-    Encoding, OtlpError, SignalKind, decode_logs, decode_metrics, decode_spans, decompress,
-    encode_response, encode_signal_response,
+    Encoding, OtlpError, SignalKind, decode_logs, decode_metrics, decode_spans, encode_response,
+    encode_signal_response, inflate_charged,
 };
 use crate::auth::WriteTenant;
 use crate::http::error::ApiError;
@@ -48,8 +46,9 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
 
 /// The body without its Content-Encoding, at most `max_body_bytes` once inflated (an
 /// uncompressed body as it was read, not copied), holding its share of the ingest memory
-/// budget: admitted on its declared length before it is read, then set to the estimate
-/// of what it decodes to ([`super::export::cost`]: the records along `path` it holds).
+/// budget: admitted on its declared length before it is read, charged for each inflated
+/// buffer before it is allocated ([`inflate_charged`]), then set to the estimate of what
+/// it decodes to ([`super::export::cost`]: the records along `path` it holds).
 async fn plain_body(
     state: &AppState,
     headers: &HeaderMap,
@@ -66,10 +65,7 @@ async fn plain_body(
     });
     let (raw, mut permit) = state.read_ingest_body(headers, body, compressed).await?;
     let limit = usize::try_from(state.max_body_bytes()).unwrap_or(usize::MAX);
-    let inflated = match decompress(&raw, ce, limit)? {
-        Cow::Borrowed(_) => None,
-        Cow::Owned(v) => Some(v),
-    };
+    let inflated = inflate_charged(state, &mut permit, &raw, ce, limit, 0).await?;
     let wire = raw.len();
     let body = inflated.map_or(raw, Bytes::from);
     state

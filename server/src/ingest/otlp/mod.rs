@@ -2,11 +2,13 @@
 //! records, and the handlers that take them over HTTP ([`http`]) and gRPC ([`grpc`]), both
 //! through [`export`]. Metrics are mapped onto the Prometheus data model as Prometheus
 //! 3.x's OTLP receiver does it ([`metrics`]), spans and log records onto the engine's
-//! records ([`records`]); see `docs/otlp-mapping.md`. Under both: [`decode`]
-//! (decompression with a limit, then protobuf or OTLP/JSON, with [`json_nonfinite`]),
-//! [`request_items`] (records counted before decoding), [`error`] and [`semconv`].
+//! records ([`records`]); see `docs/otlp-mapping.md`. Under both: [`inflate`] (gzip
+//! within the body limit and the ingest memory budget), [`decode`] (protobuf or OTLP/JSON,
+//! with [`json_nonfinite`]), [`request_items`] (records counted before decoding), [`error`]
+//! and [`semconv`].
 //!
-//! A metrics export goes, in order: [`decompress`] (HTTP only) with the body limit,
+//! A metrics export goes, in order: [`inflate_charged`] with the body limit (HTTP, and
+//! gRPC's gzip messages),
 //! [`decode_metrics`], [`translate_metrics`], the engine's write with `Translated::series`,
 //! [`partial_success`] with the engine's `WriteOutcome`, and [`encode_response`] (HTTP only)
 //! in the request's [`Encoding`]. Spans and logs go the same way through [`decode_spans`] /
@@ -25,14 +27,16 @@ mod error;
 pub(crate) mod export;
 pub(crate) mod grpc;
 pub(crate) mod http;
+pub(crate) mod inflate;
 mod json_nonfinite;
 pub(crate) mod metrics;
 mod records;
 pub(crate) mod request_items;
 mod semconv;
 
-pub(crate) use decode::{Encoding, decode_logs_request, decode_metrics, decode_traces, decompress};
+pub(crate) use decode::{Encoding, decode_logs_request, decode_metrics, decode_traces};
 pub(crate) use error::OtlpError;
+pub(crate) use inflate::{decompress, inflate_charged};
 pub(crate) use metrics::response::{encode_response, partial_success};
 pub(crate) use metrics::translate::{TranslateOptions, Translated, translate_metrics};
 pub(crate) use records::batch::Batch;
