@@ -20,6 +20,12 @@
 //! a body that inflates more than the guess can thus wait while holding its first share;
 //! if many do at once they are answered 503 after the wait and retried, rather than held.
 //!
+//! A compressed body's share is also set, before its inflated buffer is allocated, to the
+//! estimate with that buffer's size (`ingest/otlp/inflate.rs`). When that needs more than
+//! is free, the request gives back what it holds and waits for the whole share
+//! ([`Inflight::resize_requeued`]), so that bodies which all inflate past the guess at
+//! once (a burst of gzip bombs) take turns instead of each holding part of the budget.
+//!
 //! An HTTP body sent without `Content-Length` (chunked) is admitted on one unit and its
 //! share grows as it is read, to the cost of at least twice what it was charged before
 //! (`AppState::read_ingest_body`), each grow waiting as an admission does.
@@ -175,6 +181,33 @@ impl Inflight {
             let more = self.acquire(want - held, want).await?;
             permit.0.merge(more);
         }
+        Ok(())
+    }
+
+    /// Sets what an admitted request holds to `cost` bytes as [`Inflight::resize`] does,
+    /// except when there is no room for more at once: then the request gives back all it
+    /// holds and waits, in arrival order, for the whole of `cost` (503 after the wait,
+    /// holding nothing). For a request about to allocate that much (an inflated body):
+    /// requests that all grow at once would otherwise each hold part of the budget and
+    /// wait on each other until the wait ran out. What it had already allocated (its
+    /// compressed body) is not counted while it waits.
+    pub(crate) async fn resize_requeued(
+        &self,
+        permit: &mut InflightPermit,
+        cost: u64,
+    ) -> Result<(), ApiError> {
+        let want = self.units_for(cost);
+        let held = u32::try_from(permit.0.num_permits()).unwrap_or(u32::MAX);
+        if want <= held {
+            return self.resize(permit, cost).await;
+        }
+        if let Ok(more) = Arc::clone(&self.permits).try_acquire_many_owned(want - held) {
+            permit.0.merge(more);
+            return Ok(());
+        }
+        drop(permit.0.split(held as usize));
+        let share = self.acquire(want, want).await?;
+        permit.0.merge(share);
         Ok(())
     }
 
@@ -379,6 +412,43 @@ mod tests {
         assert_eq!(b.in_use_bytes(), 9 * UNIT);
         drop(p);
         assert_eq!(b.in_use_bytes(), 0);
+    }
+
+    /// Two requests holding 4 of 10 units each grow to 8: with `resize` each would hold its
+    /// 4 (and the first whatever came free) while waiting for the rest, until the wait ran
+    /// out; requeued, the second gives its share back, the first grows with it, and the
+    /// second follows once the first is done.
+    #[tokio::test]
+    async fn growing_requeued_does_not_wait_on_what_the_others_hold() {
+        let b = Arc::new(Inflight::new(10 * UNIT, Duration::from_secs(30)));
+        let grow = |mut p: InflightPermit| {
+            let b = Arc::clone(&b);
+            tokio::spawn(async move { b.resize_requeued(&mut p, 8 * UNIT).await.map(|()| p) })
+        };
+        let first = b.admit(4 * UNIT).await.unwrap();
+        let second = b.admit(4 * UNIT).await.unwrap();
+        let first = grow(first);
+        while b.waited() == 0 {
+            tokio::task::yield_now().await;
+        }
+        let second = grow(second);
+        let first = first.await.unwrap().unwrap();
+        drop(first);
+        let mut second = second.await.unwrap().unwrap();
+        assert_eq!(b.in_use_bytes(), 8 * UNIT);
+        assert_eq!((b.waited(), b.refused()), (2, 0));
+        // Shrinking is `resize`'s.
+        b.resize_requeued(&mut second, 6 * UNIT).await.unwrap();
+        assert_eq!(b.in_use_bytes(), 6 * UNIT);
+        drop(second);
+        assert_eq!(b.in_use_bytes(), 0);
+        // Refused after the wait, it holds nothing.
+        let b = Inflight::new(10 * UNIT, Duration::from_millis(50));
+        let held = b.admit(6 * UNIT).await.unwrap();
+        let mut p = b.admit(2 * UNIT).await.unwrap();
+        assert!(b.resize_requeued(&mut p, 5 * UNIT).await.is_err());
+        assert_eq!(b.in_use_bytes(), 6 * UNIT);
+        drop((held, p));
     }
 
     #[test]

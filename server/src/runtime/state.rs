@@ -111,6 +111,17 @@ impl AppState {
         self.0.inflight.resize(permit, cost).await
     }
 
+    /// Sets an admitted request's share to `cost` bytes as [`AppState::resize`] does, but
+    /// waits for more holding none of it ([`Inflight::resize_requeued`]): before
+    /// allocating a buffer of that size.
+    pub(crate) async fn resize_requeued(
+        &self,
+        permit: &mut InflightPermit,
+        cost: u64,
+    ) -> Result<(), ApiError> {
+        self.0.inflight.resize_requeued(permit, cost).await
+    }
+
     /// Reads an ingest request's body as [`AppState::read_body`] does, admitted into the
     /// ingest memory budget first, on its declared `Content-Length` ([`declared_cost`];
     /// `compressed` when the body has a Content-Encoding), so that bodies being read count

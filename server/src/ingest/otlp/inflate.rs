@@ -193,9 +193,10 @@ pub(crate) fn decompress<'a>(
 /// `None` when the body is not compressed, else the body inflated after `headroom` zero
 /// bytes. Before each buffer is allocated, the permit is set to the request's estimate
 /// ([`request_cost`]) with that many plain bytes, waiting for budget as an admission does
-/// (503 after the wait), so concurrent bombs are bounded by the budget at their real
-/// size. Passes over [`crate::runtime::state::INLINE_WORK_MAX_BYTES`] inflate on the
-/// blocking pool.
+/// (503 after the wait) but holding none while it waits
+/// ([`AppState::resize_requeued`]), so concurrent bombs are bounded by the budget at their
+/// real size and take turns. Passes over
+/// [`crate::runtime::state::INLINE_WORK_MAX_BYTES`] inflate on the blocking pool.
 pub(crate) async fn inflate_charged(
     state: &AppState,
     permit: &mut InflightPermit,
@@ -220,12 +221,12 @@ pub(crate) async fn inflate_charged(
         })
     };
     let first = inflater.first_len()?;
-    state.resize(permit, charge(first)).await?;
+    state.resize_requeued(permit, charge(first)).await?;
     let len = match pass(first).await?? {
         Pass::Done(out) => return Ok(Some(out)),
         Pass::Longer(len) => len,
     };
-    state.resize(permit, charge(len)).await?;
+    state.resize_requeued(permit, charge(len)).await?;
     match pass(len).await?? {
         Pass::Done(out) => Ok(Some(out)),
         Pass::Longer(again) => Err(changed_length(len, again).into()),
