@@ -185,8 +185,18 @@ fn ascii_str(bytes: &[u8]) -> &str {
 }
 
 /// Decompresses a snappy block-format `body` of at most `max_len` bytes once decompressed:
-/// the length the snappy header declares is checked before anything is allocated.
+/// the length the snappy header declares is checked ([`declared_len`]) before anything is
+/// allocated, and the output allocated at that length (the block format holds exactly it).
 pub fn decompress(body: &[u8], max_len: u64) -> Result<Vec<u8>, ApiError> {
+    declared_len(body, max_len)?;
+    snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| ApiError::BadRequest(format!("snappy decompression failed: {e}")))
+}
+
+/// The length a snappy block-format `body` declares it decompresses to: 400 for a
+/// malformed header, 413 over `max_len`.
+pub fn declared_len(body: &[u8], max_len: u64) -> Result<usize, ApiError> {
     let declared = snap::raw::decompress_len(body).map_err(|e| {
         ApiError::BadRequest(format!(
             "body is not snappy block-format data (remote-write 1.0 requires Content-Encoding: snappy, block format): {e}"
@@ -197,9 +207,7 @@ pub fn decompress(body: &[u8], max_len: u64) -> Result<Vec<u8>, ApiError> {
             "snappy header declares {declared} decompressed bytes, over the limit of {max_len} bytes (server.max_body_bytes)"
         )));
     }
-    snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(|e| ApiError::BadRequest(format!("snappy decompression failed: {e}")))
+    Ok(declared)
 }
 
 /// Decompresses `body` (see [`decompress`]) and decodes it, owned.

@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use strata_engine::{RejectReason, WriteOutcome};
 
 pub use crate::ingest::protobuf::WireError;
-pub use decode::{Batch, Decoded, decode, decode_protobuf, decompress};
+pub use decode::{Batch, Decoded, declared_len, decode, decode_protobuf, decompress};
 
 use crate::auth::WriteTenant;
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
@@ -47,14 +47,17 @@ pub async fn write(
     let t = tenant.clone();
     // Decompress, decode and place (the labels borrowed from the decompressed buffer
     // throughout), then await the WAL's acknowledgement without holding a thread.
-    // A malformed header fails in `decompress`, inline.
-    let size = snap::raw::decompress_len(&body).unwrap_or(0);
-    // The compressed body, its decompressed copy (as declared; at most `max`, checked in
-    // `decompress`) and what it decodes to, held against the ingest memory budget until
-    // the answer.
-    let plain = (size as u64).min(max);
+    // A malformed header (400) or one declaring over `max` (413) is refused here, before
+    // the budget is asked for the buffer.
+    let size = declared_len(&body, max)?;
+    // The compressed body, its decompressed copy (as declared: `decompress` allocates
+    // exactly that) and what it decodes to, held against the ingest memory budget until
+    // the answer; waited for holding none of it, as an inflated OTLP body is.
     state
-        .resize(&mut permit, request_cost(body.len() as u64, plain, true, 0))
+        .resize_requeued(
+            &mut permit,
+            request_cost(body.len() as u64, size as u64, true, 0),
+        )
         .await?;
     let (total, histograms, result) = AppState::cpu_work(size, move || {
         let raw = decompress(&body, max)?;
