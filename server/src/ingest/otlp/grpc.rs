@@ -21,6 +21,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::SERVICE_NAME as LOGS_SERVICE_NAME;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::SERVICE_NAME as METRICS_SERVICE_NAME;
@@ -153,9 +154,10 @@ const PREFIX: usize = 5;
 /// is read; the permit travels to the handler in the request's extensions
 /// ([`PermitSlot`]), which sets it to the real estimate. A message declared over `limit`
 /// bytes is `RESOURCE_EXHAUSTED` at once, without waiting for budget. With `grpc-encoding:
-/// gzip` the message is inflated to at most `limit` bytes and re-framed as uncompressed,
-/// and the header removed; without one (or with `identity`) it is handed on as it came.
-/// Other encodings are `UNIMPLEMENTED`, as the gRPC spec asks.
+/// gzip` the message is inflated to at most `limit` bytes and the header removed; without
+/// one (or with `identity`) it is taken as it came. Other encodings are `UNIMPLEMENTED`, as
+/// the gRPC spec asks. The message goes to the handler in a [`MessageSlot`], tonic
+/// decoding an empty one in its place.
 async fn read_request<B>(
     req: http::Request<B>,
     limit: usize,
@@ -214,58 +216,77 @@ where
             framed.reserve((PREFIX + len).saturating_sub(framed.len()));
         }
     }
-    let framed = if gzip {
-        let (flag, _) = split_message(&framed)?;
-        parts.headers.remove("grpc-encoding");
-        if flag == 1 {
+    if framed.is_empty() {
+        // No message (and no permit): tonic answers that as it does.
+        let body = http_body_util::Full::new(Bytes::new());
+        return Ok(http::Request::from_parts(
+            parts,
+            tonic::body::Body::new(body),
+        ));
+    }
+    let (flag, _) = split_message(&framed)?;
+    let wire = Bytes::from(framed).slice(PREFIX..);
+    let message = match (flag, gzip) {
+        (0, _) => wire,
+        (_, true) => {
             // A message with its prefix was admitted; a new admission does not happen.
             let held = match permit.take() {
                 Some(held) => held,
                 None => state.admit(0).await.map_err(|e| e.to_grpc_status())?,
             };
-            inflate_message(framed, permit.insert(held), limit, state).await?
-        } else {
-            framed
+            inflate_message(wire, permit.insert(held), limit, state).await?
         }
-    } else {
-        framed
+        (_, false) => {
+            return Err(Status::internal(
+                "protocol error: received message with compressed-flag but no grpc-encoding \
+                 was specified",
+            ));
+        }
     };
+    parts.headers.remove("grpc-encoding");
     if let Some(permit) = permit {
         parts.extensions.insert(PermitSlot::new(permit));
     }
-    let body = http_body_util::Full::new(Bytes::from(framed));
+    parts.extensions.insert(MessageSlot::new(message));
+    // tonic decodes an empty message; `Method` puts this one in its place.
+    let body = http_body_util::Full::new(Bytes::from_static(&[0; PREFIX]));
     Ok(http::Request::from_parts(
         parts,
         tonic::body::Body::new(body),
     ))
 }
 
-/// A framed gzip message (`framed`, its compressed flag set), re-framed uncompressed:
-/// inflated straight after room for the new prefix, so the message is not copied again
-/// (as [`OtlpError`](super::OtlpError)s answer over HTTP: over `limit` bytes is
-/// `RESOURCE_EXHAUSTED`; the buffer is charged to `permit` before it is allocated,
-/// [`inflate_charged`]).
+/// A gzip message (`wire`), inflated into at most `limit` bytes (as over HTTP: over it is
+/// `RESOURCE_EXHAUSTED`), its buffer charged to `permit` before it is allocated
+/// ([`inflate_charged`]); the compressed bytes are dropped once it is inflated.
 async fn inflate_message(
-    framed: Vec<u8>,
+    wire: Bytes,
     permit: &mut InflightPermit,
     limit: usize,
     state: &AppState,
-) -> Result<Vec<u8>, Status> {
-    let message = Bytes::from(framed).slice(PREFIX..);
-    let status = |e: ApiError| e.to_grpc_status();
-    let mut out = inflate_charged(state, permit, &message, Some("gzip"), limit, PREFIX)
+) -> Result<Bytes, Status> {
+    inflate_charged(state, permit, &wire, Some("gzip"), limit, 0)
         .await
-        .map_err(status)?
-        .ok_or_else(|| Status::internal("a gzip message was not inflated"))?;
-    drop(message);
-    let len = u32::try_from(out.len() - PREFIX).map_err(|_| {
-        status(ApiError::PayloadTooLarge(format!(
-            "request message is over the limit of {limit} bytes (server.max_body_bytes)"
-        )))
-    })?;
-    out[0] = 0;
-    out[1..PREFIX].copy_from_slice(&len.to_be_bytes());
-    Ok(out)
+        .map_err(|e| e.to_grpc_status())?
+        .map(Bytes::from)
+        .ok_or_else(|| Status::internal("a gzip message was not inflated"))
+}
+
+/// A request's message, carried from [`read_request`] to [`Method`] beside tonic's
+/// decoding: tonic copies the message it decodes into its own buffer, which would hold it
+/// twice; it decodes an empty one instead. An `http` extension must be `Clone`, so the
+/// first [`MessageSlot::take`] has it.
+#[derive(Clone, Debug)]
+struct MessageSlot(Arc<Mutex<Option<Bytes>>>);
+
+impl MessageSlot {
+    fn new(message: Bytes) -> Self {
+        Self(Arc::new(Mutex::new(Some(message))))
+    }
+
+    fn take(&self) -> Option<Bytes> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
 }
 
 /// The one message of a unary request: its compressed flag and its bytes.
@@ -314,7 +335,14 @@ impl<E: Export> UnaryService<Bytes> for Method<E> {
     type Future = BoxFuture<tonic::Response<Vec<u8>>, Status>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
-        let fut = self.0.export(request);
+        let (metadata, extensions, decoded) = request.into_parts();
+        let message = extensions
+            .get::<MessageSlot>()
+            .and_then(MessageSlot::take)
+            .unwrap_or(decoded);
+        let fut = self
+            .0
+            .export(tonic::Request::from_parts(metadata, extensions, message));
         Box::pin(async move { fut.await.map(tonic::Response::new) })
     }
 }
