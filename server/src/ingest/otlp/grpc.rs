@@ -265,7 +265,7 @@ async fn inflate_message(
     limit: usize,
     state: &AppState,
 ) -> Result<Bytes, Status> {
-    inflate_charged(state, permit, &wire, Some("gzip"), limit, 0)
+    inflate_charged(state, permit, &wire, Some("gzip"), limit)
         .await
         .map_err(|e| e.to_grpc_status())?
         .map(Bytes::from)

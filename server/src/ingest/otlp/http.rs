@@ -65,7 +65,7 @@ async fn plain_body(
     });
     let (raw, mut permit) = state.read_ingest_body(headers, body, compressed).await?;
     let limit = usize::try_from(state.max_body_bytes()).unwrap_or(usize::MAX);
-    let inflated = inflate_charged(state, &mut permit, &raw, ce, limit, 0).await?;
+    let inflated = inflate_charged(state, &mut permit, &raw, ce, limit).await?;
     let wire = raw.len();
     let body = inflated.map_or(raw, Bytes::from);
     state

@@ -7,7 +7,7 @@
 //! steps before it stay in the allocator's free pages: the old decoder's 1 MB bomb cost
 //! about twice the limit). Its size is the one the gzip trailer declares (the last
 //! member's length, ISIZE), which is the body's exact length for a single-member body,
-//! what every OTLP client sends. When the body turns out longer (several members, or a
+//! what OTLP clients normally send. When the body turns out longer (several members, or a
 //! trailer that lies), the rest is inflated into a 64 KiB scratch buffer only to count
 //! it, up to the limit; within it, the body is inflated again into a buffer of exactly
 //! that length. So memory is at most `max(trailer, true length) <= limit` bytes plus 64
@@ -48,7 +48,7 @@ pub(crate) struct Inflater<'a> {
 /// What one pass of an [`Inflater`] found.
 #[derive(Debug)]
 pub(crate) enum Pass {
-    /// The whole body, inflated (after the pass's headroom).
+    /// The whole body, inflated.
     Done(Vec<u8>),
     /// The body inflates to this many bytes (at most the limit), more than the pass's
     /// buffer held: inflate it again into a buffer of this size.
@@ -101,16 +101,15 @@ impl<'a> Inflater<'a> {
         }
     }
 
-    /// Inflates the body into one buffer of `headroom` zero bytes (room for a caller's
-    /// framing) and `len` bytes of output: [`Pass::Done`] when the body fits, else the
+    /// Inflates the body into one buffer of `len` bytes: [`Pass::Done`] when the body fits, else the
     /// rest is only counted: [`Pass::Longer`] with the body's length when it is at most
     /// the limit, [`OtlpError::BodyTooLarge`] as soon as it passes it. The buffer is
     /// never reallocated.
-    pub(crate) fn pass(&self, headroom: usize, len: usize) -> Result<Pass, OtlpError> {
+    pub(crate) fn pass(&self, len: usize) -> Result<Pass, OtlpError> {
         let mut reader = flate2::read::MultiGzDecoder::new(self.body);
         // Zeroed memory from the allocator (fresh pages cost nothing until written).
-        let mut out = vec![0u8; headroom.saturating_add(len)];
-        let mut filled = headroom;
+        let mut out = vec![0u8; len];
+        let mut filled = 0;
         while filled < out.len() {
             match read(&mut reader, &mut out[filled..])? {
                 0 => {
@@ -137,18 +136,18 @@ impl<'a> Inflater<'a> {
         }
     }
 
-    /// The body inflated after `headroom` zero bytes: a first pass into a buffer of
-    /// [`Inflater::first_len`] bytes, a second of the exact length if it was longer.
-    pub(crate) fn inflate(&self, headroom: usize) -> Result<Vec<u8>, OtlpError> {
-        match self.pass(headroom, self.first_len()?)? {
+    /// The body inflated: a first pass into a buffer of [`Inflater::first_len`] bytes, a
+    /// second of the exact length if it was longer.
+    pub(crate) fn inflate(&self) -> Result<Vec<u8>, OtlpError> {
+        match self.pass(self.first_len()?)? {
             Pass::Done(out) => Ok(out),
-            Pass::Longer(len) => self.exact(headroom, len),
+            Pass::Longer(len) => self.exact(len),
         }
     }
 
     /// The second pass, into a buffer of the length the first one counted.
-    fn exact(&self, headroom: usize, len: usize) -> Result<Vec<u8>, OtlpError> {
-        match self.pass(headroom, len)? {
+    fn exact(&self, len: usize) -> Result<Vec<u8>, OtlpError> {
+        match self.pass(len)? {
             Pass::Done(out) => Ok(out),
             Pass::Longer(again) => Err(changed_length(len, again)),
         }
@@ -185,13 +184,12 @@ pub(crate) fn decompress<'a>(
 ) -> Result<Cow<'a, [u8]>, OtlpError> {
     match Inflater::new(body, content_encoding, max_len)? {
         None => Ok(Cow::Borrowed(body)),
-        Some(inflater) => inflater.inflate(0).map(Cow::Owned),
+        Some(inflater) => inflater.inflate().map(Cow::Owned),
     }
 }
 
 /// [`decompress`] for a request holding `permit` (its share of the ingest memory budget):
-/// `None` when the body is not compressed, else the body inflated after `headroom` zero
-/// bytes. Before each buffer is allocated, the permit is set to the request's estimate
+/// `None` when the body is not compressed, else the body inflated. Before each buffer is allocated, the permit is set to the request's estimate
 /// ([`request_cost`]) with that many plain bytes, waiting for budget as an admission does
 /// (503 after the wait) but holding none while it waits
 /// ([`AppState::resize_requeued`]), so concurrent bombs are bounded by the budget at their
@@ -203,7 +201,6 @@ pub(crate) async fn inflate_charged(
     body: &Bytes,
     content_encoding: Option<&str>,
     max_len: usize,
-    headroom: usize,
 ) -> Result<Option<Vec<u8>>, ApiError> {
     let Some(inflater) = Inflater::new(body, content_encoding, max_len)? else {
         return Ok(None);
@@ -217,7 +214,7 @@ pub(crate) async fn inflate_charged(
                 body: &body,
                 max_len,
             }
-            .pass(headroom, len)
+            .pass(len)
         })
     };
     let first = inflater.first_len()?;
