@@ -257,8 +257,25 @@ fn intersect(a: &[Slot], b: &[Slot]) -> Vec<Slot> {
     out
 }
 
-/// `a \ b`, both ascending.
+/// `a \ b`, both ascending: a merge, or binary searches in `b` when `a` is much smaller.
 fn difference(a: &[Slot], b: &[Slot]) -> Vec<Slot> {
+    if a.len() * 16 < b.len() {
+        let mut rest = b;
+        return a
+            .iter()
+            .copied()
+            .filter(|s| match rest.binary_search(s) {
+                Ok(i) => {
+                    rest = &rest[i + 1..];
+                    false
+                }
+                Err(i) => {
+                    rest = &rest[i..];
+                    true
+                }
+            })
+            .collect();
+    }
     let mut j = 0;
     a.iter()
         .copied()
@@ -356,6 +373,20 @@ mod tests {
             got.dedup();
             prop_assert_eq!(n, got.len(), "a series returned twice");
             prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn set_operations_agree_with_a_naive_computation() {
+        use super::{difference, intersect};
+        let a: Vec<u32> = (0..3000).filter(|x| x % 7 == 0 || x % 11 == 0).collect();
+        let b: Vec<u32> = (0..3000).filter(|x| x % 3 == 0).collect();
+        let small: Vec<u32> = vec![0, 3, 14, 22, 999, 2997];
+        for (x, y) in [(&a, &b), (&b, &a), (&small, &b), (&b, &small), (&small, &a)] {
+            let inter: Vec<u32> = x.iter().copied().filter(|v| y.contains(v)).collect();
+            let diff: Vec<u32> = x.iter().copied().filter(|v| !y.contains(v)).collect();
+            assert_eq!(intersect(x, y), inter);
+            assert_eq!(difference(x, y), diff);
         }
     }
 
