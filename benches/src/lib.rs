@@ -355,6 +355,7 @@ pub fn flag(args: &[String], name: &str) -> bool {
 
 pub mod grpc_client;
 pub mod http_client;
+pub mod reencode;
 pub mod rw_otlp;
 pub mod span_gen;
 pub mod span_records;

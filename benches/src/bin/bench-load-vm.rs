@@ -5,8 +5,11 @@
 //!
 //! ```text
 //! bench-load-vm --ds DS_DIR --dir DATA_DIR [--order file|time] [--flush end|default|N]
-//!               [--writers 2] [--lines 200] [--compact] [--analyze] [--reencode]
-//!               [--select SELECTOR,...]
+//!               [--writers 2] [--lines 200] [--compact] [--analyze]
+//!               [--reencode [--variants KEY,...] [--threads N]] [--rewrite KEY]
+//!               [--select SELECTOR,... [--select-rounds N]]
+//! bench-load-vm --existing --dir DATA_DIR [--samples N] [--rewrite KEY] [--analyze]
+//!               [--reencode ...] [--select ...]
 //! ```
 //!
 //! - `--order file`: one write per `--lines` lines of the file, each line a whole series
@@ -22,13 +25,20 @@
 //! - `--analyze`: per-column compressed sizes, encodings and pages of the samples files
 //!   (Parquet metadata), files and rows per partition.
 //! - `--select`: after the load (and compaction), reads each selector's series over the whole
-//!   time range (`Engine::select_with_stats`, cold page cache) and reports rows decoded and
-//!   bytes read against the samples files' size. A selector is `metric` or
+//!   time range (`Engine::select_with_stats`) on a freshly opened engine (empty page cache)
+//!   and reports rows decoded, bytes read against the samples files' size, and the time;
+//!   `--select-rounds N` repeats that N times, each round on a new engine, and adds every
+//!   round's time, the median and the minimum. A selector is `metric` or
 //!   `metric{label=value,...}` (equality only), e.g.
 //!   `--select 'node_load1{instance=host-00007:9100},http_requests_total'`.
 //! - `--reencode`: merges each partition's samples files into one sorted file (what
-//!   compaction would write) and re-encodes it with variants of the writer settings, in
-//!   memory, to show where the bytes go and what other settings would yield.
+//!   compaction would write) and re-encodes it with variants of the writer settings
+//!   (`strata_benches::reencode::variants`; `--variants` picks some by key, `--threads`
+//!   encodes that many at a time), in memory, to show what other settings would yield.
+//! - `--rewrite KEY`: rewrites the samples files in place with variant KEY's settings (same
+//!   rows) before `--select`, so reads can be timed on that layout.
+//! - `--existing`: no load; measures the data directory an earlier run left in `--dir`
+//!   (`--samples`: the dataset's sample count, default 14,400,000).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -37,16 +47,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, ArrayRef, Float64Array, TimestampMillisecondArray, UInt64Array};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use arrow::record_batch::RecordBatch;
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::schema::types::ColumnPath;
 use serde_json::{Value, json};
+use strata_benches::reencode::{is_samples, partitions, reencode, rewrite};
 use strata_benches::{arg, bench_config, cpu_time, dir_bytes, files_under, flag, no_flush_config};
 use strata_engine::{Engine, Sample, SeriesSamples, TenantId};
 
@@ -59,10 +62,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let ds: String = arg(&args, "--ds", String::new());
     let dir: String = arg(&args, "--dir", String::new());
-    assert!(
-        !ds.is_empty() && !dir.is_empty(),
-        "--ds DS_DIR and --dir DATA_DIR are required"
-    );
+    assert!(!dir.is_empty(), "--dir DATA_DIR is required");
+    if flag(&args, "--existing") {
+        return existing(&args, Path::new(&dir));
+    }
+    assert!(!ds.is_empty(), "--ds DS_DIR is required");
     let order: String = arg(&args, "--order", "file".to_owned());
     let flush_mode: String = arg(&args, "--flush", "end".to_owned());
     let writers: usize = arg(&args, "--writers", 2);
@@ -201,45 +205,111 @@ fn main() {
         out["compaction_seconds"] = json!(round3(secs));
         out["compaction"] = json!(stats);
     }
-    let select: String = arg(&args, "--select", String::new());
-    let samples_bytes: u64 = partitions(&metrics)
+    drop(engine);
+    let rewritten = arg(&args, "--rewrite", String::new());
+    if !rewritten.is_empty() {
+        out["rewrite"] =
+            json!({"variant": rewritten, "samples_bytes": rewrite(&metrics, &rewritten)});
+        let after = dir_bytes(&metrics);
+        out["metrics_bytes_rewritten"] = json!(after);
+        out["bytes_per_sample_rewritten"] = json!(round3(after as f64 / total as f64));
+    }
+    finish(&args, &dir, out, total);
+}
+
+/// The measurements after the load: `--select` (`--select-rounds`), `--analyze`,
+/// `--reencode`; prints `out` with them.
+fn finish(args: &[String], dir: &Path, mut out: Value, total: u64) {
+    let metrics = dir.join("metrics");
+    let select: String = arg(args, "--select", String::new());
+    let rounds: usize = arg(args, "--select-rounds", 1);
+    let selects = timed_selects(dir, &split_selects(&select), rounds);
+    if !selects.is_empty() {
+        out["select"] = json!(selects);
+    }
+    if flag(args, "--analyze") {
+        out["analyze"] = analyze(&metrics, total);
+    }
+    if flag(args, "--reencode") {
+        let only: String = arg(args, "--variants", String::new());
+        let only: Vec<String> = only
+            .split(',')
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let threads: usize = arg(args, "--threads", 1);
+        out["reencode"] = reencode(&metrics, total, &only, threads);
+    }
+    println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+}
+
+/// `--existing`: measures a data directory an earlier run left (no load), after an optional
+/// `--rewrite KEY` of its samples files.
+fn existing(args: &[String], dir: &Path) {
+    let metrics = dir.join("metrics");
+    let total: u64 = arg(args, "--samples", 14_400_000);
+    let mut out = json!({"dir": dir.display().to_string(), "samples": total});
+    let rewritten = arg(args, "--rewrite", String::new());
+    if !rewritten.is_empty() {
+        out["rewrite"] =
+            json!({"variant": rewritten, "samples_bytes": rewrite(&metrics, &rewritten)});
+    }
+    let bytes = dir_bytes(&metrics);
+    out["metrics_bytes"] = json!(bytes);
+    out["bytes_per_sample"] = json!(round3(bytes as f64 / total as f64));
+    finish(args, dir, out, total);
+}
+
+/// Reads each selector's series over the whole time range, `rounds` times, each round on a
+/// freshly opened engine (its page cache empty; the OS page cache is left as it is), and
+/// reports rows decoded, bytes read and the time of every round.
+fn timed_selects(dir: &Path, selectors: &[String], rounds: usize) -> Vec<Value> {
+    if selectors.is_empty() {
+        return Vec::new();
+    }
+    let tenant = TenantId::new("default").expect("valid tenant");
+    let samples_bytes: u64 = partitions(&dir.join("metrics"))
         .values()
         .flatten()
         .filter(|f| is_samples(f))
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
-    let selects: Vec<Value> = split_selects(&select)
-        .iter()
-        .map(|item| {
+    let mut times = vec![Vec::new(); selectors.len()];
+    let mut first = Vec::new();
+    for round in 0..rounds.max(1) {
+        let engine = Engine::open(dir, no_flush_config()).expect("open engine");
+        for (i, item) in selectors.iter().enumerate() {
             let matchers = parse_select(item);
             let t = Instant::now();
             let (got, stats) = engine
                 .select_with_stats(&tenant, &matchers, i64::MIN, i64::MAX)
                 .expect("select");
-            json!({
-                "selector": item,
-                "series": got.len(),
-                "seconds": round3(t.elapsed().as_secs_f64()),
-                "file_sets": stats.file_sets,
-                "samples": stats.samples,
-                "rows_decoded": stats.rows_decoded,
-                "bytes_read": stats.bytes_read,
-                "index_bytes_read": stats.index_bytes_read,
-                "samples_files_bytes": samples_bytes,
-            })
+            times[i].push(t.elapsed().as_secs_f64() * 1e3);
+            if round == 0 {
+                first.push(json!({
+                    "selector": item,
+                    "series": got.len(),
+                    "file_sets": stats.file_sets,
+                    "samples": stats.samples,
+                    "rows_decoded": stats.rows_decoded,
+                    "bytes_read": stats.bytes_read,
+                    "index_bytes_read": stats.index_bytes_read,
+                    "samples_files_bytes": samples_bytes,
+                }));
+            }
+        }
+    }
+    first
+        .into_iter()
+        .zip(times)
+        .map(|(mut v, mut ms)| {
+            v["ms_by_round"] = json!(ms.iter().map(|m| round3(*m)).collect::<Vec<_>>());
+            ms.sort_by(f64::total_cmp);
+            v["ms_median"] = json!(round3(ms[ms.len() / 2]));
+            v["ms_min"] = json!(round3(ms[0]));
+            v
         })
-        .collect();
-    if !selects.is_empty() {
-        out["select"] = json!(selects);
-    }
-    drop(engine);
-    if flag(&args, "--analyze") {
-        out["analyze"] = analyze(&metrics, total);
-    }
-    if flag(&args, "--reencode") {
-        out["reencode"] = reencode(&metrics, total);
-    }
-    println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+        .collect()
 }
 
 /// Splits `--select` at the commas that are not inside `{...}`.
@@ -347,27 +417,6 @@ fn time_major(series: &[SeriesSamples]) -> Vec<Vec<SeriesSamples>> {
     out
 }
 
-/// Partition directory (relative to `metrics/`) -> its files.
-fn partitions(metrics: &Path) -> BTreeMap<String, Vec<PathBuf>> {
-    let mut parts: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-    for f in files_under(metrics) {
-        if let Some(parent) = f.parent().and_then(|p| p.strip_prefix(metrics).ok()) {
-            parts
-                .entry(parent.display().to_string())
-                .or_default()
-                .push(f);
-        }
-    }
-    parts.retain(|k, _| !k.is_empty());
-    parts
-}
-
-fn is_samples(f: &Path) -> bool {
-    f.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("samples-") && n.ends_with(".parquet"))
-}
-
 /// Per-column sizes and encodings of every samples file, from the Parquet footers.
 fn analyze(metrics: &Path, total: u64) -> Value {
     #[derive(Default)]
@@ -436,335 +485,4 @@ fn analyze(metrics: &Path, total: u64) -> Value {
         "columns": columns,
         "partitions": per_partition,
     })
-}
-
-fn samples_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("series_id", DataType::UInt64, false),
-        Field::new(
-            "ts",
-            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-            false,
-        ),
-        Field::new("value", DataType::Float64, false),
-    ]))
-}
-
-/// The engine's samples writer settings (engine/src/storage/parquet_io.rs, `samples_props`).
-fn engine_props() -> WriterPropertiesBuilder {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("zstd level"),
-        ))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_data_page_row_count_limit(8192)
-        .set_column_dictionary_enabled(ColumnPath::from("series_id"), false)
-        .set_column_encoding(ColumnPath::from("series_id"), Encoding::PLAIN)
-        .set_column_dictionary_enabled(ColumnPath::from("ts"), false)
-        .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED)
-        .set_column_dictionary_enabled(ColumnPath::from("value"), false)
-        .set_column_encoding(ColumnPath::from("value"), Encoding::BYTE_STREAM_SPLIT)
-}
-
-/// Named writer-setting variants to compare.
-fn variants() -> Vec<(&'static str, WriterProperties)> {
-    let value = || ColumnPath::from("value");
-    vec![
-        (
-            "engine (zstd 3, ts delta, value byte_stream_split)",
-            engine_props().build(),
-        ),
-        (
-            "zstd 9",
-            engine_props()
-                .set_compression(Compression::ZSTD(
-                    ZstdLevel::try_new(9).expect("zstd level"),
-                ))
-                .build(),
-        ),
-        (
-            "zstd 19",
-            engine_props()
-                .set_compression(Compression::ZSTD(
-                    ZstdLevel::try_new(19).expect("zstd level"),
-                ))
-                .build(),
-        ),
-        (
-            "value plain (no byte_stream_split)",
-            engine_props()
-                .set_column_encoding(value(), Encoding::PLAIN)
-                .build(),
-        ),
-        (
-            "value dictionary (fallback byte_stream_split)",
-            engine_props()
-                .set_column_dictionary_enabled(value(), true)
-                .build(),
-        ),
-        (
-            "pages of 1M rows, 1 MiB (fewer page headers and stats)",
-            engine_props()
-                .set_data_page_row_count_limit(1 << 20)
-                .set_data_page_size_limit(1 << 20)
-                .build(),
-        ),
-        (
-            "pages of 32k rows",
-            engine_props()
-                .set_data_page_row_count_limit(1 << 15)
-                .build(),
-        ),
-        (
-            "pages of 64k rows",
-            engine_props()
-                .set_data_page_row_count_limit(1 << 16)
-                .build(),
-        ),
-        (
-            "pages of 64k rows, value plain",
-            engine_props()
-                .set_data_page_row_count_limit(1 << 16)
-                .set_column_encoding(value(), Encoding::PLAIN)
-                .build(),
-        ),
-        (
-            "zstd 6",
-            engine_props()
-                .set_compression(Compression::ZSTD(
-                    ZstdLevel::try_new(6).expect("zstd level"),
-                ))
-                .build(),
-        ),
-        (
-            "ts plain (no delta)",
-            engine_props()
-                .set_column_encoding(ColumnPath::from("ts"), Encoding::PLAIN)
-                .build(),
-        ),
-        (
-            "no page statistics (chunk statistics only)",
-            engine_props()
-                .set_statistics_enabled(EnabledStatistics::Chunk)
-                .build(),
-        ),
-    ]
-}
-
-/// All rows of `files`, sorted by (series id, ts), one per (series id, ts).
-fn read_rows(files: &[&PathBuf]) -> Vec<(u64, i64, f64)> {
-    let mut rows = Vec::new();
-    for f in files {
-        let file = File::open(f).expect("open samples file");
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.build())
-            .expect("parquet reader");
-        for batch in reader {
-            let batch = batch.expect("record batch");
-            let ids = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<UInt64Array>()
-                .expect("series_id");
-            let ts = batch
-                .column(1)
-                .as_any()
-                .downcast_ref::<TimestampMillisecondArray>()
-                .expect("ts");
-            let vals = batch
-                .column(2)
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .expect("value");
-            for i in 0..batch.num_rows() {
-                rows.push((ids.value(i), ts.value(i), vals.value(i)));
-            }
-        }
-    }
-    rows.sort_by_key(|r| (r.0, r.1));
-    rows.dedup_by_key(|r| (r.0, r.1));
-    rows
-}
-
-fn encode(rows: &[(u64, i64, f64)], props: WriterProperties) -> u64 {
-    let ids: ArrayRef = Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.0)));
-    let ts: ArrayRef = Arc::new(
-        TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.1)).with_timezone("UTC"),
-    );
-    let vals: ArrayRef = Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2)));
-    let batch = RecordBatch::try_new(samples_schema(), vec![ids, ts, vals]).expect("batch");
-    let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props)).expect("writer");
-    w.write(&batch).expect("write");
-    w.into_inner().expect("finish").len() as u64
-}
-
-/// Merges each partition's samples files into one (as compaction would) and re-encodes
-/// them with each variant; also the whole dataset as one file (a 6 h partition).
-fn reencode(metrics: &Path, total: u64) -> Value {
-    let parts = partitions(metrics);
-    let series_bytes: u64 = parts
-        .values()
-        .flatten()
-        .filter(|f| !is_samples(f))
-        .map(|f| f.metadata().map_or(0, |m| m.len()))
-        .sum();
-    let mut sums = vec![0u64; variants().len()];
-    let (mut by_metric, mut decimal, mut decimal_series, mut series_runs) = (0, 0, 0, 0);
-    let mut all_rows = Vec::new();
-    for list in parts.values() {
-        let files: Vec<&PathBuf> = list.iter().filter(|f| is_samples(f)).collect();
-        let mut rows = read_rows(&files);
-        for (i, (_, props)) in variants().into_iter().enumerate() {
-            sums[i] += encode(&rows, props);
-        }
-        let (bytes, exact, runs) = encode_decimal(&rows);
-        decimal += bytes;
-        decimal_series += exact;
-        series_runs += runs;
-        // Rows ordered by (metric name, series id, ts): series of one metric side by side.
-        let metric = metric_names(list);
-        let key = |r: &(u64, i64, f64)| metric.get(&r.0).cloned().unwrap_or_default();
-        rows.sort_by(|a, b| key(a).cmp(&key(b)).then((a.0, a.1).cmp(&(b.0, b.1))));
-        by_metric += encode(&rows, engine_props().build());
-        all_rows.extend(rows);
-    }
-    all_rows.sort_by_key(|r| (r.0, r.1));
-    let one_file = encode(&all_rows, engine_props().build());
-    let per_variant: Vec<Value> = variants()
-        .into_iter()
-        .zip(&sums)
-        .map(|((name, _), &bytes)| {
-            json!({
-                "variant": name,
-                "samples_bytes": bytes,
-                "samples_bytes_per_sample": round3(bytes as f64 / total as f64),
-                "with_series_and_manifests_bytes_per_sample":
-                    round3((bytes + series_bytes) as f64 / total as f64),
-            })
-        })
-        .collect();
-    json!({
-        "note": "one merged, sorted samples file per partition (what compaction would write); \
-                 series files and manifests as flushed",
-        "rows": all_rows.len(),
-        "series_and_manifest_bytes": series_bytes,
-        "variants": per_variant,
-        "whole_dataset_one_file_engine_settings_bytes_per_sample":
-            round3(one_file as f64 / total as f64),
-        "sorted_by_metric_then_series_engine_settings_bytes_per_sample":
-            round3(by_metric as f64 / total as f64),
-        "decimal_int64_values": {
-            "note": "not the engine's schema: per series, values that are exact decimals with \
-                     at most 9 fraction digits stored as value_int: Int64 (delta-binary-packed, \
-                     zstd 3) scaled by 10^k (k per series, would live in the series table); \
-                     other series as value_f: Float64 (byte_stream_split). Lossless, but \
-                     readers must divide by 10^k.",
-            "samples_bytes_per_sample": round3(decimal as f64 / total as f64),
-            "series_partition_runs": series_runs,
-            "runs_stored_as_decimal": decimal_series,
-        },
-    })
-}
-
-/// Metric name of each series id in a partition, from its series files.
-fn metric_names(files: &[PathBuf]) -> std::collections::HashMap<u64, String> {
-    let mut out = std::collections::HashMap::new();
-    let series = files.iter().filter(|f| {
-        f.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("series-") && n.ends_with(".parquet"))
-    });
-    for f in series {
-        let file = File::open(f).expect("open series file");
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.build())
-            .expect("parquet reader");
-        for batch in reader {
-            let batch = batch.expect("record batch");
-            let ids = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<UInt64Array>()
-                .expect("series_id");
-            let names = batch
-                .column(1)
-                .as_any()
-                .downcast_ref::<arrow::array::StringArray>()
-                .expect("metric");
-            for i in 0..batch.num_rows() {
-                out.insert(ids.value(i), names.value(i).to_owned());
-            }
-        }
-    }
-    out
-}
-
-/// The smallest k <= 9 with every value of `values` exactly `n / 10^k` for an integer n
-/// below 2^53 in magnitude, and those integers.
-fn as_decimal(values: &[f64]) -> Option<(u32, Vec<i64>)> {
-    'k: for k in 0..=9u32 {
-        let scale = 10f64.powi(k as i32);
-        let mut ints = Vec::with_capacity(values.len());
-        for &v in values {
-            let n = (v * scale).round();
-            if !n.is_finite() || n.abs() >= 9_007_199_254_740_992.0 || n / scale != v {
-                continue 'k;
-            }
-            ints.push(n as i64);
-        }
-        return Some((k, ints));
-    }
-    None
-}
-
-/// Encodes `rows` (sorted by series id, ts) with decimal values as scaled integers; returns
-/// (bytes, series runs stored as decimals, series runs).
-fn encode_decimal(rows: &[(u64, i64, f64)]) -> (u64, u64, u64) {
-    let mut ints: Vec<Option<i64>> = Vec::with_capacity(rows.len());
-    let mut floats: Vec<Option<f64>> = Vec::with_capacity(rows.len());
-    let (mut exact, mut runs) = (0, 0);
-    for run in rows.chunk_by(|a, b| a.0 == b.0) {
-        runs += 1;
-        let values: Vec<f64> = run.iter().map(|r| r.2).collect();
-        match as_decimal(&values) {
-            Some((_, n)) => {
-                exact += 1;
-                ints.extend(n.into_iter().map(Some));
-                floats.extend(std::iter::repeat_n(None, run.len()));
-            }
-            None => {
-                ints.extend(std::iter::repeat_n(None, run.len()));
-                floats.extend(values.into_iter().map(Some));
-            }
-        }
-    }
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("series_id", DataType::UInt64, false),
-        Field::new(
-            "ts",
-            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
-            false,
-        ),
-        Field::new("value_int", DataType::Int64, true),
-        Field::new("value_f", DataType::Float64, true),
-    ]));
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.0))),
-        Arc::new(
-            TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.1))
-                .with_timezone("UTC"),
-        ),
-        Arc::new(arrow::array::Int64Array::from(ints)),
-        Arc::new(Float64Array::from(floats)),
-    ];
-    let batch = RecordBatch::try_new(schema.clone(), cols).expect("batch");
-    let props = engine_props()
-        .set_column_dictionary_enabled(ColumnPath::from("value_int"), false)
-        .set_column_encoding(ColumnPath::from("value_int"), Encoding::DELTA_BINARY_PACKED)
-        .set_column_dictionary_enabled(ColumnPath::from("value_f"), false)
-        .set_column_encoding(ColumnPath::from("value_f"), Encoding::BYTE_STREAM_SPLIT)
-        .build();
-    let mut w = ArrowWriter::try_new(Vec::new(), schema, Some(props)).expect("writer");
-    w.write(&batch).expect("write");
-    (w.into_inner().expect("finish").len() as u64, exact, runs)
 }
