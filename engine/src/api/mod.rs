@@ -350,7 +350,9 @@ impl Engine {
     }
 
     /// Compacts every closed partition (its end is more than the out-of-order window ago)
-    /// that holds more than one file set into one sorted, deduplicated set. The background
+    /// that holds more than one file set into one sorted, deduplicated set; a metrics
+    /// partition whose one set a flush wrote is rewritten as a compacted set too (compacted
+    /// samples files are smaller: `docs/formats/partitions.md`). The background
     /// thread does this every `maintenance_interval`; queries in flight keep reading the
     /// sets they started with. A spans or logs partition is merged whole once its files
     /// have not changed for two `flush_interval`s; until then a file holding more rows
@@ -361,7 +363,7 @@ impl Engine {
         self.core.compact(Scope::Closed)
     }
 
-    /// [`Engine::compact`] for every partition with more than one file set, closed or not
+    /// [`Engine::compact`] for every partition it would compact, closed or not
     /// (for tools and benchmarks: a later flush may add a set to an open partition again).
     pub fn compact_all(&self) -> Result<CompactStats> {
         self.core.compact(Scope::All)

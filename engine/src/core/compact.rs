@@ -37,7 +37,8 @@ impl Core {
         self.build_trace_filters();
     }
 
-    /// Compacts the partitions in `scope` that hold more than one file set.
+    /// Compacts the partitions in `scope` that hold more than one file set, and the metrics
+    /// partitions whose one set a flush wrote.
     pub(crate) fn compact(&self, scope: Scope) -> Result<CompactStats> {
         let _one_pass = self
             .maintenance_lock
@@ -64,7 +65,11 @@ impl Core {
             for ((tenant, dir), inputs) in groups {
                 let end = partition_start(inputs[0].entry.min_ts) + PARTITION_MS;
                 let closed = end.saturating_add(window) <= now;
-                if inputs.len() < 2 || (scope == Scope::Closed && !closed) {
+                // A metrics partition's one set is rewritten too while a flush wrote it:
+                // compacted files are written with settings that make them smaller
+                // (`parquet_io::WrittenBy`).
+                let rewrite = signal == Signal::Metrics && !inputs[0].entry.compacted();
+                if (inputs.len() < 2 && !rewrite) || (scope == Scope::Closed && !closed) {
                     continue;
                 }
                 // Spans and logs of a closed hour keep arriving: merge whole only once

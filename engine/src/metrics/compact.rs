@@ -151,7 +151,7 @@ pub(crate) fn merge_samples(
             heap.push(Reverse((id, ts, i)));
         }
     }
-    let mut writer = parquet_io::samples_writer(out)?;
+    let mut writer = parquet_io::samples_writer(out, parquet_io::WrittenBy::Compaction)?;
     let (mut ids, mut tss, mut values) = (Vec::new(), Vec::new(), Vec::new());
     let (mut rows_in, mut rows_out) = (0u64, 0u64);
     let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);

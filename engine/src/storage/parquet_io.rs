@@ -2,7 +2,8 @@
 //!
 //! Samples: `series_id UInt64, ts Timestamp(ms, UTC), value Float64`, sorted by
 //! (series_id, ts); timestamps delta-encoded, values byte-stream-split, zstd, page-level
-//! statistics and the page index, so a reader can skip to one series' pages.
+//! statistics and the page index, so a reader can skip to one series' pages; compacted
+//! files use a higher zstd level ([`WrittenBy`]).
 //! Series: `series_id UInt64, metric Utf8, labels Map<Utf8, Utf8>` (all labels but
 //! `__name__`), sorted by series_id. Both are plain Parquet that DuckDB and pyarrow read.
 
@@ -48,12 +49,53 @@ pub(crate) fn samples_schema() -> SchemaRef {
     ]))
 }
 
-fn samples_props() -> WriterProperties {
-    let zstd = ZstdLevel::try_new(3).unwrap_or_default();
+/// Who writes a samples file: a flush, or compaction.
+///
+/// A flush's file is written once and soon merged away; a compacted file is written once
+/// per partition and read until retention drops it, so compaction spends more CPU on a
+/// smaller file: zstd level [`COMPACTED_ZSTD_LEVEL`] instead of [`FLUSH_ZSTD_LEVEL`]. The
+/// schema, encodings and pages are the same (`docs/formats/partitions.md`). Not taken, for
+/// query speed (`docs/benchmarks-history.md`, "The disk decision"): longer `value` pages
+/// (a one-series read decompresses a whole page), higher zstd levels (see
+/// [`COMPACTED_ZSTD_LEVEL`]) and zstd 15 for the series and index files (their first read
+/// took ~0.2 ms longer per partition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WrittenBy {
+    /// A flush's samples file.
+    Flush,
+    /// A compacted partition's samples file.
+    Compaction,
+}
+
+impl WrittenBy {
+    /// The compression of the samples file it writes.
+    fn samples_zstd(self) -> Compression {
+        let level = match self {
+            WrittenBy::Flush => FLUSH_ZSTD_LEVEL,
+            WrittenBy::Compaction => COMPACTED_ZSTD_LEVEL,
+        };
+        Compression::ZSTD(ZstdLevel::try_new(level).unwrap_or_default())
+    }
+}
+
+/// zstd level of a flush's samples file.
+pub(crate) const FLUSH_ZSTD_LEVEL: i32 = 3;
+
+/// zstd level of a compacted samples file: a smaller file for CPU paid once per partition,
+/// read as fast as level 3's. On the benchmark's dataset 12 takes the samples files from
+/// 2.24 to 2.17 B/sample; 15 and 19 reach 2.12 and 2.11 but their files decoded ~7% slower
+/// (and cost ~6× and ~60× level 3's encoding CPU) (`docs/benchmarks-history.md`, "The disk
+/// decision").
+pub(crate) const COMPACTED_ZSTD_LEVEL: i32 = 12;
+
+/// Rows per data page of a samples file: the unit a one-series read decodes.
+pub(crate) const SAMPLES_PAGE_ROWS: usize = 8192;
+
+fn samples_props(by: WrittenBy) -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(zstd))
+        .set_compression(by.samples_zstd())
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_data_page_row_count_limit(8192)
+        .set_data_page_row_count_limit(SAMPLES_PAGE_ROWS)
         // No dictionary: a reader of one page would have to fetch the whole dictionary
         // (8 bytes per series of the file) too. Runs of one id compress to a few bytes under
         // zstd; PLAIN came out smaller than both the dictionary and DELTA_BINARY_PACKED
@@ -160,9 +202,9 @@ pub(crate) fn samples_batch(
     RecordBatch::try_new(samples_schema(), vec![ids, ts, values]).map_err(|e| bad(path, e))
 }
 
-/// A writer for a samples file (see the module docs for the layout).
-pub(crate) fn samples_writer(path: &Path) -> Result<DurableWriter, Error> {
-    DurableWriter::create(path, samples_schema(), samples_props())
+/// A writer for a samples file (see the module docs and [`WrittenBy`]).
+pub(crate) fn samples_writer(path: &Path, by: WrittenBy) -> Result<DurableWriter, Error> {
+    DurableWriter::create(path, samples_schema(), samples_props(by))
 }
 
 /// Rows per batch handed to the Parquet writer by [`write_sample_runs`]: bounds what a flush
@@ -173,7 +215,7 @@ const FLUSH_BATCH_ROWS: usize = 65_536;
 /// in time order, so the rows come out sorted by (series id, ts). The rows are copied into
 /// the writer [`FLUSH_BATCH_ROWS`] at a time, never all at once.
 pub(crate) fn write_sample_runs(path: &Path, runs: &[(SeriesId, &[Sample])]) -> Result<u64, Error> {
-    let mut w = samples_writer(path)?;
+    let mut w = samples_writer(path, WrittenBy::Flush)?;
     let mut ids = Vec::with_capacity(FLUSH_BATCH_ROWS);
     let mut ts = Vec::with_capacity(FLUSH_BATCH_ROWS);
     let mut values = Vec::with_capacity(FLUSH_BATCH_ROWS);

@@ -67,6 +67,12 @@ impl FileEntry {
             .map(String::as_str)
             .filter(|n| !n.is_empty())
     }
+
+    /// Whether compaction wrote this set (its files are named `...-c.parquet`) rather
+    /// than a flush.
+    pub(crate) fn compacted(&self) -> bool {
+        self.samples.ends_with("-c.parquet")
+    }
 }
 
 /// A committed file set as readers see it, shared through `Arc`. Compaction and retention
