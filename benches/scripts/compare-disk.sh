@@ -12,7 +12,8 @@
 # durability Fsync), flushes, and measures metrics/ (Parquet + manifests). Three runs:
 # Each run ends with Engine::compact_all() (--compact) and reports bytes before and after it.
 #   file-end      whole series per write (as VM's import gets them), one flush at the end;
-#                 also --analyze (per-column sizes) and --reencode (writer-setting variants)
+#                 also --analyze (per-column sizes) and --reencode (writer-setting variants,
+#                 benches/src/reencode.rs; the zstd 19-22 ones take minutes)
 #   time-default  replayed as live scrapes (1-minute windows in time order), engine's default
 #                 background flush (4 M samples / 10 min)
 #   time-1M       as time-default, flush() every 1 M samples (small flushes)
@@ -48,7 +49,7 @@ run_strata() {  # run_strata NAME ARGS...
 }
 # --compact: Engine::compact_all() after the final flush; sizes are measured after it (the
 # issue's disk target is bytes per sample after compaction), and before it as well.
-run_strata file-end --order file --flush end --compact --analyze --reencode
+run_strata file-end --order file --flush end --compact --analyze --reencode --threads 2
 run_strata time-default --order time --flush default --compact
 run_strata time-1M --order time --flush 1000000 --compact
 

@@ -68,8 +68,9 @@ fn zstd(level: i32) -> Compression {
     Compression::ZSTD(ZstdLevel::try_new(level).expect("zstd level"))
 }
 
-/// The samples writer settings of the engine before issue 35 (zstd 3, 8,192-row pages;
-/// `docs/formats/partitions.md`), the base every variant changes.
+/// The samples writer settings of the engine's flush, and of its compaction before issue
+/// 35 (zstd 3, 8,192-row pages; `docs/formats/partitions.md`): the base every variant
+/// changes.
 pub fn engine_props() -> WriterPropertiesBuilder {
     WriterProperties::builder()
         .set_compression(zstd(3))
@@ -105,12 +106,16 @@ pub fn variants() -> Vec<(&'static str, &'static str, WriterProperties)> {
     vec![
         (
             "engine",
-            "engine before (zstd 3, ts delta, value byte_stream_split, 8,192-row pages)",
+            "engine flush (zstd 3, ts delta, value byte_stream_split, 8,192-row pages)",
             e().build(),
         ),
         ("z6", "zstd 6", e().set_compression(zstd(6)).build()),
         ("z9", "zstd 9", e().set_compression(zstd(9)).build()),
-        ("z12", "zstd 12", e().set_compression(zstd(12)).build()),
+        (
+            "z12",
+            "zstd 12 (compaction since issue 35)",
+            e().set_compression(zstd(12)).build(),
+        ),
         ("z15", "zstd 15", e().set_compression(zstd(15)).build()),
         ("z19", "zstd 19", e().set_compression(zstd(19)).build()),
         ("z22", "zstd 22", e().set_compression(zstd(22)).build()),
