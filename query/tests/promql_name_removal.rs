@@ -92,6 +92,29 @@ fn label_replace_after_rate_does_not_see_the_name_by_default() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].0, labels(&[("job", "api"), ("x", "a_total")]));
     assert_near(got[0].1, 1.0, "rate of a_total");
+    // The same collision under every kind of reader: a grouping aggregation (which leaves
+    // the removal to its group key), through parentheses, one that outputs its inputs'
+    // labels, arithmetic, and the query's result itself.
+    for q in [
+        r#"sum by (job) (rate({job="api"}[5m]))"#,
+        r#"max by (job) ((rate({job="api"}[5m])))"#,
+        r#"topk(1, rate({job="api"}[5m]))"#,
+        r#"rate({job="api"}[5m]) * 2"#,
+        r#"rate({job="api"}[5m])"#,
+    ] {
+        let err = instant(false, q).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "vector cannot contain metrics with the same labelset",
+            "{q}: {err}"
+        );
+    }
+    // Without a collision, a grouping aggregation over a name-dropping function answers
+    // as if the names were gone.
+    let got = instant(false, "sum by (job) (rate(a_total[5m]))").unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, labels(&[("job", "api")]));
+    assert_near(got[0].1, 1.0, "rate of a_total by job");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::error::{Error, Result, exec};
-use super::eval::{Evaluator, Val};
+use super::eval::{Evaluator, NameUse, Val};
 use super::label_cache::WordMap;
 use super::stats::{format_float, kahan_inc, mean, quantile, variance};
 use super::value::{Labels, METRIC_NAME, Sample};
@@ -18,7 +18,19 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
         Some(p) => Some(ev.eval(p, t)?),
         None => None,
     };
-    let input = ev.eval_vector(&a.expr, t)?;
+    let input = if reads_group_key_only(&op, &a.modifier) {
+        match ev.eval_for(&a.expr, t, NameUse::GroupKey)? {
+            Val::Vector(v) => v,
+            other => {
+                return exec(format!(
+                    "expected instant vector, got {}",
+                    other.type_name()
+                ));
+            }
+        }
+    } else {
+        ev.eval_vector(&a.expr, t)?
+    };
     let scalar_param = || match &param {
         Some(Val::Scalar(v)) => Ok(*v),
         _ => exec(format!("expected scalar parameter for {op}")),
@@ -188,6 +200,25 @@ fn asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
         (false, true) => std::cmp::Ordering::Less,
         _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
     }
+}
+
+/// Whether aggregation `op` with `modifier` reads of its inputs' labels only the group key,
+/// and the key holds none of the labels name removal takes: then a removal still pending on
+/// its input changes nothing it outputs ([`NameUse::GroupKey`]).
+fn reads_group_key_only(op: &str, modifier: &Option<LabelModifier>) -> bool {
+    let key_only = matches!(
+        op,
+        "sum" | "avg" | "count" | "min" | "max" | "group" | "stddev" | "stdvar" | "quantile"
+    );
+    key_only
+        && match modifier {
+            None => true,
+            Some(LabelModifier::Include(by)) => !by
+                .labels
+                .iter()
+                .any(|n| matches!(n.as_str(), METRIC_NAME | "__type__" | "__unit__")),
+            Some(LabelModifier::Exclude(_)) => false,
+        }
 }
 
 /// The labels a sample is grouped under.

@@ -109,6 +109,23 @@ pub(crate) struct Evaluator<'q> {
     /// Scratch set of interned label-set addresses for [`Self::check_unique`], kept to
     /// reuse its allocation.
     seen: HashSet<usize, WordBuild>,
+    /// Who reads the output of the next node [`Self::eval`] evaluates (taken by it).
+    name_use: NameUse,
+}
+
+/// Who reads a node's output labels, as far as removing its marked names matters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum NameUse {
+    /// Anything: names are removed at the node, Prometheus's default order.
+    #[default]
+    Any,
+    /// Only an aggregation's `by` labels, none of them `__name__`, `__type__` or
+    /// `__unit__`: the removal would not change what it reads, so marked samples keep
+    /// their labels and only the duplicates the removal would make are rejected.
+    GroupKey,
+    /// The query's result: the end of evaluation removes marked names and rejects
+    /// duplicates exactly as the node would ([`super::finish_vector`], `final_labels`).
+    Result,
 }
 
 pub(crate) fn duration_ms(d: &Duration) -> i64 {
@@ -161,6 +178,7 @@ impl<'q> Evaluator<'q> {
             infos: Vec::new(),
             samples_in_step: 0,
             seen: HashSet::default(),
+            name_use: NameUse::Any,
         }
     }
 
@@ -316,10 +334,15 @@ impl<'q> Evaluator<'q> {
 
     /// Evaluates `e` at time `t` (ms).
     pub(crate) fn eval(&mut self, e: &Expr, t: i64) -> Result<Val> {
+        // Only this node's output goes where the caller said; its inputs go to it.
+        let name_use = std::mem::take(&mut self.name_use);
         match e {
             Expr::NumberLiteral(n) => Ok(Val::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
-            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Paren(p) => {
+                self.name_use = name_use;
+                self.eval(&p.expr, t)
+            }
             Expr::Unary(u) => match self.eval(&u.expr, t)? {
                 Val::Scalar(v) => Ok(Val::Scalar(-v)),
                 Val::Vector(mut v) => {
@@ -328,7 +351,7 @@ impl<'q> Evaluator<'q> {
                         s.drop_name = true;
                         s.ts = t;
                     }
-                    self.settle_names(Val::Vector(v))
+                    self.settle_names(Val::Vector(v), name_use)
                 }
                 other => exec(format!(
                     "unary expression only allowed on expressions of type scalar or instant vector, got {}",
@@ -344,12 +367,12 @@ impl<'q> Evaluator<'q> {
             Expr::Subquery(sq) => self.subquery(sq, t).map(Val::Matrix),
             Expr::Call(c) => {
                 let v = functions::call(self, c, t)?;
-                self.settle_names(v)
+                self.settle_names(v, name_use)
             }
             Expr::Aggregate(a) => aggregate::eval(self, a, t),
             Expr::Binary(b) => {
                 let v = binary::eval(self, b, t)?;
-                self.settle_names(v)
+                self.settle_names(v, name_use)
             }
             Expr::Extension(_) => exec("extension expressions are not supported"),
         }
@@ -476,6 +499,12 @@ impl<'q> Evaluator<'q> {
         }
     }
 
+    /// Evaluates `e`, whose output only `name_use` reads (see [`NameUse`]).
+    pub(crate) fn eval_for(&mut self, e: &Expr, t: i64, name_use: NameUse) -> Result<Val> {
+        self.name_use = name_use;
+        self.eval(e, t)
+    }
+
     /// Whether names are removed at the end of evaluation
     /// ([`super::QueryOptions::delayed_name_removal`]).
     pub(crate) fn delayed_name_removal(&self) -> bool {
@@ -488,13 +517,20 @@ impl<'q> Evaluator<'q> {
     /// label set twice fails as Prometheus fails it. The labels come from the
     /// [`LabelCache`], so a series' derived labels are computed once per query and the
     /// check compares addresses. With delayed removal the marks are left for the end.
-    fn settle_names(&mut self, v: Val) -> Result<Val> {
-        if self.settings.delayed_name_removal {
+    ///
+    /// When only the query's result or an aggregation's group key reads the output
+    /// (`name_use`), the removal is left to them, which gives the same answer without
+    /// building every series' labels again (the duplicate check is kept).
+    fn settle_names(&mut self, v: Val, name_use: NameUse) -> Result<Val> {
+        if self.settings.delayed_name_removal || name_use == NameUse::Result {
             return Ok(v);
         }
         let Val::Vector(mut v) = v else {
             return Ok(v);
         };
+        if name_use == NameUse::GroupKey && unique_once_named(&v)? {
+            return Ok(Val::Vector(v));
+        }
         // Inputs are unique label sets, so only a removal can make two outputs equal;
         // when nothing is removed (the name went at an inner node), nothing is to do.
         if !v
@@ -777,4 +813,41 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Vec<LabelMatcher> {
         }
     }
     out
+}
+
+/// Whether the samples of `v` stay distinct once the marked ones lose `__name__`,
+/// `__type__` and `__unit__`: `Ok(true)` if they do, an error (Prometheus's) if two become
+/// equal, `Ok(false)` if two hashes met without the label sets being equal (then the caller
+/// settles the labels and checks them exactly). Hashes the labels, allocates nothing per
+/// sample.
+fn unique_once_named(v: &[Sample]) -> Result<bool> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    fn kept(s: &Sample) -> impl Iterator<Item = (&str, &str)> {
+        let drop = s.drop_name;
+        s.labels
+            .iter()
+            .filter(move |(n, _)| !(drop && matches!(*n, METRIC_NAME | "__type__" | "__unit__")))
+    }
+    if v.len() < 2 {
+        return Ok(true);
+    }
+    let mut seen: HashMap<u64, usize> = HashMap::with_capacity(v.len());
+    for (i, s) in v.iter().enumerate() {
+        let mut h = DefaultHasher::new();
+        for pair in kept(s) {
+            pair.hash(&mut h);
+        }
+        match seen.entry(h.finish()) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                if kept(&v[*e.get()]).eq(kept(s)) {
+                    return exec("vector cannot contain metrics with the same labelset");
+                }
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }

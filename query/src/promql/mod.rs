@@ -65,7 +65,7 @@ pub use value::{
 };
 
 pub(crate) use eval::selector_matchers;
-use eval::{EvalSettings, Evaluator, Val};
+use eval::{EvalSettings, Evaluator, NameUse, Val};
 use label_cache::WordMap;
 
 /// Most points per series a range query may return (Prometheus's limit).
@@ -153,7 +153,7 @@ impl PromqlEngine {
         let mut ev = Evaluator::new(query, t_ms, t_ms, 0, self.settings());
         ev.prefetch(&expr, source)?;
         ev.begin_step()?;
-        let value = match ev.eval(&expr, t_ms)? {
+        let value = match ev.eval_for(&expr, t_ms, NameUse::Result)? {
             Val::Scalar(v) => Value::Scalar { ts: t_ms, value: v },
             Val::Str(s) => Value::String { ts: t_ms, value: s },
             Val::Vector(v) => Value::Vector(finish_vector(v)?),
@@ -226,7 +226,7 @@ impl PromqlEngine {
         let mut t = start_ms;
         while t <= end_ms {
             ev.begin_step()?;
-            let samples = match ev.eval(&expr, t)? {
+            let samples = match ev.eval_for(&expr, t, NameUse::Result)? {
                 Val::Scalar(v) => vec![Sample {
                     labels: Labels::default(),
                     ts: t,
