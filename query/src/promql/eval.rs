@@ -111,6 +111,8 @@ pub(crate) struct Evaluator<'q> {
     seen: HashSet<usize, WordBuild>,
     /// Who reads the output of the next node [`Self::eval`] evaluates (taken by it).
     name_use: NameUse,
+    /// Subqueries being evaluated (nested), so expressions in them run at many steps.
+    in_subquery: u32,
 }
 
 /// Who reads a node's output labels, as far as removing its marked names matters.
@@ -179,6 +181,7 @@ impl<'q> Evaluator<'q> {
             samples_in_step: 0,
             seen: HashSet::default(),
             name_use: NameUse::Any,
+            in_subquery: 0,
         }
     }
 
@@ -520,7 +523,8 @@ impl<'q> Evaluator<'q> {
     ///
     /// When only the query's result or an aggregation's group key reads the output
     /// (`name_use`), the removal is left to them, which gives the same answer without
-    /// building every series' labels again (the duplicate check is kept).
+    /// building every series' labels (for a group key, in an instant query, outside
+    /// subqueries; the duplicate check is kept).
     fn settle_names(&mut self, v: Val, name_use: NameUse) -> Result<Val> {
         if self.settings.delayed_name_removal || name_use == NameUse::Result {
             return Ok(v);
@@ -528,7 +532,11 @@ impl<'q> Evaluator<'q> {
         let Val::Vector(mut v) = v else {
             return Ok(v);
         };
-        if name_use == NameUse::GroupKey && unique_once_named(&v)? {
+        // Hashing every sample's labels beats building them only when this node runs once:
+        // at many steps (a range query, a subquery) the label cache builds each series'
+        // labels once and every later step is a lookup.
+        let once = self.start == self.end && self.in_subquery == 0;
+        if name_use == NameUse::GroupKey && once && unique_once_named(&v)? {
             return Ok(Val::Vector(v));
         }
         // Inputs are unique label sets, so only a removal can make two outputs equal;
@@ -582,6 +590,14 @@ impl<'q> Evaluator<'q> {
     /// Evaluates a subquery at `t`: its inner expression at every multiple of its step in
     /// `(ref - range, ref]`.
     fn subquery(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>> {
+        self.in_subquery += 1;
+        let out = self.subquery_steps(sq, t);
+        self.in_subquery -= 1;
+        out
+    }
+
+    /// [`Self::subquery`]'s evaluation.
+    fn subquery_steps(&mut self, sq: &SubqueryExpr, t: i64) -> Result<Vec<Series>> {
         let reft = self.ref_time(&sq.at, &sq.offset, t);
         let step = self.subquery_step(sq);
         let lo = reft - duration_ms(&sq.range);
