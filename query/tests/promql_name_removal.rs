@@ -226,3 +226,37 @@ fn range_queries_drop_the_name_at_the_function_too() {
         }
     }
 }
+
+#[test]
+fn a_collision_under_a_grouping_aggregation_fails_at_every_step_count() {
+    // Evaluated at many steps (a range query, a subquery), the check that the names'
+    // removal makes no duplicates is remembered between steps; it must still fail.
+    let q = r#"sum by (job) (rate({job="api"}[5m]))"#;
+    let err = engine(false)
+        .range(&Counters, q, T - 600_000, T, 60_000)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+    let sub = r#"max_over_time(sum by (job) (rate({job="api"}[5m]))[10m:1m])"#;
+    let err = engine(false).instant(&Counters, sub, T).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
+    // Without a collision the remembered check answers every step.
+    let ok = r#"sum by (job) (rate(b_total[5m]))"#;
+    let res = engine(false)
+        .range(&Counters, ok, T - 600_000, T, 60_000)
+        .unwrap();
+    let Value::Matrix(m) = res.value else {
+        panic!("not a matrix");
+    };
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(m[0].labels, labels(&[("job", "api")]));
+    assert_eq!(m[0].points.len(), 11);
+    for (_, v) in &m[0].points {
+        assert_near(*v, 2.0, "rate of b_total by job");
+    }
+}

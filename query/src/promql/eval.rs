@@ -113,6 +113,10 @@ pub(crate) struct Evaluator<'q> {
     name_use: NameUse,
     /// Subqueries being evaluated (nested), so expressions in them run at many steps.
     in_subquery: u32,
+    /// Per node (by address) read by a group key at many steps: the labels and marks of the
+    /// last output found free of duplicates once named. Holding the labels keeps their
+    /// addresses from being reused, so an output with the same addresses is the same.
+    unique_outputs: WordMap<usize, Vec<(Labels, bool)>>,
 }
 
 /// Who reads a node's output labels, as far as removing its marked names matters.
@@ -182,6 +186,7 @@ impl<'q> Evaluator<'q> {
             seen: HashSet::default(),
             name_use: NameUse::Any,
             in_subquery: 0,
+            unique_outputs: WordMap::default(),
         }
     }
 
@@ -354,7 +359,7 @@ impl<'q> Evaluator<'q> {
                         s.drop_name = true;
                         s.ts = t;
                     }
-                    self.settle_names(Val::Vector(v), name_use)
+                    self.settle_names(Val::Vector(v), name_use, e)
                 }
                 other => exec(format!(
                     "unary expression only allowed on expressions of type scalar or instant vector, got {}",
@@ -370,12 +375,12 @@ impl<'q> Evaluator<'q> {
             Expr::Subquery(sq) => self.subquery(sq, t).map(Val::Matrix),
             Expr::Call(c) => {
                 let v = functions::call(self, c, t)?;
-                self.settle_names(v, name_use)
+                self.settle_names(v, name_use, e)
             }
             Expr::Aggregate(a) => aggregate::eval(self, a, t),
             Expr::Binary(b) => {
                 let v = binary::eval(self, b, t)?;
-                self.settle_names(v, name_use)
+                self.settle_names(v, name_use, e)
             }
             Expr::Extension(_) => exec("extension expressions are not supported"),
         }
@@ -525,20 +530,13 @@ impl<'q> Evaluator<'q> {
     /// (`name_use`), the removal is left to them, which gives the same answer without
     /// building every series' labels (for a group key, in an instant query, outside
     /// subqueries; the duplicate check is kept).
-    fn settle_names(&mut self, v: Val, name_use: NameUse) -> Result<Val> {
+    fn settle_names(&mut self, v: Val, name_use: NameUse, node: &Expr) -> Result<Val> {
         if self.settings.delayed_name_removal || name_use == NameUse::Result {
             return Ok(v);
         }
         let Val::Vector(mut v) = v else {
             return Ok(v);
         };
-        // Hashing every sample's labels beats building them only when this node runs once:
-        // at many steps (a range query, a subquery) the label cache builds each series'
-        // labels once and every later step is a lookup.
-        let once = self.start == self.end && self.in_subquery == 0;
-        if name_use == NameUse::GroupKey && once && unique_once_named(&v)? {
-            return Ok(Val::Vector(v));
-        }
         // Inputs are unique label sets, so only a removal can make two outputs equal;
         // when nothing is removed (the name went at an inner node), nothing is to do.
         if !v
@@ -549,6 +547,30 @@ impl<'q> Evaluator<'q> {
                 s.drop_name = false;
             }
             return Ok(Val::Vector(v));
+        }
+        if name_use == NameUse::GroupKey {
+            // Evaluated once, hashing every sample's labels is the whole check; at many
+            // steps (a range query, a subquery) the output is mostly the same series at
+            // every step, so it is checked again only when its label sets change.
+            let once = self.start == self.end && self.in_subquery == 0;
+            let site = node as *const Expr as usize;
+            let same = |prev: &Vec<(Labels, bool)>| {
+                prev.len() == v.len()
+                    && prev
+                        .iter()
+                        .zip(&v)
+                        .all(|((l, d), s)| l.ptr() == s.labels.ptr() && *d == s.drop_name)
+            };
+            if !once && self.unique_outputs.get(&site).is_some_and(same) {
+                return Ok(Val::Vector(v));
+            }
+            if unique_once_named(&v)? {
+                if !once {
+                    let kept = v.iter().map(|s| (s.labels.clone(), s.drop_name)).collect();
+                    self.unique_outputs.insert(site, kept);
+                }
+                return Ok(Val::Vector(v));
+            }
         }
         for s in &mut v {
             s.labels = if s.drop_name {
