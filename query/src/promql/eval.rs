@@ -117,6 +117,9 @@ pub(crate) struct Evaluator<'q> {
     /// last output found free of duplicates once named. Holding the labels keeps their
     /// addresses from being reused, so an output with the same addresses is the same.
     unique_outputs: WordMap<usize, Vec<(Labels, bool)>>,
+    /// Per node (by address) whose names are removed at many steps: the labels and marks of
+    /// its last output (held, as above) and the labels they became.
+    settled_outputs: WordMap<usize, (Vec<(Labels, bool)>, Vec<Labels>)>,
 }
 
 /// Who reads a node's output labels, as far as removing its marked names matters.
@@ -187,6 +190,7 @@ impl<'q> Evaluator<'q> {
             name_use: NameUse::Any,
             in_subquery: 0,
             unique_outputs: WordMap::default(),
+            settled_outputs: WordMap::default(),
         }
     }
 
@@ -572,6 +576,29 @@ impl<'q> Evaluator<'q> {
                 return Ok(Val::Vector(v));
             }
         }
+        // At many steps the same series usually come back: reuse the labels settled at
+        // the last step whose output had the same label sets (checked then).
+        let site = node as *const Expr as usize;
+        let many = !(self.start == self.end && self.in_subquery == 0);
+        if many
+            && let Some((prev, settled)) = self.settled_outputs.get(&site)
+            && prev.len() == v.len()
+            && prev
+                .iter()
+                .zip(&v)
+                .all(|((l, d), s)| l.ptr() == s.labels.ptr() && *d == s.drop_name)
+        {
+            for (s, l) in v.iter_mut().zip(settled) {
+                s.labels = l.clone();
+                s.drop_name = false;
+            }
+            return Ok(Val::Vector(v));
+        }
+        let input: Vec<(Labels, bool)> = if many {
+            v.iter().map(|s| (s.labels.clone(), s.drop_name)).collect()
+        } else {
+            Vec::new()
+        };
         for s in &mut v {
             s.labels = if s.drop_name {
                 self.labels.derive(DROP_NAME_SITE, &s.labels, |l| {
@@ -585,6 +612,10 @@ impl<'q> Evaluator<'q> {
             s.drop_name = false;
         }
         self.check_unique(&v)?;
+        if many {
+            let settled = v.iter().map(|s| s.labels.clone()).collect();
+            self.settled_outputs.insert(site, (input, settled));
+        }
         Ok(Val::Vector(v))
     }
 
