@@ -900,6 +900,20 @@ fn unique_once_named(v: &[Sample]) -> Result<bool> {
     if v.len() < 2 {
         return Ok(true);
     }
+    // The samples are distinct label sets: if every one loses the same name (and type and
+    // unit), they stay distinct. That is the common case (one metric's series), checked
+    // without hashing.
+    fn meta(s: &Sample) -> (&str, &str, &str) {
+        (
+            s.labels.get(METRIC_NAME),
+            s.labels.get("__type__"),
+            s.labels.get("__unit__"),
+        )
+    }
+    let first = meta(&v[0]);
+    if v.iter().all(|s| s.drop_name && meta(s) == first) {
+        return Ok(true);
+    }
     let mut seen: HashMap<u64, usize> = HashMap::with_capacity(v.len());
     for (i, s) in v.iter().enumerate() {
         let mut h = DefaultHasher::new();
