@@ -116,11 +116,14 @@ pub(crate) struct Evaluator<'q> {
     /// Per node (by address) read by a group key at many steps: the labels and marks of the
     /// last output found free of duplicates once named. Holding the labels keeps their
     /// addresses from being reused, so an output with the same addresses is the same.
-    unique_outputs: WordMap<usize, Vec<(Labels, bool)>>,
+    unique_outputs: WordMap<usize, Marked>,
     /// Per node (by address) whose names are removed at many steps: the labels and marks of
     /// its last output (held, as above) and the labels they became.
-    settled_outputs: WordMap<usize, (Vec<(Labels, bool)>, Vec<Labels>)>,
+    settled_outputs: WordMap<usize, (Marked, Vec<Labels>)>,
 }
+
+/// A node's output as far as its names go: each sample's labels and removal mark.
+type Marked = Vec<(Labels, bool)>;
 
 /// Who reads a node's output labels, as far as removing its marked names matters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -558,7 +561,7 @@ impl<'q> Evaluator<'q> {
             // every step, so it is checked again only when its label sets change.
             let once = self.start == self.end && self.in_subquery == 0;
             let site = node as *const Expr as usize;
-            let same = |prev: &Vec<(Labels, bool)>| {
+            let same = |prev: &Marked| {
                 prev.len() == v.len()
                     && prev
                         .iter()
@@ -594,7 +597,7 @@ impl<'q> Evaluator<'q> {
             }
             return Ok(Val::Vector(v));
         }
-        let input: Vec<(Labels, bool)> = if many {
+        let input: Marked = if many {
             v.iter().map(|s| (s.labels.clone(), s.drop_name)).collect()
         } else {
             Vec::new()
