@@ -3,13 +3,15 @@
 use promql_parser::parser::Expr;
 
 use super::error::{Result, exec};
-use super::eval::{Evaluator, Val};
+use super::eval::{Evaluator, NameUse, Val};
 use super::label_cache::WordMap;
 use super::stats::{Bucket, bucket_fraction, bucket_quantile, format_float};
 use super::value::{Labels, Sample};
 
 /// [`super::label_cache::LabelCache`] site of removing `le`.
 const WITHOUT_LE_SITE: usize = 4;
+/// [`super::label_cache::LabelCache`] site of removing `le` and a pending metric name.
+const WITHOUT_LE_AND_NAME_SITE: usize = 5;
 
 /// Parses an `le` value as Go's `strconv.ParseFloat` would.
 fn parse_le(s: &str) -> Option<f64> {
@@ -40,11 +42,22 @@ fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Vec<(Labels, Vec<
             ));
             continue;
         };
-        let key = ev.labels.derive(WITHOUT_LE_SITE, &s.labels, |l| {
-            let mut l = l.clone();
-            l.remove("le");
-            l
-        });
+        // A bucket whose name's removal is still pending (its reader is this grouping,
+        // `NameUse::GroupKey`) is grouped as it will be named: without it.
+        let key = if s.drop_name {
+            ev.labels.derive(WITHOUT_LE_AND_NAME_SITE, &s.labels, |l| {
+                let mut l = l.clone();
+                l.remove("le");
+                super::drop_name(&mut l);
+                l
+            })
+        } else {
+            ev.labels.derive(WITHOUT_LE_SITE, &s.labels, |l| {
+                let mut l = l.clone();
+                l.remove("le");
+                l
+            })
+        };
         let i = *idx.entry(key.ptr()).or_insert_with(|| {
             groups.push((key, Vec::new()));
             groups.len() - 1
@@ -82,7 +95,16 @@ pub(crate) fn quantile(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result
         return exec("histogram_quantile needs two arguments");
     };
     let q = ev.eval_scalar(qe, t)?;
-    let v = ev.eval_vector(ve, t)?;
+    // Only the group keys (labels without `le`, and without a pending name) are read.
+    let v = match ev.eval_for(ve, t, NameUse::GroupKey)? {
+        Val::Vector(v) => v,
+        other => {
+            return exec(format!(
+                "expected instant vector, got {}",
+                other.type_name()
+            ));
+        }
+    };
     if q.is_nan() || !(0.0..=1.0).contains(&q) {
         let pos = ev.arg_position("histogram_quantile", Some(0));
         ev.warn(format!(
