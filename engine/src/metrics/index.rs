@@ -16,7 +16,6 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use roaring::RoaringBitmap;
 
-use crate::model::matcher::MatchOp;
 use crate::model::series::SeriesId;
 use crate::model::series_key::LabelPairs;
 use crate::storage::parquet_io::{bad, column, open_batches, write_file};
@@ -107,14 +106,7 @@ impl PartIndex {
         let Some(values) = self.postings.get(m.name()) else {
             return RoaringBitmap::new();
         };
-        let listed: Option<Vec<&str>> = match (m.op(), m.literal_values()) {
-            (MatchOp::Equal, _) if pass => Some(vec![m.value()]),
-            (MatchOp::NotEqual, _) if !pass => Some(vec![m.value()]),
-            (MatchOp::Regex, Some(l)) if pass => Some(l.iter().map(String::as_str).collect()),
-            (MatchOp::NotRegex, Some(l)) if !pass => Some(l.iter().map(String::as_str).collect()),
-            _ => None,
-        };
-        match listed {
+        match m.listed_values(pass) {
             Some(vs) => vs
                 .iter()
                 .filter_map(|v| values.get(*v))
@@ -182,6 +174,7 @@ impl PartIndex {
 mod tests {
     use super::*;
     use crate::Labels;
+    use crate::model::matcher::MatchOp;
 
     fn series(pairs: &[&[(&str, &str)]]) -> Vec<(SeriesId, Arc<Labels>)> {
         pairs

@@ -21,7 +21,6 @@ use std::collections::HashMap;
 use std::mem::size_of;
 
 use crate::Matcher;
-use crate::model::matcher::MatchOp;
 use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
 
@@ -156,7 +155,7 @@ impl Postings {
             let Some(values) = self.labels.get(m.name()) else {
                 continue; // no series has the label: all match as ""
             };
-            let per_value = m.op() == MatchOp::NotEqual || m.literal_values().is_some();
+            let per_value = m.listed_values(false).is_some();
             if slots.len() <= CHECK_EACH_BELOW || (!per_value && slots.len() < values.len()) {
                 slots.retain(|&s| check(self.ids[s as usize], m));
             } else {
@@ -187,15 +186,7 @@ fn matching<'a>(
     m: &Matcher,
     pass: bool,
 ) -> Cow<'a, [Slot]> {
-    // The values whose outcome is known without running the matcher on every value.
-    let listed: Option<Vec<&str>> = match (m.op(), m.literal_values()) {
-        (MatchOp::Equal, _) if pass => Some(vec![m.value()]),
-        (MatchOp::NotEqual, _) if !pass => Some(vec![m.value()]),
-        (MatchOp::Regex, Some(l)) if pass => Some(l.iter().map(String::as_str).collect()),
-        (MatchOp::NotRegex, Some(l)) if !pass => Some(l.iter().map(String::as_str).collect()),
-        _ => None,
-    };
-    let lists: Vec<&[Slot]> = match listed {
+    let lists: Vec<&[Slot]> = match m.listed_values(pass) {
         Some(vs) => vs
             .iter()
             .filter_map(|v| values.get(*v))

@@ -18,19 +18,12 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
         Some(p) => Some(ev.eval(p, t)?),
         None => None,
     };
-    let input = if reads_group_key_only(&op, &a.modifier) {
-        match ev.eval_for(&a.expr, t, NameUse::GroupKey)? {
-            Val::Vector(v) => v,
-            other => {
-                return exec(format!(
-                    "expected instant vector, got {}",
-                    other.type_name()
-                ));
-            }
-        }
+    let name_use = if reads_group_key_only(&op, &a.modifier) {
+        NameUse::GroupKey
     } else {
-        ev.eval_vector(&a.expr, t)?
+        NameUse::Any
     };
+    let input = ev.eval_vector_for(&a.expr, t, name_use)?;
     let scalar_param = || match &param {
         Some(Val::Scalar(v)) => Ok(*v),
         _ => exec(format!("expected scalar parameter for {op}")),

@@ -395,7 +395,17 @@ impl<'q> Evaluator<'q> {
 
     /// Evaluates `e` at `t`, requiring an instant vector.
     pub(crate) fn eval_vector(&mut self, e: &Expr, t: i64) -> Result<Vec<Sample>> {
-        match self.eval(e, t)? {
+        self.eval_vector_for(e, t, NameUse::Any)
+    }
+
+    /// [`Self::eval_vector`] for an output only `name_use` reads (see [`NameUse`]).
+    pub(crate) fn eval_vector_for(
+        &mut self,
+        e: &Expr,
+        t: i64,
+        name_use: NameUse,
+    ) -> Result<Vec<Sample>> {
+        match self.eval_for(e, t, name_use)? {
             Val::Vector(v) => Ok(v),
             other => exec(format!(
                 "expected instant vector, got {}",
@@ -514,6 +524,11 @@ impl<'q> Evaluator<'q> {
         }
     }
 
+    /// Whether the query evaluates each node once: an instant query, outside subqueries.
+    fn single_step(&self) -> bool {
+        self.start == self.end && self.in_subquery == 0
+    }
+
     /// Evaluates `e`, whose output only `name_use` reads (see [`NameUse`]).
     pub(crate) fn eval_for(&mut self, e: &Expr, t: i64, name_use: NameUse) -> Result<Val> {
         self.name_use = name_use;
@@ -544,6 +559,7 @@ impl<'q> Evaluator<'q> {
         let Val::Vector(mut v) = v else {
             return Ok(v);
         };
+        let site = node as *const Expr as usize;
         // Inputs are unique label sets, so only a removal can make two outputs equal;
         // when nothing is removed (the name went at an inner node), nothing is to do.
         if !v
@@ -559,16 +575,13 @@ impl<'q> Evaluator<'q> {
             // Evaluated once, hashing every sample's labels is the whole check; at many
             // steps (a range query, a subquery) the output is mostly the same series at
             // every step, so it is checked again only when its label sets change.
-            let once = self.start == self.end && self.in_subquery == 0;
-            let site = node as *const Expr as usize;
-            let same = |prev: &Marked| {
-                prev.len() == v.len()
-                    && prev
-                        .iter()
-                        .zip(&v)
-                        .all(|((l, d), s)| l.ptr() == s.labels.ptr() && *d == s.drop_name)
-            };
-            if !once && self.unique_outputs.get(&site).is_some_and(same) {
+            let once = self.single_step();
+            if !once
+                && self
+                    .unique_outputs
+                    .get(&site)
+                    .is_some_and(|prev| same_marks(prev, &v))
+            {
                 return Ok(Val::Vector(v));
             }
             if unique_once_named(&v)? {
@@ -581,15 +594,10 @@ impl<'q> Evaluator<'q> {
         }
         // At many steps the same series usually come back: reuse the labels settled at
         // the last step whose output had the same label sets (checked then).
-        let site = node as *const Expr as usize;
-        let many = !(self.start == self.end && self.in_subquery == 0);
+        let many = !self.single_step();
         if many
             && let Some((prev, settled)) = self.settled_outputs.get(&site)
-            && prev.len() == v.len()
-            && prev
-                .iter()
-                .zip(&v)
-                .all(|((l, d), s)| l.ptr() == s.labels.ptr() && *d == s.drop_name)
+            && same_marks(prev, &v)
         {
             for (s, l) in v.iter_mut().zip(settled) {
                 s.labels = l.clone();
@@ -885,6 +893,15 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Vec<LabelMatcher> {
         }
     }
     out
+}
+
+/// Whether `v` holds the very label sets (by address) and marks of `prev`.
+fn same_marks(prev: &Marked, v: &[Sample]) -> bool {
+    prev.len() == v.len()
+        && prev
+            .iter()
+            .zip(v)
+            .all(|((l, d), s)| l.ptr() == s.labels.ptr() && *d == s.drop_name)
 }
 
 /// Whether the samples of `v` stay distinct once the marked ones lose `__name__`,

@@ -96,15 +96,7 @@ pub(crate) fn quantile(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result
     };
     let q = ev.eval_scalar(qe, t)?;
     // Only the group keys (labels without `le`, and without a pending name) are read.
-    let v = match ev.eval_for(ve, t, NameUse::GroupKey)? {
-        Val::Vector(v) => v,
-        other => {
-            return exec(format!(
-                "expected instant vector, got {}",
-                other.type_name()
-            ));
-        }
-    };
+    let v = ev.eval_vector_for(ve, t, NameUse::GroupKey)?;
     if q.is_nan() || !(0.0..=1.0).contains(&q) {
         let pos = ev.arg_position("histogram_quantile", Some(0));
         ev.warn(format!(
