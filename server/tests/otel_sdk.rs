@@ -56,19 +56,10 @@ fn exporter(server: &Server, transport: Transport) -> MetricExporter {
 
 /// An instant query's result: each series' labels (without `__name__`) and value.
 fn query(server: &Server, q: &str, t_ms: i64) -> Vec<(BTreeMap<String, String>, f64)> {
-    let q: String = q
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    let path = format!("/api/v1/query?query={q}&time={:.3}", t_ms as f64 / 1000.0);
-    let resp = server.get(&path, &[]).expect("query");
-    assert_eq!(resp.status, 200, "{path}: {}", resp.text());
+    let resp = server.instant_query(q, t_ms, &[]);
     let body: serde_json::Value = serde_json::from_slice(&resp.body).expect("JSON answer");
     let Some(result) = body["data"]["result"].as_array() else {
-        panic!("{path}: no vector result in {body}");
+        panic!("{q}: no vector result in {body}");
     };
     result
         .iter()

@@ -33,17 +33,7 @@ fn write_counter(dir: &std::path::Path, now_ms: i64) {
 
 /// The body of an instant query of `q` at `t_ms`.
 fn query(server: &Server, q: &str, t_ms: i64) -> String {
-    let q: String = q
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    let path = format!("/api/v1/query?query={q}&time={:.3}", t_ms as f64 / 1000.0);
-    let resp = server.get(&path, &[]).expect("query");
-    assert_eq!(resp.status, 200, "{path}: {}", resp.text());
-    resp.text()
+    server.instant_query(q, t_ms, &[]).text()
 }
 
 #[test]

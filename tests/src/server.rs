@@ -110,6 +110,25 @@ impl Server {
         request(self.http, "GET", path, headers, b"", Framing::Length)
     }
 
+    /// The answer to the PromQL instant query `q` at `t_ms` (`GET /api/v1/query`, the query
+    /// percent-encoded), asserted to be a 200.
+    pub fn instant_query(&self, q: &str, t_ms: i64, headers: &[(&str, &str)]) -> Response {
+        let encoded: String = q
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let path = format!(
+            "/api/v1/query?query={encoded}&time={:.3}",
+            t_ms as f64 / 1000.0
+        );
+        let resp = self.get(&path, headers).expect("query");
+        assert_eq!(resp.status, 200, "{q}: {}", resp.text());
+        resp
+    }
+
     /// A POST with a Content-Length body.
     pub fn post(
         &self,
