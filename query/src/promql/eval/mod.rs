@@ -8,15 +8,22 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{AtModifier, Call, Expr, Offset, SubqueryExpr, VectorSelector};
 
 use super::error::{Error, Result, exec};
 use super::label_cache::{LabelCache, WordBuild, WordMap};
 use super::range_grid::GridTable;
-use super::source::{LabelMatcher, MatchOp, SeriesSource, SourceSeries};
-use super::value::{Labels, METRIC_NAME, Sample, Series, is_stale_nan};
+use super::source::{SeriesSource, SourceSeries};
+use super::value::{Labels, Sample, Series, is_stale_nan};
 use super::{aggregate, binary, functions};
+
+mod names;
+mod position;
+mod selectors;
+
+pub(crate) use names::NameUse;
+use names::{DROP_NAME_ONLY_SITE, Marked};
+pub(crate) use selectors::{selector_matchers, window_points, window_points_from};
 
 /// An intermediate value during evaluation at one time.
 #[derive(Debug, Clone)]
@@ -120,24 +127,6 @@ pub(crate) struct Evaluator<'q> {
     /// Per node (by address) whose names are removed at many steps: the labels and marks of
     /// its last output (held, as above) and the labels they became.
     settled_outputs: WordMap<usize, (Marked, Vec<Labels>)>,
-}
-
-/// A node's output as far as its names go: each sample's labels and removal mark.
-type Marked = Vec<(Labels, bool)>;
-
-/// Who reads a node's output labels, as far as removing its marked names matters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum NameUse {
-    /// Anything: names are removed at the node, Prometheus's default order.
-    #[default]
-    Any,
-    /// Only an aggregation's `by` labels, none of them `__name__`, `__type__` or
-    /// `__unit__`: the removal would not change what it reads, so marked samples keep
-    /// their labels and only the duplicates the removal would make are rejected.
-    GroupKey,
-    /// The query's result: the end of evaluation removes marked names and rejects
-    /// duplicates exactly as the node would ([`super::finish_vector`], `final_labels`).
-    Result,
 }
 
 pub(crate) fn duration_ms(d: &Duration) -> i64 {
@@ -510,20 +499,6 @@ impl<'q> Evaluator<'q> {
         self.data.get(&key).cloned()
     }
 
-    /// `s`'s labels after delayed name removal, interned: one address per label set, the
-    /// same at every step for a series read from storage.
-    pub(crate) fn final_labels(&mut self, s: &Sample) -> Labels {
-        if s.drop_name {
-            self.labels.derive(DROP_NAME_SITE, &s.labels, |l| {
-                let mut l = l.clone();
-                super::drop_name(&mut l);
-                l
-            })
-        } else {
-            self.interned(&s.labels)
-        }
-    }
-
     /// Whether the query evaluates each node once: an instant query, outside subqueries.
     fn single_step(&self) -> bool {
         self.start == self.end && self.in_subquery == 0
@@ -533,122 +508,6 @@ impl<'q> Evaluator<'q> {
     pub(crate) fn eval_for(&mut self, e: &Expr, t: i64, name_use: NameUse) -> Result<Val> {
         self.name_use = name_use;
         self.eval(e, t)
-    }
-
-    /// Whether names are removed at the end of evaluation
-    /// ([`super::QueryOptions::delayed_name_removal`]).
-    pub(crate) fn delayed_name_removal(&self) -> bool {
-        self.settings.delayed_name_removal
-    }
-
-    /// The output of a function or operator, with Prometheus's default name removal done:
-    /// the samples it marked (`drop_name`) lose `__name__` (and `__type__`, `__unit__`)
-    /// here, before an enclosing expression sees them, and an output that then holds one
-    /// label set twice fails as Prometheus fails it. The labels come from the
-    /// [`LabelCache`], so a series' derived labels are computed once per query and the
-    /// check compares addresses. With delayed removal the marks are left for the end.
-    ///
-    /// When only the query's result or an aggregation's group key reads the output
-    /// (`name_use`), the removal is left to them, which gives the same answer without
-    /// building every series' labels (for a group key, in an instant query, outside
-    /// subqueries; the duplicate check is kept).
-    fn settle_names(&mut self, v: Val, name_use: NameUse, node: &Expr) -> Result<Val> {
-        if self.settings.delayed_name_removal || name_use == NameUse::Result {
-            return Ok(v);
-        }
-        let Val::Vector(mut v) = v else {
-            return Ok(v);
-        };
-        let site = node as *const Expr as usize;
-        // Inputs are unique label sets, so only a removal can make two outputs equal;
-        // when nothing is removed (the name went at an inner node), nothing is to do.
-        if !v
-            .iter()
-            .any(|s| s.drop_name && s.labels.has_metric_metadata())
-        {
-            for s in &mut v {
-                s.drop_name = false;
-            }
-            return Ok(Val::Vector(v));
-        }
-        if name_use == NameUse::GroupKey {
-            // Evaluated once, hashing every sample's labels is the whole check; at many
-            // steps (a range query, a subquery) the output is mostly the same series at
-            // every step, so it is checked again only when its label sets change.
-            let once = self.single_step();
-            if !once
-                && self
-                    .unique_outputs
-                    .get(&site)
-                    .is_some_and(|prev| same_marks(prev, &v))
-            {
-                return Ok(Val::Vector(v));
-            }
-            if unique_once_named(&v)? {
-                if !once {
-                    let kept = v.iter().map(|s| (s.labels.clone(), s.drop_name)).collect();
-                    self.unique_outputs.insert(site, kept);
-                }
-                return Ok(Val::Vector(v));
-            }
-        }
-        // At many steps the same series usually come back: reuse the labels settled at
-        // the last step whose output had the same label sets (checked then).
-        let many = !self.single_step();
-        if many
-            && let Some((prev, settled)) = self.settled_outputs.get(&site)
-            && same_marks(prev, &v)
-        {
-            for (s, l) in v.iter_mut().zip(settled) {
-                s.labels = l.clone();
-                s.drop_name = false;
-            }
-            return Ok(Val::Vector(v));
-        }
-        let input: Marked = if many {
-            v.iter().map(|s| (s.labels.clone(), s.drop_name)).collect()
-        } else {
-            Vec::new()
-        };
-        for s in &mut v {
-            s.labels = if s.drop_name {
-                self.labels.derive(DROP_NAME_SITE, &s.labels, |l| {
-                    let mut l = l.clone();
-                    super::drop_name(&mut l);
-                    l
-                })
-            } else {
-                self.interned(&s.labels)
-            };
-            s.drop_name = false;
-        }
-        self.check_unique(&v)?;
-        if many {
-            let settled = v.iter().map(|s| s.labels.clone()).collect();
-            self.settled_outputs.insert(site, (input, settled));
-        }
-        Ok(Val::Vector(v))
-    }
-
-    /// Fails with Prometheus's error when two samples of `v` share a label set. Every
-    /// sample's labels must be interned ([`Self::interned`], [`LabelCache::derive`]): equal
-    /// label sets are then one address.
-    pub(crate) fn check_unique(&mut self, v: &[Sample]) -> Result<()> {
-        if v.len() < 2 {
-            return Ok(());
-        }
-        self.seen.clear();
-        for s in v {
-            if !self.seen.insert(s.labels.ptr()) {
-                return exec("vector cannot contain metrics with the same labelset");
-            }
-        }
-        Ok(())
-    }
-
-    /// `l` interned (see [`LabelCache`]).
-    pub(crate) fn interned(&mut self, l: &Labels) -> Labels {
-        self.labels.derive(IDENTITY_SITE, l, Labels::clone)
     }
 
     /// Evaluates a subquery at `t`: its inner expression at every multiple of its step in
@@ -721,76 +580,6 @@ impl<'q> Evaluator<'q> {
         Ok(out)
     }
 
-    /// ` (line:col)` of argument `arg` of the first call of `func` in the query text, or of
-    /// the call itself when `arg` is `None` (Prometheus appends positions to annotations).
-    pub(crate) fn arg_position(&self, func: &str, arg: Option<usize>) -> String {
-        let q = self.query;
-        let bytes = q.as_bytes();
-        let mut from = 0;
-        let call = loop {
-            let Some(i) = q[from..].find(func).map(|i| i + from) else {
-                return String::new();
-            };
-            let before_ok =
-                i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-            let mut rest = q[i + func.len()..].trim_start();
-            // Aggregations may put `by (...)`/`without (...)` before their arguments.
-            for kw in ["by", "without", "BY", "WITHOUT", "By", "Without"] {
-                if let Some(r) = rest.strip_prefix(kw)
-                    && r.trim_start().starts_with('(')
-                {
-                    let r = r.trim_start();
-                    rest = r.find(')').map_or(r, |e| r[e + 1..].trim_start());
-                }
-            }
-            if before_ok && rest.starts_with('(') {
-                break i;
-            }
-            from = i + func.len();
-        };
-        let mut pos = call;
-        if let Some(n) = arg {
-            let after = call + func.len();
-            let mut open = after + q[after..].find('(').unwrap_or(0) + 1;
-            // Skip a `by (...)`/`without (...)` group.
-            let head = q[after..open - 1].trim().to_ascii_lowercase();
-            if head == "by" || head == "without" {
-                let close = open + q[open..].find(')').unwrap_or(0) + 1;
-                open = close + q[close..].find('(').unwrap_or(0) + 1;
-            }
-            let (mut depth, mut commas, mut quote) = (0i32, 0usize, None::<u8>);
-            let mut start = open;
-            let mut i = open;
-            while i < bytes.len() && commas < n {
-                let c = bytes[i];
-                match quote {
-                    Some(_) if c == b'\\' => i += 1,
-                    Some(qc) if c == qc => quote = None,
-                    Some(_) => {}
-                    None => match c {
-                        b'"' | b'\'' | b'`' => quote = Some(c),
-                        b'(' | b'[' | b'{' => depth += 1,
-                        b')' | b']' | b'}' => depth -= 1,
-                        b',' if depth == 0 => {
-                            commas += 1;
-                            start = i + 1;
-                        }
-                        _ => {}
-                    },
-                }
-                i += 1;
-            }
-            while start < bytes.len() && bytes[start].is_ascii_whitespace() {
-                start += 1;
-            }
-            pos = start;
-        }
-        let before = &q[..pos];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        format!(" ({line}:{col})")
-    }
-
     /// The window `(start, end]` a range-vector argument covers at `t`, and its range (ms).
     pub(crate) fn range_window(&self, e: &Expr, t: i64) -> Option<(i64, i64, i64)> {
         match unparen(e) {
@@ -807,150 +596,4 @@ impl<'q> Evaluator<'q> {
             _ => None,
         }
     }
-}
-
-/// [`LabelCache`] site of delayed name removal (`__name__`, `__type__`, `__unit__`).
-const DROP_NAME_SITE: usize = 1;
-/// [`LabelCache`] site of interning a label set as it is.
-const IDENTITY_SITE: usize = 2;
-/// [`LabelCache`] site of removing only `__name__` (a subquery's duplicate check).
-const DROP_NAME_ONLY_SITE: usize = 3;
-
-/// The non-stale samples of `samples` (sorted by time) in `(start, end]`, borrowed unless a
-/// staleness marker has to be left out.
-pub(crate) fn window_points(
-    samples: &[(i64, f64)],
-    start: i64,
-    end: i64,
-) -> std::borrow::Cow<'_, [(i64, f64)]> {
-    window_points_from(samples, start, end, &mut 0)
-}
-
-/// [`window_points`], starting the search at `cursor` (where the previous window of this
-/// series started) and leaving it where this one starts. Consecutive steps of a range
-/// query move a window forward by a few samples, so a short forward scan replaces two
-/// binary searches over the whole series (and their cache misses); a window that moved
-/// back is found by binary search.
-pub(crate) fn window_points_from<'s>(
-    samples: &'s [(i64, f64)],
-    start: i64,
-    end: i64,
-    cursor: &mut usize,
-) -> std::borrow::Cow<'s, [(i64, f64)]> {
-    const SCAN: usize = 16;
-    let mut a = (*cursor).min(samples.len());
-    if a > 0 && samples[a - 1].0 > start {
-        a = samples.partition_point(|(ts, _)| *ts <= start);
-    } else {
-        let mut n = 0;
-        while a < samples.len() && samples[a].0 <= start && n < SCAN {
-            a += 1;
-            n += 1;
-        }
-        if n == SCAN {
-            a += samples[a..].partition_point(|(ts, _)| *ts <= start);
-        }
-    }
-    *cursor = a;
-    let b = a + samples[a..].partition_point(|(ts, _)| *ts <= end);
-    let pts = &samples[a..b];
-    if pts.iter().any(|(_, v)| is_stale_nan(*v)) {
-        std::borrow::Cow::Owned(
-            pts.iter()
-                .copied()
-                .filter(|(_, v)| !is_stale_nan(*v))
-                .collect(),
-        )
-    } else {
-        std::borrow::Cow::Borrowed(pts)
-    }
-}
-
-/// A selector's matchers in storage form, the metric name included.
-pub(crate) fn selector_matchers(vs: &VectorSelector) -> Vec<LabelMatcher> {
-    let mut out = Vec::new();
-    if let Some(name) = &vs.name {
-        out.push(LabelMatcher {
-            name: METRIC_NAME.into(),
-            op: MatchOp::Equal,
-            value: name.clone(),
-        });
-    }
-    for m in &vs.matchers.matchers {
-        let op = match &m.op {
-            PMatchOp::Equal => MatchOp::Equal,
-            PMatchOp::NotEqual => MatchOp::NotEqual,
-            PMatchOp::Re(_) => MatchOp::Regex,
-            PMatchOp::NotRe(_) => MatchOp::NotRegex,
-        };
-        let lm = LabelMatcher {
-            name: m.name.clone(),
-            op,
-            value: m.value.clone(),
-        };
-        if !out.contains(&lm) {
-            out.push(lm);
-        }
-    }
-    out
-}
-
-/// Whether `v` holds the very label sets (by address) and marks of `prev`.
-fn same_marks(prev: &Marked, v: &[Sample]) -> bool {
-    prev.len() == v.len()
-        && prev
-            .iter()
-            .zip(v)
-            .all(|((l, d), s)| l.ptr() == s.labels.ptr() && *d == s.drop_name)
-}
-
-/// Whether the samples of `v` stay distinct once the marked ones lose `__name__`,
-/// `__type__` and `__unit__`: `Ok(true)` if they do, an error (Prometheus's) if two become
-/// equal, `Ok(false)` if two hashes met without the label sets being equal (then the caller
-/// settles the labels and checks them exactly). Hashes the labels, allocates nothing per
-/// sample.
-fn unique_once_named(v: &[Sample]) -> Result<bool> {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    fn kept(s: &Sample) -> impl Iterator<Item = (&str, &str)> {
-        let drop = s.drop_name;
-        s.labels
-            .iter()
-            .filter(move |(n, _)| !(drop && matches!(*n, METRIC_NAME | "__type__" | "__unit__")))
-    }
-    if v.len() < 2 {
-        return Ok(true);
-    }
-    // The samples are distinct label sets: if every one loses the same name (and type and
-    // unit), they stay distinct. That is the common case (one metric's series), checked
-    // without hashing.
-    fn meta(s: &Sample) -> (&str, &str, &str) {
-        (
-            s.labels.get(METRIC_NAME),
-            s.labels.get("__type__"),
-            s.labels.get("__unit__"),
-        )
-    }
-    let first = meta(&v[0]);
-    if v.iter().all(|s| s.drop_name && meta(s) == first) {
-        return Ok(true);
-    }
-    let mut seen: HashMap<u64, usize> = HashMap::with_capacity(v.len());
-    for (i, s) in v.iter().enumerate() {
-        let mut h = DefaultHasher::new();
-        for pair in kept(s) {
-            pair.hash(&mut h);
-        }
-        match seen.entry(h.finish()) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(i);
-            }
-            std::collections::hash_map::Entry::Occupied(e) => {
-                if kept(&v[*e.get()]).eq(kept(s)) {
-                    return exec("vector cannot contain metrics with the same labelset");
-                }
-                return Ok(false);
-            }
-        }
-    }
-    Ok(true)
 }
