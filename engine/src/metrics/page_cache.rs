@@ -45,14 +45,15 @@ impl Page {
             as u64
     }
 
-    /// Hands every row of a series in `ids` (sorted) with `ts` in `[start, end]` to `visit`,
-    /// returning how many there were.
+    /// Hands the rows of each series in `ids` (sorted) with `ts` in `[start, end]` to
+    /// `visit`, a run of one series' times and values at a time, returning how many rows
+    /// there were.
     pub(crate) fn visit(
         &self,
         ids: &[SeriesId],
         start: i64,
         end: i64,
-        visit: &mut impl FnMut(SeriesId, crate::Sample),
+        visit: &mut impl FnMut(SeriesId, &[i64], &[f64]),
     ) -> u64 {
         let mut n = 0;
         let mut from = 0usize;
@@ -62,16 +63,10 @@ impl Page {
                 let run = &self.ts[from..to];
                 let lo = from + run.partition_point(|&t| t < start);
                 let hi = from + run.partition_point(|&t| t <= end);
-                for i in lo..hi {
-                    visit(
-                        id,
-                        crate::Sample {
-                            ts: self.ts[i],
-                            value: self.values[i],
-                        },
-                    );
+                if lo < hi {
+                    visit(id, &self.ts[lo..hi], &self.values[lo..hi]);
+                    n += (hi - lo) as u64;
                 }
-                n += (hi - lo) as u64;
             }
             from = to;
         }
@@ -205,7 +200,10 @@ mod tests {
     fn visits_wanted_series_in_the_time_range() {
         let p = page(100);
         let mut got = Vec::new();
-        let n = p.visit(&[2, 5], 22, 51, &mut |id, s| got.push((id, s.ts)));
+        let n = p.visit(&[2, 5], 22, 51, &mut |id, ts, vs| {
+            assert_eq!(ts.len(), vs.len());
+            got.extend(ts.iter().map(|&t| (id, t)));
+        });
         assert_eq!(n, 8 + 2);
         let want: Vec<(u64, i64)> = (22..30).map(|t| (2, t)).chain([(5, 50), (5, 51)]).collect();
         assert_eq!(got, want);

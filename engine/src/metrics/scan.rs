@@ -27,7 +27,7 @@ use parquet::file::reader::{ChunkReader, Length};
 use crate::metrics::page_cache::{Page, PageCache};
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io::{bad, column};
-use crate::{Error, Result, Sample};
+use crate::{Error, Result};
 
 /// What a read touched, for tests, benchmarks and query statistics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -150,9 +150,14 @@ pub(crate) fn read_samples(
     start: i64,
     end: i64,
     stats: &mut ScanStats,
-    visit: impl FnMut(SeriesId, Sample),
+    mut visit: impl FnMut(SeriesId, crate::Sample),
 ) -> Result<()> {
-    read_samples_cached(path, &OnceLock::new(), None, ids, start, end, stats, visit)
+    let each = |id, ts: &[i64], vs: &[f64]| {
+        for (&ts, &value) in ts.iter().zip(vs) {
+            visit(id, crate::Sample { ts, value });
+        }
+    };
+    read_samples_cached(path, &OnceLock::new(), None, ids, start, end, stats, each)
 }
 
 /// [`read_samples`], taking the file's footer and page index from `meta` (loaded into it on
@@ -167,7 +172,7 @@ pub(crate) fn read_samples_cached(
     start: i64,
     end: i64,
     stats: &mut ScanStats,
-    mut visit: impl FnMut(SeriesId, Sample),
+    mut visit: impl FnMut(SeriesId, &[i64], &[f64]),
 ) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
@@ -202,7 +207,7 @@ fn read_pruned(
     start: i64,
     end: i64,
     stats: &mut ScanStats,
-    visit: &mut impl FnMut(SeriesId, Sample),
+    visit: &mut impl FnMut(SeriesId, &[i64], &[f64]),
 ) -> Result<()> {
     let want_ids = |lo: i64, hi: i64| any_id_in(ids, lo as u64, hi as u64);
     let want_ts = |lo: i64, hi: i64| hi >= start && lo <= end;
@@ -316,24 +321,23 @@ fn read_pruned(
         let id_col = column::<UInt64Array>(&batch, 0, path)?;
         let ts_col = column::<TimestampMillisecondArray>(&batch, 1, path)?;
         let values = column::<Float64Array>(&batch, 2, path)?;
-        // Rows come sorted by series: look each id up once per run of rows.
-        let (mut cur, mut wanted) = (None, false);
-        for i in 0..batch.num_rows() {
-            let (id, ts) = (id_col.value(i), ts_col.value(i));
-            if cur != Some(id) {
-                cur = Some(id);
-                wanted = ids.binary_search(&id).is_ok();
+        // Rows come sorted by series, and by time within one: each wanted series' rows in
+        // the time range are one run.
+        let (ids_col, ts_col, values) = (id_col.values(), ts_col.values(), values.values());
+        let mut from = 0;
+        while from < ids_col.len() {
+            let id = ids_col[from];
+            let to = from + ids_col[from..].partition_point(|&x| x == id);
+            if ids.binary_search(&id).is_ok() {
+                let run = &ts_col[from..to];
+                let lo = from + run.partition_point(|&t| t < start);
+                let hi = from + run.partition_point(|&t| t <= end);
+                if lo < hi {
+                    stats.samples += (hi - lo) as u64;
+                    visit(id, &ts_col[lo..hi], &values[lo..hi]);
+                }
             }
-            if wanted && ts >= start && ts <= end {
-                stats.samples += 1;
-                visit(
-                    id,
-                    Sample {
-                        ts,
-                        value: values.value(i),
-                    },
-                );
-            }
+            from = to;
         }
     }
     Ok(())

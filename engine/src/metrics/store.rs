@@ -129,19 +129,30 @@ impl MetricsStore {
             let mut last: Option<(SeriesId, Option<usize>)> = None;
             let cache = Some((&self.page_cache, f.uid));
             let read = scan::read_samples_cached;
-            read(&path, meta, cache, &ids, start, end, &mut stats, |id, s| {
-                let slot = match last {
-                    Some((l, slot)) if l == id => slot,
-                    _ => {
-                        let slot = found.slots.get(&id).copied();
-                        last = Some((id, slot));
-                        slot
+            read(
+                &path,
+                meta,
+                cache,
+                &ids,
+                start,
+                end,
+                &mut stats,
+                |id, ts: &[i64], vs: &[f64]| {
+                    let slot = match last {
+                        Some((l, slot)) if l == id => slot,
+                        _ => {
+                            let slot = found.slots.get(&id).copied();
+                            last = Some((id, slot));
+                            slot
+                        }
+                    };
+                    if let Some(i) = slot {
+                        let samples = &mut found.entries[i].1;
+                        let run = ts.iter().zip(vs);
+                        samples.extend(run.map(|(&ts, &value)| Sample { ts, value }));
                     }
-                };
-                if let Some(i) = slot {
-                    found.entries[i].1.push(s);
-                }
-            })?;
+                },
+            )?;
         }
         let mut out: Vec<SeriesData> = found
             .entries
@@ -150,8 +161,12 @@ impl MetricsStore {
                 // Oldest source first; a stable sort keeps the first-written sample of a
                 // timestamp, and dedup drops later copies of it.
                 samples.extend(newer);
-                samples.sort_by_key(|s| s.ts);
-                samples.dedup_by_key(|s| s.ts);
+                // Usually already in order (partitions and the head do not overlap in
+                // time): one pass to see it, instead of a sort and a dedup.
+                if !samples.is_sorted_by(|a, b| a.ts < b.ts) {
+                    samples.sort_by_key(|s| s.ts);
+                    samples.dedup_by_key(|s| s.ts);
+                }
                 (!samples.is_empty()).then(|| SeriesData {
                     labels: labels.into_labels(),
                     samples,
