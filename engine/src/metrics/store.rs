@@ -116,7 +116,8 @@ impl MetricsStore {
         // Holding the `Arc`s keeps these files on disk until the read is done, even if
         // compaction or retention retires them meanwhile.
         let files = self.file_sets(tenant, start, end);
-        for f in &files {
+        for (k, f) in files.iter().enumerate() {
+            let sets_left = files.len() - k;
             stats.file_sets += 1;
             let ids = self.matching_ids(&head, f, matchers, &mut found, &mut stats)?;
             if ids.is_empty() {
@@ -147,9 +148,7 @@ impl MetricsStore {
                         }
                     };
                     if let Some(i) = slot {
-                        let samples = &mut found.entries[i].1;
-                        let run = ts.iter().zip(vs);
-                        samples.extend(run.map(|(&ts, &value)| Sample { ts, value }));
+                        found.entries[i].append(ts, vs, sets_left);
                     }
                 },
             )?;
@@ -157,13 +156,24 @@ impl MetricsStore {
         let mut out: Vec<SeriesData> = found
             .entries
             .into_iter()
-            .filter_map(|(labels, mut samples, newer)| {
-                // Oldest source first; a stable sort keeps the first-written sample of a
-                // timestamp, and dedup drops later copies of it.
+            .filter_map(|e| {
+                let Entry {
+                    labels,
+                    mut samples,
+                    newer,
+                    mut ordered,
+                } = e;
+                if let (Some(last), Some(first)) = (samples.last(), newer.first()) {
+                    ordered &= last.ts < first.ts;
+                }
+                // The head's samples are few; a flush in progress and the buffer after it
+                // may overlap.
+                ordered &= newer.windows(2).all(|w| w[0].ts < w[1].ts);
                 samples.extend(newer);
-                // Usually already in order (partitions and the head do not overlap in
-                // time): one pass to see it, instead of a sort and a dedup.
-                if !samples.is_sorted_by(|a, b| a.ts < b.ts) {
+                // Oldest source first; a stable sort keeps the first-written sample of a
+                // timestamp, and dedup drops later copies of it. Usually there is nothing
+                // to do: partitions and the head do not overlap in time.
+                if !ordered {
                     samples.sort_by_key(|s| s.ts);
                     samples.dedup_by_key(|s| s.ts);
                 }
@@ -315,18 +325,51 @@ fn in_range(h: &HeadShard, id: SeriesId, start: i64, end: i64) -> bool {
         || h.flushing.get(&id).is_some_and(|v| has(v))
 }
 
-/// The series a select found: labels, samples from files (oldest first), samples from
-/// memory; and each series' slot by id.
+/// The series a select found, and each series' slot by id.
 #[derive(Default)]
 struct Found {
-    entries: Vec<(Named, Vec<Sample>, Vec<Sample>)>,
+    entries: Vec<Entry>,
     slots: HashMap<SeriesId, usize>,
 }
 
 impl Found {
+    /// Adds series `id` with its samples from memory (`newer`, in time order).
     fn add(&mut self, id: SeriesId, labels: Named, newer: Vec<Sample>) {
         self.slots.insert(id, self.entries.len());
-        self.entries.push((labels, Vec::new(), newer));
+        self.entries.push(Entry {
+            labels,
+            samples: Vec::new(),
+            newer,
+            ordered: true,
+        });
+    }
+}
+
+/// One series a select found: labels, samples from files (oldest file first), samples
+/// from memory.
+struct Entry {
+    labels: Named,
+    samples: Vec<Sample>,
+    newer: Vec<Sample>,
+    /// Whether `samples` is in strictly increasing time order so far.
+    ordered: bool,
+}
+
+impl Entry {
+    /// Appends a run of samples from a file, `sets_left` the file sets still to read
+    /// (this one included): room for as many runs as that is made at once, so a series
+    /// spread over many partitions is not copied at every one.
+    fn append(&mut self, ts: &[i64], vs: &[f64], sets_left: usize) {
+        let Some(&first) = ts.first() else { return };
+        // Checked here, where the run is in cache, rather than in a pass over everything.
+        self.ordered &=
+            self.samples.last().is_none_or(|l| l.ts < first) && ts.windows(2).all(|w| w[0] < w[1]);
+        if self.samples.capacity() - self.samples.len() < ts.len() {
+            self.samples.reserve(ts.len() * sets_left);
+        }
+        let run = ts.iter().zip(vs);
+        self.samples
+            .extend(run.map(|(&ts, &value)| Sample { ts, value }));
     }
 }
 
