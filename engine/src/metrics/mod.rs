@@ -8,6 +8,7 @@ pub(crate) mod index;
 pub(crate) mod page_cache;
 pub(crate) mod postings;
 pub(crate) mod raw_keys;
+pub(crate) mod read;
 pub(crate) mod scan;
 pub(crate) mod series;
 pub(crate) mod series_index;

@@ -5,7 +5,8 @@
 use crate::metrics::files::MetricsFile;
 use crate::metrics::head::{HeadShard, SHARDS, TenantHead, shard_of};
 use crate::metrics::page_cache::PageCache;
-use crate::metrics::scan::{self, ScanStats};
+use crate::metrics::read::{self, FileSamples};
+use crate::metrics::scan::ScanStats;
 use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
 use crate::storage::parquet_io;
@@ -116,42 +117,20 @@ impl MetricsStore {
         // Holding the `Arc`s keeps these files on disk until the read is done, even if
         // compaction or retention retires them meanwhile.
         let files = self.file_sets(tenant, start, end);
-        for (k, f) in files.iter().enumerate() {
-            let sets_left = files.len() - k;
+        let mut plans = Vec::with_capacity(files.len());
+        for f in &files {
             stats.file_sets += 1;
             let ids = self.matching_ids(&head, f, matchers, &mut found, &mut stats)?;
             if ids.is_empty() {
                 stats.file_sets_skipped += 1;
                 continue;
             }
-            let path = f.samples_path();
-            let meta = &f.samples_meta;
-            // Rows come sorted by series: find each series' slot once per run.
-            let mut last: Option<(SeriesId, Option<usize>)> = None;
-            let cache = Some((&self.page_cache, f.uid));
-            let read = scan::read_samples_cached;
-            read(
-                &path,
-                meta,
-                cache,
-                &ids,
-                start,
-                end,
-                &mut stats,
-                |id, ts: &[i64], vs: &[f64]| {
-                    let slot = match last {
-                        Some((l, slot)) if l == id => slot,
-                        _ => {
-                            let slot = found.slots.get(&id).copied();
-                            last = Some((id, slot));
-                            slot
-                        }
-                    };
-                    if let Some(i) = slot {
-                        found.entries[i].append(ts, vs, sets_left);
-                    }
-                },
-            )?;
+            plans.push((&**f, ids));
+        }
+        for (id, samples) in read::read_files(&self.page_cache, &plans, start, end, &mut stats)? {
+            if let Some(&i) = found.slots.get(&id) {
+                found.entries[i].files = samples;
+            }
         }
         let mut out: Vec<SeriesData> = found
             .entries
@@ -159,10 +138,10 @@ impl MetricsStore {
             .filter_map(|e| {
                 let Entry {
                     labels,
-                    mut samples,
+                    files,
                     newer,
-                    mut ordered,
                 } = e;
+                let (mut samples, mut ordered) = (files.samples, files.ordered);
                 if let (Some(last), Some(first)) = (samples.last(), newer.first()) {
                     ordered &= last.ts < first.ts;
                 }
@@ -338,9 +317,11 @@ impl Found {
         self.slots.insert(id, self.entries.len());
         self.entries.push(Entry {
             labels,
-            samples: Vec::new(),
+            files: FileSamples {
+                samples: Vec::new(),
+                ordered: true,
+            },
             newer,
-            ordered: true,
         });
     }
 }
@@ -349,28 +330,8 @@ impl Found {
 /// from memory.
 struct Entry {
     labels: Named,
-    samples: Vec<Sample>,
+    files: FileSamples,
     newer: Vec<Sample>,
-    /// Whether `samples` is in strictly increasing time order so far.
-    ordered: bool,
-}
-
-impl Entry {
-    /// Appends a run of samples from a file, `sets_left` the file sets still to read
-    /// (this one included): room for as many runs as that is made at once, so a series
-    /// spread over many partitions is not copied at every one.
-    fn append(&mut self, ts: &[i64], vs: &[f64], sets_left: usize) {
-        let Some(&first) = ts.first() else { return };
-        // Checked here, where the run is in cache, rather than in a pass over everything.
-        self.ordered &=
-            self.samples.last().is_none_or(|l| l.ts < first) && ts.windows(2).all(|w| w[0] < w[1]);
-        if self.samples.capacity() - self.samples.len() < ts.len() {
-            self.samples.reserve(ts.len() * sets_left);
-        }
-        let run = ts.iter().zip(vs);
-        self.samples
-            .extend(run.map(|(&ts, &value)| Sample { ts, value }));
-    }
 }
 
 /// A series' labels while it is read: the head's compact key, turned into [`Labels`] only

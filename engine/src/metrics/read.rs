@@ -1,0 +1,149 @@
+//! The file side of a select: the samples of chosen series from several file sets, read
+//! over several threads when there is much to read.
+//!
+//! The series are split into runs of ids, one per thread. A samples file is sorted by
+//! series id, so each thread reads (and decodes, on a page cache miss) only the pages of
+//! its own ids, and each series' samples are gathered by exactly one thread: no page is
+//! decoded twice and nothing is copied again to merge the parts.
+
+use std::num::NonZeroUsize;
+
+use crate::metrics::page_cache::PageCache;
+use crate::metrics::scan::{self, ScanStats};
+use crate::model::series::SeriesId;
+use crate::storage::partition::PartFile;
+use crate::{Result, Sample};
+
+/// Below this many (file set, series) pairs to read, one thread reads them all.
+const PARALLEL_MIN_PAIRS: usize = 4_096;
+/// Most threads one select reads files on.
+const MAX_THREADS: usize = 4;
+
+/// One series' samples from files, oldest file first.
+#[derive(Debug, Default)]
+pub(crate) struct FileSamples {
+    pub(crate) samples: Vec<Sample>,
+    /// Whether `samples` is in strictly increasing time order.
+    pub(crate) ordered: bool,
+}
+
+impl FileSamples {
+    /// Appends a run of samples from a file, `sets_left` the file sets still to read (this
+    /// one included): room for as many runs as that is made at once, so a series spread
+    /// over many partitions is not copied at every one.
+    fn append(&mut self, ts: &[i64], vs: &[f64], sets_left: usize) {
+        let Some(&first) = ts.first() else { return };
+        // Checked here, where the run is in cache, rather than in a pass over everything.
+        let in_order = match self.samples.last() {
+            None => true,
+            Some(l) => self.ordered && l.ts < first,
+        };
+        self.ordered = in_order && ts.windows(2).all(|w| w[0] < w[1]);
+        if self.samples.capacity() - self.samples.len() < ts.len() {
+            self.samples.reserve(ts.len() * sets_left);
+        }
+        let run = ts.iter().zip(vs);
+        self.samples
+            .extend(run.map(|(&ts, &value)| Sample { ts, value }));
+    }
+}
+
+/// The samples in `[start, end]` of each file set's series (`plans`: file sets oldest
+/// first, each with the ids to read from it, sorted), by series id in ascending order;
+/// series with no sample are left out.
+pub(crate) fn read_files(
+    cache: &PageCache,
+    plans: &[(&PartFile, Vec<SeriesId>)],
+    start: i64,
+    end: i64,
+    stats: &mut ScanStats,
+) -> Result<Vec<(SeriesId, FileSamples)>> {
+    let mut all: Vec<SeriesId> = plans
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().copied())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    let pairs: usize = plans.iter().map(|(_, ids)| ids.len()).sum();
+    let threads = if pairs < PARALLEL_MIN_PAIRS {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, NonZeroUsize::get)
+            .min(MAX_THREADS)
+    };
+    let per = all.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<(Vec<FileSamples>, ScanStats)>> = if threads <= 1 {
+        vec![read_part(cache, plans, &all, start, end)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = all
+                .chunks(per)
+                .map(|ids| scope.spawn(move || read_part(cache, plans, ids, start, end)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h.join() {
+                    Ok(r) => r,
+                    Err(p) => std::panic::resume_unwind(p),
+                })
+                .collect()
+        })
+    };
+    let mut out = Vec::with_capacity(all.len());
+    for (ids, part) in all.chunks(per).zip(parts) {
+        let (samples, part_stats) = part?;
+        stats.add(&part_stats);
+        let found = ids.iter().copied().zip(samples);
+        out.extend(found.filter(|(_, s)| !s.samples.is_empty()));
+    }
+    Ok(out)
+}
+
+/// The samples of series `ids` (sorted, distinct), one entry per id.
+fn read_part(
+    cache: &PageCache,
+    plans: &[(&PartFile, Vec<SeriesId>)],
+    ids: &[SeriesId],
+    start: i64,
+    end: i64,
+) -> Result<(Vec<FileSamples>, ScanStats)> {
+    let mut stats = ScanStats::default();
+    let mut out: Vec<FileSamples> = ids.iter().map(|_| FileSamples::default()).collect();
+    let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
+        return Ok((out, stats));
+    };
+    for (k, (f, wanted)) in plans.iter().enumerate() {
+        let sets_left = plans.len() - k;
+        let from = wanted.partition_point(|&id| id < lo);
+        let to = wanted.partition_point(|&id| id <= hi);
+        if from == to {
+            continue;
+        }
+        // Rows come sorted by series: find each series' entry once per run.
+        let mut last: Option<(SeriesId, Option<usize>)> = None;
+        scan::read_samples_cached(
+            &f.samples_path(),
+            &f.samples_meta,
+            Some((cache, f.uid)),
+            &wanted[from..to],
+            start,
+            end,
+            &mut stats,
+            |id, ts: &[i64], vs: &[f64]| {
+                let slot = match last {
+                    Some((l, slot)) if l == id => slot,
+                    _ => {
+                        let slot = ids.binary_search(&id).ok();
+                        last = Some((id, slot));
+                        slot
+                    }
+                };
+                if let Some(i) = slot {
+                    out[i].append(ts, vs, sets_left);
+                }
+            },
+        )?;
+    }
+    Ok((out, stats))
+}
