@@ -111,13 +111,19 @@ impl Writer {
             _ => None,
         };
         loop {
+            // Interval mode: what is written is fsynced once its interval is up, also when
+            // requests never stop coming (a receive returns a waiting request even after
+            // its deadline, so the deadline alone would wait for a pause).
+            if let (Some(every), Some(since)) = (interval, self.dirty_since)
+                && Instant::now() >= since + every
+            {
+                self.sync_or_poison();
+            }
             let first = match (interval, self.dirty_since) {
                 (Some(every), Some(since)) => match rx.recv_deadline(since + every) {
                     Ok(r) => r,
                     Err(RecvTimeoutError::Timeout) => {
-                        if let Err(e) = self.sync() {
-                            self.shared.poison(e);
-                        }
+                        self.sync_or_poison();
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => return,
@@ -232,6 +238,15 @@ impl Writer {
         self.shared
             .published(self.active_first, self.active_len, self.next_lsn);
         Ok(())
+    }
+
+    /// [`Self::sync`]; a failure poisons the log (which then writes nothing more, so there
+    /// is nothing left to sync).
+    fn sync_or_poison(&mut self) {
+        if let Err(e) = self.sync() {
+            self.shared.poison(e);
+            self.dirty_since = None;
+        }
     }
 
     /// fsyncs what was written, if anything.
