@@ -15,7 +15,7 @@ fn batch(points: impl Fn(usize) -> Vec<(i64, f64)>) -> Vec<SeriesSamples> {
             labels: vec![
                 ("__name__".into(), "m".into()),
                 ("i".into(), format!("{i:05}")),
-                ("even".into(), (i % 2 == 0).to_string()),
+                ("even".into(), i.is_multiple_of(2).to_string()),
             ],
             samples: points(i)
                 .into_iter()
@@ -30,7 +30,7 @@ fn batch(points: impl Fn(usize) -> Vec<(i64, f64)>) -> Vec<SeriesSamples> {
 fn expected(i: usize) -> Vec<(i64, f64)> {
     let x = i as f64;
     let mut v = vec![(0, x)];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         v.push((15 * MIN, -x));
     }
     v.extend([
@@ -57,7 +57,7 @@ fn many_series_over_many_file_sets_come_back_whole_and_in_order() {
     engine.flush().unwrap();
     let late = |i: usize| {
         let mut v = vec![(0, 99.0)];
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             v.push((15 * MIN, -x(i)));
         }
         v
