@@ -28,20 +28,8 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
         Some(Val::Scalar(v)) => Ok(*v),
         _ => exec(format!("expected scalar parameter for {op}")),
     };
-    // Group keys and output labels. The keys are interned, so one address is one key.
     let site = a as *const AggregateExpr as usize;
-    let mut groups: Vec<(Labels, Vec<Sample>)> = Vec::new();
-    let mut index: WordMap<usize, usize> = WordMap::default();
-    for s in input {
-        let key = ev
-            .labels
-            .derive(site, &s.labels, |l| group_labels(l, &a.modifier));
-        let i = *index.entry(key.ptr()).or_insert_with(|| {
-            groups.push((key, Vec::new()));
-            groups.len() - 1
-        });
-        groups[i].1.push(s);
-    }
+    let groups = group(ev, site, &a.modifier, input);
     // Whether a group's output drops the name: if any of its inputs does. `count_values`'
     // outputs are looked up by content (they are not group keys, but may equal one).
     let drop_by_labels: HashMap<Labels, bool> = if op == "count_values" {
@@ -212,6 +200,81 @@ fn reads_group_key_only(op: &str, modifier: &Option<LabelModifier>) -> bool {
                 .any(|n| matches!(n.as_str(), METRIC_NAME | "__type__" | "__unit__")),
             Some(LabelModifier::Exclude(_)) => false,
         }
+}
+
+/// How an aggregation grouped one step's input: the group keys in order of first
+/// appearance and each input sample's group. At many steps (a range query, a subquery) the
+/// input usually holds the same series in the same order at every step; then the grouping
+/// is reused instead of looking every sample's key up again.
+#[derive(Debug, Default)]
+pub(crate) struct Grouping {
+    /// The input's label sets, held so that their addresses identify them.
+    inputs: Vec<Labels>,
+    keys: Vec<Labels>,
+    group_of: Vec<u32>,
+}
+
+impl Grouping {
+    /// Whether `input` holds the very label sets (by address) this grouping was made for.
+    fn fits(&self, input: &[Sample]) -> bool {
+        self.inputs.len() == input.len()
+            && self
+                .inputs
+                .iter()
+                .zip(input)
+                .all(|(l, s)| l.ptr() == s.labels.ptr())
+    }
+}
+
+/// `input` split into groups by key, in order of first appearance. The keys are interned
+/// (one address per key); `site` is the aggregation's address.
+fn group(
+    ev: &mut Evaluator<'_>,
+    site: usize,
+    modifier: &Option<LabelModifier>,
+    input: Vec<Sample>,
+) -> Vec<(Labels, Vec<Sample>)> {
+    let many = !ev.single_step();
+    let grouping = match ev.take_grouping(site) {
+        Some(g) if g.fits(&input) => g,
+        _ => {
+            let mut keys = Vec::new();
+            let mut group_of = Vec::with_capacity(input.len());
+            let mut index: WordMap<usize, u32> = WordMap::default();
+            for s in &input {
+                let key = ev
+                    .labels
+                    .derive(site, &s.labels, |l| group_labels(l, modifier));
+                let i = *index.entry(key.ptr()).or_insert_with(|| {
+                    keys.push(key);
+                    (keys.len() - 1) as u32
+                });
+                group_of.push(i);
+            }
+            let inputs = if many {
+                input.iter().map(|s| s.labels.clone()).collect()
+            } else {
+                Vec::new()
+            };
+            Grouping {
+                inputs,
+                keys,
+                group_of,
+            }
+        }
+    };
+    let mut groups: Vec<(Labels, Vec<Sample>)> = grouping
+        .keys
+        .iter()
+        .map(|k| (k.clone(), Vec::new()))
+        .collect();
+    for (s, &g) in input.into_iter().zip(&grouping.group_of) {
+        groups[g as usize].1.push(s);
+    }
+    if many {
+        ev.put_grouping(site, grouping);
+    }
+    groups
 }
 
 /// The labels a sample is grouped under.

@@ -127,6 +127,8 @@ pub(crate) struct Evaluator<'q> {
     /// Per node (by address) whose names are removed at many steps: the labels and marks of
     /// its last output (held, as above) and the labels they became.
     settled_outputs: WordMap<usize, (Marked, Vec<Labels>)>,
+    /// Per aggregation (by address) evaluated at many steps: how it grouped its last input.
+    groupings: WordMap<usize, aggregate::Grouping>,
 }
 
 pub(crate) fn duration_ms(d: &Duration) -> i64 {
@@ -183,6 +185,7 @@ impl<'q> Evaluator<'q> {
             in_subquery: 0,
             unique_outputs: WordMap::default(),
             settled_outputs: WordMap::default(),
+            groupings: WordMap::default(),
         }
     }
 
@@ -493,6 +496,17 @@ impl<'q> Evaluator<'q> {
         self.grids.insert(key, table);
     }
 
+    /// How aggregation `site` grouped its input at the last step (taken out; give it back
+    /// with [`Self::put_grouping`]).
+    pub(crate) fn take_grouping(&mut self, site: usize) -> Option<aggregate::Grouping> {
+        self.groupings.remove(&site)
+    }
+
+    /// Keeps `g` for aggregation `site`'s next step.
+    pub(crate) fn put_grouping(&mut self, site: usize, g: aggregate::Grouping) {
+        self.groupings.insert(site, g);
+    }
+
     /// The series prefetched for selector `vs`.
     pub(crate) fn selected(&self, vs: &VectorSelector) -> Option<Arc<Vec<SourceSeries>>> {
         let key = vs as *const VectorSelector as usize;
@@ -500,7 +514,7 @@ impl<'q> Evaluator<'q> {
     }
 
     /// Whether the query evaluates each node once: an instant query, outside subqueries.
-    fn single_step(&self) -> bool {
+    pub(crate) fn single_step(&self) -> bool {
         self.start == self.end && self.in_subquery == 0
     }
 
