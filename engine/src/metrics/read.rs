@@ -23,8 +23,9 @@ const MAX_THREADS: usize = 4;
 #[derive(Debug, Default)]
 pub(crate) struct FileSamples {
     pub(crate) samples: Vec<Sample>,
-    /// Whether `samples` is in strictly increasing time order.
-    pub(crate) ordered: bool,
+    /// Whether `samples` may not be in strictly increasing time order (then it is sorted
+    /// and deduplicated once complete).
+    pub(crate) unordered: bool,
 }
 
 impl FileSamples {
@@ -34,11 +35,8 @@ impl FileSamples {
     fn append(&mut self, ts: &[i64], vs: &[f64], sets_left: usize) {
         let Some(&first) = ts.first() else { return };
         // Checked here, where the run is in cache, rather than in a pass over everything.
-        let in_order = match self.samples.last() {
-            None => true,
-            Some(l) => self.ordered && l.ts < first,
-        };
-        self.ordered = in_order && ts.windows(2).all(|w| w[0] < w[1]);
+        self.unordered |= self.samples.last().is_some_and(|l| l.ts >= first)
+            || ts.windows(2).any(|w| w[0] >= w[1]);
         if self.samples.capacity() - self.samples.len() < ts.len() {
             self.samples.reserve(ts.len() * sets_left);
         }

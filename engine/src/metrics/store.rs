@@ -141,18 +141,18 @@ impl MetricsStore {
                     files,
                     newer,
                 } = e;
-                let (mut samples, mut ordered) = (files.samples, files.ordered);
+                let (mut samples, mut unordered) = (files.samples, files.unordered);
                 if let (Some(last), Some(first)) = (samples.last(), newer.first()) {
-                    ordered &= last.ts < first.ts;
+                    unordered |= last.ts >= first.ts;
                 }
                 // The head's samples are few; a flush in progress and the buffer after it
                 // may overlap.
-                ordered &= newer.windows(2).all(|w| w[0].ts < w[1].ts);
+                unordered |= newer.windows(2).any(|w| w[0].ts >= w[1].ts);
                 samples.extend(newer);
                 // Oldest source first; a stable sort keeps the first-written sample of a
                 // timestamp, and dedup drops later copies of it. Usually there is nothing
                 // to do: partitions and the head do not overlap in time.
-                if !ordered {
+                if unordered {
                     samples.sort_by_key(|s| s.ts);
                     samples.dedup_by_key(|s| s.ts);
                 }
@@ -312,15 +312,12 @@ struct Found {
 }
 
 impl Found {
-    /// Adds series `id` with its samples from memory (`newer`, in time order).
+    /// Adds series `id` with its samples from memory (`newer`).
     fn add(&mut self, id: SeriesId, labels: Named, newer: Vec<Sample>) {
         self.slots.insert(id, self.entries.len());
         self.entries.push(Entry {
             labels,
-            files: FileSamples {
-                samples: Vec::new(),
-                ordered: true,
-            },
+            files: FileSamples::default(),
             newer,
         });
     }
