@@ -184,11 +184,20 @@ fn ascii_str(bytes: &[u8]) -> &str {
     }
 }
 
+/// What remote-write's refusal of a body that is not snappy says it needs.
+const NEEDS_SNAPPY: &str = "remote-write 1.0 requires Content-Encoding: snappy, block format";
+
 /// Decompresses a snappy block-format `body` of at most `max_len` bytes once decompressed:
 /// the length the snappy header declares is checked ([`declared_len`]) before anything is
 /// allocated, and the output allocated at that length (the block format holds exactly it).
 pub fn decompress(body: &[u8], max_len: u64) -> Result<Vec<u8>, ApiError> {
-    declared_len(body, max_len)?;
+    snappy_block(body, max_len, NEEDS_SNAPPY)
+}
+
+/// [`decompress`] for any endpoint that takes snappy block-format bodies (Loki's push too):
+/// `needs` says, in the 400 for a body that is not snappy, what the endpoint requires.
+pub(crate) fn snappy_block(body: &[u8], max_len: u64, needs: &str) -> Result<Vec<u8>, ApiError> {
+    snappy_len(body, max_len, needs)?;
     snap::raw::Decoder::new()
         .decompress_vec(body)
         .map_err(|e| ApiError::BadRequest(format!("snappy decompression failed: {e}")))
@@ -197,9 +206,15 @@ pub fn decompress(body: &[u8], max_len: u64) -> Result<Vec<u8>, ApiError> {
 /// The length a snappy block-format `body` declares it decompresses to: 400 for a
 /// malformed header, 413 over `max_len`.
 pub fn declared_len(body: &[u8], max_len: u64) -> Result<usize, ApiError> {
+    snappy_len(body, max_len, NEEDS_SNAPPY)
+}
+
+/// [`declared_len`] for any endpoint that takes snappy block-format bodies, `needs` as in
+/// [`snappy_block`]. Nothing is allocated: a header that claims a gigabyte is refused here.
+pub(crate) fn snappy_len(body: &[u8], max_len: u64, needs: &str) -> Result<usize, ApiError> {
     let declared = snap::raw::decompress_len(body).map_err(|e| {
         ApiError::BadRequest(format!(
-            "body is not snappy block-format data (remote-write 1.0 requires Content-Encoding: snappy, block format): {e}"
+            "body is not snappy block-format data ({needs}): {e}"
         ))
     })?;
     if declared as u64 > max_len {

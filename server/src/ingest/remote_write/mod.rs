@@ -21,6 +21,7 @@ use strata_engine::{RejectReason, WriteOutcome};
 
 pub use crate::ingest::protobuf::WireError;
 pub use decode::{Batch, Decoded, declared_len, decode, decode_protobuf, decompress};
+pub(crate) use decode::{snappy_block, snappy_len};
 
 use crate::auth::WriteTenant;
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
