@@ -1,7 +1,7 @@
 //! The HTTP router: which handler answers which path. Health and self-metrics are here;
-//! remote-write and OTLP/HTTP come from `ingest/`, the Prometheus, Jaeger, log search and
-//! SQL APIs from `api/`. Around all of them, the request-metrics layer (counts by route and
-//! status, latency). Routes go into [`router`] and get auth, limits and metrics the same
+//! remote-write, OTLP/HTTP and Loki's push come from `ingest/`, the Prometheus, Jaeger, log
+//! search and SQL APIs from `api/`. Around all of them, the request-metrics layer (counts by
+//! route and status, latency). Routes go into [`router`] and get auth, limits and metrics the same
 //! way. (The gRPC listener's services are `ingest/otlp/grpc.rs`.)
 
 use std::time::Instant;
@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/write", post(remote_write::write))
         .merge(crate::api::prom::routes())
         .merge(crate::ingest::otlp::http::routes())
+        .merge(crate::ingest::loki::routes())
         .merge(crate::api::jaeger::routes())
         .merge(crate::api::logs::routes())
         .merge(crate::api::sql::routes())

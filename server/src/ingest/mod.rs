@@ -1,7 +1,8 @@
 //! Ingest: request bodies to the engine's series and records, and the handlers that take
-//! them over the network (Prometheus remote-write, OTLP over HTTP and gRPC).
+//! them over the network (Prometheus remote-write, OTLP over HTTP and gRPC, Loki's push).
 
 pub mod decoders;
+pub(crate) mod loki;
 pub(crate) mod otlp;
 pub(crate) mod protobuf;
 pub mod remote_write;
