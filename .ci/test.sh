@@ -4,16 +4,17 @@
 #
 # What it installs, and where (nothing else is written outside the target directory):
 # - cargo-nextest, when it is not on PATH: under the target directory ($TARGET/tools).
-# - Python packages (duckdb, pyarrow): in a virtualenv, $TARGET/venv, made with
-#   `python3 -m venv` and reused while it works; never with a system-wide pip. (Debian's
-#   python3 needs the package python3-venv for that; installed when missing.)
+# - Python packages (duckdb, pyarrow, python-logging-loki): in a virtualenv, $TARGET/venv,
+#   made with `python3 -m venv` and reused while it works; never with a system-wide pip.
+#   (Debian's python3 needs the package python3-venv for that; installed when missing.)
 # - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script).
 #
 # How tests find the venv: its bin/ goes first on PATH for everything below, so every test
 # that runs `python3` (engine/tests/duckdb_reads_partitions.rs with DuckDB,
-# query/tests/spans_copy_compaction.rs with DuckDB and pyarrow, tests/interop) runs the
-# venv's. To run one of them alone: `. "$CARGO_TARGET_DIR/venv/bin/activate"` first; without
-# the packages they fail and say what is missing.
+# query/tests/spans_copy_compaction.rs with DuckDB and pyarrow, server/tests/loki_push.rs
+# with python-logging-loki, tests/interop) runs the venv's. To run one of them alone:
+# `. "$CARGO_TARGET_DIR/venv/bin/activate"` first; without the packages they fail and say
+# what is missing.
 #
 # $TARGET is ${CARGO_TARGET_DIR:-target}. The PromQL conformance test needs Prometheus's
 # scripts (STRATA_PROMQL_SUITE, see query/tests/promql_conformance.rs): without them it
@@ -50,10 +51,12 @@ if ! "$VENV/bin/python3" -c '' >/dev/null 2>&1; then
     fi
 fi
 export PATH="$VENV/bin:$PATH"
-for module in duckdb pyarrow; do
+# package:module (PyPI name, import name)
+for pair in duckdb:duckdb pyarrow:pyarrow python-logging-loki:logging_loki; do
+    package="${pair%%:*}" module="${pair#*:}"
     if ! python3 -c "import $module" >/dev/null 2>&1; then
-        echo "installing $module in $VENV"
-        python3 -m pip install --quiet --disable-pip-version-check --no-cache-dir "$module"
+        echo "installing $package in $VENV"
+        python3 -m pip install --quiet --disable-pip-version-check --no-cache-dir "$package"
     fi
 done
 
