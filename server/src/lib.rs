@@ -3,8 +3,8 @@
 //! It owns the network surface: configuration ([`Config`]: TOML file, `STRATA_*`
 //! environment, flags), bearer-token auth and tenancy ([`Auth`], the [`ReadTenant`] and
 //! [`WriteTenant`] extractors), the HTTP router (health, self-metrics, Prometheus
-//! remote-write, OTLP, the Prometheus API, SQL) and the gRPC listener, graceful shutdown,
-//! and the offline `promql` and `sql` commands.
+//! remote-write, OTLP, Loki's push, the Prometheus API, SQL) and the gRPC listener,
+//! graceful shutdown, and the offline `promql` and `sql` commands.
 //! It does not own storage (strata-engine) or query evaluation (strata-query).
 //!
 //! Its folders, bottom up: each imports only from those above it in this list, and from
@@ -16,7 +16,8 @@
 //! - `auth/`: bearer tokens to tenants; the [`ReadTenant`] and [`WriteTenant`] extractors.
 //! - `runtime/`: the running server: [`AppState`] (the engine, auth, limits), the ingest
 //!   memory budget ([`inflight`]), the self-metrics, the [`allocator`].
-//! - `ingest/`: remote-write and OTLP (HTTP and gRPC) into the engine; [`decoders`].
+//! - `ingest/`: remote-write, OTLP (HTTP and gRPC) and Loki's push into the engine;
+//!   [`decoders`].
 //! - `api/`: the Prometheus, SQL, Jaeger and log search APIs (it and `ingest/` do not
 //!   import each other).
 //! - `offline/`: `strata sql` and `strata promql` on a data directory.
