@@ -47,5 +47,5 @@ mod response;
 
 pub use endpoints::{BuildInfo, PromApi};
 pub use error::{ApiError, Result};
-pub use params::{MAX_TIME_MS, MIN_TIME_MS};
+pub use params::{MAX_TIME_MS, MIN_TIME_MS, parse_duration};
 pub use response::Response;

@@ -122,7 +122,7 @@ pub(crate) fn time_param(p: &Params<'_>, name: &str, default: Time) -> Result<Ti
 
 /// Parses a duration as Prometheus's `parseDuration`: float seconds or a Prometheus
 /// duration (`1h30m`, `15s`, `100ms`). Returns nanoseconds, which may be zero or negative.
-pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
+pub fn parse_duration(s: &str) -> Result<i64, String> {
     if let Some(d) = parse_go_float(s) {
         let ns = d * 1e9;
         if ns > i64::MAX as f64 || ns < i64::MIN as f64 {

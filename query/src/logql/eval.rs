@@ -1,0 +1,132 @@
+//! Metric queries: each range aggregation read by one scan over the range its windows
+//! need, its samples grouped into series, then [`metric::eval`] over the step grid.
+
+use std::ops::ControlFlow;
+
+use datafusion::prelude::SessionContext;
+
+use super::Limits;
+use super::ast::{MatchOp, MetricExpr, RangeAgg, RangeOp};
+use super::error::{Error, Result};
+use super::metric::range::Accumulator;
+use super::metric::vector::group_labels;
+use super::metric::{self, Grid, Series, Value};
+use super::pipeline::{Pipeline, Unwrapper};
+use super::scan::{ScanStats, for_each_entry, window_sql};
+use super::streams::Labels;
+use crate::sql::SqlConfig;
+
+/// Evaluates a metric query over `grid`.
+pub async fn query_metric(
+    ctx: &SessionContext,
+    config: &SqlConfig,
+    limits: &Limits,
+    expr: &MetricExpr,
+    grid: Grid,
+) -> Result<(Value, ScanStats)> {
+    let mut stats = ScanStats::default();
+    let mut results = Vec::new();
+    for agg in metric::range_aggs(expr) {
+        let (series, read) = read_range(ctx, config, limits, agg, &grid).await?;
+        stats.lines += read.lines;
+        stats.bytes += read.bytes;
+        results.push(series);
+    }
+    let value = metric::eval(expr, &grid, &mut results.into_iter())?;
+    if let Value::Matrix(m) = &value
+        && m.len() > limits.max_query_series
+    {
+        return Err(limits.series_error());
+    }
+    Ok((value, stats))
+}
+
+/// Loki's error for a sample whose pipeline left an `__error__` label.
+fn pipeline_error(err: &str, labels: &Labels) -> Error {
+    Error::Query(format!(
+        "pipeline error: '{err}' for series: '{}'.\nUse a label filter to intentionally skip this error. \
+         (e.g | __error__!=\"{err}\").\nTo skip all potential errors you can match empty errors.\
+         (e.g __error__=\"\")\nThe label filter can also be specified after unwrap. \
+         (e.g | unwrap latency | __error__=\"\" )",
+        super::labels_text(labels)
+    ))
+}
+
+async fn read_range(
+    ctx: &SessionContext,
+    config: &SqlConfig,
+    limits: &Limits,
+    agg: &RangeAgg,
+    grid: &Grid,
+) -> Result<(Vec<Series>, ScanStats)> {
+    let pipeline = Pipeline::new(&agg.log.selector, &agg.log.pipeline)?;
+    let unwrapper = agg.unwrap.as_ref().map(Unwrapper::new).transpose()?;
+    let mut acc = Accumulator::new(agg);
+    let (from, to) = acc.scan_range(grid);
+    let sql = window_sql(&agg.log.selector, &agg.log.pipeline, from, to);
+    let mut failure: Option<Error> = None;
+    let bytes_op = matches!(agg.op, RangeOp::BytesOverTime | RangeOp::BytesRate);
+    let (stats, _) = for_each_entry(ctx, config, limits, &sql, |entry| {
+        let Some((mut labels, line)) = pipeline.process(&entry) else {
+            return ControlFlow::Continue(());
+        };
+        let value = match &unwrapper {
+            Some(u) => match u.extract(&mut labels) {
+                Some(v) => v,
+                None => return ControlFlow::Continue(()),
+            },
+            None if bytes_op => line.len() as f64,
+            None => 1.0,
+        };
+        if let Some((_, err)) = labels.iter().find(|(k, _)| k == "__error__") {
+            failure = Some(pipeline_error(err, &labels));
+            return ControlFlow::Break(());
+        }
+        let labels = if agg.grouping.is_some() {
+            group_labels(&labels, agg.grouping.as_ref())
+        } else {
+            labels
+        };
+        if !acc.add_existing(&labels, entry.ts_ns, value) {
+            if acc.series_count() >= limits.max_query_series {
+                failure = Some(limits.series_error());
+                return ControlFlow::Break(());
+            }
+            acc.add(labels, entry.ts_ns, value);
+        }
+        ControlFlow::Continue(())
+    })
+    .await?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    limits.check_bytes(stats.bytes)?;
+    if agg.op == RangeOp::AbsentOverTime {
+        return Ok((absent(agg, acc.finish(grid), grid), stats));
+    }
+    Ok((acc.finish(grid), stats))
+}
+
+/// `absent_over_time`: `1` at the steps where no series had a sample, labelled with the
+/// selector's equality matchers.
+fn absent(agg: &RangeAgg, present: Vec<Series>, grid: &Grid) -> Vec<Series> {
+    let values: Vec<Option<f64>> = (0..grid.steps)
+        .map(|k| {
+            let any = present.iter().any(|s| s.values[k].is_some());
+            (!any).then_some(1.0)
+        })
+        .collect();
+    if values.iter().all(Option::is_none) {
+        return Vec::new();
+    }
+    let mut labels: Labels = agg
+        .log
+        .selector
+        .iter()
+        .filter(|m| m.op == MatchOp::Eq)
+        .map(|m| (m.name.clone(), m.value.clone()))
+        .collect();
+    labels.sort();
+    labels.dedup_by(|a, b| a.0 == b.0);
+    vec![Series { labels, values }]
+}

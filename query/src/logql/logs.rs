@@ -1,0 +1,214 @@
+//! Log queries: the entries a selector and pipeline yield in `[start, end)`, at most
+//! `limit` of them, the newest (`backward`) or the oldest (`forward`) first, grouped into
+//! streams by their final labels.
+//!
+//! The range is read in windows of one hour (a partition), starting at the end the
+//! direction starts from, and a window's entries go into a heap that holds at most
+//! `limit`; once it is full, a window further away cannot hold a better entry and the
+//! read stops. Memory is bounded by the limit, whatever the range.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::ops::ControlFlow;
+
+use datafusion::prelude::SessionContext;
+
+use super::ast::LogExpr;
+use super::error::Result;
+use super::pipeline::{Category, Pipeline};
+use super::scan::{ScanStats, for_each_entry, window_sql};
+use super::streams::Labels;
+use super::{Direction, Limits};
+use crate::sql::SqlConfig;
+
+const WINDOW_NS: i64 = 3_600 * 1_000_000_000;
+
+/// One stream of a log query's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stream {
+    /// Its labels: stream labels, structured metadata and parsed labels.
+    pub labels: Labels,
+    /// Its entries, in the query's direction.
+    pub entries: Vec<StreamEntry>,
+}
+
+/// One entry of a [`Stream`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StreamEntry {
+    /// Nanoseconds since the epoch.
+    pub ts_ns: i64,
+    /// The line after the pipeline.
+    pub line: String,
+    /// With labels categorized: its structured metadata (else empty).
+    pub metadata: Labels,
+    /// With labels categorized: the labels its pipeline set (else empty).
+    pub parsed: Labels,
+}
+
+/// An entry held for the answer; ordered by time, then by arrival (`seq`).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Held {
+    ts_ns: i64,
+    seq: u64,
+    labels: Labels,
+    line: String,
+    metadata: Labels,
+    parsed: Labels,
+}
+
+/// The heap of the best `limit` entries so far, whichever direction.
+enum Best {
+    /// Keeps the newest: a min-heap, the oldest on top to be evicted.
+    Newest(BinaryHeap<Reverse<Held>>),
+    /// Keeps the oldest: a max-heap.
+    Oldest(BinaryHeap<Held>),
+}
+
+impl Best {
+    fn len(&self) -> usize {
+        match self {
+            Self::Newest(h) => h.len(),
+            Self::Oldest(h) => h.len(),
+        }
+    }
+
+    fn push(&mut self, held: Held, limit: usize) {
+        match self {
+            Self::Newest(h) => {
+                h.push(Reverse(held));
+                if h.len() > limit {
+                    h.pop();
+                }
+            }
+            Self::Oldest(h) => {
+                h.push(held);
+                if h.len() > limit {
+                    h.pop();
+                }
+            }
+        }
+    }
+
+    fn into_vec(self) -> Vec<Held> {
+        match self {
+            Self::Newest(h) => h.into_iter().map(|r| r.0).collect(),
+            Self::Oldest(h) => h.into_vec(),
+        }
+    }
+}
+
+/// Runs a log query over `[start_ns, end_ns)`. With `categorize`, a stream is keyed by its
+/// stream labels only and each entry carries its structured metadata and parsed labels
+/// (Loki's `categorize-labels` encoding); otherwise all labels key the stream.
+#[allow(clippy::too_many_arguments)]
+pub async fn select_logs(
+    ctx: &SessionContext,
+    config: &SqlConfig,
+    limits: &Limits,
+    expr: &LogExpr,
+    (start_ns, end_ns): (i64, i64),
+    limit: usize,
+    direction: Direction,
+    categorize: bool,
+) -> Result<(Vec<Stream>, ScanStats)> {
+    let pipeline = Pipeline::new(&expr.selector, &expr.pipeline)?;
+    let mut best = match direction {
+        Direction::Backward => Best::Newest(BinaryHeap::new()),
+        Direction::Forward => Best::Oldest(BinaryHeap::new()),
+    };
+    let mut stats = ScanStats::default();
+    let mut seq = 0u64;
+    let windows = windows(start_ns, end_ns, direction);
+    for (from, to) in windows {
+        if limit == 0 {
+            break;
+        }
+        let sql = window_sql(&expr.selector, &expr.pipeline, from, to);
+        let (read, _) = for_each_entry(ctx, config, limits, &sql, |entry| {
+            if let Some(p) = pipeline.run(&entry) {
+                seq += 1;
+                let (labels, metadata, parsed) = if categorize {
+                    (
+                        p.labels.of(Category::Stream),
+                        p.labels.of(Category::Metadata),
+                        p.labels.of(Category::Parsed),
+                    )
+                } else {
+                    (p.labels.flat(), Vec::new(), Vec::new())
+                };
+                let held = Held {
+                    ts_ns: entry.ts_ns,
+                    seq,
+                    labels,
+                    line: p.line,
+                    metadata,
+                    parsed,
+                };
+                best.push(held, limit);
+            }
+            ControlFlow::Continue(())
+        })
+        .await?;
+        stats.lines += read.lines;
+        stats.bytes += read.bytes;
+        if best.len() >= limit {
+            break;
+        }
+    }
+    let mut streams: BTreeMap<Labels, Vec<(u64, StreamEntry)>> = BTreeMap::new();
+    for h in best.into_vec() {
+        let entry = StreamEntry {
+            ts_ns: h.ts_ns,
+            line: h.line,
+            metadata: h.metadata,
+            parsed: h.parsed,
+        };
+        streams.entry(h.labels).or_default().push((h.seq, entry));
+    }
+    let streams = streams
+        .into_iter()
+        .map(|(labels, mut entries)| {
+            entries.sort_unstable_by_key(|(seq, e)| (e.ts_ns, *seq));
+            if direction == Direction::Backward {
+                entries.reverse();
+            }
+            Stream {
+                labels,
+                entries: entries.into_iter().map(|(_, e)| e).collect(),
+            }
+        })
+        .collect();
+    Ok((streams, stats))
+}
+
+/// `[start, end)` cut at hour boundaries, in the order the direction reads them.
+fn windows(start_ns: i64, end_ns: i64, direction: Direction) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut from = start_ns;
+    while from < end_ns {
+        let next = (from.div_euclid(WINDOW_NS) + 1).saturating_mul(WINDOW_NS);
+        let to = next.min(end_ns);
+        out.push((from, to));
+        from = to;
+    }
+    if direction == Direction::Backward {
+        out.reverse();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_follow_hours_and_direction() {
+        let h = WINDOW_NS;
+        assert_eq!(
+            windows(h / 2, 2 * h + 5, Direction::Forward),
+            vec![(h / 2, h), (h, 2 * h), (2 * h, 2 * h + 5)]
+        );
+        assert_eq!(windows(0, h, Direction::Backward), vec![(0, h)]);
+        assert!(windows(5, 5, Direction::Backward).is_empty());
+    }
+}

@@ -1,0 +1,316 @@
+//! Reading the `logs` table for a LogQL query: one SQL scan per time window, with what
+//! can be decided in SQL pushed down (time, `service_name` matchers, the line filters
+//! before the first parser), and every row handed over as an [`Entry`].
+//!
+//! Pushed-down filters only narrow what is read (the Parquet statistics, page index and
+//! row filters of the `logs` table); the pipeline checks every entry again, so SQL and
+//! LogQL need not agree on corner cases for the answer to be right.
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, FixedSizeBinaryArray, Int32Array, MapArray, RecordBatch, StringArray,
+    TimestampNanosecondArray,
+};
+use datafusion::prelude::SessionContext;
+
+use super::Limits;
+use super::ast::{LineOp, MatchOp, Matcher, Stage};
+use super::error::{Error, Result};
+use super::streams::{Entry, Labels, label_name, severity_metadata, stream_labels};
+use crate::sql::{SqlConfig, SqlStream};
+
+/// What a scan read: Loki's `totalLinesProcessed` and `totalBytesProcessed`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Rows read from storage (after pushed-down filters).
+    pub lines: u64,
+    /// Their lines' bytes.
+    pub bytes: u64,
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The SQL filter for one line filter, or `None` when it cannot be said in SQL.
+fn line_filter_sql(op: LineOp, values: &[String]) -> Option<String> {
+    let any = |f: &dyn Fn(&str) -> String| {
+        let parts: Vec<String> = values.iter().map(|v| f(v)).collect();
+        format!("({})", parts.join(" OR "))
+    };
+    match op {
+        LineOp::Contains => Some(any(&|v| format!("strpos(body, {}) > 0", quote(v)))),
+        // Every alternative must be absent; a record without a body has the empty line.
+        LineOp::NotContains => {
+            let parts: Vec<String> = values
+                .iter()
+                .map(|v| format!("strpos(coalesce(body, ''), {}) = 0", quote(v)))
+                .collect();
+            Some(format!("({})", parts.join(" AND ")))
+        }
+        LineOp::Match => Some(any(&|v| format!("regexp_like(body, {})", quote(v)))),
+        _ => None,
+    }
+}
+
+/// The SQL filter for a selector matcher on `service_name`, which is a column.
+pub(crate) fn service_filter_sql(m: &Matcher) -> Option<String> {
+    if m.name != "service_name" {
+        return None;
+    }
+    let anchored = || quote(&format!("^(?:{})$", m.value));
+    Some(match m.op {
+        MatchOp::Eq => format!("service_name = {}", quote(&m.value)),
+        MatchOp::Ne => format!("service_name <> {}", quote(&m.value)),
+        MatchOp::Re => format!("regexp_like(service_name, {})", anchored()),
+        MatchOp::Nre => format!("NOT regexp_like(service_name, {})", anchored()),
+    })
+}
+
+/// The SQL of one window `[start_ns, end_ns)` of a selector and pipeline.
+pub(crate) fn window_sql(
+    selector: &[Matcher],
+    pipeline: &[Stage],
+    start_ns: i64,
+    end_ns: i64,
+) -> String {
+    let mut cond = vec![
+        format!("time >= to_timestamp_nanos({start_ns})"),
+        format!("time < to_timestamp_nanos({end_ns})"),
+    ];
+    cond.extend(selector.iter().filter_map(service_filter_sql));
+    for stage in pipeline {
+        match stage {
+            Stage::LineFilter(f) => cond.extend(line_filter_sql(f.op, &f.values)),
+            // Label filters and format stages neither change the line nor depend on it
+            // being unfiltered; anything that rewrites the line ends what SQL may check.
+            Stage::LabelFilter(_)
+            | Stage::Json(_)
+            | Stage::Logfmt { .. }
+            | Stage::Regexp(_)
+            | Stage::Pattern(_)
+            | Stage::Drop(_)
+            | Stage::Keep(_)
+            | Stage::LabelFormat(_) => {}
+            Stage::LineFormat(_) | Stage::Decolorize | Stage::Unpack => break,
+        }
+    }
+    format!(
+        "SELECT time, body, severity_number, severity_text, service_name, \
+         resource_attributes, attributes, trace_id, span_id FROM logs WHERE {}",
+        cond.join(" AND ")
+    )
+}
+
+/// The columns of one batch of [`window_sql`]'s result.
+struct Columns<'a> {
+    time: &'a TimestampNanosecondArray,
+    body: &'a StringArray,
+    severity_number: &'a Int32Array,
+    severity_text: &'a StringArray,
+    service_name: &'a StringArray,
+    resource: &'a MapArray,
+    attributes: &'a MapArray,
+    trace_id: &'a FixedSizeBinaryArray,
+    span_id: &'a FixedSizeBinaryArray,
+}
+
+/// Column `i` of `batch` as the array type `T`.
+pub(crate) fn column<T: 'static>(batch: &RecordBatch, i: usize) -> Result<&T> {
+    batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| Error::Internal(format!("logs scan: column {i} has an unexpected type")))
+}
+
+impl<'a> Columns<'a> {
+    fn of(batch: &'a RecordBatch) -> Result<Self> {
+        Ok(Self {
+            time: column(batch, 0)?,
+            body: column(batch, 1)?,
+            severity_number: column(batch, 2)?,
+            severity_text: column(batch, 3)?,
+            service_name: column(batch, 4)?,
+            resource: column(batch, 5)?,
+            attributes: column(batch, 6)?,
+            trace_id: column(batch, 7)?,
+            span_id: column(batch, 8)?,
+        })
+    }
+}
+
+/// The key-value pairs of row `i` of a `Map<Utf8, Utf8>` column.
+pub(crate) fn map_pairs(map: &MapArray, i: usize) -> Result<Vec<(&str, &str)>> {
+    let offsets = map.value_offsets();
+    let (from, to) = (offsets[i] as usize, offsets[i + 1] as usize);
+    let keys = map
+        .keys()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| Error::Internal("logs scan: map keys are not utf8".into()))?;
+    let values = map
+        .values()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| Error::Internal("logs scan: map values are not utf8".into()))?;
+    Ok((from..to)
+        .map(|j| (keys.value(j), values.value(j)))
+        .collect())
+}
+
+/// Streams by the stored fields they come from: the previous row's is reused while rows
+/// share it (files are sorted by service, so neighbours usually do), and equal label sets
+/// share one `Arc` (so per-stream caches hit).
+#[derive(Default)]
+pub(crate) struct StreamCache {
+    key: Option<(String, Vec<(String, String)>)>,
+    stream: Arc<Labels>,
+    metadata: Vec<(String, String)>,
+    interned: HashMap<Arc<Labels>, ()>,
+}
+
+impl StreamCache {
+    pub(crate) fn get(
+        &mut self,
+        service_name: &str,
+        resource: &[(&str, &str)],
+    ) -> (Arc<Labels>, &[(String, String)]) {
+        let same = self.key.as_ref().is_some_and(|(s, r)| {
+            s == service_name
+                && r.len() == resource.len()
+                && r.iter()
+                    .zip(resource)
+                    .all(|(a, b)| a.0 == b.0 && a.1 == b.1)
+        });
+        if !same {
+            let (labels, metadata) = stream_labels(service_name, resource.iter().copied());
+            self.stream = match self.interned.get_key_value(&labels) {
+                Some((known, ())) => known.clone(),
+                None => {
+                    let fresh = Arc::new(labels);
+                    if self.interned.len() < 1_000_000 {
+                        self.interned.insert(fresh.clone(), ());
+                    }
+                    fresh
+                }
+            };
+            self.metadata = metadata;
+            self.key = Some((
+                service_name.to_owned(),
+                resource
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ));
+        }
+        (self.stream.clone(), &self.metadata)
+    }
+}
+
+/// Runs `sql` and hands every row to `f` as an [`Entry`], until `f` breaks or the rows
+/// end. Returns what was read; fails once more bytes than `limits` allow were read.
+pub(crate) async fn for_each_entry(
+    ctx: &SessionContext,
+    config: &SqlConfig,
+    limits: &Limits,
+    sql: &str,
+    mut f: impl FnMut(Entry) -> ControlFlow<()>,
+) -> Result<(ScanStats, ControlFlow<()>)> {
+    let mut stream = SqlStream::start(ctx, sql, config).await?;
+    let mut stats = ScanStats::default();
+    let mut cache = StreamCache::default();
+    while let Some(batch) = stream.next_batch().await? {
+        let c = Columns::of(&batch)?;
+        for i in 0..batch.num_rows() {
+            let resource = map_pairs(c.resource, i)?;
+            let (stream, resource_metadata) = cache.get(c.service_name.value(i), &resource);
+            let mut metadata: Vec<(String, String)> = resource_metadata.to_vec();
+            for (k, v) in map_pairs(c.attributes, i)? {
+                metadata.push((label_name(k), v.to_owned()));
+            }
+            let has = |name: &str| {
+                stream.iter().any(|(k, _)| k == name) || metadata.iter().any(|(k, _)| k == name)
+            };
+            let severity =
+                severity_metadata(c.severity_number.value(i), c.severity_text.value(i), has);
+            metadata.extend(severity);
+            if c.trace_id.is_valid(i) {
+                metadata.push(("trace_id".into(), hex(c.trace_id.value(i))));
+            }
+            if c.span_id.is_valid(i) {
+                metadata.push(("span_id".into(), hex(c.span_id.value(i))));
+            }
+            let line = if c.body.is_valid(i) {
+                c.body.value(i).to_owned()
+            } else {
+                String::new()
+            };
+            stats.lines += 1;
+            stats.bytes += line.len() as u64;
+            limits.check_bytes(stats.bytes)?;
+            let entry = Entry {
+                ts_ns: c.time.value(i),
+                line,
+                stream,
+                metadata,
+            };
+            if f(entry).is_break() {
+                return Ok((stats, ControlFlow::Break(())));
+            }
+        }
+    }
+    Ok((stats, ControlFlow::Continue(())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logql::ast::LineFilter;
+
+    #[test]
+    fn pushes_down_service_matchers_and_leading_line_filters() {
+        let sel = vec![Matcher {
+            name: "service_name".into(),
+            op: MatchOp::Re,
+            value: "a|b'".into(),
+        }];
+        let contains = |v: &str| {
+            Stage::LineFilter(LineFilter {
+                op: LineOp::Contains,
+                values: vec![v.into()],
+            })
+        };
+        let sql = window_sql(
+            &sel,
+            &[
+                contains("x"),
+                Stage::LineFormat("{{.a}}".into()),
+                contains("y"),
+            ],
+            10,
+            20,
+        );
+        assert!(
+            sql.contains("regexp_like(service_name, '^(?:a|b'')$')"),
+            "{sql}"
+        );
+        assert!(sql.contains("strpos(body, 'x') > 0"), "{sql}");
+        assert!(!sql.contains("'y'"), "after line_format: {sql}");
+        assert!(sql.contains("time >= to_timestamp_nanos(10)"), "{sql}");
+        assert!(sql.contains("time < to_timestamp_nanos(20)"), "{sql}");
+    }
+}
