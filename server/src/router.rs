@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::prom::routes())
         .merge(crate::ingest::otlp::http::routes())
         .merge(crate::ingest::loki::routes())
+        .merge(crate::api::loki::routes())
         .merge(crate::api::jaeger::routes())
         .merge(crate::api::logs::routes())
         .merge(crate::api::sql::routes())

@@ -1,6 +1,7 @@
-//! The query APIs: Prometheus, SQL, Jaeger and log search.
+//! The query APIs: Prometheus, Loki (LogQL), SQL, Jaeger and log search.
 
 pub(crate) mod jaeger;
 pub(crate) mod logs;
+pub(crate) mod loki;
 pub(crate) mod prom;
 pub(crate) mod sql;

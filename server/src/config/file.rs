@@ -26,6 +26,8 @@ pub(crate) struct FileConfig {
     #[serde(default)]
     pub(crate) promql: PromqlSection,
     #[serde(default)]
+    pub(crate) logql: LogqlSection,
+    #[serde(default)]
     pub(crate) auth: AuthSection,
     #[serde(default)]
     pub(crate) log: LogSection,
@@ -117,6 +119,16 @@ pub(crate) struct PromqlSection {
 }
 
 /// `[log]`: the server's own log lines.
+/// `[logql]`: bounds on one LogQL query.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogqlSection {
+    pub(crate) max_query_length: Option<String>,
+    pub(crate) max_query_series: Option<usize>,
+    pub(crate) max_entries_limit_per_query: Option<usize>,
+    pub(crate) max_query_bytes_read: Option<u64>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogSection {

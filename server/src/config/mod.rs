@@ -62,6 +62,8 @@ pub struct Config {
     /// PromQL evaluation (`/api/v1/query*`, `strata promql`): the `[promql]` section sets
     /// `delayed_name_removal`; the rest keeps [`QueryOptions`]'s defaults.
     pub promql: QueryOptions,
+    /// LogQL queries (`/loki/api/v1/*`): the `[logql]` section's limits.
+    pub logql: LogqlSettings,
     /// How `strata serve` writes its log lines to stderr.
     pub log_format: LogFormat,
 }
@@ -108,6 +110,29 @@ impl Default for SqlSettings {
     }
 }
 
+/// The `[logql]` section: bounds on one LogQL query (Loki's names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogqlSettings {
+    /// `max_query_length`: the longest `end - start` a query may ask for (Loki's default
+    /// 721h).
+    pub max_query_length: std::time::Duration,
+    /// `max_entries_limit_per_query`: the largest `limit` a log query may ask for
+    /// (Loki's default 5,000).
+    pub max_entries_limit_per_query: usize,
+    /// `max_query_series` (default 500) and `max_query_bytes_read` (default 0: none).
+    pub limits: strata_query::logql::Limits,
+}
+
+impl Default for LogqlSettings {
+    fn default() -> Self {
+        Self {
+            max_query_length: std::time::Duration::from_secs(721 * 3_600),
+            max_entries_limit_per_query: 5_000,
+            limits: strata_query::logql::Limits::default(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -120,6 +145,7 @@ impl Default for Config {
             tokens: Vec::new(),
             sql: SqlSettings::default(),
             promql: QueryOptions::default(),
+            logql: LogqlSettings::default(),
             log_format: LogFormat::default(),
         }
     }
@@ -160,6 +186,21 @@ impl Config {
             strata_query::sql::Error::Config { key, reason } => Error::config(key, reason),
             other => Error::config("sql", other.to_string()),
         })?;
+        if self.logql.max_entries_limit_per_query == 0 {
+            return Err(Error::config(
+                "logql.max_entries_limit_per_query",
+                "must be at least 1",
+            ));
+        }
+        if self.logql.limits.max_query_series == 0 {
+            return Err(Error::config(
+                "logql.max_query_series",
+                "must be at least 1",
+            ));
+        }
+        if self.logql.max_query_length.is_zero() {
+            return Err(Error::config("logql.max_query_length", "must be positive"));
+        }
         for (i, token) in self.tokens.iter().enumerate() {
             token.checked(i)?;
         }

@@ -215,6 +215,22 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
         c.promql.delayed_name_removal = on;
     }
 
+    let l = file.logql;
+    dur(
+        "logql.max_query_length",
+        &l.max_query_length,
+        &mut c.logql.max_query_length,
+    )?;
+    if let Some(n) = l.max_query_series {
+        c.logql.limits.max_query_series = n;
+    }
+    if let Some(n) = l.max_entries_limit_per_query {
+        c.logql.max_entries_limit_per_query = n;
+    }
+    if let Some(n) = l.max_query_bytes_read {
+        c.logql.limits.max_query_bytes_read = n;
+    }
+
     let mut limits = file.limits;
     let tenants = limits.tenants.take().unwrap_or_default();
     apply_limits(&mut c.engine.limits, &limits, "limits")?;

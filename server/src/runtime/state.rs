@@ -62,6 +62,7 @@ struct Inner {
     inflight: Inflight,
     sql: SqlSettings,
     promql: QueryOptions,
+    logql: crate::config::LogqlSettings,
     engine: RwLock<Option<Arc<Engine>>>,
 }
 
@@ -76,6 +77,7 @@ impl AppState {
             inflight: Inflight::new(config.max_inflight_bytes, ADMIT_WAIT),
             sql: config.sql.clone(),
             promql: config.promql,
+            logql: config.logql.clone(),
             engine: RwLock::new(None),
         }))
     }
@@ -165,6 +167,11 @@ impl AppState {
     /// The `[sql]` settings: a query's memory budget and timeout, the largest result.
     pub fn sql(&self) -> &SqlSettings {
         &self.0.sql
+    }
+
+    /// The `[logql]` settings: bounds on one LogQL query.
+    pub fn logql(&self) -> &crate::config::LogqlSettings {
+        &self.0.logql
     }
 
     /// Installs the opened engine: from now on the server is ready.

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use strata_engine::{AnyValue, Attributes, LogRecord, Scope};
+use strata_query::logql::stages::detect::detect_level;
 
 use super::error::LokiError;
 
@@ -371,10 +372,17 @@ impl Stream {
     pub(crate) fn record(&self, e: PushEntry, observed_ns: i64, scope: &Arc<Scope>) -> LogRecord {
         let level = level_of(&e.metadata).or(self.level.as_deref());
         let severity_text = level.unwrap_or_default().to_owned();
+        // Without a level label or metadata, the level Loki detects in the line (a JSON or
+        // logfmt `level` field, else a keyword) sets the number; the text stays empty, so
+        // the record is not said to carry a level it was not sent.
+        let severity_number = match level {
+            Some(_) => severity_number(&severity_text),
+            None => severity_number(&detect_level(&e.line, &[], &[])),
+        };
         LogRecord {
             time_ns: e.time_ns,
             observed_time_ns: observed_ns,
-            severity_number: severity_number(&severity_text),
+            severity_number,
             severity_text,
             body: Some(AnyValue::String(e.line)),
             service_name: self.service_name.clone(),
