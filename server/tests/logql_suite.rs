@@ -763,3 +763,132 @@ fn tail_streams_what_arrives() {
     let next = lines(socket.read().expect("next frame"));
     assert_eq!(next, vec!["level=error path=/pay new".to_owned()]);
 }
+
+#[test]
+fn grafana_requests_as_its_loki_datasource_sends_them() {
+    // The requests of grafana/grafana-loki-datasource's backend (pkg/loki/api.go,
+    // healthcheck.go) and frontend (LanguageProvider, logs volume), byte for byte in
+    // their parameters: GET, nanosecond times, `step` in ms, sorted keys.
+    let c = start("");
+    let (start_ns, end_ns) = (c.t0 - 60 * NS, c.t0 + 120 * NS);
+    // "Save & test": an instant `vector(1)+vector(1)` at `time=4000000000`, which Loki
+    // reads as seconds (ten digits or fewer); one sample valued 2.
+    let (status, body) = c.get(
+        "/loki/api/v1/query?direction=backward&query=vector%281%29%2Bvector%281%29&time=4000000000",
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["data"]["resultType"], "vector");
+    assert_eq!(
+        v["data"]["result"],
+        json!([{"metric": {}, "value": [4_000_000_000_i64, "2"]}])
+    );
+    // Explore: a log query, newest 1000, with categorized labels.
+    let path = format!(
+        "/loki/api/v1/query_range?direction=backward&end={end_ns}&limit=1000&query={}&start={start_ns}&step=1000ms",
+        enc(r#"{app="web"} |= "pay""#)
+    );
+    let (status, body) = c.get(
+        &path,
+        &[("X-Loki-Response-Encoding-Flags", "categorize-labels")],
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    let result = v["data"]["result"].as_array().expect("result");
+    assert_eq!(result.len(), 1, "{body}");
+    assert_eq!(
+        result[0]["stream"],
+        json!({"app": "web", "env": "prod", "service_name": "web"})
+    );
+    let values = result[0]["values"].as_array().expect("values");
+    assert_eq!(values.len(), 2);
+    for e in values {
+        assert_eq!(e.as_array().map(Vec::len), Some(3), "{e}");
+        assert!(e[0].as_str().is_some_and(|t| t.len() == 19), "{e}");
+    }
+    // The logs volume histogram: `$__auto` became `[1m]` for a 60000ms step.
+    let path = format!(
+        "/loki/api/v1/query_range?direction=backward&end={end_ns}&query={}&start={start_ns}&step=60000ms",
+        enc(
+            r#"sum by (level, detected_level) (count_over_time({app="web"} |= "pay" | drop __error__[1m]))"#
+        )
+    );
+    let (status, body) = c.get(&path, &[("X-Query-Tags", "Source=logvolhist")]);
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["data"]["resultType"], "matrix");
+    assert_eq!(
+        v["data"]["result"][0]["metric"],
+        json!({"detected_level": "error"})
+    );
+    let total: f64 = v["data"]["result"][0]["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|p| {
+            p[1].as_str()
+                .and_then(|s| s.parse::<f64>().ok())
+                .expect("value")
+        })
+        .sum();
+    // A3 and A5 each fall in one 1m window of the grid (steps a minute apart).
+    assert_eq!(total, 2.0);
+    // The label browser: names, values, and a stream's labels through `series`.
+    let (status, body) = c.get(
+        &format!("/loki/api/v1/labels?end={end_ns}&start={start_ns}"),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = c.get(
+        &format!(
+            "/loki/api/v1/series?end={end_ns}&match%5B%5D={}&start={start_ns}",
+            enc(r#"{service_name="checkout"}"#)
+        ),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        v["data"],
+        json!([{"k8s_namespace_name": "shop", "service_name": "checkout"}])
+    );
+    // The query size estimate, once per selector.
+    let (status, body) = c.get(
+        &format!(
+            "/loki/api/v1/index/stats?end={end_ns}&query={}&start={start_ns}",
+            enc(r#"{service_name="checkout"}"#)
+        ),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        (v["streams"].clone(), v["entries"].clone()),
+        (json!(1), json!(3))
+    );
+    // Logs Drilldown sends RFC 3339 times.
+    let rfc = |ns: i64| {
+        chrono::DateTime::from_timestamp(ns / NS, 0)
+            .expect("time")
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let (status, body) = c.get(
+        &format!(
+            "/loki/api/v1/index/volume?end={}&limit=5000&query={}&start={}",
+            enc(&rfc(end_ns)),
+            enc(r#"{service_name=~".+"}"#),
+            enc(&rfc(start_ns))
+        ),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    let services: Vec<&str> = v["data"]["result"]
+        .as_array()
+        .expect("result")
+        .iter()
+        .map(|r| r["metric"]["service_name"].as_str().expect("service"))
+        .collect();
+    assert_eq!(services, vec!["web", "api", "checkout"]);
+}
