@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use datafusion::prelude::SessionContext;
 
 use super::Limits;
-use super::ast::{MatchOp, MetricExpr, RangeAgg, RangeOp};
+use super::ast::{Grouping, MatchOp, MetricExpr, RangeAgg, RangeOp, VectorOp};
 use super::error::{Error, Result};
 use super::metric::range::Accumulator;
 use super::metric::vector::group_labels;
@@ -24,6 +24,7 @@ pub async fn query_metric(
     expr: &MetricExpr,
     grid: Grid,
 ) -> Result<(Value, ScanStats)> {
+    let expr = &push_down_sums(expr.clone());
     let mut stats = ScanStats::default();
     let mut results = Vec::new();
     for agg in metric::range_aggs(expr) {
@@ -39,6 +40,93 @@ pub async fn query_metric(
         return Err(limits.series_error());
     }
     Ok((value, stats))
+}
+
+/// `sum by (g) (f(...))` with an additive `f` (counts, rates, bytes, sums) groups the
+/// samples by `g` as they are read: the sum of the series' values is the value of their
+/// union, and the many series a pipeline can yield (one per trace id in structured
+/// metadata, say) are never held. The outer `sum` then adds up series already grouped.
+fn push_down_sums(expr: MetricExpr) -> MetricExpr {
+    match expr {
+        MetricExpr::Vector {
+            op: VectorOp::Sum,
+            param,
+            grouping,
+            expr,
+        } => {
+            let inner = match *expr {
+                MetricExpr::Range(mut r)
+                    if r.grouping.is_none()
+                        && matches!(
+                            r.op,
+                            RangeOp::CountOverTime
+                                | RangeOp::Rate
+                                | RangeOp::BytesOverTime
+                                | RangeOp::BytesRate
+                                | RangeOp::SumOverTime
+                        ) =>
+                {
+                    r.grouping = Some(grouping.clone().unwrap_or(Grouping {
+                        without: false,
+                        labels: Vec::new(),
+                    }));
+                    MetricExpr::Range(r)
+                }
+                other => push_down_sums(other),
+            };
+            MetricExpr::Vector {
+                op: VectorOp::Sum,
+                param,
+                grouping,
+                expr: Box::new(inner),
+            }
+        }
+        MetricExpr::Vector {
+            op,
+            param,
+            grouping,
+            expr,
+        } => MetricExpr::Vector {
+            op,
+            param,
+            grouping,
+            expr: Box::new(push_down_sums(*expr)),
+        },
+        MetricExpr::Binary {
+            op,
+            lhs,
+            rhs,
+            return_bool,
+            matching,
+        } => MetricExpr::Binary {
+            op,
+            lhs: Box::new(push_down_sums(*lhs)),
+            rhs: Box::new(push_down_sums(*rhs)),
+            return_bool,
+            matching,
+        },
+        MetricExpr::LabelReplace {
+            expr,
+            dst,
+            replacement,
+            src,
+            regex,
+        } => MetricExpr::LabelReplace {
+            expr: Box::new(push_down_sums(*expr)),
+            dst,
+            replacement,
+            src,
+            regex,
+        },
+        MetricExpr::Paren(e) => MetricExpr::Paren(Box::new(push_down_sums(*e))),
+        other => other,
+    }
+}
+
+/// Series one range aggregation may hold while it reads, whatever the query's result
+/// limit: a bound on memory, not Loki's `max_query_series` (which counts the answer).
+fn working_series(limits: &Limits) -> usize {
+    limits.max_query_series.saturating_mul(100).max(100_000)
 }
 
 /// Loki's error for a sample whose pipeline left an `__error__` label.
@@ -88,8 +176,12 @@ async fn read_range(
             labels
         };
         if !acc.add_existing(&labels, entry.ts_ns, value) {
-            if acc.series_count() >= limits.max_query_series {
-                failure = Some(limits.series_error());
+            if acc.series_count() >= working_series(limits) {
+                failure = Some(Error::Limit(format!(
+                    "a range aggregation of this query holds more than {} series; aggregate \
+                     it (sum by (...)) or select fewer streams",
+                    working_series(limits)
+                )));
                 return ControlFlow::Break(());
             }
             acc.add(labels, entry.ts_ns, value);
