@@ -149,12 +149,7 @@ fn main() {
     );
 }
 
-fn record(
-    rng: &mut Rng,
-    t: i64,
-    resources: &[Vec<Resource>],
-    scope: &Arc<Scope>,
-) -> LogRecord {
+fn record(rng: &mut Rng, t: i64, resources: &[Vec<Resource>], scope: &Arc<Scope>) -> LogRecord {
     let s = rng.below(SERVICES.len() as u64) as usize;
     let (service, routes) = SERVICES[s];
     let resource = resources[s][rng.below(3) as usize].clone();

@@ -1,8 +1,9 @@
 //! The LogQL syntax tree that [`super::parser::parse`] produces and the evaluator consumes, and
-//! its canonical printing: `Display` on [`Expr`] (and on every node) prints LogQL that parses
-//! back to an equal tree. Strings are always printed double-quoted with Go escapes, keywords in
-//! lower case, numbers in their shortest exact form, and parentheses only where precedence
-//! needs them (the parser drops the ones written in the query, see [`MetricExpr::Paren`]).
+//! the names of its functions and operators. Its canonical printing is in `ast_display.rs`, a
+//! child module: `Display` on [`Expr`] (and on every node) prints LogQL that parses back to an
+//! equal tree, with strings double-quoted (Go escapes), keywords in lower case, numbers in
+//! their shortest exact form, and parentheses only where precedence needs them (the parser
+//! drops the ones written in the query, see [`MetricExpr::Paren`]).
 
 #[path = "ast_display.rs"]
 mod display;

@@ -3,6 +3,8 @@
 
 use std::fmt::{self, Display, Formatter, Write as _};
 
+use super::super::parser::is_bare_stage_keyword;
+
 use super::{
     BinOp, Card, CmpOp, Expr, Grouping, LabelFilter, LabelFormat, LabelFormatSrc, LineFilter,
     LineOp, LogExpr, MatchOp, Matcher, MetricExpr, NameOrMatcher, RangeAgg, Stage, Unwrap,
@@ -72,6 +74,7 @@ impl Display for Stage {
             Stage::Regexp(re) => write!(f, "| regexp {}", Quoted(re)),
             Stage::Pattern(p) => write!(f, "| pattern {}", Quoted(p)),
             Stage::Unpack => f.write_str("| unpack"),
+            Stage::LabelFilter(lf) if reads_as_stage(lf) => write!(f, "| ({lf})"),
             Stage::LabelFilter(lf) => write!(f, "| {lf}"),
             Stage::LineFormat(t) => write!(f, "| line_format {}", Quoted(t)),
             Stage::LabelFormat(formats) => {
@@ -215,16 +218,23 @@ impl Display for MetricExpr {
             } => {
                 let prec = op.precedence();
                 let right_assoc = *op == BinOp::Pow;
+                let rhs_paren = |p| p < prec || (p == prec && !right_assoc);
                 write_operand(f, lhs, |p| p < prec || (p == prec && right_assoc))?;
                 write!(f, " {}", op.symbol())?;
                 if *return_bool {
                     f.write_str(" bool")?;
                 }
                 if let Some(m) = matching {
-                    write!(f, " {m}")?;
+                    f.write_char(' ')?;
+                    // A bare `group_left` is fine unless the right side starts with `(`.
+                    let opens_paren = match &**rhs {
+                        MetricExpr::Binary { op, .. } if rhs_paren(op.precedence()) => true,
+                        e => starts_with_paren(e),
+                    };
+                    write_matching(f, m, !opens_paren)?;
                 }
                 f.write_char(' ')?;
-                write_operand(f, rhs, |p| p < prec || (p == prec && !right_assoc))
+                write_operand(f, rhs, rhs_paren)
             }
             MetricExpr::Number(v) => Num(*v).fmt(f),
             MetricExpr::VectorLit(v) => write!(f, "vector({})", Num(*v)),
@@ -297,19 +307,28 @@ impl Display for Grouping {
 
 impl Display for VectorMatching {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.on { "on(" } else { "ignoring(" })?;
-        write_list(f, &self.labels)?;
-        f.write_char(')')?;
-        let group = match self.card {
-            Card::OneToOne => return Ok(()),
-            Card::ManyToOne => " group_left",
-            Card::OneToMany => " group_right",
-        };
-        // Always with parentheses: `group_left (x)` would read `(x)` as the label list.
-        write!(f, "{group}(")?;
-        write_list(f, &self.include)?;
-        f.write_char(')')
+        write_matching(f, self, false)
     }
+}
+
+/// `on(a) group_left(b)`; `bare_group` allows `group_left` without `()` when no labels are
+/// included (not before a `(`, which would be read as the label list).
+fn write_matching(f: &mut Formatter<'_>, m: &VectorMatching, bare_group: bool) -> fmt::Result {
+    f.write_str(if m.on { "on(" } else { "ignoring(" })?;
+    write_list(f, &m.labels)?;
+    f.write_char(')')?;
+    let group = match m.card {
+        Card::OneToOne => return Ok(()),
+        Card::ManyToOne => " group_left",
+        Card::OneToMany => " group_right",
+    };
+    f.write_str(group)?;
+    if bare_group && m.include.is_empty() {
+        return Ok(());
+    }
+    f.write_char('(')?;
+    write_list(f, &m.include)?;
+    f.write_char(')')
 }
 
 /// Writes `items` separated by `, `.
@@ -356,6 +375,38 @@ fn write_operand(
     }
 }
 
+/// Whether `lf` printed after `|` starts like `json != ...`, which parses as a stage and a
+/// line filter (see [`is_bare_stage_keyword`]).
+fn reads_as_stage(lf: &LabelFilter) -> bool {
+    let (name, negative) = match lf {
+        LabelFilter::And(l, _) => return !matches!(**l, LabelFilter::Or(..)) && reads_as_stage(l),
+        LabelFilter::Or(l, _) => return reads_as_stage(l),
+        LabelFilter::String(m) => (&m.name, matches!(m.op, MatchOp::Ne | MatchOp::Nre)),
+        LabelFilter::Number { name, op, .. }
+        | LabelFilter::Duration { name, op, .. }
+        | LabelFilter::Bytes { name, op, .. } => (name, *op == CmpOp::Ne),
+        LabelFilter::Ip { name, negated, .. } => (name, *negated),
+    };
+    negative && is_bare_stage_keyword(name)
+}
+
+/// Whether `e`, printed without parentheses of its own, starts with `(`.
+fn starts_with_paren(e: &MetricExpr) -> bool {
+    match e {
+        MetricExpr::Paren(_) => true,
+        MetricExpr::Binary { op, lhs, .. } => match &**lhs {
+            MetricExpr::Binary { op: l, .. }
+                if l.precedence() < op.precedence()
+                    || (l.precedence() == op.precedence() && *op == BinOp::Pow) =>
+            {
+                true
+            }
+            l => starts_with_paren(l),
+        },
+        _ => false,
+    }
+}
+
 /// A string printed as a Go double-quoted literal.
 struct Quoted<'a>(&'a str);
 
@@ -383,7 +434,7 @@ struct Num(f64);
 impl Display for Num {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let v = self.0;
-        if v.is_finite() && v == v.trunc() && v.abs() < 1e15 {
+        if v.is_finite() && v == v.trunc() && v.abs() < 9_007_199_254_740_992.0 {
             // Exact: |v| < 2^53, so the cast neither saturates nor rounds.
             write!(f, "{}", v as i64)
         } else {
@@ -433,7 +484,8 @@ fn write_seconds(f: &mut Formatter<'_>, seconds: f64) -> fmt::Result {
     }
 }
 
-/// The nanosecond count `ns` with `ns as f64 / 1e9 == seconds` (how the parser converts).
+/// The nanosecond count `ns` with `ns as f64 / 1e9 == seconds` (how the parser converts),
+/// within what a duration literal can hold (±(2^63 - 1) ns).
 fn exact_nanos(seconds: f64) -> Option<i128> {
     let approx = seconds * 1e9;
     if !approx.is_finite() || approx.abs() > 9.3e18 {
@@ -446,7 +498,7 @@ fn exact_nanos(seconds: f64) -> Option<i128> {
             let base = g.round() as i128;
             [base, base - 1, base + 1]
         })
-        .find(|&ns| nanos_to_seconds(ns) == seconds)
+        .find(|&ns| ns.unsigned_abs() <= i64::MAX as u128 && nanos_to_seconds(ns) == seconds)
 }
 
 fn write_units(f: &mut Formatter<'_>, value: i128, units: &[(u128, &str)]) -> fmt::Result {

@@ -1,4 +1,4 @@
-//! The LogQL lexer: turns query text into [`Token`]s with byte spans. It owns the literal
+//! The LogQL lexer: turns query text into tokens with byte spans. It owns the literal
 //! syntaxes: strings (`"..."` with Go escapes, `` `...` `` raw), numbers, durations (`5m`,
 //! `1h30m`, `1.5s`: Prometheus or Go syntax), byte sizes (`10KB`, `1.5MiB`: go-humanize
 //! syntax), ranges (`[5m]`: Prometheus syntax only), the `logfmt` flags and `#` comments.

@@ -1,17 +1,17 @@
 //! The LogQL parser: [`parse`] turns query text into an [`Expr`], or a [`ParseError`] with the
 //! position and a Loki-like message. This file owns the error type, the entry points, the token
 //! cursor, and the log side of the grammar: stream selectors ([`check_selector`]), pipeline
-//! stages, line filters, label filters and `unwrap`. The metric side (binary operators,
-//! aggregations, log ranges) is in `parser_metric.rs`, a child module.
+//! stages, line filters, label filters and `unwrap`. Two child modules hold the rest: the
+//! metric side (binary operators, aggregations, log ranges) in `parser_metric.rs`, and the
+//! checks of regexps and patterns in `parser_check.rs`.
 //!
 //! A hand-written recursive-descent parser. Keywords are recognised by position, so a label
 //! may be called `json` or `by`; everything else follows Loki's `syntax.y`. Nesting is limited
 //! (see [`MAX_DEPTH`]) so that no input can exhaust the stack, here or in the evaluator.
 
-use super::ast::{CmpOp, nanos_to_seconds};
 use super::ast::{
-    Expr, LabelFilter, LabelFormat, LabelFormatSrc, LineFilter, LineOp, LogExpr, MatchOp, Matcher,
-    MetricExpr, NameOrMatcher, Stage, Unwrap, UnwrapConv,
+    CmpOp, Expr, LabelFilter, LabelFormat, LabelFormatSrc, LineFilter, LineOp, LogExpr, MatchOp,
+    Matcher, MetricExpr, NameOrMatcher, Stage, Unwrap, UnwrapConv, nanos_to_seconds,
 };
 use super::lexer::{self, Tok, Token};
 
@@ -228,6 +228,15 @@ fn is_stage_keyword(w: &str) -> bool {
         "unwrap",
     ];
     KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(w))
+}
+
+/// Stages that may end right after their keyword, so that `| json != "x"` is the `json` stage
+/// followed by a line filter (as in Loki), not a label filter on a label `json`; `Display`
+/// puts such a label filter in parentheses.
+pub(crate) fn is_bare_stage_keyword(w: &str) -> bool {
+    ["json", "logfmt", "unpack", "decolorize"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(w))
 }
 
 impl<'a> Parser<'a> {
@@ -490,7 +499,9 @@ impl<'a> Parser<'a> {
 
     /// The stage after a `|` (not `unwrap`).
     fn parse_stage(&mut self) -> Result<Stage, ParseError> {
-        if self.at_label_filter_start(0) {
+        let line_filter_follows = matches!(self.peek_at(1), Tok::Ne | Tok::Nre)
+            && self.word_at(0).is_some_and(is_bare_stage_keyword);
+        if self.at_label_filter_start(0) && !line_filter_follows {
             return Ok(Stage::LabelFilter(self.parse_label_filter()?));
         }
         let Some(word) = self.word_at(0) else {
@@ -569,7 +580,16 @@ impl<'a> Parser<'a> {
     fn parse_label_formats(&mut self) -> Result<Vec<LabelFormat>, ParseError> {
         let mut formats = Vec::new();
         loop {
+            let at = self.tok_at(0).start;
             let dst = self.expect_ident("a label name")?;
+            if dst == "__error__" {
+                return Err(self.invalid(at, "__error__ cannot be formatted"));
+            }
+            if formats.iter().any(|f: &LabelFormat| f.dst == dst) {
+                let msg =
+                    format!("multiple label name '{dst}' not allowed in a single format operation");
+                return Err(self.invalid(at, msg));
+            }
             self.expect(Tok::Eq, "=")?;
             let src = match self.peek() {
                 Tok::Str(_) => LabelFormatSrc::Template(self.expect_string("STRING")?.0),

@@ -397,6 +397,7 @@ impl Parser<'_> {
         let name = op.name();
         let expr = match self.parse_expr()? {
             Node::Metric(m) => m,
+            Node::Log(_) if *self.peek() != Tok::RParen => return Err(self.unexpected(")")),
             Node::Log(_) => {
                 let msg = format!(
                     "{name} needs a metric query, such as count_over_time({{...}}[5m]), not a log query"
@@ -418,7 +419,9 @@ impl Parser<'_> {
             }
             (VectorOp::Topk | VectorOp::Bottomk, Some(p)) => {
                 let digits = p.text.trim_start_matches(['+', '-']);
-                if !digits.bytes().all(|b| b.is_ascii_digit()) || p.value >= 9.2e18 {
+                // Whole and exact as a float (Loki allows up to 2^63; no vector is that big).
+                if !digits.bytes().all(|b| b.is_ascii_digit()) || p.value >= 9_007_199_254_740_992.0
+                {
                     return Err(
                         self.invalid(p.pos, format!("invalid parameter {name}({},", p.text))
                     );
