@@ -149,7 +149,7 @@ async fn read_range(
 ) -> Result<(Vec<Series>, ScanStats)> {
     let pipeline = Pipeline::new(&agg.log.selector, &agg.log.pipeline)?;
     let unwrapper = agg.unwrap.as_ref().map(Unwrapper::new).transpose()?;
-    let mut acc = Accumulator::new(agg);
+    let mut acc = Accumulator::new(agg, grid);
     let (from, to) = acc.scan_range(grid);
     let sql = window_sql(&agg.log.selector, &agg.log.pipeline, from, to);
     let mut failure: Option<Error> = None;
