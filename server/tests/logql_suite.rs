@@ -582,6 +582,31 @@ fn metric_queries_as_loki_documents_them() {
             (r#"{detected_level="warn"}"#.to_owned(), 1.0)
         ]
     );
+    // Grouped counts and bytes without a parser take a path that reads no lines and
+    // builds no label sets; `| __error__=""` (a no-op here) forces the general path: the
+    // two must agree on every grouping, whatever the labels come from.
+    for by in [
+        "detected_level",
+        "level, detected_level",
+        "severity_text",
+        "http_route, pod",
+        "app, service_name, k8s_namespace_name",
+        "env, nope",
+        "",
+    ] {
+        for f in ["count_over_time", "bytes_over_time", "rate"] {
+            let fast = format!(r#"sum by ({by}) ({f}({{service_name=~".+"}} |= "e" [5m]))"#);
+            let general = format!(
+                r#"sum by ({by}) ({f}({{service_name=~".+"}} |= "e" | __error__="" [5m]))"#
+            );
+            let (a, b) = (
+                vector(&ok(&fast, 120), true),
+                vector(&ok(&general, 120), true),
+            );
+            assert!(!a.is_empty(), "{fast}");
+            assert_eq!(a, b, "{fast}");
+        }
+    }
     // A range query: each 10 s window holds exactly one A entry.
     let path = format!(
         "/loki/api/v1/query_range?query={}&start={}&end={}&step=10",

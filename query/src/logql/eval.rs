@@ -5,7 +5,6 @@ use std::ops::ControlFlow;
 
 use datafusion::prelude::SessionContext;
 
-use super::Limits;
 use super::ast::{Grouping, MatchOp, MetricExpr, RangeAgg, RangeOp, VectorOp};
 use super::error::{Error, Result};
 use super::metric::range::Accumulator;
@@ -14,6 +13,7 @@ use super::metric::{self, Grid, Series, Value};
 use super::pipeline::{Pipeline, Unwrapper};
 use super::scan::{ScanStats, for_each_entry, window_sql};
 use super::streams::Labels;
+use super::{Limits, fast};
 use crate::sql::SqlConfig;
 
 /// Evaluates a metric query over `grid`.
@@ -151,6 +151,20 @@ async fn read_range(
     let unwrapper = agg.unwrap.as_ref().map(Unwrapper::new).transpose()?;
     let mut acc = Accumulator::new(agg, grid);
     let (from, to) = acc.scan_range(grid);
+    if let Some(plan) = fast::plan(agg) {
+        let stats = fast::read(
+            ctx,
+            config,
+            limits,
+            agg,
+            &plan,
+            (from, to),
+            &mut acc,
+            working_series(limits),
+        )
+        .await?;
+        return Ok((acc.finish(grid), stats));
+    }
     let sql = window_sql(&agg.log.selector, &agg.log.pipeline, from, to);
     let mut failure: Option<Error> = None;
     let bytes_op = matches!(agg.op, RangeOp::BytesOverTime | RangeOp::BytesRate);

@@ -17,6 +17,7 @@ pub mod ast;
 mod detected;
 pub mod error;
 mod eval;
+mod fast;
 mod index;
 pub mod lexer;
 mod logs;

@@ -77,6 +77,20 @@ pub(crate) fn window_sql(
     start_ns: i64,
     end_ns: i64,
 ) -> String {
+    format!(
+        "SELECT time, body, severity_number, severity_text, service_name, \
+         resource_attributes, attributes, trace_id, span_id FROM logs WHERE {}",
+        window_filter(selector, pipeline, start_ns, end_ns)
+    )
+}
+
+/// The `WHERE` condition of [`window_sql`].
+pub(crate) fn window_filter(
+    selector: &[Matcher],
+    pipeline: &[Stage],
+    start_ns: i64,
+    end_ns: i64,
+) -> String {
     let mut cond = vec![
         format!("time >= to_timestamp_nanos({start_ns})"),
         format!("time < to_timestamp_nanos({end_ns})"),
@@ -98,11 +112,7 @@ pub(crate) fn window_sql(
             Stage::LineFormat(_) | Stage::Decolorize | Stage::Unpack => break,
         }
     }
-    format!(
-        "SELECT time, body, severity_number, severity_text, service_name, \
-         resource_attributes, attributes, trace_id, span_id FROM logs WHERE {}",
-        cond.join(" AND ")
-    )
+    cond.join(" AND ")
 }
 
 /// The columns of one batch of [`window_sql`]'s result.
@@ -266,7 +276,8 @@ pub(crate) async fn for_each_entry(
     Ok((stats, ControlFlow::Continue(())))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of an id.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

@@ -1,0 +1,208 @@
+//! Grouped counts and bytes without entries: `count_over_time`, `rate`,
+//! `bytes_over_time` and `bytes_rate` grouped `by` label names (written, or pushed down
+//! from an enclosing `sum by`), over a pipeline of substring line filters only (which SQL
+//! evaluates exactly) and `drop __error__` (a no-op without parsers: Grafana's logs volume
+//! query). Such a query needs neither the line nor most labels: it reads the stream
+//! columns and the attributes, not the body (its length only, for bytes), and looks up the
+//! grouping labels of each row where they would come from, instead of building every
+//! entry's label set. The answer is the one `eval` gives on the general path.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use datafusion::arrow::array::{
+    Array, FixedSizeBinaryArray, Int32Array, Int64Array, MapArray, StringArray,
+    TimestampNanosecondArray,
+};
+use datafusion::prelude::SessionContext;
+
+use super::Limits;
+use super::ast::{LineOp, NameOrMatcher, RangeAgg, RangeOp, Stage};
+use super::error::{Error, Result};
+use super::metric::range::Accumulator;
+use super::pipeline::Pipeline;
+use super::scan::{ScanStats, StreamCache, column, hex, map_pairs, window_filter};
+use super::streams::{Labels, detected_level, is_label_name, label_name};
+use crate::sql::{SqlConfig, SqlStream};
+
+/// What a range aggregation on the fast path groups by.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// The grouping label names, sorted.
+    names: Vec<String>,
+    bytes: bool,
+}
+
+/// The fast path's plan for `agg`, when it applies.
+pub(crate) fn plan(agg: &RangeAgg) -> Option<Plan> {
+    let grouping = agg.grouping.as_ref()?;
+    if grouping.without || agg.unwrap.is_some() {
+        return None;
+    }
+    let bytes = match agg.op {
+        RangeOp::CountOverTime | RangeOp::Rate => false,
+        RangeOp::BytesOverTime | RangeOp::BytesRate => true,
+        _ => return None,
+    };
+    let error_label = |n: &NameOrMatcher| matches!(n, NameOrMatcher::Name(name) if name == "__error__" || name == "__error_details__");
+    for stage in &agg.log.pipeline {
+        match stage {
+            Stage::LineFilter(f) if matches!(f.op, LineOp::Contains | LineOp::NotContains) => {}
+            Stage::Drop(list) if list.iter().all(error_label) => {}
+            _ => return None,
+        }
+    }
+    let mut names = grouping.labels.clone();
+    names.sort();
+    names.dedup();
+    Some(Plan { names, bytes })
+}
+
+/// A series met: its grouping values, and its labels.
+type Known = (Vec<Option<String>>, Labels);
+
+/// Whether the attribute key `key` becomes the label `name` (without allocating when the
+/// key is a label name already).
+fn key_is(key: &str, name: &str) -> bool {
+    if is_label_name(key) {
+        key == name
+    } else {
+        label_name(key) == name
+    }
+}
+
+/// Reads `[from, to)` for `agg` into `acc`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn read(
+    ctx: &SessionContext,
+    config: &SqlConfig,
+    limits: &Limits,
+    agg: &RangeAgg,
+    plan: &Plan,
+    (from, to): (i64, i64),
+    acc: &mut Accumulator,
+    max_series: usize,
+) -> Result<ScanStats> {
+    let selector = Pipeline::new(&agg.log.selector, &[])?;
+    let ids = plan.names.iter().any(|n| n == "trace_id" || n == "span_id");
+    let sql = format!(
+        "SELECT time, service_name, resource_attributes, attributes, severity_number, \
+         severity_text, {}, {} FROM logs WHERE {}",
+        if plan.bytes {
+            "CAST(coalesce(octet_length(body), 0) AS BIGINT)"
+        } else {
+            "CAST(0 AS BIGINT) AS n"
+        },
+        if ids {
+            "trace_id, span_id"
+        } else {
+            "CAST(NULL AS BIGINT) AS t, CAST(NULL AS BIGINT) AS s"
+        },
+        window_filter(&agg.log.selector, &agg.log.pipeline, from, to)
+    );
+    let mut stream = SqlStream::start(ctx, &sql, config).await?;
+    let mut stats = ScanStats::default();
+    let mut cache = StreamCache::default();
+    // Series by the hash of their grouping values, checked for equality.
+    let mut known: HashMap<u64, Vec<Known>> = HashMap::new();
+    let mut values: Vec<Option<String>> = Vec::with_capacity(plan.names.len());
+    while let Some(batch) = stream.next_batch().await? {
+        let time = column::<TimestampNanosecondArray>(&batch, 0)?;
+        let service = column::<StringArray>(&batch, 1)?;
+        let resource = column::<MapArray>(&batch, 2)?;
+        let attributes = column::<MapArray>(&batch, 3)?;
+        let number = column::<Int32Array>(&batch, 4)?;
+        let text = column::<StringArray>(&batch, 5)?;
+        let sizes = column::<Int64Array>(&batch, 6)?;
+        let ids_of = |i: usize| -> (Option<&FixedSizeBinaryArray>, usize) {
+            (
+                batch
+                    .column(i)
+                    .as_any()
+                    .downcast_ref::<FixedSizeBinaryArray>(),
+                i,
+            )
+        };
+        let (trace, span) = (ids_of(7).0, ids_of(8).0);
+        for i in 0..batch.num_rows() {
+            let pairs = map_pairs(resource, i)?;
+            let (labels, resource_metadata) = cache.get(service.value(i), &pairs);
+            if !selector.selected(&labels) {
+                continue;
+            }
+            let attrs = map_pairs(attributes, i)?;
+            let size = sizes.value(i).max(0) as u64;
+            stats.lines += 1;
+            stats.bytes += size;
+            limits.check_bytes(stats.bytes)?;
+            let has = |name: &str| {
+                labels.iter().any(|(k, _)| k == name)
+                    || resource_metadata.iter().any(|(k, _)| k == name)
+                    || attrs.iter().any(|(k, _)| key_is(k, name))
+            };
+            values.clear();
+            for name in &plan.names {
+                let id = |a: Option<&FixedSizeBinaryArray>| {
+                    a.filter(|a| a.is_valid(i)).map(|a| hex(a.value(i)))
+                };
+                let v = match name.as_str() {
+                    "span_id" if id(span).is_some() => id(span),
+                    "trace_id" if id(trace).is_some() => id(trace),
+                    "severity_text"
+                        if !text.value(i).is_empty() && !has("level") && !has("severity_text") =>
+                    {
+                        Some(text.value(i).to_owned())
+                    }
+                    "detected_level" if !has("detected_level") => {
+                        Some(detected_level(number.value(i), text.value(i)).to_owned())
+                    }
+                    _ => attrs
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| key_is(k, name))
+                        .map(|(_, v)| (*v).to_owned())
+                        .or_else(|| {
+                            resource_metadata
+                                .iter()
+                                .rev()
+                                .find(|(k, _)| k == name)
+                                .map(|(_, v)| v.clone())
+                        })
+                        .or_else(|| {
+                            labels
+                                .iter()
+                                .find(|(k, _)| k == name)
+                                .map(|(_, v)| v.clone())
+                        }),
+                };
+                values.push(v);
+            }
+            let mut h = DefaultHasher::new();
+            values.hash(&mut h);
+            let slot = known.entry(h.finish()).or_default();
+            let value = if plan.bytes { size as f64 } else { 1.0 };
+            match slot.iter().find(|(v, _)| *v == values) {
+                Some((_, key)) => {
+                    acc.add_existing(key, time.value(i), value);
+                }
+                None => {
+                    if acc.series_count() >= max_series {
+                        return Err(Error::Limit(format!(
+                            "a range aggregation of this query holds more than {max_series} series"
+                        )));
+                    }
+                    let key: Labels = plan
+                        .names
+                        .iter()
+                        .zip(&values)
+                        .filter_map(|(n, v)| v.clone().map(|v| (n.clone(), v)))
+                        .collect();
+                    acc.add(key.clone(), time.value(i), value);
+                    slot.push((values.clone(), key));
+                }
+            }
+        }
+    }
+    Ok(stats)
+}
