@@ -7,6 +7,7 @@
 //! grouping labels of each row where they would come from, instead of building every
 //! entry's label set. The answer is the one `eval` gives on the general path.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -23,7 +24,7 @@ use super::error::{Error, Result};
 use super::metric::range::Accumulator;
 use super::pipeline::Pipeline;
 use super::scan::{ScanStats, StreamCache, column, hex, map_pairs, window_filter};
-use super::streams::{Labels, detected_level, is_label_name, label_name};
+use super::streams::{Labels, detected_level, label_name};
 use crate::sql::{SqlConfig, SqlStream};
 
 /// What a range aggregation on the fast path groups by.
@@ -59,17 +60,34 @@ pub(crate) fn plan(agg: &RangeAgg) -> Option<Plan> {
     Some(Plan { names, bytes })
 }
 
-/// A series met: its grouping values, and its labels.
-type Known = (Vec<Option<String>>, Labels);
+/// A series met: its grouping values, and its index in the accumulator.
+type Known = (Vec<Option<String>>, usize);
 
-/// Whether the attribute key `key` becomes the label `name` (without allocating when the
-/// key is a label name already).
+/// Whether stored grouping values equal a row's.
+fn same(stored: &[Option<String>], row: &[Option<Cow<'_, str>>]) -> bool {
+    stored.len() == row.len()
+        && stored
+            .iter()
+            .zip(row)
+            .all(|(a, b)| a.as_deref() == b.as_deref())
+}
+
+/// Whether the attribute key `key` becomes the label `name` ([`label_name`]: every
+/// character not allowed in a label name as `_`, `_` before a leading digit), without
+/// allocating.
 fn key_is(key: &str, name: &str) -> bool {
-    if is_label_name(key) {
-        key == name
-    } else {
-        label_name(key) == name
+    let mapped = key.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            c
+        } else {
+            '_'
+        }
+    });
+    let digit_first = key.starts_with(|c: char| c.is_ascii_digit());
+    if key.is_empty() || digit_first {
+        return label_name(key) == name;
     }
+    mapped.eq(name.chars())
 }
 
 /// Reads `[from, to)` for `agg` into `acc`.
@@ -106,7 +124,6 @@ pub(crate) async fn read(
     let mut cache = StreamCache::default();
     // Series by the hash of their grouping values, checked for equality.
     let mut known: HashMap<u64, Vec<Known>> = HashMap::new();
-    let mut values: Vec<Option<String>> = Vec::with_capacity(plan.names.len());
     while let Some(batch) = stream.next_batch().await? {
         let time = column::<TimestampNanosecondArray>(&batch, 0)?;
         let service = column::<StringArray>(&batch, 1)?;
@@ -141,51 +158,51 @@ pub(crate) async fn read(
                     || resource_metadata.iter().any(|(k, _)| k == name)
                     || attrs.iter().any(|(k, _)| key_is(k, name))
             };
-            values.clear();
+            let mut values: Vec<Option<Cow<'_, str>>> = Vec::with_capacity(plan.names.len());
             for name in &plan.names {
                 let id = |a: Option<&FixedSizeBinaryArray>| {
                     a.filter(|a| a.is_valid(i)).map(|a| hex(a.value(i)))
                 };
                 let v = match name.as_str() {
-                    "span_id" if id(span).is_some() => id(span),
-                    "trace_id" if id(trace).is_some() => id(trace),
+                    "span_id" if id(span).is_some() => id(span).map(Cow::Owned),
+                    "trace_id" if id(trace).is_some() => id(trace).map(Cow::Owned),
                     "severity_text"
                         if !text.value(i).is_empty() && !has("level") && !has("severity_text") =>
                     {
-                        Some(text.value(i).to_owned())
+                        Some(Cow::Borrowed(text.value(i)))
                     }
-                    "detected_level" if !has("detected_level") => {
-                        Some(detected_level(number.value(i), text.value(i)).to_owned())
-                    }
+                    "detected_level" if !has("detected_level") => Some(Cow::Borrowed(
+                        detected_level(number.value(i), text.value(i)),
+                    )),
                     _ => attrs
                         .iter()
                         .rev()
                         .find(|(k, _)| key_is(k, name))
-                        .map(|(_, v)| (*v).to_owned())
+                        .map(|(_, v)| Cow::Borrowed(*v))
                         .or_else(|| {
                             resource_metadata
                                 .iter()
                                 .rev()
                                 .find(|(k, _)| k == name)
-                                .map(|(_, v)| v.clone())
+                                .map(|(_, v)| Cow::Borrowed(v.as_str()))
                         })
                         .or_else(|| {
                             labels
                                 .iter()
                                 .find(|(k, _)| k == name)
-                                .map(|(_, v)| v.clone())
+                                .map(|(_, v)| Cow::Borrowed(v.as_str()))
                         }),
                 };
                 values.push(v);
             }
             let mut h = DefaultHasher::new();
-            values.hash(&mut h);
+            for v in &values {
+                v.as_deref().hash(&mut h);
+            }
             let slot = known.entry(h.finish()).or_default();
             let value = if plan.bytes { size as f64 } else { 1.0 };
-            match slot.iter().find(|(v, _)| *v == values) {
-                Some((_, key)) => {
-                    acc.add_existing(key, time.value(i), value);
-                }
+            match slot.iter().find(|(v, _)| same(v, &values)) {
+                Some((_, at)) => acc.add_at(*at, time.value(i), value),
                 None => {
                     if acc.series_count() >= max_series {
                         return Err(Error::Limit(format!(
@@ -196,10 +213,14 @@ pub(crate) async fn read(
                         .names
                         .iter()
                         .zip(&values)
-                        .filter_map(|(n, v)| v.clone().map(|v| (n.clone(), v)))
+                        .filter_map(|(n, v)| v.as_ref().map(|v| (n.clone(), v.to_string())))
                         .collect();
-                    acc.add(key.clone(), time.value(i), value);
-                    slot.push((values.clone(), key));
+                    let at = acc.add(key, time.value(i), value);
+                    let owned = values
+                        .iter()
+                        .map(|v| v.as_ref().map(|v| v.to_string()))
+                        .collect();
+                    slot.push((owned, at));
                 }
             }
         }

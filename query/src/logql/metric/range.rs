@@ -43,7 +43,8 @@ pub(crate) struct Accumulator {
     param: Option<f64>,
     range_ns: i64,
     offset_ns: i64,
-    series: HashMap<Labels, Samples>,
+    series: Vec<(Labels, Samples)>,
+    index: HashMap<Labels, usize>,
     buckets: Option<Buckets>,
 }
 
@@ -83,7 +84,8 @@ impl Accumulator {
             param: agg.param,
             range_ns,
             offset_ns,
-            series: HashMap::new(),
+            series: Vec::new(),
+            index: HashMap::new(),
             buckets,
         }
     }
@@ -101,23 +103,36 @@ impl Accumulator {
         self.series.len()
     }
 
-    /// Adds one sample of the series `labels`.
-    pub(crate) fn add(&mut self, labels: Labels, ts_ns: i64, value: f64) {
+    /// Adds one sample of the series `labels`; returns the series' index for
+    /// [`Accumulator::add_at`].
+    pub(crate) fn add(&mut self, labels: Labels, ts_ns: i64, value: f64) -> usize {
         let buckets = self.buckets;
-        let s = self
-            .series
-            .entry(labels)
-            .or_insert_with(|| Samples::new(buckets));
-        s.push(buckets, ts_ns, value);
+        let at = match self.index.get(&labels) {
+            Some(&at) => at,
+            None => {
+                self.series.push((labels.clone(), Samples::new(buckets)));
+                self.index.insert(labels, self.series.len() - 1);
+                self.series.len() - 1
+            }
+        };
+        self.add_at(at, ts_ns, value);
+        at
+    }
+
+    /// Adds one sample of the series at `at` (from [`Accumulator::add`]).
+    pub(crate) fn add_at(&mut self, at: usize, ts_ns: i64, value: f64) {
+        let buckets = self.buckets;
+        if let Some((_, s)) = self.series.get_mut(at) {
+            s.push(buckets, ts_ns, value);
+        }
     }
 
     /// Adds a sample to the series `labels` if it is known; `false` if not (so the caller
     /// builds the key once, for [`Accumulator::add`]).
     pub(crate) fn add_existing(&mut self, labels: &Labels, ts_ns: i64, value: f64) -> bool {
-        let buckets = self.buckets;
-        match self.series.get_mut(labels) {
-            Some(s) => {
-                s.push(buckets, ts_ns, value);
+        match self.index.get(labels) {
+            Some(&at) => {
+                self.add_at(at, ts_ns, value);
                 true
             }
             None => false,
