@@ -122,6 +122,8 @@ pub(crate) async fn read(
     let mut stream = SqlStream::start(ctx, &sql, config).await?;
     let mut stats = ScanStats::default();
     let mut cache = StreamCache::default();
+    // The selector's verdict by stream id.
+    let mut verdicts: Vec<Option<bool>> = Vec::new();
     // Series by the hash of their grouping values, checked for equality.
     let mut known: HashMap<u64, Vec<Known>> = HashMap::new();
     while let Some(batch) = stream.next_batch().await? {
@@ -144,8 +146,16 @@ pub(crate) async fn read(
         let (trace, span) = (ids_of(7).0, ids_of(8).0);
         for i in 0..batch.num_rows() {
             let pairs = map_pairs(resource, i)?;
-            let (labels, resource_metadata) = cache.get(service.value(i), &pairs);
-            if !selector.selected(&labels) {
+            let (labels, resource_metadata, id) = cache.get(service.value(i), &pairs);
+            let selected = if id == StreamCache::UNCACHED {
+                selector.selected(&labels)
+            } else {
+                if verdicts.len() <= id {
+                    verdicts.resize(id + 1, None);
+                }
+                *verdicts[id].get_or_insert_with(|| selector.selected(&labels))
+            };
+            if !selected {
                 continue;
             }
             let attrs = map_pairs(attributes, i)?;

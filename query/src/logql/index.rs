@@ -75,7 +75,7 @@ pub async fn streams(
         let time = column::<TimestampNanosecondArray>(&batch, 3)?;
         for i in 0..batch.num_rows() {
             let pairs = map_pairs(resource, i)?;
-            let (labels, _) = cache.get(service.value(i), &pairs);
+            let (labels, _, _) = cache.get(service.value(i), &pairs);
             let n = if bytes.is_valid(i) {
                 bytes.value(i).max(0) as u64
             } else {

@@ -7,6 +7,7 @@
 //! LogQL need not agree on corner cases for the answer to be right.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -172,52 +173,111 @@ pub(crate) fn map_pairs(map: &MapArray, i: usize) -> Result<Vec<(&str, &str)>> {
         .collect())
 }
 
-/// Streams by the stored fields they come from: the previous row's is reused while rows
-/// share it (files are sorted by service, so neighbours usually do), and equal label sets
-/// share one `Arc` (so per-stream caches hit).
-#[derive(Default)]
-pub(crate) struct StreamCache {
-    key: Option<(String, Vec<(String, String)>)>,
-    stream: Arc<Labels>,
+/// One stream met by a scan: what it was stored as, its labels and its resource metadata.
+struct Known {
+    service_name: String,
+    resource: Vec<(String, String)>,
+    labels: Arc<Labels>,
     metadata: Vec<(String, String)>,
-    interned: HashMap<Arc<Labels>, ()>,
 }
 
+impl Known {
+    fn is(&self, service_name: &str, resource: &[(&str, &str)]) -> bool {
+        self.service_name == service_name
+            && self.resource.len() == resource.len()
+            && self
+                .resource
+                .iter()
+                .zip(resource)
+                .all(|(a, b)| a.0 == b.0 && a.1 == b.1)
+    }
+}
+
+/// Streams by the stored fields they come from, so each stream's labels are worked out
+/// once per scan (rows of a file come sorted by service, but its hosts or pods interleave)
+/// and equal label sets share one `Arc` (so per-stream caches hit). A stream's id (its
+/// index here) lets callers keep their own per-stream state in a vector.
+#[derive(Default)]
+pub(crate) struct StreamCache {
+    streams: Vec<Known>,
+    by_hash: HashMap<u64, Vec<usize>>,
+    interned: HashMap<Arc<Labels>, ()>,
+    last: Option<usize>,
+    /// The stream of the last row once [`MAX_STREAMS`] are remembered.
+    overflow: Option<Known>,
+}
+
+/// Streams one scan remembers; a stream met after them is worked out for its row alone
+/// and has the id [`StreamCache::UNCACHED`] (still correct, slower).
+const MAX_STREAMS: usize = 100_000;
+
 impl StreamCache {
+    /// The id of a stream not remembered: callers must not keep state under it.
+    pub(crate) const UNCACHED: usize = usize::MAX;
+
+    /// The stream of a row: its labels, its resource metadata and its id.
     pub(crate) fn get(
         &mut self,
         service_name: &str,
         resource: &[(&str, &str)],
-    ) -> (Arc<Labels>, &[(String, String)]) {
-        let same = self.key.as_ref().is_some_and(|(s, r)| {
-            s == service_name
-                && r.len() == resource.len()
-                && r.iter()
-                    .zip(resource)
-                    .all(|(a, b)| a.0 == b.0 && a.1 == b.1)
-        });
-        if !same {
-            let (labels, metadata) = stream_labels(service_name, resource.iter().copied());
-            self.stream = match self.interned.get_key_value(&labels) {
-                Some((known, ())) => known.clone(),
-                None => {
-                    let fresh = Arc::new(labels);
-                    if self.interned.len() < 1_000_000 {
-                        self.interned.insert(fresh.clone(), ());
-                    }
-                    fresh
-                }
-            };
-            self.metadata = metadata;
-            self.key = Some((
-                service_name.to_owned(),
-                resource
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-            ));
+    ) -> (Arc<Labels>, &[(String, String)], usize) {
+        let id = match self
+            .last
+            .filter(|&i| self.streams[i].is(service_name, resource))
+        {
+            Some(i) => i,
+            None => self.lookup(service_name, resource),
+        };
+        self.last = Some(id);
+        let k = &self.streams[id];
+        (k.labels.clone(), &k.metadata, id)
+    }
+
+    fn lookup(&mut self, service_name: &str, resource: &[(&str, &str)]) -> usize {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        service_name.hash(&mut h);
+        for (k, v) in resource {
+            k.hash(&mut h);
+            v.hash(&mut h);
         }
-        (self.stream.clone(), &self.metadata)
+        let hash = h.finish();
+        if let Some(ids) = self.by_hash.get(&hash)
+            && let Some(&id) = ids
+                .iter()
+                .find(|&&i| self.streams[i].is(service_name, resource))
+        {
+            return id;
+        }
+        let (labels, metadata) = stream_labels(service_name, resource.iter().copied());
+        if self.streams.len() >= MAX_STREAMS {
+            self.overflow = Some(Known {
+                service_name: String::new(),
+                resource: Vec::new(),
+                labels: Arc::new(labels),
+                metadata,
+            });
+            return Self::UNCACHED;
+        }
+        let labels = match self.interned.get_key_value(&labels) {
+            Some((known, ())) => known.clone(),
+            None => {
+                let fresh = Arc::new(labels);
+                self.interned.insert(fresh.clone(), ());
+                fresh
+            }
+        };
+        self.streams.push(Known {
+            service_name: service_name.to_owned(),
+            resource: resource
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            labels,
+            metadata,
+        });
+        let id = self.streams.len() - 1;
+        self.by_hash.entry(hash).or_default().push(id);
+        id
     }
 }
 
@@ -237,7 +297,7 @@ pub(crate) async fn for_each_entry(
         let c = Columns::of(&batch)?;
         for i in 0..batch.num_rows() {
             let resource = map_pairs(c.resource, i)?;
-            let (stream, resource_metadata) = cache.get(c.service_name.value(i), &resource);
+            let (stream, resource_metadata, _) = cache.get(c.service_name.value(i), &resource);
             let mut metadata: Vec<(String, String)> = resource_metadata.to_vec();
             for (k, v) in map_pairs(c.attributes, i)? {
                 metadata.push((label_name(k), v.to_owned()));
