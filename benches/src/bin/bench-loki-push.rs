@@ -1,7 +1,8 @@
 //! Loki push ingest against a running Strata (`benches/logs/run-loki-push-bench.sh` drives
 //! it): builds every request first (Loki's `logproto.PushRequest`, snappy, as Promtail and
 //! Alloy send it: 8 services × 3 hosts as streams `{service_name, host, env}`, logfmt lines
-//! of ~110 bytes like `bench-log-week`'s, times spread over the last `--seconds`), then
+//! of ~110 bytes like `bench-log-week`'s, times spread over the `--seconds` before the
+//! hour that closed an hour ago, so compaction finds the partition settled), then
 //! sends them from `--threads` threads with one keep-alive connection each and prints one
 //! JSON object: entries acknowledged, wall time, rate.
 //!
@@ -120,7 +121,10 @@ fn main() {
     let now_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64);
-    let start_ns = now_ns - seconds * 1_000_000_000;
+    // An hour that closed an hour ago, so the server's compaction sees it settled.
+    let hour = 3_600 * 1_000_000_000_i64;
+    let end_ns = now_ns.div_euclid(hour) * hour - hour;
+    let start_ns = end_ns - seconds * 1_000_000_000;
     let step_ns = (seconds * 1_000_000_000) as f64 / entries as f64;
     let n = entries.div_ceil(per);
     let bodies: Vec<Vec<u8>> = (0..n)
