@@ -15,7 +15,7 @@ use datafusion::prelude::SessionContext;
 use super::ast::Matcher;
 use super::error::Result;
 use super::pipeline::Pipeline;
-use super::scan::{ScanStats, StreamCache, column, map_pairs, service_filter_sql};
+use super::scan::{ScanStats, StreamCache, column, map_pairs, matcher_filter_sql};
 use super::streams::Labels;
 use crate::sql::{SqlConfig, SqlStream};
 
@@ -44,13 +44,18 @@ pub async fn streams(
     (start_ns, end_ns): (i64, i64),
     steps: Steps,
 ) -> Result<(Vec<StreamStats>, ScanStats)> {
+    // Compiled first: a selector's bad regex is refused before any scan.
+    let selectors = any_of
+        .iter()
+        .map(|sel| Pipeline::new(sel, &[]))
+        .collect::<Result<Vec<_>>>()?;
     let mut cond = vec![
         format!("time >= to_timestamp_nanos({start_ns})"),
         format!("time < to_timestamp_nanos({end_ns})"),
     ];
     // Only one selector can be pushed down as a conjunction.
     if let [only] = any_of {
-        cond.extend(only.iter().filter_map(service_filter_sql));
+        cond.extend(only.iter().filter_map(matcher_filter_sql));
     }
     let sql = format!(
         "SELECT service_name, resource_attributes, \
@@ -63,10 +68,6 @@ pub async fn streams(
         usize::try_from((end_ns - from).max(0) / step.max(1) + 1).unwrap_or(0)
     });
     let mut found: HashMap<Arc<Labels>, (u64, u64, Vec<u64>)> = HashMap::new();
-    let selectors = any_of
-        .iter()
-        .map(|sel| Pipeline::new(sel, &[]))
-        .collect::<Result<Vec<_>>>()?;
     let mut stats = ScanStats::default();
     while let Some(batch) = stream.next_batch().await? {
         let service = column::<StringArray>(&batch, 0)?;

@@ -20,7 +20,9 @@ use datafusion::prelude::SessionContext;
 use super::Limits;
 use super::ast::{LineOp, MatchOp, Matcher, Stage};
 use super::error::{Error, Result};
-use super::streams::{Entry, Labels, label_name, severity_metadata, stream_labels};
+use super::streams::{
+    Entry, INDEXED_RESOURCE_ATTRIBUTES, Labels, label_name, severity_metadata, stream_labels,
+};
 use crate::sql::{SqlConfig, SqlStream};
 
 /// What a scan read: Loki's `totalLinesProcessed` and `totalBytesProcessed`.
@@ -62,13 +64,48 @@ pub(crate) fn service_filter_sql(m: &Matcher) -> Option<String> {
     if m.name != "service_name" {
         return None;
     }
-    let anchored = || quote(&format!("^(?:{})$", m.value));
+    // As the pipeline anchors it (`.` matches a newline too).
+    let anchored = || quote(&format!("^(?s:{})$", m.value));
     Some(match m.op {
         MatchOp::Eq => format!("service_name = {}", quote(&m.value)),
         MatchOp::Ne => format!("service_name <> {}", quote(&m.value)),
         MatchOp::Re => format!("regexp_like(service_name, {})", anchored()),
         MatchOp::Nre => format!("NOT regexp_like(service_name, {})", anchored()),
     })
+}
+
+/// The SQL filter for a selector matcher on any stream label: `service_name` is a column;
+/// another label is a resource attribute (its own name, or an indexed OTLP attribute it is
+/// made from). Only matchers that an absent label cannot satisfy are pushed down (`=` a
+/// non-empty value, `=~` a regex that does not match the empty string): the filter must
+/// keep every row the selector keeps.
+pub(crate) fn matcher_filter_sql(m: &Matcher) -> Option<String> {
+    if m.name == "service_name" {
+        return service_filter_sql(m);
+    }
+    let keys: Vec<&str> = std::iter::once(m.name.as_str())
+        .chain(
+            INDEXED_RESOURCE_ATTRIBUTES
+                .iter()
+                .copied()
+                .filter(|k| label_name(k) == m.name),
+        )
+        .collect();
+    let anchored = format!("^(?s:{})$", m.value);
+    let test: Box<dyn Fn(&str) -> String> = match m.op {
+        MatchOp::Eq if !m.value.is_empty() => {
+            Box::new(|col| format!("{col} = {}", quote(&m.value)))
+        }
+        MatchOp::Re if regex::Regex::new(&anchored).is_ok_and(|re| !re.is_match("")) => {
+            Box::new(|col| format!("regexp_like({col}, {})", quote(&anchored)))
+        }
+        _ => return None,
+    };
+    let parts: Vec<String> = keys
+        .iter()
+        .map(|k| test(&format!("resource_attributes[{}]", quote(k))))
+        .collect();
+    Some(format!("({})", parts.join(" OR ")))
 }
 
 /// The SQL of one window `[start_ns, end_ns)` of a selector and pipeline.
@@ -96,7 +133,7 @@ pub(crate) fn window_filter(
         format!("time >= to_timestamp_nanos({start_ns})"),
         format!("time < to_timestamp_nanos({end_ns})"),
     ];
-    cond.extend(selector.iter().filter_map(service_filter_sql));
+    cond.extend(selector.iter().filter_map(matcher_filter_sql));
     for stage in pipeline {
         match stage {
             Stage::LineFilter(f) => cond.extend(line_filter_sql(f.op, &f.values)),
@@ -376,7 +413,7 @@ mod tests {
             20,
         );
         assert!(
-            sql.contains("regexp_like(service_name, '^(?:a|b'')$')"),
+            sql.contains("regexp_like(service_name, '^(?s:a|b'')$')"),
             "{sql}"
         );
         assert!(sql.contains("strpos(body, 'x') > 0"), "{sql}");
