@@ -188,6 +188,15 @@ fn log_queries_as_loki_documents_them() {
         streams(&c.logs(r#"{app="web"} | keep app"#, "&limit=2")),
         want(&[(r#"{app="web"}"#, &[A[5], A[4]])])
     );
+    // "interval": entries at least 20 s apart, in the direction's order over all streams.
+    assert_eq!(
+        streams(&c.logs(r#"{app="web"} | keep app"#, "&interval=20s&direction=forward")),
+        want(&[(r#"{app="web"}"#, &[A[0], A[2], A[4]])])
+    );
+    assert_eq!(
+        streams(&c.logs(r#"{app="web"} | keep app"#, "&interval=20")),
+        want(&[(r#"{app="web"}"#, &[A[5], A[3], A[1]])])
+    );
     // Grafana's categorize-labels encoding: stream labels alone key the stream; metadata
     // and parsed labels ride with each entry.
     let path = format!(

@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 use datafusion::prelude::SessionContext;
 
 use super::ast::LogExpr;
-use super::error::Result;
+use super::error::{Error, Result};
 use super::pipeline::{Category, Pipeline};
 use super::scan::{ScanStats, for_each_entry, window_sql};
 use super::streams::Labels;
@@ -97,21 +97,44 @@ impl Best {
     }
 }
 
-/// Runs a log query over `[start_ns, end_ns)`. With `categorize`, a stream is keyed by its
-/// stream labels only and each entry carries its structured metadata and parsed labels
-/// (Loki's `categorize-labels` encoding); otherwise all labels key the stream.
-#[allow(clippy::too_many_arguments)]
+/// How a log query answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogOptions {
+    /// At most this many entries.
+    pub limit: usize,
+    /// The newest or the oldest first.
+    pub direction: Direction,
+    /// Loki's `categorize-labels`: a stream is keyed by its stream labels only and each
+    /// entry carries its structured metadata and parsed labels; otherwise all labels key
+    /// the stream.
+    pub categorize: bool,
+    /// Loki's `interval` (0: none): in the direction's order over all streams, an entry
+    /// is returned only at least this long after (before) the last one returned.
+    pub interval_ns: i64,
+}
+
+/// Entries one hour may hold for an `interval` query, which must sort them all.
+const MAX_INTERVAL_ENTRIES: usize = 1_000_000;
+
+/// Runs a log query over `[start_ns, end_ns)`.
 pub async fn select_logs(
     ctx: &SessionContext,
     config: &SqlConfig,
     limits: &Limits,
     expr: &LogExpr,
     (start_ns, end_ns): (i64, i64),
-    limit: usize,
-    direction: Direction,
-    categorize: bool,
+    opts: &LogOptions,
 ) -> Result<(Vec<Stream>, ScanStats)> {
+    let LogOptions {
+        limit,
+        direction,
+        categorize,
+        interval_ns,
+    } = *opts;
     let pipeline = Pipeline::new(&expr.selector, &expr.pipeline)?;
+    // With an interval: the entries returned so far, and the time of the last one.
+    let mut thinned: Vec<Held> = Vec::new();
+    let mut last: Option<i64> = None;
     let mut best = match direction {
         Direction::Backward => Best::Newest(BinaryHeap::new()),
         Direction::Forward => Best::Oldest(BinaryHeap::new()),
@@ -124,6 +147,8 @@ pub async fn select_logs(
             break;
         }
         let sql = window_sql(&expr.selector, &expr.pipeline, from, to);
+        let mut window: Vec<Held> = Vec::new();
+        let mut overflow = false;
         let (read, _) = for_each_entry(ctx, config, limits, &sql, |entry| {
             if let Some(p) = pipeline.run(&entry) {
                 seq += 1;
@@ -144,19 +169,56 @@ pub async fn select_logs(
                     metadata,
                     parsed,
                 };
-                best.push(held, limit);
+                if interval_ns > 0 {
+                    if window.len() >= MAX_INTERVAL_ENTRIES {
+                        overflow = true;
+                        return ControlFlow::Break(());
+                    }
+                    window.push(held);
+                } else {
+                    best.push(held, limit);
+                }
             }
             ControlFlow::Continue(())
         })
         .await?;
         stats.lines += read.lines;
         stats.bytes += read.bytes;
-        if best.len() >= limit {
+        if overflow {
+            return Err(Error::Limit(format!(
+                "an interval query may read at most {MAX_INTERVAL_ENTRIES} entries an hour; \
+                 narrow the selector or drop the interval"
+            )));
+        }
+        if interval_ns > 0 {
+            window.sort_unstable_by_key(|h| (h.ts_ns, h.seq));
+            if direction == Direction::Backward {
+                window.reverse();
+            }
+            for h in window {
+                let due = last.is_none_or(|l| match direction {
+                    Direction::Forward => h.ts_ns >= l.saturating_add(interval_ns),
+                    Direction::Backward => h.ts_ns <= l.saturating_sub(interval_ns),
+                });
+                if due && thinned.len() < limit {
+                    last = Some(h.ts_ns);
+                    thinned.push(h);
+                }
+            }
+            if thinned.len() >= limit {
+                break;
+            }
+        } else if best.len() >= limit {
             break;
         }
     }
+    let held = if interval_ns > 0 {
+        thinned
+    } else {
+        best.into_vec()
+    };
     let mut streams: BTreeMap<Labels, Vec<(u64, StreamEntry)>> = BTreeMap::new();
-    for h in best.into_vec() {
+    for h in held {
         let entry = StreamEntry {
             ts_ns: h.ts_ns,
             line: h.line,

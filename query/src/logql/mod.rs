@@ -33,7 +33,7 @@ pub use detected::{DetectedField, Pattern, detect_fields, patterns};
 pub use error::{Error, Result};
 pub use eval::query_metric;
 pub use index::{Steps, StreamStats, streams as streams_in_range};
-pub use logs::{Stream, StreamEntry, select_logs};
+pub use logs::{LogOptions, Stream, StreamEntry, select_logs};
 pub use metric::{Grid, Series, Value};
 pub use parser::{ParseError, parse};
 pub use scan::ScanStats;

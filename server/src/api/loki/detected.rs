@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use strata_query::logql::{self, Direction, Expr, LogExpr, Stream};
+use strata_query::logql::{self, Direction, Expr, LogExpr, LogOptions, Stream};
 
 use super::Ctx;
 use super::params::Params;
@@ -41,9 +41,12 @@ async fn sample(ctx: &Ctx, params: &Params<'_>, limit: usize) -> Result<Vec<Stre
             &ctx.state.logql().limits,
             &log,
             range,
-            limit,
-            Direction::Backward,
-            true,
+            &LogOptions {
+                limit,
+                direction: Direction::Backward,
+                categorize: true,
+                interval_ns: 0,
+            },
         ))
         .await?;
     Ok(streams)

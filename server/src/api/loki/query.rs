@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use axum::http::HeaderMap;
-use strata_query::logql::{self, Expr, Grid};
+use strata_query::logql::{self, Expr, Grid, LogOptions};
 
 use super::Ctx;
 use super::params::Params;
@@ -82,9 +82,12 @@ pub(crate) async fn range(
                     &settings.limits,
                     &log,
                     (start, end),
-                    limit,
-                    direction,
-                    categorize,
+                    &LogOptions {
+                        limit,
+                        direction,
+                        categorize,
+                        interval_ns: params.duration("interval")?.unwrap_or(0).max(0),
+                    },
                 ))
                 .await?;
             let stats = QueryStats {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use strata_engine::{Clock, SystemClock};
-use strata_query::logql::{self, Direction, LogExpr, Stream};
+use strata_query::logql::{self, Direction, LogExpr, LogOptions, Stream};
 
 use super::Ctx;
 use super::params::Params;
@@ -130,9 +130,12 @@ pub(crate) async fn run(ctx: Ctx, tail: Tail, mut socket: WebSocket) {
                 &ctx.state.logql().limits,
                 &tail.log,
                 (from, to.max(from)),
-                tail.limit,
-                direction,
-                false,
+                &LogOptions {
+                    limit: tail.limit,
+                    direction,
+                    categorize: false,
+                    interval_ns: 0,
+                },
             ))
             .await;
         let streams = match result {
