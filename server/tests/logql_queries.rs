@@ -190,7 +190,10 @@ fn log_queries_as_loki_documents_them() {
     );
     // "interval": entries at least 20 s apart, in the direction's order over all streams.
     assert_eq!(
-        streams(&c.logs(r#"{app="web"} | keep app"#, "&interval=20s&direction=forward")),
+        streams(&c.logs(
+            r#"{app="web"} | keep app"#,
+            "&interval=20s&direction=forward"
+        )),
         want(&[(r#"{app="web"}"#, &[A[0], A[2], A[4]])])
     );
     assert_eq!(
