@@ -200,6 +200,50 @@ fn log_queries_as_loki_documents_them() {
         streams(&c.logs(r#"{app="web"} | keep app"#, "&interval=20")),
         want(&[(r#"{app="web"}"#, &[A[5], A[3], A[1]])])
     );
+    // "Matching IP addresses": in lines and in labels, another tenant's corpus.
+    let now = now_ms() * 1_000_000;
+    let ips = json!({"streams": [{"stream": {"app": "edge"}, "values": [
+        [(now - 3 * NS).to_string(), "peer 192.168.4.7:5555 accepted"],
+        [(now - 2 * NS).to_string(), "peer 10.0.0.9 refused"],
+        [(now - NS).to_string(), "peer [2001:db8::7]:443 accepted"]]}]});
+    let tenant = [
+        ("Content-Type", "application/json"),
+        ("X-Scope-OrgID", "ips"),
+    ];
+    let resp = c
+        .server
+        .post("/loki/api/v1/push", &tenant, ips.to_string().as_bytes())
+        .expect("push");
+    assert_eq!(resp.status, 204);
+    let ip_lines = |q: &str| {
+        let path = format!(
+            "/loki/api/v1/query_range?query={}&start={}&end={}&direction=forward",
+            enc(q),
+            now - 60 * NS,
+            now + NS
+        );
+        let (status, body) = c.get(&path, &[("X-Scope-OrgID", "ips")]);
+        assert_eq!(status, 200, "{q}: {body}");
+        let v: Value = serde_json::from_str(&body).expect("json");
+        streams(&v)
+            .into_iter()
+            .flat_map(|(_, lines)| lines)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ip_lines(r#"{app="edge"} |= ip("192.168.4.0/24")"#),
+        vec!["peer 192.168.4.7:5555 accepted"]
+    );
+    assert_eq!(
+        ip_lines(r#"{app="edge"} != ip("192.168.4.0-192.168.4.255") != ip("2001:db8::/32")"#),
+        vec!["peer 10.0.0.9 refused"]
+    );
+    assert_eq!(
+        ip_lines(
+            r#"{app="edge"} | regexp "peer \\[?(?P<addr>[0-9a-f.:]+?)\\]?(:\\d+)? " | addr = ip("2001:db8::/32") | keep app"#
+        ),
+        vec!["peer [2001:db8::7]:443 accepted"]
+    );
     // Grafana's categorize-labels encoding: stream labels alone key the stream; metadata
     // and parsed labels ride with each entry.
     let path = format!(

@@ -18,6 +18,7 @@ use super::ast::{
     UnwrapConv,
 };
 use super::error::{Error, Result};
+use super::stages::ip::IpPattern;
 use super::stages::{decolorize, json, logfmt, pattern, regexp, template, units};
 use super::streams::{Entry, Labels};
 
@@ -204,6 +205,11 @@ enum Filter {
     Or(Box<Filter>, Box<Filter>),
     String(CompiledMatcher),
     Number(String, CmpOp, f64, fn(&str) -> Option<f64>),
+    Ip(String, bool, IpPattern),
+}
+
+fn ip_pattern(s: &str) -> Result<IpPattern> {
+    IpPattern::parse(s).map_err(|e| Error::Query(e.to_string()))
 }
 
 impl Filter {
@@ -221,11 +227,11 @@ impl Filter {
             LabelFilter::Bytes { name, op, bytes } => {
                 Self::Number(name.clone(), *op, *bytes, units::parse_bytes)
             }
-            LabelFilter::Ip { .. } => {
-                return Err(Error::Query(
-                    "ip() label filters are not supported (docs/logql.md)".into(),
-                ));
-            }
+            LabelFilter::Ip {
+                name,
+                negated,
+                pattern,
+            } => Self::Ip(name.clone(), *negated, ip_pattern(pattern)?),
         })
     }
 
@@ -236,6 +242,9 @@ impl Filter {
             Self::And(a, b) => a.keep(labels) && b.keep(labels),
             Self::Or(a, b) => a.keep(labels) || b.keep(labels),
             Self::String(m) => m.matches(labels.get(&m.name).unwrap_or("")),
+            Self::Ip(name, negated, p) => {
+                p.matches_value(labels.get(name).unwrap_or("")) != *negated
+            }
             Self::Number(name, op, want, convert) => {
                 let Some(text) = labels.get(name) else {
                     return false;
@@ -270,6 +279,7 @@ enum LineTest {
     Contains(String),
     Regex(Regex),
     Pattern(pattern::Pattern),
+    Ip(IpPattern),
 }
 
 impl LineTest {
@@ -278,6 +288,7 @@ impl LineTest {
             Self::Contains(s) => line.contains(s.as_str()),
             Self::Regex(re) => re.is_match(line),
             Self::Pattern(p) => p.is_match(line),
+            Self::Ip(p) => p.matches_line(line),
         }
     }
 }
@@ -338,9 +349,7 @@ impl Step {
                                 .map(LineTest::Pattern)
                                 .map_err(|e| Error::Query(format!("invalid pattern {v:?}: {e}")))
                         }
-                        LineOp::Ip | LineOp::NotIp => Err(Error::Query(
-                            "ip() line filters are not supported (docs/logql.md)".into(),
-                        )),
+                        LineOp::Ip | LineOp::NotIp => ip_pattern(v).map(LineTest::Ip),
                     })
                     .collect::<Result<Vec<_>>>()?;
                 Self::Line { negate, tests }

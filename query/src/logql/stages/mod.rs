@@ -16,6 +16,7 @@
 pub mod decolorize;
 pub mod detect;
 pub mod drain;
+pub mod ip;
 pub mod json;
 pub mod logfmt;
 pub mod names;
