@@ -123,12 +123,6 @@ fn push_down_sums(expr: MetricExpr) -> MetricExpr {
     }
 }
 
-/// Series one range aggregation may hold while it reads, whatever the query's result
-/// limit: a bound on memory, not Loki's `max_query_series` (which counts the answer).
-fn working_series(limits: &Limits) -> usize {
-    limits.max_query_series.saturating_mul(100).max(100_000)
-}
-
 /// Loki's error for a sample whose pipeline left an `__error__` label.
 fn pipeline_error(err: &str, labels: &Labels) -> Error {
     Error::Query(format!(
@@ -152,17 +146,7 @@ async fn read_range(
     let mut acc = Accumulator::new(agg, grid);
     let (from, to) = acc.scan_range(grid);
     if let Some(plan) = fast::plan(agg) {
-        let stats = fast::read(
-            ctx,
-            config,
-            limits,
-            agg,
-            &plan,
-            (from, to),
-            &mut acc,
-            working_series(limits),
-        )
-        .await?;
+        let stats = fast::read(ctx, config, limits, agg, &plan, (from, to), &mut acc).await?;
         return Ok((acc.finish(grid), stats));
     }
     let sql = window_sql(&agg.log.selector, &agg.log.pipeline, from, to);
@@ -190,12 +174,8 @@ async fn read_range(
             labels
         };
         if !acc.add_existing(&labels, entry.ts_ns, value) {
-            if acc.series_count() >= working_series(limits) {
-                failure = Some(Error::Limit(format!(
-                    "a range aggregation of this query holds more than {} series; aggregate \
-                     it (sum by (...)) or select fewer streams",
-                    working_series(limits)
-                )));
+            if acc.series_count() >= limits.working_series() {
+                failure = Some(limits.working_series_error());
                 return ControlFlow::Break(());
             }
             acc.add(labels, entry.ts_ns, value);

@@ -20,7 +20,7 @@ use datafusion::prelude::SessionContext;
 
 use super::Limits;
 use super::ast::{LineOp, NameOrMatcher, RangeAgg, RangeOp, Stage};
-use super::error::{Error, Result};
+use super::error::Result;
 use super::metric::range::Accumulator;
 use super::pipeline::Pipeline;
 use super::scan::{ScanStats, StreamCache, column, hex, map_pairs, window_filter};
@@ -100,7 +100,6 @@ pub(crate) async fn read(
     plan: &Plan,
     (from, to): (i64, i64),
     acc: &mut Accumulator,
-    max_series: usize,
 ) -> Result<ScanStats> {
     let selector = Pipeline::new(&agg.log.selector, &[])?;
     let ids = plan.names.iter().any(|n| n == "trace_id" || n == "span_id");
@@ -214,10 +213,8 @@ pub(crate) async fn read(
             match slot.iter().find(|(v, _)| same(v, &values)) {
                 Some((_, at)) => acc.add_at(*at, time.value(i), value),
                 None => {
-                    if acc.series_count() >= max_series {
-                        return Err(Error::Limit(format!(
-                            "a range aggregation of this query holds more than {max_series} series"
-                        )));
+                    if acc.series_count() >= limits.working_series() {
+                        return Err(limits.working_series_error());
                     }
                     let key: Labels = plan
                         .names

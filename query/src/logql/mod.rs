@@ -77,6 +77,20 @@ impl Limits {
         ))
     }
 
+    /// Series one range aggregation may hold while it reads, whatever the query's result
+    /// limit: a bound on memory, not Loki's `max_query_series` (which counts the answer).
+    fn working_series(&self) -> usize {
+        self.max_query_series.saturating_mul(100).max(100_000)
+    }
+
+    fn working_series_error(&self) -> Error {
+        Error::Limit(format!(
+            "a range aggregation of this query holds more than {} series; aggregate it \
+             (sum by (...)) or select fewer streams",
+            self.working_series()
+        ))
+    }
+
     fn check_bytes(&self, read: u64) -> Result<()> {
         if self.max_query_bytes_read > 0 && read > self.max_query_bytes_read {
             return Err(Error::Limit(format!(

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use axum::http::HeaderMap;
-use strata_query::logql::{self, Expr, Grid, LogOptions};
+use strata_query::logql::{self, Expr, Grid, LogOptions, MetricExpr};
 
 use super::Ctx;
 use super::params::Params;
@@ -99,26 +99,37 @@ pub(crate) async fn range(
         }
         Expr::Metric(metric) => {
             check_limits(&ctx, start, end, None)?;
-            let step = params.step(start, end)?;
-            let grid = Grid::range(start, end, step);
-            let settings = ctx.state.logql();
-            let (value, scan) = ctx
-                .timed(logql::query_metric(
-                    &ctx.session,
-                    &ctx.sql,
-                    &settings.limits,
-                    &metric,
-                    grid,
-                ))
-                .await?;
-            let stats = QueryStats {
-                scan,
-                exec_seconds: started.elapsed().as_secs_f64(),
-                entries_returned: 0,
-            };
-            Ok(response::metric(&value, &grid, false, &stats))
+            let grid = Grid::range(start, end, params.step(start, end)?);
+            metric_answer(&ctx, &metric, grid, false, started).await
         }
     }
+}
+
+/// A metric query's answer over `grid`: a matrix, or for an instant query a vector or
+/// scalar.
+async fn metric_answer(
+    ctx: &Ctx,
+    metric: &MetricExpr,
+    grid: Grid,
+    instant: bool,
+    started: Instant,
+) -> Result<String, ApiError> {
+    let limits = &ctx.state.logql().limits;
+    let (value, scan) = ctx
+        .timed(logql::query_metric(
+            &ctx.session,
+            &ctx.sql,
+            limits,
+            metric,
+            grid,
+        ))
+        .await?;
+    let stats = QueryStats {
+        scan,
+        exec_seconds: started.elapsed().as_secs_f64(),
+        entries_returned: 0,
+    };
+    Ok(response::metric(&value, &grid, instant, &stats))
 }
 
 /// `query`: an instant metric query (a log query is refused, as Loki refuses it).
@@ -132,21 +143,5 @@ pub(crate) async fn instant(ctx: Ctx, pairs: Vec<(String, String)>) -> Result<St
             "log queries are not supported as an instant query type, please change your query to a range query type".into(),
         ));
     };
-    let grid = Grid::instant(at);
-    let settings = ctx.state.logql();
-    let (value, scan) = ctx
-        .timed(logql::query_metric(
-            &ctx.session,
-            &ctx.sql,
-            &settings.limits,
-            &metric,
-            grid,
-        ))
-        .await?;
-    let stats = QueryStats {
-        scan,
-        exec_seconds: started.elapsed().as_secs_f64(),
-        entries_returned: 0,
-    };
-    Ok(response::metric(&value, &grid, true, &stats))
+    metric_answer(&ctx, &metric, Grid::instant(at), true, started).await
 }
