@@ -378,6 +378,12 @@ impl Engine {
         self.core.build_trace_filters()
     }
 
+    /// Builds the summary of every committed logs file that lacks one (what maintenance
+    /// does each pass); returns how many it built.
+    pub fn build_log_summaries(&self) -> usize {
+        self.core.build_log_summaries()
+    }
+
     /// Drops every partition past its tenant's `metrics_retention`, then the oldest
     /// partitions of tenants over their `disk_budget`, whole. The background thread does this
     /// every `maintenance_interval`. Queries in flight keep reading what they started with;

@@ -53,6 +53,42 @@ impl Engine {
         snapshot(&self.core().logs, tenant, start_ns, end_ns)
     }
 
+    /// Summaries ([`crate::LogSummary`]) that together count every log record of `tenant`
+    /// that a query of `[start_ns, end_ns]` may need: one per committed file meeting the
+    /// range (whose counts may reach outside it: filter by second), and one of the records
+    /// in memory in the range. `None` when a file of the range has no summary yet
+    /// (maintenance builds it): read the records instead.
+    pub fn logs_summaries(
+        &self,
+        tenant: &TenantId,
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Option<Vec<std::sync::Arc<crate::LogSummary>>>> {
+        let store = &self.core().logs;
+        let (start_ms, end_ms) = ms_range(start_ns, end_ns);
+        let mut builder = crate::signals::logs::summary::Builder::default();
+        // Memory and files in one step (see `SignalStore::with_memory`): each record once.
+        let parts = store.with_memory(tenant, start_ms, end_ms, |recs| {
+            let rows: Vec<&LogRecord> = recs
+                .iter()
+                .filter(|r| (start_ns..=end_ns).contains(&r.time_ns))
+                .collect();
+            builder.add_records(&rows);
+            Ok(())
+        })?;
+        let mut out = Vec::with_capacity(parts.len() + 1);
+        for part in &parts {
+            match SignalStore::<LogRecord>::log_summary(part) {
+                Some(s) => out.push(s),
+                None => return Ok(None),
+            }
+        }
+        if let Some(memory) = builder.into_summary() {
+            out.push(std::sync::Arc::new(memory));
+        }
+        Ok(Some(out))
+    }
+
     /// The hour partitions in which `tenant` may hold spans starting in `[start_ns, end_ns]`
     /// (records in memory, or a committed file whose time range meets the partition), newest
     /// first, each as its ns range clipped to `[start_ns, end_ns]`. Together they cover every

@@ -13,7 +13,7 @@ use crate::signals::compact;
 use crate::signals::compact::copy::compact_files;
 use crate::signals::compact::settle_ms;
 use crate::signals::order::sort_key;
-use crate::signals::store::StoredRecord;
+use crate::signals::store::{SignalStore, StoredRecord};
 use crate::storage::parquet_io::bad;
 use crate::storage::partition::{FileEntry, Manifest, PARTITION_MS, PartFile, partition_start};
 use crate::storage::{parquet_io, partition};
@@ -35,6 +35,7 @@ impl Core {
             warn!(error = %e, "compaction failed; will retry");
         }
         self.build_trace_filters();
+        self.build_log_summaries();
     }
 
     /// Compacts the partitions in `scope` that hold more than one file set, and the metrics
@@ -274,8 +275,23 @@ impl Core {
         let out = target.2.join(&name);
         let paths: Vec<_> = inputs.iter().map(|f| f.samples_path()).collect();
         let (bytes, written) = compact_files(&paths, sort_key(R::SIGNAL), &out)?;
-        if R::SIGNAL == Signal::Traces {
-            crate::signals::spans::trace_filter::build(&out)?;
+        match R::SIGNAL {
+            Signal::Traces => {
+                crate::signals::spans::trace_filter::build(&out)?;
+            }
+            Signal::Logs => {
+                // The inputs' summaries merged when every input has one; else the
+                // merged file read.
+                let summaries: Option<Vec<_>> = inputs
+                    .iter()
+                    .map(|f| SignalStore::<crate::LogRecord>::log_summary(f))
+                    .collect();
+                let refs: Option<Vec<&crate::LogSummary>> = summaries
+                    .as_ref()
+                    .map(|s| s.iter().map(|s| s.as_ref()).collect());
+                crate::signals::logs::summary::build_from_file(&out, refs.as_deref())?;
+            }
+            Signal::Metrics => {}
         }
         let entry = FileEntry {
             flush,
@@ -288,8 +304,11 @@ impl Core {
             bytes,
             flushes,
         };
+        let dir = target.2.clone();
         if !self.commit_compaction(target, inputs, &entry)? {
-            let _ = std::fs::remove_file(crate::signals::spans::trace_filter::path_for(&out));
+            if let Some(derived) = crate::storage::partition::derived_path(&entry.samples) {
+                let _ = std::fs::remove_file(dir.join(derived));
+            }
             return Ok(());
         }
         stats.partitions += 1;

@@ -331,10 +331,9 @@ impl Core {
             create_dir_durable(&dir)?;
             let name = format!("{}-{boundary}.parquet", R::FILE_PREFIX);
             let bytes = write_sorted(&dir.join(&name), &rows, FLUSH_BATCH_ROWS)?;
-            if R::SIGNAL == Signal::Traces {
-                // Before the manifest lists the file: a lookup never meets it without one.
-                crate::signals::spans::trace_filter::build(&dir.join(&name))?;
-            }
+            // Before the manifest lists the file: a reader never meets it without its
+            // trace-id filter or summary.
+            R::write_derived(&dir.join(&name), &rows)?;
             let (min_ns, max_ns) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
                 (lo.min(r.time_ns()), hi.max(r.time_ns()))
             });

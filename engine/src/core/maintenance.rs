@@ -174,6 +174,41 @@ impl crate::core::Core {
     }
 }
 
+impl crate::core::Core {
+    /// Builds the summary of every committed logs file that lacks a valid one (written
+    /// before summaries existed, or lost in a crash); returns how many it built. Run by
+    /// maintenance; a file that fails is logged and tried again next pass.
+    pub(crate) fn build_log_summaries(&self) -> usize {
+        let _one_pass = self
+            .maintenance_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let parts: Vec<_> = {
+            let files = self.logs.files.read().unwrap_or_else(|p| p.into_inner());
+            files.values().flatten().cloned().collect()
+        };
+        let mut built = 0;
+        for part in parts {
+            if crate::signals::store::SignalStore::<crate::LogRecord>::log_summary(&part).is_some()
+            {
+                continue;
+            }
+            let path = part.samples_path();
+            match crate::signals::logs::summary::build_from_file(&path, None) {
+                Ok(_) => built += 1,
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e,
+                                   "building a logs summary file failed; will retry");
+                }
+            }
+        }
+        if built > 0 {
+            tracing::info!(files = built, "built logs summary files");
+        }
+        built
+    }
+}
+
 impl Core {
     pub(crate) fn disk_usage(&self) -> BTreeMap<(TenantId, &'static str), DiskUsage> {
         let mut out = BTreeMap::new();

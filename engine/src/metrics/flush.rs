@@ -137,8 +137,10 @@ fn remove_unlisted(dir: &Path, manifest: &Manifest) -> Result<()> {
         let Some(name) = name.to_str() else { continue };
         let ours = name.ends_with(".parquet") || name.ends_with(".tmp");
         // A trace-id filter file goes with its spans file (`signals/spans/trace_filter.rs`).
+        // So is a logs file's summary (`signals/logs/summary`).
         let orphan_filter = name
             .strip_suffix(".tid")
+            .or_else(|| name.strip_suffix(".sum"))
             .is_some_and(|stem| !keep.contains(format!("{stem}.parquet").as_str()));
         if (ours && !keep.contains(name)) || orphan_filter {
             std::fs::remove_file(e.path()).map_err(io)?;

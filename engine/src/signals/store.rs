@@ -21,6 +21,7 @@ use crate::signal::Signal;
 use crate::signals::arrow::{AttributeMaps, RenderedRows};
 use crate::signals::bloom::FileBlooms;
 use crate::signals::check::{self, Cuts, Rejection, ResourceCheck};
+use crate::signals::logs::summary::LogSummary;
 use crate::signals::meta::SpansFileMeta;
 use crate::signals::shared_lists::{SharedLists, Sharer};
 use crate::signals::spans::trace_filter::TraceFilter;
@@ -76,6 +77,9 @@ pub(crate) trait StoredRecord: WalRecord + Clone + Send + Sync + 'static {
     fn to_batch_with(recs: &[&Self], maps: AttributeMaps) -> Result<(RecordBatch, RenderedRows)>;
     /// Records back from a batch (`path` names the source in errors).
     fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>>;
+    /// Writes, synced, the file derived from a data file at `path` that a flush wrote
+    /// from `rows` (a spans file's trace-id filter, a logs file's summary).
+    fn write_derived(path: &Path, rows: &[&Self]) -> Result<()>;
 }
 
 impl StoredRecord for SpanRecord {
@@ -114,6 +118,10 @@ impl StoredRecord for SpanRecord {
     fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>> {
         crate::signals::spans::arrow::spans_from_batch_at(batch, path)
     }
+
+    fn write_derived(path: &Path, _rows: &[&Self]) -> Result<()> {
+        crate::signals::spans::trace_filter::build(path).map(drop)
+    }
 }
 
 impl StoredRecord for LogRecord {
@@ -151,6 +159,10 @@ impl StoredRecord for LogRecord {
 
     fn from_batch(batch: &RecordBatch, path: &Path) -> Result<Vec<Self>> {
         crate::signals::logs::arrow::logs_from_batch_at(batch, path)
+    }
+
+    fn write_derived(path: &Path, rows: &[&Self]) -> Result<()> {
+        crate::signals::logs::summary::write_for(path, rows).map(drop)
     }
 }
 
@@ -450,6 +462,27 @@ impl<R: StoredRecord> SignalStore<R> {
         }
     }
 
+    /// The summary of `part`'s logs file (`signals/logs/summary`), mapped on first use and
+    /// kept with the set; `None` while it has none (maintenance builds it) or it cannot be
+    /// read (logged).
+    pub(crate) fn log_summary(part: &PartFile) -> Option<Arc<LogSummary>> {
+        let slot = part.derived::<LogsDerived>().map(|d| &d.summary);
+        if let Some(s) = slot.and_then(OnceLock::get) {
+            return Some(s.clone());
+        }
+        match LogSummary::open(&part.samples_path()) {
+            Ok(Some(s)) => Some(match slot {
+                Some(slot) => slot.get_or_init(|| Arc::new(s)).clone(),
+                None => Arc::new(s),
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                warn!(error = %e, "a logs summary file cannot be read; reading records");
+                None
+            }
+        }
+    }
+
     /// The `trace_id` filters of `part`'s row groups: mapped on first use (where `filter`,
     /// its trace-id filter file, says they lie; else by reading the footer and every
     /// filter), then kept while the file is (entries of files that are gone are dropped
@@ -540,6 +573,13 @@ pub(crate) fn held_sizes<'a, R: StoredRecord>(recs: impl Iterator<Item = &'a R>)
 /// The partition start (ms) of a time in ns.
 pub(crate) fn part_of(time_ns: i64) -> i64 {
     partition_start(time_ns.div_euclid(NS_PER_MS))
+}
+
+/// What a logs set keeps of itself once read ([`PartFile::derived`]): its summary file,
+/// mapped.
+#[derive(Default)]
+pub(crate) struct LogsDerived {
+    summary: OnceLock<Arc<LogSummary>>,
 }
 
 /// What a spans set keeps of itself once read ([`PartFile::derived`]): its trace-id filter

@@ -114,6 +114,20 @@ pub(crate) fn sidecar_path(data: &Path) -> PathBuf {
     data.with_extension(SIDECAR_EXT)
 }
 
+/// The name of the file derived from the data file named `data` and deleted with it: a
+/// spans file's trace-id filter, a logs file's summary (`signals/logs/summary`).
+pub(crate) fn derived_path(data: &str) -> Option<PathBuf> {
+    let data = Path::new(data);
+    let name = data.file_name()?.to_str()?;
+    if name.starts_with("spans-") {
+        Some(sidecar_path(data))
+    } else if name.starts_with("logs-") {
+        Some(crate::signals::logs::summary::path_for(data))
+    } else {
+        None
+    }
+}
+
 impl PartFile {
     pub(crate) fn new(dir: PathBuf, entry: FileEntry) -> Self {
         Self {
@@ -163,11 +177,7 @@ impl Drop for PartFile {
         if !self.retired.load(Ordering::Acquire) {
             return;
         }
-        let derived = self
-            .entry
-            .samples
-            .starts_with("spans-")
-            .then(|| sidecar_path(&self.samples_path()));
+        let derived = derived_path(&self.entry.samples).map(|name| self.dir.join(name));
         let listed = self.entry.names().map(|name| self.dir.join(name));
         for path in listed.chain(derived) {
             match fs::remove_file(&path) {

@@ -2,3 +2,4 @@
 
 pub(crate) mod arrow;
 pub(crate) mod columns;
+pub(crate) mod summary;

@@ -1,0 +1,262 @@
+//! The bytes of a summary file (`docs/formats/spans-logs.md`, "Logs summary files"):
+//! a header, the groups one after another (their labels, then their seconds as varints),
+//! a CRC-32C of everything before it.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use super::{SecondCount, SummaryGroup};
+use crate::{Error, Result};
+
+/// First bytes of a summary file.
+const MAGIC: &[u8; 8] = b"STRATALS";
+/// Its format version.
+const VERSION: u32 = 1;
+/// Header bytes: magic, version, groups, logs file length, first and last second.
+const HEADER: usize = 40;
+
+/// A group as the builder hands it over: its labels and its seconds, ascending.
+pub(crate) struct GroupData<'a> {
+    pub(crate) group: &'a SummaryGroup,
+    pub(crate) seconds: &'a [SecondCount],
+}
+
+fn put_str(b: &mut Vec<u8>, s: &str) {
+    b.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    b.extend_from_slice(s.as_bytes());
+}
+
+fn put_pairs(b: &mut Vec<u8>, pairs: &[(String, String)]) {
+    b.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+    for (k, v) in pairs {
+        put_str(b, k);
+        put_str(b, v);
+    }
+}
+
+fn put_varint(b: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        b.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    b.push(v as u8);
+}
+
+/// The bytes of a summary of `groups` for a logs file of `logs_len` bytes (0: none).
+pub(crate) fn encode(groups: &[GroupData<'_>], logs_len: u64) -> Vec<u8> {
+    let mut b = Vec::with_capacity(HEADER + groups.len() * 64);
+    let first = groups
+        .iter()
+        .filter_map(|g| g.seconds.first())
+        .map(|s| s.second)
+        .min()
+        .unwrap_or(0);
+    let last = groups
+        .iter()
+        .filter_map(|g| g.seconds.last())
+        .map(|s| s.second)
+        .max()
+        .unwrap_or(-1);
+    b.extend_from_slice(MAGIC);
+    b.extend_from_slice(&VERSION.to_le_bytes());
+    b.extend_from_slice(&(groups.len() as u32).to_le_bytes());
+    b.extend_from_slice(&logs_len.to_le_bytes());
+    b.extend_from_slice(&first.to_le_bytes());
+    b.extend_from_slice(&last.to_le_bytes());
+    let mut secs = Vec::new();
+    for g in groups {
+        let grp = g.group;
+        put_str(&mut b, &grp.service_name);
+        b.extend_from_slice(&grp.severity_number.to_le_bytes());
+        put_str(&mut b, &grp.severity_text);
+        put_pairs(&mut b, &grp.resource);
+        put_pairs(&mut b, &grp.level_attributes);
+        b.extend_from_slice(&(grp.attribute_keys.len() as u32).to_le_bytes());
+        for k in &grp.attribute_keys {
+            put_str(&mut b, k);
+        }
+        secs.clear();
+        let mut prev = 0i64;
+        for s in g.seconds {
+            let delta = s.second.wrapping_sub(prev);
+            put_varint(&mut secs, ((delta << 1) ^ (delta >> 63)) as u64);
+            prev = s.second;
+            put_varint(&mut secs, s.entries);
+            put_varint(&mut secs, s.bytes);
+            put_varint(&mut secs, s.edge_entries);
+            if s.edge_entries > 0 {
+                put_varint(&mut secs, s.edge_bytes);
+            }
+        }
+        b.extend_from_slice(&(g.seconds.len() as u32).to_le_bytes());
+        b.extend_from_slice(&(secs.len() as u32).to_le_bytes());
+        b.extend_from_slice(&secs);
+    }
+    let crc = crc32c::crc32c(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// A cursor over a summary's bytes; every read checks bounds.
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn str(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+    fn pairs(&mut self) -> Option<Vec<(String, String)>> {
+        let n = self.u32()? as usize;
+        let mut out = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            out.push((self.str()?, self.str()?));
+        }
+        Some(out)
+    }
+}
+
+/// The groups of a summary's bytes and its first and last second; `None` if they are not a
+/// valid summary (or not one of a logs file of `logs_len` bytes, when given).
+pub(crate) fn parse(b: &[u8], logs_len: Option<u64>) -> Option<(Vec<SummaryGroup>, (i64, i64))> {
+    if b.len() < HEADER + 4 || &b[..8] != MAGIC {
+        return None;
+    }
+    let body = b.len() - 4;
+    if crc32c::crc32c(&b[..body]) != u32::from_le_bytes(b[body..].try_into().ok()?) {
+        return None;
+    }
+    let mut c = Cursor {
+        b: &b[..body],
+        at: 8,
+    };
+    if c.u32()? != VERSION {
+        return None;
+    }
+    let n = c.u32()? as usize;
+    let len = c.u64()?;
+    if logs_len.is_some_and(|l| l != len) {
+        return None;
+    }
+    let first = c.u64()? as i64;
+    let last = c.u64()? as i64;
+    let mut groups = Vec::with_capacity(n.min(1 << 16));
+    for _ in 0..n {
+        let service_name = c.str()?;
+        let severity_number = c.u32()? as i32;
+        let severity_text = c.str()?;
+        let resource = c.pairs()?;
+        let level_attributes = c.pairs()?;
+        let keys = c.u32()? as usize;
+        let mut attribute_keys = Vec::with_capacity(keys.min(1024));
+        for _ in 0..keys {
+            attribute_keys.push(c.str()?);
+        }
+        let seconds = c.u32()? as usize;
+        let len = c.u32()? as usize;
+        let at = c.at;
+        c.take(len)?;
+        groups.push(SummaryGroup {
+            service_name,
+            resource,
+            severity_number,
+            severity_text,
+            level_attributes,
+            attribute_keys,
+            seconds_at: (at, len),
+            seconds,
+        });
+    }
+    (c.at == body).then_some((groups, (first, last)))
+}
+
+/// Decodes a group's seconds; stops early at malformed bytes (which the checksum makes a
+/// bug, not damage).
+pub(crate) struct Seconds<'a> {
+    b: &'a [u8],
+    at: usize,
+    left: usize,
+    prev: i64,
+}
+
+impl<'a> Seconds<'a> {
+    pub(crate) fn new(b: &'a [u8], n: usize) -> Self {
+        Self {
+            b,
+            at: 0,
+            left: n,
+            prev: 0,
+        }
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self.b.get(self.at)?;
+            self.at += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Some(v);
+            }
+        }
+        None
+    }
+}
+
+impl Iterator for Seconds<'_> {
+    type Item = SecondCount;
+
+    fn next(&mut self) -> Option<SecondCount> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let z = self.varint()?;
+        let delta = ((z >> 1) as i64) ^ -((z & 1) as i64);
+        let second = self.prev.wrapping_add(delta);
+        self.prev = second;
+        let entries = self.varint()?;
+        let bytes = self.varint()?;
+        let edge_entries = self.varint()?;
+        let edge_bytes = if edge_entries > 0 { self.varint()? } else { 0 };
+        Some(SecondCount {
+            second,
+            entries,
+            bytes,
+            edge_entries,
+            edge_bytes,
+        })
+    }
+}
+
+/// Writes `bytes` to `path` through a synced temporary file renamed into place (the
+/// directory is synced by the manifest write that follows, or by the next one).
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("sum.tmp");
+    let io = |source| Error::Io {
+        path: tmp.clone(),
+        source,
+    };
+    let mut f = File::create(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_data().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}

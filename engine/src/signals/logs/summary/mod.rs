@@ -1,0 +1,196 @@
+//! A logs file's summary: `logs-….sum` beside `logs-….parquet`, the file's records counted
+//! per group and second, where a group is the records of one stream (`service_name` and
+//! resource attributes) with one severity and the same level-like attributes
+//! (`docs/formats/spans-logs.md`, "Logs summary files").
+//!
+//! Why: the queries Grafana sends most (the logs volume histogram, `rate` and
+//! `count_over_time` grouped by stream labels or level, the label browser) need counts and
+//! bytes per stream and time, not the records. Read from the records they cost ~0.3 µs per
+//! record; from a summary, a few nanoseconds per group and second.
+//!
+//! The file is derived data, not listed in manifests, as the spans files' trace-id filters
+//! are: a flush and a compaction write it (synced) before the manifest lists their logs
+//! file, maintenance builds it for a committed logs file that lacks one (see
+//! `Core::build_log_summaries`), and it is deleted with its logs file. One that is
+//! missing, of another length of logs file, or fails its checksum is not used: readers
+//! then read the records.
+
+mod build;
+mod codec;
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+pub(crate) use build::{Builder, build_from_file, write_for};
+
+use crate::{Error, Result};
+
+/// Extension of a logs file's summary.
+pub(crate) const EXT: &str = "sum";
+
+/// Nanoseconds per second: the summary's time resolution.
+pub const NS_PER_SECOND: i64 = 1_000_000_000;
+
+/// The summary file of the logs file at `logs`.
+pub(crate) fn path_for(logs: &Path) -> PathBuf {
+    logs.with_extension(EXT)
+}
+
+/// The second a time falls in, as the summary counts it: the `S` with
+/// `(S - 1)·1 s < t ≤ S·1 s`; and whether `t` is exactly `S·1 s` (on the edge).
+pub fn second_of(time_ns: i64) -> (i64, bool) {
+    let (q, r) = (
+        time_ns.div_euclid(NS_PER_SECOND),
+        time_ns.rem_euclid(NS_PER_SECOND),
+    );
+    if r == 0 { (q, true) } else { (q + 1, false) }
+}
+
+/// The records of one group: one stream, one severity, the same level-like attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryGroup {
+    /// The records' `service_name` column.
+    pub service_name: String,
+    /// Their resource attributes (key, text form), as stored.
+    pub resource: Vec<(String, String)>,
+    /// Their severity number.
+    pub severity_number: i32,
+    /// Their severity text.
+    pub severity_text: String,
+    /// Their attributes whose key, with every character other than ASCII letters, digits
+    /// and `_` as `_`, is `level`, `detected_level` or `severity_text` (key, text form), in
+    /// stored order.
+    pub level_attributes: Vec<(String, String)>,
+    /// Every attribute key some record of the group has, sorted: a reader that groups by a
+    /// label an attribute could give knows from this whether one can.
+    pub attribute_keys: Vec<String>,
+    /// Where its seconds lie in the summary's bytes, and how many there are.
+    seconds_at: (usize, usize),
+    seconds: usize,
+}
+
+/// The records of one group in one second `S` (times in `((S - 1)·1 s, S·1 s]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecondCount {
+    /// `S`, seconds since the epoch.
+    pub second: i64,
+    /// Records.
+    pub entries: u64,
+    /// Bytes of their bodies' text forms.
+    pub bytes: u64,
+    /// Of those, the records at exactly `S·1 s`, and their bytes: what a reader of
+    /// half-open ranges `[a, b)` moves to the next second.
+    pub edge_entries: u64,
+    /// Their bytes.
+    pub edge_bytes: u64,
+}
+
+/// A summary's bytes: mapped from its file, or built in memory (records not yet flushed).
+enum Bytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Mapped(m) => m,
+            Self::Owned(v) => v,
+        }
+    }
+}
+
+/// A parsed summary: its groups, each with its seconds decoded on demand.
+pub struct LogSummary {
+    bytes: Bytes,
+    groups: Vec<SummaryGroup>,
+    /// The earliest and latest second counted.
+    seconds: (i64, i64),
+}
+
+impl std::fmt::Debug for LogSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogSummary")
+            .field("groups", &self.groups.len())
+            .field("seconds", &self.seconds)
+            .finish()
+    }
+}
+
+impl LogSummary {
+    /// Maps the summary of the logs file at `logs`. `Ok(None)` when there is none, or it
+    /// does not match the logs file (length) or its own checksum.
+    pub(crate) fn open(logs: &Path) -> Result<Option<Self>> {
+        let path = path_for(logs);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(Error::Io { path, source }),
+        };
+        let logs_len = std::fs::metadata(logs)
+            .map_err(|source| Error::Io {
+                path: logs.to_owned(),
+                source,
+            })?
+            .len();
+        #[allow(unsafe_code)]
+        // Safety: a summary file is written under a temporary name, synced and renamed into
+        // place, and never written again; it is only unlinked (with its logs file), which
+        // leaves an existing mapping valid.
+        let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self::parse(Bytes::Mapped(map), Some(logs_len)))
+    }
+
+    /// A summary from encoded bytes (`None` if they are not a valid one).
+    pub(crate) fn from_vec(bytes: Vec<u8>) -> Option<Self> {
+        Self::parse(Bytes::Owned(bytes), None)
+    }
+
+    fn parse(bytes: Bytes, logs_len: Option<u64>) -> Option<Self> {
+        let (groups, seconds) = codec::parse(&bytes, logs_len)?;
+        Some(Self {
+            bytes,
+            groups,
+            seconds,
+        })
+    }
+
+    /// Its groups.
+    pub fn groups(&self) -> &[SummaryGroup] {
+        &self.groups
+    }
+
+    /// The earliest and latest second it counts (`(0, -1)` when empty).
+    pub fn second_range(&self) -> (i64, i64) {
+        self.seconds
+    }
+
+    /// The seconds of group `g` (an index into [`LogSummary::groups`]), ascending.
+    pub fn seconds(&self, g: usize) -> impl Iterator<Item = SecondCount> + '_ {
+        let (at, len, n) = self
+            .groups
+            .get(g)
+            .map_or((0, 0, 0), |g| (g.seconds_at.0, g.seconds_at.1, g.seconds));
+        codec::Seconds::new(self.bytes.get(at..at + len).unwrap_or(&[]), n)
+    }
+
+    /// Records and bytes over all groups (for tests and statistics).
+    pub fn totals(&self) -> (u64, u64) {
+        let mut t = (0, 0);
+        for g in 0..self.groups.len() {
+            for s in self.seconds(g) {
+                t.0 += s.entries;
+                t.1 += s.bytes;
+            }
+        }
+        t
+    }
+}

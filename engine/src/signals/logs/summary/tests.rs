@@ -1,0 +1,296 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::*;
+use crate::model::anyvalue::AnyValue;
+use crate::model::records::LogRecord;
+use crate::signals::flush::write_sorted;
+use crate::signals::order::FlushOrder;
+
+/// Records of 2 services × 2 hosts with mixed severities, some attributes named like a
+/// level, some times on whole seconds, non-string bodies, over `seconds` seconds from `t0`.
+fn records(t0: i64, seconds: i64) -> Vec<LogRecord> {
+    let hosts: Vec<Arc<crate::Attributes>> = (0..4)
+        .map(|h| {
+            Arc::new(vec![
+                (
+                    "service.name".to_owned(),
+                    AnyValue::String(format!("svc{}", h % 2)),
+                ),
+                ("host.name".to_owned(), AnyValue::String(format!("h{h}"))),
+                ("pid".to_owned(), AnyValue::Int(100 + h)),
+            ])
+        })
+        .collect();
+    let mut out = Vec::new();
+    for i in 0..seconds * 7 {
+        let h = (i % 4) as usize;
+        let mut attributes = vec![("http.route".to_owned(), AnyValue::String("/a".into()))];
+        if i % 5 == 0 {
+            attributes.push(("level".to_owned(), AnyValue::String("warn".into())));
+        }
+        if i % 11 == 0 {
+            attributes.push(("detected.level".to_owned(), AnyValue::Int(3)));
+        }
+        out.push(LogRecord {
+            // Every third record exactly on a second.
+            time_ns: t0 + (i / 7) * NS_PER_SECOND + if i % 3 == 0 { 0 } else { i * 1_000 },
+            severity_number: [0, 9, 17][(i % 3) as usize],
+            severity_text: ["", "INFO", "oops"][(i % 3) as usize].to_owned(),
+            body: match i % 4 {
+                0 => Some(AnyValue::String(format!("line {i}"))),
+                1 => Some(AnyValue::Int(i)),
+                2 => None,
+                _ => Some(AnyValue::String("é".repeat(i as usize % 9))),
+            },
+            service_name: format!("svc{}", h % 2),
+            attributes,
+            resource_attributes: hosts[h].clone(),
+            ..LogRecord::default()
+        });
+    }
+    out
+}
+
+/// What a summary should hold, counted record by record: per (service, host, severity,
+/// level attributes) and second.
+type Expected = BTreeMap<(String, String, i32, String, String), BTreeMap<i64, SecondCount>>;
+
+fn expected(recs: &[LogRecord]) -> Expected {
+    let mut out: Expected = BTreeMap::new();
+    for r in recs {
+        let host = r.resource_attributes[1].1.to_text();
+        let levels: Vec<String> = r
+            .attributes
+            .iter()
+            .filter(|(k, _)| k == "level" || k == "detected.level")
+            .map(|(k, v)| format!("{k}={}", v.to_text()))
+            .collect();
+        let key = (
+            r.service_name.clone(),
+            host,
+            r.severity_number,
+            r.severity_text.clone(),
+            levels.join(","),
+        );
+        let (second, edge) = second_of(r.time_ns);
+        let len = r.body.as_ref().map_or(0, |b| b.to_text().len()) as u64;
+        let c = out.entry(key).or_default().entry(second).or_default();
+        c.second = second;
+        c.entries += 1;
+        c.bytes += len;
+        if edge {
+            c.edge_entries += 1;
+            c.edge_bytes += len;
+        }
+    }
+    out
+}
+
+fn actual(s: &LogSummary) -> Expected {
+    let mut out: Expected = BTreeMap::new();
+    for (g, grp) in s.groups().iter().enumerate() {
+        let host = grp.resource[1].1.clone();
+        let levels: Vec<String> = grp
+            .level_attributes
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let key = (
+            grp.service_name.clone(),
+            host,
+            grp.severity_number,
+            grp.severity_text.clone(),
+            levels.join(","),
+        );
+        assert!(grp.attribute_keys.iter().any(|k| k == "http.route"));
+        let seconds: Vec<SecondCount> = s.seconds(g).collect();
+        assert!(seconds.windows(2).all(|w| w[0].second < w[1].second));
+        let prev = out.insert(key, seconds.into_iter().map(|c| (c.second, c)).collect());
+        assert!(prev.is_none(), "one group per key");
+    }
+    out
+}
+
+fn write_logs<'a>(path: &std::path::Path, recs: &'a [LogRecord]) -> Vec<&'a LogRecord> {
+    let mut rows: Vec<&LogRecord> = recs.iter().collect();
+    LogRecord::sort_rows(&mut rows);
+    write_sorted(path, &rows, 1000).unwrap();
+    rows
+}
+
+#[test]
+fn seconds_are_right_closed_with_their_edge_marked() {
+    assert_eq!(second_of(0), (0, true));
+    assert_eq!(second_of(1), (1, false));
+    assert_eq!(second_of(NS_PER_SECOND), (1, true));
+    assert_eq!(second_of(NS_PER_SECOND + 1), (2, false));
+    assert_eq!(second_of(-1), (0, false));
+    assert_eq!(second_of(-NS_PER_SECOND), (-1, true));
+}
+
+#[test]
+fn from_records_from_the_file_and_merged_all_count_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_795_000_000 * NS_PER_SECOND;
+    let recs = records(t0, 50);
+    let want = expected(&recs);
+    assert!(want.len() > 10, "{}", want.len());
+
+    let path = dir.path().join("logs-1.parquet");
+    let rows = write_logs(&path, &recs);
+    write_for(&path, &rows).unwrap();
+    let flushed = LogSummary::open(&path).unwrap().expect("a valid summary");
+    assert_eq!(actual(&flushed), want);
+    let total_bytes: u64 = recs
+        .iter()
+        .map(|r| r.body.as_ref().map_or(0, |b| b.to_text().len() as u64))
+        .sum();
+    assert_eq!(flushed.totals(), (recs.len() as u64, total_bytes));
+    assert_eq!(
+        flushed.second_range(),
+        (t0 / NS_PER_SECOND, t0 / NS_PER_SECOND + 50)
+    );
+    let keys = &flushed.groups()[0].attribute_keys;
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+
+    // Read back from the file's columns: the same.
+    std::fs::remove_file(path_for(&path)).unwrap();
+    build_from_file(&path, None).unwrap();
+    let read = LogSummary::open(&path).unwrap().unwrap();
+    assert_eq!(actual(&read), want);
+
+    // Two halves merged, as compaction does: the same as the whole.
+    let (a, b) = recs.split_at(recs.len() / 3);
+    let (pa, pb) = (
+        dir.path().join("logs-2.parquet"),
+        dir.path().join("logs-3.parquet"),
+    );
+    write_for(&pa, &write_logs(&pa, a)).unwrap();
+    write_for(&pb, &write_logs(&pb, b)).unwrap();
+    let (sa, sb) = (
+        LogSummary::open(&pa).unwrap().unwrap(),
+        LogSummary::open(&pb).unwrap().unwrap(),
+    );
+    build_from_file(&path, Some(&[&sa, &sb])).unwrap();
+    let merged = LogSummary::open(&path).unwrap().unwrap();
+    assert_eq!(actual(&merged), want);
+
+    // In memory, in arrival order.
+    let mut builder = Builder::default();
+    builder.add_records(&recs.iter().rev().collect::<Vec<_>>());
+    assert_eq!(actual(&builder.into_summary().unwrap()), want);
+    assert!(
+        Builder::default()
+            .into_summary()
+            .unwrap()
+            .groups()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_damaged_missing_or_foreign_summary_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_795_000_000 * NS_PER_SECOND;
+    let path = dir.path().join("logs-9.parquet");
+    let recs = records(t0, 5);
+    let rows = write_logs(&path, &recs);
+    assert!(LogSummary::open(&path).unwrap().is_none(), "none built yet");
+    write_for(&path, &rows).unwrap();
+    let sum = path_for(&path);
+    let good = std::fs::read(&sum).unwrap();
+    for at in [0, 9, good.len() / 2, good.len() - 1] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x10;
+        std::fs::write(&sum, &bad).unwrap();
+        assert!(LogSummary::open(&path).unwrap().is_none(), "byte {at}");
+    }
+    std::fs::write(&sum, &good[..good.len() - 3]).unwrap();
+    assert!(LogSummary::open(&path).unwrap().is_none());
+    let other = dir.path().join("logs-10.parquet");
+    let recs10 = records(t0, 9);
+    write_for(&other, &write_logs(&other, &recs10)).unwrap();
+    std::fs::copy(path_for(&other), &sum).unwrap();
+    assert!(LogSummary::open(&path).unwrap().is_none(), "another file's");
+    build_from_file(&path, None).unwrap();
+    assert!(LogSummary::open(&path).unwrap().is_some());
+}
+
+/// Through the engine: flush and compaction write summaries, `logs_summaries` counts
+/// files and memory once each, a lost summary is rebuilt by maintenance (and answers
+/// `None` until then), an orphan goes at open.
+#[test]
+fn the_engine_writes_uses_rebuilds_and_removes_summaries() {
+    use crate::{Engine, EngineConfig, ManualClock, TenantId};
+    let dir = tempfile::tempdir().unwrap();
+    let now_ms = 1_795_000_000_000;
+    let open = || {
+        Engine::open_with_clock(
+            dir.path(),
+            EngineConfig::default(),
+            ManualClock::new(now_ms),
+        )
+        .unwrap()
+    };
+    let t = TenantId::new("t").unwrap();
+    let t0 = (now_ms - 7_200_000) * 1_000_000;
+    let recs = records(t0, 30);
+    let counted = |e: &Engine| -> Option<(u64, u64)> {
+        let all = e.logs_summaries(&t, 0, i64::MAX).unwrap()?;
+        Some(all.iter().fold((0, 0), |acc, s| {
+            let (n, b) = s.totals();
+            (acc.0 + n, acc.1 + b)
+        }))
+    };
+    let bytes: u64 = recs
+        .iter()
+        .map(|r| r.body.as_ref().map_or(0, |b| b.to_text().len() as u64))
+        .sum();
+    let engine = open();
+    let (a, b) = recs.split_at(100);
+    engine.write_logs(&t, a).unwrap();
+    engine.flush().unwrap();
+    engine.write_logs(&t, b).unwrap();
+    assert_eq!(
+        counted(&engine),
+        Some((recs.len() as u64, bytes)),
+        "file + memory"
+    );
+    engine.flush().unwrap();
+    let files = |e: &Engine| -> Vec<std::path::PathBuf> {
+        e.logs_snapshot(&t, 0, i64::MAX)
+            .unwrap()
+            .files
+            .iter()
+            .map(|f| f.path())
+            .collect()
+    };
+    let flushed = files(&engine);
+    assert_eq!(flushed.len(), 2);
+    assert!(flushed.iter().all(|p| path_for(p).exists()));
+    assert_eq!(counted(&engine), Some((recs.len() as u64, bytes)));
+
+    engine.compact_all().unwrap();
+    let merged = files(&engine);
+    assert_eq!(merged.len(), 1);
+    assert!(path_for(&merged[0]).exists());
+    assert!(flushed.iter().all(|p| !path_for(p).exists()));
+    assert_eq!(counted(&engine), Some((recs.len() as u64, bytes)));
+    let whole = expected(&recs);
+    assert_eq!(
+        actual(&LogSummary::open(&merged[0]).unwrap().unwrap()),
+        whole
+    );
+    engine.close().unwrap();
+
+    std::fs::remove_file(path_for(&merged[0])).unwrap();
+    let orphan = merged[0].with_file_name("logs-4242.sum");
+    std::fs::write(&orphan, b"stale").unwrap();
+    let engine = open();
+    assert!(!orphan.exists());
+    assert_eq!(counted(&engine), None, "a file without a summary");
+    assert_eq!(engine.build_log_summaries(), 1);
+    assert_eq!(engine.build_log_summaries(), 0);
+    assert_eq!(counted(&engine), Some((recs.len() as u64, bytes)));
+}
