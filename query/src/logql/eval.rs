@@ -13,7 +13,7 @@ use super::metric::{self, Grid, Series, Value};
 use super::pipeline::{Pipeline, Unwrapper};
 use super::scan::{ScanStats, for_each_entry, window_sql};
 use super::streams::Labels;
-use super::{Limits, fast};
+use super::{Limits, fast, summary};
 use crate::sql::SqlConfig;
 
 /// Evaluates a metric query over `grid`.
@@ -31,6 +31,7 @@ pub async fn query_metric(
         let (series, read) = read_range(ctx, config, limits, agg, &grid).await?;
         stats.lines += read.lines;
         stats.bytes += read.bytes;
+        stats.summarized += read.summarized;
         results.push(series);
     }
     let value = metric::eval(expr, &grid, &mut results.into_iter())?;
@@ -146,6 +147,9 @@ async fn read_range(
     let mut acc = Accumulator::new(agg, grid);
     let (from, to) = acc.scan_range(grid);
     if let Some(plan) = fast::plan(agg) {
+        if let Some(stats) = summary::read(ctx, limits, agg, &plan, (from, to), &mut acc).await? {
+            return Ok((acc.finish(grid), stats));
+        }
         let stats = fast::read(ctx, config, limits, agg, &plan, (from, to), &mut acc).await?;
         return Ok((acc.finish(grid), stats));
     }

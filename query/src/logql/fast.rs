@@ -31,8 +31,9 @@ use crate::sql::{SqlConfig, SqlStream};
 #[derive(Debug)]
 pub(crate) struct Plan {
     /// The grouping label names, sorted.
-    names: Vec<String>,
-    bytes: bool,
+    pub(crate) names: Vec<String>,
+    /// Bytes (`bytes_*`) rather than counts.
+    pub(crate) bytes: bool,
 }
 
 /// The fast path's plan for `agg`, when it applies.
@@ -75,7 +76,7 @@ fn same(stored: &[Option<String>], row: &[Option<Cow<'_, str>>]) -> bool {
 /// Whether the attribute key `key` becomes the label `name` ([`label_name`]: every
 /// character not allowed in a label name as `_`, `_` before a leading digit), without
 /// allocating.
-fn key_is(key: &str, name: &str) -> bool {
+pub(crate) fn key_is(key: &str, name: &str) -> bool {
     let mapped = key.chars().map(|c| {
         if c.is_ascii_alphanumeric() || c == '_' {
             c

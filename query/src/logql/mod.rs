@@ -27,6 +27,7 @@ pub mod pipeline;
 mod scan;
 pub mod stages;
 pub mod streams;
+mod summary;
 
 pub use ast::{Expr, LogExpr, Matcher, MetricExpr};
 pub use detected::{DetectedField, Pattern, detect_fields, patterns};

@@ -32,6 +32,8 @@ pub struct ScanStats {
     pub lines: u64,
     /// Their lines' bytes.
     pub bytes: u64,
+    /// Of `lines`, those counted from the logs files' summaries, not read.
+    pub summarized: u64,
 }
 
 fn quote(s: &str) -> String {

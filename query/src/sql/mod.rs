@@ -21,4 +21,5 @@ mod trace_ids;
 pub use catalog::{read_only, run_sql, tenant_session};
 pub use config::SqlConfig;
 pub use error::{Error, Result};
+pub(crate) use signal_table::logs_source;
 pub use stream::SqlStream;

@@ -64,6 +64,17 @@ impl Signal {
     }
 }
 
+/// The engine and tenant behind a session's `logs` table (what LogQL reads the logs
+/// files' summaries through); `None` if the session has no such table.
+pub(crate) async fn logs_source(
+    ctx: &datafusion::prelude::SessionContext,
+) -> Option<(Arc<Engine>, TenantId)> {
+    let table = ctx.table_provider("logs").await.ok()?;
+    let any: &dyn std::any::Any = table.as_ref();
+    let t = any.downcast_ref::<SignalTable>()?;
+    (t.signal == Signal::Logs).then(|| (t.engine.clone(), t.tenant.clone()))
+}
+
 /// The `spans` or `logs` table of one tenant.
 #[derive(Debug)]
 pub(crate) struct SignalTable {

@@ -126,6 +126,16 @@ pub fn start(config: &str) -> Corpus {
 }
 
 impl Corpus {
+    /// The server stopped (its shutdown flushes everything to Parquet) and started again
+    /// on the same data.
+    pub fn restart(self) -> Corpus {
+        let Corpus { server, t0, _dir } = self;
+        assert!(server.terminate().success());
+        let server = Server::start(common::bin(), _dir.path(), "");
+        server.wait_ready(common::READY);
+        Corpus { server, t0, _dir }
+    }
+
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
         let resp = self.server.get(path, headers).expect("request");
         (resp.status, resp.text())

@@ -98,6 +98,41 @@ impl Accumulator {
         (first.saturating_add(1), last.saturating_add(1))
     }
 
+    /// Whether counts per whole second can be added ([`Accumulator::add_many_at`]): the
+    /// samples are bucketed, and every bucket is a run of whole seconds.
+    pub(crate) fn takes_seconds(&self) -> bool {
+        const S: i64 = 1_000_000_000;
+        self.buckets
+            .is_some_and(|b| b.origin.rem_euclid(S) == 0 && b.width % S == 0)
+    }
+
+    /// The index of the series `labels`, added (empty) if new.
+    pub(crate) fn series_for(&mut self, labels: Labels) -> usize {
+        let buckets = self.buckets;
+        match self.index.get(&labels) {
+            Some(&at) => at,
+            None => {
+                self.series.push((labels.clone(), Samples::new(buckets)));
+                self.index.insert(labels, self.series.len() - 1);
+                self.series.len() - 1
+            }
+        }
+    }
+
+    /// Adds `n` samples whose values sum to `sum`, all in the bucket of `ts_ns`, to the
+    /// series at `at` (bucketed accumulators only: see [`Accumulator::takes_seconds`]).
+    pub(crate) fn add_many_at(&mut self, at: usize, ts_ns: i64, n: u64, sum: f64) {
+        let Some(b) = self.buckets else { return };
+        if let Some((_, s)) = self.series.get_mut(at) {
+            let j = (ts_ns - b.origin + b.width - 1).div_euclid(b.width);
+            if let Some(i) = usize::try_from(j).ok().filter(|i| *i < b.count) {
+                let n = u32::try_from(n).unwrap_or(u32::MAX);
+                s.counts[i] = s.counts[i].saturating_add(n);
+                s.sums[i] += sum;
+            }
+        }
+    }
+
     /// How many series hold samples so far.
     pub(crate) fn series_count(&self) -> usize {
         self.series.len()

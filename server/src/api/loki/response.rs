@@ -77,7 +77,7 @@ fn push_stats(out: &mut String, s: &QueryStats) {
             r#""totalPostFilterLines":{lines},"totalStructuredMetadataBytesProcessed":0}},"#,
             r#""querier":{{"store":{{"totalChunksRef":0,"totalChunksDownloaded":0,"chunksDownloadTime":0,"#,
             r#""chunk":{{"headChunkBytes":0,"headChunkLines":0,"decompressedBytes":{bytes},"#,
-            r#""decompressedLines":{lines},"compressedBytes":0,"totalDuplicates":0}}}}}},"#,
+            r#""decompressedLines":{read},"compressedBytes":0,"totalDuplicates":0}}}}}},"#,
             r#""ingester":{{"totalReached":0,"totalChunksMatched":0,"totalBatches":0,"totalLinesSent":0,"#,
             r#""store":{{"totalChunksRef":0,"totalChunksDownloaded":0,"chunksDownloadTime":0,"#,
             r#""chunk":{{"headChunkBytes":0,"headChunkLines":0,"decompressedBytes":0,"#,
@@ -87,6 +87,7 @@ fn push_stats(out: &mut String, s: &QueryStats) {
         lps = per_second(s.scan.lines),
         bytes = s.scan.bytes,
         lines = s.scan.lines,
+        read = s.scan.lines - s.scan.summarized,
         exec = s.exec_seconds,
         ret = s.entries_returned,
     );
