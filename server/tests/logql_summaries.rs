@@ -109,3 +109,52 @@ fn summaries_answer_as_the_records_do_in_memory_and_in_files() {
     let c = c.restart();
     check(&c);
 }
+
+/// `series`, `index/stats` and `index/volume` from whole seconds (summaries) and from two
+/// nanoseconds earlier (the records; no entry lies in those nanoseconds).
+fn check_index(c: &logql_common::Corpus) {
+    let answer = |path: &str| -> Value {
+        let (status, body) = c.get(path, &[]);
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).expect("json")
+    };
+    let sel = enc(r#"{service_name=~".+"}"#);
+    for (from, to) in [(-60, 120), (10, 40), (0, 1), (5, 35)] {
+        let (a, b) = (c.t0 + from * NS, c.t0 + to * NS);
+        let pairs = [(a, b), (a - 2, b)];
+        let mut seen: Vec<(Value, Value, Value)> = Vec::new();
+        for (start, end) in pairs {
+            let range = format!("start={start}&end={end}");
+            let series = answer(&format!("/loki/api/v1/series?{range}&match[]={sel}"));
+            let stats = answer(&format!("/loki/api/v1/index/stats?{range}&query={sel}"));
+            let volume = answer(&format!(
+                "/loki/api/v1/index/volume?{range}&limit=100&query={sel}"
+            ));
+            let mut vol: Vec<String> = volume["data"]["result"]
+                .as_array()
+                .expect("result")
+                .iter()
+                .map(|r| format!("{} {}", r["metric"], r["value"][1]))
+                .collect();
+            vol.sort();
+            let mut ser: Vec<String> = series["data"]
+                .as_array()
+                .expect("series")
+                .iter()
+                .map(Value::to_string)
+                .collect();
+            ser.sort();
+            seen.push((Value::from(ser), stats, Value::from(vol)));
+        }
+        assert_eq!(seen[0], seen[1], "[{from}s, {to}s)");
+        assert!(seen[0].1["entries"].as_u64().is_some(), "{}", seen[0].1);
+    }
+}
+
+#[test]
+fn index_endpoints_from_summaries_answer_as_the_records_do() {
+    let c = start("");
+    check_index(&c);
+    let c = c.restart();
+    check_index(&c);
+}
