@@ -109,6 +109,10 @@ pub(crate) fn file_uid() -> u64 {
 /// trace-id filter): rebuilt when missing, deleted with the set.
 pub(crate) const SIDECAR_EXT: &str = "tid";
 
+/// Extension of a logs file's summary (`signals/logs/summary`), derived as the trace-id
+/// filter is.
+pub(crate) const SUMMARY_EXT: &str = "sum";
+
 /// The sidecar file of the data file at `data` ([`SIDECAR_EXT`]).
 pub(crate) fn sidecar_path(data: &Path) -> PathBuf {
     data.with_extension(SIDECAR_EXT)
@@ -122,7 +126,7 @@ pub(crate) fn derived_path(data: &str) -> Option<PathBuf> {
     if name.starts_with("spans-") {
         Some(sidecar_path(data))
     } else if name.starts_with("logs-") {
-        Some(crate::signals::logs::summary::path_for(data))
+        Some(data.with_extension(SUMMARY_EXT))
     } else {
         None
     }

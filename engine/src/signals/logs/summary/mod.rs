@@ -29,15 +29,12 @@ pub(crate) use build::{Builder, build_from_file, write_for};
 
 use crate::{Error, Result};
 
-/// Extension of a logs file's summary.
-pub(crate) const EXT: &str = "sum";
-
 /// Nanoseconds per second: the summary's time resolution.
 pub const NS_PER_SECOND: i64 = 1_000_000_000;
 
 /// The summary file of the logs file at `logs`.
 pub(crate) fn path_for(logs: &Path) -> PathBuf {
-    logs.with_extension(EXT)
+    logs.with_extension(crate::storage::partition::SUMMARY_EXT)
 }
 
 /// The second a time falls in, as the summary counts it: the `S` with
@@ -192,5 +189,90 @@ impl LogSummary {
             }
         }
         t
+    }
+}
+
+/// Through the engine (in this file: test code may reach any layer).
+#[cfg(test)]
+mod engine_tests {
+    use super::tests::{actual, expected, records};
+    use super::{LogSummary, path_for};
+
+    /// Through the engine: flush and compaction write summaries, `logs_summaries` counts
+    /// files and memory once each, a lost summary is rebuilt by maintenance (and answers
+    /// `None` until then), an orphan goes at open.
+    #[test]
+    fn the_engine_writes_uses_rebuilds_and_removes_summaries() {
+        use crate::{Engine, EngineConfig, ManualClock, TenantId};
+        let dir = tempfile::tempdir().unwrap();
+        let now_ms = 1_795_000_000_000;
+        let open = || {
+            Engine::open_with_clock(
+                dir.path(),
+                EngineConfig::default(),
+                ManualClock::new(now_ms),
+            )
+            .unwrap()
+        };
+        let t = TenantId::new("t").unwrap();
+        let t0 = (now_ms - 7_200_000) * 1_000_000;
+        let recs = records(t0, 30);
+        let counted = |e: &Engine| -> Option<(u64, u64)> {
+            let all = e.logs_summaries(&t, 0, i64::MAX).unwrap()?;
+            Some(all.iter().fold((0, 0), |acc, s| {
+                let (n, b) = s.totals();
+                (acc.0 + n, acc.1 + b)
+            }))
+        };
+        let bytes: u64 = recs
+            .iter()
+            .map(|r| r.body.as_ref().map_or(0, |b| b.to_text().len() as u64))
+            .sum();
+        let engine = open();
+        let (a, b) = recs.split_at(100);
+        engine.write_logs(&t, a).unwrap();
+        engine.flush().unwrap();
+        engine.write_logs(&t, b).unwrap();
+        assert_eq!(
+            counted(&engine),
+            Some((recs.len() as u64, bytes)),
+            "file + memory"
+        );
+        engine.flush().unwrap();
+        let files = |e: &Engine| -> Vec<std::path::PathBuf> {
+            e.logs_snapshot(&t, 0, i64::MAX)
+                .unwrap()
+                .files
+                .iter()
+                .map(|f| f.path())
+                .collect()
+        };
+        let flushed = files(&engine);
+        assert_eq!(flushed.len(), 2);
+        assert!(flushed.iter().all(|p| path_for(p).exists()));
+        assert_eq!(counted(&engine), Some((recs.len() as u64, bytes)));
+
+        engine.compact_all().unwrap();
+        let merged = files(&engine);
+        assert_eq!(merged.len(), 1);
+        assert!(path_for(&merged[0]).exists());
+        assert!(flushed.iter().all(|p| !path_for(p).exists()));
+        assert_eq!(counted(&engine), Some((recs.len() as u64, bytes)));
+        let whole = expected(&recs);
+        assert_eq!(
+            actual(&LogSummary::open(&merged[0]).unwrap().unwrap()),
+            whole
+        );
+        engine.close().unwrap();
+
+        std::fs::remove_file(path_for(&merged[0])).unwrap();
+        let orphan = merged[0].with_file_name("logs-4242.sum");
+        std::fs::write(&orphan, b"stale").unwrap();
+        let engine = open();
+        assert!(!orphan.exists());
+        assert_eq!(counted(&engine), None, "a file without a summary");
+        assert_eq!(engine.build_log_summaries(), 1);
+        assert_eq!(engine.build_log_summaries(), 0);
+        assert_eq!(counted(&engine), Some((recs.len() as u64, bytes)));
     }
 }
