@@ -74,7 +74,9 @@ pub use model::series::SeriesId;
 pub use model::signal_outcome::{SignalOutcome, SignalReject, Truncation};
 pub use model::stats::{HeadMemory, TenantStats};
 pub use signals::logs::arrow::{logs_from_batch, logs_schema};
-pub use signals::logs::summary::{LogSummary, NS_PER_SECOND, SecondCount, SummaryGroup, second_of};
+pub use signals::logs::summary::{
+    BLOCK_ROWS, LineFilter, LogSummary, NS_PER_SECOND, SecondCount, SummaryGroup, second_of,
+};
 pub use signals::read::{SignalSnapshot, TraceLookupStats};
 pub use signals::spans::arrow::{spans_from_batch, spans_schema};
 pub use signals::spans::columns::{KnownType, span_attribute_column};

@@ -312,3 +312,16 @@ impl Engine {
         }
     }
 }
+
+impl crate::SnapshotFile {
+    /// The summary of this logs file ([`crate::LogSummary`]: counts per stream and second,
+    /// and the line filter); `None` for another signal's file, or while it has none
+    /// (maintenance builds it).
+    pub fn logs_summary(&self) -> Option<std::sync::Arc<crate::LogSummary>> {
+        let name = self.part.entry.samples.as_str();
+        if !name.starts_with("logs-") {
+            return None;
+        }
+        SignalStore::<LogRecord>::log_summary(&self.part)
+    }
+}

@@ -10,7 +10,7 @@ use crate::{Error, Result};
 /// compaction or retention retires its set meanwhile.
 #[derive(Debug, Clone)]
 pub struct SnapshotFile {
-    part: Arc<PartFile>,
+    pub(crate) part: Arc<PartFile>,
     samples_bytes: u64,
 }
 

@@ -10,6 +10,7 @@ mod catalog;
 mod config;
 mod dedup;
 mod error;
+mod line_filter;
 mod samples;
 mod scan;
 mod series;

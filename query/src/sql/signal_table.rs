@@ -27,6 +27,7 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use strata_engine::{Engine, SignalSnapshot, TenantId, logs_schema, spans_schema};
 
+use super::line_filter::{cached_readers, files_with_lines, wanted_substrings};
 use super::scan::{memory_exec, parquet_exec, parquet_source, partitioned_file, predicate};
 use super::time_range::time_range;
 use super::trace_ids::{files_with_trace_ids, wanted_trace_ids};
@@ -159,6 +160,17 @@ impl TableProvider for SignalTable {
             files = files_with_trace_ids(state, files, &ids, source.metrics()).await?;
             // Done above, for the row groups the kept files' access plans list.
             source = source.with_bloom_filter_on_read(false);
+            looked_up = true;
+        } else if self.signal == Signal::Logs
+            && let Some(need) = wanted_substrings(&filters)
+            && !files.is_empty()
+        {
+            let with_summaries = files
+                .into_iter()
+                .zip(snap.files.iter().map(|f| f.logs_summary()))
+                .collect();
+            files = files_with_lines(state, with_summaries, &need, source.metrics()).await?;
+            source = source.with_parquet_file_reader_factory(cached_readers(state)?);
             looked_up = true;
         }
         if !files.is_empty() || looked_up {

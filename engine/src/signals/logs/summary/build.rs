@@ -13,6 +13,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::codec::{GroupData, encode, write_synced};
+use super::lines::LineFilterBuilder;
 use super::{LogSummary, SecondCount, SummaryGroup, path_for, second_of};
 use crate::model::records::LogRecord;
 use crate::storage::parquet_io::bad;
@@ -42,9 +43,11 @@ struct Acc {
     sorted: bool,
 }
 
-/// Counts records per group and second.
+/// Counts records per group and second, and with `lines` set builds the line filter of
+/// the records in the order added (file order).
 #[derive(Default)]
 pub(crate) struct Builder {
+    pub(crate) lines: Option<LineFilterBuilder>,
     groups: Vec<Acc>,
     by_hash: HashMap<u64, Vec<usize>>,
     resources: Vec<Vec<(String, String)>>,
@@ -200,16 +203,20 @@ impl Builder {
             let levels: Vec<(&str, &str)> =
                 level_texts.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let keys: Vec<&str> = r.attributes.iter().map(|(k, _)| k.as_str()).collect();
-            let body_len = match &r.body {
-                Some(crate::AnyValue::String(s)) => s.len(),
+            let line: &str = match &r.body {
+                Some(crate::AnyValue::String(s)) => s,
                 Some(other) => {
                     text.clear();
                     // Writing to a String cannot fail.
                     let _ = other.write_text(&mut text);
-                    text.len()
+                    &text
                 }
-                None => 0,
+                None => "",
             };
+            let body_len = line.len();
+            if let Some(lines) = &mut self.lines {
+                lines.add(line.as_bytes());
+            }
             self.add(
                 resource,
                 &r.service_name,
@@ -261,11 +268,11 @@ impl Builder {
                 .filter(|(k, _)| is_level_key(k))
                 .collect();
             let keys: Vec<&str> = attrs.iter().map(|(k, _)| *k).collect();
-            let len = if body.is_valid(i) {
-                body.value(i).len()
-            } else {
-                0
-            };
+            let line = if body.is_valid(i) { body.value(i) } else { "" };
+            let len = line.len();
+            if let Some(lines) = &mut self.lines {
+                lines.add(line.as_bytes());
+            }
             fn value(a: &StringArray, i: usize) -> &str {
                 if a.is_valid(i) { a.value(i) } else { "" }
             }
@@ -283,6 +290,24 @@ impl Builder {
                 time.value(i),
                 len as u64,
             );
+        }
+        Ok(())
+    }
+
+    /// Adds the lines of a batch holding the `body` column to the line filter only.
+    pub(crate) fn add_lines(&mut self, batch: &RecordBatch, path: &Path) -> Result<()> {
+        let body = batch
+            .column_by_name("body")
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| bad(path, "body is not a string column"))?;
+        if let Some(lines) = &mut self.lines {
+            for i in 0..body.len() {
+                lines.add(if body.is_valid(i) {
+                    body.value(i).as_bytes()
+                } else {
+                    b""
+                });
+            }
         }
         Ok(())
     }
@@ -317,6 +342,7 @@ impl Builder {
 
     /// The summary's bytes, for a logs file of `logs_len` bytes (0 for records in memory).
     pub(crate) fn finish(mut self, logs_len: u64) -> Vec<u8> {
+        let filter = self.lines.take().map(LineFilterBuilder::finish);
         for a in &mut self.groups {
             a.settle();
             a.group.attribute_keys.sort_unstable();
@@ -329,7 +355,11 @@ impl Builder {
                 seconds: &a.seconds,
             })
             .collect();
-        encode(&data, logs_len)
+        encode(
+            &data,
+            logs_len,
+            filter.as_ref().map(|(rows, bits)| (*rows, bits.as_slice())),
+        )
     }
 
     /// A summary of what was added, in memory.
@@ -404,7 +434,10 @@ fn map_pairs<'a>(m: &'a MapArray, i: usize, path: &Path) -> Result<Vec<(&'a str,
 
 /// Writes the summary of the logs file at `path` from the records written to it.
 pub(crate) fn write_for(path: &Path, rows: &[&LogRecord]) -> Result<u64> {
-    let mut b = Builder::default();
+    let mut b = Builder {
+        lines: Some(LineFilterBuilder::default()),
+        ..Builder::default()
+    };
     b.add_records(rows);
     finish_into(path, b)
 }
@@ -421,30 +454,36 @@ fn finish_into(path: &Path, b: Builder) -> Result<u64> {
     Ok(bytes.len() as u64)
 }
 
-/// Writes the summary of the logs file at `path`: merged from `inputs` when given (the
-/// summaries of the files compacted into it), else read from its columns.
+/// Writes the summary of the logs file at `path`: its counts merged from `inputs` when
+/// given (the summaries of the files compacted into it), else read from its columns; its
+/// line filter from its `body` column.
 pub(crate) fn build_from_file(path: &Path, inputs: Option<&[&LogSummary]>) -> Result<u64> {
-    let mut b = Builder::default();
-    if let Some(inputs) = inputs {
-        for s in inputs {
-            b.add_summary(s);
+    let mut b = Builder {
+        lines: Some(LineFilterBuilder::default()),
+        ..Builder::default()
+    };
+    let names: &[&str] = match inputs {
+        Some(inputs) => {
+            for s in inputs {
+                b.add_summary(s);
+            }
+            &["body"]
         }
-        return finish_into(path, b);
-    }
+        None => &[
+            "time",
+            "severity_number",
+            "severity_text",
+            "body",
+            "service_name",
+            "resource_attributes",
+            "attributes",
+        ],
+    };
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
     })?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(path, e))?;
-    let names = [
-        "time",
-        "severity_number",
-        "severity_text",
-        "body",
-        "service_name",
-        "resource_attributes",
-        "attributes",
-    ];
     let schema = builder.schema().clone();
     let roots: Vec<usize> = names
         .iter()
@@ -458,7 +497,11 @@ pub(crate) fn build_from_file(path: &Path, inputs: Option<&[&LogSummary]>) -> Re
         .map_err(|e| bad(path, e))?;
     for batch in reader {
         let batch = batch.map_err(|e| bad(path, e))?;
-        b.add_batch(&batch, path)?;
+        if inputs.is_some() {
+            b.add_lines(&batch, path)?;
+        } else {
+            b.add_batch(&batch, path)?;
+        }
     }
     finish_into(path, b)
 }

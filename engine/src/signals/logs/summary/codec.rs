@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
+use super::lines::{BLOCK_BITS, BLOCK_ROWS};
 use super::{SecondCount, SummaryGroup};
 use crate::{Error, Result};
 
@@ -43,8 +44,17 @@ fn put_varint(b: &mut Vec<u8>, mut v: u64) {
     b.push(v as u8);
 }
 
-/// The bytes of a summary of `groups` for a logs file of `logs_len` bytes (0: none).
-pub(crate) fn encode(groups: &[GroupData<'_>], logs_len: u64) -> Vec<u8> {
+/// Where a parsed summary's line filter lies: the records it covers, and its bit sets'
+/// place in the bytes.
+pub(crate) type FilterAt = Option<(u64, usize, usize)>;
+
+/// The bytes of a summary of `groups` for a logs file of `logs_len` bytes (0: none), with
+/// the line filter of its records when given (records, bit sets).
+pub(crate) fn encode(
+    groups: &[GroupData<'_>],
+    logs_len: u64,
+    filter: Option<(u64, &[u8])>,
+) -> Vec<u8> {
     let mut b = Vec::with_capacity(HEADER + groups.len() * 64);
     let first = groups
         .iter()
@@ -93,6 +103,16 @@ pub(crate) fn encode(groups: &[GroupData<'_>], logs_len: u64) -> Vec<u8> {
         b.extend_from_slice(&(secs.len() as u32).to_le_bytes());
         b.extend_from_slice(&secs);
     }
+    match filter {
+        Some((rows, bits)) => {
+            b.extend_from_slice(&rows.to_le_bytes());
+            b.extend_from_slice(&(BLOCK_ROWS as u32).to_le_bytes());
+            b.extend_from_slice(&(BLOCK_BITS as u32).to_le_bytes());
+            b.extend_from_slice(&(bits.len() as u64).to_le_bytes());
+            b.extend_from_slice(bits);
+        }
+        None => b.extend_from_slice(&[0; 24]),
+    }
     let crc = crc32c::crc32c(&b);
     b.extend_from_slice(&crc.to_le_bytes());
     b
@@ -130,9 +150,13 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The groups of a summary's bytes and its first and last second; `None` if they are not a
-/// valid summary (or not one of a logs file of `logs_len` bytes, when given).
-pub(crate) fn parse(b: &[u8], logs_len: Option<u64>) -> Option<(Vec<SummaryGroup>, (i64, i64))> {
+/// A parsed summary: its groups, first and last second, and line filter.
+pub(crate) type Parsed = (Vec<SummaryGroup>, (i64, i64), FilterAt);
+
+/// The groups of a summary's bytes, its first and last second and where its line filter
+/// lies; `None` if they are not a valid summary (or not one of a logs file of `logs_len`
+/// bytes, when given).
+pub(crate) fn parse(b: &[u8], logs_len: Option<u64>) -> Option<Parsed> {
     if b.len() < HEADER + 4 || &b[..8] != MAGIC {
         return None;
     }
@@ -181,7 +205,19 @@ pub(crate) fn parse(b: &[u8], logs_len: Option<u64>) -> Option<(Vec<SummaryGroup
             seconds,
         });
     }
-    (c.at == body).then_some((groups, (first, last)))
+    let rows = c.u64()?;
+    let block_rows = u64::from(c.u32()?);
+    let block_bits = c.u32()? as usize;
+    let len = usize::try_from(c.u64()?).ok()?;
+    let at = c.at;
+    c.take(len)?;
+    // A filter of other block sizes (another version's) is not used.
+    let filter = (block_rows == BLOCK_ROWS
+        && block_bits == BLOCK_BITS
+        && len == rows.div_ceil(BLOCK_ROWS) as usize * (BLOCK_BITS / 8))
+        .then_some((rows, at, len))
+        .filter(|_| rows > 0);
+    (c.at == body).then_some((groups, (first, last), filter))
 }
 
 /// Decodes a group's seconds; stops early at malformed bytes (which the checksum makes a

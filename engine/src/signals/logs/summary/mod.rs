@@ -17,6 +17,7 @@
 
 mod build;
 mod codec;
+mod lines;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 pub(crate) use build::{Builder, build_from_file, write_for};
+pub use lines::{BLOCK_ROWS, LineFilter};
 
 use crate::{Error, Result};
 
@@ -108,6 +110,8 @@ pub struct LogSummary {
     groups: Vec<SummaryGroup>,
     /// The earliest and latest second counted.
     seconds: (i64, i64),
+    /// Its line filter: records covered, where its bit sets lie.
+    filter: codec::FilterAt,
 }
 
 impl std::fmt::Debug for LogSummary {
@@ -152,11 +156,22 @@ impl LogSummary {
     }
 
     fn parse(bytes: Bytes, logs_len: Option<u64>) -> Option<Self> {
-        let (groups, seconds) = codec::parse(&bytes, logs_len)?;
+        let (groups, seconds, filter) = codec::parse(&bytes, logs_len)?;
         Some(Self {
             bytes,
             groups,
             seconds,
+            filter,
+        })
+    }
+
+    /// The line filter of the logs file's records (`None` for records in memory, or a
+    /// summary written without one).
+    pub fn line_filter(&self) -> Option<LineFilter<'_>> {
+        let (rows, at, len) = self.filter?;
+        Some(LineFilter {
+            rows,
+            bits: self.bytes.get(at..at + len)?,
         })
     }
 

@@ -160,6 +160,10 @@ fn from_records_from_the_file_and_merged_all_count_every_record() {
     build_from_file(&path, None).unwrap();
     let read = LogSummary::open(&path).unwrap().unwrap();
     assert_eq!(actual(&read), want);
+    // The line filter of the written records is the one of the file's lines.
+    let bits = |s: &LogSummary| s.line_filter().map(|f| (f.rows, f.bits.to_vec()));
+    assert_eq!(bits(&flushed).map(|b| b.0), Some(recs.len() as u64));
+    assert_eq!(bits(&flushed), bits(&read));
 
     // Two halves merged, as compaction does: the same as the whole.
     let (a, b) = recs.split_at(recs.len() / 3);
@@ -176,11 +180,21 @@ fn from_records_from_the_file_and_merged_all_count_every_record() {
     build_from_file(&path, Some(&[&sa, &sb])).unwrap();
     let merged = LogSummary::open(&path).unwrap().unwrap();
     assert_eq!(actual(&merged), want);
+    assert_eq!(
+        bits(&merged),
+        bits(&read),
+        "the filter read from the merged file"
+    );
 
     // In memory, in arrival order.
     let mut builder = Builder::default();
     builder.add_records(&recs.iter().rev().collect::<Vec<_>>());
-    assert_eq!(actual(&builder.into_summary().unwrap()), want);
+    let memory = builder.into_summary().unwrap();
+    assert_eq!(actual(&memory), want);
+    assert!(
+        memory.line_filter().is_none(),
+        "records in memory need none"
+    );
     assert!(
         Builder::default()
             .into_summary()

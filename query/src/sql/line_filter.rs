@@ -1,0 +1,275 @@
+//! Line lookups: a scan of `logs` whose filters require substrings of `body`
+//! (`strpos(body, 'x') > 0`, `body LIKE '%x%'`, disjunctions of those: what LogQL's `|=`
+//! becomes) keeps, of each file whose summary has a line filter
+//! (`strata_engine::LineFilter`: the trigrams of every block of 1,024 records), only the
+//! rows of the blocks that may hold them, as a [`ParquetAccessPlan`]: DataFusion then reads
+//! no page outside them. A file with no such block is not opened.
+
+use std::sync::Arc;
+
+use datafusion::catalog::Session;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::{
+    CachedParquetFileReaderFactory, ParquetAccessPlan, ParquetFileReaderFactory, RowGroupAccess,
+};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::expr::{Like, ScalarFunction};
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
+use datafusion::parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
+use datafusion::parquet::arrow::async_reader::AsyncFileReader;
+use datafusion::parquet::file::metadata::PageIndexPolicy;
+use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
+use datafusion::scalar::ScalarValue;
+use strata_engine::LogSummary;
+
+/// What the filters require of a line: every entry holds alternatives, one of which
+/// the line contains.
+pub(crate) type Need = Vec<Vec<Vec<u8>>>;
+
+/// The substrings some conjuncts of `filters` require of `body`; `None` when none does
+/// (or only ones shorter than the filter can use).
+pub(crate) fn wanted_substrings(filters: &[Expr]) -> Option<Need> {
+    let mut need = Need::new();
+    for f in filters {
+        for conjunct in split_and(f) {
+            if let Some(any) = alternatives(conjunct)
+                && any.iter().all(|n| n.len() >= 3)
+            {
+                need.push(any);
+            }
+        }
+    }
+    (!need.is_empty()).then_some(need)
+}
+
+fn split_and(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => {
+            let mut v = split_and(left);
+            v.extend(split_and(right));
+            v
+        }
+        other => vec![other],
+    }
+}
+
+/// The substrings one of which a line must contain for `e` to hold.
+fn alternatives(e: &Expr) -> Option<Vec<Vec<u8>>> {
+    match e {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => {
+            let mut v = alternatives(left)?;
+            v.extend(alternatives(right)?);
+            Some(v)
+        }
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Gt,
+            right,
+        }) if is_zero(right) => strpos_needle(left).map(|n| vec![n]),
+        Expr::Like(Like {
+            negated: false,
+            expr,
+            pattern,
+            escape_char: None,
+            case_insensitive: false,
+        }) if is_body(expr) => {
+            // The longest run between wildcards is in every line the pattern matches.
+            let p = string_literal(pattern)?;
+            let longest = p.split(['%', '_']).max_by_key(|s| s.len())?;
+            Some(vec![longest.as_bytes().to_vec()])
+        }
+        _ => None,
+    }
+}
+
+/// The needle of `strpos(body, 'needle')`.
+fn strpos_needle(e: &Expr) -> Option<Vec<u8>> {
+    let Expr::ScalarFunction(ScalarFunction { func, args }) = e else {
+        return None;
+    };
+    if func.name() != "strpos" || args.len() != 2 || !is_body(&args[0]) {
+        return None;
+    }
+    string_literal(&args[1]).map(|s| s.as_bytes().to_vec())
+}
+
+fn is_body(e: &Expr) -> bool {
+    match e {
+        Expr::Column(c) => c.name == "body",
+        Expr::Cast(c) => is_body(&c.expr),
+        Expr::TryCast(c) => is_body(&c.expr),
+        _ => false,
+    }
+}
+
+fn is_zero(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(v, _) => matches!(
+            v,
+            ScalarValue::Int8(Some(0))
+                | ScalarValue::Int16(Some(0))
+                | ScalarValue::Int32(Some(0))
+                | ScalarValue::Int64(Some(0))
+        ),
+        Expr::Cast(c) => is_zero(&c.expr),
+        _ => false,
+    }
+}
+
+fn string_literal(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Literal(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)),
+            _,
+        ) => Some(s),
+        Expr::Cast(c) => string_literal(&c.expr),
+        _ => None,
+    }
+}
+
+/// The reader factory a scan with line lookups must use: through the session's metadata
+/// cache, where [`files_with_lines`] left each file's footer with its page index (the
+/// default factory reads the footer again without it, and then fetches whole column
+/// chunks whatever the selection).
+pub(crate) fn cached_readers(state: &dyn Session) -> Result<Arc<dyn ParquetFileReaderFactory>> {
+    let runtime = state.runtime_env();
+    let store = runtime.object_store(ObjectStoreUrl::local_filesystem())?;
+    Ok(Arc::new(CachedParquetFileReaderFactory::new(
+        store,
+        runtime.cache_manager.get_file_metadata_cache(),
+    )))
+}
+
+/// The files of `files` whose line filter leaves rows that may satisfy `need`, each
+/// with an access plan of those rows; a file without a filter is kept whole.
+pub(crate) async fn files_with_lines(
+    state: &dyn Session,
+    files: Vec<(PartitionedFile, Option<Arc<LogSummary>>)>,
+    need: &Need,
+    metrics: &ExecutionPlanMetricsSet,
+) -> Result<Vec<PartitionedFile>> {
+    let runtime = state.runtime_env();
+    let store = runtime.object_store(ObjectStoreUrl::local_filesystem())?;
+    let factory =
+        CachedParquetFileReaderFactory::new(store, runtime.cache_manager.get_file_metadata_cache());
+    // With the page index: cached with the footer, it is what lets DataFusion's reader
+    // fetch only the selected rows' pages (DataFusion loads it itself only for a
+    // predicate its statistics could prune pages with).
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+    let parquet = |e| DataFusionError::ParquetError(Box::new(e));
+    let mut kept = Vec::with_capacity(files.len());
+    for (file, summary) in files {
+        let Some(filter) = summary.as_ref().and_then(|s| s.line_filter()) else {
+            kept.push(file);
+            continue;
+        };
+        let ranges = filter.candidate_rows(need);
+        if ranges.is_empty() {
+            continue;
+        }
+        if ranges == [(0, filter.rows())] {
+            kept.push(file);
+            continue;
+        }
+        let reader: Box<dyn AsyncFileReader> =
+            factory.create_reader(0, file.clone(), None, metrics)?;
+        let builder = ParquetRecordBatchStreamBuilder::new_with_options(reader, options.clone())
+            .await
+            .map_err(parquet)?;
+        let meta = builder.metadata();
+        let total: i64 = meta.row_groups().iter().map(|g| g.num_rows()).sum();
+        if u64::try_from(total).ok() != Some(filter.rows()) {
+            // Not this file's filter (cannot happen: the summary names the file's length).
+            kept.push(file);
+            continue;
+        }
+        let groups = meta.num_row_groups();
+        let mut plan = ParquetAccessPlan::new_none(groups);
+        let mut start = 0u64;
+        let mut next = 0usize;
+        for g in 0..groups {
+            let rows = meta.row_group(g).num_rows().max(0) as u64;
+            let end = start + rows;
+            while next < ranges.len() && ranges[next].1 <= start {
+                next += 1;
+            }
+            let mut selectors = Vec::new();
+            let mut at = start;
+            let mut i = next;
+            while i < ranges.len() && ranges[i].0 < end {
+                let (a, b) = (ranges[i].0.max(start), ranges[i].1.min(end));
+                if a > at {
+                    selectors.push(RowSelector::skip((a - at) as usize));
+                }
+                selectors.push(RowSelector::select((b - a) as usize));
+                at = b;
+                i += 1;
+            }
+            if at > start {
+                if at < end {
+                    selectors.push(RowSelector::skip((end - at) as usize));
+                }
+                if selectors.len() == 1 {
+                    plan.scan(g);
+                } else {
+                    // (`scan_selection` narrows a scanned group; this one starts skipped.)
+                    plan.set(g, RowGroupAccess::Selection(RowSelection::from(selectors)));
+                }
+            }
+            start = end;
+        }
+        kept.push(file.with_extension(plan));
+    }
+    Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::logical_expr::{col, lit};
+
+    use super::*;
+
+    fn strpos(s: &str) -> Expr {
+        datafusion::functions::expr_fn::strpos(col("body"), lit(s)).gt(lit(0i32))
+    }
+
+    #[test]
+    fn substrings_come_from_strpos_like_and_their_disjunctions() {
+        let need = wanted_substrings(&[strpos("needle").and(strpos("abc").or(strpos("xyz")))]);
+        assert_eq!(
+            need,
+            Some(vec![
+                vec![b"needle".to_vec()],
+                vec![b"abc".to_vec(), b"xyz".to_vec()]
+            ])
+        );
+        let like = col("body").like(lit("%GET%/api_v1%"));
+        assert_eq!(
+            wanted_substrings(&[like]),
+            Some(vec![vec![b"GET".to_vec()]])
+        );
+        // Too short, negated, another column, `= 0`: nothing to use.
+        let none = [
+            strpos("ab"),
+            strpos("abc").or(strpos("x")),
+            datafusion::functions::expr_fn::strpos(col("body"), lit("abc")).eq(lit(0i32)),
+            datafusion::functions::expr_fn::strpos(col("service_name"), lit("abc")).gt(lit(0i32)),
+            col("body").not_like(lit("%abc%")),
+        ];
+        for e in none {
+            assert_eq!(wanted_substrings(std::slice::from_ref(&e)), None, "{e}");
+        }
+    }
+}
