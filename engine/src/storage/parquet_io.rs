@@ -419,6 +419,14 @@ pub(crate) fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
             b = b.set_column_statistics_enabled(path.clone(), stats);
         }
     }
+    // Logs' lines in pages of ~512 records: a line search decodes only the pages of the
+    // blocks their summary's line filter leaves (`signals/logs/summary/lines.rs`, blocks
+    // of as many records). The writer checks the page size every `write_batch_size` rows.
+    if schema.index_of("body").is_ok() {
+        b = b
+            .set_write_batch_size(LOG_BODY_PAGE_ROWS)
+            .set_column_data_page_size_limit(ColumnPath::from("body"), LOG_BODY_PAGE_BYTES);
+    }
     // Nanosecond times: nearly unique, so a dictionary only falls back to plain 8-byte
     // values; deltas are small (the sort column's) or at least far below 64 bits.
     for col in SIGNAL_DELTA_COLUMNS {
@@ -440,6 +448,13 @@ pub(crate) fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
 /// 1,000 spans/s), and each false positive costs reading a row group's `trace_id` column:
 /// 1 in 10,000 keeps that under one per lookup, for ~2.2x the bits of 1 in 100.
 pub(crate) const SIGNAL_BLOOM_FPP: f64 = 0.0001;
+
+/// Rows the writer adds between page-size checks, for logs (and so the fewest rows of a
+/// `body` page, unless the row group ends).
+pub(crate) const LOG_BODY_PAGE_ROWS: usize = 512;
+/// Bytes (before compression) after which a logs file's `body` page ends: lines of 64
+/// bytes or more end a page every [`LOG_BODY_PAGE_ROWS`] rows.
+const LOG_BODY_PAGE_BYTES: usize = 32 * 1024;
 
 /// Rows per data page of spans and logs files (at most; pages also end at 1 MiB).
 const SIGNAL_PAGE_ROWS: usize = 4096;

@@ -8,12 +8,14 @@
 //! block out (`needle` is in `haystackneedle`); every substring's trigrams are trigrams
 //! of the line.
 
-/// Records per block.
-pub const BLOCK_ROWS: u64 = 1024;
-/// Bits per block: 8,192 (1 KiB), ~1 byte per record. A block of ~110-byte logfmt lines
-/// holds a few thousand distinct trigrams: about a quarter of the bits set, so a needle
-/// of four trigrams none of which the block has passes one block in ~250.
-pub(crate) const BLOCK_BITS: usize = 8192;
+/// Records per block: as many as a `body` page holds at least
+/// (`storage::parquet_io::LOG_BODY_PAGE_ROWS`).
+pub const BLOCK_ROWS: u64 = 512;
+/// Bits per block: 4,096 (512 bytes), 1 byte per record. A block of ~110-byte logfmt
+/// lines holds ~2,000 distinct trigrams: about 40% of the bits set, so a needle of four
+/// trigrams none of which the block has passes one block in ~40, and of eight one in
+/// ~1,500.
+pub(crate) const BLOCK_BITS: usize = 4096;
 const BLOCK_BYTES: usize = BLOCK_BITS / 8;
 
 /// The bit of a trigram.
@@ -119,6 +121,11 @@ mod tests {
 
     #[test]
     fn every_substring_of_a_block_passes_and_most_absent_ones_do_not() {
+        // A block is what a `body` page holds at least.
+        assert_eq!(
+            BLOCK_ROWS as usize,
+            crate::storage::parquet_io::LOG_BODY_PAGE_ROWS
+        );
         let mut b = LineFilterBuilder::default();
         let n = 5 * BLOCK_ROWS + 17;
         for i in 0..n {
