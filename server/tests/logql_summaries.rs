@@ -102,12 +102,32 @@ fn check(c: &logql_common::Corpus) {
     );
 }
 
+/// Log queries with substring line filters: in files they go through the summaries'
+/// line filters (`query/src/sql/line_filter.rs`), in memory they read every line.
+fn line_searches(c: &logql_common::Corpus) -> Vec<Vec<(String, Vec<String>)>> {
+    [
+        r#"{service_name=~".+"} |= "pay""#,
+        r#"{service_name=~".+"} |= "order" or "login""#,
+        r#"{service_name=~".+"} |= "status=" |= "GET""#,
+        r#"{service_name=~".+"} |= "status=" != "GET""#,
+        r#"{app="web"} |= "no such text""#,
+    ]
+    .iter()
+    .map(|q| logql_common::streams(&c.logs(q, "")))
+    .collect()
+}
+
 #[test]
 fn summaries_answer_as_the_records_do_in_memory_and_in_files() {
     let c = start("");
     check(&c);
+    let in_memory = line_searches(&c);
+    assert_eq!(in_memory[0].len(), 2, "{:?}", in_memory[0]);
+    assert_eq!(in_memory[1].len(), 2, "{:?}", in_memory[1]);
+    assert!(in_memory[4].is_empty());
     let c = c.restart();
     check(&c);
+    assert_eq!(line_searches(&c), in_memory);
 }
 
 /// `series`, `index/stats` and `index/volume` from whole seconds (summaries) and from two

@@ -422,10 +422,14 @@ pub(crate) fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
     // Logs' lines in pages of ~512 records: a line search decodes only the pages of the
     // blocks their summary's line filter leaves (`signals/logs/summary/lines.rs`, blocks
     // of as many records). The writer checks the page size every `write_batch_size` rows.
+    // No dictionary: lines seldom repeat whole, so it filled (1 MiB) and fell back within
+    // each row group, and a search touching a row group decoded that megabyte first.
     if schema.index_of("body").is_ok() {
+        let body = ColumnPath::from("body");
         b = b
             .set_write_batch_size(LOG_BODY_PAGE_ROWS)
-            .set_column_data_page_size_limit(ColumnPath::from("body"), LOG_BODY_PAGE_BYTES);
+            .set_column_dictionary_enabled(body.clone(), false)
+            .set_column_data_page_size_limit(body, LOG_BODY_PAGE_BYTES);
     }
     // Nanosecond times: nearly unique, so a dictionary only falls back to plain 8-byte
     // values; deltas are small (the sort column's) or at least far below 64 bits.
