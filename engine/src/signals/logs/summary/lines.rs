@@ -34,7 +34,7 @@ pub(crate) struct LineFilterBuilder {
 impl LineFilterBuilder {
     /// Adds the next record's line (empty: none).
     pub(crate) fn add(&mut self, line: &[u8]) {
-        if self.rows % BLOCK_ROWS == 0 {
+        if self.rows.is_multiple_of(BLOCK_ROWS) {
             self.bytes.resize(self.bytes.len() + BLOCK_BYTES, 0);
         }
         self.rows += 1;
