@@ -142,9 +142,14 @@ pub async fn select_logs(
     let mut stats = ScanStats::default();
     let mut seq = 0u64;
     let windows = windows(start_ns, end_ns, direction);
+    let selector = Pipeline::new(&expr.selector, &[])?;
     for (from, to) in windows {
         if limit == 0 {
             break;
+        }
+        // No stream of the window is selected (by the logs summaries): nothing to read.
+        if super::summary::none_selected(ctx, &selector, (from, to)).await? {
+            continue;
         }
         let sql = window_sql(&expr.selector, &expr.pipeline, from, to);
         let mut window: Vec<Held> = Vec::new();

@@ -162,3 +162,49 @@ pub(crate) async fn read(
     }
     Ok(Some(stats))
 }
+
+/// Whether the summaries show that no record of `[from, to)` is in a stream `selector`
+/// selects: then a log query need not read that window. `false` when they cannot tell
+/// (a file without a summary yet).
+pub(crate) async fn none_selected(
+    ctx: &SessionContext,
+    selector: &Pipeline,
+    (from, to): (i64, i64),
+) -> Result<bool> {
+    let Some(all) = summaries(ctx, (from, to)).await? else {
+        return Ok(false);
+    };
+    // The seconds that may hold a record of the window (a superset).
+    let (first, last) = (
+        from.div_euclid(NS_PER_SECOND),
+        to.div_euclid(NS_PER_SECOND) + 1,
+    );
+    for summary in &all {
+        let (lo, hi) = summary.second_range();
+        if hi < first || lo > last {
+            continue;
+        }
+        for (g, group) in summary.groups().iter().enumerate() {
+            let resource = group.resource.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            let labels = Arc::new(stream_labels(&group.service_name, resource).0);
+            if !selector.selected(&labels) {
+                continue;
+            }
+            let mut seconds = summary.seconds(g);
+            if seconds.any(|c| may_meet(&c, (from, to))) {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Whether a second's records may lie in `[from, to)`: those inside the second's open
+/// interval anywhere in it, those on its edge exactly there.
+fn may_meet(c: &strata_engine::SecondCount, (from, to): (i64, i64)) -> bool {
+    let edge = c.second.saturating_mul(NS_PER_SECOND);
+    let inside = c.entries > c.edge_entries
+        && (edge - NS_PER_SECOND + 1).max(from) <= (edge - 1).min(to - 1);
+    let on_edge = c.edge_entries > 0 && (from..to).contains(&edge);
+    inside || on_edge
+}

@@ -255,10 +255,11 @@ mod tests {
                 vec![b"abc".to_vec(), b"xyz".to_vec()]
             ])
         );
+        // The longest run between wildcards (`_` is one).
         let like = col("body").like(lit("%GET%/api_v1%"));
         assert_eq!(
             wanted_substrings(&[like]),
-            Some(vec![vec![b"GET".to_vec()]])
+            Some(vec![vec![b"/api".to_vec()]])
         );
         // Too short, negated, another column, `= 0`: nothing to use.
         let none = [
