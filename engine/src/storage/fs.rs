@@ -17,6 +17,34 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// Writes `bytes` to `path` through a synced temporary file (`tmp`) renamed into place,
+/// without syncing the directory: for derived files written before a manifest write,
+/// which syncs it (or the next one does).
+pub(crate) fn write_synced(path: &Path, tmp: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = File::create(tmp).map_err(io(tmp))?;
+    f.write_all(bytes).map_err(io(tmp))?;
+    f.sync_data().map_err(io(tmp))?;
+    drop(f);
+    fs::rename(tmp, path).map_err(io(path))
+}
+
+/// Maps the file at `derived` (written by [`write_synced`] from the data file at `data`),
+/// with the data file's length in bytes; `Ok(None)` when there is none.
+pub(crate) fn map_derived(data: &Path, derived: &Path) -> Result<Option<(memmap2::Mmap, u64)>> {
+    let file = match File::open(derived) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(derived)(e)),
+    };
+    let data_len = fs::metadata(data).map_err(io(data))?.len();
+    #[allow(unsafe_code)]
+    // Safety: a derived file is written under a temporary name, synced and renamed into
+    // place, and never written again; it is only unlinked (with its data file), which
+    // leaves an existing mapping valid.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io(derived))?;
+    Ok(Some((map, data_len)))
+}
+
 /// fsyncs a directory, making creations, renames and removals in it durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))

@@ -72,7 +72,7 @@ pub async fn streams(
     let buckets = steps.map_or(0, |(from, step)| {
         usize::try_from((end_ns - from).max(0) / step.max(1) + 1).unwrap_or(0)
     });
-    let mut found: HashMap<Arc<Labels>, (u64, u64, Vec<u64>)> = HashMap::new();
+    let mut found = Found::new();
     let mut stats = ScanStats::default();
     while let Some(batch) = stream.next_batch().await? {
         let service = column::<StringArray>(&batch, 0)?;
@@ -105,17 +105,7 @@ pub async fn streams(
             }
         }
     }
-    let mut out: Vec<StreamStats> = found
-        .into_iter()
-        .map(|(labels, (entries, bytes, bytes_by_step))| StreamStats {
-            labels,
-            entries,
-            bytes,
-            bytes_by_step,
-        })
-        .collect();
-    out.sort_by(|a, b| a.labels.cmp(&b.labels));
-    Ok((out, stats))
+    Ok((sorted(found), stats))
 }
 
 /// The answer of [`streams`] from the logs summaries; `None` when they cannot give it
@@ -141,7 +131,7 @@ async fn from_summaries(
     let buckets = steps.map_or(0, |(from, step)| {
         usize::try_from((end_ns - from).max(0) / step.max(1) + 1).unwrap_or(0)
     });
-    let mut found: HashMap<Arc<Labels>, (u64, u64, Vec<u64>)> = HashMap::new();
+    let mut found = Found::new();
     let mut stats = ScanStats::default();
     let (first, last) = (start_ns / NS_PER_SECOND, end_ns / NS_PER_SECOND);
     for summary in &all {
@@ -189,6 +179,14 @@ async fn from_summaries(
             }
         }
     }
+    Ok(Some((sorted(found), stats)))
+}
+
+/// Streams found, by labels: their entries, bytes and bytes per step.
+type Found = HashMap<Arc<Labels>, (u64, u64, Vec<u64>)>;
+
+/// The streams found, sorted by labels.
+fn sorted(found: Found) -> Vec<StreamStats> {
     let mut out: Vec<StreamStats> = found
         .into_iter()
         .map(|(labels, (entries, bytes, bytes_by_step))| StreamStats {
@@ -199,5 +197,5 @@ async fn from_summaries(
         })
         .collect();
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
-    Ok(Some((out, stats)))
+    out
 }

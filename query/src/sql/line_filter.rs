@@ -24,6 +24,8 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::scalar::ScalarValue;
 use strata_engine::LogSummary;
 
+use super::trace_ids::split_and;
+
 /// What the filters require of a line: every entry holds alternatives, one of which
 /// the line contains.
 pub(crate) type Need = Vec<Vec<Vec<u8>>>;
@@ -42,21 +44,6 @@ pub(crate) fn wanted_substrings(filters: &[Expr]) -> Option<Need> {
         }
     }
     (!need.is_empty()).then_some(need)
-}
-
-fn split_and(e: &Expr) -> Vec<&Expr> {
-    match e {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::And,
-            right,
-        }) => {
-            let mut v = split_and(left);
-            v.extend(split_and(right));
-            v
-        }
-        other => vec![other],
-    }
 }
 
 /// The substrings one of which a line must contain for `e` to hold.

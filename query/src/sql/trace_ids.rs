@@ -49,7 +49,8 @@ pub(crate) fn wanted_trace_ids(filters: &[Expr]) -> Option<Vec<Vec<u8>>> {
     best
 }
 
-fn split_and(e: &Expr) -> Vec<&Expr> {
+/// The conjuncts of `e` (`a AND b AND c`: `[a, b, c]`).
+pub(crate) fn split_and(e: &Expr) -> Vec<&Expr> {
     match e {
         Expr::BinaryExpr(BinaryExpr {
             left,

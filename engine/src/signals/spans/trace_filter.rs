@@ -17,7 +17,6 @@
 //! then checks the row groups' filters as before, with the same answers.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray};
@@ -86,26 +85,10 @@ impl TraceFilter {
     /// it does not match the spans file (length) or its own checksum: the caller then
     /// checks the row groups' filters.
     pub(crate) fn open(spans: &Path) -> Result<Option<Self>> {
-        let path = path_for(spans);
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(Error::Io { path, source }),
+        let Some((map, spans_len)) = crate::storage::fs::map_derived(spans, &path_for(spans))?
+        else {
+            return Ok(None);
         };
-        let spans_len = std::fs::metadata(spans)
-            .map_err(|source| Error::Io {
-                path: spans.to_owned(),
-                source,
-            })?
-            .len();
-        #[allow(unsafe_code)]
-        // Safety: a filter file is written under a temporary name, synced and renamed into
-        // place, and never written again; it is only unlinked (with its spans file), which
-        // leaves an existing mapping valid.
-        let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
         Ok(Self::parse(map, spans_len))
     }
 
@@ -241,19 +224,7 @@ fn encode(spans_len: u64, groups: &[Option<(usize, usize)>], bits: &[u8]) -> Vec
 /// Writes `bytes` to `path` through a synced temporary file renamed into place (the
 /// directory is synced by the manifest write that follows, or by the next one).
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tid.tmp");
-    let io = |source| Error::Io {
-        path: tmp.clone(),
-        source,
-    };
-    let mut f = File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_data().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })
+    crate::storage::fs::write_synced(path, &path.with_extension("tid.tmp"), bytes)
 }
 
 #[cfg(test)]

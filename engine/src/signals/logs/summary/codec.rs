@@ -2,13 +2,11 @@
 //! a header, the groups one after another (their labels, then their seconds as varints),
 //! a CRC-32C of everything before it.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::Path;
 
 use super::lines::{BLOCK_BITS, BLOCK_ROWS};
 use super::{SecondCount, SummaryGroup};
-use crate::{Error, Result};
+use crate::Result;
 
 /// First bytes of a summary file.
 const MAGIC: &[u8; 8] = b"STRATALS";
@@ -282,17 +280,5 @@ impl Iterator for Seconds<'_> {
 /// Writes `bytes` to `path` through a synced temporary file renamed into place (the
 /// directory is synced by the manifest write that follows, or by the next one).
 pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("sum.tmp");
-    let io = |source| Error::Io {
-        path: tmp.clone(),
-        source,
-    };
-    let mut f = File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_data().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })
+    crate::storage::fs::write_synced(path, &path.with_extension("sum.tmp"), bytes)
 }

@@ -21,7 +21,6 @@ mod lines;
 #[cfg(test)]
 mod tests;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -29,7 +28,7 @@ use memmap2::Mmap;
 pub(crate) use build::{Builder, build_from_file, write_for};
 pub use lines::{BLOCK_ROWS, LineFilter};
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// Nanoseconds per second: the summary's time resolution.
 pub const NS_PER_SECOND: i64 = 1_000_000_000;
@@ -127,26 +126,9 @@ impl LogSummary {
     /// Maps the summary of the logs file at `logs`. `Ok(None)` when there is none, or it
     /// does not match the logs file (length) or its own checksum.
     pub(crate) fn open(logs: &Path) -> Result<Option<Self>> {
-        let path = path_for(logs);
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(Error::Io { path, source }),
+        let Some((map, logs_len)) = crate::storage::fs::map_derived(logs, &path_for(logs))? else {
+            return Ok(None);
         };
-        let logs_len = std::fs::metadata(logs)
-            .map_err(|source| Error::Io {
-                path: logs.to_owned(),
-                source,
-            })?
-            .len();
-        #[allow(unsafe_code)]
-        // Safety: a summary file is written under a temporary name, synced and renamed into
-        // place, and never written again; it is only unlinked (with its logs file), which
-        // leaves an existing mapping valid.
-        let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
         Ok(Self::parse(Bytes::Mapped(map), Some(logs_len)))
     }
 
