@@ -104,6 +104,10 @@ async fn a_rare_word_reads_a_fraction_of_the_pages_and_finds_every_record() {
         })
         .count();
     assert_eq!(either, truth as i64);
+    // A regex: the literals its matches start with.
+    let (re, re_bytes) = search(&engine, &q("regexp_like(body, 'need(le|ful)')")).await;
+    assert_eq!(re, needles as i64);
+    assert!(re_bytes * 2 < all_bytes, "regex {re_bytes} of {all_bytes}");
     // Absent: no file read at all.
     let (none, none_bytes) = search(&engine, &q("strpos(body, 'no such word') > 0")).await;
     assert_eq!((none, none_bytes), (0, 0));

@@ -111,6 +111,7 @@ fn line_searches(c: &logql_common::Corpus) -> Vec<Vec<(String, Vec<String>)>> {
         r#"{service_name=~".+"} |= "status=" |= "GET""#,
         r#"{service_name=~".+"} |= "status=" != "GET""#,
         r#"{app="web"} |= "no such text""#,
+        r#"{service_name=~".+"} |~ "pay(ment)? ""#,
     ]
     .iter()
     .map(|q| logql_common::streams(&c.logs(q, "")))

@@ -63,6 +63,17 @@ fn alternatives(e: &Expr) -> Option<Vec<Vec<u8>>> {
             op: Operator::Gt,
             right,
         }) if is_zero(right) => strpos_needle(left).map(|n| vec![n]),
+        Expr::ScalarFunction(ScalarFunction { func, args })
+            if func.name() == "regexp_like" && args.len() == 2 && is_body(&args[0]) =>
+        {
+            regex_prefixes(string_literal(&args[1])?)
+        }
+        // What DataFusion's simplifier makes of `regexp_like(body, '…')`.
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::RegexMatch,
+            right,
+        }) if is_body(left) => regex_prefixes(string_literal(right)?),
         Expr::Like(Like {
             negated: false,
             expr,
@@ -77,6 +88,16 @@ fn alternatives(e: &Expr) -> Option<Vec<Vec<u8>>> {
         }
         _ => None,
     }
+}
+
+/// The literals one of which every match of `pattern` starts with (so a line it matches
+/// contains one of them); `None` when they are not a finite set.
+fn regex_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let literals = seq.literals()?;
+    (!literals.is_empty()).then(|| literals.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 /// The needle of `strpos(body, 'needle')`.
@@ -247,6 +268,21 @@ mod tests {
         assert_eq!(
             wanted_substrings(&[like]),
             Some(vec![vec![b"/api".to_vec()]])
+        );
+        // A regex: the literals its matches start with.
+        let re = |p: &str| datafusion::functions::expr_fn::regexp_like(col("body"), lit(p), None);
+        assert_eq!(
+            wanted_substrings(&[re("time(out|d out)")]),
+            Some(vec![vec![b"timeout".to_vec(), b"timed out".to_vec()]])
+        );
+        assert_eq!(
+            wanted_substrings(&[re("error.*[0-9]+ms")]),
+            Some(vec![vec![b"error".to_vec()]])
+        );
+        assert_eq!(wanted_substrings(&[re(".*error")]), None, "no prefix");
+        assert_eq!(
+            wanted_substrings(&[re("(?i)err")]).map(|n| n[0].len()),
+            Some(8)
         );
         // Too short, negated, another column, `= 0`: nothing to use.
         let none = [
