@@ -33,6 +33,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod go;
 pub mod logql;
 pub mod prom_api;
 pub mod promql;

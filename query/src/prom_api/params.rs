@@ -303,31 +303,7 @@ pub(crate) fn engine_matchers(set: &[LabelMatcher]) -> Result<Vec<Matcher>, ApiE
         .collect()
 }
 
-/// Go's `%q`: a double-quoted string with Go escapes for non-printable characters.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub(crate) use crate::go::quote as go_quote;
 
 /// Decodes a label name written in Prometheus's `U__` value-encoding escaping
 /// (`U__my_2e_label` is `my.label`; `__` is `_`). A name without the prefix, or one that is

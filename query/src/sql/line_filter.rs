@@ -24,7 +24,7 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::scalar::ScalarValue;
 use strata_engine::LogSummary;
 
-use super::trace_ids::split_and;
+use super::trace_ids::{split_and, split_or};
 
 /// What the filters require of a line: every entry holds alternatives, one of which
 /// the line contains.
@@ -46,18 +46,16 @@ pub(crate) fn wanted_substrings(filters: &[Expr]) -> Option<Need> {
     (!need.is_empty()).then_some(need)
 }
 
-/// The substrings one of which a line must contain for `e` to hold.
+/// The substrings one of which a line must contain for `e` to hold: one of each
+/// disjunct's.
 fn alternatives(e: &Expr) -> Option<Vec<Vec<u8>>> {
+    let each: Option<Vec<Vec<Vec<u8>>>> = split_or(e).into_iter().map(needles_of).collect();
+    each.map(|v| v.concat())
+}
+
+/// The substrings one of which a line must contain for `e` (no `OR`) to hold.
+fn needles_of(e: &Expr) -> Option<Vec<Vec<u8>>> {
     match e {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::Or,
-            right,
-        }) => {
-            let mut v = alternatives(left)?;
-            v.extend(alternatives(right)?);
-            Some(v)
-        }
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::Gt,

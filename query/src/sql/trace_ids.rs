@@ -65,18 +65,31 @@ pub(crate) fn split_and(e: &Expr) -> Vec<&Expr> {
     }
 }
 
-fn ids_of(e: &Expr) -> Option<Vec<Vec<u8>>> {
+/// The disjuncts of `e` (`a OR b OR c`: `[a, b, c]`).
+pub(crate) fn split_or(e: &Expr) -> Vec<&Expr> {
     match e {
-        // DataFusion rewrites short IN lists into such disjunctions.
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::Or,
             right,
         }) => {
-            let mut ids = ids_of(left)?;
-            ids.extend(ids_of(right)?);
-            Some(ids)
+            let mut v = split_or(left);
+            v.extend(split_or(right));
+            v
         }
+        other => vec![other],
+    }
+}
+
+/// The ids one of which `e` pins `trace_id` to: of every disjunct (DataFusion rewrites
+/// short IN lists into disjunctions).
+fn ids_of(e: &Expr) -> Option<Vec<Vec<u8>>> {
+    let each: Option<Vec<Vec<Vec<u8>>>> = split_or(e).into_iter().map(ids_of_one).collect();
+    each.map(|v| v.concat())
+}
+
+fn ids_of_one(e: &Expr) -> Option<Vec<Vec<u8>>> {
+    match e {
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::Eq,

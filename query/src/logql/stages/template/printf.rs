@@ -3,7 +3,8 @@
 //! `v s q d b o O x X c U e E f F g G t T %`, and Go's error forms
 //! (`%!d(string=x)`, `%!d(MISSING)`, `%!(EXTRA ...)`).
 
-use super::value::{Value, format_float, go_quote};
+use super::value::{Value, format_float};
+use crate::go::quote as go_quote;
 
 #[derive(Default)]
 struct Spec {

@@ -236,36 +236,3 @@ pub(super) fn format_float(f: f64, verb: char, prec: Option<usize>) -> String {
     };
     if neg { format!("-{body}") } else { body }
 }
-
-/// Go's `strconv.Quote`.
-pub(super) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let u = c as u32;
-                let _ = if u > 0xFFFF {
-                    write!(out, "\\U{u:08x}")
-                } else {
-                    write!(out, "\\u{u:04x}")
-                };
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
