@@ -129,3 +129,87 @@ async fn files_without_a_selected_stream_are_not_opened() {
         "{read:?}"
     );
 }
+
+/// The times of the entries a log query returns, in its order, over all hours.
+async fn times(engine: &Arc<Engine>, q: &str, limit: usize, direction: Direction) -> Vec<i64> {
+    let ctx = tenant_session(engine.clone(), &acme(), &SqlConfig::for_tests()).expect("session");
+    let Ok(Expr::Log(expr)) = parse(q) else {
+        panic!("{q} is a log query");
+    };
+    let opts = LogOptions {
+        limit,
+        direction,
+        categorize: false,
+        interval_ns: 0,
+    };
+    let range = (T0 * 1_000_000, (T0 + HOURS * 60 * MINUTE) * 1_000_000);
+    let (streams, _) = select_logs(
+        &ctx,
+        &SqlConfig::for_tests(),
+        &Limits::default(),
+        &expr,
+        range,
+        &opts,
+    )
+    .await
+    .expect("query");
+    let mut ts: Vec<i64> = streams
+        .iter()
+        .flat_map(|s| s.entries.iter().map(|e| e.ts_ns))
+        .collect();
+    ts.sort_unstable();
+    if direction == Direction::Backward {
+        ts.reverse();
+    }
+    ts
+}
+
+/// Windows grow past one hour when the hours read held few entries (`next_hours` in
+/// `query/src/logql/logs.rs`): the answer is still the `limit` entries nearest the end the
+/// direction starts from, whichever windows they were read in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_hold_across_grown_windows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = engine(dir.path());
+    let at = |h: i64, i: i64| (T0 + h * 60 * MINUTE + i) * 1_000_000;
+    // Every record: the first hour read fills most of the limit, the next one the rest.
+    let all = r#"{service_name="shop"} |= "line""#;
+    let newest: Vec<i64> = (0..7_000)
+        .map(|k| {
+            if k < 5_000 {
+                at(2, 4_999 - k)
+            } else {
+                at(1, 9_999 - k)
+            }
+        })
+        .collect();
+    assert_eq!(
+        times(&engine, all, 7_000, Direction::Backward).await,
+        newest
+    );
+    let oldest: Vec<i64> = (0..7_000)
+        .map(|k| {
+            if k < 5_000 {
+                at(0, k)
+            } else {
+                at(1, k - 5_000)
+            }
+        })
+        .collect();
+    assert_eq!(times(&engine, all, 7_000, Direction::Forward).await, oldest);
+    // One record an hour: after the first hour, the other two are read in one window.
+    let rare = r#"{service_name="shop"} |~ "line [0-9] 42$""#;
+    let three = vec![at(2, 42), at(1, 42), at(0, 42)];
+    assert_eq!(times(&engine, rare, 100, Direction::Backward).await, three);
+    assert_eq!(
+        times(&engine, rare, 2, Direction::Backward).await,
+        three[..2]
+    );
+    let mut forward = three.clone();
+    forward.reverse();
+    assert_eq!(times(&engine, rare, 100, Direction::Forward).await, forward);
+    assert_eq!(
+        times(&engine, rare, 1, Direction::Forward).await,
+        forward[..1]
+    );
+}

@@ -2,10 +2,15 @@
 //! `limit` of them, the newest (`backward`) or the oldest (`forward`) first, grouped into
 //! streams by their final labels.
 //!
-//! The range is read in windows of one hour (a partition), starting at the end the
+//! The range is read in windows of whole hours (partitions), starting at the end the
 //! direction starts from, and a window's entries go into a heap that holds at most
 //! `limit`; once it is full, a window further away cannot hold a better entry and the
-//! read stops. Memory is bounded by the limit, whatever the range.
+//! read stops. Memory is bounded by the limit, whatever the range. The first window is
+//! one hour; each next one covers the hours the entries found so far say the limit still
+//! needs, at most twice the last ([`next_hours`]): a rare match (a needle) is read in a
+//! few scans whose files DataFusion spreads over the cores, not one scan an hour, while
+//! a common one stops after the hour that filled the limit. Queries with an `interval`
+//! keep one-hour windows, as they hold a window's entries to sort them.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -141,16 +146,39 @@ pub async fn select_logs(
     };
     let mut stats = ScanStats::default();
     let mut seq = 0u64;
-    let windows = windows(start_ns, end_ns, direction);
+    let hours = windows(start_ns, end_ns, direction);
     let selector = Pipeline::new(&expr.selector, &[])?;
-    for (from, to) in windows {
+    // Hours read so far, entries they held, and how many hours the last window took.
+    let (mut at, mut found, mut last_hours) = (0usize, 0u64, 0usize);
+    while at < hours.len() {
         if limit == 0 {
             break;
         }
-        // No stream of the window is selected (by the logs summaries): nothing to read.
-        if super::summary::none_selected(ctx, &selector, (from, to)).await? {
+        let take = if interval_ns > 0 {
+            1
+        } else {
+            next_hours(at, found, last_hours, limit.saturating_sub(best.len()))
+        };
+        // The next `take` hours, or fewer: an hour none of whose streams is selected (by
+        // the logs summaries) is not read, and ends the window (which must be one range).
+        let mut group: Vec<(i64, i64)> = Vec::with_capacity(take);
+        while at < hours.len() && group.len() < take {
+            let hour = hours[at];
+            at += 1;
+            if super::summary::none_selected(ctx, &selector, hour).await? {
+                if group.is_empty() {
+                    continue;
+                }
+                break;
+            }
+            group.push(hour);
+        }
+        if group.is_empty() {
             continue;
         }
+        last_hours = group.len();
+        let from = group.iter().map(|w| w.0).min().unwrap_or(start_ns);
+        let to = group.iter().map(|w| w.1).max().unwrap_or(end_ns);
         let sql = window_sql(&expr.selector, &expr.pipeline, from, to);
         let mut window: Vec<Held> = Vec::new();
         let mut overflow = false;
@@ -174,6 +202,7 @@ pub async fn select_logs(
                     metadata,
                     parsed,
                 };
+                found += 1;
                 if interval_ns > 0 {
                     if window.len() >= MAX_INTERVAL_ENTRIES {
                         overflow = true;
@@ -248,6 +277,27 @@ pub async fn select_logs(
     Ok((streams, stats))
 }
 
+/// How many hours the next window of a log query covers, given `read` hours read so far
+/// holding `found` entries, a last window of `last` hours and `wanted` entries still
+/// missing: the hours that `found / read` entries an hour would take to give `wanted`,
+/// rounded up, at least one and at most twice the last window (one hour first).
+fn next_hours(read: usize, found: u64, last: usize, wanted: usize) -> usize {
+    if read == 0 {
+        return 1;
+    }
+    let most = last.saturating_mul(2).max(1);
+    if found == 0 {
+        return most;
+    }
+    let per_hour = found as f64 / read as f64;
+    let need = (wanted as f64 / per_hour).ceil();
+    if need >= most as f64 {
+        most
+    } else {
+        (need as usize).max(1)
+    }
+}
+
 /// `[start, end)` cut at hour boundaries, in the order the direction reads them.
 fn windows(start_ns: i64, end_ns: i64, direction: Direction) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
@@ -277,5 +327,22 @@ mod tests {
         );
         assert_eq!(windows(0, h, Direction::Backward), vec![(0, h)]);
         assert!(windows(5, 5, Direction::Backward).is_empty());
+    }
+
+    #[test]
+    fn windows_grow_while_the_limit_is_far() {
+        assert_eq!(next_hours(0, 0, 0, 1000), 1, "one hour first");
+        assert_eq!(next_hours(1, 0, 1, 1000), 2, "nothing found: double");
+        assert_eq!(next_hours(3, 0, 2, 1000), 4);
+        assert_eq!(
+            next_hours(1, 45, 1, 955),
+            2,
+            "45 an hour: 22 hours, at most 2"
+        );
+        assert_eq!(next_hours(7, 315, 4, 685), 8);
+        assert_eq!(next_hours(15, 675, 8, 325), 8, "8 hours at 45 an hour");
+        assert_eq!(next_hours(1, 900, 1, 100), 1, "one more hour fills it");
+        assert_eq!(next_hours(1, 500, 1, 500), 1);
+        assert_eq!(next_hours(2, 500, 1, 500), 2);
     }
 }

@@ -24,6 +24,7 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::scalar::ScalarValue;
 use strata_engine::LogSummary;
 
+use super::local_reader::LocalReaders;
 use super::trace_ids::{split_and, split_or};
 
 /// What the filters require of a line: every entry holds alternatives, one of which
@@ -148,13 +149,12 @@ fn string_literal(e: &Expr) -> Option<&str> {
 /// The reader factory a scan with line lookups must use: through the session's metadata
 /// cache, where [`files_with_lines`] left each file's footer with its page index (the
 /// default factory reads the footer again without it, and then fetches whole column
-/// chunks whatever the selection).
+/// chunks whatever the selection), reading the pages in place ([`LocalReaders`]).
 pub(crate) fn cached_readers(state: &dyn Session) -> Result<Arc<dyn ParquetFileReaderFactory>> {
     let runtime = state.runtime_env();
     let store = runtime.object_store(ObjectStoreUrl::local_filesystem())?;
-    Ok(Arc::new(CachedParquetFileReaderFactory::new(
-        store,
-        runtime.cache_manager.get_file_metadata_cache(),
+    Ok(Arc::new(LocalReaders::new(
+        CachedParquetFileReaderFactory::new(store, runtime.cache_manager.get_file_metadata_cache()),
     )))
 }
 

@@ -11,6 +11,7 @@ mod config;
 mod dedup;
 mod error;
 mod line_filter;
+mod local_reader;
 mod samples;
 mod scan;
 mod series;
