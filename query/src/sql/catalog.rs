@@ -15,6 +15,7 @@ use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use strata_engine::{Engine, TenantId};
 
 use super::SqlConfig;
+use super::conjuncts::DistinctConjuncts;
 use super::error::{Error, Result};
 use super::samples::SamplesTable;
 use super::series::SeriesTable;
@@ -51,6 +52,7 @@ pub fn tenant_session(
         .with_config(session)
         .with_runtime_env(runtime)
         .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(DistinctConjuncts))
         .build();
     let ctx = SessionContext::new_with_state(state);
     let samples = Arc::new(SamplesTable::new(engine.clone(), tenant.clone()));

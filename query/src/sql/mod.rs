@@ -8,6 +8,7 @@
 
 mod catalog;
 mod config;
+mod conjuncts;
 mod dedup;
 mod error;
 mod line_filter;
