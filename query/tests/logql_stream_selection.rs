@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use strata_engine::{AnyValue, Engine, EngineConfig, LogRecord, ManualClock};
-use strata_query::logql::{Direction, Expr, Limits, LogOptions, parse, select_logs};
+use strata_query::logql::{Direction, Expr, Limits, LogOptions, Stream, parse, select_logs};
 use strata_query::sql::{SqlConfig, tenant_session};
 
 use common::counting_store::CountingStore;
@@ -80,26 +80,7 @@ async fn files_without_a_selected_stream_are_not_opened() {
         async move {
             let ctx = tenant_session(engine, &acme(), &SqlConfig::for_tests()).expect("session");
             let read = CountingStore::install(&ctx);
-            let Ok(Expr::Log(expr)) = parse(&q) else {
-                panic!("{q} is a log query");
-            };
-            let opts = LogOptions {
-                limit: 100_000,
-                direction: Direction::Backward,
-                categorize: false,
-                interval_ns: 0,
-            };
-            let range = (T0 * 1_000_000, (T0 + HOURS * 60 * MINUTE) * 1_000_000);
-            let (streams, _) = select_logs(
-                &ctx,
-                &SqlConfig::for_tests(),
-                &Limits::default(),
-                &expr,
-                range,
-                &opts,
-            )
-            .await
-            .expect("query");
+            let streams = select(&ctx, &q, 100_000, Direction::Backward).await;
             let entries: usize = streams.iter().map(|s| s.entries.len()).sum();
             let read = read.lock().expect("counts").clone();
             (entries, read)
@@ -130,9 +111,13 @@ async fn files_without_a_selected_stream_are_not_opened() {
     );
 }
 
-/// The times of the entries a log query returns, in its order, over all hours.
-async fn times(engine: &Arc<Engine>, q: &str, limit: usize, direction: Direction) -> Vec<i64> {
-    let ctx = tenant_session(engine.clone(), &acme(), &SqlConfig::for_tests()).expect("session");
+/// The streams a log query over all hours returns.
+async fn select(
+    ctx: &datafusion::prelude::SessionContext,
+    q: &str,
+    limit: usize,
+    direction: Direction,
+) -> Vec<Stream> {
     let Ok(Expr::Log(expr)) = parse(q) else {
         panic!("{q} is a log query");
     };
@@ -143,17 +128,18 @@ async fn times(engine: &Arc<Engine>, q: &str, limit: usize, direction: Direction
         interval_ns: 0,
     };
     let range = (T0 * 1_000_000, (T0 + HOURS * 60 * MINUTE) * 1_000_000);
-    let (streams, _) = select_logs(
-        &ctx,
-        &SqlConfig::for_tests(),
-        &Limits::default(),
-        &expr,
-        range,
-        &opts,
-    )
-    .await
-    .expect("query");
-    let mut ts: Vec<i64> = streams
+    let config = SqlConfig::for_tests();
+    select_logs(ctx, &config, &Limits::default(), &expr, range, &opts)
+        .await
+        .expect("query")
+        .0
+}
+
+/// The times of the entries a log query returns, in its order, over all hours.
+async fn times(engine: &Arc<Engine>, q: &str, limit: usize, direction: Direction) -> Vec<i64> {
+    let ctx = tenant_session(engine.clone(), &acme(), &SqlConfig::for_tests()).expect("session");
+    let mut ts: Vec<i64> = select(&ctx, q, limit, direction)
+        .await
         .iter()
         .flat_map(|s| s.entries.iter().map(|e| e.ts_ns))
         .collect();
