@@ -118,11 +118,8 @@ mod tests {
             .unwrap_or_else(|| panic!("no predicate in {shown}"));
         assert_eq!(predicate.matches("strpos").count(), 1, "{shown}");
         assert_eq!(predicate.matches("service_name@").count(), 1, "{shown}");
-        let batches = ctx
-            .sql(sql)
-            .await
-            .expect("plan")
-            .collect()
+        // The rewritten plan itself runs and finds the record.
+        let batches = datafusion::physical_plan::collect(plan, ctx.task_ctx())
             .await
             .expect("run");
         assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
