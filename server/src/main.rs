@@ -40,6 +40,9 @@ fn main() -> ExitCode {
             }
             strata_engine::set_memory_release(strata_server::allocator::release_memory);
             strata_server::allocator::set_purge_delay();
+            if let Err(e) = strata_server::allocator::set_c_heap_trim_threshold() {
+                tracing::warn!(error = %e, "cannot set the C heap's trim threshold");
+            }
             strata_server::run_server(config)
         }),
         Command::Promql(args) => strata_server::run_promql(&args, &mut std::io::stdout().lock()),

@@ -1,7 +1,8 @@
 //! The process's allocator as the engine and `/metrics` see it: returning freed memory to
 //! the operating system after a flush or compaction ([`release_memory`], registered with
 //! [`strata_engine::set_memory_release`] by the binary), no transparent huge pages
-//! ([`disable_transparent_huge_pages`]), and, with the `alloc-stats` feature, a counting
+//! ([`disable_transparent_huge_pages`]), glibc's heap kept for the C libraries' reuse
+//! ([`set_c_heap_trim_threshold`]), and, with the `alloc-stats` feature, a counting
 //! wrapper (`Counting`) whose live bytes `/metrics` reports.
 // Foreign calls into the allocator and a `GlobalAlloc` impl: each with its `// Safety:`.
 #![allow(unsafe_code)]
@@ -53,14 +54,17 @@ pub fn set_purge_delay() {
     }
 }
 
-#[cfg(all(not(feature = "mimalloc"), target_os = "linux", target_env = "gnu"))]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 unsafe extern "C" {
     /// glibc: returns the free memory of every arena to the system (`malloc_trim(3)`).
     fn malloc_trim(pad: usize) -> std::ffi::c_int;
+    /// glibc: sets a parameter of its malloc (`mallopt(3)`); 1 on success.
+    fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
 }
 
-/// Returns the allocator's free memory to the operating system: mimalloc's `mi_collect`
-/// (forced), glibc's `malloc_trim(0)`; nothing for other allocators.
+/// Returns the allocators' free memory to the operating system: mimalloc's `mi_collect`
+/// (forced) and glibc's `malloc_trim(0)` (the C libraries' heap, beside mimalloc); nothing
+/// for other allocators.
 pub fn release_memory() {
     #[cfg(feature = "mimalloc")]
     // Safety: `mi_collect` takes no pointers and may be called from any thread at any
@@ -68,11 +72,37 @@ pub fn release_memory() {
     unsafe {
         mi_collect(true)
     };
-    #[cfg(all(not(feature = "mimalloc"), target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // Safety: `malloc_trim` takes no pointers and is thread-safe (it locks each arena).
     unsafe {
         malloc_trim(0)
     };
+}
+
+/// Free bytes glibc's malloc may keep at the top of an arena before it gives them back
+/// ([`set_c_heap_trim_threshold`]).
+pub const C_HEAP_TRIM_THRESHOLD: usize = 1 << 20;
+
+/// Sets glibc's `M_TRIM_THRESHOLD` to [`C_HEAP_TRIM_THRESHOLD`], unless
+/// `MALLOC_TRIM_THRESHOLD_` is set in the environment (then glibc took it from there); a
+/// no-op on other C libraries. The C code in the process allocates through glibc even
+/// with mimalloc as Rust's allocator: zstd's contexts, one pair (~200 KB) per Parquet
+/// column chunk a query reads. Freed at the top of a thread's arena, each was handed back
+/// to the kernel at once (`madvise`), and the TLB flush that costs on every core was ~15%
+/// of a log search's CPU: the needle query took 707-720 ms of CPU with glibc's default,
+/// 616 ms with 1 MiB (docs/benchmarks-history.md, "C heap trim threshold"). What stays is
+/// at most this much per arena, and [`release_memory`] still trims it when flushes pause.
+pub fn set_c_heap_trim_threshold() -> std::io::Result<()> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_none() {
+        const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
+        let bytes = std::ffi::c_int::try_from(C_HEAP_TRIM_THRESHOLD).unwrap_or(i32::MAX);
+        // Safety: `mallopt` takes two integers, no pointers, and locks the arenas itself.
+        if unsafe { mallopt(M_TRIM_THRESHOLD, bytes) } != 1 {
+            return Err(std::io::Error::other("mallopt(M_TRIM_THRESHOLD) refused"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(target_os = "linux")]
