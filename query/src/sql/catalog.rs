@@ -17,6 +17,7 @@ use strata_engine::{Engine, TenantId};
 use super::SqlConfig;
 use super::conjuncts::DistinctConjuncts;
 use super::error::{Error, Result};
+use super::footers;
 use super::samples::SamplesTable;
 use super::series::SeriesTable;
 use super::signal_table::{Signal, SignalTable};
@@ -42,6 +43,7 @@ pub fn tenant_session(
         .with_disk_manager_builder(
             DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
         )
+        .with_cache_manager(footers::cache_config(config.metadata_cache_bytes))
         .build_arc()
         .map_err(df)?;
     let session = SessionConfig::new()

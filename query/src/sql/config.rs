@@ -18,6 +18,10 @@ pub struct SqlConfig {
     pub target_partitions: usize,
     /// Rows per Arrow batch. Default 8192.
     pub batch_size: usize,
+    /// Decoded Parquet footers and page indexes kept between queries, in bytes (one
+    /// cache per process; a logs or spans file's is ~1 MB per million records). `0`
+    /// keeps none: every query reads and decodes them again. Default 64 MiB.
+    pub metadata_cache_bytes: usize,
 }
 
 impl Default for SqlConfig {
@@ -27,6 +31,7 @@ impl Default for SqlConfig {
             timeout: Duration::from_secs(120),
             target_partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_size: 8192,
+            metadata_cache_bytes: 64 << 20,
         }
     }
 }
@@ -38,7 +43,7 @@ impl SqlConfig {
             memory_pool_bytes: 64 << 20,
             timeout: Duration::from_secs(30),
             target_partitions: 2,
-            batch_size: 8192,
+            ..Self::default()
         }
     }
 

@@ -10,10 +10,9 @@ use std::sync::Arc;
 use datafusion::catalog::Session;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::{
-    CachedParquetFileReaderFactory, ParquetAccessPlan, ParquetFileReaderFactory, RowGroupAccess,
+    ParquetAccessPlan, ParquetFileReaderFactory, RowGroupAccess,
 };
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::expr::{Like, ScalarFunction};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
@@ -25,6 +24,7 @@ use datafusion::scalar::ScalarValue;
 use strata_engine::LogSummary;
 
 use super::local_reader::LocalReaders;
+use super::scan::cached_factory;
 use super::trace_ids::{split_and, split_or};
 
 /// What the filters require of a line: every entry holds alternatives, one of which
@@ -151,11 +151,7 @@ fn string_literal(e: &Expr) -> Option<&str> {
 /// default factory reads the footer again without it, and then fetches whole column
 /// chunks whatever the selection), reading the pages in place ([`LocalReaders`]).
 pub(crate) fn cached_readers(state: &dyn Session) -> Result<Arc<dyn ParquetFileReaderFactory>> {
-    let runtime = state.runtime_env();
-    let store = runtime.object_store(ObjectStoreUrl::local_filesystem())?;
-    Ok(Arc::new(LocalReaders::new(
-        CachedParquetFileReaderFactory::new(store, runtime.cache_manager.get_file_metadata_cache()),
-    )))
+    Ok(Arc::new(LocalReaders::new(cached_factory(state)?)))
 }
 
 /// The files of `files` whose line filter leaves rows that may satisfy `need`, each
@@ -166,10 +162,7 @@ pub(crate) async fn files_with_lines(
     need: &Need,
     metrics: &ExecutionPlanMetricsSet,
 ) -> Result<Vec<PartitionedFile>> {
-    let runtime = state.runtime_env();
-    let store = runtime.object_store(ObjectStoreUrl::local_filesystem())?;
-    let factory =
-        CachedParquetFileReaderFactory::new(store, runtime.cache_manager.get_file_metadata_cache());
+    let factory = cached_factory(state)?;
     // With the page index: cached with the footer, it is what lets DataFusion's reader
     // fetch only the selected rows' pages (DataFusion loads it itself only for a
     // predicate its statistics could prune pages with).

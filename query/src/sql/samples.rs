@@ -69,7 +69,7 @@ impl SamplesTable {
             .iter()
             .map(|f| partitioned_file(f))
             .collect::<Result<Vec<_>>>()?;
-        let source = parquet_source(self.schema.clone(), predicate);
+        let source = parquet_source(state, self.schema.clone(), predicate)?;
         parquet_exec(state, source, files, projection, limit)
     }
 }

@@ -10,6 +10,7 @@ use datafusion::catalog::Session;
 use datafusion::common::DFSchema;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
@@ -21,18 +22,33 @@ use datafusion::physical_plan::ExecutionPlan;
 use strata_engine::SnapshotFile;
 
 /// A Parquet source over `schema` that uses the page index and applies `predicate` to
-/// row-group statistics, pages and rows.
+/// row-group statistics, pages and rows, and takes footers from the session's metadata
+/// cache (shared by every session: `super::footers`); DataFusion's default reader
+/// factory for a source built by hand decodes them again on every scan.
 pub(crate) fn parquet_source(
+    state: &dyn Session,
     schema: SchemaRef,
     predicate: Option<&Arc<dyn PhysicalExpr>>,
-) -> ParquetSource {
+) -> Result<ParquetSource> {
     let source = ParquetSource::new(schema)
         .with_enable_page_index(true)
-        .with_pushdown_filters(true);
-    match predicate {
+        .with_pushdown_filters(true)
+        .with_parquet_file_reader_factory(Arc::new(cached_factory(state)?));
+    Ok(match predicate {
         Some(p) => source.with_predicate(p.clone()),
         None => source,
-    }
+    })
+}
+
+/// Readers of the local file system's Parquet files whose footers and page indexes come
+/// from (and go to) the session's metadata cache.
+pub(crate) fn cached_factory(state: &dyn Session) -> Result<CachedParquetFileReaderFactory> {
+    let runtime = state.runtime_env();
+    let store = runtime.object_store(ObjectStoreUrl::local_filesystem())?;
+    Ok(CachedParquetFileReaderFactory::new(
+        store,
+        runtime.cache_manager.get_file_metadata_cache(),
+    ))
 }
 
 /// The physical predicate of `filters` (ANDed) over `schema`, if there is any filter.
@@ -51,7 +67,7 @@ pub(crate) fn predicate(
 /// `file` as DataFusion names it: the local object store reads absolute paths only (a
 /// relative data directory, `./strata-data`, the server's default, would be taken from
 /// `/`). The file carries `file` itself, so compaction or retention cannot delete it while
-/// the plan lives.
+/// the plan lives. Its modification time is the file's.
 pub(crate) fn partitioned_file(file: &SnapshotFile) -> Result<PartitionedFile> {
     let path = std::path::absolute(file.path()).map_err(|e| {
         DataFusionError::Execution(format!("cannot resolve {}: {e}", file.path().display()))
@@ -59,7 +75,13 @@ pub(crate) fn partitioned_file(file: &SnapshotFile) -> Result<PartitionedFile> {
     let path = path
         .to_str()
         .ok_or_else(|| DataFusionError::Execution(format!("non-UTF-8 path {}", path.display())))?;
-    Ok(PartitionedFile::new(path, file.samples_bytes()).with_extension(file.clone()))
+    // The modification time keys the footer cache with the size (`super::footers`).
+    let modified = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_err(|e| DataFusionError::Execution(format!("cannot stat {path}: {e}")))?;
+    let mut pf = PartitionedFile::new(path, file.samples_bytes()).with_extension(file.clone());
+    pf.object_meta.last_modified = chrono::DateTime::<chrono::Utc>::from(modified);
+    Ok(pf)
 }
 
 /// A scan of `files` by `source`, spread over the session's target partitions.

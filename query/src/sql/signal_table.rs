@@ -150,7 +150,7 @@ impl TableProvider for SignalTable {
             .map(partitioned_file)
             .collect::<Result<Vec<_>>>()?;
         let predicate = predicate(state, &self.schema, filters.clone())?;
-        let mut source = parquet_source(self.schema.clone(), predicate.as_ref());
+        let mut source = parquet_source(state, self.schema.clone(), predicate.as_ref())?;
         // A lookup that ruled out every file still plans the (empty) Parquet scan: its
         // metrics show what the lookup read.
         let mut looked_up = false;

@@ -11,11 +11,8 @@
 
 use datafusion::catalog::Session;
 use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::parquet::{
-    CachedParquetFileReaderFactory, ParquetAccessPlan, ParquetFileReaderFactory,
-};
+use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, ParquetFileReaderFactory};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::expr::InList;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
@@ -24,6 +21,8 @@ use datafusion::parquet::arrow::async_reader::AsyncFileReader;
 use datafusion::parquet::file::metadata::PageIndexPolicy;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::scalar::ScalarValue;
+
+use super::scan::cached_factory;
 
 /// The column the bloom filters are on.
 const TRACE_ID: &str = "trace_id";
@@ -151,10 +150,7 @@ pub(crate) async fn files_with_trace_ids(
     ids: &[Vec<u8>],
     metrics: &ExecutionPlanMetricsSet,
 ) -> Result<Vec<PartitionedFile>> {
-    let runtime = state.runtime_env();
-    let store = runtime.object_store(ObjectStoreUrl::local_filesystem())?;
-    let factory =
-        CachedParquetFileReaderFactory::new(store, runtime.cache_manager.get_file_metadata_cache());
+    let factory = cached_factory(state)?;
     let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Skip);
     let parquet = |e| DataFusionError::ParquetError(Box::new(e));
     let mut kept = Vec::with_capacity(files.len());

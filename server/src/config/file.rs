@@ -108,6 +108,7 @@ pub(crate) struct EngineSection {
 pub(crate) struct SqlSection {
     pub(crate) max_result_bytes: Option<u64>,
     pub(crate) memory_pool_bytes: Option<usize>,
+    pub(crate) metadata_cache_bytes: Option<usize>,
     pub(crate) timeout: Option<String>,
 }
 

@@ -96,8 +96,9 @@ pub struct SqlSettings {
     /// Largest serialized result `/api/v1/sql` answers (422 beyond it); `strata sql` prints
     /// any size.
     pub max_result_bytes: u64,
-    /// Memory budget and timeout of one query (`memory_pool_bytes`, `timeout`; the rest
-    /// keeps [`SqlConfig`]'s defaults).
+    /// Memory budget and timeout of one query and the footer cache's size
+    /// (`memory_pool_bytes`, `timeout`, `metadata_cache_bytes`; the rest keeps
+    /// [`SqlConfig`]'s defaults).
     pub query: SqlConfig,
 }
 

@@ -209,6 +209,9 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     if let Some(n) = q.memory_pool_bytes {
         c.sql.query.memory_pool_bytes = n;
     }
+    if let Some(n) = q.metadata_cache_bytes {
+        c.sql.query.metadata_cache_bytes = n;
+    }
     dur("sql.timeout", &q.timeout, &mut c.sql.query.timeout)?;
 
     if let Some(on) = file.promql.delayed_name_removal {

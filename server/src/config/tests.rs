@@ -39,6 +39,8 @@ max_active_series = 1000
 metrics_retention = "2d"
 traces_retention = "3d"
 max_attribute_value_len = 100
+[sql]
+metadata_cache_bytes = 1048576
 [promql]
 delayed_name_removal = true
 [[auth.tokens]]
@@ -110,6 +112,7 @@ fn the_documented_shape_maps_onto_the_engine_config() {
     assert_eq!(acme.logs_retention, Duration::from_secs(36_500 * 86_400));
     assert_eq!(acme.max_attribute_value_len, 100);
     assert_eq!(acme.max_attributes, 64);
+    assert_eq!(c.sql.query.metadata_cache_bytes, 1 << 20);
     assert!(c.promql.delayed_name_removal);
     assert_eq!(c.tokens.len(), 2);
     assert_eq!(c.tokens[0].scopes, vec![Scope::Read, Scope::Write]);

@@ -198,6 +198,14 @@ impl Metrics {
             &[],
             if engine.is_some() { 1.0 } else { 0.0 },
         );
+        let name = "strata_sql_footer_cache_bytes";
+        header(
+            o,
+            name,
+            "gauge",
+            "Decoded Parquet footers and page indexes kept between queries (sql.metadata_cache_bytes).",
+        );
+        line(o, name, &[], strata_query::sql::footer_cache_bytes() as f64);
         #[cfg(feature = "alloc-stats")]
         {
             let name = "strata_allocator_live_bytes";
