@@ -402,11 +402,12 @@ pub(crate) fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
     // only those a reader looks pages up by ([`SIGNAL_PAGE_STATS_COLUMNS`]): the others'
     // per-page min/max was ~15% of a span flush's CPU (`docs/benchmarks-history.md`).
     // Columns zstd does not shrink are stored as they are ([`SIGNAL_RAW_COLUMNS`]).
+    let logs = schema.index_of("body").is_ok();
     if let Ok(descr) = ArrowSchemaConverter::new().convert(schema) {
         for leaf in descr.columns() {
             let path = leaf.path();
             let name = path.string();
-            if stored_raw(&name) {
+            if stored_raw(&name) || (logs && LOG_RAW_COLUMNS.contains(&name.as_str())) {
                 b = b.set_column_compression(path.clone(), Compression::UNCOMPRESSED);
             }
             let stats = if path.parts().len() > 1 {
@@ -511,6 +512,23 @@ const SIGNAL_RAW_COLUMNS: [&str; 24] = [
     "events.list.item.time",
     "time",
     "observed_time",
+];
+
+/// Leaf columns of logs files stored uncompressed besides [`SIGNAL_RAW_COLUMNS`]: a few
+/// dictionary indices (severity), nearly constant values (`flags`, `body_type`) and
+/// `trace_id`, random and in no order in a logs file (spans files keep zstd on theirs:
+/// sorted by trace, a trace's ids repeat side by side). On the LogQL benchmark's day zstd
+/// took nothing off `trace_id`, made `flags` and `body_type` larger and took 21% off the
+/// severity columns: uncompressed, the logs files are 0.28% larger. A log search that
+/// returns a row reads every output column of its row group, and each compressed one cost
+/// it a zstd context pair: 6% of the needle query's CPU (`docs/benchmarks-history.md`,
+/// "Logs columns stored uncompressed").
+const LOG_RAW_COLUMNS: [&str; 5] = [
+    "severity_number",
+    "severity_text",
+    "body_type",
+    "flags",
+    "trace_id",
 ];
 
 /// Whether the leaf at `path` (dotted) is stored uncompressed ([`SIGNAL_RAW_COLUMNS`],

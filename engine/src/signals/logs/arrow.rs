@@ -171,6 +171,61 @@ mod tests {
         assert_eq!(back, vec![full, plain, bare]);
     }
 
+    /// zstd on the columns it shrinks in a logs file, none on dictionary indices, times
+    /// and ids (`SIGNAL_RAW_COLUMNS` and `LOG_RAW_COLUMNS` of `storage::parquet_io`).
+    #[test]
+    fn logs_files_keep_zstd_where_it_pays() {
+        use parquet::basic::Compression;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let record = LogRecord {
+            time_ns: 5,
+            body: Some(AnyValue::String("a line".into())),
+            service_name: "api".into(),
+            trace_id: Some([1; 16]),
+            attributes: vec![("k".into(), AnyValue::Int(1))],
+            resource_attributes: Arc::new(vec![("r".into(), AnyValue::String("v".into()))]),
+            ..LogRecord::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs.parquet");
+        let key = crate::signals::order::sort_key(crate::signal::Signal::Logs);
+        crate::storage::parquet_io::write_signal_file(&path, &logs_batch(&[&record]).unwrap(), key)
+            .unwrap();
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let rg = reader.metadata().row_group(0);
+        let codec = |name: &str| {
+            rg.columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .map(|c| c.compression())
+                .unwrap()
+        };
+        for name in [
+            "body",
+            "attributes.entries.keys",
+            "attributes.entries.values",
+            "resource_attributes.entries.keys",
+            "resource_attributes.entries.values",
+        ] {
+            assert!(matches!(codec(name), Compression::ZSTD(_)), "{name}");
+        }
+        for name in [
+            "time",
+            "observed_time",
+            "severity_number",
+            "severity_text",
+            "body_type",
+            "service_name",
+            "trace_id",
+            "span_id",
+            "flags",
+            "scope_name",
+        ] {
+            assert_eq!(codec(name), Compression::UNCOMPRESSED, "{name}");
+        }
+    }
+
     /// The columns, types and nullability of `docs/formats/spans-logs.md`, which files
     /// written by earlier versions carry: a change of the builder must not change them.
     #[test]
