@@ -576,6 +576,16 @@ pub(crate) fn write_signal_file(
     write_file(path, batch, props)
 }
 
+/// The codec of the leaf column `name` (dotted) in a row group (tests).
+#[cfg(test)]
+pub(crate) fn codec_of(rg: &parquet::file::metadata::RowGroupMetaData, name: &str) -> Compression {
+    rg.columns()
+        .iter()
+        .find(|c| c.column_path().string() == name)
+        .map(|c| c.compression())
+        .unwrap_or_else(|| panic!("no column {name}"))
+}
+
 /// A spans or logs file written batch by batch (batches in `key` order).
 pub(crate) fn signal_writer(
     path: &Path,

@@ -82,22 +82,7 @@ mod tests {
     #[tokio::test]
     async fn scans_get_each_conjunct_once() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let engine = std::sync::Arc::new(
-            strata_engine::Engine::open(dir.path(), strata_engine::EngineConfig::default())
-                .expect("open"),
-        );
-        let tenant = strata_engine::TenantId::new("t").expect("tenant");
-        let record = strata_engine::LogRecord {
-            time_ns: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("after 1970")
-                .as_nanos() as i64,
-            service_name: "shop".into(),
-            body: Some(strata_engine::AnyValue::String("a needle here".into())),
-            ..strata_engine::LogRecord::default()
-        };
-        engine.write_logs(&tenant, &[record]).expect("write");
-        engine.flush().expect("flush");
+        let (engine, tenant) = crate::sql::engine_with_one_log(dir.path(), "a needle here");
         let ctx = tenant_session(engine, &tenant, &SqlConfig::for_tests()).expect("session");
         let sql = "SELECT body FROM logs WHERE service_name = 'shop' \
                    AND strpos(body, 'needle') > 0";

@@ -73,22 +73,7 @@ mod tests {
     #[tokio::test]
     async fn sessions_share_footers_and_changed_files_are_read_again() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let engine = Arc::new(
-            strata_engine::Engine::open(dir.path(), strata_engine::EngineConfig::default())
-                .expect("open"),
-        );
-        let tenant = strata_engine::TenantId::new("t").expect("tenant");
-        let record = strata_engine::LogRecord {
-            time_ns: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("after 1970")
-                .as_nanos() as i64,
-            service_name: "shop".into(),
-            body: Some(strata_engine::AnyValue::String("a line".into())),
-            ..strata_engine::LogRecord::default()
-        };
-        engine.write_logs(&tenant, &[record]).expect("write");
-        engine.flush().expect("flush");
+        let (engine, tenant) = crate::sql::engine_with_one_log(dir.path(), "a line");
         let files = logs_files(dir.path());
         assert_eq!(files.len(), 1, "{files:?}");
         let file = std::path::absolute(&files[0]).expect("absolute");

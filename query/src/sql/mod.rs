@@ -28,3 +28,31 @@ pub use error::{Error, Result};
 pub use footers::cached_bytes as footer_cache_bytes;
 pub(crate) use signal_table::logs_source;
 pub use stream::SqlStream;
+
+/// An engine in `dir` holding one log record of service `shop` with `body`, flushed to a
+/// logs file, and its tenant (tests).
+#[cfg(test)]
+pub(crate) fn engine_with_one_log(
+    dir: &std::path::Path,
+    body: &str,
+) -> (
+    std::sync::Arc<strata_engine::Engine>,
+    strata_engine::TenantId,
+) {
+    let engine = std::sync::Arc::new(
+        strata_engine::Engine::open(dir, strata_engine::EngineConfig::default()).expect("open"),
+    );
+    let tenant = strata_engine::TenantId::new("t").expect("tenant");
+    let record = strata_engine::LogRecord {
+        time_ns: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_nanos() as i64,
+        service_name: "shop".into(),
+        body: Some(strata_engine::AnyValue::String(body.into())),
+        ..strata_engine::LogRecord::default()
+    };
+    engine.write_logs(&tenant, &[record]).expect("write");
+    engine.flush().expect("flush");
+    (engine, tenant)
+}

@@ -194,13 +194,7 @@ mod tests {
             .unwrap();
         let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
         let rg = reader.metadata().row_group(0);
-        let codec = |name: &str| {
-            rg.columns()
-                .iter()
-                .find(|c| c.column_path().string() == name)
-                .map(|c| c.compression())
-                .unwrap()
-        };
+        let codec = |name: &str| crate::storage::parquet_io::codec_of(rg, name);
         for name in [
             "body",
             "attributes.entries.keys",

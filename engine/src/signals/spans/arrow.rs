@@ -498,13 +498,7 @@ mod tests {
             "{top} top-level, {nested} nested"
         );
         // zstd where it shrinks the column, nothing where it does not.
-        let codec = |name: &str| {
-            rg.columns()
-                .iter()
-                .find(|c| c.column_path().string() == name)
-                .map(|c| c.compression())
-                .unwrap()
-        };
+        let codec = |name: &str| crate::storage::parquet_io::codec_of(rg, name);
         for name in [
             "trace_id",
             "parent_span_id",
