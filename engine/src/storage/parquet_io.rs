@@ -420,9 +420,12 @@ pub(crate) fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
             b = b.set_column_statistics_enabled(path.clone(), stats);
         }
     }
-    // Logs' lines in pages of ~512 records: a line search decodes only the pages of the
-    // blocks their summary's line filter leaves (`signals/logs/summary/lines.rs`, blocks
-    // of as many records). The writer checks the page size every `write_batch_size` rows.
+    // Logs' lines in small pages: a line search decodes only the pages of the blocks
+    // their summary's line filter leaves (`signals/logs/summary/lines.rs`, blocks of 512
+    // records). The writer checks the page size every `write_batch_size` rows, meant to
+    // end a page at every block; but the parquet crate (59) cuts each such batch at the
+    // page's byte budget, so pages hold ~290 records of ~110-byte lines and do not start
+    // where blocks do (a block spans ~2.8 pages: `docs/formats/spans-logs.md`).
     // No dictionary: lines seldom repeat whole, so it filled (1 MiB) and fell back within
     // each row group, and a search touching a row group decoded that megabyte first.
     if schema.index_of("body").is_ok() {
@@ -454,11 +457,11 @@ pub(crate) fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
 /// 1 in 10,000 keeps that under one per lookup, for ~2.2x the bits of 1 in 100.
 pub(crate) const SIGNAL_BLOOM_FPP: f64 = 0.0001;
 
-/// Rows the writer adds between page-size checks, for logs (and so the fewest rows of a
-/// `body` page, unless the row group ends).
+/// Rows the writer adds between page-size checks, for logs (the parquet crate cuts them
+/// at a `body` page's byte budget, [`LOG_BODY_PAGE_BYTES`]).
 pub(crate) const LOG_BODY_PAGE_ROWS: usize = 512;
-/// Bytes (before compression) after which a logs file's `body` page ends: lines of 64
-/// bytes or more end a page every [`LOG_BODY_PAGE_ROWS`] rows.
+/// Bytes (before compression) at which a logs file's `body` page ends: ~290 lines of
+/// ~110 bytes.
 const LOG_BODY_PAGE_BYTES: usize = 32 * 1024;
 
 /// Rows per data page of spans and logs files (at most; pages also end at 1 MiB).

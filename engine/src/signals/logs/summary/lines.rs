@@ -8,8 +8,9 @@
 //! block out (`needle` is in `haystackneedle`); every substring's trigrams are trigrams
 //! of the line.
 
-/// Records per block: as many as a `body` page holds at least
-/// (`storage::parquet_io::LOG_BODY_PAGE_ROWS`).
+/// Records per block: the rows the writer adds to a `body` page between checks of its
+/// size (`storage::parquet_io::LOG_BODY_PAGE_ROWS`; the parquet crate cuts them at the
+/// page's byte budget, so a block spans ~2.8 pages of ~110-byte lines).
 pub const BLOCK_ROWS: u64 = 512;
 /// Bits per block: 4,096 (512 bytes), 1 byte per record. A block of ~110-byte logfmt
 /// lines holds ~2,000 distinct trigrams: about 40% of the bits set, so a needle of four
@@ -121,7 +122,7 @@ mod tests {
 
     #[test]
     fn every_substring_of_a_block_passes_and_most_absent_ones_do_not() {
-        // A block is what a `body` page holds at least.
+        // A block is what the writer adds to a `body` page between checks of its size.
         assert_eq!(
             BLOCK_ROWS as usize,
             crate::storage::parquet_io::LOG_BODY_PAGE_ROWS
