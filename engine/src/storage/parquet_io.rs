@@ -428,7 +428,7 @@ pub(crate) fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
     // where blocks do (a block spans ~2.8 pages: `docs/formats/spans-logs.md`).
     // No dictionary: lines seldom repeat whole, so it filled (1 MiB) and fell back within
     // each row group, and a search touching a row group decoded that megabyte first.
-    if schema.index_of("body").is_ok() {
+    if logs {
         let body = ColumnPath::from("body");
         b = b
             .set_write_batch_size(LOG_BODY_PAGE_ROWS)

@@ -19,7 +19,7 @@ pub struct SqlConfig {
     /// Rows per Arrow batch. Default 8192.
     pub batch_size: usize,
     /// Decoded Parquet footers and page indexes kept between queries, in bytes (one
-    /// cache per process; a logs or spans file's is ~1 MB per million records). `0`
+    /// cache per process; an hourly logs file of 3.6 M records takes 1.9 MB). `0`
     /// keeps none: every query reads and decodes them again. Default 64 MiB.
     pub metadata_cache_bytes: usize,
 }
