@@ -1,16 +1,21 @@
 //! Line lookups: a scan of `logs` whose filters require substrings of `body`
 //! (`strpos(body, 'x') > 0`, `body LIKE '%x%'`, disjunctions of those: what LogQL's `|=`
 //! becomes) keeps, of each file whose summary has a line filter
-//! (`strata_engine::LineFilter`: the trigrams of every block of 1,024 records), only the
-//! rows of the blocks that may hold them, as a [`ParquetAccessPlan`]: DataFusion then reads
-//! no page outside them. A file with no such block is not opened.
+//! (`strata_engine::LineFilter`: the trigrams of every block of 512 records), only the
+//! rows of the blocks that may hold them, narrows those by the scan's predicate as
+//! DataFusion would (row-group statistics, the page index), and then searches their
+//! lines ([`super::line_search`]): the file goes to the scan with a
+//! [`ParquetAccessPlan`] of the rows that hold them, and DataFusion reads no page
+//! outside those rows. A file with no such row is not opened by the scan.
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::{
-    ParquetAccessPlan, ParquetFileReaderFactory, RowGroupAccess,
+    PagePruningAccessPlanFilter, ParquetAccessPlan, ParquetFileMetrics, ParquetFileReaderFactory,
+    RowGroupAccess, RowGroupAccessPlanFilter,
 };
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::expr::{Like, ScalarFunction};
@@ -18,11 +23,14 @@ use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
 use datafusion::parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
 use datafusion::parquet::arrow::async_reader::AsyncFileReader;
-use datafusion::parquet::file::metadata::PageIndexPolicy;
+use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::scalar::ScalarValue;
 use strata_engine::LogSummary;
 
+use super::line_search::search_files;
 use super::local_reader::LocalReaders;
 use super::scan::cached_factory;
 use super::trace_ids::{split_and, split_or};
@@ -154,14 +162,25 @@ pub(crate) fn cached_readers(state: &dyn Session) -> Result<Arc<dyn ParquetFileR
     Ok(Arc::new(LocalReaders::new(cached_factory(state)?)))
 }
 
+/// What a line lookup keeps: the files that may hold matching rows, each with an access
+/// plan of them, and whether every plan lists exactly the rows whose line holds what the
+/// filters need ([`super::line_search`]; the filters then need not run in the decoder).
+pub(crate) struct Lookup {
+    pub(crate) files: Vec<PartitionedFile>,
+    pub(crate) exact: bool,
+}
+
 /// The files of `files` whose line filter leaves rows that may satisfy `need`, each
-/// with an access plan of those rows; a file without a filter is kept whole.
+/// with an access plan of those rows, narrowed by `predicate` (over `schema`, the table's)
+/// on row-group statistics and the page index and then searched line by line; a file
+/// without a filter is kept whole.
 pub(crate) async fn files_with_lines(
     state: &dyn Session,
     files: Vec<(PartitionedFile, Option<Arc<LogSummary>>)>,
     need: &Need,
+    (predicate, schema): (Option<&Arc<dyn PhysicalExpr>>, &SchemaRef),
     metrics: &ExecutionPlanMetricsSet,
-) -> Result<Vec<PartitionedFile>> {
+) -> Result<Lookup> {
     let factory = cached_factory(state)?;
     // With the page index: cached with the footer, it is what lets DataFusion's reader
     // fetch only the selected rows' pages (DataFusion loads it itself only for a
@@ -169,6 +188,7 @@ pub(crate) async fn files_with_lines(
     let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
     let parquet = |e| DataFusionError::ParquetError(Box::new(e));
     let mut kept = Vec::with_capacity(files.len());
+    let mut searches = Vec::new();
     for (file, summary) in files {
         let Some(filter) = summary.as_ref().and_then(|s| s.line_filter()) else {
             kept.push(file);
@@ -178,60 +198,95 @@ pub(crate) async fn files_with_lines(
         if ranges.is_empty() {
             continue;
         }
-        if ranges == [(0, filter.rows())] {
-            kept.push(file);
-            continue;
-        }
         let reader: Box<dyn AsyncFileReader> =
             factory.create_reader(0, file.clone(), None, metrics)?;
         let builder = ParquetRecordBatchStreamBuilder::new_with_options(reader, options.clone())
             .await
             .map_err(parquet)?;
-        let meta = builder.metadata();
+        let meta = builder.metadata().clone();
         let total: i64 = meta.row_groups().iter().map(|g| g.num_rows()).sum();
         if u64::try_from(total).ok() != Some(filter.rows()) {
             // Not this file's filter (cannot happen: the summary names the file's length).
             kept.push(file);
             continue;
         }
-        let groups = meta.num_row_groups();
-        let mut plan = ParquetAccessPlan::new_none(groups);
-        let mut start = 0u64;
-        let mut next = 0usize;
-        for g in 0..groups {
-            let rows = meta.row_group(g).num_rows().max(0) as u64;
-            let end = start + rows;
-            while next < ranges.len() && ranges[next].1 <= start {
-                next += 1;
-            }
-            let mut selectors = Vec::new();
-            let mut at = start;
-            let mut i = next;
-            while i < ranges.len() && ranges[i].0 < end {
-                let (a, b) = (ranges[i].0.max(start), ranges[i].1.min(end));
-                if a > at {
-                    selectors.push(RowSelector::skip((a - at) as usize));
-                }
-                selectors.push(RowSelector::select((b - a) as usize));
-                at = b;
-                i += 1;
-            }
-            if at > start {
-                if at < end {
-                    selectors.push(RowSelector::skip((end - at) as usize));
-                }
-                if selectors.len() == 1 {
-                    plan.scan(g);
-                } else {
-                    // (`scan_selection` narrows a scanned group; this one starts skipped.)
-                    plan.set(g, RowGroupAccess::Selection(RowSelection::from(selectors)));
-                }
-            }
-            start = end;
+        let mut plan = block_plan(&meta, &ranges);
+        if let Some(p) = predicate
+            && builder.schema().fields() == schema.fields()
+        {
+            plan = prune(plan, p, schema, &meta)?;
         }
-        kept.push(file.with_extension(plan));
+        searches.push((file, meta, plan));
     }
-    Ok(kept)
+    let searched = search_files(searches, need, metrics).await?;
+    let exact = kept.is_empty() && searched.iter().all(|(_, exact)| *exact);
+    kept.extend(searched.into_iter().map(|(f, _)| f));
+    Ok(Lookup { files: kept, exact })
+}
+
+/// The access plan of a file's candidate row ranges (file rows, sorted).
+fn block_plan(meta: &ParquetMetaData, ranges: &[(u64, u64)]) -> ParquetAccessPlan {
+    let groups = meta.num_row_groups();
+    let mut plan = ParquetAccessPlan::new_none(groups);
+    let mut start = 0u64;
+    let mut next = 0usize;
+    for g in 0..groups {
+        let rows = meta.row_group(g).num_rows().max(0) as u64;
+        let end = start + rows;
+        while next < ranges.len() && ranges[next].1 <= start {
+            next += 1;
+        }
+        let mut selectors = Vec::new();
+        let mut at = start;
+        let mut i = next;
+        while i < ranges.len() && ranges[i].0 < end {
+            let (a, b) = (ranges[i].0.max(start), ranges[i].1.min(end));
+            if a > at {
+                selectors.push(RowSelector::skip((a - at) as usize));
+            }
+            selectors.push(RowSelector::select((b - a) as usize));
+            at = b;
+            i += 1;
+        }
+        if at > start {
+            if at < end {
+                selectors.push(RowSelector::skip((end - at) as usize));
+            }
+            if selectors.len() == 1 {
+                plan.scan(g);
+            } else {
+                // (`scan_selection` narrows a scanned group; this one starts skipped.)
+                plan.set(g, RowGroupAccess::Selection(RowSelection::from(selectors)));
+            }
+        }
+        start = end;
+    }
+    plan
+}
+
+/// `plan` without the row groups and pages that `predicate` rules out by their statistics,
+/// as DataFusion's Parquet scan prunes them (its own metrics are not touched: the scan
+/// prunes again and counts then).
+fn prune(
+    plan: ParquetAccessPlan,
+    predicate: &Arc<dyn PhysicalExpr>,
+    schema: &SchemaRef,
+    meta: &ParquetMetaData,
+) -> Result<ParquetAccessPlan> {
+    let scratch = ExecutionPlanMetricsSet::new();
+    let metrics = ParquetFileMetrics::new(0, "line lookup", &scratch);
+    let descr = meta.file_metadata().schema_descr();
+    let mut plan = plan;
+    if let Ok(pruning) = PruningPredicateBuilder::new()
+        .with_file_schema(schema.clone())
+        .try_build(predicate.clone())
+    {
+        let mut groups = RowGroupAccessPlanFilter::new(plan);
+        groups.prune_by_statistics(schema, descr, meta.row_groups(), &pruning, &metrics);
+        plan = groups.build();
+    }
+    let pages = PagePruningAccessPlanFilter::new(predicate, schema.clone());
+    Ok(pages.prune_plan_with_page_index(plan, schema, descr, meta, &metrics))
 }
 
 #[cfg(test)]

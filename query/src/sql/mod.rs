@@ -13,6 +13,7 @@ mod dedup;
 mod error;
 mod footers;
 mod line_filter;
+mod line_search;
 mod local_reader;
 mod samples;
 mod scan;

@@ -169,12 +169,23 @@ impl TableProvider for SignalTable {
                 .into_iter()
                 .zip(snap.files.iter().map(|f| f.logs_summary()))
                 .collect();
-            files = files_with_lines(state, with_summaries, &need, source.metrics()).await?;
+            let lookup = files_with_lines(
+                state,
+                with_summaries,
+                &need,
+                (predicate.as_ref(), &self.schema),
+                source.metrics(),
+            )
+            .await?;
+            files = lookup.files;
             // No predicate cache: it decodes the predicate's columns a whole batch (8,192
             // rows) around each selected block, ~15 times the rows the blocks hold; without
             // it the lines of the few matching rows are decoded twice instead.
             let mut options = source.table_parquet_options().clone();
             options.global.max_predicate_cache_size = Some(0);
+            // Plans of exactly the matching rows: the filters run above the scan, on
+            // those rows as decoded once for the answer (they are `Inexact` pushdowns).
+            options.global.pushdown_filters = !lookup.exact;
             source = source
                 .with_table_parquet_options(options)
                 .with_parquet_file_reader_factory(cached_readers(state)?);

@@ -1,0 +1,666 @@
+//! Exact line search: of the rows a line lookup keeps in a logs file (the blocks its line
+//! filter leaves, narrowed by the scan's predicate on row-group statistics and the page
+//! index), the rows whose `body` holds what the filters need ([`Need`]), found by
+//! decompressing each `body` page those rows lie in once, with one codec per column
+//! chunk, and testing its lines in place with `memmem`.
+//!
+//! The scan then reads only the matching rows (the pages that hold them, of each column it
+//! returns) and applies its filters to them above the Parquet decoder. Before, the
+//! decoder's row filter turned every candidate block's lines into Arrow arrays, evaluated
+//! `strpos` over them, made a zstd context pair for each column chunk of each filter, and
+//! decoded the returned rows' lines a second time.
+//!
+//! Only what the logs writer stores is searched: a flat `body` of `BYTE_ARRAY` in `PLAIN`
+//! data pages (v1 or v2), with an offset index. Anything else (a dictionary, another
+//! encoding) answers `None`, and the caller keeps the blocks as they were.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use datafusion::parquet::basic::{Encoding, Type};
+use datafusion::parquet::column::page::{Page, PageReader};
+use datafusion::parquet::errors::ParquetError;
+use datafusion::parquet::file::metadata::ParquetMetaData;
+use datafusion::parquet::file::reader::{ChunkReader, Length};
+use datafusion::parquet::file::serialized_reader::SerializedPageReader;
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder};
+use futures::{StreamExt, TryStreamExt};
+use memchr::memmem::Finder;
+
+use super::line_filter::Need;
+
+/// A file stops being searched once this many of its rows match: the lines are then
+/// common, the blocks' pages are read anyway, and the decoder's row filter does as well.
+pub(crate) const MAX_MATCHES: usize = 65_536;
+
+type Result<T> = std::result::Result<T, ParquetError>;
+
+/// Tests lines against a [`Need`]: every entry must have one alternative in the line.
+pub(crate) struct Searcher {
+    all_of: Vec<Vec<Finder<'static>>>,
+}
+
+impl Searcher {
+    pub(crate) fn new(need: &Need) -> Self {
+        let all_of = need
+            .iter()
+            .map(|any| any.iter().map(|n| Finder::new(n).into_owned()).collect())
+            .collect();
+        Self { all_of }
+    }
+
+    /// Whether `line` holds what the need asks.
+    pub(crate) fn matches(&self, line: &[u8]) -> bool {
+        self.all_of
+            .iter()
+            .all(|any| any.iter().any(|f| f.find(line).is_some()))
+    }
+}
+
+/// What a search found: the matching rows as an access plan, and the bytes it read.
+#[derive(Debug)]
+pub(crate) struct Found {
+    pub(crate) plan: ParquetAccessPlan,
+    pub(crate) rows: usize,
+    pub(crate) bytes_read: u64,
+}
+
+/// The rows of `plan` in the logs file at `path` (whose footer and page index are `meta`)
+/// whose line `searcher` matches; `None` when the file's `body` is not stored as this
+/// search reads it, or more than [`MAX_MATCHES`] rows match.
+pub(crate) fn search_file(
+    path: &Path,
+    meta: &ParquetMetaData,
+    plan: &ParquetAccessPlan,
+    searcher: &Searcher,
+) -> Result<Option<Found>> {
+    let schema = meta.file_metadata().schema_descr();
+    let Some(column) = (0..schema.num_columns()).find(|&i| {
+        let c = schema.column(i);
+        c.path().parts() == ["body"]
+    }) else {
+        return Ok(None);
+    };
+    let descr = schema.column(column);
+    if descr.physical_type() != Type::BYTE_ARRAY
+        || descr.max_rep_level() != 0
+        || descr.max_def_level() > 1
+    {
+        return Ok(None);
+    }
+    let Some(offsets) = meta.offset_index() else {
+        return Ok(None);
+    };
+    let reader = Arc::new(Pread::open(path)?);
+    let mut found = Vec::with_capacity(plan.len());
+    let mut rows = 0usize;
+    for (g, access) in plan.inner().iter().enumerate() {
+        let group = meta.row_group(g);
+        let n = usize::try_from(group.num_rows()).unwrap_or(0);
+        let ranges = match access {
+            RowGroupAccess::Skip => {
+                found.push(RowGroupAccess::Skip);
+                continue;
+            }
+            RowGroupAccess::Scan => vec![(0, n)],
+            RowGroupAccess::Selection(s) => selected_ranges(s),
+        };
+        let chunk = group.column(column);
+        if chunk.dictionary_page_offset().is_some() {
+            return Ok(None);
+        }
+        let Some(locations) = offsets.get(g).and_then(|c| c.get(column)) else {
+            return Ok(None);
+        };
+        let locations = locations.page_locations().clone();
+        let starts: Vec<usize> = locations
+            .iter()
+            .map(|p| usize::try_from(p.first_row_index).unwrap_or(0))
+            .collect();
+        let mut pages = SerializedPageReader::new(reader.clone(), chunk, n, Some(locations))?;
+        let mut matched = Vec::new();
+        for (p, &first) in starts.iter().enumerate() {
+            let end = starts.get(p + 1).copied().unwrap_or(n);
+            if !ranges.iter().any(|&(a, b)| a < end && first < b) {
+                pages.skip_next_page()?;
+                continue;
+            }
+            let Some(page) = pages.get_next_page()? else {
+                return Err(ParquetError::General(format!(
+                    "{}: row group {g} has fewer body pages than its offset index",
+                    path.display()
+                )));
+            };
+            let wanted = |row: usize| ranges.iter().any(|&(a, b)| a <= row && row < b);
+            if !search_page(
+                &page,
+                descr.max_def_level() == 1,
+                first,
+                &wanted,
+                searcher,
+                &mut matched,
+            )? {
+                return Ok(None);
+            }
+            if rows + matched.len() > MAX_MATCHES {
+                return Ok(None);
+            }
+        }
+        rows += matched.len();
+        found.push(if matched.is_empty() {
+            RowGroupAccess::Skip
+        } else {
+            RowGroupAccess::Selection(selection(&matched, n))
+        });
+    }
+    Ok(Some(Found {
+        plan: ParquetAccessPlan::new(found),
+        rows,
+        bytes_read: reader.read(),
+    }))
+}
+
+/// A file to search: its rows that may match, and its footer with the page index.
+pub(crate) type Job = (PartitionedFile, Arc<ParquetMetaData>, ParquetAccessPlan);
+
+/// Searches the planned rows of each file (as many files at a time as the machine has
+/// cores, on the blocking pool). Each file comes back with an access plan of its matching
+/// rows and `true`, or, where the search gave up, of its planned rows and `false`; a file
+/// without a match is left out. The bytes read count in the scan's `bytes_scanned` under
+/// the file's name.
+pub(crate) async fn search_files(
+    jobs: Vec<Job>,
+    need: &Need,
+    metrics: &ExecutionPlanMetricsSet,
+) -> DfResult<Vec<(PartitionedFile, bool)>> {
+    let searcher = Arc::new(Searcher::new(need));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let searches = jobs
+        .into_iter()
+        .filter(|(_, _, plan)| plan.row_group_index_iter().next().is_some())
+        .map(|(file, meta, plan)| {
+            let searcher = searcher.clone();
+            async move {
+                // The object store's paths are relative to the file system's root.
+                let path = PathBuf::from(format!("/{}", file.object_meta.location));
+                let found = tokio::task::spawn_blocking(move || {
+                    search_file(&path, &meta, &plan, &searcher).map(|f| (f, plan))
+                })
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))?
+                .map_err(|e| DataFusionError::ParquetError(Box::new(e)))?;
+                Ok::<_, DataFusionError>((file, found))
+            }
+        });
+    let done: Vec<_> = futures::stream::iter(searches)
+        .buffered(cores)
+        .try_collect()
+        .await?;
+    let mut out = Vec::with_capacity(done.len());
+    for (file, (found, plan)) in done {
+        let scanned = MetricBuilder::new(metrics)
+            .with_new_label("filename", file.object_meta.location.to_string())
+            .counter("bytes_scanned", 0);
+        match found {
+            None => out.push((file.with_extension(plan), false)),
+            Some(f) => {
+                scanned.add(f.bytes_read as usize);
+                if f.rows > 0 {
+                    out.push((file.with_extension(f.plan), true));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `[start, end)` row ranges a selection selects.
+fn selected_ranges(s: &RowSelection) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for sel in s.iter() {
+        if !sel.skip && sel.row_count > 0 {
+            out.push((at, at + sel.row_count));
+        }
+        at += sel.row_count;
+    }
+    out
+}
+
+/// A selection of the sorted rows `rows` of a row group of `n` rows.
+fn selection(rows: &[usize], n: usize) -> RowSelection {
+    let mut out = Vec::with_capacity(rows.len() * 2 + 1);
+    let mut at = 0;
+    for &r in rows {
+        if r > at {
+            out.push(RowSelector::skip(r - at));
+        }
+        out.push(RowSelector::select(1));
+        at = r + 1;
+    }
+    if n > at {
+        out.push(RowSelector::skip(n - at));
+    }
+    RowSelection::from(out)
+}
+
+/// Tests the lines of one data page whose first row is `first`, adding to `out` the rows
+/// `wanted` keeps whose line matches; `false` when the page is not stored as this search
+/// reads it.
+fn search_page(
+    page: &Page,
+    nullable: bool,
+    first: usize,
+    wanted: &dyn Fn(usize) -> bool,
+    searcher: &Searcher,
+    out: &mut Vec<usize>,
+) -> Result<bool> {
+    let (levels, values, n) = match page {
+        Page::DataPage {
+            buf,
+            num_values,
+            encoding: Encoding::PLAIN,
+            def_level_encoding,
+            ..
+        } => {
+            if !nullable {
+                (None, &buf[..], *num_values as usize)
+            } else {
+                if *def_level_encoding != Encoding::RLE {
+                    return Ok(false);
+                }
+                let len = buf
+                    .get(..4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                    .ok_or_else(|| corrupt("definition levels' length"))?;
+                let levels = buf
+                    .get(4..4 + len)
+                    .ok_or_else(|| corrupt("definition levels"))?;
+                (Some(levels), &buf[4 + len..], *num_values as usize)
+            }
+        }
+        Page::DataPageV2 {
+            buf,
+            num_values,
+            encoding: Encoding::PLAIN,
+            num_nulls,
+            def_levels_byte_len,
+            rep_levels_byte_len,
+            ..
+        } => {
+            let (r, d) = (*rep_levels_byte_len as usize, *def_levels_byte_len as usize);
+            let levels = buf
+                .get(r..r + d)
+                .ok_or_else(|| corrupt("definition levels"))?;
+            let values = buf.get(r + d..).ok_or_else(|| corrupt("values"))?;
+            let levels = (nullable && *num_nulls > 0).then_some(levels);
+            (levels, values, *num_values as usize)
+        }
+        _ => return Ok(false),
+    };
+    let defined = match levels {
+        Some(l) => Some(definition_levels(l, n)?),
+        None => None,
+    };
+    let mut rest = values;
+    for i in 0..n {
+        if defined.as_ref().is_some_and(|d| !d[i]) {
+            continue;
+        }
+        let len = rest
+            .get(..4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or_else(|| corrupt("a value's length"))?;
+        let line = rest.get(4..4 + len).ok_or_else(|| corrupt("a value"))?;
+        rest = &rest[4 + len..];
+        if wanted(first + i) && searcher.matches(line) {
+            out.push(first + i);
+        }
+    }
+    Ok(true)
+}
+
+/// The first `n` definition levels of bit width 1 in Parquet's RLE/bit-packing hybrid
+/// encoding, as whether each is 1.
+fn definition_levels(mut data: &[u8], n: usize) -> Result<Vec<bool>> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let header = uleb128(&mut data)?;
+        let count = usize::try_from(header >> 1).map_err(|_| corrupt("a level run"))?;
+        if header & 1 == 0 {
+            // A run of one value, in one byte for bit width 1.
+            let (&v, tail) = data.split_first().ok_or_else(|| corrupt("a level run"))?;
+            data = tail;
+            let take = count.min(n - out.len());
+            out.extend(std::iter::repeat_n(v & 1 == 1, take));
+        } else {
+            // Groups of eight bit-packed values, one byte each, least significant first.
+            let bytes = data
+                .get(..count)
+                .ok_or_else(|| corrupt("bit-packed levels"))?;
+            data = &data[count..];
+            for &b in bytes {
+                for bit in 0..8 {
+                    if out.len() == n {
+                        break;
+                    }
+                    out.push(b >> bit & 1 == 1);
+                }
+            }
+        }
+        if count == 0 && data.is_empty() && out.len() < n {
+            return Err(corrupt("definition levels"));
+        }
+    }
+    Ok(out)
+}
+
+fn uleb128(data: &mut &[u8]) -> Result<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, tail) = data
+            .split_first()
+            .ok_or_else(|| corrupt("a level header"))?;
+        *data = tail;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(corrupt("a level header"))
+}
+
+fn corrupt(what: &str) -> ParquetError {
+    ParquetError::General(format!("corrupt body page: {what}"))
+}
+
+/// A file read with positioned reads (no shared cursor), counting the bytes read.
+struct Pread {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    read: std::sync::atomic::AtomicU64,
+}
+
+impl Pread {
+    fn open(path: &Path) -> Result<Self> {
+        let io = |e: std::io::Error| ParquetError::General(format!("{}: {e}", path.display()));
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        Ok(Self {
+            file,
+            path: path.to_owned(),
+            len,
+            read: Default::default(),
+        })
+    }
+
+    fn read(&self) -> u64 {
+        self.read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Length for Pread {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ChunkReader for Pread {
+    type T = std::io::Cursor<Bytes>;
+
+    fn get_read(&self, start: u64) -> Result<Self::T> {
+        let len = usize::try_from(self.len.saturating_sub(start))
+            .map_err(|_| ParquetError::General("file too large".into()))?;
+        Ok(std::io::Cursor::new(self.get_bytes(start, len)?))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes> {
+        let mut buf = vec![0u8; length];
+        self.file.read_exact_at(&mut buf, start).map_err(|e| {
+            ParquetError::General(format!("cannot read {}: {e}", self.path.display()))
+        })?;
+        self.read
+            .fetch_add(length as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(Bytes::from(buf))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::basic::{Compression, ZstdLevel};
+    use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
+    use datafusion::parquet::file::properties::{WriterProperties, WriterVersion};
+    use datafusion::parquet::schema::types::ColumnPath;
+
+    use super::*;
+
+    /// Row `i`'s line: `None` in runs and scattered (both level encodings), `needle` in
+    /// some, `other` in others.
+    fn line(i: usize) -> Option<String> {
+        if (100..140).contains(&(i % 1000)) || i % 7 == 3 {
+            return None;
+        }
+        let word = match i % 97 {
+            0 => " needle",
+            1 => " other",
+            2 => " needle other",
+            _ => "",
+        };
+        Some(format!("line {i}{word}"))
+    }
+
+    /// A file of `rows` rows (`id`, `body`) in row groups of 1,000, pages of ~100 rows,
+    /// `body` in `encoding` (`RLE_DICTIONARY`: with a dictionary).
+    fn write(dir: &Path, version: WriterVersion, encoding: Encoding, rows: usize) -> PathBuf {
+        let path = dir.join(format!("{version:?}-{encoding}.parquet"));
+        let dictionary = encoding == Encoding::RLE_DICTIONARY;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("body", DataType::Utf8, true),
+        ]));
+        let props = WriterProperties::builder()
+            .set_writer_version(version)
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_dictionary_enabled(dictionary)
+            .set_column_encoding(
+                ColumnPath::from("body"),
+                if dictionary {
+                    Encoding::PLAIN
+                } else {
+                    encoding
+                },
+            )
+            .set_max_row_group_row_count(Some(1000))
+            .set_data_page_row_count_limit(100)
+            .set_write_batch_size(100)
+            .build();
+        let file = File::create(&path).expect("create");
+        let mut w = ArrowWriter::try_new(file, schema.clone(), Some(props)).expect("writer");
+        for start in (0..rows).step_by(500) {
+            let ids: Vec<i64> = (start..start + 500).map(|i| i as i64).collect();
+            let lines: Vec<Option<String>> = (start..start + 500).map(line).collect();
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from(ids)),
+                Arc::new(StringArray::from(lines)),
+            ];
+            w.write(&RecordBatch::try_new(schema.clone(), cols).expect("batch"))
+                .expect("write");
+        }
+        w.close().expect("close");
+        path
+    }
+
+    fn footer(path: &Path) -> ParquetMetaData {
+        ParquetMetaDataReader::new()
+            .with_page_index_policy(PageIndexPolicy::Required)
+            .parse_and_finish(&File::open(path).expect("open"))
+            .expect("footer")
+    }
+
+    /// The file rows a plan selects.
+    fn rows_of(plan: &ParquetAccessPlan, meta: &ParquetMetaData) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut base = 0;
+        for (g, access) in plan.inner().iter().enumerate() {
+            let n = meta.row_group(g).num_rows() as usize;
+            let ranges = match access {
+                RowGroupAccess::Skip => vec![],
+                RowGroupAccess::Scan => vec![(0, n)],
+                RowGroupAccess::Selection(s) => selected_ranges(s),
+            };
+            for (a, b) in ranges {
+                out.extend(base + a..base + b);
+            }
+            base += n;
+        }
+        out
+    }
+
+    fn need(words: &[&[&str]]) -> Need {
+        words
+            .iter()
+            .map(|any| any.iter().map(|w| w.as_bytes().to_vec()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn finds_exactly_the_matching_rows_of_v1_and_v2_pages_with_nulls() {
+        let dir = tempfile::tempdir().expect("dir");
+        let rows = 5_000;
+        for version in [WriterVersion::PARQUET_1_0, WriterVersion::PARQUET_2_0] {
+            let path = write(dir.path(), version, Encoding::PLAIN, rows);
+            let meta = footer(&path);
+            assert!(
+                meta.row_group(0)
+                    .column(1)
+                    .dictionary_page_offset()
+                    .is_none()
+            );
+            let all = ParquetAccessPlan::new_all(meta.num_row_groups());
+            for (words, test) in [
+                (
+                    need(&[&["needle"]]),
+                    &(|l: &str| l.contains("needle")) as &dyn Fn(&str) -> bool,
+                ),
+                (need(&[&["needle"], &["other"]]), &|l| {
+                    l.contains("needle") && l.contains("other")
+                }),
+                (need(&[&["needle", "other"]]), &|l| {
+                    l.contains("needle") || l.contains("other")
+                }),
+                (need(&[&["absent"]]), &|l| l.contains("absent")),
+            ] {
+                let found = search_file(&path, &meta, &all, &Searcher::new(&words))
+                    .expect("search")
+                    .expect("searchable");
+                let truth: Vec<usize> = (0..rows)
+                    .filter(|&i| line(i).is_some_and(|l| test(&l)))
+                    .collect();
+                assert_eq!(rows_of(&found.plan, &meta), truth, "{version:?} {words:?}");
+                assert_eq!(found.rows, truth.len());
+                if truth.is_empty() {
+                    assert!(found.plan.row_group_indexes().is_empty());
+                }
+                assert!(found.bytes_read > 0);
+            }
+        }
+    }
+
+    #[test]
+    fn searches_only_the_planned_rows_and_reads_only_their_pages() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = write(
+            dir.path(),
+            WriterVersion::PARQUET_1_0,
+            Encoding::PLAIN,
+            5_000,
+        );
+        let meta = footer(&path);
+        let searcher = Searcher::new(&need(&[&["needle"]]));
+        let all = ParquetAccessPlan::new_all(meta.num_row_groups());
+        let whole = search_file(&path, &meta, &all, &searcher)
+            .expect("search")
+            .expect("searchable");
+        // Rows 1,000..1,300 of row group 1 and all of row group 3.
+        let mut plan = ParquetAccessPlan::new_none(meta.num_row_groups());
+        plan.set(
+            1,
+            RowGroupAccess::Selection(RowSelection::from(vec![
+                RowSelector::select(300),
+                RowSelector::skip(700),
+            ])),
+        );
+        plan.scan(3);
+        let part = search_file(&path, &meta, &plan, &searcher)
+            .expect("search")
+            .expect("searchable");
+        let truth: Vec<usize> = rows_of(&whole.plan, &meta)
+            .into_iter()
+            .filter(|&r| (1000..1300).contains(&r) || (3000..4000).contains(&r))
+            .collect();
+        assert!(!truth.is_empty());
+        assert_eq!(rows_of(&part.plan, &meta), truth);
+        assert!(
+            part.bytes_read * 3 < whole.bytes_read,
+            "{} of {}",
+            part.bytes_read,
+            whole.bytes_read
+        );
+    }
+
+    #[test]
+    fn gives_up_on_dictionaries_and_on_too_many_matches() {
+        let dir = tempfile::tempdir().expect("dir");
+        let searcher = Searcher::new(&need(&[&["needle"]]));
+        for encoding in [Encoding::RLE_DICTIONARY, Encoding::DELTA_BYTE_ARRAY] {
+            let path = write(dir.path(), WriterVersion::PARQUET_2_0, encoding, 2_000);
+            let meta = footer(&path);
+            let all = ParquetAccessPlan::new_all(meta.num_row_groups());
+            let found = search_file(&path, &meta, &all, &searcher).expect("search");
+            assert!(found.is_none(), "{encoding}");
+        }
+        let rows = 100_000;
+        assert!((0..rows).filter(|&i| line(i).is_some()).count() > MAX_MATCHES);
+        let path = write(
+            dir.path(),
+            WriterVersion::PARQUET_1_0,
+            Encoding::PLAIN,
+            rows,
+        );
+        let meta = footer(&path);
+        let all = ParquetAccessPlan::new_all(meta.num_row_groups());
+        let common = Searcher::new(&need(&[&["line"]]));
+        assert!(
+            search_file(&path, &meta, &all, &common)
+                .expect("search")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn definition_levels_decode_runs_and_bit_packed_groups() {
+        // A run of 3 ones, a run of 2 zeros, then one group of 8 packed: 0b1010_0110.
+        let data = [3 << 1, 1, 2 << 1, 0, (1 << 1) | 1, 0b1010_0110];
+        let levels = definition_levels(&data, 13).expect("levels");
+        let expect = [
+            true, true, true, false, false, false, true, true, false, false, true, false, true,
+        ];
+        assert_eq!(levels, expect);
+        // Cut short: an error, not a panic.
+        assert!(definition_levels(&data[..3], 13).is_err());
+        assert!(definition_levels(&[0x80], 1).is_err());
+    }
+}
