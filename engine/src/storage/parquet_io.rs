@@ -420,12 +420,11 @@ pub(crate) fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
             b = b.set_column_statistics_enabled(path.clone(), stats);
         }
     }
-    // Logs' lines in small pages: a line search decodes only the pages of the blocks
-    // their summary's line filter leaves (`signals/logs/summary/lines.rs`, blocks of 512
-    // records). The writer checks the page size every `write_batch_size` rows, meant to
-    // end a page at every block; but the parquet crate (59) cuts each such batch at the
-    // page's byte budget, so pages hold ~290 records of ~110-byte lines and do not start
-    // where blocks do (a block spans ~2.8 pages: `docs/formats/spans-logs.md`).
+    // Logs' lines in small pages: a line search decodes only the pages whose blocks of
+    // their summary's line filter may hold the substring (`signals/logs/summary/lines.rs`:
+    // a block per page, cut every 512 records). The writer checks the page size every
+    // `write_batch_size` rows; the parquet crate (59) cuts each such batch at the page's
+    // byte budget, so pages hold ~290 records of ~110-byte lines.
     // No dictionary: lines seldom repeat whole, so it filled (1 MiB) and fell back within
     // each row group, and a search touching a row group decoded that megabyte first.
     if logs {

@@ -10,10 +10,11 @@ use std::path::Path;
 use arrow::array::{Array, AsArray, MapArray, RecordBatch, StringArray};
 use arrow::datatypes::{Int32Type, TimestampNanosecondType};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 
 use super::codec::{GroupData, encode, write_synced};
-use super::lines::LineFilterBuilder;
+use super::lines::{LineFilterBuilder, blocks_of_pages};
 use super::{LogSummary, SecondCount, SummaryGroup, path_for, second_of};
 use crate::model::records::LogRecord;
 use crate::storage::parquet_io::bad;
@@ -355,11 +356,7 @@ impl Builder {
                 seconds: &a.seconds,
             })
             .collect();
-        encode(
-            &data,
-            logs_len,
-            filter.as_ref().map(|(rows, bits)| (*rows, bits.as_slice())),
-        )
+        encode(&data, logs_len, filter.as_ref())
     }
 
     /// A summary of what was added, in memory.
@@ -434,8 +431,16 @@ fn map_pairs<'a>(m: &'a MapArray, i: usize, path: &Path) -> Result<Vec<(&'a str,
 
 /// Writes the summary of the logs file at `path` from the records written to it.
 pub(crate) fn write_for(path: &Path, rows: &[&LogRecord]) -> Result<u64> {
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = ParquetMetaDataReader::new()
+        .with_page_index_policy(PageIndexPolicy::Optional)
+        .parse_and_finish(&File::open(path).map_err(io)?)
+        .map_err(|e| bad(path, e))?;
     let mut b = Builder {
-        lines: Some(LineFilterBuilder::default()),
+        lines: Some(LineFilterBuilder::new(planned_blocks(&meta))),
         ..Builder::default()
     };
     b.add_records(rows);
@@ -458,8 +463,15 @@ fn finish_into(path: &Path, b: Builder) -> Result<u64> {
 /// given (the summaries of the files compacted into it), else read from its columns; its
 /// line filter from its `body` column.
 pub(crate) fn build_from_file(path: &Path, inputs: Option<&[&LogSummary]>) -> Result<u64> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+        .map_err(|e| bad(path, e))?;
     let mut b = Builder {
-        lines: Some(LineFilterBuilder::default()),
+        lines: Some(LineFilterBuilder::new(planned_blocks(builder.metadata()))),
         ..Builder::default()
     };
     let names: &[&str] = match inputs {
@@ -479,11 +491,6 @@ pub(crate) fn build_from_file(path: &Path, inputs: Option<&[&LogSummary]>) -> Re
             "attributes",
         ],
     };
-    let file = File::open(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(path, e))?;
     let schema = builder.schema().clone();
     let roots: Vec<usize> = names
         .iter()
@@ -504,4 +511,35 @@ pub(crate) fn build_from_file(path: &Path, inputs: Option<&[&LogSummary]>) -> Re
         }
     }
     finish_into(path, b)
+}
+
+/// The line-filter blocks of the logs file whose footer is `meta`: its `body` pages, by
+/// its offset index (cut every `BLOCK_ROWS` records); empty, for blocks of `BLOCK_ROWS`,
+/// when it has no offset index.
+fn planned_blocks(meta: &ParquetMetaData) -> Vec<u32> {
+    let descr = meta.file_metadata().schema_descr();
+    let Some(column) =
+        (0..descr.num_columns()).find(|&i| descr.column(i).path().parts() == ["body"])
+    else {
+        return Vec::new();
+    };
+    let Some(index) = meta.offset_index() else {
+        return Vec::new();
+    };
+    let mut pages = Vec::new();
+    for (g, group) in meta.row_groups().iter().enumerate() {
+        let Some(chunk) = index.get(g).and_then(|c| c.get(column)) else {
+            return Vec::new();
+        };
+        let locations = chunk.page_locations();
+        let rows = group.num_rows().max(0) as u64;
+        for (p, page) in locations.iter().enumerate() {
+            let first = page.first_row_index.max(0) as u64;
+            let end = locations
+                .get(p + 1)
+                .map_or(rows, |next| next.first_row_index.max(0) as u64);
+            pages.push(end.saturating_sub(first));
+        }
+    }
+    blocks_of_pages(pages)
 }

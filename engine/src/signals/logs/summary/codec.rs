@@ -4,14 +4,15 @@
 
 use std::path::Path;
 
-use super::lines::{BLOCK_BITS, BLOCK_ROWS};
+use super::lines::{BLOCK_BITS, BLOCK_ROWS, BuiltFilter};
 use super::{SecondCount, SummaryGroup};
 use crate::Result;
 
 /// First bytes of a summary file.
 const MAGIC: &[u8; 8] = b"STRATALS";
-/// Its format version.
-const VERSION: u32 = 1;
+/// Its format version: 2 lists the records of each line-filter block (blocks follow the
+/// logs file's `body` pages); 1, still read, had blocks of 512 records.
+const VERSION: u32 = 2;
 /// Header bytes: magic, version, groups, logs file length, first and last second.
 const HEADER: usize = 40;
 
@@ -42,16 +43,24 @@ fn put_varint(b: &mut Vec<u8>, mut v: u64) {
     b.push(v as u8);
 }
 
-/// Where a parsed summary's line filter lies: the records it covers, and its bit sets'
-/// place in the bytes.
-pub(crate) type FilterAt = Option<(u64, usize, usize)>;
+/// Where a parsed summary's line filter lies in its bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FilterAt {
+    /// The records it covers.
+    pub(crate) rows: u64,
+    /// Where the records of each block are listed (`u32`s), and how many; `None`: blocks
+    /// of [`BLOCK_ROWS`] (version 1).
+    pub(crate) listed: Option<(usize, usize)>,
+    /// Where the bit sets are, and their bytes.
+    pub(crate) bits: (usize, usize),
+}
 
 /// The bytes of a summary of `groups` for a logs file of `logs_len` bytes (0: none), with
-/// the line filter of its records when given (records, bit sets).
+/// the line filter of its records when given.
 pub(crate) fn encode(
     groups: &[GroupData<'_>],
     logs_len: u64,
-    filter: Option<(u64, &[u8])>,
+    filter: Option<&BuiltFilter>,
 ) -> Vec<u8> {
     let mut b = Vec::with_capacity(HEADER + groups.len() * 64);
     let first = groups
@@ -102,14 +111,16 @@ pub(crate) fn encode(
         b.extend_from_slice(&secs);
     }
     match filter {
-        Some((rows, bits)) => {
-            b.extend_from_slice(&rows.to_le_bytes());
-            b.extend_from_slice(&(BLOCK_ROWS as u32).to_le_bytes());
+        Some(f) => {
+            b.extend_from_slice(&f.rows.to_le_bytes());
+            b.extend_from_slice(&(f.blocks.len() as u32).to_le_bytes());
             b.extend_from_slice(&(BLOCK_BITS as u32).to_le_bytes());
-            b.extend_from_slice(&(bits.len() as u64).to_le_bytes());
-            b.extend_from_slice(bits);
+            for n in &f.blocks {
+                b.extend_from_slice(&n.to_le_bytes());
+            }
+            b.extend_from_slice(&f.bits);
         }
-        None => b.extend_from_slice(&[0; 24]),
+        None => b.extend_from_slice(&[0; 16]),
     }
     let crc = crc32c::crc32c(&b);
     b.extend_from_slice(&crc.to_le_bytes());
@@ -149,7 +160,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// A parsed summary: its groups, first and last second, and line filter.
-pub(crate) type Parsed = (Vec<SummaryGroup>, (i64, i64), FilterAt);
+pub(crate) type Parsed = (Vec<SummaryGroup>, (i64, i64), Option<FilterAt>);
 
 /// The groups of a summary's bytes, its first and last second and where its line filter
 /// lies; `None` if they are not a valid summary (or not one of a logs file of `logs_len`
@@ -166,7 +177,8 @@ pub(crate) fn parse(b: &[u8], logs_len: Option<u64>) -> Option<Parsed> {
         b: &b[..body],
         at: 8,
     };
-    if c.u32()? != VERSION {
+    let version = c.u32()?;
+    if version != VERSION && version != 1 {
         return None;
     }
     let n = c.u32()? as usize;
@@ -203,19 +215,48 @@ pub(crate) fn parse(b: &[u8], logs_len: Option<u64>) -> Option<Parsed> {
             seconds,
         });
     }
+    let filter = if version == 1 {
+        filter_v1(&mut c)?
+    } else {
+        let rows = c.u64()?;
+        let blocks = c.u32()? as usize;
+        let block_bits = c.u32()? as usize;
+        let listed = c.at;
+        let counts = c.take(blocks.checked_mul(4)?)?;
+        let bits = (c.at, blocks.checked_mul(block_bits / 8)?);
+        c.take(bits.1)?;
+        let sum: u64 = counts
+            .chunks_exact(4)
+            .map(|x| u64::from(u32::from_le_bytes([x[0], x[1], x[2], x[3]])))
+            .sum();
+        // A filter of another block size is not used; one whose blocks do not add up to
+        // its records is not a filter.
+        (rows > 0 && block_bits == BLOCK_BITS && sum == rows).then_some(FilterAt {
+            rows,
+            listed: Some((listed, blocks)),
+            bits,
+        })
+    };
+    (c.at == body).then_some((groups, (first, last), filter))
+}
+
+/// The line filter of a version 1 summary: blocks of [`BLOCK_ROWS`] records.
+fn filter_v1(c: &mut Cursor<'_>) -> Option<Option<FilterAt>> {
     let rows = c.u64()?;
     let block_rows = u64::from(c.u32()?);
     let block_bits = c.u32()? as usize;
     let len = usize::try_from(c.u64()?).ok()?;
     let at = c.at;
     c.take(len)?;
-    // A filter of other block sizes (another version's) is not used.
-    let filter = (block_rows == BLOCK_ROWS
+    // A filter of other block sizes is not used.
+    let fits = block_rows == BLOCK_ROWS
         && block_bits == BLOCK_BITS
-        && len == rows.div_ceil(BLOCK_ROWS) as usize * (BLOCK_BITS / 8))
-        .then_some((rows, at, len))
-        .filter(|_| rows > 0);
-    (c.at == body).then_some((groups, (first, last), filter))
+        && len == rows.div_ceil(BLOCK_ROWS) as usize * (BLOCK_BITS / 8);
+    Some((fits && rows > 0).then_some(FilterAt {
+        rows,
+        listed: None,
+        bits: (at, len),
+    }))
 }
 
 /// Decodes a group's seconds; stops early at malformed bytes (which the checksum makes a

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 pub(crate) use build::{Builder, build_from_file, write_for};
+use lines::Blocks;
 pub use lines::{BLOCK_ROWS, LineFilter};
 
 use crate::Result;
@@ -110,7 +111,7 @@ pub struct LogSummary {
     /// The earliest and latest second counted.
     seconds: (i64, i64),
     /// Its line filter: records covered, where its bit sets lie.
-    filter: codec::FilterAt,
+    filter: Option<codec::FilterAt>,
 }
 
 impl std::fmt::Debug for LogSummary {
@@ -150,10 +151,15 @@ impl LogSummary {
     /// The line filter of the logs file's records (`None` for records in memory, or a
     /// summary written without one).
     pub fn line_filter(&self) -> Option<LineFilter<'_>> {
-        let (rows, at, len) = self.filter?;
+        let f = self.filter?;
+        let blocks = match f.listed {
+            Some((at, n)) => Blocks::Listed(self.bytes.get(at..at + n * 4)?),
+            None => Blocks::Fixed(BLOCK_ROWS),
+        };
         Some(LineFilter {
-            rows,
-            bits: self.bytes.get(at..at + len)?,
+            rows: f.rows,
+            blocks,
+            bits: self.bytes.get(f.bits.0..f.bits.0 + f.bits.1)?,
         })
     }
 

@@ -231,3 +231,98 @@ fn a_damaged_missing_or_foreign_summary_is_not_used() {
     build_from_file(&path, None).unwrap();
     assert!(LogSummary::open(&path).unwrap().is_some());
 }
+
+#[test]
+fn line_filter_blocks_are_the_body_pages_and_version_1_filters_are_still_read() {
+    use parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = 1_795_000_000 * NS_PER_SECOND;
+    let needle_at = 2_345;
+    let recs: Vec<LogRecord> = (0..5_000i64)
+        .map(|i| LogRecord {
+            time_ns: t0 + i * 1_000,
+            service_name: "svc".to_owned(),
+            body: Some(AnyValue::String(format!(
+                "level=info path=/api/v{} status={} duration={}ms user=u{} msg=\"served{}\"",
+                i % 7,
+                200 + i % 300,
+                i % 997,
+                i * 7919 % 100_000,
+                if i == needle_at { " needle" } else { "" }
+            ))),
+            ..LogRecord::default()
+        })
+        .collect();
+    let path = dir.path().join("logs-1.parquet");
+    let rows = write_logs(&path, &recs);
+    write_for(&path, &rows).unwrap();
+    let summary = LogSummary::open(&path).unwrap().unwrap();
+    let filter = summary.line_filter().unwrap();
+
+    // The body pages' first rows (file rows), by the offset index.
+    let meta = ParquetMetaDataReader::new()
+        .with_page_index_policy(PageIndexPolicy::Required)
+        .parse_and_finish(&std::fs::File::open(&path).unwrap())
+        .unwrap();
+    let body = (0..meta.file_metadata().schema_descr().num_columns())
+        .find(|&i| meta.file_metadata().schema_descr().column(i).name() == "body")
+        .unwrap();
+    let mut starts = Vec::new();
+    let mut base = 0u64;
+    for (g, group) in meta.row_groups().iter().enumerate() {
+        for page in meta.offset_index().unwrap()[g][body].page_locations() {
+            starts.push(base + page.first_row_index as u64);
+        }
+        base += group.num_rows() as u64;
+    }
+    assert!(starts.len() > 10, "{} pages", starts.len());
+    // Every page begins a block; every block lies in one page, of at most 512 records.
+    let blocks: Vec<(u64, u64)> = filter.block_rows().collect();
+    let block_starts: Vec<u64> = blocks.iter().map(|b| b.0).collect();
+    assert!(starts.iter().all(|s| block_starts.contains(s)));
+    for &(a, b) in &blocks {
+        let page = starts.partition_point(|&s| s <= a);
+        let page_end = starts.get(page).copied().unwrap_or(recs.len() as u64);
+        assert!(b <= page_end && b - a <= 512 && b > a, "{a}..{b}");
+    }
+    assert_eq!(blocks.last().map(|b| b.1), Some(recs.len() as u64));
+    // The needle's page, and no other.
+    let row = rows
+        .iter()
+        .position(|r| r.time_ns == t0 + needle_at * 1_000)
+        .unwrap() as u64;
+    let page = *blocks.iter().find(|b| b.0 <= row && row < b.1).unwrap();
+    assert_eq!(filter.candidate_rows(&[vec![b"needle".to_vec()]]), [page]);
+
+    // A version 1 summary (blocks of 512 records) of the same file: its filter is read.
+    let v2 = std::fs::read(path_for(&path)).unwrap();
+    let listed = summary.filter.unwrap().listed.unwrap().0;
+    let mut v1 = v2[..listed - 16].to_vec();
+    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let mut fixed = lines::LineFilterBuilder::new(Vec::new());
+    for r in &rows {
+        fixed.add(r.body.as_ref().unwrap().to_text().as_bytes());
+    }
+    let fixed = fixed.finish();
+    v1.extend_from_slice(&fixed.rows.to_le_bytes());
+    v1.extend_from_slice(&512u32.to_le_bytes());
+    v1.extend_from_slice(&4096u32.to_le_bytes());
+    v1.extend_from_slice(&(fixed.bits.len() as u64).to_le_bytes());
+    v1.extend_from_slice(&fixed.bits);
+    let crc = crc32c::crc32c(&v1);
+    v1.extend_from_slice(&crc.to_le_bytes());
+    std::fs::write(path_for(&path), &v1).unwrap();
+    let old = LogSummary::open(&path)
+        .unwrap()
+        .expect("a version 1 summary");
+    assert_eq!(old.groups(), summary.groups());
+    assert_eq!(old.totals(), summary.totals());
+    let block = row / 512 * 512;
+    assert_eq!(
+        old.line_filter()
+            .unwrap()
+            .candidate_rows(&[vec![b"needle".to_vec()]]),
+        [(block, block + 512)]
+    );
+}
