@@ -119,3 +119,49 @@ async fn a_rare_word_reads_a_fraction_of_the_pages_and_finds_every_record() {
         "LIKE {like_bytes} of {all_bytes}"
     );
 }
+
+/// The rows of a query, as text, in `time` order.
+async fn rows(engine: &Arc<Engine>, sql: &str) -> (Vec<String>, String) {
+    let ctx = tenant_session(engine.clone(), &acme(), &SqlConfig::for_tests()).expect("session");
+    let (batches, plan, _) = run_in(&ctx, sql).await;
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .expect("format")
+        .to_string();
+    (text.lines().map(str::to_owned).collect(), plan)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_found_by_a_line_search_come_whole_with_their_lines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (engine, needles) = engine(dir.path());
+    let q = |cond: &str| {
+        format!(
+            "SELECT time, service_name, body, severity_number FROM logs \
+             WHERE {cond} AND service_name <> 'svc9' ORDER BY time"
+        )
+    };
+    // Every file searched to the end: the rows are read with the lines the search found.
+    let (found, plan) = rows(&engine, &q("strpos(body, 'needle') > 0")).await;
+    assert!(plan.contains("LineLookupExec"), "{plan}");
+    // `>= 1` is no line lookup: the Parquet scan reads and filters every row.
+    let (scanned, plain) = rows(&engine, &q("strpos(body, 'needle') >= 1")).await;
+    assert!(!plain.contains("LineLookupExec"), "{plain}");
+    assert_eq!(found, scanned);
+    assert_eq!(found.len(), needles as usize + 4, "{found:?}");
+    // Only the columns the filters and the answer need; none but `body`.
+    let ctx = tenant_session(engine.clone(), &acme(), &SqlConfig::for_tests()).expect("session");
+    let (batches, _, _) = run_in(
+        &ctx,
+        "SELECT body FROM logs WHERE strpos(body, 'needle') > 0",
+    )
+    .await;
+    let lines: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let a = b.column(0).as_string::<i32>().clone();
+            (0..b.num_rows()).map(move |i| a.value(i).to_owned())
+        })
+        .collect();
+    assert_eq!(lines.len(), needles as usize);
+    assert!(lines.iter().all(|l| l.contains("needle")), "{lines:?}");
+}

@@ -30,7 +30,7 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::scalar::ScalarValue;
 use strata_engine::LogSummary;
 
-use super::line_search::search_files;
+use super::line_search::{Exact, search_files};
 use super::local_reader::LocalReaders;
 use super::scan::cached_factory;
 use super::trace_ids::{split_and, split_or};
@@ -168,7 +168,14 @@ pub(crate) fn cached_readers(state: &dyn Session) -> Result<Arc<dyn ParquetFileR
 pub(crate) struct Lookup {
     pub(crate) files: Vec<PartitionedFile>,
     pub(crate) exact: bool,
+    /// When every file was searched to the end and their matching lines hold at most
+    /// [`LINES_BUDGET`] bytes: what the searches found, for a scan that takes the lines
+    /// from them ([`super::lookup_exec`]).
+    pub(crate) found: Option<Vec<Exact>>,
 }
+
+/// The most bytes of matching lines a lookup keeps from its searches for the scan.
+const LINES_BUDGET: usize = 16 << 20;
 
 /// The files of `files` whose line filter leaves rows that may satisfy `need`, each
 /// with an access plan of those rows, narrowed by `predicate` (over `schema`, the table's)
@@ -219,9 +226,24 @@ pub(crate) async fn files_with_lines(
         searches.push((file, meta, plan));
     }
     let searched = search_files(searches, need, metrics).await?;
-    let exact = kept.is_empty() && searched.iter().all(|(_, exact)| *exact);
-    kept.extend(searched.into_iter().map(|(f, _)| f));
-    Ok(Lookup { files: kept, exact })
+    let exact = kept.is_empty() && searched.iter().all(|s| s.exact.is_some());
+    let bytes: usize = searched
+        .iter()
+        .filter_map(|s| s.exact.as_ref())
+        .flat_map(|e| e.lines.iter().map(String::len))
+        .sum();
+    let mut found = (exact && bytes <= LINES_BUDGET).then(Vec::new);
+    for s in searched {
+        kept.push(s.file);
+        if let (Some(all), Some(e)) = (&mut found, s.exact) {
+            all.push(e);
+        }
+    }
+    Ok(Lookup {
+        files: kept,
+        exact,
+        found,
+    })
 }
 
 /// The access plan of a file's candidate row ranges (file rows, sorted).

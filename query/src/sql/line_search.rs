@@ -70,6 +70,8 @@ pub(crate) struct Found {
     pub(crate) plan: ParquetAccessPlan,
     pub(crate) rows: usize,
     pub(crate) bytes_read: u64,
+    /// The matching rows' lines, in file order.
+    pub(crate) lines: Vec<String>,
 }
 
 /// The rows of `plan` in the logs file at `path` (whose footer and page index are `meta`)
@@ -101,6 +103,7 @@ pub(crate) fn search_file(
     let reader = Arc::new(Pread::open(path)?);
     let mut found = Vec::with_capacity(plan.len());
     let mut rows = 0usize;
+    let mut lines = Vec::new();
     for (g, access) in plan.inner().iter().enumerate() {
         let group = meta.row_group(g);
         let n = usize::try_from(group.num_rows()).unwrap_or(0);
@@ -145,7 +148,7 @@ pub(crate) fn search_file(
                 first,
                 &wanted,
                 searcher,
-                &mut matched,
+                &mut (&mut matched, &mut lines),
             )? {
                 return Ok(None);
             }
@@ -164,22 +167,43 @@ pub(crate) fn search_file(
         plan: ParquetAccessPlan::new(found),
         rows,
         bytes_read: reader.read(),
+        lines,
     }))
 }
 
 /// A file to search: its rows that may match, and its footer with the page index.
 pub(crate) type Job = (PartitionedFile, Arc<ParquetMetaData>, ParquetAccessPlan);
 
+/// A searched file: with an access plan of the rows the scan must read, and, when the
+/// search went to the end, what it found.
+pub(crate) struct Searched {
+    pub(crate) file: PartitionedFile,
+    pub(crate) exact: Option<Exact>,
+}
+
+/// What a search that went to the end found in a file.
+#[derive(Debug)]
+pub(crate) struct Exact {
+    /// The file as the scan was given it (its extension keeps the snapshot's file).
+    pub(crate) original: PartitionedFile,
+    /// Its footer, with the page index.
+    pub(crate) meta: Arc<ParquetMetaData>,
+    /// The matching rows, as an access plan.
+    pub(crate) plan: ParquetAccessPlan,
+    /// Their lines, in file order.
+    pub(crate) lines: Vec<String>,
+}
+
 /// Searches the planned rows of each file (as many files at a time as the machine has
 /// cores, on the blocking pool). Each file comes back with an access plan of its matching
-/// rows and `true`, or, where the search gave up, of its planned rows and `false`; a file
-/// without a match is left out. The bytes read count in the scan's `bytes_scanned` under
-/// the file's name.
+/// rows and what the search found, or, where the search gave up, of its planned rows; a
+/// file without a match is left out. The bytes read count in the scan's `bytes_scanned`
+/// under the file's name.
 pub(crate) async fn search_files(
     jobs: Vec<Job>,
     need: &Need,
     metrics: &ExecutionPlanMetricsSet,
-) -> DfResult<Vec<(PartitionedFile, bool)>> {
+) -> DfResult<Vec<Searched>> {
     let searcher = Arc::new(Searcher::new(need));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let searches = jobs
@@ -191,7 +215,7 @@ pub(crate) async fn search_files(
                 // The object store's paths are relative to the file system's root.
                 let path = PathBuf::from(format!("/{}", file.object_meta.location));
                 let found = tokio::task::spawn_blocking(move || {
-                    search_file(&path, &meta, &plan, &searcher).map(|f| (f, plan))
+                    search_file(&path, &meta, &plan, &searcher).map(|f| (f, plan, meta))
                 })
                 .await
                 .map_err(|e| DataFusionError::External(Box::new(e)))?
@@ -204,16 +228,27 @@ pub(crate) async fn search_files(
         .try_collect()
         .await?;
     let mut out = Vec::with_capacity(done.len());
-    for (file, (found, plan)) in done {
+    for (file, (found, plan, meta)) in done {
         let scanned = MetricBuilder::new(metrics)
             .with_new_label("filename", file.object_meta.location.to_string())
             .counter("bytes_scanned", 0);
         match found {
-            None => out.push((file.with_extension(plan), false)),
+            None => out.push(Searched {
+                file: file.with_extension(plan),
+                exact: None,
+            }),
             Some(f) => {
                 scanned.add(f.bytes_read as usize);
                 if f.rows > 0 {
-                    out.push((file.with_extension(f.plan), true));
+                    out.push(Searched {
+                        file: file.clone().with_extension(f.plan.clone()),
+                        exact: Some(Exact {
+                            original: file,
+                            meta,
+                            plan: f.plan,
+                            lines: f.lines,
+                        }),
+                    });
                 }
             }
         }
@@ -252,15 +287,15 @@ fn selection(rows: &[usize], n: usize) -> RowSelection {
 }
 
 /// Tests the lines of one data page whose first row is `first`, adding to `out` the rows
-/// `wanted` keeps whose line matches; `false` when the page is not stored as this search
-/// reads it.
+/// `wanted` keeps whose line matches (row in the row group, and line); `false` when the
+/// page is not stored as this search reads it.
 fn search_page(
     page: &Page,
     nullable: bool,
     first: usize,
     wanted: &dyn Fn(usize) -> bool,
     searcher: &Searcher,
-    out: &mut Vec<usize>,
+    out: &mut (&mut Vec<usize>, &mut Vec<String>),
 ) -> Result<bool> {
     let (levels, values, n) = match page {
         Page::DataPage {
@@ -321,7 +356,9 @@ fn search_page(
         let line = rest.get(4..4 + len).ok_or_else(|| corrupt("a value"))?;
         rest = &rest[4 + len..];
         if wanted(first + i) && searcher.matches(line) {
-            out.push(first + i);
+            let text = std::str::from_utf8(line).map_err(|_| corrupt("a line not UTF-8"))?;
+            out.0.push(first + i);
+            out.1.push(text.to_owned());
         }
     }
     Ok(true)
@@ -381,28 +418,39 @@ fn corrupt(what: &str) -> ParquetError {
     ParquetError::General(format!("corrupt body page: {what}"))
 }
 
-/// A file read with positioned reads (no shared cursor), counting the bytes read.
-struct Pread {
-    file: File,
+/// A file read with positioned reads (no shared cursor), counting the bytes read (clones
+/// share the file and the count).
+#[derive(Clone)]
+pub(crate) struct Pread {
+    file: Arc<File>,
     path: PathBuf,
     len: u64,
-    read: std::sync::atomic::AtomicU64,
+    read: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Pread {
     fn open(path: &Path) -> Result<Self> {
-        let io = |e: std::io::Error| ParquetError::General(format!("{}: {e}", path.display()));
-        let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let file = File::open(path)
+            .map_err(|e| ParquetError::General(format!("{}: {e}", path.display())))?;
+        Self::from_file(file, path)
+    }
+
+    /// Reads `file`, opened at `path`.
+    pub(crate) fn from_file(file: File, path: &Path) -> Result<Self> {
+        let len = file
+            .metadata()
+            .map_err(|e| ParquetError::General(format!("{}: {e}", path.display())))?
+            .len();
         Ok(Self {
-            file,
+            file: Arc::new(file),
             path: path.to_owned(),
             len,
             read: Default::default(),
         })
     }
 
-    fn read(&self) -> u64 {
+    /// The bytes read so far.
+    pub(crate) fn read(&self) -> u64 {
         self.read.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

@@ -15,6 +15,7 @@ mod footers;
 mod line_filter;
 mod line_search;
 mod local_reader;
+mod lookup_exec;
 mod samples;
 mod scan;
 mod series;

@@ -28,6 +28,7 @@ use datafusion::physical_plan::union::UnionExec;
 use strata_engine::{Engine, SignalSnapshot, TenantId, logs_schema, spans_schema};
 
 use super::line_filter::{cached_readers, files_with_lines, wanted_substrings};
+use super::lookup_exec::LookupExec;
 use super::scan::{memory_exec, parquet_exec, parquet_source, partitioned_file, predicate};
 use super::time_range::time_range;
 use super::trace_ids::{files_with_trace_ids, wanted_trace_ids};
@@ -178,6 +179,17 @@ impl TableProvider for SignalTable {
             )
             .await?;
             files = lookup.files;
+            if let Some(found) = lookup.found {
+                // Every file searched to the end: the rows are read with their lines.
+                plans.push(Arc::new(LookupExec::try_new(
+                    found,
+                    self.schema.clone(),
+                    projection.clone(),
+                    state.config().target_partitions(),
+                    source.metrics().clone(),
+                )?));
+                files.clear();
+            }
             // No predicate cache: it decodes the predicate's columns a whole batch (8,192
             // rows) around each selected block, ~15 times the rows the blocks hold; without
             // it the lines of the few matching rows are decoded twice instead.
@@ -191,7 +203,7 @@ impl TableProvider for SignalTable {
                 .with_parquet_file_reader_factory(cached_readers(state)?);
             looked_up = true;
         }
-        if !files.is_empty() || looked_up {
+        if !files.is_empty() || (looked_up && plans.is_empty()) {
             plans.push(parquet_exec(
                 state,
                 source,
