@@ -55,6 +55,46 @@ pub(crate) fn wanted_substrings(filters: &[Expr]) -> Option<Need> {
     (!need.is_empty()).then_some(need)
 }
 
+/// The services one of which a row's `service_name` must be for `filters` to hold (a
+/// conjunct `service_name = '…'` or `service_name IN (…)`), if some conjunct says.
+pub(crate) fn wanted_services(filters: &[Expr]) -> Option<Vec<String>> {
+    let is_service = |e: &Expr| matches!(e, Expr::Column(c) if c.name == "service_name");
+    for f in filters {
+        for conjunct in split_and(f) {
+            match conjunct {
+                Expr::BinaryExpr(BinaryExpr {
+                    left,
+                    op: Operator::Eq,
+                    right,
+                }) => {
+                    let value = if is_service(left) {
+                        string_literal(right)
+                    } else if is_service(right) {
+                        string_literal(left)
+                    } else {
+                        None
+                    };
+                    if let Some(v) = value {
+                        return Some(vec![v.to_owned()]);
+                    }
+                }
+                Expr::InList(list) if !list.negated && is_service(&list.expr) => {
+                    let values: Option<Vec<String>> = list
+                        .list
+                        .iter()
+                        .map(|e| string_literal(e).map(str::to_owned))
+                        .collect();
+                    if values.is_some() {
+                        return values;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
 /// The substrings one of which a line must contain for `e` to hold: one of each
 /// disjunct's.
 fn alternatives(e: &Expr) -> Option<Vec<Vec<u8>>> {
@@ -184,7 +224,7 @@ const LINES_BUDGET: usize = 16 << 20;
 pub(crate) async fn files_with_lines(
     state: &dyn Session,
     files: Vec<(PartitionedFile, Option<Arc<LogSummary>>)>,
-    need: &Need,
+    (need, filters): (&Need, &[Expr]),
     (predicate, schema): (Option<&Arc<dyn PhysicalExpr>>, &SchemaRef),
     metrics: &ExecutionPlanMetricsSet,
 ) -> Result<Lookup> {
@@ -225,7 +265,8 @@ pub(crate) async fn files_with_lines(
         }
         searches.push((file, meta, plan));
     }
-    let searched = search_files(searches, need, metrics).await?;
+    let services = wanted_services(filters);
+    let searched = search_files(searches, need, services.as_deref(), metrics).await?;
     let exact = kept.is_empty() && searched.iter().all(|s| s.exact.is_some());
     let bytes: usize = searched
         .iter()
@@ -362,6 +403,31 @@ mod tests {
         ];
         for e in none {
             assert_eq!(wanted_substrings(std::slice::from_ref(&e)), None, "{e}");
+        }
+    }
+
+    #[test]
+    fn services_come_from_equalities_and_in_lists() {
+        let svc = || col("service_name");
+        assert_eq!(
+            wanted_services(&[svc().eq(lit("shop")).and(strpos("needle"))]),
+            Some(vec!["shop".to_owned()])
+        );
+        assert_eq!(
+            wanted_services(&[lit("shop").eq(svc())]),
+            Some(vec!["shop".to_owned()])
+        );
+        assert_eq!(
+            wanted_services(&[svc().in_list(vec![lit("a"), lit("b")], false)]),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+        for none in [
+            svc().in_list(vec![lit("a")], true),
+            svc().not_eq(lit("a")),
+            svc().eq(lit("a")).or(strpos("x")),
+            col("body").eq(lit("a")),
+        ] {
+            assert_eq!(wanted_services(std::slice::from_ref(&none)), None, "{none}");
         }
     }
 }

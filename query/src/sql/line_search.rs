@@ -20,13 +20,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
 use datafusion::error::{DataFusionError, Result as DfResult};
-use datafusion::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
+};
 use datafusion::parquet::basic::{Encoding, Type};
 use datafusion::parquet::column::page::{Page, PageReader};
 use datafusion::parquet::errors::ParquetError;
+use datafusion::parquet::file::metadata::PageIndexPolicy;
 use datafusion::parquet::file::metadata::ParquetMetaData;
 use datafusion::parquet::file::reader::{ChunkReader, Length};
 use datafusion::parquet::file::serialized_reader::SerializedPageReader;
@@ -160,7 +166,7 @@ pub(crate) fn search_file(
         found.push(if matched.is_empty() {
             RowGroupAccess::Skip
         } else {
-            RowGroupAccess::Selection(selection(&matched, n))
+            RowGroupAccess::Selection(selection_of(&matched, n))
         });
     }
     Ok(Some(Found {
@@ -202,19 +208,25 @@ pub(crate) struct Exact {
 pub(crate) async fn search_files(
     jobs: Vec<Job>,
     need: &Need,
+    services: Option<&[String]>,
     metrics: &ExecutionPlanMetricsSet,
 ) -> DfResult<Vec<Searched>> {
     let searcher = Arc::new(Searcher::new(need));
+    let services: Option<Arc<[String]>> = services.map(Arc::from);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let searches = jobs
         .into_iter()
         .filter(|(_, _, plan)| plan.row_group_index_iter().next().is_some())
         .map(|(file, meta, plan)| {
-            let searcher = searcher.clone();
+            let (searcher, services) = (searcher.clone(), services.clone());
             async move {
                 // The object store's paths are relative to the file system's root.
                 let path = PathBuf::from(format!("/{}", file.object_meta.location));
                 let found = tokio::task::spawn_blocking(move || {
+                    let plan = match &services {
+                        Some(s) => narrow_to_services(&path, &meta, plan, s)?,
+                        None => plan,
+                    };
                     search_file(&path, &meta, &plan, &searcher).map(|f| (f, plan, meta))
                 })
                 .await
@@ -256,6 +268,80 @@ pub(crate) async fn search_files(
     Ok(out)
 }
 
+/// `plan` without the rows whose `service_name` is none of `services` (a conjunct
+/// `service_name = '…'` or `IN (…)` of the scan's filters): the statistics and page index
+/// the plan was narrowed by keep whole 4,096-row pages of that column, and a row group
+/// sorted by service holds a few services' rows in such a page; reading the column's few
+/// bytes for the planned rows spares decompressing the `body` pages of the others.
+/// `plan` as it is when the file has no such column.
+pub(crate) fn narrow_to_services(
+    path: &Path,
+    meta: &Arc<ParquetMetaData>,
+    plan: ParquetAccessPlan,
+    services: &[String],
+) -> Result<ParquetAccessPlan> {
+    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+    let arrow = ArrowReaderMetadata::try_new(meta.clone(), options)?;
+    let Ok(column) = arrow.schema().index_of("service_name") else {
+        return Ok(plan);
+    };
+    let groups = plan.row_group_indexes();
+    let Some(selection) = plan
+        .clone()
+        .into_overall_row_selection(meta.row_groups())
+        .map_err(|e| ParquetError::General(e.to_string()))?
+    else {
+        return Ok(plan);
+    };
+    let mask = ProjectionMask::roots(meta.file_metadata().schema_descr(), [column]);
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(Pread::open(path)?, arrow)
+        .with_projection(mask)
+        .with_row_groups(groups.clone())
+        .with_row_selection(selection)
+        .with_batch_size(8192)
+        .build()?;
+    // Whether each planned row, in order, is of one of the services.
+    let mut keep = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| ParquetError::General(e.to_string()))?;
+        let Some(names) = batch.column(0).as_string_opt::<i32>() else {
+            return Ok(plan);
+        };
+        keep.extend(
+            (0..batch.num_rows())
+                .map(|i| names.is_valid(i) && services.iter().any(|s| s == names.value(i))),
+        );
+    }
+    let mut out = Vec::with_capacity(plan.len());
+    let mut at = 0usize;
+    for (g, access) in plan.inner().iter().enumerate() {
+        let n = usize::try_from(meta.row_group(g).num_rows()).unwrap_or(0);
+        let ranges = match access {
+            RowGroupAccess::Skip => {
+                out.push(RowGroupAccess::Skip);
+                continue;
+            }
+            RowGroupAccess::Scan => vec![(0, n)],
+            RowGroupAccess::Selection(s) => selected_ranges(s),
+        };
+        let mut rows = Vec::new();
+        for (a, b) in ranges {
+            for r in a..b {
+                if keep.get(at).copied().unwrap_or(true) {
+                    rows.push(r);
+                }
+                at += 1;
+            }
+        }
+        out.push(if rows.is_empty() {
+            RowGroupAccess::Skip
+        } else {
+            RowGroupAccess::Selection(selection_of(&rows, n))
+        });
+    }
+    Ok(ParquetAccessPlan::new(out))
+}
+
 /// The `[start, end)` row ranges a selection selects.
 fn selected_ranges(s: &RowSelection) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
@@ -270,7 +356,7 @@ fn selected_ranges(s: &RowSelection) -> Vec<(usize, usize)> {
 }
 
 /// A selection of the sorted rows `rows` of a row group of `n` rows.
-fn selection(rows: &[usize], n: usize) -> RowSelection {
+fn selection_of(rows: &[usize], n: usize) -> RowSelection {
     let mut out = Vec::with_capacity(rows.len() * 2 + 1);
     let mut at = 0;
     for &r in rows {
@@ -482,233 +568,5 @@ impl ChunkReader for Pread {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::parquet::arrow::ArrowWriter;
-    use datafusion::parquet::basic::{Compression, ZstdLevel};
-    use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
-    use datafusion::parquet::file::properties::{WriterProperties, WriterVersion};
-    use datafusion::parquet::schema::types::ColumnPath;
-
-    use super::*;
-
-    /// Row `i`'s line: `None` in runs and scattered (both level encodings), `needle` in
-    /// some, `other` in others.
-    fn line(i: usize) -> Option<String> {
-        if (100..140).contains(&(i % 1000)) || i % 7 == 3 {
-            return None;
-        }
-        let word = match i % 97 {
-            0 => " needle",
-            1 => " other",
-            2 => " needle other",
-            _ => "",
-        };
-        Some(format!("line {i}{word}"))
-    }
-
-    /// A file of `rows` rows (`id`, `body`) in row groups of 1,000, pages of ~100 rows,
-    /// `body` in `encoding` (`RLE_DICTIONARY`: with a dictionary).
-    fn write(dir: &Path, version: WriterVersion, encoding: Encoding, rows: usize) -> PathBuf {
-        let path = dir.join(format!("{version:?}-{encoding}.parquet"));
-        let dictionary = encoding == Encoding::RLE_DICTIONARY;
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Int64, false),
-            Field::new("body", DataType::Utf8, true),
-        ]));
-        let props = WriterProperties::builder()
-            .set_writer_version(version)
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_dictionary_enabled(dictionary)
-            .set_column_encoding(
-                ColumnPath::from("body"),
-                if dictionary {
-                    Encoding::PLAIN
-                } else {
-                    encoding
-                },
-            )
-            .set_max_row_group_row_count(Some(1000))
-            .set_data_page_row_count_limit(100)
-            .set_write_batch_size(100)
-            .build();
-        let file = File::create(&path).expect("create");
-        let mut w = ArrowWriter::try_new(file, schema.clone(), Some(props)).expect("writer");
-        for start in (0..rows).step_by(500) {
-            let ids: Vec<i64> = (start..start + 500).map(|i| i as i64).collect();
-            let lines: Vec<Option<String>> = (start..start + 500).map(line).collect();
-            let cols: Vec<ArrayRef> = vec![
-                Arc::new(Int64Array::from(ids)),
-                Arc::new(StringArray::from(lines)),
-            ];
-            w.write(&RecordBatch::try_new(schema.clone(), cols).expect("batch"))
-                .expect("write");
-        }
-        w.close().expect("close");
-        path
-    }
-
-    fn footer(path: &Path) -> ParquetMetaData {
-        ParquetMetaDataReader::new()
-            .with_page_index_policy(PageIndexPolicy::Required)
-            .parse_and_finish(&File::open(path).expect("open"))
-            .expect("footer")
-    }
-
-    /// The file rows a plan selects.
-    fn rows_of(plan: &ParquetAccessPlan, meta: &ParquetMetaData) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut base = 0;
-        for (g, access) in plan.inner().iter().enumerate() {
-            let n = meta.row_group(g).num_rows() as usize;
-            let ranges = match access {
-                RowGroupAccess::Skip => vec![],
-                RowGroupAccess::Scan => vec![(0, n)],
-                RowGroupAccess::Selection(s) => selected_ranges(s),
-            };
-            for (a, b) in ranges {
-                out.extend(base + a..base + b);
-            }
-            base += n;
-        }
-        out
-    }
-
-    fn need(words: &[&[&str]]) -> Need {
-        words
-            .iter()
-            .map(|any| any.iter().map(|w| w.as_bytes().to_vec()).collect())
-            .collect()
-    }
-
-    #[test]
-    fn finds_exactly_the_matching_rows_of_v1_and_v2_pages_with_nulls() {
-        let dir = tempfile::tempdir().expect("dir");
-        let rows = 5_000;
-        for version in [WriterVersion::PARQUET_1_0, WriterVersion::PARQUET_2_0] {
-            let path = write(dir.path(), version, Encoding::PLAIN, rows);
-            let meta = footer(&path);
-            assert!(
-                meta.row_group(0)
-                    .column(1)
-                    .dictionary_page_offset()
-                    .is_none()
-            );
-            let all = ParquetAccessPlan::new_all(meta.num_row_groups());
-            for (words, test) in [
-                (
-                    need(&[&["needle"]]),
-                    &(|l: &str| l.contains("needle")) as &dyn Fn(&str) -> bool,
-                ),
-                (need(&[&["needle"], &["other"]]), &|l| {
-                    l.contains("needle") && l.contains("other")
-                }),
-                (need(&[&["needle", "other"]]), &|l| {
-                    l.contains("needle") || l.contains("other")
-                }),
-                (need(&[&["absent"]]), &|l| l.contains("absent")),
-            ] {
-                let found = search_file(&path, &meta, &all, &Searcher::new(&words))
-                    .expect("search")
-                    .expect("searchable");
-                let truth: Vec<usize> = (0..rows)
-                    .filter(|&i| line(i).is_some_and(|l| test(&l)))
-                    .collect();
-                assert_eq!(rows_of(&found.plan, &meta), truth, "{version:?} {words:?}");
-                assert_eq!(found.rows, truth.len());
-                if truth.is_empty() {
-                    assert!(found.plan.row_group_indexes().is_empty());
-                }
-                assert!(found.bytes_read > 0);
-            }
-        }
-    }
-
-    #[test]
-    fn searches_only_the_planned_rows_and_reads_only_their_pages() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = write(
-            dir.path(),
-            WriterVersion::PARQUET_1_0,
-            Encoding::PLAIN,
-            5_000,
-        );
-        let meta = footer(&path);
-        let searcher = Searcher::new(&need(&[&["needle"]]));
-        let all = ParquetAccessPlan::new_all(meta.num_row_groups());
-        let whole = search_file(&path, &meta, &all, &searcher)
-            .expect("search")
-            .expect("searchable");
-        // Rows 1,000..1,300 of row group 1 and all of row group 3.
-        let mut plan = ParquetAccessPlan::new_none(meta.num_row_groups());
-        plan.set(
-            1,
-            RowGroupAccess::Selection(RowSelection::from(vec![
-                RowSelector::select(300),
-                RowSelector::skip(700),
-            ])),
-        );
-        plan.scan(3);
-        let part = search_file(&path, &meta, &plan, &searcher)
-            .expect("search")
-            .expect("searchable");
-        let truth: Vec<usize> = rows_of(&whole.plan, &meta)
-            .into_iter()
-            .filter(|&r| (1000..1300).contains(&r) || (3000..4000).contains(&r))
-            .collect();
-        assert!(!truth.is_empty());
-        assert_eq!(rows_of(&part.plan, &meta), truth);
-        assert!(
-            part.bytes_read * 3 < whole.bytes_read,
-            "{} of {}",
-            part.bytes_read,
-            whole.bytes_read
-        );
-    }
-
-    #[test]
-    fn gives_up_on_dictionaries_and_on_too_many_matches() {
-        let dir = tempfile::tempdir().expect("dir");
-        let searcher = Searcher::new(&need(&[&["needle"]]));
-        for encoding in [Encoding::RLE_DICTIONARY, Encoding::DELTA_BYTE_ARRAY] {
-            let path = write(dir.path(), WriterVersion::PARQUET_2_0, encoding, 2_000);
-            let meta = footer(&path);
-            let all = ParquetAccessPlan::new_all(meta.num_row_groups());
-            let found = search_file(&path, &meta, &all, &searcher).expect("search");
-            assert!(found.is_none(), "{encoding}");
-        }
-        let rows = 100_000;
-        assert!((0..rows).filter(|&i| line(i).is_some()).count() > MAX_MATCHES);
-        let path = write(
-            dir.path(),
-            WriterVersion::PARQUET_1_0,
-            Encoding::PLAIN,
-            rows,
-        );
-        let meta = footer(&path);
-        let all = ParquetAccessPlan::new_all(meta.num_row_groups());
-        let common = Searcher::new(&need(&[&["line"]]));
-        assert!(
-            search_file(&path, &meta, &all, &common)
-                .expect("search")
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn definition_levels_decode_runs_and_bit_packed_groups() {
-        // A run of 3 ones, a run of 2 zeros, then one group of 8 packed: 0b1010_0110.
-        let data = [3 << 1, 1, 2 << 1, 0, (1 << 1) | 1, 0b1010_0110];
-        let levels = definition_levels(&data, 13).expect("levels");
-        let expect = [
-            true, true, true, false, false, false, true, true, false, false, true, false, true,
-        ];
-        assert_eq!(levels, expect);
-        // Cut short: an error, not a panic.
-        assert!(definition_levels(&data[..3], 13).is_err());
-        assert!(definition_levels(&[0x80], 1).is_err());
-    }
-}
+#[path = "line_search_tests.rs"]
+mod tests;

@@ -173,7 +173,7 @@ impl TableProvider for SignalTable {
             let lookup = files_with_lines(
                 state,
                 with_summaries,
-                &need,
+                (&need, &filters),
                 (predicate.as_ref(), &self.schema),
                 source.metrics(),
             )
