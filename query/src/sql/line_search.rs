@@ -113,13 +113,9 @@ pub(crate) fn search_file(
     for (g, access) in plan.inner().iter().enumerate() {
         let group = meta.row_group(g);
         let n = usize::try_from(group.num_rows()).unwrap_or(0);
-        let ranges = match access {
-            RowGroupAccess::Skip => {
-                found.push(RowGroupAccess::Skip);
-                continue;
-            }
-            RowGroupAccess::Scan => vec![(0, n)],
-            RowGroupAccess::Selection(s) => selected_ranges(s),
+        let Some(ranges) = access_ranges(access, n) else {
+            found.push(RowGroupAccess::Skip);
+            continue;
         };
         let chunk = group.column(column);
         if chunk.dictionary_page_offset().is_some() {
@@ -316,13 +312,9 @@ pub(crate) fn narrow_to_services(
     let mut at = 0usize;
     for (g, access) in plan.inner().iter().enumerate() {
         let n = usize::try_from(meta.row_group(g).num_rows()).unwrap_or(0);
-        let ranges = match access {
-            RowGroupAccess::Skip => {
-                out.push(RowGroupAccess::Skip);
-                continue;
-            }
-            RowGroupAccess::Scan => vec![(0, n)],
-            RowGroupAccess::Selection(s) => selected_ranges(s),
+        let Some(ranges) = access_ranges(access, n) else {
+            out.push(RowGroupAccess::Skip);
+            continue;
         };
         let mut rows = Vec::new();
         for (a, b) in ranges {
@@ -340,6 +332,15 @@ pub(crate) fn narrow_to_services(
         });
     }
     Ok(ParquetAccessPlan::new(out))
+}
+
+/// The `[start, end)` rows an access reads of a row group of `n` rows; `None` to skip it.
+pub(crate) fn access_ranges(access: &RowGroupAccess, n: usize) -> Option<Vec<(usize, usize)>> {
+    match access {
+        RowGroupAccess::Skip => None,
+        RowGroupAccess::Scan => Some(vec![(0, n)]),
+        RowGroupAccess::Selection(s) => Some(selected_ranges(s)),
+    }
 }
 
 /// The `[start, end)` row ranges a selection selects.

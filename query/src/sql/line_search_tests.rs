@@ -81,11 +81,7 @@ fn rows_of(plan: &ParquetAccessPlan, meta: &ParquetMetaData) -> Vec<usize> {
     let mut base = 0;
     for (g, access) in plan.inner().iter().enumerate() {
         let n = meta.row_group(g).num_rows() as usize;
-        let ranges = match access {
-            RowGroupAccess::Skip => vec![],
-            RowGroupAccess::Scan => vec![(0, n)],
-            RowGroupAccess::Selection(s) => selected_ranges(s),
-        };
+        let ranges = access_ranges(access, n).unwrap_or_default();
         for (a, b) in ranges {
             out.extend(base + a..base + b);
         }
