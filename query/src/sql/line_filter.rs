@@ -20,8 +20,9 @@ use datafusion::datasource::physical_plan::parquet::{
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::expr::{Like, ScalarFunction};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
-use datafusion::parquet::arrow::ParquetRecordBatchStreamBuilder;
-use datafusion::parquet::arrow::arrow_reader::{ArrowReaderOptions, RowSelection, RowSelector};
+use datafusion::parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
+};
 use datafusion::parquet::arrow::async_reader::AsyncFileReader;
 use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use datafusion::physical_expr::PhysicalExpr;
@@ -245,12 +246,13 @@ pub(crate) async fn files_with_lines(
         if ranges.is_empty() {
             continue;
         }
-        let reader: Box<dyn AsyncFileReader> =
+        let mut reader: Box<dyn AsyncFileReader> =
             factory.create_reader(0, file.clone(), None, metrics)?;
-        let builder = ParquetRecordBatchStreamBuilder::new_with_options(reader, options.clone())
+        // With the Arrow schema: the search and the lookup's scan use it too.
+        let arrow = ArrowReaderMetadata::load_async(&mut reader, options.clone())
             .await
             .map_err(parquet)?;
-        let meta = builder.metadata().clone();
+        let meta = arrow.metadata().clone();
         let total: i64 = meta.row_groups().iter().map(|g| g.num_rows()).sum();
         if u64::try_from(total).ok() != Some(filter.rows()) {
             // Not this file's filter (cannot happen: the summary names the file's length).
@@ -259,11 +261,11 @@ pub(crate) async fn files_with_lines(
         }
         let mut plan = block_plan(&meta, &ranges);
         if let Some(p) = predicate
-            && builder.schema().fields() == schema.fields()
+            && arrow.schema().fields() == schema.fields()
         {
             plan = prune(plan, p, schema, &meta)?;
         }
-        searches.push((file, meta, plan));
+        searches.push((file, arrow, plan));
     }
     let services = wanted_services(filters);
     let searched = search_files(searches, need, services.as_deref(), metrics).await?;

@@ -26,13 +26,11 @@ use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroup
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
-    RowSelector,
+    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
 use datafusion::parquet::basic::{Encoding, Type};
 use datafusion::parquet::column::page::{Page, PageReader};
 use datafusion::parquet::errors::ParquetError;
-use datafusion::parquet::file::metadata::PageIndexPolicy;
 use datafusion::parquet::file::metadata::ParquetMetaData;
 use datafusion::parquet::file::reader::{ChunkReader, Length};
 use datafusion::parquet::file::serialized_reader::SerializedPageReader;
@@ -174,7 +172,7 @@ pub(crate) fn search_file(
 }
 
 /// A file to search: its rows that may match, and its footer with the page index.
-pub(crate) type Job = (PartitionedFile, Arc<ParquetMetaData>, ParquetAccessPlan);
+pub(crate) type Job = (PartitionedFile, ArrowReaderMetadata, ParquetAccessPlan);
 
 /// A searched file: with an access plan of the rows the scan must read, and, when the
 /// search went to the end, what it found.
@@ -188,8 +186,8 @@ pub(crate) struct Searched {
 pub(crate) struct Exact {
     /// The file as the scan was given it (its extension keeps the snapshot's file).
     pub(crate) original: PartitionedFile,
-    /// Its footer, with the page index.
-    pub(crate) meta: Arc<ParquetMetaData>,
+    /// Its footer, with the page index, and its Arrow schema.
+    pub(crate) meta: ArrowReaderMetadata,
     /// The matching rows, as an access plan.
     pub(crate) plan: ParquetAccessPlan,
     /// Their lines, in file order.
@@ -223,7 +221,7 @@ pub(crate) async fn search_files(
                         Some(s) => narrow_to_services(&path, &meta, plan, s)?,
                         None => plan,
                     };
-                    search_file(&path, &meta, &plan, &searcher).map(|f| (f, plan, meta))
+                    search_file(&path, meta.metadata(), &plan, &searcher).map(|f| (f, plan, meta))
                 })
                 .await
                 .map_err(|e| DataFusionError::External(Box::new(e)))?
@@ -272,12 +270,11 @@ pub(crate) async fn search_files(
 /// `plan` as it is when the file has no such column.
 pub(crate) fn narrow_to_services(
     path: &Path,
-    meta: &Arc<ParquetMetaData>,
+    arrow: &ArrowReaderMetadata,
     plan: ParquetAccessPlan,
     services: &[String],
 ) -> Result<ParquetAccessPlan> {
-    let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-    let arrow = ArrowReaderMetadata::try_new(meta.clone(), options)?;
+    let meta = arrow.metadata();
     let Ok(column) = arrow.schema().index_of("service_name") else {
         return Ok(plan);
     };
@@ -290,12 +287,13 @@ pub(crate) fn narrow_to_services(
         return Ok(plan);
     };
     let mask = ProjectionMask::roots(meta.file_metadata().schema_descr(), [column]);
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(Pread::open(path)?, arrow)
-        .with_projection(mask)
-        .with_row_groups(groups.clone())
-        .with_row_selection(selection)
-        .with_batch_size(8192)
-        .build()?;
+    let reader =
+        ParquetRecordBatchReaderBuilder::new_with_metadata(Pread::open(path)?, arrow.clone())
+            .with_projection(mask)
+            .with_row_groups(groups.clone())
+            .with_row_selection(selection)
+            .with_batch_size(8192)
+            .build()?;
     // Whether each planned row, in order, is of one of the services.
     let mut keep = Vec::new();
     for batch in reader {
@@ -549,12 +547,18 @@ impl Length for Pread {
 }
 
 impl ChunkReader for Pread {
-    type T = std::io::Cursor<Bytes>;
+    type T = std::io::BufReader<PreadAt>;
 
     fn get_read(&self, start: u64) -> Result<Self::T> {
-        let len = usize::try_from(self.len.saturating_sub(start))
-            .map_err(|_| ParquetError::General("file too large".into()))?;
-        Ok(std::io::Cursor::new(self.get_bytes(start, len)?))
+        // Small: what is read this way is a page header (the page itself comes through
+        // `get_bytes`).
+        Ok(std::io::BufReader::with_capacity(
+            512,
+            PreadAt {
+                file: self.clone(),
+                at: start,
+            },
+        ))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes> {
@@ -565,6 +569,24 @@ impl ChunkReader for Pread {
         self.read
             .fetch_add(length as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(Bytes::from(buf))
+    }
+}
+
+/// A [`Pread`]'s file read on from an offset, as far as it is asked (the parquet crate
+/// reads a column chunk this way when the file has no offset index).
+pub(crate) struct PreadAt {
+    file: Pread,
+    at: u64,
+}
+
+impl std::io::Read for PreadAt {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        self.file
+            .read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
     }
 }
 

@@ -75,6 +75,13 @@ fn footer(path: &Path) -> ParquetMetaData {
         .expect("footer")
 }
 
+/// A footer with its Arrow schema, as a lookup loads it.
+fn arrow(meta: &Arc<ParquetMetaData>) -> ArrowReaderMetadata {
+    let options = datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+        .with_page_index_policy(PageIndexPolicy::Optional);
+    ArrowReaderMetadata::try_new(meta.clone(), options).expect("arrow schema")
+}
+
 /// The file rows a plan selects.
 fn rows_of(plan: &ParquetAccessPlan, meta: &ParquetMetaData) -> Vec<usize> {
     let mut out = Vec::new();
@@ -265,7 +272,8 @@ fn narrowing_to_services_keeps_only_their_rows() {
             RowSelector::skip(500),
         ])),
     );
-    let narrowed = narrow_to_services(&path, &meta, plan, &["a".to_owned()]).expect("narrow");
+    let narrowed =
+        narrow_to_services(&path, &arrow(&meta), plan, &["a".to_owned()]).expect("narrow");
     let want: Vec<usize> = (0..300).chain(1200..1300).collect();
     assert_eq!(rows_of(&narrowed, &meta), want);
     let found = search_file(
@@ -292,6 +300,39 @@ fn narrowing_to_services_keeps_only_their_rows() {
     );
     let other_meta = Arc::new(footer(&other));
     let all = ParquetAccessPlan::new_all(1);
-    let same = narrow_to_services(&other, &other_meta, all, &["a".to_owned()]).expect("narrow");
+    let same =
+        narrow_to_services(&other, &arrow(&other_meta), all, &["a".to_owned()]).expect("narrow");
     assert_eq!(rows_of(&same, &other_meta), (0..1000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_file_without_offset_index_is_read_on_demand() {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let path = write(
+        dir.path(),
+        WriterVersion::PARQUET_1_0,
+        Encoding::PLAIN,
+        20_000,
+    );
+    // Without the page index the parquet crate reads through `get_read`.
+    let pread = Pread::open(&path).expect("open");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(pread.clone())
+        .expect("footer")
+        .with_row_groups(vec![2])
+        .build()
+        .expect("reader");
+    let mut lines = Vec::new();
+    for batch in reader {
+        let batch = batch.expect("batch");
+        let body = batch.column(1).as_string::<i32>();
+        lines.extend(
+            (0..batch.num_rows()).map(|i| body.is_valid(i).then(|| body.value(i).to_owned())),
+        );
+    }
+    assert_eq!(lines, (2_000..3_000).map(line).collect::<Vec<_>>());
+    // One row group of twenty (and the footer), not the rest of the file from each page.
+    let len = std::fs::metadata(&path).expect("stat").len();
+    assert!(pread.read() * 2 < len, "{} of {len}", pread.read());
 }

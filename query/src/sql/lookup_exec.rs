@@ -18,9 +18,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
-};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{
@@ -233,24 +231,23 @@ fn read_file(
         let handle = File::open(&path).map_err(|e| {
             DataFusionError::Execution(format!("cannot open {}: {e}", path.display()))
         })?;
-        let options = ArrowReaderOptions::new()
-            .with_page_index_policy(datafusion::parquet::file::metadata::PageIndexPolicy::Optional);
-        let meta = ArrowReaderMetadata::try_new(file.meta.clone(), options)?;
+        let parquet = file.meta.metadata();
         let roots = others
             .iter()
-            .map(|n| meta.schema().index_of(n))
+            .map(|n| file.meta.schema().index_of(n))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let mask = ProjectionMask::roots(file.meta.file_metadata().schema_descr(), roots);
+        let mask = ProjectionMask::roots(parquet.file_metadata().schema_descr(), roots);
         let groups = file.plan.row_group_indexes();
         let selection = file
             .plan
             .clone()
-            .into_overall_row_selection(file.meta.row_groups())?;
+            .into_overall_row_selection(parquet.row_groups())?;
         let counted = super::line_search::Pread::from_file(handle, &path)?;
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(counted.clone(), meta)
-            .with_projection(mask)
-            .with_row_groups(groups)
-            .with_batch_size(BATCH_ROWS);
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(counted.clone(), file.meta.clone())
+                .with_projection(mask)
+                .with_row_groups(groups)
+                .with_batch_size(BATCH_ROWS);
         if let Some(s) = selection {
             builder = builder.with_row_selection(s);
         }
