@@ -35,6 +35,18 @@ fn engine(dir: &Path) -> (Arc<Engine>, u64) {
     let clock = ManualClock::new(T0 + (FILES as i64 + 1) * 60 * MINUTE);
     let engine = Engine::open_with_clock(dir, EngineConfig::default(), clock).expect("open");
     let mut needles = 0;
+    // Three resources; records with no attributes, one, or several.
+    let resources: Vec<Arc<Vec<(String, AnyValue)>>> = (0..3)
+        .map(|r| {
+            Arc::new(vec![
+                (
+                    "service.name".to_owned(),
+                    AnyValue::String(format!("svc{r}")),
+                ),
+                ("host.name".to_owned(), AnyValue::String(format!("h{r}"))),
+            ])
+        })
+        .collect();
     for f in 0..FILES {
         let base = (T0 + f as i64 * 60 * MINUTE) * 1_000_000;
         let logs: Vec<LogRecord> = (0..RECORDS)
@@ -46,6 +58,10 @@ fn engine(dir: &Path) -> (Arc<Engine>, u64) {
                     time_ns: base + i as i64 * 1_000,
                     service_name: format!("svc{}", n % 3),
                     body: Some(AnyValue::String(body)),
+                    attributes: (0..(n + f) % 4)
+                        .map(|a| (format!("k{a}"), AnyValue::Int((n % 11 + a) as i64)))
+                        .collect(),
+                    resource_attributes: resources[(n % 3) as usize].clone(),
                     ..LogRecord::default()
                 }
             })
@@ -121,13 +137,16 @@ async fn a_rare_word_reads_a_fraction_of_the_pages_and_finds_every_record() {
 }
 
 /// The rows of a query, as text, in `time` order.
-async fn rows(engine: &Arc<Engine>, sql: &str) -> (Vec<String>, String) {
+/// The rows of a query, as text, in `time` order, its plan, and how many rows had their
+/// attribute maps read in place (`map_rows_in_place`).
+async fn rows(engine: &Arc<Engine>, sql: &str) -> (Vec<String>, String, usize) {
     let ctx = tenant_session(engine.clone(), &acme(), &SqlConfig::for_tests()).expect("session");
-    let (batches, plan, _) = run_in(&ctx, sql).await;
+    let (batches, plan, exec) = run_in(&ctx, sql).await;
     let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
         .expect("format")
         .to_string();
-    (text.lines().map(str::to_owned).collect(), plan)
+    let in_place = metric(&exec, "map_rows_in_place");
+    (text.lines().map(str::to_owned).collect(), plan, in_place)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,17 +155,25 @@ async fn rows_found_by_a_line_search_come_whole_with_their_lines() {
     let (engine, needles) = engine(dir.path());
     let q = |cond: &str| {
         format!(
-            "SELECT time, service_name, body, severity_number FROM logs \
+            "SELECT time, service_name, body, severity_number, attributes, \
+             resource_attributes FROM logs \
              WHERE {cond} AND service_name <> 'svc9' ORDER BY time"
         )
     };
     // Every file searched to the end: the rows are read with the lines the search found.
-    let (found, plan) = rows(&engine, &q("strpos(body, 'needle') > 0")).await;
+    let (found, plan, in_place) = rows(&engine, &q("strpos(body, 'needle') > 0")).await;
     assert!(plan.contains("LineLookupExec"), "{plan}");
+    // Their attribute maps read from their pages in place.
+    assert_eq!(in_place, needles as usize, "{plan}");
     // `>= 1` is no line lookup: the Parquet scan reads and filters every row.
-    let (scanned, plain) = rows(&engine, &q("strpos(body, 'needle') >= 1")).await;
+    let (scanned, plain, _) = rows(&engine, &q("strpos(body, 'needle') >= 1")).await;
     assert!(!plain.contains("LineLookupExec"), "{plain}");
     assert_eq!(found, scanned);
+    assert!(
+        found
+            .iter()
+            .any(|r| r.contains("k2: ") && r.contains("host.name: h"))
+    );
     assert_eq!(found.len(), needles as usize + 4, "{found:?}");
     // Only the columns the filters and the answer need; none but `body`.
     let ctx = tenant_session(engine.clone(), &acme(), &SqlConfig::for_tests()).expect("session");

@@ -1,8 +1,8 @@
 //! Exact line search: of the rows a line lookup keeps in a logs file (the blocks its line
 //! filter leaves, narrowed by the scan's predicate on row-group statistics and the page
 //! index), the rows whose `body` holds what the filters need ([`Need`]), found by
-//! decompressing each `body` page those rows lie in once, with one codec per column
-//! chunk, and testing its lines in place with `memmem`.
+//! decompressing each `body` page those rows lie in once (`raw_pages.rs`: one zstd
+//! context per thread), and testing its lines in place with `memmem`.
 //!
 //! The scan then reads only the matching rows (the pages that hold them, of each column it
 //! returns) and applies its filters to them above the Parquet decoder. Before, the
@@ -14,12 +14,9 @@
 //! data pages (v1 or v2), with an offset index. Anything else (a dictionary, another
 //! encoding) answers `None`, and the caller keeps the blocks as they were.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
@@ -32,13 +29,13 @@ use datafusion::parquet::basic::{Encoding, Type};
 use datafusion::parquet::column::page::{Page, PageReader};
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::metadata::ParquetMetaData;
-use datafusion::parquet::file::reader::{ChunkReader, Length};
-use datafusion::parquet::file::serialized_reader::SerializedPageReader;
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder};
 use futures::{StreamExt, TryStreamExt};
 use memchr::memmem::Finder;
 
 use super::line_filter::Need;
+pub(crate) use super::pread::Pread;
+use super::raw_pages::raw_pages;
 
 /// A file stops being searched once this many of its rows match: the lines are then
 /// common, the blocks' pages are read anyway, and the decoder's row filter does as well.
@@ -127,19 +124,24 @@ pub(crate) fn search_file(
             .iter()
             .map(|p| usize::try_from(p.first_row_index).unwrap_or(0))
             .collect();
-        let mut pages = SerializedPageReader::new(reader.clone(), chunk, n, Some(locations))?;
+        let Some(mut pages) = raw_pages(reader.clone(), chunk, n, locations)? else {
+            return Ok(None);
+        };
         let mut matched = Vec::new();
         for (p, &first) in starts.iter().enumerate() {
             let end = starts.get(p + 1).copied().unwrap_or(n);
             if !ranges.iter().any(|&(a, b)| a < end && first < b) {
-                pages.skip_next_page()?;
+                pages.pages.skip_next_page()?;
                 continue;
             }
-            let Some(page) = pages.get_next_page()? else {
+            let Some(page) = pages.next()? else {
                 return Err(ParquetError::General(format!(
                     "{}: row group {g} has fewer body pages than its offset index",
                     path.display()
                 )));
+            };
+            let Some(page) = page else {
+                return Ok(None);
             };
             let wanted = |row: usize| ranges.iter().any(|&(a, b)| a <= row && row < b);
             if !search_page(
@@ -501,93 +503,6 @@ fn uleb128(data: &mut &[u8]) -> Result<u64> {
 
 fn corrupt(what: &str) -> ParquetError {
     ParquetError::General(format!("corrupt body page: {what}"))
-}
-
-/// A file read with positioned reads (no shared cursor), counting the bytes read (clones
-/// share the file and the count).
-#[derive(Clone)]
-pub(crate) struct Pread {
-    file: Arc<File>,
-    path: PathBuf,
-    len: u64,
-    read: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Pread {
-    fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path)
-            .map_err(|e| ParquetError::General(format!("{}: {e}", path.display())))?;
-        Self::from_file(file, path)
-    }
-
-    /// Reads `file`, opened at `path`.
-    pub(crate) fn from_file(file: File, path: &Path) -> Result<Self> {
-        let len = file
-            .metadata()
-            .map_err(|e| ParquetError::General(format!("{}: {e}", path.display())))?
-            .len();
-        Ok(Self {
-            file: Arc::new(file),
-            path: path.to_owned(),
-            len,
-            read: Default::default(),
-        })
-    }
-
-    /// The bytes read so far.
-    pub(crate) fn read(&self) -> u64 {
-        self.read.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-impl Length for Pread {
-    fn len(&self) -> u64 {
-        self.len
-    }
-}
-
-impl ChunkReader for Pread {
-    type T = std::io::BufReader<PreadAt>;
-
-    fn get_read(&self, start: u64) -> Result<Self::T> {
-        // Small: what is read this way is a page header (the page itself comes through
-        // `get_bytes`).
-        Ok(std::io::BufReader::with_capacity(
-            512,
-            PreadAt {
-                file: self.clone(),
-                at: start,
-            },
-        ))
-    }
-
-    fn get_bytes(&self, start: u64, length: usize) -> Result<Bytes> {
-        let mut buf = vec![0u8; length];
-        self.file.read_exact_at(&mut buf, start).map_err(|e| {
-            ParquetError::General(format!("cannot read {}: {e}", self.path.display()))
-        })?;
-        self.read
-            .fetch_add(length as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(Bytes::from(buf))
-    }
-}
-
-/// A [`Pread`]'s file read on from an offset, as far as it is asked (the parquet crate
-/// reads a column chunk this way when the file has no offset index).
-pub(crate) struct PreadAt {
-    file: Pread,
-    at: u64,
-}
-
-impl std::io::Read for PreadAt {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.file.file.read_at(buf, self.at)?;
-        self.at += n as u64;
-        self.file
-            .read
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Tests of the exact line search (`line_search.rs`) over files the parquet crate writes.
 
+use std::fs::File;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};

@@ -21,14 +21,13 @@ use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::metrics::{
-    Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
-};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::StreamExt;
 
 use super::line_search::Exact;
+use super::map_rows::{self, MapColumn};
 
 /// Rows per output batch.
 const BATCH_ROWS: usize = 8192;
@@ -172,7 +171,8 @@ impl ExecutionPlan for LookupExec {
 }
 
 /// The found rows of one file, with the projected columns of `schema`: `body` from the
-/// search's lines, the others read from the file.
+/// search's lines, attribute maps read in place ([`super::map_rows`]) where their pages
+/// allow, the others read from the file by the parquet crate.
 fn read_file(
     file: &Exact,
     schema: &SchemaRef,
@@ -188,6 +188,39 @@ fn read_file(
         .filter(|n| *n != "body")
         .collect();
     let lines = &file.lines;
+    let parquet = file.meta.metadata();
+    let path = PathBuf::from(format!("/{location}"));
+    let mut reader = None;
+    let mut open = || -> Result<super::pread::Pread> {
+        if let Some(r) = &reader {
+            return Ok(Clone::clone(r));
+        }
+        let handle = File::open(&path).map_err(|e| {
+            DataFusionError::Execution(format!("cannot open {}: {e}", path.display()))
+        })?;
+        let r = super::pread::Pread::from_file(handle, &path)?;
+        reader = Some(r.clone());
+        Ok(r)
+    };
+    // The attribute maps, whole, read in place (then sliced per batch).
+    let maps: Vec<MapColumn> = others
+        .iter()
+        .filter_map(|n| map_rows::map_column(&file.meta, n))
+        .collect();
+    let mut in_place: Vec<(String, ArrayRef)> = Vec::new();
+    if !maps.is_empty()
+        && let Some(arrays) = map_rows::read_maps(&open()?, parquet, &file.plan, &maps)?
+    {
+        in_place = maps.into_iter().map(|m| m.name).zip(arrays).collect();
+        MetricBuilder::new(metrics)
+            .counter("map_rows_in_place", 0)
+            .add(lines.len());
+    }
+    let flat: Vec<&str> = others
+        .iter()
+        .copied()
+        .filter(|n| !in_place.iter().any(|(m, _)| m == n))
+        .collect();
     let mut batches = Vec::new();
     let mut at = 0usize;
     let mut emit = |columns: Option<&RecordBatch>, n: usize| -> Result<()> {
@@ -201,6 +234,8 @@ fn read_file(
         for field in out.fields() {
             if field.name() == "body" {
                 cols.push(Arc::new(StringArray::from_iter_values(slice)));
+            } else if let Some((_, map)) = in_place.iter().find(|(m, _)| m == field.name()) {
+                cols.push(map.slice(at, n));
             } else {
                 let col = columns
                     .and_then(|b| b.column_by_name(field.name()))
@@ -219,20 +254,12 @@ fn read_file(
         at += n;
         Ok(())
     };
-    if others.is_empty() {
+    if flat.is_empty() {
         for start in (0..lines.len()).step_by(BATCH_ROWS) {
             emit(None, (lines.len() - start).min(BATCH_ROWS))?;
         }
     } else {
-        let scanned: Count = MetricBuilder::new(metrics)
-            .with_new_label("filename", location.clone())
-            .counter("bytes_scanned", 0);
-        let path = PathBuf::from(format!("/{location}"));
-        let handle = File::open(&path).map_err(|e| {
-            DataFusionError::Execution(format!("cannot open {}: {e}", path.display()))
-        })?;
-        let parquet = file.meta.metadata();
-        let roots = others
+        let roots = flat
             .iter()
             .map(|n| file.meta.schema().index_of(n))
             .collect::<std::result::Result<Vec<_>, _>>()?;
@@ -242,9 +269,8 @@ fn read_file(
             .plan
             .clone()
             .into_overall_row_selection(parquet.row_groups())?;
-        let counted = super::line_search::Pread::from_file(handle, &path)?;
         let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(counted.clone(), file.meta.clone())
+            ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, file.meta.clone())
                 .with_projection(mask)
                 .with_row_groups(groups)
                 .with_batch_size(BATCH_ROWS);
@@ -255,7 +281,12 @@ fn read_file(
             let batch = batch?;
             emit(Some(&batch), batch.num_rows())?;
         }
-        scanned.add(counted.read() as usize);
+    }
+    if let Some(r) = &reader {
+        MetricBuilder::new(metrics)
+            .with_new_label("filename", location.clone())
+            .counter("bytes_scanned", 0)
+            .add(r.read() as usize);
     }
     if at != lines.len() {
         return Err(DataFusionError::Internal(format!(
