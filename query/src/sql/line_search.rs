@@ -33,6 +33,7 @@ use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder}
 use futures::{StreamExt, TryStreamExt};
 use memchr::memmem::Finder;
 
+use super::hybrid::Hybrid;
 use super::line_filter::Need;
 pub(crate) use super::pread::Pread;
 use super::raw_pages::raw_pages;
@@ -453,52 +454,9 @@ fn search_page(
 
 /// The first `n` definition levels of bit width 1 in Parquet's RLE/bit-packing hybrid
 /// encoding, as whether each is 1.
-fn definition_levels(mut data: &[u8], n: usize) -> Result<Vec<bool>> {
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        let header = uleb128(&mut data)?;
-        let count = usize::try_from(header >> 1).map_err(|_| corrupt("a level run"))?;
-        if header & 1 == 0 {
-            // A run of one value, in one byte for bit width 1.
-            let (&v, tail) = data.split_first().ok_or_else(|| corrupt("a level run"))?;
-            data = tail;
-            let take = count.min(n - out.len());
-            out.extend(std::iter::repeat_n(v & 1 == 1, take));
-        } else {
-            // Groups of eight bit-packed values, one byte each, least significant first.
-            let bytes = data
-                .get(..count)
-                .ok_or_else(|| corrupt("bit-packed levels"))?;
-            data = &data[count..];
-            for &b in bytes {
-                for bit in 0..8 {
-                    if out.len() == n {
-                        break;
-                    }
-                    out.push(b >> bit & 1 == 1);
-                }
-            }
-        }
-        if count == 0 && data.is_empty() && out.len() < n {
-            return Err(corrupt("definition levels"));
-        }
-    }
-    Ok(out)
-}
-
-fn uleb128(data: &mut &[u8]) -> Result<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&b, tail) = data
-            .split_first()
-            .ok_or_else(|| corrupt("a level header"))?;
-        *data = tail;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok(v);
-        }
-    }
-    Err(corrupt("a level header"))
+fn definition_levels(data: &[u8], n: usize) -> Result<Vec<bool>> {
+    let levels = Hybrid::new(data, 1, n)?.take(0, n)?;
+    Ok(levels.into_iter().map(|l| l == 1).collect())
 }
 
 fn corrupt(what: &str) -> ParquetError {
