@@ -202,6 +202,9 @@ pub struct EngineConfig {
     /// Most bytes of decoded samples pages kept between queries (16 bytes per sample; the
     /// least recently used go first). 0 keeps none. Default 128 MiB.
     pub page_cache_bytes: u64,
+    /// Mirror every committed partition to an object store (`storage/remote`); `None`
+    /// keeps everything on the local disk only. Default `None`.
+    pub remote: Option<crate::RemoteConfig>,
 }
 
 impl Default for EngineConfig {
@@ -216,6 +219,7 @@ impl Default for EngineConfig {
             max_head_bytes: 512 << 20,
             maintenance_interval: Duration::from_secs(60),
             page_cache_bytes: 128 << 20,
+            remote: None,
         }
     }
 }
@@ -236,6 +240,14 @@ impl EngineConfig {
                 TenantId::new(tenant)?;
             }
             limits.validate()?;
+        }
+        if let Some(r) = &self.remote {
+            if r.prefix.starts_with('/') || r.prefix.ends_with('/') {
+                return bad("storage.prefix", "no leading or trailing '/'");
+            }
+            if r.interval.is_zero() {
+                return bad("storage.interval", "must be above zero");
+            }
         }
         if self.flush_interval.is_zero() {
             return bad("flush_interval", "must be longer than zero");

@@ -83,6 +83,10 @@ pub enum Error {
         /// The series id in the handle.
         id: u64,
     },
+    /// The object-storage tier failed (the bucket is held by another writer, or a
+    /// request failed).
+    #[error(transparent)]
+    Remote(#[from] crate::RemoteError),
     /// An I/O error outside the WAL.
     #[error("I/O error on {}: {source}", path.display())]
     Io {

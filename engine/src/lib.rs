@@ -81,6 +81,7 @@ pub use signals::read::{SignalSnapshot, TraceLookupStats};
 pub use signals::spans::arrow::{spans_from_batch, spans_schema};
 pub use signals::spans::columns::{KnownType, span_attribute_column};
 pub use signals::spans::search::SpanSearch;
+pub use storage::remote::{RemoteConfig, RemoteError, RemoteStats};
 pub use storage::retention::RetentionStats;
 pub use storage::snapshot_file::SnapshotFile;
 pub use telemetry::{DiskUsage, EngineTelemetry};

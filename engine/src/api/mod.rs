@@ -400,12 +400,36 @@ impl Engine {
             self.core.flush_until(FlushStop::Never)?;
             self.core.release_flushed_wal()?;
         }
+        if let Some(r) = &self.core.remote {
+            // A last mirror pass; what it cannot do now, the next open finishes.
+            if let Err(e) = r.sync_now() {
+                warn!(error = %e, "mirroring to the object store at close failed");
+            }
+            r.stop();
+        }
         let core = self.core.clone();
         drop(self);
         match Arc::try_unwrap(core) {
             Ok(core) => core.wal.close().map_err(Error::from),
             Err(_) => Ok(()), // unreachable: the flusher is joined and self is gone
         }
+    }
+}
+
+impl Engine {
+    /// Mirrors every partition changed since the last pass to the object store now
+    /// (`EngineConfig::remote`), and deletes objects unlisted past their grace; `None`
+    /// without an object store. The background mirror does the same on its own.
+    pub fn sync_remote(&self) -> Result<Option<crate::RemoteStats>> {
+        match &self.core.remote {
+            Some(r) => Ok(Some(r.sync_now()?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The object-storage mirror's counters, if one is configured.
+    pub fn remote_stats(&self) -> Option<crate::RemoteStats> {
+        self.core.remote.as_ref().map(|r| r.stats())
     }
 }
 

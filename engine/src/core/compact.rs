@@ -225,6 +225,7 @@ impl Core {
         for f in inputs {
             f.retire();
         }
+        self.touch_remote(&dir);
         Ok(true)
     }
 }

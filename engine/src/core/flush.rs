@@ -208,6 +208,13 @@ impl Core {
         if stop == FlushStop::BeforeTruncate {
             return Ok(stats);
         }
+        // Committed: the mirror to an object store may copy these partitions now.
+        let changed: Vec<std::path::PathBuf> = published
+            .iter()
+            .chain(&spans)
+            .chain(&logs)
+            .map(|(_, f)| f.dir.clone())
+            .collect();
         {
             let mut files = self
                 .metrics
@@ -241,6 +248,9 @@ impl Core {
             flushed_below_lsn = boundary,
             "flushed head to Parquet"
         );
+        for dir in &changed {
+            self.touch_remote(dir);
+        }
         Ok(stats)
     }
 

@@ -116,6 +116,7 @@ impl Core {
         for f in sets {
             f.retire();
         }
+        self.touch_remote(dir);
         self.pending_drops
             .lock()
             .unwrap_or_else(|p| p.into_inner())

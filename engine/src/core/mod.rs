@@ -64,9 +64,18 @@ pub(crate) struct Core {
     /// Closed spans and logs partitions with more than one file: the file set a pass saw
     /// (`signals::compact::SetSeen`), to tell when it has settled.
     pub(crate) settling: Mutex<HashMap<PathBuf, crate::signals::compact::SetSeen>>,
+    /// The mirror to an object store, when configured (`storage/remote`).
+    pub(crate) remote: Option<crate::storage::remote::Remote>,
 }
 
 impl Core {
+    /// Tells the object-storage mirror, if any, that the partition in `dir` changed.
+    pub(crate) fn touch_remote(&self, dir: &Path) {
+        if let Some(r) = &self.remote {
+            r.touch(dir);
+        }
+    }
+
     /// See [`crate::Engine::open_with_clock`].
     pub(crate) fn open(
         dir: impl AsRef<Path>,
@@ -81,7 +90,17 @@ impl Core {
         })?;
         let wal = Wal::open(dir.join("wal"), config.wal.clone())?;
         let metrics = MetricsStore::new(config.page_cache_bytes);
+        let remote = match &config.remote {
+            Some(r) => {
+                let remote = crate::storage::remote::Remote::new(&dir, r.clone())?;
+                // Before anything is written: one writer per bucket prefix.
+                remote.claim()?;
+                Some(remote)
+            }
+            None => None,
+        };
         let engine = Self {
+            remote,
             metrics,
             config,
             clock: Box::new(clock),
@@ -111,6 +130,11 @@ impl Core {
         engine.note_signal_bytes(signal_bytes);
         info!(dir = %engine.dir.display(), flushed_below, records, samples, signal_bytes,
               "engine opened, WAL replayed");
+        if let Some(r) = &engine.remote {
+            // After the partitions are loaded (uncommitted flushes dropped from their
+            // manifests): its first pass checks every partition against the bucket.
+            r.start()?;
+        }
         Ok(engine)
     }
 

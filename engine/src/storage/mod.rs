@@ -4,5 +4,6 @@ pub(crate) mod fs;
 pub(crate) mod parquet_io;
 pub(crate) mod partition;
 pub(crate) mod prefetch;
+pub(crate) mod remote;
 pub(crate) mod retention;
 pub(crate) mod snapshot_file;

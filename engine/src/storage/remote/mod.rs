@@ -1,0 +1,262 @@
+//! The object-storage tier of a writer: every committed partition mirrored to a bucket
+//! (`docs/scale-out.md`).
+//!
+//! Flushes, compactions and retention keep working on the local data directory, which
+//! stays the writer's truth; the WAL and the head never leave it. A background thread
+//! (`strata-upload`) mirrors each partition they change ([`Remote::touch`]) to the bucket
+//! under `<prefix>/<path below the data directory>`, in an order that never lets a reader
+//! of the bucket meet a partial object or a dangling reference:
+//!
+//! 1. the partition's data files and their derived files (trace-id filter, logs summary)
+//!    that the bucket lacks are uploaded whole (multipart in 8 MiB parts; a failed upload
+//!    is aborted, and an object only appears once complete);
+//! 2. then its `manifest.json`, a copy of the local one, so it only ever lists uploaded
+//!    files;
+//! 3. a partition gone locally (retention) loses its manifest object first;
+//! 4. objects no manifest lists any more (compaction's inputs, a dropped partition's files,
+//!    uploads a crash left unlisted) are deleted once unlisted for `delete_grace`, so a
+//!    reader that listed the old manifest can still finish its query.
+//!
+//! A pass that fails (the store unreachable) is retried with backoff (1 s doubling to 1
+//! min); ingest and local flushes go on meanwhile, and [`RemoteStats`] shows the lag. At
+//! open the whole bucket prefix is listed once and every local partition checked against
+//! it, so whatever a crash interrupted is finished.
+
+mod sync;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, select};
+use object_store::ObjectStore;
+use tracing::warn;
+
+pub(crate) use sync::Mirror;
+
+/// Where and how a writer mirrors its partitions ([`crate::EngineConfig::remote`]).
+#[derive(Clone)]
+pub struct RemoteConfig {
+    /// The bucket (any `object_store` store: S3, a local directory, memory).
+    pub store: Arc<dyn ObjectStore>,
+    /// The key prefix under which the data directory's layout is mirrored (no leading or
+    /// trailing `/`; empty for the bucket's root).
+    pub prefix: String,
+    /// How long an object no manifest lists stays before it is deleted. Default 10 min.
+    pub delete_grace: Duration,
+    /// How often the mirror looks for work besides being woken by a commit. Default 10 s.
+    pub interval: Duration,
+}
+
+impl RemoteConfig {
+    /// Mirrors to `store` under `prefix`, with the default grace and interval.
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: impl Into<String>) -> Self {
+        Self {
+            store,
+            prefix: prefix.into(),
+            delete_grace: Duration::from_secs(600),
+            interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl fmt::Debug for RemoteConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteConfig")
+            .field("store", &self.store.to_string())
+            .field("prefix", &self.prefix)
+            .field("delete_grace", &self.delete_grace)
+            .field("interval", &self.interval)
+            .finish()
+    }
+}
+
+impl PartialEq for RemoteConfig {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.store, &other.store)
+            && self.prefix == other.prefix
+            && self.delete_grace == other.delete_grace
+            && self.interval == other.interval
+    }
+}
+
+/// An error of the object-storage tier.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The store refused or failed a request.
+    #[error("object store: {op} {key}: {source}")]
+    Store {
+        /// What was done (`put`, `delete`, `list`, ...).
+        op: &'static str,
+        /// The object's key.
+        key: String,
+        /// The store's error.
+        source: object_store::Error,
+    },
+    /// A local file could not be read for upload.
+    #[error("reading {path} for upload: {source}")]
+    Local {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Another data directory's writer holds the prefix (its `_writer` object).
+    #[error(
+        "the bucket prefix is held by another writer ({holder}); one writer per prefix: \
+         stop it, or delete the prefix's _writer object if that writer is gone for good"
+    )]
+    Locked {
+        /// The id in the `_writer` object.
+        holder: String,
+    },
+    /// A key or local path that cannot be mirrored.
+    #[error("cannot mirror {0}: not a path below the data directory, or not a valid key")]
+    Key(String),
+    /// The mirror's runtime could not start or a pass could not run.
+    #[error("object store runtime: {0}")]
+    Runtime(String),
+}
+
+/// Counters of the mirror (`/metrics`: `strata_remote_*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteStats {
+    /// Objects uploaded (data, derived and manifest objects).
+    pub uploaded_objects: u64,
+    /// Bytes uploaded.
+    pub uploaded_bytes: u64,
+    /// Manifest objects written.
+    pub manifests_put: u64,
+    /// Objects deleted (unlisted past the grace, or a dropped partition's manifest).
+    pub deleted_objects: u64,
+    /// Passes that failed (each retried with backoff).
+    pub failed_passes: u64,
+    /// Partitions changed locally and not yet mirrored.
+    pub pending_partitions: u64,
+    /// The last failure, if the last pass failed.
+    pub last_error: Option<String>,
+}
+
+/// The writer's mirror: the partitions to mirror, its counters and its thread.
+pub(crate) struct Remote {
+    mirror: Arc<Mirror>,
+    thread: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+}
+
+impl fmt::Debug for Remote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Remote").finish_non_exhaustive()
+    }
+}
+
+/// Counters shared by passes.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) uploaded_objects: AtomicU64,
+    pub(crate) uploaded_bytes: AtomicU64,
+    pub(crate) manifests_put: AtomicU64,
+    pub(crate) deleted_objects: AtomicU64,
+    pub(crate) failed_passes: AtomicU64,
+}
+
+impl Remote {
+    /// A mirror of the data directory `root` to `config`'s bucket; nothing runs until
+    /// [`Remote::start`].
+    pub(crate) fn new(root: &Path, config: RemoteConfig) -> Result<Self, RemoteError> {
+        Ok(Self {
+            mirror: Arc::new(Mirror::new(root, config)?),
+            thread: Mutex::new(None),
+        })
+    }
+
+    /// Marks the partition in `dir` as changed (a commit, a compaction, a drop) and wakes
+    /// the mirror.
+    pub(crate) fn touch(&self, dir: &Path) {
+        self.mirror.touch(dir);
+        if let Some((kick, _)) = self
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            let _ = kick.try_send(());
+        }
+    }
+
+    /// Claims the bucket prefix for this data directory (its `_writer` object): fails if
+    /// another writer holds it.
+    pub(crate) fn claim(&self) -> Result<(), RemoteError> {
+        self.mirror.claim()
+    }
+
+    /// Starts the background thread; its first pass lists the bucket and checks every
+    /// local partition against it.
+    pub(crate) fn start(&self) -> Result<(), RemoteError> {
+        let (kick, woken) = crossbeam_channel::bounded::<()>(1);
+        let mirror = self.mirror.clone();
+        let handle = std::thread::Builder::new()
+            .name("strata-upload".into())
+            .spawn(move || run(&mirror, &woken))
+            .map_err(|e| RemoteError::Runtime(e.to_string()))?;
+        *self.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some((kick, handle));
+        Ok(())
+    }
+
+    /// Runs a pass now, on the calling thread (after the background thread's current one):
+    /// every touched partition mirrored, expired objects deleted.
+    pub(crate) fn sync_now(&self) -> Result<RemoteStats, RemoteError> {
+        self.mirror.pass()?;
+        Ok(self.stats())
+    }
+
+    /// The counters.
+    pub(crate) fn stats(&self) -> RemoteStats {
+        self.mirror.stats()
+    }
+
+    /// Stops the background thread after its current pass.
+    pub(crate) fn stop(&self) {
+        let taken = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((kick, handle)) = taken {
+            drop(kick);
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The background loop: a pass when woken or every `interval`; after a failure, the next
+/// one after a backoff from 1 s doubling to 1 min. Returns when the kick sender is gone.
+fn run(mirror: &Arc<Mirror>, woken: &Receiver<()>) {
+    let mut backoff = Duration::ZERO;
+    loop {
+        let wait = if backoff.is_zero() {
+            mirror.interval()
+        } else {
+            backoff
+        };
+        select! {
+            recv(woken) -> r => if r.is_err() { return },
+            default(wait) => {}
+        }
+        match mirror.pass() {
+            Ok(()) => backoff = Duration::ZERO,
+            Err(e) => {
+                warn!(error = %e, "mirroring to the object store failed; retrying");
+                backoff = (backoff * 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
+            }
+        }
+    }
+}
+
+pub(crate) fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
