@@ -4,7 +4,8 @@
 #
 # What it installs, and where (nothing else is written outside the target directory):
 # - cargo-nextest, when it is not on PATH: under the target directory ($TARGET/tools).
-# - Python packages (duckdb, pyarrow, python-logging-loki): in a virtualenv, $TARGET/venv,
+# - Python packages (duckdb, pyarrow, python-logging-loki, moto[server] for an S3 server on
+#   loopback): in a virtualenv, $TARGET/venv,
 #   made with `python3 -m venv` and reused while it works; never with a system-wide pip.
 #   (Debian's python3 needs the package python3-venv for that; installed when missing.)
 # - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script).
@@ -52,7 +53,7 @@ if ! "$VENV/bin/python3" -c '' >/dev/null 2>&1; then
 fi
 export PATH="$VENV/bin:$PATH"
 # package:module (PyPI name, import name)
-for pair in duckdb:duckdb pyarrow:pyarrow python-logging-loki:logging_loki; do
+for pair in duckdb:duckdb pyarrow:pyarrow python-logging-loki:logging_loki moto[server]:moto.server; do
     package="${pair%%:*}" module="${pair#*:}"
     if ! python3 -c "import $module" >/dev/null 2>&1; then
         echo "installing $package in $VENV"

@@ -93,8 +93,16 @@ impl Core {
         let remote = match &config.remote {
             Some(r) => {
                 let remote = crate::storage::remote::Remote::new(&dir, r.clone())?;
-                // Before anything is written: one writer per bucket prefix.
-                remote.claim()?;
+                // One writer per bucket prefix: another writer's claim fails the open. An
+                // unreachable bucket does not (ingest goes on locally); the mirror then
+                // claims the prefix before its first upload.
+                match remote.claim() {
+                    Ok(()) => {}
+                    Err(e @ crate::RemoteError::Locked { .. }) => return Err(e.into()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "object store unreachable at open; mirroring once it answers");
+                    }
+                }
                 Some(remote)
             }
             None => None,

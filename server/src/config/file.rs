@@ -31,6 +31,8 @@ pub(crate) struct FileConfig {
     pub(crate) auth: AuthSection,
     #[serde(default)]
     pub(crate) log: LogSection,
+    #[serde(default)]
+    pub(crate) storage: super::storage::StorageSection,
 }
 
 /// `[server]`.

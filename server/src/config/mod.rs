@@ -9,6 +9,7 @@
 pub(crate) mod args;
 mod file;
 pub(crate) mod resolve;
+mod storage;
 pub(crate) mod tokens;
 
 use std::collections::BTreeMap;

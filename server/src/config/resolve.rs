@@ -252,6 +252,8 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
         c.engine.tenant_limits.insert(tenant, tl);
     }
 
+    c.engine.remote = super::storage::remote(&file.storage)?;
+
     for (i, t) in file.auth.tokens.into_iter().enumerate() {
         c.tokens.push(TokenConfig::from_entry(i, t)?);
     }

@@ -178,6 +178,22 @@ fn unknown_keys_and_bad_values_name_the_key() {
             "auth.tokens[0].scopes",
         ),
         ("[bogus]\n", "bogus"),
+        ("[storage]\nbackend = \"gcs\"", "storage.backend"),
+        ("[storage]\nbackend = \"s3\"", "storage.bucket"),
+        ("[storage]\nbucket = \"b\"", "storage.bucket"),
+        (
+            "[storage]\nbackend = \"s3\"\nbucket = \"b\"\nprefix = \"/p\"",
+            "storage.prefix",
+        ),
+        (
+            "[storage]\nbackend = \"s3\"\nbucket = \"b\"\naccess_key_id = \"k\"",
+            "storage.access_key_id",
+        ),
+        (
+            "[storage]\nbackend = \"s3\"\nbucket = \"b\"\ndelete_grace = \"soon\"",
+            "storage.delete_grace",
+        ),
+        ("[storage]\nbuckett = \"b\"", "buckett"),
     ] {
         let err = Config::from_toml(text)
             .and_then(|c| c.validate())
@@ -281,4 +297,28 @@ fn the_log_format_comes_from_the_file_then_the_flag() {
     );
     let err = Config::from_toml("[log]\nlevel = \"debug\"").unwrap_err();
     assert!(err.to_string().contains("level"), "{err}");
+}
+
+#[test]
+fn storage_s3_becomes_the_engines_mirror() {
+    let c = Config::from_toml(
+        "[storage]\nbackend = \"s3\"\nbucket = \"b\"\nprefix = \"prod/one\"\n\
+         endpoint = \"http://127.0.0.1:9000\"\nallow_http = true\n\
+         access_key_id = \"k\"\nsecret_access_key = \"s\"\ndelete_grace = \"5m\"\n\
+         interval = \"2s\"",
+    )
+    .unwrap();
+    let r = c.engine.remote.as_ref().expect("a mirror");
+    assert_eq!(r.prefix, "prod/one");
+    assert_eq!(r.delete_grace, Duration::from_secs(300));
+    assert_eq!(r.interval, Duration::from_secs(2));
+    assert!(r.store.to_string().contains('b'), "{}", r.store);
+    assert!(Config::from_toml("").unwrap().engine.remote.is_none());
+    assert!(
+        Config::from_toml("[storage]\nbackend = \"local\"")
+            .unwrap()
+            .engine
+            .remote
+            .is_none()
+    );
 }

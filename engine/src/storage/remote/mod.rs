@@ -94,7 +94,7 @@ pub enum RemoteError {
         /// The object's key.
         key: String,
         /// The store's error.
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     /// A local file could not be read for upload.
     #[error("reading {path} for upload: {source}")]

@@ -46,6 +46,8 @@ pub(crate) struct Mirror {
     runtime: Option<tokio::runtime::Runtime>,
     state: tokio::sync::Mutex<State>,
     touched: Mutex<BTreeSet<String>>,
+    /// Whether this writer holds the prefix's `_writer` object.
+    claimed: std::sync::atomic::AtomicBool,
     counters: Counters,
     last_error: Mutex<Option<String>>,
 }
@@ -64,6 +66,7 @@ impl Mirror {
             runtime: Some(runtime),
             state: Default::default(),
             touched: Mutex::default(),
+            claimed: Default::default(),
             counters: Counters::default(),
             last_error: Mutex::default(),
         })
@@ -115,35 +118,41 @@ impl Mirror {
     /// Claims the prefix for this data directory's writer: the `_writer` object is created
     /// with this directory's id if absent (a conditional put), and must hold it otherwise.
     pub(crate) fn claim(self: &std::sync::Arc<Self>) -> Result<(), RemoteError> {
-        let id = writer_id(&self.root)?;
         let me = self.clone();
-        self.block_on(async move {
-            let key = me.location(WRITER_KEY)?;
-            let store = &me.config.store;
-            let opts = PutOptions::from(PutMode::Create);
-            match store
-                .put_opts(&key, PutPayload::from(id.clone().into_bytes()), opts)
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(object_store::Error::AlreadyExists { .. }) => {}
-                Err(source) => return Err(store_error("put", WRITER_KEY, source)),
+        self.block_on(async move { me.claim_async().await })?
+    }
+
+    async fn claim_async(&self) -> Result<(), RemoteError> {
+        if self.claimed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let id = writer_id(&self.root)?;
+        let key = self.location(WRITER_KEY)?;
+        let store = &self.config.store;
+        let opts = PutOptions::from(PutMode::Create);
+        let payload = PutPayload::from(id.clone().into_bytes());
+        match store.put_opts(&key, payload, opts).await {
+            Ok(_) => {
+                self.claimed.store(true, Ordering::Release);
+                return Ok(());
             }
-            let held = store
-                .get(&key)
-                .await
-                .map_err(|e| store_error("get", WRITER_KEY, e))?
-                .bytes()
-                .await
-                .map_err(|e| store_error("get", WRITER_KEY, e))?;
-            if held.as_ref() == id.as_bytes() {
-                Ok(())
-            } else {
-                Err(RemoteError::Locked {
-                    holder: String::from_utf8_lossy(&held).into_owned(),
-                })
-            }
-        })?
+            Err(object_store::Error::AlreadyExists { .. }) => {}
+            Err(source) => return Err(store_error("put", WRITER_KEY, source)),
+        }
+        let held = store
+            .get(&key)
+            .await
+            .map_err(|e| store_error("get", WRITER_KEY, e))?
+            .bytes()
+            .await
+            .map_err(|e| store_error("get", WRITER_KEY, e))?;
+        if held.as_ref() != id.as_bytes() {
+            return Err(RemoteError::Locked {
+                holder: String::from_utf8_lossy(&held).into_owned(),
+            });
+        }
+        self.claimed.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// One pass: the prefix listed if not yet (then every partition checked), touched
@@ -163,6 +172,8 @@ impl Mirror {
     }
 
     async fn pass_async(&self) -> Result<(), RemoteError> {
+        // Nothing is written to a prefix this writer has not claimed.
+        self.claim_async().await?;
         let mut state = self.state.lock().await;
         if !state.listed {
             state.objects = self.list().await?;
@@ -450,7 +461,7 @@ fn store_error(op: &'static str, key: &str, source: object_store::Error) -> Remo
     RemoteError::Store {
         op,
         key: key.to_owned(),
-        source,
+        source: Box::new(source),
     }
 }
 

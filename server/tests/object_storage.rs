@@ -1,0 +1,312 @@
+//! `[storage] backend = "s3"` against a real S3-compatible server on loopback (moto's
+//! `moto_server`, from PyPI, installed by `.ci/test.sh`): what `strata serve` acknowledges
+//! reaches the bucket, each partition's files before its manifest; with the bucket away,
+//! ingest goes on, `/metrics` shows the mirror failing, and once the bucket is back (after
+//! a SIGKILL and a restart, too) every partition is in it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, ObjectStoreExt};
+use strata_tests::http::{Framing, request};
+use strata_tests::remote_write::{HEADERS, TestSeries, encode};
+use strata_tests::server::{Server, data_dir};
+
+const BUCKET: &str = "strata-test";
+const PREFIX: &str = "one";
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// `moto_server` on `port`, with the test bucket created.
+struct Moto(Child);
+
+impl Moto {
+    fn start(port: u16) -> Self {
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("moto_server (PyPI moto[server]; `.ci/test.sh` installs it): {e}")
+            });
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if request(addr, "GET", "/moto-api/", &[], b"", Framing::Length)
+                .is_ok_and(|r| r.status == 200)
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let path = format!("/{BUCKET}");
+        let made = request(addr, "PUT", &path, &[], b"", Framing::Length).expect("bucket");
+        assert_eq!(made.status, 200, "{}", made.text());
+        Self(child)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn config(port: u16) -> String {
+    format!(
+        r#"
+[engine]
+flush_interval = "1s"
+[storage]
+backend = "s3"
+bucket = "{BUCKET}"
+prefix = "{PREFIX}"
+endpoint = "http://127.0.0.1:{port}"
+region = "us-east-1"
+allow_http = true
+access_key_id = "test"
+secret_access_key = "test"
+interval = "1s"
+delete_grace = "1s"
+request_timeout = "2s"
+"#
+    )
+}
+
+fn store(port: u16) -> Arc<dyn ObjectStore> {
+    Arc::new(
+        AmazonS3Builder::new()
+            .with_endpoint(format!("http://127.0.0.1:{port}"))
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_bucket_name(BUCKET)
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .expect("client"),
+    )
+}
+
+/// The objects below the prefix, by relative key, with their bytes.
+fn objects(store: &Arc<dyn ObjectStore>) -> BTreeMap<String, Vec<u8>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let metas: Vec<_> = store
+            .list(Some(&Key::from(PREFIX)))
+            .try_collect()
+            .await
+            .expect("list");
+        let mut out = BTreeMap::new();
+        for m in metas {
+            let bytes = store
+                .get(&m.location)
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("bytes");
+            let rel = m.location.as_ref().trim_start_matches("one/").to_owned();
+            out.insert(rel, bytes.to_vec());
+        }
+        out
+    })
+}
+
+/// Every manifest object names only objects present, equal to the local files; the
+/// manifests' partition directories.
+fn check(bucket: &BTreeMap<String, Vec<u8>>, data: &Path) -> Vec<String> {
+    let mut dirs = Vec::new();
+    for (key, bytes) in bucket.iter().filter(|(k, _)| k.ends_with("/manifest.json")) {
+        let dir = key.trim_end_matches("/manifest.json");
+        let local = std::fs::read(data.join(key)).expect("a local manifest");
+        assert_eq!(&local, bytes, "{key} is the local manifest");
+        let manifest: serde_json::Value = serde_json::from_slice(bytes).expect("json");
+        for entry in manifest["files"].as_array().expect("files") {
+            for field in ["samples", "series", "index"] {
+                if let Some(name) = entry[field].as_str() {
+                    let object = format!("{dir}/{name}");
+                    let stored = bucket
+                        .get(&object)
+                        .unwrap_or_else(|| panic!("{key}: no {object}"));
+                    let local = std::fs::read(data.join(&object)).expect("local file");
+                    assert_eq!(&local, stored, "{object}");
+                }
+            }
+        }
+        dirs.push(dir.to_owned());
+    }
+    dirs
+}
+
+fn metric(server: &Server, name: &str) -> f64 {
+    let text = server.get("/metrics", &[]).expect("metrics").text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(-1.0)
+}
+
+/// Pushes `n` log lines and 20 samples at `t_ms`, asserting they are acknowledged.
+fn ingest(server: &Server, t_ms: i64, n: usize) {
+    let values: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "[\"{}\", \"line {i} at {t_ms}\"]",
+                (t_ms + i as i64) * 1_000_000
+            )
+        })
+        .collect();
+    let body = format!(
+        "{{\"streams\":[{{\"stream\":{{\"service_name\":\"api\"}},\"values\":[{}]}}]}}",
+        values.join(",")
+    );
+    let pushed = server
+        .post(
+            "/loki/api/v1/push",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .expect("push");
+    assert_eq!(pushed.status, 204, "{}", pushed.text());
+    let series = [TestSeries {
+        labels: vec![
+            ("__name__".into(), "mirrored".into()),
+            ("job".into(), "t".into()),
+        ],
+        samples: (0..20).map(|i| (t_ms + i * 1000, i as f64)).collect(),
+    }];
+    let protos: Vec<_> = series.iter().map(TestSeries::to_proto).collect();
+    let written = server
+        .post("/api/v1/write", &HEADERS, &encode(&protos))
+        .expect("remote write");
+    assert_eq!(written.status, 204, "{}", written.text());
+}
+
+/// Waits until `done` holds (panics after 60 s).
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn acknowledged_data_reaches_the_bucket_files_before_manifests() {
+    let port = free_port();
+    let _moto = Moto::start(port);
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(common::bin(), dir.path(), &config(port));
+    server.wait_ready(Duration::from_secs(30));
+    let now = common::now_ms();
+    ingest(&server, now - 60_000, 200);
+    let s3 = store(port);
+    // One metrics and one logs partition (or two of each across an hour's edge).
+    until("both signals in the bucket", || {
+        let bucket = objects(&s3);
+        let dirs = check(&bucket, &data_dir(dir.path()));
+        dirs.iter().any(|d| d.starts_with("metrics/"))
+            && dirs.iter().any(|d| d.starts_with("logs/"))
+    });
+    let bucket = objects(&s3);
+    assert_eq!(
+        bucket.get("_writer").map(|w| !w.is_empty()),
+        Some(true),
+        "the writer's claim on the prefix"
+    );
+    assert!(
+        bucket.keys().any(|k| k.ends_with(".sum")),
+        "the logs summary too"
+    );
+    assert!(metric(&server, "strata_remote_uploaded_objects_total") >= 4.0);
+    assert_eq!(metric(&server, "strata_remote_healthy"), 1.0);
+}
+
+#[test]
+fn with_the_bucket_away_ingest_goes_on_and_a_restart_finishes_the_mirror() {
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("dir");
+    // No server on the port yet: the bucket is unreachable.
+    let server = Server::start(common::bin(), dir.path(), &config(port));
+    server.wait_ready(Duration::from_secs(30));
+    let now = common::now_ms();
+    ingest(&server, now - 120_000, 100);
+    until("a failed mirror pass", || {
+        metric(&server, "strata_remote_failed_passes_total") >= 1.0
+            && metric(&server, "strata_remote_pending_partitions") >= 1.0
+    });
+    assert_eq!(metric(&server, "strata_remote_healthy"), 0.0);
+    // Still acknowledging, and flushing locally.
+    ingest(&server, now - 60_000, 100);
+    until("a local flush", || {
+        std::fs::read_dir(data_dir(dir.path()).join("logs")).is_ok()
+    });
+    // A crash while the bucket is away.
+    server.kill();
+
+    let _moto = Moto::start(port);
+    let server = Server::start(common::bin(), dir.path(), &config(port));
+    server.wait_ready(Duration::from_secs(30));
+    let s3 = store(port);
+    until("the mirror caught up", || {
+        metric(&server, "strata_remote_healthy") == 1.0
+            && metric(&server, "strata_remote_pending_partitions") == 0.0
+            && {
+                let dirs = check(&objects(&s3), &data_dir(dir.path()));
+                dirs.iter().any(|d| d.starts_with("metrics/"))
+                    && dirs.iter().any(|d| d.starts_with("logs/"))
+            }
+    });
+    // Every local partition is in the bucket.
+    let bucket = objects(&s3);
+    let data = data_dir(dir.path());
+    for signal in ["metrics", "logs"] {
+        // <signal>/tenant=*/date=*/hour=* with a manifest (the signal's directory also
+        // holds markers).
+        let dirs = |d: &Path| -> Vec<std::path::PathBuf> {
+            std::fs::read_dir(d)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_dir())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut local = Vec::new();
+        for tenant in dirs(&data.join(signal)) {
+            for date in dirs(&tenant) {
+                for hour in dirs(&date) {
+                    if hour.join("manifest.json").exists() {
+                        let rel = hour.strip_prefix(&data).expect("below");
+                        local.push(rel.to_string_lossy().into_owned());
+                    }
+                }
+            }
+        }
+        assert!(!local.is_empty());
+        for d in local {
+            assert!(
+                bucket.contains_key(&format!("{d}/manifest.json")),
+                "{d} mirrored"
+            );
+        }
+    }
+}
