@@ -204,7 +204,7 @@ pub struct EngineConfig {
     pub page_cache_bytes: u64,
     /// Mirror every committed partition to an object store (`storage/remote`); `None`
     /// keeps everything on the local disk only. Default `None`.
-    pub remote: Option<crate::RemoteConfig>,
+    pub remote: Option<RemoteConfig>,
 }
 
 impl Default for EngineConfig {
@@ -280,5 +280,54 @@ impl EngineConfig {
     pub(crate) fn window_ms(&self) -> i64 {
         // Checked by validate().
         i64::try_from(self.out_of_order_window.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// Where and how a writer mirrors its partitions ([`crate::EngineConfig::remote`]).
+#[derive(Clone)]
+pub struct RemoteConfig {
+    /// The bucket (any `object_store` store: S3, a local directory, memory).
+    pub store: std::sync::Arc<dyn object_store::ObjectStore>,
+    /// The key prefix under which the data directory's layout is mirrored (no leading or
+    /// trailing `/`; empty for the bucket's root).
+    pub prefix: String,
+    /// How long an object no manifest lists stays before it is deleted. Default 10 min.
+    pub delete_grace: Duration,
+    /// How often the mirror looks for work besides being woken by a commit. Default 10 s.
+    pub interval: Duration,
+}
+
+impl RemoteConfig {
+    /// Mirrors to `store` under `prefix`, with the default grace and interval.
+    pub fn new(
+        store: std::sync::Arc<dyn object_store::ObjectStore>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        Self {
+            store,
+            prefix: prefix.into(),
+            delete_grace: Duration::from_secs(600),
+            interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl std::fmt::Debug for RemoteConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteConfig")
+            .field("store", &self.store.to_string())
+            .field("prefix", &self.prefix)
+            .field("delete_grace", &self.delete_grace)
+            .field("interval", &self.interval)
+            .finish()
+    }
+}
+
+impl PartialEq for RemoteConfig {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.store, &other.store)
+            && self.prefix == other.prefix
+            && self.delete_grace == other.delete_grace
+            && self.interval == other.interval
     }
 }

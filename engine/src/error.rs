@@ -86,7 +86,7 @@ pub enum Error {
     /// The object-storage tier failed (the bucket is held by another writer, or a
     /// request failed).
     #[error(transparent)]
-    Remote(#[from] crate::RemoteError),
+    Remote(#[from] RemoteError),
     /// An I/O error outside the WAL.
     #[error("I/O error on {}: {source}", path.display())]
     Io {
@@ -100,3 +100,41 @@ pub enum Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error of the object-storage tier.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The store refused or failed a request.
+    #[error("object store: {op} {key}: {source}")]
+    Store {
+        /// What was done (`put`, `delete`, `list`, ...).
+        op: &'static str,
+        /// The object's key.
+        key: String,
+        /// The store's error.
+        source: Box<object_store::Error>,
+    },
+    /// A local file could not be read for upload.
+    #[error("reading {path} for upload: {source}")]
+    Local {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Another data directory's writer holds the prefix (its `_writer` object).
+    #[error(
+        "the bucket prefix is held by another writer ({holder}); one writer per prefix: \
+         stop it, or delete the prefix's _writer object if that writer is gone for good"
+    )]
+    Locked {
+        /// The id in the `_writer` object.
+        holder: String,
+    },
+    /// A key or local path that cannot be mirrored.
+    #[error("cannot mirror {0}: not a path below the data directory, or not a valid key")]
+    Key(String),
+    /// The mirror's runtime could not start or a pass could not run.
+    #[error("object store runtime: {0}")]
+    Runtime(String),
+}

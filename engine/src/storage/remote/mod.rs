@@ -25,101 +25,19 @@
 mod sync;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, select};
-use object_store::ObjectStore;
 use tracing::warn;
 
+pub(crate) use crate::config::RemoteConfig;
+pub(crate) use crate::error::RemoteError;
+
 pub(crate) use sync::Mirror;
-
-/// Where and how a writer mirrors its partitions ([`crate::EngineConfig::remote`]).
-#[derive(Clone)]
-pub struct RemoteConfig {
-    /// The bucket (any `object_store` store: S3, a local directory, memory).
-    pub store: Arc<dyn ObjectStore>,
-    /// The key prefix under which the data directory's layout is mirrored (no leading or
-    /// trailing `/`; empty for the bucket's root).
-    pub prefix: String,
-    /// How long an object no manifest lists stays before it is deleted. Default 10 min.
-    pub delete_grace: Duration,
-    /// How often the mirror looks for work besides being woken by a commit. Default 10 s.
-    pub interval: Duration,
-}
-
-impl RemoteConfig {
-    /// Mirrors to `store` under `prefix`, with the default grace and interval.
-    pub fn new(store: Arc<dyn ObjectStore>, prefix: impl Into<String>) -> Self {
-        Self {
-            store,
-            prefix: prefix.into(),
-            delete_grace: Duration::from_secs(600),
-            interval: Duration::from_secs(10),
-        }
-    }
-}
-
-impl fmt::Debug for RemoteConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RemoteConfig")
-            .field("store", &self.store.to_string())
-            .field("prefix", &self.prefix)
-            .field("delete_grace", &self.delete_grace)
-            .field("interval", &self.interval)
-            .finish()
-    }
-}
-
-impl PartialEq for RemoteConfig {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.store, &other.store)
-            && self.prefix == other.prefix
-            && self.delete_grace == other.delete_grace
-            && self.interval == other.interval
-    }
-}
-
-/// An error of the object-storage tier.
-#[derive(Debug, thiserror::Error)]
-pub enum RemoteError {
-    /// The store refused or failed a request.
-    #[error("object store: {op} {key}: {source}")]
-    Store {
-        /// What was done (`put`, `delete`, `list`, ...).
-        op: &'static str,
-        /// The object's key.
-        key: String,
-        /// The store's error.
-        source: Box<object_store::Error>,
-    },
-    /// A local file could not be read for upload.
-    #[error("reading {path} for upload: {source}")]
-    Local {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// Another data directory's writer holds the prefix (its `_writer` object).
-    #[error(
-        "the bucket prefix is held by another writer ({holder}); one writer per prefix: \
-         stop it, or delete the prefix's _writer object if that writer is gone for good"
-    )]
-    Locked {
-        /// The id in the `_writer` object.
-        holder: String,
-    },
-    /// A key or local path that cannot be mirrored.
-    #[error("cannot mirror {0}: not a path below the data directory, or not a valid key")]
-    Key(String),
-    /// The mirror's runtime could not start or a pass could not run.
-    #[error("object store runtime: {0}")]
-    Runtime(String),
-}
 
 /// Counters of the mirror (`/metrics`: `strata_remote_*`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
