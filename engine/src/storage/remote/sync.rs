@@ -45,7 +45,10 @@ pub(crate) struct Mirror {
     config: RemoteConfig,
     runtime: Option<tokio::runtime::Runtime>,
     state: tokio::sync::Mutex<State>,
-    touched: Mutex<BTreeSet<String>>,
+    /// Partitions changed and not yet mirrored, each with the generation of its last
+    /// change: a pass drops one only if it did not change again meanwhile.
+    touched: Mutex<BTreeMap<String, u64>>,
+    generation: std::sync::atomic::AtomicU64,
     /// Whether this writer holds the prefix's `_writer` object.
     claimed: std::sync::atomic::AtomicBool,
     counters: Counters,
@@ -66,6 +69,7 @@ impl Mirror {
             runtime: Some(runtime),
             state: Default::default(),
             touched: Mutex::default(),
+            generation: Default::default(),
             claimed: Default::default(),
             counters: Counters::default(),
             last_error: Mutex::default(),
@@ -79,11 +83,16 @@ impl Mirror {
     /// Marks a partition directory as changed.
     pub(crate) fn touch(&self, dir: &Path) {
         if let Some(rel) = self.relative(dir) {
-            self.touched
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(rel);
+            self.touch_rel(rel);
         }
+    }
+
+    fn touch_rel(&self, rel: String) {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        self.touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(rel, generation);
     }
 
     pub(crate) fn stats(&self) -> RemoteStats {
@@ -186,21 +195,22 @@ impl Mirror {
                     .filter_map(|k| k.strip_suffix("/manifest.json"))
                     .map(str::to_owned),
             );
-            self.touched
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(every);
+            for dir in every {
+                self.touch_rel(dir);
+            }
         }
-        let dirs = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut left: Vec<String> = dirs.into_iter().rev().collect();
-        while let Some(dir) = left.pop() {
-            if let Err(e) = self.sync_partition(&mut state, &dir).await {
-                left.push(dir);
-                self.touched
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(left);
-                return Err(e);
+        // A snapshot: a partition leaves the set once mirrored, unless it changed again
+        // meanwhile (then the next pass takes it); on a failure the rest stays.
+        let dirs = self
+            .touched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for (dir, generation) in dirs {
+            self.sync_partition(&mut state, &dir).await?;
+            let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+            if touched.get(&dir) == Some(&generation) {
+                touched.remove(&dir);
             }
         }
         self.collect(&mut state).await
