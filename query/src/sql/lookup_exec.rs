@@ -190,17 +190,14 @@ fn read_file(
     let lines = &file.lines;
     let parquet = file.meta.metadata();
     let path = PathBuf::from(format!("/{location}"));
-    let mut reader = None;
-    let mut open = || -> Result<super::pread::Pread> {
-        if let Some(r) = &reader {
-            return Ok(Clone::clone(r));
-        }
+    // The file is opened once, when a column other than `body` is read.
+    let reader = if others.is_empty() {
+        None
+    } else {
         let handle = File::open(&path).map_err(|e| {
             DataFusionError::Execution(format!("cannot open {}: {e}", path.display()))
         })?;
-        let r = super::pread::Pread::from_file(handle, &path)?;
-        reader = Some(r.clone());
-        Ok(r)
+        Some(super::pread::Pread::from_file(handle, &path)?)
     };
     // The attribute maps, whole, read in place (then sliced per batch).
     let maps: Vec<MapColumn> = others
@@ -208,8 +205,9 @@ fn read_file(
         .filter_map(|n| map_rows::map_column(&file.meta, n))
         .collect();
     let mut in_place: Vec<(String, ArrayRef)> = Vec::new();
-    if !maps.is_empty()
-        && let Some(arrays) = map_rows::read_maps(&open()?, parquet, &file.plan, &maps)?
+    if let Some(r) = &reader
+        && !maps.is_empty()
+        && let Some(arrays) = map_rows::read_maps(r, parquet, &file.plan, &maps)?
     {
         in_place = maps.into_iter().map(|m| m.name).zip(arrays).collect();
         MetricBuilder::new(metrics)
@@ -254,11 +252,7 @@ fn read_file(
         at += n;
         Ok(())
     };
-    if flat.is_empty() {
-        for start in (0..lines.len()).step_by(BATCH_ROWS) {
-            emit(None, (lines.len() - start).min(BATCH_ROWS))?;
-        }
-    } else {
+    if let Some(r) = reader.as_ref().filter(|_| !flat.is_empty()) {
         let roots = flat
             .iter()
             .map(|n| file.meta.schema().index_of(n))
@@ -270,7 +264,7 @@ fn read_file(
             .clone()
             .into_overall_row_selection(parquet.row_groups())?;
         let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(open()?, file.meta.clone())
+            ParquetRecordBatchReaderBuilder::new_with_metadata(r.clone(), file.meta.clone())
                 .with_projection(mask)
                 .with_row_groups(groups)
                 .with_batch_size(BATCH_ROWS);
@@ -280,6 +274,10 @@ fn read_file(
         for batch in builder.build()? {
             let batch = batch?;
             emit(Some(&batch), batch.num_rows())?;
+        }
+    } else {
+        for start in (0..lines.len()).step_by(BATCH_ROWS) {
+            emit(None, (lines.len() - start).min(BATCH_ROWS))?;
         }
     }
     if let Some(r) = &reader {
