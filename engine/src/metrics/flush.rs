@@ -59,7 +59,7 @@ pub enum FlushStop {
     Never,
 }
 
-pub(crate) const MARKER: &str = "FLUSHED";
+pub(crate) use crate::storage::partition::MARKER;
 
 /// One partition's runs of samples (borrowed from the cut, each in time order, the runs in
 /// id order) and the series they belong to.

@@ -201,6 +201,9 @@ pub(crate) struct Manifest {
     pub(crate) files: Vec<FileEntry>,
 }
 
+/// The commit marker's file name, in `<data>/metrics`.
+pub(crate) const MARKER: &str = "FLUSHED";
+
 /// The commit marker.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Flushed {

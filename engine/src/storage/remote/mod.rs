@@ -23,6 +23,8 @@
 //! it, so whatever a crash interrupted is finished.
 
 mod sync;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::path::Path;

@@ -14,7 +14,7 @@ use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipa
 
 use super::{Counters, RemoteConfig, RemoteError, RemoteStats, bump};
 use crate::signal::Signal;
-use crate::storage::partition::{self, Manifest};
+use crate::storage::partition::{self, Flushed, MARKER, Manifest};
 
 /// Files up to this size are uploaded in one request; larger ones in parts of this size.
 const PART: usize = 8 << 20;
@@ -238,11 +238,27 @@ impl Mirror {
                 });
             }
         };
-        let manifest: Manifest =
+        let mut manifest: Manifest =
             serde_json::from_slice(&bytes).map_err(|e| RemoteError::Local {
                 path: local.join("manifest.json"),
                 source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             })?;
+        // Only committed sets are published: a flush lists its sets before its commit
+        // marker, and a crash in between drops them at the next open (`metrics/flush.rs`).
+        // The commit touches the partition again, so they follow in the next pass.
+        let committed = self.committed_below()?;
+        let before = manifest.files.len();
+        manifest.files.retain(|f| f.flush <= committed);
+        let bytes = if manifest.files.len() == before {
+            bytes
+        } else if manifest.files.is_empty() && !state.published.contains_key(dir) {
+            return Ok(());
+        } else {
+            serde_json::to_vec_pretty(&manifest).map_err(|e| RemoteError::Local {
+                path: local.join("manifest.json"),
+                source: std::io::Error::other(e),
+            })?
+        };
         let mut keys = BTreeSet::new();
         for entry in &manifest.files {
             for name in entry.names() {
@@ -389,6 +405,16 @@ impl Mirror {
             }
             Err(e) => Err(store_error("delete", key, e)),
         }
+    }
+
+    /// The flush commit marker's LSN: sets of flushes above it are not committed yet.
+    fn committed_below(&self) -> Result<u64, RemoteError> {
+        let path = partition::metrics_dir(&self.root).join(MARKER);
+        let marker: Flushed = partition::read_json(&path).map_err(|e| RemoteError::Local {
+            path,
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        Ok(marker.flushed_below_lsn)
     }
 
     /// Every object below the prefix, by relative key.
