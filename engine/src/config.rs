@@ -205,6 +205,10 @@ pub struct EngineConfig {
     /// Mirror every committed partition to an object store (`storage/remote`); `None`
     /// keeps everything on the local disk only. Default `None`.
     pub remote: Option<RemoteConfig>,
+    /// Open read-only over a bucket a writer mirrors to (a query process:
+    /// `storage/remote/reader.rs`): the data directory then holds a cache of it, writes
+    /// are refused, and the bucket's manifests are followed. Default `None`.
+    pub reader: Option<ReaderConfig>,
 }
 
 impl Default for EngineConfig {
@@ -220,6 +224,7 @@ impl Default for EngineConfig {
             maintenance_interval: Duration::from_secs(60),
             page_cache_bytes: 128 << 20,
             remote: None,
+            reader: None,
         }
     }
 }
@@ -246,6 +251,20 @@ impl EngineConfig {
                 return bad("storage.prefix", "no leading or trailing '/'");
             }
             if r.interval.is_zero() {
+                return bad("storage.interval", "must be above zero");
+            }
+        }
+        if let Some(r) = &self.reader {
+            if self.remote.is_some() {
+                return bad(
+                    "storage.role",
+                    "a process either writes a bucket or reads it",
+                );
+            }
+            if r.prefix.starts_with('/') || r.prefix.ends_with('/') {
+                return bad("storage.prefix", "no leading or trailing '/'");
+            }
+            if r.refresh.is_zero() {
                 return bad("storage.interval", "must be above zero");
             }
         }
@@ -329,5 +348,56 @@ impl PartialEq for RemoteConfig {
             && self.prefix == other.prefix
             && self.delete_grace == other.delete_grace
             && self.interval == other.interval
+    }
+}
+
+/// How a query process reads a bucket a writer mirrors to ([`crate::EngineConfig::reader`]).
+#[derive(Clone)]
+pub struct ReaderConfig {
+    /// The bucket (any `object_store` store: S3, a local directory, memory).
+    pub store: std::sync::Arc<dyn object_store::ObjectStore>,
+    /// The key prefix the writer mirrors under ([`RemoteConfig::prefix`]).
+    pub prefix: String,
+    /// Most bytes of data files kept in the local cache, the least recently used evicted
+    /// first (a file a query is reading stays until it is done). The manifests, the
+    /// metrics series and index files and the trace-id filters and logs summaries are
+    /// kept whole besides. Default 2 GiB.
+    pub cache_bytes: u64,
+    /// How often the bucket is listed for changed manifests. Default 10 s.
+    pub refresh: Duration,
+}
+
+impl ReaderConfig {
+    /// Reads `store` under `prefix`, with the default cache size and refresh interval.
+    pub fn new(
+        store: std::sync::Arc<dyn object_store::ObjectStore>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        Self {
+            store,
+            prefix: prefix.into(),
+            cache_bytes: 2 << 30,
+            refresh: Duration::from_secs(10),
+        }
+    }
+}
+
+impl std::fmt::Debug for ReaderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReaderConfig")
+            .field("store", &self.store.to_string())
+            .field("prefix", &self.prefix)
+            .field("cache_bytes", &self.cache_bytes)
+            .field("refresh", &self.refresh)
+            .finish()
+    }
+}
+
+impl PartialEq for ReaderConfig {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.store, &other.store)
+            && self.prefix == other.prefix
+            && self.cache_bytes == other.cache_bytes
+            && self.refresh == other.refresh
     }
 }

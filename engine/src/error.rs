@@ -87,6 +87,12 @@ pub enum Error {
     /// request failed).
     #[error(transparent)]
     Remote(#[from] RemoteError),
+    /// A write to an engine that reads a bucket (a query process): writes go to the
+    /// bucket's writer.
+    #[error(
+        "this process reads object storage (a query process) and takes no writes; send them to the writer"
+    )]
+    ReadOnly,
     /// An I/O error outside the WAL.
     #[error("I/O error on {}: {source}", path.display())]
     Io {
@@ -114,8 +120,8 @@ pub enum RemoteError {
         /// The store's error.
         source: Box<object_store::Error>,
     },
-    /// A local file could not be read for upload.
-    #[error("reading {path} for upload: {source}")]
+    /// A local file could not be read for upload, or written from a download.
+    #[error("local file {path}: {source}")]
     Local {
         /// The file.
         path: PathBuf,
@@ -134,6 +140,15 @@ pub enum RemoteError {
     /// A key or local path that cannot be mirrored.
     #[error("cannot mirror {0}: not a path below the data directory, or not a valid key")]
     Key(String),
+    /// An object of the bucket that is not what its key says (a manifest that does not
+    /// parse, a partition key of no known layout).
+    #[error("object {key} cannot be read: {reason}")]
+    Object {
+        /// The object's key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The mirror's runtime could not start or a pass could not run.
     #[error("object store runtime: {0}")]
     Runtime(String),

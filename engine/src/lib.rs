@@ -53,7 +53,7 @@ mod wal;
 
 pub use api::Engine;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{EngineConfig, Limits, RemoteConfig};
+pub use config::{EngineConfig, Limits, ReaderConfig, RemoteConfig};
 pub use error::{Error, RemoteError, Result};
 pub use memory::set_memory_release;
 pub use metrics::compact::CompactStats;
@@ -81,7 +81,7 @@ pub use signals::read::{SignalSnapshot, TraceLookupStats};
 pub use signals::spans::arrow::{spans_from_batch, spans_schema};
 pub use signals::spans::columns::{KnownType, span_attribute_column};
 pub use signals::spans::search::SpanSearch;
-pub use storage::remote::RemoteStats;
+pub use storage::remote::{ReaderStats, RemoteStats};
 pub use storage::retention::RetentionStats;
 pub use storage::snapshot_file::SnapshotFile;
 pub use telemetry::{DiskUsage, EngineTelemetry};

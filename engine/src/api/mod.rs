@@ -48,6 +48,10 @@ impl Engine {
         clock: impl Clock,
     ) -> Result<Self> {
         let core = Arc::new(Core::open(dir, config, clock)?);
+        if core.reader.is_some() {
+            let flusher = Some(refresher(&core)?);
+            return Ok(Self { core, flusher });
+        }
         // Expired partitions go before anything can read them.
         core.apply_retention()?;
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
@@ -396,7 +400,7 @@ impl Engine {
     /// redundant (all of them when no write raced the close), and closes the WAL.
     pub fn close(mut self) -> Result<()> {
         self.stop_flusher();
-        if self.core.poisoned.get().is_none() {
+        if self.core.poisoned.get().is_none() && self.core.reader.is_none() {
             self.core.flush_until(FlushStop::Never)?;
             self.core.release_flushed_wal()?;
         }
@@ -431,6 +435,53 @@ impl Engine {
     pub fn remote_stats(&self) -> Option<crate::RemoteStats> {
         self.core.remote.as_ref().map(|r| r.stats())
     }
+
+    /// Whether this engine reads a bucket (`EngineConfig::reader`): a query process's,
+    /// which refuses writes with [`Error::ReadOnly`].
+    pub fn is_reader(&self) -> bool {
+        self.core.reader.is_some()
+    }
+
+    /// Lists the bucket now and swaps in what changed (`EngineConfig::reader`); whether
+    /// anything did. The background thread does this every `refresh`. Fails (keeping
+    /// the last view) if the bucket cannot be read; an engine of its own data directory
+    /// has nothing to refresh (`Ok(false)`).
+    pub fn refresh(&self) -> Result<bool> {
+        self.core.refresh_reader()
+    }
+
+    /// The reader's counters, if this engine reads a bucket.
+    pub fn reader_stats(&self) -> Option<crate::ReaderStats> {
+        self.core.reader().map(|r| r.stats())
+    }
+}
+
+/// A query process's background thread: a refresh every `refresh` (a failure is logged
+/// and counted, and the next one retries).
+fn refresher(core: &Arc<Core>) -> Result<(Sender<()>, JoinHandle<()>)> {
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+    let bg = core.clone();
+    let every = core
+        .reader()
+        .map_or(Duration::from_secs(10), |r| r.interval());
+    let handle = std::thread::Builder::new()
+        .name("strata-refresh".into())
+        .spawn(move || {
+            loop {
+                select! {
+                    recv(stop_rx) -> _ => return,
+                    default(every) => {}
+                }
+                if let Err(e) = bg.refresh_reader() {
+                    warn!(error = %e, "reading the object store failed; keeping the last view");
+                }
+            }
+        })
+        .map_err(|source| Error::Io {
+            path: dir_of(core),
+            source,
+        })?;
+    Ok((stop_tx, handle))
 }
 
 impl Drop for Engine {

@@ -28,6 +28,9 @@ impl Core {
     /// The background thread's periodic work: retention, then compaction of closed
     /// partitions. Failures are logged; they leave the partitions as they were.
     pub(crate) fn maintain(&self) {
+        if self.reader.is_some() {
+            return; // the writer maintains the bucket
+        }
         if let Err(e) = self.apply_retention() {
             warn!(error = %e, "retention failed; will retry");
         }
@@ -41,6 +44,7 @@ impl Core {
     /// Compacts the partitions in `scope` that hold more than one file set, and the metrics
     /// partitions whose one set a flush wrote.
     pub(crate) fn compact(&self, scope: Scope) -> Result<CompactStats> {
+        self.writable()?;
         let _one_pass = self
             .maintenance_lock
             .lock()

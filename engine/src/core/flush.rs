@@ -30,6 +30,10 @@ use tracing::{error, info};
 impl Core {
     /// See [`crate::Engine::flush`]. A failure poisons the engine.
     pub(crate) fn flush_until(&self, stop: FlushStop) -> Result<FlushStats> {
+        if self.reader.is_some() {
+            // A query process holds nothing in memory to flush.
+            return Ok(FlushStats::default());
+        }
         let _one_at_a_time = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
         let result = self.flush_locked(stop);
         if let Err(e) = &result {

@@ -24,6 +24,7 @@ impl Core {
     /// Drops every partition past its tenant's retention, then the oldest partitions of
     /// tenants over their disk budget.
     pub(crate) fn apply_retention(&self) -> Result<RetentionStats> {
+        self.writable()?;
         let _one_pass = self
             .maintenance_lock
             .lock()
@@ -144,6 +145,9 @@ impl crate::core::Core {
     /// one (written before filter files existed, or lost in a crash); returns how many it
     /// built. Run by maintenance; a file that fails is logged and tried again next pass.
     pub(crate) fn build_trace_filters(&self) -> usize {
+        if self.reader.is_some() {
+            return 0;
+        }
         let _one_pass = self
             .maintenance_lock
             .lock()
@@ -180,6 +184,9 @@ impl crate::core::Core {
     /// before summaries existed, or lost in a crash); returns how many it built. Run by
     /// maintenance; a file that fails is logged and tried again next pass.
     pub(crate) fn build_log_summaries(&self) -> usize {
+        if self.reader.is_some() {
+            return 0;
+        }
         let _one_pass = self
             .maintenance_lock
             .lock()

@@ -8,6 +8,7 @@
 pub(crate) mod compact;
 pub(crate) mod flush;
 pub(crate) mod maintenance;
+pub(crate) mod reader;
 pub(crate) mod replay;
 pub(crate) mod write;
 
@@ -66,6 +67,9 @@ pub(crate) struct Core {
     pub(crate) settling: Mutex<HashMap<PathBuf, crate::signals::compact::SetSeen>>,
     /// The mirror to an object store, when configured (`storage/remote`).
     pub(crate) remote: Option<crate::storage::remote::Remote>,
+    /// The bucket this engine reads, read-only, when it is a query process's
+    /// (`core/reader.rs`).
+    pub(crate) reader: Option<Arc<crate::storage::remote::reader::Reader>>,
 }
 
 impl Core {
@@ -107,8 +111,11 @@ impl Core {
             }
             None => None,
         };
+        // After the WAL's lock: no other process uses the directory it may empty.
+        let reader = Self::open_reader(&dir, &config)?;
         let engine = Self {
             remote,
+            reader,
             metrics,
             config,
             clock: Box::new(clock),
@@ -127,6 +134,11 @@ impl Core {
             traces: SignalStore::default(),
             logs: SignalStore::default(),
         };
+        if engine.reader.is_some() {
+            engine.refresh_reader()?;
+            info!(dir = %engine.dir.display(), "engine opened read-only over object storage");
+            return Ok(engine);
+        }
         let flushed_below = engine.load_partitions()?;
         engine.flushed_below.store(flushed_below, Ordering::Release);
         let Replayed {
@@ -246,6 +258,7 @@ impl Core {
 
     /// Refuses a write when the engine is poisoned or memory is over budget.
     pub(crate) fn admit(&self) -> Result<()> {
+        self.writable()?;
         if let Some(reason) = self.poisoned.get() {
             return Err(Error::Poisoned {
                 reason: reason.clone(),

@@ -125,6 +125,7 @@ impl MetricsStore {
                 stats.file_sets_skipped += 1;
                 continue;
             }
+            f.ensure_data()?;
             plans.push((&**f, ids));
         }
         for (id, samples) in read::read_files(&self.page_cache, &plans, start, end, &mut stats)? {

@@ -449,7 +449,7 @@ impl<R: StoredRecord> SignalStore<R> {
         if let Some(f) = slot.and_then(OnceLock::get) {
             return Some(f.clone());
         }
-        match TraceFilter::open(&part.samples_path()) {
+        match TraceFilter::open_sized(&part.samples_path(), part.known_data_len()) {
             Ok(Some(f)) => Some(match slot {
                 Some(slot) => slot.get_or_init(|| Arc::new(f)).clone(),
                 None => Arc::new(f),
@@ -470,7 +470,7 @@ impl<R: StoredRecord> SignalStore<R> {
         if let Some(s) = slot.and_then(OnceLock::get) {
             return Some(s.clone());
         }
-        match LogSummary::open(&part.samples_path()) {
+        match LogSummary::open_sized(&part.samples_path(), part.known_data_len()) {
             Ok(Some(s)) => Some(match slot {
                 Some(slot) => slot.get_or_init(|| Arc::new(s)).clone(),
                 None => Arc::new(s),
@@ -492,6 +492,7 @@ impl<R: StoredRecord> SignalStore<R> {
         part: &Arc<PartFile>,
         filter: Option<&TraceFilter>,
     ) -> Result<Arc<FileBlooms>> {
+        part.ensure_data()?;
         let path = part.samples_path();
         let cached = |m: &BloomCache| m.get(&path).map(|(_, b)| b.clone());
         if let Some(b) = cached(&self.lock_blooms()) {
@@ -514,6 +515,7 @@ impl<R: StoredRecord> SignalStore<R> {
     /// is (entries of files that are gone are dropped whenever one is added; past
     /// [`META_CACHE_BYTES`], arbitrary other ones make room).
     pub(crate) fn file_meta(&self, part: &Arc<PartFile>) -> Result<Arc<SpansFileMeta>> {
+        part.ensure_data()?;
         let path = part.samples_path();
         let lock = || self.metas.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, m)) = lock().get(&path) {

@@ -29,14 +29,22 @@ pub(crate) fn write_synced(path: &Path, tmp: &Path, bytes: &[u8]) -> Result<()> 
 }
 
 /// Maps the file at `derived` (written by [`write_synced`] from the data file at `data`),
-/// with the data file's length in bytes; `Ok(None)` when there is none.
-pub(crate) fn map_derived(data: &Path, derived: &Path) -> Result<Option<(memmap2::Mmap, u64)>> {
+/// with the data file's length in bytes (`data_len`, or read from the disk when `None`);
+/// `Ok(None)` when there is none.
+pub(crate) fn map_derived(
+    data: &Path,
+    derived: &Path,
+    data_len: Option<u64>,
+) -> Result<Option<(memmap2::Mmap, u64)>> {
     let file = match File::open(derived) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(derived)(e)),
     };
-    let data_len = fs::metadata(data).map_err(io(data))?.len();
+    let data_len = match data_len {
+        Some(n) => n,
+        None => fs::metadata(data).map_err(io(data))?.len(),
+    };
     #[allow(unsafe_code)]
     // Safety: a derived file is written under a temporary name, synced and renamed into
     // place, and never written again; it is only unlinked (with its data file), which

@@ -97,6 +97,17 @@ pub(crate) struct PartFile {
     /// (the metrics index and series ids, a spans file's trace-id filter), typed by that
     /// signal: see [`PartFile::derived`].
     derived: OnceLock<Arc<dyn Any + Send + Sync>>,
+    /// For a set read from a bucket (a query process): where its data file comes from
+    /// when not on the local disk yet, and that file's length.
+    remote: Option<(Arc<dyn Fetch>, u64)>,
+}
+
+/// Brings a set's data file to the local disk: a query process's cache of a bucket
+/// (`storage/remote/cache.rs`).
+pub(crate) trait Fetch: Send + Sync + std::fmt::Debug {
+    /// Makes the data file of `part` present at [`PartFile::samples_path`] for as long as
+    /// the caller holds `part`.
+    fn fetch(&self, part: &Arc<PartFile>) -> Result<()>;
 }
 
 /// A process-unique id for a file set, so cache keys are never reused.
@@ -141,7 +152,36 @@ impl PartFile {
             uid: file_uid(),
             samples_meta: OnceLock::new(),
             derived: OnceLock::new(),
+            remote: None,
         }
+    }
+
+    /// A set of a bucket's partition, cached in `dir`: its data file (`data_len` bytes) is
+    /// fetched by `source` on [`PartFile::ensure_data`]; its other files are already there.
+    pub(crate) fn remote(
+        dir: PathBuf,
+        entry: FileEntry,
+        source: Arc<dyn Fetch>,
+        data_len: u64,
+    ) -> Self {
+        let mut part = Self::new(dir, entry);
+        part.remote = Some((source, data_len));
+        part
+    }
+
+    /// Makes sure the data file is on the local disk (fetched from the bucket by a query
+    /// process; always there for a writer's own sets), for as long as `self` is held.
+    pub(crate) fn ensure_data(self: &Arc<Self>) -> Result<()> {
+        match &self.remote {
+            Some((source, _)) => source.fetch(self),
+            None => Ok(()),
+        }
+    }
+
+    /// The data file's length when known without reading the disk (a bucket's set):
+    /// derived files check it against their own record of it.
+    pub(crate) fn known_data_len(&self) -> Option<u64> {
+        self.remote.as_ref().map(|(_, len)| *len)
     }
 
     /// The signal's derived state of this set, made empty (`T::default()`) on first use.

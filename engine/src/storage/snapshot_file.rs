@@ -16,6 +16,7 @@ pub struct SnapshotFile {
 
 impl SnapshotFile {
     pub(crate) fn new(part: Arc<PartFile>) -> Result<Self> {
+        part.ensure_data()?;
         let path = part.samples_path();
         let samples_bytes = std::fs::metadata(&path)
             .map_err(|source| Error::Io { path, source })?

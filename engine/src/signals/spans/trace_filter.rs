@@ -84,8 +84,16 @@ impl TraceFilter {
     /// Maps the filter file of the spans file at `spans`. `Ok(None)` when there is none, or
     /// it does not match the spans file (length) or its own checksum: the caller then
     /// checks the row groups' filters.
+    #[cfg(test)]
     pub(crate) fn open(spans: &Path) -> Result<Option<Self>> {
-        let Some((map, spans_len)) = crate::storage::fs::map_derived(spans, &path_for(spans))?
+        Self::open_sized(spans, None)
+    }
+
+    /// [`TraceFilter::open`] for a spans file of `spans_len` bytes, when that is known
+    /// without reading the disk (the file may not be there yet: a bucket's set).
+    pub(crate) fn open_sized(spans: &Path, spans_len: Option<u64>) -> Result<Option<Self>> {
+        let Some((map, spans_len)) =
+            crate::storage::fs::map_derived(spans, &path_for(spans), spans_len)?
         else {
             return Ok(None);
         };

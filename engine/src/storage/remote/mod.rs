@@ -22,6 +22,9 @@
 //! open the whole bucket prefix is listed once and every local partition checked against
 //! it, so whatever a crash interrupted is finished.
 
+mod bucket;
+pub(crate) mod cache;
+pub(crate) mod reader;
 mod sync;
 #[cfg(test)]
 mod tests;
@@ -57,6 +60,35 @@ pub struct RemoteStats {
     /// Partitions changed locally and not yet mirrored.
     pub pending_partitions: u64,
     /// The last failure, if the last pass failed.
+    pub last_error: Option<String>,
+}
+
+/// Counters of a query process's reader of a bucket (`/metrics`: `strata_reader_*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReaderStats {
+    /// Refreshes run (each lists the bucket prefix once).
+    pub refreshes: u64,
+    /// Refreshes that failed (the last good view is kept and the next one retries).
+    pub failed_refreshes: u64,
+    /// Manifest objects read (new or changed ones only).
+    pub manifests_read: u64,
+    /// Partitions the bucket publishes, as of the last refresh.
+    pub partitions: u64,
+    /// Objects downloaded (data files on first use; small files during refreshes).
+    pub fetched_objects: u64,
+    /// Bytes downloaded.
+    pub fetched_bytes: u64,
+    /// Data files a query found in the cache.
+    pub cache_hits: u64,
+    /// Data files a query had to download.
+    pub cache_misses: u64,
+    /// Data files evicted to stay within `cache_bytes`.
+    pub evicted: u64,
+    /// Bytes of data files in the cache now.
+    pub cached_bytes: u64,
+    /// Time since the last refresh that succeeded (`None` before the first).
+    pub since_refresh: Option<Duration>,
+    /// The last failure, if the last refresh failed.
     pub last_error: Option<String>,
 }
 

@@ -8,10 +8,10 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt;
 use object_store::path::Path as Key;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 
+use super::bucket::{self, is_data, store_error};
 use super::{Counters, RemoteConfig, RemoteError, RemoteStats, bump};
 use crate::signal::Signal;
 use crate::storage::partition::{self, Flushed, MARKER, Manifest};
@@ -417,41 +417,15 @@ impl Mirror {
         Ok(marker.flushed_below_lsn)
     }
 
-    /// Every object below the prefix, by relative key.
+    /// Every object below the prefix, by relative key, with its size.
     async fn list(&self) -> Result<BTreeMap<String, u64>, RemoteError> {
-        let prefix =
-            (!self.config.prefix.is_empty()).then(|| Key::from(self.config.prefix.as_str()));
-        let metas: Vec<_> = self
-            .config
-            .store
-            .list(prefix.as_ref())
-            .try_collect()
-            .await
-            .map_err(|e| store_error("list", &self.config.prefix, e))?;
-        let mut out = BTreeMap::new();
-        for m in metas {
-            let full = m.location.as_ref();
-            let rel = if self.config.prefix.is_empty() {
-                Some(full)
-            } else {
-                full.strip_prefix(self.config.prefix.as_str())
-                    .and_then(|r| r.strip_prefix('/'))
-            };
-            if let Some(rel) = rel {
-                out.insert(rel.to_owned(), m.size);
-            }
-        }
-        Ok(out)
+        let listed = bucket::list(self.config.store.as_ref(), &self.config.prefix).await?;
+        Ok(listed.into_iter().map(|(k, l)| (k, l.size)).collect())
     }
 
     /// The bucket key of `key` (relative to the prefix).
     fn location(&self, key: &str) -> Result<Key, RemoteError> {
-        let full = if self.config.prefix.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}/{key}", self.config.prefix)
-        };
-        Key::parse(&full).map_err(|_| RemoteError::Key(full))
+        bucket::location(&self.config.prefix, key)
     }
 
     /// `dir` relative to the data directory, with `/` separators.
@@ -479,25 +453,6 @@ impl Drop for Mirror {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
-    }
-}
-
-/// Whether a key is a partition's (below a signal's directory): the mirror deletes only
-/// those.
-fn is_data(key: &str) -> bool {
-    [Signal::Metrics, Signal::Traces, Signal::Logs]
-        .iter()
-        .any(|s| {
-            key.strip_prefix(s.dir())
-                .is_some_and(|r| r.starts_with('/'))
-        })
-}
-
-fn store_error(op: &'static str, key: &str, source: object_store::Error) -> RemoteError {
-    RemoteError::Store {
-        op,
-        key: key.to_owned(),
-        source: Box::new(source),
     }
 }
 

@@ -126,8 +126,17 @@ impl std::fmt::Debug for LogSummary {
 impl LogSummary {
     /// Maps the summary of the logs file at `logs`. `Ok(None)` when there is none, or it
     /// does not match the logs file (length) or its own checksum.
+    #[cfg(test)]
     pub(crate) fn open(logs: &Path) -> Result<Option<Self>> {
-        let Some((map, logs_len)) = crate::storage::fs::map_derived(logs, &path_for(logs))? else {
+        Self::open_sized(logs, None)
+    }
+
+    /// [`LogSummary::open`] for a logs file of `logs_len` bytes, when that is known without
+    /// reading the disk (the file may not be there yet: a bucket's set).
+    pub(crate) fn open_sized(logs: &Path, logs_len: Option<u64>) -> Result<Option<Self>> {
+        let Some((map, logs_len)) =
+            crate::storage::fs::map_derived(logs, &path_for(logs), logs_len)?
+        else {
             return Ok(None);
         };
         Ok(Self::parse(Bytes::Mapped(map), Some(logs_len)))

@@ -1,0 +1,82 @@
+//! Keys below a bucket prefix, shared by the writer's mirror and a query process's reader.
+
+use std::collections::BTreeMap;
+
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path as Key;
+
+use super::RemoteError;
+use crate::signal::Signal;
+
+/// An object below the prefix as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Listed {
+    pub(crate) size: u64,
+    /// The store's version tag (S3's ETag), when it gives one.
+    pub(crate) e_tag: Option<String>,
+}
+
+/// The bucket key of `key` (relative to `prefix`).
+pub(crate) fn location(prefix: &str, key: &str) -> Result<Key, RemoteError> {
+    let full = if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}/{key}")
+    };
+    Key::parse(&full).map_err(|_| RemoteError::Key(full))
+}
+
+/// Every object below `prefix`, by key relative to it.
+pub(crate) async fn list(
+    store: &dyn ObjectStore,
+    prefix: &str,
+) -> Result<BTreeMap<String, Listed>, RemoteError> {
+    let under = (!prefix.is_empty()).then(|| Key::from(prefix));
+    let metas: Vec<_> = store
+        .list(under.as_ref())
+        .try_collect()
+        .await
+        .map_err(|e| store_error("list", prefix, e))?;
+    let mut out = BTreeMap::new();
+    for m in metas {
+        let full = m.location.as_ref();
+        let rel = if prefix.is_empty() {
+            Some(full)
+        } else {
+            full.strip_prefix(prefix).and_then(|r| r.strip_prefix('/'))
+        };
+        if let Some(rel) = rel {
+            let listed = Listed {
+                size: m.size,
+                e_tag: m.e_tag,
+            };
+            out.insert(rel.to_owned(), listed);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a key is a partition's (below a signal's directory): the mirror deletes only
+/// those.
+pub(crate) fn is_data(key: &str) -> bool {
+    signal_of(key).is_some()
+}
+
+/// The signal whose directory holds `key`.
+pub(crate) fn signal_of(key: &str) -> Option<Signal> {
+    [Signal::Metrics, Signal::Traces, Signal::Logs]
+        .into_iter()
+        .find(|s| {
+            key.strip_prefix(s.dir())
+                .is_some_and(|r| r.starts_with('/'))
+        })
+}
+
+pub(crate) fn store_error(op: &'static str, key: &str, source: object_store::Error) -> RemoteError {
+    RemoteError::Store {
+        op,
+        key: key.to_owned(),
+        source: Box::new(source),
+    }
+}

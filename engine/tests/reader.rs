@@ -1,0 +1,323 @@
+//! A query process's engine over a bucket (`EngineConfig::reader`), on the in-memory
+//! store (the server's tests run it on an S3 server): it answers what the writer's own
+//! engine answers, follows flushes, compaction and retention by refreshing, keeps its
+//! cache of data files within its bound, and takes no writes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use object_store::memory::InMemory;
+use strata_engine::{
+    AnyValue, Engine, EngineConfig, Error, Limits, LogRecord, ManualClock, MatchOp, Matcher,
+    ReaderConfig, RemoteConfig, Sample, SeriesSamples, SpanRecord, SpanSearch, TenantId,
+};
+
+const HOUR: i64 = 3_600_000;
+/// 2025-11-21T00:00:00Z
+const DAY: i64 = 1_763_683_200_000;
+const NS: i64 = 1_000_000;
+
+fn limits() -> Limits {
+    Limits {
+        ingest_rate: 1e9,
+        ingest_burst: 1e9,
+        metrics_retention: Duration::from_secs(30 * 86_400),
+        logs_retention: Duration::from_secs(30 * 86_400),
+        traces_retention: Duration::from_secs(30 * 86_400),
+        ..Limits::default()
+    }
+}
+
+fn writer(store: Arc<dyn ObjectStore>) -> EngineConfig {
+    let mut remote = RemoteConfig::new(store, "strata/r");
+    remote.delete_grace = Duration::ZERO;
+    remote.interval = Duration::from_secs(3600);
+    EngineConfig {
+        limits: limits(),
+        remote: Some(remote),
+        ..EngineConfig::default()
+    }
+}
+
+fn reader(store: Arc<dyn ObjectStore>, cache_bytes: u64) -> EngineConfig {
+    let mut r = ReaderConfig::new(store, "strata/r");
+    r.cache_bytes = cache_bytes;
+    // Refreshes run when the test asks.
+    r.refresh = Duration::from_secs(3600);
+    EngineConfig {
+        limits: limits(),
+        reader: Some(r),
+        ..EngineConfig::default()
+    }
+}
+
+fn series(job: &str, hour: i64, round: i64) -> SeriesSamples {
+    SeriesSamples {
+        labels: vec![("__name__".into(), "up".into()), ("job".into(), job.into())],
+        samples: (0..30)
+            .map(|m| Sample {
+                ts: DAY + hour * HOUR + round * 1_800_000 + m * 1000,
+                value: (hour * 100 + m) as f64,
+            })
+            .collect(),
+    }
+}
+
+fn spans(hour: i64, round: u8) -> Vec<SpanRecord> {
+    (0..20u8)
+        .map(|i| SpanRecord {
+            trace_id: [
+                i % 5 + 10 * round,
+                hour as u8,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                1,
+            ],
+            span_id: [i, round, hour as u8, 0, 0, 0, 0, 1],
+            service_name: ["api", "db"][usize::from(i % 2)].into(),
+            name: format!("op{}", i % 3),
+            start_ns: (DAY + hour * HOUR + i64::from(round) * 1_800_000 + i64::from(i) * 1000) * NS,
+            end_ns: (DAY + hour * HOUR + i64::from(round) * 1_800_000 + i64::from(i) * 1000 + 7)
+                * NS,
+            attributes: vec![("i".into(), AnyValue::Int(i64::from(i)))],
+            ..SpanRecord::default()
+        })
+        .collect()
+}
+
+fn logs(hour: i64, round: i64) -> Vec<LogRecord> {
+    (0..50)
+        .map(|i| LogRecord {
+            time_ns: (DAY + hour * HOUR + round * 1_800_000 + i * 1000) * NS,
+            service_name: "api".into(),
+            body: Some(AnyValue::String(format!("line {round} {i}"))),
+            ..LogRecord::default()
+        })
+        .collect()
+}
+
+/// Everything both engines answer, as text to compare: metrics by matcher, label names,
+/// traces by id, trace search, and the rows of the logs and spans snapshots.
+fn answers(e: &Engine, t: &TenantId) -> Vec<String> {
+    let (lo, hi) = (DAY, DAY + 48 * HOUR);
+    let mut out = Vec::new();
+    for job in ["a", "b"] {
+        let m = Matcher::new("job", MatchOp::Equal, job).expect("matcher");
+        let found = e.select(t, &[m], lo, hi).expect("select");
+        out.push(format!("{job}: {found:?}"));
+    }
+    out.push(format!("{:?}", e.label_names(t, lo, hi).expect("labels")));
+    for round in 0..3u8 {
+        for hour in 0..3u8 {
+            let id = [
+                10 * round + 3,
+                hour,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                1,
+            ];
+            let trace = e.find_trace(t, id, lo * NS, hi * NS).expect("trace");
+            out.push(format!("{round}/{hour}: {trace:?}"));
+        }
+    }
+    let search = SpanSearch {
+        service: "db".into(),
+        operation: Some("op1".into()),
+        ..SpanSearch::default()
+    };
+    out.push(format!(
+        "{:?}",
+        e.search_traces(t, &search, lo * NS, hi * NS, 20, 2)
+            .expect("search")
+    ));
+    for snap in [
+        e.logs_snapshot(t, lo * NS, hi * NS).expect("logs"),
+        e.spans_snapshot(t, lo * NS, hi * NS).expect("spans"),
+    ] {
+        let rows: u64 = snap.files.iter().map(|f| f.rows()).sum();
+        let memory: usize = snap.memory.iter().map(|b| b.num_rows()).sum();
+        out.push(format!("rows {}", rows + memory as u64));
+    }
+    out
+}
+
+fn write_round(w: &Engine, t: &TenantId, round: i64) {
+    for hour in 0..2 {
+        w.write(t, &[series("a", hour, round), series("b", hour, round)])
+            .expect("write");
+        w.write_spans(t, &spans(hour, round as u8)).expect("spans");
+        w.write_logs(t, &logs(hour, round)).expect("logs");
+    }
+    w.flush().expect("flush");
+    w.sync_remote().expect("sync");
+}
+
+#[test]
+fn a_reader_answers_as_the_writer_and_follows_it() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (wdir, rdir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
+    let t = TenantId::new("acme").expect("tenant");
+    let w =
+        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    write_round(&w, &t, 0);
+
+    let r = Engine::open_with_clock(rdir.path(), reader(store.clone(), 1 << 30), clock.clone())
+        .expect("reader");
+    assert!(r.is_reader());
+    let stats = r.reader_stats().expect("a reader");
+    // Two hours of each of three signals.
+    assert_eq!(stats.partitions, 6, "{stats:?}");
+    let first = answers(&w, &t);
+    assert_eq!(answers(&r, &t), first);
+    assert!(!first[0].contains("[]"), "{first:?}");
+    assert!(!r.refresh().expect("refresh"), "nothing changed");
+
+    // A second flush: the reader sees it after a refresh.
+    write_round(&w, &t, 1);
+    assert!(r.refresh().expect("refresh"));
+    let second = answers(&w, &t);
+    assert_ne!(second, first);
+    assert_eq!(answers(&r, &t), second);
+
+    // Compaction replaces each partition's sets; the reader's answers stay the same.
+    clock.set(DAY + 30 * HOUR);
+    assert!(w.compact_all().expect("compact").partitions > 0);
+    w.sync_remote().expect("sync");
+    assert!(r.refresh().expect("refresh"));
+    assert_eq!(answers(&r, &t), second);
+    assert_eq!(answers(&w, &t), second);
+
+    // Retention drops the first hour; the reader follows and its cached files go.
+    clock.set(DAY + HOUR + 30 * 86_400_000);
+    assert_eq!(w.apply_retention().expect("retention").expired, 3);
+    w.sync_remote().expect("sync");
+    assert!(r.refresh().expect("refresh"));
+    let third = answers(&w, &t);
+    assert_ne!(third, second);
+    assert_eq!(answers(&r, &t), third);
+    assert_eq!(r.reader_stats().expect("reader").partitions, 3);
+    let cached_hour0 = walk(rdir.path())
+        .into_iter()
+        .filter(|p| p.contains("hour=00") && p.ends_with(".parquet"))
+        .collect::<Vec<_>>();
+    assert!(cached_hour0.is_empty(), "{cached_hour0:?}");
+
+    // No writes, no maintenance.
+    let refused = r.write(&t, &[series("a", 1, 5)]);
+    assert!(matches!(refused, Err(Error::ReadOnly)), "{refused:?}");
+    assert!(matches!(
+        r.write_logs(&t, &logs(1, 5)),
+        Err(Error::ReadOnly)
+    ));
+    assert!(matches!(r.compact(), Err(Error::ReadOnly)));
+    r.close().expect("close");
+    w.close().expect("close");
+}
+
+/// Every file below `root`, as paths relative to it.
+fn walk(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                out.push(p.strip_prefix(root).expect("below").display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_cache_stays_within_its_bound_and_fetches_again() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (wdir, rdir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
+    let t = TenantId::new("acme").expect("tenant");
+    let w =
+        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    write_round(&w, &t, 0);
+    // Room for about one data file.
+    let r = Engine::open_with_clock(rdir.path(), reader(store.clone(), 4096), clock.clone())
+        .expect("reader");
+    let expected = answers(&w, &t);
+    for _ in 0..2 {
+        assert_eq!(answers(&r, &t), expected);
+    }
+    let stats = r.reader_stats().expect("reader");
+    assert!(stats.evicted > 0, "{stats:?}");
+    assert!(
+        stats.cache_misses > 6,
+        "fetched again after eviction: {stats:?}"
+    );
+    // Files queries held past the bound go at the next refresh once let go.
+    assert!(!r.refresh().expect("refresh"));
+    let stats = r.reader_stats().expect("reader");
+    assert!(stats.cached_bytes <= 4096, "{stats:?}");
+    let data: u64 = walk(rdir.path())
+        .iter()
+        .filter(|p| {
+            let name = p.rsplit('/').next().unwrap_or("");
+            name.ends_with(".parquet")
+                && ["samples-", "spans-", "logs-"]
+                    .iter()
+                    .any(|s| name.starts_with(s))
+        })
+        .map(|p| std::fs::metadata(rdir.path().join(p)).expect("meta").len())
+        .sum();
+    assert_eq!(data, stats.cached_bytes, "the count matches the disk");
+}
+
+#[test]
+fn a_reader_needs_a_directory_of_its_own() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let wdir = tempfile::tempdir().expect("dir");
+    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
+    let t = TenantId::new("acme").expect("tenant");
+    let w =
+        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    write_round(&w, &t, 0);
+    w.close().expect("close");
+    let err = Engine::open_with_clock(wdir.path(), reader(store, 1 << 30), clock)
+        .expect_err("a writer's directory");
+    assert!(
+        err.to_string()
+            .contains("query process needs a directory of its own"),
+        "{err}"
+    );
+    // The writer's data is untouched.
+    assert!(walk(wdir.path()).iter().any(|p| p.ends_with(".parquet")));
+}
