@@ -62,7 +62,7 @@ pub use config::tokens::{Scope, TokenConfig};
 pub use config::{
     Config, DEFAULT_DATA_DIR, DEFAULT_FSYNC_INTERVAL, DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BYTES, DEFAULT_SQL_MAX_RESULT_BYTES, LogFormat,
-    SqlSettings,
+    Role, SqlSettings,
 };
 pub use error::{Error, Result};
 pub use http::error::{ApiError, RETRY_AFTER_SECS};

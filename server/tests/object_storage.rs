@@ -7,85 +7,25 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt};
-use strata_tests::http::{Framing, request};
+use strata_tests::moto::{Moto, free_port, storage_section, until};
 use strata_tests::remote_write::{HEADERS, TestSeries, encode};
 use strata_tests::server::{Server, data_dir};
 
 const BUCKET: &str = "strata-test";
 const PREFIX: &str = "one";
 
-/// A free loopback port.
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// `moto_server` on `port`, with the test bucket created.
-struct Moto(Child);
-
-impl Moto {
-    fn start(port: u16) -> Self {
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("moto_server (PyPI moto[server]; `.ci/test.sh` installs it): {e}")
-            });
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if request(addr, "GET", "/moto-api/", &[], b"", Framing::Length)
-                .is_ok_and(|r| r.status == 200)
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let path = format!("/{BUCKET}");
-        let made = request(addr, "PUT", &path, &[], b"", Framing::Length).expect("bucket");
-        assert_eq!(made.status, 200, "{}", made.text());
-        Self(child)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn config(port: u16) -> String {
     format!(
-        r#"
-[engine]
-flush_interval = "1s"
-[storage]
-backend = "s3"
-bucket = "{BUCKET}"
-prefix = "{PREFIX}"
-endpoint = "http://127.0.0.1:{port}"
-region = "us-east-1"
-allow_http = true
-access_key_id = "test"
-secret_access_key = "test"
-interval = "1s"
-delete_grace = "1s"
-request_timeout = "2s"
-"#
+        "[engine]\nflush_interval = \"1s\"\n{}",
+        storage_section(port, BUCKET, PREFIX)
     )
 }
 
@@ -200,19 +140,10 @@ fn ingest(server: &Server, t_ms: i64, n: usize) {
     assert_eq!(written.status, 204, "{}", written.text());
 }
 
-/// Waits until `done` holds (panics after 60 s).
-fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn acknowledged_data_reaches_the_bucket_files_before_manifests() {
     let port = free_port();
-    let _moto = Moto::start(port);
+    let _moto = Moto::start(port, BUCKET);
     let dir = tempfile::tempdir().expect("dir");
     let server = Server::start(common::bin(), dir.path(), &config(port));
     server.wait_ready(Duration::from_secs(30));
@@ -262,7 +193,7 @@ fn with_the_bucket_away_ingest_goes_on_and_a_restart_finishes_the_mirror() {
     // A crash while the bucket is away.
     server.kill();
 
-    let _moto = Moto::start(port);
+    let _moto = Moto::start(port, BUCKET);
     let server = Server::start(common::bin(), dir.path(), &config(port));
     server.wait_ready(Duration::from_secs(30));
     let s3 = store(port);

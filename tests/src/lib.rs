@@ -18,6 +18,7 @@
 //! ```
 
 pub mod http;
+pub mod moto;
 pub mod remote_write;
 pub mod server;
 

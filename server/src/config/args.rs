@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::resolve::Overrides;
-use super::{Config, LogFormat};
+use super::{Config, LogFormat, Role};
 use crate::error::Result;
 
 /// The configuration: a file and the overrides of its most used keys.
@@ -39,6 +39,10 @@ pub struct ConfigArgs {
     /// How long metrics are kept, e.g. 30d [default: 30d].
     #[arg(long, env = "STRATA_RETENTION_METRICS")]
     pub retention_metrics: Option<String>,
+    /// What this process is: the writer, or a query process reading the writer's bucket
+    /// (`[storage]`) [default: writer].
+    #[arg(long, env = "STRATA_ROLE", value_enum)]
+    pub role: Option<Role>,
 }
 
 impl ConfigArgs {
@@ -68,6 +72,7 @@ impl ConfigArgs {
             wal_durability: self.wal_durability.clone(),
             retention_metrics: self.retention_metrics.clone(),
             log_format: None,
+            role: self.role,
         }
     }
 }

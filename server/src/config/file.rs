@@ -33,6 +33,15 @@ pub(crate) struct FileConfig {
     pub(crate) log: LogSection,
     #[serde(default)]
     pub(crate) storage: super::storage::StorageSection,
+    #[serde(default)]
+    pub(crate) cluster: ClusterSection,
+}
+
+/// `[cluster]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClusterSection {
+    pub(crate) role: Option<String>,
 }
 
 /// `[server]`.

@@ -67,6 +67,29 @@ pub struct Config {
     pub logql: LogqlSettings,
     /// How `strata serve` writes its log lines to stderr.
     pub log_format: LogFormat,
+    /// What this process is (`[cluster] role`, `--role`): the writer, or a query process
+    /// reading the writer's bucket.
+    pub role: Role,
+}
+
+/// What a process is in a deployment over object storage (`docs/scale-out.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Takes writes and, with `[storage] backend = "s3"`, mirrors them to the bucket.
+    #[default]
+    Writer,
+    /// Reads the bucket `[storage]` names, read-only: answers queries, refuses writes.
+    Query,
+}
+
+impl Role {
+    /// `writer` or `query`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Writer => "writer",
+            Self::Query => "query",
+        }
+    }
 }
 
 /// How `strata serve` writes its log lines to stderr (`log.format`, `STRATA_LOG_FORMAT`,
@@ -149,6 +172,7 @@ impl Default for Config {
             promql: QueryOptions::default(),
             logql: LogqlSettings::default(),
             log_format: LogFormat::default(),
+            role: Role::default(),
         }
     }
 }

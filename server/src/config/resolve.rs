@@ -7,7 +7,7 @@ use std::time::Duration;
 use strata_engine::Limits;
 use strata_wal::Durability;
 
-use super::file::{self, FileConfig, LimitValues};
+use super::file::{FileConfig, LimitValues};
 use super::tokens::TokenConfig;
 use super::{Config, DEFAULT_FSYNC_INTERVAL, LogFormat, parse_duration};
 use crate::error::{Error, Result};
@@ -22,7 +22,18 @@ impl Config {
                     path: path.to_owned(),
                     source,
                 })?;
-                Self::from_toml(&text).map_err(|e| e.in_file(path))?
+                // The role decides how `[storage]` is read, so it goes in first.
+                let mut file = parse(&text).map_err(|e| e.in_file(path))?;
+                if let Some(role) = overrides.role {
+                    file.cluster.role = Some(role.as_str().to_owned());
+                }
+                from_file(file).map_err(|e| e.in_file(path))?
+            }
+            None if overrides.role == Some(super::Role::Query) => {
+                return Err(Error::config(
+                    "cluster.role",
+                    "a query process reads a bucket: give a config file with [storage] backend = \"s3\"",
+                ));
             }
             None => Self::default(),
         };
@@ -33,12 +44,15 @@ impl Config {
 
     /// Defaults overridden by the TOML text (not yet validated as a whole).
     pub fn from_toml(text: &str) -> Result<Self> {
-        let file: file::FileConfig = toml::from_str(text).map_err(|e| Error::Config {
-            key: String::new(),
-            reason: e.to_string(),
-        })?;
-        from_file(file)
+        from_file(parse(text)?)
     }
+}
+
+fn parse(text: &str) -> Result<FileConfig> {
+    toml::from_str(text).map_err(|e| Error::Config {
+        key: String::new(),
+        reason: e.to_string(),
+    })
 }
 
 /// Values from `STRATA_*` environment variables and flags (clap merges the two, flags
@@ -61,6 +75,8 @@ pub struct Overrides {
     pub retention_metrics: Option<String>,
     /// `log.format`.
     pub log_format: Option<LogFormat>,
+    /// `cluster.role`.
+    pub role: Option<super::Role>,
 }
 
 impl Overrides {
@@ -252,7 +268,20 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
         c.engine.tenant_limits.insert(tenant, tl);
     }
 
-    c.engine.remote = super::storage::remote(&file.storage)?;
+    c.role = match file.cluster.role.as_deref() {
+        None | Some("writer") => super::Role::Writer,
+        Some("query") => super::Role::Query,
+        Some(other) => {
+            return Err(Error::config(
+                "cluster.role",
+                format!("{other:?} is not one of \"writer\", \"query\""),
+            ));
+        }
+    };
+    match c.role {
+        super::Role::Writer => c.engine.remote = super::storage::remote(&file.storage)?,
+        super::Role::Query => c.engine.reader = Some(super::storage::reader(&file.storage)?),
+    }
 
     for (i, t) in file.auth.tokens.into_iter().enumerate() {
         c.tokens.push(TokenConfig::from_entry(i, t)?);

@@ -3,15 +3,16 @@
 //! `backend = "local"` (the default) keeps everything on the data directory's disk.
 //! `backend = "s3"` mirrors every committed partition to an S3-compatible bucket through
 //! the `object_store` crate; credentials and region come from the file or, when absent,
-//! from the standard `AWS_*` environment variables.
+//! from the standard `AWS_*` environment variables. A query process (`--role query`,
+//! `[cluster] role`) reads that bucket instead, caching up to `cache_bytes` of it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::RetryConfig;
 use object_store::aws::AmazonS3Builder;
+use object_store::{ObjectStore, RetryConfig};
 use serde::Deserialize;
-use strata_engine::RemoteConfig;
+use strata_engine::{ReaderConfig, RemoteConfig};
 
 use super::parse_duration;
 use crate::error::{Error, Result};
@@ -31,10 +32,45 @@ pub(crate) struct StorageSection {
     pub(crate) delete_grace: Option<String>,
     pub(crate) interval: Option<String>,
     pub(crate) request_timeout: Option<String>,
+    pub(crate) cache_bytes: Option<u64>,
 }
 
-/// The engine's mirror for `section`, or `None` for the local backend.
+/// The engine's mirror for `section`, or `None` for the local backend. (`cache_bytes` is
+/// a query process's and `delete_grace` the writer's: one file serves every role.)
 pub(crate) fn remote(section: &StorageSection) -> Result<Option<RemoteConfig>> {
+    let Some((store, prefix)) = bucket(section)? else {
+        return Ok(None);
+    };
+    let mut remote = RemoteConfig::new(store, prefix);
+    if let Some(g) = &section.delete_grace {
+        remote.delete_grace = parse_duration("storage.delete_grace", g)?;
+    }
+    if let Some(i) = &section.interval {
+        remote.interval = parse_duration("storage.interval", i)?;
+    }
+    Ok(Some(remote))
+}
+
+/// A query process's reader of `section`'s bucket.
+pub(crate) fn reader(section: &StorageSection) -> Result<ReaderConfig> {
+    let Some((store, prefix)) = bucket(section)? else {
+        return Err(Error::config(
+            "storage.backend",
+            "a query process (--role query) reads a bucket: give backend = \"s3\"",
+        ));
+    };
+    let mut reader = ReaderConfig::new(store, prefix);
+    if let Some(i) = &section.interval {
+        reader.refresh = parse_duration("storage.interval", i)?;
+    }
+    if let Some(n) = section.cache_bytes {
+        reader.cache_bytes = n;
+    }
+    Ok(reader)
+}
+
+/// The bucket and prefix of `section`, or `None` for the local backend.
+fn bucket(section: &StorageSection) -> Result<Option<(Arc<dyn ObjectStore>, String)>> {
     let s3_only = [
         ("bucket", section.bucket.is_some()),
         ("prefix", section.prefix.is_some()),
@@ -59,7 +95,7 @@ pub(crate) fn remote(section: &StorageSection) -> Result<Option<RemoteConfig>> {
     }
 }
 
-fn s3(s: &StorageSection) -> Result<RemoteConfig> {
+fn s3(s: &StorageSection) -> Result<(Arc<dyn ObjectStore>, String)> {
     let bucket = s
         .bucket
         .as_deref()
@@ -111,12 +147,5 @@ fn s3(s: &StorageSection) -> Result<RemoteConfig> {
             "no leading or trailing '/'",
         ));
     }
-    let mut remote = RemoteConfig::new(Arc::new(store), prefix);
-    if let Some(g) = &s.delete_grace {
-        remote.delete_grace = parse_duration("storage.delete_grace", g)?;
-    }
-    if let Some(i) = &s.interval {
-        remote.interval = parse_duration("storage.interval", i)?;
-    }
-    Ok(remote)
+    Ok((Arc::new(store), prefix))
 }

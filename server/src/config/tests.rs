@@ -194,6 +194,9 @@ fn unknown_keys_and_bad_values_name_the_key() {
             "storage.delete_grace",
         ),
         ("[storage]\nbuckett = \"b\"", "buckett"),
+        ("[cluster]\nrole = \"query\"", "storage.backend"),
+        ("[cluster]\nrole = \"reader\"", "cluster.role"),
+        ("[cluster]\nworkers = []", "workers"),
     ] {
         let err = Config::from_toml(text)
             .and_then(|c| c.validate())
@@ -238,6 +241,7 @@ fn overrides_beat_the_file() {
         wal_durability: Some("none".into()),
         retention_metrics: Some("1d".into()),
         log_format: None,
+        role: None,
     };
     o.apply(&mut c).unwrap();
     assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
@@ -321,4 +325,37 @@ fn storage_s3_becomes_the_engines_mirror() {
             .remote
             .is_none()
     );
+}
+
+#[test]
+fn the_query_role_reads_the_bucket_instead_of_mirroring_to_it() {
+    let storage = "[storage]\nbackend = \"s3\"\nbucket = \"b\"\nprefix = \"p\"\n\
+                   region = \"us-east-1\"\ninterval = \"3s\"\ncache_bytes = 4096\n\
+                   delete_grace = \"1m\"\n";
+    // One file for every process: the role decides.
+    let c = Config::from_toml(storage).unwrap();
+    assert_eq!(c.role, Role::Writer);
+    assert!(c.engine.reader.is_none());
+    assert!(c.engine.remote.is_some());
+    let c = Config::from_toml(&format!("{storage}[cluster]\nrole = \"query\"\n")).unwrap();
+    assert_eq!(c.role, Role::Query);
+    assert!(c.engine.remote.is_none());
+    let r = c.engine.reader.as_ref().expect("a reader");
+    assert_eq!((r.prefix.as_str(), r.cache_bytes), ("p", 4096));
+    assert_eq!(r.refresh, Duration::from_secs(3));
+    c.validate().unwrap();
+
+    // `--role query` over the file's role.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("strata.toml");
+    std::fs::write(&path, storage).unwrap();
+    let flag = Overrides {
+        role: Some(Role::Query),
+        ..Overrides::default()
+    };
+    let c = Config::load(Some(&path), &flag).unwrap();
+    assert!(c.engine.reader.is_some() && c.engine.remote.is_none());
+    // Without a file there is no bucket to read.
+    let err = Config::load(None, &flag).unwrap_err();
+    assert!(err.to_string().contains("backend"), "{err}");
 }

@@ -357,10 +357,13 @@ impl Metrics {
 
         if let Some(engine) = engine {
             render_engine_telemetry(o, &engine.telemetry(), &shown);
-            if only.is_none()
-                && let Some(r) = engine.remote_stats()
-            {
-                render_remote(o, &r);
+            if only.is_none() {
+                if let Some(r) = engine.remote_stats() {
+                    super::bucket::render_remote(o, &r);
+                }
+                if let Some(r) = engine.reader_stats() {
+                    super::bucket::render_reader(o, &r);
+                }
             }
         }
 
@@ -437,54 +440,6 @@ fn grpc_code_name(code: tonic::Code) -> &'static str {
 }
 
 /// The engine's own measurements: background work durations, the WAL, disk per tenant.
-/// The object-storage mirror's counters (`[storage]`, `docs/scale-out.md`).
-fn render_remote(o: &mut String, r: &strata_engine::RemoteStats) {
-    for (name, kind, help, v) in [
-        (
-            "strata_remote_uploaded_objects_total",
-            "counter",
-            "Objects uploaded to the bucket.",
-            r.uploaded_objects,
-        ),
-        (
-            "strata_remote_uploaded_bytes_total",
-            "counter",
-            "Bytes uploaded to the bucket.",
-            r.uploaded_bytes,
-        ),
-        (
-            "strata_remote_manifests_put_total",
-            "counter",
-            "Partition manifests written to the bucket.",
-            r.manifests_put,
-        ),
-        (
-            "strata_remote_deleted_objects_total",
-            "counter",
-            "Objects deleted from the bucket (unlisted past the grace, dropped partitions).",
-            r.deleted_objects,
-        ),
-        (
-            "strata_remote_failed_passes_total",
-            "counter",
-            "Mirror passes that failed (retried with backoff).",
-            r.failed_passes,
-        ),
-        (
-            "strata_remote_pending_partitions",
-            "gauge",
-            "Partitions changed locally and not yet mirrored.",
-            r.pending_partitions,
-        ),
-    ] {
-        header(o, name, kind, help);
-        line(o, name, &[], v as f64);
-    }
-    let name = "strata_remote_healthy";
-    header(o, name, "gauge", "1 when the last mirror pass succeeded.");
-    line(o, name, &[], if r.last_error.is_none() { 1.0 } else { 0.0 });
-}
-
 fn render_engine_telemetry(o: &mut String, t: &EngineTelemetry, shown: &dyn Fn(&str) -> bool) {
     for (name, help, h) in [
         (
@@ -615,7 +570,12 @@ pub(crate) fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value:
         }
         out.push('}');
     }
-    let _ = writeln!(out, " {value}");
+    if value.is_infinite() {
+        // The text format's spelling.
+        out.push_str(if value > 0.0 { " +Inf\n" } else { " -Inf\n" });
+    } else {
+        let _ = writeln!(out, " {value}");
+    }
 }
 
 /// Escapes a label value for the text format.

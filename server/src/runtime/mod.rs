@@ -2,6 +2,7 @@
 //! self-metrics and the allocator.
 
 pub mod allocator;
+pub(crate) mod bucket;
 pub mod inflight;
 pub(crate) mod metrics;
 pub(crate) mod state;

@@ -383,6 +383,8 @@ impl AppState {
                 message: e.to_string(),
                 retry_after: RETRY_AFTER_SECS,
             }),
+            // Not retryable here: a query process never takes writes.
+            Err(e @ EngineError::ReadOnly) => Err(ApiError::Forbidden(e.to_string())),
             Err(e) => {
                 tracing::error!(tenant = %tenant, signal = signal.as_str(), error = %e, "write failed");
                 Err(ApiError::Internal(format!("write failed: {e}")))
