@@ -15,7 +15,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::Value as Json;
-use strata_tests::moto::{Moto, free_port, storage_section, until};
+use strata_tests::moto::{Moto, free_port, storage_section, until, until_every};
 use strata_tests::server::Server;
 
 const BUCKET: &str = "strata-crash";
@@ -182,7 +182,7 @@ fn killed_writers_leave_the_bucket_whole() {
         // commit marker moves (two files, one in parts, then the manifest: ~150 ms).
         let marker = strata_tests::server::data_dir(dir.path()).join("metrics/FLUSHED");
         let before = std::fs::read(&marker).unwrap_or_default();
-        until("the round's flush", || {
+        until_every("the round's flush", Duration::from_millis(5), || {
             std::fs::read(&marker).is_ok_and(|m| m != before)
         });
         std::thread::sleep(Duration::from_millis(rng.next() % 250));

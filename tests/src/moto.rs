@@ -73,11 +73,16 @@ request_timeout = "2s"
     )
 }
 
-/// Waits until `done` holds (panics after 60 s).
-pub fn until(what: &str, mut done: impl FnMut() -> bool) {
+/// Waits until `done` holds, looking every 200 ms (panics after 60 s).
+pub fn until(what: &str, done: impl FnMut() -> bool) {
+    until_every(what, Duration::from_millis(200), done);
+}
+
+/// [`until`], looking every `every`.
+pub fn until_every(what: &str, every: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(every);
     }
 }
