@@ -71,13 +71,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Log lines on stderr at `RUST_LOG`'s level (default `info`): text, coloured only when
+/// Log lines on stderr at `RUST_LOG`'s level (default `info`, and `warn` for the
+/// `object_store` crate, which logs every retried request at `info`: the mirror and the
+/// reader log each failed pass once, at `warn`): text, coloured only when
 /// stderr is a terminal and `NO_COLOR` is unset (a file or journald gets no escape codes),
 /// or one JSON object per line with the event's fields beside `timestamp`, `level`,
 /// `target` and `message`.
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,object_store=warn"));
     let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

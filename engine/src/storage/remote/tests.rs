@@ -83,3 +83,56 @@ fn only_committed_sets_are_published() {
     mirror.pass().expect("pass");
     assert_eq!(published(store), (vec![5, 20], true));
 }
+
+/// A restarted writer's first pass checks every partition against the bucket: a manifest
+/// object equal to the local one is read back, not written again.
+#[test]
+fn a_restart_writes_no_manifest_the_bucket_has() {
+    let root = tempfile::tempdir().expect("dir");
+    let rel = "logs/tenant=acme/date=2025-11-21/hour=00";
+    let dir = root.path().join(rel);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::create_dir_all(partition::metrics_dir(root.path())).expect("mkdir");
+    let marker = partition::metrics_dir(root.path()).join(MARKER);
+    partition::write_json(
+        &marker,
+        &Flushed {
+            flushed_below_lsn: 10,
+        },
+    )
+    .expect("marker");
+    std::fs::write(dir.join("logs-5.parquet"), b"data").expect("write");
+    let manifest = Manifest {
+        version: 1,
+        files: vec![entry(5)],
+    };
+    partition::write_json(&dir.join("manifest.json"), &manifest).expect("manifest");
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let config = RemoteConfig::new(store.clone(), "p");
+    let first = Arc::new(Mirror::new(root.path(), config.clone()).expect("mirror"));
+    first.pass().expect("pass");
+    assert_eq!(first.stats().manifests_put, 1);
+    drop(first);
+
+    let again = Arc::new(Mirror::new(root.path(), config.clone()).expect("mirror"));
+    again.pass().expect("pass");
+    let stats = again.stats();
+    assert_eq!(
+        (stats.manifests_put, stats.uploaded_objects),
+        (0, 0),
+        "{stats:?}"
+    );
+
+    // A manifest that changed while the writer was down is written.
+    let manifest = Manifest {
+        version: 1,
+        files: vec![FileEntry {
+            rows: 2,
+            ..entry(5)
+        }],
+    };
+    partition::write_json(&dir.join("manifest.json"), &manifest).expect("manifest");
+    let third = Arc::new(Mirror::new(root.path(), config).expect("mirror"));
+    third.pass().expect("pass");
+    assert_eq!(third.stats().manifests_put, 1);
+}
