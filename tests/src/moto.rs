@@ -45,6 +45,13 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Its process id (to stop and continue it).
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::aws::AmazonS3Builder;
-use object_store::{ObjectStore, RetryConfig};
+use object_store::{ClientOptions, ObjectStore, RetryConfig};
 use serde::Deserialize;
 use strata_engine::{ReaderConfig, RemoteConfig};
 
@@ -112,9 +112,15 @@ fn s3(s: &StorageSection) -> Result<(Arc<dyn ObjectStore>, String)> {
         retry_timeout: timeout,
         ..RetryConfig::default()
     };
+    // And each attempt gives up after `timeout` too (object_store's default is 30 s a
+    // request): a server that accepts connections but never answers fails the pass.
+    let client = ClientOptions::new()
+        .with_timeout(timeout)
+        .with_connect_timeout(timeout.min(Duration::from_secs(5)));
     let mut b = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
-        .with_retry(retry);
+        .with_retry(retry)
+        .with_client_options(client);
     if let Some(e) = &s.endpoint {
         b = b.with_endpoint(e);
     }
