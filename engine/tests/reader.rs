@@ -321,3 +321,46 @@ fn a_reader_needs_a_directory_of_its_own() {
     // The writer's data is untouched.
     assert!(walk(wdir.path()).iter().any(|p| p.ends_with(".parquet")));
 }
+
+#[test]
+fn a_restarted_reader_keeps_its_cache() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (wdir, rdir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
+    let t = TenantId::new("acme").expect("tenant");
+    let w =
+        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    write_round(&w, &t, 0);
+    let expected = answers(&w, &t);
+    let r = Engine::open_with_clock(rdir.path(), reader(store.clone(), 1 << 30), clock.clone())
+        .expect("reader");
+    assert_eq!(answers(&r, &t), expected);
+    let first = r.reader_stats().expect("reader");
+    assert!(first.cache_misses > 0, "{first:?}");
+    r.close().expect("close");
+
+    // What a kill leaves: a download not renamed into place, a set since gone.
+    let hour = walk(rdir.path())
+        .into_iter()
+        .find(|p| p.starts_with("logs/") && p.ends_with(".parquet"))
+        .expect("a cached logs file");
+    let dir = rdir.path().join(&hour).parent().expect("dir").to_owned();
+    std::fs::write(dir.join("logs-99.12345.part"), b"half").expect("write");
+    std::fs::write(dir.join("logs-98.parquet"), b"gone").expect("write");
+
+    let r = Engine::open_with_clock(rdir.path(), reader(store, 1 << 30), clock).expect("reader");
+    assert_eq!(answers(&r, &t), expected);
+    let again = r.reader_stats().expect("reader");
+    assert_eq!(
+        (again.fetched_objects, again.cache_misses),
+        (0, 0),
+        "nothing fetched again: {again:?}"
+    );
+    assert_eq!(again.cached_bytes, first.cached_bytes);
+    assert!(!dir.join("logs-99.12345.part").exists());
+    assert!(!dir.join("logs-98.parquet").exists());
+    drop(w);
+}

@@ -136,6 +136,7 @@ impl Core {
         };
         if engine.reader.is_some() {
             engine.refresh_reader()?;
+            engine.sweep_cache()?;
             info!(dir = %engine.dir.display(), "engine opened read-only over object storage");
             return Ok(engine);
         }

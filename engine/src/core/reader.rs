@@ -5,7 +5,7 @@
 //! one the bucket no longer publishes is retired, its cached files deleted once the last
 //! query reading it lets go.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -72,7 +72,10 @@ impl Core {
                             self.restore_series(&p.tenant, &p.dir.join(&entry.series))?;
                         }
                         let source = reader.cache.clone();
-                        Arc::new(PartFile::remote(p.dir.clone(), entry, source, len))
+                        let part = Arc::new(PartFile::remote(p.dir.clone(), entry, source, len));
+                        // Cached by an earlier run of this process.
+                        reader.cache.adopt(&part, len);
+                        part
                     }
                 };
                 let i = maps.iter().position(|(s, _)| *s == p.signal).unwrap_or(0);
@@ -92,6 +95,46 @@ impl Core {
             f.retire();
         }
         Ok(true)
+    }
+
+    /// Deletes the files below the partition directories that no set held now names (what
+    /// an earlier run cached of sets since gone, downloads a kill interrupted), then brings
+    /// the cache within its bound. Run once, after the first refresh.
+    pub(crate) fn sweep_cache(&self) -> Result<()> {
+        let Some(reader) = self.reader() else {
+            return Ok(());
+        };
+        let mut keep: HashSet<PathBuf> = HashSet::new();
+        for map in [&self.metrics.files, &self.traces.files, &self.logs.files] {
+            let map = map.read().unwrap_or_else(|p| p.into_inner());
+            for f in map.values().flatten() {
+                keep.extend(f.entry.names().map(|n| f.dir.join(n)));
+                if let Some(derived) = partition::derived_path(&f.entry.samples) {
+                    keep.insert(f.dir.join(derived));
+                }
+            }
+        }
+        let io = |path: &std::path::Path| {
+            let path = path.to_owned();
+            move |source| Error::Io { path, source }
+        };
+        let mut dirs: Vec<PathBuf> = [Signal::Metrics, Signal::Traces, Signal::Logs]
+            .iter()
+            .map(|s| self.dir.join(s.dir()))
+            .filter(|d| d.is_dir())
+            .collect();
+        while let Some(dir) = dirs.pop() {
+            for e in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                let path = e.map_err(io(&dir))?.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if !keep.contains(&path) {
+                    std::fs::remove_file(&path).map_err(io(&path))?;
+                }
+            }
+        }
+        reader.cache.trim();
+        Ok(())
     }
 
     /// Adds a metrics series file's series to the tenant's index, as an open does.

@@ -145,6 +145,27 @@ impl Cache {
         }
     }
 
+    /// Takes the data file of `part` as cached if an earlier run left it whole (`size`
+    /// bytes: downloads are renamed into place only once complete, and a published name
+    /// never changes content); whether it did.
+    pub(crate) fn adopt(&self, part: &Arc<PartFile>, size: u64) -> bool {
+        let path = part.samples_path();
+        if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(size) {
+            return false;
+        }
+        let mut st = self.lock();
+        st.tick += 1;
+        let entry = Entry {
+            size,
+            last_use: st.tick,
+            part: Arc::downgrade(part),
+        };
+        if st.entries.insert(path, entry).is_none() {
+            st.used += size;
+        }
+        true
+    }
+
     /// Evicts what the bound asks for now: files queries held past it at their fetch
     /// are evicted once let go (each refresh calls this).
     pub(crate) fn trim(&self) {

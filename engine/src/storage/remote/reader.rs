@@ -76,8 +76,9 @@ impl std::fmt::Debug for Reader {
 }
 
 impl Reader {
-    /// A reader of `config`'s bucket caching in `root` (the engine's data directory),
-    /// whose partition directories it empties: the cache starts cold.
+    /// A reader of `config`'s bucket caching in `root` (the engine's data directory). What
+    /// an earlier run cached there is kept where the bucket still publishes it (see
+    /// `core/reader.rs`); a directory holding a writer's data is refused.
     pub(crate) fn new(root: &Path, config: ReaderConfig) -> Result<Self, RemoteError> {
         // Emptying a writer's data directory would lose its data: a reader only ever
         // empties a directory it marked as its cache.
@@ -99,14 +100,6 @@ impl Reader {
                 source: std::io::Error::other(e.to_string()),
             },
         )?;
-        for signal in [Signal::Metrics, Signal::Traces, Signal::Logs] {
-            let dir = root.join(signal.dir());
-            match std::fs::remove_dir_all(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(RemoteError::Local { path: dir, source }),
-            }
-        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("strata-object-store")
