@@ -314,6 +314,11 @@ pub struct RemoteConfig {
     pub delete_grace: Duration,
     /// How often the mirror looks for work besides being woken by a commit. Default 10 s.
     pub interval: Duration,
+    /// Keep at most this many bytes of mirrored data files on the local disk, the least
+    /// recently used evicted first and fetched back from the bucket when read: the
+    /// partitions then outgrow the disk, and the bucket holds the only copy of what was
+    /// evicted. `None` (the default) keeps every local copy.
+    pub cache_bytes: Option<u64>,
 }
 
 impl RemoteConfig {
@@ -327,6 +332,7 @@ impl RemoteConfig {
             prefix: prefix.into(),
             delete_grace: Duration::from_secs(600),
             interval: Duration::from_secs(10),
+            cache_bytes: None,
         }
     }
 }
@@ -338,6 +344,7 @@ impl std::fmt::Debug for RemoteConfig {
             .field("prefix", &self.prefix)
             .field("delete_grace", &self.delete_grace)
             .field("interval", &self.interval)
+            .field("cache_bytes", &self.cache_bytes)
             .finish()
     }
 }
@@ -348,6 +355,7 @@ impl PartialEq for RemoteConfig {
             && self.prefix == other.prefix
             && self.delete_grace == other.delete_grace
             && self.interval == other.interval
+            && self.cache_bytes == other.cache_bytes
     }
 }
 

@@ -348,7 +348,7 @@ fn a_restarted_reader_keeps_its_cache() {
         .find(|p| p.starts_with("logs/") && p.ends_with(".parquet"))
         .expect("a cached logs file");
     let dir = rdir.path().join(&hour).parent().expect("dir").to_owned();
-    std::fs::write(dir.join("logs-99.12345.part"), b"half").expect("write");
+    std::fs::write(dir.join("logs-99.parquet.12345.tmp"), b"half").expect("write");
     std::fs::write(dir.join("logs-98.parquet"), b"gone").expect("write");
 
     let r = Engine::open_with_clock(rdir.path(), reader(store, 1 << 30), clock).expect("reader");
@@ -360,7 +360,83 @@ fn a_restarted_reader_keeps_its_cache() {
         "nothing fetched again: {again:?}"
     );
     assert_eq!(again.cached_bytes, first.cached_bytes);
-    assert!(!dir.join("logs-99.12345.part").exists());
+    assert!(!dir.join("logs-99.parquet.12345.tmp").exists());
     assert!(!dir.join("logs-98.parquet").exists());
     drop(w);
+}
+
+/// Every data file (samples, spans, logs) on the local disk below `root`.
+fn local_data(root: &std::path::Path) -> Vec<String> {
+    walk(root)
+        .into_iter()
+        .filter(|p| {
+            let name = p.rsplit('/').next().unwrap_or("");
+            name.ends_with(".parquet")
+                && ["samples-", "spans-", "logs-"]
+                    .iter()
+                    .any(|s| name.starts_with(s))
+        })
+        .collect()
+}
+
+/// A writer whose local copies are a cache of 1 byte: once mirrored, every data file
+/// leaves the disk, and reads, compaction, a reopen and retention fetch what they need
+/// back from the bucket, with the same answers.
+#[test]
+fn a_writer_with_bounded_local_copies_answers_from_the_bucket() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let wdir = tempfile::tempdir().expect("dir");
+    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
+    let t = TenantId::new("acme").expect("tenant");
+    let bounded = || {
+        let mut c = writer(store.clone());
+        if let Some(r) = c.remote.as_mut() {
+            r.cache_bytes = Some(1);
+        }
+        c
+    };
+    let w = Engine::open_with_clock(wdir.path(), bounded(), clock.clone()).expect("writer");
+    for round in 0..2 {
+        for hour in 0..2 {
+            w.write(&t, &[series("a", hour, round), series("b", hour, round)])
+                .expect("write");
+            w.write_spans(&t, &spans(hour, round as u8)).expect("spans");
+            w.write_logs(&t, &logs(hour, round)).expect("logs");
+        }
+        w.flush().expect("flush");
+    }
+    let expected = answers(&w, &t);
+    assert!(!local_data(wdir.path()).is_empty());
+    w.sync_remote().expect("sync");
+    assert_eq!(
+        local_data(wdir.path()),
+        Vec::<String>::new(),
+        "evicted once mirrored"
+    );
+    assert_eq!(answers(&w, &t), expected, "read back from the bucket");
+
+    // Compaction reads its inputs back; its output is evicted once mirrored.
+    clock.set(DAY + 30 * HOUR);
+    assert!(w.compact_all().expect("compact").partitions > 0);
+    w.sync_remote().expect("sync");
+    assert_eq!(answers(&w, &t), expected);
+    // What those reads fetched is evicted again at the next pass (or flusher tick).
+    assert!(!local_data(wdir.path()).is_empty());
+    w.sync_remote().expect("sync");
+    assert_eq!(local_data(wdir.path()), Vec::<String>::new());
+    w.close().expect("close");
+
+    // A reopen finds the evicted files in the bucket before anything reads them.
+    let w = Engine::open_with_clock(wdir.path(), bounded(), clock.clone()).expect("reopen");
+    assert_eq!(answers(&w, &t), expected);
+
+    // Retention drops the first hour: its manifests and files go from the bucket too.
+    clock.set(DAY + HOUR + 30 * 86_400_000);
+    assert_eq!(w.apply_retention().expect("retention").expired, 3);
+    w.sync_remote().expect("sync");
+    let after = answers(&w, &t);
+    assert_ne!(after, expected);
+    let qdir = tempfile::tempdir().expect("dir");
+    let r = Engine::open_with_clock(qdir.path(), reader(store, 1 << 30), clock).expect("reader");
+    assert_eq!(answers(&r, &t), after);
 }

@@ -75,6 +75,8 @@ impl Engine {
                     if bg.poisoned.get().is_some() {
                         continue;
                     }
+                    // Local copies the mirror published become evictable.
+                    bg.adopt_mirrored();
                     if bg.needs_flush() {
                         match bg.flush_until(FlushStop::Never) {
                             Ok(s) if s.samples + s.spans + s.logs > 0 => {
@@ -426,7 +428,11 @@ impl Engine {
     /// without an object store. The background mirror does the same on its own.
     pub fn sync_remote(&self) -> Result<Option<crate::RemoteStats>> {
         match &self.core.remote {
-            Some(r) => Ok(Some(r.sync_now()?)),
+            Some(r) => {
+                let stats = r.sync_now()?;
+                self.core.adopt_mirrored();
+                Ok(Some(stats))
+            }
             None => Ok(None),
         }
     }

@@ -130,6 +130,10 @@ impl Core {
         inputs: &[Arc<PartFile>],
         stats: &mut CompactStats,
     ) -> Result<()> {
+        // Inputs a bounded local cache evicted come back from the bucket.
+        for f in inputs {
+            f.ensure_data()?;
+        }
         let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
         let mut entry = FileEntry {
             flush,
@@ -271,6 +275,10 @@ impl Core {
         inputs: &[Arc<PartFile>],
         stats: &mut CompactStats,
     ) -> Result<()> {
+        // Inputs a bounded local cache evicted come back from the bucket.
+        for f in inputs {
+            f.ensure_data()?;
+        }
         let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
         let flushes: u32 = inputs.iter().map(|f| f.entry.flushes).sum();
         // Unique: the newest flush `B` is in exactly one input, which merged fewer

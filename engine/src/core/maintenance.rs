@@ -163,6 +163,10 @@ impl crate::core::Core {
             {
                 continue;
             }
+            if let Err(e) = part.ensure_data() {
+                tracing::warn!(error = %e, "fetching a spans file to build its filter failed; will retry");
+                continue;
+            }
             let path = part.samples_path();
             match build(&path) {
                 Ok(_) => built += 1,
@@ -199,6 +203,10 @@ impl crate::core::Core {
         for part in parts {
             if crate::signals::store::SignalStore::<crate::LogRecord>::log_summary(&part).is_some()
             {
+                continue;
+            }
+            if let Err(e) = part.ensure_data() {
+                tracing::warn!(error = %e, "fetching a logs file to build its summary failed; will retry");
                 continue;
             }
             let path = part.samples_path();

@@ -6,6 +6,7 @@
 //! `impl Core`; [`crate::Engine`] (`api/`) is the handle around it.
 
 pub(crate) mod compact;
+pub(crate) mod copies;
 pub(crate) mod flush;
 pub(crate) mod maintenance;
 pub(crate) mod reader;
@@ -156,6 +157,7 @@ impl Core {
             // manifests): its first pass checks every partition against the bucket.
             r.start()?;
         }
+        engine.find_evicted();
         Ok(engine)
     }
 

@@ -97,9 +97,10 @@ pub(crate) struct PartFile {
     /// (the metrics index and series ids, a spans file's trace-id filter), typed by that
     /// signal: see [`PartFile::derived`].
     derived: OnceLock<Arc<dyn Any + Send + Sync>>,
-    /// For a set read from a bucket (a query process): where its data file comes from
-    /// when not on the local disk yet, and that file's length.
-    remote: Option<(Arc<dyn Fetch>, u64)>,
+    /// For a set in a bucket: where its data file comes from when it is not on the local
+    /// disk, and that file's length. Set at creation for a query process's sets, and once
+    /// mirrored for a writer's when its local copies are a bounded cache.
+    remote: OnceLock<(Arc<dyn Fetch>, u64)>,
 }
 
 /// Brings a set's data file to the local disk: a query process's cache of a bucket
@@ -152,7 +153,7 @@ impl PartFile {
             uid: file_uid(),
             samples_meta: OnceLock::new(),
             derived: OnceLock::new(),
-            remote: None,
+            remote: OnceLock::new(),
         }
     }
 
@@ -164,15 +165,26 @@ impl PartFile {
         source: Arc<dyn Fetch>,
         data_len: u64,
     ) -> Self {
-        let mut part = Self::new(dir, entry);
-        part.remote = Some((source, data_len));
+        let part = Self::new(dir, entry);
+        part.set_remote(source, data_len);
         part
+    }
+
+    /// Marks the set's data file (`data_len` bytes) as in a bucket, fetched by `source`
+    /// when not on the local disk; whether it was not marked yet.
+    pub(crate) fn set_remote(&self, source: Arc<dyn Fetch>, data_len: u64) -> bool {
+        self.remote.set((source, data_len)).is_ok()
+    }
+
+    /// Whether the set's data file is marked as in a bucket.
+    pub(crate) fn is_remote(&self) -> bool {
+        self.remote.get().is_some()
     }
 
     /// Makes sure the data file is on the local disk (fetched from the bucket by a query
     /// process; always there for a writer's own sets), for as long as `self` is held.
     pub(crate) fn ensure_data(self: &Arc<Self>) -> Result<()> {
-        match &self.remote {
+        match self.remote.get() {
             Some((source, _)) => source.fetch(self),
             None => Ok(()),
         }
@@ -181,7 +193,7 @@ impl PartFile {
     /// The data file's length when known without reading the disk (a bucket's set):
     /// derived files check it against their own record of it.
     pub(crate) fn known_data_len(&self) -> Option<u64> {
-        self.remote.as_ref().map(|(_, len)| *len)
+        self.remote.get().map(|(_, len)| *len)
     }
 
     /// The signal's derived state of this set, made empty (`T::default()`) on first use.

@@ -35,8 +35,8 @@ pub(crate) struct StorageSection {
     pub(crate) cache_bytes: Option<u64>,
 }
 
-/// The engine's mirror for `section`, or `None` for the local backend. (`cache_bytes` is
-/// a query process's and `delete_grace` the writer's: one file serves every role.)
+/// The engine's mirror for `section`, or `None` for the local backend. (`delete_grace` is
+/// the writer's only: one file serves every role.)
 pub(crate) fn remote(section: &StorageSection) -> Result<Option<RemoteConfig>> {
     let Some((store, prefix)) = bucket(section)? else {
         return Ok(None);
@@ -48,6 +48,7 @@ pub(crate) fn remote(section: &StorageSection) -> Result<Option<RemoteConfig>> {
     if let Some(i) = &section.interval {
         remote.interval = parse_duration("storage.interval", i)?;
     }
+    remote.cache_bytes = section.cache_bytes;
     Ok(Some(remote))
 }
 

@@ -336,7 +336,11 @@ fn the_query_role_reads_the_bucket_instead_of_mirroring_to_it() {
     let c = Config::from_toml(storage).unwrap();
     assert_eq!(c.role, Role::Writer);
     assert!(c.engine.reader.is_none());
-    assert!(c.engine.remote.is_some());
+    // The writer's local copies become a cache of the same bound.
+    assert_eq!(
+        c.engine.remote.as_ref().and_then(|r| r.cache_bytes),
+        Some(4096)
+    );
     let c = Config::from_toml(&format!("{storage}[cluster]\nrole = \"query\"\n")).unwrap();
     assert_eq!(c.role, Role::Query);
     assert!(c.engine.remote.is_none());

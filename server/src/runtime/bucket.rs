@@ -42,6 +42,24 @@ pub(crate) fn render_remote(o: &mut String, r: &strata_engine::RemoteStats) {
             "Partitions changed locally and not yet mirrored.",
             r.pending_partitions,
         ),
+        (
+            "strata_remote_cached_bytes",
+            "gauge",
+            "Bytes of mirrored data files on the local disk, when storage.cache_bytes bounds them (else 0).",
+            r.cached_bytes,
+        ),
+        (
+            "strata_remote_evicted_total",
+            "counter",
+            "Local copies of mirrored data files evicted to stay within storage.cache_bytes.",
+            r.evicted,
+        ),
+        (
+            "strata_remote_fetched_back_total",
+            "counter",
+            "Evicted data files fetched back from the bucket to be read.",
+            r.fetched_back,
+        ),
     ] {
         header(o, name, kind, help);
         line(o, name, &[], v as f64);

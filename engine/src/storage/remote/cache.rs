@@ -255,7 +255,11 @@ pub(crate) async fn download(
         .get(&location)
         .await
         .map_err(|e| store_error("get", key, e))?;
-    let tmp = path.with_extension(format!("{}.part", std::process::id()));
+    // `<name>.<pid>.tmp`: a writer's open deletes it as any unlisted `.tmp`, a query
+    // process's as any file no set names.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
     let mut file = std::fs::File::create(&tmp).map_err(local)?;
     let mut stream = got.into_stream();
     let mut size = 0u64;

@@ -61,6 +61,13 @@ pub struct RemoteStats {
     pub pending_partitions: u64,
     /// The last failure, if the last pass failed.
     pub last_error: Option<String>,
+    /// With bounded local copies (`RemoteConfig::cache_bytes`): bytes of mirrored data
+    /// files on the local disk now.
+    pub cached_bytes: u64,
+    /// Local copies evicted to stay within the bound.
+    pub evicted: u64,
+    /// Evicted data files fetched back from the bucket to be read.
+    pub fetched_back: u64,
 }
 
 /// Counters of a query process's reader of a bucket (`/metrics`: `strata_reader_*`).
@@ -95,6 +102,9 @@ pub struct ReaderStats {
 /// The writer's mirror: the partitions to mirror, its counters and its thread.
 pub(crate) struct Remote {
     mirror: Arc<Mirror>,
+    /// The cache the local copies of mirrored data files become, when bounded
+    /// (`RemoteConfig::cache_bytes`).
+    pub(crate) cache: Option<Arc<cache::Cache>>,
     thread: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
 }
 
@@ -118,10 +128,27 @@ impl Remote {
     /// A mirror of the data directory `root` to `config`'s bucket; nothing runs until
     /// [`Remote::start`].
     pub(crate) fn new(root: &Path, config: RemoteConfig) -> Result<Self, RemoteError> {
+        let mirror = Arc::new(Mirror::new(root, config.clone())?);
+        let cache = match (config.cache_bytes, mirror.handle()) {
+            (Some(budget), Some(handle)) => Some(Arc::new(cache::Cache::new(
+                root,
+                config.store.clone(),
+                &config.prefix,
+                budget,
+                handle,
+            ))),
+            _ => None,
+        };
         Ok(Self {
-            mirror: Arc::new(Mirror::new(root, config)?),
+            mirror,
+            cache,
             thread: Mutex::new(None),
         })
+    }
+
+    /// The data files (relative key, size) found in the bucket since the last call.
+    pub(crate) fn take_mirrored(&self) -> Vec<(String, u64)> {
+        self.mirror.take_mirrored()
     }
 
     /// Marks the partition in `dir` as changed (a commit, a compaction, a drop) and wakes
@@ -166,7 +193,13 @@ impl Remote {
 
     /// The counters.
     pub(crate) fn stats(&self) -> RemoteStats {
-        self.mirror.stats()
+        let mut stats = self.mirror.stats();
+        if let Some(c) = &self.cache {
+            stats.cached_bytes = c.used();
+            stats.evicted = c.counters.evicted.load(Ordering::Relaxed);
+            stats.fetched_back = c.counters.misses.load(Ordering::Relaxed);
+        }
+        stats
     }
 
     /// Stops the background thread after its current pass.

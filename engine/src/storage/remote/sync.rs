@@ -53,6 +53,10 @@ pub(crate) struct Mirror {
     claimed: std::sync::atomic::AtomicBool,
     counters: Counters,
     last_error: Mutex<Option<String>>,
+    /// Files found in the bucket at their local size (or evicted locally and there) since
+    /// the engine last took them: a writer whose local copies are a cache may then evict
+    /// them (`core/cache.rs`).
+    mirrored: Mutex<Vec<(String, u64)>>,
 }
 
 impl Mirror {
@@ -73,7 +77,18 @@ impl Mirror {
             claimed: Default::default(),
             counters: Counters::default(),
             last_error: Mutex::default(),
+            mirrored: Mutex::default(),
         })
+    }
+
+    /// The files mirrored since the last call (relative key, size).
+    pub(crate) fn take_mirrored(&self) -> Vec<(String, u64)> {
+        std::mem::take(&mut *self.mirrored.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The runtime the mirror's requests run on, for the cache of a writer's local copies.
+    pub(crate) fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime.as_ref().map(|r| r.handle().clone())
     }
 
     pub(crate) fn interval(&self) -> Duration {
@@ -109,6 +124,7 @@ impl Mirror {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            ..RemoteStats::default()
         }
     }
 
@@ -270,10 +286,19 @@ impl Mirror {
                 }
             }
         }
+        let mut mirrored = Vec::with_capacity(keys.len());
         for key in &keys {
             let path = self.root.join(key);
             let size = match std::fs::metadata(&path) {
                 Ok(m) => m.len(),
+                // Evicted from a writer's bounded local copies: in the bucket already.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && let Some(&size) = state.objects.get(key) =>
+                {
+                    mirrored.push((key.clone(), size));
+                    continue;
+                }
                 // Retired since the manifest was read: a newer manifest will come.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     self.touch(&local);
@@ -281,6 +306,7 @@ impl Mirror {
                 }
                 Err(source) => return Err(RemoteError::Local { path, source }),
             };
+            mirrored.push((key.clone(), size));
             if state.objects.get(key) == Some(&size) {
                 continue;
             }
@@ -314,6 +340,11 @@ impl Mirror {
             state.objects.insert(manifest_key, len);
         }
         state.published.insert(dir.to_owned(), (bytes, keys));
+        // Only now: a file is safe to evict locally once a manifest in the bucket names it.
+        self.mirrored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(mirrored);
         Ok(())
     }
 
