@@ -241,3 +241,64 @@ fn with_the_bucket_away_ingest_goes_on_and_a_restart_finishes_the_mirror() {
         }
     }
 }
+
+/// Every data file (samples, spans, logs Parquet) on the local disk below `root`.
+fn local_data(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_owned();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if name.ends_with(".parquet")
+                && ["samples-", "spans-", "logs-"]
+                    .iter()
+                    .any(|s| name.starts_with(s))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_writer_with_bounded_local_copies_answers_from_the_bucket() {
+    let port = free_port();
+    let _moto = Moto::start(port, BUCKET);
+    let dir = tempfile::tempdir().expect("dir");
+    // One byte: every mirrored data file leaves the disk.
+    let config = format!("{}cache_bytes = 1\n", config(port));
+    let server = Server::start(common::bin(), dir.path(), &config);
+    server.wait_ready(Duration::from_secs(30));
+    let now = common::now_ms();
+    ingest(&server, now - 60_000, 200);
+    let data = data_dir(dir.path());
+    until("the mirrored files evicted", || {
+        metric(&server, "strata_remote_evicted_total") >= 2.0 && local_data(&data).is_empty()
+    });
+    let count = |server: &Server| {
+        let r = server
+            .post("/api/v1/sql", &[], b"SELECT count(*) AS n FROM logs")
+            .expect("sql");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let rows: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+        rows[0]["n"].as_u64()
+    };
+    assert_eq!(count(&server), Some(200), "read back from the bucket");
+    let q = server.instant_query("count_over_time(mirrored[10m])", now, &[]);
+    assert_eq!(q.status, 200, "{}", q.text());
+    assert!(q.text().contains("\"20\""), "{}", q.text());
+    assert!(metric(&server, "strata_remote_fetched_back_total") >= 2.0);
+    // A restart with nothing on the disk finds the sets in the bucket.
+    server.kill();
+    let server = Server::start(common::bin(), dir.path(), &config);
+    server.wait_ready(Duration::from_secs(30));
+    assert_eq!(count(&server), Some(200));
+}
