@@ -1,8 +1,10 @@
 //! SIGKILL of a writer mirroring to a real S3 server on loopback (moto, installed by
 //! `.ci/test.sh`) at random moments: while it flushes, uploads files over 8 MiB in parts,
-//! and puts manifests. After the last restart nothing in the bucket names a missing
-//! object, the objects no manifest names are deleted after the grace, and a query process
-//! reading the bucket counts every acknowledged log line.
+//! puts manifests, and drops a second tenant's partitions (a one-byte disk budget: the
+//! drops and the deletes that follow them). After the last restart nothing in the bucket
+//! names a missing object, the objects no manifest names are deleted after the grace, a
+//! query process reading the bucket counts every acknowledged log line of the first
+//! tenant, and sees of the second what the writer keeps.
 
 mod common;
 
@@ -28,7 +30,8 @@ const PUSHES: usize = 4;
 fn config(port: u16, role: &str) -> String {
     format!(
         "[engine]\nflush_interval = \"1s\"\nmaintenance_interval = \"1s\"\n\
-         [retention]\nlogs = \"30d\"\n{}[cluster]\nrole = \"{role}\"\n",
+         [retention]\nlogs = \"30d\"\n[limits.tenants.gone]\ndisk_budget_bytes = 1\n\
+         {}[cluster]\nrole = \"{role}\"\n",
         storage_section(port, BUCKET, "c")
     )
 }
@@ -45,9 +48,10 @@ impl Rng {
     }
 }
 
-/// Pushes `LINES` lines of 1 KB random hex at `t_ms`; the lines acknowledged.
-fn push(server: &Server, rng: &mut Rng, t_ms: i64) -> u64 {
-    let values: Vec<String> = (0..LINES)
+/// Pushes `lines` lines of 1 KB random hex at `t_ms` for `tenant`; the lines
+/// acknowledged.
+fn push(server: &Server, rng: &mut Rng, t_ms: i64, tenant: &str, lines: usize) -> u64 {
+    let values: Vec<String> = (0..lines)
         .map(|i| {
             let body: String = (0..64).map(|_| format!("{:016x}", rng.next())).collect();
             format!("[\"{}\", \"{body}\"]", (t_ms + i as i64) * 1_000_000)
@@ -57,9 +61,12 @@ fn push(server: &Server, rng: &mut Rng, t_ms: i64) -> u64 {
         "{{\"streams\":[{{\"stream\":{{\"service_name\":\"crash\"}},\"values\":[{}]}}]}}",
         values.join(",")
     );
-    let json = [("Content-Type", "application/json")];
-    match server.post("/loki/api/v1/push", &json, body.as_bytes()) {
-        Ok(r) if r.status == 204 => LINES as u64,
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("X-Scope-OrgID", tenant),
+    ];
+    match server.post("/loki/api/v1/push", &headers, body.as_bytes()) {
+        Ok(r) if r.status == 204 => lines as u64,
         _ => 0,
     }
 }
@@ -148,9 +155,13 @@ fn audit(store: &Arc<dyn ObjectStore>) -> (Vec<String>, Vec<String>) {
     (missing, unnamed)
 }
 
-fn count(server: &Server) -> u64 {
+fn count(server: &Server, tenant: &str) -> u64 {
     let r = server
-        .post("/api/v1/sql", &[], b"SELECT count(*) AS n FROM logs")
+        .post(
+            "/api/v1/sql",
+            &[("X-Scope-OrgID", tenant)],
+            b"SELECT count(*) AS n FROM logs",
+        )
         .expect("sql");
     assert_eq!(r.status, 200, "{}", r.text());
     let rows: Json = serde_json::from_slice(&r.body).expect("JSON");
@@ -176,7 +187,9 @@ fn killed_writers_leave_the_bucket_whole() {
         server.wait_ready(common::READY);
         for p in 0..PUSHES {
             let at = t0 + ((round * PUSHES as u64 + p as u64) * LINES as u64) as i64;
-            acked += push(&server, &mut rng, at);
+            acked += push(&server, &mut rng, at, "default", LINES);
+            // The second tenant's partitions are dropped soon after each flush.
+            push(&server, &mut rng, at - 7_200_000, "gone", LINES / 10);
         }
         // Somewhere in the uploads that follow the round's flush: 0-250 ms after its
         // commit marker moves (two files, one in parts, then the manifest: ~150 ms).
@@ -216,8 +229,10 @@ fn killed_writers_leave_the_bucket_whole() {
         || {
             let (missing, unnamed) = audit(&s3);
             assert!(missing.is_empty(), "named and missing {missing:?}");
-            unnamed.is_empty() && count(&query) == acked
+            unnamed.is_empty()
+                && count(&query, "default") == acked
+                && count(&query, "gone") == count(&writer, "gone")
         },
     );
-    assert_eq!(count(&writer), acked);
+    assert_eq!(count(&writer, "default"), acked);
 }
