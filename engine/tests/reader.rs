@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::ObjectStore;
 use object_store::memory::InMemory;
+use object_store::{ObjectStore, ObjectStoreExt};
 use strata_engine::{
     AnyValue, Engine, EngineConfig, Error, Limits, LogRecord, ManualClock, MatchOp, Matcher,
     ReaderConfig, RemoteConfig, Sample, SeriesSamples, SpanRecord, SpanSearch, TenantId,
@@ -192,12 +192,18 @@ fn a_reader_answers_as_the_writer_and_follows_it() {
         .expect("reader");
     assert!(r.is_reader());
     let stats = r.reader_stats().expect("a reader");
-    // Two hours of each of three signals.
+    // Two hours of each of three signals, found through the writer's catalog.
     assert_eq!(stats.partitions, 6, "{stats:?}");
+    assert_eq!((stats.listings, stats.catalog_reads), (0, 1), "{stats:?}");
     let first = answers(&w, &t);
     assert_eq!(answers(&r, &t), first);
     assert!(!first[0].contains("[]"), "{first:?}");
     assert!(!r.refresh().expect("refresh"), "nothing changed");
+    let stats = r.reader_stats().expect("a reader");
+    assert_eq!(
+        (stats.listings, stats.catalog_reads, stats.manifests_read),
+        (0, 2, 6)
+    );
 
     // A second flush: the reader sees it after a refresh.
     write_round(&w, &t, 1);
@@ -439,4 +445,35 @@ fn a_writer_with_bounded_local_copies_answers_from_the_bucket() {
     let qdir = tempfile::tempdir().expect("dir");
     let r = Engine::open_with_clock(qdir.path(), reader(store, 1 << 30), clock).expect("reader");
     assert_eq!(answers(&r, &t), after);
+}
+
+/// A bucket without the writer's catalog (an older writer's) is listed instead.
+#[test]
+fn without_a_catalog_the_bucket_is_listed() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (wdir, rdir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
+    let t = TenantId::new("acme").expect("tenant");
+    let w =
+        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    write_round(&w, &t, 0);
+    let catalog = object_store::path::Path::from("strata/r/_catalog.json");
+    futures::executor::block_on(store.delete(&catalog)).expect("delete the catalog");
+    let r = Engine::open_with_clock(rdir.path(), reader(store.clone(), 1 << 30), clock.clone())
+        .expect("reader");
+    assert_eq!(answers(&r, &t), answers(&w, &t));
+    let stats = r.reader_stats().expect("a reader");
+    assert_eq!((stats.listings, stats.partitions), (1, 6), "{stats:?}");
+    // The writer's next pass that changes a manifest writes the catalog again.
+    write_round(&w, &t, 1);
+    assert!(r.refresh().expect("refresh"));
+    assert_eq!(answers(&r, &t), answers(&w, &t));
+    assert_eq!(
+        r.reader_stats().expect("a reader").listings,
+        1,
+        "read the catalog"
+    );
 }

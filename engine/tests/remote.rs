@@ -124,7 +124,7 @@ fn check(bucket: &BTreeMap<String, Vec<u8>>, root: &Path) -> (Vec<String>, Vec<S
     }
     let unlisted = bucket
         .keys()
-        .filter(|k| !k.ends_with("manifest.json") && *k != "_writer" && !listed.contains(k))
+        .filter(|k| !k.ends_with("manifest.json") && !k.starts_with('_') && !listed.contains(k))
         .cloned()
         .collect();
     (manifests, unlisted)

@@ -85,6 +85,18 @@ pub(crate) fn render_reader(o: &mut String, r: &strata_engine::ReaderStats) {
             r.failed_refreshes,
         ),
         (
+            "strata_reader_listings_total",
+            "counter",
+            "Refreshes that listed the whole prefix (the bucket had no writer's catalog).",
+            r.listings,
+        ),
+        (
+            "strata_reader_catalog_reads_total",
+            "counter",
+            "Conditional reads of the writer's catalog (unchanged costs no body).",
+            r.catalog_reads,
+        ),
+        (
             "strata_reader_partitions",
             "gauge",
             "Partitions the bucket publishes, as of the last refresh.",

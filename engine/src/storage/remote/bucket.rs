@@ -9,6 +9,24 @@ use object_store::path::Path as Key;
 use super::RemoteError;
 use crate::signal::Signal;
 
+/// The writer's catalog of the bucket, at `<prefix>/_catalog.json`: every manifest object
+/// (by partition directory, with the CRC-32C of its bytes) and the sizes of the objects
+/// they name. Written at the end of each mirror pass that changed a manifest, so a query
+/// process reads one small object (a conditional GET: unchanged costs no body) instead of
+/// listing the whole prefix at each refresh.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Catalog {
+    pub(crate) version: u32,
+    pub(crate) manifests: BTreeMap<String, u32>,
+    pub(crate) sizes: BTreeMap<String, u64>,
+}
+
+/// Where the catalog is, relative to the prefix.
+pub(crate) const CATALOG_KEY: &str = "_catalog.json";
+
+/// The catalog format this build writes and reads.
+pub(crate) const CATALOG_VERSION: u32 = 1;
+
 /// An object below the prefix as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Listed {

@@ -73,8 +73,12 @@ pub struct RemoteStats {
 /// Counters of a query process's reader of a bucket (`/metrics`: `strata_reader_*`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReaderStats {
-    /// Refreshes run (each lists the bucket prefix once).
+    /// Refreshes run.
     pub refreshes: u64,
+    /// Refreshes that listed the whole prefix (the bucket had no catalog of the writer).
+    pub listings: u64,
+    /// Reads of the writer's catalog (a conditional GET; unchanged costs no body).
+    pub catalog_reads: u64,
     /// Refreshes that failed (the last good view is kept and the next one retries).
     pub failed_refreshes: u64,
     /// Manifest objects read (new or changed ones only).

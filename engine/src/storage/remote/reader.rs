@@ -19,7 +19,7 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 
 use super::RemoteError;
-use super::bucket::{self, Listed, signal_of, store_error};
+use super::bucket::{self, CATALOG_KEY, CATALOG_VERSION, Catalog, Listed, signal_of, store_error};
 use super::cache::{self, Cache};
 use crate::config::ReaderConfig;
 use crate::signal::Signal;
@@ -45,6 +45,19 @@ pub(crate) struct Published {
     pub(crate) files: Vec<(FileEntry, u64)>,
 }
 
+/// What a refresh read of the writer's catalog.
+enum CatalogRead {
+    /// Unchanged since the last refresh (a conditional GET answered "not modified").
+    Unchanged,
+    /// Read: the objects a listing would show, and the catalog's version tag.
+    Read {
+        objects: BTreeMap<String, Listed>,
+        etag: Option<String>,
+    },
+    /// The bucket has none (a writer of an older build): the prefix is listed instead.
+    Absent,
+}
+
 /// What the last refresh saw of a manifest.
 struct Known {
     listed: Listed,
@@ -61,6 +74,11 @@ pub(crate) struct Reader {
     known: Mutex<BTreeMap<String, Known>>,
     refreshes: AtomicU64,
     failed: AtomicU64,
+    /// Refreshes that listed the prefix (no catalog), and catalog reads.
+    listings: AtomicU64,
+    catalog_reads: AtomicU64,
+    /// The version tag of the catalog the last refresh read whole.
+    catalog_etag: Mutex<Option<String>>,
     manifests_read: AtomicU64,
     last_error: Mutex<Option<String>>,
     last_success: Mutex<Option<Instant>>,
@@ -121,6 +139,9 @@ impl Reader {
             known: Mutex::default(),
             refreshes: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            listings: AtomicU64::new(0),
+            catalog_reads: AtomicU64::new(0),
+            catalog_etag: Mutex::default(),
             manifests_read: AtomicU64::new(0),
             last_error: Mutex::default(),
             last_success: Mutex::default(),
@@ -152,9 +173,92 @@ impl Reader {
     }
 
     fn refresh_inner(&self) -> Result<Option<Vec<Published>>, RemoteError> {
+        let (objects, etag) = match self.catalog()? {
+            CatalogRead::Unchanged => return Ok(None),
+            CatalogRead::Read { objects, etag } => (objects, etag),
+            CatalogRead::Absent => {
+                let (store, prefix) = (self.config.store.clone(), self.config.prefix.clone());
+                let listed =
+                    self.block_on(async move { bucket::list(store.as_ref(), &prefix).await })??;
+                self.listings.fetch_add(1, Ordering::Relaxed);
+                (listed, None)
+            }
+        };
+        let published = self.publish(&objects)?;
+        // Only once everything it names was read: an unchanged catalog is skipped.
+        *self.catalog_etag.lock().unwrap_or_else(|p| p.into_inner()) = etag;
+        Ok(published)
+    }
+
+    /// The writer's catalog (`bucket::Catalog`), read if it changed since the last refresh,
+    /// as the objects a listing would show: each manifest tagged by its CRC, the objects
+    /// with their sizes.
+    fn catalog(&self) -> Result<CatalogRead, RemoteError> {
         let (store, prefix) = (self.config.store.clone(), self.config.prefix.clone());
-        let objects =
-            self.block_on(async move { bucket::list(store.as_ref(), &prefix).await })??;
+        let etag = self
+            .catalog_etag
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let got = self.block_on(async move {
+            let location = bucket::location(&prefix, CATALOG_KEY)?;
+            let options = object_store::GetOptions {
+                if_none_match: etag,
+                ..Default::default()
+            };
+            match store.get_opts(&location, options).await {
+                Ok(r) => {
+                    let etag = r.meta.e_tag.clone();
+                    let bytes = r
+                        .bytes()
+                        .await
+                        .map_err(|e| store_error("get", CATALOG_KEY, e))?;
+                    Ok(Some((bytes, etag)))
+                }
+                Err(object_store::Error::NotModified { .. }) => Ok(None),
+                Err(object_store::Error::NotFound { .. }) => Ok(Some((Default::default(), None))),
+                Err(e) => Err(store_error("get", CATALOG_KEY, e)),
+            }
+        })??;
+        self.catalog_reads.fetch_add(1, Ordering::Relaxed);
+        let Some((bytes, etag)) = got else {
+            return Ok(CatalogRead::Unchanged);
+        };
+        if bytes.is_empty() {
+            return Ok(CatalogRead::Absent);
+        }
+        let bad = |reason: String| RemoteError::Object {
+            key: CATALOG_KEY.into(),
+            reason,
+        };
+        let catalog: Catalog = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        if catalog.version != CATALOG_VERSION {
+            return Err(bad(format!(
+                "version {}, this build reads {CATALOG_VERSION}",
+                catalog.version
+            )));
+        }
+        let mut objects: BTreeMap<String, Listed> = catalog
+            .sizes
+            .into_iter()
+            .map(|(k, size)| (k, Listed { size, e_tag: None }))
+            .collect();
+        for (dir, crc) in catalog.manifests {
+            let listed = Listed {
+                size: 0,
+                e_tag: Some(format!("crc32c:{crc:08x}")),
+            };
+            objects.insert(format!("{dir}/manifest.json"), listed);
+        }
+        Ok(CatalogRead::Read { objects, etag })
+    }
+
+    /// Reads the manifests of `objects` that changed since the last refresh; every
+    /// partition published now, or `None` when no manifest changed.
+    fn publish(
+        &self,
+        objects: &BTreeMap<String, Listed>,
+    ) -> Result<Option<Vec<Published>>, RemoteError> {
         let manifests: BTreeMap<&String, &Listed> = objects
             .iter()
             .filter(|(k, _)| k.ends_with("/manifest.json") && signal_of(k).is_some())
@@ -311,6 +415,8 @@ impl Reader {
         let c = &self.cache.counters;
         ReaderStats {
             refreshes: self.refreshes.load(Ordering::Relaxed),
+            listings: self.listings.load(Ordering::Relaxed),
+            catalog_reads: self.catalog_reads.load(Ordering::Relaxed),
             failed_refreshes: self.failed.load(Ordering::Relaxed),
             manifests_read: self.manifests_read.load(Ordering::Relaxed),
             partitions: self.known.lock().unwrap_or_else(|p| p.into_inner()).len() as u64,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use object_store::path::Path as Key;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 
-use super::bucket::{self, is_data, store_error};
+use super::bucket::{self, CATALOG_KEY, CATALOG_VERSION, Catalog, is_data, store_error};
 use super::{Counters, RemoteConfig, RemoteError, RemoteStats, bump};
 use crate::signal::Signal;
 use crate::storage::partition::{self, Flushed, MARKER, Manifest};
@@ -37,6 +37,9 @@ struct State {
     published: HashMap<String, (Vec<u8>, BTreeSet<String>)>,
     /// Objects no manifest lists, since when.
     unlisted: HashMap<String, Instant>,
+    /// Whether a manifest object changed since the catalog was last written (set by the
+    /// first pass).
+    catalog_stale: bool,
 }
 
 /// The mirror of one data directory to one bucket prefix.
@@ -203,6 +206,9 @@ impl Mirror {
         if !state.listed {
             state.objects = self.list().await?;
             state.listed = true;
+            // A crash may have left the catalog behind the manifests: written again once
+            // this pass has checked them all.
+            state.catalog_stale = true;
             let mut every: BTreeSet<String> = self.local_partitions()?;
             every.extend(
                 state
@@ -229,7 +235,36 @@ impl Mirror {
                 touched.remove(&dir);
             }
         }
-        self.collect(&mut state).await
+        self.collect(&mut state).await?;
+        if state.catalog_stale {
+            self.write_catalog(&mut state).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the catalog of what the bucket publishes now (`bucket::Catalog`).
+    async fn write_catalog(&self, state: &mut State) -> Result<(), RemoteError> {
+        let mut catalog = Catalog {
+            version: CATALOG_VERSION,
+            ..Catalog::default()
+        };
+        for (dir, (bytes, keys)) in &state.published {
+            catalog.manifests.insert(dir.clone(), crc32c::crc32c(bytes));
+            for key in keys {
+                if let Some(&size) = state.objects.get(key) {
+                    catalog.sizes.insert(key.clone(), size);
+                }
+            }
+        }
+        let bytes = serde_json::to_vec(&catalog).map_err(|e| RemoteError::Object {
+            key: CATALOG_KEY.into(),
+            reason: e.to_string(),
+        })?;
+        let len = bytes.len() as u64;
+        self.put(CATALOG_KEY, bytes).await?;
+        state.objects.insert(CATALOG_KEY.into(), len);
+        state.catalog_stale = false;
+        Ok(())
     }
 
     /// Mirrors one partition: its files the bucket lacks, then its manifest; or, gone
@@ -242,6 +277,7 @@ impl Mirror {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if state.objects.contains_key(&manifest_key) {
                     self.delete(&manifest_key).await?;
+                    state.catalog_stale = true;
                     state.objects.remove(&manifest_key);
                 }
                 state.published.remove(dir);
@@ -337,6 +373,7 @@ impl Mirror {
         if !known {
             self.put(&manifest_key, bytes.clone()).await?;
             bump(&self.counters.manifests_put, 1);
+            state.catalog_stale = true;
             state.objects.insert(manifest_key, len);
         }
         state.published.insert(dir.to_owned(), (bytes, keys));
