@@ -456,6 +456,30 @@ impl Engine {
         self.core.refresh_reader()
     }
 
+    /// The data directory (for a query process or a worker: its cache of the bucket).
+    pub fn data_dir(&self) -> &Path {
+        &self.core.dir
+    }
+
+    /// The data file at `key` (its path below the data directory, `/` separated),
+    /// fetched into the cache and held while the returned file is: how a worker reads a
+    /// file another process of the query planned over. A key this engine does not hold is
+    /// looked up again after a refresh (a worker's view may lag); `None` if the bucket no
+    /// longer publishes it, or this engine does not read a bucket.
+    pub fn bucket_file(&self, key: &str) -> Result<Option<crate::SnapshotFile>> {
+        if self.core.reader().is_none() {
+            return Ok(None);
+        }
+        let part = match self.core.set_of(key) {
+            Some(p) => Some(p),
+            None => {
+                self.core.refresh_reader()?;
+                self.core.set_of(key)
+            }
+        };
+        part.map(crate::SnapshotFile::new).transpose()
+    }
+
     /// The reader's counters, if this engine reads a bucket.
     pub fn reader_stats(&self) -> Option<crate::ReaderStats> {
         self.core.reader().map(|r| r.stats())

@@ -137,6 +137,19 @@ impl Core {
         Ok(())
     }
 
+    /// The set held now whose data file is `key` (its path below the data directory, `/`
+    /// separated), if any.
+    pub(crate) fn set_of(&self, key: &str) -> Option<Arc<PartFile>> {
+        let path = self.dir.join(key);
+        for map in [&self.metrics.files, &self.traces.files, &self.logs.files] {
+            let map = map.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(f) = map.values().flatten().find(|f| f.samples_path() == path) {
+                return Some(f.clone());
+            }
+        }
+        None
+    }
+
     /// Adds a metrics series file's series to the tenant's index, as an open does.
     fn restore_series(&self, tenant: &crate::TenantId, path: &std::path::Path) -> Result<()> {
         let head = self.metrics.head(tenant);

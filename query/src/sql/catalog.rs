@@ -46,16 +46,32 @@ pub fn tenant_session(
         .with_cache_manager(footers::cache_config(config.metadata_cache_bytes))
         .build_arc()
         .map_err(df)?;
-    let session = SessionConfig::new()
+    let mut session = SessionConfig::new()
         .with_target_partitions(config.target_partitions)
         .with_batch_size(config.batch_size)
         .with_information_schema(true);
-    let state = SessionStateBuilder::new()
+    if engine.is_reader() {
+        // Files by key below the bucket, read through the engine's cache.
+        super::bucket::register(&runtime, engine.clone()).map_err(df)?;
+        let root = std::path::absolute(engine.data_dir()).map_err(|e| {
+            df(datafusion::error::DataFusionError::Execution(format!(
+                "cannot resolve {}: {e}",
+                engine.data_dir().display()
+            )))
+        })?;
+        session = session.with_extension(Arc::new(super::bucket::BucketNames { root }));
+    }
+    let mut builder = SessionStateBuilder::new()
         .with_config(session)
-        .with_runtime_env(runtime)
+        .with_runtime_env(runtime.clone())
         .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(DistinctConjuncts))
-        .build();
+        .with_physical_optimizer_rule(Arc::new(DistinctConjuncts));
+    if engine.is_reader() && !config.workers.is_empty() {
+        let urls = super::distributed::worker_urls(&config.workers).map_err(df)?;
+        builder =
+            super::distributed::distribute(builder, urls, engine.clone(), runtime).map_err(df)?;
+    }
+    let state = builder.build();
     let ctx = SessionContext::new_with_state(state);
     let samples = Arc::new(SamplesTable::new(engine.clone(), tenant.clone()));
     let series = Arc::new(SeriesTable::new(engine.clone(), tenant.clone()));

@@ -22,6 +22,10 @@ pub struct SqlConfig {
     /// cache per process; an hourly logs file of 3.6 M records takes 1.9 MB). `0`
     /// keeps none: every query reads and decodes them again. Default 64 MiB.
     pub metadata_cache_bytes: usize,
+    /// Workers (`strata serve --role worker`, as `http://host:port` of their gRPC
+    /// listeners) the Parquet scans of a query over a bucket are spread across
+    /// (`super::distributed`). Empty (the default): the query runs in this process.
+    pub workers: Vec<String>,
 }
 
 impl Default for SqlConfig {
@@ -32,6 +36,7 @@ impl Default for SqlConfig {
             target_partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_size: 8192,
             metadata_cache_bytes: 64 << 20,
+            workers: Vec::new(),
         }
     }
 }

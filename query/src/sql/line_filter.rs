@@ -200,7 +200,11 @@ fn string_literal(e: &Expr) -> Option<&str> {
 /// default factory reads the footer again without it, and then fetches whole column
 /// chunks whatever the selection), reading the pages in place ([`LocalReaders`]).
 pub(crate) fn cached_readers(state: &dyn Session) -> Result<Arc<dyn ParquetFileReaderFactory>> {
-    Ok(Arc::new(LocalReaders::new(cached_factory(state)?)))
+    let root = state
+        .config()
+        .get_extension::<super::bucket::BucketNames>()
+        .map(|n| n.root.clone());
+    Ok(Arc::new(LocalReaders::new(cached_factory(state)?, root)))
 }
 
 /// What a line lookup keeps: the files that may hold matching rows, each with an access

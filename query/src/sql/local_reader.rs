@@ -29,11 +29,13 @@ use futures::future::BoxFuture;
 #[derive(Debug)]
 pub(crate) struct LocalReaders {
     cached: CachedParquetFileReaderFactory,
+    /// Over a bucket: the cache its keys are below (`super::bucket`).
+    root: Option<PathBuf>,
 }
 
 impl LocalReaders {
-    pub(crate) fn new(cached: CachedParquetFileReaderFactory) -> Self {
-        Self { cached }
+    pub(crate) fn new(cached: CachedParquetFileReaderFactory, root: Option<PathBuf>) -> Self {
+        Self { cached, root }
     }
 }
 
@@ -45,8 +47,13 @@ impl ParquetFileReaderFactory for LocalReaders {
         metadata_size_hint: Option<usize>,
         metrics: &ExecutionPlanMetricsSet,
     ) -> Result<Box<dyn AsyncFileReader + Send>> {
-        // The object store's paths are relative to the file system's root.
-        let path = PathBuf::from(format!("/{}", file.object_meta.location));
+        // The object store's paths are relative to the file system's root, or keys
+        // below the bucket's cache.
+        let abs = PathBuf::from(format!("/{}", file.object_meta.location));
+        let path = match &self.root {
+            Some(root) if !abs.starts_with(root) => root.join(file.object_meta.location.as_ref()),
+            _ => abs,
+        };
         let bytes_read = MetricBuilder::new(metrics)
             .with_new_label("filename", file.object_meta.location.to_string())
             .counter("bytes_scanned", partition_index);

@@ -6,10 +6,12 @@
 //! `metrics(metric, labels, ts, value)`, their join; `spans` and `logs`, the engine's spans
 //! and log records, pruned by time and, for `trace_id` lookups, by bloom filters.
 
+mod bucket;
 mod catalog;
 mod config;
 mod conjuncts;
 mod dedup;
+mod distributed;
 mod error;
 mod footers;
 mod hybrid;
@@ -28,8 +30,10 @@ mod stream;
 mod time_range;
 mod trace_ids;
 
+pub use bucket::{BUCKET_URL, register as register_bucket};
 pub use catalog::{read_only, run_sql, tenant_session};
 pub use config::SqlConfig;
+pub use distributed::worker;
 pub use error::{Error, Result};
 pub use footers::cached_bytes as footer_cache_bytes;
 pub(crate) use signal_table::logs_source;

@@ -21,6 +21,8 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use strata_engine::SnapshotFile;
 
+use super::bucket::BucketNames;
+
 /// A Parquet source over `schema` that uses the page index and applies `predicate` to
 /// row-group statistics, pages and rows, and takes footers from the session's metadata
 /// cache (shared by every session: `super::footers`); DataFusion's default reader
@@ -44,7 +46,7 @@ pub(crate) fn parquet_source(
 /// from (and go to) the session's metadata cache.
 pub(crate) fn cached_factory(state: &dyn Session) -> Result<CachedParquetFileReaderFactory> {
     let runtime = state.runtime_env();
-    let store = runtime.object_store(ObjectStoreUrl::local_filesystem())?;
+    let store = runtime.object_store(store_url(state))?;
     Ok(CachedParquetFileReaderFactory::new(
         store,
         runtime.cache_manager.get_file_metadata_cache(),
@@ -84,14 +86,32 @@ pub(crate) fn partitioned_file(file: &SnapshotFile) -> Result<PartitionedFile> {
     Ok(pf)
 }
 
+/// Where the session's scans read files: the local file system by absolute path, or, over
+/// a bucket, [`super::bucket::BUCKET_URL`] by key (so the workers of a distributed query
+/// find them in their own caches).
+fn store_url(state: &dyn Session) -> ObjectStoreUrl {
+    match state.config().get_extension::<BucketNames>() {
+        Some(_) => super::bucket::bucket_url(),
+        None => ObjectStoreUrl::local_filesystem(),
+    }
+}
+
 /// A scan of `files` by `source`, spread over the session's target partitions.
 pub(crate) fn parquet_exec(
     state: &dyn Session,
     source: ParquetSource,
-    files: Vec<PartitionedFile>,
+    mut files: Vec<PartitionedFile>,
     projection: Option<Vec<usize>>,
     limit: Option<usize>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
+    if let Some(names) = state.config().get_extension::<BucketNames>() {
+        for f in &mut files {
+            let abs = std::path::Path::new("/").join(f.object_meta.location.as_ref());
+            if let Some(key) = super::bucket::key_of(&names.root, &abs) {
+                f.object_meta.location = object_store::path::Path::from(key.as_str());
+            }
+        }
+    }
     let n = state
         .config()
         .target_partitions()
@@ -100,7 +120,7 @@ pub(crate) fn parquet_exec(
     for (i, f) in files.into_iter().enumerate() {
         groups[i % n].push(f);
     }
-    let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+    let config = FileScanConfigBuilder::new(store_url(state), Arc::new(source))
         .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
         .with_projection_indices(projection)?
         .with_limit(limit)

@@ -1,0 +1,84 @@
+//! SQL over several processes with `datafusion-distributed` (`docs/scale-out.md`): a query
+//! process plans as usual and the library splits its Parquet scans across workers
+//! (`strata serve --role worker`), each reading the bucket's files by key through its own
+//! cache (`super::bucket`). Strata's own plans (the line and trace-id lookups, the
+//! deduplication of overlapping sets, the series table) have no codec: their stages are
+//! kept to one task, which runs in the query process itself.
+
+use std::sync::Arc;
+
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_distributed::{
+    DesiredTaskCountEvent, DesiredTaskCountEventResponse, DistributedExt, SessionStateBuilderExt,
+    Worker, WorkerResolver,
+};
+use strata_engine::Engine;
+use url::Url;
+
+/// The URL the query process's own worker answers as: stages of one task run there.
+const LOCAL_WORKER: &str = "http://strata-query-process.local";
+
+/// The configured workers' URLs.
+#[derive(Debug, Clone)]
+struct WorkerUrls(Vec<Url>);
+
+impl WorkerResolver for WorkerUrls {
+    fn get_urls(&self) -> Result<Vec<Url>, DataFusionError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Parses `[cluster] workers`.
+pub(crate) fn worker_urls(workers: &[String]) -> Result<Vec<Url>> {
+    workers
+        .iter()
+        .map(|w| {
+            Url::parse(w)
+                .map_err(|e| DataFusionError::Configuration(format!("cluster.workers: {w:?}: {e}")))
+        })
+        .collect()
+}
+
+/// A worker's service over `engine` (a reader of the bucket), reading with `runtime`'s
+/// memory pool and footer cache; serve it with `tonic` (`Worker::into_worker_server`).
+pub fn worker(engine: Arc<Engine>, runtime: Arc<RuntimeEnv>) -> Result<Worker> {
+    super::bucket::register(&runtime, engine)?;
+    Ok(Worker::default().with_runtime_env(runtime))
+}
+
+/// Whether `plan` is one of Strata's own plans, which workers cannot decode.
+fn ours(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    matches!(
+        plan.name(),
+        "LineLookupExec" | "DedupExec" | "SeriesExec" | "LookupExec"
+    ) || (plan.as_ref() as &dyn std::any::Any)
+        .downcast_ref::<datafusion::datasource::source::DataSourceExec>()
+        .is_some_and(|d| {
+            d.data_source()
+                .downcast_ref::<datafusion::datasource::memory::MemorySourceConfig>()
+                .is_some()
+        })
+}
+
+/// `builder` (its config already set) planning over `workers`, with the query process's
+/// own worker over `runtime` for the stages that stay here.
+pub(crate) fn distribute(
+    builder: SessionStateBuilder,
+    workers: Vec<Url>,
+    engine: Arc<Engine>,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<SessionStateBuilder> {
+    let local = worker(engine, runtime)?;
+    let self_url =
+        Url::parse(LOCAL_WORKER).map_err(|e| DataFusionError::Configuration(e.to_string()))?;
+    Ok(builder
+        .with_distributed_planner()
+        .with_distributed_worker_resolver(WorkerUrls(workers))
+        .with_distributed_local_worker_context(local.to_local_worker_context(self_url))
+        .with_distributed_desired_task_count_handler(|ev: DesiredTaskCountEvent<'_>| {
+            ours(ev.plan).then(|| Ok(DesiredTaskCountEventResponse::maximum(1)))
+        }))
+}
