@@ -117,9 +117,10 @@ fn a_restart_writes_no_manifest_the_bucket_has() {
     let again = Arc::new(Mirror::new(root.path(), config.clone()).expect("mirror"));
     again.pass().expect("pass");
     let stats = again.stats();
+    // Only the catalog, which the first pass after an open writes again.
     assert_eq!(
         (stats.manifests_put, stats.uploaded_objects),
-        (0, 0),
+        (0, 1),
         "{stats:?}"
     );
 
