@@ -35,6 +35,16 @@ pub(crate) struct Listed {
     pub(crate) e_tag: Option<String>,
 }
 
+/// Runs `f` on `runtime` (the mirror's or the reader's own) from any thread, also one
+/// inside another runtime; an error once the runtime is stopped.
+pub(crate) fn block_on<T: Send + 'static>(
+    runtime: Option<&tokio::runtime::Runtime>,
+    f: impl Future<Output = T> + Send + 'static,
+) -> Result<T, RemoteError> {
+    let rt = runtime.ok_or_else(|| RemoteError::Runtime("stopped".into()))?;
+    futures::executor::block_on(rt.spawn(f)).map_err(|e| RemoteError::Runtime(e.to_string()))
+}
+
 /// The bucket key of `key` (relative to `prefix`).
 pub(crate) fn location(prefix: &str, key: &str) -> Result<Key, RemoteError> {
     let full = if prefix.is_empty() {

@@ -444,11 +444,7 @@ impl Reader {
         &self,
         f: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, RemoteError> {
-        let rt = self
-            .runtime
-            .as_ref()
-            .ok_or_else(|| RemoteError::Runtime("stopped".into()))?;
-        futures::executor::block_on(rt.spawn(f)).map_err(|e| RemoteError::Runtime(e.to_string()))
+        bucket::block_on(self.runtime.as_ref(), f)
     }
 }
 

@@ -136,11 +136,7 @@ impl Mirror {
         &self,
         f: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, RemoteError> {
-        let rt = self
-            .runtime
-            .as_ref()
-            .ok_or_else(|| RemoteError::Runtime("stopped".into()))?;
-        futures::executor::block_on(rt.spawn(f)).map_err(|e| RemoteError::Runtime(e.to_string()))
+        bucket::block_on(self.runtime.as_ref(), f)
     }
 
     /// Claims the prefix for this data directory's writer: the `_writer` object is created
