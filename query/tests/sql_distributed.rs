@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion_distributed::DistributedExt;
 use object_store::ObjectStore;
 use object_store::memory::InMemory;
 use strata_engine::{
@@ -128,12 +127,7 @@ const QUERIES: [&str; 6] = [
 ];
 
 async fn answers(engine: Arc<Engine>, t: &TenantId, config: &SqlConfig) -> Vec<String> {
-    let mut ctx = tenant_session(engine, t, config).expect("session");
-    if !config.workers.is_empty() {
-        // The data is small: one task per byte (capped at the workers) splits every scan.
-        ctx.set_distributed_file_scan_config_bytes_per_partition(1)
-            .expect("distributed config");
-    }
+    let ctx = tenant_session(engine, t, config).expect("session");
     let mut out = Vec::new();
     for q in QUERIES {
         let batches = run_sql(&ctx, q, config)
@@ -183,6 +177,8 @@ async fn queries_spread_over_two_workers_answer_as_one_process() {
     }
     let distributed = SqlConfig {
         workers: urls,
+        // The data is small: a task per byte (capped at the workers) splits every scan.
+        bytes_per_partition: 1,
         ..SqlConfig::for_tests()
     };
     assert_eq!(answers(query.clone(), &t, &distributed).await, expected);
@@ -196,9 +192,6 @@ async fn queries_spread_over_two_workers_answer_as_one_process() {
     servers[1].abort();
     let _ = (&mut servers[1]).await;
     let ctx = tenant_session(query, &t, &distributed).expect("session");
-    let mut ctx = ctx;
-    ctx.set_distributed_file_scan_config_bytes_per_partition(1)
-        .expect("distributed config");
     let mut failed = 0;
     for _ in 0..4 {
         if let Err(e) = run_sql(&ctx, QUERIES[0], &distributed).await {

@@ -15,7 +15,7 @@ use tonic::transport::server::TcpIncoming;
 use tracing::{debug, error, info, warn};
 
 use crate::auth::Auth;
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::error::{Error, Result};
 use crate::ingest::otlp::grpc;
 use crate::router;
@@ -100,8 +100,13 @@ async fn serve(config: Config) -> Result<()> {
 
     let http_server = axum::serve(http_incoming(http_listener), router::router(state.clone()))
         .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let mut routes = grpc::routes(&state);
+    if config.role == Role::Worker {
+        routes = with_worker(routes, &state, &config)?;
+        info!(%grpc_addr, "serving the parts of distributed SQL queries on the gRPC listener");
+    }
     let grpc_server = tonic::transport::Server::builder()
-        .add_routes(grpc::routes(&state))
+        .add_routes(routes)
         .serve_with_incoming_shutdown(grpc_incoming(grpc_listener), stopped(stop_rx.clone()));
     let (http_result, grpc_result) = tokio::join!(
         drained(http_server.into_future(), stop_rx.clone(), "http"),
@@ -116,6 +121,21 @@ async fn serve(config: Config) -> Result<()> {
     grpc_result.map_err(|e| Error::Server(format!("grpc server: {e}")))?;
     opened?;
     closed
+}
+
+/// `routes` and the `datafusion-distributed` worker service of `--role worker`: the tasks
+/// query processes send read the bucket's files through this process's engine once it is
+/// open.
+fn with_worker(
+    routes: tonic::service::Routes,
+    state: &AppState,
+    config: &Config,
+) -> Result<tonic::service::Routes> {
+    let engine = state.clone();
+    let slot: strata_query::sql::EngineSlot = Arc::new(move || engine.engine().ok());
+    let worker = strata_query::sql::worker_for(&config.data_dir, slot, &config.sql.query)
+        .map_err(|e| Error::Server(format!("cannot start the worker service: {e}")))?;
+    Ok(routes.add_service(worker.into_worker_server()))
 }
 
 /// The HTTP listener's connections, each with `TCP_NODELAY` set. Without it a response

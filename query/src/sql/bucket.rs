@@ -29,25 +29,35 @@ pub(crate) fn bucket_url() -> ObjectStoreUrl {
     ObjectStoreUrl::parse(BUCKET_URL).unwrap_or_else(|_| ObjectStoreUrl::local_filesystem())
 }
 
+/// Where the files of a bucket are read from: a reader engine, or the slot a server fills
+/// once its engine has opened (a worker answers before then, and its reads fail until).
+pub type EngineSlot = Arc<dyn Fn() -> Option<Arc<Engine>> + Send + Sync>;
+
 /// Registers [`BucketFiles`] over `engine` (a reader of a bucket) in `runtime`.
 pub fn register(runtime: &RuntimeEnv, engine: Arc<Engine>) -> datafusion::error::Result<()> {
+    let dir = engine.data_dir().to_path_buf();
+    register_slot(runtime, &dir, Arc::new(move || Some(engine.clone())))
+}
+
+/// Registers [`BucketFiles`] over the engine `slot` gives, whose data directory is `dir`.
+pub(crate) fn register_slot(
+    runtime: &RuntimeEnv,
+    dir: &FsPath,
+    slot: EngineSlot,
+) -> datafusion::error::Result<()> {
     let url = url::Url::parse(BUCKET_URL)
         .map_err(|e| datafusion::error::DataFusionError::Configuration(e.to_string()))?;
-    let root = std::path::absolute(engine.data_dir())?;
+    let root = std::path::absolute(dir)?;
     let local = LocalFileSystem::new_with_prefix(&root)
         .map_err(|e| datafusion::error::DataFusionError::ObjectStore(Box::new(e)))?;
-    let files = BucketFiles {
-        engine,
-        root,
-        local,
-    };
+    let files = BucketFiles { slot, root, local };
     runtime.register_object_store(&url, Arc::new(files));
     Ok(())
 }
 
 /// Reads of a bucket's data files by key, through the engine's cache. Read-only.
 pub(crate) struct BucketFiles {
-    engine: Arc<Engine>,
+    slot: EngineSlot,
     /// The engine's data directory, absolute.
     root: PathBuf,
     /// The cache directory as a store (keys are paths below it).
@@ -56,7 +66,7 @@ pub(crate) struct BucketFiles {
 
 impl fmt::Debug for BucketFiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BucketFiles({})", self.engine.data_dir().display())
+        write!(f, "BucketFiles({})", self.root.display())
     }
 }
 
@@ -84,8 +94,9 @@ impl BucketFiles {
                 path: key.clone(),
                 source,
             };
-        let held = self
-            .engine
+        let engine = (self.slot)()
+            .ok_or_else(|| not_found("the engine is still opening: not ready".into()))?;
+        let held = engine
             .bucket_file(&key)
             .map_err(|e| not_found(Box::new(e)))?
             .ok_or_else(|| not_found("the bucket publishes no such file".into()))?;

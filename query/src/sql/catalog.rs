@@ -38,14 +38,7 @@ pub fn tenant_session(
 ) -> Result<SessionContext> {
     config.validate()?;
     let df = |e| Error::from_datafusion(e, config.memory_pool_bytes);
-    let runtime = RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_pool_bytes)))
-        .with_disk_manager_builder(
-            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
-        )
-        .with_cache_manager(footers::cache_config(config.metadata_cache_bytes))
-        .build_arc()
-        .map_err(df)?;
+    let runtime = runtime_env(config).map_err(df)?;
     let mut session = SessionConfig::new()
         .with_target_partitions(config.target_partitions)
         .with_batch_size(config.batch_size)
@@ -68,8 +61,8 @@ pub fn tenant_session(
         .with_physical_optimizer_rule(Arc::new(DistinctConjuncts));
     if engine.is_reader() && !config.workers.is_empty() {
         let urls = super::distributed::worker_urls(&config.workers).map_err(df)?;
-        builder =
-            super::distributed::distribute(builder, urls, engine.clone(), runtime).map_err(df)?;
+        builder = super::distributed::distribute(builder, urls, engine.clone(), runtime, config)
+            .map_err(df)?;
     }
     let state = builder.build();
     let ctx = SessionContext::new_with_state(state);
@@ -96,6 +89,20 @@ pub fn tenant_session(
     let view = ViewTable::new(plan, Some(METRICS_VIEW.to_owned()));
     ctx.register_table("metrics", Arc::new(view)).map_err(df)?;
     Ok(ctx)
+}
+
+/// The runtime of one query (or of a worker's tasks): `config`'s memory pool, no spilling,
+/// the process's footer cache.
+pub(crate) fn runtime_env(
+    config: &SqlConfig,
+) -> datafusion::error::Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+    RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_pool_bytes)))
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+        )
+        .with_cache_manager(footers::cache_config(config.metadata_cache_bytes))
+        .build_arc()
 }
 
 /// What a query may do: read only. DDL (`CREATE EXTERNAL TABLE` could name any file),

@@ -26,6 +26,10 @@ pub struct SqlConfig {
     /// listeners) the Parquet scans of a query over a bucket are spread across
     /// (`super::distributed`). Empty (the default): the query runs in this process.
     pub workers: Vec<String>,
+    /// Bytes of Parquet one scan partition reads when a query is spread over
+    /// [`Self::workers`]: a scan gets one task per `target_partitions` such partitions,
+    /// up to one per worker, so scans smaller than this stay in one task. Default 16 MiB.
+    pub bytes_per_partition: usize,
 }
 
 impl Default for SqlConfig {
@@ -37,6 +41,7 @@ impl Default for SqlConfig {
             batch_size: 8192,
             metadata_cache_bytes: 64 << 20,
             workers: Vec::new(),
+            bytes_per_partition: 16 << 20,
         }
     }
 }
@@ -66,6 +71,9 @@ impl SqlConfig {
         }
         if self.batch_size == 0 {
             return bad("sql.batch_size", "must be at least 1");
+        }
+        if self.bytes_per_partition == 0 {
+            return bad("cluster.bytes_per_partition", "must be at least 1");
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! deduplication of overlapping sets, the series table) have no codec: their stages are
 //! kept to one task, which runs in the query process itself.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::error::{DataFusionError, Result};
@@ -17,6 +18,9 @@ use datafusion_distributed::{
 };
 use strata_engine::Engine;
 use url::Url;
+
+use super::SqlConfig;
+use super::bucket::EngineSlot;
 
 /// The URL the query process's own worker answers as: stages of one task run there.
 const LOCAL_WORKER: &str = "http://strata-query-process.local";
@@ -49,6 +53,22 @@ pub fn worker(engine: Arc<Engine>, runtime: Arc<RuntimeEnv>) -> Result<Worker> {
     Ok(Worker::default().with_runtime_env(runtime))
 }
 
+/// A worker's service for a server whose engine (a reader of the bucket, data directory
+/// `dir`) is still opening: `slot` gives it once open, and tasks that read before then
+/// fail with "not ready". Its tasks share one runtime with `config`'s memory pool and
+/// footer cache, and read nothing but the bucket's files: the local file system is not
+/// registered, so a plan naming `file://` paths fails.
+pub fn worker_for(dir: &Path, slot: EngineSlot, config: &SqlConfig) -> Result<Worker> {
+    config
+        .validate()
+        .map_err(|e| DataFusionError::Configuration(e.to_string()))?;
+    let runtime = super::catalog::runtime_env(config)?;
+    let file = Url::parse("file:///").map_err(|e| DataFusionError::Configuration(e.to_string()))?;
+    runtime.object_store_registry.deregister_store(&file)?;
+    super::bucket::register_slot(&runtime, dir, slot)?;
+    Ok(Worker::default().with_runtime_env(runtime))
+}
+
 /// Whether `plan` is one of Strata's own plans, which workers cannot decode.
 fn ours(plan: &Arc<dyn ExecutionPlan>) -> bool {
     matches!(
@@ -64,21 +84,24 @@ fn ours(plan: &Arc<dyn ExecutionPlan>) -> bool {
 }
 
 /// `builder` (its config already set) planning over `workers`, with the query process's
-/// own worker over `runtime` for the stages that stay here.
+/// own worker over `runtime` for the stages that stay here, and `config`'s
+/// `bytes_per_partition`.
 pub(crate) fn distribute(
     builder: SessionStateBuilder,
     workers: Vec<Url>,
     engine: Arc<Engine>,
     runtime: Arc<RuntimeEnv>,
+    config: &SqlConfig,
 ) -> Result<SessionStateBuilder> {
     let local = worker(engine, runtime)?;
     let self_url =
         Url::parse(LOCAL_WORKER).map_err(|e| DataFusionError::Configuration(e.to_string()))?;
-    Ok(builder
+    builder
         .with_distributed_planner()
         .with_distributed_worker_resolver(WorkerUrls(workers))
         .with_distributed_local_worker_context(local.to_local_worker_context(self_url))
         .with_distributed_desired_task_count_handler(|ev: DesiredTaskCountEvent<'_>| {
             ours(ev.plan).then(|| Ok(DesiredTaskCountEventResponse::maximum(1)))
-        }))
+        })
+        .with_distributed_file_scan_config_bytes_per_partition(config.bytes_per_partition)
 }

@@ -30,10 +30,10 @@ mod stream;
 mod time_range;
 mod trace_ids;
 
-pub use bucket::{BUCKET_URL, register as register_bucket};
+pub use bucket::{BUCKET_URL, EngineSlot, register as register_bucket};
 pub use catalog::{read_only, run_sql, tenant_session};
 pub use config::SqlConfig;
-pub use distributed::worker;
+pub use distributed::{worker, worker_for};
 pub use error::{Error, Result};
 pub use footers::cached_bytes as footer_cache_bytes;
 pub(crate) use signal_table::logs_source;

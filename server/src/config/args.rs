@@ -39,8 +39,9 @@ pub struct ConfigArgs {
     /// How long metrics are kept, e.g. 30d [default: 30d].
     #[arg(long, env = "STRATA_RETENTION_METRICS")]
     pub retention_metrics: Option<String>,
-    /// What this process is: the writer, or a query process reading the writer's bucket
-    /// (`[storage]`) [default: writer].
+    /// What this process is: the writer, a query process reading the writer's bucket
+    /// (`[storage]`), or a worker (a query process that also runs parts of distributed SQL
+    /// queries on its gRPC listener) [default: writer].
     #[arg(long, env = "STRATA_ROLE", value_enum)]
     pub role: Option<Role>,
 }

@@ -42,6 +42,8 @@ pub(crate) struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClusterSection {
     pub(crate) role: Option<String>,
+    pub(crate) workers: Option<Vec<String>>,
+    pub(crate) bytes_per_partition: Option<usize>,
 }
 
 /// `[server]`.

@@ -67,8 +67,8 @@ pub struct Config {
     pub logql: LogqlSettings,
     /// How `strata serve` writes its log lines to stderr.
     pub log_format: LogFormat,
-    /// What this process is (`[cluster] role`, `--role`): the writer, or a query process
-    /// reading the writer's bucket.
+    /// What this process is (`[cluster] role`, `--role`): the writer, a query process
+    /// reading the writer's bucket, or a worker.
     pub role: Role,
 }
 
@@ -80,6 +80,9 @@ pub enum Role {
     Writer,
     /// Reads the bucket `[storage]` names, read-only: answers queries, refuses writes.
     Query,
+    /// A query process that also runs the parts of distributed SQL queries that query
+    /// processes send it (`[cluster] workers`), on its gRPC listener.
+    Worker,
 }
 
 impl Role {
@@ -88,7 +91,13 @@ impl Role {
         match self {
             Self::Writer => "writer",
             Self::Query => "query",
+            Self::Worker => "worker",
         }
+    }
+
+    /// Whether this process reads a bucket (a query process or a worker).
+    pub fn reads_bucket(self) -> bool {
+        matches!(self, Self::Query | Self::Worker)
     }
 }
 
@@ -121,8 +130,9 @@ pub struct SqlSettings {
     /// any size.
     pub max_result_bytes: u64,
     /// Memory budget and timeout of one query and the footer cache's size
-    /// (`memory_pool_bytes`, `timeout`, `metadata_cache_bytes`; the rest keeps
-    /// [`SqlConfig`]'s defaults).
+    /// (`memory_pool_bytes`, `timeout`, `metadata_cache_bytes`), and the workers its scans
+    /// are spread over (`[cluster] workers`, `bytes_per_partition`); the rest keeps
+    /// [`SqlConfig`]'s defaults.
     pub query: SqlConfig,
 }
 

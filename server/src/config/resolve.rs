@@ -29,10 +29,10 @@ impl Config {
                 }
                 from_file(file).map_err(|e| e.in_file(path))?
             }
-            None if overrides.role == Some(super::Role::Query) => {
+            None if overrides.role.is_some_and(super::Role::reads_bucket) => {
                 return Err(Error::config(
                     "cluster.role",
-                    "a query process reads a bucket: give a config file with [storage] backend = \"s3\"",
+                    "a query process or worker reads a bucket: give a config file with [storage] backend = \"s3\"",
                 ));
             }
             None => Self::default(),
@@ -271,16 +271,41 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     c.role = match file.cluster.role.as_deref() {
         None | Some("writer") => super::Role::Writer,
         Some("query") => super::Role::Query,
+        Some("worker") => super::Role::Worker,
         Some(other) => {
             return Err(Error::config(
                 "cluster.role",
-                format!("{other:?} is not one of \"writer\", \"query\""),
+                format!("{other:?} is not one of \"writer\", \"query\", \"worker\""),
             ));
         }
     };
-    match c.role {
-        super::Role::Writer => c.engine.remote = super::storage::remote(&file.storage)?,
-        super::Role::Query => c.engine.reader = Some(super::storage::reader(&file.storage)?),
+    if c.role.reads_bucket() {
+        c.engine.reader = Some(super::storage::reader(&file.storage)?);
+    } else {
+        c.engine.remote = super::storage::remote(&file.storage)?;
+    }
+    if let Some(workers) = file.cluster.workers {
+        if c.role != super::Role::Query && !workers.is_empty() {
+            return Err(Error::config(
+                "cluster.workers",
+                "only a query process (role = \"query\") spreads its queries over workers",
+            ));
+        }
+        for w in &workers {
+            let url = url::Url::parse(w).map_err(|e| {
+                Error::config("cluster.workers", format!("{w:?} is not a URL: {e}"))
+            })?;
+            if url.scheme() != "http" || url.host().is_none() {
+                return Err(Error::config(
+                    "cluster.workers",
+                    format!("{w:?}: give a worker's gRPC listener as http://host:port"),
+                ));
+            }
+        }
+        c.sql.query.workers = workers;
+    }
+    if let Some(n) = file.cluster.bytes_per_partition {
+        c.sql.query.bytes_per_partition = n;
     }
 
     for (i, t) in file.auth.tokens.into_iter().enumerate() {

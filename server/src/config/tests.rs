@@ -196,7 +196,7 @@ fn unknown_keys_and_bad_values_name_the_key() {
         ("[storage]\nbuckett = \"b\"", "buckett"),
         ("[cluster]\nrole = \"query\"", "storage.backend"),
         ("[cluster]\nrole = \"reader\"", "cluster.role"),
-        ("[cluster]\nworkers = []", "workers"),
+        ("[cluster]\nworkers = [\"w:1\"]", "cluster.workers"),
     ] {
         let err = Config::from_toml(text)
             .and_then(|c| c.validate())
@@ -362,4 +362,49 @@ fn the_query_role_reads_the_bucket_instead_of_mirroring_to_it() {
     // Without a file there is no bucket to read.
     let err = Config::load(None, &flag).unwrap_err();
     assert!(err.to_string().contains("backend"), "{err}");
+}
+
+#[test]
+fn workers_are_a_query_process_setting_and_must_be_urls() {
+    let storage = "[storage]\nbackend = \"s3\"\nbucket = \"b\"\nregion = \"us-east-1\"\n";
+    let c = Config::from_toml(&format!(
+        "{storage}[cluster]\nrole = \"query\"\nworkers = [\"http://10.0.0.2:4317\", \
+         \"http://w3:4317\"]\nbytes_per_partition = 1024\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        c.sql.query.workers,
+        ["http://10.0.0.2:4317", "http://w3:4317"]
+    );
+    assert_eq!(c.sql.query.bytes_per_partition, 1024);
+    c.validate().unwrap();
+
+    // A worker reads the bucket as a query process does.
+    let c = Config::from_toml(&format!("{storage}[cluster]\nrole = \"worker\"\n")).unwrap();
+    assert_eq!(c.role, Role::Worker);
+    assert!(c.engine.reader.is_some() && c.engine.remote.is_none());
+    assert!(c.sql.query.workers.is_empty());
+
+    for (cluster, needle) in [
+        (
+            "role = \"writer\"\nworkers = [\"http://w:1\"]",
+            "only a query process",
+        ),
+        (
+            "role = \"worker\"\nworkers = [\"http://w:1\"]",
+            "only a query process",
+        ),
+        ("role = \"query\"\nworkers = [\"w:1\"]", "http://host:port"),
+        ("role = \"query\"\nworkers = [\"not a url\"]", "not a URL"),
+        (
+            "role = \"query\"\nbytes_per_partition = 0",
+            "cluster.bytes_per_partition",
+        ),
+        ("role = \"gateway\"", "\"worker\""),
+    ] {
+        let err = Config::from_toml(&format!("{storage}[cluster]\n{cluster}\n"))
+            .and_then(|c| c.validate().map(|()| c))
+            .unwrap_err();
+        assert!(err.to_string().contains(needle), "{cluster}: {err}");
+    }
 }
