@@ -48,6 +48,8 @@ pub(crate) fn register_slot(
     let url = url::Url::parse(BUCKET_URL)
         .map_err(|e| datafusion::error::DataFusionError::Configuration(e.to_string()))?;
     let root = std::path::absolute(dir)?;
+    // A server's worker registers this before its engine has created the directory.
+    std::fs::create_dir_all(&root)?;
     let local = LocalFileSystem::new_with_prefix(&root)
         .map_err(|e| datafusion::error::DataFusionError::ObjectStore(Box::new(e)))?;
     let files = BucketFiles { slot, root, local };

@@ -83,6 +83,14 @@ fn ours(plan: &Arc<dyn ExecutionPlan>) -> bool {
         })
 }
 
+/// Whether `plan` is one of Strata's own plans or above one. Such stages keep one task,
+/// which runs in the query process; a stage spread over workers could need rows from
+/// it, and workers cannot reach the query process's own worker. Scans below no such
+/// plan (the probe side of a join with `series`, say) are still spread.
+fn holds_ours(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    ours(plan) || plan.children().into_iter().any(holds_ours)
+}
+
 /// `builder` (its config already set) planning over `workers`, with the query process's
 /// own worker over `runtime` for the stages that stay here, and `config`'s
 /// `bytes_per_partition`.
@@ -101,7 +109,7 @@ pub(crate) fn distribute(
         .with_distributed_worker_resolver(WorkerUrls(workers))
         .with_distributed_local_worker_context(local.to_local_worker_context(self_url))
         .with_distributed_desired_task_count_handler(|ev: DesiredTaskCountEvent<'_>| {
-            ours(ev.plan).then(|| Ok(DesiredTaskCountEventResponse::maximum(1)))
+            holds_ours(ev.plan).then(|| Ok(DesiredTaskCountEventResponse::maximum(1)))
         })
         .with_distributed_file_scan_config_bytes_per_partition(config.bytes_per_partition)
 }

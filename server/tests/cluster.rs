@@ -1,0 +1,151 @@
+//! Processes over one bucket on loopback (`docs/scale-out.md`), on a real S3-compatible
+//! server (moto, installed by `.ci/test.sh`): a writer, two workers (`--role worker`), a
+//! query process spreading its SQL scans over them (`[cluster] workers`) and, as the
+//! single-process reference, a query process without workers. The distributed one answers
+//! a set of SQL queries, PromQL, LogQL and the Jaeger lookups exactly as the writer and the
+//! reference do, the workers did the scans (each fetched data files), and with a worker
+//! gone a distributed query fails with an error naming it instead of answering wrongly.
+
+mod bucket;
+mod common;
+
+use serde_json::Value as Json;
+use strata_tests::moto::{Moto, free_port, storage_section, until};
+use strata_tests::server::Server;
+
+const BUCKET: &str = "strata-cluster";
+
+/// SQL that scans every signal's files: aggregates, groups, a join, filters, a lookup.
+const SQL_SET: [&str; 8] = [
+    "SELECT count(*) AS n, sum(value) AS s, min(ts) AS lo, max(ts) AS hi FROM samples",
+    "SELECT metric, count(*) AS n, avg(value) AS a FROM metrics GROUP BY metric ORDER BY metric",
+    "SELECT service_name, count(*) AS n FROM logs GROUP BY service_name ORDER BY service_name",
+    "SELECT count(*) AS n FROM logs WHERE body LIKE '%line 17%'",
+    "SELECT body FROM logs WHERE body = 'round 1 line 3' ORDER BY body",
+    "SELECT name, count(*) AS n, min(start_time) AS first FROM spans GROUP BY name ORDER BY name",
+    "SELECT name, span_id FROM spans WHERE trace_id = X'0000000000000000000000005b8e0001' \
+     ORDER BY span_id",
+    "SELECT s.series_id, count(*) AS n FROM samples s JOIN series USING (series_id) \
+     WHERE s.value > 150 GROUP BY s.series_id ORDER BY s.series_id",
+];
+
+fn config(port: u16, cluster: &str) -> String {
+    format!(
+        "{}cache_bytes = 1048576\n[cluster]\n{cluster}\n",
+        storage_section(port, BUCKET, "c")
+    )
+}
+
+fn sql_answers(server: &Server) -> Vec<Json> {
+    SQL_SET.iter().map(|q| bucket::sql(server, q)).collect()
+}
+
+#[test]
+fn a_query_spread_over_two_workers_answers_as_one_process() {
+    let port = free_port();
+    let _moto = Moto::start(port, BUCKET);
+    let dirs: Vec<_> = (0..5).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let writer = Server::start(
+        common::bin(),
+        dirs[0].path(),
+        &format!(
+            "[engine]\nflush_interval = \"1s\"\n{}",
+            storage_section(port, BUCKET, "c")
+        ),
+    );
+    writer.wait_ready(common::READY);
+    let workers: Vec<Server> = (1..3)
+        .map(|i| {
+            Server::start(
+                common::bin(),
+                dirs[i].path(),
+                &config(port, "role = \"worker\""),
+            )
+        })
+        .collect();
+    let urls: Vec<String> = workers
+        .iter()
+        .map(|w| format!("\"http://{}\"", w.grpc))
+        .collect();
+    let distributed = Server::start(
+        common::bin(),
+        dirs[3].path(),
+        &config(
+            port,
+            &format!(
+                "role = \"query\"\nworkers = [{}]\nbytes_per_partition = 1",
+                urls.join(", ")
+            ),
+        ),
+    );
+    let single = Server::start(
+        common::bin(),
+        dirs[4].path(),
+        &config(port, "role = \"query\""),
+    );
+    for s in workers.iter().chain([&distributed, &single]) {
+        s.wait_ready(common::READY);
+    }
+
+    // Three rounds, each flushed into file sets of its own, so scans have files to split.
+    let t = common::now_ms() - 120_000;
+    for r in 0..3u8 {
+        bucket::ingest(&writer, t + i64::from(r) * 40_000, r);
+        std::thread::sleep(std::time::Duration::from_millis(1_500));
+    }
+    let mut expected = (Vec::new(), Vec::new());
+    until("the query processes to agree with the writer", || {
+        expected = (bucket::answers(&writer, t, 3), sql_answers(&writer));
+        bucket::answers(&single, t, 3) == expected.0 && sql_answers(&single) == expected.1
+    });
+    // Real answers: 90 samples, 120 lines, 18 spans in three traces.
+    assert_eq!(expected.1[0][0]["n"], 90, "{:?}", expected.1);
+    assert_eq!(expected.1[2][0]["n"], 120, "{:?}", expected.1);
+    assert_eq!(expected.1[6].as_array().map(Vec::len), Some(6));
+    assert_eq!(expected.1[4].as_array().map(Vec::len), Some(1));
+
+    // The distributed process: the same answers, every API.
+    assert_eq!(sql_answers(&distributed), expected.1);
+    assert_eq!(bucket::answers(&distributed, t, 3), expected.0);
+    // The scans ran on the workers: each fetched data files into its own cache.
+    for w in &workers {
+        let fetched = bucket::metric(w, "strata_reader_cache_misses_total");
+        assert!(fetched > 0.0, "a worker read no data file ({fetched})");
+    }
+    // A worker is a query process too: it answers, and refuses writes.
+    assert_eq!(sql_answers(&workers[0]), expected.1);
+    let json = [("Content-Type", "application/json")];
+    let refused = workers[0]
+        .post(
+            "/loki/api/v1/push",
+            &json,
+            br#"{"streams":[{"stream":{"a":"b"},"values":[["1","x"]]}]}"#,
+        )
+        .expect("push");
+    assert_eq!(refused.status, 403, "{}", refused.text());
+
+    // A worker gone: queries that need it fail with an error, never a wrong answer;
+    // the single process still answers.
+    let mut workers = workers;
+    workers.remove(1).kill();
+    let mut failed = 0;
+    for _ in 0..4 {
+        let r = distributed
+            .post("/api/v1/sql", &[], SQL_SET[0].as_bytes())
+            .expect("sql");
+        if r.status == 200 {
+            let got: Json = serde_json::from_slice(&r.body).expect("JSON");
+            assert_eq!(got, expected.1[0], "an answer without the gone worker");
+        } else {
+            assert!(r.status >= 500, "{}: {}", r.status, r.text());
+            let text = r.text().to_lowercase();
+            assert!(
+                text.contains("worker") || text.contains("connect"),
+                "the error names the worker: {text}"
+            );
+            failed += 1;
+        }
+    }
+    assert!(failed > 0, "a query needing the gone worker fails");
+    assert_eq!(sql_answers(&single), expected.1);
+}
