@@ -104,6 +104,12 @@ async fn serve(config: Config) -> Result<()> {
     if config.role == Role::Worker {
         routes = with_worker(routes, &state, &config)?;
         info!(%grpc_addr, "serving the parts of distributed SQL queries on the gRPC listener");
+        if !grpc_addr.ip().is_loopback() {
+            warn!(
+                %grpc_addr,
+                "a worker runs any query plan its gRPC listener receives, over every tenant's files, without bearer tokens: keep this listener on a private network"
+            );
+        }
     }
     let grpc_server = tonic::transport::Server::builder()
         .add_routes(routes)
