@@ -55,28 +55,79 @@ fn engine_config() -> EngineConfig {
     }
 }
 
+/// Where the evals read: the engine the data was written to, or a reader of the bucket
+/// that engine mirrors to (`docs/scale-out.md`), as a query process reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The writing engine, its head and files.
+    Local,
+    /// A reader engine over the in-memory bucket the writer mirrors to; before an eval
+    /// that follows a load, the writer flushes and mirrors and the reader refreshes.
+    Bucket,
+}
+
 struct Store {
     dir: tempfile::TempDir,
     engine: Option<Engine>,
+    /// [`Mode::Bucket`]: the reader the evals read, and whether a load is not in it yet.
+    reader: Option<Engine>,
+    stale: bool,
+    mode: Mode,
     histogram_series: Vec<Labels>,
 }
 
 impl Store {
-    fn open() -> Self {
+    fn open(mode: Mode) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let engine = Engine::open(dir.path().join("data"), engine_config()).expect("open engine");
+        let mut config = engine_config();
+        let mut reader = None;
+        if mode == Mode::Bucket {
+            let bucket: std::sync::Arc<dyn object_store::ObjectStore> =
+                std::sync::Arc::new(object_store::memory::InMemory::new());
+            let mut remote = strata_engine::RemoteConfig::new(bucket.clone(), "c");
+            remote.interval = Duration::from_secs(3600);
+            config.remote = Some(remote);
+            let mut read = strata_engine::ReaderConfig::new(bucket, "c");
+            read.refresh = Duration::from_secs(3600);
+            reader = Some(EngineConfig {
+                reader: Some(read),
+                ..engine_config()
+            });
+        }
+        let engine = Engine::open(dir.path().join("data"), config).expect("open engine");
+        let reader = reader.map(|c| Engine::open(dir.path().join("cache"), c).expect("reader"));
         Self {
             dir,
             engine: Some(engine),
+            reader,
+            stale: false,
+            mode,
             histogram_series: Vec::new(),
         }
     }
 
     fn clear(&mut self) {
-        if let Some(e) = self.engine.take() {
+        for e in [self.reader.take(), self.engine.take()]
+            .into_iter()
+            .flatten()
+        {
             e.close().expect("close engine");
         }
-        *self = Store::open();
+        *self = Store::open(self.mode);
+    }
+
+    /// The engine evals read: the writer, or the reader once it holds every load.
+    fn source(&mut self) -> Option<&Engine> {
+        if self.mode == Mode::Local {
+            return self.engine.as_ref();
+        }
+        if std::mem::take(&mut self.stale) {
+            let writer = self.engine.as_ref()?;
+            writer.flush().expect("flush");
+            writer.sync_remote().expect("mirror");
+            self.reader.as_ref()?.refresh().expect("refresh");
+        }
+        self.reader.as_ref()
     }
 
     fn load(&mut self, tenant: &TenantId, interval: i64, nhcb: bool, series: &[SeriesLine]) {
@@ -129,6 +180,7 @@ impl Store {
                 samples,
             });
         }
+        self.stale = true;
         if let Some(e) = &self.engine {
             let outcome = e.write(tenant, &batch).expect("write");
             if !outcome.rejected.is_empty() {
@@ -436,14 +488,14 @@ fn collect_selectors<'a>(e: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
 
 /// Runs a script; one result per eval. The evals `delayed` names run with delayed name
 /// removal, the others in the default mode.
-pub(crate) fn run_script(cmds: &[Command], delayed: &DelayedCases) -> Vec<CaseResult> {
+pub(crate) fn run_script(cmds: &[Command], delayed: &DelayedCases, mode: Mode) -> Vec<CaseResult> {
     let tenant = TenantId::default_tenant();
     let promql = PromqlEngine::new(QueryOptions::default());
     let promql_delayed = PromqlEngine::new(QueryOptions {
         delayed_name_removal: true,
         ..QueryOptions::default()
     });
-    let mut store = Store::open();
+    let mut store = Store::open(mode);
     let mut out = Vec::new();
     for cmd in cmds {
         match cmd {
@@ -454,11 +506,11 @@ pub(crate) fn run_script(cmds: &[Command], delayed: &DelayedCases) -> Vec<CaseRe
                 series,
             } => store.load(&tenant, *interval, *nhcb, series),
             Command::Eval(ev) => {
-                let Some(engine) = &store.engine else {
+                let nh = mentions_histogram(ev, &store.histogram_series);
+                let Some(engine) = store.source() else {
                     continue;
                 };
                 let src = EngineSource::new(engine, &tenant);
-                let nh = mentions_histogram(ev, &store.histogram_series);
                 let run = |p: &PromqlEngine| {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_eval(ev, p, &src)))
                         .unwrap_or_else(|_| Err("panicked".into()))
@@ -480,7 +532,10 @@ pub(crate) fn run_script(cmds: &[Command], delayed: &DelayedCases) -> Vec<CaseRe
         }
     }
     let _ = &store.dir;
-    if let Some(e) = store.engine.take() {
+    for e in [store.reader.take(), store.engine.take()]
+        .into_iter()
+        .flatten()
+    {
         let _ = e.close();
     }
     out
