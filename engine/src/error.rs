@@ -152,4 +152,12 @@ pub enum RemoteError {
     /// The mirror's runtime could not start or a pass could not run.
     #[error("object store runtime: {0}")]
     Runtime(String),
+    /// A download stopped making progress: the store sent nothing for `secs` seconds.
+    #[error("object store: get {key}: nothing received for {secs} s")]
+    Stalled {
+        /// The object's key.
+        key: String,
+        /// How long nothing came.
+        secs: u64,
+    },
 }

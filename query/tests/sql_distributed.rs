@@ -181,6 +181,21 @@ async fn queries_spread_over_two_workers_answer_as_one_process() {
         bytes_per_partition: 1,
         ..SqlConfig::for_tests()
     };
+    // Scans alone (no lookup): the workers fetch and read the data files; the query
+    // process plans them by key and fetches none.
+    let misses = |e: &Engine| e.reader_stats().expect("a reader").cache_misses;
+    let ctx = tenant_session(query.clone(), &t, &distributed).expect("session");
+    for q in [QUERIES[0], QUERIES[2], QUERIES[3]] {
+        let batches = run_sql(&ctx, q, &distributed)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+        assert!(!batches.is_empty(), "{q}");
+    }
+    assert_eq!(misses(&query), 0, "the query process fetched data files");
+    assert!(
+        workers.iter().all(|w| misses(w) > 0),
+        "a worker read nothing"
+    );
     assert_eq!(answers(query.clone(), &t, &distributed).await, expected);
     // The scans ran on the workers: each fetched data files into its own cache.
     for w in &workers {

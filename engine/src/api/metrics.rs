@@ -11,6 +11,22 @@ impl Engine {
     /// releases its samples, so nothing is missed; a sample seen twice is deduplicated by
     /// the source order).
     pub fn snapshot(&self, tenant: &TenantId, start: i64, end: i64) -> Result<Snapshot> {
+        self.metrics_snapshot(tenant, (start, end), false)
+    }
+
+    /// [`Self::snapshot`] without fetching a bucket's data files (a reader's): read them by
+    /// key through the bucket, or call [`SnapshotFile::ensure_local`] before reading a
+    /// file's path.
+    pub fn snapshot_deferred(&self, tenant: &TenantId, start: i64, end: i64) -> Result<Snapshot> {
+        self.metrics_snapshot(tenant, (start, end), true)
+    }
+
+    fn metrics_snapshot(
+        &self,
+        tenant: &TenantId,
+        (start, end): (i64, i64),
+        defer: bool,
+    ) -> Result<Snapshot> {
         let core = self.core();
         let mut memory = Vec::new();
         let mut series = Vec::new();
@@ -53,7 +69,11 @@ impl Engine {
         series.sort_unstable_by_key(|s| s.0);
         let mut files = Vec::new();
         for part in core.metrics.file_sets(tenant, start, end) {
-            files.push(SnapshotFile::new(part)?);
+            files.push(if defer {
+                SnapshotFile::deferred(part)?
+            } else {
+                SnapshotFile::new(part)?
+            });
         }
         Ok(Snapshot {
             files,

@@ -39,7 +39,19 @@ impl Engine {
         start_ns: i64,
         end_ns: i64,
     ) -> Result<SignalSnapshot> {
-        snapshot(&self.core().traces, tenant, start_ns, end_ns)
+        snapshot(&self.core().traces, tenant, (start_ns, end_ns), false)
+    }
+
+    /// [`Self::spans_snapshot`] without fetching a bucket's data files (a reader's): read
+    /// them by key through the bucket, or call [`crate::SnapshotFile::ensure_local`]
+    /// before reading a file's path.
+    pub fn spans_snapshot_deferred(
+        &self,
+        tenant: &TenantId,
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<SignalSnapshot> {
+        snapshot(&self.core().traces, tenant, (start_ns, end_ns), true)
     }
 
     /// A [`SignalSnapshot`] of `tenant`'s log records with their time in
@@ -50,7 +62,18 @@ impl Engine {
         start_ns: i64,
         end_ns: i64,
     ) -> Result<SignalSnapshot> {
-        snapshot(&self.core().logs, tenant, start_ns, end_ns)
+        snapshot(&self.core().logs, tenant, (start_ns, end_ns), false)
+    }
+
+    /// [`Self::logs_snapshot`] without fetching a bucket's data files, as
+    /// [`Self::spans_snapshot_deferred`].
+    pub fn logs_snapshot_deferred(
+        &self,
+        tenant: &TenantId,
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<SignalSnapshot> {
+        snapshot(&self.core().logs, tenant, (start_ns, end_ns), true)
     }
 
     /// Summaries ([`crate::LogSummary`]) that together count every log record of `tenant`

@@ -67,11 +67,13 @@ pub(crate) fn ms_range(start_ns: i64, end_ns: i64) -> (i64, i64) {
     )
 }
 
+/// `tenant`'s records of `store` in `[start_ns, end_ns]`; with `defer`, a bucket's data
+/// files are not fetched ([`SnapshotFile::deferred`]).
 pub(crate) fn snapshot<R: StoredRecord>(
     store: &SignalStore<R>,
     tenant: &TenantId,
-    start_ns: i64,
-    end_ns: i64,
+    (start_ns, end_ns): (i64, i64),
+    defer: bool,
 ) -> Result<SignalSnapshot> {
     let (start_ms, end_ms) = ms_range(start_ns, end_ns);
     // Memory and files in one step (see `SignalStore::with_memory`): each record once.
@@ -88,7 +90,11 @@ pub(crate) fn snapshot<R: StoredRecord>(
     })?;
     let mut files = Vec::new();
     for part in parts {
-        files.push(SnapshotFile::new(part)?);
+        files.push(if defer {
+            SnapshotFile::deferred(part)?
+        } else {
+            SnapshotFile::new(part)?
+        });
     }
     Ok(SignalSnapshot { files, memory })
 }

@@ -15,6 +15,7 @@ pub struct SnapshotFile {
 }
 
 impl SnapshotFile {
+    /// Holds `part`, its data file fetched from the bucket first if it is one's.
     pub(crate) fn new(part: Arc<PartFile>) -> Result<Self> {
         part.ensure_data()?;
         let path = part.samples_path();
@@ -25,6 +26,31 @@ impl SnapshotFile {
             part,
             samples_bytes,
         })
+    }
+
+    /// Holds `part` without fetching its data file when it is a bucket's (its size is
+    /// known): the holder reads it through the bucket, or calls [`Self::ensure_local`].
+    pub(crate) fn deferred(part: Arc<PartFile>) -> Result<Self> {
+        match part.known_data_len() {
+            Some(samples_bytes) => Ok(Self {
+                part,
+                samples_bytes,
+            }),
+            None => Self::new(part),
+        }
+    }
+
+    /// Makes sure the data file is at [`Self::path`] (fetched into the cache if it is a
+    /// bucket's) while `self` is held. Needed before reading the path of a file of a
+    /// snapshot taken with deferred fetches (`Engine::*_deferred`).
+    pub fn ensure_local(&self) -> Result<()> {
+        self.part.ensure_data()
+    }
+
+    /// Whether the file is a bucket's: its bytes are read through the bucket's key, not at
+    /// a path known to be on the local disk.
+    pub fn in_bucket(&self) -> bool {
+        self.part.is_remote()
     }
 
     /// Path of the data file: the samples file of a metrics [`crate::Snapshot`], the spans or logs

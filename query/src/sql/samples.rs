@@ -139,10 +139,15 @@ impl TableProvider for SamplesTable {
         if range.is_empty() {
             return Ok(Arc::new(EmptyExec::new(projected)));
         }
-        let snap = self
-            .engine
-            .snapshot(&self.tenant, range.start, range.end)
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        // Over a bucket the scans read by key (in this process or on workers), each file
+        // fetched where it is read.
+        let snap = if self.engine.is_reader() {
+            self.engine
+                .snapshot_deferred(&self.tenant, range.start, range.end)
+        } else {
+            self.engine.snapshot(&self.tenant, range.start, range.end)
+        }
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let mut sources: Vec<Source<'_>> = snap.files.iter().map(Source::File).collect();
         sources.extend(snap.memory.iter().map(Source::Memory));
         let ranges: Vec<(i64, i64)> = sources

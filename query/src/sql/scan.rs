@@ -69,7 +69,7 @@ pub(crate) fn predicate(
 /// `file` as DataFusion names it: the local object store reads absolute paths only (a
 /// relative data directory, `./strata-data`, the server's default, would be taken from
 /// `/`). The file carries `file` itself, so compaction or retention cannot delete it while
-/// the plan lives. Its modification time is the file's.
+/// the plan lives. Its modification time is the file's (the epoch for a bucket's).
 pub(crate) fn partitioned_file(file: &SnapshotFile) -> Result<PartitionedFile> {
     let path = std::path::absolute(file.path()).map_err(|e| {
         DataFusionError::Execution(format!("cannot resolve {}: {e}", file.path().display()))
@@ -77,10 +77,15 @@ pub(crate) fn partitioned_file(file: &SnapshotFile) -> Result<PartitionedFile> {
     let path = path
         .to_str()
         .ok_or_else(|| DataFusionError::Execution(format!("non-UTF-8 path {}", path.display())))?;
-    // The modification time keys the footer cache with the size (`super::footers`).
-    let modified = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map_err(|e| DataFusionError::Execution(format!("cannot stat {path}: {e}")))?;
+    // The modification time keys the footer cache with the size (`super::footers`). A
+    // bucket's file may not be fetched yet; its object never changes under its name.
+    let modified = if file.in_bucket() {
+        std::time::UNIX_EPOCH
+    } else {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map_err(|e| DataFusionError::Execution(format!("cannot stat {path}: {e}")))?
+    };
     let mut pf = PartitionedFile::new(path, file.samples_bytes()).with_extension(file.clone());
     pf.object_meta.last_modified = chrono::DateTime::<chrono::Utc>::from(modified);
     Ok(pf)

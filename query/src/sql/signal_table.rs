@@ -59,9 +59,13 @@ impl Signal {
         start_ns: i64,
         end_ns: i64,
     ) -> strata_engine::Result<SignalSnapshot> {
-        match self {
-            Self::Spans => engine.spans_snapshot(tenant, start_ns, end_ns),
-            Self::Logs => engine.logs_snapshot(tenant, start_ns, end_ns),
+        // Over a bucket the scans read by key (in this process or on workers), each file
+        // fetched where it is read; the lookups below fetch theirs first.
+        match (self, engine.is_reader()) {
+            (Self::Spans, false) => engine.spans_snapshot(tenant, start_ns, end_ns),
+            (Self::Spans, true) => engine.spans_snapshot_deferred(tenant, start_ns, end_ns),
+            (Self::Logs, false) => engine.logs_snapshot(tenant, start_ns, end_ns),
+            (Self::Logs, true) => engine.logs_snapshot_deferred(tenant, start_ns, end_ns),
         }
     }
 }
@@ -155,15 +159,25 @@ impl TableProvider for SignalTable {
         // A lookup that ruled out every file still plans the (empty) Parquet scan: its
         // metrics show what the lookup read.
         let mut looked_up = false;
-        if let Some(ids) = wanted_trace_ids(&filters)
+        let lookup_ids = wanted_trace_ids(&filters);
+        let lookup_lines = (self.signal == Signal::Logs)
+            .then(|| wanted_substrings(&filters))
+            .flatten();
+        if (lookup_ids.is_some() || lookup_lines.is_some()) && !files.is_empty() {
+            // The lookups read the files in place, in this process.
+            for f in &snap.files {
+                f.ensure_local()
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            }
+        }
+        if let Some(ids) = lookup_ids
             && !files.is_empty()
         {
             files = files_with_trace_ids(state, files, &ids, source.metrics()).await?;
             // Done above, for the row groups the kept files' access plans list.
             source = source.with_bloom_filter_on_read(false);
             looked_up = true;
-        } else if self.signal == Signal::Logs
-            && let Some(need) = wanted_substrings(&filters)
+        } else if let Some(need) = lookup_lines
             && !files.is_empty()
         {
             let with_summaries = files

@@ -42,7 +42,22 @@ pub(crate) fn block_on<T: Send + 'static>(
     f: impl Future<Output = T> + Send + 'static,
 ) -> Result<T, RemoteError> {
     let rt = runtime.ok_or_else(|| RemoteError::Runtime("stopped".into()))?;
-    futures::executor::block_on(rt.spawn(f)).map_err(|e| RemoteError::Runtime(e.to_string()))
+    wait(rt.spawn(f))
+}
+
+/// Waits for `task` (on the object store's runtime) on this thread. Called from a worker
+/// of a multi-threaded tokio runtime (a query's planning fetching a file), the worker
+/// hands its other tasks over first (`block_in_place`), so the server goes on answering
+/// meanwhile instead of stalling behind the download.
+pub(crate) fn wait<T>(task: tokio::task::JoinHandle<T>) -> Result<T, RemoteError> {
+    let block = || futures::executor::block_on(task);
+    let done = match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(block)
+        }
+        _ => block(),
+    };
+    done.map_err(|e| RemoteError::Runtime(e.to_string()))
 }
 
 /// The bucket key of `key` (relative to `prefix`).

@@ -101,8 +101,7 @@ impl Cache {
         let task = self
             .runtime
             .spawn(async move { download(store.as_ref(), &prefix, &key, &path).await });
-        let size = futures::executor::block_on(task)
-            .map_err(|e| RemoteError::Runtime(e.to_string()))??;
+        let size = bucket::wait(task)??;
         self.counted(size);
         Ok(size)
     }
@@ -235,6 +234,9 @@ impl Fetch for Cache {
     }
 }
 
+/// How long a download may receive nothing (its answer taking up to four times that).
+const STALL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Downloads the object `key` (relative to `prefix`) to `path`, through a temporary file
 /// renamed into place, so `path` only ever holds the whole object. Returns its size.
 pub(crate) async fn download(
@@ -251,9 +253,16 @@ pub(crate) async fn download(
         std::fs::create_dir_all(dir).map_err(local)?;
     }
     let location = bucket::location(prefix, key)?;
-    let got = store
-        .get(&location)
+    let stalled = || RemoteError::Stalled {
+        key: key.to_owned(),
+        secs: STALL.as_secs(),
+    };
+    // The store retries a failed request within its own timeouts; a request or a body
+    // that goes quiet past them still ends here, as an error, instead of holding the
+    // query (and the file's gate) for ever.
+    let got = tokio::time::timeout(STALL * 4, store.get(&location))
         .await
+        .map_err(|_| stalled())?
         .map_err(|e| store_error("get", key, e))?;
     // `<name>.<pid>.tmp`: a writer's open deletes it as any unlisted `.tmp`, a query
     // process's as any file no set names.
@@ -263,7 +272,16 @@ pub(crate) async fn download(
     let mut file = std::fs::File::create(&tmp).map_err(local)?;
     let mut stream = got.into_stream();
     let mut size = 0u64;
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let next = match tokio::time::timeout(STALL, stream.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                drop(file);
+                let _ = std::fs::remove_file(&tmp);
+                return Err(stalled());
+            }
+        };
+        let Some(chunk) = next else { break };
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
