@@ -114,15 +114,7 @@ fn a_query_spread_over_two_workers_answers_as_one_process() {
     }
     // A worker is a query process too: it answers, and refuses writes.
     assert_eq!(sql_answers(&workers[0]), expected.1);
-    let json = [("Content-Type", "application/json")];
-    let refused = workers[0]
-        .post(
-            "/loki/api/v1/push",
-            &json,
-            br#"{"streams":[{"stream":{"a":"b"},"values":[["1","x"]]}]}"#,
-        )
-        .expect("push");
-    assert_eq!(refused.status, 403, "{}", refused.text());
+    bucket::assert_push_refused(&workers[0]);
 
     // A worker gone: queries that need it fail with an error, never a wrong answer;
     // the single process still answers.

@@ -70,15 +70,7 @@ fn a_query_process_answers_from_the_bucket_as_the_writer_does() {
         "{}",
         refused.text()
     );
-    let json = [("Content-Type", "application/json")];
-    let refused = query
-        .post(
-            "/loki/api/v1/push",
-            &json,
-            br#"{"streams":[{"stream":{"a":"b"},"values":[["1","x"]]}]}"#,
-        )
-        .expect("push");
-    assert_eq!(refused.status, 403, "{}", refused.text());
+    bucket::assert_push_refused(&query);
 
     // It follows what the writer publishes next.
     ingest(&writer, t + 40_000, 1);

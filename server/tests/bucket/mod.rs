@@ -119,3 +119,16 @@ pub(crate) fn metric(server: &Server, name: &str) -> f64 {
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
         .unwrap_or(-1.0)
 }
+
+/// A Loki push to `server`, a reader of the bucket, gets 403.
+pub(crate) fn assert_push_refused(server: &Server) {
+    let json = [("Content-Type", "application/json")];
+    let refused = server
+        .post(
+            "/loki/api/v1/push",
+            &json,
+            br#"{"streams":[{"stream":{"a":"b"},"values":[["1","x"]]}]}"#,
+        )
+        .expect("push");
+    assert_eq!(refused.status, 403, "{}", refused.text());
+}
