@@ -12,7 +12,8 @@
 # between restarts) and runs the query once untimed (every cache warm) and --runs times
 # timed. Prints one JSON line per worker count: the median wall time, and the CPU seconds
 # the query process and each worker spent over the timed runs (from /proc), to show how
-# the work splits; the answers must be identical. Stops exactly the processes it started.
+# the work splits, and the MB each worker has fetched into its cache (in all, and during
+# the timed runs); the answers must be identical. Stops exactly the processes it started.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -98,9 +99,12 @@ done
 log "settled: pending, uploaded objects = $last"
 reference=$(ask "$W")
 
+# As a deployment would: every task carries the cluster token, and workers check it.
+echo "a-cluster-token-for-the-bench" > "$WORK/cluster-token"
+TOKEN="token_file = \"$WORK/cluster-token\""
 WORKER_PIDS=() WORKER_URLS=()
 for i in 1 2 3 4; do
-  start "w$i" "$WORK/w$i" "127.0.0.1:1951$i" "127.0.0.1:1952$i" 'role = "worker"'
+  start "w$i" "$WORK/w$i" "127.0.0.1:1951$i" "127.0.0.1:1952$i" 'role = "worker"' "$TOKEN"
   WORKER_PIDS+=("$STARTED") WORKER_URLS+=("\"http://127.0.0.1:1952$i\"")
 done
 
@@ -108,11 +112,13 @@ Q=127.0.0.1:19531 QPID=
 for n in 0 1 2 4; do
   [[ -n $QPID ]] && { kill -TERM "$QPID"; while kill -0 "$QPID" 2>/dev/null; do sleep 0.2; done; }
   urls=$(IFS=,; echo "${WORKER_URLS[*]:0:$n}")
-  start "q$n" "$WORK/q" "$Q" 127.0.0.1:19532 'role = "query"' "workers = [$urls]"
+  start "q$n" "$WORK/q" "$Q" 127.0.0.1:19532 'role = "query"' "workers = [$urls]" "$TOKEN"
   QPID=$STARTED
   got=$(ask "$Q")
   [[ $got == "$reference" ]] || { echo "q$n answers $got, the writer $reference" >&2; exit 1; }
   c0=("$(cpu "$QPID")"); for p in "${WORKER_PIDS[@]}"; do c0+=("$(cpu "$p")"); done
+  fetched() { for i in 1 2 3 4; do metric "127.0.0.1:1951$i" strata_reader_fetched_bytes_total; echo -n " "; done; }
+  f0=$(fetched)
   : > "$WORK/times.txt"
   for _ in $(seq "$RUNS"); do
     start_s=$(date +%s.%N)
@@ -121,7 +127,8 @@ for n in 0 1 2 4; do
     [[ $got == "$reference" ]] || { echo "q$n answers $got, the writer $reference" >&2; exit 1; }
   done
   c1=("$(cpu "$QPID")"); for p in "${WORKER_PIDS[@]}"; do c1+=("$(cpu "$p")"); done
-  python3 - "$n" "$RUNS" "$WORK/times.txt" "${c0[*]}" "${c1[*]}" "$reference" <<'PY'
+  f1=$(fetched)
+  python3 - "$n" "$RUNS" "$WORK/times.txt" "${c0[*]}" "${c1[*]}" "$reference" "$f0" "$f1" <<'PY'
 import json, statistics, sys
 n, runs = int(sys.argv[1]), int(sys.argv[2])
 times = [float(l) for l in open(sys.argv[3])]
@@ -129,8 +136,14 @@ c0 = [float(x) for x in sys.argv[4].split()]
 c1 = [float(x) for x in sys.argv[5].split()]
 cpu = [round((b - a) / runs, 3) for a, b in zip(c0, c1)]
 rows = json.loads(sys.argv[6])
+f0 = [int(x) for x in sys.argv[7].split()]
+f1 = [int(x) for x in sys.argv[8].split()]
 print(json.dumps({"workers": n, "median_s": round(statistics.median(times), 3),
+    "times_s": times,
     "cpu_s_per_query": {"query_process": cpu[0], "workers": cpu[1:1 + n]},
+    # Each worker's cache: MB fetched in all (since it started), and during the timed runs.
+    "fetched_mb": [round(b / 1e6, 1) for b in f1[:n]],
+    "fetched_mb_timed": [round((b - a) / 1e6, 1) for a, b in zip(f0[:n], f1[:n])],
     "spans": sum(r["spans"] for r in rows)}))
 PY
 done

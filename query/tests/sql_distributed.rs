@@ -2,8 +2,9 @@
 //! metrics, spans and logs to a bucket (the in-memory store); a query process and two
 //! workers read it, each with a cache of its own; the workers serve the library's gRPC
 //! service on loopback. A set of queries answers the same through them as on the writer,
-//! the scans are split across the workers (each fetched files), and a worker that is gone
-//! fails the query with a clear error.
+//! the scans are split across the workers (each fetched files, and no file twice), every
+//! task carries the cluster token (the workers refuse tasks without it), and a worker
+//! that is gone fails the query with a clear error.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use strata_engine::{
     AnyValue, Engine, EngineConfig, Limits, LogRecord, ManualClock, ReaderConfig, RemoteConfig,
     Sample, SeriesSamples, SpanRecord, TenantId,
 };
-use strata_query::sql::{SqlConfig, run_sql, tenant_session, worker};
+use strata_query::sql::{ClusterToken, SqlConfig, run_sql, tenant_session, worker};
 
 const HOUR: i64 = 3_600_000;
 /// 2025-11-21T00:00:00Z
@@ -113,6 +114,24 @@ fn write(dir: &std::path::Path, store: Arc<dyn ObjectStore>, t: &TenantId) -> En
         }
         w.flush().expect("flush");
     }
+    // Samples sent again (a retried remote-write): their set overlaps hour 3's first, so
+    // a scan of that hour merges the two (`DedupExec`), keeping the first values.
+    let again: Vec<SeriesSamples> = (0..5)
+        .map(|s| SeriesSamples {
+            labels: vec![
+                ("__name__".into(), "load".into()),
+                ("host".into(), format!("h{s}")),
+            ],
+            samples: (0..60)
+                .map(|m| Sample {
+                    ts: DAY + 3 * HOUR + m * 10_000,
+                    value: -1.0,
+                })
+                .collect(),
+        })
+        .collect();
+    w.write(t, &again).expect("metrics again");
+    w.flush().expect("flush");
     w.sync_remote().expect("sync");
     w
 }
@@ -141,12 +160,19 @@ async fn answers(engine: Arc<Engine>, t: &TenantId, config: &SqlConfig) -> Vec<S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_spread_over_two_workers_answer_as_one_process() {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let dirs: Vec<_> = (0..5).map(|_| tempfile::tempdir().expect("dir")).collect();
     let t = TenantId::new("acme").expect("tenant");
     let writer = Arc::new(write(dirs[0].path(), store.clone(), &t));
     let config = SqlConfig::for_tests();
     let expected = answers(writer.clone(), &t, &config).await;
     assert!(expected[0].contains("| 7200 |"), "{}", expected[0]);
+    // Hour 3's sets overlap: its samples are merged (and the copies sent again dropped).
+    let ctx = tenant_session(writer.clone(), &t, &config).expect("session");
+    let plan = run_sql(&ctx, "EXPLAIN SELECT count(*) FROM samples", &config)
+        .await
+        .expect("explain");
+    let plan = pretty_format_batches(&plan).expect("format").to_string();
+    assert!(plan.contains("DedupExec"), "{plan}");
 
     let open = |i: usize| {
         let clock = Arc::new(ManualClock::new(DAY + 5 * HOUR));
@@ -157,6 +183,7 @@ async fn queries_spread_over_two_workers_answer_as_one_process() {
     let (query, workers) = (open(1), [open(2), open(3)]);
     let mut urls = Vec::new();
     let mut servers = Vec::new();
+    let token = ClusterToken::new("a-cluster-token-for-tests").expect("token");
     for w in &workers {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -165,9 +192,22 @@ async fn queries_spread_over_two_workers_answer_as_one_process() {
         let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
             .build_arc()
             .expect("runtime");
-        let service = worker(w.clone(), runtime)
+        // Every task must carry the cluster token: from the query process, and from a
+        // worker reading another's stage.
+        let service = worker(w.clone(), runtime, Some(&token))
             .expect("worker")
             .into_worker_server();
+        let expected = format!("Bearer {}", token.secret());
+        let service = tonic::service::interceptor::InterceptedService::new(
+            service,
+            move |req: tonic::Request<()>| {
+                let given = req.metadata().get("authorization").map(|v| v.to_str());
+                match given {
+                    Some(Ok(v)) if v == expected => Ok(req),
+                    _ => Err(tonic::Status::unauthenticated("no cluster token")),
+                }
+            },
+        );
         servers.push(tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(service)
@@ -179,10 +219,11 @@ async fn queries_spread_over_two_workers_answer_as_one_process() {
         workers: urls,
         // The data is small: a task per byte (capped at the workers) splits every scan.
         bytes_per_partition: 1,
+        cluster_token: Some(token.clone()),
         ..SqlConfig::for_tests()
     };
-    // Scans alone (no lookup): the workers fetch and read the data files; the query
-    // process plans them by key and fetches none.
+    // Scans alone (no lookup), the merge of overlapping sets too: the workers fetch and
+    // read the data files; the query process plans them by key and fetches none.
     let misses = |e: &Engine| e.reader_stats().expect("a reader").cache_misses;
     let ctx = tenant_session(query.clone(), &t, &distributed).expect("session");
     for q in [QUERIES[0], QUERIES[2], QUERIES[3]] {
@@ -196,12 +237,45 @@ async fn queries_spread_over_two_workers_answer_as_one_process() {
         workers.iter().all(|w| misses(w) > 0),
         "a worker read nothing"
     );
+    // Each file was fetched by one worker only: together they fetched what one process
+    // alone fetches for the same queries.
+    let alone = open(4);
+    let ctx_alone = tenant_session(alone.clone(), &t, &config).expect("session");
+    for q in [QUERIES[0], QUERIES[2], QUERIES[3]] {
+        run_sql(&ctx_alone, q, &config)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+    }
+    let fetched = misses(&workers[0]) + misses(&workers[1]);
+    assert_eq!(fetched, misses(&alone), "a file fetched by both workers");
+    // And the same worker scans it at the next query: nothing is fetched again.
+    for q in [QUERIES[0], QUERIES[2], QUERIES[3]] {
+        run_sql(&ctx, q, &distributed)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+    }
+    assert_eq!(
+        misses(&workers[0]) + misses(&workers[1]),
+        fetched,
+        "a file moved to the other worker"
+    );
     assert_eq!(answers(query.clone(), &t, &distributed).await, expected);
     // The scans ran on the workers: each fetched data files into its own cache.
     for w in &workers {
         let stats = w.reader_stats().expect("a reader");
         assert!(stats.cache_misses > 0, "a worker read nothing: {stats:?}");
     }
+
+    // Without the token, the workers refuse the query's tasks.
+    let tokenless = SqlConfig {
+        cluster_token: None,
+        ..distributed.clone()
+    };
+    let ctx = tenant_session(query.clone(), &t, &tokenless).expect("session");
+    let e = run_sql(&ctx, QUERIES[0], &tokenless)
+        .await
+        .expect_err("tasks without the token");
+    assert!(e.to_string().contains("no cluster token"), "{e}");
 
     // A worker gone: the query fails, naming the connection, and gives no answer.
     servers[1].abort();
@@ -210,6 +284,10 @@ async fn queries_spread_over_two_workers_answer_as_one_process() {
     let mut failed = 0;
     for _ in 0..4 {
         if let Err(e) = run_sql(&ctx, QUERIES[0], &distributed).await {
+            assert!(
+                matches!(e, strata_query::sql::Error::WorkerUnavailable(_)),
+                "{e:?}"
+            );
             let text = e.to_string();
             assert!(
                 text.to_lowercase().contains("worker") || text.contains("connect"),

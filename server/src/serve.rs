@@ -11,10 +11,12 @@ use axum::serve::ListenerExt as _;
 use strata_engine::Engine;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tracing::{debug, error, info, warn};
 
 use crate::auth::Auth;
+use crate::auth::cluster::TaskCheck;
 use crate::config::{Config, Role};
 use crate::error::{Error, Result};
 use crate::ingest::otlp::grpc;
@@ -104,10 +106,10 @@ async fn serve(config: Config) -> Result<()> {
     if config.role == Role::Worker {
         routes = with_worker(routes, &state, &config)?;
         info!(%grpc_addr, "serving the parts of distributed SQL queries on the gRPC listener");
-        if !grpc_addr.ip().is_loopback() {
+        if !grpc_addr.ip().is_loopback() && config.sql.query.cluster_token.is_none() {
             warn!(
                 %grpc_addr,
-                "a worker runs any query plan its gRPC listener receives, over every tenant's files, without bearer tokens: keep this listener on a private network"
+                "a worker without [cluster] token_file runs any query plan its gRPC listener receives, over every tenant's files: set a token, or keep this listener on a private network"
             );
         }
     }
@@ -131,7 +133,7 @@ async fn serve(config: Config) -> Result<()> {
 
 /// `routes` and the `datafusion-distributed` worker service of `--role worker`: the tasks
 /// query processes send read the bucket's files through this process's engine once it is
-/// open.
+/// open; with a cluster token, only tasks carrying it run (`crate::auth::cluster`).
 fn with_worker(
     routes: tonic::service::Routes,
     state: &AppState,
@@ -141,7 +143,11 @@ fn with_worker(
     let slot: strata_query::sql::EngineSlot = Arc::new(move || engine.engine().ok());
     let worker = strata_query::sql::worker_for(&config.data_dir, slot, &config.sql.query)
         .map_err(|e| Error::Server(format!("cannot start the worker service: {e}")))?;
-    Ok(routes.add_service(worker.into_worker_server()))
+    let server = worker.into_worker_server();
+    Ok(match &config.sql.query.cluster_token {
+        Some(token) => routes.add_service(InterceptedService::new(server, TaskCheck::new(token))),
+        None => routes.add_service(server),
+    })
 }
 
 /// The HTTP listener's connections, each with `TCP_NODELAY` set. Without it a response

@@ -3,8 +3,9 @@
 //! query process spreading its SQL scans over them (`[cluster] workers`) and, as the
 //! single-process reference, a query process without workers. The distributed one answers
 //! a set of SQL queries, PromQL, LogQL and the Jaeger lookups exactly as the writer and the
-//! reference do, the workers did the scans (each fetched data files), and with a worker
-//! gone a distributed query fails with an error naming it instead of answering wrongly.
+//! reference do, the workers did the scans (they fetched data files), a query process
+//! without the cluster token is refused by the workers, and with a worker gone a
+//! distributed query fails with an error naming it instead of answering wrongly.
 
 mod bucket;
 mod common;
@@ -44,7 +45,17 @@ fn sql_answers(server: &Server) -> Vec<Json> {
 fn a_query_spread_over_two_workers_answers_as_one_process() {
     let port = free_port();
     let _moto = Moto::start(port, BUCKET);
-    let dirs: Vec<_> = (0..5).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let dirs: Vec<_> = (0..6).map(|_| tempfile::tempdir().expect("dir")).collect();
+    // The workers and the distributed query process share a cluster token.
+    let token = |name: &str, secret: &str| {
+        let path = dirs[0].path().join(name);
+        std::fs::write(&path, secret).expect("token file");
+        format!("token_file = {:?}", path.display().to_string())
+    };
+    let (good, wrong) = (
+        token("cluster-token", "cluster-token-0123456789"),
+        token("wrong-token", "another-token-0123456789"),
+    );
     let writer = Server::start(
         common::bin(),
         dirs[0].path(),
@@ -59,7 +70,7 @@ fn a_query_spread_over_two_workers_answers_as_one_process() {
             Server::start(
                 common::bin(),
                 dirs[i].path(),
-                &config(port, "role = \"worker\""),
+                &config(port, &format!("role = \"worker\"\n{good}")),
             )
         })
         .collect();
@@ -73,7 +84,18 @@ fn a_query_spread_over_two_workers_answers_as_one_process() {
         &config(
             port,
             &format!(
-                "role = \"query\"\nworkers = [{}]\nbytes_per_partition = 1",
+                "role = \"query\"\nworkers = [{}]\nbytes_per_partition = 1\n{good}",
+                urls.join(", ")
+            ),
+        ),
+    );
+    let intruder = Server::start(
+        common::bin(),
+        dirs[5].path(),
+        &config(
+            port,
+            &format!(
+                "role = \"query\"\nworkers = [{}]\nbytes_per_partition = 1\n{wrong}",
                 urls.join(", ")
             ),
         ),
@@ -83,7 +105,7 @@ fn a_query_spread_over_two_workers_answers_as_one_process() {
         dirs[4].path(),
         &config(port, "role = \"query\""),
     );
-    for s in workers.iter().chain([&distributed, &single]) {
+    for s in workers.iter().chain([&distributed, &single, &intruder]) {
         s.wait_ready(common::READY);
     }
 
@@ -107,17 +129,26 @@ fn a_query_spread_over_two_workers_answers_as_one_process() {
     // The distributed process: the same answers, every API.
     assert_eq!(sql_answers(&distributed), expected.1);
     assert_eq!(bucket::answers(&distributed, t, 3), expected.0);
-    // The scans ran on the workers: each fetched data files into its own cache.
-    for w in &workers {
-        let fetched = bucket::metric(w, "strata_reader_cache_misses_total");
-        assert!(fetched > 0.0, "a worker read no data file ({fetched})");
-    }
+    // The scans ran on the workers: they fetched data files into their caches (each file
+    // into one worker's: `query/tests/sql_distributed.rs` counts them).
+    let fetched: f64 = workers
+        .iter()
+        .map(|w| bucket::metric(w, "strata_reader_cache_misses_total"))
+        .sum();
+    assert!(fetched > 0.0, "the workers read no data file");
+    // A query process with another token: the workers refuse its tasks, and it says so.
+    let r = intruder
+        .post("/api/v1/sql", &[], SQL_SET[0].as_bytes())
+        .expect("sql");
+    assert!(r.status >= 500, "{}: {}", r.status, r.text());
+    assert!(r.text().contains("not the cluster token"), "{}", r.text());
+
     // A worker is a query process too: it answers, and refuses writes.
     assert_eq!(sql_answers(&workers[0]), expected.1);
     bucket::assert_push_refused(&workers[0]);
 
-    // A worker gone: queries that need it fail with an error, never a wrong answer;
-    // the single process still answers.
+    // A worker gone: queries that need it fail with 503 (try again), never a wrong
+    // answer; the single process still answers.
     let mut workers = workers;
     workers.remove(1).kill();
     let mut failed = 0;
@@ -129,7 +160,7 @@ fn a_query_spread_over_two_workers_answers_as_one_process() {
             let got: Json = serde_json::from_slice(&r.body).expect("JSON");
             assert_eq!(got, expected.1[0], "an answer without the gone worker");
         } else {
-            assert!(r.status >= 500, "{}: {}", r.status, r.text());
+            assert_eq!(r.status, 503, "{}", r.text());
             let text = r.text().to_lowercase();
             assert!(
                 text.contains("worker") || text.contains("connect"),

@@ -30,6 +30,44 @@ pub struct SqlConfig {
     /// [`Self::workers`]: a scan gets one task per `target_partitions` such partitions,
     /// up to one per worker, so scans smaller than this stay in one task. Default 16 MiB.
     pub bytes_per_partition: usize,
+    /// The secret query processes and workers present to workers (`[cluster]
+    /// token_file`): sent as `authorization: Bearer <token>` with every task of a
+    /// spread query. `None` (the default): tasks are sent without one.
+    pub cluster_token: Option<ClusterToken>,
+}
+
+/// The secret shared by a cluster's query processes and workers. Its `Debug` does not
+/// show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterToken(String);
+
+impl ClusterToken {
+    /// Shortest token accepted, in characters.
+    pub const MIN_LEN: usize = 16;
+
+    /// `text` trimmed, if it is at least [`Self::MIN_LEN`] visible ASCII characters (an
+    /// HTTP header value, and not guessable by chance).
+    pub fn new(text: &str) -> Result<Self, &'static str> {
+        let t = text.trim();
+        if t.len() < Self::MIN_LEN {
+            return Err("the token must be at least 16 characters");
+        }
+        if !t.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("the token must be visible ASCII characters without spaces");
+        }
+        Ok(Self(t.to_owned()))
+    }
+
+    /// The secret.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ClusterToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterToken(..)")
+    }
 }
 
 impl Default for SqlConfig {
@@ -42,6 +80,7 @@ impl Default for SqlConfig {
             metadata_cache_bytes: 64 << 20,
             workers: Vec::new(),
             bytes_per_partition: 16 << 20,
+            cluster_token: None,
         }
     }
 }
@@ -103,5 +142,15 @@ mod tests {
         };
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("sql.memory_pool_bytes"), "{err}");
+    }
+
+    #[test]
+    fn a_cluster_token_is_long_visible_ascii_and_not_printed() {
+        let t = ClusterToken::new("  0123456789abcdef\n").unwrap();
+        assert_eq!(t.secret(), "0123456789abcdef");
+        assert!(!format!("{t:?}").contains("0123"));
+        assert!(ClusterToken::new("short").is_err());
+        assert!(ClusterToken::new("0123456789 abcdef").is_err());
+        assert!(ClusterToken::new("0123456789abcdéf").is_err());
     }
 }

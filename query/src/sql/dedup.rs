@@ -69,6 +69,21 @@ impl DedupExec {
             props: Arc::new(props),
         })
     }
+
+    /// The sources, oldest first (`super::codec` sends them to workers inside this node).
+    pub(crate) fn sources(&self) -> &[Arc<dyn ExecutionPlan>] {
+        &self.sources
+    }
+
+    /// The output's columns of the samples schema.
+    pub(crate) fn projection(&self) -> Option<&[usize]> {
+        self.projection.as_deref()
+    }
+
+    /// The files among the sources, as `EXPLAIN` shows them.
+    pub(crate) fn files(&self) -> &[String] {
+        &self.files
+    }
 }
 
 impl DisplayAs for DedupExec {

@@ -1,26 +1,35 @@
 //! SQL over several processes with `datafusion-distributed` (`docs/scale-out.md`): a query
 //! process plans as usual and the library splits its Parquet scans across workers
 //! (`strata serve --role worker`), each reading the bucket's files by key through its own
-//! cache (`super::bucket`). Strata's own plans (the line and trace-id lookups, the
-//! deduplication of overlapping sets, the series table) have no codec: their stages are
-//! kept to one task, which runs in the query process itself.
+//! cache (`super::bucket`); each file goes whole to one worker, the same at every query
+//! (`super::placement`). The merge of overlapping sample sets goes to workers through
+//! Strata's codec (`super::codec`). The line lookup and the in-memory tables (`series`)
+//! are kept to one task, which runs in the query process itself.
+//!
+//! With a cluster token (`[cluster] token_file`), every task a query process or a worker
+//! sends carries `authorization: Bearer <token>`; the server checks it on the worker's
+//! side of the gRPC listener.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_distributed::{
     DesiredTaskCountEvent, DesiredTaskCountEventResponse, DistributedExt, SessionStateBuilderExt,
-    Worker, WorkerResolver,
+    Worker, WorkerQueryContext, WorkerResolver, WorkerSessionBuilder,
 };
+use http::HeaderMap;
+use http::header::{AUTHORIZATION, HeaderValue};
 use strata_engine::Engine;
 use url::Url;
 
-use super::SqlConfig;
 use super::bucket::EngineSlot;
+use super::codec::StrataCodec;
+use super::{ClusterToken, SqlConfig};
 
 /// The URL the query process's own worker answers as: stages of one task run there.
 const LOCAL_WORKER: &str = "http://strata-query-process.local";
@@ -46,11 +55,53 @@ pub(crate) fn worker_urls(workers: &[String]) -> Result<Vec<Url>> {
         .collect()
 }
 
+/// The headers every task sent to a worker carries: the cluster token, if any.
+fn task_headers(token: Option<&ClusterToken>) -> Result<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    if let Some(t) = token {
+        let value = HeaderValue::from_str(&format!("Bearer {}", t.secret()))
+            .map_err(|e| DataFusionError::Configuration(format!("cluster token: {e}")))?;
+        headers.insert(AUTHORIZATION, value);
+    }
+    Ok(headers)
+}
+
+/// Builds the session of each task a worker runs, so that the tasks it sends on to other
+/// workers (the inputs of a stage) carry the cluster token too.
+#[derive(Clone)]
+struct TaskSessions {
+    headers: HeaderMap,
+}
+
+#[async_trait]
+impl WorkerSessionBuilder for TaskSessions {
+    async fn build_session_state(&self, ctx: WorkerQueryContext) -> Result<SessionState> {
+        Ok(ctx
+            .builder
+            .with_distributed_user_codec(StrataCodec)
+            .with_distributed_passthrough_headers(self.headers.clone())?
+            .build())
+    }
+}
+
+/// A worker over `runtime` whose tasks send `token` on.
+fn worker_over(runtime: Arc<RuntimeEnv>, token: Option<&ClusterToken>) -> Result<Worker> {
+    let sessions = TaskSessions {
+        headers: task_headers(token)?,
+    };
+    Ok(Worker::from_session_builder(sessions).with_runtime_env(runtime))
+}
+
 /// A worker's service over `engine` (a reader of the bucket), reading with `runtime`'s
-/// memory pool and footer cache; serve it with `tonic` (`Worker::into_worker_server`).
-pub fn worker(engine: Arc<Engine>, runtime: Arc<RuntimeEnv>) -> Result<Worker> {
+/// memory pool and footer cache, its tasks sending `token` to other workers; serve it
+/// with `tonic` (`Worker::into_worker_server`).
+pub fn worker(
+    engine: Arc<Engine>,
+    runtime: Arc<RuntimeEnv>,
+    token: Option<&ClusterToken>,
+) -> Result<Worker> {
     super::bucket::register(&runtime, engine)?;
-    Ok(Worker::default().with_runtime_env(runtime))
+    worker_over(runtime, token)
 }
 
 /// A worker's service for a server whose engine (a reader of the bucket, data directory
@@ -66,21 +117,20 @@ pub fn worker_for(dir: &Path, slot: EngineSlot, config: &SqlConfig) -> Result<Wo
     let file = Url::parse("file:///").map_err(|e| DataFusionError::Configuration(e.to_string()))?;
     runtime.object_store_registry.deregister_store(&file)?;
     super::bucket::register_slot(&runtime, dir, slot)?;
-    Ok(Worker::default().with_runtime_env(runtime))
+    worker_over(runtime, config.cluster_token.as_ref())
 }
 
-/// Whether `plan` is one of Strata's own plans, which workers cannot decode.
+/// Whether `plan` stays in the query process: the line lookup (its searches ran while
+/// planning, here) and the in-memory tables.
 fn ours(plan: &Arc<dyn ExecutionPlan>) -> bool {
-    matches!(
-        plan.name(),
-        "LineLookupExec" | "DedupExec" | "SeriesExec" | "LookupExec"
-    ) || (plan.as_ref() as &dyn std::any::Any)
-        .downcast_ref::<datafusion::datasource::source::DataSourceExec>()
-        .is_some_and(|d| {
-            d.data_source()
-                .downcast_ref::<datafusion::datasource::memory::MemorySourceConfig>()
-                .is_some()
-        })
+    plan.name() == "LineLookupExec"
+        || (plan.as_ref() as &dyn std::any::Any)
+            .downcast_ref::<datafusion::datasource::source::DataSourceExec>()
+            .is_some_and(|d| {
+                d.data_source()
+                    .downcast_ref::<datafusion::datasource::memory::MemorySourceConfig>()
+                    .is_some()
+            })
 }
 
 /// Whether `plan` is one of Strata's own plans or above one. Such stages keep one task,
@@ -93,7 +143,7 @@ fn holds_ours(plan: &Arc<dyn ExecutionPlan>) -> bool {
 
 /// `builder` (its config already set) planning over `workers`, with the query process's
 /// own worker over `runtime` for the stages that stay here, and `config`'s
-/// `bytes_per_partition`.
+/// `bytes_per_partition` and cluster token.
 pub(crate) fn distribute(
     builder: SessionStateBuilder,
     workers: Vec<Url>,
@@ -101,15 +151,20 @@ pub(crate) fn distribute(
     runtime: Arc<RuntimeEnv>,
     config: &SqlConfig,
 ) -> Result<SessionStateBuilder> {
-    let local = worker(engine, runtime)?;
+    let token = config.cluster_token.as_ref();
+    let local = worker(engine, runtime, token)?;
     let self_url =
         Url::parse(LOCAL_WORKER).map_err(|e| DataFusionError::Configuration(e.to_string()))?;
     builder
         .with_distributed_planner()
+        .with_distributed_user_codec(StrataCodec)
         .with_distributed_worker_resolver(WorkerUrls(workers))
         .with_distributed_local_worker_context(local.to_local_worker_context(self_url))
         .with_distributed_desired_task_count_handler(|ev: DesiredTaskCountEvent<'_>| {
             holds_ours(ev.plan).then(|| Ok(DesiredTaskCountEventResponse::maximum(1)))
         })
-        .with_distributed_file_scan_config_bytes_per_partition(config.bytes_per_partition)
+        .with_distributed_scale_up_leaf_node_handler(super::placement::scale_up)
+        .with_distributed_route_tasks_handler(super::placement::route)
+        .with_distributed_file_scan_config_bytes_per_partition(config.bytes_per_partition)?
+        .with_distributed_passthrough_headers(task_headers(token)?)
 }

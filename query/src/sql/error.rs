@@ -22,6 +22,10 @@ pub enum Error {
     /// The query ran longer than `sql.timeout`.
     #[error("sql: query timed out after {0:?}")]
     Timeout(Duration),
+    /// A worker the query was spread over (`[cluster] workers`) could not be reached or
+    /// went away mid-query: no answer, try again once it is back.
+    #[error("sql: a worker is unavailable: {0}")]
+    WorkerUnavailable(String),
     /// Execution failed (a server error).
     #[error("sql: {0}")]
     Execution(String),
@@ -53,7 +57,24 @@ impl Error {
             | DataFusionError::Plan(..)
             | DataFusionError::SchemaError(..)
             | DataFusionError::NotImplemented(..) => Self::Plan(e.to_string()),
+            root if unreachable_worker(root) => Self::WorkerUnavailable(e.to_string()),
             _ => Self::Execution(e.to_string()),
         }
+    }
+}
+
+/// Whether `root` (the innermost error) says a worker could not be reached:
+/// `datafusion-distributed` fails a first connection with one of its messages, and a call
+/// over a connection that went away with gRPC's `UNAVAILABLE`.
+fn unreachable_worker(root: &DataFusionError) -> bool {
+    match root {
+        DataFusionError::External(inner) => inner
+            .downcast_ref::<tonic::Status>()
+            .is_some_and(|s| s.code() == tonic::Code::Unavailable),
+        DataFusionError::Execution(m) => {
+            m.starts_with("Error connecting to Distributed DataFusion worker")
+                || m.starts_with("Error waiting for Distributed DataFusion channel")
+        }
+        _ => false,
     }
 }

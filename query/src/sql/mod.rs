@@ -8,6 +8,7 @@
 
 mod bucket;
 mod catalog;
+mod codec;
 mod config;
 mod conjuncts;
 mod dedup;
@@ -20,6 +21,7 @@ mod line_search;
 mod local_reader;
 mod lookup_exec;
 mod map_rows;
+mod placement;
 mod pread;
 mod raw_pages;
 mod samples;
@@ -32,7 +34,7 @@ mod trace_ids;
 
 pub use bucket::{BUCKET_URL, EngineSlot, register as register_bucket};
 pub use catalog::{read_only, run_sql, tenant_session};
-pub use config::SqlConfig;
+pub use config::{ClusterToken, SqlConfig};
 pub use distributed::{worker, worker_for};
 pub use error::{Error, Result};
 pub use footers::cached_bytes as footer_cache_bytes;

@@ -9,6 +9,8 @@
 //! scopes. `X-Scope-OrgID` picks the tenant only when auth is off or the token has
 //! `choose_tenant = true`; a tenant-bound token naming another tenant is refused (403).
 
+pub(crate) mod cluster;
+
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};

@@ -44,6 +44,7 @@ pub(crate) struct ClusterSection {
     pub(crate) role: Option<String>,
     pub(crate) workers: Option<Vec<String>>,
     pub(crate) bytes_per_partition: Option<usize>,
+    pub(crate) token_file: Option<std::path::PathBuf>,
 }
 
 /// `[server]`.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use strata_engine::Limits;
+use strata_query::sql::ClusterToken;
 use strata_wal::Durability;
 
 use super::file::{FileConfig, LimitValues};
@@ -307,11 +308,29 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     if let Some(n) = file.cluster.bytes_per_partition {
         c.sql.query.bytes_per_partition = n;
     }
+    if let Some(path) = file.cluster.token_file {
+        c.sql.query.cluster_token = Some(cluster_token(c.role, &path)?);
+    }
 
     for (i, t) in file.auth.tokens.into_iter().enumerate() {
         c.tokens.push(TokenConfig::from_entry(i, t)?);
     }
     Ok(c)
+}
+
+/// The cluster token in the file at `path` (`[cluster] token_file`), for a query process
+/// or worker.
+fn cluster_token(role: super::Role, path: &Path) -> Result<ClusterToken> {
+    const KEY: &str = "cluster.token_file";
+    if !role.reads_bucket() {
+        return Err(Error::config(
+            KEY,
+            "only query processes and workers (role = \"query\" or \"worker\") use a cluster token",
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(KEY, format!("cannot read {}: {e}", path.display())))?;
+    ClusterToken::new(&text).map_err(|e| Error::config(KEY, format!("{}: {e}", path.display())))
 }
 
 fn apply_limits(l: &mut Limits, v: &LimitValues, prefix: &str) -> Result<()> {

@@ -408,3 +408,57 @@ fn workers_are_a_query_process_setting_and_must_be_urls() {
         assert!(err.to_string().contains(needle), "{cluster}: {err}");
     }
 }
+
+#[test]
+fn the_cluster_token_is_read_from_its_file_for_query_processes_and_workers() {
+    let storage = "[storage]\nbackend = \"s3\"\nbucket = \"b\"\nregion = \"us-east-1\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("token");
+    std::fs::write(&good, "0123456789abcdef-cluster\n").unwrap();
+    let short = dir.path().join("short");
+    std::fs::write(&short, "abc\n").unwrap();
+    for role in ["query", "worker"] {
+        let c = Config::from_toml(&format!(
+            "{storage}[cluster]\nrole = \"{role}\"\ntoken_file = {:?}\n",
+            good.display().to_string()
+        ))
+        .unwrap();
+        let token = c.sql.query.cluster_token.as_ref().expect("a token");
+        assert_eq!(token.secret(), "0123456789abcdef-cluster");
+        assert!(
+            !format!("{c:?}").contains("0123456789abcdef"),
+            "Debug shows it"
+        );
+    }
+    let missing = dir.path().join("missing");
+    for (cluster, needle) in [
+        (
+            format!(
+                "role = \"writer\"\ntoken_file = {:?}",
+                good.display().to_string()
+            ),
+            "only query processes and workers",
+        ),
+        (
+            format!(
+                "role = \"query\"\ntoken_file = {:?}",
+                short.display().to_string()
+            ),
+            "at least 16",
+        ),
+        (
+            format!(
+                "role = \"query\"\ntoken_file = {:?}",
+                missing.display().to_string()
+            ),
+            "cannot read",
+        ),
+    ] {
+        let err = Config::from_toml(&format!("{storage}[cluster]\n{cluster}\n")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("cluster.token_file") && text.contains(needle),
+            "{cluster}: {text}"
+        );
+    }
+}

@@ -153,7 +153,7 @@ pub(crate) fn sql_error(e: sql::Error) -> ApiError {
     match e {
         sql::Error::Plan(_) => ApiError::BadRequest(e.to_string()),
         sql::Error::OverMemoryBudget { .. } => ApiError::Unprocessable(e.to_string()),
-        sql::Error::Timeout(_) => ApiError::Unavailable {
+        sql::Error::Timeout(_) | sql::Error::WorkerUnavailable(_) => ApiError::Unavailable {
             message: e.to_string(),
             retry_after: RETRY_AFTER_SECS,
         },
