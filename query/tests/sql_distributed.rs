@@ -44,6 +44,25 @@ fn reader(store: Arc<dyn ObjectStore>) -> EngineConfig {
     }
 }
 
+/// `load{host="h<s>"}` for `s` below `hosts`: 60 samples 10 s apart from `base`, valued
+/// `value(s, m)` for the `m`-th.
+fn load(hosts: i64, base: i64, value: impl Fn(i64, i64) -> f64) -> Vec<SeriesSamples> {
+    (0..hosts)
+        .map(|s| SeriesSamples {
+            labels: vec![
+                ("__name__".into(), "load".into()),
+                ("host".into(), format!("h{s}")),
+            ],
+            samples: (0..60)
+                .map(|m| Sample {
+                    ts: base + m * 10_000,
+                    value: value(s, m),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// Four hours of metrics, spans and logs, flushed twice an hour, mirrored.
 fn write(dir: &std::path::Path, store: Arc<dyn ObjectStore>, t: &TenantId) -> Engine {
     let mut remote = RemoteConfig::new(store, "d");
@@ -58,21 +77,8 @@ fn write(dir: &std::path::Path, store: Arc<dyn ObjectStore>, t: &TenantId) -> En
     for round in 0..2i64 {
         for hour in 0..4i64 {
             let base = DAY + hour * HOUR + round * 1_800_000;
-            let series: Vec<SeriesSamples> = (0..20)
-                .map(|s| SeriesSamples {
-                    labels: vec![
-                        ("__name__".into(), "load".into()),
-                        ("host".into(), format!("h{s}")),
-                    ],
-                    samples: (0..60)
-                        .map(|m| Sample {
-                            ts: base + m * 10_000,
-                            value: (s * 100 + m) as f64,
-                        })
-                        .collect(),
-                })
-                .collect();
-            w.write(t, &series).expect("metrics");
+            w.write(t, &load(20, base, |s, m| (s * 100 + m) as f64))
+                .expect("metrics");
             let logs: Vec<LogRecord> = (0..200)
                 .map(|i| LogRecord {
                     time_ns: (base + i * 1000) * NS,
@@ -116,21 +122,8 @@ fn write(dir: &std::path::Path, store: Arc<dyn ObjectStore>, t: &TenantId) -> En
     }
     // Samples sent again (a retried remote-write): their set overlaps hour 3's first, so
     // a scan of that hour merges the two (`DedupExec`), keeping the first values.
-    let again: Vec<SeriesSamples> = (0..5)
-        .map(|s| SeriesSamples {
-            labels: vec![
-                ("__name__".into(), "load".into()),
-                ("host".into(), format!("h{s}")),
-            ],
-            samples: (0..60)
-                .map(|m| Sample {
-                    ts: DAY + 3 * HOUR + m * 10_000,
-                    value: -1.0,
-                })
-                .collect(),
-        })
-        .collect();
-    w.write(t, &again).expect("metrics again");
+    w.write(t, &load(5, DAY + 3 * HOUR, |_, _| -1.0))
+        .expect("metrics again");
     w.flush().expect("flush");
     w.sync_remote().expect("sync");
     w

@@ -103,6 +103,12 @@ async fn serve(config: Config) -> Result<()> {
     let http_server = axum::serve(http_incoming(http_listener), router::router(state.clone()))
         .with_graceful_shutdown(stopped(stop_rx.clone()));
     let mut routes = grpc::routes(&state);
+    if let [worker] = config.sql.query.workers.as_slice() {
+        warn!(
+            %worker,
+            "one worker takes no work: a scan of one task runs in the query process; list two or more in [cluster] workers"
+        );
+    }
     if config.role == Role::Worker {
         routes = with_worker(routes, &state, &config)?;
         info!(%grpc_addr, "serving the parts of distributed SQL queries on the gRPC listener");

@@ -30,13 +30,7 @@ impl TaskCheck {
             .metadata()
             .get("authorization")
             .ok_or("missing the cluster token (authorization: Bearer <token>)")?;
-        let presented = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
+        let presented = super::bearer(value.as_bytes())
             .ok_or("the authorization metadata is not \"Bearer <token>\"")?;
         let digest = Sha256::digest(presented.as_bytes());
         if bool::from(self.digest[..].ct_eq(digest.as_slice())) {

@@ -122,16 +122,9 @@ impl Auth {
                 .ok_or(AuthError::Unauthenticated(
                     "missing Authorization: Bearer <token> header",
                 ))?;
-        let presented = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
-            .ok_or(AuthError::Unauthenticated(
-                "the Authorization header is not \"Bearer <token>\"",
-            ))?;
+        let presented = bearer(value.as_bytes()).ok_or(AuthError::Unauthenticated(
+            "the Authorization header is not \"Bearer <token>\"",
+        ))?;
         let digest = Sha256::digest(presented.as_bytes());
         // Every digest is compared (no early exit), each in constant time.
         let mut found = None;
@@ -142,6 +135,12 @@ impl Auth {
         }
         found.ok_or(AuthError::Unauthenticated("unknown token"))
     }
+}
+
+/// The token of an `Authorization` value `Bearer <token>` (the scheme in any case).
+pub(crate) fn bearer(value: &[u8]) -> Option<&str> {
+    let (scheme, rest) = std::str::from_utf8(value).ok()?.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
 /// The tenant named by `X-Scope-OrgID`, validated.
