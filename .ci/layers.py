@@ -29,7 +29,7 @@ LAYERS = {
     "server": [
         ["error"],
         ["config", "http"],
-        ["auth"],
+        ["auth", "tls"],
         ["runtime"],
         ["ingest", "api"],
         ["offline"],

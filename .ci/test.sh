@@ -8,7 +8,8 @@
 #   loopback): in a virtualenv, $TARGET/venv,
 #   made with `python3 -m venv` and reused while it works; never with a system-wide pip.
 #   (Debian's python3 needs the package python3-venv for that; installed when missing.)
-# - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script).
+# - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script),
+#   and openssl and curl when missing (server/tests/tls.rs).
 #
 # How tests find the venv: its bin/ goes first on PATH for everything below, so every test
 # that runs `python3` (engine/tests/duckdb_reads_partitions.rs with DuckDB,
@@ -59,6 +60,11 @@ for pair in duckdb:duckdb pyarrow:pyarrow python-logging-loki:logging_loki moto[
         echo "installing $package in $VENV"
         python3 -m pip install --quiet --disable-pip-version-check --no-cache-dir "$package"
     fi
+done
+
+# server/tests/tls.rs makes its certificates with `openssl` and is a TLS client with `curl`.
+for tool in openssl curl; do
+    command -v "$tool" >/dev/null 2>&1 || apt_install "$tool"
 done
 
 cargo nextest run --locked --workspace --config-file .ci/nextest.toml --profile ci

@@ -53,6 +53,7 @@ mod offline;
 mod router;
 mod runtime;
 mod serve;
+mod tls;
 
 pub use auth::{Auth, AuthError, ReadTenant, TENANT_HEADER, WriteTenant};
 pub use cli::{Cli, Command, ServeArgs};

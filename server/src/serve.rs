@@ -1,6 +1,7 @@
 //! `strata serve`: bind both listeners, open the engine on a blocking thread (the server
 //! answers `/live` at once and `/ready` once recovery is done), serve until SIGTERM or
 //! SIGINT, then stop accepting, finish in-flight requests and close the engine (flush).
+//! With `[server.tls]` both listeners speak TLS only (`crate::tls`).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::ingest::otlp::grpc;
 use crate::router;
 use crate::runtime::state::AppState;
+use crate::tls::Tls;
 
 /// How long shutdown waits for writes whose clients went away to release the engine.
 const RELEASE_WAIT: Duration = Duration::from_secs(30);
@@ -50,27 +52,39 @@ async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener> {
 
 async fn serve(config: Config) -> Result<()> {
     let auth = Auth::new(&config.tokens)?;
+    let tls = match &config.tls {
+        Some(files) => {
+            Some(Tls::load(files).map_err(|e| Error::config("server.tls", e.to_string()))?)
+        }
+        None => None,
+    };
     // Handlers first, so a SIGTERM right after the address line is a clean shutdown.
     let term = signals()?;
     let http_listener = bind(config.http_addr, "http").await?;
     let grpc_listener = bind(config.grpc_addr, "grpc").await?;
     let http_addr = local(&http_listener, config.http_addr);
     let grpc_addr = local(&grpc_listener, config.grpc_addr);
-    if !auth.enabled() {
-        for addr in [http_addr, grpc_addr] {
-            if !addr.ip().is_loopback() {
-                warn!(
-                    %addr,
-                    "auth is OFF and this listener is not on loopback: anyone who can reach it can read and write every tenant; configure [[auth.tokens]]"
-                );
-            }
+    for addr in [http_addr, grpc_addr] {
+        if addr.ip().is_loopback() {
+            continue;
+        }
+        if !auth.enabled() {
+            warn!(
+                %addr,
+                "auth is OFF and this listener is not on loopback: anyone who can reach it can read and write every tenant; configure [[auth.tokens]]"
+            );
+        } else if tls.is_none() {
+            warn!(
+                %addr,
+                "this listener is not on loopback and speaks plaintext: bearer tokens cross the network in clear; configure [server.tls]"
+            );
         }
     }
     // The one line on stdout: where we listen (ports may have been chosen by the OS).
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "strata listening http={http_addr} grpc={grpc_addr}");
     let _ = stdout.flush();
-    info!(%http_addr, %grpc_addr, data_dir = %config.data_dir.display(), auth = auth.enabled(), "listening; opening the engine");
+    info!(%http_addr, %grpc_addr, data_dir = %config.data_dir.display(), auth = auth.enabled(), tls = tls.is_some(), "listening; opening the engine");
 
     let state = AppState::new(auth, &config);
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -100,8 +114,21 @@ async fn serve(config: Config) -> Result<()> {
         })
     };
 
-    let http_server = axum::serve(http_incoming(http_listener), router::router(state.clone()))
-        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let http_server: Serving<std::io::Error> = match &tls {
+        None => Box::pin(
+            axum::serve(http_incoming(http_listener), router::router(state.clone()))
+                .with_graceful_shutdown(stopped(stop_rx.clone()))
+                .into_future(),
+        ),
+        Some(t) => Box::pin(
+            axum::serve(
+                tls_incoming(http_listener, t.http.clone(), "http")?,
+                router::router(state.clone()),
+            )
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .into_future(),
+        ),
+    };
     let mut routes = grpc::routes(&state);
     if let [worker] = config.sql.query.workers.as_slice() {
         warn!(
@@ -119,11 +146,20 @@ async fn serve(config: Config) -> Result<()> {
             );
         }
     }
-    let grpc_server = tonic::transport::Server::builder()
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(grpc_incoming(grpc_listener), stopped(stop_rx.clone()));
+    let grpc_router = tonic::transport::Server::builder().add_routes(routes);
+    let grpc_server: Serving<tonic::transport::Error> =
+        match &tls {
+            None => Box::pin(grpc_router.serve_with_incoming_shutdown(
+                grpc_incoming(grpc_listener),
+                stopped(stop_rx.clone()),
+            )),
+            Some(t) => Box::pin(grpc_router.serve_with_incoming_shutdown(
+                tls_incoming(grpc_listener, t.grpc.clone(), "grpc")?.grpc(),
+                stopped(stop_rx.clone()),
+            )),
+        };
     let (http_result, grpc_result) = tokio::join!(
-        drained(http_server.into_future(), stop_rx.clone(), "http"),
+        drained(http_server, stop_rx.clone(), "http"),
         drained(grpc_server, stop_rx.clone(), "grpc"),
     );
     info!("listeners closed, in-flight requests finished");
@@ -175,6 +211,19 @@ fn http_incoming(
 /// 1,000-span exports to ~48 k spans/s (docs/benchmarks-history.md, "OTLP/gRPC without Nagle").
 fn grpc_incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
+/// A listener's server, running until the stop signal.
+type Serving<E> = std::pin::Pin<Box<dyn Future<Output = std::result::Result<(), E>> + Send>>;
+
+/// `listener`'s connections over TLS with `config` (`crate::tls::listen`).
+fn tls_incoming(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    what: &'static str,
+) -> Result<crate::tls::listen::Incoming> {
+    crate::tls::listen::incoming(listener, config, what)
+        .map_err(|e| Error::Server(format!("cannot start the TLS listener ({what}): {e}")))
 }
 
 fn local(listener: &TcpListener, asked: SocketAddr) -> SocketAddr {

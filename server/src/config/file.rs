@@ -55,6 +55,16 @@ pub(crate) struct ServerSection {
     pub(crate) grpc_addr: Option<SocketAddr>,
     pub(crate) max_body_bytes: Option<u64>,
     pub(crate) max_inflight_bytes: Option<u64>,
+    pub(crate) tls: Option<TlsSection>,
+}
+
+/// `[server.tls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsSection {
+    pub(crate) cert_file: PathBuf,
+    pub(crate) key_file: PathBuf,
+    pub(crate) client_ca_file: Option<PathBuf>,
 }
 
 /// `[wal]`.

@@ -70,6 +70,20 @@ pub struct Config {
     /// What this process is (`[cluster] role`, `--role`): the writer, a query process
     /// reading the writer's bucket, or a worker.
     pub role: Role,
+    /// `[server.tls]`: serve both listeners over TLS with this certificate and key.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of the server's certificate chain and private key (`[server.tls]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate, then any intermediates.
+    pub cert_file: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// The CA certificates client certificates must chain to (mutual TLS); `None`: clients
+    /// present none.
+    pub client_ca_file: Option<PathBuf>,
 }
 
 /// What a process is in a deployment over object storage (`docs/scale-out.md`).
@@ -183,6 +197,7 @@ impl Default for Config {
             logql: LogqlSettings::default(),
             log_format: LogFormat::default(),
             role: Role::default(),
+            tls: None,
         }
     }
 }

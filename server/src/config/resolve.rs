@@ -160,6 +160,11 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     c.grpc_addr = s.grpc_addr.unwrap_or(c.grpc_addr);
     c.max_body_bytes = s.max_body_bytes.unwrap_or(c.max_body_bytes);
     c.max_inflight_bytes = s.max_inflight_bytes.unwrap_or(c.max_inflight_bytes);
+    c.tls = s.tls.map(|t| super::TlsFiles {
+        cert_file: t.cert_file,
+        key_file: t.key_file,
+        client_ca_file: t.client_ca_file,
+    });
     if let Some(f) = &file.log.format {
         c.log_format = log_format(f)?;
     }

@@ -227,6 +227,17 @@ impl Metrics {
             line(o, "strata_engine_open_seconds", &[], s);
         }
 
+        let name = "strata_tls_handshake_failures_total";
+        header(
+            o,
+            name,
+            "counter",
+            "TLS handshakes that failed or timed out (plaintext or untrusted clients), both listeners.",
+        );
+        let failed =
+            crate::tls::listen::HANDSHAKE_FAILURES.load(std::sync::atomic::Ordering::Relaxed);
+        line(o, name, &[], failed as f64);
+
         let name = "strata_ingested_samples_total";
         header(o, name, "counter", "Items stored, by tenant and signal.");
         for ((t, s), n) in c.accepted.iter().filter(|((t, _), _)| shown(t)) {

@@ -1,0 +1,293 @@
+//! `[server.tls]` with real clients: certificates made by the `openssl` command (a CA and a
+//! server certificate for 127.0.0.1 signed by it), `curl --cacert` over HTTPS to the HTTP
+//! listener and over HTTP/2 with TLS to the gRPC listener (an OTLP export, framed as gRPC).
+//! Plaintext is refused on both; a renewed certificate is served without a restart; with
+//! `client_ca_file` only clients with a certificate of that CA are served; a key that is
+//! not the certificate's stops the start with a clear error.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use strata_tests::server::{Server, serve_command};
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (is `openssl`/`curl` installed?)"))
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = run(Command::new("openssl").current_dir(dir).args(args));
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA `NAME-ca.pem` and a server certificate for 127.0.0.1 it signed, `NAME.pem` with
+/// its key `NAME.key`, in `dir`.
+fn issue(dir: &Path, name: &str) {
+    issue_for(dir, name, "serverAuth");
+}
+
+/// As [`issue`], for the extended key usage `usage` (`serverAuth`, `clientAuth`).
+fn issue_for(dir: &Path, name: &str, usage: &str) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let ca = format!("{name}-ca");
+    openssl(
+        dir,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={ca}"),
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        dir,
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    let ext = dir.join(format!("{name}.ext"));
+    std::fs::write(
+        &ext,
+        format!(
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"
+        ),
+    )
+    .expect("ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            &format!("{name}.pem"),
+            "-extfile",
+            &format!("{name}.ext"),
+        ],
+    );
+}
+
+fn tls_config(dir: &Path) -> String {
+    format!(
+        "[server.tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+        dir.join("server.pem").display().to_string(),
+        dir.join("server.key").display().to_string()
+    )
+}
+
+/// `curl` with `args`, the HTTP status it got (`None`: no HTTP answer).
+fn curl(args: &[&str]) -> Option<u16> {
+    let out = run(Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .args(args));
+    let code: u16 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    (out.status.success() && code != 0).then_some(code)
+}
+
+fn until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn both_listeners_speak_tls_only_and_a_renewed_certificate_is_served_without_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let certs: PathBuf = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("certs dir");
+    issue(&certs, "server");
+    let server = Server::start(common::bin(), dir.path(), &tls_config(&certs));
+    let ca = certs.join("server-ca.pem");
+    let ca = ca.to_str().expect("utf-8");
+    let ready = format!("https://127.0.0.1:{}/ready", server.http.port());
+    until("the server to be ready over HTTPS", || {
+        curl(&["--cacert", ca, &ready]) == Some(200)
+    });
+
+    // Plaintext gets no HTTP answer on either listener.
+    assert!(
+        !matches!(server.get("/ready", &[]), Ok(r) if r.status == 200),
+        "plaintext HTTP answered"
+    );
+    let plain = format!("http://127.0.0.1:{}/ready", server.http.port());
+    assert_eq!(curl(&[&plain]), None, "plaintext HTTP answered");
+    let grpc_plain = format!("http://127.0.0.1:{}/", server.grpc.port());
+    assert_eq!(curl(&["--http2-prior-knowledge", &grpc_plain]), None);
+    // An untrusted certificate is refused by the client, as it should be.
+    assert_eq!(
+        curl(&[&ready]),
+        None,
+        "curl trusted a certificate of an unknown CA"
+    );
+    // The refused handshakes are counted.
+    let metrics = format!("https://127.0.0.1:{}/metrics", server.http.port());
+    let out = run(Command::new("curl").args(["-sS", "--cacert", ca, &metrics]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let failed: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("strata_tls_handshake_failures_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no handshake counter in {text}"));
+    assert!(failed >= 4.0, "{failed} failed handshakes counted");
+
+    // OTLP over gRPC with TLS: an empty metrics export, framed as gRPC, over HTTP/2.
+    let frame = certs.join("empty.grpc");
+    std::fs::write(&frame, [0u8, 0, 0, 0, 0]).expect("frame");
+    let export = format!(
+        "https://127.0.0.1:{}/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        server.grpc.port()
+    );
+    let out = run(Command::new("curl")
+        .args([
+            "-sS",
+            "--http2",
+            "--cacert",
+            ca,
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+        ])
+        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
+        .arg("--data-binary")
+        .arg(format!("@{}", frame.display()))
+        .arg(&export));
+    let headers = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(headers.contains("http/2 200"), "{headers}");
+    assert!(headers.contains("grpc-status: 0"), "{headers}");
+
+    // A renewal: another CA's certificate replaces the files; new handshakes get it.
+    let renewal = dir.path().join("renewal");
+    std::fs::create_dir_all(&renewal).expect("renewal dir");
+    issue(&renewal, "server");
+    std::fs::copy(renewal.join("server.key"), certs.join("server.key")).expect("key");
+    std::fs::copy(renewal.join("server.pem"), certs.join("server.pem")).expect("cert");
+    let new_ca = renewal.join("server-ca.pem");
+    let new_ca = new_ca.to_str().expect("utf-8");
+    until("the renewed certificate", || {
+        curl(&["--cacert", new_ca, &ready]) == Some(200)
+    });
+    assert_eq!(
+        curl(&["--cacert", ca, &ready]),
+        None,
+        "the old certificate is still served"
+    );
+    server.terminate();
+}
+
+#[test]
+fn a_key_that_is_not_the_certificates_stops_the_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("certs dir");
+    issue(&certs, "server");
+    issue(&certs, "other");
+    let config = format!(
+        "[server.tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+        certs.join("server.pem").display().to_string(),
+        certs.join("other.key").display().to_string()
+    );
+    let out = run(&mut serve_command(common::bin(), dir.path(), &config));
+    assert!(!out.status.success(), "started with a mismatched key");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("server.tls") && err.contains("other.key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn with_a_client_ca_only_its_clients_are_served() {
+    let dir = tempfile::tempdir().expect("dir");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("certs dir");
+    issue(&certs, "server");
+    issue_for(&certs, "client", "clientAuth");
+    issue_for(&certs, "stranger", "clientAuth");
+    let config = format!(
+        "{}client_ca_file = {:?}\n",
+        tls_config(&certs),
+        certs.join("client-ca.pem").display().to_string()
+    );
+    let server = Server::start(common::bin(), dir.path(), &config);
+    let path = |f: &str| certs.join(f).display().to_string();
+    let (ca, client, client_key) = (
+        path("server-ca.pem"),
+        path("client.pem"),
+        path("client.key"),
+    );
+    let (stranger, stranger_key) = (path("stranger.pem"), path("stranger.key"));
+    let ready = format!("https://127.0.0.1:{}/ready", server.http.port());
+    let with =
+        |cert: &str, key: &str| curl(&["--cacert", &ca, "--cert", cert, "--key", key, &ready]);
+    until(
+        "the server to be ready for a client with a certificate",
+        || with(&client, &client_key) == Some(200),
+    );
+    assert_eq!(
+        curl(&["--cacert", &ca, &ready]),
+        None,
+        "served a client without a certificate"
+    );
+    assert_eq!(
+        with(&stranger, &stranger_key),
+        None,
+        "served another CA's client"
+    );
+    server.terminate();
+}
