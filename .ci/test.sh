@@ -5,7 +5,8 @@
 # What it installs, and where (nothing else is written outside the target directory):
 # - cargo-nextest, when it is not on PATH: under the target directory ($TARGET/tools).
 # - Python packages (duckdb, pyarrow, python-logging-loki, moto[server] for an S3 server on
-#   loopback): in a virtualenv, $TARGET/venv,
+#   loopback, the OpenTelemetry SDK and its OTLP exporters for server/tests/tls.rs): in a
+#   virtualenv, $TARGET/venv,
 #   made with `python3 -m venv` and reused while it works; never with a system-wide pip.
 #   (Debian's python3 needs the package python3-venv for that; installed when missing.)
 # - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script),
@@ -54,7 +55,10 @@ if ! "$VENV/bin/python3" -c '' >/dev/null 2>&1; then
 fi
 export PATH="$VENV/bin:$PATH"
 # package:module (PyPI name, import name)
-for pair in duckdb:duckdb pyarrow:pyarrow python-logging-loki:logging_loki moto[server]:moto.server; do
+for pair in duckdb:duckdb pyarrow:pyarrow python-logging-loki:logging_loki moto[server]:moto.server \
+    opentelemetry-sdk:opentelemetry.sdk \
+    opentelemetry-exporter-otlp-proto-grpc:opentelemetry.exporter.otlp.proto.grpc \
+    opentelemetry-exporter-otlp-proto-http:opentelemetry.exporter.otlp.proto.http; do
     package="${pair%%:*}" module="${pair#*:}"
     if ! python3 -c "import $module" >/dev/null 2>&1; then
         echo "installing $package in $VENV"

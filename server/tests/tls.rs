@@ -1,6 +1,8 @@
 //! `[server.tls]` with real clients: certificates made by the `openssl` command (a CA and a
 //! server certificate for 127.0.0.1 signed by it), `curl --cacert` over HTTPS to the HTTP
-//! listener and over HTTP/2 with TLS to the gRPC listener (an OTLP export, framed as gRPC).
+//! listener and over HTTP/2 with TLS to the gRPC listener (an OTLP export, framed as gRPC),
+//! and the OpenTelemetry Python SDK exporting metrics over gRPC and HTTP with the CA file
+//! (`.ci/test.sh` installs it in the venv it puts first on PATH).
 //! Plaintext is refused on both; a renewed certificate is served without a restart; with
 //! `client_ca_file` only clients with a certificate of that CA are served; a key that is
 //! not the certificate's stops the start with a clear error.
@@ -289,5 +291,90 @@ fn with_a_client_ca_only_its_clients_are_served() {
         None,
         "served another CA's client"
     );
+    server.terminate();
+}
+
+/// Exports one counter over OTLP/gRPC and one over OTLP/HTTP, both with TLS and the CA in
+/// argv[3]; fails unless both exports succeed.
+const OTEL_SCRIPT: &str = r#"
+import sys
+import grpc
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricExportResult, PeriodicExportingMetricReader
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpExporter
+
+grpc_port, http_port, ca = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(ca, "rb") as f:
+    roots = f.read()
+exporters = {
+    "grpc": GrpcExporter(endpoint=f"https://127.0.0.1:{grpc_port}",
+                         credentials=grpc.ssl_channel_credentials(roots)),
+    "http": HttpExporter(endpoint=f"https://127.0.0.1:{http_port}/v1/metrics",
+                         certificate_file=ca),
+}
+for transport, exporter in exporters.items():
+    results = []
+    original = exporter.export
+    def export(batch, *args, _original=original, **kwargs):
+        r = _original(batch, *args, **kwargs)
+        results.append(r)
+        return r
+    exporter.export = export
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
+    provider = MeterProvider(metric_readers=[reader])
+    counter = provider.get_meter("tls-test").create_counter(f"tls_{transport}_orders")
+    counter.add(3, {"transport": transport})
+    provider.force_flush()
+    provider.shutdown()
+    if MetricExportResult.SUCCESS not in results:
+        sys.exit(f"{transport}: no export succeeded: {results}")
+"#;
+
+#[test]
+fn the_opentelemetry_python_sdk_exports_over_tls_with_a_ca_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("certs dir");
+    issue(&certs, "server");
+    let server = Server::start(common::bin(), dir.path(), &tls_config(&certs));
+    let ca = certs.join("server-ca.pem").display().to_string();
+    let base = format!("https://127.0.0.1:{}", server.http.port());
+    until("the server to be ready over HTTPS", || {
+        curl(&["--cacert", &ca, &format!("{base}/ready")]) == Some(200)
+    });
+    let script = dir.path().join("export.py");
+    std::fs::write(&script, OTEL_SCRIPT).expect("script");
+    // `requests` (under the HTTP exporter) lets these variables override the CA file it is
+    // given: some machines set them.
+    let out = run(Command::new("python3")
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env_remove("CURL_CA_BUNDLE")
+        .arg(&script)
+        .arg(server.grpc.port().to_string())
+        .arg(server.http.port().to_string())
+        .arg(&ca));
+    assert!(
+        out.status.success(),
+        "the OpenTelemetry SDK's exports failed (is it installed? .ci/test.sh puts it in the venv): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Both counters are stored, read back over HTTPS.
+    let out = run(Command::new("curl")
+        .args(["-sS", "--cacert", &ca, "-G", "--data-urlencode"])
+        .arg("query=count by (transport) ({__name__=~\"tls_.*orders.*\"})")
+        .arg(format!("{base}/api/v1/query")));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let mut transports: Vec<String> = body["data"]["result"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| r["metric"]["transport"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    transports.sort();
+    assert_eq!(transports, ["grpc", "http"], "{body}");
     server.terminate();
 }
