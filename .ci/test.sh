@@ -10,7 +10,7 @@
 #   made with `python3 -m venv` and reused while it works; never with a system-wide pip.
 #   (Debian's python3 needs the package python3-venv for that; installed when missing.)
 # - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script),
-#   and openssl and curl when missing (server/tests/tls.rs).
+#   and openssl, curl and prometheus when missing (server/tests/tls.rs).
 #
 # How tests find the venv: its bin/ goes first on PATH for everything below, so every test
 # that runs `python3` (engine/tests/duckdb_reads_partitions.rs with DuckDB,
@@ -66,8 +66,9 @@ for pair in duckdb:duckdb pyarrow:pyarrow python-logging-loki:logging_loki moto[
     fi
 done
 
-# server/tests/tls.rs makes its certificates with `openssl` and is a TLS client with `curl`.
-for tool in openssl curl; do
+# server/tests/tls.rs makes its certificates with `openssl`, is a TLS client with `curl`, and
+# has Debian's Prometheus remote-write over HTTPS.
+for tool in openssl curl prometheus; do
     command -v "$tool" >/dev/null 2>&1 || apt_install "$tool"
 done
 

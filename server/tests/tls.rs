@@ -1,8 +1,9 @@
 //! `[server.tls]` with real clients: certificates made by the `openssl` command (a CA and a
 //! server certificate for 127.0.0.1 signed by it), `curl --cacert` over HTTPS to the HTTP
 //! listener and over HTTP/2 with TLS to the gRPC listener (an OTLP export, framed as gRPC),
-//! and the OpenTelemetry Python SDK exporting metrics over gRPC and HTTP with the CA file
-//! (`.ci/test.sh` installs it in the venv it puts first on PATH).
+//! the OpenTelemetry Python SDK exporting metrics over gRPC and HTTP with the CA file
+//! (`.ci/test.sh` installs it in the venv it puts first on PATH), and Debian's Prometheus
+//! remote-writing over HTTPS with the CA file.
 //! Plaintext is refused on both; a renewed certificate is served without a restart; with
 //! `client_ca_file` only clients with a certificate of that CA are served; a key that is
 //! not the certificate's stops the start with a clear error.
@@ -376,5 +377,73 @@ fn the_opentelemetry_python_sdk_exports_over_tls_with_a_ca_file() {
         .unwrap_or_default();
     transports.sort();
     assert_eq!(transports, ["grpc", "http"], "{body}");
+    server.terminate();
+}
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn prometheus_remote_writes_over_https_with_a_ca_file() {
+    let dir = tempfile::tempdir().expect("dir");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("certs dir");
+    issue(&certs, "server");
+    let server = Server::start(common::bin(), dir.path(), &tls_config(&certs));
+    let ca = certs.join("server-ca.pem").display().to_string();
+    let base = format!("https://127.0.0.1:{}", server.http.port());
+    until("the server to be ready over HTTPS", || {
+        curl(&["--cacert", &ca, &format!("{base}/ready")]) == Some(200)
+    });
+    // Prometheus scrapes itself every second and remote-writes what it scraped.
+    let port = strata_tests::moto::free_port();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{ scrape_interval: 1s }}\n\
+             scrape_configs:\n  - job_name: prometheus\n    static_configs: [{{ targets: [\"127.0.0.1:{port}\"] }}]\n\
+             remote_write:\n  - url: {base}/api/v1/write\n    tls_config: {{ ca_file: {ca:?} }}\n\
+             \x20   queue_config: {{ batch_send_deadline: 1s }}\n"
+        ),
+    )
+    .expect("prometheus.yml");
+    let prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("prom").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("prometheus.log")).expect("prometheus.log"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("prometheus: {e} (.ci/test.sh installs Debian's package)"));
+    let _prometheus = Child(prometheus);
+    let query = format!("{base}/api/v1/query");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = run(Command::new("curl")
+            .args(["-sS", "--cacert", &ca, "-G", "--data-urlencode"])
+            .arg("query=count(up{job=\"prometheus\"})")
+            .arg(&query));
+        let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if body["data"]["result"][0]["value"][1] == "1" {
+            break;
+        }
+        let log = std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
+        assert!(
+            Instant::now() < deadline,
+            "no sample from Prometheus over HTTPS in 60 s; last answer {body}; its log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     server.terminate();
 }
