@@ -54,7 +54,14 @@ async fn serve(config: Config) -> Result<()> {
     let auth = Auth::new(&config.tokens)?;
     let tls = match &config.tls {
         Some(files) => {
-            Some(Tls::load(files).map_err(|e| Error::config("server.tls", e.to_string()))?)
+            let tls_err = |e: crate::tls::TlsError| Error::config("server.tls", e.to_string());
+            let files = if files.self_signed {
+                let addrs = [config.http_addr, config.grpc_addr];
+                crate::tls::self_signed::files(files, &config.data_dir, &addrs).map_err(tls_err)?
+            } else {
+                files.clone()
+            };
+            Some(Tls::load(&files).map_err(tls_err)?)
         }
         None => None,
     };

@@ -5,8 +5,9 @@
 //! (`.ci/test.sh` installs it in the venv it puts first on PATH), and Debian's Prometheus
 //! remote-writing over HTTPS with the CA file.
 //! Plaintext is refused on both; a renewed certificate is served without a restart; with
-//! `client_ca_file` only clients with a certificate of that CA are served; a key that is
-//! not the certificate's stops the start with a clear error.
+//! `client_ca_file` only clients with a certificate of that CA are served; `self_signed`
+//! makes a certificate once and keeps it; a key that is not the certificate's stops the
+//! start with a clear error.
 
 mod common;
 
@@ -446,4 +447,35 @@ fn prometheus_remote_writes_over_https_with_a_ca_file() {
         std::thread::sleep(Duration::from_millis(500));
     }
     server.terminate();
+}
+
+#[test]
+fn a_self_signed_certificate_is_made_at_first_start_and_kept() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = "[server.tls]\nself_signed = true\n";
+    let tls_dir = strata_tests::server::data_dir(dir.path()).join("tls");
+    let cert = tls_dir.join("self-signed.pem");
+    let cert_arg = cert.display().to_string();
+    let mut made = Vec::new();
+    for start in 0..2 {
+        let server = Server::start(common::bin(), dir.path(), config);
+        let ready = format!("https://127.0.0.1:{}/ready", server.http.port());
+        until("the server to be ready with its own certificate", || {
+            curl(&["--cacert", &cert_arg, &ready]) == Some(200)
+        });
+        let bytes = std::fs::read(&cert).expect("the certificate");
+        if start == 0 {
+            made = bytes;
+        } else {
+            assert_eq!(bytes, made, "a restart made another certificate");
+        }
+        server.terminate();
+    }
+    let key = std::fs::metadata(tls_dir.join("self-signed.key")).expect("the key");
+    assert_eq!(
+        key.permissions().mode() & 0o777,
+        0o600,
+        "the key is readable by others"
+    );
 }

@@ -62,9 +62,10 @@ pub(crate) struct ServerSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TlsSection {
-    pub(crate) cert_file: PathBuf,
-    pub(crate) key_file: PathBuf,
+    pub(crate) cert_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
     pub(crate) client_ca_file: Option<PathBuf>,
+    pub(crate) self_signed: Option<bool>,
 }
 
 /// `[wal]`.

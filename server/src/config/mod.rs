@@ -77,6 +77,10 @@ pub struct Config {
 /// The PEM files of the server's certificate chain and private key (`[server.tls]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
+    /// `self_signed = true`: the server makes its own certificate at first start and keeps
+    /// it under the data directory (`crate::tls::self_signed`); the two paths below are
+    /// then set when it starts.
+    pub self_signed: bool,
     /// The certificate, then any intermediates.
     pub cert_file: PathBuf,
     /// Its private key (PKCS#8, PKCS#1 or SEC1).

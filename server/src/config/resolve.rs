@@ -160,11 +160,31 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     c.grpc_addr = s.grpc_addr.unwrap_or(c.grpc_addr);
     c.max_body_bytes = s.max_body_bytes.unwrap_or(c.max_body_bytes);
     c.max_inflight_bytes = s.max_inflight_bytes.unwrap_or(c.max_inflight_bytes);
-    c.tls = s.tls.map(|t| super::TlsFiles {
-        cert_file: t.cert_file,
-        key_file: t.key_file,
-        client_ca_file: t.client_ca_file,
-    });
+    if let Some(t) = s.tls {
+        let self_signed = t.self_signed.unwrap_or(false);
+        let (cert_file, key_file) = match (t.cert_file, t.key_file, self_signed) {
+            (Some(cert), Some(key), false) => (cert, key),
+            (None, None, true) => (PathBuf::new(), PathBuf::new()),
+            (_, _, true) => {
+                return Err(Error::config(
+                    "server.tls",
+                    "give cert_file and key_file, or self_signed = true, not both",
+                ));
+            }
+            _ => {
+                return Err(Error::config(
+                    "server.tls",
+                    "give both cert_file and key_file (or self_signed = true)",
+                ));
+            }
+        };
+        c.tls = Some(super::TlsFiles {
+            self_signed,
+            cert_file,
+            key_file,
+            client_ca_file: t.client_ca_file,
+        });
+    }
     if let Some(f) = &file.log.format {
         c.log_format = log_format(f)?;
     }

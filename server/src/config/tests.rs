@@ -462,3 +462,27 @@ fn the_cluster_token_is_read_from_its_file_for_query_processes_and_workers() {
         );
     }
 }
+
+#[test]
+fn tls_takes_a_certificate_and_key_or_self_signed() {
+    let c = Config::from_toml("[server.tls]\nself_signed = true\n").unwrap();
+    assert!(c.tls.as_ref().is_some_and(|t| t.self_signed));
+    let c =
+        Config::from_toml("[server.tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n").unwrap();
+    assert_eq!(
+        c.tls.as_ref().map(|t| t.key_file.clone()),
+        Some("k.pem".into())
+    );
+    for (section, needle) in [
+        ("self_signed = true\ncert_file = \"c.pem\"", "not both"),
+        ("cert_file = \"c.pem\"", "give both"),
+        ("", "give both"),
+    ] {
+        let err = Config::from_toml(&format!("[server.tls]\n{section}\n")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("server.tls") && text.contains(needle),
+            "{section}: {text}"
+        );
+    }
+}

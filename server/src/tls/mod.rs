@@ -8,6 +8,7 @@
 //! plaintext client fails the handshake and is served nothing ([`listen`]).
 
 pub(crate) mod listen;
+pub(crate) mod self_signed;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
