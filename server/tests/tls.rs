@@ -11,10 +11,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
+use strata_tests::moto::until;
 use strata_tests::server::{Server, serve_command};
 
 fn run(cmd: &mut Command) -> Output {
@@ -136,27 +136,55 @@ fn curl(args: &[&str]) -> Option<u16> {
     (out.status.success() && code != 0).then_some(code)
 }
 
-fn until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
+/// A server on a certificate `issue`d in `<dir>/certs`, ready over HTTPS.
+struct Tls {
+    dir: tempfile::TempDir,
+    server: Server,
+    /// The CA file clients trust, and the HTTP listener's `https://` base URL.
+    ca: String,
+    base: String,
+}
+
+fn start_tls() -> Tls {
+    let dir = tempfile::tempdir().expect("dir");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("certs dir");
+    issue(&certs, "server");
+    let server = Server::start(common::bin(), dir.path(), &tls_config(&certs));
+    let ca = certs.join("server-ca.pem").display().to_string();
+    let base = format!("https://127.0.0.1:{}", server.http.port());
+    until("the server to be ready over HTTPS", || {
+        curl(&["--cacert", &ca, &format!("{base}/ready")]) == Some(200)
+    });
+    Tls {
+        dir,
+        server,
+        ca,
+        base,
+    }
+}
+
+impl Tls {
+    /// The answer to the PromQL `query`, over HTTPS (`Null` if it is not JSON).
+    fn query(&self, query: &str) -> serde_json::Value {
+        let out = run(Command::new("curl")
+            .args(["-sS", "--cacert", &self.ca, "-G", "--data-urlencode"])
+            .arg(format!("query={query}"))
+            .arg(format!("{}/api/v1/query", self.base)));
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
     }
 }
 
 #[test]
 fn both_listeners_speak_tls_only_and_a_renewed_certificate_is_served_without_restart() {
-    let dir = tempfile::tempdir().expect("dir");
-    let certs: PathBuf = dir.path().join("certs");
-    std::fs::create_dir_all(&certs).expect("certs dir");
-    issue(&certs, "server");
-    let server = Server::start(common::bin(), dir.path(), &tls_config(&certs));
-    let ca = certs.join("server-ca.pem");
-    let ca = ca.to_str().expect("utf-8");
-    let ready = format!("https://127.0.0.1:{}/ready", server.http.port());
-    until("the server to be ready over HTTPS", || {
-        curl(&["--cacert", ca, &ready]) == Some(200)
-    });
+    let Tls {
+        dir,
+        server,
+        ca,
+        base,
+    } = start_tls();
+    let (ca, certs) = (ca.as_str(), dir.path().join("certs"));
+    let ready = format!("{base}/ready");
 
     // Plaintext gets no HTTP answer on either listener.
     assert!(
@@ -335,17 +363,9 @@ for transport, exporter in exporters.items():
 
 #[test]
 fn the_opentelemetry_python_sdk_exports_over_tls_with_a_ca_file() {
-    let dir = tempfile::tempdir().expect("dir");
-    let certs = dir.path().join("certs");
-    std::fs::create_dir_all(&certs).expect("certs dir");
-    issue(&certs, "server");
-    let server = Server::start(common::bin(), dir.path(), &tls_config(&certs));
-    let ca = certs.join("server-ca.pem").display().to_string();
-    let base = format!("https://127.0.0.1:{}", server.http.port());
-    until("the server to be ready over HTTPS", || {
-        curl(&["--cacert", &ca, &format!("{base}/ready")]) == Some(200)
-    });
-    let script = dir.path().join("export.py");
+    let tls = start_tls();
+    let (server, ca) = (&tls.server, &tls.ca);
+    let script = tls.dir.path().join("export.py");
     std::fs::write(&script, OTEL_SCRIPT).expect("script");
     // `requests` (under the HTTP exporter) lets these variables override the CA file it is
     // given: some machines set them.
@@ -355,19 +375,14 @@ fn the_opentelemetry_python_sdk_exports_over_tls_with_a_ca_file() {
         .arg(&script)
         .arg(server.grpc.port().to_string())
         .arg(server.http.port().to_string())
-        .arg(&ca));
+        .arg(ca));
     assert!(
         out.status.success(),
         "the OpenTelemetry SDK's exports failed (is it installed? .ci/test.sh puts it in the venv): {}",
         String::from_utf8_lossy(&out.stderr)
     );
     // Both counters are stored, read back over HTTPS.
-    let out = run(Command::new("curl")
-        .args(["-sS", "--cacert", &ca, "-G", "--data-urlencode"])
-        .arg("query=count by (transport) ({__name__=~\"tls_.*orders.*\"})")
-        .arg(format!("{base}/api/v1/query")));
-    let body: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let body = tls.query("count by (transport) ({__name__=~\"tls_.*orders.*\"})");
     let mut transports: Vec<String> = body["data"]["result"]
         .as_array()
         .map(|rs| {
@@ -378,7 +393,7 @@ fn the_opentelemetry_python_sdk_exports_over_tls_with_a_ca_file() {
         .unwrap_or_default();
     transports.sort();
     assert_eq!(transports, ["grpc", "http"], "{body}");
-    server.terminate();
+    tls.server.terminate();
 }
 
 /// A child process killed when dropped.
@@ -393,16 +408,8 @@ impl Drop for Child {
 
 #[test]
 fn prometheus_remote_writes_over_https_with_a_ca_file() {
-    let dir = tempfile::tempdir().expect("dir");
-    let certs = dir.path().join("certs");
-    std::fs::create_dir_all(&certs).expect("certs dir");
-    issue(&certs, "server");
-    let server = Server::start(common::bin(), dir.path(), &tls_config(&certs));
-    let ca = certs.join("server-ca.pem").display().to_string();
-    let base = format!("https://127.0.0.1:{}", server.http.port());
-    until("the server to be ready over HTTPS", || {
-        curl(&["--cacert", &ca, &format!("{base}/ready")]) == Some(200)
-    });
+    let tls = start_tls();
+    let (dir, ca, base) = (&tls.dir, &tls.ca, &tls.base);
     // Prometheus scrapes itself every second and remote-writes what it scraped.
     let port = strata_tests::moto::free_port();
     let config = dir.path().join("prometheus.yml");
@@ -424,29 +431,15 @@ fn prometheus_remote_writes_over_https_with_a_ca_file() {
         ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("prometheus.log")).expect("prometheus.log"))
+        // Its log goes to the test's output, shown if the test fails.
+        .stderr(std::process::Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("prometheus: {e} (.ci/test.sh installs Debian's package)"));
     let _prometheus = Child(prometheus);
-    let query = format!("{base}/api/v1/query");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = run(Command::new("curl")
-            .args(["-sS", "--cacert", &ca, "-G", "--data-urlencode"])
-            .arg("query=count(up{job=\"prometheus\"})")
-            .arg(&query));
-        let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        if body["data"]["result"][0]["value"][1] == "1" {
-            break;
-        }
-        let log = std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
-        assert!(
-            Instant::now() < deadline,
-            "no sample from Prometheus over HTTPS in 60 s; last answer {body}; its log:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    server.terminate();
+    until("a sample from Prometheus over HTTPS", || {
+        tls.query("count(up{job=\"prometheus\"})")["data"]["result"][0]["value"][1] == "1"
+    });
+    tls.server.terminate();
 }
 
 #[test]
