@@ -31,6 +31,7 @@ LAYERS = {
         ["config", "http"],
         ["auth", "tls"],
         ["runtime"],
+        ["rules"],
         ["ingest", "api"],
         ["offline"],
         ["router"],

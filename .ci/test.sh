@@ -10,7 +10,8 @@
 #   made with `python3 -m venv` and reused while it works; never with a system-wide pip.
 #   (Debian's python3 needs the package python3-venv for that; installed when missing.)
 # - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script),
-#   and openssl, curl and prometheus when missing (server/tests/tls.rs).
+#   and openssl, curl and prometheus when missing (server/tests/tls.rs, rules_promtool.rs),
+#   and prometheus-alertmanager (server/tests/rules_serve.rs).
 #
 # How tests find the venv: its bin/ goes first on PATH for everything below, so every test
 # that runs `python3` (engine/tests/duckdb_reads_partitions.rs with DuckDB,
@@ -71,6 +72,9 @@ done
 for tool in openssl curl prometheus; do
     command -v "$tool" >/dev/null 2>&1 || apt_install "$tool"
 done
+# server/tests/rules_serve.rs delivers alerts to Debian's Alertmanager;
+# server/tests/rules_promtool.rs checks rule evaluation with promtool (in prometheus).
+command -v prometheus-alertmanager >/dev/null 2>&1 || apt_install prometheus-alertmanager
 
 cargo nextest run --locked --workspace --config-file .ci/nextest.toml --profile ci
 cargo test --locked --workspace --doc

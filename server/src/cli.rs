@@ -33,8 +33,66 @@ pub enum Command {
     Sql(SqlArgs),
     /// Load and validate the configuration, print a summary, and exit.
     CheckConfig(ConfigArgs),
+    /// Work with rule files (Prometheus's format; Loki's for LogQL rules).
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Print the version and exit.
     Version,
+}
+
+/// `strata rules ...`.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Check rule files as `promtool check rules` does: every problem with its file and
+    /// line; exit status 1 if any file has one.
+    Check(RulesCheckArgs),
+}
+
+/// Flags of `strata rules check`.
+#[derive(Debug, Args)]
+pub struct RulesCheckArgs {
+    /// The rule files.
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// The files hold LogQL rules (Loki's ruler format) instead of PromQL ones.
+    #[arg(long)]
+    pub logql: bool,
+}
+
+impl RulesCheckArgs {
+    /// Checks every file, printing what it finds to `out`; fails if any file has a problem.
+    pub fn run(&self, out: &mut impl std::io::Write) -> Result<()> {
+        let lang = if self.logql {
+            crate::rules::Lang::Logql
+        } else {
+            crate::rules::Lang::Promql
+        };
+        let mut failed = 0;
+        for path in &self.files {
+            writeln!(out, "Checking {}", path.display())?;
+            match crate::rules::file::load(path, lang) {
+                Ok(f) => {
+                    let n: usize = f.groups.iter().map(|g| g.rules.len()).sum();
+                    writeln!(out, "  SUCCESS: {n} rules found")?;
+                }
+                Err(e) => {
+                    failed += 1;
+                    writeln!(out, "  FAILED:")?;
+                    for line in e.to_string().lines() {
+                        writeln!(out, "{line}")?;
+                    }
+                }
+            }
+            writeln!(out)?;
+        }
+        if failed > 0 {
+            return Err(crate::error::Error::Usage(format!(
+                "{failed} of {} rule files have problems",
+                self.files.len()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Flags of `strata serve`.

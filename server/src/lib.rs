@@ -51,14 +51,16 @@ mod http;
 mod ingest;
 mod offline;
 mod router;
+pub mod rules;
 mod runtime;
 mod serve;
 mod tls;
 
-pub use auth::{Auth, AuthError, ReadTenant, TENANT_HEADER, WriteTenant};
-pub use cli::{Cli, Command, ServeArgs};
+pub use auth::{AdminTenant, Auth, AuthError, ReadTenant, TENANT_HEADER, WriteTenant};
+pub use cli::{Cli, Command, RulesCheckArgs, RulesCommand, ServeArgs};
 pub use config::args::ConfigArgs;
 pub use config::resolve::Overrides;
+pub use config::rules::{AlertingSettings, RulesSettings, TenantRules, WebhookSettings};
 pub use config::tokens::{Scope, TokenConfig};
 pub use config::{
     Config, DEFAULT_DATA_DIR, DEFAULT_FSYNC_INTERVAL, DEFAULT_GRPC_ADDR, DEFAULT_HTTP_ADDR,
@@ -75,6 +77,7 @@ pub use offline::promql::{PromqlArgs, run as run_promql};
 pub use offline::sql::{SqlArgs, run as run_sql};
 pub use router::router as http_router;
 pub use runtime::metrics::{Metrics, Signal};
+pub use runtime::rule_metrics::{Delivery, RuleMetrics};
 pub use runtime::state::AppState;
 pub use runtime::{allocator, inflight};
 pub use serve::run as run_server;

@@ -47,6 +47,9 @@ fn main() -> ExitCode {
         }),
         Command::Promql(args) => strata_server::run_promql(&args, &mut std::io::stdout().lock()),
         Command::Sql(args) => strata_server::run_sql(&args, &mut std::io::stdout().lock()),
+        Command::Rules(strata_server::RulesCommand::Check(args)) => {
+            args.run(&mut std::io::stdout().lock())
+        }
         Command::CheckConfig(args) => args.load().map(|c| {
             println!(
                 "config OK: data_dir={} http_addr={} grpc_addr={} max_body_bytes={} durability={:?} metrics_retention={} auth={} tenant_overrides=[{}]",

@@ -22,6 +22,7 @@ use crate::config::{Config, Role};
 use crate::error::{Error, Result};
 use crate::ingest::otlp::grpc;
 use crate::router;
+use crate::rules::Rules;
 use crate::runtime::state::AppState;
 use crate::tls::Tls;
 
@@ -94,8 +95,21 @@ async fn serve(config: Config) -> Result<()> {
     info!(%http_addr, %grpc_addr, data_dir = %config.data_dir.display(), auth = auth.enabled(), tls = tls.is_some(), "listening; opening the engine");
 
     let state = AppState::new(auth, &config);
+    // Rules run on the writer: their results are writes. Files are checked before the
+    // engine opens, so a bad rule file stops the start at once.
+    let rules = match config.role {
+        Role::Writer => Some(
+            Rules::start(state.clone(), config.rules.clone())
+                .await
+                .map_err(|e| Error::config("rules", e.to_string()))?,
+        ),
+        Role::Query | Role::Worker => None,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(on_signal(term, stop_tx.clone()));
+    if let Some(rules) = &rules {
+        tokio::spawn(on_hangup(hangup()?, rules.clone()));
+    }
     let opener = {
         let state = state.clone();
         let dir = config.data_dir.clone();
@@ -121,19 +135,20 @@ async fn serve(config: Config) -> Result<()> {
         })
     };
 
+    let mut app = router::router(state.clone());
+    if let Some(rules) = &rules {
+        app = app.layer(axum::Extension(rules.clone()));
+    }
     let http_server: Serving<std::io::Error> = match &tls {
         None => Box::pin(
-            axum::serve(http_incoming(http_listener), router::router(state.clone()))
+            axum::serve(http_incoming(http_listener), app)
                 .with_graceful_shutdown(stopped(stop_rx.clone()))
                 .into_future(),
         ),
         Some(t) => Box::pin(
-            axum::serve(
-                tls_incoming(http_listener, t.http.clone(), "http")?,
-                router::router(state.clone()),
-            )
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .into_future(),
+            axum::serve(tls_incoming(http_listener, t.http.clone(), "http")?, app)
+                .with_graceful_shutdown(stopped(stop_rx.clone()))
+                .into_future(),
         ),
     };
     let mut routes = grpc::routes(&state);
@@ -170,6 +185,9 @@ async fn serve(config: Config) -> Result<()> {
         drained(grpc_server, stop_rx.clone(), "grpc"),
     );
     info!("listeners closed, in-flight requests finished");
+    if let Some(rules) = &rules {
+        rules.stop().await;
+    }
     let opened = opener
         .await
         .map_err(|e| Error::Server(format!("engine open task failed: {e}")))?;
@@ -270,6 +288,20 @@ fn signals() -> Result<tokio::signal::unix::Signal> {
     use tokio::signal::unix::{SignalKind, signal};
     signal(SignalKind::terminate())
         .map_err(|e| Error::Server(format!("cannot listen for SIGTERM: {e}")))
+}
+
+fn hangup() -> Result<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{SignalKind, signal};
+    signal(SignalKind::hangup())
+        .map_err(|e| Error::Server(format!("cannot listen for SIGHUP: {e}")))
+}
+
+/// SIGHUP reloads the rule files (as `POST /-/reload` does).
+async fn on_hangup(mut hup: tokio::signal::unix::Signal, rules: Rules) {
+    while hup.recv().await.is_some() {
+        info!("SIGHUP: reloading the rule files");
+        let _ = rules.reload().await;
+    }
 }
 
 async fn on_signal(mut term: tokio::signal::unix::Signal, tx: watch::Sender<bool>) {

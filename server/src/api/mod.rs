@@ -1,7 +1,8 @@
-//! The query APIs: Prometheus, Loki (LogQL), SQL, Jaeger and log search.
+//! The query APIs: Prometheus, Loki (LogQL), SQL, Jaeger and log search; the rules' APIs.
 
 pub(crate) mod jaeger;
 pub(crate) mod logs;
 pub(crate) mod loki;
 pub(crate) mod prom;
+pub(crate) mod rules;
 pub(crate) mod sql;

@@ -179,6 +179,23 @@ where
     }
 }
 
+/// Extractor: the tenant of a request allowed to operate the server (`admin` scope):
+/// reload rules, snapshots, deletes. With auth off, every request may.
+#[derive(Debug, Clone)]
+pub struct AdminTenant(pub TenantId);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminTenant
+where
+    Auth: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let auth = Auth::from_ref(state);
+        Ok(Self(auth.authorize(&parts.headers, Scope::Admin)?))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for WriteTenant
 where
     Auth: FromRef<S>,

@@ -35,6 +35,10 @@ pub(crate) struct FileConfig {
     pub(crate) storage: super::storage::StorageSection,
     #[serde(default)]
     pub(crate) cluster: ClusterSection,
+    #[serde(default)]
+    pub(crate) rules: super::rules::RulesSection,
+    #[serde(default)]
+    pub(crate) alerting: super::rules::AlertingSection,
 }
 
 /// `[cluster]`.

@@ -9,6 +9,7 @@
 pub(crate) mod args;
 mod file;
 pub(crate) mod resolve;
+pub(crate) mod rules;
 mod storage;
 pub(crate) mod tokens;
 
@@ -72,6 +73,8 @@ pub struct Config {
     pub role: Role,
     /// `[server.tls]`: serve both listeners over TLS with this certificate and key.
     pub tls: Option<TlsFiles>,
+    /// `[rules]` and `[alerting]`: rule files per tenant, and where alerts go.
+    pub rules: rules::RulesSettings,
 }
 
 /// The PEM files of the server's certificate chain and private key (`[server.tls]`).
@@ -202,6 +205,7 @@ impl Default for Config {
             log_format: LogFormat::default(),
             role: Role::default(),
             tls: None,
+            rules: rules::RulesSettings::default(),
         }
     }
 }
@@ -276,6 +280,13 @@ pub(crate) fn parse_duration(key: &str, text: &str) -> Result<Duration> {
             format!("{text:?} is not a duration like \"90m\" or \"7d\": {e}"),
         )
     })
+}
+
+/// Prometheus's label name rule (`[a-zA-Z_][a-zA-Z0-9_]*`).
+pub(crate) fn is_label_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 #[cfg(test)]

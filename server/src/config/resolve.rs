@@ -28,7 +28,9 @@ impl Config {
                 if let Some(role) = overrides.role {
                     file.cluster.role = Some(role.as_str().to_owned());
                 }
-                from_file(file).map_err(|e| e.in_file(path))?
+                let mut config = from_file(file).map_err(|e| e.in_file(path))?;
+                config.rules.set_source(path);
+                config
             }
             None if overrides.role.is_some_and(super::Role::reads_bucket) => {
                 return Err(Error::config(
@@ -188,6 +190,7 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     if let Some(f) = &file.log.format {
         c.log_format = log_format(f)?;
     }
+    c.rules = super::rules::resolve(file.rules, file.alerting)?;
 
     let w = file.wal;
     let interval = match &w.fsync_interval {

@@ -174,7 +174,7 @@ fn unknown_keys_and_bad_values_name_the_key() {
             "sha256",
         ),
         (
-            "[[auth.tokens]]\nsha256 = \"x\"\ntenant = \"a\"\nscopes = [\"admin\"]",
+            "[[auth.tokens]]\nsha256 = \"x\"\ntenant = \"a\"\nscopes = [\"root\"]",
             "auth.tokens[0].scopes",
         ),
         ("[bogus]\n", "bogus"),
@@ -197,6 +197,27 @@ fn unknown_keys_and_bad_values_name_the_key() {
         ("[cluster]\nrole = \"query\"", "storage.backend"),
         ("[cluster]\nrole = \"reader\"", "cluster.role"),
         ("[cluster]\nworkers = [\"w:1\"]", "cluster.workers"),
+        (
+            "[rules]\nevaluation_interval = \"0s\"",
+            "rules.evaluation_interval",
+        ),
+        ("[rules]\nfile = [\"a.yml\"]", "unknown field `file`"),
+        (
+            "[rules.tenants.\"bad tenant\"]\nfiles = []",
+            "rules.tenants.bad tenant",
+        ),
+        (
+            "[alerting]\nalertmanagers = [\"ftp://x\"]",
+            "alerting.alertmanagers[0]",
+        ),
+        (
+            "[alerting]\nexternal_labels = { \"bad-name\" = \"x\" }",
+            "alerting.external_labels.bad-name",
+        ),
+        (
+            "[[alerting.webhooks]]\nurl = \"http://a\"\nname = \"x\"\n[[alerting.webhooks]]\nurl = \"http://b\"\nname = \"x\"",
+            "alerting.webhooks[1].name",
+        ),
     ] {
         let err = Config::from_toml(text)
             .and_then(|c| c.validate())

@@ -13,14 +13,17 @@ pub enum Scope {
     Read,
     /// Ingest.
     Write,
+    /// Operate: reload rules, take snapshots, delete series.
+    Admin,
 }
 
 impl Scope {
-    /// `read` or `write`.
+    /// `read`, `write` or `admin`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
             Self::Write => "write",
+            Self::Admin => "admin",
         }
     }
 }
@@ -47,10 +50,11 @@ impl TokenConfig {
             scopes.push(match s.as_str() {
                 "read" => Scope::Read,
                 "write" => Scope::Write,
+                "admin" => Scope::Admin,
                 other => {
                     return Err(Error::config(
                         key("scopes"),
-                        format!("{other:?} is not \"read\" or \"write\""),
+                        format!("{other:?} is not \"read\", \"write\" or \"admin\""),
                     ));
                 }
             });
@@ -80,7 +84,7 @@ impl TokenConfig {
         if self.scopes.is_empty() {
             return Err(Error::config(
                 key("scopes"),
-                "must name at least one of \"read\", \"write\"",
+                "must name at least one of \"read\", \"write\", \"admin\"",
             ));
         }
         Ok((digest, tenant))

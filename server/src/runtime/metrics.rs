@@ -109,11 +109,19 @@ struct Counters {
 /// The registry. Counters live behind one mutex: each update is a few map operations,
 /// far below the cost of the request that makes it.
 #[derive(Debug, Default)]
-pub struct Metrics(Mutex<Counters>);
+pub struct Metrics {
+    counters: Mutex<Counters>,
+    rules: super::rule_metrics::RuleMetrics,
+}
 
 impl Metrics {
     fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.counters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Rule evaluation and notification counters.
+    pub fn rules(&self) -> &super::rule_metrics::RuleMetrics {
+        &self.rules
     }
 
     /// Counts a write's outcome.
@@ -284,6 +292,8 @@ impl Metrics {
             let labels = [("tenant", t.as_str()), ("signal", s.as_str()), ("kind", k)];
             line(o, name, &labels, *n as f64);
         }
+
+        self.rules.render(o, &shown, only.is_none());
 
         if let Some(engine) = engine {
             let tenants: Vec<TenantId> = engine

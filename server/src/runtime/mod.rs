@@ -5,4 +5,5 @@ pub mod allocator;
 pub(crate) mod bucket;
 pub mod inflight;
 pub(crate) mod metrics;
+pub(crate) mod rule_metrics;
 pub(crate) mod state;

@@ -1,0 +1,175 @@
+//! What a rule group reads and writes: one tenant of the running server. Queries run on
+//! the embedded engine (PromQL on a blocking thread, LogQL through the tenant's SQL
+//! session) and rule results go through the server's write path: the WAL, the tenant's
+//! caps, and the same self-metrics as ingest.
+
+use std::sync::Arc;
+
+use strata_engine::{Engine, MatchOp, Matcher, Sample as EngineSample, SeriesSamples, TenantId};
+
+use crate::runtime::metrics::Signal;
+use strata_query::logql::{self, Grid};
+use strata_query::promql::{EngineSource, Labels, PromqlEngine, Value};
+use strata_query::sql;
+
+use super::Lang;
+use super::error::EvalError;
+use crate::runtime::state::AppState;
+
+/// One tenant of the running server, with the labels and URL its alerts carry.
+#[derive(Clone)]
+pub struct Env {
+    /// The server.
+    pub state: AppState,
+    /// The tenant the rules are evaluated for.
+    pub tenant: TenantId,
+}
+
+/// A sample of a rule's result: its labels and value.
+pub type Point = (Labels, f64);
+
+impl Env {
+    fn engine(&self) -> Result<Arc<Engine>, EvalError> {
+        self.state
+            .engine()
+            .map_err(|_| EvalError::Query("the engine is not open yet".into()))
+    }
+
+    /// `expr` evaluated at `t_ms`: an instant vector, or a scalar as one sample without
+    /// labels (as Prometheus's rule manager takes it).
+    pub async fn instant(
+        &self,
+        lang: Lang,
+        expr: &str,
+        t_ms: i64,
+    ) -> Result<Vec<Point>, EvalError> {
+        let engine = self.engine()?;
+        match lang {
+            Lang::Promql => {
+                let options = *self.state.promql();
+                let tenant = self.tenant.clone();
+                let expr = expr.to_owned();
+                let result = tokio::task::spawn_blocking(move || {
+                    let source = EngineSource::new(&engine, &tenant);
+                    PromqlEngine::new(options).instant(&source, &expr, t_ms)
+                })
+                .await
+                .map_err(|e| EvalError::Query(format!("query task failed: {e}")))?
+                .map_err(|e| EvalError::Query(e.to_string()))?;
+                match result.value {
+                    Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.value)).collect()),
+                    Value::Scalar { value, .. } => Ok(vec![(Labels::default(), value)]),
+                    Value::String { .. } | Value::Matrix(_) => Err(EvalError::Result(
+                        "rule result is not a vector or scalar".into(),
+                    )),
+                }
+            }
+            Lang::Logql => {
+                let sql = self.state.sql().query.clone();
+                let session = sql::tenant_session(engine, &self.tenant, &sql)
+                    .map_err(|e| EvalError::Query(e.to_string()))?;
+                let logql::Expr::Metric(metric) =
+                    logql::parse(expr).map_err(|e| EvalError::Query(e.to_string()))?
+                else {
+                    return Err(EvalError::Query("a rule needs a metric query".into()));
+                };
+                let limits = self.state.logql().limits;
+                let grid = Grid::instant(t_ms.saturating_mul(1_000_000));
+                let (value, _) = logql::query_metric(&session, &sql, &limits, &metric, grid)
+                    .await
+                    .map_err(|e| EvalError::Query(e.to_string()))?;
+                Ok(match value {
+                    logql::Value::Matrix(series) => series
+                        .into_iter()
+                        .filter_map(|s| {
+                            let v = s.values.first().copied().flatten()?;
+                            Some((Labels::from_pairs(s.labels), v))
+                        })
+                        .collect(),
+                    logql::Value::Scalar(v) => v
+                        .first()
+                        .map(|v| vec![(Labels::default(), *v)])
+                        .unwrap_or_default(),
+                })
+            }
+        }
+    }
+
+    /// Writes `points` at `t_ms` through the write path; returns how many samples the
+    /// engine rejected (counted in `/metrics` as any write is) with its first message.
+    pub async fn write(&self, points: &[Point], t_ms: i64) -> Result<(u64, String), EvalError> {
+        if points.is_empty() {
+            return Ok((0, String::new()));
+        }
+        let engine = self.engine()?;
+        let batch: Vec<SeriesSamples> = points
+            .iter()
+            .map(|(labels, value)| SeriesSamples {
+                labels: labels
+                    .iter()
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                    .collect(),
+                samples: vec![EngineSample {
+                    ts: t_ms,
+                    value: *value,
+                }],
+            })
+            .collect();
+        let tenant = self.tenant.clone();
+        let result = tokio::task::spawn_blocking(move || engine.write(&tenant, &batch))
+            .await
+            .map_err(|e| EvalError::Write(format!("write task failed: {e}")))?;
+        let outcome = self
+            .state
+            .finish_write(&self.tenant, Signal::Metrics, result)
+            .map_err(|e| EvalError::Write(e.to_string()))?;
+        let first = outcome
+            .messages
+            .values()
+            .next()
+            .cloned()
+            .unwrap_or_default();
+        Ok((outcome.rejected_total(), first))
+    }
+
+    /// The newest sample in `[start_ms, end_ms]` of the `ALERTS_FOR_STATE` series with
+    /// exactly `labels` (an alert's), as (timestamp, value): what a restart restores an
+    /// alert's `for` state from.
+    pub async fn for_state(
+        &self,
+        labels: &Labels,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Option<(i64, f64)>, EvalError> {
+        let engine = self.engine()?;
+        let mut matchers = vec![matcher("__name__", super::ALERTS_FOR_STATE)?];
+        for (n, v) in labels.iter() {
+            matchers.push(matcher(n, v)?);
+        }
+        let tenant = self.tenant.clone();
+        let want = labels.clone();
+        tokio::task::spawn_blocking(move || {
+            let series = engine
+                .select(&tenant, &matchers, start_ms, end_ms)
+                .map_err(|e| EvalError::Query(e.to_string()))?;
+            Ok(series
+                .into_iter()
+                // Exactly the alert's labels: a series with more is another alert's.
+                .filter(|s| s.labels.iter().filter(|l| l.name != "__name__").count() == want.len())
+                .filter_map(|s| {
+                    s.samples
+                        .iter()
+                        .rev()
+                        .find(|x| !strata_query::promql::is_stale_nan(x.value))
+                        .map(|x| (x.ts, x.value))
+                })
+                .max_by_key(|(ts, _)| *ts))
+        })
+        .await
+        .map_err(|e| EvalError::Query(format!("query task failed: {e}")))?
+    }
+}
+
+fn matcher(name: &str, value: &str) -> Result<Matcher, EvalError> {
+    Matcher::new(name, MatchOp::Equal, value).map_err(|e| EvalError::Query(e.to_string()))
+}
