@@ -27,7 +27,7 @@ LAYERS = {
         ["lib"],
     ],
     "server": [
-        ["error"],
+        ["error", "relabel"],
         ["config", "http"],
         ["auth", "tls"],
         ["runtime"],

@@ -50,6 +50,7 @@ mod error;
 mod http;
 mod ingest;
 mod offline;
+pub mod relabel;
 mod router;
 pub mod rules;
 mod runtime;

@@ -95,6 +95,20 @@ async fn serve(config: Config) -> Result<()> {
     info!(%http_addr, %grpc_addr, data_dir = %config.data_dir.display(), auth = auth.enabled(), tls = tls.is_some(), "listening; opening the engine");
 
     let state = AppState::new(auth, &config);
+    if !config.relabel.is_empty() {
+        let key = if config.relabel.hashes() {
+            crate::relabel::key::load_or_create(
+                config.relabel.hash_key_file.as_deref(),
+                &config.data_dir,
+            )
+            .map_err(|e| Error::config("relabel.hash_key_file", e.to_string()))?
+        } else {
+            Vec::new()
+        };
+        let rules = crate::relabel::Relabeling::compile(&config.relabel, &key)
+            .map_err(|e| Error::config("relabel", e.to_string()))?;
+        state.set_relabeling(Arc::new(rules));
+    }
     // Rules run on the writer: their results are writes. Files are checked before the
     // engine opens, so a bad rule file stops the start at once.
     let rules = match config.role {

@@ -39,6 +39,8 @@ pub(crate) struct FileConfig {
     pub(crate) rules: super::rules::RulesSection,
     #[serde(default)]
     pub(crate) alerting: super::rules::AlertingSection,
+    #[serde(default)]
+    pub(crate) relabel: super::relabel::RelabelSection,
 }
 
 /// `[cluster]`.

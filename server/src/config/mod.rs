@@ -8,6 +8,7 @@
 
 pub(crate) mod args;
 mod file;
+pub(crate) mod relabel;
 pub(crate) mod resolve;
 pub(crate) mod rules;
 mod storage;
@@ -75,6 +76,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// `[rules]` and `[alerting]`: rule files per tenant, and where alerts go.
     pub rules: rules::RulesSettings,
+    /// `[relabel]`: ingest-time rules over metric series and span and log attributes.
+    pub relabel: crate::relabel::RelabelSettings,
 }
 
 /// The PEM files of the server's certificate chain and private key (`[server.tls]`).
@@ -206,6 +209,7 @@ impl Default for Config {
             role: Role::default(),
             tls: None,
             rules: rules::RulesSettings::default(),
+            relabel: crate::relabel::RelabelSettings::default(),
         }
     }
 }

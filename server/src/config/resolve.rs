@@ -191,6 +191,7 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
         c.log_format = log_format(f)?;
     }
     c.rules = super::rules::resolve(file.rules, file.alerting)?;
+    c.relabel = super::relabel::resolve(file.relabel)?;
 
     let w = file.wal;
     let interval = match &w.fsync_interval {

@@ -104,6 +104,9 @@ struct Counters {
     grpc_latency: BTreeMap<&'static str, LatencyHistogram>,
     /// Seconds the engine took to open (recovery included).
     engine_open_seconds: Option<f64>,
+    /// (tenant, signal, rule) -> samples dropped (metrics) or attributes dropped or
+    /// rewritten (traces, logs) by `[relabel]` rules.
+    relabeled: BTreeMap<(String, Signal, String), u64>,
 }
 
 /// The registry. Counters live behind one mutex: each update is a few map operations,
@@ -150,6 +153,15 @@ impl Metrics {
             .lock()
             .rejected
             .entry((tenant.as_str().to_owned(), signal, reason.to_owned()))
+            .or_default() += n;
+    }
+
+    /// Counts what the `[relabel]` rule `rule` did to `tenant`'s `signal` in one write.
+    pub fn record_relabel(&self, tenant: &TenantId, signal: Signal, rule: &str, n: u64) {
+        *self
+            .lock()
+            .relabeled
+            .entry((tenant.as_str().to_owned(), signal, rule.to_owned()))
             .or_default() += n;
     }
 
@@ -293,6 +305,21 @@ impl Metrics {
             line(o, name, &labels, *n as f64);
         }
 
+        let name = "strata_relabel_total";
+        header(
+            o,
+            name,
+            "counter",
+            "What [relabel] rules did, by tenant, signal and rule: samples of dropped series (metrics), attributes dropped or rewritten (traces, logs).",
+        );
+        for ((t, s, r), n) in c.relabeled.iter().filter(|((t, _, _), _)| shown(t)) {
+            let labels = [
+                ("tenant", t.as_str()),
+                ("signal", s.as_str()),
+                ("rule", r.as_str()),
+            ];
+            line(o, name, &labels, *n as f64);
+        }
         self.rules.render(o, &shown, only.is_none());
 
         if let Some(engine) = engine {

@@ -23,6 +23,7 @@ use strata_query::promql::QueryOptions;
 use crate::auth::Auth;
 use crate::config::{Config, SqlSettings};
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
+use crate::relabel::{self, Relabeling, RuleCounts, TenantRules};
 use crate::runtime::inflight::{ADMIT_WAIT, Inflight, InflightPermit, declared_cost};
 use crate::runtime::metrics::{Counts, Metrics, Signal};
 
@@ -64,6 +65,7 @@ struct Inner {
     promql: QueryOptions,
     logql: crate::config::LogqlSettings,
     engine: RwLock<Option<Arc<Engine>>>,
+    relabel: std::sync::OnceLock<Arc<Relabeling>>,
 }
 
 impl AppState {
@@ -79,7 +81,43 @@ impl AppState {
             promql: config.promql,
             logql: config.logql.clone(),
             engine: RwLock::new(None),
+            relabel: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Sets the ingest-time rules (`[relabel]`), once, before serving.
+    pub fn set_relabeling(&self, rules: Arc<Relabeling>) {
+        let _ = self.0.relabel.set(rules);
+    }
+
+    /// The ingest-time rules of every tenant, if any are configured (for work moved to
+    /// another thread).
+    pub fn relabeling(&self) -> Option<Arc<Relabeling>> {
+        self.0.relabel.get().cloned()
+    }
+
+    /// `tenant`'s ingest-time rules, if any are configured.
+    pub fn relabel(&self, tenant: &TenantId) -> Option<&TenantRules> {
+        self.0.relabel.get().map(|r| r.for_tenant(tenant))
+    }
+
+    /// Counts what `tenant`'s rules for `signal` dropped or changed in one write.
+    pub(crate) fn count_relabeled(&self, tenant: &TenantId, signal: Signal, counts: &RuleCounts) {
+        if counts.is_empty() {
+            return;
+        }
+        let Some(rules) = self.relabel(tenant) else {
+            return;
+        };
+        let names = match signal {
+            Signal::Metrics => rules.metrics.rule_names(),
+            Signal::Traces => rules.traces.rule_names(),
+            Signal::Logs => rules.logs.rule_names(),
+        };
+        for (rule, n) in counts {
+            let name = names.get(*rule).map_or("?", String::as_str);
+            self.metrics().record_relabel(tenant, signal, name, *n);
+        }
     }
 
     /// The configured tokens.
@@ -286,8 +324,15 @@ impl AppState {
     pub async fn write_metrics(
         &self,
         tenant: &TenantId,
-        batch: Vec<SeriesSamples>,
+        mut batch: Vec<SeriesSamples>,
     ) -> Result<WriteOutcome, ApiError> {
+        if let Some(rules) = self.relabel(tenant) {
+            let dropped = relabel::owned(&rules.metrics, &mut batch);
+            self.count_relabeled(tenant, Signal::Metrics, &dropped);
+            if batch.is_empty() {
+                return Ok(WriteOutcome::default());
+            }
+        }
         self.write(tenant, Signal::Metrics, move |e, t| e.write(t, &batch))
             .await
     }
@@ -296,8 +341,12 @@ impl AppState {
     pub async fn write_spans(
         &self,
         tenant: &TenantId,
-        spans: Vec<SpanRecord>,
+        mut spans: Vec<SpanRecord>,
     ) -> Result<SignalOutcome, ApiError> {
+        if let Some(rules) = self.relabel(tenant) {
+            let changed = relabel::spans(&rules.traces, &mut spans);
+            self.count_relabeled(tenant, Signal::Traces, &changed);
+        }
         self.write(tenant, Signal::Traces, move |e, t| {
             e.write_spans_owned(t, spans)
         })
@@ -308,8 +357,12 @@ impl AppState {
     pub async fn write_logs(
         &self,
         tenant: &TenantId,
-        logs: Vec<LogRecord>,
+        mut logs: Vec<LogRecord>,
     ) -> Result<SignalOutcome, ApiError> {
+        if let Some(rules) = self.relabel(tenant) {
+            let changed = relabel::logs(&rules.logs, &mut logs);
+            self.count_relabeled(tenant, Signal::Logs, &changed);
+        }
         self.write(tenant, Signal::Logs, move |e, t| {
             e.write_logs_owned(t, logs)
         })

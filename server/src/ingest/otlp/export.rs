@@ -20,6 +20,7 @@ use super::{
     partial_success, signal_partial_success, translate_metrics,
 };
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
+use crate::relabel;
 use crate::runtime::inflight::request_cost;
 use crate::runtime::metrics::Signal;
 use crate::runtime::state::AppState;
@@ -78,6 +79,7 @@ pub(super) async fn export_metrics_protobuf(
     if let Ok(engine) = state.engine() {
         let t = tenant.clone();
         let body2 = body.clone();
+        let relabeling = state.relabeling();
         let fast = AppState::cpu_work(body.len(), move || {
             let opts = TranslateOptions::default();
             let fast = metrics_fast::translate(&body2, &opts, |keys| {
@@ -85,12 +87,22 @@ pub(super) async fn export_metrics_protobuf(
                     .known_series(&t, keys)
                     .unwrap_or_else(|_| vec![None; keys.len()])
             })?;
-            let result =
-                (!fast.is_empty()).then(|| fast.with_series(|s| engine.submit_keyed(&t, s)));
-            Some((fast.translated, result))
+            // `[relabel]` rules rewrite (or drop) the series before the engine sees them.
+            let rules = relabeling.as_ref().map(|r| &r.for_tenant(&t).metrics);
+            let (result, dropped) = match rules {
+                Some(rules) if !rules.is_empty() && !fast.is_empty() => fast.with_series(|s| {
+                    relabel::keyed(rules, s, |kept| engine.submit_keyed(&t, kept))
+                }),
+                _ => (
+                    (!fast.is_empty()).then(|| fast.with_series(|s| engine.submit_keyed(&t, s))),
+                    Vec::new(),
+                ),
+            };
+            Some((fast.translated, result, dropped))
         })
         .await?;
-        if let Some((translated, result)) = fast {
+        if let Some((translated, result, dropped)) = fast {
+            state.count_relabeled(tenant, Signal::Metrics, &dropped);
             state.metrics().record_rejected(
                 tenant,
                 Signal::Metrics,

@@ -25,6 +25,7 @@ pub(crate) use decode::{snappy_block, snappy_len};
 
 use crate::auth::WriteTenant;
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
+use crate::relabel;
 use crate::runtime::inflight::request_cost;
 use crate::runtime::metrics::Signal;
 use crate::runtime::state::AppState;
@@ -45,6 +46,7 @@ pub async fn write(
     let (body, mut permit) = state.read_ingest_body(&headers, body, true).await?;
     let max = state.max_body_bytes();
     let engine = state.engine();
+    let relabeling = state.relabeling();
     let t = tenant.clone();
     // Decompress, decode and place (the labels borrowed from the decompressed buffer
     // throughout), then await the WAL's acknowledgement without holding a thread.
@@ -60,7 +62,7 @@ pub async fn write(
             request_cost(body.len() as u64, size as u64, true, 0),
         )
         .await?;
-    let (total, histograms, result) = AppState::cpu_work(size, move || {
+    let (total, histograms, result, dropped) = AppState::cpu_work(size, move || {
         let raw = decompress(&body, max)?;
         drop(body);
         // Labels are decoded only for series the engine does not know by their raw bytes.
@@ -72,11 +74,23 @@ pub async fn write(
             Err(_) => Batch::parse(&raw)?,
         };
         let series = batch.series();
-        // Not ready (503) only matters when there is something to store.
-        let result = (!series.is_empty()).then(|| engine.map(|e| e.submit_keyed(&t, &series)));
-        Ok::<_, ApiError>((batch.samples(), batch.histograms, result))
+        // `[relabel]` rules rewrite (or drop) the series before the engine sees them.
+        let rules = relabeling.as_ref().map(|r| &r.for_tenant(&t).metrics);
+        let (result, dropped) = match (&engine, rules) {
+            (Ok(e), Some(rules)) if !rules.is_empty() => {
+                let (result, dropped) = relabel::keyed(rules, &series, |s| e.submit_keyed(&t, s));
+                (result.map(Ok), dropped)
+            }
+            // Not ready (503) only matters when there is something to store.
+            _ => (
+                (!series.is_empty()).then(|| engine.map(|e| e.submit_keyed(&t, &series))),
+                Vec::new(),
+            ),
+        };
+        Ok::<_, ApiError>((batch.samples(), batch.histograms, result, dropped))
     })
     .await??;
+    state.count_relabeled(&tenant, Signal::Metrics, &dropped);
     state
         .metrics()
         .record_rejected(&tenant, Signal::Metrics, NATIVE_HISTOGRAM, histograms);
