@@ -5,7 +5,8 @@
 //! (`.ci/test.sh` installs it in the venv it puts first on PATH), and Debian's Prometheus
 //! remote-writing over HTTPS with the CA file.
 //! Plaintext is refused on both; a renewed certificate is served without a restart; with
-//! `client_ca_file` only clients with a certificate of that CA are served; `self_signed`
+//! `client_ca_file` only clients with a certificate of that CA are served, and a rotated CA
+//! file is picked up without a restart; `self_signed`
 //! makes a certificate once and keeps it; a key that is not the certificate's stops the
 //! start with a clear error.
 
@@ -321,6 +322,20 @@ fn with_a_client_ca_only_its_clients_are_served() {
         None,
         "served another CA's client"
     );
+    // The CA file is rotated to the stranger's CA: picked up without a restart.
+    std::fs::copy(certs.join("stranger-ca.pem"), certs.join("client-ca.pem")).expect("rotate");
+    until("the rotated client CA", || {
+        with(&stranger, &stranger_key) == Some(200)
+    });
+    assert_eq!(
+        with(&client, &client_key),
+        None,
+        "served the old CA's client"
+    );
+    // A CA file that does not load keeps the CAs in use.
+    std::fs::write(certs.join("client-ca.pem"), "not a certificate\n").expect("break");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(with(&stranger, &stranger_key), Some(200));
     server.terminate();
 }
 

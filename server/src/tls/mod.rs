@@ -4,7 +4,8 @@
 //! modification time changes, checked at most once a second, on a handshake: a renewed
 //! certificate is served without a restart. A renewal that does not load is logged and the
 //! last good pair kept. With `client_ca_file`, clients must present a certificate that
-//! chains to one of its CAs (mutual TLS; the CA file is read at start). With TLS on, a
+//! chains to one of its CAs (mutual TLS; the CA file is reloaded the same way, so a CA can
+//! be added or rotated without a restart). With TLS on, a
 //! plaintext client fails the handshake and is served nothing ([`listen`]).
 
 pub(crate) mod listen;
@@ -63,8 +64,8 @@ impl Tls {
     pub(crate) fn load(files: &TlsFiles) -> Result<Self, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let resolver = Arc::new(Reloading::new(files, provider.clone())?);
-        let clients = match &files.client_ca_file {
-            Some(path) => Some(client_verifier(path, provider.clone())?),
+        let clients: Option<Arc<dyn ClientCertVerifier>> = match &files.client_ca_file {
+            Some(path) => Some(Arc::new(ReloadingClients::new(path, provider.clone())?)),
             None => None,
         };
         let config = |alpn: &[&[u8]]| -> Result<Arc<ServerConfig>, TlsError> {
@@ -109,6 +110,122 @@ fn client_verifier(
     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
         .build()
         .map_err(|e| file_err(e.to_string()))
+}
+
+/// Client certificates checked against the CA file, loaded again once it changes (looked
+/// at most once a second, on a handshake); a change that does not load is logged and the
+/// previous CAs kept.
+#[derive(Debug)]
+struct ReloadingClients {
+    path: PathBuf,
+    provider: Arc<CryptoProvider>,
+    current: RwLock<(Arc<dyn ClientCertVerifier>, Option<SystemTime>, Instant)>,
+}
+
+impl ReloadingClients {
+    fn new(path: &Path, provider: Arc<CryptoProvider>) -> Result<Self, TlsError> {
+        let verifier = client_verifier(path, provider.clone())?;
+        Ok(Self {
+            path: path.to_owned(),
+            provider,
+            current: RwLock::new((verifier, modified(path), Instant::now())),
+        })
+    }
+
+    /// The verifier, reloaded first when the file changed.
+    fn verifier(&self) -> Option<Arc<dyn ClientCertVerifier>> {
+        let fresh = self
+            .current
+            .read()
+            .ok()
+            .filter(|c| c.2.elapsed() < CHECK_EVERY)
+            .map(|c| c.0.clone());
+        if fresh.is_some() {
+            return fresh;
+        }
+        let mut current = self.current.write().ok()?;
+        current.2 = Instant::now();
+        let now = modified(&self.path);
+        if now != current.1 {
+            current.1 = now;
+            match client_verifier(&self.path, self.provider.clone()) {
+                Ok(v) => {
+                    current.0 = v;
+                    info!(client_ca_file = %self.path.display(), "TLS client CAs reloaded");
+                }
+                Err(e) => {
+                    warn!(error = %e, "the changed client CA file does not load; keeping the previous CAs")
+                }
+            }
+        }
+        Some(current.0.clone())
+    }
+}
+
+impl ClientCertVerifier for ReloadingClients {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    /// No CA names are sent (they live behind the reload's lock): clients offer the
+    /// certificate they have, which is what curl, Prometheus and the OTel SDKs do anyway.
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        let v = self
+            .verifier()
+            .ok_or_else(|| rustls::Error::General("client CA lock poisoned".into()))?;
+        v.verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// The modification times of the two files (`None` where unreadable).
