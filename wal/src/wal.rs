@@ -129,6 +129,36 @@ impl Wal {
         Self::open_with_storage(Arc::new(OsStorage), dir, options)
     }
 
+    /// Creates, durably, a WAL in `dir` that holds no record and whose next record gets LSN
+    /// `first_lsn`: one segment with only its header, named by `first_lsn`, then the
+    /// directory fsynced. For a copy of a log's owner that carries on a log's numbering
+    /// without its records (a snapshot whose records are all stored elsewhere up to
+    /// `first_lsn`). Fails if `dir` already holds a segment, or `first_lsn` is 0.
+    pub fn create_at(dir: impl AsRef<Path>, first_lsn: Lsn) -> Result<()> {
+        let dir = dir.as_ref();
+        let storage = OsStorage;
+        storage
+            .create_dir_all(dir)
+            .map_err(io_err("create directory", dir))?;
+        let refuse = |reason: &str| Error::Io {
+            op: "create a WAL at an LSN",
+            path: dir.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, reason.to_owned()),
+        };
+        if first_lsn == 0 {
+            return Err(Error::InvalidOption {
+                name: "first_lsn",
+                reason: "LSNs start at 1".into(),
+            });
+        }
+        let names = storage.list(dir).map_err(io_err("list directory", dir))?;
+        if names.iter().any(|n| n.ends_with(".wal")) {
+            return Err(refuse("the directory already holds WAL segments"));
+        }
+        crate::recovery::create_segment(&storage, dir, first_lsn)?;
+        Ok(())
+    }
+
     /// Opens the WAL in `dir` on any [`Storage`] (for example [`crate::sim::SimStorage`]).
     pub fn open_with_storage(
         storage: Arc<dyn Storage>,

@@ -263,3 +263,26 @@ fn interval_mode_syncs_while_appends_never_pause() {
     let syncs = wal.stats().syncs;
     assert!(syncs >= 10, "{syncs} fsyncs in 300 ms of 5 ms intervals");
 }
+
+#[test]
+fn a_wal_created_at_an_lsn_carries_on_that_numbering() {
+    let dir = tempfile::tempdir().unwrap();
+    Wal::create_at(dir.path(), 734).unwrap();
+    let err = Wal::create_at(dir.path(), 900).unwrap_err();
+    assert!(
+        err.to_string().contains("already holds WAL segments"),
+        "{err}"
+    );
+    assert!(Wal::create_at(dir.path().join("zero"), 0).is_err());
+    let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    assert_eq!((wal.first_lsn(), wal.next_lsn()), (734, 734));
+    assert_eq!(wal.append(&b"one"[..]).unwrap(), 734);
+    drop(wal);
+    let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+    let records = read_all(&wal).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (records[0].lsn, &records[0].payload[..]),
+        (734, &b"one"[..])
+    );
+}
