@@ -9,7 +9,8 @@
 //! Range windows are not whole multiples of the samples' step: Prometheus 2.42 (Debian's)
 //! takes a window's first instant in, Prometheus 3 and Strata leave it out, so a sample on
 //! the boundary would be a difference, and it is not the rules'. For the same reason the
-//! counter starts far from zero (see `input`).
+//! counter starts far from zero (see `input`). promtool orders groups at random unless told
+//! (`group_eval_order`): the file's order is given, the order Strata evaluates them in.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -268,7 +269,7 @@ async fn strata_evaluates_rules_as_prometheus_does() {
     let mut test = String::new();
     let _ = writeln!(
         test,
-        "rule_files:\n  - rules.yml\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    external_url: http://strata.example\n    input_series:"
+        "rule_files:\n  - rules.yml\nevaluation_interval: 1m\ngroup_eval_order: [recording, alerting]\ntests:\n  - interval: 1m\n    external_url: http://strata.example\n    input_series:"
     );
     for (name, labels, values) in input() {
         let v: Vec<String> = values

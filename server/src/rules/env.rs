@@ -5,7 +5,10 @@
 
 use std::sync::Arc;
 
-use strata_engine::{Engine, MatchOp, Matcher, Sample as EngineSample, SeriesSamples, TenantId};
+use strata_engine::{
+    Engine, KeyedSeries, MatchOp, Matcher, PendingWrite, Sample as EngineSample, TenantId,
+    WriteOutcome,
+};
 
 use crate::runtime::metrics::Signal;
 use strata_query::logql::{self, Grid};
@@ -95,33 +98,86 @@ impl Env {
         }
     }
 
-    /// Writes `points` at `t_ms` through the write path; returns how many samples the
-    /// engine rejected (counted in `/metrics` as any write is) with its first message.
+    /// Writes `points` at `t_ms` through the write path and waits for the acknowledgement;
+    /// returns how many samples the engine rejected (counted in `/metrics` as any write
+    /// is) with its first message.
     pub async fn write(&self, points: &[Point], t_ms: i64) -> Result<(u64, String), EvalError> {
+        match self.submit(points, t_ms).await? {
+            Some(pending) => self.settle(pending).await,
+            None => Ok((0, String::new())),
+        }
+    }
+
+    /// Places `points` at `t_ms` in the engine (readable at once, so the group's next
+    /// rules see them) and hands them to the WAL, without waiting for its
+    /// acknowledgement: [`Env::settle`] does, once per rule at the end of the group's
+    /// evaluation, so a group waits for one fsync, not one per rule.
+    pub async fn submit(
+        &self,
+        points: &[Point],
+        t_ms: i64,
+    ) -> Result<Option<PendingWrite<WriteOutcome>>, EvalError> {
         if points.is_empty() {
-            return Ok((0, String::new()));
+            return Ok(None);
         }
         let engine = self.engine()?;
-        let batch: Vec<SeriesSamples> = points
+        let labels: Vec<Vec<(String, String)>> = points
             .iter()
-            .map(|(labels, value)| SeriesSamples {
-                labels: labels
-                    .iter()
+            .map(|(l, _)| {
+                l.iter()
                     .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                    .collect(),
-                samples: vec![EngineSample {
+                    .collect()
+            })
+            .collect();
+        let samples: Vec<[EngineSample; 1]> = points
+            .iter()
+            .map(|(_, value)| {
+                [EngineSample {
                     ts: t_ms,
                     value: *value,
-                }],
+                }]
             })
             .collect();
         let tenant = self.tenant.clone();
-        let result = tokio::task::spawn_blocking(move || engine.write(&tenant, &batch))
-            .await
-            .map_err(|e| EvalError::Write(format!("write task failed: {e}")))?;
+        let submitted = tokio::task::spawn_blocking(move || {
+            let pairs: Vec<Vec<(&str, &str)>> = labels
+                .iter()
+                .map(|l| l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect())
+                .collect();
+            let batch: Vec<KeyedSeries<'_>> = pairs
+                .iter()
+                .zip(&samples)
+                .map(|(l, s)| KeyedSeries {
+                    key: &[],
+                    known: None,
+                    labels: l,
+                    samples: s,
+                })
+                .collect();
+            engine.submit_keyed(&tenant, &batch)
+        })
+        .await
+        .map_err(|e| EvalError::Write(format!("write task failed: {e}")))?;
+        match submitted {
+            Ok(pending) => Ok(Some(pending)),
+            Err(e) => self
+                .state
+                .finish_write::<WriteOutcome>(&self.tenant, Signal::Metrics, Err(e))
+                .map(|_| None)
+                .map_err(|e| EvalError::Write(e.to_string())),
+        }
+    }
+
+    /// Waits for a submitted write's acknowledgement and counts it; returns how many
+    /// samples were rejected, with the first reason.
+    pub async fn settle(
+        &self,
+        pending: PendingWrite<WriteOutcome>,
+    ) -> Result<(u64, String), EvalError> {
         let outcome = self
             .state
-            .finish_write(&self.tenant, Signal::Metrics, result)
+            .finish_pending(&self.tenant, Signal::Metrics, Ok(pending))
+            .await
             .map_err(|e| EvalError::Write(e.to_string()))?;
         let first = outcome
             .messages

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use strata_engine::{PendingWrite, WriteOutcome};
 use strata_query::promql::{Labels, STALE_NAN_BITS};
 
 use super::alert::{Alert, Alerts, Returned, State};
@@ -235,12 +236,35 @@ impl Group {
                 tracing::warn!(tenant = %env.tenant, group = %self.key.name, error = %e, "cannot end the series of removed rules");
             }
         }
+        // Each rule's samples are placed at once (the next rules read them) and
+        // acknowledged together at the end: one WAL wait per evaluation, not one per rule.
+        let mut outcomes: Vec<Result<(), EvalError>> = Vec::with_capacity(self.rules.len());
+        let mut pending = Vec::new();
         for i in 0..self.rules.len() {
             let rule_started = Instant::now();
-            let outcome = self.eval_rule(i, env, shared, query_ts).await;
+            let outcome = match self.eval_rule(i, env, shared, query_ts).await {
+                Ok(Some((p, n))) => {
+                    pending.push((i, p, n));
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            outcomes.push(outcome);
             let rule = &mut self.rules[i];
             rule.last_eval = Some(now);
             rule.last_duration = rule_started.elapsed();
+        }
+        for (i, p, n) in pending {
+            outcomes[i] = match env.settle(p).await {
+                Ok((0, _)) => Ok(()),
+                Ok((rejected, first)) => Err(EvalError::Write(format!(
+                    "{rejected} of {n} samples rejected: {first}"
+                ))),
+                Err(e) => Err(e),
+            };
+        }
+        for (rule, outcome) in self.rules.iter_mut().zip(outcomes) {
             match outcome {
                 Ok(()) => {
                     rule.health = Health::Ok;
@@ -266,13 +290,15 @@ impl Group {
         failed
     }
 
+    /// One rule at `ts`: its samples submitted, with how many there are (`None`: nothing
+    /// to write).
     async fn eval_rule(
         &mut self,
         i: usize,
         env: &Env,
         shared: &Shared,
         ts: i64,
-    ) -> Result<(), EvalError> {
+    ) -> Result<Option<(PendingWrite<WriteOutcome>, usize)>, EvalError> {
         let lang = self.lang;
         let limit = self.limit;
         let rule = &mut self.rules[i];
@@ -299,14 +325,8 @@ impl Group {
         let mut batch = points;
         batch.extend(stale_points(&rule.written, &now));
         rule.written = now;
-        let (rejected, first) = env.write(&batch, ts).await?;
-        if rejected > 0 {
-            return Err(EvalError::Write(format!(
-                "{rejected} of {} samples rejected: {first}",
-                batch.len()
-            )));
-        }
-        Ok(())
+        let n = batch.len();
+        Ok(env.submit(&batch, ts).await?.map(|p| (p, n)))
     }
 
     /// A copy for readers (the APIs), without the bookkeeping of written series.
