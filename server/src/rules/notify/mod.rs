@@ -273,3 +273,52 @@ async fn post(client: &reqwest::Client, url: &url::Url, body: &str) -> Result<()
     let text: String = text.chars().take(300).collect();
     Err(format!("{status}: {text}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Auth;
+    use crate::config::Config;
+    use crate::config::rules::WebhookSettings;
+
+    fn notice(i: usize) -> Notice {
+        Notice {
+            labels: BTreeMap::from([("alertname".to_owned(), format!("A{i}"))]),
+            annotations: BTreeMap::new(),
+            starts_at: String::new(),
+            ends_at: String::new(),
+            generator_url: String::new(),
+            resolved: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_the_oldest_and_counts_them() {
+        let state = AppState::new(Auth::new(&[]).expect("auth"), &Config::default());
+        let settings = AlertingSettings {
+            webhooks: vec![WebhookSettings {
+                name: "down".into(),
+                // Nothing listens on port 9 (discard) here: every attempt fails.
+                url: url::Url::parse("http://127.0.0.1:9/hook").expect("url"),
+                template: None,
+            }],
+            queue_capacity: 3,
+            ..AlertingSettings::default()
+        };
+        let n = Notifier::start(&settings, state.clone()).expect("notifier");
+        let alerts: Vec<Notice> = (0..10).map(notice).collect();
+        n.send(&alerts);
+        {
+            let q = n.destinations[0].queue.lock().expect("queue");
+            let kept: Vec<&str> = q.iter().map(|a| a.labels["alertname"].as_str()).collect();
+            assert_eq!(kept, ["A7", "A8", "A9"], "the newest are kept");
+        }
+        let text = state.metrics().render(None, None);
+        assert!(
+            text.contains(
+                "strata_notifications_total{destination=\"down\",outcome=\"queue_full\"} 7\n"
+            ),
+            "{text}"
+        );
+    }
+}
