@@ -42,7 +42,7 @@ impl Core {
                 for (start, (dir, sets)) in parts {
                     let bytes: u64 = sets.iter().map(|f| f.entry.bytes).sum();
                     if start.saturating_add(PARTITION_MS) <= cutoff {
-                        self.drop_partition(files, &tenant, &dir, &sets)?;
+                        self.drop_partition(files, &tenant, &dir)?;
                         stats.expired += 1;
                         stats.bytes += bytes;
                     } else {
@@ -61,11 +61,11 @@ impl Core {
             };
             parts.sort_by_key(|p| (p.0, p.1));
             let mut total: u64 = parts.iter().map(|p| p.4).sum();
-            for (_, i, dir, sets, bytes) in parts {
+            for (_, i, dir, _, bytes) in parts {
                 if total <= budget {
                     break;
                 }
-                self.drop_partition(maps[i].1, &tenant, &dir, &sets)?;
+                self.drop_partition(maps[i].1, &tenant, &dir)?;
                 total -= bytes;
                 stats.over_budget += 1;
                 stats.bytes += bytes;
@@ -92,15 +92,17 @@ impl Core {
         ]
     }
 
-    /// Drops one partition: see the module docs.
+    /// Drops one partition: see the module docs. Every set the map holds in `dir` goes,
+    /// not only those the pass listed: a flush may have published one into the partition
+    /// since, and the manifest renamed here lists it too (a set left in the map would stay
+    /// readable without a manifest, and the next pass would fail to drop it again).
     fn drop_partition(
         &self,
         file_map: &RwLock<FileMap>,
         tenant: &TenantId,
         dir: &Path,
-        sets: &[Arc<PartFile>],
     ) -> Result<()> {
-        {
+        let dropped: Vec<Arc<PartFile>> = {
             // No flush may be updating this manifest meanwhile.
             let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
             let manifest = dir.join("manifest.json");
@@ -110,13 +112,19 @@ impl Core {
             })?;
             sync_dir(dir)?;
             let mut files = file_map.write().unwrap_or_else(|p| p.into_inner());
-            if let Some(list) = files.get_mut(tenant) {
-                list.retain(|f| !sets.iter().any(|s| Arc::ptr_eq(f, s)));
+            match files.get_mut(tenant) {
+                Some(list) => {
+                    let (gone, kept) = std::mem::take(list).into_iter().partition(|f| f.dir == dir);
+                    *list = kept;
+                    gone
+                }
+                None => Vec::new(),
             }
-        }
-        for f in sets {
+        };
+        for f in &dropped {
             f.retire();
         }
+        drop(dropped);
         self.touch_remote(dir);
         self.pending_drops
             .lock()
