@@ -93,6 +93,14 @@ pub enum Error {
         "this process reads object storage (a query process) and takes no writes; send them to the writer"
     )]
     ReadOnly,
+    /// A request the engine cannot carry out as given (a delete without a condition or
+    /// with its start after its end, a snapshot into a directory that is not empty):
+    /// nothing was changed.
+    #[error("invalid request: {reason}")]
+    InvalidRequest {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An I/O error outside the WAL.
     #[error("I/O error on {}: {source}", path.display())]
     Io {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, select};
 use tracing::{error, warn};
 
+pub(crate) mod admin;
 pub(crate) mod metrics;
 pub(crate) mod signals;
 pub(crate) mod telemetry;

@@ -198,9 +198,21 @@ impl Core {
     /// meanwhile (retention dropped it).
     pub(crate) fn commit_compaction(
         &self,
-        (file_map, tenant, dir): Target<'_>,
+        target: Target<'_>,
         inputs: &[Arc<PartFile>],
         entry: &FileEntry,
+    ) -> Result<bool> {
+        self.commit_swap(target, inputs, Some(entry))
+    }
+
+    /// [`Core::commit_compaction`] whose output may be nothing (`None`: a delete left no
+    /// row of the inputs): the inputs leave the manifest and the readers' list, and no
+    /// set takes their place.
+    pub(crate) fn commit_swap(
+        &self,
+        (file_map, tenant, dir): Target<'_>,
+        inputs: &[Arc<PartFile>],
+        entry: Option<&FileEntry>,
     ) -> Result<bool> {
         let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
         let manifest_path = dir.join("manifest.json");
@@ -212,7 +224,7 @@ impl Core {
             .filter(|e| names.contains(&e.samples.as_str()));
         if listed.count() != inputs.len() {
             warn!(partition = %dir.display(), "partition changed during compaction; skipped");
-            for name in entry.names() {
+            for name in entry.iter().flat_map(|e| e.names()) {
                 let _ = std::fs::remove_file(dir.join(name));
             }
             return Ok(false);
@@ -220,14 +232,16 @@ impl Core {
         manifest
             .files
             .retain(|e| !names.contains(&e.samples.as_str()));
-        manifest.files.push(entry.clone());
+        manifest.files.extend(entry.cloned());
         manifest.files.sort_by_key(|e| e.flush);
         partition::write_json(&manifest_path, &manifest)?;
         {
             let mut files = file_map.write().unwrap_or_else(|p| p.into_inner());
             let list = files.entry(tenant).or_default();
             list.retain(|f| !inputs.iter().any(|i| Arc::ptr_eq(f, i)));
-            list.push(Arc::new(PartFile::new(dir.clone(), entry.clone())));
+            if let Some(entry) = entry {
+                list.push(Arc::new(PartFile::new(dir.clone(), entry.clone())));
+            }
             list.sort_by_key(|f| f.entry.flush);
         }
         for f in inputs {

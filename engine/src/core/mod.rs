@@ -2,11 +2,14 @@
 //! spans and logs stores, the WAL, the locks and markers of the flush and of maintenance),
 //! and the protocols that span them, one file each: opening and WAL replay (`replay.rs`),
 //! writes (`write.rs`), the flush (`flush.rs`), compaction passes (`compact.rs`), retention,
-//! the disk budget and trace-filter upkeep (`maintenance.rs`). The only place with
+//! the disk budget and trace-filter upkeep (`maintenance.rs`), checkpoints (`checkpoint.rs`) and
+//! deletes (`delete.rs`). The only place with
 //! `impl Core`; [`crate::Engine`] (`api/`) is the handle around it.
 
+pub(crate) mod checkpoint;
 pub(crate) mod compact;
 pub(crate) mod copies;
+pub(crate) mod delete;
 pub(crate) mod flush;
 pub(crate) mod maintenance;
 pub(crate) mod reader;

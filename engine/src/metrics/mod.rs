@@ -1,6 +1,7 @@
-//! Metrics: the in-memory head, the write path, flush and compaction of samples, scans, the index and the page cache.
+//! Metrics: the in-memory head, the write path, flush and compaction of samples, scans, the index and the page cache, deletes.
 
 pub(crate) mod compact;
+pub(crate) mod delete;
 pub(crate) mod files;
 pub(crate) mod flush;
 pub(crate) mod head;

@@ -1,6 +1,7 @@
 //! The engine's public vocabulary, without state: samples, labels, matchers, outcomes, records, any-values, series keys and ids.
 
 pub(crate) mod anyvalue;
+pub(crate) mod delete;
 pub(crate) mod labels;
 pub(crate) mod matcher;
 pub(crate) mod outcome;

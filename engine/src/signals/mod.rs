@@ -1,4 +1,4 @@
-//! Spans and logs: their store in memory, checks, the record encoders and writer, flush, reads and compaction.
+//! Spans and logs: their store in memory, checks, the record encoders and writer, flush, reads, compaction and deletes.
 
 pub(crate) mod arrow;
 pub(crate) mod bloom;
@@ -14,6 +14,7 @@ pub(crate) mod order;
 pub(crate) mod read;
 #[doc(hidden)]
 pub mod record_memory;
+pub(crate) mod row_filter;
 pub(crate) mod shared_lists;
 pub(crate) mod spans;
 pub(crate) mod store;

@@ -74,6 +74,24 @@ pub(crate) fn create_dir_durable(dir: &Path) -> Result<()> {
     sync_dir(dir.parent().unwrap_or(Path::new(".")))
 }
 
+/// 16 hex digits that name a rewritten file set apart from every other (`d<token>` in
+/// its names): from the clock, a process counter and the hasher's random keys, so a name is
+/// never used twice, in this process or another, and a mirror never mistakes a new file
+/// for an old one of the same name.
+pub(crate) fn unique_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    h.write_u128(now);
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
 pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_owned(),

@@ -1,5 +1,6 @@
-//! Partitions on disk, the same for every signal: layout and manifests, Parquet helpers, prefetch, retention.
+//! Partitions on disk, the same for every signal: layout and manifests, Parquet helpers, prefetch, retention, the file steps of a checkpoint.
 
+pub(crate) mod checkpoint;
 pub(crate) mod fs;
 pub(crate) mod parquet_io;
 pub(crate) mod partition;

@@ -141,6 +141,12 @@ impl DurableWriter {
         self.w.write(batch).map_err(|e| bad(&self.tmp, e))
     }
 
+    /// Closes the row group being written (if it holds a row), so the next batch starts a
+    /// new one.
+    pub(crate) fn end_row_group(&mut self) -> Result<(), Error> {
+        self.w.flush().map_err(|e| bad(&self.tmp, e))
+    }
+
     /// Closes, fsyncs and renames the file into place; returns its size.
     pub(crate) fn finish(self) -> Result<u64, Error> {
         self.finish_appending(|_, _| Ok(()))

@@ -130,7 +130,8 @@ impl Input {
         Ok(Box::new(reader.map(move |b| b.map_err(|e| bad(&path, e)))))
     }
 
-    fn row_groups(&self) -> usize {
+    /// Row groups in the file.
+    pub(crate) fn row_groups(&self) -> usize {
         self.meta.metadata().num_row_groups()
     }
 

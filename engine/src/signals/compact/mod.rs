@@ -21,6 +21,7 @@
 //! partition's file set has not changed for [`settle_ms`], it is merged into one file.
 
 pub(crate) mod copy;
+pub(crate) mod filter;
 pub(crate) mod merge;
 
 use std::sync::Arc;

@@ -1,0 +1,105 @@
+//! The operator's side of [`Engine`]: checkpoints (online snapshots of the data
+//! directory) and deletes. The protocols and their crash arguments are in
+//! `core/checkpoint.rs` and `core/delete.rs`.
+
+use std::path::Path;
+
+use crate::api::Engine;
+use crate::core::checkpoint::CheckpointStats;
+use crate::model::delete::{DeleteStats, RecordPredicate, RecordSignal};
+use crate::{Matcher, Result, TenantId};
+
+impl Engine {
+    /// Writes a consistent copy of every signal's committed partitions into `dest` (absent,
+    /// or an empty directory), after flushing memory: [`Engine::open`] opens `dest` as a
+    /// data directory holding every sample, span and log record acknowledged before this
+    /// call, and whatever later writes a flush had committed when it took the partitions.
+    /// Partition files are hard-linked (copied where `dest` is on another file system), so a
+    /// checkpoint on the same file system costs almost no space until compaction or
+    /// retention delete the originals. Writes, flushes, compaction and retention go on
+    /// meanwhile. On failure nothing is left in `dest`.
+    ///
+    /// ```
+    /// use strata_engine::{Clock, Engine, EngineConfig, MatchOp, Matcher, Sample, SeriesSamples};
+    /// use strata_engine::{SystemClock, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let t = TenantId::new("acme")?;
+    /// let engine = Engine::open(dir.path().join("data"), EngineConfig::default())?;
+    /// let now = SystemClock.now_ms();
+    /// let up = SeriesSamples {
+    ///     labels: vec![("__name__".into(), "up".into())],
+    ///     samples: vec![Sample { ts: now, value: 1.0 }],
+    /// };
+    /// engine.write(&t, &[up])?;
+    /// engine.checkpoint(&dir.path().join("copy"))?;
+    ///
+    /// let copy = Engine::open(dir.path().join("copy"), EngineConfig::default())?;
+    /// let m = Matcher::new("__name__", MatchOp::Equal, "up")?;
+    /// assert_eq!(copy.select(&t, &[m], now, now)?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn checkpoint(&self, dest: &Path) -> Result<CheckpointStats> {
+        self.core().checkpoint(dest, false)
+    }
+
+    /// [`Engine::checkpoint`] without the flush: only what is committed already
+    /// (Prometheus's `skip_head`). What is in memory, up to `flush_interval` of writes, is
+    /// not in it.
+    pub fn checkpoint_committed(&self, dest: &Path) -> Result<CheckpointStats> {
+        self.core().checkpoint(dest, true)
+    }
+
+    /// Deletes the samples in `[start, end]` (ms, inclusive) of `tenant`'s series that
+    /// match every matcher: once this returns, no read sees them, and they are gone from
+    /// the files (each file set holding one is written again without them). Everything
+    /// acknowledged before the call is covered (memory is flushed first); a write racing
+    /// the delete may stay. Other series, times and tenants are untouched.
+    ///
+    /// Fails with [`crate::Error::InvalidRequest`], changing nothing, without a matcher or
+    /// with `start` after `end`. A failure part-way may leave some file sets done and
+    /// others not: calling it again finishes it.
+    ///
+    /// ```
+    /// use strata_engine::{Clock, Engine, EngineConfig, MatchOp, Matcher, Sample, SeriesSamples};
+    /// use strata_engine::{SystemClock, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let t = TenantId::new("acme")?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let now = SystemClock.now_ms();
+    /// let up = |job: &str| SeriesSamples {
+    ///     labels: vec![("__name__".into(), "up".into()), ("job".into(), job.into())],
+    ///     samples: vec![Sample { ts: now, value: 1.0 }],
+    /// };
+    /// engine.write(&t, &[up("api"), up("db")])?;
+    /// let job = Matcher::new("job", MatchOp::Equal, "db")?;
+    /// assert_eq!(engine.delete_series(&t, &[job], now - 1_000, now)?.rows_deleted, 1);
+    /// let all = Matcher::new("__name__", MatchOp::Equal, "up")?;
+    /// assert_eq!(engine.select(&t, &[all], now - 1_000, now)?.len(), 1); // api's is left
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_series(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+    ) -> Result<DeleteStats> {
+        self.core().delete_series(tenant, matchers, start, end)
+    }
+
+    /// Deletes `tenant`'s spans or log records that `predicate` names (its time range and
+    /// its conditions, e.g. `client.address = '1.2.3.4'`: [`RecordPredicate::parse`]), as
+    /// [`Engine::delete_series`] deletes samples: every file holding one is written again
+    /// without them. A predicate naming a column that cannot be compared is refused
+    /// ([`crate::Error::InvalidRequest`]) before anything changes.
+    pub fn delete_records(
+        &self,
+        tenant: &TenantId,
+        signal: RecordSignal,
+        predicate: &RecordPredicate,
+    ) -> Result<DeleteStats> {
+        self.core().delete_records(tenant, signal, predicate)
+    }
+}

@@ -1,0 +1,161 @@
+//! Deleting samples from a committed file set: the set is written again without them,
+//! under new names, and the manifest swap that commits a compaction commits it
+//! (`core/delete.rs`). A set holds only the series it has samples of: a series whose
+//! samples all go leaves the new set's series table and index too.
+//!
+//! The new set keeps the old one's `flush` (and `flushes`), so it takes the old one's
+//! place in the order readers merge sets in. Its names carry a token (`d<16 hex>`), so they
+//! never meet a name used before (`docs/formats/partitions.md`, "Deletes"), and end in
+//! `-c.parquet`: it is written with compaction's settings, so compaction has no reason to
+//! rewrite it alone.
+
+use std::path::Path;
+
+use arrow::array::{Float64Array, TimestampMillisecondArray, UInt64Array};
+
+use crate::Matcher;
+use crate::Result;
+use crate::metrics::files::MetricsFile;
+use crate::metrics::index::PartIndex;
+use crate::metrics::scan::{ScanStats, read_samples_cached};
+use crate::model::series::SeriesId;
+use crate::storage::parquet_io::{self, DurableWriter, WrittenBy, column};
+use crate::storage::partition::{FileEntry, PartFile};
+
+/// Rows per batch handed to the writer.
+const OUT_BATCH: usize = 64 * 1024;
+
+/// The ids, sorted, of the series in `part` that pass every matcher (by its index).
+pub(crate) fn matching_ids(part: &PartFile, matchers: &[Matcher]) -> Result<Vec<SeriesId>> {
+    let rows = part.index(&mut 0)?.select(matchers);
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all = part.series_ids(&mut 0)?;
+    let mut ids: Vec<SeriesId> = rows
+        .iter()
+        .filter_map(|r| all.get(r as usize).copied())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// How many samples of the series `ids` (sorted) `part` holds in `[start, end]`, reading
+/// only the pages that can hold one.
+pub(crate) fn count_samples(
+    part: &PartFile,
+    ids: &[SeriesId],
+    start: i64,
+    end: i64,
+) -> Result<u64> {
+    let mut n = 0u64;
+    read_samples_cached(
+        &part.samples_path(),
+        &part.samples_meta,
+        None,
+        ids,
+        start,
+        end,
+        &mut ScanStats::default(),
+        |_, ts, _| n += ts.len() as u64,
+    )?;
+    Ok(n)
+}
+
+/// The set a rewrite wrote, and what it left out.
+#[derive(Debug)]
+pub(crate) struct Rewritten {
+    /// The new set's entry; `None` when no sample was left (nothing written).
+    pub(crate) entry: Option<FileEntry>,
+    /// Samples left out.
+    pub(crate) deleted: u64,
+}
+
+/// Writes `part`'s set again without the samples of the series `ids` (sorted) in
+/// `[start, end]`, durably, as a set named by `token` in the same directory, listed
+/// nowhere yet: see the module docs.
+pub(crate) fn rewrite_without(
+    part: &PartFile,
+    ids: &[SeriesId],
+    (start, end): (i64, i64),
+    token: &str,
+) -> Result<Rewritten> {
+    let flush = part.entry.flush;
+    let mut entry = FileEntry {
+        flush,
+        samples: format!("samples-{flush}-d{token}-c.parquet"),
+        series: format!("series-{flush}-d{token}-c.parquet"),
+        index: format!("index-{flush}-d{token}-c.parquet"),
+        rows: 0,
+        min_ts: i64::MAX,
+        max_ts: i64::MIN,
+        bytes: 0,
+        flushes: part.entry.flushes,
+    };
+    let out = part.dir.join(&entry.samples);
+    let src = part.samples_path();
+    let mut writer: Option<DurableWriter> = None;
+    let mut kept: (Vec<SeriesId>, Vec<i64>, Vec<f64>) = Default::default();
+    // The series left, in id order (rows are sorted by id).
+    let mut present: Vec<SeriesId> = Vec::new();
+    let mut deleted = 0u64;
+    for batch in parquet_io::open_batches(&src)? {
+        let batch = batch?;
+        let id_col = column::<UInt64Array>(&batch, 0, &src)?.values();
+        let ts_col = column::<TimestampMillisecondArray>(&batch, 1, &src)?.values();
+        let values = column::<Float64Array>(&batch, 2, &src)?.values();
+        for r in 0..batch.num_rows() {
+            let (id, ts) = (id_col[r], ts_col[r]);
+            if (start..=end).contains(&ts) && ids.binary_search(&id).is_ok() {
+                deleted += 1;
+                continue;
+            }
+            if present.last() != Some(&id) {
+                present.push(id);
+            }
+            entry.min_ts = entry.min_ts.min(ts);
+            entry.max_ts = entry.max_ts.max(ts);
+            entry.rows += 1;
+            kept.0.push(id);
+            kept.1.push(ts);
+            kept.2.push(values[r]);
+            if kept.0.len() >= OUT_BATCH {
+                write_rows(&mut writer, &out, std::mem::take(&mut kept))?;
+            }
+        }
+    }
+    if !kept.0.is_empty() {
+        write_rows(&mut writer, &out, kept)?;
+    }
+    let Some(writer) = writer else {
+        return Ok(Rewritten {
+            entry: None,
+            deleted,
+        });
+    };
+    entry.bytes = writer.finish()?;
+    let defs: Vec<_> = parquet_io::read_series_keys(&part.series_path())?
+        .into_iter()
+        .filter(|(id, _)| present.binary_search(id).is_ok())
+        .collect();
+    entry.bytes += parquet_io::write_series(&part.dir.join(&entry.series), &defs)?;
+    entry.bytes += PartIndex::build(&defs).write(&part.dir.join(&entry.index))?;
+    Ok(Rewritten {
+        entry: Some(entry),
+        deleted,
+    })
+}
+
+/// Writes the rows `(ids, ts, values)` to the samples file `out`, created on first use.
+fn write_rows(
+    writer: &mut Option<DurableWriter>,
+    out: &Path,
+    (ids, ts, values): (Vec<SeriesId>, Vec<i64>, Vec<f64>),
+) -> Result<()> {
+    let w = match writer {
+        Some(w) => w,
+        None => writer.insert(parquet_io::samples_writer(out, WrittenBy::Compaction)?),
+    };
+    w.write(&parquet_io::samples_batch(ids, ts, values, out)?)
+}
