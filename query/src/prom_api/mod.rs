@@ -1,8 +1,10 @@
 //! Prometheus's HTTP API (`/api/v1/...`) over the engine, independent of any web framework.
 //!
 //! [`PromApi`] has one method per endpoint: `query`, `query_range`, `series`, `labels`,
-//! `label_values`, `metadata` and `buildinfo`. Each takes the request's parameters as
-//! (name, value) pairs, the query string and a form-encoded body merged by the caller, and
+//! `label_values`, `metadata` and `buildinfo`; the TSDB admin endpoints `snapshot` and
+//! `delete_series`, and Strata's `delete_records` (`admin.rs`). Each takes the request's
+//! parameters as (name, value) pairs, the query string and a form-encoded body merged by
+//! the caller, and
 //! returns a [`Response`]: the HTTP status and the JSON body, byte-compatible with
 //! Prometheus 3's. Parameters are parsed with Prometheus's rules and errors are worded as
 //! Prometheus words them, with its `errorType` and status: `bad_data` 400, `execution` 422,
@@ -39,12 +41,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod admin;
 mod endpoints;
 mod error;
 mod json;
 mod params;
 mod response;
 
+pub use admin::SNAPSHOTS_DIR;
 pub use endpoints::{BuildInfo, PromApi};
 pub use error::{ApiError, Result};
 pub use params::{MAX_TIME_MS, MIN_TIME_MS, parse_duration};
