@@ -1,7 +1,8 @@
 //! The `strata` command line: its subcommands, each with the flags it owns (the
 //! configuration's in `config/args.rs`, the offline queries' in `offline/`). Every config
 //! key set by a flag can also be set by its `STRATA_*` environment variable; flags win over
-//! the environment, which wins over the config file (`docs/configuration.md`).
+//! the environment, which wins over the config file (`docs/configuration.md`). `snapshot` and
+//! `delete` call a running server's admin API (`api/admin.rs`).
 
 use clap::{Args, Parser, Subcommand};
 
@@ -36,6 +37,12 @@ pub enum Command {
     /// Work with rule files (Prometheus's format; Loki's for LogQL rules).
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Ask a running server for a snapshot of its data directory (admin scope); prints
+    /// the snapshot's name: its directory is <data_dir>/snapshots/<name>.
+    Snapshot(SnapshotArgs),
+    /// Ask a running server to delete samples, spans or log records (admin scope).
+    #[command(subcommand)]
+    Delete(DeleteCommand),
     /// Print the version and exit.
     Version,
 }
@@ -112,5 +119,189 @@ impl ServeArgs {
     /// file's `log.format`.
     pub fn load(&self) -> Result<Config> {
         self.config.load_with_log_format(self.log_format)
+    }
+}
+
+/// How to reach a running server's admin API.
+#[derive(Debug, Args)]
+pub struct AdminServerArgs {
+    /// The server's HTTP base URL.
+    #[arg(long, env = "STRATA_URL", default_value = "http://127.0.0.1:4318")]
+    pub url: String,
+    /// A bearer token with the admin scope (needed when the server has tokens).
+    #[arg(long, env = "STRATA_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The tenant to act for (X-Scope-OrgID): when auth is off, or the token may choose.
+    #[arg(long)]
+    pub tenant: Option<String>,
+}
+
+/// Flags of `strata snapshot`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The server.
+    #[command(flatten)]
+    pub server: AdminServerArgs,
+    /// Only what is flushed already, not what the server holds in memory (Prometheus's
+    /// skip_head).
+    #[arg(long)]
+    pub skip_head: bool,
+}
+
+impl SnapshotArgs {
+    /// Asks for the snapshot and prints its name to `out`.
+    pub fn run(&self, out: &mut impl std::io::Write) -> Result<()> {
+        let params = vec![("skip_head".to_owned(), self.skip_head.to_string())];
+        let body = self.server.post("/api/v1/admin/tsdb/snapshot", &params)?;
+        let name = body
+            .as_ref()
+            .and_then(|b| b["data"]["name"].as_str())
+            .ok_or_else(|| crate::error::Error::Server("the answer names no snapshot".into()))?;
+        writeln!(out, "{name}")?;
+        Ok(())
+    }
+}
+
+/// `strata delete ...`.
+#[derive(Debug, Subcommand)]
+pub enum DeleteCommand {
+    /// Samples of the series matching selectors (Prometheus's delete_series).
+    Series(DeleteSeriesArgs),
+    /// Spans matching a condition.
+    Spans(DeleteRecordsArgs),
+    /// Log records matching a condition.
+    Logs(DeleteRecordsArgs),
+}
+
+/// Flags of `strata delete series`.
+#[derive(Debug, Args)]
+pub struct DeleteSeriesArgs {
+    /// The server.
+    #[command(flatten)]
+    pub server: AdminServerArgs,
+    /// A series selector (repeat for several): `up{job="api"}`.
+    #[arg(long = "match", required = true)]
+    pub matchers: Vec<String>,
+    /// Earliest time deleted (RFC 3339 or Unix seconds) [default: all time].
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Latest time deleted (RFC 3339 or Unix seconds) [default: all time].
+    #[arg(long)]
+    pub end: Option<String>,
+}
+
+/// Flags of `strata delete spans` and `strata delete logs`.
+#[derive(Debug, Args)]
+pub struct DeleteRecordsArgs {
+    /// The server.
+    #[command(flatten)]
+    pub server: AdminServerArgs,
+    /// Which records: `key = 'value' AND ...`, a key being an attribute
+    /// (`client.address`), a column (`service_name`) or `resource_attributes['k']`.
+    #[arg(long = "where")]
+    pub query: String,
+    /// Earliest time deleted (RFC 3339 or Unix seconds) [default: all time].
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Latest time deleted (RFC 3339 or Unix seconds) [default: all time].
+    #[arg(long)]
+    pub end: Option<String>,
+}
+
+impl DeleteCommand {
+    /// Asks for the delete and prints what it did to `out`.
+    pub fn run(&self, out: &mut impl std::io::Write) -> Result<()> {
+        let range = |start: &Option<String>, end: &Option<String>| {
+            let mut p = Vec::new();
+            p.extend(start.iter().map(|s| ("start".to_owned(), s.clone())));
+            p.extend(end.iter().map(|e| ("end".to_owned(), e.clone())));
+            p
+        };
+        match self {
+            Self::Series(a) => {
+                let mut params: Vec<(String, String)> = a
+                    .matchers
+                    .iter()
+                    .map(|m| ("match[]".to_owned(), m.clone()))
+                    .collect();
+                params.extend(range(&a.start, &a.end));
+                a.server.post("/api/v1/admin/tsdb/delete_series", &params)?;
+                writeln!(out, "deleted the samples of {} selectors", a.matchers.len())?;
+            }
+            Self::Spans(a) | Self::Logs(a) => {
+                let signal = if matches!(self, Self::Spans(_)) {
+                    "spans"
+                } else {
+                    "logs"
+                };
+                let mut params = vec![
+                    ("signal".to_owned(), signal.to_owned()),
+                    ("query".to_owned(), a.query.clone()),
+                ];
+                params.extend(range(&a.start, &a.end));
+                let body = a.server.post("/api/v1/admin/delete_records", &params)?;
+                let data = body.as_ref().map(|b| &b["data"]);
+                let n = |k: &str| data.and_then(|d| d[k].as_u64()).unwrap_or(0);
+                writeln!(
+                    out,
+                    "deleted {} {signal}: {} files rewritten, {} removed, of {} checked",
+                    n("rowsDeleted"),
+                    n("filesRewritten"),
+                    n("filesRemoved"),
+                    n("filesChecked")
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AdminServerArgs {
+    /// POSTs `params` as a form to `path`; the JSON answer (`None` for 204), or the
+    /// server's refusal as an error.
+    fn post(&self, path: &str, params: &[(String, String)]) -> Result<Option<serde_json::Value>> {
+        use crate::error::Error;
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let form = serde_urlencoded::to_string(params)
+            .map_err(|e| Error::Usage(format!("cannot encode the parameters: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Server(format!("cannot start a runtime: {e}")))?;
+        let (status, text) = runtime.block_on(async {
+            let mut req = reqwest::Client::new()
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form);
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(t) = &self.tenant {
+                req = req.header(crate::auth::TENANT_HEADER, t);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| Error::Server(format!("POST {url}: {e}")))?;
+            let status = resp.status();
+            let text = resp
+                .text()
+                .await
+                .map_err(|e| Error::Server(format!("POST {url}: reading the answer: {e}")))?;
+            Ok::<_, Error>((status, text))
+        })?;
+        if !status.is_success() {
+            let reason = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| text.trim().to_owned());
+            return Err(Error::Server(format!("POST {url}: {status}: {reason}")));
+        }
+        if text.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::Server(format!("POST {url}: the answer is not JSON: {e}")))
     }
 }

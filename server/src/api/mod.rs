@@ -1,5 +1,7 @@
-//! The query APIs: Prometheus, Loki (LogQL), SQL, Jaeger and log search; the rules' APIs.
+//! The query APIs: Prometheus, Loki (LogQL), SQL, Jaeger and log search; the rules' APIs;
+//! the admin API (snapshots and deletes).
 
+pub(crate) mod admin;
 pub(crate) mod jaeger;
 pub(crate) mod logs;
 pub(crate) mod loki;

@@ -1,0 +1,374 @@
+//! The admin API against the real `strata` binary: `strata snapshot` while a writer keeps
+//! remote-writing gives a directory that opens (with the engine and with `strata promql
+//! --data-dir`) holding every sample acknowledged before the call; `strata delete series`
+//! and `strata delete spans` take the matched data out of PromQL and SQL and nothing else;
+//! without the admin scope both are refused with 403, and bad input with 400.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use strata_tests::http::{Framing, request};
+use strata_tests::remote_write::{HEADERS, TestSeries, encode};
+use strata_tests::server::{Server, data_dir};
+
+// The tokens "writer" (acme: read, write) and "admin" (acme: every scope, any tenant).
+const CONFIG: &str = r#"
+[engine]
+flush_interval = "300ms"
+maintenance_interval = "200ms"
+[[auth.tokens]]
+sha256 = "SHA_WRITER"
+tenant = "acme"
+scopes = ["read", "write"]
+[[auth.tokens]]
+sha256 = "SHA_ADMIN"
+tenant = "acme"
+scopes = ["read", "write", "admin"]
+choose_tenant = true
+"#;
+
+const ADMIN: (&str, &str) = ("Authorization", "Bearer admin");
+const WRITER: (&str, &str) = ("Authorization", "Bearer writer");
+const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+fn start(dir: &Path) -> Server {
+    let config = CONFIG
+        .replace("SHA_WRITER", &sha256_hex("writer"))
+        .replace("SHA_ADMIN", &sha256_hex("admin"));
+    let server = Server::start(common::bin(), dir, &config);
+    server.wait_ready(common::READY);
+    server
+}
+
+fn series(labels: &[(&str, &str)], samples: Vec<(i64, f64)>) -> TestSeries {
+    let mut labels: Vec<(String, String)> = labels
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    labels.sort();
+    TestSeries { labels, samples }
+}
+
+fn remote_write(server: &Server, series: &[TestSeries], extra: &[(&str, &str)]) {
+    let protos: Vec<_> = series.iter().map(TestSeries::to_proto).collect();
+    let headers: Vec<_> = HEADERS
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect();
+    let resp = server
+        .post("/api/v1/write", &headers, &encode(&protos))
+        .expect("remote write");
+    assert_eq!(resp.status, 204, "{}", resp.text());
+}
+
+/// `strata <args>` with the server's URL; its stdout, asserted to succeed.
+fn strata(server: &Server, args: &[&str]) -> String {
+    let out = Command::new(common::bin())
+        .args(args)
+        .args(["--url", &format!("http://{}", server.http)])
+        .output()
+        .expect("run strata");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "strata {args:?}: {stdout}{stderr}");
+    stdout
+}
+
+/// A POST of `form` to `path`; status and body.
+fn admin_post(server: &Server, path: &str, form: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut h = vec![FORM];
+    h.extend_from_slice(headers);
+    let r = server.post(path, &h, form.as_bytes()).expect("post");
+    (r.status, r.text())
+}
+
+/// The rows of `query` over SQL as the admin token (tenant `tenant`), as JSON text.
+fn sql(server: &Server, tenant: &str, query: &str) -> String {
+    let r = request(
+        server.http,
+        "POST",
+        "/api/v1/sql",
+        &[ADMIN, ("X-Scope-OrgID", tenant)],
+        query.as_bytes(),
+        Framing::Length,
+    )
+    .expect("sql");
+    assert_eq!(r.status, 200, "{query}: {}", r.text());
+    r.text()
+}
+
+#[test]
+fn a_snapshot_under_remote_write_opens_with_every_sample_acknowledged_before_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Arc::new(start(dir.path()));
+    let base = common::now_ms() - 60_000;
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::<(u64, Instant)>::new()));
+    let writer = {
+        let (server, stop, acked) = (server.clone(), stop.clone(), acked.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let s = series(
+                    &[("__name__", "load"), ("job", "w")],
+                    vec![(base + i as i64, i as f64)],
+                );
+                remote_write(&server, &[s], &[WRITER]);
+                acked.lock().expect("lock").push((i, Instant::now()));
+                i += 1;
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(700));
+
+    // Without the admin scope: refused, nothing written.
+    let (status, body) = admin_post(&server, "/api/v1/admin/tsdb/snapshot", "", &[WRITER]);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("admin"), "{body}");
+    let (status, _) = admin_post(&server, "/api/v1/admin/tsdb/snapshot", "", &[]);
+    assert_eq!(status, 401);
+    let (status, body) = admin_post(
+        &server,
+        "/api/v1/admin/tsdb/snapshot",
+        "skip_head=maybe",
+        &[ADMIN],
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(!data_dir(dir.path()).join("snapshots").exists());
+
+    let began = Instant::now();
+    let name = strata(&server, &["snapshot", "--token", "admin"]);
+    let name = name.trim();
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    writer.join().expect("writer");
+    assert!(
+        name.len() == 33 && name.as_bytes()[15] == b'Z',
+        "a Prometheus-style name: {name:?}"
+    );
+    let snapshot = data_dir(dir.path()).join("snapshots").join(name);
+
+    // Restored as Prometheus's are: the snapshot directory copied as a data directory.
+    let restored = dir.path().join("restored");
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(&snapshot)
+        .arg(&restored)
+        .status()
+        .expect("cp");
+    assert!(cp.success());
+    let found = common::read_back(&restored, "acme");
+    let samples: std::collections::BTreeSet<i64> =
+        found.values().flatten().map(|(ts, _)| ts - base).collect();
+    let acked = acked.lock().expect("lock");
+    let before: Vec<u64> = acked
+        .iter()
+        .filter(|(_, at)| *at < began)
+        .map(|(i, _)| *i)
+        .collect();
+    assert!(
+        before.len() > 20,
+        "only {} writes before the snapshot",
+        before.len()
+    );
+    let missing: Vec<_> = before
+        .iter()
+        .filter(|i| !samples.contains(&(**i as i64)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged before the snapshot, missing: {missing:?}"
+    );
+    assert!(samples.iter().all(|&i| (i as u64) < acked.len() as u64));
+
+    // The offline PromQL command reads the snapshot too.
+    let out = Command::new(common::bin())
+        .args(["promql", "--data-dir"])
+        .arg(&snapshot)
+        .args(["--tenant", "acme", "--format", "csv", "--time"])
+        .arg(format!("{:.3}", (base + 300_000) as f64 / 1000.0))
+        .arg("count_over_time(load[10m])")
+        .output()
+        .expect("strata promql");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counted = format!(",{}", samples.len());
+    assert!(
+        text.lines().any(|l| l.ends_with(&counted)),
+        "{} samples counted: {text}",
+        samples.len()
+    );
+    drop(acked);
+}
+
+#[test]
+fn deletes_take_the_matched_data_out_of_promql_and_sql_and_nothing_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let base = (common::now_ms() - 3_600_000) / 1000 * 1000;
+    let minutes = |n: i64| {
+        (0..n)
+            .map(|m| (base + m * 60_000, m as f64))
+            .collect::<Vec<_>>()
+    };
+    let data = [
+        series(&[("__name__", "up"), ("job", "api")], minutes(30)),
+        series(&[("__name__", "up"), ("job", "db")], minutes(30)),
+    ];
+    for tenant in ["acme", "other"] {
+        remote_write(&server, &data, &[ADMIN, ("X-Scope-OrgID", tenant)]);
+    }
+    // Spans with a client address, over OTLP/JSON.
+    let span = |id: u8, addr: &str| {
+        format!(
+            r#"{{"traceId":"{id:02x}{}","spanId":"00000000000000{id:02x}","name":"GET /cart","kind":2,
+            "startTimeUnixNano":"{s}","endTimeUnixNano":"{e}",
+            "attributes":[{{"key":"client.address","value":{{"stringValue":"{addr}"}}}}]}}"#,
+            "ab".repeat(15),
+            s = (base + 60_000) * 1_000_000,
+            e = (base + 60_000) * 1_000_000 + 5_000_000,
+        )
+    };
+    let traces = format!(
+        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"shop"}}}}]}},
+        "scopeSpans":[{{"spans":[{},{},{}]}}]}}]}}"#,
+        span(1, "1.2.3.4"),
+        span(2, "5.6.7.8"),
+        span(3, "1.2.3.4")
+    );
+    let r = request(
+        server.http,
+        "POST",
+        "/v1/traces",
+        &[WRITER, ("Content-Type", "application/json")],
+        traces.as_bytes(),
+        Framing::Length,
+    )
+    .expect("otlp");
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let counts = |tenant| job_counts(&server, tenant);
+    let all = r#"[{"job":"api","n":30},{"job":"db","n":30}]"#;
+    assert_eq!(counts("acme"), all);
+
+    // Refused: no admin scope (403), bad input (400); nothing changes.
+    let path = "/api/v1/admin/tsdb/delete_series";
+    let (status, _) = admin_post(&server, path, "match[]=up", &[WRITER]);
+    assert_eq!(status, 403);
+    for (form, says) in [
+        ("", "no match[] parameter provided"),
+        ("match[]=up%7B", "invalid parameter"),
+        (
+            "match[]=%7Bjob%3D~%22.*%22%7D",
+            "at least one non-empty matcher",
+        ),
+        (
+            "match[]=up&start=20&end=10",
+            "end timestamp must not be before start time",
+        ),
+    ] {
+        let (status, body) = admin_post(&server, path, form, &[ADMIN]);
+        assert_eq!(status, 400, "{form}: {body}");
+        assert!(body.contains(says), "{form}: {body}");
+        assert!(body.contains("\"errorType\":\"bad_data\""), "{body}");
+    }
+    let (status, body) = admin_post(
+        &server,
+        "/api/v1/admin/delete_records",
+        "signal=spans",
+        &[ADMIN],
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(counts("acme"), all);
+
+    // job="api" from minute 10 to minute 19, through the CLI.
+    let secs = |m: i64| format!("{:.3}", (base + m * 60_000) as f64 / 1000.0);
+    let out = strata(
+        &server,
+        &[
+            "delete",
+            "series",
+            "--token",
+            "admin",
+            "--match",
+            "up{job=\"api\"}",
+            "--start",
+            &secs(10),
+            "--end",
+            &secs(19),
+        ],
+    );
+    assert!(out.contains("deleted"), "{out}");
+    assert_eq!(
+        counts("acme"),
+        r#"[{"job":"api","n":20},{"job":"db","n":30}]"#
+    );
+    assert_eq!(counts("other"), all, "another tenant untouched");
+    let at = (base + 29 * 60_000) as f64 / 1000.0;
+    let r = server.instant_query(
+        "count_over_time(up{job=\"api\"}[15m])",
+        (at * 1000.0) as i64,
+        &[WRITER],
+    );
+    // Minutes 15-29 hold 15 samples, of which 15-19 are gone.
+    assert!(r.text().contains("\"10\""), "{}", r.text());
+    let r = server.instant_query(
+        "count_over_time(up{job=\"db\"}[15m])",
+        (at * 1000.0) as i64,
+        &[WRITER],
+    );
+    assert!(r.text().contains("\"15\""), "{}", r.text());
+
+    // Spans of one client address, through the CLI.
+    let out = strata(
+        &server,
+        &[
+            "delete",
+            "spans",
+            "--token",
+            "admin",
+            "--where",
+            "client.address = '1.2.3.4'",
+        ],
+    );
+    assert!(out.starts_with("deleted 2 spans"), "{out}");
+    let left = sql(
+        &server,
+        "acme",
+        "SELECT attributes['client.address'] AS a FROM spans ORDER BY 1",
+    );
+    assert_eq!(left, r#"[{"a":"5.6.7.8"}]"#);
+
+    // Still so after a restart (flushed and reopened).
+    assert!(server.terminate().success());
+    let server = start(dir.path());
+    assert_eq!(
+        job_counts(&server, "acme"),
+        r#"[{"job":"api","n":20},{"job":"db","n":30}]"#
+    );
+    assert_eq!(job_counts(&server, "other"), all);
+}
+
+/// Samples per `job` of `tenant`'s `up`, over SQL.
+fn job_counts(server: &Server, tenant: &str) -> String {
+    sql(
+        server,
+        tenant,
+        "SELECT labels['job'] AS job, count(*) AS n FROM metrics GROUP BY 1 ORDER BY 1",
+    )
+}
