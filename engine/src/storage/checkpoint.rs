@@ -113,6 +113,26 @@ mod tests {
     }
 
     #[test]
+    fn a_file_on_another_file_system_is_copied_and_synced() {
+        use std::os::unix::fs::MetadataExt;
+        let src_dir = tempfile::tempdir().unwrap();
+        let Ok(other) = tempfile::tempdir_in("/dev/shm") else {
+            eprintln!("no /dev/shm: nothing to copy across");
+            return;
+        };
+        let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
+        if dev(src_dir.path()) == dev(other.path()) {
+            eprintln!("/dev/shm is on the same file system here: nothing to copy across");
+            return;
+        }
+        let src = src_dir.path().join("src");
+        std::fs::write(&src, b"abcd").unwrap();
+        let dst = other.path().join("dst");
+        assert_eq!(link_or_copy(&src, &dst).unwrap(), (Placed::Copied, 4));
+        assert_eq!(std::fs::read(&dst).unwrap(), b"abcd");
+    }
+
+    #[test]
     fn files_are_linked_and_directories_listed_deepest_first() {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
