@@ -267,8 +267,9 @@ fn a_checkpoint_under_writes_flushes_and_compaction_holds_every_write_acknowledg
             .filter(|(s, at)| *at >= began && *at < ended && found.contains(s))
             .count();
         eprintln!(
-            "{what}: {} acknowledged before the call, all in the copy; {during} acknowledged during it are too",
-            before.len()
+            "{what}: {} acknowledged before the call, all in the copy; {during} acknowledged during it are too ({} WAL records copied)",
+            before.len(),
+            stats.wal_records
         );
     }
 }

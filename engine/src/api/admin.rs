@@ -13,7 +13,8 @@ impl Engine {
     /// Writes a consistent copy of every signal's committed partitions into `dest` (absent,
     /// or an empty directory), after flushing memory: [`Engine::open`] opens `dest` as a
     /// data directory holding every sample, span and log record acknowledged before this
-    /// call, and whatever later writes a flush had committed when it took the partitions.
+    /// call returns, except those acknowledged during its very last step (the copy of the
+    /// WAL records written after the flush, which the copy's open replays).
     /// Partition files are hard-linked (copied where `dest` is on another file system), so a
     /// checkpoint on the same file system costs almost no space until compaction or
     /// retention delete the originals. Writes, flushes, compaction and retention go on

@@ -20,16 +20,20 @@
 //!    (they are rebuilt when missing). Then each partition's `manifest.json` is written
 //!    anew from the entries taken, not copied: the source's manifest may already list a
 //!    compaction that happened after step 2.
-//! 4. **Commit marker and WAL:** `metrics/FLUSHED` with the marker taken, and an empty
-//!    WAL whose next LSN is that marker (`strata_wal::Wal::create_at`). An empty WAL
-//!    starting at 1 would let the copy's next flush use a boundary below the marker (and
-//!    reuse file names of sets it holds): its next open would then drop those sets as
-//!    uncommitted.
+//! 4. **Commit marker and WAL:** `metrics/FLUSHED` with the marker taken, and a WAL whose
+//!    next LSN is that marker (`strata_wal::Wal::create_at`), into which every record of
+//!    the engine's WAL from the marker on is copied under its own LSN (unless the caller
+//!    skips the head): the writes acknowledged after the flush's cut, up to this step. The
+//!    flush lock is held from step 2 to here, so no flush truncates those records first.
+//!    An empty WAL starting at 1 would let the copy's next flush use a boundary below the
+//!    marker (and reuse file names of sets it holds): its next open would then drop those
+//!    sets as uncommitted.
 //! 5. **fsync** every directory written, deepest first. A failure removes what was
 //!    written, so a partial checkpoint is never left to be opened.
 //!
-//! Writes go on during all of it; what arrives after the flush's cut may or may not be in
-//! the checkpoint (it is, if a later flush published it before step 2).
+//! Writes go on during all of it. Every write acknowledged before the WAL copy began (the
+//! checkpoint's last step) is in the checkpoint: in its files if the flush's cut took it,
+//! else in its WAL; a write acknowledged while the copy runs may or may not be.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -65,6 +69,9 @@ pub struct CheckpointStats {
     pub bytes: u64,
     /// The checkpoint's `FLUSHED` marker: every WAL record below it was in its files.
     pub flushed_below_lsn: u64,
+    /// WAL records copied: writes acknowledged after the flush's cut (none with
+    /// `skip_head`), replayed when the checkpoint is opened.
+    pub wal_records: u64,
 }
 
 impl Core {
@@ -96,8 +103,10 @@ impl Core {
         } else {
             self.flush_until(FlushStop::Never)?
         };
+        // Held to the end: no flush publishes, and no WAL segment at or above the marker is
+        // truncated, until the WAL's tail has been read (step 4).
+        let state = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
         let (sets, marker) = {
-            let _state = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
             let mut sets: BTreeMap<PathBuf, (Signal, Vec<Arc<PartFile>>)> = BTreeMap::new();
             for (signal, map) in self.file_maps() {
                 let files = map.read().unwrap_or_else(|p| p.into_inner());
@@ -158,13 +167,51 @@ impl Core {
                 flushed_below_lsn: marker,
             },
         )?;
-        strata_wal::Wal::create_at(dest.join("wal"), marker.max(1))?;
+        let wal_dir = dest.join("wal");
+        strata_wal::Wal::create_at(&wal_dir, marker.max(1))?;
+        if !skip_head {
+            stats.wal_records = self.copy_wal_tail(&wal_dir, marker.max(1))?;
+        }
+        drop(state);
         written.push(metrics);
         sync_dirs(&dirs_up_to(dest, written))?;
         if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             crate::storage::fs::sync_dir(parent)?;
         }
         Ok(stats)
+    }
+}
+
+impl Core {
+    /// Appends to the checkpoint's WAL at `wal_dir` (empty, numbered from `from`) every
+    /// record of the engine's WAL from `from` on, as written up to now, under the same
+    /// LSNs: the writes acknowledged after the flush's cut, until the checkpoint's last
+    /// step, which the copy's open replays. Returns how many records were copied.
+    fn copy_wal_tail(&self, wal_dir: &Path, from: u64) -> Result<u64> {
+        let reader = self.wal.reader(from.max(self.wal.first_lsn()))?;
+        let options = strata_wal::WalOptions {
+            durability: strata_wal::Durability::None,
+            ..strata_wal::WalOptions::default()
+        };
+        let copy = strata_wal::Wal::open(wal_dir, options)?;
+        let mut n = 0;
+        for record in reader {
+            let record = record?;
+            let lsn = copy.append(record.payload)?;
+            if lsn != record.lsn {
+                return Err(Error::Io {
+                    path: wal_dir.to_owned(),
+                    source: std::io::Error::other(format!(
+                        "the checkpoint's WAL numbered record {} as {lsn}",
+                        record.lsn
+                    )),
+                });
+            }
+            n += 1;
+        }
+        copy.sync()?;
+        copy.close()?;
+        Ok(n)
     }
 }
 
