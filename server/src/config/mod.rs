@@ -286,12 +286,5 @@ pub(crate) fn parse_duration(key: &str, text: &str) -> Result<Duration> {
     })
 }
 
-/// Prometheus's label name rule (`[a-zA-Z_][a-zA-Z0-9_]*`).
-pub(crate) fn is_label_name(s: &str) -> bool {
-    let mut b = s.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
-}
-
 #[cfg(test)]
 mod tests;

@@ -281,7 +281,7 @@ pub(crate) fn resolve(rules: RulesSection, alerting: AlertingSection) -> Result<
     a.external_url = alerting.external_url.unwrap_or_default();
     a.external_labels = alerting.external_labels.unwrap_or_default();
     for k in a.external_labels.keys() {
-        if !crate::config::is_label_name(k) {
+        if !crate::relabel::NameValidation::Legacy.is_valid(k) {
             return Err(Error::config(
                 format!("alerting.external_labels.{k}"),
                 "not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)",

@@ -11,7 +11,7 @@ use serde_saphyr::Spanned;
 
 use super::error::{Problem, RulesError};
 use super::template::Template;
-use crate::config::is_label_name;
+use crate::relabel::NameValidation;
 
 /// The query language of a file's expressions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -377,6 +377,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .ok_or_else(|| format!("duration out of range: {s:?}"))?;
     }
     Ok(Duration::from_millis(ms))
+}
+
+/// Prometheus's label name rule (`[a-zA-Z_][a-zA-Z0-9_]*`).
+fn is_label_name(s: &str) -> bool {
+    NameValidation::Legacy.is_valid(s)
 }
 
 /// Prometheus's metric name rule (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
