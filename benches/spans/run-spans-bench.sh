@@ -36,6 +36,11 @@
 #                       75 s while it idles (flushes and compaction run; with a small
 #                       --dense-rate, 300, how much memory the server gives back), in
 #                       WORK/out/dense_rss.txt
+#   --config-extra F    append the TOML file F to the servers' config (e.g. a section that
+#                       turns the span-derived metrics off, for a with/without comparison)
+#   --tempo             phase B also times the Tempo API (benches/spans/tempo_bench.py): trace
+#                       by id through Tempo's and Jaeger's APIs in turn, a TraceQL search per
+#                       service over the last 24 h, a TraceQL metrics query; WORK/out/week_tempo.json
 #   --grpc              phase A's load over OTLP/gRPC instead of OTLP/HTTP (`bench-spans load
 #                       --grpc`; lookups and searches still use the HTTP API)
 #   --loader BIN        bench-spans [next to STRATA_BIN]
@@ -63,7 +68,7 @@ shift
 STRATA=$(cd "$(dirname "$STRATA")" && pwd)/$(basename "$STRATA")
 WORK=/tmp/strata-spans-bench THREADS=2 DENSE_RATE=1000 WEEK_RATE=10 WEEK_DAYS=7
 LOOKUPS=500 SEARCHES=50 DENSE=1 WEEK=1 PORT=19461 INGEST_ONLY=0 MAINTENANCE=10s WEEK_DATA= COLD=0 SEED=1
-SIGNAL=traces FILES=spans LOAD_FLAGS=() OVER_GRPC=0 IDLE_RSS=0
+SIGNAL=traces FILES=spans LOAD_FLAGS=() OVER_GRPC=0 IDLE_RSS=0 CONFIG_EXTRA= TEMPO=0
 LOADER=$(dirname "$STRATA")/bench-spans
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -77,6 +82,8 @@ while [[ $# -gt 0 ]]; do
     --skip-dense) DENSE=0; shift;;
     --skip-week) WEEK=0; shift;;
     --cold) COLD=1; shift;;
+    --config-extra) CONFIG_EXTRA=$2; shift 2;;
+    --tempo) TEMPO=1; shift;;
     --seed) SEED=$2; shift 2;;
     --week-data) WEEK_DATA=$(cd "$2" && pwd); shift 2;;
     --ingest-only) INGEST_ONLY=1; WEEK=0; MAINTENANCE=1h; shift;;
@@ -127,6 +134,7 @@ signal_byte_burst = 100000000000
 flush_interval = "30s"
 maintenance_interval = "$MAINTENANCE"
 EOF
+  if [[ -n $CONFIG_EXTRA ]]; then cat "$CONFIG_EXTRA" >> "$dir/strata.toml"; fi
   setsid "$STRATA" serve --config "$dir/strata.toml" > "$dir/strata.out" 2> "$dir/strata.log" < /dev/null &
   SPID=$!
   STRATA_PIDS+=("$SPID:$dir")
@@ -308,6 +316,12 @@ if [[ $WEEK == 1 ]]; then
     "$L" search --url "$U" --start-ms $((WEEK_END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$WEEK_END_MS" --n "$SEARCHES" --seed "$SEED" > "$OUT/week_search_cold.json"
   fi
   "$L" search --url "$U" --start-ms $((WEEK_END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$WEEK_END_MS" --n "$SEARCHES" --seed "$SEED" > "$OUT/week_search.json"
+  if [[ $TEMPO == 1 ]]; then
+    log "phase B: the Tempo API (trace by id against Jaeger's, TraceQL)"
+    python3 "$(dirname "$0")/tempo_bench.py" --url "$U" --ids "$OUT/week_ids.txt" --end-ms "$WEEK_END_MS" \
+      --n "$LOOKUPS" --seed "$SEED" > "$OUT/week_tempo.json" || echo "tempo_bench: wrong answers (see week_tempo.json)" >&2
+    log "  $(cat "$OUT/week_tempo.json")"
+  fi
   echo "{\"server_vmhwm_kb\": $(rss_kb "$BPID")}" > "$OUT/week_rss.json"
   stop_strata "$BPID" "$B"; forget_strata "$BPID"
 fi

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""The Tempo API's figures (issue 39) against a running `strata serve` that holds a span
+dataset written by `gen-span-week.sh` (`run-spans-bench.sh --week-data DIR --tempo` runs it).
+
+    tempo_bench.py --url http://127.0.0.1:19461 --ids IDS --end-ms MS [--hours 24] [--n 300]
+
+1. Trace by id: `--n` present ids from IDS (`hex_id start_ms span_count` lines), each
+   asked in turn through Jaeger's `GET /jaeger/api/traces/{id}` and Tempo's
+   `GET /api/v2/traces/{id}` (OTLP JSON, no start/end, as Grafana sends it); the order of the
+   two alternates per id. Every answer must hold exactly the id's span count.
+2. TraceQL: `{ resource.service.name = "S" && span.http.response.status_code >= 500 }` over
+   the last `--hours` hours (ending at --end-ms) for every service S of the generator, as
+   Grafana's search sends it (`/api/search?q=&start=&end=&limit=20&spss=3`), `--rounds`
+   rounds; every answer must hold at least one trace whose spans match.
+3. A TraceQL metrics query (`rate() by (resource.service.name)`, 5 m steps) over the same
+   hours, for the record.
+
+Prints one JSON object: p50/p90/p99 per measure and the counts checked.
+"""
+import argparse, http.client, json, random, statistics, sys, time, urllib.parse
+
+SERVICES = ["frontend", "api-gateway", "cart", "checkout", "payment", "catalog", "users", "inventory"]
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return round(xs[min(len(xs) - 1, int(len(xs) * p))], 2) if xs else None
+
+
+def summary(ms):
+    return {"n": len(ms), "p50_ms": pct(ms, 0.5), "p90_ms": pct(ms, 0.9), "p99_ms": pct(ms, 0.99)}
+
+
+class Client:
+    def __init__(self, url):
+        u = urllib.parse.urlparse(url)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+
+    def get(self, path, accept="application/json"):
+        t0 = time.perf_counter()
+        self.conn.request("GET", path, headers={"Accept": accept})
+        r = self.conn.getresponse()
+        body = r.read()
+        return r.status, body, (time.perf_counter() - t0) * 1000
+
+
+def jaeger_spans(body):
+    return sum(len(t["spans"]) for t in json.loads(body)["data"])
+
+
+def otlp_spans(body):
+    d = json.loads(body)
+    trace = d.get("trace", d)
+    rs = trace.get("resourceSpans", trace.get("batches", []))
+    return sum(len(ss.get("spans", [])) for r in rs for ss in r.get("scopeSpans", []))
+
+
+def main():
+    a = argparse.ArgumentParser()
+    a.add_argument("--url", required=True)
+    a.add_argument("--ids", required=True)
+    a.add_argument("--end-ms", type=int, required=True)
+    a.add_argument("--hours", type=int, default=24)
+    a.add_argument("--n", type=int, default=300)
+    a.add_argument("--rounds", type=int, default=5)
+    a.add_argument("--seed", type=int, default=1)
+    o = a.parse_args()
+    c = Client(o.url)
+    ids = [l.split() for l in open(o.ids) if l.strip()]
+    start_ms = o.end_ms - o.hours * 3600_000
+    ids = [i for i in ids if int(i[1]) >= start_ms] or ids
+    rng = random.Random(o.seed)
+    pick = [ids[k * len(ids) // o.n] for k in range(min(o.n, len(ids)))]
+    rng.shuffle(pick)
+    out, wrong = {}, []
+    jaeger, tempo = [], []
+    for k, (tid, _, spans) in enumerate(pick):
+        order = [("jaeger", f"/jaeger/api/traces/{tid}"), ("tempo", f"/api/v2/traces/{tid}")]
+        if k % 2:
+            order.reverse()
+        for name, path in order:
+            status, body, ms = c.get(path)
+            got = (jaeger_spans if name == "jaeger" else otlp_spans)(body) if status == 200 else -status
+            if got != int(spans):
+                wrong.append((name, tid, spans, got))
+            (jaeger if name == "jaeger" else tempo).append(ms)
+    out["trace_by_id_jaeger"] = summary(jaeger)
+    out["trace_by_id_tempo_v2"] = summary(tempo)
+    out["trace_by_id_ratio_p50"] = round(pct(tempo, 0.5) / pct(jaeger, 0.5), 3)
+
+    s, e = start_ms // 1000, o.end_ms // 1000
+    tq, found = [], []
+    for _ in range(o.rounds):
+        for svc in SERVICES:
+            q = '{ resource.service.name = "%s" && span.http.response.status_code >= 500 }' % svc
+            path = "/api/search?" + urllib.parse.urlencode(
+                {"q": q, "start": s, "end": e, "limit": 20, "spss": 3})
+            status, body, ms = c.get(path)
+            if status != 200:
+                wrong.append(("traceql", svc, status, body[:200].decode("utf-8", "replace")))
+                continue
+            traces = json.loads(body).get("traces", [])
+            found.append(len(traces))
+            tq.append(ms)
+    out["traceql_service_and_5xx_24h"] = summary(tq)
+    out["traceql_traces_per_answer"] = {"min": min(found or [0]), "max": max(found or [0])}
+
+    mq = "{ } | rate() by (resource.service.name)"
+    path = "/api/metrics/query_range?" + urllib.parse.urlencode(
+        {"q": mq, "start": s, "end": e, "step": "5m"})
+    ms_list = []
+    for _ in range(3):
+        status, body, ms = c.get(path)
+        ms_list.append(ms)
+        if status != 200:
+            wrong.append(("metrics", status, body[:200].decode("utf-8", "replace")))
+    out["traceql_rate_by_service_24h_5m"] = summary(ms_list)
+    out["wrong"] = wrong[:20]
+    out["wrong_count"] = len(wrong)
+    json.dump(out, sys.stdout)
+    print()
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
