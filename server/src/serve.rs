@@ -124,7 +124,10 @@ async fn serve(config: Config) -> Result<()> {
         Role::Writer => {
             let derive = Arc::new(crate::derive::Derive::new(config.derived.clone()));
             state.set_span_derive(derive.clone());
-            Some(crate::derive::collect::Collector::start(derive, state.clone()))
+            Some(crate::derive::collect::Collector::start(
+                derive,
+                state.clone(),
+            ))
         }
         Role::Query | Role::Worker => None,
     };

@@ -201,7 +201,8 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<DerivedSettings> {
-        let s: DerivedSection = toml::from_str(text).map_err(|e| Error::config("derived", e.to_string()))?;
+        let s: DerivedSection =
+            toml::from_str(text).map_err(|e| Error::config("derived", e.to_string()))?;
         resolve(s)
     }
 
@@ -228,10 +229,22 @@ mod tests {
     #[test]
     fn bad_values_name_their_key() {
         for (text, key) in [
-            ("max_span_names_per_service = 0", "derived.max_span_names_per_service"),
-            ("collection_interval = \"1ms\"", "derived.collection_interval"),
-            ("[tenants.a]\ndimensions = [\"\"]", "derived.tenants.a.dimensions"),
-            ("[tenants.a]\nservice_graph_max_items = 0", "derived.tenants.a.service_graph_max_items"),
+            (
+                "max_span_names_per_service = 0",
+                "derived.max_span_names_per_service",
+            ),
+            (
+                "collection_interval = \"1ms\"",
+                "derived.collection_interval",
+            ),
+            (
+                "[tenants.a]\ndimensions = [\"\"]",
+                "derived.tenants.a.dimensions",
+            ),
+            (
+                "[tenants.a]\nservice_graph_max_items = 0",
+                "derived.tenants.a.service_graph_max_items",
+            ),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");

@@ -98,7 +98,12 @@ fn first_zero_ms(now_ms: i64) -> i64 {
 }
 
 /// Builds one series' samples: `(ts, value)`s.
-fn series(name: &str, labels: &[(String, String)], extra: Option<(&str, &str)>, samples: Vec<Sample>) -> SeriesSamples {
+fn series(
+    name: &str,
+    labels: &[(String, String)],
+    extra: Option<(&str, &str)>,
+    samples: Vec<Sample>,
+) -> SeriesSamples {
     let mut l = Vec::with_capacity(labels.len() + 2);
     l.push(("__name__".to_owned(), name.to_owned()));
     l.extend(labels.iter().cloned());
@@ -112,30 +117,68 @@ fn series(name: &str, labels: &[(String, String)], extra: Option<(&str, &str)>, 
 /// marker when `value` is `None`).
 fn points(value: Option<f64>, first: bool, now_ms: i64) -> Vec<Sample> {
     let Some(v) = value else {
-        return vec![Sample { ts: now_ms, value: f64::from_bits(STALE_NAN_BITS) }];
+        return vec![Sample {
+            ts: now_ms,
+            value: f64::from_bits(STALE_NAN_BITS),
+        }];
     };
     let mut out = Vec::with_capacity(2);
     if first {
-        out.push(Sample { ts: first_zero_ms(now_ms), value: 0.0 });
+        out.push(Sample {
+            ts: first_zero_ms(now_ms),
+            value: 0.0,
+        });
     }
-    out.push(Sample { ts: now_ms, value: v });
+    out.push(Sample {
+        ts: now_ms,
+        value: v,
+    });
     out
 }
 
 /// A histogram's `_bucket`, `_sum` and `_count` series (`None`: staleness markers).
-fn histogram(out: &mut Vec<SeriesSamples>, name: &str, labels: &[(String, String)], le: &[String], h: Option<&Counts>, first: bool, now_ms: i64) {
+fn histogram(
+    out: &mut Vec<SeriesSamples>,
+    name: &str,
+    labels: &[(String, String)],
+    le: &[String],
+    h: Option<&Counts>,
+    first: bool,
+    now_ms: i64,
+) {
     let bucket = format!("{name}_bucket");
     let cumulative = h.map(Counts::cumulative);
     for (i, le) in le.iter().enumerate() {
         let v = cumulative.as_ref().map(|c| c[i] as f64);
-        out.push(series(&bucket, labels, Some(("le", le)), points(v, first, now_ms)));
+        out.push(series(
+            &bucket,
+            labels,
+            Some(("le", le)),
+            points(v, first, now_ms),
+        ));
     }
     // Tempo adds no zero before `_sum`.
-    out.push(series(&format!("{name}_sum"), labels, None, points(h.map(|h| h.sum), false, now_ms)));
-    out.push(series(&format!("{name}_count"), labels, None, points(h.map(|h| h.count as f64), first, now_ms)));
+    out.push(series(
+        &format!("{name}_sum"),
+        labels,
+        None,
+        points(h.map(|h| h.sum), false, now_ms),
+    ));
+    out.push(series(
+        &format!("{name}_count"),
+        labels,
+        None,
+        points(h.map(|h| h.count as f64), first, now_ms),
+    ));
 }
 
-fn span_series(out: &mut Vec<SeriesSamples>, s: &SpanSeries, le: &[String], live: bool, now_ms: i64) {
+fn span_series(
+    out: &mut Vec<SeriesSamples>,
+    s: &SpanSeries,
+    le: &[String],
+    live: bool,
+    now_ms: i64,
+) {
     let (acc, first) = {
         let mut a = s.lock();
         let first = !a.emitted;
@@ -149,7 +192,12 @@ fn span_series(out: &mut Vec<SeriesSamples>, s: &SpanSeries, le: &[String], live
 }
 
 /// Writes `t`'s series at `now_ms`; drops (and ends) those stale for `stale`.
-async fn collect(state: &AppState, t: &TenantState, stale: Duration, now_ms: i64) -> Result<(), DeriveError> {
+async fn collect(
+    state: &AppState,
+    t: &TenantState,
+    stale: Duration,
+    now_ms: i64,
+) -> Result<(), DeriveError> {
     let stale_before = now_ms.saturating_sub(i64::try_from(stale.as_millis()).unwrap_or(i64::MAX));
     let mut out = Vec::new();
     let span_le = le_labels(&SPAN_BUCKETS_NS);
@@ -183,15 +231,41 @@ async fn collect(state: &AppState, t: &TenantState, stale: Duration, now_ms: i64
             let first = !e.emitted;
             e.emitted = true;
             let (total, failed) = (e.total as f64, e.failed as f64);
-            out.push(series(REQUEST_TOTAL, &e.labels, None, points(live.then_some(total), first, now_ms)));
+            out.push(series(
+                REQUEST_TOTAL,
+                &e.labels,
+                None,
+                points(live.then_some(total), first, now_ms),
+            ));
             // Tempo makes the failed counter at the first failed request.
             if e.failed > 0 {
                 let first_failed = !e.failed_emitted;
                 e.failed_emitted = true;
-                out.push(series(REQUEST_FAILED, &e.labels, None, points(live.then_some(failed), first_failed, now_ms)));
+                out.push(series(
+                    REQUEST_FAILED,
+                    &e.labels,
+                    None,
+                    points(live.then_some(failed), first_failed, now_ms),
+                ));
             }
-            histogram(&mut out, SERVER_SECONDS, &e.labels, &edge_le, live.then_some(&e.server), first, now_ms);
-            histogram(&mut out, CLIENT_SECONDS, &e.labels, &edge_le, live.then_some(&e.client), first, now_ms);
+            histogram(
+                &mut out,
+                SERVER_SECONDS,
+                &e.labels,
+                &edge_le,
+                live.then_some(&e.server),
+                first,
+                now_ms,
+            );
+            histogram(
+                &mut out,
+                CLIENT_SECONDS,
+                &e.labels,
+                &edge_le,
+                live.then_some(&e.client),
+                first,
+                now_ms,
+            );
             if !live {
                 gone.push(*k);
             }
@@ -206,7 +280,8 @@ async fn collect(state: &AppState, t: &TenantState, stale: Duration, now_ms: i64
     let samples: usize = out.iter().map(|s| s.samples.len()).sum();
     match state.write_metrics(&t.tenant, out).await {
         Ok(outcome) => {
-            t.counters.add_written(outcome.accepted + outcome.duplicates);
+            t.counters
+                .add_written(outcome.accepted + outcome.duplicates);
             for (reason, n) in &outcome.rejected {
                 t.counters.add_rejected(reason.as_str(), *n);
             }

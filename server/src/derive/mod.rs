@@ -130,7 +130,8 @@ impl Derive {
 impl SpanDerive for Derive {
     fn batch(&self, tenant: &TenantId) -> Option<Box<dyn SpanBatch>> {
         let state = self.tenant(tenant)?;
-        let wait_ms = i64::try_from(self.settings.service_graph_wait.as_millis()).unwrap_or(i64::MAX);
+        let wait_ms =
+            i64::try_from(self.settings.service_graph_wait.as_millis()).unwrap_or(i64::MAX);
         Some(Box::new(batch::Batch::new(state, wait_ms)))
     }
 

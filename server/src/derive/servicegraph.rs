@@ -100,7 +100,12 @@ pub(crate) struct Half {
 }
 
 /// The half of an edge `span` is, if it is a client, producer, server or consumer span.
-pub(crate) fn half(span: &SpanRecord, idx: u32, nodes: &mut Interner<'_>, scratch: &mut String) -> Option<Half> {
+pub(crate) fn half(
+    span: &SpanRecord,
+    idx: u32,
+    nodes: &mut Interner<'_>,
+    scratch: &mut String,
+) -> Option<Half> {
     let (client, conn) = match span.kind {
         3 => (true, Conn::Unknown),
         4 => (true, Conn::Messaging),
@@ -125,7 +130,11 @@ pub(crate) fn half(span: &SpanRecord, idx: u32, nodes: &mut Interner<'_>, scratc
         .iter()
         .find_map(|k| find(k, &span_attrs))
         .map(|v| nodes.get(text(v, scratch)));
-    let database = if client { database_server(span, nodes, scratch) } else { None };
+    let database = if client {
+        database_server(span, nodes, scratch)
+    } else {
+        None
+    };
     Some(Half {
         idx,
         key,
@@ -143,7 +152,11 @@ pub(crate) fn half(span: &SpanRecord, idx: u32, nodes: &mut Interner<'_>, scratc
 /// Tempo's `upsertDatabaseRequest`: `None` when the span names no database; else the
 /// server's name from `peer.service`, `server.address`, `network.peer.address[:port]`,
 /// or the database name.
-fn database_server(span: &SpanRecord, nodes: &mut Interner<'_>, scratch: &mut String) -> Option<Option<Arc<str>>> {
+fn database_server(
+    span: &SpanRecord,
+    nodes: &mut Interner<'_>,
+    scratch: &mut String,
+) -> Option<Option<Arc<str>>> {
     let lists = [&*span.resource_attributes, &span.attributes];
     let db = DATABASE_ATTRIBUTES.iter().find_map(|k| find(k, &lists))?;
     if let Some(v) = find("peer.service", &lists).or_else(|| find("server.address", &lists)) {
@@ -250,7 +263,14 @@ impl Store {
 
     /// Adds a half at `now_ms`: completes its edge into `done`, or waits until
     /// `now_ms + wait_ms`, or is dropped when `max_items` halves wait.
-    pub(crate) fn upsert(&mut self, h: Half, now_ms: i64, wait_ms: i64, max_items: usize, done: &mut Vec<Done>) -> Upsert {
+    pub(crate) fn upsert(
+        &mut self,
+        h: Half,
+        now_ms: i64,
+        wait_ms: i64,
+        max_items: usize,
+        done: &mut Vec<Done>,
+    ) -> Upsert {
         let key = h.key;
         if let Some(e) = self.map.get_mut(&key) {
             e.apply(h);
@@ -283,7 +303,8 @@ impl Store {
         }
         self.generation += 1;
         e.generation = self.generation;
-        self.order.push_back((key, self.generation, now_ms.saturating_add(wait_ms)));
+        self.order
+            .push_back((key, self.generation, now_ms.saturating_add(wait_ms)));
         self.map.insert(key, e);
         // Entries of edges completed since stay in `order` until they come up; keep them
         // from piling up under a high rate (amortized: at most `max_items` remain).
@@ -304,10 +325,16 @@ impl Store {
                 break;
             }
             self.order.pop_front();
-            if self.map.get(&key).is_none_or(|e| e.generation != generation) {
+            if self
+                .map
+                .get(&key)
+                .is_none_or(|e| e.generation != generation)
+            {
                 continue;
             }
-            let Some(mut e) = self.map.remove(&key) else { continue };
+            let Some(mut e) = self.map.remove(&key) else {
+                continue;
+            };
             e.conn = Conn::Virtual;
             let made = if e.client.is_none() {
                 if e.root {

@@ -92,7 +92,9 @@ fn values(span: &SpanRecord, dims: &[Dimension], name: &str) -> Vec<String> {
     let mut scratch = String::new();
     for d in dims {
         let lists = [&*span.resource_attributes, &span.attributes];
-        out.push(find(&d.key, &lists).map_or_else(String::new, |v| text(v, &mut scratch).to_owned()));
+        out.push(
+            find(&d.key, &lists).map_or_else(String::new, |v| text(v, &mut scratch).to_owned()),
+        );
     }
     out
 }
@@ -249,7 +251,9 @@ impl Local {
         accepted: u64,
         now_ms: i64,
     ) -> u64 {
-        let n = usize::try_from(accepted).unwrap_or(usize::MAX).min(self.contrib.len());
+        let n = usize::try_from(accepted)
+            .unwrap_or(usize::MAX)
+            .min(self.contrib.len());
         let mut aggs: Vec<Option<(u64, Counts)>> = vec![None; self.slots.len()];
         let mut collapsed = 0;
         for &(slot, dur) in &self.contrib[..n] {

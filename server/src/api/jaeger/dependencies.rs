@@ -4,19 +4,48 @@
 //! `lookback` in milliseconds: `public/app/plugins/datasource/jaeger/datasource.ts`).
 //!
 //! It is computed from the stored `traces_service_graph_request_total` series
-//! (`crate::derive`), over any window, through the PromQL engine:
-//! `sum by (client, server) (increase(traces_service_graph_request_total[<lookback>ms]))` at
-//! `endTs`, each count rounded to a whole number (`increase()` extrapolates to the window's
-//! ends, so a count may come out fractional).
+//! (`crate::derive`), over any window: the PromQL engine selects the raw samples
+//! (`traces_service_graph_request_total[<lookback + 5m>ms]` at `endTs`), and each series'
+//! increase over `[endTs - lookback, endTs]` is the sum of its rises, a counter reset
+//! counted from zero, from its last sample at or before the window's start (none: zero,
+//! a series that began in the window). Summed by `client` and `server`. Not PromQL's
+//! `increase()`: that extrapolates to the window's ends, and a call count is an exact
+//! integer (`increase()` over a few samples of a new edge gives 14.4 for 12 calls).
 
 use axum::extract::{RawQuery, State};
+use std::collections::BTreeMap;
 use strata_engine::{Clock, SystemClock};
-use strata_query::promql::{EngineSource, PromqlEngine, Value};
+
+use strata_query::promql::{EngineSource, PromqlEngine, Value, is_stale_nan};
 
 use super::{Answer, JaegerError, bad, ok, param, params};
 use crate::auth::ReadTenant;
 use crate::http::error::ApiError;
 use crate::runtime::state::AppState;
+
+/// How far before the window a counter's starting sample is looked for.
+const BASELINE_MS: i64 = 5 * 60 * 1_000;
+
+/// A counter's increase after `start_ms` over `points` (time order): the sum of its rises,
+/// a fall (a reset) counted as a rise from zero, starting from the last point at or before
+/// `start_ms` (or zero when there is none). Staleness markers are skipped.
+fn increase(points: &[(i64, f64)], start_ms: i64) -> f64 {
+    let mut prev: Option<f64> = None;
+    let mut total = 0.0;
+    for &(ts, v) in points {
+        if is_stale_nan(v) || v.is_nan() {
+            continue;
+        }
+        if ts <= start_ms {
+            prev = Some(v);
+            continue;
+        }
+        let base = prev.unwrap_or(0.0);
+        total += if v >= base { v - base } else { v };
+        prev = Some(v);
+    }
+    total
+}
 
 /// Jaeger's default lookback when the request gives none: 24 hours.
 const DEFAULT_LOOKBACK_MS: i64 = 24 * 3_600 * 1_000;
@@ -61,8 +90,11 @@ pub(super) async fn dependencies(
     }
     let engine = state.engine()?;
     let options = *state.promql();
+    let start_ms = end_ms.saturating_sub(lookback_ms);
+    // Five minutes before the window: the sample the increase starts from.
     let query = format!(
-        "sum by (client, server) (increase(traces_service_graph_request_total[{lookback_ms}ms]))"
+        "traces_service_graph_request_total[{}ms]",
+        lookback_ms.saturating_add(BASELINE_MS)
     );
     let result = tokio::task::spawn_blocking(move || {
         let source = EngineSource::new(&engine, &tenant);
@@ -71,21 +103,25 @@ pub(super) async fn dependencies(
     .await
     .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))?
     .map_err(|e| ApiError::Internal(format!("service graph query: {e}")))?;
-    let mut links = Vec::new();
-    if let Value::Vector(samples) = result.value {
-        for s in samples {
-            let count = s.value.round();
-            if !(count >= 1.0) {
-                continue;
-            }
-            links.push(Link {
-                parent: s.labels.get("client").to_owned(),
-                child: s.labels.get("server").to_owned(),
-                call_count: count as u64,
-            });
+    let mut counts: BTreeMap<(String, String), f64> = BTreeMap::new();
+    if let Value::Matrix(series) = result.value {
+        for s in series {
+            let key = (
+                s.labels.get("client").to_owned(),
+                s.labels.get("server").to_owned(),
+            );
+            *counts.entry(key).or_default() += increase(&s.points, start_ms);
         }
     }
-    links.sort_by(|a, b| (&a.parent, &a.child).cmp(&(&b.parent, &b.child)));
+    let links: Vec<Link> = counts
+        .into_iter()
+        .filter(|(_, n)| *n >= 1.0)
+        .map(|((parent, child), n)| Link {
+            parent,
+            child,
+            call_count: n.round() as u64,
+        })
+        .collect();
     let n = links.len();
     ok(links, n)
 }
@@ -95,8 +131,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn increase_starts_from_the_sample_before_the_window_and_counts_resets() {
+        // 5 before the window; 7 and 12 in it; a reset to 2; 4.
+        let pts = [(100, 5.0), (200, 7.0), (300, 12.0), (400, 2.0), (500, 4.0)];
+        assert_eq!(increase(&pts, 150), 2.0 + 5.0 + 2.0 + 2.0);
+        // A series that began in the window counts from zero.
+        assert_eq!(increase(&[(200, 0.0), (300, 12.0)], 150), 12.0);
+        assert_eq!(increase(&[(300, 12.0)], 150), 12.0);
+        let stale = f64::from_bits(strata_query::promql::STALE_NAN_BITS);
+        assert_eq!(increase(&[(200, 3.0), (300, stale), (400, 3.0)], 150), 3.0);
+    }
+
+    #[test]
     fn millis_take_integers_and_fractions_and_refuse_the_rest() {
-        assert_eq!(millis("endTs", "1700000000000").ok(), Some(1_700_000_000_000));
+        assert_eq!(
+            millis("endTs", "1700000000000").ok(),
+            Some(1_700_000_000_000)
+        );
         assert_eq!(millis("lookback", "3600000.5").ok(), Some(3_600_000));
         assert!(millis("endTs", "-1").is_err());
         assert!(millis("endTs", "soon").is_err());
