@@ -53,6 +53,14 @@ impl Counters {
     }
 }
 
+/// A per-tenant series: name, type, help, and its value.
+type Gauge = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&TenantState) -> f64,
+);
+
 /// Appends the counters of `tenants` (only `only`'s, when given) to `out`.
 pub(crate) fn render(tenants: &[Arc<TenantState>], out: &mut String, only: Option<&TenantId>) {
     let mut shown: Vec<&TenantState> = tenants
@@ -61,7 +69,7 @@ pub(crate) fn render(tenants: &[Arc<TenantState>], out: &mut String, only: Optio
         .filter(|t| only.is_none_or(|o| *o == t.tenant))
         .collect();
     shown.sort_by(|a, b| a.tenant.as_str().cmp(b.tenant.as_str()));
-    let simple: [(&str, &str, &str, fn(&TenantState) -> f64); 6] = [
+    let simple: [Gauge; 6] = [
         (
             "strata_derived_span_names_collapsed_total",
             "counter",

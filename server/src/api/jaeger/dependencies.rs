@@ -65,7 +65,7 @@ fn millis(name: &str, text: &str) -> Result<i64, JaegerError> {
         .trim()
         .parse()
         .map_err(|_| bad(format!("invalid {name} {text:?}: want milliseconds")))?;
-    if !v.is_finite() || v < 0.0 || v > 1e15 {
+    if !v.is_finite() || !(0.0..=1e15).contains(&v) {
         return Err(bad(format!("invalid {name} {text:?}: want milliseconds")));
     }
     Ok(v as i64)
