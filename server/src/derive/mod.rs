@@ -17,6 +17,8 @@ mod labels;
 mod selfmetrics;
 mod servicegraph;
 mod spanmetrics;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
