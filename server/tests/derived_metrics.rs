@@ -396,3 +396,51 @@ fn a_switched_off_tenant_gets_nothing_and_derived_series_count_against_the_caps(
         .expect("services");
     assert!(services.text().contains("\"d\""), "{}", services.text());
 }
+
+#[test]
+fn spans_the_engine_refuses_are_not_counted() {
+    let (_dir, server) = start();
+    let now_ns = now_ms() * 1_000_000;
+    let span = |id: &str, start: i64, end: i64| {
+        serde_json::json!({
+            "traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": id, "name": "op", "kind": 2,
+            "startTimeUnixNano": start.to_string(), "endTimeUnixNano": end.to_string()
+        })
+    };
+    let body = serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "e"}}]},
+        "scopeSpans": [{"spans": [
+            span("0000000000000001", now_ns, now_ns + 1_000_000),
+            // Ends before it starts: refused.
+            span("0000000000000002", now_ns, now_ns - 1_000_000),
+            // An all-zero span id: refused.
+            span("0000000000000000", now_ns, now_ns + 1_000_000),
+        ]}]
+    }]});
+    let resp = server
+        .post(
+            "/v1/traces",
+            &[
+                ("Content-Type", "application/json"),
+                ("X-Scope-OrgID", "t2"),
+            ],
+            body.to_string().as_bytes(),
+        )
+        .expect("post");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(resp.text().contains("rejectedSpans"), "{}", resp.text());
+    value_is(
+        &server,
+        "t2",
+        r#"traces_spanmetrics_calls_total{service="e"}"#,
+        1.0,
+    );
+    // Several collections later, still one.
+    std::thread::sleep(Duration::from_millis(600));
+    value_is(
+        &server,
+        "t2",
+        r#"traces_spanmetrics_calls_total{service="e"}"#,
+        1.0,
+    );
+}
