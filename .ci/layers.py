@@ -32,6 +32,7 @@ LAYERS = {
         ["auth", "tls"],
         ["runtime"],
         ["rules"],
+        ["derive"],
         ["ingest", "api"],
         ["offline"],
         ["router"],

@@ -46,6 +46,7 @@ mod api;
 mod auth;
 mod cli;
 mod config;
+mod derive;
 mod error;
 mod http;
 mod ingest;

@@ -119,6 +119,18 @@ async fn serve(config: Config) -> Result<()> {
         ),
         Role::Query | Role::Worker => None,
     };
+    // RED metrics and the service graph from spans: on the writer, which takes the spans.
+    let derived = match config.role {
+        Role::Writer => {
+            let derive = Arc::new(crate::derive::Derive::new(config.derived.clone()));
+            state.set_span_derive(derive.clone());
+            Some(crate::derive::collect::Collector::start(
+                derive,
+                state.clone(),
+            ))
+        }
+        Role::Query | Role::Worker => None,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(on_signal(term, stop_tx.clone()));
     if let Some(rules) = &rules {
@@ -201,6 +213,9 @@ async fn serve(config: Config) -> Result<()> {
     info!("listeners closed, in-flight requests finished");
     if let Some(rules) = &rules {
         rules.stop().await;
+    }
+    if let Some(derived) = derived {
+        derived.stop().await;
     }
     let opened = opener
         .await

@@ -21,6 +21,20 @@ impl Engine {
         self.core().write_signal(&self.core().traces, tenant, spans)
     }
 
+    /// [`Engine::write_spans_owned`], calling `observe` once, outside any lock, with the
+    /// spans that passed the checks (as the caps left them), in order, before the tenant's
+    /// rate decides: the first `outcome.accepted` of them are the ones stored (the rate
+    /// takes a prefix). For work derived from the stored spans only (RED metrics).
+    pub fn write_spans_observed(
+        &self,
+        tenant: &TenantId,
+        spans: Vec<SpanRecord>,
+        observe: impl FnOnce(&mut dyn Iterator<Item = &SpanRecord>),
+    ) -> Result<SignalOutcome> {
+        self.core()
+            .write_signal_observed(&self.core().traces, tenant, spans, observe)
+    }
+
     /// [`Engine::write_logs`] taking the records by value.
     pub fn write_logs_owned(
         &self,

@@ -177,6 +177,19 @@ impl Core {
         tenant: &TenantId,
         records: impl Into<Cow<'a, [R]>>,
     ) -> Result<SignalOutcome> {
+        self.write_signal_observed(store, tenant, records, |_| {})
+    }
+
+    /// [`Core::write_signal`], calling `observe` once, outside any lock, with the records
+    /// that passed the checks (as capped), in order, before the rate limits decide: the
+    /// first `outcome.accepted` of them are the ones stored.
+    pub(crate) fn write_signal_observed<'a, R: StoredRecord>(
+        &self,
+        store: &SignalStore<R>,
+        tenant: &TenantId,
+        records: impl Into<Cow<'a, [R]>>,
+        observe: impl FnOnce(&mut dyn Iterator<Item = &R>),
+    ) -> Result<SignalOutcome> {
         let records = records.into();
         self.admit()?;
         let limits = self.config.limits_for(tenant);
@@ -209,6 +222,7 @@ impl Core {
                 Err((reason, message)) => outcome.reject(reason, 1, || message),
             }
         }
+        observe(&mut kept.iter().map(|(r, _)| r));
         // Memory is counted as the records hold it, not as encoded (`signals/record_memory.rs`);
         // outside the lock (a prefix of them is taken, and its sizes stay as they are).
         let sizes = held_sizes(kept.iter().map(|(r, _)| r));

@@ -7,6 +7,7 @@
 //! environment variables) and [`tokens`] the `[[auth.tokens]]`.
 
 pub(crate) mod args;
+pub(crate) mod derive;
 mod file;
 pub(crate) mod relabel;
 pub(crate) mod resolve;
@@ -78,6 +79,8 @@ pub struct Config {
     pub rules: rules::RulesSettings,
     /// `[relabel]`: ingest-time rules over metric series and span and log attributes.
     pub relabel: crate::relabel::RelabelSettings,
+    /// `[derived]`: RED metrics and the service graph computed from spans.
+    pub derived: derive::DerivedSettings,
 }
 
 /// The PEM files of the server's certificate chain and private key (`[server.tls]`).
@@ -210,6 +213,7 @@ impl Default for Config {
             tls: None,
             rules: rules::RulesSettings::default(),
             relabel: crate::relabel::RelabelSettings::default(),
+            derived: derive::DerivedSettings::default(),
         }
     }
 }

@@ -6,4 +6,5 @@ pub(crate) mod bucket;
 pub mod inflight;
 pub(crate) mod metrics;
 pub(crate) mod rule_metrics;
+pub(crate) mod span_hook;
 pub(crate) mod state;

@@ -26,6 +26,7 @@ use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::relabel::{self, Relabeling, RuleCounts, TenantRules};
 use crate::runtime::inflight::{ADMIT_WAIT, Inflight, InflightPermit, declared_cost};
 use crate::runtime::metrics::{Counts, Metrics, Signal};
+use crate::runtime::span_hook::SpanDerive;
 
 /// After refusing a body over the limit, how much more of it is read and discarded (so the
 /// client, still sending, gets the 413 instead of a connection reset) and for how long.
@@ -66,6 +67,7 @@ struct Inner {
     logql: crate::config::LogqlSettings,
     engine: RwLock<Option<Arc<Engine>>>,
     relabel: std::sync::OnceLock<Arc<Relabeling>>,
+    derive: std::sync::OnceLock<Arc<dyn SpanDerive>>,
 }
 
 impl AppState {
@@ -82,12 +84,26 @@ impl AppState {
             logql: config.logql.clone(),
             engine: RwLock::new(None),
             relabel: std::sync::OnceLock::new(),
+            derive: std::sync::OnceLock::new(),
         }))
     }
 
     /// Sets the ingest-time rules (`[relabel]`), once, before serving.
     pub fn set_relabeling(&self, rules: Arc<Relabeling>) {
         let _ = self.0.relabel.set(rules);
+    }
+
+    /// Sets what derives data from stored spans (RED metrics, service graph), once,
+    /// before serving.
+    pub(crate) fn set_span_derive(&self, derive: Arc<dyn SpanDerive>) {
+        let _ = self.0.derive.set(derive);
+    }
+
+    /// Appends the span derivation's self-metrics to `out` (see [`SpanDerive::render`]).
+    pub(crate) fn render_derived(&self, out: &mut String, only: Option<&TenantId>) {
+        if let Some(d) = self.0.derive.get() {
+            d.render(out, only);
+        }
     }
 
     /// The ingest-time rules of every tenant, if any are configured (for work moved to
@@ -347,8 +363,21 @@ impl AppState {
             let changed = relabel::spans(&rules.traces, &mut spans);
             self.count_relabeled(tenant, Signal::Traces, &changed);
         }
+        let Some(mut batch) = self.0.derive.get().and_then(|d| d.batch(tenant)) else {
+            return self
+                .write(tenant, Signal::Traces, move |e, t| {
+                    e.write_spans_owned(t, spans)
+                })
+                .await;
+        };
+        // Derived data counts only what was stored: the batch sees the spans that passed
+        // the checks and commits once the write is acknowledged.
         self.write(tenant, Signal::Traces, move |e, t| {
-            e.write_spans_owned(t, spans)
+            let result = e.write_spans_observed(t, spans, |it| batch.observe(it));
+            if let Ok(outcome) = &result {
+                batch.commit(outcome.accepted);
+            }
+            result
         })
         .await
     }

@@ -7,6 +7,7 @@
 //! the engine's own scan ([`strata_engine::Engine::search_traces`]); whole traces come from
 //! the engine's bloom-filtered trace lookup.
 
+mod dependencies;
 mod model;
 mod params;
 mod query;
@@ -34,6 +35,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/jaeger/api/operations", get(operations))
         .route("/jaeger/api/traces", get(search))
         .route("/jaeger/api/traces/{trace_id}", get(trace))
+        .route("/jaeger/api/dependencies", get(dependencies::dependencies))
 }
 
 /// Default and largest number of traces a search returns.
