@@ -135,8 +135,9 @@ impl ExemplarOutcome {
         self.rejected.values().sum()
     }
 
-    /// Counts one refusal of `reason`, keeping the first message.
-    pub(crate) fn reject(&mut self, reason: ExemplarReject, message: impl FnOnce() -> String) {
+    /// Counts one refusal of `reason`, keeping the first message (for refusals made
+    /// before the engine, e.g. by a decoder).
+    pub fn reject(&mut self, reason: ExemplarReject, message: impl FnOnce() -> String) {
         *self.rejected.entry(reason).or_default() += 1;
         self.messages.entry(reason).or_insert_with(message);
     }

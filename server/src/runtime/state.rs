@@ -337,6 +337,32 @@ impl AppState {
             .await
     }
 
+    /// Writes exemplars for `tenant` (after their samples), counting the outcome in the
+    /// self-metrics. Engine errors map as for samples.
+    pub async fn write_exemplars(
+        &self,
+        tenant: &TenantId,
+        batch: Vec<strata_engine::SeriesExemplars>,
+    ) -> Result<strata_engine::ExemplarOutcome, ApiError> {
+        if batch.iter().all(|s| s.exemplars.is_empty()) {
+            return Ok(strata_engine::ExemplarOutcome::default());
+        }
+        let engine = self.engine()?;
+        let t = tenant.clone();
+        let result = tokio::task::spawn_blocking(move || engine.write_exemplars(&t, &batch))
+            .await
+            .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))?;
+        match result {
+            Ok(outcome) => {
+                self.metrics().record_exemplars(tenant, &outcome);
+                Ok(outcome)
+            }
+            Err(e) => self
+                .finish_write::<WriteOutcome>(tenant, Signal::Metrics, Err(e))
+                .map(|_| strata_engine::ExemplarOutcome::default()),
+        }
+    }
+
     /// Writes spans for `tenant`, as [`AppState::write_metrics`] does samples.
     pub async fn write_spans(
         &self,
