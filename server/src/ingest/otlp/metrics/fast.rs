@@ -347,8 +347,11 @@ pub(crate) fn translate(
                         let t = millis(p.time_unix_nano);
                         widen(t, t);
                     }
-                    let keyable =
-                        p.time_unix_nano != 0 && (p.value.is_some() || no_recorded_value(p.flags));
+                    // A point with exemplars is decoded and translated in full, exemplars
+                    // included (rare: the SDKs sample a few per collection).
+                    let keyable = p.time_unix_nano != 0
+                        && !p.exemplars
+                        && (p.value.is_some() || no_recorded_value(p.flags));
                     match p.attrs.filter(|_| keyable) {
                         Some(attrs) => pending.add(metric_ctx, attrs, mi, pi),
                         None => {

@@ -5,7 +5,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
 };
 use prost::Message;
-use strata_engine::WriteOutcome;
+use strata_engine::{ExemplarOutcome, WriteOutcome};
 
 use super::super::decode::Encoding;
 use super::super::error::OtlpError;
@@ -55,6 +55,27 @@ pub(crate) fn partial_success(
             error_message: parts.join("; "),
         }),
     }
+}
+
+/// `resp` with the exemplars the engine refused reported in `partial_success` (as a
+/// warning: their data points were stored, so `rejected_data_points` does not change).
+pub(crate) fn with_exemplars(
+    mut resp: ExportMetricsServiceResponse,
+    exemplars: &ExemplarOutcome,
+) -> ExportMetricsServiceResponse {
+    let Some(message) = exemplars.message() else {
+        return resp;
+    };
+    let partial = resp
+        .partial_success
+        .get_or_insert_with(ExportMetricsPartialSuccess::default);
+    if !partial.error_message.is_empty() {
+        partial.error_message.push_str("; ");
+    }
+    partial.error_message.push_str(&format!(
+        "{message} (their data points were stored)"
+    ));
+    resp
 }
 
 /// The response body in `encoding`. In JSON an unset `partialSuccess` is left out (`{}`) and
