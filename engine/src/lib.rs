@@ -66,11 +66,11 @@ pub use metrics::scan::ScanStats;
 pub use metrics::snapshot::{Snapshot, samples_schema, series_schema};
 pub use metrics::write::{KeyedSeries, SeriesRef};
 pub use model::anyvalue::{AnyValue, AnyValueError, Attributes};
+pub use model::delete::{DeleteStats, RecordCondition, RecordField, RecordPredicate, RecordSignal};
 pub use model::exemplar::{
     Exemplar, ExemplarOutcome, ExemplarReject, MAX_EXEMPLAR_LABELS_CHARS, SPAN_ID_LABEL,
     SeriesExemplars, SeriesExemplarsRead, TRACE_ID_LABEL,
 };
-pub use model::delete::{DeleteStats, RecordCondition, RecordField, RecordPredicate, RecordSignal};
 pub use model::labels::{Label, Labels, METRIC_NAME};
 pub use model::matcher::{MAX_REGEX_SIZE, MatchOp, Matcher};
 pub use model::outcome::{RejectReason, WriteOutcome};

@@ -26,7 +26,10 @@ fn config(max_exemplars: usize) -> EngineConfig {
 }
 
 fn series(name: &str) -> Vec<(String, String)> {
-    vec![("__name__".into(), name.into()), ("job".into(), "api".into())]
+    vec![
+        ("__name__".into(), name.into()),
+        ("job".into(), "api".into()),
+    ]
 }
 
 fn ex(trace: &str, ts: i64, value: f64) -> Exemplar {
@@ -40,7 +43,12 @@ fn ex(trace: &str, ts: i64, value: f64) -> Exemplar {
     }
 }
 
-fn write(engine: &Engine, t: &TenantId, name: &str, exemplars: Vec<Exemplar>) -> strata_engine::ExemplarOutcome {
+fn write(
+    engine: &Engine,
+    t: &TenantId,
+    name: &str,
+    exemplars: Vec<Exemplar>,
+) -> strata_engine::ExemplarOutcome {
     engine
         .write_exemplars(
             t,
@@ -88,10 +96,10 @@ fn rejections_are_counted_by_reason_and_the_rest_stored() {
         "m",
         vec![
             ex(TRACE, DAY + 10, 1.0),
-            ex(TRACE, DAY + 10, 1.0),         // duplicate of the newest
-            ex(TRACE, DAY + 5, 1.0),          // older than the newest
-            ex("not-a-trace-id", DAY + 20, 1.0), // bad trace id
-            ex(&TRACE[..16], DAY + 21, 1.0),  // 8 bytes: bad trace id
+            ex(TRACE, DAY + 10, 1.0),             // duplicate of the newest
+            ex(TRACE, DAY + 5, 1.0),              // older than the newest
+            ex("not-a-trace-id", DAY + 20, 1.0),  // bad trace id
+            ex(&TRACE[..16], DAY + 21, 1.0),      // 8 bytes: bad trace id
             ex(TRACE, DAY - 3 * 86_400_000, 1.0), // older than the retention
             ex(TRACE, DAY + 30, 2.0),
         ],
@@ -101,7 +109,11 @@ fn rejections_are_counted_by_reason_and_the_rest_stored() {
     assert_eq!(out.rejected[&ExemplarReject::OutOfOrder], 1);
     assert_eq!(out.rejected[&ExemplarReject::BadTraceId], 2);
     assert_eq!(out.rejected[&ExemplarReject::OutOfRetention], 1);
-    assert!(out.message().unwrap().contains("bad_trace_id 2"), "{:?}", out.message());
+    assert!(
+        out.message().unwrap().contains("bad_trace_id 2"),
+        "{:?}",
+        out.message()
+    );
     let stats = engine.tenant_stats(&t);
     assert_eq!(stats.exemplars_rejected[&ExemplarReject::BadTraceId], 2);
     assert_eq!(stats.exemplars_memory, 2);
@@ -114,7 +126,12 @@ fn rejections_are_counted_by_reason_and_the_rest_stored() {
         ]
     );
     // Off: every exemplar refused as such.
-    let off = Engine::open_with_clock(tempfile::tempdir().unwrap().path(), config(0), clock.clone()).unwrap();
+    let off = Engine::open_with_clock(
+        tempfile::tempdir().unwrap().path(),
+        config(0),
+        clock.clone(),
+    )
+    .unwrap();
     let out = write(&off, &t, "m", vec![ex(TRACE, DAY, 1.0)]);
     assert_eq!(out.rejected[&ExemplarReject::Disabled], 1);
 }
@@ -127,15 +144,23 @@ fn over_the_limit_the_oldest_go() {
     let t = TenantId::new("a").unwrap();
     for i in 0..12 {
         let name = if i % 2 == 0 { "even" } else { "odd" };
-        assert_eq!(write(&engine, &t, name, vec![ex(TRACE, DAY + i, i as f64)]).accepted, 1);
+        assert_eq!(
+            write(&engine, &t, name, vec![ex(TRACE, DAY + i, i as f64)]).accepted,
+            1
+        );
     }
-    let mut ts: Vec<i64> = read(&engine, &t, DAY, DAY + HOUR).iter().map(|r| r.1).collect();
+    let mut ts: Vec<i64> = read(&engine, &t, DAY, DAY + HOUR)
+        .iter()
+        .map(|r| r.1)
+        .collect();
     ts.sort();
     assert_eq!(ts, (7..12).map(|i| DAY + i).collect::<Vec<_>>());
     assert_eq!(engine.tenant_stats(&t).exemplars_evicted, 7);
     // Selectors pick series.
     let odd = Matcher::new("__name__", MatchOp::Equal, "odd").unwrap();
-    let read = engine.select_exemplars(&t, &[vec![odd]], DAY, DAY + HOUR).unwrap();
+    let read = engine
+        .select_exemplars(&t, &[vec![odd]], DAY, DAY + HOUR)
+        .unwrap();
     assert_eq!(read.len(), 1);
     assert_eq!(read[0].exemplars.len(), 3);
 }
@@ -156,13 +181,19 @@ fn exemplars_survive_a_crash_before_a_flush_and_a_reopen_after_one() {
     assert_eq!(out.rejected[&ExemplarReject::Duplicate], 1);
 
     // Flushed (an exemplar in a partition without samples too), then reopened.
-    assert_eq!(write(&engine, &t, "early", vec![ex(TRACE, DAY + 5, 2.5)]).accepted, 1);
+    assert_eq!(
+        write(&engine, &t, "early", vec![ex(TRACE, DAY + 5, 2.5)]).accepted,
+        1
+    );
     engine
         .write(
             &t,
             &[SeriesSamples {
                 labels: series("m"),
-                samples: vec![Sample { ts: DAY + HOUR + 1, value: 3.0 }],
+                samples: vec![Sample {
+                    ts: DAY + HOUR + 1,
+                    value: 3.0,
+                }],
             }],
         )
         .unwrap();
@@ -173,20 +204,36 @@ fn exemplars_survive_a_crash_before_a_flush_and_a_reopen_after_one() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert!(names.iter().any(|n| n.starts_with("exemplars-")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("exemplars-")),
+        "{names:?}"
+    );
     let both = vec![
         ("early".to_string(), DAY + 5, 2.5, TRACE.to_string()),
         ("m".to_string(), DAY + HOUR + 1, 1.5, TRACE.to_string()),
     ];
-    assert_eq!(read(&engine, &t, DAY, DAY + 2 * HOUR), both, "read once, not twice");
+    assert_eq!(
+        read(&engine, &t, DAY, DAY + 2 * HOUR),
+        both,
+        "read once, not twice"
+    );
     engine.close().unwrap();
     let engine = open(dir.path(), &clock, 100);
     assert_eq!(read(&engine, &t, DAY, DAY + 2 * HOUR), both);
-    assert_eq!(read(&engine, &t, DAY + HOUR, DAY + 2 * HOUR), both[1..].to_vec());
+    assert_eq!(
+        read(&engine, &t, DAY + HOUR, DAY + 2 * HOUR),
+        both[1..].to_vec()
+    );
     // Samples read as before, the exemplar-only set holding none.
     let samples = engine.select(&t, &[], DAY, DAY + 2 * HOUR).unwrap();
     assert_eq!(samples.len(), 1);
-    assert_eq!(samples[0].samples, vec![Sample { ts: DAY + HOUR + 1, value: 3.0 }]);
+    assert_eq!(
+        samples[0].samples,
+        vec![Sample {
+            ts: DAY + HOUR + 1,
+            value: 3.0
+        }]
+    );
 
     // Compaction keeps them: a second flush into hour 01, then a merge.
     write(&engine, &t, "m", vec![ex(TRACE, DAY + HOUR + 2, 4.5)]);
@@ -219,7 +266,10 @@ fn a_delete_removes_the_exemplars_of_the_deleted_series_only() {
                 &t,
                 &[SeriesSamples {
                     labels: series(name),
-                    samples: vec![Sample { ts: DAY + 10, value: 1.0 }],
+                    samples: vec![Sample {
+                        ts: DAY + 10,
+                        value: 1.0,
+                    }],
                 }],
             )
             .unwrap();
@@ -228,6 +278,9 @@ fn a_delete_removes_the_exemplars_of_the_deleted_series_only() {
     engine.flush().unwrap();
     let gone = Matcher::new("__name__", MatchOp::Equal, "gone").unwrap();
     engine.delete_series(&t, &[gone], DAY, DAY + HOUR).unwrap();
-    let names: Vec<String> = read(&engine, &t, DAY, DAY + HOUR).into_iter().map(|r| r.0).collect();
+    let names: Vec<String> = read(&engine, &t, DAY, DAY + HOUR)
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
     assert_eq!(names, vec!["kept".to_string()]);
 }

@@ -129,7 +129,12 @@ fn trace_ids(v: &Value) -> Vec<String> {
         .expect("data array")
         .iter()
         .flat_map(|s| s["exemplars"].as_array().expect("exemplars").clone())
-        .map(|e| e["labels"]["trace_id"].as_str().expect("trace_id").to_owned())
+        .map(|e| {
+            e["labels"]["trace_id"]
+                .as_str()
+                .expect("trace_id")
+                .to_owned()
+        })
         .collect()
 }
 
@@ -142,7 +147,9 @@ fn sql(server: &Server, q: &str) -> Value {
 }
 
 fn write(server: &Server, body: &[u8]) -> strata_tests::http::Response {
-    server.post("/api/v1/write", &HEADERS, body).expect("remote-write")
+    server
+        .post("/api/v1/write", &HEADERS, body)
+        .expect("remote-write")
 }
 
 #[test]
@@ -163,7 +170,11 @@ fn remote_write_exemplars_are_stored_checked_and_read_back() {
     // Prometheus sends exemplars in a TimeSeries of their own, without samples.
     let r = write(
         &server,
-        &body("rw_latency_bucket", &[], vec![exemplar(TRACE_B, 0.5, now - 1_000)]),
+        &body(
+            "rw_latency_bucket",
+            &[],
+            vec![exemplar(TRACE_B, 0.5, now - 1_000)],
+        ),
     );
     assert_eq!(r.status, 204, "{}", r.text());
 
@@ -173,11 +184,16 @@ fn remote_write_exemplars_are_stored_checked_and_read_back() {
     assert_eq!(series["seriesLabels"]["__name__"], "rw_latency_bucket");
     assert_eq!(series["seriesLabels"]["job"], "rw");
     assert_eq!(series["exemplars"][0]["value"], "0.25");
-    let ts = series["exemplars"][0]["timestamp"].as_f64().expect("seconds");
+    let ts = series["exemplars"][0]["timestamp"]
+        .as_f64()
+        .expect("seconds");
     assert!((ts - (now - 2_000) as f64 / 1000.0).abs() < 0.0005, "{ts}");
     assert_eq!(trace_ids(&v), vec![TRACE_A, TRACE_B]);
     // A selector that matches nothing, and an expression without any.
-    assert_eq!(query_exemplars(&server, "nothing_here")["data"], Value::Array(vec![]));
+    assert_eq!(
+        query_exemplars(&server, "nothing_here")["data"],
+        Value::Array(vec![])
+    );
     assert_eq!(query_exemplars(&server, "1 + 1")["data"], Value::Null);
     let bad = server
         .get("/api/v1/query_exemplars?query=sum(", &[])
@@ -196,9 +212,16 @@ fn remote_write_exemplars_are_stored_checked_and_read_back() {
         assert!(r.text().contains(reason), "{reason}: {}", r.text());
         assert!(r.text().contains("stored 1 of 1 samples"), "{}", r.text());
     }
-    assert_eq!(trace_ids(&query_exemplars(&server, "rw_latency_bucket")), vec![TRACE_A, TRACE_B]);
+    assert_eq!(
+        trace_ids(&query_exemplars(&server, "rw_latency_bucket")),
+        vec![TRACE_A, TRACE_B]
+    );
     let q = server.instant_query("rw_latency_bucket", now + 1, &[]);
-    assert!(q.text().contains(r#""value":["#) && q.text().contains(r#","7"]"#), "{}", q.text());
+    assert!(
+        q.text().contains(r#""value":["#) && q.text().contains(r#","7"]"#),
+        "{}",
+        q.text()
+    );
     let metrics = server.get("/metrics", &[]).expect("metrics").text();
     for reason in ["out_of_order", "duplicate", "bad_trace_id"] {
         let want = format!(
@@ -210,7 +233,10 @@ fn remote_write_exemplars_are_stored_checked_and_read_back() {
         );
         assert!(metrics.contains(&stored), "{stored} in {metrics}");
     }
-    assert!(metrics.contains("strata_exemplars_accepted_total{tenant=\"default\"} 2\n"), "{metrics}");
+    assert!(
+        metrics.contains("strata_exemplars_accepted_total{tenant=\"default\"} 2\n"),
+        "{metrics}"
+    );
 
     // SQL.
     let rows = sql(
@@ -228,13 +254,19 @@ fn remote_write_exemplars_are_stored_checked_and_read_back() {
     // A SIGKILL after the 204s: the WAL brings them back.
     server.kill();
     let server = start(dir.path(), "");
-    assert_eq!(trace_ids(&query_exemplars(&server, "rw_latency_bucket")), vec![TRACE_A, TRACE_B]);
+    assert_eq!(
+        trace_ids(&query_exemplars(&server, "rw_latency_bucket")),
+        vec![TRACE_A, TRACE_B]
+    );
     // A clean stop flushes them into the partition's exemplars file; read from there.
     assert!(server.terminate().success());
     let files = find_files(&data_dir(dir.path()).join("metrics"), "exemplars-");
     assert!(!files.is_empty(), "no exemplars file after the flush");
     let server = start(dir.path(), "");
-    assert_eq!(trace_ids(&query_exemplars(&server, "rw_latency_bucket")), vec![TRACE_A, TRACE_B]);
+    assert_eq!(
+        trace_ids(&query_exemplars(&server, "rw_latency_bucket")),
+        vec![TRACE_A, TRACE_B]
+    );
     assert!(server.terminate().success());
 }
 
@@ -263,8 +295,15 @@ fn over_max_exemplars_the_oldest_go() {
     let traces: Vec<String> = (0..5).map(|i| format!("{i:032x}")).collect();
     for (i, t) in traces.iter().enumerate() {
         let ts = now - 10_000 + i as i64 * 1_000;
-        let name = if i % 2 == 0 { "even_bucket" } else { "odd_bucket" };
-        let r = write(&server, &body(name, &[(ts, 1.0)], vec![exemplar(t, i as f64, ts)]));
+        let name = if i % 2 == 0 {
+            "even_bucket"
+        } else {
+            "odd_bucket"
+        };
+        let r = write(
+            &server,
+            &body(name, &[(ts, 1.0)], vec![exemplar(t, i as f64, ts)]),
+        );
         assert_eq!(r.status, 204, "{}", r.text());
     }
     let v = query_exemplars(&server, r#"{__name__=~"even_bucket|odd_bucket"}"#);
@@ -272,8 +311,14 @@ fn over_max_exemplars_the_oldest_go() {
     got.sort();
     assert_eq!(got, traces[2..].to_vec());
     let metrics = server.get("/metrics", &[]).expect("metrics").text();
-    assert!(metrics.contains("strata_exemplars_evicted_total{tenant=\"default\"} 2\n"), "{metrics}");
-    assert!(metrics.contains("strata_exemplars_in_memory{tenant=\"default\"} 3\n"), "{metrics}");
+    assert!(
+        metrics.contains("strata_exemplars_evicted_total{tenant=\"default\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("strata_exemplars_in_memory{tenant=\"default\"} 3\n"),
+        "{metrics}"
+    );
 }
 
 const PYTHON_SCRIPT: &str = r#"
@@ -328,7 +373,11 @@ fn the_otel_python_sdk_exports_a_histogram_exemplar_over_http_and_grpc() {
     let script = dir.path().join("exemplar.py");
     std::fs::write(&script, PYTHON_SCRIPT).expect("write the script");
     for (transport, endpoint, service) in [
-        ("http", format!("http://{}/v1/metrics", server.http), "svc-http"),
+        (
+            "http",
+            format!("http://{}/v1/metrics", server.http),
+            "svc-http",
+        ),
         ("grpc", format!("http://{}", server.grpc), "svc-grpc"),
     ] {
         let out = Command::new("python3")
@@ -360,9 +409,18 @@ fn the_otel_python_sdk_exports_a_histogram_exemplar_over_http_and_grpc() {
 
         // The counter's exemplar, on its own series (the protobuf fast path hands points
         // with exemplars to the general translation).
-        let v = query_exemplars(&server, &format!(r#"checkout_requests_total{{job="{service}"}}"#));
-        assert_eq!(v["data"][0]["exemplars"][0]["labels"]["trace_id"], trace, "{v}");
-        assert_eq!(v["data"][0]["exemplars"][0]["labels"]["span_id"], span, "{v}");
+        let v = query_exemplars(
+            &server,
+            &format!(r#"checkout_requests_total{{job="{service}"}}"#),
+        );
+        assert_eq!(
+            v["data"][0]["exemplars"][0]["labels"]["trace_id"], trace,
+            "{v}"
+        );
+        assert_eq!(
+            v["data"][0]["exemplars"][0]["labels"]["span_id"], span,
+            "{v}"
+        );
         assert_eq!(v["data"][0]["exemplars"][0]["value"], "2", "{v}");
 
         let rows = sql(
@@ -410,21 +468,33 @@ fn otlp_json_exemplars_of_sums_and_gauges_and_refusals_in_partial_success() {
         .expect("OTLP JSON");
     assert_eq!(r.status, 200, "{}", r.text());
     let answer: Value = serde_json::from_slice(&r.body).expect("JSON answer");
-    let message = answer["partialSuccess"]["errorMessage"].as_str().unwrap_or_default();
+    let message = answer["partialSuccess"]["errorMessage"]
+        .as_str()
+        .unwrap_or_default();
     assert!(message.contains("bad_trace_id 1"), "{answer}");
     // Both points are stored; the sum's exemplar too, with its attribute as a label.
     let now = common::now_ms();
-    assert!(server.instant_query("temperature", now, &[]).text().contains(r#""21.5""#));
+    assert!(
+        server
+            .instant_query("temperature", now, &[])
+            .text()
+            .contains(r#""21.5""#)
+    );
     let v = query_exemplars(&server, "jobs_done_total");
     let ex = &v["data"][0]["exemplars"][0];
     assert_eq!(ex["labels"]["trace_id"], TRACE_A, "{v}");
     assert_eq!(ex["labels"]["span_id"], "00f067aa0ba902b7", "{v}");
     assert_eq!(ex["labels"]["user"], "u1", "{v}");
     assert_eq!(ex["value"], "1", "{v}");
-    assert_eq!(query_exemplars(&server, "temperature")["data"], Value::Array(vec![]));
+    assert_eq!(
+        query_exemplars(&server, "temperature")["data"],
+        Value::Array(vec![])
+    );
     let metrics = server.get("/metrics", &[]).expect("metrics").text();
     assert!(
-        metrics.contains("strata_exemplars_rejected_total{tenant=\"default\",reason=\"bad_trace_id\"} 1\n"),
+        metrics.contains(
+            "strata_exemplars_rejected_total{tenant=\"default\",reason=\"bad_trace_id\"} 1\n"
+        ),
         "{metrics}"
     );
 }

@@ -188,17 +188,32 @@ impl Core {
             let mut ex_parts = exemplars.remove(tenant).unwrap_or_default();
             for (start, rows) in parts {
                 let ex = ex_parts.remove(&start).unwrap_or_default();
-                let part = self.write_metrics_set(tenant, start, rows, &ex, boundary, &mut stats)?;
+                let part =
+                    self.write_metrics_set(tenant, start, rows, &ex, boundary, &mut stats)?;
                 published.push((tenant.clone(), part));
             }
             for (start, ex) in ex_parts {
-                let part = self.write_metrics_set(tenant, start, Default::default(), &ex, boundary, &mut stats)?;
+                let part = self.write_metrics_set(
+                    tenant,
+                    start,
+                    Default::default(),
+                    &ex,
+                    boundary,
+                    &mut stats,
+                )?;
                 published.push((tenant.clone(), part));
             }
         }
         for (tenant, ex_parts) in exemplars {
             for (start, ex) in ex_parts {
-                let part = self.write_metrics_set(tenant, start, Default::default(), &ex, boundary, &mut stats)?;
+                let part = self.write_metrics_set(
+                    tenant,
+                    start,
+                    Default::default(),
+                    &ex,
+                    boundary,
+                    &mut stats,
+                )?;
                 published.push((tenant.clone(), part));
             }
         }

@@ -68,7 +68,13 @@ mod tests {
         let good = "4bf92f3577b34da6a3ce929d0e0e4736";
         assert!(stateless(&ex(&[("trace_id", good)], 10), 0).is_none());
         assert!(stateless(&ex(&[("trace_id", &good.to_uppercase())], 10), 0).is_none());
-        for bad in ["", "4bf92f3577b34da6", "zz", &format!("{good}00"), "4bf92f3577b34da6a3ce929d0e0e473g"] {
+        for bad in [
+            "",
+            "4bf92f3577b34da6",
+            "zz",
+            &format!("{good}00"),
+            "4bf92f3577b34da6a3ce929d0e0e473g",
+        ] {
             let got = stateless(&ex(&[("trace_id", bad)], 10), 0).map(|r| r.0);
             assert_eq!(got, Some(ExemplarReject::BadTraceId), "{bad:?}");
         }

@@ -211,7 +211,11 @@ mod tests {
         r.push(a.clone(), ex(1, 1.0), 100);
         r.push(a.clone(), ex(2, 1.0), 100);
         assert_eq!(r.cut().len(), 2);
-        assert_eq!(r.select(0, 10, |_| true).len(), 2, "readable until published");
+        assert_eq!(
+            r.select(0, 10, |_| true).len(),
+            2,
+            "readable until published"
+        );
         r.restore();
         assert_eq!(r.cut().len(), 2, "a failed flush's entries are taken again");
         r.publish();

@@ -24,7 +24,12 @@ impl ExemplarStore {
 
     /// Puts replayed exemplars back, unchecked (they were checked when written); series
     /// whose labels do not parse are skipped.
-    pub(crate) fn restore_logged(&self, tenant: &TenantId, series: Vec<SeriesExemplars>, max: usize) {
+    pub(crate) fn restore_logged(
+        &self,
+        tenant: &TenantId,
+        series: Vec<SeriesExemplars>,
+        max: usize,
+    ) {
         let mut rings = self.lock();
         let ring = rings.entry(tenant.clone()).or_default();
         for s in series {

@@ -87,7 +87,10 @@ mod tests {
 
     fn record() -> Vec<SeriesExemplars> {
         vec![SeriesExemplars {
-            series: vec![("__name__".into(), "m_bucket".into()), ("le".into(), "+Inf".into())],
+            series: vec![
+                ("__name__".into(), "m_bucket".into()),
+                ("le".into(), "+Inf".into()),
+            ],
             exemplars: vec![Exemplar {
                 labels: vec![("trace_id".into(), "0af7651916cd43dd8448eb211c80319c".into())],
                 ts: 1_600_000_000_123,

@@ -59,7 +59,8 @@ fn query_exemplars(engine: &Engine, tenant: &TenantId, p: Params<'_>) -> Result<
             out.push(',');
         }
         out.push_str("{\"seriesLabels\":");
-        let series = Labels::from_pairs(s.series.iter().map(|l| (l.name.as_str(), l.value.as_str())));
+        let series =
+            Labels::from_pairs(s.series.iter().map(|l| (l.name.as_str(), l.value.as_str())));
         json::labels(&mut out, &series);
         out.push_str(",\"exemplars\":[");
         for (j, e) in s.exemplars.iter().enumerate() {
@@ -135,7 +136,10 @@ mod tests {
             r#"histogram_quantile(0.9, sum by (le) (rate(a_bucket{job="x"}[5m]))) / on() b + 1"#,
         );
         assert_eq!(got.len(), 2, "{got:?}");
-        assert!(got[0].contains("__name__Equala_bucket") && got[0].contains("jobEqualx"), "{got:?}");
+        assert!(
+            got[0].contains("__name__Equala_bucket") && got[0].contains("jobEqualx"),
+            "{got:?}"
+        );
         assert!(got[1].contains("__name__Equalb"), "{got:?}");
         assert!(names("1 + 2").is_empty());
         assert_eq!(names("topk(3, max_over_time(c[1m:10s]))").len(), 1);

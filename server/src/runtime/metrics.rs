@@ -324,7 +324,12 @@ impl Metrics {
             "Exemplars refused, by tenant and reason (their samples are stored regardless).",
         );
         for ((t, r), n) in c.exemplars_rejected.iter().filter(|((t, _), _)| shown(t)) {
-            line(o, name, &[("tenant", t.as_str()), ("reason", r.as_str())], *n as f64);
+            line(
+                o,
+                name,
+                &[("tenant", t.as_str()), ("reason", r.as_str())],
+                *n as f64,
+            );
         }
         let name = "strata_truncated_total";
         header(
@@ -455,12 +460,27 @@ impl Metrics {
                 "Exemplars pushed out of memory over max_exemplars before a flush wrote them.",
             );
             for (t, s) in &stats {
-                line(o, name, &[("tenant", t.as_str())], s.exemplars_evicted as f64);
+                line(
+                    o,
+                    name,
+                    &[("tenant", t.as_str())],
+                    s.exemplars_evicted as f64,
+                );
             }
             let name = "strata_exemplars_in_memory";
-            header(o, name, "gauge", "Exemplars held in memory (at most max_exemplars).");
+            header(
+                o,
+                name,
+                "gauge",
+                "Exemplars held in memory (at most max_exemplars).",
+            );
             for (t, s) in &stats {
-                line(o, name, &[("tenant", t.as_str())], s.exemplars_memory as f64);
+                line(
+                    o,
+                    name,
+                    &[("tenant", t.as_str())],
+                    s.exemplars_memory as f64,
+                );
             }
         }
 

@@ -94,7 +94,13 @@ pub async fn write(
                 Vec::new(),
             ),
         };
-        Ok::<_, ApiError>((batch.samples(), batch.histograms, result, dropped, exemplars))
+        Ok::<_, ApiError>((
+            batch.samples(),
+            batch.histograms,
+            result,
+            dropped,
+            exemplars,
+        ))
     })
     .await??;
     state.count_relabeled(&tenant, Signal::Metrics, &dropped);
@@ -121,7 +127,10 @@ pub async fn write(
     for (reason, n) in &refused.rejected {
         *ex_outcome.rejected.entry(*reason).or_default() += n;
         if let Some(m) = refused.messages.get(reason) {
-            ex_outcome.messages.entry(*reason).or_insert_with(|| m.clone());
+            ex_outcome
+                .messages
+                .entry(*reason)
+                .or_insert_with(|| m.clone());
         }
     }
     if outcome.rejected_total() == 0 && histograms == 0 && ex_outcome.rejected_total() == 0 {

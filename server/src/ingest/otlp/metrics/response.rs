@@ -72,9 +72,9 @@ pub(crate) fn with_exemplars(
     if !partial.error_message.is_empty() {
         partial.error_message.push_str("; ");
     }
-    partial.error_message.push_str(&format!(
-        "{message} (their data points were stored)"
-    ));
+    partial
+        .error_message
+        .push_str(&format!("{message} (their data points were stored)"));
     resp
 }
 

@@ -163,7 +163,12 @@ pub(crate) fn exemplar(e: &OtlpExemplar) -> Exemplar {
     let mut labels: Vec<(String, String)> = e
         .filtered_attributes
         .iter()
-        .map(|kv| (kv.key.clone(), super::labels::value_string(kv.value.as_ref())))
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                super::labels::value_string(kv.value.as_ref()),
+            )
+        })
         .collect();
     for (name, id) in [
         (strata_engine::TRACE_ID_LABEL, &e.trace_id),
