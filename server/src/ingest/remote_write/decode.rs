@@ -299,7 +299,7 @@ pub fn decode_protobuf(raw: &[u8]) -> Result<Decoded, ApiError> {
 mod tests {
     use super::*;
     use crate::ingest::remote_write::proto::{
-        Histogram, Label, Sample as PbSample, TimeSeries, WriteRequest,
+        Exemplar, Histogram, Label, Sample as PbSample, TimeSeries, WriteRequest,
     };
     use crate::ingest::test_rng::Rng;
     use prost::Message;
@@ -392,6 +392,7 @@ mod tests {
                 labels: vec![label("__name__", "h")],
                 samples: vec![],
                 histograms: vec![Histogram { timestamp: 1 }, Histogram { timestamp: 2 }],
+                exemplars: vec![],
             }],
         };
         let d = decode_protobuf(&req.encode_to_vec()).unwrap();
@@ -408,6 +409,7 @@ mod tests {
                     timestamp: 1,
                 }],
                 histograms: vec![],
+                exemplars: vec![],
             }],
         };
         let err = decode_protobuf(&bad.encode_to_vec()).unwrap_err();
@@ -561,11 +563,19 @@ mod tests {
                         timestamp: rng.next() as i64,
                     })
                     .collect(),
+                exemplars: (0..rng.below(3) / 2)
+                    .map(|_| Exemplar {
+                        labels: vec![label("trace_id", values[rng.index(values.len())])],
+                        value: f64::from_bits(rng.next()),
+                        timestamp: rng.next() as i64,
+                    })
+                    .collect(),
             };
             let mut body = ts.encode_to_vec();
             if rng.below(3) == 0 {
-                // Exemplar (field 3), a fixed32 and a group, all unknown here.
-                body.extend_from_slice(&[0x1A, 3, 0x08, 0x96, 0x01, 0x2D, 1, 2, 3, 4]);
+                // An exemplar (field 3) with a timestamp only, then a fixed32 and a group,
+                // unknown here.
+                body.extend_from_slice(&[0x1A, 3, 0x18, 0x96, 0x01, 0x2D, 1, 2, 3, 4]);
                 body.extend_from_slice(&[0x4B, 0x0B, 0x10, 0x01, 0x0C, 0x4C]);
             }
             out.push(0x0A);

@@ -113,6 +113,7 @@ mod tests {
             points,
             rejected_points: rejected,
             errors: errors.iter().map(|s| (*s).to_owned()).collect(),
+            exemplars: Vec::new(),
         }
     }
 
