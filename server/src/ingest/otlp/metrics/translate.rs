@@ -442,6 +442,23 @@ pub(super) fn number_point(
     b.add(labels, Sample { ts, value });
 }
 
+/// The exemplars of a number point whose sample the fast path stores by its key: attached
+/// to the series [`number_point`] would give it (none when its labels do not map: the
+/// point itself is then refused there).
+pub(super) fn number_point_exemplars(
+    b: &mut Builder,
+    ctx: &Context<'_>,
+    name: &str,
+    p: &NumberDataPoint,
+) {
+    if p.exemplars.is_empty() {
+        return;
+    }
+    if let Ok(base) = base_labels(&p.attributes, &[], ctx.scope, ctx.resource) {
+        b.add_exemplars(&finish(&base, name, &[]), &p.exemplars);
+    }
+}
+
 fn histogram_point(
     b: &mut Builder,
     ctx: &Context<'_>,
