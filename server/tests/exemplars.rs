@@ -498,3 +498,37 @@ fn otlp_json_exemplars_of_sums_and_gauges_and_refusals_in_partial_success() {
         "{metrics}"
     );
 }
+
+#[test]
+fn relabel_rules_rewrite_and_drop_exemplar_series_as_they_do_samples() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = r#"
+[[relabel.metrics]]
+name = "no job"
+action = "labeldrop"
+regex = "job"
+
+[[relabel.metrics]]
+name = "no debug metrics"
+action = "drop"
+source_labels = ["__name__"]
+regex = "debug_.*"
+"#;
+    let server = start(dir.path(), config);
+    let now = common::now_ms();
+    for name in ["kept_bucket", "debug_bucket"] {
+        let r = write(
+            &server,
+            &body(name, &[(now, 1.0)], vec![exemplar(TRACE_A, 1.0, now)]),
+        );
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+    let v = query_exemplars(&server, r#"{__name__=~"kept_bucket|debug_bucket"}"#);
+    let data = v["data"].as_array().expect("data");
+    assert_eq!(data.len(), 1, "{v}");
+    assert_eq!(
+        data[0]["seriesLabels"],
+        serde_json::json!({"__name__": "kept_bucket"}),
+        "the job label is dropped from the exemplar's series too"
+    );
+}

@@ -338,12 +338,19 @@ impl AppState {
     }
 
     /// Writes exemplars for `tenant` (after their samples), counting the outcome in the
-    /// self-metrics. Engine errors map as for samples.
+    /// self-metrics. The tenant's `[relabel]` metrics rules rewrite their series' labels as
+    /// they do the samples' (an exemplar of a dropped series goes with it). Engine errors
+    /// map as for samples.
     pub async fn write_exemplars(
         &self,
         tenant: &TenantId,
-        batch: Vec<strata_engine::SeriesExemplars>,
+        mut batch: Vec<strata_engine::SeriesExemplars>,
     ) -> Result<strata_engine::ExemplarOutcome, ApiError> {
+        if let Some(rules) = self.relabel(tenant) {
+            batch.retain_mut(|s| {
+                matches!(rules.metrics.apply(&mut s.series), relabel::Outcome::Kept)
+            });
+        }
         if batch.iter().all(|s| s.exemplars.is_empty()) {
             return Ok(strata_engine::ExemplarOutcome::default());
         }
