@@ -21,7 +21,7 @@ LAYERS = {
         ["model"],
         ["wal"],
         ["storage"],
-        ["metrics", "signals"],
+        ["metrics", "signals", "exemplars"],
         ["core"],
         ["api"],
         ["lib"],

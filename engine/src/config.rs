@@ -65,6 +65,11 @@ pub struct Limits {
     pub max_events: usize,
     /// Most links kept per span (the rest dropped and counted). Default 128.
     pub max_links: usize,
+    /// Most exemplars kept in memory for the tenant, as Prometheus's
+    /// `storage.exemplars.max_exemplars`: a circular buffer in which, over the limit, the
+    /// oldest go (those a flush already wrote stay in their files). 0 turns exemplar storage
+    /// off (every exemplar is refused as `disabled`). Default 100,000.
+    pub max_exemplars: usize,
 }
 
 impl Limits {
@@ -171,6 +176,7 @@ impl Default for Limits {
             max_attribute_depth: 8,
             max_events: 128,
             max_links: 128,
+            max_exemplars: 100_000,
         }
     }
 }

@@ -40,6 +40,7 @@ mod clock;
 mod config;
 mod core;
 mod error;
+mod exemplars;
 mod memory;
 mod metrics;
 mod model;
@@ -56,6 +57,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EngineConfig, Limits, ReaderConfig, RemoteConfig};
 pub use core::checkpoint::CheckpointStats;
 pub use error::{Error, RemoteError, Result};
+pub use exemplars::file::exemplars_schema;
 pub use memory::set_memory_release;
 pub use metrics::compact::CompactStats;
 pub use metrics::flush::{FlushStats, FlushStop};
@@ -65,6 +67,10 @@ pub use metrics::snapshot::{Snapshot, samples_schema, series_schema};
 pub use metrics::write::{KeyedSeries, SeriesRef};
 pub use model::anyvalue::{AnyValue, AnyValueError, Attributes};
 pub use model::delete::{DeleteStats, RecordCondition, RecordField, RecordPredicate, RecordSignal};
+pub use model::exemplar::{
+    Exemplar, ExemplarOutcome, ExemplarReject, MAX_EXEMPLAR_LABELS_CHARS, SPAN_ID_LABEL,
+    SeriesExemplars, SeriesExemplarsRead, TRACE_ID_LABEL,
+};
 pub use model::labels::{Label, Labels, METRIC_NAME};
 pub use model::matcher::{MAX_REGEX_SIZE, MatchOp, Matcher};
 pub use model::outcome::{RejectReason, WriteOutcome};

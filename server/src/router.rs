@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/write", post(remote_write::write))
         .merge(crate::api::prom::routes())
+        .merge(crate::api::exemplars::routes())
         .merge(crate::api::rules::routes())
         .merge(crate::ingest::otlp::http::routes())
         .merge(crate::ingest::loki::routes())

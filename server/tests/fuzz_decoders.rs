@@ -60,6 +60,7 @@ fn write_request() -> WriteRequest {
                     })
                     .collect(),
                 histograms: vec![],
+                exemplars: vec![],
             })
             .collect(),
     }

@@ -9,6 +9,7 @@ use crossbeam_channel::{Sender, select};
 use tracing::{error, warn};
 
 pub(crate) mod admin;
+pub(crate) mod exemplars;
 pub(crate) mod metrics;
 pub(crate) mod signals;
 pub(crate) mod telemetry;

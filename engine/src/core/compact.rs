@@ -1,6 +1,7 @@
 //! Compaction passes over closed partitions: choosing them, running the signal's merge, committing the new manifest.
 
 use crate::core::Core;
+use crate::exemplars::file as exemplar_file;
 use crate::metrics::compact::Scope;
 use crate::metrics::compact::merge_samples;
 use crate::metrics::compact::{CompactStats, Target};
@@ -145,6 +146,7 @@ impl Core {
             samples: format!("samples-{flush}-c.parquet"),
             series: format!("series-{flush}-c.parquet"),
             index: format!("index-{flush}-c.parquet"),
+            exemplars: String::new(),
             rows: 0,
             min_ts: i64::MAX,
             max_ts: i64::MIN,
@@ -178,6 +180,20 @@ impl Core {
         entry.bytes = samples_bytes;
         entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
         entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
+        // The inputs' exemplars, merged into one file in time order.
+        let mut exemplars = Vec::new();
+        for path in inputs.iter().filter_map(|f| f.exemplars_path()) {
+            exemplars.extend(exemplar_file::read(&path)?);
+        }
+        if !exemplars.is_empty() {
+            entry.exemplars = format!("exemplars-{flush}-c.parquet");
+            let mut rows: Vec<_> = exemplars.iter().map(|(l, e)| (l, e)).collect();
+            entry.bytes += exemplar_file::write(&dir.join(&entry.exemplars), &mut rows)?;
+            for (_, e) in &exemplars {
+                entry.min_ts = entry.min_ts.min(e.ts);
+                entry.max_ts = entry.max_ts.max(e.ts);
+            }
+        }
 
         if !self.commit_compaction(
             (&self.metrics.files, tenant.clone(), dir.to_owned()),
@@ -330,6 +346,7 @@ impl Core {
             samples: name,
             series: String::new(),
             index: String::new(),
+            exemplars: String::new(),
             rows: written.rows(),
             min_ts: inputs.iter().map(|f| f.entry.min_ts).min().unwrap_or(0),
             max_ts: inputs.iter().map(|f| f.entry.max_ts).max().unwrap_or(0),

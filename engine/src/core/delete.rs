@@ -39,6 +39,7 @@ use std::sync::Arc;
 use tracing::info;
 
 use crate::core::Core;
+use crate::exemplars::file as exemplar_file;
 use crate::metrics::compact::Target;
 use crate::metrics::delete::{count_samples, matching_ids, rewrite_without};
 use crate::metrics::flush::FlushStop;
@@ -81,7 +82,11 @@ impl Core {
             if ids.is_empty() || count_samples(&part, &ids, start, end)? == 0 {
                 continue;
             }
-            let done = rewrite_without(&part, &ids, (start, end), &unique_token())?;
+            let token = unique_token();
+            let mut done = rewrite_without(&part, &ids, (start, end), &token)?;
+            if let Some(entry) = done.entry.as_mut() {
+                self.keep_exemplars(&part, &ids, (start, end), &token, entry)?;
+            }
             let target = (&self.metrics.files, tenant.clone(), part.dir.clone());
             self.commit_delete(target, &part, done.entry.as_ref(), &mut stats)?;
             stats.rows_deleted += done.deleted;
@@ -90,6 +95,43 @@ impl Core {
               rewritten = stats.files_rewritten, removed = stats.files_removed,
               "deleted series samples");
         Ok(stats)
+    }
+
+    /// Carries `part`'s exemplars over to the set rewritten from it (`entry`), without
+    /// those of the deleted series `ids` in `[start, end]`. (When a delete leaves a set no
+    /// sample, the set goes, and its exemplars with it.)
+    fn keep_exemplars(
+        &self,
+        part: &PartFile,
+        ids: &[crate::model::series::SeriesId],
+        (start, end): (i64, i64),
+        token: &str,
+        entry: &mut FileEntry,
+    ) -> Result<()> {
+        let Some(path) = part.exemplars_path() else {
+            return Ok(());
+        };
+        let deleted: std::collections::HashSet<crate::Labels> =
+            crate::storage::parquet_io::read_series(&part.series_path())?
+                .into_iter()
+                .filter(|(id, _)| ids.binary_search(id).is_ok())
+                .map(|(_, labels)| labels)
+                .collect();
+        let kept: Vec<_> = exemplar_file::read(&path)?
+            .into_iter()
+            .filter(|(l, e)| !((start..=end).contains(&e.ts) && deleted.contains(l)))
+            .collect();
+        if kept.is_empty() {
+            return Ok(());
+        }
+        entry.exemplars = format!("exemplars-{}-d{token}-c.parquet", entry.flush);
+        let mut rows: Vec<_> = kept.iter().map(|(l, e)| (l, e)).collect();
+        entry.bytes += exemplar_file::write(&part.dir.join(&entry.exemplars), &mut rows)?;
+        for (_, e) in &kept {
+            entry.min_ts = entry.min_ts.min(e.ts);
+            entry.max_ts = entry.max_ts.max(e.ts);
+        }
+        Ok(())
     }
 
     /// See [`crate::Engine::delete_records`].
@@ -162,6 +204,7 @@ impl Core {
                     samples: name,
                     series: String::new(),
                     index: String::new(),
+                    exemplars: String::new(),
                     rows: done.rows_out,
                     min_ts: done.min_ns.div_euclid(NS_PER_MS),
                     max_ts: done.max_ns.div_euclid(NS_PER_MS)

@@ -1,6 +1,9 @@
 //! The flush protocol: cutting what memory holds, writing it as Parquet, publishing the files, moving the FLUSHED marker and truncating the WAL, for every signal.
 
 use crate::core::Core;
+use crate::exemplars::file as exemplar_file;
+use crate::exemplars::ring::Entry;
+use crate::exemplars::store::{ExemplarStore, ExemplarsTaken};
 use crate::metrics::flush::FlushStop;
 use crate::metrics::flush::MARKER;
 use crate::metrics::flush::PartRows;
@@ -68,6 +71,7 @@ impl Core {
                     .get_or_insert_with(Instant::now);
                 self.traces.restore();
                 self.logs.restore();
+                self.exemplars.restore();
                 for (tenant, _) in &cut.metrics {
                     let head = self.metrics.head(tenant);
                     for mut h in head.lock_all() {
@@ -119,10 +123,12 @@ impl Core {
         // and logs take only their store's lock).
         let mut span_heads = self.traces.lock();
         let mut log_heads = self.logs.lock();
+        let mut rings = self.exemplars.lock();
         let mut cut = Cut {
             metrics: taken,
             spans: SignalStore::cut(&mut span_heads),
             logs: SignalStore::cut(&mut log_heads),
+            exemplars: ExemplarStore::cut(&mut rings),
         };
         let boundary = if cut.is_empty() { 0 } else { self.wal.sync()? };
         // Everything in memory is now taken (writers wait on these locks): the age clock
@@ -131,7 +137,7 @@ impl Core {
             .oldest_unflushed
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = None;
-        drop((span_heads, log_heads));
+        drop((span_heads, log_heads, rings));
         drop(guards);
         drop(gates);
         // In id order (outside the locks), so each partition's rows come out sorted by
@@ -149,6 +155,18 @@ impl Core {
             ..FlushStats::default()
         };
         let mut published = Vec::new();
+        // Exemplars by tenant and partition: written with that partition's samples, or as a
+        // set of their own where this flush has no samples.
+        let mut exemplars: HashMap<&TenantId, BTreeMap<i64, Vec<&Entry>>> = HashMap::new();
+        for (tenant, entries) in &cut.exemplars {
+            let parts = exemplars.entry(tenant).or_default();
+            for e in entries {
+                parts
+                    .entry(partition_start(e.exemplar.ts))
+                    .or_default()
+                    .push(e);
+            }
+        }
         for (tenant, series) in taken {
             // Runs and series per partition, rows sorted by (series id, ts): the series are
             // in id order (`cut`), the samples of each in time order. The runs borrow the
@@ -167,33 +185,36 @@ impl Core {
                     rest = &rest[n..];
                 }
             }
-            for (start, (runs, defs)) in parts {
-                debug_assert!(runs.is_sorted_by_key(|(id, _)| *id));
-                debug_assert!(defs.is_sorted_by_key(|(id, _)| *id));
-                let dir = partition_dir(&self.dir, tenant, start);
-                create_dir_durable(&dir)?;
-                // Every run is non-empty and in time order.
-                let first = runs.iter().filter_map(|(_, r)| r.first()).map(|s| s.ts);
-                let last = runs.iter().filter_map(|(_, r)| r.last()).map(|s| s.ts);
-                let mut entry = FileEntry {
-                    flush: boundary,
-                    samples: format!("samples-{boundary}.parquet"),
-                    series: format!("series-{boundary}.parquet"),
-                    index: format!("index-{boundary}.parquet"),
-                    rows: runs.iter().map(|(_, r)| r.len() as u64).sum(),
-                    min_ts: first.min().unwrap_or(start),
-                    max_ts: last.max().unwrap_or(start),
-                    bytes: 0,
-                    flushes: 1,
-                };
-                entry.bytes += parquet_io::write_sample_runs(&dir.join(&entry.samples), &runs)?;
-                entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
-                entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
-                stats.bytes += entry.bytes;
-                stats.files += 3;
-                stats.samples += entry.rows;
-                partition::add_to_manifest_version(&dir, &entry, partition::METRICS_FORMAT)?;
-                published.push((tenant.clone(), Arc::new(PartFile::new(dir, entry))));
+            let mut ex_parts = exemplars.remove(tenant).unwrap_or_default();
+            for (start, rows) in parts {
+                let ex = ex_parts.remove(&start).unwrap_or_default();
+                let part =
+                    self.write_metrics_set(tenant, start, rows, &ex, boundary, &mut stats)?;
+                published.push((tenant.clone(), part));
+            }
+            for (start, ex) in ex_parts {
+                let part = self.write_metrics_set(
+                    tenant,
+                    start,
+                    Default::default(),
+                    &ex,
+                    boundary,
+                    &mut stats,
+                )?;
+                published.push((tenant.clone(), part));
+            }
+        }
+        for (tenant, ex_parts) in exemplars {
+            for (start, ex) in ex_parts {
+                let part = self.write_metrics_set(
+                    tenant,
+                    start,
+                    Default::default(),
+                    &ex,
+                    boundary,
+                    &mut stats,
+                )?;
+                published.push((tenant.clone(), part));
             }
         }
         let spans = self.write_signal_parts(&cut.spans, boundary, &mut stats)?;
@@ -235,6 +256,8 @@ impl Core {
                 h.flushing = IdMap::default();
             }
         }
+        // After the files are published: reads of memory then skip what they hold.
+        self.exemplars.publish();
         self.traces.finish(spans, &cut.spans);
         self.logs.finish(logs, &cut.logs);
         self.head_samples.fetch_sub(
@@ -325,6 +348,61 @@ impl Core {
 }
 
 impl Core {
+    /// Writes one metrics partition's set for flush `boundary`: its samples, series and
+    /// index files, and its exemplars file when it has exemplars (a set with exemplars only
+    /// has empty samples, series and index files). Listed in the manifest, not committed.
+    fn write_metrics_set(
+        &self,
+        tenant: &TenantId,
+        start: i64,
+        (runs, defs): PartRows<'_>,
+        exemplars: &[&Entry],
+        boundary: u64,
+        stats: &mut FlushStats,
+    ) -> Result<Arc<PartFile>> {
+        debug_assert!(runs.is_sorted_by_key(|(id, _)| *id));
+        debug_assert!(defs.is_sorted_by_key(|(id, _)| *id));
+        let dir = partition_dir(&self.dir, tenant, start);
+        create_dir_durable(&dir)?;
+        // Every run is non-empty and in time order; the set's time range covers its
+        // exemplars too, so reads of either find it.
+        let first = runs.iter().filter_map(|(_, r)| r.first()).map(|s| s.ts);
+        let last = runs.iter().filter_map(|(_, r)| r.last()).map(|s| s.ts);
+        let ex_ts = exemplars.iter().map(|e| e.exemplar.ts);
+        let mut entry = FileEntry {
+            flush: boundary,
+            samples: format!("samples-{boundary}.parquet"),
+            series: format!("series-{boundary}.parquet"),
+            index: format!("index-{boundary}.parquet"),
+            exemplars: String::new(),
+            rows: runs.iter().map(|(_, r)| r.len() as u64).sum(),
+            min_ts: first.chain(ex_ts.clone()).min().unwrap_or(start),
+            max_ts: last.chain(ex_ts).max().unwrap_or(start),
+            bytes: 0,
+            flushes: 1,
+        };
+        entry.bytes += parquet_io::write_sample_runs(&dir.join(&entry.samples), &runs)?;
+        entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
+        entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
+        stats.files += 3;
+        if !exemplars.is_empty() {
+            entry.exemplars = format!("exemplars-{boundary}.parquet");
+            let mut rows: Vec<_> = exemplars
+                .iter()
+                .map(|e| (&*e.series, &e.exemplar))
+                .collect();
+            entry.bytes += exemplar_file::write(&dir.join(&entry.exemplars), &mut rows)?;
+            stats.files += 1;
+            stats.exemplars += exemplars.len() as u64;
+        }
+        stats.bytes += entry.bytes;
+        stats.samples += entry.rows;
+        partition::add_to_manifest_version(&dir, &entry, partition::METRICS_FORMAT)?;
+        Ok(Arc::new(PartFile::new(dir, entry)))
+    }
+}
+
+impl Core {
     /// Writes the files of the partitions a cut took (not yet committed); returns them for
     /// publishing once the commit marker is written.
     pub(crate) fn write_signal_parts<R: StoredRecord + FlushOrder>(
@@ -356,6 +434,7 @@ impl Core {
                 samples: name,
                 series: String::new(),
                 index: String::new(),
+                exemplars: String::new(),
                 rows: rows.len() as u64,
                 // Milliseconds, widened to whole ms so they cover every record.
                 min_ts: min_ns.div_euclid(NS_PER_MS),
@@ -381,10 +460,14 @@ pub(crate) struct Cut {
     pub(crate) metrics: Taken,
     pub(crate) spans: SignalTaken<SpanRecord>,
     pub(crate) logs: SignalTaken<LogRecord>,
+    pub(crate) exemplars: ExemplarsTaken,
 }
 
 impl Cut {
     pub(crate) fn is_empty(&self) -> bool {
-        self.metrics.is_empty() && self.spans.is_empty() && self.logs.is_empty()
+        self.metrics.is_empty()
+            && self.spans.is_empty()
+            && self.logs.is_empty()
+            && self.exemplars.is_empty()
     }
 }

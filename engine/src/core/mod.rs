@@ -10,6 +10,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod compact;
 pub(crate) mod copies;
 pub(crate) mod delete;
+pub(crate) mod exemplars;
 pub(crate) mod flush;
 pub(crate) mod maintenance;
 pub(crate) mod reader;
@@ -66,6 +67,8 @@ pub(crate) struct Core {
     pub(crate) traces: SignalStore<SpanRecord>,
     /// Log records in memory and their committed files.
     pub(crate) logs: SignalStore<LogRecord>,
+    /// Exemplars in memory (their files are listed with the metrics sets).
+    pub(crate) exemplars: crate::exemplars::store::ExemplarStore,
     /// Closed spans and logs partitions with more than one file: the file set a pass saw
     /// (`signals::compact::SetSeen`), to tell when it has settled.
     pub(crate) settling: Mutex<HashMap<PathBuf, crate::signals::compact::SetSeen>>,
@@ -137,6 +140,7 @@ impl Core {
             settling: Mutex::default(),
             traces: SignalStore::default(),
             logs: SignalStore::default(),
+            exemplars: Default::default(),
         };
         if engine.reader.is_some() {
             engine.refresh_reader()?;
@@ -173,6 +177,11 @@ impl Core {
             logs_memory: self.logs.memory_of(tenant),
             ..TenantStats::default()
         };
+        (
+            stats.exemplars_rejected,
+            stats.exemplars_evicted,
+            stats.exemplars_memory,
+        ) = self.exemplars.stats(tenant);
         if let Some(head) = self.metrics.existing_head(tenant) {
             stats.active_series = head.active.load(Ordering::Relaxed);
             stats.rejected = relock(&head.rejected).clone();
@@ -200,6 +209,7 @@ impl Core {
         let mut t = self.metrics.tenants();
         t.extend(self.traces.tenants());
         t.extend(self.logs.tenants());
+        t.extend(self.exemplars.tenants());
         t.sort();
         t.dedup();
         t

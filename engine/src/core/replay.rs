@@ -131,6 +131,11 @@ impl Core {
                         signal_bytes += self.logs.restore_logged(&tenant, recs);
                         continue;
                     }
+                    Decoded::Exemplars(tenant, series) => {
+                        let max = self.config.limits_for(&tenant).max_exemplars;
+                        self.exemplars.restore_logged(&tenant, series, max);
+                        continue;
+                    }
                 };
                 batch.add(rec.lsn, decoded);
                 if batch.samples.len() >= BATCH_SAMPLES && !send(std::mem::take(&mut batch)) {

@@ -87,6 +87,7 @@ pub(crate) fn rewrite_without(
         samples: format!("samples-{flush}-d{token}-c.parquet"),
         series: format!("series-{flush}-d{token}-c.parquet"),
         index: format!("index-{flush}-d{token}-c.parquet"),
+        exemplars: String::new(),
         rows: 0,
         min_ts: i64::MAX,
         max_ts: i64::MIN,

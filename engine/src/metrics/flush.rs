@@ -39,6 +39,8 @@ pub struct FlushStats {
     pub spans: u64,
     /// Log records written to Parquet.
     pub logs: u64,
+    /// Exemplars written to Parquet.
+    pub exemplars: u64,
     /// Partition files (samples, series, index, spans and logs) written.
     pub files: usize,
     /// Bytes of those files.

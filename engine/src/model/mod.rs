@@ -2,6 +2,7 @@
 
 pub(crate) mod anyvalue;
 pub(crate) mod delete;
+pub(crate) mod exemplar;
 pub(crate) mod labels;
 pub(crate) mod matcher;
 pub(crate) mod outcome;

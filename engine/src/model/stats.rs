@@ -24,6 +24,13 @@ pub struct TenantStats {
     pub spans_memory: u64,
     /// Bytes its unflushed log records hold in memory, as `spans_memory`.
     pub logs_memory: u64,
+    /// Exemplars refused, by reason, since open (their samples are stored regardless).
+    pub exemplars_rejected: BTreeMap<crate::ExemplarReject, u64>,
+    /// Exemplars pushed out of memory by newer ones over `max_exemplars` before any flush
+    /// took them, since open.
+    pub exemplars_evicted: u64,
+    /// Exemplars held in memory (at most `max_exemplars`).
+    pub exemplars_memory: usize,
 }
 
 /// Bytes a tenant's series take in memory, apart from their samples (16 bytes each plus

@@ -48,7 +48,11 @@ pub(crate) struct FileEntry {
     pub(crate) rows: u64,
     pub(crate) min_ts: i64,
     pub(crate) max_ts: i64,
-    /// Bytes of the three files together.
+    /// The exemplars file (metrics only, `exemplars-<B>.parquet`; empty and left out of the
+    /// JSON when the set has no exemplars).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) exemplars: String,
+    /// Bytes of the set's files together.
     pub(crate) bytes: u64,
     /// How many flushes were merged into it (1 for a flush's own files).
     #[serde(default = "one")]
@@ -62,7 +66,7 @@ fn one() -> u32 {
 impl FileEntry {
     /// The file names of the set.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        [&self.samples, &self.series, &self.index]
+        [&self.samples, &self.series, &self.index, &self.exemplars]
             .into_iter()
             .map(String::as_str)
             .filter(|n| !n.is_empty())
@@ -210,6 +214,11 @@ impl PartFile {
 
     pub(crate) fn series_path(&self) -> PathBuf {
         self.dir.join(&self.entry.series)
+    }
+
+    /// The exemplars file, when the set has one.
+    pub(crate) fn exemplars_path(&self) -> Option<PathBuf> {
+        (!self.entry.exemplars.is_empty()).then(|| self.dir.join(&self.entry.exemplars))
     }
 
     pub(crate) fn index_path(&self) -> PathBuf {

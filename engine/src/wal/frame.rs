@@ -60,3 +60,7 @@ pub(crate) const KIND_SAMPLES: u8 = 1;
 /// Spans and log records (`wal/spans_logs.rs`).
 pub(crate) const KIND_SPANS: u8 = 2;
 pub(crate) const KIND_LOGS: u8 = 3;
+/// Exemplars (`wal/exemplars.rs`).
+pub(crate) const KIND_EXEMPLARS: u8 = 4;
+/// Version of exemplars records.
+pub(crate) const EXEMPLARS_VERSION: u8 = 1;

@@ -2,13 +2,16 @@
 //! it stored (see `docs/formats/engine-wal.md`). Only accepted samples are logged, so replay
 //! applies records without re-checking any limit.
 
+pub(crate) mod exemplars;
 pub(crate) mod frame;
 pub(crate) mod pending;
 pub(crate) mod spans_logs;
 
 use crate::model::series::SeriesId;
 use crate::model::series_key::{self, SeriesKey};
-use crate::wal::frame::{Cursor, KIND_LOGS, KIND_SAMPLES, KIND_SPANS, SAMPLES_VERSION};
+use crate::wal::frame::{
+    Cursor, KIND_EXEMPLARS, KIND_LOGS, KIND_SAMPLES, KIND_SPANS, SAMPLES_VERSION,
+};
 use crate::{Labels, Sample, TenantId};
 
 /// A decoded samples record.
@@ -58,6 +61,7 @@ pub(crate) enum Decoded {
     Samples(SamplesRecord),
     Spans(TenantId, Vec<crate::SpanRecord>),
     Logs(TenantId, Vec<crate::LogRecord>),
+    Exemplars(TenantId, Vec<crate::SeriesExemplars>),
 }
 
 /// Decodes a record of any kind.
@@ -65,6 +69,9 @@ pub(crate) fn decode_any(buf: &[u8]) -> Result<Decoded, String> {
     match buf.get(1) {
         Some(&KIND_SPANS) => crate::wal::spans_logs::decode(buf).map(|(t, r)| Decoded::Spans(t, r)),
         Some(&KIND_LOGS) => crate::wal::spans_logs::decode(buf).map(|(t, r)| Decoded::Logs(t, r)),
+        Some(&KIND_EXEMPLARS) => {
+            crate::wal::exemplars::decode(buf).map(|(t, s)| Decoded::Exemplars(t, s))
+        }
         _ => decode(buf).map(Decoded::Samples),
     }
 }

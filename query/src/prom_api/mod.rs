@@ -1,7 +1,7 @@
 //! Prometheus's HTTP API (`/api/v1/...`) over the engine, independent of any web framework.
 //!
 //! [`PromApi`] has one method per endpoint: `query`, `query_range`, `series`, `labels`,
-//! `label_values`, `metadata` and `buildinfo`; the TSDB admin endpoints `snapshot` and
+//! `label_values`, `metadata`, `buildinfo` and `query_exemplars` (`exemplars.rs`); the TSDB admin endpoints `snapshot` and
 //! `delete_series`, and Strata's `delete_records` (`admin.rs`). Each takes the request's
 //! parameters as (name, value) pairs, the query string and a form-encoded body merged by
 //! the caller, and
@@ -44,6 +44,7 @@
 mod admin;
 mod endpoints;
 mod error;
+mod exemplars;
 mod json;
 mod params;
 mod response;

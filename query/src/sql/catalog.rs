@@ -17,6 +17,7 @@ use strata_engine::{Engine, TenantId};
 use super::SqlConfig;
 use super::conjuncts::DistinctConjuncts;
 use super::error::{Error, Result};
+use super::exemplars::ExemplarsTable;
 use super::footers;
 use super::samples::SamplesTable;
 use super::series::SeriesTable;
@@ -28,7 +29,7 @@ const METRICS_VIEW: &str = "SELECT series.metric, series.labels, samples.ts, sam
      FROM samples JOIN series ON samples.series_id = series.series_id";
 
 /// A DataFusion session over `tenant`'s data in `engine`: tables `samples`, `series`,
-/// `metrics`, `spans` and `logs` (see `docs/sql.md`). Its tables list only that tenant's file sets and memory,
+/// `metrics`, `spans`, `logs` and `exemplars` (see `docs/sql.md`). Its tables list only that tenant's file sets and memory,
 /// so no query in it can read another tenant's data. The memory budget comes from
 /// `config`; the timeout applies in [`run_sql`].
 pub fn tenant_session(
@@ -74,6 +75,9 @@ pub fn tenant_session(
     }
     ctx.register_table("samples", samples.clone()).map_err(df)?;
     ctx.register_table("series", series.clone()).map_err(df)?;
+    let exemplars = ExemplarsTable::new(engine.clone(), tenant.clone());
+    ctx.register_table("exemplars", Arc::new(exemplars))
+        .map_err(df)?;
     let plan = LogicalPlanBuilder::scan("samples", provider_as_source(samples), None)
         .and_then(|b| {
             b.join(

@@ -14,6 +14,7 @@ mod conjuncts;
 mod dedup;
 mod distributed;
 mod error;
+mod exemplars;
 mod footers;
 mod hybrid;
 mod line_filter;

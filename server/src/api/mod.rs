@@ -2,6 +2,7 @@
 //! the admin API (snapshots and deletes).
 
 pub(crate) mod admin;
+pub(crate) mod exemplars;
 pub(crate) mod jaeger;
 pub(crate) mod logs;
 pub(crate) mod loki;

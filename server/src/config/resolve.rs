@@ -388,6 +388,7 @@ fn apply_limits(l: &mut Limits, v: &LimitValues, prefix: &str) -> Result<()> {
     set!(max_attribute_depth);
     set!(max_events);
     set!(max_links);
+    set!(max_exemplars);
     if let Some(b) = v.disk_budget_bytes {
         l.disk_budget = Some(b);
     }

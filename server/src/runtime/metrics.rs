@@ -107,6 +107,10 @@ struct Counters {
     /// (tenant, signal, rule) -> samples dropped (metrics) or attributes dropped or
     /// rewritten (traces, logs) by `[relabel]` rules.
     relabeled: BTreeMap<(String, Signal, String), u64>,
+    /// tenant -> exemplars stored.
+    exemplars_accepted: BTreeMap<String, u64>,
+    /// (tenant, reason) -> exemplars refused.
+    exemplars_rejected: BTreeMap<(String, String), u64>,
 }
 
 /// The registry. Counters live behind one mutex: each update is a few map operations,
@@ -140,6 +144,20 @@ impl Metrics {
         }
         for (kind, n) in outcome.truncated() {
             *c.truncated.entry((t.to_owned(), signal, kind)).or_default() += n;
+        }
+    }
+
+    /// Counts a write of exemplars: stored, and refused by reason.
+    pub fn record_exemplars(&self, tenant: &TenantId, outcome: &strata_engine::ExemplarOutcome) {
+        let mut c = self.lock();
+        let t = tenant.as_str();
+        if outcome.accepted > 0 {
+            *c.exemplars_accepted.entry(t.to_owned()).or_default() += outcome.accepted;
+        }
+        for (reason, n) in &outcome.rejected {
+            *c.exemplars_rejected
+                .entry((t.to_owned(), reason.as_str().to_owned()))
+                .or_default() += n;
         }
     }
 
@@ -293,6 +311,26 @@ impl Metrics {
             ];
             line(o, name, &labels, *n as f64);
         }
+        let name = "strata_exemplars_accepted_total";
+        header(o, name, "counter", "Exemplars stored, by tenant.");
+        for (t, n) in c.exemplars_accepted.iter().filter(|(t, _)| shown(t)) {
+            line(o, name, &[("tenant", t.as_str())], *n as f64);
+        }
+        let name = "strata_exemplars_rejected_total";
+        header(
+            o,
+            name,
+            "counter",
+            "Exemplars refused, by tenant and reason (their samples are stored regardless).",
+        );
+        for ((t, r), n) in c.exemplars_rejected.iter().filter(|((t, _), _)| shown(t)) {
+            line(
+                o,
+                name,
+                &[("tenant", t.as_str()), ("reason", r.as_str())],
+                *n as f64,
+            );
+        }
         let name = "strata_truncated_total";
         header(
             o,
@@ -400,6 +438,49 @@ impl Metrics {
                     let labels = [("tenant", t.as_str()), ("reason", reason.as_str())];
                     line(o, name, &labels, *n as f64);
                 }
+            }
+            let name = "strata_engine_exemplars_rejected_total";
+            header(
+                o,
+                name,
+                "counter",
+                "Exemplars the engine refused since it opened, by reason.",
+            );
+            for (t, s) in &stats {
+                for (reason, n) in &s.exemplars_rejected {
+                    let labels = [("tenant", t.as_str()), ("reason", reason.as_str())];
+                    line(o, name, &labels, *n as f64);
+                }
+            }
+            let name = "strata_exemplars_evicted_total";
+            header(
+                o,
+                name,
+                "counter",
+                "Exemplars pushed out of memory over max_exemplars before a flush wrote them.",
+            );
+            for (t, s) in &stats {
+                line(
+                    o,
+                    name,
+                    &[("tenant", t.as_str())],
+                    s.exemplars_evicted as f64,
+                );
+            }
+            let name = "strata_exemplars_in_memory";
+            header(
+                o,
+                name,
+                "gauge",
+                "Exemplars held in memory (at most max_exemplars).",
+            );
+            for (t, s) in &stats {
+                line(
+                    o,
+                    name,
+                    &[("tenant", t.as_str())],
+                    s.exemplars_memory as f64,
+                );
             }
         }
 

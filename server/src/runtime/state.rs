@@ -353,6 +353,39 @@ impl AppState {
             .await
     }
 
+    /// Writes exemplars for `tenant` (after their samples), counting the outcome in the
+    /// self-metrics. The tenant's `[relabel]` metrics rules rewrite their series' labels as
+    /// they do the samples' (an exemplar of a dropped series goes with it). Engine errors
+    /// map as for samples.
+    pub async fn write_exemplars(
+        &self,
+        tenant: &TenantId,
+        mut batch: Vec<strata_engine::SeriesExemplars>,
+    ) -> Result<strata_engine::ExemplarOutcome, ApiError> {
+        if let Some(rules) = self.relabel(tenant) {
+            batch.retain_mut(|s| {
+                matches!(rules.metrics.apply(&mut s.series), relabel::Outcome::Kept)
+            });
+        }
+        if batch.iter().all(|s| s.exemplars.is_empty()) {
+            return Ok(strata_engine::ExemplarOutcome::default());
+        }
+        let engine = self.engine()?;
+        let t = tenant.clone();
+        let result = tokio::task::spawn_blocking(move || engine.write_exemplars(&t, &batch))
+            .await
+            .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))?;
+        match result {
+            Ok(outcome) => {
+                self.metrics().record_exemplars(tenant, &outcome);
+                Ok(outcome)
+            }
+            Err(e) => self
+                .finish_write::<WriteOutcome>(tenant, Signal::Metrics, Err(e))
+                .map(|_| strata_engine::ExemplarOutcome::default()),
+        }
+    }
+
     /// Writes spans for `tenant`, as [`AppState::write_metrics`] does samples.
     pub async fn write_spans(
         &self,

@@ -15,6 +15,7 @@ fn entry(flush: u64) -> FileEntry {
         samples: format!("logs-{flush}.parquet"),
         series: String::new(),
         index: String::new(),
+        exemplars: String::new(),
         rows: 1,
         min_ts: 0,
         max_ts: 1,

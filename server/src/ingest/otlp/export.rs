@@ -10,10 +10,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 };
 use prost::bytes::Bytes;
 use strata_engine::{
-    LogRecord, RejectReason, SignalOutcome, SignalReject, SpanRecord, TenantId, WriteOutcome,
+    ExemplarOutcome, LogRecord, RejectReason, SignalOutcome, SignalReject, SpanRecord, TenantId,
+    WriteOutcome,
 };
 
 use super::metrics::fast as metrics_fast;
+use super::metrics::response::with_exemplars;
 use super::request_items;
 use super::{
     Batch, Encoding, PartialSuccess, SignalKind, TranslateOptions, Translated, decode_metrics,
@@ -64,7 +66,23 @@ pub(super) async fn export_metrics(
     } else {
         state.write_metrics(tenant, series).await?
     };
-    metrics_answer(&translated, &outcome)
+    let exemplars = write_exemplars(state, tenant, &mut translated, &outcome).await?;
+    metrics_answer(&translated, &outcome, &exemplars)
+}
+
+/// Writes the exemplars of a translated request after its samples (not when the rate
+/// limit refused samples: the request fails as retryable and comes again).
+async fn write_exemplars(
+    state: &AppState,
+    tenant: &TenantId,
+    translated: &mut Translated,
+    outcome: &WriteOutcome,
+) -> Result<ExemplarOutcome, ApiError> {
+    let exemplars = std::mem::take(&mut translated.exemplars);
+    if outcome.rejected.contains_key(&RejectReason::RateLimited) {
+        return Ok(ExemplarOutcome::default());
+    }
+    state.write_exemplars(tenant, exemplars).await
 }
 
 /// [`export_metrics`] for a protobuf body: the fast path ([`metrics_fast`]) when it takes
@@ -101,7 +119,7 @@ pub(super) async fn export_metrics_protobuf(
             Some((fast.translated, result, dropped))
         })
         .await?;
-        if let Some((translated, result, dropped)) = fast {
+        if let Some((mut translated, result, dropped)) = fast {
             state.count_relabeled(tenant, Signal::Metrics, &dropped);
             state.metrics().record_rejected(
                 tenant,
@@ -117,7 +135,8 @@ pub(super) async fn export_metrics_protobuf(
                         .await?
                 }
             };
-            return metrics_answer(&translated, &outcome);
+            let exemplars = write_exemplars(state, tenant, &mut translated, &outcome).await?;
+            return metrics_answer(&translated, &outcome, &exemplars);
         }
     }
     let req = decode_metrics(&body, Encoding::Protobuf)?;
@@ -130,8 +149,9 @@ pub(super) async fn export_metrics_protobuf(
 fn metrics_answer(
     translated: &Translated,
     outcome: &WriteOutcome,
+    exemplars: &ExemplarOutcome,
 ) -> Result<ExportMetricsServiceResponse, ApiError> {
-    let resp = partial_success(translated, outcome);
+    let resp = with_exemplars(partial_success(translated, outcome), exemplars);
     if outcome.rejected.contains_key(&RejectReason::RateLimited) {
         let detail = resp
             .partial_success

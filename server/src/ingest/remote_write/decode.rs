@@ -5,7 +5,10 @@
 //! value from the decompressed buffer: no allocation per label or series. [`decode`] gives
 //! the same result owned, for the fuzz harness and embedders.
 
-use strata_engine::{KeyedSeries, KnownSeries, Sample, SeriesSamples};
+use strata_engine::{
+    Exemplar, ExemplarOutcome, ExemplarReject, KeyedSeries, KnownSeries, Sample, SeriesExemplars,
+    SeriesSamples,
+};
 
 use super::wire::{self, ParsedSeries};
 use crate::http::error::ApiError;
@@ -31,6 +34,11 @@ pub struct Batch<'a> {
     series: Vec<BatchSeries<'a>>,
     /// Native histogram samples (not supported; rejected and counted).
     pub histograms: u64,
+    /// The exemplars of the request, by series (`TimeSeries.exemplars`).
+    pub exemplars: Vec<SeriesExemplars>,
+    /// Exemplars refused while decoding (labels that are not UTF-8), to report with the
+    /// engine's refusals.
+    pub exemplars_refused: ExemplarOutcome,
 }
 
 /// One series of a [`Batch`]: ranges into its vectors.
@@ -95,12 +103,21 @@ impl<'a> Batch<'a> {
                 known,
             });
         }
+        let (exemplars, exemplars_refused) = exemplars(&parsed.exemplars).map_err(invalid)?;
         Ok(Self {
             labels,
             samples: parsed.samples,
             series,
             histograms: parsed.histograms,
+            exemplars,
+            exemplars_refused,
         })
+    }
+
+    /// Exemplars in the request.
+    pub fn exemplar_count(&self) -> u64 {
+        let n: usize = self.exemplars.iter().map(|s| s.exemplars.len()).sum();
+        n as u64 + self.exemplars_refused.rejected_total()
     }
 
     /// Float samples in the request.
@@ -140,6 +157,48 @@ impl<'a> Batch<'a> {
             histograms: self.histograms,
         }
     }
+}
+
+/// The exemplars of the series that have some, owned; those whose series or own labels are
+/// not UTF-8 are refused (counted, with a message), not the request.
+fn exemplars(
+    parsed: &[wire::ParsedExemplars<'_>],
+) -> Result<(Vec<SeriesExemplars>, ExemplarOutcome), WireError> {
+    fn owned(msgs: &[&[u8]]) -> Result<Option<Vec<(String, String)>>, WireError> {
+        let mut out = Vec::with_capacity(msgs.len());
+        for msg in msgs {
+            let (n, v) = wire::label(msg)?;
+            match (std::str::from_utf8(n), std::str::from_utf8(v)) {
+                (Ok(n), Ok(v)) => out.push((n.to_owned(), v.to_owned())),
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+    let mut refused = ExemplarOutcome::default();
+    let mut out = Vec::with_capacity(parsed.len());
+    for p in parsed {
+        let series = owned(&p.labels)?;
+        let mut exemplars = Vec::with_capacity(p.exemplars.len());
+        for msg in &p.exemplars {
+            let (labels, value, ts) = wire::exemplar(msg)?;
+            match (&series, owned(&labels)?) {
+                (Some(_), Some(labels)) => exemplars.push(Exemplar { labels, ts, value }),
+                _ => refused.reject(ExemplarReject::BadLabels, || {
+                    format!(
+                        "timeseries[{}]: an exemplar's series or own label is not valid UTF-8",
+                        p.index
+                    )
+                }),
+            }
+        }
+        if let Some(series) = series
+            && !exemplars.is_empty()
+        {
+            out.push(SeriesExemplars { series, exemplars });
+        }
+    }
+    Ok((out, refused))
 }
 
 /// Appends a series' decoded labels as `str`s: one `is_ascii` over its adjacent label
@@ -240,7 +299,7 @@ pub fn decode_protobuf(raw: &[u8]) -> Result<Decoded, ApiError> {
 mod tests {
     use super::*;
     use crate::ingest::remote_write::proto::{
-        Histogram, Label, Sample as PbSample, TimeSeries, WriteRequest,
+        Exemplar, Histogram, Label, Sample as PbSample, TimeSeries, WriteRequest,
     };
     use crate::ingest::test_rng::Rng;
     use prost::Message;
@@ -333,6 +392,7 @@ mod tests {
                 labels: vec![label("__name__", "h")],
                 samples: vec![],
                 histograms: vec![Histogram { timestamp: 1 }, Histogram { timestamp: 2 }],
+                exemplars: vec![],
             }],
         };
         let d = decode_protobuf(&req.encode_to_vec()).unwrap();
@@ -349,6 +409,7 @@ mod tests {
                     timestamp: 1,
                 }],
                 histograms: vec![],
+                exemplars: vec![],
             }],
         };
         let err = decode_protobuf(&bad.encode_to_vec()).unwrap_err();
@@ -502,11 +563,19 @@ mod tests {
                         timestamp: rng.next() as i64,
                     })
                     .collect(),
+                exemplars: (0..rng.below(3) / 2)
+                    .map(|_| Exemplar {
+                        labels: vec![label("trace_id", values[rng.index(values.len())])],
+                        value: f64::from_bits(rng.next()),
+                        timestamp: rng.next() as i64,
+                    })
+                    .collect(),
             };
             let mut body = ts.encode_to_vec();
             if rng.below(3) == 0 {
-                // Exemplar (field 3), a fixed32 and a group, all unknown here.
-                body.extend_from_slice(&[0x1A, 3, 0x08, 0x96, 0x01, 0x2D, 1, 2, 3, 4]);
+                // An exemplar (field 3) with a timestamp only, then a fixed32 and a group,
+                // unknown here.
+                body.extend_from_slice(&[0x1A, 3, 0x18, 0x96, 0x01, 0x2D, 1, 2, 3, 4]);
                 body.extend_from_slice(&[0x4B, 0x0B, 0x10, 0x01, 0x0C, 0x4C]);
             }
             out.push(0x0A);

@@ -7,6 +7,9 @@
 //! is harmless: what was stored is deduplicated); 503 with Retry-After when the engine is
 //! over capacity or not ready, or the ingest memory budget stays full
 //! ([`crate::runtime::inflight`]); 413/415/400 for oversized, mistyped or malformed bodies.
+//! Exemplars (`TimeSeries.exemplars`) are stored after the samples; any refused exemplar
+//! (out of order, duplicate, bad trace id, ...) makes the answer a 400 naming them, its
+//! sample stored all the same (`docs/exemplars.md`).
 
 mod decode;
 pub mod proto;
@@ -62,17 +65,21 @@ pub async fn write(
             request_cost(body.len() as u64, size as u64, true, 0),
         )
         .await?;
-    let (total, histograms, result, dropped) = AppState::cpu_work(size, move || {
+    let (total, histograms, result, dropped, exemplars) = AppState::cpu_work(size, move || {
         let raw = decompress(&body, max)?;
         drop(body);
         // Labels are decoded only for series the engine does not know by their raw bytes.
-        let batch = match &engine {
+        let mut batch = match &engine {
             Ok(e) => Batch::parse_known(&raw, |keys| {
                 e.known_series(&t, keys)
                     .unwrap_or_else(|_| vec![None; keys.len()])
             })?,
             Err(_) => Batch::parse(&raw)?,
         };
+        let exemplars = (
+            std::mem::take(&mut batch.exemplars),
+            std::mem::take(&mut batch.exemplars_refused),
+        );
         let series = batch.series();
         // `[relabel]` rules rewrite (or drop) the series before the engine sees them.
         let rules = relabeling.as_ref().map(|r| &r.for_tenant(&t).metrics);
@@ -87,7 +94,13 @@ pub async fn write(
                 Vec::new(),
             ),
         };
-        Ok::<_, ApiError>((batch.samples(), batch.histograms, result, dropped))
+        Ok::<_, ApiError>((
+            batch.samples(),
+            batch.histograms,
+            result,
+            dropped,
+            exemplars,
+        ))
     })
     .await??;
     state.count_relabeled(&tenant, Signal::Metrics, &dropped);
@@ -102,10 +115,35 @@ pub async fn write(
                 .await?
         }
     };
-    if outcome.rejected_total() == 0 && histograms == 0 {
+    // Exemplars after their samples: a refused exemplar never refuses its sample.
+    let (exemplars, refused) = exemplars;
+    state.metrics().record_exemplars(&tenant, &refused);
+    let sent = exemplars
+        .iter()
+        .map(|s| s.exemplars.len() as u64)
+        .sum::<u64>()
+        + refused.rejected_total();
+    let mut ex_outcome = state.write_exemplars(&tenant, exemplars).await?;
+    for (reason, n) in &refused.rejected {
+        *ex_outcome.rejected.entry(*reason).or_default() += n;
+        if let Some(m) = refused.messages.get(reason) {
+            ex_outcome
+                .messages
+                .entry(*reason)
+                .or_insert_with(|| m.clone());
+        }
+    }
+    if outcome.rejected_total() == 0 && histograms == 0 && ex_outcome.rejected_total() == 0 {
         return Ok(StatusCode::NO_CONTENT);
     }
-    let message = rejection_message(total, histograms, &outcome);
+    let mut message = rejection_message(total, histograms, &outcome);
+    if let Some(m) = ex_outcome.message() {
+        let _ = write!(
+            message,
+            "; stored {} of {sent} exemplars, {m}",
+            ex_outcome.accepted
+        );
+    }
     if outcome.rejected.contains_key(&RejectReason::RateLimited) {
         return Err(ApiError::RateLimited {
             message,

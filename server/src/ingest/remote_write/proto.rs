@@ -2,8 +2,8 @@
 //! `prompb/remote.proto` and `types.proto`), defined by hand with prost. Label names and
 //! values are `bytes` here (they are `string` on the wire, which encodes the same) so that
 //! invalid UTF-8 is reported by us with the series it is in, not as a generic decode error.
-//! Exemplars and metadata are skipped by the decoder (unknown fields); native histograms
-//! are decoded only to be counted and rejected.
+//! Metadata is skipped by the decoder (unknown fields); native histograms are decoded only
+//! to be counted and rejected.
 
 /// `prometheus.WriteRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -22,6 +22,9 @@ pub struct TimeSeries {
     /// Field 2: float samples.
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
+    /// Field 3: exemplars.
+    #[prost(message, repeated, tag = "3")]
+    pub exemplars: Vec<Exemplar>,
     /// Field 4: native histogram samples (not supported: counted as rejected).
     #[prost(message, repeated, tag = "4")]
     pub histograms: Vec<Histogram>,
@@ -36,6 +39,20 @@ pub struct Label {
     /// Field 2.
     #[prost(bytes = "vec", tag = "2")]
     pub value: Vec<u8>,
+}
+
+/// `prometheus.Exemplar`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Exemplar {
+    /// Field 1: the exemplar's labels (`trace_id`, ...).
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    /// Field 2.
+    #[prost(double, tag = "2")]
+    pub value: f64,
+    /// Field 3: milliseconds since the epoch.
+    #[prost(int64, tag = "3")]
+    pub timestamp: i64,
 }
 
 /// `prometheus.Sample`.

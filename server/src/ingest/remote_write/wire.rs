@@ -34,6 +34,20 @@ pub(crate) struct Parsed<'a> {
     pub(crate) series: Vec<ParsedSeries<'a>>,
     /// Native histogram samples (`TimeSeries.histograms` entries).
     pub(crate) histograms: u64,
+    /// Series with exemplars (with or without samples: Prometheus sends a series' samples
+    /// and its exemplars in separate `TimeSeries`).
+    pub(crate) exemplars: Vec<ParsedExemplars<'a>>,
+    /// Exemplar messages in `exemplars`, for the limit.
+    exemplar_count: usize,
+}
+
+/// One `TimeSeries` with exemplars: its `Label` and `Exemplar` messages, not decoded yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParsedExemplars<'a> {
+    /// Its position among the request's `timeseries`, for messages.
+    pub(crate) index: usize,
+    pub(crate) labels: Vec<&'a [u8]>,
+    pub(crate) exemplars: Vec<&'a [u8]>,
 }
 
 /// `TimeSeries` one request may hold. A sample costs 16 bytes in memory and a series ~70
@@ -46,6 +60,8 @@ pub(crate) const MAX_SERIES: usize = 500_000;
 pub(crate) const MAX_SAMPLES: usize = 2_000_000;
 /// `Label` messages one request may hold, in series with samples.
 pub(crate) const MAX_LABELS: usize = 10_000_000;
+/// Exemplars one request may hold.
+pub(crate) const MAX_EXEMPLARS: usize = 500_000;
 
 /// Reads a `WriteRequest`, all but the inside of its `Label` messages. Stops with
 /// [`WireError::TooMany`] as soon as the request passes one of the limits above.
@@ -76,6 +92,7 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, WireError> {
 impl<'a> Parsed<'a> {
     fn timeseries(&mut self, buf: &'a [u8], index: usize) -> Result<(), WireError> {
         let (l0, s0) = (self.label_msgs.len(), self.samples.len());
+        let mut exemplars = Vec::new();
         let mut r = Reader { rest: buf };
         // Byte range of the label fields while they are adjacent; None once they are not.
         let mut span = Some((0, 0));
@@ -109,6 +126,19 @@ impl<'a> Parsed<'a> {
                     }
                     self.samples.push(sample(r.len_delimited()?)?);
                 }
+                3 => {
+                    expect("TimeSeries.exemplars", wire, LEN)?;
+                    if self.exemplar_count == MAX_EXEMPLARS {
+                        return Err(WireError::TooMany {
+                            what: "exemplars",
+                            limit: MAX_EXEMPLARS,
+                        });
+                    }
+                    let msg = r.len_delimited()?;
+                    exemplar(msg)?;
+                    exemplars.push(msg);
+                    self.exemplar_count += 1;
+                }
                 4 => {
                     expect("TimeSeries.histograms", wire, LEN)?;
                     histogram(r.len_delimited()?)?;
@@ -116,6 +146,13 @@ impl<'a> Parsed<'a> {
                 }
                 _ => r.skip(tag, wire, DEPTH - 1)?,
             }
+        }
+        if !exemplars.is_empty() {
+            self.exemplars.push(ParsedExemplars {
+                index,
+                labels: self.label_msgs[l0..].to_vec(),
+                exemplars,
+            });
         }
         if self.samples.len() == s0 {
             // Left out, but a malformed label still makes the body invalid (as for prost).
@@ -174,6 +211,34 @@ fn sample(buf: &[u8]) -> Result<strata_engine::Sample, WireError> {
         }
     }
     Ok(s)
+}
+
+/// Decodes an `Exemplar` message: its `Label` messages (framed, not decoded), value and
+/// timestamp (ms).
+pub(crate) fn exemplar(buf: &[u8]) -> Result<(Vec<&[u8]>, f64, i64), WireError> {
+    let (mut labels, mut value, mut ts) = (Vec::new(), 0.0, 0);
+    let mut r = Reader { rest: buf };
+    while !r.is_empty() {
+        let (tag, wire) = r.key()?;
+        match tag {
+            1 => {
+                expect("Exemplar.labels", wire, LEN)?;
+                let msg = r.len_delimited()?;
+                label(msg)?;
+                labels.push(msg);
+            }
+            2 => {
+                expect("Exemplar.value", wire, FIXED64)?;
+                value = f64::from_bits(r.fixed64()?);
+            }
+            3 => {
+                expect("Exemplar.timestamp", wire, VARINT)?;
+                ts = r.varint()? as i64;
+            }
+            _ => r.skip(tag, wire, DEPTH - 2)?,
+        }
+    }
+    Ok((labels, value, ts))
 }
 
 /// Checks a native histogram's framing (only its timestamp field is declared).

@@ -35,7 +35,7 @@ use super::labels::{ResourceLabels, finish};
 use super::names::{MetricKind, metric_name};
 use super::translate::{
     Builder, Context, TranslateOptions, Translated, add_target_info, millis, number_point,
-    point_base, point_count, time_range, translate_metric, value_or_stale,
+    number_point_exemplars, point_base, point_count, time_range, translate_metric, value_or_stale,
 };
 use super::wire::{self, MetricItem, NumberMetric, NumberPoint, PointValue};
 
@@ -350,7 +350,20 @@ pub(crate) fn translate(
                     let keyable =
                         p.time_unix_nano != 0 && (p.value.is_some() || no_recorded_value(p.flags));
                     match p.attrs.filter(|_| keyable) {
-                        Some(attrs) => pending.add(metric_ctx, attrs, mi, pi),
+                        Some(attrs) => {
+                            pending.add(metric_ctx, attrs, mi, pi);
+                            if p.exemplars {
+                                // Its sample stays keyed (in request order with the
+                                // series' other points); its exemplars are decoded here.
+                                let point = NumberDataPoint::decode(p.bytes).ok()?;
+                                let ctx = Context {
+                                    resource: &pending.resources[r],
+                                    scope: &[],
+                                };
+                                let name = &pending.metrics[mi].name;
+                                number_point_exemplars(&mut b, &ctx, name, &point);
+                            }
+                        }
                         None => {
                             let point = NumberDataPoint::decode(p.bytes).ok()?;
                             let ctx = Context {

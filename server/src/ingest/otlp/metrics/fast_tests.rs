@@ -20,7 +20,7 @@ use strata_engine::{
 };
 
 use super::super::fast as metrics_fast;
-use crate::ingest::otlp::{TranslateOptions, translate_metrics};
+use crate::ingest::otlp::{TranslateOptions, Translated, translate_metrics};
 use crate::ingest::test_rng::Rng;
 
 fn kv(key: &str, value: Value) -> KeyValue {
@@ -204,7 +204,7 @@ fn the_fast_path_stores_and_answers_what_the_general_path_does() {
     let now_ns = u64::try_from(SystemClock.now_ms()).expect("after 1970") * 1_000_000;
     let opts = TranslateOptions::default();
     let mut rng = Rng(0x5eed);
-    let (mut fast_requests, mut known_points) = (0, 0u64);
+    let (mut fast_requests, mut known_points, mut exemplars) = (0, 0u64, 0);
     for i in 0..300 {
         let req = request(&mut rng, now_ns + i * 1_000_000_000);
         let body = req.encode_to_vec();
@@ -230,7 +230,16 @@ fn the_fast_path_stores_and_answers_what_the_general_path_does() {
             want.errors
         );
         assert_eq!(counts(&got_outcome), counts(&want_outcome), "request {i}");
+        // The same exemplars on the same series, whichever path stored the point.
+        let sorted = |t: &Translated| {
+            let mut v: Vec<String> = t.exemplars.iter().map(|s| format!("{s:?}")).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(&got), sorted(&want), "request {i}");
+        exemplars += want.exemplars.len();
     }
+    assert!(exemplars > 10, "the stream has exemplars: {exemplars}");
     assert_eq!(fast_requests, 300);
     assert!(
         known_points > 200,

@@ -5,7 +5,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
 };
 use prost::Message;
-use strata_engine::WriteOutcome;
+use strata_engine::{ExemplarOutcome, WriteOutcome};
 
 use super::super::decode::Encoding;
 use super::super::error::OtlpError;
@@ -57,6 +57,27 @@ pub(crate) fn partial_success(
     }
 }
 
+/// `resp` with the exemplars the engine refused reported in `partial_success` (as a
+/// warning: their data points were stored, so `rejected_data_points` does not change).
+pub(crate) fn with_exemplars(
+    mut resp: ExportMetricsServiceResponse,
+    exemplars: &ExemplarOutcome,
+) -> ExportMetricsServiceResponse {
+    let Some(message) = exemplars.message() else {
+        return resp;
+    };
+    let partial = resp
+        .partial_success
+        .get_or_insert_with(ExportMetricsPartialSuccess::default);
+    if !partial.error_message.is_empty() {
+        partial.error_message.push_str("; ");
+    }
+    partial
+        .error_message
+        .push_str(&format!("{message} (their data points were stored)"));
+    resp
+}
+
 /// The response body in `encoding`. In JSON an unset `partialSuccess` is left out (`{}`) and
 /// the int64 count is written as a number: proto3 JSON parsers must accept numbers as well as
 /// strings for int64, and opentelemetry-proto's Rust types accept only numbers.
@@ -92,6 +113,7 @@ mod tests {
             points,
             rejected_points: rejected,
             errors: errors.iter().map(|s| (*s).to_owned()).collect(),
+            exemplars: Vec::new(),
         }
     }
 

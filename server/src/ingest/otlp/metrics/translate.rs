@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, DataPointFlags, HistogramDataPoint, Metric, NumberDataPoint,
-    SummaryDataPoint, metric::Data, number_data_point,
+    AggregationTemporality, DataPointFlags, Exemplar as OtlpExemplar, HistogramDataPoint, Metric,
+    NumberDataPoint, SummaryDataPoint, exemplar, metric::Data, number_data_point,
 };
-use strata_engine::{Sample, SeriesSamples};
+use strata_engine::{Exemplar, Sample, SeriesExemplars, SeriesSamples};
 
 use super::super::semconv::{SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE};
 use super::labels::{LabelMap, ResourceLabels, base_labels, finish, scope_labels};
@@ -62,6 +62,10 @@ pub(crate) struct Translated {
     pub(crate) rejected_points: u64,
     /// Why, one line per rejected metric or point, at most 16; `rejected_points` stays exact.
     pub(crate) errors: Vec<String>,
+    /// The points' exemplars, by the series they were attached to (a histogram's to the
+    /// `_bucket` series whose bucket holds the value), as Prometheus's OTLP translator
+    /// attaches them.
+    pub(crate) exemplars: Vec<SeriesExemplars>,
 }
 
 /// Builds series, merging samples of equal label sets.
@@ -69,6 +73,7 @@ pub(crate) struct Translated {
 pub(super) struct Builder {
     pub(super) out: Translated,
     index: HashMap<Vec<(String, String)>, usize>,
+    exemplar_index: HashMap<Vec<(String, String)>, usize>,
     dropped_errors: u64,
 }
 
@@ -84,6 +89,31 @@ impl Builder {
                 });
             }
         }
+    }
+
+    /// Attaches OTLP exemplars to the series `labels`.
+    pub(super) fn add_exemplars<'e>(
+        &mut self,
+        labels: &[(String, String)],
+        exemplars: impl IntoIterator<Item = &'e OtlpExemplar>,
+    ) {
+        let mut exemplars = exemplars.into_iter().map(exemplar).peekable();
+        if exemplars.peek().is_none() {
+            return;
+        }
+        let i = match self.exemplar_index.get(labels) {
+            Some(&i) => i,
+            None => {
+                self.exemplar_index
+                    .insert(labels.to_vec(), self.out.exemplars.len());
+                self.out.exemplars.push(SeriesExemplars {
+                    series: labels.to_vec(),
+                    exemplars: Vec::new(),
+                });
+                self.out.exemplars.len() - 1
+            }
+        };
+        self.out.exemplars[i].exemplars.extend(exemplars);
     }
 
     pub(super) fn reject(&mut self, points: u64, reason: impl FnOnce() -> String) {
@@ -123,6 +153,47 @@ pub(super) fn value_or_stale(flags: u32, value: f64) -> f64 {
     } else {
         value
     }
+}
+
+/// An OTLP exemplar as Prometheus's OTLP translator maps it: its filtered attributes as
+/// labels, then `trace_id` and `span_id` in lowercase hex (replacing attributes of those
+/// names; left out when empty, and any other length than 16 and 8 bytes is kept in hex for
+/// the engine to refuse); its value (double or int) and its time in ms.
+pub(crate) fn exemplar(e: &OtlpExemplar) -> Exemplar {
+    let mut labels: Vec<(String, String)> = e
+        .filtered_attributes
+        .iter()
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                super::labels::value_string(kv.value.as_ref()),
+            )
+        })
+        .collect();
+    for (name, id) in [
+        (strata_engine::TRACE_ID_LABEL, &e.trace_id),
+        (strata_engine::SPAN_ID_LABEL, &e.span_id),
+    ] {
+        if id.is_empty() {
+            continue;
+        }
+        labels.retain(|(n, _)| n != name);
+        labels.push((name.to_owned(), hex(id)));
+    }
+    let value = match e.value {
+        Some(exemplar::Value::AsDouble(v)) => v,
+        Some(exemplar::Value::AsInt(v)) => v as f64,
+        None => 0.0,
+    };
+    Exemplar {
+        labels,
+        ts: millis(e.time_unix_nano),
+        value,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Go's `strconv.FormatFloat(f, 'f', -1, 64)`, for `le` and `quantile` values.
@@ -366,7 +437,26 @@ pub(super) fn number_point(
         return;
     };
     let value = value_or_stale(p.flags, value);
-    b.add(finish(&base, name, &[]), Sample { ts, value });
+    let labels = finish(&base, name, &[]);
+    b.add_exemplars(&labels, &p.exemplars);
+    b.add(labels, Sample { ts, value });
+}
+
+/// The exemplars of a number point whose sample the fast path stores by its key: attached
+/// to the series [`number_point`] would give it (none when its labels do not map: the
+/// point itself is then refused there).
+pub(super) fn number_point_exemplars(
+    b: &mut Builder,
+    ctx: &Context<'_>,
+    name: &str,
+    p: &NumberDataPoint,
+) {
+    if p.exemplars.is_empty() {
+        return;
+    }
+    if let Ok(base) = base_labels(&p.attributes, &[], ctx.scope, ctx.resource) {
+        b.add_exemplars(&finish(&base, name, &[]), &p.exemplars);
+    }
 }
 
 fn histogram_point(
@@ -392,15 +482,31 @@ fn histogram_point(
     );
     let bucket = format!("{name}_bucket");
     let mut cumulative: u64 = 0;
+    // Each bucket's series and upper bound, for the exemplars.
+    let mut bounds: Vec<(f64, Vec<(String, String)>)> = Vec::new();
     for (bound, count) in p.explicit_bounds.iter().zip(&p.bucket_counts) {
         cumulative = cumulative.saturating_add(*count);
         let le = float_label(*bound);
-        b.add(
-            finish(&base, &bucket, &[("le", le.as_str())]),
-            v(cumulative as f64),
-        );
+        let labels = finish(&base, &bucket, &[("le", le.as_str())]);
+        bounds.push((*bound, labels.clone()));
+        b.add(labels, v(cumulative as f64));
     }
-    b.add(finish(&base, &bucket, &[("le", "+Inf")]), v(p.count as f64));
+    let inf = finish(&base, &bucket, &[("le", "+Inf")]);
+    bounds.push((f64::INFINITY, inf.clone()));
+    b.add(inf, v(p.count as f64));
+    // As Prometheus's translator: each exemplar goes to the first bucket, by bound, whose
+    // bound is at least its value (`+Inf` holds the rest).
+    bounds.sort_by(|x, y| x.0.total_cmp(&y.0));
+    for e in &p.exemplars {
+        let value = match e.value {
+            Some(exemplar::Value::AsDouble(v)) => v,
+            Some(exemplar::Value::AsInt(v)) => v as f64,
+            None => 0.0,
+        };
+        if let Some((_, labels)) = bounds.iter().find(|(bound, _)| value <= *bound) {
+            b.add_exemplars(labels, [e]);
+        }
+    }
 }
 
 fn summary_point(

@@ -91,6 +91,8 @@ pub(super) struct NumberPoint<'a> {
     pub(super) time_unix_nano: u64,
     pub(super) value: Option<PointValue>,
     pub(super) flags: u32,
+    /// Whether it has exemplars (the fast path then leaves it to the general one).
+    pub(super) exemplars: bool,
 }
 
 /// Reads the request, or `None` when the general decoder must read it.
@@ -234,6 +236,7 @@ fn number_point(buf: &[u8]) -> Result<Option<NumberPoint<'_>>, WireError> {
         time_unix_nano: 0,
         value: None,
         flags: 0,
+        exemplars: false,
     };
     // Byte range of the attribute fields while adjacent; None once they are not.
     let mut span = Some((0, 0));
@@ -269,6 +272,7 @@ fn number_point(buf: &[u8]) -> Result<Option<NumberPoint<'_>>, WireError> {
                 if Exemplar::decode(r.len_delimited()?).is_err() {
                     return Ok(None);
                 }
+                p.exemplars = true;
             }
             // uint32 on the wire: prost keeps the low 32 bits of the varint.
             (8, VARINT) => p.flags = r.varint()? as u32,
