@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use strata_engine::{RejectReason, WriteOutcome};
+use strata_engine::{ExemplarReject, RejectReason, WriteOutcome};
 
 pub use crate::ingest::protobuf::WireError;
 pub use decode::{Batch, Decoded, declared_len, decode, decode_protobuf, decompress};
@@ -133,6 +133,10 @@ pub async fn write(
                 .or_insert_with(|| m.clone());
         }
     }
+    // A duplicate of an exemplar already stored is what a sender's retry resends: counted
+    // (self-metrics), but, as a duplicate sample, not an error to answer.
+    ex_outcome.rejected.remove(&ExemplarReject::Duplicate);
+    ex_outcome.messages.remove(&ExemplarReject::Duplicate);
     if outcome.rejected_total() == 0 && histograms == 0 && ex_outcome.rejected_total() == 0 {
         return Ok(StatusCode::NO_CONTENT);
     }
