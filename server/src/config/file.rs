@@ -41,6 +41,8 @@ pub(crate) struct FileConfig {
     pub(crate) alerting: super::rules::AlertingSection,
     #[serde(default)]
     pub(crate) relabel: super::relabel::RelabelSection,
+    #[serde(default)]
+    pub(crate) tempo: super::tempo::TempoSection,
 }
 
 /// `[cluster]`.
