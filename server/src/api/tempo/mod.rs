@@ -15,6 +15,7 @@
 mod json;
 mod otlp;
 mod params;
+mod render;
 mod search;
 mod tags;
 mod trace;

@@ -193,6 +193,46 @@ pub(crate) fn default_step_ns(start_ns: i64, end_ns: i64) -> i64 {
     (baseline / NS_PER_S * NS_PER_S).max(NS_PER_S)
 }
 
+/// The legacy `tags` parameter: logfmt (`service.name="shop" http.status_code=500`), as
+/// Tempo decodes it; a key given twice is an error, as in Tempo.
+pub(crate) fn logfmt(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return Ok(out);
+        }
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|&c| c != '=' && !c.is_whitespace())).collect();
+        let value = if chars.next_if_eq(&'=').is_none() {
+            String::new()
+        } else if chars.next_if_eq(&'"').is_some() {
+            let mut v = String::new();
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some('\\') => v.push(chars.next().ok_or("invalid tags: unterminated quote")?),
+                    Some(c) => v.push(c),
+                    None => return Err("invalid tags: unterminated quote".into()),
+                }
+            }
+            v
+        } else {
+            std::iter::from_fn(|| chars.next_if(|c| !c.is_whitespace())).collect()
+        };
+        if key.is_empty() {
+            return Err(format!("invalid tags {text:?}: a value without a key"));
+        }
+        if out.iter().any(|(k, _)| *k == key) {
+            return Err(format!("invalid tags: tag {key} has been set twice"));
+        }
+        out.push((key, value));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,5 +283,27 @@ mod tests {
             .expect("ok");
         assert_eq!((s, e), (100 * NS_PER_S, 1_000 * NS_PER_S));
         assert!(p("start=20&end=10").metrics_range(1).is_err());
+    }
+
+    #[test]
+    fn legacy_tags_are_logfmt() {
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            logfmt(r#" service.name="shop" name="GET /cart" code=500"#),
+            Ok(pairs(&[
+                ("service.name", "shop"),
+                ("name", "GET /cart"),
+                ("code", "500")
+            ]))
+        );
+        assert_eq!(logfmt(r#"a="x \"y\"""#), Ok(pairs(&[("a", r#"x "y""#)])));
+        assert_eq!(logfmt(""), Ok(vec![]));
+        assert!(logfmt("a=1 a=2").is_err());
+        assert!(logfmt(r#"a="open"#).is_err());
+        assert!(logfmt("=v").is_err());
     }
 }
