@@ -21,6 +21,9 @@ use prost::Message;
 use serde_json::{Value as Json, json};
 use strata_tests::server::Server;
 
+/// A TraceQL length limit the test can pass (Tempo's default is 128 KiB).
+const CONFIG: &str = "[tempo]\nmax_traceql_length = 200\n";
+
 const PROTOBUF: (&str, &str) = ("Content-Type", "application/x-protobuf");
 const ACCEPT_PROTOBUF: (&str, &str) = ("Accept", "application/protobuf");
 const ACCEPT_JSON: (&str, &str) = ("Accept", "application/json");
@@ -426,6 +429,290 @@ fn check_tags(server: &Server, t0_ns: u64) {
     }
 }
 
+/// The search of Grafana's datasource: `createSearchRequest`, JSON.
+fn search(server: &Server, pairs: &[(&str, &str)]) -> Json {
+    let path = format!("/api/search?{}", go_query(pairs));
+    let (status, body) = get_json(server, &path, &[ACCEPT_JSON]);
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+fn trace_ids(body: &Json) -> Vec<String> {
+    let mut ids: Vec<String> = body["traces"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no traces: {body}"))
+        .iter()
+        .map(|t| t["traceID"].as_str().expect("traceID").to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// TraceQL and legacy searches.
+fn check_search(server: &Server, t0_ns: u64) {
+    let (s, e) = (t0_ns / 1_000_000_000 - 60, t0_ns / 1_000_000_000 + 60);
+    let (s, e) = (s.to_string(), e.to_string());
+    let w = |q: &'static str, limit: &'static str, spss: &'static str| {
+        vec![("q", q), ("limit", limit), ("spss", spss)]
+    };
+    let with_window = |mut v: Vec<(&'static str, &'static str)>| -> Json {
+        let (s, e) = (s.clone(), e.clone());
+        let mut pairs: Vec<(&str, &str)> = std::mem::take(&mut v);
+        pairs.push(("start", &s));
+        pairs.push(("end", &e));
+        search(server, &pairs)
+    };
+
+    // The failed request: one trace, its one matching span, Tempo's fields.
+    let body = with_window(w(
+        "{resource.service.name=\"shop\" && status=error}",
+        "20",
+        "3",
+    ));
+    let traces = body["traces"].as_array().expect("traces");
+    assert_eq!(traces.len(), 1, "{body}");
+    let t = &traces[0];
+    assert_eq!(t["traceID"], hex(0xbb, 16));
+    assert_eq!(t["rootServiceName"], "shop");
+    assert_eq!(t["rootTraceName"], "GET /cart");
+    assert_eq!(t["startTimeUnixNano"], (t0_ns + 10_000_000_000).to_string());
+    assert_eq!(t["durationMs"], 5);
+    assert_eq!(
+        t["spanSet"], t["spanSets"][0],
+        "spanSet repeats the first spanset"
+    );
+    let set = &t["spanSets"][0];
+    assert_eq!(set["matched"], 1);
+    let span = &set["spans"][0];
+    assert_eq!(span["spanID"], hex(3, 8));
+    assert_eq!(span["name"], "GET /cart");
+    assert_eq!(
+        span["startTimeUnixNano"],
+        (t0_ns + 10_000_000_000).to_string()
+    );
+    assert_eq!(span["durationNanos"], "5000000");
+    let attrs = span["attributes"].as_array().expect("attributes");
+    assert!(
+        attrs.contains(&json!({"key": "status", "value": {"stringValue": "error"}})),
+        "{attrs:?}"
+    );
+    assert!(
+        attrs.contains(&json!({"key": "service.name", "value": {"stringValue": "shop"}})),
+        "{attrs:?}"
+    );
+
+    // Everything; a limit; spans per spanset.
+    assert_eq!(
+        trace_ids(&with_window(w("{}", "20", "3"))),
+        vec![hex(0xaa, 16), hex(0xbb, 16)]
+    );
+    assert_eq!(trace_ids(&with_window(w("{}", "1", "3"))).len(), 1);
+    let body = with_window(w("{resource.service.name=\"shop\"}", "20", "1"));
+    let aa = body["traces"]
+        .as_array()
+        .expect("traces")
+        .iter()
+        .find(|t| t["traceID"] == hex(0xaa, 16))
+        .unwrap_or_else(|| panic!("{body}"))
+        .clone();
+    assert_eq!(aa["spanSets"][0]["matched"], 2);
+    assert_eq!(aa["spanSets"][0]["spans"].as_array().map(Vec::len), Some(1));
+    // A well-known column and a span kind; a structural query.
+    let body = with_window(w("{span.http.route=\"/cart\" && kind=client}", "20", "3"));
+    assert_eq!(trace_ids(&body), vec![hex(0xaa, 16)]);
+    assert_eq!(
+        body["traces"][0]["spanSets"][0]["spans"][0]["spanID"],
+        hex(4, 8)
+    );
+    let body = with_window(w(
+        "{resource.service.name=\"shop\"} >> {resource.service.name=\"db\"}",
+        "20",
+        "3",
+    ));
+    assert_eq!(trace_ids(&body), vec![hex(0xaa, 16)]);
+    // Outside the window: nothing.
+    let body = search(server, &[("q", "{}"), ("start", "1000"), ("end", "2000")]);
+    assert_eq!(body["traces"], json!([]));
+
+    // Legacy tag search, as Grafana's older search sent it (tags, minDuration, limit,
+    // start, end; encodeURIComponent).
+    let path = format!(
+        "/api/search?tags=%20service.name%3D%22shop%22&minDuration=40ms&limit=20&start={s}&end={e}"
+    );
+    let (status, body) = get_json(server, &path, &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(trace_ids(&body), vec![hex(0xaa, 16)]);
+}
+
+/// Series of a `QueryRangeResponse`, asserted 200.
+fn query_range(server: &Server, q: &str, s: &str, e: &str, step: &str) -> Vec<Json> {
+    let path = format!(
+        "/api/metrics/query_range?{}",
+        go_query(&[("q", q), ("start", s), ("end", e), ("step", step)])
+    );
+    let (status, body) = get_json(server, &path, &[ACCEPT_JSON]);
+    assert_eq!(status, 200, "{q}: {body}");
+    body["series"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .clone()
+}
+
+/// The labels of a series as (key, string value).
+fn labels(series: &Json) -> Vec<(String, Json)> {
+    series["labels"]
+        .as_array()
+        .expect("labels")
+        .iter()
+        .map(|l| {
+            (
+                l["key"].as_str().expect("key").to_owned(),
+                l["value"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// TraceQL metrics, with the queries Traces Drilldown builds (`generateMetricsQuery`,
+/// primary signal "Server spans", no filters) and the step its query runner sets.
+fn check_metrics(server: &Server, t0_ns: u64) {
+    let (s, e) = (t0_ns / 1_000_000_000 - 60, t0_ns / 1_000_000_000 + 60);
+    let (s, e) = (s.to_string(), e.to_string());
+
+    let series = query_range(
+        server,
+        "{kind=server && true && resource.service.name != nil} | rate() by(resource.service.name)",
+        &s,
+        &e,
+        "30s",
+    );
+    assert_eq!(series.len(), 1, "{series:?}");
+    assert_eq!(
+        labels(&series[0]),
+        vec![(
+            "resource.service.name".to_owned(),
+            json!({"stringValue": "shop"})
+        )]
+    );
+    assert_eq!(series[0]["promLabels"], "{resource.service.name=\"shop\"}");
+    let samples = series[0]["samples"].as_array().expect("samples");
+    let mut spans = 0.0;
+    for sample in samples {
+        let ms: i64 = sample["timestampMs"]
+            .as_str()
+            .expect("timestampMs is a string")
+            .parse()
+            .expect("ms");
+        assert_eq!(ms % 30_000, 0, "on the step grid: {sample}");
+        spans += sample["value"].as_f64().unwrap_or(0.0) * 30.0;
+    }
+    assert!((spans - 2.0).abs() < 1e-9, "two server spans: {samples:?}");
+
+    let series = query_range(
+        server,
+        "{kind=server && true && status=error} | rate() ",
+        &s,
+        &e,
+        "30s",
+    );
+    assert_eq!(series.len(), 1, "{series:?}");
+    let errors: f64 = series[0]["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .map(|x| x["value"].as_f64().unwrap_or(0.0) * 30.0)
+        .sum();
+    assert!((errors - 1.0).abs() < 1e-9, "{series:?}");
+
+    let series = query_range(
+        server,
+        "{kind=server && true} | quantile_over_time(duration, 0.9) ",
+        &s,
+        &e,
+        "30s",
+    );
+    assert!(!series.is_empty());
+    for x in &series {
+        assert!(labels(x).iter().any(|(k, _)| k == "p"), "{x}");
+        for v in x["samples"].as_array().expect("samples") {
+            let v = v["value"].as_f64().expect("value");
+            assert!((0.004..=0.06).contains(&v), "seconds: {v}");
+        }
+    }
+
+    // Instant: one value per series over the whole range.
+    let path = format!(
+        "/api/metrics/query?{}",
+        go_query(&[
+            (
+                "q",
+                "{true && true} | count_over_time() by(resource.service.name)"
+            ),
+            ("start", &s),
+            ("end", &e),
+        ])
+    );
+    let (status, body) = get_json(server, &path, &[ACCEPT_JSON]);
+    assert_eq!(status, 200, "{body}");
+    let mut got: Vec<(String, f64)> = body["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .map(|x| {
+            assert!(x.get("promLabels").is_none(), "{x}");
+            let l = labels(x);
+            (
+                l[0].1["stringValue"].as_str().expect("service").to_owned(),
+                x["value"].as_f64().expect("value"),
+            )
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, vec![("db".to_owned(), 1.0), ("shop".to_owned(), 3.0)]);
+}
+
+/// Bad input: 400s with a message, counted by route and code.
+fn check_errors(server: &Server) {
+    let long = format!("{{ .a = \"{}\" }}", "x".repeat(300));
+    let search_bad: Vec<(String, &str)> = vec![
+        (go_query(&[("q", "{ .a = }")]), "line 1, col 8"),
+        (go_query(&[("q", &long)]), "max_traceql_length"),
+        (go_query(&[("q", "{}"), ("tags", "a=b")]), "tags and q"),
+        (go_query(&[("q", "{}"), ("limit", "-1")]), "limit"),
+        (go_query(&[("q", "{}"), ("spss", "x")]), "spss"),
+        (go_query(&[("q", "{} | rate()")]), "metrics"),
+        (go_query(&[("tags", "a=\"open")]), "quote"),
+        (
+            go_query(&[("q", "{}"), ("start", "200"), ("end", "100")]),
+            "start",
+        ),
+    ];
+    for (q, why) in &search_bad {
+        let r = server.get(&format!("/api/search?{q}"), &[]).expect("GET");
+        assert_eq!(r.status, 400, "{q}: {}", r.text());
+        assert!(r.text().contains(why), "{q}: {} lacks {why}", r.text());
+    }
+    for q in [
+        go_query(&[("q", "{}")]),
+        go_query(&[("q", "{} | rate()"), ("step", "0")]),
+        go_query(&[("q", "{} | rate() by(")]),
+        go_query(&[("q", &format!("{long} | rate()"))]),
+        String::new(),
+    ] {
+        let r = server
+            .get(&format!("/api/metrics/query_range?{q}"), &[])
+            .expect("GET");
+        assert_eq!(r.status, 400, "{q}: {}", r.text());
+    }
+    // Each refusal is counted.
+    let metrics = server.get("/metrics", &[]).expect("GET").text();
+    let line = format!(
+        "strata_http_requests_total{{endpoint=\"/api/search\",code=\"400\"}} {}\n",
+        search_bad.len()
+    );
+    assert!(metrics.contains(&line), "{line} in {metrics}");
+}
+
 /// Echo and build info (the datasource's health check).
 fn check_health(server: &Server) {
     let r = server.get("/api/echo", &[]).expect("GET");
@@ -474,12 +761,15 @@ fn check(server: &Server, t0: u64) {
     check_health(server);
     check_traces(server, t0);
     check_tags(server, t0);
+    check_search(server, t0);
+    check_metrics(server, t0);
+    check_errors(server);
 }
 
 #[test]
 fn tempo_api_from_memory_and_from_files() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(common::bin(), dir.path(), "");
+    let server = Server::start(common::bin(), dir.path(), CONFIG);
     server.wait_ready(common::READY);
     let t0 = u64::try_from(common::now_ms()).expect("now") * 1_000_000 - 120_000_000_000;
     send(&server, &[], t0);
@@ -487,8 +777,131 @@ fn tempo_api_from_memory_and_from_files() {
     assert!(server.terminate().success());
 
     // After a restart: the shutdown flushed everything to Parquet.
-    let server = Server::start(common::bin(), dir.path(), "");
+    let server = Server::start(common::bin(), dir.path(), CONFIG);
     server.wait_ready(common::READY);
     check(&server, t0);
+    assert!(server.terminate().success());
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+/// Tokens: acme's writer and reader, globex's read-write token, and an operator token
+/// that may choose its tenant with `X-Scope-OrgID` (what Grafana sends when the
+/// datasource has a tenant header configured).
+const AUTH: &str = r#"
+[[auth.tokens]]
+sha256 = "SHA_ACME_WRITER"
+tenant = "acme"
+scopes = ["write"]
+[[auth.tokens]]
+sha256 = "SHA_ACME_READER"
+tenant = "acme"
+scopes = ["read"]
+[[auth.tokens]]
+sha256 = "SHA_GLOBEX"
+tenant = "globex"
+scopes = ["read", "write"]
+[[auth.tokens]]
+sha256 = "SHA_OPERATOR"
+tenant = "acme"
+scopes = ["read"]
+choose_tenant = true
+"#;
+
+#[test]
+fn tempo_api_auth_and_tenancy() {
+    let config = AUTH
+        .replace("SHA_ACME_WRITER", &sha256_hex("acme-writer"))
+        .replace("SHA_ACME_READER", &sha256_hex("acme-reader"))
+        .replace("SHA_GLOBEX", &sha256_hex("globex-rw"))
+        .replace("SHA_OPERATOR", &sha256_hex("operator"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(common::bin(), dir.path(), &config);
+    server.wait_ready(common::READY);
+    let t0 = u64::try_from(common::now_ms()).expect("now") * 1_000_000 - 120_000_000_000;
+    // acme gets the shop and db spans (traces 0xaa and 0xbb); globex one trace 0xee.
+    send(&server, &[("Authorization", "Bearer acme-writer")], t0);
+    let globex = spans_request(
+        "billing",
+        vec![span(0xee, 9, None, "charge", 2, t0, 7, false)],
+    );
+    let r = server
+        .post(
+            "/v1/traces",
+            &[PROTOBUF, ("Authorization", "Bearer globex-rw")],
+            &globex,
+        )
+        .expect("spans");
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let acme = ("Authorization", "Bearer acme-reader");
+    let globex = ("Authorization", "Bearer globex-rw");
+    let operator = ("Authorization", "Bearer operator");
+    let trace = |id: u8, headers: &[(&str, &str)]| -> u16 {
+        let mut h = vec![ACCEPT_PROTOBUF];
+        h.extend_from_slice(headers);
+        server
+            .get(&format!("/api/v2/traces/{}", hex(id, 16)), &h)
+            .expect("GET")
+            .status
+    };
+
+    // No token, a bad token: 401, on every route (the health check included).
+    for path in ["/api/echo", "/api/search?q=%7B%7D", "/api/v2/search/tags"] {
+        assert_eq!(server.get(path, &[]).expect("GET").status, 401, "{path}");
+        let bad = [("Authorization", "Bearer nope")];
+        assert_eq!(server.get(path, &bad).expect("GET").status, 401, "{path}");
+    }
+    assert_eq!(trace(0xaa, &[]), 401);
+    let r = server.get("/api/echo", &[acme]).expect("GET");
+    assert_eq!((r.status, r.text()), (200, "echo".to_owned()));
+    // A write-only token may not read.
+    assert_eq!(trace(0xaa, &[("Authorization", "Bearer acme-writer")]), 403);
+
+    // Each token sees its own tenant only.
+    assert_eq!(trace(0xaa, &[acme]), 200);
+    assert_eq!(trace(0xee, &[acme]), 404);
+    assert_eq!(trace(0xee, &[globex]), 200);
+    assert_eq!(trace(0xaa, &[globex]), 404);
+    // X-Scope-OrgID: refused for a bound token naming another tenant, obeyed for a
+    // token that may choose.
+    assert_eq!(trace(0xee, &[acme, ("X-Scope-OrgID", "globex")]), 403);
+    assert_eq!(trace(0xee, &[operator, ("X-Scope-OrgID", "globex")]), 200);
+    assert_eq!(trace(0xaa, &[operator, ("X-Scope-OrgID", "globex")]), 404);
+    assert_eq!(trace(0xaa, &[operator]), 200, "its own tenant by default");
+
+    let values = |headers: &[(&str, &str)]| -> Json {
+        let (status, body) = get_json(
+            &server,
+            "/api/v2/search/tag/resource.service.name/values",
+            headers,
+        );
+        assert_eq!(status, 200, "{body}");
+        body["tagValues"].clone()
+    };
+    assert_eq!(
+        values(&[acme]),
+        json!([{"type": "string", "value": "db"}, {"type": "string", "value": "shop"}])
+    );
+    assert_eq!(
+        values(&[globex]),
+        json!([{"type": "string", "value": "billing"}])
+    );
+    assert_eq!(
+        values(&[operator, ("X-Scope-OrgID", "globex")]),
+        json!([{"type": "string", "value": "billing"}])
+    );
+    let (s, e) = (t0 / 1_000_000_000 - 60, t0 / 1_000_000_000 + 60);
+    let q = go_query(&[
+        ("q", "{}"),
+        ("start", &s.to_string()),
+        ("end", &e.to_string()),
+    ]);
+    let (status, body) = get_json(&server, &format!("/api/search?{q}"), &[globex]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(trace_ids(&body), vec![hex(0xee, 16)]);
     assert!(server.terminate().success());
 }
