@@ -101,13 +101,17 @@ fn scope(s: &Scope) -> Option<InstrumentationScope> {
     })
 }
 
+/// A resource's spans being gathered: its first span (for the resource) and its scopes
+/// with their spans.
+type Group<'a> = (&'a SpanRecord, Vec<(&'a Scope, Vec<Span>)>);
+
 /// The spans of one trace (any order) as OTLP resource spans: grouped by resource and
 /// then scope in order of first appearance, spans by start time.
 pub(crate) fn resource_spans(spans: &[SpanRecord]) -> Vec<ResourceSpans> {
     let mut ordered: Vec<&SpanRecord> = spans.iter().collect();
     ordered.sort_by_key(|s| (s.start_ns, s.span_id));
     // (resource of the group, scopes of the group with their spans).
-    let mut groups: Vec<(&SpanRecord, Vec<(&Scope, Vec<Span>)>)> = Vec::new();
+    let mut groups: Vec<Group<'_>> = Vec::new();
     for s in ordered {
         let group = match groups.iter().position(|(first, _)| {
             std::sync::Arc::ptr_eq(&first.resource_attributes, &s.resource_attributes)

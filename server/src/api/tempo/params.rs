@@ -238,7 +238,7 @@ mod tests {
     use super::*;
 
     fn p(q: &str) -> Params {
-        Params::parse(Some(q)).ok().expect("parses")
+        Params::parse(Some(q)).expect("parses")
     }
 
     #[test]
@@ -246,10 +246,9 @@ mod tests {
         let now = 10_000 * NS_PER_S;
         let (s, e) = p("start=100&end=200")
             .range(now, 3_600 * NS_PER_S)
-            .ok()
             .expect("ok");
         assert_eq!((s, e), (100 * NS_PER_S, 201 * NS_PER_S - 1));
-        let (s, e) = p("").range(now, 60 * NS_PER_S).ok().expect("ok");
+        let (s, e) = p("").range(now, 60 * NS_PER_S).expect("ok");
         assert_eq!((s, e), (now - 60 * NS_PER_S, now));
         assert!(p("start=200&end=100").range(now, 1).is_err());
         assert!(p("start=x").range(now, 1).is_err());
@@ -277,10 +276,7 @@ mod tests {
         assert_eq!(duration_ns("1d"), Ok(86_400 * NS_PER_S));
         assert_eq!(default_step_ns(0, 3_600 * NS_PER_S), 15 * NS_PER_S);
         assert_eq!(default_step_ns(0, 10 * NS_PER_S), 50_000_000);
-        let (s, e) = p("since=15m")
-            .metrics_range(1_000 * NS_PER_S)
-            .ok()
-            .expect("ok");
+        let (s, e) = p("since=15m").metrics_range(1_000 * NS_PER_S).expect("ok");
         assert_eq!((s, e), (100 * NS_PER_S, 1_000 * NS_PER_S));
         assert!(p("start=20&end=10").metrics_range(1).is_err());
     }
