@@ -1,5 +1,6 @@
 //! Field expressions evaluated on one span of a trace, with Tempo's semantics: a missing
-//! attribute is `nil`, which equals only `nil` and compares false with anything else;
+//! attribute is `nil`, which equals only `nil` and compares false with anything else
+//! (`!=` included: only `x != nil` holds, when `x` is present);
 //! values of different types compare false; ints, floats and durations compare as numbers;
 //! strings in byte order.
 
@@ -142,7 +143,9 @@ fn order(a: &Value, b: &Value) -> Option<Ordering> {
 pub(crate) fn compare(op: BinOp, a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Nil, Value::Nil) => return op == BinOp::Eq,
-        (Value::Nil, _) | (_, Value::Nil) => return op == BinOp::Neq,
+        // `x != nil`: x is present. A missing value compares false with any other.
+        (_, Value::Nil) => return op == BinOp::Neq,
+        (Value::Nil, _) => return false,
         _ => {}
     }
     let Some(ord) = order(a, b) else {

@@ -36,6 +36,9 @@ pub use prefilter::Cond;
 pub use search::search;
 pub use tags::query_from_tags;
 
+#[cfg(test)]
+mod tests;
+
 /// The 16-byte id of a trace.
 pub type TraceId = strata_engine::TraceId;
 
