@@ -4,4 +4,5 @@
 mod corpus;
 mod metrics_cases;
 mod parser_cases;
+mod prefilter_cases;
 mod search_cases;
