@@ -6,7 +6,7 @@
 //!   (`{ span.http.status_code >= 500 } >> { status = error } | count() > 1`), optionally
 //!   ending in a metrics function (`| rate() by (resource.service.name)`).
 //! - [`search`] finds the newest traces that match: each spanset filter is compiled to a
-//!   necessary SQL condition over the tenant's `spans` table, which picks
+//!   necessary SQL condition over the tenant's `spans` table ([`prefilter`]), which picks
 //!   candidate traces hour partition by hour partition, newest first; the candidates are
 //!   then read whole through the engine's bloom-filtered trace lookup and the query is
 //!   evaluated exactly in memory. A lone filter whose conditions SQL checks
@@ -18,18 +18,26 @@
 
 pub mod ast;
 pub mod error;
+mod eval;
 pub mod lexer;
 mod metrics;
 pub mod parser;
+pub mod prefilter;
 mod search;
+mod spanset;
 mod tags;
+mod trace;
 
 pub use ast::{Kind, Query, Status, Value};
 pub use error::{Error, ParseError, Result};
-pub use metrics::metrics_range;
+pub use metrics::{MAX_STEPS, metrics_range};
 pub use parser::parse;
+pub use prefilter::Cond;
 pub use search::search;
 pub use tags::query_from_tags;
+
+#[cfg(test)]
+mod tests;
 
 /// The 16-byte id of a trace.
 pub type TraceId = strata_engine::TraceId;
