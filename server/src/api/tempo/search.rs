@@ -172,8 +172,85 @@ pub(crate) async fn query_range(
     Ok(json_response(&render::range_response(&series)))
 }
 
-/// `GET /api/metrics/query`: the range query with one step over the whole range, each
-/// series' last value.
+/// Steps an instant query may be split into to align with its range exactly.
+const MAX_INSTANT_STEPS: i64 = 10_000;
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// How an instant query is answered from a range query's points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Combine {
+    /// Sum of the points (counts, sums).
+    Sum,
+    /// Sum of per-second rates, scaled to the whole range.
+    Rate,
+    /// The least point.
+    Min,
+    /// The greatest point.
+    Max,
+    /// Not decomposable: one step as long as the range, its last point.
+    Last,
+}
+
+fn combine(query: &Query) -> Combine {
+    use traceql::ast::MetricsFn as F;
+    match query.metrics.as_ref().map(|m| &m.func) {
+        Some(F::Rate) => Combine::Rate,
+        Some(F::CountOverTime | F::SumOverTime(_)) => Combine::Sum,
+        Some(F::MinOverTime(_)) => Combine::Min,
+        Some(F::MaxOverTime(_)) => Combine::Max,
+        _ => Combine::Last,
+    }
+}
+
+/// The step and combination of an instant query over `[start, end]`: a step dividing both
+/// (so that the engine's grid, aligned to multiples of the step, covers exactly
+/// `(start, end]`) when the function can be combined from steps; else one step.
+fn instant_plan(query: &Query, start_ns: i64, end_ns: i64) -> (i64, Combine) {
+    let how = combine(query);
+    let g = gcd(start_ns, end_ns).max(1);
+    if how != Combine::Last && (end_ns - start_ns) / g <= MAX_INSTANT_STEPS {
+        (g, how)
+    } else {
+        (end_ns - start_ns, Combine::Last)
+    }
+}
+
+/// One value per series from the points of an [`instant_plan`] run.
+fn instant_values(
+    series: Vec<traceql::MetricSeries>,
+    how: Combine,
+    (start_ns, end_ns, step_ns): (i64, i64, i64),
+) -> Vec<(Vec<(String, traceql::Value)>, f64)> {
+    let (start_ms, end_ms) = (start_ns / 1_000_000, end_ns / 1_000_000);
+    series
+        .into_iter()
+        .filter_map(|s| {
+            let inside = s
+                .points
+                .iter()
+                .filter(|(t, _)| *t > start_ms && *t <= end_ms)
+                .map(|&(_, v)| v);
+            let value = match how {
+                Combine::Last => s.points.last().map(|&(_, v)| v),
+                Combine::Sum => inside.reduce(|a, b| a + b),
+                Combine::Rate => inside
+                    .reduce(|a, b| a + b)
+                    .map(|r| r * step_ns as f64 / (end_ns - start_ns) as f64),
+                Combine::Min => inside.reduce(f64::min),
+                Combine::Max => inside.reduce(f64::max),
+            }?;
+            Some((s.labels, value))
+        })
+        .collect()
+}
+
+/// `GET /api/metrics/query`: one value per series over the whole range. Counts, sums,
+/// rates, minimums and maximums are exact: the range query runs on a step that divides
+/// `start` and `end` and the steps inside are combined. Averages, quantiles and histograms
+/// take one step as long as the range, aligned as the range query aligns it.
 pub(crate) async fn query_instant(
     State(state): State<AppState>,
     ReadTenant(tenant): ReadTenant,
@@ -181,18 +258,59 @@ pub(crate) async fn query_instant(
 ) -> Answer {
     let p = Params::parse(raw.as_deref())?;
     let (query, start_ns, end_ns) = metrics_request(&p, &state)?;
+    let (step_ns, how) = instant_plan(&query, start_ns, end_ns);
     let engine = state.engine()?;
     let mp = MetricsParams {
         start_ns,
         end_ns,
-        step_ns: end_ns - start_ns,
+        step_ns,
     };
     let series = traceql::metrics_range(&engine, &tenant, &state.sql().query, &query, &mp)
         .await
         .map_err(traceql_error)?;
-    let values: Vec<_> = series
-        .into_iter()
-        .filter_map(|s| s.points.last().map(|&(_, v)| (s.labels, v)))
-        .collect();
+    let values = instant_values(series, how, (start_ns, end_ns, step_ns));
     Ok(json_response(&render::instant_response(&values)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(points: Vec<(i64, f64)>) -> traceql::MetricSeries {
+        traceql::MetricSeries {
+            labels: vec![],
+            points,
+        }
+    }
+
+    #[test]
+    fn instant_queries_combine_aligned_steps() {
+        let s = 1_000 * NS_PER_S;
+        let e = 1_060 * NS_PER_S;
+        let q = |text: &str| traceql::parse(text).expect("parses");
+        let (step, how) = instant_plan(&q("{} | count_over_time()"), s, e);
+        assert_eq!((step, how), (20 * NS_PER_S, Combine::Sum));
+        let (step, how) = instant_plan(&q("{} | quantile_over_time(duration, 0.9)"), s, e);
+        assert_eq!((step, how), (60 * NS_PER_S, Combine::Last));
+        // Points at step ends: the one at `start` belongs to the step before the range.
+        let pts = vec![
+            (1_000_000, 9.0),
+            (1_020_000, 1.0),
+            (1_040_000, 2.0),
+            (1_060_000, 3.0),
+        ];
+        let grid = (s, e, 20 * NS_PER_S);
+        let v = instant_values(vec![series(pts.clone())], Combine::Sum, grid);
+        assert_eq!(v[0].1, 6.0);
+        let v = instant_values(vec![series(pts.clone())], Combine::Rate, grid);
+        assert!(
+            (v[0].1 - 2.0).abs() < 1e-12,
+            "6 per 20 s step sums, over 60 s: {v:?}"
+        );
+        let v = instant_values(vec![series(pts.clone())], Combine::Max, grid);
+        assert_eq!(v[0].1, 3.0);
+        let v = instant_values(vec![series(pts)], Combine::Last, grid);
+        assert_eq!(v[0].1, 3.0);
+        assert!(instant_values(vec![series(vec![])], Combine::Sum, grid).is_empty());
+    }
 }
