@@ -348,18 +348,43 @@ fn check_tags(server: &Server, t0_ns: u64) {
 
     // handleTagValues: the `tag-values` resource proxies to /api/v2/search/tag/<tag>/values
     // with the resource call's own query (limit, tag, and q from the current filters).
-    let q = go_query(&[
-        ("limit", "5000"),
-        ("tag", "resource.service.name"),
-        ("q", "{resource.service.name=\"shop\"}"),
-    ]);
-    assert_eq!(
+    let values_q = |q: &str| {
+        let query = go_query(&[
+            ("limit", "5000"),
+            ("tag", "resource.service.name"),
+            ("q", q),
+        ]);
         tag_values(
             server,
-            &format!("/api/v2/search/tag/resource.service.name/values?{q}")
-        ),
-        json!([{"type": "string", "value": "db"}, {"type": "string", "value": "shop"}])
+            &format!("/api/v2/search/tag/resource.service.name/values?{query}"),
+        )
+    };
+    let both = json!([{"type": "string", "value": "db"}, {"type": "string", "value": "shop"}]);
+    assert_eq!(values_q("{}"), both);
+    // `q` narrows to the spans that meet it: only shop's failed span has a 500 ...
+    assert_eq!(
+        values_q("{span.http.response.status_code=500}"),
+        json!([{"type": "string", "value": "shop"}])
     );
+    assert_eq!(
+        values_q("{kind=client || name=\"nothing\"}"),
+        json!([{"type": "string", "value": "db"}])
+    );
+    // ... and an incomplete one (typed so far in the editor) narrows nothing, as in Tempo.
+    assert_eq!(values_q("{span.http.route = }"), both);
+    // Names too: no span of service "nobody", no span attribute names.
+    for (service, names) in [
+        (
+            "db",
+            json!(["http.response.status_code", "http.route", "retries"]),
+        ),
+        ("nobody", json!([])),
+    ] {
+        let filter = format!("{{resource.service.name=\"{service}\"}}");
+        let q = go_query(&[("q", &filter), ("scope", "span")]);
+        let (_, body) = get_json(server, &format!("/api/v2/search/tags?{q}"), &[]);
+        assert_eq!(body["scopes"][0]["tags"], names, "{body}");
+    }
     assert_eq!(
         tag_values(server, "/api/v2/search/tag/span.retries/values"),
         json!([

@@ -7,8 +7,12 @@
 //! Tempo answers them (`status` and `kind` as `keyword`s, `name`, `statusMessage`,
 //! `rootServiceName`, `rootName` from their columns, `duration` with no values).
 //!
-//! `q` (a TraceQL filter narrowing the values) is accepted and not applied: the answer is
-//! every value, which is what Tempo answers for a `q` it cannot use.
+//! `q`, a single TraceQL spanset filter (`{ span.http.method = "GET" && resource.a = "b" }`),
+//! narrows names and values to the spans that meet it: it is compiled to the SQL condition
+//! of the TraceQL engine's prefilter ([`strata_query::traceql::prefilter`]), which is exact
+//! except for what SQL cannot check (trace-level intrinsics, arithmetic), where it keeps
+//! more spans. A `q` that does not parse, or is not one filter (`{ a } && { b }`, a
+//! pipeline), narrows nothing, as in Tempo, which then answers the whole list.
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
@@ -67,13 +71,46 @@ struct Lookup {
     start_ns: i64,
     end_ns: i64,
     limit: usize,
+    /// The SQL condition of `q`, if it narrows anything.
+    filter: Option<String>,
+}
+
+impl Lookup {
+    /// The condition on the rows to read: the window, and `q`'s.
+    fn cond(&self) -> String {
+        let w = window(self.start_ns, self.end_ns);
+        match &self.filter {
+            Some(f) => format!("{w} AND ({f})"),
+            None => w,
+        }
+    }
+}
+
+/// The SQL condition of a tag request's `q`, when it is one spanset filter SQL can narrow.
+fn q_filter(q: &str) -> Option<String> {
+    use strata_query::traceql::{self, ast};
+    let query = traceql::parse(q).ok()?;
+    if query.is_metrics() {
+        return None;
+    }
+    match query.pipeline.stages.as_slice() {
+        [ast::Stage::Spanset(ast::SpansetExpr::Filter(f))] => {
+            let cond = traceql::prefilter::filter(f);
+            (!cond.is_true()).then_some(cond.sql)
+        }
+        _ => None,
+    }
 }
 
 fn lookup(raw: Option<&str>, state: &AppState) -> Result<Lookup, Error> {
     let p = Params::parse(raw)?;
-    if let Some(q) = p.get("q") {
-        super::search::check_length(q, state)?;
-    }
+    let filter = match p.get("q") {
+        Some(q) => {
+            super::search::check_length(q, state)?;
+            q_filter(q)
+        }
+        None => None,
+    };
     let now_ns = SystemClock.now_ms().saturating_mul(1_000_000);
     let (start_ns, end_ns) = p.range(now_ns, DEFAULT_WINDOW_NS)?;
     let limit = p.positive("limit")?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
@@ -81,6 +118,7 @@ fn lookup(raw: Option<&str>, state: &AppState) -> Result<Lookup, Error> {
         start_ns,
         end_ns,
         limit,
+        filter,
     })
 }
 
@@ -146,7 +184,7 @@ async fn attribute_names(
     span: bool,
     resource: bool,
 ) -> Result<(Vec<String>, Vec<String>), Error> {
-    let cond = window(l.start_ns, l.end_ns);
+    let cond = l.cond();
     let mut span_names = Vec::new();
     if span {
         let batches = run(state, tenant, &known_sql(&cond)).await?;
@@ -337,7 +375,7 @@ async fn values(
     l: &Lookup,
     source: &Source,
 ) -> Result<Vec<(&'static str, String)>, Error> {
-    let cond = window(l.start_ns, l.end_ns);
+    let cond = l.cond();
     let mut out: Vec<(&'static str, String)> = Vec::new();
     let (span_key, resource_key) = match source {
         Source::Fixed(t, list) => return Ok(list.iter().map(|v| (*t, (*v).to_owned())).collect()),
@@ -463,5 +501,15 @@ mod tests {
         assert_eq!(tempo_type(Some("double")), Some("float"));
         assert_eq!(tempo_type(Some("array")), None);
         assert!(known_sql("true").contains("count(http_response_status_code)"));
+    }
+
+    #[test]
+    fn q_narrows_only_as_one_filter() {
+        let f = q_filter(r#"{ resource.service.name = "shop" }"#).expect("a filter");
+        assert!(f.contains("'shop'"), "{f}");
+        assert_eq!(q_filter("{ }"), None);
+        assert_eq!(q_filter(r#"{ resource.cluster = }"#), None, "incomplete");
+        assert_eq!(q_filter(r#"{ .a = "x" } && { .b = "y" }"#), None);
+        assert_eq!(q_filter("{ } | rate()"), None);
     }
 }
