@@ -39,7 +39,9 @@ async fn benchmark_query_over_the_last_24_hours() {
         let parsed = parse(q).expect("parse");
         for _ in 0..3 {
             let t = Instant::now();
-            let found = search(&engine, &tenant, &sql, &parsed, &p).await.expect("search");
+            let found = search(&engine, &tenant, &sql, &parsed, &p)
+                .await
+                .expect("search");
             println!("{q}: {} traces in {:?}", found.len(), t.elapsed());
         }
     }
