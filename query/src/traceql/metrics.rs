@@ -243,24 +243,21 @@ fn finish(g: Grid, m: &Metrics) -> Vec<MetricSeries> {
                 .filter(|(_, v)| !v.is_nan())
                 .collect()
         };
-        match &m.func {
-            MetricsFn::QuantileOverTime(_, qs) => {
-                for q in qs {
-                    let mut labels = acc.labels.clone();
-                    labels.push(("p".into(), Value::Float(*q)));
-                    let pts = points(&|k| {
-                        let mut b = acc.buckets[k].clone();
-                        b.sort_by(|x, y| x.0.total_cmp(&y.0));
-                        log2_quantile(*q, &b)
-                    });
-                    out.push(MetricSeries {
-                        labels,
-                        points: pts,
-                    });
-                }
-                continue;
+        if let MetricsFn::QuantileOverTime(_, qs) = &m.func {
+            for q in qs {
+                let mut labels = acc.labels.clone();
+                labels.push(("p".into(), Value::Float(*q)));
+                let pts = points(&|k| {
+                    let mut b = acc.buckets[k].clone();
+                    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+                    log2_quantile(*q, &b)
+                });
+                out.push(MetricSeries {
+                    labels,
+                    points: pts,
+                });
             }
-            _ => {}
+            continue;
         }
         let pts = match &m.func {
             MetricsFn::Rate => points(&|k| acc.count[k] / step_s),

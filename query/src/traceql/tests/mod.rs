@@ -6,3 +6,4 @@ mod metrics_cases;
 mod parser_cases;
 mod prefilter_cases;
 mod search_cases;
+mod span_week;
