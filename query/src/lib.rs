@@ -39,5 +39,6 @@ pub mod prom_api;
 pub mod promql;
 pub mod sql;
 mod strata;
+pub mod traceql;
 
 pub use strata::{Error, Result, Strata, StrataConfig};

@@ -9,3 +9,4 @@ pub(crate) mod loki;
 pub(crate) mod prom;
 pub(crate) mod rules;
 pub(crate) mod sql;
+pub(crate) mod tempo;

@@ -13,6 +13,7 @@ pub(crate) mod relabel;
 pub(crate) mod resolve;
 pub(crate) mod rules;
 mod storage;
+pub(crate) mod tempo;
 pub(crate) mod tokens;
 
 use std::collections::BTreeMap;
@@ -68,6 +69,8 @@ pub struct Config {
     pub promql: QueryOptions,
     /// LogQL queries (`/loki/api/v1/*`): the `[logql]` section's limits.
     pub logql: LogqlSettings,
+    /// The Tempo API (`/api/search`, `/api/metrics/*`): the `[tempo]` section's limits.
+    pub tempo: tempo::TempoSettings,
     /// How `strata serve` writes its log lines to stderr.
     pub log_format: LogFormat,
     /// What this process is (`[cluster] role`, `--role`): the writer, a query process
@@ -208,6 +211,7 @@ impl Default for Config {
             sql: SqlSettings::default(),
             promql: QueryOptions::default(),
             logql: LogqlSettings::default(),
+            tempo: tempo::TempoSettings::default(),
             log_format: LogFormat::default(),
             role: Role::default(),
             tls: None,

@@ -193,6 +193,7 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     c.rules = super::rules::resolve(file.rules, file.alerting)?;
     c.relabel = super::relabel::resolve(file.relabel)?;
     c.derived = super::derive::resolve(file.derived)?;
+    c.tempo = super::tempo::resolve(file.tempo)?;
 
     let w = file.wal;
     let interval = match &w.fsync_interval {

@@ -65,6 +65,7 @@ struct Inner {
     sql: SqlSettings,
     promql: QueryOptions,
     logql: crate::config::LogqlSettings,
+    tempo: crate::config::tempo::TempoSettings,
     engine: RwLock<Option<Arc<Engine>>>,
     relabel: std::sync::OnceLock<Arc<Relabeling>>,
     derive: std::sync::OnceLock<Arc<dyn SpanDerive>>,
@@ -82,6 +83,7 @@ impl AppState {
             sql: config.sql.clone(),
             promql: config.promql,
             logql: config.logql.clone(),
+            tempo: config.tempo.clone(),
             engine: RwLock::new(None),
             relabel: std::sync::OnceLock::new(),
             derive: std::sync::OnceLock::new(),
@@ -221,6 +223,11 @@ impl AppState {
     /// The `[sql]` settings: a query's memory budget and timeout, the largest result.
     pub fn sql(&self) -> &SqlSettings {
         &self.0.sql
+    }
+
+    /// The `[tempo]` settings: bounds of the Tempo API.
+    pub fn tempo(&self) -> &crate::config::tempo::TempoSettings {
+        &self.0.tempo
     }
 
     /// The `[logql]` settings: bounds on one LogQL query.

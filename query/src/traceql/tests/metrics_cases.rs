@@ -1,0 +1,263 @@
+//! The metrics suite, from Tempo's "TraceQL metrics functions"
+//! (`docs/sources/tempo/metrics-from-traces/metrics-queries/functions.md`) and its query
+//! frontend's alignment (`pkg/traceql/engine_metrics.go`: the range widened to whole steps
+//! and one step earlier; steps right-closed, each point at its step's end).
+//!
+//! The grid of [`Corpus::metrics`] is 10 s over `[T0, T0 + 60 s]`: seven steps ending at
+//! T0, T0 + 10 s ... T0 + 60 s. A span at exactly T0 + 10 s (a1) is in the step ending
+//! there.
+
+use super::corpus::{Corpus, S, T0};
+use crate::traceql::{MetricSeries, MetricsParams, Value, metrics_range, parse};
+
+/// The seven point times, in ms.
+fn times() -> Vec<i64> {
+    (0..7).map(|k| (T0 + k * 10 * S) / 1_000_000).collect()
+}
+
+fn series(labels: Vec<(&str, Value)>, values: &[f64]) -> MetricSeries {
+    MetricSeries {
+        labels: labels.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        points: times().into_iter().zip(values.iter().copied()).collect(),
+    }
+}
+
+fn name(f: &str) -> (&'static str, Value) {
+    ("__name__", Value::Str(f.into()))
+}
+
+fn svc(s: &str) -> (&'static str, Value) {
+    ("resource.service.name", Value::Str(s.into()))
+}
+
+/// Series sorted by their labels' text, for comparison.
+fn sorted(mut s: Vec<MetricSeries>) -> Vec<MetricSeries> {
+    s.sort_by_key(|x| format!("{:?}", x.labels));
+    s
+}
+
+/// "The `count_over_time` function": matching spans per step.
+#[tokio::test]
+async fn count_over_time() {
+    let c = Corpus::new();
+    assert_eq!(
+        c.metrics("{ } | count_over_time()").await,
+        vec![series(
+            vec![name("count_over_time")],
+            &[0.0, 1.0, 5.0, 5.0, 3.0, 4.0, 0.0]
+        )]
+    );
+    // "Group results with `by()`".
+    assert_eq!(
+        sorted(
+            c.metrics("{ } | count_over_time() by (resource.service.name)")
+                .await
+        ),
+        vec![
+            series(vec![svc("cart")], &[0.0, 0.0, 3.0, 0.0, 0.0, 3.0, 0.0]),
+            series(vec![svc("checkout")], &[0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0]),
+            series(vec![svc("frontend")], &[0.0, 1.0, 2.0, 1.0, 1.0, 1.0, 0.0]),
+            series(vec![svc("products")], &[0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0]),
+        ]
+    );
+}
+
+/// "The `rate` function": matching spans per second of the step.
+#[tokio::test]
+async fn rate() {
+    let c = Corpus::new();
+    assert_eq!(
+        c.metrics("{ status = error } | rate()").await,
+        vec![series(
+            vec![name("rate")],
+            &[0.0, 0.0, 0.2, 0.1, 0.1, 0.0, 0.0]
+        )]
+    );
+    assert_eq!(
+        sorted(
+            c.metrics("{ span:status = error } | rate() by (resource.service.name, span:name)")
+                .await
+        ),
+        vec![
+            series(
+                vec![svc("cart"), ("name", Value::Str("GetCart".into()))],
+                &[0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0]
+            ),
+            series(
+                vec![svc("cart"), ("name", Value::Str("SELECT carts".into()))],
+                &[0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0]
+            ),
+            series(
+                vec![
+                    svc("checkout"),
+                    ("name", Value::Str("POST /checkout".into()))
+                ],
+                &[0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0]
+            ),
+            series(
+                vec![svc("checkout"), ("name", Value::Str("charge".into()))],
+                &[0.0, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0]
+            ),
+        ]
+    );
+}
+
+/// Structural and trace-level queries are evaluated on whole traces ("Structural").
+#[tokio::test]
+async fn metrics_of_structural_and_trace_level_queries() {
+    let c = Corpus::new();
+    let q = r#"{ resource.service.name = "frontend" } >> { status = error } | count_over_time()"#;
+    assert_eq!(
+        c.metrics(q).await,
+        vec![series(
+            vec![name("count_over_time")],
+            &[0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0]
+        )]
+    );
+    assert_eq!(
+        c.metrics("{ traceDuration > 1s } | count_over_time()")
+            .await,
+        vec![series(
+            vec![name("count_over_time")],
+            &[0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0]
+        )]
+    );
+}
+
+/// "The `quantile_over_time` function": Tempo's log2 buckets (durations in seconds) with
+/// exponential interpolation; a label `p` per quantile; 0 in steps without spans.
+#[tokio::test]
+async fn quantile_over_time() {
+    let c = Corpus::new();
+    let got = c
+        .metrics(r#"{ resource.service.name = "cart" } | quantile_over_time(duration, .5, .99)"#)
+        .await;
+    // Step 2: 350 ms and 300 ms (bucket 2^29 ns), 2 ms (2^21 ns). p50: the 2nd of 3
+    // samples, halfway (in log2) from 2^21 to 2^29 ns: 2^25 ns. p99: the bucket's bound.
+    // Step 5: 80 ms (2^27 ns), 30 ms (2^25 ns), 5 ms (2^23 ns): p50 2^25, p99 2^27.
+    let ns = |e: i32| 2f64.powi(e) / 1e9;
+    let want = [
+        (0.5, [0.0, 0.0, ns(25), 0.0, 0.0, ns(25), 0.0]),
+        (0.99, [0.0, 0.0, ns(29), 0.0, 0.0, ns(27), 0.0]),
+    ];
+    assert_eq!(got.len(), 2);
+    for (s, (p, values)) in got.iter().zip(want) {
+        assert_eq!(
+            s.labels,
+            vec![
+                (
+                    "__name__".to_owned(),
+                    Value::Str("quantile_over_time".into())
+                ),
+                ("p".to_owned(), Value::Float(p)),
+            ]
+        );
+        assert_eq!(s.points.iter().map(|x| x.0).collect::<Vec<_>>(), times());
+        for ((_, got), want) in s.points.iter().zip(values) {
+            assert!((got - want).abs() < 1e-12, "p{p}: {got} != {want}");
+        }
+    }
+}
+
+/// "The `histogram_over_time` function": one series per log2 bucket, labelled
+/// `__bucket` with its upper bound in seconds, counting spans per step.
+#[tokio::test]
+async fn histogram_over_time() {
+    let c = Corpus::new();
+    let bucket = |e: i32| ("__bucket", Value::Float(2f64.powi(e) / 1e9));
+    assert_eq!(
+        sorted(
+            c.metrics(r#"{ name = "GET /cart" } | histogram_over_time(duration)"#)
+                .await
+        ),
+        sorted(vec![
+            // e1: 120 ms, in (2^26, 2^27] ns, at T0 + 40 s.
+            series(
+                vec![name("histogram_over_time"), bucket(27)],
+                &[0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+            ),
+            // a1: 500 ms, in (2^28, 2^29] ns, at T0 + 10 s exactly.
+            series(
+                vec![name("histogram_over_time"), bucket(29)],
+                &[0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+            ),
+        ])
+    );
+    let by = c
+        .metrics(r#"{ kind = client } | histogram_over_time(duration) by (resource.service.name)"#)
+        .await;
+    // checkout's clients: charge 1.2 s (2^31 ns) and reserve 100 ms (2^27 ns) in step 4.
+    let checkout: Vec<_> = sorted(by)
+        .into_iter()
+        .filter(|s| {
+            s.labels[0]
+                == (
+                    "resource.service.name".to_owned(),
+                    Value::Str("checkout".into()),
+                )
+        })
+        .collect();
+    assert_eq!(
+        checkout,
+        vec![
+            series(
+                vec![svc("checkout"), bucket(27)],
+                &[0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+            ),
+            series(
+                vec![svc("checkout"), bucket(31)],
+                &[0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+            ),
+        ]
+    );
+}
+
+/// The other over-time functions ("Over-time functions"): steps without spans have no
+/// point; durations are in seconds.
+#[tokio::test]
+async fn min_max_avg_sum_over_time() {
+    let c = Corpus::new();
+    let q = r#"{ resource.service.name = "checkout" } | max_over_time(duration)"#;
+    let t = times();
+    assert_eq!(
+        c.metrics(q).await,
+        vec![MetricSeries {
+            labels: vec![("__name__".into(), Value::Str("max_over_time".into()))],
+            points: vec![(t[3], 1.5), (t[4], 1.2)],
+        }]
+    );
+    let q = r#"{ resource.service.name = "checkout" } | min_over_time(duration)"#;
+    assert_eq!(c.metrics(q).await[0].points, vec![(t[3], 1.5), (t[4], 0.1)]);
+    let q = "{ } | sum_over_time(span.retries)";
+    assert_eq!(c.metrics(q).await[0].points, vec![(t[4], 4.0)]);
+    let q = r#"{ resource.service.name = "cart" } | avg_over_time(duration)"#;
+    let avg = c.metrics(q).await;
+    assert_eq!(avg[0].points.len(), 2);
+    assert!((avg[0].points[0].1 - 0.652 / 3.0).abs() < 1e-12);
+    assert!((avg[0].points[1].1 - 0.115 / 3.0).abs() < 1e-12);
+}
+
+/// A search query is not a metrics query; a bad step is refused.
+#[tokio::test]
+async fn bad_metrics_requests() {
+    let c = Corpus::new();
+    let sql = crate::sql::SqlConfig::for_tests();
+    let p = MetricsParams {
+        start_ns: T0,
+        end_ns: T0 + 60 * S,
+        step_ns: 10 * S,
+    };
+    let q = parse("{ }").expect("parse");
+    let err = metrics_range(&c.engine, &c.acme, &sql, &q, &p)
+        .await
+        .expect_err("not metrics");
+    assert!(err.is_client_error(), "{err}");
+    let q = parse("{ } | rate()").expect("parse");
+    for step_ns in [0, 1] {
+        let p = MetricsParams { step_ns, ..p };
+        let err = metrics_range(&c.engine, &c.acme, &sql, &q, &p)
+            .await
+            .expect_err("step");
+        assert!(err.is_client_error(), "{err}");
+    }
+}

@@ -1,0 +1,68 @@
+//! `[tempo]`: bounds of the Tempo query API (`server/src/api/tempo/`, `docs/traces-api.md`).
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Tempo's own default for `query_frontend.max_query_expression_size_bytes` (128 KiB).
+pub(crate) const DEFAULT_MAX_TRACEQL_LENGTH: usize = 128 * 1024;
+
+/// `[tempo]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TempoSection {
+    max_traceql_length: Option<usize>,
+}
+
+/// The resolved `[tempo]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TempoSettings {
+    /// `max_traceql_length`: the longest TraceQL text (bytes) `/api/search`, the tag
+    /// lookups' `q` and `/api/metrics/*` take; a longer one is a 400.
+    pub max_traceql_length: usize,
+}
+
+impl Default for TempoSettings {
+    fn default() -> Self {
+        Self {
+            max_traceql_length: DEFAULT_MAX_TRACEQL_LENGTH,
+        }
+    }
+}
+
+/// The settings of `section`, checked.
+pub(crate) fn resolve(section: TempoSection) -> Result<TempoSettings> {
+    let mut s = TempoSettings::default();
+    if let Some(n) = section.max_traceql_length {
+        if n == 0 {
+            return Err(Error::config(
+                "tempo.max_traceql_length",
+                "must be positive",
+            ));
+        }
+        s.max_traceql_length = n;
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_to_tempos_limit_and_refuses_zero() {
+        let s = resolve(TempoSection::default()).expect("default");
+        assert_eq!(s.max_traceql_length, 131_072);
+        let s = resolve(TempoSection {
+            max_traceql_length: Some(10),
+        })
+        .expect("set");
+        assert_eq!(s.max_traceql_length, 10);
+        assert!(
+            resolve(TempoSection {
+                max_traceql_length: Some(0)
+            })
+            .is_err()
+        );
+    }
+}
