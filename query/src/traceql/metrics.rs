@@ -338,15 +338,16 @@ pub async fn metrics_range(
     conds.push(format!("start_time > to_timestamp_nanos({start})"));
     conds.push(format!("start_time <= to_timestamp_nanos({end})"));
     let filter = conds.join(" AND ");
-    if cond.exact && q.pipeline.stages.len() == 1 {
-        if let Some(rows) = counts(&ctx, sql_cfg, m, &filter, start, step).await? {
-            for (labels, k, n) in rows {
-                if k < g.steps {
-                    g.series(labels).count[k] += n;
-                }
+    if cond.exact
+        && q.pipeline.stages.len() == 1
+        && let Some(rows) = counts(&ctx, sql_cfg, m, &filter, start, step).await?
+    {
+        for (labels, k, n) in rows {
+            if k < g.steps {
+                g.series(labels).count[k] += n;
             }
-            return Ok(finish(g, m));
         }
+        return Ok(finish(g, m));
     }
     if let Some(f) = span_local(q, m) {
         let mut stream = SqlStream::start(
