@@ -4,7 +4,9 @@
 //!
 //! The range is widened to whole steps (start rounded down, end up) and one step earlier
 //! at the start; step `k` covers span start times in `(start + k·step, start + (k+1)·step]`
-//! and its point is at the step's end. A query that is one spanset filter reading no
+//! and its point is at the step's end. `rate()` and `count_over_time()` of one exact
+//! filter, grouped by fields with columns, are counted by SQL ([`super::counts`]); any
+//! other query that is one spanset filter reading no
 //! trace-level field is answered from the matching rows of SQL; any other from the
 //! candidate traces read whole and evaluated in memory.
 
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use strata_engine::{Engine, TenantId, spans_from_batch};
 
 use super::ast::{Field, FieldExpr, Intrinsic, Metrics, MetricsFn, Query, SpansetExpr, Stage};
+use super::counts::counts;
 use super::error::{Error, Result};
 use super::eval::{as_f64, eval, fields_of, matches};
 use super::prefilter::trace_condition;
@@ -151,7 +154,7 @@ impl Grid {
     }
 }
 
-fn fn_name(f: &MetricsFn) -> &'static str {
+pub(crate) fn fn_name(f: &MetricsFn) -> &'static str {
     match f {
         MetricsFn::Rate => "rate",
         MetricsFn::CountOverTime => "count_over_time",
@@ -335,6 +338,17 @@ pub async fn metrics_range(
     conds.push(format!("start_time > to_timestamp_nanos({start})"));
     conds.push(format!("start_time <= to_timestamp_nanos({end})"));
     let filter = conds.join(" AND ");
+    if cond.exact
+        && q.pipeline.stages.len() == 1
+        && let Some(rows) = counts(&ctx, sql_cfg, m, &filter, start, step).await?
+    {
+        for (labels, k, n) in rows {
+            if k < g.steps {
+                g.series(labels).count[k] += n;
+            }
+        }
+        return Ok(finish(g, m));
+    }
     if let Some(f) = span_local(q, m) {
         let mut stream = SqlStream::start(
             &ctx,

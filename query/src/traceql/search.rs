@@ -79,10 +79,10 @@ pub async fn search(
                     }
                 }
             }
-            if !full_page || (!cond.exact && read >= MAX_CANDIDATES) {
-                if read >= MAX_CANDIDATES {
-                    break 'windows;
-                }
+            if !cond.exact && read >= MAX_CANDIDATES {
+                break 'windows;
+            }
+            if !full_page {
                 break;
             }
             offset += page;

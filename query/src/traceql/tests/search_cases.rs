@@ -29,6 +29,20 @@ async fn empty_filter_matches_every_trace_newest_first() {
         letters(&c.search_in("{ }", T0, T0 + 2 * 3_600 * S, 3).await),
         "dec"
     );
+    // Tenancy: tenant `other` holds only its copy of trace A, as trace Z.
+    let q = parse("{ }").expect("parse");
+    let p = SearchParams {
+        start_ns: T0,
+        end_ns: T0 + 2 * 3_600 * S,
+        limit: 20,
+        spans_per_spanset: 10,
+    };
+    let other = strata_engine::TenantId::new("other").expect("tenant");
+    let sql = crate::sql::SqlConfig::for_tests();
+    let found = search(&c.engine, &other, &sql, &q, &p)
+        .await
+        .expect("search");
+    assert_eq!(spans_of(&found), "z:12345");
 }
 
 /// "Select spans" / "Intrinsic fields" and "Comparison operators": each intrinsic.
