@@ -43,6 +43,7 @@ pub(crate) struct FileConfig {
     pub(crate) relabel: super::relabel::RelabelSection,
     #[serde(default)]
     pub(crate) derived: super::derive::DerivedSection,
+    #[serde(default)]
     pub(crate) tempo: super::tempo::TempoSection,
 }
 
