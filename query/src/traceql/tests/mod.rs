@@ -6,4 +6,3 @@ mod metrics_cases;
 mod parser_cases;
 mod prefilter_cases;
 mod search_cases;
-mod span_week;
