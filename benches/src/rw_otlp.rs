@@ -167,6 +167,7 @@ mod tests {
                 .map(|&(timestamp, value)| Sample { value, timestamp })
                 .collect(),
             histograms: Vec::new(),
+            exemplars: Vec::new(),
         }
     }
 

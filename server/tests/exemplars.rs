@@ -204,7 +204,11 @@ fn remote_write_exemplars_are_stored_checked_and_read_back() {
     // write, as a duplicate sample is.
     let r = write(
         &server,
-        &body("rw_latency_bucket", &[(now, 7.0)], vec![exemplar(TRACE_B, 0.5, now - 1_000)]),
+        &body(
+            "rw_latency_bucket",
+            &[(now, 7.0)],
+            vec![exemplar(TRACE_B, 0.5, now - 1_000)],
+        ),
     );
     assert_eq!(r.status, 204, "duplicate: {}", r.text());
     // Refusals: out of order, a bad trace id. Each is named in the 400, counted, and the

@@ -137,6 +137,7 @@ fn load(conn: &mut Conn, series: usize, samples: i64) -> Result<(), RunError> {
                         timestamp: BASE_TS + step * 15_000,
                     }],
                     histograms: Vec::new(),
+                    exemplars: Vec::new(),
                 })
                 .collect();
             let body = snap::raw::Encoder::new()
