@@ -10,9 +10,9 @@ dataset written by `gen-span-week.sh` (`run-spans-bench.sh --week-data DIR --tem
    two alternates per id. Every answer must hold exactly the id's span count.
 2. TraceQL: `{ resource.service.name = "S" && span.http.response.status_code >= 500 }` over
    the last `--hours` hours (ending at --end-ms), as Grafana's search sends it
-   (`/api/search?q=&start=&end=&limit=20&spss=3`): `--rounds` rounds over the two services
+   (`/api/search?q=&start=&end=&limit=20&spss=3`): `--rounds` rounds over the four services
    with HTTP server spans (5xx in every hour; each answer must hold 20 traces), and one
-   round over the six without (no match: every hour is read; each answer must be empty).
+   round over the four without (no match: every hour is read; each answer must be empty).
 3. A TraceQL metrics query (`rate() by (resource.service.name)`, 5 m steps) over the same
    hours, for the record.
 
@@ -20,9 +20,9 @@ Prints one JSON object: p50/p90/p99 per measure and the counts checked.
 """
 import argparse, http.client, json, random, statistics, sys, time, urllib.parse
 
-# The generator's services (benches/src/span_gen.rs); only the first two serve HTTP.
-HTTP_SERVICES = ["frontend", "api-gateway"]
-OTHER_SERVICES = ["cart", "checkout", "payment", "catalog", "users", "inventory"]
+# The generator's services (benches/src/span_gen.rs): four serve HTTP, four gRPC.
+HTTP_SERVICES = ["frontend", "api-gateway", "catalog", "users"]
+OTHER_SERVICES = ["cart", "checkout", "payment", "inventory"]
 
 
 def pct(xs, p):
