@@ -6,8 +6,9 @@ dataset written by `gen-span-week.sh` (`run-spans-bench.sh --week-data DIR --tem
 
 1. Trace by id: `--n` present ids from IDS (`hex_id start_ms span_count` lines), each
    asked in turn through Jaeger's `GET /jaeger/api/traces/{id}` and Tempo's
-   `GET /api/v2/traces/{id}` (OTLP JSON, no start/end, as Grafana sends it); the order of the
-   two alternates per id. Every answer must hold exactly the id's span count.
+   `GET /api/v2/traces/{id}` as OTLP JSON and as protobuf (what Grafana asks for), no
+   start/end; which goes first rotates per id. Every answer must hold exactly the id's
+   span count.
 2. TraceQL: `{ resource.service.name = "S" && span.http.response.status_code >= 500 }` over
    the last `--hours` hours (ending at --end-ms), as Grafana's search sends it
    (`/api/search?q=&start=&end=&limit=20&spss=3`): `--rounds` rounds over the four services
@@ -58,6 +59,35 @@ def otlp_spans(body):
     return sum(len(ss.get("spans", [])) for r in rs for ss in r.get("scopeSpans", []))
 
 
+def varint(b, i):
+    n = shift = 0
+    while True:
+        n |= (b[i] & 0x7F) << shift
+        i += 1
+        if b[i - 1] < 0x80:
+            return n, i
+        shift += 7
+
+
+def protobuf_spans(body):
+    """Spans of a v2 `TraceByIDResponse` in protobuf: its field 1 is OTLP `TracesData`."""
+    from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+    i = 0
+    while i < len(body):
+        key, i = varint(body, i)
+        if key & 7 == 2:
+            n, i = varint(body, i)
+            if key >> 3 == 1:
+                t = TracesData.FromString(body[i:i + n])
+                return sum(len(ss.spans) for r in t.resource_spans for ss in r.scope_spans)
+            i += n
+        elif key & 7 == 0:
+            _, i = varint(body, i)
+        else:
+            raise ValueError("unexpected wire type %d" % (key & 7))
+    return 0
+
+
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--url", required=True)
@@ -76,20 +106,25 @@ def main():
     pick = [ids[k * len(ids) // o.n] for k in range(min(o.n, len(ids)))]
     rng.shuffle(pick)
     out, wrong = {}, []
-    jaeger, tempo = [], []
+    ways = {
+        "jaeger": (lambda t: f"/jaeger/api/traces/{t}", "application/json", jaeger_spans),
+        "tempo_v2_json": (lambda t: f"/api/v2/traces/{t}", "application/json", otlp_spans),
+        "tempo_v2_protobuf": (lambda t: f"/api/v2/traces/{t}", "application/protobuf", protobuf_spans),
+    }
+    times = {name: [] for name in ways}
     for k, (tid, _, spans) in enumerate(pick):
-        order = [("jaeger", f"/jaeger/api/traces/{tid}"), ("tempo", f"/api/v2/traces/{tid}")]
-        if k % 2:
-            order.reverse()
-        for name, path in order:
-            status, body, ms = c.get(path)
-            got = (jaeger_spans if name == "jaeger" else otlp_spans)(body) if status == 200 else -status
+        names = list(ways)
+        names = names[k % 3:] + names[:k % 3]  # each way first in turn
+        for name in names:
+            path, accept, count = ways[name]
+            status, body, ms = c.get(path(tid), accept)
+            got = count(body) if status == 200 else -status
             if got != int(spans):
                 wrong.append((name, tid, spans, got))
-            (jaeger if name == "jaeger" else tempo).append(ms)
-    out["trace_by_id_jaeger"] = summary(jaeger)
-    out["trace_by_id_tempo_v2"] = summary(tempo)
-    out["trace_by_id_ratio_p50"] = round(pct(tempo, 0.5) / pct(jaeger, 0.5), 3)
+            times[name].append(ms)
+    for name, ms in times.items():
+        out["trace_by_id_" + name] = summary(ms)
+        out["trace_by_id_%s_ratio_p50" % name] = round(pct(ms, 0.5) / pct(times["jaeger"], 0.5), 3)
 
     s, e = start_ms // 1000, o.end_ms // 1000
 
