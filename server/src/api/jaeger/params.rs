@@ -4,43 +4,9 @@
 
 use std::collections::BTreeMap;
 
-/// Nanoseconds of a Go duration: one or more `<number><unit>` with units `ns`, `us`, `µs`,
-/// `ms`, `s`, `m`, `h`, decimals allowed (`1.5s`, `1h30m`).
+/// Nanoseconds of a Go duration (`1.5ms`, `1h30m`): [`crate::http::duration`].
 pub(crate) fn go_duration_ns(text: &str) -> Result<i64, String> {
-    let bad = || format!("invalid duration {text:?}: use e.g. 250ms, 1.5s, 1m30s");
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    if rest == "0" {
-        return Ok(0);
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        total += value * scale;
-        rest = &rest[unit_len..];
-    }
-    if !total.is_finite() || total > i64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(total as i64)
+    crate::http::duration::duration_ns(text, crate::http::duration::Units::Go)
 }
 
 /// The `tags` parameter: a JSON object of strings (`{"http.status_code":"500"}`), or logfmt

@@ -126,46 +126,10 @@ pub(crate) fn timestamp(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("{text:?} is not Unix seconds, nanoseconds or RFC 3339"))
 }
 
-/// Nanoseconds of a duration: one or more `<number><unit>` with Go's units (`ns`, `us`,
-/// `µs`, `ms`, `s`, `m`, `h`) and Prometheus's `d`, `w`, `y`; decimals allowed (`1.5s`).
+/// Nanoseconds of a duration with Go's units and Prometheus's `d`, `w`, `y`:
+/// [`crate::http::duration`].
 pub(crate) fn duration_ns(text: &str) -> Result<i64, String> {
-    let fail = || format!("invalid duration {text:?}: use e.g. 250ms, 1.5s, 1m30s");
-    let mut rest = text.trim();
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(fail());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(fail)?;
-        let value: f64 = rest[..digits].parse().map_err(|_| fail())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3_600e9,
-            "d" => 86_400e9,
-            "w" => 7.0 * 86_400e9,
-            "y" => 365.0 * 86_400e9,
-            _ => return Err(fail()),
-        };
-        total += value * scale;
-        rest = &rest[unit_len..];
-    }
-    if !total.is_finite() || total >= i64::MAX as f64 {
-        return Err(fail());
-    }
-    Ok(total as i64)
+    crate::http::duration::duration_ns(text, crate::http::duration::Units::WithDays)
 }
 
 /// A step as Tempo takes it: seconds (`15`, `0.5`) or a duration (`30s`); as ns, > 0.
