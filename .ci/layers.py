@@ -33,7 +33,7 @@ LAYERS = {
         ["runtime"],
         ["rules"],
         ["derive"],
-        ["ingest", "api"],
+        ["ingest", "api", "console"],
         ["offline"],
         ["router"],
         ["serve"],

@@ -20,6 +20,7 @@
 //!   [`decoders`].
 //! - `api/`: the Prometheus, SQL, Jaeger and log search APIs (it and `ingest/` do not
 //!   import each other).
+//! - `console/`: the built-in console's HTML, CSS and JavaScript, embedded and served at `/`.
 //! - `offline/`: `strata sql` and `strata promql` on a data directory.
 //!
 //! On top: `router.rs` (which handler answers which path), `serve.rs` (`strata serve`),
@@ -46,6 +47,7 @@ mod api;
 mod auth;
 mod cli;
 mod config;
+mod console;
 mod derive;
 mod error;
 mod http;

@@ -1,0 +1,8 @@
+// The cardinality view (to be built).
+
+import { h } from '../lib/dom.js';
+
+/** Mounts the view into `root`. */
+export function mount(root) {
+  root.append(h('h1', null, 'cardinality'), h('p', { class: 'muted' }, 'Not built yet.'));
+}
