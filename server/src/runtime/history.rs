@@ -1,5 +1,5 @@
 //! The last hour of each tenant's ingest, for `/api/v1/status/limits`: every
-//! [`INTERVAL`] a background task ([`run`]) reads the self-metrics' counters (items stored
+//! [`INTERVAL`] a background task (`serve.rs`) reads the self-metrics' counters (items stored
 //! per signal, refused per signal and reason, exemplars refused per reason: the figures of
 //! `strata_ingested_samples_total`, `strata_rejected_samples_total` and
 //! `strata_exemplars_rejected_total`) and keeps, per tenant, what changed since the
@@ -12,10 +12,6 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
-
-use tokio::sync::watch;
-
-use crate::runtime::state::AppState;
 
 /// How often a point is taken.
 pub(crate) const INTERVAL: Duration = Duration::from_secs(15);
@@ -106,23 +102,6 @@ impl History {
             .get(tenant)
             .map(|r| r.iter().cloned().collect())
             .unwrap_or_default()
-    }
-}
-
-/// Takes a point every [`INTERVAL`] until `stop` turns true.
-pub(crate) async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await; // the first tick is immediate: nothing has happened yet
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        state.history().sample(now, state.metrics().tenant_totals());
     }
 }
 
