@@ -133,6 +133,7 @@ async fn serve(config: Config) -> Result<()> {
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(on_signal(term, stop_tx.clone()));
+    tokio::spawn(sample_history(state.clone(), stop_rx.clone()));
     if let Some(rules) = &rules {
         tokio::spawn(on_hangup(hangup()?, rules.clone()));
     }
@@ -305,6 +306,24 @@ async fn drained<E>(
             );
             Ok(())
         }
+    }
+}
+
+/// Takes a point of the ingest history (`runtime/history.rs`) every
+/// [`crate::runtime::history::INTERVAL`] until the stop signal.
+async fn sample_history(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(crate::runtime::history::INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate: nothing has happened yet
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        state.history().sample(now, state.metrics().tenant_totals());
     }
 }
 

@@ -3,7 +3,10 @@
 //! `--samples` samples 15 s apart by remote-write to a running server, then times a set of
 //! instant queries that each match few or no series: the per-query cost a Grafana dashboard
 //! refresh pays dozens of times. Prints one JSON object: per query, the median, p90 and
-//! minimum of `--runs` timed runs (after 5 untimed ones), and the number of series answered.
+//! minimum of `--runs` timed runs (after 5 untimed ones), and the number of series answered;
+//! then the same for the cardinality endpoint, `GET /api/v1/status/tsdb?limit=10` and with
+//! `focusLabel=host` (under `"status"`, with the head's series count it reported). Any
+//! server with Prometheus's remote-write receiver and API can be measured the same way.
 //!
 //! ```text
 //! bench-head-queries [--url http://127.0.0.1:9090] [--series 200000] [--samples 4]
@@ -114,6 +117,41 @@ fn run() -> Result<(), RunError> {
         );
     }
     out["queries"] = Value::Object(results);
+    // The cardinality endpoint (`/api/v1/status/tsdb`, Prometheus's; Strata's adds the
+    // focus label and the series each label adds).
+    let status = [
+        ("tsdb_limit_10", "/api/v1/status/tsdb?limit=10"),
+        (
+            "tsdb_focus_host",
+            "/api/v1/status/tsdb?limit=10&focusLabel=host",
+        ),
+    ];
+    let mut results = serde_json::Map::new();
+    for (name, path) in status {
+        let mut head = 0;
+        for _ in 0..3 {
+            head = status_call(&mut conn, path, name)?;
+        }
+        let mut times: Vec<Duration> = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = Instant::now();
+            status_call(&mut conn, path, name)?;
+            times.push(t.elapsed());
+        }
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        results.insert(
+            name.to_owned(),
+            json!({
+                "path": path,
+                "head_series": head,
+                "median_ms": ms(times[times.len() / 2]),
+                "p90_ms": ms(times[times.len() * 9 / 10]),
+                "min_ms": ms(times[0]),
+            }),
+        );
+    }
+    out["status"] = Value::Object(results);
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     Ok(())
 }
@@ -162,6 +200,28 @@ fn load(conn: &mut Conn, series: usize, samples: i64) -> Result<(), RunError> {
         }
     }
     Ok(())
+}
+
+/// Calls a status endpoint; returns the head's series count it reports.
+fn status_call(conn: &mut Conn, path: &str, name: &str) -> Result<u64, RunError> {
+    let r = conn.get(path, &[])?;
+    if r.status != 200 {
+        return Err(RunError::Status {
+            what: format!("status {name}"),
+            status: r.status,
+            body: String::from_utf8_lossy(&r.body).into_owned(),
+        });
+    }
+    let v: Value = serde_json::from_slice(&r.body).map_err(|e| RunError::Bad {
+        what: format!("status {name}"),
+        detail: e.to_string(),
+    })?;
+    v["data"]["headStats"]["numSeries"]
+        .as_u64()
+        .ok_or_else(|| RunError::Bad {
+            what: format!("status {name}"),
+            detail: "no data.headStats.numSeries".into(),
+        })
 }
 
 /// Runs one query; returns the number of series in its answer.
