@@ -53,7 +53,7 @@ mod tenant;
 mod wal;
 
 pub use api::Engine;
-pub use api::status::{PartitionDisk, SignalDisk};
+pub use api::status::{CompactionBacklog, PartitionDisk, SignalDisk};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EngineConfig, Limits, ReaderConfig, RemoteConfig};
 pub use core::checkpoint::CheckpointStats;

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use strata_engine::{
-    Cardinality, CardinalityQuery, Engine, EngineConfig, ManualClock, MatchOp, Matcher, NamedCount,
-    Sample, SeriesSamples, SpanRecord, TenantId,
+    Cardinality, CardinalityQuery, CompactionBacklog, Engine, EngineConfig, ManualClock, MatchOp,
+    Matcher, NamedCount, Sample, SeriesSamples, SpanRecord, TenantId,
 };
 
 const NOW: i64 = 1_763_683_200_000; // 2025-11-21T00:00:00Z, an hour boundary
@@ -423,4 +423,32 @@ fn disk_partitions_list_the_hours_written() {
             .iter()
             .all(|s| s.partitions.is_empty())
     );
+}
+
+#[test]
+fn compaction_backlog_counts_closed_partitions_until_a_pass_merges_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let t = TenantId::new("t").unwrap();
+    let hour = 3_600_000;
+    assert_eq!(engine.compaction_backlog(), CompactionBacklog::default());
+    // An hour closed long ago (past the 1 h out-of-order window), flushed once: its one set
+    // is as a flush wrote it, which a pass rewrites.
+    let sets = fixture();
+    write(&engine, &t, &sets[..10], &[NOW - 3 * hour + 5]);
+    engine.flush().unwrap();
+    let one = engine.compaction_backlog();
+    assert_eq!((one.partitions, one.file_sets), (1, 1));
+    // A second flush into the same hour: two sets to merge.
+    write(&engine, &t, &sets[10..20], &[NOW - 3 * hour + 9]);
+    engine.flush().unwrap();
+    let two = engine.compaction_backlog();
+    assert_eq!((two.partitions, two.file_sets), (1, 2));
+    assert!(two.bytes > one.bytes);
+    // The current hour is open: not backlog, however many sets it has.
+    write(&engine, &t, &sets[20..30], &[NOW + 1]);
+    engine.flush().unwrap();
+    assert_eq!(engine.compaction_backlog().partitions, 1);
+    engine.compact().unwrap();
+    assert_eq!(engine.compaction_backlog(), CompactionBacklog::default());
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::metrics::cardinality::{self, Cardinality, CardinalityQuery};
+use crate::signal::Signal;
 use crate::storage::partition::{PARTITION_MS, partition_start};
 use crate::{Engine, Error, Limits, Result, TenantId};
 
@@ -31,6 +32,19 @@ pub struct SignalDisk {
     pub bytes: u64,
     /// Its partitions, oldest first.
     pub partitions: Vec<PartitionDisk>,
+}
+
+/// Partitions waiting for a compaction pass, over every tenant and signal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompactionBacklog {
+    /// Closed partitions (past their hour and the out-of-order window) that hold more than
+    /// one file set, or a metrics set as a flush wrote it: what the next passes will merge
+    /// or rewrite. Spans and logs of such a partition may still be settling.
+    pub partitions: usize,
+    /// Their file sets.
+    pub file_sets: usize,
+    /// Bytes of those file sets.
+    pub bytes: u64,
 }
 
 impl Engine {
@@ -111,5 +125,43 @@ impl Engine {
                 }
             })
             .collect()
+    }
+
+    /// What compaction has still to do ([`CompactionBacklog`]), from the engine's file
+    /// lists (no disk access). The same choice as a compaction pass over closed partitions.
+    pub fn compaction_backlog(&self) -> CompactionBacklog {
+        let core = self.core();
+        let now = core.clock.now_ms();
+        let window = core.config.window_ms();
+        let mut out = CompactionBacklog::default();
+        for (signal, map) in core.file_maps() {
+            // Per partition directory: file sets, bytes, whether closed, whether a metrics
+            // set is as a flush wrote it.
+            let files = map.read().unwrap_or_else(|p| p.into_inner());
+            let mut groups: BTreeMap<(&TenantId, &std::path::Path), (usize, u64, bool, bool)> =
+                BTreeMap::new();
+            for (tenant, list) in files.iter() {
+                for f in list {
+                    let end = partition_start(f.entry.min_ts).saturating_add(PARTITION_MS);
+                    let g = groups.entry((tenant, f.dir.as_path())).or_insert((
+                        0,
+                        0,
+                        end.saturating_add(window) <= now,
+                        false,
+                    ));
+                    g.0 += 1;
+                    g.1 += f.entry.bytes;
+                    g.3 |= signal == Signal::Metrics && !f.entry.compacted();
+                }
+            }
+            for (sets, bytes, closed, flushed) in groups.into_values() {
+                if closed && (sets > 1 || flushed) {
+                    out.partitions += 1;
+                    out.file_sets += sets;
+                    out.bytes += bytes;
+                }
+            }
+        }
+        out
     }
 }

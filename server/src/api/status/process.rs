@@ -59,6 +59,7 @@ pub(super) async fn runtimeinfo(
     let proc = proc_status();
     let (wal_bytes, wal_segments) = wal_files(&engine.data_dir().join("wal"));
     let budget = state.inflight();
+    let backlog = engine.compaction_backlog();
     Ok(success(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "startTime": started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -82,7 +83,13 @@ pub(super) async fn runtimeinfo(
             "fsyncs": tel.wal.syncs,
         },
         "flush": {"count": tel.flush.count, "totalSeconds": tel.flush.sum_seconds},
-        "compaction": {"passes": tel.compaction.count, "totalSeconds": tel.compaction.sum_seconds},
+        "compaction": {
+            "passes": tel.compaction.count,
+            "totalSeconds": tel.compaction.sum_seconds,
+            "backlogPartitions": backlog.partitions,
+            "backlogFileSets": backlog.file_sets,
+            "backlogBytes": backlog.bytes,
+        },
         "retention": {"passes": tel.retention.count, "totalSeconds": tel.retention.sum_seconds},
         "ingestBudget": {
             "inflightBytes": budget.in_use_bytes(),
