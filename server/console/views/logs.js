@@ -85,9 +85,9 @@ export function mount(root, ctx) {
     const series = (result || []).map((s) => {
       const at = new Map(s.values.map(([t, v]) => [Math.round(Number(t)), Number(v)]));
       const name = s.metric.detected_level || s.metric.level || 'logs';
-      return { label: name, values: times.map((t) => at.get(t) || 0) };
+      return { label: name, values: times.map((t) => at.get(t) || null) };
     });
-    const total = (s) => s.values.reduce((a, b) => a + b, 0);
+    const total = (s) => s.values.reduce((a, b) => a + (b || 0), 0);
     series.sort((a, b) => total(b) - total(a) || LEVELS.indexOf(a.label) - LEVELS.indexOf(b.label));
     if (!series.length) { fill(volume, h('p', { class: 'muted' }, 'No log volume in this range.')); return; }
     volume.replaceChildren();
