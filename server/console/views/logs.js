@@ -89,6 +89,7 @@ export function mount(root, ctx) {
     });
     const total = (s) => s.values.reduce((a, b) => a + (b || 0), 0);
     series.sort((a, b) => total(b) - total(a) || LEVELS.indexOf(a.label) - LEVELS.indexOf(b.label));
+    volume.dataset.total = String(series.reduce((a, s) => a + total(s), 0));
     if (!series.length) { fill(volume, h('p', { class: 'muted' }, 'No log volume in this range.')); return; }
     volume.replaceChildren();
     charts.push(barChart(volume, { times, series, yLabel: 'lines', height: 150 }));

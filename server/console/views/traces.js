@@ -104,8 +104,8 @@ function mountSearch(root, ctx) {
       if (!alive || mine !== seq) return;
       const traces = (data || []).map(traceModel).sort((a, b) => b.start - a.start);
       stats.textContent = `${traces.length} trace${traces.length === 1 ? '' : 's'} in ${Math.round(performance.now() - started)} ms`;
-      drawScatter(scatter, traces, ctx);
       fill(results, traces.length ? resultTable(traces) : h('p', { class: 'muted' }, 'No traces match.'));
+      drawScatter(scatter, traces, ctx);
       root.dataset.state = 'ready';
     } catch (e) {
       if (!alive || mine !== seq) return;
@@ -147,7 +147,7 @@ function resultTable(traces) {
       return h('tr', { class: t.errors ? 'trace-row trace-error' : 'trace-row', 'data-trace-id': t.id },
         h('td', null, h('a', { href: traceHash(t.id), class: 'trace-link' },
           h('strong', null, root.service), `: ${root.op}`),
-        h('div', { class: 'legend-note mono' }, t.id.slice(0, 16), ' · ', t.services.join(', '))),
+        h('div', { class: 'legend-note mono' }, t.id, ' · ', t.services.join(', '))),
         h('td', { class: 'num' }, t.spans.length),
         h('td', { class: 'num' }, t.errors ? h('span', { class: 'err-mark', title: 'spans with errors' }, `⚠ ${t.errors}`) : '0'),
         h('td', { class: 'num' }, fmtDuration((t.end - t.start) / 1e6)),
@@ -165,15 +165,17 @@ function drawScatter(el, traces, ctx) {
     e.append(...kids);
     return e;
   };
-  const W = Math.max(300, el.clientWidth || 1000), H = 120, pad = 28;
+  const W = Math.max(300, (el.clientWidth || 1000) - 2), H = 120, left = 56, right = 12, top = 12, bottom = 12;
   const t0 = Math.min(...traces.map((t) => t.start)), t1 = Math.max(...traces.map((t) => t.start));
   const dmax = Math.max(...traces.map((t) => t.end - t.start), 1);
-  const x = (t) => pad + (t1 > t0 ? ((t - t0) / (t1 - t0)) * (W - 2 * pad) : (W - 2 * pad) / 2);
-  const y = (d) => H - pad / 2 - (d / dmax) * (H - pad);
+  const x = (t) => left + (t1 > t0 ? ((t - t0) / (t1 - t0)) * (W - left - right) : (W - left - right) / 2);
+  const y = (dur) => H - bottom - (dur / dmax) * (H - top - bottom);
   const svg = s('svg', { width: W, height: H, class: 'scatter', role: 'img',
     'aria-label': `Durations of ${traces.length} traces, longest ${fmtDuration(dmax / 1e6)}` },
-  s('line', { x1: pad, y1: H - pad / 2, x2: W - pad, y2: H - pad / 2, class: 'axis' }),
-  s('text', { x: 2, y: 12, class: 'axis-label' }, fmtDuration(dmax / 1e6)),
+  s('line', { x1: left, y1: H - bottom, x2: W - right, y2: H - bottom, class: 'axis' }),
+  s('line', { x1: left, y1: top, x2: left, y2: H - bottom, class: 'axis' }),
+  s('text', { x: left - 6, y: top + 4, class: 'axis-label', 'text-anchor': 'end' }, fmtDuration(dmax / 1e6)),
+  s('text', { x: left - 6, y: H - bottom + 4, class: 'axis-label', 'text-anchor': 'end' }, '0'),
   ...traces.map((t) => {
     const c = s('circle', { cx: x(t.start).toFixed(1), cy: y(t.end - t.start).toFixed(1), r: 5,
       class: t.errors ? 'dot dot-error' : 'dot' },
