@@ -13,7 +13,10 @@ def reset(c):
 
 
 def suggestions(c):
-    return [li.text for li in c.find_all("#logs-query ~ .suggest li") if li.is_displayed()]
+    """The options shown under the query box (read in one script: the list is redrawn as
+    the user types)."""
+    return c.script("""const ul = document.querySelector('#logs-query ~ .suggest');
+        return ul && !ul.hidden ? [...ul.querySelectorAll('li')].map((li) => li.textContent) : [];""")
 
 
 def run(c, data):
@@ -91,6 +94,7 @@ def run(c, data):
     c.wait_ready("logs", timeout=12)
     assert len(c.find_all("#logs-lines tr.log-line")) == data["log_lines"]
     live.click()
+    c.wait_ready("logs")  # a run under way when live stopped has drawn its lines
 
     # A trace opens from a log line.
     row = c.find_all("#logs-lines tr.log-line.level-error")[0]
