@@ -36,6 +36,8 @@ def run(c, data):
     assert d.find_element(By.ID, "logs-volume").get_attribute("data-total") == str(data["log_lines"])
     legend = [e.text for e in c.find_all("#logs-volume .u-legend .u-label")]
     assert "info" in legend and "error" in legend, legend
+    c.script("window.scrollTo(0, 0)")
+    c.shot("logs")
 
     # The error line links its trace id, and expands to its labels and metadata.
     errors = c.find_all("#logs-lines tr.log-line.level-error")
@@ -51,7 +53,6 @@ def run(c, data):
     for want in ["Stream labels", "Structured metadata", "trace_id", tid, "level", "error"]:
         assert want in detail.text, (want, detail.text)
     assert detail.find_element(By.CSS_SELECTOR, ".trace-link").get_attribute("href").endswith(tid)
-    c.shot("logs")
 
     # Keyboard: completion of a label name, then its values; Escape closes; Enter runs.
     box = d.find_element(By.ID, "logs-query")
