@@ -74,6 +74,19 @@ def run(c, data):
     assert len(lines) == 1 and "checkout failed" in lines[0].text, [r.text for r in lines]
     assert "checkout" in urllib.parse.unquote(d.current_url), d.current_url
 
+    # The completion contexts, from the module the page uses.
+    contexts = d.execute_async_script("""const done = arguments[0];
+        import('/console/lib/logql-suggest.js').then((m) => done([
+          '{service_name="fr', '{a="b", lev', '{a="b"} | js', '{a="x{', '{a=~`p', '{a="b"} |= "x', 'rate(',
+        ].map((t) => m.logqlContext(t, t.length)))).catch((e) => done([String(e)]));""")
+    assert contexts[0] == {"kind": "value", "label": "service_name", "op": "=", "quote": '"', "from": 15,
+                           "prefix": "fr"}, contexts[0]
+    assert contexts[1] == {"kind": "name", "from": 8, "prefix": "lev"}, contexts[1]
+    assert contexts[2] == {"kind": "stage", "from": 10, "prefix": "js"}, contexts[2]
+    assert (contexts[3]["kind"], contexts[3]["prefix"]) == ("value", "x{"), contexts[3]
+    assert (contexts[4]["op"], contexts[4]["quote"], contexts[4]["prefix"]) == ("=~", "`", "p"), contexts[4]
+    assert contexts[5] is None and contexts[6] is None, contexts[5:]
+
     # A metric query draws series instead of lines.
     box.clear()
     box.send_keys(f"sum by (level) (count_over_time({sel}[5m]))")

@@ -65,6 +65,16 @@ def run(c, data):
     assert len(search(c, min="", max="50ms")) == 10
     search(c, max="")
 
+    # The tags box as Jaeger UI writes it becomes the API's JSON object.
+    tags = d.execute_async_script("""const [text, done] = arguments;
+        import('/console/views/traces.js').then((m) => {
+          const out = [m.tagsJson(text), m.tagsJson('  ')];
+          try { m.tagsJson('novalue'); out.push('accepted'); } catch (e) { out.push(e.message); }
+          done(out);
+        }).catch((e) => done([String(e)]));""", 'error=true http.route="/a b" q="x\\"y"')
+    assert tags[0] == '{"error":"true","http.route":"/a b","q":"x\\"y"}', tags[0]
+    assert tags[1] == "" and "malformed tags" in tags[2], tags
+
     # A malformed duration is refused in the page, with a message.
     box = d.find_element(By.ID, "traces-min")
     box.clear()
