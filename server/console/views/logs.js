@@ -95,7 +95,7 @@ export function mount(root, ctx) {
     charts.push(barChart(volume, { times, series, yLabel: 'lines', height: 150 }));
   }
 
-  function row(e, descending) {
+  function row(e) {
     const key = `${e.ts}|${labelsText(e.stream)}|${e.line.length}`;
     const meta = e.meta;
     const idLabel = Object.keys(meta).find((k) => isTraceIdLabel(k) && /^[0-9a-fA-F]{32}$/.test(meta[k]))
@@ -134,7 +134,7 @@ export function mount(root, ctx) {
     fill(lines, entries.length
       ? h('div', { class: 'scroll' }, h('table', { class: 'data logs-table' },
         h('thead', null, h('tr', null, th(h('span', { class: 'sr-only' }, 'Expand'), 'log-toggle-col'), th('Time'), th('Labels'), th('Line'))),
-        h('tbody', null, entries.map((e) => row(e, descending)))))
+        h('tbody', null, entries.map((e) => row(e)))))
       : h('p', { class: 'muted' }, 'No lines match.'));
     return entries.length;
   }
