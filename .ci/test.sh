@@ -11,7 +11,8 @@
 #   (Debian's python3 needs the package python3-venv for that; installed when missing.)
 # - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script),
 #   and openssl, curl and prometheus when missing (server/tests/tls.rs, rules_promtool.rs),
-#   and prometheus-alertmanager (server/tests/rules_serve.rs).
+#   and prometheus-alertmanager (server/tests/rules_serve.rs), chromium and chromium-driver
+#   (server/tests/console.rs, with selenium from PyPI).
 #
 # How tests find the venv: its bin/ goes first on PATH for everything below, so every test
 # that runs `python3` (engine/tests/duckdb_reads_partitions.rs with DuckDB,
@@ -59,7 +60,8 @@ export PATH="$VENV/bin:$PATH"
 for pair in duckdb:duckdb pyarrow:pyarrow python-logging-loki:logging_loki moto[server]:moto.server \
     opentelemetry-sdk:opentelemetry.sdk \
     opentelemetry-exporter-otlp-proto-grpc:opentelemetry.exporter.otlp.proto.grpc \
-    opentelemetry-exporter-otlp-proto-http:opentelemetry.exporter.otlp.proto.http; do
+    opentelemetry-exporter-otlp-proto-http:opentelemetry.exporter.otlp.proto.http \
+    selenium:selenium; do
     package="${pair%%:*}" module="${pair#*:}"
     if ! python3 -c "import $module" >/dev/null 2>&1; then
         echo "installing $package in $VENV"
@@ -75,6 +77,10 @@ done
 # server/tests/rules_serve.rs delivers alerts to Debian's Alertmanager;
 # server/tests/rules_promtool.rs checks rule evaluation with promtool (in prometheus).
 command -v prometheus-alertmanager >/dev/null 2>&1 || apt_install prometheus-alertmanager
+# server/tests/console.rs drives Debian's Chromium through chromedriver with Selenium (above;
+# SE_OFFLINE keeps Selenium from fetching a driver of its own).
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || apt_install chromium chromium-driver
+export SE_OFFLINE=true
 
 cargo nextest run --locked --workspace --config-file .ci/nextest.toml --profile ci
 cargo test --locked --workspace --doc

@@ -57,11 +57,27 @@ async function route() {
         history.replaceState(null, '', `#/${name}${q ? `?${q}` : ''}`);
       },
     };
+    markReady(root);
     mine.unmount = mod.mount(root, ctx) || null;
     if (typeof mine.unmount !== 'function') mine.unmount = null;
   } catch (e) {
     setError(e);
   }
+}
+
+/**
+ * Marks `strata:view-ready` in the performance timeline the first time any view reports
+ * `data-state="ready"` (its first answer drawn): the console's "interactive" moment, which
+ * the browser test reads.
+ */
+function markReady(root) {
+  if (performance.getEntriesByName('strata:view-ready').length) return;
+  const seen = new MutationObserver(() => {
+    if (root.dataset.state !== 'ready') return;
+    seen.disconnect();
+    if (!performance.getEntriesByName('strata:view-ready').length) performance.mark('strata:view-ready');
+  });
+  seen.observe(root, { attributes: true, attributeFilter: ['data-state'] });
 }
 
 /** Fills the tenant picker from `/api/v1/status/tenants`. */
