@@ -135,8 +135,8 @@ export function mount(root, ctx) {
       h('dl', { class: 'kv', style: 'margin-top:8px' },
         h('dt', null, 'Rate limit'), h('dd', null, ing.rateLimit ? `${fmtNum(ing.rateLimit)}/s` : 'no limit'),
         h('dt', null, 'Burst'), h('dd', null, ing.burst ? fmtNum(ing.burst) : '–'),
-        ing.signalRecordRate !== undefined ? [h('dt', null, 'Span and log records/s'), h('dd', null, fmtNum(ing.signalRecordRate))] : null,
-        ing.signalByteRate !== undefined ? [h('dt', null, 'Span and log bytes/s'), h('dd', null, fmtBytes(ing.signalByteRate))] : null));
+        ing.signalRecordRate !== undefined ? [h('dt', null, 'Span and log record limit'), h('dd', null, ing.signalRecordRate ? `${fmtNum(ing.signalRecordRate)}/s` : 'no limit')] : null,
+        ing.signalByteRate !== undefined ? [h('dt', null, 'Span and log byte limit'), h('dd', null, ing.signalByteRate ? `${fmtBytes(ing.signalByteRate)}/s` : 'no limit')] : null));
 
     const top = t.seriesCountByMetricName || [];
     const maxTop = t.totalSeries || (top[0] && top[0].value) || 0;

@@ -36,34 +36,41 @@ function bytesGauge(used, limit, label) {
 const when = (v, f) => (v === undefined ? undefined : v === null ? null : f(v));
 
 function serverPanels(r) {
-  const m = r.memory || {}, w = r.wal || {}, f = r.flush || {}, b = r.ingestBudget || {}, c = r.compaction || {};
+  const m = r.memory || {}, w = r.wal || {}, f = r.flush || {}, b = r.ingestBudget || {};
+  const c = r.compaction || {}, ret = r.retention || {};
   return [
     panel('Server', kv([
       ['Version', when(r.version, (v) => h('strong', { id: 'status-version' }, v))],
+      ['Role', when(r.role, String)],
       ['Started', when(r.startTime, String)],
       ['Uptime', when(r.uptimeSeconds, fmtDuration)],
       ['Data directory', when(r.dataDir, (v) => h('code', null, v))],
       ['Retention', when(r.storageRetention, String)],
       ['Tenants', when(r.tenants, (t) => t.join(', '))],
-      ...rest(r, ['version', 'startTime', 'uptimeSeconds', 'dataDir', 'storageRetention', 'tenants']),
+      ...rest(r, ['version', 'role', 'startTime', 'uptimeSeconds', 'dataDir', 'storageRetention', 'tenants']),
     ])),
     panel('Memory', [
       m.maxHeadBytes ? bytesGauge(m.headBytes ?? 0, m.maxHeadBytes, 'Head memory against its limit') : null,
-      kv([['Resident (RSS)', when(m.rssBytes, fmtBytes)], ['Head', when(m.headBytes, fmtBytes)],
-        ['Head limit', when(m.maxHeadBytes, fmtBytes)],
-        ...rest(m, ['rssBytes', 'headBytes', 'maxHeadBytes'])])]),
-    panel('WAL', kv([['Size', when(w.bytes, fmtBytes)], ['Segments', when(w.segments, fmtNum)],
-      ['Appends', when(w.appends, fmtNum)], ['Fsyncs', when(w.fsyncs, fmtNum)],
+      kv([['Resident (RSS)', when(m.rssBytes, fmtBytes)], ['Peak RSS', when(m.peakRssBytes, fmtBytes)],
+        ['Head', when(m.headBytes, fmtBytes)], ['Head limit', when(m.maxHeadBytes, fmtBytes)],
+        ...rest(m, ['rssBytes', 'peakRssBytes', 'headBytes', 'maxHeadBytes'])])]),
+    panel('WAL', kv([['On disk', when(w.diskBytes ?? w.bytes, fmtBytes)], ['Segments', when(w.segments, fmtNum)],
+      ['Written', when(w.bytesWritten, fmtBytes)], ['Appends', when(w.appends, fmtNum)],
+      ['Records', when(w.records, fmtNum)], ['Fsyncs', when(w.fsyncs, fmtNum)],
       ['Durability', when(w.durability, String)],
-      ...rest(w, ['bytes', 'segments', 'appends', 'fsyncs', 'durability'])])),
-    panel('Flush', kv([['Flushes', when(f.count, fmtNum)], ['Last took', when(f.lastSeconds, fmtDuration)],
-      ['Last at', when(f.lastTime, String)], ...rest(f, ['count', 'lastSeconds', 'lastTime'])])),
+      ...rest(w, ['diskBytes', 'bytes', 'segments', 'bytesWritten', 'appends', 'records', 'fsyncs', 'durability'])])),
+    panel('Flush', kv([['Flushes', when(f.count, fmtNum)], ['Time spent', when(f.totalSeconds, fmtDuration)],
+      ['Last took', when(f.lastSeconds, fmtDuration)], ['Last at', when(f.lastTime, String)],
+      ...rest(f, ['count', 'totalSeconds', 'lastSeconds', 'lastTime'])])),
     panel('Ingest budget', [
       b.maxInflightBytes ? bytesGauge(b.inflightBytes ?? 0, b.maxInflightBytes, 'Bytes in flight against the ingest budget') : null,
       kv([['In flight', when(b.inflightBytes, fmtBytes)], ['Budget', when(b.maxInflightBytes, fmtBytes)],
-        ...rest(b, ['inflightBytes', 'maxInflightBytes'])])]),
-    panel('Compaction', kv([['Backlog', when(c.backlog, fmtNum)], ['Passes', when(c.passes, fmtNum)],
-      ...rest(c, ['backlog', 'passes'])])),
+        ['Writes that waited', when(b.waits, fmtNum)], ['Writes refused', when(b.refused, fmtNum)],
+        ...rest(b, ['inflightBytes', 'maxInflightBytes', 'waits', 'refused'])])]),
+    panel('Compaction and retention', kv([['Compaction backlog', when(c.backlog, fmtNum)],
+      ['Compaction passes', when(c.passes, fmtNum)], ['Compaction time', when(c.totalSeconds, fmtDuration)],
+      ['Retention passes', when(ret.passes, fmtNum)], ['Retention time', when(ret.totalSeconds, fmtDuration)],
+      ...rest(c, ['backlog', 'passes', 'totalSeconds']).map(([k, v]) => [`compaction ${k}`, v])])),
   ];
 }
 
