@@ -53,12 +53,16 @@ mod tenant;
 mod wal;
 
 pub use api::Engine;
+pub use api::status::{PartitionDisk, SignalDisk};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EngineConfig, Limits, ReaderConfig, RemoteConfig};
 pub use core::checkpoint::CheckpointStats;
 pub use error::{Error, RemoteError, Result};
 pub use exemplars::file::exemplars_schema;
 pub use memory::set_memory_release;
+pub use metrics::cardinality::{
+    Cardinality, CardinalityQuery, HeadSummary, MAX_ADDED_LABELS, NamedCount,
+};
 pub use metrics::compact::CompactStats;
 pub use metrics::flush::{FlushStats, FlushStop};
 pub use metrics::raw_keys::KnownSeries;

@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::sql::routes())
         .merge(crate::api::admin::routes())
         .merge(crate::api::tempo::routes())
+        .merge(crate::api::status::routes())
         .merge(crate::console::routes())
         // The body limit is enforced by each handler (413 with a message, and again after
         // decompression); axum's default 2 MiB cap would answer first and without one.

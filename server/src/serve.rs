@@ -133,6 +133,7 @@ async fn serve(config: Config) -> Result<()> {
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(on_signal(term, stop_tx.clone()));
+    tokio::spawn(crate::runtime::history::run(state.clone(), stop_rx.clone()));
     if let Some(rules) = &rules {
         tokio::spawn(on_hangup(hangup()?, rules.clone()));
     }

@@ -12,6 +12,7 @@ pub(crate) mod admin;
 pub(crate) mod exemplars;
 pub(crate) mod metrics;
 pub(crate) mod signals;
+pub(crate) mod status;
 pub(crate) mod telemetry;
 
 use crate::core::Core;

@@ -1,5 +1,6 @@
 //! Metrics: the in-memory head, the write path, flush and compaction of samples, scans, the index and the page cache, deletes.
 
+pub(crate) mod cardinality;
 pub(crate) mod compact;
 pub(crate) mod delete;
 pub(crate) mod files;

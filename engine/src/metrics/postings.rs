@@ -25,7 +25,7 @@ use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
 
 /// A series' position in its shard's postings.
-type Slot = u32;
+pub(crate) type Slot = u32;
 
 /// Candidates left at or below which a matcher that matches the empty string is checked
 /// against each series' labels instead of through its value lists.
@@ -123,6 +123,33 @@ impl Postings {
         matchers: &[Matcher],
         check: impl Fn(SeriesId, &Matcher) -> bool,
     ) -> Vec<SeriesId> {
+        self.select_slots(matchers, check)
+            .into_iter()
+            .map(|s| self.ids[s as usize])
+            .collect()
+    }
+
+    /// Series in the postings (the next slot).
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Every label name with its values and their ascending slots, in no particular order.
+    pub(crate) fn lists(&self) -> impl Iterator<Item = (&str, &HashMap<Box<str>, Vec<Slot>>)> {
+        self.labels.iter().map(|(n, v)| (&**n, v))
+    }
+
+    /// The values of label `name` with their ascending slots (none if no series has it).
+    pub(crate) fn lists_of(&self, name: &str) -> Option<&HashMap<Box<str>, Vec<Slot>>> {
+        self.labels.get(name)
+    }
+
+    /// [`Postings::select`] as slots, ascending.
+    pub(crate) fn select_slots(
+        &self,
+        matchers: &[Matcher],
+        check: impl Fn(SeriesId, &Matcher) -> bool,
+    ) -> Vec<Slot> {
         let mut narrowing: Vec<Cow<'_, [Slot]>> = Vec::new();
         let mut removing: Vec<&Matcher> = Vec::new();
         for m in matchers {
@@ -162,7 +189,7 @@ impl Postings {
                 slots = difference(&slots, &matching(values, m, false));
             }
         }
-        slots.into_iter().map(|s| self.ids[s as usize]).collect()
+        slots
     }
 }
 

@@ -114,6 +114,15 @@ impl SeriesIndex {
         })
     }
 
+    /// [`SeriesIndex::select`] as the series' postings slots, ascending.
+    pub(crate) fn select_slots(&self, matchers: &[Matcher]) -> Vec<crate::metrics::postings::Slot> {
+        self.postings.select_slots(matchers, |id, m| {
+            self.by_id
+                .get(&id)
+                .is_some_and(|s| m.matches_value(s.key.get(m.name()).unwrap_or("")))
+        })
+    }
+
     /// The postings: label names and values with their series.
     pub(crate) fn postings(&self) -> &Postings {
         &self.postings

@@ -293,6 +293,21 @@ pub(crate) fn matcher_sets(
     Ok(sets)
 }
 
+/// Parses series selectors (`match[]` values) into the engine's matchers, with the checks
+/// and wording of `/api/v1/series` (`invalid parameter "match[]": ...`): each must be a
+/// plain selector with at least one matcher that does not match the empty string. For
+/// endpoints outside this module (the server's `/api/v1/status/tsdb`).
+pub fn series_selectors(values: &[String]) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    let pairs: Vec<(String, String)> = values
+        .iter()
+        .map(|v| ("match[]".to_owned(), v.clone()))
+        .collect();
+    matcher_sets(&Params::new(&pairs), true)?
+        .iter()
+        .map(|set| engine_matchers(set))
+        .collect()
+}
+
 /// The engine's matchers for `set` (the parser validated the regexes already).
 pub(crate) fn engine_matchers(set: &[LabelMatcher]) -> Result<Vec<Matcher>, ApiError> {
     set.iter()

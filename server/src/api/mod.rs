@@ -1,5 +1,6 @@
 //! The query APIs: Prometheus, Loki (LogQL), SQL, Jaeger and log search; the rules' APIs;
-//! the admin API (snapshots and deletes).
+//! the admin API (snapshots and deletes); the status API (cardinality, limits, disk, the
+//! process).
 
 pub(crate) mod admin;
 pub(crate) mod exemplars;
@@ -9,4 +10,5 @@ pub(crate) mod loki;
 pub(crate) mod prom;
 pub(crate) mod rules;
 pub(crate) mod sql;
+pub(crate) mod status;
 pub(crate) mod tempo;

@@ -15,6 +15,7 @@ pub(crate) mod rules;
 mod storage;
 pub(crate) mod tempo;
 pub(crate) mod tokens;
+pub(crate) mod view;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -84,6 +85,10 @@ pub struct Config {
     pub relabel: crate::relabel::RelabelSettings,
     /// `[derived]`: RED metrics and the service graph computed from spans.
     pub derived: derive::DerivedSettings,
+    /// The configuration file as written (parsed), the base of the view
+    /// `/api/v1/status/config` shows with its secrets hidden (`view.rs`); `None` without a
+    /// file.
+    pub file: Option<toml::Table>,
 }
 
 /// The PEM files of the server's certificate chain and private key (`[server.tls]`).
@@ -218,6 +223,7 @@ impl Default for Config {
             rules: rules::RulesSettings::default(),
             relabel: crate::relabel::RelabelSettings::default(),
             derived: derive::DerivedSettings::default(),
+            file: None,
         }
     }
 }

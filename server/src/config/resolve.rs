@@ -30,6 +30,7 @@ impl Config {
                 }
                 let mut config = from_file(file).map_err(|e| e.in_file(path))?;
                 config.rules.set_source(path);
+                config.file = toml::from_str(&text).ok();
                 config
             }
             None if overrides.role.is_some_and(super::Role::reads_bucket) => {
@@ -47,7 +48,9 @@ impl Config {
 
     /// Defaults overridden by the TOML text (not yet validated as a whole).
     pub fn from_toml(text: &str) -> Result<Self> {
-        from_file(parse(text)?)
+        let mut config = from_file(parse(text)?)?;
+        config.file = toml::from_str(text).ok();
+        Ok(config)
     }
 }
 

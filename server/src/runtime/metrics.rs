@@ -200,6 +200,24 @@ impl Metrics {
         c.grpc_latency.entry(service).or_default().record(took);
     }
 
+    /// Every tenant's counters since start, for the ingest history (`history.rs`).
+    pub(crate) fn tenant_totals(&self) -> BTreeMap<String, super::history::Totals> {
+        let c = self.lock();
+        let mut out: BTreeMap<String, super::history::Totals> = BTreeMap::new();
+        for ((t, s), n) in &c.accepted {
+            out.entry(t.clone()).or_default().accepted[*s as usize] += n;
+        }
+        for ((t, s, r), n) in &c.rejected {
+            let e = out.entry(t.clone()).or_default();
+            *e.rejected.entry((s.as_str(), r.clone())).or_default() += n;
+        }
+        for ((t, r), n) in &c.exemplars_rejected {
+            let e = out.entry(t.clone()).or_default();
+            *e.rejected.entry(("exemplars", r.clone())).or_default() += n;
+        }
+        out
+    }
+
     /// Records how long the engine took to open.
     pub fn record_engine_open(&self, took: Duration) {
         self.lock().engine_open_seconds = Some(took.as_secs_f64());

@@ -3,7 +3,9 @@
 
 pub mod allocator;
 pub(crate) mod bucket;
+pub(crate) mod history;
 pub mod inflight;
+pub(crate) mod info;
 pub(crate) mod metrics;
 pub(crate) mod rule_metrics;
 pub(crate) mod span_hook;

@@ -69,6 +69,10 @@ struct Inner {
     engine: RwLock<Option<Arc<Engine>>>,
     relabel: std::sync::OnceLock<Arc<Relabeling>>,
     derive: std::sync::OnceLock<Arc<dyn SpanDerive>>,
+    /// The last hour of ingest per tenant (`/api/v1/status/limits`).
+    history: crate::runtime::history::History,
+    /// Start time and the configuration view (`/api/v1/status/*`).
+    info: crate::runtime::info::ProcessInfo,
 }
 
 impl AppState {
@@ -87,7 +91,19 @@ impl AppState {
             engine: RwLock::new(None),
             relabel: std::sync::OnceLock::new(),
             derive: std::sync::OnceLock::new(),
+            history: Default::default(),
+            info: crate::runtime::info::ProcessInfo::new(config),
         }))
+    }
+
+    /// The last hour of ingest per tenant.
+    pub(crate) fn history(&self) -> &crate::runtime::history::History {
+        &self.0.history
+    }
+
+    /// Start time and the configuration view.
+    pub(crate) fn info(&self) -> &crate::runtime::info::ProcessInfo {
+        &self.0.info
     }
 
     /// Sets the ingest-time rules (`[relabel]`), once, before serving.

@@ -1,0 +1,115 @@
+//! What an operator's status page reads of a tenant: the head's cardinality
+//! (`metrics/cardinality.rs`), its limits, and its committed partitions per signal.
+
+use std::collections::BTreeMap;
+
+use crate::metrics::cardinality::{self, Cardinality, CardinalityQuery};
+use crate::storage::partition::{PARTITION_MS, partition_start};
+use crate::{Engine, Error, Limits, Result, TenantId};
+
+/// One committed partition (an hour) of one signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionDisk {
+    /// Its first millisecond.
+    pub start: i64,
+    /// The first millisecond after it.
+    pub end: i64,
+    /// Committed file sets in it.
+    pub file_sets: usize,
+    /// Bytes of their files.
+    pub bytes: u64,
+}
+
+/// A tenant's committed data of one signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalDisk {
+    /// `metrics`, `traces` or `logs`.
+    pub signal: &'static str,
+    /// The tenant's retention of the signal, ms.
+    pub retention_ms: i64,
+    /// Bytes of all its partitions.
+    pub bytes: u64,
+    /// Its partitions, oldest first.
+    pub partitions: Vec<PartitionDisk>,
+}
+
+impl Engine {
+    /// The cardinality of `tenant`'s head (the series in memory), Prometheus's
+    /// `/api/v1/status/tsdb` figures and VictoriaMetrics's: series per metric name, distinct
+    /// values and series per label name, series per label pair, label bytes, the series
+    /// each of the top label names adds, and the focus label's values. Computed from the
+    /// head's postings, one shard locked at a time (writes to that shard wait meanwhile).
+    ///
+    /// Fails with [`Error::InvalidRequest`] on a `limit` of 0.
+    ///
+    /// ```
+    /// use strata_engine::{CardinalityQuery, Clock, Engine, EngineConfig, Sample, SeriesSamples};
+    /// use strata_engine::{SystemClock, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let t = TenantId::new("acme")?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let now = SystemClock.now_ms();
+    /// let up = |pod: &str| SeriesSamples {
+    ///     labels: vec![("__name__".into(), "up".into()), ("pod".into(), pod.into())],
+    ///     samples: vec![Sample { ts: now, value: 1.0 }],
+    /// };
+    /// engine.write(&t, &[up("a"), up("b"), up("c")])?;
+    /// let q = CardinalityQuery { limit: 10, ..CardinalityQuery::default() };
+    /// let c = engine.cardinality(&t, &q)?;
+    /// assert_eq!(c.series, 3);
+    /// assert_eq!(c.series_by_metric[0].name, "up");
+    /// // Without `pod`, the three series would be one: `pod` adds two.
+    /// assert_eq!(c.series_added_by_label[0].value, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cardinality(&self, tenant: &TenantId, query: &CardinalityQuery) -> Result<Cardinality> {
+        if query.limit == 0 {
+            return Err(Error::InvalidRequest {
+                reason: "limit must be at least 1".into(),
+            });
+        }
+        Ok(match self.core().metrics.existing_head(tenant) {
+            Some(head) => cardinality::compute(&head, query),
+            None => Cardinality::default(),
+        })
+    }
+
+    /// The limits that apply to `tenant` (its override, or the defaults).
+    pub fn limits_for(&self, tenant: &TenantId) -> &Limits {
+        self.core().config.limits_for(tenant)
+    }
+
+    /// `tenant`'s committed partitions per signal (metrics, traces, logs, in that order;
+    /// a signal without any has an empty list): file sets and bytes per partition, from
+    /// the engine's file lists (no disk access).
+    pub fn disk_partitions(&self, tenant: &TenantId) -> Vec<SignalDisk> {
+        let core = self.core();
+        let limits = core.config.limits_for(tenant);
+        core.file_maps()
+            .into_iter()
+            .map(|(signal, map)| {
+                let mut parts: BTreeMap<i64, PartitionDisk> = BTreeMap::new();
+                let files = map.read().unwrap_or_else(|p| p.into_inner());
+                for f in files.get(tenant).into_iter().flatten() {
+                    let start = partition_start(f.entry.min_ts);
+                    let p = parts.entry(start).or_insert(PartitionDisk {
+                        start,
+                        end: start.saturating_add(PARTITION_MS),
+                        file_sets: 0,
+                        bytes: 0,
+                    });
+                    p.file_sets += 1;
+                    p.bytes += f.entry.bytes;
+                }
+                let partitions: Vec<PartitionDisk> = parts.into_values().collect();
+                SignalDisk {
+                    signal: signal.dir(),
+                    retention_ms: limits.signal_retention_ms(signal),
+                    bytes: partitions.iter().map(|p| p.bytes).sum(),
+                    partitions,
+                }
+            })
+            .collect()
+    }
+}
