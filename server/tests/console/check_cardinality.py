@@ -58,7 +58,7 @@ def run(c, data):
     # Rejections: the three old samples, by reason, as the self-metric counts them.
     want = self_metric(c.base, "out_of_retention")
     assert want >= OLD_SAMPLES, want
-    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in c.find_all("#card-rejections tbody tr")]
+    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in c.find_all("#card-rejections table.data tbody tr")]
     assert ["metrics", "out_of_retention", str(want)] in rows, rows
     c.shot("cardinality")
 
