@@ -29,8 +29,15 @@ def self_metric(base, reason):
     return int(m.group(1)) if m else 0
 
 
+def cells(c, css):
+    """The text of each cell of the rows of table `css`, read in one go (the page redraws
+    its tables as answers come)."""
+    return c.script("return [...document.querySelectorAll(arguments[0])]"
+                    ".map(tr => [...tr.cells].map(td => td.innerText.trim()))", f"{css} tbody tr")
+
+
 def first_column(c, css):
-    return [tr.find_elements(By.TAG_NAME, "td")[0].text for tr in c.find_all(f"{css} tbody tr")]
+    return [row[0] for row in cells(c, css)]
 
 
 def run(c, data):
@@ -43,22 +50,21 @@ def run(c, data):
     assert names[0] == top, names
     for name, count in data["metric_series"].items():
         assert name in names, (name, names)
-    first = c.find_all("#card-top-metrics tbody tr")[0].find_elements(By.TAG_NAME, "td")
-    assert first[1].text == str(n), first[1].text
+    first = cells(c, "#card-top-metrics")[0]
+    assert first[1] == str(n), first
     assert len(names) <= 10
     active = c.driver.find_element(By.ID, "card-active").text
     assert "Active series" in active and "Series in the head" in active, active
     assert c.driver.find_element(By.ID, "card-ingest").text.startswith("Ingest rate")
 
     # Labels by distinct values: pod has one value per series of the top metric.
-    labels = {tr.find_elements(By.TAG_NAME, "td")[0].text: tr.find_elements(By.TAG_NAME, "td")[1].text
-              for tr in c.find_all("#card-labels tbody tr")}
+    labels = {row[0]: row[1] for row in cells(c, "#card-labels")}
     assert labels.get("pod") == str(n), labels
 
     # Rejections: the three old samples, by reason, as the self-metric counts them.
     want = self_metric(c.base, "out_of_retention")
     assert want >= OLD_SAMPLES, want
-    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in c.find_all("#card-rejections table.data tbody tr")]
+    rows = cells(c, "#card-rejections table.data")
     assert ["metrics", "out_of_retention", str(want)] in rows, rows
     c.shot("cardinality")
 
@@ -79,8 +85,8 @@ def run(c, data):
 
     # Focus label: pod's values by series, ten of them (one series each).
     c.driver.find_element(By.CSS_SELECTOR, '#card-labels button[data-label="pod"]').click()
-    c.wait_until(lambda d: len(c.find_all("#card-focus tbody tr")) == 20, 10, "20 pod values")
-    values = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in c.find_all("#card-focus tbody tr")]
+    c.wait_until(lambda d: len(cells(c, "#card-focus")) == 20, 10, "20 pod values")
+    values = cells(c, "#card-focus")
     assert all(v[0].startswith("pod-") and v[1] == "1" for v in values), values
     assert "focus=pod" in c.driver.current_url
 
@@ -93,6 +99,8 @@ def run(c, data):
 
     # The metric links to the PromQL view, which draws its series.
     c.driver.find_element(By.LINK_TEXT, top).click()
-    c.wait_until(lambda d: d.current_url.endswith(f"#/promql?q={top}"), 10, "PromQL link")
+    c.wait_until(lambda d: f"#/promql?q={top}" in d.current_url, 10, "PromQL link")
+    c.wait_until(lambda d: (c.find_all("section.view-promql[data-series]") or [None])[0], 15, "the chart")
     promql = c.wait_ready("promql")
     assert promql.get_attribute("data-series") == str(n)
+    assert c.driver.find_element(By.ID, "promql-query").get_attribute("value") == top
