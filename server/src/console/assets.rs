@@ -110,10 +110,10 @@ pub(crate) fn encoded(i: usize) -> &'static Encoded {
         let bytes = FILES[i].bytes;
         let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 3), Compression::best());
         // Writing to a Vec cannot fail.
-        let gzip = match enc.write_all(bytes).and_then(|()| enc.finish()) {
-            Ok(gz) => gz,
-            Err(_) => Vec::new(),
-        };
+        let gzip: Vec<u8> = enc
+            .write_all(bytes)
+            .and_then(|()| enc.finish())
+            .unwrap_or_default();
         let digest = Sha256::digest(bytes);
         let etag = format!("\"{}\"", hex::encode(&digest[..12]));
         Encoded { gzip, etag }
