@@ -109,8 +109,8 @@ pub(crate) fn encoded(i: usize) -> &'static Encoded {
     cells[i].get_or_init(|| {
         let bytes = FILES[i].bytes;
         let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 3), Compression::best());
-        // Writing to a Vec cannot fail.
-        let gzip: Vec<u8> = enc
+        // Writing to a Vec cannot fail; were it to, the file is served uncompressed.
+        let gzip = enc
             .write_all(bytes)
             .and_then(|()| enc.finish())
             .unwrap_or_default();
