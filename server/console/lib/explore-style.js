@@ -2,7 +2,6 @@
 // shell's; these are the views' own).
 
 const CSS = `
-.row[hidden], .field[hidden] { display: none; }
 .view-promql .u-legend { display: block; max-height: 220px; overflow: auto; text-align: left; }
 .view-promql .u-legend .u-series { display: inline-block; }
 .view-sql .tables li button { width: 100%; text-align: left; }
