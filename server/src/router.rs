@@ -78,16 +78,23 @@ async fn metrics(
     resp
 }
 
-/// Counts every request by route pattern and status, with its latency.
+/// Counts every request by route pattern and status, with its latency, and tells the
+/// client that latency in `Server-Timing: app;dur=<ms>` (the console shows it beside the
+/// round trip). For a streamed body it is the time to the first byte.
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let endpoint = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let start = Instant::now();
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
+    let elapsed = start.elapsed();
     state
         .metrics()
-        .record_request(&endpoint, resp.status().as_u16(), start.elapsed());
+        .record_request(&endpoint, resp.status().as_u16(), elapsed);
+    let timing = format!("app;dur={:.3}", elapsed.as_secs_f64() * 1000.0);
+    if let Ok(v) = HeaderValue::from_str(&timing) {
+        resp.headers_mut().insert("server-timing", v);
+    }
     resp
 }

@@ -181,3 +181,28 @@ fn serve_turns_transparent_huge_pages_off() {
     let status = server.terminate();
     assert!(status.success(), "{status}");
 }
+
+/// Every answer tells its latency in `Server-Timing: app;dur=<ms>` (the console shows it),
+/// the same time the request metrics record: a query, an error and a 404 alike.
+#[test]
+fn answers_carry_their_server_timing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(common::bin(), dir.path(), "");
+    server.wait_ready(common::READY);
+    for (path, status) in [
+        ("/api/v1/query?query=1", 200),
+        ("/api/v1/query?query=sum(", 400),
+        ("/no/such/path", 404),
+    ] {
+        let r = server.get(path, &[]).expect("get");
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        let timing = r
+            .header("server-timing")
+            .unwrap_or_else(|| panic!("{path}: no Server-Timing"));
+        let ms: f64 = timing
+            .strip_prefix("app;dur=")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{path}: {timing}"));
+        assert!((0.0..10_000.0).contains(&ms), "{path}: {timing}");
+    }
+}
