@@ -68,7 +68,8 @@ class Console:
         else:
             self.driver.execute_script("location.hash = arguments[0]", f"#/{hash_path}")
         name = hash_path.split("?")[0] or "promql"
-        return self.wait(f"section.view-{name}")
+        # The section appears empty first; its view module fills it once loaded.
+        return self.wait(f"section.view-{name} > *") and self.wait(f"section.view-{name}")
 
     def wait(self, css, timeout=15):
         """The first element matching `css`, once it is present."""
