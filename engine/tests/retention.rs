@@ -200,3 +200,26 @@ fn the_wal_still_defines_a_series_whose_partitions_were_all_dropped() {
     let engine = Engine::open_with_clock(dir.path(), cfg, clock).unwrap();
     assert_eq!(stored(&engine, &t), [DAY + 2 * MIN]);
 }
+
+#[test]
+fn a_new_series_whose_samples_are_all_past_retention_is_not_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(DAY));
+    let engine = Engine::open_with_clock(dir.path(), config(limits(30, None)), clock).unwrap();
+    let t = TenantId::new("acme").unwrap();
+    let old = DAY - 31 * DAY_MS;
+    let out = engine.write(&t, &[up("gone", [old, old + MIN])]).unwrap();
+    assert_eq!(out.accepted, 0);
+    assert_eq!(out.rejected[&RejectReason::OutOfRetention], 2);
+    assert!(out.messages[&RejectReason::OutOfRetention].contains("job=\"gone\""));
+    // Refused whole: no series in the head, so none in the limits or the cardinality.
+    assert_eq!(engine.series_count(&t), 0);
+    assert_eq!(engine.tenant_stats(&t).active_series, 0);
+    // One sample in retention creates it, and only that one is stored.
+    let out = engine.write(&t, &[up("gone", [old, DAY])]).unwrap();
+    assert_eq!(
+        (out.accepted, out.rejected[&RejectReason::OutOfRetention]),
+        (1, 1)
+    );
+    assert_eq!(engine.series_count(&t), 1);
+}

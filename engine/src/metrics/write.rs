@@ -170,6 +170,15 @@ impl<'w, 'b> Placer<'w, 'b> {
                     let Prep::Labels(p) = p else {
                         return Err(Error::ForeignSeries { id });
                     };
+                    if samples.iter().all(|s| s.ts < self.retention_cutoff) {
+                        // Nothing of it would be stored: the series is not created, so it
+                        // takes no place in the head, the limits or the cardinality.
+                        let key = SeriesKey::from_canonical(self.keys.bytes(p));
+                        for s in samples {
+                            self.reject_out_of_retention(s.ts, &key);
+                        }
+                        continue;
+                    }
                     let (keys, metric) = (self.keys, self.keys.metric_name(p));
                     if !self.admit_series(&h.active_by_metric, metric, keys.bytes(p), n) {
                         continue;
@@ -208,16 +217,7 @@ impl<'w, 'b> Placer<'w, 'b> {
             }
             for &s in &samples[..allowed as usize] {
                 if s.ts < self.retention_cutoff {
-                    let key = &series.key;
-                    self.outcome.reject(RejectReason::OutOfRetention, 1, || {
-                        format!(
-                            "sample at {} for {} is older than the tenant's metrics \
-                             retention ({} s)",
-                            s.ts,
-                            key.to_labels(),
-                            limits.metrics_retention.as_secs()
-                        )
-                    });
+                    self.reject_out_of_retention(s.ts, &series.key);
                     continue;
                 }
                 match buf.place(s, window) {
@@ -295,6 +295,17 @@ impl<'w, 'b> Placer<'w, 'b> {
             return false;
         }
         true
+    }
+
+    fn reject_out_of_retention(&mut self, ts: i64, key: &SeriesKey) {
+        let retention = self.limits.metrics_retention.as_secs();
+        self.outcome.reject(RejectReason::OutOfRetention, 1, || {
+            format!(
+                "sample at {ts} for {} is older than the tenant's metrics retention \
+                 ({retention} s)",
+                key.to_labels()
+            )
+        });
     }
 
     fn reject_rate(&mut self, n: u64) {

@@ -143,6 +143,7 @@ def load_figures(c, hash_path="status"):
     and the first view ready, in ms from navigation start."""
     c.driver.execute_cdp_cmd("Network.enable", {})
     c.driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    c.driver.get("about:blank")  # a new document: the same URL with a new hash is not one
     c.driver.get(f"{c.base}/#/{hash_path}")
     c.wait_ready(hash_path.split("?")[0])
     return c.script("""
