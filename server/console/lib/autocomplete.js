@@ -1,6 +1,7 @@
-// An autocomplete list under a textarea (a combobox): suggestions come from an async
-// `provider(text, caret)` answering `{from, items: [{value, insert?, detail?}]}` (or null),
-// where `from` is where the replaced word starts. Up/Down move, Tab/Enter accept, Escape
+// An autocomplete list under a textarea (a combobox), for the PromQL and LogQL boxes:
+// suggestions come from an async `provider(text, caret)` answering `{from, items: [{value,
+// label?, insert?, detail?}]}` (or null), where `from` is where the replaced word starts
+// (`label` is shown, `insert` inserted, both default to `value`). Up/Down move, Tab/Enter accept, Escape
 // closes, Ctrl+Space opens; with the list closed, Enter calls `onEnter()` (Shift+Enter is a
 // newline). The list has role="listbox" and the textarea aria-activedescendant.
 
@@ -9,10 +10,11 @@ import { h } from './dom.js';
 const MAX_ITEMS = 50;
 
 /**
- * Attaches the list to `input` (a textarea inside a positioned wrapper). Returns
- * `{close(), refresh(), list}`.
+ * Attaches the list to `input` (a textarea inside a positioned wrapper). With `reopen`,
+ * accepting an item asks for suggestions again at once (a label name's values, say).
+ * Returns `{close(), refresh(), list}`.
  */
-export function autocomplete(input, { provider, onEnter, id }) {
+export function autocomplete(input, { provider, onEnter, id, reopen = false }) {
   const listId = `${id || input.id}-suggest`;
   const list = h('ul', { id: listId, class: 'suggest', role: 'listbox', hidden: true,
     'aria-label': 'Suggestions' });
@@ -50,7 +52,7 @@ export function autocomplete(input, { provider, onEnter, id }) {
       id: `${listId}-${i}`, role: 'option', 'aria-selected': 'false',
       // mousedown, not click: keeps the focus in the textarea.
       onmousedown: (e) => { e.preventDefault(); accept(i); },
-    }, it.value, it.detail ? h('span', { class: 'legend-note' }, ` ${it.detail}`) : null)));
+    }, it.label !== undefined ? it.label : it.value, it.detail ? h('span', { class: 'legend-note' }, ` ${it.detail}`) : null)));
     list.style.left = `${input.offsetLeft}px`;
     list.style.top = `${input.offsetTop + input.offsetHeight}px`;
     list.style.minWidth = '240px';
@@ -70,6 +72,7 @@ export function autocomplete(input, { provider, onEnter, id }) {
     input.setSelectionRange(pos, pos);
     close();
     input.dispatchEvent(new Event('change'));
+    if (reopen) refresh();
   }
 
   async function refresh() {

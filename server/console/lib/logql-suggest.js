@@ -1,9 +1,6 @@
-// Autocomplete for a query box: a listbox under a textarea (Up/Down move, Tab/Enter
-// accept, Escape closes; `role="listbox"` and `aria-activedescendant`), and the LogQL
-// contexts it completes: stream label names inside `{...}`, a label's values after
-// `name=` / `name="`, and the pipeline's stages after `|`.
-
-import { h } from './dom.js';
+// What the LogQL box completes (the list itself is lib/autocomplete.js): stream label
+// names inside `{...}`, a label's values after `name=` / `name="`, and the pipeline's
+// stages after `|`.
 
 const STAGES = ['json', 'logfmt', 'regexp', 'pattern', 'unpack', 'line_format', 'label_format',
   'drop', 'keep', 'decolorize', 'unwrap'];
@@ -83,76 +80,3 @@ export async function logqlCompletions(text, cursor, source) {
   };
 }
 
-let lists = 0;
-
-/**
- * Attaches a completion list to `input` (a textarea). `complete(text, cursor)` returns
- * `{from, to, items}` or null; `run()` is called on Enter (Shift+Enter is a newline) when
- * the list is closed. Returns `{el, close()}`: put `el` right after the textarea inside a
- * `position: relative` wrapper.
- */
-export function attachSuggest(input, { complete, run }) {
-  const id = `suggest-${++lists}`;
-  const el = h('ul', { class: 'suggest', id, role: 'listbox', hidden: true, 'aria-label': 'Suggestions' });
-  let items = [], active = -1, span = null, seq = 0;
-  input.setAttribute('aria-autocomplete', 'list');
-  input.setAttribute('aria-controls', id);
-  input.setAttribute('aria-haspopup', 'listbox');
-  input.setAttribute('aria-expanded', 'false');
-
-  const close = () => {
-    seq++;
-    el.hidden = true; items = []; active = -1;
-    input.setAttribute('aria-expanded', 'false');
-    input.removeAttribute('aria-activedescendant');
-  };
-  const highlight = (i) => {
-    active = i;
-    [...el.children].forEach((li, k) => li.setAttribute('aria-selected', String(k === i)));
-    const li = el.children[i];
-    if (li) { input.setAttribute('aria-activedescendant', li.id); li.scrollIntoView({ block: 'nearest' }); }
-  };
-  const accept = (i) => {
-    const it = items[i];
-    if (!it) return;
-    input.value = input.value.slice(0, span.from) + it.insert + input.value.slice(span.to);
-    const at = span.from + it.insert.length;
-    input.setSelectionRange(at, at);
-    close();
-    input.focus();
-    update(); // a name's values, right away
-  };
-  const show = (found) => {
-    if (!found || !found.items.length) { close(); return; }
-    span = found;
-    items = found.items.slice(0, 50);
-    el.replaceChildren(...items.map((it, k) => h('li', { id: `${id}-${k}`, role: 'option', 'aria-selected': 'false',
-      onmousedown: (e) => e.preventDefault(), onclick: () => accept(k) }, it.label)));
-    el.hidden = false;
-    input.setAttribute('aria-expanded', 'true');
-    highlight(0);
-  };
-  async function update() {
-    const mine = ++seq;
-    let found = null;
-    try { found = await complete(input.value, input.selectionStart); } catch (_) { found = null; }
-    if (mine === seq && document.activeElement === input) show(found);
-  }
-
-  input.addEventListener('input', update);
-  input.addEventListener('blur', close);
-  input.addEventListener('keydown', (e) => {
-    if (!el.hidden) {
-      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
-        e.preventDefault();
-        highlight((active + (e.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length);
-        return;
-      }
-      if (e.key === 'Tab' || (e.key === 'Enter' && !e.shiftKey)) { e.preventDefault(); accept(active); return; }
-      if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); close(); return; }
-    }
-    if (e.key === ' ' && e.ctrlKey) { e.preventDefault(); update(); return; }
-    if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); close(); run(); }
-  });
-  return { el, close };
-}

@@ -7,7 +7,8 @@ import { h, fill, field, fmtNum, fmtBytes, fmtTime } from '../lib/dom.js';
 import { rangePicker, rangeFromParam, autoStep } from '../lib/range.js';
 import { barChart, lineChart } from '../lib/chart.js';
 import { withQuery } from '../lib/api.js';
-import { attachSuggest, logqlCompletions } from '../lib/logql-suggest.js';
+import { autocomplete } from '../lib/autocomplete.js';
+import { logqlCompletions } from '../lib/logql-suggest.js';
 import { useCss, linkTraceIds, traceLink, isTraceIdLabel } from '../lib/links.js';
 
 const LIVE_MS = 5000;
@@ -77,7 +78,10 @@ export function mount(root, ctx) {
     values: (n) => cached(`v:${n}`, async () =>
       (await ctx.api.get(`/loki/api/v1/label/${encodeURIComponent(n)}/values`, rangeNs())).data || []),
   };
-  const suggest = attachSuggest(query, { complete: (t, c) => logqlCompletions(t, c, source), run: () => run() });
+  const queryWrap = h('div', { class: 'suggest-wrap' }, query);
+  const suggest = autocomplete(query, {
+    provider: (t, c) => logqlCompletions(t, c, source), onEnter: () => run(), reopen: true,
+  });
 
   const clearCharts = () => { while (charts.length) charts.pop().destroy(); };
 
@@ -214,7 +218,7 @@ export function mount(root, ctx) {
   root.append(h('h1', null, 'Logs'),
     h('div', { class: 'panel' },
       h('div', { class: 'field query-field' }, h('label', { for: 'logs-query' }, 'LogQL query'),
-        h('div', { class: 'suggest-wrap' }, query, suggest.el)),
+        queryWrap),
       h('div', { class: 'row' }, picker.el, field('Limit', limit), field('Order', direction), runBtn,
         h('label', { class: 'live' }, live, ' Live (every 5 s)')),
       h('p', { class: 'legend-note' }, 'Enter runs, Shift+Enter adds a line; Ctrl+Space suggests labels and values.')),

@@ -223,13 +223,7 @@ async fn run(state: &AppState, tenant: &TenantId, q: &str) -> Result<Vec<u8>, Ap
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::http::params::owned as p;
 
     #[test]
     fn parameters_and_sql() {

@@ -143,13 +143,7 @@ pub(crate) fn parse_duration(name: &str, v: &str) -> Result<i64, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect()
-    }
+    use crate::http::params::owned as p;
 
     #[test]
     fn times_as_loki_reads_them() {

@@ -116,13 +116,7 @@ fn render(c: &Cardinality, max_active: usize, focus: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::http::params::owned as p;
 
     #[test]
     fn parameters_are_checked() {
