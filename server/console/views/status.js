@@ -67,10 +67,13 @@ function serverPanels(r) {
       kv([['In flight', when(b.inflightBytes, fmtBytes)], ['Budget', when(b.maxInflightBytes, fmtBytes)],
         ['Writes that waited', when(b.waits, fmtNum)], ['Writes refused', when(b.refused, fmtNum)],
         ...rest(b, ['inflightBytes', 'maxInflightBytes', 'waits', 'refused'])])]),
-    panel('Compaction and retention', kv([['Compaction backlog', when(c.backlog, fmtNum)],
+    panel('Compaction and retention', kv([
+      ['Waiting for compaction', c.backlogPartitions === undefined ? '–'
+        : `${fmtNum(c.backlogPartitions)} partitions, ${fmtNum(c.backlogFileSets)} file sets, ${fmtBytes(c.backlogBytes)}`],
       ['Compaction passes', when(c.passes, fmtNum)], ['Compaction time', when(c.totalSeconds, fmtDuration)],
       ['Retention passes', when(ret.passes, fmtNum)], ['Retention time', when(ret.totalSeconds, fmtDuration)],
-      ...rest(c, ['backlog', 'passes', 'totalSeconds']).map(([k, v]) => [`compaction ${k}`, v])])),
+      ...rest(c, ['backlogPartitions', 'backlogFileSets', 'backlogBytes', 'passes', 'totalSeconds'])
+        .map(([k, v]) => [`compaction ${k}`, v])])),
   ];
 }
 

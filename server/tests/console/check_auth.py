@@ -35,6 +35,7 @@ def run(c, data):
     # No token: the prompt.
     c.open("cardinality", reload=True)
     c.wait_visible("dialog#login")
+    c.shot("login-prompt")
     assert c.script("return sessionStorage.getItem('strata.token')") is None
 
     # A wrong token: refused, the prompt comes back with the server's message.

@@ -24,6 +24,10 @@ def run(c, data):
     server = c.driver.find_element(By.ID, "status-server").text
     for title in ["Server", "Memory", "WAL", "Uptime"]:
         assert title in server, server
+    # The compaction backlog as the server counts it (nothing flushed yet: none).
+    info = json.loads(c.fetch_json("/api/v1/status/runtimeinfo")["body"])["data"]["compaction"]
+    assert info["backlogPartitions"] == 0, info
+    assert "Waiting for compaction\n0 partitions, 0 file sets, 0 B" in server, server
 
     config = c.driver.find_element(By.ID, "status-config").text
     answer = json.loads(c.fetch_json("/api/v1/status/config")["body"])["data"]["toml"]
