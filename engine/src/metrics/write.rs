@@ -148,7 +148,7 @@ impl<'w, 'b> Placer<'w, 'b> {
         wal: &strata_wal::Wal,
         run: &[(usize, &'b S, Prep)],
     ) -> Result<Option<Ticket>> {
-        let (limits, window, now) = (self.limits, self.window, self.now);
+        let (window, now) = (self.window, self.now);
         let mut guard = self.head.shard(run[0].0);
         let h = &mut *guard;
         self.rec.new_series.clear();
