@@ -41,6 +41,15 @@ fn parse_pairs(text: &str) -> Result<Vec<(String, String)>, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("invalid URL-encoded parameters: {e}")))
 }
 
+/// `pairs` as the owned parameters a handler parses (for unit tests).
+#[cfg(test)]
+pub(crate) fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
