@@ -342,11 +342,15 @@ mod tests {
 
     #[test]
     fn known_series_are_not_decoded_and_keys_are_their_label_bytes() {
+        // A sample within retention: a series whose samples all fall outside is not created.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         let series = |job: &str| TimeSeries {
             labels: vec![label("__name__", "up"), label("job", job)],
             samples: vec![PbSample {
                 value: 1.0,
-                timestamp: 5,
+                timestamp: now,
             }],
             ..Default::default()
         };
