@@ -75,6 +75,9 @@ pub use model::exemplar::{
     Exemplar, ExemplarOutcome, ExemplarReject, MAX_EXEMPLAR_LABELS_CHARS, SPAN_ID_LABEL,
     SeriesExemplars, SeriesExemplarsRead, TRACE_ID_LABEL,
 };
+pub use model::histogram::{
+    Counts, Histogram, HistogramError, HistogramSample, ResetHint, SCHEMA_CUSTOM, SCHEMA_MAX, SCHEMA_MAX_RESERVED, SCHEMA_MIN, Side, Span,
+};
 pub use model::labels::{Label, Labels, METRIC_NAME};
 pub use model::matcher::{MAX_REGEX_SIZE, MatchOp, Matcher};
 pub use model::outcome::{RejectReason, WriteOutcome};

@@ -3,6 +3,7 @@
 pub(crate) mod anyvalue;
 pub(crate) mod delete;
 pub(crate) mod exemplar;
+pub(crate) mod histogram;
 pub(crate) mod labels;
 pub(crate) mod matcher;
 pub(crate) mod outcome;
