@@ -76,7 +76,8 @@ pub use model::exemplar::{
     SeriesExemplars, SeriesExemplarsRead, TRACE_ID_LABEL,
 };
 pub use model::histogram::{
-    Counts, Histogram, HistogramError, HistogramSample, ResetHint, SCHEMA_CUSTOM, SCHEMA_MAX, SCHEMA_MAX_RESERVED, SCHEMA_MIN, Side, Span,
+    Counts, Histogram, HistogramError, HistogramSample, ResetHint, SCHEMA_CUSTOM, SCHEMA_MAX,
+    SCHEMA_MAX_RESERVED, SCHEMA_MIN, Side, Span,
 };
 pub use model::labels::{Label, Labels, METRIC_NAME};
 pub use model::matcher::{MAX_REGEX_SIZE, MatchOp, Matcher};

@@ -1,4 +1,4 @@
-//! The engine's public vocabulary, without state: samples, labels, matchers, outcomes, records, any-values, series keys and ids.
+//! The engine's public vocabulary, without state: samples, native histograms, labels, matchers, outcomes, records, any-values, series keys and ids.
 
 pub(crate) mod anyvalue;
 pub(crate) mod delete;

@@ -15,17 +15,33 @@ impl Histogram {
     /// Appends the encoding of this histogram to `out`. Bit-exact: NaN payloads are kept.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let float = self.counts.is_float();
-        out.push(u8::from(float) * FLAG_FLOAT | (self.reset_hint as u8) << HINT_SHIFT);
+        out.push((u8::from(float) * FLAG_FLOAT) | ((self.reset_hint as u8) << HINT_SHIFT));
         out.extend_from_slice(&self.zero_threshold.to_bits().to_le_bytes());
         out.extend_from_slice(&self.sum.to_bits().to_le_bytes());
         let (count, zero, pos_len, neg_len) = match &self.counts {
-            Counts::Int { count, zero_count, positive_deltas: p, negative_deltas: n } => (*count, *zero_count, p.len(), n.len()),
-            Counts::Float { count, zero_count, positive: p, negative: n } => (count.to_bits(), zero_count.to_bits(), p.len(), n.len()),
+            Counts::Int {
+                count,
+                zero_count,
+                positive_deltas: p,
+                negative_deltas: n,
+            } => (*count, *zero_count, p.len(), n.len()),
+            Counts::Float {
+                count,
+                zero_count,
+                positive: p,
+                negative: n,
+            } => (count.to_bits(), zero_count.to_bits(), p.len(), n.len()),
         };
         out.extend_from_slice(&count.to_le_bytes());
         out.extend_from_slice(&zero.to_le_bytes());
         varint(out, zigzag(i64::from(self.schema)));
-        for n in [self.positive_spans.len(), self.negative_spans.len(), pos_len, neg_len, self.custom_values.len()] {
+        for n in [
+            self.positive_spans.len(),
+            self.negative_spans.len(),
+            pos_len,
+            neg_len,
+            self.custom_values.len(),
+        ] {
             varint(out, n as u64);
         }
         for s in self.positive_spans.iter().chain(&self.negative_spans) {
@@ -33,11 +49,21 @@ impl Histogram {
             varint(out, u64::from(s.length));
         }
         match &self.counts {
-            Counts::Int { positive_deltas: p, negative_deltas: n, .. } => {
+            Counts::Int {
+                positive_deltas: p,
+                negative_deltas: n,
+                ..
+            } => {
                 p.iter().chain(n).for_each(|d| varint(out, zigzag(*d)));
             }
-            Counts::Float { positive: p, negative: n, .. } => {
-                p.iter().chain(n).for_each(|c| out.extend_from_slice(&c.to_bits().to_le_bytes()));
+            Counts::Float {
+                positive: p,
+                negative: n,
+                ..
+            } => {
+                p.iter()
+                    .chain(n)
+                    .for_each(|c| out.extend_from_slice(&c.to_bits().to_le_bytes()));
             }
         }
         for v in &self.custom_values {
@@ -59,7 +85,10 @@ impl Histogram {
         let mut r = Reader { buf, pos: 0 };
         let flags = r.u8("flags")?;
         if flags >> 3 != 0 {
-            return Err(HistogramError::Damaged { what: "unknown flag bits", at: 0 });
+            return Err(HistogramError::Damaged {
+                what: "unknown flag bits",
+                at: 0,
+            });
         }
         let float = flags & FLAG_FLOAT != 0;
         let reset_hint = ResetHint::from_u8((flags >> HINT_SHIFT) & 3).unwrap_or_default();
@@ -84,13 +113,30 @@ impl Histogram {
                 negative: r.floats(n_neg, "negative bucket")?,
             }
         } else {
-            Counts::Int { count, zero_count, positive_deltas: r.deltas(n_pos)?, negative_deltas: r.deltas(n_neg)? }
+            Counts::Int {
+                count,
+                zero_count,
+                positive_deltas: r.deltas(n_pos)?,
+                negative_deltas: r.deltas(n_neg)?,
+            }
         };
         let custom_values = r.floats(n_custom, "custom bound")?;
         if r.pos != buf.len() {
-            return Err(HistogramError::Damaged { what: "trailing bytes", at: r.pos });
+            return Err(HistogramError::Damaged {
+                what: "trailing bytes",
+                at: r.pos,
+            });
         }
-        Ok(Histogram { schema, zero_threshold, sum, reset_hint, positive_spans, negative_spans, custom_values, counts })
+        Ok(Histogram {
+            schema,
+            zero_threshold,
+            sum,
+            reset_hint,
+            positive_spans,
+            negative_spans,
+            custom_values,
+            counts,
+        })
     }
 }
 
@@ -129,7 +175,10 @@ impl Reader<'_> {
     }
 
     fn u64(&mut self, what: &'static str) -> Result<u64, HistogramError> {
-        let bytes = self.buf.get(self.pos..self.pos + 8).ok_or_else(|| self.damaged(what))?;
+        let bytes = self
+            .buf
+            .get(self.pos..self.pos + 8)
+            .ok_or_else(|| self.damaged(what))?;
         let mut a = [0u8; 8];
         a.copy_from_slice(bytes);
         self.pos += 8;
@@ -163,7 +212,10 @@ impl Reader<'_> {
     fn i32(&mut self, what: &'static str) -> Result<i32, HistogramError> {
         let at = self.pos;
         let v = unzigzag(self.varint(what)?);
-        i32::try_from(v).map_err(|_| HistogramError::Damaged { what: "value beyond 32 bits", at })
+        i32::try_from(v).map_err(|_| HistogramError::Damaged {
+            what: "value beyond 32 bits",
+            at,
+        })
     }
 
     /// A count of items each taking at least `min_bytes`, checked against the bytes left.
@@ -171,8 +223,13 @@ impl Reader<'_> {
         let at = self.pos;
         let n = self.varint(what)?;
         let left = (self.buf.len() - self.pos) as u64;
-        if n.checked_mul(min_bytes as u64).is_none_or(|need| need > left) {
-            return Err(HistogramError::Damaged { what: "count beyond the bytes left", at });
+        if n.checked_mul(min_bytes as u64)
+            .is_none_or(|need| need > left)
+        {
+            return Err(HistogramError::Damaged {
+                what: "count beyond the bytes left",
+                at,
+            });
         }
         Ok(n as usize)
     }
@@ -182,15 +239,21 @@ impl Reader<'_> {
         for _ in 0..n {
             let offset = self.i32("span offset")?;
             let at = self.pos;
-            let length = u32::try_from(self.varint("span length")?)
-                .map_err(|_| HistogramError::Damaged { what: "span length beyond 32 bits", at })?;
+            let length = u32::try_from(self.varint("span length")?).map_err(|_| {
+                HistogramError::Damaged {
+                    what: "span length beyond 32 bits",
+                    at,
+                }
+            })?;
             spans.push(Span { offset, length });
         }
         Ok(spans)
     }
 
     fn deltas(&mut self, n: usize) -> Result<Vec<i64>, HistogramError> {
-        (0..n).map(|_| self.varint("bucket delta").map(unzigzag)).collect()
+        (0..n)
+            .map(|_| self.varint("bucket delta").map(unzigzag))
+            .collect()
     }
 
     fn floats(&mut self, n: usize, what: &'static str) -> Result<Vec<f64>, HistogramError> {

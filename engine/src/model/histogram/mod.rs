@@ -109,8 +109,16 @@ impl Counts {
     /// Number of positive plus negative buckets.
     pub fn bucket_len(&self) -> usize {
         match self {
-            Counts::Int { positive_deltas: p, negative_deltas: n, .. } => p.len() + n.len(),
-            Counts::Float { positive: p, negative: n, .. } => p.len() + n.len(),
+            Counts::Int {
+                positive_deltas: p,
+                negative_deltas: n,
+                ..
+            } => p.len() + n.len(),
+            Counts::Float {
+                positive: p,
+                negative: n,
+                ..
+            } => p.len() + n.len(),
         }
     }
 }
@@ -172,7 +180,9 @@ pub enum HistogramError {
     )]
     InvalidSchema(i32),
     /// A span other than the first (any span, for custom buckets) has a negative offset.
-    #[error("{side} side: span number {span} with offset {offset}: histogram has a span whose offset is negative")]
+    #[error(
+        "{side} side: span number {span} with offset {offset}: histogram has a span whose offset is negative"
+    )]
     SpanNegativeOffset {
         /// The side.
         side: Side,
@@ -182,7 +192,9 @@ pub enum HistogramError {
         offset: i32,
     },
     /// The spans' lengths do not add up to the number of buckets.
-    #[error("{side} side: spans need {need} buckets, have {have} buckets: histogram spans specify different number of buckets than provided")]
+    #[error(
+        "{side} side: spans need {need} buckets, have {have} buckets: histogram spans specify different number of buckets than provided"
+    )]
     SpansBucketsMismatch {
         /// The side.
         side: Side,
@@ -192,7 +204,9 @@ pub enum HistogramError {
         have: usize,
     },
     /// A bucket's absolute count is negative.
-    #[error("{side} side: bucket number {bucket} has observation count of {count}: histogram has a bucket whose observation count is negative")]
+    #[error(
+        "{side} side: bucket number {bucket} has observation count of {count}: histogram has a bucket whose observation count is negative"
+    )]
     NegativeBucketCount {
         /// The side.
         side: Side,
@@ -210,13 +224,17 @@ pub enum HistogramError {
         bucket: usize,
     },
     /// A float histogram's zero bucket count is negative.
-    #[error("zero bucket has observation count of {0}: histogram has a bucket whose observation count is negative")]
+    #[error(
+        "zero bucket has observation count of {0}: histogram has a bucket whose observation count is negative"
+    )]
     NegativeZeroCount(f64),
     /// A float histogram's count is negative.
     #[error("observation count is {0}: histogram's observation count is negative")]
     NegativeCount(f64),
     /// With a NaN sum, an integer histogram's count is below the sum of its buckets.
-    #[error("{buckets} observations found in buckets, but the Count field is {count}: histogram's observation count should be at least the number of observations found in the buckets")]
+    #[error(
+        "{buckets} observations found in buckets, but the Count field is {count}: histogram's observation count should be at least the number of observations found in the buckets"
+    )]
     CountNotBigEnough {
         /// Observations in the buckets (zero bucket included).
         buckets: u128,
@@ -224,7 +242,9 @@ pub enum HistogramError {
         count: u64,
     },
     /// An integer histogram's count differs from the sum of its buckets.
-    #[error("{buckets} observations found in buckets, but the Count field is {count}: histogram's observation count should equal the number of observations found in the buckets (in absence of NaN)")]
+    #[error(
+        "{buckets} observations found in buckets, but the Count field is {count}: histogram's observation count should equal the number of observations found in the buckets (in absence of NaN)"
+    )]
     CountMismatch {
         /// Observations in the buckets (zero bucket included).
         buckets: u128,
@@ -241,7 +261,9 @@ pub enum HistogramError {
         index: usize,
     },
     /// A custom bound is infinite.
-    #[error("custom buckets: bound number {index} is {bound}: histogram custom bounds must be finite")]
+    #[error(
+        "custom buckets: bound number {index} is {bound}: histogram custom bounds must be finite"
+    )]
     CustomBoundInfinite {
         /// 1-based bound number.
         index: usize,
@@ -249,7 +271,9 @@ pub enum HistogramError {
         bound: f64,
     },
     /// Custom bounds are not strictly increasing.
-    #[error("custom buckets: previous bound is {prev} and current is {curr}: histogram custom bounds must be in strictly increasing order")]
+    #[error(
+        "custom buckets: previous bound is {prev} and current is {curr}: histogram custom bounds must be in strictly increasing order"
+    )]
     CustomBoundsNotIncreasing {
         /// The previous bound.
         prev: f64,
@@ -257,7 +281,9 @@ pub enum HistogramError {
         curr: f64,
     },
     /// The spans reach past the last custom bucket (+Inf).
-    #[error("custom buckets: only {bounds} custom bounds defined which is insufficient to cover total span length of {span_total}: histogram custom bounds are too few")]
+    #[error(
+        "custom buckets: only {bounds} custom bounds defined which is insufficient to cover total span length of {span_total}: histogram custom bounds are too few"
+    )]
     CustomBoundsTooFew {
         /// Number of custom bounds.
         bounds: usize,
@@ -280,7 +306,9 @@ pub enum HistogramError {
     #[error("histogram with exponential schema must not have custom bounds")]
     ExpSchemaCustomBounds,
     /// More buckets than the limit, and the resolution cannot be reduced further.
-    #[error("histogram has {buckets} buckets at schema {schema}, more than the limit of {limit}, and its resolution cannot be reduced further")]
+    #[error(
+        "histogram has {buckets} buckets at schema {schema}, more than the limit of {limit}, and its resolution cannot be reduced further"
+    )]
     TooManyBuckets {
         /// Buckets left.
         buckets: usize,

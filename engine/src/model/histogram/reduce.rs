@@ -20,15 +20,45 @@ impl Histogram {
         }
         let shift = (from - to).min(63) as u32;
         let (ps, ns) = match &mut self.counts {
-            Counts::Int { positive_deltas, negative_deltas, .. } => {
-                let (ps, p) = reduce_int(Side::Positive, &self.positive_spans, positive_deltas, shift, (from, to))?;
-                let (ns, n) = reduce_int(Side::Negative, &self.negative_spans, negative_deltas, shift, (from, to))?;
+            Counts::Int {
+                positive_deltas,
+                negative_deltas,
+                ..
+            } => {
+                let (ps, p) = reduce_int(
+                    Side::Positive,
+                    &self.positive_spans,
+                    positive_deltas,
+                    shift,
+                    (from, to),
+                )?;
+                let (ns, n) = reduce_int(
+                    Side::Negative,
+                    &self.negative_spans,
+                    negative_deltas,
+                    shift,
+                    (from, to),
+                )?;
                 (*positive_deltas, *negative_deltas) = (p, n);
                 (ps, ns)
             }
-            Counts::Float { positive, negative, .. } => {
-                let (ps, p) = reduce_side(Side::Positive, &self.positive_spans, positive, shift, (from, to))?;
-                let (ns, n) = reduce_side(Side::Negative, &self.negative_spans, negative, shift, (from, to))?;
+            Counts::Float {
+                positive, negative, ..
+            } => {
+                let (ps, p) = reduce_side(
+                    Side::Positive,
+                    &self.positive_spans,
+                    positive,
+                    shift,
+                    (from, to),
+                )?;
+                let (ns, n) = reduce_side(
+                    Side::Negative,
+                    &self.negative_spans,
+                    negative,
+                    shift,
+                    (from, to),
+                )?;
                 (*positive, *negative) = (p, n);
                 (ps, ns)
             }
@@ -60,7 +90,10 @@ fn reduce_int(
     for (i, &c) in merged.iter().enumerate() {
         let fits = i64::try_from(c).is_ok();
         let delta = i64::try_from(c - prev).ok().filter(|_| fits);
-        out.push(delta.ok_or(HistogramError::BucketCountOverflow { side, bucket: i + 1 })?);
+        out.push(delta.ok_or(HistogramError::BucketCountOverflow {
+            side,
+            bucket: i + 1,
+        })?);
         prev = c;
     }
     Ok((spans, out))
@@ -75,14 +108,22 @@ fn reduce_side<T: Copy + Add<Output = T>>(
     (from, to): (i32, i32),
 ) -> Result<(Vec<Span>, Vec<T>), HistogramError> {
     let need: u64 = spans.iter().map(|s| u64::from(s.length)).sum();
-    let mismatch = HistogramError::SpansBucketsMismatch { side, need, have: counts.len() };
+    let mismatch = HistogramError::SpansBucketsMismatch {
+        side,
+        need,
+        have: counts.len(),
+    };
     let too_far = HistogramError::CannotReduce { from, to };
     let mut out_spans: Vec<Span> = Vec::new();
     let mut out: Vec<T> = Vec::new();
     let (mut idx, mut k, mut last_target) = (0i64, 0usize, 0i64);
     for (n, span) in spans.iter().enumerate() {
         if n > 0 && span.offset < 0 {
-            return Err(HistogramError::SpanNegativeOffset { side, span: n + 1, offset: span.offset });
+            return Err(HistogramError::SpanNegativeOffset {
+                side,
+                span: n + 1,
+                offset: span.offset,
+            });
         }
         idx += i64::from(span.offset);
         for _ in 0..span.length {
@@ -96,7 +137,10 @@ fn reduce_side<T: Copy + Add<Output = T>>(
                 }
                 (Some(_), Some(_)) => {
                     let gap = i32::try_from(t - last_target - 1).map_err(|_| too_far.clone())?;
-                    out_spans.push(Span { offset: gap, length: 1 });
+                    out_spans.push(Span {
+                        offset: gap,
+                        length: 1,
+                    });
                     out.push(c);
                 }
                 _ => {

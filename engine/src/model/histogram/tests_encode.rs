@@ -16,10 +16,18 @@ fn golden_int() {
         zero_threshold: 0.5,
         sum: 2.0,
         reset_hint: ResetHint::Gauge,
-        positive_spans: vec![Span { offset: -2, length: 2 }],
+        positive_spans: vec![Span {
+            offset: -2,
+            length: 2,
+        }],
         negative_spans: vec![],
         custom_values: vec![],
-        counts: Counts::Int { count: 301, zero_count: 1, positive_deltas: vec![300, -300], negative_deltas: vec![] },
+        counts: Counts::Int {
+            count: 301,
+            zero_count: 1,
+            positive_deltas: vec![300, -300],
+            negative_deltas: vec![],
+        },
     };
     let mut want = vec![3 << 1];
     want.extend(le(0.5));
@@ -41,10 +49,18 @@ fn golden_float_custom() {
         zero_threshold: 0.0,
         sum: 0.0,
         reset_hint: ResetHint::Unknown,
-        positive_spans: vec![Span { offset: 0, length: 1 }],
+        positive_spans: vec![Span {
+            offset: 0,
+            length: 1,
+        }],
         negative_spans: vec![],
         custom_values: vec![1.0],
-        counts: Counts::Float { count: 1.0, zero_count: 0.0, positive: vec![1.0], negative: vec![] },
+        counts: Counts::Float {
+            count: 1.0,
+            zero_count: 0.0,
+            positive: vec![1.0],
+            negative: vec![],
+        },
     };
     let mut want = vec![1];
     want.extend([0; 16]);
@@ -75,7 +91,10 @@ fn damaged_bytes_are_refused() {
     // A positive span count of 2^40 with a few bytes left.
     let mut huge = good[..34].to_vec();
     huge.extend([0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
-    assert_eq!(Histogram::decode(&huge), dmg("count beyond the bytes left", 34));
+    assert_eq!(
+        Histogram::decode(&huge),
+        dmg("count beyond the bytes left", 34)
+    );
     // An 11-byte varint for the schema.
     let mut long = good[..33].to_vec();
     long.extend([0xFF; 10]);
@@ -100,11 +119,18 @@ fn golden() -> Vec<u8> {
 }
 
 fn any_f64() -> impl Strategy<Value = f64> {
-    prop_oneof![any::<u64>().prop_map(f64::from_bits), -1e9..1e9f64, Just(f64::NAN)]
+    prop_oneof![
+        any::<u64>().prop_map(f64::from_bits),
+        -1e9..1e9f64,
+        Just(f64::NAN)
+    ]
 }
 
 fn spans() -> impl Strategy<Value = Vec<Span>> {
-    prop::collection::vec((any::<i32>(), any::<u32>()).prop_map(|(offset, length)| Span { offset, length }), 0..5)
+    prop::collection::vec(
+        (any::<i32>(), any::<u32>()).prop_map(|(offset, length)| Span { offset, length }),
+        0..5,
+    )
 }
 
 prop_compose! {

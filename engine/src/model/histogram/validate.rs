@@ -1,7 +1,10 @@
 //! Validation (Prometheus's `Validate` for integer and float histograms) and the input
 //! normalisation around it: schemas 9..=52 reduced to 8, then the bucket limit.
 
-use super::{Counts, Histogram, HistogramError, SCHEMA_CUSTOM, SCHEMA_MAX, SCHEMA_MAX_RESERVED, SCHEMA_MIN, Side, Span};
+use super::{
+    Counts, Histogram, HistogramError, SCHEMA_CUSTOM, SCHEMA_MAX, SCHEMA_MAX_RESERVED, SCHEMA_MIN,
+    Side, Span,
+};
 
 impl Histogram {
     /// Number of positive plus negative buckets.
@@ -50,7 +53,11 @@ impl Histogram {
         let mut changed = false;
         while limit > 0 && self.bucket_len() > limit {
             if self.schema == SCHEMA_CUSTOM || self.schema <= SCHEMA_MIN {
-                return Err(HistogramError::TooManyBuckets { buckets: self.bucket_len(), limit, schema: self.schema });
+                return Err(HistogramError::TooManyBuckets {
+                    buckets: self.bucket_len(),
+                    limit,
+                    schema: self.schema,
+                });
             }
             self.reduce_resolution(self.schema - 1)?;
             changed = true;
@@ -61,8 +68,16 @@ impl Histogram {
     /// Every check but the schema's range; exponential rules apply to any schema but -53.
     fn check_structure(&self) -> Result<(), HistogramError> {
         let (neg_len, pos_len) = match &self.counts {
-            Counts::Int { positive_deltas: p, negative_deltas: n, .. } => (n.len(), p.len()),
-            Counts::Float { positive: p, negative: n, .. } => (n.len(), p.len()),
+            Counts::Int {
+                positive_deltas: p,
+                negative_deltas: n,
+                ..
+            } => (n.len(), p.len()),
+            Counts::Float {
+                positive: p,
+                negative: n,
+                ..
+            } => (n.len(), p.len()),
         };
         let mut neg_sum = 0u128;
         if self.schema == SCHEMA_CUSTOM {
@@ -83,8 +98,14 @@ impl Histogram {
             check_spans(Side::Positive, &self.positive_spans, pos_len, false)?;
             check_spans(Side::Negative, &self.negative_spans, neg_len, false)?;
             match &self.counts {
-                Counts::Int { negative_deltas, .. } => neg_sum = int_buckets(Side::Negative, negative_deltas)?,
-                Counts::Float { negative, zero_count, .. } => {
+                Counts::Int {
+                    negative_deltas, ..
+                } => neg_sum = int_buckets(Side::Negative, negative_deltas)?,
+                Counts::Float {
+                    negative,
+                    zero_count,
+                    ..
+                } => {
                     float_buckets(Side::Negative, negative)?;
                     if *zero_count < 0.0 {
                         return Err(HistogramError::NegativeZeroCount(*zero_count));
@@ -99,7 +120,12 @@ impl Histogram {
             }
         }
         match &self.counts {
-            Counts::Int { count, zero_count, positive_deltas, .. } => {
+            Counts::Int {
+                count,
+                zero_count,
+                positive_deltas,
+                ..
+            } => {
                 let pos_sum = int_buckets(Side::Positive, positive_deltas)?;
                 let buckets = neg_sum + pos_sum + u128::from(*zero_count);
                 let count = *count;
@@ -111,7 +137,9 @@ impl Histogram {
                     return Err(HistogramError::CountMismatch { buckets, count });
                 }
             }
-            Counts::Float { count, positive, .. } => {
+            Counts::Float {
+                count, positive, ..
+            } => {
                 if *count < 0.0 {
                     return Err(HistogramError::NegativeCount(*count));
                 }
@@ -132,18 +160,31 @@ fn zero_count_set(counts: &Counts) -> bool {
 
 /// Checks offsets (all must be ≥ 0 but the first's, unless `all_positive`) and that the span
 /// lengths add up to `buckets`; returns the sum of offsets and lengths.
-pub(super) fn check_spans(side: Side, spans: &[Span], buckets: usize, all_positive: bool) -> Result<i64, HistogramError> {
+pub(super) fn check_spans(
+    side: Side,
+    spans: &[Span],
+    buckets: usize,
+    all_positive: bool,
+) -> Result<i64, HistogramError> {
     let mut need = 0u64;
     let mut total = 0i64;
     for (n, span) in spans.iter().enumerate() {
         if (n > 0 || all_positive) && span.offset < 0 {
-            return Err(HistogramError::SpanNegativeOffset { side, span: n + 1, offset: span.offset });
+            return Err(HistogramError::SpanNegativeOffset {
+                side,
+                span: n + 1,
+                offset: span.offset,
+            });
         }
         need += u64::from(span.length);
         total += i64::from(span.offset) + i64::from(span.length);
     }
     if need != buckets as u64 {
-        return Err(HistogramError::SpansBucketsMismatch { side, need, have: buckets });
+        return Err(HistogramError::SpansBucketsMismatch {
+            side,
+            need,
+            have: buckets,
+        });
     }
     Ok(total)
 }
@@ -155,10 +196,17 @@ fn int_buckets(side: Side, deltas: &[i64]) -> Result<u128, HistogramError> {
     for (i, d) in deltas.iter().enumerate() {
         let c = last + i128::from(*d);
         if c < 0 {
-            return Err(HistogramError::NegativeBucketCount { side, bucket: i + 1, count: c as f64 });
+            return Err(HistogramError::NegativeBucketCount {
+                side,
+                bucket: i + 1,
+                count: c as f64,
+            });
         }
         if c > i128::from(i64::MAX) {
-            return Err(HistogramError::BucketCountOverflow { side, bucket: i + 1 });
+            return Err(HistogramError::BucketCountOverflow {
+                side,
+                bucket: i + 1,
+            });
         }
         last = c;
         sum += c as u128;
@@ -169,28 +217,45 @@ fn int_buckets(side: Side, deltas: &[i64]) -> Result<u128, HistogramError> {
 /// Refuses negative float bucket counts (NaN passes, as in Prometheus).
 fn float_buckets(side: Side, buckets: &[f64]) -> Result<(), HistogramError> {
     match buckets.iter().position(|c| *c < 0.0) {
-        Some(i) => Err(HistogramError::NegativeBucketCount { side, bucket: i + 1, count: buckets[i] }),
+        Some(i) => Err(HistogramError::NegativeBucketCount {
+            side,
+            bucket: i + 1,
+            count: buckets[i],
+        }),
         None => Ok(()),
     }
 }
 
 /// Custom bounds: not NaN, finite, strictly increasing; spans with no negative offset,
 /// matching the buckets and within the bounds plus the implied +Inf bucket.
-fn check_custom_bounds(bounds: &[f64], spans: &[Span], buckets: usize) -> Result<(), HistogramError> {
+fn check_custom_bounds(
+    bounds: &[f64],
+    spans: &[Span],
+    buckets: usize,
+) -> Result<(), HistogramError> {
     for (i, &b) in bounds.iter().enumerate() {
         if b.is_nan() {
             return Err(HistogramError::CustomBoundNaN { index: i + 1 });
         }
         if b.is_infinite() {
-            return Err(HistogramError::CustomBoundInfinite { index: i + 1, bound: b });
+            return Err(HistogramError::CustomBoundInfinite {
+                index: i + 1,
+                bound: b,
+            });
         }
         if i > 0 && b <= bounds[i - 1] {
-            return Err(HistogramError::CustomBoundsNotIncreasing { prev: bounds[i - 1], curr: b });
+            return Err(HistogramError::CustomBoundsNotIncreasing {
+                prev: bounds[i - 1],
+                curr: b,
+            });
         }
     }
     let span_total = check_spans(Side::Positive, spans, buckets, true)?;
     if (bounds.len() as i64) + 1 < span_total {
-        return Err(HistogramError::CustomBoundsTooFew { bounds: bounds.len(), span_total });
+        return Err(HistogramError::CustomBoundsTooFew {
+            bounds: bounds.len(),
+            span_total,
+        });
     }
     Ok(())
 }
