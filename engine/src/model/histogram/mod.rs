@@ -20,11 +20,7 @@ mod reduce;
 mod validate;
 
 #[cfg(test)]
-mod tests_encode;
-#[cfg(test)]
-mod tests_reduce;
-#[cfg(test)]
-mod tests_validate;
+mod tests;
 
 /// The lowest exponential schema (base 2^16 = 65536).
 pub const SCHEMA_MIN: i32 = -4;

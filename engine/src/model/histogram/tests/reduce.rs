@@ -1,13 +1,6 @@
-//! Resolution reduction. Old index `i` goes to `((i-1) >> d) + 1` going `d` schemas down;
-//! every expected value below is worked out by hand from that.
+//! Resolution reduction, with its own builders (both sides, fixed counts and sum).
 
 use super::*;
-
-fn sp(v: &[(i32, u32)]) -> Vec<Span> {
-    v.iter()
-        .map(|&(offset, length)| Span { offset, length })
-        .collect()
-}
 
 fn int(schema: i32, pos: (&[(i32, u32)], &[i64]), neg: (&[(i32, u32)], &[i64])) -> Histogram {
     Histogram {
