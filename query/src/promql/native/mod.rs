@@ -19,6 +19,7 @@ mod buckets;
 mod float_histogram;
 pub mod quantile;
 mod reset;
+mod zero_bucket;
 
 #[cfg(test)]
 mod tests_cases;

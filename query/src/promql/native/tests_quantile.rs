@@ -2,6 +2,9 @@
 //! `histogram_stdvar`. Expected values are Prometheus's, from the `histogram_*` lines of
 //! `promql/promqltest/testdata/native_histograms.test` and `histograms.test`, or by hand.
 
+// The values are Prometheus's printed results (3.1415, 1.414213562373095), not constants.
+#![allow(clippy::approx_constant)]
+
 use super::quantile::{
     Note, histogram_fraction, histogram_quantile, histogram_stddev, histogram_stdvar,
 };
