@@ -47,6 +47,7 @@ mod functions;
 mod histogram;
 mod label_cache;
 mod labels_fns;
+pub mod native;
 mod range_fns;
 mod range_grid;
 mod source;

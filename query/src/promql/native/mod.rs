@@ -1,0 +1,84 @@
+//! Native (sparse) histograms as PromQL evaluates them: [`FloatHistogram`] and its maths.
+//!
+//! This mirrors Prometheus's `model/histogram.FloatHistogram` (its semantics, not its code):
+//! a histogram has a `schema` that fixes its bucket boundaries, a zero bucket
+//! `[-zero_threshold, zero_threshold]`, and sparse positive and negative buckets described by
+//! [`Span`]s with one absolute `f64` count per bucket.
+//!
+//! - Exponential schemas `-4..=8`: bucket `i` of the positive side is
+//!   `(base^(i-1), base^i]` with `base = 2^(2^-schema)`; negative buckets mirror them.
+//! - Custom buckets ([`CUSTOM_BUCKETS_SCHEMA`], `-53`, "NHCB"): only positive buckets, bucket
+//!   `i` is `(custom_values[i-1], custom_values[i]]`, the first starts at `-Inf` and the last
+//!   (index `custom_values.len()`) ends at `+Inf`. There is no zero bucket.
+//!
+//! The [`quantile`] functions implement `histogram_quantile`, `histogram_fraction`,
+//! `histogram_stddev` and `histogram_stdvar` on one histogram. Nothing here touches the
+//! evaluator; it is the library the evaluator and the conformance runner build on.
+
+mod buckets;
+mod float_histogram;
+pub mod quantile;
+mod reset;
+mod zero_bucket;
+
+#[cfg(test)]
+mod tests_cases;
+#[cfg(test)]
+mod tests_histogram;
+#[cfg(test)]
+mod tests_quantile;
+
+pub use buckets::{Bucket, Span, bucket_bound};
+pub use float_histogram::{Combined, FloatHistogram, ResetHint};
+
+/// The schema of histograms with custom bucket boundaries (Prometheus's `CustomBucketsSchema`).
+pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
+
+/// Lowest exponential schema (largest buckets: each spans a factor of 65536).
+pub const MIN_EXPONENTIAL_SCHEMA: i32 = -4;
+
+/// Highest exponential schema (smallest buckets: each spans a factor of `2^(1/256)`).
+pub const MAX_EXPONENTIAL_SCHEMA: i32 = 8;
+
+/// Why a histogram operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// One operand has custom buckets and the other exponential ones (Prometheus's
+    /// `ErrHistogramsIncompatibleSchema`).
+    #[error(
+        "cannot apply this operation on histograms with a mix of exponential and custom bucket schemas"
+    )]
+    IncompatibleSchema,
+    /// `reduce_resolution` was asked for something it cannot do.
+    #[error("cannot reduce resolution from schema {from} to {to}")]
+    ReduceResolution {
+        /// The histogram's schema.
+        from: i32,
+        /// The schema asked for.
+        to: i32,
+    },
+}
+
+/// Whether `schema` is the custom-buckets schema.
+pub fn is_custom_schema(schema: i32) -> bool {
+    schema == CUSTOM_BUCKETS_SCHEMA
+}
+
+/// Whether `schema` is one of the exponential schemas `-4..=8`.
+pub fn is_exponential_schema(schema: i32) -> bool {
+    (MIN_EXPONENTIAL_SCHEMA..=MAX_EXPONENTIAL_SCHEMA).contains(&schema)
+}
+
+/// One step of Kahan-Babuška (Neumaier) summation: adds `inc` to `sum` with compensation `c`,
+/// as Prometheus's `kahansum.Inc`. Returns the new sum and compensation.
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
