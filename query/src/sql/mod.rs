@@ -32,6 +32,7 @@ mod signal_table;
 mod stream;
 mod time_range;
 mod trace_ids;
+mod trace_rows;
 
 pub use bucket::{BUCKET_URL, EngineSlot, register as register_bucket};
 pub use catalog::{read_only, run_sql, tenant_session};
@@ -41,6 +42,7 @@ pub use error::{Error, Result};
 pub use footers::cached_bytes as footer_cache_bytes;
 pub(crate) use signal_table::logs_source;
 pub use stream::SqlStream;
+pub use trace_rows::trace_rows;
 
 /// An engine in `dir` holding one log record of service `shop` with `body`, flushed to a
 /// logs file, and its tenant (tests).

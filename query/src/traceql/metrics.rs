@@ -20,7 +20,7 @@ use super::counts::counts;
 use super::error::{Error, Result};
 use super::eval::{as_f64, eval, fields_of, matches};
 use super::prefilter::trace_condition;
-use super::search::{MAX_CANDIDATES, load, ranked};
+use super::search::{MAX_CANDIDATES, load};
 use super::spanset::pipeline;
 use super::trace::TraceView;
 use super::{MetricSeries, MetricsParams, Value};
@@ -371,7 +371,7 @@ pub async fn metrics_range(
          GROUP BY trace_id LIMIT {}",
         MAX_CANDIDATES + 1
     );
-    let ids: Vec<_> = ranked(&sql::run_sql(&ctx, &q_ids, sql_cfg).await?)
+    let ids: Vec<_> = sql::trace_rows(&sql::run_sql(&ctx, &q_ids, sql_cfg).await?)
         .into_iter()
         .map(|(id, _)| id)
         .collect();

@@ -4,8 +4,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::TimestampNanosecondType;
 use datafusion::prelude::SessionContext;
 use strata_engine::{Engine, SpanRecord, TenantId, TraceId};
 
@@ -113,26 +111,7 @@ async fn candidates(
          GROUP BY trace_id ORDER BY last DESC, trace_id LIMIT {limit} OFFSET {offset}",
         conds.join(" AND ")
     );
-    Ok(ranked(&sql::run_sql(ctx, &q, cfg).await?))
-}
-
-/// The (trace id, time) rows of a candidates query.
-pub(crate) fn ranked(batches: &[RecordBatch]) -> Vec<(TraceId, i64)> {
-    let mut out = Vec::new();
-    for b in batches {
-        let (Some(ids), Some(last)) = (
-            b.column(0).as_fixed_size_binary_opt(),
-            b.column(1).as_primitive_opt::<TimestampNanosecondType>(),
-        ) else {
-            continue;
-        };
-        for i in 0..ids.len() {
-            if let Ok(id) = <[u8; 16]>::try_from(ids.value(i)) {
-                out.push((id, last.value(i)));
-            }
-        }
-    }
-    out
+    Ok(sql::trace_rows(&sql::run_sql(ctx, &q, cfg).await?))
 }
 
 /// The spans of traces `ids` (in that order, those with none left out), read with a

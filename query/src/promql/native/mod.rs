@@ -68,17 +68,3 @@ pub fn is_custom_schema(schema: i32) -> bool {
 pub fn is_exponential_schema(schema: i32) -> bool {
     (MIN_EXPONENTIAL_SCHEMA..=MAX_EXPONENTIAL_SCHEMA).contains(&schema)
 }
-
-/// One step of Kahan-Babuška (Neumaier) summation: adds `inc` to `sum` with compensation `c`,
-/// as Prometheus's `kahansum.Inc`. Returns the new sum and compensation.
-pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
-    let t = sum + inc;
-    let c = if t.is_infinite() {
-        0.0
-    } else if sum.abs() >= inc.abs() {
-        c + ((sum - t) + inc)
-    } else {
-        c + ((inc - t) + sum)
-    };
-    (t, c)
-}

@@ -3,7 +3,8 @@
 //! observations are assumed spread evenly on a logarithmic scale; within a custom bucket or
 //! the zero bucket, evenly on a linear scale.
 
-use super::{Bucket, FloatHistogram, kahan_inc};
+use super::{Bucket, FloatHistogram};
+use crate::promql::stats::kahan_inc;
 
 /// An informational note the caller turns into a PromQL annotation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

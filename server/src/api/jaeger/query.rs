@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Int32Type, TimestampNanosecondType};
+use arrow::datatypes::Int32Type;
 use datafusion::prelude::SessionContext;
 use strata_engine::{Engine, KnownType, SpanSearch, TenantId, span_attribute_column};
 use strata_query::sql::{self, SqlConfig};
@@ -166,25 +166,6 @@ pub(crate) async fn operations(
     Ok(names.into_iter().zip(kinds).collect())
 }
 
-/// The (trace id, newest matching start time in ns) rows of a search's SQL answer.
-fn ranked(batches: &[RecordBatch]) -> Vec<([u8; 16], i64)> {
-    let mut out = Vec::new();
-    for b in batches {
-        let (Some(ids), Some(last)) = (
-            b.column(0).as_fixed_size_binary_opt(),
-            b.column(1).as_primitive_opt::<TimestampNanosecondType>(),
-        ) else {
-            continue;
-        };
-        for i in 0..ids.len() {
-            if let Ok(id) = <[u8; 16]>::try_from(ids.value(i)) {
-                out.push((id, last.value(i)));
-            }
-        }
-    }
-    out
-}
-
 /// The part of `window` (an hour partition's ns range) inside the search's range.
 fn clip(window: (i64, i64), s: &Search) -> Option<(i64, i64)> {
     let (lo, hi) = (window.0.max(s.start_ns), window.1.min(s.end_ns));
@@ -247,7 +228,7 @@ pub(crate) async fn search(
             ..s.clone()
         };
         let batches = run(ctx, &search_sql(&window), cfg).await?;
-        if ranking.add(ranked(&batches), s.limit) {
+        if ranking.add(sql::trace_rows(&batches), s.limit) {
             break;
         }
     }
