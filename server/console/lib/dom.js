@@ -111,3 +111,9 @@ export function download(name, text, type = 'text/plain') {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/** Links the stylesheet at `href` (a view's own styles) into the document once. */
+export function useCss(href) {
+  if (document.querySelector(`link[rel=stylesheet][href="${href}"]`)) return;
+  document.head.append(h('link', { rel: 'stylesheet', href }));
+}

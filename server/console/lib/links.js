@@ -1,5 +1,4 @@
-// Links between the explore views (a trace id anywhere opens `#/traces?id=<hex>`), and a
-// view's own stylesheet.
+// Links between the explore views: a trace id anywhere opens `#/traces?id=<hex>`.
 
 import { h } from './dom.js';
 
@@ -28,9 +27,3 @@ export function linkTraceIds(text) {
 
 /** Whether label `name` holds a trace id (`trace_id`, `traceid`, `traceID`, `trace.id`). */
 export function isTraceIdLabel(name) { return /^trace[._]?id$/i.test(name); }
-
-/** Links the stylesheet at `href` into the document once. */
-export function useCss(href) {
-  if (document.querySelector(`link[rel=stylesheet][href="${href}"]`)) return;
-  document.head.append(h('link', { rel: 'stylesheet', href }));
-}

@@ -4,9 +4,8 @@
 // limit. From `/api/v1/status/tsdb` and `/api/v1/status/limits`.
 // URL: `#/cardinality?limit=&match=&focus=`.
 
-import { h, fill, field, table, fmtNum, fmtBytes, fmtDuration, fmtTime, gauge } from '../lib/dom.js';
+import { h, fill, field, table, fmtNum, fmtBytes, fmtDuration, fmtTime, gauge, useCss } from '../lib/dom.js';
 import { barChart } from '../lib/chart.js';
-import { useExploreStyle } from '../lib/explore-style.js';
 
 const LIMITS = ['10', '20', '50'];
 
@@ -41,7 +40,7 @@ function rejectionRows(rejected) {
 
 /** Mounts the view into `root`. */
 export function mount(root, ctx) {
-  useExploreStyle();
+  useCss('/console/views/explore.css');
   const { api, params } = ctx;
   let alive = true;
   let charts = [];

@@ -3,13 +3,13 @@
 // every label and structured metadata, trace ids linked to the traces view). A metric
 // query draws a line chart instead. "Live" re-runs the query every 5 s.
 
-import { h, fill, field, fmtNum, fmtBytes, fmtTime } from '../lib/dom.js';
+import { h, fill, field, fmtNum, fmtBytes, fmtTime, useCss } from '../lib/dom.js';
 import { rangePicker, rangeFromParam, autoStep } from '../lib/range.js';
 import { barChart, lineChart } from '../lib/chart.js';
 import { withQuery } from '../lib/api.js';
 import { autocomplete } from '../lib/autocomplete.js';
 import { logqlCompletions } from '../lib/logql-suggest.js';
-import { useCss, linkTraceIds, traceLink, isTraceIdLabel } from '../lib/links.js';
+import { linkTraceIds, traceLink, isTraceIdLabel } from '../lib/links.js';
 
 const LIVE_MS = 5000;
 const LEVELS = ['fatal', 'critical', 'error', 'warn', 'warning', 'info', 'debug', 'trace'];

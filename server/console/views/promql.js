@@ -2,13 +2,12 @@
 // query, one line per series, exemplars as points) and a table (instant query at the
 // range's end), the query's stats and the metric's metadata. URL: `#/promql?q=&range=&step=&tab=`.
 
-import { h, fill, field, table, fmtNum, fmtDuration, fmtTime } from '../lib/dom.js';
+import { h, fill, field, table, fmtNum, fmtDuration, fmtTime, useCss } from '../lib/dom.js';
 import { rangePicker, rangeFromParam, autoStep, parseDuration } from '../lib/range.js';
 import { lineChart } from '../lib/chart.js';
 import { autocomplete } from '../lib/autocomplete.js';
 import { promqlProvider } from '../lib/promql-hints.js';
 import { drawExemplars } from '../lib/exemplars.js';
-import { useExploreStyle } from '../lib/explore-style.js';
 
 /** `{__name__: "up", job: "api"}` as `up{job="api"}`. */
 export function seriesName(metric) {
@@ -31,7 +30,7 @@ function serverSeconds(resp) {
 
 /** Mounts the view into `root`. */
 export function mount(root, ctx) {
-  useExploreStyle();
+  useCss('/console/views/explore.css');
   const { api, params } = ctx;
   let tab = params.get('tab') === 'table' ? 'table' : 'graph';
   let chart = null;

@@ -2,8 +2,7 @@
 // download), the row count and timing, and the tenant's tables to start from.
 // URL: `#/sql?q=`.
 
-import { h, fill, field, table, fmtNum, fmtDuration, download } from '../lib/dom.js';
-import { useExploreStyle } from '../lib/explore-style.js';
+import { h, fill, field, table, fmtNum, fmtDuration, download, useCss } from '../lib/dom.js';
 
 /** Rows shown in the page; the CSV download has them all. */
 const SHOWN_ROWS = 1000;
@@ -28,7 +27,7 @@ function cell(key, v, navigate) {
 
 /** Mounts the view into `root`. */
 export function mount(root, ctx) {
-  useExploreStyle();
+  useCss('/console/views/explore.css');
   const { api, params } = ctx;
   let alive = true;
 

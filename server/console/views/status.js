@@ -3,8 +3,7 @@
 // retention, and the configuration in force (secrets hidden by the server). From
 // `/api/v1/status/{runtimeinfo,limits,disk,config}`; refreshed every 10 s while visible.
 
-import { h, fill, table, fmtNum, fmtBytes, fmtDuration, fmtTime, gauge } from '../lib/dom.js';
-import { useExploreStyle } from '../lib/explore-style.js';
+import { h, fill, table, fmtNum, fmtBytes, fmtDuration, fmtTime, gauge, useCss } from '../lib/dom.js';
 
 const REFRESH_MS = 10000;
 
@@ -110,7 +109,7 @@ function diskPanel(d) {
 
 /** Mounts the view into `root`. */
 export function mount(root, ctx) {
-  useExploreStyle();
+  useCss('/console/views/explore.css');
   const { api } = ctx;
   let alive = true;
   let timer = null;

@@ -3,10 +3,10 @@
 // (`#/traces?id=<hex>`) as a waterfall, with links to its logs and its service's RED
 // metrics.
 
-import { h, fill, field, fmtDuration, fmtTime } from '../lib/dom.js';
+import { h, fill, field, fmtDuration, fmtTime, useCss } from '../lib/dom.js';
 import { rangePicker, rangeFromParam } from '../lib/range.js';
 import { traceModel, waterfall } from '../lib/waterfall.js';
-import { useCss, traceHash } from '../lib/links.js';
+import { traceHash } from '../lib/links.js';
 
 /**
  * Jaeger UI's tags box, `k=v k2="v 2"`, as the JSON object the API's `tags` takes.
