@@ -471,3 +471,60 @@ fn a_histogram_counts_as_one_sample_against_the_rate_and_series_limits() {
         BTreeMap::from([(RejectReason::SeriesLimit, 2)])
     );
 }
+
+#[test]
+fn histograms_survive_a_reopen_through_the_wal_bit_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = vec![
+        hs(1_000, int_h()),
+        hs(2_000, float_h()),
+        hs(3_000, custom_h(4)),
+        hs(4_000, stale_h()),
+    ];
+    let floats = vec![Sample {
+        ts: 500,
+        value: 0.5,
+    }];
+    {
+        let engine = open(dir.path(), common::limits());
+        engine
+            .write_histograms(&t(), &[series("lat", written[..2].to_vec())])
+            .unwrap();
+        // A second record: floats and histograms together, in a series defined before.
+        let labels = [("__name__", "lat")];
+        let both = KeyedSeries {
+            key: &[],
+            known: None,
+            labels: &labels,
+            samples: &floats,
+            histograms: &written[2..],
+        };
+        let out = engine.write_keyed(&t(), &[both]).unwrap();
+        assert_eq!((out.accepted, out.accepted_histograms), (3, 2));
+        assert!(engine.tenant_stats(&t()).memory.histograms > 0);
+        // Dropped without closing: what it holds is only in the WAL.
+    }
+    let engine = open(dir.path(), common::limits());
+    let found = select(&engine, "lat");
+    assert_eq!(found[0].samples, floats);
+    assert_eq!(bytes_of(&found[0].histograms), bytes_of(&written));
+    assert_eq!(found[0].histograms[3].h.sum.to_bits(), STALE_NAN);
+    let memory = engine.tenant_stats(&t()).memory.histograms;
+    let encoded: usize = written.iter().map(|s| s.h.to_bytes().len()).sum();
+    assert!(
+        memory >= encoded as u64,
+        "{memory} bytes counted for {encoded} encoded"
+    );
+    // The replayed head still detects duplicates and conflicts.
+    let out = engine
+        .write_histograms(
+            &t(),
+            &[series("lat", vec![hs(1_000, int_h()), hs(2_000, int_h())])],
+        )
+        .unwrap();
+    assert_eq!(out.duplicates, 1);
+    assert_eq!(
+        out.rejected,
+        BTreeMap::from([(RejectReason::ConflictingValue, 1)])
+    );
+}

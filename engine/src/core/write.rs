@@ -147,6 +147,13 @@ impl Core {
                     last = Some(t);
                 }
             }
+            let held: u64 = place
+                .rec
+                .histograms
+                .iter()
+                .map(|(_, _, b)| crate::core::hist_bytes(b.len()))
+                .sum();
+            self.head_hist_bytes.fetch_add(held, Ordering::Relaxed);
             if !place.rec.samples.is_empty() || !place.rec.histograms.is_empty() {
                 place.rec.new_series.clear();
                 last = Some(self.wal.submit([wal::encode(&place.rec)])?);
@@ -170,7 +177,10 @@ impl Core {
                 *rejected.entry(*reason).or_default() += n;
             }
         }
-        self.note_accepted(outcome.accepted);
+        // Floats only: a flush takes them and subtracts what it took. Histograms are
+        // counted in `head_hist_bytes` and do not trigger flushes (which do not take them
+        // yet, `core/flush.rs`).
+        self.note_accepted(outcome.accepted - outcome.accepted_histograms);
         Ok(PendingWrite::new(outcome, last))
     }
 }

@@ -34,7 +34,6 @@ pub(crate) struct HistBuf {
 
 impl HistBuf {
     /// Bytes the buffer holds: its entries (spare capacity included) and the encodings.
-    #[allow(dead_code)] // head memory accounting, next commit
     pub(crate) fn bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.v.capacity() * std::mem::size_of::<EncodedHist>()
@@ -135,15 +134,16 @@ impl SeriesBuf {
         self.newest_ts = Some(self.newest_ts.map_or(ts, |n| n.max(ts)));
     }
 
-    /// Inserts a histogram without a window (replay), as [`SeriesBuf::restore`].
-    #[allow(dead_code)] // WAL replay, next commit
-    pub(crate) fn restore_hist(&mut self, h: EncodedHist) {
+    /// Inserts a histogram without a window (replay), as [`SeriesBuf::restore`]; whether
+    /// it was new (not a copy of one held).
+    pub(crate) fn restore_hist(&mut self, h: EncodedHist) -> bool {
         let v = self.hists.as_deref().map_or(&[][..], |b| &b.v[..]);
         let p = match v.binary_search_by_key(&h.0, |x| x.0) {
-            Ok(_) => Placement::Duplicate,
+            Ok(_) => return false,
             Err(i) => Placement::Insert(i),
         };
         self.apply_hist(h, p);
+        true
     }
 
     /// The histograms, sorted by timestamp (empty for a float-only series).
