@@ -60,14 +60,14 @@ pub enum Error {
     },
     /// A native histogram held in memory could not be decoded (a bug: the engine encoded
     /// it).
-    #[error("series {id}: histogram at {ts} in memory: {source}")]
+    #[error("series {id}: histogram at {ts} in memory: {reason}")]
     HeadHistogram {
         /// The series.
         id: u64,
         /// The histogram's timestamp.
         ts: i64,
-        /// What is wrong.
-        source: crate::HistogramError,
+        /// What is wrong (the decoding error).
+        reason: String,
     },
     /// A flush failed earlier; the engine refuses writes until it is reopened (its data is
     /// safe in the WAL and recovered on open).

@@ -192,7 +192,9 @@ fn histograms_round_trip_bit_exact_through_the_head() {
     // The time range applies to histograms too, and a series with only histograms in it
     // is returned.
     let m = Matcher::new("__name__", MatchOp::Equal, "lat").unwrap();
-    let part = engine.select(&t(), &[m.clone()], 1_500, 3_000).unwrap();
+    let part = engine
+        .select(&t(), std::slice::from_ref(&m), 1_500, 3_000)
+        .unwrap();
     assert_eq!(part[0].histograms.len(), 2);
     assert!(engine.select(&t(), &[m], 5_000, 9_000).unwrap().is_empty());
     assert!(
@@ -527,4 +529,58 @@ fn histograms_survive_a_reopen_through_the_wal_bit_exact() {
         out.rejected,
         BTreeMap::from([(RejectReason::ConflictingValue, 1)])
     );
+}
+
+/// Flushes do not write histograms to Parquet yet: they stay in the head, readable, and
+/// are logged again above the flush's boundary, so a restart after the flush (a crash, or
+/// a clean close) still has them.
+#[test]
+fn histograms_stay_readable_across_flushes_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let floats = vec![Sample {
+        ts: 500,
+        value: 0.5,
+    }];
+    let written = vec![hs(1_000, int_h()), hs(2_000, stale_h())];
+    let later = vec![hs(3_000, float_h())];
+    let float_series = |samples: Vec<Sample>| SeriesSamples {
+        labels: vec![("__name__".into(), "lat".into())],
+        samples,
+    };
+    {
+        let engine = open(dir.path(), common::limits());
+        engine.write(&t(), &[float_series(floats.clone())]).unwrap();
+        engine
+            .write_histograms(&t(), &[series("lat", written.clone())])
+            .unwrap();
+        let stats = engine.flush().unwrap();
+        assert_eq!(stats.samples, 1, "the float is flushed");
+        let found = select(&engine, "lat");
+        assert_eq!(found[0].samples, floats, "the float, from Parquet");
+        assert_eq!(bytes_of(&found[0].histograms), bytes_of(&written));
+        // A crash after the flush: dropped without closing.
+    }
+    let engine = open(dir.path(), common::limits());
+    assert_eq!(
+        bytes_of(&select(&engine, "lat")[0].histograms),
+        bytes_of(&written)
+    );
+    engine
+        .write_histograms(&t(), &[series("lat", later.clone())])
+        .unwrap();
+    engine
+        .write(
+            &t(),
+            &[float_series(vec![Sample {
+                ts: 600,
+                value: 1.0,
+            }])],
+        )
+        .unwrap();
+    engine.close().unwrap(); // flushes the float, then closes
+    let engine = open(dir.path(), common::limits());
+    let found = select(&engine, "lat");
+    assert_eq!(found[0].samples.len(), 2);
+    let all: Vec<_> = written.iter().chain(&later).cloned().collect();
+    assert_eq!(bytes_of(&found[0].histograms), bytes_of(&all));
 }

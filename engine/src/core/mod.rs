@@ -14,6 +14,7 @@ pub(crate) mod exemplars;
 pub(crate) mod flush;
 pub(crate) mod maintenance;
 pub(crate) mod reader;
+pub(crate) mod relog;
 pub(crate) mod replay;
 pub(crate) mod write;
 

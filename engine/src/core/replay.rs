@@ -18,7 +18,7 @@ use crate::core::{Core, Replayed, hist_bytes};
 use crate::metrics::head::{self, TenantHead};
 use crate::model::series::{MIX, SeriesId};
 use crate::model::series_key::SeriesKey;
-use crate::wal::{self, Decoded, SamplesRecord};
+use crate::wal::{self, Decoded, LoggedHist, SamplesRecord};
 use crate::{Error, Result, Sample, TenantId};
 
 /// Samples gathered before a batch is sorted and applied: enough that most series get a run
@@ -44,8 +44,8 @@ struct Batch {
     /// Series definitions in log order: (tenant, seq, id, labels).
     defs: Vec<(u32, u32, SeriesId, SeriesKey)>,
     samples: Vec<Logged>,
-    /// Native histograms in log order: (tenant, seq, id, ts, encoding).
-    hists: Vec<(u32, u32, SeriesId, i64, Arc<[u8]>)>,
+    /// Native histograms in log order: (tenant, seq, histogram).
+    hists: Vec<(u32, u32, LoggedHist)>,
 }
 
 impl Batch {
@@ -72,11 +72,8 @@ impl Batch {
                 id,
                 sample,
             }));
-        self.hists.extend(
-            rec.histograms
-                .into_iter()
-                .map(|(id, ts, bytes)| (tenant, seq, id, ts, bytes)),
-        );
+        self.hists
+            .extend(rec.histograms.into_iter().map(|h| (tenant, seq, h)));
     }
 }
 
@@ -236,7 +233,7 @@ impl Core {
             }
             drop(locked);
             // Histograms are few: placed one by one, in log order.
-            for (tenant, seq, id, ts, bytes) in batch.hists {
+            for (tenant, seq, (id, ts, bytes)) in batch.hists {
                 if defined_at.get(&(tenant, id)).is_some_and(|&d| seq < d) {
                     return Err(bad(
                         seq,

@@ -332,10 +332,10 @@ fn decode_hists(id: SeriesId, v: &[EncodedHist]) -> Result<Vec<HistogramSample>>
                 ts: *ts,
                 h: Arc::new(h),
             }),
-            Err(source) => Err(Error::HeadHistogram {
+            Err(e) => Err(Error::HeadHistogram {
                 id,
                 ts: *ts,
-                source,
+                reason: e.to_string(),
             }),
         })
         .collect()

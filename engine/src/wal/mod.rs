@@ -24,9 +24,12 @@ pub(crate) struct SamplesRecord {
     /// Series first seen in this write, with the ids they were given.
     pub(crate) new_series: Vec<(SeriesId, SeriesKey)>,
     pub(crate) samples: Vec<(SeriesId, Sample)>,
-    /// Native histograms: series, timestamp, encoding ([`crate::Histogram::encode`]).
-    pub(crate) histograms: Vec<(SeriesId, i64, Arc<[u8]>)>,
+    /// Native histograms.
+    pub(crate) histograms: Vec<LoggedHist>,
 }
+
+/// A logged native histogram: series, timestamp, encoding ([`crate::Histogram::encode`]).
+pub(crate) type LoggedHist = (SeriesId, i64, Arc<[u8]>);
 
 /// Size of one encoded sample: series id, timestamp, value bits.
 const SAMPLE_LEN: usize = 24;
@@ -182,7 +185,7 @@ pub(crate) fn decode(buf: &[u8]) -> Result<SamplesRecord, String> {
 
 /// The histograms of a kind 5 record, which must end exactly after them. Each encoding is
 /// decoded once to check it, so a damaged one is an error here, not at a later read.
-fn decode_histograms(c: &mut Cursor<'_>) -> Result<Vec<(SeriesId, i64, Arc<[u8]>)>, String> {
+fn decode_histograms(c: &mut Cursor<'_>) -> Result<Vec<LoggedHist>, String> {
     let n = c.u32("histogram count")? as usize;
     let mut out = Vec::with_capacity(n.min(c.remaining() / HIST_HEAD_LEN));
     for i in 0..n {
