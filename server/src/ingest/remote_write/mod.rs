@@ -12,6 +12,7 @@
 //! sample stored all the same (`docs/exemplars.md`).
 
 mod decode;
+mod histogram;
 pub mod proto;
 pub(crate) mod wire;
 
@@ -23,7 +24,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use strata_engine::{ExemplarReject, RejectReason, WriteOutcome};
 
 pub use crate::ingest::protobuf::WireError;
-pub use decode::{Batch, Decoded, declared_len, decode, decode_protobuf, decompress};
+pub use decode::{
+    Batch, Decoded, Refused, SeriesHistograms, declared_len, decode, decode_protobuf, decompress,
+};
 pub(crate) use decode::{snappy_block, snappy_len};
 
 use crate::auth::WriteTenant;
@@ -96,7 +99,7 @@ pub async fn write(
         };
         Ok::<_, ApiError>((
             batch.samples(),
-            batch.histograms,
+            batch.histogram_count(),
             result,
             dropped,
             exemplars,
