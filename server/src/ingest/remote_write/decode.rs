@@ -5,6 +5,7 @@
 //! value from the decompressed buffer: no allocation per label or series. [`decode`] gives
 //! the same result owned, for the fuzz harness and embedders.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use strata_engine::{
@@ -38,8 +39,8 @@ pub struct SeriesHistograms {
     pub histograms: Vec<HistogramSample>,
 }
 
-/// Native histogram samples refused while decoding (a reset hint out of range), to report
-/// with the engine's refusals: how many, and the first one's reason.
+/// Samples refused while decoding, for one reason, to report with the engine's refusals:
+/// how many, and the first one's reason.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Refused {
     /// How many.
@@ -57,8 +58,15 @@ pub struct Batch<'a> {
     series: Vec<BatchSeries<'a>>,
     /// The native histogram samples that decoded, by series ([`BatchSeries::histograms`]).
     histograms: Vec<HistogramSample>,
-    /// Native histogram samples refused while decoding.
-    pub histograms_refused: Refused,
+    /// Samples (float or histogram) refused while decoding, by self-metrics reason:
+    /// [`INVALID_HISTOGRAM`] in both versions, and for 2.0 [`INVALID_REFS`] and
+    /// [`EMPTY_SERIES`].
+    pub refused: BTreeMap<&'static str, Refused>,
+    /// Remote-write 2.0: series with a `metadata` field (validated, not stored yet).
+    pub metadata: u64,
+    /// Remote-write 2.0: samples and histograms with a start timestamp (validated, not
+    /// stored).
+    pub start_timestamps: u64,
     /// The exemplars of the request, by series (`TimeSeries.exemplars`).
     pub exemplars: Vec<SeriesExemplars>,
     /// Exemplars refused while decoding (labels that are not UTF-8), to report with the
@@ -66,16 +74,36 @@ pub struct Batch<'a> {
     pub exemplars_refused: ExemplarOutcome,
 }
 
+/// Self-metrics reason of a histogram refused while decoding (the engine's
+/// `invalid_histogram`).
+pub(crate) const INVALID_HISTOGRAM: &str = "invalid_histogram";
+/// Self-metrics reason of the samples of a remote-write 2.0 series whose label or metadata
+/// references are odd in number or outside the symbols table.
+pub(crate) const INVALID_REFS: &str = "invalid_symbol_refs";
+/// Self-metrics reason of a remote-write 2.0 series without samples or histograms (counted
+/// as one).
+pub(crate) const EMPTY_SERIES: &str = "empty_series";
+
+impl Refused {
+    /// Adds `n` refusals; `why` gives the first one's reason.
+    pub(crate) fn add(&mut self, n: u64, why: impl FnOnce() -> String) {
+        self.count += n;
+        if self.first.is_none() {
+            self.first = Some(why());
+        }
+    }
+}
+
 /// One series of a [`Batch`]: ranges into its vectors.
 #[derive(Debug, Clone, Copy)]
-struct BatchSeries<'a> {
+pub(super) struct BatchSeries<'a> {
     /// Empty for a known series.
-    labels: (usize, usize),
-    samples: (usize, usize),
-    histograms: (usize, usize),
+    pub(super) labels: (usize, usize),
+    pub(super) samples: (usize, usize),
+    pub(super) histograms: (usize, usize),
     /// The raw bytes of its label fields (empty when they are not adjacent).
-    key: &'a [u8],
-    known: Option<KnownSeries>,
+    pub(super) key: &'a [u8],
+    pub(super) known: Option<KnownSeries>,
 }
 
 impl<'a> Batch<'a> {
@@ -117,7 +145,7 @@ impl<'a> Batch<'a> {
         let mut series = Vec::with_capacity(parsed.series.len());
         let mut next = pairs.iter();
         let mut histograms = Vec::with_capacity(parsed.histograms.len());
-        let mut refused = Refused::default();
+        let mut refused = BTreeMap::new();
         for (ps, known) in parsed.series.iter().zip(found) {
             let l0 = labels.len();
             if known.is_none() {
@@ -125,20 +153,8 @@ impl<'a> Batch<'a> {
                 labels_utf8(ps, next.by_ref().take(n), &mut labels)?;
             }
             let h0 = histograms.len();
-            for wh in &parsed.histograms[ps.histograms.0..ps.histograms.1] {
-                match &wh.h {
-                    Ok(h) => histograms.push(HistogramSample {
-                        ts: wh.ts,
-                        h: Arc::new(h.clone()),
-                    }),
-                    Err(why) => {
-                        refused.count += 1;
-                        refused
-                            .first
-                            .get_or_insert_with(|| format!("timeseries[{}]: {why}", ps.index));
-                    }
-                }
-            }
+            let wire = &parsed.histograms[ps.histograms.0..ps.histograms.1];
+            take_histograms(wire, ps.index, &mut histograms, &mut refused);
             series.push(BatchSeries {
                 labels: (l0, labels.len()),
                 samples: ps.samples,
@@ -153,10 +169,42 @@ impl<'a> Batch<'a> {
             samples: parsed.samples,
             series,
             histograms,
-            histograms_refused: refused,
+            refused,
+            metadata: 0,
+            start_timestamps: 0,
             exemplars,
             exemplars_refused,
         })
+    }
+
+    /// A batch of parts already decoded (remote-write 2.0's).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn from_parts(
+        labels: Vec<(&'a str, &'a str)>,
+        samples: Vec<Sample>,
+        series: Vec<BatchSeries<'a>>,
+        histograms: Vec<HistogramSample>,
+        refused: BTreeMap<&'static str, Refused>,
+        exemplars: (Vec<SeriesExemplars>, ExemplarOutcome),
+        metadata: u64,
+        start_timestamps: u64,
+    ) -> Self {
+        Self {
+            labels,
+            samples,
+            series,
+            histograms,
+            refused,
+            metadata,
+            start_timestamps,
+            exemplars: exemplars.0,
+            exemplars_refused: exemplars.1,
+        }
+    }
+
+    /// Samples and histograms refused while decoding, all reasons.
+    pub fn refused_total(&self) -> u64 {
+        self.refused.values().map(|r| r.count).sum()
     }
 
     /// Exemplars in the request.
@@ -170,9 +218,9 @@ impl<'a> Batch<'a> {
         self.samples.len() as u64
     }
 
-    /// Native histogram samples in the request (those refused while decoding included).
+    /// Native histogram samples in the request that decoded.
     pub fn histogram_count(&self) -> u64 {
-        self.histograms.len() as u64 + self.histograms_refused.count
+        self.histograms.len() as u64
     }
 
     /// The series with at least one float sample, for [`strata_engine::Engine::write_keyed`].
@@ -230,7 +278,29 @@ impl<'a> Batch<'a> {
                     histograms: h.to_vec(),
                 })
                 .collect(),
-            histograms_refused: self.histograms_refused.count,
+            histograms_refused: self.refused.get(INVALID_HISTOGRAM).map_or(0, |r| r.count),
+        }
+    }
+}
+
+/// Appends the histograms that decoded to `out`, and counts the others in `refused` (the
+/// series at `index` named in the message).
+pub(super) fn take_histograms(
+    wire: &[super::histogram::WireHistogram],
+    index: usize,
+    out: &mut Vec<HistogramSample>,
+    refused: &mut BTreeMap<&'static str, Refused>,
+) {
+    for wh in wire {
+        match &wh.h {
+            Ok(h) => out.push(HistogramSample {
+                ts: wh.ts,
+                h: Arc::new(h.clone()),
+            }),
+            Err(why) => refused
+                .entry(INVALID_HISTOGRAM)
+                .or_default()
+                .add(1, || format!("timeseries[{index}]: {why}")),
         }
     }
 }
@@ -373,4 +443,4 @@ pub fn decode_protobuf(raw: &[u8]) -> Result<Decoded, ApiError> {
 
 #[cfg(test)]
 #[path = "decode_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -211,7 +211,7 @@ fn decodes_histograms_and_refuses_bad_utf8() {
     );
     let raw = req.encode_to_vec();
     let b = Batch::parse(&raw).unwrap();
-    let why = b.histograms_refused.first.unwrap();
+    let why = b.refused[INVALID_HISTOGRAM].first.clone().unwrap();
     assert!(
         why.starts_with("timeseries[0]: histogram has reset_hint 4"),
         "{why}"
@@ -382,7 +382,7 @@ fn reference(raw: &[u8]) -> Result<Decoded, String> {
 
 /// Prometheus's `ToIntHistogram`/`ToFloatHistogram` (prompb/codec.go) over prost's
 /// message; None for a reset hint outside the enum.
-fn reference_histogram(h: &Histogram) -> Option<strata_engine::Histogram> {
+pub(crate) fn reference_histogram(h: &Histogram) -> Option<strata_engine::Histogram> {
     let spans = |s: &[BucketSpan]| {
         s.iter()
             .map(|s| Span {
@@ -435,7 +435,7 @@ fn reference_histogram(h: &Histogram) -> Option<strata_engine::Histogram> {
 
 /// A random histogram: either kind of count, both kinds of buckets now and then (the
 /// other kind is ignored), odd schemas and reset hints.
-pub(super) fn random_histogram(rng: &mut Rng) -> Histogram {
+pub(crate) fn random_histogram(rng: &mut Rng) -> Histogram {
     let spans = |rng: &mut Rng| {
         (0..rng.below(3))
             .map(|_| BucketSpan {

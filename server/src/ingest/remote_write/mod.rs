@@ -14,6 +14,7 @@
 mod decode;
 mod histogram;
 pub mod proto;
+pub mod v2;
 pub(crate) mod wire;
 
 use std::fmt::Write as _;
