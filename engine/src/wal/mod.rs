@@ -7,6 +7,8 @@ pub(crate) mod frame;
 pub(crate) mod pending;
 pub(crate) mod spans_logs;
 
+use std::sync::Arc;
+
 use crate::model::series::SeriesId;
 use crate::model::series_key::{self, SeriesKey};
 use crate::wal::frame::{
@@ -21,6 +23,8 @@ pub(crate) struct SamplesRecord {
     /// Series first seen in this write, with the ids they were given.
     pub(crate) new_series: Vec<(SeriesId, SeriesKey)>,
     pub(crate) samples: Vec<(SeriesId, Sample)>,
+    /// Native histograms: series, timestamp, encoding ([`crate::Histogram::encode`]).
+    pub(crate) histograms: Vec<(SeriesId, i64, Arc<[u8]>)>,
 }
 
 /// Size of one encoded sample: series id, timestamp, value bits.
@@ -137,6 +141,7 @@ pub(crate) fn decode(buf: &[u8]) -> Result<SamplesRecord, String> {
         tenant,
         new_series,
         samples,
+        histograms: Vec::new(),
     })
 }
 
@@ -172,6 +177,7 @@ mod tests {
                 tenant: TenantId::new(&t).unwrap(),
                 new_series,
                 samples,
+                histograms: Vec::new(),
             })
     }
 
