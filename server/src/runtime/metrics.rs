@@ -354,7 +354,7 @@ impl Metrics {
             o,
             name,
             "counter",
-            "Changes the attribute caps made to stored spans and log records, by kind.",
+            "Changes made to stored items, by kind: attribute caps on spans and log records, remote-write 2.0 metadata and start timestamps not stored.",
         );
         for ((t, s, k), n) in c.truncated.iter().filter(|((t, _, _), _)| shown(t)) {
             let labels = [("tenant", t.as_str()), ("signal", s.as_str()), ("kind", k)];

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use strata_engine::{
     Exemplar, ExemplarOutcome, ExemplarReject, HistogramSample, KeyedSeries, KnownSeries, Sample,
-    SeriesExemplars, SeriesSamples,
+    SeriesExemplars, SeriesHistograms, SeriesSamples,
 };
 
 use super::wire::{self, ParsedSeries};
@@ -28,15 +28,6 @@ pub struct Decoded {
     pub histograms: Vec<SeriesHistograms>,
     /// Native histogram samples refused while decoding ([`Refused`]).
     pub histograms_refused: u64,
-}
-
-/// One series' native histogram samples, owned.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SeriesHistograms {
-    /// Its labels.
-    pub labels: Vec<(String, String)>,
-    /// Its histograms, in request order.
-    pub histograms: Vec<HistogramSample>,
 }
 
 /// Samples refused while decoding, for one reason, to report with the engine's refusals:
@@ -223,17 +214,17 @@ impl<'a> Batch<'a> {
         self.histograms.len() as u64
     }
 
-    /// The series with at least one float sample, for [`strata_engine::Engine::write_keyed`].
+    /// The series with at least one float or histogram sample, for
+    /// [`strata_engine::Engine::write_keyed`].
     pub fn series(&self) -> Vec<KeyedSeries<'_>> {
         self.series
             .iter()
-            .filter(|s| s.samples.0 < s.samples.1)
             .map(|s| KeyedSeries {
                 key: s.key,
                 known: s.known,
                 labels: &self.labels[s.labels.0..s.labels.1],
                 samples: &self.samples[s.samples.0..s.samples.1],
-                histograms: &[],
+                histograms: &self.histograms[s.histograms.0..s.histograms.1],
             })
             .collect()
     }
@@ -266,6 +257,7 @@ impl<'a> Batch<'a> {
             series: self
                 .series()
                 .iter()
+                .filter(|s| !s.samples.is_empty())
                 .map(|s| SeriesSamples {
                     labels: owned(s.labels),
                     samples: s.samples.to_vec(),
