@@ -311,3 +311,83 @@ fn remote_write_2_answers_with_written_headers_and_partial_writes() {
     assert_eq!(r.status, 415, "{}", r.text());
     // 429 and 503 carry zeros: not tested here (no rate limit is configured).
 }
+
+/// An OTLP request of one exponential histogram point (OTel bucket 0 with 2, zero count 1)
+/// at `t_ns`, cumulative or delta.
+fn otlp_json(t_ns: i64, temporality: u8) -> String {
+    format!(
+        r#"{{"resourceMetrics":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"api"}}}}]}},
+        "scopeMetrics":[{{"metrics":[{{"name":"latency","unit":"s","exponentialHistogram":{{
+        "aggregationTemporality":{temporality},"dataPoints":[{{"timeUnixNano":"{t_ns}","count":"3",
+        "sum":2.5,"scale":0,"zeroCount":"1","positive":{{"offset":0,"bucketCounts":["2"]}}}}]}}}}]}}]}}]}}"#
+    )
+}
+
+#[test]
+fn otlp_exponential_histograms_are_stored_over_json_and_protobuf() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::metrics::v1::{
+        ExponentialHistogram, ExponentialHistogramDataPoint, Metric, ResourceMetrics, ScopeMetrics,
+        exponential_histogram_data_point::Buckets, metric::Data,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let now_ns = common::now_ms() * 1_000_000;
+    let json = [("Content-Type", "application/json")];
+    let r = server
+        .post("/v1/metrics", &json, otlp_json(now_ns, 2).as_bytes())
+        .expect("otlp json");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!r.text().contains("rejected"), "{}", r.text());
+    // The histogram (service.name alone makes no target_info series).
+    assert_eq!(ingested(&server), 1.0);
+    // The same as protobuf, a second later (the fast path, which hands the point over).
+    let point = ExponentialHistogramDataPoint {
+        time_unix_nano: (now_ns + 1_000_000_000) as u64,
+        count: 3,
+        sum: Some(2.5),
+        zero_count: 1,
+        positive: Some(Buckets {
+            offset: 0,
+            bucket_counts: vec![2],
+        }),
+        ..Default::default()
+    };
+    let req = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: "latency".into(),
+                    unit: "s".into(),
+                    data: Some(Data::ExponentialHistogram(ExponentialHistogram {
+                        data_points: vec![point],
+                        aggregation_temporality: 2,
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let r = server
+        .post(
+            "/v1/metrics",
+            &[("Content-Type", "application/x-protobuf")],
+            &req.encode_to_vec(),
+        )
+        .expect("otlp protobuf");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(ingested(&server), 2.0);
+    // Delta temporality: refused, counted, with its reason.
+    let r = server
+        .post("/v1/metrics", &json, otlp_json(now_ns, 1).as_bytes())
+        .expect("otlp json");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains("delta temporality is not supported"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(rejected(&server, "otlp_unmapped"), 1.0);
+}
