@@ -162,7 +162,7 @@ impl Metrics {
     }
 
     /// Counts items refused by the server before they reached the engine (e.g.
-    /// `native_histogram`).
+    /// `otlp_unmapped`, remote-write 2.0's `invalid_symbol_refs`).
     pub fn record_rejected(&self, tenant: &TenantId, signal: Signal, reason: &str, n: u64) {
         if n == 0 {
             return;

@@ -179,7 +179,7 @@ fn check_series(p: &Parsed<'_>, s: &ParsedSeries, keys: &mut Vec<u8>) -> Result<
 
 /// Prometheus's checks of a `labels_refs` list (`desymbolizeLabels`).
 fn check_refs(p: &Parsed<'_>, refs: &[u32]) -> Result<(), String> {
-    if refs.len() % 2 != 0 {
+    if !refs.len().is_multiple_of(2) {
         return Err(format!("invalid labels_refs length {}", refs.len()));
     }
     for c in refs.chunks_exact(2) {

@@ -291,7 +291,7 @@ fn reference(raw: &[u8]) -> Result<View, String> {
     }
     let syms = &req.symbols;
     let labels = |refs: &[u32]| -> Option<Vec<(String, String)>> {
-        if refs.len() % 2 != 0 {
+        if !refs.len().is_multiple_of(2) {
             return None;
         }
         refs.chunks(2)
