@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use axum::http::{HeaderMap, HeaderValue, header};
 use strata_engine::WriteOutcome;
 
-use super::decode::Refused;
+use super::decode::{INVALID_HISTOGRAM, Refused};
 use crate::http::error::ApiError;
 
 /// The protobuf message of a request.
@@ -163,8 +163,14 @@ pub(crate) fn rejection_message(
     let refused_total: u64 = refused.values().map(|r| r.count).sum();
     let stored = outcome.accepted + outcome.duplicates;
     let rejected = outcome.rejected_total() + refused_total;
+    // "samples" alone when the request had no histograms (as before they were stored).
+    let what = if sent.histograms == 0 && !refused.contains_key(INVALID_HISTOGRAM) {
+        "samples"
+    } else {
+        "samples and histograms"
+    };
     let mut m = format!(
-        "stored {stored} of {} samples and histograms; rejected {rejected}:",
+        "stored {stored} of {} {what}; rejected {rejected}:",
         sent.samples + sent.histograms + refused_total
     );
     for (reason, n) in &outcome.rejected {
@@ -259,6 +265,15 @@ mod tests {
             histograms: 1,
             ..Sent::default()
         };
+        let floats_only = Sent {
+            samples: 9,
+            ..Sent::default()
+        };
+        let m = rejection_message(&floats_only, &o, &BTreeMap::new());
+        assert_eq!(
+            m,
+            "stored 8 of 9 samples; rejected 2: too_old 2 (first: sample too old)"
+        );
         let m = rejection_message(&sent, &o, &refused);
         assert_eq!(
             m,
