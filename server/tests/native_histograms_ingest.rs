@@ -391,3 +391,32 @@ fn otlp_exponential_histograms_are_stored_over_json_and_protobuf() {
     );
     assert_eq!(rejected(&server, "otlp_unmapped"), 1.0);
 }
+
+#[test]
+fn remote_write_2_rate_limited_answers_carry_zero_written_headers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        common::bin(),
+        dir.path(),
+        "[limits.tenants.slow]\ningest_rate = 1\ningest_burst = 2\n",
+    );
+    server.wait_ready(common::READY);
+    let now = common::now_ms();
+    let mut req = v2_request(now);
+    req.timeseries.truncate(1);
+    req.timeseries[0].samples = (0..10)
+        .map(|i| v2::Sample {
+            value: 1.0,
+            timestamp: now - 10_000 + i * 1000,
+            start_timestamp: 0,
+        })
+        .collect();
+    let mut headers = V2_HEADERS.to_vec();
+    headers.push(("X-Scope-OrgID", "slow"));
+    let r = server
+        .post("/api/v1/write", &headers, &snappy(&req.encode_to_vec()))
+        .expect("remote-write 2.0");
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("rate_limited"), "{}", r.text());
+    assert_eq!(written(&r), [Some("0"), Some("0"), Some("0")]);
+}
