@@ -123,6 +123,7 @@ pub(crate) struct LimitValues {
     pub(crate) max_events: Option<usize>,
     pub(crate) max_links: Option<usize>,
     pub(crate) max_exemplars: Option<usize>,
+    pub(crate) max_native_histogram_buckets: Option<usize>,
     pub(crate) tenants: Option<BTreeMap<String, LimitValues>>,
 }
 

@@ -393,6 +393,7 @@ fn apply_limits(l: &mut Limits, v: &LimitValues, prefix: &str) -> Result<()> {
     set!(max_events);
     set!(max_links);
     set!(max_exemplars);
+    set!(max_native_histogram_buckets);
     if let Some(b) = v.disk_budget_bytes {
         l.disk_budget = Some(b);
     }

@@ -124,6 +124,12 @@ fn limits(t: &mut Table, at: &[&str], l: &Limits) {
     put(t, at, "max_events", int(l.max_events));
     put(t, at, "max_links", int(l.max_links));
     put(t, at, "max_exemplars", int(l.max_exemplars));
+    put(
+        t,
+        at,
+        "max_native_histogram_buckets",
+        int(l.max_native_histogram_buckets),
+    );
 }
 
 /// Sets `key` in the table at path `at` (created as needed; a non-table in the way is

@@ -108,7 +108,7 @@ pub use config::{AttributeRuleConfig, RuleConfig};
 pub use pattern::NameValidation;
 pub use tenants::{
     RelabelSettings, Relabeling, RuleCounts, SignalRules, TenantOverrides, TenantRules, keyed,
-    logs, owned, spans,
+    logs, owned, owned_histograms, spans,
 };
 
 /// An invalid relabel or attribute rule.

@@ -161,7 +161,8 @@ pub fn keyed<R>(
         match rules.apply(&mut labels) {
             Outcome::Kept => owned.push(Some(labels)),
             Outcome::Dropped { rule } => {
-                bump(&mut dropped, rule, s.samples.len() as u64);
+                let n = s.samples.len() + s.histograms.len();
+                bump(&mut dropped, rule, n as u64);
                 owned.push(Some(Vec::new()));
             }
         }
@@ -202,6 +203,25 @@ pub fn owned(rules: &Relabel, series: &mut Vec<SeriesSamples>) -> RuleCounts {
         Outcome::Kept => true,
         Outcome::Dropped { rule } => {
             bump(&mut dropped, rule, s.samples.len() as u64);
+            false
+        }
+    });
+    dropped
+}
+
+/// [`owned`] for native histogram series.
+pub fn owned_histograms(
+    rules: &Relabel,
+    series: &mut Vec<strata_engine::SeriesHistograms>,
+) -> RuleCounts {
+    let mut dropped = RuleCounts::new();
+    if rules.is_empty() {
+        return dropped;
+    }
+    series.retain_mut(|s| match rules.apply(&mut s.labels) {
+        Outcome::Kept => true,
+        Outcome::Dropped { rule } => {
+            bump(&mut dropped, rule, s.histograms.len() as u64);
             false
         }
     });

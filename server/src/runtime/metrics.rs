@@ -162,7 +162,7 @@ impl Metrics {
     }
 
     /// Counts items refused by the server before they reached the engine (e.g.
-    /// `native_histogram`).
+    /// `otlp_unmapped`, remote-write 2.0's `invalid_symbol_refs`).
     pub fn record_rejected(&self, tenant: &TenantId, signal: Signal, reason: &str, n: u64) {
         if n == 0 {
             return;
@@ -354,7 +354,7 @@ impl Metrics {
             o,
             name,
             "counter",
-            "Changes the attribute caps made to stored spans and log records, by kind.",
+            "Changes made to stored items, by kind: attribute caps on spans and log records, remote-write 2.0 metadata and start timestamps not stored.",
         );
         for ((t, s, k), n) in c.truncated.iter().filter(|((t, _, _), _)| shown(t)) {
             let labels = [("tenant", t.as_str()), ("signal", s.as_str()), ("kind", k)];

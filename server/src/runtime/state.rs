@@ -376,6 +376,26 @@ impl AppState {
             .await
     }
 
+    /// Writes native histogram samples for `tenant` as [`AppState::write_metrics`] writes
+    /// floats: `[relabel]` metrics rules first, then one engine write.
+    pub async fn write_metric_histograms(
+        &self,
+        tenant: &TenantId,
+        mut batch: Vec<strata_engine::SeriesHistograms>,
+    ) -> Result<WriteOutcome, ApiError> {
+        if let Some(rules) = self.relabel(tenant) {
+            let dropped = relabel::owned_histograms(&rules.metrics, &mut batch);
+            self.count_relabeled(tenant, Signal::Metrics, &dropped);
+            if batch.is_empty() {
+                return Ok(WriteOutcome::default());
+            }
+        }
+        self.write(tenant, Signal::Metrics, move |e, t| {
+            e.write_histograms(t, &batch)
+        })
+        .await
+    }
+
     /// Writes exemplars for `tenant` (after their samples), counting the outcome in the
     /// self-metrics. The tenant's `[relabel]` metrics rules rewrite their series' labels as
     /// they do the samples' (an exemplar of a dropped series goes with it). Engine errors

@@ -61,11 +61,24 @@ pub(super) async fn export_metrics(
         translated.rejected_points,
     );
     let series = std::mem::take(&mut translated.series);
-    let outcome = if series.is_empty() {
+    let mut outcome = if series.is_empty() {
         WriteOutcome::default()
     } else {
         state.write_metrics(tenant, series).await?
     };
+    let histograms = std::mem::take(&mut translated.histograms);
+    if !histograms.is_empty() {
+        let h = state.write_metric_histograms(tenant, histograms).await?;
+        outcome.accepted += h.accepted;
+        outcome.accepted_histograms += h.accepted_histograms;
+        outcome.duplicates += h.duplicates;
+        for (reason, n) in h.rejected {
+            *outcome.rejected.entry(reason).or_default() += n;
+        }
+        for (reason, m) in h.messages {
+            outcome.messages.entry(reason).or_insert(m);
+        }
+    }
     let exemplars = write_exemplars(state, tenant, &mut translated, &outcome).await?;
     metrics_answer(&translated, &outcome, &exemplars)
 }

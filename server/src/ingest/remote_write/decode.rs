@@ -5,9 +5,12 @@
 //! value from the decompressed buffer: no allocation per label or series. [`decode`] gives
 //! the same result owned, for the fuzz harness and embedders.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use strata_engine::{
-    Exemplar, ExemplarOutcome, ExemplarReject, KeyedSeries, KnownSeries, Sample, SeriesExemplars,
-    SeriesSamples,
+    Exemplar, ExemplarOutcome, ExemplarReject, HistogramSample, KeyedSeries, KnownSeries, Sample,
+    SeriesExemplars, SeriesHistograms, SeriesSamples,
 };
 
 use super::wire::{self, ParsedSeries};
@@ -21,8 +24,20 @@ pub struct Decoded {
     pub series: Vec<SeriesSamples>,
     /// Total float samples in `series`.
     pub samples: u64,
-    /// Native histogram samples (not supported; rejected and counted).
-    pub histograms: u64,
+    /// Series with at least one native histogram sample (that decoded).
+    pub histograms: Vec<SeriesHistograms>,
+    /// Native histogram samples refused while decoding ([`Refused`]).
+    pub histograms_refused: u64,
+}
+
+/// Samples refused while decoding, for one reason, to report with the engine's refusals:
+/// how many, and the first one's reason.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Refused {
+    /// How many.
+    pub count: u64,
+    /// The first one's reason, naming its series.
+    pub first: Option<String>,
 }
 
 /// A decoded request whose labels borrow from the decompressed buffer.
@@ -32,8 +47,17 @@ pub struct Batch<'a> {
     labels: Vec<(&'a str, &'a str)>,
     samples: Vec<Sample>,
     series: Vec<BatchSeries<'a>>,
-    /// Native histogram samples (not supported; rejected and counted).
-    pub histograms: u64,
+    /// The native histogram samples that decoded, by series ([`BatchSeries::histograms`]).
+    histograms: Vec<HistogramSample>,
+    /// Samples (float or histogram) refused while decoding, by self-metrics reason:
+    /// [`INVALID_HISTOGRAM`] in both versions, and for 2.0 [`INVALID_REFS`] and
+    /// [`EMPTY_SERIES`].
+    pub refused: BTreeMap<&'static str, Refused>,
+    /// Remote-write 2.0: series with a `metadata` field (validated, not stored yet).
+    pub metadata: u64,
+    /// Remote-write 2.0: samples and histograms with a start timestamp (validated, not
+    /// stored).
+    pub start_timestamps: u64,
     /// The exemplars of the request, by series (`TimeSeries.exemplars`).
     pub exemplars: Vec<SeriesExemplars>,
     /// Exemplars refused while decoding (labels that are not UTF-8), to report with the
@@ -41,15 +65,36 @@ pub struct Batch<'a> {
     pub exemplars_refused: ExemplarOutcome,
 }
 
+/// Self-metrics reason of a histogram refused while decoding (the engine's
+/// `invalid_histogram`).
+pub(crate) const INVALID_HISTOGRAM: &str = "invalid_histogram";
+/// Self-metrics reason of the samples of a remote-write 2.0 series whose label or metadata
+/// references are odd in number or outside the symbols table.
+pub(crate) const INVALID_REFS: &str = "invalid_symbol_refs";
+/// Self-metrics reason of a remote-write 2.0 series without samples or histograms (counted
+/// as one).
+pub(crate) const EMPTY_SERIES: &str = "empty_series";
+
+impl Refused {
+    /// Adds `n` refusals; `why` gives the first one's reason.
+    pub(crate) fn add(&mut self, n: u64, why: impl FnOnce() -> String) {
+        self.count += n;
+        if self.first.is_none() {
+            self.first = Some(why());
+        }
+    }
+}
+
 /// One series of a [`Batch`]: ranges into its vectors.
 #[derive(Debug, Clone, Copy)]
-struct BatchSeries<'a> {
+pub(super) struct BatchSeries<'a> {
     /// Empty for a known series.
-    labels: (usize, usize),
-    samples: (usize, usize),
+    pub(super) labels: (usize, usize),
+    pub(super) samples: (usize, usize),
+    pub(super) histograms: (usize, usize),
     /// The raw bytes of its label fields (empty when they are not adjacent).
-    key: &'a [u8],
-    known: Option<KnownSeries>,
+    pub(super) key: &'a [u8],
+    pub(super) known: Option<KnownSeries>,
 }
 
 impl<'a> Batch<'a> {
@@ -90,15 +135,21 @@ impl<'a> Batch<'a> {
         let mut labels = Vec::with_capacity(pairs.len());
         let mut series = Vec::with_capacity(parsed.series.len());
         let mut next = pairs.iter();
+        let mut histograms = Vec::with_capacity(parsed.histograms.len());
+        let mut refused = BTreeMap::new();
         for (ps, known) in parsed.series.iter().zip(found) {
             let l0 = labels.len();
             if known.is_none() {
                 let n = ps.labels.1 - ps.labels.0;
                 labels_utf8(ps, next.by_ref().take(n), &mut labels)?;
             }
+            let h0 = histograms.len();
+            let wire = &parsed.histograms[ps.histograms.0..ps.histograms.1];
+            take_histograms(wire, ps.index, &mut histograms, &mut refused);
             series.push(BatchSeries {
                 labels: (l0, labels.len()),
                 samples: ps.samples,
+                histograms: (h0, histograms.len()),
                 key: ps.key,
                 known,
             });
@@ -108,10 +159,43 @@ impl<'a> Batch<'a> {
             labels,
             samples: parsed.samples,
             series,
-            histograms: parsed.histograms,
+            histograms,
+            refused,
+            metadata: 0,
+            start_timestamps: 0,
             exemplars,
             exemplars_refused,
         })
+    }
+
+    /// A batch of parts already decoded (remote-write 2.0's).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn from_parts(
+        labels: Vec<(&'a str, &'a str)>,
+        samples: Vec<Sample>,
+        series: Vec<BatchSeries<'a>>,
+        histograms: Vec<HistogramSample>,
+        refused: BTreeMap<&'static str, Refused>,
+        exemplars: (Vec<SeriesExemplars>, ExemplarOutcome),
+        metadata: u64,
+        start_timestamps: u64,
+    ) -> Self {
+        Self {
+            labels,
+            samples,
+            series,
+            histograms,
+            refused,
+            metadata,
+            start_timestamps,
+            exemplars: exemplars.0,
+            exemplars_refused: exemplars.1,
+        }
+    }
+
+    /// Samples and histograms refused while decoding, all reasons.
+    pub fn refused_total(&self) -> u64 {
+        self.refused.values().map(|r| r.count).sum()
     }
 
     /// Exemplars in the request.
@@ -125,7 +209,13 @@ impl<'a> Batch<'a> {
         self.samples.len() as u64
     }
 
-    /// The series with at least one float sample, for [`strata_engine::Engine::write_keyed`].
+    /// Native histogram samples in the request that decoded.
+    pub fn histogram_count(&self) -> u64 {
+        self.histograms.len() as u64
+    }
+
+    /// The series with at least one float or histogram sample, for
+    /// [`strata_engine::Engine::write_keyed`].
     pub fn series(&self) -> Vec<KeyedSeries<'_>> {
         self.series
             .iter()
@@ -134,28 +224,76 @@ impl<'a> Batch<'a> {
                 known: s.known,
                 labels: &self.labels[s.labels.0..s.labels.1],
                 samples: &self.samples[s.samples.0..s.samples.1],
-                histograms: &[],
+                histograms: &self.histograms[s.histograms.0..s.histograms.1],
             })
             .collect()
     }
 
+    /// The series with at least one native histogram sample: labels (empty for a known
+    /// series), and histograms.
+    pub fn histogram_series(
+        &self,
+    ) -> impl Iterator<Item = (&[(&'a str, &'a str)], &[HistogramSample])> {
+        self.series
+            .iter()
+            .filter(|s| s.histograms.0 < s.histograms.1)
+            .map(|s| {
+                (
+                    &self.labels[s.labels.0..s.labels.1],
+                    &self.histograms[s.histograms.0..s.histograms.1],
+                )
+            })
+    }
+
     /// The request, owned (for a batch from [`Batch::parse`], which decodes every label).
     pub fn to_decoded(&self) -> Decoded {
+        let owned = |labels: &[(&str, &str)]| {
+            labels
+                .iter()
+                .map(|&(n, v)| (n.to_owned(), v.to_owned()))
+                .collect()
+        };
         Decoded {
             series: self
                 .series()
                 .iter()
+                .filter(|s| !s.samples.is_empty())
                 .map(|s| SeriesSamples {
-                    labels: s
-                        .labels
-                        .iter()
-                        .map(|&(n, v)| (n.to_owned(), v.to_owned()))
-                        .collect(),
+                    labels: owned(s.labels),
                     samples: s.samples.to_vec(),
                 })
                 .collect(),
             samples: self.samples(),
-            histograms: self.histograms,
+            histograms: self
+                .histogram_series()
+                .map(|(labels, h)| SeriesHistograms {
+                    labels: owned(labels),
+                    histograms: h.to_vec(),
+                })
+                .collect(),
+            histograms_refused: self.refused.get(INVALID_HISTOGRAM).map_or(0, |r| r.count),
+        }
+    }
+}
+
+/// Appends the histograms that decoded to `out`, and counts the others in `refused` (the
+/// series at `index` named in the message).
+pub(super) fn take_histograms(
+    wire: &[super::histogram::WireHistogram],
+    index: usize,
+    out: &mut Vec<HistogramSample>,
+    refused: &mut BTreeMap<&'static str, Refused>,
+) {
+    for wh in wire {
+        match &wh.h {
+            Ok(h) => out.push(HistogramSample {
+                ts: wh.ts,
+                h: Arc::new(h.clone()),
+            }),
+            Err(why) => refused
+                .entry(INVALID_HISTOGRAM)
+                .or_default()
+                .add(1, || format!("timeseries[{index}]: {why}")),
         }
     }
 }
@@ -297,381 +435,5 @@ pub fn decode_protobuf(raw: &[u8]) -> Result<Decoded, ApiError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ingest::remote_write::proto::{
-        Exemplar, Histogram, Label, Sample as PbSample, TimeSeries, WriteRequest,
-    };
-    use crate::ingest::test_rng::Rng;
-    use prost::Message;
-
-    fn label(n: &str, v: &str) -> Label {
-        Label {
-            name: n.into(),
-            value: v.into(),
-        }
-    }
-
-    #[test]
-    fn decodes_a_hand_encoded_request() {
-        // WriteRequest{timeseries: [{labels: [{__name__, up}], samples: [{1.5, 1000}]}]},
-        // encoded by hand from remote.proto's field numbers.
-        let label_parts: [&[u8]; 4] = [&[0x0A, 8], b"__name__", &[0x12, 2], b"up"];
-        let label = label_parts.concat();
-        let sample_parts: [&[u8]; 3] = [&[0x09], &1.5f64.to_le_bytes(), &[0x10, 0xE8, 0x07]];
-        let sample = sample_parts.concat();
-        let mut ts = vec![0x0A, label.len() as u8];
-        ts.extend_from_slice(&label);
-        ts.extend_from_slice(&[0x12, sample.len() as u8]);
-        ts.extend_from_slice(&sample);
-        let mut req = vec![0x0A, ts.len() as u8];
-        req.extend_from_slice(&ts);
-        let d = decode_protobuf(&req).unwrap();
-        assert_eq!(d.samples, 1);
-        assert_eq!(
-            d.series[0].labels,
-            vec![("__name__".to_owned(), "up".to_owned())]
-        );
-        assert_eq!(
-            d.series[0].samples,
-            vec![Sample {
-                ts: 1000,
-                value: 1.5
-            }]
-        );
-    }
-
-    #[test]
-    fn known_series_are_not_decoded_and_keys_are_their_label_bytes() {
-        // A sample within retention: a series whose samples all fall outside is not created.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let series = |job: &str| TimeSeries {
-            labels: vec![label("__name__", "up"), label("job", job)],
-            samples: vec![PbSample {
-                value: 1.0,
-                timestamp: now,
-            }],
-            ..Default::default()
-        };
-        let req = WriteRequest {
-            timeseries: vec![series("a"), series("b")],
-        }
-        .encode_to_vec();
-        let first = Batch::parse(&req).unwrap();
-        let keys: Vec<Vec<u8>> = first.series().iter().map(|s| s.key.to_vec()).collect();
-        // The key is exactly the series' encoded label fields.
-        let mut want = Vec::new();
-        for l in &series("a").labels {
-            prost::encoding::message::encode(1, l, &mut want);
-        }
-        assert_eq!(keys[0], want);
-        assert_ne!(keys[0], keys[1]);
-
-        let dir = tempfile::tempdir().unwrap();
-        let engine =
-            strata_engine::Engine::open(dir.path(), strata_engine::EngineConfig::default())
-                .unwrap();
-        let t = strata_engine::TenantId::new("t").unwrap();
-        // Learn series "a" only, then parse again against the engine.
-        let learn = &first.series()[..1];
-        engine.write_keyed(&t, learn).unwrap();
-        let mut asked = Vec::new();
-        let again = Batch::parse_known(&req, |k| {
-            asked = k.iter().map(|k| k.to_vec()).collect();
-            engine.known_series(&t, k).unwrap()
-        })
-        .unwrap();
-        assert_eq!(asked, keys);
-        let got = again.series();
-        assert!(got[0].known.is_some() && got[0].labels.is_empty());
-        assert!(got[1].known.is_none());
-        assert_eq!(got[1].labels, &[("__name__", "up"), ("job", "b")]);
-    }
-
-    #[test]
-    fn counts_histograms_and_refuses_bad_utf8() {
-        let req = WriteRequest {
-            timeseries: vec![TimeSeries {
-                labels: vec![label("__name__", "h")],
-                samples: vec![],
-                histograms: vec![Histogram { timestamp: 1 }, Histogram { timestamp: 2 }],
-                exemplars: vec![],
-            }],
-        };
-        let d = decode_protobuf(&req.encode_to_vec()).unwrap();
-        assert_eq!((d.samples, d.histograms, d.series.len()), (0, 2, 0));
-
-        let bad = WriteRequest {
-            timeseries: vec![TimeSeries {
-                labels: vec![Label {
-                    name: b"job".to_vec(),
-                    value: vec![0xFF, 0xFE],
-                }],
-                samples: vec![PbSample {
-                    value: 1.0,
-                    timestamp: 1,
-                }],
-                histograms: vec![],
-                exemplars: vec![],
-            }],
-        };
-        let err = decode_protobuf(&bad.encode_to_vec()).unwrap_err();
-        assert!(
-            err.to_string().contains("\"job\" is not valid UTF-8"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn refuses_a_declared_length_over_the_limit_before_decompressing() {
-        // A snappy header (varint) declaring 256 MiB, followed by nothing.
-        let mut body = Vec::new();
-        let mut n: u64 = 256 << 20;
-        while n >= 0x80 {
-            body.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        body.push(n as u8);
-        let err = decode(&body, 64 << 20).unwrap_err();
-        assert!(matches!(err, ApiError::PayloadTooLarge(_)), "{err}");
-        assert!(err.to_string().contains("268435456"), "{err}");
-    }
-
-    #[test]
-    fn requests_past_the_series_sample_or_label_limits_are_413() {
-        use super::wire::{MAX_LABELS, MAX_SAMPLES, MAX_SERIES};
-        // TimeSeries { samples: [{}] }: a series of one empty sample, 4 bytes.
-        let one_sample = [0x0a, 0x02, 0x12, 0x00];
-        // TimeSeries { labels: [{}; labels], samples: [{}; samples] }.
-        let series = |labels: usize, samples: usize| {
-            let ts = [[0x0a, 0x00].repeat(labels), [0x12, 0x00].repeat(samples)].concat();
-            let mut out = vec![0x0a];
-            prost::encoding::encode_varint(ts.len() as u64, &mut out);
-            [out, ts].concat()
-        };
-        for (raw, what) in [
-            (one_sample.repeat(MAX_SERIES + 1), "series"),
-            (series(0, MAX_SAMPLES + 1), "samples"),
-            (series(MAX_LABELS + 1, 1), "labels"),
-        ] {
-            let err = Batch::parse(&raw).unwrap_err();
-            assert!(matches!(err, ApiError::PayloadTooLarge(_)), "{what}: {err}");
-            assert!(err.to_string().starts_with("more than "), "{err}");
-            assert!(err.to_string().contains(what), "{err}");
-        }
-        // At the limits: read (and refused later for their missing names, not here).
-        let raw = one_sample.repeat(MAX_SERIES);
-        let at = Batch::parse(&raw).expect("at the series limit");
-        assert_eq!(at.samples(), MAX_SERIES as u64);
-    }
-
-    #[test]
-    fn malformed_input_is_a_bad_request() {
-        let err = decode(b"\xff\xff\xff\xff\xff\xff", 1 << 20).unwrap_err();
-        assert!(matches!(err, ApiError::BadRequest(_)), "{err}");
-        let body = snap::raw::Encoder::new()
-            .compress_vec(b"\x0a\xff\x01junk")
-            .unwrap();
-        let err = decode(&body, 1 << 20).unwrap_err();
-        assert!(err.to_string().contains("WriteRequest"), "{err}");
-    }
-
-    /// What prost's generated decoder makes of `raw`, converted as the server did before
-    /// the in-place reader: the reference the reader is held to.
-    fn reference(raw: &[u8]) -> Result<Decoded, String> {
-        let req = WriteRequest::decode(raw).map_err(|e| format!("protobuf: {e}"))?;
-        let mut out = Decoded::default();
-        for (i, ts) in req.timeseries.into_iter().enumerate() {
-            out.histograms += ts.histograms.len() as u64;
-            if ts.samples.is_empty() {
-                continue;
-            }
-            let mut labels = Vec::new();
-            for l in ts.labels {
-                let name = String::from_utf8(l.name).map_err(|e| {
-                    format!(
-                        "timeseries[{i}]: label name is not valid UTF-8 (bytes {:?})",
-                        e.as_bytes()
-                    )
-                })?;
-                let value = String::from_utf8(l.value).map_err(|e| {
-                    format!(
-                        "timeseries[{i}]: value of label {name:?} is not valid UTF-8 (bytes {:?})",
-                        e.as_bytes()
-                    )
-                })?;
-                labels.push((name, value));
-            }
-            out.samples += ts.samples.len() as u64;
-            out.series.push(SeriesSamples {
-                labels,
-                samples: ts
-                    .samples
-                    .into_iter()
-                    .map(|s| Sample {
-                        ts: s.timestamp,
-                        value: s.value,
-                    })
-                    .collect(),
-            });
-        }
-        Ok(out)
-    }
-
-    fn varint(mut n: u64, out: &mut Vec<u8>) {
-        while n >= 0x80 {
-            out.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        out.push(n as u8);
-    }
-
-    /// A random request: labels in any order, empty, duplicated or not UTF-8 now and then,
-    /// series without samples, histograms, and unknown fields of every wire type (an
-    /// exemplar-like message, fixed32, a group with a nested group) at both levels.
-    fn request(rng: &mut Rng) -> Vec<u8> {
-        let names = [
-            "__name__",
-            "job",
-            "instance",
-            "",
-            "le",
-            "zone",
-            "\u{e9}t\u{e9}",
-        ];
-        let values = ["up", "api", "host-1:9100", "", "0.5", "+Inf", "\u{2603}"];
-        let mut out = Vec::new();
-        for _ in 0..rng.below(5) {
-            let ts = TimeSeries {
-                labels: (0..rng.below(6))
-                    .map(|_| {
-                        let mut l = label(
-                            names[rng.index(names.len())],
-                            values[rng.index(values.len())],
-                        );
-                        if rng.below(40) == 0 {
-                            l.value.push(0xFF);
-                        }
-                        l
-                    })
-                    .collect(),
-                samples: (0..rng.below(4))
-                    .map(|_| PbSample {
-                        value: f64::from_bits(rng.next()),
-                        timestamp: rng.next() as i64 >> rng.below(64),
-                    })
-                    .collect(),
-                histograms: (0..rng.below(3) / 2)
-                    .map(|_| Histogram {
-                        timestamp: rng.next() as i64,
-                    })
-                    .collect(),
-                exemplars: (0..rng.below(3) / 2)
-                    .map(|_| Exemplar {
-                        labels: vec![label("trace_id", values[rng.index(values.len())])],
-                        value: f64::from_bits(rng.next()),
-                        timestamp: rng.next() as i64,
-                    })
-                    .collect(),
-            };
-            let mut body = ts.encode_to_vec();
-            if rng.below(3) == 0 {
-                // An exemplar (field 3) with a timestamp only, then a fixed32 and a group,
-                // unknown here.
-                body.extend_from_slice(&[0x1A, 3, 0x18, 0x96, 0x01, 0x2D, 1, 2, 3, 4]);
-                body.extend_from_slice(&[0x4B, 0x0B, 0x10, 0x01, 0x0C, 0x4C]);
-            }
-            out.push(0x0A);
-            varint(body.len() as u64, &mut out);
-            out.extend_from_slice(&body);
-            if rng.below(4) == 0 {
-                // WriteRequest.metadata (field 3) and a varint field 9, unknown here.
-                out.extend_from_slice(&[0x1A, 2, 0x08, 0x01, 0x48, 0xFF, 0x01]);
-            }
-        }
-        out
-    }
-
-    fn mutate(rng: &mut Rng, mut b: Vec<u8>) -> Vec<u8> {
-        for _ in 0..1 + rng.below(3) {
-            if b.is_empty() {
-                b.push(rng.next() as u8);
-                continue;
-            }
-            let i = rng.index(b.len());
-            match rng.below(5) {
-                0 => b[i] ^= 1 << rng.below(8),
-                1 => b[i] = rng.next() as u8,
-                2 => b.truncate(i),
-                3 => b.insert(i, rng.next() as u8),
-                _ => {
-                    b.remove(i);
-                }
-            }
-        }
-        b
-    }
-
-    /// Bit-exact equality (NaN samples included).
-    fn same(a: &Decoded, b: &Decoded) -> bool {
-        a.samples == b.samples
-            && a.histograms == b.histograms
-            && a.series.len() == b.series.len()
-            && a.series.iter().zip(&b.series).all(|(x, y)| {
-                x.labels == y.labels
-                    && x.samples.len() == y.samples.len()
-                    && x.samples
-                        .iter()
-                        .zip(&y.samples)
-                        .all(|(s, t)| s.ts == t.ts && s.value.to_bits() == t.value.to_bits())
-            })
-    }
-
-    #[test]
-    fn the_in_place_reader_agrees_with_prost() {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-        let (mut ok, mut err) = (0, 0);
-        for round in 0..20_000 {
-            let valid = request(&mut rng);
-            let raw = if round % 2 == 0 {
-                valid
-            } else {
-                mutate(&mut rng, valid)
-            };
-            let want = reference(&raw);
-            let got = decode_protobuf(&raw);
-            match (&want, &got) {
-                (Ok(w), Ok(g)) => {
-                    assert!(same(w, g), "{raw:?}: {w:?} != {g:?}");
-                    ok += 1;
-                }
-                (Err(w), Err(g)) => {
-                    if !w.starts_with("protobuf") {
-                        assert_eq!(g.to_string(), *w, "{raw:?}");
-                    }
-                    err += 1;
-                }
-                _ => panic!("{raw:?}: prost {want:?}, reader {got:?}"),
-            }
-        }
-        // Both outcomes were exercised in earnest.
-        assert!(ok > 5_000 && err > 2_000, "ok {ok}, err {err}");
-    }
-
-    #[test]
-    fn groups_and_depth() {
-        // An unknown group (field 7) holding a group (field 8) and a varint: skipped.
-        let raw = [0x3B, 0x43, 0x08, 0x01, 0x44, 0x3C];
-        assert_eq!(decode_protobuf(&raw).unwrap(), Decoded::default());
-        // An end-group for another field, and one without a start.
-        assert!(decode_protobuf(&[0x3B, 0x44]).is_err());
-        assert!(decode_protobuf(&[0x3C]).is_err());
-        // 200 nested groups pass prost's recursion limit of 100.
-        let mut deep = vec![0x3B; 200];
-        deep.extend(std::iter::repeat_n(0x3C, 200));
-        assert!(WriteRequest::decode(&deep[..]).is_err());
-        assert!(decode_protobuf(&deep).is_err());
-    }
-}
+#[path = "decode_tests.rs"]
+pub(super) mod tests;

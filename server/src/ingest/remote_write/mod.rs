@@ -1,5 +1,7 @@
-//! Prometheus remote-write 1.0 (`POST /api/v1/write`): snappy block format around a
-//! protobuf `prometheus.WriteRequest`.
+//! Prometheus remote-write (`POST /api/v1/write`): snappy block format around a protobuf
+//! `prometheus.WriteRequest` (1.0) or `io.prometheus.write.v2.Request` (2.0, [`v2`]), chosen
+//! by the Content-Type's `proto` parameter ([`negotiate`]). Float samples and native
+//! histograms of a request go to the engine in one write.
 //!
 //! Answers: 204 when every sample was stored (identical re-sends count as stored); 400 with
 //! counts and reasons when some were rejected (the valid ones are stored, so a client must
@@ -9,21 +11,29 @@
 //! ([`crate::runtime::inflight`]); 413/415/400 for oversized, mistyped or malformed bodies.
 //! Exemplars (`TimeSeries.exemplars`) are stored after the samples; any refused exemplar
 //! (out of order, duplicate, bad trace id, ...) makes the answer a 400 naming them, its
-//! sample stored all the same (`docs/exemplars.md`).
+//! sample stored all the same (`docs/exemplars.md`). A 2.0 answer carries the
+//! `X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written` headers (zeros on 429
+//! and 503), as Prometheus's receiver does.
 
+mod answer;
 mod decode;
+mod histogram;
 pub mod proto;
+pub mod v2;
 pub(crate) mod wire;
 
 use std::fmt::Write as _;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use strata_engine::{ExemplarReject, RejectReason, WriteOutcome};
 
 pub use crate::ingest::protobuf::WireError;
-pub use decode::{Batch, Decoded, declared_len, decode, decode_protobuf, decompress};
+pub use answer::{Proto, negotiate};
+use answer::{Sent, Written, rejection_message};
+pub use decode::{Batch, Decoded, Refused, declared_len, decode, decode_protobuf, decompress};
 pub(crate) use decode::{snappy_block, snappy_len};
 
 use crate::auth::WriteTenant;
@@ -33,20 +43,46 @@ use crate::runtime::inflight::request_cost;
 use crate::runtime::metrics::Signal;
 use crate::runtime::state::AppState;
 
-/// Self-metrics reason for native histogram samples.
-pub const NATIVE_HISTOGRAM: &str = "native_histogram";
-
-/// The handler of `POST /api/v1/write`.
+/// The handler of `POST /api/v1/write`, both versions.
 pub async fn write(
     State(state): State<AppState>,
     WriteTenant(tenant): WriteTenant,
     headers: HeaderMap,
     body: Body,
-) -> Result<StatusCode, ApiError> {
-    check_headers(&headers)?;
+) -> Response {
+    let proto = match negotiate(&headers) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let mut written = Written::default();
+    let mut resp = match store(&state, &tenant, proto, &headers, body, &mut written).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    };
+    if proto == Proto::V2 {
+        if matches!(
+            resp.status(),
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
+            written = Written::default();
+        }
+        written.set_headers(resp.headers_mut());
+    }
+    resp
+}
+
+/// Decodes, stores and answers a request; `written` says what was stored, for 2.0's headers.
+async fn store(
+    state: &AppState,
+    tenant: &strata_engine::TenantId,
+    proto: Proto,
+    headers: &HeaderMap,
+    body: Body,
+    written: &mut Written,
+) -> Result<(), ApiError> {
     // Admitted into the ingest memory budget on its declared length before it is read,
     // then on its real estimate below.
-    let (body, mut permit) = state.read_ingest_body(&headers, body, true).await?;
+    let (body, mut permit) = state.read_ingest_body(headers, body, true).await?;
     let max = state.max_body_bytes();
     let engine = state.engine();
     let relabeling = state.relabeling();
@@ -65,16 +101,23 @@ pub async fn write(
             request_cost(body.len() as u64, size as u64, true, 0),
         )
         .await?;
-    let (total, histograms, result, dropped, exemplars) = AppState::cpu_work(size, move || {
+    let (sent, refused, result, dropped, exemplars) = AppState::cpu_work(size, move || {
         let raw = decompress(&body, max)?;
         drop(body);
         // Labels are decoded only for series the engine does not know by their raw bytes.
-        let mut batch = match &engine {
-            Ok(e) => Batch::parse_known(&raw, |keys| {
-                e.known_series(&t, keys)
-                    .unwrap_or_else(|_| vec![None; keys.len()])
-            })?,
-            Err(_) => Batch::parse(&raw)?,
+        let known = |keys: &[&[u8]]| match &engine {
+            Ok(e) => e
+                .known_series(&t, keys)
+                .unwrap_or_else(|_| vec![None; keys.len()]),
+            Err(_) => vec![None; keys.len()],
+        };
+        let v2;
+        let mut batch = match proto {
+            Proto::V1 => Batch::parse_known(&raw, known)?,
+            Proto::V2 => {
+                v2 = v2::Request::parse(&raw)?;
+                v2.batch(known)
+            }
         };
         let exemplars = (
             std::mem::take(&mut batch.exemplars),
@@ -94,39 +137,46 @@ pub async fn write(
                 Vec::new(),
             ),
         };
-        Ok::<_, ApiError>((
-            batch.samples(),
-            batch.histograms,
-            result,
-            dropped,
-            exemplars,
-        ))
+        let sent = Sent {
+            samples: batch.samples(),
+            histograms: batch.histogram_count(),
+            metadata: batch.metadata,
+            start_timestamps: batch.start_timestamps,
+        };
+        let refused = std::mem::take(&mut batch.refused);
+        Ok::<_, ApiError>((sent, refused, result, dropped, exemplars))
     })
     .await??;
-    state.count_relabeled(&tenant, Signal::Metrics, &dropped);
+    state.count_relabeled(tenant, Signal::Metrics, &dropped);
     state
         .metrics()
-        .record_rejected(&tenant, Signal::Metrics, NATIVE_HISTOGRAM, histograms);
+        .record_write(tenant, Signal::Metrics, &sent.unstored());
+    for (reason, r) in &refused {
+        state
+            .metrics()
+            .record_rejected(tenant, Signal::Metrics, reason, r.count);
+    }
     let outcome = match result {
         None => WriteOutcome::default(),
         Some(result) => {
             state
-                .finish_pending(&tenant, Signal::Metrics, result?)
+                .finish_pending(tenant, Signal::Metrics, result?)
                 .await?
         }
     };
+    written.samples(&outcome, &sent);
     // Exemplars after their samples: a refused exemplar never refuses its sample.
-    let (exemplars, refused) = exemplars;
-    state.metrics().record_exemplars(&tenant, &refused);
-    let sent = exemplars
+    let (exemplars, ex_refused) = exemplars;
+    state.metrics().record_exemplars(tenant, &ex_refused);
+    let ex_sent = exemplars
         .iter()
         .map(|s| s.exemplars.len() as u64)
         .sum::<u64>()
-        + refused.rejected_total();
-    let mut ex_outcome = state.write_exemplars(&tenant, exemplars).await?;
-    for (reason, n) in &refused.rejected {
+        + ex_refused.rejected_total();
+    let mut ex_outcome = state.write_exemplars(tenant, exemplars).await?;
+    for (reason, n) in &ex_refused.rejected {
         *ex_outcome.rejected.entry(*reason).or_default() += n;
-        if let Some(m) = refused.messages.get(reason) {
+        if let Some(m) = ex_refused.messages.get(reason) {
             ex_outcome
                 .messages
                 .entry(*reason)
@@ -135,16 +185,21 @@ pub async fn write(
     }
     // A duplicate of an exemplar already stored is what a sender's retry resends: counted
     // (self-metrics), but, as a duplicate sample, not an error to answer.
-    ex_outcome.rejected.remove(&ExemplarReject::Duplicate);
+    let ex_duplicates = ex_outcome
+        .rejected
+        .remove(&ExemplarReject::Duplicate)
+        .unwrap_or(0);
     ex_outcome.messages.remove(&ExemplarReject::Duplicate);
-    if outcome.rejected_total() == 0 && histograms == 0 && ex_outcome.rejected_total() == 0 {
-        return Ok(StatusCode::NO_CONTENT);
+    written.exemplars = ex_outcome.accepted + ex_duplicates;
+    let refused_total: u64 = refused.values().map(|r| r.count).sum();
+    if outcome.rejected_total() == 0 && refused_total == 0 && ex_outcome.rejected_total() == 0 {
+        return Ok(());
     }
-    let mut message = rejection_message(total, histograms, &outcome);
+    let mut message = rejection_message(&sent, &outcome, &refused);
     if let Some(m) = ex_outcome.message() {
         let _ = write!(
             message,
-            "; stored {} of {sent} exemplars, {m}",
+            "; stored {} of {ex_sent} exemplars, {m}",
             ex_outcome.accepted
         );
     }
@@ -155,124 +210,4 @@ pub async fn write(
         });
     }
     Err(ApiError::BadRequest(message))
-}
-
-/// Remote-write 1.0 requires `Content-Type: application/x-protobuf` and
-/// `Content-Encoding: snappy`.
-fn check_headers(headers: &HeaderMap) -> Result<(), ApiError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mut parts = ct.split(';').map(str::trim);
-    let media = parts.next().unwrap_or("");
-    if !media.eq_ignore_ascii_case("application/x-protobuf") {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "remote-write needs Content-Type: application/x-protobuf, got {ct:?}"
-        )));
-    }
-    for p in parts {
-        if let Some((k, v)) = p.split_once('=')
-            && k.trim().eq_ignore_ascii_case("proto")
-            && v.trim() != "prometheus.WriteRequest"
-        {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "only remote-write 1.0 (proto=prometheus.WriteRequest) is supported, got proto={}",
-                v.trim()
-            )));
-        }
-    }
-    let enc = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !enc.trim().eq_ignore_ascii_case("snappy") {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "remote-write needs Content-Encoding: snappy (block format), got {enc:?}"
-        )));
-    }
-    Ok(())
-}
-
-/// "stored 8 of 10 samples; rejected 2: too_old 2 (first: ...)".
-fn rejection_message(total: u64, histograms: u64, outcome: &WriteOutcome) -> String {
-    let stored = outcome.accepted + outcome.duplicates;
-    let rejected = outcome.rejected_total() + histograms;
-    let mut m = format!(
-        "stored {stored} of {} samples; rejected {rejected}:",
-        total + histograms
-    );
-    for (reason, n) in &outcome.rejected {
-        let _ = write!(m, " {reason} {n}");
-        if let Some(first) = outcome.messages.get(reason) {
-            let _ = write!(m, " (first: {first})");
-        }
-        m.push(';');
-    }
-    if histograms > 0 {
-        let _ = write!(
-            m,
-            " {NATIVE_HISTOGRAM} {histograms} (native histograms are not supported; send classic histograms);"
-        );
-    }
-    m.pop();
-    m
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    fn headers(ct: &str, enc: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
-        h.insert(
-            header::CONTENT_ENCODING,
-            HeaderValue::from_str(enc).unwrap(),
-        );
-        h
-    }
-
-    #[test]
-    fn content_type_and_encoding_are_checked() {
-        assert!(check_headers(&headers("application/x-protobuf", "snappy")).is_ok());
-        assert!(
-            check_headers(&headers(
-                "application/x-protobuf;proto=prometheus.WriteRequest",
-                "snappy"
-            ))
-            .is_ok()
-        );
-        for (ct, enc, want) in [
-            ("application/json", "snappy", "Content-Type"),
-            (
-                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
-                "snappy",
-                "1.0",
-            ),
-            ("application/x-protobuf", "gzip", "Content-Encoding"),
-        ] {
-            let err = check_headers(&headers(ct, enc)).unwrap_err();
-            assert_eq!(err.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-            assert!(err.to_string().contains(want), "{err}");
-        }
-    }
-
-    #[test]
-    fn rejection_message_names_counts_and_reasons() {
-        let mut o = WriteOutcome {
-            accepted: 7,
-            duplicates: 1,
-            ..WriteOutcome::default()
-        };
-        o.rejected.insert(RejectReason::TooOld, 2);
-        o.messages
-            .insert(RejectReason::TooOld, "sample too old".into());
-        let m = rejection_message(10, 3, &o);
-        assert_eq!(
-            m,
-            "stored 8 of 13 samples; rejected 5: too_old 2 (first: sample too old); native_histogram 3 (native histograms are not supported; send classic histograms)"
-        );
-    }
 }

@@ -2,8 +2,7 @@
 //! `prompb/remote.proto` and `types.proto`), defined by hand with prost. Label names and
 //! values are `bytes` here (they are `string` on the wire, which encodes the same) so that
 //! invalid UTF-8 is reported by us with the series it is in, not as a generic decode error.
-//! Metadata is skipped by the decoder (unknown fields); native histograms are decoded only
-//! to be counted and rejected.
+//! Metadata is skipped by the decoder (unknown fields).
 
 /// `prometheus.WriteRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -25,7 +24,7 @@ pub struct TimeSeries {
     /// Field 3: exemplars.
     #[prost(message, repeated, tag = "3")]
     pub exemplars: Vec<Exemplar>,
-    /// Field 4: native histogram samples (not supported: counted as rejected).
+    /// Field 4: native histogram samples.
     #[prost(message, repeated, tag = "4")]
     pub histograms: Vec<Histogram>,
 }
@@ -66,10 +65,85 @@ pub struct Sample {
     pub timestamp: i64,
 }
 
-/// `prometheus.Histogram`, with only its timestamp decoded (its other fields are skipped).
+/// `prometheus.Histogram` (fields 1-16 of `prompb/types.proto`).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Histogram {
-    /// Field 15.
+    /// Fields 1 (`count_int`) and 2 (`count_float`).
+    #[prost(oneof = "histogram::Count", tags = "1, 2")]
+    pub count: Option<histogram::Count>,
+    /// Field 3.
+    #[prost(double, tag = "3")]
+    pub sum: f64,
+    /// Field 4.
+    #[prost(sint32, tag = "4")]
+    pub schema: i32,
+    /// Field 5.
+    #[prost(double, tag = "5")]
+    pub zero_threshold: f64,
+    /// Fields 6 (`zero_count_int`) and 7 (`zero_count_float`).
+    #[prost(oneof = "histogram::ZeroCount", tags = "6, 7")]
+    pub zero_count: Option<histogram::ZeroCount>,
+    /// Field 8.
+    #[prost(message, repeated, tag = "8")]
+    pub negative_spans: Vec<BucketSpan>,
+    /// Field 9: integer histograms' bucket deltas.
+    #[prost(sint64, repeated, tag = "9")]
+    pub negative_deltas: Vec<i64>,
+    /// Field 10: float histograms' bucket counts.
+    #[prost(double, repeated, tag = "10")]
+    pub negative_counts: Vec<f64>,
+    /// Field 11.
+    #[prost(message, repeated, tag = "11")]
+    pub positive_spans: Vec<BucketSpan>,
+    /// Field 12.
+    #[prost(sint64, repeated, tag = "12")]
+    pub positive_deltas: Vec<i64>,
+    /// Field 13.
+    #[prost(double, repeated, tag = "13")]
+    pub positive_counts: Vec<f64>,
+    /// Field 14: `ResetHint` (0 unknown, 1 yes, 2 no, 3 gauge).
+    #[prost(int32, tag = "14")]
+    pub reset_hint: i32,
+    /// Field 15: milliseconds since the epoch.
     #[prost(int64, tag = "15")]
     pub timestamp: i64,
+    /// Field 16: custom bucket bounds (schema -53).
+    #[prost(double, repeated, tag = "16")]
+    pub custom_values: Vec<f64>,
+}
+
+/// The oneofs of [`Histogram`].
+pub mod histogram {
+    /// `count`.
+    #[derive(Clone, Copy, PartialEq, prost::Oneof)]
+    pub enum Count {
+        /// Field 1: an integer histogram.
+        #[prost(uint64, tag = "1")]
+        CountInt(u64),
+        /// Field 2: a float histogram.
+        #[prost(double, tag = "2")]
+        CountFloat(f64),
+    }
+
+    /// `zero_count`.
+    #[derive(Clone, Copy, PartialEq, prost::Oneof)]
+    pub enum ZeroCount {
+        /// Field 6.
+        #[prost(uint64, tag = "6")]
+        ZeroCountInt(u64),
+        /// Field 7.
+        #[prost(double, tag = "7")]
+        ZeroCountFloat(f64),
+    }
+}
+
+/// `prometheus.BucketSpan`.
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct BucketSpan {
+    /// Field 1: gap to the previous span, or the first bucket's index.
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    /// Field 2: consecutive buckets.
+    #[prost(uint32, tag = "2")]
+    pub length: u32,
 }

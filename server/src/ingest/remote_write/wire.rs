@@ -7,9 +7,11 @@
 //! prost does), and the last occurrence of a scalar field wins. The differential test in
 //! `decode.rs` holds it to that.
 
+use super::histogram::{self, Budget, WireHistogram};
 use crate::ingest::protobuf::{DEPTH, FIXED64, LEN, Reader, VARINT, WireError, expect};
 
-/// One `TimeSeries` with at least one float sample: ranges into [`Parsed`]'s vectors.
+/// One `TimeSeries` with at least one float or histogram sample: ranges into [`Parsed`]'s
+/// vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ParsedSeries<'a> {
     /// Its position among the request's `timeseries`, for messages.
@@ -17,14 +19,16 @@ pub(crate) struct ParsedSeries<'a> {
     /// Its `Label` messages in [`Parsed::label_msgs`], not decoded yet ([`label`]).
     pub(crate) labels: (usize, usize),
     pub(crate) samples: (usize, usize),
+    /// Its native histogram samples in [`Parsed::histograms`].
+    pub(crate) histograms: (usize, usize),
     /// The bytes of its label fields when they are adjacent (as Prometheus encodes them:
     /// labels first), else empty. Equal bytes mean equal labels: the engine's key for the
     /// series. When they are all ASCII, every label name and value is ASCII, hence UTF-8.
     pub(crate) key: &'a [u8],
 }
 
-/// A `WriteRequest` read in place. Series without float samples are left out (their
-/// labels too); their native histogram samples are counted. The `Label` messages are
+/// A `WriteRequest` read in place. Series without float or histogram samples are left out
+/// (their labels too). The `Label` messages are
 /// framed but not decoded: [`label`] decodes them, for the series that need it.
 #[derive(Debug, Default)]
 pub(crate) struct Parsed<'a> {
@@ -33,7 +37,9 @@ pub(crate) struct Parsed<'a> {
     pub(crate) samples: Vec<strata_engine::Sample>,
     pub(crate) series: Vec<ParsedSeries<'a>>,
     /// Native histogram samples (`TimeSeries.histograms` entries).
-    pub(crate) histograms: u64,
+    pub(crate) histograms: Vec<WireHistogram>,
+    /// What the histograms hold, against [`histogram::MAX_BUCKETS`].
+    budget: Budget,
     /// Series with exemplars (with or without samples: Prometheus sends a series' samples
     /// and its exemplars in separate `TimeSeries`).
     pub(crate) exemplars: Vec<ParsedExemplars<'a>>,
@@ -62,6 +68,9 @@ pub(crate) const MAX_SAMPLES: usize = 2_000_000;
 pub(crate) const MAX_LABELS: usize = 10_000_000;
 /// Exemplars one request may hold.
 pub(crate) const MAX_EXEMPLARS: usize = 500_000;
+/// Native histogram samples one request may hold (their buckets are capped apart,
+/// [`histogram::MAX_BUCKETS`]). A histogram costs ~150 bytes in memory, 2 on the wire.
+pub(crate) const MAX_HISTOGRAMS: usize = 200_000;
 
 /// Reads a `WriteRequest`, all but the inside of its `Label` messages. Stops with
 /// [`WireError::TooMany`] as soon as the request passes one of the limits above.
@@ -91,7 +100,11 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, WireError> {
 
 impl<'a> Parsed<'a> {
     fn timeseries(&mut self, buf: &'a [u8], index: usize) -> Result<(), WireError> {
-        let (l0, s0) = (self.label_msgs.len(), self.samples.len());
+        let (l0, s0, h0) = (
+            self.label_msgs.len(),
+            self.samples.len(),
+            self.histograms.len(),
+        );
         let mut exemplars = Vec::new();
         let mut r = Reader { rest: buf };
         // Byte range of the label fields while they are adjacent; None once they are not.
@@ -141,8 +154,19 @@ impl<'a> Parsed<'a> {
                 }
                 4 => {
                     expect("TimeSeries.histograms", wire, LEN)?;
-                    histogram(r.len_delimited()?)?;
-                    self.histograms += 1;
+                    if self.histograms.len() == MAX_HISTOGRAMS {
+                        return Err(WireError::TooMany {
+                            what: "histograms",
+                            limit: MAX_HISTOGRAMS,
+                        });
+                    }
+                    let h = histogram::histogram(
+                        r.len_delimited()?,
+                        false,
+                        DEPTH - 2,
+                        &mut self.budget,
+                    )?;
+                    self.histograms.push(h);
                 }
                 _ => r.skip(tag, wire, DEPTH - 1)?,
             }
@@ -154,7 +178,7 @@ impl<'a> Parsed<'a> {
                 exemplars,
             });
         }
-        if self.samples.len() == s0 {
+        if self.samples.len() == s0 && self.histograms.len() == h0 {
             // Left out, but a malformed label still makes the body invalid (as for prost).
             for msg in self.label_msgs.drain(l0..) {
                 label(msg)?;
@@ -164,6 +188,7 @@ impl<'a> Parsed<'a> {
                 index,
                 labels: (l0, self.label_msgs.len()),
                 samples: (s0, self.samples.len()),
+                histograms: (h0, self.histograms.len()),
                 key: span.map_or(&[][..], |(a, b)| &buf[a..b]),
             });
         }
@@ -239,19 +264,4 @@ pub(crate) fn exemplar(buf: &[u8]) -> Result<(Vec<&[u8]>, f64, i64), WireError> 
         }
     }
     Ok((labels, value, ts))
-}
-
-/// Checks a native histogram's framing (only its timestamp field is declared).
-fn histogram(buf: &[u8]) -> Result<(), WireError> {
-    let mut r = Reader { rest: buf };
-    while !r.is_empty() {
-        let (tag, wire) = r.key()?;
-        if tag == 15 {
-            expect("Histogram.timestamp", wire, VARINT)?;
-            r.varint()?;
-        } else {
-            r.skip(tag, wire, DEPTH - 2)?;
-        }
-    }
-    Ok(())
 }

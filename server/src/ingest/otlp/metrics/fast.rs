@@ -95,7 +95,8 @@ pub(crate) struct FastMetrics {
 
 impl FastMetrics {
     /// Calls `write` with everything to hand to [`strata_engine::Engine::write_keyed`]:
-    /// the keyed series, then the general translation's series (not keyed).
+    /// the keyed series, then the general translation's series and native histograms (not
+    /// keyed).
     pub(crate) fn with_series<R>(&self, write: impl FnOnce(&[KeyedSeries<'_>]) -> R) -> R {
         fn refs(labels: &[(String, String)]) -> Vec<(&str, &str)> {
             labels
@@ -140,6 +141,21 @@ impl FastMetrics {
                 histograms: &[],
             });
         }
+        let histograms: Vec<Vec<(&str, &str)>> = self
+            .translated
+            .histograms
+            .iter()
+            .map(|s| refs(&s.labels))
+            .collect();
+        for (s, labels) in self.translated.histograms.iter().zip(&histograms) {
+            series.push(KeyedSeries {
+                key: &[],
+                known: None,
+                labels,
+                samples: &[],
+                histograms: &s.histograms,
+            });
+        }
         write(&series)
     }
 
@@ -166,7 +182,9 @@ impl FastMetrics {
 
     /// Whether there is nothing to write.
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.translated.series.is_empty()
+        self.entries.is_empty()
+            && self.translated.series.is_empty()
+            && self.translated.histograms.is_empty()
     }
 }
 

@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 mod engine_tests;
+mod exphist;
 pub(crate) mod fast;
 pub(crate) mod labels;
 mod names;

@@ -110,6 +110,7 @@ mod tests {
     fn translated(points: u64, rejected: u64, errors: &[&str]) -> Translated {
         Translated {
             series: Vec::new(),
+            histograms: Vec::new(),
             points,
             rejected_points: rejected,
             errors: errors.iter().map(|s| (*s).to_owned()).collect(),

@@ -8,7 +8,9 @@ use opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, DataPointFlags, Exemplar as OtlpExemplar, HistogramDataPoint, Metric,
     NumberDataPoint, SummaryDataPoint, exemplar, metric::Data, number_data_point,
 };
-use strata_engine::{Exemplar, Sample, SeriesExemplars, SeriesSamples};
+use strata_engine::{
+    Exemplar, HistogramSample, Sample, SeriesExemplars, SeriesHistograms, SeriesSamples,
+};
 
 use super::super::semconv::{SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE};
 use super::labels::{LabelMap, ResourceLabels, base_labels, finish, scope_labels};
@@ -55,6 +57,8 @@ impl Default for TranslateOptions {
 pub(crate) struct Translated {
     /// One entry per distinct label set (sorted by name), samples in request order.
     pub(crate) series: Vec<SeriesSamples>,
+    /// Native histograms (from exponential histogram points), as `series`.
+    pub(crate) histograms: Vec<SeriesHistograms>,
     /// OTLP data points in the request (the unit of `rejected_data_points`).
     pub(crate) points: u64,
     /// OTLP data points that were not mapped (each is counted once, however many samples it
@@ -73,6 +77,7 @@ pub(crate) struct Translated {
 pub(super) struct Builder {
     pub(super) out: Translated,
     index: HashMap<Vec<(String, String)>, usize>,
+    histogram_index: HashMap<Vec<(String, String)>, usize>,
     exemplar_index: HashMap<Vec<(String, String)>, usize>,
     dropped_errors: u64,
 }
@@ -86,6 +91,20 @@ impl Builder {
                 self.out.series.push(SeriesSamples {
                     labels,
                     samples: vec![sample],
+                });
+            }
+        }
+    }
+
+    pub(super) fn add_histogram(&mut self, labels: Vec<(String, String)>, h: HistogramSample) {
+        match self.histogram_index.get(&labels) {
+            Some(&i) => self.out.histograms[i].histograms.push(h),
+            None => {
+                self.histogram_index
+                    .insert(labels.clone(), self.out.histograms.len());
+                self.out.histograms.push(SeriesHistograms {
+                    labels,
+                    histograms: vec![h],
                 });
             }
         }
@@ -329,15 +348,8 @@ pub(super) fn translate_metric(b: &mut Builder, ctx: &Context<'_>, metric: &Metr
             Some(s.aggregation_temporality),
         ),
         Some(Data::Histogram(h)) => (MetricKind::Histogram, Some(h.aggregation_temporality)),
-        Some(Data::ExponentialHistogram(_)) => {
-            b.reject(n, || {
-                format!(
-                    "metric {:?}: exponential histograms are not supported (Strata stores float \
-                     samples only); {n} points rejected",
-                    metric.name
-                )
-            });
-            return;
+        Some(Data::ExponentialHistogram(h)) => {
+            (MetricKind::Histogram, Some(h.aggregation_temporality))
         }
         Some(Data::Summary(_)) => (MetricKind::Summary, None),
     };
@@ -388,7 +400,12 @@ pub(super) fn translate_metric(b: &mut Builder, ctx: &Context<'_>, metric: &Metr
                 summary_point(b, ctx, &metric.name, &name, p);
             }
         }
-        Some(Data::ExponentialHistogram(_)) | None => {}
+        Some(Data::ExponentialHistogram(h)) => {
+            for p in &h.data_points {
+                super::exphist::exp_histogram_point(b, ctx, &metric.name, &name, p);
+            }
+        }
+        None => {}
     }
 }
 

@@ -355,32 +355,84 @@ fn summary_becomes_quantiles_sum_and_count() {
 }
 
 #[test]
-fn exponential_histograms_are_rejected() {
+fn exponential_histograms_become_native_histograms() {
+    use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+    let point = |t: u64, scale: i32| ExponentialHistogramDataPoint {
+        time_unix_nano: t,
+        count: 3,
+        sum: Some(2.5),
+        scale,
+        zero_count: 1,
+        positive: Some(Buckets {
+            offset: 0,
+            bucket_counts: vec![2],
+        }),
+        exemplars: vec![opentelemetry_proto::tonic::metrics::v1::Exemplar {
+            time_unix_nano: t,
+            value: Some(exemplar::Value::AsDouble(1.5)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let exp = |points, temporality| {
+        Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: points,
+            aggregation_temporality: temporality,
+        })
+    };
     let req = request(
         vec![],
-        vec![metric(
-            "latency",
-            "s",
-            Data::ExponentialHistogram(ExponentialHistogram {
-                data_points: vec![
-                    ExponentialHistogramDataPoint {
-                        time_unix_nano: T0,
-                        count: 3,
-                        ..Default::default()
-                    };
-                    3
-                ],
-                aggregation_temporality: CUMULATIVE,
-            }),
-        )],
+        vec![
+            metric(
+                "latency",
+                "s",
+                exp(
+                    vec![point(T0, 0), point(T0 + 1_000_000, 0), point(T0, -5)],
+                    CUMULATIVE,
+                ),
+            ),
+            metric("delta", "", exp(vec![point(T0, 0)], 1)),
+        ],
     );
     let t = translate(&req);
-    assert_eq!((t.points, t.rejected_points, t.series.len()), (3, 3, 0));
+    // Two stored; the scale -5 point and the delta one refused with their reasons.
+    assert_eq!((t.points, t.rejected_points, t.series.len()), (4, 2, 0));
     assert!(
-        t.errors[0].contains("exponential histograms are not supported"),
+        t.errors
+            .iter()
+            .any(|e| e.contains("Scale must be >= -4, was -5")),
         "{:?}",
         t.errors
     );
+    assert!(
+        t.errors
+            .iter()
+            .any(|e| e.contains("delta temporality is not supported")),
+        "{:?}",
+        t.errors
+    );
+    assert_eq!(t.histograms.len(), 1);
+    let s = &t.histograms[0];
+    assert_eq!(
+        s.labels,
+        vec![("__name__".to_owned(), "latency_seconds".to_owned())]
+    );
+    let ts: Vec<i64> = s.histograms.iter().map(|h| h.ts).collect();
+    assert_eq!(ts, vec![T0_MS, T0_MS + 1]);
+    // OTel bucket 0 is Prometheus bucket 1.
+    let h = &s.histograms[0].h;
+    assert_eq!((h.schema, h.sum, h.zero_threshold), (0, 2.5, 1e-128));
+    assert_eq!(
+        h.positive_spans,
+        vec![strata_engine::Span {
+            offset: 1,
+            length: 1
+        }]
+    );
+    // The exemplars go to the histogram series itself.
+    assert_eq!(t.exemplars.len(), 1);
+    assert_eq!(t.exemplars[0].series, s.labels);
+    assert_eq!(t.exemplars[0].exemplars.len(), 2);
 }
 
 #[test]

@@ -1,0 +1,238 @@
+//! From a remote-write 2.0 `Request` read in place ([`super::wire`]) to the [`Batch`] the
+//! 1.0 path stores: references resolved against the symbols table (borrowed, each symbol
+//! checked for UTF-8 once by the reader), and each series' engine key built from its
+//! resolved labels, encoded as 1.0 encodes `Label` fields, so that a series sent by either
+//! version has the same key and known series skip the engine's label work.
+//!
+//! A series whose label references are odd in number or outside the table, or whose
+//! metadata references are outside it, is refused with its samples (as Prometheus's
+//! `appendV2` does, a 400 naming it, the other series stored); so is a series without samples
+//! or histograms. An exemplar whose references are bad is refused alone.
+
+use std::collections::BTreeMap;
+
+use strata_engine::{Exemplar, ExemplarOutcome, ExemplarReject, KnownSeries, SeriesExemplars};
+
+use super::super::decode::{
+    Batch, BatchSeries, EMPTY_SERIES, INVALID_REFS, Refused, take_histograms,
+};
+use super::wire::{self, Parsed, ParsedSeries, V2Error};
+use crate::http::error::ApiError;
+use crate::ingest::protobuf::WireError;
+
+/// A parsed request, and the engine keys of its series (built before the [`Batch`] that
+/// borrows them).
+#[derive(Debug)]
+pub struct Request<'a> {
+    parsed: Parsed<'a>,
+    /// Every valid series' key, back to back.
+    keys: Vec<u8>,
+    /// Per series: its key's range in `keys`, or why it is refused.
+    resolved: Vec<Result<(usize, usize), String>>,
+}
+
+impl<'a> Request<'a> {
+    /// Reads an uncompressed `io.prometheus.write.v2.Request`: 400 for a malformed body or a
+    /// symbols table that does not start with "", 413 past the per-request limits.
+    pub fn parse(raw: &'a [u8]) -> Result<Self, ApiError> {
+        let parsed = wire::parse(raw).map_err(|e| match e {
+            V2Error::Wire(e @ WireError::TooMany { .. }) => ApiError::PayloadTooLarge(format!(
+                "{e}: send smaller requests (Prometheus: queue_config.max_samples_per_send)"
+            )),
+            e => ApiError::BadRequest(format!(
+                "body is not a valid io.prometheus.write.v2.Request protobuf: {e}"
+            )),
+        })?;
+        if !parsed.series.is_empty() && parsed.symbols.first() != Some(&"") {
+            return Err(ApiError::BadRequest(
+                "io.prometheus.write.v2.Request: symbols[0] must be the empty string".into(),
+            ));
+        }
+        let mut keys = Vec::new();
+        let resolved = parsed
+            .series
+            .iter()
+            .map(|s| {
+                let start = keys.len();
+                check_series(&parsed, s, &mut keys).map(|()| (start, keys.len()))
+            })
+            .collect();
+        Ok(Self {
+            parsed,
+            keys,
+            resolved,
+        })
+    }
+
+    /// The batch to store; `known` resolves series by their keys, as
+    /// [`Batch::parse_known`]'s does.
+    pub fn batch(&self, known: impl FnOnce(&[&[u8]]) -> Vec<Option<KnownSeries>>) -> Batch<'_> {
+        let p = &self.parsed;
+        let keys: Vec<&[u8]> = self
+            .resolved
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|&(a, b)| &self.keys[a..b]))
+            .collect();
+        let mut found = known(&keys).into_iter();
+        let mut refused: BTreeMap<&'static str, Refused> = BTreeMap::new();
+        let (mut labels, mut samples) = (Vec::new(), Vec::new());
+        let (mut series, mut histograms) = (Vec::new(), Vec::new());
+        let mut exemplars = Vec::new();
+        let mut ex_refused = ExemplarOutcome::default();
+        let mut metadata = 0;
+        for (s, r) in p.series.iter().zip(&self.resolved) {
+            let n = (s.samples.1 - s.samples.0 + s.histograms.1 - s.histograms.0) as u64;
+            let key = match r {
+                Ok((a, b)) => &self.keys[*a..*b],
+                Err(why) => {
+                    let reason = if n == 0 { EMPTY_SERIES } else { INVALID_REFS };
+                    refused
+                        .entry(reason)
+                        .or_default()
+                        .add(n.max(1), || format!("timeseries[{}]: {why}", s.index));
+                    continue;
+                }
+            };
+            metadata += u64::from(s.metadata.is_some());
+            let known = found.next().flatten();
+            let l0 = labels.len();
+            let pairs = || p.refs[s.refs.0..s.refs.1].chunks_exact(2);
+            if known.is_none() {
+                labels
+                    .extend(pairs().map(|c| (p.symbols[c[0] as usize], p.symbols[c[1] as usize])));
+            }
+            let s0 = samples.len();
+            samples.extend_from_slice(&p.samples[s.samples.0..s.samples.1]);
+            let h0 = histograms.len();
+            let wire = &p.histograms[s.histograms.0..s.histograms.1];
+            take_histograms(wire, s.index, &mut histograms, &mut refused);
+            series.push(BatchSeries {
+                labels: (l0, labels.len()),
+                samples: (s0, samples.len()),
+                histograms: (h0, histograms.len()),
+                key,
+                known,
+            });
+            let mut ex = Vec::new();
+            for e in &p.exemplars[s.exemplars.0..s.exemplars.1] {
+                match resolve(p, e.refs) {
+                    Ok(labels) => ex.push(Exemplar {
+                        labels,
+                        ts: e.ts,
+                        value: e.value,
+                    }),
+                    Err(why) => ex_refused.reject(ExemplarReject::BadLabels, || {
+                        format!("timeseries[{}]: exemplar {why}", s.index)
+                    }),
+                }
+            }
+            if !ex.is_empty() {
+                let owned = pairs()
+                    .map(|c| {
+                        (
+                            p.symbols[c[0] as usize].to_owned(),
+                            p.symbols[c[1] as usize].to_owned(),
+                        )
+                    })
+                    .collect();
+                exemplars.push(SeriesExemplars {
+                    series: owned,
+                    exemplars: ex,
+                });
+            }
+        }
+        Batch::from_parts(
+            labels,
+            samples,
+            series,
+            histograms,
+            refused,
+            (exemplars, ex_refused),
+            metadata,
+            p.start_timestamps,
+        )
+    }
+}
+
+/// Checks a series' references and appends its key to `keys`.
+fn check_series(p: &Parsed<'_>, s: &ParsedSeries, keys: &mut Vec<u8>) -> Result<(), String> {
+    let refs = &p.refs[s.refs.0..s.refs.1];
+    check_refs(p, refs)?;
+    if let Some(m) = s.metadata {
+        for (what, r) in [("help_ref", m.help_ref), ("unit_ref", m.unit_ref)] {
+            if r as usize >= p.symbols.len() {
+                return Err(format!(
+                    "metadata {what} {r} outside of symbols table (size {})",
+                    p.symbols.len()
+                ));
+            }
+        }
+    }
+    if s.samples.0 == s.samples.1 && s.histograms.0 == s.histograms.1 {
+        return Err("TimeSeries must contain at least one sample or histogram".into());
+    }
+    for c in refs.chunks_exact(2) {
+        label_key(p.symbols[c[0] as usize], p.symbols[c[1] as usize], keys);
+    }
+    Ok(())
+}
+
+/// Prometheus's checks of a `labels_refs` list (`desymbolizeLabels`).
+fn check_refs(p: &Parsed<'_>, refs: &[u32]) -> Result<(), String> {
+    if !refs.len().is_multiple_of(2) {
+        return Err(format!("invalid labels_refs length {}", refs.len()));
+    }
+    for c in refs.chunks_exact(2) {
+        if c.iter().any(|&r| r as usize >= p.symbols.len()) {
+            return Err(format!(
+                "labels_refs {} (name) = {} (value) outside of symbols table (size {})",
+                c[0],
+                c[1],
+                p.symbols.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An exemplar's labels, owned.
+fn resolve(p: &Parsed<'_>, (a, b): (usize, usize)) -> Result<Vec<(String, String)>, String> {
+    let refs = &p.refs[a..b];
+    check_refs(p, refs)?;
+    Ok(refs
+        .chunks_exact(2)
+        .map(|c| {
+            (
+                p.symbols[c[0] as usize].to_owned(),
+                p.symbols[c[1] as usize].to_owned(),
+            )
+        })
+        .collect())
+}
+
+/// Appends the 1.0 encoding of a `Label` field (`TimeSeries.labels`, field 1), empty
+/// strings left out as protobuf encoders do.
+fn label_key(name: &str, value: &str, out: &mut Vec<u8>) {
+    let field = |tag: u8, s: &str, out: &mut Vec<u8>| {
+        if !s.is_empty() {
+            out.push(tag);
+            prost::encoding::encode_varint(s.len() as u64, out);
+            out.extend_from_slice(s.as_bytes());
+        }
+    };
+    let len = |s: &str| {
+        if s.is_empty() {
+            0
+        } else {
+            1 + prost::encoding::encoded_len_varint(s.len() as u64) + s.len()
+        }
+    };
+    out.push(0x0A);
+    prost::encoding::encode_varint((len(name) + len(value)) as u64, out);
+    field(0x0A, name, out);
+    field(0x12, value, out);
+}
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;
