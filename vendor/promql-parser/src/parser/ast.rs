@@ -13,6 +13,7 @@
 // limitations under the License.
 
 use crate::label::{Labels, Matchers, METRIC_NAME};
+use crate::parser::duration_expr::DurationExpr;
 use crate::parser::token::{
     self, token_display, T_BOTTOMK, T_COUNT_VALUES, T_END, T_QUANTILE, T_START, T_TOPK,
 };
@@ -762,15 +763,29 @@ pub struct SubqueryExpr {
         serde(serialize_with = "crate::util::duration::serialize_duration_opt")
     )]
     pub step: Option<Duration>,
+    /// The range when it depends on `step()`/`range()` (then `range` is zero until the
+    /// expression is resolved for a query); constant expressions are folded into `range`.
+    #[cfg_attr(feature = "ser", serde(skip_serializing_if = "Option::is_none"))]
+    pub range_expr: Option<DurationExpr>,
+    /// The step when it depends on `step()`/`range()`, as `range_expr`.
+    #[cfg_attr(feature = "ser", serde(skip_serializing_if = "Option::is_none"))]
+    pub step_expr: Option<DurationExpr>,
+    /// The offset when it depends on `step()`/`range()` (then `offset` is `None`).
+    #[cfg_attr(feature = "ser", serde(skip_serializing_if = "Option::is_none"))]
+    pub offset_expr: Option<DurationExpr>,
 }
 
 impl SubqueryExpr {
     fn get_time_suffix_string(&self) -> String {
-        let step = match &self.step {
-            Some(step) => display_duration(step),
-            None => String::from(""),
+        let step = match (&self.step_expr, &self.step) {
+            (Some(e), _) => e.to_string(),
+            (None, Some(step)) => display_duration(step),
+            (None, None) => String::from(""),
         };
-        let range = display_duration(&self.range);
+        let range = match &self.range_expr {
+            Some(e) => e.to_string(),
+            None => display_duration(&self.range),
+        };
 
         let mut s = format!("[{range}:{step}]");
 
@@ -778,7 +793,9 @@ impl SubqueryExpr {
             write!(s, " {at}").unwrap();
         }
 
-        if let Some(offset) = &self.offset {
+        if let Some(offset) = &self.offset_expr {
+            write!(s, " offset {offset}").unwrap();
+        } else if let Some(offset) = &self.offset {
             write!(s, " offset {offset}").unwrap();
         }
         s
@@ -891,6 +908,16 @@ pub struct VectorSelector {
     #[cfg_attr(feature = "ser", serde(flatten))]
     #[cfg_attr(feature = "ser", serde(serialize_with = "serialize_at_modifier"))]
     pub at: Option<AtModifier>,
+    /// The offset when it depends on `step()`/`range()` (then `offset` is `None`);
+    /// constant duration expressions are folded into `offset`.
+    #[cfg_attr(feature = "ser", serde(skip_serializing_if = "Option::is_none"))]
+    pub offset_expr: Option<DurationExpr>,
+    /// The `anchored` modifier (extended range selectors).
+    #[cfg_attr(feature = "ser", serde(skip_serializing_if = "std::ops::Not::not"))]
+    pub anchored: bool,
+    /// The `smoothed` modifier (extended range selectors).
+    #[cfg_attr(feature = "ser", serde(skip_serializing_if = "std::ops::Not::not"))]
+    pub smoothed: bool,
 }
 
 impl VectorSelector {
@@ -898,9 +925,22 @@ impl VectorSelector {
         VectorSelector {
             name,
             matchers,
-            offset: None,
-            at: None,
+            ..Default::default()
         }
+    }
+
+    fn write_extended_offset(&self, f: &mut impl fmt::Write) -> fmt::Result {
+        if self.anchored {
+            write!(f, " anchored")?;
+        } else if self.smoothed {
+            write!(f, " smoothed")?;
+        }
+        if let Some(offset) = &self.offset_expr {
+            write!(f, " offset {offset}")?;
+        } else if let Some(offset) = &self.offset {
+            write!(f, " offset {offset}")?;
+        }
+        Ok(())
     }
 }
 
@@ -911,6 +951,9 @@ impl Default for VectorSelector {
             matchers: Matchers::empty(),
             offset: None,
             at: None,
+            offset_expr: None,
+            anchored: false,
+            smoothed: false,
         }
     }
 }
@@ -921,6 +964,9 @@ impl From<String> for VectorSelector {
             name: Some(name),
             offset: None,
             at: None,
+            offset_expr: None,
+            anchored: false,
+            smoothed: false,
             matchers: Matchers::empty(),
         }
     }
@@ -941,6 +987,9 @@ impl From<String> for VectorSelector {
 ///     offset: None,
 ///     at: None,
 ///     matchers: Matchers::empty(),
+///     offset_expr: None,
+///     anchored: false,
+///     smoothed: false,
 /// };
 ///
 /// assert_eq!(VectorSelector::from("foo"), vs);
@@ -972,10 +1021,7 @@ impl fmt::Display for VectorSelector {
         if let Some(at) = &self.at {
             write!(f, " {at}")?;
         }
-        if let Some(offset) = &self.offset {
-            write!(f, " offset {offset}")?;
-        }
-        Ok(())
+        self.write_extended_offset(f)
     }
 }
 
@@ -995,6 +1041,10 @@ pub struct MatrixSelector {
         serde(serialize_with = "crate::util::duration::serialize_duration")
     )]
     pub range: Duration,
+    /// The range when it depends on `step()`/`range()` (then `range` is zero until the
+    /// expression is resolved for a query); constant expressions are folded into `range`.
+    #[cfg_attr(feature = "ser", serde(skip_serializing_if = "Option::is_none"))]
+    pub range_expr: Option<DurationExpr>,
 }
 
 impl fmt::Display for MatrixSelector {
@@ -1008,17 +1058,16 @@ impl fmt::Display for MatrixSelector {
             write!(f, "{{{matchers}}}")?;
         }
 
-        write!(f, "[{}]", display_duration(&self.range))?;
+        match &self.range_expr {
+            Some(e) => write!(f, "[{e}]")?,
+            None => write!(f, "[{}]", display_duration(&self.range))?,
+        }
 
         if let Some(at) = &self.vs.at {
             write!(f, " {at}")?;
         }
 
-        if let Some(offset) = &self.vs.offset {
-            write!(f, " offset {offset}")?;
-        }
-
-        Ok(())
+        self.vs.write_extended_offset(f)
     }
 }
 
@@ -1194,8 +1243,118 @@ impl Expr {
             at: None,
             range,
             step,
+            range_expr: None,
+            step_expr: None,
+            offset_expr: None,
         });
         Ok(se)
+    }
+
+    /// A subquery whose range and step are duration expressions: constant ones are
+    /// folded, the others (with `step()`/`range()`) are kept for the query to resolve.
+    pub(crate) fn new_subquery_duration_expr(
+        expr: Expr,
+        range: DurationExpr,
+        step: Option<DurationExpr>,
+    ) -> Result<Self, String> {
+        let (range, range_expr) = fold_positive(range)?;
+        let (step, step_expr) = match step {
+            None => (None, None),
+            Some(step) => {
+                let (d, e) = fold_positive(step)?;
+                (e.is_none().then_some(d), e)
+            }
+        };
+        let mut se = Self::new_subquery_expr(expr, range, step)?;
+        if let Expr::Subquery(s) = &mut se {
+            s.range_expr = range_expr;
+            s.step_expr = step_expr;
+        }
+        Ok(se)
+    }
+
+    /// A range selector whose range is a duration expression (see
+    /// [`Expr::new_subquery_duration_expr`]).
+    pub(crate) fn new_matrix_selector_expr(
+        expr: Expr,
+        range: DurationExpr,
+    ) -> Result<Self, String> {
+        let (range, range_expr) = fold_positive(range)?;
+        let mut ms = Self::new_matrix_selector(expr, range)?;
+        if let Expr::MatrixSelector(m) = &mut ms {
+            m.range_expr = range_expr;
+        }
+        Ok(ms)
+    }
+
+    /// Sets an offset given as a duration expression: folded when constant.
+    pub(crate) fn offset_duration_expr(self, offset: DurationExpr) -> Result<Self, String> {
+        if offset.is_constant() {
+            return self.offset_expr(offset.fold_offset()?);
+        }
+        let already_set_err = Err("offset may not be set multiple times".into());
+        match self {
+            Expr::VectorSelector(mut vs) => {
+                if vs.offset.is_some() || vs.offset_expr.is_some() {
+                    return already_set_err;
+                }
+                vs.offset_expr = Some(offset);
+                Ok(Expr::VectorSelector(vs))
+            }
+            Expr::MatrixSelector(mut ms) => {
+                if ms.vs.offset.is_some() || ms.vs.offset_expr.is_some() {
+                    return already_set_err;
+                }
+                ms.vs.offset_expr = Some(offset);
+                Ok(Expr::MatrixSelector(ms))
+            }
+            Expr::Subquery(mut s) => {
+                if s.offset.is_some() || s.offset_expr.is_some() {
+                    return already_set_err;
+                }
+                s.offset_expr = Some(offset);
+                Ok(Expr::Subquery(s))
+            }
+            _ => {
+                Err("offset modifier must be preceded by an vector selector or matrix selector or a subquery".into())
+            }
+        }
+    }
+
+    /// Sets the `anchored` modifier (Prometheus's setAnchored).
+    pub(crate) fn anchored_expr(self) -> Result<Self, String> {
+        self.extended_modifier("anchored")
+    }
+
+    /// Sets the `smoothed` modifier (Prometheus's setSmoothed).
+    pub(crate) fn smoothed_expr(self) -> Result<Self, String> {
+        self.extended_modifier("smoothed")
+    }
+
+    fn extended_modifier(self, name: &str) -> Result<Self, String> {
+        let set = |vs: &mut VectorSelector| {
+            if name == "anchored" {
+                vs.anchored = true;
+            } else {
+                vs.smoothed = true;
+            }
+            if vs.anchored && vs.smoothed {
+                return Err("anchored and smoothed modifiers cannot be used together".to_string());
+            }
+            Ok(())
+        };
+        match self {
+            Expr::VectorSelector(mut vs) => {
+                set(&mut vs)?;
+                Ok(Expr::VectorSelector(vs))
+            }
+            Expr::MatrixSelector(mut ms) => {
+                set(&mut ms.vs)?;
+                Ok(Expr::MatrixSelector(ms))
+            }
+            Expr::Subquery(_) => Err(format!("{name} modifier is not supported for subqueries")),
+            _ => Err(format!("{name} modifier not implemented")),
+        }
     }
 
     pub(crate) fn new_paren_expr(expr: Expr) -> Result<Self, String> {
@@ -1210,12 +1369,20 @@ impl Expr {
         match expr {
             Expr::VectorSelector(VectorSelector {
                 offset: Some(_), ..
+            })
+            | Expr::VectorSelector(VectorSelector {
+                offset_expr: Some(_),
+                ..
             }) => Err("no offset modifiers allowed before range".into()),
             Expr::VectorSelector(VectorSelector { at: Some(_), .. }) => {
                 Err("no @ modifiers allowed before range".into())
             }
             Expr::VectorSelector(vs) => {
-                let ms = Expr::MatrixSelector(MatrixSelector { vs, range });
+                let ms = Expr::MatrixSelector(MatrixSelector {
+                    vs,
+                    range,
+                    range_expr: None,
+                });
                 Ok(ms)
             }
             _ => Err("ranges only allowed for vector selectors".into()),
@@ -1256,21 +1423,21 @@ impl Expr {
     pub(crate) fn offset_expr(self, offset: Offset) -> Result<Self, String> {
         let already_set_err = Err("offset may not be set multiple times".into());
         match self {
-            Expr::VectorSelector(mut vs) => match vs.offset {
+            Expr::VectorSelector(mut vs) => match (vs.offset.is_some() || vs.offset_expr.is_some()).then_some(()) {
                 None => {
                     vs.offset = Some(offset);
                     Ok(Expr::VectorSelector(vs))
                 }
                 Some(_) => already_set_err,
             },
-            Expr::MatrixSelector(mut ms) => match ms.vs.offset {
+            Expr::MatrixSelector(mut ms) => match (ms.vs.offset.is_some() || ms.vs.offset_expr.is_some()).then_some(()) {
                 None => {
                     ms.vs.offset = Some(offset);
                     Ok(Expr::MatrixSelector(ms))
                 }
                 Some(_) => already_set_err,
             },
-            Expr::Subquery(mut s) => match s.offset {
+            Expr::Subquery(mut s) => match (s.offset.is_some() || s.offset_expr.is_some()).then_some(()) {
                 None => {
                     s.offset = Some(offset);
                     Ok(Expr::Subquery(s))
@@ -3010,5 +3177,14 @@ or
                 "roundtrip failed for input: {input}"
             );
         }
+    }
+}
+
+/// A constant duration expression folded to its value, or zero and the expression.
+fn fold_positive(e: DurationExpr) -> Result<(Duration, Option<DurationExpr>), String> {
+    if e.is_constant() {
+        Ok((e.fold_positive()?, None))
+    } else {
+        Ok((Duration::ZERO, Some(e)))
     }
 }

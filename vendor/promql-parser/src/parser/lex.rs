@@ -654,6 +654,33 @@ impl Lexer {
                 State::Lexeme(T_COLON)
             }
             Some(ch) if ch.is_ascii_digit() => self.accept_number_or_duration(),
+            Some('.') if matches!(self.peek(), Some(ch) if ch.is_ascii_digit()) => {
+                self.accept_number_or_duration()
+            }
+            // Duration expressions: arithmetic, parentheses, step(), range(),
+            // min_of(a, b) and max_of(a, b) (Prometheus's lexDurationExpr).
+            Some('+') => State::Lexeme(T_ADD),
+            Some('-') => State::Lexeme(T_SUB),
+            Some('*') => State::Lexeme(T_MUL),
+            Some('/') => State::Lexeme(T_DIV),
+            Some('%') => State::Lexeme(T_MOD),
+            Some('^') => State::Lexeme(T_POW),
+            Some(',') => State::Lexeme(T_COMMA),
+            Some('(') => {
+                if self.inc_paren_depth() {
+                    State::Lexeme(T_LEFT_PAREN)
+                } else {
+                    State::Err("too many left parentheses".into())
+                }
+            }
+            Some(')') => {
+                if self.dec_paren_depth() {
+                    State::Lexeme(T_RIGHT_PAREN)
+                } else {
+                    State::Err("unexpected right parenthesis ')'".into())
+                }
+            }
+            Some(ch) if is_alpha(ch) => self.accept_duration_keyword(ch),
             Some(']') => {
                 self.jump_outof_brackets();
                 self.reset_colon_scanned();
@@ -662,6 +689,18 @@ impl Lexer {
             Some('[') => State::Err("unexpected left brace '[' inside brackets".into()),
             Some(ch) => State::Err(format!("unexpected character inside brackets: '{ch}'")),
             None => State::Err("unexpected end of input inside brackets".into()),
+        }
+    }
+
+    /// The first letter has been consumed: `step`, `range`, `min_of` or `max_of`, in any case.
+    fn accept_duration_keyword(&mut self, first: char) -> State {
+        self.accept_run(is_alpha);
+        let word = self.lexeme_string().to_lowercase();
+        match get_keyword_token(&word) {
+            Some(id) if matches!(id, T_STEP | T_RANGE | T_MIN_OF | T_MAX_OF) => State::Lexeme(id),
+            _ => State::Err(format!(
+                "unexpected character in duration expression: '{first}'"
+            )),
         }
     }
 

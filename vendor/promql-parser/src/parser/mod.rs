@@ -21,6 +21,7 @@
 //! parameters like "start"/"end" time or "step" time etc, which is included in [`EvalStmt`].
 
 pub mod ast;
+pub mod duration_expr;
 pub mod function;
 pub mod lex;
 pub mod parse;
@@ -33,6 +34,7 @@ pub use ast::{
     LabelModifier, MatrixSelector, NumberLiteral, Offset, ParenExpr, StringLiteral, SubqueryExpr,
     UnaryExpr, VectorMatchCardinality, VectorMatchFillValues, VectorSelector,
 };
+pub use duration_expr::DurationExpr;
 pub use function::{clear_extra_functions, register_extra_functions, Function, FunctionArgs};
 pub use lex::lexer;
 pub use parse::parse;

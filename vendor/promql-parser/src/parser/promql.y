@@ -18,6 +18,9 @@
 // - no series descriptions rule
 //
 // [1] https://github.com/prometheus/prometheus/blob/v2.45.0/promql/parser/generated_parser.y
+//
+// Modified by Strata (see CHANGES.md): duration expressions and the anchored/smoothed
+// modifiers, after Prometheus 3's generated_parser.y.
 
 %token EQL
 BLANK
@@ -106,6 +109,9 @@ WITHOUT
 START
 END
 STEP
+RANGE
+MIN_OF
+MAX_OF
 %token PREPROCESSOR_END
 
 // Start symbols for the generated parser.
@@ -119,9 +125,8 @@ START_METRIC_SELECTOR
 %expect-unused 'BLANK' 'COMMENT' 'ERROR' 'SEMICOLON' 'SPACE' 'TIMES' 'OPEN_HIST' 'CLOSE_HIST'
 %expect-unused 'OPERATORS_START' 'OPERATORS_END' 'AGGREGATORS_START' 'AGGREGATORS_END'
 %expect-unused 'KEYWORDS_START' 'KEYWORDS_END' 'PREPROCESSOR_START' 'PREPROCESSOR_END'
-%expect-unused 'STEP' 'STARTSYMBOLS_START'
+%expect-unused 'STARTSYMBOLS_START'
 %expect-unused 'START_METRIC' 'START_SERIES_DESCRIPTION' 'START_EXPRESSION' 'START_METRIC_SELECTOR' 'STARTSYMBOLS_END'
-%expect-unused 'SMOOTHED' 'ANCHORED'
 
 %expect 5
 
@@ -136,7 +141,7 @@ START_METRIC_SELECTOR
 %right POW
 
 // Offset and At modifiers do not have associativity.
-%nonassoc OFFSET AT GROUP_LEFT GROUP_RIGHT
+%nonassoc OFFSET AT ANCHORED SMOOTHED GROUP_LEFT GROUP_RIGHT
 
 // This ensures that it is always attempted to parse range or subquery selectors when a left
 // bracket is encountered.
@@ -162,6 +167,8 @@ expr -> Result<Expr, String>:
         |       matrix_selector { check_ast($1?) }
         |       number_literal { check_ast($1?) }
         |       offset_expr { check_ast($1?) }
+        |       anchored_expr { check_ast($1?) }
+        |       smoothed_expr { check_ast($1?) }
         |       paren_expr { check_ast($1?) }
         |       string_literal { check_ast($1?) }
         |       subquery_expr { check_ast($1?) }
@@ -356,6 +363,14 @@ function_call -> Result<Expr, String>:
                             Some(func) => Expr::new_call(func, $2?)
                         }
                 }
+        |       duration_function function_call_body
+                {
+                        let name = $1?.val.to_lowercase();
+                        match get_function(&name) {
+                            None => Err(format!("unknown function with name '{name}'")),
+                            Some(func) => Expr::new_call(func, $2?)
+                        }
+                }
         |       at_modifier_preprocessors function_call_body
                 {
                         let name = $1?.val;
@@ -388,10 +403,19 @@ paren_expr -> Result<Expr, String>:
  * Offset modifiers.
  */
 offset_expr -> Result<Expr, String>:
-                expr OFFSET duration { $1?.offset_expr(Offset::Pos($3?)) }
-        |       expr OFFSET ADD duration { $1?.offset_expr(Offset::Pos($4?)) }
-        |       expr OFFSET SUB duration { $1?.offset_expr(Offset::Neg($4?)) }
+                expr OFFSET offset_duration_expr { $1?.offset_duration_expr($3?) }
         |       expr OFFSET EOF { Err("unexpected end of input in offset, expected duration".into()) }
+;
+
+/*
+ * Anchored and smoothed modifiers (extended range selectors).
+ */
+anchored_expr -> Result<Expr, String>:
+                expr ANCHORED { $1?.anchored_expr() }
+;
+
+smoothed_expr -> Result<Expr, String>:
+                expr SMOOTHED { $1?.smoothed_expr() }
 ;
 
 /*
@@ -418,6 +442,14 @@ at_expr -> Result<Expr, String>:
                 }
 ;
 
+// step(), range(), min_of() and max_of() are keywords (duration expressions) and functions.
+duration_function -> Result<Token, String>:
+                STEP { lexeme_to_token($lexer, $1) }
+        |       RANGE { lexeme_to_token($lexer, $1) }
+        |       MIN_OF { lexeme_to_token($lexer, $1) }
+        |       MAX_OF { lexeme_to_token($lexer, $1) }
+;
+
 at_modifier_preprocessors -> Result<Token, String>:
                 START { lexeme_to_token($lexer, $1) }
         |       END { lexeme_to_token($lexer, $1) }
@@ -427,9 +459,9 @@ at_modifier_preprocessors -> Result<Token, String>:
  * Subquery and range selectors.
  */
 matrix_selector -> Result<Expr, String>:
-                expr LEFT_BRACKET duration RIGHT_BRACKET
+                expr LEFT_BRACKET duration_expr RIGHT_BRACKET
                 {
-                        Expr::new_matrix_selector($1?, $3?)
+                        Expr::new_matrix_selector_expr($1?, $3?)
                 }
         |       expr LEFT_BRACKET RIGHT_BRACKET
                 {
@@ -438,9 +470,13 @@ matrix_selector -> Result<Expr, String>:
 ;
 
 subquery_expr -> Result<Expr, String>:
-                expr LEFT_BRACKET duration COLON maybe_duration RIGHT_BRACKET
+                expr LEFT_BRACKET duration_expr COLON duration_expr RIGHT_BRACKET
                 {
-                        Expr::new_subquery_expr($1?, $3?, $5?)
+                        Expr::new_subquery_duration_expr($1?, $3?, Some($5?))
+                }
+        |       expr LEFT_BRACKET duration_expr COLON RIGHT_BRACKET
+                {
+                        Expr::new_subquery_duration_expr($1?, $3?, None)
                 }
 ;
 
@@ -585,6 +621,12 @@ metric_identifier -> Result<Token, String>:
         |       WITHOUT { lexeme_to_token($lexer, $1) }
         |       START { lexeme_to_token($lexer, $1) }
         |       END { lexeme_to_token($lexer, $1) }
+        |       STEP { lexeme_to_token($lexer, $1) }
+        |       RANGE { lexeme_to_token($lexer, $1) }
+        |       MIN_OF { lexeme_to_token($lexer, $1) }
+        |       MAX_OF { lexeme_to_token($lexer, $1) }
+        |       ANCHORED { lexeme_to_token($lexer, $1) }
+        |       SMOOTHED { lexeme_to_token($lexer, $1) }
 ;
 
 /*
@@ -647,6 +689,12 @@ maybe_label -> Result<Token, String>:
         |       START { lexeme_to_token($lexer, $1) }
         |       END { lexeme_to_token($lexer, $1) }
         |       ATAN2 { lexeme_to_token($lexer, $1) }
+        |       STEP { lexeme_to_token($lexer, $1) }
+        |       RANGE { lexeme_to_token($lexer, $1) }
+        |       MIN_OF { lexeme_to_token($lexer, $1) }
+        |       MAX_OF { lexeme_to_token($lexer, $1) }
+        |       ANCHORED { lexeme_to_token($lexer, $1) }
+        |       SMOOTHED { lexeme_to_token($lexer, $1) }
 ;
 
 match_op -> Result<Token, String>:
@@ -683,33 +731,55 @@ string_identifier -> Result<String, String>:
                 }
 ;
 
-duration -> Result<Duration, String>:
-                DURATION { parse_duration($lexer.span_str($span)) }
-        |       NUMBER
-                {
-                        let num = parse_str_radix($lexer.span_str($span))?;
-                        Ok(Duration::from_secs_f64(num))
-                }
+/*
+ * Duration expressions (Prometheus's promql-duration-expr).
+ */
+duration_literal -> Result<DurationExpr, String>:
+                DURATION { duration_literal_seconds($lexer.span_str($span)).map(DurationExpr::Number) }
+        |       NUMBER { Ok(DurationExpr::Number(parse_str_radix($lexer.span_str($span))?)) }
 ;
 
-/*
- * Wrappers for optional arguments.
- */
-maybe_duration -> Result<Option<Duration>, String>:
-                { Ok(None) }
-        |       duration { $1.map(Some) }
+// A duration without a binary operator at its top: what `offset` takes, so that
+// "foo offset 100 + 2" is "(foo offset 100) + 2", as in Prometheus.
+duration_primary -> Result<DurationExpr, String>:
+                duration_literal { $1 }
+        |       STEP LEFT_PAREN RIGHT_PAREN { Ok(DurationExpr::Step) }
+        |       RANGE LEFT_PAREN RIGHT_PAREN { Ok(DurationExpr::Range) }
+        |       MIN_OF LEFT_PAREN duration_expr COMMA duration_expr RIGHT_PAREN
+                { Ok(DurationExpr::call(T_MIN_OF, $3?, $5?)) }
+        |       MAX_OF LEFT_PAREN duration_expr COMMA duration_expr RIGHT_PAREN
+                { Ok(DurationExpr::call(T_MAX_OF, $3?, $5?)) }
+        |       LEFT_PAREN duration_expr RIGHT_PAREN { Ok(DurationExpr::Paren(Box::new($2?))) }
+;
+
+offset_duration_expr -> Result<DurationExpr, String>:
+                duration_primary { $1 }
+        |       ADD duration_primary { Ok(DurationExpr::unary(T_ADD, $2?)) }
+        |       SUB duration_primary { Ok(DurationExpr::unary(T_SUB, $2?)) }
+;
+
+duration_expr -> Result<DurationExpr, String>:
+                duration_primary { $1 }
+        |       ADD duration_expr %prec MUL { Ok(DurationExpr::unary(T_ADD, $2?)) }
+        |       SUB duration_expr %prec MUL { Ok(DurationExpr::unary(T_SUB, $2?)) }
+        |       duration_expr ADD duration_expr { DurationExpr::binary(T_ADD, $1?, $3?) }
+        |       duration_expr SUB duration_expr { DurationExpr::binary(T_SUB, $1?, $3?) }
+        |       duration_expr MUL duration_expr { DurationExpr::binary(T_MUL, $1?, $3?) }
+        |       duration_expr DIV duration_expr { DurationExpr::binary(T_DIV, $1?, $3?) }
+        |       duration_expr MOD duration_expr { DurationExpr::binary(T_MOD, $1?, $3?) }
+        |       duration_expr POW duration_expr { DurationExpr::binary(T_POW, $1?, $3?) }
 ;
 
 %%
 
-use std::time::Duration;
 use crate::label::{Labels, Matcher, Matchers};
-use crate::parser::{AtModifier, BinModifier, Expr, FunctionArgs, LabelModifier, Offset, VectorMatchCardinality, VectorMatchFillValues};
+use crate::parser::{AtModifier, BinModifier, Expr, FunctionArgs, LabelModifier, VectorMatchCardinality, VectorMatchFillValues};
 use crate::parser::ast::check_ast;
+use crate::parser::duration_expr::{duration_literal_seconds, DurationExpr};
 use crate::parser::function::get_function;
 use crate::parser::lex::is_label;
 use crate::parser::production::{lexeme_to_string, lexeme_to_token, span_to_string};
-use crate::parser::token::{Token, T_IDENTIFIER};
+use crate::parser::token::{Token, T_ADD, T_DIV, T_IDENTIFIER, T_MAX_OF, T_MIN_OF, T_MOD, T_MUL, T_POW, T_SUB};
 use crate::util::{parse_duration, parse_str_radix, unquote_string};
 
 fn update_optional_matching(
