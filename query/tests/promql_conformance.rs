@@ -151,11 +151,9 @@ fn reason_for(file: &str, r: &CaseResult) -> (bool, String) {
     if r.native_histogram {
         return (true, "native histograms are not supported".into());
     }
-    if r.detail.contains("invalid promql query") {
-        return (
-            false,
-            "syntax not accepted by promql-parser 0.11 (anchored/smoothed, duration expressions, ...)".into(),
-        );
+    if let Some(msg) = r.detail.strip_prefix("parse error: ") {
+        let msg: String = msg.chars().take(120).collect();
+        return (false, format!("parser: {}", msg.replace(['\t', '\n'], " ")));
     }
     if EXTENSION_FILES.contains(&file) {
         return (false, format!("opt-in extension ({file}) not built yet"));

@@ -415,6 +415,7 @@ fn run_eval(ev: &Eval, promql: &PromqlEngine, src: &EngineSource<'_>) -> Result<
             }
         }
         (Some(_), Ok(r)) => Err(format!("expected an error, got {:?}", r.value)),
+        (None, Err(e @ strata_query::promql::Error::Parse(_))) => Err(format!("parse error: {e}")),
         (None, Err(e)) => Err(format!("error: {e}")),
         (None, Ok(r)) => {
             check_result(ev, &r)?;
