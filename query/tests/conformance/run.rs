@@ -213,7 +213,8 @@ fn pattern_matches(p: &Pattern, text: &str) -> bool {
     match p {
         Pattern::Any => true,
         Pattern::Exact(m) => m == text,
-        Pattern::Regex(r) => Regex::new(&format!("^(?:{r})$")).is_ok_and(|re| re.is_match(text)),
+        // Unanchored, as Prometheus's test.go (`regexp.MatchString`).
+        Pattern::Regex(r) => Regex::new(r).is_ok_and(|re| re.is_match(text)),
     }
 }
 

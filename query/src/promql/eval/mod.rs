@@ -17,6 +17,7 @@ use super::source::{SeriesSource, SourceSeries};
 use super::value::{Labels, Sample, Series, is_stale_nan};
 use super::{aggregate, binary, functions};
 
+mod info;
 mod names;
 mod position;
 mod selectors;
@@ -238,7 +239,7 @@ impl<'q> Evaluator<'q> {
             let series = source.select(&matchers, lo, hi)?;
             self.data.insert(key, Arc::new(series));
         }
-        Ok(())
+        info::prefetch(self, expr, source)
     }
 
     /// Collects the selectors of `e` with the window of reference times they are read over
@@ -295,7 +296,7 @@ impl<'q> Evaluator<'q> {
             Expr::Paren(p) => self.plan(&p.expr, lo, hi, times, out, calls),
             Expr::Call(c) => {
                 calls.insert(c as *const Call as usize, times);
-                for a in &c.args.args {
+                for a in c.args.args.iter().take(info::planned_args(c)) {
                     self.plan(a, lo, hi, times, out, calls);
                 }
             }
@@ -373,7 +374,11 @@ impl<'q> Evaluator<'q> {
             }
             Expr::Subquery(sq) => self.subquery(sq, t).map(Val::Matrix),
             Expr::Call(c) => {
-                let v = functions::call(self, c, t)?;
+                let v = if c.func.name == "info" {
+                    info::eval(self, c, t)?
+                } else {
+                    functions::call(self, c, t)?
+                };
                 self.settle_names(v, name_use, e)
             }
             Expr::Aggregate(a) => aggregate::eval(self, a, t),

@@ -1809,6 +1809,17 @@ fn check_ast_for_call(ex: Call) -> Result<Expr, String> {
         }
     }
 
+    if name == "info" {
+        // The second argument of info() is a label selector (Prometheus's checkAST).
+        match ex.args.args.get(1).map(|a| a.as_ref()) {
+            None | Some(Expr::VectorSelector(VectorSelector { name: None, .. })) => {}
+            Some(Expr::VectorSelector(_)) => {
+                return Err("expected label selectors only, got vector selector instead".into())
+            }
+            Some(_) => return Err("expected label selectors only".into()),
+        }
+    }
+
     check_args_match_types(&ex.args.args, &ex.func.arg_types, name)?;
     Ok(Expr::Call(ex))
 }
@@ -1888,12 +1899,49 @@ fn check_ast_for_vector_selector(ex: VectorSelector) -> Result<Expr, String> {
             )),
             None => Ok(Expr::VectorSelector(ex)),
         },
-        None if ex.matchers.is_empty_matchers() => {
-            // When name is None, a vector selector must contain at least one non-empty matcher
-            // to prevent implicit selection of all metrics (e.g. by a typo).
-            Err("vector selector must contain at least one non-empty matcher".into())
-        }
+        // A selector without a name must contain at least one non-empty matcher, to prevent
+        // implicit selection of all metrics (e.g. by a typo). That is checked once the whole
+        // query is parsed (`check_empty_matchers`), because the label selector of `info`
+        // is exempt, and it is only known to be one when the call is reduced.
         _ => Ok(Expr::VectorSelector(ex)),
+    }
+}
+
+/// Refuses a vector selector without a name and without a non-empty matcher anywhere in
+/// `expr`, except as the label selector (second argument) of `info` (Prometheus's
+/// `BypassEmptyMatcherCheck`).
+pub(crate) fn check_empty_matchers(expr: &Expr) -> Result<(), String> {
+    let selector = |vs: &VectorSelector| {
+        if vs.name.is_none() && vs.matchers.is_empty_matchers() {
+            Err("vector selector must contain at least one non-empty matcher".to_string())
+        } else {
+            Ok(())
+        }
+    };
+    match expr {
+        Expr::VectorSelector(vs) => selector(vs),
+        Expr::MatrixSelector(ms) => selector(&ms.vs),
+        Expr::Aggregate(a) => {
+            check_empty_matchers(&a.expr)?;
+            a.param.as_deref().map_or(Ok(()), check_empty_matchers)
+        }
+        Expr::Unary(u) => check_empty_matchers(&u.expr),
+        Expr::Binary(b) => {
+            check_empty_matchers(&b.lhs)?;
+            check_empty_matchers(&b.rhs)
+        }
+        Expr::Paren(p) => check_empty_matchers(&p.expr),
+        Expr::Subquery(sq) => check_empty_matchers(&sq.expr),
+        Expr::Call(c) => {
+            for (i, arg) in c.args.args.iter().enumerate() {
+                if c.func.name == "info" && i == 1 {
+                    continue;
+                }
+                check_empty_matchers(arg)?;
+            }
+            Ok(())
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => Ok(()),
     }
 }
 
