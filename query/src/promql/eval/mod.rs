@@ -17,6 +17,7 @@ use super::source::{SeriesSource, SourceSeries};
 use super::value::{Labels, Sample, Series, is_stale_nan};
 use super::{aggregate, binary, functions};
 
+mod extended;
 mod info;
 mod names;
 mod position;
@@ -261,11 +262,13 @@ impl<'q> Evaluator<'q> {
         match e {
             Expr::VectorSelector(vs) => {
                 let (a, b) = window(&vs.at, &vs.offset);
-                out.push((vs, a - self.settings.lookback_ms, b));
+                let (_, after) = extended::margins(vs, self.settings.lookback_ms, false);
+                out.push((vs, a - self.settings.lookback_ms, b + after));
             }
             Expr::MatrixSelector(ms) => {
                 let (a, b) = window(&ms.vs.at, &ms.vs.offset);
-                out.push((&ms.vs, a - duration_ms(&ms.range), b));
+                let (before, after) = extended::margins(&ms.vs, self.settings.lookback_ms, true);
+                out.push((&ms.vs, a - duration_ms(&ms.range) - before, b + after));
             }
             Expr::Subquery(sq) => {
                 let (a, b) = window(&sq.at, &sq.offset);
@@ -366,7 +369,11 @@ impl<'q> Evaluator<'q> {
                     other.type_name()
                 )),
             },
+            Expr::VectorSelector(vs) if vs.smoothed => extended::smoothed_vector(self, vs, t),
             Expr::VectorSelector(vs) => self.select_vector(vs, t).map(Val::Vector),
+            Expr::MatrixSelector(ms) if ms.vs.anchored || ms.vs.smoothed => {
+                extended::matrix(self, ms, t)
+            }
             Expr::MatrixSelector(ms) => {
                 let end = self.ref_time(&ms.vs.at, &ms.vs.offset, t);
                 let start = end - duration_ms(&ms.range);
@@ -376,6 +383,8 @@ impl<'q> Evaluator<'q> {
             Expr::Call(c) => {
                 let v = if c.func.name == "info" {
                     info::eval(self, c, t)?
+                } else if let Some(ms) = extended::extended_arg(c) {
+                    extended::call(self, c, ms, t)?
                 } else {
                     functions::call(self, c, t)?
                 };
