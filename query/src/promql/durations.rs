@@ -80,27 +80,45 @@ mod tests {
         // duration_expression.test: a range query from 50s to 60s step 5s.
         let mut e = parse("count_over_time(m[min_of(step()+1, 1h)]) + m offset -range()").unwrap();
         resolve(&mut e, 5_000, 10_000).unwrap();
-        let Expr::Binary(b) = &e else { panic!("binary") };
-        let Expr::Call(c) = b.lhs.as_ref() else { panic!("call") };
-        let Expr::MatrixSelector(ms) = c.args.args[0].as_ref() else { panic!("matrix") };
-        assert_eq!((ms.range, ms.range_expr.is_none()), (Duration::from_secs(6), true));
-        let Expr::VectorSelector(vs) = b.rhs.as_ref() else { panic!("selector") };
+        let Expr::Binary(b) = &e else {
+            panic!("binary")
+        };
+        let Expr::Call(c) = b.lhs.as_ref() else {
+            panic!("call")
+        };
+        let Expr::MatrixSelector(ms) = c.args.args[0].as_ref() else {
+            panic!("matrix")
+        };
+        assert_eq!(
+            (ms.range, ms.range_expr.is_none()),
+            (Duration::from_secs(6), true)
+        );
+        let Expr::VectorSelector(vs) = b.rhs.as_ref() else {
+            panic!("selector")
+        };
         assert_eq!(vs.offset, Some(Offset::Neg(Duration::from_secs(10))));
     }
 
     #[test]
     fn subquery_step_and_instant_query() {
         let mut e = parse("max_over_time(m[range()+1m:step()] offset step())").unwrap();
-        assert!(resolve(&mut e.clone(), 0, 0).is_err(), "step() is 0 in an instant query");
+        assert!(
+            resolve(&mut e.clone(), 0, 0).is_err(),
+            "step() is 0 in an instant query"
+        );
         resolve(&mut e, 15_000, 60_000).unwrap();
         let Expr::Call(c) = &e else { panic!("call") };
-        let Expr::Subquery(sq) = c.args.args[0].as_ref() else { panic!("subquery") };
+        let Expr::Subquery(sq) = c.args.args[0].as_ref() else {
+            panic!("subquery")
+        };
         assert_eq!(sq.range, Duration::from_secs(120));
         assert_eq!(sq.step, Some(Duration::from_secs(15)));
         assert_eq!(sq.offset, Some(Offset::Pos(Duration::from_secs(15))));
         let mut e = parse("m offset range()").unwrap();
         resolve(&mut e, 0, 0).unwrap();
-        let Expr::VectorSelector(vs) = &e else { panic!("selector") };
+        let Expr::VectorSelector(vs) = &e else {
+            panic!("selector")
+        };
         assert_eq!(vs.offset, Some(Offset::Pos(Duration::ZERO)));
     }
 }

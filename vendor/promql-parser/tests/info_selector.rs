@@ -38,7 +38,10 @@ fn empty_selectors_are_still_refused_elsewhere() {
         r#"sum(info(metric, {data=~".*"})) + {x=~".*"}"#,
     ] {
         let err = parser::parse(q).expect_err(q);
-        assert_eq!(err, "vector selector must contain at least one non-empty matcher", "{q}");
+        assert_eq!(
+            err, "vector selector must contain at least one non-empty matcher",
+            "{q}"
+        );
     }
 }
 

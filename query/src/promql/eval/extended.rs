@@ -255,7 +255,12 @@ fn first_anchor(f: &[(i64, f64)], start: i64) -> Option<usize> {
 
 /// Prometheus's `extendFloats`: the samples inside `(start, end]` between the edge values
 /// at `start` and `end`.
-fn extend_floats(f: &[(i64, f64)], start: i64, end: i64, smoothed: bool) -> Option<Vec<(i64, f64)>> {
+fn extend_floats(
+    f: &[(i64, f64)],
+    start: i64,
+    end: i64,
+    smoothed: bool,
+) -> Option<Vec<(i64, f64)>> {
     let mut last = f.len() - 1;
     let mut first = search(f, last, |ts| ts > start).saturating_sub(1);
     if smoothed {
@@ -310,8 +315,14 @@ mod tests {
         ] {
             let a = extended_rate(&window(t, false), t - 60_000, t, false, true, false);
             let s = extended_rate(&window(t, true), t - 60_000, t, true, true, false);
-            assert!((a.unwrap() - anchored).abs() < 1e-9, "anchored at {t}: {a:?}");
-            assert!((s.unwrap() - smoothed).abs() < 1e-9, "smoothed at {t}: {s:?}");
+            assert!(
+                (a.unwrap() - anchored).abs() < 1e-9,
+                "anchored at {t}: {a:?}"
+            );
+            assert!(
+                (s.unwrap() - smoothed).abs() < 1e-9,
+                "smoothed at {t}: {s:?}"
+            );
         }
     }
 
@@ -319,8 +330,14 @@ mod tests {
     fn left_open_ranges_and_anchors() {
         // `metric 1 2 _ 4 5` every minute: at 2m the anchored range (1m, 2m] is empty.
         let f = [(0, 1.0), (60_000, 2.0), (180_000, 4.0), (240_000, 5.0)];
-        assert_eq!(extended_rate(&f[..2], 60_000, 120_000, false, true, false), None);
-        assert_eq!(extended_rate(&f, 60_000, 120_000, true, true, false), Some(1.0));
+        assert_eq!(
+            extended_rate(&f[..2], 60_000, 120_000, false, true, false),
+            None
+        );
+        assert_eq!(
+            extended_rate(&f, 60_000, 120_000, true, true, false),
+            Some(1.0)
+        );
         assert_eq!(first_anchor(&f, 60_000), Some(1));
         assert_eq!(first_anchor(&f, 240_000), None);
         assert_eq!(first_anchor(&f, -1), Some(0));
@@ -339,12 +356,71 @@ mod tests {
         let f = [(0, 1.0), (10_000, 2.0), (20_000, 3.0), (30_000, 4.0)];
         assert_eq!(
             extend_floats(&f, 5_000, 25_000, true),
-            Some(vec![(5_000, 1.5), (10_000, 2.0), (20_000, 3.0), (25_000, 3.5)])
+            Some(vec![
+                (5_000, 1.5),
+                (10_000, 2.0),
+                (20_000, 3.0),
+                (25_000, 3.5)
+            ])
         );
         assert_eq!(
             extend_floats(&f[..3], 5_000, 25_000, false),
-            Some(vec![(5_000, 1.0), (10_000, 2.0), (20_000, 3.0), (25_000, 3.0)])
+            Some(vec![
+                (5_000, 1.0),
+                (10_000, 2.0),
+                (20_000, 3.0),
+                (25_000, 3.0)
+            ])
         );
         assert_eq!(extend_floats(&f[..1], 5_000, 25_000, false), None);
+    }
+
+    /// One series, whatever the matchers.
+    struct One(crate::promql::SourceSeries);
+
+    impl crate::promql::SeriesSource for One {
+        fn select(
+            &self,
+            _: &[crate::promql::LabelMatcher],
+            _: i64,
+            _: i64,
+        ) -> crate::promql::Result<Vec<crate::promql::SourceSeries>> {
+            Ok(vec![self.0.clone()])
+        }
+    }
+
+    fn eval(q: &str, t: i64) -> crate::promql::Result<Vec<f64>> {
+        use crate::promql::{Labels, PromqlEngine, QueryOptions, SourceSeries, Value};
+        // `metric 1+1x10` every 10 s (extended_vectors.test).
+        let src = One(SourceSeries {
+            labels: Labels::from_pairs([("__name__", "metric")]),
+            samples: (0..=10).map(|i| (i * 10_000, 1.0 + i as f64)).collect(),
+        });
+        let res = PromqlEngine::new(QueryOptions::default()).instant(&src, q, t)?;
+        let Value::Vector(v) = res.value else {
+            panic!("{q}: not a vector")
+        };
+        Ok(v.iter().map(|s| s.value).collect())
+    }
+
+    #[test]
+    fn through_the_engine() {
+        assert_eq!(eval("metric smoothed", 15_000).unwrap(), vec![2.5]);
+        assert_eq!(eval("metric smoothed", 5_000).unwrap(), vec![1.5]);
+        assert_eq!(eval("metric smoothed", 105_000).unwrap(), vec![11.0]);
+        assert_eq!(
+            eval("increase(metric[1m] anchored)", 60_000).unwrap(),
+            vec![6.0]
+        );
+        let err = eval("deriv(metric[3m] smoothed)", 60_000).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "smoothed modifier can only be used with: delta, increase, rate - not with deriv"
+        );
+        let err = eval("max_over_time(metric[3m] anchored)", 60_000).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with max_over_time"
+        );
     }
 }

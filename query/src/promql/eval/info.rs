@@ -109,8 +109,9 @@ fn reference(ev: &Evaluator<'_>, e: &Expr) -> (Option<i64>, i64) {
                 path.pop();
                 r
             }
-            Expr::Aggregate(a) => first(&a.expr, path)
-                .or_else(|| a.param.as_ref().and_then(|p| first(p, path))),
+            Expr::Aggregate(a) => {
+                first(&a.expr, path).or_else(|| a.param.as_ref().and_then(|p| first(p, path)))
+            }
             Expr::Unary(u) => first(&u.expr, path),
             Expr::Binary(b) => first(&b.lhs, path).or_else(|| first(&b.rhs, path)),
             Expr::Paren(p) => first(&p.expr, path),
@@ -293,4 +294,130 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
     }
     ev.count_samples(out.len())?;
     Ok(Val::Vector(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::promql::{
+        Error, LabelMatcher, Labels, MatchOp, PromqlEngine, QueryOptions, Result, SeriesSource,
+        SourceSeries, Value,
+    };
+
+    /// Series in memory, selected by their matchers (regexes anchored, as in storage).
+    struct Fixed(Vec<SourceSeries>);
+
+    impl SeriesSource for Fixed {
+        fn select(&self, ms: &[LabelMatcher], _: i64, _: i64) -> Result<Vec<SourceSeries>> {
+            let ok = |s: &SourceSeries, m: &LabelMatcher| {
+                let v = s.labels.get(&m.name);
+                let re = || regex::Regex::new(&format!("^(?:{})$", m.value)).unwrap();
+                match m.op {
+                    MatchOp::Equal => v == m.value,
+                    MatchOp::NotEqual => v != m.value,
+                    MatchOp::Regex => re().is_match(v),
+                    MatchOp::NotRegex => !re().is_match(v),
+                }
+            };
+            Ok(self
+                .0
+                .iter()
+                .filter(|s| ms.iter().all(|m| ok(s, m)))
+                .cloned()
+                .collect())
+        }
+    }
+
+    fn series(pairs: &[(&str, &str)], values: &[f64]) -> SourceSeries {
+        SourceSeries {
+            labels: Labels::from_pairs(pairs.iter().copied()),
+            samples: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i as i64 * 300_000, *v))
+                .collect(),
+        }
+    }
+
+    /// The first block of Prometheus's info.test.
+    fn source(conflict: bool) -> Fixed {
+        let id = [("instance", "a"), ("job", "1")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut l = id.to_vec();
+            l.extend_from_slice(extra);
+            l
+        };
+        let (t_extra, b_extra) = if conflict {
+            (vec![("x", "from_target")], vec![("x", "from_build")])
+        } else {
+            (
+                vec![("data", "info"), ("another_data", "another info")],
+                vec![("build_data", "build")],
+            )
+        };
+        let mut t = with(&t_extra);
+        t.push(("__name__", "target_info"));
+        let mut b = with(&b_extra);
+        b.push(("__name__", "build_info"));
+        let mut m = with(&[("label", "value")]);
+        m.push(("__name__", "metric"));
+        Fixed(vec![
+            series(&m, &[0.0, 1.0, 2.0]),
+            series(&t, &[1.0, 1.0, 1.0]),
+            series(&b, &[1.0, 1.0, 1.0]),
+        ])
+    }
+
+    fn labels_at_10m(src: &Fixed, q: &str) -> Result<Vec<(Labels, f64)>> {
+        let res = PromqlEngine::new(QueryOptions::default()).instant(src, q, 600_000)?;
+        let Value::Vector(v) = res.value else {
+            panic!("{q}: not a vector")
+        };
+        Ok(v.into_iter().map(|s| (s.labels, s.value)).collect())
+    }
+
+    #[test]
+    fn enriches_with_target_info_by_default() {
+        let got = labels_at_10m(&source(false), "info(metric)").unwrap();
+        let want = Labels::from_pairs([
+            ("__name__", "metric"),
+            ("another_data", "another info"),
+            ("data", "info"),
+            ("instance", "a"),
+            ("job", "1"),
+            ("label", "value"),
+        ]);
+        assert_eq!(got, vec![(want, 2.0)]);
+    }
+
+    #[test]
+    fn selector_picks_the_info_metric_and_data_labels() {
+        let src = source(false);
+        let got = labels_at_10m(&src, r#"info(metric, {__name__="build_info"})"#).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0.get("build_data"), "build");
+        assert!(!got[0].0.has("data"));
+        // A data matcher that needs a value drops series without a match; one that
+        // accepts the empty string keeps them unchanged.
+        assert!(
+            labels_at_10m(&src, r#"info(metric, {non_existent=~".+"})"#)
+                .unwrap()
+                .is_empty()
+        );
+        let got = labels_at_10m(&src, r#"info(metric, {non_existent=~".*"})"#).unwrap();
+        assert_eq!(got[0].0.len(), 4);
+        // Info series themselves are not enriched.
+        let got = labels_at_10m(&src, r#"info(build_info, {__name__=~".+_info"})"#).unwrap();
+        assert_eq!(got[0].0.get("build_data"), "build");
+        assert!(!got[0].0.has("data"));
+    }
+
+    #[test]
+    fn conflicting_data_labels_are_an_error() {
+        let err = labels_at_10m(&source(true), r#"info(metric, {__name__=~".+_info"})"#)
+            .expect_err("x differs between target_info and build_info");
+        assert!(
+            matches!(err, Error::Execution(ref m) if m == "conflicting label: x"),
+            "{err}"
+        );
+    }
 }

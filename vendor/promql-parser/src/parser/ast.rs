@@ -13,7 +13,7 @@
 // limitations under the License.
 
 use crate::label::{Labels, Matchers, METRIC_NAME};
-use crate::parser::duration_expr::DurationExpr;
+use crate::parser::duration_expr::{fold_positive, DurationExpr};
 use crate::parser::token::{
     self, token_display, T_BOTTOMK, T_COUNT_VALUES, T_END, T_QUANTILE, T_START, T_TOPK,
 };
@@ -3225,14 +3225,5 @@ or
                 "roundtrip failed for input: {input}"
             );
         }
-    }
-}
-
-/// A constant duration expression folded to its value, or zero and the expression.
-fn fold_positive(e: DurationExpr) -> Result<(Duration, Option<DurationExpr>), String> {
-    if e.is_constant() {
-        Ok((e.fold_positive()?, None))
-    } else {
-        Ok((Duration::ZERO, Some(e)))
     }
 }

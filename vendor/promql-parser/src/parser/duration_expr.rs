@@ -228,6 +228,15 @@ pub(crate) fn duration_literal_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A constant range or step folded to its value, or zero and the expression to resolve.
+pub(crate) fn fold_positive(e: DurationExpr) -> Result<(Duration, Option<DurationExpr>), String> {
+    if e.is_constant() {
+        Ok((e.fold_positive()?, None))
+    } else {
+        Ok((Duration::ZERO, Some(e)))
+    }
+}
+
 impl fmt::Display for DurationExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

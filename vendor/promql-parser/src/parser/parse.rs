@@ -2375,8 +2375,7 @@ mod tests {
                 let input = "(".to_string() + &"-{}-1".repeat(10_000) + ")" + &"[1m:]".repeat(1000);
                 // Empty selectors are refused after the whole query is parsed (info()'s
                 // label selector is exempt), so the subquery error is found first.
-                let expected =
-                    Err("subquery is only allowed on vector, got matrix instead".into());
+                let expected = Err("subquery is only allowed on vector, got matrix instead".into());
                 Case { input, expected }
             },
         ];
