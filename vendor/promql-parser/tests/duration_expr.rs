@@ -192,6 +192,11 @@ fn errors_prometheus_expects() {
         ("foo[9.5e10]", "duration out of range"),
         ("foo[0m]", "duration must be greater than 0"),
         ("foo[5m-10m]", "duration must be greater than 0"),
+        // Not finite: an error, not a panic in Duration::from_secs_f64.
+        ("foo[1e400]", "duration out of range"),
+        ("foo offset NaN", "duration out of range"),
+        ("foo offset -Inf", "duration out of range"),
+        ("foo[5m:1e400]", "duration out of range"),
     ] {
         let err = parser::parse(q).expect_err(q);
         assert!(err.contains(msg), "{q}: {err}");
@@ -206,6 +211,9 @@ fn errors_prometheus_expects() {
         "(foo + bar)[5m]",
         "foo[5m:1m:1m]",
         "foo[5m + bar]",
+        // Inside brackets only duration keywords are words, as in Prometheus's lexer.
+        "foo[NaN]",
+        "foo[Inf]",
     ] {
         fails(q);
     }

@@ -191,7 +191,9 @@ impl DurationExpr {
     pub(crate) fn fold_positive(&self) -> Result<Duration, String> {
         match self {
             DurationExpr::Number(v) if *v <= 0.0 => Err("duration must be greater than 0".into()),
-            DurationExpr::Number(v) if *v > MAX_SECONDS => Err("duration out of range".into()),
+            DurationExpr::Number(v) if v.is_nan() || *v > MAX_SECONDS => {
+                Err("duration out of range".into())
+            }
             DurationExpr::Number(v) => Ok(Duration::from_secs_f64(*v)),
             e => e.resolve_positive(Duration::ZERO, Duration::ZERO),
         }
