@@ -40,6 +40,7 @@
 
 mod aggregate;
 mod binary;
+mod durations;
 mod error;
 mod escapes;
 mod eval;
@@ -150,7 +151,8 @@ impl PromqlEngine {
         query: &str,
         t_ms: i64,
     ) -> Result<QueryResult> {
-        let expr = parse(query)?;
+        let mut expr = parse(query)?;
+        durations::resolve(&mut expr, 0, 0)?;
         let mut ev = Evaluator::new(query, t_ms, t_ms, 0, self.settings());
         ev.prefetch(&expr, source)?;
         ev.begin_step()?;
@@ -206,7 +208,8 @@ impl PromqlEngine {
         if (end_ms - start_ms) / step_ms > MAX_POINTS_PER_SERIES {
             return Err(Error::TooManyPoints);
         }
-        let expr = parse(query)?;
+        let mut expr = parse(query)?;
+        durations::resolve(&mut expr, step_ms, end_ms - start_ms)?;
         let ty = expr.value_type().to_string();
         if ty.contains("matrix") || ty.contains("string") {
             let name = if ty.contains("matrix") {

@@ -213,7 +213,8 @@ fn pattern_matches(p: &Pattern, text: &str) -> bool {
     match p {
         Pattern::Any => true,
         Pattern::Exact(m) => m == text,
-        Pattern::Regex(r) => Regex::new(&format!("^(?:{r})$")).is_ok_and(|re| re.is_match(text)),
+        // Unanchored, as Prometheus's test.go (`regexp.MatchString`).
+        Pattern::Regex(r) => Regex::new(r).is_ok_and(|re| re.is_match(text)),
     }
 }
 
@@ -415,6 +416,7 @@ fn run_eval(ev: &Eval, promql: &PromqlEngine, src: &EngineSource<'_>) -> Result<
             }
         }
         (Some(_), Ok(r)) => Err(format!("expected an error, got {:?}", r.value)),
+        (None, Err(e @ strata_query::promql::Error::Parse(_))) => Err(format!("parse error: {e}")),
         (None, Err(e)) => Err(format!("error: {e}")),
         (None, Ok(r)) => {
             check_result(ev, &r)?;

@@ -17,6 +17,8 @@ use super::source::{SeriesSource, SourceSeries};
 use super::value::{Labels, Sample, Series, is_stale_nan};
 use super::{aggregate, binary, functions};
 
+mod extended;
+mod info;
 mod names;
 mod position;
 mod selectors;
@@ -238,7 +240,7 @@ impl<'q> Evaluator<'q> {
             let series = source.select(&matchers, lo, hi)?;
             self.data.insert(key, Arc::new(series));
         }
-        Ok(())
+        info::prefetch(self, expr, source)
     }
 
     /// Collects the selectors of `e` with the window of reference times they are read over
@@ -260,11 +262,13 @@ impl<'q> Evaluator<'q> {
         match e {
             Expr::VectorSelector(vs) => {
                 let (a, b) = window(&vs.at, &vs.offset);
-                out.push((vs, a - self.settings.lookback_ms, b));
+                let (_, after) = extended::margins(vs, self.settings.lookback_ms, false);
+                out.push((vs, a - self.settings.lookback_ms, b + after));
             }
             Expr::MatrixSelector(ms) => {
                 let (a, b) = window(&ms.vs.at, &ms.vs.offset);
-                out.push((&ms.vs, a - duration_ms(&ms.range), b));
+                let (before, after) = extended::margins(&ms.vs, self.settings.lookback_ms, true);
+                out.push((&ms.vs, a - duration_ms(&ms.range) - before, b + after));
             }
             Expr::Subquery(sq) => {
                 let (a, b) = window(&sq.at, &sq.offset);
@@ -295,7 +299,7 @@ impl<'q> Evaluator<'q> {
             Expr::Paren(p) => self.plan(&p.expr, lo, hi, times, out, calls),
             Expr::Call(c) => {
                 calls.insert(c as *const Call as usize, times);
-                for a in &c.args.args {
+                for a in c.args.args.iter().take(info::planned_args(c)) {
                     self.plan(a, lo, hi, times, out, calls);
                 }
             }
@@ -365,7 +369,11 @@ impl<'q> Evaluator<'q> {
                     other.type_name()
                 )),
             },
+            Expr::VectorSelector(vs) if vs.smoothed => extended::smoothed_vector(self, vs, t),
             Expr::VectorSelector(vs) => self.select_vector(vs, t).map(Val::Vector),
+            Expr::MatrixSelector(ms) if ms.vs.anchored || ms.vs.smoothed => {
+                extended::matrix(self, ms, t)
+            }
             Expr::MatrixSelector(ms) => {
                 let end = self.ref_time(&ms.vs.at, &ms.vs.offset, t);
                 let start = end - duration_ms(&ms.range);
@@ -373,7 +381,13 @@ impl<'q> Evaluator<'q> {
             }
             Expr::Subquery(sq) => self.subquery(sq, t).map(Val::Matrix),
             Expr::Call(c) => {
-                let v = functions::call(self, c, t)?;
+                let v = if c.func.name == "info" {
+                    info::eval(self, c, t)?
+                } else if let Some(ms) = extended::extended_arg(c) {
+                    extended::call(self, c, ms, t)?
+                } else {
+                    functions::call(self, c, t)?
+                };
                 self.settle_names(v, name_use, e)
             }
             Expr::Aggregate(a) => aggregate::eval(self, a, t),
