@@ -88,6 +88,8 @@ pub(crate) fn rewrite_without(
         series: format!("series-{flush}-d{token}-c.parquet"),
         index: format!("index-{flush}-d{token}-c.parquet"),
         exemplars: String::new(),
+        histograms: String::new(),
+        histogram_rows: 0,
         rows: 0,
         min_ts: i64::MAX,
         max_ts: i64::MIN,

@@ -16,6 +16,8 @@ fn entry(flush: u64) -> FileEntry {
         series: String::new(),
         index: String::new(),
         exemplars: String::new(),
+        histograms: String::new(),
+        histogram_rows: 0,
         rows: 1,
         min_ts: 0,
         max_ts: 1,
