@@ -377,6 +377,8 @@ impl Core {
             exemplars: String::new(),
             histograms: String::new(),
             histogram_rows: 0,
+            histogram_buckets: String::new(),
+            histogram_bucket_rows: 0,
             rows: runs.iter().map(|(_, r)| r.len() as u64).sum(),
             min_ts: first.chain(ex_ts.clone()).min().unwrap_or(start),
             max_ts: last.chain(ex_ts).max().unwrap_or(start),
@@ -439,6 +441,8 @@ impl Core {
                 exemplars: String::new(),
                 histograms: String::new(),
                 histogram_rows: 0,
+                histogram_buckets: String::new(),
+                histogram_bucket_rows: 0,
                 rows: rows.len() as u64,
                 // Milliseconds, widened to whole ms so they cover every record.
                 min_ts: min_ns.div_euclid(NS_PER_MS),

@@ -90,6 +90,8 @@ pub(crate) fn rewrite_without(
         exemplars: String::new(),
         histograms: String::new(),
         histogram_rows: 0,
+        histogram_buckets: String::new(),
+        histogram_bucket_rows: 0,
         rows: 0,
         min_ts: i64::MAX,
         max_ts: i64::MIN,

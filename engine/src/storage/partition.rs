@@ -11,6 +11,7 @@
 //!     index-<B>.parquet                                   label, value -> rows of series-<B>
 //!     exemplars-<B>.parquet                               exemplars (optional)
 //!     histograms-<B>.parquet                              native histogram samples (optional)
+//!     histogram_buckets-<B>.parquet                       their bucket counts (optional)
 //! ```
 
 use std::any::Any;
@@ -62,6 +63,13 @@ pub(crate) struct FileEntry {
     /// Histogram sample rows in `histograms` (left out of the JSON when 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) histogram_rows: u64,
+    /// The bucket file of `histograms` (`histogram_buckets-<B>.parquet`; empty and left
+    /// out of the JSON when no histogram sample of the set has a bucket).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) histogram_buckets: String,
+    /// Bucket rows in `histogram_buckets` (left out of the JSON when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) histogram_bucket_rows: u64,
     /// Bytes of the set's files together.
     pub(crate) bytes: u64,
     /// How many flushes were merged into it (1 for a flush's own files).
@@ -86,6 +94,7 @@ impl FileEntry {
             &self.index,
             &self.exemplars,
             &self.histograms,
+            &self.histogram_buckets,
         ]
         .into_iter()
         .map(String::as_str)
@@ -245,6 +254,13 @@ impl PartFile {
     #[cfg_attr(not(test), allow(dead_code))] // Read once reads use it (issue 41, S5).
     pub(crate) fn histograms_path(&self) -> Option<PathBuf> {
         (!self.entry.histograms.is_empty()).then(|| self.dir.join(&self.entry.histograms))
+    }
+
+    /// The bucket file of the native histograms file, when the set has one.
+    #[cfg_attr(not(test), allow(dead_code))] // Read once reads use it (issue 41, S5).
+    pub(crate) fn histogram_buckets_path(&self) -> Option<PathBuf> {
+        (!self.entry.histogram_buckets.is_empty())
+            .then(|| self.dir.join(&self.entry.histogram_buckets))
     }
 
     pub(crate) fn index_path(&self) -> PathBuf {
@@ -473,6 +489,10 @@ mod tests {
         let e = &m.files[0];
         assert_eq!((e.histograms.as_str(), e.histogram_rows), ("", 0));
         assert_eq!(
+            (e.histogram_buckets.as_str(), e.histogram_bucket_rows),
+            ("", 0)
+        );
+        assert_eq!(
             e.names().collect::<Vec<_>>(),
             [
                 "samples-1234.parquet",
@@ -483,6 +503,7 @@ mod tests {
         );
         let part = PartFile::new(dir.path().to_owned(), e.clone());
         assert_eq!(part.histograms_path(), None);
+        assert_eq!(part.histogram_buckets_path(), None);
         write_json(&path, &m).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), OLD_MANIFEST);
     }
@@ -494,6 +515,8 @@ mod tests {
         let mut m: Manifest = serde_json::from_str(OLD_MANIFEST).unwrap();
         m.files[0].histograms = "histograms-1234.parquet".into();
         m.files[0].histogram_rows = 77;
+        m.files[0].histogram_buckets = "histogram_buckets-1234.parquet".into();
+        m.files[0].histogram_bucket_rows = 6_006;
         write_json(&path, &m).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
@@ -501,14 +524,24 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#""histogram_rows": 77"#), "{text}");
+        assert!(
+            text.contains(r#""histogram_buckets": "histogram_buckets-1234.parquet""#),
+            "{text}"
+        );
+        assert!(text.contains(r#""histogram_bucket_rows": 6006"#), "{text}");
         let back: Manifest = read_json(&path).unwrap();
         assert_eq!(back, m);
         let e = &back.files[0];
         assert!(e.names().any(|n| n == "histograms-1234.parquet"));
+        assert!(e.names().any(|n| n == "histogram_buckets-1234.parquet"));
         let part = PartFile::new(dir.path().to_owned(), e.clone());
         assert_eq!(
             part.histograms_path(),
             Some(dir.path().join("histograms-1234.parquet"))
+        );
+        assert_eq!(
+            part.histogram_buckets_path(),
+            Some(dir.path().join("histogram_buckets-1234.parquet"))
         );
     }
 

@@ -1,29 +1,23 @@
-//! Histogram samples to and from record batches of [`histograms_schema`], and the flush's
-//! writer of sorted runs.
+//! Histogram samples to and from record batches of [`histograms_schema`], without their
+//! bucket counts: a decoded row is a sample whose bucket lists are empty, filled from the
+//! bucket file by [`super::assemble`].
 
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, Float64Array, Int8Array, Int32Array, Int64Array, ListArray, StructArray,
+    Array, ArrayRef, Float64Array, Int8Array, Int32Array, ListArray, StructArray,
     TimestampMillisecondArray, UInt8Array, UInt32Array, UInt64Array,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, FieldRef};
 use arrow::record_batch::RecordBatch;
 
-use super::{histograms_schema, histograms_writer, span_fields};
-use crate::model::histogram::{Counts, Histogram, HistogramSample, ResetHint, SCHEMA_CUSTOM, Span};
+use super::{histograms_schema, span_fields};
+use crate::model::histogram::{Counts, Histogram, ResetHint, SCHEMA_CUSTOM, Span};
 use crate::model::series::SeriesId;
-use crate::storage::parquet_io::{WrittenBy, bad};
+use crate::storage::parquet_io::bad;
 use crate::{Error, Result};
-
-/// Rows per batch the flush hands the writer ([`write_runs`]).
-pub(crate) const BATCH_ROWS: usize = 8192;
-
-/// Bucket values (all list columns together) at which [`write_runs`] ends a batch early,
-/// far below the 2^31 an Arrow list's i32 offsets allow.
-pub(crate) const BATCH_VALUES: usize = 1 << 22;
 
 /// One list column being built: offsets, values, and which rows are not null.
 struct ListCol<T> {
@@ -76,10 +70,6 @@ pub(crate) struct RowsBuilder {
     zero_count_float: Vec<Option<f64>>,
     positive_spans: ListCol<Span>,
     negative_spans: ListCol<Span>,
-    positive_deltas: ListCol<i64>,
-    negative_deltas: ListCol<i64>,
-    positive_counts: ListCol<f64>,
-    negative_counts: ListCol<f64>,
     custom_values: ListCol<f64>,
 }
 
@@ -104,10 +94,6 @@ impl RowsBuilder {
             zero_count_float: Vec::new(),
             positive_spans: ListCol::new(),
             negative_spans: ListCol::new(),
-            positive_deltas: ListCol::new(),
-            negative_deltas: ListCol::new(),
-            positive_counts: ListCol::new(),
-            negative_counts: ListCol::new(),
             custom_values: ListCol::new(),
         }
     }
@@ -122,14 +108,10 @@ impl RowsBuilder {
         self.ids.is_empty()
     }
 
-    /// Spans, buckets and custom bounds added, over all rows.
+    /// Spans and custom bounds added, over all rows.
     pub(crate) fn values(&self) -> usize {
         self.positive_spans.values.len()
             + self.negative_spans.values.len()
-            + self.positive_deltas.values.len()
-            + self.negative_deltas.values.len()
-            + self.positive_counts.values.len()
-            + self.negative_counts.values.len()
             + self.custom_values.values.len()
     }
 
@@ -157,34 +139,20 @@ impl RowsBuilder {
         self.custom_values.push(custom);
         match &h.counts {
             Counts::Int {
-                count,
-                zero_count,
-                positive_deltas,
-                negative_deltas,
+                count, zero_count, ..
             } => {
                 self.count_int.push(Some(*count));
                 self.count_float.push(None);
                 self.zero_count_int.push(Some(*zero_count));
                 self.zero_count_float.push(None);
-                self.positive_deltas.push(Some(positive_deltas));
-                self.negative_deltas.push(Some(negative_deltas));
-                self.positive_counts.push(None);
-                self.negative_counts.push(None);
             }
             Counts::Float {
-                count,
-                zero_count,
-                positive,
-                negative,
+                count, zero_count, ..
             } => {
                 self.count_int.push(None);
                 self.count_float.push(Some(*count));
                 self.zero_count_int.push(None);
                 self.zero_count_float.push(Some(*zero_count));
-                self.positive_deltas.push(None);
-                self.negative_deltas.push(None);
-                self.positive_counts.push(Some(positive));
-                self.negative_counts.push(Some(negative));
             }
         }
         Ok(())
@@ -200,11 +168,6 @@ impl RowsBuilder {
                 let length: ArrayRef =
                     Arc::new(UInt32Array::from_iter_values(v.iter().map(|s| s.length)));
                 Arc::new(StructArray::new(span_fields(), vec![offset, length], None))
-            })
-        };
-        let ints = |c: ListCol<i64>| {
-            c.finish(&DataType::Int64, |v| {
-                Arc::new(Int64Array::from(v)) as ArrayRef
             })
         };
         let floats = |c: ListCol<f64>| {
@@ -225,40 +188,11 @@ impl RowsBuilder {
             Arc::new(Float64Array::from(b.zero_count_float)),
             Arc::new(spans(b.positive_spans)),
             Arc::new(spans(b.negative_spans)),
-            Arc::new(ints(b.positive_deltas)),
-            Arc::new(ints(b.negative_deltas)),
-            Arc::new(floats(b.positive_counts)),
-            Arc::new(floats(b.negative_counts)),
             Arc::new(floats(b.custom_values)),
         ];
         RecordBatch::try_new(histograms_schema(), cols)
             .map_err(|e| bad(Path::new("<histograms>"), e))
     }
-}
-
-/// Writes one flush's histogram samples of a partition to `path`: `runs` in series id
-/// order, each run's samples in time order, so rows come out sorted by (series_id, ts);
-/// copied into the writer [`BATCH_ROWS`] rows (or [`BATCH_VALUES`] bucket values) at a
-/// time. Returns the file's size.
-pub(crate) fn write_runs(
-    path: &Path,
-    by: WrittenBy,
-    runs: &[(SeriesId, &[HistogramSample])],
-) -> Result<u64> {
-    let mut w = histograms_writer(path, by)?;
-    let mut b = RowsBuilder::new();
-    for &(id, run) in runs {
-        for s in run {
-            b.push(id, s.ts, &s.h)?;
-            if b.len() >= BATCH_ROWS || b.values() >= BATCH_VALUES {
-                w.write(&b.finish()?)?;
-            }
-        }
-    }
-    if !b.is_empty() {
-        w.write(&b.finish()?)?;
-    }
-    w.finish()
 }
 
 /// The columns of a batch of [`histograms_schema`] (all of them, or a projection keeping
@@ -276,10 +210,6 @@ pub(crate) struct Columns<'a> {
     zero_count_float: &'a Float64Array,
     positive_spans: &'a ListArray,
     negative_spans: &'a ListArray,
-    positive_deltas: &'a ListArray,
-    negative_deltas: &'a ListArray,
-    positive_counts: &'a ListArray,
-    negative_counts: &'a ListArray,
     custom_values: &'a ListArray,
     path: &'a Path,
 }
@@ -312,10 +242,6 @@ impl<'a> Columns<'a> {
             zero_count_float: col(batch, "zero_count_float", path)?,
             positive_spans: col(batch, "positive_spans", path)?,
             negative_spans: col(batch, "negative_spans", path)?,
-            positive_deltas: col(batch, "positive_deltas", path)?,
-            negative_deltas: col(batch, "negative_deltas", path)?,
-            positive_counts: col(batch, "positive_counts", path)?,
-            negative_counts: col(batch, "negative_counts", path)?,
             custom_values: col(batch, "custom_values", path)?,
             path,
         })
@@ -364,48 +290,38 @@ impl<'a> Columns<'a> {
         let a = item
             .as_any()
             .downcast_ref::<arrow::array::PrimitiveArray<T>>()
-            .ok_or_else(|| self.damaged(i, "bucket list is mistyped"))?;
+            .ok_or_else(|| self.damaged(i, "custom_values is mistyped"))?;
         Ok(Some(a.values().to_vec()))
     }
 
-    /// Row `i` as a histogram sample.
-    pub(crate) fn sample(&self, i: usize) -> Result<HistogramSample> {
-        use arrow::datatypes::{Float64Type, Int64Type};
+    /// Row `i`'s histogram without its bucket counts: the bucket lists are empty, to be
+    /// filled from the bucket file ([`super::assemble`]).
+    pub(crate) fn head(&self, i: usize) -> Result<Histogram> {
+        use arrow::datatypes::Float64Type;
         let reset_hint = ResetHint::from_u8(self.reset_hint.value(i))
             .ok_or_else(|| self.damaged(i, "reset_hint is not 0..=3"))?;
-        let int = !self.count_int.is_null(i);
-        let counts = if int {
-            let pos = self.values::<Int64Type>(self.positive_deltas, i)?;
-            let neg = self.values::<Int64Type>(self.negative_deltas, i)?;
-            let (Some(pos), Some(neg)) = (pos, neg) else {
-                return Err(self.damaged(i, "an integer histogram without its deltas"));
-            };
+        let counts = if !self.count_int.is_null(i) {
             if self.zero_count_int.is_null(i) {
                 return Err(self.damaged(i, "an integer histogram without zero_count_int"));
             }
             Counts::Int {
                 count: self.count_int.value(i),
                 zero_count: self.zero_count_int.value(i),
-                positive_deltas: pos,
-                negative_deltas: neg,
+                positive_deltas: Vec::new(),
+                negative_deltas: Vec::new(),
             }
         } else {
-            let pos = self.values::<Float64Type>(self.positive_counts, i)?;
-            let neg = self.values::<Float64Type>(self.negative_counts, i)?;
-            let (Some(pos), Some(neg)) = (pos, neg) else {
-                return Err(self.damaged(i, "a float histogram without its counts"));
-            };
             if self.count_float.is_null(i) || self.zero_count_float.is_null(i) {
                 return Err(self.damaged(i, "neither count_int nor count_float is set"));
             }
             Counts::Float {
                 count: self.count_float.value(i),
                 zero_count: self.zero_count_float.value(i),
-                positive: pos,
-                negative: neg,
+                positive: Vec::new(),
+                negative: Vec::new(),
             }
         };
-        let h = Histogram {
+        Ok(Histogram {
             schema: i32::from(self.schema.value(i)),
             zero_threshold: self.zero_threshold.value(i),
             sum: self.sum.value(i),
@@ -416,18 +332,15 @@ impl<'a> Columns<'a> {
                 .values::<Float64Type>(self.custom_values, i)?
                 .unwrap_or_default(),
             counts,
-        };
-        Ok(HistogramSample {
-            ts: self.ts.value(i),
-            h: Arc::new(h),
         })
     }
 }
 
-/// Every row of `batch` as (series id, sample), in batch order.
-pub(crate) fn decode(batch: &RecordBatch, path: &Path) -> Result<Vec<(SeriesId, HistogramSample)>> {
+/// Every row of `batch` as (series id, ts, histogram without bucket counts), in batch
+/// order.
+pub(crate) fn decode(batch: &RecordBatch, path: &Path) -> Result<Vec<(SeriesId, i64, Histogram)>> {
     let c = Columns::of(batch, path)?;
     (0..batch.num_rows())
-        .map(|i| Ok((c.ids.value(i), c.sample(i)?)))
+        .map(|i| Ok((c.ids.value(i), c.ts.value(i), c.head(i)?)))
         .collect()
 }

@@ -18,6 +18,8 @@ fn entry(flush: u64) -> FileEntry {
         exemplars: String::new(),
         histograms: String::new(),
         histogram_rows: 0,
+        histogram_buckets: String::new(),
+        histogram_bucket_rows: 0,
         rows: 1,
         min_ts: 0,
         max_ts: 1,
