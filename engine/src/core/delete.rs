@@ -205,6 +205,10 @@ impl Core {
                     series: String::new(),
                     index: String::new(),
                     exemplars: String::new(),
+                    histograms: String::new(),
+                    histogram_rows: 0,
+                    histogram_buckets: String::new(),
+                    histogram_bucket_rows: 0,
                     rows: done.rows_out,
                     min_ts: done.min_ns.div_euclid(NS_PER_MS),
                     max_ts: done.max_ns.div_euclid(NS_PER_MS)

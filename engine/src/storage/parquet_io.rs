@@ -68,8 +68,9 @@ pub(crate) enum WrittenBy {
 }
 
 impl WrittenBy {
-    /// The compression of the samples file it writes.
-    fn samples_zstd(self) -> Compression {
+    /// The compression of the samples file it writes (and of the histograms file beside it:
+    /// `storage/histograms`).
+    pub(crate) fn samples_zstd(self) -> Compression {
         let level = match self {
             WrittenBy::Flush => FLUSH_ZSTD_LEVEL,
             WrittenBy::Compaction => COMPACTED_ZSTD_LEVEL,

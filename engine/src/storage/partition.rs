@@ -9,6 +9,9 @@
 //!     samples-<B>.parquet                                 series_id, ts, value
 //!     series-<B>.parquet                                  series_id, metric, labels
 //!     index-<B>.parquet                                   label, value -> rows of series-<B>
+//!     exemplars-<B>.parquet                               exemplars (optional)
+//!     histograms-<B>.parquet                              native histogram samples (optional)
+//!     histogram_buckets-<B>.parquet                       their bucket counts (optional)
 //! ```
 
 use std::any::Any;
@@ -52,6 +55,21 @@ pub(crate) struct FileEntry {
     /// JSON when the set has no exemplars).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub(crate) exemplars: String,
+    /// The native histograms file (metrics only, `histograms-<B>.parquet`,
+    /// `storage/histograms`; empty and left out of the JSON when the set has no histogram
+    /// samples, so manifests without histograms stay as they were: no new `version`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) histograms: String,
+    /// Histogram sample rows in `histograms` (left out of the JSON when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) histogram_rows: u64,
+    /// The bucket file of `histograms` (`histogram_buckets-<B>.parquet`; empty and left
+    /// out of the JSON when no histogram sample of the set has a bucket).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) histogram_buckets: String,
+    /// Bucket rows in `histogram_buckets` (left out of the JSON when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) histogram_bucket_rows: u64,
     /// Bytes of the set's files together.
     pub(crate) bytes: u64,
     /// How many flushes were merged into it (1 for a flush's own files).
@@ -63,13 +81,24 @@ fn one() -> u32 {
     1
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl FileEntry {
     /// The file names of the set.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        [&self.samples, &self.series, &self.index, &self.exemplars]
-            .into_iter()
-            .map(String::as_str)
-            .filter(|n| !n.is_empty())
+        [
+            &self.samples,
+            &self.series,
+            &self.index,
+            &self.exemplars,
+            &self.histograms,
+            &self.histogram_buckets,
+        ]
+        .into_iter()
+        .map(String::as_str)
+        .filter(|n| !n.is_empty())
     }
 
     /// Whether compaction wrote this set (its files are named `...-c.parquet`) rather
@@ -219,6 +248,19 @@ impl PartFile {
     /// The exemplars file, when the set has one.
     pub(crate) fn exemplars_path(&self) -> Option<PathBuf> {
         (!self.entry.exemplars.is_empty()).then(|| self.dir.join(&self.entry.exemplars))
+    }
+
+    /// The native histograms file, when the set has one.
+    #[cfg_attr(not(test), allow(dead_code))] // Read once reads use it (issue 41, S5).
+    pub(crate) fn histograms_path(&self) -> Option<PathBuf> {
+        (!self.entry.histograms.is_empty()).then(|| self.dir.join(&self.entry.histograms))
+    }
+
+    /// The bucket file of the native histograms file, when the set has one.
+    #[cfg_attr(not(test), allow(dead_code))] // Read once reads use it (issue 41, S5).
+    pub(crate) fn histogram_buckets_path(&self) -> Option<PathBuf> {
+        (!self.entry.histogram_buckets.is_empty())
+            .then(|| self.dir.join(&self.entry.histogram_buckets))
     }
 
     pub(crate) fn index_path(&self) -> PathBuf {
@@ -415,6 +457,91 @@ mod tests {
         assert_eq!(
             dir,
             Path::new("/d/metrics/tenant=acme/date=1969-12-31/hour=23")
+        );
+    }
+
+    /// A manifest written before histograms files existed (field order of that struct).
+    const OLD_MANIFEST: &str = r#"{
+  "version": 2,
+  "files": [
+    {
+      "flush": 1234,
+      "samples": "samples-1234.parquet",
+      "series": "series-1234.parquet",
+      "index": "index-1234.parquet",
+      "rows": 5400,
+      "min_ts": 1763730000000,
+      "max_ts": 1763733540000,
+      "exemplars": "exemplars-1234.parquet",
+      "bytes": 48213,
+      "flushes": 1
+    }
+  ]
+}"#;
+
+    #[test]
+    fn old_manifests_load_and_are_written_back_byte_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        std::fs::write(&path, OLD_MANIFEST).unwrap();
+        let m: Manifest = read_json(&path).unwrap();
+        assert_eq!(m.version, METRICS_FORMAT);
+        let e = &m.files[0];
+        assert_eq!((e.histograms.as_str(), e.histogram_rows), ("", 0));
+        assert_eq!(
+            (e.histogram_buckets.as_str(), e.histogram_bucket_rows),
+            ("", 0)
+        );
+        assert_eq!(
+            e.names().collect::<Vec<_>>(),
+            [
+                "samples-1234.parquet",
+                "series-1234.parquet",
+                "index-1234.parquet",
+                "exemplars-1234.parquet"
+            ]
+        );
+        let part = PartFile::new(dir.path().to_owned(), e.clone());
+        assert_eq!(part.histograms_path(), None);
+        assert_eq!(part.histogram_buckets_path(), None);
+        write_json(&path, &m).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), OLD_MANIFEST);
+    }
+
+    #[test]
+    fn a_histograms_file_is_listed_and_kept_in_the_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        let mut m: Manifest = serde_json::from_str(OLD_MANIFEST).unwrap();
+        m.files[0].histograms = "histograms-1234.parquet".into();
+        m.files[0].histogram_rows = 77;
+        m.files[0].histogram_buckets = "histogram_buckets-1234.parquet".into();
+        m.files[0].histogram_bucket_rows = 6_006;
+        write_json(&path, &m).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(r#""histograms": "histograms-1234.parquet""#),
+            "{text}"
+        );
+        assert!(text.contains(r#""histogram_rows": 77"#), "{text}");
+        assert!(
+            text.contains(r#""histogram_buckets": "histogram_buckets-1234.parquet""#),
+            "{text}"
+        );
+        assert!(text.contains(r#""histogram_bucket_rows": 6006"#), "{text}");
+        let back: Manifest = read_json(&path).unwrap();
+        assert_eq!(back, m);
+        let e = &back.files[0];
+        assert!(e.names().any(|n| n == "histograms-1234.parquet"));
+        assert!(e.names().any(|n| n == "histogram_buckets-1234.parquet"));
+        let part = PartFile::new(dir.path().to_owned(), e.clone());
+        assert_eq!(
+            part.histograms_path(),
+            Some(dir.path().join("histograms-1234.parquet"))
+        );
+        assert_eq!(
+            part.histogram_buckets_path(),
+            Some(dir.path().join("histogram_buckets-1234.parquet"))
         );
     }
 

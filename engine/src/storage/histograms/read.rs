@@ -1,0 +1,315 @@
+//! Reading one set's histograms file and bucket file for a set of series and a time range,
+//! decoding only the row groups and pages that can hold them: as the samples reader
+//! (`metrics/scan.rs`), row groups are kept by their `series_id` and `ts` statistics, then
+//! pages by the page index (column index and offset index) of those two columns, and the
+//! Parquet reader fetches the selected rows' pages of every column. Both files are pruned
+//! alike and read side by side, series by series ([`super::assemble`]).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use arrow::array::{Array, RecordBatch, TimestampMillisecondArray, UInt64Array};
+use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
+use parquet::file::metadata::PageIndexPolicy;
+
+use super::assemble::assemble_series;
+use super::buckets::{BucketColumns, BucketRow};
+use super::rows::Columns;
+use crate::model::histogram::{Histogram, HistogramSample};
+use crate::model::series::SeriesId;
+use crate::storage::parquet_io::bad;
+use crate::{Error, Result};
+
+/// What a read decoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ReadStats {
+    /// Histograms file rows decoded (whole selected pages).
+    pub(crate) rows_decoded: u64,
+    /// Bucket file rows decoded (whole selected pages).
+    pub(crate) bucket_rows_decoded: u64,
+    /// Samples handed to the caller.
+    pub(crate) samples: u64,
+}
+
+/// Whether sorted `ids` has an element in `[lo, hi]`.
+fn any_id_in(ids: &[SeriesId], lo: u64, hi: u64) -> bool {
+    let i = ids.partition_point(|&id| id < lo);
+    ids.get(i).is_some_and(|&id| id <= hi)
+}
+
+/// Min/max statistics (u64 ids or ms timestamps) as i64 pairs; `None` where absent.
+fn bounds(mins: &dyn Array, maxes: &dyn Array, path: &Path) -> Result<Vec<Option<(i64, i64)>>> {
+    let as_i64 = |a: &dyn Array| -> Result<Vec<Option<i64>>> {
+        if let Some(a) = a.as_any().downcast_ref::<UInt64Array>() {
+            return Ok(a.iter().map(|v| v.map(|v| v as i64)).collect());
+        }
+        if let Some(a) = a.as_any().downcast_ref::<TimestampMillisecondArray>() {
+            return Ok(a.iter().collect());
+        }
+        Err(bad(path, "unexpected statistics type"))
+    };
+    let (mins, maxes) = (as_i64(mins)?, as_i64(maxes)?);
+    Ok(mins
+        .into_iter()
+        .zip(maxes)
+        .map(|(lo, hi)| lo.zip(hi))
+        .collect())
+}
+
+/// The footers and page indexes of one set's two files, loaded on first use, so a file
+/// set read again skips them.
+#[derive(Debug, Default)]
+pub(crate) struct Footers {
+    histograms: OnceLock<ArrowReaderMetadata>,
+    buckets: OnceLock<ArrowReaderMetadata>,
+}
+
+/// Hands every histogram sample of a series in `ids` (sorted, distinct) with `ts` in
+/// `[start, end]` to `visit`, in file order (series, then time), reassembled from the
+/// histograms file at `path` and the bucket file at `buckets` (`None`: the set has none,
+/// so no sample may have a bucket).
+pub(crate) fn read_histograms(
+    path: &Path,
+    buckets: Option<&Path>,
+    ids: &[SeriesId],
+    start: i64,
+    end: i64,
+    visit: impl FnMut(SeriesId, HistogramSample),
+) -> Result<ReadStats> {
+    read_histograms_cached(path, buckets, &Footers::default(), ids, start, end, visit)
+}
+
+/// [`read_histograms`], taking the files' footers and page indexes from `footers`.
+pub(crate) fn read_histograms_cached(
+    path: &Path,
+    buckets: Option<&Path>,
+    footers: &Footers,
+    ids: &[SeriesId],
+    start: i64,
+    end: i64,
+    mut visit: impl FnMut(SeriesId, HistogramSample),
+) -> Result<ReadStats> {
+    let mut stats = ReadStats::default();
+    if ids.is_empty() || start > end {
+        return Ok(stats);
+    }
+    let Some(reader) = pruned(path, &footers.histograms, ids, start, end)? else {
+        return Ok(stats);
+    };
+    let mut cursor = Cursor {
+        reader: match buckets {
+            Some(b) => pruned(b, &footers.buckets, ids, start, end)?,
+            None => None,
+        },
+        path: buckets.unwrap_or(path).to_owned(),
+        batch: RecordBatch::new_empty(super::buckets_schema()),
+        pos: 0,
+        decoded: 0,
+    };
+    let mut pending: Option<(SeriesId, Vec<(i64, Histogram)>)> = None;
+    let mut rows: Vec<BucketRow> = Vec::new();
+    let mut emit = |cursor: &mut Cursor, id: SeriesId, heads: Vec<(i64, Histogram)>| {
+        rows.clear();
+        cursor.take(Some(id), ids, start, end, &mut rows)?;
+        assemble_series(
+            id,
+            heads,
+            std::mem::take(&mut rows),
+            &cursor.path,
+            &mut visit,
+        )
+    };
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(path, e))?;
+        stats.rows_decoded += batch.num_rows() as u64;
+        let c = Columns::of(&batch, path)?;
+        let (id_col, ts_col) = (c.ids.values(), c.ts.values());
+        // Each wanted series' rows in the range are one run of the sorted rows.
+        let mut from = 0;
+        while from < id_col.len() {
+            let id = id_col[from];
+            let to = from + id_col[from..].partition_point(|&x| x == id);
+            if ids.binary_search(&id).is_ok() {
+                let run = &ts_col[from..to];
+                let lo = from + run.partition_point(|&t| t < start);
+                let hi = from + run.partition_point(|&t| t <= end);
+                if pending.as_ref().is_some_and(|(p, _)| *p != id)
+                    && let Some((p, heads)) = pending.take()
+                {
+                    emit(&mut cursor, p, heads)?;
+                }
+                let (_, heads) = pending.get_or_insert_with(|| (id, Vec::new()));
+                for i in lo..hi {
+                    heads.push((ts_col[i], c.head(i)?));
+                }
+                stats.samples += (hi - lo) as u64;
+            }
+            from = to;
+        }
+    }
+    if let Some((p, heads)) = pending.take() {
+        emit(&mut cursor, p, heads)?;
+    }
+    // The rest of the selection: no wanted series' row in the range may be left.
+    cursor.take(None, ids, start, end, &mut rows)?;
+    stats.bucket_rows_decoded = cursor.decoded;
+    Ok(stats)
+}
+
+/// The bucket file's selected rows, consumed series by series.
+struct Cursor {
+    reader: Option<ParquetRecordBatchReader>,
+    path: PathBuf,
+    batch: RecordBatch,
+    pos: usize,
+    decoded: u64,
+}
+
+impl Cursor {
+    /// Appends series `id`'s rows with ts in `[start, end]` to `out`, passing the rows
+    /// before them (`None`: passes all the rest); a row of another wanted series in the
+    /// range met on the way has no histogram (its series' turn is over or never came): an
+    /// error.
+    fn take(
+        &mut self,
+        id: Option<SeriesId>,
+        ids: &[SeriesId],
+        start: i64,
+        end: i64,
+        out: &mut Vec<BucketRow>,
+    ) -> Result<()> {
+        loop {
+            if self.pos >= self.batch.num_rows() {
+                let Some(reader) = &mut self.reader else {
+                    return Ok(());
+                };
+                let Some(batch) = reader.next() else {
+                    return Ok(());
+                };
+                self.batch = batch.map_err(|e| bad(&self.path, e))?;
+                self.decoded += self.batch.num_rows() as u64;
+                self.pos = 0;
+                continue;
+            }
+            let c = BucketColumns::of(&self.batch, &self.path)?;
+            let (id_col, ts_col) = (c.ids.values(), c.ts.values());
+            while self.pos < id_col.len() {
+                let (rid, t) = (id_col[self.pos], ts_col[self.pos]);
+                if id.is_some_and(|id| rid > id) {
+                    return Ok(());
+                }
+                let in_range = t >= start && t <= end;
+                if Some(rid) == id {
+                    if in_range {
+                        out.push(c.row(self.pos));
+                    }
+                } else if in_range && ids.binary_search(&rid).is_ok() {
+                    return Err(bad(
+                        &self.path,
+                        format!(
+                            "histogram of series {rid} at {t}: bucket rows without a histogram"
+                        ),
+                    ));
+                }
+                self.pos += 1;
+            }
+        }
+    }
+}
+
+/// A reader of the rows of the file at `path` (histograms or bucket file) in row groups
+/// and pages that can hold a series of `ids` in `[start, end]`; `None` if none can. The
+/// footer and page index come from `meta` (loaded into it on first use).
+fn pruned(
+    path: &Path,
+    meta: &OnceLock<ArrowReaderMetadata>,
+    ids: &[SeriesId],
+    start: i64,
+    end: i64,
+) -> Result<Option<ParquetRecordBatchReader>> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let loaded = match meta.get() {
+        Some(m) => m.clone(),
+        None => {
+            let options =
+                ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
+            let m = ArrowReaderMetadata::load(&file, options).map_err(|e| bad(path, e))?;
+            meta.get_or_init(|| m).clone()
+        }
+    };
+    let want_ids = |lo: i64, hi: i64| any_id_in(ids, lo as u64, hi as u64);
+    let want_ts = |lo: i64, hi: i64| hi >= start && lo <= end;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, loaded);
+    let md = builder.metadata().clone();
+    let schema = builder.schema().clone();
+    let conv = |name: &str| {
+        StatisticsConverter::try_new(name, &schema, md.file_metadata().schema_descr())
+            .map_err(|e| bad(path, e))
+    };
+    let (id_conv, ts_conv) = (conv("series_id")?, conv("ts")?);
+    let rgs = md.row_groups();
+    let rg_ids = bounds(
+        &*id_conv.row_group_mins(rgs).map_err(|e| bad(path, e))?,
+        &*id_conv.row_group_maxes(rgs).map_err(|e| bad(path, e))?,
+        path,
+    )?;
+    let rg_ts = bounds(
+        &*ts_conv.row_group_mins(rgs).map_err(|e| bad(path, e))?,
+        &*ts_conv.row_group_maxes(rgs).map_err(|e| bad(path, e))?,
+        path,
+    )?;
+    let groups: Vec<usize> = (0..rgs.len())
+        .filter(|&g| {
+            rg_ids[g].is_none_or(|(lo, hi)| want_ids(lo, hi))
+                && rg_ts[g].is_none_or(|(lo, hi)| want_ts(lo, hi))
+        })
+        .collect();
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = builder.with_row_groups(groups.clone());
+    if let (Some(ci), Some(oi)) = (md.column_index(), md.offset_index()) {
+        let pages = |c: &StatisticsConverter<'_>, keep: &dyn Fn(i64, i64) -> bool| {
+            let mins = c
+                .data_page_mins(ci, oi, &groups)
+                .map_err(|e| bad(path, e))?;
+            let maxes = c
+                .data_page_maxes(ci, oi, &groups)
+                .map_err(|e| bad(path, e))?;
+            let counts = c
+                .data_page_row_counts(oi, rgs, &groups)
+                .map_err(|e| bad(path, e))?;
+            let Some(counts) = counts else {
+                return Ok::<_, Error>(None);
+            };
+            let selectors: Vec<RowSelector> = bounds(&*mins, &*maxes, path)?
+                .iter()
+                .zip(counts.values())
+                .map(|(b, &n)| match b.is_none_or(|(lo, hi)| keep(lo, hi)) {
+                    true => RowSelector::select(n as usize),
+                    false => RowSelector::skip(n as usize),
+                })
+                .collect();
+            Ok(Some(RowSelection::from(selectors)))
+        };
+        let selection = match (pages(&id_conv, &want_ids)?, pages(&ts_conv, &want_ts)?) {
+            (Some(a), Some(b)) => Some(a.intersection(&b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(selection) = selection {
+            if !selection.selects_any() {
+                return Ok(None);
+            }
+            builder = builder.with_row_selection(selection);
+        }
+    }
+    builder.build().map(Some).map_err(|e| bad(path, e))
+}

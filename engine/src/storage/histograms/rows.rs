@@ -1,0 +1,346 @@
+//! Histogram samples to and from record batches of [`histograms_schema`], without their
+//! bucket counts: a decoded row is a sample whose bucket lists are empty, filled from the
+//! bucket file by [`super::assemble`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, Float64Array, Int8Array, Int32Array, ListArray, StructArray,
+    TimestampMillisecondArray, UInt8Array, UInt32Array, UInt64Array,
+};
+use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::{DataType, Field, FieldRef};
+use arrow::record_batch::RecordBatch;
+
+use super::{histograms_schema, span_fields};
+use crate::model::histogram::{Counts, Histogram, ResetHint, SCHEMA_CUSTOM, Span};
+use crate::model::series::SeriesId;
+use crate::storage::parquet_io::bad;
+use crate::{Error, Result};
+
+/// One list column being built: offsets, values, and which rows are not null.
+struct ListCol<T> {
+    offsets: Vec<i32>,
+    values: Vec<T>,
+    valid: Vec<bool>,
+}
+
+impl<T: Copy> ListCol<T> {
+    fn new() -> Self {
+        Self {
+            offsets: vec![0],
+            values: Vec::new(),
+            valid: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, items: Option<&[T]>) {
+        if let Some(items) = items {
+            self.values.extend_from_slice(items);
+        }
+        self.valid.push(items.is_some());
+        self.offsets.push(self.values.len() as i32);
+    }
+
+    /// The list array, its items made by `items`.
+    fn finish(self, item: &DataType, items: impl FnOnce(Vec<T>) -> ArrayRef) -> ListArray {
+        let field: FieldRef = Arc::new(Field::new_list_field(item.clone(), false));
+        let nulls = self
+            .valid
+            .iter()
+            .any(|v| !v)
+            .then(|| NullBuffer::from(self.valid));
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(self.offsets));
+        ListArray::new(field, offsets, items(self.values), nulls)
+    }
+}
+
+/// Record batches of [`histograms_schema`], one row at a time.
+pub(crate) struct RowsBuilder {
+    ids: Vec<u64>,
+    ts: Vec<i64>,
+    schema: Vec<i8>,
+    reset_hint: Vec<u8>,
+    zero_threshold: Vec<f64>,
+    sum: Vec<f64>,
+    count_int: Vec<Option<u64>>,
+    count_float: Vec<Option<f64>>,
+    zero_count_int: Vec<Option<u64>>,
+    zero_count_float: Vec<Option<f64>>,
+    positive_spans: ListCol<Span>,
+    negative_spans: ListCol<Span>,
+    custom_values: ListCol<f64>,
+}
+
+impl Default for RowsBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RowsBuilder {
+    pub(crate) fn new() -> Self {
+        Self {
+            ids: Vec::new(),
+            ts: Vec::new(),
+            schema: Vec::new(),
+            reset_hint: Vec::new(),
+            zero_threshold: Vec::new(),
+            sum: Vec::new(),
+            count_int: Vec::new(),
+            count_float: Vec::new(),
+            zero_count_int: Vec::new(),
+            zero_count_float: Vec::new(),
+            positive_spans: ListCol::new(),
+            negative_spans: ListCol::new(),
+            custom_values: ListCol::new(),
+        }
+    }
+
+    /// Rows added.
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether no row was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Spans and custom bounds added, over all rows.
+    pub(crate) fn values(&self) -> usize {
+        self.positive_spans.values.len()
+            + self.negative_spans.values.len()
+            + self.custom_values.values.len()
+    }
+
+    /// Adds series `id`'s histogram `h` at `ts` (rows must come in (id, ts) order for a
+    /// file). A schema outside i8 (never stored: validation keeps -53 and -4..=8) is an
+    /// error.
+    pub(crate) fn push(&mut self, id: SeriesId, ts: i64, h: &Histogram) -> Result<()> {
+        let schema = i8::try_from(h.schema).map_err(|_| {
+            bad(
+                Path::new("<histograms>"),
+                format!("series {id} at {ts}: schema {} does not fit", h.schema),
+            )
+        })?;
+        self.ids.push(id);
+        self.ts.push(ts);
+        self.schema.push(schema);
+        self.reset_hint.push(h.reset_hint as u8);
+        self.zero_threshold.push(h.zero_threshold);
+        self.sum.push(h.sum);
+        self.positive_spans.push(Some(&h.positive_spans));
+        self.negative_spans.push(Some(&h.negative_spans));
+        // Null unless schema -53 (or bounds a valid histogram never has, kept as given).
+        let custom = (h.schema == SCHEMA_CUSTOM || !h.custom_values.is_empty())
+            .then_some(h.custom_values.as_slice());
+        self.custom_values.push(custom);
+        match &h.counts {
+            Counts::Int {
+                count, zero_count, ..
+            } => {
+                self.count_int.push(Some(*count));
+                self.count_float.push(None);
+                self.zero_count_int.push(Some(*zero_count));
+                self.zero_count_float.push(None);
+            }
+            Counts::Float {
+                count, zero_count, ..
+            } => {
+                self.count_int.push(None);
+                self.count_float.push(Some(*count));
+                self.zero_count_int.push(None);
+                self.zero_count_float.push(Some(*zero_count));
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows added, as one batch; the builder is empty again.
+    pub(crate) fn finish(&mut self) -> Result<RecordBatch> {
+        let b = std::mem::take(self);
+        let spans = |c: ListCol<Span>| {
+            c.finish(&DataType::Struct(span_fields()), |v| {
+                let offset: ArrayRef =
+                    Arc::new(Int32Array::from_iter_values(v.iter().map(|s| s.offset)));
+                let length: ArrayRef =
+                    Arc::new(UInt32Array::from_iter_values(v.iter().map(|s| s.length)));
+                Arc::new(StructArray::new(span_fields(), vec![offset, length], None))
+            })
+        };
+        let floats = |c: ListCol<f64>| {
+            c.finish(&DataType::Float64, |v| {
+                Arc::new(Float64Array::from(v)) as ArrayRef
+            })
+        };
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(UInt64Array::from(b.ids)),
+            Arc::new(TimestampMillisecondArray::from(b.ts).with_timezone("UTC")),
+            Arc::new(Int8Array::from(b.schema)),
+            Arc::new(UInt8Array::from(b.reset_hint)),
+            Arc::new(Float64Array::from(b.zero_threshold)),
+            Arc::new(Float64Array::from(b.sum)),
+            Arc::new(UInt64Array::from(b.count_int)),
+            Arc::new(Float64Array::from(b.count_float)),
+            Arc::new(UInt64Array::from(b.zero_count_int)),
+            Arc::new(Float64Array::from(b.zero_count_float)),
+            Arc::new(spans(b.positive_spans)),
+            Arc::new(spans(b.negative_spans)),
+            Arc::new(floats(b.custom_values)),
+        ];
+        RecordBatch::try_new(histograms_schema(), cols)
+            .map_err(|e| bad(Path::new("<histograms>"), e))
+    }
+}
+
+/// The columns of a batch of [`histograms_schema`] (all of them, or a projection keeping
+/// their names), typed.
+pub(crate) struct Columns<'a> {
+    pub(crate) ids: &'a UInt64Array,
+    pub(crate) ts: &'a TimestampMillisecondArray,
+    schema: &'a Int8Array,
+    reset_hint: &'a UInt8Array,
+    zero_threshold: &'a Float64Array,
+    sum: &'a Float64Array,
+    count_int: &'a UInt64Array,
+    count_float: &'a Float64Array,
+    zero_count_int: &'a UInt64Array,
+    zero_count_float: &'a Float64Array,
+    positive_spans: &'a ListArray,
+    negative_spans: &'a ListArray,
+    custom_values: &'a ListArray,
+    path: &'a Path,
+}
+
+fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a T> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| {
+            bad(
+                path,
+                format!("histograms column {name} is missing or mistyped"),
+            )
+        })
+}
+
+impl<'a> Columns<'a> {
+    /// The columns of `batch`, read from `path` (for errors).
+    pub(crate) fn of(batch: &'a RecordBatch, path: &'a Path) -> Result<Self> {
+        Ok(Self {
+            ids: col(batch, "series_id", path)?,
+            ts: col(batch, "ts", path)?,
+            schema: col(batch, "schema", path)?,
+            reset_hint: col(batch, "reset_hint", path)?,
+            zero_threshold: col(batch, "zero_threshold", path)?,
+            sum: col(batch, "sum", path)?,
+            count_int: col(batch, "count_int", path)?,
+            count_float: col(batch, "count_float", path)?,
+            zero_count_int: col(batch, "zero_count_int", path)?,
+            zero_count_float: col(batch, "zero_count_float", path)?,
+            positive_spans: col(batch, "positive_spans", path)?,
+            negative_spans: col(batch, "negative_spans", path)?,
+            custom_values: col(batch, "custom_values", path)?,
+            path,
+        })
+    }
+
+    fn damaged(&self, i: usize, what: &str) -> Error {
+        bad(
+            self.path,
+            format!(
+                "histogram row of series {} at {}: {what}",
+                self.ids.value(i),
+                self.ts.value(i)
+            ),
+        )
+    }
+
+    fn spans(&self, list: &ListArray, i: usize) -> Result<Vec<Span>> {
+        let item = list.value(i);
+        let st = item
+            .as_any()
+            .downcast_ref::<StructArray>()
+            .ok_or_else(|| self.damaged(i, "spans are not structs"))?;
+        let offs = st.column(0).as_any().downcast_ref::<Int32Array>();
+        let lens = st.column(1).as_any().downcast_ref::<UInt32Array>();
+        let (Some(offs), Some(lens)) = (offs, lens) else {
+            return Err(self.damaged(i, "span fields are mistyped"));
+        };
+        Ok(offs
+            .values()
+            .iter()
+            .zip(lens.values())
+            .map(|(&offset, &length)| Span { offset, length })
+            .collect())
+    }
+
+    /// Row `i`'s list of `T` values, or `None` if null.
+    fn values<T: arrow::datatypes::ArrowPrimitiveType>(
+        &self,
+        list: &ListArray,
+        i: usize,
+    ) -> Result<Option<Vec<T::Native>>> {
+        if list.is_null(i) {
+            return Ok(None);
+        }
+        let item = list.value(i);
+        let a = item
+            .as_any()
+            .downcast_ref::<arrow::array::PrimitiveArray<T>>()
+            .ok_or_else(|| self.damaged(i, "custom_values is mistyped"))?;
+        Ok(Some(a.values().to_vec()))
+    }
+
+    /// Row `i`'s histogram without its bucket counts: the bucket lists are empty, to be
+    /// filled from the bucket file ([`super::assemble`]).
+    pub(crate) fn head(&self, i: usize) -> Result<Histogram> {
+        use arrow::datatypes::Float64Type;
+        let reset_hint = ResetHint::from_u8(self.reset_hint.value(i))
+            .ok_or_else(|| self.damaged(i, "reset_hint is not 0..=3"))?;
+        let counts = if !self.count_int.is_null(i) {
+            if self.zero_count_int.is_null(i) {
+                return Err(self.damaged(i, "an integer histogram without zero_count_int"));
+            }
+            Counts::Int {
+                count: self.count_int.value(i),
+                zero_count: self.zero_count_int.value(i),
+                positive_deltas: Vec::new(),
+                negative_deltas: Vec::new(),
+            }
+        } else {
+            if self.count_float.is_null(i) || self.zero_count_float.is_null(i) {
+                return Err(self.damaged(i, "neither count_int nor count_float is set"));
+            }
+            Counts::Float {
+                count: self.count_float.value(i),
+                zero_count: self.zero_count_float.value(i),
+                positive: Vec::new(),
+                negative: Vec::new(),
+            }
+        };
+        Ok(Histogram {
+            schema: i32::from(self.schema.value(i)),
+            zero_threshold: self.zero_threshold.value(i),
+            sum: self.sum.value(i),
+            reset_hint,
+            positive_spans: self.spans(self.positive_spans, i)?,
+            negative_spans: self.spans(self.negative_spans, i)?,
+            custom_values: self
+                .values::<Float64Type>(self.custom_values, i)?
+                .unwrap_or_default(),
+            counts,
+        })
+    }
+}
+
+/// Every row of `batch` as (series id, ts, histogram without bucket counts), in batch
+/// order.
+pub(crate) fn decode(batch: &RecordBatch, path: &Path) -> Result<Vec<(SeriesId, i64, Histogram)>> {
+    let c = Columns::of(batch, path)?;
+    (0..batch.num_rows())
+        .map(|i| Ok((c.ids.value(i), c.ts.value(i), c.head(i)?)))
+        .collect()
+}
