@@ -46,6 +46,7 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
             labels,
             ts: t,
             value,
+            h: None,
             drop_name,
         }
     };

@@ -229,6 +229,7 @@ fn apply_fill(
                     labels: sig,
                     ts: t,
                     value,
+                    h: None,
                     drop_name: false,
                 });
             }
@@ -324,6 +325,7 @@ fn vector_vector(
             labels,
             ts: t,
             value,
+            h: None,
             drop_name,
         });
     }

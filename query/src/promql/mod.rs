@@ -14,7 +14,8 @@
 //! name drop it where Prometheus does by default: at their own node, so an enclosing
 //! `label_replace` no longer sees it. Prometheus 3's opt-in delayed removal (its
 //! `promql-delayed-name-removal` feature: names kept to the end of evaluation) is
-//! [`QueryOptions::delayed_name_removal`]. Native histograms are not supported.
+//! [`QueryOptions::delayed_name_removal`]. Native histograms ([`native::FloatHistogram`]) flow through selectors, subqueries, `@` and
+//! offset, the `histogram_*` functions, `timestamp`, the label functions and `sort`.
 //!
 //! ```
 //! use strata_query::promql::{LabelMatcher, PromqlEngine, QueryOptions, Result, SeriesSource,
@@ -39,6 +40,7 @@
 //! ```
 
 mod aggregate;
+mod annotations;
 mod binary;
 mod error;
 mod escapes;
@@ -62,7 +64,8 @@ use promql_parser::parser::Expr;
 pub use error::{Error, Result};
 pub use source::{EngineSource, LabelMatcher, MatchOp, SeriesSource, SourceSeries};
 pub use value::{
-    Labels, METRIC_NAME, QueryResult, STALE_NAN_BITS, Sample, Series, Value, is_stale_nan,
+    Labels, METRIC_NAME, QueryResult, STALE_NAN_BITS, Sample, Series, Value, is_stale_histogram,
+    is_stale_nan,
 };
 
 pub(crate) use eval::selector_matchers;
@@ -232,6 +235,7 @@ impl PromqlEngine {
                     labels: Labels::default(),
                     ts: t,
                     value: v,
+                    h: None,
                     drop_name: false,
                 }],
                 Val::Vector(v) => v,
@@ -248,18 +252,24 @@ impl PromqlEngine {
                     out.push(Series {
                         labels,
                         points: Vec::new(),
+                        hpoints: Vec::new(),
                         drop_name: false,
                     });
                     out.len() - 1
                 });
-                let points = &mut out[i].points;
+                let series = &mut out[i];
                 // Two samples of one step with one label set (after name removal).
-                if points.last().is_some_and(|p| p.0 == t) {
+                if series.points.last().is_some_and(|p| p.0 == t)
+                    || series.hpoints.last().is_some_and(|p| p.0 == t)
+                {
                     return Err(Error::Execution(
                         "vector cannot contain metrics with the same labelset".into(),
                     ));
                 }
-                points.push((t, s.value));
+                match s.h {
+                    Some(h) => series.hpoints.push((t, h)),
+                    None => series.points.push((t, s.value)),
+                }
             }
             t += step_ms;
         }

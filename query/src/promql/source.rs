@@ -1,9 +1,12 @@
 //! Where selectors read series from: the [`SeriesSource`] trait and its implementation over
 //! the storage engine.
 
+use std::sync::Arc;
+
 use strata_engine::{Engine, Matcher as EngineMatcher, TenantId};
 
 use super::error::{Error, Result};
+use super::native::FloatHistogram;
 use super::value::Labels;
 
 /// How a label matcher compares: the engine's operators (regexes fully anchored, `.`
@@ -29,6 +32,9 @@ pub struct SourceSeries {
     pub labels: Labels,
     /// (timestamp ms, value), sorted by timestamp, one per timestamp.
     pub samples: Vec<(i64, f64)>,
+    /// (timestamp ms, native histogram), sorted by timestamp, at times `samples` does not
+    /// have; staleness markers (see [`super::value::is_stale_histogram`]) included.
+    pub histograms: Vec<(i64, Arc<FloatHistogram>)>,
 }
 
 /// The storage a PromQL query reads.
@@ -82,6 +88,7 @@ impl SeriesSource for EngineSource<'_> {
                 }),
                 // Same size and alignment: collected in place, without a second buffer.
                 samples: s.samples.into_iter().map(|x| (x.ts, x.value)).collect(),
+                histograms: Vec::new(),
             })
             .collect())
     }

@@ -15,7 +15,9 @@
 //! `histogram_stddev` and `histogram_stdvar` on one histogram. Nothing here touches the
 //! evaluator; it is the library the evaluator and the conformance runner build on.
 
+mod bounds_table;
 mod buckets;
+mod convert;
 mod float_histogram;
 pub mod quantile;
 mod reset;
