@@ -366,6 +366,9 @@ impl<'q> Evaluator<'q> {
                 Val::Vector(mut v) => {
                     for s in &mut v {
                         s.value = -s.value;
+                        if let Some(h) = &mut s.h {
+                            Arc::make_mut(h).mul(-1.0);
+                        }
                         s.drop_name = true;
                         s.ts = t;
                     }
