@@ -7,7 +7,7 @@ use std::time::Duration;
 use promql_parser::parser::{Expr, VectorSelector};
 use regex::Regex;
 use strata_engine::{Engine, EngineConfig, Limits, Sample as ESample, SeriesSamples, TenantId};
-use strata_query::promql::native::FloatHistogram;
+use strata_query::promql::native::{FloatHistogram, tsdb_read_hints};
 use strata_query::promql::{
     EngineSource, LabelMatcher, Labels, PromqlEngine, QueryOptions, QueryResult, SeriesSource,
     SourceSeries, Value, is_stale_nan,
@@ -112,21 +112,27 @@ impl SeriesSource for Overlay<'_> {
             if !ms.iter().all(|m| m.matches_value(labels.get(m.name()))) {
                 continue;
             }
-            let histograms: Vec<(i64, Arc<FloatHistogram>)> = hs
-                .range(start_ms..=end_ms)
-                .map(|(t, h)| (*t, h.clone()))
-                .collect();
-            if histograms.is_empty() {
+            if hs.range(start_ms..=end_ms).next().is_none() {
                 continue;
             }
-            match out.iter_mut().find(|s| s.labels == *labels) {
-                Some(s) => s.histograms = histograms,
-                None => out.push(SourceSeries {
-                    labels: labels.clone(),
-                    samples: Vec::new(),
-                    histograms,
-                }),
-            }
+            let i = match out.iter().position(|s| s.labels == *labels) {
+                Some(i) => i,
+                None => {
+                    out.push(SourceSeries {
+                        labels: labels.clone(),
+                        samples: Vec::new(),
+                        histograms: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            // As the engine source does: the hints Prometheus's TSDB reads back, worked out
+            // over the whole series (a window may start inside a chunk).
+            let mut all: Vec<(i64, Arc<FloatHistogram>)> =
+                hs.iter().map(|(t, h)| (*t, h.clone())).collect();
+            tsdb_read_hints(&out[i].samples, &mut all);
+            all.retain(|(t, _)| (start_ms..=end_ms).contains(t));
+            out[i].histograms = all;
         }
         Ok(out)
     }

@@ -17,6 +17,7 @@
 
 mod bounds_table;
 mod buckets;
+mod chunk_hints;
 mod convert;
 mod float_histogram;
 pub mod quantile;
@@ -31,6 +32,7 @@ mod tests_histogram;
 mod tests_quantile;
 
 pub use buckets::{Bucket, Span, bucket_bound};
+pub use chunk_hints::tsdb_read_hints;
 pub use float_histogram::{Combined, FloatHistogram, ResetHint};
 
 /// The schema of histograms with custom bucket boundaries (Prometheus's `CustomBucketsSchema`).
