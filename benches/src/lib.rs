@@ -268,6 +268,7 @@ fn write_keyed(
             known: *known,
             labels,
             samples: &ss.samples,
+            histograms: &[],
         })
         .collect();
     engine.write_keyed(tenant, &series)

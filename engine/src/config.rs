@@ -70,6 +70,12 @@ pub struct Limits {
     /// oldest go (those a flush already wrote stay in their files). 0 turns exemplar storage
     /// off (every exemplar is refused as `disabled`). Default 100,000.
     pub max_exemplars: usize,
+    /// Most buckets (positive plus negative) a native histogram sample may have, as
+    /// Prometheus's `native_histogram_bucket_limit`: a histogram over it has its resolution
+    /// reduced (schema lowered one step at a time) until it fits, or is rejected as
+    /// `too_many_buckets` when it cannot (schema -4 reached, or custom buckets). 0: no
+    /// limit. Default 0.
+    pub max_native_histogram_buckets: usize,
 }
 
 impl Limits {
@@ -177,6 +183,7 @@ impl Default for Limits {
             max_events: 128,
             max_links: 128,
             max_exemplars: 100_000,
+            max_native_histogram_buckets: 0,
         }
     }
 }

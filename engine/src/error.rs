@@ -58,6 +58,17 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A native histogram held in memory could not be decoded (a bug: the engine encoded
+    /// it).
+    #[error("series {id}: histogram at {ts} in memory: {reason}")]
+    HeadHistogram {
+        /// The series.
+        id: u64,
+        /// The histogram's timestamp.
+        ts: i64,
+        /// What is wrong (the decoding error).
+        reason: String,
+    },
     /// A flush failed earlier; the engine refuses writes until it is reopened (its data is
     /// safe in the WAL and recovered on open).
     #[error("engine is poisoned, reopen to recover: {reason}")]

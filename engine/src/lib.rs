@@ -85,7 +85,7 @@ pub use model::outcome::{RejectReason, WriteOutcome};
 pub use model::records::{
     LogRecord, Scope, SpanEvent, SpanId, SpanLink, SpanRecord, TraceId, parse_id,
 };
-pub use model::sample::{Sample, SeriesData, SeriesSamples};
+pub use model::sample::{Sample, SeriesData, SeriesHistograms, SeriesSamples};
 pub use model::series::SeriesId;
 pub use model::signal_outcome::{SignalOutcome, SignalReject, Truncation};
 pub use model::stats::{HeadMemory, TenantStats};

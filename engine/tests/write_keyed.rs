@@ -38,6 +38,7 @@ fn write(engine: &Engine, tenant: &TenantId, series: &[One<'_>]) -> strata_engin
             known: *known,
             labels: if known.is_some() { &[] } else { labels },
             samples,
+            histograms: &[],
         })
         .collect();
     engine.write_keyed(tenant, &batch).unwrap()
@@ -102,6 +103,7 @@ fn a_known_key_stores_under_its_series_without_labels() {
         known: known[0],
         labels: &[],
         samples: &samples,
+        histograms: &[],
     };
     let err = engine.write_keyed(&b, &[foreign]).unwrap_err();
     assert!(matches!(err, Error::ForeignSeries { .. }), "{err}");

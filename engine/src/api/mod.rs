@@ -19,8 +19,9 @@ use crate::core::Core;
 use crate::metrics::compact::Scope;
 use crate::{
     Clock, CompactStats, EngineConfig, Error, FlushStats, FlushStop, KeyedSeries, KnownSeries,
-    LogRecord, Matcher, PendingWrite, Result, RetentionStats, ScanStats, SeriesData, SeriesRef,
-    SeriesSamples, SignalOutcome, SpanRecord, SystemClock, TenantId, TenantStats, WriteOutcome,
+    LogRecord, Matcher, PendingWrite, Result, RetentionStats, ScanStats, SeriesData,
+    SeriesHistograms, SeriesRef, SeriesSamples, SignalOutcome, SpanRecord, SystemClock, TenantId,
+    TenantStats, WriteOutcome,
 };
 
 /// The storage engine over one data directory.
@@ -141,6 +142,45 @@ impl Engine {
         self.core.write(tenant, batch)
     }
 
+    /// Writes native histogram samples for `tenant`, as [`Engine::write`] does floats, in
+    /// one WAL record. Each histogram is validated (Prometheus's checks) outside the
+    /// tenant's locks: one that fails is rejected as `invalid_histogram`; a schema in
+    /// 9..=52 is stored reduced to 8, and one with more buckets than
+    /// [`crate::Limits::max_native_histogram_buckets`] is stored at a lower resolution, or
+    /// rejected as `too_many_buckets` when none fits. A histogram counts as one sample for
+    /// the rate limit and in the outcome (see [`WriteOutcome::accepted_histograms`]). A
+    /// float and a histogram at the same series and timestamp conflict; an identical
+    /// histogram (same encoding) is a duplicate.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata_engine::{Clock, Counts, Engine, EngineConfig, Histogram, HistogramSample};
+    /// use strata_engine::{ResetHint, SeriesHistograms, Span, SystemClock, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let h = Histogram {
+    ///     schema: 0, zero_threshold: 0.001, sum: 5.0, reset_hint: ResetHint::Unknown,
+    ///     positive_spans: vec![Span { offset: 0, length: 2 }], negative_spans: vec![],
+    ///     custom_values: vec![],
+    ///     counts: Counts::Int { count: 3, zero_count: 0, positive_deltas: vec![1, 1], negative_deltas: vec![] },
+    /// };
+    /// let series = SeriesHistograms {
+    ///     labels: vec![("__name__".into(), "latency".into())],
+    ///     histograms: vec![HistogramSample { ts: SystemClock.now_ms(), h: Arc::new(h) }],
+    /// };
+    /// let outcome = engine.write_histograms(&TenantId::new("acme")?, &[series])?;
+    /// assert_eq!((outcome.accepted, outcome.accepted_histograms), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_histograms(
+        &self,
+        tenant: &TenantId,
+        batch: &[SeriesHistograms],
+    ) -> Result<WriteOutcome> {
+        self.core.write(tenant, batch)
+    }
+
     /// Looks up series by the raw label bytes a writer gave [`Engine::write_keyed`] before:
     /// one entry per key, `None` where the key is unknown (or was forgotten: the map is
     /// bounded). A writer that sees the same series repeatedly (remote-write) then decodes
@@ -159,7 +199,7 @@ impl Engine {
     ///     // Labels are only decoded (here: given) when the engine does not know the key.
     ///     let labels: &[(&str, &str)] = if known.is_some() { &[] } else { &[("job", "api"), ("__name__", "up")] };
     ///     let samples = [Sample { ts, value: 1.0 }];
-    ///     let series = KeyedSeries { key: raw, known, labels, samples: &samples };
+    ///     let series = KeyedSeries { key: raw, known, labels, samples: &samples, histograms: &[] };
     ///     assert_eq!(engine.write_keyed(&tenant, &[series])?.accepted, 1);
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -199,7 +239,7 @@ impl Engine {
     /// let tenant = TenantId::new("acme")?;
     /// let samples = [Sample { ts: SystemClock.now_ms(), value: 1.0 }];
     /// let labels = [("__name__", "up")];
-    /// let series = KeyedSeries { key: b"up", known: None, labels: &labels, samples: &samples };
+    /// let series = KeyedSeries { key: b"up", known: None, labels: &labels, samples: &samples, histograms: &[] };
     /// let pending = engine.submit_keyed(&tenant, &[series])?;
     /// assert_eq!(pending.wait()?.accepted, 1); // or `pending.acked().await`
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -50,10 +50,14 @@ impl Core {
 
     fn flush_locked(&self, stop: FlushStop) -> Result<FlushStats> {
         let timer = Timer::start(&self.latency.flush);
-        let (cut, boundary) = self.cut()?;
+        let (mut cut, boundary) = self.cut()?;
         if cut.is_empty() {
             timer.discard(); // nothing to flush is not a flush
             return Ok(FlushStats::default());
+        }
+        if let Some(t) = cut.relogged.take() {
+            // Durable before anything below the boundary can be truncated (`core/relog.rs`).
+            t.wait()?;
         }
         match self.write_and_commit(&cut, boundary, stop) {
             Ok(stats) => {
@@ -104,6 +108,10 @@ impl Core {
             for h in shards.iter_mut() {
                 let h = &mut **h;
                 h.next_wal_epoch();
+                // Float samples only. Native histograms stay in the head (`buf.hists`) until
+                // flushes write them to Parquet: they remain readable from memory, count in
+                // `head_hist_bytes`, and are logged again above the boundary below (see
+                // `core/relog.rs`), so neither the truncation nor a restart loses them.
                 for (id, s) in h
                     .index
                     .iter_mut()
@@ -129,8 +137,12 @@ impl Core {
             spans: SignalStore::cut(&mut span_heads),
             logs: SignalStore::cut(&mut log_heads),
             exemplars: ExemplarStore::cut(&mut rings),
+            relogged: None,
         };
         let boundary = if cut.is_empty() { 0 } else { self.wal.sync()? };
+        if !cut.is_empty() {
+            cut.relogged = self.relog_histograms(&heads, &guards)?;
+        }
         // Everything in memory is now taken (writers wait on these locks): the age clock
         // restarts with the next accepted write, so an idle engine stops flushing.
         *self
@@ -461,6 +473,9 @@ pub(crate) struct Cut {
     pub(crate) spans: SignalTaken<SpanRecord>,
     pub(crate) logs: SignalTaken<LogRecord>,
     pub(crate) exemplars: ExemplarsTaken,
+    /// The last record re-logging the head's histograms above the boundary, if any
+    /// (`core/relog.rs`).
+    pub(crate) relogged: Option<strata_wal::Ticket>,
 }
 
 impl Cut {

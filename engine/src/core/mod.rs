@@ -14,6 +14,7 @@ pub(crate) mod exemplars;
 pub(crate) mod flush;
 pub(crate) mod maintenance;
 pub(crate) mod reader;
+pub(crate) mod relog;
 pub(crate) mod replay;
 pub(crate) mod write;
 
@@ -53,6 +54,10 @@ pub(crate) struct Core {
     pub(crate) pending_drops: Mutex<Vec<PathBuf>>,
     /// Samples in memory (head and flushing), for flush triggers and backpressure.
     pub(crate) head_samples: AtomicU64,
+    /// Bytes of the native histograms in memory ([`hist_bytes`] each), for backpressure.
+    /// Flushes do not take histograms yet (`core/flush.rs`), so this only grows until the
+    /// engine is reopened.
+    pub(crate) head_hist_bytes: AtomicU64,
     /// WAL LSN below which every record is in committed Parquet (the `FLUSHED` marker).
     pub(crate) flushed_below: AtomicU64,
     /// When the oldest sample not yet taken by a flush arrived.
@@ -132,6 +137,7 @@ impl Core {
             maintenance_lock: Mutex::new(()),
             pending_drops: Mutex::default(),
             head_samples: AtomicU64::new(0),
+            head_hist_bytes: AtomicU64::new(0),
             flushed_below: AtomicU64::new(0),
             oldest_unflushed: Mutex::new(None),
             kick: crossbeam_channel::bounded(1),
@@ -154,8 +160,10 @@ impl Core {
             records,
             samples,
             signal_bytes,
+            hist_bytes,
         } = engine.replay_wal(flushed_below)?;
         engine.note_accepted(samples);
+        engine.head_hist_bytes.store(hist_bytes, Ordering::Relaxed);
         engine.note_signal_bytes(signal_bytes);
         info!(dir = %engine.dir.display(), flushed_below, records, samples, signal_bytes,
               "engine opened, WAL replayed");
@@ -196,6 +204,12 @@ impl Core {
                 stats.memory.series_table += h.index.table_bytes() as u64;
                 stats.memory.series_keys += h.index.key_bytes() as u64;
                 stats.memory.postings += h.index.postings_bytes() as u64;
+                stats.memory.histograms += h
+                    .index
+                    .iter()
+                    .filter_map(|(_, s)| s.buf.hists.as_deref())
+                    .map(|b| b.bytes() as u64)
+                    .sum::<u64>();
                 stats.memory.flushing_table += (h.flushing.capacity()
                     * (std::mem::size_of::<(SeriesId, Arc<Vec<Sample>>)>() + 1))
                     as u64;
@@ -280,8 +294,9 @@ impl Core {
                 reason: reason.clone(),
             });
         }
-        let bytes =
-            self.head_samples.load(Ordering::Relaxed) * HEAD_BYTES_PER_SAMPLE + self.signal_bytes();
+        let bytes = self.head_samples.load(Ordering::Relaxed) * HEAD_BYTES_PER_SAMPLE
+            + self.head_hist_bytes.load(Ordering::Relaxed)
+            + self.signal_bytes();
         if bytes > self.config.max_head_bytes {
             let _ = self.kick.0.try_send(());
             return Err(Error::OverCapacity {
@@ -304,4 +319,12 @@ pub(crate) struct Replayed {
     pub(crate) samples: u64,
     /// Bytes the replayed spans and log records hold in memory.
     pub(crate) signal_bytes: u64,
+    /// Bytes the replayed native histograms hold in memory ([`hist_bytes`]).
+    pub(crate) hist_bytes: u64,
+}
+
+/// Bytes one native histogram of `len` encoded bytes holds in the head, for
+/// `max_head_bytes`: the encoding, its shared allocation's counters and its buffer entry.
+pub(crate) fn hist_bytes(len: usize) -> u64 {
+    (len + 16 + std::mem::size_of::<crate::metrics::series::EncodedHist>()) as u64
 }

@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::core::{Core, Replayed};
+use crate::core::{Core, Replayed, hist_bytes};
 use crate::metrics::head::{self, TenantHead};
 use crate::model::series::{MIX, SeriesId};
 use crate::model::series_key::SeriesKey;
-use crate::wal::{self, Decoded, SamplesRecord};
+use crate::wal::{self, Decoded, LoggedHist, SamplesRecord};
 use crate::{Error, Result, Sample, TenantId};
 
 /// Samples gathered before a batch is sorted and applied: enough that most series get a run
@@ -44,6 +44,8 @@ struct Batch {
     /// Series definitions in log order: (tenant, seq, id, labels).
     defs: Vec<(u32, u32, SeriesId, SeriesKey)>,
     samples: Vec<Logged>,
+    /// Native histograms in log order: (tenant, seq, histogram).
+    hists: Vec<(u32, u32, LoggedHist)>,
 }
 
 impl Batch {
@@ -70,6 +72,8 @@ impl Batch {
                 id,
                 sample,
             }));
+        self.hists
+            .extend(rec.histograms.into_iter().map(|h| (tenant, seq, h)));
     }
 }
 
@@ -138,7 +142,8 @@ impl Core {
                     }
                 };
                 batch.add(rec.lsn, decoded);
-                if batch.samples.len() >= BATCH_SAMPLES && !send(std::mem::take(&mut batch)) {
+                let held = batch.samples.len() + batch.hists.len();
+                if held >= BATCH_SAMPLES && !send(std::mem::take(&mut batch)) {
                     return Ok(()); // the applier stopped on an error of its own
                 }
             }
@@ -224,6 +229,27 @@ impl Core {
                 series.buf.samples.reserve(run.len());
                 for s in run {
                     series.buf.restore(s.sample);
+                }
+            }
+            drop(locked);
+            // Histograms are few: placed one by one, in log order.
+            for (tenant, seq, (id, ts, bytes)) in batch.hists {
+                if defined_at.get(&(tenant, id)).is_some_and(|&d| seq < d) {
+                    return Err(bad(
+                        seq,
+                        format!("histogram for series id {id}, which was never defined"),
+                    ));
+                }
+                let mut h = heads[tenant as usize].shard_for(id);
+                let Some(series) = h.index.get_mut(id) else {
+                    return Err(bad(
+                        seq,
+                        format!("histogram for series id {id}, which was never defined"),
+                    ));
+                };
+                let len = bytes.len();
+                if series.buf.restore_hist((ts, bytes)) {
+                    totals.hist_bytes += hist_bytes(len);
                 }
             }
         }

@@ -3,6 +3,7 @@
 use crate::core::Core;
 use crate::metrics::head::{relock, shard_of};
 use crate::metrics::raw_keys::KnownSeries;
+use crate::metrics::series::EncodedHist;
 use crate::metrics::write::Placer;
 use crate::metrics::write::Prep;
 use crate::metrics::write::SeriesInput;
@@ -20,8 +21,12 @@ use crate::signals::store::StoredRecord;
 use crate::signals::store::held_sizes;
 use crate::wal::pending::PendingWrite;
 use crate::wal::{SamplesRecord, spans_logs};
-use crate::{Error, Result, SignalOutcome, SignalReject, TenantId, WriteOutcome, wal};
+use crate::{
+    Error, HistogramError, RejectReason, Result, SignalOutcome, SignalReject, TenantId,
+    WriteOutcome, wal,
+};
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 impl Core {
@@ -71,8 +76,9 @@ impl Core {
         let mut keys = PreparedBatch::default();
         let mut prepared = Vec::with_capacity(batch.len());
         let mut want = 0u64;
-        for ss in batch.iter().filter(|ss| !ss.samples().is_empty()) {
-            let n = ss.samples().len() as u64;
+        let nonempty = |ss: &&S| !ss.samples().is_empty() || !ss.histograms().is_empty();
+        for ss in batch.iter().filter(nonempty) {
+            let n = (ss.samples().len() + ss.histograms().len()) as u64;
             let (p, shard) = match ss.known() {
                 Some(k) => (Prep::Known(k.id), shard_of(k.id)),
                 None => match keys.prepare(ss.pairs(), limits, series::series_id) {
@@ -86,11 +92,22 @@ impl Core {
                     }
                 },
             };
-            want += n;
-            prepared.push((shard, ss, p));
+            // Histograms are validated (and reduced) and encoded here, outside the locks.
+            let hists = encode_histograms(ss, limits, &mut outcome, || match ss.known() {
+                Some(k) => head.shard_for(k.id).index.get(k.id).map_or_else(
+                    || format!("series {}", k.id),
+                    |s| s.key.to_labels().to_string(),
+                ),
+                None => series_name(ss.pairs()),
+            });
+            if ss.samples().is_empty() && hists.is_empty() {
+                continue;
+            }
+            want += (ss.samples().len() + hists.len()) as u64;
+            prepared.push((shard, ss, p, hists));
         }
         // Shard by shard, in batch order within each (a counting sort).
-        let prepared = by_shard(prepared, |(shard, _, _)| *shard);
+        let prepared = by_shard(prepared, |(shard, _, _, _)| *shard);
         let now = self.clock.now_ms();
         head.sweep(now, limits.active_window_ms());
         // The rate limit's tokens for the whole batch, taken at once; what the series
@@ -116,6 +133,7 @@ impl Core {
                 tenant: tenant.clone(),
                 new_series: Vec::new(),
                 samples: Vec::new(),
+                histograms: Vec::new(),
             },
         };
         let mut last = None;
@@ -129,7 +147,14 @@ impl Core {
                     last = Some(t);
                 }
             }
-            if !place.rec.samples.is_empty() {
+            let held: u64 = place
+                .rec
+                .histograms
+                .iter()
+                .map(|(_, _, b)| crate::core::hist_bytes(b.len()))
+                .sum();
+            self.head_hist_bytes.fetch_add(held, Ordering::Relaxed);
+            if !place.rec.samples.is_empty() || !place.rec.histograms.is_empty() {
                 place.rec.new_series.clear();
                 last = Some(self.wal.submit([wal::encode(&place.rec)])?);
             }
@@ -152,9 +177,67 @@ impl Core {
                 *rejected.entry(*reason).or_default() += n;
             }
         }
-        self.note_accepted(outcome.accepted);
+        // Floats only: a flush takes them and subtracts what it took. Histograms are
+        // counted in `head_hist_bytes` and do not trigger flushes (which do not take them
+        // yet, `core/flush.rs`).
+        self.note_accepted(outcome.accepted - outcome.accepted_histograms);
         Ok(PendingWrite::new(outcome, last))
     }
+}
+
+/// The histograms of `ss` validated against `limits` (schemas 9..=52 and histograms over
+/// the bucket limit reduced) and encoded, for the head and the WAL. Those that fail are
+/// rejected in `outcome` (`name` names the series, called only for the first message).
+fn encode_histograms<S: SeriesInput>(
+    ss: &S,
+    limits: &crate::Limits,
+    outcome: &mut WriteOutcome,
+    name: impl FnOnce() -> String,
+) -> Vec<EncodedHist> {
+    let hs = ss.histograms();
+    if hs.is_empty() {
+        return Vec::new();
+    }
+    let mut name = Some(name);
+    let mut named = String::new();
+    let mut out = Vec::with_capacity(hs.len());
+    for hs in hs {
+        match hs.h.validate(limits.max_native_histogram_buckets) {
+            Ok(reduced) => {
+                let h = reduced.as_ref().unwrap_or(&hs.h);
+                out.push((hs.ts, Arc::from(h.to_bytes())));
+            }
+            Err(e) => {
+                let reason = match e {
+                    HistogramError::TooManyBuckets { .. } => RejectReason::TooManyBuckets,
+                    _ => RejectReason::InvalidHistogram,
+                };
+                if !outcome.messages.contains_key(&reason)
+                    && let Some(f) = name.take()
+                {
+                    named = f();
+                }
+                outcome.reject(reason, 1, || {
+                    format!("histogram at {} for {named} rejected: {e}", hs.ts)
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A series' name for a message, from its labels as given: `name{a="b",...}`.
+fn series_name<L: AsRef<str>>(pairs: &[(L, L)]) -> String {
+    let mut name = String::new();
+    let mut rest = Vec::new();
+    for (k, v) in pairs {
+        if k.as_ref() == crate::METRIC_NAME {
+            name = v.as_ref().chars().take(200).collect();
+        } else {
+            rest.push(format!("{}={:?}", k.as_ref(), v.as_ref()));
+        }
+    }
+    format!("{name}{{{}}}", rest.join(", "))
 }
 
 impl Core {

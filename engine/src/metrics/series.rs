@@ -1,4 +1,7 @@
-//! One series in the head: its canonical labels and its samples buffer, and what inserting a sample into it does.
+//! One series in the head: its canonical labels and its samples buffer (floats, and native
+//! histograms beside them), and what inserting a sample into it does.
+
+use std::sync::Arc;
 
 use crate::Sample;
 use crate::model::series_key::SeriesKey;
@@ -14,8 +17,28 @@ pub(crate) enum Placement {
     Duplicate,
     /// Older than the newest sample by more than the window.
     TooOld,
-    /// Same timestamp, different value.
+    /// Same timestamp, different value (or a sample of the other kind: float against
+    /// histogram).
     Conflict,
+}
+
+/// A native histogram as the head holds it: its timestamp and its encoding
+/// ([`crate::Histogram::encode`]).
+pub(crate) type EncodedHist = (i64, Arc<[u8]>);
+
+/// One series' native histograms, sorted by timestamp, one per timestamp.
+#[derive(Debug, Default)]
+pub(crate) struct HistBuf {
+    pub(crate) v: Vec<EncodedHist>,
+}
+
+impl HistBuf {
+    /// Bytes the buffer holds: its entries (spare capacity included) and the encodings.
+    pub(crate) fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.v.capacity() * std::mem::size_of::<EncodedHist>()
+            + self.v.iter().map(|(_, b)| b.len()).sum::<usize>()
+    }
 }
 
 /// One series in a tenant's head: its labels and its state.
@@ -44,6 +67,9 @@ pub(crate) struct SeriesBuf {
     /// its first sample after the flush, so a steady series grows its `Vec` once per flush
     /// instead of doubling up from empty.
     pub(crate) flushed_len: u32,
+    /// Native histograms, for a series that has had any (a float-only series pays the
+    /// pointer). Flushes do not take them yet: they stay here (see `core/flush.rs`).
+    pub(crate) hists: Option<Box<HistBuf>>,
 }
 
 impl SeriesBuf {
@@ -61,9 +87,68 @@ impl SeriesBuf {
         match self.samples.binary_search_by_key(&s.ts, |x| x.ts) {
             Ok(i) if self.samples[i].value.to_bits() == s.value.to_bits() => Placement::Duplicate,
             Ok(_) => Placement::Conflict,
+            Err(_) if self.hist_at(s.ts).is_some() => Placement::Conflict,
             Err(_) if s.ts < newest.saturating_sub(window_ms) => Placement::TooOld,
             Err(i) => Placement::Insert(i),
         }
+    }
+
+    /// The index of the histogram at `ts`, if the series has one.
+    fn hist_at(&self, ts: i64) -> Option<usize> {
+        let h = self.hists.as_deref()?;
+        h.v.binary_search_by_key(&ts, |x| x.0).ok()
+    }
+
+    /// The twin of [`SeriesBuf::place`] for a native histogram (`bytes`: its encoding) at
+    /// `ts`: equal encodings are duplicates; a float sample at `ts` is a conflict. The
+    /// newest timestamp and the out-of-order window are shared with the floats.
+    pub(crate) fn place_hist(&self, ts: i64, bytes: &[u8], window_ms: i64) -> Placement {
+        let Some(newest) = self.newest_ts else {
+            return Placement::Append;
+        };
+        if ts > newest {
+            return Placement::Append;
+        }
+        let v = self.hists.as_deref().map_or(&[][..], |h| &h.v[..]);
+        match v.binary_search_by_key(&ts, |x| x.0) {
+            Ok(i) if *v[i].1 == *bytes => Placement::Duplicate,
+            Ok(_) => Placement::Conflict,
+            Err(_) if self.samples.binary_search_by_key(&ts, |x| x.ts).is_ok() => {
+                Placement::Conflict
+            }
+            Err(_) if ts < newest.saturating_sub(window_ms) => Placement::TooOld,
+            Err(i) => Placement::Insert(i),
+        }
+    }
+
+    /// Stores a histogram where [`SeriesBuf::place_hist`] said.
+    pub(crate) fn apply_hist(&mut self, h: EncodedHist, p: Placement) {
+        let ts = h.0;
+        let v = &mut self.hists.get_or_insert_with(Box::default).v;
+        match p {
+            // Append: newest of all samples, hence of the histograms.
+            Placement::Append => v.push(h),
+            Placement::Insert(i) => v.insert(i, h),
+            Placement::Duplicate | Placement::TooOld | Placement::Conflict => return,
+        }
+        self.newest_ts = Some(self.newest_ts.map_or(ts, |n| n.max(ts)));
+    }
+
+    /// Inserts a histogram without a window (replay), as [`SeriesBuf::restore`]; whether
+    /// it was new (not a copy of one held).
+    pub(crate) fn restore_hist(&mut self, h: EncodedHist) -> bool {
+        let v = self.hists.as_deref().map_or(&[][..], |b| &b.v[..]);
+        let p = match v.binary_search_by_key(&h.0, |x| x.0) {
+            Ok(_) => return false,
+            Err(i) => Placement::Insert(i),
+        };
+        self.apply_hist(h, p);
+        true
+    }
+
+    /// The histograms, sorted by timestamp (empty for a float-only series).
+    pub(crate) fn hists(&self) -> &[EncodedHist] {
+        self.hists.as_deref().map_or(&[], |h| &h.v)
     }
 
     pub(crate) fn apply(&mut self, s: Sample, p: Placement) {

@@ -7,11 +7,14 @@ use crate::metrics::head::{HeadShard, SHARDS, TenantHead, shard_of};
 use crate::metrics::page_cache::PageCache;
 use crate::metrics::read::{self, FileSamples};
 use crate::metrics::scan::ScanStats;
+use crate::metrics::series::EncodedHist;
 use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
 use crate::storage::parquet_io;
 use crate::storage::partition::PartFile;
-use crate::{Labels, Matcher, Result, Sample, SeriesData, TenantId};
+use crate::{
+    Error, Histogram, HistogramSample, Labels, Matcher, Result, Sample, SeriesData, TenantId,
+};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -106,12 +109,17 @@ impl MetricsStore {
                     .get(&id)
                     .map_or(&[][..], |v| within(v, start, end));
                 let buffered = within(&s.buf.samples, start, end);
-                if flushing.is_empty() && buffered.is_empty() {
+                let hists = hists_within(s.buf.hists(), start, end);
+                if flushing.is_empty() && buffered.is_empty() && hists.is_empty() {
                     continue;
                 }
                 let mut newer = flushing.to_vec();
                 newer.extend_from_slice(buffered);
                 found.add(id, Named::Key(s.key.clone()), newer);
+                if !hists.is_empty() {
+                    let last = found.entries.len() - 1;
+                    found.entries[last].hists = decode_hists(id, hists)?;
+                }
             }
         }
         // Holding the `Arc`s keeps these files on disk until the read is done, even if
@@ -141,6 +149,7 @@ impl MetricsStore {
                     labels,
                     files,
                     newer,
+                    hists,
                 } = e;
                 let (mut samples, mut unordered) = (files.samples, files.unordered);
                 if let (Some(last), Some(first)) = (samples.last(), newer.first()) {
@@ -157,9 +166,10 @@ impl MetricsStore {
                     samples.sort_by_key(|s| s.ts);
                     samples.dedup_by_key(|s| s.ts);
                 }
-                (!samples.is_empty()).then(|| SeriesData {
+                (!samples.is_empty() || !hists.is_empty()).then(|| SeriesData {
                     labels: labels.into_labels(),
                     samples,
+                    histograms: hists,
                 })
             })
             .collect();
@@ -294,15 +304,41 @@ impl MetricsStore {
     }
 }
 
-/// Whether head series `id` of shard `h` has a sample in `[start, end]`, buffered or
-/// taken by a flush in progress.
+/// Whether head series `id` of shard `h` has a sample (float or histogram) in
+/// `[start, end]`, buffered or taken by a flush in progress.
 fn in_range(h: &HeadShard, id: SeriesId, start: i64, end: i64) -> bool {
     let has = |v: &[Sample]| {
         let lo = v.partition_point(|s| s.ts < start);
         v.get(lo).is_some_and(|s| s.ts <= end)
     };
-    h.index.get(id).is_some_and(|s| has(&s.buf.samples))
+    h.index
+        .get(id)
+        .is_some_and(|s| has(&s.buf.samples) || !hists_within(s.buf.hists(), start, end).is_empty())
         || h.flushing.get(&id).is_some_and(|v| has(v))
+}
+
+/// The histograms of `v` (sorted by time) in `[start, end]`.
+fn hists_within(v: &[EncodedHist], start: i64, end: i64) -> &[EncodedHist] {
+    let lo = v.partition_point(|h| h.0 < start);
+    let hi = lo + v[lo..].partition_point(|h| h.0 <= end);
+    &v[lo..hi]
+}
+
+/// Decodes the head's histograms of series `id` for a read.
+fn decode_hists(id: SeriesId, v: &[EncodedHist]) -> Result<Vec<HistogramSample>> {
+    v.iter()
+        .map(|(ts, bytes)| match Histogram::decode(bytes) {
+            Ok(h) => Ok(HistogramSample {
+                ts: *ts,
+                h: Arc::new(h),
+            }),
+            Err(e) => Err(Error::HeadHistogram {
+                id,
+                ts: *ts,
+                reason: e.to_string(),
+            }),
+        })
+        .collect()
 }
 
 /// The series a select found, and each series' slot by id.
@@ -320,6 +356,7 @@ impl Found {
             labels,
             files: FileSamples::default(),
             newer,
+            hists: Vec::new(),
         });
     }
 }
@@ -330,6 +367,8 @@ struct Entry {
     labels: Named,
     files: FileSamples,
     newer: Vec<Sample>,
+    /// Native histograms from memory (files hold none yet), in time order.
+    hists: Vec<HistogramSample>,
 }
 
 /// A series' labels while it is read: the head's compact key, turned into [`Labels`] only

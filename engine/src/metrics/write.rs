@@ -7,11 +7,12 @@ use strata_wal::Ticket;
 
 use crate::metrics::head::{SHARDS, TenantHead, activate};
 use crate::metrics::raw_keys::KnownSeries;
-use crate::metrics::series::Placement;
+use crate::metrics::series::{EncodedHist, Placement};
 use crate::model::series_key::{PreparedBatch, SeriesKey};
 use crate::wal::{self, SamplesRecord};
 use crate::{
-    Error, Labels, Limits, RejectReason, Result, Sample, SeriesSamples, TenantId, WriteOutcome,
+    Error, HistogramSample, Labels, Limits, RejectReason, Result, Sample, SeriesHistograms,
+    SeriesSamples, TenantId, WriteOutcome,
 };
 
 /// Samples for one series with borrowed labels and samples, e.g. pointing into a decoded
@@ -38,6 +39,9 @@ pub struct KeyedSeries<'a> {
     pub labels: &'a [(&'a str, &'a str)],
     /// Its samples, in any order.
     pub samples: &'a [Sample],
+    /// Its native histogram samples, in any order (may be empty): a request's floats and
+    /// histograms go in one WAL record.
+    pub histograms: &'a [HistogramSample],
 }
 
 /// One series of a write, owned ([`SeriesSamples`]) or borrowed ([`SeriesRef`],
@@ -47,6 +51,10 @@ pub(crate) trait SeriesInput {
     type Str: AsRef<str>;
     fn pairs(&self) -> &[(Self::Str, Self::Str)];
     fn samples(&self) -> &[Sample];
+    /// Its native histogram samples.
+    fn histograms(&self) -> &[HistogramSample] {
+        &[]
+    }
     /// A series resolved from its raw key: the labels are not needed.
     fn known(&self) -> Option<KnownSeries> {
         None
@@ -64,6 +72,9 @@ impl<'a> SeriesInput for KeyedSeries<'a> {
     }
     fn samples(&self) -> &[Sample] {
         self.samples
+    }
+    fn histograms(&self) -> &[HistogramSample] {
+        self.histograms
     }
     fn known(&self) -> Option<KnownSeries> {
         self.known
@@ -88,6 +99,19 @@ impl SeriesInput for SeriesSamples {
     }
     fn samples(&self) -> &[Sample] {
         &self.samples
+    }
+}
+
+impl SeriesInput for SeriesHistograms {
+    type Str = String;
+    fn pairs(&self) -> &[(String, String)] {
+        &self.labels
+    }
+    fn samples(&self) -> &[Sample] {
+        &[]
+    }
+    fn histograms(&self) -> &[HistogramSample] {
+        &self.histograms
     }
 }
 
@@ -146,15 +170,15 @@ impl<'w, 'b> Placer<'w, 'b> {
     pub(crate) fn shard<S: SeriesInput>(
         &mut self,
         wal: &strata_wal::Wal,
-        run: &[(usize, &'b S, Prep)],
+        run: &[(usize, &'b S, Prep, Vec<EncodedHist>)],
     ) -> Result<Option<Ticket>> {
         let (window, now) = (self.window, self.now);
         let mut guard = self.head.shard(run[0].0);
         let h = &mut *guard;
         self.rec.new_series.clear();
-        for (_, ss, p) in run {
+        for (_, ss, p, hists) in run {
             let samples = ss.samples();
-            let n = samples.len() as u64;
+            let n = (samples.len() + hists.len()) as u64;
             let found = match p {
                 Prep::Known(id) => Ok(*id),
                 Prep::Labels(p) => h.index.find_hashed(self.keys.bytes(p), p.hash),
@@ -170,12 +194,17 @@ impl<'w, 'b> Placer<'w, 'b> {
                     let Prep::Labels(p) = p else {
                         return Err(Error::ForeignSeries { id });
                     };
-                    if samples.iter().all(|s| s.ts < self.retention_cutoff) {
+                    let cutoff = self.retention_cutoff;
+                    if samples.iter().all(|s| s.ts < cutoff) && hists.iter().all(|h| h.0 < cutoff) {
                         // Nothing of it would be stored: the series is not created, so it
                         // takes no place in the head, the limits or the cardinality.
                         let key = SeriesKey::from_canonical(self.keys.bytes(p));
-                        for s in samples {
-                            self.reject_out_of_retention(s.ts, &key);
+                        let all = samples
+                            .iter()
+                            .map(|s| s.ts)
+                            .chain(hists.iter().map(|h| h.0));
+                        for ts in all {
+                            self.reject_out_of_retention(ts, &key);
                         }
                         continue;
                     }
@@ -215,7 +244,10 @@ impl<'w, 'b> Placer<'w, 'b> {
                 buf.logged_epoch = h.wal_epoch;
                 self.rec.new_series.push((id, series.key.clone()));
             }
-            for &s in &samples[..allowed as usize] {
+            // The rate limit's tokens go to the floats first, then to the histograms.
+            let floats = samples.len().min(allowed as usize);
+            let hists = &hists[..allowed as usize - floats];
+            for &s in &samples[..floats] {
                 if s.ts < self.retention_cutoff {
                     self.reject_out_of_retention(s.ts, &series.key);
                     continue;
@@ -250,6 +282,43 @@ impl<'w, 'b> Placer<'w, 'b> {
                     }
                 }
             }
+            for h in hists {
+                if h.0 < self.retention_cutoff {
+                    self.reject_out_of_retention(h.0, &series.key);
+                    continue;
+                }
+                match buf.place_hist(h.0, &h.1, window) {
+                    p @ (Placement::Append | Placement::Insert(_)) => {
+                        buf.apply_hist(h.clone(), p);
+                        self.rec.histograms.push((id, h.0, h.1.clone()));
+                        self.outcome.accepted += 1;
+                        self.outcome.accepted_histograms += 1;
+                    }
+                    Placement::Duplicate => self.outcome.duplicates += 1,
+                    Placement::TooOld => {
+                        let key = &series.key;
+                        self.outcome.reject(RejectReason::TooOld, 1, || {
+                            format!(
+                                "histogram at {} for {} is older than the series' newest \
+                                 sample by more than the out-of-order window ({window} ms)",
+                                h.0,
+                                key.to_labels()
+                            )
+                        })
+                    }
+                    Placement::Conflict => {
+                        let key = &series.key;
+                        self.outcome.reject(RejectReason::ConflictingValue, 1, || {
+                            format!(
+                                "{} already has a different value at timestamp {} (a \
+                                 different histogram, or a float sample)",
+                                key.to_labels(),
+                                h.0
+                            )
+                        })
+                    }
+                }
+            }
         }
         // Submitted under the shard lock, so the WAL holds a series' definition before any
         // record using it. The definitions are logged even if none of their samples were
@@ -261,6 +330,7 @@ impl<'w, 'b> Placer<'w, 'b> {
             tenant: self.rec.tenant.clone(),
             new_series: std::mem::take(&mut self.rec.new_series),
             samples: Vec::new(),
+            histograms: Vec::new(),
         };
         let ticket = wal.submit([wal::encode(&defs)])?;
         self.rec.new_series = defs.new_series;

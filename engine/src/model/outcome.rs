@@ -32,6 +32,12 @@ pub enum RejectReason {
     /// A different value at a timestamp the series already has (identical re-sends are
     /// accepted as duplicates instead). Prometheus rejects these too.
     ConflictingValue,
+    /// A native histogram that fails Prometheus's validation (spans against buckets,
+    /// negative counts, count against buckets, custom bounds, schema).
+    InvalidHistogram,
+    /// A native histogram with more buckets than `max_native_histogram_buckets` even at
+    /// the lowest resolution (or custom buckets, which cannot be reduced).
+    TooManyBuckets,
 }
 
 impl RejectReason {
@@ -50,6 +56,8 @@ impl RejectReason {
             Self::TooOld => "too_old",
             Self::OutOfRetention => "out_of_retention",
             Self::ConflictingValue => "conflicting_value",
+            Self::InvalidHistogram => "invalid_histogram",
+            Self::TooManyBuckets => "too_many_buckets",
         }
     }
 }
@@ -66,8 +74,11 @@ impl std::error::Error for RejectReason {}
 /// number of samples submitted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteOutcome {
-    /// Samples stored (durable once the write returned).
+    /// Samples stored (durable once the write returned), native histograms included (each
+    /// counts as one sample).
     pub accepted: u64,
+    /// The native histogram samples among `accepted`.
+    pub accepted_histograms: u64,
     /// Samples identical to ones already stored (same series, timestamp and value bits):
     /// harmless re-sends, stored once.
     pub duplicates: u64,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::Labels;
+use crate::{HistogramSample, Labels};
 
 /// One sample: a millisecond timestamp and a value (any f64, NaN and ±Inf included).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,6 +22,16 @@ pub struct SeriesSamples {
     pub samples: Vec<Sample>,
 }
 
+/// Native histogram samples for one series, as a writer submits them
+/// ([`crate::Engine::write_histograms`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesHistograms {
+    /// The series' labels, `__name__` included, in any order.
+    pub labels: Vec<(String, String)>,
+    /// Its histogram samples, in any order.
+    pub histograms: Vec<HistogramSample>,
+}
+
 /// A series and its samples in a time range, as read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesData {
@@ -29,4 +39,7 @@ pub struct SeriesData {
     pub labels: Arc<Labels>,
     /// Samples in time order, one per timestamp.
     pub samples: Vec<Sample>,
+    /// Native histogram samples in time order, one per timestamp (a timestamp has a float
+    /// sample or a histogram, never both).
+    pub histograms: Vec<HistogramSample>,
 }

@@ -48,4 +48,7 @@ pub struct HeadMemory {
     pub raw_keys: u64,
     /// The table of series a flush in progress has taken.
     pub flushing_table: u64,
+    /// Native histogram samples held in the head: their encodings and buffers (unlike
+    /// float samples, counted here, as they are larger and of varying size).
+    pub histograms: u64,
 }

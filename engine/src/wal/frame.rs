@@ -60,6 +60,9 @@ pub(crate) const KIND_SAMPLES: u8 = 1;
 /// Spans and log records (`wal/spans_logs.rs`).
 pub(crate) const KIND_SPANS: u8 = 2;
 pub(crate) const KIND_LOGS: u8 = 3;
+/// Samples with native histograms: a kind 1 record (same version byte) followed by the
+/// histograms; written only by writes that stored histograms (`wal/mod.rs`).
+pub(crate) const KIND_SAMPLES_H: u8 = 5;
 /// Exemplars (`wal/exemplars.rs`).
 pub(crate) const KIND_EXEMPLARS: u8 = 4;
 /// Version of exemplars records.

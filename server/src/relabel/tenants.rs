@@ -185,6 +185,7 @@ pub fn keyed<R>(
                 known: None,
                 labels: r,
                 samples: s.samples,
+                histograms: s.histograms,
             }),
         })
         .collect();

@@ -152,6 +152,7 @@ impl Env {
                     known: None,
                     labels: l,
                     samples: s,
+                    histograms: &[],
                 })
                 .collect();
             engine.submit_keyed(&tenant, &batch)

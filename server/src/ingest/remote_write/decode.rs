@@ -134,6 +134,7 @@ impl<'a> Batch<'a> {
                 known: s.known,
                 labels: &self.labels[s.labels.0..s.labels.1],
                 samples: &self.samples[s.samples.0..s.samples.1],
+                histograms: &[],
             })
             .collect()
     }

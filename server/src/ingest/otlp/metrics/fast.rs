@@ -128,6 +128,7 @@ impl FastMetrics {
                 known: e.known,
                 labels,
                 samples: &self.samples[e.samples.clone()],
+                histograms: &[],
             });
         }
         for (s, labels) in self.translated.series.iter().zip(&general) {
@@ -136,6 +137,7 @@ impl FastMetrics {
                 known: None,
                 labels,
                 samples: &s.samples,
+                histograms: &[],
             });
         }
         write(&series)
