@@ -6,7 +6,7 @@ use std::sync::Arc;
 use strata_engine::{Engine, Matcher as EngineMatcher, TenantId};
 
 use super::error::{Error, Result};
-use super::native::FloatHistogram;
+use super::native::{FloatHistogram, tsdb_read_hints};
 use super::value::Labels;
 
 /// How a label matcher compares: the engine's operators (regexes fully anchored, `.`
@@ -82,13 +82,26 @@ impl SeriesSource for EngineSource<'_> {
             .map_err(|e| Error::Storage(e.to_string()))?;
         Ok(series
             .into_iter()
-            .map(|s| SourceSeries {
-                labels: Labels::from_sorted_pairs(|| {
-                    s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))
-                }),
-                // Same size and alignment: collected in place, without a second buffer.
-                samples: s.samples.into_iter().map(|x| (x.ts, x.value)).collect(),
-                histograms: Vec::new(),
+            .map(|s| {
+                let samples: Vec<(i64, f64)> =
+                    // Same size and alignment: collected in place, without a second buffer.
+                    s.samples.into_iter().map(|x| (x.ts, x.value)).collect();
+                let mut histograms: Vec<(i64, Arc<FloatHistogram>)> = s
+                    .histograms
+                    .iter()
+                    .map(|x| (x.ts, Arc::new(FloatHistogram::from(&*x.h))))
+                    .collect();
+                if !histograms.is_empty() {
+                    // The hints Prometheus's TSDB would read back (see `tsdb_read_hints`).
+                    tsdb_read_hints(&samples, &mut histograms);
+                }
+                SourceSeries {
+                    labels: Labels::from_sorted_pairs(|| {
+                        s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))
+                    }),
+                    samples,
+                    histograms,
+                }
             })
             .collect())
     }

@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use promql_parser::parser::{Expr, VectorSelector};
 use regex::Regex;
-use strata_engine::{Engine, EngineConfig, Limits, Sample as ESample, SeriesSamples, TenantId};
-use strata_query::promql::native::{FloatHistogram, tsdb_read_hints};
+use strata_engine::{
+    Engine, EngineConfig, Histogram, HistogramSample, Limits, Sample as ESample, SeriesHistograms,
+    SeriesSamples, TenantId,
+};
+use strata_query::promql::native::FloatHistogram;
 use strata_query::promql::{
-    EngineSource, LabelMatcher, Labels, PromqlEngine, QueryOptions, QueryResult, SeriesSource,
-    SourceSeries, Value, is_stale_nan,
+    EngineSource, Labels, PromqlEngine, QueryOptions, QueryResult, SeriesSource, Value,
+    is_stale_nan,
 };
 use strata_wal::{Durability, WalOptions};
 
@@ -79,63 +82,6 @@ struct Store {
     stale: bool,
     mode: Mode,
     histogram_series: Vec<Labels>,
-    /// The native histograms loaded, by series: the engine cannot store them yet, so the
-    /// evals read them through [`Overlay`], beside the engine's floats.
-    hist: Histograms,
-}
-
-/// Native histogram samples by series, each series' by timestamp.
-type Histograms = HashMap<Labels, BTreeMap<i64, Arc<FloatHistogram>>>;
-
-/// The engine's series with the runner's histograms added: what a selector reads.
-pub(crate) struct Overlay<'a> {
-    engine: EngineSource<'a>,
-    hist: &'a Histograms,
-}
-
-impl SeriesSource for Overlay<'_> {
-    fn select(
-        &self,
-        matchers: &[LabelMatcher],
-        start_ms: i64,
-        end_ms: i64,
-    ) -> strata_query::promql::Result<Vec<SourceSeries>> {
-        let mut out = self.engine.select(matchers, start_ms, end_ms)?;
-        if self.hist.is_empty() {
-            return Ok(out);
-        }
-        let ms: Vec<strata_engine::Matcher> = matchers
-            .iter()
-            .filter_map(|m| strata_engine::Matcher::new(&m.name, m.op, &m.value).ok())
-            .collect();
-        for (labels, hs) in self.hist {
-            if !ms.iter().all(|m| m.matches_value(labels.get(m.name()))) {
-                continue;
-            }
-            if hs.range(start_ms..=end_ms).next().is_none() {
-                continue;
-            }
-            let i = match out.iter().position(|s| s.labels == *labels) {
-                Some(i) => i,
-                None => {
-                    out.push(SourceSeries {
-                        labels: labels.clone(),
-                        samples: Vec::new(),
-                        histograms: Vec::new(),
-                    });
-                    out.len() - 1
-                }
-            };
-            // As the engine source does: the hints Prometheus's TSDB reads back, worked out
-            // over the whole series (a window may start inside a chunk).
-            let mut all: Vec<(i64, Arc<FloatHistogram>)> =
-                hs.iter().map(|(t, h)| (*t, h.clone())).collect();
-            tsdb_read_hints(&out[i].samples, &mut all);
-            all.retain(|(t, _)| (start_ms..=end_ms).contains(t));
-            out[i].histograms = all;
-        }
-        Ok(out)
-    }
 }
 
 impl Store {
@@ -165,7 +111,6 @@ impl Store {
             stale: false,
             mode,
             histogram_series: Vec::new(),
-            hist: Histograms::new(),
         }
     }
 
@@ -200,6 +145,16 @@ impl Store {
         for (i, s) in series.iter().enumerate() {
             last.insert(&s.labels, i);
         }
+        let mut hbatch: Vec<SeriesHistograms> = Vec::new();
+        let pairs = |l: &Labels| -> Vec<(String, String)> {
+            l.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let sample = |ts: i64, h: &FloatHistogram| HistogramSample {
+            ts,
+            h: Arc::new(Histogram::from(h)),
+        };
         // `load_with_nhcb`: classic histograms by base series and timestamp.
         let mut classic: HashMap<Labels, BTreeMap<i64, Classic>> = HashMap::new();
         for (i, s) in series.iter().enumerate() {
@@ -209,12 +164,19 @@ impl Store {
             let at = |i: usize| i as i64 * interval;
             if s.histogram {
                 self.histogram_series.push(s.labels.clone());
-                let hs = self.hist.entry(s.labels.clone()).or_default();
-                for (i, v) in s.values.iter().enumerate() {
-                    if let Some(PointV::H(h)) = v {
-                        hs.insert(at(i), h.h.clone());
-                    }
-                }
+                let histograms = s
+                    .values
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| match v {
+                        Some(PointV::H(h)) => Some(sample(at(i), &h.h)),
+                        _ => None,
+                    })
+                    .collect();
+                hbatch.push(SeriesHistograms {
+                    labels: pairs(&s.labels),
+                    histograms,
+                });
             }
             let floats = || {
                 s.values
@@ -260,18 +222,24 @@ impl Store {
             });
         }
         for (labels, per_ts) in classic {
-            let hs = self.hist.entry(labels).or_default();
-            for (ts, c) in per_ts {
-                if let Some(h) = hist::nhcb(&c) {
-                    hs.insert(ts, Arc::new(h));
-                }
-            }
+            let histograms = per_ts
+                .iter()
+                .filter_map(|(ts, c)| hist::nhcb(c).map(|h| sample(*ts, &h)))
+                .collect();
+            hbatch.push(SeriesHistograms {
+                labels: pairs(&labels),
+                histograms,
+            });
         }
         self.stale = true;
         if let Some(e) = &self.engine {
             let outcome = e.write(tenant, &batch).expect("write");
             if !outcome.rejected.is_empty() {
                 eprintln!("engine rejected samples: {:?}", outcome.messages);
+            }
+            let outcome = e.write_histograms(tenant, &hbatch).expect("write histograms");
+            if !outcome.rejected.is_empty() {
+                eprintln!("engine rejected histograms: {:?}", outcome.messages);
             }
         }
     }
@@ -638,19 +606,16 @@ pub(crate) fn run_script(cmds: &[Command], delayed: &DelayedCases, mode: Mode) -
             } => store.load(&tenant, *interval, *nhcb, series),
             Command::Eval(ev) => {
                 let nh = mentions_histogram(ev, &store.histogram_series);
-                if store.source().is_none() {
+                // Flushed histograms do not reach Parquet yet (they stay in the writer's
+                // head), so a reader of the bucket cannot see them: such evals run locally
+                // only.
+                if nh && mode == Mode::Bucket {
                     continue;
                 }
-                let Some(engine) = (match mode {
-                    Mode::Local => store.engine.as_ref(),
-                    Mode::Bucket => store.reader.as_ref(),
-                }) else {
+                let Some(engine) = store.source() else {
                     continue;
                 };
-                let src = Overlay {
-                    engine: EngineSource::new(engine, &tenant),
-                    hist: &store.hist,
-                };
+                let src = EngineSource::new(engine, &tenant);
                 let run = |p: &PromqlEngine| {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_eval(ev, p, &src)))
                         .unwrap_or_else(|_| Err("panicked".into()))

@@ -1,5 +1,5 @@
-//! From the engine's stored [`strata_engine::Histogram`] (integer deltas or float counts) to
-//! the [`FloatHistogram`] PromQL evaluates.
+//! Between the engine's stored [`strata_engine::Histogram`] (integer deltas or float counts)
+//! and the [`FloatHistogram`] PromQL evaluates.
 
 use std::sync::Arc;
 
@@ -71,6 +71,40 @@ impl From<&Histogram> for FloatHistogram {
     }
 }
 
+impl From<&FloatHistogram> for Histogram {
+    /// The engine's float-count form of `h` (what a recording rule or a test writes).
+    fn from(h: &FloatHistogram) -> Self {
+        let spans = |s: &[Span]| {
+            s.iter()
+                .map(|s| strata_engine::Span {
+                    offset: s.offset,
+                    length: s.length,
+                })
+                .collect()
+        };
+        Histogram {
+            schema: h.schema,
+            zero_threshold: h.zero_threshold,
+            sum: h.sum,
+            reset_hint: match h.reset_hint {
+                ResetHint::Unknown => EngineHint::Unknown,
+                ResetHint::Reset => EngineHint::Reset,
+                ResetHint::NotReset => EngineHint::NotReset,
+                ResetHint::Gauge => EngineHint::Gauge,
+            },
+            positive_spans: spans(&h.positive_spans),
+            negative_spans: spans(&h.negative_spans),
+            custom_values: h.custom_values.to_vec(),
+            counts: Counts::Float {
+                count: h.count,
+                zero_count: h.zero_count,
+                positive: h.positive.clone(),
+                negative: h.negative.clone(),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +138,17 @@ mod tests {
         assert_eq!((f.count, f.zero_count, f.sum), (14.0, 2.0, 10.0));
         assert_eq!(f.reset_hint, ResetHint::NotReset);
         assert_eq!(f.negative_spans, vec![Span { offset: 1, length: 2 }]);
+        // Back to the engine: float counts, the same buckets.
+        let back = Histogram::from(&f);
+        assert_eq!(
+            back.counts,
+            Counts::Float {
+                count: 14.0,
+                zero_count: 2.0,
+                positive: vec![1.0, 3.0, 2.0],
+                negative: vec![4.0, 3.0],
+            }
+        );
+        assert_eq!(FloatHistogram::from(&back), f);
     }
 }
