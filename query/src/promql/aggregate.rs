@@ -5,6 +5,7 @@ use std::hash::{Hash, Hasher};
 
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
+use super::aggregate_hist;
 use super::error::{Error, Result, exec};
 use super::eval::{Evaluator, NameUse, Val};
 use super::label_cache::WordMap;
@@ -53,8 +54,27 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
     let mut out = Vec::new();
     match op.as_str() {
         "sum" | "avg" | "count" | "min" | "max" | "group" | "stddev" | "stdvar" => {
+            let pos = ev.arg_position(&op, Some(0));
             for (labels, samples) in groups {
                 let drops = samples.iter().any(|s| s.drop_name);
+                if matches!(op.as_str(), "sum" | "avg") && samples.iter().any(|s| s.h.is_some())
+                {
+                    if let Some(h) = aggregate_hist::sum_avg(ev, op == "avg", &samples, &pos) {
+                        let mut s = out_sample(labels, 0.0, drops);
+                        s.h = Some(h);
+                        out.push(s);
+                    }
+                    continue;
+                }
+                let samples = if matches!(op.as_str(), "min" | "max" | "stddev" | "stdvar") {
+                    let kept = aggregate_hist::drop_ignored(ev, &op, samples, &pos);
+                    if kept.is_empty() {
+                        continue;
+                    }
+                    kept
+                } else {
+                    samples
+                };
                 let vals: Vec<f64> = samples.iter().map(|s| s.value).collect();
                 let v = match op.as_str() {
                     "sum" => {
@@ -90,8 +110,13 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
                     format_float(q)
                 ));
             }
+            let pos = ev.arg_position("quantile", Some(1));
             for (labels, samples) in groups {
                 let drops = samples.iter().any(|s| s.drop_name);
+                let samples = aggregate_hist::drop_ignored(ev, "quantile", samples, &pos);
+                if samples.is_empty() {
+                    continue;
+                }
                 let mut vals: Vec<f64> = samples.iter().map(|s| s.value).collect();
                 out.push(out_sample(labels, quantile(q, &mut vals), drops));
             }
@@ -131,7 +156,11 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
             } else {
                 k.max(0.0) as usize
             };
+            let pos = ev.arg_position(&op, None);
             for (_, mut samples) in groups {
+                if op != "limitk" {
+                    samples = aggregate_hist::drop_ignored(ev, &op, samples, &pos);
+                }
                 if op == "topk" {
                     samples.sort_by(|a, b| desc_nan_last(a.value, b.value));
                 } else if op == "bottomk" {

@@ -14,6 +14,7 @@ use super::native::FloatHistogram;
 use super::histogram;
 use super::labels_fns;
 use super::range_fns::{self, Window};
+use super::range_hist::{self, HistWindow};
 use super::range_grid::{self, Grid, GridTable};
 use super::value::{Labels, METRIC_NAME, Sample};
 
@@ -370,7 +371,30 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
         }
         out.reserve(windows.len());
         let mut result = Ok(());
+        // The range argument's position, for annotations about histograms (worked out once
+        // a window holds one).
+        let mut pos: Option<String> = None;
         for (i, labels, pts, hpts) in windows {
+            if !hpts.is_empty() {
+                let hw = HistWindow {
+                    pts: &pts,
+                    hpts: &hpts,
+                    metric: labels.name(),
+                    pos: pos.get_or_insert_with(|| ev.arg_position(name, Some(0))),
+                };
+                if let Some(r) = range_hist::apply(ev, name, &hw, w) {
+                    if let Some((value, h)) = r {
+                        out.push(Sample {
+                            labels: labels.clone(),
+                            ts: t,
+                            value,
+                            h,
+                            drop_name: !keeps_name,
+                        });
+                    }
+                    continue;
+                }
+            }
             // A series' name is the same at every step: check it once.
             let check = !cursors.name_checked[i];
             if check && f.checks_name(&pts) {
@@ -405,7 +429,30 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
     } else {
         let matrix = ev.eval_matrix(m_expr, t)?;
         out.reserve(matrix.len());
+        // The range argument's position, for annotations about histograms (worked out once
+        // a window holds one).
+        let mut pos: Option<String> = None;
         for s in matrix {
+            if !s.hpoints.is_empty() {
+                let hw = HistWindow {
+                    pts: &s.points,
+                    hpts: &s.hpoints,
+                    metric: s.labels.name(),
+                    pos: pos.get_or_insert_with(|| ev.arg_position(name, Some(0))),
+                };
+                if let Some(r) = range_hist::apply(ev, name, &hw, w) {
+                    if let Some((value, h)) = r {
+                        out.push(Sample {
+                            labels: s.labels,
+                            ts: t,
+                            value,
+                            h,
+                            drop_name: s.drop_name || !keeps_name,
+                        });
+                    }
+                    continue;
+                }
+            }
             if f.checks_name(&s.points) {
                 f.note_name(ev, &s.labels);
             }

@@ -40,6 +40,7 @@
 //! ```
 
 mod aggregate;
+mod aggregate_hist;
 mod annotations;
 mod binary;
 mod error;
@@ -52,6 +53,7 @@ mod labels_fns;
 pub mod native;
 mod range_fns;
 mod range_grid;
+mod range_hist;
 mod source;
 mod stats;
 mod value;
