@@ -9,6 +9,7 @@ use super::aggregate_hist;
 use super::error::{Error, Result, exec};
 use super::eval::{Evaluator, NameUse, Val};
 use super::label_cache::WordMap;
+use super::native::go_float;
 use super::stats::{format_float, kahan_inc, mean, quantile, variance};
 use super::value::{Labels, METRIC_NAME, Sample};
 
@@ -133,7 +134,12 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
             for (labels, samples) in groups {
                 for s in samples {
                     let mut l = labels.clone();
-                    l.set(label.clone(), format_float(s.value));
+                    // A histogram's value is its text form (Prometheus's `String()`).
+                    let value = match &s.h {
+                        Some(h) => h.to_string(),
+                        None => format_float(s.value),
+                    };
+                    l.set(label.clone(), value);
                     let i = *idx.entry(l.clone()).or_insert_with(|| {
                         counts.push((l, 0.0));
                         counts.len() - 1
@@ -176,6 +182,15 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
             let r = scalar_param()?;
             if r.is_nan() {
                 return Err(Error::Execution("Ratio value is NaN".into()));
+            }
+            if !(-1.0..=1.0).contains(&r) {
+                let capped = r.clamp(-1.0, 1.0);
+                let pos = ev.arg_position("limit_ratio", Some(0));
+                ev.warn(format!(
+                    "ratio value should be between -1 and 1, got {}, capping to {}{pos}",
+                    go_float(r, 6),
+                    go_float(capped, 6)
+                ));
             }
             let r = r.clamp(-1.0, 1.0);
             for (_, samples) in groups {

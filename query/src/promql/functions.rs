@@ -124,9 +124,13 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             if hi < lo {
                 return Ok(Val::Vector(Vec::new()));
             }
-            // Go's math.Max/Min propagate NaN.
+            // Go's math.Max/Min propagate NaN, of the bounds too.
             Ok(map_values(v, t, |x| {
-                if x.is_nan() { x } else { lo.max(hi.min(x)) }
+                if x.is_nan() || lo.is_nan() || hi.is_nan() {
+                    f64::NAN
+                } else {
+                    lo.max(hi.min(x))
+                }
             }))
         }
         "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute"
@@ -427,7 +431,10 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
         ev.put_cursors(vs, cursors);
         result?;
     } else {
-        let matrix = ev.eval_matrix(m_expr, t)?;
+        let mut matrix = ev.eval_matrix(m_expr, t)?;
+        if matches!(unparen(m_expr), Expr::Subquery(_)) {
+            forget_reset_hints(&mut matrix);
+        }
         out.reserve(matrix.len());
         // The range argument's position, for annotations about histograms (worked out once
         // a window holds one).
@@ -473,6 +480,20 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
         }
     }
     Ok(Val::Vector(out))
+}
+
+/// Sets the `Reset` and `NotReset` hints of a subquery's histograms to `Unknown`, as
+/// Prometheus's `evalSubquery` does for a function's argument: a subquery may skip or repeat
+/// the samples those hints relate.
+fn forget_reset_hints(matrix: &mut [super::value::Series]) {
+    use super::native::ResetHint;
+    for s in matrix {
+        for (_, h) in &mut s.hpoints {
+            if matches!(h.reset_hint, ResetHint::Reset | ResetHint::NotReset) {
+                Arc::make_mut(h).reset_hint = ResetHint::Unknown;
+            }
+        }
+    }
 }
 
 /// The call's value at `t` from its table over the times it is evaluated at (a range

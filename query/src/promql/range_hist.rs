@@ -52,8 +52,40 @@ pub(crate) fn apply(
         metric: hw.metric.to_string(),
     };
     match name {
-        "rate" | "increase" | "delta" | "irate" | "idelta" | "sum_over_time"
-        | "avg_over_time"
+        "irate" | "idelta" => {
+            // The last two samples decide: two floats go the float way.
+            let (nf, nh) = (hw.pts.len(), hw.hpts.len());
+            if nf + nh < 2 {
+                return Some(None);
+            }
+            let last_f = |k: usize| nf.checked_sub(k).map(|i| hw.pts[i].0);
+            let last_h = |k: usize| nh.checked_sub(k).map(|i| hw.hpts[i].0);
+            let mut last: Vec<(i64, bool)> = [last_f(1), last_f(2)]
+                .into_iter()
+                .flatten()
+                .map(|t| (t, false))
+                .chain([last_h(1), last_h(2)].into_iter().flatten().map(|t| (t, true)))
+                .collect();
+            last.sort();
+            let tail = &last[last.len() - 2..];
+            match (tail[0].1, tail[1].1) {
+                (false, false) => None,
+                (true, true) => {
+                    let hw2 = HistWindow {
+                        pts: &[],
+                        hpts: &hw.hpts[nh - 2..],
+                        metric: hw.metric,
+                        pos: hw.pos,
+                    };
+                    Some(instant(ev, &hw2, name == "irate").map(|h| (0.0, Some(Arc::new(h)))))
+                }
+                _ => {
+                    ev.annotate(mixed(), hw.pos);
+                    Some(None)
+                }
+            }
+        }
+        "rate" | "increase" | "delta" | "sum_over_time" | "avg_over_time"
             if !hw.pts.is_empty() =>
         {
             ev.annotate(mixed(), hw.pos);
@@ -63,7 +95,6 @@ pub(crate) fn apply(
             let h = extrapolated(ev, hw, w, name != "delta", name == "rate");
             Some(h.map(|h| (0.0, Some(Arc::new(h)))))
         }
-        "irate" | "idelta" => Some(instant(ev, hw, name == "irate").map(|h| (0.0, Some(Arc::new(h))))),
         "resets" | "changes" => Some(Some((transitions(hw, name == "resets"), None))),
         "sum_over_time" | "avg_over_time" => {
             Some(sum_over_time(ev, hw, name == "avg_over_time").map(|h| (0.0, Some(Arc::new(h)))))

@@ -19,6 +19,7 @@ mod bounds_table;
 mod buckets;
 mod chunk_hints;
 mod convert;
+mod display;
 mod float_histogram;
 pub mod quantile;
 mod reset;
@@ -33,6 +34,7 @@ mod tests_quantile;
 
 pub use buckets::{Bucket, Span, bucket_bound};
 pub use chunk_hints::tsdb_read_hints;
+pub(crate) use display::go_float;
 pub use float_histogram::{Combined, FloatHistogram, ResetHint};
 
 /// The schema of histograms with custom bucket boundaries (Prometheus's `CustomBucketsSchema`).
