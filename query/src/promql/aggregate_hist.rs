@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::annotations::{Annotation, HistogramOp};
 use super::eval::Evaluator;
-use super::native::{FloatHistogram, ResetHint};
+use super::native::{FloatHistogram, ResetHint, kahan_sum};
 use super::value::Sample;
 
 /// The sum (or, with `avg`, the mean) of a group whose samples include histograms, or
@@ -21,60 +21,45 @@ pub(crate) fn sum_avg(
     samples: &[Sample],
     pos: &str,
 ) -> Option<Arc<FloatHistogram>> {
-    let mut acc: Option<FloatHistogram> = None;
-    let (mut floats, mut incompatible) = (false, false);
+    let hs: Vec<&FloatHistogram> = samples.iter().filter_map(|s| s.h.as_deref()).collect();
+    if hs.len() < samples.len() {
+        ev.annotate(Annotation::MixedFloatsHistogramsAgg, pos);
+        return None;
+    }
     let (mut reset, mut not_reset) = (false, false);
-    for s in samples {
-        let Some(h) = &s.h else {
-            floats = true;
-            continue;
-        };
-        if incompatible {
-            continue;
-        }
+    for h in &hs {
         match h.reset_hint {
             ResetHint::Reset => reset = true,
             ResetHint::NotReset => not_reset = true,
             _ => {}
         }
-        match &mut acc {
-            None => acc = Some((**h).clone()),
-            Some(a) => match a.add(h) {
-                Ok(flags) => {
-                    if flags.custom_bounds_reconciled {
-                        ev.annotate(
-                            Annotation::MismatchedCustomBucketsHistograms(HistogramOp::Agg),
-                            pos,
-                        );
-                    }
-                }
-                Err(_) => {
-                    let metric = s.labels.name().to_string();
-                    ev.annotate(
-                        Annotation::MixedExponentialCustomHistograms { metric },
-                        pos,
-                    );
-                    incompatible = true;
-                }
-            },
+    }
+    let divisor = if avg { hs.len() as f64 } else { 1.0 };
+    let (mut h, flags) = match kahan_sum(&hs, divisor) {
+        Ok(r) => r,
+        Err(_) => {
+            // Named after the first input whose kind of buckets differs from the first's.
+            let custom = hs[0].uses_custom_buckets();
+            let metric = samples
+                .iter()
+                .find(|s| s.h.as_ref().is_some_and(|h| h.uses_custom_buckets() != custom))
+                .map_or("", |s| s.labels.name())
+                .to_string();
+            ev.annotate(Annotation::MixedExponentialCustomHistograms { metric }, pos);
+            return None;
         }
-    }
-    if floats {
-        ev.annotate(Annotation::MixedFloatsHistogramsAgg, pos);
-        return None;
-    }
-    if incompatible {
-        return None;
+    };
+    if flags.custom_bounds_reconciled {
+        ev.annotate(
+            Annotation::MismatchedCustomBucketsHistograms(HistogramOp::Agg),
+            pos,
+        );
     }
     if reset && not_reset {
         ev.annotate(
             Annotation::HistogramCounterResetCollision(HistogramOp::Agg),
             pos,
         );
-    }
-    let mut h = acc?;
-    if avg {
-        h.div(samples.len() as f64);
     }
     h.compact(0);
     Some(Arc::new(h))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::annotations::{Annotation, HistogramOp};
 use super::eval::Evaluator;
-use super::native::{FloatHistogram, ResetHint};
+use super::native::{FloatHistogram, ResetHint, kahan_sum};
 use super::range_fns::Window;
 
 /// A series' window: floats and histograms (each sorted by time), the metric name and the
@@ -303,32 +303,34 @@ fn transitions(hw: &HistWindow<'_>, resets: bool) -> f64 {
     n as f64
 }
 
-/// `sum_over_time` (or, `avg`, `avg_over_time`) of histograms.
+/// `sum_over_time` (or, `avg`, `avg_over_time`) of histograms, compensated.
 fn sum_over_time(ev: &mut Evaluator<'_>, hw: &HistWindow<'_>, avg: bool) -> Option<FloatHistogram> {
-    let (mut reset, mut not_reset) = (false, false);
-    let mut track = |h: &FloatHistogram| match h.reset_hint {
-        ResetHint::Reset => reset = true,
-        ResetHint::NotReset => not_reset = true,
-        _ => {}
-    };
-    let mut sum = (*hw.hpts[0].1).clone();
-    track(&sum);
-    let mut ok = true;
-    for (_, h) in &hw.hpts[1..] {
-        track(h);
-        if !combine(ev, hw, &mut sum, h, HistogramOp::Agg) {
-            ok = false;
-            break;
-        }
-    }
+    let hs: Vec<&FloatHistogram> = hw.hpts.iter().map(|(_, h)| &**h).collect();
+    let reset = hs.iter().any(|h| h.reset_hint == ResetHint::Reset);
+    let not_reset = hs.iter().any(|h| h.reset_hint == ResetHint::NotReset);
+    let divisor = if avg { hs.len() as f64 } else { 1.0 };
+    let result = kahan_sum(&hs, divisor);
     if reset && not_reset {
         ev.annotate(Annotation::HistogramCounterResetCollision(HistogramOp::Agg), hw.pos);
     }
-    if !ok {
-        return None;
+    match result {
+        Ok((h, flags)) => {
+            if flags.custom_bounds_reconciled {
+                ev.annotate(
+                    Annotation::MismatchedCustomBucketsHistograms(HistogramOp::Agg),
+                    hw.pos,
+                );
+            }
+            Some(h)
+        }
+        Err(_) => {
+            ev.annotate(
+                Annotation::MixedExponentialCustomHistograms {
+                    metric: hw.metric.to_string(),
+                },
+                hw.pos,
+            );
+            None
+        }
     }
-    if avg {
-        sum.div(hw.hpts.len() as f64);
-    }
-    Some(sum)
 }

@@ -21,6 +21,7 @@ use super::{aggregate, binary, functions};
 mod names;
 mod position;
 mod selectors;
+mod stats_only;
 
 pub(crate) use names::NameUse;
 use names::{DROP_NAME_ONLY_SITE, Marked};
@@ -243,10 +244,16 @@ impl<'q> Evaluator<'q> {
         let mut calls = WordMap::default();
         self.plan(expr, self.start, self.end, top, &mut wanted, &mut calls);
         self.call_times = calls;
+        let stats_only = stats_only::stats_only_selectors(expr);
         for (vs, lo, hi) in wanted {
             let key = vs as *const VectorSelector as usize;
             let matchers = selector_matchers(vs);
-            let series = source.select(&matchers, lo, hi)?;
+            let mut series = source.select(&matchers, lo, hi)?;
+            if stats_only.contains(&key) {
+                for s in &mut series {
+                    stats_only::stats_hints(&mut s.histograms);
+                }
+            }
             self.data.insert(key, Arc::new(series));
         }
         Ok(())

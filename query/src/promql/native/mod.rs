@@ -21,6 +21,7 @@ mod chunk_hints;
 mod convert;
 mod display;
 mod float_histogram;
+mod kahan;
 pub mod quantile;
 mod reset;
 mod zero_bucket;
@@ -34,6 +35,7 @@ mod tests_quantile;
 
 pub use buckets::{Bucket, Span, bucket_bound};
 pub use chunk_hints::tsdb_read_hints;
+pub use kahan::{SumFlags, kahan_sum};
 pub(crate) use display::go_float;
 pub use float_histogram::{Combined, FloatHistogram, ResetHint};
 
