@@ -314,8 +314,8 @@ mod tests {
         let p = parse_token("{{count:10 sum:10}}-{{count:2 sum:1}}x2").unwrap();
         assert_eq!(p[2].h.count, 6.0);
         assert!(parse_token("{{schema:0 sum:1}}+{{schema:1 sum:1}}x1").is_ok());
-        assert!(parse_token("{{schema:1 sum:1}}+{{schema:0 sum:1}}x1").is_ok());
-        assert!(parse_token("{{schema:2 sum:1}}+{{schema:1 sum:1}}x2").is_err());
+        // As parse.go: the running histogram's schema may not exceed the increment's.
+        assert!(parse_token("{{schema:1 sum:1}}+{{schema:0 sum:1}}x1").is_err());
         assert!(parse_token("{{sum:1 sum:2}}").is_err());
         let p = parse_token("{{schema:-53 sum:1 count:1 custom_values:[1 2] buckets:[0 1]}}").unwrap();
         assert_eq!(&p[0].h.custom_values[..], &[1.0, 2.0]);
@@ -353,9 +353,10 @@ mod tests {
         let h = nhcb(&c).unwrap();
         assert_eq!(h.schema, -53);
         assert_eq!(&h.custom_values[..], &[1.0, 5.0, 10.0]);
-        // Buckets 0..=3 hold 2, 0, 5, 3.
+        // Buckets 0..=3 hold 2, 0, 5, 3; integer counts are compacted keeping up to two empty
+        // buckets in a span (`Compact(2)`), so the empty one stays.
         let got: Vec<(i32, f64)> = h.positive_buckets().map(|b| (b.index, b.count)).collect();
-        assert_eq!(got, vec![(0, 2.0), (2, 5.0), (3, 3.0)]);
+        assert_eq!(got, vec![(0, 2.0), (1, 0.0), (2, 5.0), (3, 3.0)]);
         assert_eq!((h.count, h.sum), (10.0, 40.0));
     }
 }
