@@ -105,10 +105,11 @@ fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Vec<(Labels, Vec<
     for s in v {
         let le = s.labels.get("le");
         let Some(upper) = parse_le(le) else {
-            let name = annotation_name(ev, &s.labels);
-            ev.warn(format!(
-                "bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}{pos}"
-            ));
+            let a = Annotation::BadBucketLabel {
+                metric: annotation_name(ev, &s.labels).to_string(),
+                le: le.to_string(),
+            };
+            ev.annotate(a, pos);
             continue;
         };
         // A bucket whose name's removal is still pending (its reader is this grouping,
