@@ -791,7 +791,9 @@ fn native_histograms_render_like_prometheus() {
     // Functions of histograms return floats; float-only functions leave histograms out.
     assert_eq!(
         f.query(&[("query", "histogram_count(hist)"), ("time", "1700000000")]),
-        ok(r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"22"]}]}}"#)
+        ok(
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000,"22"]}]}}"#
+        )
     );
     assert_eq!(
         f.query(&[("query", "abs(hist)"), ("time", "1700000000")]),

@@ -247,8 +247,20 @@ mod tests {
             zero_count: 12.0,
             count: 10.0,
             sum: 20.0,
-            positive_spans: vec![Span { offset: 3, length: 2 }, Span { offset: 1, length: 3 }],
-            negative_spans: vec![Span { offset: 2, length: 2 }],
+            positive_spans: vec![
+                Span {
+                    offset: 3,
+                    length: 2,
+                },
+                Span {
+                    offset: 1,
+                    length: 3,
+                },
+            ],
+            negative_spans: vec![Span {
+                offset: 2,
+                length: 2,
+            }],
             positive: vec![1.0, 2.0, 2.0, 1.0, 1.0],
             negative: vec![2.0, 1.0],
             ..FloatHistogram::default()
@@ -300,7 +312,9 @@ mod tests {
         }]));
         assert_eq!(
             query_data(&vector, 1_500, 0).0,
-            format!(r#"{{"resultType":"vector","result":[{{"metric":{{}},"histogram":[1.500,{buckets}]}}]}}"#)
+            format!(
+                r#"{{"resultType":"vector","result":[{{"metric":{{}},"histogram":[1.500,{buckets}]}}]}}"#
+            )
         );
         // No non-empty bucket: no "buckets" key. Custom buckets start at -Inf, the first one
         // closed (Prometheus's generic.go: `LowerInclusive = currIdx == 0`).
@@ -316,7 +330,10 @@ mod tests {
             schema: -53,
             count: 3.0,
             sum: 1e-7,
-            positive_spans: vec![Span { offset: 0, length: 3 }],
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 3,
+            }],
             positive: vec![1.0, 0.0, 2.0],
             custom_values: vec![0.5, 1.0].into(),
             ..FloatHistogram::default()

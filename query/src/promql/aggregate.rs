@@ -58,8 +58,7 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
             let pos = ev.arg_position(&op, Some(0));
             for (labels, samples) in groups {
                 let drops = samples.iter().any(|s| s.drop_name);
-                if matches!(op.as_str(), "sum" | "avg") && samples.iter().any(|s| s.h.is_some())
-                {
+                if matches!(op.as_str(), "sum" | "avg") && samples.iter().any(|s| s.h.is_some()) {
                     if let Some(h) = aggregate_hist::sum_avg(ev, op == "avg", &samples, &pos) {
                         let mut s = out_sample(labels, 0.0, drops);
                         s.h = Some(h);

@@ -42,7 +42,10 @@ pub(crate) fn sum_avg(
             let custom = hs[0].uses_custom_buckets();
             let metric = samples
                 .iter()
-                .find(|s| s.h.as_ref().is_some_and(|h| h.uses_custom_buckets() != custom))
+                .find(|s| {
+                    s.h.as_ref()
+                        .is_some_and(|h| h.uses_custom_buckets() != custom)
+                })
                 .map_or("", |s| s.labels.name())
                 .to_string();
             ev.annotate(Annotation::MixedExponentialCustomHistograms { metric }, pos);

@@ -59,7 +59,11 @@ pub(crate) enum Annotation {
     /// Classic buckets that had to be made monotonic.
     HistogramQuantileForcedMonotonicity { metric: String },
     /// A binary operator between sample types it does not support.
-    IncompatibleTypesInBinOp { lhs: String, op: String, rhs: String },
+    IncompatibleTypesInBinOp {
+        lhs: String,
+        op: String,
+        rhs: String,
+    },
     /// An aggregation that ignores histograms ignored one.
     HistogramIgnoredInAggregation { aggregation: String },
     /// A range function that ignores histograms in a mixed range.
@@ -199,9 +203,7 @@ mod tests {
             a.to_string(),
             "PromQL warning: vector contains a mix of classic and native histograms"
         );
-        let a = Annotation::NativeHistogramQuantileNaNSkew {
-            metric: "m".into(),
-        };
+        let a = Annotation::NativeHistogramQuantileNaNSkew { metric: "m".into() };
         assert_eq!(
             a.to_string(),
             "PromQL info: input to histogram_quantile has NaN observations, result is skewed higher for metric name \"m\""

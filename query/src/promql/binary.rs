@@ -8,8 +8,8 @@ use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchC
 
 use super::annotations::{Annotation, HistogramOp};
 use super::error::{Result, exec};
-use super::native::{self, FloatHistogram};
 use super::eval::{Evaluator, Val};
+use super::native::{self, FloatHistogram};
 use super::value::{Labels, METRIC_NAME, Sample};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

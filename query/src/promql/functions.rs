@@ -10,12 +10,12 @@ use std::sync::Arc;
 use super::eval::{
     Evaluator, Val, duration_ms, offset_ms, unparen, window_hpoints, window_points_from,
 };
-use super::native::FloatHistogram;
 use super::histogram;
 use super::labels_fns;
+use super::native::FloatHistogram;
 use super::range_fns::{self, Window};
-use super::range_hist::{self, HistWindow};
 use super::range_grid::{self, Grid, GridTable};
+use super::range_hist::{self, HistWindow};
 use super::value::{Labels, METRIC_NAME, Sample};
 
 /// Evaluates a function call at `t`.
@@ -616,7 +616,9 @@ fn with_histograms(
         "count_over_time" => float((pts.len() + hpts.len()) as f64),
         "present_over_time" => float(1.0),
         "ts_of_last_over_time" => {
-            let last = hpts[hpts.len() - 1].0.max(pts.last().map_or(i64::MIN, |p| p.0));
+            let last = hpts[hpts.len() - 1]
+                .0
+                .max(pts.last().map_or(i64::MIN, |p| p.0));
             float(last as f64 / 1000.0)
         }
         "ts_of_first_over_time" => {

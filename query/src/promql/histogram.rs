@@ -53,12 +53,11 @@ struct Split {
 /// The group key of a sample: its labels, without a pending metric name.
 fn native_key(ev: &mut Evaluator<'_>, s: &Sample) -> Labels {
     if s.drop_name {
-        ev.labels
-            .derive(WITHOUT_NAME_SITE, &s.labels, |l| {
-                let mut l = l.clone();
-                super::drop_name(&mut l);
-                l
-            })
+        ev.labels.derive(WITHOUT_NAME_SITE, &s.labels, |l| {
+            let mut l = l.clone();
+            super::drop_name(&mut l);
+            l
+        })
     } else {
         s.labels.clone()
     }
@@ -82,10 +81,7 @@ fn split(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Split {
     for (key, h, labels) in native {
         if let Some(i) = classic.iter().position(|(l, b)| *l == key && !b.is_empty()) {
             let metric = annotation_name(ev, &labels).to_string();
-            ev.annotate(
-                Annotation::MixedClassicNativeHistograms { metric },
-                pos,
-            );
+            ev.annotate(Annotation::MixedClassicNativeHistograms { metric }, pos);
             classic.remove(i);
             continue;
         }

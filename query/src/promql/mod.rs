@@ -30,6 +30,7 @@
 //! let up = SourceSeries {
 //!     labels: Labels::from_pairs([("__name__", "requests_total"), ("job", "api")]),
 //!     samples: (0..=10).map(|i| (i * 10_000, i as f64 * 10.0)).collect(),
+//!     histograms: Vec::new(),
 //! };
 //! let promql = PromqlEngine::new(QueryOptions::default());
 //! let res = promql.instant(&Fixed(vec![up]), "rate(requests_total[1m])", 100_000)?;

@@ -64,7 +64,12 @@ pub(crate) fn apply(
                 .into_iter()
                 .flatten()
                 .map(|t| (t, false))
-                .chain([last_h(1), last_h(2)].into_iter().flatten().map(|t| (t, true)))
+                .chain(
+                    [last_h(1), last_h(2)]
+                        .into_iter()
+                        .flatten()
+                        .map(|t| (t, true)),
+                )
                 .collect();
             last.sort();
             let tail = &last[last.len() - 2..];
@@ -85,9 +90,7 @@ pub(crate) fn apply(
                 }
             }
         }
-        "rate" | "increase" | "delta" | "sum_over_time" | "avg_over_time"
-            if !hw.pts.is_empty() =>
-        {
+        "rate" | "increase" | "delta" | "sum_over_time" | "avg_over_time" if !hw.pts.is_empty() => {
             ev.annotate(mixed(), hw.pos);
             Some(None)
         }
@@ -147,15 +150,20 @@ fn combine(
 
 /// Prometheus's `histogramRate`: the last histogram minus the first, plus what counter
 /// resets lost; a gauge result.
-fn histogram_rate(ev: &mut Evaluator<'_>, hw: &HistWindow<'_>, is_counter: bool) -> Option<FloatHistogram> {
+fn histogram_rate(
+    ev: &mut Evaluator<'_>,
+    hw: &HistWindow<'_>,
+    is_counter: bool,
+) -> Option<FloatHistogram> {
     let points = hw.hpts;
     let mut prev: FloatHistogram = (*points[0].1).clone();
     let last = &points[points.len() - 1].1;
     let metric = || hw.metric.to_string();
-    if is_counter
-        && (prev.reset_hint == ResetHint::Gauge || last.reset_hint == ResetHint::Gauge)
-    {
-        ev.annotate(Annotation::NativeHistogramNotCounter { metric: metric() }, hw.pos);
+    if is_counter && (prev.reset_hint == ResetHint::Gauge || last.reset_hint == ResetHint::Gauge) {
+        ev.annotate(
+            Annotation::NativeHistogramNotCounter { metric: metric() },
+            hw.pos,
+        );
     }
     if is_counter {
         let second = &points[1].1;
@@ -169,7 +177,10 @@ fn histogram_rate(ev: &mut Evaluator<'_>, hw: &HistWindow<'_>, is_counter: bool)
     }
     let custom = prev.uses_custom_buckets();
     if last.uses_custom_buckets() != custom {
-        ev.annotate(Annotation::MixedExponentialCustomHistograms { metric: metric() }, hw.pos);
+        ev.annotate(
+            Annotation::MixedExponentialCustomHistograms { metric: metric() },
+            hw.pos,
+        );
         return None;
     }
     let mut min_schema = last.schema.min(prev.schema);
@@ -178,11 +189,17 @@ fn histogram_rate(ev: &mut Evaluator<'_>, hw: &HistWindow<'_>, is_counter: bool)
             continue;
         }
         if curr.reset_hint == ResetHint::Gauge {
-            ev.annotate(Annotation::NativeHistogramNotCounter { metric: metric() }, hw.pos);
+            ev.annotate(
+                Annotation::NativeHistogramNotCounter { metric: metric() },
+                hw.pos,
+            );
         }
         min_schema = min_schema.min(curr.schema);
         if curr.uses_custom_buckets() != custom {
-            ev.annotate(Annotation::MixedExponentialCustomHistograms { metric: metric() }, hw.pos);
+            ev.annotate(
+                Annotation::MixedExponentialCustomHistograms { metric: metric() },
+                hw.pos,
+            );
             return None;
         }
     }
@@ -203,7 +220,10 @@ fn histogram_rate(ev: &mut Evaluator<'_>, hw: &HistWindow<'_>, is_counter: bool)
             prev = (**curr).clone();
         }
     } else if points[0].1.reset_hint != ResetHint::Gauge || last.reset_hint != ResetHint::Gauge {
-        ev.annotate(Annotation::NativeHistogramNotGauge { metric: metric() }, hw.pos);
+        ev.annotate(
+            Annotation::NativeHistogramNotGauge { metric: metric() },
+            hw.pos,
+        );
     }
     h.reset_hint = ResetHint::Gauge;
     h.compact(0);
@@ -211,7 +231,13 @@ fn histogram_rate(ev: &mut Evaluator<'_>, hw: &HistWindow<'_>, is_counter: bool)
 }
 
 /// `rate`, `increase` and `delta` of histograms, extrapolated as for floats.
-fn extrapolated(ev: &mut Evaluator<'_>, hw: &HistWindow<'_>, w: Window, is_counter: bool, is_rate: bool) -> Option<FloatHistogram> {
+fn extrapolated(
+    ev: &mut Evaluator<'_>,
+    hw: &HistWindow<'_>,
+    w: Window,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<FloatHistogram> {
     let pts = hw.hpts;
     if pts.len() < 2 {
         return None;
@@ -262,10 +288,16 @@ fn instant(ev: &mut Evaluator<'_>, hw: &HistWindow<'_>, is_rate: bool) -> Option
     }
     let metric = || hw.metric.to_string();
     if is_rate && (h1.reset_hint == ResetHint::Gauge || h0.reset_hint == ResetHint::Gauge) {
-        ev.annotate(Annotation::NativeHistogramNotCounter { metric: metric() }, hw.pos);
+        ev.annotate(
+            Annotation::NativeHistogramNotCounter { metric: metric() },
+            hw.pos,
+        );
     }
     if !is_rate && (h1.reset_hint != ResetHint::Gauge || h0.reset_hint != ResetHint::Gauge) {
-        ev.annotate(Annotation::NativeHistogramNotGauge { metric: metric() }, hw.pos);
+        ev.annotate(
+            Annotation::NativeHistogramNotGauge { metric: metric() },
+            hw.pos,
+        );
     }
     let mut h = (**h1).clone();
     if (!is_rate || !h1.detect_reset(h0)) && !combine(ev, hw, &mut h, h0, HistogramOp::Sub) {
@@ -311,7 +343,10 @@ fn sum_over_time(ev: &mut Evaluator<'_>, hw: &HistWindow<'_>, avg: bool) -> Opti
     let divisor = if avg { hs.len() as f64 } else { 1.0 };
     let result = kahan_sum(&hs, divisor);
     if reset && not_reset {
-        ev.annotate(Annotation::HistogramCounterResetCollision(HistogramOp::Agg), hw.pos);
+        ev.annotate(
+            Annotation::HistogramCounterResetCollision(HistogramOp::Agg),
+            hw.pos,
+        );
     }
     match result {
         Ok((h, flags)) => {

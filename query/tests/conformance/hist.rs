@@ -210,7 +210,8 @@ pub(crate) fn matches(exp: &HistPoint, got: &FloatHistogram, eq: fn(f64, f64) ->
     e.compact(0);
     let mut g = got.clone();
     g.compact(0);
-    let buckets = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| eq(*x, *y));
+    let buckets =
+        |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| eq(*x, *y));
     e.schema == g.schema
         && eq(e.count, g.count)
         && eq(e.sum, g.sum)
@@ -300,14 +301,30 @@ mod tests {
     fn parses_descriptions_and_expansions() {
         let p = parse_token("{{schema:1 sum:5 count:3 z_bucket:1 z_bucket_w:0.001 buckets:[1 1] offset:2 n_buckets:[1] counter_reset_hint:gauge}}").unwrap();
         let h = &p[0].h;
-        assert_eq!((h.schema, h.sum, h.count, h.zero_count, h.zero_threshold), (1, 5.0, 3.0, 1.0, 0.001));
-        assert_eq!(h.positive_spans, vec![Span { offset: 2, length: 2 }]);
-        assert_eq!(h.negative_spans, vec![Span { offset: 0, length: 1 }]);
+        assert_eq!(
+            (h.schema, h.sum, h.count, h.zero_count, h.zero_threshold),
+            (1, 5.0, 3.0, 1.0, 0.001)
+        );
+        assert_eq!(
+            h.positive_spans,
+            vec![Span {
+                offset: 2,
+                length: 2
+            }]
+        );
+        assert_eq!(
+            h.negative_spans,
+            vec![Span {
+                offset: 0,
+                length: 1
+            }]
+        );
         assert_eq!(h.reset_hint, ResetHint::Gauge);
         assert!(p[0].hint_set);
         let p = parse_token("{{sum:1 count:1}}x2").unwrap();
         assert_eq!(p.len(), 3);
-        let p = parse_token("{{sum:1 count:2 buckets:[2]}}+{{sum:1 count:1 buckets:[1]}}x3").unwrap();
+        let p =
+            parse_token("{{sum:1 count:2 buckets:[2]}}+{{sum:1 count:1 buckets:[1]}}x3").unwrap();
         let counts: Vec<f64> = p.iter().map(|x| x.h.count).collect();
         assert_eq!(counts, vec![2.0, 3.0, 4.0, 5.0]);
         assert_eq!(p[3].h.positive, vec![5.0]);
@@ -317,29 +334,45 @@ mod tests {
         // As parse.go: the running histogram's schema may not exceed the increment's.
         assert!(parse_token("{{schema:1 sum:1}}+{{schema:0 sum:1}}x1").is_err());
         assert!(parse_token("{{sum:1 sum:2}}").is_err());
-        let p = parse_token("{{schema:-53 sum:1 count:1 custom_values:[1 2] buckets:[0 1]}}").unwrap();
+        let p =
+            parse_token("{{schema:-53 sum:1 count:1 custom_values:[1 2] buckets:[0 1]}}").unwrap();
         assert_eq!(&p[0].h.custom_values[..], &[1.0, 2.0]);
     }
 
     #[test]
     fn compares_as_prometheus() {
         let eq = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()) || a == b;
-        let exp = parse_token("{{sum:1 count:2 buckets:[1 0 1]}}").unwrap().remove(0);
+        let exp = parse_token("{{sum:1 count:2 buckets:[1 0 1]}}")
+            .unwrap()
+            .remove(0);
         // The same buckets in two spans (no empty bucket between) compare equal.
         let got = FloatHistogram {
             sum: 1.0,
             count: 2.0,
-            positive_spans: vec![Span { offset: 0, length: 1 }, Span { offset: 1, length: 1 }],
+            positive_spans: vec![
+                Span {
+                    offset: 0,
+                    length: 1,
+                },
+                Span {
+                    offset: 1,
+                    length: 1,
+                },
+            ],
             positive: vec![1.0, 1.0],
             reset_hint: ResetHint::Reset,
             ..FloatHistogram::default()
         };
         assert!(matches(&exp, &got, eq));
-        let exp = parse_token("{{sum:1 count:2 buckets:[1 0 1] counter_reset_hint:not_reset}}").unwrap().remove(0);
+        let exp = parse_token("{{sum:1 count:2 buckets:[1 0 1] counter_reset_hint:not_reset}}")
+            .unwrap()
+            .remove(0);
         assert!(!matches(&exp, &got, eq));
         let mut other = got.clone();
         other.positive[1] = 2.0;
-        let exp = parse_token("{{sum:1 count:2 buckets:[1 0 1]}}").unwrap().remove(0);
+        let exp = parse_token("{{sum:1 count:2 buckets:[1 0 1]}}")
+            .unwrap()
+            .remove(0);
         assert!(!matches(&exp, &other, eq));
     }
 

@@ -238,7 +238,9 @@ impl Store {
             if !outcome.rejected.is_empty() {
                 eprintln!("engine rejected samples: {:?}", outcome.messages);
             }
-            let outcome = e.write_histograms(tenant, &hbatch).expect("write histograms");
+            let outcome = e
+                .write_histograms(tenant, &hbatch)
+                .expect("write histograms");
             if !outcome.rejected.is_empty() {
                 eprintln!("engine rejected histograms: {:?}", outcome.messages);
             }
@@ -460,7 +462,12 @@ fn check_as_range(
         .iter()
         .filter_map(|s| {
             let f = s.points.iter().find(|p| p.0 == t).map(|p| (p.1, None));
-            let h = || s.hpoints.iter().find(|p| p.0 == t).map(|p| (0.0, Some(p.1.clone())));
+            let h = || {
+                s.hpoints
+                    .iter()
+                    .find(|p| p.0 == t)
+                    .map(|p| (0.0, Some(p.1.clone())))
+            };
             f.or_else(h).map(|(v, h)| (s.labels.clone(), v, h))
         })
         .collect();

@@ -144,7 +144,11 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
 
 fn parse_value_token(tok: &str, out: &mut Vec<Point>) -> Result<bool, String> {
     if tok.starts_with("{{") {
-        out.extend(hist::parse_token(tok)?.into_iter().map(|h| Some(PointV::H(h))));
+        out.extend(
+            hist::parse_token(tok)?
+                .into_iter()
+                .map(|h| Some(PointV::H(h))),
+        );
         return Ok(true);
     }
     if tok == "_" {

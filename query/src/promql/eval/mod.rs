@@ -630,10 +630,7 @@ impl<'q> Evaluator<'q> {
             }
             ts += step;
         }
-        let n = out
-            .iter()
-            .map(|s| s.points.len() + s.hpoints.len())
-            .sum();
+        let n = out.iter().map(|s| s.points.len() + s.hpoints.len()).sum();
         self.count_samples(n)?;
         Ok(out)
     }

@@ -71,15 +71,21 @@ mod tests {
             count,
             sum: count,
             reset_hint: hint,
-            positive_spans: vec![Span { offset: 0, length: 1 }],
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 1,
+            }],
             positive: vec![count],
             ..FloatHistogram::default()
         })
     }
 
     fn hints(floats: &[(i64, f64)], hs: &[Arc<FloatHistogram>]) -> Vec<ResetHint> {
-        let mut v: Vec<(i64, Arc<FloatHistogram>)> =
-            hs.iter().enumerate().map(|(i, h)| (i as i64 * 10, h.clone())).collect();
+        let mut v: Vec<(i64, Arc<FloatHistogram>)> = hs
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (i as i64 * 10, h.clone()))
+            .collect();
         tsdb_read_hints(floats, &mut v);
         v.iter().map(|(_, h)| h.reset_hint).collect()
     }
@@ -89,12 +95,23 @@ mod tests {
         use ResetHint::*;
         // range_queries.test: `{{count:0}}+{{count:1}}x4` reads back as unknown, then not_reset.
         let rising: Vec<_> = (0..4).map(|i| h(i as f64, Unknown)).collect();
-        assert_eq!(hints(&[], &rising), vec![Unknown, NotReset, NotReset, NotReset]);
+        assert_eq!(
+            hints(&[], &rising),
+            vec![Unknown, NotReset, NotReset, NotReset]
+        );
         // A counter that goes down starts a chunk, as does an explicit reset hint.
-        let down = [h(5.0, Unknown), h(2.0, Unknown), h(3.0, Unknown), h(4.0, Reset)];
+        let down = [
+            h(5.0, Unknown),
+            h(2.0, Unknown),
+            h(3.0, Unknown),
+            h(4.0, Reset),
+        ];
         assert_eq!(hints(&[], &down), vec![Unknown, Unknown, NotReset, Unknown]);
         // A float in between starts a chunk; gauges stay gauges.
-        assert_eq!(hints(&[(15, 1.0)], &rising), vec![Unknown, NotReset, Unknown, NotReset]);
+        assert_eq!(
+            hints(&[(15, 1.0)], &rising),
+            vec![Unknown, NotReset, Unknown, NotReset]
+        );
         let gauges = [h(5.0, Gauge), h(2.0, Gauge), h(3.0, Unknown)];
         assert_eq!(hints(&[], &gauges), vec![Gauge, Gauge, Unknown]);
     }

@@ -137,7 +137,13 @@ mod tests {
         assert_eq!(f.negative, vec![4.0, 3.0]);
         assert_eq!((f.count, f.zero_count, f.sum), (14.0, 2.0, 10.0));
         assert_eq!(f.reset_hint, ResetHint::NotReset);
-        assert_eq!(f.negative_spans, vec![Span { offset: 1, length: 2 }]);
+        assert_eq!(
+            f.negative_spans,
+            vec![Span {
+                offset: 1,
+                length: 2
+            }]
+        );
         // Back to the engine: float counts, the same buckets.
         let back = Histogram::from(&f);
         assert_eq!(

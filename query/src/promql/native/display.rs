@@ -87,9 +87,15 @@ mod tests {
             sum: 10.0,
             zero_threshold: 0.001,
             zero_count: 2.0,
-            positive_spans: vec![Span { offset: 0, length: 2 }],
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 2,
+            }],
             positive: vec![1.0, 2.0],
-            negative_spans: vec![Span { offset: 0, length: 2 }],
+            negative_spans: vec![Span {
+                offset: 0,
+                length: 2,
+            }],
             negative: vec![1.0, 2.0],
             ..FloatHistogram::default()
         };

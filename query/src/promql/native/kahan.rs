@@ -40,7 +40,10 @@ pub type SumFlags = Combined;
 /// The compensated sum of `hs` (at least one), divided by `divisor` (1 for a sum, the
 /// count for a mean). A mean whose sum would overflow is summed from the divided inputs.
 /// Mixing custom and exponential buckets is an error.
-pub fn kahan_sum(hs: &[&FloatHistogram], divisor: f64) -> Result<(FloatHistogram, SumFlags), Error> {
+pub fn kahan_sum(
+    hs: &[&FloatHistogram],
+    divisor: f64,
+) -> Result<(FloatHistogram, SumFlags), Error> {
     let Some((first, rest)) = hs.split_first() else {
         return Ok((FloatHistogram::default(), SumFlags::default()));
     };
@@ -117,7 +120,10 @@ mod tests {
         FloatHistogram {
             count,
             sum,
-            positive_spans: vec![Span { offset: 0, length: 1 }],
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 1,
+            }],
             positive: vec![count],
             ..FloatHistogram::default()
         }

@@ -35,9 +35,9 @@ mod tests_quantile;
 
 pub use buckets::{Bucket, Span, bucket_bound};
 pub use chunk_hints::tsdb_read_hints;
-pub use kahan::{SumFlags, kahan_sum};
 pub(crate) use display::go_float;
 pub use float_histogram::{Combined, FloatHistogram, ResetHint};
+pub use kahan::{SumFlags, kahan_sum};
 
 /// The schema of histograms with custom bucket boundaries (Prometheus's `CustomBucketsSchema`).
 pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
