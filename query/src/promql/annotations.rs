@@ -6,11 +6,11 @@
 
 use std::fmt;
 
-use super::stats::format_float;
+use super::native::go_float;
 
 /// What a histogram addition or subtraction was part of (Prometheus's `HistogramOperation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code, reason = "aggregations of histograms are not built yet")]
+
 pub(crate) enum HistogramOp {
     /// `+`.
     Add,
@@ -33,10 +33,6 @@ impl fmt::Display for HistogramOp {
 /// One annotation. A `metric` that is empty is left out of the text, as Prometheus does
 /// (its `maybeAddMetricName`) where the text says so.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(
-    dead_code,
-    reason = "the full set of Prometheus's annotations; rate, aggregations and *_over_time of histograms are not built yet"
-)]
 pub(crate) enum Annotation {
     /// A quantile outside `[0, 1]` or NaN.
     InvalidQuantile(f64),
@@ -56,8 +52,6 @@ pub(crate) enum Annotation {
     MixedExponentialCustomHistograms { metric: String },
     /// A binary operator on histograms with incompatible layouts.
     IncompatibleBucketLayoutInBinOp { op: String },
-    /// Classic buckets that had to be made monotonic.
-    HistogramQuantileForcedMonotonicity { metric: String },
     /// A binary operator between sample types it does not support.
     IncompatibleTypesInBinOp {
         lhs: String,
@@ -114,7 +108,7 @@ impl Annotation {
         match self {
             InvalidQuantile(q) => format!(
                 "quantile value should be between 0 and 1, got {}",
-                format_float(*q)
+                go_float(*q, 6)
             ),
             BadBucketLabel { metric, le } => format!(
                 "bucket label \"le\" is missing or has a malformed value of {le:?}{}",
@@ -142,10 +136,6 @@ impl Annotation {
             IncompatibleBucketLayoutInBinOp { op } => {
                 format!("incompatible bucket layout encountered for binary operator {op}")
             }
-            HistogramQuantileForcedMonotonicity { metric } => format!(
-                "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile){}",
-                for_metric(metric)
-            ),
             IncompatibleTypesInBinOp { lhs, op, rhs } => format!(
                 "incompatible sample types encountered for binary operator {op:?}: {lhs} {op} {rhs}"
             ),

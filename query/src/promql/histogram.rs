@@ -214,10 +214,7 @@ pub(crate) fn quantile(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result
     let v = ev.eval_vector_for(ve, t, NameUse::GroupKey)?;
     if q.is_nan() || !(0.0..=1.0).contains(&q) {
         let pos = ev.arg_position("histogram_quantile", Some(0));
-        ev.warn(format!(
-            "quantile value should be between 0 and 1, got {}{pos}",
-            format_float(q)
-        ));
+        ev.annotate(Annotation::InvalidQuantile(q), &pos);
     }
     let mut res = Vec::new();
     let pos = ev.arg_position("histogram_quantile", Some(1));
@@ -288,10 +285,7 @@ pub(crate) fn quantiles(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Resul
         let q = ev.eval_scalar(qe, t)?;
         if q.is_nan() || !(0.0..=1.0).contains(&q) {
             let pos = ev.arg_position("histogram_quantiles", Some(i));
-            ev.warn(format!(
-                "quantile value should be between 0 and 1, got {}{pos}",
-                format_float(q)
-            ));
+            ev.annotate(Annotation::InvalidQuantile(q), &pos);
         }
         qs.push(q);
     }
