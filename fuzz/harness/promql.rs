@@ -32,6 +32,7 @@ impl FixedSource {
             series.push(SourceSeries {
                 labels: Labels::from_pairs(pairs.iter().copied()),
                 samples,
+                histograms: Vec::new(),
             });
         };
         for (job, k) in [("api", 1.0), ("db", 3.0)] {
@@ -121,6 +122,7 @@ impl SeriesSource for FixedSource {
                     out.push(SourceSeries {
                         labels: s.labels.clone(),
                         samples,
+                        histograms: Vec::new(),
                     });
                 }
             }

@@ -18,6 +18,7 @@ impl SeriesSource for Grid {
                     .map(|k| (k * 10_000, k as f64))
                     .filter(|(t, _)| *t >= start && *t <= end)
                     .collect(),
+                histograms: Vec::new(),
             })
             .collect())
     }

@@ -24,6 +24,7 @@ impl SeriesSource for Counters {
                 .map(|k| (k * 10_000, k as f64 * 10.0 * per_s))
                 .filter(|(t, _)| *t >= start && *t <= end)
                 .collect(),
+            histograms: Vec::new(),
         });
         Ok(all
             .into_iter()

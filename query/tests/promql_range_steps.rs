@@ -26,6 +26,7 @@ impl SeriesSource for Churn {
                     .map(|k| (10 * i * MIN + k * 15_000, (1_000 * i + k) as f64))
                     .filter(|(t, _)| *t >= start && *t <= end)
                     .collect(),
+                histograms: Vec::new(),
             }
         });
         Ok(all

@@ -12,6 +12,7 @@
 use std::fmt::Write as _;
 
 use crate::promql::Labels;
+use crate::promql::native::FloatHistogram;
 
 /// Which Go encoder a string goes through: the two differ only for `\b` and `\f`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +176,44 @@ pub(crate) fn sample_value(out: &mut String, v: f64) {
         push_f(out, v);
     }
     out.push('"');
+}
+
+/// Appends a native histogram as `jsonutil.MarshalHistogram` does:
+/// `{"count":"..","sum":"..","buckets":[[b,"lo","hi","n"],..]}`, `b` saying which
+/// boundaries are inclusive (0: upper, 1: lower, 2: neither, 3: both), empty buckets left
+/// out, and no `buckets` key when all are empty.
+pub(crate) fn histogram(out: &mut String, h: &FloatHistogram) {
+    out.push_str("{\"count\":");
+    sample_value(out, h.count);
+    out.push_str(",\"sum\":");
+    sample_value(out, h.sum);
+    let mut found = false;
+    for b in h.all_buckets() {
+        if b.count == 0.0 {
+            continue;
+        }
+        out.push_str(if found { "," } else { ",\"buckets\":[" });
+        found = true;
+        let code = match (b.lower_inclusive, b.upper_inclusive) {
+            (true, true) => '3',
+            (true, false) => '1',
+            (false, true) => '0',
+            (false, false) => '2',
+        };
+        out.push('[');
+        out.push(code);
+        out.push(',');
+        sample_value(out, b.lower);
+        out.push(',');
+        sample_value(out, b.upper);
+        out.push(',');
+        sample_value(out, b.count);
+        out.push(']');
+    }
+    if found {
+        out.push(']');
+    }
+    out.push('}');
 }
 
 /// Appends a scalar's value as `promql.Scalar` marshals it: a JSON string in `'f'` format

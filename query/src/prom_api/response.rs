@@ -109,10 +109,20 @@ pub(crate) fn query_data(res: &QueryResult, eval_ms: i64, limit: usize) -> (Stri
                 }
                 out.push_str("{\"metric\":");
                 json::labels(&mut out, &s.labels);
-                out.push_str(",\"value\":[");
-                json::timestamp(&mut out, eval_ms);
-                out.push(',');
-                json::sample_value(&mut out, s.value);
+                match &s.h {
+                    None => {
+                        out.push_str(",\"value\":[");
+                        json::timestamp(&mut out, eval_ms);
+                        out.push(',');
+                        json::sample_value(&mut out, s.value);
+                    }
+                    Some(h) => {
+                        out.push_str(",\"histogram\":[");
+                        json::timestamp(&mut out, eval_ms);
+                        out.push(',');
+                        json::histogram(&mut out, h);
+                    }
+                }
                 out.push_str("]}");
             }
             out.push_str("]}");
@@ -145,6 +155,20 @@ pub(crate) fn query_data(res: &QueryResult, eval_ms: i64, limit: usize) -> (Stri
                     }
                     out.push(']');
                 }
+                if !s.hpoints.is_empty() {
+                    out.push_str(",\"histograms\":[");
+                    for (j, (t, h)) in s.hpoints.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        out.push('[');
+                        json::timestamp(&mut out, *t);
+                        out.push(',');
+                        json::histogram(&mut out, h);
+                        out.push(']');
+                    }
+                    out.push(']');
+                }
                 out.push('}');
             }
             out.push_str("]}");
@@ -170,6 +194,9 @@ pub(crate) fn query_data(res: &QueryResult, eval_ms: i64, limit: usize) -> (Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use crate::promql::native::{FloatHistogram, Span};
     use crate::promql::{Labels, Sample, Series};
 
     fn body(r: Result<Success, ApiError>) -> (u16, String) {
@@ -212,6 +239,113 @@ mod tests {
         assert!(b.ends_with(r#""w8","w9","2 more warning annotations omitted"],"infos":["i"]}"#));
     }
 
+    /// The histogram of Prometheus's web/api/v1/json_codec_test.go.
+    fn codec_test_histogram() -> FloatHistogram {
+        FloatHistogram {
+            schema: 2,
+            zero_threshold: 0.001,
+            zero_count: 12.0,
+            count: 10.0,
+            sum: 20.0,
+            positive_spans: vec![
+                Span {
+                    offset: 3,
+                    length: 2,
+                },
+                Span {
+                    offset: 1,
+                    length: 3,
+                },
+            ],
+            negative_spans: vec![Span {
+                offset: 2,
+                length: 2,
+            }],
+            positive: vec![1.0, 2.0, 2.0, 1.0, 1.0],
+            negative: vec![2.0, 1.0],
+            ..FloatHistogram::default()
+        }
+    }
+
+    /// Prometheus's golden output for a matrix of histograms (json_codec_test.go), and the
+    /// same histogram as a vector element (`"histogram"` in place of `"value"`).
+    #[test]
+    fn histograms_render_like_prometheus() {
+        let h = Arc::new(codec_test_histogram());
+        let buckets = r#"{"count":"10","sum":"20","buckets":[[1,"-1.6817928305074288","-1.414213562373095","1"],[1,"-1.414213562373095","-1.189207115002721","2"],[3,"-0.001","0.001","12"],[0,"1.414213562373095","1.6817928305074288","1"],[0,"1.6817928305074288","2","2"],[0,"2.378414230005442","2.82842712474619","2"],[0,"2.82842712474619","3.3635856610148576","1"],[0,"3.3635856610148576","4","1"]]}"#;
+        let res = |value| QueryResult {
+            value,
+            warnings: vec![],
+            infos: vec![],
+        };
+        let matrix = res(Value::Matrix(vec![Series {
+            labels: Labels::from_pairs([("__name__", "foo")]),
+            points: Vec::new(),
+            hpoints: vec![(1_000, h.clone())],
+            drop_name: false,
+        }]));
+        assert_eq!(
+            query_data(&matrix, 0, 0).0,
+            format!(
+                r#"{{"resultType":"matrix","result":[{{"metric":{{"__name__":"foo"}},"histograms":[[1,{buckets}]]}}]}}"#
+            )
+        );
+        // Floats and histograms of one series: "values" first, then "histograms".
+        let mixed = res(Value::Matrix(vec![Series {
+            labels: Labels::default(),
+            points: vec![(1_000, 1.0)],
+            hpoints: vec![(2_000, h.clone())],
+            drop_name: false,
+        }]));
+        assert_eq!(
+            query_data(&mixed, 0, 0).0,
+            format!(
+                r#"{{"resultType":"matrix","result":[{{"metric":{{}},"values":[[1,"1"]],"histograms":[[2,{buckets}]]}}]}}"#
+            )
+        );
+        let vector = res(Value::Vector(vec![Sample {
+            labels: Labels::default(),
+            ts: 5,
+            value: 0.0,
+            h: Some(h),
+            drop_name: false,
+        }]));
+        assert_eq!(
+            query_data(&vector, 1_500, 0).0,
+            format!(
+                r#"{{"resultType":"vector","result":[{{"metric":{{}},"histogram":[1.500,{buckets}]}}]}}"#
+            )
+        );
+        // No non-empty bucket: no "buckets" key. Custom buckets start at -Inf, the first one
+        // closed (Prometheus's generic.go: `LowerInclusive = currIdx == 0`).
+        let empty = FloatHistogram {
+            count: 0.0,
+            sum: 0.0,
+            ..FloatHistogram::default()
+        };
+        let mut out = String::new();
+        json::histogram(&mut out, &empty);
+        assert_eq!(out, r#"{"count":"0","sum":"0"}"#);
+        let custom = FloatHistogram {
+            schema: -53,
+            count: 3.0,
+            sum: 1e-7,
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 3,
+            }],
+            positive: vec![1.0, 0.0, 2.0],
+            custom_values: vec![0.5, 1.0].into(),
+            ..FloatHistogram::default()
+        };
+        let mut out = String::new();
+        json::histogram(&mut out, &custom);
+        assert_eq!(
+            out,
+            r#"{"count":"3","sum":"1e-07","buckets":[[3,"-Inf","0.5","1"],[0,"1","+Inf","2"]]}"#
+        );
+    }
+
     #[test]
     fn results_render_per_type() {
         let labels = Labels::from_pairs([("__name__", "up"), ("job", "a\"b")]);
@@ -224,6 +358,7 @@ mod tests {
             labels: labels.clone(),
             ts: 5,
             value: 1e21,
+            h: None,
             drop_name: false,
         }]));
         assert_eq!(
@@ -233,6 +368,7 @@ mod tests {
         let matrix = res(Value::Matrix(vec![Series {
             labels: Labels::default(),
             points: vec![(1_000, 1.0), (2_001, f64::NAN)],
+            hpoints: Vec::new(),
             drop_name: false,
         }]));
         assert_eq!(
@@ -260,6 +396,7 @@ mod tests {
                 labels: Labels::from_pairs([("a", "1")]),
                 ts: 0,
                 value: 1.0,
+                h: None,
                 drop_name: false,
             };
             2

@@ -5,9 +5,11 @@ use std::hash::{Hash, Hasher};
 
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
+use super::aggregate_hist;
 use super::error::{Error, Result, exec};
 use super::eval::{Evaluator, NameUse, Val};
 use super::label_cache::WordMap;
+use super::native::go_float;
 use super::stats::{format_float, kahan_inc, mean, quantile, variance};
 use super::value::{Labels, METRIC_NAME, Sample};
 
@@ -46,14 +48,33 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
             labels,
             ts: t,
             value,
+            h: None,
             drop_name,
         }
     };
     let mut out = Vec::new();
     match op.as_str() {
         "sum" | "avg" | "count" | "min" | "max" | "group" | "stddev" | "stdvar" => {
+            let pos = ev.arg_position(&op, Some(0));
             for (labels, samples) in groups {
                 let drops = samples.iter().any(|s| s.drop_name);
+                if matches!(op.as_str(), "sum" | "avg") && samples.iter().any(|s| s.h.is_some()) {
+                    if let Some(h) = aggregate_hist::sum_avg(ev, op == "avg", &samples, &pos) {
+                        let mut s = out_sample(labels, 0.0, drops);
+                        s.h = Some(h);
+                        out.push(s);
+                    }
+                    continue;
+                }
+                let samples = if matches!(op.as_str(), "min" | "max" | "stddev" | "stdvar") {
+                    let kept = aggregate_hist::drop_ignored(ev, &op, samples, &pos);
+                    if kept.is_empty() {
+                        continue;
+                    }
+                    kept
+                } else {
+                    samples
+                };
                 let vals: Vec<f64> = samples.iter().map(|s| s.value).collect();
                 let v = match op.as_str() {
                     "sum" => {
@@ -89,8 +110,13 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
                     format_float(q)
                 ));
             }
+            let pos = ev.arg_position("quantile", Some(1));
             for (labels, samples) in groups {
                 let drops = samples.iter().any(|s| s.drop_name);
+                let samples = aggregate_hist::drop_ignored(ev, "quantile", samples, &pos);
+                if samples.is_empty() {
+                    continue;
+                }
                 let mut vals: Vec<f64> = samples.iter().map(|s| s.value).collect();
                 out.push(out_sample(labels, quantile(q, &mut vals), drops));
             }
@@ -107,7 +133,12 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
             for (labels, samples) in groups {
                 for s in samples {
                     let mut l = labels.clone();
-                    l.set(label.clone(), format_float(s.value));
+                    // A histogram's value is its text form (Prometheus's `String()`).
+                    let value = match &s.h {
+                        Some(h) => h.to_string(),
+                        None => format_float(s.value),
+                    };
+                    l.set(label.clone(), value);
                     let i = *idx.entry(l.clone()).or_insert_with(|| {
                         counts.push((l, 0.0));
                         counts.len() - 1
@@ -130,7 +161,11 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
             } else {
                 k.max(0.0) as usize
             };
+            let pos = ev.arg_position(&op, None);
             for (_, mut samples) in groups {
+                if op != "limitk" {
+                    samples = aggregate_hist::drop_ignored(ev, &op, samples, &pos);
+                }
                 if op == "topk" {
                     samples.sort_by(|a, b| desc_nan_last(a.value, b.value));
                 } else if op == "bottomk" {
@@ -146,6 +181,15 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<
             let r = scalar_param()?;
             if r.is_nan() {
                 return Err(Error::Execution("Ratio value is NaN".into()));
+            }
+            if !(-1.0..=1.0).contains(&r) {
+                let capped = r.clamp(-1.0, 1.0);
+                let pos = ev.arg_position("limit_ratio", Some(0));
+                ev.warn(format!(
+                    "ratio value should be between -1 and 1, got {}, capping to {}{pos}",
+                    go_float(r, 6),
+                    go_float(capped, 6)
+                ));
             }
             let r = r.clamp(-1.0, 1.0);
             for (_, samples) in groups {

@@ -2,11 +2,14 @@
 //! with `on`/`ignoring` matching and `group_left`/`group_right`.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
 
+use super::annotations::{Annotation, HistogramOp};
 use super::error::{Result, exec};
 use super::eval::{Evaluator, Val};
+use super::native::{self, FloatHistogram};
 use super::value::{Labels, METRIC_NAME, Sample};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,10 +104,16 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<Val
             }
         }
         (Val::Vector(v), Val::Scalar(s)) => {
-            Ok(Val::Vector(vector_scalar(op, v, s, false, return_bool, t)))
+            let mut notes = Vec::new();
+            let out = vector_scalar(op, v, s, false, return_bool, t, &mut notes);
+            annotate(ev, b, notes);
+            Ok(Val::Vector(out))
         }
         (Val::Scalar(s), Val::Vector(v)) => {
-            Ok(Val::Vector(vector_scalar(op, v, s, true, return_bool, t)))
+            let mut notes = Vec::new();
+            let out = vector_scalar(op, v, s, true, return_bool, t, &mut notes);
+            annotate(ev, b, notes);
+            Ok(Val::Vector(out))
         }
         (Val::Vector(l), Val::Vector(r)) => {
             let default = BinModifier::default();
@@ -112,7 +121,10 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<Val
             if op.is_set() {
                 Ok(Val::Vector(set_op(op, l, r, m)))
             } else {
-                vector_vector(op, l, r, m, t).map(Val::Vector)
+                let mut notes = Vec::new();
+                let out = vector_vector(op, l, r, m, t, &mut notes);
+                annotate(ev, b, notes);
+                out.map(Val::Vector)
             }
         }
         (l, r) => exec(format!(
@@ -137,9 +149,40 @@ fn vector_scalar(
     scalar_left: bool,
     return_bool: bool,
     t: i64,
+    notes: &mut Vec<Annotation>,
 ) -> Vec<Sample> {
     let mut out = Vec::with_capacity(v.len());
     for mut e in v {
+        if let Some(h) = e.h.take() {
+            let (lh, rh) = if scalar_left {
+                (None, Some(&h))
+            } else {
+                (Some(&h), None)
+            };
+            match elem_histogram(op, s, lh, s, rh) {
+                Err(a) => notes.push(a),
+                Ok(r) => {
+                    // A comparison keeps the vector's element, on either side.
+                    let (value, h) = if op.is_comparison() {
+                        (0.0, Some(h.clone()))
+                    } else {
+                        (r.value, r.h)
+                    };
+                    if return_bool {
+                        e.value = if r.keep { 1.0 } else { 0.0 };
+                    } else if !r.keep {
+                        continue;
+                    } else {
+                        e.value = value;
+                        e.h = h;
+                    }
+                    e.ts = t;
+                    e.drop_name = e.drop_name || drops_name(op) || return_bool;
+                    out.push(e);
+                }
+            }
+            continue;
+        }
         let (l, r) = if scalar_left {
             (s, e.value)
         } else {
@@ -229,6 +272,7 @@ fn apply_fill(
                     labels: sig,
                     ts: t,
                     value,
+                    h: None,
                     drop_name: false,
                 });
             }
@@ -253,6 +297,7 @@ fn vector_vector(
     rhs: Vec<Sample>,
     m: &BinModifier,
     t: i64,
+    notes: &mut Vec<Annotation>,
 ) -> Result<Vec<Sample>> {
     let (lhs, rhs) = apply_fill(lhs, rhs, m, t);
     if lhs.is_empty() || rhs.is_empty() {
@@ -294,7 +339,28 @@ fn vector_vector(
         } else {
             (ls.value, rs.value)
         };
-        let (mut value, keep) = op.apply(fl, fr);
+        let (hl, hr) = if one_to_many {
+            (rs.h.as_ref(), ls.h.as_ref())
+        } else {
+            (ls.h.as_ref(), rs.h.as_ref())
+        };
+        let (mut value, keep, mut h) = if hl.is_none() && hr.is_none() {
+            let (v, k) = op.apply(fl, fr);
+            (v, k, None)
+        } else {
+            match elem_histogram(op, fl, hl, fr, hr) {
+                Ok(r) => {
+                    if let Some(a) = r.note {
+                        notes.push(a);
+                    }
+                    (r.value, r.keep, r.h)
+                }
+                Err(a) => {
+                    notes.push(a);
+                    continue;
+                }
+            }
+        };
         let labels = result_labels(&ls.labels, &rs.labels, m, include.map(|l| &l.labels));
         let drop_name = ls.drop_name || drops_name(op) || return_bool;
         // Matching errors are raised before filtering, as Prometheus does.
@@ -317,6 +383,7 @@ fn vector_vector(
         }
         if return_bool {
             value = if keep { 1.0 } else { 0.0 };
+            h = None;
         } else if !keep {
             continue;
         }
@@ -324,6 +391,7 @@ fn vector_vector(
             labels,
             ts: t,
             value,
+            h,
             drop_name,
         });
     }
@@ -356,4 +424,138 @@ fn result_labels(
         }
     }
     out
+}
+
+/// An operation's result on elements of which at least one is a histogram.
+struct HistResult {
+    value: f64,
+    h: Option<Arc<FloatHistogram>>,
+    keep: bool,
+    /// An annotation that does not drop the element.
+    note: Option<Annotation>,
+}
+
+impl Op {
+    /// The operator as Prometheus names it in annotations.
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Add => "+",
+            Op::Sub => "-",
+            Op::Mul => "*",
+            Op::Div => "/",
+            Op::Mod => "%",
+            Op::Pow => "^",
+            Op::Atan2 => "atan2",
+            Op::Eq => "==",
+            Op::Ne => "!=",
+            Op::Gt => ">",
+            Op::Lt => "<",
+            Op::Ge => ">=",
+            Op::Le => "<=",
+            Op::And => "and",
+            Op::Or => "or",
+            Op::Unless => "unless",
+        }
+    }
+}
+
+/// `op` on two elements, at least one a histogram (`lh`/`rh`), as Prometheus's
+/// `vectorElemBinop` (derived from prometheus/promql/engine.go): `h*s`, `s*h`, `h/s`, `h+h`,
+/// `h-h` (a gauge), `h==h` and `h!=h`; anything else drops the element with an
+/// `IncompatibleTypesInBinOpInfo`, and histograms of exponential and custom buckets with an
+/// `IncompatibleBucketLayoutInBinOpWarning` (both the `Err`).
+fn elem_histogram(
+    op: Op,
+    l: f64,
+    lh: Option<&Arc<FloatHistogram>>,
+    r: f64,
+    rh: Option<&Arc<FloatHistogram>>,
+) -> std::result::Result<HistResult, Annotation> {
+    let ok = |h: FloatHistogram| HistResult {
+        value: 0.0,
+        h: Some(Arc::new(h)),
+        keep: true,
+        note: None,
+    };
+    let kind = |h: Option<&Arc<FloatHistogram>>| if h.is_some() { "histogram" } else { "float" };
+    let incompatible = || Annotation::IncompatibleTypesInBinOp {
+        lhs: kind(lh).into(),
+        op: op.symbol().into(),
+        rhs: kind(rh).into(),
+    };
+    match (lh, rh) {
+        (None, Some(h)) if op == Op::Mul => {
+            let mut h = (**h).clone();
+            h.mul(l).compact(0);
+            Ok(ok(h))
+        }
+        (Some(h), None) if matches!(op, Op::Mul | Op::Div) => {
+            let mut h = (**h).clone();
+            if op == Op::Mul {
+                h.mul(r);
+            } else {
+                h.div(r);
+            }
+            h.compact(0);
+            Ok(ok(h))
+        }
+        (Some(a), Some(b)) if matches!(op, Op::Add | Op::Sub) => {
+            let mut h = (**a).clone();
+            let (res, hop) = if op == Op::Add {
+                (h.add(b), HistogramOp::Add)
+            } else {
+                (h.sub(b), HistogramOp::Sub)
+            };
+            let flags = res.map_err(|e| match e {
+                native::Error::IncompatibleSchema | native::Error::ReduceResolution { .. } => {
+                    Annotation::IncompatibleBucketLayoutInBinOp {
+                        op: op.symbol().into(),
+                    }
+                }
+            })?;
+            if op == Op::Sub {
+                h.reset_hint = native::ResetHint::Gauge;
+            }
+            h.compact(0);
+            // Prometheus returns the collision as its error, which drops the element.
+            if flags.counter_reset_collision {
+                return Err(Annotation::HistogramCounterResetCollision(hop));
+            }
+            let mut res = ok(h);
+            if flags.custom_bounds_reconciled {
+                res.note = Some(Annotation::MismatchedCustomBucketsHistograms(hop));
+            }
+            Ok(res)
+        }
+        (Some(a), Some(b)) if matches!(op, Op::Eq | Op::Ne) => {
+            let eq = a.equals(b);
+            Ok(HistResult {
+                value: 0.0,
+                h: Some(a.clone()),
+                keep: if op == Op::Eq { eq } else { !eq },
+                note: None,
+            })
+        }
+        _ => Err(incompatible()),
+    }
+}
+
+/// Adds the annotations of binary expression `b`'s elements, at its position.
+fn annotate(ev: &mut Evaluator<'_>, b: &BinaryExpr, notes: Vec<Annotation>) {
+    if notes.is_empty() {
+        return;
+    }
+    let pos = expr_position(ev.query, &b.lhs.to_string());
+    for a in notes {
+        ev.annotate(a, &pos);
+    }
+}
+
+/// ` (line:col)` of `text` in `query` (where the left operand starts), or ` (1:1)`.
+fn expr_position(query: &str, text: &str) -> String {
+    let at = query.find(text).unwrap_or(0);
+    let before = &query[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!(" ({line}:{col})")
 }

@@ -7,11 +7,15 @@ use promql_parser::parser::{Call, Expr};
 use super::error::{Result, exec};
 use std::sync::Arc;
 
-use super::eval::{Evaluator, Val, duration_ms, offset_ms, unparen, window_points_from};
+use super::eval::{
+    Evaluator, Val, duration_ms, offset_ms, unparen, window_hpoints, window_points_from,
+};
 use super::histogram;
 use super::labels_fns;
+use super::native::FloatHistogram;
 use super::range_fns::{self, Window};
 use super::range_grid::{self, Grid, GridTable};
+use super::range_hist::{self, HistWindow};
 use super::value::{Labels, METRIC_NAME, Sample};
 
 /// Evaluates a function call at `t`.
@@ -37,15 +41,17 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                 labels: Labels::default(),
                 ts: t,
                 value: v,
+                h: None,
                 drop_name: false,
             }]))
         }
         "scalar" => {
             let v = ev.eval_vector(arg(0)?, t)?;
-            Ok(Val::Scalar(if v.len() == 1 {
-                v[0].value
-            } else {
-                f64::NAN
+            // Histograms are left out (Prometheus's `funcScalar`).
+            let mut floats = v.iter().filter(|s| s.h.is_none());
+            Ok(Val::Scalar(match (floats.next(), floats.next()) {
+                (Some(s), None) => s.value,
+                _ => f64::NAN,
             }))
         }
         "timestamp" => {
@@ -55,6 +61,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                     .map(|s| Sample {
                         value: s.ts as f64 / 1000.0,
                         ts: t,
+                        h: None,
                         drop_name: true,
                         labels: s.labels,
                     })
@@ -96,6 +103,8 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             }))
         }
         "histogram_fraction" => histogram::fraction(ev, &args, t),
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" => histogram::native_value(ev, name, &args, t),
         "round" => {
             let v = ev.eval_vector(arg(0)?, t)?;
             let to = match args.get(1) {
@@ -115,9 +124,13 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             if hi < lo {
                 return Ok(Val::Vector(Vec::new()));
             }
-            // Go's math.Max/Min propagate NaN.
+            // Go's math.Max/Min propagate NaN, of the bounds too.
             Ok(map_values(v, t, |x| {
-                if x.is_nan() { x } else { lo.max(hi.min(x)) }
+                if x.is_nan() || lo.is_nan() || hi.is_nan() {
+                    f64::NAN
+                } else {
+                    lo.max(hi.min(x))
+                }
             }))
         }
         "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute"
@@ -128,6 +141,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
                     labels: Labels::default(),
                     ts: t,
                     value: f(t.div_euclid(1000)),
+                    h: None,
                     drop_name: false,
                 }])),
                 Some(e) => {
@@ -148,11 +162,12 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
     }
 }
 
-/// Applies `f` to every value; the metric name is dropped (marked: see
-/// [`Sample::drop_name`]).
+/// Applies `f` to every float value; histograms are left out, as Prometheus's
+/// `simpleFloatFunc` does. The metric name is dropped (marked: see [`Sample::drop_name`]).
 fn map_values(v: Vec<Sample>, t: i64, f: impl Fn(f64) -> f64) -> Val {
     Val::Vector(
         v.into_iter()
+            .filter(|s| s.h.is_none())
             .map(|mut s| {
                 s.value = f(s.value);
                 s.ts = t;
@@ -270,6 +285,7 @@ fn absent_sample(e: &Expr, t: i64) -> Sample {
         labels,
         ts: t,
         value: 1.0,
+        h: None,
         drop_name: false,
     }
 }
@@ -343,9 +359,14 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
         let mut n = 0;
         for (i, s) in series.iter().enumerate() {
             let pts = window_points_from(&s.samples, start, end, &mut cursors.starts[i]);
-            if !pts.is_empty() {
-                n += pts.len();
-                windows.push((i, &s.labels, pts));
+            let hpts = if s.histograms.is_empty() {
+                Vec::new()
+            } else {
+                window_hpoints(&s.histograms, start, end)
+            };
+            if !pts.is_empty() || !hpts.is_empty() {
+                n += pts.len() + hpts.len();
+                windows.push((i, &s.labels, pts, hpts));
             }
         }
         if let Err(e) = ev.count_samples(n) {
@@ -354,13 +375,40 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
         }
         out.reserve(windows.len());
         let mut result = Ok(());
-        for (i, labels, pts) in windows {
+        // The range argument's position, for annotations about histograms (worked out once
+        // a window holds one).
+        let mut pos: Option<String> = None;
+        for (i, labels, pts, hpts) in windows {
+            if !hpts.is_empty() {
+                let hw = HistWindow {
+                    pts: &pts,
+                    hpts: &hpts,
+                    metric: labels.name(),
+                    pos: pos.get_or_insert_with(|| ev.arg_position(name, Some(0))),
+                };
+                if let Some(r) = range_hist::apply(ev, name, &hw, w) {
+                    if let Some((value, h)) = r {
+                        out.push(Sample {
+                            labels: labels.clone(),
+                            ts: t,
+                            value,
+                            h,
+                            drop_name: !keeps_name,
+                        });
+                    }
+                    continue;
+                }
+            }
             // A series' name is the same at every step: check it once.
             let check = !cursors.name_checked[i];
             if check && f.checks_name(&pts) {
                 f.note_name(ev, labels);
             }
-            let value = match f.value(&pts, w, t) {
+            let value = match if pts.is_empty() {
+                Ok(None)
+            } else {
+                f.value(&pts, w, t)
+            } {
                 Ok(v) => v,
                 Err(e) => {
                     result = Err(e);
@@ -370,11 +418,12 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
             if check && f.checks_name(&pts) {
                 cursors.name_checked[i] = true;
             }
-            if let Some(value) = value {
+            if let Some((value, h)) = with_histograms(name, &pts, &hpts, value) {
                 out.push(Sample {
                     labels: labels.clone(),
                     ts: t,
                     value,
+                    h,
                     drop_name: !keeps_name,
                 });
             }
@@ -382,23 +431,69 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
         ev.put_cursors(vs, cursors);
         result?;
     } else {
-        let matrix = ev.eval_matrix(m_expr, t)?;
+        let mut matrix = ev.eval_matrix(m_expr, t)?;
+        if matches!(unparen(m_expr), Expr::Subquery(_)) {
+            forget_reset_hints(&mut matrix);
+        }
         out.reserve(matrix.len());
+        // The range argument's position, for annotations about histograms (worked out once
+        // a window holds one).
+        let mut pos: Option<String> = None;
         for s in matrix {
+            if !s.hpoints.is_empty() {
+                let hw = HistWindow {
+                    pts: &s.points,
+                    hpts: &s.hpoints,
+                    metric: s.labels.name(),
+                    pos: pos.get_or_insert_with(|| ev.arg_position(name, Some(0))),
+                };
+                if let Some(r) = range_hist::apply(ev, name, &hw, w) {
+                    if let Some((value, h)) = r {
+                        out.push(Sample {
+                            labels: s.labels,
+                            ts: t,
+                            value,
+                            h,
+                            drop_name: s.drop_name || !keeps_name,
+                        });
+                    }
+                    continue;
+                }
+            }
             if f.checks_name(&s.points) {
                 f.note_name(ev, &s.labels);
             }
-            if let Some(value) = f.value(&s.points, w, t)? {
+            let value = if s.points.is_empty() {
+                None
+            } else {
+                f.value(&s.points, w, t)?
+            };
+            if let Some((value, h)) = with_histograms(name, &s.points, &s.hpoints, value) {
                 out.push(Sample {
                     labels: s.labels,
                     ts: t,
                     value,
+                    h,
                     drop_name: s.drop_name || !keeps_name,
                 });
             }
         }
     }
     Ok(Val::Vector(out))
+}
+
+/// Sets the `Reset` and `NotReset` hints of a subquery's histograms to `Unknown`, as
+/// Prometheus's `evalSubquery` does for a function's argument: a subquery may skip or repeat
+/// the samples those hints relate.
+fn forget_reset_hints(matrix: &mut [super::value::Series]) {
+    use super::native::ResetHint;
+    for s in matrix {
+        for (_, h) in &mut s.hpoints {
+            if matches!(h.reset_hint, ResetHint::Reset | ResetHint::NotReset) {
+                Arc::make_mut(h).reset_hint = ResetHint::Unknown;
+            }
+        }
+    }
 }
 
 /// The call's value at `t` from its table over the times it is evaluated at (a range
@@ -444,6 +539,7 @@ fn from_grid(
                 labels: series[i as usize].labels.clone(),
                 ts: t,
                 value,
+                h: None,
                 drop_name: !keeps_name,
             })
             .collect(),
@@ -481,6 +577,10 @@ fn build_grid(
     let Some(series) = ev.selected(&ms.vs) else {
         return Ok(None);
     };
+    // The tables hold floats only.
+    if series.iter().any(|s| !s.histograms.is_empty()) {
+        return Ok(None);
+    }
     if steps < 2 || series.len().saturating_mul(steps) > range_grid::MAX_CELLS {
         return Ok(None);
     }
@@ -496,6 +596,47 @@ fn build_grid(
         f.note_name(ev, &series[i].labels);
     }
     Ok(Some(Arc::new(table)))
+}
+
+/// A range function's result once the window's histograms `hpts` are taken into account
+/// (`value` is its result over the floats `pts`): `count_over_time` and `present_over_time`
+/// count both kinds, `last_over_time` and `first_over_time` pick the newest or oldest sample
+/// of either kind; the other functions ignore histograms.
+fn with_histograms(
+    name: &str,
+    pts: &[(i64, f64)],
+    hpts: &[(i64, Arc<FloatHistogram>)],
+    value: Option<f64>,
+) -> Option<(f64, Option<Arc<FloatHistogram>>)> {
+    if hpts.is_empty() {
+        return value.map(|v| (v, None));
+    }
+    let float = |v: f64| Some((v, None));
+    match name {
+        "count_over_time" => float((pts.len() + hpts.len()) as f64),
+        "present_over_time" => float(1.0),
+        "ts_of_last_over_time" => {
+            let last = hpts[hpts.len() - 1]
+                .0
+                .max(pts.last().map_or(i64::MIN, |p| p.0));
+            float(last as f64 / 1000.0)
+        }
+        "ts_of_first_over_time" => {
+            let first = hpts[0].0.min(pts.first().map_or(i64::MAX, |p| p.0));
+            float(first as f64 / 1000.0)
+        }
+        "last_over_time" => match (pts.last(), hpts.last()) {
+            (Some(f), Some(h)) if f.0 > h.0 => float(f.1),
+            (_, Some(h)) => Some((0.0, Some(h.1.clone()))),
+            _ => value.map(|v| (v, None)),
+        },
+        "first_over_time" => match (pts.first(), hpts.first()) {
+            (Some(f), Some(h)) if f.0 < h.0 => float(f.1),
+            (_, Some(h)) => Some((0.0, Some(h.1.clone()))),
+            _ => value.map(|v| (v, None)),
+        },
+        _ => value.map(|v| (v, None)),
+    }
 }
 
 /// A range-vector function with its scalar arguments, applied to one series' window.

@@ -1,6 +1,18 @@
-//! `histogram_quantile` and `histogram_fraction` over classic (`le`-labelled) buckets.
+//! `histogram_quantile`, `histogram_quantiles` and `histogram_fraction` over classic
+//! (`le`-labelled) buckets and native histograms, and the native-only `histogram_count`,
+//! `histogram_sum`, `histogram_avg`, `histogram_stddev` and `histogram_stdvar`.
+//!
+//! Derived from prometheus/promql/functions.go (`simpleHistogramFunc`, `funcHistogram*`) and
+//! prometheus/promql/engine.go (`resetHistograms`): classic buckets whose labels (without
+//! `le`) equal a native histogram's labels are a mix, and neither is evaluated.
+
+use std::sync::Arc;
 
 use promql_parser::parser::Expr;
+
+use super::annotations::Annotation;
+use super::native::FloatHistogram;
+use super::native::quantile::{self, Note};
 
 use super::error::{Result, exec};
 use super::eval::{Evaluator, NameUse, Val};
@@ -12,6 +24,9 @@ use super::value::{Labels, Sample};
 const WITHOUT_LE_SITE: usize = 4;
 /// [`super::label_cache::LabelCache`] site of removing `le` and a pending metric name.
 const WITHOUT_LE_AND_NAME_SITE: usize = 5;
+/// [`super::label_cache::LabelCache`] site of removing a pending metric name of a native
+/// histogram.
+const WITHOUT_NAME_SITE: usize = 9;
 
 /// Parses an `le` value as Go's `strconv.ParseFloat` would.
 fn parse_le(s: &str) -> Option<f64> {
@@ -28,6 +43,56 @@ fn parse_le(s: &str) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
+/// A histogram function's input: classic bucket groups (labels without `le`, buckets) and
+/// native histograms (labels, histogram), mixes of the two removed with a warning.
+struct Split {
+    classic: Vec<(Labels, Vec<Bucket>)>,
+    native: Vec<(Labels, Arc<FloatHistogram>)>,
+}
+
+/// The group key of a sample: its labels, without a pending metric name.
+fn native_key(ev: &mut Evaluator<'_>, s: &Sample) -> Labels {
+    if s.drop_name {
+        ev.labels.derive(WITHOUT_NAME_SITE, &s.labels, |l| {
+            let mut l = l.clone();
+            super::drop_name(&mut l);
+            l
+        })
+    } else {
+        s.labels.clone()
+    }
+}
+
+/// Splits `v` into classic groups and native histograms (Prometheus's `resetHistograms`).
+fn split(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Split {
+    let mut floats = Vec::with_capacity(v.len());
+    let mut native = Vec::new();
+    for s in v {
+        match &s.h {
+            Some(h) => {
+                let h = h.clone();
+                native.push((native_key(ev, &s), h, s.labels));
+            }
+            None => floats.push(s),
+        }
+    }
+    let mut classic = group(ev, floats, pos);
+    let mut kept = Vec::with_capacity(native.len());
+    for (key, h, labels) in native {
+        if let Some(i) = classic.iter().position(|(l, b)| *l == key && !b.is_empty()) {
+            let metric = annotation_name(ev, &labels).to_string();
+            ev.annotate(Annotation::MixedClassicNativeHistograms { metric }, pos);
+            classic.remove(i);
+            continue;
+        }
+        kept.push((key, h));
+    }
+    Split {
+        classic,
+        native: kept,
+    }
+}
+
 /// Groups bucket samples by their labels without `le`, in order of first appearance.
 fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Vec<(Labels, Vec<Bucket>)> {
     let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
@@ -36,10 +101,11 @@ fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Vec<(Labels, Vec<
     for s in v {
         let le = s.labels.get("le");
         let Some(upper) = parse_le(le) else {
-            let name = annotation_name(ev, &s.labels);
-            ev.warn(format!(
-                "bucket label \"le\" is missing or has a malformed value of {le:?} for metric name {name:?}{pos}"
-            ));
+            let a = Annotation::BadBucketLabel {
+                metric: annotation_name(ev, &s.labels).to_string(),
+                le: le.to_string(),
+            };
+            ev.annotate(a, pos);
             continue;
         };
         // A bucket whose name's removal is still pending (its reader is this grouping,
@@ -85,8 +151,57 @@ fn out(labels: Labels, value: f64, t: i64) -> Sample {
         labels,
         ts: t,
         value,
+        h: None,
         drop_name: true,
     }
+}
+
+/// Turns a note of the native quantile maths into its annotation.
+fn note(ev: &mut Evaluator<'_>, n: Option<Note>, labels: &Labels, pos: &str) {
+    let Some(n) = n else { return };
+    let metric = annotation_name(ev, labels).to_string();
+    let a = match n {
+        Note::QuantileNanResult => Annotation::NativeHistogramQuantileNaNResult { metric },
+        Note::QuantileNanSkew => Annotation::NativeHistogramQuantileNaNSkew { metric },
+        Note::FractionNans => Annotation::NativeHistogramFractionNaNs { metric },
+    };
+    ev.annotate(a, pos);
+}
+
+/// `histogram_count`, `histogram_sum`, `histogram_avg`, `histogram_stddev` and
+/// `histogram_stdvar`: a value per native histogram; float samples are left out.
+pub(crate) fn native_value(
+    ev: &mut Evaluator<'_>,
+    name: &str,
+    args: &[&Expr],
+    t: i64,
+) -> Result<Val> {
+    let Some(ve) = args.first() else {
+        return exec(format!("{name} needs one argument"));
+    };
+    let f: fn(&FloatHistogram) -> f64 = match name {
+        "histogram_count" => |h| h.count,
+        "histogram_sum" => |h| h.sum,
+        "histogram_avg" => |h| h.sum / h.count,
+        "histogram_stddev" => quantile::histogram_stddev,
+        "histogram_stdvar" => quantile::histogram_stdvar,
+        _ => return exec(format!("unknown function {name}")),
+    };
+    let v = ev.eval_vector(ve, t)?;
+    let out = v
+        .into_iter()
+        .filter_map(|s| {
+            let h = s.h?;
+            Some(Sample {
+                labels: s.labels,
+                ts: t,
+                value: f(&h),
+                h: None,
+                drop_name: true,
+            })
+        })
+        .collect();
+    Ok(Val::Vector(out))
 }
 
 /// `histogram_quantile(q, buckets)`.
@@ -99,14 +214,17 @@ pub(crate) fn quantile(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result
     let v = ev.eval_vector_for(ve, t, NameUse::GroupKey)?;
     if q.is_nan() || !(0.0..=1.0).contains(&q) {
         let pos = ev.arg_position("histogram_quantile", Some(0));
-        ev.warn(format!(
-            "quantile value should be between 0 and 1, got {}{pos}",
-            format_float(q)
-        ));
+        ev.annotate(Annotation::InvalidQuantile(q), &pos);
     }
     let mut res = Vec::new();
     let pos = ev.arg_position("histogram_quantile", Some(1));
-    for (labels, buckets) in group(ev, v, &pos) {
+    let Split { classic, native } = split(ev, v, &pos);
+    for (labels, h) in native {
+        let (value, n) = quantile::histogram_quantile(q, &h);
+        note(ev, n, &labels, &pos);
+        res.push(out(labels, value, t));
+    }
+    for (labels, buckets) in classic {
         let (value, forced) = bucket_quantile(q, buckets);
         if forced {
             let name = annotation_name(ev, &labels);
@@ -129,10 +247,18 @@ pub(crate) fn fraction(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Result
     let upper = ev.eval_scalar(ue, t)?;
     let v = ev.eval_vector(ve, t)?;
     let pos = ev.arg_position("histogram_fraction", Some(2));
-    let res = group(ev, v, &pos)
-        .into_iter()
-        .map(|(labels, buckets)| out(labels, bucket_fraction(lower, upper, buckets), t))
-        .collect();
+    let Split { classic, native } = split(ev, v, &pos);
+    let mut res = Vec::with_capacity(classic.len() + native.len());
+    for (labels, h) in native {
+        let (value, n) = quantile::histogram_fraction(lower, upper, &h);
+        note(ev, n, &labels, &pos);
+        res.push(out(labels, value, t));
+    }
+    res.extend(
+        classic
+            .into_iter()
+            .map(|(labels, buckets)| out(labels, bucket_fraction(lower, upper, buckets), t)),
+    );
     Ok(Val::Vector(res))
 }
 
@@ -159,18 +285,25 @@ pub(crate) fn quantiles(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Resul
         let q = ev.eval_scalar(qe, t)?;
         if q.is_nan() || !(0.0..=1.0).contains(&q) {
             let pos = ev.arg_position("histogram_quantiles", Some(i));
-            ev.warn(format!(
-                "quantile value should be between 0 and 1, got {}{pos}",
-                format_float(q)
-            ));
+            ev.annotate(Annotation::InvalidQuantile(q), &pos);
         }
         qs.push(q);
     }
     let v = ev.eval_vector(ve, t)?;
     let pos = ev.arg_position("histogram_quantiles", Some(0));
-    let groups = group(ev, v, &pos);
+    let Split {
+        classic: groups,
+        native,
+    } = split(ev, v, &pos);
     let mut res = Vec::new();
     for q in qs {
+        for (labels, h) in &native {
+            let (value, n) = quantile::histogram_quantile(q, h);
+            note(ev, n, labels, &pos);
+            let mut l = labels.clone();
+            l.set(label.val.clone(), openmetrics_float(q));
+            res.push(out(l, value, t));
+        }
         for (labels, buckets) in &groups {
             let (value, forced) = bucket_quantile(q, buckets.clone());
             if forced {

@@ -131,6 +131,8 @@ pub(crate) fn sort(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -
     let mut v: Vec<Sample> = ev.eval_vector(first, t)?;
     match name {
         "sort" | "sort_desc" => {
+            // Prometheus sorts floats only (`filterFloats`).
+            v.retain(|s| s.h.is_none());
             let desc = name == "sort_desc";
             v.sort_by(|a, b| {
                 use std::cmp::Ordering::*;

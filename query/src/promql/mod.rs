@@ -14,7 +14,8 @@
 //! name drop it where Prometheus does by default: at their own node, so an enclosing
 //! `label_replace` no longer sees it. Prometheus 3's opt-in delayed removal (its
 //! `promql-delayed-name-removal` feature: names kept to the end of evaluation) is
-//! [`QueryOptions::delayed_name_removal`]. Native histograms are not supported.
+//! [`QueryOptions::delayed_name_removal`]. Native histograms ([`native::FloatHistogram`]) flow through selectors, subqueries, `@` and
+//! offset, the `histogram_*` functions, `timestamp`, the label functions and `sort`.
 //!
 //! ```
 //! use strata_query::promql::{LabelMatcher, PromqlEngine, QueryOptions, Result, SeriesSource,
@@ -29,6 +30,7 @@
 //! let up = SourceSeries {
 //!     labels: Labels::from_pairs([("__name__", "requests_total"), ("job", "api")]),
 //!     samples: (0..=10).map(|i| (i * 10_000, i as f64 * 10.0)).collect(),
+//!     histograms: Vec::new(),
 //! };
 //! let promql = PromqlEngine::new(QueryOptions::default());
 //! let res = promql.instant(&Fixed(vec![up]), "rate(requests_total[1m])", 100_000)?;
@@ -39,6 +41,8 @@
 //! ```
 
 mod aggregate;
+mod aggregate_hist;
+mod annotations;
 mod binary;
 mod durations;
 mod error;
@@ -51,6 +55,7 @@ mod labels_fns;
 pub mod native;
 mod range_fns;
 mod range_grid;
+mod range_hist;
 mod source;
 mod stats;
 mod value;
@@ -63,7 +68,8 @@ use promql_parser::parser::Expr;
 pub use error::{Error, Result};
 pub use source::{EngineSource, LabelMatcher, MatchOp, SeriesSource, SourceSeries};
 pub use value::{
-    Labels, METRIC_NAME, QueryResult, STALE_NAN_BITS, Sample, Series, Value, is_stale_nan,
+    Labels, METRIC_NAME, QueryResult, STALE_NAN_BITS, Sample, Series, Value, is_stale_histogram,
+    is_stale_nan,
 };
 
 pub(crate) use eval::selector_matchers;
@@ -235,6 +241,7 @@ impl PromqlEngine {
                     labels: Labels::default(),
                     ts: t,
                     value: v,
+                    h: None,
                     drop_name: false,
                 }],
                 Val::Vector(v) => v,
@@ -251,18 +258,24 @@ impl PromqlEngine {
                     out.push(Series {
                         labels,
                         points: Vec::new(),
+                        hpoints: Vec::new(),
                         drop_name: false,
                     });
                     out.len() - 1
                 });
-                let points = &mut out[i].points;
+                let series = &mut out[i];
                 // Two samples of one step with one label set (after name removal).
-                if points.last().is_some_and(|p| p.0 == t) {
+                if series.points.last().is_some_and(|p| p.0 == t)
+                    || series.hpoints.last().is_some_and(|p| p.0 == t)
+                {
                     return Err(Error::Execution(
                         "vector cannot contain metrics with the same labelset".into(),
                     ));
                 }
-                points.push((t, s.value));
+                match s.h {
+                    Some(h) => series.hpoints.push((t, h)),
+                    None => series.points.push((t, s.value)),
+                }
             }
             t += step_ms;
         }

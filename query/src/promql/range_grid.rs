@@ -276,6 +276,7 @@ mod tests {
                 SourceSeries {
                     labels: Labels::from_pairs([("i", j.to_string())]),
                     samples,
+                    histograms: Vec::new(),
                 }
             })
             .collect();

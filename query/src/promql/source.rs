@@ -1,9 +1,12 @@
 //! Where selectors read series from: the [`SeriesSource`] trait and its implementation over
 //! the storage engine.
 
+use std::sync::Arc;
+
 use strata_engine::{Engine, Matcher as EngineMatcher, TenantId};
 
 use super::error::{Error, Result};
+use super::native::{FloatHistogram, tsdb_read_hints};
 use super::value::Labels;
 
 /// How a label matcher compares: the engine's operators (regexes fully anchored, `.`
@@ -29,6 +32,9 @@ pub struct SourceSeries {
     pub labels: Labels,
     /// (timestamp ms, value), sorted by timestamp, one per timestamp.
     pub samples: Vec<(i64, f64)>,
+    /// (timestamp ms, native histogram), sorted by timestamp, at times `samples` does not
+    /// have; staleness markers (see [`super::value::is_stale_histogram`]) included.
+    pub histograms: Vec<(i64, Arc<FloatHistogram>)>,
 }
 
 /// The storage a PromQL query reads.
@@ -76,12 +82,26 @@ impl SeriesSource for EngineSource<'_> {
             .map_err(|e| Error::Storage(e.to_string()))?;
         Ok(series
             .into_iter()
-            .map(|s| SourceSeries {
-                labels: Labels::from_sorted_pairs(|| {
-                    s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))
-                }),
-                // Same size and alignment: collected in place, without a second buffer.
-                samples: s.samples.into_iter().map(|x| (x.ts, x.value)).collect(),
+            .map(|s| {
+                let samples: Vec<(i64, f64)> =
+                    // Same size and alignment: collected in place, without a second buffer.
+                    s.samples.into_iter().map(|x| (x.ts, x.value)).collect();
+                let mut histograms: Vec<(i64, Arc<FloatHistogram>)> = s
+                    .histograms
+                    .iter()
+                    .map(|x| (x.ts, Arc::new(FloatHistogram::from(&*x.h))))
+                    .collect();
+                if !histograms.is_empty() {
+                    // The hints Prometheus's TSDB would read back (see `tsdb_read_hints`).
+                    tsdb_read_hints(&samples, &mut histograms);
+                }
+                SourceSeries {
+                    labels: Labels::from_sorted_pairs(|| {
+                        s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))
+                    }),
+                    samples,
+                    histograms,
+                }
             })
             .collect())
     }

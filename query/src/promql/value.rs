@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::native::FloatHistogram;
+
 /// The label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
@@ -155,6 +157,11 @@ impl fmt::Display for Labels {
     }
 }
 
+/// Whether `h` is a staleness marker: a histogram whose sum has the stale-NaN bits.
+pub fn is_stale_histogram(h: &FloatHistogram) -> bool {
+    is_stale_nan(h.sum)
+}
+
 /// One element of an instant vector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
@@ -162,8 +169,10 @@ pub struct Sample {
     pub labels: Labels,
     /// Timestamp in ms: the sample's own for a plain selector, else the evaluation time.
     pub ts: i64,
-    /// The value.
+    /// The value (ignored, and 0, when [`Sample::h`] is set).
     pub value: f64,
+    /// The native histogram, when the sample is one.
+    pub h: Option<Arc<FloatHistogram>>,
     /// Set by a function or operator that drops the metric name: by default the evaluator
     /// removes it (with `__type__` and `__unit__`) as soon as that node has run, as
     /// Prometheus does; with [`crate::promql::QueryOptions::delayed_name_removal`] it is
@@ -178,8 +187,23 @@ pub struct Series {
     pub labels: Labels,
     /// (timestamp ms, value) in time order.
     pub points: Vec<(i64, f64)>,
+    /// (timestamp ms, native histogram) in time order, at times `points` does not have.
+    pub hpoints: Vec<(i64, Arc<FloatHistogram>)>,
     /// As [`Sample::drop_name`].
     pub drop_name: bool,
+}
+
+impl Sample {
+    /// A float sample.
+    pub fn float(labels: Labels, ts: i64, value: f64) -> Self {
+        Self {
+            labels,
+            ts,
+            value,
+            h: None,
+            drop_name: false,
+        }
+    }
 }
 
 /// A query result value, of one of PromQL's four types.

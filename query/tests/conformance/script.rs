@@ -3,8 +3,28 @@
 
 use strata_query::promql::{Labels, STALE_NAN_BITS};
 
+use super::hist::{self, HistPoint};
+
 /// One expected or loaded value; `None` is `_` (no sample).
-pub(crate) type Point = Option<f64>;
+/// One value of a series line: a float or a native histogram.
+#[derive(Debug, Clone)]
+pub(crate) enum PointV {
+    F(f64),
+    H(HistPoint),
+}
+
+impl PointV {
+    /// The float, if this is one.
+    pub(crate) fn float(&self) -> Option<f64> {
+        match self {
+            PointV::F(v) => Some(*v),
+            PointV::H(_) => None,
+        }
+    }
+}
+
+/// A value of a series line, or `None` for `_` (omitted).
+pub(crate) type Point = Option<PointV>;
 
 /// A series line: labels and values, or a native histogram line (not supported).
 #[derive(Debug, Clone)]
@@ -124,6 +144,11 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
 
 fn parse_value_token(tok: &str, out: &mut Vec<Point>) -> Result<bool, String> {
     if tok.starts_with("{{") {
+        out.extend(
+            hist::parse_token(tok)?
+                .into_iter()
+                .map(|h| Some(PointV::H(h))),
+        );
         return Ok(true);
     }
     if tok == "_" {
@@ -131,11 +156,11 @@ fn parse_value_token(tok: &str, out: &mut Vec<Point>) -> Result<bool, String> {
         return Ok(false);
     }
     if tok == "stale" {
-        out.push(Some(f64::from_bits(STALE_NAN_BITS)));
+        out.push(Some(PointV::F(f64::from_bits(STALE_NAN_BITS))));
         return Ok(false);
     }
     if let Some(v) = parse_number(tok) {
-        out.push(Some(v));
+        out.push(Some(PointV::F(v)));
         return Ok(false);
     }
     // Expansions: `_xN`, `axN`, `a+bxN`, `a-bxN`.
@@ -152,13 +177,13 @@ fn parse_value_token(tok: &str, out: &mut Vec<Point>) -> Result<bool, String> {
     }
     if lhs == "stale" {
         out.extend(std::iter::repeat_n(
-            Some(f64::from_bits(STALE_NAN_BITS)),
+            Some(PointV::F(f64::from_bits(STALE_NAN_BITS))),
             n + 1,
         ));
         return Ok(false);
     }
     if let Some(a) = parse_number(lhs) {
-        out.extend(std::iter::repeat_n(Some(a), n + 1));
+        out.extend(std::iter::repeat_n(Some(PointV::F(a)), n + 1));
         return Ok(false);
     }
     for (i, c) in lhs.char_indices().skip(1) {
@@ -168,7 +193,7 @@ fn parse_value_token(tok: &str, out: &mut Vec<Point>) -> Result<bool, String> {
         {
             let b = if c == '-' { -b } else { b };
             for k in 0..=n {
-                out.push(Some(a + b * k as f64));
+                out.push(Some(PointV::F(a + b * k as f64)));
             }
             return Ok(false);
         }

@@ -10,11 +10,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use promql_parser::parser::{AtModifier, Call, Expr, Offset, SubqueryExpr, VectorSelector};
 
+use super::annotations::Annotation;
 use super::error::{Error, Result, exec};
 use super::label_cache::{LabelCache, WordBuild, WordMap};
 use super::range_grid::GridTable;
 use super::source::{SeriesSource, SourceSeries};
-use super::value::{Labels, Sample, Series, is_stale_nan};
+use super::value::{Labels, Sample, Series, is_stale_histogram, is_stale_nan};
 use super::{aggregate, binary, functions};
 
 mod extended;
@@ -22,10 +23,11 @@ mod info;
 mod names;
 mod position;
 mod selectors;
+mod stats_only;
 
 pub(crate) use names::NameUse;
 use names::{DROP_NAME_ONLY_SITE, Marked};
-pub(crate) use selectors::{selector_matchers, window_points, window_points_from};
+pub(crate) use selectors::{selector_matchers, window_hpoints, window_points, window_points_from};
 
 /// An intermediate value during evaluation at one time.
 #[derive(Debug, Clone)]
@@ -207,6 +209,16 @@ impl<'q> Evaluator<'q> {
         }
     }
 
+    /// Adds annotation `a`, with the position suffix `pos` (see [`Self::arg_position`]).
+    pub(crate) fn annotate(&mut self, a: Annotation, pos: &str) {
+        let msg = format!("{}{pos}", a.message());
+        if a.is_warning() {
+            self.warn(msg);
+        } else {
+            self.info(msg);
+        }
+    }
+
     fn at_ms(&self, at: &Option<AtModifier>) -> Option<i64> {
         at.as_ref().map(|a| match a {
             AtModifier::Start => self.start,
@@ -234,10 +246,16 @@ impl<'q> Evaluator<'q> {
         let mut calls = WordMap::default();
         self.plan(expr, self.start, self.end, top, &mut wanted, &mut calls);
         self.call_times = calls;
+        let stats_only = stats_only::stats_only_selectors(expr);
         for (vs, lo, hi) in wanted {
             let key = vs as *const VectorSelector as usize;
             let matchers = selector_matchers(vs);
-            let series = source.select(&matchers, lo, hi)?;
+            let mut series = source.select(&matchers, lo, hi)?;
+            if stats_only.contains(&key) {
+                for s in &mut series {
+                    stats_only::stats_hints(&mut s.histograms);
+                }
+            }
             self.data.insert(key, Arc::new(series));
         }
         info::prefetch(self, expr, source)
@@ -359,6 +377,9 @@ impl<'q> Evaluator<'q> {
                 Val::Vector(mut v) => {
                     for s in &mut v {
                         s.value = -s.value;
+                        if let Some(h) = &mut s.h {
+                            Arc::make_mut(h).mul(-1.0);
+                        }
                         s.drop_name = true;
                         s.ts = t;
                     }
@@ -444,20 +465,33 @@ impl<'q> Evaluator<'q> {
         let mut out = Vec::new();
         if let Some(series) = self.data.get(&key) {
             for s in series.iter() {
-                let idx = s.samples.partition_point(|(ts, _)| *ts <= reft);
-                if idx == 0 {
-                    continue;
-                }
-                let (ts, v) = s.samples[idx - 1];
-                if ts <= lo || is_stale_nan(v) {
-                    continue;
-                }
-                out.push(Sample {
-                    labels: s.labels.clone(),
-                    ts,
-                    value: v,
-                    drop_name: false,
-                });
+                let fi = s.samples.partition_point(|(ts, _)| *ts <= reft);
+                let hi = s.histograms.partition_point(|(ts, _)| *ts <= reft);
+                let f = fi.checked_sub(1).map(|i| s.samples[i]);
+                let h = hi.checked_sub(1).map(|i| &s.histograms[i]);
+                // The newer of the two kinds (a series has one sample per timestamp).
+                let sample = match (f, h) {
+                    (_, Some((hts, h))) if f.is_none_or(|(fts, _)| *hts > fts) => {
+                        if *hts <= lo || is_stale_histogram(h) {
+                            continue;
+                        }
+                        Sample {
+                            labels: s.labels.clone(),
+                            ts: *hts,
+                            value: 0.0,
+                            h: Some(h.clone()),
+                            drop_name: false,
+                        }
+                    }
+                    (Some((ts, v)), _) => {
+                        if ts <= lo || is_stale_nan(v) {
+                            continue;
+                        }
+                        Sample::float(s.labels.clone(), ts, v)
+                    }
+                    _ => continue,
+                };
+                out.push(sample);
             }
         }
         self.count_samples(out.len())?;
@@ -471,13 +505,15 @@ impl<'q> Evaluator<'q> {
         if let Some(series) = self.selected(vs) {
             for s in series.iter() {
                 let points = window_points(&s.samples, start, end).into_owned();
-                if points.is_empty() {
+                let hpoints = window_hpoints(&s.histograms, start, end);
+                if points.is_empty() && hpoints.is_empty() {
                     continue;
                 }
-                n += points.len();
+                n += points.len() + hpoints.len();
                 out.push(Series {
                     labels: s.labels.clone(),
                     points,
+                    hpoints,
                     drop_name: false,
                 });
             }
@@ -577,11 +613,15 @@ impl<'q> Evaluator<'q> {
                             out.push(Series {
                                 labels,
                                 points: Vec::new(),
+                                hpoints: Vec::new(),
                                 drop_name: s.drop_name,
                             });
                             out.len() - 1
                         });
-                        out[i].points.push((ts, s.value));
+                        match s.h {
+                            Some(h) => out[i].hpoints.push((ts, h)),
+                            None => out[i].points.push((ts, s.value)),
+                        }
                     }
                 }
                 Val::Scalar(v) => {
@@ -589,6 +629,7 @@ impl<'q> Evaluator<'q> {
                         out.push(Series {
                             labels: Default::default(),
                             points: Vec::new(),
+                            hpoints: Vec::new(),
                             drop_name: false,
                         });
                     }
@@ -603,7 +644,7 @@ impl<'q> Evaluator<'q> {
             }
             ts += step;
         }
-        let n = out.iter().map(|s| s.points.len()).sum();
+        let n = out.iter().map(|s| s.points.len() + s.hpoints.len()).sum();
         self.count_samples(n)?;
         Ok(out)
     }

@@ -5,7 +5,10 @@ use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::VectorSelector;
 
 use crate::promql::source::{LabelMatcher, MatchOp};
-use crate::promql::value::{METRIC_NAME, is_stale_nan};
+use std::sync::Arc;
+
+use crate::promql::native::FloatHistogram;
+use crate::promql::value::{METRIC_NAME, is_stale_histogram, is_stale_nan};
 
 /// The non-stale samples of `samples` (sorted by time) in `(start, end]`, borrowed unless a
 /// staleness marker has to be left out.
@@ -55,6 +58,21 @@ pub(crate) fn window_points_from<'s>(
     } else {
         std::borrow::Cow::Borrowed(pts)
     }
+}
+
+/// The non-stale histograms of `hs` (sorted by time) in `(start, end]`.
+pub(crate) fn window_hpoints(
+    hs: &[(i64, Arc<FloatHistogram>)],
+    start: i64,
+    end: i64,
+) -> Vec<(i64, Arc<FloatHistogram>)> {
+    let a = hs.partition_point(|(ts, _)| *ts <= start);
+    let b = hs.partition_point(|(ts, _)| *ts <= end);
+    hs[a..b.max(a)]
+        .iter()
+        .filter(|(_, h)| !is_stale_histogram(h))
+        .cloned()
+        .collect()
 }
 
 /// A selector's matchers in storage form, the metric name included.

@@ -1,5 +1,6 @@
 //! Bucket layouts: spans, boundaries, and the sparse `(index, count)` form the maths works on.
 
+use super::bounds_table::SCHEMA8;
 use super::is_custom_schema;
 
 /// A run of consecutive buckets: `offset` is the gap (in bucket indices) from the end of the
@@ -84,7 +85,12 @@ pub fn bucket_bound(index: i32, schema: i32, custom_values: &[f64]) -> f64 {
         return ldexp(1.0, exp.clamp(-1100, 1100) as i32);
     }
     let frac_idx = index & ((1 << schema) - 1);
-    let frac = (f64::from(frac_idx) / f64::from(1 << schema)).exp2() / 2.0;
+    // Prometheus's table, not `exp2`, so the boundaries are bit-identical to its own
+    // (schemas above 8 are not valid in PromQL; they get the formula).
+    let frac = match usize::try_from(frac_idx << (8 - schema.min(8))) {
+        Ok(i) if schema <= 8 && i < SCHEMA8.len() => SCHEMA8[i],
+        _ => (f64::from(frac_idx) / f64::from(1 << schema)).exp2() / 2.0,
+    };
     let exp = (index >> schema) + 1;
     if frac == 0.5 && exp == 1025 {
         return f64::MAX;

@@ -15,8 +15,13 @@
 //! `histogram_stddev` and `histogram_stdvar` on one histogram. Nothing here touches the
 //! evaluator; it is the library the evaluator and the conformance runner build on.
 
+mod bounds_table;
 mod buckets;
+mod chunk_hints;
+mod convert;
+mod display;
 mod float_histogram;
+mod kahan;
 pub mod quantile;
 mod reset;
 mod zero_bucket;
@@ -29,7 +34,10 @@ mod tests_histogram;
 mod tests_quantile;
 
 pub use buckets::{Bucket, Span, bucket_bound};
+pub use chunk_hints::tsdb_read_hints;
+pub(crate) use display::go_float;
 pub use float_histogram::{Combined, FloatHistogram, ResetHint};
+pub use kahan::{SumFlags, kahan_sum};
 
 /// The schema of histograms with custom bucket boundaries (Prometheus's `CustomBucketsSchema`).
 pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
