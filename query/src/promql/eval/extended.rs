@@ -87,6 +87,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ms: &MatrixSelector, t: i64
                 labels: s.labels.clone(),
                 ts: t,
                 value,
+                h: None,
                 drop_name: true,
             });
         }
@@ -118,6 +119,7 @@ pub(crate) fn matrix(ev: &mut Evaluator<'_>, ms: &MatrixSelector, t: i64) -> Res
         out.push(Series {
             labels: s.labels.clone(),
             points,
+            hpoints: Vec::new(),
             drop_name: false,
         });
     }
@@ -148,6 +150,7 @@ pub(crate) fn smoothed_vector(ev: &mut Evaluator<'_>, vs: &VectorSelector, t: i6
             labels: s.labels.clone(),
             ts: t,
             value,
+            h: None,
             drop_name: false,
         });
     }
@@ -395,6 +398,7 @@ mod tests {
         let src = One(SourceSeries {
             labels: Labels::from_pairs([("__name__", "metric")]),
             samples: (0..=10).map(|i| (i * 10_000, 1.0 + i as f64)).collect(),
+            histograms: Vec::new(),
         });
         let res = PromqlEngine::new(QueryOptions::default()).instant(&src, q, t)?;
         let Value::Vector(v) = res.value else {

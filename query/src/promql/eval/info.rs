@@ -335,6 +335,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, v)| (i as i64 * 300_000, *v))
                 .collect(),
+            histograms: Vec::new(),
         }
     }
 
