@@ -53,4 +53,4 @@ pub use admin::SNAPSHOTS_DIR;
 pub use endpoints::{BuildInfo, PromApi};
 pub use error::{ApiError, Result};
 pub use params::{MAX_TIME_MS, MIN_TIME_MS, parse_duration, series_selectors};
-pub use response::Response;
+pub use response::{Response, query_data_json};

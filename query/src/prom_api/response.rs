@@ -89,6 +89,14 @@ fn annotations(out: &mut String, key: &str, items: &[String], kind: &str) {
     json::string_array(out, &list);
 }
 
+/// The `data` object of a query answer exactly as the HTTP API writes it
+/// (`{"resultType":...,"result":...}`, native histograms included), for tools that print
+/// a [`QueryResult`] outside a server (`strata promql --format json`). Instant-vector
+/// samples carry the evaluation time `eval_ms`.
+pub fn query_data_json(res: &QueryResult, eval_ms: i64) -> String {
+    query_data(res, eval_ms, 0).0
+}
+
 /// The `data` of a query: `{"resultType":...,"result":...}`. Instant-vector samples carry
 /// the evaluation time `eval_ms`, as Prometheus forces them to it.
 pub(crate) fn query_data(res: &QueryResult, eval_ms: i64, limit: usize) -> (String, bool) {

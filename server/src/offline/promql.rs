@@ -48,27 +48,26 @@ pub fn run(args: &PromqlArgs, out: &mut dyn Write) -> Result<()> {
     let engine = crate::offline::open_engine(&config)?;
     let source = EngineSource::new(&engine, &tenant);
     let promql = PromqlEngine::new(config.promql);
-    let result = match (&args.start, &args.end) {
-        (Some(start), Some(end)) => promql.range(
-            &source,
-            &args.query,
-            parse_time(start)?,
-            parse_time(end)?,
-            parse_step(&args.step)?,
-        )?,
+    let (result, eval_ms) = match (&args.start, &args.end) {
+        (Some(start), Some(end)) => {
+            let end = parse_time(end)?;
+            let step = parse_step(&args.step)?;
+            let r = promql.range(&source, &args.query, parse_time(start)?, end, step)?;
+            (r, end)
+        }
         _ => {
             let t = match &args.time {
                 Some(t) => parse_time(t)?,
                 None => now_ms(),
             };
-            promql.instant(&source, &args.query, t)?
+            (promql.instant(&source, &args.query, t)?, t)
         }
     };
     let rows = rows(&result.value);
     match args.format {
         OutputFormat::Table => write_table(out, &rows)?,
         OutputFormat::Csv => write_csv(out, &rows)?,
-        OutputFormat::Json => writeln!(out, "{}", to_json(&result))?,
+        OutputFormat::Json => writeln!(out, "{}", to_json(&result, eval_ms))?,
     }
     for w in result.warnings.iter().chain(&result.infos) {
         eprintln!("{w}");
@@ -109,20 +108,31 @@ fn parse_step(text: &str) -> Result<i64> {
         .map_err(|e| Error::Usage(format!("--step {text:?}: {e}")))
 }
 
-/// (series, timestamp ms, value) rows.
-fn rows(value: &Value) -> Vec<(String, i64, f64)> {
+/// (series, timestamp ms, value) rows; a native histogram's value is its text form
+/// (Prometheus's, e.g. `{count:3, sum:4.5, (1,2]:3}`).
+fn rows(value: &Value) -> Vec<(String, i64, String)> {
     match value {
-        Value::Scalar { ts, value } => vec![("scalar".into(), *ts, *value)],
-        Value::String { ts, value } => vec![(format!("string {value:?}"), *ts, f64::NAN)],
+        Value::Scalar { ts, value } => vec![("scalar".into(), *ts, fmt_value(*value))],
+        Value::String { ts, value } => vec![(format!("string {value:?}"), *ts, "NaN".into())],
         Value::Vector(v) => v
             .iter()
-            .map(|s| (s.labels.to_string(), s.ts, s.value))
+            .map(|s| {
+                let value = match &s.h {
+                    Some(h) => h.to_string(),
+                    None => fmt_value(s.value),
+                };
+                (s.labels.to_string(), s.ts, value)
+            })
             .collect(),
         Value::Matrix(m) => m
             .iter()
             .flat_map(|s| {
                 let name = s.labels.to_string();
-                s.points.iter().map(move |(t, v)| (name.clone(), *t, *v))
+                let floats = s.points.iter().map(|(t, v)| (*t, fmt_value(*v)));
+                let hists = s.hpoints.iter().map(|(t, h)| (*t, h.to_string()));
+                let mut points: Vec<(i64, String)> = floats.chain(hists).collect();
+                points.sort_by_key(|(t, _)| *t);
+                points.into_iter().map(move |(t, v)| (name.clone(), t, v))
             })
             .collect(),
     }
@@ -152,10 +162,10 @@ fn fmt_ts(ms: i64) -> String {
     }
 }
 
-fn write_table(out: &mut dyn Write, rows: &[(String, i64, f64)]) -> std::io::Result<()> {
+fn write_table(out: &mut dyn Write, rows: &[(String, i64, String)]) -> std::io::Result<()> {
     let cells: Vec<[String; 3]> = rows
         .iter()
-        .map(|(s, t, v)| [s.clone(), fmt_ts(*t), fmt_value(*v)])
+        .map(|(s, t, v)| [s.clone(), fmt_ts(*t), v.clone()])
         .collect();
     let head = ["series", "timestamp", "value"].map(str::to_owned);
     let mut w = head.clone().map(|h| h.len());
@@ -179,55 +189,28 @@ fn write_table(out: &mut dyn Write, rows: &[(String, i64, f64)]) -> std::io::Res
     Ok(())
 }
 
-fn write_csv(out: &mut dyn Write, rows: &[(String, i64, f64)]) -> std::io::Result<()> {
+fn write_csv(out: &mut dyn Write, rows: &[(String, i64, String)]) -> std::io::Result<()> {
     writeln!(out, "series,timestamp,value")?;
     for (s, t, v) in rows {
-        writeln!(
-            out,
-            "\"{}\",{},{}",
-            s.replace('"', "\"\""),
-            fmt_ts(*t),
-            fmt_value(*v)
-        )?;
+        // A histogram's text form holds commas: quoted like the series.
+        let v = if v.contains(',') {
+            format!("\"{}\"", v.replace('"', "\"\""))
+        } else {
+            v.clone()
+        };
+        writeln!(out, "\"{}\",{},{}", s.replace('"', "\"\""), fmt_ts(*t), v)?;
     }
     Ok(())
 }
 
-/// The Prometheus API's `data` object (plus `warnings`/`infos` when there are any).
-fn to_json(r: &QueryResult) -> serde_json::Value {
-    use serde_json::{Map, Value as J, json};
-    let metric = |l: &strata_query::promql::Labels| {
-        J::Object(
-            l.iter()
-                .map(|(k, v)| (k.to_owned(), J::String(v.to_owned())))
-                .collect::<Map<_, _>>(),
-        )
-    };
-    let point = |t: i64, v: f64| json!([ms_to_secs(t), fmt_value(v)]);
-    let (ty, result) = match &r.value {
-        Value::Scalar { ts, value } => ("scalar", point(*ts, *value)),
-        Value::String { ts, value } => ("string", json!([ms_to_secs(*ts), value])),
-        Value::Vector(v) => (
-            "vector",
-            J::Array(
-                v.iter()
-                    .map(|s| json!({"metric": metric(&s.labels), "value": point(s.ts, s.value)}))
-                    .collect(),
-            ),
-        ),
-        Value::Matrix(m) => (
-            "matrix",
-            J::Array(
-                m.iter()
-                    .map(|s| {
-                        let values: Vec<J> = s.points.iter().map(|(t, v)| point(*t, *v)).collect();
-                        json!({"metric": metric(&s.labels), "values": values})
-                    })
-                    .collect(),
-            ),
-        ),
-    };
-    let mut data = json!({"resultType": ty, "result": result});
+/// The Prometheus API's `data` object, written by the HTTP API's own writer (native
+/// histograms included), plus `warnings`/`infos` when there are any.
+fn to_json(r: &QueryResult, eval_ms: i64) -> serde_json::Value {
+    use serde_json::json;
+    let text = strata_query::prom_api::query_data_json(r, eval_ms);
+    let mut data: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        json!({"error": format!("internal: the query answer is not JSON: {e}")})
+    });
     if !r.warnings.is_empty() {
         data["warnings"] = json!(r.warnings);
     }
@@ -235,11 +218,6 @@ fn to_json(r: &QueryResult) -> serde_json::Value {
         data["infos"] = json!(r.infos);
     }
     data
-}
-
-fn ms_to_secs(ms: i64) -> serde_json::Value {
-    serde_json::Number::from_f64(ms as f64 / 1000.0)
-        .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 #[cfg(test)]

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use strata_engine::{
-    Engine, KeyedSeries, MatchOp, Matcher, PendingWrite, Sample as EngineSample, TenantId,
-    WriteOutcome,
+    Engine, Histogram, HistogramSample, KeyedSeries, MatchOp, Matcher, PendingWrite,
+    Sample as EngineSample, TenantId, WriteOutcome,
 };
 
 use crate::runtime::metrics::Signal;
 use strata_query::logql::{self, Grid};
+use strata_query::promql::native::FloatHistogram;
 use strata_query::promql::{EngineSource, Labels, PromqlEngine, Value};
 use strata_query::sql;
 
@@ -28,8 +29,27 @@ pub struct Env {
     pub tenant: TenantId,
 }
 
-/// A sample of a rule's result: its labels and value.
-pub type Point = (Labels, f64);
+/// A sample of a rule's result: its labels and value, a float or a native histogram.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// The series' labels.
+    pub labels: Labels,
+    /// The float value (0 for a histogram, as Prometheus's rule manager reads `F`).
+    pub value: f64,
+    /// The native histogram, when the result is one.
+    pub histogram: Option<Arc<FloatHistogram>>,
+}
+
+impl Point {
+    /// A float sample.
+    pub fn float(labels: Labels, value: f64) -> Self {
+        Self {
+            labels,
+            value,
+            histogram: None,
+        }
+    }
+}
 
 impl Env {
     fn engine(&self) -> Result<Arc<Engine>, EvalError> {
@@ -60,8 +80,15 @@ impl Env {
                 .map_err(|e| EvalError::Query(format!("query task failed: {e}")))?
                 .map_err(|e| EvalError::Query(e.to_string()))?;
                 match result.value {
-                    Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.value)).collect()),
-                    Value::Scalar { value, .. } => Ok(vec![(Labels::default(), value)]),
+                    Value::Vector(v) => Ok(v
+                        .into_iter()
+                        .map(|s| Point {
+                            labels: s.labels,
+                            value: if s.h.is_some() { 0.0 } else { s.value },
+                            histogram: s.h,
+                        })
+                        .collect()),
+                    Value::Scalar { value, .. } => Ok(vec![Point::float(Labels::default(), value)]),
                     Value::String { .. } | Value::Matrix(_) => Err(EvalError::Result(
                         "rule result is not a vector or scalar".into(),
                     )),
@@ -86,12 +113,12 @@ impl Env {
                         .into_iter()
                         .filter_map(|s| {
                             let v = s.values.first().copied().flatten()?;
-                            Some((Labels::from_pairs(s.labels), v))
+                            Some(Point::float(Labels::from_pairs(s.labels), v))
                         })
                         .collect(),
                     logql::Value::Scalar(v) => v
                         .first()
-                        .map(|v| vec![(Labels::default(), *v)])
+                        .map(|v| vec![Point::float(Labels::default(), *v)])
                         .unwrap_or_default(),
                 })
             }
@@ -123,19 +150,31 @@ impl Env {
         let engine = self.engine()?;
         let labels: Vec<Vec<(String, String)>> = points
             .iter()
-            .map(|(l, _)| {
-                l.iter()
+            .map(|p| {
+                p.labels
+                    .iter()
                     .map(|(n, v)| (n.to_owned(), v.to_owned()))
                     .collect()
             })
             .collect();
-        let samples: Vec<[EngineSample; 1]> = points
+        // One sample per point: a float, or a native histogram (engine form).
+        let samples: Vec<(Vec<EngineSample>, Vec<HistogramSample>)> = points
             .iter()
-            .map(|(_, value)| {
-                [EngineSample {
-                    ts: t_ms,
-                    value: *value,
-                }]
+            .map(|p| match &p.histogram {
+                Some(h) => (
+                    Vec::new(),
+                    vec![HistogramSample {
+                        ts: t_ms,
+                        h: Arc::new(Histogram::from(h.as_ref())),
+                    }],
+                ),
+                None => (
+                    vec![EngineSample {
+                        ts: t_ms,
+                        value: p.value,
+                    }],
+                    Vec::new(),
+                ),
             })
             .collect();
         let tenant = self.tenant.clone();
@@ -147,12 +186,12 @@ impl Env {
             let batch: Vec<KeyedSeries<'_>> = pairs
                 .iter()
                 .zip(&samples)
-                .map(|(l, s)| KeyedSeries {
+                .map(|(l, (s, h))| KeyedSeries {
                     key: &[],
                     known: None,
                     labels: l,
                     samples: s,
-                    histograms: &[],
+                    histograms: h,
                 })
                 .collect();
             engine.submit_keyed(&tenant, &batch)

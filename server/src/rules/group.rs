@@ -230,7 +230,7 @@ impl Group {
         if !self.removed.is_empty() {
             let stale: Vec<Point> = std::mem::take(&mut self.removed)
                 .into_iter()
-                .map(|l| (l, f64::from_bits(STALE_NAN_BITS)))
+                .map(|l| Point::float(l, f64::from_bits(STALE_NAN_BITS)))
                 .collect();
             if let Err(e) = env.write(&stale, query_ts).await {
                 tracing::warn!(tenant = %env.tenant, group = %self.key.name, error = %e, "cannot end the series of removed rules");
@@ -321,7 +321,7 @@ impl Group {
                 return Err(e);
             }
         };
-        let now: HashSet<Labels> = points.iter().map(|(l, _)| l.clone()).collect();
+        let now: HashSet<Labels> = points.iter().map(|p| p.labels.clone()).collect();
         let mut batch = points;
         batch.extend(stale_points(&rule.written, &now));
         rule.written = now;
@@ -387,17 +387,17 @@ fn recorded(
 ) -> Result<Vec<Point>, EvalError> {
     let mut out = Vec::with_capacity(points.len());
     let mut seen = HashSet::with_capacity(points.len());
-    for (mut l, v) in points {
-        l.set("__name__".into(), name.to_owned());
+    for mut p in points {
+        p.labels.set("__name__".into(), name.to_owned());
         for (k, val) in labels {
-            l.set(k.clone(), val.clone());
+            p.labels.set(k.clone(), val.clone());
         }
-        if !seen.insert(l.clone()) {
+        if !seen.insert(p.labels.clone()) {
             return Err(EvalError::Result(
                 "vector contains metrics with the same labelset after applying rule labels".into(),
             ));
         }
-        out.push((l, v));
+        out.push(p);
     }
     if limit > 0 && out.len() > limit {
         return Err(EvalError::Limit {
@@ -423,7 +423,12 @@ fn alert_points(
     };
     let mut returned = Vec::with_capacity(points.len());
     let mut seen = HashSet::with_capacity(points.len());
-    for (l, v) in points {
+    for Point {
+        labels: l,
+        value: v,
+        ..
+    } in points
+    {
         let data = template_data(&l, shared, v);
         let mut labels = l.without_name();
         for (k, t) in &rule.labels {
@@ -465,10 +470,10 @@ fn alert_points(
         let mut l = a.labels.clone();
         l.set("__name__".into(), ALERTS.into());
         l.set("alertstate".into(), a.state.as_str().into());
-        out.push((l, 1.0));
+        out.push(Point::float(l, 1.0));
         let mut f = a.labels.clone();
         f.set("__name__".into(), ALERTS_FOR_STATE.into());
-        out.push((f, (a.active_at / 1000) as f64));
+        out.push(Point::float(f, (a.active_at / 1000) as f64));
     }
     debug_assert!(rule.alerts.current().all(|a| a.state != State::Inactive));
     Ok(out)
@@ -511,7 +516,7 @@ fn stale_points(before: &HashSet<Labels>, now: &HashSet<Labels>) -> Vec<Point> {
     before
         .iter()
         .filter(|l| !now.contains(*l))
-        .map(|l| (l.clone(), f64::from_bits(STALE_NAN_BITS)))
+        .map(|l| Point::float(l.clone(), f64::from_bits(STALE_NAN_BITS)))
         .collect()
 }
 
