@@ -5,8 +5,9 @@
 # What it installs, and where (nothing else is written outside the target directory):
 # - cargo-nextest, when it is not on PATH: under the target directory ($TARGET/tools).
 # - Python packages (duckdb, pyarrow, python-logging-loki, moto[server] for an S3 server on
-#   loopback, the OpenTelemetry SDK and its OTLP exporters for server/tests/tls.rs): in a
-#   virtualenv, $TARGET/venv,
+#   loopback, the OpenTelemetry SDK and its OTLP exporters for server/tests/tls.rs and
+#   otel_exphist.rs, grpcio-tools and cramjam for server/tests/rw2_client.rs's remote-write
+#   2.0 client): in a virtualenv, $TARGET/venv,
 #   made with `python3 -m venv` and reused while it works; never with a system-wide pip.
 #   (Debian's python3 needs the package python3-venv for that; installed when missing.)
 # - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script),
@@ -61,7 +62,7 @@ for pair in duckdb:duckdb pyarrow:pyarrow python-logging-loki:logging_loki moto[
     opentelemetry-sdk:opentelemetry.sdk \
     opentelemetry-exporter-otlp-proto-grpc:opentelemetry.exporter.otlp.proto.grpc \
     opentelemetry-exporter-otlp-proto-http:opentelemetry.exporter.otlp.proto.http \
-    selenium:selenium; do
+    selenium:selenium grpcio-tools:grpc_tools cramjam:cramjam; do
     package="${pair%%:*}" module="${pair#*:}"
     if ! python3 -c "import $module" >/dev/null 2>&1; then
         echo "installing $package in $VENV"
