@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Interop: a real Prometheus (Debian's package) scrapes node_exporter and itself and
-# remote-writes to a real `strata serve`; then the same PromQL range queries, series and label
-# lookups go to both, and the answers must be the same. Run by .ci/test.sh.
+# Interop: a real Prometheus (Debian's package) scrapes node_exporter, itself and a target
+# exposing native histograms (nh_target.py), and remote-writes everything to a real
+# `strata serve` (native histograms included: `--enable-feature=native-histograms` and
+# `send_native_histograms`); then the same PromQL range queries, series and label lookups go
+# to both, and the answers must be the same (compare.py for floats and classic histograms,
+# compare_nh.py for native histograms, which also says what Prometheus 2.42 cannot be
+# compared on). Run by .ci/test.sh.
 #
 #   bash tests/interop/prometheus-remote-write.sh [path/to/strata]
 #
@@ -61,7 +65,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 WORK=$(mktemp -d /tmp/strata-interop.XXXXXX)
-STRATA_PID= NODE_PID= PROM_PID=
+STRATA_PID= NODE_PID= PROM_PID= NH_PID=
 # Stops one of our processes by pid: SIGTERM, then SIGKILL after 30 s.
 stop() {
     local pid=$1
@@ -73,18 +77,21 @@ stop() {
 }
 # Prometheus first, while Strata still takes its last remote-write batches (stopped after
 # Strata, it retries them until its 1 min flush deadline).
-cleanup() { stop "$PROM_PID"; stop "$NODE_PID"; stop "$STRATA_PID"; PROM_PID= NODE_PID= STRATA_PID=; }
+cleanup() {
+    stop "$PROM_PID"; stop "$NODE_PID"; stop "$NH_PID"; stop "$STRATA_PID"
+    PROM_PID= NODE_PID= NH_PID= STRATA_PID=
+}
 fail() {
     echo "interop FAILED: $*"
     cleanup
-    tail -n 20 "$WORK/strata.log" "$WORK/prometheus.log" "$WORK/node.log" 2>/dev/null || true
+    tail -n 20 "$WORK/strata.log" "$WORK/prometheus.log" "$WORK/node.log" "$WORK/nh.log" 2>/dev/null || true
     echo "logs and data in $WORK"
     exit 1
 }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-HTTP=$(free_port); GRPC=$(free_port); PROM=$(free_port); NODE=$(free_port)
+HTTP=$(free_port); GRPC=$(free_port); PROM=$(free_port); NODE=$(free_port); NH=$(free_port)
 
 "$STRATA" serve --data-dir "$WORK/strata" --http-addr "127.0.0.1:$HTTP" \
     --grpc-addr "127.0.0.1:$GRPC" >"$WORK/strata.log" 2>&1 &
@@ -93,6 +100,8 @@ STRATA_PID=$!
     --collector.disable-defaults --collector.cpu --collector.meminfo --collector.loadavg \
     --collector.filesystem --collector.netdev --collector.stat >"$WORK/node.log" 2>&1 &
 NODE_PID=$!
+python3 tests/interop/nh_target.py "$NH" >"$WORK/nh.log" 2>&1 &
+NH_PID=$!
 
 cat >"$WORK/prometheus.yml" <<YML
 global:
@@ -103,8 +112,11 @@ scrape_configs:
     static_configs: [{ targets: ["127.0.0.1:$NODE"] }]
   - job_name: prometheus
     static_configs: [{ targets: ["127.0.0.1:$PROM"] }]
+  - job_name: nh
+    static_configs: [{ targets: ["127.0.0.1:$NH"] }]
 remote_write:
   - url: http://127.0.0.1:$HTTP/api/v1/write
+    send_native_histograms: true
     queue_config: { batch_send_deadline: 1s, max_samples_per_send: 2000 }
 YML
 
@@ -115,30 +127,39 @@ done
 curl -fsS "http://127.0.0.1:$HTTP/ready" >/dev/null || fail "strata did not get ready in 10 s"
 
 prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom" \
-    --web.listen-address="127.0.0.1:$PROM" >"$WORK/prometheus.log" 2>&1 &
+    --web.listen-address="127.0.0.1:$PROM" --enable-feature=native-histograms \
+    >"$WORK/prometheus.log" 2>&1 &
 PROM_PID=$!
 
-# Poll until compare.py can compare $SECS s that Strata holds in full.
-timeout=$((62 + 8 + SECS + 60))
-echo "waiting for $SECS s of data to compare (at most $timeout s; work dir $WORK)"
-start=$SECONDS said=$SECONDS
-while :; do
-    rc=0
-    out=$(python3 tests/interop/compare.py --ready "$SECS" \
-        "http://127.0.0.1:$PROM" "http://127.0.0.1:$HTTP" 2>&1) || rc=$?
-    [ $rc -eq 0 ] && break
-    [ $rc -eq 2 ] || fail "compare.py --ready: $out"
-    for p in "strata:$STRATA_PID" "node_exporter:$NODE_PID" "prometheus:$PROM_PID"; do
-        kill -0 "${p#*:}" 2>/dev/null || fail "${p%%:*} exited early"
+# Polls COMPARE_SCRIPT --ready until it can compare $SECS s that Strata holds in full; sets
+# READY_AT to the time to compare at.
+wait_ready() {
+    local script=$1 rc out
+    local timeout=$((62 + 8 + SECS + 60)) start=$SECONDS said=$SECONDS
+    echo "$script: waiting for $SECS s of data to compare (at most $timeout s; work dir $WORK)"
+    while :; do
+        rc=0
+        out=$(python3 "tests/interop/$script" --ready "$SECS" \
+            "http://127.0.0.1:$PROM" "http://127.0.0.1:$HTTP" 2>&1) || rc=$?
+        [ $rc -eq 0 ] && break
+        [ $rc -eq 2 ] || fail "$script --ready: $out"
+        for p in "strata:$STRATA_PID" "node_exporter:$NODE_PID" "prometheus:$PROM_PID" "nh_target:$NH_PID"; do
+            kill -0 "${p#*:}" 2>/dev/null || fail "${p%%:*} exited early"
+        done
+        [ $((SECONDS - start)) -lt "$timeout" ] || fail "no comparable data after $timeout s: $out"
+        if [ $((SECONDS - said)) -ge 15 ]; then echo "  $((SECONDS - start)) s: $out"; said=$SECONDS; fi
+        sleep 1
     done
-    [ $((SECONDS - start)) -lt "$timeout" ] || fail "no comparable data after $timeout s: $out"
-    if [ $((SECONDS - said)) -ge 15 ]; then echo "  $((SECONDS - start)) s: $out"; said=$SECONDS; fi
-    sleep 1
-done
-echo "comparing after $((SECONDS - start)) s"
+    echo "comparing after $((SECONDS - start)) s"
+    READY_AT=$out
+}
 
-python3 tests/interop/compare.py --at "$out" "http://127.0.0.1:$PROM" "http://127.0.0.1:$HTTP" \
+wait_ready compare.py
+python3 tests/interop/compare.py --at "$READY_AT" "http://127.0.0.1:$PROM" "http://127.0.0.1:$HTTP" \
     || fail "Prometheus and Strata answer differently"
+wait_ready compare_nh.py
+python3 tests/interop/compare_nh.py --at "$READY_AT" "http://127.0.0.1:$PROM" "http://127.0.0.1:$HTTP" \
+    || fail "Prometheus and Strata answer differently on native histograms"
 echo "interop: Prometheus and Strata agree"
 cleanup
 rm -rf "$WORK"
