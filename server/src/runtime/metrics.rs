@@ -111,6 +111,10 @@ struct Counters {
     exemplars_accepted: BTreeMap<String, u64>,
     /// (tenant, reason) -> exemplars refused.
     exemplars_rejected: BTreeMap<(String, String), u64>,
+    /// tenant -> metadata entries stored (new for their metric).
+    metadata_stored: BTreeMap<String, u64>,
+    /// (tenant, reason) -> metadata entries refused.
+    metadata_rejected: BTreeMap<(String, String), u64>,
 }
 
 /// The registry. Counters live behind one mutex: each update is a few map operations,
@@ -156,6 +160,21 @@ impl Metrics {
         }
         for (reason, n) in &outcome.rejected {
             *c.exemplars_rejected
+                .entry((t.to_owned(), reason.as_str().to_owned()))
+                .or_default() += n;
+        }
+    }
+
+    /// Counts what one metadata write stored and refused (the engine's outcome, or a
+    /// decoder's refusals).
+    pub fn record_metadata(&self, tenant: &TenantId, outcome: &strata_engine::MetadataOutcome) {
+        let mut c = self.lock();
+        let t = tenant.as_str();
+        if outcome.stored > 0 {
+            *c.metadata_stored.entry(t.to_owned()).or_default() += outcome.stored;
+        }
+        for (reason, n) in &outcome.rejected {
+            *c.metadata_rejected
                 .entry((t.to_owned(), reason.as_str().to_owned()))
                 .or_default() += n;
         }
@@ -349,12 +368,37 @@ impl Metrics {
                 *n as f64,
             );
         }
+        let name = "strata_metadata_stored_total";
+        header(
+            o,
+            name,
+            "counter",
+            "Metric metadata entries stored (new for their metric; re-sent ones are not counted), by tenant.",
+        );
+        for (t, n) in c.metadata_stored.iter().filter(|(t, _)| shown(t)) {
+            line(o, name, &[("tenant", t.as_str())], *n as f64);
+        }
+        let name = "strata_metadata_rejected_total";
+        header(
+            o,
+            name,
+            "counter",
+            "Metric metadata entries refused, by tenant and reason (their samples are stored regardless).",
+        );
+        for ((t, r), n) in c.metadata_rejected.iter().filter(|((t, _), _)| shown(t)) {
+            line(
+                o,
+                name,
+                &[("tenant", t.as_str()), ("reason", r.as_str())],
+                *n as f64,
+            );
+        }
         let name = "strata_truncated_total";
         header(
             o,
             name,
             "counter",
-            "Changes made to stored items, by kind: attribute caps on spans and log records, remote-write 2.0 metadata and start timestamps not stored.",
+            "Changes made to stored items, by kind: attribute caps on spans and log records, remote-write 2.0 start timestamps not stored.",
         );
         for ((t, s, k), n) in c.truncated.iter().filter(|((t, _, _), _)| shown(t)) {
             let labels = [("tenant", t.as_str()), ("signal", s.as_str()), ("kind", k)];
