@@ -107,6 +107,7 @@ fn remote_write_1_stores_valid_histograms_and_refuses_invalid_ones_by_reason() {
         ..Default::default()
     };
     let req = WriteRequest {
+        metadata: Vec::new(),
         timeseries: vec![
             TimeSeries {
                 labels: labels("floats"),

@@ -136,6 +136,7 @@ mod tests {
             rejected_points: rejected,
             errors: errors.iter().map(|s| (*s).to_owned()).collect(),
             exemplars: Vec::new(),
+            metadata: Vec::new(),
         }
     }
 
