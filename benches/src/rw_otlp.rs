@@ -186,6 +186,7 @@ mod tests {
     #[test]
     fn groups_points_by_name_keeps_labels_times_and_values() {
         let req = WriteRequest {
+            metadata: Vec::new(),
             timeseries: vec![
                 series(
                     &[("__name__", "up"), ("job", "api"), ("host", "h1")],
@@ -234,6 +235,7 @@ mod tests {
     #[test]
     fn rejects_nameless_series_and_corrupt_input() {
         let req = WriteRequest {
+            metadata: Vec::new(),
             timeseries: vec![series(&[("job", "x")], &[(1, 1.0)])],
         };
         assert!(matches!(

@@ -81,6 +81,10 @@ pub use model::histogram::{
 };
 pub use model::labels::{Label, Labels, METRIC_NAME};
 pub use model::matcher::{MAX_REGEX_SIZE, MatchOp, Matcher};
+pub use model::metadata::{
+    FamilyMetadata, MAX_METADATA_HELP_BYTES, MAX_METADATA_METRICS, MAX_METADATA_NAME_BYTES,
+    MAX_METADATA_PER_METRIC, Metadata, MetadataOutcome, MetadataRead, MetadataReject, MetricType,
+};
 pub use model::outcome::{RejectReason, WriteOutcome};
 pub use model::records::{
     LogRecord, Scope, SpanEvent, SpanId, SpanLink, SpanRecord, TraceId, parse_id,

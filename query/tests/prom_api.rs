@@ -1,7 +1,10 @@
 //! The Prometheus HTTP API layer over a real engine: exact status codes and JSON bodies for
 //! every endpoint and every error class.
 
-use strata_engine::{Engine, EngineConfig, ManualClock, Sample, SeriesSamples, TenantId};
+use strata_engine::{
+    Engine, EngineConfig, FamilyMetadata, ManualClock, Metadata, MetricType, Sample, SeriesSamples,
+    TenantId,
+};
 use strata_query::prom_api::{PromApi, Response};
 
 /// 2023-11-14T22:13:20Z.
@@ -531,14 +534,68 @@ fn lookups_read_flushed_partitions_too() {
 #[test]
 fn metadata_and_buildinfo() {
     let f = fixture();
+    let meta = |t: &TenantId, kv: &[(&str, &str)]| pair(f.api.metadata(&f.engine, t, &params(kv)));
+    assert_eq!(meta(&f.acme, &[]), ok(r#"{"status":"success","data":{}}"#));
     assert_eq!(
-        pair(f.api.metadata(&params(&[]))),
+        meta(&f.acme, &[("limit", "x")]),
+        bad_data("limit must be a number")
+    );
+    assert_eq!(
+        meta(&f.acme, &[("limit_per_metric", "1.5")]),
+        bad_data("limit_per_metric must be a number")
+    );
+    let entry = |family: &str, kind, help: &str, unit: &str| FamilyMetadata {
+        family: family.into(),
+        metadata: Metadata {
+            kind,
+            help: help.into(),
+            unit: unit.into(),
+        },
+    };
+    f.engine
+        .write_metadata(
+            &f.acme,
+            &[
+                entry("up", MetricType::Gauge, "Target up.", ""),
+                entry(
+                    "http_requests_total",
+                    MetricType::Counter,
+                    "Requests <all>.",
+                    "",
+                ),
+                entry("http_requests_total", MetricType::Unknown, "Requests.", ""),
+                entry("latency", MetricType::GaugeHistogram, "", "seconds"),
+            ],
+        )
+        .unwrap();
+    let all = r#"{"status":"success","data":{"http_requests_total":[{"type":"counter","help":"Requests \u003call\u003e.","unit":""},{"type":"unknown","help":"Requests.","unit":""}],"latency":[{"type":"gaugehistogram","help":"","unit":"seconds"}],"up":[{"type":"gauge","help":"Target up.","unit":""}]}}"#;
+    assert_eq!(meta(&f.acme, &[]), ok(all));
+    assert_eq!(
+        meta(&f.acme, &[("limit", "-1"), ("limit_per_metric", "0")]),
+        ok(all)
+    );
+    assert_eq!(
+        meta(&f.acme, &[("metric", "up")]),
+        ok(
+            r#"{"status":"success","data":{"up":[{"type":"gauge","help":"Target up.","unit":""}]}}"#
+        )
+    );
+    assert_eq!(
+        meta(&f.acme, &[("metric", "nope")]),
         ok(r#"{"status":"success","data":{}}"#)
     );
     assert_eq!(
-        pair(f.api.metadata(&params(&[("limit", "x")]))),
-        bad_data("limit must be a number")
+        meta(&f.acme, &[("limit", "1"), ("limit_per_metric", "1")]),
+        ok(
+            r#"{"status":"success","data":{"http_requests_total":[{"type":"counter","help":"Requests \u003call\u003e.","unit":""}]}}"#
+        )
     );
+    assert_eq!(
+        meta(&f.acme, &[("limit", "0")]),
+        ok(r#"{"status":"success","data":{}}"#)
+    );
+    // Another tenant's metadata is its own.
+    assert_eq!(meta(&f.other, &[]), ok(r#"{"status":"success","data":{}}"#));
     assert_eq!(
         pair(f.api.buildinfo()),
         ok(&format!(
@@ -692,7 +749,7 @@ fn answers_recorded_from_a_real_prometheus() {
             "query" => f.query(kv),
             "range" => f.range(kv),
             "series" => f.series(kv),
-            _ => pair(f.api.metadata(&params(kv))),
+            _ => pair(f.api.metadata(&f.engine, &f.acme, &params(kv))),
         };
         assert_eq!(got, (*status, body.to_string()), "{endpoint} {kv:?}");
     }

@@ -44,6 +44,7 @@ fn label(name: &str, value: &str) -> Label {
 fn write_request() -> WriteRequest {
     let values = [1.0, f64::NAN, f64::INFINITY, -0.5, 1e300];
     WriteRequest {
+        metadata: Vec::new(),
         timeseries: (0..4)
             .map(|i| TimeSeries {
                 labels: vec![

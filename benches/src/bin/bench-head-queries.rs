@@ -183,7 +183,13 @@ fn load(conn: &mut Conn, series: usize, samples: i64) -> Result<(), RunError> {
                 })
                 .collect();
             let body = snap::raw::Encoder::new()
-                .compress_vec(&WriteRequest { timeseries }.encode_to_vec())
+                .compress_vec(
+                    &WriteRequest {
+                        timeseries,
+                        metadata: Vec::new(),
+                    }
+                    .encode_to_vec(),
+                )
                 .map_err(|e| RunError::Bad {
                     what: "snappy".into(),
                     detail: e.to_string(),

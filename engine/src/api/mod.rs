@@ -10,6 +10,7 @@ use tracing::{error, warn};
 
 pub(crate) mod admin;
 pub(crate) mod exemplars;
+pub(crate) mod metadata;
 pub(crate) mod metrics;
 pub(crate) mod signals;
 pub(crate) mod status;

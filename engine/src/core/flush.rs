@@ -55,6 +55,7 @@ impl Core {
             timer.discard(); // nothing to flush is not a flush
             return Ok(FlushStats::default());
         }
+        self.relog_metadata()?; // metadata is in the WAL only (`core/metadata.rs`)
         if let Some(t) = cut.relogged.take() {
             // Durable before anything below the boundary can be truncated (`core/relog.rs`).
             t.wait()?;

@@ -13,6 +13,7 @@ pub(crate) mod delete;
 pub(crate) mod exemplars;
 pub(crate) mod flush;
 pub(crate) mod maintenance;
+pub(crate) mod metadata;
 pub(crate) mod reader;
 pub(crate) mod relog;
 pub(crate) mod replay;
@@ -74,6 +75,8 @@ pub(crate) struct Core {
     pub(crate) logs: SignalStore<LogRecord>,
     /// Exemplars in memory (their files are listed with the metrics sets).
     pub(crate) exemplars: crate::exemplars::store::ExemplarStore,
+    /// Metric metadata (memory and WAL only, `core/metadata.rs`).
+    pub(crate) metadata: crate::metrics::metadata::MetadataStore,
     /// Closed spans and logs partitions with more than one file: the file set a pass saw
     /// (`signals::compact::SetSeen`), to tell when it has settled.
     pub(crate) settling: Mutex<HashMap<PathBuf, crate::signals::compact::SetSeen>>,
@@ -147,6 +150,7 @@ impl Core {
             traces: SignalStore::default(),
             logs: SignalStore::default(),
             exemplars: Default::default(),
+            metadata: Default::default(),
         };
         if engine.reader.is_some() {
             engine.refresh_reader()?;
@@ -224,6 +228,7 @@ impl Core {
         t.extend(self.traces.tenants());
         t.extend(self.logs.tenants());
         t.extend(self.exemplars.tenants());
+        t.extend(self.metadata.tenants());
         t.sort();
         t.dedup();
         t

@@ -135,6 +135,10 @@ impl Core {
                         signal_bytes += self.logs.restore_logged(&tenant, recs);
                         continue;
                     }
+                    Decoded::Metadata(tenant, mode, families) => {
+                        self.restore_metadata(tenant, mode, families);
+                        continue;
+                    }
                     Decoded::Exemplars(tenant, series) => {
                         let max = self.config.limits_for(&tenant).max_exemplars;
                         self.exemplars.restore_logged(&tenant, series, max);

@@ -7,6 +7,7 @@ pub(crate) mod files;
 pub(crate) mod flush;
 pub(crate) mod head;
 pub(crate) mod index;
+pub(crate) mod metadata;
 pub(crate) mod page_cache;
 pub(crate) mod postings;
 pub(crate) mod raw_keys;

@@ -6,6 +6,7 @@ pub(crate) mod exemplar;
 pub(crate) mod histogram;
 pub(crate) mod labels;
 pub(crate) mod matcher;
+pub(crate) mod metadata;
 pub(crate) mod outcome;
 pub(crate) mod records;
 pub(crate) mod sample;

@@ -67,3 +67,7 @@ pub(crate) const KIND_SAMPLES_H: u8 = 5;
 pub(crate) const KIND_EXEMPLARS: u8 = 4;
 /// Version of exemplars records.
 pub(crate) const EXEMPLARS_VERSION: u8 = 1;
+/// Metric metadata (`wal/metadata.rs`).
+pub(crate) const KIND_METADATA: u8 = 6;
+/// Version of metadata records.
+pub(crate) const METADATA_VERSION: u8 = 1;

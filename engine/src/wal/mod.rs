@@ -5,6 +5,7 @@
 
 pub(crate) mod exemplars;
 pub(crate) mod frame;
+pub(crate) mod metadata;
 pub(crate) mod pending;
 pub(crate) mod spans_logs;
 
@@ -13,7 +14,8 @@ use std::sync::Arc;
 use crate::model::series::SeriesId;
 use crate::model::series_key::{self, SeriesKey};
 use crate::wal::frame::{
-    Cursor, KIND_EXEMPLARS, KIND_LOGS, KIND_SAMPLES, KIND_SAMPLES_H, KIND_SPANS, SAMPLES_VERSION,
+    Cursor, KIND_EXEMPLARS, KIND_LOGS, KIND_METADATA, KIND_SAMPLES, KIND_SAMPLES_H, KIND_SPANS,
+    SAMPLES_VERSION,
 };
 use crate::{Labels, Sample, TenantId};
 
@@ -93,6 +95,7 @@ pub(crate) enum Decoded {
     Spans(TenantId, Vec<crate::SpanRecord>),
     Logs(TenantId, Vec<crate::LogRecord>),
     Exemplars(TenantId, Vec<crate::SeriesExemplars>),
+    Metadata(TenantId, metadata::Mode, metadata::Families),
 }
 
 /// Decodes a record of any kind.
@@ -103,6 +106,7 @@ pub(crate) fn decode_any(buf: &[u8]) -> Result<Decoded, String> {
         Some(&KIND_EXEMPLARS) => {
             crate::wal::exemplars::decode(buf).map(|(t, s)| Decoded::Exemplars(t, s))
         }
+        Some(&KIND_METADATA) => metadata::decode(buf).map(|(t, m, f)| Decoded::Metadata(t, m, f)),
         // Kinds 1 and 5 (samples, with histograms), and unknown kinds refused by `decode`.
         _ => decode(buf).map(Decoded::Samples),
     }

@@ -130,10 +130,17 @@ impl PromApi {
         label_values(engine, tenant, name, Params::new(params)).into()
     }
 
-    /// `/api/v1/metadata`: Strata keeps no metric metadata, so the answer is `{}` (as
-    /// Prometheus's for an unknown metric); `limit` and `limit_per_metric` are validated.
-    pub fn metadata(&self, params: &[(String, String)]) -> Response {
-        metadata(Params::new(params)).into()
+    /// `/api/v1/metadata`: the tenant's metric metadata (remote-write and OTLP store it,
+    /// [`Engine::metadata`]), by metric family name; `metric` picks one, `limit` caps the
+    /// metrics (negative: all; 0: none, as Prometheus), `limit_per_metric` the entries per
+    /// metric (0 or negative: all).
+    pub fn metadata(
+        &self,
+        engine: &Engine,
+        tenant: &TenantId,
+        params: &[(String, String)],
+    ) -> Response {
+        metadata(engine, tenant, Params::new(params)).into()
     }
 
     /// `/api/v1/status/buildinfo`.
@@ -387,15 +394,46 @@ fn label_values(engine: &Engine, tenant: &TenantId, name: &str, p: Params<'_>) -
     })
 }
 
-fn metadata(p: Params<'_>) -> Result<Success> {
-    for name in ["limit", "limit_per_metric"] {
+/// Prometheus's `metricMetadata` (web/api/v1/api.go), over the engine's store instead of
+/// the scrape targets: metrics sorted by name, each metric's entries oldest first.
+fn metadata(engine: &Engine, tenant: &TenantId, p: Params<'_>) -> Result<Success> {
+    let mut limits = [None; 2];
+    for (i, name) in ["limit", "limit_per_metric"].into_iter().enumerate() {
         let v = p.value(name);
-        if !v.is_empty() && params::go_atoi(v).is_err() {
-            return Err(ApiError::BadData(format!("{name} must be a number")));
+        if !v.is_empty() {
+            let n = params::go_atoi(v)
+                .map_err(|_| ApiError::BadData(format!("{name} must be a number")))?;
+            // `limit` counts from 0, `limit_per_metric` from 1: Prometheus's checks.
+            let floor = if i == 0 { 0 } else { 1 };
+            limits[i] = (n >= floor).then(|| usize::try_from(n).unwrap_or(usize::MAX));
         }
     }
+    let metric = Some(p.value("metric")).filter(|m| !m.is_empty());
+    let read = engine.metadata(tenant, metric, limits[0], limits[1]);
+    let mut data = String::from("{");
+    for (i, (name, entries)) in read.iter().enumerate() {
+        if i > 0 {
+            data.push(',');
+        }
+        json::string(&mut data, name, Escape::Jsoniter);
+        data.push_str(":[");
+        for (j, m) in entries.iter().enumerate() {
+            if j > 0 {
+                data.push(',');
+            }
+            data.push_str("{\"type\":");
+            json::string(&mut data, m.kind.as_str(), Escape::Jsoniter);
+            data.push_str(",\"help\":");
+            json::string(&mut data, &m.help, Escape::Jsoniter);
+            data.push_str(",\"unit\":");
+            json::string(&mut data, &m.unit, Escape::Jsoniter);
+            data.push('}');
+        }
+        data.push(']');
+    }
+    data.push('}');
     Ok(Success {
-        data: "{}".into(),
+        data,
         ..Success::default()
     })
 }

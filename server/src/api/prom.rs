@@ -97,9 +97,17 @@ async fn label_values(
     run(state, t, m, u, h, b, Call::LabelValues(name)).await
 }
 
-async fn metadata(ReadTenant(_): ReadTenant, uri: Uri) -> Response {
-    match request_params(&Method::GET, uri.query(), &HeaderMap::new(), &[]) {
-        Ok(params) => json(PromApi::default().metadata(&params)),
+async fn metadata(
+    State(state): State<AppState>,
+    ReadTenant(tenant): ReadTenant,
+    uri: Uri,
+) -> Response {
+    let params = match request_params(&Method::GET, uri.query(), &HeaderMap::new(), &[]) {
+        Ok(params) => params,
+        Err(e) => return e.into_response(),
+    };
+    match state.engine() {
+        Ok(engine) => json(PromApi::default().metadata(&engine, &tenant, &params)),
         Err(e) => e.into_response(),
     }
 }

@@ -111,6 +111,10 @@ struct Counters {
     exemplars_accepted: BTreeMap<String, u64>,
     /// (tenant, reason) -> exemplars refused.
     exemplars_rejected: BTreeMap<(String, String), u64>,
+    /// tenant -> metadata entries stored (new for their metric).
+    metadata_stored: BTreeMap<String, u64>,
+    /// (tenant, reason) -> metadata entries refused.
+    metadata_rejected: BTreeMap<(String, String), u64>,
 }
 
 /// The registry. Counters live behind one mutex: each update is a few map operations,
@@ -156,6 +160,21 @@ impl Metrics {
         }
         for (reason, n) in &outcome.rejected {
             *c.exemplars_rejected
+                .entry((t.to_owned(), reason.as_str().to_owned()))
+                .or_default() += n;
+        }
+    }
+
+    /// Counts what one metadata write stored and refused (the engine's outcome, or a
+    /// decoder's refusals).
+    pub fn record_metadata(&self, tenant: &TenantId, outcome: &strata_engine::MetadataOutcome) {
+        let mut c = self.lock();
+        let t = tenant.as_str();
+        if outcome.stored > 0 {
+            *c.metadata_stored.entry(t.to_owned()).or_default() += outcome.stored;
+        }
+        for (reason, n) in &outcome.rejected {
+            *c.metadata_rejected
                 .entry((t.to_owned(), reason.as_str().to_owned()))
                 .or_default() += n;
         }
@@ -349,12 +368,37 @@ impl Metrics {
                 *n as f64,
             );
         }
+        let name = "strata_metadata_stored_total";
+        header(
+            o,
+            name,
+            "counter",
+            "Metric metadata entries stored (new for their metric; re-sent ones are not counted), by tenant.",
+        );
+        for (t, n) in c.metadata_stored.iter().filter(|(t, _)| shown(t)) {
+            line(o, name, &[("tenant", t.as_str())], *n as f64);
+        }
+        let name = "strata_metadata_rejected_total";
+        header(
+            o,
+            name,
+            "counter",
+            "Metric metadata entries refused, by tenant and reason (their samples are stored regardless).",
+        );
+        for ((t, r), n) in c.metadata_rejected.iter().filter(|((t, _), _)| shown(t)) {
+            line(
+                o,
+                name,
+                &[("tenant", t.as_str()), ("reason", r.as_str())],
+                *n as f64,
+            );
+        }
         let name = "strata_truncated_total";
         header(
             o,
             name,
             "counter",
-            "Changes made to stored items, by kind: attribute caps on spans and log records, remote-write 2.0 metadata and start timestamps not stored.",
+            "Changes made to stored items, by kind: attribute caps on spans and log records, remote-write 2.0 start timestamps not stored.",
         );
         for ((t, s, k), n) in c.truncated.iter().filter(|((t, _, _), _)| shown(t)) {
             let labels = [("tenant", t.as_str()), ("signal", s.as_str()), ("kind", k)];
@@ -733,64 +777,5 @@ fn escape(v: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use strata_engine::RejectReason;
-
-    #[test]
-    fn renders_counters_and_filters_by_tenant() {
-        let m = Metrics::default();
-        let a = TenantId::new("a").unwrap();
-        let b = TenantId::new("b").unwrap();
-        let mut outcome = WriteOutcome {
-            accepted: 3,
-            ..WriteOutcome::default()
-        };
-        outcome.rejected.insert(RejectReason::TooOld, 2);
-        m.record_write(&a, Signal::Metrics, &outcome);
-        m.record_write(&b, Signal::Metrics, &outcome);
-        m.record_request("/api/v1/write", 204, Duration::from_millis(3));
-        let all = m.render(None, None);
-        assert!(
-            all.contains("strata_ingested_samples_total{tenant=\"a\",signal=\"metrics\"} 3\n"),
-            "{all}"
-        );
-        assert!(all.contains(
-            "strata_rejected_samples_total{tenant=\"b\",signal=\"metrics\",reason=\"too_old\"} 2\n"
-        ));
-        assert!(all.contains("strata_http_request_duration_seconds_bucket{endpoint=\"/api/v1/write\",le=\"0.005\"} 1\n"));
-        assert!(all.contains("strata_http_request_duration_seconds_bucket{endpoint=\"/api/v1/write\",le=\"0.001\"} 0\n"));
-        assert!(all.contains("strata_ready 0\n"));
-        let only_a = m.render(None, Some(&a));
-        assert!(only_a.contains("tenant=\"a\""));
-        assert!(!only_a.contains("tenant=\"b\""), "{only_a}");
-    }
-
-    #[test]
-    fn span_and_log_writes_count_rejections_and_truncations() {
-        use strata_engine::{SignalReject, Truncation};
-        let m = Metrics::default();
-        let a = TenantId::new("a").unwrap();
-        let mut outcome = SignalOutcome {
-            accepted: 4,
-            ..SignalOutcome::default()
-        };
-        outcome.rejected.insert(SignalReject::InvalidSpanId, 1);
-        outcome.truncated.insert(Truncation::ValueTruncated, 2);
-        m.record_write(&a, Signal::Traces, &outcome);
-        m.record_write(&a, Signal::Logs, &outcome);
-        let all = m.render(None, None);
-        for line in [
-            "strata_ingested_samples_total{tenant=\"a\",signal=\"traces\"} 4\n",
-            "strata_rejected_samples_total{tenant=\"a\",signal=\"logs\",reason=\"invalid_span_id\"} 1\n",
-            "strata_truncated_total{tenant=\"a\",signal=\"traces\",kind=\"value_truncated\"} 2\n",
-        ] {
-            assert!(all.contains(line), "{line} in {all}");
-        }
-    }
-
-    #[test]
-    fn escapes_label_values() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-    }
-}
+#[path = "metrics_tests.rs"]
+mod tests;

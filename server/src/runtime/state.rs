@@ -429,6 +429,33 @@ impl AppState {
         }
     }
 
+    /// Writes metric metadata for `tenant` (remote-write, OTLP), counting what the
+    /// engine stored and refused (`strata_metadata_*_total`). Decoders' refusals are
+    /// counted by the caller ([`crate::runtime::metrics::Metrics::record_metadata`]).
+    pub async fn write_metadata(
+        &self,
+        tenant: &TenantId,
+        entries: Vec<strata_engine::FamilyMetadata>,
+    ) -> Result<strata_engine::MetadataOutcome, ApiError> {
+        if entries.is_empty() {
+            return Ok(strata_engine::MetadataOutcome::default());
+        }
+        let engine = self.engine()?;
+        let t = tenant.clone();
+        let result = tokio::task::spawn_blocking(move || engine.write_metadata(&t, &entries))
+            .await
+            .map_err(|e| ApiError::Internal(format!("write task failed: {e}")))?;
+        match result {
+            Ok(outcome) => {
+                self.metrics().record_metadata(tenant, &outcome);
+                Ok(outcome)
+            }
+            Err(e) => self
+                .finish_write::<WriteOutcome>(tenant, Signal::Metrics, Err(e))
+                .map(|_| strata_engine::MetadataOutcome::default()),
+        }
+    }
+
     /// Writes spans for `tenant`, as [`AppState::write_metrics`] does samples.
     pub async fn write_spans(
         &self,

@@ -10,12 +10,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 };
 use prost::bytes::Bytes;
 use strata_engine::{
-    ExemplarOutcome, LogRecord, RejectReason, SignalOutcome, SignalReject, SpanRecord, TenantId,
-    WriteOutcome,
+    ExemplarOutcome, LogRecord, MetadataOutcome, RejectReason, SignalOutcome, SignalReject,
+    SpanRecord, TenantId, WriteOutcome,
 };
 
 use super::metrics::fast as metrics_fast;
-use super::metrics::response::with_exemplars;
+use super::metrics::response::{with_exemplars, with_metadata};
 use super::request_items;
 use super::{
     Batch, Encoding, PartialSuccess, SignalKind, TranslateOptions, Translated, decode_metrics,
@@ -79,23 +79,26 @@ pub(super) async fn export_metrics(
             outcome.messages.entry(reason).or_insert(m);
         }
     }
-    let exemplars = write_exemplars(state, tenant, &mut translated, &outcome).await?;
-    metrics_answer(&translated, &outcome, &exemplars)
+    let extras = write_extras(state, tenant, &mut translated, &outcome).await?;
+    metrics_answer(&translated, &outcome, &extras)
 }
 
-/// Writes the exemplars of a translated request after its samples (not when the rate
-/// limit refused samples: the request fails as retryable and comes again).
-async fn write_exemplars(
+/// Writes the exemplars, then the metric metadata, of a translated request after its
+/// samples (not when the rate limit refused samples: the request fails as retryable and
+/// comes again).
+async fn write_extras(
     state: &AppState,
     tenant: &TenantId,
     translated: &mut Translated,
     outcome: &WriteOutcome,
-) -> Result<ExemplarOutcome, ApiError> {
+) -> Result<(ExemplarOutcome, MetadataOutcome), ApiError> {
     let exemplars = std::mem::take(&mut translated.exemplars);
+    let metadata = std::mem::take(&mut translated.metadata);
     if outcome.rejected.contains_key(&RejectReason::RateLimited) {
-        return Ok(ExemplarOutcome::default());
+        return Ok(Default::default());
     }
-    state.write_exemplars(tenant, exemplars).await
+    let exemplars = state.write_exemplars(tenant, exemplars).await?;
+    Ok((exemplars, state.write_metadata(tenant, metadata).await?))
 }
 
 /// [`export_metrics`] for a protobuf body: the fast path ([`metrics_fast`]) when it takes
@@ -148,8 +151,8 @@ pub(super) async fn export_metrics_protobuf(
                         .await?
                 }
             };
-            let exemplars = write_exemplars(state, tenant, &mut translated, &outcome).await?;
-            return metrics_answer(&translated, &outcome, &exemplars);
+            let extras = write_extras(state, tenant, &mut translated, &outcome).await?;
+            return metrics_answer(&translated, &outcome, &extras);
         }
     }
     let req = decode_metrics(&body, Encoding::Protobuf)?;
@@ -162,9 +165,12 @@ pub(super) async fn export_metrics_protobuf(
 fn metrics_answer(
     translated: &Translated,
     outcome: &WriteOutcome,
-    exemplars: &ExemplarOutcome,
+    (exemplars, metadata): &(ExemplarOutcome, MetadataOutcome),
 ) -> Result<ExportMetricsServiceResponse, ApiError> {
-    let resp = with_exemplars(partial_success(translated, outcome), exemplars);
+    let resp = with_metadata(
+        with_exemplars(partial_success(translated, outcome), exemplars),
+        metadata,
+    );
     if outcome.rejected.contains_key(&RejectReason::RateLimited) {
         let detail = resp
             .partial_success

@@ -72,24 +72,21 @@ pub fn negotiate(headers: &HeaderMap) -> Result<Proto, ApiError> {
 pub(crate) struct Sent {
     pub(crate) samples: u64,
     pub(crate) histograms: u64,
-    /// 2.0: series with metadata (validated and counted, not stored).
-    pub(crate) metadata: u64,
     /// 2.0: samples and histograms with a start timestamp (validated and counted, not
     /// stored).
     pub(crate) start_timestamps: u64,
 }
 
 impl Sent {
-    /// What 2.0 sent that is validated but not stored yet, for `strata_truncated_total`
-    /// (`metadata_not_stored` per series with metadata, `start_timestamp_not_stored` per
-    /// sample or histogram with one).
+    /// What 2.0 sent that is validated but not stored, for `strata_truncated_total`
+    /// (`start_timestamp_not_stored` per sample or histogram with one).
     pub(crate) fn unstored(&self) -> Unstored {
-        Unstored(self.metadata, self.start_timestamps)
+        Unstored(self.start_timestamps)
     }
 }
 
-/// Metadata and start timestamps received and not stored, as self-metrics counts.
-pub(crate) struct Unstored(u64, u64);
+/// Start timestamps received and not stored, as self-metrics counts.
+pub(crate) struct Unstored(u64);
 
 impl crate::runtime::metrics::Counts for Unstored {
     fn accepted(&self) -> u64 {
@@ -102,13 +99,10 @@ impl crate::runtime::metrics::Counts for Unstored {
         Vec::new()
     }
     fn truncated(&self) -> Vec<(&'static str, u64)> {
-        [
-            ("metadata_not_stored", self.0),
-            ("start_timestamp_not_stored", self.1),
-        ]
-        .into_iter()
-        .filter(|&(_, n)| n > 0)
-        .collect()
+        [("start_timestamp_not_stored", self.0)]
+            .into_iter()
+            .filter(|&(_, n)| n > 0)
+            .collect()
     }
 }
 

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use strata_engine::{
-    Exemplar, ExemplarOutcome, ExemplarReject, HistogramSample, KeyedSeries, KnownSeries, Sample,
-    SeriesExemplars, SeriesHistograms, SeriesSamples,
+    Exemplar, ExemplarOutcome, ExemplarReject, FamilyMetadata, HistogramSample, KeyedSeries,
+    KnownSeries, Metadata, MetadataOutcome, MetadataReject, MetricType, Sample, SeriesExemplars,
+    SeriesHistograms, SeriesSamples,
 };
 
 use super::wire::{self, ParsedSeries};
@@ -28,6 +29,11 @@ pub struct Decoded {
     pub histograms: Vec<SeriesHistograms>,
     /// Native histogram samples refused while decoding ([`Refused`]).
     pub histograms_refused: u64,
+    /// Metric metadata entries that decoded.
+    pub metadata: Vec<FamilyMetadata>,
+    /// Metadata entries refused while decoding (a type outside the enum, text that is not
+    /// UTF-8).
+    pub metadata_refused: u64,
 }
 
 /// Samples refused while decoding, for one reason, to report with the engine's refusals:
@@ -53,8 +59,12 @@ pub struct Batch<'a> {
     /// [`INVALID_HISTOGRAM`] in both versions, and for 2.0 [`INVALID_REFS`] and
     /// [`EMPTY_SERIES`].
     pub refused: BTreeMap<&'static str, Refused>,
-    /// Remote-write 2.0: series with a `metadata` field (validated, not stored yet).
-    pub metadata: u64,
+    /// Metric metadata: 1.0's `WriteRequest.metadata`, 2.0's per-series `metadata` (by
+    /// the series' `__name__`, each distinct entry once).
+    pub metadata: Vec<FamilyMetadata>,
+    /// Metadata entries refused while decoding, to count and report with the engine's
+    /// refusals.
+    pub metadata_refused: MetadataOutcome,
     /// Remote-write 2.0: samples and histograms with a start timestamp (validated, not
     /// stored).
     pub start_timestamps: u64,
@@ -155,13 +165,23 @@ impl<'a> Batch<'a> {
             });
         }
         let (exemplars, exemplars_refused) = exemplars(&parsed.exemplars).map_err(invalid)?;
+        let mut metadata = Vec::with_capacity(parsed.metadata.len());
+        let mut metadata_refused = MetadataOutcome::default();
+        for (i, m) in parsed.metadata.iter().enumerate() {
+            match metadata_v1(m) {
+                Ok(m) => metadata.push(m),
+                Err(why) => metadata_refused
+                    .reject(MetadataReject::Invalid, || format!("metadata[{i}]: {why}")),
+            }
+        }
         Ok(Self {
             labels,
             samples: parsed.samples,
             series,
             histograms,
             refused,
-            metadata: 0,
+            metadata,
+            metadata_refused,
             start_timestamps: 0,
             exemplars,
             exemplars_refused,
@@ -177,7 +197,7 @@ impl<'a> Batch<'a> {
         histograms: Vec<HistogramSample>,
         refused: BTreeMap<&'static str, Refused>,
         exemplars: (Vec<SeriesExemplars>, ExemplarOutcome),
-        metadata: u64,
+        metadata: (Vec<FamilyMetadata>, MetadataOutcome),
         start_timestamps: u64,
     ) -> Self {
         Self {
@@ -186,7 +206,8 @@ impl<'a> Batch<'a> {
             series,
             histograms,
             refused,
-            metadata,
+            metadata: metadata.0,
+            metadata_refused: metadata.1,
             start_timestamps,
             exemplars: exemplars.0,
             exemplars_refused: exemplars.1,
@@ -272,8 +293,36 @@ impl<'a> Batch<'a> {
                 })
                 .collect(),
             histograms_refused: self.refused.get(INVALID_HISTOGRAM).map_or(0, |r| r.count),
+            metadata: self.metadata.clone(),
+            metadata_refused: self.metadata_refused.rejected_total(),
         }
     }
+}
+
+/// A 1.0 `MetricMetadata` entry, or why it is refused: a type number outside the enum
+/// (0 to 7), or text that is not UTF-8.
+fn metadata_v1(m: &wire::WireMetadata<'_>) -> Result<FamilyMetadata, String> {
+    let text = |what: &str, b: &[u8]| {
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| format!("{what} is not valid UTF-8 (bytes {b:?})"))
+    };
+    let family = text("metric_family_name", m.family)?;
+    let kind = metric_type(m.kind)
+        .ok_or_else(|| format!("metric {family:?}: unknown metric type {} (0 to 7)", m.kind))?;
+    Ok(FamilyMetadata {
+        metadata: Metadata {
+            kind,
+            help: text("help", m.help)?,
+            unit: text("unit", m.unit)?,
+        },
+        family,
+    })
+}
+
+/// Remote-write's metric type number (the same in 1.0 and 2.0).
+pub(super) fn metric_type(n: i32) -> Option<MetricType> {
+    MetricType::from_number(i64::from(n))
 }
 
 /// Appends the histograms that decoded to `out`, and counts the others in `refused` (the

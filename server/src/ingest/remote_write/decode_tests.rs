@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::ingest::remote_write::proto::{
-    BucketSpan, Exemplar, Histogram, Label, Sample as PbSample, TimeSeries, WriteRequest,
+    BucketSpan, Exemplar, Histogram, Label, MetricMetadata, Sample as PbSample, TimeSeries,
+    WriteRequest,
     histogram::{Count, ZeroCount},
 };
 use crate::ingest::test_rng::Rng;
@@ -61,6 +62,7 @@ fn known_series_are_not_decoded_and_keys_are_their_label_bytes() {
         ..Default::default()
     };
     let req = WriteRequest {
+        metadata: Vec::new(),
         timeseries: vec![series("a"), series("b")],
     }
     .encode_to_vec();
@@ -138,6 +140,7 @@ fn decodes_histograms_and_refuses_bad_utf8() {
         ..Default::default()
     };
     let req = WriteRequest {
+        metadata: Vec::new(),
         timeseries: vec![TimeSeries {
             labels: vec![label("__name__", "h")],
             samples: vec![],
@@ -218,6 +221,7 @@ fn decodes_histograms_and_refuses_bad_utf8() {
     );
 
     let bad = WriteRequest {
+        metadata: Vec::new(),
         timeseries: vec![TimeSeries {
             labels: vec![Label {
                 name: b"job".to_vec(),
@@ -325,6 +329,35 @@ fn malformed_input_is_a_bad_request() {
 fn reference(raw: &[u8]) -> Result<Decoded, String> {
     let req = WriteRequest::decode(raw).map_err(|e| format!("protobuf: {e}"))?;
     let mut out = Decoded::default();
+    for m in &req.metadata {
+        // Prometheus's MetricMetadata.MetricType numbers; text must be UTF-8.
+        let kind = match m.r#type {
+            0 => Some(MetricType::Unknown),
+            1 => Some(MetricType::Counter),
+            2 => Some(MetricType::Gauge),
+            3 => Some(MetricType::Histogram),
+            4 => Some(MetricType::GaugeHistogram),
+            5 => Some(MetricType::Summary),
+            6 => Some(MetricType::Info),
+            7 => Some(MetricType::StateSet),
+            _ => None,
+        };
+        let text = |b: &[u8]| String::from_utf8(b.to_vec()).ok();
+        match (
+            kind,
+            text(&m.metric_family_name),
+            text(&m.help),
+            text(&m.unit),
+        ) {
+            (Some(kind), Some(family), Some(help), Some(unit)) => {
+                out.metadata.push(FamilyMetadata {
+                    family,
+                    metadata: Metadata { kind, help, unit },
+                })
+            }
+            _ => out.metadata_refused += 1,
+        }
+    }
     for (i, ts) in req.timeseries.into_iter().enumerate() {
         if ts.samples.is_empty() && ts.histograms.is_empty() {
             continue;
@@ -549,8 +582,35 @@ fn request(rng: &mut Rng) -> Vec<u8> {
         varint(body.len() as u64, &mut out);
         out.extend_from_slice(&body);
         if rng.below(4) == 0 {
-            // WriteRequest.metadata (field 3) and a varint field 9, unknown here.
+            // WriteRequest.metadata (field 3, a counter without text) and a varint field
+            // 9, unknown here.
             out.extend_from_slice(&[0x1A, 2, 0x08, 0x01, 0x48, 0xFF, 0x01]);
+        }
+        if rng.below(3) == 0 {
+            let text = [
+                "",
+                "http_requests_total",
+                "Requests served.",
+                "seconds",
+                "\u{2603}",
+            ];
+            let mut m = MetricMetadata {
+                r#type: [0, 1, 2, 5, 7, 8, -1][rng.index(7)],
+                metric_family_name: text[rng.index(text.len())].into(),
+                help: text[rng.index(text.len())].into(),
+                unit: text[rng.index(text.len())].into(),
+            };
+            if rng.below(20) == 0 {
+                m.help.push(0xFF);
+            }
+            let mut body = m.encode_to_vec();
+            if rng.below(4) == 0 {
+                // An unknown field 3 (a string, as in the reserved slot) and a fixed64.
+                body.extend_from_slice(&[0x1A, 1, b'x', 0x31, 1, 2, 3, 4, 5, 6, 7, 8]);
+            }
+            out.push(0x1A);
+            varint(body.len() as u64, &mut out);
+            out.extend_from_slice(&body);
         }
     }
     out
@@ -593,6 +653,8 @@ fn same(a: &Decoded, b: &Decoded) -> bool {
             .collect::<Vec<_>>()
     };
     a.samples == b.samples
+        && a.metadata == b.metadata
+        && a.metadata_refused == b.metadata_refused
         && a.histograms_refused == b.histograms_refused
         && bits(a) == bits(b)
         && a.series.len() == b.series.len()
@@ -607,9 +669,70 @@ fn same(a: &Decoded, b: &Decoded) -> bool {
 }
 
 #[test]
+fn decodes_metadata_entries_and_refuses_bad_ones_alone() {
+    let m = |t: i32, family: &str, help: &str, unit: &str| MetricMetadata {
+        r#type: t,
+        metric_family_name: family.into(),
+        help: help.into(),
+        unit: unit.into(),
+    };
+    let mut bad_utf8 = m(1, "x_total", "", "");
+    bad_utf8.help = vec![b'a', 0xFF];
+    let req = WriteRequest {
+        timeseries: vec![TimeSeries {
+            labels: vec![label("__name__", "up")],
+            samples: vec![PbSample {
+                value: 1.0,
+                timestamp: 5,
+            }],
+            exemplars: vec![],
+            histograms: vec![],
+        }],
+        metadata: vec![
+            m(1, "http_requests_total", "Requests served.", ""),
+            m(4, "queue", "", "bytes"),
+            m(7, "feature", "A stateset.", ""),
+            m(9, "future_type", "", ""),
+            bad_utf8,
+        ],
+    };
+    let raw = req.encode_to_vec();
+    let batch = Batch::parse(&raw).unwrap();
+    let e = |family: &str, kind, help: &str, unit: &str| FamilyMetadata {
+        family: family.into(),
+        metadata: Metadata {
+            kind,
+            help: help.into(),
+            unit: unit.into(),
+        },
+    };
+    assert_eq!(
+        batch.metadata,
+        vec![
+            e(
+                "http_requests_total",
+                MetricType::Counter,
+                "Requests served.",
+                ""
+            ),
+            e("queue", MetricType::GaugeHistogram, "", "bytes"),
+            e("feature", MetricType::StateSet, "A stateset.", ""),
+        ]
+    );
+    assert_eq!(batch.metadata_refused.rejected[&MetadataReject::Invalid], 2);
+    let msg = batch.metadata_refused.message().unwrap();
+    assert!(
+        msg.contains("metadata[3]: metric \"future_type\": unknown metric type 9"),
+        "{msg}"
+    );
+    // The series is decoded as before.
+    assert_eq!(batch.samples(), 1);
+}
+
+#[test]
 fn the_in_place_reader_agrees_with_prost() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let (mut ok, mut err) = (0, 0);
+    let (mut ok, mut err, mut meta, mut meta_refused) = (0, 0, 0, 0);
     for round in 0..20_000 {
         let valid = request(&mut rng);
         let raw = if round % 2 == 0 {
@@ -623,6 +746,8 @@ fn the_in_place_reader_agrees_with_prost() {
             (Ok(w), Ok(g)) => {
                 assert!(same(w, g), "{raw:?}: {w:?} != {g:?}");
                 ok += 1;
+                meta += w.metadata.len();
+                meta_refused += w.metadata_refused;
             }
             (Err(w), Err(g)) => {
                 if !w.starts_with("protobuf") {
@@ -635,6 +760,10 @@ fn the_in_place_reader_agrees_with_prost() {
     }
     // Both outcomes were exercised in earnest.
     assert!(ok > 5_000 && err > 2_000, "ok {ok}, err {err}");
+    assert!(
+        meta > 2_000 && meta_refused > 500,
+        "metadata {meta}, refused {meta_refused}"
+    );
 }
 
 #[test]

@@ -11,7 +11,9 @@
 //! ([`crate::runtime::inflight`]); 413/415/400 for oversized, mistyped or malformed bodies.
 //! Exemplars (`TimeSeries.exemplars`) are stored after the samples; any refused exemplar
 //! (out of order, duplicate, bad trace id, ...) makes the answer a 400 naming them, its
-//! sample stored all the same (`docs/exemplars.md`). A 2.0 answer carries the
+//! sample stored all the same (`docs/exemplars.md`). Metric metadata (1.0's
+//! `WriteRequest.metadata`, 2.0's per-series `metadata`) is stored last; a refused entry
+//! makes the answer a 400 naming it, everything else stored. A 2.0 answer carries the
 //! `X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written` headers (zeros on 429
 //! and 503), as Prometheus's receiver does.
 
@@ -122,6 +124,8 @@ async fn store(
         let exemplars = (
             std::mem::take(&mut batch.exemplars),
             std::mem::take(&mut batch.exemplars_refused),
+            std::mem::take(&mut batch.metadata),
+            std::mem::take(&mut batch.metadata_refused),
         );
         let series = batch.series();
         // `[relabel]` rules rewrite (or drop) the series before the engine sees them.
@@ -140,7 +144,6 @@ async fn store(
         let sent = Sent {
             samples: batch.samples(),
             histograms: batch.histogram_count(),
-            metadata: batch.metadata,
             start_timestamps: batch.start_timestamps,
         };
         let refused = std::mem::take(&mut batch.refused);
@@ -166,7 +169,7 @@ async fn store(
     };
     written.samples(&outcome, &sent);
     // Exemplars after their samples: a refused exemplar never refuses its sample.
-    let (exemplars, ex_refused) = exemplars;
+    let (exemplars, ex_refused, metadata, mut meta_outcome) = exemplars;
     state.metrics().record_exemplars(tenant, &ex_refused);
     let ex_sent = exemplars
         .iter()
@@ -191,8 +194,15 @@ async fn store(
         .unwrap_or(0);
     ex_outcome.messages.remove(&ExemplarReject::Duplicate);
     written.exemplars = ex_outcome.accepted + ex_duplicates;
+    // Metadata last: a refused entry never refuses a sample or an exemplar.
+    state.metrics().record_metadata(tenant, &meta_outcome);
+    meta_outcome.merge(state.write_metadata(tenant, metadata).await?);
     let refused_total: u64 = refused.values().map(|r| r.count).sum();
-    if outcome.rejected_total() == 0 && refused_total == 0 && ex_outcome.rejected_total() == 0 {
+    if outcome.rejected_total() == 0
+        && refused_total == 0
+        && ex_outcome.rejected_total() == 0
+        && meta_outcome.rejected_total() == 0
+    {
         return Ok(());
     }
     let mut message = rejection_message(&sent, &outcome, &refused);
@@ -202,6 +212,9 @@ async fn store(
             "; stored {} of {ex_sent} exemplars, {m}",
             ex_outcome.accepted
         );
+    }
+    if let Some(m) = meta_outcome.message() {
+        let _ = write!(message, "; {m}");
     }
     if outcome.rejected.contains_key(&RejectReason::RateLimited) {
         return Err(ApiError::RateLimited {

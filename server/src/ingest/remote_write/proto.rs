@@ -2,7 +2,7 @@
 //! `prompb/remote.proto` and `types.proto`), defined by hand with prost. Label names and
 //! values are `bytes` here (they are `string` on the wire, which encodes the same) so that
 //! invalid UTF-8 is reported by us with the series it is in, not as a generic decode error.
-//! Metadata is skipped by the decoder (unknown fields).
+//! Metadata (`WriteRequest.metadata`) has `bytes` text fields for the same reason.
 
 /// `prometheus.WriteRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -10,6 +10,27 @@ pub struct WriteRequest {
     /// Field 1.
     #[prost(message, repeated, tag = "1")]
     pub timeseries: Vec<TimeSeries>,
+    /// Field 3: metric metadata.
+    #[prost(message, repeated, tag = "3")]
+    pub metadata: Vec<MetricMetadata>,
+}
+
+/// `prometheus.MetricMetadata`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MetricMetadata {
+    /// Field 1: `MetricType` (0 `UNKNOWN`, 1 `COUNTER`, 2 `GAUGE`, 3 `HISTOGRAM`, 4
+    /// `GAUGEHISTOGRAM`, 5 `SUMMARY`, 6 `INFO`, 7 `STATESET`).
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    /// Field 2.
+    #[prost(bytes = "vec", tag = "2")]
+    pub metric_family_name: Vec<u8>,
+    /// Field 4.
+    #[prost(bytes = "vec", tag = "4")]
+    pub help: Vec<u8>,
+    /// Field 5.
+    #[prost(bytes = "vec", tag = "5")]
+    pub unit: Vec<u8>,
 }
 
 /// `prometheus.TimeSeries`.

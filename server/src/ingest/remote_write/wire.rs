@@ -45,6 +45,18 @@ pub(crate) struct Parsed<'a> {
     pub(crate) exemplars: Vec<ParsedExemplars<'a>>,
     /// Exemplar messages in `exemplars`, for the limit.
     exemplar_count: usize,
+    /// `WriteRequest.metadata` entries, in order.
+    pub(crate) metadata: Vec<WireMetadata<'a>>,
+}
+
+/// A `MetricMetadata` message: the type's number and the text fields' bytes (checked for
+/// UTF-8 by the caller, entry by entry).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WireMetadata<'a> {
+    pub(crate) kind: i32,
+    pub(crate) family: &'a [u8],
+    pub(crate) help: &'a [u8],
+    pub(crate) unit: &'a [u8],
 }
 
 /// One `TimeSeries` with exemplars: its `Label` and `Exemplar` messages, not decoded yet.
@@ -68,6 +80,9 @@ pub(crate) const MAX_SAMPLES: usize = 2_000_000;
 pub(crate) const MAX_LABELS: usize = 10_000_000;
 /// Exemplars one request may hold.
 pub(crate) const MAX_EXEMPLARS: usize = 500_000;
+/// Metadata entries one request may hold (Prometheus sends at most
+/// `metadata_config.max_samples_per_send`, default 2,000).
+pub(crate) const MAX_METADATA: usize = 500_000;
 /// Native histogram samples one request may hold (their buckets are capped apart,
 /// [`histogram::MAX_BUCKETS`]). A histogram costs ~150 bytes in memory, 2 on the wire.
 pub(crate) const MAX_HISTOGRAMS: usize = 200_000;
@@ -91,6 +106,15 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, WireError> {
             let ts = r.len_delimited()?;
             out.timeseries(ts, index)?;
             index += 1;
+        } else if tag == 3 {
+            if out.metadata.len() == MAX_METADATA {
+                return Err(WireError::TooMany {
+                    what: "metadata entries",
+                    limit: MAX_METADATA,
+                });
+            }
+            expect("WriteRequest.metadata", wire, LEN)?;
+            out.metadata.push(metric_metadata(r.len_delimited()?)?);
         } else {
             r.skip(tag, wire, DEPTH)?;
         }
@@ -194,6 +218,36 @@ impl<'a> Parsed<'a> {
         }
         Ok(())
     }
+}
+
+/// Decodes a `MetricMetadata` message (the last occurrence of a field wins, as prost's).
+fn metric_metadata(buf: &[u8]) -> Result<WireMetadata<'_>, WireError> {
+    let mut m = WireMetadata::default();
+    let mut r = Reader { rest: buf };
+    while !r.is_empty() {
+        let (tag, wire) = r.key()?;
+        match tag {
+            1 => {
+                expect("MetricMetadata.type", wire, VARINT)?;
+                // int32 on the wire: prost keeps the low 32 bits.
+                m.kind = r.varint()? as i32;
+            }
+            2 => {
+                expect("MetricMetadata.metric_family_name", wire, LEN)?;
+                m.family = r.len_delimited()?;
+            }
+            4 => {
+                expect("MetricMetadata.help", wire, LEN)?;
+                m.help = r.len_delimited()?;
+            }
+            5 => {
+                expect("MetricMetadata.unit", wire, LEN)?;
+                m.unit = r.len_delimited()?;
+            }
+            _ => r.skip(tag, wire, DEPTH - 1)?,
+        }
+    }
+    Ok(m)
 }
 
 /// Decodes a `Label` message: (name, value) bytes.

@@ -332,7 +332,7 @@ pub(crate) fn translate(
                     MetricItem::Number(m) => fast_metric(m),
                     MetricItem::Other(_) => None,
                 };
-                let Some((m, name)) = number else {
+                let Some((m, name, kind)) = number else {
                     let bytes = match item {
                         MetricItem::Number(m) => m.bytes,
                         MetricItem::Other(bytes) => bytes,
@@ -350,6 +350,7 @@ pub(crate) fn translate(
                     continue;
                 };
                 b.out.points += m.points.len() as u64;
+                b.add_metadata(&name, kind, m.description, m.unit);
                 let metric_ctx =
                     context_id(&[&b"M"[..], &resource_ctx.to_le_bytes(), name.as_bytes()].concat());
                 let mi = pending.metrics.len();
@@ -415,7 +416,9 @@ pub(crate) fn translate(
 
 /// The stored name of a gauge or cumulative sum with points, or `None` when the general
 /// translation must handle (and refuse) it.
-fn fast_metric<'m, 'a>(m: &'m NumberMetric<'a>) -> Option<(&'m NumberMetric<'a>, String)> {
+fn fast_metric<'m, 'a>(
+    m: &'m NumberMetric<'a>,
+) -> Option<(&'m NumberMetric<'a>, String, MetricKind)> {
     let kind = match m.sum {
         None => MetricKind::Gauge,
         Some((t, _)) if t != AggregationTemporality::Cumulative as i32 => return None,
@@ -426,7 +429,7 @@ fn fast_metric<'m, 'a>(m: &'m NumberMetric<'a>) -> Option<(&'m NumberMetric<'a>,
         return None;
     }
     let name = metric_name(m.name, m.unit, kind).ok()?;
-    Some((m, name))
+    Some((m, name, kind))
 }
 
 fn no_recorded_value(flags: u32) -> bool {

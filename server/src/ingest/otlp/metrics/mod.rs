@@ -6,6 +6,7 @@ mod engine_tests;
 mod exphist;
 pub(crate) mod fast;
 pub(crate) mod labels;
+pub(crate) mod metadata;
 mod names;
 pub(crate) mod response;
 pub(crate) mod translate;

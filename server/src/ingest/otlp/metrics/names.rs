@@ -104,6 +104,13 @@ fn unit_suffixes(unit: &str) -> (String, String) {
     (main, per)
 }
 
+/// [`unit_suffixes`] of `unit`, each cleaned ([`clean_unit`]): the unit words metadata
+/// carries (`metrics/metadata.rs`).
+pub(crate) fn unit_suffixes_clean(unit: &str) -> (String, String) {
+    let (main, per) = unit_suffixes(unit);
+    (clean_unit(&main), clean_unit(&per))
+}
+
 /// Invalid characters to `_`, runs of `_` collapsed, one leading `_` dropped.
 fn clean_unit(unit: &str) -> String {
     let mut out = String::with_capacity(unit.len());

@@ -78,6 +78,27 @@ pub(crate) fn with_exemplars(
     resp
 }
 
+/// `resp` with the refused metric metadata entries, if any, in `partial_success`'s
+/// message (no data point was refused for them).
+pub(crate) fn with_metadata(
+    mut resp: ExportMetricsServiceResponse,
+    metadata: &strata_engine::MetadataOutcome,
+) -> ExportMetricsServiceResponse {
+    let Some(message) = metadata.message() else {
+        return resp;
+    };
+    let partial = resp
+        .partial_success
+        .get_or_insert_with(ExportMetricsPartialSuccess::default);
+    if !partial.error_message.is_empty() {
+        partial.error_message.push_str("; ");
+    }
+    partial
+        .error_message
+        .push_str(&format!("{message} (their data points were stored)"));
+    resp
+}
+
 /// The response body in `encoding`. In JSON an unset `partialSuccess` is left out (`{}`) and
 /// the int64 count is written as a number: proto3 JSON parsers must accept numbers as well as
 /// strings for int64, and opentelemetry-proto's Rust types accept only numbers.
@@ -115,6 +136,7 @@ mod tests {
             rejected_points: rejected,
             errors: errors.iter().map(|s| (*s).to_owned()).collect(),
             exemplars: Vec::new(),
+            metadata: Vec::new(),
         }
     }
 

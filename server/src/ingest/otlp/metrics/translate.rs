@@ -70,6 +70,9 @@ pub(crate) struct Translated {
     /// `_bucket` series whose bucket holds the value), as Prometheus's OTLP translator
     /// attaches them.
     pub(crate) exemplars: Vec<SeriesExemplars>,
+    /// The metadata of the metrics that made series (each distinct entry once), as
+    /// Prometheus's OTLP translator gives it (`metrics/metadata.rs`).
+    pub(crate) metadata: Vec<strata_engine::FamilyMetadata>,
 }
 
 /// Builds series, merging samples of equal label sets.
@@ -79,6 +82,8 @@ pub(super) struct Builder {
     index: HashMap<Vec<(String, String)>, usize>,
     histogram_index: HashMap<Vec<(String, String)>, usize>,
     exemplar_index: HashMap<Vec<(String, String)>, usize>,
+    /// The entries in `out.metadata`.
+    pub(super) metadata_seen: std::collections::HashSet<(String, strata_engine::Metadata)>,
     dropped_errors: u64,
 }
 
@@ -379,6 +384,7 @@ pub(super) fn translate_metric(b: &mut Builder, ctx: &Context<'_>, metric: &Metr
         });
         return;
     }
+    b.add_metadata(&name, kind, &metric.description, &metric.unit);
     match &metric.data {
         Some(Data::Gauge(g)) => {
             for p in &g.data_points {
@@ -580,6 +586,7 @@ pub(super) fn add_target_info(
         }
     };
     let labels = finish(&base, "target_info", &[]);
+    b.add_target_info_metadata();
     let interval = (lookback_delta_ms / 2).max(1);
     let steps = (last - first) / interval;
     let start = if steps >= MAX_TARGET_INFO_SAMPLES {

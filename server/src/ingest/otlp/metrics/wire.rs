@@ -67,6 +67,8 @@ pub(super) struct NumberMetric<'a> {
     pub(super) bytes: &'a [u8],
     pub(super) name: &'a str,
     pub(super) unit: &'a str,
+    /// Its `description` (metadata's help).
+    pub(super) description: &'a str,
     /// `None` for a gauge; for a sum its (aggregation temporality, is monotonic).
     pub(super) sum: Option<(i32, bool)>,
     /// Its points, in [`Request::points`].
@@ -171,7 +173,7 @@ fn scope_metrics<'a>(buf: &'a [u8], out: &mut Request<'a>) -> Read {
 }
 
 fn metric<'a>(buf: &'a [u8], out: &mut Request<'a>) -> Read {
-    let (mut name, mut unit) = ("", "");
+    let (mut name, mut unit, mut description) = ("", "", "");
     // The data field: (tag, bytes); a second one makes prost merge or replace.
     let mut data: Option<(u32, &[u8])> = None;
     let mut r = Reader { rest: buf };
@@ -179,9 +181,7 @@ fn metric<'a>(buf: &'a [u8], out: &mut Request<'a>) -> Read {
         let (tag, wire) = r.key()?;
         match (tag, wire) {
             (1, LEN) => name = utf8(r.len_delimited()?)?,
-            (2, LEN) => {
-                utf8(r.len_delimited()?)?;
-            }
+            (2, LEN) => description = utf8(r.len_delimited()?)?,
             (3, LEN) => unit = utf8(r.len_delimited()?)?,
             (5 | 7 | 9 | 10 | 11, LEN) if data.is_none() => data = Some((tag, r.len_delimited()?)),
             (12, LEN) => {
@@ -219,6 +219,7 @@ fn metric<'a>(buf: &'a [u8], out: &mut Request<'a>) -> Read {
         bytes: buf,
         name,
         unit,
+        description,
         sum,
         points: first..out.points.len(),
     }));

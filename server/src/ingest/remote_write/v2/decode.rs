@@ -7,14 +7,19 @@
 //! A series whose label references are odd in number or outside the table, or whose
 //! metadata references are outside it, is refused with its samples (as Prometheus's
 //! `appendV2` does, a 400 naming it, the other series stored); so is a series without samples
-//! or histograms. An exemplar whose references are bad is refused alone.
+//! or histograms. An exemplar whose references are bad is refused alone. A series'
+//! metadata is stored under its `__name__` (Prometheus's receiver keeps it per series);
+//! one whose type is outside the enum is refused alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use strata_engine::{Exemplar, ExemplarOutcome, ExemplarReject, KnownSeries, SeriesExemplars};
+use strata_engine::{
+    Exemplar, ExemplarOutcome, ExemplarReject, FamilyMetadata, KnownSeries, MetadataOutcome,
+    MetadataReject, SeriesExemplars,
+};
 
 use super::super::decode::{
-    Batch, BatchSeries, EMPTY_SERIES, INVALID_REFS, Refused, take_histograms,
+    Batch, BatchSeries, EMPTY_SERIES, INVALID_REFS, Refused, metric_type, take_histograms,
 };
 use super::wire::{self, Parsed, ParsedSeries, V2Error};
 use crate::http::error::ApiError;
@@ -79,7 +84,7 @@ impl<'a> Request<'a> {
         let (mut series, mut histograms) = (Vec::new(), Vec::new());
         let mut exemplars = Vec::new();
         let mut ex_refused = ExemplarOutcome::default();
-        let mut metadata = 0;
+        let mut metadata = RequestMetadata::default();
         for (s, r) in p.series.iter().zip(&self.resolved) {
             let n = (s.samples.1 - s.samples.0 + s.histograms.1 - s.histograms.0) as u64;
             let key = match r {
@@ -93,7 +98,9 @@ impl<'a> Request<'a> {
                     continue;
                 }
             };
-            metadata += u64::from(s.metadata.is_some());
+            if let Some(m) = s.metadata {
+                metadata.add(p, s.index, &p.refs[s.refs.0..s.refs.1], m);
+            }
             let known = found.next().flatten();
             let l0 = labels.len();
             let pairs = || p.refs[s.refs.0..s.refs.1].chunks_exact(2);
@@ -148,9 +155,56 @@ impl<'a> Request<'a> {
             histograms,
             refused,
             (exemplars, ex_refused),
-            metadata,
+            (metadata.entries, metadata.refused),
             p.start_timestamps,
         )
+    }
+}
+
+/// A request's metadata: each distinct (family, type, help, unit) once, as the engine
+/// keeps them.
+#[derive(Default)]
+struct RequestMetadata<'a> {
+    seen: HashSet<(&'a str, i32, &'a str, &'a str)>,
+    entries: Vec<FamilyMetadata>,
+    refused: MetadataOutcome,
+}
+
+impl<'a> RequestMetadata<'a> {
+    /// A series' metadata (its references checked already), under its `__name__`.
+    /// Metadata that says nothing (type unspecified, no help, no unit: what a sender
+    /// without metadata sends) is not an entry.
+    fn add(&mut self, p: &Parsed<'a>, index: usize, refs: &[u32], m: wire::Metadata) {
+        let (help, unit) = (
+            p.symbols[m.help_ref as usize],
+            p.symbols[m.unit_ref as usize],
+        );
+        if m.kind == 0 && help.is_empty() && unit.is_empty() {
+            return;
+        }
+        let family = refs
+            .chunks_exact(2)
+            .find(|c| p.symbols[c[0] as usize] == strata_engine::METRIC_NAME)
+            .map_or("", |c| p.symbols[c[1] as usize]);
+        if !self.seen.insert((family, m.kind, help, unit)) {
+            return;
+        }
+        match metric_type(m.kind) {
+            Some(kind) => self.entries.push(FamilyMetadata {
+                family: family.to_owned(),
+                metadata: strata_engine::Metadata {
+                    kind,
+                    help: help.to_owned(),
+                    unit: unit.to_owned(),
+                },
+            }),
+            None => self.refused.reject(MetadataReject::Invalid, || {
+                format!(
+                    "timeseries[{index}]: metric {family:?}: unknown metric type {} (0 to 7)",
+                    m.kind
+                )
+            }),
+        }
     }
 }
 

@@ -27,7 +27,8 @@ fn sample(value: f64, timestamp: i64) -> Sample {
 }
 
 /// What the test compares: the batch's series (labels, samples, histogram encodings), its
-/// refusals by reason (count only), its exemplars and the metadata and start timestamp counts.
+/// refusals by reason (count only), its exemplars, its metadata entries (family, type
+/// number, help, unit) and refusals, and the start timestamp count.
 type View = (
     Vec<(Vec<(String, String)>, Vec<(i64, u64)>, Vec<(i64, Vec<u8>)>)>,
     BTreeMap<&'static str, u64>,
@@ -36,8 +37,10 @@ type View = (
         Vec<(Vec<(String, String)>, i64, u64)>,
     )>,
     u64,
-    (u64, u64),
+    (MetaView, u64),
 );
+
+type MetaView = (Vec<(String, u8, String, String)>, u64);
 
 fn view(b: &Batch<'_>) -> View {
     let d = b.to_decoded();
@@ -80,7 +83,24 @@ fn view(b: &Batch<'_>) -> View {
         refused,
         exemplars,
         b.exemplars_refused.rejected_total(),
-        (b.metadata, b.start_timestamps),
+        (
+            (
+                b.metadata
+                    .iter()
+                    .map(|e| {
+                        let m = &e.metadata;
+                        (
+                            e.family.clone(),
+                            m.kind.number(),
+                            m.help.clone(),
+                            m.unit.clone(),
+                        )
+                    })
+                    .collect(),
+                b.metadata_refused.rejected_total(),
+            ),
+            b.start_timestamps,
+        ),
     )
 }
 
@@ -211,8 +231,20 @@ fn resolves_symbols_and_refuses_bad_series_alone() {
         vec![("trace_id".to_owned(), "abc".to_owned())]
     );
     assert_eq!(b.exemplars_refused.rejected_total(), 1);
-    // Metadata of the stored series counted; start timestamps of the whole request.
-    assert_eq!((b.metadata, b.start_timestamps), (1, 2));
+    // Metadata of the stored series, under its `__name__`; start timestamps of the whole
+    // request.
+    assert_eq!(
+        b.metadata,
+        vec![strata_engine::FamilyMetadata {
+            family: "up".into(),
+            metadata: strata_engine::Metadata {
+                kind: strata_engine::MetricType::Counter,
+                help: "help".into(),
+                unit: "s".into(),
+            },
+        }]
+    );
+    assert_eq!(b.start_timestamps, 2);
     assert!(got.histograms.is_empty());
 }
 
@@ -305,7 +337,9 @@ fn reference(raw: &[u8]) -> Result<View, String> {
     };
     let mut series = Vec::new();
     let mut refused: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let (mut exemplars, mut ex_refused, mut metadata, mut starts) = (Vec::new(), 0, 0, 0);
+    let (mut exemplars, mut ex_refused, mut starts) = (Vec::new(), 0, 0);
+    let (mut metadata, mut meta_refused) = (Vec::new(), 0);
+    let mut meta_seen = std::collections::HashSet::new();
     for ts in &req.timeseries {
         starts += ts.samples.iter().filter(|s| s.start_timestamp != 0).count() as u64;
         starts += ts
@@ -329,7 +363,24 @@ fn reference(raw: &[u8]) -> Result<View, String> {
             *refused.entry(EMPTY_SERIES).or_default() += 1;
             continue;
         }
-        metadata += u64::from(ts.metadata.is_some());
+        if let Some(m) = ts.metadata {
+            // Prometheus's `ToMetadata`, and what Strata keeps: under `__name__`, nothing
+            // for metadata that says nothing, each distinct entry once, a type outside
+            // the enum (0 to 7) refused.
+            let (help, unit) = (&syms[m.help_ref as usize], &syms[m.unit_ref as usize]);
+            let family = ls
+                .iter()
+                .find(|(n, _)| n == "__name__")
+                .map_or(String::new(), |(_, v)| v.clone());
+            let says_something = m.r#type != 0 || !help.is_empty() || !unit.is_empty();
+            if says_something && meta_seen.insert((family.clone(), m.r#type, help, unit)) {
+                if (0..=7).contains(&m.r#type) {
+                    metadata.push((family, m.r#type as u8, help.clone(), unit.clone()));
+                } else {
+                    meta_refused += 1;
+                }
+            }
+        }
         let samples: Vec<_> = ts
             .samples
             .iter()
@@ -382,7 +433,13 @@ fn reference(raw: &[u8]) -> Result<View, String> {
         series.extend(hists);
     }
     series.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-    Ok((series, refused, exemplars, ex_refused, (metadata, starts)))
+    Ok((
+        series,
+        refused,
+        exemplars,
+        ex_refused,
+        ((metadata, meta_refused), starts),
+    ))
 }
 
 /// A random request: refs in and out of the table, odd ones now and then, empty series,
@@ -511,7 +568,7 @@ fn mutate(rng: &mut Rng, mut b: Vec<u8>) -> Vec<u8> {
 #[test]
 fn the_in_place_reader_agrees_with_prost() {
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    let (mut ok, mut err) = (0, 0);
+    let (mut ok, mut err, mut meta, mut meta_refused) = (0, 0, 0, 0);
     for round in 0..20_000 {
         let valid = request(&mut rng);
         let raw = if round % 2 == 0 {
@@ -525,10 +582,16 @@ fn the_in_place_reader_agrees_with_prost() {
             (Ok(w), Ok(g)) => {
                 assert_eq!(w, g, "{raw:?}");
                 ok += 1;
+                meta += w.4.0.0.len();
+                meta_refused += w.4.0.1;
             }
             (Err(_), Err(_)) => err += 1,
             _ => panic!("{raw:?}: prost {want:?}, reader {got:?}"),
         }
     }
     assert!(ok > 5_000 && err > 2_000, "ok {ok}, err {err}");
+    assert!(
+        meta > 200 && meta_refused > 20,
+        "metadata {meta}, refused {meta_refused}"
+    );
 }
