@@ -251,3 +251,99 @@ pub(crate) fn first_indices(f: &[(i64, f64)], h: &[HPoint], start: i64) -> Optio
         (_, Some(hi)) => (lf, hi),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `{{schema:0 count:c sum:c buckets:[c] offset:1}}`, a counter with hint `hint`.
+    fn hist(c: f64, hint: ResetHint) -> Arc<FloatHistogram> {
+        Arc::new(FloatHistogram {
+            reset_hint: hint,
+            count: c,
+            sum: c,
+            positive_spans: vec![native::Span {
+                offset: 1,
+                length: 1,
+            }],
+            positive: vec![c],
+            ..FloatHistogram::default()
+        })
+    }
+
+    /// `hist_counter` of extended_vectors.test: count 1, 2, … every 15 s from 0.
+    fn counter() -> Vec<HPoint> {
+        (0..8)
+            .map(|i| (i * 15_000, hist(1.0 + i as f64, ResetHint::Unknown)))
+            .collect()
+    }
+
+    #[test]
+    fn anchored_and_smoothed_increase_match_prometheus() {
+        // extended_vectors.test at 50s over [1m]: anchored 3, smoothed 3.333….
+        let mut notes = Vec::new();
+        let w = window(&counter(), 50_000 - 60_000 - 300_000, 50_000);
+        let a = rate(&w, (-10_000, 50_000), false, (true, false), "m", &mut notes).unwrap();
+        assert_eq!(a.count, 3.0);
+        assert_eq!(a.reset_hint, ResetHint::Gauge);
+        let w = window(&counter(), 50_000 - 60_000 - 300_000, 50_000 + 300_000);
+        let s = rate(&w, (-10_000, 50_000), true, (true, false), "m", &mut notes).unwrap();
+        assert!((s.count - 10.0 / 3.0).abs() < 1e-12, "{}", s.count);
+        let r = rate(&w, (-10_000, 50_000), true, (true, true), "m", &mut notes).unwrap();
+        assert!((r.count - 10.0 / 3.0 / 60.0).abs() < 1e-12, "{}", r.count);
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn resets_are_corrected_and_delta_warns_on_counters() {
+        // anchored_reset_at_end: 5 10 3(reset) every 30 s, increase over (0, 70s] anchored = 8.
+        let h = vec![
+            (0, hist(5.0, ResetHint::Unknown)),
+            (30_000, hist(10.0, ResetHint::Unknown)),
+            (60_000, hist(3.0, ResetHint::Reset)),
+        ];
+        let mut notes = Vec::new();
+        let r = rate(&h, (0, 70_000), false, (true, false), "m", &mut notes).unwrap();
+        assert_eq!(r.count, 8.0);
+        assert!(notes.is_empty());
+        rate(&h[..2], (0, 70_000), false, (false, false), "m", &mut notes).unwrap();
+        assert_eq!(
+            notes,
+            vec![Annotation::NativeHistogramNotGauge { metric: "m".into() }]
+        );
+    }
+
+    #[test]
+    fn smoothed_instant_values() {
+        let mut notes = Vec::new();
+        let c = counter();
+        let at7 = smoothed_at(&c, 7_000, "m", &mut notes).unwrap();
+        assert!((at7.count - (1.0 + 7.0 / 15.0)).abs() < 1e-12);
+        assert_eq!(smoothed_at(&c, 15_000, "m", &mut notes).unwrap().count, 2.0);
+        let after = smoothed_at(&c, 110_000, "m", &mut notes).unwrap();
+        assert_eq!((after.count, after.reset_hint), (8.0, ResetHint::Unknown));
+        // A reset between the neighbours interpolates from zero: 2 * 5/15.
+        let r = vec![
+            (15_000, hist(10.0, ResetHint::Unknown)),
+            (30_000, hist(2.0, ResetHint::Reset)),
+        ];
+        let v = smoothed_at(&r, 20_000, "m", &mut notes).unwrap();
+        assert!((v.count - 2.0 / 3.0).abs() < 1e-12);
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn anchor_is_the_newest_sample_of_either_kind() {
+        let f = [(120_000, 5.0), (180_000, 2.0)];
+        let h = vec![
+            (0, hist(1.0, ResetHint::Unknown)),
+            (60_000, hist(2.0, ResetHint::Unknown)),
+        ];
+        // hhffmixed at 3m over (2m, 3m]: the float at 2m anchors, both histograms are skipped.
+        assert_eq!(first_indices(&f, &h, 120_000), Some((0, 2)));
+        // Nothing after the start: nothing to measure.
+        assert_eq!(first_indices(&f, &h, 180_000), None);
+        // The histogram at 1m anchors (1m, 2m]; no float precedes it.
+        assert_eq!(first_indices(&f, &h, 60_000), Some((0, 1)));
+    }
+}
