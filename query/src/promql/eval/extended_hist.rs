@@ -143,12 +143,15 @@ pub(crate) fn rate(
     }
     let mut result = right.clone();
     combine(&mut result, &left, true, metric, notes)?;
-    if is_counter {
-        if let Some(c) = correction(
+    let c = if is_counter {
+        correction(
             h, first, last, &left, &right, start, smoothed, metric, notes,
-        )? {
-            combine(&mut result, &c, false, metric, notes)?;
-        }
+        )?
+    } else {
+        None
+    };
+    if let Some(c) = c {
+        combine(&mut result, &c, false, metric, notes)?;
     }
     if is_rate {
         result.div((end - start) as f64 / 1000.0);

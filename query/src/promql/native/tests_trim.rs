@@ -2,6 +2,9 @@
 //! are Prometheus's, from the trim section of
 //! `promql/promqltest/testdata/native_histograms.test`.
 
+// 1.4142135624 is the test file's cut point (√2 to 11 digits), not a constant.
+#![allow(clippy::approx_constant)]
+
 use super::tests_histogram::h;
 use super::{FloatHistogram, Trim};
 
