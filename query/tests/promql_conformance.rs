@@ -149,6 +149,11 @@ fn reason_for(file: &str, r: &CaseResult) -> String {
         let msg: String = msg.chars().take(120).collect();
         return format!("parser: {}", msg.replace(['\t', '\n'], " "));
     }
+    if file == "start_timestamps.test" {
+        return "opt-in extension (start_timestamps.test): Prometheus's st-storage / \
+                use-start-timestamps feature flags (start timestamps of samples), not built"
+            .to_string();
+    }
     if EXTENSION_FILES.contains(&file) {
         return format!("opt-in extension ({file}) not built yet");
     }

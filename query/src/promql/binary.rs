@@ -1,5 +1,6 @@
-//! Binary operators: arithmetic, comparisons (with `bool`), `atan2`, and the set operators,
-//! with `on`/`ignoring` matching and `group_left`/`group_right`.
+//! Binary operators: arithmetic, comparisons (with `bool`), `atan2`, the trim operators
+//! `</` and `>/` (histogram by float), and the set operators, with `on`/`ignoring` matching
+//! and `group_left`/`group_right`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -27,6 +28,8 @@ enum Op {
     Lt,
     Ge,
     Le,
+    TrimUpper,
+    TrimLower,
     And,
     Or,
     Unless,
@@ -48,6 +51,8 @@ impl Op {
             "<" => Op::Lt,
             ">=" => Op::Ge,
             "<=" => Op::Le,
+            "</" => Op::TrimUpper,
+            ">/" => Op::TrimLower,
             "and" => Op::And,
             "or" => Op::Or,
             "unless" => Op::Unless,
@@ -61,6 +66,21 @@ impl Op {
 
     fn is_set(self) -> bool {
         matches!(self, Op::And | Op::Or | Op::Unless)
+    }
+
+    fn is_trim(self) -> bool {
+        matches!(self, Op::TrimUpper | Op::TrimLower)
+    }
+
+    /// Two floats under a trim operator: Prometheus drops the element with an
+    /// `IncompatibleTypesInBinOpInfo`.
+    fn float_note(self) -> Option<Annotation> {
+        self.is_trim()
+            .then(|| Annotation::IncompatibleTypesInBinOp {
+                lhs: "float".into(),
+                op: self.symbol().into(),
+                rhs: "float".into(),
+            })
     }
 
     /// Applies the operator: (value, keep). Comparisons return the left value and whether
@@ -80,6 +100,8 @@ impl Op {
             Op::Lt => (l, l < r),
             Op::Ge => (l, l >= r),
             Op::Le => (l, l <= r),
+            // Only defined with a histogram on the left (see `elem_histogram`).
+            Op::TrimUpper | Op::TrimLower => (0.0, false),
             Op::And | Op::Or | Op::Unless => (l, true),
         }
     }
@@ -95,6 +117,10 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, t: i64) -> Result<Val
     let lhs = ev.eval(&b.lhs, t)?;
     let rhs = ev.eval(&b.rhs, t)?;
     match (lhs, rhs) {
+        (Val::Scalar(_), Val::Scalar(_)) if op.is_trim() => exec(format!(
+            "operator \"{}\" not allowed for Scalar operations",
+            op.symbol()
+        )),
         (Val::Scalar(l), Val::Scalar(r)) => {
             let (v, keep) = op.apply(l, r);
             if op.is_comparison() {
@@ -181,6 +207,10 @@ fn vector_scalar(
                     out.push(e);
                 }
             }
+            continue;
+        }
+        if let Some(a) = op.float_note() {
+            notes.push(a);
             continue;
         }
         let (l, r) = if scalar_left {
@@ -345,6 +375,10 @@ fn vector_vector(
             (ls.h.as_ref(), rs.h.as_ref())
         };
         let (mut value, keep, mut h) = if hl.is_none() && hr.is_none() {
+            if let Some(a) = op.float_note() {
+                notes.push(a);
+                continue;
+            }
             let (v, k) = op.apply(fl, fr);
             (v, k, None)
         } else {
@@ -452,6 +486,8 @@ impl Op {
             Op::Lt => "<",
             Op::Ge => ">=",
             Op::Le => "<=",
+            Op::TrimUpper => "</",
+            Op::TrimLower => ">/",
             Op::And => "and",
             Op::Or => "or",
             Op::Unless => "unless",
@@ -460,7 +496,8 @@ impl Op {
 }
 
 /// `op` on two elements, at least one a histogram (`lh`/`rh`), as Prometheus's
-/// `vectorElemBinop` (derived from prometheus/promql/engine.go): `h*s`, `s*h`, `h/s`, `h+h`,
+/// `vectorElemBinop` (derived from prometheus/promql/engine.go): `h*s`, `s*h`, `h/s`,
+/// `h </ s` and `h >/ s` (the histogram trimmed at `s`, [`FloatHistogram::trim`]), `h+h`,
 /// `h-h` (a gauge), `h==h` and `h!=h`; anything else drops the element with an
 /// `IncompatibleTypesInBinOpInfo`, and histograms of exponential and custom buckets with an
 /// `IncompatibleBucketLayoutInBinOpWarning` (both the `Err`).
@@ -497,6 +534,16 @@ fn elem_histogram(
                 h.div(r);
             }
             h.compact(0);
+            Ok(ok(h))
+        }
+        (Some(h), None) if op.is_trim() => {
+            let mut h = (**h).clone();
+            let side = if op == Op::TrimUpper {
+                native::Trim::Upper
+            } else {
+                native::Trim::Lower
+            };
+            h.trim(r, side);
             Ok(ok(h))
         }
         (Some(a), Some(b)) if matches!(op, Op::Add | Op::Sub) => {

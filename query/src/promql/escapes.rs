@@ -28,6 +28,7 @@ pub(crate) fn decode_byte_escapes(query: &str) -> Result<Cow<'_, str>, String> {
             b'#' => i = copy_until(b, i, |c| c == b'\n', &mut out),
             b'`' => i = copy_raw_string(b, i, &mut out),
             q @ (b'"' | b'\'') => {
+                let open = i;
                 out.push(q);
                 i += 1;
                 while i < b.len() && b[i] != q {
@@ -44,12 +45,8 @@ pub(crate) fn decode_byte_escapes(query: &str) -> Result<Cow<'_, str>, String> {
                         if bytes.iter().all(u8::is_ascii) {
                             out.extend_from_slice(&b[i..end]);
                         } else {
-                            let text = std::str::from_utf8(&bytes).map_err(|_| {
-                                format!(
-                                    "invalid UTF-8 in string literal: \"{}\"",
-                                    String::from_utf8_lossy(&b[i..end])
-                                )
-                            })?;
+                            let text =
+                                std::str::from_utf8(&bytes).map_err(|_| not_utf8(b, open, q))?;
                             for ch in text.chars() {
                                 out.extend_from_slice(format!("\\U{:08x}", ch as u32).as_bytes());
                             }
@@ -80,6 +77,77 @@ pub(crate) fn decode_byte_escapes(query: &str) -> Result<Cow<'_, str>, String> {
     String::from_utf8(out)
         .map(Cow::Owned)
         .map_err(|_| "invalid UTF-8 in query".to_owned())
+}
+
+/// The error for the literal opened at `open` (quote `q`) whose bytes are not UTF-8. As the
+/// first argument of `count_values` it is Prometheus's "invalid label name" with the
+/// literal quoted as Go's `%q` does (`"a\xc5z"`); elsewhere it names the literal the same way.
+fn not_utf8(b: &[u8], open: usize, q: u8) -> String {
+    let mut bytes = Vec::new();
+    let mut i = open + 1;
+    while i < b.len() && b[i] != q {
+        if b[i] == b'\\' {
+            let (end, run) = byte_escape_run(b, i);
+            if !run.is_empty() {
+                bytes.extend(run);
+                i = end;
+                continue;
+            }
+            // Other escapes: keep the escaped character (enough to name the literal).
+            let c = b.get(i + 1).copied().unwrap_or(b'\\');
+            bytes.push(match c {
+                b'n' => b'\n',
+                b't' => b'\t',
+                other => other,
+            });
+            i += 2;
+            continue;
+        }
+        bytes.push(b[i]);
+        i += 1;
+    }
+    let quoted = go_quote(&bytes);
+    let before = String::from_utf8_lossy(&b[..open]);
+    let before: String = before.chars().filter(|c| !c.is_whitespace()).collect();
+    if before.ends_with("count_values(") {
+        format!("invalid label name {quoted}")
+    } else {
+        format!("invalid UTF-8 in string literal: {quoted}")
+    }
+}
+
+/// `bytes` quoted as Go's `%q`: valid UTF-8 as it is (quotes and backslashes escaped,
+/// control characters as `\n`, `\t` or `\xNN`), every other byte as `\xNN`.
+fn go_quote(mut bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    while !bytes.is_empty() {
+        let (valid, rest) = match std::str::from_utf8(bytes) {
+            Ok(s) => (s, &[][..]),
+            Err(e) => {
+                let (v, r) = bytes.split_at(e.valid_up_to());
+                // The first `valid_up_to` bytes are UTF-8, so this never falls back.
+                (std::str::from_utf8(v).unwrap_or_default(), r)
+            }
+        };
+        for c in valid.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        if let Some((&bad, r)) = rest.split_first() {
+            out.push_str(&format!("\\x{bad:02x}"));
+            bytes = r;
+        } else {
+            bytes = rest;
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Copies from `start` through the byte for which `stop` holds (inclusive), or to the end.
@@ -164,6 +232,18 @@ mod tests {
         let err = decode_byte_escapes(r#"label_replace(m, "\xff", "", "src", "(.*)")"#)
             .expect_err("lone 0xff");
         assert!(err.contains(r"\xff"), "{err}");
-        assert!(decode_byte_escapes(r#""a\xc5z""#).is_err());
+        assert_eq!(
+            decode_byte_escapes(r#""a\xc5z""#).expect_err("lone 0xc5"),
+            r#"invalid UTF-8 in string literal: "a\xc5z""#
+        );
+        // aggregators.test: Prometheus's message for count_values' label.
+        assert_eq!(
+            decode_byte_escapes(r#"count_values("a\xc5z", version)"#).expect_err("lone 0xc5"),
+            r#"invalid label name "a\xc5z""#
+        );
+        assert_eq!(
+            decode_byte_escapes(r#"count_values ( "q\"\xff", v)"#).expect_err("lone 0xff"),
+            r#"invalid label name "q\"\xff""#
+        );
     }
 }

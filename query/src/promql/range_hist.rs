@@ -313,7 +313,7 @@ fn instant(ev: &mut Evaluator<'_>, hw: &HistWindow<'_>, is_rate: bool) -> Option
 
 /// `resets` (counter resets) or `changes` over a window of floats and histograms in time
 /// order; a switch between the kinds counts as one.
-fn transitions(hw: &HistWindow<'_>, resets: bool) -> f64 {
+pub(crate) fn transitions(hw: &HistWindow<'_>, resets: bool) -> f64 {
     enum P<'a> {
         F(f64),
         H(&'a FloatHistogram),

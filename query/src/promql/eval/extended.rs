@@ -1,4 +1,5 @@
-//! Extended range selectors: the `anchored` and `smoothed` modifiers, for float samples.
+//! Extended range selectors: the `anchored` and `smoothed` modifiers (floats here,
+//! histograms in [`super::extended_hist`]).
 //!
 //! `anchored` keeps, as the left edge of a range, the last sample at or before its start
 //! (read back as far as the lookback delta); `smoothed` also interpolates both edges
@@ -14,10 +15,12 @@
 
 use promql_parser::parser::{Call, Expr, MatrixSelector, VectorSelector};
 
+use super::extended_hist;
 use super::{Evaluator, Val, duration_ms, unparen, window_points};
+use crate::promql::annotations::Annotation;
 use crate::promql::error::{Result, exec};
-use crate::promql::range_fns;
 use crate::promql::value::{Sample, Series};
+use crate::promql::{range_fns, range_hist};
 
 /// Functions that accept an `anchored` range (sorted, as Prometheus lists them).
 const ANCHORED_SAFE: [&str; 5] = ["changes", "delta", "increase", "rate", "resets"];
@@ -68,8 +71,57 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ms: &MatrixSelector, t: i64
     };
     let mut out = Vec::new();
     let mut n = 0;
+    let mut pos: Option<String> = None;
     for s in series.iter() {
         let pts = window_points(&s.samples, start - before, end + after);
+        let hpts = extended_hist::window(&s.histograms, start - before, end + after);
+        if !hpts.is_empty() && matches!(name, "changes" | "resets") {
+            n += pts.len() + hpts.len();
+            if let Some((fi, hi)) = extended_hist::first_indices(&pts, &hpts, start) {
+                let hw = range_hist::HistWindow {
+                    pts: &pts[fi..],
+                    hpts: &hpts[hi..],
+                    metric: s.labels.name(),
+                    pos: "",
+                };
+                out.push(Sample {
+                    labels: s.labels.clone(),
+                    ts: t,
+                    value: range_hist::transitions(&hw, name == "resets"),
+                    h: None,
+                    drop_name: true,
+                });
+            }
+            continue;
+        }
+        if !hpts.is_empty() {
+            n += hpts.len();
+            let metric = s.labels.name().to_string();
+            let mut notes = Vec::new();
+            let h = if pts.is_empty() {
+                let kind = (name != "delta", name == "rate");
+                extended_hist::rate(&hpts, (start, end), smoothed, kind, &metric, &mut notes)
+            } else {
+                notes.push(Annotation::MixedFloatsHistograms { metric });
+                None
+            };
+            if !notes.is_empty() {
+                let p = pos.get_or_insert_with(|| ev.arg_position(name, Some(0)));
+                for a in notes {
+                    ev.annotate(a, p);
+                }
+            }
+            if let Some(h) = h {
+                out.push(Sample {
+                    labels: s.labels.clone(),
+                    ts: t,
+                    value: 0.0,
+                    h: Some(std::sync::Arc::new(h)),
+                    drop_name: true,
+                });
+            }
+            continue;
+        }
         if pts.is_empty() {
             continue;
         }
@@ -137,8 +189,36 @@ pub(crate) fn smoothed_vector(ev: &mut Evaluator<'_>, vs: &VectorSelector, t: i6
         return Ok(Val::Vector(Vec::new()));
     };
     let mut out = Vec::new();
+    let mut pos: Option<String> = None;
     for s in series.iter() {
         let pts = window_points(&s.samples, at - lookback, at + lookback);
+        let hpts = extended_hist::window(&s.histograms, at - lookback, at + lookback);
+        if !hpts.is_empty() {
+            let metric = s.labels.name().to_string();
+            let mut notes = Vec::new();
+            let h = if pts.is_empty() {
+                extended_hist::smoothed_at(&hpts, at, &metric, &mut notes)
+            } else {
+                notes.push(Annotation::MixedFloatsHistograms { metric });
+                None
+            };
+            if !notes.is_empty() {
+                let p = pos.get_or_insert_with(|| selector_position(ev.query, vs));
+                for a in notes {
+                    ev.annotate(a, p);
+                }
+            }
+            if let Some(h) = h {
+                out.push(Sample {
+                    labels: s.labels.clone(),
+                    ts: t,
+                    value: 0.0,
+                    h: Some(std::sync::Arc::new(h)),
+                    drop_name: false,
+                });
+            }
+            continue;
+        }
         let i = pts.partition_point(|(ts, _)| *ts < at);
         let value = match (pts.get(i), i.checked_sub(1).and_then(|p| pts.get(p))) {
             (Some(&(ts, v)), _) if ts == at => v,
@@ -156,6 +236,20 @@ pub(crate) fn smoothed_vector(ev: &mut Evaluator<'_>, vs: &VectorSelector, t: i6
     }
     ev.count_samples(out.len())?;
     Ok(Val::Vector(out))
+}
+
+/// ` (line:col)` where selector `vs` (its metric name) first appears in `query`.
+fn selector_position(query: &str, vs: &VectorSelector) -> String {
+    let name = vs.name.as_deref().unwrap_or_default();
+    let at = if name.is_empty() {
+        0
+    } else {
+        query.find(name).unwrap_or(0)
+    };
+    let before = &query[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!(" ({line}:{col})")
 }
 
 /// The first index of `pts[..n]` whose sample satisfies `pred`, or `n` (Go's sort.Search).

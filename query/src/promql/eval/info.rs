@@ -16,7 +16,7 @@ use promql_parser::parser::{Call, Expr, SubqueryExpr, VectorSelector};
 use super::{Evaluator, Val, offset_ms, selector_matchers};
 use crate::promql::error::{Result, exec};
 use crate::promql::source::SeriesSource;
-use crate::promql::value::{Labels, METRIC_NAME, Sample, is_stale_nan};
+use crate::promql::value::{Labels, METRIC_NAME, Sample, is_stale_histogram, is_stale_nan};
 
 /// The info metric used when the call names none.
 const TARGET_INFO: &str = "target_info";
@@ -235,7 +235,17 @@ pub(crate) fn eval(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
             }
             info_names.insert(s.labels.name().to_string());
             let idx = s.samples.partition_point(|(ts, _)| *ts <= reft);
-            let Some(&(ts, v)) = idx.checked_sub(1).and_then(|i| s.samples.get(i)) else {
+            let float = idx.checked_sub(1).and_then(|i| s.samples.get(i));
+            // The newest sample may be a histogram: Prometheus refuses it.
+            let hidx = s.histograms.partition_point(|(ts, _)| *ts <= reft);
+            if let Some((hts, h)) = hidx.checked_sub(1).and_then(|i| s.histograms.get(i))
+                && *hts > lo
+                && !is_stale_histogram(h)
+                && float.is_none_or(|(fts, _)| hts > fts)
+            {
+                return exec("info sample should be float");
+            }
+            let Some(&(ts, v)) = float else {
                 continue;
             };
             if ts <= lo || is_stale_nan(v) {

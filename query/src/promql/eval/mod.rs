@@ -19,6 +19,7 @@ use super::value::{Labels, Sample, Series, is_stale_histogram, is_stale_nan};
 use super::{aggregate, binary, functions};
 
 mod extended;
+mod extended_hist;
 mod info;
 mod names;
 mod position;

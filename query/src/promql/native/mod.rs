@@ -24,6 +24,7 @@ mod float_histogram;
 mod kahan;
 pub mod quantile;
 mod reset;
+mod trim;
 mod zero_bucket;
 
 #[cfg(test)]
@@ -32,12 +33,15 @@ mod tests_cases;
 mod tests_histogram;
 #[cfg(test)]
 mod tests_quantile;
+#[cfg(test)]
+mod tests_trim;
 
 pub use buckets::{Bucket, Span, bucket_bound};
 pub use chunk_hints::tsdb_read_hints;
 pub(crate) use display::go_float;
 pub use float_histogram::{Combined, FloatHistogram, ResetHint};
 pub use kahan::{SumFlags, kahan_sum};
+pub use trim::Trim;
 
 /// The schema of histograms with custom bucket boundaries (Prometheus's `CustomBucketsSchema`).
 pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;

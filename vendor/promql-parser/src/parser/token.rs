@@ -138,6 +138,8 @@ pub(crate) fn token_display(id: TokenId) -> &'static str {
         T_SUB => "-",
         T_AT => "@",
         T_ATAN2 => "atan2",
+        T_TRIM_UPPER => "</",
+        T_TRIM_LOWER => ">/",
         T_OPERATORS_END => "operators_end",
 
         // Aggregators.
@@ -302,6 +304,8 @@ mod tests {
         assert_eq!(token_display(T_LOR), "or");
         assert_eq!(token_display(T_LSS), "<");
         assert_eq!(token_display(T_LTE), "<=");
+        assert_eq!(token_display(T_TRIM_UPPER), "</");
+        assert_eq!(token_display(T_TRIM_LOWER), ">/");
         assert_eq!(token_display(T_LUNLESS), "unless");
         assert_eq!(token_display(T_MOD), "%");
         assert_eq!(token_display(T_MUL), "*");
@@ -353,13 +357,13 @@ mod tests {
         assert_eq!(token_display(T_PREPROCESSOR_END), "preprocessors_end");
 
         // if new token added in promql.y, this has to be updated
-        for i in 83..=88 {
+        for i in 85..=90 {
             assert_eq!(token_display(i), "not used");
         }
 
         // All tokens are now tested individually above
 
-        for i in 89..=u16::MAX {
+        for i in 91..=u16::MAX {
             assert_eq!(token_display(i), "unknown token");
         }
     }
@@ -440,6 +444,9 @@ mod tests {
 
         assert!(!TokenType(T_ADD).is_comparison_operator());
         assert!(!TokenType(T_LAND).is_comparison_operator());
+        // Prometheus's IsComparisonOperator leaves the trim operators out (no `bool`).
+        assert!(!TokenType(T_TRIM_UPPER).is_comparison_operator());
+        assert!(!TokenType(T_TRIM_LOWER).is_comparison_operator());
     }
 
     #[test]
@@ -465,6 +472,8 @@ mod tests {
         assert!(TokenType(T_LOR).is_operator());
         assert!(TokenType(T_LSS).is_operator());
         assert!(TokenType(T_LTE).is_operator());
+        assert!(TokenType(T_TRIM_UPPER).is_operator());
+        assert!(TokenType(T_TRIM_LOWER).is_operator());
         assert!(TokenType(T_LUNLESS).is_operator());
         assert!(TokenType(T_MOD).is_operator());
         assert!(TokenType(T_MUL).is_operator());
