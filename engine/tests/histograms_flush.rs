@@ -153,14 +153,20 @@ fn bytes_of(v: &[HistogramSample]) -> Vec<(i64, Vec<u8>)> {
     v.iter().map(|s| (s.ts, s.h.to_bytes())).collect()
 }
 
+/// Histograms as (ts, encoding), floats as (ts, bits).
+type Read = (Vec<(i64, Vec<u8>)>, Vec<(i64, u64)>);
+
 /// (ts, encoding) of series `name`'s histograms, and its floats as (ts, bits).
-fn read(engine: &Engine, name: &str) -> (Vec<(i64, Vec<u8>)>, Vec<(i64, u64)>) {
+fn read(engine: &Engine, name: &str) -> Read {
     let found = select(engine, name);
     assert!(found.len() <= 1, "{name}: {found:?}");
     found.first().map_or((vec![], vec![]), |s| {
         (
             bytes_of(&s.histograms),
-            s.samples.iter().map(|x| (x.ts, x.value.to_bits())).collect(),
+            s.samples
+                .iter()
+                .map(|x| (x.ts, x.value.to_bits()))
+                .collect(),
         )
     })
 }
@@ -215,7 +221,10 @@ fn a_flush_writes_histograms_to_parquet_and_a_reopen_reads_them_bit_exact() {
         assert_eq!(files_named(dir.path(), "histograms-").len(), 2, "two hours");
         assert_eq!(files_named(dir.path(), "histogram_buckets-").len(), 2);
         let after = engine.tenant_stats(&t()).memory.histograms;
-        assert!(after < before / 4, "head histogram bytes {before} -> {after}");
+        assert!(
+            after < before / 4,
+            "head histogram bytes {before} -> {after}"
+        );
         assert_eq!(read(&engine, "lat").0, bytes_of(&written), "from Parquet");
         // A crash after the flush: dropped without closing.
     }
@@ -267,7 +276,10 @@ fn the_oldest_flush_wins_a_timestamp_across_sets_and_kinds_before_and_after_comp
     engine
         .write_histograms(
             &t(),
-            &[series("dup", vec![hs(ts, int_h(0))]), series("hf", vec![hs(ts, int_h(1))])],
+            &[
+                series("dup", vec![hs(ts, int_h(0))]),
+                series("hf", vec![hs(ts, int_h(1))]),
+            ],
         )
         .unwrap();
     engine.write(&t(), &[floats("fh", vec![f(1.5)])]).unwrap();
@@ -275,7 +287,10 @@ fn the_oldest_flush_wins_a_timestamp_across_sets_and_kinds_before_and_after_comp
     engine
         .write_histograms(
             &t(),
-            &[series("dup", vec![hs(ts, int_h(7))]), series("fh", vec![hs(ts, float_h())])],
+            &[
+                series("dup", vec![hs(ts, int_h(7))]),
+                series("fh", vec![hs(ts, float_h())]),
+            ],
         )
         .unwrap();
     engine.write(&t(), &[floats("hf", vec![f(2.5)])]).unwrap();
@@ -289,7 +304,10 @@ fn the_oldest_flush_wins_a_timestamp_across_sets_and_kinds_before_and_after_comp
     let stats = engine.compact_all().unwrap();
     assert_eq!(stats.partitions, 1);
     assert_eq!(stats.histogram_rows_in, 4);
-    assert_eq!(stats.histogram_rows_out, 2, "dup's copy and fh's histogram go");
+    assert_eq!(
+        stats.histogram_rows_out, 2,
+        "dup's copy and fh's histogram go"
+    );
     assert_eq!(stats.rows_out, 1, "hf's float goes");
     assert_eq!(files_named(dir.path(), "histograms-").len(), 1);
     expect(&engine);
@@ -305,12 +323,17 @@ fn deleting_a_series_removes_its_histograms_and_keeps_the_others() {
     engine
         .write_histograms(
             &t(),
-            &[series("gone", written.clone()), series("kept", written.clone())],
+            &[
+                series("gone", written.clone()),
+                series("kept", written.clone()),
+            ],
         )
         .unwrap();
     engine.flush().unwrap();
     let m = Matcher::new("__name__", MatchOp::Equal, "gone").unwrap();
-    let stats = engine.delete_series(&t(), &[m], i64::MIN, i64::MAX).unwrap();
+    let stats = engine
+        .delete_series(&t(), &[m], i64::MIN, i64::MAX)
+        .unwrap();
     assert_eq!(stats.rows_deleted, 5);
     assert_eq!(read(&engine, "gone").0, vec![]);
     assert_eq!(read(&engine, "kept").0, bytes_of(&written));
@@ -355,7 +378,9 @@ fn a_histogram_only_workload_triggers_flushes() {
         ..common::config()
     };
     let engine = Engine::open(dir.path(), config).unwrap();
-    let written: Vec<_> = (0..50).map(|i| hs(DAY + i * 1_000, int_h(i as u64))).collect();
+    let written: Vec<_> = (0..50)
+        .map(|i| hs(DAY + i * 1_000, int_h(i as u64)))
+        .collect();
     engine
         .write_histograms(&t(), &[series("lat", written.clone())])
         .unwrap();

@@ -189,7 +189,13 @@ impl Core {
             .filter_map(|(i, f)| {
                 f.histograms_path().map(|histograms| {
                     let buckets = f.histogram_buckets_path();
-                    (i, Input { histograms, buckets })
+                    (
+                        i,
+                        Input {
+                            histograms,
+                            buckets,
+                        },
+                    )
                 })
             })
             .collect();

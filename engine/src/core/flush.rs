@@ -19,11 +19,11 @@ use crate::signals::flush::{FLUSH_BATCH_ROWS, write_sorted};
 use crate::signals::order::FlushOrder;
 use crate::signals::store::{NS_PER_MS, SignalStore, SignalTaken, StoredRecord};
 use crate::storage::fs::create_dir_durable;
+use crate::storage::histograms::{self as hist_file, write::write_runs};
+use crate::storage::parquet_io::WrittenBy;
 use crate::storage::partition::{
     FileEntry, Flushed, PartFile, partition_dir, partition_start, signal_partition_dir,
 };
-use crate::storage::histograms::{self as hist_file, write::write_runs};
-use crate::storage::parquet_io::WrittenBy;
 use crate::storage::{parquet_io, partition};
 use crate::telemetry::Timer;
 use crate::{Error, FlushStats, Histogram, HistogramSample, Result, TenantId};
@@ -573,7 +573,12 @@ impl Core {
         let flush = entry.flush;
         let name = hist_file::file_name(flush, false);
         let buckets = hist_file::buckets_file_name(flush, false);
-        let w = write_runs(&dir.join(&name), &dir.join(&buckets), WrittenBy::Flush, &refs)?;
+        let w = write_runs(
+            &dir.join(&name),
+            &dir.join(&buckets),
+            WrittenBy::Flush,
+            &refs,
+        )?;
         entry.histograms = name;
         entry.histogram_rows = w.rows;
         entry.bytes += w.bytes + w.bucket_bytes;

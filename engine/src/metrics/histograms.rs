@@ -72,9 +72,15 @@ pub(crate) fn read_sets(
         let own = Footers::default();
         let footers = f.hist_footers().unwrap_or(&own);
         let rank = k as u32;
-        read_histograms_cached(&path, buckets.as_deref(), footers, ids, start, end, |id, s| {
-            visit(rank, id, s)
-        })?;
+        read_histograms_cached(
+            &path,
+            buckets.as_deref(),
+            footers,
+            ids,
+            start,
+            end,
+            |id, s| visit(rank, id, s),
+        )?;
     }
     Ok(())
 }

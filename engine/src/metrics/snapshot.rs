@@ -16,11 +16,11 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
+use crate::model::series::SeriesId;
 use crate::storage::histograms::buckets::{BucketRow, BucketsBuilder, rows_of};
 use crate::storage::histograms::rows::RowsBuilder;
-use crate::{HistogramSample, SnapshotFile};
-use crate::model::series::SeriesId;
 use crate::storage::parquet_io::bad;
+use crate::{HistogramSample, SnapshotFile};
 use crate::{Labels, METRIC_NAME, Result, Sample};
 
 /// The schema of samples files and of [`Snapshot::memory`] batches:
@@ -111,6 +111,30 @@ fn series_batch(series: &[(SeriesId, Arc<Labels>)]) -> Result<RecordBatch> {
     RecordBatch::try_new(schema, cols).map_err(|e| bad(&memory, e))
 }
 
+/// One source's native histograms (`parts`: series in any order, each's samples in time
+/// order) as a histograms batch and a bucket batch, sorted as their files are.
+pub(crate) fn histogram_batches(
+    mut parts: Vec<(SeriesId, Vec<HistogramSample>)>,
+) -> Result<(RecordBatch, RecordBatch)> {
+    parts.sort_unstable_by_key(|p| p.0);
+    let mut rows = RowsBuilder::new();
+    let mut buckets = BucketsBuilder::default();
+    let mut series_rows: Vec<BucketRow> = Vec::new();
+    for (id, samples) in &parts {
+        series_rows.clear();
+        for s in samples {
+            rows.push(*id, s.ts, &s.h)?;
+            rows_of(*id, s.ts, &s.h, &mut series_rows)?;
+        }
+        // Stable: each bucket's rows stay in time order.
+        series_rows.sort_by_key(|r| (r.negative, r.bucket));
+        for r in &series_rows {
+            buckets.push(*id, r);
+        }
+    }
+    Ok((rows.finish()?, buckets.finish()?))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::Engine;
@@ -149,28 +173,4 @@ mod tests {
             .unwrap();
         assert!(other.files.is_empty() && other.memory.is_empty() && other.series.is_empty());
     }
-}
-
-/// One source's native histograms (`parts`: series in any order, each's samples in time
-/// order) as a histograms batch and a bucket batch, sorted as their files are.
-pub(crate) fn histogram_batches(
-    mut parts: Vec<(SeriesId, Vec<HistogramSample>)>,
-) -> Result<(RecordBatch, RecordBatch)> {
-    parts.sort_unstable_by_key(|p| p.0);
-    let mut rows = RowsBuilder::new();
-    let mut buckets = BucketsBuilder::default();
-    let mut series_rows: Vec<BucketRow> = Vec::new();
-    for (id, samples) in &parts {
-        series_rows.clear();
-        for s in samples {
-            rows.push(*id, s.ts, &s.h)?;
-            rows_of(*id, s.ts, &s.h, &mut series_rows)?;
-        }
-        // Stable: each bucket's rows stay in time order.
-        series_rows.sort_by_key(|r| (r.negative, r.bucket));
-        for r in &series_rows {
-            buckets.push(*id, r);
-        }
-    }
-    Ok((rows.finish()?, buckets.finish()?))
 }

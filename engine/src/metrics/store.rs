@@ -351,8 +351,7 @@ fn in_range(h: &HeadShard, id: SeriesId, start: i64, end: i64) -> bool {
         .get(id)
         .is_some_and(|s| has(&s.buf.samples) || !hists_within(s.buf.hists(), start, end).is_empty())
         || h.flushing.get(&id).is_some_and(|v| has(v))
-        || h
-            .flushing_h
+        || h.flushing_h
             .get(&id)
             .is_some_and(|v| !hists_within(v, start, end).is_empty())
 }
