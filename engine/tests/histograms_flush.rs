@@ -391,3 +391,39 @@ fn a_histogram_only_workload_triggers_flushes() {
     }
     assert_eq!(read(&engine, "lat").0, bytes_of(&written));
 }
+
+#[test]
+fn a_checkpoint_and_the_snapshot_carry_the_histograms_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(&dir.path().join("data"));
+    let written = mixed();
+    engine
+        .write_histograms(&t(), &[series("lat", written[..2].to_vec())])
+        .unwrap();
+    engine.flush().unwrap();
+    engine
+        .write_histograms(&t(), &[series("lat", written[2..].to_vec())])
+        .unwrap();
+    // The snapshot: the flushed set's files, and memory as batches of the files' shape.
+    let snap = engine.snapshot(&t(), i64::MIN, i64::MAX).unwrap();
+    let with: Vec<_> = snap
+        .files
+        .iter()
+        .filter_map(|f| f.histograms_path().map(|p| (p, f.histogram_rows())))
+        .collect();
+    assert_eq!(with.len(), 1);
+    assert!(with[0].0.exists());
+    assert_eq!(with[0].1, 2);
+    assert!(snap.files[0].histogram_buckets_path().unwrap().exists());
+    assert_eq!(snap.histograms_memory.len(), 1, "the head only");
+    let (rows, buckets) = &snap.histograms_memory[0];
+    assert_eq!(rows.num_rows(), 3, "custom_h, stale_h, int_h(3)");
+    assert_eq!(buckets.num_rows(), 3 + 3, "custom_h's 3, int_h(3)'s 3");
+    // The checkpoint copies the sets with their histograms files.
+    let copy = dir.path().join("copy");
+    engine.checkpoint(&copy).unwrap();
+    drop(engine);
+    assert!(!files_named(&copy, "histograms-").is_empty());
+    let engine = open(&copy);
+    assert_eq!(read(&engine, "lat").0, bytes_of(&written));
+}
