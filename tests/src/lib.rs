@@ -186,38 +186,6 @@ pub fn kill_child(
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payloads_round_trip_and_vary_in_length() {
-        let mut rng = CrashRng::new(7);
-        let mut lens = std::collections::HashSet::new();
-        for _ in 0..500 {
-            let tag = rng.next_u64();
-            let p = payload(tag);
-            assert_eq!(p.len(), 8 + body_len(tag));
-            assert_eq!(check_payload(&p), Ok(tag));
-            lens.insert(p.len());
-        }
-        assert!(lens.len() > 100, "lengths barely vary: {}", lens.len());
-    }
-
-    #[test]
-    fn damaged_payloads_are_rejected() {
-        let p = payload(0xDEAD_BEEF);
-        assert!(check_payload(&p[..p.len() - 1]).is_err() || p.len() == 8);
-        assert!(check_payload(&p[..7]).is_err());
-        for i in 0..p.len() {
-            let mut q = p.clone();
-            q[i] ^= 0x40;
-            // Flipping a tag byte gives another tag, whose body does not match.
-            assert!(check_payload(&q).is_err(), "flip at {i} went unnoticed");
-        }
-    }
-}
-
 /// The native histogram the crash test's histogram writer stores at `ts`: every seventh
 /// a stale marker, the others integer histograms (schema 0, a zero bucket, two positive
 /// buckets and one negative) whose counts and sum follow from `ts`.
@@ -262,5 +230,37 @@ pub fn engine_histogram(ts: i64) -> strata_engine::Histogram {
             positive_deltas: vec![a, b],
             negative_deltas: vec![2],
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_and_vary_in_length() {
+        let mut rng = CrashRng::new(7);
+        let mut lens = std::collections::HashSet::new();
+        for _ in 0..500 {
+            let tag = rng.next_u64();
+            let p = payload(tag);
+            assert_eq!(p.len(), 8 + body_len(tag));
+            assert_eq!(check_payload(&p), Ok(tag));
+            lens.insert(p.len());
+        }
+        assert!(lens.len() > 100, "lengths barely vary: {}", lens.len());
+    }
+
+    #[test]
+    fn damaged_payloads_are_rejected() {
+        let p = payload(0xDEAD_BEEF);
+        assert!(check_payload(&p[..p.len() - 1]).is_err() || p.len() == 8);
+        assert!(check_payload(&p[..7]).is_err());
+        for i in 0..p.len() {
+            let mut q = p.clone();
+            q[i] ^= 0x40;
+            // Flipping a tag byte gives another tag, whose body does not match.
+            assert!(check_payload(&q).is_err(), "flip at {i} went unnoticed");
+        }
     }
 }
