@@ -99,6 +99,8 @@ impl MetricsStore {
         // series without samples in the range are skipped here; their labels are looked up
         // by id if a file holds samples of theirs.
         let mut found = Found::default();
+        // Whether any series found has a native histogram: if not, the float path is all.
+        let mut any_hists = false;
         for i in 0..SHARDS {
             let h = head.shard(i);
             for id in h.index.select(matchers) {
@@ -124,6 +126,7 @@ impl MetricsStore {
                 newer.extend_from_slice(buffered);
                 found.add(id, Named::Key(s.key.clone()), newer);
                 if !hists.is_empty() || !flushing_h.is_empty() {
+                    any_hists = true;
                     let e = found.entries.last_mut().expect("just added");
                     e.flushing = flushing.len();
                     histograms::decode_into(id, flushing_h, RANK_FLUSHING, &mut e.hists)?;
@@ -152,11 +155,17 @@ impl MetricsStore {
         }
         histograms::read_sets(&plans, start, end, |rank, id, s| {
             if let Some(&i) = found.slots.get(&id) {
+                any_hists = true;
                 found.entries[i].hists.push((rank, s));
             }
         })?;
         let mut resolved: Vec<Vec<HistogramSample>> = Vec::new();
-        for (&id, &i) in &found.slots {
+        let slots = if any_hists {
+            &found.slots
+        } else {
+            &HashMap::new()
+        };
+        for (&id, &i) in slots {
             let e = &mut found.entries[i];
             if e.hists.is_empty() {
                 continue;
