@@ -4,6 +4,10 @@
 //! WAL) and checked. One directory is kept across rounds, so each round also recovers what
 //! the previous kills left and writes after it.
 //!
+//! A fourth writer stores native histograms (tenant `h`, one series, the generator
+//! `engine_histogram`): after every kill each acknowledged one is read back bit for bit,
+//! from the WAL or from the Parquet files the child's flushes wrote.
+//!
 //! Checked after every kill: every sample acknowledged in this or an earlier round is read
 //! back exactly once with exactly its value (compared by bits, so NaN payloads such as the
 //! staleness marker must survive); every sample read, acknowledged or not, is well-formed:
@@ -32,7 +36,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata_engine::{Engine, MatchOp, Matcher, TenantId};
-use strata_tests::{engine_crash_config, engine_value, kill_child};
+use strata_tests::{engine_crash_config, engine_histogram, engine_value, kill_child};
 
 /// Writer threads in the child, and series per writer.
 const WRITERS: u64 = 3;
@@ -65,6 +69,8 @@ struct ChildReport {
     /// Newest timestamp of tenant `doomed` that retention has dropped (all up to it).
     gone: Option<i64>,
     nonempty_flushes: usize,
+    /// Acknowledged native histograms (tenant `h`, series `hm`), by timestamp.
+    hacks: Vec<i64>,
 }
 
 /// Parses the child's stdout, ignoring a last line cut short by the kill.
@@ -92,6 +98,10 @@ fn parse_output(out: &[u8]) -> ChildReport {
         }
         if let (["gone", x], Some(_)) = (words.as_slice(), report.ready) {
             report.gone = report.gone.max(Some(num(x)));
+            continue;
+        }
+        if let (["hack", ts], Some(_)) = (words.as_slice(), report.ready) {
+            report.hacks.push(num(ts));
             continue;
         }
         if let (["compacting"], Some(_)) = (words.as_slice(), report.ready) {
@@ -150,7 +160,7 @@ fn read_all(engine: &Engine, ctx: &str) -> BTreeMap<(u64, u64), Vec<i64>> {
     assert!(
         tenants
             .iter()
-            .all(|t| t == "t0" || t == "t1" || t == "doomed"),
+            .all(|t| t == "t0" || t == "t1" || t == "doomed" || t == "h"),
         "{ctx}: unexpected tenants {tenants:?}"
     );
     // Every series has a name: this matches all of them, and each must be named m.
@@ -240,6 +250,8 @@ fn acknowledged_writes_survive_sigkill() {
     let (mut max_gone, mut drops) = (None::<i64>, 0usize);
     let mut rounds_with_acks = 0usize;
     let mut unacked_found = 0u64;
+    // Every acknowledged native histogram's timestamp over all rounds, ascending.
+    let mut hacked: Vec<i64> = Vec::new();
 
     for round in 0..rounds {
         let child_seed: u64 = rng.random();
@@ -280,6 +292,7 @@ fn acknowledged_writes_survive_sigkill() {
             round_samples += a.count;
         }
         per_round.push(round_samples);
+        hacked.extend(&report.hacks);
 
         let engine = Engine::open(&dir, engine_crash_config())
             .unwrap_or_else(|e| panic!("{ctx}: reopen failed: {e}"));
@@ -319,6 +332,7 @@ fn acknowledged_writes_survive_sigkill() {
                 checked += 1;
             }
         }
+        check_histograms(&engine, &hacked, &ctx);
         // Every acknowledged sample was found once above, so the rest were written but
         // killed before their acknowledgement (over all rounds so far).
         let total_stored: u64 = stored.values().map(|v| v.len() as u64).sum();
@@ -334,17 +348,64 @@ fn acknowledged_writes_survive_sigkill() {
         "engine_crash summary: rounds={rounds} acked_samples={total} ack_checks={checked} \
          rounds_with_acks={rounds_with_acks}/{waited_rounds} flushes={nonempty_flushes}/{flushes} compactions={compactions} \
          killed_while_compacting={killed_compacting} rounds_with_drops={drops} \
-         unacked_but_stored={unacked_found} \
+         unacked_but_stored={unacked_found} acked_histograms={} \
          elapsed={:?} seed={seed}",
+        hacked.len(),
         started.elapsed()
     );
     println!("engine_crash acked per round: {per_round:?}");
     if waited_rounds > 0 {
         assert!(total > 0, "the child never acknowledged anything");
         assert!(
+            !hacked.is_empty(),
+            "the child never acknowledged a histogram"
+        );
+        assert!(
             rounds_with_acks * 2 > waited_rounds,
             "only {rounds_with_acks} of {waited_rounds} rounds that ran past the open \
              acknowledged anything"
+        );
+    }
+}
+
+/// Checks tenant `h`'s native histograms: in strictly increasing time order, each the
+/// generator's bit for bit, and every acknowledged one (`hacked`, ascending) there.
+fn check_histograms(engine: &Engine, hacked: &[i64], ctx: &str) {
+    let tenant = TenantId::new("h").expect("tenant id");
+    let hm = Matcher::new("__name__", MatchOp::Equal, "hm").expect("matcher");
+    let found = engine
+        .select(&tenant, &[hm], i64::MIN, i64::MAX)
+        .unwrap_or_else(|e| panic!("{ctx}: select on h failed: {e}"));
+    assert!(
+        found.len() <= 1,
+        "{ctx}: tenant h has {} series",
+        found.len()
+    );
+    let have = found.first().map_or(&[][..], |s| &s.histograms[..]);
+    assert!(
+        found.first().is_none_or(|s| s.samples.is_empty()),
+        "{ctx}: hm has float samples"
+    );
+    for w in have.windows(2) {
+        assert!(w[0].ts < w[1].ts, "{ctx}: hm out of order at {}", w[1].ts);
+    }
+    for s in have {
+        assert_eq!(
+            s.h.to_bytes(),
+            engine_histogram(s.ts).to_bytes(),
+            "{ctx}: hm at {} is not the generator's histogram",
+            s.ts
+        );
+    }
+    let mut j = 0;
+    for &ts in hacked {
+        while j < have.len() && have[j].ts < ts {
+            j += 1;
+        }
+        assert!(
+            have.get(j).is_some_and(|s| s.ts == ts),
+            "{ctx}: acknowledged histogram hm at {ts} is lost ({} stored)",
+            have.len()
         );
     }
 }

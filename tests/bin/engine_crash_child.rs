@@ -25,8 +25,10 @@ use std::io::{BufWriter, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use strata_engine::{Engine, MatchOp, Matcher, Sample, SeriesSamples, TenantId};
-use strata_tests::{CrashRng, engine_value};
+use strata_engine::{
+    Engine, HistogramSample, MatchOp, Matcher, Sample, SeriesHistograms, SeriesSamples, TenantId,
+};
+use strata_tests::{CrashRng, engine_histogram, engine_value};
 
 const WRITERS: u64 = 3;
 /// Series per writer.
@@ -206,6 +208,32 @@ fn compactor(engine: &Engine, out: &Out, seed: u64) -> ! {
     }
 }
 
+/// Writes one native histogram of series `hm` (tenant `h`) every 1-4 ms at increasing
+/// timestamps from `start`, and reports each acknowledged one (`hack <ts>`).
+fn hist_writer(engine: &Engine, out: &Out, start: i64, seed: u64) -> ! {
+    let mut rng = CrashRng::new(seed ^ 0x4857u64.wrapping_mul(0xA24B_AED4_963E_E407));
+    let tenant = TenantId::new("h").unwrap_or_else(|e| fail("tenant", e));
+    let mut ts = start;
+    loop {
+        std::thread::sleep(Duration::from_millis(1 + rng.below(4)));
+        let s = SeriesHistograms {
+            labels: vec![("__name__".into(), "hm".into())],
+            histograms: vec![HistogramSample {
+                ts,
+                h: Arc::new(engine_histogram(ts)),
+            }],
+        };
+        let outcome = engine
+            .write_histograms(&tenant, &[s])
+            .unwrap_or_else(|e| fail("write_histograms", e));
+        if outcome.accepted != 1 {
+            fail("write_histograms", format!("at {ts}: {outcome:?}"));
+        }
+        emit(out, &format!("hack {ts}\n"));
+        ts += 1 + rng.below(1_000) as i64;
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(dir), Some(seed), Some(gone), None) =
@@ -234,6 +262,17 @@ fn main() {
             }
         }
     }
+    let mut h_start = FIRST_TS;
+    let hm = Matcher::new("__name__", MatchOp::Equal, "hm").unwrap_or_else(|e| fail("matcher", e));
+    let h_tenant = TenantId::new("h").unwrap_or_else(|e| fail("tenant", e));
+    for s in engine
+        .select(&h_tenant, std::slice::from_ref(&hm), i64::MIN, i64::MAX)
+        .unwrap_or_else(|e| fail("select", e))
+    {
+        if let Some(last) = s.histograms.last() {
+            h_start = h_start.max(last.ts + 1);
+        }
+    }
     let engine = Arc::new(engine);
     let out: Out = Arc::new(Mutex::new(BufWriter::new(std::io::stdout())));
     emit(&out, &format!("ready {start}\n"));
@@ -245,6 +284,10 @@ fn main() {
         .collect();
     let (e, o) = (engine.clone(), out.clone());
     threads.push(std::thread::spawn(move || compactor(&e, &o, seed)));
+    let (e, o) = (engine.clone(), out.clone());
+    threads.push(std::thread::spawn(move || {
+        hist_writer(&e, &o, h_start, seed)
+    }));
     let (e, o) = (engine.clone(), out.clone());
     threads.push(std::thread::spawn(move || doomer(&e, &o, seed, gone)));
     threads.push(std::thread::spawn(move || flusher(&engine, &out, seed)));

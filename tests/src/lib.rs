@@ -186,6 +186,53 @@ pub fn kill_child(
     out
 }
 
+/// The native histogram the crash test's histogram writer stores at `ts`: every seventh
+/// a stale marker, the others integer histograms (schema 0, a zero bucket, two positive
+/// buckets and one negative) whose counts and sum follow from `ts`.
+pub fn engine_histogram(ts: i64) -> strata_engine::Histogram {
+    use strata_engine::{Counts, Histogram, ResetHint, Span};
+    if ts.rem_euclid(7) == 0 {
+        return Histogram {
+            schema: 0,
+            zero_threshold: 0.0,
+            sum: f64::from_bits(0x7ff0_0000_0000_0002),
+            reset_hint: ResetHint::Unknown,
+            positive_spans: vec![],
+            negative_spans: vec![],
+            custom_values: vec![],
+            counts: Counts::Int {
+                count: 0,
+                zero_count: 0,
+                positive_deltas: vec![],
+                negative_deltas: vec![],
+            },
+        };
+    }
+    let a = ts.rem_euclid(11) + 1;
+    let b = ts.rem_euclid(5);
+    Histogram {
+        schema: 0,
+        zero_threshold: 0.001,
+        sum: engine_value(9, 0, ts),
+        reset_hint: ResetHint::Unknown,
+        positive_spans: vec![Span {
+            offset: ts.rem_euclid(3) as i32,
+            length: 2,
+        }],
+        negative_spans: vec![Span {
+            offset: 0,
+            length: 1,
+        }],
+        custom_values: vec![],
+        counts: Counts::Int {
+            count: (a + (a + b) + 2 + 1) as u64,
+            zero_count: 1,
+            positive_deltas: vec![a, b],
+            negative_deltas: vec![2],
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

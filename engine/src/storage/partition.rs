@@ -251,13 +251,11 @@ impl PartFile {
     }
 
     /// The native histograms file, when the set has one.
-    #[cfg_attr(not(test), allow(dead_code))] // Read once reads use it (issue 41, S5).
     pub(crate) fn histograms_path(&self) -> Option<PathBuf> {
         (!self.entry.histograms.is_empty()).then(|| self.dir.join(&self.entry.histograms))
     }
 
     /// The bucket file of the native histograms file, when the set has one.
-    #[cfg_attr(not(test), allow(dead_code))] // Read once reads use it (issue 41, S5).
     pub(crate) fn histogram_buckets_path(&self) -> Option<PathBuf> {
         (!self.entry.histogram_buckets.is_empty())
             .then(|| self.dir.join(&self.entry.histogram_buckets))
