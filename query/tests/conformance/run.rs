@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use promql_parser::parser::{Expr, VectorSelector};
 use regex::Regex;
 use strata_engine::{
     Engine, EngineConfig, Histogram, HistogramSample, Limits, Sample as ESample, SeriesHistograms,
@@ -25,9 +24,6 @@ pub(crate) struct CaseResult {
     pub(crate) line: usize,
     pub(crate) passed: bool,
     pub(crate) detail: String,
-    /// Not run in this mode: an eval involving native histograms in [`Mode::Bucket`] (they do
-    /// not reach Parquet yet).
-    pub(crate) skipped: bool,
     /// For a case run with delayed name removal because it is listed by line: whether it
     /// passes in the default mode too (then the listing is not needed).
     pub(crate) passes_by_default: Option<bool>,
@@ -82,7 +78,6 @@ struct Store {
     reader: Option<Engine>,
     stale: bool,
     mode: Mode,
-    histogram_series: Vec<Labels>,
 }
 
 impl Store {
@@ -111,7 +106,6 @@ impl Store {
             reader,
             stale: false,
             mode,
-            histogram_series: Vec::new(),
         }
     }
 
@@ -164,7 +158,6 @@ impl Store {
             }
             let at = |i: usize| i as i64 * interval;
             if s.histogram {
-                self.histogram_series.push(s.labels.clone());
                 let histograms = s
                     .values
                     .iter()
@@ -196,7 +189,6 @@ impl Store {
                     l.set("__name__".into(), base.to_string());
                     let le = s.labels.get("le").parse::<f64>().ok();
                     if suf != "_bucket" || le.is_some_and(|le| !le.is_nan()) {
-                        self.histogram_series.push(l.clone());
                         let per_ts = classic.entry(l).or_default();
                         for (ts, f) in floats() {
                             let c = per_ts.entry(ts).or_default();
@@ -540,61 +532,6 @@ fn run_eval(ev: &Eval, promql: &PromqlEngine, src: &dyn SeriesSource) -> Result<
     }
 }
 
-/// Whether an eval involves native histograms: an expected histogram, a native-only
-/// function, or a selector matching a series loaded with histogram samples.
-fn mentions_histogram(ev: &Eval, histograms: &[Labels]) -> bool {
-    const NATIVE_FNS: [&str; 5] = [
-        "histogram_count",
-        "histogram_sum",
-        "histogram_avg",
-        "histogram_stddev",
-        "histogram_stdvar",
-    ];
-    if ev.histogram_expected || NATIVE_FNS.iter().any(|f| ev.expr.contains(f)) {
-        return true;
-    }
-    if histograms.is_empty() {
-        return false;
-    }
-    let Ok(expr) = promql_parser::parser::parse(&ev.expr) else {
-        return false;
-    };
-    let mut sels = Vec::new();
-    collect_selectors(&expr, &mut sels);
-    sels.iter().any(|vs| {
-        histograms.iter().any(|h| {
-            vs.name.as_ref().is_none_or(|n| n == h.name())
-                && vs
-                    .matchers
-                    .matchers
-                    .iter()
-                    .all(|m| m.is_match(h.get(&m.name)))
-        })
-    })
-}
-
-fn collect_selectors<'a>(e: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
-    match e {
-        Expr::VectorSelector(vs) => out.push(vs),
-        Expr::MatrixSelector(ms) => out.push(&ms.vs),
-        Expr::Subquery(s) => collect_selectors(&s.expr, out),
-        Expr::Paren(p) => collect_selectors(&p.expr, out),
-        Expr::Unary(u) => collect_selectors(&u.expr, out),
-        Expr::Aggregate(a) => {
-            collect_selectors(&a.expr, out);
-            if let Some(p) = &a.param {
-                collect_selectors(p, out);
-            }
-        }
-        Expr::Binary(b) => {
-            collect_selectors(&b.lhs, out);
-            collect_selectors(&b.rhs, out);
-        }
-        Expr::Call(c) => c.args.args.iter().for_each(|a| collect_selectors(a, out)),
-        _ => {}
-    }
-}
-
 /// Runs a script; one result per eval. The evals `delayed` names run with delayed name
 /// removal, the others in the default mode.
 pub(crate) fn run_script(cmds: &[Command], delayed: &DelayedCases, mode: Mode) -> Vec<CaseResult> {
@@ -615,20 +552,6 @@ pub(crate) fn run_script(cmds: &[Command], delayed: &DelayedCases, mode: Mode) -
                 series,
             } => store.load(&tenant, *interval, *nhcb, series),
             Command::Eval(ev) => {
-                let nh = mentions_histogram(ev, &store.histogram_series);
-                // Flushed histograms do not reach Parquet yet (they stay in the writer's
-                // head), so a reader of the bucket cannot see them: such evals run locally
-                // only.
-                if nh && mode == Mode::Bucket {
-                    out.push(CaseResult {
-                        line: ev.line,
-                        passed: false,
-                        detail: String::new(),
-                        skipped: true,
-                        passes_by_default: None,
-                    });
-                    continue;
-                }
                 let Some(engine) = store.source() else {
                     continue;
                 };
@@ -647,7 +570,6 @@ pub(crate) fn run_script(cmds: &[Command], delayed: &DelayedCases, mode: Mode) -
                     line: ev.line,
                     passed: r.is_ok(),
                     detail: r.err().unwrap_or_default(),
-                    skipped: false,
                     passes_by_default: listed.then(|| run(&promql).is_ok()),
                 });
             }
