@@ -531,9 +531,8 @@ fn histograms_survive_a_reopen_through_the_wal_bit_exact() {
     );
 }
 
-/// Flushes do not write histograms to Parquet yet: they stay in the head, readable, and
-/// are logged again above the flush's boundary, so a restart after the flush (a crash, or
-/// a clean close) still has them.
+/// Flushes write histograms to Parquet with the floats: a restart after the flush (a
+/// crash, or a clean close) reads them back from the files.
 #[test]
 fn histograms_stay_readable_across_flushes_and_restarts() {
     let dir = tempfile::tempdir().unwrap();
@@ -555,6 +554,7 @@ fn histograms_stay_readable_across_flushes_and_restarts() {
             .unwrap();
         let stats = engine.flush().unwrap();
         assert_eq!(stats.samples, 1, "the float is flushed");
+        assert_eq!(stats.histograms, 2, "and the histograms");
         let found = select(&engine, "lat");
         assert_eq!(found[0].samples, floats, "the float, from Parquet");
         assert_eq!(bytes_of(&found[0].histograms), bytes_of(&written));

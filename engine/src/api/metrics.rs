@@ -1,6 +1,7 @@
 //! What an embedding program reads of the metrics: a snapshot of a tenant's samples.
 
-use crate::metrics::snapshot::samples_batch;
+use crate::metrics::series::EncodedHist;
+use crate::metrics::snapshot::{histogram_batches, samples_batch};
 use crate::model::series::SeriesId;
 use crate::{Engine, Result, Sample, Snapshot, SnapshotFile, TenantId};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ impl Engine {
     ) -> Result<Snapshot> {
         let core = self.core();
         let mut memory = Vec::new();
+        let mut histograms_memory = Vec::new();
         let mut series = Vec::new();
         if let Some(head) = core.metrics.existing_head(tenant) {
             let in_range = |v: &[Sample]| {
@@ -41,7 +43,14 @@ impl Engine {
             let shards = head.lock_all();
             let mut flushing: Vec<(SeriesId, &[Sample])> = Vec::new();
             let mut data: Vec<(SeriesId, &[Sample])> = Vec::new();
+            let (mut flushing_h, mut data_h) = (Vec::new(), Vec::new());
             for h in &shards {
+                for (&id, v) in &h.flushing_h {
+                    hists_into(id, v, (start, end), &mut flushing_h)?;
+                }
+                for (id, hs) in h.index.iter() {
+                    hists_into(id, hs.buf.hists(), (start, end), &mut data_h)?;
+                }
                 for (&id, v) in &h.flushing {
                     let (lo, hi) = in_range(v);
                     if lo < hi {
@@ -65,6 +74,11 @@ impl Engine {
                     memory.push(samples_batch(part)?);
                 }
             }
+            for part in [flushing_h, data_h] {
+                if !part.is_empty() {
+                    histograms_memory.push(histogram_batches(part)?);
+                }
+            }
         }
         series.sort_unstable_by_key(|s| s.0);
         let mut files = Vec::new();
@@ -78,7 +92,27 @@ impl Engine {
         Ok(Snapshot {
             files,
             memory,
+            histograms_memory,
             series,
         })
     }
+}
+
+/// Appends series `id`'s histograms of `v` (in time order) in `[start, end]`, decoded, to
+/// `out`.
+fn hists_into(
+    id: SeriesId,
+    v: &[EncodedHist],
+    (start, end): (i64, i64),
+    out: &mut Vec<(SeriesId, Vec<crate::HistogramSample>)>,
+) -> Result<()> {
+    let lo = v.partition_point(|h| h.0 < start);
+    let hi = v.partition_point(|h| h.0 <= end);
+    if lo >= hi {
+        return Ok(());
+    }
+    let mut ranked = Vec::with_capacity(hi - lo);
+    crate::metrics::histograms::decode_into(id, &v[lo..hi], 0, &mut ranked)?;
+    out.push((id, ranked.into_iter().map(|(_, s)| s).collect()));
+    Ok(())
 }

@@ -15,7 +15,10 @@ use crate::signals::compact::copy::compact_files;
 use crate::signals::compact::settle_ms;
 use crate::signals::order::sort_key;
 use crate::signals::store::{SignalStore, StoredRecord};
-use crate::storage::parquet_io::bad;
+use crate::storage::histograms::keys::MergedKeys;
+use crate::storage::histograms::merge::{Input, merge_files_except};
+use crate::storage::histograms::{self as hist_file};
+use crate::storage::parquet_io::{WrittenBy, bad};
 use crate::storage::partition::{FileEntry, Manifest, PARTITION_MS, PartFile, partition_start};
 use crate::storage::{parquet_io, partition};
 use crate::telemetry::Timer;
@@ -176,12 +179,75 @@ impl Core {
             }
         }
         let defs: Vec<(SeriesId, SeriesKey)> = series.into_iter().collect();
+        // Native histograms: a float and a histogram at one (series, ts) in different sets
+        // keep the oldest set's, as reads do (`metrics/histograms.rs`). The floats' merge
+        // walks the histograms' keys beside its own; floats that lose are skipped there,
+        // histograms that lose are collected and skipped by their merge.
+        let hist_inputs: Vec<(usize, Input)> = inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                f.histograms_path().map(|histograms| {
+                    let buckets = f.histogram_buckets_path();
+                    (i, Input { histograms, buckets })
+                })
+            })
+            .collect();
+        let mut keys = if hist_inputs.is_empty() {
+            None
+        } else {
+            let paths: Vec<(usize, &Path)> = hist_inputs
+                .iter()
+                .map(|(i, f)| (*i, f.histograms.as_path()))
+                .collect();
+            Some(MergedKeys::open(&paths)?)
+        };
+        let mut losing_hists: HashSet<(SeriesId, i64)> = HashSet::new();
         let (rows_in, rows_out, min_ts, max_ts, samples_bytes) =
-            merge_samples(inputs, &dir.join(&entry.samples))?;
+            merge_samples(inputs, &dir.join(&entry.samples), |id, ts, input| {
+                let Some(keys) = keys.as_mut() else {
+                    return Ok(false);
+                };
+                Ok(match keys.seek((id, ts))? {
+                    Some(h) if h < input => true,
+                    Some(_) => {
+                        losing_hists.insert((id, ts));
+                        false
+                    }
+                    None => false,
+                })
+            })?;
+        drop(keys);
         entry.rows = rows_out;
         entry.min_ts = min_ts;
         entry.max_ts = max_ts;
         entry.bytes = samples_bytes;
+        let mut hist_rows = (0, 0);
+        if !hist_inputs.is_empty() {
+            let name = hist_file::file_name(flush, true);
+            let buckets = hist_file::buckets_file_name(flush, true);
+            let list: Vec<Input> = hist_inputs.into_iter().map(|(_, f)| f).collect();
+            let done = merge_files_except(
+                &list,
+                &dir.join(&name),
+                &dir.join(&buckets),
+                WrittenBy::Compaction,
+                |id, ts| losing_hists.contains(&(id, ts)),
+            )?;
+            if let Some(h) = done.histograms {
+                hist_rows = (h.rows_in, h.rows_out);
+                entry.histograms = name;
+                entry.histogram_rows = h.rows_out;
+                entry.bytes += h.bytes;
+                entry.min_ts = entry.min_ts.min(h.min_ts);
+                entry.max_ts = entry.max_ts.max(h.max_ts);
+            }
+            if let Some(b) = done.buckets {
+                entry.histogram_buckets = buckets;
+                entry.histogram_bucket_rows = b.rows_out;
+                entry.bytes += b.bytes;
+            }
+        }
         entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
         entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
         // The inputs' exemplars, merged into one file in time order.
@@ -210,6 +276,8 @@ impl Core {
         stats.file_sets_in += inputs.len();
         stats.rows_in += rows_in;
         stats.rows_out += rows_out;
+        stats.histogram_rows_in += hist_rows.0;
+        stats.histogram_rows_out += hist_rows.1;
         stats.bytes_in += inputs.iter().map(|f| f.entry.bytes).sum::<u64>();
         stats.bytes_out += entry.bytes;
         Ok(())

@@ -11,6 +11,7 @@ use crate::metrics::flush::Taken;
 use crate::metrics::flush::committed_sets;
 use crate::metrics::flush::signal_files;
 use crate::metrics::index::PartIndex;
+use crate::metrics::series::EncodedHist;
 use crate::model::records::{LogRecord, SpanRecord};
 use crate::model::series::IdMap;
 use crate::signal::Signal;
@@ -21,9 +22,11 @@ use crate::storage::fs::create_dir_durable;
 use crate::storage::partition::{
     FileEntry, Flushed, PartFile, partition_dir, partition_start, signal_partition_dir,
 };
+use crate::storage::histograms::{self as hist_file, write::write_runs};
+use crate::storage::parquet_io::WrittenBy;
 use crate::storage::{parquet_io, partition};
 use crate::telemetry::Timer;
-use crate::{Error, FlushStats, Result, TenantId};
+use crate::{Error, FlushStats, Histogram, HistogramSample, Result, TenantId};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -50,16 +53,12 @@ impl Core {
 
     fn flush_locked(&self, stop: FlushStop) -> Result<FlushStats> {
         let timer = Timer::start(&self.latency.flush);
-        let (mut cut, boundary) = self.cut()?;
+        let (cut, boundary) = self.cut()?;
         if cut.is_empty() {
             timer.discard(); // nothing to flush is not a flush
             return Ok(FlushStats::default());
         }
         self.relog_metadata()?; // metadata is in the WAL only (`core/metadata.rs`)
-        if let Some(t) = cut.relogged.take() {
-            // Durable before anything below the boundary can be truncated (`core/relog.rs`).
-            t.wait()?;
-        }
         match self.write_and_commit(&cut, boundary, stop) {
             Ok(stats) => {
                 drop(cut);
@@ -87,6 +86,14 @@ impl Core {
                                 }
                             }
                         }
+                        // Their bytes stayed counted in `head_hist_bytes`.
+                        for (id, hists) in std::mem::take(&mut h.flushing_h) {
+                            if let Some(series) = h.index.get_mut(id) {
+                                for e in hists.iter() {
+                                    series.buf.restore_hist(e.clone());
+                                }
+                            }
+                        }
                     }
                 }
                 Err(e)
@@ -109,19 +116,24 @@ impl Core {
             for h in shards.iter_mut() {
                 let h = &mut **h;
                 h.next_wal_epoch();
-                // Float samples only. Native histograms stay in the head (`buf.hists`) until
-                // flushes write them to Parquet: they remain readable from memory, count in
-                // `head_hist_bytes`, and are logged again above the boundary below (see
-                // `core/relog.rs`), so neither the truncation nor a restart loses them.
+                // Float samples and native histograms, each into its flushing map (read
+                // until the files are published).
                 for (id, s) in h
                     .index
                     .iter_mut()
-                    .filter(|(_, s)| !s.buf.samples.is_empty())
+                    .filter(|(_, s)| !s.buf.samples.is_empty() || !s.buf.hists().is_empty())
                 {
                     // Taking the Vec frees the head's share of the memory once written.
                     let samples = Arc::new(s.buf.take_samples());
-                    h.flushing.insert(id, samples.clone());
-                    series.push((id, s.key.clone(), samples));
+                    if !samples.is_empty() {
+                        h.flushing.insert(id, samples.clone());
+                    }
+                    let hists = s.buf.take_hists();
+                    let hists = (!hists.is_empty()).then(|| Arc::new(hists));
+                    if let Some(hs) = &hists {
+                        h.flushing_h.insert(id, hs.clone());
+                    }
+                    series.push((id, s.key.clone(), samples, hists));
                 }
             }
             if !series.is_empty() {
@@ -138,12 +150,8 @@ impl Core {
             spans: SignalStore::cut(&mut span_heads),
             logs: SignalStore::cut(&mut log_heads),
             exemplars: ExemplarStore::cut(&mut rings),
-            relogged: None,
         };
         let boundary = if cut.is_empty() { 0 } else { self.wal.sync()? };
-        if !cut.is_empty() {
-            cut.relogged = self.relog_histograms(&heads, &guards)?;
-        }
         // Everything in memory is now taken (writers wait on these locks): the age clock
         // restarts with the next accepted write, so an idle engine stops flushing.
         *self
@@ -156,7 +164,7 @@ impl Core {
         // In id order (outside the locks), so each partition's rows come out sorted by
         // (id, ts) without sorting the rows: each series' samples are in time order already.
         for (_, series) in &mut cut.metrics {
-            series.sort_unstable_by_key(|(id, _, _)| *id);
+            series.sort_unstable_by_key(|(id, ..)| *id);
         }
         Ok((cut, boundary))
     }
@@ -186,7 +194,7 @@ impl Core {
             // cut's samples, so a flush holds one bounded batch per file being written, not
             // a copy of everything it writes.
             let mut parts: BTreeMap<i64, PartRows<'_>> = BTreeMap::new();
-            for (id, key, samples) in series {
+            for (id, key, samples, hists) in series {
                 // One run of samples per partition (they are in time order).
                 let mut rest = &samples[..];
                 while let Some(first) = rest.first() {
@@ -195,6 +203,18 @@ impl Core {
                     let part = parts.entry(p).or_default();
                     part.0.push((*id, &rest[..n]));
                     part.1.push((*id, key.clone()));
+                    rest = &rest[n..];
+                }
+                // And one run of histograms; the series is defined once per partition.
+                let mut rest = hists.as_deref().map_or(&[][..], |v| &v[..]);
+                while let Some(first) = rest.first() {
+                    let p = partition_start(first.0);
+                    let n = rest.partition_point(|h| partition_start(h.0) == p);
+                    let part = parts.entry(p).or_default();
+                    part.2.push((*id, &rest[..n]));
+                    if part.1.last().is_none_or(|(last, _)| last != id) {
+                        part.1.push((*id, key.clone()));
+                    }
                     rest = &rest[n..];
                 }
             }
@@ -263,11 +283,29 @@ impl Core {
                 files.entry(tenant).or_default().push(f);
             }
         }
-        for (tenant, _) in taken {
+        let mut hist_held = 0u64;
+        for (tenant, series) in taken {
             // A new map, not `clear()`: a cleared map keeps its table (17 B per series).
             for mut h in self.metrics.head(tenant).lock_all() {
                 h.flushing = IdMap::default();
+                if !h.flushing_h.is_empty() {
+                    h.flushing_h = IdMap::default();
+                }
             }
+            hist_held += series
+                .iter()
+                .filter_map(|(.., hists)| hists.as_deref())
+                .flatten()
+                .map(|(_, b)| crate::core::hist_bytes(b.len()))
+                .sum::<u64>();
+        }
+        if hist_held > 0 {
+            // The head no longer holds them (the cut's `Arc`s go with the cut).
+            let _ = self
+                .head_hist_bytes
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                    Some(b.saturating_sub(hist_held))
+                });
         }
         // After the files are published: reads of memory then skip what they hold.
         self.exemplars.publish();
@@ -281,6 +319,7 @@ impl Core {
         self.flushed_below.store(boundary, Ordering::Release);
         info!(
             samples = stats.samples,
+            histograms = stats.histograms,
             spans = stats.spans,
             logs = stats.logs,
             files = stats.files,
@@ -362,13 +401,15 @@ impl Core {
 
 impl Core {
     /// Writes one metrics partition's set for flush `boundary`: its samples, series and
-    /// index files, and its exemplars file when it has exemplars (a set with exemplars only
-    /// has empty samples, series and index files). Listed in the manifest, not committed.
+    /// index files, its exemplars file when it has exemplars (a set with exemplars only
+    /// has empty samples, series and index files), and its histograms files when it has
+    /// native histograms (`storage/histograms`; a set with histograms only has an empty
+    /// samples file). Listed in the manifest, not committed.
     fn write_metrics_set(
         &self,
         tenant: &TenantId,
         start: i64,
-        (runs, defs): PartRows<'_>,
+        (runs, defs, hist_runs): PartRows<'_>,
         exemplars: &[&Entry],
         boundary: u64,
         stats: &mut FlushStats,
@@ -381,6 +422,10 @@ impl Core {
         // exemplars too, so reads of either find it.
         let first = runs.iter().filter_map(|(_, r)| r.first()).map(|s| s.ts);
         let last = runs.iter().filter_map(|(_, r)| r.last()).map(|s| s.ts);
+        let h_first = hist_runs.iter().filter_map(|(_, r)| r.first()).map(|h| h.0);
+        let h_last = hist_runs.iter().filter_map(|(_, r)| r.last()).map(|h| h.0);
+        let first = first.chain(h_first);
+        let last = last.chain(h_last);
         let ex_ts = exemplars.iter().map(|e| e.exemplar.ts);
         let mut entry = FileEntry {
             flush: boundary,
@@ -411,6 +456,9 @@ impl Core {
             entry.bytes += exemplar_file::write(&dir.join(&entry.exemplars), &mut rows)?;
             stats.files += 1;
             stats.exemplars += exemplars.len() as u64;
+        }
+        if !hist_runs.is_empty() {
+            self.write_histograms(&dir, &mut entry, &hist_runs, stats)?;
         }
         stats.bytes += entry.bytes;
         stats.samples += entry.rows;
@@ -476,15 +524,13 @@ impl Core {
     }
 }
 
-/// What a flush cut took from memory: samples, spans and log records.
+/// What a flush cut took from memory: samples (floats and native histograms), spans, log
+/// records and exemplars.
 pub(crate) struct Cut {
     pub(crate) metrics: Taken,
     pub(crate) spans: SignalTaken<SpanRecord>,
     pub(crate) logs: SignalTaken<LogRecord>,
     pub(crate) exemplars: ExemplarsTaken,
-    /// The last record re-logging the head's histograms above the boundary, if any
-    /// (`core/relog.rs`).
-    pub(crate) relogged: Option<strata_wal::Ticket>,
 }
 
 impl Cut {
@@ -493,5 +539,53 @@ impl Cut {
             && self.spans.is_empty()
             && self.logs.is_empty()
             && self.exemplars.is_empty()
+    }
+}
+
+impl Core {
+    /// Writes a flush's native histograms of one partition (`runs`: each series' in time
+    /// order, the series in id order) to the set's histograms files, and lists them in
+    /// `entry`.
+    fn write_histograms(
+        &self,
+        dir: &std::path::Path,
+        entry: &mut FileEntry,
+        runs: &[(crate::model::series::SeriesId, &[EncodedHist])],
+        stats: &mut FlushStats,
+    ) -> Result<()> {
+        // Decoded one partition at a time: the head holds them encoded.
+        let mut decoded = Vec::with_capacity(runs.len());
+        for &(id, run) in runs {
+            let mut v = Vec::with_capacity(run.len());
+            for (ts, bytes) in run {
+                let h = Histogram::decode(bytes).map_err(|e| Error::HeadHistogram {
+                    id,
+                    ts: *ts,
+                    reason: e.to_string(),
+                })?;
+                v.push(HistogramSample {
+                    ts: *ts,
+                    h: Arc::new(h),
+                });
+            }
+            decoded.push((id, v));
+        }
+        let refs: Vec<_> = decoded.iter().map(|(id, v)| (*id, &v[..])).collect();
+        let flush = entry.flush;
+        let name = hist_file::file_name(flush, false);
+        let buckets = hist_file::buckets_file_name(flush, false);
+        let w = write_runs(&dir.join(&name), &dir.join(&buckets), WrittenBy::Flush, &refs)?;
+        entry.histograms = name;
+        entry.histogram_rows = w.rows;
+        entry.bytes += w.bytes + w.bucket_bytes;
+        stats.files += 1;
+        if w.bucket_rows > 0 {
+            entry.histogram_buckets = buckets;
+            entry.histogram_bucket_rows = w.bucket_rows;
+            stats.files += 1;
+        }
+        stats.histograms += w.rows;
+        stats.histogram_buckets += w.bucket_rows;
+        Ok(())
     }
 }

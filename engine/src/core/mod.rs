@@ -15,7 +15,6 @@ pub(crate) mod flush;
 pub(crate) mod maintenance;
 pub(crate) mod metadata;
 pub(crate) mod reader;
-pub(crate) mod relog;
 pub(crate) mod replay;
 pub(crate) mod write;
 
@@ -55,9 +54,8 @@ pub(crate) struct Core {
     pub(crate) pending_drops: Mutex<Vec<PathBuf>>,
     /// Samples in memory (head and flushing), for flush triggers and backpressure.
     pub(crate) head_samples: AtomicU64,
-    /// Bytes of the native histograms in memory ([`hist_bytes`] each), for backpressure.
-    /// Flushes do not take histograms yet (`core/flush.rs`), so this only grows until the
-    /// engine is reopened.
+    /// Bytes of the native histograms in memory, head and flushing ([`hist_bytes`] each),
+    /// for flush triggers and backpressure; a flush subtracts what it wrote.
     pub(crate) head_hist_bytes: AtomicU64,
     /// WAL LSN below which every record is in committed Parquet (the `FLUSHED` marker).
     pub(crate) flushed_below: AtomicU64,
@@ -168,6 +166,7 @@ impl Core {
         } = engine.replay_wal(flushed_below)?;
         engine.note_accepted(samples);
         engine.head_hist_bytes.store(hist_bytes, Ordering::Relaxed);
+        engine.note_histograms(hist_bytes);
         engine.note_signal_bytes(signal_bytes);
         info!(dir = %engine.dir.display(), flushed_below, records, samples, signal_bytes,
               "engine opened, WAL replayed");
@@ -259,9 +258,31 @@ impl Core {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get_or_insert_with(Instant::now);
-        if self.signal_bytes() >= self.flush_bytes() {
+        if self.unflushed_bytes() >= self.flush_bytes() {
             let _ = self.kick.0.try_send(());
         }
+    }
+
+    /// Notes newly accepted native histograms of `bytes` (already counted in
+    /// `head_hist_bytes`) for flush triggers: they start the age clock, and their bytes
+    /// with the spans' and logs' trigger a flush at [`Core::flush_bytes`].
+    pub(crate) fn note_histograms(&self, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        self.oldest_unflushed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(Instant::now);
+        if self.unflushed_bytes() >= self.flush_bytes() {
+            let _ = self.kick.0.try_send(());
+        }
+    }
+
+    /// Bytes in memory counted by size rather than by samples: spans, log records and
+    /// native histograms.
+    fn unflushed_bytes(&self) -> u64 {
+        self.signal_bytes() + self.head_hist_bytes.load(Ordering::Relaxed)
     }
 
     /// Bytes spans and log records in memory hold (`signals/record_memory.rs`).
@@ -269,17 +290,18 @@ impl Core {
         self.traces.bytes.load(Ordering::Relaxed) + self.logs.bytes.load(Ordering::Relaxed)
     }
 
-    /// Bytes of spans and logs that trigger a flush: as many as `flush_head_samples` take.
+    /// Bytes of spans, logs and native histograms that trigger a flush: as many as
+    /// `flush_head_samples` take.
     fn flush_bytes(&self) -> u64 {
         self.config
             .flush_head_samples
             .saturating_mul(HEAD_BYTES_PER_SAMPLE)
     }
 
-    /// Whether a flush is due: the head holds `flush_head_samples` (or spans and logs as
+    /// Whether a flush is due: the head holds `flush_head_samples` (or spans, logs and histograms as
     /// many bytes as those take), or its oldest record arrived `flush_interval` ago.
     pub(crate) fn needs_flush(&self) -> bool {
-        if self.signal_bytes() >= self.flush_bytes() {
+        if self.unflushed_bytes() >= self.flush_bytes() {
             return true;
         }
         let n = self.head_samples.load(Ordering::Relaxed);

@@ -137,6 +137,7 @@ impl Core {
             },
         };
         let mut last = None;
+        let held: u64;
         let start = head.start_shard();
         let runs: Vec<&[_]> = prepared.chunk_by(|a, b| a.0 == b.0).collect();
         let first = runs.partition_point(|run| run[0].0 < start);
@@ -147,7 +148,7 @@ impl Core {
                     last = Some(t);
                 }
             }
-            let held: u64 = place
+            held = place
                 .rec
                 .histograms
                 .iter()
@@ -177,10 +178,11 @@ impl Core {
                 *rejected.entry(*reason).or_default() += n;
             }
         }
-        // Floats only: a flush takes them and subtracts what it took. Histograms are
-        // counted in `head_hist_bytes` and do not trigger flushes (which do not take them
-        // yet, `core/flush.rs`).
+        // Floats count in `head_samples`, histograms in `head_hist_bytes` (added above,
+        // before a cut can take them); a flush takes both and subtracts what it took, and
+        // either triggers one.
         self.note_accepted(outcome.accepted - outcome.accepted_histograms);
+        self.note_histograms(held);
         Ok(PendingWrite::new(outcome, last))
     }
 }

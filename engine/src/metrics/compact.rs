@@ -40,6 +40,10 @@ pub struct CompactStats {
     pub rows_in: u64,
     /// Sample rows written.
     pub rows_out: u64,
+    /// Native histogram rows read (`histograms-<B>.parquet`).
+    pub histogram_rows_in: u64,
+    /// Native histogram rows written (fewer by the duplicates dropped).
+    pub histogram_rows_out: u64,
     /// Bytes of the inputs, and of the outputs.
     pub bytes_in: u64,
     /// Bytes written.
@@ -133,11 +137,13 @@ impl Iterator for OwnedBatches {
 pub(crate) type Target<'a> = (&'a RwLock<FileMap>, TenantId, PathBuf);
 
 /// Streams the inputs' samples, merged by (series_id, ts) with duplicates dropped (the
-/// earliest input wins), into a new samples file at `out`. Returns (rows read, rows
-/// written, min ts, max ts, bytes).
+/// earliest input wins), into a new samples file at `out`, leaving out the winning
+/// samples for which `skip(series_id, ts, input)` holds (a native histogram of an older
+/// input takes that place). Returns (rows read, rows written, min ts, max ts, bytes).
 pub(crate) fn merge_samples(
     inputs: &[Arc<PartFile>],
     out: &Path,
+    mut skip: impl FnMut(SeriesId, i64, usize) -> Result<bool>,
 ) -> Result<(u64, u64, i64, i64, u64)> {
     let mut cursors = Vec::with_capacity(inputs.len());
     for f in inputs {
@@ -159,7 +165,9 @@ pub(crate) fn merge_samples(
     while let Some(Reverse((id, ts, i))) = heap.pop() {
         let c = &mut cursors[i];
         rows_in += 1;
-        if last != Some((id, ts)) {
+        if last != Some((id, ts)) && skip(id, ts, i)? {
+            last = Some((id, ts));
+        } else if last != Some((id, ts)) {
             ids.push(id);
             tss.push(ts);
             values.push(c.values.value(c.pos));

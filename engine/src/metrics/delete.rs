@@ -19,6 +19,8 @@ use crate::metrics::files::MetricsFile;
 use crate::metrics::index::PartIndex;
 use crate::metrics::scan::{ScanStats, read_samples_cached};
 use crate::model::series::SeriesId;
+use crate::storage::histograms::merge::{Input, rewrite_files};
+use crate::storage::histograms::read::read_histograms;
 use crate::storage::parquet_io::{self, DurableWriter, WrittenBy, column};
 use crate::storage::partition::{FileEntry, PartFile};
 
@@ -60,6 +62,10 @@ pub(crate) fn count_samples(
         &mut ScanStats::default(),
         |_, ts, _| n += ts.len() as u64,
     )?;
+    if let Some(path) = part.histograms_path() {
+        let buckets = part.histogram_buckets_path();
+        n += read_histograms(&path, buckets.as_deref(), ids, start, end, |_, _| {})?.samples;
+    }
     Ok(n)
 }
 
@@ -72,8 +78,8 @@ pub(crate) struct Rewritten {
     pub(crate) deleted: u64,
 }
 
-/// Writes `part`'s set again without the samples of the series `ids` (sorted) in
-/// `[start, end]`, durably, as a set named by `token` in the same directory, listed
+/// Writes `part`'s set again without the samples (floats and native histograms) of the
+/// series `ids` (sorted) in `[start, end]`, durably, as a set named by `token` in the same directory, listed
 /// nowhere yet: see the module docs.
 pub(crate) fn rewrite_without(
     part: &PartFile,
@@ -133,13 +139,58 @@ pub(crate) fn rewrite_without(
     if !kept.0.is_empty() {
         write_rows(&mut writer, &out, kept)?;
     }
-    let Some(writer) = writer else {
-        return Ok(Rewritten {
-            entry: None,
-            deleted,
-        });
+    // The set's native histograms, rewritten with the same predicate.
+    if let Some(histograms) = part.histograms_path() {
+        let input = Input {
+            histograms,
+            buckets: part.histogram_buckets_path(),
+        };
+        let name = format!("histograms-{flush}-d{token}-c.parquet");
+        let buckets = format!("histogram_buckets-{flush}-d{token}-c.parquet");
+        let done = rewrite_files(
+            &input,
+            &part.dir.join(&name),
+            &part.dir.join(&buckets),
+            WrittenBy::Compaction,
+            |id, ts| {
+                let keep = !((start..=end).contains(&ts) && ids.binary_search(&id).is_ok());
+                if keep && present.last() != Some(&id) {
+                    present.push(id);
+                }
+                keep
+            },
+        )?;
+        let kept = done.histograms.map_or(0, |h| h.rows_out);
+        deleted += part.entry.histogram_rows.saturating_sub(kept);
+        if let Some(h) = done.histograms {
+            entry.histograms = name;
+            entry.histogram_rows = h.rows_out;
+            entry.bytes += h.bytes;
+            entry.min_ts = entry.min_ts.min(h.min_ts);
+            entry.max_ts = entry.max_ts.max(h.max_ts);
+        }
+        if let Some(b) = done.buckets {
+            entry.histogram_buckets = buckets;
+            entry.histogram_bucket_rows = b.rows_out;
+            entry.bytes += b.bytes;
+        }
+        present.sort_unstable();
+        present.dedup();
+    }
+    let writer = match writer {
+        Some(w) => w,
+        // Histograms only: the set keeps an empty samples file, as a flush writes one.
+        None if !entry.histograms.is_empty() => {
+            parquet_io::samples_writer(&out, WrittenBy::Compaction)?
+        }
+        None => {
+            return Ok(Rewritten {
+                entry: None,
+                deleted,
+            });
+        }
     };
-    entry.bytes = writer.finish()?;
+    entry.bytes += writer.finish()?;
     let defs: Vec<_> = parquet_io::read_series_keys(&part.series_path())?
         .into_iter()
         .filter(|(id, _)| present.binary_search(id).is_ok())

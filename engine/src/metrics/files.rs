@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use crate::Result;
 use crate::metrics::index::PartIndex;
 use crate::model::series::SeriesId;
+use crate::storage::histograms::read::Footers;
 use crate::storage::parquet_io::read_series_ids;
 use crate::storage::partition::PartFile;
 
@@ -17,6 +18,8 @@ use crate::storage::partition::PartFile;
 pub(crate) struct MetricsDerived {
     index: OnceLock<Arc<PartIndex>>,
     series_ids: OnceLock<Arc<Vec<SeriesId>>>,
+    /// Footers and page indexes of the set's histograms files.
+    hist_footers: Footers,
 }
 
 /// The metrics reads of a committed file set.
@@ -25,6 +28,9 @@ pub(crate) trait MetricsFile {
     fn index(&self, read_bytes: &mut u64) -> Result<Arc<PartIndex>>;
     /// The set's series ids in series-table order, read on first use.
     fn series_ids(&self, read_bytes: &mut u64) -> Result<Arc<Vec<SeriesId>>>;
+    /// The footers of the set's histograms files, loaded on first read (`None` only if
+    /// the set's derived slot holds another signal's state).
+    fn hist_footers(&self) -> Option<&Footers>;
 }
 
 impl MetricsFile for PartFile {
@@ -36,6 +42,10 @@ impl MetricsFile for PartFile {
     fn series_ids(&self, read_bytes: &mut u64) -> Result<Arc<Vec<SeriesId>>> {
         let slot = self.derived::<MetricsDerived>().map(|d| &d.series_ids);
         cached(slot, &self.series_path(), read_bytes, read_series_ids)
+    }
+
+    fn hist_footers(&self) -> Option<&Footers> {
+        self.derived::<MetricsDerived>().map(|d| &d.hist_footers)
     }
 }
 

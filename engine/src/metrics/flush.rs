@@ -3,14 +3,17 @@
 //! A flush is committed by one marker file, so it is atomic across tenants and partitions:
 //!
 //! 1. **Cut.** With every tenant's lock held (in id order), move each series' samples into
-//!    the tenant's `flushing` set (still readable), then `wal.sync()`. Writes submit their
+//!    the tenant's `flushing` set and its native histograms into `flushing_h` (both still
+//!    readable), then `wal.sync()`. Writes submit their
 //!    WAL record under their tenant's lock, so the LSN that sync returns, `B`, is exactly
 //!    "after every record whose samples were taken", and those records are durable.
 //! 2. **Write.** Per tenant and hour partition: `samples-B.parquet`, `series-B.parquet` and
-//!    `index-B.parquet`, each written to a temp name, fsynced, renamed, directory fsynced; then the partition's
+//!    `index-B.parquet` (and `exemplars-B.parquet`, `histograms-B.parquet`,
+//!    `histogram_buckets-B.parquet` when it has any), each written to a temp name, fsynced, renamed, directory fsynced; then the partition's
 //!    `manifest.json` gains an entry for flush `B` (same protocol).
 //! 3. **Commit.** `metrics/FLUSHED` := `{"flushed_below_lsn": B}` (same protocol).
-//! 4. **Publish** the files to readers, then clear `flushing`; then truncate the WAL below `B`.
+//! 4. **Publish** the files to readers, then clear `flushing` and `flushing_h`; then truncate
+//!    the WAL below `B`.
 //!
 //! On open, manifest entries of flushes above the marker are uncommitted (a crash between
 //! 2 and 3): their files are deleted and their samples come back from the WAL, which is only
@@ -22,6 +25,7 @@ use std::sync::Arc;
 
 use tracing::warn;
 
+use crate::metrics::series::EncodedHist;
 use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
 use crate::signal::Signal;
@@ -41,7 +45,12 @@ pub struct FlushStats {
     pub logs: u64,
     /// Exemplars written to Parquet.
     pub exemplars: u64,
-    /// Partition files (samples, series, index, spans and logs) written.
+    /// Native histogram samples written to Parquet (`histograms-<B>.parquet` rows).
+    pub histograms: u64,
+    /// Bucket rows written for them (`histogram_buckets-<B>.parquet`).
+    pub histogram_buckets: u64,
+    /// Partition files (samples, series, index, exemplars, histograms, spans and logs)
+    /// written.
     pub files: usize,
     /// Bytes of those files.
     pub bytes: u64,
@@ -63,11 +72,25 @@ pub enum FlushStop {
 
 pub(crate) use crate::storage::partition::MARKER;
 
-/// One partition's runs of samples (borrowed from the cut, each in time order, the runs in
-/// id order) and the series they belong to.
-pub(crate) type PartRows<'a> = (Vec<(SeriesId, &'a [Sample])>, Vec<(SeriesId, SeriesKey)>);
+/// One partition's runs of samples and of native histograms (borrowed from the cut, each in
+/// time order, the runs in id order) and the series they belong to (each once, in id
+/// order).
+pub(crate) type PartRows<'a> = (
+    Vec<(SeriesId, &'a [Sample])>,
+    Vec<(SeriesId, SeriesKey)>,
+    Vec<(SeriesId, &'a [EncodedHist])>,
+);
 
-pub(crate) type Taken = Vec<(TenantId, Vec<(SeriesId, SeriesKey, Arc<Vec<Sample>>)>)>;
+/// One series a cut took: its floats and its native histograms (`None`: it had none).
+pub(crate) type TakenSeries = (
+    SeriesId,
+    SeriesKey,
+    Arc<Vec<Sample>>,
+    Option<Arc<Vec<EncodedHist>>>,
+);
+
+/// What a cut took of each tenant's head.
+pub(crate) type Taken = Vec<(TenantId, Vec<TakenSeries>)>;
 
 /// One partition's committed sets: `(tenant, dir, manifest version, sets)`.
 type CommittedSets = (TenantId, PathBuf, u32, Vec<FileEntry>);

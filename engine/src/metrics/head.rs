@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::KnownSeries;
 use crate::metrics::raw_keys::RawKeys;
-use crate::metrics::series::SeriesBuf;
+use crate::metrics::series::{EncodedHist, SeriesBuf};
 use crate::metrics::series_index::SeriesIndex;
 use crate::model::series::{IdMap, LABEL_BITS, MIX, SeriesId};
 use crate::model::series_key::SeriesKey;
@@ -33,6 +33,9 @@ pub(crate) struct HeadShard {
     /// Samples taken by a flush in progress, still readable until their files are
     /// registered.
     pub(crate) flushing: IdMap<Arc<Vec<Sample>>>,
+    /// Native histograms taken by a flush in progress, beside `flushing` (readable until
+    /// their files are registered).
+    pub(crate) flushing_h: IdMap<Arc<Vec<EncodedHist>>>,
     /// Series counted as active, by metric name (a metric's series are all in one shard).
     pub(crate) active_by_metric: HashMap<String, usize>,
     /// Bumped by every flush cut (never 0). The first WAL record after a cut that uses a
@@ -47,6 +50,7 @@ impl Default for HeadShard {
         Self {
             index: SeriesIndex::default(),
             flushing: IdMap::default(),
+            flushing_h: IdMap::default(),
             active_by_metric: HashMap::new(),
             wal_epoch: 1,
         }

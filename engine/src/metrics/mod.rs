@@ -6,6 +6,7 @@ pub(crate) mod delete;
 pub(crate) mod files;
 pub(crate) mod flush;
 pub(crate) mod head;
+pub(crate) mod histograms;
 pub(crate) mod index;
 pub(crate) mod metadata;
 pub(crate) mod page_cache;

@@ -68,7 +68,7 @@ pub(crate) struct SeriesBuf {
     /// instead of doubling up from empty.
     pub(crate) flushed_len: u32,
     /// Native histograms, for a series that has had any (a float-only series pays the
-    /// pointer). Flushes do not take them yet: they stay here (see `core/flush.rs`).
+    /// pointer). A flush cut takes them with the floats ([`SeriesBuf::take_hists`]).
     pub(crate) hists: Option<Box<HistBuf>>,
 }
 
@@ -169,6 +169,13 @@ impl SeriesBuf {
     pub(crate) fn take_samples(&mut self) -> Vec<Sample> {
         self.flushed_len = u32::try_from(self.samples.len()).unwrap_or(u32::MAX);
         std::mem::take(&mut self.samples)
+    }
+
+    /// Takes the histograms out for a flush (the buffer keeps its box, empty).
+    pub(crate) fn take_hists(&mut self) -> Vec<EncodedHist> {
+        self.hists
+            .as_deref_mut()
+            .map_or_else(Vec::new, |h| std::mem::take(&mut h.v))
     }
 
     /// Inserts without a window (replay): what was logged was accepted once.

@@ -16,7 +16,9 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
-use crate::SnapshotFile;
+use crate::storage::histograms::buckets::{BucketRow, BucketsBuilder, rows_of};
+use crate::storage::histograms::rows::RowsBuilder;
+use crate::{HistogramSample, SnapshotFile};
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io::bad;
 use crate::{Labels, METRIC_NAME, Result, Sample};
@@ -44,6 +46,14 @@ pub struct Snapshot {
     /// progress, then the head). Each batch has schema [`samples_schema`] and is sorted by
     /// (series id, ts) with one row per (series id, ts).
     pub memory: Vec<RecordBatch>,
+    /// Native histograms in memory with a timestamp in the range, as `memory` (a flush in
+    /// progress, then the head), each source as a pair of batches in the shape of the
+    /// sets' files: one row per sample (schema of `histograms-<B>.parquet`, sorted by
+    /// (series id, ts)) and one per bucket (schema of `histogram_buckets-<B>.parquet`,
+    /// sorted by (series id, negative, bucket, ts)); see `docs/formats/partitions.md`.
+    /// The committed ones are in [`SnapshotFile::histograms_path`] and
+    /// [`SnapshotFile::histogram_buckets_path`] of `files`.
+    pub histograms_memory: Vec<(RecordBatch, RecordBatch)>,
     /// Every series the tenant has in memory (all series since open), by id.
     pub series: Vec<(SeriesId, Arc<Labels>)>,
 }
@@ -139,4 +149,28 @@ mod tests {
             .unwrap();
         assert!(other.files.is_empty() && other.memory.is_empty() && other.series.is_empty());
     }
+}
+
+/// One source's native histograms (`parts`: series in any order, each's samples in time
+/// order) as a histograms batch and a bucket batch, sorted as their files are.
+pub(crate) fn histogram_batches(
+    mut parts: Vec<(SeriesId, Vec<HistogramSample>)>,
+) -> Result<(RecordBatch, RecordBatch)> {
+    parts.sort_unstable_by_key(|p| p.0);
+    let mut rows = RowsBuilder::new();
+    let mut buckets = BucketsBuilder::default();
+    let mut series_rows: Vec<BucketRow> = Vec::new();
+    for (id, samples) in &parts {
+        series_rows.clear();
+        for s in samples {
+            rows.push(*id, s.ts, &s.h)?;
+            rows_of(*id, s.ts, &s.h, &mut series_rows)?;
+        }
+        // Stable: each bucket's rows stay in time order.
+        series_rows.sort_by_key(|r| (r.negative, r.bucket));
+        for r in &series_rows {
+            buckets.push(*id, r);
+        }
+    }
+    Ok((rows.finish()?, buckets.finish()?))
 }

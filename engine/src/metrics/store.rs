@@ -4,6 +4,7 @@
 
 use crate::metrics::files::MetricsFile;
 use crate::metrics::head::{HeadShard, SHARDS, TenantHead, shard_of};
+use crate::metrics::histograms::{self, RANK_FLUSHING, RANK_HEAD, Ranked};
 use crate::metrics::page_cache::PageCache;
 use crate::metrics::read::{self, FileSamples};
 use crate::metrics::scan::ScanStats;
@@ -12,9 +13,7 @@ use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
 use crate::storage::parquet_io;
 use crate::storage::partition::PartFile;
-use crate::{
-    Error, Histogram, HistogramSample, Labels, Matcher, Result, Sample, SeriesData, TenantId,
-};
+use crate::{HistogramSample, Labels, Matcher, Result, Sample, SeriesData, TenantId};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -110,15 +109,25 @@ impl MetricsStore {
                     .map_or(&[][..], |v| within(v, start, end));
                 let buffered = within(&s.buf.samples, start, end);
                 let hists = hists_within(s.buf.hists(), start, end);
-                if flushing.is_empty() && buffered.is_empty() && hists.is_empty() {
+                let flushing_h = h
+                    .flushing_h
+                    .get(&id)
+                    .map_or(&[][..], |v| hists_within(v, start, end));
+                if flushing.is_empty()
+                    && buffered.is_empty()
+                    && hists.is_empty()
+                    && flushing_h.is_empty()
+                {
                     continue;
                 }
                 let mut newer = flushing.to_vec();
                 newer.extend_from_slice(buffered);
                 found.add(id, Named::Key(s.key.clone()), newer);
-                if !hists.is_empty() {
-                    let last = found.entries.len() - 1;
-                    found.entries[last].hists = decode_hists(id, hists)?;
+                if !hists.is_empty() || !flushing_h.is_empty() {
+                    let e = found.entries.last_mut().expect("just added");
+                    e.flushing = flushing.len();
+                    histograms::decode_into(id, flushing_h, RANK_FLUSHING, &mut e.hists)?;
+                    histograms::decode_into(id, hists, RANK_HEAD, &mut e.hists)?;
                 }
             }
         }
@@ -141,6 +150,28 @@ impl MetricsStore {
                 found.entries[i].files = samples;
             }
         }
+        histograms::read_sets(&plans, start, end, |rank, id, s| {
+            if let Some(&i) = found.slots.get(&id) {
+                found.entries[i].hists.push((rank, s));
+            }
+        })?;
+        let mut resolved: Vec<Vec<HistogramSample>> = Vec::new();
+        for (&id, &i) in &found.slots {
+            let e = &mut found.entries[i];
+            if e.hists.is_empty() {
+                continue;
+            }
+            let m = histograms::Mixed {
+                id,
+                files: &mut e.files,
+                newer: &mut e.newer,
+                flushing: e.flushing,
+            };
+            let hists = std::mem::take(&mut e.hists);
+            let ctx = (&self.page_cache, start, end);
+            e.resolved = resolved.len();
+            resolved.push(histograms::resolve(m, hists, &plans, ctx, &mut stats)?);
+        }
         let mut out: Vec<SeriesData> = found
             .entries
             .into_iter()
@@ -149,8 +180,13 @@ impl MetricsStore {
                     labels,
                     files,
                     newer,
-                    hists,
+                    resolved: slot,
+                    ..
                 } = e;
+                let hists = match slot {
+                    usize::MAX => Vec::new(),
+                    k => std::mem::take(&mut resolved[k]),
+                };
                 let (mut samples, mut unordered) = (files.samples, files.unordered);
                 if let (Some(last), Some(first)) = (samples.last(), newer.first()) {
                     unordered |= last.ts >= first.ts;
@@ -315,6 +351,10 @@ fn in_range(h: &HeadShard, id: SeriesId, start: i64, end: i64) -> bool {
         .get(id)
         .is_some_and(|s| has(&s.buf.samples) || !hists_within(s.buf.hists(), start, end).is_empty())
         || h.flushing.get(&id).is_some_and(|v| has(v))
+        || h
+            .flushing_h
+            .get(&id)
+            .is_some_and(|v| !hists_within(v, start, end).is_empty())
 }
 
 /// The histograms of `v` (sorted by time) in `[start, end]`.
@@ -322,23 +362,6 @@ fn hists_within(v: &[EncodedHist], start: i64, end: i64) -> &[EncodedHist] {
     let lo = v.partition_point(|h| h.0 < start);
     let hi = lo + v[lo..].partition_point(|h| h.0 <= end);
     &v[lo..hi]
-}
-
-/// Decodes the head's histograms of series `id` for a read.
-fn decode_hists(id: SeriesId, v: &[EncodedHist]) -> Result<Vec<HistogramSample>> {
-    v.iter()
-        .map(|(ts, bytes)| match Histogram::decode(bytes) {
-            Ok(h) => Ok(HistogramSample {
-                ts: *ts,
-                h: Arc::new(h),
-            }),
-            Err(e) => Err(Error::HeadHistogram {
-                id,
-                ts: *ts,
-                reason: e.to_string(),
-            }),
-        })
-        .collect()
 }
 
 /// The series a select found, and each series' slot by id.
@@ -356,7 +379,9 @@ impl Found {
             labels,
             files: FileSamples::default(),
             newer,
+            flushing: 0,
             hists: Vec::new(),
+            resolved: usize::MAX,
         });
     }
 }
@@ -367,8 +392,13 @@ struct Entry {
     labels: Named,
     files: FileSamples,
     newer: Vec<Sample>,
-    /// Native histograms from memory (files hold none yet), in time order.
-    hists: Vec<HistogramSample>,
+    /// How many of `newer` a flush in progress holds (set for series with histograms).
+    flushing: usize,
+    /// Native histograms from memory and files, ranked by source
+    /// (`metrics/histograms.rs`).
+    hists: Vec<Ranked>,
+    /// Where its resolved histograms are (`usize::MAX`: it has none).
+    resolved: usize,
 }
 
 /// A series' labels while it is read: the head's compact key, turned into [`Labels`] only

@@ -65,6 +65,23 @@ impl SnapshotFile {
         self.part.samples_path()
     }
 
+    /// Path of the set's native histograms file (`histograms-<B>.parquet`: one row per
+    /// histogram sample, sorted by series id then timestamp), if the set has one.
+    pub fn histograms_path(&self) -> Option<PathBuf> {
+        self.part.histograms_path()
+    }
+
+    /// Path of the set's bucket file (`histogram_buckets-<B>.parquet`: one row per bucket
+    /// of every histogram sample), if the set has one.
+    pub fn histogram_buckets_path(&self) -> Option<PathBuf> {
+        self.part.histogram_buckets_path()
+    }
+
+    /// Native histogram samples in the set's histograms file.
+    pub fn histogram_rows(&self) -> u64 {
+        self.part.entry.histogram_rows
+    }
+
     /// Size of the data file in bytes.
     pub fn samples_bytes(&self) -> u64 {
         self.samples_bytes

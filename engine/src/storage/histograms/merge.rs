@@ -230,6 +230,18 @@ pub(crate) fn merge_files(
     out_buckets: &Path,
     by: WrittenBy,
 ) -> Result<Done> {
+    merge_files_except(inputs, out, out_buckets, by, |_, _| false)
+}
+
+/// [`merge_files`], leaving out every (series_id, ts) `skip` names (in both files):
+/// compaction's histograms that lose to an older set's float.
+pub(crate) fn merge_files_except(
+    inputs: &[Input],
+    out: &Path,
+    out_buckets: &Path,
+    by: WrittenBy,
+    mut skip: impl FnMut(SeriesId, i64) -> bool,
+) -> Result<Done> {
     let hist: Vec<(usize, &Path)> = inputs
         .iter()
         .enumerate()
@@ -252,7 +264,7 @@ pub(crate) fn merge_files(
                 }
                 _ => {
                     last = Some((key, i));
-                    true
+                    !skip(k.0, k.3)
                 }
             }
         },
@@ -270,7 +282,9 @@ pub(crate) fn merge_files(
         buckets_writer,
         buckets_schema(),
         |k, i| {
-            let keep = last != Some(k) && winners.get(&(k.0, k.3)).is_none_or(|&w| w == i);
+            let keep = last != Some(k)
+                && winners.get(&(k.0, k.3)).is_none_or(|&w| w == i)
+                && !skip(k.0, k.3);
             if keep {
                 last = Some(k);
             }

@@ -17,8 +17,8 @@
 //! Pieces: schemas, file names and writer properties (here), the row builders and
 //! decoders ([`rows`], [`buckets`]), the writer of both files ([`write`]), reassembly of
 //! samples from both ([`assemble`]), a reader pruned by the page index like the samples
-//! reader ([`read`]), and the compaction merge and the filtered rewrite of deletes and
-//! retention ([`merge`]).
+//! reader ([`read`]), the compaction merge and the filtered rewrite of deletes and
+//! retention ([`merge`]), and the merged keys compaction checks floats against ([`keys`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +35,7 @@ use crate::storage::parquet_io::{DurableWriter, WrittenBy};
 
 pub(crate) mod assemble;
 pub(crate) mod buckets;
+pub(crate) mod keys;
 pub(crate) mod merge;
 pub(crate) mod read;
 pub(crate) mod rows;

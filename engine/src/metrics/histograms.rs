@@ -1,0 +1,171 @@
+//! The native histograms side of a select: reading the file sets' histograms files for the
+//! selected series, and merging them with memory's and with the floats.
+//!
+//! Every sample carries the rank of its source: the file sets in the order they are read
+//! (oldest flush first), then a flush in progress ([`RANK_FLUSHING`]), then the head
+//! ([`RANK_HEAD`]). Of two samples at one (series, ts) the lower rank wins (the oldest
+//! flush's, as for floats, `metrics/store.rs`), whichever their kinds: a float and a
+//! histogram at the same timestamp only meet across flushes (the head refuses the second
+//! as a conflict), and the float's rank is then looked up in the sets that can hold it.
+//! Series without histograms never come here, and sets without histograms files are
+//! skipped by their manifest entry, so the float path is unchanged.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use crate::metrics::files::MetricsFile;
+use crate::metrics::page_cache::PageCache;
+use crate::metrics::read::FileSamples;
+use crate::metrics::scan::{ScanStats, read_samples_cached};
+use crate::metrics::series::EncodedHist;
+use crate::model::series::SeriesId;
+use crate::storage::histograms::read::{Footers, read_histograms_cached};
+use crate::storage::partition::PartFile;
+use crate::{Error, Histogram, HistogramSample, Result, Sample};
+
+/// The rank of a flush in progress's samples: after every file set.
+pub(crate) const RANK_FLUSHING: u32 = u32::MAX - 1;
+/// The rank of the head's samples: the newest.
+pub(crate) const RANK_HEAD: u32 = u32::MAX;
+
+/// A histogram sample and the rank of its source.
+pub(crate) type Ranked = (u32, HistogramSample);
+
+/// Decodes memory's histograms of series `id`, ranked `rank`, onto `out`.
+pub(crate) fn decode_into(
+    id: SeriesId,
+    v: &[EncodedHist],
+    rank: u32,
+    out: &mut Vec<Ranked>,
+) -> Result<()> {
+    for (ts, bytes) in v {
+        let h = Histogram::decode(bytes).map_err(|e| Error::HeadHistogram {
+            id,
+            ts: *ts,
+            reason: e.to_string(),
+        })?;
+        out.push((
+            rank,
+            HistogramSample {
+                ts: *ts,
+                h: Arc::new(h),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Hands every histogram sample in `[start, end]` of each plan's series (`plans`: file
+/// sets oldest first, each with its wanted ids, sorted) to `visit` with the plan's index
+/// as rank. Sets without a histograms file are skipped without a read.
+pub(crate) fn read_sets(
+    plans: &[(&PartFile, Vec<SeriesId>)],
+    start: i64,
+    end: i64,
+    mut visit: impl FnMut(u32, SeriesId, HistogramSample),
+) -> Result<()> {
+    for (k, (f, ids)) in plans.iter().enumerate() {
+        let Some(path) = f.histograms_path() else {
+            continue;
+        };
+        let buckets = f.histogram_buckets_path();
+        let own = Footers::default();
+        let footers = f.hist_footers().unwrap_or(&own);
+        let rank = k as u32;
+        read_histograms_cached(&path, buckets.as_deref(), footers, ids, start, end, |id, s| {
+            visit(rank, id, s)
+        })?;
+    }
+    Ok(())
+}
+
+/// One series' samples being merged: floats from files and memory, histograms ranked.
+pub(crate) struct Mixed<'a> {
+    /// The series.
+    pub(crate) id: SeriesId,
+    /// Its floats from files, oldest set first.
+    pub(crate) files: &'a mut FileSamples,
+    /// Its floats from memory: a flush in progress's (the first `flushing`), then the head's.
+    pub(crate) newer: &'a mut Vec<Sample>,
+    /// How many of `newer` a flush in progress holds.
+    pub(crate) flushing: usize,
+}
+
+/// Resolves series `m`'s histograms `hists` (any order) against each other and against its
+/// floats: one sample per timestamp, the lowest rank's. Returns the histograms in time
+/// order; floats that lose are removed from `m`.
+pub(crate) fn resolve(
+    m: Mixed<'_>,
+    mut hists: Vec<Ranked>,
+    plans: &[(&PartFile, Vec<SeriesId>)],
+    (cache, start, end): (&PageCache, i64, i64),
+    stats: &mut ScanStats,
+) -> Result<Vec<HistogramSample>> {
+    hists.sort_by_key(|(rank, s)| (s.ts, *rank));
+    hists.dedup_by_key(|(_, s)| s.ts);
+    let floats: HashSet<i64> = m
+        .files
+        .samples
+        .iter()
+        .chain(m.newer.iter())
+        .map(|s| s.ts)
+        .collect();
+    // Colliding timestamps, and the rank of the float at each (the lowest of its copies).
+    let mut clash: BTreeMap<i64, u32> = hists
+        .iter()
+        .filter(|(_, s)| floats.contains(&s.ts))
+        .map(|(_, s)| (s.ts, u32::MAX))
+        .collect();
+    if clash.is_empty() {
+        return Ok(hists.into_iter().map(|(_, s)| s).collect());
+    }
+    let (Some(&lo), Some(&hi)) = (clash.keys().next(), clash.keys().next_back()) else {
+        return Ok(hists.into_iter().map(|(_, s)| s).collect());
+    };
+    for (k, s) in m.newer.iter().enumerate() {
+        if let Some(r) = clash.get_mut(&s.ts) {
+            let rank = if k < m.flushing {
+                RANK_FLUSHING
+            } else {
+                RANK_HEAD
+            };
+            *r = (*r).min(rank);
+        }
+    }
+    for (k, (f, ids)) in plans.iter().enumerate() {
+        if ids.binary_search(&m.id).is_err() {
+            continue;
+        }
+        let rank = k as u32;
+        read_samples_cached(
+            &f.samples_path(),
+            &f.samples_meta,
+            Some((cache, f.uid)),
+            &[m.id],
+            lo.max(start),
+            hi.min(end),
+            stats,
+            |_, ts: &[i64], _: &[f64]| {
+                for t in ts {
+                    if let Some(r) = clash.get_mut(t) {
+                        *r = (*r).min(rank);
+                    }
+                }
+            },
+        )?;
+    }
+    let mut drop_floats = HashSet::new();
+    hists.retain(|(rank, s)| match clash.get(&s.ts) {
+        Some(&float_rank) if float_rank < *rank => false,
+        Some(_) => {
+            drop_floats.insert(s.ts);
+            true
+        }
+        None => true,
+    });
+    if !drop_floats.is_empty() {
+        m.files.samples.retain(|s| !drop_floats.contains(&s.ts));
+        m.newer.retain(|s| !drop_floats.contains(&s.ts));
+    }
+    Ok(hists.into_iter().map(|(_, s)| s).collect())
+}
