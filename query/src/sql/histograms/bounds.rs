@@ -64,7 +64,6 @@ impl BucketRowsBuilder {
         self.ids.is_empty()
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         (id, ts): (u64, i64),

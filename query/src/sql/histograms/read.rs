@@ -165,9 +165,9 @@ pub(crate) fn deduped(snap: &Snapshot, range: TimeRange, with_buckets: bool) -> 
         for b in &source.rows {
             let (ids, ts) = keys(b)?;
             let mut keep = Vec::with_capacity(b.num_rows());
-            for i in 0..b.num_rows() {
-                let key = (ids.value(i), ts[i]);
-                let k = ts[i] >= range.start && ts[i] <= range.end && !seen.contains(&key);
+            for (i, &t) in ts.iter().enumerate() {
+                let key = (ids.value(i), t);
+                let k = t >= range.start && t <= range.end && !seen.contains(&key);
                 if k {
                     seen.insert(key);
                     if with_buckets {
@@ -193,8 +193,8 @@ pub(crate) fn deduped(snap: &Snapshot, range: TimeRange, with_buckets: bool) -> 
                 .ok_or_else(|| DataFusionError::Internal("bucket is not Int32".into()))?;
             let count = column(b, "count")?.as_primitive::<UInt64Type>();
             let count_float = column(b, "count_float")?.as_primitive::<Float64Type>();
-            for i in 0..b.num_rows() {
-                let key = (ids.value(i), ts[i]);
+            for (i, &t) in ts.iter().enumerate() {
+                let key = (ids.value(i), t);
                 let Some(shape) = won.get(&key) else {
                     continue;
                 };
