@@ -126,3 +126,95 @@ impl TableProvider for HistogramsTable {
         Ok(DataSourceExec::from_data_source(source))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Int64Type;
+    use strata_engine::{
+        Counts, Engine, EngineConfig, Histogram, HistogramSample, ResetHint, SeriesHistograms,
+        Span, TenantId,
+    };
+
+    use crate::sql::{Error, SqlConfig, run_sql, tenant_session};
+
+    /// 3,000 integer histograms of 100 buckets (each holding 1) in memory.
+    fn engine(dir: &std::path::Path) -> (Arc<Engine>, TenantId) {
+        let engine = Arc::new(Engine::open(dir, EngineConfig::default()).expect("open"));
+        let tenant = TenantId::new("t").expect("tenant");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis() as i64;
+        let h = Arc::new(Histogram {
+            schema: 0,
+            zero_threshold: 0.0,
+            sum: 1.0,
+            reset_hint: ResetHint::Gauge,
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 100,
+            }],
+            negative_spans: vec![],
+            custom_values: vec![],
+            counts: Counts::Int {
+                count: 100,
+                zero_count: 0,
+                positive_deltas: std::iter::once(1).chain([0; 99]).collect(),
+                negative_deltas: vec![],
+            },
+        });
+        let series = SeriesHistograms {
+            labels: vec![("__name__".into(), "h".into())],
+            histograms: (0..3000)
+                .map(|i| HistogramSample {
+                    ts: now - 3_000_000 + i * 1000,
+                    h: h.clone(),
+                })
+                .collect(),
+        };
+        let out = engine.write_histograms(&tenant, &[series]).expect("write");
+        assert_eq!(out.accepted_histograms, 3000, "{out:?}");
+        (engine, tenant)
+    }
+
+    async fn count(
+        engine: &Arc<Engine>,
+        t: &TenantId,
+        pool: usize,
+        table: &str,
+    ) -> crate::sql::Result<i64> {
+        let config = SqlConfig {
+            memory_pool_bytes: pool,
+            ..SqlConfig::for_tests()
+        };
+        let ctx = tenant_session(engine.clone(), t, &config)?;
+        let sql = format!("SELECT count(*) FROM {table}");
+        let batches = run_sql(&ctx, &sql, &config).await?;
+        Ok(batches[0].column(0).as_primitive::<Int64Type>().value(0))
+    }
+
+    #[tokio::test]
+    async fn rows_that_do_not_fit_the_memory_budget_fail_the_query() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (engine, t) = engine(dir.path());
+        // 300,000 bucket rows of ~47 bytes: over a 1 MiB budget, within 64 MiB.
+        let err = count(&engine, &t, 1 << 20, "histogram_buckets")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::OverMemoryBudget { .. }), "{err:?}");
+        let n = count(&engine, &t, 64 << 20, "histogram_buckets")
+            .await
+            .expect("fits");
+        assert_eq!(n, 300_000);
+        // 3,000 sample rows fit in 1 MiB.
+        assert_eq!(
+            count(&engine, &t, 1 << 20, "histograms")
+                .await
+                .expect("fits"),
+            3000
+        );
+    }
+}
