@@ -2,7 +2,7 @@
 //! crate against the shared dataset (`common::dataset`: Parquet file sets and memory).
 //!
 //! Each file runs as tenant `acme` with `SqlConfig::for_tests()`, except files named
-//! `tenant_beta*.slt` (tenant `beta`) and `memory_limit*.slt` (a 1 MiB memory budget).
+//! `tenant_beta*.slt` (tenant `beta`), `histograms*.slt` (tenant `hist`) and `memory_limit*.slt` (a 1 MiB memory budget).
 //! Values print as Arrow's display does (`NaN`, `inf`, `-inf`, timestamps in RFC 3339).
 //!
 //! `STRATA_SLT_COMPLETE=1 cargo test -p strata-query --test sql_logic` rewrites the
@@ -97,6 +97,8 @@ fn slt_files_pass() {
             .unwrap_or_default();
         let tenant = if name.starts_with("tenant_beta") {
             common::beta()
+        } else if name.starts_with("histograms") {
+            common::histograms::hist()
         } else {
             common::acme()
         };

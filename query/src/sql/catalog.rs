@@ -19,6 +19,7 @@ use super::conjuncts::DistinctConjuncts;
 use super::error::{Error, Result};
 use super::exemplars::ExemplarsTable;
 use super::footers;
+use super::histograms::{HistogramsTable, Rows};
 use super::samples::SamplesTable;
 use super::series::SeriesTable;
 use super::signal_table::{Signal, SignalTable};
@@ -29,7 +30,8 @@ const METRICS_VIEW: &str = "SELECT series.metric, series.labels, samples.ts, sam
      FROM samples JOIN series ON samples.series_id = series.series_id";
 
 /// A DataFusion session over `tenant`'s data in `engine`: tables `samples`, `series`,
-/// `metrics`, `spans`, `logs` and `exemplars` (see `docs/sql.md`). Its tables list only that tenant's file sets and memory,
+/// `metrics`, `spans`, `logs`, `exemplars`, `histograms` and `histogram_buckets` (see
+/// `docs/sql.md`). Its tables list only that tenant's file sets and memory,
 /// so no query in it can read another tenant's data. The memory budget comes from
 /// `config`; the timeout applies in [`run_sql`].
 pub fn tenant_session(
@@ -78,6 +80,13 @@ pub fn tenant_session(
     let exemplars = ExemplarsTable::new(engine.clone(), tenant.clone());
     ctx.register_table("exemplars", Arc::new(exemplars))
         .map_err(df)?;
+    for (name, rows) in [
+        ("histograms", Rows::Samples),
+        ("histogram_buckets", Rows::Buckets),
+    ] {
+        let table = HistogramsTable::new(engine.clone(), tenant.clone(), rows);
+        ctx.register_table(name, Arc::new(table)).map_err(df)?;
+    }
     let plan = LogicalPlanBuilder::scan("samples", provider_as_source(samples), None)
         .and_then(|b| {
             b.join(

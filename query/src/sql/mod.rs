@@ -4,7 +4,8 @@
 //! Parquet file sets and memory, pruned by time filters, Parquet statistics and the page
 //! index, and deduplicated where sources overlap; `series(series_id, metric, labels)`;
 //! `metrics(metric, labels, ts, value)`, their join; `spans` and `logs`, the engine's spans
-//! and log records, pruned by time and, for `trace_id` lookups, by bloom filters.
+//! and log records, pruned by time and, for `trace_id` lookups, by bloom filters;
+//! `histograms` and `histogram_buckets`, the native histogram samples and their buckets.
 
 mod bucket;
 mod catalog;
@@ -16,6 +17,7 @@ mod distributed;
 mod error;
 mod exemplars;
 mod footers;
+mod histograms;
 mod hybrid;
 mod line_filter;
 mod line_search;

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)] // each test binary uses part of it
 
 pub mod counting_store;
+pub mod histograms;
 pub mod signals;
 
 use std::sync::Arc;
@@ -80,6 +81,8 @@ fn write_minutes(engine: &Engine, from: i64, to: i64) {
 /// - spans and logs ([`signals`]): traces A (minute 10) and B (minute 70) and their logs
 ///   go to files with the first flush; trace C (minute 160) stays in memory; beta has one
 ///   span and one log record.
+/// - hist: native histograms only ([`histograms`]): three samples flushed with the first
+///   flush, one with the second, one in memory, and one flushed sample re-sent to memory.
 ///
 /// A first flush writes minutes 0..120 (one file set in each of hours 0 and 1), a second
 /// minutes 120..150 (one set in hour 2); minutes 150..180 stay in memory. After the flushes,
@@ -103,11 +106,14 @@ pub fn dataset(dir: &std::path::Path) -> Arc<Engine> {
     );
     engine.write(&acme(), &[temps]).expect("write temps");
     signals::write_flushed(&engine);
+    histograms::write_before_flush_1(&engine);
     engine.flush().expect("flush 1");
     write_minutes(&engine, 120, 150);
+    histograms::write_before_flush_2(&engine);
     engine.flush().expect("flush 2");
     write_minutes(&engine, 150, 180);
     signals::write_in_memory(&engine);
+    histograms::write_after_flushes(&engine);
     let again = series(
         &[
             ("__name__", "http_requests_total"),
