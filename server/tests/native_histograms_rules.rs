@@ -54,9 +54,12 @@ fn series(instance: &str, h: Histogram) -> TimeSeries {
 
 /// The recorded histogram's `{count, sum, buckets}` at `t_ms`, if there is one yet.
 fn recorded(server: &Server, t_ms: i64) -> Option<serde_json::Value> {
-    let body: serde_json::Value =
-        serde_json::from_str(&server.instant_query("job:req_seconds:sum", t_ms, &[]).text())
-            .ok()?;
+    let body: serde_json::Value = serde_json::from_str(
+        &server
+            .instant_query("job:req_seconds:sum", t_ms, &[])
+            .text(),
+    )
+    .ok()?;
     Some(body["data"]["result"][0]["histogram"][1].clone()).filter(|h| !h.is_null())
 }
 
@@ -103,7 +106,10 @@ fn a_recording_rule_over_histograms_records_a_histogram() {
         if let Some(h) = recorded(&server, common::now_ms()) {
             break h;
         }
-        assert!(Instant::now() < deadline, "no recorded histogram after 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "no recorded histogram after 30 s"
+        );
         std::thread::sleep(Duration::from_millis(300));
     };
     // The sum of the two: counts [5, 2, 4], 11 observations, sum 9.75; bucket i of schema

@@ -208,9 +208,9 @@ fn write_csv(out: &mut dyn Write, rows: &[(String, i64, String)]) -> std::io::Re
 fn to_json(r: &QueryResult, eval_ms: i64) -> serde_json::Value {
     use serde_json::json;
     let text = strata_query::prom_api::query_data_json(r, eval_ms);
-    let mut data: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        json!({"error": format!("internal: the query answer is not JSON: {e}")})
-    });
+    let mut data: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(
+        |e| json!({"error": format!("internal: the query answer is not JSON: {e}")}),
+    );
     if !r.warnings.is_empty() {
         data["warnings"] = json!(r.warnings);
     }
