@@ -755,4 +755,5 @@ fn answers_recorded_from_a_real_prometheus() {
     }
 }
 
+#[path = "prom_api/histograms.rs"]
 mod histograms;
