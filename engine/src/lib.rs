@@ -67,7 +67,7 @@ pub use metrics::compact::CompactStats;
 pub use metrics::flush::{FlushStats, FlushStop};
 pub use metrics::raw_keys::KnownSeries;
 pub use metrics::scan::ScanStats;
-pub use metrics::snapshot::{Snapshot, samples_schema, series_schema};
+pub use metrics::snapshot::{Snapshot, histograms_schema, samples_schema, series_schema};
 pub use metrics::write::{KeyedSeries, SeriesRef};
 pub use model::anyvalue::{AnyValue, AnyValueError, Attributes};
 pub use model::delete::{DeleteStats, RecordCondition, RecordField, RecordPredicate, RecordSignal};

@@ -29,6 +29,13 @@ pub fn samples_schema() -> SchemaRef {
     crate::storage::parquet_io::samples_schema()
 }
 
+/// The schema of a set's `histograms-<B>.parquet` and of the first batch of each
+/// [`Snapshot::histograms_memory`] pair: one row per native histogram sample
+/// (`docs/formats/partitions.md`).
+pub fn histograms_schema() -> SchemaRef {
+    crate::storage::histograms::histograms_schema()
+}
+
 /// The schema of [`Snapshot::series_batch`]: `series_id UInt64, metric Utf8,
 /// labels Map<Utf8, Utf8>` (every label but `__name__`), as in the series files.
 pub fn series_schema() -> SchemaRef {

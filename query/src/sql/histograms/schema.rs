@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 fn ts_field() -> Field {
     Field::new(
@@ -12,35 +12,19 @@ fn ts_field() -> Field {
     )
 }
 
-fn list_of(item: DataType) -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(item, false)))
-}
-
-fn spans_type() -> DataType {
-    list_of(DataType::Struct(Fields::from(vec![
-        Field::new("offset", DataType::Int32, false),
-        Field::new("length", DataType::UInt32, false),
-    ])))
-}
-
 /// The `histograms` table: the columns of `histograms-<B>.parquet`
-/// (`docs/formats/partitions.md`), `reset_hint` as its name ([`reset_hint_name`]).
+/// (`docs/formats/partitions.md`, [`strata_engine::histograms_schema`]), `reset_hint` as its
+/// name ([`reset_hint_name`]) instead of its number.
 pub(crate) fn histograms_table_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("series_id", DataType::UInt64, false),
-        ts_field(),
-        Field::new("schema", DataType::Int8, false),
-        Field::new("reset_hint", DataType::Utf8, false),
-        Field::new("zero_threshold", DataType::Float64, false),
-        Field::new("sum", DataType::Float64, false),
-        Field::new("count_int", DataType::UInt64, true),
-        Field::new("count_float", DataType::Float64, true),
-        Field::new("zero_count_int", DataType::UInt64, true),
-        Field::new("zero_count_float", DataType::Float64, true),
-        Field::new("positive_spans", spans_type(), false),
-        Field::new("negative_spans", spans_type(), false),
-        Field::new("custom_values", list_of(DataType::Float64), true),
-    ]))
+    let fields: Vec<Field> = strata_engine::histograms_schema()
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "reset_hint" => Field::new("reset_hint", DataType::Utf8, false),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 /// The `histogram_buckets` table: one row per bucket of every histogram sample, the zero
