@@ -115,7 +115,7 @@ done
 for form in native classic; do
   F=$($H strata-metrics --url "http://${SHTTP[$form]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["flushes"])')
   log "waiting for strata-$form's flush and compaction"
-  $H wait-strata --url "http://${SHTTP[$form]}" --since-flushes "$F" --min-wait 80 --timeout 600 > "$OUT/strata_wait_$form.json"
+  $H wait-strata --url "http://${SHTTP[$form]}" --since-flushes "$F" --min-wait 80 --timeout 240 > "$OUT/strata_wait_$form.json"
   log "waiting for prometheus-$form's blocks"
   wait_prom_compaction "$WORK/prom-$form/prometheus"
   $L prom-snapshot --url "http://${PROM[$form]}" --tsdb "$WORK/prom-$form/prometheus" > "$OUT/prom_snapshot_$form.json"
