@@ -14,19 +14,18 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use arrow::array::{Array, Float64Array, TimestampMillisecondArray, UInt64Array};
+use arrow::array::{Float64Array, TimestampMillisecondArray, UInt64Array};
 use bytes::Bytes;
-use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
-    RowSelector,
+    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
-use parquet::file::metadata::{PageIndexPolicy, ParquetOffsetIndex, RowGroupMetaData};
+use parquet::file::metadata::{ParquetOffsetIndex, RowGroupMetaData};
 use parquet::file::reader::{ChunkReader, Length};
 
 use crate::metrics::page_cache::{Page, PageCache};
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io::{bad, column};
+use crate::storage::prune::{self, Key, Wanted};
 use crate::{Error, Result};
 
 /// What a read touched, for tests, benchmarks and query statistics.
@@ -108,39 +107,6 @@ impl Read for CountingRead {
     }
 }
 
-/// Whether sorted `ids` has an element in `[lo, hi]`.
-fn any_id_in(ids: &[SeriesId], lo: u64, hi: u64) -> bool {
-    let i = ids.partition_point(|&id| id < lo);
-    ids.get(i).is_some_and(|&id| id <= hi)
-}
-
-/// Per-item keep flags from min/max arrays; an item without statistics is kept.
-fn keep_flags(
-    mins: &dyn Array,
-    maxes: &dyn Array,
-    path: &Path,
-    keep: impl Fn(i64, i64) -> bool,
-) -> Result<Vec<bool>> {
-    let as_i64 = |a: &dyn Array| -> Result<Vec<Option<i64>>> {
-        if let Some(a) = a.as_any().downcast_ref::<UInt64Array>() {
-            return Ok(a.iter().map(|v| v.map(|v| v as i64)).collect());
-        }
-        if let Some(a) = a.as_any().downcast_ref::<TimestampMillisecondArray>() {
-            return Ok(a.iter().collect());
-        }
-        Err(bad(path, "unexpected statistics type"))
-    };
-    let (mins, maxes) = (as_i64(mins)?, as_i64(maxes)?);
-    Ok(mins
-        .iter()
-        .zip(&maxes)
-        .map(|(lo, hi)| match (lo, hi) {
-            (Some(lo), Some(hi)) => keep(*lo, *hi),
-            _ => true,
-        })
-        .collect())
-}
-
 /// Hands every sample of a series in `ids` (sorted, distinct) with `ts` in `[start, end]` to
 /// `visit`, in file order, reading only row groups and pages that can hold one.
 #[cfg(test)]
@@ -209,61 +175,22 @@ fn read_pruned(
     stats: &mut ScanStats,
     visit: &mut impl FnMut(SeriesId, &[i64], &[f64]),
 ) -> Result<()> {
-    let want_ids = |lo: i64, hi: i64| any_id_in(ids, lo as u64, hi as u64);
-    let want_ts = |lo: i64, hi: i64| hi >= start && lo <= end;
-    let loaded = match cached.get() {
-        Some(m) => m.clone(),
-        None => {
-            let options =
-                ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
-            let m = ArrowReaderMetadata::load(&reader, options).map_err(|e| bad(path, e))?;
-            cached.get_or_init(|| m).clone()
-        }
-    };
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, loaded);
-    let meta = builder.metadata().clone();
-    let schema = builder.schema().clone();
-    let conv = |name: &str| {
-        StatisticsConverter::try_new(name, &schema, meta.file_metadata().schema_descr())
-            .map_err(|e| bad(path, e))
-    };
-    let (id_conv, ts_conv) = (conv("series_id")?, conv("ts")?);
-    let rgs = meta.row_groups();
-    let keep_id = keep_flags(
-        &*id_conv.row_group_mins(rgs).map_err(|e| bad(path, e))?,
-        &*id_conv.row_group_maxes(rgs).map_err(|e| bad(path, e))?,
-        path,
-        want_ids,
-    )?;
-    let keep_ts = keep_flags(
-        &*ts_conv.row_group_mins(rgs).map_err(|e| bad(path, e))?,
-        &*ts_conv.row_group_maxes(rgs).map_err(|e| bad(path, e))?,
-        path,
-        want_ts,
-    )?;
-    let groups: Vec<usize> = (0..rgs.len())
-        .filter(|&i| keep_id[i] && keep_ts[i])
-        .collect();
+    let w = Wanted { ids, start, end };
+    let loaded = prune::metadata(&reader, cached, path)?;
+    let groups = prune::row_groups(&loaded, &w, path)?;
     if groups.is_empty() {
         return Ok(());
     }
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, loaded.clone());
     let mut builder = builder.with_row_groups(groups.clone());
-    if let (Some((cache, uid)), Some(ci), Some(oi)) =
-        (cache, meta.column_index(), meta.offset_index())
-    {
-        let flags = |c: &StatisticsConverter<'_>, keep: &dyn Fn(i64, i64) -> bool| {
-            let mins = c.data_page_mins(ci, oi, &groups);
-            let maxes = c.data_page_maxes(ci, oi, &groups);
-            keep_flags(
-                &*mins.map_err(|e| bad(path, e))?,
-                &*maxes.map_err(|e| bad(path, e))?,
-                path,
-                keep,
-            )
+    let meta = loaded.metadata();
+    if let (Some((cache, uid)), Some(oi)) = (cache, meta.offset_index()) {
+        let rgs = meta.row_groups();
+        let pages = |key: Key, col: usize| -> Result<Option<Vec<PageRows>>> {
+            let flags = prune::page_flags(&loaded, &groups, key, &w, path)?;
+            Ok(flags.and_then(|f| page_rows(oi, rgs, &groups, col, &f)))
         };
-        let id_pages = page_rows(oi, rgs, &groups, 0, &flags(&id_conv, &want_ids)?);
-        let ts_pages = page_rows(oi, rgs, &groups, 1, &flags(&ts_conv, &want_ts)?);
-        if let (Some(id_pages), Some(ts_pages)) = (id_pages, ts_pages) {
+        if let (Some(id_pages), Some(ts_pages)) = (pages(Key::SeriesId, 0)?, pages(Key::Ts, 1)?) {
             let units = wanted_units(&id_pages, &ts_pages);
             let total = groups.iter().map(|&g| rgs[g].num_rows() as u64).sum();
             let pages = paged(builder, cache, uid, &units, total, path, stats)?;
@@ -273,46 +200,11 @@ fn read_pruned(
             return Ok(());
         }
     }
-    if let (Some(ci), Some(oi)) = (meta.column_index(), meta.offset_index()) {
-        let pages = |c: &StatisticsConverter<'_>, keep: &dyn Fn(i64, i64) -> bool| {
-            let mins = c
-                .data_page_mins(ci, oi, &groups)
-                .map_err(|e| bad(path, e))?;
-            let maxes = c
-                .data_page_maxes(ci, oi, &groups)
-                .map_err(|e| bad(path, e))?;
-            let counts = c
-                .data_page_row_counts(oi, rgs, &groups)
-                .map_err(|e| bad(path, e))?;
-            let flags = keep_flags(&*mins, &*maxes, path, keep)?;
-            let Some(counts) = counts else {
-                return Ok::<_, Error>(None);
-            };
-            let selectors: Vec<RowSelector> = flags
-                .iter()
-                .zip(counts.values())
-                .map(|(&k, &n)| {
-                    if k {
-                        RowSelector::select(n as usize)
-                    } else {
-                        RowSelector::skip(n as usize)
-                    }
-                })
-                .collect();
-            Ok(Some(RowSelection::from(selectors)))
-        };
-        let by_id = pages(&id_conv, &want_ids)?;
-        let by_ts = pages(&ts_conv, &want_ts)?;
-        let selection = match (by_id, by_ts) {
-            (Some(a), Some(b)) => Some(a.intersection(&b)),
-            (a, b) => a.or(b),
-        };
-        if let Some(selection) = selection {
-            if !selection.selects_any() {
-                return Ok(());
-            }
-            builder = builder.with_row_selection(selection);
+    if let Some(selection) = prune::page_selection(&loaded, &groups, &w, path)? {
+        if !selection.selects_any() {
+            return Ok(());
         }
+        builder = builder.with_row_selection(selection);
     }
     let batches = builder.build().map_err(|e| bad(path, e))?;
     for batch in batches {
@@ -465,19 +357,4 @@ fn paged(
         }
     }
     Ok(pages.into_iter().flatten().collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn any_id_in_checks_the_closed_range() {
-        let ids = [3, 7, 9];
-        assert!(any_id_in(&ids, 3, 3));
-        assert!(any_id_in(&ids, 4, 7));
-        assert!(!any_id_in(&ids, 4, 6));
-        assert!(!any_id_in(&ids, 10, u64::MAX));
-        assert!(any_id_in(&ids, 0, 3));
-    }
 }

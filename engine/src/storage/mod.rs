@@ -10,6 +10,7 @@ pub(crate) mod histograms;
 pub(crate) mod parquet_io;
 pub(crate) mod partition;
 pub(crate) mod prefetch;
+pub(crate) mod prune;
 pub(crate) mod remote;
 pub(crate) mod retention;
 pub(crate) mod snapshot_file;
