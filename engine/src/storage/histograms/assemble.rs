@@ -14,8 +14,9 @@ use crate::model::series::SeriesId;
 use crate::storage::parquet_io::bad;
 
 /// Series `id`'s samples: `heads` (in time order, bucket lists empty) filled from `rows`
-/// (its bucket rows at those timestamps, in any order), handed to `visit` in time order.
-/// `path` names the bucket file in errors.
+/// (its bucket rows at those timestamps, in any order; the bucket file's own order,
+/// (negative, bucket, ts), costs no sort), handed to `visit` in time order. `path` names
+/// the bucket file in errors.
 pub(crate) fn assemble_series(
     id: SeriesId,
     heads: Vec<(i64, Histogram)>,
@@ -23,23 +24,68 @@ pub(crate) fn assemble_series(
     path: &Path,
     visit: &mut dyn FnMut(SeriesId, HistogramSample),
 ) -> Result<()> {
-    rows.sort_by_key(|r| (r.ts, r.negative, r.bucket));
-    let mut at = 0;
-    for (ts, mut h) in heads {
-        let n = rows[at..].partition_point(|r| r.ts < ts);
-        if n > 0 {
-            let orphan = rows[at].ts;
-            return Err(fail(path, id, orphan, "bucket rows without a histogram"));
-        }
-        let end = at + rows[at..].partition_point(|r| r.ts <= ts);
-        fill(&mut h, &rows[at..end], path, id, ts)?;
-        at = end;
+    let key = |r: &BucketRow| (r.negative, r.bucket, r.ts);
+    if !rows.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+        rows.sort_by_key(key);
+    }
+    let (rows, starts) = by_sample(&heads, rows, path, id)?;
+    for (k, (ts, mut h)) in heads.into_iter().enumerate() {
+        fill(&mut h, &rows[starts[k]..starts[k + 1]], path, id, ts)?;
         visit(id, HistogramSample { ts, h: Arc::new(h) });
     }
-    if let Some(r) = rows.get(at) {
-        return Err(fail(path, id, r.ts, "bucket rows without a histogram"));
-    }
     Ok(())
+}
+
+/// `rows` (sorted by (negative, bucket, ts)) regrouped sample by sample, each sample's rows
+/// still in (negative, bucket) order: a counting sort on the sample's position in `heads`,
+/// found by walking each bucket's run of timestamps alongside `heads`. Returns the rows
+/// and, per sample `k`, its rows' start (`starts[k]..starts[k + 1]`).
+fn by_sample(
+    heads: &[(i64, Histogram)],
+    rows: Vec<BucketRow>,
+    path: &Path,
+    id: SeriesId,
+) -> Result<(Vec<BucketRow>, Vec<usize>)> {
+    let mut slot = Vec::with_capacity(rows.len());
+    let mut counts = vec![0usize; heads.len() + 1];
+    let mut k = 0;
+    let mut prev: Option<&BucketRow> = None;
+    for r in &rows {
+        // A new bucket run starts again from the first sample.
+        if prev.is_none_or(|p| (p.negative, p.bucket) != (r.negative, r.bucket)) {
+            k = 0;
+        }
+        // Mostly the very next sample: look there before searching.
+        if heads.get(k).is_none_or(|(ts, _)| *ts != r.ts) {
+            k += heads[k..].partition_point(|(ts, _)| *ts < r.ts);
+        }
+        if heads.get(k).is_none_or(|(ts, _)| *ts != r.ts) {
+            return Err(fail(path, id, r.ts, "bucket rows without a histogram"));
+        }
+        slot.push(k);
+        counts[k + 1] += 1;
+        k += 1;
+        prev = Some(r);
+    }
+    for k in 1..counts.len() {
+        counts[k] += counts[k - 1];
+    }
+    let starts = counts.clone();
+    let mut out = vec![
+        BucketRow {
+            ts: 0,
+            negative: false,
+            bucket: 0,
+            count: None,
+            count_float: None,
+        };
+        rows.len()
+    ];
+    for (r, k) in rows.into_iter().zip(slot) {
+        out[counts[k]] = r;
+        counts[k] += 1;
+    }
+    Ok((out, starts))
 }
 
 fn fail(path: &Path, id: SeriesId, ts: i64, what: &str) -> crate::Error {

@@ -20,6 +20,7 @@ use crate::storage::parquet_io::{WrittenBy, open_batches};
 
 mod broken;
 mod python;
+mod reassembly;
 mod size;
 
 /// Prometheus's stale marker (`model/value.StaleNaN`).

@@ -1,0 +1,65 @@
+//! Reassembly from bucket rows in the bucket file's order and in any other order.
+
+use super::*;
+use crate::storage::histograms::assemble::assemble_series;
+use crate::storage::histograms::buckets::{BucketRow, rows_of};
+
+/// `h` as the histograms file holds it: bucket lists empty.
+fn head(h: &Histogram) -> Histogram {
+    let mut h = h.clone();
+    match &mut h.counts {
+        Counts::Int {
+            positive_deltas,
+            negative_deltas,
+            ..
+        } => (positive_deltas.clear(), negative_deltas.clear()),
+        Counts::Float {
+            positive, negative, ..
+        } => (positive.clear(), negative.clear()),
+    };
+    h
+}
+
+fn assemble(samples: &[(i64, Histogram)], rows: Vec<BucketRow>) -> crate::Result<Vec<String>> {
+    let heads = samples.iter().map(|(ts, h)| (*ts, head(h))).collect();
+    let mut out = Vec::new();
+    assemble_series(7, heads, rows, Path::new("b.parquet"), &mut |id, s| {
+        out.push(format!("{id} {} {}", s.ts, bits(&s.h)))
+    })?;
+    Ok(out)
+}
+
+#[test]
+fn rows_in_file_order_or_shuffled_give_the_same_histograms() {
+    let mut samples: Vec<(i64, Histogram)> = (0..40).map(|k| (k * 15_000, int_h(k))).collect();
+    for (k, h) in odd_ones().into_iter().enumerate() {
+        samples.push((1_000_000 + k as i64, h));
+    }
+    let want: Vec<String> = samples
+        .iter()
+        .map(|(ts, h)| format!("7 {ts} {}", bits(h)))
+        .collect();
+    let mut rows = Vec::new();
+    for (ts, h) in &samples {
+        rows_of(7, *ts, h, &mut rows).expect("valid histogram");
+    }
+    // The bucket file's order: (negative, bucket, ts).
+    let mut file_order = rows.clone();
+    file_order.sort_by_key(|r| (r.negative, r.bucket, r.ts));
+    assert_eq!(assemble(&samples, file_order).expect("file order"), want);
+    // Sample by sample (as rows_of made them), and reversed.
+    assert_eq!(
+        assemble(&samples, rows.clone()).expect("sample order"),
+        want
+    );
+    rows.reverse();
+    assert_eq!(assemble(&samples, rows.clone()).expect("reversed"), want);
+    // A row at a time without a histogram (none is 7 ms off another) is an error.
+    let mut orphan = rows;
+    orphan[3].ts += 7;
+    let err = assemble(&samples, orphan).expect_err("orphan row");
+    assert!(
+        err.to_string().contains("bucket rows without a histogram"),
+        "{err}"
+    );
+}
