@@ -156,7 +156,9 @@ fn histogram_rate(
     is_counter: bool,
 ) -> Option<FloatHistogram> {
     let points = hw.hpts;
-    let mut prev: FloatHistogram = (*points[0].1).clone();
+    // The first histogram, or an empty one in its place when the second one resets.
+    let zeroed;
+    let mut prev: &FloatHistogram = &points[0].1;
     let last = &points[points.len() - 1].1;
     let metric = || hw.metric.to_string();
     if is_counter && (prev.reset_hint == ResetHint::Gauge || last.reset_hint == ResetHint::Gauge) {
@@ -167,12 +169,13 @@ fn histogram_rate(
     }
     if is_counter {
         let second = &points[1].1;
-        if second.detect_reset(&prev) {
-            prev = FloatHistogram {
+        if second.detect_reset(prev) {
+            zeroed = FloatHistogram {
                 schema: second.schema,
                 custom_values: second.custom_values.clone(),
                 ..FloatHistogram::default()
             };
+            prev = &zeroed;
         }
     }
     let custom = prev.uses_custom_buckets();
@@ -209,15 +212,15 @@ fn histogram_rate(
     if h.schema > min_schema && !h.uses_custom_buckets() {
         h.reduce_resolution(min_schema).ok()?;
     }
-    if !combine(ev, hw, &mut h, &prev, HistogramOp::Sub) {
+    if !combine(ev, hw, &mut h, prev, HistogramOp::Sub) {
         return None;
     }
     if is_counter {
         for (_, curr) in &points[1..] {
-            if curr.detect_reset(&prev) && !combine(ev, hw, &mut h, &prev, HistogramOp::Add) {
+            if curr.detect_reset(prev) && !combine(ev, hw, &mut h, prev, HistogramOp::Add) {
                 return None;
             }
-            prev = (**curr).clone();
+            prev = curr;
         }
     } else if points[0].1.reset_hint != ResetHint::Gauge || last.reset_hint != ResetHint::Gauge {
         ev.annotate(

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::buckets::{
-    Bucket, Span, from_pairs, intersect_bounds, make_bucket, map_custom, merge_pairs, reduce_pairs,
-    skip_within, to_pairs,
+    Bucket, Span, bucket_bound, from_pairs, intersect_bounds, make_bucket, map_custom, merge_pairs,
+    reduce_pairs, skip_within, to_pairs,
 };
 use super::{Error, is_custom_schema, is_exponential_schema};
 
@@ -200,6 +200,18 @@ impl FloatHistogram {
         }
         self.count += sign * other.count;
         self.sum += sign * other.sum;
+        if self.same_layout(other) {
+            // What the general path computes, without rebuilding the bucket lists.
+            for (mine, theirs) in [
+                (&mut self.positive, &other.positive),
+                (&mut self.negative, &other.negative),
+            ] {
+                for (a, b) in mine.iter_mut().zip(theirs) {
+                    *a += sign * b;
+                }
+            }
+            return Ok(flags);
+        }
         let mine = to_pairs(&self.positive_spans, &self.positive);
         let theirs = to_pairs(&other.positive_spans, &other.positive);
         if self.uses_custom_buckets() {
@@ -238,6 +250,43 @@ impl FloatHistogram {
         (self.negative_spans, self.negative) = from_pairs(&neg, 0);
         self.schema = target;
         Ok(flags)
+    }
+
+    /// Whether `other` has `self`'s buckets exactly: the same schema (and custom
+    /// boundaries, or zero threshold), the same spans in the normal form [`from_pairs`]
+    /// gives (no empty span, no zero gap between spans), a count per bucket, and no bucket
+    /// inside the zero bucket. Then sums, differences and reset checks can go bucket by
+    /// bucket, with the result the general paths compute.
+    pub(crate) fn same_layout(&self, other: &FloatHistogram) -> bool {
+        let normal = |spans: &[Span], counts: &[f64]| {
+            spans
+                .iter()
+                .enumerate()
+                .all(|(k, s)| s.length > 0 && (k == 0 || s.offset > 0))
+                && spans.iter().map(|s| s.length as usize).sum::<usize>() == counts.len()
+        };
+        let clear_of_zero = |spans: &[Span]| {
+            self.zero_threshold == 0.0
+                || spans
+                    .first()
+                    .is_none_or(|s| bucket_bound(s.offset, self.schema, &[]) > self.zero_threshold)
+        };
+        let buckets = if self.uses_custom_buckets() {
+            other.uses_custom_buckets() && self.custom_values[..] == other.custom_values[..]
+        } else {
+            is_exponential_schema(self.schema)
+                && self.zero_threshold == other.zero_threshold
+                && clear_of_zero(&self.positive_spans)
+                && clear_of_zero(&self.negative_spans)
+        };
+        self.schema == other.schema
+            && buckets
+            && self.positive_spans == other.positive_spans
+            && self.negative_spans == other.negative_spans
+            && normal(&self.positive_spans, &self.positive)
+            && normal(&self.negative_spans, &self.negative)
+            && other.positive.len() == self.positive.len()
+            && other.negative.len() == self.negative.len()
     }
 
     /// Sets the hint of a sum or difference; true on a `Reset`/`NotReset` collision.

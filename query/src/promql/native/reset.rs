@@ -34,6 +34,11 @@ impl FloatHistogram {
         if threshold != self.zero_threshold || self.zero_count < prev_zero {
             return true;
         }
+        if self.same_layout(previous) {
+            let down = |cur: &[f64], prev: &[f64]| cur.iter().zip(prev).any(|(c, p)| c < p);
+            return down(&self.positive, &previous.positive)
+                || down(&self.negative, &previous.negative);
+        }
         let side = |h: &FloatHistogram, positive: bool| {
             let (spans, counts) = if positive {
                 (&h.positive_spans, &h.positive)

@@ -298,3 +298,82 @@ fn equals_ignores_layout_but_not_values() {
     let nan = h("{{schema:0 count:3 sum:NaN buckets:[1 2]}}");
     assert!(nan.equals(&nan.clone()));
 }
+
+/// `h` with its first positive span split in two by a zero gap: the same buckets in a
+/// layout [`FloatHistogram::same_layout`] refuses, so sums and reset checks on it take the
+/// general paths.
+fn split(mut h: FloatHistogram) -> FloatHistogram {
+    let s = h.positive_spans[0];
+    assert!(s.length >= 2, "a span to split");
+    let halves = [
+        Span {
+            offset: s.offset,
+            length: 1,
+        },
+        Span {
+            offset: 0,
+            length: s.length - 1,
+        },
+    ];
+    h.positive_spans.splice(0..1, halves);
+    h
+}
+
+#[test]
+fn same_layout_shortcuts_agree_with_the_general_paths() {
+    let pairs = [
+        // Counts up everywhere; a zero bucket; negative buckets.
+        (
+            "{{schema:3 count:14 sum:5 z_bucket:2 z_bucket_w:0.001 offset:-2 buckets:[1 2 3 4] n_offset:1 n_buckets:[1 1]}}",
+            "{{schema:3 count:20 sum:9 z_bucket:3 z_bucket_w:0.001 offset:-2 buckets:[2 2 5 4] n_offset:1 n_buckets:[2 2]}}",
+        ),
+        // One bucket down: a reset.
+        (
+            "{{schema:0 count:10 sum:5 spans:[0:2 3:2] buckets:[1 2 3 4]}}",
+            "{{schema:0 count:11 sum:6 spans:[0:2 3:2] buckets:[1 3 3 3.5]}}",
+        ),
+        // A bucket inside a wide zero bucket: no shortcut for the reset check.
+        (
+            "{{schema:0 count:10 sum:5 z_bucket:1 z_bucket_w:0.5 offset:-3 buckets:[1 2 3 3]}}",
+            "{{schema:0 count:12 sum:6 z_bucket:1 z_bucket_w:0.5 offset:-3 buckets:[0 3 4 4]}}",
+        ),
+        // Custom buckets.
+        (
+            "{{schema:-53 count:6 sum:5 custom_values:[1 2 5] buckets:[1 2 3]}}",
+            "{{schema:-53 count:5 sum:6 custom_values:[1 2 5] buckets:[2 2 1]}}",
+        ),
+    ];
+    for (a, b) in pairs {
+        let (a, b) = (h(a), h(b));
+        // Buckets inside the zero bucket are left to the general path.
+        let inside = a.zero_threshold > bucket_bound(a.positive_spans[0].offset, a.schema, &[]);
+        assert_eq!(
+            a.same_layout(&b) && b.same_layout(&a),
+            !inside,
+            "{a:?} {b:?}"
+        );
+        assert!(!split(a.clone()).same_layout(&b));
+        for sub in [false, true] {
+            let (mut fast, mut general) = (a.clone(), split(a.clone()));
+            let op = |x: &mut FloatHistogram| if sub { x.sub(&b) } else { x.add(&b) };
+            assert_eq!(op(&mut fast), op(&mut general));
+            assert!(
+                fast.equals(&general),
+                "sub {sub}: {fast:?} against {general:?}"
+            );
+        }
+        assert_eq!(
+            b.detect_reset(&a),
+            split(b.clone()).detect_reset(&a),
+            "{a:?} {b:?}"
+        );
+        assert_eq!(
+            a.detect_reset(&b),
+            split(a.clone()).detect_reset(&b),
+            "{a:?} {b:?}"
+        );
+    }
+    // The cases above do exercise both answers.
+    assert!(h(pairs[1].1).detect_reset(&h(pairs[1].0)));
+    assert!(!h(pairs[0].1).detect_reset(&h(pairs[0].0)));
+}
