@@ -31,9 +31,7 @@ fn appendable(prev: &FloatHistogram, h: &FloatHistogram) -> bool {
         return false;
     }
     // Same layout rules: only a count, zero count or bucket that went down is a reset.
-    let mut unhinted = h.clone();
-    unhinted.reset_hint = ResetHint::Unknown;
-    !unhinted.detect_reset(prev)
+    !h.went_down_from(prev)
 }
 
 /// Sets the hints of `hs` (one series' histograms, sorted by time; `floats` are the same

@@ -12,10 +12,15 @@ impl FloatHistogram {
     /// both histograms share.
     pub fn detect_reset(&self, previous: &FloatHistogram) -> bool {
         match self.reset_hint {
-            ResetHint::Reset => return true,
-            ResetHint::NotReset => return false,
-            ResetHint::Unknown | ResetHint::Gauge => {}
+            ResetHint::Reset => true,
+            ResetHint::NotReset => false,
+            ResetHint::Unknown | ResetHint::Gauge => self.went_down_from(previous),
         }
+    }
+
+    /// [`FloatHistogram::detect_reset`] without the hint: whether the counts say a reset
+    /// happened between `previous` and `self`.
+    pub(crate) fn went_down_from(&self, previous: &FloatHistogram) -> bool {
         if self.count < previous.count {
             return true;
         }
