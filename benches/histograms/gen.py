@@ -11,7 +11,11 @@ adds its observations to both forms:
 - native: `bench_latency_seconds`, an integer native histogram of schema 3 with a zero
   bucket of width 1e-3 (as a Prometheus client library exposes one), in `native/rw/`;
 - classic: `bench_latency_seconds_bucket{le}` for the 11 bounds of Prometheus's client
-  default (`0.005` ... `10`) and `+Inf`, `_sum` and `_count`, in `classic/rw/`.
+  default (`0.005` ... `10`) and `+Inf`, `_sum` and `_count`, in `classic/rw/`;
+- nhcb: `bench_latency_seconds`, a native histogram with custom buckets (schema -53) on
+  the classic form's 11 bounds, what Prometheus makes of a classic histogram with
+  `convert_classic_histograms_to_nhcb`, in `nhcb/rw/`: the classic form's buckets in one
+  native series.
 
 Files hold one time window of 4 steps for a block of series, named so that a plain sort
 gives window-major order, with an `index.tsv`, exactly as ../shared/bench's rw files: its
@@ -70,22 +74,33 @@ def sample_pb(value, ts):
     return ld(2, dbl(1, value) + vint(2, ts))
 
 
-def histogram_pb(h, ts):
+def histogram_pb(h, ts, custom=False):
     """prompb Histogram (types.proto: count_int 1, sum 3, schema 4, zero_threshold 5,
-    zero_count_int 6, positive_spans 11, positive_deltas 12, timestamp 15)."""
+    zero_count_int 6, positive_spans 11, positive_deltas 12, timestamp 15, custom_values
+    16); `custom`: schema -53 on BOUNDS, the buckets of `h.le` (cumulative) that hold any."""
+    pos = h.pos
+    if custom:
+        per = [c - p for c, p in zip(h.le + [h.count], [0] + h.le)]
+        pos = {i: c for i, c in enumerate(per) if c}
     spans, deltas, prev_i, prev_c = [], [], None, 0
-    for i in sorted(h.pos):
+    for i in sorted(pos):
         if prev_i is not None and i == prev_i + 1:
             spans[-1][1] += 1
         else:
             spans.append([i if prev_i is None else i - prev_i - 1, 1])
-        deltas.append(h.pos[i] - prev_c)
-        prev_i, prev_c = i, h.pos[i]
-    b = vint(1, h.count) + dbl(3, h.sum) + vint(4, zz(SCHEMA)) + dbl(5, ZERO_THRESHOLD) + vint(6, h.zero)
+        deltas.append(pos[i] - prev_c)
+        prev_i, prev_c = i, pos[i]
+    if custom:
+        b = vint(1, h.count) + dbl(3, h.sum) + vint(4, zz(-53) & (2**64 - 1))
+    else:
+        b = vint(1, h.count) + dbl(3, h.sum) + vint(4, zz(SCHEMA)) + dbl(5, ZERO_THRESHOLD) + vint(6, h.zero)
     b += b"".join(ld(11, vint(1, zz(o)) + vint(2, n)) for o, n in spans)
     if deltas:
         b += ld(12, b"".join(varint(zz(d) & (2**64 - 1)) for d in deltas))
-    return b + vint(15, ts)
+    b += vint(15, ts)
+    if custom:
+        b += ld(16, b"".join(struct.pack("<d", x) for x in BOUNDS))
+    return b
 
 
 class Series:
@@ -134,14 +149,16 @@ def main():
     start = end - (steps - 1) * step_ms
     rng = random.Random(a.seed)
     series = [Series(random.Random(rng.random()), f"host-{i // 10:04d}", f"/api/{i % 10}") for i in range(a.series)]
-    for form in ("native", "classic"):
+    forms = ("native", "classic", "nhcb")
+    for form in forms:
         os.makedirs(os.path.join(a.out, form, "rw"), exist_ok=True)
-    files = {"native": 0, "classic": 0}
-    samples = {"native": 0, "classic": 0}
-    index = {"native": [], "classic": []}
+    files = {f: 0 for f in forms}
+    samples = {f: 0 for f in forms}
+    index = {f: [] for f in forms}
     for w0 in range(0, steps, STEPS_PER_FILE):
         window = range(w0, min(w0 + STEPS_PER_FILE, steps))
         native = {id(s): [] for s in series}
+        nhcb = {id(s): [] for s in series}
         classic = {id(s): [] for s in series}
         for k in window:
             ts = start + k * step_ms
@@ -149,13 +166,15 @@ def main():
             for s in series:
                 s.step(phase)
                 native[id(s)].append(histogram_pb(s, ts))
+                nhcb[id(s)].append(histogram_pb(s, ts, custom=True))
                 classic[id(s)].append((ts, list(s.le), s.count, s.sum))
         for b0 in range(0, len(series), SERIES_PER_FILE):
             block = series[b0:b0 + SERIES_PER_FILE]
-            nat, cla, ncla = b"", b"", 0
+            nat, nhc, cla, ncla = b"", b"", b"", 0
             for s in block:
                 base = {"__name__": "bench_latency_seconds", **s.labels}
                 nat += ld(1, labels_pb(base) + b"".join(ld(4, h) for h in native[id(s)]))
+                nhc += ld(1, labels_pb(base) + b"".join(ld(4, h) for h in nhcb[id(s)]))
                 pts = classic[id(s)]
                 for j, b in enumerate(BOUNDS + [math.inf]):
                     lab = {**base, "__name__": "bench_latency_seconds_bucket", "le": "+Inf" if b == math.inf else repr(b) if b != int(b) else str(int(b))}
@@ -164,7 +183,8 @@ def main():
                 cla += ld(1, labels_pb({**base, "__name__": "bench_latency_seconds_count"}) + b"".join(sample_pb(float(c), ts) for ts, _, c, _ in pts))
                 ncla += len(pts) * (len(BOUNDS) + 3)
             name = f"{w0:06d}_{b0:06d}.rwb"
-            for form, body, n in (("native", nat, len(block) * len(window)), ("classic", cla, ncla)):
+            one = len(block) * len(window)
+            for form, body, n in (("native", nat, one), ("classic", cla, ncla), ("nhcb", nhc, one)):
                 with open(os.path.join(a.out, form, "rw", name), "wb") as f:
                     f.write(bytes(cramjam.snappy.compress_raw(body)))
                 files[form] += 1

@@ -2,9 +2,11 @@
 # run.sh STRATA_BIN [--series N] [--duration 6h] [--work DIR] [--runs N]
 #
 # Native histograms against classic ones, and Strata against Prometheus 2.42 (Debian's
-# package, `--enable-feature=native-histograms`), on the same observations (gen.py): one
-# native and one classic form of every histogram, each loaded by remote-write 1.0 into its
-# own Strata and its own Prometheus (so every data directory holds one form).
+# package, `--enable-feature=native-histograms`), on the same observations (gen.py): a
+# native (exponential, schema 3) and a classic form of every histogram, each loaded by
+# remote-write 1.0 into its own Strata and its own Prometheus (so every data directory
+# holds one form), and a third form, native with custom buckets on the classic bounds
+# (NHCB, schema -53), into a third Strata only (2.42 predates custom buckets).
 #
 #   STRATA_BIN     release `strata` binary
 #   --series N     histograms (host x endpoint) [500]
@@ -16,7 +18,7 @@
 # after flush and compaction (Strata: metrics/ and its histograms-*.parquet files alone;
 # Prometheus: a snapshot with the head, block form, as ../shared/bench measures it), and per
 # float sample for the classic form; the time of
-#   histogram_quantile(0.99, sum(rate(bench_latency_seconds[5m])))               (native)
+#   histogram_quantile(0.99, sum(rate(bench_latency_seconds[5m])))          (native, nhcb)
 #   histogram_quantile(0.99, sum by (le) (rate(bench_latency_seconds_bucket[5m]))) (classic)
 # as a range query over the whole data at a 60 s step, median of --runs, on all four.
 # Results: WORK/out/*.json and WORK/out/summary.txt. Stops exactly the PIDs it started.
@@ -44,7 +46,7 @@ H="python3 $ROOT/benches/peers/strata_peers.py"
 log() { echo "[$(date +%T)] $*" >&2; }
 mkdir -p "$WORK"; WORK=$(cd "$WORK" && pwd)
 DS=$WORK/ds OUT=$WORK/out
-if ! python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if (m["series"], m["steps"] * m["interval_ms"]) == (int(sys.argv[2]), int(sys.argv[3])) else 1)' \
+if [[ ! -f $DS/nhcb/rw/index.tsv ]] || ! python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if (m["series"], m["steps"] * m["interval_ms"]) == (int(sys.argv[2]), int(sys.argv[3])) else 1)' \
     "$DS/meta.json" "$SERIES" "$(python3 -c "import sys; v=sys.argv[1]; print(int(v[:-1]) * {'s':1000,'m':60000,'h':3600000}[v[-1]])" "$DURATION")" 2>/dev/null; then
   log "generating $SERIES histograms x $DURATION into $DS"
   rm -rf "$DS"; python3 "$HERE/gen.py" --out "$DS" --series "$SERIES" --duration "$DURATION" > /dev/null
@@ -96,8 +98,8 @@ wait_prom_compaction() {  # blocks stable for 70 s (max 300 s), as run-strata-pe
 }
 
 declare -A PROM=([native]=127.0.0.1:19090 [classic]=127.0.0.1:19091)
-declare -A SHTTP=([native]=127.0.0.1:19201 [classic]=127.0.0.1:19203)
-declare -A SGRPC=([native]=127.0.0.1:19202 [classic]=127.0.0.1:19204)
+declare -A SHTTP=([native]=127.0.0.1:19201 [classic]=127.0.0.1:19203 [nhcb]=127.0.0.1:19205)
+declare -A SGRPC=([native]=127.0.0.1:19202 [classic]=127.0.0.1:19204 [nhcb]=127.0.0.1:19206)
 declare -A SPIDS
 for form in native classic; do
   PEERS=prom PROM_ADDR=${PROM[$form]} PROM_EXTRA_ARGS=--enable-feature=native-histograms \
@@ -105,33 +107,38 @@ for form in native classic; do
   PEER_DIRS+=("$WORK/prom-$form")
   start_strata "$WORK/strata-$form" "${SHTTP[$form]}" "${SGRPC[$form]}"; SPIDS[$form]=$SPID
 done
-for form in native classic; do
+start_strata "$WORK/strata-nhcb" "${SHTTP[nhcb]}" "${SGRPC[nhcb]}"; SPIDS[nhcb]=$SPID
+for form in native classic nhcb; do
   for sys in prom strata; do
+    [[ $form == nhcb && $sys == prom ]] && continue
     if [[ $sys == prom ]]; then url=http://${PROM[$form]}/api/v1/write; else url=http://${SHTTP[$form]}/api/v1/write; fi
     log "load $form -> $sys"
     $L rw --ds "$DS/$form" --url "$url" --workers 2 > "$OUT/load_${sys}_$form.json"
   done
 done
-for form in native classic; do
+for form in native classic nhcb; do
   F=$($H strata-metrics --url "http://${SHTTP[$form]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["flushes"])')
   log "waiting for strata-$form's flush and compaction"
   $H wait-strata --url "http://${SHTTP[$form]}" --since-flushes "$F" --min-wait 80 --timeout 240 > "$OUT/strata_wait_$form.json"
+  [[ $form == nhcb ]] && continue
   log "waiting for prometheus-$form's blocks"
   wait_prom_compaction "$WORK/prom-$form/prometheus"
   $L prom-snapshot --url "http://${PROM[$form]}" --tsdb "$WORK/prom-$form/prometheus" > "$OUT/prom_snapshot_$form.json"
 done
 
 log "queries ($RUNS runs each)"
-python3 - "$OUT" "$RUNS" "${PROM[native]}" "${PROM[classic]}" "${SHTTP[native]}" "${SHTTP[classic]}" <<'EOF' > "$OUT/queries.json"
+python3 - "$OUT" "$RUNS" "${PROM[native]}" "${PROM[classic]}" "${SHTTP[native]}" "${SHTTP[classic]}" "${SHTTP[nhcb]}" <<'EOF' > "$OUT/queries.json"
 import json, statistics, sys, time, urllib.parse, urllib.request
-out, runs, pn, pc, sn, sc = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+out, runs, pn, pc, sn, sc, sh = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 m = json.load(open(f"{out}/meta.json"))
 Q = {"native": "histogram_quantile(0.99, sum(rate(bench_latency_seconds[5m])))",
+     "nhcb": "histogram_quantile(0.99, sum(rate(bench_latency_seconds[5m])))",
      "classic": "histogram_quantile(0.99, sum by (le) (rate(bench_latency_seconds_bucket[5m])))"}
 params = {"start": m["start_ms"] / 1000 + 300, "end": m["end_ms"] / 1000, "step": 60}
 res = {}
 for name, base, form in (("prom_native", pn, "native"), ("strata_native", sn, "native"),
-                         ("prom_classic", pc, "classic"), ("strata_classic", sc, "classic")):
+                         ("prom_classic", pc, "classic"), ("strata_classic", sc, "classic"),
+                         ("strata_nhcb", sh, "nhcb")):
     url = f"http://{base}/api/v1/query_range?" + urllib.parse.urlencode({"query": Q[form], **params})
     times, points = [], 0
     for i in range(runs + 1):
@@ -147,7 +154,7 @@ for name, base, form in (("prom_native", pn, "native"), ("strata_native", sn, "n
 print(json.dumps(res))
 EOF
 
-for form in native classic; do
+for form in native classic nhcb; do
   log "stop strata-$form (SIGTERM flushes)"; stop_strata "${SPIDS[$form]}"
 done
 python3 - "$OUT" "$WORK" <<'EOF' | tee "$OUT/summary.txt"
@@ -174,6 +181,12 @@ for form in ("native", "classic"):
 q = j("queries.json")
 for k, v in q.items():
     print(f"query {k:15} median {v['median_ms']:8.1f} ms (min {v['min_ms']}), {v['points']} points")
-print(f"native/classic on Strata: {q['strata_classic']['median_ms'] / q['strata_native']['median_ms']:.2f}x faster; "
-      f"Strata/Prometheus native: {q['prom_native']['median_ms'] / q['strata_native']['median_ms']:.2f}x")
+n = m["samples"]["nhcb"]
+metrics = os.path.join(work, "strata-nhcb", "data", "metrics")
+print(f"nhcb     disk: Strata metrics/ {du(metrics):,} B = {du(metrics) / n:.2f} B/sample")
+d = j("load_strata_nhcb.json")
+print(f"nhcb     load strata: {d['samples_per_s']:,} samples/s, failed {d['samples_failed']} {d['errors'] or ''}")
+for form in ("native", "nhcb"):
+    print(f"{form}/classic on Strata: {q['strata_classic']['median_ms'] / q[f'strata_{form}']['median_ms']:.2f}x faster")
+print(f"Strata/Prometheus native: {q['prom_native']['median_ms'] / q['strata_native']['median_ms']:.2f}x")
 EOF
