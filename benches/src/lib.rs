@@ -269,6 +269,8 @@ fn write_keyed(
             labels,
             samples: &ss.samples,
             histograms: &[],
+            sample_starts: &[],
+            histogram_starts: &[],
         })
         .collect();
     engine.write_keyed(tenant, &series)

@@ -222,6 +222,8 @@ fn floats_and_histograms_share_a_series_one_sample_per_timestamp() {
         labels: &labels,
         samples: &floats,
         histograms: &hists,
+        sample_starts: &[],
+        histogram_starts: &[],
     };
     let out = engine.write_keyed(&t(), &[both]).unwrap();
     assert_eq!((out.accepted, out.accepted_histograms), (2, 1));
@@ -441,6 +443,8 @@ fn a_histogram_counts_as_one_sample_against_the_rate_and_series_limits() {
         labels: &labels,
         samples: &floats,
         histograms: &hists,
+        sample_starts: &[],
+        histogram_starts: &[],
     };
     let out = engine.write_keyed(&t(), &[a]).unwrap();
     // Three tokens: the two floats, then one histogram.
@@ -500,6 +504,8 @@ fn histograms_survive_a_reopen_through_the_wal_bit_exact() {
             labels: &labels,
             samples: &floats,
             histograms: &written[2..],
+            sample_starts: &[],
+            histogram_starts: &[],
         };
         let out = engine.write_keyed(&t(), &[both]).unwrap();
         assert_eq!((out.accepted, out.accepted_histograms), (3, 2));

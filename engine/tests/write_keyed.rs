@@ -39,6 +39,8 @@ fn write(engine: &Engine, tenant: &TenantId, series: &[One<'_>]) -> strata_engin
             labels: if known.is_some() { &[] } else { labels },
             samples,
             histograms: &[],
+            sample_starts: &[],
+            histogram_starts: &[],
         })
         .collect();
     engine.write_keyed(tenant, &batch).unwrap()
@@ -104,6 +106,8 @@ fn a_known_key_stores_under_its_series_without_labels() {
         labels: &[],
         samples: &samples,
         histograms: &[],
+        sample_starts: &[],
+        histogram_starts: &[],
     };
     let err = engine.write_keyed(&b, &[foreign]).unwrap_err();
     assert!(matches!(err, Error::ForeignSeries { .. }), "{err}");

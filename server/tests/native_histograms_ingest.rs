@@ -274,9 +274,11 @@ fn remote_write_2_answers_with_written_headers_and_partial_writes() {
     assert!(text.contains("invalid_histogram 1"), "{text}");
     assert_eq!(rejected(&server, "invalid_symbol_refs"), 1.0);
     assert_eq!(rejected(&server, "invalid_histogram"), 1.0);
-    assert_eq!(ingested(&server), 3.0);
-    // Start timestamps are counted as not stored (metadata is stored:
-    // `metric_metadata.rs`).
+    // The 3 samples the headers count, and the empty histogram stored at the valid
+    // histogram's start timestamp (a new series: its start is after everything it holds).
+    assert_eq!(ingested(&server), 4.0);
+    // The refused histogram's start timestamp is counted as not stored (metadata is
+    // stored: `metric_metadata.rs`).
     let m = server.get("/metrics", &[]).expect("metrics").text();
     let truncated = |kind: &str| {
         value(
@@ -287,8 +289,7 @@ fn remote_write_2_answers_with_written_headers_and_partial_writes() {
         )
     };
     assert_eq!(truncated("metadata_not_stored"), None, "{m}");
-    // Both histograms had one (the refused one included).
-    assert_eq!(truncated("start_timestamp_not_stored"), Some(2.0), "{m}");
+    assert_eq!(truncated("start_timestamp_not_stored"), Some(1.0), "{m}");
 
     // Only the valid series, a little later: 204 and the headers.
     let mut ok = v2_request(now + 5000);
@@ -299,6 +300,16 @@ fn remote_write_2_answers_with_written_headers_and_partial_writes() {
         .expect("remote-write 2.0");
     assert_eq!(r.status, 204, "{}", r.text());
     assert_eq!(written(&r), [Some("2"), Some("1"), Some("1")]);
+    // Its histogram's start lies before the series' newest histogram: dropped, no zero.
+    let m = server.get("/metrics", &[]).expect("metrics").text();
+    assert_eq!(
+        value(
+            &m,
+            "strata_truncated_total{tenant=\"default\",signal=\"metrics\",kind=\"start_timestamp_not_stored\"}"
+        ),
+        Some(2.0),
+        "{m}"
+    );
     // A retry of it: duplicates count as written (a sender must not see "nothing written").
     let r = server
         .post("/api/v1/write", &V2_HEADERS, &body)

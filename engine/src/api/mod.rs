@@ -200,7 +200,7 @@ impl Engine {
     ///     // Labels are only decoded (here: given) when the engine does not know the key.
     ///     let labels: &[(&str, &str)] = if known.is_some() { &[] } else { &[("job", "api"), ("__name__", "up")] };
     ///     let samples = [Sample { ts, value: 1.0 }];
-    ///     let series = KeyedSeries { key: raw, known, labels, samples: &samples, histograms: &[] };
+    ///     let series = KeyedSeries { key: raw, known, labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
     ///     assert_eq!(engine.write_keyed(&tenant, &[series])?.accepted, 1);
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -240,7 +240,7 @@ impl Engine {
     /// let tenant = TenantId::new("acme")?;
     /// let samples = [Sample { ts: SystemClock.now_ms(), value: 1.0 }];
     /// let labels = [("__name__", "up")];
-    /// let series = KeyedSeries { key: b"up", known: None, labels: &labels, samples: &samples, histograms: &[] };
+    /// let series = KeyedSeries { key: b"up", known: None, labels: &labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
     /// let pending = engine.submit_keyed(&tenant, &[series])?;
     /// assert_eq!(pending.wait()?.accepted, 1); // or `pending.acked().await`
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -3,9 +3,9 @@
 use crate::core::Core;
 use crate::metrics::head::{relock, shard_of};
 use crate::metrics::raw_keys::KnownSeries;
-use crate::metrics::series::EncodedHist;
 use crate::metrics::write::Placer;
 use crate::metrics::write::Prep;
+use crate::metrics::write::PreparedHist;
 use crate::metrics::write::SeriesInput;
 use crate::metrics::write::by_shard;
 use crate::metrics::write::label_message;
@@ -181,33 +181,40 @@ impl Core {
         // Floats count in `head_samples`, histograms in `head_hist_bytes` (added above,
         // before a cut can take them); a flush takes both and subtracts what it took, and
         // either triggers one.
-        self.note_accepted(outcome.accepted - outcome.accepted_histograms);
+        self.note_accepted(
+            outcome.accepted - outcome.accepted_histograms + outcome.start_zero_samples,
+        );
         self.note_histograms(held);
         Ok(PendingWrite::new(outcome, last))
     }
 }
 
 /// The histograms of `ss` validated against `limits` (schemas 9..=52 and histograms over
-/// the bucket limit reduced) and encoded, for the head and the WAL. Those that fail are
+/// the bucket limit reduced) and encoded, for the head and the WAL, each with the empty
+/// histogram of its start timestamp if it has one before it. Those that fail are
 /// rejected in `outcome` (`name` names the series, called only for the first message).
 fn encode_histograms<S: SeriesInput>(
     ss: &S,
     limits: &crate::Limits,
     outcome: &mut WriteOutcome,
     name: impl FnOnce() -> String,
-) -> Vec<EncodedHist> {
+) -> Vec<PreparedHist> {
     let hs = ss.histograms();
+    let starts = ss.histogram_starts();
     if hs.is_empty() {
         return Vec::new();
     }
     let mut name = Some(name);
     let mut named = String::new();
     let mut out = Vec::with_capacity(hs.len());
-    for hs in hs {
+    for (i, hs) in hs.iter().enumerate() {
         match hs.h.validate(limits.max_native_histogram_buckets) {
             Ok(reduced) => {
                 let h = reduced.as_ref().unwrap_or(&hs.h);
-                out.push((hs.ts, Arc::from(h.to_bytes())));
+                let st = starts.get(i).copied().unwrap_or(0);
+                let zero =
+                    (st != 0 && st < hs.ts).then(|| (st, Arc::from(h.start_zero().to_bytes())));
+                out.push(((hs.ts, Arc::from(h.to_bytes())), zero));
             }
             Err(e) => {
                 let reason = match e {

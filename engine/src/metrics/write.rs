@@ -42,6 +42,15 @@ pub struct KeyedSeries<'a> {
     /// Its native histogram samples, in any order (may be empty): a request's floats and
     /// histograms go in one WAL record.
     pub histograms: &'a [HistogramSample],
+    /// The start (created) timestamps of `samples`, one per sample (0: none), or empty.
+    /// A sample stored as the series' newest whose start timestamp lies before it, after
+    /// everything the series holds and within retention, gets a zero sample at the start
+    /// timestamp first, in the same WAL record: Prometheus's start-timestamp zero ingestion
+    /// (remote-write 2.0's `start_timestamp`), so `rate` sees the counter start from 0.
+    /// Otherwise the start timestamp is dropped without an error, as Prometheus drops it.
+    pub sample_starts: &'a [i64],
+    /// The same for `histograms`: an empty histogram ([`crate::Histogram::start_zero`]).
+    pub histogram_starts: &'a [i64],
 }
 
 /// One series of a write, owned ([`SeriesSamples`]) or borrowed ([`SeriesRef`],
@@ -63,6 +72,15 @@ pub(crate) trait SeriesInput {
     fn raw_key(&self) -> &[u8] {
         &[]
     }
+    /// Start timestamps of [`SeriesInput::samples`], index by index (see
+    /// [`KeyedSeries::sample_starts`]).
+    fn sample_starts(&self) -> &[i64] {
+        &[]
+    }
+    /// Start timestamps of [`SeriesInput::histograms`], index by index.
+    fn histogram_starts(&self) -> &[i64] {
+        &[]
+    }
 }
 
 impl<'a> SeriesInput for KeyedSeries<'a> {
@@ -81,6 +99,12 @@ impl<'a> SeriesInput for KeyedSeries<'a> {
     }
     fn raw_key(&self) -> &[u8] {
         self.key
+    }
+    fn sample_starts(&self) -> &[i64] {
+        self.sample_starts
+    }
+    fn histogram_starts(&self) -> &[i64] {
+        self.histogram_starts
     }
 }
 
@@ -144,6 +168,10 @@ pub(crate) fn by_shard<T>(items: Vec<T>, shard: impl Fn(&T) -> usize) -> Vec<T> 
     slots.into_iter().flatten().collect()
 }
 
+/// A histogram of a write, encoded, and the empty histogram its start timestamp stands for
+/// when it has one before it ([`KeyedSeries::histogram_starts`]).
+pub(crate) type PreparedHist = (EncodedHist, Option<EncodedHist>);
+
 /// The part of a write that runs under shard locks, one shard at a time.
 pub(crate) struct Placer<'w, 'b> {
     pub(crate) tenant: &'w TenantId,
@@ -164,13 +192,20 @@ pub(crate) struct Placer<'w, 'b> {
 }
 
 impl<'w, 'b> Placer<'w, 'b> {
+    /// Whether a zero sample goes at start timestamp `st` of a sample at `ts` that becomes
+    /// the series' newest (`newest`: its newest before): Prometheus's rules, a start before
+    /// the sample, after everything the series holds, and within retention.
+    fn start_fits(&self, st: i64, ts: i64, newest: Option<i64>) -> bool {
+        st != 0 && st < ts && st >= self.retention_cutoff && newest.is_none_or(|n| st > n)
+    }
+
     /// Places `run` (series of one shard) under that shard's lock and submits the series
     /// definitions it logs, still under it. Returns that record's ticket, if one was
     /// logged.
     pub(crate) fn shard<S: SeriesInput>(
         &mut self,
         wal: &strata_wal::Wal,
-        run: &[(usize, &'b S, Prep, Vec<EncodedHist>)],
+        run: &[(usize, &'b S, Prep, Vec<PreparedHist>)],
     ) -> Result<Option<Ticket>> {
         let (window, now) = (self.window, self.now);
         let mut guard = self.head.shard(run[0].0);
@@ -195,14 +230,15 @@ impl<'w, 'b> Placer<'w, 'b> {
                         return Err(Error::ForeignSeries { id });
                     };
                     let cutoff = self.retention_cutoff;
-                    if samples.iter().all(|s| s.ts < cutoff) && hists.iter().all(|h| h.0 < cutoff) {
+                    if samples.iter().all(|s| s.ts < cutoff) && hists.iter().all(|h| h.0.0 < cutoff)
+                    {
                         // Nothing of it would be stored: the series is not created, so it
                         // takes no place in the head, the limits or the cardinality.
                         let key = SeriesKey::from_canonical(self.keys.bytes(p));
                         let all = samples
                             .iter()
                             .map(|s| s.ts)
-                            .chain(hists.iter().map(|h| h.0));
+                            .chain(hists.iter().map(|h| h.0.0));
                         for ts in all {
                             self.reject_out_of_retention(ts, &key);
                         }
@@ -247,13 +283,21 @@ impl<'w, 'b> Placer<'w, 'b> {
             // The rate limit's tokens go to the floats first, then to the histograms.
             let floats = samples.len().min(allowed as usize);
             let hists = &hists[..allowed as usize - floats];
-            for &s in &samples[..floats] {
+            let starts = ss.sample_starts();
+            for (i, &s) in samples[..floats].iter().enumerate() {
                 if s.ts < self.retention_cutoff {
                     self.reject_out_of_retention(s.ts, &series.key);
                     continue;
                 }
                 match buf.place(s, window) {
                     p @ (Placement::Append | Placement::Insert(_)) => {
+                        let st = starts.get(i).copied().unwrap_or(0);
+                        if p == Placement::Append && self.start_fits(st, s.ts, buf.newest_ts) {
+                            let zero = Sample { ts: st, value: 0.0 };
+                            buf.apply(zero, Placement::Append);
+                            self.rec.samples.push((id, zero));
+                            self.outcome.start_zero_samples += 1;
+                        }
                         buf.apply(s, p);
                         self.rec.samples.push((id, s));
                         self.outcome.accepted += 1;
@@ -282,13 +326,21 @@ impl<'w, 'b> Placer<'w, 'b> {
                     }
                 }
             }
-            for h in hists {
+            for (h, zero) in hists {
                 if h.0 < self.retention_cutoff {
                     self.reject_out_of_retention(h.0, &series.key);
                     continue;
                 }
                 match buf.place_hist(h.0, &h.1, window) {
                     p @ (Placement::Append | Placement::Insert(_)) => {
+                        if let Some(zero) = zero
+                            && p == Placement::Append
+                            && self.start_fits(zero.0, h.0, buf.newest_ts)
+                        {
+                            buf.apply_hist(zero.clone(), Placement::Append);
+                            self.rec.histograms.push((id, zero.0, zero.1.clone()));
+                            self.outcome.start_zero_samples += 1;
+                        }
                         buf.apply_hist(h.clone(), p);
                         self.rec.histograms.push((id, h.0, h.1.clone()));
                         self.outcome.accepted += 1;

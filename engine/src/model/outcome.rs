@@ -79,6 +79,9 @@ pub struct WriteOutcome {
     pub accepted: u64,
     /// The native histogram samples among `accepted`.
     pub accepted_histograms: u64,
+    /// Zero samples (and empty histograms) stored at start timestamps, not counted in
+    /// `accepted`: see [`crate::KeyedSeries::sample_starts`].
+    pub start_zero_samples: u64,
     /// Samples identical to ones already stored (same series, timestamp and value bits):
     /// harmless re-sends, stored once.
     pub duplicates: u64,

@@ -187,6 +187,8 @@ pub fn keyed<R>(
                 labels: r,
                 samples: s.samples,
                 histograms: s.histograms,
+                sample_starts: s.sample_starts,
+                histogram_starts: s.histogram_starts,
             }),
         })
         .collect();

@@ -192,6 +192,8 @@ impl Env {
                     labels: l,
                     samples: s,
                     histograms: h,
+                    sample_starts: &[],
+                    histogram_starts: &[],
                 })
                 .collect();
             engine.submit_keyed(&tenant, &batch)

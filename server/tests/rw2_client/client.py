@@ -169,6 +169,7 @@ def main(base):
     ts = req.timeseries.add(labels_refs=sym.refs({"__name__": "rw2_latency_seconds", "job": "rw2"}))
     for t in (t1, t2):
         ts.histograms.append(int_histogram(t, 2, 0.001, lat["zero"], lat["pos"], lat["neg"], 3.5))
+        ts.histograms[-1].start_timestamp = now - 60_000
 
     # A float histogram (absolute counts), a gauge.
     ts = req.timeseries.add(labels_refs=sym.refs({"__name__": "rw2_ratio", "job": "rw2"}))
@@ -201,6 +202,20 @@ def main(base):
            and same_buckets(r["buckets"], expected_buckets(0, 0, 0, {1: 1.5, 3: 2.5}, {})), f"rw2_ratio {r}")
     n = query(base, "rw2_nhcb_seconds", t2)[0]["histogram"][1]
     expect(same_buckets(n["buckets"], expected_buckets(-53, 0, 0, nhcb, {}, custom)), f"rw2_nhcb_seconds {n}")
+    # Start timestamps: a zero sample (an empty histogram) at the first sample's start, as
+    # Prometheus's start-timestamp zero ingestion stores it; the second's start is older
+    # than the series' newest sample and is dropped, counted as not stored.
+    raw = query(base, "rw2_requests_total[2m]", t2)
+    got = [(int(round(float(t) * 1000)), v) for t, v in raw[0]["values"]] if raw else []
+    expect(got == [(now - 60_000, "0"), (t1, "5"), (t2, "8")], f"rw2_requests_total[2m] with its start: {got}")
+    raw = query(base, "rw2_latency_seconds[2m]", t2)
+    hs = raw[0]["histograms"] if raw else []
+    expect([int(round(float(t) * 1000)) for t, _ in hs] == [now - 60_000, t1, t2]
+           and hs[0][1]["count"] == "0" and "buckets" not in hs[0][1], f"rw2_latency_seconds[2m] with its start: {hs}")
+    inc = query(base, "increase(rw2_requests_total[70s])", t2)
+    # From the zero sample: 8 (without it, 5 to 8 extrapolated over the window: 4.5).
+    expect(len(inc) == 1 and float(inc[0]["value"][1]) == 8.0, f"increase counts from the zero sample: {inc}")
+    print("ok   start timestamps: zero sample and empty histogram stored before the first samples")
     rate = query(base, "histogram_count(increase(rw2_latency_seconds[15s]))", t2)
     expect(len(rate) == 1 and float(rate[0]["value"][1]) == 0.0, f"no increase between equal histograms: {rate}")
     print("ok   read back: floats, integer, float and custom-bucket histograms exactly")
@@ -244,6 +259,9 @@ def main(base):
     lines = [l for l in metrics.splitlines() if "invalid_histogram" in l and not l.startswith("#")]
     expect(lines and any(float(l.rsplit(" ", 1)[1]) >= 1 for l in lines), f"invalid_histogram counted: {lines}")
     print("ok   the refusal is counted: " + lines[0])
+    lines = [l for l in metrics.splitlines() if "start_timestamp_not_stored" in l and not l.startswith("#")]
+    expect(len(lines) == 1 and float(lines[0].rsplit(" ", 1)[1]) == 2, f"2 start timestamps not stored: {lines}")
+    print("ok   start timestamps dropped are counted: " + lines[0])
     return 0
 
 

@@ -140,6 +140,37 @@ pub struct Histogram {
     pub counts: Counts,
 }
 
+impl Histogram {
+    /// The histogram a start timestamp stands for: no observations, a counter reset by
+    /// definition, and `self`'s schema, zero threshold, custom bounds and kind of counts
+    /// (what Prometheus's start-timestamp zero ingestion appends).
+    pub fn start_zero(&self) -> Histogram {
+        Histogram {
+            schema: self.schema,
+            zero_threshold: self.zero_threshold,
+            sum: 0.0,
+            reset_hint: ResetHint::Reset,
+            positive_spans: Vec::new(),
+            negative_spans: Vec::new(),
+            custom_values: self.custom_values.clone(),
+            counts: match self.counts {
+                Counts::Int { .. } => Counts::Int {
+                    count: 0,
+                    zero_count: 0,
+                    positive_deltas: Vec::new(),
+                    negative_deltas: Vec::new(),
+                },
+                Counts::Float { .. } => Counts::Float {
+                    count: 0.0,
+                    zero_count: 0.0,
+                    positive: Vec::new(),
+                    negative: Vec::new(),
+                },
+            },
+        }
+    }
+}
+
 /// A histogram at a timestamp.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistogramSample {

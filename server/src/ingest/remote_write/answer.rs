@@ -72,25 +72,34 @@ pub fn negotiate(headers: &HeaderMap) -> Result<Proto, ApiError> {
 pub(crate) struct Sent {
     pub(crate) samples: u64,
     pub(crate) histograms: u64,
-    /// 2.0: samples and histograms with a start timestamp (validated and counted, not
-    /// stored).
+    /// 2.0: samples and histograms with a start timestamp.
     pub(crate) start_timestamps: u64,
 }
 
 impl Sent {
-    /// What 2.0 sent that is validated but not stored, for `strata_truncated_total`
-    /// (`start_timestamp_not_stored` per sample or histogram with one).
-    pub(crate) fn unstored(&self) -> Unstored {
-        Unstored(self.start_timestamps)
+    /// What became of 2.0's start timestamps, given the engine's outcome: zero samples
+    /// stored, and the rest not stored (not before their sample, or not after what the
+    /// series holds: Prometheus drops those too).
+    pub(crate) fn starts(&self, outcome: &WriteOutcome) -> Starts {
+        let zero = outcome.start_zero_samples;
+        Starts {
+            zero,
+            dropped: self.start_timestamps.saturating_sub(zero),
+        }
     }
 }
 
-/// Start timestamps received and not stored, as self-metrics counts.
-pub(crate) struct Unstored(u64);
+/// Start timestamps as self-metrics counts: the zero samples stored count as samples
+/// accepted (`strata_samples_accepted_total`), the others in `strata_truncated_total`
+/// (`start_timestamp_not_stored`).
+pub(crate) struct Starts {
+    zero: u64,
+    dropped: u64,
+}
 
-impl crate::runtime::metrics::Counts for Unstored {
+impl crate::runtime::metrics::Counts for Starts {
     fn accepted(&self) -> u64 {
-        0
+        self.zero
     }
     fn duplicates(&self) -> u64 {
         0
@@ -99,7 +108,7 @@ impl crate::runtime::metrics::Counts for Unstored {
         Vec::new()
     }
     fn truncated(&self) -> Vec<(&'static str, u64)> {
-        [("start_timestamp_not_stored", self.0)]
+        [("start_timestamp_not_stored", self.dropped)]
             .into_iter()
             .filter(|&(_, n)| n > 0)
             .collect()

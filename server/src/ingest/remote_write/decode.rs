@@ -65,9 +65,14 @@ pub struct Batch<'a> {
     /// Metadata entries refused while decoding, to count and report with the engine's
     /// refusals.
     pub metadata_refused: MetadataOutcome,
-    /// Remote-write 2.0: samples and histograms with a start timestamp (validated, not
-    /// stored).
+    /// Remote-write 2.0: samples and histograms with a start timestamp.
     pub start_timestamps: u64,
+    /// Remote-write 2.0: the start timestamp of each of `samples` (0: none), or empty when
+    /// the request has none; the engine stores a zero sample at one where it fits
+    /// ([`KeyedSeries::sample_starts`]).
+    sample_starts: Vec<i64>,
+    /// The same for `histograms`.
+    histogram_starts: Vec<i64>,
     /// The exemplars of the request, by series (`TimeSeries.exemplars`).
     pub exemplars: Vec<SeriesExemplars>,
     /// Exemplars refused while decoding (labels that are not UTF-8), to report with the
@@ -155,7 +160,7 @@ impl<'a> Batch<'a> {
             }
             let h0 = histograms.len();
             let wire = &parsed.histograms[ps.histograms.0..ps.histograms.1];
-            take_histograms(wire, ps.index, &mut histograms, &mut refused);
+            take_histograms(wire, ps.index, &mut histograms, None, &mut refused);
             series.push(BatchSeries {
                 labels: (l0, labels.len()),
                 samples: ps.samples,
@@ -183,6 +188,8 @@ impl<'a> Batch<'a> {
             metadata,
             metadata_refused,
             start_timestamps: 0,
+            sample_starts: Vec::new(),
+            histogram_starts: Vec::new(),
             exemplars,
             exemplars_refused,
         })
@@ -198,8 +205,9 @@ impl<'a> Batch<'a> {
         refused: BTreeMap<&'static str, Refused>,
         exemplars: (Vec<SeriesExemplars>, ExemplarOutcome),
         metadata: (Vec<FamilyMetadata>, MetadataOutcome),
-        start_timestamps: u64,
+        starts: (u64, Vec<i64>, Vec<i64>),
     ) -> Self {
+        let (start_timestamps, sample_starts, histogram_starts) = starts;
         Self {
             labels,
             samples,
@@ -209,6 +217,8 @@ impl<'a> Batch<'a> {
             metadata: metadata.0,
             metadata_refused: metadata.1,
             start_timestamps,
+            sample_starts,
+            histogram_starts,
             exemplars: exemplars.0,
             exemplars_refused: exemplars.1,
         }
@@ -246,6 +256,14 @@ impl<'a> Batch<'a> {
                 labels: &self.labels[s.labels.0..s.labels.1],
                 samples: &self.samples[s.samples.0..s.samples.1],
                 histograms: &self.histograms[s.histograms.0..s.histograms.1],
+                sample_starts: self
+                    .sample_starts
+                    .get(s.samples.0..s.samples.1)
+                    .unwrap_or(&[]),
+                histogram_starts: self
+                    .histogram_starts
+                    .get(s.histograms.0..s.histograms.1)
+                    .unwrap_or(&[]),
             })
             .collect()
     }
@@ -331,14 +349,20 @@ pub(super) fn take_histograms(
     wire: &[super::histogram::WireHistogram],
     index: usize,
     out: &mut Vec<HistogramSample>,
+    mut starts: Option<&mut Vec<i64>>,
     refused: &mut BTreeMap<&'static str, Refused>,
 ) {
     for wh in wire {
         match &wh.h {
-            Ok(h) => out.push(HistogramSample {
-                ts: wh.ts,
-                h: Arc::new(h.clone()),
-            }),
+            Ok(h) => {
+                out.push(HistogramSample {
+                    ts: wh.ts,
+                    h: Arc::new(h.clone()),
+                });
+                if let Some(starts) = starts.as_deref_mut() {
+                    starts.push(wh.start_ts);
+                }
+            }
             Err(why) => refused
                 .entry(INVALID_HISTOGRAM)
                 .or_default()

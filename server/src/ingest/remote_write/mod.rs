@@ -151,9 +151,6 @@ async fn store(
     })
     .await??;
     state.count_relabeled(tenant, Signal::Metrics, &dropped);
-    state
-        .metrics()
-        .record_write(tenant, Signal::Metrics, &sent.unstored());
     for (reason, r) in &refused {
         state
             .metrics()
@@ -168,6 +165,9 @@ async fn store(
         }
     };
     written.samples(&outcome, &sent);
+    state
+        .metrics()
+        .record_write(tenant, Signal::Metrics, &sent.starts(&outcome));
     // Exemplars after their samples: a refused exemplar never refuses its sample.
     let (exemplars, ex_refused, metadata, mut meta_outcome) = exemplars;
     state.metrics().record_exemplars(tenant, &ex_refused);

@@ -130,6 +130,8 @@ impl FastMetrics {
                 labels,
                 samples: &self.samples[e.samples.clone()],
                 histograms: &[],
+                sample_starts: &[],
+                histogram_starts: &[],
             });
         }
         for (s, labels) in self.translated.series.iter().zip(&general) {
@@ -139,6 +141,8 @@ impl FastMetrics {
                 labels,
                 samples: &s.samples,
                 histograms: &[],
+                sample_starts: &[],
+                histogram_starts: &[],
             });
         }
         let histograms: Vec<Vec<(&str, &str)>> = self
@@ -154,6 +158,8 @@ impl FastMetrics {
                 labels,
                 samples: &[],
                 histograms: &s.histograms,
+                sample_starts: &[],
+                histogram_starts: &[],
             });
         }
         write(&series)

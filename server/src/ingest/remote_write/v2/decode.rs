@@ -86,6 +86,7 @@ impl<'a> Request<'a> {
         let mut exemplars = Vec::new();
         let mut ex_refused = ExemplarOutcome::default();
         let mut metadata = RequestMetadata::default();
+        let (mut sample_starts, mut histogram_starts) = (Vec::new(), Vec::new());
         for (s, r) in p.series.iter().zip(&self.resolved) {
             let n = (s.samples.1 - s.samples.0 + s.histograms.1 - s.histograms.0) as u64;
             let key = match r {
@@ -111,9 +112,13 @@ impl<'a> Request<'a> {
             }
             let s0 = samples.len();
             samples.extend_from_slice(&p.samples[s.samples.0..s.samples.1]);
+            if let Some(starts) = p.sample_starts.get(s.samples.0..s.samples.1) {
+                sample_starts.extend_from_slice(starts);
+            }
             let h0 = histograms.len();
             let wire = &p.histograms[s.histograms.0..s.histograms.1];
-            take_histograms(wire, s.index, &mut histograms, &mut refused);
+            let starts = Some(&mut histogram_starts);
+            take_histograms(wire, s.index, &mut histograms, starts, &mut refused);
             series.push(BatchSeries {
                 labels: (l0, labels.len()),
                 samples: (s0, samples.len()),
@@ -157,7 +162,7 @@ impl<'a> Request<'a> {
             refused,
             (exemplars, ex_refused),
             (metadata.entries, metadata.refused),
-            p.start_timestamps,
+            (p.start_timestamps, sample_starts, histogram_starts),
         )
     }
 }

@@ -595,3 +595,86 @@ fn the_in_place_reader_agrees_with_prost() {
         "metadata {meta}, refused {meta_refused}"
     );
 }
+
+#[test]
+fn start_timestamps_stay_with_their_samples_and_histograms() {
+    let with = |timestamp, start_timestamp| Sample {
+        value: 1.0,
+        timestamp,
+        start_timestamp,
+    };
+    let hist = |timestamp, start_timestamp| Histogram {
+        count: Some(Count::CountInt(0)),
+        timestamp,
+        start_timestamp,
+        ..Default::default()
+    };
+    let req = PbRequest {
+        symbols: symbols(&["", "__name__", "a", "b", "c", "d"]),
+        timeseries: vec![
+            // No start on the request's first samples, one on the third.
+            TimeSeries {
+                labels_refs: vec![1, 2],
+                samples: vec![with(10, 0), with(20, 0)],
+                ..Default::default()
+            },
+            // Refused (bad reference): its samples' starts must not shift the others'.
+            TimeSeries {
+                labels_refs: vec![1, 99],
+                samples: vec![with(10, 7)],
+                ..Default::default()
+            },
+            TimeSeries {
+                labels_refs: vec![1, 3],
+                samples: vec![with(30, 5), with(40, 0), with(50, 45)],
+                histograms: vec![hist(30, 0), hist(60, 55)],
+                ..Default::default()
+            },
+            TimeSeries {
+                labels_refs: vec![1, 4],
+                samples: vec![with(70, 0)],
+                ..Default::default()
+            },
+        ],
+    };
+    let raw = req.encode_to_vec();
+    let r = Request::parse(&raw).unwrap();
+    let b = r.batch(|k| vec![None; k.len()]);
+    assert_eq!(b.start_timestamps, 4);
+    let got: Vec<(Vec<i64>, Vec<i64>, Vec<i64>)> = b
+        .series()
+        .iter()
+        .map(|s| {
+            let ts = s.samples.iter().map(|x| x.ts).collect();
+            let starts: Vec<i64> = (0..s.samples.len())
+                .map(|i| s.sample_starts.get(i).copied().unwrap_or(0))
+                .collect();
+            let hstarts = (0..s.histograms.len())
+                .map(|i| s.histogram_starts.get(i).copied().unwrap_or(0))
+                .collect();
+            assert!(s.sample_starts.is_empty() || s.sample_starts.len() == s.samples.len());
+            (ts, starts, hstarts)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (vec![10, 20], vec![0, 0], vec![]),
+            (vec![30, 40, 50], vec![5, 0, 45], vec![0, 55]),
+            (vec![70], vec![0], vec![]),
+        ]
+    );
+    // A request without start timestamps carries none.
+    let plain = PbRequest {
+        symbols: symbols(&["", "__name__", "a"]),
+        timeseries: vec![TimeSeries {
+            labels_refs: vec![1, 2],
+            samples: vec![with(10, 0)],
+            ..Default::default()
+        }],
+    };
+    let raw = plain.encode_to_vec();
+    let r = Request::parse(&raw).unwrap();
+    let b = r.batch(|k| vec![None; k.len()]);
+    assert!(b.series()[0].sample_starts.is_empty() && b.start_timestamps == 0);
+}

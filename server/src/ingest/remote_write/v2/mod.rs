@@ -2,7 +2,8 @@
 //! refer to it, native histograms with start timestamps, exemplars and metadata per series.
 //! The same route as 1.0 takes it, chosen by the Content-Type's `proto` parameter
 //! ([`super::negotiate`]); what it decodes to is stored as 1.0's [`super::Batch`] is.
-//! Metadata and start timestamps are validated and counted, not stored.
+//! Metadata is stored per metric family; a start timestamp becomes a zero sample before
+//! its sample where it fits ([`strata_engine::KeyedSeries::sample_starts`]).
 
 pub(crate) mod decode;
 pub mod proto;

@@ -55,8 +55,10 @@ pub(crate) struct Parsed<'a> {
     /// Every `labels_refs` of the series and exemplars.
     pub(crate) refs: Vec<u32>,
     pub(crate) samples: Vec<Sample>,
-    /// Samples with a start timestamp.
+    /// Samples and histograms with a start timestamp.
     pub(crate) start_timestamps: u64,
+    /// The start timestamp of each of `samples` (0: none); empty until a sample has one.
+    pub(crate) sample_starts: Vec<i64>,
     pub(crate) histograms: Vec<WireHistogram>,
     pub(crate) exemplars: Vec<ParsedExemplar>,
     pub(crate) series: Vec<ParsedSeries>,
@@ -143,6 +145,11 @@ impl Parsed<'_> {
                         return Err(too_many("samples", MAX_SAMPLES));
                     }
                     let (sample, start) = sample(r.len_delimited()?)?;
+                    // Kept from the first sample with one on (earlier ones get 0).
+                    if start != 0 || !self.sample_starts.is_empty() {
+                        self.sample_starts.resize(self.samples.len(), 0);
+                        self.sample_starts.push(start);
+                    }
                     self.samples.push(sample);
                     self.start_timestamps += u64::from(start != 0);
                 }
