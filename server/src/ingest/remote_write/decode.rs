@@ -5,6 +5,7 @@
 //! value from the decompressed buffer: no allocation per label or series. [`decode`] gives
 //! the same result owned, for the fuzz harness and embedders.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -51,7 +52,11 @@ pub struct Refused {
 pub struct Batch<'a> {
     /// Labels of the series whose labels were decoded (not the known ones).
     labels: Vec<(&'a str, &'a str)>,
-    samples: Vec<Sample>,
+    /// The samples the series' ranges point into: 1.0's own, or a 2.0 request's (borrowed,
+    /// refused series' samples left in place and unreferenced).
+    samples: Cow<'a, [Sample]>,
+    /// Samples referenced by a series (what [`Batch::samples`] counts).
+    sample_count: u64,
     series: Vec<BatchSeries<'a>>,
     /// The native histogram samples that decoded, by series ([`BatchSeries::histograms`]).
     histograms: Vec<HistogramSample>,
@@ -70,7 +75,7 @@ pub struct Batch<'a> {
     /// Remote-write 2.0: the start timestamp of each of `samples` (0: none), or empty when
     /// the request has none; the engine stores a zero sample at one where it fits
     /// ([`KeyedSeries::sample_starts`]).
-    sample_starts: Vec<i64>,
+    sample_starts: Cow<'a, [i64]>,
     /// The same for `histograms`.
     histogram_starts: Vec<i64>,
     /// The exemplars of the request, by series (`TimeSeries.exemplars`).
@@ -181,14 +186,15 @@ impl<'a> Batch<'a> {
         }
         Ok(Self {
             labels,
-            samples: parsed.samples,
+            sample_count: parsed.samples.len() as u64,
+            samples: Cow::Owned(parsed.samples),
             series,
             histograms,
             refused,
             metadata,
             metadata_refused,
             start_timestamps: 0,
-            sample_starts: Vec::new(),
+            sample_starts: Cow::Borrowed(&[]),
             histogram_starts: Vec::new(),
             exemplars,
             exemplars_refused,
@@ -199,25 +205,26 @@ impl<'a> Batch<'a> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn from_parts(
         labels: Vec<(&'a str, &'a str)>,
-        samples: Vec<Sample>,
+        samples: (&'a [Sample], u64),
         series: Vec<BatchSeries<'a>>,
         histograms: Vec<HistogramSample>,
         refused: BTreeMap<&'static str, Refused>,
         exemplars: (Vec<SeriesExemplars>, ExemplarOutcome),
         metadata: (Vec<FamilyMetadata>, MetadataOutcome),
-        starts: (u64, Vec<i64>, Vec<i64>),
+        starts: (u64, &'a [i64], Vec<i64>),
     ) -> Self {
         let (start_timestamps, sample_starts, histogram_starts) = starts;
         Self {
             labels,
-            samples,
+            samples: Cow::Borrowed(samples.0),
+            sample_count: samples.1,
             series,
             histograms,
             refused,
             metadata: metadata.0,
             metadata_refused: metadata.1,
             start_timestamps,
-            sample_starts,
+            sample_starts: Cow::Borrowed(sample_starts),
             histogram_starts,
             exemplars: exemplars.0,
             exemplars_refused: exemplars.1,
@@ -237,7 +244,7 @@ impl<'a> Batch<'a> {
 
     /// Float samples in the request.
     pub fn samples(&self) -> u64 {
-        self.samples.len() as u64
+        self.sample_count
     }
 
     /// Native histogram samples in the request that decoded.

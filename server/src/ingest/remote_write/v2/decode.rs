@@ -81,12 +81,12 @@ impl<'a> Request<'a> {
             .collect();
         let mut found = known(&keys).into_iter();
         let mut refused: BTreeMap<&'static str, Refused> = BTreeMap::new();
-        let (mut labels, mut samples) = (Vec::new(), Vec::new());
+        let (mut labels, mut sample_count) = (Vec::new(), 0);
         let (mut series, mut histograms) = (Vec::new(), Vec::new());
         let mut exemplars = Vec::new();
         let mut ex_refused = ExemplarOutcome::default();
         let mut metadata = RequestMetadata::default();
-        let (mut sample_starts, mut histogram_starts) = (Vec::new(), Vec::new());
+        let mut histogram_starts = Vec::new();
         for (s, r) in p.series.iter().zip(&self.resolved) {
             let n = (s.samples.1 - s.samples.0 + s.histograms.1 - s.histograms.0) as u64;
             let key = match r {
@@ -110,18 +110,15 @@ impl<'a> Request<'a> {
                 labels
                     .extend(pairs().map(|c| (p.symbols[c[0] as usize], p.symbols[c[1] as usize])));
             }
-            let s0 = samples.len();
-            samples.extend_from_slice(&p.samples[s.samples.0..s.samples.1]);
-            if let Some(starts) = p.sample_starts.get(s.samples.0..s.samples.1) {
-                sample_starts.extend_from_slice(starts);
-            }
+            // The series' samples stay where the reader put them (no copy).
+            sample_count += (s.samples.1 - s.samples.0) as u64;
             let h0 = histograms.len();
             let wire = &p.histograms[s.histograms.0..s.histograms.1];
             let starts = Some(&mut histogram_starts);
             take_histograms(wire, s.index, &mut histograms, starts, &mut refused);
             series.push(BatchSeries {
                 labels: (l0, labels.len()),
-                samples: (s0, samples.len()),
+                samples: s.samples,
                 histograms: (h0, histograms.len()),
                 key,
                 known,
@@ -156,13 +153,13 @@ impl<'a> Request<'a> {
         }
         Batch::from_parts(
             labels,
-            samples,
+            (&p.samples, sample_count),
             series,
             histograms,
             refused,
             (exemplars, ex_refused),
             (metadata.entries, metadata.refused),
-            (p.start_timestamps, sample_starts, histogram_starts),
+            (p.start_timestamps, &p.sample_starts, histogram_starts),
         )
     }
 }
