@@ -20,7 +20,8 @@ from common import expect_flight_error, flight_query, opts
 
 POOL = 16 << 20  # flight_sql.rs's memory_pool_bytes
 FACTOR = 48  # rows of the large result per sample
-LARGE = f"SELECT s.series_id, s.ts, s.value, g.value AS k FROM samples s CROSS JOIN generate_series(1, {FACTOR}) g"
+# generate_series first: the cross join holds its left side (48 rows) and streams samples.
+LARGE = f"SELECT s.series_id, s.ts, s.value, g.value AS k FROM generate_series(1, {FACTOR}) g CROSS JOIN samples s"
 SORTED = LARGE + " ORDER BY s.value DESC, g.value DESC"
 CANCELLED = re.compile(r'^strata_grpc_requests_total\{[^}]*arrow\.flight\.protocol\.FlightService[^}]*CANCELLED[^}]*\}\s+(\d+)', re.M)
 
@@ -91,6 +92,7 @@ def flight_stream(r, want_rows):
 def sorted_refused(r):
     client = r.flight()
     msg = expect_flight_error("RESOURCE_EXHAUSTED", flight_query, client, SORTED, opts())
+    assert "memory" in msg.lower(), msg
     _, t = flight_query(client, "SELECT count(*) AS n FROM samples", opts())
     assert t.num_rows == 1
     return msg

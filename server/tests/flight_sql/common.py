@@ -11,14 +11,17 @@ from adbc_driver_flightsql import DatabaseOptions
 
 import proto
 
-# gRPC code name -> (pyarrow.flight exception class or None, ADBC's text for it).
+# gRPC code name -> (the exception pyarrow.flight raises for it, the words of its message,
+# ADBC's text for it). Arrow's Flight client turns INVALID_ARGUMENT and RESOURCE_EXHAUSTED
+# into ArrowInvalid, NOT_FOUND into ArrowKeyError, UNIMPLEMENTED into ArrowNotImplementedError
+# ("Flight returned <words> error, with message: ..."), the others into FlightError classes.
 CODES = {
-    "UNAUTHENTICATED": (fl.FlightUnauthenticatedError, "Unauthenticated"),
-    "PERMISSION_DENIED": (fl.FlightUnauthorizedError, "PermissionDenied"),
-    "INVALID_ARGUMENT": (None, "InvalidArgument"),
-    "NOT_FOUND": (None, "NotFound"),
-    "RESOURCE_EXHAUSTED": (None, "ResourceExhausted"),
-    "UNIMPLEMENTED": (None, "Unimplemented"),
+    "UNAUTHENTICATED": (fl.FlightUnauthenticatedError, "unauthenticated", "Unauthenticated"),
+    "PERMISSION_DENIED": (fl.FlightUnauthorizedError, "permission denied", "PermissionDenied"),
+    "INVALID_ARGUMENT": (pa.ArrowInvalid, "invalid argument", "InvalidArgument"),
+    "NOT_FOUND": (pa.ArrowKeyError, "not found", "NotFound"),
+    "RESOURCE_EXHAUSTED": (pa.ArrowInvalid, "resource exhausted", "ResourceExhausted"),
+    "UNIMPLEMENTED": (pa.ArrowNotImplementedError, "unimplemented", "Unimplemented"),
 }
 GRPC_NUMBERS = {"UNAUTHENTICATED": 16, "PERMISSION_DENIED": 7, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "RESOURCE_EXHAUSTED": 8, "UNIMPLEMENTED": 12}
 
@@ -98,16 +101,15 @@ def action(client, kind, body, options):
 
 def expect_flight_error(code, fn, *args):
     """fn(*args) through pyarrow.flight must fail with gRPC `code` and a message."""
-    cls = CODES[code][0]
+    cls, words, _ = CODES[code]
     try:
         fn(*args)
-    except fl.FlightError as e:
+    except (fl.FlightError, pa.ArrowException) as e:
         text = str(e)
-        if cls is not None:
-            assert isinstance(e, cls), f"expected {code} ({cls.__name__}), got {type(e).__name__}: {text}"
-        else:
-            assert code in text, f"expected {code}, got {type(e).__name__}: {text}"
-        message = text.split("gRPC client debug context")[0].strip(" .")
+        assert isinstance(e, cls), f"expected {code} ({cls.__name__}), got {type(e).__name__}: {text}"
+        if code in ("INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "NOT_FOUND"):
+            assert words in text.lower() or code in text, f"expected {code}, got {type(e).__name__}: {text}"
+        message = text.split("gRPC client debug context")[0].split("with message:")[-1].strip(" .'\"")
         assert len(message) > 3, f"{code} without a message: {text!r}"
         return f"{code}: {message[:140]}"
     raise AssertionError(f"expected {code}, the call succeeded")
@@ -116,13 +118,13 @@ def expect_flight_error(code, fn, *args):
 def expect_adbc_error(code, fn, *args):
     """fn(*args) through ADBC must fail naming gRPC `code` (ADBC's Go driver writes the
     code in CamelCase, e.g. "(InvalidArgument; Prepare)", and sets vendor_code)."""
-    name = CODES[code][1]
+    name = CODES[code][2]
     try:
         fn(*args)
     except Exception as e:  # noqa: BLE001 - ADBC raises DB-API Error subclasses
         text = str(e)
         vendor = getattr(e, "vendor_code", None)
-        assert name in text or vendor == GRPC_NUMBERS[code], f"expected {code}, got {type(e).__name__} (vendor_code {vendor}): {text}"
+        assert name in text or code in text or vendor == GRPC_NUMBERS[code], f"expected {code}, got {type(e).__name__} (vendor_code {vendor}): {text}"
         return f"{code}: {text[:160]}"
     raise AssertionError(f"expected {code}, the call succeeded")
 
