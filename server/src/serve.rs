@@ -178,7 +178,8 @@ async fn serve(config: Config) -> Result<()> {
                 .into_future(),
         ),
     };
-    let mut routes = grpc::routes(&state);
+    // Arrow Flight SQL beside the OTLP services, in every role (routed by service name).
+    let mut routes = grpc::routes(&state).add_service(crate::api::flightsql::service(&state));
     if let [worker] = config.sql.query.workers.as_slice() {
         warn!(
             %worker,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::ParamValues;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -38,10 +39,25 @@ impl SqlStream {
     /// with [`Error::Timeout`] if planning outlives `config.timeout`. Must run inside a tokio
     /// runtime with timers.
     pub async fn start(ctx: &SessionContext, sql: &str, config: &SqlConfig) -> Result<Self> {
+        Self::start_with(ctx, sql, None, config).await
+    }
+
+    /// As [`SqlStream::start`], with `params` bound to the query's placeholders (`$1`, `$2`,
+    /// ...) before it runs. A value that does not fit its placeholder, or a placeholder
+    /// left without a value, fails with [`Error::Plan`].
+    pub async fn start_with(
+        ctx: &SessionContext,
+        sql: &str,
+        params: Option<ParamValues>,
+        config: &SqlConfig,
+    ) -> Result<Self> {
         let deadline = Instant::now() + config.timeout;
         let budget = config.memory_pool_bytes;
         let start = async {
-            let frame = ctx.sql_with_options(sql, read_only()).await?;
+            let mut frame = ctx.sql_with_options(sql, read_only()).await?;
+            if let Some(params) = params {
+                frame = frame.with_param_values(params)?;
+            }
             frame.execute_stream().await
         };
         let inner = match tokio::time::timeout_at(deadline, start).await {

@@ -1,9 +1,10 @@
-//! The query APIs: Prometheus, Loki (LogQL), SQL, Jaeger and log search; the rules' APIs;
+//! The query APIs: Prometheus, Loki (LogQL), SQL (over HTTP and Arrow Flight SQL), Jaeger and log search; the rules' APIs;
 //! the admin API (snapshots and deletes); the status API (cardinality, limits, disk, the
 //! process).
 
 pub(crate) mod admin;
 pub(crate) mod exemplars;
+pub(crate) mod flightsql;
 pub(crate) mod jaeger;
 pub(crate) mod logs;
 pub(crate) mod loki;

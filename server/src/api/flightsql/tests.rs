@@ -1,0 +1,1 @@
+//! Unit tests of the Flight SQL service's parts.
