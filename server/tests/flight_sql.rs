@@ -127,6 +127,12 @@ fn a_large_result_streams_in_bounded_memory_and_a_client_gone_is_cancelled() {
     let server = Server::start(common::bin(), dir.path(), config);
     server.wait_ready(common::READY);
     client(&server, "seed-large");
+    // A fresh process: the ingest's freed memory, still resident, could otherwise hold a
+    // materialised result without the RSS rising.
+    assert!(server.terminate().success());
+    let server = Server::start(common::bin(), dir.path(), config);
+    server.wait_ready(common::READY);
+    client(&server, "warm");
     let before = rss(&server);
     assert!(before > 0, "read the server's VmRSS");
     let out = client(&server, "large");

@@ -48,9 +48,10 @@ def run(r):
     r.check("adbc fetch_record_batch spans streams the same rows", adbc_record_batches, r, conn)
     # Metadata.
     r.check("GetCatalogs", catalogs, client, o)
-    r.check("GetDbSchemas (all, catalog, pattern)", db_schemas, client, o)
+    r.check("GetDbSchemas (all, catalog, pattern) == information_schema.schemata", db_schemas, r, client, o)
+    r.check("GetTables without filters == information_schema.tables", all_tables, r, client, o)
     r.check("GetTables with schemas == /api/v1/sql schemas", tables_with_schemas, r, client, o)
-    r.check("GetTables filters (types, name pattern, schema pattern)", tables_filters, client, o)
+    r.check("GetTables filters (types, name pattern, schema pattern)", tables_filters, r, client, o)
     r.check("GetTableTypes", table_types, client, o)
     r.check("GetSqlInfo (all ids and chosen ids)", sql_info, client, o)
     r.check("GetXdbcTypeInfo (all and by data_type)", xdbc_info, client, o)
@@ -106,16 +107,25 @@ def flight_differential(r, client, o, table):
     return f"{got.num_rows} rows"
 
 
+# DB-API rows are Python objects: columns that convert without pandas (no ns timestamps).
+DBAPI = [
+    "SELECT * FROM samples ORDER BY series_id, ts",
+    "SELECT * FROM series ORDER BY series_id",
+    "SELECT trace_id, span_id, name, kind, duration_ns, attributes FROM spans ORDER BY trace_id, span_id",
+]
+
+
 def dbapi_rows(r, conn):
-    for table in ("samples", "spans"):
-        want = [tuple(row.values()) for row in seed.sql_arrow(r.http, ORDERED[table]).to_pylist()]
+    for q in DBAPI:
+        want_table = seed.sql_arrow(r.http, q)
+        want = [tuple(row.values()) for row in want_table.to_pylist()]
         with conn.cursor() as cur:
-            cur.execute(ORDERED[table])
+            cur.execute(q)
             got = cur.fetchall()
             names = [d[0] for d in cur.description]
-        assert got == want, f"{table}: fetchall {got[:2]} != {want[:2]}"
-        assert names == seed.sql_arrow(r.http, ORDERED[table] + " LIMIT 0").column_names, names
-    return f"{len(got)} span rows"
+        assert got == want, f"{q}: fetchall {got[:2]} != {want[:2]}"
+        assert names == want_table.column_names, names
+    return f"{len(DBAPI)} queries, {len(got)} span rows"
 
 
 def adbc_record_batches(r, conn):
@@ -133,15 +143,29 @@ def catalogs(client, o):
     assert t.column("catalog_name").to_pylist() == ["datafusion"], t.to_pylist()
 
 
-def db_schemas(client, o):
+def db_schemas(r, client, o):
+    want = {tuple(x.values()) for x in seed.sql_arrow(r.http, "SELECT catalog_name, schema_name FROM information_schema.schemata").to_pylist()}
     _, t = flight_command(client, proto.get_db_schemas(), o)
     rows = {(x["catalog_name"], x["db_schema_name"]) for x in t.to_pylist()}
-    assert {("datafusion", "public"), ("datafusion", "information_schema")} <= rows, rows
+    assert rows == want and ("datafusion", "public") in rows, f"{rows} != information_schema.schemata {want}"
     _, t = flight_command(client, proto.get_db_schemas(catalog="datafusion", pattern="pub%"), o)
     assert [(x["catalog_name"], x["db_schema_name"]) for x in t.to_pylist()] == [("datafusion", "public")], t.to_pylist()
     _, t = flight_command(client, proto.get_db_schemas(catalog="nosuchcatalog"), o)
     assert t.num_rows == 0, t.to_pylist()
     return sorted(rows)
+
+
+def information_schema_tables(r, where=""):
+    q = f"SELECT table_catalog, table_schema, table_name, table_type FROM information_schema.tables {where}"
+    return {tuple(x.values()) for x in seed.sql_arrow(r.http, q).to_pylist()}
+
+
+def all_tables(r, client, o):
+    _, t = flight_command(client, proto.get_tables(), o)
+    got = {(x["catalog_name"], x["db_schema_name"], x["table_name"], x["table_type"]) for x in t.to_pylist()}
+    want = information_schema_tables(r)
+    assert got == want, f"GetTables without filters lacks {sorted(want - got)}, has more {sorted(got - want)}"
+    return f"{len(got)} tables"
 
 
 def public_tables(client, o, **kw):
@@ -162,7 +186,7 @@ def tables_with_schemas(r, client, o):
     return f"{len(rows)} tables"
 
 
-def tables_filters(client, o):
+def tables_filters(r, client, o):
     t = public_tables(client, o, table_types=["BASE TABLE"])
     assert set(t.column("table_name").to_pylist()) == set(TABLES) - VIEWS, t.to_pylist()
     assert "table_schema" not in t.column_names, t.schema
@@ -171,8 +195,9 @@ def tables_filters(client, o):
     t = public_tables(client, o, table_pattern="hist%")
     assert sorted(t.column("table_name").to_pylist()) == ["histogram_buckets", "histograms"], t.to_pylist()
     _, t = flight_command(client, proto.get_tables(schema_pattern="information%"), o)
-    names = set(t.column("table_name").to_pylist())
-    assert {"tables", "columns"} <= names and not names & set(TABLES), names
+    got = {(x["catalog_name"], x["db_schema_name"], x["table_name"], x["table_type"]) for x in t.to_pylist()}
+    want = information_schema_tables(r, "WHERE table_schema LIKE 'information%'")
+    assert got == want and want, f"schema pattern information%: {sorted(got)} != information_schema.tables {sorted(want)}"
 
 
 def table_types(client, o):
@@ -379,12 +404,16 @@ def two_param_rows(r, client, o, sids, good):
     (res,) = action(client, "CreatePreparedStatement", proto.create_prepared(q), o)
     handle, _, _ = proto.prepared_result(res)
 
-    def bind_and_get():
-        h = bind(client, handle, pa.table({"$1": pa.array([1, 2], pa.uint64())}), o)
-        flight_command(client, proto.prepared_query(h), o)
+    def bind_and_get(ids):
+        h = bind(client, handle, pa.table({"$1": pa.array(ids, pa.uint64())}), o)
+        return flight_command(client, proto.prepared_query(h), o)[1]
 
-    msg = expect_flight_error("INVALID_ARGUMENT", bind_and_get)
+    # One row binds (else the refusal below could be any failure of the bind path).
+    sid = sids["acme_temperature"]
+    assert bind_and_get([sid]).num_rows > 0
+    msg = expect_flight_error("INVALID_ARGUMENT", bind_and_get, [sid, sid])
     assert_good(r, client, o, good)
+    assert bind_and_get([sid]).num_rows > 0, "one row after two"
     return msg
 
 

@@ -29,7 +29,12 @@ CANCELLED = re.compile(r'^strata_grpc_requests_total\{[^}]*arrow\.flight\.protoc
 def seed_only(r):
     n = seed.seed_many_samples(r.http)
     r.check("seeded samples (/api/v1/sql count)", lambda: _count_is(r, n))
-    # Warm up the SQL path (DataFusion's first query allocates its registries).
+
+
+def warm(r):
+    """After flight_sql.rs restarted the server: the samples are still there, and the SQL
+    path has run once (DataFusion's first query allocates its registries)."""
+    r.check("the samples after the restart", lambda: _count_is(r, seed.SAMPLES))
     r.check("warm-up query over Flight", lambda: flight_query(r.flight(), "SELECT count(*) FROM samples", opts()) and None)
 
 

@@ -6,7 +6,8 @@ wrote and from /api/v1/sql's Arrow IPC answer, never from the Flight service.
 Usage: client.py HTTP_ADDR GRPC_ADDR MODE, MODE one of
   core   every table, metadata, prepared statements, bad input (no auth configured)
   auth   tokens, scopes, Basic handshake, tenant isolation (the AUTH tokens of flight_sql.rs)
-  seed-large  the samples of the large result (flight_sql.rs reads the RSS after it)
+  seed-large  the samples of the large result
+  warm   after a restart: the samples are there, one query ran (flight_sql.rs then reads the RSS)
   large  a large streamed result, the memory pool, and a cancelled stream
 Each check prints PASS or FAIL with what it saw; the exit status is 1 when any failed."""
 
@@ -31,6 +32,7 @@ def main():
         "core": checks_core.run,
         "auth": checks_auth.run,
         "seed-large": checks_large.seed_only,
+        "warm": checks_large.warm,
         "large": checks_large.run,
     }
     try:

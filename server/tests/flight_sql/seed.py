@@ -204,6 +204,9 @@ def seed(http, prefix, headers=None, n=4):
     return Seeded(prefix, spans=n, logs=n, histograms=n, exemplars=n, points=2 * n)
 
 
+SAMPLES = 50 * 2000
+
+
 def seed_many_samples(http, series=50, points=2000):
     """series x points gauge samples in one OTLP/JSON request (for the large result)."""
     now = time.time_ns()
