@@ -2,6 +2,7 @@
 //! it (for prepared statements: Arrow Flight SQL's `CreatePreparedStatement`).
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::ParamValues;
 use datafusion::prelude::SessionContext;
 
 use super::SqlConfig;
@@ -38,6 +39,29 @@ pub async fn describe(ctx: &SessionContext, sql: &str, config: &SqlConfig) -> Re
             SchemaRef::new(frame.schema().as_arrow().clone())
         };
         Ok(Described { schema, params })
+    };
+    match tokio::time::timeout(config.timeout, plan).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout(config.timeout)),
+    }
+}
+
+/// The columns `sql` returns with `params` bound to its placeholders: the physical plan's,
+/// the schema [`super::SqlStream::start_with`] then reports (the logical plan's
+/// [`Described::schema`] of a query with placeholders may differ in nullability). Fails as
+/// [`describe`] does, and with [`Error::Plan`] for values that do not fit.
+pub async fn bound_schema(
+    ctx: &SessionContext,
+    sql: &str,
+    params: ParamValues,
+    config: &SqlConfig,
+) -> Result<SchemaRef> {
+    let budget = config.memory_pool_bytes;
+    let df = |e| Error::from_datafusion(e, budget);
+    let plan = async {
+        let frame = ctx.sql_with_options(sql, read_only()).await.map_err(df)?;
+        let frame = frame.with_param_values(params).map_err(df)?;
+        Ok(frame.create_physical_plan().await.map_err(df)?.schema())
     };
     match tokio::time::timeout(config.timeout, plan).await {
         Ok(result) => result,
@@ -120,6 +144,17 @@ mod tests {
         .expect("describe");
         assert_eq!(d.params, [Some(DataType::Utf8), Some(DataType::Int64)]);
         assert_eq!(d.schema.fields().len(), 1);
+
+        // Bound, the schema is the one the stream reports.
+        let sql = "SELECT $1 + id AS x FROM t";
+        let params = || ParamValues::from(vec![ScalarValue::Int64(Some(1))]);
+        let bound = bound_schema(&ctx, sql, params(), &config)
+            .await
+            .expect("bound");
+        let stream = SqlStream::start_with(&ctx, sql, Some(params()), &config)
+            .await
+            .expect("start");
+        assert_eq!(bound, stream.schema());
     }
 
     #[tokio::test]

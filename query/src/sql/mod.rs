@@ -40,7 +40,7 @@ mod trace_rows;
 pub use bucket::{BUCKET_URL, EngineSlot, register as register_bucket};
 pub use catalog::{read_only, run_sql, tenant_session};
 pub use config::{ClusterToken, SqlConfig};
-pub use describe::{Described, describe};
+pub use describe::{Described, bound_schema, describe};
 pub use distributed::{worker, worker_for};
 pub use error::{Error, Result};
 pub use footers::cached_bytes as footer_cache_bytes;

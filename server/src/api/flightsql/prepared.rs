@@ -227,7 +227,8 @@ impl FlightSql {
         let tenant = auth::tenant(&req)?;
         let handle = query.prepared_statement_handle;
         let entry = self.prepared.get(&handle, &tenant)?;
-        let data = req.into_inner().into_inner().map_err(FlightError::from);
+        // `into_peekable` keeps the first message (the schema), which the dispatch peeked at.
+        let data = req.into_inner().into_peekable().map_err(FlightError::from);
         let mut batches = FlightRecordBatchStream::new_from_flight_data(data);
         let mut bound = None;
         while let Some(batch) = batches.next().await {
@@ -263,7 +264,7 @@ impl FlightSql {
 
     /// `GetFlightInfo(CommandPreparedStatementQuery)`: the result's schema, and the command
     /// as the ticket.
-    pub(crate) fn prepared_info(
+    pub(crate) async fn prepared_info(
         &self,
         query: CommandPreparedStatementQuery,
         req: Request<FlightDescriptor>,
@@ -273,8 +274,19 @@ impl FlightSql {
             .prepared
             .get(&query.prepared_statement_handle, &tenant)?;
         unbound(&entry)?;
+        // With values bound, the schema `DoGet` will send is that of the bound plan
+        // (clients check the two agree).
+        let schema = match entry.bound.filter(|v| !v.is_empty()) {
+            Some(values) => {
+                let ctx = self.session(&tenant)?;
+                sql::bound_schema(&ctx, &entry.sql, values.into(), self.config())
+                    .await
+                    .map_err(sql_status)?
+            }
+            None => entry.schema,
+        };
         let ticket = query.as_any().encode_to_vec();
-        let info = statement::flight_info(&entry.schema, ticket, req.into_inner())?;
+        let info = statement::flight_info(&schema, ticket, req.into_inner())?;
         Ok(Response::new(info))
     }
 

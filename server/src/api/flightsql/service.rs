@@ -89,7 +89,7 @@ impl FlightSqlService for FlightSql {
         query: CommandPreparedStatementQuery,
         req: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.prepared_info(query, req)
+        self.prepared_info(query, req).await
     }
 
     async fn do_get_prepared_statement(
