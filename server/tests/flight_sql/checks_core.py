@@ -65,6 +65,7 @@ def run(r):
     r.check("adbc prepared $1 (two executions, two bindings)", adbc_prepared_dollar, r, conn, sids)
     r.check("adbc prepared ? (strings) and ? ? (UInt64, Float64)", adbc_prepared_question, r, conn, sids)
     r.check("pyarrow.flight prepared: create, schemas, DoPut bind, DoGet, close", flight_prepared, r, client, o, sids)
+    r.check("pyarrow.flight prepared ? ?: two parameters, each bound", flight_prepared_question, r, client, o, sids)
     # Bad input; after each, a good query on the same connection.
     good = ("SELECT count(*) AS n FROM spans", s.spans)
     r.check("bad ticket (not protobuf) -> INVALID_ARGUMENT", bad_ticket, r, client, o, good)
@@ -277,30 +278,44 @@ def series_ids(r):
     return dict(zip(t.column("metric").to_pylist(), t.column("series_id").to_pylist()))
 
 
+def uint64_param(sid):
+    """series_id is UInt64 (above Int64's range for most ids): ADBC binds Python ints as
+    Int64, so the id goes as an Arrow batch, as ADBC's DB-API allows."""
+    return pa.record_batch([pa.array([sid], pa.uint64())], names=["$1"])
+
+
 def adbc_prepared_dollar(r, conn, sids):
     q = "SELECT ts, value FROM samples WHERE series_id = $1 ORDER BY ts"
     with conn.cursor() as cur:
         for metric in ("acme_temperature", "acme_jobs_done_total"):
             sid = sids[metric]
-            cur.execute(q, (sid,))
+            cur.execute(q, uint64_param(sid))
             got = cur.fetch_arrow_table()
             want = seed.sql_arrow(r.http, q.replace("$1", str(sid)))
             assert want.num_rows > 0, metric
             assert_same(got, want, f"$1 = {sid} ({metric})")
+        # A Python int (Int64) where the column is Float64: cast to the placeholder's type.
+        q = "SELECT ts, value FROM samples WHERE value > $1 AND value < $2 ORDER BY ts, value"
+        cur.execute(q, (21, 103))
+        got = cur.fetch_arrow_table()
+        want = seed.sql_arrow(r.http, "SELECT ts, value FROM samples WHERE value > 21 AND value < 103 ORDER BY ts, value")
+        assert want.num_rows > 0
+        assert_same(got, want, "$1 = 21, $2 = 103 (ints for Float64)")
     return f"series {sorted(sids.values())}"
 
 
 def adbc_prepared_question(r, conn, sids):
     q = "SELECT metric FROM series WHERE metric = ? OR metric = ? ORDER BY metric"
     with conn.cursor() as cur:
-        cur.execute(q, ("acme_latency", "acme_temperature"))
+        a, b = sorted(sids)[:2]
+        cur.execute(q, (a, b))
         got = cur.fetch_arrow_table()
-        want = seed.sql_arrow(r.http, "SELECT metric FROM series WHERE metric = 'acme_latency' OR metric = 'acme_temperature' ORDER BY metric")
+        want = seed.sql_arrow(r.http, f"SELECT metric FROM series WHERE metric = '{a}' OR metric = '{b}' ORDER BY metric")
         assert want.num_rows == 2, want
         assert_same(got, want, "? ?")
         sid = sids["acme_temperature"]
         q = "SELECT ts, value FROM samples WHERE series_id = ? AND value > ? ORDER BY ts"
-        cur.execute(q, (sid, 21.0))
+        cur.execute(q, pa.record_batch([pa.array([sid], pa.uint64()), pa.array([21.0])], names=["0", "1"]))
         got = cur.fetch_arrow_table()
         want = seed.sql_arrow(r.http, f"SELECT ts, value FROM samples WHERE series_id = {sid} AND value > 21.0 ORDER BY ts")
         assert 0 < want.num_rows < 4, want
@@ -340,6 +355,21 @@ def flight_prepared(r, client, o, sids):
     action(client, "ClosePreparedStatement", proto.close_prepared(handle), o)
     msg = expect_flight_error("NOT_FOUND", client.get_flight_info, fl.FlightDescriptor.for_command(proto.prepared_query(handle)), o)
     return f"closed handle: {msg}"
+
+
+def flight_prepared_question(r, client, o, sids):
+    q = "SELECT metric FROM series WHERE metric = ? OR metric = ? ORDER BY metric"
+    (res,) = action(client, "CreatePreparedStatement", proto.create_prepared(q), o)
+    handle, _, ps = proto.prepared_result(res)
+    params = pa.ipc.read_schema(pa.py_buffer(ps))
+    assert len(params) == 2 and all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in params.types), f"parameter schema {params}"
+    a, b = sorted(sids)[:2]
+    handle = bind(client, handle, pa.table({"a": [a], "b": [b]}), o)
+    _, got = flight_command(client, proto.prepared_query(handle), o)
+    want = seed.sql_arrow(r.http, f"SELECT metric FROM series WHERE metric = '{a}' OR metric = '{b}' ORDER BY metric")
+    assert want.num_rows == 2
+    assert_same(got, want, "? ?")
+    action(client, "ClosePreparedStatement", proto.close_prepared(handle), o)
 
 
 def assert_good(r, client, o, good):
