@@ -11,11 +11,13 @@
 //!   Basic handshake, and tenant isolation on every table.
 //! - `large`: a result many times `sql.memory_pool_bytes` streamed while the server's peak
 //!   RSS stays bounded (measured here), and a client gone after one batch counted as
-//!   CANCELLED on `/metrics`.
+//!   CANCELLED on `/metrics`; `long`: a client gone during a long aggregation, after which
+//!   the server's CPU goes quiet (measured here: the query stopped).
 
 mod common;
 
 use std::process::Command;
+use std::time::Duration;
 
 use strata_tests::server::Server;
 
@@ -159,6 +161,35 @@ fn a_large_result_streams_in_bounded_memory_and_a_client_gone_is_cancelled() {
         peak.saturating_sub(before) >> 20,
         STREAM_RSS_BOUND >> 20
     );
+
+    // A client gone during a long aggregation: the query stops, so the server's CPU goes
+    // quiet (the same query running, measured over HTTP: 136 ticks in 2 s; idle: 0).
+    client(&server, "long");
+    std::thread::sleep(Duration::from_millis(500));
+    let t0 = cpu_ticks(&server);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(&server) - t0;
+    println!("CPU after the cancel: {used} ticks in 2 s");
+    assert!(
+        used < 40,
+        "the server used {used} ticks of CPU in the 2 s after the client left: the query runs on"
+    );
     assert_eq!(server.get("/ready", &[]).expect("ready").status, 200);
     assert!(server.terminate().success());
+}
+
+/// The server's user + system CPU time so far, in clock ticks (`/proc/PID/stat`).
+fn cpu_ticks(server: &Server) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.pid())).unwrap_or_default();
+    // After the command name in parentheses: state is field 3, utime 14 and stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => u + s,
+        _ => panic!(
+            "read the server's CPU time from /proc/{}/stat",
+            server.pid()
+        ),
+    }
 }

@@ -23,6 +23,8 @@ FACTOR = 48  # rows of the large result per sample
 # generate_series first: the cross join holds its left side (48 rows) and streams samples.
 LARGE = f"SELECT s.series_id, s.ts, s.value, g.value AS k FROM generate_series(1, {FACTOR}) g CROSS JOIN samples s"
 SORTED = LARGE + " ORDER BY s.value DESC, g.value DESC"
+# Hours of work (1e8 rows take ~10 s in a debug build) that send nothing before the end.
+LONG = "SELECT sum(value % 7) AS s FROM generate_series(1, 100000000000)"
 CANCELLED = re.compile(r'^strata_grpc_requests_total\{[^}]*arrow\.flight\.protocol\.FlightService[^}]*CANCELLED[^}]*\}\s+(\d+)', re.M)
 
 
@@ -154,6 +156,28 @@ def cancel_adbc_close(r):
     conn.close()
     after = wait_for_count(r, before, "adbc close")
     return f"first batch {first.num_rows} rows; CANCELLED {before} -> {after}"
+
+
+def long_query(r):
+    r.check("a client past its deadline in a long aggregation is counted CANCELLED", deadline_cancel, r)
+
+
+def deadline_cancel(r):
+    """flight_sql.rs then checks that the server's CPU goes quiet: the query stopped."""
+    before = cancelled_count(r)
+    client = r.flight()
+    info = client.get_flight_info(fl.FlightDescriptor.for_command(proto.statement_query(LONG)), opts())
+    start = time.time()
+    try:
+        client.do_get(info.endpoints[0].ticket, opts(timeout=1.0)).read_all()
+    except fl.FlightTimedOutError:
+        pass
+    else:
+        raise AssertionError("the long query finished within its 1 s deadline")
+    took = time.time() - start
+    assert took < 10, f"the deadline took {took:.1f} s"
+    after = wait_for_count(r, before, "deadline")
+    return f"gone after {took:.1f} s; CANCELLED {before} -> {after}"
 
 
 def serving(r, samples):

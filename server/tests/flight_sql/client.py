@@ -9,6 +9,7 @@ Usage: client.py HTTP_ADDR GRPC_ADDR MODE, MODE one of
   seed-large  the samples of the large result
   warm   after a restart: the samples are there, one query ran (flight_sql.rs then reads the RSS)
   large  a large streamed result, the memory pool, and a cancelled stream
+  long   a long aggregation whose client gives up (flight_sql.rs then watches the CPU)
 Each check prints PASS or FAIL with what it saw; the exit status is 1 when any failed."""
 
 import sys
@@ -34,6 +35,7 @@ def main():
         "seed-large": checks_large.seed_only,
         "warm": checks_large.warm,
         "large": checks_large.run,
+        "long": checks_large.long_query,
     }
     try:
         modes[mode](run)
