@@ -5,8 +5,9 @@
 //! (`client.py MODE`); each prints PASS or FAIL per check and exits 1 when any failed:
 //! - `core`: every table seeded over OTLP/JSON and read through both clients equal
 //!   (`pyarrow.Table.equals`) to `/api/v1/sql`'s Arrow IPC answer; the metadata calls;
-//!   prepared statements with `$1` and `?`; bad tickets, unknown handles, malformed SQL and
-//!   a result over `sql.max_result_bytes`, each followed by a good query.
+//!   prepared statements with `$1` and `?`; bad tickets, unknown handles, malformed SQL, a
+//!   result over `sql.max_result_bytes` and a query over `sql.timeout`, each followed by a
+//!   good query.
 //! - `auth`: missing, wrong and write-only tokens, another tenant's `x-scope-orgid`, the
 //!   Basic handshake, and tenant isolation on every table.
 //! - `large`: a result many times `sql.memory_pool_bytes` streamed while the server's peak
@@ -59,12 +60,10 @@ fn probe_clients() {
 fn adbc_and_pyarrow_flight_read_every_table_as_the_http_api_does() {
     probe_clients();
     let dir = tempfile::tempdir().expect("tempdir");
-    // A small result limit, so that a 1,000,000-row result passes it (the HTTP twin: 422).
-    let server = Server::start(
-        common::bin(),
-        dir.path(),
-        "[sql]\nmax_result_bytes = 1048576\n",
-    );
+    // A small result limit, so that a 1,000,000-row result passes it (the HTTP twin: 422),
+    // and a short timeout, that a long aggregation passes (503).
+    let config = "[sql]\nmax_result_bytes = 1048576\ntimeout = \"3s\"\n";
+    let server = Server::start(common::bin(), dir.path(), config);
     server.wait_ready(common::READY);
     client(&server, "core");
     assert_eq!(server.get("/ready", &[]).expect("ready").status, 200);

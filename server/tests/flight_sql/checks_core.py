@@ -1,8 +1,9 @@
-"""Core checks (no auth configured, `[sql] max_result_bytes = 1 MiB`): every table through
+"""Core checks (no auth configured, `[sql] max_result_bytes = 1 MiB`, `timeout = "3s"`): every table through
 ADBC and pyarrow.flight equal to /api/v1/sql, the metadata calls, prepared statements with
 `$1` and `?`, and bad input."""
 
 import os
+import time
 
 import pyarrow as pa
 import pyarrow.flight as fl
@@ -33,6 +34,7 @@ ORDERED = {
 }
 VIEWS = {"metrics"}
 BIG = "SELECT value FROM generate_series(1, 1000000)"  # 8 MB of Int64 > max_result_bytes (1 MiB)
+LONG = "SELECT sum(value % 7) AS s FROM generate_series(1, 100000000000)"  # hours > sql.timeout (3 s)
 
 
 def run(r):
@@ -46,6 +48,7 @@ def run(r):
         r.check(f"pyarrow.flight statement {table} == /api/v1/sql", flight_differential, r, client, o, table)
     r.check("adbc DB-API fetchall samples and spans == /api/v1/sql rows", dbapi_rows, r, conn)
     r.check("adbc fetch_record_batch spans streams the same rows", adbc_record_batches, r, conn)
+    r.check("an empty result keeps its schema (adbc and pyarrow.flight)", empty_result, r, conn, client, o)
     # Metadata.
     r.check("GetCatalogs", catalogs, client, o)
     r.check("GetDbSchemas (all, catalog, pattern) == information_schema.schemata", db_schemas, r, client, o)
@@ -56,6 +59,7 @@ def run(r):
     r.check("GetSqlInfo (all ids and chosen ids)", sql_info, client, o)
     r.check("GetXdbcTypeInfo (all and by data_type)", xdbc_info, client, o)
     r.check("adbc_get_objects depth=all", adbc_objects, r, conn)
+    r.check("adbc_get_objects with table name and type filters", adbc_objects_filtered, conn)
     r.check("adbc_get_table_schema == /api/v1/sql schema", adbc_table_schema, r, conn)
     r.check("adbc_get_table_types", adbc_table_types, conn)
     r.check("adbc_get_info", adbc_info, conn)
@@ -76,6 +80,7 @@ def run(r):
     r.check("DDL and DML refused, the tables unchanged", ddl_refused, r, conn, client, o, good)
     r.check("two parameter rows -> INVALID_ARGUMENT", two_param_rows, r, client, o, sids, good)
     r.check("over sql.max_result_bytes -> RESOURCE_EXHAUSTED (flight and adbc)", over_result_bytes, r, conn, client, o, good)
+    r.check("over sql.timeout -> UNAVAILABLE (flight and adbc)", over_timeout, r, conn, client, o, good)
     conn.close()
     r.check("a new connection after all that", new_connection, r, good)
 
@@ -136,6 +141,18 @@ def adbc_record_batches(r, conn):
         batches = list(cur.fetch_record_batch())
     assert_same(pa.Table.from_batches(batches, want.schema), want, "spans batches")
     return f"{len(batches)} batches"
+
+
+def empty_result(r, conn, client, o):
+    q = "SELECT * FROM spans WHERE duration_ns < 0"
+    want = seed.sql_arrow(r.http, q)
+    assert want.num_rows == 0 and want.num_columns > 20, want.schema
+    with conn.cursor() as cur:
+        cur.execute(q)
+        assert_same(cur.fetch_arrow_table(), want, "empty (adbc)")
+    info, got = flight_query(client, q, o)
+    assert info.schema.equals(want.schema), info.schema
+    assert_same(got, want, "empty (flight)")
 
 
 def catalogs(client, o):
@@ -243,6 +260,15 @@ def adbc_objects(r, conn):
     cols = [c["column_name"] for c in tables["samples"]["table_columns"]]
     want = seed.sql_arrow(r.http, "SELECT * FROM samples LIMIT 0").column_names
     assert cols == want, f"{cols} != {want}"
+
+
+def adbc_objects_filtered(conn):
+    objs = conn.adbc_get_objects(depth="tables", table_name_filter="hist%").read_all().to_pylist()
+    names = sorted(t["table_name"] for c in objs for s in c["catalog_db_schemas"] or [] for t in s["db_schema_tables"] or [])
+    assert names == ["histogram_buckets", "histograms"], names
+    objs = conn.adbc_get_objects(depth="tables", db_schema_filter="public", table_types_filter=["VIEW"]).read_all().to_pylist()
+    names = sorted(t["table_name"] for c in objs for s in c["catalog_db_schemas"] or [] for t in s["db_schema_tables"] or [])
+    assert names == ["metrics"], names
 
 
 def adbc_table_schema(r, conn):
@@ -458,6 +484,21 @@ def over_result_bytes(r, conn, client, o, good):
         assert cur.fetchall() == [(good[1],)]
     assert_good(r, client, o, good)
     return f"{m1} | {m2}"
+
+
+def over_timeout(r, conn, client, o, good):
+    start = time.time()
+    status, body = seed.post(r.http, "/api/v1/sql", LONG.encode())
+    assert status == 503, f"/api/v1/sql over the timeout: {status} {body[:200]!r} (the test's config must set timeout)"
+    m1 = expect_flight_error("UNAVAILABLE", lambda: flight_query(client, LONG, o))
+    with conn.cursor() as cur:
+        m2 = expect_adbc_error("UNAVAILABLE", lambda: (cur.execute(LONG), cur.fetch_arrow_table()))
+        cur.execute(good[0])
+        assert cur.fetchall() == [(good[1],)]
+    took = time.time() - start
+    assert took < 60, f"three 3 s timeouts took {took:.0f} s"
+    assert_good(r, client, o, good)
+    return f"{m1} | {m2[:100]}"
 
 
 def new_connection(r, good):

@@ -22,8 +22,9 @@ CODES = {
     "NOT_FOUND": (pa.ArrowKeyError, "not found", "NotFound"),
     "RESOURCE_EXHAUSTED": (pa.ArrowInvalid, "resource exhausted", "ResourceExhausted"),
     "UNIMPLEMENTED": (pa.ArrowNotImplementedError, "unimplemented", "Unimplemented"),
+    "UNAVAILABLE": (fl.FlightUnavailableError, "unavailable", "Unavailable"),
 }
-GRPC_NUMBERS = {"UNAUTHENTICATED": 16, "PERMISSION_DENIED": 7, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "RESOURCE_EXHAUSTED": 8, "UNIMPLEMENTED": 12}
+GRPC_NUMBERS = {"UNAUTHENTICATED": 16, "PERMISSION_DENIED": 7, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "RESOURCE_EXHAUSTED": 8, "UNIMPLEMENTED": 12, "UNAVAILABLE": 14}
 
 TABLES = ["samples", "series", "metrics", "spans", "logs", "exemplars", "histograms", "histogram_buckets"]
 
