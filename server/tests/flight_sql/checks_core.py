@@ -52,9 +52,9 @@ def run(r):
     # Metadata.
     r.check("GetCatalogs", catalogs, client, o)
     r.check("GetDbSchemas (all, catalog, pattern) == information_schema.schemata", db_schemas, r, client, o)
-    r.check("GetTables without filters == information_schema.tables", all_tables, r, client, o)
+    r.check("GetTables without filters, and of schema information%, == information_schema.tables", all_tables, r, client, o)
     r.check("GetTables with schemas == /api/v1/sql schemas", tables_with_schemas, r, client, o)
-    r.check("GetTables filters (types, name pattern, schema pattern)", tables_filters, r, client, o)
+    r.check("GetTables filters (types, name pattern, name and schema)", tables_filters, r, client, o)
     r.check("GetTableTypes", table_types, client, o)
     r.check("GetSqlInfo (all ids and chosen ids)", sql_info, client, o)
     r.check("GetXdbcTypeInfo (all and by data_type)", xdbc_info, client, o)
@@ -183,6 +183,10 @@ def all_tables(r, client, o):
     got = {(x["catalog_name"], x["db_schema_name"], x["table_name"], x["table_type"]) for x in t.to_pylist()}
     want = information_schema_tables(r)
     assert got == want, f"GetTables without filters lacks {sorted(want - got)}, has more {sorted(got - want)}"
+    _, t = flight_command(client, proto.get_tables(schema_pattern="information%"), o)
+    got = {(x["catalog_name"], x["db_schema_name"], x["table_name"], x["table_type"]) for x in t.to_pylist()}
+    want = information_schema_tables(r, "WHERE table_schema LIKE 'information%'")
+    assert got == want and want, f"schema pattern information%: {sorted(got)} != information_schema.tables {sorted(want)}"
     return f"{len(got)} tables"
 
 
@@ -212,10 +216,11 @@ def tables_filters(r, client, o):
     assert t.column("table_name").to_pylist() == ["metrics"], t.to_pylist()
     t = public_tables(client, o, table_pattern="hist%")
     assert sorted(t.column("table_name").to_pylist()) == ["histogram_buckets", "histograms"], t.to_pylist()
-    _, t = flight_command(client, proto.get_tables(schema_pattern="information%"), o)
-    got = {(x["catalog_name"], x["db_schema_name"], x["table_name"], x["table_type"]) for x in t.to_pylist()}
-    want = information_schema_tables(r, "WHERE table_schema LIKE 'information%'")
-    assert got == want and want, f"schema pattern information%: {sorted(got)} != information_schema.tables {sorted(want)}"
+    # As Grafana's Flight SQL datasource asks for one table's columns.
+    _, t = flight_command(client, proto.get_tables(table_pattern="samples", include_schema=True), o)
+    assert t.column("table_name").to_pylist() == ["samples"], t.to_pylist()
+    schema = pa.ipc.read_schema(pa.py_buffer(t.column("table_schema")[0].as_py()))
+    assert schema.names == ["series_id", "ts", "value"], schema
 
 
 def table_types(client, o):
