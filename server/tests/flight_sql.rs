@@ -14,6 +14,7 @@
 //!   RSS stays bounded (measured here), and a client gone after one batch counted as
 //!   CANCELLED on `/metrics`; `long`: a client gone during a long aggregation, after which
 //!   the server's CPU goes quiet (measured here: the query stopped).
+//! - `tls`: `grpc+tls://` with `[server.tls] self_signed`'s certificate as the root.
 
 mod common;
 
@@ -24,11 +25,17 @@ use strata_tests::server::Server;
 
 /// `python3 tests/flight_sql/client.py HTTP GRPC MODE`: its stdout, asserted to succeed.
 fn client(server: &Server, mode: &str) -> String {
+    client_with(server, mode, &[])
+}
+
+/// As [`client`], with more arguments after the mode.
+fn client_with(server: &Server, mode: &str, more: &[&str]) -> String {
     let out = Command::new("python3")
         .arg("tests/flight_sql/client.py")
         .arg(server.http.to_string())
         .arg(server.grpc.to_string())
         .arg(mode)
+        .args(more)
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -102,6 +109,33 @@ fn flight_sql_needs_a_read_token_and_sees_its_tenant_only() {
     let server = Server::start(common::bin(), dir.path(), &config);
     server.wait_ready(common::READY);
     client(&server, "auth");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn flight_sql_over_tls_with_the_servers_certificate() {
+    probe_clients();
+    let config = format!(
+        "[server.tls]\nself_signed = true\n{}",
+        AUTH.replace("SHA_ACME", &sha256_hex("acme-rw"))
+            .replace("SHA_GLOBEX", &sha256_hex("globex-rw"))
+            .replace("SHA_WRITER", &sha256_hex("acme-writer"))
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = strata_tests::server::data_dir(dir.path()).join("tls/self-signed.pem");
+    let server = Server::start(common::bin(), dir.path(), &config);
+    // The certificate is written before the listeners serve; client.py waits for gRPC.
+    let deadline = std::time::Instant::now() + common::READY;
+    while !cert.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {} within {:?}",
+            cert.display(),
+            common::READY
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    client_with(&server, "tls", &[&cert.display().to_string()]);
     assert!(server.terminate().success());
 }
 

@@ -10,6 +10,7 @@ Usage: client.py HTTP_ADDR GRPC_ADDR MODE, MODE one of
   warm   after a restart: the samples are there, one query ran (flight_sql.rs then reads the RSS)
   large  a large streamed result, the memory pool, and a cancelled stream
   long   a long aggregation whose client gives up (flight_sql.rs then watches the CPU)
+  tls CERT  grpc+tls:// with the server's self-signed certificate CERT
 Each check prints PASS or FAIL with what it saw; the exit status is 1 when any failed."""
 
 import sys
@@ -18,6 +19,7 @@ import traceback
 import checks_auth
 import checks_core
 import checks_large
+import checks_tls
 from common import Run
 
 
@@ -29,6 +31,13 @@ def main():
     if mode == "cancel-child":
         return checks_large.cancel_child(grpc, sys.argv[4])
     run = Run(http, grpc)
+    if mode == "tls":
+        try:
+            checks_tls.run(run, sys.argv[4])
+        except Exception:
+            run.failed.append("setup")
+            traceback.print_exc(file=sys.stdout)
+        return run.report()
     modes = {
         "core": checks_core.run,
         "auth": checks_auth.run,
