@@ -79,9 +79,7 @@ pub(crate) fn basic_password(value: &[u8]) -> Result<Option<String>, Status> {
         Status::unauthenticated("the Authorization header is not \"Basic base64(user:password)\"")
     };
     let text = std::str::from_utf8(value).map_err(|_| bad())?.trim();
-    let Some((scheme, rest)) = text.split_once(' ') else {
-        return Ok(None);
-    };
+    let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
     if !scheme.eq_ignore_ascii_case("basic") {
         return Ok(None);
     }

@@ -61,12 +61,12 @@ impl Command {
     /// The schema of the answer.
     fn schema(&self) -> Result<SchemaRef, Status> {
         Ok(match self {
-            Self::Catalogs(c) => c.clone().into_builder().schema(),
+            Self::Catalogs(c) => (*c).into_builder().schema(),
             Self::Schemas(c) => c.clone().into_builder().schema(),
             Self::Tables(c) => c.clone().into_builder().schema(),
-            Self::TableTypes(c) => c.clone().into_builder().schema(),
+            Self::TableTypes(c) => (*c).into_builder().schema(),
             Self::SqlInfo(c) => c.clone().into_builder(info::sql_info()?).schema(),
-            Self::XdbcTypeInfo(c) => c.clone().into_builder(info::xdbc_type_info()?).schema(),
+            Self::XdbcTypeInfo(c) => (*c).into_builder(info::xdbc_type_info()?).schema(),
         })
     }
 

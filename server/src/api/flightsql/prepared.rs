@@ -43,16 +43,18 @@ type Handle = [u8; 16];
 /// One prepared statement.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    tenant: TenantId,
+    /// The tenant that created it, the only one that may use it.
+    pub(crate) tenant: TenantId,
     /// The text as planned (`?` rewritten into `$n`).
-    sql: String,
+    pub(crate) sql: String,
     /// The placeholders' types, `$1` first.
-    params: Vec<Option<DataType>>,
+    pub(crate) params: Vec<Option<DataType>>,
     /// The result's columns.
-    schema: SchemaRef,
+    pub(crate) schema: SchemaRef,
     /// The values bound last, if any.
-    bound: Option<Vec<ScalarValue>>,
-    last_used: Instant,
+    pub(crate) bound: Option<Vec<ScalarValue>>,
+    /// When it was last created, bound or run.
+    pub(crate) last_used: Instant,
 }
 
 /// The open prepared statements of every tenant.

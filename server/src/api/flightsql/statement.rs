@@ -51,8 +51,9 @@ pub(crate) fn flight_info(
 }
 
 impl FlightSql {
-    /// `GetFlightInfo(CommandStatementQuery)`: plans the query (bad SQL is
-    /// `INVALID_ARGUMENT` here) and answers its schema and a ticket.
+    /// `GetFlightInfo(CommandStatementQuery)`: plans the query (bad SQL, or placeholders,
+    /// which need a prepared statement, are `INVALID_ARGUMENT` here) and answers its
+    /// schema and a ticket.
     pub(crate) async fn statement_info(
         &self,
         query: CommandStatementQuery,
@@ -68,6 +69,12 @@ impl FlightSql {
         let described = sql::describe(&ctx, &query.query, self.config())
             .await
             .map_err(sql_status)?;
+        if !described.params.is_empty() {
+            return Err(Status::invalid_argument(format!(
+                "the query has {} parameters: run it as a prepared statement and bind them",
+                described.params.len()
+            )));
+        }
         let ticket = TicketStatementQuery {
             statement_handle: ticket_handle(&query.query).into(),
         };
