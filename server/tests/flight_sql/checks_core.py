@@ -77,6 +77,7 @@ def run(r):
     r.check("unknown prepared handle -> NOT_FOUND", unknown_handle, r, client, o, good)
     r.check("malformed SQL and unknown table -> INVALID_ARGUMENT (flight)", malformed_flight, r, client, o, good)
     r.check("malformed SQL -> InvalidArgument (adbc), same cursor answers next", malformed_adbc, conn, good)
+    r.check("a statement with an unbound placeholder -> INVALID_ARGUMENT", unbound_placeholder, r, client, o, good)
     r.check("DDL and DML refused, the tables unchanged", ddl_refused, r, conn, client, o, good)
     r.check("two parameter rows -> INVALID_ARGUMENT", two_param_rows, r, client, o, sids, good)
     r.check("over sql.max_result_bytes -> RESOURCE_EXHAUSTED (flight and adbc)", over_result_bytes, r, conn, client, o, good)
@@ -437,6 +438,13 @@ def malformed_flight(r, client, o, good):
         out.append(expect_flight_error("INVALID_ARGUMENT", action, client, "CreatePreparedStatement", proto.create_prepared(sql), o))
     assert_good(r, client, o, good)
     return " | ".join(out)
+
+
+def unbound_placeholder(r, client, o, good):
+    q = "SELECT ts FROM samples WHERE value > $1"
+    msg = expect_flight_error("INVALID_ARGUMENT", flight_query, client, q, o)
+    assert_good(r, client, o, good)
+    return msg
 
 
 def malformed_adbc(conn, good):
