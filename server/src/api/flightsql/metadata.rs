@@ -16,14 +16,19 @@ use arrow_flight::sql::{
 };
 use arrow_flight::{FlightDescriptor, FlightInfo, Ticket};
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::StringArray;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
-use datafusion::datasource::TableType;
+use datafusion::common::TableReference;
 use datafusion::prelude::SessionContext;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
 use super::stream::{DoGetStream, batches};
-use super::{FlightSql, auth, info, statement};
+use strata_query::sql::{self, SqlConfig};
+
+use super::{FlightSql, auth, info, sql_status, statement};
 
 /// The table types, as `information_schema.tables` names them.
 pub(crate) const TABLE_TYPES: [&str; 2] = ["BASE TABLE", "VIEW"];
@@ -101,13 +106,17 @@ impl FlightSql {
         } else {
             None
         };
-        let batch = answer(cmd, ctx.as_ref()).await?;
+        let batch = answer(cmd, ctx.as_ref(), self.config()).await?;
         Ok(Response::new(batches(schema, vec![batch])))
     }
 }
 
 /// The answer to `cmd`, from `ctx` for the commands that list the session's names.
-async fn answer(cmd: Command, ctx: Option<&SessionContext>) -> Result<RecordBatch, Status> {
+async fn answer(
+    cmd: Command,
+    ctx: Option<&SessionContext>,
+    config: &SqlConfig,
+) -> Result<RecordBatch, Status> {
     let session = || ctx.ok_or_else(|| Status::internal("flight sql: no session"));
     let batch = match cmd {
         Command::Catalogs(c) => {
@@ -118,20 +127,19 @@ async fn answer(cmd: Command, ctx: Option<&SessionContext>) -> Result<RecordBatc
             b.build()
         }
         Command::Schemas(c) => {
-            let ctx = session()?;
             let mut b = c.into_builder();
-            for catalog in sorted(ctx.catalog_names()) {
-                if let Some(cat) = ctx.catalog(&catalog) {
-                    for schema in sorted(cat.schema_names()) {
-                        b.append(&catalog, schema);
-                    }
-                }
+            // `schemata` leaves out `information_schema` itself, whose tables GetTables lists.
+            let sql = "SELECT catalog_name, schema_name FROM information_schema.schemata \
+                       UNION SELECT DISTINCT table_catalog, table_schema FROM information_schema.tables \
+                       ORDER BY 1, 2";
+            for row in self_rows(session()?, sql, config).await? {
+                b.append(&row[0], &row[1]);
             }
             b.build()
         }
         Command::Tables(c) => {
             let mut b = c.into_builder();
-            tables(session()?, &mut b).await?;
+            tables(session()?, &mut b, config).await?;
             b.build()
         }
         Command::TableTypes(c) => {
@@ -147,48 +155,68 @@ async fn answer(cmd: Command, ctx: Option<&SessionContext>) -> Result<RecordBatc
     batch.map_err(|e| Status::internal(format!("flight sql: cannot build the answer: {e}")))
 }
 
-/// Appends every table of `ctx` to `b` (which filters them by the command's catalog,
-/// patterns and types, and sorts them), each with its schema.
-async fn tables(ctx: &SessionContext, b: &mut GetTablesBuilder) -> Result<(), Status> {
-    let internal = |e: String| Status::internal(format!("flight sql: listing tables: {e}"));
-    for catalog in ctx.catalog_names() {
-        let Some(cat) = ctx.catalog(&catalog) else {
+/// Appends every table of `ctx` (those `information_schema.tables` lists, its own included)
+/// to `b`, which filters them by the command's catalog, patterns and types, and sorts them;
+/// each with its schema when the command asks for them.
+async fn tables(
+    ctx: &SessionContext,
+    b: &mut GetTablesBuilder,
+    config: &SqlConfig,
+) -> Result<(), Status> {
+    let sql = "SELECT table_catalog, table_schema, table_name, table_type \
+               FROM information_schema.tables";
+    let empty = Schema::empty();
+    for row in self_rows(ctx, sql, config).await? {
+        let [catalog, schema, name, kind] = &row[..] else {
             continue;
         };
-        for schema in cat.schema_names() {
-            let Some(sch) = cat.schema(&schema) else {
-                continue;
-            };
-            for name in sch.table_names() {
-                let Some(table) = sch
-                    .table(&name)
-                    .await
-                    .map_err(|e| internal(e.to_string()))?
-                else {
-                    continue;
-                };
-                let table_schema: Schema = table.schema().as_ref().clone();
-                b.append(
-                    &catalog,
-                    &schema,
-                    &name,
-                    table_type(table.table_type()),
-                    &table_schema,
-                )
-                .map_err(|e| internal(e.to_string()))?;
-            }
-        }
+        let table_schema = if b.include_schema() {
+            let reference = TableReference::full(catalog.as_str(), schema.as_str(), name.as_str());
+            let provider = ctx
+                .table_provider(reference)
+                .await
+                .map_err(|e| Status::internal(format!("flight sql: table {name}: {e}")))?;
+            provider.schema().as_ref().clone()
+        } else {
+            empty.clone()
+        };
+        b.append(catalog, schema, name, kind, &table_schema)
+            .map_err(|e| Status::internal(format!("flight sql: listing tables: {e}")))?;
     }
     Ok(())
 }
 
-/// A table type as `information_schema.tables` words it.
-fn table_type(t: TableType) -> &'static str {
-    match t {
-        TableType::Base => "BASE TABLE",
-        TableType::View => "VIEW",
-        TableType::Temporary => "LOCAL TEMPORARY",
+/// The rows of `sql` (over `information_schema`, string columns) as strings.
+async fn self_rows(
+    ctx: &SessionContext,
+    sql: &str,
+    config: &SqlConfig,
+) -> Result<Vec<Vec<String>>, Status> {
+    let batches = sql::run_sql(ctx, sql, config).await.map_err(sql_status)?;
+    let mut rows = Vec::new();
+    for batch in batches {
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|c| {
+                cast(c, &DataType::Utf8)
+                    .map_err(|e| Status::internal(format!("flight sql: {sql}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for i in 0..batch.num_rows() {
+            let row = columns
+                .iter()
+                .map(|c| {
+                    c.as_any()
+                        .downcast_ref::<StringArray>()
+                        .map(|a| a.value(i).to_owned())
+                        .unwrap_or_default()
+                })
+                .collect();
+            rows.push(row);
+        }
     }
+    Ok(rows)
 }
 
 fn sorted(mut names: Vec<String>) -> Vec<String> {
