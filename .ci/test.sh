@@ -7,7 +7,8 @@
 # - Python packages (duckdb, pyarrow, python-logging-loki, moto[server] for an S3 server on
 #   loopback, the OpenTelemetry SDK and its OTLP exporters for server/tests/tls.rs and
 #   otel_exphist.rs, grpcio-tools and cramjam for server/tests/rw2_client.rs's remote-write
-#   2.0 client): in a virtualenv, $TARGET/venv,
+#   2.0 client, adbc-driver-flightsql and adbc-driver-manager for server/tests/flight_sql.rs's
+#   Arrow Flight SQL client): in a virtualenv, $TARGET/venv,
 #   made with `python3 -m venv` and reused while it works; never with a system-wide pip.
 #   (Debian's python3 needs the package python3-venv for that; installed when missing.)
 # - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script),
@@ -62,7 +63,8 @@ for pair in duckdb:duckdb pyarrow:pyarrow python-logging-loki:logging_loki moto[
     opentelemetry-sdk:opentelemetry.sdk \
     opentelemetry-exporter-otlp-proto-grpc:opentelemetry.exporter.otlp.proto.grpc \
     opentelemetry-exporter-otlp-proto-http:opentelemetry.exporter.otlp.proto.http \
-    selenium:selenium grpcio-tools:grpc_tools cramjam:cramjam; do
+    selenium:selenium grpcio-tools:grpc_tools cramjam:cramjam \
+    adbc-driver-flightsql:adbc_driver_flightsql adbc-driver-manager:adbc_driver_manager; do
     package="${pair%%:*}" module="${pair#*:}"
     if ! python3 -c "import $module" >/dev/null 2>&1; then
         echo "installing $package in $VENV"
