@@ -200,7 +200,7 @@ impl Engine {
     ///     // Labels are only decoded (here: given) when the engine does not know the key.
     ///     let labels: &[(&str, &str)] = if known.is_some() { &[] } else { &[("job", "api"), ("__name__", "up")] };
     ///     let samples = [Sample { ts, value: 1.0 }];
-    ///     let series = KeyedSeries { key: raw, known, labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
+    ///     let series = KeyedSeries { key: raw, key_hash: None, known, labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
     ///     assert_eq!(engine.write_keyed(&tenant, &[series])?.accepted, 1);
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -211,6 +211,42 @@ impl Engine {
         keys: &[&[u8]],
     ) -> Result<Vec<Option<KnownSeries>>> {
         Ok(self.core.known_series(tenant, keys))
+    }
+
+    /// [`Engine::known_series`] for a writer that hashes its keys its own way, so a series
+    /// it sees again is found without building its key: each series is looked up under
+    /// its hash in `hashes`, and is found only if `same` (given the hash's index and the
+    /// key bytes stored for that hash) says the stored key is its key. Such a writer
+    /// passes the same hash as [`KeyedSeries::key_hash`] when it writes a series it did
+    /// not find. Remote-write 2.0 uses it: its hash combines per-symbol hashes.
+    ///
+    /// ```
+    /// use strata_engine::{Clock, Engine, EngineConfig, KeyedSeries, Sample, SystemClock, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let tenant = TenantId::new("acme")?;
+    /// let key: &[u8] = b"__name__=up";
+    /// let hash = 7; // the writer's own hash of the series
+    /// let now = SystemClock.now_ms();
+    /// for ts in [now - 1, now] {
+    ///     let known = engine.known_series_hashed(&tenant, &[hash], |_, stored| stored == key)?[0];
+    ///     let labels: &[(&str, &str)] = if known.is_some() { &[] } else { &[("__name__", "up")] };
+    ///     let samples = [Sample { ts, value: 1.0 }];
+    ///     let series = KeyedSeries { key, key_hash: Some(hash), known, labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
+    ///     assert_eq!(engine.write_keyed(&tenant, &[series])?.accepted, 1);
+    /// }
+    /// assert!(engine.known_series_hashed(&tenant, &[hash], |_, stored| stored == key)?[0].is_some());
+    /// assert!(engine.known_series_hashed(&tenant, &[hash], |_, stored| stored == b"other")?[0].is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn known_series_hashed(
+        &self,
+        tenant: &TenantId,
+        hashes: &[u64],
+        same: impl Fn(usize, &[u8]) -> bool,
+    ) -> Result<Vec<Option<KnownSeries>>> {
+        Ok(self.core.known_series_hashed(tenant, hashes, same))
     }
 
     /// [`Engine::write_refs`] for series identified by raw label bytes (see
@@ -240,7 +276,7 @@ impl Engine {
     /// let tenant = TenantId::new("acme")?;
     /// let samples = [Sample { ts: SystemClock.now_ms(), value: 1.0 }];
     /// let labels = [("__name__", "up")];
-    /// let series = KeyedSeries { key: b"up", known: None, labels: &labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
+    /// let series = KeyedSeries { key: b"up", key_hash: None, known: None, labels: &labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
     /// let pending = engine.submit_keyed(&tenant, &[series])?;
     /// assert_eq!(pending.wait()?.accepted, 1); // or `pending.acked().await`
     /// # Ok::<(), Box<dyn std::error::Error>>(())

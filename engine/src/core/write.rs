@@ -168,8 +168,8 @@ impl Core {
         }
         if !learnt.is_empty() {
             let mut raw = head.raw_keys.write().unwrap_or_else(|p| p.into_inner());
-            for (key, id) in learnt {
-                raw.insert(key, id);
+            for (key, hash, id) in learnt {
+                raw.insert(key, hash, id);
             }
         }
         if !outcome.rejected.is_empty() {
@@ -257,6 +257,16 @@ impl Core {
         keys: &[&[u8]],
     ) -> Vec<Option<KnownSeries>> {
         self.metrics.head(tenant).known_series(keys)
+    }
+
+    /// See [`crate::Engine::known_series_hashed`].
+    pub(crate) fn known_series_hashed(
+        &self,
+        tenant: &TenantId,
+        hashes: &[u64],
+        same: impl Fn(usize, &[u8]) -> bool,
+    ) -> Vec<Option<KnownSeries>> {
+        self.metrics.head(tenant).known_series_hashed(hashes, same)
     }
 }
 

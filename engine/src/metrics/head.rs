@@ -146,6 +146,21 @@ impl TenantHead {
         keys.iter().map(|k| raw.get(k)).collect()
     }
 
+    /// The series filed under each hash whose stored key `same` (given the hash's index)
+    /// accepts, if any.
+    pub(crate) fn known_series_hashed(
+        &self,
+        hashes: &[u64],
+        same: impl Fn(usize, &[u8]) -> bool,
+    ) -> Vec<Option<KnownSeries>> {
+        let raw = self.raw_keys.read().unwrap_or_else(|p| p.into_inner());
+        hashes
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| raw.get_hashed(h, |b| same(i, b)))
+            .collect()
+    }
+
     /// Number of series in the head.
     pub(crate) fn series_count(&self) -> usize {
         (0..SHARDS).map(|i| self.shard(i).index.len()).sum()

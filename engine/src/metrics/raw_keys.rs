@@ -7,6 +7,12 @@
 //! added only for series the head accepted, so a hit is a series that exists and passed
 //! the label checks. Lookups compare the bytes, never only a hash. Memory is bounded by
 //! [`MAX_BYTES`]: past it the map is cleared and refills from the next writes.
+//!
+//! An entry is filed under the xxh3 of its bytes, or under a hash the writer computes its
+//! own way ([`RawKeys::get_hashed`]): remote-write 2.0 combines per-symbol hashes, so a
+//! series it knows is found, and checked against the stored bytes, without building its
+//! key. Both kinds share one map; a lookup still compares the bytes, so a hash of one kind
+//! equal to one of the other is a miss, never a wrong series.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,15 +54,25 @@ impl Default for RawKeys {
     }
 }
 
-fn hash(raw: &[u8]) -> u64 {
+/// The hash an entry is filed under when the writer gives none.
+pub(crate) fn hash(raw: &[u8]) -> u64 {
     twox_hash::XxHash3_64::oneshot(raw)
 }
 
 impl RawKeys {
     /// The series stored under `raw`, if any.
     pub(crate) fn get(&self, raw: &[u8]) -> Option<KnownSeries> {
-        match self.map.get(&hash(raw)) {
-            Some((bytes, id)) if **bytes == *raw => Some(KnownSeries {
+        self.get_hashed(hash(raw), |bytes| bytes == raw)
+    }
+
+    /// The series filed under `hash` whose stored bytes `same` accepts, if any.
+    pub(crate) fn get_hashed(
+        &self,
+        hash: u64,
+        same: impl FnOnce(&[u8]) -> bool,
+    ) -> Option<KnownSeries> {
+        match self.map.get(&hash) {
+            Some((bytes, id)) if same(bytes) => Some(KnownSeries {
                 id: *id,
                 owner: self.owner,
             }),
@@ -75,8 +91,9 @@ impl RawKeys {
         self.owner
     }
 
-    /// Remembers `raw` for the series `id` (already in the head).
-    pub(crate) fn insert(&mut self, raw: &[u8], id: SeriesId) {
+    /// Remembers `raw` for the series `id` (already in the head), under `hash` (`None`: the
+    /// xxh3 of `raw`).
+    pub(crate) fn insert(&mut self, raw: &[u8], hash: Option<u64>, id: SeriesId) {
         if raw.is_empty() {
             return;
         }
@@ -84,7 +101,8 @@ impl RawKeys {
             self.map.clear();
             self.bytes = 0;
         }
-        if let std::collections::hash_map::Entry::Vacant(e) = self.map.entry(hash(raw)) {
+        let h = hash.unwrap_or_else(|| self::hash(raw));
+        if let std::collections::hash_map::Entry::Vacant(e) = self.map.entry(h) {
             e.insert((raw.into(), id));
             self.bytes += raw.len();
         }
@@ -108,9 +126,17 @@ mod tests {
     #[test]
     fn hits_need_equal_bytes_and_the_map_stays_under_its_budget() {
         let mut keys = RawKeys::default();
-        keys.insert(b"a=1", 7);
+        keys.insert(b"a=1", None, 7);
         assert_eq!(keys.get(b"a=1").map(|k| k.id), Some(7));
         assert_eq!(keys.get(b"a=2"), None);
+        // A writer's own hash: found only under it, and only if the bytes agree.
+        keys.insert(b"b=2", Some(42), 8);
+        assert_eq!(keys.get_hashed(42, |b| b == b"b=2").map(|k| k.id), Some(8));
+        assert_eq!(keys.get_hashed(42, |b| b == b"b=3"), None);
+        assert_eq!(keys.get(b"b=2"), None);
+        let h = hash(b"a=1");
+        assert_eq!(keys.get_hashed(h, |b| b == b"a=1").map(|k| k.id), Some(7));
+        assert_eq!(keys.get_hashed(h, |b| b == b"a=2"), None);
         let other = RawKeys::default();
         assert!(!other.owns(keys.get(b"a=1").expect("hit")));
         // Filling past the budget clears, so memory stays bounded.
@@ -118,7 +144,7 @@ mod tests {
         for i in 0..4u8 {
             let mut k = big.clone();
             k[0] = i;
-            keys.insert(&k, u64::from(i));
+            keys.insert(&k, None, u64::from(i));
         }
         assert!(keys.bytes <= MAX_BYTES, "{}", keys.bytes);
         assert!(keys.len() < 5);

@@ -33,6 +33,10 @@ pub struct SeriesRef<'a> {
 pub struct KeyedSeries<'a> {
     /// Bytes that determine the label set, e.g. its protobuf encoding. Empty: not cached.
     pub key: &'a [u8],
+    /// The hash `key` is remembered under: `None` for the engine's own hash of the bytes
+    /// (what [`crate::Engine::known_series`] looks up), or the writer's, for a writer that
+    /// looks series up with [`crate::Engine::known_series_hashed`].
+    pub key_hash: Option<u64>,
     /// What [`crate::Engine::known_series`] returned for `key`.
     pub known: Option<KnownSeries>,
     /// The labels; not looked at (may be empty) when `known` is set.
@@ -72,6 +76,10 @@ pub(crate) trait SeriesInput {
     fn raw_key(&self) -> &[u8] {
         &[]
     }
+    /// The writer's hash of [`SeriesInput::raw_key`] (`None`: the engine's).
+    fn raw_key_hash(&self) -> Option<u64> {
+        None
+    }
     /// Start timestamps of [`SeriesInput::samples`], index by index (see
     /// [`KeyedSeries::sample_starts`]).
     fn sample_starts(&self) -> &[i64] {
@@ -99,6 +107,9 @@ impl<'a> SeriesInput for KeyedSeries<'a> {
     }
     fn raw_key(&self) -> &[u8] {
         self.key
+    }
+    fn raw_key_hash(&self) -> Option<u64> {
+        self.key_hash
     }
     fn sample_starts(&self) -> &[i64] {
         self.sample_starts
@@ -185,7 +196,7 @@ pub(crate) struct Placer<'w, 'b> {
     /// Rate-limit tokens left for this write.
     pub(crate) tokens: &'w mut u64,
     /// Raw keys of series placed through their labels, to remember after the shards.
-    pub(crate) learnt: Vec<(&'b [u8], crate::model::series::SeriesId)>,
+    pub(crate) learnt: Vec<(&'b [u8], Option<u64>, crate::model::series::SeriesId)>,
     /// The write's record: every shard's accepted samples, and the current shard's new
     /// definitions.
     pub(crate) rec: SamplesRecord,
@@ -270,7 +281,7 @@ impl<'w, 'b> Placer<'w, 'b> {
                 continue;
             }
             if ss.known().is_none() && !ss.raw_key().is_empty() {
-                self.learnt.push((ss.raw_key(), id));
+                self.learnt.push((ss.raw_key(), ss.raw_key_hash(), id));
             }
             activate(&mut series.buf, &series.key, now, &mut h.active_by_metric);
             let buf = &mut series.buf;

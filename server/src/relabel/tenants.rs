@@ -183,6 +183,7 @@ pub fn keyed<R>(
             Some(l) if l.is_empty() => None,
             Some(_) => Some(KeyedSeries {
                 key: s.key,
+                key_hash: s.key_hash,
                 known: None,
                 labels: r,
                 samples: s.samples,

@@ -188,6 +188,7 @@ impl Env {
                 .zip(&samples)
                 .map(|(l, (s, h))| KeyedSeries {
                     key: &[],
+                    key_hash: None,
                     known: None,
                     labels: l,
                     samples: s,

@@ -112,8 +112,11 @@ pub(super) struct BatchSeries<'a> {
     pub(super) labels: (usize, usize),
     pub(super) samples: (usize, usize),
     pub(super) histograms: (usize, usize),
-    /// The raw bytes of its label fields (empty when they are not adjacent).
+    /// The raw bytes of its label fields (empty when they are not adjacent, or not needed:
+    /// a known series of a 2.0 request).
     pub(super) key: &'a [u8],
+    /// The hash `key` is remembered under (`None`: the engine's; 2.0 gives its own).
+    pub(super) key_hash: Option<u64>,
     pub(super) known: Option<KnownSeries>,
 }
 
@@ -171,6 +174,7 @@ impl<'a> Batch<'a> {
                 samples: ps.samples,
                 histograms: (h0, histograms.len()),
                 key: ps.key,
+                key_hash: None,
                 known,
             });
         }
@@ -259,6 +263,7 @@ impl<'a> Batch<'a> {
             .iter()
             .map(|s| KeyedSeries {
                 key: s.key,
+                key_hash: s.key_hash,
                 known: s.known,
                 labels: &self.labels[s.labels.0..s.labels.1],
                 samples: &self.samples[s.samples.0..s.samples.1],

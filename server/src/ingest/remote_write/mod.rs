@@ -113,12 +113,20 @@ async fn store(
                 .unwrap_or_else(|_| vec![None; keys.len()]),
             Err(_) => vec![None; keys.len()],
         };
-        let v2;
+        // 2.0 looks series up by a hash of their symbols' hashes: no key is built for them.
+        let known_hashed = |hashes: &[u64], same: &dyn Fn(usize, &[u8]) -> bool| match &engine {
+            Ok(e) => e
+                .known_series_hashed(&t, hashes, same)
+                .unwrap_or_else(|_| vec![None; hashes.len()]),
+            Err(_) => vec![None; hashes.len()],
+        };
+        let mut v2;
         let mut batch = match proto {
             Proto::V1 => Batch::parse_known(&raw, known)?,
             Proto::V2 => {
                 v2 = v2::Request::parse(&raw)?;
-                v2.batch(known)
+                v2.resolve(known_hashed);
+                v2.batch()
             }
         };
         let exemplars = (

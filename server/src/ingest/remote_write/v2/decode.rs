@@ -25,15 +25,26 @@ use super::wire::{self, Parsed, ParsedSeries, V2Error};
 use crate::http::error::ApiError;
 use crate::ingest::protobuf::WireError;
 
-/// A parsed request, and the engine keys of its series (built before the [`Batch`] that
+/// A parsed request: each valid series' hash, and after [`Request::resolve`] what the engine
+/// knows of it and, for the others, their engine keys (built before the [`Batch`] that
 /// borrows them).
 #[derive(Debug)]
 pub struct Request<'a> {
     parsed: Parsed<'a>,
-    /// Every valid series' key, back to back.
+    /// Per series: its hash ([`series_hash`]), or why it is refused.
+    resolved: Vec<Result<u64, String>>,
+    /// Per series, once resolved: the engine's series, or its key's range in `keys`.
+    found: Vec<Found>,
+    /// The keys of the series the engine did not know, back to back.
     keys: Vec<u8>,
-    /// Per series: its key's range in `keys`, or why it is refused.
-    resolved: Vec<Result<(usize, usize), String>>,
+}
+
+/// What [`Request::resolve`] found for a series.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    Known(KnownSeries),
+    /// Unknown: its key's range in [`Request::keys`].
+    Key(usize, usize),
 }
 
 impl<'a> Request<'a> {
@@ -53,33 +64,76 @@ impl<'a> Request<'a> {
                 "io.prometheus.write.v2.Request: symbols[0] must be the empty string".into(),
             ));
         }
-        // Keys are about as long as the body's label bytes: one allocation, mostly.
-        let mut keys = Vec::with_capacity(raw.len());
+        // Each symbol hashed once, however many series name it.
+        let symbol_hashes: Vec<u64> = parsed
+            .symbols
+            .iter()
+            .map(|s| twox_hash::XxHash3_64::oneshot(s.as_bytes()))
+            .collect();
         let resolved = parsed
             .series
             .iter()
             .map(|s| {
-                let start = keys.len();
-                check_series(&parsed, s, &mut keys).map(|()| (start, keys.len()))
+                check_series(&parsed, s)
+                    .map(|()| series_hash(&symbol_hashes, &parsed.refs[s.refs.0..s.refs.1]))
             })
             .collect();
         Ok(Self {
             parsed,
-            keys,
             resolved,
+            found: Vec::new(),
+            keys: Vec::new(),
         })
     }
 
-    /// The batch to store; `known` resolves series by their keys, as
-    /// [`Batch::parse_known`]'s does.
-    pub fn batch(&self, known: impl FnOnce(&[&[u8]]) -> Vec<Option<KnownSeries>>) -> Batch<'_> {
+    /// Looks the valid series up with `known` (given their hashes, and a check of a stored
+    /// key against the series at an index of them: [`strata_engine::Engine::known_series_hashed`])
+    /// and builds the keys of those it does not find, so they are remembered under their
+    /// hash once stored. Before [`Request::batch`]; without it, every series is decoded.
+    pub fn resolve(
+        &mut self,
+        known: impl FnOnce(&[u64], &dyn Fn(usize, &[u8]) -> bool) -> Vec<Option<KnownSeries>>,
+    ) {
         let p = &self.parsed;
-        let keys: Vec<&[u8]> = self
+        let valid: Vec<(usize, u64)> = self
             .resolved
             .iter()
-            .filter_map(|r| r.as_ref().ok().map(|&(a, b)| &self.keys[a..b]))
+            .enumerate()
+            .filter_map(|(i, r)| r.as_ref().ok().map(|&h| (i, h)))
             .collect();
-        let mut found = known(&keys).into_iter();
+        let hashes: Vec<u64> = valid.iter().map(|&(_, h)| h).collect();
+        let same = |k: usize, stored: &[u8]| {
+            let s = &p.series[valid[k].0];
+            key_is(stored, labels(p, &p.refs[s.refs.0..s.refs.1]))
+        };
+        let mut found = known(&hashes, &same).into_iter();
+        let mut keys = Vec::new();
+        let mut out = Vec::with_capacity(self.resolved.len());
+        for (s, r) in p.series.iter().zip(&self.resolved) {
+            let known = match r {
+                Ok(_) => found.next().flatten(),
+                Err(_) => None,
+            };
+            out.push(match known {
+                Some(k) => Found::Known(k),
+                None => {
+                    let start = keys.len();
+                    if r.is_ok() {
+                        for (n, v) in labels(p, &p.refs[s.refs.0..s.refs.1]) {
+                            label_key(n, v, &mut keys);
+                        }
+                    }
+                    Found::Key(start, keys.len())
+                }
+            });
+        }
+        self.found = out;
+        self.keys = keys;
+    }
+
+    /// The batch to store: series [`Request::resolve`] found are not decoded.
+    pub fn batch(&self) -> Batch<'_> {
+        let p = &self.parsed;
         let mut refused: BTreeMap<&'static str, Refused> = BTreeMap::new();
         let (mut labels, mut sample_count) = (Vec::new(), 0);
         let (mut series, mut histograms) = (Vec::new(), Vec::new());
@@ -87,10 +141,10 @@ impl<'a> Request<'a> {
         let mut ex_refused = ExemplarOutcome::default();
         let mut metadata = RequestMetadata::default();
         let mut histogram_starts = Vec::new();
-        for (s, r) in p.series.iter().zip(&self.resolved) {
+        for (k, (s, r)) in p.series.iter().zip(&self.resolved).enumerate() {
             let n = (s.samples.1 - s.samples.0 + s.histograms.1 - s.histograms.0) as u64;
-            let key = match r {
-                Ok((a, b)) => &self.keys[*a..*b],
+            let key_hash = match r {
+                Ok(h) => *h,
                 Err(why) => {
                     let reason = if n == 0 { EMPTY_SERIES } else { INVALID_REFS };
                     refused
@@ -103,7 +157,11 @@ impl<'a> Request<'a> {
             if let Some(m) = s.metadata {
                 metadata.add(p, s.index, &p.refs[s.refs.0..s.refs.1], m);
             }
-            let known = found.next().flatten();
+            let (known, key) = match self.found.get(k) {
+                Some(Found::Known(known)) => (Some(*known), &[][..]),
+                Some(Found::Key(a, b)) => (None, &self.keys[*a..*b]),
+                None => (None, &[][..]),
+            };
             let l0 = labels.len();
             let pairs = || p.refs[s.refs.0..s.refs.1].chunks_exact(2);
             if known.is_none() {
@@ -121,6 +179,7 @@ impl<'a> Request<'a> {
                 samples: s.samples,
                 histograms: (h0, histograms.len()),
                 key,
+                key_hash: Some(key_hash),
                 known,
             });
             let mut ex = Vec::new();
@@ -211,8 +270,8 @@ impl<'a> RequestMetadata<'a> {
     }
 }
 
-/// Checks a series' references and appends its key to `keys`.
-fn check_series(p: &Parsed<'_>, s: &ParsedSeries, keys: &mut Vec<u8>) -> Result<(), String> {
+/// Checks a series' references.
+fn check_series(p: &Parsed<'_>, s: &ParsedSeries) -> Result<(), String> {
     let refs = &p.refs[s.refs.0..s.refs.1];
     check_refs(p, refs)?;
     if let Some(m) = s.metadata {
@@ -228,10 +287,75 @@ fn check_series(p: &Parsed<'_>, s: &ParsedSeries, keys: &mut Vec<u8>) -> Result<
     if s.samples.0 == s.samples.1 && s.histograms.0 == s.histograms.1 {
         return Err("TimeSeries must contain at least one sample or histogram".into());
     }
-    for c in refs.chunks_exact(2) {
-        label_key(p.symbols[c[0] as usize], p.symbols[c[1] as usize], keys);
-    }
     Ok(())
+}
+
+/// The labels `refs` (checked) name.
+fn labels<'p>(p: &'p Parsed<'_>, refs: &'p [u32]) -> impl Iterator<Item = (&'p str, &'p str)> {
+    refs.chunks_exact(2)
+        .map(|c| (p.symbols[c[0] as usize], p.symbols[c[1] as usize]))
+}
+
+/// A series' hash from its symbols' hashes: order-sensitive, as the key is, and mixed so
+/// the engine's map, which takes it as it is, spreads it.
+fn series_hash(symbol_hashes: &[u64], refs: &[u32]) -> u64 {
+    let mut h: u64 = 0x2D35_8DCC_AA6C_78A5;
+    for &r in refs {
+        h = (h.rotate_left(23) ^ symbol_hashes[r as usize]).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    // murmur3's 64-bit finaliser.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    h ^ (h >> 33)
+}
+
+/// Whether `stored` is the key [`label_key`] builds from `labels`, compared piece by piece
+/// without building it.
+fn key_is<'l>(stored: &[u8], labels: impl Iterator<Item = (&'l str, &'l str)>) -> bool {
+    let mut rest = stored;
+    for (name, value) in labels {
+        let Some(r) = strip_label(rest, name, value) else {
+            return false;
+        };
+        rest = r;
+    }
+    rest.is_empty()
+}
+
+/// `b` after the [`label_key`] encoding of (`name`, `value`), if it starts with it.
+fn strip_label<'b>(b: &'b [u8], name: &str, value: &str) -> Option<&'b [u8]> {
+    let b = b.strip_prefix(&[0x0A])?;
+    let b = strip_varint(b, field_len(name) + field_len(value))?;
+    let b = strip_field(b, 0x0A, name)?;
+    strip_field(b, 0x12, value)
+}
+
+/// `b` after string field `tag` holding `s` (nothing for an empty string).
+fn strip_field<'b>(b: &'b [u8], tag: u8, s: &str) -> Option<&'b [u8]> {
+    if s.is_empty() {
+        return Some(b);
+    }
+    let b = b.strip_prefix(&[tag])?;
+    strip_varint(b, s.len())?.strip_prefix(s.as_bytes())
+}
+
+/// `b` after varint `n`.
+fn strip_varint(b: &[u8], n: usize) -> Option<&[u8]> {
+    let mut enc = [0u8; 10];
+    let mut w = &mut enc[..];
+    prost::encoding::encode_varint(n as u64, &mut w);
+    let used = 10 - w.len();
+    b.strip_prefix(&enc[..used])
+}
+
+/// The encoded length of a string field holding `s` (0 for an empty string, left out).
+fn field_len(s: &str) -> usize {
+    match s.len() {
+        0 => 0,
+        n => 1 + prost::encoding::encoded_len_varint(n as u64) + n,
+    }
 }
 
 /// Prometheus's checks of a `labels_refs` list (`desymbolizeLabels`).
@@ -270,11 +394,7 @@ fn resolve(p: &Parsed<'_>, (a, b): (usize, usize)) -> Result<Vec<(String, String
 /// Appends the 1.0 encoding of a `Label` field (`TimeSeries.labels`, field 1), empty
 /// strings left out as protobuf encoders do.
 fn label_key(name: &str, value: &str, out: &mut Vec<u8>) {
-    let len = |s: &str| match s.len() {
-        0 => 0,
-        n => 1 + prost::encoding::encoded_len_varint(n as u64) + n,
-    };
-    let inner = len(name) + len(value);
+    let inner = field_len(name) + field_len(value);
     out.reserve(inner + 6);
     out.push(0x0A);
     varint(inner, out);
