@@ -87,13 +87,7 @@ pub(crate) fn read_histograms_cached(
     let mut emit = |cursor: &mut Cursor, id: SeriesId, heads: Vec<(i64, Histogram)>| {
         rows.clear();
         cursor.take(Some(id), ids, start, end, &mut rows)?;
-        assemble_series(
-            id,
-            heads,
-            std::mem::take(&mut rows),
-            &cursor.path,
-            &mut visit,
-        )
+        assemble_series(id, heads, &mut rows, &cursor.path, &mut visit)
     };
     for batch in reader {
         let batch = batch.map_err(|e| bad(path, e))?;

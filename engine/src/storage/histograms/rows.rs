@@ -208,10 +208,85 @@ pub(crate) struct Columns<'a> {
     count_float: &'a Float64Array,
     zero_count_int: &'a UInt64Array,
     zero_count_float: &'a Float64Array,
-    positive_spans: &'a ListArray,
-    negative_spans: &'a ListArray,
-    custom_values: &'a ListArray,
+    positive_spans: SpanList<'a>,
+    negative_spans: SpanList<'a>,
+    custom_values: FloatList<'a>,
     path: &'a Path,
+}
+
+/// A list column of spans, its child arrays typed once for the whole batch (a row's spans
+/// are read from the slices, without slicing arrays per row).
+struct SpanList<'a> {
+    offsets: &'a [i32],
+    offs: &'a [i32],
+    lens: &'a [u32],
+}
+
+impl<'a> SpanList<'a> {
+    fn of(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<Self> {
+        let list: &ListArray = col(batch, name, path)?;
+        let mistyped = || {
+            bad(
+                path,
+                format!("histograms column {name}: span fields are mistyped"),
+            )
+        };
+        let st = list
+            .values()
+            .as_any()
+            .downcast_ref::<StructArray>()
+            .ok_or_else(mistyped)?;
+        let offs = st.column(0).as_any().downcast_ref::<Int32Array>();
+        let lens = st.column(1).as_any().downcast_ref::<UInt32Array>();
+        let (Some(offs), Some(lens)) = (offs, lens) else {
+            return Err(mistyped());
+        };
+        Ok(Self {
+            offsets: list.value_offsets(),
+            offs: offs.values(),
+            lens: lens.values(),
+        })
+    }
+
+    /// Row `i`'s (offset, length) slices; `None` past the child arrays (a damaged file).
+    fn row(&self, i: usize) -> Option<(&'a [i32], &'a [u32])> {
+        let (a, b) = (
+            *self.offsets.get(i)? as usize,
+            *self.offsets.get(i + 1)? as usize,
+        );
+        Some((self.offs.get(a..b)?, self.lens.get(a..b)?))
+    }
+}
+
+/// A nullable list column of f64, typed once for the whole batch.
+struct FloatList<'a> {
+    list: &'a ListArray,
+    values: &'a [f64],
+}
+
+impl<'a> FloatList<'a> {
+    fn of(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<Self> {
+        let list: &ListArray = col(batch, name, path)?;
+        let values = list
+            .values()
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .ok_or_else(|| bad(path, format!("histograms column {name} is mistyped")))?;
+        Ok(Self {
+            list,
+            values: values.values(),
+        })
+    }
+
+    /// Row `i`'s values (`Some(&[])` for a null row); `None` past the child array.
+    fn row(&self, i: usize) -> Option<&'a [f64]> {
+        if self.list.is_null(i) {
+            return Some(&[]);
+        }
+        let o = self.list.value_offsets();
+        let (a, b) = (*o.get(i)? as usize, *o.get(i + 1)? as usize);
+        self.values.get(a..b)
+    }
 }
 
 fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a T> {
@@ -240,9 +315,9 @@ impl<'a> Columns<'a> {
             count_float: col(batch, "count_float", path)?,
             zero_count_int: col(batch, "zero_count_int", path)?,
             zero_count_float: col(batch, "zero_count_float", path)?,
-            positive_spans: col(batch, "positive_spans", path)?,
-            negative_spans: col(batch, "negative_spans", path)?,
-            custom_values: col(batch, "custom_values", path)?,
+            positive_spans: SpanList::of(batch, "positive_spans", path)?,
+            negative_spans: SpanList::of(batch, "negative_spans", path)?,
+            custom_values: FloatList::of(batch, "custom_values", path)?,
             path,
         })
     }
@@ -258,46 +333,20 @@ impl<'a> Columns<'a> {
         )
     }
 
-    fn spans(&self, list: &ListArray, i: usize) -> Result<Vec<Span>> {
-        let item = list.value(i);
-        let st = item
-            .as_any()
-            .downcast_ref::<StructArray>()
-            .ok_or_else(|| self.damaged(i, "spans are not structs"))?;
-        let offs = st.column(0).as_any().downcast_ref::<Int32Array>();
-        let lens = st.column(1).as_any().downcast_ref::<UInt32Array>();
-        let (Some(offs), Some(lens)) = (offs, lens) else {
-            return Err(self.damaged(i, "span fields are mistyped"));
-        };
+    fn spans(&self, list: &SpanList<'_>, i: usize) -> Result<Vec<Span>> {
+        let (offs, lens) = list
+            .row(i)
+            .ok_or_else(|| self.damaged(i, "span offsets outside the span arrays"))?;
         Ok(offs
-            .values()
             .iter()
-            .zip(lens.values())
+            .zip(lens)
             .map(|(&offset, &length)| Span { offset, length })
             .collect())
-    }
-
-    /// Row `i`'s list of `T` values, or `None` if null.
-    fn values<T: arrow::datatypes::ArrowPrimitiveType>(
-        &self,
-        list: &ListArray,
-        i: usize,
-    ) -> Result<Option<Vec<T::Native>>> {
-        if list.is_null(i) {
-            return Ok(None);
-        }
-        let item = list.value(i);
-        let a = item
-            .as_any()
-            .downcast_ref::<arrow::array::PrimitiveArray<T>>()
-            .ok_or_else(|| self.damaged(i, "custom_values is mistyped"))?;
-        Ok(Some(a.values().to_vec()))
     }
 
     /// Row `i`'s histogram without its bucket counts: the bucket lists are empty, to be
     /// filled from the bucket file ([`super::assemble`]).
     pub(crate) fn head(&self, i: usize) -> Result<Histogram> {
-        use arrow::datatypes::Float64Type;
         let reset_hint = ResetHint::from_u8(self.reset_hint.value(i))
             .ok_or_else(|| self.damaged(i, "reset_hint is not 0..=3"))?;
         let counts = if !self.count_int.is_null(i) {
@@ -326,11 +375,13 @@ impl<'a> Columns<'a> {
             zero_threshold: self.zero_threshold.value(i),
             sum: self.sum.value(i),
             reset_hint,
-            positive_spans: self.spans(self.positive_spans, i)?,
-            negative_spans: self.spans(self.negative_spans, i)?,
+            positive_spans: self.spans(&self.positive_spans, i)?,
+            negative_spans: self.spans(&self.negative_spans, i)?,
             custom_values: self
-                .values::<Float64Type>(self.custom_values, i)?
-                .unwrap_or_default(),
+                .custom_values
+                .row(i)
+                .ok_or_else(|| self.damaged(i, "custom_values offsets outside the values"))?
+                .to_vec(),
             counts,
         })
     }

@@ -20,10 +20,10 @@ fn head(h: &Histogram) -> Histogram {
     h
 }
 
-fn assemble(samples: &[(i64, Histogram)], rows: Vec<BucketRow>) -> crate::Result<Vec<String>> {
+fn assemble(samples: &[(i64, Histogram)], mut rows: Vec<BucketRow>) -> crate::Result<Vec<String>> {
     let heads = samples.iter().map(|(ts, h)| (*ts, head(h))).collect();
     let mut out = Vec::new();
-    assemble_series(7, heads, rows, Path::new("b.parquet"), &mut |id, s| {
+    assemble_series(7, heads, &mut rows, Path::new("b.parquet"), &mut |id, s| {
         out.push(format!("{id} {} {}", s.ts, bits(&s.h)))
     })?;
     Ok(out)
@@ -55,11 +55,40 @@ fn rows_in_file_order_or_shuffled_give_the_same_histograms() {
     rows.reverse();
     assert_eq!(assemble(&samples, rows.clone()).expect("reversed"), want);
     // A row at a time without a histogram (none is 7 ms off another) is an error.
-    let mut orphan = rows;
+    let mut orphan = rows.clone();
     orphan[3].ts += 7;
     let err = assemble(&samples, orphan).expect_err("orphan row");
     assert!(
         err.to_string().contains("bucket rows without a histogram"),
         "{err}"
     );
+    // A missing row, a duplicate, a row moved to another bucket or another side, a count
+    // of the other kind: each an error naming the series and the sample.
+    let broken: [(&str, Box<dyn Fn(&mut Vec<BucketRow>)>); 5] = [
+        (
+            "spans cover",
+            Box::new(|r| {
+                r.remove(5);
+            }),
+        ),
+        ("", Box::new(|r| r.push(r[5]))),
+        ("expected bucket", Box::new(|r| r[5].bucket += 1000)),
+        ("", Box::new(|r| r[5].negative = !r[5].negative)),
+        ("without count", Box::new(|r| r[5].count = None)),
+    ];
+    let ints = &samples[..40];
+    let mut int_rows = Vec::new();
+    for (ts, h) in ints {
+        rows_of(7, *ts, h, &mut int_rows).expect("valid histogram");
+    }
+    assert!(assemble(ints, int_rows.clone()).is_ok());
+    for (what, damage) in broken {
+        let mut bad = int_rows.clone();
+        damage(&mut bad);
+        let err = assemble(ints, bad).expect_err(what).to_string();
+        assert!(
+            err.contains("histogram of series 7 at ") && err.contains(what),
+            "{what}: {err}"
+        );
+    }
 }
