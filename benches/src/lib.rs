@@ -265,7 +265,7 @@ fn write_keyed(
         .zip(&key_refs)
         .map(|(((ss, known), labels), key)| KeyedSeries {
             key,
-            key_hash: None,
+            by_symbols: false,
             known: *known,
             labels,
             samples: &ss.samples,

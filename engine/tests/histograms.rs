@@ -218,7 +218,7 @@ fn floats_and_histograms_share_a_series_one_sample_per_timestamp() {
     // One keyed write carrying both kinds.
     let both = KeyedSeries {
         key: b"mixed",
-        key_hash: None,
+        by_symbols: false,
         known: None,
         labels: &labels,
         samples: &floats,
@@ -440,7 +440,7 @@ fn a_histogram_counts_as_one_sample_against_the_rate_and_series_limits() {
     let labels = [("__name__", "a")];
     let a = KeyedSeries {
         key: &[],
-        key_hash: None,
+        by_symbols: false,
         known: None,
         labels: &labels,
         samples: &floats,
@@ -502,7 +502,7 @@ fn histograms_survive_a_reopen_through_the_wal_bit_exact() {
         let labels = [("__name__", "lat")];
         let both = KeyedSeries {
             key: &[],
-            key_hash: None,
+            by_symbols: false,
             known: None,
             labels: &labels,
             samples: &floats,

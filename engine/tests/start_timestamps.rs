@@ -50,7 +50,7 @@ fn write(
     let hstarts: Vec<i64> = hists.iter().map(|h| h.2).collect();
     let batch = [KeyedSeries {
         key: &[],
-        key_hash: None,
+        by_symbols: false,
         known: None,
         labels: &labels,
         samples: &ss,

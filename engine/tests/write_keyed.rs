@@ -35,7 +35,7 @@ fn write(engine: &Engine, tenant: &TenantId, series: &[One<'_>]) -> strata_engin
         .zip(&samples)
         .map(|(((key, labels, _), known), samples)| KeyedSeries {
             key,
-            key_hash: None,
+            by_symbols: false,
             known: *known,
             labels: if known.is_some() { &[] } else { labels },
             samples,
@@ -103,7 +103,7 @@ fn a_known_key_stores_under_its_series_without_labels() {
     let samples = [s(T0, 7.0)];
     let foreign = KeyedSeries {
         key: ka,
-        key_hash: None,
+        by_symbols: false,
         known: known[0],
         labels: &[],
         samples: &samples,

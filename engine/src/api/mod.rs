@@ -200,7 +200,7 @@ impl Engine {
     ///     // Labels are only decoded (here: given) when the engine does not know the key.
     ///     let labels: &[(&str, &str)] = if known.is_some() { &[] } else { &[("job", "api"), ("__name__", "up")] };
     ///     let samples = [Sample { ts, value: 1.0 }];
-    ///     let series = KeyedSeries { key: raw, key_hash: None, known, labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
+    ///     let series = KeyedSeries { key: raw, by_symbols: false, known, labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
     ///     assert_eq!(engine.write_keyed(&tenant, &[series])?.accepted, 1);
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -213,12 +213,13 @@ impl Engine {
         Ok(self.core.known_series(tenant, keys))
     }
 
-    /// [`Engine::known_series`] for a writer that hashes its keys its own way, so a series
-    /// it sees again is found without building its key: each series is looked up under
-    /// its hash in `hashes`, and is found only if `same` (given the hash's index and the
-    /// key bytes stored for that hash) says the stored key is its key. Such a writer
-    /// passes the same hash as [`KeyedSeries::key_hash`] when it writes a series it did
-    /// not find. Remote-write 2.0 uses it: its hash combines per-symbol hashes.
+    /// [`Engine::known_series`] for a writer whose requests hold a table of strings and
+    /// series as references into it (remote-write 2.0's symbols): each of `series` is its
+    /// labels as references into `strings`, name then value, in the writer's order. A
+    /// series is found if it was written with [`KeyedSeries::by_symbols`] and these very
+    /// labels in this order; the table is looked up once and series are compared as
+    /// numbers, so no key is built. `None` where the series is unknown (or forgotten: the
+    /// memory is bounded) or a reference is outside `strings`.
     ///
     /// ```
     /// use strata_engine::{Clock, Engine, EngineConfig, KeyedSeries, Sample, SystemClock, TenantId};
@@ -226,27 +227,29 @@ impl Engine {
     /// let dir = tempfile::tempdir()?;
     /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
     /// let tenant = TenantId::new("acme")?;
-    /// let key: &[u8] = b"__name__=up";
-    /// let hash = 7; // the writer's own hash of the series
     /// let now = SystemClock.now_ms();
-    /// for ts in [now - 1, now] {
-    ///     let known = engine.known_series_hashed(&tenant, &[hash], |_, stored| stored == key)?[0];
-    ///     let labels: &[(&str, &str)] = if known.is_some() { &[] } else { &[("__name__", "up")] };
+    /// // Two requests with their own tables, naming {__name__="up", job="api"}.
+    /// for (ts, table, refs) in [
+    ///     (now - 1, vec!["", "__name__", "up", "job", "api"], vec![1, 2, 3, 4]),
+    ///     (now, vec!["", "job", "api", "up", "__name__"], vec![4, 3, 1, 2]),
+    /// ] {
+    ///     let known = engine.known_series_symbols(&tenant, &table, &[&refs])?[0];
+    ///     assert_eq!(known.is_some(), ts == now, "found the second time");
+    ///     let labels: Vec<(&str, &str)> =
+    ///         refs.chunks(2).map(|c| (table[c[0] as usize], table[c[1] as usize])).collect();
     ///     let samples = [Sample { ts, value: 1.0 }];
-    ///     let series = KeyedSeries { key, key_hash: Some(hash), known, labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
+    ///     let series = KeyedSeries { key: &[], by_symbols: true, known, labels: &labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
     ///     assert_eq!(engine.write_keyed(&tenant, &[series])?.accepted, 1);
     /// }
-    /// assert!(engine.known_series_hashed(&tenant, &[hash], |_, stored| stored == key)?[0].is_some());
-    /// assert!(engine.known_series_hashed(&tenant, &[hash], |_, stored| stored == b"other")?[0].is_none());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn known_series_hashed(
+    pub fn known_series_symbols(
         &self,
         tenant: &TenantId,
-        hashes: &[u64],
-        same: impl Fn(usize, &[u8]) -> bool,
+        strings: &[&str],
+        series: &[&[u32]],
     ) -> Result<Vec<Option<KnownSeries>>> {
-        Ok(self.core.known_series_hashed(tenant, hashes, same))
+        Ok(self.core.known_series_symbols(tenant, strings, series))
     }
 
     /// [`Engine::write_refs`] for series identified by raw label bytes (see
@@ -276,7 +279,7 @@ impl Engine {
     /// let tenant = TenantId::new("acme")?;
     /// let samples = [Sample { ts: SystemClock.now_ms(), value: 1.0 }];
     /// let labels = [("__name__", "up")];
-    /// let series = KeyedSeries { key: b"up", key_hash: None, known: None, labels: &labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
+    /// let series = KeyedSeries { key: b"up", by_symbols: false, known: None, labels: &labels, samples: &samples, histograms: &[], sample_starts: &[], histogram_starts: &[] };
     /// let pending = engine.submit_keyed(&tenant, &[series])?;
     /// assert_eq!(pending.wait()?.accepted, 1); // or `pending.acked().await`
     /// # Ok::<(), Box<dyn std::error::Error>>(())

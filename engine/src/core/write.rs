@@ -3,6 +3,7 @@
 use crate::core::Core;
 use crate::metrics::head::{relock, shard_of};
 use crate::metrics::raw_keys::KnownSeries;
+use crate::metrics::write::Learnt;
 use crate::metrics::write::Placer;
 use crate::metrics::write::Prep;
 use crate::metrics::write::PreparedHist;
@@ -168,8 +169,11 @@ impl Core {
         }
         if !learnt.is_empty() {
             let mut raw = head.raw_keys.write().unwrap_or_else(|p| p.into_inner());
-            for (key, hash, id) in learnt {
-                raw.insert(key, hash, id);
+            for l in learnt {
+                match l {
+                    Learnt::Key(key, id) => raw.insert(key, id),
+                    Learnt::Labels(labels, id) => raw.insert_labels(&labels, id),
+                }
             }
         }
         if !outcome.rejected.is_empty() {
@@ -259,14 +263,16 @@ impl Core {
         self.metrics.head(tenant).known_series(keys)
     }
 
-    /// See [`crate::Engine::known_series_hashed`].
-    pub(crate) fn known_series_hashed(
+    /// See [`crate::Engine::known_series_symbols`].
+    pub(crate) fn known_series_symbols(
         &self,
         tenant: &TenantId,
-        hashes: &[u64],
-        same: impl Fn(usize, &[u8]) -> bool,
+        strings: &[&str],
+        series: &[&[u32]],
     ) -> Vec<Option<KnownSeries>> {
-        self.metrics.head(tenant).known_series_hashed(hashes, same)
+        self.metrics
+            .head(tenant)
+            .known_series_symbols(strings, series)
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::KnownSeries;
-use crate::metrics::raw_keys::RawKeys;
+use crate::metrics::raw_keys::{NO_STRING, RawKeys};
 use crate::metrics::series::{EncodedHist, SeriesBuf};
 use crate::metrics::series_index::SeriesIndex;
 use crate::model::series::{IdMap, LABEL_BITS, MIX, SeriesId};
@@ -146,18 +146,30 @@ impl TenantHead {
         keys.iter().map(|k| raw.get(k)).collect()
     }
 
-    /// The series filed under each hash whose stored key `same` (given the hash's index)
-    /// accepts, if any.
-    pub(crate) fn known_series_hashed(
+    /// The series each of `series` (label references into `strings`, name then value)
+    /// names, by the labels' numbers; `None` for one not remembered that way, or with a
+    /// reference outside `strings`.
+    pub(crate) fn known_series_symbols(
         &self,
-        hashes: &[u64],
-        same: impl Fn(usize, &[u8]) -> bool,
+        strings: &[&str],
+        series: &[&[u32]],
     ) -> Vec<Option<KnownSeries>> {
         let raw = self.raw_keys.read().unwrap_or_else(|p| p.into_inner());
-        hashes
+        let mut numbers = Vec::with_capacity(strings.len());
+        raw.string_ids(strings, &mut numbers);
+        let mut ids = Vec::new();
+        series
             .iter()
-            .enumerate()
-            .map(|(i, &h)| raw.get_hashed(h, |b| same(i, b)))
+            .map(|refs| {
+                ids.clear();
+                for &r in *refs {
+                    match numbers.get(r as usize) {
+                        Some(&n) if n != NO_STRING => ids.push(n),
+                        _ => return None,
+                    }
+                }
+                raw.get_by_strings(&ids)
+            })
             .collect()
     }
 

@@ -33,10 +33,9 @@ pub struct SeriesRef<'a> {
 pub struct KeyedSeries<'a> {
     /// Bytes that determine the label set, e.g. its protobuf encoding. Empty: not cached.
     pub key: &'a [u8],
-    /// The hash `key` is remembered under: `None` for the engine's own hash of the bytes
-    /// (what [`crate::Engine::known_series`] looks up), or the writer's, for a writer that
-    /// looks series up with [`crate::Engine::known_series_hashed`].
-    pub key_hash: Option<u64>,
+    /// Remember the series by its labels, in the order given, rather than by `key`: for a
+    /// writer that looks series up with [`crate::Engine::known_series_symbols`].
+    pub by_symbols: bool,
     /// What [`crate::Engine::known_series`] returned for `key`.
     pub known: Option<KnownSeries>,
     /// The labels; not looked at (may be empty) when `known` is set.
@@ -76,9 +75,9 @@ pub(crate) trait SeriesInput {
     fn raw_key(&self) -> &[u8] {
         &[]
     }
-    /// The writer's hash of [`SeriesInput::raw_key`] (`None`: the engine's).
-    fn raw_key_hash(&self) -> Option<u64> {
-        None
+    /// Remembered by its labels rather than its raw key ([`KeyedSeries::by_symbols`]).
+    fn by_symbols(&self) -> bool {
+        false
     }
     /// Start timestamps of [`SeriesInput::samples`], index by index (see
     /// [`KeyedSeries::sample_starts`]).
@@ -108,8 +107,8 @@ impl<'a> SeriesInput for KeyedSeries<'a> {
     fn raw_key(&self) -> &[u8] {
         self.key
     }
-    fn raw_key_hash(&self) -> Option<u64> {
-        self.key_hash
+    fn by_symbols(&self) -> bool {
+        self.by_symbols
     }
     fn sample_starts(&self) -> &[i64] {
         self.sample_starts
@@ -183,6 +182,13 @@ pub(crate) fn by_shard<T>(items: Vec<T>, shard: impl Fn(&T) -> usize) -> Vec<T> 
 /// when it has one before it ([`KeyedSeries::histogram_starts`]).
 pub(crate) type PreparedHist = (EncodedHist, Option<EncodedHist>);
 
+/// A series a write placed through its labels, to remember for the next write: by its raw
+/// key, or by its labels ([`KeyedSeries::by_symbols`]).
+pub(crate) enum Learnt<'b> {
+    Key(&'b [u8], crate::model::series::SeriesId),
+    Labels(Vec<(&'b str, &'b str)>, crate::model::series::SeriesId),
+}
+
 /// The part of a write that runs under shard locks, one shard at a time.
 pub(crate) struct Placer<'w, 'b> {
     pub(crate) tenant: &'w TenantId,
@@ -195,8 +201,8 @@ pub(crate) struct Placer<'w, 'b> {
     pub(crate) outcome: &'w mut WriteOutcome,
     /// Rate-limit tokens left for this write.
     pub(crate) tokens: &'w mut u64,
-    /// Raw keys of series placed through their labels, to remember after the shards.
-    pub(crate) learnt: Vec<(&'b [u8], Option<u64>, crate::model::series::SeriesId)>,
+    /// Series placed through their labels, to remember after the shards.
+    pub(crate) learnt: Vec<Learnt<'b>>,
     /// The write's record: every shard's accepted samples, and the current shard's new
     /// definitions.
     pub(crate) rec: SamplesRecord,
@@ -280,8 +286,13 @@ impl<'w, 'b> Placer<'w, 'b> {
             if allowed == 0 {
                 continue;
             }
-            if ss.known().is_none() && !ss.raw_key().is_empty() {
-                self.learnt.push((ss.raw_key(), ss.raw_key_hash(), id));
+            if ss.known().is_none() {
+                if ss.by_symbols() {
+                    let labels = ss.pairs().iter().map(|(n, v)| (n.as_ref(), v.as_ref()));
+                    self.learnt.push(Learnt::Labels(labels.collect(), id));
+                } else if !ss.raw_key().is_empty() {
+                    self.learnt.push(Learnt::Key(ss.raw_key(), id));
+                }
             }
             activate(&mut series.buf, &series.key, now, &mut h.active_by_metric);
             let buf = &mut series.buf;

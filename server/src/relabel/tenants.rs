@@ -183,7 +183,8 @@ pub fn keyed<R>(
             Some(l) if l.is_empty() => None,
             Some(_) => Some(KeyedSeries {
                 key: s.key,
-                key_hash: s.key_hash,
+                // Remembered by the key it was sent with: its labels are rewritten.
+                by_symbols: false,
                 known: None,
                 labels: r,
                 samples: s.samples,

@@ -188,7 +188,7 @@ impl Env {
                 .zip(&samples)
                 .map(|(l, (s, h))| KeyedSeries {
                     key: &[],
-                    key_hash: None,
+                    by_symbols: false,
                     known: None,
                     labels: l,
                     samples: s,

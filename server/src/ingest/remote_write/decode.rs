@@ -115,8 +115,8 @@ pub(super) struct BatchSeries<'a> {
     /// The raw bytes of its label fields (empty when they are not adjacent, or not needed:
     /// a known series of a 2.0 request).
     pub(super) key: &'a [u8],
-    /// The hash `key` is remembered under (`None`: the engine's; 2.0 gives its own).
-    pub(super) key_hash: Option<u64>,
+    /// Remembered by its labels, not `key` (2.0: see [`strata_engine::Engine::known_series_symbols`]).
+    pub(super) by_symbols: bool,
     pub(super) known: Option<KnownSeries>,
 }
 
@@ -174,7 +174,7 @@ impl<'a> Batch<'a> {
                 samples: ps.samples,
                 histograms: (h0, histograms.len()),
                 key: ps.key,
-                key_hash: None,
+                by_symbols: false,
                 known,
             });
         }
@@ -263,7 +263,7 @@ impl<'a> Batch<'a> {
             .iter()
             .map(|s| KeyedSeries {
                 key: s.key,
-                key_hash: s.key_hash,
+                by_symbols: s.by_symbols,
                 known: s.known,
                 labels: &self.labels[s.labels.0..s.labels.1],
                 samples: &self.samples[s.samples.0..s.samples.1],

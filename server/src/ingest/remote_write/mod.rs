@@ -113,19 +113,19 @@ async fn store(
                 .unwrap_or_else(|_| vec![None; keys.len()]),
             Err(_) => vec![None; keys.len()],
         };
-        // 2.0 looks series up by a hash of their symbols' hashes: no key is built for them.
-        let known_hashed = |hashes: &[u64], same: &dyn Fn(usize, &[u8]) -> bool| match &engine {
+        // 2.0 looks series up by their symbols first: no key is built for known series.
+        let by_symbols = |strings: &[&str], series: &[&[u32]]| match &engine {
             Ok(e) => e
-                .known_series_hashed(&t, hashes, same)
-                .unwrap_or_else(|_| vec![None; hashes.len()]),
-            Err(_) => vec![None; hashes.len()],
+                .known_series_symbols(&t, strings, series)
+                .unwrap_or_else(|_| vec![None; series.len()]),
+            Err(_) => vec![None; series.len()],
         };
         let mut v2;
         let mut batch = match proto {
             Proto::V1 => Batch::parse_known(&raw, known)?,
             Proto::V2 => {
                 v2 = v2::Request::parse(&raw)?;
-                v2.resolve(known_hashed);
+                v2.resolve(&by_symbols, &known);
                 v2.batch()
             }
         };

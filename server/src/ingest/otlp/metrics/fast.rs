@@ -126,7 +126,7 @@ impl FastMetrics {
             };
             series.push(KeyedSeries {
                 key: &self.keys[e.key.clone()],
-                key_hash: None,
+                by_symbols: false,
                 known: e.known,
                 labels,
                 samples: &self.samples[e.samples.clone()],
@@ -138,7 +138,7 @@ impl FastMetrics {
         for (s, labels) in self.translated.series.iter().zip(&general) {
             series.push(KeyedSeries {
                 key: &[],
-                key_hash: None,
+                by_symbols: false,
                 known: None,
                 labels,
                 samples: &s.samples,
@@ -156,7 +156,7 @@ impl FastMetrics {
         for (s, labels) in self.translated.histograms.iter().zip(&histograms) {
             series.push(KeyedSeries {
                 key: &[],
-                key_hash: None,
+                by_symbols: false,
                 known: None,
                 labels,
                 samples: &[],

@@ -1,8 +1,10 @@
 //! From a remote-write 2.0 `Request` read in place ([`super::wire`]) to the [`Batch`] the
 //! 1.0 path stores: references resolved against the symbols table (borrowed, each symbol
-//! checked for UTF-8 once by the reader), and each series' engine key built from its
-//! resolved labels, encoded as 1.0 encodes `Label` fields, so that a series sent by either
-//! version has the same key and known series skip the engine's label work.
+//! checked for UTF-8 once by the reader). Series the engine knows are found by their
+//! symbols ([`strata_engine::Engine::known_series_symbols`]: the table looked up once,
+//! series compared as numbers), so they need no key and no label work. Only the others
+//! get a key, built from their labels as 1.0 encodes `Label` fields, and looked up as 1.0
+//! keys are (a series whose labels a relabel rule rewrote is remembered by that key).
 //!
 //! A series whose label references are odd in number or outside the table, or whose
 //! metadata references are outside it, is refused with its samples (as Prometheus's
@@ -25,17 +27,17 @@ use super::wire::{self, Parsed, ParsedSeries, V2Error};
 use crate::http::error::ApiError;
 use crate::ingest::protobuf::WireError;
 
-/// A parsed request: each valid series' hash, and after [`Request::resolve`] what the engine
-/// knows of it and, for the others, their engine keys (built before the [`Batch`] that
-/// borrows them).
+/// A parsed request: which series are valid, and after [`Request::resolve`] what the
+/// engine knows of them and, for the others, their engine keys (built before the
+/// [`Batch`] that borrows them).
 #[derive(Debug)]
 pub struct Request<'a> {
     parsed: Parsed<'a>,
-    /// Per series: its hash ([`series_hash`]), or why it is refused.
-    resolved: Vec<Result<u64, String>>,
+    /// Per series: `Ok`, or why it is refused.
+    resolved: Vec<Result<(), String>>,
     /// Per series, once resolved: the engine's series, or its key's range in `keys`.
     found: Vec<Found>,
-    /// The keys of the series the engine did not know, back to back.
+    /// The keys of the series the engine did not know by their symbols, back to back.
     keys: Vec<u8>,
 }
 
@@ -46,6 +48,13 @@ enum Found {
     /// Unknown: its key's range in [`Request::keys`].
     Key(usize, usize),
 }
+
+/// A lookup by symbols ([`strata_engine::Engine::known_series_symbols`]): the table, and
+/// each series' label references.
+pub(crate) type BySymbols<'f> = &'f dyn Fn(&[&str], &[&[u32]]) -> Vec<Option<KnownSeries>>;
+
+/// A lookup by keys ([`strata_engine::Engine::known_series`]).
+pub(crate) type ByKeys<'f> = &'f dyn Fn(&[&[u8]]) -> Vec<Option<KnownSeries>>;
 
 impl<'a> Request<'a> {
     /// Reads an uncompressed `io.prometheus.write.v2.Request`: 400 for a malformed body or a
@@ -64,19 +73,10 @@ impl<'a> Request<'a> {
                 "io.prometheus.write.v2.Request: symbols[0] must be the empty string".into(),
             ));
         }
-        // Each symbol hashed once, however many series name it.
-        let symbol_hashes: Vec<u64> = parsed
-            .symbols
-            .iter()
-            .map(|s| twox_hash::XxHash3_64::oneshot(s.as_bytes()))
-            .collect();
         let resolved = parsed
             .series
             .iter()
-            .map(|s| {
-                check_series(&parsed, s)
-                    .map(|()| series_hash(&symbol_hashes, &parsed.refs[s.refs.0..s.refs.1]))
-            })
+            .map(|s| check_series(&parsed, s))
             .collect();
         Ok(Self {
             parsed,
@@ -86,46 +86,53 @@ impl<'a> Request<'a> {
         })
     }
 
-    /// Looks the valid series up with `known` (given their hashes, and a check of a stored
-    /// key against the series at an index of them: [`strata_engine::Engine::known_series_hashed`])
-    /// and builds the keys of those it does not find, so they are remembered under their
-    /// hash once stored. Before [`Request::batch`]; without it, every series is decoded.
-    pub fn resolve(
-        &mut self,
-        known: impl FnOnce(&[u64], &dyn Fn(usize, &[u8]) -> bool) -> Vec<Option<KnownSeries>>,
-    ) {
+    /// Finds the valid series the engine knows: by their symbols first, then the others
+    /// by the keys built for them (which the engine remembers them by once stored, if it
+    /// does not remember them by their symbols). Before [`Request::batch`]; without it,
+    /// every series is decoded.
+    pub fn resolve(&mut self, by_symbols: BySymbols<'_>, by_keys: ByKeys<'_>) {
         let p = &self.parsed;
-        let valid: Vec<(usize, u64)> = self
-            .resolved
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| r.as_ref().ok().map(|&h| (i, h)))
+        let valid: Vec<usize> = (0..p.series.len())
+            .filter(|&i| self.resolved[i].is_ok())
             .collect();
-        let hashes: Vec<u64> = valid.iter().map(|&(_, h)| h).collect();
-        let same = |k: usize, stored: &[u8]| {
-            let s = &p.series[valid[k].0];
-            key_is(stored, labels(p, &p.refs[s.refs.0..s.refs.1]))
-        };
-        let mut found = known(&hashes, &same).into_iter();
+        let refs: Vec<&[u32]> = valid
+            .iter()
+            .map(|&i| &p.refs[p.series[i].refs.0..p.series[i].refs.1])
+            .collect();
+        let mut found: Vec<Option<KnownSeries>> = vec![None; p.series.len()];
+        for (&i, k) in valid.iter().zip(by_symbols(&p.symbols, &refs)) {
+            found[i] = k;
+        }
+        // The others' keys, then a lookup by them.
         let mut keys = Vec::new();
-        let mut out = Vec::with_capacity(self.resolved.len());
-        for (s, r) in p.series.iter().zip(&self.resolved) {
-            let known = match r {
-                Ok(_) => found.next().flatten(),
-                Err(_) => None,
-            };
-            out.push(match known {
-                Some(k) => Found::Known(k),
-                None => {
-                    let start = keys.len();
-                    if r.is_ok() {
-                        for (n, v) in labels(p, &p.refs[s.refs.0..s.refs.1]) {
-                            label_key(n, v, &mut keys);
-                        }
-                    }
-                    Found::Key(start, keys.len())
+        let mut ranges: Vec<(usize, usize, usize)> = Vec::new();
+        for (&i, refs) in valid.iter().zip(&refs) {
+            if found[i].is_none() {
+                let start = keys.len();
+                for c in refs.chunks_exact(2) {
+                    label_key(
+                        p.symbols[c[0] as usize],
+                        p.symbols[c[1] as usize],
+                        &mut keys,
+                    );
                 }
-            });
+                ranges.push((i, start, keys.len()));
+            }
+        }
+        if !ranges.is_empty() {
+            let by_key: Vec<&[u8]> = ranges.iter().map(|&(_, a, b)| &keys[a..b]).collect();
+            for (&(i, _, _), k) in ranges.iter().zip(by_keys(&by_key)) {
+                found[i] = k;
+            }
+        }
+        let mut out: Vec<Found> = found
+            .iter()
+            .map(|k| k.map_or(Found::Key(0, 0), Found::Known))
+            .collect();
+        for &(i, a, b) in &ranges {
+            if found[i].is_none() {
+                out[i] = Found::Key(a, b);
+            }
         }
         self.found = out;
         self.keys = keys;
@@ -143,17 +150,14 @@ impl<'a> Request<'a> {
         let mut histogram_starts = Vec::new();
         for (k, (s, r)) in p.series.iter().zip(&self.resolved).enumerate() {
             let n = (s.samples.1 - s.samples.0 + s.histograms.1 - s.histograms.0) as u64;
-            let key_hash = match r {
-                Ok(h) => *h,
-                Err(why) => {
-                    let reason = if n == 0 { EMPTY_SERIES } else { INVALID_REFS };
-                    refused
-                        .entry(reason)
-                        .or_default()
-                        .add(n.max(1), || format!("timeseries[{}]: {why}", s.index));
-                    continue;
-                }
-            };
+            if let Err(why) = r {
+                let reason = if n == 0 { EMPTY_SERIES } else { INVALID_REFS };
+                refused
+                    .entry(reason)
+                    .or_default()
+                    .add(n.max(1), || format!("timeseries[{}]: {why}", s.index));
+                continue;
+            }
             if let Some(m) = s.metadata {
                 metadata.add(p, s.index, &p.refs[s.refs.0..s.refs.1], m);
             }
@@ -179,7 +183,7 @@ impl<'a> Request<'a> {
                 samples: s.samples,
                 histograms: (h0, histograms.len()),
                 key,
-                key_hash: Some(key_hash),
+                by_symbols: true,
                 known,
             });
             let mut ex = Vec::new();
@@ -290,74 +294,6 @@ fn check_series(p: &Parsed<'_>, s: &ParsedSeries) -> Result<(), String> {
     Ok(())
 }
 
-/// The labels `refs` (checked) name.
-fn labels<'p>(p: &'p Parsed<'_>, refs: &'p [u32]) -> impl Iterator<Item = (&'p str, &'p str)> {
-    refs.chunks_exact(2)
-        .map(|c| (p.symbols[c[0] as usize], p.symbols[c[1] as usize]))
-}
-
-/// A series' hash from its symbols' hashes: order-sensitive, as the key is, and mixed so
-/// the engine's map, which takes it as it is, spreads it.
-fn series_hash(symbol_hashes: &[u64], refs: &[u32]) -> u64 {
-    let mut h: u64 = 0x2D35_8DCC_AA6C_78A5;
-    for &r in refs {
-        h = (h.rotate_left(23) ^ symbol_hashes[r as usize]).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-    // murmur3's 64-bit finaliser.
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-    h ^ (h >> 33)
-}
-
-/// Whether `stored` is the key [`label_key`] builds from `labels`, compared piece by piece
-/// without building it.
-fn key_is<'l>(stored: &[u8], labels: impl Iterator<Item = (&'l str, &'l str)>) -> bool {
-    let mut rest = stored;
-    for (name, value) in labels {
-        let Some(r) = strip_label(rest, name, value) else {
-            return false;
-        };
-        rest = r;
-    }
-    rest.is_empty()
-}
-
-/// `b` after the [`label_key`] encoding of (`name`, `value`), if it starts with it.
-fn strip_label<'b>(b: &'b [u8], name: &str, value: &str) -> Option<&'b [u8]> {
-    let b = b.strip_prefix(&[0x0A])?;
-    let b = strip_varint(b, field_len(name) + field_len(value))?;
-    let b = strip_field(b, 0x0A, name)?;
-    strip_field(b, 0x12, value)
-}
-
-/// `b` after string field `tag` holding `s` (nothing for an empty string).
-fn strip_field<'b>(b: &'b [u8], tag: u8, s: &str) -> Option<&'b [u8]> {
-    if s.is_empty() {
-        return Some(b);
-    }
-    let b = b.strip_prefix(&[tag])?;
-    strip_varint(b, s.len())?.strip_prefix(s.as_bytes())
-}
-
-/// `b` after varint `n`.
-fn strip_varint(b: &[u8], n: usize) -> Option<&[u8]> {
-    let mut enc = [0u8; 10];
-    let mut w = &mut enc[..];
-    prost::encoding::encode_varint(n as u64, &mut w);
-    let used = 10 - w.len();
-    b.strip_prefix(&enc[..used])
-}
-
-/// The encoded length of a string field holding `s` (0 for an empty string, left out).
-fn field_len(s: &str) -> usize {
-    match s.len() {
-        0 => 0,
-        n => 1 + prost::encoding::encoded_len_varint(n as u64) + n,
-    }
-}
-
 /// Prometheus's checks of a `labels_refs` list (`desymbolizeLabels`).
 fn check_refs(p: &Parsed<'_>, refs: &[u32]) -> Result<(), String> {
     if !refs.len().is_multiple_of(2) {
@@ -394,7 +330,11 @@ fn resolve(p: &Parsed<'_>, (a, b): (usize, usize)) -> Result<Vec<(String, String
 /// Appends the 1.0 encoding of a `Label` field (`TimeSeries.labels`, field 1), empty
 /// strings left out as protobuf encoders do.
 fn label_key(name: &str, value: &str, out: &mut Vec<u8>) {
-    let inner = field_len(name) + field_len(value);
+    let len = |s: &str| match s.len() {
+        0 => 0,
+        n => 1 + prost::encoding::encoded_len_varint(n as u64) + n,
+    };
+    let inner = len(name) + len(value);
     out.reserve(inner + 6);
     out.push(0x0A);
     varint(inner, out);

@@ -14,9 +14,11 @@ use super::*;
 use crate::ingest::remote_write::decode::INVALID_HISTOGRAM;
 use crate::ingest::test_rng::Rng;
 
-/// A lookup that finds nothing: every series is decoded.
-fn none_known(hashes: &[u64], _: &dyn Fn(usize, &[u8]) -> bool) -> Vec<Option<KnownSeries>> {
-    vec![None; hashes.len()]
+/// Resolves `r` against an engine that knows nothing: every series is decoded.
+fn none_known(r: &mut Request<'_>) {
+    r.resolve(&|_, series| vec![None; series.len()], &|keys| {
+        vec![None; keys.len()]
+    });
 }
 
 fn symbols(s: &[&str]) -> Vec<String> {
@@ -193,7 +195,7 @@ fn resolves_symbols_and_refuses_bad_series_alone() {
     };
     let raw = req.encode_to_vec();
     let mut r = Request::parse(&raw).unwrap();
-    r.resolve(none_known);
+    none_known(&mut r);
     let b = r.batch();
     let got = b.to_decoded();
     assert_eq!(got.series.len(), 1);
@@ -303,7 +305,7 @@ fn float_histograms_decode_with_their_counts() {
     };
     let raw = req.encode_to_vec();
     let mut r = Request::parse(&raw).unwrap();
-    r.resolve(none_known);
+    none_known(&mut r);
     let d = r.batch().to_decoded();
     let h = &d.histograms[0].histograms[0];
     assert_eq!(h.ts, 40);
@@ -585,7 +587,7 @@ fn the_in_place_reader_agrees_with_prost() {
         };
         let want = reference(&raw);
         let got = Request::parse(&raw).map(|mut r| {
-            r.resolve(none_known);
+            none_known(&mut r);
             view(&r.batch())
         });
         match (&want, &got) {
@@ -649,7 +651,7 @@ fn start_timestamps_stay_with_their_samples_and_histograms() {
     };
     let raw = req.encode_to_vec();
     let mut r = Request::parse(&raw).unwrap();
-    r.resolve(none_known);
+    none_known(&mut r);
     let b = r.batch();
     assert_eq!(b.start_timestamps, 4);
     let got: Vec<(Vec<i64>, Vec<i64>, Vec<i64>)> = b
@@ -686,51 +688,9 @@ fn start_timestamps_stay_with_their_samples_and_histograms() {
     };
     let raw = plain.encode_to_vec();
     let mut r = Request::parse(&raw).unwrap();
-    r.resolve(none_known);
+    none_known(&mut r);
     let b = r.batch();
     assert!(b.series()[0].sample_starts.is_empty() && b.start_timestamps == 0);
-}
-
-#[test]
-fn key_check_agrees_with_the_built_key() {
-    let mut rng = Rng(46);
-    let words = [
-        "",
-        "a",
-        "__name__",
-        "job",
-        "x".repeat(127).leak(),
-        "y".repeat(128).leak(),
-        "é",
-    ];
-    for _ in 0..2000 {
-        let n = rng.below(4) as usize;
-        let pick = |rng: &mut Rng| words[rng.below(words.len() as u64) as usize];
-        let labels: Vec<(&str, &str)> = (0..n).map(|_| (pick(&mut rng), pick(&mut rng))).collect();
-        let mut key = Vec::new();
-        for (name, value) in &labels {
-            label_key(name, value, &mut key);
-        }
-        assert!(key_is(&key, labels.iter().copied()), "{labels:?}");
-        // Any other label list, or the key cut or extended, does not match.
-        let other: Vec<(&str, &str)> = (0..rng.below(4))
-            .map(|_| (pick(&mut rng), pick(&mut rng)))
-            .collect();
-        let mut other_key = Vec::new();
-        for (name, value) in &other {
-            label_key(name, value, &mut other_key);
-        }
-        assert_eq!(
-            key_is(&key, other.iter().copied()),
-            key == other_key,
-            "{labels:?} {other:?}"
-        );
-        if !key.is_empty() {
-            assert!(!key_is(&key[..key.len() - 1], labels.iter().copied()));
-        }
-        key.push(0);
-        assert!(!key_is(&key, labels.iter().copied()));
-    }
 }
 
 #[test]
@@ -757,24 +717,24 @@ fn known_series_are_found_by_their_symbols_without_a_key() {
     let engine =
         strata_engine::Engine::open(dir.path(), strata_engine::EngineConfig::default()).unwrap();
     let t = strata_engine::TenantId::new("t").unwrap();
-    let lookup = |hashes: &[u64], same: &dyn Fn(usize, &[u8]) -> bool| {
-        engine.known_series_hashed(&t, hashes, same).unwrap()
+    let by_symbols = |strings: &[&str], series: &[&[u32]]| {
+        engine.known_series_symbols(&t, strings, series).unwrap()
     };
+    let by_keys = |keys: &[&[u8]]| engine.known_series(&t, keys).unwrap();
     // First request: both unknown, keys built (1.0's encoding), stored and remembered.
     let raw = request(
         &["", "__name__", "up", "job", "a", "b"],
         &[[1, 2, 3, 4], [1, 2, 3, 5]],
     );
     let mut r = Request::parse(&raw).unwrap();
-    r.resolve(lookup);
+    r.resolve(&by_symbols, &by_keys);
     let b = r.batch();
     let first = b.series();
     assert!(
         first
             .iter()
-            .all(|s| s.known.is_none() && !s.key.is_empty() && s.key_hash.is_some())
+            .all(|s| s.known.is_none() && !s.key.is_empty() && s.by_symbols)
     );
-    assert_ne!(first[0].key_hash, first[1].key_hash);
     assert_eq!(engine.write_keyed(&t, &first).unwrap().accepted, 2);
     // Another request, other symbol order: "a" is found (no labels, no key), "c" is new.
     let raw = request(
@@ -782,11 +742,10 @@ fn known_series_are_found_by_their_symbols_without_a_key() {
         &[[5, 4, 1, 3], [5, 4, 1, 2]],
     );
     let mut r = Request::parse(&raw).unwrap();
-    r.resolve(lookup);
+    r.resolve(&by_symbols, &by_keys);
     let b = r.batch();
     let got = b.series();
     assert!(got[0].known.is_some() && got[0].labels.is_empty() && got[0].key.is_empty());
-    assert_eq!(got[0].key_hash, first[0].key_hash);
     assert!(got[1].known.is_none());
     assert_eq!(got[1].labels, &[("__name__", "up"), ("job", "c")]);
     // The engine resolves the found series to the one stored first: one series, two samples.
@@ -806,7 +765,8 @@ fn known_series_are_found_by_their_symbols_without_a_key() {
     let sel = engine.select(&t, &[m], now - 10, now + 10).unwrap();
     assert_eq!(sel.len(), 1);
     assert_eq!(sel[0].samples.len(), 2);
-    // A 1.0 writer's key for the same series is a different entry (its own hash), found too.
+    // Remembered by its symbols, not by the key it was sent with: a 1.0 writer's key for
+    // the same series is not known (it is learnt on its first 1.0 write).
     let v1 = crate::ingest::remote_write::proto::TimeSeries {
         labels: vec![
             crate::ingest::remote_write::proto::Label {
@@ -823,4 +783,25 @@ fn known_series_are_found_by_their_symbols_without_a_key() {
     .encode_to_vec();
     assert_eq!(first[0].key, &v1[..]);
     assert!(engine.known_series(&t, &[&v1]).unwrap()[0].is_none());
+    // A series remembered by its key (as a relabeled one is) is found by that key.
+    let mut key = Vec::new();
+    for (n, v) in [("__name__", "up"), ("job", "d")] {
+        label_key(n, v, &mut key);
+    }
+    let by_key = strata_engine::KeyedSeries {
+        key: &key,
+        by_symbols: false,
+        known: None,
+        labels: &[("__name__", "up"), ("job", "d")],
+        samples: &next,
+        histograms: &[],
+        sample_starts: &[],
+        histogram_starts: &[],
+    };
+    assert_eq!(engine.write_keyed(&t, &[by_key]).unwrap().accepted, 1);
+    let raw = request(&["", "__name__", "up", "job", "d"], &[[1, 2, 3, 4]]);
+    let mut r = Request::parse(&raw).unwrap();
+    r.resolve(&by_symbols, &by_keys);
+    let b = r.batch();
+    assert!(b.series()[0].known.is_some() && b.series()[0].labels.is_empty());
 }
