@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::KnownSeries;
-use crate::metrics::raw_keys::{NO_STRING, RawKeys};
+use crate::metrics::raw_keys::{NO_STRING, RawKeys, ids_hash};
 use crate::metrics::series::{EncodedHist, SeriesBuf};
 use crate::metrics::series_index::SeriesIndex;
 use crate::model::series::{IdMap, LABEL_BITS, MIX, SeriesId};
@@ -157,19 +157,27 @@ impl TenantHead {
         let raw = self.raw_keys.read().unwrap_or_else(|p| p.into_inner());
         let mut numbers = Vec::with_capacity(strings.len());
         raw.string_ids(strings, &mut numbers);
-        let mut ids = Vec::new();
-        series
-            .iter()
-            .map(|refs| {
-                ids.clear();
-                for &r in *refs {
-                    match numbers.get(r as usize) {
-                        Some(&n) if n != NO_STRING => ids.push(n),
-                        _ => return None,
-                    }
+        // Every series' numbers and hash first, then the probes in a loop of their own: the
+        // probes do not wait on each other, so their cache misses overlap.
+        let mut ids = Vec::with_capacity(series.iter().map(|r| r.len()).sum());
+        let mut spans: Vec<Option<(u64, usize, usize)>> = Vec::with_capacity(series.len());
+        for refs in series {
+            let start = ids.len();
+            let complete = refs.iter().all(|&r| match numbers.get(r as usize) {
+                Some(&n) if n != NO_STRING => {
+                    ids.push(n);
+                    true
                 }
-                raw.get_by_strings(&ids)
-            })
+                _ => false,
+            });
+            spans.push(complete.then(|| (ids_hash(&ids[start..]), start, ids.len())));
+            if !complete {
+                ids.truncate(start);
+            }
+        }
+        spans
+            .iter()
+            .map(|s| s.and_then(|(h, a, b)| raw.get_by_strings_hashed(h, &ids[a..b])))
             .collect()
     }
 

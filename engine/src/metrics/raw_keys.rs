@@ -113,8 +113,14 @@ impl RawKeys {
 
     /// The series remembered by the label numbers `ids` (name, value, name, value ...), if
     /// any.
+    #[cfg(test)]
     pub(crate) fn get_by_strings(&self, ids: &[u32]) -> Option<KnownSeries> {
-        match self.by_strings.get(&ids_hash(ids)) {
+        self.get_by_strings_hashed(ids_hash(ids), ids)
+    }
+
+    /// [`RawKeys::get_by_strings`] with `ids`' [`ids_hash`] computed already.
+    pub(crate) fn get_by_strings_hashed(&self, hash: u64, ids: &[u32]) -> Option<KnownSeries> {
+        match self.by_strings.get(&hash) {
             Some((known, id)) if **known == *ids => Some(KnownSeries {
                 id: *id,
                 owner: self.owner,
