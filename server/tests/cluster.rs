@@ -3,7 +3,7 @@
 //! query process spreading its SQL scans over them (`[cluster] workers`) and, as the
 //! single-process reference, a query process without workers. The distributed one answers
 //! a set of SQL queries, PromQL, LogQL and the Jaeger lookups exactly as the writer and the
-//! reference do, the workers did the scans (they fetched data files), a query process
+//! reference do (native histograms included), the workers did the scans (they fetched data files), a query process
 //! without the cluster token is refused by the workers, and with a worker gone a
 //! distributed query fails with an error naming it instead of answering wrongly.
 
@@ -125,6 +125,22 @@ fn a_query_spread_over_two_workers_answers_as_one_process() {
     assert_eq!(expected.1[2][0]["n"], 120, "{:?}", expected.1);
     assert_eq!(expected.1[6].as_array().map(Vec::len), Some(6));
     assert_eq!(expected.1[4].as_array().map(Vec::len), Some(1));
+    // 18 native histograms (4 positive and 1 negative bucket each), read by PromQL and by
+    // both SQL tables, on the workers too.
+    let h = bucket::native_answers(3).start;
+    assert_eq!(expected.0[h + 2][0]["n"], 18, "{:?}", expected.0[h + 2]);
+    // Each histogram's 4 positive buckets and its zero bucket, then its negative one.
+    assert_eq!(expected.0[h + 3][0]["n"], 90, "{:?}", expected.0[h + 3]);
+    assert_eq!(expected.0[h + 3][1]["n"], 18, "{:?}", expected.0[h + 3]);
+    // histogram_count + histogram_sum of the last histogram (n = 26): 4 n + 1 + 2.5 n.
+    let values = expected.0[h]["result"][0]["values"]
+        .as_array()
+        .expect("a series");
+    assert_eq!(
+        values.last().map(|v| &v[1]),
+        Some(&Json::from("170")),
+        "{values:?}"
+    );
 
     // The distributed process: the same answers, every API.
     assert_eq!(sql_answers(&distributed), expected.1);

@@ -55,6 +55,8 @@ fn a_query_process_answers_from_the_bucket_as_the_writer_does() {
     assert_eq!(expected[4][0]["n"], 40);
     assert_eq!(expected[6][0]["values"].as_array().map(Vec::len), Some(40));
     assert_eq!(expected[7][0]["spans"].as_array().map(Vec::len), Some(6));
+    let h = bucket::native_answers(1).start;
+    assert_eq!(expected[h + 2][0]["n"], 6, "{:?}", expected[h + 2]);
 
     // Writes are the writer's.
     let one = TestSeries {

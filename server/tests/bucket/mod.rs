@@ -1,13 +1,61 @@
 //! What the tests of processes over one bucket (`query_process.rs`, `cluster.rs`) write
-//! and ask: the same remote-written samples, Loki-pushed lines and OTLP spans, and the
-//! same PromQL, SQL, LogQL and Jaeger questions, to compare one process's answers with
-//! another's.
+//! and ask: the same remote-written samples and native histograms, Loki-pushed lines and
+//! OTLP spans, and the same PromQL, SQL, LogQL and Jaeger questions, to compare one
+//! process's answers with another's.
 
 #![allow(dead_code)]
 
+use prost::Message;
 use serde_json::Value as Json;
+use strata_server::remote_write::proto::{
+    BucketSpan, Histogram, Label, TimeSeries, WriteRequest, histogram::Count,
+};
 use strata_tests::remote_write::{HEADERS, TestSeries, encode};
 use strata_tests::server::Server;
+
+/// Round `r`'s native histograms: series `lat` (schema 0, buckets 0..3 plus one negative
+/// bucket) every 5 s for 30 s, counts growing with time and round.
+fn histograms(t_ms: i64, r: u8) -> Vec<u8> {
+    let timeseries = (0..6i64)
+        .map(|i| {
+            let n = i64::from(r) * 10 + i + 1;
+            Histogram {
+                count: Some(Count::CountInt((4 * n + 1) as u64)),
+                sum: n as f64 * 2.5,
+                schema: 0,
+                zero_threshold: 1e-128,
+                positive_spans: vec![BucketSpan {
+                    offset: 0,
+                    length: 4,
+                }],
+                // Absolute counts n, n, n, n.
+                positive_deltas: vec![n, 0, 0, 0],
+                negative_spans: vec![BucketSpan {
+                    offset: 1,
+                    length: 1,
+                }],
+                negative_deltas: vec![1],
+                timestamp: t_ms + i * 5_000,
+                ..Default::default()
+            }
+        })
+        .collect();
+    let label = |n: &str, v: &str| Label {
+        name: n.as_bytes().to_vec(),
+        value: v.as_bytes().to_vec(),
+    };
+    let req = WriteRequest {
+        metadata: Vec::new(),
+        timeseries: vec![TimeSeries {
+            labels: vec![label("__name__", "lat"), label("job", "q")],
+            histograms: timeseries,
+            ..Default::default()
+        }],
+    };
+    snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .expect("snappy")
+}
 
 /// Writes `n` samples, log lines and spans around `t_ms` (round `r`), asserting each is
 /// acknowledged.
@@ -25,6 +73,10 @@ pub(crate) fn ingest(server: &Server, t_ms: i64, r: u8) {
     let written = server
         .post("/api/v1/write", &HEADERS, &encode(&protos))
         .expect("remote write");
+    assert_eq!(written.status, 204, "{}", written.text());
+    let written = server
+        .post("/api/v1/write", &HEADERS, &histograms(t_ms, r))
+        .expect("remote write histograms");
     assert_eq!(written.status, 204, "{}", written.text());
 
     let values: Vec<String> = (0..40)
@@ -110,7 +162,34 @@ pub(crate) fn answers(server: &Server, t_ms: i64, rounds: u8) -> Vec<Json> {
         let trace: Json = serde_json::from_slice(&got.body).expect("JSON");
         out.push(trace["data"].clone());
     }
+    // Native histograms, after the rest (`native_answers` names their places): PromQL
+    // over the histograms and bucket files, and both SQL tables.
+    out.extend([
+        get_json(
+            server,
+            &format!(
+                "/api/v1/query_range?query=histogram_count(lat)%20%2B%20histogram_sum(lat)&start={start}&end={end}&step=15"
+            ),
+        )["data"]
+            .clone(),
+        get_json(server, &format!("/api/v1/query?query=lat&time={end}"))["data"].clone(),
+        sql(
+            server,
+            "SELECT count(*) AS n, sum(count_int) AS c, sum(sum) AS s FROM histograms",
+        ),
+        sql(
+            server,
+            "SELECT negative, count(*) AS n, sum(count) AS c FROM histogram_buckets \
+             GROUP BY negative ORDER BY negative",
+        ),
+    ]);
     out
+}
+
+/// Where [`answers`] puts its native histogram answers for `rounds` rounds: the PromQL
+/// range query, the instant query, the `histograms` and the `histogram_buckets` counts.
+pub(crate) fn native_answers(rounds: u8) -> std::ops::Range<usize> {
+    7 + usize::from(rounds)..11 + usize::from(rounds)
 }
 
 pub(crate) fn metric(server: &Server, name: &str) -> f64 {
