@@ -212,6 +212,10 @@ impl FloatHistogram {
             }
             return Ok(flags);
         }
+        // `other`'s buckets among `self`'s: added in place.
+        if self.add_within(other, sign) {
+            return Ok(flags);
+        }
         let mine = to_pairs(&self.positive_spans, &self.positive);
         let theirs = to_pairs(&other.positive_spans, &other.positive);
         if self.uses_custom_buckets() {

@@ -24,6 +24,7 @@ mod float_histogram;
 mod kahan;
 pub mod quantile;
 mod reset;
+mod subset;
 mod trim;
 mod zero_bucket;
 

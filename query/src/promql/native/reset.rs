@@ -44,6 +44,9 @@ impl FloatHistogram {
             return down(&self.positive, &previous.positive)
                 || down(&self.negative, &previous.negative);
         }
+        if let Some(down) = self.went_down_within(previous) {
+            return down;
+        }
         let side = |h: &FloatHistogram, positive: bool| {
             let (spans, counts) = if positive {
                 (&h.positive_spans, &h.positive)

@@ -377,3 +377,58 @@ fn same_layout_shortcuts_agree_with_the_general_paths() {
     assert!(h(pairs[1].1).detect_reset(&h(pairs[1].0)));
     assert!(!h(pairs[0].1).detect_reset(&h(pairs[0].0)));
 }
+
+#[test]
+fn subset_shortcuts_agree_with_the_general_paths() {
+    // (narrower, wider): the wider one has every bucket of the narrower one, and more.
+    let pairs = [
+        // A counter that gained buckets at both ends and in a gap; a negative side.
+        (
+            "{{schema:3 count:8 sum:5 z_bucket:1 z_bucket_w:0.001 spans:[0:2 3:1] buckets:[1 2 3] n_offset:1 n_buckets:[1]}}",
+            "{{schema:3 count:20 sum:9 z_bucket:2 z_bucket_w:0.001 spans:[-1:5 1:2] buckets:[1 2 3 1 4 3 1] n_offset:0 n_buckets:[1 2]}}",
+        ),
+        // A bucket went down: a reset.
+        (
+            "{{schema:0 count:10 sum:5 spans:[0:2 3:1] buckets:[1 5 4]}}",
+            "{{schema:0 count:12 sum:6 spans:[0:2 1:3] buckets:[2 3 1 1 5]}}",
+        ),
+        // Custom buckets with the same bounds.
+        (
+            "{{schema:-53 count:3 sum:5 custom_values:[1 2 5] spans:[0:1 1:1] buckets:[1 2]}}",
+            "{{schema:-53 count:9 sum:6 custom_values:[1 2 5] buckets:[2 2 3 2]}}",
+        ),
+    ];
+    for (narrow, wide) in pairs {
+        let (narrow, wide) = (h(narrow), h(wide));
+        assert!(
+            wide.clone().add_within(&narrow, 1.0),
+            "a subset: {narrow:?} {wide:?}"
+        );
+        assert!(wide.went_down_within(&narrow).is_some());
+        for sub in [false, true] {
+            let (mut fast, mut general) = (wide.clone(), split(wide.clone()));
+            let op = |x: &mut FloatHistogram| if sub { x.sub(&narrow) } else { x.add(&narrow) };
+            assert_eq!(op(&mut fast), op(&mut general));
+            assert!(
+                fast.equals(&general),
+                "sub {sub}: {fast:?} against {general:?}"
+            );
+            assert_eq!(
+                fast.positive_spans, wide.positive_spans,
+                "the layout is kept"
+            );
+        }
+        assert_eq!(
+            wide.detect_reset(&narrow),
+            split(wide.clone()).detect_reset(&narrow),
+            "{narrow:?} {wide:?}"
+        );
+        // The other way round no bucket list is a subset: the general paths, unchanged.
+        let mut n = narrow.clone();
+        assert!(!n.add_within(&wide, 1.0));
+        assert!(n.equals(&narrow));
+        assert_eq!(narrow.went_down_within(&wide), None);
+    }
+    assert!(!h(pairs[0].1).detect_reset(&h(pairs[0].0)));
+    assert!(h(pairs[1].1).detect_reset(&h(pairs[1].0)));
+}
