@@ -199,15 +199,38 @@ impl<'a> BucketColumns<'a> {
         })
     }
 
-    /// Row `i` (its series is `ids.value(i)`).
-    pub(crate) fn row(&self, i: usize) -> BucketRow {
+    /// Appends the rows of `run` (one series') with ts in `[start, end]` to `out`; the
+    /// count columns' nulls are looked at only when a column has some.
+    pub(crate) fn rows_in(
+        &self,
+        run: std::ops::Range<usize>,
+        (start, end): (i64, i64),
+        out: &mut Vec<BucketRow>,
+    ) {
         use arrow::array::Array;
-        BucketRow {
-            ts: self.ts.value(i),
-            negative: self.negative.value(i),
-            bucket: self.bucket.value(i),
-            count: (!self.count.is_null(i)).then(|| self.count.value(i)),
-            count_float: (!self.count_float.is_null(i)).then(|| self.count_float.value(i)),
+        let (ts, negative, bucket) = (
+            self.ts.values(),
+            self.negative.values(),
+            self.bucket.values(),
+        );
+        let (count, count_float) = (self.count.values(), self.count_float.values());
+        let all = |n: usize| n == 0;
+        let (ints, floats) = (
+            all(self.count.null_count()),
+            all(self.count_float.null_count()),
+        );
+        for i in run {
+            let t = ts[i];
+            if t < start || t > end {
+                continue;
+            }
+            out.push(BucketRow {
+                ts: t,
+                negative: negative.value(i),
+                bucket: bucket[i],
+                count: (ints || !self.count.is_null(i)).then(|| count[i]),
+                count_float: (floats || !self.count_float.is_null(i)).then(|| count_float[i]),
+            });
         }
     }
 }

@@ -163,17 +163,20 @@ impl Cursor {
             }
             let c = BucketColumns::of(&self.batch, &self.path)?;
             let (id_col, ts_col) = (c.ids.values(), c.ts.values());
+            // A run of one series' rows at a time.
             while self.pos < id_col.len() {
-                let (rid, t) = (id_col[self.pos], ts_col[self.pos]);
+                let rid = id_col[self.pos];
                 if id.is_some_and(|id| rid > id) {
                     return Ok(());
                 }
-                let in_range = t >= start && t <= end;
+                let to = self.pos + id_col[self.pos..].partition_point(|&x| x == rid);
+                let run = self.pos..to;
+                self.pos = to;
                 if Some(rid) == id {
-                    if in_range {
-                        out.push(c.row(self.pos));
-                    }
-                } else if in_range && ids.binary_search(&rid).is_ok() {
+                    c.rows_in(run, (start, end), out);
+                } else if ids.binary_search(&rid).is_ok()
+                    && let Some(t) = ts_col[run].iter().find(|&&t| t >= start && t <= end)
+                {
                     return Err(bad(
                         &self.path,
                         format!(
@@ -181,7 +184,6 @@ impl Cursor {
                         ),
                     ));
                 }
-                self.pos += 1;
             }
         }
     }
