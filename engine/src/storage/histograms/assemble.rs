@@ -151,14 +151,7 @@ impl Walks {
             if !r.negative {
                 return Err("a positive bucket after the negative ones".into());
             }
-            let left = self.walk.remaining(&h.positive_spans);
-            if left > 0 {
-                return Err(format!(
-                    "the positive spans cover {} buckets, the bucket file holds {}",
-                    self.taken + left,
-                    self.taken
-                ));
-            }
+            self.side_done(&h.positive_spans)?;
             *self = Self {
                 negative: true,
                 ..Self::default()
@@ -222,25 +215,28 @@ impl Walks {
     fn finish(self, h: &mut Histogram) -> std::result::Result<(), String> {
         let mut w = self;
         if !w.negative {
-            let left = w.walk.remaining(&h.positive_spans);
-            if left > 0 {
-                return Err(format!(
-                    "the positive spans cover {} buckets, the bucket file holds {}",
-                    w.taken + left,
-                    w.taken
-                ));
-            }
+            w.side_done(&h.positive_spans)?;
             w = Self {
                 negative: true,
                 ..Self::default()
             };
         }
-        let left = w.walk.remaining(&h.negative_spans);
+        w.side_done(&h.negative_spans)
+    }
+
+    /// Checks that the side being filled (its `spans`) has every index filled.
+    fn side_done(&self, spans: &[Span]) -> std::result::Result<(), String> {
+        let left = self.walk.remaining(spans);
         if left > 0 {
+            let side = if self.negative {
+                "negative"
+            } else {
+                "positive"
+            };
             return Err(format!(
-                "the negative spans cover {} buckets, the bucket file holds {}",
-                w.taken + left,
-                w.taken
+                "the {side} spans cover {} buckets, the bucket file holds {}",
+                self.taken + left,
+                self.taken
             ));
         }
         Ok(())

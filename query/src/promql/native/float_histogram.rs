@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::buckets::{
-    Bucket, Span, bucket_bound, from_pairs, intersect_bounds, make_bucket, map_custom, merge_pairs,
-    reduce_pairs, skip_within, to_pairs,
+    Bucket, Span, from_pairs, intersect_bounds, make_bucket, map_custom, merge_pairs, reduce_pairs,
+    skip_within, to_pairs,
 };
 use super::{Error, is_custom_schema, is_exponential_schema};
 
@@ -262,33 +262,9 @@ impl FloatHistogram {
     /// inside the zero bucket. Then sums, differences and reset checks can go bucket by
     /// bucket, with the result the general paths compute.
     pub(crate) fn same_layout(&self, other: &FloatHistogram) -> bool {
-        let normal = |spans: &[Span], counts: &[f64]| {
-            spans
-                .iter()
-                .enumerate()
-                .all(|(k, s)| s.length > 0 && (k == 0 || s.offset > 0))
-                && spans.iter().map(|s| s.length as usize).sum::<usize>() == counts.len()
-        };
-        let clear_of_zero = |spans: &[Span]| {
-            self.zero_threshold == 0.0
-                || spans
-                    .first()
-                    .is_none_or(|s| bucket_bound(s.offset, self.schema, &[]) > self.zero_threshold)
-        };
-        let buckets = if self.uses_custom_buckets() {
-            other.uses_custom_buckets() && self.custom_values[..] == other.custom_values[..]
-        } else {
-            is_exponential_schema(self.schema)
-                && self.zero_threshold == other.zero_threshold
-                && clear_of_zero(&self.positive_spans)
-                && clear_of_zero(&self.negative_spans)
-        };
-        self.schema == other.schema
-            && buckets
+        self.bucketwise_with(other)
             && self.positive_spans == other.positive_spans
             && self.negative_spans == other.negative_spans
-            && normal(&self.positive_spans, &self.positive)
-            && normal(&self.negative_spans, &self.negative)
             && other.positive.len() == self.positive.len()
             && other.negative.len() == self.negative.len()
     }

@@ -55,9 +55,10 @@ fn normal(spans: &[Span], n: usize) -> bool {
 }
 
 impl FloatHistogram {
-    /// Whether `self` may take `other`'s buckets by position (see the module docs); the
-    /// subset itself is checked bucket by bucket after.
-    fn wider_than(&self, other: &FloatHistogram) -> bool {
+    /// Whether `self`'s buckets and `other`'s can meet index by index: one schema, the
+    /// same custom bounds (or zero threshold, with no bucket of `self` inside its zero
+    /// bucket), and `self`'s spans in normal form with a count per bucket.
+    pub(crate) fn bucketwise_with(&self, other: &FloatHistogram) -> bool {
         let clear_of_zero = |spans: &[Span]| {
             self.zero_threshold == 0.0
                 || spans
@@ -76,18 +77,15 @@ impl FloatHistogram {
             && buckets
             && normal(&self.positive_spans, self.positive.len())
             && normal(&self.negative_spans, self.negative.len())
-            && other
-                .positive_spans
-                .iter()
-                .map(|s| s.length as usize)
-                .sum::<usize>()
-                == other.positive.len()
-            && other
-                .negative_spans
-                .iter()
-                .map(|s| s.length as usize)
-                .sum::<usize>()
-                == other.negative.len()
+    }
+
+    /// [`FloatHistogram::bucketwise_with`], and `other` with a count per bucket: `self`
+    /// may take `other`'s buckets by position (the subset itself is checked after).
+    fn wider_than(&self, other: &FloatHistogram) -> bool {
+        let covered = |spans: &[Span]| spans.iter().map(|s| s.length as usize).sum::<usize>();
+        self.bucketwise_with(other)
+            && covered(&other.positive_spans) == other.positive.len()
+            && covered(&other.negative_spans) == other.negative.len()
     }
 
     /// `self`'s buckets `+= sign *` `other`'s when each of `other`'s is one of `self`'s;

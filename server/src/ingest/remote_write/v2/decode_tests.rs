@@ -14,6 +14,22 @@ use super::*;
 use crate::ingest::remote_write::decode::INVALID_HISTOGRAM;
 use crate::ingest::test_rng::Rng;
 
+/// The 1.0 encoding of a series' labels (prost's, as a 1.0 sender's).
+fn v1_key(labels: &[(&str, &str)]) -> Vec<u8> {
+    use crate::ingest::remote_write::proto::{Label, TimeSeries};
+    TimeSeries {
+        labels: labels
+            .iter()
+            .map(|(n, v)| Label {
+                name: n.as_bytes().to_vec(),
+                value: v.as_bytes().to_vec(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
 /// Resolves `r` against an engine that knows nothing: every series is decoded.
 fn none_known(r: &mut Request<'_>) {
     r.resolve(&|_, series| vec![None; series.len()], &|keys| {
@@ -208,20 +224,7 @@ fn resolves_symbols_and_refuses_bad_series_alone() {
     );
     assert_eq!(got.series[0].samples[0].ts, 10);
     // The key is the 1.0 encoding of the same labels.
-    let v1 = crate::ingest::remote_write::proto::TimeSeries {
-        labels: vec![
-            crate::ingest::remote_write::proto::Label {
-                name: b"__name__".to_vec(),
-                value: b"up".to_vec(),
-            },
-            crate::ingest::remote_write::proto::Label {
-                name: b"job".to_vec(),
-                value: b"api".to_vec(),
-            },
-        ],
-        ..Default::default()
-    }
-    .encode_to_vec();
+    let v1 = v1_key(&[("__name__", "up"), ("job", "api")]);
     assert_eq!(b.series()[0].key, &v1[..]);
     let refused: Vec<_> = b.refused.iter().map(|(k, v)| (*k, v.count)).collect();
     assert_eq!(
@@ -767,27 +770,11 @@ fn known_series_are_found_by_their_symbols_without_a_key() {
     assert_eq!(sel[0].samples.len(), 2);
     // Remembered by its symbols, not by the key it was sent with: a 1.0 writer's key for
     // the same series is not known (it is learnt on its first 1.0 write).
-    let v1 = crate::ingest::remote_write::proto::TimeSeries {
-        labels: vec![
-            crate::ingest::remote_write::proto::Label {
-                name: b"__name__".to_vec(),
-                value: b"up".to_vec(),
-            },
-            crate::ingest::remote_write::proto::Label {
-                name: b"job".to_vec(),
-                value: b"a".to_vec(),
-            },
-        ],
-        ..Default::default()
-    }
-    .encode_to_vec();
+    let v1 = v1_key(&[("__name__", "up"), ("job", "a")]);
     assert_eq!(first[0].key, &v1[..]);
     assert!(engine.known_series(&t, &[&v1]).unwrap()[0].is_none());
     // A series remembered by its key (as a relabeled one is) is found by that key.
-    let mut key = Vec::new();
-    for (n, v) in [("__name__", "up"), ("job", "d")] {
-        label_key(n, v, &mut key);
-    }
+    let key = v1_key(&[("__name__", "up"), ("job", "d")]);
     let by_key = strata_engine::KeyedSeries {
         key: &key,
         by_symbols: false,
