@@ -64,7 +64,8 @@ fn rows_in_file_order_or_shuffled_give_the_same_histograms() {
     );
     // A missing row, a duplicate, a row moved to another bucket or another side, a count
     // of the other kind: each an error naming the series and the sample.
-    let broken: [(&str, Box<dyn Fn(&mut Vec<BucketRow>)>); 5] = [
+    type Damage = Box<dyn Fn(&mut Vec<BucketRow>)>;
+    let broken: [(&str, Damage); 5] = [
         (
             "spans cover",
             Box::new(|r| {
