@@ -82,8 +82,8 @@ pub(crate) fn ids_hash(ids: &[u32]) -> u64 {
     h ^ (h >> 33)
 }
 
-/// The hash an entry is filed under when the writer gives none.
-pub(crate) fn hash(raw: &[u8]) -> u64 {
+/// xxh3 of a raw key or a label string: what `map` and `strings` are keyed by.
+fn hash(raw: &[u8]) -> u64 {
     twox_hash::XxHash3_64::oneshot(raw)
 }
 

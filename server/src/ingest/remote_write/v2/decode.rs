@@ -105,7 +105,8 @@ impl<'a> Request<'a> {
         }
         // The others' keys, then a lookup by them.
         let mut keys = Vec::new();
-        let mut ranges: Vec<(usize, usize, usize)> = Vec::new();
+        let mut key_of = vec![(0, 0); p.series.len()];
+        let mut misses = Vec::new();
         for (&i, refs) in valid.iter().zip(&refs) {
             if found[i].is_none() {
                 let start = keys.len();
@@ -116,25 +117,24 @@ impl<'a> Request<'a> {
                         &mut keys,
                     );
                 }
-                ranges.push((i, start, keys.len()));
+                key_of[i] = (start, keys.len());
+                misses.push(i);
             }
         }
-        if !ranges.is_empty() {
-            let by_key: Vec<&[u8]> = ranges.iter().map(|&(_, a, b)| &keys[a..b]).collect();
-            for (&(i, _, _), k) in ranges.iter().zip(by_keys(&by_key)) {
+        if !misses.is_empty() {
+            let by_key: Vec<&[u8]> = misses
+                .iter()
+                .map(|&i| &keys[key_of[i].0..key_of[i].1])
+                .collect();
+            for (&i, k) in misses.iter().zip(by_keys(&by_key)) {
                 found[i] = k;
             }
         }
-        let mut out: Vec<Found> = found
+        self.found = found
             .iter()
-            .map(|k| k.map_or(Found::Key(0, 0), Found::Known))
+            .zip(&key_of)
+            .map(|(k, &(a, b))| k.map_or(Found::Key(a, b), Found::Known))
             .collect();
-        for &(i, a, b) in &ranges {
-            if found[i].is_none() {
-                out[i] = Found::Key(a, b);
-            }
-        }
-        self.found = out;
         self.keys = keys;
     }
 
