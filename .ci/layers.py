@@ -28,6 +28,7 @@ LAYERS = {
     ],
     "server": [
         ["error", "relabel"],
+        ["memory"],
         ["config", "http"],
         ["auth", "tls"],
         ["runtime"],

@@ -35,6 +35,7 @@
 
 mod go;
 pub mod logql;
+pub mod memory;
 pub mod prom_api;
 pub mod promql;
 pub mod sql;

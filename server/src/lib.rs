@@ -52,6 +52,7 @@ mod derive;
 mod error;
 mod http;
 mod ingest;
+pub mod memory;
 mod offline;
 pub mod relabel;
 mod router;

@@ -64,6 +64,7 @@ fn main() -> ExitCode {
                 if c.tokens.is_empty() { "off".to_owned() } else { format!("{} tokens", c.tokens.len()) },
                 c.tenant_overrides().keys().cloned().collect::<Vec<_>>().join(","),
             );
+            print!("{}", c.memory.describe());
         }),
     };
     match result {

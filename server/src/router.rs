@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures::StreamExt as _;
 
 use crate::auth::ReadTenant;
 use crate::http::error::ApiError;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         // The body limit is enforced by each handler (413 with a message, and again after
         // decompression); axum's default 2 MiB cap would answer first and without one.
         .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), admit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,
@@ -69,6 +71,7 @@ async fn metrics(
     let only = state.auth().bound_tenant(&headers);
     let mut text = state.metrics().render(engine.as_deref(), only.as_ref());
     state.inflight().render(&mut text);
+    crate::runtime::memory_metrics::render(&mut text, &state);
     state.render_derived(&mut text, only.as_ref());
     let mut resp = (StatusCode::OK, text).into_response();
     resp.headers_mut().insert(
@@ -76,6 +79,28 @@ async fn metrics(
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     resp
+}
+
+/// Gives a query a turn (`runtime/admission.rs`) before its handler runs, and holds it
+/// until the answer's last byte is sent; other requests pass.
+async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let query = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|p| crate::runtime::admission::is_query(p.as_str()));
+    if !query {
+        return next.run(req).await;
+    }
+    let turn = match state.admission().admit().await {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let (parts, body) = next.run(req).await.into_parts();
+    let body = axum::body::Body::from_stream(body.into_data_stream().map(move |chunk| {
+        let _held = &turn;
+        chunk
+    }));
+    Response::from_parts(parts, body)
 }
 
 /// Counts every request by route pattern and status, with its latency, and tells the

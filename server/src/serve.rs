@@ -35,6 +35,34 @@ const RELEASE_WAIT: Duration = Duration::from_secs(30);
 /// or a single-threaded runtime busy elsewhere) would otherwise keep the server from exiting.
 const DRAIN_WAIT: Duration = Duration::from_secs(10);
 
+/// Sets SQL's spill directory, `<data_dir>/spill`, emptied first (a crash leaves files
+/// there), unless `sql.max_spill_bytes` is 0. A query process over a bucket spills there
+/// too: its data directory is its cache.
+fn spill_to(config: &mut Config) -> Result<()> {
+    if config.sql.max_spill_bytes == 0 {
+        return Ok(());
+    }
+    let dir = config.data_dir.join("spill");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| {
+            Error::Server(format!(
+                "cannot empty the spill directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    let pool = config.sql.query.memory.clone();
+    config.sql.query.memory = pool
+        .spilling_to(&dir, config.sql.max_spill_bytes)
+        .map_err(|e| {
+            Error::Server(format!(
+                "cannot make the spill directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+    Ok(())
+}
+
 /// Runs the server until a signal stops it.
 pub fn run(config: Config) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -51,8 +79,12 @@ async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener> {
         .map_err(|source| Error::Bind { addr, what, source })
 }
 
-async fn serve(config: Config) -> Result<()> {
+async fn serve(mut config: Config) -> Result<()> {
     let auth = Auth::new(&config.tokens)?;
+    for line in config.memory.describe().lines() {
+        info!("{}", line.trim_start());
+    }
+    spill_to(&mut config)?;
     let tls = match &config.tls {
         Some(files) => {
             let tls_err = |e: crate::tls::TlsError| Error::config("server.tls", e.to_string());

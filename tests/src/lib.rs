@@ -1,7 +1,8 @@
 //! Helpers shared by Strata's end-to-end tests (`tests/*.rs` in this package, and the
 //! `strata` binary's tests in `server/tests/`, which need Cargo's `CARGO_BIN_EXE_strata`).
 //! [`server`] runs the real binary, [`http`] talks to it, [`remote_write`] encodes
-//! Prometheus remote-write requests of realistic series.
+//! Prometheus remote-write requests of realistic series, [`cgroup`] runs it under a memory
+//! limit.
 //!
 //! [`payload`] and [`check_payload`] make self-describing WAL records for crash tests: a
 //! record is an 8-byte little-endian tag followed by bytes generated from that tag, so a
@@ -17,6 +18,7 @@
 //! assert!(check_payload(&bad).is_err());
 //! ```
 
+pub mod cgroup;
 pub mod http;
 pub mod moto;
 pub mod remote_write;

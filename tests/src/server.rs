@@ -62,7 +62,15 @@ impl Server {
     /// Starts the server (see [`serve_command`]) and waits for its address line; not for
     /// readiness (see [`Server::wait_ready`]).
     pub fn start(bin: &Path, dir: &Path, config: &str) -> Self {
-        let mut child = serve_command(bin, dir, config)
+        Self::spawn(serve_command(bin, dir, config))
+    }
+
+    /// Starts `cmd` (a [`serve_command`], possibly wrapped: see
+    /// [`crate::cgroup::MemoryGroup::wrap`]) and waits for its address line.
+    pub fn spawn(mut cmd: Command) -> Self {
+        let bin = cmd.get_program().to_owned();
+        let bin = Path::new(&bin);
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -142,6 +150,11 @@ impl Server {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The exit status, if the server has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Peak resident memory of the server so far (`VmHWM`), in bytes.

@@ -156,7 +156,16 @@ async fn read_range(
     let sql = window_sql(&agg.log.selector, &agg.log.pipeline, from, to);
     let mut failure: Option<Error> = None;
     let bytes_op = matches!(agg.op, RangeOp::BytesOverTime | RangeOp::BytesRate);
+    let mut held = crate::memory::SessionCharge::new(ctx, "logql series");
+    let mut entries = 0usize;
     let (stats, _) = for_each_entry(ctx, config, limits, &sql, |entry| {
+        entries += 1;
+        if entries.is_multiple_of(1024)
+            && let Err(e) = held.set(acc.bytes())
+        {
+            failure = Some(Error::Sql(e));
+            return ControlFlow::Break(());
+        }
         let Some((mut labels, line)) = pipeline.process(&entry) else {
             return ControlFlow::Continue(());
         };
@@ -190,6 +199,7 @@ async fn read_range(
     if let Some(e) = failure {
         return Err(e);
     }
+    held.set(acc.bytes()).map_err(Error::Sql)?;
     limits.check_bytes(stats.bytes)?;
     if agg.op == RangeOp::AbsentOverTime {
         return Ok((absent(agg, acc.finish(grid), grid), stats));

@@ -62,6 +62,9 @@ pub struct PromApi {
     pub options: QueryOptions,
     /// What `buildinfo` reports.
     pub build_info: BuildInfo,
+    /// The query memory pool each query takes its share of (`None`: `options.max_samples`
+    /// alone bounds a query).
+    pub memory: Option<crate::memory::QueryMemory>,
 }
 
 impl PromApi {
@@ -70,7 +73,14 @@ impl PromApi {
         Self {
             options,
             build_info: BuildInfo::default(),
+            memory: None,
         }
+    }
+
+    /// The API with each query charging a share of `pool`.
+    pub fn with_memory(mut self, pool: crate::memory::QueryMemory) -> Self {
+        self.memory = Some(pool);
+        self
     }
 
     /// `/api/v1/query`: `query`, `time` (default `now_ms`), `timeout`, `limit`,
@@ -182,7 +192,10 @@ impl PromApi {
         if let Some(l) = lookback {
             o.lookback = l;
         }
-        PromqlEngine::new(o)
+        match &self.memory {
+            Some(pool) => PromqlEngine::new(o).with_memory(pool.query()),
+            None => PromqlEngine::new(o),
+        }
     }
 
     fn instant(

@@ -62,7 +62,9 @@ impl ApiError {
         match e {
             promql::Error::Parse(_) if instant => Self::invalid_param("query", msg),
             promql::Error::Parse(_) | promql::Error::TooManyPoints => Self::BadData(msg),
-            promql::Error::Execution(_) | promql::Error::TooManySamples(_) => Self::Execution(msg),
+            promql::Error::Execution(_)
+            | promql::Error::TooManySamples(_)
+            | promql::Error::OverMemory(_) => Self::Execution(msg),
             promql::Error::Timeout(_) => Self::Timeout(msg),
             promql::Error::Storage(_) => Self::Internal(msg),
         }

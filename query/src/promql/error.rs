@@ -11,6 +11,10 @@ pub enum Error {
     /// `execution`), e.g. many-to-many matching or a duplicate label set in the output.
     #[error("{0}")]
     Execution(String),
+    /// The query would hold more memory than its share of the query pool (a client error,
+    /// HTTP 422 `execution`, naming the limit).
+    #[error("{0}")]
+    OverMemory(#[from] crate::memory::MemoryError),
     /// More samples would be held in memory at once than `max_samples` allows.
     #[error("query processing would load too many samples into memory in {0}")]
     TooManySamples(&'static str),

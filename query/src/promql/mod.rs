@@ -76,6 +76,8 @@ pub(crate) use eval::selector_matchers;
 use eval::{EvalSettings, Evaluator, NameUse, Val};
 use label_cache::WordMap;
 
+use crate::memory::QueryBudget;
+
 /// Most points per series a range query may return (Prometheus's limit).
 pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
 
@@ -128,16 +130,35 @@ pub fn parse(query: &str) -> Result<Expr> {
     }
 }
 
-/// The PromQL evaluator. Cheap to create; holds only its options.
+/// The PromQL evaluator. Cheap to create; holds its options and, when given one, the
+/// query's memory budget.
 #[derive(Debug, Clone, Default)]
 pub struct PromqlEngine {
     options: QueryOptions,
+    memory: Option<QueryBudget>,
 }
 
 impl PromqlEngine {
     /// An evaluator with `options`.
     pub fn new(options: QueryOptions) -> Self {
-        Self { options }
+        Self {
+            options,
+            memory: None,
+        }
+    }
+
+    /// The evaluator charging `budget` for the series and samples a query loads and the
+    /// points it answers: a query over the budget's share fails with
+    /// [`Error::OverMemory`]. Without one a query is bounded by `max_samples` alone.
+    pub fn with_memory(mut self, budget: QueryBudget) -> Self {
+        self.memory = Some(budget);
+        self
+    }
+
+    fn evaluator<'q>(&self, query: &'q str, start: i64, end: i64, step: i64) -> Evaluator<'q> {
+        let mut ev = Evaluator::new(query, start, end, step, self.settings());
+        ev.charge = self.memory.as_ref().map(|b| b.charge("promql"));
+        ev
     }
 
     fn settings(&self) -> EvalSettings {
@@ -159,7 +180,7 @@ impl PromqlEngine {
     ) -> Result<QueryResult> {
         let mut expr = parse(query)?;
         durations::resolve(&mut expr, 0, 0)?;
-        let mut ev = Evaluator::new(query, t_ms, t_ms, 0, self.settings());
+        let mut ev = self.evaluator(query, t_ms, t_ms, 0);
         ev.prefetch(&expr, source)?;
         ev.begin_step()?;
         let value = match ev.eval_for(&expr, t_ms, NameUse::Result)? {
@@ -227,7 +248,7 @@ impl PromqlEngine {
                 "invalid expression type \"{name}\" for range query, must be Scalar or instant Vector"
             )));
         }
-        let mut ev = Evaluator::new(query, start_ms, end_ms, step_ms, self.settings());
+        let mut ev = self.evaluator(query, start_ms, end_ms, step_ms);
         ev.prefetch(&expr, source)?;
         let mut out: Vec<Series> = Vec::new();
         // Keyed by the address of the interned final label set, which is one per label set
@@ -252,6 +273,8 @@ impl PromqlEngine {
                     )));
                 }
             };
+            // The answer's points are held to the end.
+            ev.hold(samples.len() * eval::POINT_BYTES)?;
             for s in samples {
                 let labels = ev.final_labels(&s);
                 let i = *index.entry(labels.ptr()).or_insert_with(|| {

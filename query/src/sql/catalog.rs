@@ -8,7 +8,6 @@ use datafusion::datasource::ViewTable;
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{JoinType, LogicalPlanBuilder, col};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
@@ -24,6 +23,7 @@ use super::samples::SamplesTable;
 use super::series::SeriesTable;
 use super::signal_table::{Signal, SignalTable};
 use super::stream::SqlStream;
+use crate::memory::QueryBudget;
 
 /// The definition of the `metrics` view.
 const METRICS_VIEW: &str = "SELECT series.metric, series.labels, samples.ts, samples.value \
@@ -40,8 +40,9 @@ pub fn tenant_session(
     config: &SqlConfig,
 ) -> Result<SessionContext> {
     config.validate()?;
-    let df = |e| Error::from_datafusion(e, config.memory_pool_bytes);
-    let runtime = runtime_env(config).map_err(df)?;
+    let budget = config.memory.query_capped(config.memory_pool_bytes);
+    let df = |e| Error::from_datafusion(e, budget.share());
+    let runtime = runtime_env(config, &budget).map_err(df)?;
     let mut session = SessionConfig::new()
         .with_target_partitions(config.target_partitions)
         .with_batch_size(config.batch_size)
@@ -104,18 +105,25 @@ pub fn tenant_session(
     Ok(ctx)
 }
 
-/// The runtime of one query (or of a worker's tasks): `config`'s memory pool, no spilling,
-/// the process's footer cache.
+/// The runtime of one query (or of a worker's tasks): `budget` as its memory pool (its
+/// share of the process's query pool), spilling where `config.memory` has a spill
+/// directory (nowhere otherwise), the process's footer cache.
 pub(crate) fn runtime_env(
     config: &SqlConfig,
+    budget: &QueryBudget,
 ) -> datafusion::error::Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
-    RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_pool_bytes)))
-        .with_disk_manager_builder(
-            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
-        )
-        .with_cache_manager(footers::cache_config(config.metadata_cache_bytes))
-        .build_arc()
+    let mut builder = RuntimeEnvBuilder::new()
+        .with_memory_pool(budget.pool())
+        .with_cache_manager(footers::cache_config(config.metadata_cache_bytes));
+    match config.memory.spill() {
+        Some(disk) => builder.disk_manager = Some(disk.clone()),
+        None => {
+            builder = builder.with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+        }
+    }
+    builder.build_arc()
 }
 
 /// What a query may do: read only. DDL (`CREATE EXTERNAL TABLE` could name any file),

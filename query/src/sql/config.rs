@@ -9,9 +9,15 @@ use super::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlConfig {
     /// Memory all operators of one query may hold (hash tables, sorts, the deduplication of
-    /// overlapping file sets). A query needing more fails with [`Error::OverMemoryBudget`];
-    /// nothing spills to disk. Default 1 GiB.
+    /// overlapping file sets), at most: the query's share of [`Self::memory`] is the smaller
+    /// of this and the pool's per-query share. A query needing more spills where the pool
+    /// has a spill directory, and otherwise fails with [`Error::OverMemoryBudget`].
+    /// Default 1 GiB.
     pub memory_pool_bytes: usize,
+    /// The process's query memory pool, shared with PromQL, LogQL and TraceQL: every SQL
+    /// query (each [`super::tenant_session`]) takes its budget from it. Default: a pool of
+    /// its own, 1 GiB.
+    pub memory: crate::memory::QueryMemory,
     /// Longest a query may run before it fails with [`Error::Timeout`]. Default 2 min.
     pub timeout: Duration,
     /// Partitions (threads) a query may scan in parallel. Default: the number of CPUs.
@@ -74,6 +80,7 @@ impl Default for SqlConfig {
     fn default() -> Self {
         Self {
             memory_pool_bytes: 1 << 30,
+            memory: crate::memory::QueryMemory::default(),
             timeout: Duration::from_secs(120),
             target_partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_size: 8192,

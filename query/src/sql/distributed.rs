@@ -106,14 +106,15 @@ pub fn worker(
 
 /// A worker's service for a server whose engine (a reader of the bucket, data directory
 /// `dir`) is still opening: `slot` gives it once open, and tasks that read before then
-/// fail with "not ready". Its tasks share one runtime with `config`'s memory pool and
+/// fail with "not ready". Its tasks share one runtime with `config`'s whole memory pool and
 /// footer cache, and read nothing but the bucket's files: the local file system is not
 /// registered, so a plan naming `file://` paths fails.
 pub fn worker_for(dir: &Path, slot: EngineSlot, config: &SqlConfig) -> Result<Worker> {
     config
         .validate()
         .map_err(|e| DataFusionError::Configuration(e.to_string()))?;
-    let runtime = super::catalog::runtime_env(config)?;
+    // Tasks of every query this worker runs charge one account: the whole pool.
+    let runtime = super::catalog::runtime_env(config, &config.memory.whole())?;
     let file = Url::parse("file:///").map_err(|e| DataFusionError::Configuration(e.to_string()))?;
     runtime.object_store_registry.deregister_store(&file)?;
     super::bucket::register_slot(&runtime, dir, slot)?;

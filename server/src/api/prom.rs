@@ -143,7 +143,7 @@ async fn answer(
     let engine: Arc<Engine> = state.engine()?;
     let body = state.read_body(&headers, body).await?;
     let params = request_params(&method, uri.query(), &headers, &body)?;
-    let api = PromApi::new(*state.promql());
+    let api = PromApi::new(*state.promql()).with_memory(state.query_memory().clone());
     let resp = tokio::task::spawn_blocking(move || {
         let e = engine.as_ref();
         match call {

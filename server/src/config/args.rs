@@ -33,6 +33,10 @@ pub struct ConfigArgs {
     /// that does not fit waits up to 5 s, then gets 503 [default: 268435456].
     #[arg(long, env = "STRATA_MAX_INFLIGHT_BYTES")]
     pub max_inflight_bytes: Option<u64>,
+    /// The memory the whole process keeps under, e.g. 512MiB; every budget is a share of
+    /// it [default: 0.75 of the container's memory limit, else of the machine's RAM].
+    #[arg(long, env = "STRATA_MEMORY_LIMIT", value_parser = parse_memory_limit)]
+    pub memory_limit: Option<u64>,
     /// WAL durability: fsync, interval or none [default: fsync].
     #[arg(long, env = "STRATA_WAL_DURABILITY")]
     pub wal_durability: Option<String>,
@@ -72,8 +76,14 @@ impl ConfigArgs {
             max_inflight_bytes: self.max_inflight_bytes,
             wal_durability: self.wal_durability.clone(),
             retention_metrics: self.retention_metrics.clone(),
+            memory_limit: self.memory_limit,
             log_format: None,
             role: self.role,
         }
     }
+}
+
+/// `--memory-limit`'s value: a size such as `512MiB`.
+fn parse_memory_limit(text: &str) -> std::result::Result<u64, String> {
+    crate::memory::parse_size(text)
 }

@@ -66,6 +66,32 @@ pub(crate) struct ServerSection {
     pub(crate) max_body_bytes: Option<u64>,
     pub(crate) max_inflight_bytes: Option<u64>,
     pub(crate) tls: Option<TlsSection>,
+    pub(crate) memory_limit: Option<SizeValue>,
+    pub(crate) query_memory_bytes: Option<SizeValue>,
+    pub(crate) rules_memory_bytes: Option<SizeValue>,
+    pub(crate) exemplar_memory_bytes: Option<SizeValue>,
+    pub(crate) max_concurrent_queries: Option<usize>,
+    pub(crate) query_queue_timeout: Option<String>,
+}
+
+/// A size: bytes as an integer, or text with a unit (`"512MiB"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum SizeValue {
+    Bytes(u64),
+    Text(String),
+}
+
+impl SizeValue {
+    /// The bytes, or an error naming `key`.
+    pub(crate) fn bytes(&self, key: &str) -> crate::error::Result<u64> {
+        match self {
+            Self::Bytes(n) => Ok(*n),
+            Self::Text(t) => {
+                crate::memory::plan::parse_size(t).map_err(|e| crate::error::Error::config(key, e))
+            }
+        }
+    }
 }
 
 /// `[server.tls]`.
@@ -147,6 +173,7 @@ pub(crate) struct SqlSection {
     pub(crate) memory_pool_bytes: Option<usize>,
     pub(crate) metadata_cache_bytes: Option<usize>,
     pub(crate) timeout: Option<String>,
+    pub(crate) max_spill_bytes: Option<SizeValue>,
 }
 
 /// `[promql]`: PromQL semantics.
@@ -154,6 +181,7 @@ pub(crate) struct SqlSection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PromqlSection {
     pub(crate) delayed_name_removal: Option<bool>,
+    pub(crate) max_samples: Option<usize>,
 }
 
 /// `[log]`: the server's own log lines.

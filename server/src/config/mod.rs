@@ -9,6 +9,7 @@
 pub(crate) mod args;
 pub(crate) mod derive;
 mod file;
+pub(crate) mod memory;
 pub(crate) mod relabel;
 pub(crate) mod resolve;
 pub(crate) mod rules;
@@ -85,6 +86,17 @@ pub struct Config {
     pub relabel: crate::relabel::RelabelSettings,
     /// `[derived]`: RED metrics and the service graph computed from spans.
     pub derived: derive::DerivedSettings,
+    /// What the configuration says of memory: `server.memory_limit`, the budgets set
+    /// explicitly, `server.max_concurrent_queries` ([`Config::plan_memory`] divides the rest).
+    pub memory_settings: memory::MemorySettings,
+    /// The memory limit and its division into the budgets above (set by
+    /// [`Config::plan_memory`], which [`Config::load`] calls).
+    pub memory: crate::memory::MemoryPlan,
+    /// How long a query waits for a turn when `max_concurrent_queries` run
+    /// (`server.query_queue_timeout`): then 503 with Retry-After.
+    pub query_queue_timeout: Duration,
+    /// The pool rule evaluations take their memory from (`server.rules_memory_bytes`).
+    pub rules_memory: strata_query::memory::QueryMemory,
     /// The configuration file as written (parsed), the base of the view
     /// `/api/v1/status/config` shows with its secrets hidden (`view.rs`); `None` without a
     /// file.
@@ -169,6 +181,12 @@ pub struct SqlSettings {
     /// are spread over (`[cluster] workers`, `bytes_per_partition`); the rest keeps
     /// [`SqlConfig`]'s defaults.
     pub query: SqlConfig,
+    /// Whether `sql.memory_pool_bytes` was set (it then lowers SQL's share of the query
+    /// pool; otherwise a SQL query gets the whole per-query share).
+    pub pool_explicit: bool,
+    /// What SQL queries may spill to `<data_dir>/spill`, all together (`sql.max_spill_bytes`;
+    /// 0: nothing spills, a query over its share fails).
+    pub max_spill_bytes: u64,
 }
 
 impl Default for SqlSettings {
@@ -176,6 +194,8 @@ impl Default for SqlSettings {
         Self {
             max_result_bytes: DEFAULT_SQL_MAX_RESULT_BYTES,
             query: SqlConfig::default(),
+            pool_explicit: false,
+            max_spill_bytes: memory::DEFAULT_MAX_SPILL_BYTES,
         }
     }
 }
@@ -223,6 +243,16 @@ impl Default for Config {
             rules: rules::RulesSettings::default(),
             relabel: crate::relabel::RelabelSettings::default(),
             derived: derive::DerivedSettings::default(),
+            memory_settings: memory::MemorySettings::default(),
+            memory: crate::memory::MemoryPlan::divide(
+                crate::memory::plan::FALLBACK_LIMIT,
+                crate::memory::plan::Source::Fallback,
+                |_| None,
+                None,
+                2,
+            ),
+            query_queue_timeout: memory::DEFAULT_QUERY_QUEUE_TIMEOUT,
+            rules_memory: strata_query::memory::QueryMemory::default(),
             file: None,
         }
     }

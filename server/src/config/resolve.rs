@@ -42,14 +42,17 @@ impl Config {
             None => Self::default(),
         };
         overrides.apply(&mut config)?;
+        config.plan_memory()?;
         config.validate()?;
         Ok(config)
     }
 
     /// Defaults overridden by the TOML text (not yet validated as a whole).
+    /// The memory limit is divided as [`Config::load`] divides it.
     pub fn from_toml(text: &str) -> Result<Self> {
         let mut config = from_file(parse(text)?)?;
         config.file = toml::from_str(text).ok();
+        config.plan_memory()?;
         Ok(config)
     }
 }
@@ -79,6 +82,8 @@ pub struct Overrides {
     pub wal_durability: Option<String>,
     /// `retention.metrics`.
     pub retention_metrics: Option<String>,
+    /// `server.memory_limit`, bytes.
+    pub memory_limit: Option<u64>,
     /// `log.format`.
     pub log_format: Option<LogFormat>,
     /// `cluster.role`.
@@ -101,6 +106,13 @@ impl Overrides {
         }
         if let Some(n) = self.max_inflight_bytes {
             config.max_inflight_bytes = n;
+            config
+                .memory_settings
+                .explicit
+                .insert(crate::memory::plan::INFLIGHT, n);
+        }
+        if let Some(n) = self.memory_limit {
+            config.memory_settings.limit = Some(n);
         }
         if let Some(d) = &self.wal_durability {
             let interval = match config.engine.wal.durability {
@@ -157,6 +169,7 @@ fn durability(text: &str, interval: Duration) -> Result<Durability> {
 
 pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     let mut c = Config::default();
+    super::memory::read(&file, &mut c)?;
     if let Some(dir) = file.data_dir {
         c.data_dir = dir;
     }
@@ -259,6 +272,7 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     }
     if let Some(n) = q.memory_pool_bytes {
         c.sql.query.memory_pool_bytes = n;
+        c.sql.pool_explicit = true;
     }
     if let Some(n) = q.metadata_cache_bytes {
         c.sql.query.metadata_cache_bytes = n;

@@ -261,10 +261,13 @@ fn overrides_beat_the_file() {
         max_inflight_bytes: Some(2 << 20),
         wal_durability: Some("none".into()),
         retention_metrics: Some("1d".into()),
+        memory_limit: Some(512 << 20),
         log_format: None,
         role: None,
     };
     o.apply(&mut c).unwrap();
+    c.plan_memory().unwrap();
+    assert_eq!(c.memory.limit, 512 << 20);
     assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
     assert_eq!(c.http_addr.to_string(), "127.0.0.1:1");
     assert_eq!(c.grpc_addr.to_string(), "0.0.0.0:9091");

@@ -72,9 +72,12 @@ impl Env {
                 let options = *self.state.promql();
                 let tenant = self.tenant.clone();
                 let expr = expr.to_owned();
+                let budget = self.state.rules_memory().query();
                 let result = tokio::task::spawn_blocking(move || {
                     let source = EngineSource::new(&engine, &tenant);
-                    PromqlEngine::new(options).instant(&source, &expr, t_ms)
+                    PromqlEngine::new(options)
+                        .with_memory(budget)
+                        .instant(&source, &expr, t_ms)
                 })
                 .await
                 .map_err(|e| EvalError::Query(format!("query task failed: {e}")))?
@@ -95,7 +98,8 @@ impl Env {
                 }
             }
             Lang::Logql => {
-                let sql = self.state.sql().query.clone();
+                let mut sql = self.state.sql().query.clone();
+                sql.memory = self.state.rules_memory().clone();
                 let session = sql::tenant_session(engine, &self.tenant, &sql)
                     .map_err(|e| EvalError::Query(e.to_string()))?;
                 let logql::Expr::Metric(metric) =

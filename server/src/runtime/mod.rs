@@ -1,11 +1,13 @@
-//! The running server: the state every handler shares, the ingest memory budget, the
-//! self-metrics and the allocator.
+//! The running server: the state every handler shares, the ingest memory budget, query
+//! admission, the self-metrics and the allocator.
 
+pub(crate) mod admission;
 pub mod allocator;
 pub(crate) mod bucket;
 pub(crate) mod history;
 pub mod inflight;
 pub(crate) mod info;
+pub(crate) mod memory_metrics;
 pub(crate) mod metrics;
 pub(crate) mod rule_metrics;
 pub(crate) mod span_hook;

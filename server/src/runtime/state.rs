@@ -73,6 +73,12 @@ struct Inner {
     history: crate::runtime::history::History,
     /// Start time and the configuration view (`/api/v1/status/*`).
     info: crate::runtime::info::ProcessInfo,
+    /// How many queries run at once (`server.max_concurrent_queries`).
+    admission: crate::runtime::admission::Admission,
+    /// The memory limit and its division (`crate::memory`).
+    memory: crate::memory::MemoryPlan,
+    /// The pool rule evaluations charge (`server.rules_memory_bytes`).
+    rules_memory: strata_query::memory::QueryMemory,
 }
 
 impl AppState {
@@ -93,7 +99,34 @@ impl AppState {
             derive: std::sync::OnceLock::new(),
             history: Default::default(),
             info: crate::runtime::info::ProcessInfo::new(config),
+            admission: crate::runtime::admission::Admission::new(
+                config.memory.max_concurrent_queries,
+                config.query_queue_timeout,
+            ),
+            memory: config.memory.clone(),
+            rules_memory: config.rules_memory.clone(),
         }))
+    }
+
+    /// The query gate (`server.max_concurrent_queries`).
+    pub(crate) fn admission(&self) -> &crate::runtime::admission::Admission {
+        &self.0.admission
+    }
+
+    /// The memory limit and its division.
+    pub(crate) fn memory_plan(&self) -> &crate::memory::MemoryPlan {
+        &self.0.memory
+    }
+
+    /// The query memory pool every query of every language charges.
+    pub fn query_memory(&self) -> &strata_query::memory::QueryMemory {
+        &self.0.sql.query.memory
+    }
+
+    /// The pool rule evaluations charge (`server.rules_memory_bytes`): rules do not wait
+    /// for a query's turn, and queries cannot starve them.
+    pub(crate) fn rules_memory(&self) -> &strata_query::memory::QueryMemory {
+        &self.0.rules_memory
     }
 
     /// The last hour of ingest per tenant.

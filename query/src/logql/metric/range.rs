@@ -46,6 +46,9 @@ pub(crate) struct Accumulator {
     series: Vec<(Labels, Samples)>,
     index: HashMap<Labels, usize>,
     buckets: Option<Buckets>,
+    /// Estimated bytes held: each series' labels (twice: the list and the index) and
+    /// buckets, and the samples kept one by one.
+    bytes: usize,
 }
 
 impl Accumulator {
@@ -87,7 +90,23 @@ impl Accumulator {
             series: Vec::new(),
             index: HashMap::new(),
             buckets,
+            bytes: 0,
         }
+    }
+
+    /// Estimated bytes the accumulator holds, for the query's memory budget.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn new_series(&mut self, labels: Labels) -> usize {
+        let text: usize = labels.iter().map(|(k, v)| k.len() + v.len() + 48).sum();
+        let buckets = self.buckets.map_or(0, |b| b.count * 12);
+        self.bytes += 2 * text + buckets + 96;
+        self.series
+            .push((labels.clone(), Samples::new(self.buckets)));
+        self.index.insert(labels, self.series.len() - 1);
+        self.series.len() - 1
     }
 
     /// The time range `[from, to)` whose entries the grid's windows need.
@@ -108,14 +127,9 @@ impl Accumulator {
 
     /// The index of the series `labels`, added (empty) if new.
     pub(crate) fn series_for(&mut self, labels: Labels) -> usize {
-        let buckets = self.buckets;
         match self.index.get(&labels) {
             Some(&at) => at,
-            None => {
-                self.series.push((labels.clone(), Samples::new(buckets)));
-                self.index.insert(labels, self.series.len() - 1);
-                self.series.len() - 1
-            }
+            None => self.new_series(labels),
         }
     }
 
@@ -141,14 +155,9 @@ impl Accumulator {
     /// Adds one sample of the series `labels`; returns the series' index for
     /// [`Accumulator::add_at`].
     pub(crate) fn add(&mut self, labels: Labels, ts_ns: i64, value: f64) -> usize {
-        let buckets = self.buckets;
         let at = match self.index.get(&labels) {
             Some(&at) => at,
-            None => {
-                self.series.push((labels.clone(), Samples::new(buckets)));
-                self.index.insert(labels, self.series.len() - 1);
-                self.series.len() - 1
-            }
+            None => self.new_series(labels),
         };
         self.add_at(at, ts_ns, value);
         at
@@ -159,6 +168,9 @@ impl Accumulator {
         let buckets = self.buckets;
         if let Some((_, s)) = self.series.get_mut(at) {
             s.push(buckets, ts_ns, value);
+            if buckets.is_none() {
+                self.bytes += 16;
+            }
         }
     }
 

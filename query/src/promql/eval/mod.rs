@@ -17,6 +17,7 @@ use super::range_grid::GridTable;
 use super::source::{SeriesSource, SourceSeries};
 use super::value::{Labels, Sample, Series, is_stale_histogram, is_stale_nan};
 use super::{aggregate, binary, functions};
+use crate::memory::Charge;
 
 mod extended;
 mod extended_hist;
@@ -85,6 +86,25 @@ impl TimeGrid {
     }
 }
 
+/// Bytes one float point holds: its timestamp and value.
+pub(crate) const POINT_BYTES: usize = 16;
+
+/// Bytes a histogram point holds beside its buckets' spans: the timestamp, the pointer and
+/// the histogram's own fields.
+const HIST_POINT_BYTES: usize = 128;
+
+/// Estimated bytes `s` holds in memory: its label strings, its float points, its
+/// histograms (with their buckets).
+pub(crate) fn series_bytes(s: &SourceSeries) -> usize {
+    let labels: usize = s.labels.iter().map(|(n, v)| n.len() + v.len() + 48).sum();
+    let hists: usize = s
+        .histograms
+        .iter()
+        .map(|(_, h)| HIST_POINT_BYTES + 8 * (h.positive.len() + h.negative.len()))
+        .sum();
+    labels + s.samples.len() * POINT_BYTES + hists
+}
+
 /// Limits and defaults of one evaluation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EvalSettings {
@@ -118,6 +138,8 @@ pub(crate) struct Evaluator<'q> {
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
     samples_in_step: usize,
+    /// The query's memory charge (`None`: no budget, `max_samples` alone bounds it).
+    pub(crate) charge: Option<Charge>,
     /// Scratch set of interned label-set addresses for [`Self::check_unique`], kept to
     /// reuse its allocation.
     seen: HashSet<usize, WordBuild>,
@@ -185,6 +207,7 @@ impl<'q> Evaluator<'q> {
             warnings: Vec::new(),
             infos: Vec::new(),
             samples_in_step: 0,
+            charge: None,
             seen: HashSet::default(),
             name_use: NameUse::Any,
             in_subquery: 0,
@@ -252,6 +275,7 @@ impl<'q> Evaluator<'q> {
             let key = vs as *const VectorSelector as usize;
             let matchers = selector_matchers(vs);
             let mut series = source.select(&matchers, lo, hi)?;
+            self.hold(series.iter().map(series_bytes).sum())?;
             if stats_only.contains(&key) {
                 for s in &mut series {
                     stats_only::stats_hints(&mut s.histograms);
@@ -352,6 +376,14 @@ impl<'q> Evaluator<'q> {
             return Err(Error::Timeout("expression evaluation"));
         }
         Ok(())
+    }
+
+    /// Charges `bytes` more to the query's memory budget, if it has one.
+    pub(crate) fn hold(&mut self, bytes: usize) -> Result<()> {
+        match &mut self.charge {
+            Some(c) => Ok(c.add(bytes)?),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn count_samples(&mut self, n: usize) -> Result<()> {

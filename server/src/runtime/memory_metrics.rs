@@ -1,0 +1,70 @@
+//! The memory self-metrics: the limit, each budget, what the query pool holds, the
+//! process's resident memory, and query admission (`admission.rs`).
+
+use super::metrics::{header, line};
+use super::state::AppState;
+
+/// The process's resident set in bytes (`VmRSS` of `/proc/self/status`), if it can be read.
+pub(crate) fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line["VmRSS:".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Appends the memory and admission self-metrics of `state` to `out`.
+pub(crate) fn render(out: &mut String, state: &AppState) {
+    let plan = state.memory_plan();
+    let pool = state.query_memory();
+    let gauge = |out: &mut String, name: &str, help: &str, v: f64| {
+        header(out, name, "gauge", help);
+        line(out, name, &[], v);
+    };
+    gauge(
+        out,
+        "strata_memory_limit_bytes",
+        "The memory limit every budget is a share of (server.memory_limit, or 0.75 of the container's limit or the machine's RAM).",
+        plan.limit as f64,
+    );
+    let name = "strata_memory_budget_bytes";
+    header(
+        out,
+        name,
+        "gauge",
+        "Each memory budget, by its configuration key.",
+    );
+    for b in &plan.budgets {
+        line(out, name, &[("budget", b.key)], b.bytes as f64);
+    }
+    if let Some(rss) = resident_bytes() {
+        gauge(
+            out,
+            "strata_process_resident_memory_bytes",
+            "The process's resident memory (VmRSS of /proc/self/status).",
+            rss as f64,
+        );
+    }
+    gauge(
+        out,
+        "strata_query_memory_used_bytes",
+        "Bytes the running queries hold in the query memory pool (server.query_memory_bytes).",
+        pool.used() as f64,
+    );
+    gauge(
+        out,
+        "strata_query_memory_peak_bytes",
+        "The most bytes the query memory pool held at once since start.",
+        pool.peak() as f64,
+    );
+    gauge(
+        out,
+        "strata_query_memory_per_query_bytes",
+        "The most one query may hold (the pool over server.max_concurrent_queries).",
+        pool.per_query() as f64,
+    );
+    state.admission().render(out, pool.refused());
+}
