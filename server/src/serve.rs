@@ -127,6 +127,9 @@ async fn serve(mut config: Config) -> Result<()> {
     info!(%http_addr, %grpc_addr, data_dir = %config.data_dir.display(), auth = auth.enabled(), tls = tls.is_some(), "listening; opening the engine");
 
     let state = AppState::new(auth, &config);
+    if let Err(e) = state.watch_pressure() {
+        warn!(error = %e, "cannot start the memory pressure watch");
+    }
     if !config.relabel.is_empty() {
         let key = if config.relabel.hashes() {
             crate::relabel::key::load_or_create(

@@ -89,6 +89,18 @@ impl Engine {
         })
     }
 
+    /// Drops the decoded samples pages kept between queries (`page_cache_bytes`), as the
+    /// server does under memory pressure before it refuses queries; returns the bytes
+    /// they held. Later reads decode their pages again and refill the cache.
+    pub fn shed_page_cache(&self) -> u64 {
+        self.core().metrics.page_cache.clear()
+    }
+
+    /// The bytes the decoded samples pages kept between queries hold.
+    pub fn page_cache_used(&self) -> u64 {
+        self.core().metrics.page_cache.bytes()
+    }
+
     /// The limits that apply to `tenant` (its override, or the defaults).
     pub fn limits_for(&self, tenant: &TenantId) -> &Limits {
         self.core().config.limits_for(tenant)

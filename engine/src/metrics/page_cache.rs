@@ -110,6 +110,20 @@ impl PageCache {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Drops every page; returns the bytes they held.
+    pub(crate) fn clear(&self) -> u64 {
+        let mut inner = self.lock();
+        let bytes = inner.bytes;
+        inner.pages = HashMap::new();
+        inner.bytes = 0;
+        bytes
+    }
+
+    /// The bytes the kept pages hold.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.lock().bytes
+    }
+
     /// Whether a read decoding `rows` rows keeps them: a read of more than a quarter of the
     /// budget would push out everything else and not fit again next time (a least recently
     /// used cache keeps nothing of a scan larger than itself), so it bypasses the cache.

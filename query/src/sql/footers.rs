@@ -38,6 +38,15 @@ pub fn cached_bytes() -> usize {
     shared().memory_used()
 }
 
+/// Drops every footer the process's cache holds (under memory pressure, before queries
+/// are refused); returns the bytes they held. Later queries decode them again.
+pub fn shed_footer_cache() -> usize {
+    use datafusion::execution::cache::Cache as _;
+    let bytes = shared().memory_used();
+    shared().clear();
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -44,6 +44,7 @@ pub use describe::{Described, bound_schema, describe};
 pub use distributed::{worker, worker_for};
 pub use error::{Error, Result};
 pub use footers::cached_bytes as footer_cache_bytes;
+pub use footers::shed_footer_cache;
 pub(crate) use signal_table::logs_source;
 pub use stream::SqlStream;
 pub use trace_rows::trace_rows;

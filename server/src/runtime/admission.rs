@@ -29,6 +29,7 @@ struct Inner {
     admitted: AtomicU64,
     timed_out: AtomicU64,
     wait_nanos: AtomicU64,
+    pressure: Option<super::pressure::Pressure>,
 }
 
 /// A running query's turn; the next waiting query starts when it is dropped.
@@ -38,8 +39,13 @@ pub(crate) struct Turn {
 }
 
 impl Admission {
-    /// A gate letting `max` queries run at once, the others waiting up to `timeout`.
-    pub(crate) fn new(max: usize, timeout: Duration) -> Self {
+    /// A gate letting `max` queries run at once, the others waiting up to `timeout`, and
+    /// refusing new queries at once (503) while `pressure` says so.
+    pub(crate) fn new(
+        max: usize,
+        timeout: Duration,
+        pressure: Option<super::pressure::Pressure>,
+    ) -> Self {
         let max = max.max(1);
         Self(Arc::new(Inner {
             permits: Arc::new(Semaphore::new(max)),
@@ -49,12 +55,16 @@ impl Admission {
             admitted: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
             wait_nanos: AtomicU64::new(0),
+            pressure,
         }))
     }
 
     /// Waits for a turn (first come, first served), or fails with 503 after the timeout.
     pub(crate) async fn admit(&self) -> Result<Turn, ApiError> {
         let i = &self.0;
+        if let Some(p) = &i.pressure {
+            p.check_query()?;
+        }
         if let Ok(p) = i.permits.clone().try_acquire_owned() {
             i.admitted.fetch_add(1, Ordering::Relaxed);
             return Ok(Turn { _permit: p });
@@ -122,8 +132,10 @@ impl Admission {
             out,
             "# HELP strata_queries_refused_total Queries refused, by reason: queue (no turn within server.query_queue_timeout, 503), memory (over the query's share of the pool, 422).\n\
              # TYPE strata_queries_refused_total counter\nstrata_queries_refused_total{{reason=\"queue\"}} {}\n\
-             strata_queries_refused_total{{reason=\"memory\"}} {memory_refused}\n",
+             strata_queries_refused_total{{reason=\"memory\"}} {memory_refused}\n\
+             strata_queries_refused_total{{reason=\"pressure\"}} {}\n",
             i.timed_out.load(Ordering::Relaxed),
+            i.pressure.as_ref().map_or(0, |p| p.refused_queries()),
         );
     }
 }
@@ -163,7 +175,7 @@ mod tests {
 
     #[tokio::test]
     async fn queries_wait_in_order_and_time_out_with_503() {
-        let gate = Admission::new(1, Duration::from_millis(200));
+        let gate = Admission::new(1, Duration::from_millis(200), None);
         let first = gate.admit().await.expect("first runs");
         assert_eq!(gate.running(), 1);
         let g = gate.clone();

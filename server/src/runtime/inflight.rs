@@ -114,6 +114,8 @@ pub(crate) struct Inflight {
     wait: Duration,
     waited: AtomicU64,
     refused: AtomicU64,
+    /// Memory pressure refuses requests before they are charged (`runtime/pressure.rs`).
+    pressure: Option<super::pressure::Pressure>,
 }
 
 /// A request's share of the budget, given back when dropped.
@@ -155,12 +157,22 @@ impl Inflight {
             wait,
             waited: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            pressure: None,
         }
+    }
+
+    /// The budget, refusing every request at once (503) while `pressure` says so.
+    pub(crate) fn with_pressure(mut self, pressure: super::pressure::Pressure) -> Self {
+        self.pressure = Some(pressure);
+        self
     }
 
     /// Admits a request estimated to hold `cost` bytes: at once if the budget has room,
     /// else after the requests ahead of it give theirs back, or 503 after the wait.
     pub(crate) async fn admit(&self, cost: u64) -> Result<InflightPermit, ApiError> {
+        if let Some(p) = &self.pressure {
+            p.check_ingest()?;
+        }
         let want = self.units_for(cost);
         Ok(InflightPermit(self.acquire(want, want).await?))
     }

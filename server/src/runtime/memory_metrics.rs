@@ -67,4 +67,5 @@ pub(crate) fn render(out: &mut String, state: &AppState) {
         pool.per_query() as f64,
     );
     state.admission().render(out, pool.refused());
+    state.pressure().render(out);
 }

@@ -9,6 +9,7 @@ pub mod inflight;
 pub(crate) mod info;
 pub(crate) mod memory_metrics;
 pub(crate) mod metrics;
+pub(crate) mod pressure;
 pub(crate) mod rule_metrics;
 pub(crate) mod span_hook;
 pub(crate) mod state;

@@ -79,17 +79,21 @@ struct Inner {
     memory: crate::memory::MemoryPlan,
     /// The pool rule evaluations charge (`server.rules_memory_bytes`).
     rules_memory: strata_query::memory::QueryMemory,
+    /// Memory pressure against the limit (`runtime/pressure.rs`).
+    pressure: crate::runtime::pressure::Pressure,
 }
 
 impl AppState {
     /// State with no engine yet (the server is not ready until [`AppState::set_engine`]),
     /// with `config`'s request limits and SQL settings.
     pub fn new(auth: Auth, config: &Config) -> Self {
+        let pressure = crate::runtime::pressure::Pressure::new(config.memory.limit);
         Self(Arc::new(Inner {
             auth,
             metrics: Metrics::default(),
             max_body_bytes: config.max_body_bytes,
-            inflight: Inflight::new(config.max_inflight_bytes, ADMIT_WAIT),
+            inflight: Inflight::new(config.max_inflight_bytes, ADMIT_WAIT)
+                .with_pressure(pressure.clone()),
             sql: config.sql.clone(),
             promql: config.promql,
             logql: config.logql.clone(),
@@ -102,15 +106,34 @@ impl AppState {
             admission: crate::runtime::admission::Admission::new(
                 config.memory.max_concurrent_queries,
                 config.query_queue_timeout,
+                Some(pressure.clone()),
             ),
             memory: config.memory.clone(),
             rules_memory: config.rules_memory.clone(),
+            pressure,
         }))
     }
 
     /// The query gate (`server.max_concurrent_queries`).
     pub(crate) fn admission(&self) -> &crate::runtime::admission::Admission {
         &self.0.admission
+    }
+
+    /// Memory pressure against the limit.
+    pub(crate) fn pressure(&self) -> &crate::runtime::pressure::Pressure {
+        &self.0.pressure
+    }
+
+    /// Starts the memory pressure watch (`runtime/pressure.rs`): past the limit it drops
+    /// the page cache, the footer cache and the allocator's free memory.
+    pub(crate) fn watch_pressure(&self) -> std::io::Result<()> {
+        let state = self.clone();
+        self.0.pressure.watch(move || {
+            let mut freed = state.engine().map_or(0, |e| e.shed_page_cache());
+            freed += strata_query::sql::shed_footer_cache() as u64;
+            crate::runtime::allocator::release_memory();
+            freed
+        })
     }
 
     /// The memory limit and its division.
