@@ -43,7 +43,11 @@ pub fn tenant_session(
     let budget = config.memory.query_capped(config.memory_pool_bytes);
     let df = |e| Error::from_datafusion(e, budget.share());
     let runtime = runtime_env(config, &budget).map_err(df)?;
+    // A sort keeps this much aside to merge what it spilled (DataFusion's default, 10 MiB,
+    // is more than a small share holds): a quarter of the share.
+    let merge_reserve = (budget.share() / 4).min(10 << 20);
     let mut session = SessionConfig::new()
+        .with_sort_spill_reservation_bytes(merge_reserve)
         .with_target_partitions(config.target_partitions)
         .with_batch_size(config.batch_size)
         .with_information_schema(true);

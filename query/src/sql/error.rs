@@ -11,8 +11,11 @@ pub enum Error {
     /// (a client error).
     #[error("sql: {0}")]
     Plan(String),
-    /// The query needed more memory than `sql.memory_pool_bytes` allows.
-    #[error("sql: query exceeded its memory budget of {budget} bytes: {message}")]
+    /// The query needed more memory than its share of the query memory pool (at most
+    /// `sql.memory_pool_bytes`) allows, and what could spill could not.
+    #[error(
+        "sql: query exceeded its memory budget of {budget} bytes (its share of the query memory pool; raise server.memory_limit or server.query_memory_bytes, or ask for less): {message}"
+    )]
     OverMemoryBudget {
         /// The configured budget.
         budget: usize,

@@ -1,0 +1,172 @@
+//! The query memory pool against the real server: a query over its share is refused with
+//! 422 and a message naming the limit, in PromQL, SQL and LogQL, while a small query in
+//! the same language is answered; with a spill directory, the SQL sort that was refused
+//! spills and is answered in full; the refusals are counted in `/metrics`. (At a 2 MiB
+//! share even a small LogQL scan of the in-memory head spills: its log batch is ~6 MB.)
+
+mod common;
+
+use serde_json::{Value, json};
+use strata_tests::remote_write::{HEADERS, TestSeries, encode};
+use strata_tests::server::Server;
+
+/// One query may hold 2 MiB (one runs at a time); nothing spills.
+const SMALL: &str = "[server]\nquery_memory_bytes = \"2MiB\"\nmax_concurrent_queries = 1\n\
+                     [sql]\nmax_spill_bytes = 0\n";
+const SERIES: usize = 2_000;
+const STEPS: usize = 60;
+const LINES: usize = 150_000;
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn sql(server: &Server, q: &str) -> (u16, String) {
+    let r = server
+        .post(
+            "/api/v1/sql",
+            &[("Content-Type", "text/plain")],
+            q.as_bytes(),
+        )
+        .expect("sql");
+    (r.status, r.text())
+}
+
+fn assert_refused(status: u16, body: &str, what: &str) {
+    assert_eq!(status, 422, "{what}: {body}");
+    assert!(
+        body.contains("memory") && body.contains("server.memory_limit"),
+        "{what}: the refusal names the limit: {body}"
+    );
+}
+
+#[test]
+fn queries_over_their_share_are_refused_in_every_language() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(common::bin(), dir.path(), SMALL);
+    server.wait_ready(common::READY);
+    let end = common::now_ms() / 1000 * 1000;
+    let start = end - (STEPS as i64) * 15_000;
+
+    let series: Vec<TestSeries> = (0..SERIES)
+        .map(|s| TestSeries {
+            labels: vec![
+                ("__name__".into(), "mem_q".into()),
+                ("instance".into(), format!("host-{s}")),
+            ],
+            samples: (0..STEPS)
+                .map(|i| (start + i as i64 * 15_000, (s * STEPS + i) as f64))
+                .collect(),
+        })
+        .collect();
+    let protos: Vec<_> = series.iter().map(|s| s.to_proto()).collect();
+    let r = server
+        .post("/api/v1/write", &HEADERS, &encode(&protos))
+        .expect("write");
+    assert_eq!(r.status, 204, "{}", r.text());
+    let values: Vec<Value> = (0..LINES)
+        .map(|i| {
+            json!([
+                ((start + i as i64) * 1_000_000).to_string(),
+                format!("n={i}")
+            ])
+        })
+        .collect();
+    let tiny: Vec<Value> = (0..10)
+        .map(|i| json!([((start + i) * 1_000_000).to_string(), format!("n={i}")]))
+        .collect();
+    let push = json!({"streams": [
+        {"stream": {"app": "mem"}, "values": values},
+        {"stream": {"app": "tiny"}, "values": tiny},
+    ]});
+    let r = server
+        .post(
+            "/loki/api/v1/push",
+            &[("Content-Type", "application/json")],
+            push.to_string().as_bytes(),
+        )
+        .expect("push");
+    assert_eq!(r.status, 204, "{}", r.text());
+
+    // PromQL: every series over the range holds ~2.5 MB; one series is answered.
+    let range = |q: &str| {
+        let path = format!(
+            "/api/v1/query_range?query={}&start={}&end={}&step=15",
+            enc(q),
+            start / 1000,
+            end / 1000
+        );
+        let r = server.get(&path, &[]).expect("query_range");
+        (r.status, r.text())
+    };
+    let (status, body) = range("mem_q");
+    assert_refused(status, &body, "promql");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["errorType"], "execution", "{body}");
+    let (status, body) = range("mem_q{instance=\"host-7\"}");
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    // A point per step from start to end, both included (the last sample stays in the lookback).
+    assert_eq!(
+        v["data"]["result"][0]["values"].as_array().map(Vec::len),
+        Some(STEPS + 1)
+    );
+
+    // SQL: a sort of every sample needs more than 2 MiB and may not spill.
+    let sort = "SELECT * FROM samples ORDER BY value DESC";
+    let (status, body) = sql(&server, sort);
+    assert_refused(status, &body, "sql");
+    let (status, body) = sql(&server, "SELECT count(*) AS n FROM samples");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&format!("{}", SERIES * STEPS)), "{body}");
+
+    let metrics = server.get("/metrics", &[]).expect("metrics").text();
+    let refused = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("strata_queries_refused_total{reason=\"memory\"} "))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert_eq!(refused, Some(2), "two queries refused for memory");
+    assert!(server.terminate().success());
+
+    // The same sort with a spill directory: answered in full.
+    let spill = "[server]\nquery_memory_bytes = \"2MiB\"\nmax_concurrent_queries = 1\n";
+    let server = Server::start(common::bin(), dir.path(), spill);
+    server.wait_ready(common::READY);
+    let (status, body) = sql(&server, "SELECT * FROM samples ORDER BY value DESC");
+    assert_eq!(
+        status,
+        200,
+        "the sort spills: {}",
+        &body[..body.len().min(300)]
+    );
+    let rows: Vec<Value> = serde_json::from_str(&body).expect("json rows");
+    assert_eq!(rows.len(), SERIES * STEPS);
+    let top = (SERIES * STEPS - 1) as f64;
+    assert_eq!(rows[0]["value"].as_f64(), Some(top), "{}", rows[0]);
+
+    // LogQL (its scans need the spill directory at this share): a quantile keeps every
+    // unwrapped sample (16 bytes each), 2.4 MB.
+    let q = "quantile_over_time(0.5, {app=\"mem\"} | logfmt | unwrap n [1h])";
+    let path = format!(
+        "/loki/api/v1/query?query={}&time={}",
+        enc(q),
+        end / 1000 + 1
+    );
+    let r = server.get(&path, &[]).expect("logql");
+    assert_refused(r.status, &r.text(), "logql");
+    let q = "count_over_time({app=\"tiny\"}[1h])";
+    let path = format!(
+        "/loki/api/v1/query?query={}&time={}",
+        enc(q),
+        end / 1000 + 1
+    );
+    let r = server.get(&path, &[]).expect("logql");
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    assert!(server.terminate().success());
+}
