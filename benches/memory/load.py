@@ -70,6 +70,17 @@ def rss(pid):
     return 0
 
 
+def rss_anon(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except FileNotFoundError:
+        return None
+    return 0
+
+
 def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -112,10 +123,16 @@ def main():
     lock = threading.Lock()
     st = {"acked_samples": 0, "acked_requests": 0, "write_retries": 0, "write_errors": {},
           "dropped_connections": 0, "answered": 0, "refused": {}, "bad_answers": {},
-          "bombs_refused": 0, "query_ms": []}
+          "bombs_refused": 0, "query_ms": [], "drops": {}}
     senders_done = threading.Event()
     next_file = iter(files)
     t0 = time.time()
+
+    def drop(role, e):
+        with lock:
+            st["dropped_connections"] += 1
+            k = f"{role}: {type(e).__name__} {e}"[:120]
+            st["drops"][k] = st["drops"].get(k, 0) + 1
 
     def bump(key, sub, n=1):
         with lock:
@@ -135,9 +152,8 @@ def main():
             while True:
                 try:
                     status, h, data = c.req("POST", "/api/v1/write", body, hdr)
-                except Exception:
-                    with lock:
-                        st["dropped_connections"] += 1
+                except Exception as e:
+                    drop("sender", e)
                     return
                 if 200 <= status < 300:
                     with lock:
@@ -167,9 +183,8 @@ def main():
             t = time.time()
             try:
                 status, _, data = c.req(*args)
-            except Exception:
-                with lock:
-                    st["dropped_connections"] += 1
+            except Exception as e:
+                drop("querier", e)
                 return
             ms = (time.time() - t) * 1000
             if status == 200:
@@ -193,9 +208,8 @@ def main():
         while not senders_done.is_set():
             try:
                 status, _, _ = c.req("POST", "/v1/metrics", bomb, hdr)
-            except Exception:
-                with lock:
-                    st["dropped_connections"] += 1
+            except Exception as e:
+                drop("bomber", e)
                 return
             if status in (400, 413, 415, 503):
                 with lock:
@@ -239,11 +253,20 @@ def main():
     out["alive"] = alive(a.pid)
     out["peak_rss_mib"] = round(peak["rss"] / 2**20, 1)
     out["rss_after_mib"] = round((rss(a.pid) or 0) / 2**20, 1)
+    out["rss_anon_after_mib"] = round((rss_anon(a.pid) or 0) / 2**20, 1)
     if a.cgroup:
         out["cgroup_limit_mib"] = round(int(cg(a.cgroup, "memory.limit_in_bytes") or 0) / 2**20)
         out["cgroup_max_usage_mib"] = round(int(cg(a.cgroup, "memory.max_usage_in_bytes") or 0) / 2**20, 1)
         kills = [l for l in cg(a.cgroup, "memory.oom_control").splitlines() if l.startswith("oom_kill ")]
         out["oom_kills"] = int(kills[0].split()[1]) if kills else None
+    try:
+        _, _, text = Conn(a.url).req("GET", "/metrics")
+        keep = ("strata_process_", "strata_head_bytes", "strata_page_cache_bytes", "strata_series_memory_bytes",
+                "strata_sql_footer_cache_bytes", "strata_query_memory_peak", "strata_memory_sheds_total",
+                "strata_memory_pressure_level", "strata_queries_refused_total")
+        out["metrics_after"] = [l for l in text.decode().splitlines() if l.startswith(keep)]
+    except Exception:
+        pass
     print(json.dumps(out))
 
 

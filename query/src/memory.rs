@@ -73,6 +73,8 @@ struct Shared {
     used: AtomicUsize,
     peak: AtomicUsize,
     refused: AtomicU64,
+    /// Set under memory pressure: every query's next charge is refused.
+    closed: AtomicBool,
     /// Where SQL operators spill (`None`: nothing spills), shared so its size bound is the
     /// process's.
     spill: Option<Arc<DiskManager>>,
@@ -80,6 +82,9 @@ struct Shared {
 
 impl Shared {
     fn take(&self, n: usize) -> Result<(), usize> {
+        if n > 0 && self.closed.load(Ordering::Relaxed) {
+            return Err(0);
+        }
         self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
                 u.checked_add(n).filter(|v| *v <= self.total)
@@ -114,6 +119,7 @@ impl QueryMemory {
             used: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             refused: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             spill: None,
         }))
     }
@@ -135,6 +141,7 @@ impl QueryMemory {
             used: AtomicUsize::new(s.used.load(Ordering::Acquire)),
             peak: AtomicUsize::new(s.peak()),
             refused: AtomicU64::new(s.refused.load(Ordering::Relaxed)),
+            closed: AtomicBool::new(s.closed.load(Ordering::Relaxed)),
             spill: Some(Arc::new(disk)),
         })))
     }
@@ -189,6 +196,13 @@ impl QueryMemory {
     /// The most bytes held at once since start.
     pub fn peak(&self) -> usize {
         self.0.peak.load(Ordering::Relaxed)
+    }
+
+    /// Closes the pool (`true`: every charge of every query is refused, so running queries
+    /// fail at their next allocation and give their memory back) or opens it again. The
+    /// server closes it under memory pressure.
+    pub fn set_closed(&self, closed: bool) {
+        self.0.closed.store(closed, Ordering::Relaxed);
     }
 
     /// Queries refused for memory since start (each counted once, at its first refusal).
@@ -380,6 +394,27 @@ impl Charge {
     pub fn held(&self) -> usize {
         self.held
     }
+
+    /// What the query may still hold: its share less what it holds in all.
+    pub fn remaining(&self) -> usize {
+        self.budget.0.share.saturating_sub(self.budget.used())
+    }
+
+    /// The refusal for asking `asked` bytes more than [`Self::remaining`] (an estimate of
+    /// what a load would hold, refused before it is made); counted as a refusal.
+    pub fn refuse(&self, asked: usize) -> MemoryError {
+        let b = &self.budget.0;
+        if !b.refused.swap(true, Ordering::Relaxed) {
+            b.shared.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        MemoryError {
+            consumer: self.consumer.to_owned(),
+            asked,
+            held: self.budget.used(),
+            share: b.share,
+            pool_left: None,
+        }
+    }
 }
 
 impl Drop for Charge {
@@ -469,6 +504,20 @@ mod tests {
         assert_eq!(pool.used(), 450);
         drop(r);
         assert_eq!((pool.used(), q.used()), (0, 0));
+    }
+
+    #[test]
+    fn a_closed_pool_refuses_every_charge_until_opened() {
+        let pool = QueryMemory::new(1000, 500);
+        let mut c = pool.query().charge("x");
+        c.add(10).unwrap();
+        pool.set_closed(true);
+        assert_eq!(c.add(1).unwrap_err().pool_left, Some(0));
+        c.set(0).unwrap(); // giving back still works
+        pool.set_closed(false);
+        c.add(100).unwrap();
+        assert_eq!(c.remaining(), 400);
+        assert_eq!(c.refuse(1000).asked, 1000);
     }
 
     #[test]

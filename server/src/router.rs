@@ -81,6 +81,9 @@ async fn metrics(
     resp
 }
 
+/// The most of a refused query's body read before the refusal is sent.
+const QUERY_BODY_DRAIN: usize = 1 << 20;
+
 /// Gives a query a turn (`runtime/admission.rs`) before its handler runs, and holds it
 /// until the answer's last byte is sent; other requests pass.
 async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -93,7 +96,13 @@ async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Respo
     }
     let turn = match state.admission().admit().await {
         Ok(t) => t,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            // Read the (small) query body first: a connection whose request body was left
+            // unread is closed after the answer, and the client's next request on it fails.
+            let drain = axum::body::to_bytes(req.into_body(), QUERY_BODY_DRAIN);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), drain).await;
+            return e.into_response();
+        }
     };
     let (parts, body) = next.run(req).await.into_parts();
     let body = axum::body::Body::from_stream(body.into_data_stream().map(move |chunk| {

@@ -96,6 +96,19 @@ impl Engine {
         self.core().metrics.page_cache.clear()
     }
 
+    /// Whether the head is under `max_head_bytes` (a write would not be refused as over
+    /// capacity); when it is not, a flush is started. The server waits on it briefly
+    /// before it lets a write be refused.
+    pub fn head_has_room(&self) -> bool {
+        self.core().head_has_room()
+    }
+
+    /// What the head holds against `max_head_bytes`, bytes (unflushed samples at 16 bytes
+    /// each, native histograms, spans and log records).
+    pub fn head_bytes(&self) -> u64 {
+        self.core().head_bytes()
+    }
+
     /// The bytes the decoded samples pages kept between queries hold.
     pub fn page_cache_used(&self) -> u64 {
         self.core().metrics.page_cache.bytes()

@@ -321,9 +321,7 @@ impl Core {
                 reason: reason.clone(),
             });
         }
-        let bytes = self.head_samples.load(Ordering::Relaxed) * HEAD_BYTES_PER_SAMPLE
-            + self.head_hist_bytes.load(Ordering::Relaxed)
-            + self.signal_bytes();
+        let bytes = self.head_bytes();
         if bytes > self.config.max_head_bytes {
             let _ = self.kick.0.try_send(());
             return Err(Error::OverCapacity {
@@ -332,6 +330,24 @@ impl Core {
             });
         }
         Ok(())
+    }
+
+    /// What the head holds against `max_head_bytes`: unflushed samples (16 bytes each),
+    /// native histograms, spans and log records.
+    pub(crate) fn head_bytes(&self) -> u64 {
+        self.head_samples.load(Ordering::Relaxed) * HEAD_BYTES_PER_SAMPLE
+            + self.head_hist_bytes.load(Ordering::Relaxed)
+            + self.signal_bytes()
+    }
+
+    /// Whether a write would be admitted now as far as the head's budget goes; when not,
+    /// the background thread is woken to flush.
+    pub(crate) fn head_has_room(&self) -> bool {
+        let room = self.head_bytes() <= self.config.max_head_bytes;
+        if !room {
+            let _ = self.kick.0.try_send(());
+        }
+        room
     }
 }
 

@@ -40,6 +40,28 @@ pub(crate) fn render(out: &mut String, state: &AppState) {
     for b in &plan.budgets {
         line(out, name, &[("budget", b.key)], b.bytes as f64);
     }
+    if let Ok(engine) = state.engine() {
+        gauge(
+            out,
+            "strata_head_bytes",
+            "What the head holds against engine.max_head_bytes (unflushed samples at 16 bytes each, histograms, spans, log records).",
+            engine.head_bytes() as f64,
+        );
+        gauge(
+            out,
+            "strata_page_cache_bytes",
+            "Decoded samples pages kept between queries (at most engine.page_cache_bytes).",
+            engine.page_cache_used() as f64,
+        );
+    }
+    if let Some(anon) = super::pressure::anonymous_bytes() {
+        gauge(
+            out,
+            "strata_process_anonymous_memory_bytes",
+            "The process's anonymous resident memory (RssAnon), which memory pressure is measured on.",
+            anon as f64,
+        );
+    }
     if let Some(rss) = resident_bytes() {
         gauge(
             out,

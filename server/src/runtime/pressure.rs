@@ -5,7 +5,7 @@
 //! | anonymous RSS | what happens |
 //! |---|---|
 //! | ≥ 100 % of the limit | the page and footer caches are dropped and the allocator returns its free memory (at most once every 2 s) |
-//! | ≥ 110 % | new queries are refused: 503 + Retry-After (`strata_queries_refused_total{reason="pressure"}`) |
+//! | ≥ 110 % | new queries are refused: 503 + Retry-After (`strata_queries_refused_total{reason="pressure"}`), and the query memory pools close: a running query fails (422) at its next allocation and gives its memory back |
 //! | ≥ 120 % | ingest is refused too: 503 + Retry-After (`strata_ingest_refused_pressure_total`); senders retry, nothing acknowledged is lost |
 //!
 //! The limit is 0.75 of the container's limit by default, so the last step starts at 90 %
@@ -173,16 +173,26 @@ impl Pressure {
 
     /// Runs the watch on a thread of its own until the process ends: every [`TICK`], the
     /// level from the anonymous resident memory; at [`Level::Shed`] or above, `shed` (at
-    /// most every [`SHED_EVERY`]), which drops caches and returns the bytes it freed.
-    pub(crate) fn watch(&self, shed: impl Fn() -> u64 + Send + 'static) -> std::io::Result<()> {
+    /// most every [`SHED_EVERY`]), which drops caches and returns the bytes it freed;
+    /// `changed` is told each new level.
+    pub(crate) fn watch(
+        &self,
+        changed: impl Fn(Level) + Send + 'static,
+        shed: impl Fn() -> u64 + Send + 'static,
+    ) -> std::io::Result<()> {
         let me = self.clone();
         std::thread::Builder::new()
             .name("strata-pressure".into())
             .spawn(move || {
                 let mut last_shed: Option<Instant> = None;
+                let mut last = Level::Normal;
                 loop {
                     if let Some(anon) = anonymous_bytes() {
                         let level = me.update(anon);
+                        if level != last {
+                            changed(level);
+                            last = level;
+                        }
                         if level >= Level::Shed
                             && last_shed.is_none_or(|t| t.elapsed() >= SHED_EVERY)
                         {

@@ -47,6 +47,10 @@ async fn drain(mut body: Body) {
     let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
 }
 
+/// How long an ingest request waits for a flush to make room in a full head before the
+/// engine may refuse it (503).
+pub(crate) const HEAD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Payloads (uncompressed bytes) up to this size are decoded and written on the async
 /// worker that received them (a few ms of CPU at most); larger ones on the blocking
 /// pool. See [`AppState::cpu_work`].
@@ -128,12 +132,21 @@ impl AppState {
     /// the page cache, the footer cache and the allocator's free memory.
     pub(crate) fn watch_pressure(&self) -> std::io::Result<()> {
         let state = self.clone();
-        self.0.pressure.watch(move || {
-            let mut freed = state.engine().map_or(0, |e| e.shed_page_cache());
-            freed += strata_query::sql::shed_footer_cache() as u64;
-            crate::runtime::allocator::release_memory();
-            freed
-        })
+        let pools = [self.query_memory().clone(), self.rules_memory().clone()];
+        self.0.pressure.watch(
+            move |level| {
+                // Running queries fail at their next allocation from 110 %.
+                for p in &pools {
+                    p.set_closed(level >= crate::runtime::pressure::Level::Queries);
+                }
+            },
+            move || {
+                let mut freed = state.engine().map_or(0, |e| e.shed_page_cache());
+                freed += strata_query::sql::shed_footer_cache() as u64;
+                crate::runtime::allocator::release_memory();
+                freed
+            },
+        )
     }
 
     /// The memory limit and its division.
@@ -227,7 +240,17 @@ impl AppState {
 
     /// Admits an ingest request estimated to hold `cost` bytes into the ingest memory
     /// budget (`server.max_inflight_bytes`, [`crate::runtime::inflight`]): waits for room, or 503.
+    ///
+    /// While the engine's head is over `engine.max_head_bytes` (a flush is behind), the
+    /// request first waits for the flush, up to [`HEAD_WAIT`]: back-pressure before the
+    /// engine answers 503.
     pub(crate) async fn admit(&self, cost: u64) -> Result<InflightPermit, ApiError> {
+        if let Ok(engine) = self.engine() {
+            let deadline = tokio::time::Instant::now() + HEAD_WAIT;
+            while !engine.head_has_room() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
         self.0.inflight.admit(cost).await
     }
 

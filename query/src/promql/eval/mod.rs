@@ -105,6 +105,31 @@ pub(crate) fn series_bytes(s: &SourceSeries) -> usize {
     labels + s.samples.len() * POINT_BYTES + hists
 }
 
+/// The newest part of a long window a selector reads first under a budget
+/// ([`Evaluator::load`]): one hour.
+const LOAD_SLICE_MS: i64 = 3_600_000;
+
+/// The series of two consecutive reads of one selector, `older` then `newer`: a series in
+/// both gets its points in time order, and the result is sorted by labels as one read's.
+fn join_slices(older: Vec<SourceSeries>, newer: Vec<SourceSeries>) -> Vec<SourceSeries> {
+    let mut at: HashMap<Labels, usize> = HashMap::with_capacity(older.len());
+    let mut out = older;
+    for (i, s) in out.iter().enumerate() {
+        at.insert(s.labels.clone(), i);
+    }
+    for s in newer {
+        match at.get(&s.labels) {
+            Some(&i) => {
+                out[i].samples.extend(s.samples);
+                out[i].histograms.extend(s.histograms);
+            }
+            None => out.push(s),
+        }
+    }
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
+}
+
 /// Limits and defaults of one evaluation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EvalSettings {
@@ -274,8 +299,7 @@ impl<'q> Evaluator<'q> {
         for (vs, lo, hi) in wanted {
             let key = vs as *const VectorSelector as usize;
             let matchers = selector_matchers(vs);
-            let mut series = source.select(&matchers, lo, hi)?;
-            self.hold(series.iter().map(series_bytes).sum())?;
+            let mut series = self.load(source, &matchers, lo, hi)?;
             if stats_only.contains(&key) {
                 for s in &mut series {
                     stats_only::stats_hints(&mut s.histograms);
@@ -284,6 +308,38 @@ impl<'q> Evaluator<'q> {
             self.data.insert(key, Arc::new(series));
         }
         info::prefetch(self, expr, source)
+    }
+
+    /// Reads one selector's series over `[lo, hi]`, charged to the query's budget. A window
+    /// longer than [`LOAD_SLICE_MS`] twice, under a budget, is read newest slice first: what
+    /// that slice holds, scaled to the whole window, is what the rest would hold, and a
+    /// query it would put over its share is refused before the rest is read. So a query far
+    /// over its share costs one slice, not its whole window, before it is refused.
+    fn load(
+        &mut self,
+        source: &dyn SeriesSource,
+        matchers: &[super::source::LabelMatcher],
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<SourceSeries>> {
+        if self.charge.is_none() || hi.saturating_sub(lo) <= 2 * LOAD_SLICE_MS {
+            let series = source.select(matchers, lo, hi)?;
+            self.hold(series.iter().map(series_bytes).sum())?;
+            return Ok(series);
+        }
+        let cut = hi - LOAD_SLICE_MS;
+        let newest = source.select(matchers, cut + 1, hi)?;
+        let bytes: usize = newest.iter().map(series_bytes).sum();
+        self.hold(bytes)?;
+        let rest = (bytes as f64 * (cut - lo + 1) as f64 / LOAD_SLICE_MS as f64) as usize;
+        if let Some(c) = &self.charge
+            && rest > c.remaining()
+        {
+            return Err(c.refuse(rest).into());
+        }
+        let older = source.select(matchers, lo, cut)?;
+        self.hold(older.iter().map(series_bytes).sum())?;
+        Ok(join_slices(older, newest))
     }
 
     /// Collects the selectors of `e` with the window of reference times they are read over

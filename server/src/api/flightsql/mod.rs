@@ -80,6 +80,16 @@ impl FlightSql {
         sql::tenant_session(engine, tenant, &self.state.sql().query).map_err(sql_status)
     }
 
+    /// A turn to run a query (`server.max_concurrent_queries`, as the HTTP queries take):
+    /// `UNAVAILABLE` when none came in time or under memory pressure.
+    async fn turn(&self) -> Result<crate::runtime::admission::Turn, Status> {
+        self.state
+            .admission()
+            .admit()
+            .await
+            .map_err(|e| e.to_grpc_status())
+    }
+
     /// The SQL settings of queries.
     fn config(&self) -> &sql::SqlConfig {
         &self.state.sql().query

@@ -304,11 +304,16 @@ impl FlightSql {
             .get(&query.prepared_statement_handle, &tenant)?;
         unbound(&entry)?;
         let ctx = self.session(&tenant)?;
+        let turn = self.turn().await?;
         let values = entry.bound.filter(|v| !v.is_empty()).map(Into::into);
         let stream = SqlStream::start_with(&ctx, &entry.sql, values, self.config())
             .await
             .map_err(sql_status)?;
-        Ok(Response::new(query_result(stream, self.max_result_bytes())))
+        Ok(Response::new(query_result(
+            stream,
+            self.max_result_bytes(),
+            turn,
+        )))
     }
 }
 

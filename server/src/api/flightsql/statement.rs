@@ -96,9 +96,14 @@ impl FlightSql {
         let tenant = auth::tenant(&req)?;
         let sql = ticket_sql(&ticket.statement_handle)?;
         let ctx = self.session(&tenant)?;
+        let turn = self.turn().await?;
         let stream = SqlStream::start(&ctx, sql, self.config())
             .await
             .map_err(sql_status)?;
-        Ok(Response::new(query_result(stream, self.max_result_bytes())))
+        Ok(Response::new(query_result(
+            stream,
+            self.max_result_bytes(),
+            turn,
+        )))
     }
 }

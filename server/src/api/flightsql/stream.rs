@@ -19,16 +19,18 @@ use strata_query::sql::SqlStream;
 use tonic::Status;
 
 use crate::api::sql::sql_error;
+use crate::runtime::admission::Turn;
 
 /// The response stream of `DoGet`.
 pub(crate) type DoGetStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send>>;
 
 /// `stream`'s result as Flight data, at most `limit` encoded bytes of it.
-pub(crate) fn query_result(stream: SqlStream, limit: u64) -> DoGetStream {
+pub(crate) fn query_result(stream: SqlStream, limit: u64, turn: Turn) -> DoGetStream {
     let schema = stream.schema();
-    let batches = futures::stream::try_unfold(stream, |mut stream| async move {
+    // The query's turn is held until its last batch is sent (or the stream dropped).
+    let batches = futures::stream::try_unfold((stream, turn), |(mut stream, turn)| async move {
         match stream.next_batch().await {
-            Ok(Some(batch)) => Ok(Some((batch, stream))),
+            Ok(Some(batch)) => Ok(Some((batch, (stream, turn)))),
             Ok(None) => Ok(None),
             Err(e) => Err(FlightError::Tonic(Box::new(sql_error(e).to_grpc_status()))),
         }
