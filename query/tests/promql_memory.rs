@@ -61,12 +61,18 @@ impl SeriesSource for Counters {
 }
 
 fn range(engine: &PromqlEngine, src: &Counters, q: &str) -> Result<Value> {
-    engine.range(src, q, HOUR, 6 * HOUR - 15_000, 60_000).map(|r| r.value)
+    engine
+        .range(src, q, HOUR, 6 * HOUR - 15_000, 60_000)
+        .map(|r| r.value)
 }
 
 #[test]
 fn a_long_window_read_in_slices_answers_as_one_read() {
-    for q in ["sum(rate(req_total[5m]))", "req_total", "max_over_time(req_total[3h])"] {
+    for q in [
+        "sum(rate(req_total[5m]))",
+        "req_total",
+        "max_over_time(req_total[3h])",
+    ] {
         let src = Counters::new();
         let plain = range(&PromqlEngine::new(QueryOptions::default()), &src, q).expect(q);
         let budget = QueryBudget::standalone(1 << 30);

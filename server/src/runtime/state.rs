@@ -297,9 +297,18 @@ impl AppState {
         {
             return Err(too_large(limit, Some(len)));
         }
-        let mut permit = self
+        let mut permit = match self
             .admit(declared_cost(declared.unwrap_or(0), compressed))
-            .await?;
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                // Refused before reading: read (a bounded part of) the body first, so the
+                // client gets the 503 on a connection that stays open.
+                drain(body).await;
+                return Err(e);
+            }
+        };
         let chunked = declared.is_none().then_some((&mut permit, compressed));
         let body = self.read_limited(headers, body, chunked).await?;
         Ok((body, permit))
