@@ -39,7 +39,7 @@ fn main() -> ExitCode {
                 tracing::warn!(error = %e, "cannot turn transparent huge pages off");
             }
             strata_engine::set_memory_release(strata_server::allocator::release_memory);
-            strata_server::allocator::set_purge_delay();
+            strata_server::allocator::set_purge_delay(config.memory.limit);
             if let Err(e) = strata_server::allocator::set_c_heap_trim_threshold() {
                 tracing::warn!(error = %e, "cannot set the C heap's trim threshold");
             }

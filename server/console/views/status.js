@@ -49,7 +49,10 @@ function serverPanels(r) {
       ...rest(r, ['version', 'role', 'startTime', 'uptimeSeconds', 'dataDir', 'storageRetention', 'tenants']),
     ])),
     panel('Memory', [
+      m.limitBytes && m.anonymousBytes != null
+        ? bytesGauge(m.anonymousBytes, m.limitBytes, 'Process memory (anonymous) against the memory limit') : null,
       m.maxHeadBytes ? bytesGauge(m.headBytes ?? 0, m.maxHeadBytes, 'Head memory against its limit') : null,
+      m.queryPoolBytes ? bytesGauge(m.queryPoolUsedBytes ?? 0, m.queryPoolBytes, 'Query memory pool in use') : null,
       kv([['Resident (RSS)', when(m.rssBytes, fmtBytes)], ['Peak RSS', when(m.peakRssBytes, fmtBytes)],
         ['Head', when(m.headBytes, fmtBytes)], ['Head limit', when(m.maxHeadBytes, fmtBytes)],
         ...rest(m, ['rssBytes', 'peakRssBytes', 'headBytes', 'maxHeadBytes'])])]),

@@ -45,7 +45,7 @@ pub const METADATA_CACHE: &str = "sql.metadata_cache_bytes";
 /// Exemplars in memory, all tenants' rings together.
 pub const EXEMPLARS: &str = "server.exemplar_memory_bytes";
 /// Rule evaluation (its own pool: rules never wait for query admission).
-pub const RULES: &str = "rules.memory_bytes";
+pub const RULES: &str = "server.rules_memory_bytes";
 /// The query pool shared by every query of every language.
 pub const QUERIES: &str = "server.query_memory_bytes";
 

@@ -33,25 +33,48 @@ unsafe extern "C" {
 const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 
 /// How long mimalloc keeps a freed page before returning it to the system
-/// ([`set_purge_delay`]).
+/// ([`set_purge_delay`]) when memory is plentiful.
 pub const PURGE_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Sets mimalloc's purge delay to [`PURGE_DELAY`], unless `MIMALLOC_PURGE_DELAY` is set
-/// in the environment (then mimalloc took it from there). With its default, 1 s, the
-/// pages of the spans a flush freed went back to the system before the request threads
-/// allocated the next ones in them, and each came back as a page fault: the spans' dense
-/// hour (3.7 M spans) took 566-715 k faults with 1 s, 392-419 k with 10 s, and ~9% more
-/// CPU per span through its flushes and compaction (docs/benchmarks-history.md, "mimalloc's purge
-/// delay"). An idle server still gives its memory back within seconds: the engine calls
-/// [`release_memory`] once its flushes pause. A no-op without mimalloc.
-pub fn set_purge_delay() {
+/// Below this memory limit freed pages go back to the system at once ([`set_purge_delay`]).
+pub const PROMPT_PURGE_BELOW: u64 = 1 << 30;
+
+/// The purge delay for a process whose memory limit is `limit` bytes: [`PURGE_DELAY`], or
+/// none below [`PROMPT_PURGE_BELOW`].
+pub fn purge_delay_for(limit: u64) -> std::time::Duration {
+    if limit < PROMPT_PURGE_BELOW {
+        std::time::Duration::ZERO
+    } else {
+        PURGE_DELAY
+    }
+}
+
+/// Sets mimalloc's purge delay for a memory limit of `limit` bytes ([`purge_delay_for`]),
+/// unless `MIMALLOC_PURGE_DELAY` is set in the environment (then mimalloc took it from
+/// there).
+///
+/// With its default, 1 s, the pages of the spans a flush freed went back to the system
+/// before the request threads allocated the next ones in them, and each came back as a
+/// page fault: the spans' dense hour (3.7 M spans) took 566-715 k faults with 1 s, 392-419 k
+/// with 10 s, and ~9% more CPU per span through its flushes and compaction
+/// (docs/benchmarks-history.md, "mimalloc's purge delay"). But every thread keeps its freed
+/// pages that long, and queries run on many threads: in a 256 MiB container under a query
+/// load the pages kept for 10 s were over 100 MiB, more than every budget together, and the
+/// kernel killed the process; with no delay the same load ran at 28-155 MiB of anonymous
+/// memory ("A small box: the purge delay", docs/benchmarks-history.md). So a small limit
+/// purges at once and pays the page faults. An idle server gives its memory back within
+/// seconds either way: the engine calls [`release_memory`] once its flushes pause. A no-op
+/// without mimalloc.
+pub fn set_purge_delay(limit: u64) {
     #[cfg(feature = "mimalloc")]
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        let ms = PURGE_DELAY.as_millis() as std::ffi::c_long;
+        let ms = purge_delay_for(limit).as_millis() as std::ffi::c_long;
         // Safety: `mi_option_set` takes an option index and a value, no pointers, and may
         // be called at any time; the index is v3's `mi_option_purge_delay` (above).
         unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, ms) };
     }
+    #[cfg(not(feature = "mimalloc"))]
+    let _ = limit;
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -209,10 +232,12 @@ mod tests {
             return;
         }
         assert_eq!(purge_delay_ms(), 1_000);
-        set_purge_delay();
+        set_purge_delay(8 << 30);
         assert_eq!(
             purge_delay_ms(),
             PURGE_DELAY.as_millis() as std::ffi::c_long
         );
+        set_purge_delay(192 << 20);
+        assert_eq!(purge_delay_ms(), 0, "a small limit purges at once");
     }
 }
