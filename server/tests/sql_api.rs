@@ -142,7 +142,8 @@ fn sql_results_round_trip_in_json_csv_and_arrow() {
 #[test]
 fn sql_refusals_are_clear_and_change_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = "[sql]\nmax_result_bytes = 4096\nmemory_pool_bytes = 1048576\ntimeout = \"2s\"\n";
+    // Nothing spills (the default spills to the data directory): the sort below is refused.
+    let config = "[sql]\nmax_result_bytes = 4096\nmemory_pool_bytes = 1048576\nmax_spill_bytes = 0\ntimeout = \"2s\"\n";
     let server = Server::start(common::bin(), dir.path(), config);
     server.wait_ready(common::READY);
     let series = node_and_http_series(1, 40, common::now_ms());
