@@ -59,26 +59,24 @@ class Conn:
             raise
 
 
-def rss(pid):
+def status_bytes(pid, key):
+    """A kB field of /proc/PID/status (VmRSS, RssAnon) in bytes; None once the process is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1]) * 1024
     except FileNotFoundError:
         return None
     return 0
+
+
+def rss(pid):
+    return status_bytes(pid, "VmRSS")
 
 
 def rss_anon(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
-    except FileNotFoundError:
-        return None
-    return 0
+    return status_bytes(pid, "RssAnon")
 
 
 def alive(pid):

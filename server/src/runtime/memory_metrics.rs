@@ -4,18 +4,6 @@
 use super::metrics::{header, line};
 use super::state::AppState;
 
-/// The process's resident set in bytes (`VmRSS` of `/proc/self/status`), if it can be read.
-pub(crate) fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: u64 = line["VmRSS:".len()..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
-}
-
 /// Appends the memory and admission self-metrics of `state` to `out`.
 pub(crate) fn render(out: &mut String, state: &AppState) {
     let plan = state.memory_plan();
@@ -54,7 +42,8 @@ pub(crate) fn render(out: &mut String, state: &AppState) {
             engine.page_cache_used() as f64,
         );
     }
-    if let Some(anon) = super::pressure::anonymous_bytes() {
+    let [anon, rss] = super::pressure::status_bytes(["RssAnon:", "VmRSS:"]);
+    if let Some(anon) = anon {
         gauge(
             out,
             "strata_process_anonymous_memory_bytes",
@@ -62,7 +51,7 @@ pub(crate) fn render(out: &mut String, state: &AppState) {
             anon as f64,
         );
     }
-    if let Some(rss) = resident_bytes() {
+    if let Some(rss) = rss {
         gauge(
             out,
             "strata_process_resident_memory_bytes",

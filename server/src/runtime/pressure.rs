@@ -216,14 +216,20 @@ impl Pressure {
 
 /// The process's anonymous resident memory (`RssAnon` of `/proc/self/status`), bytes.
 pub(crate) fn anonymous_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
-    let kb: u64 = line["RssAnon:".len()..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
+    let [anon] = status_bytes(["RssAnon:"]);
+    anon
+}
+
+/// The `kB` fields `keys` of `/proc/self/status` (`VmRSS:`, `RssAnon:`, ...), in bytes, from
+/// one read of the file; `None` for a field it lacks (or off Linux).
+pub(crate) fn status_bytes<const N: usize>(keys: [&str; N]) -> [Option<u64>; N] {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    keys.map(|key| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    })
 }
 
 #[cfg(test)]

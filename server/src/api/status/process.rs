@@ -56,7 +56,7 @@ pub(super) async fn runtimeinfo(
     };
     let started = chrono::DateTime::<chrono::Utc>::from(info.started);
     let uptime = info.started.elapsed().map_or(0, |d| d.as_secs());
-    let proc = proc_status();
+    let [rss, peak] = crate::runtime::pressure::status_bytes(["VmRSS:", "VmHWM:"]);
     let (wal_bytes, wal_segments) = wal_files(&engine.data_dir().join("wal"));
     let budget = state.inflight();
     let backlog = engine.compaction_backlog();
@@ -68,8 +68,8 @@ pub(super) async fn runtimeinfo(
         "dataDir": engine.data_dir().display().to_string(),
         "storageRetention": humantime::format_duration(info.metrics_retention).to_string(),
         "memory": {
-            "rssBytes": proc.0,
-            "peakRssBytes": proc.1,
+            "rssBytes": rss,
+            "peakRssBytes": peak,
             "headBytes": head_bytes,
             "maxHeadBytes": info.max_head_bytes,
             "limitBytes": state.memory_plan().limit,
@@ -119,18 +119,6 @@ pub(super) async fn config(
     ReadTenant(_): ReadTenant,
 ) -> Result<Response, StatusError> {
     Ok(success(json!({"toml": state.info().config_toml})))
-}
-
-/// `VmRSS` and `VmHWM` of this process in bytes (`None` where `/proc` does not say).
-fn proc_status() -> (Option<u64>, Option<u64>) {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = |key: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-    };
-    (kb("VmRSS:"), kb("VmHWM:"))
 }
 
 /// Bytes and number of the WAL's segment files (`*.wal`) in `dir`.
