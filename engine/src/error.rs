@@ -69,6 +69,12 @@ pub enum Error {
         /// What is wrong (the decoding error).
         reason: String,
     },
+    /// A select with a limit ([`crate::Engine::select_within`]) would gather more than it.
+    #[error("the read would hold more than its limit of {limit} bytes of samples")]
+    ReadLimit {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// A flush failed earlier; the engine refuses writes until it is reopened (its data is
     /// safe in the WAL and recovered on open).
     #[error("engine is poisoned, reopen to recover: {reason}")]

@@ -343,3 +343,61 @@ fn reads_over_files_and_memory_match_the_matchers_exactly() {
         ["__name__", "job", "zone"]
     );
 }
+
+#[test]
+fn a_read_past_its_limit_stops_near_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        page_cache_bytes: 256 << 20,
+        ..config()
+    };
+    let engine = Engine::open(dir.path(), config).unwrap();
+    let t = TenantId::new("acme").unwrap();
+    // 200 series, a sample every 15 s for 10 hours, flushed hour by hour: 10 file sets.
+    for h in 0..10i64 {
+        let batch: Vec<SeriesSamples> = (0..200u64)
+            .map(|i| {
+                let samples = (0..240)
+                    .map(|k| Sample {
+                        ts: DAY + h * HOUR + k * 15_000,
+                        value: (i * 10_000) as f64 + k as f64,
+                    })
+                    .collect();
+                series("req_total", &[("host", format!("h{i:03}"))], samples)
+            })
+            .collect();
+        assert_eq!(engine.write(&t, &batch).unwrap().accepted, 48_000);
+        engine.flush().unwrap();
+    }
+    let all_bytes = 480_000 * 16;
+    let (lo, hi) = (DAY, DAY + 10 * HOUR);
+
+    // Past the limit: refused, having decoded about one file set's pages, not ten.
+    let err = engine
+        .select_within(&t, &[], lo, hi, all_bytes / 10)
+        .unwrap_err();
+    assert!(
+        matches!(err, strata_engine::Error::ReadLimit { limit } if limit == all_bytes / 10),
+        "{err}"
+    );
+    let after_refusal = engine.page_cache_used();
+    let plain = engine.select(&t, &[], lo, hi).unwrap();
+    let after_all = engine.page_cache_used();
+    assert!(
+        after_refusal * 4 < after_all,
+        "decoded {after_refusal} bytes of pages before the refusal, {after_all} in all"
+    );
+
+    // At the limit exactly: the whole answer, as without one; a byte less is refused.
+    assert_eq!(
+        plain.iter().map(|s| s.samples.len()).sum::<usize>(),
+        480_000
+    );
+    let within = engine.select_within(&t, &[], lo, hi, all_bytes).unwrap();
+    assert_eq!(within, plain);
+    assert!(
+        engine
+            .select_within(&t, &[], lo, hi, all_bytes - 1)
+            .is_err()
+    );
+}

@@ -18,6 +18,7 @@ pub(crate) mod telemetry;
 
 use crate::core::Core;
 use crate::metrics::compact::Scope;
+use crate::metrics::read::ReadLimit;
 use crate::{
     Clock, CompactStats, EngineConfig, Error, FlushStats, FlushStop, KeyedSeries, KnownSeries,
     LogRecord, Matcher, PendingWrite, Result, RetentionStats, ScanStats, SeriesData,
@@ -344,7 +345,51 @@ impl Engine {
         start: i64,
         end: i64,
     ) -> Result<Vec<SeriesData>> {
-        Ok(self.core.metrics.select(tenant, matchers, start, end)?.0)
+        let limit = ReadLimit::none();
+        Ok(self
+            .core
+            .metrics
+            .select(tenant, matchers, start, end, &limit)?
+            .0)
+    }
+
+    /// [`Engine::select`], gathering at most `max_bytes` of samples (16 bytes a float
+    /// sample, 256 a native histogram one): a read that would gather more stops about
+    /// there, holding one decoded page at a time beyond what it gathered, and fails with
+    /// [`Error::ReadLimit`](crate::Error::ReadLimit). For a query under a memory budget.
+    ///
+    /// ```
+    /// use strata_engine::{Clock, Engine, EngineConfig, Error, Sample, SeriesSamples};
+    /// use strata_engine::{SystemClock, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let t = TenantId::new("acme")?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let now = SystemClock.now_ms();
+    /// let up = SeriesSamples {
+    ///     labels: vec![("__name__".into(), "up".into())],
+    ///     samples: (0..100).map(|i| Sample { ts: now - 100 + i, value: 1.0 }).collect(),
+    /// };
+    /// engine.write(&t, &[up])?;
+    /// assert_eq!(engine.select_within(&t, &[], now - 1_000, now, 1_600)?.len(), 1);
+    /// let over = engine.select_within(&t, &[], now - 1_000, now, 1_599);
+    /// assert!(matches!(over, Err(Error::ReadLimit { limit: 1_599 })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn select_within(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        max_bytes: usize,
+    ) -> Result<Vec<SeriesData>> {
+        let limit = ReadLimit::new(max_bytes);
+        Ok(self
+            .core
+            .metrics
+            .select(tenant, matchers, start, end, &limit)?
+            .0)
     }
 
     /// [`Engine::select`], also returning what the read touched: file sets met and skipped
@@ -378,7 +423,9 @@ impl Engine {
         start: i64,
         end: i64,
     ) -> Result<(Vec<SeriesData>, ScanStats)> {
-        self.core.metrics.select(tenant, matchers, start, end)
+        self.core
+            .metrics
+            .select(tenant, matchers, start, end, &ReadLimit::none())
     }
 
     /// Label names of `tenant`'s series with samples in `[start, end]`, sorted.

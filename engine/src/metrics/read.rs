@@ -7,12 +7,69 @@
 //! decoded twice and nothing is copied again to merge the parts.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::metrics::page_cache::PageCache;
 use crate::metrics::scan::{self, ScanStats};
 use crate::model::series::SeriesId;
 use crate::storage::partition::PartFile;
-use crate::{Result, Sample};
+use crate::{Error, Result, Sample};
+
+/// Bytes one gathered sample holds.
+pub(crate) const SAMPLE_BYTES: usize = std::mem::size_of::<Sample>();
+
+/// The most bytes one select may gather ([`crate::Engine::select_within`]), counted as
+/// samples are handed over: a read past it gathers nothing more and stops at the end of
+/// the file it is in, rather than gathering everything first.
+#[derive(Debug)]
+pub(crate) struct ReadLimit {
+    max: usize,
+    used: AtomicUsize,
+    over: AtomicBool,
+}
+
+impl ReadLimit {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            max,
+            used: AtomicUsize::new(0),
+            over: AtomicBool::new(false),
+        }
+    }
+
+    /// No limit.
+    pub(crate) fn none() -> Self {
+        Self::new(usize::MAX)
+    }
+
+    /// Takes `n` bytes; false, taking nothing and marking the read over, when that would
+    /// pass the limit.
+    pub(crate) fn take(&self, n: usize) -> bool {
+        let ok = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                u.checked_add(n).filter(|v| *v <= self.max)
+            })
+            .is_ok();
+        if !ok {
+            self.over.store(true, Ordering::Release);
+        }
+        ok
+    }
+
+    /// Whether a take was refused.
+    pub(crate) fn is_over(&self) -> bool {
+        self.over.load(Ordering::Acquire)
+    }
+
+    /// [`Error::ReadLimit`] if a take was refused.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.is_over() {
+            return Err(Error::ReadLimit { limit: self.max });
+        }
+        Ok(())
+    }
+}
 
 /// Below this many (file set, series) pairs to read, one thread reads them all.
 const PARALLEL_MIN_PAIRS: usize = 4_096;
@@ -54,6 +111,7 @@ pub(crate) fn read_files(
     plans: &[(&PartFile, Vec<SeriesId>)],
     start: i64,
     end: i64,
+    limit: &ReadLimit,
     stats: &mut ScanStats,
 ) -> Result<Vec<(SeriesId, FileSamples)>> {
     let mut all: Vec<SeriesId> = plans
@@ -72,12 +130,12 @@ pub(crate) fn read_files(
     };
     let per = all.len().div_ceil(threads).max(1);
     let parts: Vec<Result<(Vec<FileSamples>, ScanStats)>> = if threads <= 1 {
-        vec![read_part(cache, plans, &all, start, end)]
+        vec![read_part(cache, plans, &all, start, end, limit)]
     } else {
         std::thread::scope(|scope| {
             let handles: Vec<_> = all
                 .chunks(per)
-                .map(|ids| scope.spawn(move || read_part(cache, plans, ids, start, end)))
+                .map(|ids| scope.spawn(move || read_part(cache, plans, ids, start, end, limit)))
                 .collect();
             handles
                 .into_iter()
@@ -95,16 +153,19 @@ pub(crate) fn read_files(
         let found = ids.iter().copied().zip(samples);
         out.extend(found.filter(|(_, s)| !s.samples.is_empty()));
     }
+    limit.check()?;
     Ok(out)
 }
 
-/// The samples of series `ids` (sorted, distinct), one entry per id.
+/// The samples of series `ids` (sorted, distinct), one entry per id; gathering stops
+/// (after the file it is in) once `limit` refuses.
 fn read_part(
     cache: &PageCache,
     plans: &[(&PartFile, Vec<SeriesId>)],
     ids: &[SeriesId],
     start: i64,
     end: i64,
+    limit: &ReadLimit,
 ) -> Result<(Vec<FileSamples>, ScanStats)> {
     let mut stats = ScanStats::default();
     let mut out: Vec<FileSamples> = ids.iter().map(|_| FileSamples::default()).collect();
@@ -117,6 +178,9 @@ fn read_part(
         let to = wanted.partition_point(|&id| id <= hi);
         if from == to {
             continue;
+        }
+        if limit.is_over() {
+            break;
         }
         // Rows come sorted by series: find each series' entry once per run.
         let mut last: Option<(SeriesId, Option<usize>)> = None;
@@ -137,7 +201,10 @@ fn read_part(
                         slot
                     }
                 };
-                if let Some(i) = slot {
+                if let Some(i) = slot
+                    && !limit.is_over()
+                    && limit.take(ts.len() * SAMPLE_BYTES)
+                {
                     out[i].append(ts, vs, sets_left);
                 }
             },

@@ -17,7 +17,8 @@ use std::sync::{Arc, OnceLock};
 use arrow::array::{Float64Array, TimestampMillisecondArray, UInt64Array};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
 };
 use parquet::file::metadata::{ParquetOffsetIndex, RowGroupMetaData};
 use parquet::file::reader::{ChunkReader, Length};
@@ -193,11 +194,10 @@ fn read_pruned(
         if let (Some(id_pages), Some(ts_pages)) = (pages(Key::SeriesId, 0)?, pages(Key::Ts, 1)?) {
             let units = wanted_units(&id_pages, &ts_pages);
             let total = groups.iter().map(|&g| rgs[g].num_rows() as u64).sum();
-            let pages = paged(builder, cache, uid, &units, total, path, stats)?;
-            for p in pages {
+            let mut each = |p: &Page, stats: &mut ScanStats| {
                 stats.samples += p.visit(ids, start, end, visit);
-            }
-            return Ok(());
+            };
+            return paged(builder, cache, uid, &units, total, path, stats, &mut each);
         }
     }
     if let Some(selection) = prune::page_selection(&loaded, &groups, &w, path)? {
@@ -294,8 +294,11 @@ fn wanted_units(id_pages: &[PageRows], ts_pages: &[PageRows]) -> Vec<PageRows> {
     out
 }
 
-/// The decoded pages `units`, from `cache` where it has them; the others are decoded in one
-/// read (only their rows selected) and kept in it. `total` is the kept row groups' rows.
+/// Hands each of the pages `units` to `visit`, in file order: from `cache` where it has
+/// it; the others are decoded in one read (only their rows selected), kept in the cache
+/// if it admits them, and dropped once visited, so a read holds one decoded page at a time
+/// beside what the cache keeps. `total` is the kept row groups' rows.
+#[allow(clippy::too_many_arguments)]
 fn paged(
     builder: ParquetRecordBatchReaderBuilder<CountingFile>,
     cache: &PageCache,
@@ -304,13 +307,15 @@ fn paged(
     total: u64,
     path: &Path,
     stats: &mut ScanStats,
-) -> Result<Vec<Arc<Page>>> {
-    let mut pages: Vec<Option<Arc<Page>>> =
-        units.iter().map(|u| cache.get(uid, u.file_row)).collect();
-    let missing: Vec<usize> = (0..units.len()).filter(|&i| pages[i].is_none()).collect();
+    visit: &mut impl FnMut(&Page, &mut ScanStats),
+) -> Result<()> {
+    let cached: Vec<Option<Arc<Page>>> = units.iter().map(|u| cache.get(uid, u.file_row)).collect();
+    let missing: Vec<usize> = (0..units.len()).filter(|&i| cached[i].is_none()).collect();
+    let mut decoder = None;
+    let mut keep = false;
     if !missing.is_empty() {
         let rows: u64 = missing.iter().map(|&i| units[i].end - units[i].start).sum();
-        let keep = cache.admits(rows);
+        keep = cache.admits(rows);
         let mut selectors = Vec::new();
         let mut pos = 0;
         for &i in &missing {
@@ -328,33 +333,72 @@ fn paged(
             .with_row_selection(RowSelection::from(selectors))
             .build()
             .map_err(|e| bad(path, e))?;
-        let mut next = missing.iter();
-        let mut cur = next.next().copied();
-        let mut page = Page::default();
-        for batch in reader {
-            let batch = batch.map_err(|e| bad(path, e))?;
-            stats.rows_decoded += batch.num_rows() as u64;
-            let id_col = column::<UInt64Array>(&batch, 0, path)?;
-            let ts_col = column::<TimestampMillisecondArray>(&batch, 1, path)?;
-            let values = column::<Float64Array>(&batch, 2, path)?;
-            for r in 0..batch.num_rows() {
-                let Some(i) = cur else {
-                    return Err(bad(path, "more rows than the selected pages hold"));
-                };
-                page.push(id_col.value(r), ts_col.value(r), values.value(r));
-                if page.len() as u64 == units[i].end - units[i].start {
-                    let done = Arc::new(std::mem::take(&mut page));
-                    if keep {
-                        cache.insert(uid, units[i].file_row, done.clone());
-                    }
-                    pages[i] = Some(done);
-                    cur = next.next().copied();
-                }
-            }
+        decoder = Some(Rows {
+            reader,
+            batch: None,
+            row: 0,
+        });
+    }
+    for (u, page) in units.iter().zip(cached) {
+        if let Some(page) = page {
+            visit(&page, stats);
+            continue;
         }
-        if cur.is_some() {
-            return Err(bad(path, "fewer rows than the selected pages hold"));
+        let Some(rows) = decoder.as_mut() else {
+            return Err(bad(path, "a page neither cached nor selected"));
+        };
+        let page = rows.page((u.end - u.start) as usize, path, stats)?;
+        visit(&page, stats);
+        if keep {
+            cache.insert(uid, u.file_row, Arc::new(page));
         }
     }
-    Ok(pages.into_iter().flatten().collect())
+    if let Some(mut rows) = decoder
+        && rows.page(1, path, stats).is_ok()
+    {
+        return Err(bad(path, "more rows than the selected pages hold"));
+    }
+    Ok(())
+}
+
+/// The rows a selecting Parquet reader yields, taken a page at a time.
+struct Rows {
+    reader: ParquetRecordBatchReader,
+    /// The batch being taken: its series ids, times and values.
+    batch: Option<(UInt64Array, TimestampMillisecondArray, Float64Array)>,
+    /// The next row of `batch` to take.
+    row: usize,
+}
+
+impl Rows {
+    /// The next `n` rows as a page; an error if the reader has fewer.
+    fn page(&mut self, n: usize, path: &Path, stats: &mut ScanStats) -> Result<Page> {
+        let mut page = Page::default();
+        while page.len() < n {
+            let have = self.batch.as_ref().map_or(0, |(ids, ..)| ids.len());
+            if self.row >= have {
+                let Some(batch) = self.reader.next() else {
+                    return Err(bad(path, "fewer rows than the selected pages hold"));
+                };
+                let batch = batch.map_err(|e| bad(path, e))?;
+                stats.rows_decoded += batch.num_rows() as u64;
+                self.batch = Some((
+                    column::<UInt64Array>(&batch, 0, path)?.clone(),
+                    column::<TimestampMillisecondArray>(&batch, 1, path)?.clone(),
+                    column::<Float64Array>(&batch, 2, path)?.clone(),
+                ));
+                self.row = 0;
+                continue;
+            }
+            let Some((ids, ts, vs)) = &self.batch else {
+                continue;
+            };
+            let take = (n - page.len()).min(have - self.row);
+            for r in self.row..self.row + take {
+                page.push(ids.value(r), ts.value(r), vs.value(r));
+            }
+            self.row += take;
+        }
+        Ok(page)
+    }
 }

@@ -6,7 +6,7 @@ use crate::metrics::files::MetricsFile;
 use crate::metrics::head::{HeadShard, SHARDS, TenantHead, shard_of};
 use crate::metrics::histograms::{self, RANK_FLUSHING, RANK_HEAD, Ranked};
 use crate::metrics::page_cache::PageCache;
-use crate::metrics::read::{self, FileSamples};
+use crate::metrics::read::{self, FileSamples, ReadLimit, SAMPLE_BYTES};
 use crate::metrics::scan::ScanStats;
 use crate::metrics::series::EncodedHist;
 use crate::model::series::SeriesId;
@@ -16,6 +16,10 @@ use crate::storage::partition::PartFile;
 use crate::{HistogramSample, Labels, Matcher, Result, Sample, SeriesData, TenantId};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
+
+/// Bytes one gathered native histogram sample is counted at against a read's limit: its
+/// time, its histogram's fields and a few buckets.
+const HIST_BYTES: usize = 256;
 
 /// The samples side of the engine.
 #[derive(Debug)]
@@ -78,12 +82,16 @@ impl MetricsStore {
     /// Memory is matched through the head's postings; each file set whose time range meets
     /// `[start, end]` is matched through its inverted index, and only the pages of its
     /// samples file that can hold a matching series in the range are read.
+    ///
+    /// The samples gathered are taken from `limit` as they are: a read past it ends with
+    /// [`crate::Error::ReadLimit`] having gathered about the limit, not everything.
     pub(crate) fn select(
         &self,
         tenant: &TenantId,
         matchers: &[Matcher],
         start: i64,
         end: i64,
+        limit: &ReadLimit,
     ) -> Result<(Vec<SeriesData>, ScanStats)> {
         let mut stats = ScanStats::default();
         let Some(head) = self.existing_head(tenant) else {
@@ -122,6 +130,11 @@ impl MetricsStore {
                 {
                     continue;
                 }
+                let bytes = (flushing.len() + buffered.len()) * SAMPLE_BYTES
+                    + (hists.len() + flushing_h.len()) * HIST_BYTES;
+                if !limit.take(bytes) {
+                    limit.check()?;
+                }
                 let mut newer = flushing.to_vec();
                 newer.extend_from_slice(buffered);
                 found.add(id, Named::Key(s.key.clone()), newer);
@@ -148,17 +161,22 @@ impl MetricsStore {
             f.ensure_data()?;
             plans.push((&**f, ids));
         }
-        for (id, samples) in read::read_files(&self.page_cache, &plans, start, end, &mut stats)? {
+        for (id, samples) in
+            read::read_files(&self.page_cache, &plans, start, end, limit, &mut stats)?
+        {
             if let Some(&i) = found.slots.get(&id) {
                 found.entries[i].files = samples;
             }
         }
         histograms::read_sets(&plans, start, end, |rank, id, s| {
-            if let Some(&i) = found.slots.get(&id) {
+            if let Some(&i) = found.slots.get(&id)
+                && limit.take(HIST_BYTES)
+            {
                 any_hists = true;
                 found.entries[i].hists.push((rank, s));
             }
         })?;
+        limit.check()?;
         let mut resolved: Vec<Vec<HistogramSample>> = Vec::new();
         let slots = if any_hists {
             &found.slots

@@ -591,7 +591,20 @@ fn build_grid(
         offset: offset_ms(&ms.vs.offset),
         range: duration_ms(&ms.range),
     };
+    // Under a budget a table is made only when, at its largest (the per-series parts and
+    // the table while one becomes the other), it fits in half of what the query has left;
+    // otherwise the call is evaluated step by step, holding one step at a time.
+    let most = series.len() * steps * 2 * range_grid::CELL_BYTES;
+    if let Some(c) = &mut ev.tables {
+        if most > c.remaining() / 2 {
+            return Ok(None);
+        }
+        c.add(most)?;
+    }
     let table = range_grid::compute(&series, f, grid)?;
+    if let Some(c) = &mut ev.tables {
+        c.set(c.held() - most + table.bytes())?;
+    }
     for &i in &table.noted {
         f.note_name(ev, &series[i].labels);
     }

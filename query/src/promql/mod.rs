@@ -158,6 +158,10 @@ impl PromqlEngine {
     fn evaluator<'q>(&self, query: &'q str, start: i64, end: i64, step: i64) -> Evaluator<'q> {
         let mut ev = Evaluator::new(query, start, end, step, self.settings());
         ev.charge = self.memory.as_ref().map(|b| b.charge("promql"));
+        ev.tables = self
+            .memory
+            .as_ref()
+            .map(|b| b.charge("promql range tables"));
         ev
     }
 

@@ -25,6 +25,9 @@ const MAX_THREADS: usize = 4;
 /// Largest table (series × steps) computed; larger selections are evaluated step by step.
 pub(crate) const MAX_CELLS: usize = 50_000_000;
 
+/// Bytes one (series, step) value takes in a table, and in the parts it is made from.
+pub(crate) const CELL_BYTES: usize = std::mem::size_of::<(u32, f64)>();
+
 /// The times a call is evaluated at and how its window sits relative to each.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Grid {
@@ -69,6 +72,12 @@ pub(crate) struct GridTable {
 }
 
 impl GridTable {
+    /// Bytes the table holds.
+    pub(crate) fn bytes(&self) -> usize {
+        self.entries.capacity() * CELL_BYTES
+            + (self.offsets.capacity() + self.samples.capacity() + self.noted.capacity()) * 8
+    }
+
     /// Step `k`'s (series index, value) pairs and its window samples.
     pub(crate) fn at(&self, k: usize) -> (&[(u32, f64)], usize) {
         (

@@ -47,6 +47,22 @@ pub trait SeriesSource {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<SourceSeries>>;
+
+    /// [`Self::select`], giving up (`Ok(None)`) when the series would hold more than
+    /// `max_bytes` in memory (16 bytes a float sample, as [`Engine::select_within`]
+    /// counts them, and their labels). The default reads everything, then compares; the
+    /// engine's source stops reading about there.
+    fn select_within(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<SourceSeries>>> {
+        let series = self.select(matchers, start_ms, end_ms)?;
+        let bytes: usize = series.iter().map(super::eval::series_bytes).sum();
+        Ok((bytes <= max_bytes).then_some(series))
+    }
 }
 
 /// [`SeriesSource`] over one tenant of a [`strata_engine::Engine`].
@@ -63,6 +79,18 @@ impl<'a> EngineSource<'a> {
     }
 }
 
+impl EngineSource<'_> {
+    fn matchers(matchers: &[LabelMatcher]) -> Result<Vec<EngineMatcher>> {
+        matchers
+            .iter()
+            .map(|m| {
+                EngineMatcher::new(&m.name, m.op, &m.value)
+                    .map_err(|e| Error::Execution(e.to_string()))
+            })
+            .collect()
+    }
+}
+
 impl SeriesSource for EngineSource<'_> {
     fn select(
         &self,
@@ -70,39 +98,52 @@ impl SeriesSource for EngineSource<'_> {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<SourceSeries>> {
-        let mut ms = Vec::with_capacity(matchers.len());
-        for m in matchers {
-            let matcher = EngineMatcher::new(&m.name, m.op, &m.value)
-                .map_err(|e| Error::Execution(e.to_string()))?;
-            ms.push(matcher);
-        }
+        let ms = Self::matchers(matchers)?;
         let series = self
             .engine
             .select(self.tenant, &ms, start_ms, end_ms)
             .map_err(|e| Error::Storage(e.to_string()))?;
-        Ok(series
-            .into_iter()
-            .map(|s| {
-                let samples: Vec<(i64, f64)> =
-                    // Same size and alignment: collected in place, without a second buffer.
-                    s.samples.into_iter().map(|x| (x.ts, x.value)).collect();
-                let mut histograms: Vec<(i64, Arc<FloatHistogram>)> = s
-                    .histograms
-                    .iter()
-                    .map(|x| (x.ts, Arc::new(FloatHistogram::from(&*x.h))))
-                    .collect();
-                if !histograms.is_empty() {
-                    // The hints Prometheus's TSDB would read back (see `tsdb_read_hints`).
-                    tsdb_read_hints(&samples, &mut histograms);
-                }
-                SourceSeries {
-                    labels: Labels::from_sorted_pairs(|| {
-                        s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))
-                    }),
-                    samples,
-                    histograms,
-                }
-            })
-            .collect())
+        Ok(series.into_iter().map(source_series).collect())
+    }
+
+    fn select_within(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<SourceSeries>>> {
+        let ms = Self::matchers(matchers)?;
+        match self
+            .engine
+            .select_within(self.tenant, &ms, start_ms, end_ms, max_bytes)
+        {
+            Ok(series) => Ok(Some(series.into_iter().map(source_series).collect())),
+            Err(strata_engine::Error::ReadLimit { .. }) => Ok(None),
+            Err(e) => Err(Error::Storage(e.to_string())),
+        }
+    }
+}
+
+/// An engine series as PromQL reads it.
+fn source_series(s: strata_engine::SeriesData) -> SourceSeries {
+    let samples: Vec<(i64, f64)> =
+        // Same size and alignment: collected in place, without a second buffer.
+        s.samples.into_iter().map(|x| (x.ts, x.value)).collect();
+    let mut histograms: Vec<(i64, Arc<FloatHistogram>)> = s
+        .histograms
+        .iter()
+        .map(|x| (x.ts, Arc::new(FloatHistogram::from(&*x.h))))
+        .collect();
+    if !histograms.is_empty() {
+        // The hints Prometheus's TSDB would read back (see `tsdb_read_hints`).
+        tsdb_read_hints(&samples, &mut histograms);
+    }
+    SourceSeries {
+        labels: Labels::from_sorted_pairs(|| {
+            s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))
+        }),
+        samples,
+        histograms,
     }
 }

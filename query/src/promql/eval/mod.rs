@@ -105,36 +105,6 @@ pub(crate) fn series_bytes(s: &SourceSeries) -> usize {
     labels + s.samples.len() * POINT_BYTES + hists
 }
 
-/// A query with at least this much of its share left reads a window in one go: a second
-/// read costs the long queries ~15 % (6 h over every series, the shared bench), and a
-/// share this large is a large machine's.
-const UNSLICED_SHARE: usize = 512 << 20;
-
-/// The newest part of a long window a selector reads first under a budget
-/// ([`Evaluator::load`]): one hour.
-const LOAD_SLICE_MS: i64 = 3_600_000;
-
-/// The series of two consecutive reads of one selector, `older` then `newer`: a series in
-/// both gets its points in time order, and the result is sorted by labels as one read's.
-fn join_slices(older: Vec<SourceSeries>, newer: Vec<SourceSeries>) -> Vec<SourceSeries> {
-    let mut at: HashMap<Labels, usize> = HashMap::with_capacity(older.len());
-    let mut out = older;
-    for (i, s) in out.iter().enumerate() {
-        at.insert(s.labels.clone(), i);
-    }
-    for s in newer {
-        match at.get(&s.labels) {
-            Some(&i) => {
-                out[i].samples.extend(s.samples);
-                out[i].histograms.extend(s.histograms);
-            }
-            None => out.push(s),
-        }
-    }
-    out.sort_by(|a, b| a.labels.cmp(&b.labels));
-    out
-}
-
 /// Limits and defaults of one evaluation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EvalSettings {
@@ -170,6 +140,8 @@ pub(crate) struct Evaluator<'q> {
     samples_in_step: usize,
     /// The query's memory charge (`None`: no budget, `max_samples` alone bounds it).
     pub(crate) charge: Option<Charge>,
+    /// What the range-function tables in `grids` hold, charged to the same budget.
+    pub(crate) tables: Option<Charge>,
     /// Scratch set of interned label-set addresses for [`Self::check_unique`], kept to
     /// reuse its allocation.
     seen: HashSet<usize, WordBuild>,
@@ -238,6 +210,7 @@ impl<'q> Evaluator<'q> {
             infos: Vec::new(),
             samples_in_step: 0,
             charge: None,
+            tables: None,
             seen: HashSet::default(),
             name_use: NameUse::Any,
             in_subquery: 0,
@@ -315,12 +288,9 @@ impl<'q> Evaluator<'q> {
         info::prefetch(self, expr, source)
     }
 
-    /// Reads one selector's series over `[lo, hi]`, charged to the query's budget. A window
-    /// longer than [`LOAD_SLICE_MS`] twice, under a budget with less than
-    /// [`UNSLICED_SHARE`] left, is read newest slice first: what
-    /// that slice holds, scaled to the whole window, is what the rest would hold, and a
-    /// query it would put over its share is refused before the rest is read. So a query far
-    /// over its share costs one slice, not its whole window, before it is refused.
+    /// Reads one selector's series over `[lo, hi]`, charged to the query's budget: under a
+    /// budget the read stops, and the query is refused, once what it has gathered would
+    /// put the query over its share ([`SeriesSource::select_within`]).
     fn load(
         &mut self,
         source: &dyn SeriesSource,
@@ -328,28 +298,15 @@ impl<'q> Evaluator<'q> {
         lo: i64,
         hi: i64,
     ) -> Result<Vec<SourceSeries>> {
-        let roomy = self
-            .charge
-            .as_ref()
-            .is_none_or(|c| c.remaining() >= UNSLICED_SHARE);
-        if roomy || hi.saturating_sub(lo) <= 2 * LOAD_SLICE_MS {
-            let series = source.select(matchers, lo, hi)?;
-            self.hold(series.iter().map(series_bytes).sum())?;
-            return Ok(series);
-        }
-        let cut = hi - LOAD_SLICE_MS;
-        let newest = source.select(matchers, cut + 1, hi)?;
-        let bytes: usize = newest.iter().map(series_bytes).sum();
-        self.hold(bytes)?;
-        let rest = (bytes as f64 * (cut - lo + 1) as f64 / LOAD_SLICE_MS as f64) as usize;
-        if let Some(c) = &self.charge
-            && rest > c.remaining()
-        {
-            return Err(c.refuse(rest).into());
-        }
-        let older = source.select(matchers, lo, cut)?;
-        self.hold(older.iter().map(series_bytes).sum())?;
-        Ok(join_slices(older, newest))
+        let Some(c) = &self.charge else {
+            return source.select(matchers, lo, hi);
+        };
+        let room = c.remaining();
+        let Some(series) = source.select_within(matchers, lo, hi, room)? else {
+            return Err(c.refuse(room.saturating_add(1)).into());
+        };
+        self.hold(series.iter().map(series_bytes).sum())?;
+        Ok(series)
     }
 
     /// Collects the selectors of `e` with the window of reference times they are read over
