@@ -1,14 +1,17 @@
 //! The query memory pool against the real server: a query over its share is refused with
-//! 422 and a message naming the limit, in PromQL, SQL and LogQL, while a small query in
-//! the same language is answered; with a spill directory, the SQL sort that was refused
+//! 422 and a message naming the limit, in PromQL, SQL, LogQL and TraceQL, while a small
+//! query in the same language is answered; with a spill directory, the SQL sort that was refused
 //! spills and is answered in full; the refusals are counted in `/metrics`. (At a 2 MiB
 //! share even a small LogQL scan of the in-memory head spills: its log batch is ~6 MB.)
 
 mod common;
+mod tempo_common;
 
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Otlp;
 use serde_json::{Value, json};
 use strata_tests::remote_write::{HEADERS, TestSeries, encode};
 use strata_tests::server::Server;
+use tempo_common::{PROTOBUF, go_query, kv, span, spans_request};
 
 /// One query may hold 2 MiB (one runs at a time); nothing spills.
 const SMALL: &str = "[server]\nquery_memory_bytes = \"2MiB\"\nmax_concurrent_queries = 1\n\
@@ -173,5 +176,66 @@ fn queries_over_their_share_are_refused_in_every_language() {
     let r = server.get(&path, &[]).expect("logql");
     assert_eq!(r.status, 200, "{}", r.text());
 
+    traceql(&server, end);
     assert!(server.terminate().success());
+}
+
+/// TraceQL at a 2 MiB share: 200 traces of 100 spans, each span with its own `req`.
+fn traceql(server: &Server, end_ms: i64) {
+    let t0 = (end_ms as u64 - 600_000) * 1_000_000;
+    let spans = (0..200u32)
+        .flat_map(|t| {
+            (0..100u32).map(move |s| {
+                let mut sp = span(
+                    0,
+                    1,
+                    None,
+                    "GET /cart",
+                    2,
+                    t0 + u64::from(t * 100 + s),
+                    1,
+                    false,
+                );
+                sp.trace_id = [t.to_be_bytes(), [1; 4], [2; 4], [3; 4]].concat();
+                sp.span_id = [t.to_be_bytes(), s.to_be_bytes()].concat();
+                sp.attributes
+                    .push(kv("req", Otlp::IntValue(i64::from(t * 100 + s))));
+                sp
+            })
+        })
+        .collect();
+    let r = server
+        .post("/v1/traces", &[PROTOBUF], &spans_request("shop", spans))
+        .expect("spans");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (start, end) = (
+        (end_ms / 1000 - 3600).to_string(),
+        (end_ms / 1000 + 60).to_string(),
+    );
+    let get = |path: &str, pairs: &[(&str, &str)]| {
+        let mut all = vec![("start", start.as_str()), ("end", end.as_str())];
+        all.extend_from_slice(pairs);
+        let r = server
+            .get(&format!("{path}?{}", go_query(&all)), &[])
+            .expect("tempo");
+        (r.status, r.text())
+    };
+    // A series per span over 240 steps: ~270 MB of grid.
+    let by_req = [
+        ("q", "{ } | count_over_time() by (span.req)"),
+        ("step", "15s"),
+    ];
+    let (status, body) = get("/api/metrics/query_range", &by_req);
+    assert_refused(status, &body, "traceql metrics");
+    let (status, body) = get(
+        "/api/metrics/query_range",
+        &[("q", "{ } | count_over_time()"), ("step", "15s")],
+    );
+    assert_eq!(status, 200, "{body}");
+    // A search that reads its candidates whole, 200 traces a page (~7 MB).
+    let (status, body) = get("/api/search", &[("q", "{ span.req >= 0 } | count() > 50")]);
+    assert_refused(status, &body, "traceql search");
+    let (status, body) = get("/api/search", &[("q", "{ span.req = 7 }")]);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"traceID\""), "one trace found: {body}");
 }

@@ -20,10 +20,11 @@ use super::counts::counts;
 use super::error::{Error, Result};
 use super::eval::{as_f64, eval, fields_of, matches};
 use super::prefilter::trace_condition;
-use super::search::{MAX_CANDIDATES, load};
+use super::search::{MAX_CANDIDATES, load, traces_bytes};
 use super::spanset::pipeline;
 use super::trace::TraceView;
 use super::{MetricSeries, MetricsParams, Value};
+use crate::memory::SessionCharge;
 use crate::sql::{self, SqlConfig, SqlStream};
 
 /// Most steps a query may have (Prometheus's bound on points per series).
@@ -133,13 +134,21 @@ struct Grid {
     steps: usize,
     series: Vec<Acc>,
     index: HashMap<String, usize>,
+    /// Bytes `series` and `index` hold (approximately).
+    bytes: usize,
 }
+
+/// Bytes one series' step holds beside its buckets: count, sum, min, max and the buckets'
+/// vector.
+const STEP_BYTES: usize = 4 * 8 + 24;
 
 impl Grid {
     fn series(&mut self, labels: Vec<(String, Value)>) -> &mut Acc {
         let key = format!("{labels:?}");
         let n = self.steps;
-        let i = *self.index.entry(key).or_insert_with(|| {
+        let bytes = &mut self.bytes;
+        let i = *self.index.entry(key).or_insert_with_key(|key| {
+            *bytes += n * STEP_BYTES + 2 * key.len() + 64 * (labels.len() + 2);
             self.series.push(Acc {
                 labels,
                 count: vec![0.0; n],
@@ -210,7 +219,10 @@ fn observe(g: &mut Grid, m: &Metrics, t: &TraceView, i: usize) {
             let acc = g.series(labels);
             match acc.buckets[k].iter_mut().find(|x| x.0 == b) {
                 Some(x) => x.1 += 1,
-                None => acc.buckets[k].push((b, 1)),
+                None => {
+                    acc.buckets[k].push((b, 1));
+                    g.bytes += 16;
+                }
             }
         }
         _ => {
@@ -327,10 +339,13 @@ pub async fn metrics_range(
         steps,
         series: Vec::new(),
         index: HashMap::new(),
+        bytes: 0,
     };
     let end = start + step * steps as i64;
     let cond = trace_condition(&q.pipeline);
     let ctx = sql::tenant_session(engine.clone(), tenant, sql_cfg)?;
+    // The grid, and the traces being read into it, charged to the query's share.
+    let mut held = SessionCharge::new(&ctx, "traceql series");
     let mut conds = Vec::new();
     if !cond.is_true() {
         conds.push(cond.sql.clone());
@@ -345,6 +360,7 @@ pub async fn metrics_range(
         for (labels, k, n) in rows {
             if k < g.steps {
                 g.series(labels).count[k] += n;
+                held.set(g.bytes)?;
             }
         }
         return Ok(finish(g, m));
@@ -363,6 +379,7 @@ pub async fn metrics_range(
                     observe(&mut g, m, &t, i);
                 }
             }
+            held.set(g.bytes)?;
         }
         return Ok(finish(g, m));
     }
@@ -382,7 +399,9 @@ pub async fn metrics_range(
         )));
     }
     for chunk in ids.chunks(1_000) {
-        for (_, spans) in load(engine, tenant, chunk.to_vec(), start, end).await? {
+        let traces = load(engine, tenant, chunk.to_vec(), start, end).await?;
+        held.set(g.bytes + traces_bytes(&traces))?;
+        for (_, spans) in traces {
             let t = TraceView::new(spans);
             let mut chosen: Vec<usize> = pipeline(&t, &q.pipeline)
                 .into_iter()
@@ -394,6 +413,7 @@ pub async fn metrics_range(
                 observe(&mut g, m, &t, i);
             }
         }
+        held.set(g.bytes)?;
     }
     Ok(finish(g, m))
 }

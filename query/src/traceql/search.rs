@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
+use strata_engine::record_memory::span_bytes;
 use strata_engine::{Engine, SpanRecord, TenantId, TraceId};
 
 use super::ast::{Field, Intrinsic, Query, Scope, SpansetExpr, Stage};
@@ -14,6 +15,7 @@ use super::prefilter::{Cond, trace_condition};
 use super::spanset::{Spanset, pipeline};
 use super::trace::TraceView;
 use super::{SearchParams, SpanMatch, SpanSetMatch, TraceMatch, Value};
+use crate::memory::SessionCharge;
 use crate::sql::{self, SqlConfig};
 
 /// How far before and after the searched range a candidate trace's spans are read (a
@@ -52,6 +54,8 @@ pub async fn search(
     let mut found: Vec<TraceMatch> = Vec::new();
     let mut seen: HashSet<TraceId> = HashSet::new();
     let mut read = 0usize;
+    // The traces of the page being evaluated, charged to the query's share.
+    let mut held = SessionCharge::new(&ctx, "traceql traces");
     'windows: for (lo, hi) in windows {
         let mut offset = 0;
         loop {
@@ -69,6 +73,7 @@ pub async fn search(
                 .collect();
             read += ids.len();
             let traces = load(engine, tenant, ids, p.start_ns, p.end_ns).await?;
+            held.set(traces_bytes(&traces))?;
             for (id, spans) in traces {
                 if let Some(m) = evaluate(id, spans, q, &shown, p.spans_per_spanset) {
                     found.push(m);
@@ -150,6 +155,18 @@ pub(crate) async fn load(
         out.extend(part.into_iter().filter(|(_, spans)| !spans.is_empty()));
     }
     Ok(out)
+}
+
+/// Bytes `traces` hold in memory.
+pub(crate) fn traces_bytes(traces: &[(TraceId, Vec<SpanRecord>)]) -> usize {
+    traces
+        .iter()
+        .flat_map(|(_, spans)| {
+            let prev = std::iter::once(None).chain(spans.iter().map(Some));
+            spans.iter().zip(prev)
+        })
+        .map(|(s, prev)| span_bytes(s, prev))
+        .sum()
 }
 
 /// The fields a search shows on each span: `service.name`, then those the query's
