@@ -24,7 +24,7 @@ use datafusion::arrow::datatypes::{SchemaRef, TimestampMillisecondType, UInt64Ty
 use datafusion::common::project_schema;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::memory_pool::MemoryReservation;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -151,7 +151,7 @@ impl ExecutionPlan for DedupExec {
             last: None,
             cols,
             schema: self.props.eq_properties.schema().clone(),
-            reservation: MemoryConsumer::new("DedupExec").register(context.memory_pool()),
+            reservation: crate::memory::own_consumer("DedupExec").register(context.memory_pool()),
         };
         let schema = self.props.eq_properties.schema().clone();
         let stream = futures::stream::try_unfold(merge, |mut m| async move {

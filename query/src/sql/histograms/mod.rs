@@ -29,7 +29,6 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::logical_expr::expr_rewriter::unnormalize_col;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
@@ -116,8 +115,8 @@ impl TableProvider for HistogramsTable {
         };
         // The rows are held until the query ends: they must fit the budget (checked, not held).
         let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
-        let reservation =
-            MemoryConsumer::new("histograms scan").register(&state.runtime_env().memory_pool);
+        let reservation = crate::memory::own_consumer("histograms scan")
+            .register(&state.runtime_env().memory_pool);
         reservation.try_grow(bytes)?;
         drop(reservation);
         let source =
