@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::http::error::ApiError;
 
 /// How often the watch reads the process's memory.
-const TICK: Duration = Duration::from_millis(100);
+const TICK: Duration = Duration::from_millis(20);
 
 /// The shortest time between two sheds.
 const SHED_EVERY: Duration = Duration::from_secs(2);
