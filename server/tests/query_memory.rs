@@ -120,6 +120,12 @@ fn queries_over_their_share_are_refused_in_every_language() {
         Some(STEPS + 1)
     );
 
+    // An answer that is evaluated within the share but whose text is not: 800 series
+    // (0.8 MB read, 0.8 MB of points) written as ~2.4 MB of JSON.
+    let (status, body) = range("mem_q{instance=~\"host-[1-8][0-9][0-9]\"}");
+    assert_refused(status, &body, "promql answer");
+    assert!(body.contains("promql answer text"), "{body}");
+
     // SQL: a sort of every sample needs more than 2 MiB and may not spill.
     let sort = "SELECT * FROM samples ORDER BY value DESC";
     let (status, body) = sql(&server, sort);
@@ -133,7 +139,7 @@ fn queries_over_their_share_are_refused_in_every_language() {
         .lines()
         .find_map(|l| l.strip_prefix("strata_queries_refused_total{reason=\"memory\"} "))
         .and_then(|v| v.parse::<u64>().ok());
-    assert_eq!(refused, Some(2), "two queries refused for memory");
+    assert_eq!(refused, Some(3), "three queries refused for memory");
     assert!(server.terminate().success());
 
     // A sort four times its share with a spill directory: answered in full. (A sort at

@@ -13,9 +13,11 @@ use super::params::{
     self, MAX_TIME_MS, MIN_TIME_MS, Params, Time, engine_matchers, go_quote, limit_param,
     lookback_param, matcher_sets, parse_duration, parse_time, time_param, timeout_param,
 };
-use super::response::{Response, Success, query_data};
+use super::response::{Response, Success, query_data, text_bytes};
+use crate::memory::QueryBudget;
 use crate::promql::{
     EngineSource, LabelMatcher, Labels, MAX_POINTS_PER_SERIES, PromqlEngine, QueryOptions,
+    QueryResult,
 };
 
 /// The warning Prometheus adds when `limit` cut a result.
@@ -183,8 +185,13 @@ impl PromApi {
     }
 
     /// The PromQL evaluator for one request: the request's `timeout` can only shorten the
-    /// configured one; `lookback_delta` replaces the lookback.
-    fn evaluator(&self, timeout: Option<Duration>, lookback: Option<Duration>) -> PromqlEngine {
+    /// configured one; `lookback_delta` replaces the lookback. With a memory pool, also the
+    /// query's share of it, which the answer's text is charged to as well ([`answer`]).
+    fn evaluator(
+        &self,
+        timeout: Option<Duration>,
+        lookback: Option<Duration>,
+    ) -> (PromqlEngine, Option<QueryBudget>) {
         let mut o = self.options;
         if let Some(t) = timeout {
             o.timeout = o.timeout.min(t);
@@ -193,8 +200,14 @@ impl PromApi {
             o.lookback = l;
         }
         match &self.memory {
-            Some(pool) => PromqlEngine::new(o).with_memory(pool.query()),
-            None => PromqlEngine::new(o),
+            Some(pool) => {
+                let budget = pool.query();
+                (
+                    PromqlEngine::new(o).with_memory(budget.clone()),
+                    Some(budget),
+                )
+            }
+            None => (PromqlEngine::new(o), None),
         }
     }
 
@@ -210,11 +223,11 @@ impl PromApi {
         let timeout = timeout_param(&p)?;
         let lookback = lookback_param(&p)?;
         let t_ms = t.ms();
-        let res = self
-            .evaluator(timeout, lookback)
+        let (promql, budget) = self.evaluator(timeout, lookback);
+        let res = promql
             .instant(&EngineSource::new(engine, tenant), p.value("query"), t_ms)
             .map_err(|e| ApiError::from_promql(e, true))?;
-        let (data, truncated) = query_data(&res, t_ms, limit);
+        let (data, truncated) = answer(&res, t_ms, limit, budget.as_ref(), true)?;
         let mut warnings = res.warnings;
         if truncated {
             warnings.push(TRUNCATED.into());
@@ -255,8 +268,8 @@ impl PromApi {
         }
         let timeout = timeout_param(&p)?;
         let lookback = lookback_param(&p)?;
-        let res = self
-            .evaluator(timeout, lookback)
+        let (promql, budget) = self.evaluator(timeout, lookback);
+        let res = promql
             .range(
                 &EngineSource::new(engine, tenant),
                 p.value("query"),
@@ -265,7 +278,7 @@ impl PromApi {
                 step / 1_000_000,
             )
             .map_err(|e| ApiError::from_promql(e, false))?;
-        let (data, truncated) = query_data(&res, end.ms(), limit);
+        let (data, truncated) = answer(&res, end.ms(), limit, budget.as_ref(), false)?;
         let mut warnings = res.warnings;
         if truncated {
             warnings.push(TRUNCATED.into());
@@ -276,6 +289,29 @@ impl PromApi {
             infos: res.infos,
         })
     }
+}
+
+/// The `data` text of `res` ([`query_data`]); under a `budget`, its size is charged to the
+/// query's share first, and a text over the share is refused as the evaluation would be.
+/// The answer's points are no longer charged once evaluated: the estimate (48 bytes a
+/// point) covers them (16) beside the text (about 30).
+fn answer(
+    res: &QueryResult,
+    eval_ms: i64,
+    limit: usize,
+    budget: Option<&QueryBudget>,
+    instant: bool,
+) -> Result<(String, bool)> {
+    let _held = match budget {
+        Some(b) => {
+            let mut c = b.charge("promql answer text");
+            c.add(text_bytes(res))
+                .map_err(|e| ApiError::from_promql(crate::promql::Error::OverMemory(e), instant))?;
+            Some(c)
+        }
+        None => None,
+    };
+    Ok(query_data(res, eval_ms, limit))
 }
 
 /// The label sets of the series matching any of `sets` with samples in `[start, end]`,

@@ -40,16 +40,20 @@ pub(crate) struct Success {
 impl From<Result<Success, ApiError>> for Response {
     fn from(r: Result<Success, ApiError>) -> Self {
         match r {
-            Ok(s) => success(&s),
+            Ok(s) => success(s),
             Err(e) => error(&e),
         }
     }
 }
 
-fn success(s: &Success) -> Response {
-    let mut out = String::with_capacity(s.data.len() + 64);
-    out.push_str("{\"status\":\"success\",\"data\":");
-    out.push_str(&s.data);
+/// The envelope's opening, before `data`.
+const OPENING: &str = "{\"status\":\"success\",\"data\":";
+
+/// The envelope around `s.data`, written into `data`'s own buffer (a large answer is not
+/// copied into a second one: [`query_data`] leaves room for the opening).
+fn success(s: Success) -> Response {
+    let mut out = s.data;
+    out.insert_str(0, OPENING);
     annotations(&mut out, "warnings", &s.warnings, "warning");
     annotations(&mut out, "infos", &s.infos, "info");
     out.push('}');
@@ -97,10 +101,34 @@ pub fn query_data_json(res: &QueryResult, eval_ms: i64) -> String {
     query_data(res, eval_ms, 0).0
 }
 
+/// Bytes of JSON text a point takes at most: `[1795788000.438,"-1.2345678901234567e+300"]`
+/// and its comma.
+const POINT_TEXT: usize = 48;
+
+/// About the bytes of the `data` text of `res` (an upper bound for float points): room
+/// made for it at once, and what a query is charged for it.
+pub(crate) fn text_bytes(res: &QueryResult) -> usize {
+    let labels = |l: &crate::promql::Labels| -> usize {
+        l.iter().map(|(n, v)| n.len() + v.len() + 8).sum::<usize>() + 16
+    };
+    match &res.value {
+        Value::Vector(v) => v
+            .iter()
+            .map(|s| labels(&s.labels) + if s.h.is_some() { 512 } else { POINT_TEXT + 16 })
+            .sum(),
+        Value::Matrix(m) => m
+            .iter()
+            .map(|s| labels(&s.labels) + 32 + s.points.len() * POINT_TEXT + s.hpoints.len() * 512)
+            .sum(),
+        Value::Scalar { .. } => 64,
+        Value::String { value, .. } => 64 + value.len() * 6,
+    }
+}
+
 /// The `data` of a query: `{"resultType":...,"result":...}`. Instant-vector samples carry
 /// the evaluation time `eval_ms`, as Prometheus forces them to it.
 pub(crate) fn query_data(res: &QueryResult, eval_ms: i64, limit: usize) -> (String, bool) {
-    let mut out = String::new();
+    let mut out = String::with_capacity(text_bytes(res) + OPENING.len() + 64);
     let mut truncated = false;
     match &res.value {
         Value::Vector(v) => {
