@@ -11,8 +11,9 @@
 //!
 //! DataFusion's operators report what they hold after they have grown (a hash table is
 //! resized, then its new size reserved), so while one grows it holds its old and new
-//! tables beside what it reported: measured on the small-box bench, a `count(DISTINCT)`
-//! held 2-2.5 times its reservation. Their reservations are therefore charged
+//! tables beside what it reported, and an aggregate's partial states are copied when they
+//! are merged: measured on the small-box bench, a `count(DISTINCT value)` over 5.7 M
+//! samples held about 2.9 times its largest reservation. Their reservations are therefore charged
 //! [`OPERATOR_FACTOR`] times; Strata's own consumers ([`own_consumer`]) charge what they
 //! hold before holding it, once.
 //!
@@ -43,8 +44,9 @@ use datafusion::execution::memory_pool::{
     MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
 };
 
-/// How many times a DataFusion operator's reservation is charged (see the module docs).
-pub const OPERATOR_FACTOR: usize = 2;
+/// How many times a DataFusion operator's reservation is charged (see the module docs):
+/// the 2.9 measured, rounded up.
+pub const OPERATOR_FACTOR: usize = 3;
 
 /// The name prefix of Strata's own memory consumers, charged once.
 const OWN: &str = "strata: ";
@@ -540,13 +542,13 @@ mod tests {
     }
 
     #[test]
-    fn an_operators_reservation_is_charged_twice_and_our_own_once() {
+    fn an_operators_reservation_is_charged_three_times_and_our_own_once() {
         let pool = QueryMemory::new(1000, 1000);
         let q = pool.query();
         let op = MemoryConsumer::new("HashAggregate").register(&q.pool());
-        op.try_grow(300).unwrap();
+        op.try_grow(200).unwrap();
         assert_eq!(pool.used(), 600);
-        let err = op.try_grow(201).unwrap_err().to_string();
+        let err = op.try_grow(134).unwrap_err().to_string();
         assert!(err.contains("HashAggregate asked for 402"), "{err}");
         let own = reservation(&q, "logql series");
         own.try_grow(400).unwrap();
@@ -554,7 +556,7 @@ mod tests {
         let err = own.try_grow(1).unwrap_err().to_string();
         assert!(err.contains(": logql series asked for 1 "), "{err}");
         op.shrink(100);
-        assert_eq!(pool.used(), 800);
+        assert_eq!(pool.used(), 700);
         drop((op, own));
         assert_eq!(pool.used(), 0);
     }

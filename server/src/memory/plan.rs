@@ -142,10 +142,17 @@ pub struct MemoryPlan {
     pub concurrency_explicit: bool,
 }
 
+/// The least share of the query pool the default `server.max_concurrent_queries` leaves
+/// each query: a heavy PromQL range query over a few thousand series for an hour holds
+/// 20-30 MiB (the small-box bench), so a small pool runs fewer queries at once rather
+/// than more that each fail.
+pub const MIN_QUERY_SHARE: u64 = 32 << 20;
+
 impl MemoryPlan {
     /// Divides `limit` (from `source`): `explicit(key)` gives a budget set in the
     /// configuration; `concurrency` the explicit `server.max_concurrent_queries`, else
-    /// one per core (at least 2).
+    /// one per core (at least 2), but no more than leave each query
+    /// [`MIN_QUERY_SHARE`] of the query pool (at least one query).
     pub fn divide(
         limit: u64,
         source: Source,
@@ -172,9 +179,16 @@ impl MemoryPlan {
             limit,
             source,
             budgets,
-            max_concurrent_queries: concurrency.unwrap_or(cores.max(2)).max(1),
+            max_concurrent_queries: 1,
             concurrency_explicit: concurrency.is_some(),
         }
+        .with_concurrency(concurrency, cores)
+    }
+
+    fn with_concurrency(mut self, concurrency: Option<usize>, cores: usize) -> Self {
+        let fits = (self.get(QUERIES) / MIN_QUERY_SHARE).max(1) as usize;
+        self.max_concurrent_queries = concurrency.unwrap_or(cores.max(2).min(fits)).max(1);
+        self
     }
 
     /// The bytes of budget `key` (one of [`SHARES`]' keys; 0 for another).
@@ -332,6 +346,24 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("engine.max_head_bytes"), "{text}");
+    }
+
+    #[test]
+    fn a_small_pool_runs_fewer_queries_at_once_unless_told() {
+        let concurrency = |limit: u64, cores: usize, set: Option<usize>| {
+            MemoryPlan::divide(limit, Source::Configured, |_| None, set, cores)
+                .max_concurrent_queries
+        };
+        // 96 MiB (a 128 MiB container): a 38.4 MiB pool, one query at a time.
+        assert_eq!(concurrency(96 * MIB, 2, None), 1);
+        // 192 MiB: 76.8 MiB, two.
+        assert_eq!(concurrency(192 * MIB, 2, None), 2);
+        assert_eq!(concurrency(192 * MIB, 8, None), 2);
+        // Plenty: one per core, at least two.
+        assert_eq!(concurrency(18 << 30, 8, None), 8);
+        assert_eq!(concurrency(18 << 30, 1, None), 2);
+        // An explicit value wins.
+        assert_eq!(concurrency(96 * MIB, 2, Some(3)), 3);
     }
 
     #[test]
