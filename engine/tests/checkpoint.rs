@@ -213,7 +213,13 @@ fn a_checkpoint_under_writes_flushes_and_compaction_holds_every_write_acknowledg
             passes
         })
     };
-    std::thread::sleep(Duration::from_millis(400));
+    // Each writer has some writes acknowledged before the checkpoint (a fixed wait was not
+    // enough for one writer on a loaded machine).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while logs.iter().any(|l| l.lock().unwrap().len() <= 10) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
     let copy = dir.path().join("copy");
     let began = Instant::now();
     let stats = engine.checkpoint(&copy).unwrap();
