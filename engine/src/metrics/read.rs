@@ -57,6 +57,14 @@ impl ReadLimit {
         ok
     }
 
+    /// [`Self::take`], failing with [`Error::ReadLimit`] when it is refused.
+    pub(crate) fn need(&self, n: usize) -> Result<()> {
+        if self.take(n) {
+            return Ok(());
+        }
+        self.check()
+    }
+
     /// Whether a take was refused.
     pub(crate) fn is_over(&self) -> bool {
         self.over.load(Ordering::Acquire)

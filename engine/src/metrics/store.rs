@@ -132,9 +132,7 @@ impl MetricsStore {
                 }
                 let bytes = (flushing.len() + buffered.len()) * SAMPLE_BYTES
                     + (hists.len() + flushing_h.len()) * HIST_BYTES;
-                if !limit.take(bytes) {
-                    limit.check()?;
-                }
+                limit.need(bytes)?;
                 let mut newer = flushing.to_vec();
                 newer.extend_from_slice(buffered);
                 found.add(id, Named::Key(s.key.clone()), newer);

@@ -175,20 +175,16 @@ impl MemoryPlan {
                 },
             })
             .collect();
-        Self {
+        let mut plan = Self {
             limit,
             source,
             budgets,
             max_concurrent_queries: 1,
             concurrency_explicit: concurrency.is_some(),
-        }
-        .with_concurrency(concurrency, cores)
-    }
-
-    fn with_concurrency(mut self, concurrency: Option<usize>, cores: usize) -> Self {
-        let fits = (self.get(QUERIES) / MIN_QUERY_SHARE).max(1) as usize;
-        self.max_concurrent_queries = concurrency.unwrap_or(cores.max(2).min(fits)).max(1);
-        self
+        };
+        let fits = (plan.get(QUERIES) / MIN_QUERY_SHARE).max(1) as usize;
+        plan.max_concurrent_queries = concurrency.unwrap_or(cores.max(2).min(fits)).max(1);
+        plan
     }
 
     /// The bytes of budget `key` (one of [`SHARES`]' keys; 0 for another).
