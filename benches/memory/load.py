@@ -11,7 +11,8 @@ vmagent's remote-write do) and counts the samples of the requests answered 2xx a
 acknowledged. A connection error (the server gone, or a dropped connection) is counted, not
 retried. Queries: PromQL range queries over the last hour of the dataset, 15 s step (one in
 six over all six hours), and SQL scans over every sample; an answer is 200, or a refusal
-(4xx/5xx) with its reason. After the load: the server idles `--idle` seconds and its RSS is
+(4xx/5xx) with its reason; a client refused with 429 or 503 waits its Retry-After before its
+next query. After the load: the server idles `--idle` seconds and its RSS is
 read again (RSS after the load). Standard library only.
 """
 import argparse
@@ -180,7 +181,7 @@ def main():
                 args = ("GET", "/api/v1/query_range?" + qs, None, {})
             t = time.time()
             try:
-                status, _, data = c.req(*args)
+                status, h, data = c.req(*args)
             except Exception as e:
                 drop("querier", e)
                 return
@@ -194,6 +195,9 @@ def main():
                 reason = ("memory" if "memory" in text else "queue" if "too many queries" in text
                           else "samples" if "too many samples" in text else text[:80])
                 bump("refused", f"{status} {reason}")
+                if status in (429, 503):
+                    # As a well-behaved client (Grafana's retries, a script): wait as told.
+                    time.sleep(float(h.get("Retry-After", h.get("retry-after", "1"))))
             else:
                 bump("bad_answers", str(status))
             n += 1
