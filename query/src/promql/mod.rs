@@ -278,7 +278,7 @@ impl PromqlEngine {
                 }
             };
             // The answer's points are held to the end.
-            ev.hold(samples.len() * eval::POINT_BYTES)?;
+            ev.hold(samples.len() * source::POINT_BYTES)?;
             for s in samples {
                 let labels = ev.final_labels(&s);
                 let i = *index.entry(labels.ptr()).or_insert_with(|| {
