@@ -40,22 +40,15 @@
 //! # Ok::<(), strata_query::promql::Error>(())
 //! ```
 
-mod aggregate;
-mod aggregate_hist;
 mod annotations;
-mod binary;
 mod durations;
 mod error;
 mod escapes;
 mod eval;
-mod functions;
-mod histogram;
 mod label_cache;
-mod labels_fns;
 pub mod native;
 mod range_fns;
 mod range_grid;
-mod range_hist;
 mod source;
 mod stats;
 mod value;

@@ -3,6 +3,9 @@
 //! Before evaluating, [`Evaluator::prefetch`] walks the tree once and computes, for every
 //! selector, the widest time window any step can need (offset, `@`, range, lookback and
 //! enclosing subqueries included), so storage is read once per selector, not per step.
+//!
+//! The operators (aggregations, binary operators, function calls) are its child modules:
+//! they evaluate their arguments through the [`Evaluator`], which dispatches to them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -16,14 +19,20 @@ use super::label_cache::{LabelCache, WordBuild, WordMap};
 use super::range_grid::GridTable;
 use super::source::{SeriesSource, SourceSeries, series_bytes};
 use super::value::{Labels, Sample, Series, is_stale_histogram, is_stale_nan};
-use super::{aggregate, binary, functions};
 use crate::memory::Charge;
 
+mod aggregate;
+mod aggregate_hist;
+mod binary;
 mod extended;
 mod extended_hist;
+mod functions;
+mod histogram;
 mod info;
+mod labels_fns;
 mod names;
 mod position;
+mod range_hist;
 mod selectors;
 mod stats_only;
 

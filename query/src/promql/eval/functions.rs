@@ -1,22 +1,20 @@
 //! Function calls: dispatch by name, instant-vector functions, and the glue that feeds range
-//! vectors to [`super::range_fns`].
+//! vectors to [`crate::promql::range_fns`].
+
+use std::sync::Arc;
 
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{Call, Expr};
 
-use super::error::{Result, exec};
-use std::sync::Arc;
-
-use super::eval::{
-    Evaluator, Val, duration_ms, offset_ms, unparen, window_hpoints, window_points_from,
-};
 use super::histogram;
 use super::labels_fns;
-use super::native::FloatHistogram;
-use super::range_fns::{RangeFn, Window};
-use super::range_grid::{self, Grid, GridTable};
 use super::range_hist::{self, HistWindow};
-use super::value::{Labels, METRIC_NAME, Sample};
+use super::{Evaluator, Val, duration_ms, offset_ms, unparen, window_hpoints, window_points_from};
+use crate::promql::error::{Result, exec};
+use crate::promql::native::FloatHistogram;
+use crate::promql::range_fns::{RangeFn, Window};
+use crate::promql::range_grid::{self, Grid, GridTable};
+use crate::promql::value::{Labels, METRIC_NAME, Sample};
 
 /// Evaluates a function call at `t`.
 pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
@@ -325,7 +323,7 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
         let pos = ev.arg_position(name, Some(0));
         ev.warn(format!(
             "quantile value should be between 0 and 1, got {}{pos}",
-            super::stats::format_float(p1)
+            crate::promql::stats::format_float(p1)
         ));
     }
     if name == "double_exponential_smoothing" {
@@ -485,8 +483,8 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
 /// Sets the `Reset` and `NotReset` hints of a subquery's histograms to `Unknown`, as
 /// Prometheus's `evalSubquery` does for a function's argument: a subquery may skip or repeat
 /// the samples those hints relate.
-fn forget_reset_hints(matrix: &mut [super::value::Series]) {
-    use super::native::ResetHint;
+fn forget_reset_hints(matrix: &mut [crate::promql::value::Series]) {
+    use crate::promql::native::ResetHint;
     for s in matrix {
         for (_, h) in &mut s.hpoints {
             if matches!(h.reset_hint, ResetHint::Reset | ResetHint::NotReset) {
@@ -497,7 +495,7 @@ fn forget_reset_hints(matrix: &mut [super::value::Series]) {
 }
 
 /// The call's value at `t` from its table over the times it is evaluated at (a range
-/// query's steps, or a subquery's over all its evaluations; see [`super::range_grid`]),
+/// query's steps, or a subquery's over all its evaluations; see [`range_grid`]),
 /// computed on first use; `None` when the call does not qualify (a single evaluation time,
 /// a subquery whose evaluations leave gaps, `@`, a scalar argument that is not a literal, a
 /// time off the grid).
