@@ -68,6 +68,7 @@ pub use value::{
 pub(crate) use eval::selector_matchers;
 use eval::{EvalSettings, Evaluator, NameUse, Val};
 use label_cache::WordMap;
+use value::drop_name;
 
 use crate::memory::QueryBudget;
 
@@ -326,12 +327,4 @@ fn finish_vector(v: Vec<Sample>) -> Result<Vec<Sample>> {
         out.push(s);
     }
     Ok(out)
-}
-
-/// Removes the metric name and the metadata labels that travel with it (`__type__`,
-/// `__unit__`).
-fn drop_name(l: &mut Labels) {
-    l.remove(METRIC_NAME);
-    l.remove("__type__");
-    l.remove("__unit__");
 }

@@ -17,7 +17,7 @@ use crate::promql::label_cache::WordMap;
 use crate::promql::native::FloatHistogram;
 use crate::promql::native::quantile::{self, Note};
 use crate::promql::stats::{Bucket, bucket_fraction, bucket_quantile, format_float};
-use crate::promql::value::{Labels, Sample};
+use crate::promql::value::{Labels, Sample, drop_name};
 
 /// [`crate::promql::label_cache::LabelCache`] site of removing `le`.
 const WITHOUT_LE_SITE: usize = 4;
@@ -55,7 +55,7 @@ fn native_key(ev: &mut Evaluator<'_>, s: &Sample) -> Labels {
     if s.drop_name {
         ev.labels.derive(WITHOUT_NAME_SITE, &s.labels, |l| {
             let mut l = l.clone();
-            crate::promql::drop_name(&mut l);
+            drop_name(&mut l);
             l
         })
     } else {
@@ -114,7 +114,7 @@ fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Vec<(Labels, Vec<
             ev.labels.derive(WITHOUT_LE_AND_NAME_SITE, &s.labels, |l| {
                 let mut l = l.clone();
                 l.remove("le");
-                crate::promql::drop_name(&mut l);
+                drop_name(&mut l);
                 l
             })
         } else {
