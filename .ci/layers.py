@@ -23,11 +23,14 @@ import os, re, sys, tempfile, shutil
 # Rank of each unit, lowest first; units in one inner list share a rank and are siblings.
 LAYERS = {
     "wal": [
-        ["error", "latency", "options", "sim"],
-        ["format", "storage", "ticket"],
-        ["segment"],
-        ["reader", "writer"],
+        ["record", "latency", "storage"],
+        ["format", "sim"],
+        ["damage"],
+        ["error"],
+        ["options", "ticket", "segment"],
         ["recovery"],
+        ["reader", "shared"],
+        ["writer"],
         ["wal"],
         ["lib"],
     ],
