@@ -482,12 +482,26 @@ impl SessionCharge {
         }
     }
 
-    /// Holds exactly `bytes`, or fails as a SQL query over its budget does.
-    pub fn set(&mut self, bytes: usize) -> Result<(), crate::sql::Error> {
+    /// Holds exactly `bytes`, or fails with the pool's refusal (which `sql::Error` turns
+    /// into the error a SQL query over its budget fails with).
+    pub fn set(&mut self, bytes: usize) -> Result<(), SessionChargeError> {
         self.reservation
             .try_resize(bytes)
-            .map_err(|e| crate::sql::Error::from_datafusion(e, self.share))
+            .map_err(|error| SessionChargeError {
+                error,
+                share: self.share,
+            })
     }
+}
+
+/// A [`SessionCharge`] the session's memory pool refused to let grow.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct SessionChargeError {
+    /// The pool's refusal (DataFusion's account of who asked for how much).
+    pub error: DataFusionError,
+    /// The query's share: the session's memory pool limit.
+    pub share: usize,
 }
 
 /// A DataFusion reservation of `name` on `budget`'s pool (for code that holds a

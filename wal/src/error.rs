@@ -4,7 +4,8 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::{Damage, Lsn};
+use crate::damage::Damage;
+use crate::record::Lsn;
 
 /// Everything that can go wrong in the WAL.
 #[derive(Debug, thiserror::Error)]

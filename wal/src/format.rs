@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 
-use crate::Lsn;
+use crate::record::Lsn;
 
 /// Magic bytes opening every segment file.
 pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"STRATWAL";

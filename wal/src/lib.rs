@@ -38,40 +38,31 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod damage;
 mod error;
 mod format;
 mod latency;
 mod options;
 mod reader;
+mod record;
 mod recovery;
 mod segment;
+mod shared;
 pub mod sim;
 mod storage;
 mod ticket;
 mod wal;
 mod writer;
 
+pub use damage::{Damage, DamageKind};
 pub use error::{Error, Result};
 pub use format::{FRAME_HEADER_LEN, MAX_RECORD_LEN, SEGMENT_HEADER_LEN};
 pub use latency::{LATENCY_BUCKETS, LatencyHistogram, LatencySnapshot};
 pub use options::{Durability, RecoveryMode, WalOptions};
 pub use reader::Reader;
+pub use record::{Lsn, Record};
 pub use recovery::{RecoveryReport, Repair};
-pub use segment::{Damage, DamageKind, SegmentReader};
+pub use segment::SegmentReader;
 pub use storage::{OsStorage, Storage, WalFile};
 pub use ticket::Ticket;
 pub use wal::{Wal, WalStats};
-
-/// A log sequence number: records are numbered 1, 2, 3, ... in append order.
-pub type Lsn = u64;
-
-/// A record read back from the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    /// Its log sequence number.
-    pub lsn: Lsn,
-    /// Its bytes, exactly as appended.
-    pub payload: Bytes,
-}
-
-use bytes::Bytes;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Error;
+use crate::error::Error;
 use crate::format::SEGMENT_HEADER_LEN;
 
 /// When an append counts as done, and so what a crash can lose.

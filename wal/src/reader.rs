@@ -2,9 +2,11 @@
 
 use bytes::Bytes;
 
+use crate::damage::{Damage, DamageKind};
+use crate::error::{Error, Result};
+use crate::record::{Lsn, Record};
 use crate::recovery::SegmentMeta;
 use crate::segment::SegmentReader;
-use crate::{Error, Lsn, Record, Result};
 
 /// Iterates records in LSN order from the LSN it was created at, across segments.
 ///
@@ -37,9 +39,9 @@ impl Reader {
         if data.len() < len {
             return Some(Err(Error::Corrupt {
                 path: meta.path.clone(),
-                damage: crate::Damage {
+                damage: Damage {
                     offset: data.len() as u64,
-                    kind: crate::DamageKind::TruncatedFrameHeader,
+                    kind: DamageKind::TruncatedFrameHeader,
                 },
             }));
         }

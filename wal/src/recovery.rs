@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
-use crate::error::io_err;
+use crate::damage::{Damage, DamageKind};
+use crate::error::{Error, Result, io_err};
 use crate::format::{SEGMENT_HEADER_LEN, encode_segment_header};
-use crate::segment::{Damage, DamageKind, SegmentReader};
+use crate::options::RecoveryMode;
+use crate::record::Lsn;
+use crate::segment::SegmentReader;
 use crate::storage::Storage;
-use crate::{Error, Lsn, RecoveryMode, Result};
 
 /// A segment's place in the log.
 #[derive(Debug, Clone)]

@@ -6,7 +6,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use crate::{Lsn, Result};
+use crate::error::Result;
+use crate::record::Lsn;
 
 #[derive(Debug, Default)]
 struct Slot {

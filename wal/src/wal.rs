@@ -1,23 +1,26 @@
 //! The [`Wal`] handle: open, append, sync, read, truncate, close.
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use crossbeam_channel::Sender;
-use tracing::{error, warn};
+use tracing::warn;
 
-use crate::error::io_err;
+use crate::error::{Error, Result, io_err};
 use crate::format::MAX_RECORD_LEN;
+use crate::latency::LatencySnapshot;
+use crate::options::WalOptions;
 use crate::reader::Reader;
+use crate::record::Lsn;
 use crate::recovery::{RecoveryReport, SegmentMeta, recover};
+use crate::shared::Shared;
 use crate::storage::{OsStorage, Storage};
 use crate::ticket::{Completion, Ticket};
 use crate::writer::{Request, Writer};
-use crate::{Error, Lsn, Result, WalOptions};
 
 /// Counters of what the WAL has done since it was opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,73 +33,6 @@ pub struct WalStats {
     pub bytes: u64,
     /// fsyncs of segment data.
     pub syncs: u64,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    appends: AtomicU64,
-    records: AtomicU64,
-    bytes: AtomicU64,
-    pub(crate) syncs: AtomicU64,
-    /// How long each fsync of segment data took.
-    pub(crate) sync_latency: crate::LatencyHistogram,
-}
-
-impl Counters {
-    pub(crate) fn record_append(&self, records: usize, bytes: u64) {
-        self.appends.fetch_add(1, Ordering::Relaxed);
-        self.records.fetch_add(records as u64, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-}
-
-/// State shared by the handle, the writer thread and readers.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) storage: Arc<dyn Storage>,
-    pub(crate) dir: PathBuf,
-    pub(crate) options: WalOptions,
-    /// Live segments, oldest first; the last is the one being appended to. Lengths cover
-    /// complete, written batches only.
-    segments: Mutex<Vec<SegmentMeta>>,
-    /// The first write/fsync failure; set once, never cleared.
-    pub(crate) poisoned: OnceLock<Arc<std::io::Error>>,
-    pub(crate) durable_lsn: AtomicU64,
-    pub(crate) stats: Counters,
-}
-
-impl Shared {
-    pub(crate) fn segments(&self) -> MutexGuard<'_, Vec<SegmentMeta>> {
-        // Only whole-value updates happen under this lock; a panic cannot tear it.
-        self.segments.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The writer wrote complete batches up to `len` bytes / `next_lsn` in segment `first`.
-    pub(crate) fn published(&self, first: Lsn, len: u64, next_lsn: Lsn) {
-        let mut segs = self.segments();
-        if let Some(last) = segs.last_mut()
-            && last.first_lsn == first
-        {
-            last.len = len;
-            last.next_lsn = next_lsn;
-        }
-    }
-
-    pub(crate) fn add_segment(&self, meta: SegmentMeta) {
-        self.segments().push(meta);
-    }
-
-    /// Records the first write/fsync failure and returns it (or the earlier one). Never
-    /// retried: after a failed fsync the kernel may have dropped the dirty pages, and a second
-    /// fsync can report success for data that is gone.
-    pub(crate) fn poison(&self, e: std::io::Error) -> Arc<std::io::Error> {
-        let cause = Arc::new(e);
-        if self.poisoned.set(cause.clone()).is_ok() {
-            error!(error = %cause, dir = %self.dir.display(),
-                   "WAL write failed; poisoned, no further appends will be acknowledged");
-        }
-        self.poisoned.get().cloned().unwrap_or(cause)
-    }
 }
 
 /// A write-ahead log in one directory.
@@ -185,15 +121,13 @@ impl Wal {
             .open_append(&active.path)
             .map_err(io_err("open segment", &active.path))?;
         let (tx, rx) = crossbeam_channel::bounded(options.queue_capacity);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Shared::new(
             storage,
             dir,
             options,
-            segments: Mutex::new(segments),
-            poisoned: OnceLock::new(),
-            durable_lsn: AtomicU64::new(active.next_lsn),
-            stats: Counters::default(),
-        });
+            segments,
+            active.next_lsn,
+        ));
         let writer = Writer::new(
             shared.clone(),
             file,
@@ -385,7 +319,7 @@ impl Wal {
     }
 
     /// How long the fsyncs of segment data took (each one, group commits included).
-    pub fn fsync_latency(&self) -> crate::LatencySnapshot {
+    pub fn fsync_latency(&self) -> LatencySnapshot {
         self.shared.stats.sync_latency.snapshot()
     }
 

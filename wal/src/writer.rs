@@ -21,12 +21,14 @@ use std::time::Instant;
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use crate::error::{Error, Result};
 use crate::format::{SEGMENT_HEADER_LEN, encode_batch, framed_len};
+use crate::options::Durability;
+use crate::record::Lsn;
 use crate::recovery::{create_segment, segment_name};
+use crate::shared::Shared;
 use crate::storage::WalFile;
 use crate::ticket::Completion;
-use crate::wal::Shared;
-use crate::{Durability, Error, Lsn, Result};
 
 pub(crate) enum Request {
     Append {

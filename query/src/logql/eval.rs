@@ -163,7 +163,7 @@ async fn read_range(
         if entries.is_multiple_of(1024)
             && let Err(e) = held.set(acc.bytes())
         {
-            failure = Some(Error::Sql(e));
+            failure = Some(Error::Sql(e.into()));
             return ControlFlow::Break(());
         }
         let Some((mut labels, line)) = pipeline.process(&entry) else {
@@ -199,7 +199,7 @@ async fn read_range(
     if let Some(e) = failure {
         return Err(e);
     }
-    held.set(acc.bytes()).map_err(Error::Sql)?;
+    held.set(acc.bytes()).map_err(|e| Error::Sql(e.into()))?;
     limits.check_bytes(stats.bytes)?;
     if agg.op == RangeOp::AbsentOverTime {
         return Ok((absent(agg, acc.finish(grid), grid), stats));

@@ -6,7 +6,7 @@
 //! Words (identifiers and keywords alike) are one token kind: the parser decides from context
 //! whether `json` or `by` is a keyword or a label name.
 
-use super::parser::ParseError;
+use super::error::ParseError;
 
 /// A token and where it is in the query.
 #[derive(Debug, Clone, PartialEq)]

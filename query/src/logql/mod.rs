@@ -31,12 +31,12 @@ mod summary;
 
 pub use ast::{Expr, LogExpr, Matcher, MetricExpr};
 pub use detected::{DetectedField, Pattern, detect_fields, patterns};
-pub use error::{Error, Result};
+pub use error::{Error, ParseError, Result};
 pub use eval::query_metric;
 pub use index::{Steps, StreamStats, streams as streams_in_range};
 pub use logs::{LogOptions, Stream, StreamEntry, select_logs};
 pub use metric::{Grid, Series, Value};
-pub use parser::{ParseError, parse};
+pub use parser::parse;
 pub use scan::ScanStats;
 pub use streams::Labels;
 

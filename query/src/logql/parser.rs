@@ -1,7 +1,7 @@
-//! The LogQL parser: [`parse`] turns query text into an [`Expr`], or a [`ParseError`] with the
-//! position and a Loki-like message. This file owns the error type, the entry points, the token
-//! cursor, and the log side of the grammar: stream selectors ([`check_selector`]), pipeline
-//! stages, line filters, label filters and `unwrap`. Two child modules hold the rest: the
+//! The LogQL parser: [`parse`] turns query text into an [`Expr`], or a [`ParseError`] (defined
+//! in `error.rs`) with the position and a Loki-like message. This file owns the entry points,
+//! the token cursor, and the log side of the grammar: stream selectors ([`check_selector`]),
+//! pipeline stages, line filters, label filters and `unwrap`. Two child modules hold the rest: the
 //! metric side (binary operators, aggregations, log ranges) in `parser_metric.rs`, and the
 //! checks of regexps and patterns in `parser_check.rs`.
 //!
@@ -14,6 +14,8 @@ use super::ast::{
     Matcher, MetricExpr, NameOrMatcher, Stage, Unwrap, UnwrapConv, nanos_to_seconds,
 };
 use super::lexer::{self, Tok, Token};
+
+pub use super::error::ParseError;
 
 #[path = "parser_check.rs"]
 mod check;
@@ -37,93 +39,6 @@ pub const MAX_DEPTH: usize = 100;
 const NO_SELECTIVE_MATCHER: &str = "queries require at least one regexp or equality matcher that \
     does not have an empty-compatible value. For instance, app=~\".*\" does not meet this \
     requirement, but app=~\".+\" will";
-
-/// Why a query could not be parsed. `Display` gives Loki's form:
-/// `parse error at line 1, col 15: syntax error: unexpected IDENTIFIER "foo"`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
-    /// The text does not follow the grammar: a bad literal or a token out of place.
-    #[error("parse error at line {line}, col {col}: syntax error: {message}")]
-    Syntax {
-        /// Byte offset in the query.
-        pos: usize,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column, in characters.
-        col: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// Well-formed but not a valid query: a bad regexp, an aggregation without its `unwrap`,
-    /// a selector that matches every stream, ...
-    #[error("parse error at line {line}, col {col}: {message}")]
-    Invalid {
-        /// Byte offset in the query (0 when there is no query, see [`check_selector`]).
-        pos: usize,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column, in characters.
-        col: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-impl ParseError {
-    pub(crate) fn syntax(src: &str, pos: usize, message: impl Into<String>) -> Self {
-        let (line, col) = line_col(src, pos);
-        ParseError::Syntax {
-            pos,
-            line,
-            col,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn invalid(src: &str, pos: usize, message: impl Into<String>) -> Self {
-        let (line, col) = line_col(src, pos);
-        ParseError::Invalid {
-            pos,
-            line,
-            col,
-            message: message.into(),
-        }
-    }
-
-    /// The byte offset of the error in the query.
-    pub fn pos(&self) -> usize {
-        match self {
-            ParseError::Syntax { pos, .. } | ParseError::Invalid { pos, .. } => *pos,
-        }
-    }
-
-    /// The 1-based line and column (in characters) of the error.
-    pub fn line_col(&self) -> (usize, usize) {
-        match self {
-            ParseError::Syntax { line, col, .. } | ParseError::Invalid { line, col, .. } => {
-                (*line, *col)
-            }
-        }
-    }
-
-    /// The message without the position prefix.
-    pub fn message(&self) -> &str {
-        match self {
-            ParseError::Syntax { message, .. } | ParseError::Invalid { message, .. } => message,
-        }
-    }
-}
-
-fn line_col(src: &str, pos: usize) -> (usize, usize) {
-    let mut end = pos.min(src.len());
-    while !src.is_char_boundary(end) {
-        end -= 1;
-    }
-    let before = src.get(..end).unwrap_or("");
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
 
 /// Parses a LogQL query (a log query or a metric query).
 pub fn parse(input: &str) -> Result<Expr, ParseError> {

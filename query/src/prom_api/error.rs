@@ -1,8 +1,7 @@
 //! Errors of the Prometheus API layer, each with Prometheus's `errorType` and HTTP status.
 
+use crate::go::quote as go_quote;
 use crate::promql;
-
-use super::params::go_quote;
 
 /// Why a request failed. The `Display` text is the `error` field of the response, worded as
 /// Prometheus words it.

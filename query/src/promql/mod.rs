@@ -40,22 +40,15 @@
 //! # Ok::<(), strata_query::promql::Error>(())
 //! ```
 
-mod aggregate;
-mod aggregate_hist;
 mod annotations;
-mod binary;
 mod durations;
 mod error;
 mod escapes;
 mod eval;
-mod functions;
-mod histogram;
 mod label_cache;
-mod labels_fns;
 pub mod native;
 mod range_fns;
 mod range_grid;
-mod range_hist;
 mod source;
 mod stats;
 mod value;
@@ -75,6 +68,7 @@ pub use value::{
 pub(crate) use eval::selector_matchers;
 use eval::{EvalSettings, Evaluator, NameUse, Val};
 use label_cache::WordMap;
+use value::drop_name;
 
 use crate::memory::QueryBudget;
 
@@ -278,7 +272,7 @@ impl PromqlEngine {
                 }
             };
             // The answer's points are held to the end.
-            ev.hold(samples.len() * eval::POINT_BYTES)?;
+            ev.hold(samples.len() * source::POINT_BYTES)?;
             for s in samples {
                 let labels = ev.final_labels(&s);
                 let i = *index.entry(labels.ptr()).or_insert_with(|| {
@@ -333,12 +327,4 @@ fn finish_vector(v: Vec<Sample>) -> Result<Vec<Sample>> {
         out.push(s);
     }
     Ok(out)
-}
-
-/// Removes the metric name and the metadata labels that travel with it (`__type__`,
-/// `__unit__`).
-fn drop_name(l: &mut Labels) {
-    l.remove(METRIC_NAME);
-    l.remove("__type__");
-    l.remove("__unit__");
 }

@@ -1,6 +1,8 @@
 //! Functions over range vectors: the rate family, `*_over_time`, `deriv`, `predict_linear`,
-//! `changes`, `resets`, `double_exponential_smoothing`.
+//! `changes`, `resets`, `double_exponential_smoothing`, and [`RangeFn`], one of them by name
+//! with its scalar arguments.
 
+use super::error::{Result, exec};
 use super::stats::{kahan_inc, mean, quantile, sum, variance};
 
 /// The window a range function sees at one evaluation: `(start, end]` in ms and its length.
@@ -9,6 +11,51 @@ pub(crate) struct Window {
     pub(crate) start: i64,
     pub(crate) end: i64,
     pub(crate) range_ms: i64,
+}
+
+/// A range-vector function with its scalar arguments, applied to one series' window.
+pub(crate) struct RangeFn<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) p1: f64,
+    pub(crate) p2: f64,
+}
+
+impl RangeFn<'_> {
+    /// Whether applying to `pts` checks the metric name (`rate` and `increase` of at least
+    /// two samples note a name that does not look like a counter's).
+    pub(crate) fn checks_name(&self, pts: &[(i64, f64)]) -> bool {
+        matches!(self.name, "rate" | "increase") && pts.len() >= 2
+    }
+
+    /// The function's value over `pts` (the series' non-stale samples in window `w`, seen
+    /// at `t`), or `None` when it has none.
+    pub(crate) fn value(&self, pts: &[(i64, f64)], w: Window, t: i64) -> Result<Option<f64>> {
+        let (name, p1, p2) = (self.name, self.p1, self.p2);
+        Ok(match name {
+            "rate" => extrapolated_rate(pts, w, true, true),
+            "increase" => extrapolated_rate(pts, w, true, false),
+            "delta" => extrapolated_rate(pts, w, false, false),
+            "irate" => instant_value(pts, true),
+            "idelta" => instant_value(pts, false),
+            "deriv" if pts.len() >= 2 => Some(linear_regression(pts, pts[0].0).0),
+            "predict_linear" if pts.len() >= 2 => {
+                let (slope, icpt) = linear_regression(pts, t);
+                Some(slope * p1 + icpt)
+            }
+            "deriv" | "predict_linear" => None,
+            "changes" => Some(changes(pts)),
+            "resets" => Some(resets(pts)),
+            "quantile_over_time" => {
+                let mut vals: Vec<f64> = pts.iter().map(|p| p.1).collect();
+                Some(quantile(p1, &mut vals))
+            }
+            "double_exponential_smoothing" => double_exponential_smoothing(pts, p1, p2),
+            _ => match over_time(name, pts) {
+                Some(v) => Some(v),
+                None => return exec(format!("function {name} is not supported")),
+            },
+        })
+    }
 }
 
 /// Prometheus's `extrapolatedRate`: `rate`, `increase` and `delta`.

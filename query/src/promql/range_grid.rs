@@ -13,8 +13,7 @@
 use std::num::NonZeroUsize;
 
 use super::error::{Result, exec};
-use super::functions::RangeFn;
-use super::range_fns::Window;
+use super::range_fns::{RangeFn, Window};
 use super::source::SourceSeries;
 use super::value::is_stale_nan;
 

@@ -37,6 +37,25 @@ pub struct SourceSeries {
     pub histograms: Vec<(i64, Arc<FloatHistogram>)>,
 }
 
+/// Bytes one float point holds: its timestamp and value.
+pub(crate) const POINT_BYTES: usize = 16;
+
+/// Bytes a histogram point holds beside its buckets' spans: the timestamp, the pointer and
+/// the histogram's own fields.
+const HIST_POINT_BYTES: usize = 128;
+
+/// Estimated bytes `s` holds in memory: its label strings, its float points, its
+/// histograms (with their buckets).
+pub(crate) fn series_bytes(s: &SourceSeries) -> usize {
+    let labels: usize = s.labels.iter().map(|(n, v)| n.len() + v.len() + 48).sum();
+    let hists: usize = s
+        .histograms
+        .iter()
+        .map(|(_, h)| HIST_POINT_BYTES + 8 * (h.positive.len() + h.negative.len()))
+        .sum();
+    labels + s.samples.len() * POINT_BYTES + hists
+}
+
 /// The storage a PromQL query reads.
 pub trait SeriesSource {
     /// Series matching all `matchers` with their samples in `[start_ms, end_ms]` (both
@@ -60,7 +79,7 @@ pub trait SeriesSource {
         max_bytes: usize,
     ) -> Result<Option<Vec<SourceSeries>>> {
         let series = self.select(matchers, start_ms, end_ms)?;
-        let bytes: usize = series.iter().map(super::eval::series_bytes).sum();
+        let bytes: usize = series.iter().map(series_bytes).sum();
         Ok((bytes <= max_bytes).then_some(series))
     }
 }

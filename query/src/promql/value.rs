@@ -157,6 +157,14 @@ impl fmt::Display for Labels {
     }
 }
 
+/// Removes the metric name and the metadata labels that travel with it (`__type__`,
+/// `__unit__`).
+pub(crate) fn drop_name(l: &mut Labels) {
+    l.remove(METRIC_NAME);
+    l.remove("__type__");
+    l.remove("__unit__");
+}
+
 /// Whether `h` is a staleness marker: a histogram whose sum has the stale-NaN bits.
 pub fn is_stale_histogram(h: &FloatHistogram) -> bool {
     is_stale_nan(h.sum)

@@ -7,23 +7,20 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::datasource::ViewTable;
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{JoinType, LogicalPlanBuilder, col};
-use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{SessionConfig, SessionContext};
 use strata_engine::{Engine, TenantId};
 
 use super::SqlConfig;
 use super::conjuncts::DistinctConjuncts;
 use super::error::{Error, Result};
 use super::exemplars::ExemplarsTable;
-use super::footers;
 use super::histograms::{HistogramsTable, Rows};
+use super::runtime::runtime_env;
 use super::samples::SamplesTable;
 use super::series::SeriesTable;
 use super::signal_table::{Signal, SignalTable};
 use super::stream::SqlStream;
-use crate::memory::QueryBudget;
 
 /// The definition of the `metrics` view.
 const METRICS_VIEW: &str = "SELECT series.metric, series.labels, samples.ts, samples.value \
@@ -107,36 +104,6 @@ pub fn tenant_session(
     let view = ViewTable::new(plan, Some(METRICS_VIEW.to_owned()));
     ctx.register_table("metrics", Arc::new(view)).map_err(df)?;
     Ok(ctx)
-}
-
-/// The runtime of one query (or of a worker's tasks): `budget` as its memory pool (its
-/// share of the process's query pool), spilling where `config.memory` has a spill
-/// directory (nowhere otherwise), the process's footer cache.
-pub(crate) fn runtime_env(
-    config: &SqlConfig,
-    budget: &QueryBudget,
-) -> datafusion::error::Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
-    let mut builder = RuntimeEnvBuilder::new()
-        .with_memory_pool(budget.pool())
-        .with_cache_manager(footers::cache_config(config.metadata_cache_bytes));
-    match config.memory.spill() {
-        Some(disk) => builder.disk_manager = Some(disk.clone()),
-        None => {
-            builder = builder.with_disk_manager_builder(
-                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
-            )
-        }
-    }
-    builder.build_arc()
-}
-
-/// What a query may do: read only. DDL (`CREATE EXTERNAL TABLE` could name any file),
-/// DML and `SET` statements are refused.
-pub fn read_only() -> SQLOptions {
-    SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false)
 }
 
 /// Runs `sql` (read only) in `ctx` and collects the result, failing with

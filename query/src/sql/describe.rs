@@ -6,8 +6,8 @@ use datafusion::common::ParamValues;
 use datafusion::prelude::SessionContext;
 
 use super::SqlConfig;
-use super::catalog::read_only;
 use super::error::{Error, Result};
+use super::stream::read_only;
 
 /// A planned query's result columns and parameters.
 #[derive(Debug, Clone)]

@@ -114,7 +114,7 @@ pub fn worker_for(dir: &Path, slot: EngineSlot, config: &SqlConfig) -> Result<Wo
         .validate()
         .map_err(|e| DataFusionError::Configuration(e.to_string()))?;
     // Tasks of every query this worker runs charge one account: the whole pool.
-    let runtime = super::catalog::runtime_env(config, &config.memory.whole())?;
+    let runtime = super::runtime::runtime_env(config, &config.memory.whole())?;
     let file = Url::parse("file:///").map_err(|e| DataFusionError::Configuration(e.to_string()))?;
     runtime.object_store_registry.deregister_store(&file)?;
     super::bucket::register_slot(&runtime, dir, slot)?;

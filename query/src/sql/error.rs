@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use datafusion::error::DataFusionError;
 
+use crate::memory::SessionChargeError;
+
 /// Why a SQL query failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -63,6 +65,14 @@ impl Error {
             root if unreachable_worker(root) => Self::WorkerUnavailable(e.to_string()),
             _ => Self::Execution(e.to_string()),
         }
+    }
+}
+
+/// A session charge of a LogQL or TraceQL query refused, as a SQL query over its budget
+/// fails.
+impl From<SessionChargeError> for Error {
+    fn from(e: SessionChargeError) -> Self {
+        Self::from_datafusion(e.error, e.share)
     }
 }
 

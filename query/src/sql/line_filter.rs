@@ -31,14 +31,10 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::scalar::ScalarValue;
 use strata_engine::LogSummary;
 
-use super::line_search::{Exact, search_files};
+use super::line_search::{Exact, Need, search_files};
 use super::local_reader::LocalReaders;
 use super::scan::cached_factory;
 use super::trace_ids::{split_and, split_or};
-
-/// What the filters require of a line: every entry holds alternatives, one of which
-/// the line contains.
-pub(crate) type Need = Vec<Vec<Vec<u8>>>;
 
 /// The substrings some conjuncts of `filters` require of `body`; `None` when none does
 /// (or only ones shorter than the filter can use).

@@ -34,7 +34,6 @@ use futures::{StreamExt, TryStreamExt};
 use memchr::memmem::Finder;
 
 use super::hybrid::Hybrid;
-use super::line_filter::Need;
 pub(crate) use super::pread::Pread;
 use super::raw_pages::raw_pages;
 
@@ -43,6 +42,10 @@ use super::raw_pages::raw_pages;
 pub(crate) const MAX_MATCHES: usize = 65_536;
 
 type Result<T> = std::result::Result<T, ParquetError>;
+
+/// What the filters require of a line: every entry holds alternatives, one of which
+/// the line contains.
+pub(crate) type Need = Vec<Vec<Vec<u8>>>;
 
 /// Tests lines against a [`Need`]: every entry must have one alternative in the line.
 pub(crate) struct Searcher {

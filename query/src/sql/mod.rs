@@ -28,6 +28,7 @@ mod map_rows;
 mod placement;
 mod pread;
 mod raw_pages;
+mod runtime;
 mod samples;
 mod scan;
 mod series;
@@ -38,7 +39,7 @@ mod trace_ids;
 mod trace_rows;
 
 pub use bucket::{BUCKET_URL, EngineSlot, register as register_bucket};
-pub use catalog::{read_only, run_sql, tenant_session};
+pub use catalog::{run_sql, tenant_session};
 pub use config::{ClusterToken, SqlConfig};
 pub use describe::{Described, bound_schema, describe};
 pub use distributed::{worker, worker_for};
@@ -46,7 +47,7 @@ pub use error::{Error, Result};
 pub use footers::cached_bytes as footer_cache_bytes;
 pub use footers::shed_footer_cache;
 pub(crate) use signal_table::logs_source;
-pub use stream::SqlStream;
+pub use stream::{SqlStream, read_only};
 pub use trace_rows::trace_rows;
 
 /// An engine in `dir` holding one log record of service `shop` with `body`, flushed to a

@@ -1,5 +1,6 @@
 //! [`SqlStream`]: a query's result batch by batch, for callers that must bound what they
-//! hold (a server serializing a response) instead of collecting it.
+//! hold (a server serializing a response) instead of collecting it; and [`read_only`], the
+//! options every query is planned with.
 
 use std::time::Duration;
 
@@ -7,13 +8,21 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::ParamValues;
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SQLOptions, SessionContext};
 use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::SqlConfig;
-use super::catalog::read_only;
 use super::error::{Error, Result};
+
+/// What a query may do: read only. DDL (`CREATE EXTERNAL TABLE` could name any file),
+/// DML and `SET` statements are refused.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
 
 /// The result of a running query. Dropping it cancels the query. The query's deadline
 /// (`sql.timeout`, from when it was started) covers planning and every batch.

@@ -501,6 +501,23 @@ pub enum MetricsFn {
     HistogramOverTime(FieldExpr),
 }
 
+impl MetricsFn {
+    /// The function's name as a query writes it (`rate`, `quantile_over_time`, ...): the
+    /// `__name__` of a series grouped by nothing.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            MetricsFn::Rate => "rate",
+            MetricsFn::CountOverTime => "count_over_time",
+            MetricsFn::MinOverTime(_) => "min_over_time",
+            MetricsFn::MaxOverTime(_) => "max_over_time",
+            MetricsFn::AvgOverTime(_) => "avg_over_time",
+            MetricsFn::SumOverTime(_) => "sum_over_time",
+            MetricsFn::QuantileOverTime(..) => "quantile_over_time",
+            MetricsFn::HistogramOverTime(_) => "histogram_over_time",
+        }
+    }
+}
+
 /// A metrics stage: the function and its `by (...)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metrics {

@@ -112,10 +112,7 @@ fn read(b: &RecordBatch, m: &Metrics, cols: &[Col], out: &mut Vec<Count>) {
         if labels.is_empty() {
             labels.push(match m.by.first() {
                 Some(e) => (e.to_string(), Value::Nil),
-                None => (
-                    "__name__".into(),
-                    Value::Str(super::metrics::fn_name(&m.func).into()),
-                ),
+                None => ("__name__".into(), Value::Str(m.func.name().into())),
             });
         }
         if let Ok(k) = usize::try_from(k.value(row)) {

@@ -59,5 +59,12 @@ impl Error {
     }
 }
 
+/// A session charge refused: the query is over its memory budget, as its SQL would be.
+impl From<crate::memory::SessionChargeError> for Error {
+    fn from(e: crate::memory::SessionChargeError) -> Self {
+        Self::Sql(e.into())
+    }
+}
+
 /// The result type of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -163,19 +163,6 @@ impl Grid {
     }
 }
 
-pub(crate) fn fn_name(f: &MetricsFn) -> &'static str {
-    match f {
-        MetricsFn::Rate => "rate",
-        MetricsFn::CountOverTime => "count_over_time",
-        MetricsFn::MinOverTime(_) => "min_over_time",
-        MetricsFn::MaxOverTime(_) => "max_over_time",
-        MetricsFn::AvgOverTime(_) => "avg_over_time",
-        MetricsFn::SumOverTime(_) => "sum_over_time",
-        MetricsFn::QuantileOverTime(..) => "quantile_over_time",
-        MetricsFn::HistogramOverTime(_) => "histogram_over_time",
-    }
-}
-
 fn arg_of(f: &MetricsFn) -> Option<&FieldExpr> {
     match f {
         MetricsFn::Rate | MetricsFn::CountOverTime => None,
@@ -203,7 +190,7 @@ fn observe(g: &mut Grid, m: &Metrics, t: &TraceView, i: usize) {
     if labels.is_empty() {
         labels.push(match m.by.first() {
             Some(e) => (e.to_string(), Value::Nil),
-            None => ("__name__".into(), Value::Str(fn_name(&m.func).into())),
+            None => ("__name__".into(), Value::Str(m.func.name().into())),
         });
     }
     let arg = arg_of(&m.func).map(|e| eval(t, i, e));

@@ -1,7 +1,7 @@
 //! The object-storage counters in `/metrics` (`[storage]`, `docs/scale-out.md`): the
 //! writer's mirror (`strata_remote_*`) and a query process's reader (`strata_reader_*`).
 
-use super::metrics::{header, line};
+use super::exposition::{header, line};
 
 /// The object-storage mirror's counters (`[storage]`, `docs/scale-out.md`).
 pub(crate) fn render_remote(o: &mut String, r: &strata_engine::RemoteStats) {

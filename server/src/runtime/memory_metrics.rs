@@ -1,7 +1,7 @@
 //! The memory self-metrics: the limit, each budget, what the query pool holds, the
 //! process's resident memory, and query admission (`admission.rs`).
 
-use super::metrics::{header, line};
+use super::exposition::{header, line};
 use super::state::AppState;
 
 /// Appends the memory and admission self-metrics of `state` to `out`.

@@ -3,12 +3,13 @@
 //! exposes (series and active series per tenant, its own rejection counters).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use strata_engine::{DiskUsage, Engine, EngineTelemetry, SignalOutcome, TenantId, WriteOutcome};
 use strata_wal::LatencyHistogram;
+
+use super::exposition::{header, histogram, line};
 
 /// A telemetry signal, for the `signal` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -715,65 +716,6 @@ fn render_engine_telemetry(o: &mut String, t: &EngineTelemetry, shown: &dyn Fn(&
             );
         }
     }
-}
-
-/// The `_bucket`, `_sum` and `_count` lines of one histogram. `buckets` holds cumulative
-/// counts by upper bound; `extra` is one more label (`("", "")` for none).
-fn histogram(
-    o: &mut String,
-    name: &str,
-    extra: (&str, &str),
-    buckets: impl Iterator<Item = (f64, u64)>,
-    count: u64,
-    sum: f64,
-) {
-    let mut labels: Vec<(&str, &str)> = Vec::with_capacity(2);
-    if !extra.0.is_empty() {
-        labels.push(extra);
-    }
-    let bucket = format!("{name}_bucket");
-    for (le, n) in buckets {
-        let le = le.to_string();
-        let mut with_le = labels.clone();
-        with_le.push(("le", &le));
-        line(o, &bucket, &with_le, n as f64);
-    }
-    let mut inf = labels.clone();
-    inf.push(("le", "+Inf"));
-    line(o, &bucket, &inf, count as f64);
-    line(o, &format!("{name}_sum"), &labels, sum);
-    line(o, &format!("{name}_count"), &labels, count as f64);
-}
-
-pub(crate) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-pub(crate) fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
-    out.push_str(name);
-    if !labels.is_empty() {
-        out.push('{');
-        for (i, (k, v)) in labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, "{k}=\"{}\"", escape(v));
-        }
-        out.push('}');
-    }
-    if value.is_infinite() {
-        // The text format's spelling.
-        out.push_str(if value > 0.0 { " +Inf\n" } else { " -Inf\n" });
-    } else {
-        let _ = writeln!(out, " {value}");
-    }
-}
-
-/// Escapes a label value for the text format.
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

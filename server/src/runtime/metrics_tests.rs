@@ -58,8 +58,3 @@ fn span_and_log_writes_count_rejections_and_truncations() {
         assert!(all.contains(line), "{line} in {all}");
     }
 }
-
-#[test]
-fn escapes_label_values() {
-    assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-}

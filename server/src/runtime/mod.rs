@@ -4,6 +4,7 @@
 pub(crate) mod admission;
 pub mod allocator;
 pub(crate) mod bucket;
+pub(crate) mod exposition;
 pub(crate) mod history;
 pub mod inflight;
 pub(crate) mod info;

@@ -15,12 +15,12 @@
 
 use promql_parser::parser::{Call, Expr, MatrixSelector, VectorSelector};
 
-use super::extended_hist;
 use super::{Evaluator, Val, duration_ms, unparen, window_points};
+use super::{extended_hist, range_hist};
 use crate::promql::annotations::Annotation;
 use crate::promql::error::{Result, exec};
+use crate::promql::range_fns;
 use crate::promql::value::{Sample, Series};
-use crate::promql::{range_fns, range_hist};
 
 /// Functions that accept an `anchored` range (sorted, as Prometheus lists them).
 const ANCHORED_SAFE: [&str; 5] = ["changes", "delta", "increase", "rate", "resets"];

@@ -3,6 +3,9 @@
 //! Before evaluating, [`Evaluator::prefetch`] walks the tree once and computes, for every
 //! selector, the widest time window any step can need (offset, `@`, range, lookback and
 //! enclosing subqueries included), so storage is read once per selector, not per step.
+//!
+//! The operators (aggregations, binary operators, function calls) are its child modules:
+//! they evaluate their arguments through the [`Evaluator`], which dispatches to them.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,16 +17,22 @@ use super::annotations::Annotation;
 use super::error::{Error, Result, exec};
 use super::label_cache::{LabelCache, WordBuild, WordMap};
 use super::range_grid::GridTable;
-use super::source::{SeriesSource, SourceSeries};
+use super::source::{SeriesSource, SourceSeries, series_bytes};
 use super::value::{Labels, Sample, Series, is_stale_histogram, is_stale_nan};
-use super::{aggregate, binary, functions};
 use crate::memory::Charge;
 
+mod aggregate;
+mod aggregate_hist;
+mod binary;
 mod extended;
 mod extended_hist;
+mod functions;
+mod histogram;
 mod info;
+mod labels_fns;
 mod names;
 mod position;
+mod range_hist;
 mod selectors;
 mod stats_only;
 
@@ -84,25 +93,6 @@ impl TimeGrid {
         }
         usize::try_from((self.last - self.first) / self.step + 1).ok()
     }
-}
-
-/// Bytes one float point holds: its timestamp and value.
-pub(crate) const POINT_BYTES: usize = 16;
-
-/// Bytes a histogram point holds beside its buckets' spans: the timestamp, the pointer and
-/// the histogram's own fields.
-const HIST_POINT_BYTES: usize = 128;
-
-/// Estimated bytes `s` holds in memory: its label strings, its float points, its
-/// histograms (with their buckets).
-pub(crate) fn series_bytes(s: &SourceSeries) -> usize {
-    let labels: usize = s.labels.iter().map(|(n, v)| n.len() + v.len() + 48).sum();
-    let hists: usize = s
-        .histograms
-        .iter()
-        .map(|(_, h)| HIST_POINT_BYTES + 8 * (h.positive.len() + h.negative.len()))
-        .sum();
-    labels + s.samples.len() * POINT_BYTES + hists
 }
 
 /// Limits and defaults of one evaluation.

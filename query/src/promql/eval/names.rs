@@ -8,7 +8,7 @@ use promql_parser::parser::Expr;
 use super::Evaluator;
 use super::Val;
 use crate::promql::error::{Result, exec};
-use crate::promql::value::{Labels, METRIC_NAME, Sample};
+use crate::promql::value::{Labels, METRIC_NAME, Sample, drop_name};
 
 /// A node's output as far as its names go: each sample's labels and removal mark.
 pub(super) type Marked = Vec<(Labels, bool)>;
@@ -35,7 +35,7 @@ impl Evaluator<'_> {
         if s.drop_name {
             self.labels.derive(DROP_NAME_SITE, &s.labels, |l| {
                 let mut l = l.clone();
-                crate::promql::drop_name(&mut l);
+                drop_name(&mut l);
                 l
             })
         } else {
@@ -122,7 +122,7 @@ impl Evaluator<'_> {
             s.labels = if s.drop_name {
                 self.labels.derive(DROP_NAME_SITE, &s.labels, |l| {
                     let mut l = l.clone();
-                    crate::promql::drop_name(&mut l);
+                    drop_name(&mut l);
                     l
                 })
             } else {

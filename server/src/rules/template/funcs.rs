@@ -1,8 +1,11 @@
 //! Go's builtin template functions plus the Strata `json` function; the Prometheus
-//! functions live in `prom.rs`. `and` and `or` are evaluated lazily by the executor.
+//! functions live in `prom.rs`, the escaping functions in `escape.rs`. `and` and `or` are
+//! evaluated lazily by the executor.
 
 use std::collections::BTreeMap;
 
+use super::args::{arg, str_arg};
+use super::escape::{html, js, json, urlquery};
 use super::gofmt::{go_type, print_value, sprint, sprintf, sprintln};
 use super::{Value, prom};
 
@@ -85,24 +88,6 @@ pub(super) fn missing(m: &BTreeMap<String, Value>) -> Value {
         Value::Str(String::new())
     } else {
         Value::Nil
-    }
-}
-
-static NIL: Value = Value::Nil;
-
-/// The `i`th argument (arity is checked before calls).
-pub(super) fn arg(args: &[Value], i: usize) -> &Value {
-    args.get(i).unwrap_or(&NIL)
-}
-
-/// The `i`th argument, which must be a string.
-pub(super) fn str_arg(args: &[Value], i: usize) -> Result<&str, String> {
-    match arg(args, i) {
-        Value::Str(s) => Ok(s),
-        v => Err(format!(
-            "wrong type for value; expected string; got {}",
-            go_type(v)
-        )),
     }
 }
 
@@ -233,78 +218,4 @@ fn text_of(args: &[Value]) -> String {
             sprint(&shown)
         }
     }
-}
-
-/// Go's `html`, i.e. `template.HTMLEscapeString`.
-pub(super) fn html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\0' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Go's `js`, i.e. `template.JSEscapeString`.
-fn js(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '"' => out.push_str("\\\""),
-            '<' => out.push_str("\\u003C"),
-            '>' => out.push_str("\\u003E"),
-            '&' => out.push_str("\\u0026"),
-            '=' => out.push_str("\\u003D"),
-            c if c < ' ' || (!c.is_ascii() && (c.is_control() || c.is_whitespace())) => {
-                out.push_str(&format!("\\u{:04X}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Go's `urlquery`, i.e. `url.QueryEscape`.
-pub(super) fn urlquery(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b))
-            }
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// Strata's `json`: the text as a JSON string literal, quotes included.
-fn json(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

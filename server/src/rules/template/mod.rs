@@ -36,6 +36,8 @@
 //! built to 1 MiB, and evaluation to one million steps; every failure is a
 //! [`TemplateError`] with a 1-based line and column in the user's text, never a panic.
 
+mod args;
+mod escape;
 mod exec;
 mod funcs;
 mod gofmt;

@@ -3,7 +3,8 @@
 
 use std::net::IpAddr;
 
-use super::funcs::{arg, str_arg, urlquery};
+use super::args::{arg, str_arg};
+use super::escape::urlquery;
 use super::gofmt::{format_float, go_type, quote, sprint};
 use super::{MAX_OUTPUT, Value};
 

@@ -14,10 +14,9 @@
 use opentelemetry_proto::tonic::metrics::v1::{
     DataPointFlags, ExponentialHistogramDataPoint, exponential_histogram_data_point::Buckets,
 };
-use strata_engine::{Counts, Histogram, HistogramSample, ResetHint, SCHEMA_MAX, SCHEMA_MIN, Span};
+use strata_engine::{Counts, Histogram, ResetHint, SCHEMA_MAX, SCHEMA_MIN, Span};
 
-use super::labels::finish;
-use super::translate::{Builder, Context, STALE_NAN, point_base};
+use super::point::STALE_NAN;
 
 /// The zero bucket's width Prometheus gives every converted point (`defaultZeroThreshold`).
 pub(crate) const ZERO_THRESHOLD: f64 = 1e-128;
@@ -38,36 +37,6 @@ pub(crate) enum ExpHistError {
         /// The number of buckets.
         len: usize,
     },
-}
-
-/// Adds a cumulative point as a native histogram sample of the series `name` (no suffix),
-/// with its exemplars; refuses it (counted, with the reason) when it cannot be converted.
-pub(super) fn exp_histogram_point(
-    b: &mut Builder,
-    ctx: &Context<'_>,
-    metric: &str,
-    name: &str,
-    p: &ExponentialHistogramDataPoint,
-) {
-    let Some((base, ts)) = point_base(b, ctx, metric, &p.attributes, p.time_unix_nano) else {
-        return;
-    };
-    let h = match exp_histogram(p) {
-        Ok(h) => h,
-        Err(e) => {
-            b.reject(1, || format!("metric {metric:?}: {e}"));
-            return;
-        }
-    };
-    let labels = finish(&base, name, &[]);
-    b.add_exemplars(&labels, &p.exemplars);
-    b.add_histogram(
-        labels,
-        HistogramSample {
-            ts,
-            h: std::sync::Arc::new(h),
-        },
-    );
 }
 
 /// Converts a cumulative point (see the module doc).

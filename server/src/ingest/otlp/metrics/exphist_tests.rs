@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use strata_engine::{Counts, Histogram, ResetHint, Span};
 
 use super::{ExpHistError, ZERO_THRESHOLD, buckets_layout, exp_histogram};
-use crate::ingest::otlp::metrics::translate::STALE_NAN;
+use crate::ingest::otlp::metrics::point::STALE_NAN;
 
 type Case = (
     &'static str,

@@ -33,9 +33,10 @@ use twox_hash::XxHash3_64;
 
 use super::labels::{ResourceLabels, finish};
 use super::names::{MetricKind, metric_name};
+use super::point::{millis, value_or_stale};
 use super::translate::{
-    Builder, Context, TranslateOptions, Translated, add_target_info, millis, number_point,
-    number_point_exemplars, point_base, point_count, time_range, translate_metric, value_or_stale,
+    Builder, Context, TranslateOptions, Translated, add_target_info, number_point,
+    number_point_exemplars, point_base, point_count, time_range, translate_metric,
 };
 use super::wire::{self, MetricItem, NumberMetric, NumberPoint, PointValue};
 

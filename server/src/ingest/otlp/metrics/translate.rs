@@ -5,19 +5,19 @@ use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, DataPointFlags, Exemplar as OtlpExemplar, HistogramDataPoint, Metric,
-    NumberDataPoint, SummaryDataPoint, exemplar, metric::Data, number_data_point,
+    AggregationTemporality, DataPointFlags, Exemplar as OtlpExemplar,
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, SummaryDataPoint,
+    exemplar, metric::Data, number_data_point,
 };
 use strata_engine::{
     Exemplar, HistogramSample, Sample, SeriesExemplars, SeriesHistograms, SeriesSamples,
 };
 
 use super::super::semconv::{SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE};
+use super::exphist::exp_histogram;
 use super::labels::{LabelMap, ResourceLabels, base_labels, finish, scope_labels};
 use super::names::{MetricKind, metric_name};
-
-/// Prometheus's staleness marker: a NaN with this exact bit pattern.
-pub(crate) const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+use super::point::{millis, value_or_stale};
 
 /// At most this many reasons are kept in [`Translated::errors`]; the count stays exact.
 const MAX_ERRORS: usize = 16;
@@ -163,20 +163,6 @@ impl Builder {
 pub(super) struct Context<'a> {
     pub(super) resource: &'a ResourceLabels,
     pub(super) scope: &'a [(String, String)],
-}
-
-/// Nanoseconds to milliseconds, as Prometheus does (truncating).
-pub(super) fn millis(ns: u64) -> i64 {
-    // u64::MAX / 1e6 fits an i64.
-    (ns / 1_000_000) as i64
-}
-
-pub(super) fn value_or_stale(flags: u32, value: f64) -> f64 {
-    if flags & DataPointFlags::NoRecordedValueMask as u32 != 0 {
-        f64::from_bits(STALE_NAN)
-    } else {
-        value
-    }
 }
 
 /// An OTLP exemplar as Prometheus's OTLP translator maps it: its filtered attributes as
@@ -408,7 +394,7 @@ pub(super) fn translate_metric(b: &mut Builder, ctx: &Context<'_>, metric: &Metr
         }
         Some(Data::ExponentialHistogram(h)) => {
             for p in &h.data_points {
-                super::exphist::exp_histogram_point(b, ctx, &metric.name, &name, p);
+                exp_histogram_point(b, ctx, &metric.name, &name, p);
             }
         }
         None => {}
@@ -530,6 +516,36 @@ fn histogram_point(
             b.add_exemplars(labels, [e]);
         }
     }
+}
+
+/// Adds a cumulative point as a native histogram sample of the series `name` (no suffix),
+/// with its exemplars; refuses it (counted, with the reason) when it cannot be converted.
+fn exp_histogram_point(
+    b: &mut Builder,
+    ctx: &Context<'_>,
+    metric: &str,
+    name: &str,
+    p: &ExponentialHistogramDataPoint,
+) {
+    let Some((base, ts)) = point_base(b, ctx, metric, &p.attributes, p.time_unix_nano) else {
+        return;
+    };
+    let h = match exp_histogram(p) {
+        Ok(h) => h,
+        Err(e) => {
+            b.reject(1, || format!("metric {metric:?}: {e}"));
+            return;
+        }
+    };
+    let labels = finish(&base, name, &[]);
+    b.add_exemplars(&labels, &p.exemplars);
+    b.add_histogram(
+        labels,
+        HistogramSample {
+            ts,
+            h: std::sync::Arc::new(h),
+        },
+    );
 }
 
 fn summary_point(

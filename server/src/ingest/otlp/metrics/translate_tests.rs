@@ -10,6 +10,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::*;
 use crate::ingest::otlp::decode::{Encoding, decode_metrics};
+use crate::ingest::otlp::metrics::point::STALE_NAN;
 
 const T0: u64 = 1_700_000_000_123_456_789; // ns
 const T0_MS: i64 = 1_700_000_000_123;

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
 
-use super::annotations::{Annotation, HistogramOp};
-use super::error::{Result, exec};
-use super::eval::{Evaluator, Val};
-use super::native::{self, FloatHistogram};
-use super::value::{Labels, METRIC_NAME, Sample};
+use super::{Evaluator, Val};
+use crate::promql::annotations::{Annotation, HistogramOp};
+use crate::promql::error::{Result, exec};
+use crate::promql::native::{self, FloatHistogram};
+use crate::promql::value::{Labels, METRIC_NAME, Sample};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use super::annotations::{Annotation, HistogramOp};
-use super::eval::Evaluator;
-use super::native::{FloatHistogram, ResetHint, kahan_sum};
-use super::value::Sample;
+use super::Evaluator;
+use crate::promql::annotations::{Annotation, HistogramOp};
+use crate::promql::native::{FloatHistogram, ResetHint, kahan_sum};
+use crate::promql::value::Sample;
 
 /// The sum (or, with `avg`, the mean) of a group whose samples include histograms, or
 /// `None` when Prometheus outputs nothing for the group: floats and histograms mixed

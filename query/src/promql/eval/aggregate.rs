@@ -6,12 +6,12 @@ use std::hash::{Hash, Hasher};
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::aggregate_hist;
-use super::error::{Error, Result, exec};
-use super::eval::{Evaluator, NameUse, Val};
-use super::label_cache::WordMap;
-use super::native::go_float;
-use super::stats::{format_float, kahan_inc, mean, quantile, variance};
-use super::value::{Labels, METRIC_NAME, Sample};
+use super::{Evaluator, NameUse, Val};
+use crate::promql::error::{Error, Result, exec};
+use crate::promql::label_cache::WordMap;
+use crate::promql::native::go_float;
+use crate::promql::stats::{format_float, kahan_inc, mean, quantile, variance};
+use crate::promql::value::{Labels, METRIC_NAME, Sample};
 
 /// Evaluates an aggregation at `t`.
 pub(crate) fn eval(ev: &mut Evaluator<'_>, a: &AggregateExpr, t: i64) -> Result<Val> {

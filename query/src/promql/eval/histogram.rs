@@ -10,22 +10,22 @@ use std::sync::Arc;
 
 use promql_parser::parser::Expr;
 
-use super::annotations::Annotation;
-use super::native::FloatHistogram;
-use super::native::quantile::{self, Note};
+use super::{Evaluator, NameUse, Val};
+use crate::promql::annotations::Annotation;
+use crate::promql::error::{Result, exec};
+use crate::promql::label_cache::WordMap;
+use crate::promql::native::FloatHistogram;
+use crate::promql::native::quantile::{self, Note};
+use crate::promql::stats::{Bucket, bucket_fraction, bucket_quantile, format_float};
+use crate::promql::value::{Labels, Sample, drop_name};
 
-use super::error::{Result, exec};
-use super::eval::{Evaluator, NameUse, Val};
-use super::label_cache::WordMap;
-use super::stats::{Bucket, bucket_fraction, bucket_quantile, format_float};
-use super::value::{Labels, Sample};
-
-/// [`super::label_cache::LabelCache`] site of removing `le`.
+/// [`crate::promql::label_cache::LabelCache`] site of removing `le`.
 const WITHOUT_LE_SITE: usize = 4;
-/// [`super::label_cache::LabelCache`] site of removing `le` and a pending metric name.
+/// [`crate::promql::label_cache::LabelCache`] site of removing `le` and a pending metric
+/// name.
 const WITHOUT_LE_AND_NAME_SITE: usize = 5;
-/// [`super::label_cache::LabelCache`] site of removing a pending metric name of a native
-/// histogram.
+/// [`crate::promql::label_cache::LabelCache`] site of removing a pending metric name of a
+/// native histogram.
 const WITHOUT_NAME_SITE: usize = 9;
 
 /// Parses an `le` value as Go's `strconv.ParseFloat` would.
@@ -55,7 +55,7 @@ fn native_key(ev: &mut Evaluator<'_>, s: &Sample) -> Labels {
     if s.drop_name {
         ev.labels.derive(WITHOUT_NAME_SITE, &s.labels, |l| {
             let mut l = l.clone();
-            super::drop_name(&mut l);
+            drop_name(&mut l);
             l
         })
     } else {
@@ -114,7 +114,7 @@ fn group(ev: &mut Evaluator<'_>, v: Vec<Sample>, pos: &str) -> Vec<(Labels, Vec<
             ev.labels.derive(WITHOUT_LE_AND_NAME_SITE, &s.labels, |l| {
                 let mut l = l.clone();
                 l.remove("le");
-                super::drop_name(&mut l);
+                drop_name(&mut l);
                 l
             })
         } else {
@@ -277,7 +277,7 @@ pub(crate) fn quantiles(ev: &mut Evaluator<'_>, args: &[&Expr], t: i64) -> Resul
     let (Some(ve), Some(le)) = (args.first(), args.get(1)) else {
         return exec("histogram_quantiles needs a vector, a label and quantiles");
     };
-    let Expr::StringLiteral(label) = super::eval::unparen(le) else {
+    let Expr::StringLiteral(label) = super::unparen(le) else {
         return exec("histogram_quantiles expects a string label");
     };
     let mut qs = Vec::new();

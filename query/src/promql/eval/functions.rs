@@ -1,22 +1,20 @@
 //! Function calls: dispatch by name, instant-vector functions, and the glue that feeds range
-//! vectors to [`super::range_fns`].
+//! vectors to [`crate::promql::range_fns`].
+
+use std::sync::Arc;
 
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{Call, Expr};
 
-use super::error::{Result, exec};
-use std::sync::Arc;
-
-use super::eval::{
-    Evaluator, Val, duration_ms, offset_ms, unparen, window_hpoints, window_points_from,
-};
 use super::histogram;
 use super::labels_fns;
-use super::native::FloatHistogram;
-use super::range_fns::{self, Window};
-use super::range_grid::{self, Grid, GridTable};
 use super::range_hist::{self, HistWindow};
-use super::value::{Labels, METRIC_NAME, Sample};
+use super::{Evaluator, Val, duration_ms, offset_ms, unparen, window_hpoints, window_points_from};
+use crate::promql::error::{Result, exec};
+use crate::promql::native::FloatHistogram;
+use crate::promql::range_fns::{RangeFn, Window};
+use crate::promql::range_grid::{self, Grid, GridTable};
+use crate::promql::value::{Labels, METRIC_NAME, Sample};
 
 /// Evaluates a function call at `t`.
 pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, t: i64) -> Result<Val> {
@@ -325,7 +323,7 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
         let pos = ev.arg_position(name, Some(0));
         ev.warn(format!(
             "quantile value should be between 0 and 1, got {}{pos}",
-            super::stats::format_float(p1)
+            crate::promql::stats::format_float(p1)
         ));
     }
     if name == "double_exponential_smoothing" {
@@ -402,7 +400,7 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
             // A series' name is the same at every step: check it once.
             let check = !cursors.name_checked[i];
             if check && f.checks_name(&pts) {
-                f.note_name(ev, labels);
+                note_name(&f, ev, labels);
             }
             let value = match if pts.is_empty() {
                 Ok(None)
@@ -461,7 +459,7 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
                 }
             }
             if f.checks_name(&s.points) {
-                f.note_name(ev, &s.labels);
+                note_name(&f, ev, &s.labels);
             }
             let value = if s.points.is_empty() {
                 None
@@ -485,8 +483,8 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
 /// Sets the `Reset` and `NotReset` hints of a subquery's histograms to `Unknown`, as
 /// Prometheus's `evalSubquery` does for a function's argument: a subquery may skip or repeat
 /// the samples those hints relate.
-fn forget_reset_hints(matrix: &mut [super::value::Series]) {
-    use super::native::ResetHint;
+fn forget_reset_hints(matrix: &mut [crate::promql::value::Series]) {
+    use crate::promql::native::ResetHint;
     for s in matrix {
         for (_, h) in &mut s.hpoints {
             if matches!(h.reset_hint, ResetHint::Reset | ResetHint::NotReset) {
@@ -497,7 +495,7 @@ fn forget_reset_hints(matrix: &mut [super::value::Series]) {
 }
 
 /// The call's value at `t` from its table over the times it is evaluated at (a range
-/// query's steps, or a subquery's over all its evaluations; see [`super::range_grid`]),
+/// query's steps, or a subquery's over all its evaluations; see [`range_grid`]),
 /// computed on first use; `None` when the call does not qualify (a single evaluation time,
 /// a subquery whose evaluations leave gaps, `@`, a scalar argument that is not a literal, a
 /// time off the grid).
@@ -606,7 +604,7 @@ fn build_grid(
         c.set(c.held() - most + table.bytes())?;
     }
     for &i in &table.noted {
-        f.note_name(ev, &series[i].labels);
+        note_name(f, ev, &series[i].labels);
     }
     Ok(Some(Arc::new(table)))
 }
@@ -652,63 +650,18 @@ fn with_histograms(
     }
 }
 
-/// A range-vector function with its scalar arguments, applied to one series' window.
-pub(crate) struct RangeFn<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) p1: f64,
-    pub(crate) p2: f64,
-}
-
-impl RangeFn<'_> {
-    /// Whether applying to `pts` checks the metric name (`rate` and `increase` of at least
-    /// two samples note a name that does not look like a counter's).
-    pub(crate) fn checks_name(&self, pts: &[(i64, f64)]) -> bool {
-        matches!(self.name, "rate" | "increase") && pts.len() >= 2
-    }
-
-    /// Notes (as an info) that `labels`' metric name does not look like a counter's, if so.
-    pub(crate) fn note_name(&self, ev: &mut Evaluator<'_>, labels: &Labels) {
-        let mname = labels.name();
-        if !mname.is_empty()
-            && !["_total", "_sum", "_count", "_bucket"]
-                .iter()
-                .any(|suf| mname.ends_with(suf))
-        {
-            let msg = format!(
-                "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {mname:?}"
-            );
-            let pos = ev.arg_position(self.name, Some(0));
-            ev.info(format!("{msg}{pos}"));
-        }
-    }
-
-    /// The function's value over `pts` (the series' non-stale samples in window `w`, seen
-    /// at `t`), or `None` when it has none.
-    pub(crate) fn value(&self, pts: &[(i64, f64)], w: Window, t: i64) -> Result<Option<f64>> {
-        let (name, p1, p2) = (self.name, self.p1, self.p2);
-        Ok(match name {
-            "rate" => range_fns::extrapolated_rate(pts, w, true, true),
-            "increase" => range_fns::extrapolated_rate(pts, w, true, false),
-            "delta" => range_fns::extrapolated_rate(pts, w, false, false),
-            "irate" => range_fns::instant_value(pts, true),
-            "idelta" => range_fns::instant_value(pts, false),
-            "deriv" if pts.len() >= 2 => Some(range_fns::linear_regression(pts, pts[0].0).0),
-            "predict_linear" if pts.len() >= 2 => {
-                let (slope, icpt) = range_fns::linear_regression(pts, t);
-                Some(slope * p1 + icpt)
-            }
-            "deriv" | "predict_linear" => None,
-            "changes" => Some(range_fns::changes(pts)),
-            "resets" => Some(range_fns::resets(pts)),
-            "quantile_over_time" => {
-                let mut vals: Vec<f64> = pts.iter().map(|p| p.1).collect();
-                Some(super::stats::quantile(p1, &mut vals))
-            }
-            "double_exponential_smoothing" => range_fns::double_exponential_smoothing(pts, p1, p2),
-            _ => match range_fns::over_time(name, pts) {
-                Some(v) => Some(v),
-                None => return exec(format!("function {name} is not supported")),
-            },
-        })
+/// Notes (as an info) that `labels`' metric name does not look like a counter's, if so.
+fn note_name(f: &RangeFn<'_>, ev: &mut Evaluator<'_>, labels: &Labels) {
+    let mname = labels.name();
+    if !mname.is_empty()
+        && !["_total", "_sum", "_count", "_bucket"]
+            .iter()
+            .any(|suf| mname.ends_with(suf))
+    {
+        let msg = format!(
+            "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {mname:?}"
+        );
+        let pos = ev.arg_position(f.name, Some(0));
+        ev.info(format!("{msg}{pos}"));
     }
 }

@@ -3,12 +3,12 @@
 use promql_parser::parser::{Call, Expr};
 use regex::Regex;
 
-use super::error::{Result, exec};
-use super::eval::{Evaluator, Val};
-use super::value::{METRIC_NAME, Sample};
+use super::{Evaluator, Val};
+use crate::promql::error::{Result, exec};
+use crate::promql::value::{METRIC_NAME, Sample};
 
 fn string_arg(e: Option<&&Expr>) -> Result<String> {
-    match e.map(|e| super::eval::unparen(e)) {
+    match e.map(|e| super::unparen(e)) {
         Some(Expr::StringLiteral(s)) => Ok(s.val.clone()),
         _ => exec("expected a string literal argument"),
     }
@@ -19,8 +19,8 @@ fn valid_label_name(name: &str) -> bool {
     !name.is_empty()
 }
 
-/// The [`super::label_cache::LabelCache`] site of call `c`'s relabelling: its address (one
-/// per call; the fixed sites are small numbers no call is at).
+/// The [`crate::promql::label_cache::LabelCache`] site of call `c`'s relabelling: its address
+/// (one per call; the fixed sites are small numbers no call is at).
 fn site(c: &Call) -> usize {
     c as *const Call as usize
 }
