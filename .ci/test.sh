@@ -2,8 +2,9 @@
 # The whole test suite: README.md's test command. Installs what the tests need on a fresh
 # machine, then runs every test target with nextest and the doctests with cargo test.
 #
-# What it installs, and where (nothing else is written outside the target directory):
-# - cargo-nextest, when it is not on PATH: under the target directory ($TARGET/tools).
+# What it installs, and where:
+# - cargo-nextest, when it is not on PATH: under the target directory ($TARGET/tools)
+#   (`cargo install`, which like the build downloads crates into cargo's home, ~/.cargo).
 # - Python packages (duckdb, pyarrow, python-logging-loki, moto[server] for an S3 server on
 #   loopback, the OpenTelemetry SDK and its OTLP exporters for server/tests/tls.rs and
 #   otel_exphist.rs, grpcio-tools and cramjam for server/tests/rw2_client.rs's remote-write
@@ -11,10 +12,16 @@
 #   Arrow Flight SQL client): in a virtualenv, $TARGET/venv,
 #   made with `python3 -m venv` and reused while it works; never with a system-wide pip.
 #   (Debian's python3 needs the package python3-venv for that; installed when missing.)
-# - The Debian packages prometheus and prometheus-node-exporter (tests/interop's script),
-#   and openssl, curl and prometheus when missing (server/tests/tls.rs, rules_promtool.rs),
-#   and prometheus-alertmanager (server/tests/rules_serve.rs), chromium and chromium-driver
-#   (server/tests/console.rs, with selenium from PyPI).
+# - Debian packages, system-wide with apt-get (so as root; a machine that has them all runs
+#   this without root, and one that lacks any stops with the `apt-get install` to run):
+#   prometheus and prometheus-node-exporter (tests/interop's script, which puts a
+#   /usr/sbin/policy-rc.d there for the install when none exists, so that their services do
+#   not start, and removes it after), openssl, curl and prometheus (server/tests/tls.rs,
+#   rules_promtool.rs), prometheus-alertmanager (server/tests/rules_serve.rs), chromium and
+#   chromium-driver (server/tests/console.rs, with selenium from PyPI), each when missing.
+# Besides these, the target directory and cargo's home, the tests write their temporary
+# directories (under $TMPDIR; the interop script keeps its own, and prints it, when it
+# fails) and Python's __pycache__/ beside the Python scripts they run (ignored by git).
 #
 # How tests find the venv: its bin/ goes first on PATH for everything below, so every test
 # that runs `python3` (engine/tests/duckdb_reads_partitions.rs with DuckDB,

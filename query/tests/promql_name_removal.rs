@@ -1,4 +1,4 @@
-//! When `__name__` leaves a function's or operator's output (issue 35, part 3): by default
+//! When `__name__` leaves a function's or operator's output: by default
 //! at that function or operator, as Prometheus does, so an enclosing `label_replace` or
 //! `label_join` no longer reads it; with `QueryOptions::delayed_name_removal` (Prometheus's
 //! opt-in `promql-delayed-name-removal`) only at the end of evaluation.

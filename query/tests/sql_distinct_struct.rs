@@ -1,5 +1,5 @@
-//! `count(DISTINCT (series_id, ts))` over 111,680 samples asked for ~13.6 GB (issue 35,
-//! part 4). The cause is DataFusion's, not the `samples` table's (which reports no
+//! `count(DISTINCT (series_id, ts))` beside another aggregate, over 111,680 samples,
+//! asked for ~13.6 GB of memory. The cause is DataFusion's, not the `samples` table's (which reports no
 //! statistics): a plain DataFusion `MemTable` fails the same way, and the mechanism is
 //! measured below.
 //!

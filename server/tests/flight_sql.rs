@@ -1,4 +1,4 @@
-//! Arrow Flight SQL with real clients (issue 42): ADBC's Flight SQL driver
+//! Arrow Flight SQL with real clients: ADBC's Flight SQL driver
 //! (`adbc-driver-flightsql` with `adbc-driver-manager`, DB-API and Arrow) and
 //! `pyarrow.flight` with hand-built Flight SQL commands, installed by `.ci/test.sh`, against
 //! the real `strata serve` on its gRPC listener. The checks are in `tests/flight_sql/`

@@ -1,5 +1,5 @@
 //! The `promql.delayed_name_removal` key reaches the Prometheus API of the real `strata`
-//! binary (issue 35, part 3): without it, `rate` drops `__name__` before an enclosing
+//! binary: without it, `rate` drops `__name__` before an enclosing
 //! `label_replace` reads it, as Prometheus does by default; with it, the name is read and
 //! dropped at the end, as Prometheus's `promql-delayed-name-removal` does.
 
