@@ -42,7 +42,7 @@ use crate::auth::WriteTenant;
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::relabel;
 use crate::runtime::inflight::request_cost;
-use crate::runtime::metrics::Signal;
+use crate::runtime::self_metrics::Signal;
 use crate::runtime::state::AppState;
 
 /// The handler of `POST /api/v1/write`, both versions.

@@ -1,6 +1,10 @@
-//! Self-metrics in the Prometheus text format (`/metrics`): ingest and rejection counters by
-//! tenant, signal and reason, request counts and latency per endpoint, and what the engine
-//! exposes (series and active series per tenant, its own rejection counters).
+//! The self-metrics: what `/metrics` exposes about Strata itself, in the Prometheus text
+//! format (not OTLP metrics ingest, `ingest/otlp/metrics/`, nor the engine's samples store).
+//! Here the registry: ingest and rejection counters by tenant, signal and reason, request
+//! counts and latency per endpoint, and what the engine exposes (series and active series
+//! per tenant, its own rejection counters). Its children: rule evaluation and notifications
+//! (`rules.rs`), memory and admission (`memory.rs`), the bucket (`bucket.rs`), and the
+//! format's writers (`exposition.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
@@ -9,7 +13,12 @@ use std::time::Duration;
 use strata_engine::{DiskUsage, Engine, EngineTelemetry, SignalOutcome, TenantId, WriteOutcome};
 use strata_wal::LatencyHistogram;
 
-use super::exposition::{header, histogram, line};
+use exposition::{header, histogram, line};
+
+mod bucket;
+pub(crate) mod exposition;
+pub(crate) mod memory;
+pub(crate) mod rules;
 
 /// A telemetry signal, for the `signal` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -123,7 +132,7 @@ struct Counters {
 #[derive(Debug, Default)]
 pub struct Metrics {
     counters: Mutex<Counters>,
-    rules: super::rule_metrics::RuleMetrics,
+    rules: rules::RuleMetrics,
 }
 
 impl Metrics {
@@ -132,7 +141,7 @@ impl Metrics {
     }
 
     /// Rule evaluation and notification counters.
-    pub fn rules(&self) -> &super::rule_metrics::RuleMetrics {
+    pub fn rules(&self) -> &rules::RuleMetrics {
         &self.rules
     }
 
@@ -221,9 +230,9 @@ impl Metrics {
     }
 
     /// Every tenant's counters since start, for the ingest history (`history.rs`).
-    pub(crate) fn tenant_totals(&self) -> BTreeMap<String, super::history::Totals> {
+    pub(crate) fn tenant_totals(&self) -> BTreeMap<String, crate::runtime::history::Totals> {
         let c = self.lock();
-        let mut out: BTreeMap<String, super::history::Totals> = BTreeMap::new();
+        let mut out: BTreeMap<String, crate::runtime::history::Totals> = BTreeMap::new();
         for ((t, s), n) in &c.accepted {
             out.entry(t.clone()).or_default().accepted[*s as usize] += n;
         }
@@ -551,10 +560,10 @@ impl Metrics {
             render_engine_telemetry(o, &engine.telemetry(), &shown);
             if only.is_none() {
                 if let Some(r) = engine.remote_stats() {
-                    super::bucket::render_remote(o, &r);
+                    bucket::render_remote(o, &r);
                 }
                 if let Some(r) = engine.reader_stats() {
-                    super::bucket::render_reader(o, &r);
+                    bucket::render_reader(o, &r);
                 }
             }
         }
@@ -719,5 +728,4 @@ fn render_engine_telemetry(o: &mut String, t: &EngineTelemetry, shown: &dyn Fn(&
 }
 
 #[cfg(test)]
-#[path = "metrics_tests.rs"]
 mod tests;
