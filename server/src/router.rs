@@ -71,7 +71,7 @@ async fn metrics(
     let only = state.auth().bound_tenant(&headers);
     let mut text = state.metrics().render(engine.as_deref(), only.as_ref());
     state.inflight().render(&mut text);
-    crate::runtime::memory_metrics::render(&mut text, &state);
+    crate::runtime::self_metrics::memory::render(&mut text, &state);
     state.render_derived(&mut text, only.as_ref());
     let mut resp = (StatusCode::OK, text).into_response();
     resp.headers_mut().insert(

@@ -85,41 +85,14 @@ async fn serve(mut config: Config) -> Result<()> {
         info!("{}", line.trim_start());
     }
     spill_to(&mut config)?;
-    let tls = match &config.tls {
-        Some(files) => {
-            let tls_err = |e: crate::tls::TlsError| Error::config("server.tls", e.to_string());
-            let files = if files.self_signed {
-                let addrs = [config.http_addr, config.grpc_addr];
-                crate::tls::self_signed::files(files, &config.data_dir, &addrs).map_err(tls_err)?
-            } else {
-                files.clone()
-            };
-            Some(Tls::load(&files).map_err(tls_err)?)
-        }
-        None => None,
-    };
+    let tls = load_tls(&config)?;
     // Handlers first, so a SIGTERM right after the address line is a clean shutdown.
     let term = signals()?;
     let http_listener = bind(config.http_addr, "http").await?;
     let grpc_listener = bind(config.grpc_addr, "grpc").await?;
     let http_addr = local(&http_listener, config.http_addr);
     let grpc_addr = local(&grpc_listener, config.grpc_addr);
-    for addr in [http_addr, grpc_addr] {
-        if addr.ip().is_loopback() {
-            continue;
-        }
-        if !auth.enabled() {
-            warn!(
-                %addr,
-                "auth is OFF and this listener is not on loopback: anyone who can reach it can read and write every tenant; configure [[auth.tokens]]"
-            );
-        } else if tls.is_none() {
-            warn!(
-                %addr,
-                "this listener is not on loopback and speaks plaintext: bearer tokens cross the network in clear; configure [server.tls]"
-            );
-        }
-    }
+    warn_if_exposed([http_addr, grpc_addr], &auth, tls.is_some());
     // The one line on stdout: where we listen (ports may have been chosen by the OS).
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "strata listening http={http_addr} grpc={grpc_addr}");
@@ -130,119 +103,30 @@ async fn serve(mut config: Config) -> Result<()> {
     if let Err(e) = state.watch_pressure() {
         warn!(error = %e, "cannot start the memory pressure watch");
     }
-    if !config.relabel.is_empty() {
-        let key = if config.relabel.hashes() {
-            crate::relabel::key::load_or_create(
-                config.relabel.hash_key_file.as_deref(),
-                &config.data_dir,
-            )
-            .map_err(|e| Error::config("relabel.hash_key_file", e.to_string()))?
-        } else {
-            Vec::new()
-        };
-        let rules = crate::relabel::Relabeling::compile(&config.relabel, &key)
-            .map_err(|e| Error::config("relabel", e.to_string()))?;
-        state.set_relabeling(Arc::new(rules));
-    }
-    // Rules run on the writer: their results are writes. Files are checked before the
-    // engine opens, so a bad rule file stops the start at once.
-    let rules = match config.role {
-        Role::Writer => Some(
-            Rules::start(state.clone(), config.rules.clone())
-                .await
-                .map_err(|e| Error::config("rules", e.to_string()))?,
-        ),
-        Role::Query | Role::Worker => None,
-    };
-    // RED metrics and the service graph from spans: on the writer, which takes the spans.
-    let derived = match config.role {
-        Role::Writer => {
-            let derive = Arc::new(crate::derive::Derive::new(config.derived.clone()));
-            state.set_span_derive(derive.clone());
-            Some(crate::derive::collect::Collector::start(
-                derive,
-                state.clone(),
-            ))
-        }
-        Role::Query | Role::Worker => None,
-    };
+    set_relabeling(&state, &config)?;
+    let rules = start_rules(&state, &config).await?;
+    let derived = start_derive(&state, &config);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(on_signal(term, stop_tx.clone()));
     tokio::spawn(sample_history(state.clone(), stop_rx.clone()));
     if let Some(rules) = &rules {
         tokio::spawn(on_hangup(hangup()?, rules.clone()));
     }
-    let opener = {
-        let state = state.clone();
-        let dir = config.data_dir.clone();
-        let engine_config = config.engine.clone();
-        tokio::task::spawn_blocking(move || {
-            let start = Instant::now();
-            match Engine::open(&dir, engine_config) {
-                Ok(engine) => {
-                    state.metrics().record_engine_open(start.elapsed());
-                    state.set_engine(Arc::new(engine));
-                    info!(
-                        took_ms = start.elapsed().as_millis() as u64,
-                        "engine open, recovery done: ready"
-                    );
-                    Ok(())
-                }
-                Err(source) => {
-                    error!(error = %source, "cannot open the engine; shutting down");
-                    let _ = stop_tx.send(true);
-                    Err(Error::Engine { dir, source })
-                }
-            }
-        })
-    };
+    let opener = open_engine(state.clone(), &config, stop_tx);
 
     let mut app = router::router(state.clone());
     if let Some(rules) = &rules {
         app = app.layer(axum::Extension(rules.clone()));
     }
-    let http_server: Serving<std::io::Error> = match &tls {
-        None => Box::pin(
-            axum::serve(http_incoming(http_listener), app)
-                .with_graceful_shutdown(stopped(stop_rx.clone()))
-                .into_future(),
-        ),
-        Some(t) => Box::pin(
-            axum::serve(tls_incoming(http_listener, t.http.clone(), "http")?, app)
-                .with_graceful_shutdown(stopped(stop_rx.clone()))
-                .into_future(),
-        ),
-    };
-    // Arrow Flight SQL beside the OTLP services, in every role (routed by service name).
-    let mut routes = grpc::routes(&state).add_service(crate::api::flightsql::service(&state));
-    if let [worker] = config.sql.query.workers.as_slice() {
-        warn!(
-            %worker,
-            "one worker takes no work: a scan of one task runs in the query process; list two or more in [cluster] workers"
-        );
-    }
-    if config.role == Role::Worker {
-        routes = with_worker(routes, &state, &config)?;
-        info!(%grpc_addr, "serving the parts of distributed SQL queries on the gRPC listener");
-        if !grpc_addr.ip().is_loopback() && config.sql.query.cluster_token.is_none() {
-            warn!(
-                %grpc_addr,
-                "a worker without [cluster] token_file runs any query plan its gRPC listener receives, over every tenant's files: set a token, or keep this listener on a private network"
-            );
-        }
-    }
-    let grpc_router = tonic::transport::Server::builder().add_routes(routes);
-    let grpc_server: Serving<tonic::transport::Error> =
-        match &tls {
-            None => Box::pin(grpc_router.serve_with_incoming_shutdown(
-                grpc_incoming(grpc_listener),
-                stopped(stop_rx.clone()),
-            )),
-            Some(t) => Box::pin(grpc_router.serve_with_incoming_shutdown(
-                tls_incoming(grpc_listener, t.grpc.clone(), "grpc")?.grpc(),
-                stopped(stop_rx.clone()),
-            )),
-        };
+    let http_server = serve_http(http_listener, app, tls.as_ref(), &stop_rx)?;
+    let grpc_server = serve_grpc(
+        grpc_listener,
+        grpc_addr,
+        &state,
+        &config,
+        tls.as_ref(),
+        &stop_rx,
+    )?;
     let (http_result, grpc_result) = tokio::join!(
         drained(http_server, stop_rx.clone(), "http"),
         drained(grpc_server, stop_rx.clone(), "grpc"),
@@ -262,6 +146,180 @@ async fn serve(mut config: Config) -> Result<()> {
     grpc_result.map_err(|e| Error::Server(format!("grpc server: {e}")))?;
     opened?;
     closed
+}
+
+/// `[server.tls]`'s certificate and key, made first when `self_signed` asks for them.
+fn load_tls(config: &Config) -> Result<Option<Tls>> {
+    let Some(files) = &config.tls else {
+        return Ok(None);
+    };
+    let tls_err = |e: crate::tls::TlsError| Error::config("server.tls", e.to_string());
+    let files = if files.self_signed {
+        let addrs = [config.http_addr, config.grpc_addr];
+        crate::tls::self_signed::files(files, &config.data_dir, &addrs).map_err(tls_err)?
+    } else {
+        files.clone()
+    };
+    Ok(Some(Tls::load(&files).map_err(tls_err)?))
+}
+
+/// Warns of each listener off loopback that serves without auth, or sends tokens in clear.
+fn warn_if_exposed(addrs: [SocketAddr; 2], auth: &Auth, tls: bool) {
+    for addr in addrs {
+        if addr.ip().is_loopback() {
+            continue;
+        }
+        if !auth.enabled() {
+            warn!(
+                %addr,
+                "auth is OFF and this listener is not on loopback: anyone who can reach it can read and write every tenant; configure [[auth.tokens]]"
+            );
+        } else if !tls {
+            warn!(
+                %addr,
+                "this listener is not on loopback and speaks plaintext: bearer tokens cross the network in clear; configure [server.tls]"
+            );
+        }
+    }
+}
+
+/// Compiles the `[relabel]` rules (with the hash key, made if needed) into `state`.
+fn set_relabeling(state: &AppState, config: &Config) -> Result<()> {
+    if config.relabel.is_empty() {
+        return Ok(());
+    }
+    let key = if config.relabel.hashes() {
+        crate::relabel::key::load_or_create(
+            config.relabel.hash_key_file.as_deref(),
+            &config.data_dir,
+        )
+        .map_err(|e| Error::config("relabel.hash_key_file", e.to_string()))?
+    } else {
+        Vec::new()
+    };
+    let rules = crate::relabel::Relabeling::compile(&config.relabel, &key)
+        .map_err(|e| Error::config("relabel", e.to_string()))?;
+    state.set_relabeling(Arc::new(rules));
+    Ok(())
+}
+
+/// Starts the rules on the writer: their results are writes. Files are checked before the
+/// engine opens, so a bad rule file stops the start at once.
+async fn start_rules(state: &AppState, config: &Config) -> Result<Option<Rules>> {
+    Ok(match config.role {
+        Role::Writer => Some(
+            Rules::start(state.clone(), config.rules.clone())
+                .await
+                .map_err(|e| Error::config("rules", e.to_string()))?,
+        ),
+        Role::Query | Role::Worker => None,
+    })
+}
+
+/// Starts RED metrics and the service graph from spans: on the writer, which takes the spans.
+fn start_derive(state: &AppState, config: &Config) -> Option<crate::derive::collect::Collector> {
+    match config.role {
+        Role::Writer => {
+            let derive = Arc::new(crate::derive::Derive::new(config.derived.clone()));
+            state.set_span_derive(derive.clone());
+            Some(crate::derive::collect::Collector::start(
+                derive,
+                state.clone(),
+            ))
+        }
+        Role::Query | Role::Worker => None,
+    }
+}
+
+/// Opens the engine on a blocking thread and hands it to `state`; on failure, sends the
+/// stop signal.
+fn open_engine(
+    state: AppState,
+    config: &Config,
+    stop_tx: watch::Sender<bool>,
+) -> tokio::task::JoinHandle<Result<()>> {
+    let dir = config.data_dir.clone();
+    let engine_config = config.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        match Engine::open(&dir, engine_config) {
+            Ok(engine) => {
+                state.metrics().record_engine_open(start.elapsed());
+                state.set_engine(Arc::new(engine));
+                info!(
+                    took_ms = start.elapsed().as_millis() as u64,
+                    "engine open, recovery done: ready"
+                );
+                Ok(())
+            }
+            Err(source) => {
+                error!(error = %source, "cannot open the engine; shutting down");
+                let _ = stop_tx.send(true);
+                Err(Error::Engine { dir, source })
+            }
+        }
+    })
+}
+
+/// The HTTP listener serving `app`, over TLS when it is configured, until the stop signal.
+fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<&Tls>,
+    stop_rx: &watch::Receiver<bool>,
+) -> Result<Serving<std::io::Error>> {
+    Ok(match tls {
+        None => Box::pin(
+            axum::serve(http_incoming(listener), app)
+                .with_graceful_shutdown(stopped(stop_rx.clone()))
+                .into_future(),
+        ),
+        Some(t) => Box::pin(
+            axum::serve(tls_incoming(listener, t.http.clone(), "http")?, app)
+                .with_graceful_shutdown(stopped(stop_rx.clone()))
+                .into_future(),
+        ),
+    })
+}
+
+/// The gRPC listener: OTLP and Arrow Flight SQL in every role (routed by service name), the
+/// worker service on a worker; over TLS when it is configured, until the stop signal.
+fn serve_grpc(
+    listener: TcpListener,
+    grpc_addr: SocketAddr,
+    state: &AppState,
+    config: &Config,
+    tls: Option<&Tls>,
+    stop_rx: &watch::Receiver<bool>,
+) -> Result<Serving<tonic::transport::Error>> {
+    let mut routes = grpc::routes(state).add_service(crate::api::flightsql::service(state));
+    if let [worker] = config.sql.query.workers.as_slice() {
+        warn!(
+            %worker,
+            "one worker takes no work: a scan of one task runs in the query process; list two or more in [cluster] workers"
+        );
+    }
+    if config.role == Role::Worker {
+        routes = with_worker(routes, state, config)?;
+        info!(%grpc_addr, "serving the parts of distributed SQL queries on the gRPC listener");
+        if !grpc_addr.ip().is_loopback() && config.sql.query.cluster_token.is_none() {
+            warn!(
+                %grpc_addr,
+                "a worker without [cluster] token_file runs any query plan its gRPC listener receives, over every tenant's files: set a token, or keep this listener on a private network"
+            );
+        }
+    }
+    let grpc_router = tonic::transport::Server::builder().add_routes(routes);
+    Ok(match tls {
+        None => Box::pin(
+            grpc_router
+                .serve_with_incoming_shutdown(grpc_incoming(listener), stopped(stop_rx.clone())),
+        ),
+        Some(t) => Box::pin(grpc_router.serve_with_incoming_shutdown(
+            tls_incoming(listener, t.grpc.clone(), "grpc")?.grpc(),
+            stopped(stop_rx.clone()),
+        )),
+    })
 }
 
 /// `routes` and the `datafusion-distributed` worker service of `--role worker`: the tasks

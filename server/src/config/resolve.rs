@@ -8,7 +8,10 @@ use strata_engine::Limits;
 use strata_query::sql::ClusterToken;
 use strata_wal::Durability;
 
-use super::file::{FileConfig, LimitValues};
+use super::file::{
+    ClusterSection, EngineSection, FileConfig, LimitValues, LogqlSection, RetentionSection,
+    ServerSection, SqlSection, WalSection,
+};
 use super::tokens::TokenConfig;
 use super::{Config, DEFAULT_FSYNC_INTERVAL, LogFormat, parse_duration};
 use crate::error::{Error, Result};
@@ -173,7 +176,33 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     if let Some(dir) = file.data_dir {
         c.data_dir = dir;
     }
-    let s = file.server;
+    read_server(file.server, &mut c)?;
+    if let Some(f) = &file.log.format {
+        c.log_format = log_format(f)?;
+    }
+    c.rules = super::rules::resolve(file.rules, file.alerting)?;
+    c.relabel = super::relabel::resolve(file.relabel)?;
+    c.derived = super::derive::resolve(file.derived)?;
+    c.tempo = super::tempo::resolve(file.tempo)?;
+    read_wal(&file.wal, &mut c)?;
+    read_retention(&file.retention, &mut c)?;
+    read_engine(&file.engine, &mut c)?;
+    read_sql(&file.sql, &mut c)?;
+    if let Some(on) = file.promql.delayed_name_removal {
+        c.promql.delayed_name_removal = on;
+    }
+    read_logql(&file.logql, &mut c)?;
+    read_limits(file.limits, &mut c)?;
+    read_cluster(file.cluster, &file.storage, &mut c)?;
+    for (i, t) in file.auth.tokens.into_iter().enumerate() {
+        c.tokens.push(TokenConfig::from_entry(i, t)?);
+    }
+    Ok(c)
+}
+
+/// `[server]`: the listeners, the body and in-flight limits, TLS (the memory and admission
+/// keys are read by `memory.rs`).
+fn read_server(s: ServerSection, c: &mut Config) -> Result<()> {
     c.http_addr = s.http_addr.unwrap_or(c.http_addr);
     c.grpc_addr = s.grpc_addr.unwrap_or(c.grpc_addr);
     c.max_body_bytes = s.max_body_bytes.unwrap_or(c.max_body_bytes);
@@ -203,15 +232,11 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
             client_ca_file: t.client_ca_file,
         });
     }
-    if let Some(f) = &file.log.format {
-        c.log_format = log_format(f)?;
-    }
-    c.rules = super::rules::resolve(file.rules, file.alerting)?;
-    c.relabel = super::relabel::resolve(file.relabel)?;
-    c.derived = super::derive::resolve(file.derived)?;
-    c.tempo = super::tempo::resolve(file.tempo)?;
+    Ok(())
+}
 
-    let w = file.wal;
+/// `[wal]`: durability and segment size.
+fn read_wal(w: &WalSection, c: &mut Config) -> Result<()> {
     let interval = match &w.fsync_interval {
         Some(t) => parse_duration("wal.fsync_interval", t)?,
         None => DEFAULT_FSYNC_INTERVAL,
@@ -222,8 +247,11 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     if let Some(size) = w.segment_size {
         c.engine.wal.segment_size = size;
     }
+    Ok(())
+}
 
-    let r = file.retention;
+/// `[retention]`: how long each signal is kept.
+fn read_retention(r: &RetentionSection, c: &mut Config) -> Result<()> {
     if let Some(t) = &r.metrics {
         c.engine.limits.metrics_retention = parse_duration("retention.metrics", t)?;
     }
@@ -233,25 +261,30 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     if let Some(t) = &r.logs {
         c.engine.limits.logs_retention = parse_duration("retention.logs", t)?;
     }
+    Ok(())
+}
 
-    let e = file.engine;
-    let dur = |key, v: &Option<String>, into: &mut Duration| -> Result<()> {
-        if let Some(t) = v {
-            *into = parse_duration(key, t)?;
-        }
-        Ok(())
-    };
-    dur(
+/// Sets `into` to the duration `v` spells, if it is given.
+fn set_duration(key: &str, v: &Option<String>, into: &mut Duration) -> Result<()> {
+    if let Some(t) = v {
+        *into = parse_duration(key, t)?;
+    }
+    Ok(())
+}
+
+/// `[engine]`: the out-of-order window, flushes, maintenance, the head and page cache.
+fn read_engine(e: &EngineSection, c: &mut Config) -> Result<()> {
+    set_duration(
         "engine.out_of_order_window",
         &e.out_of_order_window,
         &mut c.engine.out_of_order_window,
     )?;
-    dur(
+    set_duration(
         "engine.flush_interval",
         &e.flush_interval,
         &mut c.engine.flush_interval,
     )?;
-    dur(
+    set_duration(
         "engine.maintenance_interval",
         &e.maintenance_interval,
         &mut c.engine.maintenance_interval,
@@ -265,8 +298,11 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     if let Some(n) = e.page_cache_bytes {
         c.engine.page_cache_bytes = n;
     }
+    Ok(())
+}
 
-    let q = file.sql;
+/// `[sql]`: the result size, the memory pool, the metadata cache, the timeout.
+fn read_sql(q: &SqlSection, c: &mut Config) -> Result<()> {
     if let Some(n) = q.max_result_bytes {
         c.sql.max_result_bytes = n;
     }
@@ -277,14 +313,12 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     if let Some(n) = q.metadata_cache_bytes {
         c.sql.query.metadata_cache_bytes = n;
     }
-    dur("sql.timeout", &q.timeout, &mut c.sql.query.timeout)?;
+    set_duration("sql.timeout", &q.timeout, &mut c.sql.query.timeout)
+}
 
-    if let Some(on) = file.promql.delayed_name_removal {
-        c.promql.delayed_name_removal = on;
-    }
-
-    let l = file.logql;
-    dur(
+/// `[logql]`: the query length, series, entries and bytes a query may reach.
+fn read_logql(l: &LogqlSection, c: &mut Config) -> Result<()> {
+    set_duration(
         "logql.max_query_length",
         &l.max_query_length,
         &mut c.logql.max_query_length,
@@ -298,8 +332,11 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     if let Some(n) = l.max_query_bytes_read {
         c.logql.limits.max_query_bytes_read = n;
     }
+    Ok(())
+}
 
-    let mut limits = file.limits;
+/// `[limits]` and each tenant's overrides (`[limits.tenants.<id>]`, over the defaults).
+fn read_limits(mut limits: LimitValues, c: &mut Config) -> Result<()> {
     let tenants = limits.tenants.take().unwrap_or_default();
     apply_limits(&mut c.engine.limits, &limits, "limits")?;
     for (tenant, values) in tenants {
@@ -316,8 +353,17 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
         apply_limits(&mut tl, &values, &prefix)?;
         c.engine.tenant_limits.insert(tenant, tl);
     }
+    Ok(())
+}
 
-    c.role = match file.cluster.role.as_deref() {
+/// `[cluster]`: the role (which decides how `[storage]` is read), the workers, the
+/// partition size, the cluster token.
+fn read_cluster(
+    cluster: ClusterSection,
+    storage: &super::storage::StorageSection,
+    c: &mut Config,
+) -> Result<()> {
+    c.role = match cluster.role.as_deref() {
         None | Some("writer") => super::Role::Writer,
         Some("query") => super::Role::Query,
         Some("worker") => super::Role::Worker,
@@ -329,11 +375,11 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
         }
     };
     if c.role.reads_bucket() {
-        c.engine.reader = Some(super::storage::reader(&file.storage)?);
+        c.engine.reader = Some(super::storage::reader(storage)?);
     } else {
-        c.engine.remote = super::storage::remote(&file.storage)?;
+        c.engine.remote = super::storage::remote(storage)?;
     }
-    if let Some(workers) = file.cluster.workers {
+    if let Some(workers) = cluster.workers {
         if c.role != super::Role::Query && !workers.is_empty() {
             return Err(Error::config(
                 "cluster.workers",
@@ -353,17 +399,13 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
         }
         c.sql.query.workers = workers;
     }
-    if let Some(n) = file.cluster.bytes_per_partition {
+    if let Some(n) = cluster.bytes_per_partition {
         c.sql.query.bytes_per_partition = n;
     }
-    if let Some(path) = file.cluster.token_file {
+    if let Some(path) = cluster.token_file {
         c.sql.query.cluster_token = Some(cluster_token(c.role, &path)?);
     }
-
-    for (i, t) in file.auth.tokens.into_iter().enumerate() {
-        c.tokens.push(TokenConfig::from_entry(i, t)?);
-    }
-    Ok(c)
+    Ok(())
 }
 
 /// The cluster token in the file at `path` (`[cluster] token_file`), for a query process

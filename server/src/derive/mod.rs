@@ -8,13 +8,13 @@
 //!   (`crate::runtime::span_hook`);
 //! - [`collect`]: the loop that expires waiting halves and writes the counters as samples
 //!   every `collection_interval` through the metrics write path;
-//! - [`selfmetrics`]: what was collapsed, dropped, expired, written and refused.
+//! - [`self_metrics`]: what was collapsed, dropped, expired, written and refused.
 
 mod batch;
 pub(crate) mod collect;
 mod histogram;
 mod labels;
-mod selfmetrics;
+mod self_metrics;
 mod servicegraph;
 mod spanmetrics;
 #[cfg(test)]
@@ -62,7 +62,7 @@ pub(crate) struct TenantState {
     /// Edge series.
     pub(crate) edges: Mutex<labels::HashMapU64<servicegraph::EdgeSeries>>,
     /// Self-metrics.
-    pub(crate) counters: selfmetrics::Counters,
+    pub(crate) counters: self_metrics::Counters,
 }
 
 /// Locks a mutex, taking it over from a panicked holder (the counts stay usable).
@@ -122,7 +122,7 @@ impl Derive {
                 nodes: RwLock::default(),
                 store: Mutex::default(),
                 edges: Mutex::default(),
-                counters: selfmetrics::Counters::default(),
+                counters: self_metrics::Counters::default(),
             })
         });
         Some(t.clone())
@@ -138,6 +138,6 @@ impl SpanDerive for Derive {
     }
 
     fn render(&self, out: &mut String, only: Option<&TenantId>) {
-        selfmetrics::render(&self.tenants(), out, only);
+        self_metrics::render(&self.tenants(), out, only);
     }
 }

@@ -10,7 +10,7 @@ use strata_engine::{
     Sample as EngineSample, TenantId, WriteOutcome,
 };
 
-use crate::runtime::metrics::Signal;
+use crate::runtime::self_metrics::Signal;
 use strata_query::logql::{self, Grid};
 use strata_query::promql::native::FloatHistogram;
 use strata_query::promql::{EngineSource, Labels, PromqlEngine, Value};

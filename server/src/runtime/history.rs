@@ -22,7 +22,7 @@ pub(crate) const POINTS: usize = 240;
 /// Most tenants with a ring.
 pub(crate) const MAX_TENANTS: usize = 1_000;
 
-/// Signals of the `accepted` counts, in [`crate::runtime::metrics::Signal`] order.
+/// Signals of the `accepted` counts, in [`crate::runtime::self_metrics::Signal`] order.
 pub(crate) const SIGNALS: [&str; 3] = ["metrics", "traces", "logs"];
 
 /// A tenant's counters since start.

@@ -45,7 +45,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
-use crate::runtime::exposition::{header, line};
+use crate::runtime::self_metrics::exposition::{header, line};
 
 /// How long a request waits for budget before it is refused.
 pub(crate) const ADMIT_WAIT: Duration = Duration::from_secs(5);

@@ -3,14 +3,10 @@
 
 pub(crate) mod admission;
 pub mod allocator;
-pub(crate) mod bucket;
-pub(crate) mod exposition;
 pub(crate) mod history;
 pub mod inflight;
 pub(crate) mod info;
-pub(crate) mod memory_metrics;
-pub(crate) mod metrics;
 pub(crate) mod pressure;
-pub(crate) mod rule_metrics;
+pub(crate) mod self_metrics;
 pub(crate) mod span_hook;
 pub(crate) mod state;

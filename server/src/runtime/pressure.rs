@@ -138,7 +138,7 @@ impl Pressure {
 
     /// Appends the pressure self-metrics to `out`.
     pub(crate) fn render(&self, out: &mut String) {
-        use super::exposition::{header, line};
+        use super::self_metrics::exposition::{header, line};
         let i = &self.0;
         for (name, kind, help, v) in [
             (

@@ -25,7 +25,7 @@ use crate::config::{Config, SqlSettings};
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::relabel::{self, Relabeling, RuleCounts, TenantRules};
 use crate::runtime::inflight::{ADMIT_WAIT, Inflight, InflightPermit, declared_cost};
-use crate::runtime::metrics::{Counts, Metrics, Signal};
+use crate::runtime::self_metrics::{Counts, Metrics, Signal};
 use crate::runtime::span_hook::SpanDerive;
 
 /// After refusing a body over the limit, how much more of it is read and discarded (so the
@@ -519,7 +519,7 @@ impl AppState {
 
     /// Writes metric metadata for `tenant` (remote-write, OTLP), counting what the
     /// engine stored and refused (`strata_metadata_*_total`). Decoders' refusals are
-    /// counted by the caller ([`crate::runtime::metrics::Metrics::record_metadata`]).
+    /// counted by the caller ([`crate::runtime::self_metrics::Metrics::record_metadata`]).
     pub async fn write_metadata(
         &self,
         tenant: &TenantId,

@@ -24,7 +24,7 @@ use super::{
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::relabel;
 use crate::runtime::inflight::request_cost;
-use crate::runtime::metrics::Signal;
+use crate::runtime::self_metrics::Signal;
 use crate::runtime::state::AppState;
 
 /// Counted as the rejection reason of OTLP points the Prometheus mapping cannot store.

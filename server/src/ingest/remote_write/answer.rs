@@ -97,7 +97,7 @@ pub(crate) struct Starts {
     dropped: u64,
 }
 
-impl crate::runtime::metrics::Counts for Starts {
+impl crate::runtime::self_metrics::Counts for Starts {
     fn accepted(&self) -> u64 {
         self.zero
     }

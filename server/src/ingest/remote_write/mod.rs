@@ -26,11 +26,17 @@ pub(crate) mod wire;
 
 use std::fmt::Write as _;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use strata_engine::{ExemplarReject, RejectReason, WriteOutcome};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use strata_engine::{
+    Engine, ExemplarOutcome, ExemplarReject, FamilyMetadata, MetadataOutcome, PendingWrite,
+    RejectReason, SeriesExemplars, TenantId, WriteOutcome,
+};
 
 pub use crate::ingest::protobuf::WireError;
 pub use answer::{Proto, negotiate};
@@ -40,9 +46,9 @@ pub(crate) use decode::{snappy_block, snappy_len};
 
 use crate::auth::WriteTenant;
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
-use crate::relabel;
+use crate::relabel::{self, Relabeling, RuleCounts};
 use crate::runtime::inflight::request_cost;
-use crate::runtime::metrics::Signal;
+use crate::runtime::self_metrics::Signal;
 use crate::runtime::state::AppState;
 
 /// The handler of `POST /api/v1/write`, both versions.
@@ -76,7 +82,7 @@ pub async fn write(
 /// Decodes, stores and answers a request; `written` says what was stored, for 2.0's headers.
 async fn store(
     state: &AppState,
-    tenant: &strata_engine::TenantId,
+    tenant: &TenantId,
     proto: Proto,
     headers: &HeaderMap,
     body: Body,
@@ -103,68 +109,137 @@ async fn store(
             request_cost(body.len() as u64, size as u64, true, 0),
         )
         .await?;
-    let (sent, refused, result, dropped, exemplars) = AppState::cpu_work(size, move || {
-        let raw = decompress(&body, max)?;
-        drop(body);
-        // Labels are decoded only for series the engine does not know by their raw bytes.
-        let known = |keys: &[&[u8]]| match &engine {
-            Ok(e) => e
-                .known_series(&t, keys)
-                .unwrap_or_else(|_| vec![None; keys.len()]),
-            Err(_) => vec![None; keys.len()],
-        };
-        // 2.0 looks series up by their symbols first: no key is built for known series.
-        let by_symbols = |strings: &[&str], series: &[&[u32]]| match &engine {
-            Ok(e) => e
-                .known_series_symbols(&t, strings, series)
-                .unwrap_or_else(|_| vec![None; series.len()]),
-            Err(_) => vec![None; series.len()],
-        };
-        let mut v2;
-        let mut batch = match proto {
-            Proto::V1 => Batch::parse_known(&raw, known)?,
-            Proto::V2 => {
-                v2 = v2::Request::parse(&raw)?;
-                v2.resolve(&by_symbols, &known);
-                v2.batch()
-            }
-        };
-        let exemplars = (
-            std::mem::take(&mut batch.exemplars),
-            std::mem::take(&mut batch.exemplars_refused),
-            std::mem::take(&mut batch.metadata),
-            std::mem::take(&mut batch.metadata_refused),
-        );
-        let series = batch.series();
-        // `[relabel]` rules rewrite (or drop) the series before the engine sees them.
-        let rules = relabeling.as_ref().map(|r| &r.for_tenant(&t).metrics);
-        let (result, dropped) = match (&engine, rules) {
-            (Ok(e), Some(rules)) if !rules.is_empty() => {
-                let (result, dropped) = relabel::keyed(rules, &series, |s| e.submit_keyed(&t, s));
-                (result.map(Ok), dropped)
-            }
-            // Not ready (503) only matters when there is something to store.
-            _ => (
-                (!series.is_empty()).then(|| engine.map(|e| e.submit_keyed(&t, &series))),
-                Vec::new(),
-            ),
-        };
-        let sent = Sent {
-            samples: batch.samples(),
-            histograms: batch.histogram_count(),
-            start_timestamps: batch.start_timestamps,
-        };
-        let refused = std::mem::take(&mut batch.refused);
-        Ok::<_, ApiError>((sent, refused, result, dropped, exemplars))
+    let s = AppState::cpu_work(size, move || {
+        submit(body, max, proto, engine, relabeling.as_deref(), &t)
     })
     .await??;
-    state.count_relabeled(tenant, Signal::Metrics, &dropped);
-    for (reason, r) in &refused {
+    let outcome =
+        finish_samples(state, tenant, s.submitted, &s.refused, &s.dropped, &s.sent).await?;
+    written.samples(&outcome, &s.sent);
+    // Exemplars after their samples: a refused exemplar never refuses its sample.
+    let (ex_outcome, ex_sent, ex_duplicates) =
+        store_exemplars(state, tenant, s.exemplars, s.exemplars_refused).await?;
+    written.exemplars = ex_outcome.accepted + ex_duplicates;
+    // Metadata last: a refused entry never refuses a sample or an exemplar.
+    let mut meta_outcome = s.metadata_refused;
+    state.metrics().record_metadata(tenant, &meta_outcome);
+    meta_outcome.merge(state.write_metadata(tenant, s.metadata).await?);
+    refusals(
+        &s.sent,
+        &outcome,
+        &s.refused,
+        &ex_outcome,
+        ex_sent,
+        &meta_outcome,
+    )
+}
+
+/// The samples' write, waiting for the WAL ([`AppState::finish_pending`]).
+type Pending = Result<strata_engine::Result<PendingWrite<WriteOutcome>>, ApiError>;
+
+/// What the CPU-bound part of a write ([`submit`]) made of a body.
+struct Submitted {
+    sent: Sent,
+    /// Samples refused while decoding, by self-metrics reason.
+    refused: BTreeMap<&'static str, Refused>,
+    /// The samples' write; none when there was nothing to store.
+    submitted: Option<Pending>,
+    /// What the `[relabel]` rules dropped, by rule.
+    dropped: RuleCounts,
+    exemplars: Vec<SeriesExemplars>,
+    exemplars_refused: ExemplarOutcome,
+    metadata: Vec<FamilyMetadata>,
+    metadata_refused: MetadataOutcome,
+}
+
+/// Decompresses and decodes `body`, rewrites its series by the `[relabel]` rules and
+/// submits them to the engine; exemplars and metadata are set aside for after the samples.
+fn submit(
+    body: Bytes,
+    max: u64,
+    proto: Proto,
+    engine: Result<Arc<Engine>, ApiError>,
+    relabeling: Option<&Relabeling>,
+    t: &TenantId,
+) -> Result<Submitted, ApiError> {
+    let raw = decompress(&body, max)?;
+    drop(body);
+    // Labels are decoded only for series the engine does not know by their raw bytes.
+    let known = |keys: &[&[u8]]| match &engine {
+        Ok(e) => e
+            .known_series(t, keys)
+            .unwrap_or_else(|_| vec![None; keys.len()]),
+        Err(_) => vec![None; keys.len()],
+    };
+    // 2.0 looks series up by their symbols first: no key is built for known series.
+    let by_symbols = |strings: &[&str], series: &[&[u32]]| match &engine {
+        Ok(e) => e
+            .known_series_symbols(t, strings, series)
+            .unwrap_or_else(|_| vec![None; series.len()]),
+        Err(_) => vec![None; series.len()],
+    };
+    let mut v2;
+    let mut batch = match proto {
+        Proto::V1 => Batch::parse_known(&raw, known)?,
+        Proto::V2 => {
+            v2 = v2::Request::parse(&raw)?;
+            v2.resolve(&by_symbols, &known);
+            v2.batch()
+        }
+    };
+    let exemplars = std::mem::take(&mut batch.exemplars);
+    let exemplars_refused = std::mem::take(&mut batch.exemplars_refused);
+    let metadata = std::mem::take(&mut batch.metadata);
+    let metadata_refused = std::mem::take(&mut batch.metadata_refused);
+    let series = batch.series();
+    // `[relabel]` rules rewrite (or drop) the series before the engine sees them.
+    let rules = relabeling.map(|r| &r.for_tenant(t).metrics);
+    let (submitted, dropped) = match (&engine, rules) {
+        (Ok(e), Some(rules)) if !rules.is_empty() => {
+            let (result, dropped) = relabel::keyed(rules, &series, |s| e.submit_keyed(t, s));
+            (result.map(Ok), dropped)
+        }
+        // Not ready (503) only matters when there is something to store.
+        _ => (
+            (!series.is_empty()).then(|| engine.map(|e| e.submit_keyed(t, &series))),
+            Vec::new(),
+        ),
+    };
+    let sent = Sent {
+        samples: batch.samples(),
+        histograms: batch.histogram_count(),
+        start_timestamps: batch.start_timestamps,
+    };
+    let refused = std::mem::take(&mut batch.refused);
+    Ok(Submitted {
+        sent,
+        refused,
+        submitted,
+        dropped,
+        exemplars,
+        exemplars_refused,
+        metadata,
+        metadata_refused,
+    })
+}
+
+/// Counts what the rules dropped and decoding refused, waits for the samples' write and
+/// counts its outcome.
+async fn finish_samples(
+    state: &AppState,
+    tenant: &TenantId,
+    submitted: Option<Pending>,
+    refused: &BTreeMap<&'static str, Refused>,
+    dropped: &RuleCounts,
+    sent: &Sent,
+) -> Result<WriteOutcome, ApiError> {
+    state.count_relabeled(tenant, Signal::Metrics, dropped);
+    for (reason, r) in refused {
         state
             .metrics()
             .record_rejected(tenant, Signal::Metrics, reason, r.count);
     }
-    let outcome = match result {
+    let outcome = match submitted {
         None => WriteOutcome::default(),
         Some(result) => {
             state
@@ -172,12 +247,21 @@ async fn store(
                 .await?
         }
     };
-    written.samples(&outcome, &sent);
     state
         .metrics()
         .record_write(tenant, Signal::Metrics, &sent.starts(&outcome));
-    // Exemplars after their samples: a refused exemplar never refuses its sample.
-    let (exemplars, ex_refused, metadata, mut meta_outcome) = exemplars;
+    Ok(outcome)
+}
+
+/// Stores the exemplars and adds those refused while decoding to the outcome. Returns the
+/// outcome (duplicates taken out), how many exemplars the request held, and how many were
+/// duplicates of exemplars already stored.
+async fn store_exemplars(
+    state: &AppState,
+    tenant: &TenantId,
+    exemplars: Vec<SeriesExemplars>,
+    ex_refused: ExemplarOutcome,
+) -> Result<(ExemplarOutcome, u64, u64), ApiError> {
     state.metrics().record_exemplars(tenant, &ex_refused);
     let ex_sent = exemplars
         .iter()
@@ -201,10 +285,19 @@ async fn store(
         .remove(&ExemplarReject::Duplicate)
         .unwrap_or(0);
     ex_outcome.messages.remove(&ExemplarReject::Duplicate);
-    written.exemplars = ex_outcome.accepted + ex_duplicates;
-    // Metadata last: a refused entry never refuses a sample or an exemplar.
-    state.metrics().record_metadata(tenant, &meta_outcome);
-    meta_outcome.merge(state.write_metadata(tenant, metadata).await?);
+    Ok((ex_outcome, ex_sent, ex_duplicates))
+}
+
+/// The answer once everything is stored: `Ok` when nothing was refused, else a 429 when
+/// the rate limit refused samples, a 400 otherwise, naming what was refused and why.
+fn refusals(
+    sent: &Sent,
+    outcome: &WriteOutcome,
+    refused: &BTreeMap<&'static str, Refused>,
+    ex_outcome: &ExemplarOutcome,
+    ex_sent: u64,
+    meta_outcome: &MetadataOutcome,
+) -> Result<(), ApiError> {
     let refused_total: u64 = refused.values().map(|r| r.count).sum();
     if outcome.rejected_total() == 0
         && refused_total == 0
@@ -213,7 +306,7 @@ async fn store(
     {
         return Ok(());
     }
-    let mut message = rejection_message(&sent, &outcome, &refused);
+    let mut message = rejection_message(sent, outcome, refused);
     if let Some(m) = ex_outcome.message() {
         let _ = write!(
             message,

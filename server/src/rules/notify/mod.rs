@@ -20,7 +20,7 @@ use tokio::sync::{Notify, watch};
 use super::error::RulesError;
 use super::template::Template;
 use crate::config::rules::AlertingSettings;
-use crate::runtime::rule_metrics::Delivery;
+use crate::runtime::self_metrics::rules::Delivery;
 use crate::runtime::state::AppState;
 
 /// Most alerts in one request (Prometheus's notifier sends 64 at most).

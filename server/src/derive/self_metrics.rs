@@ -9,7 +9,7 @@ use strata_engine::TenantId;
 
 use super::labels::kind_name;
 use super::{TenantState, lock};
-use crate::runtime::exposition::{header, line};
+use crate::runtime::self_metrics::exposition::{header, line};
 
 /// A tenant's counters.
 #[derive(Debug, Default)]

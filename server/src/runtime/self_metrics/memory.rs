@@ -1,8 +1,8 @@
 //! The memory self-metrics: the limit, each budget, what the query pool holds, the
-//! process's resident memory, and query admission (`admission.rs`).
+//! process's resident memory, and query admission (`runtime/admission.rs`).
 
 use super::exposition::{header, line};
-use super::state::AppState;
+use crate::runtime::state::AppState;
 
 /// Appends the memory and admission self-metrics of `state` to `out`.
 pub(crate) fn render(out: &mut String, state: &AppState) {
@@ -42,7 +42,7 @@ pub(crate) fn render(out: &mut String, state: &AppState) {
             engine.page_cache_used() as f64,
         );
     }
-    let [anon, rss] = super::pressure::status_bytes(["RssAnon:", "VmRSS:"]);
+    let [anon, rss] = crate::runtime::pressure::status_bytes(["RssAnon:", "VmRSS:"]);
     if let Some(anon) = anon {
         gauge(
             out,
