@@ -30,9 +30,9 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use strata_engine::{Engine, SnapshotFile, TenantId, samples_schema};
 
-use super::dedup::DedupExec;
-use super::scan::{memory_exec, parquet_exec, parquet_source, partitioned_file, predicate};
-use super::time_range::time_range;
+use crate::sql::scan::dedup::DedupExec;
+use crate::sql::scan::time_range::time_range;
+use crate::sql::scan::{memory_exec, parquet_exec, parquet_source, partitioned_file, predicate};
 
 /// One source of samples, in snapshot order (oldest first).
 enum Source<'a> {

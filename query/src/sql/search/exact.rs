@@ -1,7 +1,7 @@
 //! Exact line search: of the rows a line lookup keeps in a logs file (the blocks its line
 //! filter leaves, narrowed by the scan's predicate on row-group statistics and the page
 //! index), the rows whose `body` holds what the filters need ([`Need`]), found by
-//! decompressing each `body` page those rows lie in once (`raw_pages.rs`: one zstd
+//! decompressing each `body` page those rows lie in once (`pages/raw.rs`: one zstd
 //! context per thread), and testing its lines in place with `memmem`.
 //!
 //! The scan then reads only the matching rows (the pages that hold them, of each column it
@@ -23,7 +23,7 @@ use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroup
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    ArrowReaderMetadata, ParquetRecordBatchReaderBuilder,
 };
 use datafusion::parquet::basic::{Encoding, Type};
 use datafusion::parquet::column::page::{Page, PageReader};
@@ -33,9 +33,10 @@ use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder}
 use futures::{StreamExt, TryStreamExt};
 use memchr::memmem::Finder;
 
-use super::hybrid::Hybrid;
-pub(crate) use super::pread::Pread;
-use super::raw_pages::raw_pages;
+use crate::sql::pages::access::{access_ranges, selection_of};
+use crate::sql::pages::hybrid::Hybrid;
+use crate::sql::pages::pread::Pread;
+use crate::sql::pages::raw::raw_pages;
 
 /// A file stops being searched once this many of its rows match: the lines are then
 /// common, the blocks' pages are read anyway, and the decoder's row filter does as well.
@@ -338,45 +339,6 @@ pub(crate) fn narrow_to_services(
     Ok(ParquetAccessPlan::new(out))
 }
 
-/// The `[start, end)` rows an access reads of a row group of `n` rows; `None` to skip it.
-pub(crate) fn access_ranges(access: &RowGroupAccess, n: usize) -> Option<Vec<(usize, usize)>> {
-    match access {
-        RowGroupAccess::Skip => None,
-        RowGroupAccess::Scan => Some(vec![(0, n)]),
-        RowGroupAccess::Selection(s) => Some(selected_ranges(s)),
-    }
-}
-
-/// The `[start, end)` row ranges a selection selects.
-fn selected_ranges(s: &RowSelection) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    for sel in s.iter() {
-        if !sel.skip && sel.row_count > 0 {
-            out.push((at, at + sel.row_count));
-        }
-        at += sel.row_count;
-    }
-    out
-}
-
-/// A selection of the sorted rows `rows` of a row group of `n` rows.
-fn selection_of(rows: &[usize], n: usize) -> RowSelection {
-    let mut out = Vec::with_capacity(rows.len() * 2 + 1);
-    let mut at = 0;
-    for &r in rows {
-        if r > at {
-            out.push(RowSelector::skip(r - at));
-        }
-        out.push(RowSelector::select(1));
-        at = r + 1;
-    }
-    if n > at {
-        out.push(RowSelector::skip(n - at));
-    }
-    RowSelection::from(out)
-}
-
 /// Tests the lines of one data page whose first row is `first`, adding to `out` the rows
 /// `wanted` keeps whose line matches (row in the row group, and line); `false` when the
 /// page is not stored as this search reads it.
@@ -467,5 +429,5 @@ fn corrupt(what: &str) -> ParquetError {
 }
 
 #[cfg(test)]
-#[path = "line_search_tests.rs"]
+#[path = "exact_tests.rs"]
 mod tests;

@@ -5,15 +5,15 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ParamValues;
 use datafusion::prelude::SessionContext;
 
-use super::SqlConfig;
-use super::error::{Error, Result};
 use super::stream::read_only;
+use crate::sql::SqlConfig;
+use crate::sql::error::{Error, Result};
 
 /// A planned query's result columns and parameters.
 #[derive(Debug, Clone)]
 pub struct Described {
     /// The columns the query returns: those of the physical plan (what
-    /// [`super::SqlStream::schema`] reports) when the query has no placeholders, else
+    /// [`crate::sql::SqlStream::schema`] reports) when the query has no placeholders, else
     /// those of the logical plan.
     pub schema: SchemaRef,
     /// The type of each positional placeholder, `$1` first; `None` where DataFusion cannot
@@ -47,7 +47,7 @@ pub async fn describe(ctx: &SessionContext, sql: &str, config: &SqlConfig) -> Re
 }
 
 /// The columns `sql` returns with `params` bound to its placeholders: the physical plan's,
-/// the schema [`super::SqlStream::start_with`] then reports (the logical plan's
+/// the schema [`crate::sql::SqlStream::start_with`] then reports (the logical plan's
 /// [`Described::schema`] of a query with placeholders may differ in nullability). Fails as
 /// [`describe`] does, and with [`Error::Plan`] for values that do not fit.
 pub async fn bound_schema(

@@ -21,11 +21,18 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
 use strata_engine::SnapshotFile;
 
-use super::bucket::BucketNames;
+pub(crate) mod bucket;
+pub(crate) mod conjuncts;
+pub(crate) mod dedup;
+pub(crate) mod footers;
+pub(crate) mod local_reader;
+pub(crate) mod time_range;
+
+use bucket::BucketNames;
 
 /// A Parquet source over `schema` that uses the page index and applies `predicate` to
 /// row-group statistics, pages and rows, and takes footers from the session's metadata
-/// cache (shared by every session: `super::footers`); DataFusion's default reader
+/// cache (shared by every session: [`footers`]); DataFusion's default reader
 /// factory for a source built by hand decodes them again on every scan.
 pub(crate) fn parquet_source(
     state: &dyn Session,
@@ -77,7 +84,7 @@ pub(crate) fn partitioned_file(file: &SnapshotFile) -> Result<PartitionedFile> {
     let path = path
         .to_str()
         .ok_or_else(|| DataFusionError::Execution(format!("non-UTF-8 path {}", path.display())))?;
-    // The modification time keys the footer cache with the size (`super::footers`). A
+    // The modification time keys the footer cache with the size (`footers.rs`). A
     // bucket's file may not be fetched yet; its object never changes under its name.
     let modified = if file.in_bucket() {
         std::time::UNIX_EPOCH
@@ -92,11 +99,11 @@ pub(crate) fn partitioned_file(file: &SnapshotFile) -> Result<PartitionedFile> {
 }
 
 /// Where the session's scans read files: the local file system by absolute path, or, over
-/// a bucket, [`super::bucket::BUCKET_URL`] by key (so the workers of a distributed query
+/// a bucket, [`bucket::BUCKET_URL`] by key (so the workers of a distributed query
 /// find them in their own caches).
 fn store_url(state: &dyn Session) -> ObjectStoreUrl {
     match state.config().get_extension::<BucketNames>() {
-        Some(_) => super::bucket::bucket_url(),
+        Some(_) => bucket::bucket_url(),
         None => ObjectStoreUrl::local_filesystem(),
     }
 }
@@ -112,7 +119,7 @@ pub(crate) fn parquet_exec(
     if let Some(names) = state.config().get_extension::<BucketNames>() {
         for f in &mut files {
             let abs = std::path::Path::new("/").join(f.object_meta.location.as_ref());
-            if let Some(key) = super::bucket::key_of(&names.root, &abs) {
+            if let Some(key) = bucket::key_of(&names.root, &abs) {
                 f.object_meta.location = object_store::path::Path::from(key.as_str());
             }
         }

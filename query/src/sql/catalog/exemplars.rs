@@ -16,7 +16,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use strata_engine::{Engine, TenantId, exemplars_schema};
 
-use super::time_range::time_range;
+use crate::sql::scan::time_range::time_range;
 
 /// The `exemplars` table of one tenant.
 #[derive(Debug)]

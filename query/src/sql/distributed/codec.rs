@@ -1,6 +1,6 @@
 //! The codec `datafusion-distributed` sends Strata's own plans to workers with, so that a
 //! stage holding one can run on a worker instead of in the query process
-//! (`super::distributed`). It encodes [`DedupExec`], the merge of overlapping sample sets,
+//! ([`super`]). It encodes [`DedupExec`], the merge of overlapping sample sets,
 //! with the plans it reads inside it. The line lookup (`LineLookupExec`) has none: its
 //! searches run while the query process plans, so only their found rows would be left to
 //! send.
@@ -21,7 +21,7 @@ use datafusion_proto::bytes::{
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use serde_json::{Value, json};
 
-use super::dedup::DedupExec;
+use crate::sql::scan::dedup::DedupExec;
 
 /// The kind byte of an encoded [`DedupExec`].
 const DEDUP: u8 = 1;

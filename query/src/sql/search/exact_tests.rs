@@ -1,4 +1,4 @@
-//! Tests of the exact line search (`line_search.rs`) over files the parquet crate writes.
+//! Tests of the exact line search (`exact.rs`) over files the parquet crate writes.
 
 use std::fs::File;
 use std::sync::Arc;
@@ -6,6 +6,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaDataReader};
 use datafusion::parquet::file::properties::{WriterProperties, WriterVersion};

@@ -70,7 +70,8 @@ impl DedupExec {
         })
     }
 
-    /// The sources, oldest first (`super::codec` sends them to workers inside this node).
+    /// The sources, oldest first (`distributed/codec.rs` sends them to workers inside this
+    /// node).
     pub(crate) fn sources(&self) -> &[Arc<dyn ExecutionPlan>] {
         &self.sources
     }

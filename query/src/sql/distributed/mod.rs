@@ -1,9 +1,9 @@
 //! SQL over several processes with `datafusion-distributed` (`docs/scale-out.md`): a query
 //! process plans as usual and the library splits its Parquet scans across workers
 //! (`strata serve --role worker`), each reading the bucket's files by key through its own
-//! cache (`super::bucket`); each file goes whole to one worker, the same at every query
-//! (`super::placement`). The merge of overlapping sample sets goes to workers through
-//! Strata's codec (`super::codec`). The line lookup and the in-memory tables (`series`)
+//! cache ([`crate::sql::scan::bucket`]); each file goes whole to one worker, the same at every
+//! query ([`placement`]). The merge of overlapping sample sets goes to workers through
+//! Strata's codec ([`codec`]). The line lookup and the in-memory tables (`series`)
 //! are kept to one task, which runs in the query process itself.
 //!
 //! With a cluster token (`[cluster] token_file`), every task a query process or a worker
@@ -27,9 +27,13 @@ use http::header::{AUTHORIZATION, HeaderValue};
 use strata_engine::Engine;
 use url::Url;
 
-use super::bucket::EngineSlot;
-use super::codec::StrataCodec;
+mod codec;
+mod placement;
+
+use codec::StrataCodec;
+
 use super::{ClusterToken, SqlConfig};
+use crate::sql::scan::bucket::EngineSlot;
 
 /// The URL the query process's own worker answers as: stages of one task run there.
 const LOCAL_WORKER: &str = "http://strata-query-process.local";
@@ -100,7 +104,7 @@ pub fn worker(
     runtime: Arc<RuntimeEnv>,
     token: Option<&ClusterToken>,
 ) -> Result<Worker> {
-    super::bucket::register(&runtime, engine)?;
+    crate::sql::scan::bucket::register(&runtime, engine)?;
     worker_over(runtime, token)
 }
 
@@ -114,10 +118,10 @@ pub fn worker_for(dir: &Path, slot: EngineSlot, config: &SqlConfig) -> Result<Wo
         .validate()
         .map_err(|e| DataFusionError::Configuration(e.to_string()))?;
     // Tasks of every query this worker runs charge one account: the whole pool.
-    let runtime = super::runtime::runtime_env(config, &config.memory.whole())?;
+    let runtime = crate::sql::runtime::runtime_env(config, &config.memory.whole())?;
     let file = Url::parse("file:///").map_err(|e| DataFusionError::Configuration(e.to_string()))?;
     runtime.object_store_registry.deregister_store(&file)?;
-    super::bucket::register_slot(&runtime, dir, slot)?;
+    crate::sql::scan::bucket::register_slot(&runtime, dir, slot)?;
     worker_over(runtime, config.cluster_token.as_ref())
 }
 
@@ -164,8 +168,8 @@ pub(crate) fn distribute(
         .with_distributed_desired_task_count_handler(|ev: DesiredTaskCountEvent<'_>| {
             holds_ours(ev.plan).then(|| Ok(DesiredTaskCountEventResponse::maximum(1)))
         })
-        .with_distributed_scale_up_leaf_node_handler(super::placement::scale_up)
-        .with_distributed_route_tasks_handler(super::placement::route)
+        .with_distributed_scale_up_leaf_node_handler(placement::scale_up)
+        .with_distributed_route_tasks_handler(placement::route)
         .with_distributed_file_scan_config_bytes_per_partition(config.bytes_per_partition)?
         .with_distributed_passthrough_headers(task_headers(token)?)
 }

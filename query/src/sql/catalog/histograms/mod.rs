@@ -35,7 +35,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use strata_engine::{Engine, TenantId};
 
-use super::time_range::time_range;
+use crate::sql::scan::time_range::time_range;
 
 /// Which rows a [`HistogramsTable`] gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,7 +25,7 @@ use datafusion_distributed::{
     ScaleUpLeafNodeEvent, ScaleUpLeafNodeEventResponse, WorkerResolver,
 };
 
-use super::bucket::bucket_url;
+use crate::sql::scan::bucket::bucket_url;
 
 /// The task (of `tasks`) that scans the file with key `key`: FNV-1a of the key, its bits
 /// mixed (FNV's low bits depend on the bytes' low bits only), the same in every process

@@ -1,5 +1,8 @@
 //! The per-tenant catalog: a DataFusion session whose tables read one tenant's data only,
-//! and running a query in it under the memory budget and the timeout.
+//! and running a query in it under the memory budget and the timeout. Its tables are the
+//! children: `samples`, `series`, `exemplars`, `spans` and `logs` ([`signal_table`]),
+//! `histograms` and `histogram_buckets`; [`stream`] runs a query batch by batch and
+//! [`describe`] plans one without running it.
 
 use std::sync::Arc;
 
@@ -11,16 +14,25 @@ use datafusion::logical_expr::{JoinType, LogicalPlanBuilder, col};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use strata_engine::{Engine, TenantId};
 
-use super::SqlConfig;
-use super::conjuncts::DistinctConjuncts;
-use super::error::{Error, Result};
-use super::exemplars::ExemplarsTable;
-use super::histograms::{HistogramsTable, Rows};
-use super::runtime::runtime_env;
-use super::samples::SamplesTable;
-use super::series::SeriesTable;
-use super::signal_table::{Signal, SignalTable};
-use super::stream::SqlStream;
+pub(crate) mod describe;
+mod exemplars;
+mod histograms;
+mod samples;
+mod series;
+pub(crate) mod signal_table;
+pub(crate) mod stream;
+
+use exemplars::ExemplarsTable;
+use histograms::{HistogramsTable, Rows};
+use samples::SamplesTable;
+use series::SeriesTable;
+use signal_table::{Signal, SignalTable};
+use stream::SqlStream;
+
+use crate::sql::SqlConfig;
+use crate::sql::error::{Error, Result};
+use crate::sql::runtime::runtime_env;
+use crate::sql::scan::conjuncts::DistinctConjuncts;
 
 /// The definition of the `metrics` view.
 const METRICS_VIEW: &str = "SELECT series.metric, series.labels, samples.ts, samples.value \
@@ -50,14 +62,14 @@ pub fn tenant_session(
         .with_information_schema(true);
     if engine.is_reader() {
         // Files by key below the bucket, read through the engine's cache.
-        super::bucket::register(&runtime, engine.clone()).map_err(df)?;
+        crate::sql::scan::bucket::register(&runtime, engine.clone()).map_err(df)?;
         let root = std::path::absolute(engine.data_dir()).map_err(|e| {
             df(datafusion::error::DataFusionError::Execution(format!(
                 "cannot resolve {}: {e}",
                 engine.data_dir().display()
             )))
         })?;
-        session = session.with_extension(Arc::new(super::bucket::BucketNames { root }));
+        session = session.with_extension(Arc::new(crate::sql::scan::bucket::BucketNames { root }));
     }
     let mut builder = SessionStateBuilder::new()
         .with_config(session)
@@ -65,9 +77,10 @@ pub fn tenant_session(
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(DistinctConjuncts));
     if engine.is_reader() && !config.workers.is_empty() {
-        let urls = super::distributed::worker_urls(&config.workers).map_err(df)?;
-        builder = super::distributed::distribute(builder, urls, engine.clone(), runtime, config)
-            .map_err(df)?;
+        let urls = crate::sql::distributed::worker_urls(&config.workers).map_err(df)?;
+        builder =
+            crate::sql::distributed::distribute(builder, urls, engine.clone(), runtime, config)
+                .map_err(df)?;
     }
     let state = builder.build();
     let ctx = SessionContext::new_with_state(state);

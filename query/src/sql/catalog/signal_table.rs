@@ -7,8 +7,8 @@
 //! The files go to one DataFusion Parquet scan (the filters as a predicate for row-group
 //! statistics, the page index and decoding; projection and limit pushed down), after the
 //! trace-id bloom filters have dropped the files a `trace_id` lookup cannot match
-//! ([`super::trace_ids`]); memory goes to an in-memory scan. Records are not deduplicated:
-//! the engine stores a re-sent span or log record again.
+//! ([`crate::sql::search::trace_ids`]); memory goes to an in-memory scan. Records are not
+//! deduplicated: the engine stores a re-sent span or log record again.
 
 use std::sync::Arc;
 
@@ -27,11 +27,11 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use strata_engine::{Engine, SignalSnapshot, TenantId, logs_schema, spans_schema};
 
-use super::line_filter::{cached_readers, files_with_lines, wanted_substrings};
-use super::lookup_exec::LookupExec;
-use super::scan::{memory_exec, parquet_exec, parquet_source, partitioned_file, predicate};
-use super::time_range::time_range;
-use super::trace_ids::{files_with_trace_ids, wanted_trace_ids};
+use crate::sql::scan::time_range::time_range;
+use crate::sql::scan::{memory_exec, parquet_exec, parquet_source, partitioned_file, predicate};
+use crate::sql::search::line_filter::{cached_readers, files_with_lines, wanted_substrings};
+use crate::sql::search::lookup_exec::LookupExec;
+use crate::sql::search::trace_ids::{files_with_trace_ids, wanted_trace_ids};
 
 const NS_PER_MS: i64 = 1_000_000;
 

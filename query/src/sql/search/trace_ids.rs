@@ -22,7 +22,7 @@ use datafusion::parquet::file::metadata::PageIndexPolicy;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::scalar::ScalarValue;
 
-use super::scan::cached_factory;
+use crate::sql::scan::cached_factory;
 
 /// The column the bloom filters are on.
 const TRACE_ID: &str = "trace_id";

@@ -29,10 +29,10 @@ use datafusion::parquet::column::page::{Page, PageReader};
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::metadata::ParquetMetaData;
 
+use super::access::access_ranges;
 use super::hybrid::Hybrid;
-use super::line_search::access_ranges;
 use super::pread::Pread;
-use super::raw_pages::raw_pages;
+use super::raw::raw_pages;
 
 type Result<T> = std::result::Result<T, ParquetError>;
 

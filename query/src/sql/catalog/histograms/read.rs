@@ -20,7 +20,7 @@ use strata_engine::Snapshot;
 
 use super::bounds::{BucketRowsBuilder, SampleShape};
 use super::schema::{histograms_table_schema, reset_hint_name};
-use crate::sql::time_range::TimeRange;
+use crate::sql::scan::time_range::TimeRange;
 
 /// One source's histogram rows and bucket rows, as stored.
 struct Source {

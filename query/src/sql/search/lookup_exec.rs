@@ -1,5 +1,5 @@
 //! The scan of a line lookup whose files were all searched to the end
-//! ([`super::line_search`]): of each file it reads only the matching rows' other columns,
+//! ([`super::exact`]): of each file it reads only the matching rows' other columns,
 //! with the parquet crate's reader (the pages that hold them, by the page index), and
 //! takes their `body` from the lines the search found. A returned row's `body` page is
 //! then decompressed once, not a second time by the scan (a 32 KiB page, ~43 µs, for each
@@ -26,8 +26,8 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::StreamExt;
 
-use super::line_search::Exact;
-use super::map_rows::{self, MapColumn};
+use super::exact::Exact;
+use crate::sql::pages::map_rows::{self, MapColumn};
 
 /// Rows per output batch.
 const BATCH_ROWS: usize = 8192;
@@ -171,7 +171,7 @@ impl ExecutionPlan for LookupExec {
 }
 
 /// The found rows of one file, with the projected columns of `schema`: `body` from the
-/// search's lines, attribute maps read in place ([`super::map_rows`]) where their pages
+/// search's lines, attribute maps read in place ([`crate::sql::pages::map_rows`]) where their pages
 /// allow, the others read from the file by the parquet crate.
 fn read_file(
     file: &Exact,
@@ -197,7 +197,7 @@ fn read_file(
         let handle = File::open(&path).map_err(|e| {
             DataFusionError::Execution(format!("cannot open {}: {e}", path.display()))
         })?;
-        Some(super::pread::Pread::from_file(handle, &path)?)
+        Some(crate::sql::pages::pread::Pread::from_file(handle, &path)?)
     };
     // The attribute maps, whole, read in place (then sliced per batch).
     let maps: Vec<MapColumn> = others

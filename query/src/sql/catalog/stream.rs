@@ -12,8 +12,8 @@ use datafusion::prelude::{SQLOptions, SessionContext};
 use futures::StreamExt;
 use tokio::time::Instant;
 
-use super::SqlConfig;
-use super::error::{Error, Result};
+use crate::sql::SqlConfig;
+use crate::sql::error::{Error, Result};
 
 /// What a query may do: read only. DDL (`CREATE EXTERNAL TABLE` could name any file),
 /// DML and `SET` statements are refused.

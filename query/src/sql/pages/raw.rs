@@ -5,7 +5,7 @@
 //! compression and a decompression context: two `cpuid`s (~5 µs in a VM) and their
 //! allocations for each chunk. A line search reads one `body` chunk in each row group it
 //! searches, and a lookup of its rows the attribute maps' leaves of each row group that
-//! holds one (`line_search.rs`, `map_rows.rs`): a few thousand chunks a query.
+//! holds one (`search/exact.rs`, `map_rows.rs`): a few thousand chunks a query.
 
 use std::cell::RefCell;
 use std::sync::Arc;

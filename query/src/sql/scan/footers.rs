@@ -3,11 +3,11 @@
 //! builds a runtime for its memory budget, so it began empty every query).
 //!
 //! Entries are keyed by a file's absolute path and checked against its size and
-//! modification time ([`super::scan::partitioned_file`] gives DataFusion both), so a file
+//! modification time ([`super::partitioned_file`] gives DataFusion both), so a file
 //! written again under a name a deleted one had is read afresh. Files are immutable once
 //! listed; a tenant's session lists only its own, so what the cache holds of another
 //! tenant's files is never reached from it. Least recently used entries go first once
-//! their decoded size passes [`super::SqlConfig::metadata_cache_bytes`].
+//! their decoded size passes [`crate::sql::SqlConfig::metadata_cache_bytes`].
 
 use std::sync::{Arc, OnceLock};
 

@@ -4,7 +4,7 @@
 //! (`strata_engine::LineFilter`: the trigrams of every block of 512 records), only the
 //! rows of the blocks that may hold them, narrows those by the scan's predicate as
 //! DataFusion would (row-group statistics, the page index), and then searches their
-//! lines ([`super::line_search`]): the file goes to the scan with a
+//! lines ([`super::exact`]): the file goes to the scan with a
 //! [`ParquetAccessPlan`] of the rows that hold them, and DataFusion reads no page
 //! outside those rows. A file with no such row is not opened by the scan.
 
@@ -31,10 +31,10 @@ use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::scalar::ScalarValue;
 use strata_engine::LogSummary;
 
-use super::line_search::{Exact, Need, search_files};
-use super::local_reader::LocalReaders;
-use super::scan::cached_factory;
+use super::exact::{Exact, Need, search_files};
 use super::trace_ids::{split_and, split_or};
+use crate::sql::scan::cached_factory;
+use crate::sql::scan::local_reader::LocalReaders;
 
 /// The substrings some conjuncts of `filters` require of `body`; `None` when none does
 /// (or only ones shorter than the filter can use).
@@ -198,14 +198,14 @@ fn string_literal(e: &Expr) -> Option<&str> {
 pub(crate) fn cached_readers(state: &dyn Session) -> Result<Arc<dyn ParquetFileReaderFactory>> {
     let root = state
         .config()
-        .get_extension::<super::bucket::BucketNames>()
+        .get_extension::<crate::sql::scan::bucket::BucketNames>()
         .map(|n| n.root.clone());
     Ok(Arc::new(LocalReaders::new(cached_factory(state)?, root)))
 }
 
 /// What a line lookup keeps: the files that may hold matching rows, each with an access
 /// plan of them, and whether every plan lists exactly the rows whose line holds what the
-/// filters need ([`super::line_search`]; the filters then need not run in the decoder).
+/// filters need ([`super::exact`]; the filters then need not run in the decoder).
 pub(crate) struct Lookup {
     pub(crate) files: Vec<PartitionedFile>,
     pub(crate) exact: bool,
