@@ -1,5 +1,5 @@
 //! Function calls: dispatch by name, instant-vector functions, and the glue that feeds range
-//! vectors to [`crate::promql::range_fns`].
+//! vectors to [`crate::promql::range::fns`].
 
 use std::sync::Arc;
 
@@ -12,8 +12,8 @@ use super::range_hist::{self, HistWindow};
 use super::{Evaluator, Val, duration_ms, offset_ms, unparen, window_hpoints, window_points_from};
 use crate::promql::error::{Result, exec};
 use crate::promql::native::FloatHistogram;
-use crate::promql::range_fns::{RangeFn, Window};
-use crate::promql::range_grid::{self, Grid, GridTable};
+use crate::promql::range::fns::{RangeFn, Window};
+use crate::promql::range::grid::{self, Grid, GridTable};
 use crate::promql::value::{Labels, METRIC_NAME, Sample};
 
 /// Evaluates a function call at `t`.
@@ -495,7 +495,7 @@ fn forget_reset_hints(matrix: &mut [crate::promql::value::Series]) {
 }
 
 /// The call's value at `t` from its table over the times it is evaluated at (a range
-/// query's steps, or a subquery's over all its evaluations; see [`range_grid`]),
+/// query's steps, or a subquery's over all its evaluations; see [`grid`]),
 /// computed on first use; `None` when the call does not qualify (a single evaluation time,
 /// a subquery whose evaluations leave gaps, `@`, a scalar argument that is not a literal, a
 /// time off the grid).
@@ -579,7 +579,7 @@ fn build_grid(
     if series.iter().any(|s| !s.histograms.is_empty()) {
         return Ok(None);
     }
-    if steps < 2 || series.len().saturating_mul(steps) > range_grid::MAX_CELLS {
+    if steps < 2 || series.len().saturating_mul(steps) > grid::MAX_CELLS {
         return Ok(None);
     }
     let grid = Grid {
@@ -592,14 +592,14 @@ fn build_grid(
     // Under a budget a table is made only when, at its largest (the per-series parts and
     // the table while one becomes the other), it fits in half of what the query has left;
     // otherwise the call is evaluated step by step, holding one step at a time.
-    let most = series.len() * steps * 2 * range_grid::CELL_BYTES;
+    let most = series.len() * steps * 2 * grid::CELL_BYTES;
     if let Some(c) = &mut ev.tables {
         if most > c.remaining() / 2 {
             return Ok(None);
         }
         c.add(most)?;
     }
-    let table = range_grid::compute(&series, f, grid)?;
+    let table = grid::compute(&series, f, grid)?;
     if let Some(c) = &mut ev.tables {
         c.set(c.held() - most + table.bytes())?;
     }

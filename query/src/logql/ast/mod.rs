@@ -1,11 +1,10 @@
 //! The LogQL syntax tree that [`super::parser::parse`] produces and the evaluator consumes, and
-//! the names of its functions and operators. Its canonical printing is in `ast_display.rs`, a
+//! the names of its functions and operators. Its canonical printing is in `display.rs`, a
 //! child module: `Display` on [`Expr`] (and on every node) prints LogQL that parses back to an
 //! equal tree, with strings double-quoted (Go escapes), keywords in lower case, numbers in
 //! their shortest exact form, and parentheses only where precedence needs them (the parser
 //! drops the ones written in the query, see [`MetricExpr::Paren`]).
 
-#[path = "ast_display.rs"]
 mod display;
 
 /// A parsed LogQL query: a log query (returns lines) or a metric query (returns samples).

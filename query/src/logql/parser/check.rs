@@ -1,4 +1,4 @@
-//! Checks of the strings inside a LogQL query (a child module of `parser.rs`): the structure
+//! Checks of the strings inside a LogQL query (a child module of `parser/mod.rs`): the structure
 //! of RE2 regular expressions and whether they can match the empty string (for
 //! [`super::check_selector`]), and Loki's `pattern` syntax. Neither recurses, so no input can
 //! exhaust the stack.

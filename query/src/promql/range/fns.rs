@@ -2,8 +2,8 @@
 //! `changes`, `resets`, `double_exponential_smoothing`, and [`RangeFn`], one of them by name
 //! with its scalar arguments.
 
-use super::error::{Result, exec};
-use super::stats::{kahan_inc, mean, quantile, sum, variance};
+use crate::promql::error::{Result, exec};
+use crate::promql::stats::{kahan_inc, mean, quantile, sum, variance};
 
 /// The window a range function sees at one evaluation: `(start, end]` in ms and its length.
 #[derive(Debug, Clone, Copy)]

@@ -12,10 +12,10 @@
 
 use std::num::NonZeroUsize;
 
-use super::error::{Result, exec};
-use super::range_fns::{RangeFn, Window};
-use super::source::SourceSeries;
-use super::value::is_stale_nan;
+use super::fns::{RangeFn, Window};
+use crate::promql::error::{Result, exec};
+use crate::promql::source::SourceSeries;
+use crate::promql::value::is_stale_nan;
 
 /// Below this many selected samples a table is computed on one thread.
 const PARALLEL_MIN_SAMPLES: usize = 200_000;

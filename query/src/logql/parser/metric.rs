@@ -1,4 +1,4 @@
-//! The metric side of the LogQL parser (a child module of `parser.rs`): binary operators with
+//! The metric side of the LogQL parser (a child module of `parser/mod.rs`): binary operators with
 //! Prometheus precedence and modifiers, vector aggregations (`sum by (a) (...)`,
 //! `topk(5, ...)`), range aggregations over log ranges (`{...} | ... [5m] offset 1h`, in all
 //! the orders Loki accepts), `vector(...)` and `label_replace(...)`, with Loki's checks of

@@ -1,4 +1,4 @@
-//! Canonical printing of the LogQL syntax tree (a child module of `ast.rs`): `Display` for
+//! Canonical printing of the LogQL syntax tree (a child module of `ast/mod.rs`): `Display` for
 //! every node, printing LogQL that parses back to an equal tree.
 
 use std::fmt::{self, Display, Formatter, Write as _};

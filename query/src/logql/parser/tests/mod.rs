@@ -1,11 +1,10 @@
 //! Tests of the LogQL parser: a table of queries (mostly the examples of Loki's documentation,
 //! cited per group) with the tree expected, written by hand, and the `Display` round trip on
-//! all of them. Error cases, `check_selector` and random inputs are in `parser_tests_errors.rs`.
+//! all of them. Error cases, `check_selector` and random inputs are in `errors.rs`.
 
 use super::super::ast::*;
 use super::parse;
 
-#[path = "parser_tests_errors.rs"]
 mod errors;
 
 const SEC: i64 = 1000;

@@ -1,4 +1,4 @@
-//! Tests of the LogQL parser, continued (a child of `parser_tests.rs`): error cases with
+//! Tests of the LogQL parser, continued (a child of `tests/mod.rs`): error cases with
 //! their position and message, `check_selector`, the nesting limit, and random inputs that
 //! must never panic (and must round-trip through `Display` whenever they parse).
 

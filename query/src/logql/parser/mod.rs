@@ -2,8 +2,8 @@
 //! in `error.rs`) with the position and a Loki-like message. This file owns the entry points,
 //! the token cursor, and the log side of the grammar: stream selectors ([`check_selector`]),
 //! pipeline stages, line filters, label filters and `unwrap`. Two child modules hold the rest: the
-//! metric side (binary operators, aggregations, log ranges) in `parser_metric.rs`, and the
-//! checks of regexps and patterns in `parser_check.rs`.
+//! metric side (binary operators, aggregations, log ranges) in `metric.rs`, and the
+//! checks of regexps and patterns in `check.rs`.
 //!
 //! A hand-written recursive-descent parser. Keywords are recognised by position, so a label
 //! may be called `json` or `by`; everything else follows Loki's `syntax.y`. Nesting is limited
@@ -17,15 +17,12 @@ use super::lexer::{self, Tok, Token};
 
 pub use super::error::ParseError;
 
-#[path = "parser_check.rs"]
 mod check;
-#[path = "parser_metric.rs"]
 mod metric;
 
 use check::{RegexInfo, analyze_regex, check_pattern};
 
 #[cfg(test)]
-#[path = "parser_tests.rs"]
 mod tests;
 
 /// Queries longer than this many bytes are refused (Loki's limit, 128 KiB).
