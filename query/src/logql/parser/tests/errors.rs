@@ -8,14 +8,21 @@ use super::{cases, m, metric, n};
 
 /// `(query, byte position, message fragment)`.
 fn error_cases() -> Vec<(String, usize, &'static str)> {
-    let deep = format!(
-        "{}1{}",
-        "(".repeat(MAX_DEPTH + 1),
-        ")".repeat(MAX_DEPTH + 1)
-    );
-    let long_chain = format!("1{}", " + 1".repeat(MAX_DEPTH + 1));
+    [
+        lexical_errors(),
+        syntax_errors(),
+        selector_errors(),
+        aggregation_errors(),
+        binary_errors(),
+        stage_errors(),
+        limit_errors(),
+    ]
+    .concat()
+}
+
+/// Lexical errors: unterminated and badly escaped strings, durations, stray characters.
+fn lexical_errors() -> Vec<(String, usize, &'static str)> {
     vec![
-        // Lexical errors.
         (r#"{foo="bar}"#.into(), 5, "literal not terminated"),
         (
             r#"{a="\q"}"#.into(),
@@ -48,7 +55,12 @@ fn error_cases() -> Vec<(String, usize, &'static str)> {
             15,
             r#"unexpected IDENTIFIER "minutes" ("5minutes" is not a valid"#,
         ),
-        // Syntax errors.
+    ]
+}
+
+/// Syntax errors: what the grammar does not allow where it stands.
+fn syntax_errors() -> Vec<(String, usize, &'static str)> {
+    vec![
         (
             r#"{foo="bar""#.into(),
             10,
@@ -99,7 +111,12 @@ fn error_cases() -> Vec<(String, usize, &'static str)> {
             23,
             "expecting a range such as [5m]",
         ),
-        // Invalid queries.
+    ]
+}
+
+/// Selectors that every stream would match.
+fn selector_errors() -> Vec<(String, usize, &'static str)> {
+    vec![
         (
             "{}".into(),
             0,
@@ -120,6 +137,12 @@ fn error_cases() -> Vec<(String, usize, &'static str)> {
             16,
             "does not have an empty-compatible value",
         ),
+    ]
+}
+
+/// Range and vector aggregations with the wrong unwrap, parameter or grouping.
+fn aggregation_errors() -> Vec<(String, usize, &'static str)> {
+    vec![
         (
             r#"sum_over_time({a="b"}[5m])"#.into(),
             0,
@@ -180,6 +203,12 @@ fn error_cases() -> Vec<(String, usize, &'static str)> {
             26,
             "only label filters are allowed after | unwrap",
         ),
+    ]
+}
+
+/// Binary operators and `label_replace` with operands or modifiers they refuse.
+fn binary_errors() -> Vec<(String, usize, &'static str)> {
+    vec![
         (
             r#"rate({a="b"}[5m]) or 1"#.into(),
             18,
@@ -205,6 +234,12 @@ fn error_cases() -> Vec<(String, usize, &'static str)> {
             53,
             "invalid escape sequence: `\\q`",
         ),
+    ]
+}
+
+/// Pipeline stages and line filters whose regexps, patterns or arguments are invalid.
+fn stage_errors() -> Vec<(String, usize, &'static str)> {
+    vec![
         (
             r#"{a="b"} | regexp "(\\w+)""#.into(),
             17,
@@ -250,6 +285,18 @@ fn error_cases() -> Vec<(String, usize, &'static str)> {
             23,
             "__error__ cannot be formatted",
         ),
+    ]
+}
+
+/// Unsupported functions and the limits: nesting depth and query size.
+fn limit_errors() -> Vec<(String, usize, &'static str)> {
+    let deep = format!(
+        "{}1{}",
+        "(".repeat(MAX_DEPTH + 1),
+        ")".repeat(MAX_DEPTH + 1)
+    );
+    let long_chain = format!("1{}", " + 1".repeat(MAX_DEPTH + 1));
+    vec![
         (
             r#"approx_topk(2, rate({a="b"}[5m]))"#.into(),
             0,

@@ -173,13 +173,24 @@ fn cot(s: &str) -> MetricExpr {
 
 /// The table: `(query, expected tree)`, grouped by the section of Loki's documentation the
 /// queries come from.
-#[rustfmt::skip]
 fn cases() -> Vec<(&'static str, Expr)> {
-    use CmpOp as C;
-    use LineOp as L;
+    [
+        selector_cases(),
+        line_filter_cases(),
+        label_filter_cases(),
+        parser_stage_cases(),
+        range_cases(),
+        aggregation_cases(),
+        binary_cases(),
+        grammar_cases(),
+    ]
+    .concat()
+}
+
+/// Stream selectors, their strings (Go escapes, backticks) and comments.
+#[rustfmt::skip]
+fn selector_cases() -> Vec<(&'static str, Expr)> {
     use MatchOp::{Eq, Ne, Nre, Re};
-    use RangeOp as R;
-    let ab = || vec![eq("a", "b")];
     vec![
         // Loki docs, "Log queries > Log stream selector"
         (r#"{app="mysql",name="mysql-backup"}"#, log(vec![eq("app", "mysql"), eq("name", "mysql-backup")], vec![])),
@@ -194,6 +205,14 @@ fn cases() -> Vec<(&'static str, Expr)> {
         ("{app=\"foo\"} # anything that comes after will not be interpreted", log(vec![eq("app", "foo")], vec![])),
         ("{app=\"foo\"}\n    | json\n    # this line will be ignored\n    | bar=\"baz\" # this checks if bar = \"baz\"",
             log(vec![eq("app", "foo")], vec![Stage::Json(vec![]), lf(sm("bar", Eq, "baz"))])),
+    ]
+}
+
+/// Line filters: substrings, regexps, patterns, IP ranges, and `decolorize`.
+#[rustfmt::skip]
+fn line_filter_cases() -> Vec<(&'static str, Expr)> {
+    use LineOp as L;
+    vec![
         // Loki docs, "Log queries > Line filter expression"
         (r#"{job="mysql"} |= "error" != "timeout""#,
             log(vec![eq("job", "mysql")], vec![line(L::Contains, &["error"]), line(L::NotContains, &["timeout"])])),
@@ -213,6 +232,18 @@ fn cases() -> Vec<(&'static str, Expr)> {
             log(vec![eq("job_name", "myapp")], vec![line(L::NotIp, &["192.168.4.5-192.168.4.20", "::1"])])),
         // Loki docs, "Log queries > Removing color codes"
         (r#"{job="example"} | decolorize"#, log(vec![eq("job", "example")], vec![Stage::Decolorize])),
+    ]
+}
+
+/// Label filters: strings, numbers, durations, bytes, IP ranges, `and`/`or` and their
+/// precedence, and labels named like keywords.
+#[rustfmt::skip]
+fn label_filter_cases() -> Vec<(&'static str, Expr)> {
+    use CmpOp as C;
+    use LineOp as L;
+    use MatchOp::{Eq, Ne, Nre, Re};
+    let ab = || vec![eq("a", "b")];
+    vec![
         // Loki docs, "Log queries > Label filter expression"
         (r#"{container="query-frontend",namespace="loki-dev"} |= "metrics.go" | logfmt | duration > 10s and throughput_mb < 500"#,
             log(vec![eq("container", "query-frontend"), eq("namespace", "loki-dev")], vec![
@@ -257,6 +288,17 @@ fn cases() -> Vec<(&'static str, Expr)> {
         // Strata: keywords are recognised by position, so labels may be named like them.
         (r#"{a="b"} | json | json="x" and by > 1 or (offset < 2)"#,
             log(ab(), vec![Stage::Json(vec![]), lf(or(and(sm("json", Eq, "x"), num("by", C::Gt, 1.0)), num("offset", C::Lt, 2.0)))])),
+    ]
+}
+
+/// Parser and formatting stages: `json`, `logfmt`, `pattern`, `regexp`, `unpack`,
+/// `line_format`, `label_format`, `drop` and `keep`.
+#[rustfmt::skip]
+fn parser_stage_cases() -> Vec<(&'static str, Expr)> {
+    use LineOp as L;
+    use MatchOp::{Ne, Re};
+    let ab = || vec![eq("a", "b")];
+    vec![
         // Loki docs, "Log queries > Parser expression > JSON"
         (r#"{a="b"} | json"#, log(ab(), vec![Stage::Json(vec![])])),
         (r#"{a="b"} | json != "x" | (json != "y") | unpack !~ "z""#,
@@ -296,6 +338,19 @@ fn cases() -> Vec<(&'static str, Expr)> {
         (r#"{job="varlogs"} | keep level, method!="GET""#,
             log(vec![eq("job", "varlogs")],
                 vec![Stage::Keep(vec![NameOrMatcher::Name("level".into()), NameOrMatcher::Matcher(m("method", Ne, "GET"))])])),
+    ]
+}
+
+/// Log range aggregations: plain, with `offset`, and unwrapped (with their conversions,
+/// post-filters and grouping).
+#[rustfmt::skip]
+fn range_cases() -> Vec<(&'static str, Expr)> {
+    use CmpOp as C;
+    use LineOp as L;
+    use RangeOp as R;
+    use MatchOp::Eq;
+    let ab = || vec![eq("a", "b")];
+    vec![
         // Loki docs, "Metric queries > Log range aggregations"
         (r#"count_over_time({job="mysql"}[5m])"#, metric(range(ra(R::CountOverTime, lq(vec![eq("job", "mysql")], vec![]), 5 * MIN)))),
         (r#"sum by (host) (rate({job="mysql"} |= "error" != "timeout" | json | duration > 10s [1m]))"#,
@@ -376,6 +431,16 @@ fn cases() -> Vec<(&'static str, Expr)> {
                     grouping: by(&[]),
                     ..ra(R::LastOverTime, lq(ab(), vec![]), MIN)
                 })))),
+    ]
+}
+
+/// Vector aggregations (`sum`, `topk`, ...) with their grouping and parameter.
+#[rustfmt::skip]
+fn aggregation_cases() -> Vec<(&'static str, Expr)> {
+    use LineOp as L;
+    use RangeOp as R;
+    let ab = || vec![eq("a", "b")];
+    vec![
         // Loki docs, "Metric queries > Built-in aggregation operators"
         (r#"topk(10,sum(rate({region="us-east1"}[5m])) by (name))"#,
             metric(MetricExpr::Vector {
@@ -399,6 +464,16 @@ fn cases() -> Vec<(&'static str, Expr)> {
                         vagg(VectorOp::Sort, None, vagg(VectorOp::SortDesc, None, cot("x"))))))))),
             })),
         (r#"SUM BY (a) (RATE({a="b"}[5m]))"#, metric(vagg(VectorOp::Sum, by(&["a"]), range(ra(R::Rate, lq(ab(), vec![]), 5 * MIN))))),
+    ]
+}
+
+/// Binary operators (precedence, `bool`, `on`/`ignoring`, `group_left`/`group_right`)
+/// and `label_replace`.
+#[rustfmt::skip]
+fn binary_cases() -> Vec<(&'static str, Expr)> {
+    use LineOp as L;
+    use RangeOp as R;
+    vec![
         // Loki docs, "LogQL reference > Binary operators > Arithmetic operators" and "Order of operations"
         ("1 + 1", metric(bin(BinOp::Add, n(1.0), n(1.0)))),
         ("vector(1)+vector(1)", metric(bin(BinOp::Add, MetricExpr::VectorLit(1.0), MetricExpr::VectorLit(1.0)))),
@@ -456,6 +531,16 @@ fn cases() -> Vec<(&'static str, Expr)> {
                 src: "service".into(),
                 regex: "(.*):.*".into(),
             })),
+    ]
+}
+
+/// Loki's grammar beyond the documentation's examples: a parenthesized log query, `or
+/// vector(0)` as Grafana writes it, and a pipeline of every stage kind.
+#[rustfmt::skip]
+fn grammar_cases() -> Vec<(&'static str, Expr)> {
+    use LineOp as L;
+    let ab = || vec![eq("a", "b")];
+    vec![
         // Loki's grammar (syntax.y): a parenthesized log query; `or vector(0)` as Grafana writes it.
         (r#"({a="b"} |= "x")"#, log(ab(), vec![line(L::Contains, &["x"])])),
         (r#"sum(count_over_time({s="x"}[1m])) or vector(0)"#,
