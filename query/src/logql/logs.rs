@@ -20,7 +20,7 @@ use datafusion::prelude::SessionContext;
 
 use super::ast::LogExpr;
 use super::error::{Error, Result};
-use super::pipeline::{Category, Pipeline};
+use super::pipeline::{Category, Pipeline, Processed};
 use super::scan::{ScanStats, for_each_entry, window_sql};
 use super::streams::Labels;
 use super::{Direction, Limits};
@@ -59,6 +59,31 @@ struct Held {
     line: String,
     metadata: Labels,
     parsed: Labels,
+}
+
+impl Held {
+    /// The entry at `ts_ns` a pipeline produced (`p`), arrived `seq`th: keyed by all its
+    /// labels, or with `categorize` by its stream labels, its structured metadata and
+    /// parsed labels apart.
+    fn new(p: Processed, ts_ns: i64, seq: u64, categorize: bool) -> Self {
+        let (labels, metadata, parsed) = if categorize {
+            (
+                p.labels.of(Category::Stream),
+                p.labels.of(Category::Metadata),
+                p.labels.of(Category::Parsed),
+            )
+        } else {
+            (p.labels.flat(), Vec::new(), Vec::new())
+        };
+        Held {
+            ts_ns,
+            seq,
+            labels,
+            line: p.line,
+            metadata,
+            parsed,
+        }
+    }
 }
 
 /// The heap of the best `limit` entries so far, whichever direction.
@@ -159,20 +184,7 @@ pub async fn select_logs(
         } else {
             next_hours(at, found, last_hours, limit.saturating_sub(best.len()))
         };
-        // The next `take` hours, or fewer: an hour none of whose streams is selected (by
-        // the logs summaries) is not read, and ends the window (which must be one range).
-        let mut group: Vec<(i64, i64)> = Vec::with_capacity(take);
-        while at < hours.len() && group.len() < take {
-            let hour = hours[at];
-            at += 1;
-            if super::summary::none_selected(ctx, &selector, hour).await? {
-                if group.is_empty() {
-                    continue;
-                }
-                break;
-            }
-            group.push(hour);
-        }
+        let group = next_window(ctx, &selector, &hours, &mut at, take).await?;
         if group.is_empty() {
             continue;
         }
@@ -185,23 +197,7 @@ pub async fn select_logs(
         let (read, _) = for_each_entry(ctx, config, limits, &sql, |entry| {
             if let Some(p) = pipeline.run(&entry) {
                 seq += 1;
-                let (labels, metadata, parsed) = if categorize {
-                    (
-                        p.labels.of(Category::Stream),
-                        p.labels.of(Category::Metadata),
-                        p.labels.of(Category::Parsed),
-                    )
-                } else {
-                    (p.labels.flat(), Vec::new(), Vec::new())
-                };
-                let held = Held {
-                    ts_ns: entry.ts_ns,
-                    seq,
-                    labels,
-                    line: p.line,
-                    metadata,
-                    parsed,
-                };
+                let held = Held::new(p, entry.ts_ns, seq, categorize);
                 found += 1;
                 if interval_ns > 0 {
                     if window.len() >= MAX_INTERVAL_ENTRIES {
@@ -225,20 +221,14 @@ pub async fn select_logs(
             )));
         }
         if interval_ns > 0 {
-            window.sort_unstable_by_key(|h| (h.ts_ns, h.seq));
-            if direction == Direction::Backward {
-                window.reverse();
-            }
-            for h in window {
-                let due = last.is_none_or(|l| match direction {
-                    Direction::Forward => h.ts_ns >= l.saturating_add(interval_ns),
-                    Direction::Backward => h.ts_ns <= l.saturating_sub(interval_ns),
-                });
-                if due && thinned.len() < limit {
-                    last = Some(h.ts_ns);
-                    thinned.push(h);
-                }
-            }
+            thin(
+                window,
+                direction,
+                interval_ns,
+                limit,
+                &mut last,
+                &mut thinned,
+            );
             if thinned.len() >= limit {
                 break;
             }
@@ -251,6 +241,64 @@ pub async fn select_logs(
     } else {
         best.into_vec()
     };
+    Ok((into_streams(held, direction), stats))
+}
+
+/// The next window of a log query: the next `take` of `hours` from `at` (moved past
+/// them), or fewer: an hour none of whose streams `selector` selects (by the logs
+/// summaries) is not read, and ends the window (which must be one range).
+async fn next_window(
+    ctx: &SessionContext,
+    selector: &Pipeline,
+    hours: &[(i64, i64)],
+    at: &mut usize,
+    take: usize,
+) -> Result<Vec<(i64, i64)>> {
+    let mut group: Vec<(i64, i64)> = Vec::with_capacity(take);
+    while *at < hours.len() && group.len() < take {
+        let hour = hours[*at];
+        *at += 1;
+        if super::summary::none_selected(ctx, selector, hour).await? {
+            if group.is_empty() {
+                continue;
+            }
+            break;
+        }
+        group.push(hour);
+    }
+    Ok(group)
+}
+
+/// An `interval` query's thinning of one window's entries: in the direction's order, an
+/// entry joins `thinned` (at most `limit`) only at least `interval_ns` after (before) the
+/// `last` one that did.
+fn thin(
+    mut window: Vec<Held>,
+    direction: Direction,
+    interval_ns: i64,
+    limit: usize,
+    last: &mut Option<i64>,
+    thinned: &mut Vec<Held>,
+) {
+    window.sort_unstable_by_key(|h| (h.ts_ns, h.seq));
+    if direction == Direction::Backward {
+        window.reverse();
+    }
+    for h in window {
+        let due = last.is_none_or(|l| match direction {
+            Direction::Forward => h.ts_ns >= l.saturating_add(interval_ns),
+            Direction::Backward => h.ts_ns <= l.saturating_sub(interval_ns),
+        });
+        if due && thinned.len() < limit {
+            *last = Some(h.ts_ns);
+            thinned.push(h);
+        }
+    }
+}
+
+/// The held entries grouped into streams by their labels, each stream's entries in the
+/// query's direction (ties in arrival order).
+fn into_streams(held: Vec<Held>, direction: Direction) -> Vec<Stream> {
     let mut streams: BTreeMap<Labels, Vec<(u64, StreamEntry)>> = BTreeMap::new();
     for h in held {
         let entry = StreamEntry {
@@ -261,7 +309,7 @@ pub async fn select_logs(
         };
         streams.entry(h.labels).or_default().push((h.seq, entry));
     }
-    let streams = streams
+    streams
         .into_iter()
         .map(|(labels, mut entries)| {
             entries.sort_unstable_by_key(|(seq, e)| (e.ts_ns, *seq));
@@ -273,8 +321,7 @@ pub async fn select_logs(
                 entries: entries.into_iter().map(|(_, e)| e).collect(),
             }
         })
-        .collect();
-    Ok((streams, stats))
+        .collect()
 }
 
 /// How many hours the next window of a log query covers, given `read` hours read so far

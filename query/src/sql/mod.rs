@@ -6,49 +6,34 @@
 //! `metrics(metric, labels, ts, value)`, their join; `spans` and `logs`, the engine's spans
 //! and log records, pruned by time and, for `trace_id` lookups, by bloom filters;
 //! `histograms` and `histogram_buckets`, the native histogram samples and their buckets.
+//!
+//! The rooms, lowest first: `error` and `config` are used by all; `pages/` reads
+//! Parquet pages in place; `scan/` builds the tables' scans (the bucket's files by key,
+//! footers kept between queries, time ranges, the merge of overlapping samples); `search/`
+//! is log line and trace-id search over those files; `runtime` is a query's DataFusion
+//! runtime; `distributed/` spreads scans over workers; `catalog/` is the per-tenant
+//! session, its tables, and running or describing a query in it.
 
-mod bucket;
 mod catalog;
-mod codec;
 mod config;
-mod conjuncts;
-mod dedup;
-mod describe;
 mod distributed;
 mod error;
-mod exemplars;
-mod footers;
-mod histograms;
-mod hybrid;
-mod line_filter;
-mod line_search;
-mod local_reader;
-mod lookup_exec;
-mod map_rows;
-mod placement;
-mod pread;
-mod raw_pages;
+mod pages;
 mod runtime;
-mod samples;
 mod scan;
-mod series;
-mod signal_table;
-mod stream;
-mod time_range;
-mod trace_ids;
-mod trace_rows;
+mod search;
 
-pub use bucket::{BUCKET_URL, EngineSlot, register as register_bucket};
+pub use catalog::describe::{Described, bound_schema, describe};
+pub(crate) use catalog::signal_table::logs_source;
+pub use catalog::stream::{SqlStream, read_only};
 pub use catalog::{run_sql, tenant_session};
 pub use config::{ClusterToken, SqlConfig};
-pub use describe::{Described, bound_schema, describe};
 pub use distributed::{worker, worker_for};
 pub use error::{Error, Result};
-pub use footers::cached_bytes as footer_cache_bytes;
-pub use footers::shed_footer_cache;
-pub(crate) use signal_table::logs_source;
-pub use stream::{SqlStream, read_only};
-pub use trace_rows::trace_rows;
+pub use scan::bucket::{BUCKET_URL, EngineSlot, register as register_bucket};
+pub use scan::footers::cached_bytes as footer_cache_bytes;
+pub use scan::footers::shed_footer_cache;
+pub use search::trace_rows::trace_rows;
 
 /// An engine in `dir` holding one log record of service `shop` with `body`, flushed to a
 /// logs file, and its tenant (tests).

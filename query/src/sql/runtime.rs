@@ -7,8 +7,8 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 
 use super::SqlConfig;
-use super::footers;
 use crate::memory::QueryBudget;
+use crate::sql::scan::footers;
 
 /// The runtime of one query (or of a worker's tasks): `budget` as its memory pool (its
 /// share of the process's query pool), spilling where `config.memory` has a spill

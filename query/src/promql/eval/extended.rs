@@ -19,7 +19,7 @@ use super::{Evaluator, Val, duration_ms, unparen, window_points};
 use super::{extended_hist, range_hist};
 use crate::promql::annotations::Annotation;
 use crate::promql::error::{Result, exec};
-use crate::promql::range_fns;
+use crate::promql::range::fns::{changes, resets};
 use crate::promql::value::{Sample, Series};
 
 /// Functions that accept an `anchored` range (sorted, as Prometheus lists them).
@@ -130,8 +130,8 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ms: &MatrixSelector, t: i64
             "rate" => extended_rate(&pts, start, end, smoothed, true, true),
             "increase" => extended_rate(&pts, start, end, smoothed, true, false),
             "delta" => extended_rate(&pts, start, end, smoothed, false, false),
-            "changes" => first_anchor(&pts, start).map(|i| range_fns::changes(&pts[i..])),
-            "resets" => first_anchor(&pts, start).map(|i| range_fns::resets(&pts[i..])),
+            "changes" => first_anchor(&pts, start).map(|i| changes(&pts[i..])),
+            "resets" => first_anchor(&pts, start).map(|i| resets(&pts[i..])),
             _ => None,
         };
         if let Some(value) = value {

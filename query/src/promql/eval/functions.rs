@@ -1,10 +1,10 @@
 //! Function calls: dispatch by name, instant-vector functions, and the glue that feeds range
-//! vectors to [`crate::promql::range_fns`].
+//! vectors to [`crate::promql::range::fns`].
 
 use std::sync::Arc;
 
 use promql_parser::label::MatchOp as PMatchOp;
-use promql_parser::parser::{Call, Expr};
+use promql_parser::parser::{Call, Expr, VectorSelector};
 
 use super::histogram;
 use super::labels_fns;
@@ -12,8 +12,9 @@ use super::range_hist::{self, HistWindow};
 use super::{Evaluator, Val, duration_ms, offset_ms, unparen, window_hpoints, window_points_from};
 use crate::promql::error::{Result, exec};
 use crate::promql::native::FloatHistogram;
-use crate::promql::range_fns::{RangeFn, Window};
-use crate::promql::range_grid::{self, Grid, GridTable};
+use crate::promql::range::fns::{RangeFn, Window};
+use crate::promql::range::grid::{self, Grid, GridTable};
+use crate::promql::source::SourceSeries;
 use crate::promql::value::{Labels, METRIC_NAME, Sample};
 
 /// Evaluates a function call at `t`.
@@ -307,6 +308,28 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
         end,
         range_ms,
     };
+    let (p1, p2) = range_params(ev, name, args, t)?;
+    let keeps_name = matches!(name, "last_over_time" | "first_over_time");
+    let f = RangeFn { name, p1, p2 };
+    if let Some(out) = from_grid(ev, c, &f, args, m_idx, keeps_name, t)? {
+        return Ok(Val::Vector(out));
+    }
+    // A selector's windows are read in place from the prefetched samples.
+    let direct = match unparen(m_expr) {
+        Expr::MatrixSelector(ms) => ev.selected(&ms.vs).map(|s| (&ms.vs, s)),
+        _ => None,
+    };
+    let out = match direct {
+        Some((vs, series)) => over_selector(ev, vs, &series, &f, w, keeps_name, t)?,
+        None => over_matrix(ev, m_expr, &f, w, keeps_name, t)?,
+    };
+    Ok(Val::Vector(out))
+}
+
+/// The scalar arguments of range function `name` (`quantile_over_time`'s quantile,
+/// `predict_linear`'s duration, `double_exponential_smoothing`'s two factors; zero for
+/// the others), checked: a quantile outside [0, 1] warns, factors outside (0, 1) fail.
+fn range_params(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr], t: i64) -> Result<(f64, f64)> {
     let scalar_arg = |ev: &mut Evaluator<'_>, i: usize| -> Result<f64> {
         match args.get(i) {
             Some(e) => ev.eval_scalar(e, t),
@@ -338,146 +361,160 @@ fn range_call(ev: &mut Evaluator<'_>, c: &Call, name: &str, args: &[&Expr], t: i
             ));
         }
     }
-    let keeps_name = matches!(name, "last_over_time" | "first_over_time");
-    let f = RangeFn { name, p1, p2 };
-    if let Some(out) = from_grid(ev, c, &f, args, m_idx, keeps_name, t)? {
-        return Ok(Val::Vector(out));
+    Ok((p1, p2))
+}
+
+/// Range function `f` over the windows `w` of a matrix selector's prefetched `series`,
+/// read in place (each series' cursor moving forward from the previous step).
+fn over_selector(
+    ev: &mut Evaluator<'_>,
+    vs: &VectorSelector,
+    series: &[SourceSeries],
+    f: &RangeFn<'_>,
+    w: Window,
+    keeps_name: bool,
+    t: i64,
+) -> Result<Vec<Sample>> {
+    let name = f.name;
+    let mut cursors = ev.take_cursors(vs);
+    cursors.starts.resize(series.len(), 0);
+    cursors.name_checked.resize(series.len(), false);
+    let mut windows = Vec::with_capacity(series.len());
+    let mut n = 0;
+    for (i, s) in series.iter().enumerate() {
+        let pts = window_points_from(&s.samples, w.start, w.end, &mut cursors.starts[i]);
+        let hpts = if s.histograms.is_empty() {
+            Vec::new()
+        } else {
+            window_hpoints(&s.histograms, w.start, w.end)
+        };
+        if !pts.is_empty() || !hpts.is_empty() {
+            n += pts.len() + hpts.len();
+            windows.push((i, &s.labels, pts, hpts));
+        }
     }
-    let mut out = Vec::new();
-    // A selector's windows are read in place from the prefetched samples.
-    let direct = match unparen(m_expr) {
-        Expr::MatrixSelector(ms) => ev.selected(&ms.vs).map(|s| (&ms.vs, s)),
-        _ => None,
-    };
-    if let Some((vs, series)) = direct {
-        let mut cursors = ev.take_cursors(vs);
-        cursors.starts.resize(series.len(), 0);
-        cursors.name_checked.resize(series.len(), false);
-        let mut windows = Vec::with_capacity(series.len());
-        let mut n = 0;
-        for (i, s) in series.iter().enumerate() {
-            let pts = window_points_from(&s.samples, start, end, &mut cursors.starts[i]);
-            let hpts = if s.histograms.is_empty() {
-                Vec::new()
-            } else {
-                window_hpoints(&s.histograms, start, end)
-            };
-            if !pts.is_empty() || !hpts.is_empty() {
-                n += pts.len() + hpts.len();
-                windows.push((i, &s.labels, pts, hpts));
-            }
-        }
-        if let Err(e) = ev.count_samples(n) {
-            ev.put_cursors(vs, cursors);
-            return Err(e);
-        }
-        out.reserve(windows.len());
-        let mut result = Ok(());
-        // The range argument's position, for annotations about histograms (worked out once
-        // a window holds one).
-        let mut pos: Option<String> = None;
-        for (i, labels, pts, hpts) in windows {
-            if !hpts.is_empty() {
-                let hw = HistWindow {
-                    pts: &pts,
-                    hpts: &hpts,
-                    metric: labels.name(),
-                    pos: pos.get_or_insert_with(|| ev.arg_position(name, Some(0))),
-                };
-                if let Some(r) = range_hist::apply(ev, name, &hw, w) {
-                    if let Some((value, h)) = r {
-                        out.push(Sample {
-                            labels: labels.clone(),
-                            ts: t,
-                            value,
-                            h,
-                            drop_name: !keeps_name,
-                        });
-                    }
-                    continue;
-                }
-            }
-            // A series' name is the same at every step: check it once.
-            let check = !cursors.name_checked[i];
-            if check && f.checks_name(&pts) {
-                note_name(&f, ev, labels);
-            }
-            let value = match if pts.is_empty() {
-                Ok(None)
-            } else {
-                f.value(&pts, w, t)
-            } {
-                Ok(v) => v,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
-            if check && f.checks_name(&pts) {
-                cursors.name_checked[i] = true;
-            }
-            if let Some((value, h)) = with_histograms(name, &pts, &hpts, value) {
-                out.push(Sample {
-                    labels: labels.clone(),
-                    ts: t,
-                    value,
-                    h,
-                    drop_name: !keeps_name,
-                });
-            }
-        }
+    if let Err(e) = ev.count_samples(n) {
         ev.put_cursors(vs, cursors);
-        result?;
-    } else {
-        let mut matrix = ev.eval_matrix(m_expr, t)?;
-        if matches!(unparen(m_expr), Expr::Subquery(_)) {
-            forget_reset_hints(&mut matrix);
-        }
-        out.reserve(matrix.len());
-        // The range argument's position, for annotations about histograms (worked out once
-        // a window holds one).
-        let mut pos: Option<String> = None;
-        for s in matrix {
-            if !s.hpoints.is_empty() {
-                let hw = HistWindow {
-                    pts: &s.points,
-                    hpts: &s.hpoints,
-                    metric: s.labels.name(),
-                    pos: pos.get_or_insert_with(|| ev.arg_position(name, Some(0))),
-                };
-                if let Some(r) = range_hist::apply(ev, name, &hw, w) {
-                    if let Some((value, h)) = r {
-                        out.push(Sample {
-                            labels: s.labels,
-                            ts: t,
-                            value,
-                            h,
-                            drop_name: s.drop_name || !keeps_name,
-                        });
-                    }
-                    continue;
-                }
-            }
-            if f.checks_name(&s.points) {
-                note_name(&f, ev, &s.labels);
-            }
-            let value = if s.points.is_empty() {
-                None
-            } else {
-                f.value(&s.points, w, t)?
+        return Err(e);
+    }
+    let mut out = Vec::with_capacity(windows.len());
+    let mut result = Ok(());
+    // The range argument's position, for annotations about histograms (worked out once
+    // a window holds one).
+    let mut pos: Option<String> = None;
+    for (i, labels, pts, hpts) in windows {
+        if !hpts.is_empty() {
+            let hw = HistWindow {
+                pts: &pts,
+                hpts: &hpts,
+                metric: labels.name(),
+                pos: pos.get_or_insert_with(|| ev.arg_position(name, Some(0))),
             };
-            if let Some((value, h)) = with_histograms(name, &s.points, &s.hpoints, value) {
-                out.push(Sample {
-                    labels: s.labels,
-                    ts: t,
-                    value,
-                    h,
-                    drop_name: s.drop_name || !keeps_name,
-                });
+            if let Some(r) = range_hist::apply(ev, name, &hw, w) {
+                if let Some((value, h)) = r {
+                    out.push(Sample {
+                        labels: labels.clone(),
+                        ts: t,
+                        value,
+                        h,
+                        drop_name: !keeps_name,
+                    });
+                }
+                continue;
             }
+        }
+        // A series' name is the same at every step: check it once.
+        let check = !cursors.name_checked[i];
+        if check && f.checks_name(&pts) {
+            note_name(f, ev, labels);
+        }
+        let value = match if pts.is_empty() {
+            Ok(None)
+        } else {
+            f.value(&pts, w, t)
+        } {
+            Ok(v) => v,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        if check && f.checks_name(&pts) {
+            cursors.name_checked[i] = true;
+        }
+        if let Some((value, h)) = with_histograms(name, &pts, &hpts, value) {
+            out.push(Sample {
+                labels: labels.clone(),
+                ts: t,
+                value,
+                h,
+                drop_name: !keeps_name,
+            });
         }
     }
-    Ok(Val::Vector(out))
+    ev.put_cursors(vs, cursors);
+    result.map(|()| out)
+}
+
+/// Range function `f` over the windows `w` of any other range argument (a subquery, a
+/// selector not prefetched), evaluated as a matrix.
+fn over_matrix(
+    ev: &mut Evaluator<'_>,
+    m_expr: &Expr,
+    f: &RangeFn<'_>,
+    w: Window,
+    keeps_name: bool,
+    t: i64,
+) -> Result<Vec<Sample>> {
+    let name = f.name;
+    let mut matrix = ev.eval_matrix(m_expr, t)?;
+    if matches!(unparen(m_expr), Expr::Subquery(_)) {
+        forget_reset_hints(&mut matrix);
+    }
+    let mut out = Vec::with_capacity(matrix.len());
+    // The range argument's position, for annotations about histograms (worked out once
+    // a window holds one).
+    let mut pos: Option<String> = None;
+    for s in matrix {
+        if !s.hpoints.is_empty() {
+            let hw = HistWindow {
+                pts: &s.points,
+                hpts: &s.hpoints,
+                metric: s.labels.name(),
+                pos: pos.get_or_insert_with(|| ev.arg_position(name, Some(0))),
+            };
+            if let Some(r) = range_hist::apply(ev, name, &hw, w) {
+                if let Some((value, h)) = r {
+                    out.push(Sample {
+                        labels: s.labels,
+                        ts: t,
+                        value,
+                        h,
+                        drop_name: s.drop_name || !keeps_name,
+                    });
+                }
+                continue;
+            }
+        }
+        if f.checks_name(&s.points) {
+            note_name(f, ev, &s.labels);
+        }
+        let value = if s.points.is_empty() {
+            None
+        } else {
+            f.value(&s.points, w, t)?
+        };
+        if let Some((value, h)) = with_histograms(name, &s.points, &s.hpoints, value) {
+            out.push(Sample {
+                labels: s.labels,
+                ts: t,
+                value,
+                h,
+                drop_name: s.drop_name || !keeps_name,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Sets the `Reset` and `NotReset` hints of a subquery's histograms to `Unknown`, as
@@ -495,7 +532,7 @@ fn forget_reset_hints(matrix: &mut [crate::promql::value::Series]) {
 }
 
 /// The call's value at `t` from its table over the times it is evaluated at (a range
-/// query's steps, or a subquery's over all its evaluations; see [`range_grid`]),
+/// query's steps, or a subquery's over all its evaluations; see [`grid`]),
 /// computed on first use; `None` when the call does not qualify (a single evaluation time,
 /// a subquery whose evaluations leave gaps, `@`, a scalar argument that is not a literal, a
 /// time off the grid).
@@ -579,7 +616,7 @@ fn build_grid(
     if series.iter().any(|s| !s.histograms.is_empty()) {
         return Ok(None);
     }
-    if steps < 2 || series.len().saturating_mul(steps) > range_grid::MAX_CELLS {
+    if steps < 2 || series.len().saturating_mul(steps) > grid::MAX_CELLS {
         return Ok(None);
     }
     let grid = Grid {
@@ -592,14 +629,14 @@ fn build_grid(
     // Under a budget a table is made only when, at its largest (the per-series parts and
     // the table while one becomes the other), it fits in half of what the query has left;
     // otherwise the call is evaluated step by step, holding one step at a time.
-    let most = series.len() * steps * 2 * range_grid::CELL_BYTES;
+    let most = series.len() * steps * 2 * grid::CELL_BYTES;
     if let Some(c) = &mut ev.tables {
         if most > c.remaining() / 2 {
             return Ok(None);
         }
         c.add(most)?;
     }
-    let table = range_grid::compute(&series, f, grid)?;
+    let table = grid::compute(&series, f, grid)?;
     if let Some(c) = &mut ev.tables {
         c.set(c.held() - most + table.bytes())?;
     }

@@ -16,7 +16,7 @@ use promql_parser::parser::{AtModifier, Call, Expr, Offset, SubqueryExpr, Vector
 use super::annotations::Annotation;
 use super::error::{Error, Result, exec};
 use super::label_cache::{LabelCache, WordBuild, WordMap};
-use super::range_grid::GridTable;
+use super::range::grid::GridTable;
 use super::source::{SeriesSource, SourceSeries, series_bytes};
 use super::value::{Labels, Sample, Series, is_stale_histogram, is_stale_nan};
 use crate::memory::Charge;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::Evaluator;
 use crate::promql::annotations::{Annotation, HistogramOp};
 use crate::promql::native::{FloatHistogram, ResetHint, kahan_sum};
-use crate::promql::range_fns::Window;
+use crate::promql::range::fns::Window;
 
 /// A series' window: floats and histograms (each sorted by time), the metric name and the
 /// position of the range argument, for annotations.

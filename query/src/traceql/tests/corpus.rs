@@ -115,8 +115,17 @@ const INTERNAL: i32 = 1;
 
 /// The corpus's spans of tenant `acme`.
 pub(super) fn spans() -> Vec<SpanRecord> {
-    let int = AnyValue::Int;
-    let get = || ("http.request.method", s("GET"));
+    [trace_a(), trace_b(), trace_c(), trace_e(), trace_d()].concat()
+}
+
+/// The `http.request.method` attribute of a `GET`.
+fn get() -> (&'static str, AnyValue) {
+    ("http.request.method", s("GET"))
+}
+
+/// Trace A: a failing `GET /cart` through frontend and cart, with a database call and a
+/// cache lookup.
+fn trace_a() -> Vec<SpanRecord> {
     vec![
         span(
             'a',
@@ -130,8 +139,8 @@ pub(super) fn spans() -> Vec<SpanRecord> {
             0,
             vec![
                 get(),
-                ("http.response.status_code", int(500)),
-                ("http.status_code", int(500)),
+                ("http.response.status_code", AnyValue::Int(500)),
+                ("http.status_code", AnyValue::Int(500)),
             ],
         ),
         span(
@@ -182,6 +191,12 @@ pub(super) fn spans() -> Vec<SpanRecord> {
             1,
             vec![("cache.hit", AnyValue::Bool(false))],
         ),
+    ]
+}
+
+/// Trace B: a successful `GET /products` through frontend and products, two MySQL calls.
+fn trace_b() -> Vec<SpanRecord> {
+    vec![
         span(
             'b',
             1,
@@ -194,8 +209,8 @@ pub(super) fn spans() -> Vec<SpanRecord> {
             1,
             vec![
                 get(),
-                ("http.response.status_code", int(200)),
-                ("http.status_code", int(200)),
+                ("http.response.status_code", AnyValue::Int(200)),
+                ("http.status_code", AnyValue::Int(200)),
             ],
         ),
         span(
@@ -246,6 +261,13 @@ pub(super) fn spans() -> Vec<SpanRecord> {
             0,
             vec![("db.system", s("mysql"))],
         ),
+    ]
+}
+
+/// Trace C: a failing `POST /checkout` in the staging environment, its status code a
+/// string, with a failing charge and a successful reservation.
+fn trace_c() -> Vec<SpanRecord> {
+    vec![
         span(
             'c',
             1,
@@ -257,7 +279,7 @@ pub(super) fn spans() -> Vec<SpanRecord> {
             1_500 * MS,
             2,
             vec![
-                ("http.response.status_code", int(503)),
+                ("http.response.status_code", AnyValue::Int(503)),
                 ("http.status_code", s("503")),
             ],
         ),
@@ -271,7 +293,10 @@ pub(super) fn spans() -> Vec<SpanRecord> {
             30 * S + 100 * MS,
             1_200 * MS,
             2,
-            vec![("peer.service", s("payments")), ("retries", int(3))],
+            vec![
+                ("peer.service", s("payments")),
+                ("retries", AnyValue::Int(3)),
+            ],
         ),
         span(
             'c',
@@ -283,8 +308,14 @@ pub(super) fn spans() -> Vec<SpanRecord> {
             30 * S + 200 * MS,
             100 * MS,
             1,
-            vec![("retries", int(1))],
+            vec![("retries", AnyValue::Int(1))],
         ),
+    ]
+}
+
+/// Trace E: a successful `GET /cart`, shaped like trace A (kept in memory by [`Corpus`]).
+fn trace_e() -> Vec<SpanRecord> {
+    vec![
         span(
             'e',
             1,
@@ -295,7 +326,7 @@ pub(super) fn spans() -> Vec<SpanRecord> {
             40 * S,
             120 * MS,
             1,
-            vec![get(), ("http.response.status_code", int(200))],
+            vec![get(), ("http.response.status_code", AnyValue::Int(200))],
         ),
         span(
             'e',
@@ -345,19 +376,23 @@ pub(super) fn spans() -> Vec<SpanRecord> {
             0,
             vec![("db.system", s("postgresql"))],
         ),
-        span(
-            'd',
-            1,
-            None,
-            "batch",
-            "nightly",
-            INTERNAL,
-            3_600 * S + 5 * S,
-            2 * S,
-            0,
-            vec![("job.priority", AnyValue::Double(1.5))],
-        ),
     ]
+}
+
+/// Trace D: a nightly batch job an hour later, with no environment.
+fn trace_d() -> Vec<SpanRecord> {
+    vec![span(
+        'd',
+        1,
+        None,
+        "batch",
+        "nightly",
+        INTERNAL,
+        3_600 * S + 5 * S,
+        2 * S,
+        0,
+        vec![("job.priority", AnyValue::Double(1.5))],
+    )]
 }
 
 /// An engine holding the corpus (trace E in memory, the rest flushed to files) and a

@@ -217,9 +217,19 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
 /// Calls function `name` with arguments already converted to its parameter
 /// kinds. Errors are the messages Go would wrap as `error calling <name>`.
 pub(super) fn call(name: &str, a: &[Value], env: &Env<'_>) -> Result<Value, String> {
-    use Value::{Bool, Float, Int, Str, Time};
+    builtin(name, a, env)
+        .or_else(|| string_fn(name, a))
+        .or_else(|| time_fn(name, a, env))
+        .or_else(|| number_fn(name, a))
+        .unwrap_or_else(|| Err(format!("function {name:?} not implemented")))
+}
+
+/// Go's builtins (truth, length, indexing, printing, comparisons) and sprig's `default`;
+/// `None` when `name` is not one of them.
+fn builtin(name: &str, a: &[Value], env: &Env<'_>) -> Option<Result<Value, String>> {
+    use Value::{Bool, Int, Str};
     let str_ = |v: String| Ok(Str(v));
-    match name {
+    Some(match name {
         "not" => Ok(Bool(!a.first().is_some_and(|x| x.truth(env.labels)))),
         "len" => match a.first() {
             Some(Str(s)) => Ok(Int(s.len() as i64)),
@@ -227,47 +237,71 @@ pub(super) fn call(name: &str, a: &[Value], env: &Env<'_>) -> Result<Value, Stri
             Some(other) => Err(format!("len of type {}", other.type_name())),
             None => Err("len of nil pointer".into()),
         },
-        "index" => {
-            let mut cur = a.first().cloned().unwrap_or(Value::Nil);
-            for key in a.iter().skip(1) {
-                cur = match (&cur, key) {
-                    (Value::Labels, Str(k)) => Str(env
-                        .labels
-                        .iter()
-                        .rev()
-                        .find(|(n, _)| n == k)
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default()),
-                    (Str(s), Int(i)) => {
-                        match usize::try_from(*i).ok().and_then(|i| s.as_bytes().get(i)) {
-                            Some(b) => Int(i64::from(*b)),
-                            None => return Err(format!("index out of range: {i}")),
-                        }
-                    }
-                    (c, _) => return Err(format!("can't index item of type {}", c.type_name())),
-                };
-            }
-            Ok(cur)
-        }
+        "index" => index(a, env),
         "print" => str_(sprint(a, env.labels)),
         "println" => str_(sprintln(a, env.labels)),
         "printf" => str_(sprintf(s(a, 0), rest(a, 1), env.labels)),
-        "eq" => {
-            if a.len() < 2 {
-                return Err("missing argument for comparison".into());
-            }
-            for other in rest(a, 1) {
-                if equal(arg(a, 0), other)? {
-                    return Ok(Bool(true));
-                }
-            }
-            Ok(Bool(false))
+        "eq" => eq(a),
+        "ne" => equal(arg(a, 0), arg(a, 1)).map(|e| Bool(!e)),
+        "lt" => compare(arg(a, 0), arg(a, 1)).map(|o| Bool(o.is_lt())),
+        "le" => compare(arg(a, 0), arg(a, 1)).map(|o| Bool(o.is_le())),
+        "gt" => compare(arg(a, 0), arg(a, 1)).map(|o| Bool(o.is_gt())),
+        "ge" => compare(arg(a, 0), arg(a, 1)).map(|o| Bool(o.is_ge())),
+        "default" => {
+            let given = a.get(1);
+            Ok(match given {
+                Some(g) if !g.is_empty_value(env.labels) => g.clone(),
+                _ => arg(a, 0).clone(),
+            })
         }
-        "ne" => Ok(Bool(!equal(arg(a, 0), arg(a, 1))?)),
-        "lt" => Ok(Bool(compare(arg(a, 0), arg(a, 1))?.is_lt())),
-        "le" => Ok(Bool(compare(arg(a, 0), arg(a, 1))?.is_le())),
-        "gt" => Ok(Bool(compare(arg(a, 0), arg(a, 1))?.is_gt())),
-        "ge" => Ok(Bool(compare(arg(a, 0), arg(a, 1))?.is_ge())),
+        _ => return None,
+    })
+}
+
+/// Go's `index`: the first argument indexed by each of the others in turn (the labels
+/// by name, a string by byte position).
+fn index(a: &[Value], env: &Env<'_>) -> Result<Value, String> {
+    use Value::{Int, Str};
+    let mut cur = a.first().cloned().unwrap_or(Value::Nil);
+    for key in a.iter().skip(1) {
+        cur = match (&cur, key) {
+            (Value::Labels, Str(k)) => Str(env
+                .labels
+                .iter()
+                .rev()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()),
+            (Str(s), Int(i)) => match usize::try_from(*i).ok().and_then(|i| s.as_bytes().get(i)) {
+                Some(b) => Int(i64::from(*b)),
+                None => return Err(format!("index out of range: {i}")),
+            },
+            (c, _) => return Err(format!("can't index item of type {}", c.type_name())),
+        };
+    }
+    Ok(cur)
+}
+
+/// Go's `eq`: whether the first argument equals any of the others.
+fn eq(a: &[Value]) -> Result<Value, String> {
+    if a.len() < 2 {
+        return Err("missing argument for comparison".into());
+    }
+    for other in rest(a, 1) {
+        if equal(arg(a, 0), other)? {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+/// String functions of Loki's `functionMap` and sprig: case, trimming, replacing, regexps,
+/// URL and base64 coding, alignment, substrings, tests, indentation and repetition;
+/// `None` when `name` is not one of them.
+fn string_fn(name: &str, a: &[Value]) -> Option<Result<Value, String>> {
+    use Value::{Bool, Int, Str};
+    let str_ = |v: String| Ok(Str(v));
+    Some(match name {
         "ToLower" | "lower" => str_(map_case(s(a, 0), false)),
         "ToUpper" | "upper" => str_(map_case(s(a, 0), true)),
         "title" => str_(title(s(a, 0))),
@@ -298,26 +332,71 @@ pub(super) fn call(name: &str, a: &[Value], env: &Env<'_>) -> Result<Value, Stri
         "trimSuffix" => str_(s(a, 1).strip_suffix(s(a, 0)).unwrap_or(s(a, 1)).to_string()),
         "TrimSpace" | "trim" => str_(s(a, 0).trim().to_string()),
         "regexReplaceAll" | "regexReplaceAllLiteral" => {
-            let re = compile_go(s(a, 0)).map_err(|e| e.to_string())?;
-            let out = if name == "regexReplaceAll" {
-                re.replace_all(s(a, 1), s(a, 2))
-            } else {
-                re.replace_all(s(a, 1), regex::NoExpand(s(a, 2)))
-            };
-            str_(out.into_owned())
+            regex_replace_all(a, name == "regexReplaceAllLiteral")
         }
-        "count" => {
-            let re = compile_go(s(a, 0)).map_err(|e| e.to_string())?;
-            Ok(Int(re.find_iter(s(a, 1)).count() as i64))
-        }
+        "count" => compile_go(s(a, 0))
+            .map_err(|e| e.to_string())
+            .map(|re| Int(re.find_iter(s(a, 1)).count() as i64)),
         "urldecode" => query_unescape(s(a, 0)).map(Str),
         "urlencode" => str_(query_escape(s(a, 0))),
-        "bytes" => parse_bytes(s(a, 0))
-            .map(Float)
-            .ok_or_else(|| format!("cannot parse {:?} as bytes", s(a, 0))),
-        "duration" | "duration_seconds" => parse_duration_seconds(s(a, 0))
-            .map(Float)
-            .ok_or_else(|| format!("time: invalid duration {:?}", s(a, 0))),
+        "alignLeft" => str_(align(n(a, 0), s(a, 1), true)),
+        "alignRight" => str_(align(n(a, 0), s(a, 1), false)),
+        "b64dec" => str_(b64dec(s(a, 0))),
+        "b64enc" => str_(b64enc(s(a, 0))),
+        "trunc" => str_(trunc(n(a, 0), s(a, 1))),
+        "substr" => str_(substring(n(a, 0), n(a, 1), s(a, 2))),
+        "contains" => Ok(Bool(s(a, 1).contains(s(a, 0)))),
+        "hasPrefix" => Ok(Bool(s(a, 1).starts_with(s(a, 0)))),
+        "hasSuffix" => Ok(Bool(s(a, 1).ends_with(s(a, 0)))),
+        "indent" | "nindent" => indent(a, name == "nindent"),
+        "repeat" => repeat(a),
+        _ => return None,
+    })
+}
+
+/// `regexReplaceAll` (`$1` expanded) or, when `literal`, `regexReplaceAllLiteral`.
+fn regex_replace_all(a: &[Value], literal: bool) -> Result<Value, String> {
+    let re = compile_go(s(a, 0)).map_err(|e| e.to_string())?;
+    let out = if literal {
+        re.replace_all(s(a, 1), regex::NoExpand(s(a, 2)))
+    } else {
+        re.replace_all(s(a, 1), s(a, 2))
+    };
+    Ok(Value::Str(out.into_owned()))
+}
+
+/// sprig's `indent` (every line padded) or, when `newline`, `nindent` (and a newline
+/// first), refusing results over [`MAX_STRING`].
+fn indent(a: &[Value], newline: bool) -> Result<Value, String> {
+    let width = usize::try_from(n(a, 0)).unwrap_or(0);
+    let lines = s(a, 1).matches('\n').count() + 1;
+    if width.saturating_mul(lines).saturating_add(s(a, 1).len()) > MAX_STRING {
+        return Err("result too large".into());
+    }
+    let pad = " ".repeat(width);
+    let body = format!("{pad}{}", s(a, 1).replace('\n', &format!("\n{pad}")));
+    if body.len() > MAX_STRING {
+        return Err("result too large".into());
+    }
+    Ok(Value::Str(if newline { format!("\n{body}") } else { body }))
+}
+
+/// sprig's `repeat`, refusing results over [`MAX_STRING`].
+fn repeat(a: &[Value]) -> Result<Value, String> {
+    let count =
+        usize::try_from(n(a, 0)).map_err(|_| "strings: negative Repeat count".to_string())?;
+    if count.saturating_mul(s(a, 1).len()) > MAX_STRING {
+        return Err("strings: Repeat output length overflow".into());
+    }
+    Ok(Value::Str(s(a, 1).repeat(count)))
+}
+
+/// Time functions, and the entry's own line and timestamp; `None` when `name` is not one
+/// of them.
+fn time_fn(name: &str, a: &[Value], env: &Env<'_>) -> Option<Result<Value, String>> {
+    use Value::{Int, Str, Time};
+    let str_ = |v: String| Ok(Str(v));
+    Some(match name {
         "unixEpochMillis" => str_(t(a, 0).unix_millis().to_string()),
         "unixEpochNanos" => str_(t(a, 0).unix_nanos().to_string()),
         "unixEpoch" => str_(t(a, 0).secs.to_string()),
@@ -340,42 +419,23 @@ pub(super) fn call(name: &str, a: &[Value], env: &Env<'_>) -> Result<Value, Stri
             };
             str_(timefmt::format(s(a, 0), when))
         }
-        "alignLeft" => str_(align(n(a, 0), s(a, 1), true)),
-        "alignRight" => str_(align(n(a, 0), s(a, 1), false)),
-        "b64dec" => str_(b64dec(s(a, 0))),
-        "b64enc" => str_(b64enc(s(a, 0))),
         "__line__" => str_(env.line.to_string()),
         "__timestamp__" => Ok(Time(GoTime::from_unix_nanos(env.ts_ns))),
-        "trunc" => str_(trunc(n(a, 0), s(a, 1))),
-        "substr" => str_(substring(n(a, 0), n(a, 1), s(a, 2))),
-        "contains" => Ok(Bool(s(a, 1).contains(s(a, 0)))),
-        "hasPrefix" => Ok(Bool(s(a, 1).starts_with(s(a, 0)))),
-        "hasSuffix" => Ok(Bool(s(a, 1).ends_with(s(a, 0)))),
-        "indent" | "nindent" => {
-            let width = usize::try_from(n(a, 0)).unwrap_or(0);
-            let lines = s(a, 1).matches('\n').count() + 1;
-            if width.saturating_mul(lines).saturating_add(s(a, 1).len()) > MAX_STRING {
-                return Err("result too large".into());
-            }
-            let pad = " ".repeat(width);
-            let body = format!("{pad}{}", s(a, 1).replace('\n', &format!("\n{pad}")));
-            if body.len() > MAX_STRING {
-                return Err("result too large".into());
-            }
-            str_(if name == "nindent" {
-                format!("\n{body}")
-            } else {
-                body
-            })
-        }
-        "repeat" => {
-            let count = usize::try_from(n(a, 0))
-                .map_err(|_| "strings: negative Repeat count".to_string())?;
-            if count.saturating_mul(s(a, 1).len()) > MAX_STRING {
-                return Err("strings: Repeat output length overflow".into());
-            }
-            str_(s(a, 1).repeat(count))
-        }
+        _ => return None,
+    })
+}
+
+/// Numbers: units parsed from strings (`bytes`, `duration`), conversions, and sprig's
+/// integer and float arithmetic; `None` when `name` is not one of them.
+fn number_fn(name: &str, a: &[Value]) -> Option<Result<Value, String>> {
+    use Value::{Float, Int};
+    Some(match name {
+        "bytes" => parse_bytes(s(a, 0))
+            .map(Float)
+            .ok_or_else(|| format!("cannot parse {:?} as bytes", s(a, 0))),
+        "duration" | "duration_seconds" => parse_duration_seconds(s(a, 0))
+            .map(Float)
+            .ok_or_else(|| format!("time: invalid duration {:?}", s(a, 0))),
         "int" => Ok(Int(to_int64(arg(a, 0)))),
         "float64" => Ok(Float(to_float64(arg(a, 0)))),
         "add" => Ok(Int(a
@@ -385,17 +445,7 @@ pub(super) fn call(name: &str, a: &[Value], env: &Env<'_>) -> Result<Value, Stri
         "mul" => Ok(Int(a
             .iter()
             .fold(1i64, |acc, x| acc.wrapping_mul(to_int64(x))))),
-        "div" | "mod" => {
-            let (x, y) = (to_int64(arg(a, 0)), to_int64(arg(a, 1)));
-            if y == 0 {
-                return Err("runtime error: integer divide by zero".into());
-            }
-            Ok(Int(if name == "div" {
-                x.wrapping_div(y)
-            } else {
-                x.wrapping_rem(y)
-            }))
-        }
+        "div" | "mod" => div_mod(a, name == "div"),
         "max" => Ok(Int(a.iter().map(to_int64).max().unwrap_or(0))),
         "min" => Ok(Int(a.iter().map(to_int64).min().unwrap_or(0))),
         "maxf" => Ok(Float(
@@ -413,31 +463,39 @@ pub(super) fn call(name: &str, a: &[Value], env: &Env<'_>) -> Result<Value, Stri
         }
         "ceil" => Ok(Float(to_float64(arg(a, 0)).ceil())),
         "floor" => Ok(Float(to_float64(arg(a, 0)).floor())),
-        "round" => {
-            let round_on = match a.get(2) {
-                Some(Float(r)) => *r,
-                _ => 0.5,
-            };
-            let pow = 10f64.powf(n(a, 1) as f64);
-            let digit = pow * to_float64(arg(a, 0));
-            let frac = digit.fract();
-            Ok(Float(
-                if frac >= round_on {
-                    digit.ceil()
-                } else {
-                    digit.floor()
-                } / pow,
-            ))
-        }
-        "default" => {
-            let given = a.get(1);
-            Ok(match given {
-                Some(g) if !g.is_empty_value(env.labels) => g.clone(),
-                _ => arg(a, 0).clone(),
-            })
-        }
-        other => Err(format!("function {other:?} not implemented")),
+        "round" => Ok(Float(round(a))),
+        _ => return None,
+    })
+}
+
+/// sprig's integer `div` (when `div`) or `mod`, failing on a zero divisor as Go does.
+fn div_mod(a: &[Value], div: bool) -> Result<Value, String> {
+    let (x, y) = (to_int64(arg(a, 0)), to_int64(arg(a, 1)));
+    if y == 0 {
+        return Err("runtime error: integer divide by zero".into());
     }
+    Ok(Value::Int(if div {
+        x.wrapping_div(y)
+    } else {
+        x.wrapping_rem(y)
+    }))
+}
+
+/// sprig's `round`: the first argument to the second's number of decimals, rounded up
+/// from the third's fraction (0.5 by default).
+fn round(a: &[Value]) -> f64 {
+    let round_on = match a.get(2) {
+        Some(Value::Float(r)) => *r,
+        _ => 0.5,
+    };
+    let pow = 10f64.powf(n(a, 1) as f64);
+    let digit = pow * to_float64(arg(a, 0));
+    let rounded = if digit.fract() >= round_on {
+        digit.ceil()
+    } else {
+        digit.floor()
+    };
+    rounded / pow
 }
 
 /// Go's `math.Max` (NaN wins).

@@ -1,0 +1,335 @@
+//! A range function over a selector, evaluated for all the times it is evaluated at once:
+//! a range query's steps, or a subquery's steps over all its evaluations (when they leave
+//! no gap: the enclosing step is at most the subquery's range).
+//!
+//! Evaluating step by step touches every series' window at every step, jumping from series
+//! to series. For a call like `rate(x[5m])` whose value at a time depends on that time only
+//! (no `@`, literal scalar arguments), the evaluator instead computes every step's value
+//! series by series on first use, as Prometheus does for range functions in range queries:
+//! each series' samples are read once, in order, by two indexes moving forward. Large
+//! selections are split over the available cores. The steps then read their values from
+//! the table.
+
+use std::num::NonZeroUsize;
+
+use super::fns::{RangeFn, Window};
+use crate::promql::error::{Result, exec};
+use crate::promql::source::SourceSeries;
+use crate::promql::value::is_stale_nan;
+
+/// Below this many selected samples a table is computed on one thread.
+const PARALLEL_MIN_SAMPLES: usize = 200_000;
+/// Most threads one table is computed on.
+const MAX_THREADS: usize = 4;
+/// Largest table (series × steps) computed; larger selections are evaluated step by step.
+pub(crate) const MAX_CELLS: usize = 50_000_000;
+
+/// Bytes one (series, step) value takes in a table, and in the parts it is made from.
+pub(crate) const CELL_BYTES: usize = std::mem::size_of::<(u32, f64)>();
+
+/// The times a call is evaluated at and how its window sits relative to each.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grid {
+    /// First step (ms).
+    pub(crate) start: i64,
+    /// Step (ms), positive.
+    pub(crate) step: i64,
+    /// Number of steps.
+    pub(crate) steps: usize,
+    /// The selector's offset (ms): a step at `t` reads the window ending at `t - offset`.
+    pub(crate) offset: i64,
+    /// The window's length (ms).
+    pub(crate) range: i64,
+}
+
+impl Grid {
+    /// The index of the step at `t`, if `t` is one.
+    pub(crate) fn index(&self, t: i64) -> Option<usize> {
+        let d = t.checked_sub(self.start)?;
+        if d < 0 || d % self.step != 0 {
+            return None;
+        }
+        usize::try_from(d / self.step)
+            .ok()
+            .filter(|&k| k < self.steps)
+    }
+}
+
+/// Every step's values of one call.
+#[derive(Debug)]
+pub(crate) struct GridTable {
+    pub(crate) grid: Grid,
+    /// Where each step's entries start in `entries` (`steps + 1` items).
+    offsets: Vec<usize>,
+    /// (series index, value) of each step, by step, then by series index.
+    entries: Vec<(u32, f64)>,
+    /// Samples in the windows of each step (for the samples limit).
+    samples: Vec<usize>,
+    /// Series whose name a name-checking function notes, in the order a step-by-step
+    /// evaluation would meet them (by first step with a checked window, then index).
+    pub(crate) noted: Vec<usize>,
+}
+
+impl GridTable {
+    /// Bytes the table holds.
+    pub(crate) fn bytes(&self) -> usize {
+        self.entries.capacity() * CELL_BYTES
+            + (self.offsets.capacity() + self.samples.capacity() + self.noted.capacity()) * 8
+    }
+
+    /// Step `k`'s (series index, value) pairs and its window samples.
+    pub(crate) fn at(&self, k: usize) -> (&[(u32, f64)], usize) {
+        (
+            &self.entries[self.offsets[k]..self.offsets[k + 1]],
+            self.samples[k],
+        )
+    }
+}
+
+/// What one thread computed for a run of series.
+struct Part {
+    /// (step, value) of each series, concatenated; `ends[i]` is where series i's end.
+    values: Vec<(u32, f64)>,
+    ends: Vec<usize>,
+    samples: Vec<usize>,
+    /// (first step whose window the name check applies to, series index).
+    checks: Vec<(usize, usize)>,
+}
+
+/// Computes `f` over `series` at every step of `grid`.
+pub(crate) fn compute(series: &[SourceSeries], f: &RangeFn<'_>, grid: Grid) -> Result<GridTable> {
+    if series.len() > u32::MAX as usize {
+        return exec("too many series for one selector");
+    }
+    let total: usize = series.iter().map(|s| s.samples.len()).sum();
+    let threads = if total < PARALLEL_MIN_SAMPLES {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, NonZeroUsize::get)
+            .min(MAX_THREADS)
+    };
+    let parts: Vec<Part> = if threads <= 1 {
+        vec![compute_part(series, 0, f, grid)?]
+    } else {
+        // Runs of about equal sample counts.
+        let per = total.div_ceil(threads);
+        let mut bounds = vec![0];
+        let mut acc = 0;
+        for (i, s) in series.iter().enumerate() {
+            acc += s.samples.len();
+            if acc >= per * bounds.len() && i + 1 < series.len() {
+                bounds.push(i + 1);
+            }
+        }
+        bounds.push(series.len());
+        bounds.dedup();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = bounds
+                .windows(2)
+                .map(|b| {
+                    let (lo, hi) = (b[0], b[1]);
+                    scope.spawn(move || compute_part(&series[lo..hi], lo, f, grid))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h.join() {
+                    Ok(r) => r,
+                    Err(p) => std::panic::resume_unwind(p),
+                })
+                .collect::<Result<Vec<Part>>>()
+        })?
+    };
+    Ok(transpose(parts, grid))
+}
+
+/// Series `first..` (`series` is that run) at every step.
+fn compute_part(
+    series: &[SourceSeries],
+    first: usize,
+    f: &RangeFn<'_>,
+    grid: Grid,
+) -> Result<Part> {
+    let mut part = Part {
+        values: Vec::new(),
+        ends: Vec::with_capacity(series.len()),
+        samples: vec![0; grid.steps],
+        checks: Vec::new(),
+    };
+    let mut filtered = Vec::new();
+    for (i, s) in series.iter().enumerate() {
+        let samples: &[(i64, f64)] = if s.samples.iter().any(|p| is_stale_nan(p.1)) {
+            filtered.clear();
+            filtered.extend(s.samples.iter().copied().filter(|p| !is_stale_nan(p.1)));
+            &filtered
+        } else {
+            &s.samples
+        };
+        let mut checked = false;
+        let (mut a, mut b) = (0, 0);
+        for k in 0..grid.steps {
+            let t = grid.start + grid.step * k as i64;
+            let end = t - grid.offset;
+            let start = end - grid.range;
+            while a < samples.len() && samples[a].0 <= start {
+                a += 1;
+            }
+            b = b.max(a);
+            while b < samples.len() && samples[b].0 <= end {
+                b += 1;
+            }
+            let pts = &samples[a..b];
+            if pts.is_empty() {
+                continue;
+            }
+            part.samples[k] += pts.len();
+            if !checked && f.checks_name(pts) {
+                checked = true;
+                part.checks.push((k, first + i));
+            }
+            let w = Window {
+                start,
+                end,
+                range_ms: grid.range,
+            };
+            if let Some(v) = f.value(pts, w, t)? {
+                part.values.push((k as u32, v));
+            }
+        }
+        part.ends.push(part.values.len());
+    }
+    Ok(part)
+}
+
+/// Turns per-series results into per-step ones.
+fn transpose(parts: Vec<Part>, grid: Grid) -> GridTable {
+    let mut samples = vec![0; grid.steps];
+    let mut offsets = vec![0; grid.steps + 1];
+    let mut checks = Vec::new();
+    for p in &parts {
+        for (k, n) in p.samples.iter().enumerate() {
+            samples[k] += n;
+        }
+        for (k, _) in &p.values {
+            offsets[*k as usize + 1] += 1;
+        }
+        checks.extend_from_slice(&p.checks);
+    }
+    for k in 0..grid.steps {
+        offsets[k + 1] += offsets[k];
+    }
+    let mut next = offsets.clone();
+    let mut entries = vec![(0u32, 0.0); offsets[grid.steps]];
+    let mut index = 0u32;
+    for p in &parts {
+        let mut from = 0;
+        for &end in &p.ends {
+            for &(k, v) in &p.values[from..end] {
+                entries[next[k as usize]] = (index, v);
+                next[k as usize] += 1;
+            }
+            from = end;
+            index += 1;
+        }
+    }
+    checks.sort_unstable();
+    GridTable {
+        grid,
+        offsets,
+        entries,
+        samples,
+        noted: checks.into_iter().map(|(_, i)| i).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::promql::Labels;
+
+    #[test]
+    fn grid_index_accepts_only_steps() {
+        let g = Grid {
+            start: 1_000,
+            step: 60_000,
+            steps: 3,
+            offset: 0,
+            range: 300_000,
+        };
+        assert_eq!(g.index(1_000), Some(0));
+        assert_eq!(g.index(121_000), Some(2));
+        assert_eq!(g.index(181_000), None);
+        assert_eq!(g.index(61_001), None);
+        assert_eq!(g.index(0), None);
+    }
+
+    #[test]
+    fn table_matches_per_step_windows_on_both_thread_paths() {
+        // Series with a gap, a staleness marker and different sample rates.
+        let series: Vec<SourceSeries> = (0..60)
+            .map(|j| {
+                let every = 5_000 + 1_000 * j as i64;
+                let samples = (0..4_000i64)
+                    .filter(|i| !(100..300).contains(i))
+                    .map(|i| {
+                        let v = if i == 1_000 + j as i64 {
+                            f64::from_bits(crate::promql::STALE_NAN_BITS)
+                        } else {
+                            (i % 97) as f64
+                        };
+                        (i * every, v)
+                    })
+                    .collect();
+                SourceSeries {
+                    labels: Labels::from_pairs([("i", j.to_string())]),
+                    samples,
+                    histograms: Vec::new(),
+                }
+            })
+            .collect();
+        let grid = Grid {
+            start: 0,
+            step: 60_000,
+            steps: 2_000,
+            offset: 30_000,
+            range: 300_000,
+        };
+        for name in ["rate", "max_over_time", "changes"] {
+            let f = RangeFn {
+                name,
+                p1: 0.0,
+                p2: 0.0,
+            };
+            let total: usize = series.iter().map(|s| s.samples.len()).sum();
+            assert!(total > PARALLEL_MIN_SAMPLES, "exercises the threaded path");
+            let table = compute(&series, &f, grid).expect("computes");
+            let single = transpose(
+                vec![compute_part(&series, 0, &f, grid).expect("computes")],
+                grid,
+            );
+            for k in 0..grid.steps {
+                let t = grid.start + grid.step * k as i64;
+                let (end, start) = (t - grid.offset, t - grid.offset - grid.range);
+                let mut want = Vec::new();
+                let mut n = 0;
+                for (i, s) in series.iter().enumerate() {
+                    let pts = crate::promql::eval::window_points(&s.samples, start, end);
+                    n += pts.len();
+                    let w = Window {
+                        start,
+                        end,
+                        range_ms: grid.range,
+                    };
+                    if !pts.is_empty()
+                        && let Some(v) = f.value(&pts, w, t).expect("supported")
+                    {
+                        want.push((i as u32, v));
+                    }
+                }
+                assert_eq!(table.at(k), (&want[..], n), "{name} step {k}");
+                assert_eq!(single.at(k), (&want[..], n), "{name} step {k}");
+            }
+        }
+    }
+}
