@@ -42,7 +42,7 @@ LAYERS = {
         ["wal"],
         ["storage"],
         ["metrics", "signals", "exemplars"],
-        ["core"],
+        ["lifecycle"],
         ["api"],
         ["lib"],
     ],

@@ -38,9 +38,9 @@ mod api;
 mod cache_hint;
 mod clock;
 mod config;
-mod core;
 mod error;
 mod exemplars;
+mod lifecycle;
 mod memory;
 mod metrics;
 mod model;
@@ -56,9 +56,9 @@ pub use api::Engine;
 pub use api::status::{CompactionBacklog, PartitionDisk, SignalDisk};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EngineConfig, Limits, ReaderConfig, RemoteConfig};
-pub use core::checkpoint::CheckpointStats;
 pub use error::{Error, RemoteError, Result};
 pub use exemplars::file::exemplars_schema;
+pub use lifecycle::checkpoint::CheckpointStats;
 pub use memory::set_memory_release;
 pub use metrics::cardinality::{
     Cardinality, CardinalityQuery, HeadSummary, MAX_ADDED_LABELS, NamedCount,

@@ -16,7 +16,7 @@ pub(crate) mod signals;
 pub(crate) mod status;
 pub(crate) mod telemetry;
 
-use crate::core::Core;
+use crate::lifecycle::Core;
 use crate::metrics::compact::Scope;
 use crate::metrics::read::ReadLimit;
 use crate::{

@@ -1,6 +1,6 @@
 //! [`MetricsStore`]: the samples a tenant holds, in memory (the heads) and on disk (the
 //! committed file sets), and the reads over both: select by matchers, label names and
-//! values. `core/` owns it and runs the protocols (write, flush, compaction) over it.
+//! values. `lifecycle/` owns it and runs the protocols (write, flush, compaction) over it.
 
 use crate::metrics::files::MetricsFile;
 use crate::metrics::head::{HeadShard, SHARDS, TenantHead, shard_of};

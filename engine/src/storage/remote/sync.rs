@@ -58,7 +58,7 @@ pub(crate) struct Mirror {
     last_error: Mutex<Option<String>>,
     /// Files found in the bucket at their local size (or evicted locally and there) since
     /// the engine last took them: a writer whose local copies are a cache may then evict
-    /// them (`core/cache.rs`).
+    /// them (`lifecycle/copies.rs`).
     mirrored: Mutex<Vec<(String, u64)>>,
 }
 

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::core::Core;
 use crate::exemplars::check;
 use crate::exemplars::file as exemplar_file;
+use crate::lifecycle::Core;
 use crate::model::exemplar::{
     Exemplar, ExemplarOutcome, ExemplarReject, SeriesExemplars, SeriesExemplarsRead,
 };

@@ -1,7 +1,7 @@
 //! Compaction passes over closed partitions: choosing them, running the signal's merge, committing the new manifest.
 
-use crate::core::Core;
 use crate::exemplars::file as exemplar_file;
+use crate::lifecycle::Core;
 use crate::metrics::compact::Scope;
 use crate::metrics::compact::merge_samples;
 use crate::metrics::compact::{CompactStats, Target};
@@ -454,7 +454,7 @@ impl Core {
 
 #[cfg(test)]
 mod tests {
-    use crate::core::Core;
+    use crate::lifecycle::Core;
     use crate::{EngineConfig, SystemClock};
 
     #[test]

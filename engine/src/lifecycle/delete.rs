@@ -38,8 +38,8 @@ use std::sync::Arc;
 
 use tracing::info;
 
-use crate::core::Core;
 use crate::exemplars::file as exemplar_file;
+use crate::lifecycle::Core;
 use crate::metrics::compact::Target;
 use crate::metrics::delete::{count_samples, matching_ids, rewrite_without};
 use crate::metrics::flush::FlushStop;

@@ -1,6 +1,6 @@
 //! Writes: admission against the tenant's limits, the WAL append and the apply to memory, for samples, spans and logs.
 
-use crate::core::Core;
+use crate::lifecycle::Core;
 use crate::metrics::head::{relock, shard_of};
 use crate::metrics::raw_keys::KnownSeries;
 use crate::metrics::write::Learnt;
@@ -153,7 +153,7 @@ impl Core {
                 .rec
                 .histograms
                 .iter()
-                .map(|(_, _, b)| crate::core::hist_bytes(b.len()))
+                .map(|(_, _, b)| crate::lifecycle::hist_bytes(b.len()))
                 .sum();
             self.head_hist_bytes.fetch_add(held, Ordering::Relaxed);
             if !place.rec.samples.is_empty() || !place.rec.histograms.is_empty() {

@@ -1,9 +1,9 @@
 //! The flush protocol: cutting what memory holds, writing it as Parquet, publishing the files, moving the FLUSHED marker and truncating the WAL, for every signal.
 
-use crate::core::Core;
 use crate::exemplars::file as exemplar_file;
 use crate::exemplars::ring::Entry;
 use crate::exemplars::store::{ExemplarStore, ExemplarsTaken};
+use crate::lifecycle::Core;
 use crate::metrics::flush::FlushStop;
 use crate::metrics::flush::MARKER;
 use crate::metrics::flush::PartRows;
@@ -58,7 +58,7 @@ impl Core {
             timer.discard(); // nothing to flush is not a flush
             return Ok(FlushStats::default());
         }
-        self.relog_metadata()?; // metadata is in the WAL only (`core/metadata.rs`)
+        self.relog_metadata()?; // metadata is in the WAL only (`lifecycle/metadata.rs`)
         match self.write_and_commit(&cut, boundary, stop) {
             Ok(stats) => {
                 drop(cut);
@@ -296,7 +296,7 @@ impl Core {
                 .iter()
                 .filter_map(|(.., hists)| hists.as_deref())
                 .flatten()
-                .map(|(_, b)| crate::core::hist_bytes(b.len()))
+                .map(|(_, b)| crate::lifecycle::hist_bytes(b.len()))
                 .sum::<u64>();
         }
         if hist_held > 0 {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tracing::warn;
 
-use crate::core::Core;
+use crate::lifecycle::Core;
 use crate::storage::partition::PartFile;
 
 impl Core {

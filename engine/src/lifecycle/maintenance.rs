@@ -1,6 +1,6 @@
 //! Maintenance other than compaction: retention and the disk budget, and building missing trace-id filters.
 
-use crate::core::Core;
+use crate::lifecycle::Core;
 use crate::signal::Signal;
 use crate::signals::spans::trace_filter::build;
 use crate::storage::fs::sync_dir;
@@ -148,7 +148,7 @@ impl Core {
     }
 }
 
-impl crate::core::Core {
+impl crate::lifecycle::Core {
     /// Builds the trace-id filter file of every committed spans file that lacks a valid
     /// one (written before filter files existed, or lost in a crash); returns how many it
     /// built. Run by maintenance; a file that fails is logged and tried again next pass.
@@ -191,7 +191,7 @@ impl crate::core::Core {
     }
 }
 
-impl crate::core::Core {
+impl crate::lifecycle::Core {
     /// Builds the summary of every committed logs file that lacks a valid one (written
     /// before summaries existed, or lost in a crash); returns how many it built. Run by
     /// maintenance; a file that fails is logged and tried again next pass.

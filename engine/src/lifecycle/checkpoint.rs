@@ -42,7 +42,7 @@ use std::sync::atomic::Ordering;
 
 use tracing::{info, warn};
 
-use crate::core::Core;
+use crate::lifecycle::Core;
 use crate::metrics::flush::FlushStop;
 use crate::signal::Signal;
 use crate::storage::checkpoint::{Placed, dirs_up_to, link_or_copy, prepare_dest, sync_dirs};

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::core::Core;
+use crate::lifecycle::Core;
 use crate::signal::Signal;
 use crate::storage::parquet_io;
 use crate::storage::partition::{self, FileMap, PartFile};

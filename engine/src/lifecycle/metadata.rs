@@ -8,7 +8,7 @@
 //! records). Each snapshot record replaces the families it lists at replay, so a write
 //! logged between the boundary and the snapshot is neither lost nor reordered.
 
-use crate::core::Core;
+use crate::lifecycle::Core;
 use crate::metrics::metadata::Added;
 use crate::model::metadata::{
     FamilyMetadata, MAX_METADATA_HELP_BYTES, MAX_METADATA_METRICS, MAX_METADATA_NAME_BYTES,
@@ -116,7 +116,7 @@ impl Core {
 
     /// Logs every tenant's metadata again, as snapshot records, and waits until they are
     /// durable: called by a flush after its cut took `boundary`, before the WAL below it is
-    /// truncated (`core/flush.rs`).
+    /// truncated (`lifecycle/flush.rs`).
     pub(crate) fn relog_metadata(&self) -> Result<()> {
         let mut last = None;
         {

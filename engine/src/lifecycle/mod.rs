@@ -73,7 +73,7 @@ pub(crate) struct Core {
     pub(crate) logs: SignalStore<LogRecord>,
     /// Exemplars in memory (their files are listed with the metrics sets).
     pub(crate) exemplars: crate::exemplars::store::ExemplarStore,
-    /// Metric metadata (memory and WAL only, `core/metadata.rs`).
+    /// Metric metadata (memory and WAL only, `lifecycle/metadata.rs`).
     pub(crate) metadata: crate::metrics::metadata::MetadataStore,
     /// Closed spans and logs partitions with more than one file: the file set a pass saw
     /// (`signals::compact::SetSeen`), to tell when it has settled.
@@ -81,7 +81,7 @@ pub(crate) struct Core {
     /// The mirror to an object store, when configured (`storage/remote`).
     pub(crate) remote: Option<crate::storage::remote::Remote>,
     /// The bucket this engine reads, read-only, when it is a query process's
-    /// (`core/reader.rs`).
+    /// (`lifecycle/reader.rs`).
     pub(crate) reader: Option<Arc<crate::storage::remote::reader::Reader>>,
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::core::{Core, Replayed, hist_bytes};
+use crate::lifecycle::{Core, Replayed, hist_bytes};
 use crate::metrics::head::{self, TenantHead};
 use crate::model::series::{MIX, SeriesId};
 use crate::model::series_key::SeriesKey;
