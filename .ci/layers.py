@@ -39,7 +39,7 @@ LAYERS = {
         ["clock", "tenant", "signal", "memory", "cache_hint", "rate_limit"],
         ["config", "telemetry"],
         ["model"],
-        ["wal"],
+        ["wal_records"],
         ["storage"],
         ["metrics", "signals", "exemplars"],
         ["lifecycle"],

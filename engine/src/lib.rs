@@ -50,7 +50,7 @@ mod signals;
 mod storage;
 mod telemetry;
 mod tenant;
-mod wal;
+mod wal_records;
 
 pub use api::Engine;
 pub use api::status::{CompactionBacklog, PartitionDisk, SignalDisk};
@@ -106,7 +106,7 @@ pub use storage::retention::RetentionStats;
 pub use storage::snapshot_file::SnapshotFile;
 pub use telemetry::{DiskUsage, EngineTelemetry};
 pub use tenant::{MAX_TENANT_LEN, TenantId};
-pub use wal::pending::PendingWrite;
+pub use wal_records::pending::PendingWrite;
 
 #[doc(hidden)]
 pub use signals::{flush_stages, record_memory};

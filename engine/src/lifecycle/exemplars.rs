@@ -9,7 +9,7 @@ use crate::lifecycle::Core;
 use crate::model::exemplar::{
     Exemplar, ExemplarOutcome, ExemplarReject, SeriesExemplars, SeriesExemplarsRead,
 };
-use crate::wal::exemplars as wal_exemplars;
+use crate::wal_records::exemplars as wal_exemplars;
 use crate::{Labels, Matcher, Result, TenantId};
 
 impl Core {

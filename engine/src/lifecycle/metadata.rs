@@ -14,7 +14,7 @@ use crate::model::metadata::{
     FamilyMetadata, MAX_METADATA_HELP_BYTES, MAX_METADATA_METRICS, MAX_METADATA_NAME_BYTES,
     Metadata, MetadataOutcome, MetadataRead, MetadataReject,
 };
-use crate::wal::metadata::{self as wal_metadata, Families, Mode};
+use crate::wal_records::metadata::{self as wal_metadata, Families, Mode};
 use crate::{Result, TenantId};
 
 /// Encoded bytes after which a snapshot record is submitted and another started.

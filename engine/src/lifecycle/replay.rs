@@ -18,7 +18,7 @@ use crate::lifecycle::{Core, Replayed, hist_bytes};
 use crate::metrics::head::{self, TenantHead};
 use crate::model::series::{MIX, SeriesId};
 use crate::model::series_key::SeriesKey;
-use crate::wal::{self, Decoded, LoggedHist, SamplesRecord};
+use crate::wal_records::{self, Decoded, LoggedHist, SamplesRecord};
 use crate::{Error, Result, Sample, TenantId};
 
 /// Samples gathered before a batch is sorted and applied: enough that most series get a run
@@ -121,10 +121,11 @@ impl Core {
                 if rec.lsn < flushed_below {
                     continue; // its samples are in committed Parquet files
                 }
-                let decoded = wal::decode_any(&rec.payload).map_err(|reason| Error::BadRecord {
-                    lsn: rec.lsn,
-                    reason,
-                })?;
+                let decoded =
+                    wal_records::decode_any(&rec.payload).map_err(|reason| Error::BadRecord {
+                        lsn: rec.lsn,
+                        reason,
+                    })?;
                 let decoded = match decoded {
                     Decoded::Samples(s) => s,
                     Decoded::Spans(tenant, recs) => {

@@ -20,11 +20,11 @@ use crate::signals::store::Part;
 use crate::signals::store::SignalStore;
 use crate::signals::store::StoredRecord;
 use crate::signals::store::held_sizes;
-use crate::wal::pending::PendingWrite;
-use crate::wal::{SamplesRecord, spans_logs};
+use crate::wal_records::pending::PendingWrite;
+use crate::wal_records::{SamplesRecord, spans_logs};
 use crate::{
     Error, HistogramError, RejectReason, Result, SignalOutcome, SignalReject, TenantId,
-    WriteOutcome, wal,
+    WriteOutcome, wal_records,
 };
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -158,7 +158,7 @@ impl Core {
             self.head_hist_bytes.fetch_add(held, Ordering::Relaxed);
             if !place.rec.samples.is_empty() || !place.rec.histograms.is_empty() {
                 place.rec.new_series.clear();
-                last = Some(self.wal.submit([wal::encode(&place.rec)])?);
+                last = Some(self.wal.submit([wal_records::encode(&place.rec)])?);
             }
         }
         let learnt = std::mem::take(&mut place.learnt);

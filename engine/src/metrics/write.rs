@@ -9,7 +9,7 @@ use crate::metrics::head::{SHARDS, TenantHead, activate};
 use crate::metrics::raw_keys::KnownSeries;
 use crate::metrics::series::{EncodedHist, Placement};
 use crate::model::series_key::{PreparedBatch, SeriesKey};
-use crate::wal::{self, SamplesRecord};
+use crate::wal_records::{self, SamplesRecord};
 use crate::{
     Error, HistogramSample, Labels, Limits, RejectReason, Result, Sample, SeriesHistograms,
     SeriesSamples, TenantId, WriteOutcome,
@@ -406,7 +406,7 @@ impl<'w, 'b> Placer<'w, 'b> {
             samples: Vec::new(),
             histograms: Vec::new(),
         };
-        let ticket = wal.submit([wal::encode(&defs)])?;
+        let ticket = wal.submit([wal_records::encode(&defs)])?;
         self.rec.new_series = defs.new_series;
         Ok(Some(ticket))
     }

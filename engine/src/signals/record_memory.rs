@@ -9,7 +9,7 @@
 //! Sizes are capacities, what was asked of the allocator; its rounding to size classes
 //! comes on top. The resource attributes and scope a record shares with the records of
 //! its resource are counted with the first record of a run that shares them, as the WAL
-//! encoding writes them once (`wal/spans_logs.rs`). Runs of different writes may share one
+//! encoding writes them once (`wal_records/spans_logs.rs`). Runs of different writes may share one
 //! copy (`signals/shared_lists.rs`); each run still counts it, so the count errs high by at most
 //! one list per run (~1 KB per resource of a request, ~24 B per span of the bench's load).
 

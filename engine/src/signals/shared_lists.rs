@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::model::anyvalue::Attributes;
 use crate::model::records::Scope;
-use crate::wal::spans_logs;
+use crate::wal_records::spans_logs;
 
 /// Most entries a table holds.
 const BOUND: usize = 4096;

@@ -26,7 +26,7 @@ use crate::signals::meta::SpansFileMeta;
 use crate::signals::shared_lists::{SharedLists, Sharer};
 use crate::signals::spans::trace_filter::TraceFilter;
 use crate::storage::partition::{PartFile, partition_start};
-use crate::wal::spans_logs::WalRecord;
+use crate::wal_records::spans_logs::WalRecord;
 use crate::{Limits, Result, SignalReject, TenantId};
 
 use crate::storage::partition::FileMap;

@@ -57,17 +57,17 @@ pub(crate) const VERSION_1: u8 = 1;
 /// refused.
 pub(crate) const SAMPLES_VERSION: u8 = 2;
 pub(crate) const KIND_SAMPLES: u8 = 1;
-/// Spans and log records (`wal/spans_logs.rs`).
+/// Spans and log records (`wal_records/spans_logs.rs`).
 pub(crate) const KIND_SPANS: u8 = 2;
 pub(crate) const KIND_LOGS: u8 = 3;
 /// Samples with native histograms: a kind 1 record (same version byte) followed by the
-/// histograms; written only by writes that stored histograms (`wal/mod.rs`).
+/// histograms; written only by writes that stored histograms (`wal_records/mod.rs`).
 pub(crate) const KIND_SAMPLES_H: u8 = 5;
-/// Exemplars (`wal/exemplars.rs`).
+/// Exemplars (`wal_records/exemplars.rs`).
 pub(crate) const KIND_EXEMPLARS: u8 = 4;
 /// Version of exemplars records.
 pub(crate) const EXEMPLARS_VERSION: u8 = 1;
-/// Metric metadata (`wal/metadata.rs`).
+/// Metric metadata (`wal_records/metadata.rs`).
 pub(crate) const KIND_METADATA: u8 = 6;
 /// Version of metadata records.
 pub(crate) const METADATA_VERSION: u8 = 1;

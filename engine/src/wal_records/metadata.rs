@@ -3,7 +3,7 @@
 
 use crate::TenantId;
 use crate::model::metadata::{Metadata, MetricType};
-use crate::wal::frame::{Cursor, KIND_METADATA, METADATA_VERSION};
+use crate::wal_records::frame::{Cursor, KIND_METADATA, METADATA_VERSION};
 
 /// What a metadata record holds: by family, in the order stored.
 pub(crate) type Families = Vec<(String, Vec<Metadata>)>;

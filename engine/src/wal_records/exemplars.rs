@@ -4,7 +4,7 @@
 
 use crate::TenantId;
 use crate::model::exemplar::{Exemplar, SeriesExemplars};
-use crate::wal::frame::{Cursor, EXEMPLARS_VERSION, KIND_EXEMPLARS};
+use crate::wal_records::frame::{Cursor, EXEMPLARS_VERSION, KIND_EXEMPLARS};
 
 /// Encodes the accepted exemplars of one write (`tenant` is at most 64 bytes).
 pub(crate) fn encode(tenant: &TenantId, series: &[SeriesExemplars]) -> Vec<u8> {

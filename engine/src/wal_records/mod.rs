@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::model::series::SeriesId;
 use crate::model::series_key::{self, SeriesKey};
-use crate::wal::frame::{
+use crate::wal_records::frame::{
     Cursor, KIND_EXEMPLARS, KIND_LOGS, KIND_METADATA, KIND_SAMPLES, KIND_SAMPLES_H, KIND_SPANS,
     SAMPLES_VERSION,
 };
@@ -101,10 +101,14 @@ pub(crate) enum Decoded {
 /// Decodes a record of any kind.
 pub(crate) fn decode_any(buf: &[u8]) -> Result<Decoded, String> {
     match buf.get(1) {
-        Some(&KIND_SPANS) => crate::wal::spans_logs::decode(buf).map(|(t, r)| Decoded::Spans(t, r)),
-        Some(&KIND_LOGS) => crate::wal::spans_logs::decode(buf).map(|(t, r)| Decoded::Logs(t, r)),
+        Some(&KIND_SPANS) => {
+            crate::wal_records::spans_logs::decode(buf).map(|(t, r)| Decoded::Spans(t, r))
+        }
+        Some(&KIND_LOGS) => {
+            crate::wal_records::spans_logs::decode(buf).map(|(t, r)| Decoded::Logs(t, r))
+        }
         Some(&KIND_EXEMPLARS) => {
-            crate::wal::exemplars::decode(buf).map(|(t, s)| Decoded::Exemplars(t, s))
+            crate::wal_records::exemplars::decode(buf).map(|(t, s)| Decoded::Exemplars(t, s))
         }
         Some(&KIND_METADATA) => metadata::decode(buf).map(|(t, m, f)| Decoded::Metadata(t, m, f)),
         // Kinds 1 and 5 (samples, with histograms), and unknown kinds refused by `decode`.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::TenantId;
 use crate::model::anyvalue::{AnyValue, Attributes};
 use crate::model::records::{LogRecord, Scope, SpanEvent, SpanLink, SpanRecord};
-use crate::wal::frame::{Cursor, KIND_LOGS, KIND_SPANS, VERSION, VERSION_1};
+use crate::wal_records::frame::{Cursor, KIND_LOGS, KIND_SPANS, VERSION, VERSION_1};
 
 /// Deepest AnyValue nesting a record may have on decode (validation allows at most
 /// `max_attribute_depth`, itself capped at 64); guards the recursion on damaged input.
