@@ -36,7 +36,7 @@ LAYERS = {
     ],
     "engine": [
         ["error"],
-        ["clock", "tenant", "signal", "memory", "cache_hint", "rate_limit"],
+        ["clock", "tenant", "signal_kind", "memory", "cache_hint", "rate_limit"],
         ["config", "telemetry"],
         ["model"],
         ["wal_records"],

@@ -45,7 +45,7 @@ mod memory;
 mod metrics;
 mod model;
 mod rate_limit;
-mod signal;
+mod signal_kind;
 mod signals;
 mod storage;
 mod telemetry;

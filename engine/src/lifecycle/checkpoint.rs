@@ -44,7 +44,7 @@ use tracing::{info, warn};
 
 use crate::lifecycle::Core;
 use crate::metrics::flush::FlushStop;
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::storage::checkpoint::{Placed, dirs_up_to, link_or_copy, prepare_dest, sync_dirs};
 use crate::storage::fs::io;
 use crate::storage::partition::{

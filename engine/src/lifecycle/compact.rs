@@ -9,7 +9,7 @@ use crate::metrics::index::PartIndex;
 use crate::model::records::{LogRecord, SpanRecord};
 use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::signals::compact;
 use crate::signals::compact::copy::compact_files;
 use crate::signals::compact::settle_ms;

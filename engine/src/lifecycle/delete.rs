@@ -44,7 +44,7 @@ use crate::metrics::compact::Target;
 use crate::metrics::delete::{count_samples, matching_ids, rewrite_without};
 use crate::metrics::flush::FlushStop;
 use crate::model::delete::{DeleteStats, RecordPredicate, RecordSignal, invalid};
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::signals::compact::filter::{count_deleted, write_without};
 use crate::signals::order::sort_key;
 use crate::signals::row_filter::RowFilter;

@@ -14,7 +14,7 @@ use crate::metrics::index::PartIndex;
 use crate::metrics::series::EncodedHist;
 use crate::model::records::{LogRecord, SpanRecord};
 use crate::model::series::IdMap;
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::signals::flush::{FLUSH_BATCH_ROWS, write_sorted};
 use crate::signals::order::FlushOrder;
 use crate::signals::store::{NS_PER_MS, SignalStore, SignalTaken, StoredRecord};

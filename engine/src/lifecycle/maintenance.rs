@@ -1,7 +1,7 @@
 //! Maintenance other than compaction: retention and the disk budget, and building missing trace-id filters.
 
 use crate::lifecycle::Core;
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::signals::spans::trace_filter::build;
 use crate::storage::fs::sync_dir;
 use crate::storage::partition::FileMap;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::lifecycle::Core;
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::storage::parquet_io;
 use crate::storage::partition::{self, FileMap, PartFile};
 use crate::storage::remote::reader::Reader;

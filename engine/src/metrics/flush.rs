@@ -28,7 +28,7 @@ use tracing::warn;
 use crate::metrics::series::EncodedHist;
 use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::storage::partition::FileMap;
 use crate::storage::partition::{self, FileEntry, Manifest, PartFile};
 use crate::storage::retention;

@@ -10,7 +10,7 @@ use parquet::arrow::ArrowWriter;
 
 use crate::Result;
 use crate::model::records::{LogRecord, SpanRecord};
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::signals::order::{FlushOrder, sort_key};
 use crate::storage::parquet_io::{bad, signal_props};
 

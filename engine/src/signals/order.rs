@@ -1,7 +1,7 @@
 //! The order spans and logs files are sorted in: the key flushes sort by and compaction merges by.
 
 use crate::model::records::{LogRecord, SpanRecord};
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 
 /// The columns files of `signal` are sorted by, ascending. Flushes sort by it, and
 /// compaction merges flush files by it (`signals/compact/mod.rs`), so both must use this.

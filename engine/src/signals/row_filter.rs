@@ -21,7 +21,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::Result;
 use crate::model::delete::{RecordField, RecordPredicate, invalid};
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::signals::spans::columns::span_attribute_column;
 
 /// One resolved condition.

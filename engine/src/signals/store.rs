@@ -17,7 +17,7 @@ use tracing::warn;
 use crate::model::anyvalue::Attributes;
 use crate::model::records::{LogRecord, Scope, SpanRecord};
 use crate::rate_limit::TokenBucket;
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::signals::arrow::{AttributeMaps, RenderedRows};
 use crate::signals::bloom::FileBlooms;
 use crate::signals::check::{self, Cuts, Rejection, ResourceCheck};

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use tracing::warn;
 
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::storage::fs::{io, write_atomic};
 use crate::{Error, Result, TenantId};
 

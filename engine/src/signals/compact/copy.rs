@@ -318,7 +318,7 @@ mod tests {
 
     use super::*;
     use crate::model::records::{LogRecord, SpanRecord};
-    use crate::signal::Signal;
+    use crate::signal_kind::Signal;
     use crate::signals::bloom::FileBlooms;
     use crate::signals::meta::SpansFileMeta;
     use crate::signals::order::sort_key;

@@ -67,7 +67,7 @@ pub(crate) fn pick_inputs(inputs: &[Arc<PartFile>], settled: bool) -> Vec<Arc<Pa
 mod tests {
 
     use crate::model::records::SpanRecord;
-    use crate::signal::Signal;
+    use crate::signal_kind::Signal;
     use crate::signals::compact::copy::Input;
     use crate::signals::compact::copy::compact_files;
     use crate::signals::compact::merge;

@@ -189,7 +189,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("logs.parquet");
-        let key = crate::signals::order::sort_key(crate::signal::Signal::Logs);
+        let key = crate::signals::order::sort_key(crate::signal_kind::Signal::Logs);
         crate::storage::parquet_io::write_signal_file(&path, &logs_batch(&[&record]).unwrap(), key)
             .unwrap();
         let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();

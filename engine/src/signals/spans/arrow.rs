@@ -478,7 +478,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("spans.parquet");
-        let key = crate::signals::order::sort_key(crate::signal::Signal::Traces);
+        let key = crate::signals::order::sort_key(crate::signal_kind::Signal::Traces);
         crate::storage::parquet_io::write_signal_file(&path, &spans_batch(&[&span]).unwrap(), key)
             .unwrap();
         let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();

@@ -22,7 +22,7 @@ use super::RemoteError;
 use super::bucket::{self, CATALOG_KEY, CATALOG_VERSION, Catalog, Listed, signal_of, store_error};
 use super::cache::{self, Cache};
 use crate::config::ReaderConfig;
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::storage::partition::{self, FileEntry, Manifest};
 use crate::{ReaderStats, TenantId};
 

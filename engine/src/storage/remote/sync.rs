@@ -13,7 +13,7 @@ use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipa
 
 use super::bucket::{self, CATALOG_KEY, CATALOG_VERSION, Catalog, is_data, store_error};
 use super::{Counters, RemoteConfig, RemoteError, RemoteStats, bump};
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::storage::partition::{self, Flushed, MARKER, Manifest};
 
 /// Files up to this size are uploaded in one request; larger ones in parts of this size.
