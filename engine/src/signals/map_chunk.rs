@@ -195,208 +195,389 @@ pub(crate) fn encode_leaf(
     lists: &LeafLists<'_>,
     rows: &[u32],
 ) -> Result<(Bytes, ColumnCloseResult), MapChunkError> {
-    let column = descr.path().string();
-    let (max_rep, max_def) = (descr.max_rep_level(), descr.max_def_level());
-    if max_rep != 1 || !(1..=2).contains(&max_def) {
-        return Err(MapChunkError::NotAMapLeaf {
-            column,
-            rep: max_rep,
-            def: max_def,
-        });
-    }
-    let codec = props.compression(descr.path());
-    let level = match codec {
-        Compression::UNCOMPRESSED => None,
-        Compression::ZSTD(l) => Some(l.compression_level()),
-        other => {
-            return Err(MapChunkError::Codec {
-                column,
-                codec: other,
-            });
-        }
-    };
-    let err = |source| MapChunkError::Parquet {
-        column: column.clone(),
-        source,
-    };
+    let leaf = Leaf::check(descr, props)?;
+    let dict = Dictionary::build(lists, rows);
+    let dict_bytes = dict.page_bytes();
+    let use_dict = !dict.strings.is_empty() && dict_bytes <= props.dictionary_page_size_limit();
 
-    // The distinct strings of the lists this chunk's rows use, in the order the rows
-    // first use them, and each string's dictionary index (`entry_ids`, beside `strings`).
-    // A list equal to one already seen (rows of one shape have the same keys) copies its
-    // indices: one lookup per list instead of one per string, tried for as long as it
-    // pays (a leaf of values rarely repeats whole lists).
-    let mut entry_ids = vec![u32::MAX; lists.strings.len()];
-    let mut seen = vec![false; lists.len()];
-    let mut index: HashMap<&[u8], u32, BuildHasherDefault<StrHasher>> = HashMap::default();
-    let mut same_lists: HashMap<u64, u32, BuildHasherDefault<MixedHasher>> = HashMap::default();
-    let (mut tries, mut hits) = (0u32, 0u32);
-    let mut dict: Vec<&[u8]> = Vec::new();
-    for &r in rows {
-        if std::mem::replace(&mut seen[r as usize], true) {
-            continue;
-        }
-        let range = lists.range(r);
-        if range.len() > 1 && (tries < 1024 || hits * 4 >= tries) {
-            tries += 1;
-            let h = lists.list(r).iter().fold(range.len() as u64, |h, s| {
-                (h ^ str_hash(s))
-                    .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                    .rotate_left(23)
+    let mut sink = TrackedWrite::new(Vec::new());
+    let mut pages = ChunkPages::new(&leaf, &mut sink)?;
+    if use_dict {
+        pages.write_dictionary(&dict.strings, dict_bytes)?;
+    }
+    let bit_width = bits_for(dict.strings.len().saturating_sub(1) as u32);
+    // Lists that rows share (on average two rows or more a list), their dictionary indices
+    // packed once: a row then copies a few words instead of pushing each index.
+    let packed = (use_dict && lists.len() * 2 <= rows.len())
+        .then(|| PackedLists::new(lists, &dict.entry_ids, &dict.seen, bit_width));
+    let encoder = PageEncoder {
+        lists,
+        max_def: leaf.max_def,
+        def_width: bits_for(leaf.max_def as u32),
+        dict: use_dict.then_some((bit_width, &dict.entry_ids[..])),
+        packed,
+    };
+    let page_rows = props.data_page_row_count_limit().max(1);
+    let page_bytes = props.data_page_size_limit().max(1);
+    let mut start = 0;
+    while start < rows.len() {
+        let shape = encoder.shape(rows, start, page_rows, page_bytes);
+        let page = &rows[start..shape.end];
+        let (buf, encoding) = encoder.encode(page, &shape);
+        pages.write_data_page(buf, encoding, shape.levels, page.len())?;
+        start = shape.end;
+    }
+    let written = pages.close()?;
+    let bytes = Bytes::from(sink.into_inner().map_err(|e| leaf.parquet_err(e))?);
+    let metadata = written.metadata(descr, &leaf, use_dict)?;
+    let close = ColumnCloseResult {
+        bytes_written: bytes.len() as u64,
+        rows_written: rows.len() as u64,
+        metadata,
+        bloom_filter: None,
+        column_index: None,
+        offset_index: Some(written.offsets.build()),
+    };
+    Ok((bytes, close))
+}
+
+/// The leaf a chunk is encoded for: its path (for errors), definition level and codec.
+struct Leaf {
+    column: String,
+    max_def: i16,
+    codec: Compression,
+    /// The zstd level, `None` for an uncompressed chunk.
+    level: Option<i32>,
+}
+
+impl Leaf {
+    /// Checks that `descr` is a non-null map's keys or values, and that its codec is one
+    /// this encoder applies.
+    fn check(descr: &ColumnDescPtr, props: &WriterProperties) -> Result<Self, MapChunkError> {
+        let column = descr.path().string();
+        let (max_rep, max_def) = (descr.max_rep_level(), descr.max_def_level());
+        if max_rep != 1 || !(1..=2).contains(&max_def) {
+            return Err(MapChunkError::NotAMapLeaf {
+                column,
+                rep: max_rep,
+                def: max_def,
             });
-            match same_lists.entry(h) {
-                Entry::Occupied(e) => {
-                    let j = *e.get();
-                    if lists.list(j) == lists.list(r) {
-                        hits += 1;
-                        entry_ids.copy_within(lists.range(j), range.start);
-                        continue;
+        }
+        let codec = props.compression(descr.path());
+        let level = match codec {
+            Compression::UNCOMPRESSED => None,
+            Compression::ZSTD(l) => Some(l.compression_level()),
+            other => {
+                return Err(MapChunkError::Codec {
+                    column,
+                    codec: other,
+                });
+            }
+        };
+        Ok(Self {
+            column,
+            max_def,
+            codec,
+            level,
+        })
+    }
+
+    fn parquet_err(&self, source: parquet::errors::ParquetError) -> MapChunkError {
+        MapChunkError::Parquet {
+            column: self.column.clone(),
+            source,
+        }
+    }
+
+    fn zstd_err(&self, source: std::io::Error) -> MapChunkError {
+        MapChunkError::Zstd {
+            column: self.column.clone(),
+            source,
+        }
+    }
+}
+
+/// The distinct strings of the lists a chunk's rows use, in the order the rows first use
+/// them, and each string's dictionary index.
+struct Dictionary<'a> {
+    /// Beside `LeafLists::strings`: each string's index in `strings` (`u32::MAX` in the
+    /// lists no row uses).
+    entry_ids: Vec<u32>,
+    /// Whether a row uses list `j`.
+    seen: Vec<bool>,
+    strings: Vec<&'a [u8]>,
+}
+
+impl<'a> Dictionary<'a> {
+    /// The dictionary of the lists `rows` use. A list equal to one already seen (rows of
+    /// one shape have the same keys) copies its indices: one lookup per list instead of one
+    /// per string, tried for as long as it pays (a leaf of values rarely repeats whole
+    /// lists).
+    fn build(lists: &LeafLists<'a>, rows: &[u32]) -> Self {
+        let mut entry_ids = vec![u32::MAX; lists.strings.len()];
+        let mut seen = vec![false; lists.len()];
+        let mut index: HashMap<&[u8], u32, BuildHasherDefault<StrHasher>> = HashMap::default();
+        let mut same_lists: HashMap<u64, u32, BuildHasherDefault<MixedHasher>> = HashMap::default();
+        let (mut tries, mut hits) = (0u32, 0u32);
+        let mut dict: Vec<&[u8]> = Vec::new();
+        for &r in rows {
+            if std::mem::replace(&mut seen[r as usize], true) {
+                continue;
+            }
+            let range = lists.range(r);
+            if range.len() > 1 && (tries < 1024 || hits * 4 >= tries) {
+                tries += 1;
+                let h = lists.list(r).iter().fold(range.len() as u64, |h, s| {
+                    (h ^ str_hash(s))
+                        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        .rotate_left(23)
+                });
+                match same_lists.entry(h) {
+                    Entry::Occupied(e) => {
+                        let j = *e.get();
+                        if lists.list(j) == lists.list(r) {
+                            hits += 1;
+                            entry_ids.copy_within(lists.range(j), range.start);
+                            continue;
+                        }
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert(r);
                     }
                 }
-                Entry::Vacant(e) => {
-                    e.insert(r);
+            }
+            for at in range {
+                let s = lists.strings[at];
+                entry_ids[at] = *index.entry(s).or_insert_with(|| {
+                    dict.push(s);
+                    (dict.len() - 1) as u32
+                });
+            }
+        }
+        Self {
+            entry_ids,
+            seen,
+            strings: dict,
+        }
+    }
+
+    /// The bytes of its `PLAIN` dictionary page, uncompressed.
+    fn page_bytes(&self) -> usize {
+        self.strings.iter().map(|s| 4 + s.len()).sum()
+    }
+}
+
+/// The rows of one data page and what they hold.
+struct PageShape {
+    /// The page is the rows from its start to here.
+    end: usize,
+    /// Levels (an entry, or an empty map's one level).
+    levels: usize,
+    /// Entries.
+    values: usize,
+    /// Rows with an empty map.
+    empty: usize,
+    /// Bytes of its `PLAIN` values (0 when the chunk is dictionary-encoded).
+    plain_bytes: usize,
+}
+
+/// What encodes the data pages of one chunk: the rows' lists, the levels' widths and the
+/// values' encoding.
+struct PageEncoder<'l, 'a> {
+    lists: &'l LeafLists<'a>,
+    max_def: i16,
+    def_width: u8,
+    /// Dictionary indices of this width, beside `LeafLists::strings`; `None`: `PLAIN`
+    /// values.
+    dict: Option<(u8, &'l [u32])>,
+    /// The indices of lists that rows share, packed once.
+    packed: Option<PackedLists>,
+}
+
+impl PageEncoder<'_, '_> {
+    /// The page that starts at row `start`: up to the row limit, and (plain values) about
+    /// the byte limit.
+    fn shape(&self, rows: &[u32], start: usize, page_rows: usize, page_bytes: usize) -> PageShape {
+        let plain_len = |list: &[&[u8]]| list.iter().map(|s| 4 + s.len()).sum::<usize>();
+        let (mut levels, mut values, mut empty, mut plain_bytes) = (0, 0, 0, 0);
+        let mut end = start;
+        while end < rows.len() && end - start < page_rows && plain_bytes < page_bytes {
+            let list = self.lists.list(rows[end]);
+            levels += list.len().max(1);
+            values += list.len();
+            empty += usize::from(list.is_empty());
+            if self.dict.is_none() {
+                plain_bytes += plain_len(list);
+            }
+            end += 1;
+        }
+        PageShape {
+            end,
+            levels,
+            values,
+            empty,
+            plain_bytes,
+        }
+    }
+
+    /// The uncompressed body of the data page of `page`'s rows: repetition levels,
+    /// definition levels, values.
+    fn encode(&self, page: &[u32], shape: &PageShape) -> (Vec<u8>, Encoding) {
+        let (levels, values) = (shape.levels, shape.values);
+        let mut buf = Vec::with_capacity(16 + levels / 2 + values * 2 + shape.plain_bytes);
+        self.repetition_levels(&mut buf, page, levels);
+        self.definition_levels(&mut buf, page, shape);
+        let encoding = self.values(&mut buf, page, values);
+        (buf, encoding)
+    }
+
+    /// Repetition levels: 0 starts a row, 1 continues it (width 1); all 0 when no row has
+    /// two entries (one RLE run, as for the levels below when they are all alike).
+    fn repetition_levels(&self, buf: &mut Vec<u8>, page: &[u32], levels: usize) {
+        if levels == page.len() {
+            with_length(buf, &rle_run(0, levels, 1));
+        } else {
+            let mut rep = BitPacker::new(1, levels);
+            for &r in page {
+                rep.push(0);
+                rep.push_n(1, self.lists.range(r).len().saturating_sub(1));
+            }
+            with_length(buf, &rep.finish());
+        }
+    }
+
+    /// Definition levels: every entry present, an empty map 0.
+    fn definition_levels(&self, buf: &mut Vec<u8>, page: &[u32], shape: &PageShape) {
+        let (max_def, def_width, levels) = (self.max_def as u32, self.def_width, shape.levels);
+        if shape.empty == 0 {
+            with_length(buf, &rle_run(max_def, levels, def_width));
+        } else if shape.values == 0 {
+            with_length(buf, &rle_run(0, levels, def_width));
+        } else {
+            let mut def = BitPacker::new(def_width, levels);
+            for &r in page {
+                match self.lists.range(r).len() {
+                    0 => def.push(0),
+                    n => def.push_n(max_def, n),
+                }
+            }
+            with_length(buf, &def.finish());
+        }
+    }
+
+    /// The values: the dictionary indices' bit width and their hybrid, or `PLAIN` strings.
+    fn values(&self, buf: &mut Vec<u8>, page: &[u32], values: usize) -> Encoding {
+        let Some((bit_width, entry_ids)) = self.dict else {
+            for &r in page {
+                for s in self.lists.list(r) {
+                    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                    buf.extend_from_slice(s);
+                }
+            }
+            return Encoding::PLAIN;
+        };
+        buf.push(bit_width);
+        let mut ids = BitPacker::new(bit_width, values);
+        match &self.packed {
+            Some(packed) => {
+                for &r in page {
+                    for &(bits, n) in packed.list(r) {
+                        ids.push_bits(bits, n as usize);
+                    }
+                }
+            }
+            None => {
+                for &r in page {
+                    for &id in &entry_ids[self.lists.range(r)] {
+                        ids.push(id);
+                    }
                 }
             }
         }
-        for at in range {
-            let s = lists.strings[at];
-            entry_ids[at] = *index.entry(s).or_insert_with(|| {
-                dict.push(s);
-                (dict.len() - 1) as u32
-            });
-        }
+        buf.extend_from_slice(&ids.finish());
+        Encoding::RLE_DICTIONARY
     }
-    let dict_bytes: usize = dict.iter().map(|s| 4 + s.len()).sum();
-    let use_dict = !dict.is_empty() && dict_bytes <= props.dictionary_page_size_limit();
+}
 
-    let mut sink = TrackedWrite::new(Vec::new());
-    let mut pages = SerializedPageWriter::new(&mut sink);
-    let zstd_err = |source| MapChunkError::Zstd {
-        column: column.clone(),
-        source,
-    };
-    // One compressor (one zstd context) for all the chunk's pages.
-    let mut zstd = level
-        .map(zstd::bulk::Compressor::new)
-        .transpose()
-        .map_err(zstd_err)?;
-    let mut compress = |buf: Vec<u8>| -> Result<(Bytes, usize), MapChunkError> {
+/// The pages of one chunk as they are written: the page writer, one compressor (one zstd
+/// context) for all of them, and what the chunk's metadata and offset index need.
+struct ChunkPages<'s, 'l> {
+    leaf: &'l Leaf,
+    pages: SerializedPageWriter<'s, Vec<u8>>,
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+    written: Written,
+}
+
+/// What a chunk's pages came to, for its metadata.
+#[derive(Default)]
+struct Written {
+    compressed: i64,
+    uncompressed: i64,
+    /// Levels in its data pages.
+    num_values: i64,
+    dictionary_page: Option<i64>,
+    first_data_page: Option<i64>,
+    offsets: OffsetIndexBuilder,
+}
+
+impl<'s, 'l> ChunkPages<'s, 'l> {
+    fn new(leaf: &'l Leaf, sink: &'s mut TrackedWrite<Vec<u8>>) -> Result<Self, MapChunkError> {
+        let zstd = leaf
+            .level
+            .map(zstd::bulk::Compressor::new)
+            .transpose()
+            .map_err(|e| leaf.zstd_err(e))?;
+        Ok(Self {
+            leaf,
+            pages: SerializedPageWriter::new(sink),
+            zstd,
+            written: Written::default(),
+        })
+    }
+
+    /// `buf` compressed with the chunk's codec, and its length before.
+    fn compress(&mut self, buf: Vec<u8>) -> Result<(Bytes, usize), MapChunkError> {
         let plain = buf.len();
-        let out = match &mut zstd {
+        let out = match &mut self.zstd {
             None => buf,
-            Some(z) => z.compress(&buf).map_err(zstd_err)?,
+            Some(z) => z.compress(&buf).map_err(|e| self.leaf.zstd_err(e))?,
         };
         Ok((Bytes::from(out), plain))
-    };
-    let (mut compressed_total, mut uncompressed_total) = (0i64, 0i64);
-    let mut dictionary_offset = None;
-    if use_dict {
-        let mut buf = Vec::with_capacity(dict_bytes);
-        for s in &dict {
+    }
+
+    /// Writes the dictionary page of `dict` (`bytes` long, `PLAIN`).
+    fn write_dictionary(&mut self, dict: &[&[u8]], bytes: usize) -> Result<(), MapChunkError> {
+        let mut buf = Vec::with_capacity(bytes);
+        for s in dict {
             buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
             buf.extend_from_slice(s);
         }
-        let (buf, plain) = compress(buf)?;
+        let (buf, plain) = self.compress(buf)?;
         let page = Page::DictionaryPage {
             buf,
             num_values: dict.len() as u32,
             encoding: Encoding::PLAIN,
             is_sorted: false,
         };
-        let spec = pages
+        let spec = self
+            .pages
             .write_page(CompressedPage::new(page, plain))
-            .map_err(err)?;
-        dictionary_offset = Some(spec.offset as i64);
-        compressed_total += spec.compressed_size as i64;
-        uncompressed_total += spec.uncompressed_size as i64;
+            .map_err(|e| self.leaf.parquet_err(e))?;
+        self.written.dictionary_page = Some(spec.offset as i64);
+        self.written.compressed += spec.compressed_size as i64;
+        self.written.uncompressed += spec.uncompressed_size as i64;
+        Ok(())
     }
 
-    let bit_width = bits_for(dict.len().saturating_sub(1) as u32);
-    let def_width = bits_for(max_def as u32);
-    // Lists that rows share (on average two rows or more a list), their dictionary indices
-    // packed once: a row then copies a few words instead of pushing each index.
-    let packed = (use_dict && lists.len() * 2 <= rows.len())
-        .then(|| PackedLists::new(lists, &entry_ids, &seen, bit_width));
-    let plain_len = |list: &[&[u8]]| list.iter().map(|s| 4 + s.len()).sum::<usize>();
-    let page_rows = props.data_page_row_count_limit().max(1);
-    let page_bytes = props.data_page_size_limit().max(1);
-    let mut offsets = OffsetIndexBuilder::new();
-    let mut first_data_page = None;
-    let mut num_values = 0i64;
-    let mut start = 0;
-    while start < rows.len() {
-        // One page: up to the row limit, and (plain values) about the byte limit.
-        let (mut levels, mut values, mut empty, mut plain_bytes) = (0, 0, 0, 0);
-        let mut end = start;
-        while end < rows.len() && end - start < page_rows && plain_bytes < page_bytes {
-            let list = lists.list(rows[end]);
-            levels += list.len().max(1);
-            values += list.len();
-            empty += usize::from(list.is_empty());
-            if !use_dict {
-                plain_bytes += plain_len(list);
-            }
-            end += 1;
-        }
-        let page = &rows[start..end];
-        let mut buf = Vec::with_capacity(16 + levels / 2 + values * 2 + plain_bytes);
-        // Repetition levels: 0 starts a row, 1 continues it (width 1); all 0 when no row
-        // has two entries (one RLE run, as for the levels below when they are all alike).
-        if levels == page.len() {
-            with_length(&mut buf, &rle_run(0, levels, 1));
-        } else {
-            let mut rep = BitPacker::new(1, levels);
-            for &r in page {
-                rep.push(0);
-                rep.push_n(1, lists.range(r).len().saturating_sub(1));
-            }
-            with_length(&mut buf, &rep.finish());
-        }
-        // Definition levels: every entry present, an empty map 0.
-        if empty == 0 {
-            with_length(&mut buf, &rle_run(max_def as u32, levels, def_width));
-        } else if values == 0 {
-            with_length(&mut buf, &rle_run(0, levels, def_width));
-        } else {
-            let mut def = BitPacker::new(def_width, levels);
-            for &r in page {
-                match lists.range(r).len() {
-                    0 => def.push(0),
-                    n => def.push_n(max_def as u32, n),
-                }
-            }
-            with_length(&mut buf, &def.finish());
-        }
-        let encoding = if use_dict {
-            buf.push(bit_width);
-            let mut ids = BitPacker::new(bit_width, values);
-            match &packed {
-                Some(packed) => {
-                    for &r in page {
-                        for &(bits, n) in packed.list(r) {
-                            ids.push_bits(bits, n as usize);
-                        }
-                    }
-                }
-                None => {
-                    for &r in page {
-                        for &id in &entry_ids[lists.range(r)] {
-                            ids.push(id);
-                        }
-                    }
-                }
-            }
-            buf.extend_from_slice(&ids.finish());
-            Encoding::RLE_DICTIONARY
-        } else {
-            for &r in page {
-                for s in lists.list(r) {
-                    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                    buf.extend_from_slice(s);
-                }
-            }
-            Encoding::PLAIN
-        };
-        let (buf, uncompressed) = compress(buf)?;
+    /// Writes a data page of `rows` rows and `levels` levels whose body is `buf`.
+    fn write_data_page(
+        &mut self,
+        buf: Vec<u8>,
+        encoding: Encoding,
+        levels: usize,
+        rows: usize,
+    ) -> Result<(), MapChunkError> {
+        let (buf, uncompressed) = self.compress(buf)?;
         let data = Page::DataPage {
             buf,
             num_values: levels as u32,
@@ -405,43 +586,51 @@ pub(crate) fn encode_leaf(
             rep_level_encoding: Encoding::RLE,
             statistics: None,
         };
-        let spec = pages
+        let spec = self
+            .pages
             .write_page(CompressedPage::new(data, uncompressed))
-            .map_err(err)?;
-        first_data_page.get_or_insert(spec.offset as i64);
-        offsets.append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
-        offsets.append_row_count((end - start) as i64);
-        compressed_total += spec.compressed_size as i64;
-        uncompressed_total += spec.uncompressed_size as i64;
-        num_values += levels as i64;
-        start = end;
+            .map_err(|e| self.leaf.parquet_err(e))?;
+        let w = &mut self.written;
+        w.first_data_page.get_or_insert(spec.offset as i64);
+        w.offsets
+            .append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
+        w.offsets.append_row_count(rows as i64);
+        w.compressed += spec.compressed_size as i64;
+        w.uncompressed += spec.uncompressed_size as i64;
+        w.num_values += levels as i64;
+        Ok(())
     }
-    pages.close().map_err(err)?;
-    let bytes = Bytes::from(sink.into_inner().map_err(err)?);
 
-    let mut encodings = vec![Encoding::PLAIN, Encoding::RLE];
-    if use_dict {
-        encodings.push(Encoding::RLE_DICTIONARY);
+    /// Closes the page writer (the sink then holds the chunk).
+    fn close(mut self) -> Result<Written, MapChunkError> {
+        self.pages.close().map_err(|e| self.leaf.parquet_err(e))?;
+        Ok(self.written)
     }
-    let metadata = ColumnChunkMetaData::builder(Arc::clone(descr))
-        .set_compression_codec(codec.into())
-        .set_encodings(encodings)
-        .set_num_values(num_values)
-        .set_total_compressed_size(compressed_total)
-        .set_total_uncompressed_size(uncompressed_total)
-        .set_data_page_offset(first_data_page.unwrap_or(0))
-        .set_dictionary_page_offset(dictionary_offset)
-        .build()
-        .map_err(err)?;
-    let close = ColumnCloseResult {
-        bytes_written: bytes.len() as u64,
-        rows_written: rows.len() as u64,
-        metadata,
-        bloom_filter: None,
-        column_index: None,
-        offset_index: Some(offsets.build()),
-    };
-    Ok((bytes, close))
+}
+
+impl Written {
+    /// The chunk's metadata.
+    fn metadata(
+        &self,
+        descr: &ColumnDescPtr,
+        leaf: &Leaf,
+        use_dict: bool,
+    ) -> Result<ColumnChunkMetaData, MapChunkError> {
+        let mut encodings = vec![Encoding::PLAIN, Encoding::RLE];
+        if use_dict {
+            encodings.push(Encoding::RLE_DICTIONARY);
+        }
+        ColumnChunkMetaData::builder(Arc::clone(descr))
+            .set_compression_codec(leaf.codec.into())
+            .set_encodings(encodings)
+            .set_num_values(self.num_values)
+            .set_total_compressed_size(self.compressed)
+            .set_total_uncompressed_size(self.uncompressed)
+            .set_data_page_offset(self.first_data_page.unwrap_or(0))
+            .set_dictionary_page_offset(self.dictionary_page)
+            .build()
+            .map_err(|e| leaf.parquet_err(e))
+    }
 }
 
 /// Bits needed to write values up to `max`.
