@@ -225,7 +225,7 @@ pub(crate) enum AttributeMaps {
 
 /// Attribute maps rendered as the rows of [`AttrBuilder`] hold them (the entries of their
 /// `attributes` and `attribute_types` maps, row by row), for writers that encode the maps
-/// themselves (`signals/map_chunk.rs`): the rows' own maps of a batch built with
+/// themselves (`signals/map_chunk/`): the rows' own maps of a batch built with
 /// [`AttributeMaps::Deferred`], or one shared list as a single row
 /// ([`RenderedRows::of_list`]).
 #[derive(Default)]
