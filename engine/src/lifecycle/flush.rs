@@ -8,6 +8,7 @@ use crate::metrics::flush::FlushStop;
 use crate::metrics::flush::MARKER;
 use crate::metrics::flush::PartRows;
 use crate::metrics::flush::Taken;
+use crate::metrics::flush::TakenSeries;
 use crate::metrics::flush::committed_sets;
 use crate::metrics::flush::signal_files;
 use crate::metrics::index::PartIndex;
@@ -169,100 +170,21 @@ impl Core {
         Ok((cut, boundary))
     }
 
+    /// Writes what `cut` took, commits it with the `FLUSHED` marker, publishes the files to
+    /// readers and truncates the WAL below `boundary`, in that order (`stop` ends it early,
+    /// for crash tests).
     fn write_and_commit(&self, cut: &Cut, boundary: u64, stop: FlushStop) -> Result<FlushStats> {
-        let taken = &cut.metrics;
         let mut stats = FlushStats {
             flushed_below_lsn: boundary,
             ..FlushStats::default()
         };
-        let mut published = Vec::new();
-        // Exemplars by tenant and partition: written with that partition's samples, or as a
-        // set of their own where this flush has no samples.
-        let mut exemplars: HashMap<&TenantId, BTreeMap<i64, Vec<&Entry>>> = HashMap::new();
-        for (tenant, entries) in &cut.exemplars {
-            let parts = exemplars.entry(tenant).or_default();
-            for e in entries {
-                parts
-                    .entry(partition_start(e.exemplar.ts))
-                    .or_default()
-                    .push(e);
-            }
-        }
-        for (tenant, series) in taken {
-            // Runs and series per partition, rows sorted by (series id, ts): the series are
-            // in id order (`cut`), the samples of each in time order. The runs borrow the
-            // cut's samples, so a flush holds one bounded batch per file being written, not
-            // a copy of everything it writes.
-            let mut parts: BTreeMap<i64, PartRows<'_>> = BTreeMap::new();
-            for (id, key, samples, hists) in series {
-                // One run of samples per partition (they are in time order).
-                let mut rest = &samples[..];
-                while let Some(first) = rest.first() {
-                    let p = partition_start(first.ts);
-                    let n = rest.partition_point(|s| partition_start(s.ts) == p);
-                    let part = parts.entry(p).or_default();
-                    part.0.push((*id, &rest[..n]));
-                    part.1.push((*id, key.clone()));
-                    rest = &rest[n..];
-                }
-                // And one run of histograms; the series is defined once per partition.
-                let mut rest = hists.as_deref().map_or(&[][..], |v| &v[..]);
-                while let Some(first) = rest.first() {
-                    let p = partition_start(first.0);
-                    let n = rest.partition_point(|h| partition_start(h.0) == p);
-                    let part = parts.entry(p).or_default();
-                    part.2.push((*id, &rest[..n]));
-                    if part.1.last().is_none_or(|(last, _)| last != id) {
-                        part.1.push((*id, key.clone()));
-                    }
-                    rest = &rest[n..];
-                }
-            }
-            let mut ex_parts = exemplars.remove(tenant).unwrap_or_default();
-            for (start, rows) in parts {
-                let ex = ex_parts.remove(&start).unwrap_or_default();
-                let part =
-                    self.write_metrics_set(tenant, start, rows, &ex, boundary, &mut stats)?;
-                published.push((tenant.clone(), part));
-            }
-            for (start, ex) in ex_parts {
-                let part = self.write_metrics_set(
-                    tenant,
-                    start,
-                    Default::default(),
-                    &ex,
-                    boundary,
-                    &mut stats,
-                )?;
-                published.push((tenant.clone(), part));
-            }
-        }
-        for (tenant, ex_parts) in exemplars {
-            for (start, ex) in ex_parts {
-                let part = self.write_metrics_set(
-                    tenant,
-                    start,
-                    Default::default(),
-                    &ex,
-                    boundary,
-                    &mut stats,
-                )?;
-                published.push((tenant.clone(), part));
-            }
-        }
+        let published = self.write_metrics_parts(cut, boundary, &mut stats)?;
         let spans = self.write_signal_parts(&cut.spans, boundary, &mut stats)?;
         let logs = self.write_signal_parts(&cut.logs, boundary, &mut stats)?;
         if stop == FlushStop::BeforeCommit {
             return Ok(stats);
         }
-        let metrics = partition::metrics_dir(&self.dir);
-        create_dir_durable(&metrics)?;
-        partition::write_json(
-            &metrics.join(MARKER),
-            &Flushed {
-                flushed_below_lsn: boundary,
-            },
-        )?;
+        self.write_marker(boundary)?;
         if stop == FlushStop::BeforeTruncate {
             return Ok(stats);
         }
@@ -273,6 +195,94 @@ impl Core {
             .chain(&logs)
             .map(|(_, f)| f.dir.clone())
             .collect();
+        self.publish_metrics(published, &cut.metrics);
+        // After the files are published: reads of memory then skip what they hold.
+        self.exemplars.publish();
+        self.traces.finish(spans, &cut.spans);
+        self.logs.finish(logs, &cut.logs);
+        self.head_samples.fetch_sub(
+            stats.samples.min(self.head_samples.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        self.wal.truncate_below(boundary)?;
+        self.flushed_below.store(boundary, Ordering::Release);
+        info!(
+            samples = stats.samples,
+            histograms = stats.histograms,
+            spans = stats.spans,
+            logs = stats.logs,
+            files = stats.files,
+            bytes = stats.bytes,
+            flushed_below_lsn = boundary,
+            "flushed head to Parquet"
+        );
+        for dir in &changed {
+            self.touch_remote(dir);
+        }
+        Ok(stats)
+    }
+
+    /// Writes the cut's samples, native histograms and exemplars, one set per tenant and
+    /// partition: a partition's exemplars go with its samples, or in a set of their own
+    /// where this flush has no samples. Returns the sets, not yet published.
+    fn write_metrics_parts(
+        &self,
+        cut: &Cut,
+        boundary: u64,
+        stats: &mut FlushStats,
+    ) -> Result<Vec<(TenantId, Arc<PartFile>)>> {
+        let mut published = Vec::new();
+        let mut exemplars = exemplars_by_partition(&cut.exemplars);
+        for (tenant, series) in &cut.metrics {
+            let parts = partition_rows(series);
+            let mut ex_parts = exemplars.remove(tenant).unwrap_or_default();
+            for (start, rows) in parts {
+                let ex = ex_parts.remove(&start).unwrap_or_default();
+                let part = self.write_metrics_set(tenant, start, rows, &ex, boundary, stats)?;
+                published.push((tenant.clone(), part));
+            }
+            self.write_exemplar_sets(tenant, ex_parts, boundary, stats, &mut published)?;
+        }
+        for (tenant, ex_parts) in exemplars {
+            self.write_exemplar_sets(tenant, ex_parts, boundary, stats, &mut published)?;
+        }
+        Ok(published)
+    }
+
+    /// Writes sets holding only exemplars, one per partition of `ex_parts`.
+    fn write_exemplar_sets(
+        &self,
+        tenant: &TenantId,
+        ex_parts: BTreeMap<i64, Vec<&Entry>>,
+        boundary: u64,
+        stats: &mut FlushStats,
+        published: &mut Vec<(TenantId, Arc<PartFile>)>,
+    ) -> Result<()> {
+        for (start, ex) in ex_parts {
+            let part =
+                self.write_metrics_set(tenant, start, Default::default(), &ex, boundary, stats)?;
+            published.push((tenant.clone(), part));
+        }
+        Ok(())
+    }
+
+    /// Commits a flush: the `FLUSHED` marker says the WAL below `boundary` is in committed
+    /// Parquet.
+    fn write_marker(&self, boundary: u64) -> Result<()> {
+        let metrics = partition::metrics_dir(&self.dir);
+        create_dir_durable(&metrics)?;
+        partition::write_json(
+            &metrics.join(MARKER),
+            &Flushed {
+                flushed_below_lsn: boundary,
+            },
+        )
+    }
+
+    /// Publishes the metrics sets of a committed flush to readers, then lets go of what
+    /// the heads held of `taken` while it was written: the flushing maps, and the bytes of
+    /// its native histograms.
+    fn publish_metrics(&self, published: Vec<(TenantId, Arc<PartFile>)>, taken: &Taken) {
         {
             let mut files = self
                 .metrics
@@ -307,30 +317,6 @@ impl Core {
                     Some(b.saturating_sub(hist_held))
                 });
         }
-        // After the files are published: reads of memory then skip what they hold.
-        self.exemplars.publish();
-        self.traces.finish(spans, &cut.spans);
-        self.logs.finish(logs, &cut.logs);
-        self.head_samples.fetch_sub(
-            stats.samples.min(self.head_samples.load(Ordering::Relaxed)),
-            Ordering::Relaxed,
-        );
-        self.wal.truncate_below(boundary)?;
-        self.flushed_below.store(boundary, Ordering::Release);
-        info!(
-            samples = stats.samples,
-            histograms = stats.histograms,
-            spans = stats.spans,
-            logs = stats.logs,
-            files = stats.files,
-            bytes = stats.bytes,
-            flushed_below_lsn = boundary,
-            "flushed head to Parquet"
-        );
-        for dir in &changed {
-            self.touch_remote(dir);
-        }
-        Ok(stats)
     }
 
     /// After a final flush: if no record was written since, starts a new WAL segment and
@@ -540,6 +526,56 @@ impl Cut {
             && self.logs.is_empty()
             && self.exemplars.is_empty()
     }
+}
+
+/// A cut's exemplars by tenant and partition.
+fn exemplars_by_partition(
+    taken: &ExemplarsTaken,
+) -> HashMap<&TenantId, BTreeMap<i64, Vec<&Entry>>> {
+    let mut exemplars: HashMap<&TenantId, BTreeMap<i64, Vec<&Entry>>> = HashMap::new();
+    for (tenant, entries) in taken {
+        let parts = exemplars.entry(tenant).or_default();
+        for e in entries {
+            parts
+                .entry(partition_start(e.exemplar.ts))
+                .or_default()
+                .push(e);
+        }
+    }
+    exemplars
+}
+
+/// Runs and series per partition of one tenant's `series`, rows sorted by (series id, ts):
+/// the series are in id order (`cut`), the samples of each in time order. The runs borrow
+/// the cut's samples, so a flush holds one bounded batch per file being written, not a copy
+/// of everything it writes.
+fn partition_rows(series: &[TakenSeries]) -> BTreeMap<i64, PartRows<'_>> {
+    let mut parts: BTreeMap<i64, PartRows<'_>> = BTreeMap::new();
+    for (id, key, samples, hists) in series {
+        // One run of samples per partition (they are in time order).
+        let mut rest = &samples[..];
+        while let Some(first) = rest.first() {
+            let p = partition_start(first.ts);
+            let n = rest.partition_point(|s| partition_start(s.ts) == p);
+            let part = parts.entry(p).or_default();
+            part.0.push((*id, &rest[..n]));
+            part.1.push((*id, key.clone()));
+            rest = &rest[n..];
+        }
+        // And one run of histograms; the series is defined once per partition.
+        let mut rest = hists.as_deref().map_or(&[][..], |v| &v[..]);
+        while let Some(first) = rest.first() {
+            let p = partition_start(first.0);
+            let n = rest.partition_point(|h| partition_start(h.0) == p);
+            let part = parts.entry(p).or_default();
+            part.2.push((*id, &rest[..n]));
+            if part.1.last().is_none_or(|(last, _)| last != id) {
+                part.1.push((*id, key.clone()));
+            }
+            rest = &rest[n..];
+        }
+    }
+    parts
 }
 
 impl Core {
