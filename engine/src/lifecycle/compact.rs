@@ -131,7 +131,9 @@ impl Core {
         Ok(stats)
     }
 
-    /// Merges `inputs` (one partition's sets, oldest flush first) into one set.
+    /// Merges `inputs` (one partition's sets, oldest flush first) into one set: samples,
+    /// native histograms, series table, index and exemplars written, then the manifest
+    /// committed.
     fn compact_partition(
         &self,
         tenant: &TenantId,
@@ -143,133 +145,15 @@ impl Core {
         for f in inputs {
             f.ensure_data()?;
         }
-        let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
-        let mut entry = FileEntry {
-            flush,
-            samples: format!("samples-{flush}-c.parquet"),
-            series: format!("series-{flush}-c.parquet"),
-            index: format!("index-{flush}-c.parquet"),
-            exemplars: String::new(),
-            histograms: String::new(),
-            histogram_rows: 0,
-            histogram_buckets: String::new(),
-            histogram_bucket_rows: 0,
-            rows: 0,
-            min_ts: i64::MAX,
-            max_ts: i64::MIN,
-            bytes: 0,
-            flushes: inputs.iter().map(|f| f.entry.flushes).sum(),
-        };
-        // Series tables: one row per series, united in memory as compact keys.
-        let mut series: BTreeMap<SeriesId, SeriesKey> = BTreeMap::new();
-        for f in inputs {
-            for (id, key) in parquet_io::read_series_keys(&f.series_path())? {
-                match series.get(&id) {
-                    Some(known) if *known != key => {
-                        return Err(bad(
-                            &f.series_path(),
-                            format!("series id {id} is stored for two label sets"),
-                        ));
-                    }
-                    Some(_) => {}
-                    None => {
-                        series.insert(id, key);
-                    }
-                }
-            }
-        }
-        let defs: Vec<(SeriesId, SeriesKey)> = series.into_iter().collect();
-        // Native histograms: a float and a histogram at one (series, ts) in different sets
-        // keep the oldest set's, as reads do (`metrics/histograms.rs`). The floats' merge
-        // walks the histograms' keys beside its own; floats that lose are skipped there,
-        // histograms that lose are collected and skipped by their merge.
-        let hist_inputs: Vec<(usize, Input)> = inputs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| {
-                f.histograms_path().map(|histograms| {
-                    let buckets = f.histogram_buckets_path();
-                    (
-                        i,
-                        Input {
-                            histograms,
-                            buckets,
-                        },
-                    )
-                })
-            })
-            .collect();
-        let mut keys = if hist_inputs.is_empty() {
-            None
-        } else {
-            let paths: Vec<(usize, &Path)> = hist_inputs
-                .iter()
-                .map(|(i, f)| (*i, f.histograms.as_path()))
-                .collect();
-            Some(MergedKeys::open(&paths)?)
-        };
-        let mut losing_hists: HashSet<(SeriesId, i64)> = HashSet::new();
-        let (rows_in, rows_out, min_ts, max_ts, samples_bytes) =
-            merge_samples(inputs, &dir.join(&entry.samples), |id, ts, input| {
-                let Some(keys) = keys.as_mut() else {
-                    return Ok(false);
-                };
-                Ok(match keys.seek((id, ts))? {
-                    Some(h) if h < input => true,
-                    Some(_) => {
-                        losing_hists.insert((id, ts));
-                        false
-                    }
-                    None => false,
-                })
-            })?;
-        drop(keys);
-        entry.rows = rows_out;
-        entry.min_ts = min_ts;
-        entry.max_ts = max_ts;
-        entry.bytes = samples_bytes;
-        let mut hist_rows = (0, 0);
-        if !hist_inputs.is_empty() {
-            let name = hist_file::file_name(flush, true);
-            let buckets = hist_file::buckets_file_name(flush, true);
-            let list: Vec<Input> = hist_inputs.into_iter().map(|(_, f)| f).collect();
-            let done = merge_files_except(
-                &list,
-                &dir.join(&name),
-                &dir.join(&buckets),
-                WrittenBy::Compaction,
-                |id, ts| losing_hists.contains(&(id, ts)),
-            )?;
-            if let Some(h) = done.histograms {
-                hist_rows = (h.rows_in, h.rows_out);
-                entry.histograms = name;
-                entry.histogram_rows = h.rows_out;
-                entry.bytes += h.bytes;
-                entry.min_ts = entry.min_ts.min(h.min_ts);
-                entry.max_ts = entry.max_ts.max(h.max_ts);
-            }
-            if let Some(b) = done.buckets {
-                entry.histogram_buckets = buckets;
-                entry.histogram_bucket_rows = b.rows_out;
-                entry.bytes += b.bytes;
-            }
-        }
+        let mut entry = compacted_entry(inputs);
+        let defs = united_series(inputs)?;
+        let hist_inputs = histogram_inputs(inputs);
+        let (rows_in, rows_out, losing_hists) =
+            merge_floats(inputs, dir, &hist_inputs, &mut entry)?;
+        let hist_rows = merge_histograms(dir, hist_inputs, &losing_hists, &mut entry)?;
         entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
         entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
-        // The inputs' exemplars, merged into one file in time order.
-        let mut exemplars = Vec::new();
-        for path in inputs.iter().filter_map(|f| f.exemplars_path()) {
-            exemplars.extend(exemplar_file::read(&path)?);
-        }
-        if !exemplars.is_empty() {
-            entry.exemplars = format!("exemplars-{flush}-c.parquet");
-            let mut rows: Vec<_> = exemplars.iter().map(|(l, e)| (l, e)).collect();
-            entry.bytes += exemplar_file::write(&dir.join(&entry.exemplars), &mut rows)?;
-            for (_, e) in &exemplars {
-                entry.min_ts = entry.min_ts.min(e.ts);
-                entry.max_ts = entry.max_ts.max(e.ts);
-            }
-        }
+        merge_exemplars(inputs, dir, &mut entry)?;
 
         if !self.commit_compaction(
             (&self.metrics.files, tenant.clone(), dir.to_owned()),
@@ -288,6 +172,173 @@ impl Core {
         stats.bytes_out += entry.bytes;
         Ok(())
     }
+}
+
+/// The entry of the set that compacting `inputs` writes, its files named after the newest
+/// flush among them; rows, times and bytes are filled in as its files are written.
+fn compacted_entry(inputs: &[Arc<PartFile>]) -> FileEntry {
+    let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
+    FileEntry {
+        flush,
+        samples: format!("samples-{flush}-c.parquet"),
+        series: format!("series-{flush}-c.parquet"),
+        index: format!("index-{flush}-c.parquet"),
+        exemplars: String::new(),
+        histograms: String::new(),
+        histogram_rows: 0,
+        histogram_buckets: String::new(),
+        histogram_bucket_rows: 0,
+        rows: 0,
+        min_ts: i64::MAX,
+        max_ts: i64::MIN,
+        bytes: 0,
+        flushes: inputs.iter().map(|f| f.entry.flushes).sum(),
+    }
+}
+
+/// The series tables of `inputs` united (one row per series, in id order), in memory as
+/// compact keys. An id stored for two label sets is an error.
+fn united_series(inputs: &[Arc<PartFile>]) -> Result<Vec<(SeriesId, SeriesKey)>> {
+    let mut series: BTreeMap<SeriesId, SeriesKey> = BTreeMap::new();
+    for f in inputs {
+        for (id, key) in parquet_io::read_series_keys(&f.series_path())? {
+            match series.get(&id) {
+                Some(known) if *known != key => {
+                    return Err(bad(
+                        &f.series_path(),
+                        format!("series id {id} is stored for two label sets"),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    series.insert(id, key);
+                }
+            }
+        }
+    }
+    Ok(series.into_iter().collect())
+}
+
+/// The histograms files of `inputs`, with each one's input index.
+fn histogram_inputs(inputs: &[Arc<PartFile>]) -> Vec<(usize, Input)> {
+    inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            f.histograms_path().map(|histograms| {
+                let buckets = f.histogram_buckets_path();
+                (
+                    i,
+                    Input {
+                        histograms,
+                        buckets,
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
+/// Histograms that lose to a float of an older set at their (series, ts).
+type LosingHists = HashSet<(SeriesId, i64)>;
+
+/// Merges the float samples of `inputs` into `entry`'s samples file. Native histograms: a
+/// float and a histogram at one (series, ts) in different sets keep the oldest set's, as
+/// reads do (`metrics/histograms.rs`). The floats' merge walks the histograms' keys beside
+/// its own; floats that lose are skipped there, histograms that lose are returned, for
+/// their merge to skip. Returns the rows read and written, and those histograms.
+fn merge_floats(
+    inputs: &[Arc<PartFile>],
+    dir: &Path,
+    hist_inputs: &[(usize, Input)],
+    entry: &mut FileEntry,
+) -> Result<(u64, u64, LosingHists)> {
+    let mut keys = if hist_inputs.is_empty() {
+        None
+    } else {
+        let paths: Vec<(usize, &Path)> = hist_inputs
+            .iter()
+            .map(|(i, f)| (*i, f.histograms.as_path()))
+            .collect();
+        Some(MergedKeys::open(&paths)?)
+    };
+    let mut losing_hists = LosingHists::new();
+    let (rows_in, rows_out, min_ts, max_ts, samples_bytes) =
+        merge_samples(inputs, &dir.join(&entry.samples), |id, ts, input| {
+            let Some(keys) = keys.as_mut() else {
+                return Ok(false);
+            };
+            Ok(match keys.seek((id, ts))? {
+                Some(h) if h < input => true,
+                Some(_) => {
+                    losing_hists.insert((id, ts));
+                    false
+                }
+                None => false,
+            })
+        })?;
+    drop(keys);
+    entry.rows = rows_out;
+    entry.min_ts = min_ts;
+    entry.max_ts = max_ts;
+    entry.bytes = samples_bytes;
+    Ok((rows_in, rows_out, losing_hists))
+}
+
+/// Merges the histograms files of `hist_inputs`, but for `losing` (series, ts), into
+/// `entry`'s. Returns the histogram rows read and written.
+fn merge_histograms(
+    dir: &Path,
+    hist_inputs: Vec<(usize, Input)>,
+    losing: &LosingHists,
+    entry: &mut FileEntry,
+) -> Result<(u64, u64)> {
+    let mut hist_rows = (0, 0);
+    if hist_inputs.is_empty() {
+        return Ok(hist_rows);
+    }
+    let name = hist_file::file_name(entry.flush, true);
+    let buckets = hist_file::buckets_file_name(entry.flush, true);
+    let list: Vec<Input> = hist_inputs.into_iter().map(|(_, f)| f).collect();
+    let done = merge_files_except(
+        &list,
+        &dir.join(&name),
+        &dir.join(&buckets),
+        WrittenBy::Compaction,
+        |id, ts| losing.contains(&(id, ts)),
+    )?;
+    if let Some(h) = done.histograms {
+        hist_rows = (h.rows_in, h.rows_out);
+        entry.histograms = name;
+        entry.histogram_rows = h.rows_out;
+        entry.bytes += h.bytes;
+        entry.min_ts = entry.min_ts.min(h.min_ts);
+        entry.max_ts = entry.max_ts.max(h.max_ts);
+    }
+    if let Some(b) = done.buckets {
+        entry.histogram_buckets = buckets;
+        entry.histogram_bucket_rows = b.rows_out;
+        entry.bytes += b.bytes;
+    }
+    Ok(hist_rows)
+}
+
+/// The exemplars of `inputs`, merged into one file of `entry`'s in time order.
+fn merge_exemplars(inputs: &[Arc<PartFile>], dir: &Path, entry: &mut FileEntry) -> Result<()> {
+    let mut exemplars = Vec::new();
+    for path in inputs.iter().filter_map(|f| f.exemplars_path()) {
+        exemplars.extend(exemplar_file::read(&path)?);
+    }
+    if !exemplars.is_empty() {
+        entry.exemplars = format!("exemplars-{}-c.parquet", entry.flush);
+        let mut rows: Vec<_> = exemplars.iter().map(|(l, e)| (l, e)).collect();
+        entry.bytes += exemplar_file::write(&dir.join(&entry.exemplars), &mut rows)?;
+        for (_, e) in &exemplars {
+            entry.min_ts = entry.min_ts.min(e.ts);
+            entry.max_ts = entry.max_ts.max(e.ts);
+        }
+    }
+    Ok(())
 }
 
 impl Core {
