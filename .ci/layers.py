@@ -41,7 +41,7 @@ LAYERS = {
         ["model"],
         ["wal_records"],
         ["storage"],
-        ["metrics", "signals", "exemplars"],
+        ["metrics", "spans_logs", "exemplars"],
         ["lifecycle"],
         ["api"],
         ["lib"],

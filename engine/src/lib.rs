@@ -46,7 +46,7 @@ mod metrics;
 mod model;
 mod rate_limit;
 mod signal_kind;
-mod signals;
+mod spans_logs;
 mod storage;
 mod telemetry;
 mod tenant;
@@ -93,14 +93,14 @@ pub use model::sample::{Sample, SeriesData, SeriesHistograms, SeriesSamples};
 pub use model::series::SeriesId;
 pub use model::signal_outcome::{SignalOutcome, SignalReject, Truncation};
 pub use model::stats::{HeadMemory, TenantStats};
-pub use signals::logs::arrow::{logs_from_batch, logs_schema};
-pub use signals::logs::summary::{
+pub use spans_logs::logs::arrow::{logs_from_batch, logs_schema};
+pub use spans_logs::logs::summary::{
     BLOCK_ROWS, LineFilter, LogSummary, NS_PER_SECOND, SecondCount, SummaryGroup, second_of,
 };
-pub use signals::read::{SignalSnapshot, TraceLookupStats};
-pub use signals::spans::arrow::{spans_from_batch, spans_schema};
-pub use signals::spans::columns::{KnownType, span_attribute_column};
-pub use signals::spans::search::SpanSearch;
+pub use spans_logs::read::{SignalSnapshot, TraceLookupStats};
+pub use spans_logs::spans::arrow::{spans_from_batch, spans_schema};
+pub use spans_logs::spans::columns::{KnownType, span_attribute_column};
+pub use spans_logs::spans::search::SpanSearch;
 pub use storage::remote::{ReaderStats, RemoteStats};
 pub use storage::retention::RetentionStats;
 pub use storage::snapshot_file::SnapshotFile;
@@ -109,4 +109,4 @@ pub use tenant::{MAX_TENANT_LEN, TenantId};
 pub use wal_records::pending::PendingWrite;
 
 #[doc(hidden)]
-pub use signals::{flush_stages, record_memory};
+pub use spans_logs::{flush_stages, record_memory};

@@ -10,11 +10,11 @@ use crate::model::records::{LogRecord, SpanRecord};
 use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
 use crate::signal_kind::Signal;
-use crate::signals::compact;
-use crate::signals::compact::copy::compact_files;
-use crate::signals::compact::settle_ms;
-use crate::signals::order::sort_key;
-use crate::signals::store::{SignalStore, StoredRecord};
+use crate::spans_logs::compact;
+use crate::spans_logs::compact::copy::compact_files;
+use crate::spans_logs::compact::settle_ms;
+use crate::spans_logs::order::sort_key;
+use crate::spans_logs::store::{SignalStore, StoredRecord};
 use crate::storage::histograms::keys::MergedKeys;
 use crate::storage::histograms::merge::{Input, merge_files_except};
 use crate::storage::histograms::{self as hist_file};
@@ -87,7 +87,7 @@ impl Core {
                     continue;
                 }
                 // Spans and logs of a closed hour keep arriving: merge whole only once
-                // settled (`signals/compact/mod.rs`). Metrics merge whole (duplicates are
+                // settled (`spans_logs/compact/mod.rs`). Metrics merge whole (duplicates are
                 // dropped oldest-first, which needs every set).
                 let inputs = if scope == Scope::Closed && signal != Signal::Metrics {
                     settling.insert(dir.clone());
@@ -454,7 +454,7 @@ impl Core {
         let (bytes, written) = compact_files(&paths, sort_key(R::SIGNAL), &out)?;
         match R::SIGNAL {
             Signal::Traces => {
-                crate::signals::spans::trace_filter::build(&out)?;
+                crate::spans_logs::spans::trace_filter::build(&out)?;
             }
             Signal::Logs => {
                 // The inputs' summaries merged when every input has one; else the
@@ -466,7 +466,7 @@ impl Core {
                 let refs: Option<Vec<&crate::LogSummary>> = summaries
                     .as_ref()
                     .map(|s| s.iter().map(|s| s.as_ref()).collect());
-                crate::signals::logs::summary::build_from_file(&out, refs.as_deref())?;
+                crate::spans_logs::logs::summary::build_from_file(&out, refs.as_deref())?;
             }
             Signal::Metrics => {}
         }

@@ -19,7 +19,7 @@
 //!    holds a deleted row (metrics: the matchers through its index, then the pages of
 //!    those series in the range; spans and logs: the filter's columns). If so, write the
 //!    set again without those rows under new names (`metrics/delete.rs`,
-//!    `signals/compact/filter.rs`), its derived file too (trace-id filter, summary).
+//!    `spans_logs/compact/filter.rs`), its derived file too (trace-id filter, summary).
 //! 3. Commit each rewrite by swapping the set in the manifest (`Core::commit_swap`, under
 //!    the flush lock): written to a temporary name, fsynced, renamed. A set left empty
 //!    leaves the manifest with nothing in its place. The old set is retired: queries in
@@ -45,10 +45,10 @@ use crate::metrics::delete::{count_samples, matching_ids, rewrite_without};
 use crate::metrics::flush::FlushStop;
 use crate::model::delete::{DeleteStats, RecordPredicate, RecordSignal, invalid};
 use crate::signal_kind::Signal;
-use crate::signals::compact::filter::{count_deleted, write_without};
-use crate::signals::order::sort_key;
-use crate::signals::row_filter::RowFilter;
-use crate::signals::store::{NS_PER_MS, SignalStore, StoredRecord};
+use crate::spans_logs::compact::filter::{count_deleted, write_without};
+use crate::spans_logs::order::sort_key;
+use crate::spans_logs::row_filter::RowFilter;
+use crate::spans_logs::store::{NS_PER_MS, SignalStore, StoredRecord};
 use crate::storage::fs::unique_token;
 use crate::storage::partition::{FileEntry, PartFile, derived_path};
 use crate::{Error, Matcher, Result, TenantId};
@@ -159,8 +159,8 @@ impl Core {
         pred: &RecordPredicate,
     ) -> Result<DeleteStats> {
         let schema = match R::SIGNAL {
-            Signal::Traces => crate::signals::spans::arrow::spans_schema(),
-            _ => crate::signals::logs::arrow::logs_schema(),
+            Signal::Traces => crate::spans_logs::spans::arrow::spans_schema(),
+            _ => crate::spans_logs::logs::arrow::logs_schema(),
         };
         // Checked before the flush: a bad predicate changes nothing.
         let filter = RowFilter::new(R::SIGNAL, &schema, pred)?;
@@ -193,10 +193,10 @@ impl Core {
             } else {
                 match R::SIGNAL {
                     Signal::Traces => {
-                        crate::signals::spans::trace_filter::build(&out)?;
+                        crate::spans_logs::spans::trace_filter::build(&out)?;
                     }
                     _ => {
-                        crate::signals::logs::summary::build_from_file(&out, None)?;
+                        crate::spans_logs::logs::summary::build_from_file(&out, None)?;
                     }
                 }
                 Some(FileEntry {

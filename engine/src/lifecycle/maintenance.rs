@@ -2,7 +2,7 @@
 
 use crate::lifecycle::Core;
 use crate::signal_kind::Signal;
-use crate::signals::spans::trace_filter::build;
+use crate::spans_logs::spans::trace_filter::build;
 use crate::storage::fs::sync_dir;
 use crate::storage::partition::FileMap;
 use crate::storage::partition::{PARTITION_MS, PartFile};
@@ -166,7 +166,7 @@ impl crate::lifecycle::Core {
         };
         let mut built = 0;
         for part in parts {
-            if crate::signals::store::SignalStore::<crate::SpanRecord>::trace_filter(&part)
+            if crate::spans_logs::store::SignalStore::<crate::SpanRecord>::trace_filter(&part)
                 .is_some()
             {
                 continue;
@@ -209,7 +209,8 @@ impl crate::lifecycle::Core {
         };
         let mut built = 0;
         for part in parts {
-            if crate::signals::store::SignalStore::<crate::LogRecord>::log_summary(&part).is_some()
+            if crate::spans_logs::store::SignalStore::<crate::LogRecord>::log_summary(&part)
+                .is_some()
             {
                 continue;
             }
@@ -218,7 +219,7 @@ impl crate::lifecycle::Core {
                 continue;
             }
             let path = part.samples_path();
-            match crate::signals::logs::summary::build_from_file(&path, None) {
+            match crate::spans_logs::logs::summary::build_from_file(&path, None) {
                 Ok(_) => built += 1,
                 Err(e) => {
                     tracing::warn!(file = %path.display(), error = %e,

@@ -35,7 +35,7 @@ use crate::metrics::store::MetricsStore;
 use crate::metrics::head::{SHARDS, relock};
 use crate::model::records::{LogRecord, SpanRecord};
 use crate::model::series::SeriesId;
-use crate::signals::store::SignalStore;
+use crate::spans_logs::store::SignalStore;
 use crate::{EngineConfig, Error, Result, Sample, TenantId, TenantStats};
 
 /// The engine's shared state; [`crate::Engine`] is the handle around it.
@@ -76,8 +76,8 @@ pub(crate) struct Core {
     /// Metric metadata (memory and WAL only, `lifecycle/metadata.rs`).
     pub(crate) metadata: crate::metrics::metadata::MetadataStore,
     /// Closed spans and logs partitions with more than one file: the file set a pass saw
-    /// (`signals::compact::SetSeen`), to tell when it has settled.
-    pub(crate) settling: Mutex<HashMap<PathBuf, crate::signals::compact::SetSeen>>,
+    /// (`spans_logs::compact::SetSeen`), to tell when it has settled.
+    pub(crate) settling: Mutex<HashMap<PathBuf, crate::spans_logs::compact::SetSeen>>,
     /// The mirror to an object store, when configured (`storage/remote`).
     pub(crate) remote: Option<crate::storage::remote::Remote>,
     /// The bucket this engine reads, read-only, when it is a query process's
@@ -285,7 +285,7 @@ impl Core {
         self.signal_bytes() + self.head_hist_bytes.load(Ordering::Relaxed)
     }
 
-    /// Bytes spans and log records in memory hold (`signals/record_memory.rs`).
+    /// Bytes spans and log records in memory hold (`spans_logs/record_memory.rs`).
     fn signal_bytes(&self) -> u64 {
         self.traces.bytes.load(Ordering::Relaxed) + self.logs.bytes.load(Ordering::Relaxed)
     }

@@ -13,15 +13,16 @@ use crate::metrics::write::label_message;
 use crate::model::series;
 use crate::model::series_key::PreparedBatch;
 use crate::rate_limit::TokenBucket;
-use crate::signals::check::{Cuts, ResourceCheck};
-use crate::signals::shared_lists::Sharer;
-use crate::signals::store::NS_PER_MS;
-use crate::signals::store::Part;
-use crate::signals::store::SignalStore;
-use crate::signals::store::StoredRecord;
-use crate::signals::store::held_sizes;
+use crate::spans_logs::check::{Cuts, ResourceCheck};
+use crate::spans_logs::shared_lists::Sharer;
+use crate::spans_logs::store::NS_PER_MS;
+use crate::spans_logs::store::Part;
+use crate::spans_logs::store::SignalStore;
+use crate::spans_logs::store::StoredRecord;
+use crate::spans_logs::store::held_sizes;
+use crate::wal_records::SamplesRecord;
 use crate::wal_records::pending::PendingWrite;
-use crate::wal_records::{SamplesRecord, spans_logs};
+use crate::wal_records::spans_logs as wal_spans_logs;
 use crate::{
     Error, HistogramError, RejectReason, Result, SignalOutcome, SignalReject, TenantId,
     WriteOutcome, wal_records,
@@ -309,7 +310,7 @@ impl Core {
         // Outside the lock: validate, cap and encode each record, straight after the WAL
         // record's header (its record count is set once the rate limits have decided).
         let mut kept: Vec<(R, Cuts)> = Vec::with_capacity(records.len());
-        let mut rec = spans_logs::header(tenant, R::KIND, 0, records.len() * 512);
+        let mut rec = wal_spans_logs::header(tenant, R::KIND, 0, records.len() * 512);
         let body_start = rec.len();
         let mut ends = Vec::with_capacity(records.len());
         let records: Box<dyn Iterator<Item = R>> = match records {
@@ -331,7 +332,7 @@ impl Core {
             }
         }
         observe(&mut kept.iter().map(|(r, _)| r));
-        // Memory is counted as the records hold it, not as encoded (`signals/record_memory.rs`);
+        // Memory is counted as the records hold it, not as encoded (`spans_logs/record_memory.rs`);
         // outside the lock (a prefix of them is taken, and its sizes stay as they are).
         let sizes = held_sizes(kept.iter().map(|(r, _)| r));
         let (ticket, held) = {
@@ -402,7 +403,7 @@ impl Core {
                 None
             } else {
                 rec.truncate(body_start + bytes as usize);
-                spans_logs::set_count(&mut rec, body_start, n);
+                wal_spans_logs::set_count(&mut rec, body_start, n);
                 // Under the store's lock: see the module docs.
                 Some(self.wal.submit([rec])?)
             };

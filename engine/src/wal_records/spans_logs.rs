@@ -276,7 +276,7 @@ fn value(c: &mut Cursor<'_>, depth: usize) -> Result<AnyValue, String> {
 
 /// Lists are decoded into exactly their length (`count` bounds it by the bytes left), as
 /// the records a write stores are: what replayed records hold in memory is what they held
-/// when written (`signals/record_memory.rs`).
+/// when written (`spans_logs/record_memory.rs`).
 fn attrs(c: &mut Cursor<'_>, depth: usize) -> Result<Attributes, String> {
     let n = count(c, "attribute count")?;
     let mut out = Vec::with_capacity(n);
