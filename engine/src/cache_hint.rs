@@ -1,6 +1,6 @@
 //! Prefetch hints: asking the CPU to start loading memory into cache before the code
 //! reads it. Used where a flush walks records in file order, which scatters them over the
-//! heap (`signals::spans::columns::prefetch`, `signals::logs::columns::prefetch`).
+//! heap (`spans_logs::spans::columns::prefetch`, `spans_logs::logs::columns::prefetch`).
 
 /// Hints every cache line of `value`'s struct (not what it points to).
 #[inline(always)]

@@ -144,11 +144,11 @@ impl Limits {
     }
 
     /// Retention of `signal` in ms.
-    pub(crate) fn signal_retention_ms(&self, signal: crate::signal::Signal) -> i64 {
+    pub(crate) fn signal_retention_ms(&self, signal: crate::signal_kind::Signal) -> i64 {
         let d = match signal {
-            crate::signal::Signal::Metrics => self.metrics_retention,
-            crate::signal::Signal::Traces => self.traces_retention,
-            crate::signal::Signal::Logs => self.logs_retention,
+            crate::signal_kind::Signal::Metrics => self.metrics_retention,
+            crate::signal_kind::Signal::Traces => self.traces_retention,
+            crate::signal_kind::Signal::Logs => self.logs_retention,
         };
         i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
     }

@@ -38,27 +38,27 @@ mod api;
 mod cache_hint;
 mod clock;
 mod config;
-mod core;
 mod error;
 mod exemplars;
+mod lifecycle;
 mod memory;
 mod metrics;
 mod model;
 mod rate_limit;
-mod signal;
-mod signals;
+mod signal_kind;
+mod spans_logs;
 mod storage;
 mod telemetry;
 mod tenant;
-mod wal;
+mod wal_records;
 
 pub use api::Engine;
 pub use api::status::{CompactionBacklog, PartitionDisk, SignalDisk};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{EngineConfig, Limits, ReaderConfig, RemoteConfig};
-pub use core::checkpoint::CheckpointStats;
 pub use error::{Error, RemoteError, Result};
 pub use exemplars::file::exemplars_schema;
+pub use lifecycle::checkpoint::CheckpointStats;
 pub use memory::set_memory_release;
 pub use metrics::cardinality::{
     Cardinality, CardinalityQuery, HeadSummary, MAX_ADDED_LABELS, NamedCount,
@@ -93,20 +93,20 @@ pub use model::sample::{Sample, SeriesData, SeriesHistograms, SeriesSamples};
 pub use model::series::SeriesId;
 pub use model::signal_outcome::{SignalOutcome, SignalReject, Truncation};
 pub use model::stats::{HeadMemory, TenantStats};
-pub use signals::logs::arrow::{logs_from_batch, logs_schema};
-pub use signals::logs::summary::{
+pub use spans_logs::logs::arrow::{logs_from_batch, logs_schema};
+pub use spans_logs::logs::summary::{
     BLOCK_ROWS, LineFilter, LogSummary, NS_PER_SECOND, SecondCount, SummaryGroup, second_of,
 };
-pub use signals::read::{SignalSnapshot, TraceLookupStats};
-pub use signals::spans::arrow::{spans_from_batch, spans_schema};
-pub use signals::spans::columns::{KnownType, span_attribute_column};
-pub use signals::spans::search::SpanSearch;
+pub use spans_logs::read::{SignalSnapshot, TraceLookupStats};
+pub use spans_logs::spans::arrow::{spans_from_batch, spans_schema};
+pub use spans_logs::spans::columns::{KnownType, span_attribute_column};
+pub use spans_logs::spans::search::SpanSearch;
 pub use storage::remote::{ReaderStats, RemoteStats};
 pub use storage::retention::RetentionStats;
 pub use storage::snapshot_file::SnapshotFile;
 pub use telemetry::{DiskUsage, EngineTelemetry};
 pub use tenant::{MAX_TENANT_LEN, TenantId};
-pub use wal::pending::PendingWrite;
+pub use wal_records::pending::PendingWrite;
 
 #[doc(hidden)]
-pub use signals::{flush_stages, record_memory};
+pub use spans_logs::{flush_stages, record_memory};

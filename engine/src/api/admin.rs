@@ -1,11 +1,11 @@
 //! The operator's side of [`Engine`]: checkpoints (online snapshots of the data
 //! directory) and deletes. The protocols and their crash arguments are in
-//! `core/checkpoint.rs` and `core/delete.rs`.
+//! `lifecycle/checkpoint.rs` and `lifecycle/delete.rs`.
 
 use std::path::Path;
 
 use crate::api::Engine;
-use crate::core::checkpoint::CheckpointStats;
+use crate::lifecycle::checkpoint::CheckpointStats;
 use crate::model::delete::{DeleteStats, RecordPredicate, RecordSignal};
 use crate::{Matcher, Result, TenantId};
 

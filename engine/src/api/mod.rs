@@ -12,11 +12,11 @@ pub(crate) mod admin;
 pub(crate) mod exemplars;
 pub(crate) mod metadata;
 pub(crate) mod metrics;
-pub(crate) mod signals;
+pub(crate) mod spans_logs;
 pub(crate) mod status;
 pub(crate) mod telemetry;
 
-use crate::core::Core;
+use crate::lifecycle::Core;
 use crate::metrics::compact::Scope;
 use crate::metrics::read::ReadLimit;
 use crate::{
@@ -493,7 +493,7 @@ impl Engine {
     /// sets they started with. A spans or logs partition is merged whole once its files
     /// have not changed for two `flush_interval`s; until then a file holding more rows
     /// than all its smaller ones together is left out of the merge
-    /// (`signals::compact::pick_inputs`), so late records do not rewrite the whole hour on
+    /// (`spans_logs::compact::pick_inputs`), so late records do not rewrite the whole hour on
     /// every pass.
     pub fn compact(&self) -> Result<CompactStats> {
         self.core.compact(Scope::Closed)

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::metrics::cardinality::{self, Cardinality, CardinalityQuery};
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::storage::partition::{PARTITION_MS, partition_start};
 use crate::{Engine, Error, Limits, Result, TenantId};
 

@@ -201,7 +201,7 @@ pub(crate) fn merge_samples(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::Core;
+    use crate::lifecycle::Core;
     use crate::metrics::scan::{self, ScanStats};
     use crate::storage::partition::PARTITION_MS;
     use crate::storage::partition::partition_start;

@@ -1,6 +1,6 @@
 //! Deleting samples from a committed file set: the set is written again without them,
 //! under new names, and the manifest swap that commits a compaction commits it
-//! (`core/delete.rs`). A set holds only the series it has samples of: a series whose
+//! (`lifecycle/delete.rs`). A set holds only the series it has samples of: a series whose
 //! samples all go leaves the new set's series table and index too.
 //!
 //! The new set keeps the old one's `flush` (and `flushes`), so it takes the old one's

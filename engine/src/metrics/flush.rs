@@ -28,7 +28,7 @@ use tracing::warn;
 use crate::metrics::series::EncodedHist;
 use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::storage::partition::FileMap;
 use crate::storage::partition::{self, FileEntry, Manifest, PartFile};
 use crate::storage::retention;
@@ -161,8 +161,8 @@ fn remove_unlisted(dir: &Path, manifest: &Manifest) -> Result<()> {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
         let ours = name.ends_with(".parquet") || name.ends_with(".tmp");
-        // A trace-id filter file goes with its spans file (`signals/spans/trace_filter.rs`).
-        // So is a logs file's summary (`signals/logs/summary`).
+        // A trace-id filter file goes with its spans file (`spans_logs/spans/trace_filter.rs`).
+        // So is a logs file's summary (`spans_logs/logs/summary`).
         let orphan_filter = name
             .strip_suffix(".tid")
             .or_else(|| name.strip_suffix(".sum"))

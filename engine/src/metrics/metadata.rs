@@ -1,7 +1,7 @@
 //! Metric metadata in memory: per tenant, each metric family's distinct entries (type,
 //! help, unit), oldest first, at most [`MAX_METADATA_PER_METRIC`] per family and
 //! [`MAX_METADATA_METRICS`] families per tenant. Durable through the WAL alone (kind 6
-//! records, `core/metadata.rs`), as Prometheus keeps metadata in its WAL and memory only:
+//! records, `lifecycle/metadata.rs`), as Prometheus keeps metadata in its WAL and memory only:
 //! never in Parquet.
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,6 +1,6 @@
 //! [`MetricsStore`]: the samples a tenant holds, in memory (the heads) and on disk (the
 //! committed file sets), and the reads over both: select by matchers, label names and
-//! values. `core/` owns it and runs the protocols (write, flush, compaction) over it.
+//! values. `lifecycle/` owns it and runs the protocols (write, flush, compaction) over it.
 
 use crate::metrics::files::MetricsFile;
 use crate::metrics::head::{HeadShard, SHARDS, TenantHead, shard_of};
@@ -97,61 +97,39 @@ impl MetricsStore {
         let Some(head) = self.existing_head(tenant) else {
             return Ok((Vec::new(), stats));
         };
-        fn within(v: &[Sample], start: i64, end: i64) -> &[Sample] {
-            let lo = v.partition_point(|s| s.ts < start);
-            let hi = lo + v[lo..].partition_point(|s| s.ts <= end);
-            &v[lo..hi]
-        }
         // The head (and a flush in progress) first, then the files: a flush publishes its
-        // files before clearing `flushing`, so this order never misses a sample. Head
-        // series without samples in the range are skipped here; their labels are looked up
-        // by id if a file holds samples of theirs.
+        // files before clearing `flushing`, so this order never misses a sample.
         let mut found = Found::default();
         // Whether any series found has a native histogram: if not, the float path is all.
-        let mut any_hists = false;
-        for i in 0..SHARDS {
-            let h = head.shard(i);
-            for id in h.index.select(matchers) {
-                let Some(s) = h.index.get(id) else { continue };
-                let flushing = h
-                    .flushing
-                    .get(&id)
-                    .map_or(&[][..], |v| within(v, start, end));
-                let buffered = within(&s.buf.samples, start, end);
-                let hists = hists_within(s.buf.hists(), start, end);
-                let flushing_h = h
-                    .flushing_h
-                    .get(&id)
-                    .map_or(&[][..], |v| hists_within(v, start, end));
-                if flushing.is_empty()
-                    && buffered.is_empty()
-                    && hists.is_empty()
-                    && flushing_h.is_empty()
-                {
-                    continue;
-                }
-                let bytes = (flushing.len() + buffered.len()) * SAMPLE_BYTES
-                    + (hists.len() + flushing_h.len()) * HIST_BYTES;
-                limit.need(bytes)?;
-                let mut newer = flushing.to_vec();
-                newer.extend_from_slice(buffered);
-                found.add(id, Named::Key(s.key.clone()), newer);
-                if !hists.is_empty() || !flushing_h.is_empty() {
-                    any_hists = true;
-                    let e = found.entries.last_mut().expect("just added");
-                    e.flushing = flushing.len();
-                    histograms::decode_into(id, flushing_h, RANK_FLUSHING, &mut e.hists)?;
-                    histograms::decode_into(id, hists, RANK_HEAD, &mut e.hists)?;
-                }
-            }
-        }
+        let mut any_hists = select_head(&head, matchers, start, end, limit, &mut found)?;
         // Holding the `Arc`s keeps these files on disk until the read is done, even if
         // compaction or retention retires them meanwhile.
         let files = self.file_sets(tenant, start, end);
+        let plans = self.plan_files(&head, &files, matchers, &mut found, &mut stats)?;
+        any_hists |= self.read_planned(&plans, start, end, limit, &mut found, &mut stats)?;
+        limit.check()?;
+        let resolved = if any_hists {
+            self.resolve_histograms(&mut found, &plans, start, end, &mut stats)?
+        } else {
+            Vec::new()
+        };
+        Ok((found.into_series(resolved), stats))
+    }
+
+    /// The file sets of `files` that hold series passing `matchers`, each with those
+    /// series' ids (sorted); the series are added to `found`.
+    fn plan_files<'f>(
+        &self,
+        head: &TenantHead,
+        files: &'f [Arc<PartFile>],
+        matchers: &[Matcher],
+        found: &mut Found,
+        stats: &mut ScanStats,
+    ) -> Result<Vec<Plan<'f>>> {
         let mut plans = Vec::with_capacity(files.len());
-        for f in &files {
+        for f in files {
             stats.file_sets += 1;
-            let ids = self.matching_ids(&head, f, matchers, &mut found, &mut stats)?;
+            let ids = self.matching_ids(head, f, matchers, found, stats)?;
             if ids.is_empty() {
                 stats.file_sets_skipped += 1;
                 continue;
@@ -159,14 +137,27 @@ impl MetricsStore {
             f.ensure_data()?;
             plans.push((&**f, ids));
         }
-        for (id, samples) in
-            read::read_files(&self.page_cache, &plans, start, end, limit, &mut stats)?
-        {
+        Ok(plans)
+    }
+
+    /// Reads the float samples and native histograms in `[start, end]` of the series
+    /// `plans` name into `found`. Returns whether it read a histogram.
+    fn read_planned(
+        &self,
+        plans: &[Plan<'_>],
+        start: i64,
+        end: i64,
+        limit: &ReadLimit,
+        found: &mut Found,
+        stats: &mut ScanStats,
+    ) -> Result<bool> {
+        for (id, samples) in read::read_files(&self.page_cache, plans, start, end, limit, stats)? {
             if let Some(&i) = found.slots.get(&id) {
                 found.entries[i].files = samples;
             }
         }
-        histograms::read_sets(&plans, start, end, |rank, id, s| {
+        let mut any_hists = false;
+        histograms::read_sets(plans, start, end, |rank, id, s| {
             if let Some(&i) = found.slots.get(&id)
                 && limit.take(HIST_BYTES)
             {
@@ -174,14 +165,22 @@ impl MetricsStore {
                 found.entries[i].hists.push((rank, s));
             }
         })?;
-        limit.check()?;
+        Ok(any_hists)
+    }
+
+    /// Resolves the histograms of each series in `found` that has any against its floats
+    /// (`metrics/histograms.rs`); each such entry's `resolved` is its slot in what this
+    /// returns.
+    fn resolve_histograms(
+        &self,
+        found: &mut Found,
+        plans: &[Plan<'_>],
+        start: i64,
+        end: i64,
+        stats: &mut ScanStats,
+    ) -> Result<Vec<Vec<HistogramSample>>> {
         let mut resolved: Vec<Vec<HistogramSample>> = Vec::new();
-        let slots = if any_hists {
-            &found.slots
-        } else {
-            &HashMap::new()
-        };
-        for (&id, &i) in slots {
+        for (&id, &i) in &found.slots {
             let e = &mut found.entries[i];
             if e.hists.is_empty() {
                 continue;
@@ -195,47 +194,9 @@ impl MetricsStore {
             let hists = std::mem::take(&mut e.hists);
             let ctx = (&self.page_cache, start, end);
             e.resolved = resolved.len();
-            resolved.push(histograms::resolve(m, hists, &plans, ctx, &mut stats)?);
+            resolved.push(histograms::resolve(m, hists, plans, ctx, stats)?);
         }
-        let mut out: Vec<SeriesData> = found
-            .entries
-            .into_iter()
-            .filter_map(|e| {
-                let Entry {
-                    labels,
-                    files,
-                    newer,
-                    resolved: slot,
-                    ..
-                } = e;
-                let hists = match slot {
-                    usize::MAX => Vec::new(),
-                    k => std::mem::take(&mut resolved[k]),
-                };
-                let (mut samples, mut unordered) = (files.samples, files.unordered);
-                if let (Some(last), Some(first)) = (samples.last(), newer.first()) {
-                    unordered |= last.ts >= first.ts;
-                }
-                // The head's samples are few; a flush in progress and the buffer after it
-                // may overlap.
-                unordered |= newer.windows(2).any(|w| w[0].ts >= w[1].ts);
-                samples.extend(newer);
-                // Oldest source first; a stable sort keeps the first-written sample of a
-                // timestamp, and dedup drops later copies of it. Usually there is nothing
-                // to do: partitions and the head do not overlap in time.
-                if unordered {
-                    samples.sort_by_key(|s| s.ts);
-                    samples.dedup_by_key(|s| s.ts);
-                }
-                (!samples.is_empty() || !hists.is_empty()).then(|| SeriesData {
-                    labels: labels.into_labels(),
-                    samples,
-                    histograms: hists,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        Ok((out, stats))
+        Ok(resolved)
     }
 
     /// `tenant`'s committed file sets whose time range meets `[start, end]`, oldest first.
@@ -388,6 +349,69 @@ fn hists_within(v: &[EncodedHist], start: i64, end: i64) -> &[EncodedHist] {
     &v[lo..hi]
 }
 
+/// A file set a select reads and the ids (sorted) of the series it reads there.
+type Plan<'f> = (&'f PartFile, Vec<SeriesId>);
+
+/// Adds to `found` the series of `head` (its buffers and a flush in progress) that pass
+/// `matchers` and have samples in `[start, end]`, taking their bytes from `limit`. Head
+/// series without samples in the range are skipped here; their labels are looked up by id
+/// if a file holds samples of theirs. Returns whether a series found has a native
+/// histogram.
+fn select_head(
+    head: &TenantHead,
+    matchers: &[Matcher],
+    start: i64,
+    end: i64,
+    limit: &ReadLimit,
+    found: &mut Found,
+) -> Result<bool> {
+    let mut any_hists = false;
+    for i in 0..SHARDS {
+        let h = head.shard(i);
+        for id in h.index.select(matchers) {
+            let Some(s) = h.index.get(id) else { continue };
+            let flushing = h
+                .flushing
+                .get(&id)
+                .map_or(&[][..], |v| samples_within(v, start, end));
+            let buffered = samples_within(&s.buf.samples, start, end);
+            let hists = hists_within(s.buf.hists(), start, end);
+            let flushing_h = h
+                .flushing_h
+                .get(&id)
+                .map_or(&[][..], |v| hists_within(v, start, end));
+            if flushing.is_empty()
+                && buffered.is_empty()
+                && hists.is_empty()
+                && flushing_h.is_empty()
+            {
+                continue;
+            }
+            let bytes = (flushing.len() + buffered.len()) * SAMPLE_BYTES
+                + (hists.len() + flushing_h.len()) * HIST_BYTES;
+            limit.need(bytes)?;
+            let mut newer = flushing.to_vec();
+            newer.extend_from_slice(buffered);
+            found.add(id, Named::Key(s.key.clone()), newer);
+            if !hists.is_empty() || !flushing_h.is_empty() {
+                any_hists = true;
+                let e = found.entries.last_mut().expect("just added");
+                e.flushing = flushing.len();
+                histograms::decode_into(id, flushing_h, RANK_FLUSHING, &mut e.hists)?;
+                histograms::decode_into(id, hists, RANK_HEAD, &mut e.hists)?;
+            }
+        }
+    }
+    Ok(any_hists)
+}
+
+/// The samples of `v` (sorted by time) in `[start, end]`.
+fn samples_within(v: &[Sample], start: i64, end: i64) -> &[Sample] {
+    let lo = v.partition_point(|s| s.ts < start);
+    let hi = lo + v[lo..].partition_point(|s| s.ts <= end);
+    &v[lo..hi]
+}
+
 /// The series a select found, and each series' slot by id.
 #[derive(Default)]
 struct Found {
@@ -407,6 +431,50 @@ impl Found {
             hists: Vec::new(),
             resolved: usize::MAX,
         });
+    }
+
+    /// The series found with samples or histograms, sorted by labels: each one's samples
+    /// from files and memory in time order, and its histograms from `resolved`.
+    fn into_series(self, mut resolved: Vec<Vec<HistogramSample>>) -> Vec<SeriesData> {
+        let mut out: Vec<SeriesData> = self
+            .entries
+            .into_iter()
+            .filter_map(|e| {
+                let Entry {
+                    labels,
+                    files,
+                    newer,
+                    resolved: slot,
+                    ..
+                } = e;
+                let hists = match slot {
+                    usize::MAX => Vec::new(),
+                    k => std::mem::take(&mut resolved[k]),
+                };
+                let (mut samples, mut unordered) = (files.samples, files.unordered);
+                if let (Some(last), Some(first)) = (samples.last(), newer.first()) {
+                    unordered |= last.ts >= first.ts;
+                }
+                // The head's samples are few; a flush in progress and the buffer after it
+                // may overlap.
+                unordered |= newer.windows(2).any(|w| w[0].ts >= w[1].ts);
+                samples.extend(newer);
+                // Oldest source first; a stable sort keeps the first-written sample of a
+                // timestamp, and dedup drops later copies of it. Usually there is nothing
+                // to do: partitions and the head do not overlap in time.
+                if unordered {
+                    samples.sort_by_key(|s| s.ts);
+                    samples.dedup_by_key(|s| s.ts);
+                }
+                (!samples.is_empty() || !hists.is_empty()).then(|| SeriesData {
+                    labels: labels.into_labels(),
+                    samples,
+                    histograms: hists,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
     }
 }
 

@@ -7,9 +7,11 @@ use strata_wal::Ticket;
 
 use crate::metrics::head::{SHARDS, TenantHead, activate};
 use crate::metrics::raw_keys::KnownSeries;
-use crate::metrics::series::{EncodedHist, Placement};
+use crate::metrics::series::{EncodedHist, HeadSeries, Placement};
+use crate::metrics::series_index::SeriesIndex;
+use crate::model::series::SeriesId;
 use crate::model::series_key::{PreparedBatch, SeriesKey};
-use crate::wal::{self, SamplesRecord};
+use crate::wal_records::{self, SamplesRecord};
 use crate::{
     Error, HistogramSample, Labels, Limits, RejectReason, Result, Sample, SeriesHistograms,
     SeriesSamples, TenantId, WriteOutcome,
@@ -224,179 +226,245 @@ impl<'w, 'b> Placer<'w, 'b> {
         wal: &strata_wal::Wal,
         run: &[(usize, &'b S, Prep, Vec<PreparedHist>)],
     ) -> Result<Option<Ticket>> {
-        let (window, now) = (self.window, self.now);
         let mut guard = self.head.shard(run[0].0);
         let h = &mut *guard;
         self.rec.new_series.clear();
         for (_, ss, p, hists) in run {
             let samples = ss.samples();
             let n = (samples.len() + hists.len()) as u64;
-            let found = match p {
-                Prep::Known(id) => Ok(*id),
-                Prep::Labels(p) => h.index.find_hashed(self.keys.bytes(p), p.hash),
-            };
-            let (id, series) = match found {
-                Ok(id) => match h.index.get_mut(id) {
-                    Some(s) => (id, s),
-                    // A known series is never removed from its head, so this is a handle
-                    // the caller kept from before the engine was reopened.
-                    None => return Err(Error::ForeignSeries { id }),
-                },
-                Err(id) => {
-                    let Prep::Labels(p) = p else {
-                        return Err(Error::ForeignSeries { id });
-                    };
-                    let cutoff = self.retention_cutoff;
-                    if samples.iter().all(|s| s.ts < cutoff) && hists.iter().all(|h| h.0.0 < cutoff)
-                    {
-                        // Nothing of it would be stored: the series is not created, so it
-                        // takes no place in the head, the limits or the cardinality.
-                        let key = SeriesKey::from_canonical(self.keys.bytes(p));
-                        let all = samples
-                            .iter()
-                            .map(|s| s.ts)
-                            .chain(hists.iter().map(|h| h.0.0));
-                        for ts in all {
-                            self.reject_out_of_retention(ts, &key);
-                        }
-                        continue;
-                    }
-                    let (keys, metric) = (self.keys, self.keys.metric_name(p));
-                    if !self.admit_series(&h.active_by_metric, metric, keys.bytes(p), n) {
-                        continue;
-                    }
-                    let key = SeriesKey::from_canonical(self.keys.bytes(p));
-                    let series = h.index.insert(id, key);
-                    let counted =
-                        activate(&mut series.buf, &series.key, now, &mut h.active_by_metric);
-                    debug_assert!(counted, "a new series is counted once, here");
-                    (id, series)
-                }
-            };
-            if !series.buf.counted {
-                // Known but idle past the active window: counted again, within the limits.
-                let (metric, key) = (series.key.metric_name(), series.key.bytes());
-                if !self.admit_series(&h.active_by_metric, metric, key, n) {
-                    continue;
-                }
-            }
-            let allowed = n.min(*self.tokens);
-            *self.tokens -= allowed;
-            self.reject_rate(n - allowed);
-            if allowed == 0 {
+            let found =
+                self.find_or_create(&mut h.index, &mut h.active_by_metric, p, samples, hists)?;
+            let Some((id, series)) = found else {
                 continue;
-            }
-            if ss.known().is_none() {
-                if ss.by_symbols() {
-                    let labels = ss.pairs().iter().map(|(n, v)| (n.as_ref(), v.as_ref()));
-                    self.learnt.push(Learnt::Labels(labels.collect(), id));
-                } else if !ss.raw_key().is_empty() {
-                    self.learnt.push(Learnt::Key(ss.raw_key(), id));
-                }
-            }
-            activate(&mut series.buf, &series.key, now, &mut h.active_by_metric);
-            let buf = &mut series.buf;
-            if buf.logged_epoch != h.wal_epoch {
+            };
+            let Some(allowed) = self.admit_samples(&h.active_by_metric, series, n) else {
+                continue;
+            };
+            self.learn(*ss, id);
+            activate(
+                &mut series.buf,
+                &series.key,
+                self.now,
+                &mut h.active_by_metric,
+            );
+            if series.buf.logged_epoch != h.wal_epoch {
                 // New, or first use since a flush cut or the open: log the labels (see
                 // `wal_epoch`).
-                buf.logged_epoch = h.wal_epoch;
+                series.buf.logged_epoch = h.wal_epoch;
                 self.rec.new_series.push((id, series.key.clone()));
             }
             // The rate limit's tokens go to the floats first, then to the histograms.
             let floats = samples.len().min(allowed as usize);
-            let hists = &hists[..allowed as usize - floats];
-            let starts = ss.sample_starts();
-            for (i, &s) in samples[..floats].iter().enumerate() {
-                if s.ts < self.retention_cutoff {
-                    self.reject_out_of_retention(s.ts, &series.key);
-                    continue;
-                }
-                match buf.place(s, window) {
-                    p @ (Placement::Append | Placement::Insert(_)) => {
-                        let st = starts.get(i).copied().unwrap_or(0);
-                        if p == Placement::Append && self.start_fits(st, s.ts, buf.newest_ts) {
-                            let zero = Sample { ts: st, value: 0.0 };
-                            buf.apply(zero, Placement::Append);
-                            self.rec.samples.push((id, zero));
-                            self.outcome.start_zero_samples += 1;
-                        }
-                        buf.apply(s, p);
-                        self.rec.samples.push((id, s));
-                        self.outcome.accepted += 1;
-                    }
-                    Placement::Duplicate => self.outcome.duplicates += 1,
-                    Placement::TooOld => {
-                        let key = &series.key;
-                        self.outcome.reject(RejectReason::TooOld, 1, || {
-                            format!(
-                                "sample at {} for {} is older than the series' newest sample \
-                                 by more than the out-of-order window ({window} ms)",
-                                s.ts,
-                                key.to_labels()
-                            )
-                        })
-                    }
-                    Placement::Conflict => {
-                        let key = &series.key;
-                        self.outcome.reject(RejectReason::ConflictingValue, 1, || {
-                            format!(
-                                "{} already has a different value at timestamp {}",
-                                key.to_labels(),
-                                s.ts
-                            )
-                        })
-                    }
-                }
+            self.place_floats(id, series, &samples[..floats], ss.sample_starts());
+            self.place_histograms(id, series, &hists[..allowed as usize - floats]);
+        }
+        self.log_definitions(wal)
+    }
+
+    /// The series `p` names in the shard whose `index` and `active_by_metric` these are,
+    /// created (and counted as active, within the series limits) when new. `None`: the
+    /// series is not stored, its samples rejected (a new series over a limit, or with
+    /// every sample out of retention).
+    fn find_or_create<'h>(
+        &mut self,
+        index: &'h mut SeriesIndex,
+        active_by_metric: &mut HashMap<String, usize>,
+        p: &Prep,
+        samples: &[Sample],
+        hists: &[PreparedHist],
+    ) -> Result<Option<(SeriesId, &'h mut HeadSeries)>> {
+        let n = (samples.len() + hists.len()) as u64;
+        let found = match p {
+            Prep::Known(id) => Ok(*id),
+            Prep::Labels(p) => index.find_hashed(self.keys.bytes(p), p.hash),
+        };
+        let id = match found {
+            Ok(id) => {
+                return match index.get_mut(id) {
+                    Some(s) => Ok(Some((id, s))),
+                    // A known series is never removed from its head, so this is a handle
+                    // the caller kept from before the engine was reopened.
+                    None => Err(Error::ForeignSeries { id }),
+                };
             }
-            for (h, zero) in hists {
-                if h.0 < self.retention_cutoff {
-                    self.reject_out_of_retention(h.0, &series.key);
-                    continue;
+            Err(id) => id,
+        };
+        let Prep::Labels(p) = p else {
+            return Err(Error::ForeignSeries { id });
+        };
+        let cutoff = self.retention_cutoff;
+        if samples.iter().all(|s| s.ts < cutoff) && hists.iter().all(|h| h.0.0 < cutoff) {
+            // Nothing of it would be stored: the series is not created, so it takes no
+            // place in the head, the limits or the cardinality.
+            let key = SeriesKey::from_canonical(self.keys.bytes(p));
+            let all = samples
+                .iter()
+                .map(|s| s.ts)
+                .chain(hists.iter().map(|h| h.0.0));
+            for ts in all {
+                self.reject_out_of_retention(ts, &key);
+            }
+            return Ok(None);
+        }
+        let (keys, metric) = (self.keys, self.keys.metric_name(p));
+        if !self.admit_series(active_by_metric, metric, keys.bytes(p), n) {
+            return Ok(None);
+        }
+        let key = SeriesKey::from_canonical(self.keys.bytes(p));
+        let series = index.insert(id, key);
+        let counted = activate(&mut series.buf, &series.key, self.now, active_by_metric);
+        debug_assert!(counted, "a new series is counted once, here");
+        Ok(Some((id, series)))
+    }
+
+    /// Counts a series known but idle past the active window as active again, within the
+    /// limits, then takes the rate limit's tokens for its `n` samples, rejecting those
+    /// over it. Returns how many samples may be stored; `None` for none.
+    fn admit_samples(
+        &mut self,
+        active_by_metric: &HashMap<String, usize>,
+        series: &HeadSeries,
+        n: u64,
+    ) -> Option<u64> {
+        if !series.buf.counted {
+            let (metric, key) = (series.key.metric_name(), series.key.bytes());
+            if !self.admit_series(active_by_metric, metric, key, n) {
+                return None;
+            }
+        }
+        let allowed = n.min(*self.tokens);
+        *self.tokens -= allowed;
+        self.reject_rate(n - allowed);
+        (allowed != 0).then_some(allowed)
+    }
+
+    /// Remembers series `id`, placed through its labels, for the writer's next write: by
+    /// its labels or by its raw key.
+    fn learn<S: SeriesInput>(&mut self, ss: &'b S, id: SeriesId) {
+        if ss.known().is_some() {
+            return;
+        }
+        if ss.by_symbols() {
+            let labels = ss.pairs().iter().map(|(n, v)| (n.as_ref(), v.as_ref()));
+            self.learnt.push(Learnt::Labels(labels.collect(), id));
+        } else if !ss.raw_key().is_empty() {
+            self.learnt.push(Learnt::Key(ss.raw_key(), id));
+        }
+    }
+
+    /// Places float samples of series `id` (those the rate limit let through), each
+    /// preceded by the zero sample its start timestamp (`starts`, index by index) stands
+    /// for when that fits.
+    fn place_floats(
+        &mut self,
+        id: SeriesId,
+        series: &mut HeadSeries,
+        samples: &[Sample],
+        starts: &[i64],
+    ) {
+        let window = self.window;
+        let buf = &mut series.buf;
+        for (i, &s) in samples.iter().enumerate() {
+            if s.ts < self.retention_cutoff {
+                self.reject_out_of_retention(s.ts, &series.key);
+                continue;
+            }
+            match buf.place(s, window) {
+                p @ (Placement::Append | Placement::Insert(_)) => {
+                    let st = starts.get(i).copied().unwrap_or(0);
+                    if p == Placement::Append && self.start_fits(st, s.ts, buf.newest_ts) {
+                        let zero = Sample { ts: st, value: 0.0 };
+                        buf.apply(zero, Placement::Append);
+                        self.rec.samples.push((id, zero));
+                        self.outcome.start_zero_samples += 1;
+                    }
+                    buf.apply(s, p);
+                    self.rec.samples.push((id, s));
+                    self.outcome.accepted += 1;
                 }
-                match buf.place_hist(h.0, &h.1, window) {
-                    p @ (Placement::Append | Placement::Insert(_)) => {
-                        if let Some(zero) = zero
-                            && p == Placement::Append
-                            && self.start_fits(zero.0, h.0, buf.newest_ts)
-                        {
-                            buf.apply_hist(zero.clone(), Placement::Append);
-                            self.rec.histograms.push((id, zero.0, zero.1.clone()));
-                            self.outcome.start_zero_samples += 1;
-                        }
-                        buf.apply_hist(h.clone(), p);
-                        self.rec.histograms.push((id, h.0, h.1.clone()));
-                        self.outcome.accepted += 1;
-                        self.outcome.accepted_histograms += 1;
-                    }
-                    Placement::Duplicate => self.outcome.duplicates += 1,
-                    Placement::TooOld => {
-                        let key = &series.key;
-                        self.outcome.reject(RejectReason::TooOld, 1, || {
-                            format!(
-                                "histogram at {} for {} is older than the series' newest \
-                                 sample by more than the out-of-order window ({window} ms)",
-                                h.0,
-                                key.to_labels()
-                            )
-                        })
-                    }
-                    Placement::Conflict => {
-                        let key = &series.key;
-                        self.outcome.reject(RejectReason::ConflictingValue, 1, || {
-                            format!(
-                                "{} already has a different value at timestamp {} (a \
-                                 different histogram, or a float sample)",
-                                key.to_labels(),
-                                h.0
-                            )
-                        })
-                    }
+                Placement::Duplicate => self.outcome.duplicates += 1,
+                Placement::TooOld => {
+                    let key = &series.key;
+                    self.outcome.reject(RejectReason::TooOld, 1, || {
+                        format!(
+                            "sample at {} for {} is older than the series' newest sample \
+                             by more than the out-of-order window ({window} ms)",
+                            s.ts,
+                            key.to_labels()
+                        )
+                    })
+                }
+                Placement::Conflict => {
+                    let key = &series.key;
+                    self.outcome.reject(RejectReason::ConflictingValue, 1, || {
+                        format!(
+                            "{} already has a different value at timestamp {}",
+                            key.to_labels(),
+                            s.ts
+                        )
+                    })
                 }
             }
         }
-        // Submitted under the shard lock, so the WAL holds a series' definition before any
-        // record using it. The definitions are logged even if none of their samples were
-        // accepted: the shard now counts those series as logged.
+    }
+
+    /// Places histograms of series `id` (those the rate limit let through), each preceded
+    /// by the empty histogram its start timestamp stands for when that fits.
+    fn place_histograms(&mut self, id: SeriesId, series: &mut HeadSeries, hists: &[PreparedHist]) {
+        let window = self.window;
+        let buf = &mut series.buf;
+        for (h, zero) in hists {
+            if h.0 < self.retention_cutoff {
+                self.reject_out_of_retention(h.0, &series.key);
+                continue;
+            }
+            match buf.place_hist(h.0, &h.1, window) {
+                p @ (Placement::Append | Placement::Insert(_)) => {
+                    if let Some(zero) = zero
+                        && p == Placement::Append
+                        && self.start_fits(zero.0, h.0, buf.newest_ts)
+                    {
+                        buf.apply_hist(zero.clone(), Placement::Append);
+                        self.rec.histograms.push((id, zero.0, zero.1.clone()));
+                        self.outcome.start_zero_samples += 1;
+                    }
+                    buf.apply_hist(h.clone(), p);
+                    self.rec.histograms.push((id, h.0, h.1.clone()));
+                    self.outcome.accepted += 1;
+                    self.outcome.accepted_histograms += 1;
+                }
+                Placement::Duplicate => self.outcome.duplicates += 1,
+                Placement::TooOld => {
+                    let key = &series.key;
+                    self.outcome.reject(RejectReason::TooOld, 1, || {
+                        format!(
+                            "histogram at {} for {} is older than the series' newest \
+                             sample by more than the out-of-order window ({window} ms)",
+                            h.0,
+                            key.to_labels()
+                        )
+                    })
+                }
+                Placement::Conflict => {
+                    let key = &series.key;
+                    self.outcome.reject(RejectReason::ConflictingValue, 1, || {
+                        format!(
+                            "{} already has a different value at timestamp {} (a \
+                             different histogram, or a float sample)",
+                            key.to_labels(),
+                            h.0
+                        )
+                    })
+                }
+            }
+        }
+    }
+
+    /// Submits the definitions of the series this shard's run logs. Called under the shard
+    /// lock, so the WAL holds a series' definition before any record using it. The
+    /// definitions are logged even if none of their samples were accepted: the shard now
+    /// counts those series as logged.
+    fn log_definitions(&mut self, wal: &strata_wal::Wal) -> Result<Option<Ticket>> {
         if self.rec.new_series.is_empty() {
             return Ok(None);
         }
@@ -406,7 +474,7 @@ impl<'w, 'b> Placer<'w, 'b> {
             samples: Vec::new(),
             histograms: Vec::new(),
         };
-        let ticket = wal.submit([wal::encode(&defs)])?;
+        let ticket = wal.submit([wal_records::encode(&defs)])?;
         self.rec.new_series = defs.new_series;
         Ok(Some(ticket))
     }

@@ -1,6 +1,6 @@
 //! What a delete names: the spans or log records of a time range whose fields equal given
 //! values ([`RecordPredicate`], parsed from a small SQL-like text), and what a delete did
-//! ([`DeleteStats`]). The engine applies them in `core/delete.rs`.
+//! ([`DeleteStats`]). The engine applies them in `lifecycle/delete.rs`.
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! The file steps of a checkpoint (`core/checkpoint.rs`): the target directory checked,
+//! The file steps of a checkpoint (`lifecycle/checkpoint.rs`): the target directory checked,
 //! immutable files hard-linked (copied when the target is on another file system or the
 //! file system has no hard links), small mutable files written anew, directories fsynced.
 

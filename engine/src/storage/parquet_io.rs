@@ -428,7 +428,7 @@ pub(crate) fn signal_props(schema: &Schema, key: &[&str]) -> WriterProperties {
         }
     }
     // Logs' lines in small pages: a line search decodes only the pages whose blocks of
-    // their summary's line filter may hold the substring (`signals/logs/summary/lines.rs`:
+    // their summary's line filter may hold the substring (`spans_logs/logs/summary/lines.rs`:
     // a block per page, cut every 512 records). The writer checks the page size every
     // `write_batch_size` rows; the parquet crate (59) cuts each such batch at the page's
     // byte budget, so pages hold ~290 records of ~110-byte lines.

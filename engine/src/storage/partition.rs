@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use tracing::warn;
 
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::storage::fs::{io, write_atomic};
 use crate::{Error, Result, TenantId};
 
@@ -154,7 +154,7 @@ pub(crate) fn file_uid() -> u64 {
 /// trace-id filter): rebuilt when missing, deleted with the set.
 pub(crate) const SIDECAR_EXT: &str = "tid";
 
-/// Extension of a logs file's summary (`signals/logs/summary`), derived as the trace-id
+/// Extension of a logs file's summary (`spans_logs/logs/summary`), derived as the trace-id
 /// filter is.
 pub(crate) const SUMMARY_EXT: &str = "sum";
 
@@ -164,7 +164,7 @@ pub(crate) fn sidecar_path(data: &Path) -> PathBuf {
 }
 
 /// The name of the file derived from the data file named `data` and deleted with it: a
-/// spans file's trace-id filter, a logs file's summary (`signals/logs/summary`).
+/// spans file's trace-id filter, a logs file's summary (`spans_logs/logs/summary`).
 pub(crate) fn derived_path(data: &str) -> Option<PathBuf> {
     let data = Path::new(data);
     let name = data.file_name()?.to_str()?;

@@ -115,7 +115,7 @@ fn remove_if_empty(dir: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use crate::core::Core;
+    use crate::lifecycle::Core;
     use crate::storage::partition::PARTITION_MS;
     use std::time::Duration;
 

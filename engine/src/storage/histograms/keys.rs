@@ -1,7 +1,7 @@
 //! The (series_id, ts) keys of several histograms files in merged order, each with the
 //! first input that holds it: what compaction checks the floats against, so that a float
 //! and a histogram at one (series, ts) in different sets keep only the oldest set's
-//! (`core/compact.rs`). Reads only the two key columns.
+//! (`lifecycle/compact.rs`). Reads only the two key columns.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

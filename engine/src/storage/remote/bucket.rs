@@ -7,7 +7,7 @@ use object_store::ObjectStore;
 use object_store::path::Path as Key;
 
 use super::RemoteError;
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 
 /// The writer's catalog of the bucket, at `<prefix>/_catalog.json`: every manifest object
 /// (by partition directory, with the CRC-32C of its bytes) and the sizes of the objects

@@ -2,7 +2,7 @@
 //!
 //! A refresh lists the prefix and reads the manifests that are new or changed since the
 //! last one (by size and version tag); if any is, it answers every partition the bucket
-//! publishes, for the engine to swap in (`core/reader.rs`). A manifest only names
+//! publishes, for the engine to swap in (`lifecycle/reader.rs`). A manifest only names
 //! objects the writer uploaded before it, and an object leaves the bucket only once no
 //! manifest names it for the writer's grace, so every set a refresh answers is whole.
 //! The small files a query consults before it decides to read a set (the metrics
@@ -22,7 +22,7 @@ use super::RemoteError;
 use super::bucket::{self, CATALOG_KEY, CATALOG_VERSION, Catalog, Listed, signal_of, store_error};
 use super::cache::{self, Cache};
 use crate::config::ReaderConfig;
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::storage::partition::{self, FileEntry, Manifest};
 use crate::{ReaderStats, TenantId};
 
@@ -96,7 +96,7 @@ impl std::fmt::Debug for Reader {
 impl Reader {
     /// A reader of `config`'s bucket caching in `root` (the engine's data directory). What
     /// an earlier run cached there is kept where the bucket still publishes it (see
-    /// `core/reader.rs`); a directory holding a writer's data is refused.
+    /// `lifecycle/reader.rs`); a directory holding a writer's data is refused.
     pub(crate) fn new(root: &Path, config: ReaderConfig) -> Result<Self, RemoteError> {
         // Emptying a writer's data directory would lose its data: a reader only ever
         // empties a directory it marked as its cache.

@@ -13,7 +13,7 @@ use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipa
 
 use super::bucket::{self, CATALOG_KEY, CATALOG_VERSION, Catalog, is_data, store_error};
 use super::{Counters, RemoteConfig, RemoteError, RemoteStats, bump};
-use crate::signal::Signal;
+use crate::signal_kind::Signal;
 use crate::storage::partition::{self, Flushed, MARKER, Manifest};
 
 /// Files up to this size are uploaded in one request; larger ones in parts of this size.
@@ -58,7 +58,7 @@ pub(crate) struct Mirror {
     last_error: Mutex<Option<String>>,
     /// Files found in the bucket at their local size (or evicted locally and there) since
     /// the engine last took them: a writer whose local copies are a cache may then evict
-    /// them (`core/cache.rs`).
+    /// them (`lifecycle/copies.rs`).
     mirrored: Mutex<Vec<(String, u64)>>,
 }
 

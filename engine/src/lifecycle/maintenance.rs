@@ -1,0 +1,256 @@
+//! Maintenance other than compaction: retention and the disk budget, and building missing trace-id filters.
+
+use crate::lifecycle::Core;
+use crate::signal_kind::Signal;
+use crate::spans_logs::spans::trace_filter::build;
+use crate::storage::fs::sync_dir;
+use crate::storage::partition::FileMap;
+use crate::storage::partition::{PARTITION_MS, PartFile};
+use crate::storage::retention::DROPPED;
+use crate::storage::retention::Kept;
+use crate::storage::retention::RetentionStats;
+use crate::storage::retention::clean_dropped;
+use crate::storage::retention::partitions;
+use crate::telemetry::DiskUsage;
+use crate::telemetry::Timer;
+use crate::{Error, Result, TenantId};
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use tracing::{info, warn};
+
+impl Core {
+    /// Drops every partition past its tenant's retention, then the oldest partitions of
+    /// tenants over their disk budget.
+    pub(crate) fn apply_retention(&self) -> Result<RetentionStats> {
+        self.writable()?;
+        let _one_pass = self
+            .maintenance_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let _timer = Timer::start(&self.latency.retention);
+        let now = self.clock.now_ms();
+        let mut stats = RetentionStats::default();
+        // Per tenant, what is left after expiry: (start, signal index, dir, sets, bytes).
+        let mut kept: BTreeMap<TenantId, Vec<Kept>> = BTreeMap::new();
+        let maps = self.file_maps();
+        for (i, (signal, files)) in maps.iter().enumerate() {
+            for (tenant, parts) in partitions(files) {
+                let limits = self.config.limits_for(&tenant);
+                let cutoff = now.saturating_sub(limits.signal_retention_ms(*signal));
+                for (start, (dir, sets)) in parts {
+                    let bytes: u64 = sets.iter().map(|f| f.entry.bytes).sum();
+                    if start.saturating_add(PARTITION_MS) <= cutoff {
+                        self.drop_partition(files, &tenant, &dir)?;
+                        stats.expired += 1;
+                        stats.bytes += bytes;
+                    } else {
+                        kept.entry(tenant.clone())
+                            .or_default()
+                            .push((start, i, dir, sets, bytes));
+                    }
+                }
+            }
+        }
+        // The budget covers all of a tenant's signals: oldest hour first, metrics before
+        // traces before logs within an hour.
+        for (tenant, mut parts) in kept {
+            let Some(budget) = self.config.limits_for(&tenant).disk_budget else {
+                continue;
+            };
+            parts.sort_by_key(|p| (p.0, p.1));
+            let mut total: u64 = parts.iter().map(|p| p.4).sum();
+            for (_, i, dir, _, bytes) in parts {
+                if total <= budget {
+                    break;
+                }
+                self.drop_partition(maps[i].1, &tenant, &dir)?;
+                total -= bytes;
+                stats.over_budget += 1;
+                stats.bytes += bytes;
+            }
+        }
+        self.finish_drops();
+        if stats.expired + stats.over_budget > 0 {
+            info!(
+                expired = stats.expired,
+                over_budget = stats.over_budget,
+                bytes = stats.bytes,
+                "retention dropped partitions"
+            );
+        }
+        Ok(stats)
+    }
+
+    /// The committed file sets of each signal.
+    pub(crate) fn file_maps(&self) -> [(Signal, &RwLock<FileMap>); 3] {
+        [
+            (Signal::Metrics, &self.metrics.files),
+            (Signal::Traces, &self.traces.files),
+            (Signal::Logs, &self.logs.files),
+        ]
+    }
+
+    /// Drops one partition: see the module docs. Every set the map holds in `dir` goes,
+    /// not only those the pass listed: a flush may have published one into the partition
+    /// since, and the manifest renamed here lists it too (a set left in the map would stay
+    /// readable without a manifest, and the next pass would fail to drop it again).
+    fn drop_partition(
+        &self,
+        file_map: &RwLock<FileMap>,
+        tenant: &TenantId,
+        dir: &Path,
+    ) -> Result<()> {
+        let dropped: Vec<Arc<PartFile>> = {
+            // No flush may be updating this manifest meanwhile.
+            let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let manifest = dir.join("manifest.json");
+            std::fs::rename(&manifest, dir.join(DROPPED)).map_err(|source| Error::Io {
+                path: manifest.clone(),
+                source,
+            })?;
+            sync_dir(dir)?;
+            let mut files = file_map.write().unwrap_or_else(|p| p.into_inner());
+            match files.get_mut(tenant) {
+                Some(list) => {
+                    let (gone, kept) = std::mem::take(list).into_iter().partition(|f| f.dir == dir);
+                    *list = kept;
+                    gone
+                }
+                None => Vec::new(),
+            }
+        };
+        for f in &dropped {
+            f.retire();
+        }
+        drop(dropped);
+        self.touch_remote(dir);
+        self.pending_drops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(dir.to_owned());
+        Ok(())
+    }
+
+    /// Removes the `DROPPED` marker and the directory of dropped partitions whose files are
+    /// all gone (no query holds them any more); the others wait for the next pass.
+    pub(crate) fn finish_drops(&self) {
+        let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = self.pending_drops.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|dir| match clean_dropped(dir) {
+            Ok(done) => !done,
+            Err(e) => {
+                warn!(partition = %dir.display(), error = %e, "cleaning a dropped partition");
+                true
+            }
+        });
+    }
+}
+
+impl crate::lifecycle::Core {
+    /// Builds the trace-id filter file of every committed spans file that lacks a valid
+    /// one (written before filter files existed, or lost in a crash); returns how many it
+    /// built. Run by maintenance; a file that fails is logged and tried again next pass.
+    pub(crate) fn build_trace_filters(&self) -> usize {
+        if self.reader.is_some() {
+            return 0;
+        }
+        let _one_pass = self
+            .maintenance_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let parts: Vec<_> = {
+            let files = self.traces.files.read().unwrap_or_else(|p| p.into_inner());
+            files.values().flatten().cloned().collect()
+        };
+        let mut built = 0;
+        for part in parts {
+            if crate::spans_logs::store::SignalStore::<crate::SpanRecord>::trace_filter(&part)
+                .is_some()
+            {
+                continue;
+            }
+            if let Err(e) = part.ensure_data() {
+                tracing::warn!(error = %e, "fetching a spans file to build its filter failed; will retry");
+                continue;
+            }
+            let path = part.samples_path();
+            match build(&path) {
+                Ok(_) => built += 1,
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e,
+                                   "building a trace-id filter file failed; will retry");
+                }
+            }
+        }
+        if built > 0 {
+            tracing::info!(files = built, "built trace-id filter files");
+        }
+        built
+    }
+}
+
+impl crate::lifecycle::Core {
+    /// Builds the summary of every committed logs file that lacks a valid one (written
+    /// before summaries existed, or lost in a crash); returns how many it built. Run by
+    /// maintenance; a file that fails is logged and tried again next pass.
+    pub(crate) fn build_log_summaries(&self) -> usize {
+        if self.reader.is_some() {
+            return 0;
+        }
+        let _one_pass = self
+            .maintenance_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let parts: Vec<_> = {
+            let files = self.logs.files.read().unwrap_or_else(|p| p.into_inner());
+            files.values().flatten().cloned().collect()
+        };
+        let mut built = 0;
+        for part in parts {
+            if crate::spans_logs::store::SignalStore::<crate::LogRecord>::log_summary(&part)
+                .is_some()
+            {
+                continue;
+            }
+            if let Err(e) = part.ensure_data() {
+                tracing::warn!(error = %e, "fetching a logs file to build its summary failed; will retry");
+                continue;
+            }
+            let path = part.samples_path();
+            match crate::spans_logs::logs::summary::build_from_file(&path, None) {
+                Ok(_) => built += 1,
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e,
+                                   "building a logs summary file failed; will retry");
+                }
+            }
+        }
+        if built > 0 {
+            tracing::info!(files = built, "built logs summary files");
+        }
+        built
+    }
+}
+
+impl Core {
+    pub(crate) fn disk_usage(&self) -> BTreeMap<(TenantId, &'static str), DiskUsage> {
+        let mut out = BTreeMap::new();
+        for (signal, map) in self.file_maps() {
+            let files = map.read().unwrap_or_else(|p| p.into_inner());
+            for (tenant, list) in files.iter().filter(|(_, l)| !l.is_empty()) {
+                let dirs: BTreeSet<_> = list.iter().map(|f| &f.dir).collect();
+                out.insert(
+                    (tenant.clone(), signal.dir()),
+                    DiskUsage {
+                        partitions: dirs.len(),
+                        file_sets: list.len(),
+                        bytes: list.iter().map(|f| f.entry.bytes).sum(),
+                    },
+                );
+            }
+        }
+        out
+    }
+}
