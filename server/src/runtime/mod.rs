@@ -9,7 +9,6 @@ pub(crate) mod engine_slot;
 pub(crate) mod history;
 pub mod inflight;
 pub(crate) mod info;
-#[allow(dead_code)] // until the ingest handlers take it
 pub(crate) mod ingest;
 pub(crate) mod pressure;
 #[allow(dead_code)] // until the query handlers take it
