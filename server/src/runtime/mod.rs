@@ -11,7 +11,6 @@ pub mod inflight;
 pub(crate) mod info;
 pub(crate) mod ingest;
 pub(crate) mod pressure;
-#[allow(dead_code)] // until the query handlers take it
 pub(crate) mod queries;
 pub(crate) mod self_metrics;
 pub(crate) mod span_hook;
