@@ -14,8 +14,9 @@
 //! - `http/`: what a handler answers and takes: [`ApiError`] (also as a gRPC status),
 //!   request parameters.
 //! - `auth/`: bearer tokens to tenants; the [`ReadTenant`] and [`WriteTenant`] extractors.
-//! - `runtime/`: the running server: [`AppState`] (the engine, auth, limits), the ingest
-//!   memory budget ([`inflight`]), the self-metrics, the [`allocator`].
+//! - `runtime/`: the running server: the handles handlers take (ingest, queries, body
+//!   limits) and [`AppState`], the router's state that bundles them; the ingest memory
+//!   budget ([`inflight`]), the self-metrics, the [`allocator`].
 //! - `ingest/`: remote-write, OTLP (HTTP and gRPC) and Loki's push into the engine;
 //!   [`decoders`].
 //! - `api/`: the Prometheus, SQL, Jaeger and log search APIs (it and `ingest/` do not

@@ -4,6 +4,7 @@
 //! route and status, latency). Routes go into [`router`] and get auth, limits and metrics the same
 //! way. (The gRPC listener's services are `ingest/otlp/grpc.rs`.)
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -17,6 +18,8 @@ use futures::StreamExt as _;
 use crate::auth::ReadTenant;
 use crate::http::error::ApiError;
 use crate::ingest::remote_write;
+use crate::runtime::queries::Queries;
+use crate::runtime::self_metrics::Metrics;
 use crate::runtime::state::AppState;
 
 /// The HTTP routes of the server.
@@ -42,9 +45,12 @@ pub fn router(state: AppState) -> Router {
         // The body limit is enforced by each handler (413 with a message, and again after
         // decompression); axum's default 2 MiB cap would answer first and without one.
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), admit))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.queries.clone(),
+            admit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
             count_requests,
         ))
         .with_state(state)
@@ -68,11 +74,11 @@ async fn metrics(
     headers: axum::http::HeaderMap,
 ) -> Response {
     let engine = state.engine().ok();
-    let only = state.auth().bound_tenant(&headers);
-    let mut text = state.metrics().render(engine.as_deref(), only.as_ref());
-    state.inflight().render(&mut text);
+    let only = state.auth.bound_tenant(&headers);
+    let mut text = state.metrics.render(engine.as_deref(), only.as_ref());
+    state.ingest.inflight().render(&mut text);
     crate::runtime::self_metrics::memory::render(&mut text, &state);
-    state.render_derived(&mut text, only.as_ref());
+    state.ingest.render_derived(&mut text, only.as_ref());
     let mut resp = (StatusCode::OK, text).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -86,7 +92,7 @@ const QUERY_BODY_DRAIN: usize = 1 << 20;
 
 /// Gives a query a turn (`runtime/admission.rs`) before its handler runs, and holds it
 /// until the answer's last byte is sent; other requests pass.
-async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn admit(State(queries): State<Queries>, req: Request, next: Next) -> Response {
     let query = req
         .extensions()
         .get::<MatchedPath>()
@@ -94,7 +100,7 @@ async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Respo
     if !query {
         return next.run(req).await;
     }
-    let turn = match state.admission().admit().await {
+    let turn = match queries.admission().admit().await {
         Ok(t) => t,
         Err(e) => {
             // Read the (small) query body first: a connection whose request body was left
@@ -115,7 +121,7 @@ async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Respo
 /// Counts every request by route pattern and status, with its latency, and tells the
 /// client that latency in `Server-Timing: app;dur=<ms>` (the console shows it beside the
 /// round trip). For a streamed body it is the time to the first byte.
-async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn count_requests(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let endpoint = req
         .extensions()
         .get::<MatchedPath>()
@@ -123,9 +129,7 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
     let start = Instant::now();
     let mut resp = next.run(req).await;
     let elapsed = start.elapsed();
-    state
-        .metrics()
-        .record_request(&endpoint, resp.status().as_u16(), elapsed);
+    metrics.record_request(&endpoint, resp.status().as_u16(), elapsed);
     let timing = format!("app;dur={:.3}", elapsed.as_secs_f64() * 1000.0);
     if let Ok(v) = HeaderValue::from_str(&timing) {
         resp.headers_mut().insert("server-timing", v);

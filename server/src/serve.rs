@@ -221,10 +221,10 @@ fn start_derive(state: &AppState, config: &Config) -> Option<crate::derive::coll
     match config.role {
         Role::Writer => {
             let derive = Arc::new(crate::derive::Derive::new(config.derived.clone()));
-            state.set_span_derive(derive.clone());
+            state.ingest.set_span_derive(derive.clone());
             Some(crate::derive::collect::Collector::start(
                 derive,
-                state.clone(),
+                state.ingest.clone(),
             ))
         }
         Role::Query | Role::Worker => None,
@@ -244,7 +244,7 @@ fn open_engine(
         let start = Instant::now();
         match Engine::open(&dir, engine_config) {
             Ok(engine) => {
-                state.metrics().record_engine_open(start.elapsed());
+                state.metrics.record_engine_open(start.elapsed());
                 state.set_engine(Arc::new(engine));
                 info!(
                     took_ms = start.elapsed().as_millis() as u64,
@@ -417,7 +417,7 @@ async fn sample_history(state: AppState, mut stop: watch::Receiver<bool>) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        state.history().sample(now, state.metrics().tenant_totals());
+        state.history.sample(now, state.metrics.tenant_totals());
     }
 }
 

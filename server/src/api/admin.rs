@@ -108,7 +108,7 @@ async fn answer(
     call: Call,
 ) -> Result<Response, ApiError> {
     let engine: Arc<Engine> = state.engine()?;
-    let body = state.read_body(&headers, body).await?;
+    let body = state.body.read_body(&headers, body).await?;
     // A PUT's form body counts as a POST's (Prometheus takes both).
     let as_form = if method == Method::PUT {
         Method::POST

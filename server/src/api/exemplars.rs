@@ -17,6 +17,7 @@ use strata_query::prom_api::{self, PromApi};
 use crate::auth::ReadTenant;
 use crate::http::error::ApiError;
 use crate::http::params::request_params;
+use crate::runtime::queries::Queries;
 use crate::runtime::state::AppState;
 
 /// The route, for the router (`router.rs`) to merge.
@@ -28,7 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn query_exemplars(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     method: Method,
     uri: Uri,
@@ -36,10 +37,10 @@ async fn query_exemplars(
     body: Body,
 ) -> Response {
     let answer = async {
-        let engine: Arc<Engine> = state.engine()?;
-        let body = state.read_body(&headers, body).await?;
+        let engine: Arc<Engine> = queries.engine()?;
+        let body = queries.read_body(&headers, body).await?;
         let params = request_params(&method, uri.query(), &headers, &body)?;
-        let api = PromApi::new(*state.promql());
+        let api = PromApi::new(*queries.promql());
         tokio::task::spawn_blocking(move || api.query_exemplars(&engine, &tenant, &params))
             .await
             .map_err(|e| ApiError::Internal(format!("query task failed: {e}")))

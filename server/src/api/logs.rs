@@ -27,6 +27,7 @@ use crate::api::sql::output::{Format, ResultWriter};
 use crate::api::sql::sql_error;
 use crate::auth::ReadTenant;
 use crate::http::error::ApiError;
+use crate::runtime::queries::Queries;
 use crate::runtime::state::AppState;
 
 /// The route, for the router (`router.rs`) to merge.
@@ -181,7 +182,7 @@ pub(crate) fn search_sql(s: &LogSearch) -> String {
 }
 
 async fn search(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -189,7 +190,7 @@ async fn search(
         .map_err(|e| ApiError::BadRequest(format!("malformed query string: {e}")))?;
     let now_ns = SystemClock.now_ms().saturating_mul(1_000_000);
     let s = parse(&pairs, now_ns)?;
-    let rows = run(&state, &tenant, &search_sql(&s)).await?;
+    let rows = run(&queries, &tenant, &search_sql(&s)).await?;
     let mut body = Vec::with_capacity(rows.len() + 32);
     body.extend_from_slice(br#"{"status":"success","data":"#);
     body.extend_from_slice(&rows);
@@ -203,9 +204,9 @@ async fn search(
 }
 
 /// The rows of `q` as a JSON array, bounded like `/api/v1/sql` answers.
-async fn run(state: &AppState, tenant: &TenantId, q: &str) -> Result<Vec<u8>, ApiError> {
-    let engine = state.engine()?;
-    let settings = state.sql();
+async fn run(queries: &Queries, tenant: &TenantId, q: &str) -> Result<Vec<u8>, ApiError> {
+    let engine = queries.engine()?;
+    let settings = queries.sql();
     let ctx = sql::tenant_session(engine, tenant, &settings.query).map_err(sql_error)?;
     let mut stream = SqlStream::start(&ctx, q, &settings.query)
         .await

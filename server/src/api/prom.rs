@@ -18,6 +18,7 @@ use strata_query::prom_api::{self, PromApi};
 use crate::auth::ReadTenant;
 use crate::http::error::ApiError;
 use crate::http::params::request_params;
+use crate::runtime::queries::Queries;
 use crate::runtime::state::AppState;
 
 /// The routes, for the router (`router.rs`) to merge.
@@ -42,51 +43,51 @@ enum Call {
 }
 
 async fn query(
-    state: State<AppState>,
+    queries: State<Queries>,
     t: ReadTenant,
     m: Method,
     u: Uri,
     h: HeaderMap,
     b: Body,
 ) -> Response {
-    run(state, t, m, u, h, b, Call::Query).await
+    run(queries, t, m, u, h, b, Call::Query).await
 }
 
 async fn query_range(
-    state: State<AppState>,
+    queries: State<Queries>,
     t: ReadTenant,
     m: Method,
     u: Uri,
     h: HeaderMap,
     b: Body,
 ) -> Response {
-    run(state, t, m, u, h, b, Call::QueryRange).await
+    run(queries, t, m, u, h, b, Call::QueryRange).await
 }
 
 async fn series(
-    state: State<AppState>,
+    queries: State<Queries>,
     t: ReadTenant,
     m: Method,
     u: Uri,
     h: HeaderMap,
     b: Body,
 ) -> Response {
-    run(state, t, m, u, h, b, Call::Series).await
+    run(queries, t, m, u, h, b, Call::Series).await
 }
 
 async fn labels(
-    state: State<AppState>,
+    queries: State<Queries>,
     t: ReadTenant,
     m: Method,
     u: Uri,
     h: HeaderMap,
     b: Body,
 ) -> Response {
-    run(state, t, m, u, h, b, Call::Labels).await
+    run(queries, t, m, u, h, b, Call::Labels).await
 }
 
 async fn label_values(
-    state: State<AppState>,
+    queries: State<Queries>,
     t: ReadTenant,
     Path(name): Path<String>,
     m: Method,
@@ -94,11 +95,11 @@ async fn label_values(
     h: HeaderMap,
     b: Body,
 ) -> Response {
-    run(state, t, m, u, h, b, Call::LabelValues(name)).await
+    run(queries, t, m, u, h, b, Call::LabelValues(name)).await
 }
 
 async fn metadata(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     uri: Uri,
 ) -> Response {
@@ -106,7 +107,7 @@ async fn metadata(
         Ok(params) => params,
         Err(e) => return e.into_response(),
     };
-    match state.engine() {
+    match queries.engine() {
         Ok(engine) => json(PromApi::default().metadata(&engine, &tenant, &params)),
         Err(e) => e.into_response(),
     }
@@ -117,7 +118,7 @@ async fn buildinfo(ReadTenant(_): ReadTenant) -> Response {
 }
 
 async fn run(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     method: Method,
     uri: Uri,
@@ -125,14 +126,14 @@ async fn run(
     body: Body,
     call: Call,
 ) -> Response {
-    match answer(&state, tenant, method, uri, headers, body, call).await {
+    match answer(&queries, tenant, method, uri, headers, body, call).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }
 }
 
 async fn answer(
-    state: &AppState,
+    queries: &Queries,
     tenant: TenantId,
     method: Method,
     uri: Uri,
@@ -140,10 +141,10 @@ async fn answer(
     body: Body,
     call: Call,
 ) -> Result<Response, ApiError> {
-    let engine: Arc<Engine> = state.engine()?;
-    let body = state.read_body(&headers, body).await?;
+    let engine: Arc<Engine> = queries.engine()?;
+    let body = queries.read_body(&headers, body).await?;
     let params = request_params(&method, uri.query(), &headers, &body)?;
-    let api = PromApi::new(*state.promql()).with_memory(state.query_memory().clone());
+    let api = PromApi::new(*queries.promql()).with_memory(queries.query_memory().clone());
     let resp = tokio::task::spawn_blocking(move || {
         let e = engine.as_ref();
         match call {

@@ -1,6 +1,6 @@
 //! The collection loop: every tick it expires the halves that waited long enough (Tempo
 //! checks every 2 s); every `collection_interval` it writes each tenant's counters as
-//! cumulative samples through the metrics write path ([`AppState::write_metrics`]: the
+//! cumulative samples through the metrics write path ([`Ingest::write_metrics`]: the
 //! `[relabel]` rules, the WAL, the tenant's series caps and rate), and counts what that
 //! path refused. As Tempo's registry does (`modules/generator/registry`): a series' first
 //! write adds a zero one second before the minute began (so `increase()` sees its first
@@ -19,7 +19,7 @@ use super::histogram::{Counts, EDGE_BUCKETS_NS, SPAN_BUCKETS_NS, le_labels};
 use super::servicegraph::{self, CLIENT_SECONDS, REQUEST_FAILED, REQUEST_TOTAL, SERVER_SECONDS};
 use super::spanmetrics::{CALLS, LATENCY, SpanSeries};
 use super::{Derive, DeriveError, TenantState, lock};
-use crate::runtime::state::AppState;
+use crate::runtime::ingest::Ingest;
 
 /// The running loop.
 #[derive(Debug)]
@@ -29,10 +29,10 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    /// Starts the loop over `derive`, writing through `state`.
-    pub(crate) fn start(derive: Arc<Derive>, state: AppState) -> Self {
+    /// Starts the loop over `derive`, writing through `ingest`.
+    pub(crate) fn start(derive: Arc<Derive>, ingest: Ingest) -> Self {
         let (stop, rx) = watch::channel(false);
-        let task = tokio::spawn(run(derive, state, rx));
+        let task = tokio::spawn(run(derive, ingest, rx));
         Self { stop, task }
     }
 
@@ -43,7 +43,7 @@ impl Collector {
     }
 }
 
-async fn run(derive: Arc<Derive>, state: AppState, mut stop: watch::Receiver<bool>) {
+async fn run(derive: Arc<Derive>, ingest: Ingest, mut stop: watch::Receiver<bool>) {
     let s = derive.settings();
     let interval = s.collection_interval;
     let tick = interval
@@ -62,9 +62,9 @@ async fn run(derive: Arc<Derive>, state: AppState, mut stop: watch::Receiver<boo
         }
         if stopping || tokio::time::Instant::now() >= next {
             next = tokio::time::Instant::now() + interval;
-            if state.is_ready() {
+            if ingest.engine().is_ok() {
                 for t in derive.tenants() {
-                    if let Err(e) = collect(&state, &t, s.stale_duration, now_ms).await {
+                    if let Err(e) = collect(&ingest, &t, s.stale_duration, now_ms).await {
                         tracing::warn!(error = %e, "derived series not written");
                     }
                 }
@@ -193,7 +193,7 @@ fn span_series(
 
 /// Writes `t`'s series at `now_ms`; drops (and ends) those stale for `stale`.
 async fn collect(
-    state: &AppState,
+    ingest: &Ingest,
     t: &TenantState,
     stale: Duration,
     now_ms: i64,
@@ -278,7 +278,7 @@ async fn collect(
         return Ok(());
     }
     let samples: usize = out.iter().map(|s| s.samples.len()).sum();
-    match state.write_metrics(&t.tenant, out).await {
+    match ingest.write_metrics(&t.tenant, out).await {
         Ok(outcome) => {
             t.counters
                 .add_written(outcome.accepted + outcome.duplicates);

@@ -69,10 +69,10 @@ impl Env {
         let engine = self.engine()?;
         match lang {
             Lang::Promql => {
-                let options = *self.state.promql();
+                let options = *self.state.queries.promql();
                 let tenant = self.tenant.clone();
                 let expr = expr.to_owned();
-                let budget = self.state.rules_memory().query();
+                let budget = self.state.rules_memory.query();
                 let result = tokio::task::spawn_blocking(move || {
                     let source = EngineSource::new(&engine, &tenant);
                     PromqlEngine::new(options)
@@ -98,8 +98,8 @@ impl Env {
                 }
             }
             Lang::Logql => {
-                let mut sql = self.state.sql().query.clone();
-                sql.memory = self.state.rules_memory().clone();
+                let mut sql = self.state.queries.sql().query.clone();
+                sql.memory = self.state.rules_memory.clone();
                 let session = sql::tenant_session(engine, &self.tenant, &sql)
                     .map_err(|e| EvalError::Query(e.to_string()))?;
                 let logql::Expr::Metric(metric) =
@@ -107,7 +107,7 @@ impl Env {
                 else {
                     return Err(EvalError::Query("a rule needs a metric query".into()));
                 };
-                let limits = self.state.logql().limits;
+                let limits = self.state.queries.logql().limits;
                 let grid = Grid::instant(t_ms.saturating_mul(1_000_000));
                 let (value, _) = logql::query_metric(&session, &sql, &limits, &metric, grid)
                     .await
@@ -209,6 +209,7 @@ impl Env {
             Ok(pending) => Ok(Some(pending)),
             Err(e) => self
                 .state
+                .ingest
                 .finish_write::<WriteOutcome>(&self.tenant, Signal::Metrics, Err(e))
                 .map(|_| None)
                 .map_err(|e| EvalError::Write(e.to_string())),
@@ -223,6 +224,7 @@ impl Env {
     ) -> Result<(u64, String), EvalError> {
         let outcome = self
             .state
+            .ingest
             .finish_pending(&self.tenant, Signal::Metrics, Ok(pending))
             .await
             .map_err(|e| EvalError::Write(e.to_string()))?;

@@ -74,7 +74,7 @@ impl Rules {
     /// the problem is returned. Returns how many groups run.
     pub async fn reload(&self) -> Result<usize, RulesError> {
         let result = self.try_reload().await;
-        self.0.state.metrics().rules().record_reload(result.is_ok());
+        self.0.state.metrics.rules().record_reload(result.is_ok());
         match &result {
             Ok(n) => tracing::info!(groups = n, "rules reloaded"),
             Err(e) => {
@@ -215,7 +215,7 @@ impl Rules {
         settings: RestoreSettings,
     ) -> Group {
         let env = self.env(&tenant);
-        while !env.state.is_ready() {
+        while !env.state.engine.is_ready() {
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(100)) => {}
                 _ = stop.changed() => return group,
@@ -241,7 +241,7 @@ impl Rules {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
             let failed = group.eval(&env, &shared, ts, SystemClock.now_ms()).await;
-            self.0.state.metrics().rules().record_group(
+            self.0.state.metrics.rules().record_group(
                 tenant.as_str(),
                 group.rules.len(),
                 failed,

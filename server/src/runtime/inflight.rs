@@ -28,7 +28,7 @@
 //!
 //! An HTTP body sent without `Content-Length` (chunked) is admitted on one unit and its
 //! share grows as it is read, to the cost of at least twice what it was charged before
-//! (`AppState::read_ingest_body`), each grow waiting as an admission does.
+//! (`Ingest::read_ingest_body`), each grow waiting as an admission does.
 //!
 //! A gRPC request is admitted the same way, on the length its message's 5-byte prefix
 //! declares, as soon as that prefix has arrived and before the rest is read

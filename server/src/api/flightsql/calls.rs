@@ -9,6 +9,7 @@
 //! counted as `CANCELLED`.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
@@ -19,22 +20,19 @@ use tonic::server::NamedService;
 use tonic::{Code, Status};
 
 use super::SERVICE;
-use crate::runtime::state::AppState;
+use crate::runtime::self_metrics::Metrics;
 
 /// A gRPC service whose calls are counted (see the module docs).
 #[derive(Clone)]
 pub(crate) struct Counted<S> {
     inner: S,
-    state: AppState,
+    metrics: Arc<Metrics>,
 }
 
 impl<S> Counted<S> {
-    /// Counts the calls of `inner` in `state`'s metrics.
-    pub(crate) fn new(inner: S, state: &AppState) -> Self {
-        Self {
-            inner,
-            state: state.clone(),
-        }
+    /// Counts the calls of `inner` in `metrics`.
+    pub(crate) fn new(inner: S, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
     }
 }
 
@@ -64,7 +62,7 @@ where
         // The clone that was made ready is the one that is called (tower's rule).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let state = self.state.clone();
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             let started = Instant::now();
             let resp = match inner.call(req).await {
@@ -72,11 +70,11 @@ where
                 Err(never) => match never {},
             };
             if let Some(status) = Status::from_header_map(resp.headers()) {
-                record(&state, status.code(), started);
+                record(&metrics, status.code(), started);
                 return Ok(resp.map(TonicBody::new));
             }
             let mut guard = CallGuard {
-                state,
+                metrics,
                 started,
                 done: false,
             };
@@ -96,16 +94,14 @@ where
     }
 }
 
-fn record(state: &AppState, code: Code, started: Instant) {
-    state
-        .metrics()
-        .record_grpc(SERVICE, code, started.elapsed());
+fn record(metrics: &Metrics, code: Code, started: Instant) {
+    metrics.record_grpc(SERVICE, code, started.elapsed());
 }
 
 /// Counts a call once: with the code of its trailers, or as `CANCELLED` when dropped
 /// before them.
 struct CallGuard {
-    state: AppState,
+    metrics: Arc<Metrics>,
     started: Instant,
     done: bool,
 }
@@ -114,7 +110,7 @@ impl CallGuard {
     fn finish(&mut self, code: Code) {
         if !self.done {
             self.done = true;
-            record(&self.state, code, self.started);
+            record(&self.metrics, code, self.started);
         }
     }
 }

@@ -43,6 +43,7 @@ pub(crate) use auth::FlightAuth;
 pub(crate) use calls::Counted;
 
 use crate::api::sql::sql_error;
+use crate::runtime::queries::Queries;
 use crate::runtime::state::AppState;
 
 /// The gRPC service name, the `service` label of its self-metrics.
@@ -50,40 +51,41 @@ pub(crate) const SERVICE: &str = "arrow.flight.protocol.FlightService";
 
 /// The Flight SQL service, for `serve.rs` to add to the gRPC listener's routes: request
 /// messages of at most `server.max_body_bytes`, every call authorized by [`FlightAuth`]
-/// and counted by [`Counted`].
+/// and counted by [`Counted`]. It takes the query handle, the tokens and the self-metrics
+/// from `state`.
 pub(crate) fn service(
     state: &AppState,
 ) -> Counted<InterceptedService<FlightServiceServer<FlightSql>, FlightAuth>> {
-    let limit = usize::try_from(state.max_body_bytes()).unwrap_or(usize::MAX);
+    let limit = usize::try_from(state.queries.max_body_bytes()).unwrap_or(usize::MAX);
     let flight = FlightSql {
-        state: state.clone(),
+        queries: state.queries.clone(),
         prepared: Arc::new(prepared::Registry::default()),
     };
     let server = FlightServiceServer::new(flight).max_decoding_message_size(limit);
     Counted::new(
-        InterceptedService::new(server, FlightAuth::new(state.auth().clone())),
-        state,
+        InterceptedService::new(server, FlightAuth::new(state.auth.clone())),
+        state.metrics.clone(),
     )
 }
 
-/// The service's state: the server's, and the prepared statements.
+/// The service's state: the query handle, and the prepared statements.
 #[derive(Clone)]
 pub(crate) struct FlightSql {
-    state: AppState,
+    queries: Queries,
     prepared: Arc<prepared::Registry>,
 }
 
 impl FlightSql {
     /// A new SQL session over `tenant`'s tables (as `/api/v1/sql` makes for each query).
     fn session(&self, tenant: &TenantId) -> Result<SessionContext, Status> {
-        let engine = self.state.engine().map_err(|e| e.to_grpc_status())?;
-        sql::tenant_session(engine, tenant, &self.state.sql().query).map_err(sql_status)
+        let engine = self.queries.engine().map_err(|e| e.to_grpc_status())?;
+        sql::tenant_session(engine, tenant, &self.queries.sql().query).map_err(sql_status)
     }
 
     /// A turn to run a query (`server.max_concurrent_queries`, as the HTTP queries take):
     /// `UNAVAILABLE` when none came in time or under memory pressure.
     async fn turn(&self) -> Result<crate::runtime::admission::Turn, Status> {
-        self.state
+        self.queries
             .admission()
             .admit()
             .await
@@ -92,12 +94,12 @@ impl FlightSql {
 
     /// The SQL settings of queries.
     fn config(&self) -> &sql::SqlConfig {
-        &self.state.sql().query
+        &self.queries.sql().query
     }
 
     /// `sql.max_result_bytes`.
     fn max_result_bytes(&self) -> u64 {
-        self.state.sql().max_result_bytes
+        self.queries.sql().max_result_bytes
     }
 }
 

@@ -21,7 +21,7 @@ use strata_query::promql::{EngineSource, PromqlEngine, Value, is_stale_nan};
 use super::{Answer, JaegerError, bad, ok, param, params};
 use crate::auth::ReadTenant;
 use crate::http::error::ApiError;
-use crate::runtime::state::AppState;
+use crate::runtime::queries::Queries;
 
 /// How far before the window a counter's starting sample is looked for.
 const BASELINE_MS: i64 = 5 * 60 * 1_000;
@@ -72,7 +72,7 @@ fn millis(name: &str, text: &str) -> Result<i64, JaegerError> {
 }
 
 pub(super) async fn dependencies(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     RawQuery(raw): RawQuery,
 ) -> Answer {
@@ -88,8 +88,8 @@ pub(super) async fn dependencies(
     if lookback_ms == 0 {
         return Err(bad("lookback must be positive".into()));
     }
-    let engine = state.engine()?;
-    let options = *state.promql();
+    let engine = queries.engine()?;
+    let options = *queries.promql();
     let start_ms = end_ms.saturating_sub(lookback_ms);
     // Five minutes before the window: the sample the increase starts from.
     let query = format!(

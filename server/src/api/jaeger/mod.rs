@@ -21,6 +21,7 @@ use strata_engine::{Clock, SystemClock};
 
 use crate::auth::ReadTenant;
 use crate::http::error::ApiError;
+use crate::runtime::queries::Queries;
 use crate::runtime::state::AppState;
 use model::{Operation, Response as Envelope, ResponseError};
 
@@ -116,17 +117,17 @@ fn bad(msg: String) -> JaegerError {
 
 /// A SQL session over the tenant's data.
 fn session(
-    state: &AppState,
+    queries: &Queries,
     tenant: &strata_engine::TenantId,
 ) -> Result<datafusion::prelude::SessionContext, JaegerError> {
-    let engine = state.engine()?;
-    strata_query::sql::tenant_session(engine, tenant, &state.sql().query)
+    let engine = queries.engine()?;
+    strata_query::sql::tenant_session(engine, tenant, &queries.sql().query)
         .map_err(|e| crate::api::sql::sql_error(e).into())
 }
 
-async fn services(State(state): State<AppState>, ReadTenant(tenant): ReadTenant) -> Answer {
-    let ctx = session(&state, &tenant)?;
-    let list = query::services(&ctx, &state.sql().query)
+async fn services(State(queries): State<Queries>, ReadTenant(tenant): ReadTenant) -> Answer {
+    let ctx = session(&queries, &tenant)?;
+    let list = query::services(&ctx, &queries.sql().query)
         .await
         .map_err(crate::api::sql::sql_error)?;
     let n = list.len();
@@ -134,12 +135,12 @@ async fn services(State(state): State<AppState>, ReadTenant(tenant): ReadTenant)
 }
 
 async fn service_operations(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     Path(service): Path<String>,
 ) -> Answer {
-    let ctx = session(&state, &tenant)?;
-    let ops = query::operations(&ctx, &state.sql().query, &service, None)
+    let ctx = session(&queries, &tenant)?;
+    let ops = query::operations(&ctx, &queries.sql().query, &service, None)
         .await
         .map_err(crate::api::sql::sql_error)?;
     let mut names: Vec<String> = ops.into_iter().map(|(name, _)| name).collect();
@@ -149,7 +150,7 @@ async fn service_operations(
 }
 
 async fn operations(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     RawQuery(raw): RawQuery,
 ) -> Answer {
@@ -164,8 +165,8 @@ async fn operations(
             ))
         })?),
     };
-    let ctx = session(&state, &tenant)?;
-    let ops: Vec<Operation> = query::operations(&ctx, &state.sql().query, service, kind)
+    let ctx = session(&queries, &tenant)?;
+    let ops: Vec<Operation> = query::operations(&ctx, &queries.sql().query, service, kind)
         .await
         .map_err(crate::api::sql::sql_error)?
         .into_iter()
@@ -278,14 +279,14 @@ async fn read_traces(
 }
 
 async fn search(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     RawQuery(raw): RawQuery,
 ) -> Answer {
     let p = params(raw)?;
     let now_ns = SystemClock.now_ms().saturating_mul(1_000_000);
     let s = search_params(&p, now_ns)?;
-    let engine = state.engine()?;
+    let engine = queries.engine()?;
     let windows = engine.spans_partitions(&tenant, s.start_ns, s.end_ns);
     let started = std::time::Instant::now();
     let (ids, read) = match s.span_search() {
@@ -300,8 +301,8 @@ async fn search(
             .map_err(storage)?
         }
         None => {
-            let ctx = session(&state, &tenant)?;
-            query::search(&ctx, &state.sql().query, &windows, &s)
+            let ctx = session(&queries, &tenant)?;
+            query::search(&ctx, &queries.sql().query, &windows, &s)
                 .await
                 .map_err(crate::api::sql::sql_error)?
         }
@@ -338,7 +339,7 @@ fn parse_trace_id(text: &str) -> Result<[u8; 16], JaegerError> {
 }
 
 async fn trace(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     Path(trace_id): Path<String>,
     RawQuery(raw): RawQuery,
@@ -353,7 +354,7 @@ async fn trace(
         Some(t) => params::micros_param("end", t).map_err(bad)?,
         None => i64::MAX,
     };
-    let engine = state.engine()?;
+    let engine = queries.engine()?;
     let spans = tokio::task::spawn_blocking(move || engine.find_trace(&tenant, id, from, to))
         .await
         .map_err(|e| ApiError::Internal(format!("trace lookup task failed: {e}")))?

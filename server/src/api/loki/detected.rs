@@ -38,7 +38,7 @@ async fn sample(ctx: &Ctx, params: &Params<'_>, limit: usize) -> Result<Vec<Stre
         .timed(logql::select_logs(
             &ctx.session,
             &ctx.sql,
-            &ctx.state.logql().limits,
+            &ctx.queries.logql().limits,
             &log,
             range,
             &LogOptions {

@@ -29,6 +29,7 @@ use crate::api::sql::sql_error;
 use crate::auth::ReadTenant;
 use crate::http::error::ApiError;
 use crate::http::params::request_params;
+use crate::runtime::queries::Queries;
 use crate::runtime::state::AppState;
 
 /// The routes, for the router (`router.rs`) to merge.
@@ -71,7 +72,7 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// What a request needs to run: the tenant's SQL session, settings and the time.
 pub(crate) struct Ctx {
-    state: AppState,
+    queries: Queries,
     session: SessionContext,
     sql: SqlConfig,
     now_ns: i64,
@@ -118,14 +119,14 @@ enum Call {
 macro_rules! handler {
     ($name:ident, $call:expr) => {
         async fn $name(
-            state: State<AppState>,
+            queries: State<Queries>,
             t: ReadTenant,
             m: Method,
             u: Uri,
             h: HeaderMap,
             b: Body,
         ) -> Response {
-            run(state, t, m, u, h, b, $call).await
+            run(queries, t, m, u, h, b, $call).await
         }
     };
 }
@@ -142,7 +143,7 @@ handler!(detected_labels, Call::DetectedLabels);
 handler!(patterns, Call::Patterns);
 
 async fn detected_field_values(
-    state: State<AppState>,
+    queries: State<Queries>,
     t: ReadTenant,
     Path(name): Path<String>,
     m: Method,
@@ -150,11 +151,11 @@ async fn detected_field_values(
     h: HeaderMap,
     b: Body,
 ) -> Response {
-    run(state, t, m, u, h, b, Call::DetectedFieldValues(name)).await
+    run(queries, t, m, u, h, b, Call::DetectedFieldValues(name)).await
 }
 
 async fn label_values(
-    state: State<AppState>,
+    queries: State<Queries>,
     t: ReadTenant,
     Path(name): Path<String>,
     m: Method,
@@ -162,25 +163,25 @@ async fn label_values(
     h: HeaderMap,
     b: Body,
 ) -> Response {
-    run(state, t, m, u, h, b, Call::LabelValues(name)).await
+    run(queries, t, m, u, h, b, Call::LabelValues(name)).await
 }
 
 /// `tail`: checks the query, then upgrades to a WebSocket that streams new entries.
 async fn tail_socket(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     uri: Uri,
     upgrade: axum::extract::ws::WebSocketUpgrade,
 ) -> Response {
     let start = async {
-        let engine = state.engine()?;
+        let engine = queries.engine()?;
         let pairs = request_params(&Method::GET, uri.query(), &HeaderMap::new(), &[])?;
         let now_ns = SystemClock.now_ms().saturating_mul(1_000_000);
-        let spec = tail::parse(&pairs, now_ns, state.logql().max_entries_limit_per_query)?;
-        let sql = state.sql().query.clone();
+        let spec = tail::parse(&pairs, now_ns, queries.logql().max_entries_limit_per_query)?;
+        let sql = queries.sql().query.clone();
         let session = sql::tenant_session(engine, &tenant, &sql).map_err(sql_error)?;
         let ctx = Ctx {
-            state: state.clone(),
+            queries: queries.clone(),
             session,
             sql,
             now_ns,
@@ -204,7 +205,7 @@ async fn buildinfo(ReadTenant(_): ReadTenant) -> Response {
 }
 
 async fn run(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     method: Method,
     uri: Uri,
@@ -212,14 +213,14 @@ async fn run(
     body: Body,
     call: Call,
 ) -> Response {
-    match answer(state, tenant, method, uri, headers, body, call).await {
+    match answer(queries, tenant, method, uri, headers, body, call).await {
         Ok(body) => json(body),
         Err(e) => e.into_response(),
     }
 }
 
 async fn answer(
-    state: AppState,
+    queries: Queries,
     tenant: TenantId,
     method: Method,
     uri: Uri,
@@ -227,13 +228,13 @@ async fn answer(
     body: Body,
     call: Call,
 ) -> Result<String, ApiError> {
-    let engine = state.engine()?;
-    let body = state.read_body(&headers, body).await?;
+    let engine = queries.engine()?;
+    let body = queries.read_body(&headers, body).await?;
     let pairs = request_params(&method, uri.query(), &headers, &body)?;
-    let sql = state.sql().query.clone();
+    let sql = queries.sql().query.clone();
     let session = sql::tenant_session(engine, &tenant, &sql).map_err(sql_error)?;
     let ctx = Ctx {
-        state,
+        queries,
         session,
         sql,
         now_ns: SystemClock.now_ms().saturating_mul(1_000_000),

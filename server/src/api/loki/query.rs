@@ -38,7 +38,7 @@ fn duration_text(ns: i64) -> String {
 
 /// Loki's `max_query_length` and `max_entries_limit_per_query` checks.
 fn check_limits(ctx: &Ctx, start: i64, end: i64, limit: Option<usize>) -> Result<(), ApiError> {
-    let settings = ctx.state.logql();
+    let settings = ctx.queries.logql();
     let max_ns = i64::try_from(settings.max_query_length.as_nanos()).unwrap_or(i64::MAX);
     if end - start > max_ns {
         return Err(ApiError::BadRequest(format!(
@@ -74,7 +74,7 @@ pub(crate) async fn range(
             check_limits(&ctx, start, end, Some(limit))?;
             let direction = params.direction()?;
             let categorize = categorize(&headers);
-            let settings = ctx.state.logql();
+            let settings = ctx.queries.logql();
             let (streams, scan) = ctx
                 .timed(logql::select_logs(
                     &ctx.session,
@@ -114,7 +114,7 @@ async fn metric_answer(
     instant: bool,
     started: Instant,
 ) -> Result<String, ApiError> {
-    let limits = &ctx.state.logql().limits;
+    let limits = &ctx.queries.logql().limits;
     let (value, scan) = ctx
         .timed(logql::query_metric(
             &ctx.session,

@@ -127,7 +127,7 @@ pub(crate) async fn run(ctx: Ctx, tail: Tail, mut socket: WebSocket) {
             .timed(logql::select_logs(
                 &ctx.session,
                 &ctx.sql,
-                &ctx.state.logql().limits,
+                &ctx.queries.logql().limits,
                 &tail.log,
                 (from, to.max(from)),
                 &LogOptions {

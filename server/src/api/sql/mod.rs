@@ -22,6 +22,7 @@ use crate::api::sql::output::{Format, ResultWriter};
 use crate::auth::ReadTenant;
 use crate::error::OutputError;
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
+use crate::runtime::queries::Queries;
 use crate::runtime::state::AppState;
 
 /// The route, for the router (`router.rs`) to merge.
@@ -30,29 +31,29 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn query(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match answer(&state, &tenant, &headers, body).await {
+    match answer(&queries, &tenant, &headers, body).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }
 }
 
 async fn answer(
-    state: &AppState,
+    queries: &Queries,
     tenant: &TenantId,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     // Refuse what cannot be answered before reading the body or running anything.
     let format = negotiate(header_str(headers, header::ACCEPT)?)?;
-    let engine = state.engine()?;
-    let body = state.read_body(headers, body).await?;
+    let engine = queries.engine()?;
+    let body = queries.read_body(headers, body).await?;
     let text = query_text(header_str(headers, header::CONTENT_TYPE)?, &body)?;
-    let settings = state.sql();
+    let settings = queries.sql();
     let ctx = sql::tenant_session(engine, tenant, &settings.query).map_err(sql_error)?;
     let mut stream = SqlStream::start(&ctx, &text, &settings.query)
         .await

@@ -20,8 +20,8 @@ pub(super) async fn runtimeinfo(
     headers: HeaderMap,
 ) -> Result<Response, StatusError> {
     let engine = state.engine()?;
-    let info = state.info();
-    let bound = state.auth().bound_tenant(&headers);
+    let info = &state.info;
+    let bound = state.auth.bound_tenant(&headers);
     let e = engine.clone();
     let (tel, tenants, head_bytes) = tokio::task::spawn_blocking(move || {
         let tenants = e.tenants();
@@ -58,7 +58,7 @@ pub(super) async fn runtimeinfo(
     let uptime = info.started.elapsed().map_or(0, |d| d.as_secs());
     let [rss, peak] = crate::runtime::pressure::status_bytes(["VmRSS:", "VmHWM:"]);
     let (wal_bytes, wal_segments) = wal_files(&engine.data_dir().join("wal"));
-    let budget = state.inflight();
+    let budget = state.ingest.inflight();
     let backlog = engine.compaction_backlog();
     Ok(success(json!({
         "version": env!("CARGO_PKG_VERSION"),
@@ -72,19 +72,19 @@ pub(super) async fn runtimeinfo(
             "peakRssBytes": peak,
             "headBytes": head_bytes,
             "maxHeadBytes": info.max_head_bytes,
-            "limitBytes": state.memory_plan().limit,
-            "limitSource": state.memory_plan().source_text(),
+            "limitBytes": state.memory.limit,
+            "limitSource": state.memory.source_text(),
             "anonymousBytes": crate::runtime::pressure::anonymous_bytes(),
-            "pressureLevel": state.pressure().level() as u8,
-            "queryPoolBytes": state.query_memory().total(),
-            "queryPoolUsedBytes": state.query_memory().used(),
-            "queryPoolPeakBytes": state.query_memory().peak(),
-            "perQueryBytes": state.query_memory().per_query(),
-            "maxConcurrentQueries": state.memory_plan().max_concurrent_queries,
-            "queriesRunning": state.admission().running(),
-            "queriesWaiting": state.admission().waiting(),
-            "queriesRefusedMemory": state.query_memory().refused(),
-            "queriesRefusedPressure": state.pressure().refused_queries(),
+            "pressureLevel": state.queries.pressure().level() as u8,
+            "queryPoolBytes": state.queries.query_memory().total(),
+            "queryPoolUsedBytes": state.queries.query_memory().used(),
+            "queryPoolPeakBytes": state.queries.query_memory().peak(),
+            "perQueryBytes": state.queries.query_memory().per_query(),
+            "maxConcurrentQueries": state.memory.max_concurrent_queries,
+            "queriesRunning": state.queries.admission().running(),
+            "queriesWaiting": state.queries.admission().waiting(),
+            "queriesRefusedMemory": state.queries.query_memory().refused(),
+            "queriesRefusedPressure": state.queries.pressure().refused_queries(),
         },
         "wal": {
             "durability": info.durability,
@@ -118,7 +118,7 @@ pub(super) async fn config(
     State(state): State<AppState>,
     ReadTenant(_): ReadTenant,
 ) -> Result<Response, StatusError> {
-    Ok(success(json!({"toml": state.info().config_toml})))
+    Ok(success(json!({"toml": state.info.config_toml})))
 }
 
 /// Bytes and number of the WAL's segment files (`*.wal`) in `dir`.

@@ -32,11 +32,11 @@ pub(super) async fn limits(
         .await
         .map_err(|e| crate::http::error::ApiError::Internal(format!("stats task failed: {e}")))?;
     let totals = state
-        .metrics()
+        .metrics
         .tenant_totals()
         .remove(tenant.as_str())
         .unwrap_or_default();
-    let points = state.history().points(tenant.as_str());
+    let points = state.history.points(tenant.as_str());
     let recent = &points[points.len().saturating_sub(RATE_POINTS)..];
     let rate = if recent.is_empty() {
         0.0
@@ -145,7 +145,7 @@ pub(super) async fn tenants(
     ReadTenant(tenant): ReadTenant,
     headers: HeaderMap,
 ) -> Result<Response, StatusError> {
-    let auth = state.auth();
+    let auth = &state.auth;
     let can_choose = auth.bound_tenant(&headers).is_none();
     let mut list: Vec<String> = if can_choose {
         let engine = state.engine()?;

@@ -19,7 +19,7 @@ use strata_query::traceql::{self, MetricsParams, Query, SearchParams};
 use super::params::{self, NS_PER_S, Params};
 use super::{Answer, Error, bad, internal, json_response, render};
 use crate::auth::ReadTenant;
-use crate::runtime::state::AppState;
+use crate::runtime::queries::Queries;
 
 /// Without `start`/`end`, a search looks this far back (Tempo: its recent data).
 const DEFAULT_WINDOW_NS: i64 = 3_600 * NS_PER_S;
@@ -32,8 +32,8 @@ const MAX_LIMIT: usize = 10_000;
 const MAX_POINTS: i64 = 11_000;
 
 /// A 400 for a TraceQL text over `[tempo] max_traceql_length`.
-pub(crate) fn check_length(q: &str, state: &AppState) -> Result<(), Error> {
-    let max = state.tempo().max_traceql_length;
+pub(crate) fn check_length(q: &str, queries: &Queries) -> Result<(), Error> {
+    let max = queries.tempo().max_traceql_length;
     if q.len() > max {
         return Err(bad(format!(
             "TraceQL query is {} bytes, over the limit of {max} bytes ([tempo] max_traceql_length)",
@@ -55,8 +55,8 @@ fn traceql_error(e: traceql::Error) -> Error {
 }
 
 /// `q` checked and parsed.
-fn parse(q: &str, state: &AppState) -> Result<Query, Error> {
-    check_length(q, state)?;
+fn parse(q: &str, queries: &Queries) -> Result<Query, Error> {
+    check_length(q, queries)?;
     traceql::parse(q).map_err(traceql_error)
 }
 
@@ -65,7 +65,7 @@ fn now_ns() -> i64 {
 }
 
 /// The query of a search request: `q`, or the legacy `tags`/`minDuration`/`maxDuration`.
-fn search_query(p: &Params, state: &AppState) -> Result<Query, Error> {
+fn search_query(p: &Params, queries: &Queries) -> Result<Query, Error> {
     let duration = |name: &str| {
         p.get(name)
             .map(|d| params::duration_ns(d).map_err(|e| bad(format!("invalid {name}: {e}"))))
@@ -82,7 +82,7 @@ fn search_query(p: &Params, state: &AppState) -> Result<Query, Error> {
             "invalid request: can't specify tags and q in the same query",
         )),
         (Some(q), None) => {
-            let query = parse(q, state)?;
+            let query = parse(q, queries)?;
             if query.is_metrics() {
                 return Err(bad(
                     "invalid TraceQL query: a metrics query goes to /api/metrics/query_range",
@@ -99,12 +99,12 @@ fn search_query(p: &Params, state: &AppState) -> Result<Query, Error> {
 
 /// `GET /api/search`.
 pub(crate) async fn search(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     RawQuery(raw): RawQuery,
 ) -> Answer {
     let p = Params::parse(raw.as_deref())?;
-    let query = search_query(&p, &state)?;
+    let query = search_query(&p, &queries)?;
     let (start_ns, end_ns) = p.range(now_ns(), DEFAULT_WINDOW_NS)?;
     let limit = p.positive("limit")?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let spss = match p.get("spss") {
@@ -114,26 +114,26 @@ pub(crate) async fn search(
             .map_err(|_| bad(format!("invalid spss {t:?}: not a number")))?,
         None => DEFAULT_SPSS,
     };
-    let engine = state.engine()?;
+    let engine = queries.engine()?;
     let params = SearchParams {
         start_ns,
         end_ns,
         limit,
         spans_per_spanset: spss,
     };
-    let found = traceql::search(&engine, &tenant, &state.sql().query, &query, &params)
+    let found = traceql::search(&engine, &tenant, &queries.sql().query, &query, &params)
         .await
         .map_err(traceql_error)?;
     Ok(json_response(&render::search_response(&found)))
 }
 
 /// The metrics query of a request (`q`, else `query`) and its range.
-fn metrics_request(p: &Params, state: &AppState) -> Result<(Query, i64, i64), Error> {
+fn metrics_request(p: &Params, queries: &Queries) -> Result<(Query, i64, i64), Error> {
     let q = p
         .get("q")
         .or_else(|| p.get("query"))
         .ok_or_else(|| bad("parameter 'q' (a TraceQL metrics query) is required"))?;
-    let query = parse(q, state)?;
+    let query = parse(q, queries)?;
     if !query.is_metrics() {
         return Err(bad(
             "invalid TraceQL query: not a metrics query (end it with e.g. | rate())",
@@ -145,12 +145,12 @@ fn metrics_request(p: &Params, state: &AppState) -> Result<(Query, i64, i64), Er
 
 /// `GET /api/metrics/query_range`.
 pub(crate) async fn query_range(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     RawQuery(raw): RawQuery,
 ) -> Answer {
     let p = Params::parse(raw.as_deref())?;
-    let (query, start_ns, end_ns) = metrics_request(&p, &state)?;
+    let (query, start_ns, end_ns) = metrics_request(&p, &queries)?;
     let step_ns = match p.get("step") {
         Some(s) => params::step_ns(s).map_err(bad)?,
         None => params::default_step_ns(start_ns, end_ns),
@@ -160,13 +160,13 @@ pub(crate) async fn query_range(
             "step {step_ns} ns is too small for the range: over {MAX_POINTS} points per series"
         )));
     }
-    let engine = state.engine()?;
+    let engine = queries.engine()?;
     let mp = MetricsParams {
         start_ns,
         end_ns,
         step_ns,
     };
-    let series = traceql::metrics_range(&engine, &tenant, &state.sql().query, &query, &mp)
+    let series = traceql::metrics_range(&engine, &tenant, &queries.sql().query, &query, &mp)
         .await
         .map_err(traceql_error)?;
     Ok(json_response(&render::range_response(&series)))
@@ -252,20 +252,20 @@ fn instant_values(
 /// `start` and `end` and the steps inside are combined. Averages, quantiles and histograms
 /// take one step as long as the range, aligned as the range query aligns it.
 pub(crate) async fn query_instant(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     RawQuery(raw): RawQuery,
 ) -> Answer {
     let p = Params::parse(raw.as_deref())?;
-    let (query, start_ns, end_ns) = metrics_request(&p, &state)?;
+    let (query, start_ns, end_ns) = metrics_request(&p, &queries)?;
     let (step_ns, how) = instant_plan(&query, start_ns, end_ns);
-    let engine = state.engine()?;
+    let engine = queries.engine()?;
     let mp = MetricsParams {
         start_ns,
         end_ns,
         step_ns,
     };
-    let series = traceql::metrics_range(&engine, &tenant, &state.sql().query, &query, &mp)
+    let series = traceql::metrics_range(&engine, &tenant, &queries.sql().query, &query, &mp)
         .await
         .map_err(traceql_error)?;
     let values = instant_values(series, how, (start_ns, end_ns, step_ns));

@@ -23,7 +23,7 @@ use strata_engine::{Clock, KnownType, SystemClock, span_attribute_column};
 use super::params::{NS_PER_S, Params};
 use super::{Answer, Error, bad, json_response};
 use crate::auth::ReadTenant;
-use crate::runtime::state::AppState;
+use crate::runtime::queries::Queries;
 
 /// Without `start`/`end`, this far back.
 const DEFAULT_WINDOW_NS: i64 = 3_600 * NS_PER_S;
@@ -102,11 +102,11 @@ fn q_filter(q: &str) -> Option<String> {
     }
 }
 
-fn lookup(raw: Option<&str>, state: &AppState) -> Result<Lookup, Error> {
+fn lookup(raw: Option<&str>, queries: &Queries) -> Result<Lookup, Error> {
     let p = Params::parse(raw)?;
     let filter = match p.get("q") {
         Some(q) => {
-            super::search::check_length(q, state)?;
+            super::search::check_length(q, queries)?;
             q_filter(q)
         }
         None => None,
@@ -124,12 +124,12 @@ fn lookup(raw: Option<&str>, state: &AppState) -> Result<Lookup, Error> {
 
 /// Runs `sql` over the tenant's tables.
 async fn run(
-    state: &AppState,
+    queries: &Queries,
     tenant: &strata_engine::TenantId,
     sql: &str,
 ) -> Result<Vec<RecordBatch>, Error> {
-    let engine = state.engine()?;
-    let cfg = &state.sql().query;
+    let engine = queries.engine()?;
+    let cfg = &queries.sql().query;
     let ctx = strata_query::sql::tenant_session(engine, tenant, cfg)
         .map_err(crate::api::sql::sql_error)?;
     Ok(strata_query::sql::run_sql(&ctx, sql, cfg)
@@ -178,7 +178,7 @@ fn known_sql(cond: &str) -> String {
 
 /// Span and resource attribute names of the window.
 async fn attribute_names(
-    state: &AppState,
+    queries: &Queries,
     tenant: &strata_engine::TenantId,
     l: &Lookup,
     span: bool,
@@ -187,14 +187,14 @@ async fn attribute_names(
     let cond = l.cond();
     let mut span_names = Vec::new();
     if span {
-        let batches = run(state, tenant, &known_sql(&cond)).await?;
+        let batches = run(queries, tenant, &known_sql(&cond)).await?;
         for (i, key) in KNOWN_KEYS.iter().enumerate() {
             let n = texts(&batches, i).into_iter().flatten().next();
             if n.is_some_and(|n| n != "0") {
                 span_names.push((*key).to_owned());
             }
         }
-        let keys = run(state, tenant, &keys_sql("attributes", &cond, l.limit)).await?;
+        let keys = run(queries, tenant, &keys_sql("attributes", &cond, l.limit)).await?;
         span_names.extend(texts(&keys, 0).into_iter().flatten());
         span_names.sort();
         span_names.dedup();
@@ -203,7 +203,7 @@ async fn attribute_names(
     let mut resource_names = Vec::new();
     if resource {
         let keys = run(
-            state,
+            queries,
             tenant,
             &keys_sql("resource_attributes", &cond, l.limit),
         )
@@ -216,16 +216,16 @@ async fn attribute_names(
 /// `GET /api/search/tags`: `{"tagNames":[...]}`, span and resource attribute names (with
 /// `scope=intrinsic`, the intrinsics).
 pub(crate) async fn names_v1(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     RawQuery(raw): RawQuery,
 ) -> Answer {
-    let l = lookup(raw.as_deref(), &state)?;
+    let l = lookup(raw.as_deref(), &queries)?;
     let scope = Params::parse(raw.as_deref())?
         .get("scope")
         .map(str::to_owned);
     let (span, resource, intrinsic) = scopes(scope.as_deref())?;
-    let (s, r) = attribute_names(&state, &tenant, &l, span, resource).await?;
+    let (s, r) = attribute_names(&queries, &tenant, &l, span, resource).await?;
     let mut names: Vec<String> = s.into_iter().chain(r).collect();
     if intrinsic && scope.is_some() {
         names.extend(INTRINSICS.iter().map(|s| (*s).to_owned()));
@@ -255,16 +255,16 @@ fn scopes(scope: Option<&str>) -> Result<(bool, bool, bool), Error> {
 
 /// `GET /api/v2/search/tags`: `{"scopes":[{"name":"resource","tags":[...]}, ...]}`.
 pub(crate) async fn names_v2(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     RawQuery(raw): RawQuery,
 ) -> Answer {
-    let l = lookup(raw.as_deref(), &state)?;
+    let l = lookup(raw.as_deref(), &queries)?;
     let scope = Params::parse(raw.as_deref())?
         .get("scope")
         .map(str::to_owned);
     let (span, resource, intrinsic) = scopes(scope.as_deref())?;
-    let (s, r) = attribute_names(&state, &tenant, &l, span, resource).await?;
+    let (s, r) = attribute_names(&queries, &tenant, &l, span, resource).await?;
     let mut out = Vec::new();
     if resource {
         out.push(json!({"name": "resource", "tags": r}));
@@ -370,7 +370,7 @@ fn tempo_type(stored: Option<&str>) -> Option<&'static str> {
 
 /// The typed values of `source`, sorted by value, at most `limit`.
 async fn values(
-    state: &AppState,
+    queries: &Queries,
     tenant: &strata_engine::TenantId,
     l: &Lookup,
     source: &Source,
@@ -384,7 +384,7 @@ async fn values(
                 "SELECT DISTINCT {col} FROM spans WHERE {cond} AND {extra} ORDER BY {col} LIMIT {}",
                 l.limit
             );
-            let b = run(state, tenant, &sql).await?;
+            let b = run(queries, tenant, &sql).await?;
             return Ok(texts(&b, 0)
                 .into_iter()
                 .flatten()
@@ -405,11 +405,11 @@ async fn values(
                 KnownType::String => "string",
                 KnownType::Int => "int",
             };
-            let b = run(state, tenant, &sql).await?;
+            let b = run(queries, tenant, &sql).await?;
             out.extend(texts(&b, 0).into_iter().flatten().map(|v| (t, v)));
         }
         let sql = map_values_sql("attributes", "attribute_types", k, &cond, l.limit);
-        out.extend(typed(&run(state, tenant, &sql).await?));
+        out.extend(typed(&run(queries, tenant, &sql).await?));
     }
     if let Some(k) = resource_key {
         let sql = map_values_sql(
@@ -419,7 +419,7 @@ async fn values(
             &cond,
             l.limit,
         );
-        out.extend(typed(&run(state, tenant, &sql).await?));
+        out.extend(typed(&run(queries, tenant, &sql).await?));
     }
     out.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0)));
     out.dedup();
@@ -438,13 +438,13 @@ fn typed(batches: &[RecordBatch]) -> Vec<(&'static str, String)> {
 
 /// `GET /api/search/tag/{tag}/values`: `{"tagValues":["a","b"]}`.
 pub(crate) async fn values_v1(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     Path(tag): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Answer {
-    let l = lookup(raw.as_deref(), &state)?;
-    let found = values(&state, &tenant, &l, &source_v1(&tag)).await?;
+    let l = lookup(raw.as_deref(), &queries)?;
+    let found = values(&queries, &tenant, &l, &source_v1(&tag)).await?;
     let mut list: Vec<String> = found.into_iter().map(|(_, v)| v).collect();
     list.dedup();
     Ok(json_response(&json!({ "tagValues": list, "metrics": {} })))
@@ -452,13 +452,13 @@ pub(crate) async fn values_v1(
 
 /// `GET /api/v2/search/tag/{tag}/values`: `{"tagValues":[{"type":"string","value":"a"}]}`.
 pub(crate) async fn values_v2(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     Path(tag): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Answer {
-    let l = lookup(raw.as_deref(), &state)?;
-    let found = values(&state, &tenant, &l, &source_v2(&tag)?).await?;
+    let l = lookup(raw.as_deref(), &queries)?;
+    let found = values(&queries, &tenant, &l, &source_v2(&tag)?).await?;
     let list: Vec<Value> = found
         .into_iter()
         .map(|(t, v)| json!({"type": t, "value": v}))

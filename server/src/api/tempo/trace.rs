@@ -16,7 +16,7 @@ use prost::Message;
 use super::params::Params;
 use super::{Answer, Error, bad, internal, json_response};
 use crate::auth::ReadTenant;
-use crate::runtime::state::AppState;
+use crate::runtime::queries::Queries;
 
 /// Tempo's `TraceByIDResponse` on the wire: `trace` (1), `status` (3, 0 = COMPLETE),
 /// `message` (4). `metrics` (2) is left out: we have no inspected-bytes count to report.
@@ -51,7 +51,7 @@ fn wants_protobuf(headers: &HeaderMap) -> bool {
 
 /// The OTLP resource spans of trace `id` for the request's range; 404 when it has none.
 async fn find(
-    state: &AppState,
+    queries: &Queries,
     tenant: strata_engine::TenantId,
     trace_id: &str,
     raw: Option<String>,
@@ -62,7 +62,7 @@ async fn find(
         (Some(s), Some(e)) if s > 0 && e > 0 => p.range(0, 0)?,
         _ => (i64::MIN, i64::MAX),
     };
-    let engine = state.engine()?;
+    let engine = queries.engine()?;
     let spans = tokio::task::spawn_blocking(move || engine.find_trace(&tenant, id, from, to))
         .await
         .map_err(|e| internal("trace lookup task failed", e))?
@@ -84,13 +84,13 @@ fn protobuf(bytes: Vec<u8>) -> Response {
 
 /// `GET /api/traces/{id}`.
 pub(crate) async fn v1(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     Path(trace_id): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
-    let rs = find(&state, tenant, &trace_id, raw).await?;
+    let rs = find(&queries, tenant, &trace_id, raw).await?;
     Ok(if wants_protobuf(&headers) {
         protobuf(TracesData { resource_spans: rs }.encode_to_vec())
     } else {
@@ -100,13 +100,13 @@ pub(crate) async fn v1(
 
 /// `GET /api/v2/traces/{id}`.
 pub(crate) async fn v2(
-    State(state): State<AppState>,
+    State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
     Path(trace_id): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Answer {
-    let rs = find(&state, tenant, &trace_id, raw).await?;
+    let rs = find(&queries, tenant, &trace_id, raw).await?;
     Ok(if wants_protobuf(&headers) {
         protobuf(
             TraceByIdResponse {

@@ -42,6 +42,7 @@ use crate::ingest::otlp::inflate_charged;
 use crate::ingest::otlp::request_items::{self, MAX_RECORDS};
 use crate::ingest::remote_write::{snappy_block, snappy_len};
 use crate::runtime::inflight::request_cost;
+use crate::runtime::ingest::{Ingest, cpu_work};
 use crate::runtime::self_metrics::Signal;
 use crate::runtime::state::AppState;
 
@@ -102,7 +103,7 @@ fn framing(headers: &HeaderMap) -> Result<(Kind, bool), LokiError> {
 
 /// The handler of `POST /loki/api/v1/push` and `/api/prom/push`.
 async fn push(
-    State(state): State<AppState>,
+    State(ingest): State<Ingest>,
     WriteTenant(tenant): WriteTenant,
     headers: HeaderMap,
     body: Body,
@@ -111,12 +112,12 @@ async fn push(
     let compressed = gzip || kind == Kind::Protobuf;
     // Admitted into the ingest memory budget on its declared length, then charged for each
     // buffer before it is allocated, then for what it decodes to.
-    let (wire, mut permit) = state.read_ingest_body(&headers, body, compressed).await?;
-    let max = state.max_body_bytes();
+    let (wire, mut permit) = ingest.read_ingest_body(&headers, body, compressed).await?;
+    let max = ingest.max_body_bytes();
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
     let encoding = gzip.then_some("gzip");
     let wire_len = wire.len() as u64;
-    let body = match inflate_charged(&state, &mut permit, &wire, encoding, limit).await? {
+    let body = match inflate_charged(&ingest, &mut permit, &wire, encoding, limit).await? {
         Some(inflated) => {
             drop(wire);
             Bytes::from(inflated)
@@ -129,8 +130,8 @@ async fn push(
             // A header over the limit (a lie or not) is refused before its buffer exists.
             let size = snappy_len(&body, max, NEEDS_SNAPPY)?;
             let cost = request_cost(wire_len, size as u64, true, 0);
-            state.resize_requeued(&mut permit, cost).await?;
-            let raw = AppState::cpu_work(size, move || snappy_block(&body, max, NEEDS_SNAPPY));
+            ingest.resize_requeued(&mut permit, cost).await?;
+            let raw = cpu_work(size, move || snappy_block(&body, max, NEEDS_SNAPPY));
             Bytes::from(raw.await??)
         }
     };
@@ -145,9 +146,9 @@ async fn push(
         return Err(LokiError::TooManyEntries { count, limit }.into());
     }
     let cost = request_cost(wire_len, plain.len() as u64, compressed, entries as u64);
-    state.resize(&mut permit, cost).await?;
+    ingest.resize(&mut permit, cost).await?;
     let observed_ns = now_ns();
-    let mut mapped = AppState::cpu_work(plain.len(), move || {
+    let mut mapped = cpu_work(plain.len(), move || {
         let streams = match kind {
             Kind::Json => json::decode(&plain)?,
             Kind::Protobuf => proto::decode(&plain)?,
@@ -159,7 +160,7 @@ async fn push(
     })
     .await??;
     for (reason, r) in &mapped.rejected {
-        state
+        ingest
             .metrics()
             .record_rejected(&tenant, Signal::Logs, reason, r.entries);
     }
@@ -167,7 +168,7 @@ async fn push(
     let engine = if records.is_empty() {
         SignalOutcome::default()
     } else {
-        state.write_logs(&tenant, records).await?
+        ingest.write_logs(&tenant, records).await?
     };
     answer(&mapped, &engine)
 }

@@ -24,8 +24,8 @@ use super::{
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::relabel;
 use crate::runtime::inflight::request_cost;
+use crate::runtime::ingest::{Ingest, cpu_work};
 use crate::runtime::self_metrics::Signal;
-use crate::runtime::state::AppState;
 
 /// Counted as the rejection reason of OTLP points the Prometheus mapping cannot store.
 const UNMAPPED: &str = "otlp_unmapped";
@@ -49,12 +49,12 @@ pub(super) fn cost(plain: &[u8], wire: usize, enc: Encoding, path: request_items
 /// reporting those samples in `partial_success`, which OTLP clients must not retry. A retry
 /// is harmless: the samples that were stored are stored again as duplicates.
 pub(super) async fn export_metrics(
-    state: &AppState,
+    ingest: &Ingest,
     tenant: &TenantId,
     req: &ExportMetricsServiceRequest,
 ) -> Result<ExportMetricsServiceResponse, ApiError> {
     let mut translated = translate_metrics(req, &TranslateOptions::default());
-    state.metrics().record_rejected(
+    ingest.metrics().record_rejected(
         tenant,
         Signal::Metrics,
         UNMAPPED,
@@ -64,11 +64,11 @@ pub(super) async fn export_metrics(
     let mut outcome = if series.is_empty() {
         WriteOutcome::default()
     } else {
-        state.write_metrics(tenant, series).await?
+        ingest.write_metrics(tenant, series).await?
     };
     let histograms = std::mem::take(&mut translated.histograms);
     if !histograms.is_empty() {
-        let h = state.write_metric_histograms(tenant, histograms).await?;
+        let h = ingest.write_metric_histograms(tenant, histograms).await?;
         outcome.accepted += h.accepted;
         outcome.accepted_histograms += h.accepted_histograms;
         outcome.duplicates += h.duplicates;
@@ -79,7 +79,7 @@ pub(super) async fn export_metrics(
             outcome.messages.entry(reason).or_insert(m);
         }
     }
-    let extras = write_extras(state, tenant, &mut translated, &outcome).await?;
+    let extras = write_extras(ingest, tenant, &mut translated, &outcome).await?;
     metrics_answer(&translated, &outcome, &extras)
 }
 
@@ -87,7 +87,7 @@ pub(super) async fn export_metrics(
 /// samples (not when the rate limit refused samples: the request fails as retryable and
 /// comes again).
 async fn write_extras(
-    state: &AppState,
+    ingest: &Ingest,
     tenant: &TenantId,
     translated: &mut Translated,
     outcome: &WriteOutcome,
@@ -97,24 +97,24 @@ async fn write_extras(
     if outcome.rejected.contains_key(&RejectReason::RateLimited) {
         return Ok(Default::default());
     }
-    let exemplars = state.write_exemplars(tenant, exemplars).await?;
-    Ok((exemplars, state.write_metadata(tenant, metadata).await?))
+    let exemplars = ingest.write_exemplars(tenant, exemplars).await?;
+    Ok((exemplars, ingest.write_metadata(tenant, metadata).await?))
 }
 
 /// [`export_metrics`] for a protobuf body: the fast path ([`metrics_fast`]) when it takes
 /// the request, else the body decoded with prost and [`export_metrics`]. Both store and
 /// answer the same.
 pub(super) async fn export_metrics_protobuf(
-    state: &AppState,
+    ingest: &Ingest,
     tenant: &TenantId,
     body: Bytes,
 ) -> Result<ExportMetricsServiceResponse, ApiError> {
     request_items::check(&body, false, request_items::POINTS, "data points")?;
-    if let Ok(engine) = state.engine() {
+    if let Ok(engine) = ingest.engine() {
         let t = tenant.clone();
         let body2 = body.clone();
-        let relabeling = state.relabeling();
-        let fast = AppState::cpu_work(body.len(), move || {
+        let relabeling = ingest.relabeling();
+        let fast = cpu_work(body.len(), move || {
             let opts = TranslateOptions::default();
             let fast = metrics_fast::translate(&body2, &opts, |keys| {
                 engine
@@ -136,8 +136,8 @@ pub(super) async fn export_metrics_protobuf(
         })
         .await?;
         if let Some((mut translated, result, dropped)) = fast {
-            state.count_relabeled(tenant, Signal::Metrics, &dropped);
-            state.metrics().record_rejected(
+            ingest.count_relabeled(tenant, Signal::Metrics, &dropped);
+            ingest.metrics().record_rejected(
                 tenant,
                 Signal::Metrics,
                 UNMAPPED,
@@ -146,18 +146,18 @@ pub(super) async fn export_metrics_protobuf(
             let outcome = match result {
                 None => WriteOutcome::default(),
                 Some(result) => {
-                    state
+                    ingest
                         .finish_pending(tenant, Signal::Metrics, result)
                         .await?
                 }
             };
-            let extras = write_extras(state, tenant, &mut translated, &outcome).await?;
+            let extras = write_extras(ingest, tenant, &mut translated, &outcome).await?;
             return metrics_answer(&translated, &outcome, &extras);
         }
     }
     let req = decode_metrics(&body, Encoding::Protobuf)?;
     drop(body);
-    export_metrics(state, tenant, &req).await
+    export_metrics(ingest, tenant, &req).await
 }
 
 /// The answer to a metrics export once written: `partial_success`, or retryable when the
@@ -205,41 +205,41 @@ fn rate_limited(unit: &str, refused: u64, submitted: u64, detail: &str) -> ApiEr
 /// rate, the request fails as retryable, as for metrics; a retry stores the spans that
 /// were stored again (spans are not deduplicated).
 pub(super) async fn export_traces(
-    state: &AppState,
+    ingest: &Ingest,
     tenant: &TenantId,
     mut batch: Batch<SpanRecord>,
 ) -> Result<Option<PartialSuccess>, ApiError> {
-    count_refused(state, tenant, Signal::Traces, &batch);
+    count_refused(ingest, tenant, Signal::Traces, &batch);
     let records = std::mem::take(&mut batch.records);
     let engine = if records.is_empty() {
         SignalOutcome::default()
     } else {
-        state.write_spans(tenant, records).await?
+        ingest.write_spans(tenant, records).await?
     };
     answer(SignalKind::Traces, &batch, engine)
 }
 
 /// [`export_traces`] for log records.
 pub(super) async fn export_logs(
-    state: &AppState,
+    ingest: &Ingest,
     tenant: &TenantId,
     mut batch: Batch<LogRecord>,
 ) -> Result<Option<PartialSuccess>, ApiError> {
-    count_refused(state, tenant, Signal::Logs, &batch);
+    count_refused(ingest, tenant, Signal::Logs, &batch);
     let records = std::mem::take(&mut batch.records);
     let engine = if records.is_empty() {
         SignalOutcome::default()
     } else {
-        state.write_logs(tenant, records).await?
+        ingest.write_logs(tenant, records).await?
     };
     answer(SignalKind::Logs, &batch, engine)
 }
 
 /// Counts what translation refused in the self-metrics (the engine's outcome is counted by
 /// the write).
-fn count_refused<R>(state: &AppState, tenant: &TenantId, signal: Signal, batch: &Batch<R>) {
+fn count_refused<R>(ingest: &Ingest, tenant: &TenantId, signal: Signal, batch: &Batch<R>) {
     for (reason, n) in &batch.rejected.rejected {
-        state
+        ingest
             .metrics()
             .record_rejected(tenant, signal, reason.as_str(), *n);
     }

@@ -40,20 +40,30 @@ use super::request_items;
 use super::{
     Encoding, SignalKind, decode_logs, decode_spans, inflate_charged, signal_response_protobuf,
 };
+use crate::auth::Auth;
 use crate::config::tokens::Scope;
 use crate::http::error::ApiError;
 use crate::runtime::inflight::{InflightPermit, PermitSlot, declared_cost};
+use crate::runtime::ingest::Ingest;
 use crate::runtime::state::AppState;
 
 /// The gRPC services served on `server.grpc_addr`: the OTLP collector services for
 /// metrics, traces and logs.
+/// Each takes the ingest handle and the tokens from `state`.
 pub fn routes(state: &AppState) -> Routes {
-    Routes::new(ExportService::new(GrpcMetrics(state.clone()), state))
-        .add_service(ExportService::new(GrpcSignal::<true>(state.clone()), state))
-        .add_service(ExportService::new(
-            GrpcSignal::<false>(state.clone()),
-            state,
-        ))
+    let (ingest, auth) = (&state.ingest, &state.auth);
+    Routes::new(ExportService::new(
+        GrpcMetrics(ingest.clone(), auth.clone()),
+        ingest,
+    ))
+    .add_service(ExportService::new(
+        GrpcSignal::<true>(ingest.clone(), auth.clone()),
+        ingest,
+    ))
+    .add_service(ExportService::new(
+        GrpcSignal::<false>(ingest.clone(), auth.clone()),
+        ingest,
+    ))
 }
 
 /// One OTLP collector service: its name and what its one method, `Export`, does.
@@ -76,17 +86,17 @@ pub(crate) trait Export: Clone + Send + Sync + 'static {
 pub(crate) struct ExportService<E> {
     export: E,
     limit: usize,
-    state: AppState,
+    ingest: Ingest,
 }
 
 impl<E: Export> ExportService<E> {
-    /// The service, refusing request messages over the state's body limit.
-    pub(crate) fn new(export: E, state: &AppState) -> Self {
-        let limit = usize::try_from(state.max_body_bytes()).unwrap_or(usize::MAX);
+    /// The service, refusing request messages over the body limit.
+    pub(crate) fn new(export: E, ingest: &Ingest) -> Self {
+        let limit = usize::try_from(ingest.max_body_bytes()).unwrap_or(usize::MAX);
         Self {
             export,
             limit,
-            state: state.clone(),
+            ingest: ingest.clone(),
         }
     }
 }
@@ -112,7 +122,7 @@ where
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let export = self.export.clone();
         let limit = self.limit;
-        let state = self.state.clone();
+        let ingest = self.ingest.clone();
         Box::pin(async move {
             let started = std::time::Instant::now();
             let method = req
@@ -122,7 +132,7 @@ where
                 .and_then(|p| p.strip_prefix(E::SERVICE))
                 .unwrap_or("");
             let resp = if method == "/Export" {
-                match read_request(req, limit, &state).await {
+                match read_request(req, limit, &ingest).await {
                     Ok(req) => {
                         let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(limit);
                         let resp = grpc.unary(Method(export), req).await;
@@ -137,7 +147,7 @@ where
             // A failed call is answered trailers-only, its status in the headers; a call
             // that succeeded has no status header yet (it comes in the trailers).
             let code = Status::from_header_map(resp.headers()).map_or(Code::Ok, |s| s.code());
-            state
+            ingest
                 .metrics()
                 .record_grpc(E::SERVICE, code, started.elapsed());
             Ok(resp)
@@ -161,7 +171,7 @@ const PREFIX: usize = 5;
 async fn read_request<B>(
     req: http::Request<B>,
     limit: usize,
-    state: &AppState,
+    ingest: &Ingest,
 ) -> Result<http::Request<tonic::body::Body>, Status>
 where
     B: Body<Data = Bytes> + Send + 'static,
@@ -212,7 +222,7 @@ where
                 return Err(too_large(Some(len)));
             }
             let cost = declared_cost(len as u64, prefix[0] == 1);
-            permit = Some(state.admit(cost).await.map_err(|e| e.to_grpc_status())?);
+            permit = Some(ingest.admit(cost).await.map_err(|e| e.to_grpc_status())?);
             framed.reserve((PREFIX + len).saturating_sub(framed.len()));
         }
     }
@@ -232,9 +242,9 @@ where
             // A message with its prefix was admitted; a new admission does not happen.
             let held = match permit.take() {
                 Some(held) => held,
-                None => state.admit(0).await.map_err(|e| e.to_grpc_status())?,
+                None => ingest.admit(0).await.map_err(|e| e.to_grpc_status())?,
             };
-            inflate_message(wire, permit.insert(held), limit, state).await?
+            inflate_message(wire, permit.insert(held), limit, ingest).await?
         }
         (_, false) => {
             return Err(Status::internal(
@@ -263,9 +273,9 @@ async fn inflate_message(
     wire: Bytes,
     permit: &mut InflightPermit,
     limit: usize,
-    state: &AppState,
+    ingest: &Ingest,
 ) -> Result<Bytes, Status> {
-    inflate_charged(state, permit, &wire, Some("gzip"), limit)
+    inflate_charged(ingest, permit, &wire, Some("gzip"), limit)
         .await
         .map_err(|e| e.to_grpc_status())?
         .map(Bytes::from)
@@ -386,17 +396,15 @@ impl Decoder for RawCodec {
 }
 
 /// Authorizes a gRPC call for writing, from its metadata (the same rules as HTTP headers).
-fn grpc_tenant<T>(state: &AppState, req: &tonic::Request<T>) -> Result<TenantId, tonic::Status> {
-    state
-        .auth()
-        .authorize(&req.metadata().clone().into_headers(), Scope::Write)
+fn grpc_tenant<T>(auth: &Auth, req: &tonic::Request<T>) -> Result<TenantId, tonic::Status> {
+    auth.authorize(&req.metadata().clone().into_headers(), Scope::Write)
         .map_err(|e| ApiError::from(e).to_grpc_status())
 }
 
 /// `MetricsService/Export`: decoded and stored as over HTTP; the response is the same
 /// `partial_success`.
 #[derive(Clone)]
-struct GrpcMetrics(AppState);
+struct GrpcMetrics(Ingest, Auth);
 
 impl Export for GrpcMetrics {
     const SERVICE: &'static str = METRICS_SERVICE_NAME;
@@ -405,9 +413,9 @@ impl Export for GrpcMetrics {
         &self,
         request: tonic::Request<Bytes>,
     ) -> impl Future<Output = Result<Vec<u8>, tonic::Status>> + Send + 'static {
-        let state = self.0.clone();
+        let (ingest, auth) = (self.0.clone(), self.1.clone());
         async move {
-            let tenant = grpc_tenant(&state, &request)?;
+            let tenant = grpc_tenant(&auth, &request)?;
             let result = async {
                 let estimate = cost(
                     request.get_ref(),
@@ -415,10 +423,10 @@ impl Export for GrpcMetrics {
                     Encoding::Protobuf,
                     request_items::POINTS,
                 );
-                let _permit = grpc_permit(&state, &request, estimate).await?;
+                let _permit = grpc_permit(&ingest, &request, estimate).await?;
                 let body = request.into_inner();
                 Ok::<_, ApiError>(
-                    export_metrics_protobuf(&state, &tenant, body)
+                    export_metrics_protobuf(&ingest, &tenant, body)
                         .await?
                         .encode_to_vec(),
                 )
@@ -433,7 +441,7 @@ impl Export for GrpcMetrics {
 /// the service admitted its message with before reading it ([`read_request`]), resized;
 /// or, for a request that came without one, a new admission.
 async fn grpc_permit(
-    state: &AppState,
+    ingest: &Ingest,
     request: &tonic::Request<Bytes>,
     estimate: u64,
 ) -> Result<InflightPermit, ApiError> {
@@ -443,17 +451,17 @@ async fn grpc_permit(
         .and_then(PermitSlot::take)
     {
         Some(mut permit) => {
-            state.resize(&mut permit, estimate).await?;
+            ingest.resize(&mut permit, estimate).await?;
             Ok(permit)
         }
-        None => state.admit(estimate).await,
+        None => ingest.admit(estimate).await,
     }
 }
 
 /// `TraceService/Export` and `LogsService/Export`: decoded, translated and stored as over
 /// HTTP; the response is the same `partial_success`.
 #[derive(Clone)]
-struct GrpcSignal<const TRACES: bool>(AppState);
+struct GrpcSignal<const TRACES: bool>(Ingest, Auth);
 
 impl<const TRACES: bool> Export for GrpcSignal<TRACES> {
     const SERVICE: &'static str = if TRACES {
@@ -466,9 +474,9 @@ impl<const TRACES: bool> Export for GrpcSignal<TRACES> {
         &self,
         request: tonic::Request<Bytes>,
     ) -> impl Future<Output = Result<Vec<u8>, tonic::Status>> + Send + 'static {
-        let state = self.0.clone();
+        let (ingest, auth) = (self.0.clone(), self.1.clone());
         async move {
-            let tenant = grpc_tenant(&state, &request)?;
+            let tenant = grpc_tenant(&auth, &request)?;
             let result = async {
                 let body = request.get_ref();
                 let path = if TRACES {
@@ -477,18 +485,21 @@ impl<const TRACES: bool> Export for GrpcSignal<TRACES> {
                     request_items::LOGS
                 };
                 let estimate = cost(body, body.len(), Encoding::Protobuf, path);
-                let _permit = grpc_permit(&state, &request, estimate).await?;
+                let _permit = grpc_permit(&ingest, &request, estimate).await?;
                 let (kind, partial) = if TRACES {
                     let batch = decode_spans(request.get_ref(), Encoding::Protobuf)?;
                     drop(request);
                     (
                         SignalKind::Traces,
-                        export_traces(&state, &tenant, batch).await?,
+                        export_traces(&ingest, &tenant, batch).await?,
                     )
                 } else {
                     let batch = decode_logs(request.get_ref(), Encoding::Protobuf)?;
                     drop(request);
-                    (SignalKind::Logs, export_logs(&state, &tenant, batch).await?)
+                    (
+                        SignalKind::Logs,
+                        export_logs(&ingest, &tenant, batch).await?,
+                    )
                 };
                 Ok::<_, ApiError>(signal_response_protobuf(kind, partial.as_ref()))
             }

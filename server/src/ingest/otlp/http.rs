@@ -21,6 +21,7 @@ use super::{
 use crate::auth::WriteTenant;
 use crate::http::error::ApiError;
 use crate::runtime::inflight::InflightPermit;
+use crate::runtime::ingest::Ingest;
 use crate::runtime::state::AppState;
 
 /// The OTLP/HTTP routes, for the router (`router.rs`) to merge.
@@ -50,7 +51,7 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
 /// buffer before it is allocated ([`inflate_charged`]), then set to the estimate of what
 /// it decodes to ([`super::export::cost`]: the records along `path` it holds).
 async fn plain_body(
-    state: &AppState,
+    ingest: &Ingest,
     headers: &HeaderMap,
     body: Body,
     enc: Encoding,
@@ -63,12 +64,12 @@ async fn plain_body(
         let v = v.trim();
         !v.is_empty() && !v.eq_ignore_ascii_case("identity")
     });
-    let (raw, mut permit) = state.read_ingest_body(headers, body, compressed).await?;
-    let limit = usize::try_from(state.max_body_bytes()).unwrap_or(usize::MAX);
-    let inflated = inflate_charged(state, &mut permit, &raw, ce, limit).await?;
+    let (raw, mut permit) = ingest.read_ingest_body(headers, body, compressed).await?;
+    let limit = usize::try_from(ingest.max_body_bytes()).unwrap_or(usize::MAX);
+    let inflated = inflate_charged(ingest, &mut permit, &raw, ce, limit).await?;
     let wire = raw.len();
     let body = inflated.map_or(raw, Bytes::from);
-    state
+    ingest
         .resize(&mut permit, cost(&body, wire, enc, path))
         .await?;
     Ok((body, permit))
@@ -79,7 +80,7 @@ async fn plain_body(
 /// limit, the budget, gzip and decoding errors in that encoding). The raw body is dropped
 /// before the export runs.
 async fn http_request<T>(
-    state: &AppState,
+    ingest: &Ingest,
     headers: &HeaderMap,
     body: Body,
     decode: fn(&[u8], Encoding) -> Result<T, OtlpError>,
@@ -87,7 +88,7 @@ async fn http_request<T>(
 ) -> Result<(Encoding, T, InflightPermit), Response> {
     let enc = encoding(headers).map_err(IntoResponse::into_response)?;
     let decoded = async {
-        let (body, permit) = plain_body(state, headers, body, enc, path).await?;
+        let (body, permit) = plain_body(ingest, headers, body, enc, path).await?;
         Ok::<_, ApiError>((decode(&body, enc)?, permit))
     }
     .await;
@@ -97,7 +98,7 @@ async fn http_request<T>(
 }
 
 async fn http_metrics(
-    State(state): State<AppState>,
+    State(ingest): State<Ingest>,
     WriteTenant(tenant): WriteTenant,
     headers: HeaderMap,
     body: Body,
@@ -108,7 +109,7 @@ async fn http_metrics(
     };
     if enc == Encoding::Json {
         let (enc, req, _permit) = match http_request(
-            &state,
+            &ingest,
             &headers,
             body,
             decode_metrics,
@@ -120,7 +121,7 @@ async fn http_metrics(
             Err(refused) => return refused,
         };
         let result = async {
-            let resp = export_metrics(&state, &tenant, &req).await?;
+            let resp = export_metrics(&ingest, &tenant, &req).await?;
             Ok::<_, ApiError>(encode_response(&resp, enc)?)
         }
         .await;
@@ -128,8 +129,8 @@ async fn http_metrics(
     }
     let result = async {
         let (body, _permit) =
-            plain_body(&state, &headers, body, enc, request_items::POINTS).await?;
-        let resp = export_metrics_protobuf(&state, &tenant, body).await?;
+            plain_body(&ingest, &headers, body, enc, request_items::POINTS).await?;
+        let resp = export_metrics_protobuf(&ingest, &tenant, body).await?;
         Ok::<_, ApiError>(encode_response(&resp, enc)?)
     }
     .await;
@@ -137,18 +138,18 @@ async fn http_metrics(
 }
 
 async fn http_traces(
-    State(state): State<AppState>,
+    State(ingest): State<Ingest>,
     WriteTenant(tenant): WriteTenant,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let (enc, req, _permit) =
-        match http_request(&state, &headers, body, decode_spans, request_items::SPANS).await {
+        match http_request(&ingest, &headers, body, decode_spans, request_items::SPANS).await {
             Ok(r) => r,
             Err(refused) => return refused,
         };
     let result = async {
-        let partial = export_traces(&state, &tenant, req).await?;
+        let partial = export_traces(&ingest, &tenant, req).await?;
         Ok::<_, ApiError>(encode_signal_response(
             SignalKind::Traces,
             partial.as_ref(),
@@ -160,18 +161,18 @@ async fn http_traces(
 }
 
 async fn http_logs(
-    State(state): State<AppState>,
+    State(ingest): State<Ingest>,
     WriteTenant(tenant): WriteTenant,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let (enc, req, _permit) =
-        match http_request(&state, &headers, body, decode_logs, request_items::LOGS).await {
+        match http_request(&ingest, &headers, body, decode_logs, request_items::LOGS).await {
             Ok(r) => r,
             Err(refused) => return refused,
         };
     let result = async {
-        let partial = export_logs(&state, &tenant, req).await?;
+        let partial = export_logs(&ingest, &tenant, req).await?;
         Ok::<_, ApiError>(encode_signal_response(
             SignalKind::Logs,
             partial.as_ref(),

@@ -29,7 +29,7 @@ use prost::bytes::Bytes;
 use super::error::OtlpError;
 use crate::http::error::ApiError;
 use crate::runtime::inflight::{InflightPermit, request_cost};
-use crate::runtime::state::AppState;
+use crate::runtime::ingest::{Ingest, cpu_work};
 
 /// The scratch buffer of the pass that only counts what a body inflates to.
 const CHUNK: usize = 64 * 1024;
@@ -192,11 +192,11 @@ pub(crate) fn decompress<'a>(
 /// `None` when the body is not compressed, else the body inflated. Before each buffer is allocated, the permit is set to the request's estimate
 /// ([`request_cost`]) with that many plain bytes, waiting for budget as an admission does
 /// (503 after the wait) but holding none while it waits
-/// ([`AppState::resize_requeued`]), so concurrent bombs are bounded by the budget at their
+/// ([`Ingest::resize_requeued`]), so concurrent bombs are bounded by the budget at their
 /// real size and take turns. Passes over
-/// [`crate::runtime::state::INLINE_WORK_MAX_BYTES`] inflate on the blocking pool.
+/// [`crate::runtime::ingest::INLINE_WORK_MAX_BYTES`] inflate on the blocking pool.
 pub(crate) async fn inflate_charged(
-    state: &AppState,
+    ingest: &Ingest,
     permit: &mut InflightPermit,
     body: &Bytes,
     content_encoding: Option<&str>,
@@ -209,7 +209,7 @@ pub(crate) async fn inflate_charged(
     let charge = |len: usize| request_cost(wire, len as u64, true, 0);
     let pass = |len: usize| {
         let body = body.clone();
-        AppState::cpu_work(len, move || {
+        cpu_work(len, move || {
             Inflater {
                 body: &body,
                 max_len,
@@ -218,12 +218,12 @@ pub(crate) async fn inflate_charged(
         })
     };
     let first = inflater.first_len()?;
-    state.resize_requeued(permit, charge(first)).await?;
+    ingest.resize_requeued(permit, charge(first)).await?;
     let len = match pass(first).await?? {
         Pass::Done(out) => return Ok(Some(out)),
         Pass::Longer(len) => len,
     };
-    state.resize_requeued(permit, charge(len)).await?;
+    ingest.resize_requeued(permit, charge(len)).await?;
     match pass(len).await?? {
         Pass::Done(out) => Ok(Some(out)),
         Pass::Longer(again) => Err(changed_length(len, again).into()),

@@ -48,12 +48,12 @@ use crate::auth::WriteTenant;
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::relabel::{self, Relabeling, RuleCounts};
 use crate::runtime::inflight::request_cost;
+use crate::runtime::ingest::{Ingest, cpu_work};
 use crate::runtime::self_metrics::Signal;
-use crate::runtime::state::AppState;
 
 /// The handler of `POST /api/v1/write`, both versions.
-pub async fn write(
-    State(state): State<AppState>,
+pub(crate) async fn write(
+    State(ingest): State<Ingest>,
     WriteTenant(tenant): WriteTenant,
     headers: HeaderMap,
     body: Body,
@@ -63,7 +63,7 @@ pub async fn write(
         Err(e) => return e.into_response(),
     };
     let mut written = Written::default();
-    let mut resp = match store(&state, &tenant, proto, &headers, body, &mut written).await {
+    let mut resp = match store(&ingest, &tenant, proto, &headers, body, &mut written).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => e.into_response(),
     };
@@ -81,7 +81,7 @@ pub async fn write(
 
 /// Decodes, stores and answers a request; `written` says what was stored, for 2.0's headers.
 async fn store(
-    state: &AppState,
+    ingest: &Ingest,
     tenant: &TenantId,
     proto: Proto,
     headers: &HeaderMap,
@@ -90,10 +90,10 @@ async fn store(
 ) -> Result<(), ApiError> {
     // Admitted into the ingest memory budget on its declared length before it is read,
     // then on its real estimate below.
-    let (body, mut permit) = state.read_ingest_body(headers, body, true).await?;
-    let max = state.max_body_bytes();
-    let engine = state.engine();
-    let relabeling = state.relabeling();
+    let (body, mut permit) = ingest.read_ingest_body(headers, body, true).await?;
+    let max = ingest.max_body_bytes();
+    let engine = ingest.engine();
+    let relabeling = ingest.relabeling();
     let t = tenant.clone();
     // Decompress, decode and place (the labels borrowed from the decompressed buffer
     // throughout), then await the WAL's acknowledgement without holding a thread.
@@ -103,27 +103,27 @@ async fn store(
     // The compressed body, its decompressed copy (as declared: `decompress` allocates
     // exactly that) and what it decodes to, held against the ingest memory budget until
     // the answer; waited for holding none of it, as an inflated OTLP body is.
-    state
+    ingest
         .resize_requeued(
             &mut permit,
             request_cost(body.len() as u64, size as u64, true, 0),
         )
         .await?;
-    let s = AppState::cpu_work(size, move || {
+    let s = cpu_work(size, move || {
         submit(body, max, proto, engine, relabeling.as_deref(), &t)
     })
     .await??;
     let outcome =
-        finish_samples(state, tenant, s.submitted, &s.refused, &s.dropped, &s.sent).await?;
+        finish_samples(ingest, tenant, s.submitted, &s.refused, &s.dropped, &s.sent).await?;
     written.samples(&outcome, &s.sent);
     // Exemplars after their samples: a refused exemplar never refuses its sample.
     let (ex_outcome, ex_sent, ex_duplicates) =
-        store_exemplars(state, tenant, s.exemplars, s.exemplars_refused).await?;
+        store_exemplars(ingest, tenant, s.exemplars, s.exemplars_refused).await?;
     written.exemplars = ex_outcome.accepted + ex_duplicates;
     // Metadata last: a refused entry never refuses a sample or an exemplar.
     let mut meta_outcome = s.metadata_refused;
-    state.metrics().record_metadata(tenant, &meta_outcome);
-    meta_outcome.merge(state.write_metadata(tenant, s.metadata).await?);
+    ingest.metrics().record_metadata(tenant, &meta_outcome);
+    meta_outcome.merge(ingest.write_metadata(tenant, s.metadata).await?);
     refusals(
         &s.sent,
         &outcome,
@@ -134,7 +134,7 @@ async fn store(
     )
 }
 
-/// The samples' write, waiting for the WAL ([`AppState::finish_pending`]).
+/// The samples' write, waiting for the WAL ([`Ingest::finish_pending`]).
 type Pending = Result<strata_engine::Result<PendingWrite<WriteOutcome>>, ApiError>;
 
 /// What the CPU-bound part of a write ([`submit`]) made of a body.
@@ -226,28 +226,28 @@ fn submit(
 /// Counts what the rules dropped and decoding refused, waits for the samples' write and
 /// counts its outcome.
 async fn finish_samples(
-    state: &AppState,
+    ingest: &Ingest,
     tenant: &TenantId,
     submitted: Option<Pending>,
     refused: &BTreeMap<&'static str, Refused>,
     dropped: &RuleCounts,
     sent: &Sent,
 ) -> Result<WriteOutcome, ApiError> {
-    state.count_relabeled(tenant, Signal::Metrics, dropped);
+    ingest.count_relabeled(tenant, Signal::Metrics, dropped);
     for (reason, r) in refused {
-        state
+        ingest
             .metrics()
             .record_rejected(tenant, Signal::Metrics, reason, r.count);
     }
     let outcome = match submitted {
         None => WriteOutcome::default(),
         Some(result) => {
-            state
+            ingest
                 .finish_pending(tenant, Signal::Metrics, result?)
                 .await?
         }
     };
-    state
+    ingest
         .metrics()
         .record_write(tenant, Signal::Metrics, &sent.starts(&outcome));
     Ok(outcome)
@@ -257,18 +257,18 @@ async fn finish_samples(
 /// outcome (duplicates taken out), how many exemplars the request held, and how many were
 /// duplicates of exemplars already stored.
 async fn store_exemplars(
-    state: &AppState,
+    ingest: &Ingest,
     tenant: &TenantId,
     exemplars: Vec<SeriesExemplars>,
     ex_refused: ExemplarOutcome,
 ) -> Result<(ExemplarOutcome, u64, u64), ApiError> {
-    state.metrics().record_exemplars(tenant, &ex_refused);
+    ingest.metrics().record_exemplars(tenant, &ex_refused);
     let ex_sent = exemplars
         .iter()
         .map(|s| s.exemplars.len() as u64)
         .sum::<u64>()
         + ex_refused.rejected_total();
-    let mut ex_outcome = state.write_exemplars(tenant, exemplars).await?;
+    let mut ex_outcome = ingest.write_exemplars(tenant, exemplars).await?;
     for (reason, n) in &ex_refused.rejected {
         *ex_outcome.rejected.entry(*reason).or_default() += n;
         if let Some(m) = ex_refused.messages.get(reason) {

@@ -163,7 +163,7 @@ impl Notifier {
         if alerts.is_empty() {
             return;
         }
-        let metrics = self.state.metrics().rules();
+        let metrics = self.state.metrics.rules();
         for d in &self.destinations {
             let (dropped, len) = {
                 let mut q = d.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -191,7 +191,7 @@ async fn deliver(
     external_url: String,
     mut stop: watch::Receiver<bool>,
 ) {
-    let metrics = state.metrics().rules();
+    let metrics = state.metrics.rules();
     loop {
         let batch: Vec<Notice> = {
             let mut q = d.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -313,7 +313,7 @@ mod tests {
             let kept: Vec<&str> = q.iter().map(|a| a.labels["alertname"].as_str()).collect();
             assert_eq!(kept, ["A7", "A8", "A9"], "the newest are kept");
         }
-        let text = state.metrics().render(None, None);
+        let text = state.metrics.render(None, None);
         assert!(
             text.contains(
                 "strata_notifications_total{destination=\"down\",outcome=\"queue_full\"} 7\n"

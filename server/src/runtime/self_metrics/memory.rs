@@ -6,8 +6,8 @@ use crate::runtime::state::AppState;
 
 /// Appends the memory and admission self-metrics of `state` to `out`.
 pub(crate) fn render(out: &mut String, state: &AppState) {
-    let plan = state.memory_plan();
-    let pool = state.query_memory();
+    let plan = &state.memory;
+    let pool = state.queries.query_memory();
     let gauge = |out: &mut String, name: &str, help: &str, v: f64| {
         header(out, name, "gauge", help);
         line(out, name, &[], v);
@@ -77,6 +77,6 @@ pub(crate) fn render(out: &mut String, state: &AppState) {
         "The most one query may hold (the pool over server.max_concurrent_queries).",
         pool.per_query() as f64,
     );
-    state.admission().render(out, pool.refused());
-    state.pressure().render(out);
+    state.queries.admission().render(out, pool.refused());
+    state.queries.pressure().render(out);
 }
