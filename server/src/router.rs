@@ -2,7 +2,8 @@
 //! remote-write, OTLP/HTTP and Loki's push come from `ingest/`, the Prometheus, Jaeger, log
 //! search and SQL APIs from `api/`. Around all of them, the request-metrics layer (counts by
 //! route and status, latency). Routes go into [`router`] and get auth, limits and metrics the same
-//! way. (The gRPC listener's services are `ingest/otlp/grpc.rs`.)
+//! way. (The gRPC listener's services, OTLP, Flight SQL and a worker's, are put together in
+//! `serve.rs`: `ingest/otlp/grpc.rs`, `api/flightsql/`.)
 
 use std::sync::Arc;
 use std::time::Instant;

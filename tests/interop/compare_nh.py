@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Asks a Prometheus and a Strata that hold the same remote-written native histograms the
-same PromQL range queries and fails when the answers differ. Used by native-histograms.sh
+same PromQL range queries and fails when the answers differ. Used by prometheus-remote-write.sh
 (the data comes from nh_target.py).
 
     compare_nh.py PROMETHEUS_URL STRATA_URL [--at UNIX_TIME]

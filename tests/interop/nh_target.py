@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A scrape target that exposes native histograms in Prometheus's protobuf exposition
 format (`io.prometheus.client.MetricFamily`, length-delimited), for
-native-histograms.sh: Debian's Prometheus scrapes it with native histograms on and
+prometheus-remote-write.sh: Debian's Prometheus scrapes it with native histograms on and
 remote-writes what it scraped to Strata.
 
     nh_target.py PORT
