@@ -106,10 +106,7 @@ impl Core {
         let heads = self.metrics.heads_sorted();
         // No write is between placing and logging its samples (the gates), and every shard
         // of every tenant is held, in order.
-        let gates: Vec<_> = heads
-            .iter()
-            .map(|(_, h)| h.gate.write().unwrap_or_else(|p| p.into_inner()))
-            .collect();
+        let gates: Vec<_> = heads.iter().map(|(_, h)| h.cut_gate()).collect();
         let mut guards: Vec<_> = heads.iter().map(|(_, h)| h.lock_all()).collect();
         let mut taken = Vec::new();
         for ((tenant, _), shards) in heads.iter().zip(guards.iter_mut()) {
@@ -353,7 +350,7 @@ impl Core {
             for entry in entries {
                 let series = parquet_io::read_series_keys(&dir.join(&entry.series))?;
                 for (id, key) in series {
-                    if head.shard_for(id).index.restore(id, key.bytes()).is_none() {
+                    if !head.restore_series(id, key.bytes()) {
                         return Err(Error::Io {
                             path: dir.join(&entry.series),
                             source: std::io::Error::new(

@@ -32,7 +32,7 @@ use tracing::info;
 use crate::clock::Clock;
 use crate::metrics::store::MetricsStore;
 
-use crate::metrics::head::{SHARDS, relock};
+use crate::metrics::head::SHARDS;
 use crate::model::records::{LogRecord, SpanRecord};
 use crate::model::series::SeriesId;
 use crate::spans_logs::store::SignalStore;
@@ -194,13 +194,9 @@ impl Core {
             stats.exemplars_memory,
         ) = self.exemplars.stats(tenant);
         if let Some(head) = self.metrics.existing_head(tenant) {
-            stats.active_series = head.active.load(Ordering::Relaxed);
-            stats.rejected = relock(&head.rejected).clone();
-            stats.memory.raw_keys = head
-                .raw_keys
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .memory_bytes() as u64;
+            stats.active_series = head.active_series();
+            stats.rejected = head.rejected();
+            stats.memory.raw_keys = head.raw_keys_bytes() as u64;
             for i in 0..SHARDS {
                 let h = head.shard(i);
                 stats.series += h.index.len();

@@ -154,7 +154,7 @@ impl Core {
     fn restore_series(&self, tenant: &crate::TenantId, path: &std::path::Path) -> Result<()> {
         let head = self.metrics.head(tenant);
         for (id, key) in parquet_io::read_series_keys(path)? {
-            if head.shard_for(id).index.restore(id, key.bytes()).is_none() {
+            if !head.restore_series(id, key.bytes()) {
                 return Err(Error::Io {
                     path: path.to_owned(),
                     source: std::io::Error::new(

@@ -197,8 +197,7 @@ impl Core {
                     ));
                 };
                 if head::activate(&mut s.buf, &s.key, now, &mut h.active_by_metric) {
-                    head.active
-                        .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    head.count_active();
                 }
             }
             let mut locked = None;

@@ -1,7 +1,7 @@
 //! Writes: admission against the tenant's limits, the WAL append and the apply to memory, for samples, spans and logs.
 
 use crate::lifecycle::Core;
-use crate::metrics::head::{relock, shard_of};
+use crate::metrics::head::shard_of;
 use crate::metrics::raw_keys::KnownSeries;
 use crate::metrics::write::Learnt;
 use crate::metrics::write::Placer;
@@ -96,10 +96,9 @@ impl Core {
             };
             // Histograms are validated (and reduced) and encoded here, outside the locks.
             let hists = encode_histograms(ss, limits, &mut outcome, || match ss.known() {
-                Some(k) => head.shard_for(k.id).index.get(k.id).map_or_else(
-                    || format!("series {}", k.id),
-                    |s| s.key.to_labels().to_string(),
-                ),
+                Some(k) => head
+                    .series_labels(k.id)
+                    .unwrap_or_else(|| format!("series {}", k.id)),
                 None => series_name(ss.pairs()),
             });
             if ss.samples().is_empty() && hists.is_empty() {
@@ -114,12 +113,7 @@ impl Core {
         head.sweep(now, limits.active_window_ms());
         // The rate limit's tokens for the whole batch, taken at once; what the series
         // limits leave unused goes back.
-        let mut tokens = {
-            let mut bucket = relock(&head.bucket);
-            bucket
-                .get_or_insert_with(|| TokenBucket::full(limits.ingest_burst, now))
-                .take(want, now, limits.ingest_rate, limits.ingest_burst)
-        };
+        let mut tokens = head.take_tokens(want, now, limits.ingest_rate, limits.ingest_burst);
         let mut place = Placer {
             tenant,
             limits,
@@ -144,7 +138,7 @@ impl Core {
         let runs: Vec<&[_]> = prepared.chunk_by(|a, b| a.0 == b.0).collect();
         let first = runs.partition_point(|run| run[0].0 < start);
         {
-            let _gate = head.gate.read().unwrap_or_else(|p| p.into_inner());
+            let _gate = head.write_gate();
             for run in runs[first..].iter().chain(&runs[..first]) {
                 if let Some(t) = place.shard(&self.wal, run)? {
                     last = Some(t);
@@ -163,25 +157,21 @@ impl Core {
             }
         }
         let learnt = std::mem::take(&mut place.learnt);
-        if tokens > 0
-            && let Some(b) = relock(&head.bucket).as_mut()
-        {
-            b.give_back(tokens, limits.ingest_burst);
+        if tokens > 0 {
+            head.give_back_tokens(tokens, limits.ingest_burst);
         }
         if !learnt.is_empty() {
-            let mut raw = head.raw_keys.write().unwrap_or_else(|p| p.into_inner());
-            for l in learnt {
-                match l {
-                    Learnt::Key(key, id) => raw.insert(key, id),
-                    Learnt::Labels(labels, id) => raw.insert_labels(&labels, id),
+            head.learn_raw_keys(|raw| {
+                for l in learnt {
+                    match l {
+                        Learnt::Key(key, id) => raw.insert(key, id),
+                        Learnt::Labels(labels, id) => raw.insert_labels(&labels, id),
+                    }
                 }
-            }
+            });
         }
         if !outcome.rejected.is_empty() {
-            let mut rejected = relock(&head.rejected);
-            for (reason, n) in &outcome.rejected {
-                *rejected.entry(*reason).or_default() += n;
-            }
+            head.count_rejected(&outcome.rejected);
         }
         // Floats count in `head_samples`, histograms in `head_hist_bytes` (added above,
         // before a cut can take them); a flush takes both and subtracts what it took, and

@@ -183,7 +183,7 @@ pub(crate) fn compute(head: &TenantHead, q: &CardinalityQuery) -> Cardinality {
             matched,
         });
     }
-    out.active_series = head.active.load(std::sync::atomic::Ordering::Relaxed) as u64;
+    out.active_series = head.active_series() as u64;
 
     let mut values_by_label = Vec::with_capacity(names.len());
     let mut pairs: Vec<(&str, &str, u64)> = Vec::new();

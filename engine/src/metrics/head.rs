@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::KnownSeries;
 use crate::metrics::raw_keys::{NO_STRING, RawKeys, ids_hash};
@@ -73,22 +73,22 @@ impl HeadShard {
 pub(crate) struct TenantHead {
     shards: Box<[Mutex<HeadShard>]>,
     /// Series counted as active, over all shards.
-    pub(crate) active: AtomicUsize,
+    active: AtomicUsize,
     /// When counted series last had their activity checked.
     last_sweep_ms: AtomicI64,
     /// Where the next write starts its walk over the shards, so concurrent writers do not
     /// queue behind each other shard after shard.
     next_start: AtomicUsize,
-    pub(crate) bucket: Mutex<Option<TokenBucket>>,
+    bucket: Mutex<Option<TokenBucket>>,
     /// Rejections since open, by reason.
-    pub(crate) rejected: Mutex<BTreeMap<RejectReason, u64>>,
+    rejected: Mutex<BTreeMap<RejectReason, u64>>,
     /// Writers' raw label bytes -> series id.
-    pub(crate) raw_keys: RwLock<RawKeys>,
+    raw_keys: RwLock<RawKeys>,
     /// The [`RawKeys`] owner id, readable without its lock.
     owner: u64,
     /// Held for reading by a write from its first placement until its samples record is
     /// submitted, and for writing by the flush cut, so the cut never falls inside a write.
-    pub(crate) gate: RwLock<()>,
+    gate: RwLock<()>,
 }
 
 impl Default for TenantHead {
@@ -110,11 +110,90 @@ impl Default for TenantHead {
 
 /// Locks `m`. A panic while holding one of the head's locks cannot leave a half-inserted
 /// sample (inserts are single Vec operations): keep serving.
-pub(crate) fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl TenantHead {
+    /// Holds the gate for reading: a write holds it from its first placement until its
+    /// samples record is submitted, so no flush cut falls inside it.
+    pub(crate) fn write_gate(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Holds the gate for writing (the flush cut): no write is between placing and logging
+    /// its samples while it is held.
+    pub(crate) fn cut_gate(&self) -> RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes up to `want` tokens of the ingest rate limit at `now_ms` (the bucket starts
+    /// full at the first write) and returns how many it got.
+    pub(crate) fn take_tokens(&self, want: u64, now_ms: i64, rate: f64, burst: f64) -> u64 {
+        relock(&self.bucket)
+            .get_or_insert_with(|| TokenBucket::full(burst, now_ms))
+            .take(want, now_ms, rate, burst)
+    }
+
+    /// Gives back `tokens` a write took with [`TenantHead::take_tokens`] but did not use.
+    pub(crate) fn give_back_tokens(&self, tokens: u64, burst: f64) {
+        if let Some(b) = relock(&self.bucket).as_mut() {
+            b.give_back(tokens, burst);
+        }
+    }
+
+    /// Remembers the series of writers' raw label bytes: `learn` inserts into the raw key
+    /// map, under its write lock.
+    pub(crate) fn learn_raw_keys(&self, learn: impl FnOnce(&mut RawKeys)) {
+        learn(&mut self.raw_keys.write().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Bytes the raw key map holds.
+    pub(crate) fn raw_keys_bytes(&self) -> usize {
+        self.raw_keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .memory_bytes()
+    }
+
+    /// Adds a write's rejections, by reason, to the tenant's counts since open.
+    pub(crate) fn count_rejected(&self, rejected: &BTreeMap<RejectReason, u64>) {
+        let mut counts = relock(&self.rejected);
+        for (reason, n) in rejected {
+            *counts.entry(*reason).or_default() += n;
+        }
+    }
+
+    /// Rejections since open, by reason.
+    pub(crate) fn rejected(&self) -> BTreeMap<RejectReason, u64> {
+        relock(&self.rejected).clone()
+    }
+
+    /// Number of series counted as active.
+    pub(crate) fn active_series(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Counts one more active series, one [`activate`] counted in its shard without a
+    /// reservation (replay).
+    pub(crate) fn count_active(&self) {
+        self.active.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Adds series `id` with label bytes `key` to its shard's index, as an open does (a
+    /// no-op if it is there already); false if `id` is taken by another label set.
+    pub(crate) fn restore_series(&self, id: SeriesId, key: &[u8]) -> bool {
+        self.shard_for(id).index.restore(id, key).is_some()
+    }
+
+    /// The labels of series `id`, written out, if it is in the head.
+    pub(crate) fn series_labels(&self, id: SeriesId) -> Option<String> {
+        self.shard_for(id)
+            .index
+            .get(id)
+            .map(|s| s.key.to_labels().to_string())
+    }
+
     /// Locks shard `i`.
     pub(crate) fn shard(&self, i: usize) -> MutexGuard<'_, HeadShard> {
         relock(&self.shards[i])
