@@ -10,9 +10,32 @@ use serde_json::{Value, json};
 #[test]
 fn log_queries_as_loki_documents_them() {
     let c = start("");
-    let web = |level: &str| {
-        format!(r#"{{{WEB}detected_level="{level}", env="prod", service_name="web"}}"#)
-    };
+    stream_selectors(&c);
+    line_filters(&c);
+    parsers(&c);
+    label_formats_drops_and_decolorize(&c);
+    label_filters_with_or_and_and(&c);
+    limit_direction_and_interval(&c);
+    ip_matching(&c);
+    categorize_labels_encoding(&c);
+}
+
+/// The labels of a `{app="web"}` stream of the corpus at `level`.
+fn web(level: &str) -> String {
+    format!(r#"{{{WEB}detected_level="{level}", env="prod", service_name="web"}}"#)
+}
+
+/// The labels of a `checkout` stream (OTLP records): service.name and k8s.namespace.name
+/// are stream labels; the attribute, the detected level and the severity text are
+/// structured metadata.
+fn checkout(level: &str, route: &str, text: &str) -> String {
+    format!(
+        r#"{{detected_level="{level}", http_route="{route}", k8s_namespace_name="shop", service_name="checkout", severity_text="{text}"}}"#
+    )
+}
+
+/// Stream selectors: every entry of the matching streams, newest first.
+fn stream_selectors(c: &Corpus) {
     // Loki docs, "Log queries > Log stream selector": every entry of the matching streams,
     // newest first; structured metadata (here `detected_level`) is part of the labels.
     assert_eq!(
@@ -36,13 +59,10 @@ fn log_queries_as_loki_documents_them() {
             (&api(r#"detected_level="debug", "#), &[B[3]]),
         ])
     );
-    // OTLP records: service.name and k8s.namespace.name are stream labels; the
-    // attribute, the detected level and the severity text are structured metadata.
-    let checkout = |level: &str, route: &str, text: &str| {
-        format!(
-            r#"{{detected_level="{level}", http_route="{route}", k8s_namespace_name="shop", service_name="checkout", severity_text="{text}"}}"#
-        )
-    };
+}
+
+/// Line filter expressions.
+fn line_filters(c: &Corpus) {
     // "Log queries > Line filter expression".
     assert_eq!(
         streams(&c.logs(r#"{service_name="checkout"} |= "order""#, "")),
@@ -68,6 +88,10 @@ fn log_queries_as_loki_documents_them() {
         streams(&c.logs(r#"{app="web"} |> "<_> method=POST <_>""#, "")),
         want(&[(&web("error"), &[A[5]]), (&web("warn"), &[A[2]])])
     );
+}
+
+/// Parsers (logfmt, JSON, pattern, regexp) and label filters on what they parse.
+fn parsers(c: &Corpus) {
     // "Log queries > Parser expression > logfmt" and "Label filter expression" (numbers).
     assert_eq!(
         streams(&c.logs(
@@ -134,6 +158,10 @@ fn log_queries_as_loki_documents_them() {
         )),
         want(&[(r#"{route="/"}"#, &[A[4], A[0]])])
     );
+}
+
+/// Labels format, drop labels and decolorize.
+fn label_formats_drops_and_decolorize(c: &Corpus) {
     // "Labels format expression": a rename and a template.
     assert_eq!(
         streams(&c.logs(
@@ -158,6 +186,10 @@ fn log_queries_as_loki_documents_them() {
             &["payment failed id=42"]
         )])
     );
+}
+
+/// Label filters joined with `or` and `and`.
+fn label_filters_with_or_and_and(c: &Corpus) {
     // "Label filter expression": `or`, and `and` with parentheses.
     assert_eq!(
         streams(&c.logs(
@@ -179,6 +211,10 @@ fn log_queries_as_loki_documents_them() {
             (r#"{path="/pay"}"#, &[A[3]])
         ])
     );
+}
+
+/// The HTTP API's `limit`, `direction` and `interval`.
+fn limit_direction_and_interval(c: &Corpus) {
     // HTTP API, "query_range": `limit` and `direction`.
     assert_eq!(
         streams(&c.logs(r#"{app="web"} | keep app"#, "&limit=2&direction=forward")),
@@ -200,6 +236,10 @@ fn log_queries_as_loki_documents_them() {
         streams(&c.logs(r#"{app="web"} | keep app"#, "&interval=20")),
         want(&[(r#"{app="web"}"#, &[A[5], A[3], A[1]])])
     );
+}
+
+/// IP address matching, over another tenant's corpus pushed here.
+fn ip_matching(c: &Corpus) {
     // "Matching IP addresses": in lines and in labels, another tenant's corpus.
     let now = now_ms() * 1_000_000;
     let ips = json!({"streams": [{"stream": {"app": "edge"}, "values": [
@@ -244,6 +284,10 @@ fn log_queries_as_loki_documents_them() {
         ),
         vec!["peer [2001:db8::7]:443 accepted"]
     );
+}
+
+/// Grafana's categorize-labels response encoding.
+fn categorize_labels_encoding(c: &Corpus) {
     // Grafana's categorize-labels encoding: stream labels alone key the stream; metadata
     // and parsed labels ride with each entry.
     let path = format!(
