@@ -100,52 +100,8 @@ fn bad_ids_are_rejected_and_counted_and_caps_are_reported() {
     assert!((400.0..5_000.0).contains(&spans), "{spans} bytes");
     assert_eq!(held("logs"), 0.0);
 
-    // The same over gzipped OTLP/JSON: ids are hex, a wrong length is the same rejection.
-    let json =
-        serde_json::to_vec(&traces(vec![span(&[9; 15], &[1; 8], "j", vec![])])).expect("json");
-    assert!(
-        String::from_utf8_lossy(&json).contains("\"traceId\":\"090909"),
-        "ids are hex in OTLP/JSON"
-    );
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, &json).expect("gzip");
-    let gz = gz.finish().expect("gzip");
-    let resp = server
-        .post("/v1/traces", &[JSON, ("Content-Encoding", "gzip")], &gz)
-        .expect("post");
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    let body: serde_json::Value = serde_json::from_slice(&resp.body).expect("json response");
-    assert_eq!(body["partialSuccess"]["rejectedSpans"], 1, "{body}");
-
-    // Logs: a set trace id must be valid; none is fine. The body is never dropped for
-    // depth, its leaves are capped.
-    let req = logs(vec![
-        log(&[], nested(6)),
-        log(&[1; 16], Value::StringValue(huge.clone())),
-        log(&[0; 16], Value::BoolValue(true)),
-    ]);
-    let resp = server
-        .post("/v1/logs", &[PROTOBUF], &req.encode_to_vec())
-        .expect("post");
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    let partial = ExportLogsServiceResponse::decode(resp.body.as_slice())
-        .expect("an OTLP response")
-        .partial_success
-        .expect("partial_success set");
-    assert_eq!(partial.rejected_log_records, 1, "{}", partial.error_message);
-    assert!(
-        partial.error_message.contains(
-            "1 log records rejected: invalid_trace_id (log record of service \
-             \"unknown_service\": trace id: id is all zeros"
-        ),
-        "{}",
-        partial.error_message
-    );
-    assert!(
-        partial.error_message.contains("value_truncated 1"),
-        "{}",
-        partial.error_message
-    );
+    gzipped_json_ids_are_rejected_alike(&server);
+    log_trace_ids_checked_and_leaves_capped(&server, &huge);
 
     let status = server.terminate();
     assert!(status.success(), "{status}");
@@ -181,6 +137,57 @@ fn bad_ids_are_rejected_and_counted_and_caps_are_reported() {
     assert_eq!(
         stored_logs[1].body,
         Some(AnyValue::String(huge[..64].to_owned()))
+    );
+}
+
+/// The same over gzipped OTLP/JSON: ids are hex, a wrong length is the same rejection.
+fn gzipped_json_ids_are_rejected_alike(server: &Server) {
+    let json =
+        serde_json::to_vec(&traces(vec![span(&[9; 15], &[1; 8], "j", vec![])])).expect("json");
+    assert!(
+        String::from_utf8_lossy(&json).contains("\"traceId\":\"090909"),
+        "ids are hex in OTLP/JSON"
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &json).expect("gzip");
+    let gz = gz.finish().expect("gzip");
+    let resp = server
+        .post("/v1/traces", &[JSON, ("Content-Encoding", "gzip")], &gz)
+        .expect("post");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let body: serde_json::Value = serde_json::from_slice(&resp.body).expect("json response");
+    assert_eq!(body["partialSuccess"]["rejectedSpans"], 1, "{body}");
+}
+
+/// Logs: a set trace id must be valid; none is fine. The body is never dropped for depth,
+/// its leaves are capped.
+fn log_trace_ids_checked_and_leaves_capped(server: &Server, huge: &str) {
+    let req = logs(vec![
+        log(&[], nested(6)),
+        log(&[1; 16], Value::StringValue(huge.to_owned())),
+        log(&[0; 16], Value::BoolValue(true)),
+    ]);
+    let resp = server
+        .post("/v1/logs", &[PROTOBUF], &req.encode_to_vec())
+        .expect("post");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let partial = ExportLogsServiceResponse::decode(resp.body.as_slice())
+        .expect("an OTLP response")
+        .partial_success
+        .expect("partial_success set");
+    assert_eq!(partial.rejected_log_records, 1, "{}", partial.error_message);
+    assert!(
+        partial.error_message.contains(
+            "1 log records rejected: invalid_trace_id (log record of service \
+             \"unknown_service\": trace id: id is all zeros"
+        ),
+        "{}",
+        partial.error_message
+    );
+    assert!(
+        partial.error_message.contains("value_truncated 1"),
+        "{}",
+        partial.error_message
     );
 }
 
