@@ -132,7 +132,8 @@ fn sdk_spans_of_two_services_make_red_metrics_an_edge_and_dependencies() {
     jaeger_dependencies(&server, t);
 }
 
-/// The calls counter: spans per service, span name, kind and status, as sent, with exactly Tempo's label names.
+/// The calls counter: spans per service, span name, kind and status, as sent, with exactly
+/// Tempo's label names.
 fn span_calls(server: &Server, t: &str) {
     // Spans per service, span name, kind and status, as sent.
     for (sel, n) in [
