@@ -287,7 +287,8 @@ fn invalid_utf8_label(server: &Server, now: i64) {
     assert!(r.text().contains("not valid UTF-8"), "{}", r.text());
 }
 
-/// Partly invalid: the valid samples are stored, the answer names counts and reasons; the series sent.
+/// Partly invalid: the valid samples are stored, the answer names counts and reasons; the
+/// series sent.
 fn partly_invalid(server: &Server, now: i64) -> TestSeries {
     let auth = ("Authorization", WRITER);
     // Partly invalid: the valid samples are stored, the answer names counts and reasons.
