@@ -126,6 +126,15 @@ fn sdk_spans_of_two_services_make_red_metrics_an_edge_and_dependencies() {
     let (dir, server) = start();
     send(&dir, &server, "t1", "graph");
     let t = "t1";
+    span_calls(&server, t);
+    span_latency(&server, t);
+    service_graph_edges(&server, t);
+    jaeger_dependencies(&server, t);
+}
+
+/// The calls counter: spans per service, span name, kind and status, as sent, with exactly
+/// Tempo's label names.
+fn span_calls(server: &Server, t: &str) {
     // Spans per service, span name, kind and status, as sent.
     for (sel, n) in [
         (
@@ -146,13 +155,13 @@ fn sdk_spans_of_two_services_make_red_metrics_an_edge_and_dependencies() {
         ),
     ] {
         value_is(
-            &server,
+            server,
             t,
             &format!("traces_spanmetrics_calls_total{{{sel}}}"),
             n,
         );
     }
-    let all = query(&server, t, "traces_spanmetrics_calls_total");
+    let all = query(server, t, "traces_spanmetrics_calls_total");
     assert_eq!(all.len(), 4, "no other series: {all:?}");
     // Exactly Tempo's label names.
     let names: Vec<&String> = all[0].0.keys().collect();
@@ -166,54 +175,53 @@ fn sdk_spans_of_two_services_make_red_metrics_an_edge_and_dependencies() {
             "status_code"
         ]
     );
+}
 
+/// The latency histogram: Tempo's 14 buckets and +Inf.
+fn span_latency(server: &Server, t: &str) {
     // Latency: 30 ms client spans lie in (0.016, 0.032]; 10 ms server spans in (0.008, 0.016].
     let a = r#"service="a",span_name="GET /checkout""#;
     value_is(
-        &server,
+        server,
         t,
         &format!(r#"traces_spanmetrics_latency_bucket{{{a},le="0.016"}}"#),
         0.0,
     );
     value_is(
-        &server,
+        server,
         t,
         &format!(r#"traces_spanmetrics_latency_bucket{{{a},le="0.032"}}"#),
         12.0,
     );
     value_is(
-        &server,
+        server,
         t,
         &format!(r#"traces_spanmetrics_latency_bucket{{{a},le="+Inf"}}"#),
         12.0,
     );
     value_is(
-        &server,
+        server,
         t,
         &format!("traces_spanmetrics_latency_count{{{a}}}"),
         12.0,
     );
-    let sum = query(
-        &server,
-        t,
-        &format!("traces_spanmetrics_latency_sum{{{a}}}"),
-    );
+    let sum = query(server, t, &format!("traces_spanmetrics_latency_sum{{{a}}}"));
     assert!((sum[0].1 - 0.36).abs() < 1e-6, "{sum:?}");
     let b = r#"service="b",status_code="STATUS_CODE_UNSET""#;
     value_is(
-        &server,
+        server,
         t,
         &format!(r#"traces_spanmetrics_latency_bucket{{{b},le="0.008"}}"#),
         0.0,
     );
     value_is(
-        &server,
+        server,
         t,
         &format!(r#"traces_spanmetrics_latency_bucket{{{b},le="0.016"}}"#),
         9.0,
     );
     let le: Vec<String> = query(
-        &server,
+        server,
         t,
         &format!("traces_spanmetrics_latency_bucket{{{a}}}"),
     )
@@ -221,41 +229,44 @@ fn sdk_spans_of_two_services_make_red_metrics_an_edge_and_dependencies() {
     .map(|(l, _)| l["le"].clone())
     .collect();
     assert_eq!(le.len(), 15, "Tempo's 14 buckets and +Inf: {le:?}");
+}
 
+/// The edge a -> b, its failures, its latencies, and the virtual node `charge` calls.
+fn service_graph_edges(server: &Server, t: &str) {
     // The edge a -> b, its failures, its latencies (Tempo's buckets from 0.1 s).
     let edge = r#"client="a",server="b""#;
     value_is(
-        &server,
+        server,
         t,
         &format!("traces_service_graph_request_total{{{edge}}}"),
         12.0,
     );
     value_is(
-        &server,
+        server,
         t,
         &format!("traces_service_graph_request_failed_total{{{edge}}}"),
         3.0,
     );
     value_is(
-        &server,
+        server,
         t,
         &format!(r#"traces_service_graph_request_server_seconds_bucket{{{edge},le="0.1"}}"#),
         12.0,
     );
     value_is(
-        &server,
+        server,
         t,
         &format!("traces_service_graph_request_client_seconds_count{{{edge}}}"),
         12.0,
     );
     let s = query(
-        &server,
+        server,
         t,
         &format!("traces_service_graph_request_client_seconds_sum{{{edge}}}"),
     );
     assert!((s[0].1 - 0.36).abs() < 1e-6, "{s:?}");
     let e = query(
-        &server,
+        server,
         t,
         &format!("traces_service_graph_request_total{{{edge}}}"),
     );
@@ -266,12 +277,15 @@ fn sdk_spans_of_two_services_make_red_metrics_an_edge_and_dependencies() {
 
     // `charge` has no server span: after the wait, peer.service names a virtual node.
     value_is(
-        &server,
+        server,
         t,
         r#"traces_service_graph_request_total{client="a",server="payments-api",connection_type="virtual_node"}"#,
         1.0,
     );
+}
 
+/// Jaeger's dependencies, from the stored series; a bad `endTs` is a 400.
+fn jaeger_dependencies(server: &Server, t: &str) {
     // Jaeger's dependencies, from the stored series.
     let deps = server
         .get(
@@ -312,7 +326,7 @@ fn sdk_spans_of_two_services_make_red_metrics_an_edge_and_dependencies() {
     assert_eq!(bad.status, 400, "{}", bad.text());
     assert!(bad.text().contains("endTs"), "{}", bad.text());
     assert_eq!(
-        self_metric(&server, r#"strata_service_graph_edges_total{tenant="t1"}"#),
+        self_metric(server, r#"strata_service_graph_edges_total{tenant="t1"}"#),
         Some(13.0)
     );
 }

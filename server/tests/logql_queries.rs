@@ -10,9 +10,32 @@ use serde_json::{Value, json};
 #[test]
 fn log_queries_as_loki_documents_them() {
     let c = start("");
-    let web = |level: &str| {
-        format!(r#"{{{WEB}detected_level="{level}", env="prod", service_name="web"}}"#)
-    };
+    stream_selectors(&c);
+    line_filters(&c);
+    parsers(&c);
+    label_formats_drops_and_decolorize(&c);
+    label_filters_with_or_and_and(&c);
+    limit_direction_and_interval(&c);
+    ip_matching(&c);
+    categorize_labels_encoding(&c);
+}
+
+/// The labels of a `{app="web"}` stream of the corpus at `level`.
+fn web(level: &str) -> String {
+    format!(r#"{{{WEB}detected_level="{level}", env="prod", service_name="web"}}"#)
+}
+
+/// The labels of a `checkout` stream (OTLP records): service.name and k8s.namespace.name
+/// are stream labels; the attribute, the detected level and the severity text are
+/// structured metadata.
+fn checkout(level: &str, route: &str, text: &str) -> String {
+    format!(
+        r#"{{detected_level="{level}", http_route="{route}", k8s_namespace_name="shop", service_name="checkout", severity_text="{text}"}}"#
+    )
+}
+
+/// Stream selectors: every entry of the matching streams, newest first.
+fn stream_selectors(c: &Corpus) {
     // Loki docs, "Log queries > Log stream selector": every entry of the matching streams,
     // newest first; structured metadata (here `detected_level`) is part of the labels.
     assert_eq!(
@@ -36,13 +59,10 @@ fn log_queries_as_loki_documents_them() {
             (&api(r#"detected_level="debug", "#), &[B[3]]),
         ])
     );
-    // OTLP records: service.name and k8s.namespace.name are stream labels; the
-    // attribute, the detected level and the severity text are structured metadata.
-    let checkout = |level: &str, route: &str, text: &str| {
-        format!(
-            r#"{{detected_level="{level}", http_route="{route}", k8s_namespace_name="shop", service_name="checkout", severity_text="{text}"}}"#
-        )
-    };
+}
+
+/// Line filter expressions.
+fn line_filters(c: &Corpus) {
     // "Log queries > Line filter expression".
     assert_eq!(
         streams(&c.logs(r#"{service_name="checkout"} |= "order""#, "")),
@@ -68,6 +88,10 @@ fn log_queries_as_loki_documents_them() {
         streams(&c.logs(r#"{app="web"} |> "<_> method=POST <_>""#, "")),
         want(&[(&web("error"), &[A[5]]), (&web("warn"), &[A[2]])])
     );
+}
+
+/// Parsers (logfmt, JSON, pattern, regexp) and label filters on what they parse.
+fn parsers(c: &Corpus) {
     // "Log queries > Parser expression > logfmt" and "Label filter expression" (numbers).
     assert_eq!(
         streams(&c.logs(
@@ -134,6 +158,10 @@ fn log_queries_as_loki_documents_them() {
         )),
         want(&[(r#"{route="/"}"#, &[A[4], A[0]])])
     );
+}
+
+/// Labels format, drop labels and decolorize.
+fn label_formats_drops_and_decolorize(c: &Corpus) {
     // "Labels format expression": a rename and a template.
     assert_eq!(
         streams(&c.logs(
@@ -158,6 +186,10 @@ fn log_queries_as_loki_documents_them() {
             &["payment failed id=42"]
         )])
     );
+}
+
+/// Label filters joined with `or` and `and`.
+fn label_filters_with_or_and_and(c: &Corpus) {
     // "Label filter expression": `or`, and `and` with parentheses.
     assert_eq!(
         streams(&c.logs(
@@ -179,6 +211,10 @@ fn log_queries_as_loki_documents_them() {
             (r#"{path="/pay"}"#, &[A[3]])
         ])
     );
+}
+
+/// The HTTP API's `limit`, `direction` and `interval`.
+fn limit_direction_and_interval(c: &Corpus) {
     // HTTP API, "query_range": `limit` and `direction`.
     assert_eq!(
         streams(&c.logs(r#"{app="web"} | keep app"#, "&limit=2&direction=forward")),
@@ -200,6 +236,10 @@ fn log_queries_as_loki_documents_them() {
         streams(&c.logs(r#"{app="web"} | keep app"#, "&interval=20")),
         want(&[(r#"{app="web"}"#, &[A[5], A[3], A[1]])])
     );
+}
+
+/// IP address matching, over another tenant's corpus pushed here.
+fn ip_matching(c: &Corpus) {
     // "Matching IP addresses": in lines and in labels, another tenant's corpus.
     let now = now_ms() * 1_000_000;
     let ips = json!({"streams": [{"stream": {"app": "edge"}, "values": [
@@ -244,6 +284,10 @@ fn log_queries_as_loki_documents_them() {
         ),
         vec!["peer [2001:db8::7]:443 accepted"]
     );
+}
+
+/// Grafana's categorize-labels response encoding.
+fn categorize_labels_encoding(c: &Corpus) {
     // Grafana's categorize-labels encoding: stream labels alone key the stream; metadata
     // and parsed labels ride with each entry.
     let path = format!(
@@ -275,24 +319,41 @@ fn log_queries_as_loki_documents_them() {
 #[test]
 fn metric_queries_as_loki_documents_them() {
     let c = start("");
-    let ok = |q: &str, at: i64| {
-        let (status, body) = c.instant(q, at);
-        assert_eq!(status, 200, "{q}: {body}");
-        body
-    };
-    let web = |level: &str| {
-        format!(r#"{{{WEB}detected_level="{level}", env="prod", service_name="web"}}"#)
-    };
+    range_aggregations(&c);
+    unwrapped_range_aggregations(&c);
+    operators(&c);
+    offset_and_logs_volume(&c);
+    grouped_fast_path_agrees_with_the_general_one(&c);
+    range_query(&c);
+}
+
+/// The body of an instant query at `at` (as `Corpus::instant` takes it), which must answer 200.
+fn ok(c: &Corpus, q: &str, at: i64) -> String {
+    let (status, body) = c.instant(q, at);
+    assert_eq!(status, 200, "{q}: {body}");
+    body
+}
+
+/// The value of an instant query answering a single sample.
+fn single(c: &Corpus, q: &str, at: i64) -> f64 {
+    let v = vector(&ok(c, q, at), true);
+    assert_eq!(v.len(), 1, "{q}: {v:?}");
+    v[0].1
+}
+
+/// Log range aggregations, alone and under aggregation operators.
+fn range_aggregations(c: &Corpus) {
     // Loki docs, "Metric queries > Log range aggregations": the window (t - 1m, t] holds
     // A1..A5 (A0 sits on the excluded lower bound).
     assert_eq!(
-        vector(&ok(r#"count_over_time({app="web"}[1m])"#, 60), true),
+        vector(&ok(c, r#"count_over_time({app="web"}[1m])"#, 60), true),
         vec![(web("error"), 2.0), (web("info"), 2.0), (web("warn"), 1.0)]
     );
     // "Built-in aggregation operators" over a range aggregation.
     assert_eq!(
         vector(
             &ok(
+                c,
                 r#"sum by (detected_level) (count_over_time({app="web"}[2m]))"#,
                 100
             ),
@@ -304,23 +365,23 @@ fn metric_queries_as_loki_documents_them() {
             (r#"{detected_level="warn"}"#.to_owned(), 1.0)
         ]
     );
-    let single = |q: &str, at: i64| {
-        let v = vector(&ok(q, at), true);
-        assert_eq!(v.len(), 1, "{q}: {v:?}");
-        v[0].1
-    };
-    assert!((single(r#"sum(rate({app="web"}[1m]))"#, 60) - 5.0 / 60.0).abs() < 1e-12);
+    assert!((single(c, r#"sum(rate({app="web"}[1m]))"#, 60) - 5.0 / 60.0).abs() < 1e-12);
     let pay_bytes = (A[3].len() + A[5].len()) as f64;
     assert_eq!(
-        single(r#"sum(bytes_over_time({app="web"} |= "pay" [5m]))"#, 120),
+        single(c, r#"sum(bytes_over_time({app="web"} |= "pay" [5m]))"#, 120),
         pay_bytes
     );
     assert!(
-        (single(r#"sum(bytes_rate({app="web"} |= "pay" [5m]))"#, 120) - pay_bytes / 300.0).abs()
+        (single(c, r#"sum(bytes_rate({app="web"} |= "pay" [5m]))"#, 120) - pay_bytes / 300.0).abs()
             < 1e-12
     );
+}
+
+/// Unwrapped range aggregations, and a conversion error that fails one.
+fn unwrapped_range_aggregations(c: &Corpus) {
     // "Unwrapped range aggregations": durations in seconds.
     let total = single(
+        c,
         r#"sum(sum_over_time({app="web"} | logfmt | unwrap duration(duration) [5m]))"#,
         120,
     );
@@ -330,6 +391,7 @@ fn metric_queries_as_loki_documents_them() {
     );
     assert_eq!(
         single(
+            c,
             r#"max_over_time({app="api"} | json | __error__="" | unwrap latency_ms [5m]) by (app)"#,
             120
         ),
@@ -337,6 +399,7 @@ fn metric_queries_as_loki_documents_them() {
     );
     assert_eq!(
         single(
+            c,
             r#"quantile_over_time(0.5, {app="api"} | json | __error__="" | unwrap latency_ms [5m]) by (app)"#,
             120
         ),
@@ -344,6 +407,7 @@ fn metric_queries_as_loki_documents_them() {
     );
     assert_eq!(
         single(
+            c,
             r#"avg_over_time({app="web"} | logfmt | unwrap status [5m]) by (app)"#,
             120
         ),
@@ -359,10 +423,15 @@ fn metric_queries_as_loki_documents_them() {
         body.contains("pipeline error") && body.contains("JSONParserErr"),
         "{body}"
     );
+}
+
+/// `topk`, `sort_desc`, binary operators with scalars, `bool`, `vector()`, `absent_over_time`.
+fn operators(c: &Corpus) {
     // "topk", "sort_desc", binary operators with scalars, `bool`, `vector()`.
     assert_eq!(
         vector(
             &ok(
+                c,
                 r#"topk(1, sum by (method) (count_over_time({app="web"} | logfmt [5m])))"#,
                 120
             ),
@@ -373,6 +442,7 @@ fn metric_queries_as_loki_documents_them() {
     assert_eq!(
         vector(
             &ok(
+                c,
                 r#"sort_desc(sum by (method) (count_over_time({app="web"} | logfmt [5m])))"#,
                 120
             ),
@@ -384,16 +454,17 @@ fn metric_queries_as_loki_documents_them() {
         ]
     );
     assert_eq!(
-        single(r#"sum(count_over_time({app="web"}[5m])) / 2"#, 120),
+        single(c, r#"sum(count_over_time({app="web"}[5m])) / 2"#, 120),
         3.0
     );
     assert_eq!(
-        single(r#"sum(count_over_time({app="web"}[5m])) > bool 10"#, 120),
+        single(c, r#"sum(count_over_time({app="web"}[5m])) > bool 10"#, 120),
         0.0
     );
     assert_eq!(
         vector(
             &ok(
+                c,
                 r#"sum by (app) (count_over_time({env=~".+"}[5m])) * 10"#,
                 120
             ),
@@ -405,22 +476,27 @@ fn metric_queries_as_loki_documents_them() {
         ]
     );
     assert_eq!(
-        vector(&ok("vector(1)+vector(1)", 120), true),
+        vector(&ok(c, "vector(1)+vector(1)", 120), true),
         vec![("{}".to_owned(), 2.0)]
     );
     assert_eq!(
-        vector(&ok(r#"absent_over_time({app="nope"}[1m])"#, 120), true),
+        vector(&ok(c, r#"absent_over_time({app="nope"}[1m])"#, 120), true),
         vec![(r#"{app="nope"}"#.to_owned(), 1.0)]
     );
+}
+
+/// `offset`, and Grafana's logs volume query.
+fn offset_and_logs_volume(c: &Corpus) {
     // "offset": the window moves back by a minute, to (T0, T0 + 60s].
     assert_eq!(
-        single(r#"sum(count_over_time({app="web"}[1m] offset 1m))"#, 120),
+        single(c, r#"sum(count_over_time({app="web"}[1m] offset 1m))"#, 120),
         5.0
     );
     // Grafana's logs volume query.
     assert_eq!(
         vector(
             &ok(
+                c,
                 r#"sum by (level, detected_level) (count_over_time({app="web"} | drop __error__[1m]))"#,
                 60
             ),
@@ -432,6 +508,10 @@ fn metric_queries_as_loki_documents_them() {
             (r#"{detected_level="warn"}"#.to_owned(), 1.0)
         ]
     );
+}
+
+/// Grouped counts and bytes: the fast path and the general one agree.
+fn grouped_fast_path_agrees_with_the_general_one(c: &Corpus) {
     // Grouped counts and bytes without a parser take a path that reads no lines and
     // builds no label sets; `| __error__=""` (a no-op here) forces the general path: the
     // two must agree on every grouping, whatever the labels come from.
@@ -450,13 +530,17 @@ fn metric_queries_as_loki_documents_them() {
                 r#"sum by ({by}) ({f}({{service_name=~".+"}} |= "e" | __error__="" [5m]))"#
             );
             let (a, b) = (
-                vector(&ok(&fast, 120), true),
-                vector(&ok(&general, 120), true),
+                vector(&ok(c, &fast, 120), true),
+                vector(&ok(c, &general, 120), true),
             );
             assert!(!a.is_empty(), "{fast}");
             assert_eq!(a, b, "{fast}");
         }
     }
+}
+
+/// A range query over `query_range`.
+fn range_query(c: &Corpus) {
     // A range query: each 10 s window holds exactly one A entry.
     let path = format!(
         "/loki/api/v1/query_range?query={}&start={}&end={}&step=10",

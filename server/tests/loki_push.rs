@@ -516,7 +516,21 @@ fn bad_pushes_are_refused_and_store_nothing() {
         server.peak_rss()
     );
 
-    // A bad stream next to a good one: the good one is stored, the answer says so.
+    partly_valid_pushes_store_the_valid_entries(&server, t0);
+    let metrics = server.get("/metrics", &[]).expect("metrics").text();
+    for want in [
+        "strata_rejected_samples_total{tenant=\"default\",signal=\"logs\",reason=\"invalid_labels\"} 1\n",
+        "strata_rejected_samples_total{tenant=\"default\",signal=\"logs\",reason=\"duplicate_label_names\"} 2\n",
+        "strata_rejected_samples_total{tenant=\"default\",signal=\"logs\",reason=\"missing_labels\"} 1\n",
+        "strata_rejected_samples_total{tenant=\"default\",signal=\"logs\",reason=\"out_of_retention\"} 1\n",
+    ] {
+        assert!(metrics.contains(want), "{want} in\n{metrics}");
+    }
+}
+
+/// A bad stream next to a good one, entries past the retention next to good ones: the good
+/// ones are stored, the answer says so.
+fn partly_valid_pushes_store_the_valid_entries(server: &Server, t0: i64) {
     let mixed = PushRequest {
         streams: vec![
             stream(
@@ -527,7 +541,7 @@ fn bad_pushes_are_refused_and_store_nothing() {
         ],
         format: String::new(),
     };
-    let r = post(&server, "/loki/api/v1/push", &PROTOBUF, &snappy(&mixed));
+    let r = post(server, "/loki/api/v1/push", &PROTOBUF, &snappy(&mixed));
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(
         r.text(),
@@ -535,12 +549,12 @@ fn bad_pushes_are_refused_and_store_nothing() {
          '{app=\"ok\", app=\"twice\"}' has duplicate label name: 'app') (the valid entries are \
          stored: do not resend the request)\n"
     );
-    assert_eq!(count(&server, &[]), 2);
+    assert_eq!(count(server, &[]), 2);
     // Entries older than the logs retention are rejected by the engine, the others stored.
     let old = json!({"streams": [{"stream": {"app": "ok"}, "values": [
         ["1000000000", "from 1970"], [(t0 + 2).to_string(), "today"]]}]});
     let r = post(
-        &server,
+        server,
         "/loki/api/v1/push",
         &JSON,
         old.to_string().as_bytes(),
@@ -552,16 +566,7 @@ fn bad_pushes_are_refused_and_store_nothing() {
         "{}",
         r.text()
     );
-    assert_eq!(count(&server, &[]), 3);
-    let metrics = server.get("/metrics", &[]).expect("metrics").text();
-    for want in [
-        "strata_rejected_samples_total{tenant=\"default\",signal=\"logs\",reason=\"invalid_labels\"} 1\n",
-        "strata_rejected_samples_total{tenant=\"default\",signal=\"logs\",reason=\"duplicate_label_names\"} 2\n",
-        "strata_rejected_samples_total{tenant=\"default\",signal=\"logs\",reason=\"missing_labels\"} 1\n",
-        "strata_rejected_samples_total{tenant=\"default\",signal=\"logs\",reason=\"out_of_retention\"} 1\n",
-    ] {
-        assert!(metrics.contains(want), "{want} in\n{metrics}");
-    }
+    assert_eq!(count(server, &[]), 3);
 }
 
 #[test]

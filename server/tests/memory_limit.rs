@@ -11,6 +11,7 @@
 mod common;
 
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -106,127 +107,22 @@ fn the_server_keeps_under_a_256_mib_cgroup_under_load() {
     let writers: Vec<_> = (0..2)
         .map(|w| {
             let (acked, tally) = (acked.clone(), tally.clone());
-            std::thread::spawn(move || {
-                for n in 0.. {
-                    if Instant::now() > deadline || (n + 1) * STEPS * 15_000 > 3_500_000 {
-                        return;
-                    }
-                    let b = batch(w, n, start);
-                    let protos: Vec<_> = b.iter().map(|s| s.to_proto()).collect();
-                    let body = encode(&protos);
-                    loop {
-                        let r = request(
-                            addr,
-                            "POST",
-                            "/api/v1/write",
-                            &HEADERS,
-                            &body,
-                            Framing::Length,
-                        )
-                        .unwrap_or_else(|e| panic!("writer {w}: connection dropped: {e}"));
-                        match r.status {
-                            204 => break,
-                            429 | 503 => {
-                                assert!(r.header("retry-after").is_some(), "{}", r.text());
-                                tally.write_retries.fetch_add(1, Ordering::Relaxed);
-                                std::thread::sleep(Duration::from_millis(200));
-                            }
-                            s => panic!("writer {w} batch {n}: {s} {}", r.text()),
-                        }
-                    }
-                    acked.lock().expect("lock").extend(b);
-                }
-            })
+            std::thread::spawn(move || write_until(addr, w, start, deadline, &acked, &tally))
         })
         .collect();
 
     let end_s = (start + 3_600_000) / 1000;
-    let promql = [
-        "sum by (job) (rate(mem_test_total[5m]))",
-        "quantile_over_time(0.9, mem_test_total[10m])",
-        "count_values(\"v\", mem_test_total)",
-        "mem_test_total * on (instance, job) mem_test_total",
-    ];
-    let sql = [
-        "SELECT series_id, count(*), avg(value) FROM samples GROUP BY series_id",
-        "SELECT count(DISTINCT value) FROM samples",
-        "SELECT approx_percentile_cont(value, 0.9) FROM samples",
-    ];
     let readers: Vec<_> = (0..4)
         .map(|r| {
             let (stop, tally) = (stop.clone(), tally.clone());
-            std::thread::spawn(move || {
-                let mut i = r;
-                while !stop.load(Ordering::Relaxed) {
-                    let resp: Response = if i % 2 == 0 {
-                        let q = promql[(i / 2) % promql.len()];
-                        let path = format!(
-                            "/api/v1/query_range?query={}&start={}&end={end_s}&step=15",
-                            encode_query(q),
-                            end_s - 3600
-                        );
-                        request(addr, "GET", &path, &[], b"", Framing::Length)
-                    } else {
-                        let q = sql[(i / 2) % sql.len()];
-                        request(
-                            addr,
-                            "POST",
-                            "/api/v1/sql",
-                            &[("content-type", "text/plain")],
-                            q.as_bytes(),
-                            Framing::Length,
-                        )
-                    }
-                    .unwrap_or_else(|e| panic!("reader {r}: connection dropped: {e}"));
-                    match resp.status {
-                        200 => tally.answered.fetch_add(1, Ordering::Relaxed),
-                        422 | 503 => {
-                            let text = resp.text();
-                            assert!(
-                                text.contains("memory")
-                                    || text.contains("too many queries")
-                                    || text.contains("samples"),
-                                "a refusal says why: {} {text}",
-                                resp.status
-                            );
-                            tally.refused.fetch_add(1, Ordering::Relaxed)
-                        }
-                        s => panic!("reader {r}: {s} {}", resp.text()),
-                    };
-                    i += 1;
-                }
-            })
+            std::thread::spawn(move || read_until_stopped(addr, r, end_s, &stop, &tally))
         })
         .collect();
 
     let bomb = gzip_bomb();
     let bombs = {
         let stop = stop.clone();
-        std::thread::spawn(move || {
-            let headers = [
-                ("content-type", "application/x-protobuf"),
-                ("content-encoding", "gzip"),
-            ];
-            let mut n = 0;
-            while !stop.load(Ordering::Relaxed) && n < 20 {
-                let r = request(
-                    addr,
-                    "POST",
-                    "/v1/metrics",
-                    &headers,
-                    &bomb,
-                    Framing::Length,
-                )
-                .unwrap_or_else(|e| panic!("bomb {n}: connection dropped: {e}"));
-                assert!(
-                    matches!(r.status, 413 | 503),
-                    "bomb {n}: {} {}",
-                    r.status,
-                    r.text()
-                );
-                n += 1;
-            }
-        })
+        std::thread::spawn(move || send_bombs(addr, &bomb, &stop))
     };
 
     for w in writers {
@@ -278,5 +174,121 @@ fn the_server_keeps_under_a_256_mib_cgroup_under_load() {
             Some(samples),
             "acknowledged series {labels:?}"
         );
+    }
+}
+
+/// Writer `w`: batches of its series until the deadline (or the hour is full), each retried
+/// on 429 / 503 until stored, then added to `acked`.
+fn write_until(
+    addr: SocketAddr,
+    w: usize,
+    start: i64,
+    deadline: Instant,
+    acked: &Mutex<Vec<TestSeries>>,
+    tally: &Tally,
+) {
+    for n in 0.. {
+        if Instant::now() > deadline || (n + 1) * STEPS * 15_000 > 3_500_000 {
+            return;
+        }
+        let b = batch(w, n, start);
+        let protos: Vec<_> = b.iter().map(|s| s.to_proto()).collect();
+        let body = encode(&protos);
+        loop {
+            let r = request(
+                addr,
+                "POST",
+                "/api/v1/write",
+                &HEADERS,
+                &body,
+                Framing::Length,
+            )
+            .unwrap_or_else(|e| panic!("writer {w}: connection dropped: {e}"));
+            match r.status {
+                204 => break,
+                429 | 503 => {
+                    assert!(r.header("retry-after").is_some(), "{}", r.text());
+                    tally.write_retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                s => panic!("writer {w} batch {n}: {s} {}", r.text()),
+            }
+        }
+        acked.lock().expect("lock").extend(b);
+    }
+}
+
+/// Reader `r`: PromQL range queries and SQL queries in turn until `stop`; each answered or
+/// refused for memory, saying why.
+fn read_until_stopped(addr: SocketAddr, r: usize, end_s: i64, stop: &AtomicBool, tally: &Tally) {
+    let promql = [
+        "sum by (job) (rate(mem_test_total[5m]))",
+        "quantile_over_time(0.9, mem_test_total[10m])",
+        "count_values(\"v\", mem_test_total)",
+        "mem_test_total * on (instance, job) mem_test_total",
+    ];
+    let sql = [
+        "SELECT series_id, count(*), avg(value) FROM samples GROUP BY series_id",
+        "SELECT count(DISTINCT value) FROM samples",
+        "SELECT approx_percentile_cont(value, 0.9) FROM samples",
+    ];
+    let mut i = r;
+    while !stop.load(Ordering::Relaxed) {
+        let resp: Response = if i.is_multiple_of(2) {
+            let q = promql[(i / 2) % promql.len()];
+            let path = format!(
+                "/api/v1/query_range?query={}&start={}&end={end_s}&step=15",
+                encode_query(q),
+                end_s - 3600
+            );
+            request(addr, "GET", &path, &[], b"", Framing::Length)
+        } else {
+            let q = sql[(i / 2) % sql.len()];
+            request(
+                addr,
+                "POST",
+                "/api/v1/sql",
+                &[("content-type", "text/plain")],
+                q.as_bytes(),
+                Framing::Length,
+            )
+        }
+        .unwrap_or_else(|e| panic!("reader {r}: connection dropped: {e}"));
+        match resp.status {
+            200 => tally.answered.fetch_add(1, Ordering::Relaxed),
+            422 | 503 => {
+                let text = resp.text();
+                assert!(
+                    text.contains("memory")
+                        || text.contains("too many queries")
+                        || text.contains("samples"),
+                    "a refusal says why: {} {text}",
+                    resp.status
+                );
+                tally.refused.fetch_add(1, Ordering::Relaxed)
+            }
+            s => panic!("reader {r}: {s} {}", resp.text()),
+        };
+        i += 1;
+    }
+}
+
+/// Up to 20 gzip bombs until `stop`: each refused with 413 or 503.
+fn send_bombs(addr: SocketAddr, bomb: &[u8], stop: &AtomicBool) {
+    let headers = [
+        ("content-type", "application/x-protobuf"),
+        ("content-encoding", "gzip"),
+    ];
+    let mut n = 0;
+    while !stop.load(Ordering::Relaxed) && n < 20 {
+        let r = request(addr, "POST", "/v1/metrics", &headers, bomb, Framing::Length)
+            .unwrap_or_else(|e| panic!("bomb {n}: connection dropped: {e}"));
+        assert!(
+            matches!(r.status, 413 | 503),
+            "bomb {n}: {} {}",
+            r.status,
+            r.text()
+        );
+        n += 1;
     }
 }

@@ -482,43 +482,7 @@ fn partial_success_and_error_codes_over_grpc() {
     assert!(status.get_details_retry_info().is_none(), "{status:?}");
     assert!(query(&server, &[], "big_metric_0", now).is_empty());
 
-    // Spans and logs are stored (see `otlp_traces_logs.rs`): an empty export succeeds with
-    // nothing to report; malformed ones are INVALID_ARGUMENT like metrics.
-    let channel = rt
-        .block_on(
-            Channel::from_shared(format!("http://{}", server.grpc))
-                .expect("uri")
-                .connect(),
-        )
-        .expect("connect");
-    let resp = rt
-        .block_on(
-            TraceServiceClient::new(channel.clone()).export(ExportTraceServiceRequest::default()),
-        )
-        .expect("an empty export succeeds")
-        .into_inner();
-    assert_eq!(resp.partial_success, None);
-    let resp = rt
-        .block_on(LogsServiceClient::new(channel).export(ExportLogsServiceRequest::default()))
-        .expect("an empty export succeeds")
-        .into_inner();
-    assert_eq!(resp.partial_success, None);
-    let status = rt.block_on(raw_export(
-        &server,
-        "opentelemetry.proto.collector.trace.v1.TraceService",
-        vec![0x0a, 0xff],
-    ));
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    let status = rt.block_on(raw_export(
-        &server,
-        "opentelemetry.proto.collector.logs.v1.LogsService",
-        vec![0x0a, 0xff],
-    ));
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    assert!(
-        status.message().starts_with("invalid OTLP logs protobuf:"),
-        "{status:?}"
-    );
+    spans_and_logs_over_grpc(&rt, &server);
 
     // Every call is counted by service and code in the self-metrics.
     let text = server.get("/metrics", &[]).expect("metrics").text();
@@ -547,6 +511,46 @@ fn partial_success_and_error_codes_over_grpc() {
     drop(client);
     drop(rt);
     assert!(server.terminate().success());
+}
+
+/// Spans and logs are stored (see `otlp_traces_logs.rs`): an empty export succeeds with
+/// nothing to report; malformed ones are INVALID_ARGUMENT like metrics.
+fn spans_and_logs_over_grpc(rt: &tokio::runtime::Runtime, server: &Server) {
+    let channel = rt
+        .block_on(
+            Channel::from_shared(format!("http://{}", server.grpc))
+                .expect("uri")
+                .connect(),
+        )
+        .expect("connect");
+    let resp = rt
+        .block_on(
+            TraceServiceClient::new(channel.clone()).export(ExportTraceServiceRequest::default()),
+        )
+        .expect("an empty export succeeds")
+        .into_inner();
+    assert_eq!(resp.partial_success, None);
+    let resp = rt
+        .block_on(LogsServiceClient::new(channel).export(ExportLogsServiceRequest::default()))
+        .expect("an empty export succeeds")
+        .into_inner();
+    assert_eq!(resp.partial_success, None);
+    let status = rt.block_on(raw_export(
+        server,
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        vec![0x0a, 0xff],
+    ));
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let status = rt.block_on(raw_export(
+        server,
+        "opentelemetry.proto.collector.logs.v1.LogsService",
+        vec![0x0a, 0xff],
+    ));
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().starts_with("invalid OTLP logs protobuf:"),
+        "{status:?}"
+    );
 }
 
 // sha256 of "grpc-writer".

@@ -123,24 +123,7 @@ async fn strata_evaluates_rules_as_prometheus_does() {
     let engine = Engine::open_with_clock(dir.path().join("data"), EngineConfig::default(), clock)
         .expect("engine");
     let tenant = TenantId::default_tenant();
-    let batch: Vec<SeriesSamples> = input()
-        .into_iter()
-        .map(|(name, labels, values)| SeriesSamples {
-            labels: std::iter::once(("__name__".to_owned(), name.to_owned()))
-                .chain(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-                .collect(),
-            samples: values
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| {
-                    v.map(|value| Sample {
-                        ts: i as i64 * STEP_MS,
-                        value,
-                    })
-                })
-                .collect(),
-        })
-        .collect();
+    let batch = input_batch();
     let out = engine.write(&tenant, &batch).expect("write");
     assert_eq!(out.rejected_total(), 0, "{:?}", out.messages);
     let engine = Arc::new(engine);
@@ -265,28 +248,7 @@ async fn strata_evaluates_rules_as_prometheus_does() {
         "recorded series and ALERTS were read back ({samples_seen})"
     );
 
-    // The same as a promtool unit test whose expectations are Strata's results.
-    let mut test = String::new();
-    let _ = writeln!(
-        test,
-        "rule_files:\n  - rules.yml\nevaluation_interval: 1m\ngroup_eval_order: [recording, alerting]\ntests:\n  - interval: 1m\n    external_url: http://strata.example\n    input_series:"
-    );
-    for (name, labels, values) in input() {
-        let v: Vec<String> = values
-            .iter()
-            .map(|v| v.map_or_else(|| "_".to_owned(), |x| format!("{x}")))
-            .collect();
-        let _ = writeln!(
-            test,
-            "      - series: {}\n        values: \"{}\"",
-            serde_json::to_string(&series_text(name, &labels)).expect("json"),
-            v.join(" ")
-        );
-    }
-    test.push_str("    alert_rule_test:\n");
-    test.push_str(&alert_tests);
-    test.push_str("    promql_expr_test:\n");
-    test.push_str(&expr_tests);
+    let test = promtool_unit_test(&alert_tests, &expr_tests);
     let test_path = dir.path().join("test.yml");
     std::fs::write(&test_path, &test).expect("test file");
     promtool_agrees(dir.path(), &test);
@@ -305,4 +267,52 @@ fn promtool_agrees(dir: &Path, test: &str) {
         "Prometheus disagrees with Strata:\n{stdout}\n{stderr}\n--- the test file ---\n{test}"
     );
     assert!(stdout.contains("SUCCESS"), "{stdout}");
+}
+
+/// The input series as one batch for the engine, a sample a step (`None` is a gap).
+fn input_batch() -> Vec<SeriesSamples> {
+    input()
+        .into_iter()
+        .map(|(name, labels, values)| SeriesSamples {
+            labels: std::iter::once(("__name__".to_owned(), name.to_owned()))
+                .chain(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+                .collect(),
+            samples: values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    v.map(|value| Sample {
+                        ts: i as i64 * STEP_MS,
+                        value,
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The same as a promtool unit test whose expectations are Strata's results.
+fn promtool_unit_test(alert_tests: &str, expr_tests: &str) -> String {
+    let mut test = String::new();
+    let _ = writeln!(
+        test,
+        "rule_files:\n  - rules.yml\nevaluation_interval: 1m\ngroup_eval_order: [recording, alerting]\ntests:\n  - interval: 1m\n    external_url: http://strata.example\n    input_series:"
+    );
+    for (name, labels, values) in input() {
+        let v: Vec<String> = values
+            .iter()
+            .map(|v| v.map_or_else(|| "_".to_owned(), |x| format!("{x}")))
+            .collect();
+        let _ = writeln!(
+            test,
+            "      - series: {}\n        values: \"{}\"",
+            serde_json::to_string(&series_text(name, &labels)).expect("json"),
+            v.join(" ")
+        );
+    }
+    test.push_str("    alert_rule_test:\n");
+    test.push_str(alert_tests);
+    test.push_str("    promql_expr_test:\n");
+    test.push_str(expr_tests);
+    test
 }

@@ -311,22 +311,27 @@ template = '{{"text": {{{{ printf "%s: %s" .Status (index .Alerts 0).Annotations
         "{metrics}"
     );
 
-    // Reload with a new rule; then a broken file, which keeps the rules running.
+    reloads(&server, dir.path());
+    assert!(server.terminate().success());
+}
+
+/// Reload with a new rule; then a broken file, which keeps the rules running; then SIGHUP.
+fn reloads(server: &Server, dir: &Path) {
     let v2 = format!(
         "{RULES_V1}      - record: job:temperature:min\n        expr: min by (job) (temperature)\n"
     );
-    std::fs::write(dir.path().join("rules/oven.yml"), &v2).expect("rules v2");
+    std::fs::write(dir.join("rules/oven.yml"), &v2).expect("rules v2");
     let r = server.post("/-/reload", &[], b"").expect("reload");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
-        rule_names(&server),
+        rule_names(server),
         ["job:temperature:max", "Hot", "job:temperature:min"]
     );
     until("the new rule's series", || {
-        query_value(&server, "job:temperature:min") == Some(20.0)
+        query_value(server, "job:temperature:min") == Some(20.0)
     });
     std::fs::write(
-        dir.path().join("rules/oven.yml"),
+        dir.join("rules/oven.yml"),
         RULES_V1.replace("max by (job)", "max by (job"),
     )
     .expect("bad");
@@ -338,18 +343,18 @@ template = '{{"text": {{{{ printf "%s: %s" .Status (index .Alerts 0).Annotations
         r.text()
     );
     assert_eq!(
-        rule_names(&server),
+        rule_names(server),
         ["job:temperature:max", "Hot", "job:temperature:min"]
     );
     // SIGHUP reloads too.
-    std::fs::write(dir.path().join("rules/oven.yml"), RULES_V1).expect("rules v1");
+    std::fs::write(dir.join("rules/oven.yml"), RULES_V1).expect("rules v1");
     let ok = Command::new("kill")
         .args(["-HUP", &server.pid().to_string()])
         .status()
         .expect("kill");
     assert!(ok.success());
     until("SIGHUP reload", || {
-        rule_names(&server) == ["job:temperature:max", "Hot"]
+        rule_names(server) == ["job:temperature:max", "Hot"]
     });
     let metrics = server.get("/metrics", &[]).expect("metrics").text();
     assert!(
@@ -362,9 +367,8 @@ template = '{{"text": {{{{ printf "%s: %s" .Status (index .Alerts 0).Annotations
     );
     // The removed rule's series ended with a staleness marker.
     until("the removed rule's series ends", || {
-        query_value(&server, "job:temperature:min").is_none()
+        query_value(server, "job:temperature:min").is_none()
     });
-    assert!(server.terminate().success());
 }
 
 #[test]

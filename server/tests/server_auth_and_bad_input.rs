@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Instant;
 
-use strata_tests::http::{Framing, request};
+use strata_tests::http::{Framing, Response, request};
 use strata_tests::remote_write::{HEADERS, Label, Sample, TestSeries, TimeSeries, encode};
 use strata_tests::server::{Server, data_dir};
 
@@ -71,22 +71,62 @@ fn auth_tenancy_and_bad_input() {
     let now = common::now_ms();
     let good = series("good", now, 10);
     let body = encode(&[good.to_proto()]);
-    let writer = "Bearer acme-writer";
-    let post = |extra: &[(&str, &str)], body: &[u8]| {
-        server
-            .post("/api/v1/write", &with(extra), body)
-            .expect("post")
-    };
 
-    // 401 without a valid token, except on /live and /ready.
+    unauthenticated_is_401(&server, &body);
+    wrong_scope_or_tenant_is_403_bad_tenant_400(&server, &body);
+    let chosen = valid_writes(&server, &body, now);
+    content_type_and_encoding(&server, &body);
+    malformed_and_oversized_bodies(&server);
+    invalid_utf8_label(&server, now);
+    let mixed = partly_invalid(&server, now);
+    rate_limit(&server, now);
+    self_metrics_per_token(&server);
+
+    // Bounded memory: nothing near the 256 MiB the bomb asked for.
+    let peak = server.peak_rss();
+    eprintln!("server peak RSS: {} MiB", peak >> 20);
+    assert!(peak > 0 && peak < 200 << 20, "peak RSS {peak}");
+    assert!(server.terminate().success());
+
+    // Nothing leaked across tenants; the valid writes are all there.
+    let data = data_dir(dir.path());
+    let acme = common::read_back(&data, "acme");
+    let mut mixed_ok = mixed.clone();
+    mixed_ok.samples.remove(0);
+    assert_eq!(acme, common::expected(&[good, mixed_ok]));
+    assert_eq!(
+        common::read_back(&data, "chosen"),
+        common::expected(&[chosen])
+    );
+    assert!(common::read_back(&data, "globex").is_empty());
+    assert_eq!(
+        common::read_back(&data, "slow")
+            .values()
+            .map(Vec::len)
+            .sum::<usize>(),
+        10
+    );
+}
+
+const WRITER: &str = "Bearer acme-writer";
+
+/// A remote write with `HEADERS` and `extra`.
+fn post(server: &Server, extra: &[(&str, &str)], body: &[u8]) -> Response {
+    server
+        .post("/api/v1/write", &with(extra), body)
+        .expect("post")
+}
+
+/// 401 without a valid token, except on /live and /ready.
+fn unauthenticated_is_401(server: &Server, body: &[u8]) {
     for token in [
         None,
         Some("Bearer nope"),
         Some("Basic YWNtZQ=="),
-        Some("acme-writer"),
+        Some("acme-WRITER"),
     ] {
         let h: Vec<_> = token.iter().map(|t| ("Authorization", *t)).collect();
-        let r = post(&h, &body);
+        let r = post(server, &h, body);
         assert_eq!(r.status, 401, "{token:?}: {}", r.text());
         assert_eq!(
             r.header("www-authenticate"),
@@ -96,14 +136,18 @@ fn auth_tenancy_and_bad_input() {
     }
     assert_eq!(server.get("/live", &[]).expect("live").status, 200);
     assert_eq!(server.get("/ready", &[]).expect("ready").status, 200);
+}
 
+/// 403: the wrong scope, or another tenant's header on a bound token; 400: a bad tenant id.
+fn wrong_scope_or_tenant_is_403_bad_tenant_400(server: &Server, body: &[u8]) {
     // 403: the wrong scope, or another tenant's header on a bound token.
-    let r = post(&[("Authorization", "Bearer acme-reader")], &body);
+    let r = post(server, &[("Authorization", "Bearer acme-reader")], body);
     assert_eq!(r.status, 403);
     assert!(r.text().contains("\"write\" scope"), "{}", r.text());
     let r = post(
-        &[("Authorization", writer), ("X-Scope-OrgID", "globex")],
-        &body,
+        server,
+        &[("Authorization", WRITER), ("X-Scope-OrgID", "globex")],
+        body,
     );
     assert_eq!(r.status, 403);
     assert!(
@@ -114,17 +158,21 @@ fn auth_tenancy_and_bad_input() {
     // 400: a bad tenant id, even for a token that may choose.
     for bad in ["../etc", "a b", "tenant.with.dots", &"x".repeat(65)] {
         let r = post(
+            server,
             &[("Authorization", "Bearer admin"), ("X-Scope-OrgID", bad)],
-            &body,
+            body,
         );
         assert_eq!(r.status, 400, "{bad:?}");
         assert!(r.text().contains("invalid tenant id"), "{}", r.text());
     }
+}
 
-    // The valid writes: acme by its token, "chosen" through the admin token.
-    assert_eq!(post(&[("Authorization", writer)], &body).status, 204);
+/// The valid writes: acme by its token, "chosen" through the admin token; the chosen series.
+fn valid_writes(server: &Server, body: &[u8], now: i64) -> TestSeries {
+    assert_eq!(post(server, &[("Authorization", WRITER)], body).status, 204);
     let chosen = series("chosen", now, 5);
     let r = post(
+        server,
         &[
             ("Authorization", "Bearer admin"),
             ("X-Scope-OrgID", "chosen"),
@@ -132,9 +180,12 @@ fn auth_tenancy_and_bad_input() {
         &encode(&[chosen.to_proto()]),
     );
     assert_eq!(r.status, 204, "{}", r.text());
+    chosen
+}
 
-    // Content type and encoding.
-    let auth = ("Authorization", writer);
+/// Content type and encoding: 415.
+fn content_type_and_encoding(server: &Server, body: &[u8]) {
+    let auth = ("Authorization", WRITER);
     let r = server
         .post(
             "/api/v1/write",
@@ -143,7 +194,7 @@ fn auth_tenancy_and_bad_input() {
                 ("Content-Type", "application/json"),
                 ("Content-Encoding", "snappy"),
             ],
-            &body,
+            body,
         )
         .expect("post");
     assert_eq!(r.status, 415);
@@ -156,20 +207,24 @@ fn auth_tenancy_and_bad_input() {
                 ("Content-Type", "application/x-protobuf"),
                 ("Content-Encoding", "gzip"),
             ],
-            &body,
+            body,
         )
         .expect("post");
     assert_eq!(r.status, 415);
     assert!(r.text().contains("snappy"), "{}", r.text());
+}
 
+/// Malformed snappy and protobuf: 400; a snappy bomb and bodies over max_body_bytes: 413.
+fn malformed_and_oversized_bodies(server: &Server) {
+    let auth = ("Authorization", WRITER);
     // Malformed snappy, malformed protobuf.
-    let r = post(&[auth], b"\xff\xff\xff\xff\xff\xff\xff");
+    let r = post(server, &[auth], b"\xff\xff\xff\xff\xff\xff\xff");
     assert_eq!(r.status, 400);
     assert!(r.text().contains("snappy"), "{}", r.text());
     let junk = snap::raw::Encoder::new()
         .compress_vec(b"\x0a\xff\xff\x03garbage")
         .expect("snappy");
-    let r = post(&[auth], &junk);
+    let r = post(server, &[auth], &junk);
     assert_eq!(r.status, 400);
     assert!(r.text().contains("prometheus.WriteRequest"), "{}", r.text());
 
@@ -177,7 +232,7 @@ fn auth_tenancy_and_bad_input() {
     let mut bomb = vec![0x80, 0x80, 0x80, 0x80, 0x01]; // varint 2^28
     bomb.extend_from_slice(&[0u8; 64]);
     let start = Instant::now();
-    let r = post(&[auth], &bomb);
+    let r = post(server, &[auth], &bomb);
     assert_eq!(r.status, 413, "{}", r.text());
     assert!(r.text().contains("268435456"), "{}", r.text());
     assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
@@ -205,7 +260,11 @@ fn auth_tenancy_and_bad_input() {
     )
     .expect("post");
     assert_eq!(r.status, 413, "{}", r.text());
+}
 
+/// Invalid UTF-8 in a label value: 400.
+fn invalid_utf8_label(server: &Server, now: i64) {
+    let auth = ("Authorization", WRITER);
     // Invalid UTF-8 in a label value.
     let bad_utf8 = TimeSeries {
         labels: vec![
@@ -223,14 +282,19 @@ fn auth_tenancy_and_bad_input() {
             timestamp: now,
         }],
     };
-    let r = post(&[auth], &encode(&[bad_utf8]));
+    let r = post(server, &[auth], &encode(&[bad_utf8]));
     assert_eq!(r.status, 400);
     assert!(r.text().contains("not valid UTF-8"), "{}", r.text());
+}
 
+/// Partly invalid: the valid samples are stored, the answer names counts and reasons; the
+/// series sent.
+fn partly_invalid(server: &Server, now: i64) -> TestSeries {
+    let auth = ("Authorization", WRITER);
     // Partly invalid: the valid samples are stored, the answer names counts and reasons.
     let mut mixed = series("mixed", now, 3);
     mixed.samples.insert(0, (now - 400 * 86_400_000, 9.0)); // past the 30 d retention
-    let r = post(&[auth], &encode(&[mixed.to_proto()]));
+    let r = post(server, &[auth], &encode(&[mixed.to_proto()]));
     assert_eq!(r.status, 400);
     assert!(
         r.text()
@@ -238,16 +302,24 @@ fn auth_tenancy_and_bad_input() {
         "{}",
         r.text()
     );
+    mixed
+}
 
+/// The rate limit: 429 with Retry-After.
+fn rate_limit(server: &Server, now: i64) {
     // The rate limit: 429 with Retry-After.
     let r = post(
+        server,
         &[("Authorization", "Bearer admin"), ("X-Scope-OrgID", "slow")],
         &encode(&[series("fast", now, 50).to_proto()]),
     );
     assert_eq!(r.status, 429, "{}", r.text());
     assert_eq!(r.header("retry-after"), Some("1"));
     assert!(r.text().contains("rate_limited 40"), "{}", r.text());
+}
 
+/// Self-metrics: a bound token sees only its tenant.
+fn self_metrics_per_token(server: &Server) {
     // Self-metrics: a bound token sees only its tenant.
     let m = server
         .get("/metrics", &[("Authorization", "Bearer acme-reader")])
@@ -267,30 +339,5 @@ fn auth_tenancy_and_bad_input() {
     assert!(
         m.contains("tenant=\"slow\",signal=\"metrics\",reason=\"rate_limited\"} 40"),
         "{m}"
-    );
-
-    // Bounded memory: nothing near the 256 MiB the bomb asked for.
-    let peak = server.peak_rss();
-    eprintln!("server peak RSS: {} MiB", peak >> 20);
-    assert!(peak > 0 && peak < 200 << 20, "peak RSS {peak}");
-    assert!(server.terminate().success());
-
-    // Nothing leaked across tenants; the valid writes are all there.
-    let data = data_dir(dir.path());
-    let acme = common::read_back(&data, "acme");
-    let mut mixed_ok = mixed.clone();
-    mixed_ok.samples.remove(0);
-    assert_eq!(acme, common::expected(&[good, mixed_ok]));
-    assert_eq!(
-        common::read_back(&data, "chosen"),
-        common::expected(&[chosen])
-    );
-    assert!(common::read_back(&data, "globex").is_empty());
-    assert_eq!(
-        common::read_back(&data, "slow")
-            .values()
-            .map(Vec::len)
-            .sum::<usize>(),
-        10
     );
 }

@@ -110,36 +110,58 @@ fn status_api_reports_each_tenant_its_own_figures() {
     let now = common::now_ms();
     let ts = [now - 30_000, now - 15_000];
 
-    assert_eq!(write(&server, ACME, &acme(&ts)), 204);
+    write_acme_and_beta(&server, &ts);
+    no_token_or_another_tenant_is_refused(&server);
+    cardinality(&server);
+    bad_parameters(&server);
+    each_tenant_its_own(&server);
+    limits(&server);
+    disk(&server, now);
+    config_in_force(&server);
+    runtime_info(&server);
+
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+}
+
+/// Acme's series (and five over its limit, refused), then beta's.
+fn write_acme_and_beta(server: &Server, ts: &[i64]) {
+    assert_eq!(write(server, ACME, &acme(ts)), 204);
     // Five more series are over acme's max_active_series of 110: refused, 2 samples each.
     let extra: Vec<TestSeries> = (0..5)
-        .map(|i| series(&[("__name__", "extra"), ("i", &i.to_string())], &ts))
+        .map(|i| series(&[("__name__", "extra"), ("i", &i.to_string())], ts))
         .collect();
-    let status = write(&server, ACME, &extra);
+    let status = write(server, ACME, &extra);
     assert!((400..500).contains(&status), "{status}");
     let beta: Vec<TestSeries> = (0..3)
         .map(|i| {
             series(
                 &[("__name__", "beta_only_metric"), ("x", &i.to_string())],
-                &ts,
+                ts,
             )
         })
         .collect();
-    assert_eq!(write(&server, BETA, &beta), 204);
+    assert_eq!(write(server, BETA, &beta), 204);
+}
 
+/// No token: 401; a bound token naming another tenant: 403.
+fn no_token_or_another_tenant_is_refused(server: &Server) {
     // No token: 401; a bound token naming another tenant: 403.
-    get(&server, "/api/v1/status/tsdb", &[], 401);
-    get(&server, "/api/v1/status/limits", &[], 401);
-    get(&server, "/api/v1/status/tenants", &[], 401);
+    get(server, "/api/v1/status/tsdb", &[], 401);
+    get(server, "/api/v1/status/limits", &[], 401);
+    get(server, "/api/v1/status/tenants", &[], 401);
     get(
-        &server,
+        server,
         "/api/v1/status/tsdb",
         &[ACME, ("X-Scope-OrgID", "beta")],
         403,
     );
+}
 
+/// Cardinality, from what was written: the whole head, `limit`, `topN`, `focusLabel`, `match[]`.
+fn cardinality(server: &Server) {
     // Cardinality, from what was written.
-    let d = data(&server, "/api/v1/status/tsdb", &[ACME]);
+    let d = data(server, "/api/v1/status/tsdb", &[ACME]);
     assert_eq!(d["totalSeries"], 110, "{d}");
     assert_eq!(d["headStats"]["numSeries"], 110);
     assert_eq!(d["activeSeries"], 110);
@@ -162,7 +184,7 @@ fn status_api_reports_each_tenant_its_own_figures() {
     );
 
     let d = data(
-        &server,
+        server,
         "/api/v1/status/tsdb?limit=1&focusLabel=method",
         &[ACME],
     );
@@ -177,7 +199,7 @@ fn status_api_reports_each_tenant_its_own_figures() {
     }
     assert_eq!(d["seriesCountByFocusLabelValue"], json!([nv("GET", 50)]));
     let d = data(
-        &server,
+        server,
         "/api/v1/status/tsdb?topN=5&focusLabel=method",
         &[ACME],
     );
@@ -186,7 +208,7 @@ fn status_api_reports_each_tenant_its_own_figures() {
         json!([nv("GET", 50), nv("POST", 50)])
     );
     let d = data(
-        &server,
+        server,
         "/api/v1/status/tsdb?match[]=up&match[]=%7Bpod%3D%22pod-7%22%7D",
         &[ACME],
     );
@@ -199,7 +221,10 @@ fn status_api_reports_each_tenant_its_own_figures() {
         d["headStats"]["numSeries"], 110,
         "the head summary is the whole head"
     );
+}
 
+/// Bad parameters: 400 with a message, in Prometheus's error envelope.
+fn bad_parameters(server: &Server) {
     // Bad parameters: 400 with a message, in Prometheus's error envelope.
     for (query, says) in [
         ("limit=0", "positive number"),
@@ -209,7 +234,7 @@ fn status_api_reports_each_tenant_its_own_figures() {
         ("match[]=%7Bjob%3D~%22.*%22%7D", "non-empty"),
     ] {
         let v = get(
-            &server,
+            server,
             &format!("/api/v1/status/tsdb?{query}"),
             &[ACME],
             400,
@@ -219,32 +244,38 @@ fn status_api_reports_each_tenant_its_own_figures() {
         let msg = v["error"].as_str().unwrap_or("");
         assert!(msg.contains(says), "{query}: {msg}");
     }
+}
 
+/// Each tenant its own; the choosing token picks with X-Scope-OrgID.
+fn each_tenant_its_own(server: &Server) {
     // Each tenant its own; the choosing token picks with X-Scope-OrgID.
-    let d = data(&server, "/api/v1/status/tsdb", &[BETA]);
+    let d = data(server, "/api/v1/status/tsdb", &[BETA]);
     assert_eq!(
         d["seriesCountByMetricName"],
         json!([nv("beta_only_metric", 3)])
     );
     assert_eq!(d["totalSeries"], 3);
     let d = data(
-        &server,
+        server,
         "/api/v1/status/tsdb",
         &[CHOOSE, ("X-Scope-OrgID", "acme")],
     );
     assert_eq!(d["totalSeries"], 110);
-    let t = data(&server, "/api/v1/status/tenants", &[ACME]);
+    let t = data(server, "/api/v1/status/tenants", &[ACME]);
     assert_eq!(
         t,
         json!({"auth": true, "tenant": "acme", "canChoose": false, "tenants": ["acme"]})
     );
-    let t = data(&server, "/api/v1/status/tenants", &[CHOOSE]);
+    let t = data(server, "/api/v1/status/tenants", &[CHOOSE]);
     assert_eq!(t["canChoose"], true);
     assert_eq!(t["tenant"], "default");
     assert_eq!(t["tenants"], json!(["acme", "beta", "default"]));
+}
 
+/// Limits: the rejections, totals and history.
+fn limits(server: &Server) {
     // Limits: the rejections, totals and history.
-    let l = data(&server, "/api/v1/status/limits", &[ACME]);
+    let l = data(server, "/api/v1/status/limits", &[ACME]);
     assert_eq!(l["tenant"], "acme");
     assert_eq!(l["series"]["maxActive"], 110);
     assert_eq!(l["series"]["active"], 110);
@@ -253,13 +284,13 @@ fn status_api_reports_each_tenant_its_own_figures() {
     assert_eq!(l["accepted"]["metrics"], 220);
     assert_eq!(l["retentionSeconds"]["metrics"], 30 * 86_400);
     assert_eq!(l["history"]["intervalSeconds"], 15);
-    let b = data(&server, "/api/v1/status/limits", &[BETA]);
+    let b = data(server, "/api/v1/status/limits", &[BETA]);
     assert_eq!(b["rejected"]["metrics"], json!({}), "{b}");
     assert_eq!(b["accepted"]["metrics"], 6);
     // The sampler takes a point every 15 s: the deltas add up to the totals.
     let deadline = Instant::now() + Duration::from_secs(40);
     let points = loop {
-        let l = data(&server, "/api/v1/status/limits", &[ACME]);
+        let l = data(server, "/api/v1/status/limits", &[ACME]);
         let points = l["history"]["points"]
             .as_array()
             .cloned()
@@ -281,7 +312,7 @@ fn status_api_reports_each_tenant_its_own_figures() {
         sum(&|p| p["accepted"]["metrics"].as_u64().unwrap_or(0)),
         220
     );
-    let pb = data(&server, "/api/v1/status/limits", &[BETA]);
+    let pb = data(server, "/api/v1/status/limits", &[BETA]);
     let beta_points = pb["history"]["points"]
         .as_array()
         .cloned()
@@ -292,13 +323,16 @@ fn status_api_reports_each_tenant_its_own_figures() {
             .all(|p| p["rejected"]["metrics"] == json!({})),
         "{pb}"
     );
+}
 
+/// Disk: the flush (flush_interval 1 s) writes the hour of the samples.
+fn disk(server: &Server, now: i64) {
     // Disk: the flush (flush_interval 1 s) writes the hour of the samples.
     let hour = 3_600_000;
     let start = (now - 30_000).div_euclid(hour) * hour;
     let deadline = Instant::now() + Duration::from_secs(60);
     let disk = loop {
-        let d = data(&server, "/api/v1/status/disk", &[ACME]);
+        let d = data(server, "/api/v1/status/disk", &[ACME]);
         if d["totalBytes"].as_u64().unwrap_or(0) > 0 {
             break d;
         }
@@ -317,29 +351,32 @@ fn status_api_reports_each_tenant_its_own_figures() {
         .collect();
     assert!(starts.contains(&start), "{disk}");
     assert_eq!(disk["totalBytes"], metrics["bytes"]);
+}
 
+/// The configuration in force: no digest, resolved values shown.
+fn config_in_force(server: &Server) {
     // The configuration in force: no digest, resolved values shown.
-    let c = data(&server, "/api/v1/status/config", &[ACME]);
+    let c = data(server, "/api/v1/status/config", &[ACME]);
     let toml = c["toml"].as_str().expect("toml text");
     for digest in [SHA_CHOOSE, SHA_ACME, SHA_BETA] {
         assert!(!toml.contains(digest), "{toml}");
     }
     assert!(toml.contains("<secret>"), "{toml}");
     assert!(toml.contains("max_active_series = 110"), "{toml}");
+}
 
+/// The process; a bound token sees only its tenant in the list.
+fn runtime_info(server: &Server) {
     // The process; a bound token sees only its tenant in the list.
-    let r = data(&server, "/api/v1/status/runtimeinfo", &[ACME]);
+    let r = data(server, "/api/v1/status/runtimeinfo", &[ACME]);
     assert_eq!(r["tenants"], json!(["acme"]));
     assert_eq!(r["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(r["wal"]["durability"], "fsync");
     assert!(r["wal"]["appends"].as_u64().unwrap_or(0) >= 2, "{r}");
     assert!(r["memory"]["rssBytes"].as_u64().unwrap_or(0) > 0, "{r}");
     assert!(r["flush"]["count"].as_u64().unwrap_or(0) >= 1, "{r}");
-    let r = data(&server, "/api/v1/status/runtimeinfo", &[CHOOSE]);
+    let r = data(server, "/api/v1/status/runtimeinfo", &[CHOOSE]);
     assert_eq!(r["tenants"], json!(["acme", "beta", "default"]));
-
-    let status = server.terminate();
-    assert!(status.success(), "{status}");
 }
 
 #[test]

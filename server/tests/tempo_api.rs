@@ -152,12 +152,17 @@ fn tag_values(server: &Server, path: &str) -> Json {
 fn check_tags(server: &Server, t0_ns: u64) {
     let (s, e) = (t0_ns / 1_000_000_000 - 60, t0_ns / 1_000_000_000 + 60);
     let (s, e) = (s.to_string(), e.to_string());
+    check_tag_names(server, &s, &e);
+    check_tag_values(server, &s, &e);
+}
 
+/// The tag names, as Grafana's Tempo plugin asks for them.
+fn check_tag_names(server: &Server, s: &str, e: &str) {
     // language_provider.ts fetchTags: `tags` resource with limit (and start/end when the
     // tag time range is not the default); the plugin proxies to /api/v2/search/tags.
     for q in [
         go_query(&[("limit", "5000")]),
-        go_query(&[("limit", "5000"), ("start", &s), ("end", &e)]),
+        go_query(&[("limit", "5000"), ("start", s), ("end", e)]),
     ] {
         let (status, body) = get_json(server, &format!("/api/v2/search/tags?{q}"), &[]);
         assert_eq!(status, 200, "{body}");
@@ -204,7 +209,10 @@ fn check_tags(server: &Server, t0_ns: u64) {
             "service.name"
         ])
     );
+}
 
+/// The values of a tag, as Grafana's Tempo plugin asks for them, narrowed by `q`.
+fn check_tag_values(server: &Server, s: &str, e: &str) {
     // handleTagValues: the `tag-values` resource proxies to /api/v2/search/tag/<tag>/values
     // with the resource call's own query (limit, tag, and q from the current filters).
     let values_q = |q: &str| {
