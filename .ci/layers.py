@@ -165,7 +165,6 @@ def named_paths(text):
 
 class Crate:
     def __init__(self, crate_dir):
-        self.dir = crate_dir
         src = os.path.join(crate_dir, "src")
         self.files, self.texts = {}, {}  # module path -> file, its stripped text
         self.walk((), os.path.join(src, "lib.rs"), True)
@@ -173,7 +172,7 @@ class Crate:
             self.walk(("main",), os.path.join(src, "main.rs"), True)
         self.parts = {}    # file module -> [(module path, text)]
         self.exports = {}  # module path -> {name bound: absolute path}
-        for mod, f in self.files.items():
+        for mod in self.files:
             self.parts[mod] = inline_modules(self.texts[mod], mod)
             for inner, text in self.parts[mod]:
                 for _, tree, is_use, vis in named_paths(text):
@@ -194,7 +193,7 @@ class Crate:
             attrs = re.search(r'((#\[[^\]]*\]\s*)*)(pub(\([^)]*\))?\s+)?$', raw[:m.start()]).group(1)
             name = m.group(1)
             if (p := re.search(r'#\[path\s*=\s*"([^"]+)"\]', attrs)):
-                child, owns = os.path.join(here, p.group(1)), False
+                child = os.path.join(here, p.group(1))
                 owns = os.path.basename(child) == "mod.rs"
             elif os.path.exists(os.path.join(own, name + ".rs")):
                 child, owns = os.path.join(own, name + ".rs"), False
