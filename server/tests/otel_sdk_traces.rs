@@ -256,46 +256,7 @@ fn record(tracer: &SdkTracer, logger: &SdkLogger, resource: &[(String, AnyValue)
         .span()
         .set_status(Status::error("deadlock detected"));
 
-    // A log inside the innermost span: the SDK takes its trace context.
-    let body: LogValue = [
-        ("sku", LogValue::from("a-1")),
-        (
-            "counts",
-            [LogValue::Int(1), LogValue::Double(2.5)]
-                .into_iter()
-                .collect(),
-        ),
-        ("raw", LogValue::Bytes(Box::new(vec![0, 159, 255]))),
-    ]
-    .into_iter()
-    .collect();
-    let log_attrs: Vec<(&'static str, LogValue)> = vec![
-        ("retry", LogValue::Boolean(true)),
-        ("wait_ms", LogValue::Int(25)),
-        ("load", LogValue::Double(0.75)),
-        ("note", LogValue::from("lock held")),
-    ];
-    {
-        let _active = grandchild_cx.clone().attach();
-        let mut r = logger.create_log_record();
-        r.set_timestamp(at(15));
-        r.set_observed_timestamp(at(16));
-        r.set_severity_number(Severity::Error);
-        r.set_severity_text("ERROR");
-        r.set_body(body.clone());
-        for (k, v) in &log_attrs {
-            r.add_attribute(*k, v.clone());
-        }
-        logger.emit(r);
-    }
-    // And one outside any span: no trace context.
-    let mut r = logger.create_log_record();
-    r.set_timestamp(at(40));
-    r.set_observed_timestamp(at(41));
-    r.set_severity_number(Severity::Info);
-    r.set_severity_text("INFO");
-    r.set_body("checkout done".into());
-    logger.emit(r);
+    let logs = emit_logs(logger, &grandchild_cx, t0, &resource, &scope);
 
     grandchild_cx.span().end_with_timestamp(at(20));
     child_cx.span().end_with_timestamp(at(25));
@@ -336,6 +297,67 @@ fn record(tracer: &SdkTracer, logger: &SdkLogger, resource: &[(String, AnyValue)
         status_message: "deadlock detected".into(),
         ..base(&grandchild_sc, "SELECT stock", 3, 13, 20)
     };
+    let mut traces = BTreeMap::new();
+    traces.insert(
+        root_sc.trace_id().to_bytes(),
+        vec![root_rec, child_rec, grandchild_rec],
+    );
+    traces.insert(upstream_sc.trace_id().to_bytes(), vec![upstream_rec]);
+    Sent { traces, logs }
+}
+
+/// Emits two log records through the SDK, one inside `span_cx` (so the SDK takes its trace
+/// context) and one outside any span, and returns them as the engine should store them.
+fn emit_logs(
+    logger: &SdkLogger,
+    span_cx: &Context,
+    t0: SystemTime,
+    resource: &Arc<Vec<(String, AnyValue)>>,
+    scope: &Arc<Scope>,
+) -> Vec<LogRecord> {
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    // A log inside the span: the SDK takes its trace context.
+    let body: LogValue = [
+        ("sku", LogValue::from("a-1")),
+        (
+            "counts",
+            [LogValue::Int(1), LogValue::Double(2.5)]
+                .into_iter()
+                .collect(),
+        ),
+        ("raw", LogValue::Bytes(Box::new(vec![0, 159, 255]))),
+    ]
+    .into_iter()
+    .collect();
+    let log_attrs: Vec<(&'static str, LogValue)> = vec![
+        ("retry", LogValue::Boolean(true)),
+        ("wait_ms", LogValue::Int(25)),
+        ("load", LogValue::Double(0.75)),
+        ("note", LogValue::from("lock held")),
+    ];
+    {
+        let _active = span_cx.clone().attach();
+        let mut r = logger.create_log_record();
+        r.set_timestamp(at(15));
+        r.set_observed_timestamp(at(16));
+        r.set_severity_number(Severity::Error);
+        r.set_severity_text("ERROR");
+        r.set_body(body.clone());
+        for (k, v) in &log_attrs {
+            r.add_attribute(*k, v.clone());
+        }
+        logger.emit(r);
+    }
+    // And one outside any span: no trace context.
+    let mut r = logger.create_log_record();
+    r.set_timestamp(at(40));
+    r.set_observed_timestamp(at(41));
+    r.set_severity_number(Severity::Info);
+    r.set_severity_text("INFO");
+    r.set_body("checkout done".into());
+    logger.emit(r);
+
+    let span_sc = span_cx.span().span_context().clone();
     let log_base = |t: u64, observed: u64, number: i32, text: &str, body: &LogValue| LogRecord {
         time_ns: nanos(at(t)),
         observed_time_ns: nanos(at(observed)),
@@ -348,9 +370,9 @@ fn record(tracer: &SdkTracer, logger: &SdkLogger, resource: &[(String, AnyValue)
         ..LogRecord::default()
     };
     let in_span = LogRecord {
-        trace_id: Some(grandchild_sc.trace_id().to_bytes()),
-        span_id: Some(grandchild_sc.span_id().to_bytes()),
-        flags: u32::from(grandchild_sc.trace_flags().to_u8()),
+        trace_id: Some(span_sc.trace_id().to_bytes()),
+        span_id: Some(span_sc.span_id().to_bytes()),
+        flags: u32::from(span_sc.trace_flags().to_u8()),
         attributes: log_attrs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), stored_log_value(v)))
@@ -365,16 +387,7 @@ fn record(tracer: &SdkTracer, logger: &SdkLogger, resource: &[(String, AnyValue)
         &"checkout done".into(),
     );
 
-    let mut traces = BTreeMap::new();
-    traces.insert(
-        root_sc.trace_id().to_bytes(),
-        vec![root_rec, child_rec, grandchild_rec],
-    );
-    traces.insert(upstream_sc.trace_id().to_bytes(), vec![upstream_rec]);
-    Sent {
-        traces,
-        logs: vec![in_span, outside],
-    }
+    vec![in_span, outside]
 }
 
 /// A span or log record with its resource attributes sorted (an SDK resource is a map).

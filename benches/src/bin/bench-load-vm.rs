@@ -99,12 +99,88 @@ fn main() {
     };
     let engine = Arc::new(Engine::open(&dir, config).expect("open engine"));
     let tenant = TenantId::new("default").expect("valid tenant");
-    let next = Arc::new(AtomicUsize::new(0));
-    let accepted = Arc::new(AtomicU64::new(0));
-    let flushes = Arc::new(AtomicU64::new(0));
     let batches = Arc::new(batches);
     let cpu0 = cpu_time();
     let start = Instant::now();
+    let load = write_all(&engine, &tenant, &batches, writers, flush_every);
+    let load_secs = start.elapsed().as_secs_f64();
+    let load_cpu = (cpu_time() - cpu0).as_secs_f64();
+    let t_flush = Instant::now();
+    let last_flush = engine.flush().expect("final flush");
+    let flush_secs = t_flush.elapsed().as_secs_f64();
+    let flushed_metrics_bytes = dir_bytes(&dir.join("metrics"));
+    let compacted = flag(&args, "--compact").then(|| {
+        let t = Instant::now();
+        let stats = engine.compact_all().expect("compact_all");
+        (t.elapsed().as_secs_f64(), format!("{stats:?}"))
+    });
+    assert_eq!(
+        load.accepted, total,
+        "every sample of the dataset is accepted"
+    );
+
+    let metrics = dir.join("metrics");
+    let metrics_bytes = dir_bytes(&metrics);
+    let by_kind = bytes_by_kind(&metrics);
+    let mut out = json!({
+        "dataset": ds,
+        "samples": total,
+        "series": engine.series_count(&tenant),
+        "order": order,
+        "flush": flush_mode,
+        "writers": writers,
+        "writes": batches.len(),
+        "parse_seconds": round3(parse_secs),
+        "load_seconds": round3(load_secs),
+        "load_samples_per_s": (total as f64 / load_secs).round(),
+        "load_cpu_seconds": round3(load_cpu),
+        "over_capacity_retries": load.retries,
+        "explicit_flushes": load.flushes + 1,
+        "final_flush_seconds": round3(flush_secs),
+        "final_flush_samples": last_flush.samples,
+        "metrics_bytes": metrics_bytes,
+        "metrics_bytes_by_kind": by_kind,
+        "bytes_per_sample": round3(metrics_bytes as f64 / total as f64),
+        "wal_bytes_after_flush": dir_bytes(&dir.join("wal")),
+        "metrics_bytes_after_flush_before_compaction": flushed_metrics_bytes,
+        "bytes_per_sample_before_compaction": round3(flushed_metrics_bytes as f64 / total as f64),
+    });
+    if let Some((secs, stats)) = compacted {
+        out["compaction_seconds"] = json!(round3(secs));
+        out["compaction"] = json!(stats);
+    }
+    drop(engine);
+    let rewritten = arg(&args, "--rewrite", String::new());
+    if !rewritten.is_empty() {
+        out["rewrite"] =
+            json!({"variant": rewritten, "samples_bytes": rewrite(&metrics, &rewritten)});
+        let after = dir_bytes(&metrics);
+        out["metrics_bytes_rewritten"] = json!(after);
+        out["bytes_per_sample_rewritten"] = json!(round3(after as f64 / total as f64));
+    }
+    finish(&args, &dir, out, total);
+}
+
+/// What the writer threads did.
+struct Load {
+    accepted: u64,
+    retries: u64,
+    flushes: u64,
+}
+
+/// Writes every batch from `writers` threads, each taking the next unwritten batch, retrying
+/// a write refused for capacity after 1 ms, and flushing every `flush_every` samples (0:
+/// never).
+fn write_all(
+    engine: &Arc<Engine>,
+    tenant: &TenantId,
+    batches: &Arc<Vec<Vec<SeriesSamples>>>,
+    writers: usize,
+    flush_every: u64,
+) -> Load {
+    let next = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicU64::new(0));
+    let flushes = Arc::new(AtomicU64::new(0));
     let handles: Vec<_> = (0..writers)
         .map(|_| {
             let (engine, tenant, next) = (engine.clone(), tenant.clone(), next.clone());
@@ -142,28 +218,21 @@ fn main() {
             })
         })
         .collect();
-    let retries: u64 = handles
+    let retries = handles
         .into_iter()
         .map(|h| h.join().expect("writer panicked"))
         .sum();
-    let load_secs = start.elapsed().as_secs_f64();
-    let load_cpu = (cpu_time() - cpu0).as_secs_f64();
-    let t_flush = Instant::now();
-    let last_flush = engine.flush().expect("final flush");
-    let flush_secs = t_flush.elapsed().as_secs_f64();
-    let flushed_metrics_bytes = dir_bytes(&dir.join("metrics"));
-    let compacted = flag(&args, "--compact").then(|| {
-        let t = Instant::now();
-        let stats = engine.compact_all().expect("compact_all");
-        (t.elapsed().as_secs_f64(), format!("{stats:?}"))
-    });
-    let accepted = accepted.load(Ordering::Relaxed);
-    assert_eq!(accepted, total, "every sample of the dataset is accepted");
+    Load {
+        accepted: accepted.load(Ordering::Relaxed),
+        retries,
+        flushes: flushes.load(Ordering::Relaxed),
+    }
+}
 
-    let metrics = dir.join("metrics");
-    let metrics_bytes = dir_bytes(&metrics);
-    let mut by_kind: BTreeMap<&str, u64> = BTreeMap::new();
-    for f in files_under(&metrics) {
+/// Bytes under `metrics` by kind of file.
+fn bytes_by_kind(metrics: &Path) -> BTreeMap<&'static str, u64> {
+    let mut by_kind = BTreeMap::new();
+    for f in files_under(metrics) {
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let kind = if name.starts_with("samples-") {
             "samples_parquet"
@@ -178,43 +247,7 @@ fn main() {
         };
         *by_kind.entry(kind).or_default() += f.metadata().map_or(0, |m| m.len());
     }
-    let mut out = json!({
-        "dataset": ds,
-        "samples": total,
-        "series": engine.series_count(&tenant),
-        "order": order,
-        "flush": flush_mode,
-        "writers": writers,
-        "writes": batches.len(),
-        "parse_seconds": round3(parse_secs),
-        "load_seconds": round3(load_secs),
-        "load_samples_per_s": (total as f64 / load_secs).round(),
-        "load_cpu_seconds": round3(load_cpu),
-        "over_capacity_retries": retries,
-        "explicit_flushes": flushes.load(Ordering::Relaxed) + 1,
-        "final_flush_seconds": round3(flush_secs),
-        "final_flush_samples": last_flush.samples,
-        "metrics_bytes": metrics_bytes,
-        "metrics_bytes_by_kind": by_kind,
-        "bytes_per_sample": round3(metrics_bytes as f64 / total as f64),
-        "wal_bytes_after_flush": dir_bytes(&dir.join("wal")),
-        "metrics_bytes_after_flush_before_compaction": flushed_metrics_bytes,
-        "bytes_per_sample_before_compaction": round3(flushed_metrics_bytes as f64 / total as f64),
-    });
-    if let Some((secs, stats)) = compacted {
-        out["compaction_seconds"] = json!(round3(secs));
-        out["compaction"] = json!(stats);
-    }
-    drop(engine);
-    let rewritten = arg(&args, "--rewrite", String::new());
-    if !rewritten.is_empty() {
-        out["rewrite"] =
-            json!({"variant": rewritten, "samples_bytes": rewrite(&metrics, &rewritten)});
-        let after = dir_bytes(&metrics);
-        out["metrics_bytes_rewritten"] = json!(after);
-        out["bytes_per_sample_rewritten"] = json!(round3(after as f64 / total as f64));
-    }
-    finish(&args, &dir, out, total);
+    by_kind
 }
 
 /// The measurements after the load: `--select` (`--select-rounds`), `--analyze`,

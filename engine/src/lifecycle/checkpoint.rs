@@ -6,7 +6,8 @@
 //! 1. **Flush** (unless the caller skips the head): every write acknowledged before the
 //!    call placed its samples and records in memory before its acknowledgement, so the
 //!    flush's cut takes them (or an earlier flush did), and once the flush returns they
-//!    are in committed files. So the checkpoint needs no WAL record: it carries none.
+//!    are in committed files. Writes acknowledged after the flush's cut are in the WAL,
+//!    whose tail step 4 copies.
 //! 2. **Take the committed sets** of every signal, and the `FLUSHED` value, under the
 //!    flush lock. Every change to the sets holds that lock (a flush publishes its sets and
 //!    then moves the marker; a compaction swaps a manifest; retention drops one), so what

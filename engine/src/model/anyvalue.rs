@@ -57,7 +57,8 @@ impl AnyValue {
     /// The text form: strings as they are; `true`/`false`; decimal integers; doubles in
     /// Rust's shortest round-trip form (`1.5`, `1e300`, `NaN`, `inf`, `-inf`); bytes in
     /// standard base64; arrays and kvlists as OTLP/JSON (`[{"intValue":"1"}, ...]`,
-    /// `[{"key":"k","value":{...}}, ...]`), doubles in them as strings of the same form.
+    /// `[{"key":"k","value":{...}}, ...]`), doubles in them as strings of the same form but with the infinities spelled
+    /// `Infinity` and `-Infinity`.
     pub fn to_text(&self) -> String {
         match self {
             Self::String(s) => s.clone(),

@@ -1,5 +1,5 @@
-//! The engine's WAL record: one per write, holding the series it introduced and the samples
-//! it stored (see `docs/formats/engine-wal.md`). Only accepted samples are logged, so replay
+//! The engine's WAL records: a write logs the series definitions it adds as one record per
+//! head shard, then one record with the samples it stored (see `docs/formats/engine-wal.md`). Only accepted samples are logged, so replay
 //! applies records without re-checking any limit. A write that stored native histograms
 //! logs them in the same record, of kind 5; float-only records are unchanged (kind 1).
 

@@ -8,8 +8,10 @@
 //! not found by that comparison. Other attributes are compared in the `attributes` /
 //! `resource_attributes` maps, with
 //! their type from the `*_types` maps so that `"500"` and `500` stay different values as
-//! in Tempo. What SQL cannot check (trace-level intrinsics, arithmetic, `!`, unscoped
-//! attributes' precedence) compiles to `TRUE`, inexact, and is left to the in-memory pass.
+//! in Tempo. An unscoped attribute compiles to the span's condition `OR` the resource's,
+//! inexact (the span's value takes precedence, which SQL does not check). What SQL cannot
+//! check at all (trace-level intrinsics, structure, arithmetic, `!`) compiles to `TRUE`,
+//! inexact; both are left to the in-memory pass.
 
 use strata_engine::{KnownType, span_attribute_column};
 

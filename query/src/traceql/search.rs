@@ -120,7 +120,7 @@ async fn candidates(
 }
 
 /// The spans of traces `ids` (in that order, those with none left out), read with a
-/// margin around `[start_ns, end_ns]`, on up to two blocking threads.
+/// margin around `[start_ns, end_ns]`, on up to four blocking threads (one per core).
 pub(crate) async fn load(
     engine: &Arc<Engine>,
     tenant: &TenantId,

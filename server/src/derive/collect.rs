@@ -19,7 +19,7 @@ use super::histogram::{Counts, EDGE_BUCKETS_NS, SPAN_BUCKETS_NS, le_labels};
 use super::servicegraph::{self, CLIENT_SECONDS, REQUEST_FAILED, REQUEST_TOTAL, SERVER_SECONDS};
 use super::spanmetrics::{CALLS, LATENCY, SpanSeries};
 use super::{Derive, DeriveError, TenantState, lock};
-use crate::runtime::ingest::Ingest;
+use crate::runtime::ingest_handle::Ingest;
 
 /// The running loop.
 #[derive(Debug)]

@@ -9,7 +9,7 @@ pub(crate) mod engine_slot;
 pub(crate) mod history;
 pub mod inflight;
 pub(crate) mod info;
-pub(crate) mod ingest;
+pub(crate) mod ingest_handle;
 pub(crate) mod pressure;
 pub(crate) mod queries;
 pub(crate) mod self_metrics;

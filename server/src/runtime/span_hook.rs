@@ -1,7 +1,7 @@
 //! The hook through which spans that were stored feed work derived from them (RED metrics
 //! and the service graph, `crate::derive`), without this layer knowing that work.
 //!
-//! [`Ingest::write_spans`](crate::runtime::ingest::Ingest::write_spans) asks the hook for
+//! [`Ingest::write_spans`](crate::runtime::ingest_handle::Ingest::write_spans) asks the hook for
 //! a [`SpanBatch`] per write; the engine hands the batch the spans that passed its checks
 //! ([`SpanBatch::observe`]); once the write is acknowledged the batch learns how many of
 //! them were stored ([`SpanBatch::commit`]). A failed write commits nothing.

@@ -19,7 +19,7 @@ use crate::runtime::engine_slot::EngineSlot;
 use crate::runtime::history::History;
 use crate::runtime::inflight::{ADMIT_WAIT, Inflight};
 use crate::runtime::info::ProcessInfo;
-use crate::runtime::ingest::Ingest;
+use crate::runtime::ingest_handle::Ingest;
 use crate::runtime::pressure::{Level, Pressure};
 use crate::runtime::queries::{Languages, Queries};
 use crate::runtime::self_metrics::Metrics;

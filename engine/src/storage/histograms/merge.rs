@@ -1,5 +1,5 @@
 //! Rewriting histograms and bucket files: compaction's k-way merge of a partition's files
-//! into one of each, and the filtered copy of deletes and retention.
+//! into one of each, and the filtered copy of deletes.
 //!
 //! Rows are copied column by column (`arrow::compute::interleave_record_batch`,
 //! `filter_record_batch`), never decoded into histograms, so neither depends on the
@@ -368,7 +368,7 @@ fn flush_picks(
 }
 
 /// Copies the rows of `input`'s files for which `keep(series_id, ts)` holds into new
-/// files at `out` and `out_buckets` (a delete's or retention's rewrite), in the same
+/// files at `out` and `out_buckets` (a delete's rewrite), in the same
 /// order: the same predicate on both files. A file that keeps no row is not written.
 pub(crate) fn rewrite_files(
     input: &Input,

@@ -17,8 +17,8 @@
 //! Pieces: schemas, file names and writer properties (here), the row builders and
 //! decoders ([`rows`], [`buckets`]), the writer of both files ([`write`]), reassembly of
 //! samples from both ([`assemble`]), a reader pruned by the page index like the samples
-//! reader ([`read`]), the compaction merge and the filtered rewrite of deletes and
-//! retention ([`merge`]), and the merged keys compaction checks floats against ([`keys`]).
+//! reader ([`read`]), the compaction merge and the filtered rewrite of deletes
+//! ([`merge`]), and the merged keys compaction checks floats against ([`keys`]).
 
 use std::path::Path;
 use std::sync::Arc;

@@ -42,7 +42,7 @@ use crate::ingest::otlp::inflate_charged;
 use crate::ingest::otlp::request_items::{self, MAX_RECORDS};
 use crate::ingest::remote_write::{snappy_block, snappy_len};
 use crate::runtime::inflight::request_cost;
-use crate::runtime::ingest::{Ingest, cpu_work};
+use crate::runtime::ingest_handle::{Ingest, cpu_work};
 use crate::runtime::self_metrics::Signal;
 use crate::runtime::state::AppState;
 

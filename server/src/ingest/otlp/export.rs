@@ -24,7 +24,7 @@ use super::{
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::relabel;
 use crate::runtime::inflight::request_cost;
-use crate::runtime::ingest::{Ingest, cpu_work};
+use crate::runtime::ingest_handle::{Ingest, cpu_work};
 use crate::runtime::self_metrics::Signal;
 
 /// Counted as the rejection reason of OTLP points the Prometheus mapping cannot store.

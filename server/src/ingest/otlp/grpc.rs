@@ -44,7 +44,7 @@ use crate::auth::Auth;
 use crate::config::tokens::Scope;
 use crate::http::error::ApiError;
 use crate::runtime::inflight::{InflightPermit, PermitSlot, declared_cost};
-use crate::runtime::ingest::Ingest;
+use crate::runtime::ingest_handle::Ingest;
 use crate::runtime::state::AppState;
 
 /// The gRPC services served on `server.grpc_addr`: the OTLP collector services for

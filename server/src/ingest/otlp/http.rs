@@ -21,7 +21,7 @@ use super::{
 use crate::auth::WriteTenant;
 use crate::http::error::ApiError;
 use crate::runtime::inflight::InflightPermit;
-use crate::runtime::ingest::Ingest;
+use crate::runtime::ingest_handle::Ingest;
 use crate::runtime::state::AppState;
 
 /// The OTLP/HTTP routes, for the router (`router.rs`) to merge.

@@ -29,7 +29,7 @@ use prost::bytes::Bytes;
 use super::error::OtlpError;
 use crate::http::error::ApiError;
 use crate::runtime::inflight::{InflightPermit, request_cost};
-use crate::runtime::ingest::{Ingest, cpu_work};
+use crate::runtime::ingest_handle::{Ingest, cpu_work};
 
 /// The scratch buffer of the pass that only counts what a body inflates to.
 const CHUNK: usize = 64 * 1024;
@@ -194,7 +194,7 @@ pub(crate) fn decompress<'a>(
 /// (503 after the wait) but holding none while it waits
 /// ([`Ingest::resize_requeued`]), so concurrent bombs are bounded by the budget at their
 /// real size and take turns. Passes over
-/// [`crate::runtime::ingest::INLINE_WORK_MAX_BYTES`] inflate on the blocking pool.
+/// [`crate::runtime::ingest_handle::INLINE_WORK_MAX_BYTES`] inflate on the blocking pool.
 pub(crate) async fn inflate_charged(
     ingest: &Ingest,
     permit: &mut InflightPermit,

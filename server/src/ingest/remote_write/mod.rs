@@ -48,7 +48,7 @@ use crate::auth::WriteTenant;
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::relabel::{self, Relabeling, RuleCounts};
 use crate::runtime::inflight::request_cost;
-use crate::runtime::ingest::{Ingest, cpu_work};
+use crate::runtime::ingest_handle::{Ingest, cpu_work};
 use crate::runtime::self_metrics::Signal;
 
 /// The handler of `POST /api/v1/write`, both versions.
