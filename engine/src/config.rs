@@ -41,6 +41,10 @@ pub struct Limits {
     pub traces_retention: Duration,
     /// How long log records are kept, as `traces_retention` for `logs/`. Default 7 days.
     pub logs_retention: Duration,
+    /// Age at which a metrics partition turns cold: once its end is this long ago,
+    /// compaction rewrites it in the dense layout (`docs/formats/partitions.md`), smaller
+    /// and slower to read. Default 24 hours; zero makes every closed partition cold.
+    pub cold_after: Duration,
     /// Sustained span or log record rate, records per second (one token bucket per tenant
     /// and signal). Default 100,000.
     pub signal_record_rate: f64,
@@ -139,6 +143,11 @@ impl Limits {
         Ok(())
     }
 
+    /// [`Limits::cold_after`] in milliseconds.
+    pub(crate) fn cold_after_ms(&self) -> i64 {
+        i64::try_from(self.cold_after.as_millis()).unwrap_or(i64::MAX)
+    }
+
     pub(crate) fn retention_ms(&self) -> i64 {
         i64::try_from(self.metrics_retention.as_millis()).unwrap_or(i64::MAX)
     }
@@ -173,6 +182,7 @@ impl Default for Limits {
             disk_budget: None,
             traces_retention: Duration::from_secs(7 * 86_400),
             logs_retention: Duration::from_secs(7 * 86_400),
+            cold_after: Duration::from_secs(86_400),
             signal_record_rate: 100_000.0,
             signal_record_burst: 200_000.0,
             signal_byte_rate: f64::from(64u32 << 20),

@@ -176,7 +176,9 @@ impl Engine {
                     ));
                     g.0 += 1;
                     g.1 += f.entry.bytes;
-                    g.3 |= signal == Signal::Metrics && !f.entry.compacted();
+                    let cold_after = core.config.limits_for(tenant).cold_after_ms();
+                    let layout = crate::storage::partition::metrics_layout(end, cold_after, now);
+                    g.3 |= signal == Signal::Metrics && f.entry.layout() < layout;
                 }
             }
             for (sets, bytes, closed, flushed) in groups.into_values() {

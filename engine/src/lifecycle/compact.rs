@@ -79,10 +79,12 @@ impl Core {
             for ((tenant, dir), inputs) in groups {
                 let end = partition_start(inputs[0].entry.min_ts) + PARTITION_MS;
                 let closed = end.saturating_add(window) <= now;
-                // A metrics partition's one set is rewritten too while a flush wrote it:
-                // compacted files are written with settings that make them smaller
-                // (`parquet_io::WrittenBy`).
-                let rewrite = signal == Signal::Metrics && !inputs[0].entry.compacted();
+                // A metrics partition's one set is rewritten too while its layout is below
+                // the one the partition's age asks for: a flush's set once the partition
+                // is closed, a compacted one once it is cold (`parquet_io::WrittenBy`).
+                let cold_after = self.config.limits_for(&tenant).cold_after_ms();
+                let layout = partition::metrics_layout(end, cold_after, now);
+                let rewrite = signal == Signal::Metrics && inputs[0].entry.layout() < layout;
                 if (inputs.len() < 2 && !rewrite) || (scope == Scope::Closed && !closed) {
                     continue;
                 }
@@ -103,7 +105,7 @@ impl Core {
                 let target = (file_map, tenant.clone(), dir.clone());
                 match signal {
                     Signal::Metrics => {
-                        self.compact_partition(&tenant, &dir, &inputs, &mut stats)?;
+                        self.compact_partition(&tenant, &dir, &inputs, layout, &mut stats)?;
                     }
                     Signal::Traces => {
                         self.compact_records::<SpanRecord>(target, &inputs, &mut stats)?;
@@ -131,26 +133,27 @@ impl Core {
         Ok(stats)
     }
 
-    /// Merges `inputs` (one partition's sets, oldest flush first) into one set: samples,
-    /// native histograms, series table, index and exemplars written, then the manifest
-    /// committed.
+    /// Merges `inputs` (one partition's sets, oldest flush first) into one set in layout
+    /// `by`: samples, native histograms, series table, index and exemplars written, then
+    /// the manifest committed.
     fn compact_partition(
         &self,
         tenant: &TenantId,
         dir: &Path,
         inputs: &[Arc<PartFile>],
+        by: WrittenBy,
         stats: &mut CompactStats,
     ) -> Result<()> {
         // Inputs a bounded local cache evicted come back from the bucket.
         for f in inputs {
             f.ensure_data()?;
         }
-        let mut entry = compacted_entry(inputs);
+        let mut entry = compacted_entry(inputs, by);
         let defs = united_series(inputs)?;
         let hist_inputs = histogram_inputs(inputs);
         let (rows_in, rows_out, losing_hists) =
-            merge_floats(inputs, dir, &hist_inputs, &mut entry)?;
-        let hist_rows = merge_histograms(dir, hist_inputs, &losing_hists, &mut entry)?;
+            merge_floats(inputs, dir, &hist_inputs, by, &mut entry)?;
+        let hist_rows = merge_histograms(dir, hist_inputs, &losing_hists, by, &mut entry)?;
         entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
         entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
         merge_exemplars(inputs, dir, &mut entry)?;
@@ -170,19 +173,24 @@ impl Core {
         stats.histogram_rows_out += hist_rows.1;
         stats.bytes_in += inputs.iter().map(|f| f.entry.bytes).sum::<u64>();
         stats.bytes_out += entry.bytes;
+        if by == WrittenBy::Cold {
+            stats.cold_partitions += 1;
+        }
         Ok(())
     }
 }
 
-/// The entry of the set that compacting `inputs` writes, its files named after the newest
-/// flush among them; rows, times and bytes are filled in as its files are written.
-fn compacted_entry(inputs: &[Arc<PartFile>]) -> FileEntry {
+/// The entry of the set that compacting `inputs` in layout `by` writes, its files named
+/// after the newest flush among them and `by`; rows, times and bytes are filled in as its
+/// files are written.
+fn compacted_entry(inputs: &[Arc<PartFile>], by: WrittenBy) -> FileEntry {
     let flush = inputs.iter().map(|f| f.entry.flush).max().unwrap_or(0);
+    let s = by.suffix();
     FileEntry {
         flush,
-        samples: format!("samples-{flush}-c.parquet"),
-        series: format!("series-{flush}-c.parquet"),
-        index: format!("index-{flush}-c.parquet"),
+        samples: format!("samples-{flush}{s}.parquet"),
+        series: format!("series-{flush}{s}.parquet"),
+        index: format!("index-{flush}{s}.parquet"),
         exemplars: String::new(),
         histograms: String::new(),
         histogram_rows: 0,
@@ -251,6 +259,7 @@ fn merge_floats(
     inputs: &[Arc<PartFile>],
     dir: &Path,
     hist_inputs: &[(usize, Input)],
+    by: WrittenBy,
     entry: &mut FileEntry,
 ) -> Result<(u64, u64, LosingHists)> {
     let mut keys = if hist_inputs.is_empty() {
@@ -264,7 +273,7 @@ fn merge_floats(
     };
     let mut losing_hists = LosingHists::new();
     let (rows_in, rows_out, min_ts, max_ts, samples_bytes) =
-        merge_samples(inputs, &dir.join(&entry.samples), |id, ts, input| {
+        merge_samples(inputs, &dir.join(&entry.samples), by, |id, ts, input| {
             let Some(keys) = keys.as_mut() else {
                 return Ok(false);
             };
@@ -291,20 +300,21 @@ fn merge_histograms(
     dir: &Path,
     hist_inputs: Vec<(usize, Input)>,
     losing: &LosingHists,
+    by: WrittenBy,
     entry: &mut FileEntry,
 ) -> Result<(u64, u64)> {
     let mut hist_rows = (0, 0);
     if hist_inputs.is_empty() {
         return Ok(hist_rows);
     }
-    let name = hist_file::file_name(entry.flush, true);
-    let buckets = hist_file::buckets_file_name(entry.flush, true);
+    let name = hist_file::file_name(entry.flush, by);
+    let buckets = hist_file::buckets_file_name(entry.flush, by);
     let list: Vec<Input> = hist_inputs.into_iter().map(|(_, f)| f).collect();
     let done = merge_files_except(
         &list,
         &dir.join(&name),
         &dir.join(&buckets),
-        WrittenBy::Compaction,
+        by,
         |id, ts| losing.contains(&(id, ts)),
     )?;
     if let Some(h) = done.histograms {
@@ -330,7 +340,8 @@ fn merge_exemplars(inputs: &[Arc<PartFile>], dir: &Path, entry: &mut FileEntry) 
         exemplars.extend(exemplar_file::read(&path)?);
     }
     if !exemplars.is_empty() {
-        entry.exemplars = format!("exemplars-{}-c.parquet", entry.flush);
+        let suffix = WrittenBy::of_file(&entry.samples).suffix();
+        entry.exemplars = format!("exemplars-{}{suffix}.parquet", entry.flush);
         let mut rows: Vec<_> = exemplars.iter().map(|(l, e)| (l, e)).collect();
         entry.bytes += exemplar_file::write(&dir.join(&entry.exemplars), &mut rows)?;
         for (_, e) in &exemplars {

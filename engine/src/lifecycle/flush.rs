@@ -605,8 +605,8 @@ impl Core {
         }
         let refs: Vec<_> = decoded.iter().map(|(id, v)| (*id, &v[..])).collect();
         let flush = entry.flush;
-        let name = hist_file::file_name(flush, false);
-        let buckets = hist_file::buckets_file_name(flush, false);
+        let name = hist_file::file_name(flush, WrittenBy::Flush);
+        let buckets = hist_file::buckets_file_name(flush, WrittenBy::Flush);
         let w = write_runs(
             &dir.join(&name),
             &dir.join(&buckets),

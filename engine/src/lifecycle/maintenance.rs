@@ -4,6 +4,7 @@ use crate::lifecycle::Core;
 use crate::signal_kind::Signal;
 use crate::spans_logs::spans::trace_filter::build;
 use crate::storage::fs::sync_dir;
+use crate::storage::parquet_io::WrittenBy;
 use crate::storage::partition::FileMap;
 use crate::storage::partition::{PARTITION_MS, PartFile};
 use crate::storage::retention::DROPPED;
@@ -247,6 +248,11 @@ impl Core {
                         partitions: dirs.len(),
                         file_sets: list.len(),
                         bytes: list.iter().map(|f| f.entry.bytes).sum(),
+                        cold_bytes: list
+                            .iter()
+                            .filter(|f| f.entry.layout() == WrittenBy::Cold)
+                            .map(|f| f.entry.bytes)
+                            .sum(),
                     },
                 );
             }

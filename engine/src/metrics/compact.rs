@@ -48,6 +48,8 @@ pub struct CompactStats {
     pub bytes_in: u64,
     /// Bytes written.
     pub bytes_out: u64,
+    /// Of the partitions compacted, those written in the cold layout.
+    pub cold_partitions: usize,
 }
 
 /// Which partitions a pass compacts.
@@ -137,12 +139,13 @@ impl Iterator for OwnedBatches {
 pub(crate) type Target<'a> = (&'a RwLock<FileMap>, TenantId, PathBuf);
 
 /// Streams the inputs' samples, merged by (series_id, ts) with duplicates dropped (the
-/// earliest input wins), into a new samples file at `out`, leaving out the winning
+/// earliest input wins), into a new samples file at `out` in layout `by`, leaving out the winning
 /// samples for which `skip(series_id, ts, input)` holds (a native histogram of an older
 /// input takes that place). Returns (rows read, rows written, min ts, max ts, bytes).
 pub(crate) fn merge_samples(
     inputs: &[Arc<PartFile>],
     out: &Path,
+    by: parquet_io::WrittenBy,
     mut skip: impl FnMut(SeriesId, i64, usize) -> Result<bool>,
 ) -> Result<(u64, u64, i64, i64, u64)> {
     let mut cursors = Vec::with_capacity(inputs.len());
@@ -157,7 +160,7 @@ pub(crate) fn merge_samples(
             heap.push(Reverse((id, ts, i)));
         }
     }
-    let mut writer = parquet_io::samples_writer(out, parquet_io::WrittenBy::Compaction)?;
+    let mut writer = parquet_io::samples_writer(out, by)?;
     let (mut ids, mut tss, mut values) = (Vec::new(), Vec::new(), Vec::new());
     let (mut rows_in, mut rows_out) = (0u64, 0u64);
     let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);

@@ -6,8 +6,8 @@
 //! The new set keeps the old one's `flush` (and `flushes`), so it takes the old one's
 //! place in the order readers merge sets in. Its names carry a token (`d<16 hex>`), so they
 //! never meet a name used before (`docs/formats/partitions.md`, "Deletes"), and end in
-//! `-c.parquet`: it is written with compaction's settings, so compaction has no reason to
-//! rewrite it alone.
+//! `-c.parquet`, or `-cold.parquet` for a cold set: it is written in the old set's layout,
+//! at least compaction's, so compaction has no reason to rewrite it alone.
 
 use std::path::Path;
 
@@ -88,11 +88,13 @@ pub(crate) fn rewrite_without(
     token: &str,
 ) -> Result<Rewritten> {
     let flush = part.entry.flush;
+    let by = part.entry.layout().max(WrittenBy::Compaction);
+    let s = by.suffix();
     let mut entry = FileEntry {
         flush,
-        samples: format!("samples-{flush}-d{token}-c.parquet"),
-        series: format!("series-{flush}-d{token}-c.parquet"),
-        index: format!("index-{flush}-d{token}-c.parquet"),
+        samples: format!("samples-{flush}-d{token}{s}.parquet"),
+        series: format!("series-{flush}-d{token}{s}.parquet"),
+        index: format!("index-{flush}-d{token}{s}.parquet"),
         exemplars: String::new(),
         histograms: String::new(),
         histogram_rows: 0,
@@ -132,12 +134,12 @@ pub(crate) fn rewrite_without(
             kept.1.push(ts);
             kept.2.push(values[r]);
             if kept.0.len() >= OUT_BATCH {
-                write_rows(&mut writer, &out, std::mem::take(&mut kept))?;
+                write_rows(&mut writer, &out, by, std::mem::take(&mut kept))?;
             }
         }
     }
     if !kept.0.is_empty() {
-        write_rows(&mut writer, &out, kept)?;
+        write_rows(&mut writer, &out, by, kept)?;
     }
     // The set's native histograms, rewritten with the same predicate.
     if let Some(histograms) = part.histograms_path() {
@@ -145,13 +147,13 @@ pub(crate) fn rewrite_without(
             histograms,
             buckets: part.histogram_buckets_path(),
         };
-        let name = format!("histograms-{flush}-d{token}-c.parquet");
-        let buckets = format!("histogram_buckets-{flush}-d{token}-c.parquet");
+        let name = format!("histograms-{flush}-d{token}{s}.parquet");
+        let buckets = format!("histogram_buckets-{flush}-d{token}{s}.parquet");
         let done = rewrite_files(
             &input,
             &part.dir.join(&name),
             &part.dir.join(&buckets),
-            WrittenBy::Compaction,
+            by,
             |id, ts| {
                 let keep = !((start..=end).contains(&ts) && ids.binary_search(&id).is_ok());
                 if keep && present.last() != Some(&id) {
@@ -180,9 +182,7 @@ pub(crate) fn rewrite_without(
     let writer = match writer {
         Some(w) => w,
         // Histograms only: the set keeps an empty samples file, as a flush writes one.
-        None if !entry.histograms.is_empty() => {
-            parquet_io::samples_writer(&out, WrittenBy::Compaction)?
-        }
+        None if !entry.histograms.is_empty() => parquet_io::samples_writer(&out, by)?,
         None => {
             return Ok(Rewritten {
                 entry: None,
@@ -203,15 +203,17 @@ pub(crate) fn rewrite_without(
     })
 }
 
-/// Writes the rows `(ids, ts, values)` to the samples file `out`, created on first use.
+/// Writes the rows `(ids, ts, values)` to the samples file `out`, created on first use in
+/// layout `by`.
 fn write_rows(
     writer: &mut Option<DurableWriter>,
     out: &Path,
+    by: WrittenBy,
     (ids, ts, values): (Vec<SeriesId>, Vec<i64>, Vec<f64>),
 ) -> Result<()> {
     let w = match writer {
         Some(w) => w,
-        None => writer.insert(parquet_io::samples_writer(out, WrittenBy::Compaction)?),
+        None => writer.insert(parquet_io::samples_writer(out, by)?),
     };
     w.write(&parquet_io::samples_batch(ids, ts, values, out)?)
 }

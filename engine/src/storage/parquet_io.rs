@@ -3,7 +3,8 @@
 //! Samples: `series_id UInt64, ts Timestamp(ms, UTC), value Float64`, sorted by
 //! (series_id, ts); timestamps delta-encoded, values byte-stream-split, zstd, page-level
 //! statistics and the page index, so a reader can skip to one series' pages; compacted
-//! files use a higher zstd level ([`WrittenBy`]).
+//! files use a higher zstd level, and cold ones (partitions older than `cold_after`) the
+//! densest settings ([`WrittenBy`]).
 //! Series: `series_id UInt64, metric Utf8, labels Map<Utf8, Utf8>` (all labels but
 //! `__name__`), sorted by series_id. Both are plain Parquet that DuckDB and pyarrow read.
 
@@ -49,22 +50,29 @@ pub(crate) fn samples_schema() -> SchemaRef {
     ]))
 }
 
-/// Who writes a samples file: a flush, or compaction.
+/// Who writes a metrics file set, which sets its layout: a flush, compaction of a young
+/// partition, or compaction of a cold one (older than `cold_after`). Ordered from the
+/// least to the most compact: compaction rewrites a set whose layout is below the one its
+/// partition's age asks for, never the other way.
 ///
 /// A flush's file is written once and soon merged away; a compacted file is written once
-/// per partition and read until retention drops it, so compaction spends more CPU on a
-/// smaller file: zstd level [`COMPACTED_ZSTD_LEVEL`] instead of [`FLUSH_ZSTD_LEVEL`]. The
-/// schema, encodings and pages are the same (`docs/formats/partitions.md`). Not taken, for
-/// query speed (`docs/benchmarks-history.md`, "The disk decision"): longer `value` pages
-/// (a one-series read decompresses a whole page), higher zstd levels (see
-/// [`COMPACTED_ZSTD_LEVEL`]) and zstd 15 for the series and index files (their first read
-/// took ~0.2 ms longer per partition).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// per partition and read until the partition turns cold, so compaction spends more CPU on
+/// a smaller file: zstd level [`COMPACTED_ZSTD_LEVEL`] instead of [`FLUSH_ZSTD_LEVEL`], the
+/// same schema, encodings and pages (`docs/formats/partitions.md`). A cold file is read
+/// rarely (dashboards look at the last day) and kept longest, so it takes the densest
+/// plain-Parquet layout measured: zstd [`COLD_ZSTD_LEVEL`] and `value` pages of
+/// [`COLD_VALUE_PAGE_ROWS`] rows (a one-series read decompresses a whole page: 1.4-3.6 ×
+/// slower for one series' day, `docs/benchmarks-history.md`, "The disk decision"). The
+/// series and index files keep zstd 3 in every layout (zstd 15 made their first read
+/// ~0.2 ms longer per partition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum WrittenBy {
-    /// A flush's samples file.
+    /// A flush's file set.
     Flush,
-    /// A compacted partition's samples file.
+    /// A compacted partition's file set (`-c` in the file names).
     Compaction,
+    /// A cold partition's file set (`-cold` in the file names).
+    Cold,
 }
 
 impl WrittenBy {
@@ -74,8 +82,29 @@ impl WrittenBy {
         let level = match self {
             WrittenBy::Flush => FLUSH_ZSTD_LEVEL,
             WrittenBy::Compaction => COMPACTED_ZSTD_LEVEL,
+            WrittenBy::Cold => COLD_ZSTD_LEVEL,
         };
         Compression::ZSTD(ZstdLevel::try_new(level).unwrap_or_default())
+    }
+
+    /// What the names of the files it writes end with before `.parquet`.
+    pub(crate) fn suffix(self) -> &'static str {
+        match self {
+            WrittenBy::Flush => "",
+            WrittenBy::Compaction => "-c",
+            WrittenBy::Cold => "-cold",
+        }
+    }
+
+    /// The layout of a file set whose data file is named `name`.
+    pub(crate) fn of_file(name: &str) -> WrittenBy {
+        if name.ends_with("-cold.parquet") {
+            WrittenBy::Cold
+        } else if name.ends_with("-c.parquet") {
+            WrittenBy::Compaction
+        } else {
+            WrittenBy::Flush
+        }
     }
 }
 
@@ -89,14 +118,33 @@ pub(crate) const FLUSH_ZSTD_LEVEL: i32 = 3;
 /// decision").
 pub(crate) const COMPACTED_ZSTD_LEVEL: i32 = 12;
 
+/// zstd level of a cold samples file: with [`COLD_VALUE_PAGE_ROWS`], 1.975 against 2.26
+/// B/sample on the benchmark's dataset, for ~10 × level 12's encoding CPU, paid once.
+pub(crate) const COLD_ZSTD_LEVEL: i32 = 19;
+
 /// Rows per data page of a samples file: the unit a one-series read decodes.
 pub(crate) const SAMPLES_PAGE_ROWS: usize = 8192;
 
+/// Rows per `ts` and `value` page of a cold samples file. Its `series_id` pages keep
+/// [`SAMPLES_PAGE_ROWS`] rows (by their byte size: 8 bytes a row), so the page index
+/// still narrows a one-series read to 8,192-row units; the larger `value` page under them
+/// is decompressed whole.
+pub(crate) const COLD_VALUE_PAGE_ROWS: usize = 65_536;
+
 fn samples_props(by: WrittenBy) -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(by.samples_zstd())
+    let b = WriterProperties::builder();
+    let b = if by == WrittenBy::Cold {
+        b.set_data_page_row_count_limit(COLD_VALUE_PAGE_ROWS)
+            .set_column_data_page_size_limit(ColumnPath::from("series_id"), SAMPLES_PAGE_ROWS * 8)
+            .set_column_data_page_size_limit(
+                ColumnPath::from("value"),
+                COLD_VALUE_PAGE_ROWS * 8 + 1,
+            )
+    } else {
+        b.set_data_page_row_count_limit(SAMPLES_PAGE_ROWS)
+    };
+    b.set_compression(by.samples_zstd())
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_data_page_row_count_limit(SAMPLES_PAGE_ROWS)
         // No dictionary: a reader of one page would have to fetch the whole dictionary
         // (8 bytes per series of the file) too. Runs of one id compress to a few bytes under
         // zstd; PLAIN came out smaller than both the dictionary and DELTA_BINARY_PACKED

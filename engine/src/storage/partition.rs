@@ -28,10 +28,21 @@ use tracing::warn;
 
 use crate::signal_kind::Signal;
 use crate::storage::fs::{io, write_atomic};
+use crate::storage::parquet_io::WrittenBy;
 use crate::{Error, Result, TenantId};
 
 /// Width of a partition: one hour.
 pub(crate) const PARTITION_MS: i64 = 3_600_000;
+
+/// The layout compaction writes a metrics partition ending at `end` in at `now`: cold once
+/// its end is `cold_after_ms` ago ([`crate::Limits::cold_after`]), else compaction's.
+pub(crate) fn metrics_layout(end: i64, cold_after_ms: i64, now: i64) -> WrittenBy {
+    if end.saturating_add(cold_after_ms) <= now {
+        WrittenBy::Cold
+    } else {
+        WrittenBy::Compaction
+    }
+}
 
 /// One file set of a partition: what one flush wrote, or what compaction merged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,10 +112,10 @@ impl FileEntry {
         .filter(|n| !n.is_empty())
     }
 
-    /// Whether compaction wrote this set (its files are named `...-c.parquet`) rather
-    /// than a flush.
-    pub(crate) fn compacted(&self) -> bool {
-        self.samples.ends_with("-c.parquet")
+    /// Who wrote this set, which is its layout: a flush, compaction (files named
+    /// `...-c.parquet`) or compaction of a cold partition (`...-cold.parquet`).
+    pub(crate) fn layout(&self) -> WrittenBy {
+        WrittenBy::of_file(&self.samples)
     }
 }
 

@@ -139,6 +139,7 @@ pub(crate) struct LimitValues {
     pub(crate) metrics_retention: Option<String>,
     pub(crate) traces_retention: Option<String>,
     pub(crate) logs_retention: Option<String>,
+    pub(crate) cold_after: Option<String>,
     pub(crate) signal_record_rate: Option<f64>,
     pub(crate) signal_record_burst: Option<f64>,
     pub(crate) signal_byte_rate: Option<f64>,

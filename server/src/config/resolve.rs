@@ -186,6 +186,9 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     c.tempo = super::tempo::resolve(file.tempo)?;
     read_wal(&file.wal, &mut c)?;
     read_retention(&file.retention, &mut c)?;
+    if let Some(t) = &file.storage.cold_after {
+        c.engine.limits.cold_after = parse_duration("storage.cold_after", t)?;
+    }
     read_engine(&file.engine, &mut c)?;
     read_sql(&file.sql, &mut c)?;
     if let Some(on) = file.promql.delayed_name_removal {
@@ -464,6 +467,9 @@ fn apply_limits(l: &mut Limits, v: &LimitValues, prefix: &str) -> Result<()> {
     }
     if let Some(t) = &v.logs_retention {
         l.logs_retention = parse_duration(&key("logs_retention"), t)?;
+    }
+    if let Some(t) = &v.cold_after {
+        l.cold_after = parse_duration(&key("cold_after"), t)?;
     }
     Ok(())
 }

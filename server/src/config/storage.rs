@@ -1,4 +1,5 @@
-//! `[storage]`: where committed partitions are mirrored (`docs/scale-out.md`).
+//! `[storage]`: where committed partitions are mirrored (`docs/scale-out.md`), and when a
+//! metrics partition turns cold (`cold_after`, read with the retention keys).
 //!
 //! `backend = "local"` (the default) keeps everything on the data directory's disk.
 //! `backend = "s3"` mirrors every committed partition to an S3-compatible bucket through
@@ -33,6 +34,9 @@ pub(crate) struct StorageSection {
     pub(crate) interval: Option<String>,
     pub(crate) request_timeout: Option<String>,
     pub(crate) cache_bytes: Option<u64>,
+    /// The age at which a metrics partition turns cold (`strata_engine::Limits::cold_after`);
+    /// every role reads it, the local backend too.
+    pub(crate) cold_after: Option<String>,
 }
 
 /// The engine's mirror for `section`, or `None` for the local backend. (`delete_grace` is

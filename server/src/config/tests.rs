@@ -510,3 +510,36 @@ fn tls_takes_a_certificate_and_key_or_self_signed() {
         );
     }
 }
+
+#[test]
+fn cold_after_comes_from_storage_and_each_tenant_may_set_its_own() {
+    let c = Config::from_toml(
+        "[storage]\ncold_after = \"36h\"\n[limits.tenants.acme]\ncold_after = \"7d\"\n\
+         [limits.tenants.ops]\nmax_active_series = 10\n",
+    )
+    .unwrap();
+    assert_eq!(c.engine.limits.cold_after, Duration::from_secs(36 * 3600));
+    let acme = &c.engine.tenant_limits["acme"];
+    assert_eq!(acme.cold_after, Duration::from_secs(7 * 86_400));
+    let ops = &c.engine.tenant_limits["ops"];
+    assert_eq!(
+        ops.cold_after,
+        Duration::from_secs(36 * 3600),
+        "the default"
+    );
+    assert_eq!(
+        Config::from_toml("").unwrap().engine.limits.cold_after,
+        Duration::from_secs(86_400)
+    );
+    // `strata check-config` prints both.
+    let view = super::view::redacted_toml(&c);
+    assert!(view.contains("cold_after = \"1day 12h\""), "{view}");
+    assert!(view.contains("cold_after = \"7days\""), "{view}");
+    let err = Config::from_toml("[storage]\ncold_after = \"soon\"\n").unwrap_err();
+    assert!(err.to_string().contains("storage.cold_after"), "{err}");
+    let err = Config::from_toml("[limits.tenants.acme]\ncold_after = \"x\"\n").unwrap_err();
+    assert!(
+        err.to_string().contains("limits.tenants.acme.cold_after"),
+        "{err}"
+    );
+}

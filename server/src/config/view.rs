@@ -55,6 +55,7 @@ fn overlay(t: &mut Table, c: &Config) {
     put(t, &["retention"], "metrics", dur(l.metrics_retention));
     put(t, &["retention"], "traces", dur(l.traces_retention));
     put(t, &["retention"], "logs", dur(l.logs_retention));
+    put(t, &["storage"], "cold_after", dur(l.cold_after));
     limits(t, &["limits"], l);
     for (tenant, l) in &c.engine.tenant_limits {
         limits(t, &["limits", "tenants", tenant], l);
@@ -109,6 +110,7 @@ fn limits(t: &mut Table, at: &[&str], l: &Limits) {
     put(t, at, "metrics_retention", dur(l.metrics_retention));
     put(t, at, "traces_retention", dur(l.traces_retention));
     put(t, at, "logs_retention", dur(l.logs_retention));
+    put(t, at, "cold_after", dur(l.cold_after));
     put(t, at, "signal_record_rate", l.signal_record_rate);
     put(t, at, "signal_record_burst", l.signal_record_burst);
     put(t, at, "signal_byte_rate", l.signal_byte_rate);

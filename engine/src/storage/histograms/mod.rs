@@ -56,22 +56,15 @@ pub(crate) const HISTOGRAMS_PAGE_ROWS: usize = 8192;
 /// delta encoding and zstd; a one-series read decodes 2-3 pages).
 pub(crate) const BUCKETS_PAGE_ROWS: usize = 16_384;
 
-/// The file name of flush `flush`'s histograms file (`compacted`: compaction's, `-c`).
-pub(crate) fn file_name(flush: u64, compacted: bool) -> String {
-    named("histograms", flush, compacted)
+/// The file name of flush `flush`'s histograms file written by `by` (`-c` for
+/// compaction's, `-cold` for a cold partition's).
+pub(crate) fn file_name(flush: u64, by: WrittenBy) -> String {
+    format!("histograms-{flush}{}.parquet", by.suffix())
 }
 
-/// The file name of flush `flush`'s bucket file (`compacted`: compaction's, `-c`).
-pub(crate) fn buckets_file_name(flush: u64, compacted: bool) -> String {
-    named("histogram_buckets", flush, compacted)
-}
-
-fn named(stem: &str, flush: u64, compacted: bool) -> String {
-    if compacted {
-        format!("{stem}-{flush}-c.parquet")
-    } else {
-        format!("{stem}-{flush}.parquet")
-    }
+/// The file name of flush `flush`'s bucket file written by `by`, as [`file_name`].
+pub(crate) fn buckets_file_name(flush: u64, by: WrittenBy) -> String {
+    format!("histogram_buckets-{flush}{}.parquet", by.suffix())
 }
 
 /// The fields of a span: `offset Int32, length UInt32`.

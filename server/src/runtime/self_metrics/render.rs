@@ -427,6 +427,11 @@ fn engine_telemetry(o: &mut String, t: &EngineTelemetry, shown: Shown) {
             "Bytes of committed Parquet files, per tenant and signal (the WAL is not included).",
             |d: &DiskUsage| d.bytes as f64,
         ),
+        (
+            "strata_disk_cold_bytes",
+            "Of strata_disk_bytes, the bytes of partitions in the cold layout (older than cold_after).",
+            |d: &DiskUsage| d.cold_bytes as f64,
+        ),
     ] {
         header(o, name, "gauge", help);
         for ((id, signal), d) in &disk {

@@ -261,8 +261,8 @@ fn bucket_count(h: &Histogram) -> u64 {
 fn round_trip_is_bit_exact_across_batches_and_pages() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut files = Input {
-        histograms: dir.path().join(file_name(7, false)),
-        buckets: Some(dir.path().join(buckets_file_name(7, false))),
+        histograms: dir.path().join(file_name(7, WrittenBy::Flush)),
+        buckets: Some(dir.path().join(buckets_file_name(7, WrittenBy::Flush))),
     };
     // 5 series x 2,000 rows: two writer batches (8,192 rows) and pages (8,192 rows);
     // ~60,000 bucket rows: several bucket pages (16,384 rows).

@@ -45,8 +45,8 @@ print(json.dumps({
 fn pyarrow_and_duckdb_read_both_files_and_join_them() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut files = Input {
-        histograms: dir.path().join(file_name(42, false)),
-        buckets: Some(dir.path().join(buckets_file_name(42, false))),
+        histograms: dir.path().join(file_name(42, WrittenBy::Flush)),
+        buckets: Some(dir.path().join(buckets_file_name(42, WrittenBy::Flush))),
     };
     let runs = runs(3, 20);
     write(&mut files, WrittenBy::Flush, &runs);
