@@ -1,7 +1,7 @@
-//! Flushed and compacted partitions are plain Parquet: DuckDB (the real one, from PyPI)
-//! reads a partition's samples and series files and returns the same rows the engine does,
-//! NaN and infinities included (and pyarrow, for a compacted one); and a spans and a logs
-//! file, nested columns (attribute maps, events) included.
+//! Flushed, compacted and cold partitions are plain Parquet: DuckDB (the real one, from
+//! PyPI) reads a partition's samples and series files and returns the same rows the engine
+//! does, NaN and infinities included (and pyarrow, for a compacted and a cold one); and a
+//! spans and a logs file, nested columns (attribute maps, events) included.
 //!
 //! DuckDB runs in the `python3` found on PATH: `.ci/test.sh` installs it in the virtualenv
 //! `$CARGO_TARGET_DIR/venv` and puts that first on PATH; to run these tests alone, activate
@@ -130,11 +130,26 @@ print(json.dumps({
 
 /// A compacted partition's samples file (a higher zstd level than a flush's:
 /// `docs/formats/partitions.md`) reads the same in DuckDB and pyarrow as through the
-/// engine. 50 series of 900 samples: 45,000 rows, several pages and two merged flushes.
+/// engine. 50 series of 1,500 samples: 75,000 rows, several pages and two merged flushes.
 #[test]
 fn duckdb_and_pyarrow_read_a_compacted_partition_and_get_the_same_rows() {
+    read_compacted(common::config(), "-c.parquet");
+}
+
+/// The same in the cold layout (zstd 19, 65,536-row `value` pages: two of them here).
+#[test]
+fn duckdb_and_pyarrow_read_a_cold_partition_and_get_the_same_rows() {
+    let mut config = common::config();
+    config.limits.cold_after = std::time::Duration::ZERO;
+    read_compacted(config, "-cold.parquet");
+}
+
+/// Writes two flushes of 50 series into one partition, compacts it with `config` (its
+/// samples file then ends with `suffix`), and compares what DuckDB and pyarrow read with
+/// what the engine reads.
+fn read_compacted(config: EngineConfig, suffix: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), common::config()).unwrap();
+    let engine = Engine::open(dir.path(), config).unwrap();
     let t = TenantId::new("acme").unwrap();
     let specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 2.5e-300];
     // Two flushes, each half of every series: two sets for compaction to merge.
@@ -145,9 +160,9 @@ fn duckdb_and_pyarrow_read_a_compacted_partition_and_get_the_same_rows() {
                     ("__name__".into(), "cpu".into()),
                     ("host".into(), format!("h{h:02}")),
                 ],
-                samples: (half * 450..(half + 1) * 450)
+                samples: (half * 750..(half + 1) * 750)
                     .map(|i| Sample {
-                        ts: T0 + i * 3_000,
+                        ts: T0 + i * 2_000,
                         value: if i < 5 {
                             specials[i as usize]
                         } else {
@@ -157,11 +172,11 @@ fn duckdb_and_pyarrow_read_a_compacted_partition_and_get_the_same_rows() {
                     .collect(),
             })
             .collect();
-        assert_eq!(engine.write(&t, &batch).unwrap().accepted, 22_500);
+        assert_eq!(engine.write(&t, &batch).unwrap().accepted, 37_500);
         engine.flush().unwrap();
     }
     let stats = engine.compact_all().unwrap();
-    assert_eq!((stats.partitions, stats.rows_out), (1, 45_000));
+    assert_eq!((stats.partitions, stats.rows_out), (1, 75_000));
     let mut want = Vec::new();
     for s in engine.select(&t, &[], T0, T0 + 3_600_000).unwrap() {
         for x in &s.samples {
@@ -169,7 +184,7 @@ fn duckdb_and_pyarrow_read_a_compacted_partition_and_get_the_same_rows() {
         }
     }
     want.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    assert_eq!(want.len(), 45_000);
+    assert_eq!(want.len(), 75_000);
 
     let part = dir
         .path()
@@ -180,8 +195,8 @@ fn duckdb_and_pyarrow_read_a_compacted_partition_and_get_the_same_rows() {
         .filter(|n| n.starts_with("samples-"))
         .collect();
     assert!(
-        samples.len() == 1 && samples[0].ends_with("-c.parquet"),
-        "one compacted samples file: {samples:?}"
+        samples.len() == 1 && samples[0].ends_with(suffix),
+        "one samples file ending {suffix}: {samples:?}"
     );
     let out = Command::new("python3")
         .args(["-c", COMPACTED_SCRIPT])
@@ -197,7 +212,7 @@ fn duckdb_and_pyarrow_read_a_compacted_partition_and_get_the_same_rows() {
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let duck: Vec<(String, i64, String)> = serde_json::from_value(got["duckdb"].clone()).unwrap();
     assert_eq!(duck, want, "DuckDB's rows");
-    assert_eq!(got["pyarrow_rows"], 45_000);
+    assert_eq!(got["pyarrow_rows"], 75_000);
     let mut bits: Vec<String> = want.iter().map(|w| w.2.clone()).collect();
     bits.sort();
     let pa: Vec<String> = serde_json::from_value(got["pyarrow_value_bits"].clone()).unwrap();

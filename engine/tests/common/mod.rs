@@ -2,7 +2,9 @@
 //!
 //! Many tests write at fixed timestamps (1970, or November 2025) with the real clock, so
 //! they keep metrics for a century instead of the default 30 days, which would reject
-//! those samples as out of retention.
+//! those samples as out of retention, and turn partitions cold only after a century too
+//! (compaction would otherwise write every such partition in the cold layout; the cold
+//! layout has tests of its own, `cold.rs`).
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -12,10 +14,11 @@ use strata_engine::{EngineConfig, Limits};
 /// A century.
 pub(crate) const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
 
-/// Default limits, keeping metrics for a century.
+/// Default limits, keeping metrics for a century and young for as long.
 pub(crate) fn limits() -> Limits {
     Limits {
         metrics_retention: FOREVER,
+        cold_after: FOREVER,
         ..Limits::default()
     }
 }
