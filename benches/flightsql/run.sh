@@ -42,6 +42,9 @@ http_addr = "$HTTP"
 grpc_addr = "$GRPC"
 [retention]
 metrics = "36500d"
+[storage]
+# The dataset is old; its partitions stay in the young layout, as the last day's would.
+cold_after = "36500d"
 [limits]
 max_active_series = 10000000
 max_series_per_metric = 10000000

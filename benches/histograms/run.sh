@@ -69,6 +69,9 @@ http_addr = "$2"
 grpc_addr = "$3"
 [retention]
 metrics = "36500d"
+[storage]
+# The dataset is old; its partitions stay in the young layout, as the last day's would.
+cold_after = "36500d"
 [limits]
 max_active_series = 10000000
 max_series_per_metric = 10000000

@@ -8,7 +8,10 @@
 # server, the order alternating per round, and prints samples/s and the server's CPU
 # seconds. The last round's two servers stay up, flush, and answer the shared 43 PromQL
 # queries QUERY_ROUNDS times (`query_peers.py --runs 5`, each query on A then B; B's
-# answers diffed against A's). Ports 19201-19204; settings as run-strata-peers.sh's.
+# answers diffed against A's). Ports 19201-19204; settings as run-strata-peers.sh's, with
+# partitions kept young (the dataset is from 2024); A_EXTRA and B_EXTRA are TOML appended
+# to A's and B's configuration, e.g. B_EXTRA=$'[storage]\ncold_after = "0s"' to compare
+# cold partitions with young ones on one build.
 set -euo pipefail
 A=${1:?usage: ab.sh A_BIN B_BIN [LOAD_ROUNDS [QUERY_ROUNDS]]} B=${2:?usage: ab.sh A_BIN B_BIN}
 ROUNDS=${3:-3} QROUNDS=${4:-3}
@@ -38,6 +41,10 @@ ingest_burst = 1000000000
 flush_interval = "1m"
 maintenance_interval = "1m"
 T
+  local extra=${A_EXTRA:-}; [[ $1 == B ]] && extra=${B_EXTRA:-}
+  # Young partitions unless the extra TOML sets cold_after itself.
+  if [[ $extra != *cold_after* ]]; then extra=$'[storage]\ncold_after = "36500d"\n'$extra; fi
+  printf '%s\n' "$extra" >> $d/strata.toml
   setsid $2 serve --config $d/strata.toml > $d/out 2> $d/log < /dev/null &
   echo $! > $d/pid
   for i in $(seq 1 240); do curl -fsS -o /dev/null http://$http/ready 2>/dev/null && return 0; sleep 0.5; done

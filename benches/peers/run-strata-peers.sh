@@ -120,6 +120,9 @@ durability = "fsync"
 
 [retention]
 metrics = "36500d"
+[storage]
+# The dataset is old; its partitions stay in the young layout, as the last day's would.
+cold_after = "36500d"
 
 [limits]
 max_active_series = 10000000

@@ -57,6 +57,9 @@ ingest_rate = 100000000
 ingest_burst = 100000000
 [retention]
 metrics = "36500d"
+[storage]
+# The dataset is old; its partitions stay in the young layout, as the last day's would.
+cold_after = "36500d"
 [engine]
 flush_interval = "1m"
 EOF

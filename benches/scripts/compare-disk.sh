@@ -17,6 +17,8 @@
 #   time-default  replayed as live scrapes (1-minute windows in time order), engine's default
 #                 background flush (4 M samples / 10 min)
 #   time-1M       as time-default, flush() every 1 M samples (small flushes)
+#   file-end-cold as file-end, compacted in the cold layout (--cold; the default layout of
+#                 partitions older than storage.cold_after)
 # VictoriaMetrics 1.79 (Debian package): /api/v1/import of the same vm.jsonl with the
 # shared scripts, /internal/force_flush, then the size of its data directory.
 #
@@ -52,6 +54,7 @@ run_strata() {  # run_strata NAME ARGS...
 run_strata file-end --order file --flush end --compact --analyze --reencode --threads 2
 run_strata time-default --order time --flush default --compact
 run_strata time-1M --order time --flush 1000000 --compact
+run_strata file-end-cold --order file --flush end --compact --cold
 
 # VictoriaMetrics with the shared harness.
 VMDATA=$WORK/vm-peer
@@ -77,10 +80,12 @@ vm = st["disk"]["vm"]
 vm_bytes = vm["total"]["apparent"]
 print(f"dataset: {samples:,} samples")
 print(f"{'system / run':<34} {'bytes':>12} {'B/sample':>9} {'before compaction':>18} {'load samples/s':>15}")
-for run in ("file-end", "time-default", "time-1M"):
+for run in ("file-end", "time-default", "time-1M", "file-end-cold"):
     r = load(f"strata-{run}.json")
     print(f"{'strata ' + run:<34} {r['metrics_bytes']:>12,} {r['bytes_per_sample']:>9.3f} {r['bytes_per_sample_before_compaction']:>18.3f} {r['load_samples_per_s']:>15,.0f}")
 print(f"{'victoria-metrics (after flush)':<34} {vm_bytes:>12,} {vm_bytes / samples:>9.3f} {imp['samples_per_s']:>15,.0f}")
+cold = load("strata-file-end-cold.json")["bytes_per_sample"]
+print(f"strata cold / victoria-metrics: {cold / (vm_bytes / samples):.3f} x (target: at most 1.7 x)")
 print(f"  vm by dir: " + ", ".join(f"{k}={v:,}" for k, v in vm.items() if k != "total"))
 r = load("strata-file-end.json")
 print("strata file-end by kind: " + ", ".join(f"{k}={v:,}" for k, v in r["metrics_bytes_by_kind"].items()))

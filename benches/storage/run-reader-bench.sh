@@ -64,6 +64,7 @@ ingest_burst = 1000000000
 flush_interval = "20s"
 maintenance_interval = "20s"
 [storage]
+cold_after = "36500d"
 backend = "s3"
 bucket = "bench"
 endpoint = "http://127.0.0.1:$PORT"

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! bench-load-vm --ds DS_DIR --dir DATA_DIR [--order file|time] [--flush end|default|N]
-//!               [--writers 2] [--lines 200] [--compact] [--analyze]
+//!               [--writers 2] [--lines 200] [--compact [--cold]] [--analyze]
 //!               [--reencode [--variants KEY,...] [--threads N]] [--rewrite KEY]
 //!               [--select SELECTOR,... [--select-rounds N]]
 //! bench-load-vm --existing --dir DATA_DIR [--samples N] [--rewrite KEY] [--analyze]
@@ -21,7 +21,9 @@
 //!   `--flush N`: the loader calls `flush()` after every N accepted samples (and at the end).
 //! - `--compact`: after the final flush, `Engine::compact_all()` (one sorted, deduplicated
 //!   file set per partition); `metrics_bytes` is then measured after compaction, and
-//!   `metrics_bytes_after_flush_before_compaction` before it.
+//!   `metrics_bytes_after_flush_before_compaction` before it. Compaction writes the young
+//!   layout (zstd 12); with `--cold`, the cold one (`cold_after` 0: zstd 19, 65,536-row
+//!   `value` pages, `docs/formats/partitions.md`).
 //! - `--analyze`: per-column compressed sizes, encodings and pages of the samples files
 //!   (Parquet metadata), files and rows per partition.
 //! - `--select`: after the load (and compaction), reads each selector's series over the whole
@@ -97,6 +99,11 @@ fn main() {
             (no_flush_config(), n)
         }
     };
+    let mut config = config;
+    if flag(&args, "--cold") {
+        // Every closed partition in the cold layout (the dataset is old enough for it).
+        config.limits.cold_after = Duration::ZERO;
+    }
     let engine = Arc::new(Engine::open(&dir, config).expect("open engine"));
     let tenant = TenantId::new("default").expect("valid tenant");
     let batches = Arc::new(batches);
