@@ -11,7 +11,8 @@
 # answers diffed against A's). Ports 19201-19204; settings as run-strata-peers.sh's, with
 # partitions kept young (the dataset is from 2024); A_EXTRA and B_EXTRA are TOML appended
 # to A's and B's configuration, e.g. B_EXTRA=$'[storage]\ncold_after = "0s"' to compare
-# cold partitions with young ones on one build.
+# cold partitions with young ones on one build (with QUERY_WAIT=200, the seconds waited
+# before the queries, so that compaction has run).
 set -euo pipefail
 A=${1:?usage: ab.sh A_BIN B_BIN [LOAD_ROUNDS [QUERY_ROUNDS]]} B=${2:?usage: ab.sh A_BIN B_BIN}
 ROUNDS=${3:-3} QROUNDS=${4:-3}
@@ -63,7 +64,7 @@ for r in $(seq 1 $ROUNDS); do
     [[ $r -lt $ROUNDS ]] && stop $n
   done
 done
-sleep 75   # both flush (flush_interval 1m)
+sleep ${QUERY_WAIT:-75}   # both flush (flush_interval 1m); compaction may take longer
 for q in $(seq 1 $QROUNDS); do
   python3 $SH/query_peers.py --ds $DS --runs 5 --peer A=http://127.0.0.1:19201 --peer B=http://127.0.0.1:19203 --ref A --json-out $W/q$q.json > $W/q$q.txt
   tail -5 $W/q$q.txt

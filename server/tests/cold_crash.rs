@@ -103,7 +103,10 @@ fn a_kill_during_a_cold_rewrite_loses_and_doubles_nothing() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let seen = loop {
         let now = names(&part);
-        if let Some(n) = now.iter().find(|n| n.contains("-cold.") && n.ends_with(".tmp")) {
+        if let Some(n) = now
+            .iter()
+            .find(|n| n.contains("-cold.") && n.ends_with(".tmp"))
+        {
             break n.clone();
         }
         assert!(
@@ -125,7 +128,9 @@ fn a_kill_during_a_cold_rewrite_loses_and_doubles_nothing() {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let now = names(&part);
-        let done = now.iter().all(|n| n.contains("-cold.") || n == "manifest.json")
+        let done = now
+            .iter()
+            .all(|n| n.contains("-cold.") || n == "manifest.json")
             && now.iter().any(|n| n.starts_with("samples-"));
         if done && !now.iter().any(|n| n.ends_with(".tmp")) {
             break;
