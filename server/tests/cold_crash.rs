@@ -141,6 +141,25 @@ fn a_kill_during_a_cold_rewrite_loses_and_doubles_nothing() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The self-metrics count the partition's bytes as cold: all of the tenant's metrics.
+    let metrics = server.get("/metrics", &[]).expect("metrics").text();
+    let gauge = |name: &str| {
+        let series = format!("{name}{{tenant=\"default\",signal=\"metrics\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series.as_str())?.parse::<f64>().ok())
+    };
+    let on_disk: u64 = names(&part)
+        .iter()
+        .filter(|n| n.ends_with(".parquet"))
+        .map(|n| std::fs::metadata(part.join(n)).map_or(0, |m| m.len()))
+        .sum();
+    assert_eq!(
+        gauge("strata_disk_cold_bytes"),
+        Some(on_disk as f64),
+        "{metrics}"
+    );
+    assert_eq!(gauge("strata_disk_bytes"), Some(on_disk as f64));
     let status = server.terminate();
     assert!(status.success(), "{status}");
 

@@ -139,6 +139,14 @@ fn metrics_expose_wal_flush_maintenance_and_disk() {
     .expect("disk bytes");
     let on_disk = parquet_bytes(&data_dir(dir.path()).join("metrics"));
     assert_eq!(reported, on_disk as f64, "reported vs files on disk");
+    // Written now: nothing is old enough for the cold layout.
+    assert_eq!(
+        value(
+            &text,
+            "strata_disk_cold_bytes{tenant=\"default\",signal=\"metrics\"}"
+        ),
+        Some(0.0)
+    );
 
     let status = server.terminate();
     assert!(status.success(), "{status}");
