@@ -127,14 +127,13 @@ fn bytes_of(dir: &Path) -> u64 {
 }
 
 fn metrics_disk(engine: &Engine, tenant: &str) -> (u64, u64) {
-    let t = engine.telemetry();
-    let d = t
+    engine
+        .telemetry()
         .disk
         .iter()
         .find(|((id, signal), _)| id.as_str() == tenant && *signal == "metrics")
         .map(|(_, d)| (d.bytes, d.cold_bytes))
-        .unwrap_or_default();
-    d
+        .unwrap_or_default()
 }
 
 #[test]
