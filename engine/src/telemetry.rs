@@ -60,6 +60,8 @@ pub struct EngineTelemetry {
     /// Committed Parquet data per tenant and signal (`"metrics"`, `"traces"`, `"logs"`);
     /// pairs with no data are absent.
     pub disk: BTreeMap<(TenantId, &'static str), DiskUsage>,
+    /// Samples the retention filters removed since open, per filter name.
+    pub retention_filtered: BTreeMap<String, u64>,
 }
 
 /// Committed Parquet data of one tenant.

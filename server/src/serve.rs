@@ -240,10 +240,14 @@ fn open_engine(
 ) -> tokio::task::JoinHandle<Result<()>> {
     let dir = config.data_dir.clone();
     let engine_config = config.engine.clone();
+    let filters = config.retention_filters.clone();
     tokio::task::spawn_blocking(move || {
         let start = Instant::now();
         match Engine::open(&dir, engine_config) {
             Ok(engine) => {
+                if let Err(e) = engine.set_retention_filters(filters) {
+                    warn!(error = %e, "retention filters not set");
+                }
                 state.metrics.record_engine_open(start.elapsed());
                 state.set_engine(Arc::new(engine));
                 info!(

@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::api::Engine;
 use crate::lifecycle::checkpoint::CheckpointStats;
 use crate::model::delete::{DeleteStats, RecordPredicate, RecordSignal};
+use crate::model::retention_filter::RetentionFilter;
 use crate::{Matcher, Result, TenantId};
 
 impl Engine {
@@ -102,5 +103,30 @@ impl Engine {
         predicate: &RecordPredicate,
     ) -> Result<DeleteStats> {
         self.core().delete_records(tenant, signal, predicate)
+    }
+
+    /// Sets the retention filters in force ([`RetentionFilter`]): from the next
+    /// maintenance pass (every `maintenance_interval`), the series each matches are removed
+    /// from the partitions older than its `keep`, unless a filter matching them too keeps
+    /// them longer. Replaces the filters set before (a configuration reload); an empty list
+    /// turns them off. What each removed is in [`Engine::telemetry`]'s
+    /// `retention_filtered`.
+    pub fn set_retention_filters(&self, filters: Vec<RetentionFilter>) -> Result<()> {
+        for f in &filters {
+            if f.matchers.is_empty() {
+                return Err(crate::Error::InvalidConfig {
+                    key: "retention.filters",
+                    reason: format!("filter {:?} has no matcher", f.name),
+                });
+            }
+        }
+        self.core().filters.set(filters);
+        Ok(())
+    }
+
+    /// Runs the retention filters now (the maintenance pass runs them every
+    /// `maintenance_interval`); returns the samples removed.
+    pub fn apply_retention_filters(&self) -> Result<u64> {
+        self.core().apply_filters()
     }
 }

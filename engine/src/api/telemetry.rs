@@ -13,6 +13,7 @@ impl Engine {
             wal_fsync: core.wal.fsync_latency(),
             wal: core.wal.stats(),
             disk: core.disk_usage(),
+            retention_filtered: core.filters.removed(),
         }
     }
 }

@@ -46,6 +46,9 @@ impl Core {
         if let Err(e) = self.compact(Scope::Closed) {
             warn!(error = %e, "compaction failed; will retry");
         }
+        if let Err(e) = self.apply_filters() {
+            warn!(error = %e, "retention filters failed; will retry");
+        }
         self.build_trace_filters();
         self.build_log_summaries();
     }

@@ -82,19 +82,34 @@ impl Core {
             if ids.is_empty() || count_samples(&part, &ids, start, end)? == 0 {
                 continue;
             }
-            let token = unique_token();
-            let mut done = rewrite_without(&part, &ids, (start, end), &token)?;
-            if let Some(entry) = done.entry.as_mut() {
-                self.keep_exemplars(&part, &ids, (start, end), &token, entry)?;
-            }
-            let target = (&self.metrics.files, tenant.clone(), part.dir.clone());
-            self.commit_delete(target, &part, done.entry.as_ref(), &mut stats)?;
-            stats.rows_deleted += done.deleted;
+            stats.rows_deleted +=
+                self.rewrite_set(tenant, &part, &ids, (start, end), &mut stats)?;
         }
         info!(%tenant, start, end, matchers = matchers.len(), rows = stats.rows_deleted,
               rewritten = stats.files_rewritten, removed = stats.files_removed,
               "deleted series samples");
         Ok(stats)
+    }
+
+    /// Writes `part` again without the samples of the series `ids` (sorted) in `[start,
+    /// end]`, its exemplars carried over but theirs, and commits the swap (a set left empty
+    /// goes). Returns the samples left out. The caller holds the maintenance lock.
+    pub(crate) fn rewrite_set(
+        &self,
+        tenant: &TenantId,
+        part: &Arc<PartFile>,
+        ids: &[crate::model::series::SeriesId],
+        (start, end): (i64, i64),
+        stats: &mut DeleteStats,
+    ) -> Result<u64> {
+        let token = unique_token();
+        let mut done = rewrite_without(part, ids, (start, end), &token)?;
+        if let Some(entry) = done.entry.as_mut() {
+            self.keep_exemplars(part, ids, (start, end), &token, entry)?;
+        }
+        let target = (&self.metrics.files, tenant.clone(), part.dir.clone());
+        self.commit_delete(target, part, done.entry.as_ref(), stats)?;
+        Ok(done.deleted)
     }
 
     /// Carries `part`'s exemplars over to the set rewritten from it (`entry`), without
@@ -124,7 +139,8 @@ impl Core {
         if kept.is_empty() {
             return Ok(());
         }
-        entry.exemplars = format!("exemplars-{}-d{token}-c.parquet", entry.flush);
+        let suffix = crate::storage::parquet_io::WrittenBy::of_file(&entry.samples).suffix();
+        entry.exemplars = format!("exemplars-{}-d{token}{suffix}.parquet", entry.flush);
         let mut rows: Vec<_> = kept.iter().map(|(l, e)| (l, e)).collect();
         entry.bytes += exemplar_file::write(&part.dir.join(&entry.exemplars), &mut rows)?;
         for (_, e) in &kept {

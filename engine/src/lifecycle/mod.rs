@@ -11,6 +11,7 @@ pub(crate) mod compact;
 pub(crate) mod copies;
 pub(crate) mod delete;
 pub(crate) mod exemplars;
+pub(crate) mod filters;
 pub(crate) mod flush;
 pub(crate) mod maintenance;
 pub(crate) mod metadata;
@@ -83,6 +84,8 @@ pub(crate) struct Core {
     /// The bucket this engine reads, read-only, when it is a query process's
     /// (`lifecycle/reader.rs`).
     pub(crate) reader: Option<Arc<crate::storage::remote::reader::Reader>>,
+    /// The retention filters in force and what they removed (`lifecycle/filters.rs`).
+    pub(crate) filters: filters::FilterState,
 }
 
 impl Core {
@@ -149,6 +152,7 @@ impl Core {
             logs: SignalStore::default(),
             exemplars: Default::default(),
             metadata: Default::default(),
+            filters: Default::default(),
         };
         if engine.reader.is_some() {
             engine.refresh_reader()?;

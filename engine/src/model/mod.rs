@@ -9,6 +9,7 @@ pub(crate) mod matcher;
 pub(crate) mod metadata;
 pub(crate) mod outcome;
 pub(crate) mod records;
+pub(crate) mod retention_filter;
 pub(crate) mod sample;
 pub(crate) mod series;
 pub(crate) mod series_key;

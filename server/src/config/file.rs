@@ -120,6 +120,7 @@ pub(crate) struct RetentionSection {
     pub(crate) metrics: Option<String>,
     pub(crate) traces: Option<String>,
     pub(crate) logs: Option<String>,
+    pub(crate) filters: Option<Vec<super::filters::FilterEntry>>,
 }
 
 /// `[limits]` (defaults of every tenant) and each `[limits.tenants.<id>]` override: the same

@@ -9,6 +9,7 @@
 pub(crate) mod args;
 pub(crate) mod derive;
 mod file;
+mod filters;
 pub(crate) mod memory;
 pub(crate) mod relabel;
 pub(crate) mod resolve;
@@ -73,6 +74,9 @@ pub struct Config {
     pub logql: LogqlSettings,
     /// The Tempo API (`/api/search`, `/api/metrics/*`): the `[tempo]` section's limits.
     pub tempo: tempo::TempoSettings,
+    /// `[[retention.filters]]`: series kept shorter than the metrics retention, set on the
+    /// engine once it is open.
+    pub retention_filters: Vec<strata_engine::RetentionFilter>,
     /// How `strata serve` writes its log lines to stderr.
     pub log_format: LogFormat,
     /// What this process is (`[cluster] role`, `--role`): the writer, a query process
@@ -237,6 +241,7 @@ impl Default for Config {
             promql: QueryOptions::default(),
             logql: LogqlSettings::default(),
             tempo: tempo::TempoSettings::default(),
+            retention_filters: Vec::new(),
             log_format: LogFormat::default(),
             role: Role::default(),
             tls: None,

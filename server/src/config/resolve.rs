@@ -186,6 +186,8 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     c.tempo = super::tempo::resolve(file.tempo)?;
     read_wal(&file.wal, &mut c)?;
     read_retention(&file.retention, &mut c)?;
+    c.retention_filters =
+        super::filters::resolve(file.retention.filters.as_deref().unwrap_or(&[]))?;
     if let Some(t) = &file.storage.cold_after {
         c.engine.limits.cold_after = parse_duration("storage.cold_after", t)?;
     }

@@ -543,3 +543,48 @@ fn cold_after_comes_from_storage_and_each_tenant_may_set_its_own() {
         "{err}"
     );
 }
+
+#[test]
+fn retention_filters_take_a_selector_and_a_keep() {
+    let c = Config::from_toml(
+        "[[retention.filters]]\nmatch = '{__name__=~\"go_.*\"}'\nkeep = \"3d\"\n\
+         [[retention.filters]]\nsignal = \"metrics\"\nmatch = 'up{job=\"b\"}'\nkeep = \"10d\"\n",
+    )
+    .unwrap();
+    let f = &c.retention_filters;
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0].name, "{__name__=~\"go_.*\"}");
+    assert_eq!(f[0].keep, Duration::from_secs(3 * 86_400));
+    assert_eq!(f[0].matchers.len(), 1);
+    assert_eq!(f[1].matchers.len(), 2, "the metric name and job");
+    assert!(Config::from_toml("").unwrap().retention_filters.is_empty());
+    for (text, key) in [
+        (
+            "[[retention.filters]]\nkeep = \"1d\"\n",
+            "retention.filters[0].match",
+        ),
+        (
+            "[[retention.filters]]\nmatch = 'up'\n",
+            "retention.filters[0].keep",
+        ),
+        (
+            "[[retention.filters]]\nmatch = 'up'\nkeep = \"soon\"\n",
+            "retention.filters[0].keep",
+        ),
+        (
+            "[[retention.filters]]\nmatch = '{job=~\".*\"}'\nkeep = \"1d\"\n",
+            "retention.filters[0].match",
+        ),
+        (
+            "[[retention.filters]]\nsignal = \"logs\"\nwhere = \"severity_text = 'DEBUG'\"\nkeep = \"1d\"\n",
+            "retention.filters[0].signal",
+        ),
+        (
+            "[[retention.filters]]\nmatch = 'up'\nkeep = \"1d\"\nlimit = 3\n",
+            "limit",
+        ),
+    ] {
+        let err = Config::from_toml(text).unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+}

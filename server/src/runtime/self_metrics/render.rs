@@ -443,6 +443,16 @@ fn engine_telemetry(o: &mut String, t: &EngineTelemetry, shown: Shown) {
             );
         }
     }
+    let name = "strata_retention_filtered_samples_total";
+    header(
+        o,
+        name,
+        "counter",
+        "Samples the retention filters removed, per filter (its selector), all tenants.",
+    );
+    for (filter, n) in &t.retention_filtered {
+        line(o, name, &[("filter", filter.as_str())], *n as f64);
+    }
 }
 
 /// HTTP requests and gRPC calls: counts by status and latency histograms.
