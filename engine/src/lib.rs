@@ -89,7 +89,7 @@ pub use model::outcome::{RejectReason, WriteOutcome};
 pub use model::records::{
     LogRecord, Scope, SpanEvent, SpanId, SpanLink, SpanRecord, TraceId, parse_id,
 };
-pub use model::retention_filter::RetentionFilter;
+pub use model::retention_filter::{FilterTarget, RetentionFilter};
 pub use model::sample::{Sample, SeriesData, SeriesHistograms, SeriesSamples};
 pub use model::series::SeriesId;
 pub use model::signal_outcome::{SignalOutcome, SignalReject, Truncation};

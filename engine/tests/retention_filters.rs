@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strata_engine::{
-    Engine, EngineConfig, Limits, ManualClock, MatchOp, Matcher, RetentionFilter, Sample,
-    SeriesSamples, TenantId,
+    Engine, EngineConfig, FilterTarget, Limits, LogRecord, ManualClock, MatchOp, Matcher,
+    RecordPredicate, RecordSignal, RetentionFilter, Sample, SeriesSamples, TenantId,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -57,7 +57,7 @@ fn names(engine: &Engine, t: &TenantId) -> Vec<String> {
 fn filter(name: &str, matchers: Vec<Matcher>, days: u64) -> RetentionFilter {
     RetentionFilter {
         name: name.into(),
-        matchers,
+        target: FilterTarget::Series(matchers),
         keep: Duration::from_secs(days * 86_400),
     }
 }
@@ -130,6 +130,98 @@ fn matched_series_leave_old_partitions_and_the_longest_filter_wins() {
     engine.set_retention_filters(vec![go, keep_b]).unwrap();
     assert_eq!(engine.apply_retention_filters().unwrap(), 0);
     assert_eq!(names(&engine, &t), vec!["up{job=\"a\"}"]);
+}
+
+#[test]
+fn log_records_a_predicate_matches_leave_old_partitions_unless_a_longer_filter_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(DAY + 2 * HOUR));
+    let config = EngineConfig {
+        limits: Limits {
+            logs_retention: Duration::from_secs(30 * 86_400),
+            ..config().limits
+        },
+        ..config()
+    };
+    let engine = Engine::open_with_clock(dir.path(), config, clock.clone()).unwrap();
+    let t = TenantId::new("acme").unwrap();
+    let record = |i: i64, severity: &str, service: &str| LogRecord {
+        time_ns: (DAY + i * 1000) * 1_000_000,
+        severity_text: severity.into(),
+        service_name: service.into(),
+        ..LogRecord::default()
+    };
+    let mut records = Vec::new();
+    for i in 0..30 {
+        records.push(record(i, "DEBUG", "api"));
+        records.push(record(i, "DEBUG", "billing"));
+        records.push(record(i, "INFO", "api"));
+    }
+    let outcome = engine.write_logs(&t, &records).unwrap();
+    assert_eq!(outcome.accepted, 90);
+    engine.flush().unwrap();
+    let pred = |text: &str| RecordPredicate::parse(text, 0, 0).unwrap();
+    let debug = RetentionFilter {
+        name: "severity_text = 'DEBUG'".into(),
+        target: FilterTarget::Records(RecordSignal::Logs, pred("severity_text = 'DEBUG'")),
+        keep: Duration::from_secs(86_400),
+    };
+    let billing = RetentionFilter {
+        name: "service_name = 'billing'".into(),
+        target: FilterTarget::Records(RecordSignal::Logs, pred("service_name = 'billing'")),
+        keep: Duration::from_secs(10 * 86_400),
+    };
+    engine
+        .set_retention_filters(vec![debug.clone(), billing.clone()])
+        .unwrap();
+    let count = |e: &Engine| {
+        let snap = e.logs_snapshot(&t, 0, i64::MAX).unwrap();
+        let mut n: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for f in &snap.files {
+            let file = std::fs::File::open(f.path()).unwrap();
+            let reader =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .unwrap()
+                    .build()
+                    .unwrap();
+            for batch in reader {
+                for r in strata_engine::logs_from_batch(&batch.unwrap()).unwrap() {
+                    *n.entry((r.severity_text, r.service_name)).or_default() += 1;
+                }
+            }
+        }
+        n
+    };
+    assert_eq!(
+        engine.apply_retention_filters().unwrap(),
+        0,
+        "a day not yet past"
+    );
+    assert_eq!(count(&engine).values().sum::<usize>(), 90);
+
+    // Past a day: DEBUG goes, but billing's DEBUG is kept 10 days by the longer filter.
+    clock.set(DAY + HOUR + 86_400_000 + 1);
+    assert_eq!(engine.apply_retention_filters().unwrap(), 30);
+    assert_eq!(engine.apply_retention_filters().unwrap(), 0, "once");
+    let left = count(&engine);
+    assert_eq!(
+        left,
+        BTreeMap::from([
+            (("DEBUG".into(), "billing".into()), 30),
+            (("INFO".into(), "api".into()), 30),
+        ])
+    );
+    // Past 10 days: billing's records go too.
+    clock.set(DAY + HOUR + 10 * 86_400_000 + 1);
+    assert_eq!(engine.apply_retention_filters().unwrap(), 30);
+    assert_eq!(
+        count(&engine),
+        BTreeMap::from([(("INFO".into(), "api".into()), 30)])
+    );
+    assert_eq!(
+        engine.telemetry().retention_filtered,
+        BTreeMap::from([(debug.name, 30), (billing.name, 30)])
+    );
 }
 
 #[test]

@@ -113,7 +113,9 @@ impl Engine {
     /// `retention_filtered`.
     pub fn set_retention_filters(&self, filters: Vec<RetentionFilter>) -> Result<()> {
         for f in &filters {
-            if f.matchers.is_empty() {
+            if let crate::FilterTarget::Series(m) = &f.target
+                && m.is_empty()
+            {
                 return Err(crate::Error::InvalidConfig {
                     key: "retention.filters",
                     reason: format!("filter {:?} has no matcher", f.name),

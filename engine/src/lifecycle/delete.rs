@@ -186,7 +186,6 @@ impl Core {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let (lo, hi) = filter.ms_range();
-        let key = sort_key(R::SIGNAL);
         let mut stats = DeleteStats::default();
         for part in store.file_sets(tenant, lo, hi) {
             stats.files_checked += 1;
@@ -194,55 +193,71 @@ impl Core {
             if count_deleted(&part.samples_path(), &filter)? == 0 {
                 continue;
             }
-            let e = &part.entry;
-            let name = format!(
-                "{}-{}-{}-d{}-c.parquet",
-                R::FILE_PREFIX,
-                e.flush,
-                e.flushes,
-                unique_token()
-            );
-            let out = part.dir.join(&name);
-            let done = write_without(&part.samples_path(), key, key[1], &filter, &out)?;
-            let entry = if done.rows_out == 0 {
-                None
-            } else {
-                match R::SIGNAL {
-                    Signal::Traces => {
-                        crate::spans_logs::spans::trace_filter::build(&out)?;
-                    }
-                    _ => {
-                        crate::spans_logs::logs::summary::build_from_file(&out, None)?;
-                    }
-                }
-                Some(FileEntry {
-                    flush: e.flush,
-                    samples: name,
-                    series: String::new(),
-                    index: String::new(),
-                    exemplars: String::new(),
-                    histograms: String::new(),
-                    histogram_rows: 0,
-                    histogram_buckets: String::new(),
-                    histogram_bucket_rows: 0,
-                    rows: done.rows_out,
-                    min_ts: done.min_ns.div_euclid(NS_PER_MS),
-                    max_ts: done.max_ns.div_euclid(NS_PER_MS)
-                        + i64::from(done.max_ns.rem_euclid(NS_PER_MS) != 0),
-                    bytes: done.bytes,
-                    flushes: e.flushes,
-                })
-            };
-            let target = (&store.files, tenant.clone(), part.dir.clone());
-            if let Err(err) = self.commit_delete(target, &part, entry.as_ref(), &mut stats) {
-                if let Some(d) = entry.as_ref().and_then(|e| derived_path(&e.samples)) {
-                    let _ = std::fs::remove_file(part.dir.join(d));
-                }
-                return Err(err);
-            }
-            stats.rows_deleted += done.rows_in - done.rows_out;
+            stats.rows_deleted +=
+                self.rewrite_records(store, tenant, &part, &filter, &mut stats)?;
         }
         Ok(stats)
+    }
+
+    /// Writes the spans or logs set `part` again without the rows `filter` deletes (its
+    /// derived file too) and commits the swap (a set left empty goes). Returns the rows
+    /// left out. The caller holds the maintenance lock.
+    pub(crate) fn rewrite_records<R: StoredRecord>(
+        &self,
+        store: &SignalStore<R>,
+        tenant: &TenantId,
+        part: &Arc<PartFile>,
+        filter: &RowFilter,
+        stats: &mut DeleteStats,
+    ) -> Result<u64> {
+        let key = sort_key(R::SIGNAL);
+        let e = &part.entry;
+        let name = format!(
+            "{}-{}-{}-d{}-c.parquet",
+            R::FILE_PREFIX,
+            e.flush,
+            e.flushes,
+            unique_token()
+        );
+        let out = part.dir.join(&name);
+        let done = write_without(&part.samples_path(), key, key[1], filter, &out)?;
+        let entry = if done.rows_out == 0 {
+            None
+        } else {
+            match R::SIGNAL {
+                Signal::Traces => {
+                    crate::spans_logs::spans::trace_filter::build(&out)?;
+                }
+                _ => {
+                    crate::spans_logs::logs::summary::build_from_file(&out, None)?;
+                }
+            }
+            Some(FileEntry {
+                flush: e.flush,
+                samples: name,
+                series: String::new(),
+                index: String::new(),
+                exemplars: String::new(),
+                histograms: String::new(),
+                histogram_rows: 0,
+                histogram_buckets: String::new(),
+                histogram_bucket_rows: 0,
+                rows: done.rows_out,
+                min_ts: done.min_ns.div_euclid(NS_PER_MS),
+                max_ts: done.max_ns.div_euclid(NS_PER_MS)
+                    + i64::from(done.max_ns.rem_euclid(NS_PER_MS) != 0),
+                bytes: done.bytes,
+                flushes: e.flushes,
+            })
+        };
+        let target = (&store.files, tenant.clone(), part.dir.clone());
+        if let Err(err) = self.commit_delete(target, part, entry.as_ref(), stats) {
+            if let Some(d) = entry.as_ref().and_then(|e| derived_path(&e.samples)) {
+                let _ = std::fs::remove_file(part.dir.join(d));
+            }
+            return Err(err);
+        }
+        Ok(done.rows_in - done.rows_out)
     }
 
     /// Swaps `part` for `entry` (or nothing) in its partition, counting it.

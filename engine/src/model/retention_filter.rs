@@ -1,22 +1,34 @@
-//! Retention by selector: the series a filter matches are kept only as long as it says.
+//! Retention by selector: the series or records a filter matches are kept only as long as
+//! it says.
 
 use std::time::Duration;
 
 use crate::Matcher;
+use crate::model::delete::{RecordPredicate, RecordSignal};
 
-/// A retention filter of metrics series ([`crate::Engine::set_retention_filters`]): the
-/// series all of whose `matchers` hold are removed from every partition whose end is more
-/// than `keep` ago, unless another filter that matches them too keeps them longer (the
-/// longest wins). The metrics retention stays the outer bound: a `keep` longer than it
+/// A retention filter ([`crate::Engine::set_retention_filters`]): the series or records it
+/// matches are removed from every partition of its signal whose end is more than `keep`
+/// ago, unless another filter of that signal that matches them too keeps them longer (the
+/// longest wins). The signal's retention stays the outer bound: a `keep` longer than it
 /// keeps nothing longer.
 #[derive(Debug, Clone)]
 pub struct RetentionFilter {
-    /// Its name in logs and self-metrics (the selector as written, say).
+    /// Its name in logs and self-metrics (the selector or predicate as written, say).
     pub name: String,
-    /// The series it applies to (each must hold; at least one).
-    pub matchers: Vec<Matcher>,
-    /// How long those series are kept.
+    /// What it matches.
+    pub target: FilterTarget,
+    /// How long what it matches is kept.
     pub keep: Duration,
+}
+
+/// What a [`RetentionFilter`] matches.
+#[derive(Debug, Clone)]
+pub enum FilterTarget {
+    /// Metrics series all of whose matchers hold (at least one).
+    Series(Vec<Matcher>),
+    /// Spans or log records a predicate matches (its time range is not used: the
+    /// partition's age decides).
+    Records(RecordSignal, RecordPredicate),
 }
 
 impl RetentionFilter {

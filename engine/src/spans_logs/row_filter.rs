@@ -46,6 +46,8 @@ pub(crate) struct RowFilter {
     start_ns: i64,
     end_ns: i64,
     conds: Vec<Cond>,
+    /// Rows any of these matches are kept (a retention filter's longer ones).
+    unless: Vec<RowFilter>,
 }
 
 impl RowFilter {
@@ -108,7 +110,14 @@ impl RowFilter {
             start_ns: pred.start_ns,
             end_ns: pred.end_ns,
             conds,
+            unless: Vec::new(),
         })
+    }
+
+    /// This filter, but keeping the rows any of `others` matches.
+    pub(crate) fn unless(mut self, others: Vec<RowFilter>) -> Self {
+        self.unless = others;
+        self
     }
 
     /// The ms range (inclusive) a file must meet to hold a deleted row.
@@ -127,6 +136,9 @@ impl RowFilter {
                     out.extend(known.iter().copied());
                 }
             }
+        }
+        for u in &self.unless {
+            out.extend(u.columns());
         }
         out.sort_unstable();
         out.dedup();
@@ -169,6 +181,14 @@ impl RowFilter {
             };
             for (o, h) in out.iter_mut().zip(hits) {
                 *o &= h;
+            }
+        }
+        for u in &self.unless {
+            if !out.contains(&true) {
+                break;
+            }
+            for (o, kept) in out.iter_mut().zip(u.deletes(batch)?) {
+                *o &= !kept;
             }
         }
         Ok(out)

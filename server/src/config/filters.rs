@@ -2,13 +2,17 @@
 //!
 //! ```toml
 //! [[retention.filters]]
-//! signal = "metrics"               # the only signal filters apply to so far
-//! match = '{__name__=~"go_.*"}'    # a series selector, as `match[]` takes
+//! match = '{__name__=~"go_.*"}'    # metrics (the default signal): a series selector
 //! keep = "3d"
+//!
+//! [[retention.filters]]
+//! signal = "logs"                  # or "traces"
+//! where = "severity_text = 'DEBUG'"  # as a delete's predicate: field = 'value' AND ...
+//! keep = "1d"
 //! ```
 
 use serde::Deserialize;
-use strata_engine::RetentionFilter;
+use strata_engine::{FilterTarget, RecordPredicate, RecordSignal, RetentionFilter};
 
 use super::parse_duration;
 use crate::error::{Error, Result};
@@ -25,50 +29,67 @@ pub(crate) struct FilterEntry {
     pub(crate) keep: Option<String>,
 }
 
-/// The engine's filters for `entries`, each named by its selector.
+/// The engine's filters for `entries`, each named by its selector or predicate.
 pub(crate) fn resolve(entries: &[FilterEntry]) -> Result<Vec<RetentionFilter>> {
     entries
         .iter()
         .enumerate()
         .map(|(i, e)| {
             let key = |k: &str| format!("retention.filters[{i}].{k}");
-            match e.signal.as_deref().unwrap_or("metrics") {
-                "metrics" => {}
-                "logs" | "traces" => {
-                    return Err(Error::config(
-                        key("signal"),
-                        "filters apply to metrics only so far (logs and traces keep their retention)",
-                    ));
+            let (name, target) = match e.signal.as_deref().unwrap_or("metrics") {
+                "metrics" => {
+                    if e.predicate.is_some() {
+                        return Err(Error::config(
+                            key("where"),
+                            "a metrics filter takes `match`, a series selector",
+                        ));
+                    }
+                    let selector = e.selector.as_deref().ok_or_else(|| {
+                        Error::config(key("match"), "required: a series selector")
+                    })?;
+                    let matchers = strata_query::prom_api::series_selectors(&[selector.to_owned()])
+                        .map_err(|err| Error::config(key("match"), err.to_string()))?
+                        .into_iter()
+                        .next()
+                        .unwrap_or_default();
+                    (selector, FilterTarget::Series(matchers))
+                }
+                signal @ ("logs" | "traces") => {
+                    if e.selector.is_some() {
+                        return Err(Error::config(
+                            key("match"),
+                            "a logs or traces filter takes `where`, a predicate",
+                        ));
+                    }
+                    let text = e.predicate.as_deref().ok_or_else(|| {
+                        Error::config(
+                            key("where"),
+                            "required: a predicate (field = 'value' AND ...)",
+                        )
+                    })?;
+                    let pred = RecordPredicate::parse(text, i64::MIN, i64::MAX)
+                        .map_err(|err| Error::config(key("where"), err.to_string()))?;
+                    let rs = if signal == "logs" {
+                        RecordSignal::Logs
+                    } else {
+                        RecordSignal::Spans
+                    };
+                    (text, FilterTarget::Records(rs, pred))
                 }
                 other => {
                     return Err(Error::config(
                         key("signal"),
-                        format!("{other:?} is not \"metrics\""),
+                        format!("{other:?} is not \"metrics\", \"logs\" or \"traces\""),
                     ));
                 }
-            }
-            if e.predicate.is_some() {
-                return Err(Error::config(
-                    key("where"),
-                    "a metrics filter takes `match`, a series selector",
-                ));
-            }
-            let selector = e
-                .selector
-                .as_deref()
-                .ok_or_else(|| Error::config(key("match"), "required: a series selector"))?;
-            let matchers = strata_query::prom_api::series_selectors(&[selector.to_owned()])
-                .map_err(|err| Error::config(key("match"), err.to_string()))?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
+            };
             let keep = e
                 .keep
                 .as_deref()
                 .ok_or_else(|| Error::config(key("keep"), "required: how long to keep"))?;
             Ok(RetentionFilter {
-                name: selector.to_owned(),
-                matchers,
+                name: name.to_owned(),
+                target,
                 keep: parse_duration(&key("keep"), keep)?,
             })
         })

@@ -555,8 +555,21 @@ fn retention_filters_take_a_selector_and_a_keep() {
     assert_eq!(f.len(), 2);
     assert_eq!(f[0].name, "{__name__=~\"go_.*\"}");
     assert_eq!(f[0].keep, Duration::from_secs(3 * 86_400));
-    assert_eq!(f[0].matchers.len(), 1);
-    assert_eq!(f[1].matchers.len(), 2, "the metric name and job");
+    let series = |i: usize| match &f[i].target {
+        strata_engine::FilterTarget::Series(m) => m.len(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(series(0), 1);
+    assert_eq!(series(1), 2, "the metric name and job");
+    let logs = Config::from_toml(
+        "[[retention.filters]]\nsignal = \"logs\"\nwhere = \"severity_text = 'DEBUG'\"\nkeep = \"1d\"\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        &logs.retention_filters[0].target,
+        strata_engine::FilterTarget::Records(strata_engine::RecordSignal::Logs, p)
+            if p.conditions.len() == 1
+    ));
     assert!(Config::from_toml("").unwrap().retention_filters.is_empty());
     for (text, key) in [
         (
@@ -576,7 +589,15 @@ fn retention_filters_take_a_selector_and_a_keep() {
             "retention.filters[0].match",
         ),
         (
-            "[[retention.filters]]\nsignal = \"logs\"\nwhere = \"severity_text = 'DEBUG'\"\nkeep = \"1d\"\n",
+            "[[retention.filters]]\nsignal = \"logs\"\nwhere = \"a = 'x' OR b = 'y'\"\nkeep = \"1d\"\n",
+            "retention.filters[0].where",
+        ),
+        (
+            "[[retention.filters]]\nsignal = \"logs\"\nmatch = 'up'\nkeep = \"1d\"\n",
+            "retention.filters[0].match",
+        ),
+        (
+            "[[retention.filters]]\nsignal = \"events\"\nmatch = 'up'\nkeep = \"1d\"\n",
             "retention.filters[0].signal",
         ),
         (
