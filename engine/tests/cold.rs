@@ -3,7 +3,8 @@
 //! after, is counted in the disk usage, keeps its layout through a delete and a late write,
 //! and follows each tenant's own `cold_after`.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,22 +50,6 @@ fn hour_of_samples() -> Vec<SeriesSamples> {
                     value: (k * (s + 1) + (k * 7919 + s * 104_729) % 13) as f64,
                 })
                 .collect(),
-        })
-        .collect()
-}
-
-fn dump(engine: &Engine, t: &TenantId) -> BTreeMap<String, Vec<(i64, u64)>> {
-    engine
-        .select(t, &[], i64::MIN, i64::MAX)
-        .unwrap()
-        .into_iter()
-        .map(|s| {
-            let v = s
-                .samples
-                .iter()
-                .map(|x| (x.ts, x.value.to_bits()))
-                .collect();
-            (s.labels.to_string(), v)
         })
         .collect()
 }
@@ -145,7 +130,7 @@ fn a_partition_older_than_cold_after_is_rewritten_dense_and_reads_the_same() {
     let part = partition_dir(dir.path(), "acme");
     engine.write(&t, &hour_of_samples()).unwrap();
     engine.flush().unwrap();
-    let before = dump(&engine, &t);
+    let before = common::dump(&engine, &t);
     assert_eq!(before.values().map(Vec::len).sum::<usize>(), 144_000);
 
     // Closed: compacted in the young layout.
@@ -201,7 +186,7 @@ fn a_partition_older_than_cold_after_is_rewritten_dense_and_reads_the_same() {
         "{cold_bytes} < {young_bytes} bytes"
     );
     assert_eq!(metrics_disk(&engine, "acme"), (cold_bytes, cold_bytes));
-    assert_eq!(dump(&engine, &t), before);
+    assert_eq!(common::dump(&engine, &t), before);
     // One series, a narrow range: read through the page index of the cold file.
     let one = engine
         .select(
@@ -227,7 +212,7 @@ fn a_partition_older_than_cold_after_is_rewritten_dense_and_reads_the_same() {
 
     engine.close().unwrap();
     let engine = Engine::open_with_clock(dir.path(), config(), clock.clone()).unwrap();
-    assert_eq!(dump(&engine, &t), before);
+    assert_eq!(common::dump(&engine, &t), before);
     assert_eq!(metrics_disk(&engine, "acme"), (cold_bytes, cold_bytes));
     assert_eq!(engine.compact().unwrap().partitions, 0);
 }
@@ -245,7 +230,7 @@ fn a_delete_and_a_late_write_keep_a_cold_partition_cold() {
     clock.set(DAY + 2 * HOUR + 24 * HOUR);
     let stats = engine.compact().unwrap();
     assert_eq!((stats.partitions, stats.cold_partitions), (1, 1));
-    let mut expected = dump(&engine, &t);
+    let mut expected = common::dump(&engine, &t);
 
     let deleted = engine
         .delete_series(
@@ -257,7 +242,7 @@ fn a_delete_and_a_late_write_keep_a_cold_partition_cold() {
         .unwrap();
     assert_eq!(deleted.rows_deleted, 3600);
     expected.remove("req_total{pod=\"pod-03\"}");
-    assert_eq!(dump(&engine, &t), expected);
+    assert_eq!(common::dump(&engine, &t), expected);
     let rewritten = samples_file(&part);
     let name = rewritten
         .file_name()
@@ -296,7 +281,7 @@ fn a_delete_and_a_late_write_keep_a_cold_partition_cold() {
             .all(|n| n.contains("-cold.") || n == "manifest.json"),
         "{names:?}"
     );
-    assert_eq!(dump(&engine, &t), expected);
+    assert_eq!(common::dump(&engine, &t), expected);
 }
 
 #[test]

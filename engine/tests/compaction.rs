@@ -1,7 +1,8 @@
 //! Compaction of closed partitions: one sorted, deduplicated file set per partition, the
 //! same reads before and after, and nothing left behind.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,22 +32,6 @@ fn series(job: &str, samples: impl IntoIterator<Item = (i64, f64)>) -> SeriesSam
             .map(|(ts, value)| Sample { ts, value })
             .collect(),
     }
-}
-
-fn dump(engine: &Engine, t: &TenantId) -> BTreeMap<String, Vec<(i64, u64)>> {
-    engine
-        .select(t, &[], i64::MIN, i64::MAX)
-        .unwrap()
-        .into_iter()
-        .map(|s| {
-            let v = s
-                .samples
-                .iter()
-                .map(|x| (x.ts, x.value.to_bits()))
-                .collect();
-            (s.labels.to_string(), v)
-        })
-        .collect()
 }
 
 /// Files in the partition directory of hour `DAY`, sorted.
@@ -87,7 +72,7 @@ fn a_closed_partition_becomes_one_deduplicated_file_set() {
         30
     );
     engine.flush().unwrap();
-    let before = dump(&engine, &t);
+    let before = common::dump(&engine, &t);
     assert_eq!(before["up{job=\"api\"}"].len(), 50);
     assert_eq!(
         before["up{job=\"api\"}"][3],
@@ -102,7 +87,7 @@ fn a_closed_partition_becomes_one_deduplicated_file_set() {
     let stats = engine.compact().unwrap();
     assert_eq!((stats.partitions, stats.file_sets_in), (1, 3));
     assert_eq!((stats.rows_in, stats.rows_out), (30 + 20 + 20 + 30, 70));
-    assert_eq!(dump(&engine, &t), before);
+    assert_eq!(common::dump(&engine, &t), before);
     let files = partition_files(dir.path());
     assert_eq!(files.len(), 3 + 1, "one set and the manifest: {files:?}");
     assert!(
@@ -118,7 +103,7 @@ fn a_closed_partition_becomes_one_deduplicated_file_set() {
 
     engine.close().unwrap();
     let engine = Engine::open_with_clock(dir.path(), config(), clock.clone()).unwrap();
-    assert_eq!(dump(&engine, &t), before);
+    assert_eq!(common::dump(&engine, &t), before);
     assert_eq!(partition_files(dir.path()).len(), 4);
 
     // A late sample for the compacted hour (inside its series' window) adds a set; the next
@@ -131,7 +116,7 @@ fn a_closed_partition_becomes_one_deduplicated_file_set() {
     let stats = engine.compact().unwrap();
     assert_eq!((stats.file_sets_in, stats.rows_out), (2, 71));
     assert_eq!(partition_files(dir.path()).len(), 4);
-    let after = dump(&engine, &t);
+    let after = common::dump(&engine, &t);
     assert_eq!(after["up{job=\"db\"}"].len(), 21);
     engine.close().unwrap();
 }
@@ -148,9 +133,9 @@ fn compact_all_merges_open_partitions_too() {
             .unwrap();
         engine.flush().unwrap();
     }
-    let before = dump(&engine, &t);
+    let before = common::dump(&engine, &t);
     assert_eq!(engine.compact().unwrap().partitions, 0);
     let stats = engine.compact_all().unwrap();
     assert_eq!((stats.partitions, stats.rows_out), (1, 4));
-    assert_eq!(dump(&engine, &t), before);
+    assert_eq!(common::dump(&engine, &t), before);
 }

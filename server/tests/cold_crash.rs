@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use strata_tests::http::{Framing, request};
 use strata_tests::remote_write::{HEADERS, TestSeries, encode};
@@ -36,28 +36,16 @@ fn series(b: usize, s: usize, hour: i64) -> TestSeries {
     }
 }
 
-/// The partition directory of `hour` for the default tenant.
+/// The partition directory of `hour` for the default tenant (`date=YYYY-MM-DD/hour=HH`,
+/// UTC).
 fn partition(data: &Path, hour: i64) -> PathBuf {
-    let secs = hour / 1000;
-    let days = secs.div_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let at = UNIX_EPOCH + Duration::from_millis(u64::try_from(hour).expect("after 1970"));
+    let iso = humantime::format_rfc3339(at).to_string(); // 2026-11-28T03:00:00Z
     data.join(format!(
-        "metrics/tenant=default/date={y:04}-{m:02}-{d:02}/hour={:02}",
-        secs.rem_euclid(86_400) / 3600
+        "metrics/tenant=default/date={}/hour={}",
+        &iso[..10],
+        &iso[11..13]
     ))
-}
-
-/// Year, month, day of `days` since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 fn names(dir: &Path) -> Vec<String> {

@@ -159,7 +159,7 @@ impl Core {
         let hist_rows = merge_histograms(dir, hist_inputs, &losing_hists, by, &mut entry)?;
         entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
         entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
-        merge_exemplars(inputs, dir, &mut entry)?;
+        merge_exemplars(inputs, dir, by, &mut entry)?;
 
         if !self.commit_compaction(
             (&self.metrics.files, tenant.clone(), dir.to_owned()),
@@ -336,15 +336,19 @@ fn merge_histograms(
     Ok(hist_rows)
 }
 
-/// The exemplars of `inputs`, merged into one file of `entry`'s in time order.
-fn merge_exemplars(inputs: &[Arc<PartFile>], dir: &Path, entry: &mut FileEntry) -> Result<()> {
+/// The exemplars of `inputs`, merged into one file of `entry`'s (layout `by`) in time order.
+fn merge_exemplars(
+    inputs: &[Arc<PartFile>],
+    dir: &Path,
+    by: WrittenBy,
+    entry: &mut FileEntry,
+) -> Result<()> {
     let mut exemplars = Vec::new();
     for path in inputs.iter().filter_map(|f| f.exemplars_path()) {
         exemplars.extend(exemplar_file::read(&path)?);
     }
     if !exemplars.is_empty() {
-        let suffix = WrittenBy::of_file(&entry.samples).suffix();
-        entry.exemplars = format!("exemplars-{}{suffix}.parquet", entry.flush);
+        entry.exemplars = format!("exemplars-{}{}.parquet", entry.flush, by.suffix());
         let mut rows: Vec<_> = exemplars.iter().map(|(l, e)| (l, e)).collect();
         entry.bytes += exemplar_file::write(&dir.join(&entry.exemplars), &mut rows)?;
         for (_, e) in &exemplars {

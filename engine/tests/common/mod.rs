@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
-use strata_engine::{EngineConfig, Limits};
+use std::collections::BTreeMap;
+
+use strata_engine::{Engine, EngineConfig, Limits, TenantId};
 
 /// A century.
 pub(crate) const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
@@ -29,4 +31,21 @@ pub(crate) fn config() -> EngineConfig {
         limits: limits(),
         ..EngineConfig::default()
     }
+}
+
+/// Every series of `t` (memory and files) as labels -> (ts, value bits).
+pub(crate) fn dump(engine: &Engine, t: &TenantId) -> BTreeMap<String, Vec<(i64, u64)>> {
+    engine
+        .select(t, &[], i64::MIN, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let v = s
+                .samples
+                .iter()
+                .map(|x| (x.ts, x.value.to_bits()))
+                .collect();
+            (s.labels.to_string(), v)
+        })
+        .collect()
 }
