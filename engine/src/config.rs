@@ -7,6 +7,27 @@ use strata_wal::WalOptions;
 
 use crate::{Error, Result, TenantId};
 
+/// One downsampled tier ([`Limits::downsampling`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Downsampling {
+    /// Age at which a day's data moves into this tier: once the day ended this long ago.
+    pub after: Duration,
+    /// Interval length: one row per series and interval.
+    pub resolution: Duration,
+}
+
+impl Downsampling {
+    /// The resolution in milliseconds.
+    pub fn resolution_ms(&self) -> i64 {
+        i64::try_from(self.resolution.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// `after` in milliseconds.
+    pub fn after_ms(&self) -> i64 {
+        i64::try_from(self.after.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
 /// Per-tenant limits checked on every write. Defaults follow Prometheus's and the brief's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
@@ -45,6 +66,10 @@ pub struct Limits {
     /// compaction rewrites it in the dense layout (`docs/formats/partitions.md`), smaller
     /// and slower to read. Default 24 hours; zero makes every closed partition cold.
     pub cold_after: Duration,
+    /// Downsampled tiers (`docs/retention.md`), finest first: once a UTC day of metrics
+    /// ends `after` ago, its samples are summarised per series and `resolution` interval
+    /// into the tier, and the finer data of that day is dropped. Default: none.
+    pub downsampling: Vec<Downsampling>,
     /// Sustained span or log record rate, records per second (one token bucket per tenant
     /// and signal). Default 100,000.
     pub signal_record_rate: f64,
@@ -140,6 +165,43 @@ impl Limits {
         if !(1..=64).contains(&self.max_attribute_depth) {
             return bad("limits.max_attribute_depth", "must be 1 to 64");
         }
+        self.validate_downsampling()
+    }
+
+    /// [`Limits::downsampling`] checked: resolutions of whole seconds that divide a day,
+    /// each a multiple of the one before, `after` growing.
+    fn validate_downsampling(&self) -> Result<()> {
+        let bad = |reason: String| {
+            Err(Error::InvalidConfig {
+                key: "retention.downsampling",
+                reason,
+            })
+        };
+        let mut prev: Option<&Downsampling> = None;
+        for d in &self.downsampling {
+            let res = d.resolution_ms();
+            if res < 1_000 || res % 1_000 != 0 || 86_400_000 % res != 0 {
+                return bad(format!(
+                    "resolution {:?} must be whole seconds that divide a day (e.g. 5m, 1h)",
+                    d.resolution
+                ));
+            }
+            if let Some(p) = prev {
+                if res <= p.resolution_ms() || res % p.resolution_ms() != 0 {
+                    return bad(format!(
+                        "resolution {:?} must be a multiple of the previous tier's {:?}",
+                        d.resolution, p.resolution
+                    ));
+                }
+                if d.after <= p.after {
+                    return bad(format!(
+                        "after {:?} must be later than the previous tier's {:?}",
+                        d.after, p.after
+                    ));
+                }
+            }
+            prev = Some(d);
+        }
         Ok(())
     }
 
@@ -183,6 +245,7 @@ impl Default for Limits {
             traces_retention: Duration::from_secs(7 * 86_400),
             logs_retention: Duration::from_secs(7 * 86_400),
             cold_after: Duration::from_secs(86_400),
+            downsampling: Vec::new(),
             signal_record_rate: 100_000.0,
             signal_record_burst: 200_000.0,
             signal_byte_rate: f64::from(64u32 << 20),

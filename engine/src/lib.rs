@@ -55,10 +55,11 @@ mod wal_records;
 pub use api::Engine;
 pub use api::status::{CompactionBacklog, PartitionDisk, SignalDisk};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{EngineConfig, Limits, ReaderConfig, RemoteConfig};
+pub use config::{Downsampling, EngineConfig, Limits, ReaderConfig, RemoteConfig};
 pub use error::{Error, RemoteError, Result};
 pub use exemplars::file::exemplars_schema;
 pub use lifecycle::checkpoint::CheckpointStats;
+pub use lifecycle::downsample::DownsampleStats;
 pub use memory::set_memory_release;
 pub use metrics::cardinality::{
     Cardinality, CardinalityQuery, HeadSummary, MAX_ADDED_LABELS, NamedCount,
@@ -68,6 +69,7 @@ pub use metrics::flush::{FlushStats, FlushStop};
 pub use metrics::raw_keys::KnownSeries;
 pub use metrics::scan::ScanStats;
 pub use metrics::snapshot::{Snapshot, histograms_schema, samples_schema, series_schema};
+pub use metrics::tiers::format_resolution;
 pub use metrics::write::{KeyedSeries, SeriesRef};
 pub use model::anyvalue::{AnyValue, AnyValueError, Attributes};
 pub use model::delete::{DeleteStats, RecordCondition, RecordField, RecordPredicate, RecordSignal};
@@ -79,6 +81,7 @@ pub use model::histogram::{
     Counts, Histogram, HistogramError, HistogramSample, ResetHint, SCHEMA_CUSTOM, SCHEMA_MAX,
     SCHEMA_MAX_RESERVED, SCHEMA_MIN, Side, Span,
 };
+pub use model::interval::Interval;
 pub use model::labels::{Label, Labels, METRIC_NAME};
 pub use model::matcher::{MAX_REGEX_SIZE, MatchOp, Matcher};
 pub use model::metadata::{
@@ -105,6 +108,7 @@ pub use spans_logs::spans::search::SpanSearch;
 pub use storage::remote::{ReaderStats, RemoteStats};
 pub use storage::retention::RetentionStats;
 pub use storage::snapshot_file::SnapshotFile;
+pub use storage::tier_file::tier_schema;
 pub use telemetry::{DiskUsage, EngineTelemetry};
 pub use tenant::{MAX_TENANT_LEN, TenantId};
 pub use wal_records::pending::PendingWrite;

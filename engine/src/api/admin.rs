@@ -131,4 +131,12 @@ impl Engine {
     pub fn apply_retention_filters(&self) -> Result<u64> {
         self.core().apply_filters()
     }
+
+    /// Runs downsampling now (the maintenance pass runs it every `maintenance_interval`):
+    /// every day whose end is a tier's `after` ago moves into that tier
+    /// ([`crate::Limits::downsampling`]), and tier partitions past the metrics retention
+    /// are dropped.
+    pub fn downsample(&self) -> Result<crate::DownsampleStats> {
+        self.core().downsample()
+    }
 }

@@ -82,7 +82,7 @@ impl Engine {
         }
         series.sort_unstable_by_key(|s| s.0);
         let mut files = Vec::new();
-        for part in core.metrics.file_sets(tenant, start, end) {
+        for part in core.metrics.raw_file_sets(tenant, start, end) {
             files.push(if defer {
                 SnapshotFile::deferred(part)?
             } else {

@@ -43,6 +43,7 @@ impl Core {
         if let Err(e) = self.apply_retention() {
             warn!(error = %e, "retention failed; will retry");
         }
+        self.maintain_tiers();
         if let Err(e) = self.compact(Scope::Closed) {
             warn!(error = %e, "compaction failed; will retry");
         }
@@ -209,7 +210,7 @@ fn compacted_entry(inputs: &[Arc<PartFile>], by: WrittenBy) -> FileEntry {
 
 /// The series tables of `inputs` united (one row per series, in id order), in memory as
 /// compact keys. An id stored for two label sets is an error.
-fn united_series(inputs: &[Arc<PartFile>]) -> Result<Vec<(SeriesId, SeriesKey)>> {
+pub(crate) fn united_series(inputs: &[Arc<PartFile>]) -> Result<Vec<(SeriesId, SeriesKey)>> {
     let mut series: BTreeMap<SeriesId, SeriesKey> = BTreeMap::new();
     for f in inputs {
         for (id, key) in parquet_io::read_series_keys(&f.series_path())? {

@@ -75,7 +75,7 @@ impl Core {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let mut stats = DeleteStats::default();
-        for part in self.metrics.file_sets(tenant, start, end) {
+        for part in self.metrics.raw_file_sets(tenant, start, end) {
             stats.files_checked += 1;
             part.ensure_data()?;
             let ids = matching_ids(&part, matchers)?;

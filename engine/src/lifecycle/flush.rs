@@ -366,6 +366,21 @@ impl Core {
                     .push(Arc::new(PartFile::new(dir.clone(), entry)));
             }
         }
+        let tiers = crate::metrics::tiers::load(&self.dir, committed_below)?;
+        for (tenant, list) in &tiers {
+            let head = self.metrics.head(tenant);
+            for part in list {
+                for (id, key) in parquet_io::read_series_keys(&part.series_path())? {
+                    // A series a tier and a raw set both name is the same: ids are per tenant.
+                    head.restore_series(id, key.bytes());
+                }
+            }
+        }
+        *self
+            .metrics
+            .tier_files
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = tiers;
         *self.traces.files.write().unwrap_or_else(|p| p.into_inner()) =
             signal_files(&self.dir, Signal::Traces, committed_below)?;
         *self.logs.files.write().unwrap_or_else(|p| p.into_inner()) =

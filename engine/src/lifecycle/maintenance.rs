@@ -103,9 +103,30 @@ impl Core {
         tenant: &TenantId,
         dir: &Path,
     ) -> Result<()> {
+        self.drop_partition_if(file_map, tenant, dir, |_| true)
+            .map(|_| ())
+    }
+
+    /// [`Self::drop_partition`] if `all_of` holds for the sets the map holds in `dir`,
+    /// checked under the flush lock (so no flush adds a set between the check and the
+    /// drop); returns whether it dropped.
+    pub(crate) fn drop_partition_if(
+        &self,
+        file_map: &RwLock<FileMap>,
+        tenant: &TenantId,
+        dir: &Path,
+        all_of: impl Fn(&PartFile) -> bool,
+    ) -> Result<bool> {
         let dropped: Vec<Arc<PartFile>> = {
             // No flush may be updating this manifest meanwhile.
             let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+            {
+                let files = file_map.read().unwrap_or_else(|p| p.into_inner());
+                let list = files.get(tenant).map_or(&[][..], Vec::as_slice);
+                if !list.iter().filter(|f| f.dir == dir).all(|f| all_of(f)) {
+                    return Ok(false);
+                }
+            }
             let manifest = dir.join("manifest.json");
             std::fs::rename(&manifest, dir.join(DROPPED)).map_err(|source| Error::Io {
                 path: manifest.clone(),
@@ -131,7 +152,7 @@ impl Core {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(dir.to_owned());
-        Ok(())
+        Ok(true)
     }
 
     /// Removes the `DROPPED` marker and the directory of dropped partitions whose files are

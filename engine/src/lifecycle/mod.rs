@@ -10,6 +10,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod compact;
 pub(crate) mod copies;
 pub(crate) mod delete;
+pub(crate) mod downsample;
 pub(crate) mod exemplars;
 pub(crate) mod filters;
 pub(crate) mod flush;

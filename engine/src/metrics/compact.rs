@@ -138,6 +138,43 @@ impl Iterator for OwnedBatches {
 /// Where a compaction's output goes: the signal's file sets, the tenant, the partition.
 pub(crate) type Target<'a> = (&'a RwLock<FileMap>, TenantId, PathBuf);
 
+/// Streams the samples of the files at `inputs`, merged by (series_id, ts) with duplicates
+/// dropped (the earliest input wins), to `each(series_id, ts, value, input)`, holding one
+/// batch per input. Returns the rows read.
+pub(crate) fn merged(
+    inputs: &[PathBuf],
+    mut each: impl FnMut(SeriesId, i64, f64, usize) -> Result<()>,
+) -> Result<u64> {
+    let mut cursors = Vec::with_capacity(inputs.len());
+    for path in inputs {
+        cursors.push(Cursor::open(path.clone())?);
+    }
+    // Min-heap on (series_id, ts, input order): ties go to the oldest input first.
+    let mut heap = BinaryHeap::new();
+    for (i, c) in cursors.iter().enumerate() {
+        if c.pos < c.ids.len() {
+            let (id, ts) = c.key();
+            heap.push(Reverse((id, ts, i)));
+        }
+    }
+    let mut rows_in = 0u64;
+    let mut last: Option<(SeriesId, i64)> = None;
+    while let Some(Reverse((id, ts, i))) = heap.pop() {
+        let c = &mut cursors[i];
+        rows_in += 1;
+        if last != Some((id, ts)) {
+            each(id, ts, c.values.value(c.pos), i)?;
+            last = Some((id, ts));
+        }
+        c.pos += 1;
+        if c.refill()? {
+            let (id, ts) = c.key();
+            heap.push(Reverse((id, ts, i)));
+        }
+    }
+    Ok(rows_in)
+}
+
 /// Streams the inputs' samples, merged by (series_id, ts) with duplicates dropped (the
 /// earliest input wins), into a new samples file at `out` in layout `by`, leaving out the winning
 /// samples for which `skip(series_id, ts, input)` holds (a native histogram of an older
@@ -148,42 +185,21 @@ pub(crate) fn merge_samples(
     by: parquet_io::WrittenBy,
     mut skip: impl FnMut(SeriesId, i64, usize) -> Result<bool>,
 ) -> Result<(u64, u64, i64, i64, u64)> {
-    let mut cursors = Vec::with_capacity(inputs.len());
-    for f in inputs {
-        cursors.push(Cursor::open(f.samples_path())?);
-    }
-    // Min-heap on (series_id, ts, input order): ties go to the oldest input first.
-    let mut heap = BinaryHeap::new();
-    for (i, c) in cursors.iter().enumerate() {
-        if c.pos < c.ids.len() {
-            let (id, ts) = c.key();
-            heap.push(Reverse((id, ts, i)));
-        }
-    }
+    let paths: Vec<PathBuf> = inputs.iter().map(|f| f.samples_path()).collect();
     let mut writer = parquet_io::samples_writer(out, by)?;
     let (mut ids, mut tss, mut values) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut rows_in, mut rows_out) = (0u64, 0u64);
+    let mut rows_out = 0u64;
     let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);
-    let mut last: Option<(SeriesId, i64)> = None;
-    while let Some(Reverse((id, ts, i))) = heap.pop() {
-        let c = &mut cursors[i];
-        rows_in += 1;
-        if last != Some((id, ts)) && skip(id, ts, i)? {
-            last = Some((id, ts));
-        } else if last != Some((id, ts)) {
-            ids.push(id);
-            tss.push(ts);
-            values.push(c.values.value(c.pos));
-            min_ts = min_ts.min(ts);
-            max_ts = max_ts.max(ts);
-            last = Some((id, ts));
-            rows_out += 1;
+    let rows_in = merged(&paths, |id, ts, value, i| {
+        if skip(id, ts, i)? {
+            return Ok(());
         }
-        c.pos += 1;
-        if c.refill()? {
-            let (id, ts) = c.key();
-            heap.push(Reverse((id, ts, i)));
-        }
+        ids.push(id);
+        tss.push(ts);
+        values.push(value);
+        min_ts = min_ts.min(ts);
+        max_ts = max_ts.max(ts);
+        rows_out += 1;
         if ids.len() >= OUT_BATCH {
             let batch = parquet_io::samples_batch(
                 std::mem::take(&mut ids),
@@ -193,7 +209,8 @@ pub(crate) fn merge_samples(
             )?;
             writer.write(&batch)?;
         }
-    }
+        Ok(())
+    })?;
     if !ids.is_empty() {
         writer.write(&parquet_io::samples_batch(ids, tss, values, out)?)?;
     }

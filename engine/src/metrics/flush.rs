@@ -104,8 +104,19 @@ pub(crate) fn committed_sets(
     signal: Signal,
     committed_below: u64,
 ) -> Result<Vec<CommittedSets>> {
+    committed_sets_of(
+        partition::list_signal_partitions(root, signal)?,
+        committed_below,
+    )
+}
+
+/// [`committed_sets`] of the partition directories `dirs`.
+pub(crate) fn committed_sets_of(
+    dirs: Vec<(TenantId, PathBuf)>,
+    committed_below: u64,
+) -> Result<Vec<CommittedSets>> {
     let mut out = Vec::new();
-    for (tenant, dir) in partition::list_signal_partitions(root, signal)? {
+    for (tenant, dir) in dirs {
         let manifest_path = dir.join("manifest.json");
         let mut manifest: Manifest = partition::read_json(&manifest_path)?;
         let before = manifest.files.len();

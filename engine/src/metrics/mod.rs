@@ -18,4 +18,5 @@ pub(crate) mod series;
 pub(crate) mod series_index;
 pub(crate) mod snapshot;
 pub(crate) mod store;
+pub(crate) mod tiers;
 pub(crate) mod write;

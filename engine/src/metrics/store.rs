@@ -9,10 +9,13 @@ use crate::metrics::page_cache::PageCache;
 use crate::metrics::read::{self, FileSamples, ReadLimit, SAMPLE_BYTES};
 use crate::metrics::scan::ScanStats;
 use crate::metrics::series::EncodedHist;
+use crate::metrics::tiers;
+use crate::model::interval::Interval;
 use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
 use crate::storage::parquet_io;
 use crate::storage::partition::PartFile;
+use crate::storage::tier_file;
 use crate::{HistogramSample, Labels, Matcher, Result, Sample, SeriesData, TenantId};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -27,6 +30,8 @@ pub(crate) struct MetricsStore {
     tenants: RwLock<HashMap<TenantId, Arc<TenantHead>>>,
     /// Committed Parquet file sets per tenant, oldest flush first.
     pub(crate) files: RwLock<HashMap<TenantId, Vec<Arc<PartFile>>>>,
+    /// Committed file sets of the downsampled tiers per tenant (`metrics/tiers.rs`).
+    pub(crate) tier_files: RwLock<HashMap<TenantId, Vec<Arc<PartFile>>>>,
     /// Decoded samples pages kept between queries.
     pub(crate) page_cache: PageCache,
 }
@@ -36,6 +41,7 @@ impl MetricsStore {
         Self {
             tenants: RwLock::default(),
             files: RwLock::default(),
+            tier_files: RwLock::default(),
             page_cache: PageCache::new(page_cache_bytes),
         }
     }
@@ -107,6 +113,7 @@ impl MetricsStore {
         let files = self.file_sets(tenant, start, end);
         let plans = self.plan_files(&head, &files, matchers, &mut found, &mut stats)?;
         any_hists |= self.read_planned(&plans, start, end, limit, &mut found, &mut stats)?;
+        read_intervals(&plans, start, end, limit, &mut found)?;
         limit.check()?;
         let resolved = if any_hists {
             self.resolve_histograms(&mut found, &plans, start, end, &mut stats)?
@@ -199,8 +206,28 @@ impl MetricsStore {
         Ok(resolved)
     }
 
-    /// `tenant`'s committed file sets whose time range meets `[start, end]`, oldest first.
+    /// `tenant`'s committed file sets whose time range meets `[start, end]`: the
+    /// downsampled tiers' (`metrics/tiers.rs`, whose data files read as the last sample of
+    /// each interval), then the raw ones, oldest first.
     pub(crate) fn file_sets(&self, tenant: &TenantId, start: i64, end: i64) -> Vec<Arc<PartFile>> {
+        let mut out = Vec::new();
+        for map in [&self.tier_files, &self.files] {
+            let map = map.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(list) = map.get(tenant) {
+                out.extend(list.iter().filter(|f| f.overlaps(start, end)).cloned());
+            }
+        }
+        out
+    }
+
+    /// `tenant`'s raw committed file sets whose time range meets `[start, end]`, oldest
+    /// first.
+    pub(crate) fn raw_file_sets(
+        &self,
+        tenant: &TenantId,
+        start: i64,
+        end: i64,
+    ) -> Vec<Arc<PartFile>> {
         self.files
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -405,6 +432,49 @@ fn select_head(
     Ok(any_hists)
 }
 
+/// Bytes one gathered interval is counted at against a read's limit.
+const INTERVAL_BYTES: usize = std::mem::size_of::<Interval>();
+
+/// Reads the intervals in `[start, end]` of the series `plans` name from the tier sets
+/// among them into `found`. A day both a finer and a coarser tier hold (a pass that
+/// stopped between writing the coarser and dropping the finer) is read from the finer.
+fn read_intervals(
+    plans: &[Plan<'_>],
+    start: i64,
+    end: i64,
+    limit: &ReadLimit,
+    found: &mut Found,
+) -> Result<()> {
+    let tiers: Vec<(i64, &Plan<'_>)> = plans
+        .iter()
+        .filter_map(|p| tiers::resolution_of(p.0).map(|r| (r, p)))
+        .collect();
+    for &(res, (f, ids)) in &tiers {
+        let day = f.dir.file_name();
+        let finer = tiers
+            .iter()
+            .any(|&(r, (g, _))| r < res && g.dir.file_name() == day);
+        if finer {
+            continue;
+        }
+        tier_file::read_intervals(
+            &f.samples_path(),
+            &f.samples_meta,
+            ids,
+            (start, end),
+            res,
+            |id, row| {
+                if let Some(&i) = found.slots.get(&id)
+                    && limit.take(INTERVAL_BYTES)
+                {
+                    found.entries[i].intervals.push(row);
+                }
+            },
+        )?;
+    }
+    limit.check()
+}
+
 /// The samples of `v` (sorted by time) in `[start, end]`.
 fn samples_within(v: &[Sample], start: i64, end: i64) -> &[Sample] {
     let lo = v.partition_point(|s| s.ts < start);
@@ -430,6 +500,7 @@ impl Found {
             flushing: 0,
             hists: Vec::new(),
             resolved: usize::MAX,
+            intervals: Vec::new(),
         });
     }
 
@@ -445,6 +516,7 @@ impl Found {
                     files,
                     newer,
                     resolved: slot,
+                    mut intervals,
                     ..
                 } = e;
                 let hists = match slot {
@@ -466,10 +538,13 @@ impl Found {
                     samples.sort_by_key(|s| s.ts);
                     samples.dedup_by_key(|s| s.ts);
                 }
+                intervals.sort_by_key(|i| i.end);
+                intervals.dedup_by_key(|i| i.end);
                 (!samples.is_empty() || !hists.is_empty()).then(|| SeriesData {
                     labels: labels.into_labels(),
                     samples,
                     histograms: hists,
+                    intervals,
                 })
             })
             .collect();
@@ -491,6 +566,8 @@ struct Entry {
     hists: Vec<Ranked>,
     /// Where its resolved histograms are (`usize::MAX`: it has none).
     resolved: usize,
+    /// Its intervals in downsampled tiers.
+    intervals: Vec<Interval>,
 }
 
 /// A series' labels while it is read: the head's compact key, turned into [`Labels`] only

@@ -4,6 +4,7 @@ pub(crate) mod anyvalue;
 pub(crate) mod delete;
 pub(crate) mod exemplar;
 pub(crate) mod histogram;
+pub(crate) mod interval;
 pub(crate) mod labels;
 pub(crate) mod matcher;
 pub(crate) mod metadata;

@@ -42,4 +42,7 @@ pub struct SeriesData {
     /// Native histogram samples in time order, one per timestamp (a timestamp has a float
     /// sample or a histogram, never both).
     pub histograms: Vec<HistogramSample>,
+    /// Where a downsampled tier holds the series (`docs/retention.md`): its intervals in
+    /// the range, in time order. `samples` then holds each interval's last sample.
+    pub intervals: Vec<crate::Interval>,
 }

@@ -14,3 +14,4 @@ pub(crate) mod prune;
 pub(crate) mod remote;
 pub(crate) mod retention;
 pub(crate) mod snapshot_file;
+pub(crate) mod tier_file;

@@ -409,8 +409,14 @@ pub(crate) fn list_signal_partitions(
     root: &Path,
     signal: Signal,
 ) -> Result<Vec<(TenantId, PathBuf)>> {
+    list_partitions(&root.join(signal.dir()), true)
+}
+
+/// Every partition directory under `base` (`tenant=/date=/hour=`, or `tenant=/date=` when
+/// not `hourly`: a downsampled tier's), with its tenant.
+pub(crate) fn list_partitions(base: &Path, hourly: bool) -> Result<Vec<(TenantId, PathBuf)>> {
     let mut out = Vec::new();
-    for tenant_dir in read_dirs(&root.join(signal.dir()))? {
+    for tenant_dir in read_dirs(base)? {
         let Some(t) = tenant_dir
             .file_name()
             .and_then(|n| n.to_str())
@@ -420,6 +426,10 @@ pub(crate) fn list_signal_partitions(
             continue;
         };
         for date in read_dirs(&tenant_dir)? {
+            if !hourly {
+                out.push((t.clone(), date));
+                continue;
+            }
             for hour in read_dirs(&date)? {
                 out.push((t.clone(), hour));
             }

@@ -1,0 +1,509 @@
+//! Downsampling passes: moving each UTC day of metrics into the next tier once it is old
+//! enough ([`crate::Limits::downsampling`], `docs/retention.md`).
+//!
+//! For a tier and a day, the pass streams the day's source data (the raw sets of its
+//! hours, or the day's partition of the tier before) merged by (series, time), summarises
+//! it per series and interval ([`crate::model::interval`]), joins what the tier already
+//! holds for that day (a late write to an old day), and writes one new file set into the
+//! tier's partition of the day. The partition's manifest is then replaced (the commit),
+//! and only after that are the sources dropped, each partition by retention's atomic
+//! drop. A crash before the commit leaves unlisted files, deleted on open; after it, the
+//! sources are still there and the next pass drops them: a source set is covered by the
+//! tier when its flush is at most the tier set's (which is the newest source flush it
+//! took; flushes only grow), so it is never summarised twice.
+//!
+//! A raw partition holding native histograms is not dropped: tiers keep floats only, so
+//! its histograms stay at full resolution until the metrics retention drops it.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use tracing::{info, warn};
+
+use crate::lifecycle::Core;
+use crate::lifecycle::compact::united_series;
+use crate::metrics::compact::merged;
+use crate::metrics::index::PartIndex;
+use crate::metrics::tiers::{self, DAY_MS, day_start, format_resolution, tier_dir};
+use crate::model::interval::{Interval, coarsen, interval_end, summarise};
+use crate::model::series::SeriesId;
+use crate::storage::parquet_io;
+use crate::storage::partition::{self, FileEntry, FileMap, Manifest, PartFile, partition_start};
+use crate::storage::tier_file::{TierRows, TierWriter};
+use crate::{Result, TenantId};
+
+/// What a downsampling pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownsampleStats {
+    /// Tier partitions (one tier, one day) written.
+    pub days: usize,
+    /// Source rows read: raw samples, or a finer tier's rows.
+    pub rows_in: u64,
+    /// Tier rows written.
+    pub rows_out: u64,
+    /// Source partitions dropped once their tier was committed.
+    pub dropped: usize,
+    /// Tier partitions dropped by the metrics retention.
+    pub expired: usize,
+    /// Bytes of the tier files written.
+    pub bytes_out: u64,
+}
+
+/// Staleness markers (Prometheus's NaN) are not summarised.
+const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// One source of a day: its sets and whether they are the raw data.
+struct Day {
+    /// Sets of the day not yet in the tier (flush above the tier set's).
+    fresh: Vec<Arc<PartFile>>,
+    /// Every source set of the day, by partition directory, to drop once covered.
+    dirs: BTreeSet<PathBuf>,
+}
+
+impl Core {
+    /// Moves every day old enough into its tier, for every tenant with tiers configured,
+    /// and drops tier partitions past the metrics retention.
+    pub(crate) fn downsample(&self) -> Result<DownsampleStats> {
+        self.writable()?;
+        let _one_pass = self
+            .maintenance_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let now = self.clock.now_ms();
+        let mut stats = DownsampleStats::default();
+        let tenants: BTreeSet<TenantId> = [&self.metrics.files, &self.metrics.tier_files]
+            .iter()
+            .flat_map(|m| {
+                let m = m.read().unwrap_or_else(|p| p.into_inner());
+                m.keys().cloned().collect::<Vec<_>>()
+            })
+            .collect();
+        for tenant in tenants {
+            let limits = self.config.limits_for(&tenant).clone();
+            let mut prev: Option<i64> = None;
+            for tier in &limits.downsampling {
+                let res = tier.resolution_ms();
+                self.downsample_tier(&tenant, prev, res, now - tier.after_ms(), &mut stats)?;
+                prev = Some(res);
+            }
+            self.expire_tiers(&tenant, now - limits.retention_ms(), &mut stats)?;
+        }
+        self.finish_drops();
+        if stats.days + stats.dropped + stats.expired > 0 {
+            info!(
+                days = stats.days,
+                rows_in = stats.rows_in,
+                rows_out = stats.rows_out,
+                dropped = stats.dropped,
+                expired = stats.expired,
+                "downsampled"
+            );
+        }
+        Ok(stats)
+    }
+
+    /// Moves the days of `tenant` that ended before `before` from the tier of resolution
+    /// `from` (`None`: raw) into the tier of resolution `res`.
+    fn downsample_tier(
+        &self,
+        tenant: &TenantId,
+        from: Option<i64>,
+        res: i64,
+        before: i64,
+        stats: &mut DownsampleStats,
+    ) -> Result<()> {
+        let sources = self.source_sets(tenant, from);
+        let mut days: BTreeMap<i64, Vec<Arc<PartFile>>> = BTreeMap::new();
+        for f in sources {
+            days.entry(source_day(&f, from)).or_default().push(f);
+        }
+        // A raw day's first hour holds the sample at the day's very start, which ends the
+        // last interval of the day before: a day holding only that sample is one too.
+        if from.is_none() {
+            let starts: Vec<i64> = days.keys().copied().collect();
+            for d in starts {
+                let first_hour = days[&d]
+                    .iter()
+                    .any(|f| partition_start(f.entry.min_ts) == d);
+                if first_hour && !days.contains_key(&(d - DAY_MS)) {
+                    days.insert(d - DAY_MS, Vec::new());
+                }
+            }
+        }
+        for (&day, sets) in &days {
+            if day + DAY_MS > before {
+                break;
+            }
+            let target = tier_dir(&self.dir, res, tenant, day);
+            let existing = self.tier_sets_in(tenant, &target);
+            let covered = existing.iter().map(|f| f.entry.flush).max().unwrap_or(0);
+            let day_sets = Day {
+                fresh: sets
+                    .iter()
+                    .filter(|f| f.entry.flush > covered || existing.is_empty())
+                    .cloned()
+                    .collect(),
+                dirs: sets.iter().map(|f| f.dir.clone()).collect(),
+            };
+            // The sample at the day's end lives in the next day's first raw hour.
+            let boundary: Vec<Arc<PartFile>> = match (from, existing.is_empty()) {
+                (None, true) => days
+                    .get(&(day + DAY_MS))
+                    .map(|next| {
+                        next.iter()
+                            .filter(|f| partition_start(f.entry.min_ts) == day + DAY_MS)
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let mut flush = covered;
+            if !day_sets.fresh.is_empty() || (existing.is_empty() && !boundary.is_empty()) {
+                flush = self.write_day(
+                    tenant,
+                    (from, res),
+                    day,
+                    &day_sets.fresh,
+                    &boundary,
+                    &existing,
+                    stats,
+                )?;
+            }
+            self.drop_covered(tenant, from, &day_sets.dirs, flush, stats)?;
+        }
+        Ok(())
+    }
+
+    /// The sets the tier of resolution `from` is made from (`None`: raw).
+    fn source_sets(&self, tenant: &TenantId, from: Option<i64>) -> Vec<Arc<PartFile>> {
+        let map = match from {
+            None => &self.metrics.files,
+            Some(_) => &self.metrics.tier_files,
+        };
+        let map = map.read().unwrap_or_else(|p| p.into_inner());
+        map.get(tenant)
+            .map(|l| {
+                l.iter()
+                    .filter(|f| tiers::resolution_of(f) == from)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The tier sets of `tenant` in partition `dir`.
+    fn tier_sets_in(&self, tenant: &TenantId, dir: &std::path::Path) -> Vec<Arc<PartFile>> {
+        let map = self
+            .metrics
+            .tier_files
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        map.get(tenant)
+            .map(|l| l.iter().filter(|f| f.dir == dir).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Writes and commits the tier set of `day` from `fresh` (and, for raw data, the
+    /// samples at the day's end in `boundary`) joined with the `existing` set; returns its
+    /// flush.
+    #[allow(clippy::too_many_arguments)]
+    fn write_day(
+        &self,
+        tenant: &TenantId,
+        (from, res): (Option<i64>, i64),
+        day: i64,
+        fresh: &[Arc<PartFile>],
+        boundary: &[Arc<PartFile>],
+        existing: &[Arc<PartFile>],
+        stats: &mut DownsampleStats,
+    ) -> Result<u64> {
+        for f in fresh.iter().chain(boundary) {
+            f.ensure_data()?;
+        }
+        let flush = fresh
+            .iter()
+            .chain(existing)
+            .map(|f| f.entry.flush)
+            .max()
+            .unwrap_or(0);
+        let dir = tier_dir(&self.dir, res, tenant, day);
+        std::fs::create_dir_all(&dir).map_err(|source| crate::Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let s = format!("-{}", format_resolution(res));
+        // A second write of the same flush (a pass stopped after writing) gets a new name.
+        let tag = if existing.iter().any(|f| f.entry.flush == flush) {
+            format!("-{}{s}", crate::storage::partition::file_uid())
+        } else {
+            s
+        };
+        let mut entry = FileEntry {
+            flush,
+            samples: format!("samples-{flush}{tag}.parquet"),
+            series: format!("series-{flush}{tag}.parquet"),
+            index: format!("index-{flush}{tag}.parquet"),
+            exemplars: String::new(),
+            histograms: String::new(),
+            histogram_rows: 0,
+            histogram_buckets: String::new(),
+            histogram_bucket_rows: 0,
+            rows: 0,
+            min_ts: 0,
+            max_ts: 0,
+            bytes: 0,
+            flushes: fresh.iter().chain(existing).map(|f| f.entry.flushes).sum(),
+        };
+        let mut out = Joined::new(
+            TierWriter::create(&dir.join(&entry.samples))?,
+            existing,
+            res,
+        )?;
+        let (lo, hi) = (day, day + DAY_MS);
+        match from {
+            None => {
+                let mut paths: Vec<PathBuf> = fresh.iter().map(|f| f.samples_path()).collect();
+                paths.extend(boundary.iter().map(|f| f.samples_path()));
+                let mut series: Option<(SeriesId, Vec<(i64, f64)>)> = None;
+                stats.rows_in += merged(&paths, |id, ts, v, _| {
+                    if ts <= lo || ts > hi || v.to_bits() == STALE_NAN_BITS {
+                        return Ok(());
+                    }
+                    match series.as_mut() {
+                        Some((cur, pts)) if *cur == id => pts.push((ts, v)),
+                        _ => {
+                            if let Some((cur, pts)) = series.take() {
+                                out.series(cur, |rows| summarise(pts, res, rows))?;
+                            }
+                            series = Some((id, vec![(ts, v)]));
+                        }
+                    }
+                    Ok(())
+                })?;
+                if let Some((cur, pts)) = series.take() {
+                    out.series(cur, |rows| summarise(pts, res, rows))?;
+                }
+            }
+            Some(fine) => {
+                for f in fresh {
+                    let mut rows = TierRows::open(&f.samples_path(), fine)?;
+                    let mut cur: Option<(SeriesId, Vec<Interval>)> = None;
+                    while let Some((id, row)) = rows.take()? {
+                        stats.rows_in += 1;
+                        match cur.as_mut() {
+                            Some((c, v)) if *c == id => v.push(row),
+                            _ => {
+                                if let Some((c, v)) = cur.take() {
+                                    out.series(c, |o| coarsen(v, res, o))?;
+                                }
+                                cur = Some((id, vec![row]));
+                            }
+                        }
+                    }
+                    if let Some((c, v)) = cur.take() {
+                        out.series(c, |o| coarsen(v, res, o))?;
+                    }
+                }
+            }
+        }
+        let w = out.finish()?;
+        entry.rows = w.written;
+        (entry.min_ts, entry.max_ts) = if w.written == 0 {
+            (lo + 1, hi)
+        } else {
+            (w.min_ts, w.max_ts)
+        };
+        entry.bytes = w.finish()?;
+        stats.rows_out += entry.rows;
+        stats.bytes_out += entry.bytes;
+        let all: Vec<Arc<PartFile>> = fresh
+            .iter()
+            .chain(existing)
+            .chain(boundary)
+            .cloned()
+            .collect();
+        let defs = united_series(&all)?;
+        entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
+        entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
+        // The commit: the day's manifest lists the new set only.
+        let manifest = Manifest {
+            version: partition::METRICS_FORMAT,
+            files: vec![entry.clone()],
+        };
+        partition::write_json(&dir.join("manifest.json"), &manifest)?;
+        self.publish_tier_set(tenant, &dir, entry);
+        self.touch_remote(&dir);
+        stats.days += 1;
+        Ok(flush)
+    }
+
+    /// Makes the set just committed in `dir` the only one readers see there.
+    fn publish_tier_set(&self, tenant: &TenantId, dir: &std::path::Path, entry: FileEntry) {
+        let old: Vec<Arc<PartFile>> = {
+            let mut map = self
+                .metrics
+                .tier_files
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            let list = map.entry(tenant.clone()).or_default();
+            let (old, kept): (Vec<_>, Vec<_>) =
+                std::mem::take(list).into_iter().partition(|f| f.dir == dir);
+            *list = kept;
+            list.push(Arc::new(PartFile::new(dir.to_owned(), entry)));
+            old
+        };
+        for f in old {
+            f.retire();
+        }
+    }
+
+    /// Drops the source partitions in `dirs` whose sets the tier now holds (flush at most
+    /// `flush`), raw partitions with native histograms excepted.
+    fn drop_covered(
+        &self,
+        tenant: &TenantId,
+        from: Option<i64>,
+        dirs: &BTreeSet<PathBuf>,
+        flush: u64,
+        stats: &mut DownsampleStats,
+    ) -> Result<()> {
+        let map: &RwLock<FileMap> = match from {
+            None => &self.metrics.files,
+            Some(_) => &self.metrics.tier_files,
+        };
+        for dir in dirs {
+            let covered = |f: &PartFile| f.entry.flush <= flush && f.entry.histograms.is_empty();
+            if self.drop_partition_if(map, tenant, dir, covered)? {
+                stats.dropped += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops `tenant`'s tier partitions whose day ended before `before`.
+    fn expire_tiers(
+        &self,
+        tenant: &TenantId,
+        before: i64,
+        stats: &mut DownsampleStats,
+    ) -> Result<()> {
+        let dirs: HashSet<PathBuf> = {
+            let map = self
+                .metrics
+                .tier_files
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            map.get(tenant)
+                .map(|l| {
+                    l.iter()
+                        .filter(|f| day_start(f.entry.max_ts - 1) + DAY_MS <= before)
+                        .map(|f| f.dir.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for dir in dirs {
+            if self.drop_partition_if(&self.metrics.tier_files, tenant, &dir, |_| true)? {
+                stats.expired += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs [`Core::downsample`] from the maintenance pass, logging a failure.
+    pub(crate) fn maintain_tiers(&self) {
+        if let Err(e) = self.downsample() {
+            warn!(error = %e, "downsampling failed; will retry");
+        }
+    }
+}
+
+/// The day a source set belongs to: its hour's day for a raw set, its partition's day
+/// for a tier set (whose rows end in `(day, day + 1d]`).
+fn source_day(f: &PartFile, from: Option<i64>) -> i64 {
+    match from {
+        None => day_start(partition_start(f.entry.min_ts)),
+        Some(_) => day_start(f.entry.max_ts - 1),
+    }
+}
+
+/// The rows being written, joined with the rows the tier already held for the day.
+struct Joined {
+    w: TierWriter,
+    old: Vec<TierRows>,
+    rows: Vec<Interval>,
+}
+
+impl Joined {
+    fn new(w: TierWriter, existing: &[Arc<PartFile>], res: i64) -> Result<Self> {
+        let old = existing
+            .iter()
+            .map(|f| TierRows::open(&f.samples_path(), res))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            w,
+            old,
+            rows: Vec::new(),
+        })
+    }
+
+    /// Writes the old rows of series before `id`, then series `id`'s rows (made by
+    /// `make`) joined with its old ones.
+    fn series(&mut self, id: SeriesId, make: impl FnOnce(&mut Vec<Interval>)) -> Result<()> {
+        self.flush_old_before(id)?;
+        self.rows.clear();
+        make(&mut self.rows);
+        let mut mine = std::mem::take(&mut self.rows);
+        for o in &mut self.old {
+            while o.peek().is_some_and(|(i, _)| *i == id) {
+                if let Some((_, row)) = o.take()? {
+                    mine.push(row);
+                }
+            }
+        }
+        mine.sort_by_key(|r| (r.end, r.first_ts));
+        let mut joined: Vec<Interval> = Vec::with_capacity(mine.len());
+        for r in mine.drain(..) {
+            match joined.last_mut() {
+                Some(last) if last.end == r.end => last.join(&r),
+                _ => joined.push(r),
+            }
+        }
+        for r in &joined {
+            debug_assert_eq!(interval_end(r.last_ts, r.resolution), r.end);
+            self.w.push(id, *r)?;
+        }
+        self.rows = mine;
+        Ok(())
+    }
+
+    /// Writes the old rows of series below `id` (or all, with `u64::MAX`... plus one).
+    fn flush_old_before(&mut self, id: SeriesId) -> Result<()> {
+        loop {
+            // The smallest old series below `id`.
+            let next = self
+                .old
+                .iter()
+                .filter_map(|o| o.peek().map(|(i, _)| *i))
+                .filter(|&i| i < id)
+                .min();
+            let Some(sid) = next else { return Ok(()) };
+            self.series(sid, |_| {})?;
+        }
+    }
+
+    fn finish(mut self) -> Result<TierWriter> {
+        loop {
+            let next = self
+                .old
+                .iter()
+                .filter_map(|o| o.peek().map(|(i, _)| *i))
+                .min();
+            let Some(sid) = next else { break };
+            self.series(sid, |_| {})?;
+        }
+        Ok(self.w)
+    }
+}

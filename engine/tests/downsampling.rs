@@ -1,0 +1,334 @@
+//! Downsampled tiers: a day older than a tier's `after` is summarised per series and
+//! interval, read back as its last samples and its intervals, exactly what the raw data
+//! gives; its raw partitions go once the tier is committed; a coarser tier is made from
+//! the finer one; a late write to a downsampled day is joined in; tiers survive a restart
+//! and leave with the metrics retention.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_engine::{
+    Downsampling, Engine, EngineConfig, Interval, Limits, ManualClock, MatchOp, Matcher, Sample,
+    SeriesData, SeriesSamples, TenantId,
+};
+
+const MIN: i64 = 60_000;
+const HOUR: i64 = 3_600_000;
+const D: i64 = 86_400_000;
+/// 2025-11-21T00:00:00Z
+const DAY0: i64 = 1_763_683_200_000;
+
+fn config(tiers: bool) -> EngineConfig {
+    let downsampling = if tiers {
+        vec![
+            Downsampling {
+                after: Duration::from_secs(2 * 86_400),
+                resolution: Duration::from_secs(300),
+            },
+            Downsampling {
+                after: Duration::from_secs(4 * 86_400),
+                resolution: Duration::from_secs(3_600),
+            },
+        ]
+    } else {
+        Vec::new()
+    };
+    EngineConfig {
+        limits: Limits {
+            ingest_rate: 1e9,
+            ingest_burst: 1e9,
+            metrics_retention: Duration::from_secs(20 * 86_400),
+            cold_after: Duration::from_secs(100 * 365 * 86_400),
+            downsampling,
+            ..Limits::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+/// Series `s` over hours `[from, to)` of day 0 on: a counter every 15 s (offset `s` s, so
+/// series 0 has samples on every interval boundary) that resets every 997 samples, and a
+/// gauge.
+fn hours(from: i64, to: i64) -> Vec<SeriesSamples> {
+    let mut out = Vec::new();
+    for s in 0..4i64 {
+        let (lo, hi) = (DAY0 + from * HOUR, DAY0 + to * HOUR);
+        let ts = (0..).map(|k| DAY0 + s * 1000 + k * 15_000);
+        let ts: Vec<i64> = ts.skip_while(|&t| t < lo).take_while(|&t| t < hi).collect();
+        let k = |t: i64| (t - DAY0) / 15_000;
+        out.push(SeriesSamples {
+            labels: vec![
+                ("__name__".into(), "req_total".into()),
+                ("s".into(), s.to_string()),
+            ],
+            samples: ts
+                .iter()
+                .map(|&t| Sample {
+                    ts: t,
+                    value: ((k(t) % 997) * (s + 1) + (k(t) * 7919 % 5)) as f64,
+                })
+                .collect(),
+        });
+        out.push(SeriesSamples {
+            labels: vec![
+                ("__name__".into(), "temp".into()),
+                ("s".into(), s.to_string()),
+            ],
+            samples: ts
+                .iter()
+                .map(|&t| Sample {
+                    ts: t,
+                    value: 20.0 + ((k(t) * 31 + s) % 17) as f64 / 4.0,
+                })
+                .collect(),
+        });
+    }
+    out
+}
+
+fn all(engine: &Engine, t: &TenantId, start: i64, end: i64) -> Vec<SeriesData> {
+    let m = Matcher::new("__name__", MatchOp::Regex, ".+").unwrap();
+    engine.select(t, &[m], start, end).unwrap()
+}
+
+/// The intervals of `samples` at `res`, ending in `(lo, hi]`, as the engine summarises.
+fn summarise(samples: &[Sample], res: i64, lo: i64, hi: i64) -> Vec<Interval> {
+    let mut out: Vec<Interval> = Vec::new();
+    let end_of = |t: i64| t.div_euclid(res) * res + if t.rem_euclid(res) == 0 { 0 } else { res };
+    for s in samples.iter().filter(|s| s.ts > lo && s.ts <= hi) {
+        let end = end_of(s.ts);
+        match out.last_mut() {
+            Some(i) if i.end == end => {
+                i.increase += if s.value < i.last {
+                    s.value
+                } else {
+                    s.value - i.last
+                };
+                i.last_ts = s.ts;
+                i.last = s.value;
+                i.min = i.min.min(s.value);
+                i.max = i.max.max(s.value);
+                i.sum += s.value;
+                i.count += 1;
+            }
+            _ => out.push(Interval {
+                end,
+                resolution: res,
+                first_ts: s.ts,
+                first: s.value,
+                last_ts: s.ts,
+                last: s.value,
+                min: s.value,
+                max: s.value,
+                sum: s.value,
+                count: 1,
+                increase: 0.0,
+            }),
+        }
+    }
+    out
+}
+
+fn close(a: &[Interval], b: &[Interval]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            let near = |p: f64, q: f64| (p - q).abs() <= 1e-9 * p.abs().max(1.0);
+            (x.end, x.resolution, x.first_ts, x.last_ts, x.count)
+                == (y.end, y.resolution, y.first_ts, y.last_ts, y.count)
+                && (x.first, x.last, x.min, x.max) == (y.first, y.last, y.min, y.max)
+                && near(x.sum, y.sum)
+                && near(x.increase, y.increase)
+        })
+}
+
+/// Checks that `tiered` holds each series of `raw` as the intervals of `segments` (a
+/// resolution and the `(lo, hi]` their ends fall in, in time order), and their last samples.
+fn check_tiers(tiered: &[SeriesData], raw: &[SeriesData], segments: &[(i64, i64, i64)]) {
+    assert_eq!(tiered.len(), raw.len());
+    let hi = segments.last().map_or(0, |s| s.2);
+    for (t, r) in tiered.iter().zip(raw) {
+        assert_eq!(t.labels, r.labels);
+        let want: Vec<Interval> = segments
+            .iter()
+            .flat_map(|&(res, lo, hi)| summarise(&r.samples, res, lo, hi))
+            .collect();
+        assert!(close(&t.intervals, &want), "{}: intervals differ", r.labels);
+        let last: Vec<Sample> = want
+            .iter()
+            .map(|i| Sample {
+                ts: i.last_ts,
+                value: i.last,
+            })
+            .collect();
+        let in_tier: Vec<Sample> = t.samples.iter().copied().filter(|s| s.ts <= hi).collect();
+        assert_eq!(in_tier, last, "{}: the last samples", r.labels);
+    }
+}
+
+#[test]
+fn days_move_through_the_tiers_and_read_back_as_the_raw_data_summarised() {
+    let (dir, refdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let t = TenantId::new("acme").unwrap();
+    let clock = Arc::new(ManualClock::new(DAY0 + 3 * D));
+    let engine = Engine::open_with_clock(dir.path(), config(true), clock.clone()).unwrap();
+    let reference = Engine::open_with_clock(refdir.path(), config(false), clock.clone()).unwrap();
+    for day in 0..3 {
+        let batch = hours(day * 24, day * 24 + 24);
+        for e in [&engine, &reference] {
+            e.write(&t, &batch).unwrap();
+            e.flush().unwrap();
+        }
+    }
+    engine.compact().unwrap();
+    let raw = all(&reference, &t, DAY0 - D, DAY0 + 4 * D);
+    assert_eq!(raw.len(), 8);
+    assert!(
+        raw.iter().all(|s| s.intervals.is_empty()),
+        "raw data has no intervals"
+    );
+
+    // Not old enough: nothing moves.
+    clock.set(DAY0 + 2 * D - 1);
+    assert_eq!(engine.downsample().unwrap().days, 0);
+    // Days 0 and 1 ended 2 days ago: into 5m; day 2 stays raw. The sample at day 0's very
+    // start ends the day before's last interval: that day has a tier partition too.
+    clock.set(DAY0 + 2 * D + 2 * D);
+    let stats = engine.downsample().unwrap();
+    // It ends 4 days ago: straight on into 1h.
+    assert_eq!(stats.days, 4, "{stats:?}");
+    assert!(
+        dir.path()
+            .join("metrics_1h/tenant=acme/date=2025-11-20/manifest.json")
+            .exists()
+    );
+    assert!(
+        !dir.path()
+            .join("metrics_5m/tenant=acme/date=2025-11-20")
+            .exists()
+    );
+    assert_eq!(
+        stats.dropped, 49,
+        "the raw hours of days 0 and 1, day -1's 5m: {stats:?}"
+    );
+    assert!(
+        !dir.path()
+            .join("metrics/tenant=acme/date=2025-11-21")
+            .exists()
+    );
+    assert!(
+        dir.path()
+            .join("metrics_5m/tenant=acme/date=2025-11-21/manifest.json")
+            .exists()
+    );
+    let got = all(&engine, &t, DAY0 - D, DAY0 + 4 * D);
+    check_tiers(
+        &got,
+        &raw,
+        &[(HOUR, DAY0 - D, DAY0), (5 * MIN, DAY0, DAY0 + 2 * D)],
+    );
+    // Day 2 is still raw: every sample.
+    for (g, r) in got.iter().zip(&raw) {
+        let day2 = |v: &[Sample]| {
+            v.iter()
+                .copied()
+                .filter(|s| s.ts > DAY0 + 2 * D)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(day2(&g.samples), day2(&r.samples));
+    }
+    // A second pass has nothing to do.
+    assert_eq!(engine.downsample().unwrap(), Default::default());
+
+    // Reopened: the same.
+    drop(engine);
+    let engine = Engine::open_with_clock(dir.path(), config(true), clock.clone()).unwrap();
+    assert_eq!(all(&engine, &t, DAY0 - D, DAY0 + 4 * D), got);
+
+    // Days 0 and 1 four days old: into 1h; day 2 into 5m.
+    clock.set(DAY0 + 2 * D + 4 * D);
+    let stats = engine.downsample().unwrap();
+    assert_eq!(stats.days, 3, "{stats:?}");
+    assert!(
+        !dir.path()
+            .join("metrics_5m/tenant=acme/date=2025-11-21")
+            .exists()
+    );
+    let got = all(&engine, &t, DAY0 - D, DAY0 + 4 * D);
+    let segments = [
+        (HOUR, DAY0 - D, DAY0 + 2 * D),
+        (5 * MIN, DAY0 + 2 * D, DAY0 + 3 * D),
+    ];
+    check_tiers(&got, &raw, &segments);
+
+    // A late sample into day 1, long downsampled, is joined into its hour.
+    let late_ts = DAY0 + D + 5 * HOUR + 7;
+    let late = SeriesSamples {
+        labels: vec![("__name__".into(), "temp".into()), ("s".into(), "0".into())],
+        samples: vec![Sample {
+            ts: late_ts,
+            value: 99.0,
+        }],
+    };
+    engine.write(&t, &[late]).unwrap();
+    engine.flush().unwrap();
+    engine.downsample().unwrap();
+    let m = Matcher::new("__name__", MatchOp::Equal, "temp").unwrap();
+    let s0 = Matcher::new("s", MatchOp::Equal, "0").unwrap();
+    let got = engine.select(&t, &[m, s0], DAY0 + D, DAY0 + 2 * D).unwrap();
+    let hour = got[0]
+        .intervals
+        .iter()
+        .find(|i| i.end == DAY0 + D + 6 * HOUR)
+        .unwrap();
+    assert_eq!(
+        (hour.count, hour.max),
+        (241, 99.0),
+        "the late sample counted once"
+    );
+    assert!(
+        !dir.path()
+            .join("metrics/tenant=acme/date=2025-11-22")
+            .exists()
+    );
+
+    // Past the metrics retention (20 days), the tiers go too.
+    clock.set(DAY0 + 3 * D + 20 * D);
+    let stats = engine.downsample().unwrap();
+    assert_eq!(stats.expired, 4, "{stats:?}");
+    assert!(
+        all(&engine, &t, DAY0 - D, DAY0 + 4 * D)
+            .iter()
+            .all(|s| s.intervals.is_empty())
+    );
+}
+
+#[test]
+fn a_bad_tier_ladder_is_refused() {
+    let bad = |tiers: Vec<(u64, u64)>| {
+        let c = EngineConfig {
+            limits: Limits {
+                downsampling: tiers
+                    .into_iter()
+                    .map(|(after, res)| Downsampling {
+                        after: Duration::from_secs(after),
+                        resolution: Duration::from_secs(res),
+                    })
+                    .collect(),
+                ..Limits::default()
+            },
+            ..EngineConfig::default()
+        };
+        c.validate().is_err()
+    };
+    assert!(!bad(vec![(86_400, 300), (7 * 86_400, 3_600)]));
+    assert!(bad(vec![(86_400, 7)]), "7 s does not divide a day");
+    assert!(
+        bad(vec![(86_400, 300), (7 * 86_400, 420)]),
+        "7m is not a multiple of 5m"
+    );
+    assert!(bad(vec![(86_400, 300), (86_400, 3_600)]), "after must grow");
+    assert!(
+        bad(vec![(86_400, 3_600), (7 * 86_400, 300)]),
+        "finest first"
+    );
+}
