@@ -121,6 +121,15 @@ pub(crate) struct RetentionSection {
     pub(crate) traces: Option<String>,
     pub(crate) logs: Option<String>,
     pub(crate) filters: Option<Vec<super::filters::FilterEntry>>,
+    pub(crate) downsampling: Option<Vec<TierEntry>>,
+}
+
+/// One `[[retention.downsampling]]` (or `[[limits.tenants.<id>.downsampling]]`) table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TierEntry {
+    pub(crate) after: String,
+    pub(crate) resolution: String,
 }
 
 /// `[limits]` (defaults of every tenant) and each `[limits.tenants.<id>]` override: the same
@@ -141,6 +150,7 @@ pub(crate) struct LimitValues {
     pub(crate) traces_retention: Option<String>,
     pub(crate) logs_retention: Option<String>,
     pub(crate) cold_after: Option<String>,
+    pub(crate) downsampling: Option<Vec<TierEntry>>,
     pub(crate) signal_record_rate: Option<f64>,
     pub(crate) signal_record_burst: Option<f64>,
     pub(crate) signal_byte_rate: Option<f64>,

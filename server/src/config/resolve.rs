@@ -191,6 +191,9 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     if let Some(t) = &file.storage.cold_after {
         c.engine.limits.cold_after = parse_duration("storage.cold_after", t)?;
     }
+    if let Some(tiers) = &file.retention.downsampling {
+        c.engine.limits.downsampling = read_tiers("retention.downsampling", tiers)?;
+    }
     read_engine(&file.engine, &mut c)?;
     read_sql(&file.sql, &mut c)?;
     if let Some(on) = file.promql.delayed_name_removal {
@@ -473,5 +476,33 @@ fn apply_limits(l: &mut Limits, v: &LimitValues, prefix: &str) -> Result<()> {
     if let Some(t) = &v.cold_after {
         l.cold_after = parse_duration(&key("cold_after"), t)?;
     }
+    if let Some(tiers) = &v.downsampling {
+        l.downsampling = read_tiers(&key("downsampling"), tiers)?;
+    }
     Ok(())
+}
+
+/// Downsampled tiers as configured (`docs/retention.md`); the engine checks the ladder.
+fn read_tiers(
+    at: &str,
+    tiers: &[super::file::TierEntry],
+) -> Result<Vec<strata_engine::Downsampling>> {
+    let tiers = tiers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            Ok(strata_engine::Downsampling {
+                after: parse_duration(&format!("{at}[{i}].after"), &t.after)?,
+                resolution: parse_duration(&format!("{at}[{i}].resolution"), &t.resolution)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let check = Limits {
+        downsampling: tiers.clone(),
+        ..Limits::default()
+    };
+    if let Err(strata_engine::Error::InvalidConfig { reason, .. }) = check.validate() {
+        return Err(Error::config(at.to_owned(), reason));
+    }
+    Ok(tiers)
 }

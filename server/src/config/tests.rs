@@ -609,3 +609,59 @@ fn retention_filters_take_a_selector_and_a_keep() {
         assert!(err.contains(key), "{text}: {err}");
     }
 }
+
+#[test]
+fn downsampling_tiers_come_from_retention_and_each_tenant_may_set_its_own() {
+    let c = Config::from_toml(
+        "[[retention.downsampling]]\nafter = \"7d\"\nresolution = \"5m\"\n\
+         [[retention.downsampling]]\nafter = \"30d\"\nresolution = \"1h\"\n\
+         [[limits.tenants.acme.downsampling]]\nafter = \"2d\"\nresolution = \"1m\"\n\
+         [limits.tenants.ops]\nmax_active_series = 10\n",
+    )
+    .unwrap();
+    let tiers = |l: &strata_engine::Limits| -> Vec<(u64, u64)> {
+        l.downsampling
+            .iter()
+            .map(|d| (d.after.as_secs(), d.resolution.as_secs()))
+            .collect()
+    };
+    assert_eq!(
+        tiers(&c.engine.limits),
+        [(7 * 86_400, 300), (30 * 86_400, 3_600)]
+    );
+    assert_eq!(tiers(&c.engine.tenant_limits["acme"]), [(2 * 86_400, 60)]);
+    assert_eq!(
+        tiers(&c.engine.tenant_limits["ops"]),
+        tiers(&c.engine.limits),
+        "the default"
+    );
+    assert!(
+        Config::from_toml("")
+            .unwrap()
+            .engine
+            .limits
+            .downsampling
+            .is_empty()
+    );
+    let view = super::view::redacted_toml(&c);
+    assert!(view.contains("[[retention.downsampling]]"), "{view}");
+    assert!(view.contains("resolution = \"1h\""), "{view}");
+    assert!(
+        view.contains("[[limits.tenants.acme.downsampling]]"),
+        "{view}"
+    );
+    // The engine checks the ladder: 7m is not a multiple of 5m.
+    let err = Config::from_toml(
+        "[[retention.downsampling]]\nafter = \"7d\"\nresolution = \"5m\"\n\
+         [[retention.downsampling]]\nafter = \"30d\"\nresolution = \"7m\"\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("downsampling"), "{err}");
+    let err = Config::from_toml("[[retention.downsampling]]\nafter = \"7d\"\nresolution = \"x\"\n")
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("retention.downsampling[0].resolution"),
+        "{err}"
+    );
+}

@@ -56,6 +56,7 @@ fn overlay(t: &mut Table, c: &Config) {
     put(t, &["retention"], "traces", dur(l.traces_retention));
     put(t, &["retention"], "logs", dur(l.logs_retention));
     put(t, &["storage"], "cold_after", dur(l.cold_after));
+    put(t, &["retention"], "downsampling", tiers(&l.downsampling));
     limits(t, &["limits"], l);
     for (tenant, l) in &c.engine.tenant_limits {
         limits(t, &["limits", "tenants", tenant], l);
@@ -111,6 +112,7 @@ fn limits(t: &mut Table, at: &[&str], l: &Limits) {
     put(t, at, "traces_retention", dur(l.traces_retention));
     put(t, at, "logs_retention", dur(l.logs_retention));
     put(t, at, "cold_after", dur(l.cold_after));
+    put(t, at, "downsampling", tiers(&l.downsampling));
     put(t, at, "signal_record_rate", l.signal_record_rate);
     put(t, at, "signal_record_burst", l.signal_record_burst);
     put(t, at, "signal_byte_rate", l.signal_byte_rate);
@@ -159,6 +161,21 @@ fn int(n: impl TryInto<i64>) -> Value {
 }
 
 /// A duration as the file writes one (`"30days"`, `"1h"`).
+/// Downsampled tiers as `[[...downsampling]]` tables.
+fn tiers(tiers: &[strata_engine::Downsampling]) -> Value {
+    Value::Array(
+        tiers
+            .iter()
+            .map(|d| {
+                let mut t = Table::new();
+                t.insert("after".into(), Value::String(dur(d.after)));
+                t.insert("resolution".into(), Value::String(dur(d.resolution)));
+                Value::Table(t)
+            })
+            .collect(),
+    )
+}
+
 fn dur(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
