@@ -45,6 +45,7 @@ fn source() -> Fixed {
     Fixed(vec![
         // Histograms every 10 s from 0 to 60 s, counting up by 10.
         SourceSeries {
+            intervals: Vec::new(),
             labels: labels("hist"),
             samples: Vec::new(),
             histograms: (0..=6)
@@ -53,6 +54,7 @@ fn source() -> Fixed {
         },
         // A float at 0 s, a histogram at 10 s, a stale histogram at 20 s.
         SourceSeries {
+            intervals: Vec::new(),
             labels: labels("mixed"),
             samples: vec![(0, 5.0)],
             histograms: vec![

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use strata_engine::{Engine, Matcher as EngineMatcher, TenantId};
+use strata_engine::{Engine, Interval, Matcher as EngineMatcher, TenantId};
 
 use super::error::{Error, Result};
 use super::native::{FloatHistogram, tsdb_read_hints};
@@ -35,6 +35,10 @@ pub struct SourceSeries {
     /// (timestamp ms, native histogram), sorted by timestamp, at times `samples` does not
     /// have; staleness markers (see [`super::value::is_stale_histogram`]) included.
     pub histograms: Vec<(i64, Arc<FloatHistogram>)>,
+    /// Where a downsampled tier holds the series, its intervals in time order
+    /// (`samples` then holds each interval's last sample): `*_over_time`, `rate`,
+    /// `increase` and `delta` read them (`range/tiers.rs`).
+    pub intervals: Vec<Interval>,
 }
 
 /// Bytes one float point holds: its timestamp and value.
@@ -53,7 +57,7 @@ pub(crate) fn series_bytes(s: &SourceSeries) -> usize {
         .iter()
         .map(|(_, h)| HIST_POINT_BYTES + 8 * (h.positive.len() + h.negative.len()))
         .sum();
-    labels + s.samples.len() * POINT_BYTES + hists
+    labels + s.samples.len() * POINT_BYTES + hists + s.intervals.len() * size_of::<Interval>()
 }
 
 /// The storage a PromQL query reads.
@@ -164,5 +168,6 @@ fn source_series(s: strata_engine::SeriesData) -> SourceSeries {
         }),
         samples,
         histograms,
+        intervals: s.intervals,
     }
 }

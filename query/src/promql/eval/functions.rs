@@ -381,7 +381,23 @@ fn over_selector(
     cursors.name_checked.resize(series.len(), false);
     let mut windows = Vec::with_capacity(series.len());
     let mut n = 0;
+    let mut out = Vec::with_capacity(series.len());
     for (i, s) in series.iter().enumerate() {
+        if !s.intervals.is_empty()
+            && let Some(v) = crate::promql::range::tiers::value(&s.intervals, f, w)
+        {
+            n += 1;
+            if let Some(value) = v {
+                out.push(Sample {
+                    labels: s.labels.clone(),
+                    ts: t,
+                    value,
+                    h: None,
+                    drop_name: !keeps_name,
+                });
+            }
+            continue;
+        }
         let pts = window_points_from(&s.samples, w.start, w.end, &mut cursors.starts[i]);
         let hpts = if s.histograms.is_empty() {
             Vec::new()
@@ -397,7 +413,6 @@ fn over_selector(
         ev.put_cursors(vs, cursors);
         return Err(e);
     }
-    let mut out = Vec::with_capacity(windows.len());
     let mut result = Ok(());
     // The range argument's position, for annotations about histograms (worked out once
     // a window holds one).

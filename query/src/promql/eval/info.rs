@@ -339,6 +339,7 @@ mod tests {
 
     fn series(pairs: &[(&str, &str)], values: &[f64]) -> SourceSeries {
         SourceSeries {
+            intervals: Vec::new(),
             labels: Labels::from_pairs(pairs.iter().copied()),
             samples: values
                 .iter()

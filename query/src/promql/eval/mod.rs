@@ -268,6 +268,18 @@ impl<'q> Evaluator<'q> {
             let key = vs as *const VectorSelector as usize;
             let matchers = selector_matchers(vs);
             let mut series = self.load(source, &matchers, lo, hi)?;
+            let res = series
+                .iter()
+                .flat_map(|s| s.intervals.iter().map(|i| i.resolution))
+                .max();
+            if let Some(res) = res {
+                self.info(format!(
+                    "part of the data is downsampled (resolution up to {}): rate, increase, \
+                     delta and *_over_time are exact over windows aligned to it, the other \
+                     functions read each interval's last sample",
+                    strata_engine::format_resolution(res)
+                ));
+            }
             if stats_only.contains(&key) {
                 for s in &mut series {
                     stats_only::stats_hints(&mut s.histograms);
@@ -511,6 +523,15 @@ impl<'q> Evaluator<'q> {
         let mut out = Vec::new();
         if let Some(series) = self.data.get(&key) {
             for s in series.iter() {
+                // Where a tier holds the series, its samples are an interval apart: look
+                // back over one more interval.
+                let lo = match s
+                    .intervals
+                    .get(s.intervals.partition_point(|i| i.end < reft))
+                {
+                    Some(i) if i.end - i.resolution < reft => lo - i.resolution,
+                    _ => lo,
+                };
                 let fi = s.samples.partition_point(|(ts, _)| *ts <= reft);
                 let hi = s.histograms.partition_point(|(ts, _)| *ts <= reft);
                 let f = fi.checked_sub(1).map(|i| s.samples[i]);

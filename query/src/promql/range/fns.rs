@@ -78,10 +78,37 @@ pub(crate) fn extrapolated_rate(
             }
         }
     }
+    let span = Span {
+        first: (first_t, first_v),
+        last_t,
+        samples: pts.len(),
+    };
+    Some(extrapolate(span, result, w, is_counter, is_rate))
+}
+
+/// What extrapolation needs of a window's samples: the first one, the last one's time and
+/// how many there are.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    pub(crate) first: (i64, f64),
+    pub(crate) last_t: i64,
+    pub(crate) samples: usize,
+}
+
+/// Prometheus's extrapolation of `result` (the change from the first sample of `span` to
+/// its last, corrected for counter resets) to the edges of `w`.
+pub(crate) fn extrapolate(
+    span: Span,
+    result: f64,
+    w: Window,
+    is_counter: bool,
+    is_rate: bool,
+) -> f64 {
+    let ((first_t, first_v), last_t) = (span.first, span.last_t);
     let mut to_start = (first_t - w.start) as f64 / 1000.0;
     let mut to_end = (w.end - last_t) as f64 / 1000.0;
     let sampled = (last_t - first_t) as f64 / 1000.0;
-    let avg_step = sampled / (pts.len() - 1) as f64;
+    let avg_step = sampled / (span.samples - 1) as f64;
     let threshold = avg_step * 1.1;
     if to_start >= threshold {
         to_start = avg_step / 2.0;
@@ -99,7 +126,7 @@ pub(crate) fn extrapolated_rate(
     if is_rate {
         factor /= w.range_ms as f64 / 1000.0;
     }
-    Some(result * factor)
+    result * factor
 }
 
 /// `irate` / `idelta`: from the last two samples.

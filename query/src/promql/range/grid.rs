@@ -180,6 +180,20 @@ fn compute_part(
                 b += 1;
             }
             let pts = &samples[a..b];
+            let w = Window {
+                start,
+                end,
+                range_ms: grid.range,
+            };
+            if !s.intervals.is_empty()
+                && let Some(v) = super::tiers::value(&s.intervals, f, w)
+            {
+                part.samples[k] += pts.len().max(1);
+                if let Some(v) = v {
+                    part.values.push((k as u32, v));
+                }
+                continue;
+            }
             if pts.is_empty() {
                 continue;
             }
@@ -188,11 +202,6 @@ fn compute_part(
                 checked = true;
                 part.checks.push((k, first + i));
             }
-            let w = Window {
-                start,
-                end,
-                range_ms: grid.range,
-            };
             if let Some(v) = f.value(pts, w, t)? {
                 part.values.push((k as u32, v));
             }
@@ -282,6 +291,7 @@ mod tests {
                     })
                     .collect();
                 SourceSeries {
+                    intervals: Vec::new(),
                     labels: Labels::from_pairs([("i", j.to_string())]),
                     samples,
                     histograms: Vec::new(),

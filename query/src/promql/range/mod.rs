@@ -5,3 +5,4 @@
 
 pub(crate) mod fns;
 pub(crate) mod grid;
+pub(crate) mod tiers;
