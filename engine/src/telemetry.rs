@@ -57,8 +57,9 @@ pub struct EngineTelemetry {
     pub wal_fsync: LatencySnapshot,
     /// WAL counters (appends, records, bytes, fsyncs).
     pub wal: WalStats,
-    /// Committed Parquet data per tenant and signal (`"metrics"`, `"traces"`, `"logs"`);
-    /// pairs with no data are absent.
+    /// Committed Parquet data per tenant and signal (`"metrics"`, `"traces"`, `"logs"`,
+    /// and each downsampled tier as `"metrics_<res>"`, e.g. `"metrics_5m"`); pairs with no
+    /// data are absent.
     pub disk: BTreeMap<(TenantId, &'static str), DiskUsage>,
     /// Samples the retention filters removed since open, per filter name.
     pub retention_filtered: BTreeMap<String, u64>,

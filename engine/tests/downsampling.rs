@@ -220,6 +220,21 @@ fn days_move_through_the_tiers_and_read_back_as_the_raw_data_summarised() {
             .join("metrics_5m/tenant=acme/date=2025-11-21/manifest.json")
             .exists()
     );
+    // Each tier is counted in the disk usage as a signal of its own.
+    let disk = engine.telemetry().disk;
+    let tier = disk[&(t.clone(), "metrics_5m")];
+    assert_eq!((tier.partitions, tier.file_sets), (2, 2));
+    let on_disk: u64 = ["2025-11-21", "2025-11-22"]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_dir(dir.path().join(format!("metrics_5m/tenant=acme/date={d}"))).unwrap()
+        })
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert_eq!(tier.bytes, on_disk);
+    assert!(disk.contains_key(&(t.clone(), "metrics_1h")));
     let got = all(&engine, &t, DAY0 - D, DAY0 + 4 * D);
     check_tiers(
         &got,
@@ -239,7 +254,13 @@ fn days_move_through_the_tiers_and_read_back_as_the_raw_data_summarised() {
     // A second pass has nothing to do.
     assert_eq!(engine.downsample().unwrap(), Default::default());
 
-    // Reopened: the same.
+    // Reopened: the same. A checkpoint holds the tiers too.
+    let copy = tempfile::tempdir().unwrap();
+    engine.checkpoint(&copy.path().join("c")).unwrap();
+    let copied =
+        Engine::open_with_clock(copy.path().join("c"), config(true), clock.clone()).unwrap();
+    assert_eq!(all(&copied, &t, DAY0 - D, DAY0 + 4 * D), got);
+    drop(copied);
     drop(engine);
     let engine = Engine::open_with_clock(dir.path(), config(true), clock.clone()).unwrap();
     assert_eq!(all(&engine, &t, DAY0 - D, DAY0 + 4 * D), got);

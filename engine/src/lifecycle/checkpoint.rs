@@ -109,7 +109,9 @@ impl Core {
         let state = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
         let (sets, marker) = {
             let mut sets: BTreeMap<PathBuf, (Signal, Vec<Arc<PartFile>>)> = BTreeMap::new();
-            for (signal, map) in self.file_maps() {
+            // The downsampled tiers' partitions are metrics partitions of their own trees.
+            let tiers = (Signal::Metrics, &self.metrics.tier_files);
+            for (signal, map) in self.file_maps().into_iter().chain([tiers]) {
                 let files = map.read().unwrap_or_else(|p| p.into_inner());
                 for f in files.values().flatten() {
                     sets.entry(f.dir.clone())

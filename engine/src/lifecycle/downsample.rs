@@ -332,8 +332,12 @@ impl Core {
             version: partition::METRICS_FORMAT,
             files: vec![entry.clone()],
         };
-        partition::write_json(&dir.join("manifest.json"), &manifest)?;
-        self.publish_tier_set(tenant, &dir, entry);
+        {
+            // As every change to the committed sets (a checkpoint reads them under it).
+            let _flush = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+            partition::write_json(&dir.join("manifest.json"), &manifest)?;
+            self.publish_tier_set(tenant, &dir, entry);
+        }
         self.touch_remote(&dir);
         stats.days += 1;
         Ok(flush)

@@ -278,6 +278,25 @@ impl Core {
                 );
             }
         }
+        // Each downsampled tier as a signal of its own (`metrics_5m`, ...).
+        let tiers = self
+            .metrics
+            .tier_files
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        for (tenant, list) in tiers.iter() {
+            for f in list {
+                let Some(res) = crate::metrics::tiers::resolution_of(f) else {
+                    continue;
+                };
+                let d: &mut DiskUsage = out
+                    .entry((tenant.clone(), crate::metrics::tiers::tier_signal(res)))
+                    .or_default();
+                d.partitions += 1; // one set per tier partition
+                d.file_sets += 1;
+                d.bytes += f.entry.bytes;
+            }
+        }
         out
     }
 }

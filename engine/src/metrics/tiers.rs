@@ -52,6 +52,20 @@ pub(crate) fn tier_root(res: i64) -> String {
     format!("metrics_{}", format_resolution(res))
 }
 
+/// [`tier_root`] as a `&'static str` (for telemetry keyed by signal): interned, so each
+/// distinct resolution is allocated once for the life of the process.
+pub(crate) fn tier_signal(res: i64) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let name = tier_root(res);
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let leaked: &'static str = Box::leak(name.into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
 /// The directory of tenant `t`'s partition of tier `res` for the day starting at `day`.
 pub(crate) fn tier_dir(root: &Path, res: i64, t: &TenantId, day: i64) -> PathBuf {
     // A metrics partition's directory is `.../date=D/hour=HH`: the day's is its parent.
