@@ -15,6 +15,65 @@ impl Engine {
         self.metrics_snapshot(tenant, (start, end), false)
     }
 
+    /// The resolutions (ms) of `tenant`'s downsampled tiers, configured or on disk,
+    /// ascending ([`crate::Limits::downsampling`]).
+    pub fn tier_resolutions(&self, tenant: &TenantId) -> Vec<i64> {
+        let core = self.core();
+        let mut out: Vec<i64> = core
+            .config
+            .limits_for(tenant)
+            .downsampling
+            .iter()
+            .map(|d| d.resolution_ms())
+            .collect();
+        let map = core
+            .metrics
+            .tier_files
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = map.get(tenant) {
+            out.extend(
+                list.iter()
+                    .filter_map(|f| crate::metrics::tiers::resolution_of(f)),
+            );
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// `tenant`'s file sets of the tier of resolution `res` (ms) whose rows meet
+    /// `[start, end]`, held until dropped: their data files are tier files
+    /// ([`crate::tier_schema`]), one per day, disjoint.
+    pub fn tier_files(
+        &self,
+        tenant: &TenantId,
+        res: i64,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<SnapshotFile>> {
+        let core = self.core();
+        let parts: Vec<_> = {
+            let map = core
+                .metrics
+                .tier_files
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            map.get(tenant)
+                .map(|l| {
+                    l.iter()
+                        .filter(|f| {
+                            crate::metrics::tiers::resolution_of(f) == Some(res)
+                                && f.overlaps(start, end)
+                        })
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        parts.into_iter().map(SnapshotFile::new).collect()
+    }
+
     /// [`Self::snapshot`] without fetching a bucket's data files (a reader's): read them by
     /// key through the bucket, or call [`SnapshotFile::ensure_local`] before reading a
     /// file's path.

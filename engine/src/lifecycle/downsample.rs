@@ -123,10 +123,8 @@ impl Core {
         if from.is_none() {
             let starts: Vec<i64> = days.keys().copied().collect();
             for d in starts {
-                let first_hour = days[&d]
-                    .iter()
-                    .any(|f| partition_start(f.entry.min_ts) == d);
-                if first_hour && !days.contains_key(&(d - DAY_MS)) {
+                let at_start = days[&d].iter().any(|f| f.entry.min_ts == d);
+                if at_start && !days.contains_key(&(d - DAY_MS)) {
                     days.insert(d - DAY_MS, Vec::new());
                 }
             }

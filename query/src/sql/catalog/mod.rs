@@ -1,7 +1,8 @@
 //! The per-tenant catalog: a DataFusion session whose tables read one tenant's data only,
 //! and running a query in it under the memory budget and the timeout. Its tables are the
 //! children: `samples`, `series`, `exemplars`, `spans` and `logs` ([`signal_table`]),
-//! `histograms` and `histogram_buckets`; [`stream`] runs a query batch by batch and
+//! `histograms` and `histogram_buckets`, and a downsampled tier's `samples_<res>` each
+//! (`tiers.rs`); [`stream`] runs a query batch by batch and
 //! [`describe`] plans one without running it.
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ mod samples;
 mod series;
 pub(crate) mod signal_table;
 pub(crate) mod stream;
+mod tiers;
 
 use exemplars::ExemplarsTable;
 use histograms::{HistogramsTable, Rows};
@@ -91,6 +93,11 @@ pub fn tenant_session(
         ctx.register_table(name, Arc::new(table)).map_err(df)?;
     }
     ctx.register_table("samples", samples.clone()).map_err(df)?;
+    for res in engine.tier_resolutions(tenant) {
+        let name = format!("samples_{}", strata_engine::format_resolution(res));
+        let table = tiers::TierTable::new(engine.clone(), tenant.clone(), res);
+        ctx.register_table(name, Arc::new(table)).map_err(df)?;
+    }
     ctx.register_table("series", series.clone()).map_err(df)?;
     let exemplars = ExemplarsTable::new(engine.clone(), tenant.clone());
     ctx.register_table("exemplars", Arc::new(exemplars))
