@@ -312,6 +312,44 @@ fn days_move_through_the_tiers_and_read_back_as_the_raw_data_summarised() {
             .exists()
     );
 
+    // A delete reaches the tiers: the intervals of the series that hold a sample in range.
+    let m = Matcher::new("__name__", MatchOp::Equal, "temp").unwrap();
+    let s1 = Matcher::new("s", MatchOp::Equal, "1").unwrap();
+    let before = engine
+        .select(&t, &[m.clone(), s1.clone()], DAY0 - D, DAY0 + 4 * D)
+        .unwrap();
+    let all_before = engine
+        .select(&t, &[m.clone()], DAY0 - D, DAY0 + 4 * D)
+        .unwrap();
+    let (from, to) = (DAY0 + D + 2 * HOUR + 1, DAY0 + D + 4 * HOUR);
+    let stats = engine
+        .delete_series(&t, &[m.clone(), s1.clone()], from, to)
+        .unwrap();
+    let gone: u64 = before[0]
+        .intervals
+        .iter()
+        .filter(|i| i.first_ts <= to && i.last_ts >= from)
+        .map(|i| i.count)
+        .sum();
+    assert_eq!(stats.rows_deleted, gone, "{stats:?}");
+    assert_eq!(gone, 2 * 240, "the two 1h intervals (2h, 4h]");
+    let after = engine
+        .select(&t, &[m.clone(), s1], DAY0 - D, DAY0 + 4 * D)
+        .unwrap();
+    assert_eq!(after[0].intervals.len(), before[0].intervals.len() - 2);
+    assert!(
+        after[0]
+            .intervals
+            .iter()
+            .all(|i| i.last_ts < from || i.first_ts > to)
+    );
+    let all_after = engine.select(&t, &[m], DAY0 - D, DAY0 + 4 * D).unwrap();
+    for (a, b) in all_after.iter().zip(&all_before) {
+        if a.labels != after[0].labels {
+            assert_eq!(a, b, "other series untouched");
+        }
+    }
+
     // Past the metrics retention (20 days), the tiers go too.
     clock.set(DAY0 + 3 * D + 20 * D);
     let stats = engine.downsample().unwrap();

@@ -85,6 +85,7 @@ impl Core {
             stats.rows_deleted +=
                 self.rewrite_set(tenant, &part, &ids, (start, end), &mut stats)?;
         }
+        self.delete_in_tiers(tenant, matchers, (start, end), &mut stats)?;
         info!(%tenant, start, end, matchers = matchers.len(), rows = stats.rows_deleted,
               rewritten = stats.files_rewritten, removed = stats.files_removed,
               "deleted series samples");
@@ -110,6 +111,101 @@ impl Core {
         let target = (&self.metrics.files, tenant.clone(), part.dir.clone());
         self.commit_delete(target, part, done.entry.as_ref(), stats)?;
         Ok(done.deleted)
+    }
+
+    /// Removes from `tenant`'s downsampled tiers the intervals of the series passing
+    /// `matchers` that hold a sample in `[start, end]` (whole intervals: a tier cannot
+    /// take part of one out), each set rewritten and swapped as a raw set is; counts the
+    /// samples those intervals summarised. The caller holds the maintenance lock.
+    fn delete_in_tiers(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        (start, end): (i64, i64),
+        stats: &mut DeleteStats,
+    ) -> Result<()> {
+        use crate::metrics::tiers::{format_resolution, resolution_of};
+        use crate::storage::tier_file::{TierRows, TierWriter};
+        let parts: Vec<Arc<PartFile>> = {
+            let map = self
+                .metrics
+                .tier_files
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            map.get(tenant)
+                .map(|l| {
+                    l.iter()
+                        .filter(|f| f.overlaps(start, end))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for part in parts {
+            let Some(res) = resolution_of(&part) else {
+                continue;
+            };
+            stats.files_checked += 1;
+            let ids = matching_ids(&part, matchers)?;
+            let hit = |id: &crate::model::series::SeriesId, row: &crate::Interval| {
+                ids.binary_search(id).is_ok() && row.first_ts <= end && row.last_ts >= start
+            };
+            let mut rows = TierRows::open(&part.samples_path(), res)?;
+            let mut any = false;
+            while let Some((id, row)) = rows.take()? {
+                if hit(&id, &row) {
+                    any = true;
+                    break;
+                }
+            }
+            if ids.is_empty() || !any {
+                continue;
+            }
+            let s = format!("-d{}-{}", unique_token(), format_resolution(res));
+            let flush = part.entry.flush;
+            let mut entry = FileEntry {
+                samples: format!("samples-{flush}{s}.parquet"),
+                series: format!("series-{flush}{s}.parquet"),
+                index: format!("index-{flush}{s}.parquet"),
+                ..part.entry.clone()
+            };
+            let mut w = TierWriter::create(&part.dir.join(&entry.samples))?;
+            let mut rows = TierRows::open(&part.samples_path(), res)?;
+            while let Some((id, row)) = rows.take()? {
+                if hit(&id, &row) {
+                    stats.rows_deleted += row.count;
+                } else {
+                    w.push(id, row)?;
+                }
+            }
+            let (written, lo, hi) = (w.written, w.min_ts, w.max_ts);
+            let bytes = w.finish()?;
+            let entry = if written == 0 {
+                let _ = std::fs::remove_file(part.dir.join(&entry.samples));
+                None
+            } else {
+                // The series and index stay as they were, under the new set's names.
+                for (from, to) in [
+                    (&part.entry.series, &entry.series),
+                    (&part.entry.index, &entry.index),
+                ] {
+                    crate::storage::checkpoint::link_or_copy(
+                        &part.dir.join(from),
+                        &part.dir.join(to),
+                    )?;
+                }
+                let side = part
+                    .entry
+                    .bytes
+                    .saturating_sub(std::fs::metadata(part.samples_path()).map_or(0, |m| m.len()));
+                (entry.rows, entry.min_ts, entry.max_ts, entry.bytes) =
+                    (written, lo, hi, bytes + side);
+                Some(entry)
+            };
+            let target = (&self.metrics.tier_files, tenant.clone(), part.dir.clone());
+            self.commit_delete(target, &part, entry.as_ref(), stats)?;
+        }
+        Ok(())
     }
 
     /// Carries `part`'s exemplars over to the set rewritten from it (`entry`), without
