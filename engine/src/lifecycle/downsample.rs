@@ -1,7 +1,7 @@
 //! Downsampling passes: moving each UTC day of metrics into the next tier once it is old
 //! enough ([`crate::Limits::downsampling`], `docs/retention.md`).
 //!
-//! For a tier and a day, the pass streams the day's source data (the raw sets of its
+//! For a tier and a UTC day, the pass streams the day's source data (the raw sets of its
 //! hours, or the day's partition of the tier before) merged by (series, time), summarises
 //! it per series and interval ([`crate::model::interval`]), joins what the tier already
 //! holds for that day (a late write to an old day), and writes one new file set into the
@@ -11,6 +11,11 @@
 //! sources are still there and the next pass drops them: a source set is covered by the
 //! tier when its flush is at most the tier set's (which is the newest source flush it
 //! took; flushes only grow), so it is never summarised twice.
+//!
+//! A day's tier partition summarises the samples of `[day, day + 1d)`. Intervals are
+//! left-open, so the sample at a day's very start ends the previous day's last interval:
+//! that interval has a row in both days' partitions, each of its own samples, and a read
+//! joins them ([`crate::model::interval::Interval::join`]).
 //!
 //! A raw partition holding native histograms is not dropped: tiers keep floats only, so
 //! its histograms stay at full resolution until the metrics retention drops it.
@@ -26,10 +31,10 @@ use crate::lifecycle::compact::united_series;
 use crate::metrics::compact::merged;
 use crate::metrics::index::PartIndex;
 use crate::metrics::tiers::{self, DAY_MS, day_start, format_resolution, tier_dir};
-use crate::model::interval::{Interval, coarsen, interval_end, summarise};
+use crate::model::interval::{Interval, STALE_NAN_BITS, coarsen, interval_end, summarise};
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io;
-use crate::storage::partition::{self, FileEntry, FileMap, Manifest, PartFile, partition_start};
+use crate::storage::partition::{self, FileEntry, FileMap, Manifest, PartFile};
 use crate::storage::tier_file::{TierRows, TierWriter};
 use crate::{Result, TenantId};
 
@@ -48,17 +53,6 @@ pub struct DownsampleStats {
     pub expired: usize,
     /// Bytes of the tier files written.
     pub bytes_out: u64,
-}
-
-/// Staleness markers (Prometheus's NaN) are not summarised.
-const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
-/// One source of a day: its sets and whether they are the raw data.
-struct Day {
-    /// Sets of the day not yet in the tier (flush above the tier set's).
-    fresh: Vec<Arc<PartFile>>,
-    /// Every source set of the day, by partition directory, to drop once covered.
-    dirs: BTreeSet<PathBuf>,
 }
 
 impl Core {
@@ -116,18 +110,7 @@ impl Core {
         let sources = self.source_sets(tenant, from);
         let mut days: BTreeMap<i64, Vec<Arc<PartFile>>> = BTreeMap::new();
         for f in sources {
-            days.entry(source_day(&f, from)).or_default().push(f);
-        }
-        // A raw day's first hour holds the sample at the day's very start, which ends the
-        // last interval of the day before: a day holding only that sample is one too.
-        if from.is_none() {
-            let starts: Vec<i64> = days.keys().copied().collect();
-            for d in starts {
-                let at_start = days[&d].iter().any(|f| f.entry.min_ts == d);
-                if at_start && !days.contains_key(&(d - DAY_MS)) {
-                    days.insert(d - DAY_MS, Vec::new());
-                }
-            }
+            days.entry(source_day(&f)).or_default().push(f);
         }
         for (&day, sets) in &days {
             if day + DAY_MS > before {
@@ -136,40 +119,16 @@ impl Core {
             let target = tier_dir(&self.dir, res, tenant, day);
             let existing = self.tier_sets_in(tenant, &target);
             let covered = existing.iter().map(|f| f.entry.flush).max().unwrap_or(0);
-            let day_sets = Day {
-                fresh: sets
-                    .iter()
-                    .filter(|f| f.entry.flush > covered || existing.is_empty())
-                    .cloned()
-                    .collect(),
-                dirs: sets.iter().map(|f| f.dir.clone()).collect(),
-            };
-            // The sample at the day's end lives in the next day's first raw hour.
-            let boundary: Vec<Arc<PartFile>> = match (from, existing.is_empty()) {
-                (None, true) => days
-                    .get(&(day + DAY_MS))
-                    .map(|next| {
-                        next.iter()
-                            .filter(|f| partition_start(f.entry.min_ts) == day + DAY_MS)
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                _ => Vec::new(),
-            };
+            let fresh: Vec<Arc<PartFile>> = sets
+                .iter()
+                .filter(|f| f.entry.flush > covered || existing.is_empty())
+                .cloned()
+                .collect();
             let mut flush = covered;
-            if !day_sets.fresh.is_empty() || (existing.is_empty() && !boundary.is_empty()) {
-                flush = self.write_day(
-                    tenant,
-                    (from, res),
-                    day,
-                    &day_sets.fresh,
-                    &boundary,
-                    &existing,
-                    stats,
-                )?;
+            if !fresh.is_empty() {
+                flush = self.write_day(tenant, (from, res), day, &fresh, &existing, stats)?;
             }
-            self.drop_covered(tenant, from, &day_sets.dirs, flush, stats)?;
+            self.drop_covered(tenant, from, sets, flush, stats)?;
         }
         Ok(())
     }
@@ -203,9 +162,8 @@ impl Core {
             .unwrap_or_default()
     }
 
-    /// Writes and commits the tier set of `day` from `fresh` (and, for raw data, the
-    /// samples at the day's end in `boundary`) joined with the `existing` set; returns its
-    /// flush.
+    /// Writes and commits the tier set of `day` from `fresh` joined with the `existing`
+    /// set; returns its flush.
     #[allow(clippy::too_many_arguments)]
     fn write_day(
         &self,
@@ -213,11 +171,10 @@ impl Core {
         (from, res): (Option<i64>, i64),
         day: i64,
         fresh: &[Arc<PartFile>],
-        boundary: &[Arc<PartFile>],
         existing: &[Arc<PartFile>],
         stats: &mut DownsampleStats,
     ) -> Result<u64> {
-        for f in fresh.iter().chain(boundary) {
+        for f in fresh {
             f.ensure_data()?;
         }
         let flush = fresh
@@ -262,11 +219,10 @@ impl Core {
         let (lo, hi) = (day, day + DAY_MS);
         match from {
             None => {
-                let mut paths: Vec<PathBuf> = fresh.iter().map(|f| f.samples_path()).collect();
-                paths.extend(boundary.iter().map(|f| f.samples_path()));
+                let paths: Vec<PathBuf> = fresh.iter().map(|f| f.samples_path()).collect();
                 let mut series: Option<(SeriesId, Vec<(i64, f64)>)> = None;
                 stats.rows_in += merged(&paths, |id, ts, v, _| {
-                    if ts <= lo || ts > hi || v.to_bits() == STALE_NAN_BITS {
+                    if ts < lo || ts >= hi || v.to_bits() == STALE_NAN_BITS {
                         return Ok(());
                     }
                     match series.as_mut() {
@@ -309,19 +265,14 @@ impl Core {
         let w = out.finish()?;
         entry.rows = w.written;
         (entry.min_ts, entry.max_ts) = if w.written == 0 {
-            (lo + 1, hi)
+            (lo, lo)
         } else {
             (w.min_ts, w.max_ts)
         };
         entry.bytes = w.finish()?;
         stats.rows_out += entry.rows;
         stats.bytes_out += entry.bytes;
-        let all: Vec<Arc<PartFile>> = fresh
-            .iter()
-            .chain(existing)
-            .chain(boundary)
-            .cloned()
-            .collect();
+        let all: Vec<Arc<PartFile>> = fresh.iter().chain(existing).cloned().collect();
         let defs = united_series(&all)?;
         entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
         entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
@@ -361,13 +312,15 @@ impl Core {
         }
     }
 
-    /// Drops the source partitions in `dirs` whose sets the tier now holds (flush at most
-    /// `flush`), raw partitions with native histograms excepted.
+    /// Removes the source sets of a day the tier now holds (flush at most `flush`): a
+    /// partition all of whose sets are held is dropped whole; from one where a set came
+    /// in since (a late write racing the pass), the held sets are swapped out of its
+    /// manifest. A raw set with native histograms stays (tiers keep floats only).
     fn drop_covered(
         &self,
         tenant: &TenantId,
         from: Option<i64>,
-        dirs: &BTreeSet<PathBuf>,
+        sets: &[Arc<PartFile>],
         flush: u64,
         stats: &mut DownsampleStats,
     ) -> Result<()> {
@@ -375,9 +328,15 @@ impl Core {
             None => &self.metrics.files,
             Some(_) => &self.metrics.tier_files,
         };
-        for dir in dirs {
-            let covered = |f: &PartFile| f.entry.flush <= flush && f.entry.histograms.is_empty();
+        let covered = |f: &PartFile| f.entry.flush <= flush && f.entry.histograms.is_empty();
+        let mut by_dir: BTreeMap<&PathBuf, Vec<Arc<PartFile>>> = BTreeMap::new();
+        for f in sets.iter().filter(|f| covered(f)) {
+            by_dir.entry(&f.dir).or_default().push(f.clone());
+        }
+        for (dir, held) in by_dir {
             if self.drop_partition_if(map, tenant, dir, covered)? {
+                stats.dropped += 1;
+            } else if self.commit_swap((map, tenant.clone(), dir.clone()), &held, None)? {
                 stats.dropped += 1;
             }
         }
@@ -400,7 +359,7 @@ impl Core {
             map.get(tenant)
                 .map(|l| {
                     l.iter()
-                        .filter(|f| day_start(f.entry.max_ts - 1) + DAY_MS <= before)
+                        .filter(|f| source_day(f) + DAY_MS <= before)
                         .map(|f| f.dir.clone())
                         .collect()
                 })
@@ -422,13 +381,10 @@ impl Core {
     }
 }
 
-/// The day a source set belongs to: its hour's day for a raw set, its partition's day
-/// for a tier set (whose rows end in `(day, day + 1d]`).
-fn source_day(f: &PartFile, from: Option<i64>) -> i64 {
-    match from {
-        None => day_start(partition_start(f.entry.min_ts)),
-        Some(_) => day_start(f.entry.max_ts - 1),
-    }
+/// The day a source set belongs to: a raw set's hour's, a tier set's partition's (its
+/// rows summarise samples of that day, so their first samples are in it).
+fn source_day(f: &PartFile) -> i64 {
+    day_start(f.entry.min_ts)
 }
 
 /// The rows being written, joined with the rows the tier already held for the day.

@@ -432,6 +432,38 @@ fn select_head(
     Ok(any_hists)
 }
 
+/// The intervals of one series from every tier partition read, in time order: an
+/// interval ending at midnight has a row in both days' partitions (`lifecycle/downsample.rs`),
+/// each holding its own samples, which are joined into one.
+fn join_days(mut rows: Vec<Interval>) -> Vec<Interval> {
+    if rows.len() < 2 {
+        return rows;
+    }
+    rows.sort_by_key(|i| (i.end, i.first_ts));
+    let mut out: Vec<Interval> = Vec::with_capacity(rows.len());
+    for r in rows {
+        match out.last_mut() {
+            Some(last) if last.end == r.end => last.join(&r),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// Adds to an interval ending at a midnight whose next day is still raw the sample at
+/// that very instant: it lives in the next day's first raw hour (`lifecycle/downsample.rs`),
+/// so until that day is downsampled too, no tier row holds it.
+fn complete_at_midnight(rows: &mut [Interval], samples: &[Sample]) {
+    for r in rows.iter_mut().filter(|r| r.last_ts < r.end) {
+        if let Ok(k) = samples.binary_search_by_key(&r.end, |s| s.ts) {
+            let v = samples[k].value;
+            if v.to_bits() != crate::model::interval::STALE_NAN_BITS {
+                r.push(r.end, v);
+            }
+        }
+    }
+}
+
 /// Bytes one gathered interval is counted at against a read's limit.
 const INTERVAL_BYTES: usize = std::mem::size_of::<Interval>();
 
@@ -538,8 +570,8 @@ impl Found {
                     samples.sort_by_key(|s| s.ts);
                     samples.dedup_by_key(|s| s.ts);
                 }
-                intervals.sort_by_key(|i| i.end);
-                intervals.dedup_by_key(|i| i.end);
+                intervals = join_days(intervals);
+                complete_at_midnight(&mut intervals, &samples);
                 (!samples.is_empty() || !hists.is_empty()).then(|| SeriesData {
                     labels: labels.into_labels(),
                     samples,

@@ -34,6 +34,9 @@ pub struct Interval {
     pub increase: f64,
 }
 
+/// Prometheus's staleness marker: a NaN never summarised into an interval.
+pub(crate) const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
 /// The end of the interval of resolution `res` holding time `ts`: `ts` rounded up to a
 /// multiple of `res`.
 pub(crate) fn interval_end(ts: i64, res: i64) -> i64 {
