@@ -1,7 +1,8 @@
 //! Flushed, compacted and cold partitions are plain Parquet: DuckDB (the real one, from
 //! PyPI) reads a partition's samples and series files and returns the same rows the engine
-//! does, NaN and infinities included (and pyarrow, for a compacted and a cold one); and a
-//! spans and a logs file, nested columns (attribute maps, events) included.
+//! does, NaN and infinities included (and pyarrow, for a compacted and a cold one); so are
+//! a downsampled tier's files; and a spans and a logs file, nested columns (attribute
+//! maps, events) included.
 //!
 //! DuckDB runs in the `python3` found on PATH: `.ci/test.sh` installs it in the virtualenv
 //! `$CARGO_TARGET_DIR/venv` and puts that first on PATH; to run these tests alone, activate
@@ -218,6 +219,102 @@ fn read_compacted(config: EngineConfig, suffix: &str) {
     let pa: Vec<String> = serde_json::from_value(got["pyarrow_value_bits"].clone()).unwrap();
     assert_eq!(pa, bits, "pyarrow's values");
     assert_eq!(got["compression"], serde_json::json!(["ZSTD"]));
+}
+
+const TIER_SCRIPT: &str = r#"
+import duckdb, json, sys
+import pyarrow.parquet as pq
+part = sys.argv[1]
+con = duckdb.connect()
+rows = con.execute(f"""
+    SELECT map_extract(s.labels, 'host')[1] AS host, epoch_ms(x.ts), x.value,
+           epoch_ms(x.first_ts), x.first, x.min, x.max, x.sum, x.count, x.increase
+    FROM read_parquet('{part}/samples-*.parquet') x
+    JOIN read_parquet('{part}/series-*.parquet') s USING (series_id)
+    ORDER BY host, x.ts
+""").fetchall()
+import glob
+t = pq.read_table(glob.glob(f"{part}/samples-*.parquet")[0])
+print(json.dumps({"duckdb": rows, "pyarrow_rows": t.num_rows,
+                  "pyarrow_columns": t.column_names}))
+"#;
+
+/// A downsampled tier's day (`docs/formats/partitions.md`, "Tiers") reads the same in
+/// DuckDB and pyarrow as the engine's intervals.
+#[test]
+fn duckdb_and_pyarrow_read_a_tier_partition_and_get_the_engines_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = T0 - 13 * 3_600_000;
+    let clock = Arc::new(ManualClock::new(day + 86_400_000));
+    let mut config = common::config();
+    config.limits.downsampling = vec![strata_engine::Downsampling {
+        after: std::time::Duration::ZERO,
+        resolution: std::time::Duration::from_secs(3_600),
+    }];
+    let engine = Engine::open_with_clock(dir.path(), config, clock).unwrap();
+    let t = TenantId::new("acme").unwrap();
+    let batch: Vec<SeriesSamples> = (0..5i64)
+        .map(|h| SeriesSamples {
+            labels: vec![
+                ("__name__".into(), "cpu".into()),
+                ("host".into(), format!("h{h}")),
+            ],
+            samples: (1..1440)
+                .map(|i| Sample {
+                    ts: day + i * 60_000,
+                    value: ((i * 7 + h) % 50) as f64 / 4.0,
+                })
+                .collect(),
+        })
+        .collect();
+    engine.write(&t, &batch).unwrap();
+    engine.flush().unwrap();
+    assert_eq!(engine.downsample().unwrap().days, 1);
+    let mut want = Vec::new();
+    for s in engine.select(&t, &[], day, day + 86_400_000).unwrap() {
+        let host = s.labels.get("host").unwrap().to_owned();
+        for i in &s.intervals {
+            want.push(serde_json::json!([
+                host, i.last_ts, i.last, i.first_ts, i.first, i.min, i.max, i.sum, i.count,
+                i.increase
+            ]));
+        }
+    }
+    assert_eq!(want.len(), 5 * 24);
+    let part = dir.path().join("metrics_1h/tenant=acme/date=2025-11-21");
+    let out = Command::new("python3")
+        .args(["-c", TIER_SCRIPT])
+        .arg(&part)
+        .output()
+        .expect("python3 on PATH runs");
+    assert!(
+        out.status.success(),
+        "DuckDB or pyarrow in the python3 on PATH failed (.ci/test.sh installs them in \
+         $CARGO_TARGET_DIR/venv and puts that first on PATH: activate it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        got["duckdb"],
+        serde_json::Value::Array(want),
+        "DuckDB's rows"
+    );
+    assert_eq!(got["pyarrow_rows"], 5 * 24);
+    assert_eq!(
+        got["pyarrow_columns"],
+        serde_json::json!([
+            "series_id",
+            "ts",
+            "value",
+            "first_ts",
+            "first",
+            "min",
+            "max",
+            "sum",
+            "count",
+            "increase"
+        ])
+    );
 }
 
 const SIGNALS_SCRIPT: &str = r#"
