@@ -99,11 +99,7 @@ fn summarise(samples: &[Sample], res: i64, lo: i64, hi: i64) -> Vec<Interval> {
         let end = end_of(s.ts);
         match out.last_mut() {
             Some(i) if i.end == end => {
-                i.increase += if s.value < i.last {
-                    s.value
-                } else {
-                    s.value - i.last
-                };
+                i.correction += if s.value < i.last { i.last } else { 0.0 };
                 i.last_ts = s.ts;
                 i.last = s.value;
                 i.min = i.min.min(s.value);
@@ -122,7 +118,7 @@ fn summarise(samples: &[Sample], res: i64, lo: i64, hi: i64) -> Vec<Interval> {
                 max: s.value,
                 sum: s.value,
                 count: 1,
-                increase: 0.0,
+                correction: 0.0,
             }),
         }
     }
@@ -137,7 +133,7 @@ fn close(a: &[Interval], b: &[Interval]) -> bool {
                 == (y.end, y.resolution, y.first_ts, y.last_ts, y.count)
                 && (x.first, x.last, x.min, x.max) == (y.first, y.last, y.min, y.max)
                 && near(x.sum, y.sum)
-                && near(x.increase, y.increase)
+                && x.correction == y.correction
         })
 }
 

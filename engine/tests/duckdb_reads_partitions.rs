@@ -228,7 +228,10 @@ part = sys.argv[1]
 con = duckdb.connect()
 rows = con.execute(f"""
     SELECT map_extract(s.labels, 'host')[1] AS host, epoch_ms(x.ts), x.value,
-           epoch_ms(x.first_ts), x.first, x.min, x.max, x.sum, x.count, x.increase
+           epoch_ms(x.first_ts), coalesce(x.first, x.value),
+           coalesce(x.min, least(coalesce(x.first, x.value), x.value)),
+           coalesce(x.max, greatest(coalesce(x.first, x.value), x.value)),
+           coalesce(x.sum, x.value * x.count), x.count, x.correction
     FROM read_parquet('{part}/samples-*.parquet') x
     JOIN read_parquet('{part}/series-*.parquet') s USING (series_id)
     ORDER BY host, x.ts
@@ -275,8 +278,16 @@ fn duckdb_and_pyarrow_read_a_tier_partition_and_get_the_engines_intervals() {
         let host = s.labels.get("host").unwrap().to_owned();
         for i in &s.intervals {
             want.push(serde_json::json!([
-                host, i.last_ts, i.last, i.first_ts, i.first, i.min, i.max, i.sum, i.count,
-                i.increase
+                host,
+                i.last_ts,
+                i.last,
+                i.first_ts,
+                i.first,
+                i.min,
+                i.max,
+                i.sum,
+                i.count,
+                i.correction
             ]));
         }
     }
@@ -312,7 +323,7 @@ fn duckdb_and_pyarrow_read_a_tier_partition_and_get_the_engines_intervals() {
             "max",
             "sum",
             "count",
-            "increase"
+            "correction"
         ])
     );
 }

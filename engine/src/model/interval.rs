@@ -29,9 +29,10 @@ pub struct Interval {
     pub sum: f64,
     /// Number of samples.
     pub count: u64,
-    /// Increase from the first sample to the last as a counter: each drop (a reset) adds
-    /// the value before it, as PromQL's `increase` does.
-    pub increase: f64,
+    /// What counter resets inside the interval add to `last - first`: the sum of the
+    /// values before each drop, as PromQL's `rate` and `increase` add them (0 without a
+    /// reset). The increase over the interval as a counter is `last - first + correction`.
+    pub correction: f64,
 }
 
 /// Prometheus's staleness marker: a NaN never summarised into an interval.
@@ -48,9 +49,9 @@ pub(crate) fn interval_end(ts: i64, res: i64) -> i64 {
     }
 }
 
-/// What a counter gains from `prev` to `next`: the difference, or `next` after a reset.
-pub(crate) fn counter_step(prev: f64, next: f64) -> f64 {
-    if next < prev { next } else { next - prev }
+/// What a counter reset between `prev` and `next` adds: `prev` when `next` dropped below it.
+pub(crate) fn reset_correction(prev: f64, next: f64) -> f64 {
+    if next < prev { prev } else { 0.0 }
 }
 
 impl Interval {
@@ -67,13 +68,13 @@ impl Interval {
             max: value,
             sum: value,
             count: 1,
-            increase: 0.0,
+            correction: 0.0,
         }
     }
 
     /// Adds a sample after every sample already in the interval.
     pub(crate) fn push(&mut self, ts: i64, value: f64) {
-        self.increase += counter_step(self.last, value);
+        self.correction += reset_correction(self.last, value);
         self.last_ts = ts;
         self.last = value;
         self.min = self.min.min(value);
@@ -85,7 +86,7 @@ impl Interval {
     /// Joins `next`, whose samples all come after this one's, into this interval (made
     /// `end`/`resolution` wide by the caller).
     pub(crate) fn join(&mut self, next: &Interval) {
-        self.increase += counter_step(self.last, next.first) + next.increase;
+        self.correction += reset_correction(self.last, next.first) + next.correction;
         self.last_ts = next.last_ts;
         self.last = next.last;
         self.min = self.min.min(next.min);
@@ -151,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_reset_inside_an_interval_is_counted_as_promql_counts_it() {
-        // 10, 20, 30, reset to 5, 8: increase = 20 (10->30) + 5 (reset) + 3.
+        // 10, 20, 30, reset to 5, 8: the reset adds 30; increase = 8 - 10 + 30 = 28.
         let pts = [(1, 10.0), (2, 20.0), (3, 30.0), (4, 5.0), (5, 8.0)];
         let mut out = Vec::new();
         summarise(pts, 10, &mut out);
@@ -161,7 +162,8 @@ mod tests {
             (i.first, i.last, i.min, i.max, i.sum, i.count),
             (10.0, 8.0, 5.0, 30.0, 73.0, 5)
         );
-        assert_eq!(i.increase, 28.0);
+        assert_eq!(i.correction, 30.0);
+        assert_eq!(i.last - i.first + i.correction, 28.0);
         assert_eq!((i.first_ts, i.last_ts, i.end), (1, 5, 10));
     }
 
@@ -193,7 +195,7 @@ mod tests {
                 (a.first, a.last, a.min, a.max),
                 (b.first, b.last, b.min, b.max)
             );
-            assert!((a.sum - b.sum).abs() < 1e-9 && (a.increase - b.increase).abs() < 1e-9);
+            assert!((a.sum - b.sum).abs() < 1e-9 && a.correction == b.correction);
         }
     }
 }

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use arrow::array::{ArrayRef, Float64Array, TimestampMillisecondArray, UInt64Array};
+use arrow::array::{Array, ArrayRef, Float64Array, TimestampMillisecondArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
@@ -38,24 +38,40 @@ fn ts_field(name: &str) -> Field {
     )
 }
 
-/// The schema of a tier file.
+/// The schema of a tier file. `first`, `min`, `max` and `sum` are null where they follow
+/// from the other columns (most intervals), which keeps them out of the file: `first` is
+/// `value` when null (the first sample's value is the last's), `min` and `max` the smaller
+/// and the larger of `first` and `value` (a monotonic interval), `sum` `value × count` (a
+/// constant one).
 pub fn tier_schema() -> SchemaRef {
-    let f = |name: &str| Field::new(name, DataType::Float64, false);
+    let f = |name: &str, nullable| Field::new(name, DataType::Float64, nullable);
     Arc::new(Schema::new(vec![
         Field::new("series_id", DataType::UInt64, false),
         ts_field("ts"),
-        f("value"),
+        f("value", false),
         ts_field("first_ts"),
-        f("first"),
-        f("min"),
-        f("max"),
-        f("sum"),
+        f("first", true),
+        f("min", true),
+        f("max", true),
+        f("sum", true),
         Field::new("count", DataType::UInt64, false),
-        f("increase"),
+        f("correction", false),
     ]))
 }
 
-const FLOATS: [&str; 6] = ["value", "first", "min", "max", "sum", "increase"];
+const FLOATS: [&str; 6] = ["value", "first", "min", "max", "sum", "correction"];
+
+/// The stored form of an interval's `first`, `min`, `max` and `sum`: each left out (None)
+/// where it follows from the others ([`tier_schema`]).
+fn stored(r: &Interval) -> [Option<f64>; 4] {
+    let keep = |v: f64, derived: f64| (v.to_bits() != derived.to_bits()).then_some(v);
+    [
+        keep(r.first, r.last),
+        keep(r.min, r.first.min(r.last)),
+        keep(r.max, r.first.max(r.last)),
+        keep(r.sum, r.last * r.count as f64),
+    ]
+}
 
 fn props() -> WriterProperties {
     let mut b = WriterProperties::builder()
@@ -120,19 +136,23 @@ impl TierWriter {
         let fl = |f: fn(&Interval) -> f64| -> ArrayRef {
             Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| f(&r.1))))
         };
+        let kept: Vec<[Option<f64>; 4]> = rows.iter().map(|r| stored(&r.1)).collect();
+        let opt = |i: usize| -> ArrayRef {
+            Arc::new(kept.iter().map(|k| k[i]).collect::<Float64Array>())
+        };
         let cols: Vec<ArrayRef> = vec![
             Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.0))),
             ts(|r| r.last_ts),
             fl(|r| r.last),
             ts(|r| r.first_ts),
-            fl(|r| r.first),
-            fl(|r| r.min),
-            fl(|r| r.max),
-            fl(|r| r.sum),
+            opt(0),
+            opt(1),
+            opt(2),
+            opt(3),
             Arc::new(UInt64Array::from_iter_values(
                 rows.iter().map(|r| r.1.count),
             )),
-            fl(|r| r.increase),
+            fl(|r| r.correction),
         ];
         let batch = RecordBatch::try_new(tier_schema(), cols).map_err(|e| bad(&self.path, e))?;
         self.w.write(&batch)?;
@@ -193,27 +213,32 @@ pub(crate) fn read_intervals(
     Ok(())
 }
 
-/// The rows of a batch of a tier file of resolution `res`.
+/// The rows of a batch of a tier file of resolution `res`, the columns left out
+/// ([`tier_schema`]) derived again.
 fn rows_of(b: &RecordBatch, res: i64, path: &Path) -> Result<Vec<(SeriesId, Interval)>> {
     let u = |i| column::<UInt64Array>(b, i, path).map(|a| a.values().clone());
     let t = |i| column::<TimestampMillisecondArray>(b, i, path).map(|a| a.values().clone());
     let f = |i| column::<Float64Array>(b, i, path).map(|a| a.values().clone());
+    let o = |i| column::<Float64Array>(b, i, path);
     let (sid, ts, last, first_ts) = (u(0)?, t(1)?, f(2)?, t(3)?);
-    let (first, min, max, sum, count, inc) = (f(4)?, f(5)?, f(6)?, f(7)?, u(8)?, f(9)?);
+    let (first, min, max, sum) = (o(4)?, o(5)?, o(6)?, o(7)?);
+    let (count, correction) = (u(8)?, f(9)?);
+    let at = |a: &Float64Array, r: usize| (!a.is_null(r)).then(|| a.value(r));
     Ok((0..b.num_rows())
         .map(|r| {
+            let first_v = at(first, r).unwrap_or(last[r]);
             let row = Interval {
                 end: interval_end(ts[r], res),
                 resolution: res,
                 first_ts: first_ts[r],
-                first: first[r],
+                first: first_v,
                 last_ts: ts[r],
                 last: last[r],
-                min: min[r],
-                max: max[r],
-                sum: sum[r],
+                min: at(min, r).unwrap_or(first_v.min(last[r])),
+                max: at(max, r).unwrap_or(first_v.max(last[r])),
+                sum: at(sum, r).unwrap_or(last[r] * count[r] as f64),
                 count: count[r],
-                increase: inc[r],
+                correction: correction[r],
             };
             (sid[r], row)
         })

@@ -68,18 +68,17 @@ fn of_rows(rows: &[Interval], name: &str, w: Window) -> Option<f64> {
                 return None;
             }
             let counter = name != "delta";
-            let result = if counter {
-                let steps: f64 = rows
-                    .windows(2)
-                    .map(|p| {
-                        let (a, b) = (p[0].last, p[1].first);
-                        if b < a { b } else { b - a }
-                    })
-                    .sum();
-                rows.iter().map(|r| r.increase).sum::<f64>() + steps
-            } else {
-                last.last - first.first
-            };
+            // As Prometheus: the last value less the first, plus the value before each
+            // reset, in time order (an interval's own resets as one sum).
+            let mut result = last.last - first.first;
+            if counter {
+                for (k, r) in rows.iter().enumerate() {
+                    if k > 0 && r.first < rows[k - 1].last {
+                        result += rows[k - 1].last;
+                    }
+                    result += r.correction;
+                }
+            }
             let span = Span {
                 first: (first.first_ts, first.first),
                 last_t: last.last_ts,

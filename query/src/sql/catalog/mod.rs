@@ -96,7 +96,8 @@ pub fn tenant_session(
     for res in engine.tier_resolutions(tenant) {
         let name = format!("samples_{}", strata_engine::format_resolution(res));
         let table = tiers::TierTable::new(engine.clone(), tenant.clone(), res);
-        ctx.register_table(name, Arc::new(table)).map_err(df)?;
+        ctx.register_table(name, tiers::view(table).map_err(df)?)
+            .map_err(df)?;
     }
     ctx.register_table("series", series.clone()).map_err(df)?;
     let exemplars = ExemplarsTable::new(engine.clone(), tenant.clone());

@@ -3,7 +3,9 @@
 //! ([`strata_engine::tier_schema`]: `series_id, ts, value` of each interval's last sample,
 //! then `first_ts, first, min, max, sum, count, increase`), one row per series and
 //! interval. A tier's partitions are whole days that never overlap, so a scan is one
-//! Parquet scan with the filters pushed down.
+//! Parquet scan with the filters pushed down. The files leave out `first`, `min`, `max`
+//! and `sum` where they follow from the other columns; the table is a view that derives
+//! them again ([`view`]), so every row is whole.
 
 use std::sync::Arc;
 
@@ -21,6 +23,36 @@ use strata_engine::{Engine, TenantId, tier_schema};
 
 use crate::sql::scan::time_range::time_range;
 use crate::sql::scan::{parquet_exec, parquet_source, partitioned_file, predicate};
+
+/// `table` as the view a query sees: the columns the files leave out derived again
+/// (`strata_engine::tier_schema`).
+pub(crate) fn view(table: TierTable) -> datafusion::error::Result<Arc<dyn TableProvider>> {
+    use datafusion::datasource::{ViewTable, provider_as_source};
+    use datafusion::functions::expr_fn::{coalesce, greatest, least};
+    use datafusion::logical_expr::{LogicalPlanBuilder, cast, col};
+    let first = || coalesce(vec![col("first"), col("value")]);
+    let count = || {
+        cast(
+            col("count"),
+            datafusion::arrow::datatypes::DataType::Float64,
+        )
+    };
+    let plan = LogicalPlanBuilder::scan("tier_files", provider_as_source(Arc::new(table)), None)?
+        .project(vec![
+            col("series_id"),
+            col("ts"),
+            col("value"),
+            col("first_ts"),
+            first().alias("first"),
+            coalesce(vec![col("min"), least(vec![first(), col("value")])]).alias("min"),
+            coalesce(vec![col("max"), greatest(vec![first(), col("value")])]).alias("max"),
+            coalesce(vec![col("sum"), col("value") * count()]).alias("sum"),
+            col("count"),
+            col("correction"),
+        ])?
+        .build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
+}
 
 /// The table of one tier of one tenant.
 #[derive(Debug)]
