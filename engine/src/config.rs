@@ -8,12 +8,28 @@ use strata_wal::WalOptions;
 use crate::{Error, Result, TenantId};
 
 /// One downsampled tier ([`Limits::downsampling`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Downsampling {
     /// Age at which a day's data moves into this tier: once the day ended this long ago.
     pub after: Duration,
     /// Interval length: one row per series and interval.
     pub resolution: Duration,
+    /// The series the tier takes (a series selector's matchers; empty: every series). The
+    /// others stay where they are (raw, or the finer tier) until the metrics retention
+    /// drops them, as VictoriaMetrics's `-downsampling.period` filters do.
+    pub matchers: Vec<crate::Matcher>,
+}
+
+impl PartialEq for Downsampling {
+    fn eq(&self, other: &Self) -> bool {
+        let key = |d: &Downsampling| -> Vec<(String, crate::MatchOp, String)> {
+            d.matchers
+                .iter()
+                .map(|m| (m.name().to_owned(), m.op(), m.value().to_owned()))
+                .collect()
+        };
+        (self.after, self.resolution) == (other.after, other.resolution) && key(self) == key(other)
+    }
 }
 
 impl Downsampling {

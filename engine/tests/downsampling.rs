@@ -22,10 +22,12 @@ fn config(tiers: bool) -> EngineConfig {
     let downsampling = if tiers {
         vec![
             Downsampling {
+                matchers: Vec::new(),
                 after: Duration::from_secs(2 * 86_400),
                 resolution: Duration::from_secs(300),
             },
             Downsampling {
+                matchers: Vec::new(),
                 after: Duration::from_secs(4 * 86_400),
                 resolution: Duration::from_secs(3_600),
             },
@@ -386,6 +388,7 @@ fn a_bad_tier_ladder_is_refused() {
                 downsampling: tiers
                     .into_iter()
                     .map(|(after, res)| Downsampling {
+                        matchers: Vec::new(),
                         after: Duration::from_secs(after),
                         resolution: Duration::from_secs(res),
                     })
@@ -407,4 +410,47 @@ fn a_bad_tier_ladder_is_refused() {
         bad(vec![(86_400, 3_600), (7 * 86_400, 300)]),
         "finest first"
     );
+}
+
+#[test]
+fn a_tier_with_a_selector_takes_its_series_and_leaves_the_others_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TenantId::new("acme").unwrap();
+    let clock = Arc::new(ManualClock::new(DAY0 + 2 * D));
+    let mut config = config(false);
+    config.limits.downsampling = vec![Downsampling {
+        after: Duration::from_secs(86_400),
+        resolution: Duration::from_secs(300),
+        matchers: vec![Matcher::new("__name__", MatchOp::Equal, "temp").unwrap()],
+    }];
+    let engine = Engine::open_with_clock(dir.path(), config.clone(), clock.clone()).unwrap();
+    engine.write(&t, &hours(0, 24)).unwrap();
+    engine.flush().unwrap();
+    let raw = all(&engine, &t, DAY0 - D, DAY0 + 2 * D);
+    let stats = engine.downsample().unwrap();
+    assert_eq!(
+        (stats.days, stats.dropped, stats.trimmed),
+        (1, 0, 24),
+        "{stats:?}"
+    );
+    let check = |engine: &Engine| {
+        let got = all(engine, &t, DAY0 - D, DAY0 + 2 * D);
+        assert_eq!(got.len(), raw.len());
+        for (g, r) in got.iter().zip(&raw) {
+            if r.labels.get("__name__") == Some("temp") {
+                let want = summarise(&r.samples, 5 * MIN, DAY0 - D, DAY0 + D);
+                assert!(close(&g.intervals, &want), "{}: in the tier", r.labels);
+            } else {
+                assert!(g.intervals.is_empty(), "{}: not in the tier", r.labels);
+                assert_eq!(g.samples, r.samples, "{}: every raw sample", r.labels);
+            }
+        }
+    };
+    check(&engine);
+    // Nothing is taken twice, and the rest stays raw through a restart.
+    assert_eq!(engine.downsample().unwrap(), Default::default());
+    drop(engine);
+    let engine = Engine::open_with_clock(dir.path(), config, clock.clone()).unwrap();
+    check(&engine);
+    assert_eq!(engine.downsample().unwrap(), Default::default());
 }

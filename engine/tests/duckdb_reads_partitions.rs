@@ -251,6 +251,7 @@ fn duckdb_and_pyarrow_read_a_tier_partition_and_get_the_engines_intervals() {
     let clock = Arc::new(ManualClock::new(day + 86_400_000));
     let mut config = common::config();
     config.limits.downsampling = vec![strata_engine::Downsampling {
+        matchers: Vec::new(),
         after: std::time::Duration::ZERO,
         resolution: std::time::Duration::from_secs(3_600),
     }];

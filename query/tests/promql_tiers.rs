@@ -19,6 +19,7 @@ const DAY0: i64 = 1_763_683_200_000;
 
 fn config(tiers: bool) -> EngineConfig {
     let tier = |days: u64, secs: u64| Downsampling {
+        matchers: Vec::new(),
         after: Duration::from_secs(days * 86_400),
         resolution: Duration::from_secs(secs),
     };

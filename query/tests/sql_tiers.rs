@@ -23,6 +23,7 @@ fn config(tiers: bool) -> EngineConfig {
             ingest_burst: 1e9,
             downsampling: if tiers {
                 vec![Downsampling {
+                    matchers: Vec::new(),
                     after: Duration::from_secs(86_400),
                     resolution: Duration::from_secs(300),
                 }]

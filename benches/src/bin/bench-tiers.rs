@@ -114,10 +114,12 @@ fn open(dir: &Path, clock: Arc<ManualClock>) -> Engine {
     config.limits.metrics_retention = Duration::from_secs(100 * 365 * 86_400);
     config.limits.downsampling = vec![
         Downsampling {
+            matchers: Vec::new(),
             after: Duration::from_secs(5 * 86_400),
             resolution: Duration::from_secs(300),
         },
         Downsampling {
+            matchers: Vec::new(),
             after: Duration::from_secs(15 * 86_400),
             resolution: Duration::from_secs(3_600),
         },

@@ -124,8 +124,7 @@ impl Core {
         (start, end): (i64, i64),
         stats: &mut DeleteStats,
     ) -> Result<()> {
-        use crate::metrics::tiers::{format_resolution, resolution_of};
-        use crate::storage::tier_file::{TierRows, TierWriter};
+        use crate::metrics::tiers::resolution_of;
         let parts: Vec<Arc<PartFile>> = {
             let map = self
                 .metrics
@@ -147,65 +146,80 @@ impl Core {
             };
             stats.files_checked += 1;
             let ids = matching_ids(&part, matchers)?;
+            if ids.is_empty() {
+                continue;
+            }
             let hit = |id: &crate::model::series::SeriesId, row: &crate::Interval| {
                 ids.binary_search(id).is_ok() && row.first_ts <= end && row.last_ts >= start
             };
-            let mut rows = TierRows::open(&part.samples_path(), res)?;
-            let mut any = false;
-            while let Some((id, row)) = rows.take()? {
-                if hit(&id, &row) {
-                    any = true;
-                    break;
-                }
-            }
-            if ids.is_empty() || !any {
-                continue;
-            }
-            let s = format!("-d{}-{}", unique_token(), format_resolution(res));
-            let flush = part.entry.flush;
-            let mut entry = FileEntry {
-                samples: format!("samples-{flush}{s}.parquet"),
-                series: format!("series-{flush}{s}.parquet"),
-                index: format!("index-{flush}{s}.parquet"),
-                ..part.entry.clone()
-            };
-            let mut w = TierWriter::create(&part.dir.join(&entry.samples))?;
-            let mut rows = TierRows::open(&part.samples_path(), res)?;
-            while let Some((id, row)) = rows.take()? {
-                if hit(&id, &row) {
-                    stats.rows_deleted += row.count;
-                } else {
-                    w.push(id, row)?;
-                }
-            }
-            let (written, lo, hi) = (w.written, w.min_ts, w.max_ts);
-            let bytes = w.finish()?;
-            let entry = if written == 0 {
-                let _ = std::fs::remove_file(part.dir.join(&entry.samples));
-                None
-            } else {
-                // The series and index stay as they were, under the new set's names.
-                for (from, to) in [
-                    (&part.entry.series, &entry.series),
-                    (&part.entry.index, &entry.index),
-                ] {
-                    crate::storage::checkpoint::link_or_copy(
-                        &part.dir.join(from),
-                        &part.dir.join(to),
-                    )?;
-                }
-                let side = part
-                    .entry
-                    .bytes
-                    .saturating_sub(std::fs::metadata(part.samples_path()).map_or(0, |m| m.len()));
-                (entry.rows, entry.min_ts, entry.max_ts, entry.bytes) =
-                    (written, lo, hi, bytes + side);
-                Some(entry)
-            };
-            let target = (&self.metrics.tier_files, tenant.clone(), part.dir.clone());
-            self.commit_delete(target, &part, entry.as_ref(), stats)?;
+            self.rewrite_tier_set(tenant, &part, res, hit, stats)?;
         }
         Ok(())
+    }
+
+    /// Writes tier set `part` (resolution `res`) again without the rows `hit` selects and
+    /// commits the swap (a set left empty goes), counting their samples as deleted; does
+    /// nothing when no row is hit. The caller holds the maintenance lock.
+    pub(crate) fn rewrite_tier_set(
+        &self,
+        tenant: &TenantId,
+        part: &Arc<PartFile>,
+        res: i64,
+        hit: impl Fn(&crate::model::series::SeriesId, &crate::Interval) -> bool,
+        stats: &mut DeleteStats,
+    ) -> Result<()> {
+        use crate::metrics::tiers::format_resolution;
+        use crate::storage::tier_file::{TierRows, TierWriter};
+        let mut rows = TierRows::open(&part.samples_path(), res)?;
+        let mut any = false;
+        while let Some((id, row)) = rows.take()? {
+            if hit(&id, &row) {
+                any = true;
+                break;
+            }
+        }
+        if !any {
+            return Ok(());
+        }
+        let s = format!("-d{}-{}", unique_token(), format_resolution(res));
+        let flush = part.entry.flush;
+        let mut entry = FileEntry {
+            samples: format!("samples-{flush}{s}.parquet"),
+            series: format!("series-{flush}{s}.parquet"),
+            index: format!("index-{flush}{s}.parquet"),
+            ..part.entry.clone()
+        };
+        let mut w = TierWriter::create(&part.dir.join(&entry.samples))?;
+        let mut rows = TierRows::open(&part.samples_path(), res)?;
+        while let Some((id, row)) = rows.take()? {
+            if hit(&id, &row) {
+                stats.rows_deleted += row.count;
+            } else {
+                w.push(id, row)?;
+            }
+        }
+        let (written, lo, hi) = (w.written, w.min_ts, w.max_ts);
+        let bytes = w.finish()?;
+        let entry = if written == 0 {
+            let _ = std::fs::remove_file(part.dir.join(&entry.samples));
+            None
+        } else {
+            // The series and index stay as they were, under the new set's names.
+            for (from, to) in [
+                (&part.entry.series, &entry.series),
+                (&part.entry.index, &entry.index),
+            ] {
+                crate::storage::checkpoint::link_or_copy(&part.dir.join(from), &part.dir.join(to))?;
+            }
+            let side = part
+                .entry
+                .bytes
+                .saturating_sub(std::fs::metadata(part.samples_path()).map_or(0, |m| m.len()));
+            (entry.rows, entry.min_ts, entry.max_ts, entry.bytes) = (written, lo, hi, bytes + side);
+            Some(entry)
+        };
+        let target = (&self.metrics.tier_files, tenant.clone(), part.dir.clone());
+        self.commit_delete(target, part, entry.as_ref(), stats)
     }
 
     /// Carries `part`'s exemplars over to the set rewritten from it (`entry`), without

@@ -29,6 +29,8 @@ use tracing::{info, warn};
 use crate::lifecycle::Core;
 use crate::lifecycle::compact::united_series;
 use crate::metrics::compact::merged;
+use crate::metrics::delete::matching_ids;
+use crate::metrics::files::MetricsFile;
 use crate::metrics::index::PartIndex;
 use crate::metrics::tiers::{self, DAY_MS, day_start, format_resolution, tier_dir};
 use crate::model::interval::{Interval, STALE_NAN_BITS, coarsen, interval_end, summarise};
@@ -47,12 +49,25 @@ pub struct DownsampleStats {
     pub rows_in: u64,
     /// Tier rows written.
     pub rows_out: u64,
-    /// Source partitions dropped once their tier was committed.
+    /// Source partitions dropped once their tier was committed (or, where a late write
+    /// shares the partition, the sets the tier took swapped out of it).
     pub dropped: usize,
+    /// Source sets written again without the series a tier's selector took (the others
+    /// stay).
+    pub trimmed: usize,
     /// Tier partitions dropped by the metrics retention.
     pub expired: usize,
     /// Bytes of the tier files written.
     pub bytes_out: u64,
+}
+
+/// One step down the tiers: from the tier of resolution `from` (`None`: raw) into the
+/// tier of resolution `res`, taking the series `matchers` select (all when empty).
+#[derive(Clone, Copy)]
+struct Step<'a> {
+    from: Option<i64>,
+    res: i64,
+    matchers: &'a [crate::Matcher],
 }
 
 impl Core {
@@ -78,7 +93,12 @@ impl Core {
             let mut prev: Option<i64> = None;
             for tier in &limits.downsampling {
                 let res = tier.resolution_ms();
-                self.downsample_tier(&tenant, prev, res, now - tier.after_ms(), &mut stats)?;
+                let step = Step {
+                    from: prev,
+                    res,
+                    matchers: &tier.matchers,
+                };
+                self.downsample_tier(&tenant, step, now - tier.after_ms(), &mut stats)?;
                 prev = Some(res);
             }
             self.expire_tiers(&tenant, now - limits.retention_ms(), &mut stats)?;
@@ -97,16 +117,15 @@ impl Core {
         Ok(stats)
     }
 
-    /// Moves the days of `tenant` that ended before `before` from the tier of resolution
-    /// `from` (`None`: raw) into the tier of resolution `res`.
+    /// Moves the days of `tenant` that ended before `before` one `step` on.
     fn downsample_tier(
         &self,
         tenant: &TenantId,
-        from: Option<i64>,
-        res: i64,
+        step: Step<'_>,
         before: i64,
         stats: &mut DownsampleStats,
     ) -> Result<()> {
+        let (from, res) = (step.from, step.res);
         let sources = self.source_sets(tenant, from);
         let mut days: BTreeMap<i64, Vec<Arc<PartFile>>> = BTreeMap::new();
         for f in sources {
@@ -126,9 +145,9 @@ impl Core {
                 .collect();
             let mut flush = covered;
             if !fresh.is_empty() {
-                flush = self.write_day(tenant, (from, res), day, &fresh, &existing, stats)?;
+                flush = self.write_day(tenant, step, day, &fresh, &existing, stats)?;
             }
-            self.drop_covered(tenant, from, sets, flush, stats)?;
+            self.drop_covered(tenant, step, sets, flush, stats)?;
         }
         Ok(())
     }
@@ -164,19 +183,30 @@ impl Core {
 
     /// Writes and commits the tier set of `day` from `fresh` joined with the `existing`
     /// set; returns its flush.
-    #[allow(clippy::too_many_arguments)]
     fn write_day(
         &self,
         tenant: &TenantId,
-        (from, res): (Option<i64>, i64),
+        step: Step<'_>,
         day: i64,
         fresh: &[Arc<PartFile>],
         existing: &[Arc<PartFile>],
         stats: &mut DownsampleStats,
     ) -> Result<u64> {
+        let (from, res) = (step.from, step.res);
         for f in fresh {
             f.ensure_data()?;
         }
+        // With a selector, the series it takes (the others stay where they are).
+        let wanted: Option<HashSet<SeriesId>> = if step.matchers.is_empty() {
+            None
+        } else {
+            let mut ids = HashSet::new();
+            for f in fresh {
+                ids.extend(matching_ids(f, step.matchers)?);
+            }
+            Some(ids)
+        };
+        let skip = |id: &SeriesId| wanted.as_ref().is_some_and(|w| !w.contains(id));
         let flush = fresh
             .iter()
             .chain(existing)
@@ -222,7 +252,7 @@ impl Core {
                 let paths: Vec<PathBuf> = fresh.iter().map(|f| f.samples_path()).collect();
                 let mut series: Option<(SeriesId, Vec<(i64, f64)>)> = None;
                 stats.rows_in += merged(&paths, |id, ts, v, _| {
-                    if ts < lo || ts >= hi || v.to_bits() == STALE_NAN_BITS {
+                    if ts < lo || ts >= hi || v.to_bits() == STALE_NAN_BITS || skip(&id) {
                         return Ok(());
                     }
                     match series.as_mut() {
@@ -246,6 +276,9 @@ impl Core {
                     let mut cur: Option<(SeriesId, Vec<Interval>)> = None;
                     while let Some((id, row)) = rows.take()? {
                         stats.rows_in += 1;
+                        if skip(&id) {
+                            continue;
+                        }
                         match cur.as_mut() {
                             Some((c, v)) if *c == id => v.push(row),
                             _ => {
@@ -262,7 +295,7 @@ impl Core {
                 }
             }
         }
-        let w = out.finish()?;
+        let (w, written_ids) = out.finish()?;
         entry.rows = w.written;
         (entry.min_ts, entry.max_ts) = if w.written == 0 {
             (lo, lo)
@@ -273,7 +306,8 @@ impl Core {
         stats.rows_out += entry.rows;
         stats.bytes_out += entry.bytes;
         let all: Vec<Arc<PartFile>> = fresh.iter().chain(existing).cloned().collect();
-        let defs = united_series(&all)?;
+        let mut defs = united_series(&all)?;
+        defs.retain(|(id, _)| written_ids.binary_search(id).is_ok());
         entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
         entry.bytes += PartIndex::build(&defs).write(&dir.join(&entry.index))?;
         // The commit: the day's manifest lists the new set only.
@@ -315,26 +349,55 @@ impl Core {
     /// Removes the source sets of a day the tier now holds (flush at most `flush`): a
     /// partition all of whose sets are held is dropped whole; from one where a set came
     /// in since (a late write racing the pass), the held sets are swapped out of its
-    /// manifest. A raw set with native histograms stays (tiers keep floats only).
+    /// manifest. With a selector, a held set that also has series the tier does not take
+    /// is written again with those only (they stay until the retention drops them). A raw
+    /// set with native histograms stays (tiers keep floats only).
     fn drop_covered(
         &self,
         tenant: &TenantId,
-        from: Option<i64>,
+        step: Step<'_>,
         sets: &[Arc<PartFile>],
         flush: u64,
         stats: &mut DownsampleStats,
     ) -> Result<()> {
-        let map: &RwLock<FileMap> = match from {
+        let map: &RwLock<FileMap> = match step.from {
             None => &self.metrics.files,
             Some(_) => &self.metrics.tier_files,
         };
         let covered = |f: &PartFile| f.entry.flush <= flush && f.entry.histograms.is_empty();
-        let mut by_dir: BTreeMap<&PathBuf, Vec<Arc<PartFile>>> = BTreeMap::new();
+        let mut gone: Vec<Arc<PartFile>> = Vec::new();
         for f in sets.iter().filter(|f| covered(f)) {
+            if step.matchers.is_empty() {
+                gone.push(f.clone());
+                continue;
+            }
+            let taken = matching_ids(f, step.matchers)?;
+            if taken.is_empty() {
+                continue;
+            }
+            if taken.len() == f.series_ids(&mut 0)?.len() {
+                gone.push(f.clone());
+                continue;
+            }
+            let mut ds = crate::DeleteStats::default();
+            match step.from {
+                None => {
+                    self.rewrite_set(tenant, f, &taken, (i64::MIN, i64::MAX), &mut ds)?;
+                }
+                Some(fine) => {
+                    let hit = |id: &SeriesId, _: &Interval| taken.binary_search(id).is_ok();
+                    self.rewrite_tier_set(tenant, f, fine, hit, &mut ds)?;
+                }
+            }
+            stats.trimmed += 1;
+        }
+        let mut by_dir: BTreeMap<&PathBuf, Vec<Arc<PartFile>>> = BTreeMap::new();
+        for f in &gone {
             by_dir.entry(&f.dir).or_default().push(f.clone());
         }
         for (dir, held) in by_dir {
-            if self.drop_partition_if(map, tenant, dir, covered)? {
+            let is_held = |f: &PartFile| held.iter().any(|h| std::ptr::eq(&**h, f));
+            if self.drop_partition_if(map, tenant, dir, is_held)? {
                 stats.dropped += 1;
             } else if self.commit_swap((map, tenant.clone(), dir.clone()), &held, None)? {
                 stats.dropped += 1;
@@ -392,6 +455,8 @@ struct Joined {
     w: TierWriter,
     old: Vec<TierRows>,
     rows: Vec<Interval>,
+    /// The series written, ascending.
+    ids: Vec<SeriesId>,
 }
 
 impl Joined {
@@ -404,6 +469,7 @@ impl Joined {
             w,
             old,
             rows: Vec::new(),
+            ids: Vec::new(),
         })
     }
 
@@ -433,11 +499,14 @@ impl Joined {
             debug_assert_eq!(interval_end(r.last_ts, r.resolution), r.end);
             self.w.push(id, *r)?;
         }
+        if !joined.is_empty() {
+            self.ids.push(id);
+        }
         self.rows = mine;
         Ok(())
     }
 
-    /// Writes the old rows of series below `id` (or all, with `u64::MAX`... plus one).
+    /// Writes the old rows of series below `id`.
     fn flush_old_before(&mut self, id: SeriesId) -> Result<()> {
         loop {
             // The smallest old series below `id`.
@@ -452,7 +521,8 @@ impl Joined {
         }
     }
 
-    fn finish(mut self) -> Result<TierWriter> {
+    /// Writes the old rows left; returns the writer and the series written, ascending.
+    fn finish(mut self) -> Result<(TierWriter, Vec<SeriesId>)> {
         loop {
             let next = self
                 .old
@@ -462,6 +532,6 @@ impl Joined {
             let Some(sid) = next else { break };
             self.series(sid, |_| {})?;
         }
-        Ok(self.w)
+        Ok((self.w, self.ids))
     }
 }

@@ -130,6 +130,8 @@ pub(crate) struct RetentionSection {
 pub(crate) struct TierEntry {
     pub(crate) after: String,
     pub(crate) resolution: String,
+    #[serde(rename = "match")]
+    pub(crate) selector: Option<String>,
 }
 
 /// `[limits]` (defaults of every tenant) and each `[limits.tenants.<id>]` override: the same

@@ -491,9 +491,18 @@ fn read_tiers(
         .iter()
         .enumerate()
         .map(|(i, t)| {
+            let matchers = match &t.selector {
+                None => Vec::new(),
+                Some(s) => strata_query::prom_api::series_selectors(std::slice::from_ref(s))
+                    .map_err(|e| Error::config(format!("{at}[{i}].match"), e.to_string()))?
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default(),
+            };
             Ok(strata_engine::Downsampling {
                 after: parse_duration(&format!("{at}[{i}].after"), &t.after)?,
                 resolution: parse_duration(&format!("{at}[{i}].resolution"), &t.resolution)?,
+                matchers,
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -616,6 +616,7 @@ fn downsampling_tiers_come_from_retention_and_each_tenant_may_set_its_own() {
         "[[retention.downsampling]]\nafter = \"7d\"\nresolution = \"5m\"\n\
          [[retention.downsampling]]\nafter = \"30d\"\nresolution = \"1h\"\n\
          [[limits.tenants.acme.downsampling]]\nafter = \"2d\"\nresolution = \"1m\"\n\
+         match = '{__name__=~\"node_.*\"}'\n\
          [limits.tenants.ops]\nmax_active_series = 10\n",
     )
     .unwrap();
@@ -649,6 +650,24 @@ fn downsampling_tiers_come_from_retention_and_each_tenant_may_set_its_own() {
     assert!(
         view.contains("[[limits.tenants.acme.downsampling]]"),
         "{view}"
+    );
+    let acme = &c.engine.tenant_limits["acme"].downsampling[0];
+    assert_eq!(acme.matchers.len(), 1);
+    assert_eq!(
+        (acme.matchers[0].name(), acme.matchers[0].value()),
+        ("__name__", "node_.*")
+    );
+    assert!(
+        view.contains(r#"match = '{__name__=~"node_.*"}'"#),
+        "{view}"
+    );
+    let err = Config::from_toml(
+        "[[retention.downsampling]]\nafter = \"7d\"\nresolution = \"5m\"\nmatch = \"{oops\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("retention.downsampling[0].match"),
+        "{err}"
     );
     // The engine checks the ladder: 7m is not a multiple of 5m.
     let err = Config::from_toml(

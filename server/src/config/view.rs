@@ -170,6 +170,25 @@ fn tiers(tiers: &[strata_engine::Downsampling]) -> Value {
                 let mut t = Table::new();
                 t.insert("after".into(), Value::String(dur(d.after)));
                 t.insert("resolution".into(), Value::String(dur(d.resolution)));
+                if !d.matchers.is_empty() {
+                    let inner: Vec<String> = d
+                        .matchers
+                        .iter()
+                        .map(|m| {
+                            let op = match m.op() {
+                                strata_engine::MatchOp::Equal => "=",
+                                strata_engine::MatchOp::NotEqual => "!=",
+                                strata_engine::MatchOp::Regex => "=~",
+                                strata_engine::MatchOp::NotRegex => "!~",
+                            };
+                            format!("{}{op}{:?}", m.name(), m.value())
+                        })
+                        .collect();
+                    t.insert(
+                        "match".into(),
+                        Value::String(format!("{{{}}}", inner.join(","))),
+                    );
+                }
                 Value::Table(t)
             })
             .collect(),
