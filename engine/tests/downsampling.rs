@@ -338,7 +338,7 @@ fn days_move_through_the_tiers_and_read_back_as_the_raw_data_summarised() {
         .select(&t, &[m.clone(), s1.clone()], DAY0 - D, DAY0 + 4 * D)
         .unwrap();
     let all_before = engine
-        .select(&t, &[m.clone()], DAY0 - D, DAY0 + 4 * D)
+        .select(&t, std::slice::from_ref(&m), DAY0 - D, DAY0 + 4 * D)
         .unwrap();
     let (from, to) = (DAY0 + D + 2 * HOUR + 1, DAY0 + D + 4 * HOUR);
     let stats = engine
@@ -453,4 +453,80 @@ fn a_tier_with_a_selector_takes_its_series_and_leaves_the_others_raw() {
     let engine = Engine::open_with_clock(dir.path(), config, clock.clone()).unwrap();
     check(&engine);
     assert_eq!(engine.downsample().unwrap(), Default::default());
+}
+
+/// An integer histogram whose total count is `n` (buckets (1,2] and (2,4]).
+fn histogram(n: u64) -> strata_engine::Histogram {
+    use strata_engine::{Counts, Histogram, ResetHint, Span};
+    Histogram {
+        schema: 0,
+        zero_threshold: 0.001,
+        sum: n as f64 * 1.5,
+        reset_hint: ResetHint::Unknown,
+        positive_spans: vec![Span {
+            offset: 1,
+            length: 2,
+        }],
+        negative_spans: vec![],
+        custom_values: vec![],
+        counts: Counts::Int {
+            count: n,
+            zero_count: 0,
+            positive_deltas: vec![(n / 2) as i64, (n - 2 * (n / 2)) as i64],
+            negative_deltas: vec![],
+        },
+    }
+}
+
+#[test]
+fn native_histograms_keep_their_last_sample_of_each_interval() {
+    use strata_engine::{HistogramSample, SeriesHistograms};
+    let dir = tempfile::tempdir().unwrap();
+    let t = TenantId::new("acme").unwrap();
+    let clock = Arc::new(ManualClock::new(DAY0 + 2 * D));
+    let engine = Engine::open_with_clock(dir.path(), config(true), clock.clone()).unwrap();
+    // A histogram every minute of day 0 (a count growing by 3), beside the floats.
+    let lat = SeriesHistograms {
+        labels: vec![("__name__".into(), "lat".into())],
+        histograms: (1..1440)
+            .map(|k| HistogramSample {
+                ts: DAY0 + k * MIN,
+                h: Arc::new(histogram(3 * k as u64)),
+            })
+            .collect(),
+    };
+    engine.write_histograms(&t, &[lat]).unwrap();
+    engine.write(&t, &hours(0, 24)).unwrap();
+    engine.flush().unwrap();
+    clock.set(DAY0 + 3 * D);
+    let stats = engine.downsample().unwrap();
+    assert_eq!((stats.days, stats.dropped), (1, 24), "{stats:?}");
+    assert!(
+        !dir.path()
+            .join("metrics/tenant=acme/date=2025-11-21")
+            .exists(),
+        "the raw day dropped whole"
+    );
+    let m = Matcher::new("__name__", MatchOp::Equal, "lat").unwrap();
+    let got = engine.select(&t, std::slice::from_ref(&m), DAY0, DAY0 + D).unwrap();
+    let ts: Vec<i64> = got[0].histograms.iter().map(|h| h.ts).collect();
+    // The last of each 5 minutes: minutes 5, 10, ..., 1435, then 1439.
+    let want: Vec<i64> = (1..1440)
+        .filter(|k| k % 5 == 0 || *k == 1439)
+        .map(|k| DAY0 + k * MIN)
+        .collect();
+    assert_eq!(ts, want);
+    for h in &got[0].histograms {
+        assert_eq!(*h.h, histogram(3 * ((h.ts - DAY0) / MIN) as u64));
+    }
+    // Into 1h: the last of each hour, from the 5m tier.
+    clock.set(DAY0 + 5 * D);
+    engine.downsample().unwrap();
+    let got = engine.select(&t, &[m], DAY0, DAY0 + D).unwrap();
+    let ts: Vec<i64> = got[0].histograms.iter().map(|h| h.ts).collect();
+    let want: Vec<i64> = (1..1440)
+        .filter(|k| k % 60 == 0 || *k == 1439)
+        .map(|k| DAY0 + k * MIN)
+        .collect();
+    assert_eq!(ts, want);
 }

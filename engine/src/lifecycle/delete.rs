@@ -149,27 +149,28 @@ impl Core {
             if ids.is_empty() {
                 continue;
             }
-            let hit = |id: &crate::model::series::SeriesId, row: &crate::Interval| {
-                ids.binary_search(id).is_ok() && row.first_ts <= end && row.last_ts >= start
-            };
-            self.rewrite_tier_set(tenant, &part, res, hit, stats)?;
+            self.rewrite_tier_set(tenant, &part, res, (&ids, (start, end)), stats)?;
         }
         Ok(())
     }
 
-    /// Writes tier set `part` (resolution `res`) again without the rows `hit` selects and
-    /// commits the swap (a set left empty goes), counting their samples as deleted; does
-    /// nothing when no row is hit. The caller holds the maintenance lock.
+    /// Writes tier set `part` (resolution `res`) again without the series `ids` (sorted)
+    /// in `[start, end]` (whole intervals holding a sample there; native histograms in
+    /// it) and commits the swap (a set left empty goes), counting the samples as
+    /// deleted; does nothing when no row is hit. The caller holds the maintenance lock.
     pub(crate) fn rewrite_tier_set(
         &self,
         tenant: &TenantId,
         part: &Arc<PartFile>,
         res: i64,
-        hit: impl Fn(&crate::model::series::SeriesId, &crate::Interval) -> bool,
+        (ids, (start, end)): (&[crate::model::series::SeriesId], (i64, i64)),
         stats: &mut DeleteStats,
     ) -> Result<()> {
         use crate::metrics::tiers::format_resolution;
         use crate::storage::tier_file::{TierRows, TierWriter};
+        let hit = |id: &crate::model::series::SeriesId, row: &crate::Interval| {
+            ids.binary_search(id).is_ok() && row.first_ts <= end && row.last_ts >= start
+        };
         let mut rows = TierRows::open(&part.samples_path(), res)?;
         let mut any = false;
         while let Some((id, row)) = rows.take()? {
@@ -178,7 +179,13 @@ impl Core {
                 break;
             }
         }
-        if !any {
+        let hist_input = part
+            .histograms_path()
+            .map(|h| crate::storage::histograms::merge::Input {
+                histograms: h,
+                buckets: part.histogram_buckets_path(),
+            });
+        if !any && hist_input.is_none() {
             return Ok(());
         }
         let s = format!("-d{}-{}", unique_token(), format_resolution(res));
@@ -199,8 +206,36 @@ impl Core {
             }
         }
         let (written, lo, hi) = (w.written, w.min_ts, w.max_ts);
-        let bytes = w.finish()?;
-        let entry = if written == 0 {
+        let mut bytes = w.finish()?;
+        let (mut hist_rows, mut lo, mut hi) = (0, lo, hi);
+        entry.histograms = String::new();
+        entry.histogram_buckets = String::new();
+        (entry.histogram_rows, entry.histogram_bucket_rows) = (0, 0);
+        if let Some(input) = &hist_input {
+            let (h, b) = (
+                format!("histograms-{flush}{s}.parquet"),
+                format!("histogram_buckets-{flush}{s}.parquet"),
+            );
+            let keep = |id, ts| !(ids.binary_search(&id).is_ok() && (start..=end).contains(&ts));
+            let done = crate::storage::histograms::merge::rewrite_files(
+                input,
+                &part.dir.join(&h),
+                &part.dir.join(&b),
+                crate::storage::parquet_io::WrittenBy::Cold,
+                keep,
+            )?;
+            if let Some(d) = done.histograms {
+                stats.rows_deleted += d.rows_in - d.rows_out;
+                (entry.histograms, entry.histogram_rows, hist_rows) = (h, d.rows_out, d.rows_out);
+                (lo, hi) = (lo.min(d.min_ts), hi.max(d.max_ts));
+                bytes += d.bytes;
+            }
+            if let Some(d) = done.buckets {
+                (entry.histogram_buckets, entry.histogram_bucket_rows) = (b, d.rows_out);
+                bytes += d.bytes;
+            }
+        }
+        let entry = if written == 0 && hist_rows == 0 {
             let _ = std::fs::remove_file(part.dir.join(&entry.samples));
             None
         } else {
@@ -211,10 +246,8 @@ impl Core {
             ] {
                 crate::storage::checkpoint::link_or_copy(&part.dir.join(from), &part.dir.join(to))?;
             }
-            let side = part
-                .entry
-                .bytes
-                .saturating_sub(std::fs::metadata(part.samples_path()).map_or(0, |m| m.len()));
+            let size = |name: &str| std::fs::metadata(part.dir.join(name)).map_or(0, |m| m.len());
+            let side = size(&part.entry.series) + size(&part.entry.index);
             (entry.rows, entry.min_ts, entry.max_ts, entry.bytes) = (written, lo, hi, bytes + side);
             Some(entry)
         };

@@ -17,8 +17,8 @@
 //! that interval has a row in both days' partitions, each of its own samples, and a read
 //! joins them ([`crate::model::interval::Interval::join`]).
 //!
-//! A raw partition holding native histograms is not dropped: tiers keep floats only, so
-//! its histograms stay at full resolution until the metrics retention drops it.
+//! Native histograms keep the last histogram of each series and interval, copied row for
+//! row from the sources' files (`storage/histograms/tier.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -35,6 +35,8 @@ use crate::metrics::index::PartIndex;
 use crate::metrics::tiers::{self, DAY_MS, day_start, format_resolution, tier_dir};
 use crate::model::interval::{Interval, STALE_NAN_BITS, coarsen, interval_end, summarise};
 use crate::model::series::SeriesId;
+use crate::storage::histograms::merge::Input;
+use crate::storage::histograms::tier::last_per_interval;
 use crate::storage::parquet_io;
 use crate::storage::partition::{self, FileEntry, FileMap, Manifest, PartFile};
 use crate::storage::tier_file::{TierRows, TierWriter};
@@ -295,7 +297,7 @@ impl Core {
                 }
             }
         }
-        let (w, written_ids) = out.finish()?;
+        let (w, mut written_ids) = out.finish()?;
         entry.rows = w.written;
         (entry.min_ts, entry.max_ts) = if w.written == 0 {
             (lo, lo)
@@ -304,8 +306,17 @@ impl Core {
         };
         entry.bytes = w.finish()?;
         stats.rows_out += entry.rows;
-        stats.bytes_out += entry.bytes;
         let all: Vec<Arc<PartFile>> = fresh.iter().chain(existing).cloned().collect();
+        written_ids.extend(self.tier_histograms(
+            &all,
+            &dir,
+            (&tag, res, (lo, hi)),
+            &skip,
+            &mut entry,
+        )?);
+        written_ids.sort_unstable();
+        written_ids.dedup();
+        stats.bytes_out += entry.bytes;
         let mut defs = united_series(&all)?;
         defs.retain(|(id, _)| written_ids.binary_search(id).is_ok());
         entry.bytes += parquet_io::write_series(&dir.join(&entry.series), &defs)?;
@@ -324,6 +335,50 @@ impl Core {
         self.touch_remote(&dir);
         stats.days += 1;
         Ok(flush)
+    }
+
+    /// Writes into `entry`'s set the last native histogram of each series and interval of
+    /// the sets `all` (of the day `[lo, hi)`, series `skip` leaves out excepted), copied
+    /// from their files; returns the series written.
+    fn tier_histograms(
+        &self,
+        all: &[Arc<PartFile>],
+        dir: &std::path::Path,
+        (tag, res, (lo, hi)): (&str, i64, (i64, i64)),
+        skip: &dyn Fn(&SeriesId) -> bool,
+        entry: &mut FileEntry,
+    ) -> Result<Vec<SeriesId>> {
+        let inputs: Vec<Input> = all
+            .iter()
+            .filter_map(|f| {
+                f.histograms_path().map(|histograms| Input {
+                    histograms,
+                    buckets: f.histogram_buckets_path(),
+                })
+            })
+            .collect();
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let flush = entry.flush;
+        let (h, b) = (
+            format!("histograms-{flush}{tag}.parquet"),
+            format!("histogram_buckets-{flush}{tag}.parquet"),
+        );
+        let out = (dir.join(&h), dir.join(&b));
+        let (done, ids) =
+            last_per_interval(&inputs, (&out.0, &out.1), res, (lo, hi), |id| !skip(&id))?;
+        if let Some(d) = done.histograms {
+            (entry.histograms, entry.histogram_rows) = (h, d.rows_out);
+            entry.bytes += d.bytes;
+            entry.min_ts = entry.min_ts.min(d.min_ts);
+            entry.max_ts = entry.max_ts.max(d.max_ts);
+        }
+        if let Some(d) = done.buckets {
+            (entry.histogram_buckets, entry.histogram_bucket_rows) = (b, d.rows_out);
+            entry.bytes += d.bytes;
+        }
+        Ok(ids)
     }
 
     /// Makes the set just committed in `dir` the only one readers see there.
@@ -364,7 +419,7 @@ impl Core {
             None => &self.metrics.files,
             Some(_) => &self.metrics.tier_files,
         };
-        let covered = |f: &PartFile| f.entry.flush <= flush && f.entry.histograms.is_empty();
+        let covered = |f: &PartFile| f.entry.flush <= flush;
         let mut gone: Vec<Arc<PartFile>> = Vec::new();
         for f in sets.iter().filter(|f| covered(f)) {
             if step.matchers.is_empty() {
@@ -385,8 +440,13 @@ impl Core {
                     self.rewrite_set(tenant, f, &taken, (i64::MIN, i64::MAX), &mut ds)?;
                 }
                 Some(fine) => {
-                    let hit = |id: &SeriesId, _: &Interval| taken.binary_search(id).is_ok();
-                    self.rewrite_tier_set(tenant, f, fine, hit, &mut ds)?;
+                    self.rewrite_tier_set(
+                        tenant,
+                        f,
+                        fine,
+                        (&taken, (i64::MIN, i64::MAX)),
+                        &mut ds,
+                    )?;
                 }
             }
             stats.trimmed += 1;
@@ -397,9 +457,10 @@ impl Core {
         }
         for (dir, held) in by_dir {
             let is_held = |f: &PartFile| held.iter().any(|h| std::ptr::eq(&**h, f));
-            if self.drop_partition_if(map, tenant, dir, is_held)? {
-                stats.dropped += 1;
-            } else if self.commit_swap((map, tenant.clone(), dir.clone()), &held, None)? {
+            let target = (map, tenant.clone(), dir.clone());
+            if self.drop_partition_if(map, tenant, dir, is_held)?
+                || self.commit_swap(target, &held, None)?
+            {
                 stats.dropped += 1;
             }
         }

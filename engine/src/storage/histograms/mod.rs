@@ -39,6 +39,7 @@ pub(crate) mod keys;
 pub(crate) mod merge;
 pub(crate) mod read;
 pub(crate) mod rows;
+pub(crate) mod tier;
 pub(crate) mod write;
 
 #[cfg(test)]
