@@ -7,8 +7,19 @@ use strata_wal::WalOptions;
 
 use crate::{Error, Result, TenantId};
 
+/// One label matcher of a tier's selector, as text ([`Downsampling::matchers`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierMatch {
+    /// The label's name.
+    pub name: String,
+    /// `=`, `!=`, `=~` or `!~`.
+    pub op: String,
+    /// The value, or the regex (fully anchored, as in PromQL).
+    pub value: String,
+}
+
 /// One downsampled tier ([`Limits::downsampling`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Downsampling {
     /// Age at which a day's data moves into this tier: once the day ended this long ago.
     pub after: Duration,
@@ -17,19 +28,7 @@ pub struct Downsampling {
     /// The series the tier takes (a series selector's matchers; empty: every series). The
     /// others stay where they are (raw, or the finer tier) until the metrics retention
     /// drops them, as VictoriaMetrics's `-downsampling.period` filters do.
-    pub matchers: Vec<crate::Matcher>,
-}
-
-impl PartialEq for Downsampling {
-    fn eq(&self, other: &Self) -> bool {
-        let key = |d: &Downsampling| -> Vec<(String, crate::MatchOp, String)> {
-            d.matchers
-                .iter()
-                .map(|m| (m.name().to_owned(), m.op(), m.value().to_owned()))
-                .collect()
-        };
-        (self.after, self.resolution) == (other.after, other.resolution) && key(self) == key(other)
-    }
+    pub matchers: Vec<TierMatch>,
 }
 
 impl Downsampling {
@@ -196,6 +195,16 @@ impl Limits {
         let mut prev: Option<&Downsampling> = None;
         for d in &self.downsampling {
             let res = d.resolution_ms();
+            if let Some(m) = d
+                .matchers
+                .iter()
+                .find(|m| !["=", "!=", "=~", "!~"].contains(&m.op.as_str()))
+            {
+                return bad(format!(
+                    "match: operator {:?} of label {:?} is not =, !=, =~ or !~",
+                    m.op, m.name
+                ));
+            }
             if res < 1_000 || res % 1_000 != 0 || 86_400_000 % res != 0 {
                 return bad(format!(
                     "resolution {:?} must be whole seconds that divide a day (e.g. 5m, 1h)",

@@ -55,7 +55,7 @@ mod wal_records;
 pub use api::Engine;
 pub use api::status::{CompactionBacklog, PartitionDisk, SignalDisk};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Downsampling, EngineConfig, Limits, ReaderConfig, RemoteConfig};
+pub use config::{Downsampling, EngineConfig, Limits, ReaderConfig, RemoteConfig, TierMatch};
 pub use error::{Error, RemoteError, Result};
 pub use exemplars::file::exemplars_schema;
 pub use lifecycle::checkpoint::CheckpointStats;

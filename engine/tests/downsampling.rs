@@ -198,6 +198,47 @@ fn check_tiers(tiered: &[SeriesData], raw: &[SeriesData], segments: &[(i64, i64,
     }
 }
 
+/// A delete reaches the tiers: the intervals of the series that hold a sample in range,
+/// and those only.
+fn delete_reaches_the_tiers(engine: &Engine, t: &TenantId) {
+    let m = Matcher::new("__name__", MatchOp::Equal, "temp").unwrap();
+    let s1 = Matcher::new("s", MatchOp::Equal, "1").unwrap();
+    let before = engine
+        .select(t, &[m.clone(), s1.clone()], DAY0 - D, DAY0 + 4 * D)
+        .unwrap();
+    let all_before = engine
+        .select(t, std::slice::from_ref(&m), DAY0 - D, DAY0 + 4 * D)
+        .unwrap();
+    let (from, to) = (DAY0 + D + 2 * HOUR + 1, DAY0 + D + 4 * HOUR);
+    let stats = engine
+        .delete_series(&t, &[m.clone(), s1.clone()], from, to)
+        .unwrap();
+    let gone: u64 = before[0]
+        .intervals
+        .iter()
+        .filter(|i| i.first_ts <= to && i.last_ts >= from)
+        .map(|i| i.count)
+        .sum();
+    assert_eq!(stats.rows_deleted, gone, "{stats:?}");
+    assert_eq!(gone, 2 * 240, "the two 1h intervals (2h, 4h]");
+    let after = engine
+        .select(t, &[m.clone(), s1], DAY0 - D, DAY0 + 4 * D)
+        .unwrap();
+    assert_eq!(after[0].intervals.len(), before[0].intervals.len() - 2);
+    assert!(
+        after[0]
+            .intervals
+            .iter()
+            .all(|i| i.last_ts < from || i.first_ts > to)
+    );
+    let all_after = engine.select(t, &[m], DAY0 - D, DAY0 + 4 * D).unwrap();
+    for (a, b) in all_after.iter().zip(&all_before) {
+        if a.labels != after[0].labels {
+            assert_eq!(a, b, "other series untouched");
+        }
+    }
+}
+
 #[test]
 fn days_move_through_the_tiers_and_read_back_as_the_raw_data_summarised() {
     let (dir, refdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -331,43 +372,7 @@ fn days_move_through_the_tiers_and_read_back_as_the_raw_data_summarised() {
             .exists()
     );
 
-    // A delete reaches the tiers: the intervals of the series that hold a sample in range.
-    let m = Matcher::new("__name__", MatchOp::Equal, "temp").unwrap();
-    let s1 = Matcher::new("s", MatchOp::Equal, "1").unwrap();
-    let before = engine
-        .select(&t, &[m.clone(), s1.clone()], DAY0 - D, DAY0 + 4 * D)
-        .unwrap();
-    let all_before = engine
-        .select(&t, std::slice::from_ref(&m), DAY0 - D, DAY0 + 4 * D)
-        .unwrap();
-    let (from, to) = (DAY0 + D + 2 * HOUR + 1, DAY0 + D + 4 * HOUR);
-    let stats = engine
-        .delete_series(&t, &[m.clone(), s1.clone()], from, to)
-        .unwrap();
-    let gone: u64 = before[0]
-        .intervals
-        .iter()
-        .filter(|i| i.first_ts <= to && i.last_ts >= from)
-        .map(|i| i.count)
-        .sum();
-    assert_eq!(stats.rows_deleted, gone, "{stats:?}");
-    assert_eq!(gone, 2 * 240, "the two 1h intervals (2h, 4h]");
-    let after = engine
-        .select(&t, &[m.clone(), s1], DAY0 - D, DAY0 + 4 * D)
-        .unwrap();
-    assert_eq!(after[0].intervals.len(), before[0].intervals.len() - 2);
-    assert!(
-        after[0]
-            .intervals
-            .iter()
-            .all(|i| i.last_ts < from || i.first_ts > to)
-    );
-    let all_after = engine.select(&t, &[m], DAY0 - D, DAY0 + 4 * D).unwrap();
-    for (a, b) in all_after.iter().zip(&all_before) {
-        if a.labels != after[0].labels {
-            assert_eq!(a, b, "other series untouched");
-        }
-    }
+    delete_reaches_the_tiers(&engine, &t);
 
     // Past the metrics retention (20 days), the tiers go too.
     clock.set(DAY0 + 3 * D + 20 * D);
@@ -421,7 +426,11 @@ fn a_tier_with_a_selector_takes_its_series_and_leaves_the_others_raw() {
     config.limits.downsampling = vec![Downsampling {
         after: Duration::from_secs(86_400),
         resolution: Duration::from_secs(300),
-        matchers: vec![Matcher::new("__name__", MatchOp::Equal, "temp").unwrap()],
+        matchers: vec![strata_engine::TierMatch {
+            name: "__name__".into(),
+            op: "=".into(),
+            value: "temp".into(),
+        }],
     }];
     let engine = Engine::open_with_clock(dir.path(), config.clone(), clock.clone()).unwrap();
     engine.write(&t, &hours(0, 24)).unwrap();
@@ -508,7 +517,9 @@ fn native_histograms_keep_their_last_sample_of_each_interval() {
         "the raw day dropped whole"
     );
     let m = Matcher::new("__name__", MatchOp::Equal, "lat").unwrap();
-    let got = engine.select(&t, std::slice::from_ref(&m), DAY0, DAY0 + D).unwrap();
+    let got = engine
+        .select(&t, std::slice::from_ref(&m), DAY0, DAY0 + D)
+        .unwrap();
     let ts: Vec<i64> = got[0].histograms.iter().map(|h| h.ts).collect();
     // The last of each 5 minutes: minutes 5, 10, ..., 1435, then 1439.
     let want: Vec<i64> = (1..1440)

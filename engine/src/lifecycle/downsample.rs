@@ -95,10 +95,11 @@ impl Core {
             let mut prev: Option<i64> = None;
             for tier in &limits.downsampling {
                 let res = tier.resolution_ms();
+                let matchers = tier_matchers(tier)?;
                 let step = Step {
                     from: prev,
                     res,
-                    matchers: &tier.matchers,
+                    matchers: &matchers,
                 };
                 self.downsample_tier(&tenant, step, now - tier.after_ms(), &mut stats)?;
                 prev = Some(res);
@@ -194,7 +195,7 @@ impl Core {
         existing: &[Arc<PartFile>],
         stats: &mut DownsampleStats,
     ) -> Result<u64> {
-        let (from, res) = (step.from, step.res);
+        let res = step.res;
         for f in fresh {
             f.ensure_data()?;
         }
@@ -249,54 +250,7 @@ impl Core {
             res,
         )?;
         let (lo, hi) = (day, day + DAY_MS);
-        match from {
-            None => {
-                let paths: Vec<PathBuf> = fresh.iter().map(|f| f.samples_path()).collect();
-                let mut series: Option<(SeriesId, Vec<(i64, f64)>)> = None;
-                stats.rows_in += merged(&paths, |id, ts, v, _| {
-                    if ts < lo || ts >= hi || v.to_bits() == STALE_NAN_BITS || skip(&id) {
-                        return Ok(());
-                    }
-                    match series.as_mut() {
-                        Some((cur, pts)) if *cur == id => pts.push((ts, v)),
-                        _ => {
-                            if let Some((cur, pts)) = series.take() {
-                                out.series(cur, |rows| summarise(pts, res, rows))?;
-                            }
-                            series = Some((id, vec![(ts, v)]));
-                        }
-                    }
-                    Ok(())
-                })?;
-                if let Some((cur, pts)) = series.take() {
-                    out.series(cur, |rows| summarise(pts, res, rows))?;
-                }
-            }
-            Some(fine) => {
-                for f in fresh {
-                    let mut rows = TierRows::open(&f.samples_path(), fine)?;
-                    let mut cur: Option<(SeriesId, Vec<Interval>)> = None;
-                    while let Some((id, row)) = rows.take()? {
-                        stats.rows_in += 1;
-                        if skip(&id) {
-                            continue;
-                        }
-                        match cur.as_mut() {
-                            Some((c, v)) if *c == id => v.push(row),
-                            _ => {
-                                if let Some((c, v)) = cur.take() {
-                                    out.series(c, |o| coarsen(v, res, o))?;
-                                }
-                                cur = Some((id, vec![row]));
-                            }
-                        }
-                    }
-                    if let Some((c, v)) = cur.take() {
-                        out.series(c, |o| coarsen(v, res, o))?;
-                    }
-                }
-            }
-        }
+        stats.rows_in += summarise_day(step, fresh, (lo, hi), &skip, &mut out)?;
         let (w, mut written_ids) = out.finish()?;
         entry.rows = w.written;
         (entry.min_ts, entry.max_ts) = if w.written == 0 {
@@ -503,6 +457,86 @@ impl Core {
             warn!(error = %e, "downsampling failed; will retry");
         }
     }
+}
+
+/// Streams the float samples of `fresh` in `[lo, hi)` (raw sets, or a finer tier's rows)
+/// into `out` as `step`'s intervals, series `skip` leaves out excepted; returns the rows
+/// read.
+fn summarise_day(
+    step: Step<'_>,
+    fresh: &[Arc<PartFile>],
+    (lo, hi): (i64, i64),
+    skip: &dyn Fn(&SeriesId) -> bool,
+    out: &mut Joined,
+) -> Result<u64> {
+    let res = step.res;
+    let mut rows_in = 0;
+    match step.from {
+        None => {
+            let paths: Vec<PathBuf> = fresh.iter().map(|f| f.samples_path()).collect();
+            let mut series: Option<(SeriesId, Vec<(i64, f64)>)> = None;
+            rows_in += merged(&paths, |id, ts, v, _| {
+                if ts < lo || ts >= hi || v.to_bits() == STALE_NAN_BITS || skip(&id) {
+                    return Ok(());
+                }
+                match series.as_mut() {
+                    Some((cur, pts)) if *cur == id => pts.push((ts, v)),
+                    _ => {
+                        if let Some((cur, pts)) = series.take() {
+                            out.series(cur, |rows| summarise(pts, res, rows))?;
+                        }
+                        series = Some((id, vec![(ts, v)]));
+                    }
+                }
+                Ok(())
+            })?;
+            if let Some((cur, pts)) = series.take() {
+                out.series(cur, |rows| summarise(pts, res, rows))?;
+            }
+        }
+        Some(fine) => {
+            for f in fresh {
+                let mut rows = TierRows::open(&f.samples_path(), fine)?;
+                let mut cur: Option<(SeriesId, Vec<Interval>)> = None;
+                while let Some((id, row)) = rows.take()? {
+                    rows_in += 1;
+                    if skip(&id) {
+                        continue;
+                    }
+                    match cur.as_mut() {
+                        Some((c, v)) if *c == id => v.push(row),
+                        _ => {
+                            if let Some((c, v)) = cur.take() {
+                                out.series(c, |o| coarsen(v, res, o))?;
+                            }
+                            cur = Some((id, vec![row]));
+                        }
+                    }
+                }
+                if let Some((c, v)) = cur.take() {
+                    out.series(c, |o| coarsen(v, res, o))?;
+                }
+            }
+        }
+    }
+    Ok(rows_in)
+}
+
+/// The engine's matchers of `tier`'s selector.
+fn tier_matchers(tier: &crate::Downsampling) -> Result<Vec<crate::Matcher>> {
+    use crate::MatchOp;
+    tier.matchers
+        .iter()
+        .map(|m| {
+            let op = match m.op.as_str() {
+                "=" => MatchOp::Equal,
+                "!=" => MatchOp::NotEqual,
+                "=~" => MatchOp::Regex,
+                _ => MatchOp::NotRegex,
+            };
+            crate::Matcher::new(&m.name, op, &m.value)
+        })
+        .collect()
 }
 
 /// The day a source set belongs to: a raw set's hour's, a tier set's partition's (its

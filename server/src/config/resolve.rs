@@ -497,7 +497,22 @@ fn read_tiers(
                     .map_err(|e| Error::config(format!("{at}[{i}].match"), e.to_string()))?
                     .into_iter()
                     .next()
-                    .unwrap_or_default(),
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|m| {
+                        let op = match m.op() {
+                            strata_engine::MatchOp::Equal => "=",
+                            strata_engine::MatchOp::NotEqual => "!=",
+                            strata_engine::MatchOp::Regex => "=~",
+                            strata_engine::MatchOp::NotRegex => "!~",
+                        };
+                        strata_engine::TierMatch {
+                            name: m.name().to_owned(),
+                            op: op.to_owned(),
+                            value: m.value().to_owned(),
+                        }
+                    })
+                    .collect(),
             };
             Ok(strata_engine::Downsampling {
                 after: parse_duration(&format!("{at}[{i}].after"), &t.after)?,

@@ -654,8 +654,12 @@ fn downsampling_tiers_come_from_retention_and_each_tenant_may_set_its_own() {
     let acme = &c.engine.tenant_limits["acme"].downsampling[0];
     assert_eq!(acme.matchers.len(), 1);
     assert_eq!(
-        (acme.matchers[0].name(), acme.matchers[0].value()),
-        ("__name__", "node_.*")
+        (
+            acme.matchers[0].name.as_str(),
+            acme.matchers[0].op.as_str(),
+            acme.matchers[0].value.as_str()
+        ),
+        ("__name__", "=~", "node_.*")
     );
     assert!(
         view.contains(r#"match = '{__name__=~"node_.*"}'"#),

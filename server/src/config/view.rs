@@ -174,15 +174,7 @@ fn tiers(tiers: &[strata_engine::Downsampling]) -> Value {
                     let inner: Vec<String> = d
                         .matchers
                         .iter()
-                        .map(|m| {
-                            let op = match m.op() {
-                                strata_engine::MatchOp::Equal => "=",
-                                strata_engine::MatchOp::NotEqual => "!=",
-                                strata_engine::MatchOp::Regex => "=~",
-                                strata_engine::MatchOp::NotRegex => "!~",
-                            };
-                            format!("{}{op}{:?}", m.name(), m.value())
-                        })
+                        .map(|m| format!("{}{}{:?}", m.name, m.op, m.value))
                         .collect();
                     t.insert(
                         "match".into(),
