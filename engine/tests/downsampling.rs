@@ -211,7 +211,7 @@ fn delete_reaches_the_tiers(engine: &Engine, t: &TenantId) {
         .unwrap();
     let (from, to) = (DAY0 + D + 2 * HOUR + 1, DAY0 + D + 4 * HOUR);
     let stats = engine
-        .delete_series(&t, &[m.clone(), s1.clone()], from, to)
+        .delete_series(t, &[m.clone(), s1.clone()], from, to)
         .unwrap();
     let gone: u64 = before[0]
         .intervals
