@@ -63,6 +63,8 @@ pub struct EngineTelemetry {
     pub disk: BTreeMap<(TenantId, &'static str), DiskUsage>,
     /// Samples the retention filters removed since open, per filter name.
     pub retention_filtered: BTreeMap<String, u64>,
+    /// What downsampling did since open, all tenants ([`crate::Limits::downsampling`]).
+    pub downsampled: crate::DownsampleStats,
 }
 
 /// Committed Parquet data of one tenant.

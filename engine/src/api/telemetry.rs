@@ -14,6 +14,11 @@ impl Engine {
             wal: core.wal.stats(),
             disk: core.disk_usage(),
             retention_filtered: core.filters.removed(),
+            downsampled: core
+                .downsampled
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 }

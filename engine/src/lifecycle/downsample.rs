@@ -63,6 +63,19 @@ pub struct DownsampleStats {
     pub bytes_out: u64,
 }
 
+impl DownsampleStats {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &DownsampleStats) {
+        self.days += other.days;
+        self.rows_in += other.rows_in;
+        self.rows_out += other.rows_out;
+        self.dropped += other.dropped;
+        self.trimmed += other.trimmed;
+        self.expired += other.expired;
+        self.bytes_out += other.bytes_out;
+    }
+}
+
 /// One step down the tiers: from the tier of resolution `from` (`None`: raw) into the
 /// tier of resolution `res`, taking the series `matchers` select (all when empty).
 #[derive(Clone, Copy)]
@@ -107,6 +120,10 @@ impl Core {
             self.expire_tiers(&tenant, now - limits.retention_ms(), &mut stats)?;
         }
         self.finish_drops();
+        self.downsampled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(&stats);
         if stats.days + stats.dropped + stats.expired > 0 {
             info!(
                 days = stats.days,

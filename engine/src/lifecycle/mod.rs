@@ -87,6 +87,8 @@ pub(crate) struct Core {
     pub(crate) reader: Option<Arc<crate::storage::remote::reader::Reader>>,
     /// The retention filters in force and what they removed (`lifecycle/filters.rs`).
     pub(crate) filters: filters::FilterState,
+    /// What downsampling passes did since open (`lifecycle/downsample.rs`).
+    pub(crate) downsampled: Mutex<downsample::DownsampleStats>,
 }
 
 impl Core {
@@ -154,6 +156,7 @@ impl Core {
             exemplars: Default::default(),
             metadata: Default::default(),
             filters: Default::default(),
+            downsampled: Mutex::default(),
         };
         if engine.reader.is_some() {
             engine.refresh_reader()?;

@@ -453,6 +453,32 @@ fn engine_telemetry(o: &mut String, t: &EngineTelemetry, shown: Shown) {
     for (filter, n) in &t.retention_filtered {
         line(o, name, &[("filter", filter.as_str())], *n as f64);
     }
+    let d = &t.downsampled;
+    for (name, help, v) in [
+        (
+            "strata_downsample_days_total",
+            "Tier partitions (a tier's day of a tenant) downsampling wrote ([[retention.downsampling]]).",
+            d.days as f64,
+        ),
+        (
+            "strata_downsample_source_rows_total",
+            "Rows downsampling read: raw samples, or a finer tier's rows.",
+            d.rows_in as f64,
+        ),
+        (
+            "strata_downsample_rows_total",
+            "Tier rows downsampling wrote (one per series and interval).",
+            d.rows_out as f64,
+        ),
+        (
+            "strata_downsample_dropped_total",
+            "Source partitions dropped once their tier was committed.",
+            d.dropped as f64,
+        ),
+    ] {
+        header(o, name, "counter", help);
+        line(o, name, &[], v);
+    }
 }
 
 /// HTTP requests and gRPC calls: counts by status and latency histograms.
