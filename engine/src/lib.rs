@@ -9,7 +9,9 @@
 //! Flushed data lives in time-partitioned Parquet (`metrics/tenant=…/date=…/hour=…/`), each
 //! file set with its series table and an inverted index; reads go through the indexes and
 //! fetch only the pages they need; closed partitions are compacted; retention drops whole
-//! partitions. See `docs/architecture.md` for the design and the crash argument.
+//! partitions; old days may move into downsampled tiers (`metrics_<res>/`,
+//! [`Limits::downsampling`]). See `docs/architecture.md` for the design and the crash
+//! argument.
 //!
 //! ```
 //! use strata_engine::{Clock, Engine, EngineConfig, MatchOp, Matcher, Sample, SeriesSamples};

@@ -53,24 +53,9 @@ impl Engine {
         end: i64,
     ) -> Result<Vec<SnapshotFile>> {
         let core = self.core();
-        let parts: Vec<_> = {
-            let map = core
-                .metrics
-                .tier_files
-                .read()
-                .unwrap_or_else(|p| p.into_inner());
-            map.get(tenant)
-                .map(|l| {
-                    l.iter()
-                        .filter(|f| {
-                            crate::metrics::tiers::resolution_of(f) == Some(res)
-                                && f.overlaps(start, end)
-                        })
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let parts = core.metrics.tier_sets(tenant, |f| {
+            crate::metrics::tiers::resolution_of(f) == Some(res) && f.overlaps(start, end)
+        });
         parts.into_iter().map(SnapshotFile::new).collect()
     }
 

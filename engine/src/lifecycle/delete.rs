@@ -125,21 +125,7 @@ impl Core {
         stats: &mut DeleteStats,
     ) -> Result<()> {
         use crate::metrics::tiers::resolution_of;
-        let parts: Vec<Arc<PartFile>> = {
-            let map = self
-                .metrics
-                .tier_files
-                .read()
-                .unwrap_or_else(|p| p.into_inner());
-            map.get(tenant)
-                .map(|l| {
-                    l.iter()
-                        .filter(|f| f.overlaps(start, end))
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let parts = self.metrics.tier_sets(tenant, |f| f.overlaps(start, end));
         for part in parts {
             let Some(res) = resolution_of(&part) else {
                 continue;

@@ -191,14 +191,7 @@ impl Core {
 
     /// The tier sets of `tenant` in partition `dir`.
     fn tier_sets_in(&self, tenant: &TenantId, dir: &std::path::Path) -> Vec<Arc<PartFile>> {
-        let map = self
-            .metrics
-            .tier_files
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
-        map.get(tenant)
-            .map(|l| l.iter().filter(|f| f.dir == dir).cloned().collect())
-            .unwrap_or_default()
+        self.metrics.tier_sets(tenant, |f| f.dir == dir)
     }
 
     /// Writes and commits the tier set of `day` from `fresh` joined with the `existing`
@@ -445,21 +438,12 @@ impl Core {
         before: i64,
         stats: &mut DownsampleStats,
     ) -> Result<()> {
-        let dirs: HashSet<PathBuf> = {
-            let map = self
-                .metrics
-                .tier_files
-                .read()
-                .unwrap_or_else(|p| p.into_inner());
-            map.get(tenant)
-                .map(|l| {
-                    l.iter()
-                        .filter(|f| source_day(f) + DAY_MS <= before)
-                        .map(|f| f.dir.clone())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
+        let dirs: HashSet<PathBuf> = self
+            .metrics
+            .tier_sets(tenant, |f| source_day(f) + DAY_MS <= before)
+            .into_iter()
+            .map(|f| f.dir.clone())
+            .collect();
         for dir in dirs {
             if self.drop_partition_if(&self.metrics.tier_files, tenant, &dir, |_| true)? {
                 stats.expired += 1;

@@ -220,6 +220,18 @@ impl MetricsStore {
         out
     }
 
+    /// `tenant`'s downsampled tiers' file sets that `keep` accepts.
+    pub(crate) fn tier_sets(
+        &self,
+        tenant: &TenantId,
+        keep: impl Fn(&PartFile) -> bool,
+    ) -> Vec<Arc<PartFile>> {
+        let map = self.tier_files.read().unwrap_or_else(|p| p.into_inner());
+        map.get(tenant)
+            .map(|l| l.iter().filter(|f| keep(f)).cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// `tenant`'s raw committed file sets whose time range meets `[start, end]`, oldest
     /// first.
     pub(crate) fn raw_file_sets(
