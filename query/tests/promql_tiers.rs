@@ -168,13 +168,19 @@ fn aligned_windows_over_tiers_answer_as_the_raw_data() {
         );
         assert!(a.infos.is_empty(), "{q}: raw data is not downsampled");
     }
-    // Shorter windows and instant selectors still answer at every step raw data did.
+    // Shorter windows and instant selectors still answer at every step raw data did,
+    // from the first step on, on grids aligned with the resolution or not.
+    let odd = (
+        DAY0 + 4 * HOUR + 7 * MIN + 13_000,
+        DAY0 + 23 * HOUR,
+        7 * MIN,
+    );
     for q in [
         "rate(req_total[1m])",
         "req_total",
         "max_over_time(temp[30s])",
     ] {
-        for grid in [h1, m5] {
+        for grid in [h1, m5, odd] {
             let (a, b) = (
                 run(&promql, &raw, &t, q, grid),
                 run(&promql, &tiered, &t, q, grid),

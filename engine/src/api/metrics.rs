@@ -42,6 +42,22 @@ impl Engine {
         out
     }
 
+    /// The coarsest resolution (ms) of `tenant`'s downsampled tiers holding data within
+    /// one interval of `t` (0 when none does): how far apart its samples may be there.
+    pub fn tier_resolution_at(&self, tenant: &TenantId, t: i64) -> i64 {
+        let near = |f: &crate::storage::partition::PartFile| {
+            crate::metrics::tiers::resolution_of(f)
+                .filter(|&r| f.overlaps(t.saturating_sub(r), t.saturating_add(r)))
+        };
+        self.core()
+            .metrics
+            .tier_sets(tenant, |f| near(f).is_some())
+            .iter()
+            .filter_map(|f| near(f))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// `tenant`'s file sets of the tier of resolution `res` (ms) whose rows meet
     /// `[start, end]`, held until dropped: their data files are tier files
     /// ([`crate::tier_schema`]), one per day, disjoint.

@@ -71,6 +71,14 @@ pub trait SeriesSource {
         end_ms: i64,
     ) -> Result<Vec<SourceSeries>>;
 
+    /// How much further back than asked a read from `from` (ms) should start so that the
+    /// first steps find a sample: where a downsampled tier holds the data there, its
+    /// samples are an interval apart, and a step's lookback reaches one interval further
+    /// (`eval/mod.rs`, `select_vector`). 0 (the default) where raw data is.
+    fn extra_lookback(&self, _from: i64) -> i64 {
+        0
+    }
+
     /// [`Self::select`], giving up (`Ok(None)`) when the series would hold more than
     /// `max_bytes` in memory (16 bytes a float sample, as [`Engine::select_within`]
     /// counts them, and their labels). The default reads everything, then compares; the
@@ -115,6 +123,10 @@ impl EngineSource<'_> {
 }
 
 impl SeriesSource for EngineSource<'_> {
+    fn extra_lookback(&self, from: i64) -> i64 {
+        self.engine.tier_resolution_at(self.tenant, from)
+    }
+
     fn select(
         &self,
         matchers: &[LabelMatcher],

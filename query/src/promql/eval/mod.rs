@@ -262,6 +262,13 @@ impl<'q> Evaluator<'q> {
         };
         let mut calls = WordMap::default();
         self.plan(expr, self.start, self.end, top, &mut wanted, &mut calls);
+        // Over a downsampled tier, the first steps look back one interval further.
+        if let Some(from) = wanted.iter().map(|w| w.1).min() {
+            let extra = source.extra_lookback(from);
+            for w in &mut wanted {
+                w.1 -= extra;
+            }
+        }
         self.call_times = calls;
         let stats_only = stats_only::stats_only_selectors(expr);
         for (vs, lo, hi) in wanted {
