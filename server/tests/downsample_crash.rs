@@ -100,6 +100,11 @@ fn a_kill_during_downsampling_loses_and_doubles_nothing() {
         std::thread::sleep(Duration::from_millis(1));
     }
     server.kill();
+    let left = names(&part);
+    assert!(
+        left.iter().any(|n| n.ends_with(".tmp")),
+        "killed mid-pass: {left:?}"
+    );
 
     // Restart: the partial file is discarded, the pass done again.
     let server = Server::start(common::bin(), dir.path(), CONFIG);
