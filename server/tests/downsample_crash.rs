@@ -59,6 +59,77 @@ fn names(dir: &Path) -> Vec<String> {
     out
 }
 
+/// Through the Prometheus API: an aligned window over the tier answers as the raw
+/// samples do and says the data was downsampled; the self-metrics count the pass and the
+/// tier's bytes.
+fn check_api(server: &Server, day: i64, acked: &[TestSeries], part: &Path) {
+    let (start, end) = (day + 3_600_000, day + 6 * 3_600_000);
+    let q = format!(
+        "/api/v1/query_range?query=sum_over_time(tier_crash%7Bseries%3D%227%22%7D%5B1h%5D)&start={}&end={}&step=3600",
+        start / 1000,
+        end / 1000
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(&server.get(&q, &[]).expect("query_range").text()).expect("json");
+    let values = body["data"]["result"][0]["values"]
+        .as_array()
+        .expect("values")
+        .clone();
+    let s7 = acked
+        .iter()
+        .find(|s| {
+            s.labels
+                .iter()
+                .any(|l| l == &("series".to_owned(), "7".to_owned()))
+        })
+        .expect("series 7");
+    assert_eq!(values.len(), 6, "{body}");
+    for v in &values {
+        let t = (v[0].as_f64().expect("time") * 1000.0) as i64;
+        let want: f64 = s7
+            .samples
+            .iter()
+            .filter(|x| x.0 > t - 3_600_000 && x.0 <= t)
+            .map(|x| x.1)
+            .sum();
+        let got: f64 = v[1].as_str().expect("value").parse().expect("a number");
+        assert_eq!(got, want, "sum_over_time at {t}");
+    }
+    let infos = body["infos"].as_array().expect("infos");
+    assert!(
+        infos
+            .iter()
+            .any(|i| i.as_str().is_some_and(|s| s.contains("downsampled"))),
+        "{body}"
+    );
+
+    // The self-metrics: the pass after the restart, and the tier's bytes.
+    let metrics = server.get("/metrics", &[]).expect("metrics").text();
+    let value = |series: &str| {
+        metrics.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    assert!(
+        value("strata_downsample_days_total").is_some_and(|v| v >= 1.0),
+        "{metrics}"
+    );
+    assert!(
+        value("strata_downsample_rows_total").is_some_and(|v| v >= 300.0 * 288.0),
+        "{metrics}"
+    );
+    let on_disk: u64 = names(part)
+        .iter()
+        .filter(|n| n.ends_with(".parquet"))
+        .map(|n| std::fs::metadata(part.join(n)).map_or(0, |m| m.len()))
+        .sum();
+    let tier_bytes = value("strata_disk_bytes{tenant=\"default\",signal=\"metrics_5m\"}");
+    assert!(tier_bytes.is_some_and(|b| b >= on_disk as f64), "{metrics}");
+}
+
 #[test]
 fn a_kill_during_downsampling_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -127,73 +198,7 @@ fn a_kill_during_downsampling_loses_and_doubles_nothing() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // Through the Prometheus API: an aligned window over the tier answers as the raw
-    // samples do, and says the data was downsampled.
-    let (start, end) = (day + 3_600_000, day + 6 * 3_600_000);
-    let q = format!(
-        "/api/v1/query_range?query=sum_over_time(tier_crash%7Bseries%3D%227%22%7D%5B1h%5D)&start={}&end={}&step=3600",
-        start / 1000,
-        end / 1000
-    );
-    let body: serde_json::Value =
-        serde_json::from_str(&server.get(&q, &[]).expect("query_range").text()).expect("json");
-    let values = body["data"]["result"][0]["values"]
-        .as_array()
-        .expect("values")
-        .clone();
-    let s7 = acked
-        .iter()
-        .find(|s| {
-            s.labels
-                .iter()
-                .any(|l| l == &("series".to_owned(), "7".to_owned()))
-        })
-        .expect("series 7");
-    assert_eq!(values.len(), 6, "{body}");
-    for v in &values {
-        let t = (v[0].as_f64().expect("time") * 1000.0) as i64;
-        let want: f64 = s7
-            .samples
-            .iter()
-            .filter(|x| x.0 > t - 3_600_000 && x.0 <= t)
-            .map(|x| x.1)
-            .sum();
-        let got: f64 = v[1].as_str().expect("value").parse().expect("a number");
-        assert_eq!(got, want, "sum_over_time at {t}");
-    }
-    let infos = body["infos"].as_array().expect("infos");
-    assert!(
-        infos
-            .iter()
-            .any(|i| i.as_str().is_some_and(|s| s.contains("downsampled"))),
-        "{body}"
-    );
-
-    // The self-metrics: the pass after the restart, and the tier's bytes.
-    let metrics = server.get("/metrics", &[]).expect("metrics").text();
-    let value = |series: &str| {
-        metrics.lines().find_map(|l| {
-            l.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .parse::<f64>()
-                .ok()
-        })
-    };
-    assert!(
-        value("strata_downsample_days_total").is_some_and(|v| v >= 1.0),
-        "{metrics}"
-    );
-    assert!(
-        value("strata_downsample_rows_total").is_some_and(|v| v >= 300.0 * 288.0),
-        "{metrics}"
-    );
-    let on_disk: u64 = names(&part)
-        .iter()
-        .filter(|n| n.ends_with(".parquet"))
-        .map(|n| std::fs::metadata(part.join(n)).map_or(0, |m| m.len()))
-        .sum();
-    let tier_bytes = value("strata_disk_bytes{tenant=\"default\",signal=\"metrics_5m\"}");
-    assert!(tier_bytes.is_some_and(|b| b >= on_disk as f64), "{metrics}");
+    check_api(&server, day, &acked, &part);
 
     let status = server.terminate();
     assert!(status.success(), "{status}");
