@@ -61,7 +61,6 @@ pub use config::{Downsampling, EngineConfig, Limits, ReaderConfig, RemoteConfig,
 pub use error::{Error, RemoteError, Result};
 pub use exemplars::file::exemplars_schema;
 pub use lifecycle::checkpoint::CheckpointStats;
-pub use lifecycle::downsample::DownsampleStats;
 pub use memory::set_memory_release;
 pub use metrics::cardinality::{
     Cardinality, CardinalityQuery, HeadSummary, MAX_ADDED_LABELS, NamedCount,
@@ -111,6 +110,7 @@ pub use storage::remote::{ReaderStats, RemoteStats};
 pub use storage::retention::RetentionStats;
 pub use storage::snapshot_file::SnapshotFile;
 pub use storage::tier_file::tier_schema;
+pub use telemetry::DownsampleStats;
 pub use telemetry::{DiskUsage, EngineTelemetry};
 pub use tenant::{MAX_TENANT_LEN, TenantId};
 pub use wal_records::pending::PendingWrite;

@@ -64,7 +64,7 @@ pub struct EngineTelemetry {
     /// Samples the retention filters removed since open, per filter name.
     pub retention_filtered: BTreeMap<String, u64>,
     /// What downsampling did since open, all tenants ([`crate::Limits::downsampling`]).
-    pub downsampled: crate::DownsampleStats,
+    pub downsampled: DownsampleStats,
 }
 
 /// Committed Parquet data of one tenant.
@@ -79,4 +79,38 @@ pub struct DiskUsage {
     /// Of those bytes, the cold file sets' (metrics partitions older than
     /// [`crate::Limits::cold_after`], in the dense layout; 0 for spans and logs).
     pub cold_bytes: u64,
+}
+
+/// What a downsampling pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownsampleStats {
+    /// Tier partitions (one tier, one day) written.
+    pub days: usize,
+    /// Source rows read: raw samples, or a finer tier's rows.
+    pub rows_in: u64,
+    /// Tier rows written.
+    pub rows_out: u64,
+    /// Source partitions dropped once their tier was committed (or, where a late write
+    /// shares the partition, the sets the tier took swapped out of it).
+    pub dropped: usize,
+    /// Source sets written again without the series a tier's selector took (the others
+    /// stay).
+    pub trimmed: usize,
+    /// Tier partitions dropped by the metrics retention.
+    pub expired: usize,
+    /// Bytes of the tier files written.
+    pub bytes_out: u64,
+}
+
+impl DownsampleStats {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &DownsampleStats) {
+        self.days += other.days;
+        self.rows_in += other.rows_in;
+        self.rows_out += other.rows_out;
+        self.dropped += other.dropped;
+        self.trimmed += other.trimmed;
+        self.expired += other.expired;
+        self.bytes_out += other.bytes_out;
+    }
 }

@@ -40,41 +40,8 @@ use crate::storage::histograms::tier::last_per_interval;
 use crate::storage::parquet_io;
 use crate::storage::partition::{self, FileEntry, FileMap, Manifest, PartFile};
 use crate::storage::tier_file::{TierRows, TierWriter};
+use crate::telemetry::DownsampleStats;
 use crate::{Result, TenantId};
-
-/// What a downsampling pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DownsampleStats {
-    /// Tier partitions (one tier, one day) written.
-    pub days: usize,
-    /// Source rows read: raw samples, or a finer tier's rows.
-    pub rows_in: u64,
-    /// Tier rows written.
-    pub rows_out: u64,
-    /// Source partitions dropped once their tier was committed (or, where a late write
-    /// shares the partition, the sets the tier took swapped out of it).
-    pub dropped: usize,
-    /// Source sets written again without the series a tier's selector took (the others
-    /// stay).
-    pub trimmed: usize,
-    /// Tier partitions dropped by the metrics retention.
-    pub expired: usize,
-    /// Bytes of the tier files written.
-    pub bytes_out: u64,
-}
-
-impl DownsampleStats {
-    /// Adds `other`'s counts to these.
-    pub fn add(&mut self, other: &DownsampleStats) {
-        self.days += other.days;
-        self.rows_in += other.rows_in;
-        self.rows_out += other.rows_out;
-        self.dropped += other.dropped;
-        self.trimmed += other.trimmed;
-        self.expired += other.expired;
-        self.bytes_out += other.bytes_out;
-    }
-}
 
 /// One step down the tiers: from the tier of resolution `from` (`None`: raw) into the
 /// tier of resolution `res`, taking the series `matchers` select (all when empty).

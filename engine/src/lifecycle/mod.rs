@@ -88,7 +88,7 @@ pub(crate) struct Core {
     /// The retention filters in force and what they removed (`lifecycle/filters.rs`).
     pub(crate) filters: filters::FilterState,
     /// What downsampling passes did since open (`lifecycle/downsample.rs`).
-    pub(crate) downsampled: Mutex<downsample::DownsampleStats>,
+    pub(crate) downsampled: Mutex<crate::telemetry::DownsampleStats>,
 }
 
 impl Core {
