@@ -11,7 +11,7 @@ use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
 use crate::signal_kind::Signal;
 use crate::spans_logs::compact;
-use crate::spans_logs::compact::copy::compact_files;
+use crate::spans_logs::compact::copy::compact_files_by;
 use crate::spans_logs::compact::settle_ms;
 use crate::spans_logs::order::sort_key;
 use crate::spans_logs::store::{SignalStore, StoredRecord};
@@ -89,13 +89,20 @@ impl Core {
                 let cold_after = self.config.limits_for(&tenant).cold_after_ms();
                 let layout = partition::metrics_layout(end, cold_after, now);
                 let rewrite = signal == Signal::Metrics && inputs[0].entry.layout() < layout;
+                // A logs partition turns cold as a metrics one does: once closed and its
+                // end `cold_after` ago, all its files are written again in one cold file.
+                let cold_logs = signal == Signal::Logs
+                    && closed
+                    && layout == WrittenBy::Cold
+                    && inputs.iter().any(|f| f.entry.layout() < WrittenBy::Cold);
+                let rewrite = rewrite || cold_logs;
                 if (inputs.len() < 2 && !rewrite) || (scope == Scope::Closed && !closed) {
                     continue;
                 }
                 // Spans and logs of a closed hour keep arriving: merge whole only once
                 // settled (`spans_logs/compact/mod.rs`). Metrics merge whole (duplicates are
                 // dropped oldest-first, which needs every set).
-                let inputs = if scope == Scope::Closed && signal != Signal::Metrics {
+                let inputs = if scope == Scope::Closed && signal != Signal::Metrics && !cold_logs {
                     settling.insert(dir.clone());
                     let settled = self.settled(&dir, &inputs, now);
                     let picked = compact::pick_inputs(&inputs, settled);
@@ -112,10 +119,16 @@ impl Core {
                         self.compact_partition(&tenant, &dir, &inputs, layout, &mut stats)?;
                     }
                     Signal::Traces => {
-                        self.compact_records::<SpanRecord>(target, &inputs, &mut stats)?;
+                        let by = WrittenBy::Compaction;
+                        self.compact_records::<SpanRecord>(target, &inputs, by, &mut stats)?;
                     }
                     Signal::Logs => {
-                        self.compact_records::<LogRecord>(target, &inputs, &mut stats)?;
+                        let by = if cold_logs {
+                            WrittenBy::Cold
+                        } else {
+                            WrittenBy::Compaction
+                        };
+                        self.compact_records::<LogRecord>(target, &inputs, by, &mut stats)?;
                     }
                 }
             }
@@ -456,6 +469,7 @@ impl Core {
         &self,
         target: Target<'_>,
         inputs: &[Arc<PartFile>],
+        by: WrittenBy,
         stats: &mut CompactStats,
     ) -> Result<()> {
         // Inputs a bounded local cache evicted come back from the bucket.
@@ -467,10 +481,14 @@ impl Core {
         // Unique: the newest flush `B` is in exactly one input, which merged fewer
         // flushes; so is every earlier file named for `B` (a merge of a subset can leave
         // an older, bigger file out, so `B` alone could name an input again).
-        let name = format!("{}-{flush}-{flushes}-c.parquet", R::FILE_PREFIX);
+        let name = format!(
+            "{}-{flush}-{flushes}{}.parquet",
+            R::FILE_PREFIX,
+            by.suffix()
+        );
         let out = target.2.join(&name);
         let paths: Vec<_> = inputs.iter().map(|f| f.samples_path()).collect();
-        let (bytes, written) = compact_files(&paths, sort_key(R::SIGNAL), &out)?;
+        let (bytes, written) = compact_files_by(&paths, sort_key(R::SIGNAL), &out, by)?;
         match R::SIGNAL {
             Signal::Traces => {
                 crate::spans_logs::spans::trace_filter::build(&out)?;
@@ -518,6 +536,9 @@ impl Core {
         stats.rows_out += entry.rows;
         stats.bytes_in += inputs.iter().map(|f| f.entry.bytes).sum::<u64>();
         stats.bytes_out += entry.bytes;
+        if by == WrittenBy::Cold {
+            stats.cold_partitions += 1;
+        }
         Ok(())
     }
 }

@@ -36,7 +36,7 @@ use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use parquet::file::writer::SerializedFileWriter;
 
 use crate::spans_logs::compact::merge::{self, BatchStream, MergeStats};
-use crate::storage::parquet_io::{self, SIGNAL_ROW_GROUP, bad};
+use crate::storage::parquet_io::{self, SIGNAL_ROW_GROUP, WrittenBy, bad};
 use crate::{Error, Result};
 
 /// Row groups with at least this many rows are copied; smaller ones are decoded and merged
@@ -200,23 +200,31 @@ pub(crate) fn batch_rows(runs: usize) -> usize {
 }
 
 /// Writes the spans or logs files `inputs` (oldest first) as one new file `out` (schema of
-/// the first input, row groups sorted by `key`), durably (not yet listed anywhere): the big
-/// row groups of files that allow it copied, the rest merged. Returns its size and what it
-/// did.
-pub(crate) fn compact_files(
+/// the first input, row groups sorted by `key`) in layout `by`, durably (not yet listed
+/// anywhere): the big row groups of files that allow it copied, the rest merged; in the
+/// cold layout every row group is merged, so every page is compressed again at the cold
+/// level (`parquet_io::signal_writer_by`). Returns its size and what it did.
+pub(crate) fn compact_files_by(
     inputs: &[impl AsRef<Path>],
     key: &[&str],
     out: &Path,
+    by: WrittenBy,
 ) -> Result<(u64, CopyStats)> {
-    compact_files_copying(inputs, key, out, COPY_MIN_ROWS)
+    let min_rows = if by == WrittenBy::Cold {
+        usize::MAX
+    } else {
+        COPY_MIN_ROWS
+    };
+    compact_files_copying(inputs, key, out, min_rows, by)
 }
 
-/// [`compact_files`], copying row groups of at least `min_rows` rows.
+/// [`compact_files_by`], copying row groups of at least `min_rows` rows.
 fn compact_files_copying(
     inputs: &[impl AsRef<Path>],
     key: &[&str],
     out: &Path,
     min_rows: usize,
+    by: WrittenBy,
 ) -> Result<(u64, CopyStats)> {
     let inputs = inputs
         .iter()
@@ -271,7 +279,7 @@ fn compact_files_copying(
             )?);
         }
     }
-    let mut writer = parquet_io::signal_writer(out, schema, key)?;
+    let mut writer = parquet_io::signal_writer_by(out, schema, key, by)?;
     let mut stats = CopyStats {
         merged: merge::merge_sorted(streams, key, OUT_ROWS, out, |b| writer.write(&b))?,
         ..CopyStats::default()
@@ -419,7 +427,8 @@ mod tests {
         ];
         let paths = write_inputs(dir.path(), &sets);
         let out = dir.path().join("out.parquet");
-        let (bytes, stats) = compact_files_copying(&paths, key, &out, 1_000).unwrap();
+        let (bytes, stats) =
+            compact_files_copying(&paths, key, &out, 1_000, WrittenBy::Compaction).unwrap();
         assert_eq!(bytes, std::fs::metadata(&out).unwrap().len());
         assert_eq!(
             (stats.copied_groups, stats.copied_rows, stats.merged.rows),
@@ -508,7 +517,8 @@ mod tests {
         let sets = [spans(5, 2_000), spans(6, 1_500), spans(7, 100)];
         let paths = write_inputs(dir.path(), &sets);
         let first = dir.path().join("first.parquet");
-        let (_, stats) = compact_files_copying(&paths, key, &first, 1_000).unwrap();
+        let (_, stats) =
+            compact_files_copying(&paths, key, &first, 1_000, WrittenBy::Compaction).unwrap();
         assert_eq!(stats.copied_groups, 2);
         // Sorted within row groups, not across them: the merge reads each row group as a
         // run of its own, so copying nothing (every row group under the threshold) gives
@@ -516,7 +526,14 @@ mod tests {
         let late = dir.path().join("late.parquet");
         write(&late, &spans(8, 10));
         let second = dir.path().join("second.parquet");
-        let (_, stats) = compact_files_copying(&[&first, &late], key, &second, 10_000).unwrap();
+        let (_, stats) = compact_files_copying(
+            &[&first, &late],
+            key,
+            &second,
+            10_000,
+            WrittenBy::Compaction,
+        )
+        .unwrap();
         assert_eq!((stats.copied_groups, stats.merged.rows), (0, 3_610));
         let groups = read_groups::<SpanRecord>(&second);
         assert_eq!(groups.len(), 1);
@@ -542,7 +559,8 @@ mod tests {
         write(&paths[2], &sets[2]);
         assert!(!Input::open(&paths[1], key).unwrap().sorted);
         let out = dir.path().join("out.parquet");
-        let (_, stats) = compact_files_copying(&paths, key, &out, 1).unwrap();
+        let (_, stats) =
+            compact_files_copying(&paths, key, &out, 1, WrittenBy::Compaction).unwrap();
         assert_eq!(
             (stats.copied_groups, stats.copied_rows, stats.merged.rows),
             (2, 3_800, 2_500)
@@ -571,7 +589,8 @@ mod tests {
         let paths = write_inputs(dir.path(), &sets);
         let out = dir.path().join("out.parquet");
         let key = sort_key(Signal::Logs);
-        let (_, stats) = compact_files_copying(&paths, key, &out, 1_000).unwrap();
+        let (_, stats) =
+            compact_files_copying(&paths, key, &out, 1_000, WrittenBy::Compaction).unwrap();
         assert_eq!((stats.copied_groups, stats.merged.rows), (2, 50));
         let groups = read_groups::<LogRecord>(&out);
         for g in &groups {

@@ -69,7 +69,7 @@ mod tests {
     use crate::model::records::SpanRecord;
     use crate::signal_kind::Signal;
     use crate::spans_logs::compact::copy::Input;
-    use crate::spans_logs::compact::copy::compact_files;
+    use crate::spans_logs::compact::copy::compact_files_by;
     use crate::spans_logs::compact::merge;
     use crate::spans_logs::order::sort_key;
     use crate::storage::parquet_io;
@@ -119,7 +119,13 @@ mod tests {
         write(&paths[1], &b, &old_key);
         write(&paths[2], &c, key);
         let out = dir.path().join("out.parquet");
-        let (bytes, stats) = compact_files(&paths, key, &out).unwrap();
+        let (bytes, stats) = compact_files_by(
+            &paths,
+            key,
+            &out,
+            crate::storage::parquet_io::WrittenBy::Compaction,
+        )
+        .unwrap();
         assert!(bytes > 0);
         assert_eq!((stats.merged.rows, stats.copied_rows), (120, 0));
         let got = read(&out);
