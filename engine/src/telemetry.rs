@@ -76,8 +76,8 @@ pub struct DiskUsage {
     pub file_sets: usize,
     /// Bytes of those files.
     pub bytes: u64,
-    /// Of those bytes, the cold file sets' (metrics partitions older than
-    /// [`crate::Limits::cold_after`], in the dense layout; 0 for spans and logs).
+    /// Of those bytes, the cold file sets' (metrics and logs partitions older than
+    /// [`crate::Limits::cold_after`], in the dense layout; 0 for spans).
     pub cold_bytes: u64,
 }
 

@@ -6,6 +6,7 @@
 //! ```text
 //! bench-log-week --dir DIR --end-ms MS [--hours 168] [--records-per-s 1000] [--seed 7]
 //!                [--part 0 --parts 1] [--tenant default] [--flush-every-s 600]
+//!                [--cold-after SECONDS]
 //! ```
 //!
 //! Hour `h` (0-based) is `[end - (hours - h) h, end - (hours - h - 1) h)`; this process
@@ -75,7 +76,16 @@ fn main() {
     let tenant: String = arg(&args, "--tenant", "default".to_string());
     let tenant = TenantId::new(&tenant).expect("tenant");
 
-    let engine = Engine::open(&dir, config()).expect("open engine");
+    let mut config = config();
+    // `--cold-after S`: partitions that old are compacted in the cold layout (docs/retention.md).
+    if let Some(i) = args.iter().position(|a| a == "--cold-after") {
+        let secs: u64 = args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .expect("--cold-after SECONDS");
+        config.limits.cold_after = Duration::from_secs(secs);
+    }
+    let engine = Engine::open(&dir, config).expect("open engine");
     let resources: Vec<Vec<Resource>> = SERVICES
         .iter()
         .map(|(name, _)| {
