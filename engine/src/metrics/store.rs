@@ -158,7 +158,13 @@ impl MetricsStore {
         found: &mut Found,
         stats: &mut ScanStats,
     ) -> Result<bool> {
-        for (id, samples) in read::read_files(&self.page_cache, plans, start, end, limit, stats)? {
+        // A tier's file is read once, by `read_intervals`, which takes its last samples too.
+        let raw: Vec<Plan<'_>> = plans
+            .iter()
+            .filter(|p| tiers::resolution_of(p.0).is_none())
+            .cloned()
+            .collect();
+        for (id, samples) in read::read_files(&self.page_cache, &raw, start, end, limit, stats)? {
             if let Some(&i) = found.slots.get(&id) {
                 found.entries[i].files = samples;
             }
@@ -480,7 +486,7 @@ fn complete_at_midnight(rows: &mut [Interval], samples: &[Sample]) {
 const INTERVAL_BYTES: usize = std::mem::size_of::<Interval>();
 
 /// Reads the intervals in `[start, end]` of the series `plans` name from the tier sets
-/// among them into `found`. A day both a finer and a coarser tier hold (a pass that
+/// among them into `found`, and their last samples among its samples from files. A day both a finer and a coarser tier hold (a pass that
 /// stopped between writing the coarser and dropping the finer) is read from the finer.
 fn read_intervals(
     plans: &[Plan<'_>],
@@ -511,7 +517,14 @@ fn read_intervals(
                 if let Some(&i) = found.slots.get(&id)
                     && limit.take(INTERVAL_BYTES)
                 {
-                    found.entries[i].intervals.push(row);
+                    let e = &mut found.entries[i];
+                    e.intervals.push(row);
+                    e.files.samples.push(Sample {
+                        ts: row.last_ts,
+                        value: row.last,
+                    });
+                    // Merged with raw sets and other days: sorted once complete.
+                    e.files.unordered = true;
                 }
             },
         )?;
