@@ -541,3 +541,66 @@ fn native_histograms_keep_their_last_sample_of_each_interval() {
         .collect();
     assert_eq!(ts, want);
 }
+
+#[test]
+fn tiers_are_listed_with_the_disk_and_counted_in_the_budget_oldest_day_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TenantId::new("acme").unwrap();
+    let clock = Arc::new(ManualClock::new(DAY0 + 4 * D));
+    let engine = Engine::open_with_clock(dir.path(), config(true), clock.clone()).unwrap();
+    engine.write(&t, &hours(0, 96)).unwrap();
+    engine.flush().unwrap();
+    // Days 0 and 1 are two days old: into 5m. Days 2 and 3 stay raw.
+    assert_eq!(engine.downsample().unwrap().days, 2);
+    let disk = engine.disk_partitions(&t);
+    let tier = disk
+        .iter()
+        .find(|s| s.signal == "metrics_5m")
+        .expect("5m listed");
+    let starts: Vec<i64> = tier.partitions.iter().map(|p| p.start).collect();
+    assert_eq!(starts, [DAY0, DAY0 + D], "one partition per day");
+    assert!(
+        tier.partitions
+            .iter()
+            .all(|p| p.end == p.start + D && p.bytes > 0)
+    );
+    assert_eq!(
+        tier.bytes,
+        tier.partitions.iter().map(|p| p.bytes).sum::<u64>()
+    );
+    let raw = disk.iter().find(|s| s.signal == "metrics").unwrap();
+    assert_eq!(raw.partitions.len(), 48, "days 2 and 3 raw, by hour");
+    let total: u64 = disk.iter().map(|s| s.bytes).sum();
+    let oldest = tier.partitions[0].bytes;
+    drop(engine);
+
+    // A budget one byte short of the total (applied by the open's retention pass): the
+    // oldest data goes, which is the tier's first day, and nothing else.
+    let mut config = config(true);
+    config.limits.disk_budget = Some(total - 1);
+    let engine = Engine::open_with_clock(dir.path(), config.clone(), clock.clone()).unwrap();
+    let check = |engine: &Engine| {
+        let disk = engine.disk_partitions(&t);
+        assert_eq!(disk.iter().map(|s| s.bytes).sum::<u64>(), total - oldest);
+        let tier = disk.iter().find(|s| s.signal == "metrics_5m").unwrap();
+        assert_eq!(tier.partitions.len(), 1);
+        assert_eq!(tier.partitions[0].start, DAY0 + D);
+        let raw = disk.iter().find(|s| s.signal == "metrics").unwrap();
+        assert_eq!(raw.partitions.len(), 48);
+        let got = all(engine, &t, DAY0 - D, DAY0 + 5 * D);
+        for s in &got {
+            let first = s.intervals.first().map(|r| r.end).unwrap();
+            // Day 1's partition holds the samples from its midnight on (the interval
+            // ending at that midnight in part).
+            assert!(first >= DAY0 + D, "{}: day 0 is gone ({first})", s.labels);
+            assert!(s.samples.iter().all(|p| p.ts >= DAY0 + D));
+            assert_eq!(s.samples.last().map(|p| p.ts > DAY0 + 3 * D), Some(true));
+        }
+    };
+    check(&engine);
+    // Under the budget now: the next pass drops nothing; a restart keeps the drop.
+    assert_eq!(engine.apply_retention().unwrap().over_budget, 0);
+    drop(engine);
+    let engine = Engine::open_with_clock(dir.path(), config, clock).unwrap();
+    check(&engine);
+}

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::lifecycle::maintenance::TierDay;
 use crate::metrics::cardinality::{self, Cardinality, CardinalityQuery};
+use crate::metrics::tiers;
 use crate::signal_kind::Signal;
 use crate::storage::partition::{PARTITION_MS, partition_start};
 use crate::{Engine, Error, Limits, Result, TenantId};
@@ -24,7 +26,8 @@ pub struct PartitionDisk {
 /// A tenant's committed data of one signal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignalDisk {
-    /// `metrics`, `traces` or `logs`.
+    /// `metrics`, `traces` or `logs`, or a downsampled tier of metrics (`metrics_5m`,
+    /// whose partitions are days).
     pub signal: &'static str,
     /// The tenant's retention of the signal, ms.
     pub retention_ms: i64,
@@ -149,6 +152,10 @@ impl Engine {
                     partitions,
                 }
             })
+            .chain(tier_disks(
+                core.tier_partitions().remove(tenant).unwrap_or_default(),
+                limits.signal_retention_ms(Signal::Metrics),
+            ))
             .collect()
     }
 
@@ -191,4 +198,31 @@ impl Engine {
         }
         out
     }
+}
+
+/// A tenant's downsampled tiers as signals of their own (`metrics_5m`, ...), finer first,
+/// each partition a day; they live as long as the metrics retention.
+fn tier_disks(days: BTreeMap<i64, TierDay>, retention_ms: i64) -> Vec<SignalDisk> {
+    let mut by_res: BTreeMap<i64, Vec<PartitionDisk>> = BTreeMap::new();
+    for (start, (_, sets, bytes)) in days {
+        let Some(res) = sets.first().and_then(|f| tiers::resolution_of(f)) else {
+            continue;
+        };
+        let start = tiers::day_start(start);
+        by_res.entry(res).or_default().push(PartitionDisk {
+            start,
+            end: start.saturating_add(tiers::DAY_MS),
+            file_sets: sets.len(),
+            bytes,
+        });
+    }
+    by_res
+        .into_iter()
+        .map(|(res, partitions)| SignalDisk {
+            signal: tiers::tier_signal(res),
+            retention_ms,
+            bytes: partitions.iter().map(|p| p.bytes).sum(),
+            partitions,
+        })
+        .collect()
 }

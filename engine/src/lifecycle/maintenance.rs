@@ -1,6 +1,7 @@
 //! Maintenance other than compaction: retention and the disk budget, and building missing trace-id filters.
 
 use crate::lifecycle::Core;
+use crate::metrics::tiers::day_start;
 use crate::signal_kind::Signal;
 use crate::spans_logs::spans::trace_filter::build;
 use crate::storage::fs::sync_dir;
@@ -20,6 +21,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use tracing::{info, warn};
+
+/// A tier partition: its directory, file sets and bytes.
+pub(crate) type TierDay = (std::path::PathBuf, Vec<Arc<PartFile>>, u64);
+
+/// The index the disk budget's list gives a tier partition, after the three signals'.
+const TIERS: usize = 3;
 
 impl Core {
     /// Drops every partition past its tenant's retention, then the oldest partitions of
@@ -54,8 +61,16 @@ impl Core {
                 }
             }
         }
-        // The budget covers all of a tenant's signals: oldest hour first, metrics before
-        // traces before logs within an hour.
+        // The budget covers all of a tenant's signals and its downsampled tiers: oldest
+        // partition first (a tier's partition is a day, starting at its midnight), tiers
+        // before raw metrics before traces before logs at one start.
+        for (tenant, days) in self.tier_partitions() {
+            let list = kept.entry(tenant).or_default();
+            list.extend(
+                days.into_iter()
+                    .map(|(start, (dir, sets, bytes))| (start, TIERS, dir, sets, bytes)),
+            );
+        }
         for (tenant, mut parts) in kept {
             let Some(budget) = self.config.limits_for(&tenant).disk_budget else {
                 continue;
@@ -66,7 +81,8 @@ impl Core {
                 if total <= budget {
                     break;
                 }
-                self.drop_partition(maps[i].1, &tenant, &dir)?;
+                let map = maps.get(i).map_or(&self.metrics.tier_files, |m| m.1);
+                self.drop_partition(map, &tenant, &dir)?;
                 total -= bytes;
                 stats.over_budget += 1;
                 stats.bytes += bytes;
@@ -82,6 +98,38 @@ impl Core {
             );
         }
         Ok(stats)
+    }
+
+    /// Each tenant's downsampled tier partitions by start (the day's midnight), with their
+    /// directory, sets and bytes. A day with several tiers (a selector tier beside a
+    /// coarser one) has one entry per directory, each a millisecond later than the last so
+    /// none hides another.
+    pub(crate) fn tier_partitions(&self) -> BTreeMap<TenantId, BTreeMap<i64, TierDay>> {
+        let mut out: BTreeMap<TenantId, BTreeMap<i64, TierDay>> = BTreeMap::new();
+        let tiers = self
+            .metrics
+            .tier_files
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        for (tenant, list) in tiers.iter() {
+            let mut by_dir: BTreeMap<&Path, (i64, Vec<Arc<PartFile>>, u64)> = BTreeMap::new();
+            for f in list {
+                let e = by_dir
+                    .entry(f.dir.as_path())
+                    .or_insert((i64::MAX, Vec::new(), 0));
+                e.0 = e.0.min(day_start(f.entry.min_ts));
+                e.1.push(f.clone());
+                e.2 += f.entry.bytes;
+            }
+            let days = out.entry(tenant.clone()).or_default();
+            for (dir, (mut start, sets, bytes)) in by_dir {
+                while days.contains_key(&start) {
+                    start += 1;
+                }
+                days.insert(start, (dir.to_owned(), sets, bytes));
+            }
+        }
+        out
     }
 
     /// The committed file sets of each signal.

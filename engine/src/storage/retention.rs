@@ -1,7 +1,7 @@
 //! Retention: dropping whole partitions once they are older than a tenant's retention for
 //! their signal (`metrics_retention`, `traces_retention`, `logs_retention`), or while the
-//! tenant's Parquet bytes of all signals are over its `disk_budget` (oldest hour first,
-//! whatever the signal).
+//! tenant's Parquet bytes of all signals and downsampled tiers are over its `disk_budget`
+//! (oldest partition first, whatever the signal; a tier's partition is a day).
 //!
 //! A drop is one atomic, durable step: the partition's `manifest.json` is renamed to
 //! `DROPPED` and the directory fsynced. From then on no open loads its files (a partition
