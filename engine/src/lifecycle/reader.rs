@@ -3,7 +3,7 @@
 //! partitions it publishes: a set already held is kept (with what queries cached of it),
 //! a new one is added (its metrics series restored into the index, as an open does), and
 //! one the bucket no longer publishes is retired, its cached files deleted once the last
-//! query reading it lets go.
+//! query reading it lets go. Downsampled tiers come as the raw partitions do.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -14,7 +14,11 @@ use crate::signal_kind::Signal;
 use crate::storage::parquet_io;
 use crate::storage::partition::{self, FileMap, PartFile};
 use crate::storage::remote::reader::Reader;
+use crate::storage::tier_paths;
 use crate::{Error, Result};
+
+/// Where a refresh puts the downsampled tiers' sets among its maps.
+const TIER_MAP: usize = 3;
 
 impl Core {
     /// The reader, when this engine reads a bucket.
@@ -39,10 +43,12 @@ impl Core {
         let Some(published) = reader.refresh()? else {
             return Ok(false);
         };
+        // The signals' maps, then the downsampled tiers' (all resolutions in one).
         let maps = [
             (Signal::Metrics, &self.metrics.files),
             (Signal::Traces, &self.traces.files),
             (Signal::Logs, &self.logs.files),
+            (Signal::Metrics, &self.metrics.tier_files),
         ];
         let mut held: HashMap<(PathBuf, String), Arc<PartFile>> = HashMap::new();
         for (_, map) in &maps {
@@ -51,7 +57,7 @@ impl Core {
                 held.insert((f.dir.clone(), f.entry.samples.clone()), f.clone());
             }
         }
-        let mut next: [FileMap; 3] = Default::default();
+        let mut next: [FileMap; 4] = Default::default();
         for p in published {
             if p.signal == Signal::Metrics && p.version != partition::METRICS_FORMAT {
                 return Err(Error::DataFormat {
@@ -78,7 +84,10 @@ impl Core {
                         part
                     }
                 };
-                let i = maps.iter().position(|(s, _)| *s == p.signal).unwrap_or(0);
+                let i = match p.tier {
+                    Some(_) => TIER_MAP,
+                    None => maps.iter().position(|(s, _)| *s == p.signal).unwrap_or(0),
+                };
                 next[i].entry(p.tenant.clone()).or_default().push(part);
             }
         }
@@ -105,7 +114,12 @@ impl Core {
             return Ok(());
         };
         let mut keep: HashSet<PathBuf> = HashSet::new();
-        for map in [&self.metrics.files, &self.traces.files, &self.logs.files] {
+        for map in [
+            &self.metrics.files,
+            &self.traces.files,
+            &self.logs.files,
+            &self.metrics.tier_files,
+        ] {
             let map = map.read().unwrap_or_else(|p| p.into_inner());
             for f in map.values().flatten() {
                 keep.extend(f.entry.names().map(|n| f.dir.join(n)));
@@ -121,6 +135,11 @@ impl Core {
         let mut dirs: Vec<PathBuf> = [Signal::Metrics, Signal::Traces, Signal::Logs]
             .iter()
             .map(|s| self.dir.join(s.dir()))
+            .chain(
+                tier_paths::tiers_on_disk(&self.dir)?
+                    .into_iter()
+                    .map(|res| self.dir.join(tier_paths::tier_root(res))),
+            )
             .filter(|d| d.is_dir())
             .collect();
         while let Some(dir) = dirs.pop() {
@@ -141,7 +160,12 @@ impl Core {
     /// separated), if any.
     pub(crate) fn set_of(&self, key: &str) -> Option<Arc<PartFile>> {
         let path = self.dir.join(key);
-        for map in [&self.metrics.files, &self.traces.files, &self.logs.files] {
+        for map in [
+            &self.metrics.files,
+            &self.traces.files,
+            &self.logs.files,
+            &self.metrics.tier_files,
+        ] {
             let map = map.read().unwrap_or_else(|p| p.into_inner());
             if let Some(f) = map.values().flatten().find(|f| f.samples_path() == path) {
                 return Some(f.clone());

@@ -15,3 +15,4 @@ pub(crate) mod remote;
 pub(crate) mod retention;
 pub(crate) mod snapshot_file;
 pub(crate) mod tier_file;
+pub(crate) mod tier_paths;

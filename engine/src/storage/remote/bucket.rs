@@ -8,6 +8,7 @@ use object_store::path::Path as Key;
 
 use super::RemoteError;
 use crate::signal_kind::Signal;
+use crate::storage::tier_paths::{parse_resolution, tier_root};
 
 /// The writer's catalog of the bucket, at `<prefix>/_catalog.json`: every manifest object
 /// (by partition directory, with the CRC-32C of its bytes) and the sizes of the objects
@@ -100,10 +101,18 @@ pub(crate) async fn list(
     Ok(out)
 }
 
-/// Whether a key is a partition's (below a signal's directory): the mirror deletes only
-/// those.
+/// Whether a key is a partition's (below a signal's or a downsampled tier's directory):
+/// the mirror deletes only those.
 pub(crate) fn is_data(key: &str) -> bool {
-    signal_of(key).is_some()
+    signal_of(key).is_some() || tier_of(key).is_some()
+}
+
+/// The resolution (ms) of the downsampled tier whose directory (`metrics_<res>`) holds
+/// `key`.
+pub(crate) fn tier_of(key: &str) -> Option<i64> {
+    let (root, rest) = key.split_once('/')?;
+    let res = root.strip_prefix("metrics_").and_then(parse_resolution)?;
+    (tier_root(res) == root && !rest.is_empty()).then_some(res)
 }
 
 /// The signal whose directory holds `key`.

@@ -36,6 +36,9 @@ const CONCURRENCY: usize = 16;
 #[derive(Debug, Clone)]
 pub(crate) struct Published {
     pub(crate) signal: Signal,
+    /// The resolution (ms) of the downsampled tier it belongs to (its signal is then
+    /// metrics), or `None` for raw data.
+    pub(crate) tier: Option<i64>,
     pub(crate) tenant: TenantId,
     /// Its directory in the cache (the same path below the data directory as the
     /// writer's).
@@ -261,7 +264,7 @@ impl Reader {
     ) -> Result<Option<Vec<Published>>, RemoteError> {
         let manifests: BTreeMap<&String, &Listed> = objects
             .iter()
-            .filter(|(k, _)| k.ends_with("/manifest.json") && signal_of(k).is_some())
+            .filter(|(k, _)| k.ends_with("/manifest.json") && bucket::is_data(k))
             .collect();
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         let changed: Vec<String> = manifests
@@ -283,7 +286,7 @@ impl Reader {
         let mut unsized_data = Vec::new();
         for (key, k) in known.iter() {
             let rel = key.trim_end_matches("/manifest.json");
-            let (signal, tenant) = parse_dir(rel)?;
+            let (signal, tier, tenant) = parse_dir(rel)?;
             let listed = |name: &str| objects.get(&format!("{rel}/{name}")).map(|l| l.size);
             let mut files = Vec::with_capacity(k.manifest.files.len());
             for entry in &k.manifest.files {
@@ -305,6 +308,7 @@ impl Reader {
             }
             out.push(Published {
                 signal,
+                tier,
                 tenant,
                 dir: self.root.join(rel),
                 version: k.manifest.version,
@@ -457,24 +461,31 @@ impl Drop for Reader {
     }
 }
 
-/// The signal and tenant of a partition directory key
-/// (`<signal>/tenant=<t>/date=<d>/hour=<h>`).
-fn parse_dir(rel: &str) -> Result<(Signal, TenantId), RemoteError> {
+/// The signal, tier and tenant of a partition directory key
+/// (`<signal>/tenant=<t>/date=<d>/hour=<h>`, or a downsampled tier's
+/// `metrics_<res>/tenant=<t>/date=<d>`).
+fn parse_dir(rel: &str) -> Result<(Signal, Option<i64>, TenantId), RemoteError> {
     let bad = |reason: &str| RemoteError::Object {
         key: format!("{rel}/manifest.json"),
         reason: reason.to_owned(),
     };
     let parts: Vec<&str> = rel.split('/').collect();
-    let signal = signal_of(rel).ok_or_else(|| bad("not below a signal's directory"))?;
-    let [_, tenant, date, hour] = parts[..] else {
-        return Err(bad("not a partition directory"));
+    let tier = bucket::tier_of(rel);
+    let signal = match tier {
+        Some(_) => Signal::Metrics,
+        None => signal_of(rel).ok_or_else(|| bad("not below a signal's directory"))?,
     };
-    if !date.starts_with("date=") || !hour.starts_with("hour=") {
+    let (tenant, date, hour) = match (tier, &parts[..]) {
+        (None, [_, tenant, date, hour]) => (*tenant, *date, hour.starts_with("hour=")),
+        (Some(_), [_, tenant, date]) => (*tenant, *date, true),
+        _ => return Err(bad("not a partition directory")),
+    };
+    if !date.starts_with("date=") || !hour {
         return Err(bad("not a partition directory"));
     }
     let tenant = tenant
         .strip_prefix("tenant=")
         .and_then(|t| TenantId::new(t).ok())
         .ok_or_else(|| bad("no valid tenant"))?;
-    Ok((signal, tenant))
+    Ok((signal, tier, tenant))
 }

@@ -15,6 +15,7 @@ use super::bucket::{self, CATALOG_KEY, CATALOG_VERSION, Catalog, is_data, store_
 use super::{Counters, RemoteConfig, RemoteError, RemoteStats, bump};
 use crate::signal_kind::Signal;
 use crate::storage::partition::{self, Flushed, MARKER, Manifest};
+use crate::storage::tier_paths as tiers;
 
 /// Files up to this size are uploaded in one request; larger ones in parts of this size.
 const PART: usize = 8 << 20;
@@ -523,12 +524,17 @@ impl Mirror {
         Some(parts?.join("/"))
     }
 
-    /// Every local partition directory, relative.
+    /// Every local partition directory, the downsampled tiers' too, relative.
     fn local_partitions(&self) -> Result<BTreeSet<String>, RemoteError> {
+        let local = |e: crate::Error| RemoteError::Runtime(e.to_string());
         let mut out = BTreeSet::new();
         for signal in [Signal::Metrics, Signal::Traces, Signal::Logs] {
-            let dirs = partition::list_signal_partitions(&self.root, signal)
-                .map_err(|e| RemoteError::Runtime(e.to_string()))?;
+            let dirs = partition::list_signal_partitions(&self.root, signal).map_err(local)?;
+            out.extend(dirs.iter().filter_map(|(_, d)| self.relative(d)));
+        }
+        for res in tiers::tiers_on_disk(&self.root).map_err(local)? {
+            let base = self.root.join(tiers::tier_root(res));
+            let dirs = partition::list_partitions(&base, false).map_err(local)?;
             out.extend(dirs.iter().filter_map(|(_, d)| self.relative(d)));
         }
         Ok(out)
