@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run-logql-bench.sh STRATA_BIN GEN_BIN [--work DIR] [--hours H] [--rate R] [--runs N]
+# run-logql-bench.sh STRATA_BIN GEN_BIN [--work DIR] [--hours H] [--rate R] [--runs N] [--cold]
 #
 # The LogQL benchmarks (docs/benchmarks.md, "Logs"): writes H hours of log records at R
 # records/s ending now (bench-log-week, both cores, embedded API, compacted per hour) into
@@ -8,17 +8,20 @@
 # does not install from the registries this machine reaches.
 #   STRATA_BIN  release strata; GEN_BIN  release bench-log-week
 #   --work DIR  [/tmp/strata-logql-bench]   --hours H [24]   --rate R [1000]   --runs N [7]
+#   --cold      every hour written in the cold layout (bench-log-week --cold-after 0: one
+#               file at zstd 12), as `storage.cold_after` leaves hours older than it
 set -euo pipefail
 STRATA=${1:?usage: run-logql-bench.sh STRATA_BIN GEN_BIN [--work DIR] [--hours H] [--rate R] [--runs N]}
 GEN=${2:?usage: run-logql-bench.sh STRATA_BIN GEN_BIN ...}
 shift 2
-WORK=/tmp/strata-logql-bench HOURS=24 RATE=1000 RUNS=7
+WORK=/tmp/strata-logql-bench HOURS=24 RATE=1000 RUNS=7 GEN_ARGS=()
 while [ $# -gt 0 ]; do
     case $1 in
         --work) WORK=$2; shift 2 ;;
         --hours) HOURS=$2; shift 2 ;;
         --rate) RATE=$2; shift 2 ;;
         --runs) RUNS=$2; shift 2 ;;
+        --cold) GEN_ARGS=(--cold-after 0); shift ;;
         *) echo "unknown option $1"; exit 2 ;;
     esac
 done
@@ -30,7 +33,7 @@ if [ ! -f "$WORK/end_ns.txt" ]; then
     # One process per core, each its own directory, then the hour partitions merged.
     for p in 0 1; do
         "$GEN" --dir "$WORK/part$p" --end-ms "$END_MS" --hours "$HOURS" --records-per-s "$RATE" \
-            --part $p --parts 2 > "$WORK/gen$p.json" 2> "$WORK/gen$p.log" &
+            --part $p --parts 2 "${GEN_ARGS[@]}" > "$WORK/gen$p.json" 2> "$WORK/gen$p.log" &
     done
     wait
     # The part whose flushed marker is furthest holds the WAL; the other's hour
