@@ -20,6 +20,10 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use strata_engine::{LogRecord, SeriesSamples, SignalOutcome, SpanRecord};
 
+/// The exposition parser: Prometheus text and OpenMetrics bodies (scrapes and imports).
+pub use crate::ingest::exposition::{
+    Exemplar, Family, Format, MetricType, ParseError, Parsed, ParsedSample, parse,
+};
 use crate::ingest::otlp::{
     Batch, Encoding, OtlpError, TranslateOptions, decode_logs_request, decode_metrics,
     decode_traces, decompress,

@@ -2,6 +2,7 @@
 //! them over the network (Prometheus remote-write, OTLP over HTTP and gRPC, Loki's push).
 
 pub mod decoders;
+pub(crate) mod exposition;
 pub(crate) mod loki;
 pub(crate) mod otlp;
 pub(crate) mod protobuf;
