@@ -65,6 +65,7 @@ LAYERS = {
         ["rules"],
         ["derive"],
         ["ingest", "api", "console"],
+        ["scrape"],
         ["offline"],
         ["router"],
         ["serve"],

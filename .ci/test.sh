@@ -99,3 +99,6 @@ cargo test --locked --workspace --doc
 # must answer the same PromQL (installs Debian's prometheus and node_exporter when missing).
 # The binary is the one nextest built for the server's end-to-end tests.
 bash tests/interop/prometheus-remote-write.sh "$TARGET/debug/strata"
+# Interop: Prometheus and `strata serve` scrape the same targets with the same
+# prometheus.yml; the series, `up`, staleness markers, metadata and exemplars must agree.
+bash tests/interop/prometheus-scrape.sh "$TARGET/debug/strata"

@@ -22,6 +22,7 @@
 //! - `api/`: the Prometheus, SQL, Jaeger and log search APIs (it and `ingest/` do not
 //!   import each other).
 //! - `console/`: the built-in console's HTML, CSS and JavaScript, embedded and served at `/`.
+//! - `scrape/`: the built-in scraper (Prometheus `scrape_configs`) and `/api/v1/targets`.
 //! - `offline/`: `strata sql` and `strata promql` on a data directory.
 //!
 //! On top: `router.rs` (which handler answers which path), `serve.rs` (`strata serve`),
@@ -59,6 +60,7 @@ pub mod relabel;
 mod router;
 pub mod rules;
 mod runtime;
+mod scrape;
 mod serve;
 mod tls;
 

@@ -24,6 +24,7 @@ use crate::ingest::otlp::grpc;
 use crate::router;
 use crate::rules::Rules;
 use crate::runtime::state::AppState;
+use crate::scrape::Scraper;
 use crate::tls::Tls;
 
 /// How long shutdown waits for writes whose clients went away to release the engine.
@@ -105,18 +106,22 @@ async fn serve(mut config: Config) -> Result<()> {
     }
     set_relabeling(&state, &config)?;
     let rules = start_rules(&state, &config).await?;
+    let scraper = start_scraper(&state, &config).await?;
     let derived = start_derive(&state, &config);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(on_signal(term, stop_tx.clone()));
     tokio::spawn(sample_history(state.clone(), stop_rx.clone()));
-    if let Some(rules) = &rules {
-        tokio::spawn(on_hangup(hangup()?, rules.clone()));
+    if rules.is_some() || scraper.is_some() {
+        tokio::spawn(on_hangup(hangup()?, rules.clone(), scraper.clone()));
     }
     let opener = open_engine(state.clone(), &config, stop_tx);
 
     let mut app = router::router(state.clone());
     if let Some(rules) = &rules {
         app = app.layer(axum::Extension(rules.clone()));
+    }
+    if let Some(scraper) = &scraper {
+        app = app.layer(axum::Extension(scraper.clone()));
     }
     let http_server = serve_http(http_listener, app, tls.as_ref(), &stop_rx)?;
     let grpc_server = serve_grpc(
@@ -132,6 +137,9 @@ async fn serve(mut config: Config) -> Result<()> {
         drained(grpc_server, stop_rx.clone(), "grpc"),
     );
     info!("listeners closed, in-flight requests finished");
+    if let Some(scraper) = &scraper {
+        scraper.stop().await;
+    }
     if let Some(rules) = &rules {
         rules.stop().await;
     }
@@ -214,6 +222,18 @@ async fn start_rules(state: &AppState, config: &Config) -> Result<Option<Rules>>
         ),
         Role::Query | Role::Worker => None,
     })
+}
+
+/// Starts the scraper on the writer when `[scrape]` names files: scraped samples are
+/// writes. The files are checked here, so a bad one stops the start at once.
+async fn start_scraper(state: &AppState, config: &Config) -> Result<Option<Scraper>> {
+    if config.role != Role::Writer || config.scrape.tenants.is_empty() {
+        return Ok(None);
+    }
+    Scraper::start(state.clone(), config.scrape.clone())
+        .await
+        .map(Some)
+        .map_err(|e| Error::config("scrape", e.to_string()))
 }
 
 /// Starts RED metrics and the service graph from spans: on the writer, which takes the spans.
@@ -442,11 +462,22 @@ fn hangup() -> Result<tokio::signal::unix::Signal> {
         .map_err(|e| Error::Server(format!("cannot listen for SIGHUP: {e}")))
 }
 
-/// SIGHUP reloads the rule files (as `POST /-/reload` does).
-async fn on_hangup(mut hup: tokio::signal::unix::Signal, rules: Rules) {
+/// SIGHUP reloads the rule files and the scrape configuration (as `POST /-/reload` does).
+async fn on_hangup(
+    mut hup: tokio::signal::unix::Signal,
+    rules: Option<Rules>,
+    scraper: Option<Scraper>,
+) {
     while hup.recv().await.is_some() {
-        info!("SIGHUP: reloading the rule files");
-        let _ = rules.reload().await;
+        info!("SIGHUP: reloading the rule files and the scrape configuration");
+        if let Some(rules) = &rules {
+            let _ = rules.reload().await;
+        }
+        if let Some(scraper) = &scraper
+            && let Err(e) = scraper.reload().await
+        {
+            warn!(error = %e, "the scrape configuration was not reloaded");
+        }
     }
 }
 

@@ -14,10 +14,10 @@ use axum::Router;
 use axum::extract::{Extension, Path, RawQuery};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use serde_json::{Value as Json, json};
 
-use crate::auth::{AdminTenant, ReadTenant};
+use crate::auth::ReadTenant;
 use crate::http::error::ApiError;
 use crate::rules::alert::{Alert, State};
 use crate::rules::file::RuleKind;
@@ -40,7 +40,6 @@ pub(crate) fn routes() -> Router<AppState> {
             "/loki/api/v1/rules/{namespace}/{group}",
             get(loki_group_yaml),
         )
-        .route("/-/reload", post(reload).put(reload))
 }
 
 type Params = RawQuery;
@@ -64,21 +63,6 @@ async fn prom_alerts(ReadTenant(t): ReadTenant, rules: MaybeRules) -> Response {
 
 async fn loki_alerts(ReadTenant(t): ReadTenant, rules: MaybeRules) -> Response {
     alerts_json(groups(rules, &t, Lang::Logql))
-}
-
-async fn reload(AdminTenant(_): AdminTenant, rules: MaybeRules) -> Response {
-    let Some(Extension(rules)) = rules else {
-        return ApiError::Unavailable {
-            message: "rules do not run in this process (only a writer evaluates rules)".into(),
-            retry_after: 0,
-        }
-        .into_response();
-    };
-    match rules.reload().await {
-        Ok(n) => (StatusCode::OK, format!("reloaded: {n} rule groups\n")).into_response(),
-        // Prometheus answers a failed reload with 500 and the reason.
-        Err(e) => ApiError::Internal(format!("failed to reload rules: {e}")).into_response(),
-    }
 }
 
 fn groups(

@@ -45,6 +45,8 @@ pub(crate) struct FileConfig {
     pub(crate) derived: super::derive::DerivedSection,
     #[serde(default)]
     pub(crate) tempo: super::tempo::TempoSection,
+    #[serde(default)]
+    pub(crate) scrape: super::scrape::ScrapeSection,
 }
 
 /// `[cluster]`.

@@ -14,6 +14,7 @@ pub(crate) mod memory;
 pub(crate) mod relabel;
 pub(crate) mod resolve;
 pub(crate) mod rules;
+pub(crate) mod scrape;
 mod storage;
 pub(crate) mod tempo;
 pub(crate) mod tokens;
@@ -88,6 +89,8 @@ pub struct Config {
     pub rules: rules::RulesSettings,
     /// `[relabel]`: ingest-time rules over metric series and span and log attributes.
     pub relabel: crate::relabel::RelabelSettings,
+    /// `[scrape]`: the Prometheus configuration files each tenant scrapes.
+    pub scrape: scrape::ScrapeSettings,
     /// `[derived]`: RED metrics and the service graph computed from spans.
     pub derived: derive::DerivedSettings,
     /// What the configuration says of memory: `server.memory_limit`, the budgets set
@@ -246,6 +249,7 @@ impl Default for Config {
             role: Role::default(),
             tls: None,
             rules: rules::RulesSettings::default(),
+            scrape: scrape::ScrapeSettings::default(),
             relabel: crate::relabel::RelabelSettings::default(),
             derived: derive::DerivedSettings::default(),
             memory_settings: memory::MemorySettings::default(),

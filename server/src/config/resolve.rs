@@ -33,6 +33,7 @@ impl Config {
                 }
                 let mut config = from_file(file).map_err(|e| e.in_file(path))?;
                 config.rules.set_source(path);
+                config.scrape.set_source(path);
                 config.file = toml::from_str(&text).ok();
                 config
             }
@@ -184,6 +185,7 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     c.relabel = super::relabel::resolve(file.relabel)?;
     c.derived = super::derive::resolve(file.derived)?;
     c.tempo = super::tempo::resolve(file.tempo)?;
+    c.scrape = super::scrape::resolve(file.scrape)?;
     read_wal(&file.wal, &mut c)?;
     read_retention(&file.retention, &mut c)?;
     c.retention_filters =
