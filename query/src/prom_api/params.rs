@@ -308,6 +308,21 @@ pub fn series_selectors(values: &[String]) -> Result<Vec<Vec<Matcher>>, ApiError
         .collect()
 }
 
+/// A request's `start` and `end` (RFC 3339 or Unix seconds), in ms; all time where one is
+/// missing.
+pub fn time_window(params: &[(String, String)]) -> Result<(i64, i64), ApiError> {
+    let p = Params::new(params);
+    let start = time_param(&p, "start", Time::from_ms(MIN_TIME_MS))?;
+    let end = time_param(&p, "end", Time::from_ms(MAX_TIME_MS))?;
+    if end.ms() < start.ms() {
+        return Err(ApiError::invalid_param(
+            "end",
+            "end timestamp must not be before start time",
+        ));
+    }
+    Ok((start.ms(), end.ms()))
+}
+
 /// The engine's matchers for `set` (the parser validated the regexes already).
 pub(crate) fn engine_matchers(set: &[LabelMatcher]) -> Result<Vec<Matcher>, ApiError> {
     set.iter()

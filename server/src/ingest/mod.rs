@@ -1,8 +1,10 @@
 //! Ingest: request bodies to the engine's series and records, and the handlers that take
-//! them over the network (Prometheus remote-write, OTLP over HTTP and gRPC, Loki's push).
+//! them over the network (Prometheus remote-write, OTLP over HTTP and gRPC, Loki's push,
+//! VictoriaMetrics's import APIs).
 
 pub mod decoders;
 pub(crate) mod exposition;
+pub(crate) mod import;
 pub(crate) mod loki;
 pub(crate) mod otlp;
 pub(crate) mod protobuf;

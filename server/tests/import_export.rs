@@ -1,0 +1,167 @@
+//! VictoriaMetrics's import and export APIs on a real `strata serve`: JSON lines (plain and
+//! gzip) and the text format with timestamps go in, a broken line is named and counted while
+//! the others are stored, and `/api/v1/export` gives back every sample exactly, as lines
+//! that import again into another tenant to the same export.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde_json::Value;
+use strata_tests::server::Server;
+
+type Exported = BTreeMap<String, Vec<(i64, String)>>;
+
+/// The lines of an export, merged per series: labels (JSON) -> (timestamp, value) sorted.
+fn parse_export(body: &[u8]) -> Exported {
+    let mut out: Exported = BTreeMap::new();
+    for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let v: Value = serde_json::from_slice(line).expect("a JSON line");
+        let key = v["metric"].to_string();
+        let e = out.entry(key).or_default();
+        let values = v["values"].as_array().expect("values");
+        let ts = v["timestamps"].as_array().expect("timestamps");
+        assert_eq!(values.len(), ts.len());
+        for (val, t) in values.iter().zip(ts) {
+            e.push((t.as_i64().expect("ms"), val.to_string()));
+        }
+        e.sort();
+    }
+    out
+}
+
+fn export(server: &Server, tenant: &str, selector: &str) -> Exported {
+    let path = format!(
+        "/api/v1/export?match[]={}",
+        selector
+            .bytes()
+            .map(|b| format!("%{b:02X}"))
+            .collect::<String>()
+    );
+    let resp = server
+        .get(&path, &[("X-Scope-OrgID", tenant)])
+        .expect("export");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    parse_export(&resp.body)
+}
+
+#[test]
+fn import_and_export_round_trip() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(common::bin(), dir.path(), "");
+    server.wait_ready(common::READY);
+    let t0 = common::now_ms() - 600_000;
+    let a = ("X-Scope-OrgID", "a");
+
+    // JSON lines, one broken: the others are stored, the broken one named.
+    let json = format!(
+        "{{\"metric\":{{\"__name__\":\"imp_requests_total\",\"job\":\"api\"}},\"values\":[1,2,3.5],\"timestamps\":[{},{},{}]}}\n\
+         {{\"metric\":{{\"__name__\":\"imp_requests_total\"}},\"values\":[1],\"timestamps\":[]}}\n\
+         {{\"metric\":{{\"__name__\":\"imp_temp\",\"host\":\"h\\\"1\"}},\"values\":[\"NaN\",-0.5],\"timestamps\":[{},{}]}}\n",
+        t0,
+        t0 + 15_000,
+        t0 + 30_000,
+        t0,
+        t0 + 15_000
+    );
+    let resp = server
+        .post("/api/v1/import", &[a], json.as_bytes())
+        .expect("import");
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    let text = resp.text();
+    assert!(
+        text.contains("stored 5 samples") && text.contains("line 2: 1 values for 0 timestamps"),
+        "{text}"
+    );
+
+    // Gzipped, no error: 204. The text format, with and without timestamps.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let more = format!(
+        "{{\"metric\":{{\"__name__\":\"imp_requests_total\",\"job\":\"api\"}},\"values\":[4],\"timestamps\":[{}]}}",
+        t0 + 45_000
+    );
+    gz.write_all(more.as_bytes()).expect("gzip");
+    let resp = server
+        .post(
+            "/api/v1/import",
+            &[a, ("Content-Encoding", "gzip")],
+            &gz.finish().expect("gzip"),
+        )
+        .expect("import");
+    assert_eq!(resp.status, 204, "{}", resp.text());
+    let prom = format!(
+        "# TYPE imp_queue gauge\nimp_queue{{q=\"a\"}} 7 {}\nimp_queue{{q=\"b\"}} 9 {}\nbroken{{ 1\n",
+        t0,
+        t0 + 15_000
+    );
+    let resp = server
+        .post("/api/v1/import/prometheus", &[a], prom.as_bytes())
+        .expect("import");
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert!(
+        resp.text().contains("stored 2 samples") && resp.text().contains("line 4"),
+        "{}",
+        resp.text()
+    );
+
+    // Everything back, exactly.
+    let got = export(&server, "a", "{__name__=~\"imp_.*\"}");
+    let want: Exported = [
+        (
+            r#"{"__name__":"imp_queue","q":"a"}"#,
+            vec![(t0, "7".to_owned())],
+        ),
+        (
+            r#"{"__name__":"imp_queue","q":"b"}"#,
+            vec![(t0 + 15_000, "9".to_owned())],
+        ),
+        (
+            r#"{"__name__":"imp_requests_total","job":"api"}"#,
+            vec![
+                (t0, "1".into()),
+                (t0 + 15_000, "2".into()),
+                (t0 + 30_000, "3.5".into()),
+                (t0 + 45_000, "4".into()),
+            ],
+        ),
+        (
+            r#"{"__name__":"imp_temp","host":"h\"1"}"#,
+            vec![(t0, "\"NaN\"".into()), (t0 + 15_000, "-0.5".into())],
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(got, want);
+
+    // The export imports into another tenant to the same export.
+    let path = "/api/v1/export?match[]=%7B__name__%3D~%22imp_.%2A%22%7D";
+    let body = server.get(path, &[a]).expect("export").body;
+    let resp = server
+        .post("/api/v1/import", &[("X-Scope-OrgID", "b")], &body)
+        .expect("import");
+    assert_eq!(resp.status, 204, "{}", resp.text());
+    assert_eq!(export(&server, "b", "{__name__=~\"imp_.*\"}"), want);
+    assert!(export(&server, "b", "{__name__=\"nothing\"}").is_empty());
+
+    // A selector is required; a bad one is a 400.
+    let resp = server.get("/api/v1/export", &[a]).expect("export");
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    let resp = server
+        .get("/api/v1/export?match[]=%7B", &[a])
+        .expect("export");
+    assert_eq!(resp.status, 400, "{}", resp.text());
+
+    // The broken lines are counted.
+    let metrics = server.get("/metrics", &[]).expect("metrics").text();
+    let line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("strata_rejected_samples_total")
+                && l.contains("malformed_line")
+                && l.contains("tenant=\"a\"")
+        })
+        .unwrap_or_else(|| panic!("no malformed_line count in /metrics"));
+    assert!(line.ends_with(" 2"), "{line}");
+}
