@@ -29,12 +29,16 @@ pub fn router(state: AppState) -> Router {
         .route("/live", get(live))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/-/reload", post(reload).put(reload))
         .route("/api/v1/write", post(remote_write::write))
         .merge(crate::api::prom::routes())
         .merge(crate::api::exemplars::routes())
+        .merge(crate::api::export::routes())
+        .merge(crate::api::remote_read::routes())
         .merge(crate::api::rules::routes())
         .merge(crate::ingest::otlp::http::routes())
         .merge(crate::ingest::loki::routes())
+        .merge(crate::ingest::import::routes())
         .merge(crate::api::loki::routes())
         .merge(crate::api::jaeger::routes())
         .merge(crate::api::logs::routes())
@@ -43,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::tempo::routes())
         .merge(crate::api::status::routes())
         .merge(crate::console::routes())
+        .merge(crate::scrape::api::routes())
         // The body limit is enforced by each handler (413 with a message, and again after
         // decompression); axum's default 2 MiB cap would answer first and without one.
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -58,6 +63,43 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// `/live`: 200 while the process serves HTTP.
+/// `POST|PUT /-/reload`: reads the rule files and the scrape configuration again (admin
+/// scope when auth is on), as SIGHUP does. A failure answers 500 with the reason, as
+/// Prometheus does; what did not fail is applied.
+async fn reload(
+    crate::auth::AdminTenant(_): crate::auth::AdminTenant,
+    rules: Option<axum::Extension<crate::rules::Rules>>,
+    scraper: Option<axum::Extension<crate::scrape::Scraper>>,
+) -> Response {
+    if rules.is_none() && scraper.is_none() {
+        return ApiError::Unavailable {
+            message: "rules and scrapes do not run in this process (only a writer runs them)"
+                .into(),
+            retry_after: 0,
+        }
+        .into_response();
+    }
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    if let Some(axum::Extension(rules)) = rules {
+        match rules.reload().await {
+            Ok(n) => done.push(format!("{n} rule groups")),
+            Err(e) => failed.push(format!("failed to reload rules: {e}")),
+        }
+    }
+    if let Some(axum::Extension(scraper)) = scraper {
+        match scraper.reload().await {
+            Ok(n) => done.push(format!("{n} scrape targets")),
+            Err(e) => failed.push(format!("failed to reload the scrape configuration: {e}")),
+        }
+    }
+    if failed.is_empty() {
+        (StatusCode::OK, format!("reloaded: {}\n", done.join(", "))).into_response()
+    } else {
+        ApiError::Internal(failed.join("; ")).into_response()
+    }
+}
+
 async fn live() -> &'static str {
     "live\n"
 }
