@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use object_store::ObjectStore;
 use object_store::memory::InMemory;
-use object_store::{ObjectStore, ObjectStoreExt};
 use strata_engine::{
     Downsampling, Engine, EngineConfig, Limits, ManualClock, MatchOp, Matcher, ReaderConfig,
     RemoteConfig, Sample, SeriesData, SeriesSamples, TenantId,
