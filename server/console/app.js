@@ -4,7 +4,7 @@
 
 import { api, session, ApiError } from './lib/api.js';
 
-const VIEWS = ['promql', 'sql', 'traces', 'logs', 'cardinality', 'status'];
+const VIEWS = ['promql', 'sql', 'traces', 'logs', 'cardinality', 'targets', 'status'];
 const main = document.getElementById('main');
 const banner = document.getElementById('error');
 const tenantSelect = document.getElementById('tenant');

@@ -8,6 +8,8 @@
 //! `$CARGO_TARGET_TMPDIR/console-shots/` as artefacts (`docs/console.md` shows them).
 
 mod common;
+#[path = "scrape/exporter.rs"]
+mod exporter;
 
 use std::path::Path;
 use std::process::Command;
@@ -71,7 +73,22 @@ fn run_checks(server: &Server, mode: &str, env: &[(&str, String)]) {
 fn every_view_works_in_chromium_on_seeded_data() {
     require_browser();
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(common::bin(), dir.path(), "");
+    // The targets view's data: the server scrapes a one-series exporter (a file_sd target)
+    // and a closed port.
+    let exporter = exporter::Exporter::start();
+    exporter.set("/metrics", exporter::Page::text("console_demo 1\n"));
+    std::fs::create_dir(dir.path().join("sd")).expect("sd");
+    std::fs::write(
+        dir.path().join("sd/self.json"),
+        format!("[{{\"targets\": [\"{}\"]}}]", exporter.addr),
+    )
+    .expect("sd");
+    std::fs::write(
+        dir.path().join("prom.yml"),
+        "global: {scrape_interval: 1s, scrape_timeout: 900ms}\nscrape_configs:\n  - job_name: self\n    file_sd_configs: [{files: [sd/*.json]}]\n  - job_name: down\n    static_configs: [{targets: [\"127.0.0.1:1\"]}]\n",
+    )
+    .expect("prom.yml");
+    let server = Server::start(common::bin(), dir.path(), "[scrape]\nfiles = [\"prom.yml\"]\n");
     server.wait_ready(common::READY);
     run_checks(&server, "views", &[]);
     // The first load's figures are reported (docs/benchmarks.md), not asserted as timings;

@@ -54,6 +54,7 @@ pub(crate) static FILES: &[Asset] = assets![
     "views/logs.css",
     "views/explore.css",
     "views/cardinality.js",
+    "views/targets.js",
     "views/status.js",
     "vendor/README",
     "vendor/uPlot.LICENSE",

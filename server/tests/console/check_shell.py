@@ -6,7 +6,7 @@ import urllib.request
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-VIEWS = ["promql", "sql", "traces", "logs", "cardinality", "status"]
+VIEWS = ["promql", "sql", "traces", "logs", "cardinality", "targets", "status"]
 
 
 def run(c, data):
@@ -27,9 +27,9 @@ def run(c, data):
         c.driver.switch_to.active_element.send_keys(Keys.TAB)
         seen.append(c.driver.switch_to.active_element.get_attribute("data-view"))
     assert seen == VIEWS, seen
-    c.driver.switch_to.active_element.send_keys(Keys.SHIFT, Keys.TAB)  # back to Cardinality
+    c.driver.switch_to.active_element.send_keys(Keys.SHIFT, Keys.TAB)  # back to Targets
     c.driver.switch_to.active_element.send_keys(Keys.ENTER)
-    c.wait("section.view-cardinality")
+    c.wait("section.view-targets")
     try:
         urllib.request.urlopen(c.base + "/console/no-such-file.js", timeout=10)
         raise AssertionError("an unknown console file was served")
