@@ -88,7 +88,11 @@ fn every_view_works_in_chromium_on_seeded_data() {
         "global: {scrape_interval: 1s, scrape_timeout: 900ms}\nscrape_configs:\n  - job_name: self\n    file_sd_configs: [{files: [sd/*.json]}]\n  - job_name: down\n    static_configs: [{targets: [\"127.0.0.1:1\"]}]\n",
     )
     .expect("prom.yml");
-    let server = Server::start(common::bin(), dir.path(), "[scrape]\nfiles = [\"prom.yml\"]\n");
+    let server = Server::start(
+        common::bin(),
+        dir.path(),
+        "[scrape]\nfiles = [\"prom.yml\"]\n",
+    );
     server.wait_ready(common::READY);
     run_checks(&server, "views", &[]);
     // The first load's figures are reported (docs/benchmarks.md), not asserted as timings;
