@@ -66,7 +66,7 @@ LAYERS = {
         ["derive"],
         ["ingest", "api", "console"],
         ["scrape"],
-        ["offline"],
+        ["offline", "migrate"],
         ["router"],
         ["serve"],
         ["cli"],

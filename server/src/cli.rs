@@ -43,6 +43,9 @@ pub enum Command {
     /// Ask a running server to delete samples, spans or log records (admin scope).
     #[command(subcommand)]
     Delete(DeleteCommand),
+    /// Import history into a running server from VictoriaMetrics, Prometheus or a file;
+    /// resumable; compares the counts at the end (docs/import-export.md).
+    Import(crate::migrate::ImportArgs),
     /// Print the version and exit.
     Version,
 }

@@ -23,7 +23,8 @@
 //!   import each other).
 //! - `console/`: the built-in console's HTML, CSS and JavaScript, embedded and served at `/`.
 //! - `scrape/`: the built-in scraper (Prometheus `scrape_configs`) and `/api/v1/targets`.
-//! - `offline/`: `strata sql` and `strata promql` on a data directory.
+//! - `offline/`: `strata sql` and `strata promql` on a data directory; `migrate/`: `strata
+//!   import` into a running server.
 //!
 //! On top: `router.rs` (which handler answers which path), `serve.rs` (`strata serve`),
 //! `cli.rs` (the command line), this file and `main.rs`.
@@ -55,6 +56,7 @@ mod error;
 mod http;
 mod ingest;
 pub mod memory;
+mod migrate;
 mod offline;
 pub mod relabel;
 mod router;
@@ -80,6 +82,7 @@ pub use http::error::{ApiError, RETRY_AFTER_SECS};
 pub use http::params::request_params;
 pub use ingest::otlp::grpc::routes as grpc_routes;
 pub use ingest::{decoders, remote_write};
+pub use migrate::ImportArgs;
 pub use offline::OutputFormat;
 pub use offline::promql::{PromqlArgs, run as run_promql};
 pub use offline::sql::{SqlArgs, run as run_sql};

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         }
         Command::Snapshot(args) => args.run(&mut std::io::stdout().lock()),
         Command::Delete(command) => command.run(&mut std::io::stdout().lock()),
+        Command::Import(args) => args.run(&mut std::io::stdout().lock()),
         Command::CheckConfig(args) => args.load().map(|c| {
             println!(
                 "config OK: data_dir={} http_addr={} grpc_addr={} max_body_bytes={} durability={:?} metrics_retention={} auth={} tenant_overrides=[{}]",

@@ -7,7 +7,7 @@
 //! CRC-32C and a `ChunkedReadResponse`), or `SAMPLES` (one snappy `ReadResponse`).
 //! Native histograms are not sent.
 
-mod proto;
+pub(crate) mod proto;
 mod xor;
 
 use axum::Router;

@@ -1,0 +1,499 @@
+//! The sources of `strata import`: what each part of an import is (a body for Strata's
+//! import API, with its counts), and the final comparison of counts.
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, Read, Seek};
+use std::path::PathBuf;
+
+use prost::Message as _;
+use strata_engine::MatchOp;
+
+use super::ImportArgs;
+use super::checkpoint::Checkpoint;
+use crate::api::remote_read::proto;
+use crate::error::{Error, Result};
+use crate::ingest::exposition::{self, Format};
+
+/// Decoded bytes of a file read per part.
+const FILE_PART: usize = 4 << 20;
+/// Stale NaN: not imported (a JSON line cannot tell it from a NaN).
+const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+
+/// What a source gave so far.
+#[derive(Debug, Default)]
+pub(super) struct Counts {
+    pub(super) samples: u64,
+    pub(super) series: HashSet<u64>,
+    pub(super) names: HashSet<String>,
+    pub(super) min_ts: i64,
+    pub(super) max_ts: i64,
+}
+
+impl Counts {
+    pub(super) fn add(&mut self, o: &Counts) {
+        if o.samples > 0 {
+            self.min_ts = if self.samples == 0 {
+                o.min_ts
+            } else {
+                self.min_ts.min(o.min_ts)
+            };
+            self.max_ts = self.max_ts.max(o.max_ts);
+        }
+        self.samples += o.samples;
+        self.series.extend(&o.series);
+        self.names.extend(o.names.iter().cloned());
+    }
+
+    fn sample(&mut self, ts: i64) {
+        self.min_ts = if self.samples == 0 {
+            ts
+        } else {
+            self.min_ts.min(ts)
+        };
+        self.max_ts = self.max_ts.max(ts);
+        self.samples += 1;
+    }
+}
+
+/// One part of an import: a body for Strata and what it holds.
+pub(super) struct Part {
+    pub(super) path: &'static str,
+    pub(super) content_type: &'static str,
+    pub(super) body: Vec<u8>,
+    pub(super) counts: Counts,
+    /// A file source's offset after this part.
+    pub(super) resume: Option<u64>,
+}
+
+/// Where the history comes from.
+pub(super) enum Source {
+    Vm(Remote),
+    Prometheus(Remote),
+    File {
+        path: PathBuf,
+        om: bool,
+        /// Where the next part starts.
+        pos: std::sync::Mutex<u64>,
+    },
+}
+
+/// A remote source: its URL, selectors and slices.
+pub(super) struct Remote {
+    pub(super) url: String,
+    pub(super) matches: Vec<String>,
+    pub(super) start: i64,
+    pub(super) end: i64,
+    step: i64,
+}
+
+impl Source {
+    pub(super) fn from_args(a: &ImportArgs) -> Result<Self> {
+        let remote = |url: &str| -> Result<Remote> {
+            let time = |name: &str, v: &Option<String>, default: i64| -> Result<i64> {
+                match v {
+                    None => Ok(default),
+                    Some(t) => {
+                        let pairs = vec![(name.to_owned(), t.clone())];
+                        strata_query::prom_api::time_window(&pairs)
+                            .map(|(s, e)| if name == "start" { s } else { e })
+                            .map_err(|e| Error::Usage(format!("--{name}: {e}")))
+                    }
+                }
+            };
+            let end = time("end", &a.end, crate::scrape::run::now_ms())?;
+            let start = time("start", &a.start, end - 30 * 86_400_000)?;
+            let step = crate::rules::file::parse_duration(&a.step)
+                .map_err(|e| Error::Usage(format!("--step: {e}")))?
+                .as_millis() as i64;
+            if step <= 0 || start >= end {
+                return Err(Error::Usage(
+                    "--step must be positive and --start before --end".into(),
+                ));
+            }
+            strata_query::prom_api::series_selectors(&a.matches)
+                .map_err(|e| Error::Usage(format!("--match: {e}")))?;
+            Ok(Remote {
+                url: url.trim_end_matches('/').to_owned(),
+                matches: a.matches.clone(),
+                start,
+                end,
+                step,
+            })
+        };
+        match (&a.from_vm, &a.from_prometheus, &a.from_file) {
+            (Some(u), None, None) => Ok(Self::Vm(remote(u)?)),
+            (None, Some(u), None) => Ok(Self::Prometheus(remote(u)?)),
+            (None, None, Some(p)) => Ok(Self::File {
+                path: p.clone(),
+                om: is_openmetrics(p)?,
+                pos: std::sync::Mutex::new(0),
+            }),
+            _ => Err(Error::Usage(
+                "give one of --from-vm, --from-prometheus and --from-file".into(),
+            )),
+        }
+    }
+
+    /// What identifies this import in the checkpoint.
+    pub(super) fn id(&self) -> String {
+        match self {
+            Self::Vm(r) | Self::Prometheus(r) => format!(
+                "{} {} {:?} {} {} {}",
+                if matches!(self, Self::Vm(_)) {
+                    "vm"
+                } else {
+                    "prometheus"
+                },
+                r.url,
+                r.matches,
+                r.start,
+                r.end,
+                r.step
+            ),
+            Self::File { path, .. } => format!("file {}", path.display()),
+        }
+    }
+
+    /// How many parts there are, when known.
+    pub(super) fn units(&self) -> Option<usize> {
+        match self {
+            Self::Vm(r) | Self::Prometheus(r) => {
+                Some(((r.end - r.start + r.step - 1) / r.step) as usize)
+            }
+            Self::File { .. } => None,
+        }
+    }
+
+    /// Part `unit` (`None` after the last); a part the checkpoint has done comes back
+    /// without a body (a file's is read again for its counts).
+    pub(super) async fn next(&self, unit: usize, cp: &mut Checkpoint) -> Result<Option<Part>> {
+        match self {
+            Self::Vm(r) | Self::Prometheus(r) => {
+                let from = r.start + unit as i64 * r.step;
+                if from >= r.end {
+                    return Ok(None);
+                }
+                let to = (from + r.step).min(r.end);
+                if cp.is_done(unit) {
+                    return Ok(Some(empty(None)));
+                }
+                let body = match self {
+                    Self::Vm(_) => vm_export(r, from, to).await?,
+                    _ => remote_read(r, from, to).await?,
+                };
+                let counts = count_json_lines(&body);
+                Ok(Some(Part {
+                    path: "/api/v1/import",
+                    content_type: "application/json",
+                    body,
+                    counts,
+                    resume: None,
+                }))
+            }
+            Self::File { path, om, pos } => {
+                let mut pos = pos.lock().unwrap_or_else(|p| p.into_inner());
+                let part = file_part(path, *om, *pos, cp)?;
+                if let Some(p) = &part {
+                    *pos = p.resume.unwrap_or(*pos);
+                }
+                let _ = unit;
+                Ok(part)
+            }
+        }
+    }
+}
+
+fn empty(resume: Option<u64>) -> Part {
+    Part {
+        path: "/api/v1/import",
+        content_type: "application/json",
+        body: Vec::new(),
+        counts: Counts::default(),
+        resume,
+    }
+}
+
+async fn vm_export(r: &Remote, from: i64, to: i64) -> Result<Vec<u8>> {
+    let url = format!("{}/api/v1/export", r.url);
+    let mut form: Vec<(String, String)> = r
+        .matches
+        .iter()
+        .map(|m| ("match[]".to_owned(), m.clone()))
+        .collect();
+    // VictoriaMetrics's range is inclusive: the slice is [from, to).
+    form.push(("start".into(), format!("{:.3}", from as f64 / 1000.0)));
+    form.push(("end".into(), format!("{:.3}", (to - 1) as f64 / 1000.0)));
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| Error::Server(format!("POST {url}: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(Error::Server(format!("POST {url}: {}", resp.status())));
+    }
+    resp.bytes()
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| Error::Server(format!("POST {url}: {e}")))
+}
+
+async fn remote_read(r: &Remote, from: i64, to: i64) -> Result<Vec<u8>> {
+    let sets = strata_query::prom_api::series_selectors(&r.matches)
+        .map_err(|e| Error::Usage(format!("--match: {e}")))?;
+    let queries = sets
+        .iter()
+        .map(|set| proto::Query {
+            start_timestamp_ms: from,
+            end_timestamp_ms: to - 1,
+            matchers: set
+                .iter()
+                .map(|m| proto::LabelMatcher {
+                    r#type: match m.op() {
+                        MatchOp::Equal => 0,
+                        MatchOp::NotEqual => 1,
+                        MatchOp::Regex => 2,
+                        MatchOp::NotRegex => 3,
+                    },
+                    name: m.name().to_owned(),
+                    value: m.value().to_owned(),
+                })
+                .collect(),
+        })
+        .collect();
+    let req = proto::ReadRequest {
+        queries,
+        accepted_response_types: vec![0],
+    };
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .map_err(|e| Error::Server(format!("snappy: {e}")))?;
+    let url = format!("{}/api/v1/read", r.url);
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "snappy")
+        .header("x-prometheus-remote-read-version", "0.1.0")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| Error::Server(format!("POST {url}: {e}")))?;
+    if !resp.status().is_success() {
+        return Err(Error::Server(format!("POST {url}: {}", resp.status())));
+    }
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| Error::Server(format!("POST {url}: {e}")))?;
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(&bytes)
+        .map_err(|e| Error::Server(format!("{url}: snappy: {e}")))?;
+    let answer = proto::ReadResponse::decode(raw.as_slice())
+        .map_err(|e| Error::Server(format!("{url}: not a ReadResponse: {e}")))?;
+    let mut out = String::new();
+    let mut seen = HashSet::new();
+    for result in answer.results {
+        for ts in result.timeseries {
+            let labels: Vec<(String, String)> =
+                ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
+            if !seen.insert(labels.clone()) {
+                continue; // two selectors chose it
+            }
+            let samples: Vec<(i64, f64)> = ts
+                .samples
+                .iter()
+                .filter(|s| s.value.to_bits() != STALE_NAN)
+                .map(|s| (s.timestamp, s.value))
+                .collect();
+            json_line(&mut out, &labels, &samples);
+        }
+    }
+    Ok(out.into_bytes())
+}
+
+/// A series as a JSON line of `/api/v1/import`.
+fn json_line(out: &mut String, labels: &[(String, String)], samples: &[(i64, f64)]) {
+    if samples.is_empty() {
+        return;
+    }
+    let metric: serde_json::Map<String, serde_json::Value> = labels
+        .iter()
+        .map(|(n, v)| (n.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let values: Vec<serde_json::Value> = samples
+        .iter()
+        .map(|&(_, v)| match v {
+            v if v.is_nan() => "NaN".into(),
+            v if v == f64::INFINITY => "+Inf".into(),
+            v if v == f64::NEG_INFINITY => "-Inf".into(),
+            v => serde_json::json!(v),
+        })
+        .collect();
+    let ts: Vec<i64> = samples.iter().map(|&(t, _)| t).collect();
+    out.push_str(
+        &serde_json::json!({ "metric": metric, "values": values, "timestamps": ts }).to_string(),
+    );
+    out.push('\n');
+}
+
+/// The series and samples of JSON lines (`/api/v1/import`'s format).
+fn count_json_lines(body: &[u8]) -> Counts {
+    let mut c = Counts::default();
+    for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        let mut h = twox_hash::XxHash64::with_seed(0);
+        v["metric"].to_string().hash(&mut h);
+        c.series.insert(h.finish());
+        if let Some(n) = v["metric"]["__name__"].as_str() {
+            c.names.insert(n.to_owned());
+        }
+        for t in v["timestamps"].as_array().into_iter().flatten() {
+            c.sample(t.as_i64().unwrap_or(0));
+        }
+    }
+    c
+}
+
+/// Whether the file is OpenMetrics (its last line `# EOF`).
+fn is_openmetrics(path: &std::path::Path) -> Result<bool> {
+    let mut f =
+        std::fs::File::open(path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let tail = len.min(64);
+    f.seek(std::io::SeekFrom::Start(len - tail))
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    Ok(String::from_utf8_lossy(&buf).trim_end().ends_with("# EOF"))
+}
+
+/// A file's part starting at byte `start`: one OTLP JSON line, or a batch of whole lines
+/// of the other formats.
+fn file_part(
+    path: &std::path::Path,
+    om: bool,
+    start: u64,
+    cp: &Checkpoint,
+) -> Result<Option<Part>> {
+    let io = |e: std::io::Error| Error::Usage(format!("{}: {e}", path.display()));
+    let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+    f.seek(std::io::SeekFrom::Start(start)).map_err(io)?;
+    let mut batch = Vec::new();
+    let mut line = Vec::new();
+    while batch.len() < FILE_PART {
+        line.clear();
+        if f.read_until(b'\n', &mut line).map_err(io)? == 0 {
+            break;
+        }
+        let otlp = is_otlp(&line);
+        if otlp && !batch.is_empty() {
+            break; // an OTLP line is a part of its own
+        }
+        batch.extend_from_slice(&line);
+        if otlp {
+            break;
+        }
+    }
+    if batch.is_empty() {
+        return Ok(None);
+    }
+    let end = start + batch.len() as u64;
+    let first = batch.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let mut part = if is_otlp(&batch) {
+        otlp_part(batch)
+    } else if first == Some(b'{') {
+        let counts = count_json_lines(&batch);
+        Part {
+            path: "/api/v1/import",
+            content_type: "application/json",
+            body: batch,
+            counts,
+            resume: None,
+        }
+    } else {
+        exposition_part(&batch, om, path)?
+    };
+    part.resume = Some(end);
+    if end <= cp.offset() {
+        part.body.clear(); // imported before the interruption; read again for its counts
+    }
+    Ok(Some(part))
+}
+
+/// Whether `line` is an OTLP JSON request (the Collector's file exporter).
+fn is_otlp(line: &[u8]) -> bool {
+    let head = &line[..line.len().min(64)];
+    let text = String::from_utf8_lossy(head);
+    text.trim_start().starts_with('{')
+        && [
+            "\"resourceMetrics\"",
+            "\"resourceSpans\"",
+            "\"resourceLogs\"",
+        ]
+        .iter()
+        .any(|k| text.contains(k))
+}
+
+/// One OTLP JSON line, posted to its signal's OTLP/HTTP path.
+fn otlp_part(line: Vec<u8>) -> Part {
+    let text = String::from_utf8_lossy(&line[..line.len().min(64)]).into_owned();
+    let path = if text.contains("\"resourceSpans\"") {
+        "/v1/traces"
+    } else if text.contains("\"resourceLogs\"") {
+        "/v1/logs"
+    } else {
+        "/v1/metrics"
+    };
+    Part {
+        path,
+        content_type: "application/json",
+        body: line,
+        counts: Counts::default(),
+        resume: None,
+    }
+}
+
+/// Text or OpenMetrics lines into JSON lines (OpenMetrics timestamps are seconds).
+fn exposition_part(batch: &[u8], om: bool, path: &std::path::Path) -> Result<Part> {
+    let mut body = batch.to_vec();
+    if om {
+        let text = String::from_utf8_lossy(&body)
+            .replace("# EOF\n", "")
+            .replace("# EOF", "");
+        body = (text + "# EOF\n").into_bytes();
+    }
+    let parsed = exposition::parse(
+        &body,
+        if om {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        },
+    )
+    .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    let mut out = String::new();
+    let mut counts = Counts::default();
+    let now = crate::scrape::run::now_ms();
+    for s in parsed.samples {
+        let mut labels = vec![("__name__".to_owned(), s.name.clone())];
+        labels.extend(s.labels.into_iter().filter(|(_, v)| !v.is_empty()));
+        let ts = s.timestamp_ms.unwrap_or(now);
+        let mut h = twox_hash::XxHash64::with_seed(0);
+        labels.hash(&mut h);
+        counts.series.insert(h.finish());
+        counts.names.insert(s.name);
+        counts.sample(ts);
+        json_line(&mut out, &labels, &[(ts, s.value)]);
+    }
+    Ok(Part {
+        path: "/api/v1/import",
+        content_type: "application/json",
+        body: out.into_bytes(),
+        counts,
+        resume: None,
+    })
+}
