@@ -65,7 +65,8 @@ pub struct ImportArgs {
     /// --end.
     #[arg(long)]
     pub start: Option<String>,
-    /// The range's end. Default: now.
+    /// The range's end. Default: a minute ago (VictoriaMetrics hides its newest 30 s from
+    /// queries, which the final comparison would miss).
     #[arg(long)]
     pub end: Option<String>,
     /// A remote source's slice: the unit of progress and of resuming.
