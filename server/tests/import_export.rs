@@ -165,3 +165,56 @@ fn import_and_export_round_trip() {
         .unwrap_or_else(|| panic!("no malformed_line count in /metrics"));
     assert!(line.ends_with(" 2"), "{line}");
 }
+
+#[test]
+fn an_import_over_the_ingest_rate_stops_with_429_and_can_be_sent_again() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(
+        common::bin(),
+        dir.path(),
+        "[limits]\ningest_rate = 10\ningest_burst = 60\n",
+    );
+    server.wait_ready(common::READY);
+    let t0 = common::now_ms() - 60_000;
+    let body = |from: i64| {
+        let values: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+        let ts: Vec<String> = (0..50)
+            .map(|i| (t0 + (from + i) * 100).to_string())
+            .collect();
+        format!(
+            "{{\"metric\":{{\"__name__\":\"limited\"}},\"values\":[{}],\"timestamps\":[{}]}}\n",
+            values.join(","),
+            ts.join(",")
+        )
+    };
+    let resp = server
+        .post("/api/v1/import", &[], body(0).as_bytes())
+        .expect("import");
+    assert_eq!(resp.status, 204, "{}", resp.text());
+    // The bucket is nearly empty: the next 50 are refused, the import stops with a 429.
+    let resp = server
+        .post("/api/v1/import", &[], body(50).as_bytes())
+        .expect("import");
+    assert_eq!(resp.status, 429, "{}", resp.text());
+    assert!(resp.header("retry-after").is_some());
+    assert!(
+        resp.text().contains("over the tenant's ingest rate"),
+        "{}",
+        resp.text()
+    );
+    // Sent again once the bucket refilled: stored.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let resp = server
+            .post("/api/v1/import", &[], body(50).as_bytes())
+            .expect("import");
+        if resp.status == 204 {
+            break;
+        }
+        assert_eq!(resp.status, 429, "{}", resp.text());
+        assert!(std::time::Instant::now() < deadline, "never stored");
+    }
+    let got = export(&server, "default", "{__name__=\"limited\"}");
+    assert_eq!(got.values().next().map(Vec::len), Some(100));
+}

@@ -156,9 +156,14 @@ impl Core {
                 last = Some(self.wal.submit([wal_records::encode(&place.rec)])?);
             }
         }
+        // A duplicate (an identical re-send) stores nothing: its token goes back too, so a
+        // client resending a body the rate limit cut short is not refused for what was
+        // stored the first time.
+        let duplicates = place.outcome.duplicates;
         let learnt = std::mem::take(&mut place.learnt);
-        if tokens > 0 {
-            head.give_back_tokens(tokens, limits.ingest_burst);
+        let unused = tokens + duplicates;
+        if unused > 0 {
+            head.give_back_tokens(unused, limits.ingest_burst);
         }
         if !learnt.is_empty() {
             head.learn_raw_keys(|raw| {

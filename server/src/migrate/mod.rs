@@ -148,9 +148,26 @@ impl ImportArgs {
         Ok(())
     }
 
+    /// Posts a part; over the tenant's ingest rate (429) or busy (503) it waits as asked
+    /// and sends the part again (what was stored comes back as duplicates).
     async fn server_post(&self, part: &source::Part) -> Result<()> {
+        let mut waits = 0u32;
+        while let Some(wait) = self.post_once(part).await? {
+            waits += 1;
+            if waits == 1 && !self.quiet {
+                eprintln!(
+                    "\nStrata asks to slow down (over the tenant's ingest rate, or busy): waiting and sending again"
+                );
+            }
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+
+    /// One attempt: `Some(wait)` when Strata asked to retry later.
+    async fn post_once(&self, part: &source::Part) -> Result<Option<std::time::Duration>> {
         if part.body.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let url = format!("{}{}", self.server.url.trim_end_matches('/'), part.path);
         let mut req = reqwest::Client::new()
@@ -168,6 +185,15 @@ impl ImportArgs {
             .await
             .map_err(|e| Error::Server(format!("POST {url}: {e}")))?;
         let status = resp.status();
+        if status.as_u16() == 429 || status.as_u16() == 503 {
+            let secs = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(1);
+            return Ok(Some(std::time::Duration::from_secs(secs.clamp(1, 60))));
+        }
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
             return Err(Error::Server(format!(
@@ -175,7 +201,7 @@ impl ImportArgs {
                 text.trim()
             )));
         }
-        Ok(())
+        Ok(None)
     }
 }
 

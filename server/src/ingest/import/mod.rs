@@ -10,7 +10,9 @@
 //! "malformed_line"}`, one per line) and named in the answer; the other lines are stored. Answers: 204
 //! when every line was stored; 400 with the count and the first lines' reasons otherwise
 //! (what was stored stays stored: a client must not resend the body); 413 for a line over
-//! 16 MiB; the engine's 429/503 as for remote-write, with what was stored before it.
+//! 16 MiB; 429 with Retry-After as soon as the tenant's ingest rate refuses a sample (the
+//! import stops there: resend the body, what was stored comes back as duplicates); 503 as
+//! for remote-write.
 
 mod vm_json;
 
@@ -188,6 +190,20 @@ async fn write_batch(
     }
     let outcome = ingest.write_metrics(tenant, series).await?;
     report.stored += outcome.accepted + outcome.duplicates;
+    // Over the tenant's ingest rate: stop here with a 429, what was stored named; the
+    // client sends the body again later (what was stored comes back as duplicates).
+    if outcome
+        .rejected
+        .contains_key(&strata_engine::RejectReason::RateLimited)
+    {
+        return Err(ApiError::RateLimited {
+            message: format!(
+                "over the tenant's ingest rate at line {}: stored {} samples so far; send the body again later",
+                first, report.stored
+            ),
+            retry_after: crate::http::error::RETRY_AFTER_SECS,
+        });
+    }
     report.rejected += outcome.rejected_total();
     if let Some(m) = outcome.messages.values().next()
         && report.reasons.len() < REASONS_SHOWN
