@@ -89,7 +89,10 @@ measure victoria-metrics "$VMPID" "http://127.0.0.1:$VMPORT"
 kill "$VMPID"; wait "$VMPID" 2>/dev/null || true
 
 HTTP=$(free_port); GRPC=$(free_port)
-printf '[scrape]\nfiles = ["%s"]\n' "$OUT/prometheus.yml" > "$OUT/strata.toml"
+# A million series: over the default max_active_series (150,000), raised as an operator of
+# this many targets would.
+printf '[scrape]\nfiles = ["%s"]\n[limits]\nmax_active_series = 2000000\nmax_series_per_metric = 2000000\n' \
+    "$OUT/prometheus.yml" > "$OUT/strata.toml"
 "$STRATA" serve --config "$OUT/strata.toml" --data-dir "$OUT/strata" \
     --http-addr "127.0.0.1:$HTTP" --grpc-addr "127.0.0.1:$GRPC" > "$OUT/strata.log" 2>&1 &
 SPID=$!; PIDS+=($SPID)
