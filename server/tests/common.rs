@@ -121,3 +121,21 @@ pub fn read_logs(data: &Path, config: &EngineConfig, tenant: &str) -> Vec<LogRec
     engine.close().expect("close");
     out
 }
+
+/// A child process (a peer: Prometheus, VictoriaMetrics) killed and reaped when dropped.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port free now (for a peer started on it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}

@@ -5,27 +5,14 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use common::{Killed, free_port};
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use prost::Message as _;
 use serde_json::Value;
 use strata_tests::server::Server;
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 fn get(addr: &str, path: &str) -> Value {
     let (host, port) = addr.rsplit_once(':').expect("addr");

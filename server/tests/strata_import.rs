@@ -7,9 +7,11 @@
 
 mod common;
 
+use common::{Killed, free_port};
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use strata_tests::http::{Framing, request};
@@ -17,21 +19,6 @@ use strata_tests::remote_write::{HEADERS, encode, node_and_http_series};
 use strata_tests::server::Server;
 
 const STEP_H: i64 = 3_600_000;
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 fn wait_http(addr: &str, path: &str) {
     let sock: std::net::SocketAddr = addr.parse().expect("addr");

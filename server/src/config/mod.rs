@@ -329,6 +329,21 @@ impl Config {
     }
 }
 
+/// The config file at `path`, read again, with only its sections `keys` (a reload of
+/// those: the others are checked at start and ignored here).
+pub(crate) fn sections_of(path: &std::path::Path, keys: &[&str]) -> Result<toml::Table> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
+        path: path.to_owned(),
+        source,
+    })?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| Error::config("", e.to_string()).in_file(path))?;
+    Ok(table
+        .into_iter()
+        .filter(|(k, _)| keys.contains(&k.as_str()))
+        .collect())
+}
+
 /// Parses a duration such as `90m`, `7d`, `100ms` or `36500d`.
 pub(crate) fn parse_duration(key: &str, text: &str) -> Result<Duration> {
     humantime::parse_duration(text.trim()).map_err(|e| {

@@ -156,20 +156,7 @@ impl Default for AlertingSettings {
 impl RulesSettings {
     /// The two sections of the config file at `path`, read again (a reload).
     pub fn reread(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
-            path: path.to_owned(),
-            source,
-        })?;
-        // The other sections are checked at start; here they are ignored.
-        let table: toml::Table =
-            toml::from_str(&text).map_err(|e| Error::config("", e.to_string()).in_file(path))?;
-        let mut only = toml::Table::new();
-        for key in ["rules", "alerting"] {
-            if let Some(v) = table.get(key) {
-                only.insert(key.to_owned(), v.clone());
-            }
-        }
-        let file: ReloadedFile = only
+        let file: ReloadedFile = super::sections_of(path, &["rules", "alerting"])?
             .try_into()
             .map_err(|e: toml::de::Error| Error::config("", e.to_string()).in_file(path))?;
         let mut s = resolve(file.rules, file.alerting)?;

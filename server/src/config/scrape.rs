@@ -57,17 +57,7 @@ impl Default for ScrapeSettings {
 impl ScrapeSettings {
     /// The section of the config file at `path`, read again (a reload).
     pub fn reread(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
-            path: path.to_owned(),
-            source,
-        })?;
-        let table: toml::Table =
-            toml::from_str(&text).map_err(|e| Error::config("", e.to_string()).in_file(path))?;
-        let mut only = toml::Table::new();
-        if let Some(v) = table.get("scrape") {
-            only.insert("scrape".to_owned(), v.clone());
-        }
-        let file: ReloadedFile = only
+        let file: ReloadedFile = super::sections_of(path, &["scrape"])?
             .try_into()
             .map_err(|e: toml::de::Error| Error::config("", e.to_string()).in_file(path))?;
         let mut s = resolve(file.scrape)?;

@@ -4,8 +4,8 @@
 
 use strata_engine::MatchOp;
 
-use super::ServerArgs;
 use super::source::{Counts, Source};
+use super::{ServerArgs, http};
 use crate::error::{Error, Result};
 
 /// The comparison's lines and whether every count agreed.
@@ -118,26 +118,12 @@ async fn label_values(
         "{}/api/v1/label/__name__/values",
         at.url.trim_end_matches('/')
     );
-    let mut req = reqwest::Client::new().get(&url).query(&[
+    let req = http().get(&url).query(&[
         ("match[]", sel.to_owned()),
         ("start", format!("{:.3}", start as f64 / 1000.0)),
         ("end", format!("{:.3}", end as f64 / 1000.0)),
     ]);
-    if let Some(tok) = &at.token {
-        req = req.bearer_auth(tok);
-    }
-    if let Some(ten) = &at.tenant {
-        req = req.header(crate::auth::TENANT_HEADER, ten);
-    }
-    let text = req
-        .send()
-        .await
-        .map_err(|e| Error::Server(format!("GET {url}: {e}")))?
-        .text()
-        .await
-        .map_err(|e| Error::Server(format!("GET {url}: {e}")))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Server(format!("GET {url}: not JSON ({e}): {text}")))?;
+    let v = json(at, req, &url).await?;
     Ok(v["data"]
         .as_array()
         .into_iter()
@@ -149,30 +135,36 @@ async fn label_values(
 /// A PromQL instant query's single value at `at` (0 for an empty answer).
 async fn instant(at: &ServerArgs, q: &str, t: i64) -> Result<u64> {
     let url = format!("{}/api/v1/query", at.url.trim_end_matches('/'));
-    let mut req = reqwest::Client::new().post(&url).form(&[
+    let req = http().post(&url).form(&[
         ("query", q.to_owned()),
         ("time", format!("{:.3}", t as f64 / 1000.0)),
     ]);
-    if let Some(tok) = &at.token {
-        req = req.bearer_auth(tok);
-    }
-    if let Some(ten) = &at.tenant {
-        req = req.header(crate::auth::TENANT_HEADER, ten);
-    }
-    let text = req
-        .send()
-        .await
-        .map_err(|e| Error::Server(format!("POST {url}: {e}")))?
-        .text()
-        .await
-        .map_err(|e| Error::Server(format!("POST {url}: {e}")))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Server(format!("POST {url}: not JSON ({e}): {text}")))?;
-    if v["status"] != "success" {
-        return Err(Error::Server(format!("{url}: {q}: {v}")));
-    }
+    let v = json(at, req, &url).await?;
     Ok(v["data"]["result"][0]["value"][1]
         .as_str()
         .and_then(|s| s.parse::<f64>().ok())
         .map_or(0, |f| f as u64))
+}
+
+/// `req` sent to `at` (its token and tenant added): the JSON answer, refused unless its
+/// `status` is `success`.
+async fn json(
+    at: &ServerArgs,
+    req: reqwest::RequestBuilder,
+    url: &str,
+) -> Result<serde_json::Value> {
+    let text = at
+        .authorize(req)
+        .send()
+        .await
+        .map_err(|e| Error::Server(format!("{url}: {e}")))?
+        .text()
+        .await
+        .map_err(|e| Error::Server(format!("{url}: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Server(format!("{url}: not JSON ({e}): {text}")))?;
+    if v["status"] != "success" {
+        return Err(Error::Server(format!("{url}: {v}")));
+    }
+    Ok(v)
 }

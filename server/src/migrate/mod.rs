@@ -43,6 +43,25 @@ pub struct ServerArgs {
     pub tenant: Option<String>,
 }
 
+impl ServerArgs {
+    /// `req` with this server's token and tenant.
+    pub(super) fn authorize(&self, mut req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(t) = &self.tenant {
+            req = req.header(crate::auth::TENANT_HEADER, t);
+        }
+        req
+    }
+}
+
+/// The one HTTP client of an import: its connections are reused from part to part.
+pub(super) fn http() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(reqwest::Client::new)
+}
+
 /// Flags of `strata import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -170,16 +189,12 @@ impl ImportArgs {
             return Ok(None);
         }
         let url = format!("{}{}", self.server.url.trim_end_matches('/'), part.path);
-        let mut req = reqwest::Client::new()
-            .post(&url)
-            .header("content-type", part.content_type)
-            .body(part.body.clone());
-        if let Some(t) = &self.server.token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(t) = &self.server.tenant {
-            req = req.header(crate::auth::TENANT_HEADER, t);
-        }
+        let req = self.server.authorize(
+            http()
+                .post(&url)
+                .header("content-type", part.content_type)
+                .body(part.body.clone()),
+        );
         let resp = req
             .send()
             .await

@@ -60,7 +60,7 @@ impl Counts {
 pub(super) struct Part {
     pub(super) path: &'static str,
     pub(super) content_type: &'static str,
-    pub(super) body: Vec<u8>,
+    pub(super) body: axum::body::Bytes,
     pub(super) counts: Counts,
     /// A file source's offset after this part.
     pub(super) resume: Option<u64>,
@@ -188,7 +188,7 @@ impl Source {
                 Ok(Some(Part {
                     path: "/api/v1/import",
                     content_type: "application/json",
-                    body,
+                    body: body.into(),
                     counts,
                     resume: None,
                 }))
@@ -210,7 +210,7 @@ fn empty(resume: Option<u64>) -> Part {
     Part {
         path: "/api/v1/import",
         content_type: "application/json",
-        body: Vec::new(),
+        body: axum::body::Bytes::new(),
         counts: Counts::default(),
         resume,
     }
@@ -226,7 +226,7 @@ async fn vm_export(r: &Remote, from: i64, to: i64) -> Result<Vec<u8>> {
     // VictoriaMetrics's range is inclusive: the slice is [from, to).
     form.push(("start".into(), format!("{:.3}", from as f64 / 1000.0)));
     form.push(("end".into(), format!("{:.3}", (to - 1) as f64 / 1000.0)));
-    let resp = reqwest::Client::new()
+    let resp = super::http()
         .post(&url)
         .form(&form)
         .send()
@@ -272,7 +272,7 @@ async fn remote_read(r: &Remote, from: i64, to: i64) -> Result<Vec<u8>> {
         .compress_vec(&req.encode_to_vec())
         .map_err(|e| Error::Server(format!("snappy: {e}")))?;
     let url = format!("{}/api/v1/read", r.url);
-    let resp = reqwest::Client::new()
+    let resp = super::http()
         .post(&url)
         .header("content-type", "application/x-protobuf")
         .header("content-encoding", "snappy")
@@ -412,7 +412,7 @@ fn file_part(
         Part {
             path: "/api/v1/import",
             content_type: "application/json",
-            body: batch,
+            body: batch.into(),
             counts,
             resume: None,
         }
@@ -453,7 +453,7 @@ fn otlp_part(line: Vec<u8>) -> Part {
     Part {
         path,
         content_type: "application/json",
-        body: line,
+        body: line.into(),
         counts: Counts::default(),
         resume: None,
     }
@@ -494,7 +494,7 @@ fn exposition_part(batch: &[u8], om: bool, path: &std::path::Path) -> Result<Par
     Ok(Part {
         path: "/api/v1/import",
         content_type: "application/json",
-        body: out.into_bytes(),
+        body: out.into_bytes().into(),
         counts,
         resume: None,
     })
