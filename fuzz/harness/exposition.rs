@@ -9,7 +9,8 @@
 //! non-empty metric names, label names that are unique, non-empty and never `__name__`
 //! (exemplars' too), at most one sample per line, distinct families; and what was parsed,
 //! written back out in the text format, parses to the same samples (and, from the text
-//! format, the same families).
+//! format, the same families); and each sample's series part, as the scraper keys its
+//! cache by it, decodes on its own to that sample's name and labels.
 
 use std::fmt::Write;
 
@@ -45,6 +46,7 @@ pub(crate) fn check_exposition(data: &[u8]) -> bool {
         Ok(p) => {
             check_parsed(&p, lines);
             round_trip(&p, format);
+            series_parts_decode_alone(body, &p, format);
             true
         }
         Err(e) => {
@@ -164,5 +166,24 @@ fn round_trip(p: &Parsed, format: Format) {
     assert_eq!(flat(&back), flat(p), "samples written back\n{body}");
     if text {
         assert_eq!(back.families, p.families, "families written back\n{body}");
+    }
+}
+
+/// Each sample's series part (the scraper's cache key) decodes alone to its name and
+/// labels: equal bytes read equally wherever they stand.
+fn series_parts_decode_alone(body: &[u8], p: &Parsed, format: Format) {
+    let parts = match decoders::series_parts(body, format) {
+        Ok(parts) => parts,
+        Err(e) => panic!("parsed, but its series parts are refused: {e}"),
+    };
+    assert_eq!(parts.len(), p.samples.len());
+    for (part, s) in parts.iter().zip(&p.samples) {
+        match decoders::decode_series(part, format) {
+            Ok((name, labels)) => assert_eq!((&name, &labels), (&s.name, &s.labels)),
+            Err(e) => panic!(
+                "series part {:?} refused alone: {e}",
+                String::from_utf8_lossy(part)
+            ),
+        }
     }
 }

@@ -22,7 +22,8 @@ use strata_engine::{LogRecord, SeriesSamples, SignalOutcome, SpanRecord};
 
 /// The exposition parser: Prometheus text and OpenMetrics bodies (scrapes and imports).
 pub use crate::ingest::exposition::{
-    Exemplar, Family, Format, MetricType, ParseError, Parsed, ParsedSample, parse,
+    Exemplar, Family, Format, MetricType, ParseError, Parsed, ParsedSample, decode_series, parse,
+    series_parts,
 };
 use crate::ingest::otlp::{
     Batch, Encoding, OtlpError, TranslateOptions, decode_logs_request, decode_metrics,

@@ -6,7 +6,9 @@
 //! - `target.rs`: a job's target groups (static, file_sd) into targets, by
 //!   `relabel_configs`.
 //! - `discovery.rs`: file_sd files, watched.
-//! - `process.rs`: a scraped body into series, staleness markers and report series.
+//! - `cache.rs`: a target's series by the bytes that name them (Prometheus's scrape cache).
+//! - `process.rs`: a scraped body into samples, staleness markers and report series.
+//! - `batch.rs`: one scrape's samples in one keyed engine write.
 //! - `run.rs`: a target's loop: fetch, process, write.
 //! - `api.rs`: `GET /api/v1/targets`.
 //!
@@ -17,12 +19,16 @@
 //! restart, as with Prometheus).
 
 pub(crate) mod api;
+mod batch;
+mod cache;
 pub(crate) mod config;
 mod discovery;
 pub(crate) mod error;
 pub(crate) mod process;
 pub(crate) mod run;
 pub(crate) mod target;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -3,36 +3,32 @@
 //! limits, the scrape's timestamp unless the sample has its own (`honor_timestamps`), a
 //! staleness marker for each series the previous scrape had and this one lacks, and the
 //! report series (`up`, `scrape_duration_seconds`, ...).
+//!
+//! A series the target's cache ([`SeriesCache`]) holds is taken by the bytes that name it:
+//! no labels decoded, joined or relabeled, and its handle (once known) spares the engine
+//! its label checks. Only a series new to the target is decoded, checked and relabeled.
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use strata_engine::{Exemplar, FamilyMetadata, Metadata, MetricType, Sample, SeriesExemplars};
 
-use strata_engine::{
-    Exemplar, FamilyMetadata, Metadata, MetricType, Sample, SeriesExemplars, SeriesSamples,
-};
-
+use super::batch::Batch;
+use super::cache::{Entry, SeriesCache};
 use super::target::{LabelSet, Target};
-use crate::ingest::exposition::{self, Format, MetricType as Kind, Parsed};
+use crate::ingest::exposition::{self, Format, LineSample, MetricType as Kind};
 use crate::relabel::Outcome;
 
 /// Prometheus's staleness marker: a NaN no computation makes.
 pub(crate) const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
-/// The series of a target's last successful scrape without timestamps of their own, by a
-/// hash of their labels: those missing from the next scrape get a staleness marker.
-pub(crate) type SeriesCache = HashMap<u64, LabelSet>;
-
-/// What one scrape makes.
+/// What one scrape made, beside the samples it put in its [`Batch`].
 #[derive(Debug, Default)]
 pub(crate) struct Made {
-    pub(crate) series: Vec<SeriesSamples>,
     pub(crate) exemplars: Vec<SeriesExemplars>,
     pub(crate) metadata: Vec<FamilyMetadata>,
     /// Samples in the body.
     pub(crate) scraped: u64,
     /// Samples left after `metric_relabel_configs`.
     pub(crate) post_relabel: u64,
-    /// Series not in the previous scrape.
+    /// Series new to the target's cache.
     pub(crate) added: u64,
     /// Staleness markers written for series gone since the previous scrape.
     pub(crate) stale: u64,
@@ -40,82 +36,48 @@ pub(crate) struct Made {
     pub(crate) duplicates: u64,
 }
 
-/// Makes the series of a scraped `body` (taken at `ts` ms) for `target`, updating `cache`
-/// to its series; an error fails the whole scrape (nothing of it is stored, and every
-/// series of the previous scrape is marked stale, as Prometheus does).
+/// Makes the samples of a scraped `body` (taken at `ts` ms) for `target` into `batch`,
+/// with staleness markers for the series of the previous scrape it lacks, and updates
+/// `cache`. An error fails the whole scrape: the caller clears `batch` and ends every
+/// series ([`end_all`]), as Prometheus does.
 pub(crate) fn process(
     target: &Target,
     body: &[u8],
     content_type: Option<&str>,
     ts: i64,
     cache: &mut SeriesCache,
+    batch: &mut Batch,
 ) -> Result<Made, String> {
     let format = Format::from_content_type(content_type);
-    let parsed: Parsed = exposition::parse(body, format).map_err(|e| e.to_string())?;
-    let job = &target.job;
-    let mut made = Made {
-        scraped: parsed.samples.len() as u64,
-        ..Made::default()
-    };
-    let mut seen: HashMap<u64, usize> = HashMap::with_capacity(parsed.samples.len());
-    let mut fresh = SeriesCache::with_capacity(cache.len());
-    for s in parsed.samples {
-        let mut labels: LabelSet = Vec::with_capacity(s.labels.len() + target.labels.len() + 1);
-        labels.push(("__name__".into(), s.name));
-        labels.extend(s.labels);
-        join_target(&mut labels, &target.labels, job.honor_labels);
-        if let Outcome::Dropped { .. } = job.metric_relabel.apply(&mut labels) {
-            continue;
-        }
-        check_labels(&labels, job)?;
-        made.post_relabel += 1;
-        if job.sample_limit > 0 && made.post_relabel > job.sample_limit {
-            return Err(format!(
-                "sample_limit exceeded (limit {})",
-                job.sample_limit
-            ));
-        }
-        let own_ts = s.timestamp_ms.filter(|_| job.honor_timestamps);
-        let key = hash(&labels);
-        if seen.contains_key(&key) {
-            made.duplicates += 1;
-            continue;
-        }
-        seen.insert(key, made.series.len());
-        if own_ts.is_none() {
-            if !cache.contains_key(&key) {
-                made.added += 1;
+    let generation = cache.begin(format);
+    let mut made = Made::default();
+    // A limit's error, which stops the reading (it carries no line, as Prometheus's).
+    let mut over_limit = None;
+    let scanned = exposition::scan(body, format, |s| {
+        made.scraped += 1;
+        let line = Line {
+            target,
+            format,
+            generation,
+            ts,
+        };
+        line.take(s, cache, batch, &mut made).map_err(|e| match e {
+            Refused::Parse(e) => e,
+            Refused::Limit(e) => {
+                over_limit = Some(e);
+                String::new()
             }
-            fresh.insert(key, labels.clone());
-        }
-        let sample_ts = own_ts.unwrap_or(ts);
-        if let Some(e) = s.exemplar {
-            made.exemplars.push(SeriesExemplars {
-                series: labels.clone(),
-                exemplars: vec![Exemplar {
-                    labels: e.labels,
-                    ts: e.timestamp_ms.unwrap_or(sample_ts),
-                    value: e.value,
-                }],
-            });
-        }
-        made.series.push(SeriesSamples {
-            labels,
-            samples: vec![Sample {
-                ts: sample_ts,
-                value: s.value,
-            }],
-        });
+        })
+    });
+    let families = match scanned {
+        Ok(families) => families,
+        Err(e) => return Err(over_limit.unwrap_or_else(|| e.to_string())),
+    };
+    for (series, known) in cache.finish() {
+        made.stale += 1;
+        batch.push_series(cache, &series, known, None, stale_sample(ts));
     }
-    for (key, labels) in cache.drain() {
-        if !fresh.contains_key(&key) {
-            made.stale += 1;
-            made.series.push(stale(labels, ts));
-        }
-    }
-    *cache = fresh;
-    made.metadata = parsed
-        .families
+    made.metadata = families
         .into_iter()
         .map(|f| FamilyMetadata {
             family: f.name,
@@ -129,21 +91,148 @@ pub(crate) fn process(
     Ok(made)
 }
 
-/// A staleness marker at `ts` for the series `labels`.
-pub(crate) fn stale(labels: LabelSet, ts: i64) -> SeriesSamples {
-    SeriesSamples {
-        labels,
-        samples: vec![Sample {
-            ts,
-            value: f64::from_bits(STALE_NAN),
-        }],
+/// Why a line failed the scrape.
+enum Refused {
+    /// The body is malformed (the reading adds the line number).
+    Parse(String),
+    /// A limit of the job.
+    Limit(String),
+}
+
+/// What every line of one scrape shares.
+struct Line<'t> {
+    target: &'t Target,
+    format: Format,
+    generation: u64,
+    ts: i64,
+}
+
+impl Line<'_> {
+    /// One sample line into `batch`: by the cache's entry for its bytes, or decoded,
+    /// relabeled and checked if the target never gave it before.
+    fn take(
+        &self,
+        s: LineSample<'_>,
+        cache: &mut SeriesCache,
+        batch: &mut Batch,
+        made: &mut Made,
+    ) -> Result<(), Refused> {
+        let job = &self.target.job;
+        let series = s.series();
+        let own_ts = s.timestamp_ms.filter(|_| job.honor_timestamps);
+        let mut labels = None;
+        let (known, store) = if let Some(e) = cache.get_mut(series) {
+            if e.dropped {
+                e.seen = self.generation;
+                return Ok(());
+            }
+            let store = self.admit(e, own_ts, made)?;
+            (e.known, store)
+        } else {
+            let (name, decoded) = s.decode().map_err(Refused::Parse)?;
+            let mut e = Entry::default();
+            let Some(l) = make_labels(self.target, name, decoded) else {
+                e.dropped = true;
+                e.seen = self.generation;
+                cache.insert(series, e);
+                return Ok(());
+            };
+            check_labels(&l, job).map_err(Refused::Limit)?;
+            let store = self.admit(&mut e, own_ts, made)?;
+            cache.insert(series, e);
+            made.added += 1;
+            labels = Some(l);
+            (None, store)
+        };
+        if !store {
+            return Ok(());
+        }
+        let sample = Sample {
+            ts: own_ts.unwrap_or(self.ts),
+            value: s.value,
+        };
+        if let Some(e) = s.exemplar {
+            let series_labels = match &labels {
+                Some(l) => Some(l.clone()),
+                None => labels_of(self.target, self.format, series),
+            };
+            if let Some(series_labels) = series_labels {
+                made.exemplars.push(SeriesExemplars {
+                    series: series_labels,
+                    exemplars: vec![Exemplar {
+                        labels: e.labels,
+                        ts: e.timestamp_ms.unwrap_or(sample.ts),
+                        value: e.value,
+                    }],
+                });
+            }
+        }
+        batch.push_series(cache, series, known, labels, sample);
+        Ok(())
+    }
+
+    /// Counts a sample kept by relabeling against `sample_limit`; false for a second
+    /// sample of the same series in one body (the first is kept).
+    fn admit(&self, e: &mut Entry, own_ts: Option<i64>, made: &mut Made) -> Result<bool, Refused> {
+        let job = &self.target.job;
+        made.post_relabel += 1;
+        if job.sample_limit > 0 && made.post_relabel > job.sample_limit {
+            return Err(Refused::Limit(format!(
+                "sample_limit exceeded (limit {})",
+                job.sample_limit
+            )));
+        }
+        if e.seen == self.generation {
+            made.duplicates += 1;
+            return Ok(false);
+        }
+        e.seen = self.generation;
+        e.tracked_now = own_ts.is_none();
+        Ok(true)
     }
 }
 
-/// Markers for every series of `cache`, which it leaves empty: a failed scrape, or a
-/// target gone.
-pub(crate) fn all_stale(cache: &mut SeriesCache, ts: i64) -> Vec<SeriesSamples> {
-    cache.drain().map(|(_, l)| stale(l, ts)).collect()
+/// The stored labels of the series named by `series` (bytes of a body in `format`) for
+/// `target`; `None` when `metric_relabel_configs` drops it (or the bytes do not decode,
+/// which cached bytes always do).
+pub(crate) fn labels_of(target: &Target, format: Format, series: &[u8]) -> Option<LabelSet> {
+    let (name, labels) = exposition::decode_series(series, format).ok()?;
+    make_labels(target, name, labels)
+}
+
+/// A sample's name and labels joined to the target's and relabeled; `None` if dropped.
+fn make_labels(target: &Target, name: String, labels: Vec<(String, String)>) -> Option<LabelSet> {
+    let job = &target.job;
+    let mut l: LabelSet = Vec::with_capacity(labels.len() + target.labels.len() + 1);
+    l.push(("__name__".into(), name));
+    l.extend(labels);
+    join_target(&mut l, &target.labels, job.honor_labels);
+    match job.metric_relabel.apply(&mut l) {
+        Outcome::Dropped { .. } => None,
+        Outcome::Kept => Some(l),
+    }
+}
+
+/// A staleness marker at `ts`.
+pub(crate) fn stale_sample(ts: i64) -> Sample {
+    Sample {
+        ts,
+        value: f64::from_bits(STALE_NAN),
+    }
+}
+
+/// Markers at `ts` for every series the last successful scrape had, into `batch`, and
+/// the cache emptied: a failed scrape, or a target gone. Returns the count in a [`Made`].
+pub(crate) fn end_all(cache: &mut SeriesCache, batch: &mut Batch, ts: i64) -> Made {
+    let gone = cache.end_all();
+    let stale = gone.len() as u64;
+    for (series, known) in gone {
+        batch.push_series(cache, &series, known, None, stale_sample(ts));
+    }
+    Made {
+        stale,
+        ..Made::default()
+    }
 }
 
 /// Adds the target's labels to a sample's: with `honor_labels` the sample's win; without,
@@ -203,12 +292,6 @@ fn name_of(labels: &LabelSet) -> &str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-fn hash(labels: &LabelSet) -> u64 {
-    let mut h = twox_hash::XxHash64::with_seed(0);
-    labels.hash(&mut h);
-    h.finish()
-}
-
 fn kind(k: Kind) -> MetricType {
     match k {
         Kind::Counter => MetricType::Counter,
@@ -222,36 +305,28 @@ fn kind(k: Kind) -> MetricType {
     }
 }
 
-/// The report series of a scrape at `ts`, with the target's labels.
+/// The report series of a scrape at `ts`, with the target's labels, into `batch`.
 pub(crate) fn report(
     target: &Target,
     ts: i64,
     up: bool,
     duration_s: f64,
     made: &Made,
-) -> Vec<SeriesSamples> {
-    let series = |name: &str, value: f64| {
-        let mut labels = target.labels.clone();
-        labels.push(("__name__".into(), name.into()));
-        labels.sort();
-        SeriesSamples {
-            labels,
-            samples: vec![Sample { ts, value }],
-        }
-    };
-    vec![
-        series("up", if up { 1.0 } else { 0.0 }),
-        series("scrape_duration_seconds", duration_s),
-        series("scrape_samples_scraped", made.scraped as f64),
-        series(
-            "scrape_samples_post_metric_relabeling",
-            made.post_relabel as f64,
-        ),
-        series("scrape_series_added", made.added as f64),
-    ]
+    batch: &mut Batch,
+) {
+    let values = [
+        if up { 1.0 } else { 0.0 },
+        duration_s,
+        made.scraped as f64,
+        made.post_relabel as f64,
+        made.added as f64,
+    ];
+    for (labels, value) in report_labels(target).into_iter().zip(values) {
+        batch.push_labels(labels, Sample { ts, value });
+    }
 }
 
-/// The report series' labels: marked stale when the target goes.
+/// The report series' labels, in [`report`]'s order: marked stale when the target goes.
 pub(crate) fn report_labels(target: &Target) -> Vec<LabelSet> {
     [
         "up",

@@ -10,13 +10,17 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use strata_engine::{SeriesSamples, TenantId};
+use strata_engine::TenantId;
 use tokio::sync::watch;
 use tracing::debug;
 
 use super::Stop;
-use super::process::{self, Made, SeriesCache};
+use super::batch::{self, Batch, Submitted};
+use super::cache::SeriesCache;
+use super::process::{self, Made};
 use super::target::Target;
+use crate::runtime::ingest_handle::Ingest;
+use crate::runtime::self_metrics::Signal;
 use crate::runtime::state::AppState;
 
 /// A target's state as `/api/v1/targets` shows it.
@@ -46,7 +50,7 @@ pub(crate) async fn run(
 ) {
     let interval_ms = target.interval.as_millis().max(1) as i64;
     let offset = (target.key() % interval_ms as u64) as i64;
-    let mut cache = SeriesCache::new();
+    let mut cache = SeriesCache::default();
     let mut scraped_once = false;
     loop {
         let now = now_ms();
@@ -59,32 +63,54 @@ pub(crate) async fn run(
         if *stop.borrow() != Stop::Run {
             break;
         }
-        scrape_once(&state, &tenant, &target, &client, &status, &mut cache).await;
+        cache = scrape_once(&state, &tenant, &target, &client, &status, cache).await;
         scraped_once = true;
     }
     // Gone: its series and its report series end here (not at shutdown: they go on after
     // a restart).
     if scraped_once && *stop.borrow() == Stop::Gone {
         let ts = now_ms();
-        let mut stale = process::all_stale(&mut cache, ts);
-        stale.extend(
-            process::report_labels(&target)
-                .into_iter()
-                .map(|l| process::stale(l, ts)),
-        );
-        write(&state, &tenant, stale).await;
+        let t = Arc::clone(&target);
+        let ingest = state.ingest.clone();
+        let tenant_ = tenant.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut batch = Batch::default();
+            process::end_all(&mut cache, &mut batch, ts);
+            for labels in process::report_labels(&t) {
+                batch.push_labels(labels, process::stale_sample(ts));
+            }
+            submit(&ingest, &tenant_, &t, &mut cache, &mut batch)
+        })
+        .await;
+        if let Ok(submitted) = done {
+            finish(&state, &tenant, submitted).await;
+        }
     }
 }
 
-/// One scrape: fetch, make, write, report.
+/// What the blocking part of a scrape hands back.
+struct Scraped {
+    cache: SeriesCache,
+    up: bool,
+    made: Made,
+    error: String,
+    duration: f64,
+    /// Samples in the write (the body's, markers, reports).
+    samples: usize,
+    submitted: Option<Submitted>,
+}
+
+/// One scrape: fetch; then, on a blocking thread, make the body into a batch with the
+/// markers and report series and submit it; then await its WAL acknowledgement, and
+/// write the exemplars and metadata after it. Returns the target's cache.
 pub(crate) async fn scrape_once(
     state: &AppState,
     tenant: &TenantId,
-    target: &Target,
+    target: &Arc<Target>,
     client: &reqwest::Client,
     status: &Mutex<Status>,
-    cache: &mut SeriesCache,
-) {
+    cache: SeriesCache,
+) -> SeriesCache {
     let ts = now_ms();
     let started = Instant::now();
     let limit = match target.job.body_size_limit {
@@ -92,69 +118,117 @@ pub(crate) async fn scrape_once(
         n => n,
     };
     let fetched = fetch(client, target, limit).await;
-    let result = match fetched {
-        Ok((body, content_type)) => {
-            let t = target.clone();
-            let mut c = std::mem::take(cache);
-            let made = tokio::task::spawn_blocking(move || {
-                let r = process::process(&t, &body, content_type.as_deref(), ts, &mut c);
-                (r, c)
-            })
-            .await;
-            match made {
-                Ok((r, c)) => {
-                    *cache = c;
-                    r
-                }
-                Err(e) => Err(format!("scrape task failed: {e}")),
+    let t = Arc::clone(target);
+    let ingest = state.ingest.clone();
+    let tenant_ = tenant.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let mut cache = cache;
+        let mut batch = Batch::default();
+        let result = fetched.and_then(|(body, content_type)| {
+            process::process(
+                &t,
+                &body,
+                content_type.as_deref(),
+                ts,
+                &mut cache,
+                &mut batch,
+            )
+        });
+        let (up, made, error) = match result {
+            Ok(made) => (true, made, String::new()),
+            Err(e) => {
+                debug!(target = %t.url, error = %e, "scrape failed");
+                batch.clear();
+                (false, process::end_all(&mut cache, &mut batch, ts), e)
             }
+        };
+        let duration = started.elapsed().as_secs_f64();
+        let samples = batch.len();
+        process::report(&t, ts, up, duration, &made, &mut batch);
+        let submitted = submit(&ingest, &tenant_, &t, &mut cache, &mut batch);
+        Scraped {
+            cache,
+            up,
+            made,
+            error,
+            duration,
+            samples,
+            submitted,
         }
-        Err(e) => Err(e),
-    };
-    let duration = started.elapsed().as_secs_f64();
-    let (up, made, error) = match result {
-        Ok(made) => (true, made, String::new()),
+    })
+    .await;
+    let scraped = match work {
+        Ok(s) => s,
         Err(e) => {
-            debug!(target = %target.url, error = %e, "scrape failed");
-            let made = Made {
-                series: process::all_stale(cache, ts),
-                ..Made::default()
-            };
-            (false, made, e)
+            // The cache went with the task: the next scrape starts a new one.
+            let mut s = status.lock().unwrap_or_else(|p| p.into_inner());
+            s.health = "down";
+            s.last_error = format!("scrape task failed: {e}");
+            s.last_scrape_ms = ts;
+            return SeriesCache::default();
         }
     };
-    let report = process::report(target, ts, up, duration, &made);
-    let stored = made.series.len() as u64;
+    finish(state, tenant, scraped.submitted).await;
     let Made {
-        series,
         exemplars,
         metadata,
         ..
-    } = made;
-    write(state, tenant, series).await;
+    } = scraped.made;
     if !exemplars.is_empty() {
         let _ = state.ingest.write_exemplars(tenant, exemplars).await;
     }
     if !metadata.is_empty() {
         let _ = state.ingest.write_metadata(tenant, metadata).await;
     }
-    write(state, tenant, report).await;
     let mut s = status.lock().unwrap_or_else(|p| p.into_inner());
-    s.health = if up { "up" } else { "down" };
-    s.last_error = error;
+    s.health = if scraped.up { "up" } else { "down" };
+    s.last_error = scraped.error;
     s.last_scrape_ms = ts;
-    s.last_duration_s = duration;
-    if up {
-        s.last_samples = stored;
+    s.last_duration_s = scraped.duration;
+    if scraped.up {
+        s.last_samples = scraped.samples as u64;
     }
+    scraped.cache
 }
 
-/// Writes `series` through the server's write path; a refusal is counted there.
-async fn write(state: &AppState, tenant: &TenantId, series: Vec<SeriesSamples>) {
-    if series.is_empty() {
+/// Submits `batch` through the server's write path (the tenant's `[relabel]` rules, the
+/// engine's caps); `None` when the engine is not ready.
+fn submit(
+    ingest: &Ingest,
+    tenant: &TenantId,
+    target: &Target,
+    cache: &mut SeriesCache,
+    batch: &mut Batch,
+) -> Option<Submitted> {
+    let engine = ingest.engine().ok()?;
+    let relabeling = ingest.relabeling();
+    let rules = relabeling.as_deref().map(|r| &r.for_tenant(tenant).metrics);
+    let format = cache.format();
+    Some(batch::write(
+        batch,
+        &engine,
+        tenant,
+        rules,
+        cache,
+        |series| process::labels_of(target, format, series),
+    ))
+}
+
+/// Awaits a submitted scrape's acknowledgement and counts it in the self-metrics as any
+/// write; a refusal is counted there.
+async fn finish(state: &AppState, tenant: &TenantId, submitted: Option<Submitted>) {
+    let Some((pending, dropped)) = submitted else {
         return;
-    }
-    if let Err(e) = state.ingest.write_metrics(tenant, series).await {
+    };
+    state
+        .ingest
+        .count_relabeled(tenant, Signal::Metrics, &dropped);
+    if let Some(pending) = pending
+        && let Err(e) = state
+            .ingest
+            .finish_pending(tenant, Signal::Metrics, pending)
+            .await
+    {
         debug!(error = %e, "a scrape's write failed");
     }
 }

@@ -172,9 +172,82 @@ pub struct ParseError {
 /// Parses a whole exposition body. Any error refuses the body, as Prometheus fails the
 /// scrape: see the module documentation for what is accepted.
 pub fn parse(body: &[u8], format: Format) -> Result<Parsed, ParseError> {
+    let mut samples = Vec::new();
+    let families = scan(body, format, |s| {
+        let (name, labels) = s.decode()?;
+        samples.push(ParsedSample {
+            name,
+            labels,
+            value: s.value,
+            timestamp_ms: s.timestamp_ms,
+            exemplar: s.exemplar,
+        });
+        Ok(())
+    })?;
+    Ok(Parsed { samples, families })
+}
+
+/// One sample line as [`scan`] gives it: the bytes naming its series, not yet decoded.
+pub(crate) struct LineSample<'a> {
+    /// The body from the line's first byte.
+    line: &'a [u8],
+    /// How many bytes of `line` name the series.
+    series_len: usize,
+    om: bool,
+    /// The value (canonical NaN as in [`ParsedSample::value`]).
+    pub(crate) value: f64,
+    /// As [`ParsedSample::timestamp_ms`].
+    pub(crate) timestamp_ms: Option<i64>,
+    /// As [`ParsedSample::exemplar`].
+    pub(crate) exemplar: Option<Exemplar>,
+}
+
+impl<'a> LineSample<'a> {
+    /// The bytes naming the series, as written: `name`, `name{...}` or `{...}`. Equal
+    /// bytes decode to the same name and labels (in the same format).
+    pub(crate) fn series(&self) -> &'a [u8] {
+        self.line.get(..self.series_len).unwrap_or_default()
+    }
+
+    /// The series' name and labels; an error refuses the line (and the body).
+    pub(crate) fn decode(&self) -> Result<(String, Vec<(String, String)>), String> {
+        text::decode_series(self.line, self.series_len, self.om)
+    }
+}
+
+/// The name and labels of a series part [`series_parts`] (or the scraper's reading) gave
+/// before, in the same format: equal bytes decode equally wherever they stand.
+pub fn decode_series(
+    series: &[u8],
+    format: Format,
+) -> Result<(String, Vec<(String, String)>), String> {
+    text::decode_series(series, series.len(), format == Format::OpenMetrics)
+}
+
+/// The bytes naming each sample's series, in body order, as the scraper keys its series
+/// cache by them; the body refused as [`parse`] refuses it.
+pub fn series_parts(body: &[u8], format: Format) -> Result<Vec<&[u8]>, ParseError> {
+    let mut parts = Vec::new();
+    scan(body, format, |s| {
+        s.decode()?;
+        parts.push(s.series());
+        Ok(())
+    })?;
+    Ok(parts)
+}
+
+/// Reads a whole body as [`parse`] does, handing each sample line to `each` without
+/// decoding its series (a reader that knows the series by its bytes skips the labels; it
+/// calls [`LineSample::decode`] for the others). An error from `each` refuses the body at
+/// that line, as a parse error does. Returns the metric families.
+pub(crate) fn scan<'a>(
+    body: &'a [u8],
+    format: Format,
+    mut each: impl FnMut(LineSample<'a>) -> Result<(), String>,
+) -> Result<Vec<Family>, ParseError> {
     let mut state = State {
         om: format == Format::OpenMetrics,
-        out: Parsed::default(),
+        families: Vec::new(),
         index: HashMap::new(),
         typed: Vec::new(),
     };
@@ -183,7 +256,7 @@ pub fn parse(body: &[u8], format: Format) -> Result<Parsed, ParseError> {
     while pos < body.len() {
         let rest = &body[pos..];
         let step = state
-            .line(rest)
+            .line(rest, &mut each)
             .map_err(|reason| ParseError { line, reason })?;
         // The line's content, then its `\n` if any.
         pos += step.len + 1;
@@ -196,7 +269,7 @@ pub fn parse(body: &[u8], format: Format) -> Result<Parsed, ParseError> {
                     reason: format!("content after \"# EOF\": {}", quote(after)),
                 });
             }
-            return Ok(state.out);
+            return Ok(state.families);
         }
     }
     if state.om {
@@ -205,7 +278,7 @@ pub fn parse(body: &[u8], format: Format) -> Result<Parsed, ParseError> {
             reason: "missing \"# EOF\" at the end of the body".into(),
         });
     }
-    Ok(state.out)
+    Ok(state.families)
 }
 
 /// What reading one line did.
@@ -239,7 +312,7 @@ impl Step {
 /// The parse so far.
 struct State {
     om: bool,
-    out: Parsed,
+    families: Vec<Family>,
     /// Family name -> index in `out.families`.
     index: HashMap<String, usize>,
     /// By family index: had a `TYPE` line.
@@ -247,8 +320,12 @@ struct State {
 }
 
 impl State {
-    /// One line: `b` is the body from the line's start.
-    fn line(&mut self, b: &[u8]) -> Result<Step, String> {
+    /// One line: `b` is the body from the line's start; a sample goes to `each`.
+    fn line<'a>(
+        &mut self,
+        b: &'a [u8],
+        each: &mut impl FnMut(LineSample<'a>) -> Result<(), String>,
+    ) -> Result<Step, String> {
         let line_end = || b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
         if self.om {
             match b.first() {
@@ -280,7 +357,7 @@ impl State {
             }
             let mut line = Line::new(b, 0, true);
             let sample = line.sample()?;
-            self.sample(sample);
+            self.sample(sample, each)?;
             return Ok(Step::of(&line));
         }
         let blank = |c: &u8| *c == b' ' || *c == b'\t';
@@ -307,20 +384,25 @@ impl State {
             Some(_) => {
                 let mut line = Line::new(b, start, false);
                 let sample = line.sample()?;
-                self.sample(sample);
+                self.sample(sample, each)?;
                 Ok(Step::of(&line))
             }
         }
     }
 
-    fn sample(&mut self, s: RawSample) {
-        self.out.samples.push(ParsedSample {
-            name: s.name,
-            labels: s.labels,
-            value: s.value,
-            timestamp_ms: s.timestamp_ms,
-            exemplar: s.exemplar,
-        });
+    fn sample<'a>(
+        &self,
+        raw: RawSample<'a>,
+        each: &mut impl FnMut(LineSample<'a>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        each(LineSample {
+            line: raw.line,
+            series_len: raw.series_len,
+            om: self.om,
+            value: raw.value,
+            timestamp_ms: raw.timestamp_ms,
+            exemplar: raw.exemplar,
+        })
     }
 
     fn meta(&mut self, meta: Meta) -> Result<(), String> {
@@ -330,7 +412,7 @@ impl State {
             // is taken (the last one wins).
             Meta::Type(name, kind) => {
                 let i = self.family_index(name);
-                self.out.families[i].kind = kind;
+                self.families[i].kind = kind;
             }
             Meta::Unit(name, unit) => self.family(name).unit = Some(unit),
         }
@@ -339,7 +421,7 @@ impl State {
 
     fn family(&mut self, name: String) -> &mut Family {
         let i = self.family_index(name);
-        &mut self.out.families[i]
+        &mut self.families[i]
     }
 
     /// The index of family `name`, created on first sight.
@@ -347,8 +429,8 @@ impl State {
         if let Some(&i) = self.index.get(&name) {
             return i;
         }
-        let i = self.out.families.len();
-        self.out.families.push(Family {
+        let i = self.families.len();
+        self.families.push(Family {
             name: name.clone(),
             kind: MetricType::Unknown,
             help: None,

@@ -33,11 +33,13 @@ pub(crate) struct Line<'a> {
     pub(crate) newlines: usize,
 }
 
-/// A sample line as read.
-pub(crate) struct RawSample {
-    /// The metric name, unescaped.
-    pub(crate) name: String,
-    pub(crate) labels: Labels,
+/// A sample line as read: its series part is only delimited here (see [`series_len`]);
+/// [`decode_series`] reads its name and labels when they are wanted.
+pub(crate) struct RawSample<'a> {
+    /// The body from the line's first byte.
+    pub(crate) line: &'a [u8],
+    /// How many bytes of `line` name the series (`name`, `name{...}` or `{...}`).
+    pub(crate) series_len: usize,
     pub(crate) value: f64,
     pub(crate) timestamp_ms: Option<i64>,
     pub(crate) exemplar: Option<Exemplar>,
@@ -189,28 +191,24 @@ impl<'a> Line<'a> {
         Ok(Some(raw))
     }
 
-    /// A sample line (the cursor at its first non-blank byte).
-    pub(crate) fn sample(&mut self) -> Result<RawSample, String> {
-        let mut name = None;
-        if self.peek() != Some(b'{') {
-            let Some(n) = self.legacy_name(true) else {
-                return Err(format!("expected a metric name, got {}", self.got()));
-            };
-            // In the text format the value may follow the name directly (`m+1`), as
-            // Prometheus reads it.
-            name = Some(n);
-            self.skip_ws();
+    /// A sample line (the cursor at its first non-blank byte). The series part is
+    /// delimited, not decoded: a reader that knows the series by its bytes skips the
+    /// labels ([`decode_series`] reads them).
+    pub(crate) fn sample(&mut self) -> Result<RawSample<'a>, String> {
+        let from = self.i;
+        let line = self.b.get(from..).unwrap_or_default();
+        match series_len(line, self.om) {
+            Some((len, newlines)) => {
+                self.i += len;
+                self.newlines += newlines;
+            }
+            // Not well formed enough to tell where the series ends: the full reading says
+            // why (or, should it succeed, where it ends).
+            None => {
+                self.series()?;
+            }
         }
-        let labels = if self.eat(b'{') {
-            self.labels(&mut name, false)?
-        } else {
-            Vec::new()
-        };
-        let Some(raw_name) = name else {
-            return Err(
-                "no metric name: expected one before the braces or quoted inside them".into(),
-            );
-        };
+        let series_len = self.i - from;
         let value = self.value("the series")?;
         let (timestamp_ms, exemplar) = if self.om {
             self.om_tail()?
@@ -218,12 +216,44 @@ impl<'a> Line<'a> {
             (self.text_tail()?, None)
         };
         Ok(RawSample {
-            name: unescape(raw_name, "metric name", true)?,
-            labels,
+            line,
+            series_len,
             value,
             timestamp_ms,
             exemplar,
         })
+    }
+
+    /// The series part of a sample line: the metric name (before the braces or quoted
+    /// inside them) and the labels. The cursor ends after the closing brace, or after the
+    /// name when there are no braces.
+    fn series(&mut self) -> Result<(String, Labels), String> {
+        let mut name = None;
+        let mut end = self.i;
+        if self.peek() != Some(b'{') {
+            let Some(n) = self.legacy_name(true) else {
+                return Err(format!("expected a metric name, got {}", self.got()));
+            };
+            // In the text format the value may follow the name directly (`m+1`), as
+            // Prometheus reads it.
+            name = Some(n);
+            end = self.i;
+            self.skip_ws();
+        }
+        let labels = if self.eat(b'{') {
+            let labels = self.labels(&mut name, false)?;
+            end = self.i;
+            labels
+        } else {
+            Vec::new()
+        };
+        self.i = end;
+        let Some(raw_name) = name else {
+            return Err(
+                "no metric name: expected one before the braces or quoted inside them".into(),
+            );
+        };
+        Ok((unescape(raw_name, "metric name", true)?, labels))
     }
 
     /// The separator and a value after `after` (in the text format none is needed).
@@ -381,6 +411,76 @@ impl<'a> Line<'a> {
         }
         check_unique(&labels)?;
         Ok(labels)
+    }
+}
+
+/// The name and labels of a sample line's series part: `line` from the line's first
+/// byte, `len` bytes of it naming the series (as [`RawSample::series_len`] said). The
+/// reading is the one a whole line gets, so errors read the same.
+pub(crate) fn decode_series(line: &[u8], len: usize, om: bool) -> Result<(String, Labels), String> {
+    let mut l = Line::new(line, 0, om);
+    let decoded = l.series()?;
+    if l.i != len {
+        return Err(format!(
+            "unexpected {} after the series",
+            quote(line.get(l.i.min(len)..len.max(l.i)).unwrap_or_default())
+        ));
+    }
+    Ok(decoded)
+}
+
+/// Where the series part of a sample line ends, without decoding it: a metric name of
+/// the classic charset, then (after blanks in the text format) braces through their
+/// closing `}`, quoted strings stepped over as [`Line::quoted`] reads them. With the raw
+/// newlines passed inside quotes (text format). `None` when the line is not well formed
+/// enough to tell; the full reading then reports the error.
+///
+/// Equal bytes read equally: a series part that decoded once decodes to the same name and
+/// labels wherever it appears, which is what lets a reader skip known ones.
+pub(crate) fn series_len(b: &[u8], om: bool) -> Option<(usize, usize)> {
+    let name = match b.first() {
+        Some(&c) if is_name_start(c, true) => {
+            1 + b[1..]
+                .iter()
+                .take_while(|&&c| is_name_char(c, true))
+                .count()
+        }
+        _ => 0,
+    };
+    let mut i = name;
+    if !om {
+        i += b[i..]
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count();
+    }
+    if b.get(i) != Some(&b'{') {
+        return (name > 0).then_some((name, 0));
+    }
+    i += 1;
+    let mut newlines = 0;
+    loop {
+        match *b.get(i)? {
+            b'}' => return Some((i + 1, newlines)),
+            b'\n' => return None,
+            b'"' => {
+                i += 1;
+                loop {
+                    match *b.get(i)? {
+                        b'"' => break,
+                        b'\\' if b.get(i + 1).is_some_and(|&c| c != b'\n') => i += 2,
+                        b'\n' if !om => {
+                            newlines += 1;
+                            i += 1;
+                        }
+                        b'\\' | b'\n' => return None,
+                        _ => i += 1,
+                    }
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
     }
 }
 
