@@ -12,7 +12,9 @@ differences:
   - `up` at T - 2 s: the same targets, all 1;
   - at N, the removed target's `up` and series and the dropped gauge return nothing in
     either (staleness markers), while the remaining series still answer the same values;
-  - the exposed metadata (type, help, unit) and the exemplar are the same.
+  - the protobuf job's native histogram is the same histogram in both before, and stale
+    in both after;
+  - the exposed metadata (type, help, unit) and the exemplars are the same.
 """
 import argparse
 import json
@@ -37,7 +39,15 @@ def series(base, start, end):
 
 def instant(base, q, t):
     data = get(base, "/api/v1/query", query=q, time=t)
-    return {tuple(sorted(s["metric"].items())): s["value"][1] for s in data["result"]}
+    # A float's value, or a native histogram's (as JSON, comparable).
+    return {tuple(sorted(s["metric"].items())): s["value"][1] if "value" in s else json.dumps(s["histogram"][1], sort_keys=True)
+            for s in data["result"]}
+
+
+def histograms(base, q, t):
+    """Each series' native histogram at t, without its timestamp."""
+    data = get(base, "/api/v1/query", query=q, time=t)
+    return {tuple(sorted(s["metric"].items())): s["histogram"][1] for s in data["result"] if "histogram" in s}
 
 
 def job_of(labels):
@@ -69,7 +79,7 @@ def main():
         if p != s:
             problems.append(f"job {job!r}: only in Prometheus {sorted(p - s)[:5]}, only in Strata {sorted(s - p)[:5]}")
         print(f"job {job}: {len(p)} series in Prometheus, {len(s)} in Strata")
-    for want in ("node", "app", "om", "vanish", "exposed"):
+    for want in ("node", "app", "om", "vanish", "exposed", "proto"):
         if want not in jobs:
             problems.append(f"no series of job {want!r}")
 
@@ -78,7 +88,7 @@ def main():
         problems.append(f"up before the removal: Prometheus {up_p}, Strata {up_s}")
     print(f"up: {len(up_s)} targets up in both" if up_p == up_s else "up differs")
 
-    for q in ('up{job="vanish"}', "vanish_gauge", "demo_temperature"):
+    for q in ('up{job="vanish"}', "vanish_gauge", "demo_temperature", "proto_temperature", "proto_native_seconds"):
         before_p, before_s = instant(a.prom, q, t - 2), instant(a.strata, q, t - 2)
         after_p, after_s = instant(a.prom, q, now), instant(a.strata, q, now)
         if not before_p or before_p != before_s:
@@ -86,10 +96,16 @@ def main():
         if after_p or after_s:
             problems.append(f"{q} after the removal (should be stale): Prometheus {after_p}, Strata {after_s}")
     print("staleness: the removed target's and the dropped gauge's series end in both")
-    for q in ('demo_rpc_seconds{quantile="0.99"}', "demo_special", "demo_clash", "demo_escapes", 'up{job="app"}', "demo_size_bytes"):
+    for q in ('demo_rpc_seconds{quantile="0.99"}', "demo_special", "demo_clash", "demo_escapes", 'up{job="app"}', "demo_size_bytes",
+              'proto_rpc_seconds{quantile="0.99"}', 'proto_latency_seconds_bucket{le="1e+06"}', 'proto_latency_seconds_bucket{le="+Inf"}'):
         vp, vs = instant(a.prom, q, now), instant(a.strata, q, now)
         if not vp or vp != vs:
             problems.append(f"{q} at the end: Prometheus {vp}, Strata {vs}")
+
+    hp, hs = histograms(a.prom, "proto_native_seconds", t - 2), histograms(a.strata, "proto_native_seconds", t - 2)
+    if not hp or hp != hs:
+        problems.append(f"native histogram before the removal: Prometheus {hp}, Strata {hs}")
+    print(f"native histogram: {hs}")
 
     for metric in ("demo_requests_total", "demo_latency_seconds", "demo_rpc_seconds", "demo_size_bytes", "demo_events"):
         mp = get(a.prom, "/api/v1/metadata", metric=metric).get(metric, [])
@@ -99,13 +115,17 @@ def main():
             problems.append(f"metadata of {metric}: Prometheus {mp}, Strata {ms}")
     print("metadata: the same types, helps and units")
 
-    ex = {}
-    for name, base in (("Prometheus", a.prom), ("Strata", a.strata)):
-        data = get(base, "/api/v1/query_exemplars", query="demo_events_total", start=t - 10, end=now)
-        ex[name] = sorted({e["labels"].get("trace_id") for s in data for e in s["exemplars"]})
-    if ex["Prometheus"] != ["4bf92f3577b34da6a3ce929d0e0e4736"] or ex["Prometheus"] != ex["Strata"]:
-        problems.append(f"exemplars: {ex}")
-    print(f"exemplars: {ex['Strata']}")
+    for query, want in (("demo_events_total", "4bf92f3577b34da6a3ce929d0e0e4736"),
+                        ("proto_requests_total", "a1b2c3d4e5f60718293a4b5c6d7e8f90")):
+        ex = {}
+        for name, base in (("Prometheus", a.prom), ("Strata", a.strata)):
+            # From well before the scrapes began: the protobuf exemplar's time is the
+            # exporter's start.
+            data = get(base, "/api/v1/query_exemplars", query=query, start=t - 120, end=now)
+            ex[name] = sorted({e["labels"].get("trace_id") for s in data for e in s["exemplars"]})
+        if ex["Prometheus"] != [want] or ex["Prometheus"] != ex["Strata"]:
+            problems.append(f"exemplars of {query}: {ex}")
+        print(f"exemplars of {query}: {ex['Strata']}")
 
     if problems:
         print("DIFFERENCES:")

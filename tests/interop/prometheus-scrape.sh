@@ -2,8 +2,11 @@
 # Interop: Debian's Prometheus and `strata serve` scrape the same targets with the same,
 # unchanged prometheus.yml (Strata through `[scrape] files`): node_exporter, Prometheus's
 # own /metrics, and a test exporter (scrape_target.py: counters, a classic histogram, a
-# summary, escapes, +Inf, a label clash, OpenMetrics with exemplars and units, gzip, a
-# file_sd target that is removed and a gauge that disappears). compare_scrape.py then asks
+# summary, escapes, +Inf, a label clash, OpenMetrics with exemplars and units, gzip, the
+# protobuf format with a native histogram, a file_sd target that is removed and a gauge
+# and a native histogram that disappear). Native histograms are on in both (Prometheus's
+# feature flag, Strata's `[scrape] native_histograms`), so every job asks for protobuf
+# first: node_exporter and Prometheus answer in it. compare_scrape.py then asks
 # both for the series each job left, `up`, the staleness markers after the removals, the
 # metadata and the exemplar. Run by .ci/test.sh after prometheus-remote-write.sh (which
 # installs node_exporter).
@@ -71,19 +74,23 @@ scrape_configs:
     metrics_path: /om
     honor_labels: true
     static_configs: [{ targets: ["127.0.0.1:$APP"] }]
+  - job_name: proto
+    metrics_path: /proto
+    static_configs: [{ targets: ["127.0.0.1:$APP"] }]
   - job_name: vanish
     file_sd_configs: [{ files: ["sd/*.json"], refresh_interval: 1s }]
 YML
 cat >"$WORK/strata.toml" <<TOML
 [scrape]
 files = ["prometheus.yml"]
+native_histograms = true
 TOML
 
 "$STRATA" serve --config "$WORK/strata.toml" --data-dir "$WORK/strata" \
     --http-addr "127.0.0.1:$HTTP" --grpc-addr "127.0.0.1:$GRPC" >"$WORK/strata.log" 2>&1 &
 STRATA_PID=$!
 (cd "$WORK" && exec prometheus --config.file=prometheus.yml --storage.tsdb.path=prom \
-    --web.listen-address="127.0.0.1:$PROM" --enable-feature=exemplar-storage \
+    --web.listen-address="127.0.0.1:$PROM" --enable-feature=exemplar-storage,native-histograms \
     >"$WORK/prometheus.log" 2>&1) &
 PROM_PID=$!
 for _ in $(seq 100); do

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScrapeSection {
     files: Option<Vec<String>>,
+    native_histograms: Option<bool>,
     tenants: Option<BTreeMap<String, TenantSection>>,
 }
 
@@ -42,6 +43,10 @@ pub struct ScrapeSettings {
     /// Each tenant's Prometheus configuration files (`[scrape] files` is the default
     /// tenant's): their `global` and `scrape_configs` sections are read.
     pub tenants: BTreeMap<TenantId, Vec<PathBuf>>,
+    /// `native_histograms`: every job scrapes native histograms (asking for the protobuf
+    /// format first) unless its file says otherwise (`scrape_native_histograms`), as
+    /// Prometheus 2's `--enable-feature=native-histograms`.
+    pub native_histograms: bool,
 }
 
 impl Default for ScrapeSettings {
@@ -50,6 +55,7 @@ impl Default for ScrapeSettings {
             source: None,
             base_dir: PathBuf::from("."),
             tenants: BTreeMap::new(),
+            native_histograms: false,
         }
     }
 }
@@ -87,7 +93,10 @@ impl ScrapeSettings {
 
 /// Checks and resolves the section.
 pub(crate) fn resolve(section: ScrapeSection) -> Result<ScrapeSettings> {
-    let mut s = ScrapeSettings::default();
+    let mut s = ScrapeSettings {
+        native_histograms: section.native_histograms.unwrap_or(false),
+        ..ScrapeSettings::default()
+    };
     let files = |list: Option<Vec<String>>, key: &str| -> Result<Vec<PathBuf>> {
         let list = list.unwrap_or_default();
         if list.iter().any(|f| f.trim().is_empty()) {

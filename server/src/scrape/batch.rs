@@ -5,12 +5,15 @@
 //! (the cache's prefix and the series' bytes), by which their handles are looked up once
 //! they are stored.
 
+use std::sync::Arc;
+
 use strata_engine::{
-    Engine, KeyedSeries, KnownSeries, PendingWrite, Sample, TenantId, WriteOutcome,
+    Engine, HistogramSample, KeyedSeries, KnownSeries, PendingWrite, Sample, TenantId, WriteOutcome,
 };
 
 use super::cache::SeriesCache;
 use super::target::LabelSet;
+use crate::ingest::exposition::proto::Value;
 use crate::relabel::{self, Relabel, RuleCounts};
 
 /// The samples of one scrape, keyed.
@@ -19,8 +22,10 @@ pub(crate) struct Batch {
     /// Every row's engine key, one after the other (a report row's is empty).
     keys: Vec<u8>,
     rows: Vec<Row>,
-    /// One per row.
+    /// The rows' float samples.
     samples: Vec<Sample>,
+    /// The rows' native histogram samples.
+    histograms: Vec<HistogramSample>,
     /// The labels rows carry.
     labels: Vec<LabelSet>,
 }
@@ -34,6 +39,9 @@ struct Row {
     labels: Option<usize>,
     /// Not written: its labels could not be made.
     skip: bool,
+    /// Its sample: an index in `samples`, or in `histograms`.
+    at: usize,
+    histogram: bool,
 }
 
 /// What submitting a batch gave: the write to await (none when nothing was left to
@@ -54,6 +62,7 @@ impl Batch {
         self.keys.clear();
         self.rows.clear();
         self.samples.clear();
+        self.histograms.clear();
         self.labels.clear();
     }
 
@@ -65,29 +74,47 @@ impl Batch {
         series: &[u8],
         known: Option<KnownSeries>,
         labels: Option<LabelSet>,
-        sample: Sample,
+        value: Value,
+        ts: i64,
     ) {
         cache.key_into(series, &mut self.keys);
-        self.push(known, labels, sample);
+        self.push(known, labels, value, ts);
     }
 
     /// A sample of a series known only by its labels (a report series): no key.
-    pub(crate) fn push_labels(&mut self, labels: LabelSet, sample: Sample) {
-        self.push(None, Some(labels), sample);
+    pub(crate) fn push_labels(&mut self, labels: LabelSet, value: Value, ts: i64) {
+        self.push(None, Some(labels), value, ts);
     }
 
-    fn push(&mut self, known: Option<KnownSeries>, labels: Option<LabelSet>, sample: Sample) {
+    fn push(
+        &mut self,
+        known: Option<KnownSeries>,
+        labels: Option<LabelSet>,
+        value: Value,
+        ts: i64,
+    ) {
         let labels = labels.map(|l| {
             self.labels.push(l);
             self.labels.len() - 1
         });
+        let (at, histogram) = match value {
+            Value::Float(value) => {
+                self.samples.push(Sample { ts, value });
+                (self.samples.len() - 1, false)
+            }
+            Value::Histogram(h) => {
+                self.histograms.push(HistogramSample { ts, h: Arc::new(h) });
+                (self.histograms.len() - 1, true)
+            }
+        };
         self.rows.push(Row {
             key_end: self.keys.len(),
             known,
             labels,
             skip: false,
+            at,
+            histogram,
         });
-        self.samples.push(sample);
     }
 
     fn key(&self, i: usize) -> &[u8] {
@@ -133,8 +160,14 @@ impl Batch {
                     by_symbols: false,
                     known: row.known,
                     labels: row.labels.map_or(&[][..], |l| &pairs[l][..]),
-                    samples: std::slice::from_ref(&self.samples[i]),
-                    histograms: &[],
+                    samples: match row.histogram {
+                        true => &[],
+                        false => std::slice::from_ref(&self.samples[row.at]),
+                    },
+                    histograms: match row.histogram {
+                        true => std::slice::from_ref(&self.histograms[row.at]),
+                        false => &[],
+                    },
                     sample_starts: &[],
                     histogram_starts: &[],
                 }

@@ -38,6 +38,16 @@ pub(crate) struct Entry {
     tracked: bool,
     /// The same for the scrape under way.
     pub(crate) tracked_now: bool,
+    /// Its last sample was a native histogram (its marker is one too).
+    pub(crate) histogram: bool,
+}
+
+/// A series a scrape ended, for its staleness marker.
+#[derive(Debug)]
+pub(crate) struct Gone {
+    pub(crate) series: Box<[u8]>,
+    pub(crate) known: Option<KnownSeries>,
+    pub(crate) histogram: bool,
 }
 
 /// A target's series, by the bytes that name them.
@@ -120,7 +130,7 @@ impl SeriesCache {
     /// Ends a successful scrape: the series it had are the tracked ones now; those the
     /// previous scrape tracked and this one lacks are returned (for their staleness
     /// markers, with their handles) and forgotten with the others it lacks.
-    pub(crate) fn finish(&mut self) -> Vec<(Box<[u8]>, Option<KnownSeries>)> {
+    pub(crate) fn finish(&mut self) -> Vec<Gone> {
         let generation = self.generation;
         let mut gone = Vec::new();
         self.entries.retain(|series, e| {
@@ -129,7 +139,11 @@ impl SeriesCache {
                 return true;
             }
             if e.tracked {
-                gone.push((series.clone(), e.known));
+                gone.push(Gone {
+                    series: series.clone(),
+                    known: e.known,
+                    histogram: e.histogram,
+                });
             }
             false
         });
@@ -138,11 +152,15 @@ impl SeriesCache {
 
     /// Ends every series (a failed scrape, or the target gone): those the last successful
     /// scrape tracked are returned for their markers, and the cache is emptied.
-    pub(crate) fn end_all(&mut self) -> Vec<(Box<[u8]>, Option<KnownSeries>)> {
+    pub(crate) fn end_all(&mut self) -> Vec<Gone> {
         self.entries
             .drain()
             .filter(|(_, e)| e.tracked)
-            .map(|(series, e)| (series, e.known))
+            .map(|(series, e)| Gone {
+                series,
+                known: e.known,
+                histogram: e.histogram,
+            })
             .collect()
     }
 }

@@ -44,6 +44,9 @@ struct GlobalYaml {
     label_limit: Option<u64>,
     label_name_length_limit: Option<u64>,
     label_value_length_limit: Option<u64>,
+    scrape_protocols: Option<Vec<String>>,
+    scrape_native_histograms: Option<bool>,
+    always_scrape_classic_histograms: Option<bool>,
 }
 
 /// One `scrape_configs` entry as written.
@@ -63,6 +66,10 @@ struct JobYaml {
     follow_redirects: Option<bool>,
     enable_http2: Option<bool>,
     scrape_protocols: Option<Vec<String>>,
+    scrape_native_histograms: Option<bool>,
+    always_scrape_classic_histograms: Option<bool>,
+    /// Prometheus 2's name for `always_scrape_classic_histograms`.
+    scrape_classic_histograms: Option<bool>,
     #[serde(default)]
     static_configs: Vec<StaticYaml>,
     #[serde(default)]
@@ -183,16 +190,70 @@ pub(crate) struct Job {
     pub(crate) target_limit: u64,
     pub(crate) auth: Option<Auth>,
     pub(crate) tls: Tls,
+    /// The `Accept` header of its scrapes, from `scrape_protocols`.
+    pub(crate) accept: String,
+    /// `scrape_native_histograms`: native histograms of protobuf bodies are stored as such
+    /// (else as their classic buckets).
+    pub(crate) native_histograms: bool,
+    /// `always_scrape_classic_histograms`: a native histogram's classic buckets too.
+    pub(crate) classic_histograms: bool,
     /// The file it came from.
     pub(crate) source: PathBuf,
+}
+
+/// The `scrape_protocols` Strata reads, with the media type each asks for.
+const PROTOCOLS: [(&str, &str); 5] = [
+    (
+        "PrometheusProto",
+        "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited",
+    ),
+    (
+        "OpenMetricsText1.0.0",
+        "application/openmetrics-text;version=1.0.0",
+    ),
+    (
+        "OpenMetricsText0.0.1",
+        "application/openmetrics-text;version=0.0.1",
+    ),
+    ("PrometheusText1.0.0", "text/plain;version=1.0.0"),
+    ("PrometheusText0.0.4", "text/plain;version=0.0.4"),
+];
+
+/// Prometheus's default protocols, and those with native histograms scraped.
+const DEFAULT_PROTOCOLS: [&str; 4] = [
+    "OpenMetricsText1.0.0",
+    "OpenMetricsText0.0.1",
+    "PrometheusText1.0.0",
+    "PrometheusText0.0.4",
+];
+
+/// The `Accept` header for `protocols` as Prometheus writes it: each media type with a
+/// weight falling from `q=0.6`, then `*/*`.
+fn accept(protocols: &[String]) -> Result<String, String> {
+    let mut weight = PROTOCOLS.len() + 1;
+    let mut out = Vec::with_capacity(protocols.len() + 1);
+    for p in protocols {
+        let Some((_, media)) = PROTOCOLS.iter().find(|(name, _)| name == p) else {
+            let known: Vec<&str> = PROTOCOLS.iter().map(|(n, _)| *n).collect();
+            return Err(format!(
+                "scrape_protocols: unknown scrape protocol {p:?}, supported: {}",
+                known.join(", ")
+            ));
+        };
+        out.push(format!("{media};q=0.{weight}"));
+        weight = weight.saturating_sub(1);
+    }
+    out.push(format!("*/*;q=0.{weight}"));
+    Ok(out.join(","))
 }
 
 /// Prometheus's defaults.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Reads the jobs of the Prometheus configuration file at `path`.
-pub(crate) fn load(path: &Path) -> Result<Vec<Job>, ScrapeError> {
+/// Reads the jobs of the Prometheus configuration file at `path`; `native_histograms` is
+/// the default of `scrape_native_histograms` (`[scrape] native_histograms`).
+pub(crate) fn load(path: &Path, native_histograms: bool) -> Result<Vec<Job>, ScrapeError> {
     let text = read(path)?;
     let file: FileYaml = yaml(path, &text)?;
     let dir = parent(path);
@@ -210,6 +271,9 @@ pub(crate) fn load(path: &Path) -> Result<Vec<Job>, ScrapeError> {
         label_limit: g.label_limit.unwrap_or(0),
         label_name_length_limit: g.label_name_length_limit.unwrap_or(0),
         label_value_length_limit: g.label_value_length_limit.unwrap_or(0),
+        protocols: g.scrape_protocols.clone(),
+        native_histograms: g.scrape_native_histograms.unwrap_or(native_histograms),
+        classic_histograms: g.always_scrape_classic_histograms.unwrap_or(false),
     };
     if global.timeout > global.interval {
         return Err(bad(
@@ -253,6 +317,9 @@ struct Defaults {
     label_limit: u64,
     label_name_length_limit: u64,
     label_value_length_limit: u64,
+    protocols: Option<Vec<String>>,
+    native_histograms: bool,
+    classic_histograms: bool,
 }
 
 fn job(path: &Path, dir: &Path, g: &Defaults, y: JobYaml) -> Result<Job, ScrapeError> {
@@ -287,18 +354,24 @@ fn job(path: &Path, dir: &Path, g: &Defaults, y: JobYaml) -> Result<Job, ScrapeE
         )));
     }
     let metrics_path = y.metrics_path.unwrap_or_else(|| "/metrics".into());
-    if let Some(protocols) = &y.scrape_protocols {
-        for p in protocols {
-            if !matches!(
-                p.as_str(),
-                "OpenMetricsText1.0.0" | "OpenMetricsText0.0.1" | "PrometheusText0.0.4"
-            ) {
-                return Err(err(&format!(
-                    "scrape_protocols: {p:?} is not supported (OpenMetricsText1.0.0, OpenMetricsText0.0.1 and PrometheusText0.0.4 are)"
-                )));
-            }
+    let native_histograms = y.scrape_native_histograms.unwrap_or(g.native_histograms);
+    let classic_histograms = y
+        .always_scrape_classic_histograms
+        .or(y.scrape_classic_histograms)
+        .unwrap_or(g.classic_histograms);
+    // As Prometheus: with native histograms scraped, the protobuf format comes first.
+    let protocols = match y.scrape_protocols.or_else(|| g.protocols.clone()) {
+        Some(p) => p,
+        None => {
+            let first = native_histograms.then_some("PrometheusProto");
+            first
+                .into_iter()
+                .chain(DEFAULT_PROTOCOLS)
+                .map(String::from)
+                .collect()
         }
-    }
+    };
+    let accept = accept(&protocols).map_err(|e| err(&e))?;
     let relabel =
         Relabel::new(&y.relabel_configs).map_err(|e| err(&format!("relabel_configs: {e}")))?;
     let metric_relabel = Relabel::new(&y.metric_relabel_configs)
@@ -357,6 +430,9 @@ fn job(path: &Path, dir: &Path, g: &Defaults, y: JobYaml) -> Result<Job, ScrapeE
         target_limit: y.target_limit.unwrap_or(0),
         auth,
         tls,
+        accept,
+        native_histograms,
+        classic_histograms,
         source: path.to_owned(),
     })
 }

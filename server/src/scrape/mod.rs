@@ -362,7 +362,7 @@ fn load(settings: &ScrapeSettings) -> Result<BTreeMap<TenantId, Vec<Job>>, Scrap
     for (tenant, files) in &settings.tenants {
         let mut jobs: Vec<Job> = Vec::new();
         for f in files {
-            for job in config::load(&settings.path_of(f))? {
+            for job in config::load(&settings.path_of(f), settings.native_histograms)? {
                 if let Some(other) = jobs.iter().find(|j| j.name == job.name) {
                     return Err(ScrapeError::Config {
                         path: job.source.clone(),

@@ -8,12 +8,13 @@
 //! no labels decoded, joined or relabeled, and its handle (once known) spares the engine
 //! its label checks. Only a series new to the target is decoded, checked and relabeled.
 
-use strata_engine::{Exemplar, FamilyMetadata, Metadata, MetricType, Sample, SeriesExemplars};
+use strata_engine::{Exemplar, FamilyMetadata, Metadata, MetricType, SeriesExemplars};
 
 use super::batch::Batch;
 use super::cache::{Entry, SeriesCache};
 use super::target::{LabelSet, Target};
-use crate::ingest::exposition::{self, Format, LineSample, MetricType as Kind};
+use crate::ingest::exposition::proto::{self, Value};
+use crate::ingest::exposition::{self, Format, MetricType as Kind};
 use crate::relabel::Outcome;
 
 /// Prometheus's staleness marker: a NaN no computation makes.
@@ -48,34 +49,76 @@ pub(crate) fn process(
     cache: &mut SeriesCache,
     batch: &mut Batch,
 ) -> Result<Made, String> {
-    let format = Format::from_content_type(content_type);
+    let protobuf = is_protobuf(content_type);
+    // A protobuf body's series are keyed by their text-format writing (see `proto_key`).
+    let format = match protobuf {
+        true => Format::Text,
+        false => Format::from_content_type(content_type),
+    };
     let generation = cache.begin(format);
     let mut made = Made::default();
     // A limit's error, which stops the reading (it carries no line, as Prometheus's).
     let mut over_limit = None;
-    let scanned = exposition::scan(body, format, |s| {
-        made.scraped += 1;
-        let line = Line {
-            target,
-            format,
-            generation,
-            ts,
+    let line = Line {
+        target,
+        format,
+        generation,
+        ts,
+    };
+    let mut refused = |e: Refused| match e {
+        Refused::Parse(e) => e,
+        Refused::Limit(e) => {
+            over_limit = Some(e);
+            String::new()
+        }
+    };
+    let scanned = if protobuf {
+        let job = &target.job;
+        let histograms = proto::Histograms {
+            native: job.native_histograms,
+            classic_too: job.classic_histograms,
         };
-        line.take(s, cache, batch, &mut made).map_err(|e| match e {
-            Refused::Parse(e) => e,
-            Refused::Limit(e) => {
-                over_limit = Some(e);
-                String::new()
-            }
+        proto::scan(body, histograms, |p| {
+            made.scraped += 1;
+            let key = proto_key(&p.name, &p.labels);
+            let taken = Taken {
+                series: key.as_bytes(),
+                value: p.value,
+                timestamp_ms: p.timestamp_ms,
+                exemplars: p.exemplars,
+            };
+            let (name, labels) = (p.name, p.labels);
+            line.take(taken, || Ok((name, labels)), cache, batch, &mut made)
+                .map_err(&mut refused)
         })
-    });
+    } else {
+        exposition::scan(body, format, |mut s| {
+            made.scraped += 1;
+            let taken = Taken {
+                series: s.series(),
+                value: Value::Float(s.value),
+                timestamp_ms: s.timestamp_ms,
+                exemplars: s.exemplar.take().into_iter().collect(),
+            };
+            line.take(taken, || s.decode(), cache, batch, &mut made)
+                .map_err(&mut refused)
+        })
+        .map_err(|e| e.to_string())
+    };
     let families = match scanned {
         Ok(families) => families,
-        Err(e) => return Err(over_limit.unwrap_or_else(|| e.to_string())),
+        Err(e) => return Err(over_limit.unwrap_or(e)),
     };
-    for (series, known) in cache.finish() {
+    for gone in cache.finish() {
         made.stale += 1;
-        batch.push_series(cache, &series, known, None, stale_sample(ts));
+        batch.push_series(
+            cache,
+            &gone.series,
+            gone.known,
+            None,
+            stale_value(gone.histogram),
+            ts,
+        );
     }
     made.metadata = families
         .into_iter()
@@ -89,6 +132,57 @@ pub(crate) fn process(
         })
         .collect();
     Ok(made)
+}
+
+/// Whether a `Content-Type` is Prometheus's protobuf format (`application/vnd.google.protobuf`
+/// with `proto=io.prometheus.client.MetricFamily`).
+fn is_protobuf(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return false;
+    };
+    let mut parts = ct.split(';').map(str::trim);
+    parts
+        .next()
+        .is_some_and(|m| m.eq_ignore_ascii_case("application/vnd.google.protobuf"))
+        && parts.any(|p| p.eq_ignore_ascii_case("proto=io.prometheus.client.MetricFamily"))
+}
+
+/// The bytes a protobuf sample's series is cached under: its text-format writing with
+/// every name quoted (`{"name","label"="value"}`), which decodes back to exactly this name
+/// and these labels.
+fn proto_key(name: &str, labels: &[(String, String)]) -> String {
+    fn quoted(out: &mut String, s: &str) {
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    let mut out = String::with_capacity(name.len() + 16 * labels.len() + 4);
+    out.push('{');
+    quoted(&mut out, name);
+    for (n, v) in labels {
+        out.push(',');
+        quoted(&mut out, n);
+        out.push('=');
+        quoted(&mut out, v);
+    }
+    out.push('}');
+    out
+}
+
+/// One sample as the scraper takes it, from either reader.
+struct Taken<'s> {
+    /// The bytes naming its series.
+    series: &'s [u8],
+    value: Value,
+    timestamp_ms: Option<i64>,
+    exemplars: Vec<exposition::Exemplar>,
 }
 
 /// Why a line failed the scrape.
@@ -108,28 +202,30 @@ struct Line<'t> {
 }
 
 impl Line<'_> {
-    /// One sample line into `batch`: by the cache's entry for its bytes, or decoded,
-    /// relabeled and checked if the target never gave it before.
+    /// One sample into `batch`: by the cache's entry for its bytes, or decoded
+    /// (`decode`), relabeled and checked if the target never gave it before.
     fn take(
         &self,
-        s: LineSample<'_>,
+        t: Taken<'_>,
+        decode: impl FnOnce() -> Result<(String, Vec<(String, String)>), String>,
         cache: &mut SeriesCache,
         batch: &mut Batch,
         made: &mut Made,
     ) -> Result<(), Refused> {
         let job = &self.target.job;
-        let series = s.series();
-        let own_ts = s.timestamp_ms.filter(|_| job.honor_timestamps);
+        let series = t.series;
+        let own_ts = t.timestamp_ms.filter(|_| job.honor_timestamps);
+        let histogram = matches!(t.value, Value::Histogram(_));
         let mut labels = None;
         let (known, store) = if let Some(e) = cache.get_mut(series) {
             if e.dropped {
                 e.seen = self.generation;
                 return Ok(());
             }
-            let store = self.admit(e, own_ts, made)?;
+            let store = self.admit(e, own_ts, histogram, made)?;
             (e.known, store)
         } else {
-            let (name, decoded) = s.decode().map_err(Refused::Parse)?;
+            let (name, decoded) = decode().map_err(Refused::Parse)?;
             let mut e = Entry::default();
             let Some(l) = make_labels(self.target, name, decoded) else {
                 e.dropped = true;
@@ -138,7 +234,7 @@ impl Line<'_> {
                 return Ok(());
             };
             check_labels(&l, job).map_err(Refused::Limit)?;
-            let store = self.admit(&mut e, own_ts, made)?;
+            let store = self.admit(&mut e, own_ts, histogram, made)?;
             cache.insert(series, e);
             made.added += 1;
             labels = Some(l);
@@ -147,11 +243,8 @@ impl Line<'_> {
         if !store {
             return Ok(());
         }
-        let sample = Sample {
-            ts: own_ts.unwrap_or(self.ts),
-            value: s.value,
-        };
-        if let Some(e) = s.exemplar {
+        let ts = own_ts.unwrap_or(self.ts);
+        if !t.exemplars.is_empty() {
             let series_labels = match &labels {
                 Some(l) => Some(l.clone()),
                 None => labels_of(self.target, self.format, series),
@@ -159,21 +252,31 @@ impl Line<'_> {
             if let Some(series_labels) = series_labels {
                 made.exemplars.push(SeriesExemplars {
                     series: series_labels,
-                    exemplars: vec![Exemplar {
-                        labels: e.labels,
-                        ts: e.timestamp_ms.unwrap_or(sample.ts),
-                        value: e.value,
-                    }],
+                    exemplars: t
+                        .exemplars
+                        .into_iter()
+                        .map(|e| Exemplar {
+                            labels: e.labels,
+                            ts: e.timestamp_ms.unwrap_or(ts),
+                            value: e.value,
+                        })
+                        .collect(),
                 });
             }
         }
-        batch.push_series(cache, series, known, labels, sample);
+        batch.push_series(cache, series, known, labels, t.value, ts);
         Ok(())
     }
 
     /// Counts a sample kept by relabeling against `sample_limit`; false for a second
     /// sample of the same series in one body (the first is kept).
-    fn admit(&self, e: &mut Entry, own_ts: Option<i64>, made: &mut Made) -> Result<bool, Refused> {
+    fn admit(
+        &self,
+        e: &mut Entry,
+        own_ts: Option<i64>,
+        histogram: bool,
+        made: &mut Made,
+    ) -> Result<bool, Refused> {
         let job = &self.target.job;
         made.post_relabel += 1;
         if job.sample_limit > 0 && made.post_relabel > job.sample_limit {
@@ -188,6 +291,7 @@ impl Line<'_> {
         }
         e.seen = self.generation;
         e.tracked_now = own_ts.is_none();
+        e.histogram = histogram;
         Ok(true)
     }
 }
@@ -213,12 +317,28 @@ fn make_labels(target: &Target, name: String, labels: Vec<(String, String)>) -> 
     }
 }
 
-/// A staleness marker at `ts`.
-pub(crate) fn stale_sample(ts: i64) -> Sample {
-    Sample {
-        ts,
-        value: f64::from_bits(STALE_NAN),
+/// A staleness marker: a float whose bits are Prometheus's stale NaN, or for a native
+/// histogram series an empty histogram whose sum is (as Prometheus's head makes it).
+pub(crate) fn stale_value(histogram: bool) -> Value {
+    let nan = f64::from_bits(STALE_NAN);
+    if !histogram {
+        return Value::Float(nan);
     }
+    Value::Histogram(strata_engine::Histogram {
+        schema: 0,
+        zero_threshold: 0.0,
+        sum: nan,
+        reset_hint: strata_engine::ResetHint::Unknown,
+        positive_spans: Vec::new(),
+        negative_spans: Vec::new(),
+        custom_values: Vec::new(),
+        counts: strata_engine::Counts::Int {
+            count: 0,
+            zero_count: 0,
+            positive_deltas: Vec::new(),
+            negative_deltas: Vec::new(),
+        },
+    })
 }
 
 /// Markers at `ts` for every series the last successful scrape had, into `batch`, and
@@ -226,8 +346,15 @@ pub(crate) fn stale_sample(ts: i64) -> Sample {
 pub(crate) fn end_all(cache: &mut SeriesCache, batch: &mut Batch, ts: i64) -> Made {
     let gone = cache.end_all();
     let stale = gone.len() as u64;
-    for (series, known) in gone {
-        batch.push_series(cache, &series, known, None, stale_sample(ts));
+    for g in gone {
+        batch.push_series(
+            cache,
+            &g.series,
+            g.known,
+            None,
+            stale_value(g.histogram),
+            ts,
+        );
     }
     Made {
         stale,
@@ -322,7 +449,7 @@ pub(crate) fn report(
         made.added as f64,
     ];
     for (labels, value) in report_labels(target).into_iter().zip(values) {
-        batch.push_labels(labels, Sample { ts, value });
+        batch.push_labels(labels, Value::Float(value), ts);
     }
 }
 

@@ -36,9 +36,6 @@ pub(crate) struct Status {
     pub(crate) last_samples: u64,
 }
 
-/// The `Accept` header Prometheus sends (OpenMetrics preferred, then the text format).
-const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
-
 /// Runs `target`'s loop until `stop` says so; the last act marks its series stale.
 pub(crate) async fn run(
     state: AppState,
@@ -77,7 +74,7 @@ pub(crate) async fn run(
             let mut batch = Batch::default();
             process::end_all(&mut cache, &mut batch, ts);
             for labels in process::report_labels(&t) {
-                batch.push_labels(labels, process::stale_sample(ts));
+                batch.push_labels(labels, process::stale_value(false), ts);
             }
             submit(&ingest, &tenant_, &t, &mut cache, &mut batch)
         })
@@ -244,7 +241,7 @@ async fn fetch(
     let mut req = client
         .get(&target.url)
         .timeout(target.timeout)
-        .header("Accept", ACCEPT)
+        .header("Accept", &job.accept)
         .header(
             "X-Prometheus-Scrape-Timeout-Seconds",
             format!("{}", target.timeout.as_secs_f64()),

@@ -26,7 +26,9 @@ const YML: &str = "scrape_configs:
 fn target(dir: &std::path::Path) -> Target {
     let path = dir.join("prometheus.yml");
     std::fs::write(&path, YML).expect("write the file");
-    let job = config::load(&path).expect("the file loads").remove(0);
+    let job = config::load(&path, false)
+        .expect("the file loads")
+        .remove(0);
     let job = Arc::new(job);
     match target::build(&job, &job.statics[0], &[]).remove(0) {
         Built::Active(t) => t,
@@ -74,7 +76,7 @@ fn summary(series: &[SeriesData]) -> Vec<(String, Vec<u64>)> {
 #[test]
 fn known_series_go_by_handle_and_end_with_markers() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let engine = Engine::open(&dir.path().join("data"), EngineConfig::default()).expect("open");
+    let engine = Engine::open(dir.path().join("data"), EngineConfig::default()).expect("open");
     let tenant = TenantId::new("acme").expect("a tenant");
     let t = target(dir.path());
     let mut cache = SeriesCache::default();

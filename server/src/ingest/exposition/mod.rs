@@ -34,6 +34,7 @@
 //! ```
 
 mod number;
+pub(crate) mod proto;
 #[cfg(test)]
 mod tests;
 mod text;

@@ -281,8 +281,8 @@ fn requests_past_the_series_sample_label_or_histogram_limits_are_413() {
     }
     // Histograms: too many (empty ones, 2 bytes each), and one whose packed deltas (one
     // byte each) pass the per-request bucket cap.
-    use super::super::histogram::MAX_BUCKETS;
     use super::wire::MAX_HISTOGRAMS;
+    use crate::ingest::protobuf::MAX_BUCKETS;
     let with = |ts: Vec<u8>| {
         let mut out = vec![0x0a];
         prost::encoding::encode_varint(ts.len() as u64, &mut out);

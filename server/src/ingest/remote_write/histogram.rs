@@ -11,9 +11,12 @@
 //! schema, negative counts) are the engine's ([`strata_engine::Histogram::validate`]); the
 //! only one made here is the reset hint's range, which the engine's type cannot hold.
 
-use strata_engine::{Counts, Histogram, ResetHint, Span};
+use strata_engine::{Counts, Histogram, ResetHint};
 
-use crate::ingest::protobuf::{FIXED64, LEN, Reader, VARINT, WireError, expect};
+pub(crate) use crate::ingest::protobuf::Budget;
+use crate::ingest::protobuf::{
+    FIXED64, LEN, Reader, VARINT, WireError, doubles, expect, sint64s, span, take, zigzag32,
+};
 
 /// A decoded `Histogram` message.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,19 +28,6 @@ pub(crate) struct WireHistogram {
     /// The histogram, or why it cannot be one (an out-of-range reset hint).
     pub(crate) h: Result<Histogram, String>,
 }
-
-/// Counts of what a request's histograms hold, against [`MAX_BUCKETS`].
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Budget {
-    /// Buckets, spans and custom bounds read so far.
-    pub(crate) buckets: usize,
-}
-
-/// Buckets, spans and custom bounds all the histograms of one request may hold together.
-/// Each costs 8 bytes in memory where the wire may spend 1 (a packed sint64 delta), so
-/// unbounded they are the request-bomb class of `docs/benchmarks-history.md`. A Prometheus
-/// histogram at schema 8 with a bucket limit of 160 holds at most ~160.
-pub(crate) const MAX_BUCKETS: usize = 4_000_000;
 
 /// Which oneof member was read last.
 enum Num {
@@ -175,97 +165,4 @@ pub(crate) fn histogram(
         )),
     };
     Ok(WireHistogram { ts, start_ts, h })
-}
-
-/// Protobuf's zigzag decoding of a `sint32`.
-fn zigzag32(v: u32) -> i32 {
-    ((v >> 1) as i32) ^ -((v & 1) as i32)
-}
-
-/// Protobuf's zigzag decoding of a `sint64`.
-fn zigzag64(v: u64) -> i64 {
-    ((v >> 1) as i64) ^ -((v & 1) as i64)
-}
-
-fn take(budget: &mut Budget, n: usize) -> Result<(), WireError> {
-    budget.buckets += n;
-    if budget.buckets > MAX_BUCKETS {
-        return Err(WireError::TooMany {
-            what: "histogram buckets",
-            limit: MAX_BUCKETS,
-        });
-    }
-    Ok(())
-}
-
-/// A `BucketSpan`.
-fn span(buf: &[u8], depth: u32) -> Result<Span, WireError> {
-    let mut s = Span::default();
-    let mut r = Reader { rest: buf };
-    while !r.is_empty() {
-        let (tag, wire) = r.key()?;
-        match tag {
-            1 => {
-                expect("BucketSpan.offset", wire, VARINT)?;
-                s.offset = zigzag32(r.varint()? as u32);
-            }
-            2 => {
-                expect("BucketSpan.length", wire, VARINT)?;
-                s.length = r.varint()? as u32;
-            }
-            _ => r.skip(tag, wire, depth)?,
-        }
-    }
-    Ok(s)
-}
-
-/// A repeated `sint64`: packed (one length-delimited field) or one varint per field.
-fn sint64s(
-    field: &'static str,
-    r: &mut Reader<'_>,
-    wire: u8,
-    out: &mut Vec<i64>,
-    budget: &mut Budget,
-) -> Result<(), WireError> {
-    if wire == VARINT {
-        take(budget, 1)?;
-        out.push(zigzag64(r.varint()?));
-        return Ok(());
-    }
-    expect(field, wire, LEN)?;
-    let mut packed = Reader {
-        rest: r.len_delimited()?,
-    };
-    while !packed.is_empty() {
-        take(budget, 1)?;
-        out.push(zigzag64(packed.varint()?));
-    }
-    Ok(())
-}
-
-/// A repeated `double`: packed (a multiple of 8 bytes) or one fixed64 per field.
-fn doubles(
-    field: &'static str,
-    r: &mut Reader<'_>,
-    wire: u8,
-    out: &mut Vec<f64>,
-    budget: &mut Budget,
-) -> Result<(), WireError> {
-    if wire == FIXED64 {
-        take(budget, 1)?;
-        out.push(f64::from_bits(r.fixed64()?));
-        return Ok(());
-    }
-    expect(field, wire, LEN)?;
-    let bytes = r.len_delimited()?;
-    if bytes.len() % 8 != 0 {
-        return Err(WireError::Underflow);
-    }
-    take(budget, bytes.len() / 8)?;
-    out.extend(bytes.chunks_exact(8).map(|c| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(c);
-        f64::from_bits(u64::from_le_bytes(a))
-    }));
-    Ok(())
 }

@@ -38,7 +38,7 @@ pub(crate) struct Parsed<'a> {
     pub(crate) series: Vec<ParsedSeries<'a>>,
     /// Native histogram samples (`TimeSeries.histograms` entries).
     pub(crate) histograms: Vec<WireHistogram>,
-    /// What the histograms hold, against [`histogram::MAX_BUCKETS`].
+    /// What the histograms hold, against [`crate::ingest::protobuf::MAX_BUCKETS`].
     budget: Budget,
     /// Series with exemplars (with or without samples: Prometheus sends a series' samples
     /// and its exemplars in separate `TimeSeries`).
@@ -84,7 +84,7 @@ pub(crate) const MAX_EXEMPLARS: usize = 500_000;
 /// `metadata_config.max_samples_per_send`, default 2,000).
 pub(crate) const MAX_METADATA: usize = 500_000;
 /// Native histogram samples one request may hold (their buckets are capped apart,
-/// [`histogram::MAX_BUCKETS`]). A histogram costs ~150 bytes in memory, 2 on the wire.
+/// [`crate::ingest::protobuf::MAX_BUCKETS`]). A histogram costs ~150 bytes in memory, 2 on the wire.
 pub(crate) const MAX_HISTOGRAMS: usize = 200_000;
 
 /// Reads a `WriteRequest`, all but the inside of its `Label` messages. Stops with

@@ -1,8 +1,10 @@
 //! Unit tests of the exposition parser: the text format here, OpenMetrics in
-//! `openmetrics.rs`, refused bodies (line numbers and reasons) in `errors.rs`.
+//! `openmetrics.rs`, refused bodies (line numbers and reasons) in `errors.rs`, the protobuf
+//! format in `proto.rs`.
 
 mod errors;
 mod openmetrics;
+mod proto;
 
 use super::number::NORMAL_NAN_BITS;
 use super::{Family, Format, MetricType, ParseError, Parsed, ParsedSample, parse};
