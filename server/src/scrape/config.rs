@@ -154,6 +154,8 @@ pub(crate) struct Tls {
     pub(crate) identity_pem: Option<Vec<u8>>,
     pub(crate) server_name: Option<String>,
     pub(crate) insecure_skip_verify: bool,
+    /// `min_version: TLS13` (TLS12, the default, allows both).
+    pub(crate) min_tls13: bool,
 }
 
 /// A `file_sd_configs` entry.
@@ -532,6 +534,7 @@ fn tls(path: &Path, dir: &Path, at: &str, t: TlsYaml) -> Result<Tls, ScrapeError
         identity_pem,
         server_name: t.server_name,
         insecure_skip_verify: t.insecure_skip_verify.unwrap_or(false),
+        min_tls13: t.min_version.as_deref() == Some("TLS13"),
     })
 }
 

@@ -10,6 +10,7 @@
 //! - `process.rs`: a scraped body into samples, staleness markers and report series.
 //! - `batch.rs`: one scrape's samples in one keyed engine write.
 //! - `run.rs`: a target's loop: fetch, process, write.
+//! - `tls.rs`: a job's `tls_config` as its client's rustls configuration.
 //! - `api.rs`: `GET /api/v1/targets`.
 //!
 //! [`Scraper`] holds a loop per target, keyed by tenant, job and target: a reload or a
@@ -29,6 +30,7 @@ pub(crate) mod run;
 pub(crate) mod target;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -396,26 +398,7 @@ fn client(job: &Job) -> Result<reqwest::Client, ScrapeError> {
             reqwest::redirect::Policy::none()
         })
         .pool_max_idle_per_host(2);
-    let tls = &job.tls;
-    if let Some(ca) = &tls.ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(ca)
-            .map_err(|e| bad(format!("tls_config.ca_file: {e}")))?;
-        for c in certs {
-            b = b.add_root_certificate(c);
-        }
-    }
-    if let Some(id) = &tls.identity_pem {
-        let identity = reqwest::Identity::from_pem(id)
-            .map_err(|e| bad(format!("tls_config cert_file/key_file: {e}")))?;
-        b = b.identity(identity);
-    }
-    if tls.insecure_skip_verify {
-        b = b.danger_accept_invalid_certs(true);
-    }
-    if tls.server_name.is_some() {
-        return Err(bad(
-            "tls_config.server_name is not supported: scrape the target by that name".into(),
-        ));
-    }
+    let tls = tls::client_config(&job.tls).map_err(bad)?;
+    b = b.use_preconfigured_tls(tls);
     b.build().map_err(|e| bad(format!("HTTP client: {e}")))
 }
