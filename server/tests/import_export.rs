@@ -218,3 +218,69 @@ fn an_import_over_the_ingest_rate_stops_with_429_and_can_be_sent_again() {
     let got = export(&server, "default", "{__name__=\"limited\"}");
     assert_eq!(got.values().next().map(Vec::len), Some(100));
 }
+
+#[test]
+fn backfill_places_history_behind_a_live_series() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = Server::start(common::bin(), dir.path(), "");
+    server.wait_ready(common::READY);
+    let now = common::now_ms();
+    let line = |ts: &[i64]| {
+        let values: Vec<String> = (1..=ts.len()).map(|i| i.to_string()).collect();
+        let ts: Vec<String> = ts.iter().map(i64::to_string).collect();
+        format!(
+            "{{\"metric\":{{\"__name__\":\"live_gauge\"}},\"values\":[{}],\"timestamps\":[{}]}}\n",
+            values.join(","),
+            ts.join(",")
+        )
+    };
+    // The series is live: its newest sample is now.
+    let resp = server
+        .post("/api/v1/import", &[], line(&[now]).as_bytes())
+        .expect("import");
+    assert_eq!(resp.status, 204, "{}", resp.text());
+    // Its history, a day and two days back: past the out-of-order window, refused...
+    let history = [now - 2 * 86_400_000, now - 86_400_000];
+    let resp = server
+        .post("/api/v1/import", &[], line(&history).as_bytes())
+        .expect("import");
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert!(
+        resp.text().contains("out-of-order window"),
+        "{}",
+        resp.text()
+    );
+    assert_eq!(
+        export(&server, "default", "{__name__=\"live_gauge\"}")
+            .values()
+            .next()
+            .map(Vec::len),
+        Some(1)
+    );
+    // ...and placed with backfill=true; a bad value for it is a 400 that stores nothing.
+    let resp = server
+        .post(
+            "/api/v1/import?backfill=maybe",
+            &[],
+            line(&history).as_bytes(),
+        )
+        .expect("import");
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    let resp = server
+        .post(
+            "/api/v1/import?backfill=true",
+            &[],
+            line(&history).as_bytes(),
+        )
+        .expect("import");
+    assert_eq!(resp.status, 204, "{}", resp.text());
+    let got = export(&server, "default", "{__name__=\"live_gauge\"}");
+    let ts: Vec<i64> = got
+        .values()
+        .next()
+        .expect("the series")
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(ts, [history[0], history[1], now]);
+}

@@ -3,10 +3,42 @@
 use crate::metrics::series::EncodedHist;
 use crate::metrics::snapshot::{histogram_batches, samples_batch};
 use crate::model::series::SeriesId;
-use crate::{Engine, Result, Sample, Snapshot, SnapshotFile, TenantId};
+use crate::{
+    Engine, Result, Sample, SeriesSamples, Snapshot, SnapshotFile, TenantId, WriteOutcome,
+};
 use std::sync::Arc;
 
 impl Engine {
+    /// [`Engine::write`] for history: the out-of-order window does not apply, so a sample
+    /// however far behind its series' newest is placed (within retention), for an import
+    /// into series that are already written live. The rest is as for a write: an exact
+    /// re-send is a duplicate, a different value at a timestamp the head holds is
+    /// `conflicting_value`, the caps and the rate limit apply, and the samples reach their
+    /// own (possibly closed) partitions at the next flush, where compaction merges them.
+    ///
+    /// ```
+    /// use strata_engine::{Clock, Engine, EngineConfig, Sample, SeriesSamples, SystemClock, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let t = TenantId::new("acme")?;
+    /// let now = SystemClock.now_ms();
+    /// let series = |ts| SeriesSamples {
+    ///     labels: vec![("__name__".into(), "up".into())],
+    ///     samples: vec![Sample { ts, value: 1.0 }],
+    /// };
+    /// engine.write(&t, &[series(now)])?;
+    /// let day_ago = now - 86_400_000;
+    /// // A day behind the live sample: past the out-of-order window (1 h) for a write...
+    /// assert_eq!(engine.write(&t, &[series(day_ago)])?.accepted, 0);
+    /// // ...placed by a backfill.
+    /// assert_eq!(engine.backfill(&t, &[series(day_ago)])?.accepted, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn backfill(&self, tenant: &TenantId, batch: &[SeriesSamples]) -> Result<WriteOutcome> {
+        self.core().submit_within(tenant, batch, i64::MAX)?.wait()
+    }
+
     /// A [`Snapshot`] of `tenant` for timestamps in `[start, end]` (ms, inclusive): memory is
     /// read first, then the committed file sets (a flush publishes its files before it
     /// releases its samples, so nothing is missed; a sample seen twice is deduplicated by

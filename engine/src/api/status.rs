@@ -122,6 +122,13 @@ impl Engine {
         self.core().config.limits_for(tenant)
     }
 
+    /// The oldest timestamp (ms) of `tenant`'s metric samples still in memory (not yet
+    /// flushed to a partition), or `None`: with [`Engine::disk_partitions`], where a
+    /// reader that walks a tenant's time (an export) must start. Visits every head series.
+    pub fn head_oldest_ms(&self, tenant: &TenantId) -> Option<i64> {
+        self.core().metrics.head(tenant).oldest_ms()
+    }
+
     /// `tenant`'s committed partitions per signal (metrics, traces, logs, in that order;
     /// a signal without any has an empty list): file sets and bytes per partition, from
     /// the engine's file lists (no disk access).

@@ -61,8 +61,18 @@ impl Core {
         tenant: &TenantId,
         batch: &[S],
     ) -> Result<PendingWrite<WriteOutcome>> {
+        self.submit_within(tenant, batch, self.config.window_ms())
+    }
+
+    /// [`Core::submit`] with `window` (ms) as the out-of-order window: `i64::MAX` places a
+    /// sample however far behind its series' newest ([`crate::Engine::backfill`]).
+    pub(crate) fn submit_within<S: SeriesInput>(
+        &self,
+        tenant: &TenantId,
+        batch: &[S],
+        window: i64,
+    ) -> Result<PendingWrite<WriteOutcome>> {
         self.admit()?;
-        let window = self.config.window_ms();
         let limits = self.config.limits_for(tenant);
         let mut outcome = WriteOutcome::default();
         let head = self.metrics.head(tenant);

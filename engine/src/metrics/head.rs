@@ -260,6 +260,35 @@ impl TenantHead {
             .collect()
     }
 
+    /// The oldest timestamp of a sample or histogram in the head (a flush's included),
+    /// one shard locked at a time; `None` when the head holds none.
+    pub(crate) fn oldest_ms(&self) -> Option<i64> {
+        let mut oldest: Option<i64> = None;
+        let mut see = |ts: i64| oldest = Some(oldest.map_or(ts, |o| o.min(ts)));
+        for i in 0..SHARDS {
+            let shard = self.shard(i);
+            for (_, s) in shard.index.iter() {
+                if let Some(x) = s.buf.samples.first() {
+                    see(x.ts);
+                }
+                if let Some(h) = s.buf.hists.as_deref().and_then(|h| h.v.first()) {
+                    see(h.0);
+                }
+            }
+            for v in shard.flushing.values() {
+                if let Some(x) = v.first() {
+                    see(x.ts);
+                }
+            }
+            for v in shard.flushing_h.values() {
+                if let Some(h) = v.first() {
+                    see(h.0);
+                }
+            }
+        }
+        oldest
+    }
+
     /// Number of series in the head.
     pub(crate) fn series_count(&self) -> usize {
         (0..SHARDS).map(|i| self.shard(i).index.len()).sum()

@@ -121,7 +121,8 @@ fn read(
 }
 
 /// `[start, end]` cut to what the tenant may hold: from its oldest partition (raw or tier)
-/// to an hour from now; `None` when nothing is left.
+/// or its oldest sample still in memory (history backfilled or imported and not flushed
+/// yet) to an hour from now; `None` when nothing is left.
 fn clamp(engine: &Engine, tenant: &TenantId, start: i64, end: i64) -> Option<(i64, i64)> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -133,6 +134,7 @@ fn clamp(engine: &Engine, tenant: &TenantId, start: i64, end: i64) -> Option<(i6
         .flat_map(|s| s.partitions.first().map(|p| p.start))
         .min()
         .unwrap_or(now)
+        .min(engine.head_oldest_ms(tenant).unwrap_or(now))
         .min(now - STEP_MS * 24);
     let (start, end) = (start.max(oldest), end.min(now + STEP_MS));
     (start <= end).then_some((start, end))

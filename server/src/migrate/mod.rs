@@ -98,6 +98,11 @@ pub struct ImportArgs {
     /// several runs: the next run goes on from there).
     #[arg(long)]
     pub max_parts: Option<usize>,
+    /// Place history however far behind the series' newest samples (`?backfill=true`):
+    /// for series already scraped or written live, whose history is past the
+    /// out-of-order window. Not for OTLP lines of a file.
+    #[arg(long)]
+    pub backfill: bool,
     /// No progress line.
     #[arg(long)]
     pub quiet: bool,
@@ -188,7 +193,10 @@ impl ImportArgs {
         if part.body.is_empty() {
             return Ok(None);
         }
-        let url = format!("{}{}", self.server.url.trim_end_matches('/'), part.path);
+        let mut url = format!("{}{}", self.server.url.trim_end_matches('/'), part.path);
+        if self.backfill && part.path.starts_with("/api/v1/import") {
+            url.push_str("?backfill=true");
+        }
         let req = self.server.authorize(
             http()
                 .post(&url)

@@ -13,6 +13,10 @@
 //! 16 MiB; 429 with Retry-After as soon as the tenant's ingest rate refuses a sample (the
 //! import stops there: resend the body, what was stored comes back as duplicates); 503 as
 //! for remote-write.
+//!
+//! `?backfill=true` (a Strata extension) writes with [`strata_engine::Engine::backfill`]:
+//! history further behind a series' newest sample than the out-of-order window is placed
+//! too, for an import into series that are already scraped or written live.
 
 mod vm_json;
 
@@ -21,7 +25,7 @@ use std::io::Write;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::StreamExt as _;
@@ -29,6 +33,7 @@ use strata_engine::{Sample, SeriesSamples, TenantId};
 
 use crate::auth::WriteTenant;
 use crate::http::error::ApiError;
+use crate::http::params::request_params;
 use crate::ingest::exposition::{self, Format};
 use crate::runtime::ingest_handle::Ingest;
 use crate::runtime::self_metrics::Signal;
@@ -55,22 +60,58 @@ enum Kind {
     Text,
 }
 
+/// How a request's lines are read and written.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    kind: Kind,
+    /// `?backfill=true`: past the out-of-order window too.
+    backfill: bool,
+}
+
+impl Mode {
+    /// The mode of a request to `uri` for lines of `kind`.
+    fn of(kind: Kind, uri: &Uri, headers: &HeaderMap) -> Result<Mode, ApiError> {
+        let params = request_params(&Method::GET, uri.query(), headers, &[])?;
+        let mut backfill = false;
+        for (_, v) in params.iter().filter(|(n, _)| n == "backfill") {
+            backfill = match v.as_str() {
+                "false" | "0" => false,
+                "true" | "1" => true,
+                v => {
+                    return Err(ApiError::BadRequest(format!(
+                        "backfill={v:?}: true or false"
+                    )));
+                }
+            };
+        }
+        Ok(Mode { kind, backfill })
+    }
+}
+
 async fn json(
     State(ingest): State<Ingest>,
     WriteTenant(tenant): WriteTenant,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    import(ingest, tenant, &headers, body, Kind::Json).await
+    match Mode::of(Kind::Json, &uri, &headers) {
+        Ok(mode) => import(ingest, tenant, &headers, body, mode).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn text(
     State(ingest): State<Ingest>,
     WriteTenant(tenant): WriteTenant,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    import(ingest, tenant, &headers, body, Kind::Text).await
+    match Mode::of(Kind::Text, &uri, &headers) {
+        Ok(mode) => import(ingest, tenant, &headers, body, mode).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 /// What an import did so far.
@@ -89,7 +130,7 @@ async fn import(
     tenant: TenantId,
     headers: &HeaderMap,
     body: Body,
-    kind: Kind,
+    mode: Mode,
 ) -> Response {
     let gzip = headers
         .get("content-encoding")
@@ -97,7 +138,7 @@ async fn import(
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let now = now_ms();
     let mut report = Report::default();
-    match stream(&ingest, &tenant, body, gzip, kind, now, &mut report).await {
+    match stream(&ingest, &tenant, body, gzip, mode, now, &mut report).await {
         Ok(()) => {}
         Err(e) => return e.into_response(),
     }
@@ -124,7 +165,7 @@ async fn stream(
     tenant: &TenantId,
     body: Body,
     gzip: bool,
-    kind: Kind,
+    mode: Mode,
     now: i64,
     report: &mut Report,
 ) -> Result<(), ApiError> {
@@ -152,7 +193,7 @@ async fn stream(
                 break;
             };
             let batch: Vec<u8> = pending.drain(..=cut).collect();
-            write_batch(ingest, tenant, &batch, kind, now, report).await?;
+            write_batch(ingest, tenant, &batch, mode, now, report).await?;
         }
     }
     if let Some(d) = decoder {
@@ -162,7 +203,7 @@ async fn stream(
         if pending.last() != Some(&b'\n') {
             pending.push(b'\n');
         }
-        write_batch(ingest, tenant, &pending, kind, now, report).await?;
+        write_batch(ingest, tenant, &pending, mode, now, report).await?;
     }
     Ok(())
 }
@@ -172,12 +213,12 @@ async fn write_batch(
     ingest: &Ingest,
     tenant: &TenantId,
     batch: &[u8],
-    kind: Kind,
+    mode: Mode,
     now: i64,
     report: &mut Report,
 ) -> Result<(), ApiError> {
     let first = report.lines + 1;
-    let (series, bad) = parse_batch(batch, kind, now, first);
+    let (series, bad) = parse_batch(batch, mode.kind, now, first);
     report.lines += batch.iter().filter(|&&b| b == b'\n').count() as u64;
     report.bad_lines += bad.len() as u64;
     for (line, reason) in bad {
@@ -188,7 +229,10 @@ async fn write_batch(
     if series.is_empty() {
         return Ok(());
     }
-    let outcome = ingest.write_metrics(tenant, series).await?;
+    let outcome = match mode.backfill {
+        true => ingest.write_metrics_history(tenant, series).await?,
+        false => ingest.write_metrics(tenant, series).await?,
+    };
     report.stored += outcome.accepted + outcome.duplicates;
     // Over the tenant's ingest rate: stop here with a 429, what was stored named; the
     // client sends the body again later (what was stored comes back as duplicates).

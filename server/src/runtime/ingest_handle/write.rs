@@ -32,6 +32,24 @@ impl Ingest {
             .await
     }
 
+    /// [`Ingest::write_metrics`] for history ([`Engine::backfill`]): samples however far
+    /// behind their series' newest are placed (`/api/v1/import?backfill=true`).
+    pub(crate) async fn write_metrics_history(
+        &self,
+        tenant: &TenantId,
+        mut batch: Vec<SeriesSamples>,
+    ) -> Result<WriteOutcome, ApiError> {
+        if let Some(rules) = self.relabel(tenant) {
+            let dropped = relabel::owned(&rules.metrics, &mut batch);
+            self.count_relabeled(tenant, Signal::Metrics, &dropped);
+            if batch.is_empty() {
+                return Ok(WriteOutcome::default());
+            }
+        }
+        self.write(tenant, Signal::Metrics, move |e, t| e.backfill(t, &batch))
+            .await
+    }
+
     /// Writes native histogram samples for `tenant` as [`Ingest::write_metrics`] writes
     /// floats: `[relabel]` metrics rules first, then one engine write.
     pub(crate) async fn write_metric_histograms(
