@@ -339,6 +339,42 @@ fn from_prometheus(c: &Ctx) {
         text.contains(": equal") && !text.contains("DIFFERENT"),
         "{text}"
     );
+    // The same series written to Strata directly (the default tenant): the import, which
+    // read Prometheus's XOR chunks (STREAMED_XOR_CHUNKS), holds exactly the same samples.
+    let ssock = server.http;
+    let r = request(
+        ssock,
+        "POST",
+        "/api/v1/write",
+        &HEADERS,
+        &encode(&protos),
+        Framing::Length,
+    )
+    .expect("rw");
+    assert_eq!(r.status, 204, "{}", r.text());
+    let strata = server.http.to_string();
+    let direct = export(&strata, None, start, end + 1);
+    assert!(!direct.is_empty());
+    assert_eq!(export(&strata, Some("prom"), start, end + 1), direct);
+    // Strata read by remote read (its own STREAMED_XOR_CHUNKS answer) into another tenant:
+    // the same again.
+    let text = ok(&import(
+        server,
+        "again",
+        &[
+            "--from-prometheus",
+            &format!("http://{strata}"),
+            "--start",
+            &s_arg,
+            "--end",
+            &e_arg,
+            "--step",
+            "2h",
+        ],
+        cp,
+    ));
+    assert!(text.contains(": equal"), "{text}");
+    assert_eq!(export(&strata, Some("again"), start, end + 1), direct);
 }
 
 /// Files of each format.

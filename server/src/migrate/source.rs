@@ -264,9 +264,11 @@ async fn remote_read(r: &Remote, from: i64, to: i64) -> Result<Vec<u8>> {
                 .collect(),
         })
         .collect();
+    // Chunks first (smaller, and Prometheus encodes them as it stores them); samples from
+    // a server that does not stream.
     let req = proto::ReadRequest {
         queries,
-        accepted_response_types: vec![0],
+        accepted_response_types: vec![1, 0],
     };
     let body = snap::raw::Encoder::new()
         .compress_vec(&req.encode_to_vec())
@@ -284,16 +286,40 @@ async fn remote_read(r: &Remote, from: i64, to: i64) -> Result<Vec<u8>> {
     if !resp.status().is_success() {
         return Err(Error::Server(format!("POST {url}: {}", resp.status())));
     }
+    let streamed = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-streamed-protobuf"));
     let bytes = resp
         .bytes()
         .await
         .map_err(|e| Error::Server(format!("POST {url}: {e}")))?;
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(&bytes)
-        .map_err(|e| Error::Server(format!("{url}: snappy: {e}")))?;
-    let answer = proto::ReadResponse::decode(raw.as_slice())
-        .map_err(|e| Error::Server(format!("{url}: not a ReadResponse: {e}")))?;
+    let bad = |e: String| Error::Server(format!("{url}: {e}"));
+    let series = if streamed {
+        read_chunks(&bytes, from, to).map_err(bad)?
+    } else {
+        read_samples(&bytes).map_err(bad)?
+    };
     let mut out = String::new();
+    for (labels, samples) in series {
+        json_line(&mut out, &labels, &samples);
+    }
+    Ok(out.into_bytes())
+}
+
+/// A remote read's series: labels and samples (staleness markers left out), each series
+/// once however many selectors chose it.
+type ReadSeries = Vec<(Vec<(String, String)>, Vec<(i64, f64)>)>;
+
+/// A `SAMPLES` answer: one snappy `ReadResponse`.
+fn read_samples(body: &[u8]) -> std::result::Result<ReadSeries, String> {
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| format!("snappy: {e}"))?;
+    let answer = proto::ReadResponse::decode(raw.as_slice())
+        .map_err(|e| format!("not a ReadResponse: {e}"))?;
+    let mut out = Vec::new();
     let mut seen = HashSet::new();
     for result in answer.results {
         for ts in result.timeseries {
@@ -302,16 +328,96 @@ async fn remote_read(r: &Remote, from: i64, to: i64) -> Result<Vec<u8>> {
             if !seen.insert(labels.clone()) {
                 continue; // two selectors chose it
             }
-            let samples: Vec<(i64, f64)> = ts
+            let samples = ts
                 .samples
                 .iter()
                 .filter(|s| s.value.to_bits() != STALE_NAN)
                 .map(|s| (s.timestamp, s.value))
                 .collect();
-            json_line(&mut out, &labels, &samples);
+            out.push((labels, samples));
         }
     }
-    Ok(out.into_bytes())
+    Ok(out)
+}
+
+/// The largest frame of a streamed answer taken (Prometheus's are about 1 MiB).
+const MAX_FRAME: u64 = 64 << 20;
+
+/// A `STREAMED_XOR_CHUNKS` answer: frames of a varint length, the CRC-32C (Castagnoli) of
+/// the message big-endian, and a `ChunkedReadResponse`. A series may span several frames
+/// (merged) and come from several queries (kept once, from the first). Whole chunks are
+/// sent, so samples outside `[from, to)` are left for the slice that holds them.
+fn read_chunks(body: &[u8], from: i64, to: i64) -> std::result::Result<ReadSeries, String> {
+    let mut rest = body;
+    // Labels -> (the query that gave them, index in `out`).
+    let mut index: std::collections::HashMap<Vec<(String, String)>, (i64, usize)> =
+        std::collections::HashMap::new();
+    let mut out: ReadSeries = Vec::new();
+    while !rest.is_empty() {
+        let (len, used) = uvarint(rest).ok_or("a frame's length is not a varint")?;
+        if len > MAX_FRAME {
+            return Err(format!(
+                "a frame of {len} bytes (at most {MAX_FRAME} taken)"
+            ));
+        }
+        let end = used + 4 + len as usize;
+        let frame = rest.get(used..end).ok_or("a frame cut short")?;
+        let (crc, msg) = frame.split_at(4);
+        let want = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
+        if crc32c::crc32c(msg) != want {
+            return Err("a frame's CRC-32C does not match".into());
+        }
+        rest = &rest[end..];
+        let resp = proto::ChunkedReadResponse::decode(msg)
+            .map_err(|e| format!("not a ChunkedReadResponse: {e}"))?;
+        for series in resp.chunked_series {
+            let labels: Vec<(String, String)> = series
+                .labels
+                .into_iter()
+                .map(|l| (l.name, l.value))
+                .collect();
+            let at = match index.get(&labels) {
+                Some(&(q, _)) if q != resp.query_index => continue, // two selectors chose it
+                Some(&(_, at)) => at,
+                None => {
+                    out.push((labels.clone(), Vec::new()));
+                    index.insert(labels, (resp.query_index, out.len() - 1));
+                    out.len() - 1
+                }
+            };
+            for chunk in series.chunks {
+                if chunk.r#type != 1 {
+                    return Err(format!(
+                        "a chunk of encoding {} (only XOR, 1, is read)",
+                        chunk.r#type
+                    ));
+                }
+                let samples = crate::api::remote_read::xor::decode(&chunk.data)?;
+                out[at].1.extend(
+                    samples
+                        .into_iter()
+                        .filter(|(t, v)| *t >= from && *t < to && v.to_bits() != STALE_NAN),
+                );
+            }
+        }
+    }
+    for (_, samples) in &mut out {
+        samples.sort_by_key(|s| s.0);
+        samples.dedup_by_key(|s| s.0);
+    }
+    Ok(out)
+}
+
+/// A protobuf varint at the front of `b`, and its length.
+fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, &byte) in b.iter().enumerate().take(10) {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            return Some((v, i + 1));
+        }
+    }
+    None
 }
 
 /// A series as a JSON line of `/api/v1/import`.

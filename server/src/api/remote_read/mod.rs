@@ -8,7 +8,7 @@
 //! Native histograms are not sent.
 
 pub(crate) mod proto;
-mod xor;
+pub(crate) mod xor;
 
 use axum::Router;
 use axum::body::{Body, Bytes};

@@ -130,78 +130,115 @@ fn xor(b: &mut Bits, delta: u64, leading: &mut u8, trailing: &mut u8) {
     b.bits(delta >> trail, sig);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A reader written from the format's description, independent of the writer's
-    /// structure: each sample decoded bit by bit.
-    fn decode(chunk: &[u8]) -> Vec<(i64, f64)> {
-        let n = u16::from_be_bytes([chunk[0], chunk[1]]) as usize;
-        let data = &chunk[2..];
-        let mut pos = 0usize;
-        let bit = |pos: &mut usize| {
-            let v = (data[*pos / 8] >> (7 - *pos % 8)) & 1;
-            *pos += 1;
-            v == 1
-        };
-        let read =
-            |pos: &mut usize, n: u8| (0..n).fold(0u64, |acc, _| (acc << 1) | u64::from(bit(pos)));
-        let uvarint = |pos: &mut usize| {
-            let (mut v, mut shift) = (0u64, 0);
-            loop {
-                let byte = read(pos, 8);
-                v |= (byte & 0x7f) << shift;
-                if byte < 0x80 {
-                    return v;
-                }
-                shift += 7;
-            }
-        };
-        let mut out = Vec::new();
-        let (mut t, mut delta, mut v) = (0i64, 0i64, 0u64);
-        let (mut lead, mut sig) = (0u8, 0u8);
-        for i in 0..n {
-            if i == 0 {
-                let z = uvarint(&mut pos);
+/// The samples of an XOR chunk (Prometheus's `chunkenc` XOR encoding, as [`encode`]
+/// writes it and Prometheus's remote read sends it): a big-endian sample count, then the
+/// first timestamp (zigzag varint) and value (64 bits), the second timestamp's delta
+/// (varint), then per sample a delta-of-delta in 1, 14, 17, 20 or 64 bits after its
+/// prefix, and the value XOR-ed with the previous one (control bits, leading zeros and
+/// significant bits). A chunk cut short or malformed is an error, never a panic: it comes
+/// from another process.
+pub(crate) fn decode(chunk: &[u8]) -> Result<Vec<(i64, f64)>, String> {
+    let (head, data) = chunk
+        .split_at_checked(2)
+        .ok_or("an XOR chunk shorter than its header")?;
+    let n = u16::from_be_bytes([head[0], head[1]]) as usize;
+    let mut r = Reader { data, pos: 0 };
+    let mut out = Vec::with_capacity(n);
+    let (mut t, mut delta, mut v) = (0i64, 0i64, 0u64);
+    let (mut lead, mut sig) = (0u8, 0u8);
+    for i in 0..n {
+        match i {
+            0 => {
+                let z = r.uvarint()?;
                 t = ((z >> 1) as i64) ^ -((z & 1) as i64);
-                v = read(&mut pos, 64);
+                v = r.read(64)?;
                 out.push((t, f64::from_bits(v)));
                 continue;
             }
-            if i == 1 {
-                delta = uvarint(&mut pos) as i64;
-            } else {
+            1 => delta = r.uvarint()? as i64,
+            _ => {
                 let mut ones = 0;
-                while ones < 4 && read(&mut pos, 1) == 1 {
+                while ones < 4 && r.read(1)? == 1 {
                     ones += 1;
                 }
-                let width = [0, 14, 17, 20, 64][ones];
+                let width = [0u8, 14, 17, 20, 64][ones];
                 if width > 0 {
-                    let raw = read(&mut pos, width);
+                    let raw = r.read(width)?;
                     let dod = if width == 64 {
                         raw as i64
                     } else {
                         ((raw << (64 - width)) as i64) >> (64 - width)
                     };
-                    delta += dod;
+                    delta = delta.wrapping_add(dod);
                 }
             }
-            t += delta;
-            if read(&mut pos, 1) == 1 {
-                if read(&mut pos, 1) == 1 {
-                    lead = read(&mut pos, 5) as u8;
-                    sig = read(&mut pos, 6) as u8;
-                    if sig == 0 {
-                        sig = 64;
-                    }
-                }
-                let bits = read(&mut pos, sig);
-                v ^= bits << (64 - lead - sig);
-            }
-            out.push((t, f64::from_bits(v)));
         }
-        out
+        t = t.wrapping_add(delta);
+        if r.read(1)? == 1 {
+            if r.read(1)? == 1 {
+                lead = r.read(5)? as u8;
+                sig = r.read(6)? as u8;
+                if sig == 0 {
+                    sig = 64;
+                }
+                if u32::from(lead) + u32::from(sig) > 64 {
+                    return Err(format!(
+                        "an XOR chunk's value has {lead} leading and {sig} significant bits"
+                    ));
+                }
+            }
+            let bits = r.read(sig)?;
+            v ^= bits.checked_shl(u32::from(64 - lead - sig)).unwrap_or(0);
+        }
+        out.push((t, f64::from_bits(v)));
+    }
+    Ok(out)
+}
+
+/// Reads bits off the front of a chunk's data, most significant first.
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    /// The next `n` (at most 64) bits.
+    fn read(&mut self, n: u8) -> Result<u64, String> {
+        let mut acc = 0u64;
+        for _ in 0..n {
+            let byte = self
+                .data
+                .get(self.pos / 8)
+                .ok_or("an XOR chunk cut short")?;
+            acc = (acc << 1) | u64::from((byte >> (7 - self.pos % 8)) & 1);
+            self.pos += 1;
+        }
+        Ok(acc)
+    }
+
+    /// A varint of whole bytes (not aligned to bytes of the data).
+    fn uvarint(&mut self) -> Result<u64, String> {
+        let (mut v, mut shift) = (0u64, 0u32);
+        loop {
+            let byte = self.read(8)?;
+            if shift > 63 {
+                return Err("an XOR chunk's varint overflows".into());
+            }
+            v |= (byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Ok(v);
+            }
+            shift += 7;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(chunk: &[u8]) -> Vec<(i64, f64)> {
+        super::decode(chunk).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -244,5 +281,25 @@ mod tests {
         }
         // One sample; a negative first timestamp.
         assert_eq!(decode(&encode(&[(-5, 2.5)])), [(-5, 2.5)]);
+    }
+
+    #[test]
+    fn chunks_cut_short_or_malformed_are_errors() {
+        let samples: Vec<(i64, f64)> = (0..50).map(|i| (i * 15_000, i as f64 * 1.5)).collect();
+        let chunk = encode(&samples);
+        for cut in 0..chunk.len() - 1 {
+            assert!(super::decode(&chunk[..cut]).is_err(), "cut at {cut}");
+        }
+        // A count larger than the data holds.
+        let mut more = chunk.clone();
+        more[1] = more[1].wrapping_add(5);
+        assert!(super::decode(&more).is_err());
+        // Garbage never panics.
+        for seed in 0..200u64 {
+            let junk: Vec<u8> = (0..40)
+                .map(|i| (seed.wrapping_mul(31).wrapping_add(i * 17) % 251) as u8)
+                .collect();
+            let _ = super::decode(&junk);
+        }
     }
 }
