@@ -393,9 +393,12 @@ fn from_files(c: &Ctx, lines: String) {
         "# TYPE f_om gauge\nf_om{{a=\"1\"}} 1.5 {}\n# EOF\n",
         t0 as f64 / 1000.0
     );
+    let ns = t0 * 1_000_000;
     let otlp = format!(
-        "{{\"resourceMetrics\":[{{\"scopeMetrics\":[{{\"metrics\":[{{\"name\":\"f_otlp\",\"gauge\":{{\"dataPoints\":[{{\"timeUnixNano\":\"{}\",\"asDouble\":3}}]}}}}]}}]}}]}}\n",
-        t0 * 1_000_000
+        "{{\"resourceMetrics\":[{{\"scopeMetrics\":[{{\"metrics\":[{{\"name\":\"f_otlp\",\"gauge\":{{\"dataPoints\":[{{\"timeUnixNano\":\"{ns}\",\"asDouble\":3}}]}}}}]}}]}}]}}\n\
+         {{\"resourceSpans\":[{{\"scopeSpans\":[{{\"spans\":[{{\"traceId\":\"5b8efff798038103d269b633813fc60c\",\"spanId\":\"eee19b7ec3c1b174\",\"name\":\"op\",\"startTimeUnixNano\":\"{ns}\",\"endTimeUnixNano\":\"{}\"}}]}}]}}]}}\n\
+         {{\"resourceLogs\":[{{\"scopeLogs\":[{{\"logRecords\":[{{\"timeUnixNano\":\"{ns}\",\"body\":{{\"stringValue\":\"a\"}}}},{{\"timeUnixNano\":\"{ns}\",\"body\":{{\"stringValue\":\"b\"}}}}]}}]}}]}}\n",
+        ns + 1_000_000
     );
     for (name, body, tenant) in [
         ("vm.jsonl", lines.clone(), "f1"),
@@ -412,7 +415,34 @@ fn from_files(c: &Ctx, lines: String) {
             cp,
         ));
         assert!(!text.contains("DIFFERENT"), "{name}: {text}");
+        if name == "otel.jsonl" {
+            for want in [
+                "OTLP metric data points: source 1; Strata stored 1: equal",
+                "OTLP spans: source 1; Strata stored 1: equal",
+                "OTLP log records: source 2; Strata stored 2: equal",
+            ] {
+                assert!(text.contains(want), "{text}");
+            }
+        }
     }
+    // A data point Strata refuses (a gauge point without a value): named, and the
+    // import fails.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        format!(
+            "{{\"resourceMetrics\":[{{\"scopeMetrics\":[{{\"metrics\":[{{\"name\":\"f_bad\",\"gauge\":{{\"dataPoints\":[{{\"timeUnixNano\":\"{ns}\"}}]}}}},{{\"name\":\"f_good\",\"gauge\":{{\"dataPoints\":[{{\"timeUnixNano\":\"{ns}\",\"asDouble\":1}}]}}}}]}}]}}]}}\n"
+        ),
+    )
+    .expect("file");
+    let out = import(server, "f5", &["--from-file", bad.to_str().unwrap()], cp);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("OTLP metric data points: source 2; Strata stored 1: DIFFERENT (1 refused)"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The file is the original values (VictoriaMetrics keeps 12 significant digits).
     let mut want: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
     for s in series {

@@ -4,7 +4,7 @@
 
 use strata_engine::MatchOp;
 
-use super::source::{Counts, Source};
+use super::source::{Counts, OTLP_SIGNALS, Source};
 use super::{ServerArgs, http};
 use crate::error::{Error, Result};
 
@@ -33,11 +33,12 @@ pub(super) async fn compare(
             }),
         ),
         Source::File { .. } => {
+            let mut otlp = otlp_lines(counts);
             if counts.samples == 0 {
-                return Ok(Compared {
-                    lines: vec!["the file held no samples".into()],
-                    equal: true,
-                });
+                if otlp.lines.is_empty() {
+                    otlp.lines.push("the file held no samples".into());
+                }
+                return Ok(otlp);
             }
             (
                 vec!["{__name__!=\"\"}".to_owned()],
@@ -47,8 +48,16 @@ pub(super) async fn compare(
             )
         }
     };
-    let mut lines = Vec::new();
-    let mut equal = true;
+    let Compared {
+        mut lines,
+        mut equal,
+    } = match source {
+        None => otlp_lines(counts),
+        Some(_) => Compared {
+            lines: Vec::new(),
+            equal: true,
+        },
+    };
     for sel in &selectors {
         let set = strata_query::prom_api::series_selectors(std::slice::from_ref(sel))
             .map_err(|e| Error::Usage(format!("--match: {e}")))?
@@ -89,6 +98,32 @@ pub(super) async fn compare(
         ));
     }
     Ok(Compared { lines, equal })
+}
+
+/// A file's OTLP lines: per signal, what the file held against what Strata stored (what it
+/// acknowledged: the lines' items less those its `partial_success` refused).
+fn otlp_lines(counts: &Counts) -> Compared {
+    let mut out = Compared {
+        lines: Vec::new(),
+        equal: true,
+    };
+    for (i, (what, _)) in OTLP_SIGNALS.iter().enumerate() {
+        let (sent, refused) = (counts.otlp_sent[i], counts.otlp_refused[i]);
+        if sent == 0 && refused == 0 {
+            continue;
+        }
+        let stored = sent.saturating_sub(refused);
+        out.equal &= refused == 0;
+        out.lines.push(format!(
+            "OTLP {what}: source {sent}; Strata stored {stored}: {}",
+            if refused == 0 {
+                "equal".to_owned()
+            } else {
+                format!("DIFFERENT ({refused} refused)")
+            }
+        ));
+    }
+    out
 }
 
 /// `set` with `__name__ = name` added, as PromQL.

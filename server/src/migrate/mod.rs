@@ -143,7 +143,10 @@ impl ImportArgs {
             }
             counts.add(&part.counts);
             if !part.body.is_empty() {
-                self.server_post(&part).await?;
+                let answer = self.server_post(&part).await?;
+                if let Some(signal) = part.otlp {
+                    counts.otlp_refused[signal] += otlp_refused(&answer, signal);
+                }
                 sent += 1;
             }
             cp.mark(unit, part.resume)?;
@@ -173,10 +176,15 @@ impl ImportArgs {
     }
 
     /// Posts a part; over the tenant's ingest rate (429) or busy (503) it waits as asked
-    /// and sends the part again (what was stored comes back as duplicates).
-    async fn server_post(&self, part: &source::Part) -> Result<()> {
+    /// and sends the part again (what was stored comes back as duplicates). Returns the
+    /// answer's body.
+    async fn server_post(&self, part: &source::Part) -> Result<String> {
         let mut waits = 0u32;
-        while let Some(wait) = self.post_once(part).await? {
+        loop {
+            let wait = match self.post_once(part).await? {
+                Posted::Done(body) => return Ok(body),
+                Posted::Retry(wait) => wait,
+            };
             waits += 1;
             if waits == 1 && !self.quiet {
                 eprintln!(
@@ -185,13 +193,12 @@ impl ImportArgs {
             }
             tokio::time::sleep(wait).await;
         }
-        Ok(())
     }
 
-    /// One attempt: `Some(wait)` when Strata asked to retry later.
-    async fn post_once(&self, part: &source::Part) -> Result<Option<std::time::Duration>> {
+    /// One attempt.
+    async fn post_once(&self, part: &source::Part) -> Result<Posted> {
         if part.body.is_empty() {
-            return Ok(None);
+            return Ok(Posted::Done(String::new()));
         }
         let mut url = format!("{}{}", self.server.url.trim_end_matches('/'), part.path);
         if self.backfill && part.path.starts_with("/api/v1/import") {
@@ -215,7 +222,9 @@ impl ImportArgs {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(1);
-            return Ok(Some(std::time::Duration::from_secs(secs.clamp(1, 60))));
+            return Ok(Posted::Retry(std::time::Duration::from_secs(
+                secs.clamp(1, 60),
+            )));
         }
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
@@ -224,8 +233,29 @@ impl ImportArgs {
                 text.trim()
             )));
         }
-        Ok(None)
+        Ok(Posted::Done(resp.text().await.unwrap_or_default()))
     }
+}
+
+/// What one POST of a part came to.
+enum Posted {
+    /// Stored; the answer's body.
+    Done(String),
+    /// Strata asked to send it again after this.
+    Retry(std::time::Duration),
+}
+
+/// How many items of `signal` an OTLP/HTTP JSON answer says were refused
+/// (`partialSuccess`; a 64-bit count is a JSON string in OTLP's JSON, or a number).
+fn otlp_refused(answer: &str, signal: usize) -> u64 {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(answer) else {
+        return 0;
+    };
+    let field = &v["partialSuccess"][source::OTLP_SIGNALS[signal].1];
+    field
+        .as_u64()
+        .or_else(|| field.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0)
 }
 
 /// The progress line on stderr.

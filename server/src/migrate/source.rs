@@ -28,10 +28,26 @@ pub(super) struct Counts {
     pub(super) names: HashSet<String>,
     pub(super) min_ts: i64,
     pub(super) max_ts: i64,
+    /// OTLP lines of a file, by signal ([`OTLP_SIGNALS`]): data points, spans and log
+    /// records the file held, and those Strata refused (`partial_success`).
+    pub(super) otlp_sent: [u64; 3],
+    pub(super) otlp_refused: [u64; 3],
 }
+
+/// The signals of OTLP lines, as [`Counts::otlp_sent`] indexes them: what each counts, and
+/// the `partialSuccess` field that says how many were refused.
+pub(super) const OTLP_SIGNALS: [(&str, &str); 3] = [
+    ("metric data points", "rejectedDataPoints"),
+    ("spans", "rejectedSpans"),
+    ("log records", "rejectedLogRecords"),
+];
 
 impl Counts {
     pub(super) fn add(&mut self, o: &Counts) {
+        for i in 0..3 {
+            self.otlp_sent[i] += o.otlp_sent[i];
+            self.otlp_refused[i] += o.otlp_refused[i];
+        }
         if o.samples > 0 {
             self.min_ts = if self.samples == 0 {
                 o.min_ts
@@ -58,6 +74,8 @@ impl Counts {
 
 /// One part of an import: a body for Strata and what it holds.
 pub(super) struct Part {
+    /// An OTLP line's signal ([`OTLP_SIGNALS`]): Strata's answer says what it refused.
+    pub(super) otlp: Option<usize>,
     pub(super) path: &'static str,
     pub(super) content_type: &'static str,
     pub(super) body: axum::body::Bytes,
@@ -186,6 +204,7 @@ impl Source {
                 };
                 let counts = count_json_lines(&body);
                 Ok(Some(Part {
+                    otlp: None,
                     path: "/api/v1/import",
                     content_type: "application/json",
                     body: body.into(),
@@ -208,6 +227,7 @@ impl Source {
 
 fn empty(resume: Option<u64>) -> Part {
     Part {
+        otlp: None,
         path: "/api/v1/import",
         content_type: "application/json",
         body: axum::body::Bytes::new(),
@@ -516,6 +536,7 @@ fn file_part(
     } else if first == Some(b'{') {
         let counts = count_json_lines(&batch);
         Part {
+            otlp: None,
             path: "/api/v1/import",
             content_type: "application/json",
             body: batch.into(),
@@ -556,11 +577,35 @@ fn otlp_part(line: Vec<u8>) -> Part {
     } else {
         "/v1/metrics"
     };
+    let framing = crate::ingest::decoders::OtlpBody {
+        content_type: "application/json",
+        content_encoding: None,
+    };
+    let max = line.len().saturating_mul(4).max(1 << 20);
+    // What the line holds, as the server's decoders count it (0 for a line they refuse:
+    // Strata then refuses it whole and the import stops with its reason).
+    let (signal, sent) = match path {
+        "/v1/traces" => (
+            1,
+            crate::ingest::decoders::otlp_spans(&line, framing, max).map_or(0, |b| b.submitted),
+        ),
+        "/v1/logs" => (
+            2,
+            crate::ingest::decoders::otlp_logs(&line, framing, max).map_or(0, |b| b.submitted),
+        ),
+        _ => (
+            0,
+            crate::ingest::decoders::otlp_metrics(&line, framing, max).map_or(0, |b| b.points),
+        ),
+    };
+    let mut counts = Counts::default();
+    counts.otlp_sent[signal] = sent;
     Part {
+        otlp: Some(signal),
         path,
         content_type: "application/json",
         body: line.into(),
-        counts: Counts::default(),
+        counts,
         resume: None,
     }
 }
@@ -598,6 +643,7 @@ fn exposition_part(batch: &[u8], om: bool, path: &std::path::Path) -> Result<Par
         json_line(&mut out, &labels, &[(ts, s.value)]);
     }
     Ok(Part {
+        otlp: None,
         path: "/api/v1/import",
         content_type: "application/json",
         body: out.into_bytes().into(),
