@@ -1,11 +1,14 @@
 //! Replays the exposition-parser fuzz corpus through the harness the cargo-fuzz target runs
 //! (`fuzz/harness/exposition.rs`): the checked-in seeds (`fuzz/seeds/exposition/`: text
 //! and OpenMetrics bodies, each of which must parse), any crashers saved in
-//! `fuzz/regressions/exposition/`, then 3,000 deterministic mutations of the seeds. No
-//! server: the parser alone.
+//! `fuzz/regressions/exposition/`, then 3,000 deterministic mutations of the seeds. The
+//! same for the protobuf reader (`fuzz/harness/exposition_proto.rs`,
+//! `fuzz/seeds/exposition_proto/`). No server: the parsers alone.
 
 #[path = "../../fuzz/harness/exposition.rs"]
 mod harness;
+#[path = "../../fuzz/harness/exposition_proto.rs"]
+mod harness_proto;
 #[path = "../../fuzz/harness/mutate.rs"]
 mod mutate;
 
@@ -80,6 +83,49 @@ fn exposition_corpus_and_short_mutation_run() {
     // The run must reach both outcomes, or it tests little.
     assert!(
         accepted > MUTATIONS / 10 && accepted < MUTATIONS * 9 / 10,
+        "{accepted} of {MUTATIONS} mutations accepted"
+    );
+}
+
+/// Protobuf fragments the mutations splice in: field keys of each wire type, lengths,
+/// varints at their limits, a family header, a bucket span, a negative zigzag.
+const PROTO_TOKENS: &[&[u8]] = &[
+    b"\x0a\x03abc",
+    b"\x12\x00",
+    b"\x18\x04",
+    b"\x22\x00",
+    b"\x3a\x02\x08\x01",
+    b"\x62\x04\x08\x01\x10\x02",
+    b"\x6a\x03\x02\x01\x01",
+    b"\x09\x00\x00\x00\x00\x00\x00\xf0\x7f",
+    b"\xff\xff\xff\xff\x0f",
+    b"\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01",
+    b"\x00",
+    b"\x0b",
+    b"\x0c",
+];
+
+#[test]
+fn protobuf_corpus_and_short_mutation_run() {
+    let dir = fuzz_dir();
+    let seeds = inputs(&dir.join("seeds").join("exposition_proto"));
+    assert!(seeds.len() >= 5, "{} seeds", seeds.len());
+    for seed in &seeds {
+        let (h, body) = harness_proto::split(seed).expect("a seed has a mode byte");
+        if let Err(e) = decoders::parse_protobuf(body, h) {
+            panic!("a seed is refused: {e}");
+        }
+        assert!(harness_proto::check_protobuf(seed));
+    }
+    for input in inputs(&dir.join("regressions").join("exposition_proto")) {
+        harness_proto::check_protobuf(&input);
+    }
+    let mut rng = Rng(0x5eed ^ "exposition_proto".len() as u64);
+    let accepted = (0..MUTATIONS)
+        .filter(|_| harness_proto::check_protobuf(&mutate(&mut rng, &seeds, PROTO_TOKENS)))
+        .count();
+    assert!(
+        accepted > MUTATIONS / 20 && accepted < MUTATIONS * 19 / 20,
         "{accepted} of {MUTATIONS} mutations accepted"
     );
 }

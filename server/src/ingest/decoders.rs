@@ -20,6 +20,10 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use strata_engine::{LogRecord, SeriesSamples, SignalOutcome, SpanRecord};
 
+/// The protobuf exposition format (scrapes that ask for it).
+pub use crate::ingest::exposition::proto::{
+    Histograms, ProtoSample, Value as ProtoValue, parse_protobuf,
+};
 /// The exposition parser: Prometheus text and OpenMetrics bodies (scrapes and imports).
 pub use crate::ingest::exposition::{
     Exemplar, Family, Format, MetricType, ParseError, Parsed, ParsedSample, decode_series, parse,

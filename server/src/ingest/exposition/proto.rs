@@ -28,30 +28,49 @@ use crate::ingest::utf8;
 
 /// The value of a sample read from a protobuf body.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value {
+pub enum Value {
+    /// A float sample.
     Float(f64),
+    /// A native histogram sample.
     Histogram(Histogram),
 }
 
 /// One sample of a protobuf body.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ProtoSample {
+pub struct ProtoSample {
     /// The sample's name (`x`, `x_bucket`, `x_sum` ...).
-    pub(crate) name: String,
+    pub name: String,
     /// Its labels in message order (`le` or `quantile` last), names unique.
-    pub(crate) labels: Vec<(String, String)>,
-    pub(crate) value: Value,
-    pub(crate) timestamp_ms: Option<i64>,
-    pub(crate) exemplars: Vec<Exemplar>,
+    pub labels: Vec<(String, String)>,
+    /// Its value.
+    pub value: Value,
+    /// The metric's own timestamp, if it has one.
+    pub timestamp_ms: Option<i64>,
+    /// Its exemplars (a counter's, a bucket's, a native histogram's).
+    pub exemplars: Vec<Exemplar>,
 }
 
 /// Which histograms a body's histogram metrics become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Histograms {
+pub struct Histograms {
     /// Native histograms as native histogram samples (else as their classic buckets).
-    pub(crate) native: bool,
+    pub native: bool,
     /// A native histogram's classic buckets too.
-    pub(crate) classic_too: bool,
+    pub classic_too: bool,
+}
+
+/// Reads a whole protobuf body into its samples and metric families ([`scan`] collected);
+/// an error refuses the body.
+pub fn parse_protobuf(
+    body: &[u8],
+    histograms: Histograms,
+) -> Result<(Vec<ProtoSample>, Vec<Family>), String> {
+    let mut samples = Vec::new();
+    let families = scan(body, histograms, |s| {
+        samples.push(s);
+        Ok(())
+    })?;
+    Ok((samples, families))
 }
 
 /// Reads a whole body, handing each sample to `each`; returns the metric families. An
