@@ -7,7 +7,7 @@
 //! | `severity` | at least this severity: a number 1-24 or a name (`trace`, `debug`, `info`, `warn`, `error`, `fatal`) |
 //! | `contains` | the body contains this text (case-sensitive) |
 //! | `regex` | the body matches this regular expression (Rust `regex` syntax) |
-//! | `trace_id` | 32 hex digits |
+//! | `trace_id` | 32 hex digits: records with that trace id; when there are none, Loki-pushed records whose structured metadata `trace_id`, `traceID` or `traceId` is that id (or its last 16 digits, a 64-bit id) |
 //! | `limit` | at most this many records, newest first (default 100, at most 10,000) |
 //!
 //! The answer is `{"status":"success","data":[...]}`, one JSON object per record in the
@@ -49,6 +49,9 @@ pub(crate) struct LogSearch {
     contains: Option<String>,
     regex: Option<String>,
     trace_id: Option<String>,
+    /// Look for `trace_id` in Loki pushes' structured metadata instead of the trace id
+    /// column (the second try, when the column found nothing).
+    trace_in_metadata: bool,
     limit: usize,
 }
 
@@ -136,6 +139,7 @@ pub(crate) fn parse(pairs: &[(String, String)], now_ns: i64) -> Result<LogSearch
         contains: get("contains").map(str::to_owned),
         regex: get("regex").map(str::to_owned),
         trace_id,
+        trace_in_metadata: false,
         limit,
     })
 }
@@ -166,9 +170,26 @@ pub(crate) fn search_sql(s: &LogSearch) -> String {
         cond.push(format!("regexp_like(body, {})", quote(re)));
     }
     if let Some(id) = &s.trace_id {
-        // `id` is 32 checked hex digits: a hex literal, which the logs table turns into a
-        // bloom filter lookup.
-        cond.push(format!("trace_id = X'{id}'"));
+        if s.trace_in_metadata {
+            // A Loki push keeps a trace id in its structured metadata (`trace_id`,
+            // `traceID` or `traceId`, as sent): the id in either case, or its last 16
+            // digits when it is a 64-bit id.
+            let id = id.to_ascii_lowercase();
+            let mut forms = vec![quote(&id)];
+            if let Some(short) = id.strip_prefix("0000000000000000") {
+                forms.push(quote(short));
+            }
+            let forms = forms.join(", ");
+            let meta: Vec<String> = ["trace_id", "traceID", "traceId"]
+                .iter()
+                .map(|k| format!("lower(attributes['{k}']) IN ({forms})"))
+                .collect();
+            cond.push(format!("scope_name = 'loki.push' AND ({})", meta.join(" OR ")));
+        } else {
+            // `id` is 32 checked hex digits: a hex literal, which the logs table turns
+            // into a bloom filter lookup.
+            cond.push(format!("trace_id = X'{id}'"));
+        }
     }
     format!(
         "SELECT time, observed_time, severity_number, severity_text, body, body_type, \
@@ -189,8 +210,14 @@ async fn search(
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::BadRequest(format!("malformed query string: {e}")))?;
     let now_ns = SystemClock.now_ms().saturating_mul(1_000_000);
-    let s = parse(&pairs, now_ns)?;
-    let rows = run(&queries, &tenant, &search_sql(&s)).await?;
+    let mut s = parse(&pairs, now_ns)?;
+    let mut rows = run(&queries, &tenant, &search_sql(&s)).await?;
+    // Nothing by the trace id column (its bloom filter keeps that cheap): Loki-pushed
+    // records carry the id in their metadata.
+    if s.trace_id.is_some() && rows.trim_ascii() == b"[]" {
+        s.trace_in_metadata = true;
+        rows = run(&queries, &tenant, &search_sql(&s)).await?;
+    }
     let mut body = Vec::with_capacity(rows.len() + 32);
     body.extend_from_slice(br#"{"status":"success","data":"#);
     body.extend_from_slice(&rows);
