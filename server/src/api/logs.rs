@@ -184,7 +184,10 @@ pub(crate) fn search_sql(s: &LogSearch) -> String {
                 .iter()
                 .map(|k| format!("lower(attributes['{k}']) IN ({forms})"))
                 .collect();
-            cond.push(format!("scope_name = 'loki.push' AND ({})", meta.join(" OR ")));
+            cond.push(format!(
+                "scope_name = 'loki.push' AND ({})",
+                meta.join(" OR ")
+            ));
         } else {
             // `id` is 32 checked hex digits: a hex literal, which the logs table turns
             // into a bloom filter lookup.

@@ -58,6 +58,13 @@ pub(super) async fn compare(
             equal: true,
         },
     };
+    if counts.histograms_skipped > 0 {
+        equal = false;
+        lines.push(format!(
+            "native histograms not imported: {} (samples, or chunks of them, that remote read gave; strata import takes float samples only)",
+            counts.histograms_skipped
+        ));
+    }
     for sel in &selectors {
         let set = strata_query::prom_api::series_selectors(std::slice::from_ref(sel))
             .map_err(|e| Error::Usage(format!("--match: {e}")))?

@@ -32,6 +32,9 @@ pub(super) struct Counts {
     /// records the file held, and those Strata refused (`partial_success`).
     pub(super) otlp_sent: [u64; 3],
     pub(super) otlp_refused: [u64; 3],
+    /// Native histograms (samples, or chunks of them) a remote read gave and the import
+    /// could not take: named at the end, and the import fails.
+    pub(super) histograms_skipped: u64,
 }
 
 /// The signals of OTLP lines, as [`Counts::otlp_sent`] indexes them: what each counts, and
@@ -48,6 +51,7 @@ impl Counts {
             self.otlp_sent[i] += o.otlp_sent[i];
             self.otlp_refused[i] += o.otlp_refused[i];
         }
+        self.histograms_skipped += o.histograms_skipped;
         if o.samples > 0 {
             self.min_ts = if self.samples == 0 {
                 o.min_ts
@@ -198,11 +202,12 @@ impl Source {
                 if cp.is_done(unit) {
                     return Ok(Some(empty(None)));
                 }
-                let body = match self {
-                    Self::Vm(_) => vm_export(r, from, to).await?,
+                let (body, skipped) = match self {
+                    Self::Vm(_) => (vm_export(r, from, to).await?, 0),
                     _ => remote_read(r, from, to).await?,
                 };
-                let counts = count_json_lines(&body);
+                let mut counts = count_json_lines(&body);
+                counts.histograms_skipped = skipped;
                 Ok(Some(Part {
                     otlp: None,
                     path: "/api/v1/import",
@@ -261,7 +266,9 @@ async fn vm_export(r: &Remote, from: i64, to: i64) -> Result<Vec<u8>> {
         .map_err(|e| Error::Server(format!("POST {url}: {e}")))
 }
 
-async fn remote_read(r: &Remote, from: i64, to: i64) -> Result<Vec<u8>> {
+/// A slice by remote read, as JSON lines, and the native histograms (samples or chunks)
+/// it held that cannot be imported.
+async fn remote_read(r: &Remote, from: i64, to: i64) -> Result<(Vec<u8>, u64)> {
     let sets = strata_query::prom_api::series_selectors(&r.matches)
         .map_err(|e| Error::Usage(format!("--match: {e}")))?;
     let queries = sets
@@ -316,7 +323,7 @@ async fn remote_read(r: &Remote, from: i64, to: i64) -> Result<Vec<u8>> {
         .await
         .map_err(|e| Error::Server(format!("POST {url}: {e}")))?;
     let bad = |e: String| Error::Server(format!("{url}: {e}"));
-    let series = if streamed {
+    let (series, skipped) = if streamed {
         read_chunks(&bytes, from, to).map_err(bad)?
     } else {
         read_samples(&bytes).map_err(bad)?
@@ -325,15 +332,15 @@ async fn remote_read(r: &Remote, from: i64, to: i64) -> Result<Vec<u8>> {
     for (labels, samples) in series {
         json_line(&mut out, &labels, &samples);
     }
-    Ok(out.into_bytes())
+    Ok((out.into_bytes(), skipped))
 }
 
 /// A remote read's series: labels and samples (staleness markers left out), each series
 /// once however many selectors chose it.
 type ReadSeries = Vec<(Vec<(String, String)>, Vec<(i64, f64)>)>;
 
-/// A `SAMPLES` answer: one snappy `ReadResponse`.
-fn read_samples(body: &[u8]) -> std::result::Result<ReadSeries, String> {
+/// A `SAMPLES` answer: one snappy `ReadResponse`; its native histogram samples counted.
+fn read_samples(body: &[u8]) -> std::result::Result<(ReadSeries, u64), String> {
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
         .map_err(|e| format!("snappy: {e}"))?;
@@ -341,8 +348,10 @@ fn read_samples(body: &[u8]) -> std::result::Result<ReadSeries, String> {
         .map_err(|e| format!("not a ReadResponse: {e}"))?;
     let mut out = Vec::new();
     let mut seen = HashSet::new();
+    let mut skipped = 0;
     for result in answer.results {
         for ts in result.timeseries {
+            skipped += ts.histograms.len() as u64;
             let labels: Vec<(String, String)> =
                 ts.labels.into_iter().map(|l| (l.name, l.value)).collect();
             if !seen.insert(labels.clone()) {
@@ -357,7 +366,7 @@ fn read_samples(body: &[u8]) -> std::result::Result<ReadSeries, String> {
             out.push((labels, samples));
         }
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 /// The largest frame of a streamed answer taken (Prometheus's are about 1 MiB).
@@ -366,8 +375,10 @@ const MAX_FRAME: u64 = 64 << 20;
 /// A `STREAMED_XOR_CHUNKS` answer: frames of a varint length, the CRC-32C (Castagnoli) of
 /// the message big-endian, and a `ChunkedReadResponse`. A series may span several frames
 /// (merged) and come from several queries (kept once, from the first). Whole chunks are
-/// sent, so samples outside `[from, to)` are left for the slice that holds them.
-fn read_chunks(body: &[u8], from: i64, to: i64) -> std::result::Result<ReadSeries, String> {
+/// sent, so samples outside `[from, to)` are left for the slice that holds them. Native
+/// histogram chunks are counted, not read.
+fn read_chunks(body: &[u8], from: i64, to: i64) -> std::result::Result<(ReadSeries, u64), String> {
+    let mut skipped = 0;
     let mut rest = body;
     // Labels -> (the query that gave them, index in `out`).
     let mut index: std::collections::HashMap<Vec<(String, String)>, (i64, usize)> =
@@ -406,11 +417,14 @@ fn read_chunks(body: &[u8], from: i64, to: i64) -> std::result::Result<ReadSerie
                 }
             };
             for chunk in series.chunks {
-                if chunk.r#type != 1 {
-                    return Err(format!(
-                        "a chunk of encoding {} (only XOR, 1, is read)",
-                        chunk.r#type
-                    ));
+                match chunk.r#type {
+                    1 => {}
+                    // HISTOGRAM, FLOAT_HISTOGRAM.
+                    2 | 3 => {
+                        skipped += 1;
+                        continue;
+                    }
+                    t => return Err(format!("a chunk of unknown encoding {t}")),
                 }
                 let samples = crate::api::remote_read::xor::decode(&chunk.data)?;
                 out[at].1.extend(
@@ -425,7 +439,7 @@ fn read_chunks(body: &[u8], from: i64, to: i64) -> std::result::Result<ReadSerie
         samples.sort_by_key(|s| s.0);
         samples.dedup_by_key(|s| s.0);
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 /// A protobuf varint at the front of `b`, and its length.
@@ -650,4 +664,75 @@ fn exposition_part(batch: &[u8], om: bool, path: &std::path::Path) -> Result<Par
         counts,
         resume: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::remote_read::xor;
+
+    fn frame(resp: &proto::ChunkedReadResponse) -> Vec<u8> {
+        let msg = resp.encode_to_vec();
+        let mut out = Vec::new();
+        prost::encoding::encode_varint(msg.len() as u64, &mut out);
+        out.extend_from_slice(&crc32c::crc32c(&msg).to_be_bytes());
+        out.extend_from_slice(&msg);
+        out
+    }
+
+    fn series(name: &str, chunks: Vec<proto::Chunk>) -> proto::ChunkedSeries {
+        proto::ChunkedSeries {
+            labels: vec![proto::Label {
+                name: "__name__".into(),
+                value: name.into(),
+            }],
+            chunks,
+        }
+    }
+
+    fn chunk(kind: i32, samples: &[(i64, f64)]) -> proto::Chunk {
+        proto::Chunk {
+            min_time_ms: samples[0].0,
+            max_time_ms: samples[samples.len() - 1].0,
+            r#type: kind,
+            data: xor::encode(samples),
+        }
+    }
+
+    #[test]
+    fn streamed_chunks_are_merged_trimmed_and_histograms_counted() {
+        let a1: Vec<(i64, f64)> = (0..5).map(|i| (i * 10, i as f64)).collect();
+        let a2: Vec<(i64, f64)> = (5..10).map(|i| (i * 10, i as f64)).collect();
+        let stale = [(100, f64::from_bits(STALE_NAN))];
+        let mut body = frame(&proto::ChunkedReadResponse {
+            chunked_series: vec![series("a", vec![chunk(1, &a1)])],
+            query_index: 0,
+        });
+        // The same series again in the next frame, a native histogram chunk, and the series
+        // as a second selector chose it (kept once).
+        body.extend(frame(&proto::ChunkedReadResponse {
+            chunked_series: vec![
+                series("a", vec![chunk(1, &a2), chunk(1, &stale)]),
+                series("h", vec![chunk(2, &a1)]),
+            ],
+            query_index: 0,
+        }));
+        body.extend(frame(&proto::ChunkedReadResponse {
+            chunked_series: vec![series("a", vec![chunk(1, &a1)])],
+            query_index: 1,
+        }));
+        // The slice is [10, 80): whole chunks came, the rest belongs to other slices.
+        let (got, skipped) = read_chunks(&body, 10, 80).expect("read");
+        assert_eq!(skipped, 1);
+        let a: Vec<i64> = got[0].1.iter().map(|s| s.0).collect();
+        assert_eq!(a, [10, 20, 30, 40, 50, 60, 70]);
+        assert_eq!(got.len(), 2, "the histogram series is listed, without samples");
+        assert!(got[1].1.is_empty());
+        // A flipped bit fails the frame's CRC; a cut frame is an error.
+        let mut bad = body.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(read_chunks(&bad, 0, 100).is_err());
+        assert!(read_chunks(&body[..body.len() - 2], 0, 100).is_err());
+    }
 }

@@ -144,6 +144,7 @@ fn samples(results: Vec<Vec<SeriesData>>) -> Response {
                                 timestamp: p.ts,
                             })
                             .collect(),
+                        histograms: Vec::new(),
                     })
                     .collect(),
             })

@@ -48,14 +48,21 @@ pub(crate) struct QueryResult {
     pub(crate) timeseries: Vec<TimeSeries>,
 }
 
-/// `prometheus.TimeSeries` (labels and float samples).
+/// `prometheus.TimeSeries` (labels and float samples; native histograms only counted).
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct TimeSeries {
     #[prost(message, repeated, tag = "1")]
     pub(crate) labels: Vec<Label>,
     #[prost(message, repeated, tag = "2")]
     pub(crate) samples: Vec<Sample>,
+    /// `histograms`: read by `strata import` only to count what it cannot import.
+    #[prost(message, repeated, tag = "4")]
+    pub(crate) histograms: Vec<Opaque>,
 }
+
+/// A message whose fields are not read (prost skips them).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct Opaque {}
 
 /// `prometheus.Label`.
 #[derive(Clone, PartialEq, prost::Message)]
