@@ -380,23 +380,7 @@ fn protobuf_snappy_and_gzipped_json_pushes_are_stored() {
             ),
         ]
     );
-    // The 64-bit trace id in the metadata fills the trace id column too: the logs search
-    // by trace id (what trace-to-logs asks) finds the Loki-pushed line.
-    let path = format!(
-        "/api/v1/logs?trace_id=00000000000000000af7651916cd43dd&start={}&end={}",
-        t0 / 1_000_000_000 - 60,
-        t0 / 1_000_000_000 + 60
-    );
-    let r = server.get(&path, &[]).expect("logs search");
-    assert_eq!(r.status, 200, "{}", r.text());
-    let v: Value = serde_json::from_slice(&r.body).expect("json");
-    let bodies: Vec<&str> = v["data"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .filter_map(|row| row["body"].as_str())
-        .collect();
-    assert_eq!(bodies, ["second line"]);
+    logs_by_trace_id(&server, t0);
     // Every stream label, as sent, and nothing else.
     let labels = sql(
         &server,
@@ -659,4 +643,24 @@ fn acknowledged_pushes_survive_sigkill() {
         .collect();
     assert_eq!(got, want);
     assert!(rows.iter().all(|r| r["service_name"] == "crash"));
+}
+
+/// The logs search by trace id (what trace-to-logs asks) finds the Loki-pushed line whose
+/// structured metadata holds the 64-bit trace id `0af7651916cd43dd`.
+fn logs_by_trace_id(server: &Server, t0: i64) {
+    let path = format!(
+        "/api/v1/logs?trace_id=00000000000000000af7651916cd43dd&start={}&end={}",
+        t0 / 1_000_000_000 - 60,
+        t0 / 1_000_000_000 + 60
+    );
+    let r = server.get(&path, &[]).expect("logs search");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).expect("json");
+    let bodies: Vec<&str> = v["data"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|row| row["body"].as_str())
+        .collect();
+    assert_eq!(bodies, ["second line"]);
 }

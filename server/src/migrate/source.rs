@@ -726,7 +726,11 @@ mod tests {
         assert_eq!(skipped, 1);
         let a: Vec<i64> = got[0].1.iter().map(|s| s.0).collect();
         assert_eq!(a, [10, 20, 30, 40, 50, 60, 70]);
-        assert_eq!(got.len(), 2, "the histogram series is listed, without samples");
+        assert_eq!(
+            got.len(),
+            2,
+            "the histogram series is listed, without samples"
+        );
         assert!(got[1].1.is_empty());
         // A flipped bit fails the frame's CRC; a cut frame is an error.
         let mut bad = body.clone();
