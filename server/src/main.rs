@@ -66,6 +66,7 @@ fn main() -> ExitCode {
                 c.tenant_overrides().keys().cloned().collect::<Vec<_>>().join(","),
             );
             print!("{}", c.memory.describe());
+            print!("\n{}", c.effective_text());
         }),
     };
     match result {

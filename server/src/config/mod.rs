@@ -323,6 +323,13 @@ impl Config {
         Ok(())
     }
 
+    /// The effective configuration as `strata check-config` prints it: every key of the
+    /// file's schema with its value in force (the file's, the environment's, the flags' or
+    /// the default), as TOML with secrets hidden, then the keys that have no value.
+    pub fn effective_text(&self) -> String {
+        view::effective_text(self)
+    }
+
     /// Per-tenant limit overrides by tenant id (for `check-config`'s summary).
     pub fn tenant_overrides(&self) -> &BTreeMap<String, strata_engine::Limits> {
         &self.engine.tenant_limits
@@ -354,5 +361,7 @@ pub(crate) fn parse_duration(key: &str, text: &str) -> Result<Duration> {
     })
 }
 
+#[cfg(test)]
+mod keys_tests;
 #[cfg(test)]
 mod tests;

@@ -93,6 +93,315 @@ fn overlay(t: &mut Table, c: &Config) {
     if !tokens.is_empty() {
         put(t, &["auth"], "tokens", Value::Array(tokens));
     }
+    queries(t, c);
+    memory(t, c);
+    rules(t, c);
+    derived(t, c);
+    wiring(t, c);
+    put(
+        t,
+        &["tempo"],
+        "max_traceql_length",
+        int(c.tempo.max_traceql_length),
+    );
+    let scrape = &["scrape"];
+    put(t, scrape, "native_histograms", c.scrape.native_histograms);
+    let default = strata_engine::TenantId::default_tenant();
+    let files = c.scrape.tenants.get(&default).cloned().unwrap_or_default();
+    put(t, scrape, "files", paths(&files));
+}
+
+/// `[promql]`, `[logql]` and `[sql]`: what one query may take.
+fn queries(t: &mut Table, c: &Config) {
+    let promql = &["promql"];
+    put(
+        t,
+        promql,
+        "delayed_name_removal",
+        c.promql.delayed_name_removal,
+    );
+    put(t, promql, "max_samples", int(c.promql.max_samples));
+    let logql = &["logql"];
+    put(t, logql, "max_query_length", dur(c.logql.max_query_length));
+    put(
+        t,
+        logql,
+        "max_entries_limit_per_query",
+        int(c.logql.max_entries_limit_per_query),
+    );
+    put(
+        t,
+        logql,
+        "max_query_series",
+        int(c.logql.limits.max_query_series),
+    );
+    put(
+        t,
+        logql,
+        "max_query_bytes_read",
+        int(c.logql.limits.max_query_bytes_read),
+    );
+    let sql = &["sql"];
+    put(t, sql, "timeout", dur(c.sql.query.timeout));
+    put(
+        t,
+        sql,
+        "memory_pool_bytes",
+        int(c.sql.query.memory_pool_bytes),
+    );
+    put(t, sql, "max_spill_bytes", int(c.sql.max_spill_bytes));
+}
+
+/// The memory plan: the limit, each budget as the plan set it, the queries at once.
+fn memory(t: &mut Table, c: &Config) {
+    put(t, &["server"], "memory_limit", int(c.memory.limit));
+    for b in &c.memory.budgets {
+        if let Some((section, key)) = b.key.split_once('.') {
+            put(t, &[section], key, int(b.bytes));
+        }
+    }
+    put(
+        t,
+        &["server"],
+        "max_concurrent_queries",
+        int(c.memory.max_concurrent_queries),
+    );
+    put(
+        t,
+        &["server"],
+        "query_queue_timeout",
+        dur(c.query_queue_timeout),
+    );
+}
+
+/// `[cluster]`, `[server.tls]`, `[storage]` and the lists a file may leave out.
+fn wiring(t: &mut Table, c: &Config) {
+    let q = &c.sql.query;
+    let workers: Vec<Value> = q.workers.iter().map(|w| Value::from(w.as_str())).collect();
+    put(t, &["cluster"], "workers", Value::Array(workers));
+    put(
+        t,
+        &["cluster"],
+        "bytes_per_partition",
+        int(q.bytes_per_partition),
+    );
+    if let Some(tls) = &c.tls {
+        let at = &["server", "tls"];
+        put(t, at, "self_signed", tls.self_signed);
+        put(t, at, "cert_file", tls.cert_file.display().to_string());
+        put(t, at, "key_file", tls.key_file.display().to_string());
+        if let Some(ca) = &tls.client_ca_file {
+            put(t, at, "client_ca_file", ca.display().to_string());
+        }
+    }
+    let storage = &["storage"];
+    match &c.engine.remote {
+        Some(r) => {
+            if get(t, storage, "backend").is_none() {
+                put(t, storage, "backend", "s3");
+            }
+            put(t, storage, "prefix", r.prefix.as_str());
+            put(t, storage, "delete_grace", dur(r.delete_grace));
+            put(t, storage, "interval", dur(r.interval));
+            if let Some(b) = r.cache_bytes {
+                put(t, storage, "cache_bytes", int(b));
+            }
+        }
+        None if c.engine.reader.is_some() => {
+            if get(t, storage, "backend").is_none() {
+                put(t, storage, "backend", "s3");
+            }
+        }
+        None => put(t, storage, "backend", "local"),
+    }
+    ensure_array(t, &["auth"], "tokens");
+    ensure(t, &["limits"], "tenants");
+    ensure_array(t, &["retention"], "filters");
+    for signal in ["metrics", "traces", "logs"] {
+        ensure_array(t, &["relabel"], signal);
+    }
+    ensure(t, &["relabel"], "tenants");
+    ensure(t, &["scrape"], "tenants");
+}
+
+/// The keys of the file that have no value in `config` (optional, unset, without a
+/// default), as `section.key`: `strata check-config` lists them after the TOML, which
+/// cannot hold an empty value.
+pub(crate) fn unset_keys(t_: &str, c: &Config) -> Vec<String> {
+    let t: Table = toml::from_str(t_).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut unless = |at: &[&str], key: &str| {
+        if get(&t, at, key).is_none() {
+            let mut path = at.join(".");
+            path.push('.');
+            path.push_str(key);
+            out.push(path);
+        }
+    };
+    unless(&["limits"], "disk_budget_bytes");
+    unless(&["relabel"], "hash_key_file");
+    unless(&["cluster"], "token_file");
+    unless(&["wal"], "fsync_interval");
+    for key in ["cert_file", "key_file", "client_ca_file", "self_signed"] {
+        unless(&["server", "tls"], key);
+    }
+    if c.engine.remote.is_some() || c.engine.reader.is_some() {
+        for key in [
+            "bucket",
+            "endpoint",
+            "region",
+            "allow_http",
+            "access_key_id",
+            "secret_access_key",
+            "request_timeout",
+            "cache_bytes",
+        ] {
+            unless(&["storage"], key);
+        }
+    } else {
+        for key in [
+            "bucket",
+            "prefix",
+            "endpoint",
+            "region",
+            "allow_http",
+            "access_key_id",
+            "secret_access_key",
+            "delete_grace",
+            "interval",
+            "request_timeout",
+            "cache_bytes",
+        ] {
+            unless(&["storage"], key);
+        }
+    }
+    out
+}
+
+/// `config` as `strata check-config` prints it: the effective configuration as TOML
+/// (secrets hidden, as `/api/v1/status/config` shows it), then the keys without a value.
+pub(crate) fn effective_text(config: &Config) -> String {
+    let mut text = redacted_toml(config);
+    let unset = unset_keys(&text, config);
+    if !unset.is_empty() {
+        text.push_str("\n# not set (no value, no default):\n");
+        for k in unset {
+            text.push_str(&format!("#   {k}\n"));
+        }
+    }
+    text
+}
+
+/// `[rules]` and `[alerting]`.
+fn rules(t: &mut Table, c: &Config) {
+    let r = &c.rules;
+    let at = &["rules"];
+    put(t, at, "evaluation_interval", dur(r.evaluation_interval));
+    put(t, at, "outage_tolerance", dur(r.outage_tolerance));
+    put(t, at, "for_grace_period", dur(r.for_grace_period));
+    let default = strata_engine::TenantId::default_tenant();
+    let strings = |v: &[String]| Value::Array(v.iter().map(|s| Value::from(s.as_str())).collect());
+    let own = r.tenants.get(&default);
+    put(t, at, "files", strings(own.map_or(&[][..], |d| &d.files)));
+    put(
+        t,
+        at,
+        "logql_files",
+        strings(own.map_or(&[][..], |d| &d.logql_files)),
+    );
+    for (tenant, rules) in r.tenants.iter().filter(|(id, _)| **id != default) {
+        let at = &["rules", "tenants", tenant.as_str()];
+        put(t, at, "files", strings(&rules.files));
+        put(t, at, "logql_files", strings(&rules.logql_files));
+    }
+    ensure(t, &["rules"], "tenants");
+    let a = &r.alerting;
+    let at = &["alerting"];
+    put(t, at, "resend_delay", dur(a.resend_delay));
+    put(t, at, "external_url", a.external_url.as_str());
+    let labels: Table = a
+        .external_labels
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    put(t, at, "external_labels", Value::Table(labels));
+    put(t, at, "queue_capacity", int(a.queue_capacity));
+    put(t, at, "timeout", dur(a.timeout));
+    let managers: Vec<Value> = a
+        .alertmanagers
+        .iter()
+        .map(|u| Value::from(u.as_str()))
+        .collect();
+    put(t, at, "alertmanagers", Value::Array(managers));
+    ensure_array(t, at, "webhooks");
+}
+
+/// `[derived]`.
+fn derived(t: &mut Table, c: &Config) {
+    let d = &c.derived;
+    let at = &["derived"];
+    put(t, at, "collection_interval", dur(d.collection_interval));
+    put(t, at, "stale_duration", dur(d.stale_duration));
+    put(t, at, "service_graph_wait", dur(d.service_graph_wait));
+    let tenant = |t: &mut Table, at: &[&str], x: &super::derive::TenantDerived| {
+        put(t, at, "enabled", x.enabled);
+        let dims: Vec<Value> = x
+            .dimensions
+            .iter()
+            .map(|s| Value::from(s.as_str()))
+            .collect();
+        put(t, at, "dimensions", Value::Array(dims));
+        put(
+            t,
+            at,
+            "max_span_names_per_service",
+            int(x.max_span_names_per_service),
+        );
+        put(
+            t,
+            at,
+            "service_graph_max_items",
+            int(x.service_graph_max_items),
+        );
+    };
+    tenant(t, at, &d.default);
+    for (id, x) in &d.tenants {
+        tenant(t, &["derived", "tenants", id.as_str()], x);
+    }
+    ensure(t, at, "tenants");
+}
+
+/// An empty table at `key` under `at` when the file and the overlay set none: a section
+/// of per-tenant tables shows even without any.
+fn ensure(t: &mut Table, at: &[&str], key: &str) {
+    if get(t, at, key).is_none() {
+        put(t, at, key, Value::Table(Table::new()));
+    }
+}
+
+/// An empty array at `key` under `at` when none is set: a list of rules or targets.
+fn ensure_array(t: &mut Table, at: &[&str], key: &str) {
+    if get(t, at, key).is_none() {
+        put(t, at, key, Value::Array(Vec::new()));
+    }
+}
+
+/// The value at `key` under the table path `at`.
+fn get<'t>(t: &'t Table, at: &[&str], key: &str) -> Option<&'t Value> {
+    let mut cur = t;
+    for part in at {
+        cur = cur.get(*part)?.as_table()?;
+    }
+    cur.get(key)
+}
+
+/// Paths as a TOML array of strings.
+fn paths(p: &[std::path::PathBuf]) -> Value {
+    Value::Array(
+        p.iter()
+            .map(|p| Value::String(p.display().to_string()))
+            .collect(),
+    )
 }
 
 /// The keys of one `[limits]` table.
