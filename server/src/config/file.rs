@@ -47,6 +47,15 @@ pub(crate) struct FileConfig {
     pub(crate) tempo: super::tempo::TempoSection,
     #[serde(default)]
     pub(crate) scrape: super::scrape::ScrapeSection,
+    #[serde(default)]
+    pub(crate) otlp: OtlpSection,
+}
+
+/// `[otlp]`: how OTLP metrics map onto Prometheus series.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OtlpSection {
+    pub(crate) convert_histograms_to_nhcb: Option<bool>,
 }
 
 /// `[cluster]`.

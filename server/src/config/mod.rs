@@ -91,6 +91,9 @@ pub struct Config {
     pub relabel: crate::relabel::RelabelSettings,
     /// `[scrape]`: the Prometheus configuration files each tenant scrapes.
     pub scrape: scrape::ScrapeSettings,
+    /// `[otlp] convert_histograms_to_nhcb`: OTLP explicit-bucket histograms stored as
+    /// native histograms with custom buckets (Prometheus's option of that name).
+    pub otlp_nhcb: bool,
     /// `[derived]`: RED metrics and the service graph computed from spans.
     pub derived: derive::DerivedSettings,
     /// What the configuration says of memory: `server.memory_limit`, the budgets set
@@ -250,6 +253,7 @@ impl Default for Config {
             tls: None,
             rules: rules::RulesSettings::default(),
             scrape: scrape::ScrapeSettings::default(),
+            otlp_nhcb: false,
             relabel: crate::relabel::RelabelSettings::default(),
             derived: derive::DerivedSettings::default(),
             memory_settings: memory::MemorySettings::default(),

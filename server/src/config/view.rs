@@ -104,6 +104,7 @@ fn overlay(t: &mut Table, c: &Config) {
         "max_traceql_length",
         int(c.tempo.max_traceql_length),
     );
+    put(t, &["otlp"], "convert_histograms_to_nhcb", c.otlp_nhcb);
     let scrape = &["scrape"];
     put(t, scrape, "native_histograms", c.scrape.native_histograms);
     let default = strata_engine::TenantId::default_tenant();

@@ -74,7 +74,16 @@ impl AppState {
             tempo: config.tempo.clone(),
         };
         Self {
-            ingest: Ingest::new(engine.clone(), inflight, body, metrics.clone()),
+            ingest: Ingest::new(
+                engine.clone(),
+                inflight,
+                body,
+                metrics.clone(),
+                crate::ingest::otlp::TranslateOptions {
+                    convert_histograms_to_nhcb: config.otlp_nhcb,
+                    ..Default::default()
+                },
+            ),
             queries: Queries::new(engine.clone(), (admission, pressure), body, languages),
             engine,
             body,

@@ -18,8 +18,8 @@ use super::metrics::fast as metrics_fast;
 use super::metrics::response::{with_exemplars, with_metadata};
 use super::request_items;
 use super::{
-    Batch, Encoding, PartialSuccess, SignalKind, TranslateOptions, Translated, decode_metrics,
-    partial_success, signal_partial_success, translate_metrics,
+    Batch, Encoding, PartialSuccess, SignalKind, Translated, decode_metrics, partial_success,
+    signal_partial_success, translate_metrics,
 };
 use crate::http::error::{ApiError, RETRY_AFTER_SECS};
 use crate::relabel;
@@ -53,7 +53,7 @@ pub(super) async fn export_metrics(
     tenant: &TenantId,
     req: &ExportMetricsServiceRequest,
 ) -> Result<ExportMetricsServiceResponse, ApiError> {
-    let mut translated = translate_metrics(req, &TranslateOptions::default());
+    let mut translated = translate_metrics(req, ingest.otlp_options());
     ingest.metrics().record_rejected(
         tenant,
         Signal::Metrics,
@@ -114,8 +114,8 @@ pub(super) async fn export_metrics_protobuf(
         let t = tenant.clone();
         let body2 = body.clone();
         let relabeling = ingest.relabeling();
+        let opts = ingest.otlp_options().clone();
         let fast = cpu_work(body.len(), move || {
-            let opts = TranslateOptions::default();
             let fast = metrics_fast::translate(&body2, &opts, |keys| {
                 engine
                     .known_series(&t, keys)

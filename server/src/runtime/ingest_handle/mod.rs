@@ -47,6 +47,8 @@ struct Inner {
     relabel: OnceLock<Arc<Relabeling>>,
     derive: OnceLock<Arc<dyn SpanDerive>>,
     metrics: Arc<Metrics>,
+    /// How OTLP metrics become series (`[otlp]`).
+    otlp: crate::ingest::otlp::TranslateOptions,
 }
 
 impl Ingest {
@@ -57,6 +59,7 @@ impl Ingest {
         inflight: Inflight,
         body: BodyLimits,
         metrics: Arc<Metrics>,
+        otlp: crate::ingest::otlp::TranslateOptions,
     ) -> Self {
         Self(Arc::new(Inner {
             engine,
@@ -65,7 +68,13 @@ impl Ingest {
             relabel: OnceLock::new(),
             derive: OnceLock::new(),
             metrics,
+            otlp,
         }))
+    }
+
+    /// How OTLP metrics become series (`[otlp]`).
+    pub(crate) fn otlp_options(&self) -> &crate::ingest::otlp::TranslateOptions {
+        &self.0.otlp
     }
 
     /// The engine, or 503 while it is still recovering (or shutting down).

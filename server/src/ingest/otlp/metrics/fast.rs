@@ -355,6 +355,7 @@ pub(crate) fn translate(
                     let ctx = Context {
                         resource: &pending.resources[r],
                         scope: &[],
+                        nhcb: opts.convert_histograms_to_nhcb,
                     };
                     translate_metric(&mut b, &ctx, &metric);
                     continue;
@@ -390,6 +391,7 @@ pub(crate) fn translate(
                                 let ctx = Context {
                                     resource: &pending.resources[r],
                                     scope: &[],
+                                    nhcb: false, // a number point
                                 };
                                 let name = &pending.metrics[mi].name;
                                 number_point_exemplars(&mut b, &ctx, name, &point);
@@ -400,6 +402,7 @@ pub(crate) fn translate(
                             let ctx = Context {
                                 resource: &pending.resources[r],
                                 scope: &[],
+                                nhcb: false, // a number point
                             };
                             let mref = &pending.metrics[mi];
                             number_point(&mut b, &ctx, mref.otlp_name, &mref.name, &point);
@@ -518,6 +521,7 @@ fn resolve(
             let ctx = Context {
                 resource: &resources[m.resource],
                 scope: &[],
+                nhcb: false, // a number point
             };
             let first = NumberDataPoint::decode(points[order[span.start]].bytes).ok()?;
             match point_base(

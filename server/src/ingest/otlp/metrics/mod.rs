@@ -8,6 +8,7 @@ pub(crate) mod fast;
 pub(crate) mod labels;
 pub(crate) mod metadata;
 mod names;
+mod nhcb;
 mod point;
 pub(crate) mod response;
 pub(crate) mod translate;

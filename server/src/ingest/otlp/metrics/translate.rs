@@ -17,6 +17,7 @@ use super::super::semconv::{SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_NAMESPACE
 use super::exphist::exp_histogram;
 use super::labels::{LabelMap, ResourceLabels, base_labels, finish, scope_labels};
 use super::names::{MetricKind, metric_name};
+use super::nhcb::nhcb;
 use super::point::{millis, value_or_stale};
 
 /// At most this many reasons are kept in [`Translated::errors`]; the count stays exact.
@@ -40,6 +41,10 @@ pub(crate) struct TranslateOptions {
     /// The PromQL lookback delta in milliseconds: `target_info` gets one sample every half of
     /// it across the resource's time range, so it is found at every instant (default 5 min).
     pub(crate) lookback_delta_ms: i64,
+    /// Explicit-bucket histograms as native histograms with custom buckets (one series
+    /// named as the metric) instead of `_bucket`, `_sum` and `_count` series (Prometheus's
+    /// `convert_histograms_to_nhcb`, `[otlp]` in the configuration; default `false`).
+    pub(crate) convert_histograms_to_nhcb: bool,
 }
 
 impl Default for TranslateOptions {
@@ -48,6 +53,7 @@ impl Default for TranslateOptions {
             promote_scope_metadata: false,
             target_info: true,
             lookback_delta_ms: 5 * 60 * 1000,
+            convert_histograms_to_nhcb: false,
         }
     }
 }
@@ -163,6 +169,8 @@ impl Builder {
 pub(super) struct Context<'a> {
     pub(super) resource: &'a ResourceLabels,
     pub(super) scope: &'a [(String, String)],
+    /// [`TranslateOptions::convert_histograms_to_nhcb`].
+    pub(super) nhcb: bool,
 }
 
 /// An OTLP exemplar as Prometheus's OTLP translator maps it: its filtered attributes as
@@ -251,6 +259,7 @@ pub(crate) fn translate_metrics(
             let ctx = Context {
                 resource: &resource,
                 scope: &scope,
+                nhcb: opts.convert_histograms_to_nhcb,
             };
             for metric in &sm.metrics {
                 b.out.points += point_count(metric);
@@ -380,6 +389,20 @@ pub(super) fn translate_metric(b: &mut Builder, ctx: &Context<'_>, metric: &Metr
         Some(Data::Sum(s)) => {
             for p in &s.data_points {
                 number_point(b, ctx, &metric.name, &name, p);
+            }
+        }
+        Some(Data::Histogram(h)) if ctx.nhcb => {
+            for p in &h.data_points {
+                let (attrs, time) = (&p.attributes[..], p.time_unix_nano);
+                let h = nhcb(p).map(|h| stale_if_unrecorded(h, p.flags));
+                native_point(
+                    b,
+                    ctx,
+                    (&metric.name, &name),
+                    (attrs, time),
+                    &p.exemplars,
+                    h,
+                );
             }
         }
         Some(Data::Histogram(h)) => {
@@ -527,10 +550,25 @@ fn exp_histogram_point(
     name: &str,
     p: &ExponentialHistogramDataPoint,
 ) {
-    let Some((base, ts)) = point_base(b, ctx, metric, &p.attributes, p.time_unix_nano) else {
+    let at = (&p.attributes[..], p.time_unix_nano);
+    let h = exp_histogram(p).map_err(|e| e.to_string());
+    native_point(b, ctx, (metric, name), at, &p.exemplars, h);
+}
+
+/// A native histogram `h` (or why the point is not one) as the sample of the series
+/// `name` at the point's time, with its exemplars.
+fn native_point(
+    b: &mut Builder,
+    ctx: &Context<'_>,
+    (metric, name): (&str, &str),
+    (attrs, time_unix_nano): (&[opentelemetry_proto::tonic::common::v1::KeyValue], u64),
+    exemplars: &[OtlpExemplar],
+    h: Result<strata_engine::Histogram, String>,
+) {
+    let Some((base, ts)) = point_base(b, ctx, metric, attrs, time_unix_nano) else {
         return;
     };
-    let h = match exp_histogram(p) {
+    let h = match h {
         Ok(h) => h,
         Err(e) => {
             b.reject(1, || format!("metric {metric:?}: {e}"));
@@ -538,7 +576,7 @@ fn exp_histogram_point(
         }
     };
     let labels = finish(&base, name, &[]);
-    b.add_exemplars(&labels, &p.exemplars);
+    b.add_exemplars(&labels, exemplars);
     b.add_histogram(
         labels,
         HistogramSample {
@@ -546,6 +584,14 @@ fn exp_histogram_point(
             h: std::sync::Arc::new(h),
         },
     );
+}
+
+/// A point flagged "no recorded value" is a staleness marker: its sum the stale NaN.
+fn stale_if_unrecorded(mut h: strata_engine::Histogram, flags: u32) -> strata_engine::Histogram {
+    if flags & DataPointFlags::NoRecordedValueMask as u32 != 0 {
+        h.sum = value_or_stale(flags, 0.0);
+    }
+    h
 }
 
 fn summary_point(

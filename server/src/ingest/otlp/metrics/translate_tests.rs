@@ -682,3 +682,91 @@ fn the_specs_metrics_example_end_to_end() {
         )]
     );
 }
+
+#[test]
+fn explicit_histograms_become_nhcb_when_asked() {
+    let point = |bucket_counts: Vec<u64>, bounds: Vec<f64>, flags: u32| HistogramDataPoint {
+        attributes: vec![kv("http.route", "/a")],
+        time_unix_nano: T0,
+        count: bucket_counts.iter().sum(),
+        sum: Some(2.5),
+        bucket_counts,
+        explicit_bounds: bounds,
+        flags,
+        ..Default::default()
+    };
+    let req = |p: HistogramDataPoint| {
+        request(
+            vec![kv("service.name", "api")],
+            vec![metric(
+                "latency",
+                "s",
+                Data::Histogram(Histogram {
+                    data_points: vec![p],
+                    aggregation_temporality: CUMULATIVE,
+                }),
+            )],
+        )
+    };
+    let opts = TranslateOptions {
+        convert_histograms_to_nhcb: true,
+        ..Default::default()
+    };
+    // Buckets 1, 0, 3, 4 over bounds 0.005, 0.1, 1: the empty one is a gap between spans.
+    let t = translate_metrics(
+        &req(point(vec![1, 0, 3, 4], vec![0.005, 0.1, 1.0], 0)),
+        &opts,
+    );
+    assert!(t.series.is_empty(), "no classic series: {:?}", render(&t));
+    assert_eq!(t.histograms.len(), 1);
+    let h = &t.histograms[0];
+    let name = h
+        .labels
+        .iter()
+        .find(|(n, _)| n == "__name__")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(name, Some("latency_seconds"));
+    let got = &h.histograms[0];
+    assert_eq!(got.ts, T0_MS);
+    let want = strata_engine::Histogram {
+        schema: strata_engine::SCHEMA_CUSTOM,
+        zero_threshold: 0.0,
+        sum: 2.5,
+        reset_hint: strata_engine::ResetHint::Unknown,
+        positive_spans: vec![
+            strata_engine::Span {
+                offset: 0,
+                length: 1,
+            },
+            strata_engine::Span {
+                offset: 1,
+                length: 2,
+            },
+        ],
+        negative_spans: vec![],
+        custom_values: vec![0.005, 0.1, 1.0],
+        counts: strata_engine::Counts::Int {
+            count: 8,
+            zero_count: 0,
+            positive_deltas: vec![1, 2, 1],
+            negative_deltas: vec![],
+        },
+    };
+    assert_eq!(*got.h, want);
+    got.h.validate(160).expect("a valid histogram");
+    // No recorded value: a staleness marker. Counts that do not fit the bounds: refused.
+    let stale = translate_metrics(&req(point(vec![1, 1], vec![1.0], 1)), &opts);
+    assert_eq!(
+        stale.histograms[0].histograms[0].h.sum.to_bits(),
+        0x7ff0_0000_0000_0002
+    );
+    let bad = translate_metrics(&req(point(vec![1, 1, 1], vec![1.0], 0)), &opts);
+    assert_eq!((bad.histograms.len(), bad.rejected_points), (0, 1));
+    // Without the option, the classic series.
+    assert_eq!(
+        translate(&req(point(vec![1, 1], vec![1.0], 0)))
+            .series
+            .len(),
+        4
+    );
+}
