@@ -56,6 +56,7 @@ pub(crate) struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct OtlpSection {
     pub(crate) convert_histograms_to_nhcb: Option<bool>,
+    pub(crate) delta_to_cumulative: Option<bool>,
 }
 
 /// `[cluster]`.

@@ -94,6 +94,9 @@ pub struct Config {
     /// `[otlp] convert_histograms_to_nhcb`: OTLP explicit-bucket histograms stored as
     /// native histograms with custom buckets (Prometheus's option of that name).
     pub otlp_nhcb: bool,
+    /// `[otlp] delta_to_cumulative`: OTLP delta sums and histograms taken, made
+    /// cumulative per series in memory (Prometheus 3's `otlp-deltatocumulative`).
+    pub otlp_delta_to_cumulative: bool,
     /// `[derived]`: RED metrics and the service graph computed from spans.
     pub derived: derive::DerivedSettings,
     /// What the configuration says of memory: `server.memory_limit`, the budgets set
@@ -254,6 +257,7 @@ impl Default for Config {
             rules: rules::RulesSettings::default(),
             scrape: scrape::ScrapeSettings::default(),
             otlp_nhcb: false,
+            otlp_delta_to_cumulative: false,
             relabel: crate::relabel::RelabelSettings::default(),
             derived: derive::DerivedSettings::default(),
             memory_settings: memory::MemorySettings::default(),

@@ -105,6 +105,12 @@ fn overlay(t: &mut Table, c: &Config) {
         int(c.tempo.max_traceql_length),
     );
     put(t, &["otlp"], "convert_histograms_to_nhcb", c.otlp_nhcb);
+    put(
+        t,
+        &["otlp"],
+        "delta_to_cumulative",
+        c.otlp_delta_to_cumulative,
+    );
     let scrape = &["scrape"];
     put(t, scrape, "native_histograms", c.scrape.native_histograms);
     let default = strata_engine::TenantId::default_tenant();

@@ -81,6 +81,7 @@ impl AppState {
                 metrics.clone(),
                 crate::ingest::otlp::TranslateOptions {
                     convert_histograms_to_nhcb: config.otlp_nhcb,
+                    delta_to_cumulative: config.otlp_delta_to_cumulative,
                     ..Default::default()
                 },
             ),

@@ -60,6 +60,9 @@ pub(super) async fn export_metrics(
         UNMAPPED,
         translated.rejected_points,
     );
+    if ingest.otlp_options().delta_to_cumulative {
+        cumulate(ingest, tenant, &mut translated);
+    }
     let series = std::mem::take(&mut translated.series);
     let mut outcome = if series.is_empty() {
         WriteOutcome::default()
@@ -81,6 +84,31 @@ pub(super) async fn export_metrics(
     }
     let extras = write_extras(ingest, tenant, &mut translated, &outcome).await?;
     metrics_answer(&translated, &outcome, &extras)
+}
+
+/// Makes the delta series of `translated` cumulative (`[otlp] delta_to_cumulative`):
+/// converted samples counted, dropped ones counted by reason and reported as refused.
+fn cumulate(ingest: &Ingest, tenant: &TenantId, translated: &mut Translated) {
+    let c = ingest.otlp_delta().accumulate(tenant, translated);
+    let m = ingest.metrics();
+    m.record_delta_converted(tenant, c.converted);
+    m.record_rejected(
+        tenant,
+        Signal::Metrics,
+        "delta_out_of_order",
+        c.out_of_order,
+    );
+    m.record_rejected(tenant, Signal::Metrics, "delta_streams_limit", c.over_limit);
+    let dropped = c.out_of_order + c.over_limit;
+    if dropped > 0 {
+        translated.rejected_points += dropped;
+        translated.errors.push(format!(
+            "{dropped} delta samples not stored: {} not after their series' last point, {} past the limit of {} delta series",
+            c.out_of_order,
+            c.over_limit,
+            super::delta::MAX_STREAMS
+        ));
+    }
 }
 
 /// Writes the exemplars, then the metric metadata, of a translated request after its
@@ -110,7 +138,11 @@ pub(super) async fn export_metrics_protobuf(
     body: Bytes,
 ) -> Result<ExportMetricsServiceResponse, ApiError> {
     request_items::check(&body, false, request_items::POINTS, "data points")?;
-    if let Ok(engine) = ingest.engine() {
+    // Delta points are made cumulative before they are written: the general path.
+    let fast_path = !ingest.otlp_options().delta_to_cumulative;
+    if let Ok(engine) = ingest.engine()
+        && fast_path
+    {
         let t = tenant.clone();
         let body2 = body.clone();
         let relabeling = ingest.relabeling();

@@ -23,6 +23,7 @@
 //! [`translate_spans`] (or [`decode_logs_request`] and [`translate_logs`]) the same way.
 
 mod decode;
+pub(crate) mod delta;
 mod error;
 pub(crate) mod export;
 pub(crate) mod grpc;

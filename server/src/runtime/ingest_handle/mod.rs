@@ -49,6 +49,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// How OTLP metrics become series (`[otlp]`).
     otlp: crate::ingest::otlp::TranslateOptions,
+    /// The running totals of OTLP delta series (`[otlp] delta_to_cumulative`).
+    delta: crate::ingest::otlp::delta::DeltaState,
 }
 
 impl Ingest {
@@ -69,12 +71,18 @@ impl Ingest {
             derive: OnceLock::new(),
             metrics,
             otlp,
+            delta: Default::default(),
         }))
     }
 
     /// How OTLP metrics become series (`[otlp]`).
     pub(crate) fn otlp_options(&self) -> &crate::ingest::otlp::TranslateOptions {
         &self.0.otlp
+    }
+
+    /// The running totals of OTLP delta series.
+    pub(crate) fn otlp_delta(&self) -> &crate::ingest::otlp::delta::DeltaState {
+        &self.0.delta
     }
 
     /// The engine, or 503 while it is still recovering (or shutting down).

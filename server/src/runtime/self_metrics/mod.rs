@@ -116,6 +116,8 @@ struct Counters {
     /// (tenant, signal, rule) -> samples dropped (metrics) or attributes dropped or
     /// rewritten (traces, logs) by `[relabel]` rules.
     relabeled: BTreeMap<(String, Signal, String), u64>,
+    /// OTLP delta samples stored as running totals, by tenant (`[otlp] delta_to_cumulative`).
+    delta_converted: BTreeMap<String, u64>,
     /// tenant -> exemplars stored.
     exemplars_accepted: BTreeMap<String, u64>,
     /// (tenant, reason) -> exemplars refused.
@@ -200,6 +202,17 @@ impl Metrics {
             .rejected
             .entry((tenant.as_str().to_owned(), signal, reason.to_owned()))
             .or_default() += n;
+    }
+
+    /// Counts `n` OTLP delta samples of `tenant` made cumulative.
+    pub fn record_delta_converted(&self, tenant: &TenantId, n: u64) {
+        if n > 0 {
+            *self
+                .lock()
+                .delta_converted
+                .entry(tenant.as_str().to_owned())
+                .or_default() += n;
+        }
     }
 
     /// Counts what the `[relabel]` rule `rule` did to `tenant`'s `signal` in one write.

@@ -215,6 +215,17 @@ fn changes(o: &mut String, c: &Counters, shown: Shown) {
         line(o, name, &labels, *n as f64);
     }
 
+    let name = "strata_otlp_delta_converted_samples_total";
+    header(
+        o,
+        name,
+        "counter",
+        "OTLP delta samples stored as their series' running totals ([otlp] delta_to_cumulative), by tenant; the ones dropped are in strata_rejected_samples_total (delta_out_of_order, delta_streams_limit).",
+    );
+    for (t, n) in c.delta_converted.iter().filter(|(t, _)| shown(t)) {
+        line(o, name, &[("tenant", t.as_str())], *n as f64);
+    }
+
     let name = "strata_relabel_total";
     header(
         o,

@@ -356,6 +356,7 @@ pub(crate) fn translate(
                         resource: &pending.resources[r],
                         scope: &[],
                         nhcb: opts.convert_histograms_to_nhcb,
+                        delta: opts.delta_to_cumulative,
                     };
                     translate_metric(&mut b, &ctx, &metric);
                     continue;
@@ -391,7 +392,8 @@ pub(crate) fn translate(
                                 let ctx = Context {
                                     resource: &pending.resources[r],
                                     scope: &[],
-                                    nhcb: false, // a number point
+                                    nhcb: false,  // a number point
+                                    delta: false, // a cumulative or gauge point
                                 };
                                 let name = &pending.metrics[mi].name;
                                 number_point_exemplars(&mut b, &ctx, name, &point);
@@ -402,7 +404,8 @@ pub(crate) fn translate(
                             let ctx = Context {
                                 resource: &pending.resources[r],
                                 scope: &[],
-                                nhcb: false, // a number point
+                                nhcb: false,  // a number point
+                                delta: false, // a cumulative or gauge point
                             };
                             let mref = &pending.metrics[mi];
                             number_point(&mut b, &ctx, mref.otlp_name, &mref.name, &point);
@@ -521,7 +524,8 @@ fn resolve(
             let ctx = Context {
                 resource: &resources[m.resource],
                 scope: &[],
-                nhcb: false, // a number point
+                nhcb: false,  // a number point
+                delta: false, // a cumulative or gauge point
             };
             let first = NumberDataPoint::decode(points[order[span.start]].bytes).ok()?;
             match point_base(

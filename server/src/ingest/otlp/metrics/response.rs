@@ -137,6 +137,8 @@ mod tests {
             errors: errors.iter().map(|s| (*s).to_owned()).collect(),
             exemplars: Vec::new(),
             metadata: Vec::new(),
+            delta_series: Vec::new(),
+            delta_histograms: Vec::new(),
         }
     }
 

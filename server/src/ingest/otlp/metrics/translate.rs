@@ -45,6 +45,11 @@ pub(crate) struct TranslateOptions {
     /// named as the metric) instead of `_bucket`, `_sum` and `_count` series (Prometheus's
     /// `convert_histograms_to_nhcb`, `[otlp]` in the configuration; default `false`).
     pub(crate) convert_histograms_to_nhcb: bool,
+    /// Take delta sums and histograms, marking their series in
+    /// [`Translated::delta_series`] and [`Translated::delta_histograms`] for the server to
+    /// make cumulative (`[otlp] delta_to_cumulative`, `otlp/delta.rs`); default `false`:
+    /// refused, as Prometheus refuses them.
+    pub(crate) delta_to_cumulative: bool,
 }
 
 impl Default for TranslateOptions {
@@ -54,6 +59,7 @@ impl Default for TranslateOptions {
             target_info: true,
             lookback_delta_ms: 5 * 60 * 1000,
             convert_histograms_to_nhcb: false,
+            delta_to_cumulative: false,
         }
     }
 }
@@ -79,6 +85,11 @@ pub(crate) struct Translated {
     /// The metadata of the metrics that made series (each distinct entry once), as
     /// Prometheus's OTLP translator gives it (`metrics/metadata.rs`).
     pub(crate) metadata: Vec<strata_engine::FamilyMetadata>,
+    /// Indexes in `series` of the series of delta points (with
+    /// [`TranslateOptions::delta_to_cumulative`]): their samples are deltas.
+    pub(crate) delta_series: Vec<usize>,
+    /// The same in `histograms`.
+    pub(crate) delta_histograms: Vec<usize>,
 }
 
 /// Builds series, merging samples of equal label sets.
@@ -91,6 +102,8 @@ pub(super) struct Builder {
     /// The entries in `out.metadata`.
     pub(super) metadata_seen: std::collections::HashSet<(String, strata_engine::Metadata)>,
     dropped_errors: u64,
+    /// Points being added are deltas (their series go to `out.delta_*`).
+    pub(super) delta: bool,
 }
 
 impl Builder {
@@ -98,6 +111,9 @@ impl Builder {
         match self.index.get(&labels) {
             Some(&i) => self.out.series[i].samples.push(sample),
             None => {
+                if self.delta {
+                    self.out.delta_series.push(self.out.series.len());
+                }
                 self.index.insert(labels.clone(), self.out.series.len());
                 self.out.series.push(SeriesSamples {
                     labels,
@@ -111,6 +127,9 @@ impl Builder {
         match self.histogram_index.get(&labels) {
             Some(&i) => self.out.histograms[i].histograms.push(h),
             None => {
+                if self.delta {
+                    self.out.delta_histograms.push(self.out.histograms.len());
+                }
                 self.histogram_index
                     .insert(labels.clone(), self.out.histograms.len());
                 self.out.histograms.push(SeriesHistograms {
@@ -171,6 +190,8 @@ pub(super) struct Context<'a> {
     pub(super) scope: &'a [(String, String)],
     /// [`TranslateOptions::convert_histograms_to_nhcb`].
     pub(super) nhcb: bool,
+    /// [`TranslateOptions::delta_to_cumulative`].
+    pub(super) delta: bool,
 }
 
 /// An OTLP exemplar as Prometheus's OTLP translator maps it: its filtered attributes as
@@ -260,6 +281,7 @@ pub(crate) fn translate_metrics(
                 resource: &resource,
                 scope: &scope,
                 nhcb: opts.convert_histograms_to_nhcb,
+                delta: opts.delta_to_cumulative,
             };
             for metric in &sm.metrics {
                 b.out.points += point_count(metric);
@@ -353,8 +375,10 @@ pub(super) fn translate_metric(b: &mut Builder, ctx: &Context<'_>, metric: &Metr
         }
         Some(Data::Summary(_)) => (MetricKind::Summary, None),
     };
+    let delta = temporality == Some(AggregationTemporality::Delta as i32);
     if let Some(t) = temporality
         && t != AggregationTemporality::Cumulative as i32
+        && !(delta && ctx.delta)
     {
         b.reject(n, || {
             format!(
@@ -380,6 +404,14 @@ pub(super) fn translate_metric(b: &mut Builder, ctx: &Context<'_>, metric: &Metr
         return;
     }
     b.add_metadata(&name, kind, &metric.description, &metric.unit);
+    b.delta = delta;
+    points(b, ctx, metric, &name);
+    b.delta = false;
+}
+
+/// Every point of `metric` (named `name`) into `b`.
+fn points(b: &mut Builder, ctx: &Context<'_>, metric: &Metric, name: &str) {
+    let name = name.to_owned();
     match &metric.data {
         Some(Data::Gauge(g)) => {
             for p in &g.data_points {
