@@ -336,12 +336,23 @@ fn check_errors(server: &Server) {
             go_query(&[("q", "{}"), ("start", "200"), ("end", "100")]),
             "start",
         ),
+        // Eight days: over `[tempo] max_search_duration` (a week, Tempo's default).
+        (
+            go_query(&[("q", "{}"), ("start", "1000"), ("end", "692200")]),
+            "exceeds 7days",
+        ),
     ];
     for (q, why) in &search_bad {
         let r = server.get(&format!("/api/search?{q}"), &[]).expect("GET");
         assert_eq!(r.status, 400, "{q}: {}", r.text());
         assert!(r.text().contains(why), "{q}: {} lacks {why}", r.text());
     }
+    // Six days is within it.
+    let six_days = go_query(&[("q", "{}"), ("start", "1000"), ("end", "519400")]);
+    let r = server
+        .get(&format!("/api/search?{six_days}"), &[])
+        .expect("GET");
+    assert_eq!(r.status, 200, "{}", r.text());
     for q in [
         go_query(&[("q", "{}")]),
         go_query(&[("q", "{} | rate()"), ("step", "0")]),

@@ -104,6 +104,12 @@ fn overlay(t: &mut Table, c: &Config) {
         "max_traceql_length",
         int(c.tempo.max_traceql_length),
     );
+    put(
+        t,
+        &["tempo"],
+        "max_search_duration",
+        dur(c.tempo.max_search_duration),
+    );
     put(t, &["otlp"], "convert_histograms_to_nhcb", c.otlp_nhcb);
     put(
         t,

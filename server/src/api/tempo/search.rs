@@ -9,8 +9,9 @@
 //!   it) and `GET /api/metrics/query?q=&start=&end=` (instant: one value per series over
 //!   the whole range).
 //!
-//! A query longer than `[tempo] max_traceql_length` bytes, one that does not parse (the
-//! message says where), or parameters Tempo would refuse are a 400.
+//! A query longer than `[tempo] max_traceql_length` bytes, a search over a range longer
+//! than `[tempo] max_search_duration` (a week by default, Tempo's), one that does not parse
+//! (the message says where), or parameters Tempo would refuse are a 400.
 
 use axum::extract::{RawQuery, State};
 use strata_engine::{Clock, SystemClock};
@@ -38,6 +39,21 @@ pub(crate) fn check_length(q: &str, queries: &Queries) -> Result<(), Error> {
         return Err(bad(format!(
             "TraceQL query is {} bytes, over the limit of {max} bytes ([tempo] max_traceql_length)",
             q.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A 400 for a search range over `[tempo] max_search_duration` (Tempo's message).
+fn check_search_range(start_ns: i64, end_ns: i64, queries: &Queries) -> Result<(), Error> {
+    let max = queries.tempo().max_search_duration;
+    let max_ns = i64::try_from(max.as_nanos()).unwrap_or(i64::MAX);
+    if max_ns > 0 && end_ns.saturating_sub(start_ns) > max_ns {
+        return Err(bad(format!(
+            "range specified by start and end exceeds {}. received start={} end={} ([tempo] max_search_duration)",
+            humantime::format_duration(max),
+            start_ns / NS_PER_S,
+            end_ns / NS_PER_S
         )));
     }
     Ok(())
@@ -106,6 +122,7 @@ pub(crate) async fn search(
     let p = Params::parse(raw.as_deref())?;
     let query = search_query(&p, &queries)?;
     let (start_ns, end_ns) = p.range(now_ns(), DEFAULT_WINDOW_NS)?;
+    check_search_range(start_ns, end_ns, &queries)?;
     let limit = p.positive("limit")?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let spss = match p.get("spss") {
         Some(t) => t
