@@ -91,12 +91,8 @@ pub struct Config {
     pub relabel: crate::relabel::RelabelSettings,
     /// `[scrape]`: the Prometheus configuration files each tenant scrapes.
     pub scrape: scrape::ScrapeSettings,
-    /// `[otlp] convert_histograms_to_nhcb`: OTLP explicit-bucket histograms stored as
-    /// native histograms with custom buckets (Prometheus's option of that name).
-    pub otlp_nhcb: bool,
-    /// `[otlp] delta_to_cumulative`: OTLP delta sums and histograms taken, made
-    /// cumulative per series in memory (Prometheus 3's `otlp-deltatocumulative`).
-    pub otlp_delta_to_cumulative: bool,
+    /// `[otlp]`: how OTLP metrics map onto series.
+    pub otlp: OtlpSettings,
     /// `[derived]`: RED metrics and the service graph computed from spans.
     pub derived: derive::DerivedSettings,
     /// What the configuration says of memory: `server.memory_limit`, the budgets set
@@ -183,6 +179,17 @@ impl LogFormat {
     }
 }
 
+/// The `[otlp]` section.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OtlpSettings {
+    /// `convert_histograms_to_nhcb`: explicit-bucket histograms stored as native
+    /// histograms with custom buckets (Prometheus's option of that name).
+    pub convert_histograms_to_nhcb: bool,
+    /// `delta_to_cumulative`: delta sums and histograms taken, made cumulative per series
+    /// in memory (Prometheus 3's `otlp-deltatocumulative`).
+    pub delta_to_cumulative: bool,
+}
+
 /// The `[sql]` section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlSettings {
@@ -256,8 +263,7 @@ impl Default for Config {
             tls: None,
             rules: rules::RulesSettings::default(),
             scrape: scrape::ScrapeSettings::default(),
-            otlp_nhcb: false,
-            otlp_delta_to_cumulative: false,
+            otlp: OtlpSettings::default(),
             relabel: crate::relabel::RelabelSettings::default(),
             derived: derive::DerivedSettings::default(),
             memory_settings: memory::MemorySettings::default(),

@@ -185,8 +185,10 @@ pub(super) fn from_file(file: FileConfig) -> Result<Config> {
     c.relabel = super::relabel::resolve(file.relabel)?;
     c.derived = super::derive::resolve(file.derived)?;
     c.tempo = super::tempo::resolve(file.tempo)?;
-    c.otlp_nhcb = file.otlp.convert_histograms_to_nhcb.unwrap_or(false);
-    c.otlp_delta_to_cumulative = file.otlp.delta_to_cumulative.unwrap_or(false);
+    c.otlp = super::OtlpSettings {
+        convert_histograms_to_nhcb: file.otlp.convert_histograms_to_nhcb.unwrap_or(false),
+        delta_to_cumulative: file.otlp.delta_to_cumulative.unwrap_or(false),
+    };
     c.scrape = super::scrape::resolve(file.scrape)?;
     read_wal(&file.wal, &mut c)?;
     read_retention(&file.retention, &mut c)?;

@@ -53,8 +53,7 @@ pub(crate) fn resolve(section: TempoSection) -> Result<TempoSettings> {
         s.max_traceql_length = n;
     }
     if let Some(d) = &section.max_search_duration {
-        s.max_search_duration = crate::rules::file::parse_duration(d)
-            .map_err(|e| Error::config("tempo.max_search_duration", e))?;
+        s.max_search_duration = super::parse_duration("tempo.max_search_duration", d)?;
     }
     Ok(s)
 }

@@ -110,13 +110,14 @@ fn overlay(t: &mut Table, c: &Config) {
         "max_search_duration",
         dur(c.tempo.max_search_duration),
     );
-    put(t, &["otlp"], "convert_histograms_to_nhcb", c.otlp_nhcb);
+    let otlp = &["otlp"];
     put(
         t,
-        &["otlp"],
-        "delta_to_cumulative",
-        c.otlp_delta_to_cumulative,
+        otlp,
+        "convert_histograms_to_nhcb",
+        c.otlp.convert_histograms_to_nhcb,
     );
+    put(t, otlp, "delta_to_cumulative", c.otlp.delta_to_cumulative);
     let scrape = &["scrape"];
     put(t, scrape, "native_histograms", c.scrape.native_histograms);
     let default = strata_engine::TenantId::default_tenant();

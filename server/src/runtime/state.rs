@@ -74,17 +74,7 @@ impl AppState {
             tempo: config.tempo.clone(),
         };
         Self {
-            ingest: Ingest::new(
-                engine.clone(),
-                inflight,
-                body,
-                metrics.clone(),
-                crate::ingest::otlp::TranslateOptions {
-                    convert_histograms_to_nhcb: config.otlp_nhcb,
-                    delta_to_cumulative: config.otlp_delta_to_cumulative,
-                    ..Default::default()
-                },
-            ),
+            ingest: Ingest::new(engine.clone(), inflight, body, metrics.clone(), config.otlp),
             queries: Queries::new(engine.clone(), (admission, pressure), body, languages),
             engine,
             body,

@@ -53,14 +53,14 @@ pub(super) async fn export_metrics(
     tenant: &TenantId,
     req: &ExportMetricsServiceRequest,
 ) -> Result<ExportMetricsServiceResponse, ApiError> {
-    let mut translated = translate_metrics(req, ingest.otlp_options());
+    let mut translated = translate_metrics(req, &options(ingest));
     ingest.metrics().record_rejected(
         tenant,
         Signal::Metrics,
         UNMAPPED,
         translated.rejected_points,
     );
-    if ingest.otlp_options().delta_to_cumulative {
+    if ingest.otlp_settings().delta_to_cumulative {
         cumulate(ingest, tenant, &mut translated);
     }
     let series = std::mem::take(&mut translated.series);
@@ -86,10 +86,23 @@ pub(super) async fn export_metrics(
     metrics_answer(&translated, &outcome, &extras)
 }
 
+/// The translation options of the server's `[otlp]` settings.
+fn options(ingest: &Ingest) -> super::TranslateOptions {
+    let s = ingest.otlp_settings();
+    super::TranslateOptions {
+        convert_histograms_to_nhcb: s.convert_histograms_to_nhcb,
+        delta_to_cumulative: s.delta_to_cumulative,
+        ..Default::default()
+    }
+}
+
 /// Makes the delta series of `translated` cumulative (`[otlp] delta_to_cumulative`):
 /// converted samples counted, dropped ones counted by reason and reported as refused.
 fn cumulate(ingest: &Ingest, tenant: &TenantId, translated: &mut Translated) {
-    let c = ingest.otlp_delta().accumulate(tenant, translated);
+    let Some(totals) = ingest.state::<super::delta::DeltaState>() else {
+        return;
+    };
+    let c = totals.accumulate(tenant, translated);
     let m = ingest.metrics();
     m.record_delta_converted(tenant, c.converted);
     m.record_rejected(
@@ -139,14 +152,14 @@ pub(super) async fn export_metrics_protobuf(
 ) -> Result<ExportMetricsServiceResponse, ApiError> {
     request_items::check(&body, false, request_items::POINTS, "data points")?;
     // Delta points are made cumulative before they are written: the general path.
-    let fast_path = !ingest.otlp_options().delta_to_cumulative;
+    let fast_path = !ingest.otlp_settings().delta_to_cumulative;
     if let Ok(engine) = ingest.engine()
         && fast_path
     {
         let t = tenant.clone();
         let body2 = body.clone();
         let relabeling = ingest.relabeling();
-        let opts = ingest.otlp_options().clone();
+        let opts = options(ingest);
         let fast = cpu_work(body.len(), move || {
             let fast = metrics_fast::translate(&body2, &opts, |keys| {
                 engine

@@ -48,9 +48,10 @@ struct Inner {
     derive: OnceLock<Arc<dyn SpanDerive>>,
     metrics: Arc<Metrics>,
     /// How OTLP metrics become series (`[otlp]`).
-    otlp: crate::ingest::otlp::TranslateOptions,
-    /// The running totals of OTLP delta series (`[otlp] delta_to_cumulative`).
-    delta: crate::ingest::otlp::delta::DeltaState,
+    otlp: crate::config::OtlpSettings,
+    /// State an ingest path keeps across requests (the OTLP delta series' running
+    /// totals), typed by that path: see [`Ingest::state`].
+    state: OnceLock<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Ingest {
@@ -61,7 +62,7 @@ impl Ingest {
         inflight: Inflight,
         body: BodyLimits,
         metrics: Arc<Metrics>,
-        otlp: crate::ingest::otlp::TranslateOptions,
+        otlp: crate::config::OtlpSettings,
     ) -> Self {
         Self(Arc::new(Inner {
             engine,
@@ -71,18 +72,24 @@ impl Ingest {
             derive: OnceLock::new(),
             metrics,
             otlp,
-            delta: Default::default(),
+            state: OnceLock::new(),
         }))
     }
 
     /// How OTLP metrics become series (`[otlp]`).
-    pub(crate) fn otlp_options(&self) -> &crate::ingest::otlp::TranslateOptions {
-        &self.0.otlp
+    pub(crate) fn otlp_settings(&self) -> crate::config::OtlpSettings {
+        self.0.otlp
     }
 
-    /// The running totals of OTLP delta series.
-    pub(crate) fn otlp_delta(&self) -> &crate::ingest::otlp::delta::DeltaState {
-        &self.0.delta
+    /// The state of type `T` an ingest path keeps across requests, made (empty) at its
+    /// first use; `None` if another type took the slot first (one path uses it: the OTLP
+    /// delta series' running totals). Held here, below the ingest paths that define it.
+    pub(crate) fn state<T: std::any::Any + Send + Sync + Default>(&self) -> Option<Arc<T>> {
+        let any = self
+            .0
+            .state
+            .get_or_init(|| Arc::new(T::default()) as Arc<dyn std::any::Any + Send + Sync>);
+        Arc::clone(any).downcast::<T>().ok()
     }
 
     /// The engine, or 503 while it is still recovering (or shutting down).
