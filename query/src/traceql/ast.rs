@@ -525,6 +525,18 @@ pub struct Metrics {
     pub func: MetricsFn,
     /// The fields grouped by.
     pub by: Vec<FieldExpr>,
+    /// A second stage over the series (`| topk(n)`, `| bottomk(n)`).
+    pub second: Option<SecondStage>,
+}
+
+/// A metrics query's second stage, as Tempo's: at each step, the `n` series with the
+/// highest (`TopK`) or lowest (`BottomK`) value keep it; the others have no point there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondStage {
+    /// `topk(n)`.
+    TopK(usize),
+    /// `bottomk(n)`.
+    BottomK(usize),
 }
 
 /// A parsed TraceQL query ([`super::parse`]).

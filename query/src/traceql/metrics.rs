@@ -235,6 +235,61 @@ fn observe(g: &mut Grid, m: &Metrics, t: &TraceView, i: usize) {
 
 /// The answer's series from the accumulated grid.
 fn finish(g: Grid, m: &Metrics) -> Vec<MetricSeries> {
+    let series = series_of(g, m);
+    match m.second {
+        Some(s) => second_stage(series, s),
+        None => series,
+    }
+}
+
+/// A second stage over `series`, as Tempo's `topk`/`bottomk`: at each step the `k`
+/// series with the highest (lowest) value keep their point there, ties going to the
+/// series whose labels sort first; a series kept at no step is left out.
+fn second_stage(series: Vec<MetricSeries>, s: super::ast::SecondStage) -> Vec<MetricSeries> {
+    use super::ast::SecondStage;
+    let (k, top) = match s {
+        SecondStage::TopK(k) => (k, true),
+        SecondStage::BottomK(k) => (k, false),
+    };
+    let keys: Vec<String> = series.iter().map(|s| format!("{:?}", s.labels)).collect();
+    let times: std::collections::BTreeSet<i64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
+    let mut kept: Vec<std::collections::HashSet<i64>> = vec![Default::default(); series.len()];
+    for t in times {
+        let mut at: Vec<(usize, f64)> = series
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let j = s.points.binary_search_by_key(&t, |p| p.0).ok()?;
+                Some((i, s.points[j].1))
+            })
+            .collect();
+        at.sort_by(|a, b| {
+            let by_value = if top {
+                b.1.total_cmp(&a.1)
+            } else {
+                a.1.total_cmp(&b.1)
+            };
+            by_value.then_with(|| keys[a.0].cmp(&keys[b.0]))
+        });
+        for (i, _) in at.into_iter().take(k) {
+            kept[i].insert(t);
+        }
+    }
+    series
+        .into_iter()
+        .zip(kept)
+        .filter_map(|(mut s, keep)| {
+            s.points.retain(|p| keep.contains(&p.0));
+            (!s.points.is_empty()).then_some(s)
+        })
+        .collect()
+}
+
+/// The grid's series, as the metrics function makes them.
+fn series_of(g: Grid, m: &Metrics) -> Vec<MetricSeries> {
     let ts = |k: usize| (g.start + (k as i64 + 1) * g.step).div_euclid(1_000_000);
     let step_s = g.step as f64 / 1e9;
     let mut out = Vec::new();

@@ -5,7 +5,7 @@
 
 use super::ast::{
     AggregateOp, BinOp, Field, FieldExpr, Intrinsic, Kind, Metrics, MetricsFn, Pattern, Pipeline,
-    Query, Scope, SpansetExpr, SpansetOp, Stage, Status, Value,
+    Query, Scope, SecondStage, SpansetExpr, SpansetOp, Stage, Status, Value,
 };
 use super::error::ParseError;
 use super::lexer::{Tok, Token, tokens};
@@ -122,10 +122,22 @@ impl Parser<'_> {
                 if !top {
                     return Err(self.err("a metrics function must end the query"));
                 }
-                metrics = Some(self.metrics()?);
-                if *self.peek() == Tok::Pipe {
-                    return Err(self.err("nothing may follow a metrics function"));
+                let mut m = self.metrics()?;
+                let second = |p: &Self| {
+                    let after = &p.toks[(p.pos + 1).min(p.toks.len() - 1)].tok;
+                    *p.peek() == Tok::Pipe
+                        && matches!(after, Tok::Word(w) if w == "topk" || w == "bottomk")
+                };
+                if second(self) {
+                    self.next();
+                    m.second = Some(self.second_stage()?);
                 }
+                if *self.peek() == Tok::Pipe {
+                    return Err(
+                        self.err("nothing may follow a metrics function (but one topk or bottomk)")
+                    );
+                }
+                metrics = Some(m);
                 break;
             }
             stages.push(self.stage()?);
@@ -268,7 +280,32 @@ impl Parser<'_> {
             self.next();
             by = self.field_list()?;
         }
-        Ok(Metrics { func, by })
+        Ok(Metrics {
+            func,
+            by,
+            second: None,
+        })
+    }
+
+    /// `topk(n)` or `bottomk(n)` after a metrics function.
+    fn second_stage(&mut self) -> Result<SecondStage, ParseError> {
+        let at = self.at();
+        let kind = match self.next() {
+            Tok::Word(w) if w == "topk" || w == "bottomk" => w,
+            _ => return Err(ParseError::at(self.text, at, "expected topk or bottomk")),
+        };
+        self.expect(&Tok::LParen, "`(`")?;
+        let at = self.at();
+        let n = match self.next() {
+            Tok::Int(n) if n > 0 => n as usize,
+            _ => return Err(ParseError::at(self.text, at, "expected a positive integer")),
+        };
+        self.expect(&Tok::RParen, "`)`")?;
+        Ok(if kind == "topk" {
+            SecondStage::TopK(n)
+        } else {
+            SecondStage::BottomK(n)
+        })
     }
 
     /// Spanset expressions joined by `&&` and `||` (one level, left to right).

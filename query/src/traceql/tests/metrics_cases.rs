@@ -261,3 +261,70 @@ async fn bad_metrics_requests() {
         assert!(err.is_client_error(), "{err}");
     }
 }
+
+/// The points of `values` at the steps `steps` (a second stage keeps some steps only).
+fn at(labels: Vec<(&str, Value)>, points: &[(usize, f64)]) -> MetricSeries {
+    let t = times();
+    MetricSeries {
+        labels: labels.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        points: points.iter().map(|&(k, v)| (t[k], v)).collect(),
+    }
+}
+
+/// "topk and bottomk" (Tempo's second stage): at each step the k series with the highest
+/// (lowest) value keep their point, ties to the series whose labels sort first; a series
+/// kept nowhere is left out.
+#[tokio::test]
+async fn topk_and_bottomk_keep_k_series_per_step() {
+    let c = Corpus::new();
+    let base = "{ span:status = error } | rate() by (resource.service.name, span:name)";
+    let get_cart = || vec![svc("cart"), ("name", Value::Str("GetCart".into()))];
+    let select = || vec![svc("cart"), ("name", Value::Str("SELECT carts".into()))];
+    let post = || {
+        vec![
+            svc("checkout"),
+            ("name", Value::Str("POST /checkout".into())),
+        ]
+    };
+    let charge = || vec![svc("checkout"), ("name", Value::Str("charge".into()))];
+    // The four series' rates (see `rate`): GetCart and SELECT carts 0.1 at step 2, POST
+    // /checkout at step 3, charge at step 4, all 0 elsewhere.
+    assert_eq!(
+        sorted(c.metrics(&format!("{base} | topk(1)")).await),
+        vec![
+            at(
+                get_cart(),
+                &[(0, 0.0), (1, 0.0), (2, 0.1), (5, 0.0), (6, 0.0)]
+            ),
+            at(post(), &[(3, 0.1)]),
+            at(charge(), &[(4, 0.1)]),
+        ]
+    );
+    // topk(2): at step 2 the two tied at 0.1; where all are 0, the two cart series (their
+    // labels sort first).
+    let two = sorted(c.metrics(&format!("{base} | topk(2)")).await);
+    let zeros_and = |v: f64| [(0, 0.0), (1, 0.0), (2, v), (5, 0.0), (6, 0.0)];
+    assert_eq!(two[1], at(select(), &zeros_and(0.1)));
+    assert_eq!(two.len(), 4);
+    // bottomk(1): the lowest at each step, ties by labels again (`POST /checkout` sorts
+    // before `charge`).
+    assert_eq!(
+        sorted(c.metrics(&format!("{base} | bottomk(1)")).await),
+        vec![
+            at(
+                get_cart(),
+                &[(0, 0.0), (1, 0.0), (3, 0.0), (4, 0.0), (5, 0.0), (6, 0.0)]
+            ),
+            at(post(), &[(2, 0.0)]),
+        ]
+    );
+    let _ = charge;
+    for bad in [
+        format!("{base} | topk(0)"),
+        format!("{base} | topk()"),
+        format!("{base} | sum()"),
+        format!("{base} | topk(1) | topk(1)"),
+    ] {
+        assert!(parse(&bad).is_err(), "{bad}");
+    }
+}
