@@ -139,3 +139,29 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// Runs `script` (a Python script using the OpenTelemetry SDK, which `.ci/test.sh`
+/// installs in `$CARGO_TARGET_DIR/venv`, first on PATH) with `args`, printing its output;
+/// fails, with that output, when the SDK is missing or the script's checks fail.
+pub fn run_otel_script(script: &str, args: &[String]) {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http"])
+        .status();
+    assert!(
+        probe.is_ok_and(|s| s.success()),
+        "the OpenTelemetry Python SDK is not importable in the python3 on PATH: .ci/test.sh \
+         installs it in $CARGO_TARGET_DIR/venv and puts that first on PATH"
+    );
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -6,23 +6,10 @@
 
 mod common;
 
-use std::process::Command;
-
 use strata_tests::server::Server;
 
 #[test]
 fn otlp_delta_exports_are_stored_as_the_cumulative_ones() {
-    let probe = Command::new("python3")
-        .args([
-            "-c",
-            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http",
-        ])
-        .status();
-    assert!(
-        probe.is_ok_and(|s| s.success()),
-        "the OpenTelemetry Python SDK is not importable in the python3 on PATH: .ci/test.sh \
-         installs it in $CARGO_TARGET_DIR/venv and puts that first on PATH"
-    );
     let (d1, d2) = (
         tempfile::tempdir().expect("dir"),
         tempfile::tempdir().expect("dir"),
@@ -35,17 +22,11 @@ fn otlp_delta_exports_are_stored_as_the_cumulative_ones() {
     );
     cumulative.wait_ready(common::READY);
     delta.wait_ready(common::READY);
-    let out = Command::new("python3")
-        .arg("tests/otel_delta/export.py")
-        .arg(format!("http://{}", cumulative.http))
-        .arg(format!("http://{}", delta.http))
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the delta checks failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run_otel_script(
+        "tests/otel_delta/export.py",
+        &[
+            format!("http://{}", cumulative.http),
+            format!("http://{}", delta.http),
+        ],
     );
 }

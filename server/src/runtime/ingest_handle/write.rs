@@ -21,15 +21,21 @@ impl Ingest {
         tenant: &TenantId,
         mut batch: Vec<SeriesSamples>,
     ) -> Result<WriteOutcome, ApiError> {
-        if let Some(rules) = self.relabel(tenant) {
-            let dropped = relabel::owned(&rules.metrics, &mut batch);
-            self.count_relabeled(tenant, Signal::Metrics, &dropped);
-            if batch.is_empty() {
-                return Ok(WriteOutcome::default());
-            }
+        if !self.relabel_metrics(tenant, &mut batch) {
+            return Ok(WriteOutcome::default());
         }
         self.write(tenant, Signal::Metrics, move |e, t| e.write(t, &batch))
             .await
+    }
+
+    /// The tenant's `[relabel]` metrics rules over `batch`, what they dropped counted;
+    /// false when nothing is left to write.
+    fn relabel_metrics(&self, tenant: &TenantId, batch: &mut Vec<SeriesSamples>) -> bool {
+        if let Some(rules) = self.relabel(tenant) {
+            let dropped = relabel::owned(&rules.metrics, batch);
+            self.count_relabeled(tenant, Signal::Metrics, &dropped);
+        }
+        !batch.is_empty()
     }
 
     /// [`Ingest::write_metrics`] for history ([`Engine::backfill`]): samples however far
@@ -39,12 +45,8 @@ impl Ingest {
         tenant: &TenantId,
         mut batch: Vec<SeriesSamples>,
     ) -> Result<WriteOutcome, ApiError> {
-        if let Some(rules) = self.relabel(tenant) {
-            let dropped = relabel::owned(&rules.metrics, &mut batch);
-            self.count_relabeled(tenant, Signal::Metrics, &dropped);
-            if batch.is_empty() {
-                return Ok(WriteOutcome::default());
-            }
+        if !self.relabel_metrics(tenant, &mut batch) {
+            return Ok(WriteOutcome::default());
         }
         self.write(tenant, Signal::Metrics, move |e, t| e.backfill(t, &batch))
             .await
