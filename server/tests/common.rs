@@ -140,6 +140,18 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Waits until something listens on loopback `port` (a peer just spawned), at most 30 s.
+pub fn wait_listening(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on 127.0.0.1:{port} after 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Runs `script` (a Python script using the OpenTelemetry SDK, which `.ci/test.sh`
 /// installs in `$CARGO_TARGET_DIR/venv`, first on PATH) with `args`, printing its output;
 /// fails, with that output, when the SDK is missing or the script's checks fail.

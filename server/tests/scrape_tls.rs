@@ -191,6 +191,10 @@ fn tls_config_is_applied_as_written() {
     let (any, capped) = (common::free_port(), common::free_port());
     let _t1 = target(d, any, "any");
     let _t2 = target(d, capped, "1.2");
+    // The first scrape must find both targets up: a refused connection is not the error
+    // this test is about.
+    common::wait_listening(any);
+    common::wait_listening(capped);
 
     let job = |name: &str, port: u16, tls: &str| {
         format!(
