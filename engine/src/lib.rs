@@ -60,7 +60,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Downsampling, EngineConfig, Limits, ReaderConfig, RemoteConfig, TierMatch};
 pub use error::{Error, RemoteError, Result};
 pub use exemplars::file::exemplars_schema;
-pub use lifecycle::checkpoint::CheckpointStats;
+pub use lifecycle::checkpoint::{CheckpointOptions, CheckpointStats};
 pub use memory::set_memory_release;
 pub use metrics::cardinality::{
     Cardinality, CardinalityQuery, HeadSummary, MAX_ADDED_LABELS, NamedCount,

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::api::Engine;
-use crate::lifecycle::checkpoint::CheckpointStats;
+use crate::lifecycle::checkpoint::{CheckpointOptions, CheckpointStats};
 use crate::model::delete::{DeleteStats, RecordPredicate, RecordSignal};
 use crate::model::retention_filter::RetentionFilter;
 use crate::{Matcher, Result, TenantId};
@@ -42,14 +42,55 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn checkpoint(&self, dest: &Path) -> Result<CheckpointStats> {
-        self.core().checkpoint(dest, false)
+        self.core().checkpoint(dest, &CheckpointOptions::default())
     }
 
     /// [`Engine::checkpoint`] without the flush: only what is committed already
     /// (Prometheus's `skip_head`). What is in memory, up to `flush_interval` of writes, is
     /// not in it.
     pub fn checkpoint_committed(&self, dest: &Path) -> Result<CheckpointStats> {
-        self.core().checkpoint(dest, true)
+        let options = CheckpointOptions {
+            skip_head: true,
+            tenant: None,
+        };
+        self.core().checkpoint(dest, &options)
+    }
+
+    /// [`Engine::checkpoint`] with its options: without the flush
+    /// ([`CheckpointOptions::skip_head`], as [`Engine::checkpoint_committed`]), and of one
+    /// tenant only ([`CheckpointOptions::tenant`]): that tenant's partitions of every
+    /// signal and its WAL records, so that the copy opens holding that tenant's data and
+    /// nothing of any other tenant's.
+    ///
+    /// ```
+    /// use strata_engine::{CheckpointOptions, Clock, Engine, EngineConfig, MatchOp, Matcher};
+    /// use strata_engine::{Sample, SeriesSamples, SystemClock, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let (acme, beta) = (TenantId::new("acme")?, TenantId::new("beta")?);
+    /// let engine = Engine::open(dir.path().join("data"), EngineConfig::default())?;
+    /// let now = SystemClock.now_ms();
+    /// let up = SeriesSamples {
+    ///     labels: vec![("__name__".into(), "up".into())],
+    ///     samples: vec![Sample { ts: now, value: 1.0 }],
+    /// };
+    /// engine.write(&acme, &[up.clone()])?;
+    /// engine.write(&beta, &[up])?;
+    /// let only_acme = CheckpointOptions { skip_head: false, tenant: Some(acme.clone()) };
+    /// engine.checkpoint_with(&dir.path().join("copy"), &only_acme)?;
+    ///
+    /// let copy = Engine::open(dir.path().join("copy"), EngineConfig::default())?;
+    /// let m = Matcher::new("__name__", MatchOp::Equal, "up")?;
+    /// assert_eq!(copy.select(&acme, &[m.clone()], now, now)?.len(), 1);
+    /// assert!(copy.select(&beta, &[m], now, now)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn checkpoint_with(
+        &self,
+        dest: &Path,
+        options: &CheckpointOptions,
+    ) -> Result<CheckpointStats> {
+        self.core().checkpoint(dest, options)
     }
 
     /// Deletes the samples in `[start, end]` (ms, inclusive) of `tenant`'s series that

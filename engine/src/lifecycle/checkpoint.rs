@@ -35,6 +35,15 @@
 //! Writes go on during all of it. Every write acknowledged before the WAL copy began (the
 //! checkpoint's last step) is in the checkpoint: in its files if the flush's cut took it,
 //! else in its WAL; a write acknowledged while the copy runs may or may not be.
+//!
+//! **One tenant's checkpoint** ([`CheckpointOptions::tenant`]) is the same protocol over
+//! that tenant's partitions only (a `tenant=<t>` component in their path, the downsampled
+//! tiers' included) and that tenant's WAL records only (every record names its tenant in
+//! its first bytes, `docs/formats/engine-wal.md`). Those records keep their order but
+//! are numbered again from the marker on: the copy's open replays every record at or above
+//! its marker, whatever its number, and each tenant's records depend only on its own (a
+//! series a record uses is defined by an earlier record of the same tenant, or is in the
+//! tenant's files).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,6 +61,15 @@ use crate::storage::partition::{
     self, Flushed, MARKER, METRICS_FORMAT, Manifest, PartFile, derived_path,
 };
 use crate::{Error, FlushStats, Result};
+
+/// What a checkpoint takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckpointOptions {
+    /// Leave out what is not flushed yet, and do not flush (Prometheus's `skip_head`).
+    pub skip_head: bool,
+    /// Only this tenant's partitions and WAL records; `None`: every tenant's.
+    pub tenant: Option<crate::TenantId>,
+}
 
 /// What a checkpoint holds and how it was made.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,11 +94,15 @@ pub struct CheckpointStats {
 }
 
 impl Core {
-    /// See [`crate::Engine::checkpoint`]; `skip_head` leaves out what is not flushed yet.
-    pub(crate) fn checkpoint(&self, dest: &Path, skip_head: bool) -> Result<CheckpointStats> {
+    /// See [`crate::Engine::checkpoint_with`].
+    pub(crate) fn checkpoint(
+        &self,
+        dest: &Path,
+        options: &CheckpointOptions,
+    ) -> Result<CheckpointStats> {
         self.writable()?;
         let created = prepare_dest(dest)?;
-        match self.checkpoint_into(dest, skip_head) {
+        match self.checkpoint_into(dest, options) {
             Ok(stats) => {
                 info!(dest = %dest.display(), partitions = stats.partitions,
                       file_sets = stats.file_sets, linked = stats.files_linked,
@@ -98,7 +120,15 @@ impl Core {
         }
     }
 
-    fn checkpoint_into(&self, dest: &Path, skip_head: bool) -> Result<CheckpointStats> {
+    fn checkpoint_into(&self, dest: &Path, options: &CheckpointOptions) -> Result<CheckpointStats> {
+        let skip_head = options.skip_head;
+        let tenant_dir = options.tenant.as_ref().map(|t| format!("tenant={t}"));
+        let wanted = |dir: &Path| match &tenant_dir {
+            None => true,
+            Some(t) => dir
+                .strip_prefix(&self.dir)
+                .is_ok_and(|rel| rel.components().any(|c| c.as_os_str() == t.as_str())),
+        };
         let flush = if skip_head {
             FlushStats::default()
         } else {
@@ -113,7 +143,7 @@ impl Core {
             let tiers = (Signal::Metrics, &self.metrics.tier_files);
             for (signal, map) in self.file_maps().into_iter().chain([tiers]) {
                 let files = map.read().unwrap_or_else(|p| p.into_inner());
-                for f in files.values().flatten() {
+                for f in files.values().flatten().filter(|f| wanted(&f.dir)) {
                     sets.entry(f.dir.clone())
                         .or_insert_with(|| (signal, Vec::new()))
                         .1
@@ -173,7 +203,8 @@ impl Core {
         let wal_dir = dest.join("wal");
         strata_wal::Wal::create_at(&wal_dir, marker.max(1))?;
         if !skip_head {
-            stats.wal_records = self.copy_wal_tail(&wal_dir, marker.max(1))?;
+            let tenant = options.tenant.as_ref().map(|t| t.as_str().as_bytes());
+            stats.wal_records = self.copy_wal_tail(&wal_dir, marker.max(1), tenant)?;
         }
         drop(state);
         written.push(metrics);
@@ -189,8 +220,9 @@ impl Core {
     /// Appends to the checkpoint's WAL at `wal_dir` (empty, numbered from `from`) every
     /// record of the engine's WAL from `from` on, as written up to now, under the same
     /// LSNs: the writes acknowledged after the flush's cut, until the checkpoint's last
-    /// step, which the copy's open replays. Returns how many records were copied.
-    fn copy_wal_tail(&self, wal_dir: &Path, from: u64) -> Result<u64> {
+    /// step, which the copy's open replays. Returns how many records were copied. With
+    /// `tenant`, only that tenant's records, numbered again from `from`.
+    fn copy_wal_tail(&self, wal_dir: &Path, from: u64, tenant: Option<&[u8]>) -> Result<u64> {
         let reader = self.wal.reader(from.max(self.wal.first_lsn()))?;
         let options = strata_wal::WalOptions {
             durability: strata_wal::Durability::None,
@@ -200,8 +232,13 @@ impl Core {
         let mut n = 0;
         for record in reader {
             let record = record?;
+            if tenant
+                .is_some_and(|t| crate::wal_records::frame::tenant_of(&record.payload) != Some(t))
+            {
+                continue;
+            }
             let lsn = copy.append(record.payload)?;
-            if lsn != record.lsn {
+            if tenant.is_none() && lsn != record.lsn {
                 return Err(Error::Io {
                     path: wal_dir.to_owned(),
                     source: std::io::Error::other(format!(

@@ -71,3 +71,10 @@ pub(crate) const EXEMPLARS_VERSION: u8 = 1;
 pub(crate) const KIND_METADATA: u8 = 6;
 /// Version of metadata records.
 pub(crate) const METADATA_VERSION: u8 = 1;
+
+/// The tenant id bytes every engine record carries after its version and kind bytes
+/// (`docs/formats/engine-wal.md`); `None` for a record too short to hold one.
+pub(crate) fn tenant_of(payload: &[u8]) -> Option<&[u8]> {
+    let len = usize::from(*payload.get(2)?);
+    payload.get(3..3 + len)
+}
