@@ -61,6 +61,7 @@ pub use config::{Downsampling, EngineConfig, Limits, ReaderConfig, RemoteConfig,
 pub use error::{Error, RemoteError, Result};
 pub use exemplars::file::exemplars_schema;
 pub use lifecycle::checkpoint::{CheckpointOptions, CheckpointStats};
+pub use lifecycle::snapshots::{SNAPSHOTS_DIR, SnapshotInfo};
 pub use memory::set_memory_release;
 pub use metrics::cardinality::{
     Cardinality, CardinalityQuery, HeadSummary, MAX_ADDED_LABELS, NamedCount,

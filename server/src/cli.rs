@@ -38,7 +38,9 @@ pub enum Command {
     #[command(subcommand)]
     Rules(RulesCommand),
     /// Ask a running server for a snapshot of its data directory (admin scope); prints
-    /// the snapshot's name: its directory is <data_dir>/snapshots/<name>.
+    /// the snapshot's name: its directory is <data_dir>/snapshots/<name>. Every tenant's
+    /// data with a token bound to no tenant, else the token's tenant's. Also lists,
+    /// removes, and keeps the newest N.
     Snapshot(SnapshotArgs),
     /// Ask a running server to delete samples, spans or log records (admin scope).
     #[command(subcommand)]
@@ -149,20 +151,78 @@ pub struct SnapshotArgs {
     /// skip_head).
     #[arg(long)]
     pub skip_head: bool,
+    /// After taking it, remove the oldest snapshots of the same reach (the tenant's, or
+    /// the server-wide ones) until N are left.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// List the snapshots instead (name, tenant, time, bytes, bytes only it holds).
+    #[arg(long, conflicts_with_all = ["keep", "remove", "skip_head"])]
+    pub list: bool,
+    /// Remove the snapshot NAME instead.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["keep", "skip_head"])]
+    pub remove: Option<String>,
 }
 
 impl SnapshotArgs {
-    /// Asks for the snapshot and prints its name to `out`.
+    /// Takes the snapshot and prints its name to `out` (then the names `--keep` removed),
+    /// or lists or removes.
     pub fn run(&self, out: &mut impl std::io::Write) -> Result<()> {
+        use crate::error::Error;
+        if self.list {
+            for s in self.server.snapshots()? {
+                let tenant = s["tenant"].as_str().unwrap_or("(all tenants)");
+                writeln!(
+                    out,
+                    "{}\t{tenant}\t{}\t{} bytes\t{} bytes only here",
+                    s["name"].as_str().unwrap_or(""),
+                    s["created"].as_str().unwrap_or(""),
+                    s["bytes"],
+                    s["exclusiveBytes"],
+                )?;
+            }
+            return Ok(());
+        }
+        if let Some(name) = &self.remove {
+            self.server.delete(&snapshot_path(name))?;
+            writeln!(out, "removed {name}")?;
+            return Ok(());
+        }
         let params = vec![("skip_head".to_owned(), self.skip_head.to_string())];
         let body = self.server.post("/api/v1/admin/tsdb/snapshot", &params)?;
         let name = body
             .as_ref()
             .and_then(|b| b["data"]["name"].as_str())
-            .ok_or_else(|| crate::error::Error::Server("the answer names no snapshot".into()))?;
+            .ok_or_else(|| Error::Server("the answer names no snapshot".into()))?
+            .to_owned();
         writeln!(out, "{name}")?;
+        let Some(keep) = self.keep else {
+            return Ok(());
+        };
+        // Of the same reach as the one just taken: a server-wide caller prunes the
+        // server-wide snapshots, not the tenants' own.
+        let all = self.server.snapshots()?;
+        let taken = all.iter().find(|s| s["name"] == name.as_str());
+        let reach = taken.map(|s| s["tenant"].clone()).unwrap_or_default();
+        let mut same: Vec<&str> = all
+            .iter()
+            .filter(|s| s["tenant"] == reach)
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        // Oldest first, as listed; never the one just taken.
+        same.retain(|n| *n != name);
+        let extra = (same.len() + 1).saturating_sub(keep.max(1));
+        for old in &same[..extra] {
+            self.server.delete(&snapshot_path(old))?;
+            writeln!(out, "removed {old}")?;
+        }
         Ok(())
     }
+}
+
+/// The API path of snapshot `name` (percent-encoded: it is one path segment).
+fn snapshot_path(name: &str) -> String {
+    let segment: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    format!("/api/v1/admin/tsdb/snapshots/{segment}")
 }
 
 /// `strata delete ...`.
@@ -263,19 +323,48 @@ impl AdminServerArgs {
     /// POSTs `params` as a form to `path`; the JSON answer (`None` for 204), or the
     /// server's refusal as an error.
     fn post(&self, path: &str, params: &[(String, String)]) -> Result<Option<serde_json::Value>> {
+        let form = serde_urlencoded::to_string(params).map_err(|e| {
+            crate::error::Error::Usage(format!("cannot encode the parameters: {e}"))
+        })?;
+        self.call(reqwest::Method::POST, path, form)
+    }
+
+    /// DELETE `path`.
+    fn delete(&self, path: &str) -> Result<()> {
+        self.call(reqwest::Method::DELETE, path, String::new())
+            .map(drop)
+    }
+
+    /// The snapshots this token may see, oldest first (`GET /api/v1/admin/tsdb/snapshots`).
+    fn snapshots(&self) -> Result<Vec<serde_json::Value>> {
+        let path = "/api/v1/admin/tsdb/snapshots";
+        let body = self.call(reqwest::Method::GET, path, String::new())?;
+        Ok(body
+            .and_then(|b| b["data"].as_array().cloned())
+            .unwrap_or_default())
+    }
+
+    /// One request (a form body when not empty); the JSON answer (`None` for an empty
+    /// one), or the server's refusal as an error.
+    fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: String,
+    ) -> Result<Option<serde_json::Value>> {
         use crate::error::Error;
         let url = format!("{}{path}", self.url.trim_end_matches('/'));
-        let form = serde_urlencoded::to_string(params)
-            .map_err(|e| Error::Usage(format!("cannot encode the parameters: {e}")))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::Server(format!("cannot start a runtime: {e}")))?;
         let (status, text) = runtime.block_on(async {
-            let mut req = reqwest::Client::new()
-                .post(&url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form);
+            let mut req = reqwest::Client::new().request(method.clone(), &url);
+            if !form.is_empty() {
+                req = req
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form);
+            }
             if let Some(t) = &self.token {
                 req = req.bearer_auth(t);
             }
@@ -285,12 +374,12 @@ impl AdminServerArgs {
             let resp = req
                 .send()
                 .await
-                .map_err(|e| Error::Server(format!("POST {url}: {e}")))?;
+                .map_err(|e| Error::Server(format!("{method} {url}: {e}")))?;
             let status = resp.status();
             let text = resp
                 .text()
                 .await
-                .map_err(|e| Error::Server(format!("POST {url}: reading the answer: {e}")))?;
+                .map_err(|e| Error::Server(format!("{method} {url}: reading the answer: {e}")))?;
             Ok::<_, Error>((status, text))
         })?;
         if !status.is_success() {
@@ -298,13 +387,13 @@ impl AdminServerArgs {
                 .ok()
                 .and_then(|v| v["error"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| text.trim().to_owned());
-            return Err(Error::Server(format!("POST {url}: {status}: {reason}")));
+            return Err(Error::Server(format!("{method} {url}: {status}: {reason}")));
         }
         if text.is_empty() {
             return Ok(None);
         }
         serde_json::from_str(&text)
             .map(Some)
-            .map_err(|e| Error::Server(format!("POST {url}: the answer is not JSON: {e}")))
+            .map_err(|e| Error::Server(format!("{method} {url}: the answer is not JSON: {e}")))
     }
 }

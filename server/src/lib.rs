@@ -66,7 +66,9 @@ mod scrape;
 mod serve;
 mod tls;
 
-pub use auth::{AdminTenant, Auth, AuthError, ReadTenant, TENANT_HEADER, WriteTenant};
+pub use auth::{
+    AdminReach, AdminTenant, Auth, AuthError, ReadTenant, ServerAdmin, TENANT_HEADER, WriteTenant,
+};
 pub use cli::{Cli, Command, RulesCheckArgs, RulesCommand, ServeArgs};
 pub use config::args::ConfigArgs;
 pub use config::resolve::Overrides;

@@ -63,11 +63,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// `/live`: 200 while the process serves HTTP.
-/// `POST|PUT /-/reload`: reads the rule files and the scrape configuration again (admin
-/// scope when auth is on), as SIGHUP does. A failure answers 500 with the reason, as
+/// `POST|PUT /-/reload`: reads the rule files and the scrape configuration again (an admin
+/// token with no tenant binding when auth is on), as SIGHUP does. A failure answers 500 with the reason, as
 /// Prometheus does; what did not fail is applied.
 async fn reload(
-    crate::auth::AdminTenant(_): crate::auth::AdminTenant,
+    _: crate::auth::ServerAdmin,
     rules: Option<axum::Extension<crate::rules::Rules>>,
     scraper: Option<axum::Extension<crate::scrape::Scraper>>,
 ) -> Response {

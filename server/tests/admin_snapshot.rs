@@ -2,7 +2,9 @@
 //! remote-writing gives a directory that opens (with the engine and with `strata promql
 //! --data-dir`) holding every sample acknowledged before the call; `strata delete series`
 //! and `strata delete spans` take the matched data out of PromQL and SQL and nothing else;
-//! without the admin scope both are refused with 403, and bad input with 400.
+//! without the admin scope both are refused with 403, and bad input with 400. A
+//! tenant-bound admin token snapshots, lists and removes its tenant's snapshots only and
+//! may not reload the server; `strata snapshot --keep N` prunes.
 
 mod common;
 
@@ -16,7 +18,8 @@ use strata_tests::http::{Framing, request};
 use strata_tests::remote_write::{HEADERS, TestSeries, encode};
 use strata_tests::server::{Server, data_dir};
 
-// The tokens "writer" (acme: read, write) and "admin" (acme: every scope, any tenant).
+// The tokens "writer" (acme: read, write), "admin" (acme: every scope, any tenant) and
+// "acme-admin" (every scope, bound to acme).
 const CONFIG: &str = r#"
 [engine]
 flush_interval = "300ms"
@@ -30,10 +33,15 @@ sha256 = "SHA_ADMIN"
 tenant = "acme"
 scopes = ["read", "write", "admin"]
 choose_tenant = true
+[[auth.tokens]]
+sha256 = "SHA_ACME_ADMIN"
+tenant = "acme"
+scopes = ["read", "write", "admin"]
 "#;
 
 const ADMIN: (&str, &str) = ("Authorization", "Bearer admin");
 const WRITER: (&str, &str) = ("Authorization", "Bearer writer");
+const ACME_ADMIN: (&str, &str) = ("Authorization", "Bearer acme-admin");
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
 fn sha256_hex(s: &str) -> String {
@@ -44,7 +52,8 @@ fn sha256_hex(s: &str) -> String {
 fn start(dir: &Path) -> Server {
     let config = CONFIG
         .replace("SHA_WRITER", &sha256_hex("writer"))
-        .replace("SHA_ADMIN", &sha256_hex("admin"));
+        .replace("SHA_ADMIN", &sha256_hex("admin"))
+        .replace("SHA_ACME_ADMIN", &sha256_hex("acme-admin"));
     let server = Server::start(common::bin(), dir, &config);
     server.wait_ready(common::READY);
     server
@@ -374,4 +383,162 @@ fn job_counts(server: &Server, tenant: &str) -> String {
         "SELECT labels['job'] AS job, count(*) AS n FROM metrics WHERE metric = 'up' \
          GROUP BY 1 ORDER BY 1",
     )
+}
+
+/// The snapshots `token` may see, as (name, tenant) pairs, oldest first.
+fn listed(server: &Server, token: (&str, &str)) -> Vec<(String, String)> {
+    let r = server
+        .get("/api/v1/admin/tsdb/snapshots", &[token])
+        .expect("list");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    let list = v["data"].as_array().cloned().unwrap_or_default();
+    list.iter()
+        .map(|s| {
+            assert!(s["bytes"].as_u64().is_some_and(|b| b > 0), "{s}");
+            assert!(s["exclusiveBytes"].as_u64().is_some(), "{s}");
+            let tenant = s["tenant"].as_str().unwrap_or("*");
+            (
+                s["name"].as_str().expect("name").to_owned(),
+                tenant.to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The `tenant=` directories of every signal in a snapshot.
+fn tenants_in(snapshot: &Path) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for signal in ["metrics", "traces", "logs"] {
+        let Ok(dirs) = std::fs::read_dir(snapshot.join(signal)) else {
+            continue;
+        };
+        for d in dirs {
+            let name = d.expect("entry").file_name().to_string_lossy().into_owned();
+            if let Some(t) = name.strip_prefix("tenant=") {
+                out.insert(t.to_owned());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_tenant_bound_admin_token_snapshots_lists_and_removes_its_own_tenant_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let base = common::now_ms() - 60_000;
+    let up = series(&[("__name__", "up")], vec![(base, 1.0)]);
+    remote_write(&server, std::slice::from_ref(&up), &[WRITER]);
+    remote_write(&server, &[up], &[ADMIN, ("X-Scope-OrgID", "beta")]);
+    let snapshots = data_dir(dir.path()).join("snapshots");
+
+    // The bound token's snapshot: acme's data only, and it opens as a data directory.
+    let own = strata(&server, &["snapshot", "--token", "acme-admin"]);
+    let own = own.trim().to_owned();
+    assert_eq!(
+        tenants_in(&snapshots.join(&own)),
+        ["acme".to_owned()].into()
+    );
+    assert_eq!(common::read_back(&snapshots.join(&own), "acme").len(), 1);
+    assert!(common::read_back(&snapshots.join(&own), "beta").is_empty());
+    // Naming another tenant is refused, as for any tenant-bound call.
+    let (status, body) = admin_post(
+        &server,
+        "/api/v1/admin/tsdb/snapshot",
+        "",
+        &[ACME_ADMIN, ("X-Scope-OrgID", "beta")],
+    );
+    assert_eq!(status, 403, "{body}");
+
+    // The unbound token's: every tenant; with X-Scope-OrgID, that tenant's.
+    let all = strata(&server, &["snapshot", "--token", "admin"]);
+    let all = all.trim().to_owned();
+    let both: std::collections::BTreeSet<String> = ["acme".into(), "beta".into()].into();
+    assert_eq!(tenants_in(&snapshots.join(&all)), both);
+    let beta = strata(
+        &server,
+        &["snapshot", "--token", "admin", "--tenant", "beta"],
+    );
+    let beta = beta.trim().to_owned();
+    assert_eq!(
+        tenants_in(&snapshots.join(&beta)),
+        ["beta".to_owned()].into()
+    );
+
+    // Each sees what it reaches.
+    let mine = vec![(own.clone(), "acme".to_owned())];
+    assert_eq!(listed(&server, ACME_ADMIN), mine);
+    let every = listed(&server, ADMIN);
+    assert_eq!(every.len(), 3, "{every:?}");
+    assert!(every.contains(&(all.clone(), "*".to_owned())), "{every:?}");
+    let r = server
+        .get("/api/v1/admin/tsdb/snapshots", &[WRITER])
+        .expect("list");
+    assert_eq!(r.status, 403);
+
+    // Another reach's snapshot is not there for the bound token; a bad name is refused.
+    let remove = |name: &str, token| {
+        let path = format!("/api/v1/admin/tsdb/snapshots/{name}");
+        let r = request(server.http, "DELETE", &path, &[token], b"", Framing::Length);
+        let r = r.expect("delete");
+        (r.status, r.text())
+    };
+    assert_eq!(remove(&all, ACME_ADMIN).0, 404);
+    assert_eq!(remove(&beta, ACME_ADMIN).0, 404);
+    let (status, body) = remove("..%2Fwal", ADMIN);
+    assert_eq!(status, 404, "{body}");
+    assert!(data_dir(dir.path()).join("wal").is_dir());
+    assert!(snapshots.join(&all).is_dir() && snapshots.join(&beta).is_dir());
+    assert_eq!(remove(&beta, ADMIN).0, 204);
+    assert!(!snapshots.join(&beta).exists());
+
+    // Counted in the self-metrics: the bound token sees its own snapshot only.
+    let metrics = |token| {
+        let r = server.get("/metrics", &[token]).expect("metrics");
+        r.text()
+    };
+    let text = metrics(ACME_ADMIN);
+    let own_line = format!("strata_snapshot_bytes{{snapshot=\"{own}\",tenant=\"acme\"}} ");
+    assert!(text.contains(&own_line), "{text}");
+    assert!(!text.contains(&all), "{text}");
+    let text = metrics(ADMIN);
+    assert!(
+        text.contains(&format!(
+            "strata_snapshot_exclusive_bytes{{snapshot=\"{all}\"}} "
+        )),
+        "{text}"
+    );
+
+    // --keep: the bound token's own snapshots, newest first; the server-wide one stays.
+    for _ in 0..2 {
+        // Listed in the order taken, by the millisecond.
+        std::thread::sleep(Duration::from_millis(10));
+        strata(
+            &server,
+            &["snapshot", "--token", "acme-admin", "--keep", "2"],
+        );
+    }
+    let kept = listed(&server, ACME_ADMIN);
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(
+        !kept.iter().any(|(n, _)| *n == own),
+        "the oldest went: {kept:?}"
+    );
+    assert!(snapshots.join(&all).is_dir());
+    let out = strata(&server, &["snapshot", "--token", "acme-admin", "--list"]);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let out = strata(
+        &server,
+        &["snapshot", "--token", "acme-admin", "--remove", &kept[0].0],
+    );
+    assert!(out.contains("removed"), "{out}");
+    assert_eq!(listed(&server, ACME_ADMIN).len(), 1);
+
+    // Reloading the server needs the unbound token.
+    let (status, body) = admin_post(&server, "/-/reload", "", &[ACME_ADMIN]);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("choose_tenant"), "{body}");
+    let (status, body) = admin_post(&server, "/-/reload", "", &[ADMIN]);
+    assert_ne!(status, 403, "{body}");
 }

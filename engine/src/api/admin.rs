@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::api::Engine;
 use crate::lifecycle::checkpoint::{CheckpointOptions, CheckpointStats};
+use crate::lifecycle::snapshots::SnapshotInfo;
 use crate::model::delete::{DeleteStats, RecordPredicate, RecordSignal};
 use crate::model::retention_filter::RetentionFilter;
 use crate::{Matcher, Result, TenantId};
@@ -91,6 +92,51 @@ impl Engine {
         options: &CheckpointOptions,
     ) -> Result<CheckpointStats> {
         self.core().checkpoint(dest, options)
+    }
+
+    /// Takes a named snapshot: a checkpoint ([`Engine::checkpoint_with`]) into
+    /// `<data>/snapshots/<name>`, described (whose data, when, whether the head was
+    /// skipped) so that [`Engine::snapshots`] lists it. The name is the UTC time and 16
+    /// random hex digits, as Prometheus names its snapshots.
+    ///
+    /// ```
+    /// use strata_engine::{CheckpointOptions, Engine, EngineConfig, TenantId};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let engine = Engine::open(dir.path(), EngineConfig::default())?;
+    /// let acme = CheckpointOptions { skip_head: false, tenant: Some(TenantId::new("acme")?) };
+    /// let (taken, _) = engine.take_snapshot(&acme)?;
+    /// assert!(dir.path().join("snapshots").join(&taken.name).is_dir());
+    /// assert_eq!(engine.snapshots()?, vec![taken.clone()]);
+    /// assert!(engine.remove_snapshot(&taken.name)?);
+    /// assert!(engine.snapshots()?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn take_snapshot(
+        &self,
+        options: &CheckpointOptions,
+    ) -> Result<(SnapshotInfo, CheckpointStats)> {
+        self.core().take_snapshot(options)
+    }
+
+    /// Every snapshot under `<data>/snapshots/`, oldest first, each measured now (files,
+    /// bytes, and the bytes only it holds).
+    pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
+        self.core().snapshots()
+    }
+
+    /// [`Engine::snapshots`] as measured at most a minute ago (taking or removing a
+    /// snapshot measures again): for telemetry scraped often. Empty when the directory
+    /// cannot be read.
+    pub fn snapshots_measured(&self) -> Vec<SnapshotInfo> {
+        self.core().snapshots_measured()
+    }
+
+    /// Removes the snapshot `name`; `false` if there is none. Fails with
+    /// [`crate::Error::InvalidRequest`] for a name that cannot be one (a path, a hidden
+    /// name).
+    pub fn remove_snapshot(&self, name: &str) -> Result<bool> {
+        self.core().remove_snapshot(name)
     }
 
     /// Deletes the samples in `[start, end]` (ms, inclusive) of `tenant`'s series that

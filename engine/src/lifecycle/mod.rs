@@ -18,6 +18,7 @@ pub(crate) mod maintenance;
 pub(crate) mod metadata;
 pub(crate) mod reader;
 pub(crate) mod replay;
+pub(crate) mod snapshots;
 pub(crate) mod write;
 
 use std::collections::HashMap;
@@ -89,6 +90,8 @@ pub(crate) struct Core {
     pub(crate) filters: filters::FilterState,
     /// What downsampling passes did since open (`lifecycle/downsample.rs`).
     pub(crate) downsampled: Mutex<crate::telemetry::DownsampleStats>,
+    /// The snapshots as last measured, for telemetry (`lifecycle/snapshots.rs`).
+    pub(crate) snapshots_measure: snapshots::Measured,
 }
 
 impl Core {
@@ -157,6 +160,7 @@ impl Core {
             metadata: Default::default(),
             filters: Default::default(),
             downsampled: Mutex::default(),
+            snapshots_measure: snapshots::Measured::default(),
         };
         if engine.reader.is_some() {
             engine.refresh_reader()?;

@@ -1,9 +1,11 @@
 //! Prometheus's TSDB admin endpoints over the engine, with Prometheus's parameters and
 //! errors, and Strata's delete of spans and log records beside them:
 //!
-//! - `snapshot` (`/api/v1/admin/tsdb/snapshot`, `skip_head`): [`Engine::checkpoint`] into
-//!   `<data dir>/snapshots/<UTC time>-<16 hex>`, answered as
-//!   `{"status":"success","data":{"name":"<that name>"}}`.
+//! - `snapshot` (`/api/v1/admin/tsdb/snapshot`, `skip_head`): [`Engine::take_snapshot`]
+//!   into `<data dir>/snapshots/<UTC time>-<16 hex>`, of every tenant or of the caller's
+//!   only, answered as `{"status":"success","data":{"name":"<that name>"}}`.
+//! - `snapshots` (Strata's `GET /api/v1/admin/tsdb/snapshots`): the snapshots the caller
+//!   may see, and `remove_snapshot` (`DELETE /api/v1/admin/tsdb/snapshots/<name>`).
 //! - `delete_series` (`/api/v1/admin/tsdb/delete_series`, `match[]`, `start`, `end`):
 //!   [`Engine::delete_series`] for each selector; 204 and no body.
 //! - `delete_records` (`signal`, `query`, `start`, `end`): [`Engine::delete_records`];
@@ -12,9 +14,9 @@
 //! Beyond Prometheus, `start` after `end` is refused (Prometheus deletes nothing then),
 //! as is a delete of records without a query: a delete that names nothing is a mistake.
 
-use std::hash::{BuildHasher, Hasher};
-
-use strata_engine::{DeleteStats, Engine, RecordPredicate, RecordSignal, TenantId};
+use strata_engine::{
+    CheckpointOptions, DeleteStats, Engine, RecordPredicate, RecordSignal, SnapshotInfo, TenantId,
+};
 
 use super::PromApi;
 use super::error::{ApiError, Result};
@@ -24,14 +26,43 @@ use super::params::{
 };
 use super::response::{Response, Success};
 
-/// Subdirectory of the data directory snapshots go to (Prometheus's `snapshots`).
-pub const SNAPSHOTS_DIR: &str = "snapshots";
-
 impl PromApi {
     /// `/api/v1/admin/tsdb/snapshot`: `skip_head` (Go's `strconv.ParseBool`; without it,
-    /// memory is flushed first). Every tenant's data is in the snapshot.
-    pub fn snapshot(&self, engine: &Engine, params: &[(String, String)]) -> Response {
-        snapshot(engine, Params::new(params)).into()
+    /// memory is flushed first). `tenant`: only that tenant's data is in the snapshot;
+    /// `None`, every tenant's.
+    pub fn snapshot(
+        &self,
+        engine: &Engine,
+        tenant: Option<&TenantId>,
+        params: &[(String, String)],
+    ) -> Response {
+        snapshot(engine, tenant, Params::new(params)).into()
+    }
+
+    /// Strata's list of snapshots, oldest first: those of `tenant` (a caller bound to
+    /// it), or every one (`None`). Each as `{"name", "tenant"` (absent for a snapshot of
+    /// every tenant), `"created"` (RFC 3339), `"skipHead", "files", "bytes",
+    /// "exclusiveBytes"}`: the last is what removing it frees (the rest are hard links to
+    /// files the server still holds).
+    pub fn snapshots(&self, engine: &Engine, tenant: Option<&TenantId>) -> Response {
+        snapshots(engine, tenant).into()
+    }
+
+    /// Removes the snapshot `name` if `tenant` may see it (see [`PromApi::snapshots`]):
+    /// 204; 404 when there is no such snapshot for the caller.
+    pub fn remove_snapshot(
+        &self,
+        engine: &Engine,
+        tenant: Option<&TenantId>,
+        name: &str,
+    ) -> Response {
+        match remove_snapshot(engine, tenant, name) {
+            Ok(()) => Response {
+                status: 204,
+                body: Vec::new(),
+            },
+            Err(e) => Err::<Success, _>(e).into(),
+        }
     }
 
     /// `/api/v1/admin/tsdb/delete_series`: `match[]` (one or more selectors), `start` and
@@ -64,7 +95,7 @@ impl PromApi {
     }
 }
 
-fn snapshot(engine: &Engine, p: Params<'_>) -> Result<Success> {
+fn snapshot(engine: &Engine, tenant: Option<&TenantId>, p: Params<'_>) -> Result<Success> {
     let skip_head = match p.value("skip_head") {
         "" => false,
         v => parse_bool(v).ok_or_else(|| {
@@ -77,20 +108,15 @@ fn snapshot(engine: &Engine, p: Params<'_>) -> Result<Success> {
             )
         })?,
     };
-    let name = format!(
-        "{}-{:016x}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
-        random_u64()
-    );
-    let dir = engine.data_dir().join(SNAPSHOTS_DIR).join(&name);
-    let done = if skip_head {
-        engine.checkpoint_committed(&dir)
-    } else {
-        engine.checkpoint(&dir)
+    let options = CheckpointOptions {
+        skip_head,
+        tenant: tenant.cloned(),
     };
-    done.map_err(|e| from_engine("create snapshot", e))?;
+    let (taken, _) = engine
+        .take_snapshot(&options)
+        .map_err(|e| from_engine("create snapshot", e))?;
     let mut data = String::from("{\"name\":");
-    json::string(&mut data, &name, Escape::Jsoniter);
+    json::string(&mut data, &taken.name, Escape::Jsoniter);
     data.push('}');
     Ok(Success {
         data,
@@ -180,15 +206,54 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// 64 random bits for a snapshot's name (the hasher's keys are random per process and per
-/// call, mixed with the clock).
-fn random_u64() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    h.write_u128(now);
-    h.finish()
+/// The snapshots a caller may see: its tenant's, or every one for a server-wide caller.
+fn visible(engine: &Engine, tenant: Option<&TenantId>) -> Result<Vec<SnapshotInfo>> {
+    let all = engine
+        .snapshots()
+        .map_err(|e| from_engine("list snapshots", e))?;
+    Ok(all
+        .into_iter()
+        .filter(|s| tenant.is_none() || s.tenant.as_ref() == tenant)
+        .collect())
+}
+
+fn snapshots(engine: &Engine, tenant: Option<&TenantId>) -> Result<Success> {
+    let mut data = String::from("[");
+    for (i, s) in visible(engine, tenant)?.iter().enumerate() {
+        if i > 0 {
+            data.push(',');
+        }
+        data.push_str("{\"name\":");
+        json::string(&mut data, &s.name, Escape::Jsoniter);
+        if let Some(t) = &s.tenant {
+            data.push_str(",\"tenant\":");
+            json::string(&mut data, t.as_str(), Escape::Jsoniter);
+        }
+        let created = chrono::DateTime::from_timestamp_millis(s.created_ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        data.push_str(&format!(
+            ",\"created\":\"{created}\",\"skipHead\":{},\"files\":{},\"bytes\":{},\"exclusiveBytes\":{}}}",
+            s.skip_head, s.files, s.bytes, s.exclusive_bytes
+        ));
+    }
+    data.push(']');
+    Ok(Success {
+        data,
+        ..Success::default()
+    })
+}
+
+fn remove_snapshot(engine: &Engine, tenant: Option<&TenantId>, name: &str) -> Result<()> {
+    let not_found = || ApiError::NotFound(format!("no snapshot {}", go_quote(name)));
+    if !visible(engine, tenant)?.iter().any(|s| s.name == name) {
+        return Err(not_found());
+    }
+    match engine.remove_snapshot(name) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(not_found()),
+        Err(e) => Err(from_engine("remove snapshot", e)),
+    }
 }
 
 #[cfg(test)]
@@ -252,13 +317,13 @@ mod tests {
         let left = engine.select(&t, &[], 0, i64::MAX).unwrap();
         assert_eq!(left.len(), 1);
 
-        let r = api.snapshot(&engine, &pairs(&[("skip_head", "maybe")]));
+        let r = api.snapshot(&engine, None, &pairs(&[("skip_head", "maybe")]));
         assert_eq!(r.status, 400);
         assert!(
             r.body_text()
                 .contains("unable to parse boolean 'skip_head' argument")
         );
-        let r = api.snapshot(&engine, &pairs(&[("skip_head", "false")]));
+        let r = api.snapshot(&engine, None, &pairs(&[("skip_head", "false")]));
         assert_eq!(r.status, 200, "{}", r.body_text());
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         let name = body["data"]["name"].as_str().unwrap();
@@ -267,7 +332,7 @@ mod tests {
             "20231114T221320Z-0123456789abcdef".len(),
             "{name}"
         );
-        let copy = dir.path().join(SNAPSHOTS_DIR).join(name);
+        let copy = dir.path().join(strata_engine::SNAPSHOTS_DIR).join(name);
         assert!(copy.join("metrics/FLUSHED").exists());
 
         for (params, status) in [

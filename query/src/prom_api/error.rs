@@ -24,6 +24,10 @@ pub enum ApiError {
     /// Storage failed under the request (`internal`, 500).
     #[error("{0}")]
     Internal(String),
+    /// What the request names does not exist (`not_found`, 404: Prometheus's
+    /// `errorNotFound`).
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl ApiError {
@@ -40,6 +44,7 @@ impl ApiError {
             Self::Timeout(_) => "timeout",
             Self::Canceled(_) => "canceled",
             Self::Internal(_) => "internal",
+            Self::NotFound(_) => "not_found",
         }
     }
 
@@ -50,6 +55,7 @@ impl ApiError {
             Self::Execution(_) => 422,
             Self::Timeout(_) | Self::Canceled(_) => 503,
             Self::Internal(_) => 500,
+            Self::NotFound(_) => 404,
         }
     }
 

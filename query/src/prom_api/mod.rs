@@ -49,7 +49,6 @@ mod json;
 mod params;
 mod response;
 
-pub use admin::SNAPSHOTS_DIR;
 pub use endpoints::{BuildInfo, PromApi};
 pub use error::{ApiError, Result};
 pub use params::{MAX_TIME_MS, MIN_TIME_MS, parse_duration, series_selectors, time_window};

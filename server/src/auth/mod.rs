@@ -8,6 +8,9 @@
 //! every configured digest in constant time. Each token is bound to one tenant and a set of
 //! scopes. `X-Scope-OrgID` picks the tenant only when auth is off or the token has
 //! `choose_tenant = true`; a tenant-bound token naming another tenant is refused (403).
+//! Admin calls reach one tenant ([`AdminReach`]: snapshots of its data) unless the token
+//! has no tenant binding; operating the whole server ([`ServerAdmin`]: `/-/reload`)
+//! needs such a token.
 
 pub(crate) mod cluster;
 
@@ -103,6 +106,34 @@ impl Auth {
         }
     }
 
+    /// How far an admin request reaches: `Ok(None)`, the whole server (auth off, or a
+    /// token with `choose_tenant`, without `X-Scope-OrgID`); `Ok(Some(t))`, tenant `t` only
+    /// (a tenant-bound token, or a tenant named by `X-Scope-OrgID`).
+    pub fn admin_reach(&self, headers: &HeaderMap) -> Result<Option<TenantId>, AuthError> {
+        let tenant = self.authorize(headers, Scope::Admin)?;
+        if asked_tenant(headers)?.is_some() {
+            return Ok(Some(tenant));
+        }
+        if !self.enabled() || self.token(headers)?.choose_tenant {
+            return Ok(None);
+        }
+        Ok(Some(tenant))
+    }
+
+    /// Whether a request may operate the whole server (`/-/reload`): auth off, or an
+    /// admin token with no tenant binding (`choose_tenant = true`).
+    pub fn authorize_server(&self, headers: &HeaderMap) -> Result<(), AuthError> {
+        self.authorize(headers, Scope::Admin)?;
+        if self.enabled() && !self.token(headers)?.choose_tenant {
+            return Err(AuthError::Forbidden(
+                "this token is bound to its tenant; operating the whole server needs an admin \
+                 token with no tenant binding (choose_tenant = true)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The tenant a token is bound to, or `None` if it may choose (or auth is off); for
     /// filtering self-metrics.
     pub fn bound_tenant(&self, headers: &HeaderMap) -> Option<TenantId> {
@@ -193,6 +224,40 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let auth = Auth::from_ref(state);
         Ok(Self(auth.authorize(&parts.headers, Scope::Admin)?))
+    }
+}
+
+/// Extractor: an admin request's reach ([`Auth::admin_reach`]): `None` for the whole
+/// server, or the one tenant it may act on.
+#[derive(Debug, Clone)]
+pub struct AdminReach(pub Option<TenantId>);
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminReach
+where
+    Auth: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let auth = Auth::from_ref(state);
+        Ok(Self(auth.admin_reach(&parts.headers)?))
+    }
+}
+
+/// Extractor: a request allowed to operate the whole server ([`Auth::authorize_server`]).
+#[derive(Debug, Clone)]
+pub struct ServerAdmin;
+
+impl<S: Send + Sync> FromRequestParts<S> for ServerAdmin
+where
+    Auth: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let auth = Auth::from_ref(state);
+        auth.authorize_server(&parts.headers)?;
+        Ok(Self)
     }
 }
 

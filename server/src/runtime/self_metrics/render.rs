@@ -3,7 +3,7 @@
 //! engine (per-tenant memory and refusals, its telemetry, the bucket), HTTP and gRPC
 //! requests.
 
-use strata_engine::{DiskUsage, Engine, EngineTelemetry, TenantId, TenantStats};
+use strata_engine::{DiskUsage, Engine, EngineTelemetry, SnapshotInfo, TenantId, TenantStats};
 
 use super::exposition::{header, histogram, line};
 use super::{Counters, Metrics, bucket};
@@ -37,6 +37,7 @@ impl Metrics {
             tenant_memory(o, &stats);
             tenant_refusals(o, &stats);
             engine_telemetry(o, &engine.telemetry(), &shown);
+            snapshots(o, &engine.snapshots_measured(), only);
             if only.is_none() {
                 if let Some(r) = engine.remote_stats() {
                     bucket::render_remote(o, &r);
@@ -361,6 +362,40 @@ fn tenant_refusals(o: &mut String, stats: &[(&TenantId, TenantStats)]) {
             &[("tenant", t.as_str())],
             s.exemplars_memory as f64,
         );
+    }
+}
+
+/// Each snapshot under `<data>/snapshots` (a tenant-bound viewer sees its tenant's only):
+/// its bytes, and those only it holds (what removing it frees). Measured at most a minute
+/// ago.
+fn snapshots(o: &mut String, list: &[SnapshotInfo], only: Option<&TenantId>) {
+    let shown: Vec<_> = list
+        .iter()
+        .filter(|s| only.is_none() || s.tenant.as_ref() == only)
+        .collect();
+    for (name, help, get) in [
+        (
+            "strata_snapshot_bytes",
+            "Bytes of the files of each snapshot (hard links included), by name and tenant (none: every tenant's).",
+            (|s: &SnapshotInfo| s.bytes) as fn(&SnapshotInfo) -> u64,
+        ),
+        (
+            "strata_snapshot_exclusive_bytes",
+            "Of strata_snapshot_bytes, the bytes of files no live data shares: what removing the snapshot frees.",
+            |s: &SnapshotInfo| s.exclusive_bytes,
+        ),
+    ] {
+        header(o, name, "gauge", help);
+        for s in &shown {
+            let tenant = s.tenant.as_ref().map_or("", |t| t.as_str());
+            let labels = [("snapshot", s.name.as_str()), ("tenant", tenant)];
+            let labels = if tenant.is_empty() {
+                &labels[..1]
+            } else {
+                &labels[..]
+            };
+            line(o, name, labels, get(s) as f64);
+        }
     }
 }
 
