@@ -81,6 +81,7 @@ fn auth_tenancy_and_bad_input() {
     let mixed = partly_invalid(&server, now);
     rate_limit(&server, now);
     self_metrics_per_token(&server);
+    socket_credentials(&server);
 
     // Bounded memory: nothing near the 256 MiB the bomb asked for.
     let peak = server.peak_rss();
@@ -340,4 +341,88 @@ fn self_metrics_per_token(server: &Server) {
         m.contains("tenant=\"slow\",signal=\"metrics\",reason=\"rate_limited\"} 40"),
         "{m}"
     );
+}
+
+/// The tail WebSocket's handshake with `protocols` offered (and `headers`): the status,
+/// and the subprotocol the server selected.
+fn tail_handshake(server: &Server, protocols: &[&str], headers: &[(&str, &str)]) -> (u16, String) {
+    use tungstenite::client::IntoClientRequest;
+    let url = format!(
+        "ws://{}/loki/api/v1/tail?query=%7Bjob%3D%22t%22%7D",
+        server.http
+    );
+    let mut req = url.into_client_request().expect("request");
+    if !protocols.is_empty() {
+        let v = protocols.join(", ").parse().expect("header");
+        req.headers_mut().insert("Sec-WebSocket-Protocol", v);
+    }
+    for (k, v) in headers {
+        let name: tungstenite::http::HeaderName = k.parse().expect("header name");
+        req.headers_mut()
+            .insert(name, v.parse().expect("header value"));
+    }
+    match tungstenite::connect(req) {
+        Ok((mut socket, resp)) => {
+            let chosen = resp
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let _ = socket.close(None);
+            (resp.status().as_u16(), chosen)
+        }
+        Err(tungstenite::Error::Http(resp)) => (resp.status().as_u16(), String::new()),
+        Err(e) => panic!("handshake: {e}"),
+    }
+}
+
+/// Browsers cannot set headers on a WebSocket: the tail takes the bearer token and the
+/// tenant as subprotocols (`strata.bearer.<base64url>`, `strata.tenant.<id>`), checked as
+/// the headers are; a header, when present, wins.
+fn socket_credentials(server: &Server) {
+    use base64::Engine as _;
+    let bearer = |t: &str| {
+        let b = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(t);
+        format!("strata.bearer.{b}")
+    };
+    let (reader, writer, admin) = (
+        bearer("acme-reader"),
+        bearer("acme-writer"),
+        bearer("admin"),
+    );
+    for (protocols, headers, want) in [
+        (vec!["strata.tail"], vec![], (401, "")),
+        (
+            vec!["strata.tail", "strata.bearer.bm9wZQ"],
+            vec![],
+            (401, ""),
+        ),
+        (vec!["strata.tail", &writer], vec![], (403, "")),
+        (vec!["strata.tail", &reader], vec![], (101, "strata.tail")),
+        (
+            vec!["strata.tail", &reader, "strata.tenant.globex"],
+            vec![],
+            (403, ""),
+        ),
+        (
+            vec!["strata.tail", &admin, "strata.tenant.globex"],
+            vec![],
+            (101, "strata.tail"),
+        ),
+        (
+            vec!["strata.tail", &reader],
+            vec![("Authorization", "Bearer nope")],
+            (401, ""),
+        ),
+        // Loki's own clients offer no subprotocol and send the header.
+        (
+            vec![],
+            vec![("Authorization", "Bearer acme-reader")],
+            (101, ""),
+        ),
+    ] {
+        let (status, chosen) = tail_handshake(server, &protocols, &headers);
+        assert_eq!((status, chosen.as_str()), want, "{protocols:?} {headers:?}");
+    }
 }

@@ -78,4 +78,24 @@ export function withQuery(path, params) {
   return s ? `${path}?${s}` : path;
 }
 
-export const api = { get, post, raw, withQuery };
+/** Unpadded base64url of a string's UTF-8 bytes. */
+function base64url(text) {
+  let bin = '';
+  for (const b of new TextEncoder().encode(text)) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** A WebSocket to `path?params` on this server. Browsers cannot set headers on a
+ * WebSocket, so the session's token and tenant go as subprotocols beside `strata.tail`
+ * (`strata.bearer.<base64url token>`, `strata.tenant.<id>`), which the server reads as
+ * it reads `Authorization` and `X-Scope-OrgID`. */
+export function socket(path, params) {
+  const url = new URL(withQuery(path, params), location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  const protocols = ['strata.tail'];
+  if (session.token) protocols.push(`strata.bearer.${base64url(session.token)}`);
+  if (session.tenant) protocols.push(`strata.tenant.${session.tenant}`);
+  return new WebSocket(url, protocols);
+}
+
+export const api = { get, post, raw, withQuery, socket };

@@ -1,12 +1,13 @@
 // The logs view: a LogQL box (label names and values completed), range, limit and
 // direction; a volume histogram by level over the range, and the lines (expandable to
 // every label and structured metadata, trace ids linked to the traces view). A metric
-// query draws a line chart instead. "Live" re-runs the query every 5 s.
+// query draws a line chart instead. "Live" follows a log query over Loki's tail WebSocket
+// (new lines added as they arrive), and re-runs a metric query every 5 s.
 
 import { h, fill, field, fmtNum, fmtBytes, fmtTime, useCss } from '../lib/dom.js';
 import { rangePicker, rangeFromParam, autoStep } from '../lib/range.js';
 import { barChart, lineChart } from '../lib/chart.js';
-import { withQuery } from '../lib/api.js';
+import { withQuery, socket } from '../lib/api.js';
 import { autocomplete } from '../lib/autocomplete.js';
 import { logqlCompletions } from '../lib/logql-suggest.js';
 import { linkTraceIds, traceLink, isTraceIdLabel } from '../lib/links.js';
@@ -59,6 +60,9 @@ export function mount(root, ctx) {
   const expanded = new Set();
   const charts = [];
   let alive = true, seq = 0, busy = false, timer = null, controller = null;
+  // The live tail: its socket, the lines shown (by key), and how many it added.
+  let tail = null, tailed = 0;
+  const shown = new Set();
 
   const get = async (path, params, headers) => {
     const resp = await ctx.api.raw(withQuery(path, params), { headers, signal: controller.signal });
@@ -80,7 +84,7 @@ export function mount(root, ctx) {
   };
   const queryWrap = h('div', { class: 'suggest-wrap' }, query);
   const suggest = autocomplete(query, {
-    provider: (t, c) => logqlCompletions(t, c, source), onEnter: () => run(), reopen: true,
+    provider: (t, c) => logqlCompletions(t, c, source), onEnter: () => rerun(), reopen: true,
   });
 
   const clearCharts = () => { while (charts.length) charts.pop().destroy(); };
@@ -99,8 +103,10 @@ export function mount(root, ctx) {
     charts.push(barChart(volume, { times, series, yLabel: 'lines', height: 150 }));
   }
 
+  const keyOf = (e) => `${e.ts}|${labelsText(e.stream)}|${e.line}`;
+
   function row(e) {
-    const key = `${e.ts}|${labelsText(e.stream)}|${e.line.length}`;
+    const key = keyOf(e);
     const meta = e.meta;
     const idLabel = Object.keys(meta).find((k) => isTraceIdLabel(k) && /^[0-9a-fA-F]{32}$/.test(meta[k]))
       || Object.keys(e.stream).find((k) => isTraceIdLabel(k) && /^[0-9a-fA-F]{32}$/.test(e.stream[k]));
@@ -134,6 +140,8 @@ export function mount(root, ctx) {
     }
     const cmp = (a, b) => (a.ts.length - b.ts.length) || (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0);
     entries.sort((a, b) => (descending ? cmp(b, a) : cmp(a, b)));
+    shown.clear();
+    entries.forEach((e) => shown.add(keyOf(e)));
     const th = (t, cls) => h('th', { scope: 'col', class: cls }, t);
     fill(lines, entries.length
       ? h('div', { class: 'scroll' }, h('table', { class: 'data logs-table' },
@@ -205,22 +213,95 @@ export function mount(root, ctx) {
     }
   }
 
-  live.addEventListener('change', () => {
+  const isLogQuery = (text) => /^\s*\{/.test(text);
+
+  function stopTail() {
+    if (tail) { tail.onclose = null; tail.close(); tail = null; }
+    delete root.dataset.live;
+  }
+
+  /** Adds a tail frame's lines (`{"streams":[{"stream", "values"}]}`) to the table,
+   * at the top when newest first, keeping at most `limit` lines. */
+  function addTailed(frame) {
+    const fresh = [];
+    for (const s of frame.streams || []) {
+      for (const [ts, line] of s.values || []) {
+        const e = { ts, line, stream: s.stream || {}, meta: {}, parsed: {} };
+        if (!shown.has(keyOf(e))) { shown.add(keyOf(e)); fresh.push(e); }
+      }
+    }
+    if (!fresh.length) return;
+    const newestFirst = direction.value !== 'forward';
+    const cmp = (a, b) => (a.ts.length - b.ts.length) || (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0);
+    fresh.sort((a, b) => (newestFirst ? cmp(b, a) : cmp(a, b)));
+    let body = lines.querySelector('tbody');
+    if (!body) {
+      const th = (t, cls) => h('th', { scope: 'col', class: cls }, t);
+      body = h('tbody');
+      fill(lines, h('div', { class: 'scroll' }, h('table', { class: 'data logs-table' },
+        h('thead', null, h('tr', null, th(h('span', { class: 'sr-only' }, 'Expand'), 'log-toggle-col'), th('Time'), th('Labels'), th('Line'))),
+        body)));
+    }
+    const rows = fresh.flatMap((e) => row(e));
+    if (newestFirst) body.prepend(...rows); else body.append(...rows);
+    const max = Math.max(1, Number(limit.value) || 100);
+    const all = body.querySelectorAll('tr.log-line');
+    for (let i = all.length - 1; i >= max; i--) {
+      const victim = newestFirst ? all[i] : all[all.length - 1 - i];
+      victim.nextElementSibling.remove();
+      victim.remove();
+    }
+    tailed += fresh.length;
+    stats.textContent = `Live: ${fmtNum(tailed)} new line${tailed === 1 ? '' : 's'} since it started`
+      + ` · ${fmtNum(body.querySelectorAll('tr.log-line').length)} shown`;
+  }
+
+  /** Follows the log query over `/loki/api/v1/tail`, from now on. */
+  function startTail(text) {
+    stopTail();
+    tailed = 0;
+    const ws = socket('/loki/api/v1/tail', { query: text, limit: limit.value,
+      start: `${Date.now() - 2000}000000` });
+    tail = ws;
+    root.dataset.live = 'connecting';
+    ws.onopen = () => { if (tail === ws) root.dataset.live = 'tail'; };
+    ws.onmessage = (m) => {
+      if (tail !== ws) return;
+      try { addTailed(JSON.parse(m.data)); } catch (e) { ctx.setError(e); }
+    };
+    ws.onclose = (ev) => {
+      if (tail !== ws || !alive) return;
+      tail = null;
+      root.dataset.live = 'closed';
+      ctx.setError(new Error(`Live tail closed${ev.reason ? `: ${ev.reason}` : ev.code === 1006
+        ? ': the server refused or dropped the connection' : ''}`));
+      live.checked = false;
+    };
+  }
+
+  async function goLive() {
     clearInterval(timer);
     timer = null;
-    if (live.checked) {
-      run();
-      timer = setInterval(() => { if (!busy) run({ quiet: true }); }, LIVE_MS);
-    }
-  });
-  runBtn.addEventListener('click', () => run());
+    stopTail();
+    if (!live.checked) return;
+    const text = query.value.trim();
+    await run();
+    if (!alive || !live.checked || query.value.trim() !== text) return;
+    if (isLogQuery(text)) startTail(text);
+    else timer = setInterval(() => { if (!busy) run({ quiet: true }); }, LIVE_MS);
+  }
+
+  live.addEventListener('change', goLive);
+  // Run again; live, the tail follows the new query.
+  function rerun() { return live.checked ? goLive() : run(); }
+  runBtn.addEventListener('click', () => rerun());
 
   root.append(h('h1', null, 'Logs'),
     h('div', { class: 'panel' },
       h('div', { class: 'field query-field' }, h('label', { for: 'logs-query' }, 'LogQL query'),
         queryWrap),
       h('div', { class: 'row' }, picker.el, field('Limit', limit), field('Order', direction), runBtn,
-        h('label', { class: 'live' }, live, ' Live (every 5 s)')),
+        h('label', { class: 'live', title: 'A log query follows new lines as they arrive; a metric query re-runs every 5 s' }, live, ' Live')),
       h('p', { class: 'legend-note' }, 'Enter runs, Shift+Enter adds a line; Ctrl+Space suggests labels and values.')),
     hint, stats, volume, chart, lines);
 
@@ -239,6 +320,7 @@ export function mount(root, ctx) {
   return () => {
     alive = false;
     clearInterval(timer);
+    stopTail();
     if (controller) controller.abort();
     clearCharts();
   };

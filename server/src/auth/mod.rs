@@ -194,6 +194,68 @@ fn asked_tenant(headers: &HeaderMap) -> Result<Option<TenantId>, AuthError> {
 #[derive(Debug, Clone)]
 pub struct ReadTenant(pub TenantId);
 
+/// The WebSocket subprotocol a browser's tail offers, and the server selects: browsers
+/// cannot set headers on a WebSocket, so the console sends its credentials as two more
+/// subprotocols, `strata.bearer.<token as unpadded base64url>` and
+/// `strata.tenant.<tenant id>` (Kubernetes's way for its API server).
+pub(crate) const SOCKET_PROTOCOL: &str = "strata.tail";
+const SOCKET_BEARER: &str = "strata.bearer.";
+const SOCKET_TENANT: &str = "strata.tenant.";
+
+/// `headers` with the credentials a WebSocket request offers as subprotocols
+/// ([`SOCKET_PROTOCOL`]) turned into `Authorization` and `X-Scope-OrgID`, where those
+/// headers are absent (a header always wins). A bearer that is not base64url is passed on
+/// as given, so that it is refused as an unknown token.
+pub(crate) fn socket_credentials(headers: &HeaderMap) -> HeaderMap {
+    use base64::Engine as _;
+    let mut out = headers.clone();
+    let offered = headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim);
+    for p in offered {
+        if let Some(token) = p.strip_prefix(SOCKET_BEARER) {
+            if out.contains_key(axum::http::header::AUTHORIZATION) {
+                continue;
+            }
+            let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(token)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_else(|| token.to_owned());
+            if let Ok(v) = axum::http::HeaderValue::from_str(&format!("Bearer {decoded}")) {
+                out.insert(axum::http::header::AUTHORIZATION, v);
+            }
+        } else if let Some(tenant) = p.strip_prefix(SOCKET_TENANT)
+            && !out.contains_key(TENANT_HEADER)
+            && let Ok(v) = axum::http::HeaderValue::from_str(tenant)
+        {
+            out.insert(TENANT_HEADER, v);
+        }
+    }
+    out
+}
+
+/// Extractor: the tenant of a WebSocket request allowed to read, its credentials taken
+/// from headers or from subprotocols ([`socket_credentials`]).
+#[derive(Debug, Clone)]
+pub(crate) struct SocketReadTenant(pub TenantId);
+
+impl<S: Send + Sync> FromRequestParts<S> for SocketReadTenant
+where
+    Auth: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let auth = Auth::from_ref(state);
+        let headers = socket_credentials(&parts.headers);
+        Ok(Self(auth.authorize(&headers, Scope::Read)?))
+    }
+}
+
 /// Extractor: the tenant of a request allowed to write.
 #[derive(Debug, Clone)]
 pub struct WriteTenant(pub TenantId);

@@ -2,6 +2,7 @@
 sends a good one as a bearer header, shows only that token's tenant, and lets a
 `choose_tenant` token pick among the tenants. Run by `run.py auth` (the server has tokens)."""
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import seed
@@ -57,6 +58,23 @@ def run(c, data):
              .then(r => done(r.data), e => done(String(e)));""")
     assert "console_requests_total" in sent and "globex_only_metric" not in sent, sent
     c.shot("login")
+
+    # The logs view's live tail: the browser cannot send the token as a header on a
+    # WebSocket, so it goes as a subprotocol; the tail then shows acme's new lines only.
+    c.open("logs?" + urllib.parse.urlencode({"q": '{service_name="authtail"}', "range": "1h"}))
+    c.wait_ready("logs")
+    c.find_all("#logs-live")[0].click()
+    c.wait_until(lambda d: c.script("return document.querySelector('section.view-logs').dataset.live || null")
+                 == "tail", message="the tail socket open with the token")
+    for writer, line in [("globex_writer", "globex must not show"), ("acme_writer", "acme tailed line")]:
+        now = str(seed.time.time_ns())
+        body = {"streams": [{"stream": {"service_name": "authtail"}, "values": [[now, line]]}]}
+        assert seed.post(c.base, "/loki/api/v1/push", body, {"Authorization": f"Bearer {t[writer]}"}) == 204
+    c.wait_until(lambda d: any("acme tailed line" in r.text for r in c.find_all("#logs-lines tr.log-line")),
+                 message="acme's line tailed")
+    rows = [r.text for r in c.find_all("#logs-lines tr.log-line")]
+    assert len(rows) == 1 and not any("globex" in r for r in rows), rows
+    c.find_all("#logs-live")[0].click()
 
     # The operator (choose_tenant): both tenants, and picking globex shows globex's numbers.
     c.find_all("#signout")[0].click()

@@ -1,8 +1,12 @@
 """The logs view on the seed data: a LogQL selector shows the stream's lines newest first
 with a volume histogram by level, the line with a trace id links to the trace (and opens
 it), a line expands to its labels and structured metadata, the query box completes label
-names and values by keyboard, a metric query draws a chart, and live mode re-runs."""
+names and values by keyboard, a metric query draws a chart; live, a log query follows new
+lines over Loki's tail WebSocket and a metric query re-runs."""
+import time
 import urllib.parse
+
+import seed
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -10,6 +14,22 @@ from selenium.webdriver.common.keys import Keys
 
 def reset(c):
     c.script("document.querySelector('section.view-logs').dataset.state = ''")
+
+
+def live_state(c):
+    return c.script("return document.querySelector('section.view-logs').dataset.live || null")
+
+
+def push_lines(c, lines):
+    """Pushes `lines` (oldest first, a millisecond apart) to the stream
+    {service_name="livetail"} with Loki's push API, as the session's token when it has one."""
+    now = time.time_ns()
+    values = [[str(now + i * 1_000_000), line] for i, line in enumerate(lines)]
+    body = {"streams": [{"stream": {"service_name": "livetail"}, "values": values}]}
+    token = c.script("return sessionStorage.getItem('strata.token')")
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    status = seed.post(c.base, "/loki/api/v1/push", body, headers)
+    assert status == 204, status
 
 
 def suggestions(c):
@@ -98,17 +118,38 @@ def run(c, data):
     legend = [e.text for e in c.find_all("#logs-chart .u-legend .u-label")]
     assert '{level="error"}' in legend and '{level="info"}' in legend, legend
 
-    # Live mode re-runs the query by itself.
+    # Live, a log query follows new lines over Loki's tail WebSocket: lines pushed after it
+    # started show at the top, newest first, without a run (a stream of its own, so the
+    # seed's counts stay as they are).
     box.clear()
-    box.send_keys(sel)
+    box.send_keys('{service_name="livetail"}')
     live = d.find_element(By.ID, "logs-live")
     live.click()
+    c.wait_until(lambda _: live_state(c) == "tail", message="the tail socket open")
+    push_lines(c, ["first tailed line", "second tailed line"])
+    c.wait_until(lambda _: len(c.find_all("#logs-lines tr.log-line")) == 2, message="tailed lines shown")
+    rows = [r.text for r in c.find_all("#logs-lines tr.log-line")]
+    assert "second tailed line" in rows[0] and "first tailed line" in rows[1], rows
+    assert "Live: 2 new lines" in d.find_element(By.ID, "logs-stats").text
+    push_lines(c, ["third tailed line"])
+    c.wait_until(lambda _: "third tailed line" in c.find_all("#logs-lines tr.log-line")[0].text,
+                 message="a later line on top")
+    assert len(c.find_all("#logs-lines tr.log-line")) == 3
+
+    # A metric query, live, re-runs by itself every 5 s instead.
+    box.clear()
+    box.send_keys(f"sum(count_over_time({sel}[5m]))")
+    d.find_element(By.ID, "logs-run").click()
     c.wait_ready("logs")
+    assert live_state(c) is None, "no tail for a metric query"
     reset(c)
     c.wait_ready("logs", timeout=12)
-    assert len(c.find_all("#logs-lines tr.log-line")) == data["log_lines"]
     live.click()
     c.wait_ready("logs")  # a run under way when live stopped has drawn its lines
+    box.clear()
+    box.send_keys(sel)
+    d.find_element(By.ID, "logs-run").click()
+    c.wait_ready("logs")
 
     # A trace opens from a log line.
     row = c.find_all("#logs-lines tr.log-line.level-error")[0]

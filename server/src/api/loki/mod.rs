@@ -169,7 +169,7 @@ async fn label_values(
 /// `tail`: checks the query, then upgrades to a WebSocket that streams new entries.
 async fn tail_socket(
     State(queries): State<Queries>,
-    ReadTenant(tenant): ReadTenant,
+    crate::auth::SocketReadTenant(tenant): crate::auth::SocketReadTenant,
     uri: Uri,
     upgrade: axum::extract::ws::WebSocketUpgrade,
 ) -> Response {
@@ -189,7 +189,11 @@ async fn tail_socket(
         Ok::<_, ApiError>((ctx, spec))
     };
     match start.await {
-        Ok((ctx, spec)) => upgrade.on_upgrade(move |socket| tail::run(ctx, spec, socket)),
+        // A browser that offered the console's subprotocol gets it back (else it drops
+        // the socket); Grafana and Loki's clients offer none.
+        Ok((ctx, spec)) => upgrade
+            .protocols([crate::auth::SOCKET_PROTOCOL])
+            .on_upgrade(move |socket| tail::run(ctx, spec, socket)),
         Err(e) => e.into_response(),
     }
 }
