@@ -144,6 +144,33 @@ pub enum Scope {
     Resource,
     /// `.`: the span's, else the resource's.
     Any,
+    /// `event.`: an attribute of any of the span's events (a condition holds if it holds
+    /// for one event).
+    Event,
+    /// `link.`: an attribute of any of the span's links (likewise).
+    Link,
+    /// `parent.span.`: the parent span's attributes.
+    ParentSpan,
+    /// `parent.resource.`: the parent span's resource's attributes.
+    ParentResource,
+    /// `parent.`: the parent span's, else its resource's.
+    ParentAny,
+}
+
+impl Scope {
+    /// The scope's prefix as written (`span.`, `parent.resource.`, `.`).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Span => "span.",
+            Self::Resource => "resource.",
+            Self::Any => ".",
+            Self::Event => "event.",
+            Self::Link => "link.",
+            Self::ParentSpan => "parent.span.",
+            Self::ParentResource => "parent.resource.",
+            Self::ParentAny => "parent.",
+        }
+    }
 }
 
 /// A built-in field of a span or of its trace.
@@ -177,6 +204,14 @@ pub enum Intrinsic {
     ScopeName,
     /// `instrumentation:version`.
     ScopeVersion,
+    /// `event:name`: the name of any of the span's events.
+    EventName,
+    /// `event:timeSinceStart`: how long after the span's start an event happened.
+    EventTimeSinceStart,
+    /// `link:traceID`: the trace id (hex) of any of the span's links.
+    LinkTraceId,
+    /// `link:spanID`: the span id (hex) of any of the span's links.
+    LinkSpanId,
 }
 
 impl Intrinsic {
@@ -197,6 +232,10 @@ impl Intrinsic {
             Self::TraceId => "trace:id",
             Self::ScopeName => "instrumentation:name",
             Self::ScopeVersion => "instrumentation:version",
+            Self::EventName => "event:name",
+            Self::EventTimeSinceStart => "event:timeSinceStart",
+            Self::LinkTraceId => "link:traceID",
+            Self::LinkSpanId => "link:spanID",
         }
     }
 
@@ -221,9 +260,7 @@ pub enum Field {
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Attr(Scope::Span, n) => write!(f, "span.{n}"),
-            Self::Attr(Scope::Resource, n) => write!(f, "resource.{n}"),
-            Self::Attr(Scope::Any, n) => write!(f, ".{n}"),
+            Self::Attr(scope, n) => write!(f, "{}{n}", scope.prefix()),
             Self::Intrinsic(i) => f.write_str(i.name()),
         }
     }

@@ -3,6 +3,12 @@
 //! (`!=` included: only `x != nil` holds, when `x` is present);
 //! values of different types compare false; ints, floats and durations compare as numbers;
 //! strings in byte order.
+//!
+//! A span has many events and links: a condition that reads `event.`/`event:` or
+//! `link.`/`link:` fields holds when it holds for one of them (Tempo's "any"), each
+//! comparison on its own (`{event.a = 1 && event.b = 2}` may match on two events). A span
+//! without events reads them as `nil`. `parent.` fields read the parent span, `nil` for a
+//! root or a parent not in the trace.
 
 use std::cmp::Ordering;
 
@@ -41,17 +47,71 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The value of `field` for span `i` of trace `t`.
+/// Which event and link of a span multi-valued fields read (`None`: the span has none).
+#[derive(Debug, Clone, Copy, Default)]
+struct Elem {
+    event: Option<usize>,
+    link: Option<usize>,
+}
+
+/// Which of a span's many-valued parts a field reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Many {
+    Events,
+    Links,
+}
+
+fn many_of(f: &Field) -> Option<Many> {
+    match f {
+        Field::Attr(Scope::Event, _)
+        | Field::Intrinsic(Intrinsic::EventName | Intrinsic::EventTimeSinceStart) => {
+            Some(Many::Events)
+        }
+        Field::Attr(Scope::Link, _)
+        | Field::Intrinsic(Intrinsic::LinkTraceId | Intrinsic::LinkSpanId) => Some(Many::Links),
+        _ => None,
+    }
+}
+
+/// The value of `field` for span `i` of trace `t` (an event's or link's field: the
+/// first one's).
 pub(crate) fn field_value(t: &TraceView, i: usize, field: &Field) -> Value {
+    let first = Elem {
+        event: (!t.spans[i].events.is_empty()).then_some(0),
+        link: (!t.spans[i].links.is_empty()).then_some(0),
+    };
+    field_at(t, i, field, first)
+}
+
+fn field_at(t: &TraceView, i: usize, field: &Field, at: Elem) -> Value {
     let s = &t.spans[i];
+    let parent = || t.parent[i].map(|p| &t.spans[p]);
+    let event = || at.event.and_then(|k| s.events.get(k));
+    let link = || at.link.and_then(|k| s.links.get(k));
     match field {
         Field::Attr(Scope::Span, k) => lookup(&s.attributes, k).map_or(Value::Nil, from_any),
         Field::Attr(Scope::Resource, k) => resource_attr(s, k),
-        Field::Attr(Scope::Any, k) => match lookup(&s.attributes, k) {
-            Some(v) => from_any(v),
-            None => resource_attr(s, k),
-        },
+        Field::Attr(Scope::Any, k) => any_attr(s, k),
+        Field::Attr(Scope::ParentSpan, k) => parent()
+            .and_then(|p| lookup(&p.attributes, k))
+            .map_or(Value::Nil, from_any),
+        Field::Attr(Scope::ParentResource, k) => {
+            parent().map_or(Value::Nil, |p| resource_attr(p, k))
+        }
+        Field::Attr(Scope::ParentAny, k) => parent().map_or(Value::Nil, |p| any_attr(p, k)),
+        Field::Attr(Scope::Event, k) => event()
+            .and_then(|e| lookup(&e.attributes, k))
+            .map_or(Value::Nil, from_any),
+        Field::Attr(Scope::Link, k) => link()
+            .and_then(|l| lookup(&l.attributes, k))
+            .map_or(Value::Nil, from_any),
         Field::Intrinsic(x) => match x {
+            Intrinsic::EventName => event().map_or(Value::Nil, |e| Value::Str(e.name.clone())),
+            Intrinsic::EventTimeSinceStart => event().map_or(Value::Nil, |e| {
+                Value::Duration(e.time_ns.saturating_sub(s.start_ns))
+            }),
+            Intrinsic::LinkTraceId => link().map_or(Value::Nil, |l| Value::Str(hex(&l.trace_id))),
+            Intrinsic::LinkSpanId => link().map_or(Value::Nil, |l| Value::Str(hex(&l.span_id))),
             Intrinsic::Name => Value::Str(s.name.clone()),
             Intrinsic::Status => Value::Status(Status::from_code(s.status_code)),
             Intrinsic::StatusMessage => Value::Str(s.status_message.clone()),
@@ -74,21 +134,72 @@ pub(crate) fn field_value(t: &TraceView, i: usize, field: &Field) -> Value {
     }
 }
 
+/// The span's attribute `k`, else its resource's.
+fn any_attr(s: &SpanRecord, k: &str) -> Value {
+    match lookup(&s.attributes, k) {
+        Some(v) => from_any(v),
+        None => resource_attr(s, k),
+    }
+}
+
 /// Whether `e` is true for span `i` of `t`.
 pub(crate) fn matches(t: &TraceView, i: usize, e: &FieldExpr) -> bool {
     eval(t, i, e) == Value::Bool(true)
 }
 
-/// The value of `e` for span `i` of `t`.
+/// The value of `e` for span `i` of `t`: `&&`, `||` and `!` combine their operands'
+/// values; any other expression that reads events or links is `true` when it is for one
+/// of them, else its value for the first.
 pub(crate) fn eval(t: &TraceView, i: usize, e: &FieldExpr) -> Value {
     match e {
-        FieldExpr::Lit(v) => v.clone(),
-        FieldExpr::Field(f) => field_value(t, i, f),
+        FieldExpr::Binary(BinOp::And, l, r) => Value::Bool(matches(t, i, l) && matches(t, i, r)),
+        FieldExpr::Binary(BinOp::Or, l, r) => Value::Bool(matches(t, i, l) || matches(t, i, r)),
         FieldExpr::Not(e) => match eval(t, i, e) {
             Value::Bool(b) => Value::Bool(!b),
             _ => Value::Nil,
         },
-        FieldExpr::Neg(e) => match eval(t, i, e) {
+        leaf => {
+            let mut fields = Vec::new();
+            fields_of(leaf, &mut fields);
+            let reads = |m| fields.iter().any(|f| many_of(f) == Some(m));
+            let s = &t.spans[i];
+            let events: Vec<Option<usize>> = if reads(Many::Events) && !s.events.is_empty() {
+                (0..s.events.len()).map(Some).collect()
+            } else {
+                vec![None]
+            };
+            let links: Vec<Option<usize>> = if reads(Many::Links) && !s.links.is_empty() {
+                (0..s.links.len()).map(Some).collect()
+            } else {
+                vec![None]
+            };
+            let mut first = None;
+            for &event in &events {
+                for &link in &links {
+                    let v = eval_at(t, i, leaf, Elem { event, link });
+                    if v == Value::Bool(true) {
+                        return v;
+                    }
+                    first.get_or_insert(v);
+                }
+            }
+            first.unwrap_or(Value::Nil)
+        }
+    }
+}
+
+/// The value of `e` for span `i` of `t`, its events' and links' fields read at `at`.
+fn eval_at(t: &TraceView, i: usize, e: &FieldExpr, at: Elem) -> Value {
+    let eval = |e: &FieldExpr| eval_at(t, i, e, at);
+    let matches = |e: &FieldExpr| eval_at(t, i, e, at) == Value::Bool(true);
+    match e {
+        FieldExpr::Lit(v) => v.clone(),
+        FieldExpr::Field(f) => field_at(t, i, f, at),
+        FieldExpr::Not(e) => match eval(e) {
+            Value::Bool(b) => Value::Bool(!b),
+            _ => Value::Nil,
+        },
+        FieldExpr::Neg(e) => match eval(e) {
             Value::Int(x) => x.checked_neg().map_or(Value::Nil, Value::Int),
             Value::Float(x) => Value::Float(-x),
             Value::Duration(x) => x.checked_neg().map_or(Value::Nil, Value::Duration),
@@ -98,13 +209,13 @@ pub(crate) fn eval(t: &TraceView, i: usize, e: &FieldExpr) -> Value {
             lhs,
             negated,
             pattern,
-        } => match eval(t, i, lhs) {
+        } => match eval(lhs) {
             Value::Str(s) => Value::Bool(pattern.re.is_match(&s) != *negated),
             _ => Value::Bool(false),
         },
-        FieldExpr::Binary(BinOp::And, l, r) => Value::Bool(matches(t, i, l) && matches(t, i, r)),
-        FieldExpr::Binary(BinOp::Or, l, r) => Value::Bool(matches(t, i, l) || matches(t, i, r)),
-        FieldExpr::Binary(op, l, r) => binary(*op, &eval(t, i, l), &eval(t, i, r)),
+        FieldExpr::Binary(BinOp::And, l, r) => Value::Bool(matches(l) && matches(r)),
+        FieldExpr::Binary(BinOp::Or, l, r) => Value::Bool(matches(l) || matches(r)),
+        FieldExpr::Binary(op, l, r) => binary(*op, &eval(l), &eval(r)),
     }
 }
 

@@ -120,10 +120,26 @@ pub fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
             let scope = match word {
                 "span" => Some("span"),
                 "resource" => Some("resource"),
+                "event" => Some("event"),
+                "link" => Some("link"),
+                "parent" => Some("parent"),
                 _ => None,
             };
-            if let (Some(scope), Some(b'.')) = (scope, b.get(j)) {
-                let (name, next) = attr_name(text, j + 1)?;
+            if let (Some(mut scope), Some(b'.')) = (scope, b.get(j)) {
+                let mut from = j + 1;
+                // `parent.span.` and `parent.resource.`: the parent's scoped attributes.
+                if scope == "parent" {
+                    for (inner, both) in
+                        [("span.", "parent.span"), ("resource.", "parent.resource")]
+                    {
+                        if text[from..].starts_with(inner) {
+                            scope = both;
+                            from += inner.len();
+                            break;
+                        }
+                    }
+                }
+                let (name, next) = attr_name(text, from)?;
                 out.push(Token {
                     tok: Tok::Attr(scope, name),
                     at,
@@ -131,14 +147,12 @@ pub fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
                 i = next;
                 continue;
             }
-            if let Some(scope) = ["event.", "link.", "instrumentation.", "parent."]
-                .into_iter()
-                .find(|p| text[i..].starts_with(p))
-            {
+            if text[i..].starts_with("instrumentation.") {
                 return Err(ParseError::at(
                     text,
                     at,
-                    format!("the {} scope is not supported", scope.trim_end_matches('.')),
+                    "the instrumentation scope's attributes are not stored (instrumentation:name \
+                     and instrumentation:version are)",
                 ));
             }
             out.push(Token {

@@ -511,6 +511,11 @@ impl Parser<'_> {
                 let scope = match scope {
                     "span" => Scope::Span,
                     "resource" => Scope::Resource,
+                    "event" => Scope::Event,
+                    "link" => Scope::Link,
+                    "parent.span" => Scope::ParentSpan,
+                    "parent.resource" => Scope::ParentResource,
+                    "parent" => Scope::ParentAny,
                     _ => Scope::Any,
                 };
                 Ok(FieldExpr::Field(Field::Attr(scope, name)))
@@ -578,7 +583,7 @@ fn intrinsic(w: &str) -> Option<Intrinsic> {
         "kind" | "span:kind" => Intrinsic::Kind,
         "duration" | "span:duration" => Intrinsic::Duration,
         "span:id" => Intrinsic::SpanId,
-        "span:parentID" => Intrinsic::ParentId,
+        "span:parentID" | "parent:id" => Intrinsic::ParentId,
         "span:childCount" => Intrinsic::ChildCount,
         "rootServiceName" | "trace:rootService" => Intrinsic::RootServiceName,
         "rootName" | "trace:rootName" => Intrinsic::RootName,
@@ -586,6 +591,10 @@ fn intrinsic(w: &str) -> Option<Intrinsic> {
         "trace:id" => Intrinsic::TraceId,
         "instrumentation:name" => Intrinsic::ScopeName,
         "instrumentation:version" => Intrinsic::ScopeVersion,
+        "event:name" => Intrinsic::EventName,
+        "event:timeSinceStart" => Intrinsic::EventTimeSinceStart,
+        "link:traceID" => Intrinsic::LinkTraceId,
+        "link:spanID" => Intrinsic::LinkSpanId,
         _ => return None,
     })
 }

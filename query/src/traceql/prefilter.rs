@@ -10,8 +10,9 @@
 //! their type from the `*_types` maps so that `"500"` and `500` stay different values as
 //! in Tempo. An unscoped attribute compiles to the span's condition `OR` the resource's,
 //! inexact (the span's value takes precedence, which SQL does not check). What SQL cannot
-//! check at all (trace-level intrinsics, structure, arithmetic, `!`) compiles to `TRUE`,
-//! inexact; both are left to the in-memory pass.
+//! check at all (trace-level intrinsics, structure, arithmetic, `!`, the `event.`,
+//! `link.` and `parent.` scopes) compiles to `TRUE`, inexact; both are left to the
+//! in-memory pass.
 
 use strata_engine::{KnownType, span_attribute_column};
 
@@ -226,7 +227,10 @@ fn compare(f: &Field, op: BinOp, v: &Value) -> Cond {
                 compare(&Field::Attr(Scope::Resource, k.clone()), op, v),
             )
         },
-        Field::Attr(scope, k) => attribute(*scope, k, op, o, v),
+        Field::Attr(scope @ (Scope::Span | Scope::Resource), k) => attribute(*scope, k, op, o, v),
+        // Events, links and the parent live elsewhere than the row's maps: the in-memory
+        // pass checks them.
+        Field::Attr(..) => Cond::t(false),
     }
 }
 

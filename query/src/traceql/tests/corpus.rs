@@ -7,6 +7,8 @@
 //!   a2 frontend cart.get 400ms client
 //!     a3 cart GetCart 350ms server error "db failed"
 //!       a4 cart SELECT carts 300ms client error db.system=postgresql
+//!          events: "exception" at +5ms (exception.type=PgError,
+//!          exception.message="deadlock detected"), "retry" at +100ms (attempt=2)
 //!       a5 cart cache.get 2ms internal ok cache.hit=false
 //! B (+20 s) frontend GET /products 80ms server ok  http.status_code=200
 //!   b2 frontend products.list 60ms client
@@ -15,6 +17,7 @@
 //!       b5 products SELECT prices 5ms client db.system=mysql
 //! C (+30 s) checkout POST /checkout 1.5s server error  http.status_code="503" (string)
 //!   c2 checkout charge 1.2s client error retries=3
+//!      link to b1 (link.kind=follows_from)
 //!   c3 checkout reserve 100ms client ok retries=1
 //! E (+40 s) frontend GET /cart 120ms server ok
 //!   e2 frontend cart.get 90ms client
@@ -28,7 +31,9 @@
 
 use std::sync::Arc;
 
-use strata_engine::{AnyValue, Engine, EngineConfig, ManualClock, Scope, SpanRecord, TenantId};
+use strata_engine::{
+    AnyValue, Engine, EngineConfig, ManualClock, Scope, SpanEvent, SpanLink, SpanRecord, TenantId,
+};
 
 use crate::sql::SqlConfig;
 use crate::traceql::{
@@ -123,9 +128,43 @@ fn get() -> (&'static str, AnyValue) {
     ("http.request.method", s("GET"))
 }
 
-/// Trace A: a failing `GET /cart` through frontend and cart, with a database call and a
-/// cache lookup.
+/// An event `at` after `start` (ns).
+fn event(start: i64, at: i64, name: &str, attrs: Vec<(&str, AnyValue)>) -> SpanEvent {
+    SpanEvent {
+        time_ns: T0 + start + at,
+        name: name.into(),
+        attributes: attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        ..SpanEvent::default()
+    }
+}
+
+/// Trace A: a failing `GET /cart` through frontend and cart, with a database call (two
+/// events) and a cache lookup.
 fn trace_a() -> Vec<SpanRecord> {
+    let mut spans = trace_a_spans();
+    let a4 = &mut spans[3];
+    let start = a4.start_ns - T0;
+    a4.events = vec![
+        event(
+            start,
+            5 * MS,
+            "exception",
+            vec![
+                ("exception.type", s("PgError")),
+                ("exception.message", s("deadlock detected")),
+            ],
+        ),
+        event(
+            start,
+            100 * MS,
+            "retry",
+            vec![("attempt", AnyValue::Int(2))],
+        ),
+    ];
+    spans
+}
+
+fn trace_a_spans() -> Vec<SpanRecord> {
     vec![
         span(
             'a',
@@ -265,8 +304,19 @@ fn trace_b() -> Vec<SpanRecord> {
 }
 
 /// Trace C: a failing `POST /checkout` in the staging environment, its status code a
-/// string, with a failing charge and a successful reservation.
+/// string, with a failing charge (linked to trace B's root) and a successful reservation.
 fn trace_c() -> Vec<SpanRecord> {
+    let mut spans = trace_c_spans();
+    spans[1].links = vec![SpanLink {
+        trace_id: tid('b'),
+        span_id: sid('b', 1),
+        attributes: vec![("kind".to_owned(), s("follows_from"))],
+        ..SpanLink::default()
+    }];
+    spans
+}
+
+fn trace_c_spans() -> Vec<SpanRecord> {
     vec![
         span(
             'c',

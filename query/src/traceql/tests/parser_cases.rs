@@ -373,11 +373,11 @@ fn errors_carry_their_position() {
             "a spanset filter must be a boolean expression",
         ),
         (
-            "{ event.name = 1 }",
+            "{ instrumentation.name = 1 }",
             2,
             1,
             3,
-            "the event scope is not supported",
+            "the instrumentation scope's attributes are not stored",
         ),
         (
             "{ } | quantile_over_time(duration, 2)",

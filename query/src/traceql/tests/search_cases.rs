@@ -45,6 +45,59 @@ async fn empty_filter_matches_every_trace_newest_first() {
     assert_eq!(spans_of(&found), "z:12345");
 }
 
+/// "Event scope", "Link scope", the parent's attributes: a condition on events or links
+/// holds when one of them meets it (each comparison on its own); a span without any
+/// reads `nil`; `parent.` reads the parent span, `nil` at a root.
+#[tokio::test]
+async fn event_link_and_parent_scopes() {
+    let c = Corpus::new();
+    check(
+        &c,
+        &[
+            (r#"{ event:name = "exception" }"#, "a:4"),
+            (r#"{ event.exception.message =~ ".*deadlock.*" }"#, "a:4"),
+            (r#"{ event.exception.type = "PgError" && event:name = "retry" }"#, "a:4"),
+            ("{ event.attempt = 2 }", "a:4"),
+            ("{ event.attempt > 2 }", "-"),
+            ("{ event:timeSinceStart > 50ms }", "a:4"),
+            ("{ event:timeSinceStart > 150ms }", "-"),
+            ("{ event:name != nil && span.db.system = \"postgresql\" }", "a:4"),
+            ("{ event:name = nil && span.db.system = \"postgresql\" }", "e:45"),
+            (r#"{ link.kind = "follows_from" }"#, "c:2"),
+            (
+                r#"{ link:traceID = "00000000000000000000000000000062" }"#,
+                "c:2",
+            ),
+            (r#"{ link:spanID = "6200000000000001" }"#, "c:2"),
+            (r#"{ link:spanID = "6200000000000002" }"#, "-"),
+            // e3 has no rpc.method: its children read nil.
+            (r#"{ parent.span.rpc.method = "GetCart" }"#, "a:45"),
+            (
+                r#"{ parent.resource.service.name = "frontend" && resource.service.name = "cart" }"#,
+                "e:3 a:3",
+            ),
+            (r#"{ parent.peer.service = "payments" }"#, "-"),
+            (r#"{ parent.http.status_code = 503 }"#, "-"),
+            (r#"{ parent.http.status_code = "503" }"#, "c:23"),
+            ("{ parent:id = nil }", "d:1 e:1 c:1 b:1 a:1"),
+        ],
+    )
+    .await;
+    // The scopes print as written (in search results' attribute keys and `by()` labels).
+    use crate::traceql::ast::{Field, Scope};
+    for (scope, printed) in [
+        (Scope::Event, "event.a"),
+        (Scope::Link, "link.a"),
+        (Scope::ParentSpan, "parent.span.a"),
+        (Scope::ParentResource, "parent.resource.a"),
+        (Scope::ParentAny, "parent.a"),
+    ] {
+        assert_eq!(Field::Attr(scope, "a".into()).to_string(), printed);
+    }
+    let e = parse(r#"{ instrumentation.a = 1 }"#).expect_err("refused");
+    assert!(e.to_string().contains("not stored"), "{e}");
+}
+
 /// "Select spans" / "Intrinsic fields" and "Comparison operators": each intrinsic.
 #[tokio::test]
 async fn intrinsics() {
