@@ -77,13 +77,28 @@ impl From<SessionChargeError> for Error {
 }
 
 /// Whether `root` (the innermost error) says a worker could not be reached:
-/// `datafusion-distributed` fails a first connection with one of its messages, and a call
-/// over a connection that went away with gRPC's `UNAVAILABLE`.
+/// `datafusion-distributed` fails a first connection with one of its messages, a call over
+/// a connection that went away with gRPC's `UNAVAILABLE`, and a stream cut while a worker
+/// died with `UNKNOWN`, `CANCELLED` or `INTERNAL` naming the broken connection.
 fn unreachable_worker(root: &DataFusionError) -> bool {
+    const CUT: [&str; 6] = [
+        "transport error",
+        "connection reset",
+        "broken pipe",
+        "h2 protocol error",
+        "connection closed",
+        "stream closed",
+    ];
     match root {
-        DataFusionError::External(inner) => inner
-            .downcast_ref::<tonic::Status>()
-            .is_some_and(|s| s.code() == tonic::Code::Unavailable),
+        DataFusionError::External(inner) => {
+            inner.downcast_ref::<tonic::Status>().is_some_and(|s| {
+                use tonic::Code;
+                let message = s.message().to_ascii_lowercase();
+                s.code() == Code::Unavailable
+                    || (matches!(s.code(), Code::Unknown | Code::Cancelled | Code::Internal)
+                        && CUT.iter().any(|c| message.contains(c)))
+            })
+        }
         DataFusionError::Execution(m) => {
             m.starts_with("Error connecting to Distributed DataFusion worker")
                 || m.starts_with("Error waiting for Distributed DataFusion channel")

@@ -54,22 +54,58 @@ async fn answer(
     let body = queries.read_body(headers, body).await?;
     let text = query_text(header_str(headers, header::CONTENT_TYPE)?, &body)?;
     let settings = queries.sql();
-    let ctx = sql::tenant_session(engine, tenant, &settings.query).map_err(sql_error)?;
-    let mut stream = SqlStream::start(&ctx, &text, &settings.query)
-        .await
-        .map_err(sql_error)?;
-    let mut out = ResultWriter::new(format, &stream.schema(), settings.max_result_bytes)
-        .map_err(output_error)?;
-    while let Some(batch) = stream.next_batch().await.map_err(sql_error)? {
-        out.write(&batch).map_err(output_error)?;
+    let max = settings.max_result_bytes;
+    let bytes = match execute(&engine, tenant, &text, &settings.query, format, max).await {
+        // A worker died or cannot be reached: the answer is built whole before it is
+        // sent, so the query runs again here, alone, instead of failing.
+        Err(Failed::Sql(sql::Error::WorkerUnavailable(why))) if !settings.query.workers.is_empty() => {
+            tracing::warn!(error = %why, "a worker failed a spread SQL query: running it in this process");
+            queries.note_sql_local_run();
+            let local = sql::SqlConfig {
+                workers: Vec::new(),
+                ..settings.query.clone()
+            };
+            execute(&engine, tenant, &text, &local, format, max).await
+        }
+        other => other,
     }
-    let bytes = out.finish().map_err(output_error)?;
+    .map_err(|e| match e {
+        Failed::Sql(e) => sql_error(e),
+        Failed::Output(e) => output_error(e),
+    })?;
     let mut resp = (StatusCode::OK, bytes).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
     Ok(resp)
+}
+
+/// Why [`execute`] failed.
+enum Failed {
+    Sql(sql::Error),
+    Output(OutputError),
+}
+
+/// Runs `text` under `config` and serializes its whole answer in `format`.
+async fn execute(
+    engine: &std::sync::Arc<strata_engine::Engine>,
+    tenant: &TenantId,
+    text: &str,
+    config: &sql::SqlConfig,
+    format: Format,
+    max_result_bytes: u64,
+) -> Result<Vec<u8>, Failed> {
+    let ctx = sql::tenant_session(engine.clone(), tenant, config).map_err(Failed::Sql)?;
+    let mut stream = SqlStream::start(&ctx, text, config)
+        .await
+        .map_err(Failed::Sql)?;
+    let mut out =
+        ResultWriter::new(format, &stream.schema(), max_result_bytes).map_err(Failed::Output)?;
+    while let Some(batch) = stream.next_batch().await.map_err(Failed::Sql)? {
+        out.write(&batch).map_err(Failed::Output)?;
+    }
+    out.finish().map_err(Failed::Output)
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Result<Option<&str>, ApiError> {

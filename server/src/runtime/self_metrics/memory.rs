@@ -79,4 +79,12 @@ pub(crate) fn render(out: &mut String, state: &AppState) {
     );
     state.queries.admission().render(out, pool.refused());
     state.queries.pressure().render(out);
+    let name = "strata_sql_worker_local_runs_total";
+    header(
+        out,
+        name,
+        "counter",
+        "SQL queries spread over workers that failed for an unreachable worker and were run again in this process alone.",
+    );
+    line(out, name, &[], state.queries.sql_local_runs() as f64);
 }
