@@ -536,6 +536,21 @@ pub enum MetricsFn {
     QuantileOverTime(FieldExpr, Vec<f64>),
     /// `histogram_over_time(x)`.
     HistogramOverTime(FieldExpr),
+    /// `compare({filter}, top, start, end)`: the spans the filter selects (started in
+    /// `[start, end)` when those are given, ns) against the others, counted per value of
+    /// every attribute (Tempo's, for Traces Drilldown's comparison).
+    Compare(Box<Compare>),
+}
+
+/// The arguments of `compare()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compare {
+    /// The selection's filter.
+    pub filter: FieldExpr,
+    /// Values kept per attribute, the most frequent (default 10).
+    pub top: usize,
+    /// The selection's window of span start times (ns), `(0, 0)` for none.
+    pub window: (i64, i64),
 }
 
 impl MetricsFn {
@@ -551,6 +566,7 @@ impl MetricsFn {
             MetricsFn::SumOverTime(_) => "sum_over_time",
             MetricsFn::QuantileOverTime(..) => "quantile_over_time",
             MetricsFn::HistogramOverTime(_) => "histogram_over_time",
+            MetricsFn::Compare(_) => "compare",
         }
     }
 }

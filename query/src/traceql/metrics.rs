@@ -16,6 +16,7 @@ use std::sync::Arc;
 use strata_engine::{Engine, TenantId, spans_from_batch};
 
 use super::ast::{Field, FieldExpr, Intrinsic, Metrics, MetricsFn, Query, SpansetExpr, Stage};
+use super::compare;
 use super::counts::counts;
 use super::error::{Error, Result};
 use super::eval::{as_f64, eval, fields_of, matches};
@@ -166,6 +167,7 @@ impl Grid {
 fn arg_of(f: &MetricsFn) -> Option<&FieldExpr> {
     match f {
         MetricsFn::Rate | MetricsFn::CountOverTime => None,
+        MetricsFn::Compare(c) => Some(&c.filter),
         MetricsFn::MinOverTime(e)
         | MetricsFn::MaxOverTime(e)
         | MetricsFn::AvgOverTime(e)
@@ -180,6 +182,12 @@ fn observe(g: &mut Grid, m: &Metrics, t: &TraceView, i: usize) {
     let Some(k) = step_of(t.spans[i].start_ns, g.start, g.step, g.steps) else {
         return;
     };
+    if let MetricsFn::Compare(c) = &m.func {
+        for labels in compare::labels_of(c, t, i) {
+            g.series(labels).count[k] += 1.0;
+        }
+        return;
+    }
     let mut labels: Vec<(String, Value)> = Vec::new();
     for e in &m.by {
         let v = eval(t, i, e);
@@ -235,7 +243,10 @@ fn observe(g: &mut Grid, m: &Metrics, t: &TraceView, i: usize) {
 
 /// The answer's series from the accumulated grid.
 fn finish(g: Grid, m: &Metrics) -> Vec<MetricSeries> {
-    let series = series_of(g, m);
+    let mut series = series_of(g, m);
+    if let MetricsFn::Compare(c) = &m.func {
+        series = compare::select(series, c.top);
+    }
     match m.second {
         Some(s) => second_stage(series, s),
         None => series,
@@ -318,7 +329,7 @@ fn series_of(g: Grid, m: &Metrics) -> Vec<MetricSeries> {
         }
         let pts = match &m.func {
             MetricsFn::Rate => points(&|k| acc.count[k] / step_s),
-            MetricsFn::CountOverTime => points(&|k| acc.count[k]),
+            MetricsFn::CountOverTime | MetricsFn::Compare(_) => points(&|k| acc.count[k]),
             MetricsFn::HistogramOverTime(_) => {
                 points(&|k| acc.buckets[k].iter().map(|b| b.1 as f64).sum())
             }

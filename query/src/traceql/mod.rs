@@ -17,6 +17,7 @@
 //! The server's Tempo API (`server/src/api/tempo/`) renders the answers as Tempo's JSON.
 
 pub mod ast;
+mod compare;
 mod counts;
 pub mod error;
 mod eval;

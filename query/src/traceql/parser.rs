@@ -4,8 +4,8 @@
 //! (one level) bind looser than the structural operators; `|` loosest of all.
 
 use super::ast::{
-    AggregateOp, BinOp, Field, FieldExpr, Intrinsic, Kind, Metrics, MetricsFn, Pattern, Pipeline,
-    Query, Scope, SecondStage, SpansetExpr, SpansetOp, Stage, Status, Value,
+    AggregateOp, BinOp, Compare, Field, FieldExpr, Intrinsic, Kind, Metrics, MetricsFn, Pattern,
+    Pipeline, Query, Scope, SecondStage, SpansetExpr, SpansetOp, Stage, Status, Value,
 };
 use super::error::ParseError;
 use super::lexer::{Tok, Token, tokens};
@@ -53,8 +53,9 @@ fn show(t: &Tok) -> String {
     }
 }
 
-const METRICS_FNS: [&str; 8] = [
+const METRICS_FNS: [&str; 9] = [
     "rate",
+    "compare",
     "count_over_time",
     "min_over_time",
     "max_over_time",
@@ -238,6 +239,7 @@ impl Parser<'_> {
         let func = match w.as_str() {
             "rate" => MetricsFn::Rate,
             "count_over_time" => MetricsFn::CountOverTime,
+            "compare" => self.compare()?,
             "quantile_over_time" => {
                 let e = self.field_expr()?;
                 let mut qs = Vec::new();
@@ -285,6 +287,74 @@ impl Parser<'_> {
             by,
             second: None,
         })
+    }
+
+    /// `compare`'s arguments after its `(`: a spanset filter, then optionally the number
+    /// of values per attribute, then optionally a window of start times (ns).
+    fn compare(&mut self) -> Result<MetricsFn, ParseError> {
+        let at = self.at();
+        let filter = match self.spanset_primary()? {
+            SpansetExpr::Filter(f) => f,
+            _ => {
+                return Err(ParseError::at(
+                    self.text,
+                    at,
+                    "compare() takes a spanset filter",
+                ));
+            }
+        };
+        let mut numbers = Vec::new();
+        while *self.peek() == Tok::Comma {
+            self.next();
+            let at = self.at();
+            match self.next() {
+                Tok::Int(n) => numbers.push((n, at)),
+                _ => return Err(ParseError::at(self.text, at, "expected an integer")),
+            }
+        }
+        let top = match numbers.first() {
+            None => 10,
+            Some(&(n, at)) if n <= 0 => {
+                return Err(ParseError::at(
+                    self.text,
+                    at,
+                    "compare() top number of values must be integer greater than 0",
+                ));
+            }
+            Some(&(n, _)) => n as usize,
+        };
+        let window = match numbers[..] {
+            [] | [_] => (0, 0),
+            [_, (start, at), (end, _)] => {
+                if start <= 0 || end <= 0 {
+                    return Err(ParseError::at(
+                        self.text,
+                        at,
+                        "compare() timestamps must be positive integer unix nanoseconds",
+                    ));
+                }
+                if end <= start {
+                    return Err(ParseError::at(
+                        self.text,
+                        at,
+                        "compare() end timestamp must be greater than start timestamp",
+                    ));
+                }
+                (start, end)
+            }
+            _ => {
+                return Err(ParseError::at(
+                    self.text,
+                    at,
+                    "compare() takes a filter, a count, and optionally a start and an end",
+                ));
+            }
+        };
+        Ok(MetricsFn::Compare(Box::new(Compare {
+            filter,
+            top,
+            window,
+        })))
     }
 
     /// `topk(n)` or `bottomk(n)` after a metrics function.

@@ -245,4 +245,44 @@ pub fn check_metrics(server: &Server, t0_ns: u64) {
         .collect();
     got.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(got, vec![("db".to_owned(), 1.0), ("shop".to_owned(), 3.0)]);
+
+    // Traces Drilldown's comparison: the shop's failing spans against its others, per
+    // attribute value; the totals of the two groups add up to the shop's 3 spans.
+    let series = query_range(
+        server,
+        r#"{resource.service.name="shop"} | compare({status=error}, 10)"#,
+        &s,
+        &e,
+        "30s",
+    );
+    let total = |group: &str| -> f64 {
+        series
+            .iter()
+            .filter(|x| {
+                let l = labels(x);
+                l.len() == 2
+                    && l[0] == ("__meta_type".to_owned(), json!({"stringValue": group}))
+                    && l[1].0 == "name"
+            })
+            .flat_map(|x| x["samples"].as_array().cloned().unwrap_or_default())
+            .map(|v| v["value"].as_f64().unwrap_or(0.0))
+            .sum()
+    };
+    assert!(total("selection_total") >= 1.0, "{series:?}");
+    assert_eq!(
+        total("selection_total") + total("baseline_total"),
+        3.0,
+        "{series:?}"
+    );
+    let selected_error = series.iter().any(|x| {
+        labels(x)
+            == vec![
+                (
+                    "__meta_type".to_owned(),
+                    json!({"stringValue": "selection"}),
+                ),
+                ("status".to_owned(), json!({"stringValue": "error"})),
+            ]
+    });
+    assert!(selected_error, "{series:?}");
 }

@@ -328,3 +328,123 @@ async fn topk_and_bottomk_keep_k_series_per_step() {
         assert!(parse(&bad).is_err(), "{bad}");
     }
 }
+
+/// The series of `out` with exactly `labels`.
+fn find<'a>(out: &'a [MetricSeries], labels: &[(&str, Value)]) -> Option<&'a MetricSeries> {
+    out.iter().find(|s| {
+        s.labels.len() == labels.len()
+            && s.labels
+                .iter()
+                .zip(labels)
+                .all(|((k, v), (wk, wv))| k == wk && v == wv)
+    })
+}
+
+fn meta(group: &str) -> (&'static str, Value) {
+    ("__meta_type", Value::Str(group.into()))
+}
+
+/// "The `compare` function" (Traces Drilldown's comparison): the cart service's spans, the
+/// failing ones (a3, a4 at +10 s) as the selection against the others (a5; e3-e5 at
+/// +40 s), each attribute's two most frequent values per group, totals, and the flag of an
+/// attribute with more values.
+#[tokio::test]
+async fn compare_counts_each_attribute_value_in_selection_and_baseline() {
+    let c = Corpus::new();
+    let out = c
+        .metrics(r#"{ resource.service.name = "cart" } | compare({ status = error }, 2)"#)
+        .await;
+    let s = |v: &str| Value::Str(v.into());
+    let at = |group: &str, attr: &str, v: Value| {
+        let found = find(&out, &[meta(group), (attr, v.clone())]);
+        found.map(|s| s.points.iter().map(|p| p.1).collect::<Vec<_>>())
+    };
+    let one_at = |k: usize, n: f64| {
+        let mut v = vec![0.0; 7];
+        v[k] = n;
+        Some(v)
+    };
+    assert_eq!(at("selection", "name", s("GetCart")), one_at(2, 1.0));
+    assert_eq!(at("selection", "name", s("SELECT carts")), one_at(2, 1.0));
+    assert_eq!(at("baseline", "name", s("SELECT carts")), one_at(5, 2.0));
+    // Three baseline names for two places: the tie (one span each) goes to the first by
+    // label; `cache.get` is left out, and `name` is flagged.
+    assert_eq!(at("baseline", "name", s("GetCart")), one_at(5, 1.0));
+    assert_eq!(at("baseline", "name", s("cache.get")), None);
+    let flag = find(
+        &out,
+        &[
+            ("__meta_error", s("__too_many_values__")),
+            ("name", Value::Nil),
+        ],
+    );
+    assert!(flag.is_some_and(|f| f.points.is_empty()), "{out:?}");
+    assert_eq!(at("selection_total", "name", Value::Nil), one_at(2, 2.0));
+    assert_eq!(
+        at("baseline_total", "name", Value::Nil),
+        Some(vec![0.0, 0.0, 1.0, 0.0, 0.0, 3.0, 0.0])
+    );
+    assert_eq!(
+        at(
+            "selection",
+            "status",
+            Value::Status(crate::traceql::Status::Error)
+        ),
+        one_at(2, 2.0)
+    );
+    assert_eq!(
+        at("selection", "statusMessage", s("db failed")),
+        one_at(2, 2.0)
+    );
+    assert_eq!(
+        at("selection", "span.db.system", s("postgresql")),
+        one_at(2, 1.0)
+    );
+    assert_eq!(
+        at("baseline", "resource.service.name", s("cart")),
+        Some(vec![0.0, 0.0, 1.0, 0.0, 0.0, 3.0, 0.0])
+    );
+    // No series for durations, and only the two groups' labels.
+    assert!(
+        out.iter()
+            .all(|s| s.labels.iter().all(|(k, _)| k != "duration"))
+    );
+
+    // A window of start times that holds none of the failing spans: nothing is selected.
+    let q = format!(
+        r#"{{ resource.service.name = "cart" }} | compare({{ status = error }}, 2, {}, {})"#,
+        T0 + 40 * S,
+        T0 + 60 * S
+    );
+    let out = c.metrics(&q).await;
+    assert!(
+        out.iter().all(|s| s.labels[0].1 != s_meta("selection")),
+        "{out:?}"
+    );
+    let found = find(&out, &[meta("baseline"), ("name", s("SELECT carts"))]);
+    assert_eq!(
+        found.map(|s| s.points.iter().map(|p| p.1).collect::<Vec<_>>()),
+        Some(vec![0.0, 0.0, 1.0, 0.0, 0.0, 2.0, 0.0])
+    );
+
+    // Tempo's argument checks.
+    for (q, says) in [
+        ("{ } | compare({ status = error }, 0)", "greater than 0"),
+        (
+            "{ } | compare({ status = error }, 2, 5, 3)",
+            "end timestamp must be greater",
+        ),
+        (
+            "{ } | compare({ status = error }, 2, 5)",
+            "optionally a start and an end",
+        ),
+        ("{ } | compare(status = error)", "`{`"),
+    ] {
+        let e = parse(q).expect_err(q).to_string();
+        assert!(e.contains(says), "{q}: {e}");
+    }
+}
+
+fn s_meta(group: &str) -> Value {
+    Value::Str(group.into())
+}
