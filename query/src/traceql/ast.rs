@@ -599,11 +599,27 @@ pub struct Query {
     pub pipeline: Pipeline,
     /// The metrics function at its end, if it is a metrics query.
     pub metrics: Option<Metrics>,
+    /// Arithmetic between two metrics queries (`(q1) / (q2)`); then `pipeline` and
+    /// `metrics` are unused.
+    pub math: Option<Box<MetricsMath>>,
+}
+
+/// `(lhs) op (rhs)` between metrics queries, as Tempo's: series matched by their labels
+/// (but `__name__`), a side with one unlabelled series matching every series of the other.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsMath {
+    /// `+`, `-`, `*` or `/`.
+    pub op: BinOp,
+    /// The left query.
+    pub lhs: Query,
+    /// The right query.
+    pub rhs: Query,
 }
 
 impl Query {
-    /// Whether this is a metrics query (it ends in a metrics function such as `rate()`).
+    /// Whether this is a metrics query (it ends in a metrics function such as `rate()`,
+    /// or is arithmetic between such queries).
     pub fn is_metrics(&self) -> bool {
-        self.metrics.is_some()
+        self.metrics.is_some() || self.math.is_some()
     }
 }

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use strata_engine::{Engine, TenantId, spans_from_batch};
 
 use super::ast::{Field, FieldExpr, Intrinsic, Metrics, MetricsFn, Query, SpansetExpr, Stage};
-use super::compare;
 use super::counts::counts;
 use super::error::{Error, Result};
 use super::eval::{as_f64, eval, fields_of, matches};
@@ -25,6 +24,7 @@ use super::search::{MAX_CANDIDATES, load, traces_bytes};
 use super::spanset::pipeline;
 use super::trace::TraceView;
 use super::{MetricSeries, MetricsParams, Value};
+use super::{compare, math};
 use crate::memory::SessionCharge;
 use crate::sql::{self, SqlConfig, SqlStream};
 
@@ -380,6 +380,11 @@ pub async fn metrics_range(
     q: &Query,
     p: &MetricsParams,
 ) -> Result<Vec<MetricSeries>> {
+    if let Some(mm) = &q.math {
+        let lhs = Box::pin(metrics_range(engine, tenant, sql_cfg, &mm.lhs, p)).await?;
+        let rhs = Box::pin(metrics_range(engine, tenant, sql_cfg, &mm.rhs, p)).await?;
+        return Ok(math::apply(mm.op, lhs, rhs));
+    }
     let Some(m) = &q.metrics else {
         return Err(Error::Query(
             "not a metrics query: it must end in a metrics function such as rate()".into(),

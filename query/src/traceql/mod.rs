@@ -22,6 +22,7 @@ mod counts;
 pub mod error;
 mod eval;
 pub mod lexer;
+mod math;
 mod metrics;
 pub mod parser;
 pub mod prefilter;

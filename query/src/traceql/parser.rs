@@ -10,6 +10,8 @@ use super::ast::{
 use super::error::ParseError;
 use super::lexer::{Tok, Token, tokens};
 
+mod math;
+
 /// Parses a TraceQL query.
 ///
 /// ```
@@ -22,7 +24,12 @@ use super::lexer::{Tok, Token, tokens};
 /// ```
 pub fn parse(text: &str) -> Result<Query, super::Error> {
     let toks = tokens(text)?;
-    let mut p = Parser { text, toks, pos: 0 };
+    let mut p = Parser {
+        text,
+        toks,
+        pos: 0,
+        math_ops_seen: 0,
+    };
     let q = p.query()?;
     Ok(q)
 }
@@ -31,6 +38,8 @@ struct Parser<'a> {
     text: &'a str,
     toks: Vec<Token>,
     pos: usize,
+    /// Arithmetic operators between metrics queries read so far.
+    math_ops_seen: usize,
 }
 
 /// A token as an error message shows it.
@@ -104,11 +113,41 @@ impl Parser<'_> {
     }
 
     fn query(&mut self) -> Result<Query, ParseError> {
+        let start = self.pos;
+        let plain = self.plain_query();
+        if plain.is_ok() || *self.peek_at(start) != Tok::LParen {
+            return plain;
+        }
+        // `(metrics query) op (metrics query)`: tried when the query did not parse as a
+        // pipeline; its own error is told once it has gone past its first operand.
+        self.pos = start;
+        let math = self.math_sum().and_then(|q| {
+            if *self.peek() != Tok::Eof {
+                return Err(self.expected("`+`, `-`, `*`, `/` or the end of the query"));
+            }
+            Ok(q)
+        });
+        match math {
+            Ok(q) if q.math.is_some() => Ok(q),
+            Err(e) if self.math_ops_seen > 0 => Err(e),
+            _ => plain,
+        }
+    }
+
+    fn peek_at(&self, pos: usize) -> &Tok {
+        &self.toks[pos.min(self.toks.len() - 1)].tok
+    }
+
+    fn plain_query(&mut self) -> Result<Query, ParseError> {
         let (pipeline, metrics) = self.pipeline(true)?;
         if *self.peek() != Tok::Eof {
             return Err(self.expected("`|` or the end of the query"));
         }
-        Ok(Query { pipeline, metrics })
+        Ok(Query {
+            pipeline,
+            metrics,
+            math: None,
+        })
     }
 
     /// `element ('|' element)*`; a metrics function may end it when `top`.

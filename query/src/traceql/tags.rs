@@ -38,6 +38,7 @@ pub fn query_from_tags(
             stages: vec![Stage::Spanset(SpansetExpr::Filter(filter))],
         },
         metrics: None,
+        math: None,
     }
 }
 

@@ -246,13 +246,18 @@ pub fn check_metrics(server: &Server, t0_ns: u64) {
     got.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(got, vec![("db".to_owned(), 1.0), ("shop".to_owned(), 3.0)]);
 
+    check_compare_and_math(server, &s, &e);
+}
+
+/// Traces Drilldown's `compare()` and arithmetic between metrics queries, over `[s, e]`.
+fn check_compare_and_math(server: &Server, s: &str, e: &str) {
     // Traces Drilldown's comparison: the shop's failing spans against its others, per
     // attribute value; the totals of the two groups add up to the shop's 3 spans.
     let series = query_range(
         server,
         r#"{resource.service.name="shop"} | compare({status=error}, 10)"#,
-        &s,
-        &e,
+        s,
+        e,
         "30s",
     );
     let total = |group: &str| -> f64 {
@@ -285,4 +290,29 @@ pub fn check_metrics(server: &Server, t0_ns: u64) {
             ]
     });
     assert!(selected_error, "{series:?}");
+
+    // Arithmetic between metrics queries: the failing share of server spans per step.
+    let series = query_range(
+        server,
+        "({kind=server && status=error} | count_over_time()) / ({kind=server} | count_over_time())",
+        s,
+        e,
+        "30s",
+    );
+    assert_eq!(series.len(), 1, "{series:?}");
+    assert_eq!(
+        labels(&series[0]),
+        vec![(
+            "__name__".to_owned(),
+            json!({"stringValue": "(count_over_time / count_over_time)"})
+        )]
+    );
+    let shares: Vec<f64> = series[0]["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .map(|v| v["value"].as_f64().unwrap_or(0.0))
+        .collect();
+    assert!(shares.iter().all(|v| (0.0..=1.0).contains(v)), "{shares:?}");
+    assert!(shares.iter().any(|v| *v > 0.0), "{shares:?}");
 }

@@ -448,3 +448,80 @@ async fn compare_counts_each_attribute_value_in_selection_and_baseline() {
 fn s_meta(group: &str) -> Value {
     Value::Str(group.into())
 }
+
+/// Arithmetic between metrics queries (Tempo's metrics math): the failing share of spans
+/// per step, overall and per service; series paired by labels, an unlabelled side paired
+/// with every series, division by 0 left out.
+#[tokio::test]
+async fn arithmetic_between_metrics_queries() {
+    let c = Corpus::new();
+    // Spans per step: [0, 1, 5, 5, 3, 4, 0]; failing ones (a3, a4; c1; c2): [0, 0, 2, 1, 1, 0, 0].
+    let share = c
+        .metrics("({ status = error } | count_over_time()) / ({ } | count_over_time())")
+        .await;
+    assert_eq!(share.len(), 1, "{share:?}");
+    assert_eq!(
+        share[0].labels,
+        vec![(
+            "__name__".to_owned(),
+            Value::Str("(count_over_time / count_over_time)".into())
+        )]
+    );
+    let t = times();
+    assert_eq!(
+        share[0].points,
+        vec![
+            (t[1], 0.0),
+            (t[2], 0.4),
+            (t[3], 0.2),
+            (t[4], 1.0 / 3.0),
+            (t[5], 0.0)
+        ]
+    );
+    // Per service over the total; the names go (one side has none).
+    let per = sorted(
+        c.metrics(
+            "({ status = error } | count_over_time() by (resource.service.name)) \
+             / ({ } | count_over_time())",
+        )
+        .await,
+    );
+    let labels: Vec<_> = per.iter().map(|s| s.labels.clone()).collect();
+    assert_eq!(
+        labels,
+        vec![vec![svc_owned("cart")], vec![svc_owned("checkout")]],
+        "{per:?}"
+    );
+    assert_eq!(per[0].points[1], (t[2], 0.4));
+    // Sums, differences and products; parentheses nest; `*` before `-`.
+    let diff = c
+        .metrics(
+            "({ } | count_over_time()) - ({ status = error } | count_over_time()) \
+             * (({ } | count_over_time()) / ({ } | count_over_time()))",
+        )
+        .await;
+    let values: Vec<f64> = diff[0].points.iter().map(|p| p.1).collect();
+    assert_eq!(values, vec![0.0, 1.0, 3.0, 4.0, 2.0, 4.0, 0.0], "{diff:?}");
+    // Only +, -, * and / between metrics queries.
+    for (q, says) in [
+        (
+            "({ } | rate()) % ({ } | rate())",
+            "unsupported math operation",
+        ),
+        ("({ } | rate()) / ({ })", "between metrics queries"),
+        ("({ } | rate()) / ", "`(`"),
+    ] {
+        let e = parse(q).expect_err(q).to_string();
+        assert!(e.contains(says), "{q}: {e}");
+    }
+    // A parenthesized pipeline is still a spanset, not arithmetic.
+    assert!(
+        !parse("({ } | count() > 1) && { }")
+            .expect("parse")
+            .is_metrics()
+    );
+}
+
+fn svc_owned(s: &str) -> (String, Value) {
+    ("resource.service.name".to_owned(), Value::Str(s.into()))
+}
