@@ -18,7 +18,8 @@
 #   /usr/sbin/policy-rc.d there for the install when none exists, so that their services do
 #   not start, and removes it after), openssl, curl and prometheus (server/tests/tls.rs,
 #   rules_promtool.rs), prometheus-alertmanager (server/tests/rules_serve.rs), chromium and
-#   chromium-driver (server/tests/console.rs, with selenium from PyPI), each when missing.
+#   chromium-driver (server/tests/console.rs, with selenium from PyPI), victoria-metrics
+#   (server/tests/strata_import.rs imports from it and exports into it), each when missing.
 # Besides these, the target directory and cargo's home, the tests write their temporary
 # directories (under $TMPDIR; the interop script keeps its own, and prints it, when it
 # fails) and Python's __pycache__/ beside the Python scripts they run (ignored by git).
@@ -87,6 +88,8 @@ done
 # server/tests/rules_serve.rs delivers alerts to Debian's Alertmanager;
 # server/tests/rules_promtool.rs checks rule evaluation with promtool (in prometheus).
 command -v prometheus-alertmanager >/dev/null 2>&1 || apt_install prometheus-alertmanager
+# server/tests/strata_import.rs runs Debian's VictoriaMetrics as the source of an import.
+command -v victoria-metrics >/dev/null 2>&1 || apt_install victoria-metrics
 # server/tests/console.rs drives Debian's Chromium through chromedriver with Selenium (above;
 # SE_OFFLINE keeps Selenium from fetching a driver of its own).
 [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || apt_install chromium chromium-driver
