@@ -159,23 +159,21 @@ pub(crate) fn eval(t: &TraceView, i: usize, e: &FieldExpr) -> Value {
             _ => Value::Nil,
         },
         leaf => {
-            let mut fields = Vec::new();
-            fields_of(leaf, &mut fields);
-            let reads = |m| fields.iter().any(|f| many_of(f) == Some(m));
+            // Most spans have neither events nor links: then nothing is walked.
             let s = &t.spans[i];
-            let events: Vec<Option<usize>> = if reads(Many::Events) && !s.events.is_empty() {
-                (0..s.events.len()).map(Some).collect()
-            } else {
-                vec![None]
-            };
-            let links: Vec<Option<usize>> = if reads(Many::Links) && !s.links.is_empty() {
-                (0..s.links.len()).map(Some).collect()
-            } else {
-                vec![None]
-            };
+            let count = |n: usize, m| if n > 0 && reads(leaf, m) { n } else { 0 };
+            let (events, links) = (
+                count(s.events.len(), Many::Events),
+                count(s.links.len(), Many::Links),
+            );
+            if events == 0 && links == 0 {
+                return eval_at(t, i, leaf, Elem::default());
+            }
+            // Each event (link), or none when the expression does not read them.
+            let each = |n: usize| (0..n.max(1)).map(move |k| (n > 0).then_some(k));
             let mut first = None;
-            for &event in &events {
-                for &link in &links {
+            for event in each(events) {
+                for link in each(links) {
                     let v = eval_at(t, i, leaf, Elem { event, link });
                     if v == Value::Bool(true) {
                         return v;
@@ -185,6 +183,17 @@ pub(crate) fn eval(t: &TraceView, i: usize, e: &FieldExpr) -> Value {
             }
             first.unwrap_or(Value::Nil)
         }
+    }
+}
+
+/// Whether `e` reads a field of the span's events (links), by [`many_of`].
+fn reads(e: &FieldExpr, m: Many) -> bool {
+    match e {
+        FieldExpr::Lit(_) => false,
+        FieldExpr::Field(f) => many_of(f) == Some(m),
+        FieldExpr::Not(e) | FieldExpr::Neg(e) => reads(e, m),
+        FieldExpr::Regex { lhs, .. } => reads(lhs, m),
+        FieldExpr::Binary(_, l, r) => reads(l, m) || reads(r, m),
     }
 }
 

@@ -31,6 +31,20 @@ function labelValue(name, v) {
   return isTraceIdLabel(name) && /^[0-9a-fA-F]{32}$/.test(v) ? traceLink(v) : v;
 }
 
+/** Entries by time: nanoseconds as decimal strings, compared without losing digits. */
+function byTime(a, b) {
+  return (a.ts.length - b.ts.length) || (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0);
+}
+
+/** The lines' table around `body` (its rows). */
+function linesTable(body) {
+  const th = (t, cls) => h('th', { scope: 'col', class: cls }, t);
+  return h('div', { class: 'scroll' }, h('table', { class: 'data logs-table' },
+    h('thead', null, h('tr', null, th(h('span', { class: 'sr-only' }, 'Expand'), 'log-toggle-col'),
+      th('Time'), th('Labels'), th('Line'))),
+    body));
+}
+
 function labelList(title, obj) {
   const keys = Object.keys(obj).sort();
   if (!keys.length) return null;
@@ -138,15 +152,11 @@ export function mount(root, ctx) {
         entries.push({ ts, line, stream: s.stream, meta: (extra && extra.structuredMetadata) || {}, parsed: (extra && extra.parsed) || {} });
       }
     }
-    const cmp = (a, b) => (a.ts.length - b.ts.length) || (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0);
-    entries.sort((a, b) => (descending ? cmp(b, a) : cmp(a, b)));
+    entries.sort((a, b) => (descending ? byTime(b, a) : byTime(a, b)));
     shown.clear();
     entries.forEach((e) => shown.add(keyOf(e)));
-    const th = (t, cls) => h('th', { scope: 'col', class: cls }, t);
     fill(lines, entries.length
-      ? h('div', { class: 'scroll' }, h('table', { class: 'data logs-table' },
-        h('thead', null, h('tr', null, th(h('span', { class: 'sr-only' }, 'Expand'), 'log-toggle-col'), th('Time'), th('Labels'), th('Line'))),
-        h('tbody', null, entries.map((e) => row(e)))))
+      ? linesTable(h('tbody', null, entries.map((e) => row(e))))
       : h('p', { class: 'muted' }, 'No lines match.'));
     return entries.length;
   }
@@ -232,15 +242,11 @@ export function mount(root, ctx) {
     }
     if (!fresh.length) return;
     const newestFirst = direction.value !== 'forward';
-    const cmp = (a, b) => (a.ts.length - b.ts.length) || (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0);
-    fresh.sort((a, b) => (newestFirst ? cmp(b, a) : cmp(a, b)));
+    fresh.sort((a, b) => (newestFirst ? byTime(b, a) : byTime(a, b)));
     let body = lines.querySelector('tbody');
     if (!body) {
-      const th = (t, cls) => h('th', { scope: 'col', class: cls }, t);
       body = h('tbody');
-      fill(lines, h('div', { class: 'scroll' }, h('table', { class: 'data logs-table' },
-        h('thead', null, h('tr', null, th(h('span', { class: 'sr-only' }, 'Expand'), 'log-toggle-col'), th('Time'), th('Labels'), th('Line'))),
-        body)));
+      fill(lines, linesTable(body));
     }
     const rows = fresh.flatMap((e) => row(e));
     if (newestFirst) body.prepend(...rows); else body.append(...rows);
