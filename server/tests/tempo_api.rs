@@ -198,6 +198,23 @@ fn check_tag_names(server: &Server, s: &str, e: &str) {
     }
     let (_, body) = get_json(server, "/api/v2/search/tags?scope=span", &[]);
     assert_eq!(body["scopes"].as_array().map(Vec::len), Some(1), "{body}");
+    // Event and link attributes (Drilldown asks each scope on its own).
+    let q = |scope: &str| go_query(&[("scope", scope), ("start", s), ("end", e)]);
+    for (scope, names) in [
+        ("event", json!(["cache.key"])),
+        ("link", json!(["link.kind"])),
+        ("instrumentation", json!([])),
+    ] {
+        let (status, body) = get_json(server, &format!("/api/v2/search/tags?{}", q(scope)), &[]);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["scopes"],
+            json!([{"name": scope, "tags": names}]),
+            "{scope}"
+        );
+    }
+    let (_, body) = get_json(server, &format!("/api/search/tags?{}", q("event")), &[]);
+    assert_eq!(body["tagNames"], json!(["cache.key"]));
     let (_, body) = get_json(server, "/api/search/tags", &[]);
     assert_eq!(
         body["tagNames"],
@@ -284,6 +301,20 @@ fn check_tag_values(server: &Server, s: &str, e: &str) {
             {"type": "string", "value": "render"}
         ])
     );
+    for (tag, want) in [
+        ("event.cache.key", "cart:1"),
+        ("link.link.kind", "retry"),
+        ("event:name", "cache miss"),
+    ] {
+        assert_eq!(
+            tag_values(
+                server,
+                &format!("/api/v2/search/tag/{tag}/values?start={s}&end={e}")
+            ),
+            json!([{"type": "string", "value": want}]),
+            "{tag}"
+        );
+    }
     assert_eq!(
         tag_values(server, "/api/v2/search/tag/rootServiceName/values"),
         json!([{"type": "string", "value": "shop"}])

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, TracesData};
 use prost::Message;
@@ -171,29 +172,32 @@ pub fn trace_ids(body: &Json) -> Vec<String> {
 }
 
 pub fn send(server: &Server, headers: &[(&str, &str)], t0: u64) {
-    // Trace 0xaa: shop GET /cart (server, 50 ms) -> shop render -> db SELECT (client).
+    // Trace 0xaa: shop GET /cart (server, 50 ms) -> shop render (an event "cache miss",
+    // cache.key = cart:1) -> db SELECT (client; a link to trace 0xbb, link.kind = retry).
     // Trace 0xbb, 10 s later: shop GET /cart (server, 5 ms), failed.
+    let mut render = span(0xaa, 2, Some(1), "render", 1, t0 + 1_000_000, 10, false);
+    render.events.push(Event {
+        time_unix_nano: t0 + 2_000_000,
+        name: "cache miss".into(),
+        attributes: vec![kv("cache.key", Value::StringValue("cart:1".into()))],
+        ..Default::default()
+    });
     let shop = spans_request(
         "shop",
         vec![
             span(0xaa, 1, None, "GET /cart", 2, t0, 50, false),
-            span(0xaa, 2, Some(1), "render", 1, t0 + 1_000_000, 10, false),
+            render,
             span(0xbb, 3, None, "GET /cart", 2, t0 + 10_000_000_000, 5, true),
         ],
     );
-    let db = spans_request(
-        "db",
-        vec![span(
-            0xaa,
-            4,
-            Some(1),
-            "SELECT",
-            3,
-            t0 + 2_000_000,
-            20,
-            false,
-        )],
-    );
+    let mut select = span(0xaa, 4, Some(1), "SELECT", 3, t0 + 2_000_000, 20, false);
+    select.links.push(Link {
+        trace_id: vec![0xbb; 16],
+        span_id: vec![3; 8],
+        attributes: vec![kv("link.kind", Value::StringValue("retry".into()))],
+        ..Default::default()
+    });
+    let db = spans_request("db", vec![select]);
     for body in [shop, db] {
         let mut h = vec![PROTOBUF];
         h.extend_from_slice(headers);

@@ -167,6 +167,29 @@ fn keys_sql(map: &str, cond: &str, limit: usize) -> String {
     )
 }
 
+/// The rows of list column `list` (`events` or `links`) of the spans meeting `cond`, one
+/// per item, as a subquery with the item's `attributes` as `a`, `attribute_types` as `ty`
+/// and, for events, `name` as `n`.
+fn items_sql(list: &str, cond: &str) -> String {
+    let name = if list == "events" {
+        ", e['name'] AS n"
+    } else {
+        ""
+    };
+    format!(
+        "(SELECT e['attributes'] AS a, e['attribute_types'] AS ty{name} \
+         FROM (SELECT unnest({list}) AS e FROM spans WHERE {cond}))"
+    )
+}
+
+/// The attribute keys of the events or links (`list`) of the spans meeting `cond`, sorted.
+fn item_keys_sql(list: &str, cond: &str, limit: usize) -> String {
+    format!(
+        "SELECT DISTINCT k FROM (SELECT unnest(map_keys(a)) AS k FROM {}) ORDER BY k LIMIT {limit}",
+        items_sql(list, cond)
+    )
+}
+
 /// How many rows hold each well-known column, in [`KNOWN_KEYS`] order.
 fn known_sql(cond: &str) -> String {
     let counts: Vec<String> = KNOWN_KEYS
@@ -176,45 +199,62 @@ fn known_sql(cond: &str) -> String {
     format!("SELECT {} FROM spans WHERE {cond}", counts.join(", "))
 }
 
-/// Span and resource attribute names of the window.
+/// The attribute names of the window, per scope.
+#[derive(Default)]
+struct Names {
+    span: Vec<String>,
+    resource: Vec<String>,
+    event: Vec<String>,
+    link: Vec<String>,
+}
+
+/// The attribute names of the window in the scopes `want` asks for.
 async fn attribute_names(
     queries: &Queries,
     tenant: &strata_engine::TenantId,
     l: &Lookup,
-    span: bool,
-    resource: bool,
-) -> Result<(Vec<String>, Vec<String>), Error> {
+    want: Scopes,
+) -> Result<Names, Error> {
     let cond = l.cond();
-    let mut span_names = Vec::new();
-    if span {
+    let mut names = Names::default();
+    if want.span {
         let batches = run(queries, tenant, &known_sql(&cond)).await?;
         for (i, key) in KNOWN_KEYS.iter().enumerate() {
             let n = texts(&batches, i).into_iter().flatten().next();
             if n.is_some_and(|n| n != "0") {
-                span_names.push((*key).to_owned());
+                names.span.push((*key).to_owned());
             }
         }
         let keys = run(queries, tenant, &keys_sql("attributes", &cond, l.limit)).await?;
-        span_names.extend(texts(&keys, 0).into_iter().flatten());
-        span_names.sort();
-        span_names.dedup();
-        span_names.truncate(l.limit);
+        names.span.extend(texts(&keys, 0).into_iter().flatten());
+        names.span.sort();
+        names.span.dedup();
+        names.span.truncate(l.limit);
     }
-    let mut resource_names = Vec::new();
-    if resource {
-        let keys = run(
-            queries,
-            tenant,
-            &keys_sql("resource_attributes", &cond, l.limit),
-        )
-        .await?;
-        resource_names.extend(texts(&keys, 0).into_iter().flatten());
+    let lists = [
+        (want.resource, &mut names.resource, None),
+        (want.event, &mut names.event, Some("events")),
+        (want.link, &mut names.link, Some("links")),
+    ];
+    for (wanted, out, list) in lists {
+        if !wanted {
+            continue;
+        }
+        let sql = match list {
+            None => keys_sql("resource_attributes", &cond, l.limit),
+            Some(list) => item_keys_sql(list, &cond, l.limit),
+        };
+        out.extend(
+            texts(&run(queries, tenant, &sql).await?, 0)
+                .into_iter()
+                .flatten(),
+        );
     }
-    Ok((span_names, resource_names))
+    Ok(names)
 }
 
 /// `GET /api/search/tags`: `{"tagNames":[...]}`, span and resource attribute names (with
-/// `scope=intrinsic`, the intrinsics).
+/// `scope=intrinsic`, the intrinsics; with `scope=event` or `link`, those attributes).
 pub(crate) async fn names_v1(
     State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
@@ -224,10 +264,14 @@ pub(crate) async fn names_v1(
     let scope = Params::parse(raw.as_deref())?
         .get("scope")
         .map(str::to_owned);
-    let (span, resource, intrinsic) = scopes(scope.as_deref())?;
-    let (s, r) = attribute_names(&queries, &tenant, &l, span, resource).await?;
-    let mut names: Vec<String> = s.into_iter().chain(r).collect();
-    if intrinsic && scope.is_some() {
+    let mut want = scopes(scope.as_deref())?;
+    if scope.is_none() {
+        // Tempo's v1 list without a scope: span and resource attributes.
+        (want.event, want.link) = (false, false);
+    }
+    let n = attribute_names(&queries, &tenant, &l, want).await?;
+    let mut names: Vec<String> = [n.span, n.resource, n.event, n.link].concat();
+    if want.intrinsic && scope.is_some() {
         names.extend(INTRINSICS.iter().map(|s| (*s).to_owned()));
     }
     names.sort();
@@ -236,15 +280,40 @@ pub(crate) async fn names_v1(
     Ok(json_response(&json!({ "tagNames": names, "metrics": {} })))
 }
 
-/// Which of (span, resource, intrinsic) a `scope` asks for (none: all).
-fn scopes(scope: Option<&str>) -> Result<(bool, bool, bool), Error> {
+/// Which scopes a `scope` asks for (none, or `all`: every one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Scopes {
+    span: bool,
+    resource: bool,
+    intrinsic: bool,
+    event: bool,
+    link: bool,
+    /// The instrumentation scope: listed, always empty (its attributes are not stored).
+    instrumentation: bool,
+}
+
+/// The scopes a `scope` parameter asks for.
+fn scopes(scope: Option<&str>) -> Result<Scopes, Error> {
+    let only = |name: &str| Scopes {
+        span: name == "span",
+        resource: name == "resource",
+        intrinsic: name == "intrinsic",
+        event: name == "event",
+        link: name == "link",
+        instrumentation: name == "instrumentation",
+    };
     Ok(match scope {
-        None | Some("all") => (true, true, true),
-        Some("span") => (true, false, false),
-        Some("resource") => (false, true, false),
-        Some("intrinsic") => (false, false, true),
-        // Scopes whose attributes are not indexed here: no names.
-        Some("event" | "link" | "instrumentation") => (false, false, false),
+        None | Some("all") => Scopes {
+            span: true,
+            resource: true,
+            intrinsic: true,
+            event: true,
+            link: true,
+            instrumentation: false,
+        },
+        Some(name @ ("span" | "resource" | "intrinsic" | "event" | "link" | "instrumentation")) => {
+            only(name)
+        }
         Some(other) => {
             return Err(bad(format!(
                 "invalid scope {other:?}: use resource, span, intrinsic, event, link, instrumentation or none"
@@ -263,16 +332,24 @@ pub(crate) async fn names_v2(
     let scope = Params::parse(raw.as_deref())?
         .get("scope")
         .map(str::to_owned);
-    let (span, resource, intrinsic) = scopes(scope.as_deref())?;
-    let (s, r) = attribute_names(&queries, &tenant, &l, span, resource).await?;
+    let want = scopes(scope.as_deref())?;
+    let n = attribute_names(&queries, &tenant, &l, want).await?;
     let mut out = Vec::new();
-    if resource {
-        out.push(json!({"name": "resource", "tags": r}));
+    for (wanted, name, tags) in [
+        (want.resource, "resource", n.resource),
+        (want.span, "span", n.span),
+        (want.event, "event", n.event),
+        (want.link, "link", n.link),
+    ] {
+        // Unscoped, event and link are listed only where spans have such attributes.
+        if wanted && (scope.is_some() || !tags.is_empty() || matches!(name, "resource" | "span")) {
+            out.push(json!({"name": name, "tags": tags}));
+        }
     }
-    if span {
-        out.push(json!({"name": "span", "tags": s}));
+    if want.instrumentation {
+        out.push(json!({"name": "instrumentation", "tags": []}));
     }
-    if intrinsic {
+    if want.intrinsic {
         out.push(json!({"name": "intrinsic", "tags": INTRINSICS}));
     }
     Ok(json_response(&json!({ "scopes": out, "metrics": {} })))
@@ -287,6 +364,10 @@ enum Source {
     Resource(String),
     /// Either (an unscoped `.key`, or a v1 tag).
     Any(String),
+    /// An attribute of the spans' events (`events`) or links (`links`).
+    Item(&'static str, String),
+    /// The names of the spans' events (`event:name`).
+    EventName,
     /// A fixed list (`status`, `kind`, `duration`).
     Fixed(&'static str, &'static [&'static str]),
     /// A column, with a condition (`name`, `rootServiceName`, ...).
@@ -315,6 +396,12 @@ fn source_v2(tag: &str) -> Result<Source, Error> {
     if let Some(k) = tag.strip_prefix('.') {
         return Ok(Source::Any(k.to_owned()));
     }
+    if let Some(k) = tag.strip_prefix("event.") {
+        return Ok(Source::Item("events", k.to_owned()));
+    }
+    if let Some(k) = tag.strip_prefix("link.") {
+        return Ok(Source::Item("links", k.to_owned()));
+    }
     Ok(match tag {
         "status" | "span:status" => Source::Fixed("keyword", STATUSES),
         "kind" | "span:kind" => Source::Fixed("keyword", KINDS),
@@ -322,6 +409,7 @@ fn source_v2(tag: &str) -> Result<Source, Error> {
             Source::Fixed("duration", &[])
         }
         "name" | "span:name" => Source::Column("name", "true"),
+        "event:name" => Source::EventName,
         "statusMessage" | "span:statusMessage" => {
             Source::Column("status_message", "status_message <> ''")
         }
@@ -331,7 +419,7 @@ fn source_v2(tag: &str) -> Result<Source, Error> {
         "rootName" | "trace:rootName" => Source::Column("name", "parent_span_id IS NULL"),
         other => {
             return Err(bad(format!(
-                "unsupported tag {other:?}: use resource.<key>, span.<key>, .<key> or an intrinsic"
+                "unsupported tag {other:?}: use resource.<key>, span.<key>, event.<key>, link.<key>, .<key> or an intrinsic"
             )));
         }
     })
@@ -347,11 +435,17 @@ fn source_v1(tag: &str) -> Source {
     }
 }
 
-/// The SQL of the values of attribute `key` in map `map` (types in `types`).
-fn map_values_sql(map: &str, types: &str, key: &str, cond: &str, limit: usize) -> String {
+/// The SQL of the values of attribute `key` in map `map` (types in `types`) of the rows
+/// of `from` meeting `cond`.
+fn map_values_sql(
+    (from, map, types): (&str, &str, &str),
+    key: &str,
+    cond: &str,
+    limit: usize,
+) -> String {
     let k = quote(key);
     format!(
-        "SELECT DISTINCT {map}[{k}] AS v, {types}[{k}] AS t FROM spans \
+        "SELECT DISTINCT {map}[{k}] AS v, {types}[{k}] AS t FROM {from} \
          WHERE {cond} AND {map}[{k}] IS NOT NULL ORDER BY v LIMIT {limit}"
     )
 }
@@ -366,6 +460,20 @@ fn tempo_type(stored: Option<&str>) -> Option<&'static str> {
         Some("bool") => Some("bool"),
         Some(_) => None,
     }
+}
+
+/// The first column of `sql`'s answer, as string values.
+async fn strings(
+    queries: &Queries,
+    tenant: &strata_engine::TenantId,
+    sql: &str,
+) -> Result<Vec<(&'static str, String)>, Error> {
+    let b = run(queries, tenant, sql).await?;
+    Ok(texts(&b, 0)
+        .into_iter()
+        .flatten()
+        .map(|v| ("string", v))
+        .collect())
 }
 
 /// The typed values of `source`, sorted by value, at most `limit`.
@@ -384,12 +492,19 @@ async fn values(
                 "SELECT DISTINCT {col} FROM spans WHERE {cond} AND {extra} ORDER BY {col} LIMIT {}",
                 l.limit
             );
-            let b = run(queries, tenant, &sql).await?;
-            return Ok(texts(&b, 0)
-                .into_iter()
-                .flatten()
-                .map(|v| ("string", v))
-                .collect());
+            return strings(queries, tenant, &sql).await;
+        }
+        Source::EventName => {
+            let sql = format!(
+                "SELECT DISTINCT n FROM {} ORDER BY n LIMIT {}",
+                items_sql("events", &cond),
+                l.limit
+            );
+            return strings(queries, tenant, &sql).await;
+        }
+        Source::Item(list, k) => {
+            let sql = map_values_sql((&items_sql(list, &cond), "a", "ty"), k, "true", l.limit);
+            return Ok(typed(&run(queries, tenant, &sql).await?));
         }
         Source::Span(k) => (Some(k), None),
         Source::Resource(k) => (None, Some(k)),
@@ -408,13 +523,17 @@ async fn values(
             let b = run(queries, tenant, &sql).await?;
             out.extend(texts(&b, 0).into_iter().flatten().map(|v| (t, v)));
         }
-        let sql = map_values_sql("attributes", "attribute_types", k, &cond, l.limit);
+        let sql = map_values_sql(
+            ("spans", "attributes", "attribute_types"),
+            k,
+            &cond,
+            l.limit,
+        );
         out.extend(typed(&run(queries, tenant, &sql).await?));
     }
     if let Some(k) = resource_key {
         let sql = map_values_sql(
-            "resource_attributes",
-            "resource_attribute_types",
+            ("spans", "resource_attributes", "resource_attribute_types"),
             k,
             &cond,
             l.limit,
@@ -494,7 +613,7 @@ mod tests {
 
     #[test]
     fn sql_quotes_keys_and_types_values() {
-        let q = map_values_sql("attributes", "attribute_types", "o'k", "true", 5);
+        let q = map_values_sql(("spans", "attributes", "attribute_types"), "o'k", "true", 5);
         assert!(q.contains("attributes['o''k'] AS v"), "{q}");
         assert!(q.ends_with("LIMIT 5"), "{q}");
         assert_eq!(tempo_type(None), Some("string"));
