@@ -165,15 +165,21 @@ fn source_series(s: strata_engine::SeriesData) -> SourceSeries {
     let samples: Vec<(i64, f64)> =
         // Same size and alignment: collected in place, without a second buffer.
         s.samples.into_iter().map(|x| (x.ts, x.value)).collect();
-    let mut histograms: Vec<(i64, Arc<FloatHistogram>)> = s
-        .histograms
-        .iter()
-        .map(|x| (x.ts, Arc::new(FloatHistogram::from(&*x.h))))
-        .collect();
-    if !histograms.is_empty() {
+    let histograms = if s.histograms.is_empty() {
+        Vec::new()
+    } else {
+        // One series' custom bounds are mostly the same from sample to sample: one shared
+        // copy, which also makes the bounds checks of its arithmetic pointer compares.
+        let mut bounds: Arc<[f64]> = Arc::from(&[][..]);
+        let mut hs: Vec<(i64, FloatHistogram)> = s
+            .histograms
+            .iter()
+            .map(|x| (x.ts, FloatHistogram::from_engine(&x.h, &mut bounds)))
+            .collect();
         // The hints Prometheus's TSDB would read back (see `tsdb_read_hints`).
-        tsdb_read_hints(&samples, &mut histograms);
-    }
+        tsdb_read_hints(&samples, &mut hs);
+        hs.into_iter().map(|(t, h)| (t, Arc::new(h))).collect()
+    };
     SourceSeries {
         labels: Labels::from_sorted_pairs(|| {
             s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))

@@ -10,8 +10,6 @@
 //! `rate`'s and `sum`'s results, counter-reset detection) depend on those read hints, so the
 //! query layer gives stored histograms the same ones.
 
-use std::sync::Arc;
-
 use super::{FloatHistogram, ResetHint};
 use crate::promql::value::is_stale_nan;
 
@@ -26,7 +24,7 @@ fn appendable(prev: &FloatHistogram, h: &FloatHistogram) -> bool {
     if is_stale_nan(prev.sum)
         || h.schema != prev.schema
         || h.zero_threshold != prev.zero_threshold
-        || (h.uses_custom_buckets() && h.custom_values[..] != prev.custom_values[..])
+        || (h.uses_custom_buckets() && !h.same_bounds(prev))
     {
         return false;
     }
@@ -35,27 +33,28 @@ fn appendable(prev: &FloatHistogram, h: &FloatHistogram) -> bool {
 }
 
 /// Sets the hints of `hs` (one series' histograms, sorted by time; `floats` are the same
-/// series' float samples, sorted) to those Prometheus's TSDB would read back.
-pub fn tsdb_read_hints(floats: &[(i64, f64)], hs: &mut [(i64, Arc<FloatHistogram>)]) {
-    let mut prev: Option<(i64, Arc<FloatHistogram>, bool)> = None;
-    for (ts, h) in hs.iter_mut() {
+/// series' float samples, sorted) to those Prometheus's TSDB would read back. Works on the
+/// histograms before they are shared, so a changed hint copies nothing.
+pub fn tsdb_read_hints(floats: &[(i64, f64)], hs: &mut [(i64, FloatHistogram)]) {
+    // The previous histogram's time and whether it was stored as a gauge. Its hint is
+    // already the one read back: `appendable` reads the new histogram's hint only.
+    let mut prev: Option<(i64, bool)> = None;
+    for i in 0..hs.len() {
+        let (ts, h) = &hs[i];
         let gauge = h.reset_hint == ResetHint::Gauge;
-        let joins = prev.as_ref().is_some_and(|(pts, p, pgauge)| {
+        let joins = prev.is_some_and(|(pts, pgauge)| {
             // No float sample between the two.
-            let a = floats.partition_point(|f| f.0 <= *pts);
+            let a = floats.partition_point(|f| f.0 <= pts);
             let b = floats.partition_point(|f| f.0 < *ts);
-            a == b && *pgauge == gauge && (gauge || appendable(p, h))
+            a == b && pgauge == gauge && (gauge || appendable(&hs[i - 1].1, h))
         });
-        let stored = h.clone();
         let read = match (gauge, joins) {
             (true, _) => ResetHint::Gauge,
             (false, true) => ResetHint::NotReset,
             (false, false) => ResetHint::Unknown,
         };
-        if h.reset_hint != read {
-            Arc::make_mut(h).reset_hint = read;
-        }
-        prev = Some((*ts, stored, gauge));
+        prev = Some((*ts, gauge));
+        hs[i].1.reset_hint = read;
     }
 }
 
@@ -64,8 +63,8 @@ mod tests {
     use super::*;
     use crate::promql::native::Span;
 
-    fn h(count: f64, hint: ResetHint) -> Arc<FloatHistogram> {
-        Arc::new(FloatHistogram {
+    fn h(count: f64, hint: ResetHint) -> FloatHistogram {
+        FloatHistogram {
             count,
             sum: count,
             reset_hint: hint,
@@ -75,11 +74,11 @@ mod tests {
             }],
             positive: vec![count],
             ..FloatHistogram::default()
-        })
+        }
     }
 
-    fn hints(floats: &[(i64, f64)], hs: &[Arc<FloatHistogram>]) -> Vec<ResetHint> {
-        let mut v: Vec<(i64, Arc<FloatHistogram>)> = hs
+    fn hints(floats: &[(i64, f64)], hs: &[FloatHistogram]) -> Vec<ResetHint> {
+        let mut v: Vec<(i64, FloatHistogram)> = hs
             .iter()
             .enumerate()
             .map(|(i, h)| (i as i64 * 10, h.clone()))

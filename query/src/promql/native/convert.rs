@@ -31,6 +31,17 @@ fn spans(s: &[strata_engine::Span]) -> Vec<Span> {
 
 impl From<&Histogram> for FloatHistogram {
     fn from(h: &Histogram) -> Self {
+        Self::from_engine(h, &mut Arc::from(&[][..]))
+    }
+}
+
+impl FloatHistogram {
+    /// `h` as a float histogram, its custom bounds taken from `bounds` when they are the
+    /// same (otherwise `bounds` becomes a copy of them): a series' samples share one.
+    pub fn from_engine(h: &Histogram, bounds: &mut Arc<[f64]>) -> Self {
+        if bounds[..] != h.custom_values[..] {
+            *bounds = Arc::from(h.custom_values.as_slice());
+        }
         let (count, zero_count, positive, negative) = match &h.counts {
             Counts::Int {
                 count,
@@ -66,7 +77,7 @@ impl From<&Histogram> for FloatHistogram {
             negative_spans: spans(&h.negative_spans),
             positive,
             negative,
-            custom_values: Arc::from(h.custom_values.as_slice()),
+            custom_values: bounds.clone(),
         }
     }
 }

@@ -64,6 +64,12 @@ pub struct Combined {
 }
 
 impl FloatHistogram {
+    /// Whether `self` and `other` have the same custom bounds (a shared copy: at once).
+    pub(crate) fn same_bounds(&self, other: &FloatHistogram) -> bool {
+        Arc::ptr_eq(&self.custom_values, &other.custom_values)
+            || self.custom_values[..] == other.custom_values[..]
+    }
+
     /// Whether the histogram has custom buckets.
     pub fn uses_custom_buckets(&self) -> bool {
         is_custom_schema(self.schema)
@@ -219,7 +225,7 @@ impl FloatHistogram {
         let mine = to_pairs(&self.positive_spans, &self.positive);
         let theirs = to_pairs(&other.positive_spans, &other.positive);
         if self.uses_custom_buckets() {
-            if self.custom_values[..] == other.custom_values[..] {
+            if self.same_bounds(other) {
                 (self.positive_spans, self.positive) =
                     from_pairs(&merge_pairs(&mine, &theirs, sign), 0);
             } else {
@@ -346,7 +352,7 @@ impl FloatHistogram {
         self.schema == other.schema
             && same(self.count, other.count)
             && same(self.sum, other.sum)
-            && (!self.uses_custom_buckets() || self.custom_values[..] == other.custom_values[..])
+            && (!self.uses_custom_buckets() || self.same_bounds(other))
             && self.zero_threshold == other.zero_threshold
             && same(self.zero_count, other.zero_count)
             && same_side(

@@ -28,7 +28,7 @@ impl FloatHistogram {
             if !previous.uses_custom_buckets() {
                 return true;
             }
-            if self.custom_values[..] != previous.custom_values[..] {
+            if !self.same_bounds(previous) {
                 return self.reset_with_other_bounds(previous);
             }
         }

@@ -66,7 +66,7 @@ impl FloatHistogram {
                     .is_none_or(|s| bucket_bound(s.offset, self.schema, &[]) > self.zero_threshold)
         };
         let buckets = if self.uses_custom_buckets() {
-            other.uses_custom_buckets() && self.custom_values[..] == other.custom_values[..]
+            other.uses_custom_buckets() && self.same_bounds(other)
         } else {
             is_exponential_schema(self.schema)
                 && self.zero_threshold == other.zero_threshold
