@@ -168,6 +168,7 @@ fn record(tracer: &SdkTracer, logger: &SdkLogger, resource: &[(String, AnyValue)
     let scope = Arc::new(Scope {
         name: "strata-e2e".into(),
         version: "1.2.3".into(),
+        ..Scope::default()
     });
     let resource = Arc::new(resource.to_vec());
     let t0 = SystemTime::now() - Duration::from_secs(30);

@@ -109,6 +109,7 @@ fn span(
         scope: Arc::new(Scope {
             name: "corpus".into(),
             version: "1".into(),
+            ..Scope::default()
         }),
         ..SpanRecord::default()
     }

@@ -319,6 +319,7 @@ mod tests {
             scope: Scope {
                 name: "lib".into(),
                 version: "1.2".into(),
+                ..Scope::default()
             }
             .into(),
             events: vec![SpanEvent {

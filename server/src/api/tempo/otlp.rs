@@ -174,6 +174,7 @@ mod tests {
             scope: Arc::new(Scope {
                 name: scope.into(),
                 version: "1".into(),
+                ..Scope::default()
             }),
             ..SpanRecord::default()
         }

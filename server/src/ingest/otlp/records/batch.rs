@@ -151,6 +151,7 @@ pub(crate) fn scope(s: Option<InstrumentationScope>) -> Arc<Scope> {
     Arc::new(s.map_or_else(Scope::default, |s| Scope {
         name: s.name,
         version: s.version,
+        ..Scope::default()
     }))
 }
 

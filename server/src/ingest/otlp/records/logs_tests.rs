@@ -46,6 +46,7 @@ fn the_spec_example_translates_field_by_field() {
         scope: Scope {
             name: "my.library".into(),
             version: "1.0.0".into(),
+            ..Scope::default()
         }
         .into(),
         ..Default::default()

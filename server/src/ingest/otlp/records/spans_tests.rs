@@ -75,6 +75,7 @@ fn the_spec_example_translates_field_by_field() {
         scope: Scope {
             name: "my.library".into(),
             version: "1.0.0".into(),
+            ..Scope::default()
         }
         .into(),
         ..Default::default()
@@ -170,7 +171,8 @@ fn every_field_is_carried() {
         *got.scope,
         Scope {
             name: "lib".into(),
-            version: "2.1".into()
+            version: "2.1".into(),
+            ..Scope::default()
         }
     );
 }
