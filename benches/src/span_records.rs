@@ -25,6 +25,7 @@ impl Default for Resources {
             scope: Arc::new(Scope {
                 name: "opentelemetry-instrumentation".into(),
                 version: "0.31.0".into(),
+                ..Scope::default()
             }),
             seen: Vec::new(),
         }

@@ -120,6 +120,7 @@ fn resources() -> Vec<(Arc<Attributes>, Arc<Scope>)> {
             let scope = Scope {
                 name: format!("lib-{r}"),
                 version: "1.2.3".into(),
+                attributes: attrs(r, 200 + r),
             };
             (Arc::new(attrs(11, 100 + r)), Arc::new(scope))
         })

@@ -75,6 +75,10 @@ fn span(trace: u8, id: u8, parent: Option<u8>, service: &str, start_ms: i64) -> 
         scope: Scope {
             name: "tracer".into(),
             version: "1.2".into(),
+            attributes: vec![
+                ("team".into(), AnyValue::String("core".into())),
+                ("tier".into(), AnyValue::Int(1)),
+            ],
         }
         .into(),
         events: vec![SpanEvent {

@@ -1,6 +1,7 @@
 //! The Jaeger query API and the log search of the real binary, over spans and logs sent as
 //! OTLP/HTTP protobuf: services, operations (with span kinds), trace by id (references,
-//! typed tags, logs, processes), trace search by service, operation, tags and durations,
+//! typed tags, the instrumentation scope's attributes as tags, logs, processes), trace
+//! search by service, operation, tags (a scope attribute's too) and durations,
 //! Jaeger's error envelope; log search by service, severity, text and trace id. Every
 //! answer is checked twice: with the data in memory, and after a restart flushed it to
 //! Parquet.
@@ -9,7 +10,9 @@ mod common;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, InstrumentationScope, KeyValue, any_value::Value,
+};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::Event;
@@ -82,6 +85,11 @@ fn spans_request(service: &str, spans: Vec<Span>) -> Vec<u8> {
         resource_spans: vec![ResourceSpans {
             resource: resource(service),
             scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "jaeger-test".into(),
+                    attributes: vec![kv("team", Value::StringValue(format!("team-{service}")))],
+                    ..Default::default()
+                }),
                 spans,
                 ..Default::default()
             }],
@@ -186,6 +194,13 @@ fn check(server: &Server, t0_ns: u64) {
             &serde_json::json!({"key": "span.kind", "type": "string", "value": "server"})
         )
     );
+    for (key, value) in [
+        ("otel.scope.name", "jaeger-test"),
+        ("otel.scope.attributes.team", "team-shop"),
+    ] {
+        let tag = serde_json::json!({"key": key, "type": "string", "value": value});
+        assert!(tags.contains(&tag), "{key}: {tags:?}");
+    }
     assert_eq!(root["logs"][0]["fields"][0]["value"], "cache miss");
     let process = &trace["processes"][root["processID"].as_str().expect("process id")];
     assert_eq!(process["serviceName"], "shop");
@@ -230,6 +245,15 @@ fn check(server: &Server, t0_ns: u64) {
         ids("service=db&tags=http.route%3D%2Fcart"),
         vec![hex(0xaa, 16)]
     );
+    // A scope attribute's tag, as the trace's tags name it.
+    assert_eq!(
+        ids("service=db&tags=otel.scope.attributes.team%3Dteam-db"),
+        vec![hex(0xaa, 16)]
+    );
+    assert_eq!(
+        ids("service=shop&tags=otel.scope.attributes.team%3Dteam-db"),
+        Vec::<String>::new()
+    );
     // A found trace comes whole: the db span too.
     let (_, body) = get_json(server, &format!("/jaeger/api/traces?service=db&{window}"));
     assert_eq!(body["data"][0]["spans"].as_array().map(Vec::len), Some(3));
@@ -248,8 +272,11 @@ fn check(server: &Server, t0_ns: u64) {
     assert_eq!(body["errors"][0]["msg"], "trace not found");
     let (status, _) = get_json(server, "/jaeger/api/traces/not-hex");
     assert_eq!(status, 400);
+    check_log_search(server, t0_ns);
+}
 
-    // Log search.
+/// The log search, against whatever the server holds.
+fn check_log_search(server: &Server, t0_ns: u64) {
     let log_window = format!(
         "start={}&end={}",
         t0_ns / 1_000_000_000 - 60,

@@ -1,10 +1,12 @@
 //! The OpenTelemetry Rust SDK (`opentelemetry_sdk` + `opentelemetry-otlp` 0.33) exporting
 //! spans and log records to the real `strata` binary over OTLP/gRPC, OTLP/HTTP protobuf and
 //! OTLP/HTTP JSON: a three-level trace (server, internal, client spans) with events, a link
-//! to another trace, statuses and attributes of every type, and log records emitted inside
-//! the innermost span (so the SDK correlates them by trace and span id) and outside any
-//! span. The server is stopped with SIGTERM and its data directory opened with
-//! `strata_engine::Engine`: every field reads back as the SDK sent it.
+//! to another trace, statuses and attributes of every type, an instrumentation scope with
+//! attributes, and log records emitted inside the innermost span (so the SDK correlates
+//! them by trace and span id) and outside any span. The server is stopped with SIGTERM and
+//! its data directory opened with `strata_engine::Engine`: every field reads back as the
+//! SDK sent it (the scope's attributes with the spans; log records keep its name and
+//! version only).
 //!
 //! Logs go through the SDK's `Logger` API directly (the `opentelemetry-appender-tracing`
 //! bridge produces the same records through `tracing`, and is not needed to test the wire).
@@ -149,6 +151,14 @@ fn nanos(t: SystemTime) -> i64 {
         .expect("after 1970")
 }
 
+/// The attributes of the instrumentation scope the tracer and the logger are made with.
+fn scope_attributes() -> Vec<KeyValue> {
+    vec![
+        KeyValue::new("team", "payments"),
+        KeyValue::new("scope.level", 2_i64),
+    ]
+}
+
 /// OTLP span flags as the SDK sets them: the W3C trace flags, and "the parent is known
 /// not to be remote".
 fn span_flags(sc: &SpanContext) -> u32 {
@@ -165,9 +175,15 @@ struct Sent {
 /// Records the trace and the logs through the SDK (see the module docs), building the
 /// expected records from the same inputs and from the ids the SDK assigned.
 fn record(tracer: &SdkTracer, logger: &SdkLogger, resource: &[(String, AnyValue)]) -> Sent {
-    let scope = Arc::new(Scope {
+    // Spans keep the scope's attributes; log records its name and version only.
+    let log_scope = Arc::new(Scope {
         name: "strata-e2e".into(),
         version: "1.2.3".into(),
+        ..Scope::default()
+    });
+    let scope = Arc::new(Scope {
+        attributes: stored_attrs(&scope_attributes()),
+        ..(*log_scope).clone()
     });
     let resource = Arc::new(resource.to_vec());
     let t0 = SystemTime::now() - Duration::from_secs(30);
@@ -256,7 +272,7 @@ fn record(tracer: &SdkTracer, logger: &SdkLogger, resource: &[(String, AnyValue)
         .span()
         .set_status(Status::error("deadlock detected"));
 
-    let logs = emit_logs(logger, &grandchild_cx, t0, &resource, &scope);
+    let logs = emit_logs(logger, &grandchild_cx, t0, &resource, &log_scope);
 
     grandchild_cx.span().end_with_timestamp(at(20));
     child_cx.span().end_with_timestamp(at(25));
@@ -432,6 +448,7 @@ fn sdk_traces_and_logs_read_back(transport: Transport) {
     };
     let scope = InstrumentationScope::builder("strata-e2e")
         .with_version("1.2.3")
+        .with_attributes(scope_attributes())
         .build();
     let tracer = tracer_provider.tracer_with_scope(scope.clone());
     let logger = logger_provider.logger_with_scope(scope);

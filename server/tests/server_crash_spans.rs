@@ -1,5 +1,6 @@
 //! SIGKILL the real server while several OTLP/HTTP clients are sending spans; on restart,
-//! every acknowledged span is back, field for field (as `server_crash.rs` does for samples).
+//! every acknowledged span is back, field for field, its instrumentation scope's
+//! attributes included (as `server_crash.rs` does for samples).
 
 mod common;
 
@@ -8,16 +9,29 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue as OtlpValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue as OtlpValue, InstrumentationScope, KeyValue, any_value,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use strata_engine::{AnyValue, SpanRecord};
+use strata_engine::{AnyValue, Scope, SpanRecord};
 use strata_tests::http::{Framing, request};
 use strata_tests::server::{Server, data_dir};
 
-/// Batch `n` of writer `w`: 100 spans of one trace unique to (w, n), and what the engine
-/// should hold for each (the translation is tested on its own; this checks durability).
+fn int(key: &str, v: i64) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(OtlpValue {
+            value: Some(any_value::Value::IntValue(v)),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Batch `n` of writer `w`: 100 spans of one trace unique to (w, n), their scope's
+/// attributes naming (w, n), and what the engine should hold for each (the translation is
+/// tested on its own; this checks durability).
 fn batch(w: u8, n: u32, start_ns: i64) -> (Vec<u8>, Vec<SpanRecord>) {
     let mut trace_id = [0u8; 16];
     trace_id[0] = w + 1;
@@ -25,6 +39,20 @@ fn batch(w: u8, n: u32, start_ns: i64) -> (Vec<u8>, Vec<SpanRecord>) {
     let service = format!("writer-{w}");
     let attr = |i: u32| ("i".to_owned(), AnyValue::Int(i64::from(i)));
     let resource = vec![("service.name".to_owned(), AnyValue::String(service.clone()))];
+    let scope = InstrumentationScope {
+        name: "crash-test".into(),
+        version: "1".into(),
+        attributes: vec![int("writer", i64::from(w)), int("batch", i64::from(n))],
+        ..Default::default()
+    };
+    let stored_scope = std::sync::Arc::new(Scope {
+        name: "crash-test".into(),
+        version: "1".into(),
+        attributes: vec![
+            ("writer".into(), AnyValue::Int(i64::from(w))),
+            ("batch".into(), AnyValue::Int(i64::from(n))),
+        ],
+    });
     let mut spans = Vec::new();
     let mut want = Vec::new();
     for i in 0..100u32 {
@@ -38,13 +66,7 @@ fn batch(w: u8, n: u32, start_ns: i64) -> (Vec<u8>, Vec<SpanRecord>) {
             kind: 1,
             start_time_unix_nano: start as u64,
             end_time_unix_nano: start as u64 + 500,
-            attributes: vec![KeyValue {
-                key: "i".into(),
-                value: Some(OtlpValue {
-                    value: Some(any_value::Value::IntValue(i64::from(i))),
-                }),
-                ..Default::default()
-            }],
+            attributes: vec![int("i", i64::from(i))],
             ..Default::default()
         });
         want.push(SpanRecord {
@@ -57,6 +79,7 @@ fn batch(w: u8, n: u32, start_ns: i64) -> (Vec<u8>, Vec<SpanRecord>) {
             end_ns: start + 500,
             attributes: vec![attr(i)],
             resource_attributes: resource.clone().into(),
+            scope: stored_scope.clone(),
             ..Default::default()
         });
     }
@@ -73,6 +96,7 @@ fn batch(w: u8, n: u32, start_ns: i64) -> (Vec<u8>, Vec<SpanRecord>) {
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
+                scope: Some(scope),
                 spans,
                 ..Default::default()
             }],

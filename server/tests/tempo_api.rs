@@ -40,7 +40,24 @@ fn check_traces(server: &Server, t0_ns: u64) {
     assert_eq!(r.header("content-type"), Some("application/protobuf"));
     let v2 = TraceByIdResponse::decode(r.body.as_slice()).expect("TraceByIDResponse");
     assert_eq!(v2.status, 0, "COMPLETE");
-    let spans = flatten(&v2.trace.expect("trace").resource_spans);
+    let resource_spans = v2.trace.expect("trace").resource_spans;
+    // Each ScopeSpans with its scope as sent: name, version, attributes.
+    for rs in &resource_spans {
+        let scope = rs.scope_spans[0].scope.as_ref().expect("scope");
+        let service = &flatten(std::slice::from_ref(rs))[0].0;
+        assert_eq!(
+            (scope.name.as_str(), scope.version.as_str()),
+            ("tempo-test", "1")
+        );
+        assert_eq!(
+            scope.attributes,
+            vec![
+                kv("team", Value::StringValue(format!("team-{service}"))),
+                kv("shard", Value::IntValue(1)),
+            ]
+        );
+    }
+    let spans = flatten(&resource_spans);
     assert_eq!(spans.len(), 3);
     let (service, root) = &spans[0];
     assert_eq!(service, "shop");
@@ -78,6 +95,13 @@ fn check_traces(server: &Server, t0_ns: u64) {
     let (status, body) = get_json(server, &format!("/api/traces/{}", hex(0xbb, 16)), &[]);
     assert_eq!(status, 200, "{body}");
     let span = &body["batches"][0]["scopeSpans"][0]["spans"][0];
+    assert_eq!(
+        body["batches"][0]["scopeSpans"][0]["scope"],
+        json!({"name": "tempo-test", "version": "1", "attributes": [
+            {"key": "team", "value": {"stringValue": "team-shop"}},
+            {"key": "shard", "value": {"intValue": "1"}}
+        ]})
+    );
     assert_eq!(
         body["batches"][0]["resource"]["attributes"][0],
         json!({"key": "service.name", "value": {"stringValue": "shop"}})
@@ -180,6 +204,7 @@ fn check_tag_names(server: &Server, s: &str, e: &str) {
                 .collect()
         };
         assert_eq!(scope("resource"), vec!["host.name", "service.name"]);
+        assert_eq!(scope("instrumentation"), vec!["shard", "team"]);
         assert_eq!(
             scope("span"),
             vec!["http.response.status_code", "http.route", "retries"]
@@ -203,7 +228,7 @@ fn check_tag_names(server: &Server, s: &str, e: &str) {
     for (scope, names) in [
         ("event", json!(["cache.key"])),
         ("link", json!(["link.kind"])),
-        ("instrumentation", json!([])),
+        ("instrumentation", json!(["shard", "team"])),
     ] {
         let (status, body) = get_json(server, &format!("/api/v2/search/tags?{}", q(scope)), &[]);
         assert_eq!(status, 200, "{body}");
@@ -215,6 +240,12 @@ fn check_tag_names(server: &Server, s: &str, e: &str) {
     }
     let (_, body) = get_json(server, &format!("/api/search/tags?{}", q("event")), &[]);
     assert_eq!(body["tagNames"], json!(["cache.key"]));
+    let (_, body) = get_json(
+        server,
+        &format!("/api/search/tags?{}", q("instrumentation")),
+        &[],
+    );
+    assert_eq!(body["tagNames"], json!(["shard", "team"]));
     let (_, body) = get_json(server, "/api/search/tags", &[]);
     assert_eq!(
         body["tagNames"],
@@ -301,17 +332,33 @@ fn check_tag_values(server: &Server, s: &str, e: &str) {
             {"type": "string", "value": "render"}
         ])
     );
-    for (tag, want) in [
-        ("event.cache.key", "cart:1"),
-        ("link.link.kind", "retry"),
-        ("event:name", "cache miss"),
+    assert_eq!(
+        tag_values(server, "/api/v2/search/tag/instrumentation.team/values"),
+        json!([
+            {"type": "string", "value": "team-db"},
+            {"type": "string", "value": "team-shop"}
+        ])
+    );
+    let q = go_query(&[("q", "{ kind = client }")]);
+    assert_eq!(
+        tag_values(
+            server,
+            &format!("/api/v2/search/tag/instrumentation.team/values?{q}")
+        ),
+        json!([{"type": "string", "value": "team-db"}])
+    );
+    for (tag, kind, want) in [
+        ("event.cache.key", "string", "cart:1"),
+        ("link.link.kind", "string", "retry"),
+        ("event:name", "string", "cache miss"),
+        ("instrumentation.shard", "int", "1"),
     ] {
         assert_eq!(
             tag_values(
                 server,
                 &format!("/api/v2/search/tag/{tag}/values?start={s}&end={e}")
             ),
-            json!([{"type": "string", "value": want}]),
+            json!([{"type": kind, "value": want}]),
             "{tag}"
         );
     }

@@ -112,6 +112,7 @@ fn main() {
     let scope = Arc::new(Scope {
         name: "bench".to_owned(),
         version: String::new(),
+        ..Scope::default()
     });
     let (cpu0, wall0) = (cpu_time(), Instant::now());
     let end_ns = end_ms * 1_000_000;

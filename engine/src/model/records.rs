@@ -22,6 +22,10 @@ pub struct Scope {
     pub name: String,
     /// Scope version, empty if none.
     pub version: String,
+    /// The scope's attributes (OTLP `InstrumentationScope.attributes`), in the order sent.
+    /// Stored for spans (the `scope_attributes` column); a log record's are not stored (the
+    /// write drops them), as logs files keep only the scope's name and version.
+    pub attributes: Attributes,
 }
 
 /// A timed event of a span.

@@ -98,10 +98,11 @@ impl AttrBuilder {
         Ok(())
     }
 
-    /// Appends one row's attributes from a list many rows share: the same column values
-    /// as [`AttrBuilder::append`], the text rendered once per distinct list.
-    pub(crate) fn append_shared(&mut self, attrs: &Arc<Attributes>) -> Result<()> {
-        let ptr = Arc::as_ptr(attrs);
+    /// Appends one row's attributes from a list many rows share (a resource's behind its
+    /// [`Arc`], a scope's in its scope's): the same column values as
+    /// [`AttrBuilder::append`], the text rendered once per distinct list.
+    pub(crate) fn append_shared(&mut self, attrs: &Attributes) -> Result<()> {
+        let ptr: *const Attributes = attrs;
         let at = match self.last {
             Some((p, at)) if p == ptr => at,
             _ => {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::model::anyvalue::{AnyValue, Attributes};
-use crate::model::records::{LogRecord, SpanRecord};
+use crate::model::records::{LogRecord, Scope, SpanRecord};
 use crate::{Limits, SignalReject, Truncation};
 
 /// Counts of the cuts made to one record.
@@ -149,9 +149,66 @@ fn cap_attributes(attrs: &mut Attributes, dropped: &mut u32, limits: &Limits, cu
 /// write checks it once instead of once per record (18.5% of the instructions of a span
 /// write with 11 resource attributes, `docs/benchmarks-history.md`); each record still counts the
 /// cuts, as when every record was checked.
+/// A span's scope is checked the same way: its attributes, shared by the spans of the
+/// scope, capped once per write and scope.
 #[derive(Default)]
 pub(crate) struct ResourceCheck {
-    last: Option<(Arc<Attributes>, Arc<Attributes>, Cuts)>,
+    last: Checked<Attributes>,
+    scope: Checked<Scope>,
+}
+
+/// A shared value as given, as capped, and what the caps cut from it.
+type Checked<T> = Option<(Arc<T>, Arc<T>, Cuts)>;
+
+/// A shared value whose attribute list the caps apply to: a resource's list, a scope.
+trait Capped: Clone {
+    fn list(&self) -> &Attributes;
+    fn list_mut(&mut self) -> &mut Attributes;
+}
+
+impl Capped for Attributes {
+    fn list(&self) -> &Attributes {
+        self
+    }
+
+    fn list_mut(&mut self) -> &mut Attributes {
+        self
+    }
+}
+
+impl Capped for Scope {
+    fn list(&self) -> &Attributes {
+        &self.attributes
+    }
+
+    fn list_mut(&mut self) -> &mut Attributes {
+        &mut self.attributes
+    }
+}
+
+/// Caps the attribute list of the shared value `v`, once per distinct `v` (`seen`: the
+/// last one checked); see [`ResourceCheck`].
+fn cap_shared<T: Capped>(v: &mut Arc<T>, limits: &Limits, cuts: &mut Cuts, seen: &mut Checked<T>) {
+    if let Some((given, capped, cut_there)) = seen
+        && Arc::ptr_eq(given, v)
+    {
+        *v = capped.clone();
+        for (t, n) in cut_there {
+            cut(cuts, *t, *n);
+        }
+        return;
+    }
+    let given = v.clone();
+    let mut cut_here = Cuts::new();
+    if attributes_over(v.list(), limits) {
+        let mut ignored = 0;
+        let attrs = Arc::make_mut(v).list_mut();
+        cap_attributes(attrs, &mut ignored, limits, &mut cut_here);
+    }
+    for (t, n) in &cut_here {
+        cut(cuts, *t, *n);
+    }
+    *seen = Some((given, v.clone(), cut_here));
 }
 
 fn cap_resource(
@@ -160,25 +217,12 @@ fn cap_resource(
     cuts: &mut Cuts,
     seen: &mut ResourceCheck,
 ) {
-    if let Some((given, capped, cut_there)) = &seen.last
-        && Arc::ptr_eq(given, attrs)
-    {
-        *attrs = capped.clone();
-        for (t, n) in cut_there {
-            cut(cuts, *t, *n);
-        }
-        return;
-    }
-    let given = attrs.clone();
-    let mut cut_here = Cuts::new();
-    if attributes_over(attrs, limits) {
-        let mut ignored = 0;
-        cap_attributes(Arc::make_mut(attrs), &mut ignored, limits, &mut cut_here);
-    }
-    for (t, n) in &cut_here {
-        cut(cuts, *t, *n);
-    }
-    seen.last = Some((given, attrs.clone(), cut_here));
+    cap_shared(attrs, limits, cuts, &mut seen.last);
+}
+
+/// Caps a span's scope attributes as [`cap_resource`] caps its resource's.
+fn cap_scope(scope: &mut Arc<Scope>, limits: &Limits, cuts: &mut Cuts, seen: &mut ResourceCheck) {
+    cap_shared(scope, limits, cuts, &mut seen.scope);
 }
 
 /// `what` names the record in the message; it is only formatted for a rejection.
@@ -257,6 +301,7 @@ pub(crate) fn check_span(
         &mut cuts,
     );
     cap_resource(&mut s.resource_attributes, limits, &mut cuts, seen);
+    cap_scope(&mut s.scope, limits, &mut cuts, seen);
     let over = s.events.len().saturating_sub(limits.max_events);
     s.events.truncate(limits.max_events);
     if over > 0 {
@@ -346,7 +391,26 @@ pub(crate) fn check_log(
         &mut cuts,
     );
     cap_resource(&mut r.resource_attributes, limits, &mut cuts, seen);
+    drop_scope_attributes(&mut r.scope, seen);
     Ok(cuts)
+}
+
+/// Logs files keep a scope's name and version only (`docs/formats/spans-logs.md`), so a
+/// log record's scope attributes are dropped (not counted: no log record keeps them), once
+/// per write and scope, the records of the scope still sharing one.
+fn drop_scope_attributes(scope: &mut Arc<Scope>, seen: &mut ResourceCheck) {
+    if scope.attributes.is_empty() {
+        return;
+    }
+    if let Some((given, kept, _)) = &seen.scope
+        && Arc::ptr_eq(given, scope)
+    {
+        *scope = kept.clone();
+        return;
+    }
+    let given = scope.clone();
+    Arc::make_mut(scope).attributes = Attributes::new();
+    seen.scope = Some((given, scope.clone(), Cuts::new()));
 }
 
 #[cfg(test)]
@@ -543,6 +607,69 @@ mod tests {
         assert_eq!(checked[3].0.resource_attributes.len(), 2);
         assert_eq!(*checked[5].0.resource_attributes, capped);
         assert_eq!(long[0].1, AnyValue::String("toolong".into()));
+    }
+
+    /// A span's scope attributes take the caps once per scope, its spans sharing the capped
+    /// scope; a log record's scope keeps its name and version only.
+    #[test]
+    fn scope_attributes_are_capped_for_spans_and_dropped_for_logs() {
+        let l = limits();
+        let scope = Arc::new(Scope {
+            name: "lib".into(),
+            version: "1".into(),
+            attributes: vec![
+                ("k".into(), AnyValue::String("toolong".into())),
+                ("n".into(), AnyValue::Int(1)),
+            ],
+        });
+        let mut seen = ResourceCheck::default();
+        let mut spans = Vec::new();
+        for _ in 0..2 {
+            let mut s = span();
+            s.scope = scope.clone();
+            let cuts = check_span(&mut s, &l, 0, &mut seen).unwrap();
+            assert_eq!(cuts, [(Truncation::ValueTruncated, 1)].into());
+            spans.push(s);
+        }
+        assert_eq!(
+            spans[0].scope.attributes,
+            vec![
+                ("k".into(), AnyValue::String("tool".into())),
+                ("n".into(), AnyValue::Int(1)),
+            ]
+        );
+        assert_eq!(spans[0].scope.name, "lib");
+        assert!(Arc::ptr_eq(&spans[0].scope, &spans[1].scope));
+        // Within the caps: the scope as sent, shared.
+        let fine = Arc::new(Scope {
+            attributes: vec![("k".into(), AnyValue::String("v".into()))],
+            ..Scope::default()
+        });
+        let mut s = span();
+        s.scope = fine.clone();
+        check_span(&mut s, &l, 0, &mut ResourceCheck::default()).unwrap();
+        assert!(Arc::ptr_eq(&s.scope, &fine));
+        let mut seen = ResourceCheck::default();
+        let logs: Vec<LogRecord> = (0..2)
+            .map(|_| {
+                let mut r = LogRecord {
+                    time_ns: 5,
+                    scope: scope.clone(),
+                    ..LogRecord::default()
+                };
+                assert_eq!(check_log(&mut r, &l, 0, &mut seen).unwrap(), Cuts::new());
+                r
+            })
+            .collect();
+        assert_eq!(
+            (
+                &*logs[0].scope.name,
+                &*logs[0].scope.version,
+                logs[0].scope.attributes.len()
+            ),
+            ("lib", "1", 0)
+        );
+        assert!(Arc::ptr_eq(&logs[0].scope, &logs[1].scope));
     }
 
     #[test]

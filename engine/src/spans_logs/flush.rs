@@ -120,6 +120,7 @@ mod tests {
         let scope = Arc::new(Scope {
             name: "lib".into(),
             version: "2".into(),
+            attributes: vec![("team".to_owned(), AnyValue::String("core".into()))],
         });
         let spans: Vec<SpanRecord> = (0..1_000u32)
             .map(|i| {

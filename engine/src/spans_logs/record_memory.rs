@@ -45,7 +45,7 @@ pub(crate) fn attrs_bytes(attrs: &Attributes) -> usize {
 }
 
 fn scope_bytes(s: &Scope) -> usize {
-    size_of::<Scope>() + s.name.capacity() + s.version.capacity()
+    size_of::<Scope>() + s.name.capacity() + s.version.capacity() + attrs_bytes(&s.attributes)
 }
 
 /// The shared parts `r` holds that `prev` (the record before it) does not: counted once

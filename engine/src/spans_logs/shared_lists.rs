@@ -185,6 +185,7 @@ fn resource_bytes(attrs: &Attributes, out: &mut Vec<u8>) {
 fn scope_bytes(scope: &Scope, out: &mut Vec<u8>) {
     wal_spans_logs::put_bytes(out, scope.name.as_bytes());
     wal_spans_logs::put_bytes(out, scope.version.as_bytes());
+    wal_spans_logs::put_attrs(out, &scope.attributes);
 }
 
 #[cfg(test)]
@@ -204,6 +205,7 @@ mod tests {
         Arc::new(Scope {
             name: name.into(),
             version: "1".into(),
+            ..Scope::default()
         })
     }
 
@@ -265,6 +267,7 @@ mod tests {
             &Scope {
                 name: "ab".into(),
                 version: "c".into(),
+                ..Scope::default()
             },
             &mut x,
         );
@@ -272,10 +275,27 @@ mod tests {
             &Scope {
                 name: "a".into(),
                 version: "bc".into(),
+                ..Scope::default()
             },
             &mut y,
         );
         assert_ne!(x, y);
+        // Scopes that differ by their attributes only are apart too.
+        let with = |attributes: Attributes| {
+            let mut b = Vec::new();
+            let s = Scope {
+                name: "a".into(),
+                attributes,
+                ..Scope::default()
+            };
+            scope_bytes(&s, &mut b);
+            b
+        };
+        assert_ne!(with(Vec::new()), with(kv("k", AnyValue::Int(1))));
+        assert_ne!(
+            with(kv("k", AnyValue::Int(1))),
+            with(kv("k", AnyValue::Int(2)))
+        );
     }
 
     #[test]

@@ -269,6 +269,7 @@ mod tests {
         let scope = Arc::new(Scope {
             name: "lib".into(),
             version: "1".into(),
+            attributes: vec![("team".to_owned(), AnyValue::Int(7))],
         });
         (0..n)
             .map(|i| {

@@ -589,11 +589,12 @@ const LOG_RAW_COLUMNS: [&str; 5] = [
 ];
 
 /// Whether the leaf at `path` (dotted) is stored uncompressed ([`SIGNAL_RAW_COLUMNS`],
-/// and every leaf of `links` and `resource_attribute_types`).
+/// and every leaf of `links`, `resource_attribute_types` and `scope_attribute_types`).
 fn stored_raw(path: &str) -> bool {
     SIGNAL_RAW_COLUMNS.contains(&path)
         || path.starts_with("links.")
         || path.starts_with("resource_attribute_types.")
+        || path.starts_with("scope_attribute_types.")
 }
 
 /// Integer time columns of spans and logs files written as deltas (leaf paths).

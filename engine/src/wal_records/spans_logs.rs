@@ -4,7 +4,9 @@
 //!
 //! Version 2 writes a record's resource attributes (and scope) only when they differ from
 //! the previous record's in the same WAL record: a presence byte says which (0: the
-//! previous record's, 1: written here). Version 1 records, each carrying its own, are
+//! previous record's, 1: written here; for a scope, 2: written here with its attributes,
+//! which a scope without attributes never writes, so its bytes are those of the WAL
+//! before scope attributes were stored). Version 1 records, each carrying its own, are
 //! still read: there, a record whose resource (or scope) bytes equal the previous
 //! record's shares that record's decoded value. Either way the records of one resource
 //! share it again after a restart.
@@ -54,25 +56,41 @@ impl<'a> Shared<'a> {
     /// that same list. Version 2: a presence byte, then the list if it is new.
     fn resource(&mut self, c: &mut Cursor<'a>) -> Result<Arc<Attributes>, String> {
         let v = self.version;
-        reuse(v, &mut self.resource, c, "resource", |c| attrs(c, 1))
+        reuse(v, &mut self.resource, c, ("resource", 1), |c, _| {
+            attrs(c, 1)
+        })
     }
 
-    /// The scope at the cursor, as [`Shared::resource`].
+    /// The scope at the cursor, as [`Shared::resource`]; presence byte 2 (version 2) is
+    /// a scope written with its attributes.
     fn scope(&mut self, c: &mut Cursor<'a>) -> Result<Arc<Scope>, String> {
         let v = self.version;
-        reuse(v, &mut self.scope, c, "scope", scope)
+        reuse(
+            v,
+            &mut self.scope,
+            c,
+            ("scope", SCOPE_WITH_ATTRIBUTES),
+            scope,
+        )
     }
 }
 
+/// Presence byte of a scope written with its attributes (version 2).
+const SCOPE_WITH_ATTRIBUTES: u8 = 2;
+
+/// A shared value at the cursor: `what` names it in errors, with the highest presence
+/// byte it may have; `read` reads its encoding, given that byte (1 in version 1).
 fn reuse<'a, T>(
     version: u8,
     last: &mut Option<(&'a [u8], Arc<T>)>,
     c: &mut Cursor<'a>,
-    what: &str,
-    read: impl FnOnce(&mut Cursor<'a>) -> Result<T, String>,
+    (what, max_flag): (&str, u8),
+    read: impl FnOnce(&mut Cursor<'a>, u8) -> Result<T, String>,
 ) -> Result<Arc<T>, String> {
+    let mut flag = 1;
     if version != VERSION_1 {
-        match c.u8(what)? {
+        flag = c.u8(what)?;
+        match flag {
             0 => {
                 return match last {
                     Some((_, v)) => Ok(v.clone()),
@@ -81,7 +99,7 @@ fn reuse<'a, T>(
                     )),
                 };
             }
-            1 => {}
+            f if f <= max_flag => {}
             f => return Err(format!("{what}: bad presence flag {f}")),
         }
     } else if let Some((bytes, v)) = last
@@ -91,7 +109,7 @@ fn reuse<'a, T>(
         return Ok(v.clone());
     }
     let start = c.pos;
-    let v = Arc::new(read(c)?);
+    let v = Arc::new(read(c, flag)?);
     *last = Some((&c.buf[start..c.pos], v.clone()));
     Ok(v)
 }
@@ -209,13 +227,30 @@ fn put_opt<const N: usize>(out: &mut Vec<u8>, id: &Option<[u8; N]>) {
     }
 }
 
+/// A resource's presence byte (1) and attributes.
+fn put_resource(out: &mut Vec<u8>, attrs: &Attributes) {
+    out.push(1);
+    put_attrs(out, attrs);
+}
+
+/// A scope's presence byte and encoding: 1, name, version; or, with attributes, 2, name,
+/// version, attributes.
 fn put_scope(out: &mut Vec<u8>, s: &Scope) {
+    let with_attributes = !s.attributes.is_empty();
+    out.push(if with_attributes {
+        SCOPE_WITH_ATTRIBUTES
+    } else {
+        1
+    });
     put_bytes(out, s.name.as_bytes());
     put_bytes(out, s.version.as_bytes());
+    if with_attributes {
+        put_attrs(out, &s.attributes);
+    }
 }
 
 /// Writes `v` (version 2): a 0 byte when it is the previous record's `prev` (the same
-/// shared value or an equal one), else a 1 byte and its encoding.
+/// shared value or an equal one), else `put` writes its presence byte and encoding.
 fn put_shared<T: PartialEq>(
     out: &mut Vec<u8>,
     v: &Arc<T>,
@@ -225,7 +260,6 @@ fn put_shared<T: PartialEq>(
     if prev.is_some_and(|p| Arc::ptr_eq(p, v) || **p == **v) {
         out.push(0);
     } else {
-        out.push(1);
         put(out, v);
     }
 }
@@ -294,10 +328,16 @@ fn opt<const N: usize>(c: &mut Cursor<'_>, what: &str) -> Result<Option<[u8; N]>
     }
 }
 
-fn scope(c: &mut Cursor<'_>) -> Result<Scope, String> {
+/// A scope written with presence byte `flag`: its attributes follow only after a 2.
+fn scope(c: &mut Cursor<'_>, flag: u8) -> Result<Scope, String> {
     Ok(Scope {
         name: string(c, "scope name")?,
         version: string(c, "scope version")?,
+        attributes: if flag == SCOPE_WITH_ATTRIBUTES {
+            attrs(c, 1)?
+        } else {
+            Attributes::new()
+        },
     })
 }
 
@@ -319,7 +359,7 @@ impl WalRecord for SpanRecord {
         put_bytes(out, self.status_message.as_bytes());
         put_attrs(out, &self.attributes);
         let res = prev.map(|p| &p.resource_attributes);
-        put_shared(out, &self.resource_attributes, res, put_attrs);
+        put_shared(out, &self.resource_attributes, res, put_resource);
         put_shared(out, &self.scope, prev.map(|p| &p.scope), put_scope);
         put_len(out, self.events.len());
         for e in &self.events {
@@ -409,7 +449,7 @@ impl WalRecord for LogRecord {
         put_u32(out, self.flags);
         put_attrs(out, &self.attributes);
         let res = prev.map(|p| &p.resource_attributes);
-        put_shared(out, &self.resource_attributes, res, put_attrs);
+        put_shared(out, &self.resource_attributes, res, put_resource);
         put_shared(out, &self.scope, prev.map(|p| &p.scope), put_scope);
         put_u32(out, self.dropped_attributes_count);
     }
@@ -530,8 +570,20 @@ mod tests {
     /// A version 1 record of `spans`, in the documented layout of that version: every
     /// span carries its resource attributes and scope.
     fn record_v1(t: &TenantId, spans: &[SpanRecord]) -> Vec<u8> {
+        record_old(t, spans, VERSION_1)
+    }
+
+    /// A record of `spans` as versions before scope attributes wrote it: version 1, or
+    /// version 2 with presence byte 1 before every resource and scope (a scope: its name
+    /// and version only).
+    fn record_old(t: &TenantId, spans: &[SpanRecord], version: u8) -> Vec<u8> {
         let mut out = header(t, KIND_SPANS, spans.len(), 0);
-        out[0] = VERSION_1;
+        out[0] = version;
+        let presence = |out: &mut Vec<u8>| {
+            if version != VERSION_1 {
+                out.push(1);
+            }
+        };
         for s in spans {
             out.extend_from_slice(&s.trace_id);
             out.extend_from_slice(&s.span_id);
@@ -546,8 +598,11 @@ mod tests {
             out.extend_from_slice(&s.status_code.to_le_bytes());
             put_bytes(&mut out, s.status_message.as_bytes());
             put_attrs(&mut out, &s.attributes);
+            presence(&mut out);
             put_attrs(&mut out, &s.resource_attributes);
-            put_scope(&mut out, &s.scope);
+            presence(&mut out);
+            put_bytes(&mut out, s.scope.name.as_bytes());
+            put_bytes(&mut out, s.scope.version.as_bytes());
             put_len(&mut out, s.events.len());
             for e in &s.events {
                 put_i64(&mut out, e.time_ns);
@@ -588,6 +643,7 @@ mod tests {
         let scope = Arc::new(Scope {
             name: "lib".into(),
             version: "1.0".into(),
+            ..Scope::default()
         });
         (0..12u8)
             .map(|i| {
@@ -648,6 +704,76 @@ mod tests {
         future[0] = 3;
         let err = decode::<SpanRecord>(&future).unwrap_err();
         assert_eq!(err, "unknown record version 3");
+    }
+
+    #[test]
+    fn scope_attributes_round_trip_and_scopes_without_keep_the_bytes_written_before() {
+        let t = TenantId::new("acme").unwrap();
+        let plain = Arc::new(Scope {
+            name: "lib".into(),
+            version: "1.0".into(),
+            ..Scope::default()
+        });
+        let with = Arc::new(Scope {
+            attributes: vec![
+                ("team".to_owned(), AnyValue::String("core".into())),
+                ("n".to_owned(), AnyValue::Int(3)),
+            ],
+            ..(*plain).clone()
+        });
+        let mut spans = vec![span(1), span(2), span(3), span(4)];
+        for (s, sc) in spans.iter_mut().zip([&with, &with, &plain, &with]) {
+            s.scope = sc.clone();
+        }
+        let bytes = record(&t, &spans);
+        let (_, back) = decode::<SpanRecord>(&bytes).unwrap();
+        assert_eq!(back, spans);
+        assert!(Arc::ptr_eq(&back[0].scope, &back[1].scope));
+        assert_eq!(back[2].scope.attributes, Vec::new());
+        // A record of scopes without attributes is byte for byte what versions before scope
+        // attributes wrote (presence byte 1, name and version), so a WAL written by them
+        // replays as it did. (Records of different resources and scopes: nothing refers
+        // to the previous record, in either.)
+        let other = Arc::new(Scope {
+            name: "other".into(),
+            ..Scope::default()
+        });
+        let old: Vec<SpanRecord> = [(span(5), &plain), (span(6), &other)]
+            .into_iter()
+            .enumerate()
+            .map(|(i, (mut s, scope))| {
+                s.scope = scope.clone();
+                s.resource_attributes =
+                    Arc::new(vec![("host".to_owned(), AnyValue::String(format!("h{i}")))]);
+                s
+            })
+            .collect();
+        let written_before = record_old(&t, &old, VERSION);
+        assert_eq!(record(&t, &old), written_before);
+        let (_, back) = decode::<SpanRecord>(&written_before).unwrap();
+        assert_eq!(back, old);
+        // A scope's presence byte past 2 is refused, and a resource's 2.
+        let mut rec = header(&t, KIND_SPANS, 1, 0);
+        let mut s = span(7);
+        (s.attributes, s.name) = (Vec::new(), String::new());
+        s.scope = with.clone();
+        s.encode(&mut rec, None);
+        // After the header: trace id, span id, parent (span 7 has none: its presence
+        // byte), trace state, flags, service, name, kind, start, end, status code, status
+        // message, attributes (empty strings and lists: their lengths).
+        let resource_flag = header(&t, KIND_SPANS, 1, 0).len() + 16 + 8 + 1 + 4 * 5 + 16 + 4 * 3;
+        assert_eq!(rec[resource_flag], 1, "resource presence byte");
+        let scope_flag = resource_flag + 1 + 4;
+        assert_eq!(rec[scope_flag], 2, "scope presence byte");
+        assert!(decode::<SpanRecord>(&rec).is_ok());
+        let mut bad = rec.clone();
+        bad[scope_flag] = 3;
+        let err = decode::<SpanRecord>(&bad).unwrap_err();
+        assert_eq!(err, "scope: bad presence flag 3");
+        let mut bad = rec.clone();
+        bad[resource_flag] = 2;
+        let err = decode::<SpanRecord>(&bad).unwrap_err();
+        assert_eq!(err, "resource: bad presence flag 2");
     }
 
     proptest! {

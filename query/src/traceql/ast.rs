@@ -149,6 +149,8 @@ pub enum Scope {
     Event,
     /// `link.`: an attribute of any of the span's links (likewise).
     Link,
+    /// `instrumentation.`: an attribute of the span's instrumentation scope.
+    Instrumentation,
     /// `parent.span.`: the parent span's attributes.
     ParentSpan,
     /// `parent.resource.`: the parent span's resource's attributes.
@@ -166,6 +168,7 @@ impl Scope {
             Self::Any => ".",
             Self::Event => "event.",
             Self::Link => "link.",
+            Self::Instrumentation => "instrumentation.",
             Self::ParentSpan => "parent.span.",
             Self::ParentResource => "parent.resource.",
             Self::ParentAny => "parent.",

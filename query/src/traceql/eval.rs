@@ -8,7 +8,8 @@
 //! `link.`/`link:` fields holds when it holds for one of them (Tempo's "any"), each
 //! comparison on its own (`{event.a = 1 && event.b = 2}` may match on two events). A span
 //! without events reads them as `nil`. `parent.` fields read the parent span, `nil` for a
-//! root or a parent not in the trace.
+//! root or a parent not in the trace. `instrumentation.` fields read the attributes of the
+//! span's instrumentation scope (`nil` for spans stored before they were).
 
 use std::cmp::Ordering;
 
@@ -105,6 +106,9 @@ fn field_at(t: &TraceView, i: usize, field: &Field, at: Elem) -> Value {
         Field::Attr(Scope::Link, k) => link()
             .and_then(|l| lookup(&l.attributes, k))
             .map_or(Value::Nil, from_any),
+        Field::Attr(Scope::Instrumentation, k) => {
+            lookup(&s.scope.attributes, k).map_or(Value::Nil, from_any)
+        }
         Field::Intrinsic(x) => match x {
             Intrinsic::EventName => event().map_or(Value::Nil, |e| Value::Str(e.name.clone())),
             Intrinsic::EventTimeSinceStart => event().map_or(Value::Nil, |e| {

@@ -122,6 +122,7 @@ pub fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
                 "resource" => Some("resource"),
                 "event" => Some("event"),
                 "link" => Some("link"),
+                "instrumentation" => Some("instrumentation"),
                 "parent" => Some("parent"),
                 _ => None,
             };
@@ -146,14 +147,6 @@ pub fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
                 });
                 i = next;
                 continue;
-            }
-            if text[i..].starts_with("instrumentation.") {
-                return Err(ParseError::at(
-                    text,
-                    at,
-                    "the instrumentation scope's attributes are not stored (instrumentation:name \
-                     and instrumentation:version are)",
-                ));
             }
             out.push(Token {
                 tok: Tok::Word(word.to_owned()),

@@ -622,6 +622,7 @@ impl Parser<'_> {
                     "resource" => Scope::Resource,
                     "event" => Scope::Event,
                     "link" => Scope::Link,
+                    "instrumentation" => Scope::Instrumentation,
                     "parent.span" => Scope::ParentSpan,
                     "parent.resource" => Scope::ParentResource,
                     "parent" => Scope::ParentAny,

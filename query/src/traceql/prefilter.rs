@@ -6,7 +6,9 @@
 //! type, and the maps (a tenth of the cost to read: `docs/traceql.md`, "Performance") are
 //! then not read: such an attribute sent with another type (a status code as a float) is
 //! not found by that comparison. Other attributes are compared in the `attributes` /
-//! `resource_attributes` maps, with
+//! `resource_attributes` / `scope_attributes` maps (the last: `instrumentation.`, null in
+//! files written before it, where the comparison then holds for nil only, as the
+//! in-memory evaluation reads those spans), with
 //! their type from the `*_types` maps so that `"500"` and `500` stay different values as
 //! in Tempo. An unscoped attribute compiles to the span's condition `OR` the resource's,
 //! inexact (the span's value takes precedence, which SQL does not check). What SQL cannot
@@ -201,6 +203,7 @@ fn number(v: &Value) -> Option<String> {
 fn maps(scope: Scope) -> (&'static str, &'static str) {
     match scope {
         Scope::Resource => ("resource_attributes", "resource_attribute_types"),
+        Scope::Instrumentation => ("scope_attributes", "scope_attribute_types"),
         _ => ("attributes", "attribute_types"),
     }
 }
@@ -227,7 +230,9 @@ fn compare(f: &Field, op: BinOp, v: &Value) -> Cond {
                 compare(&Field::Attr(Scope::Resource, k.clone()), op, v),
             )
         },
-        Field::Attr(scope @ (Scope::Span | Scope::Resource), k) => attribute(*scope, k, op, o, v),
+        Field::Attr(scope @ (Scope::Span | Scope::Resource | Scope::Instrumentation), k) => {
+            attribute(*scope, k, op, o, v)
+        }
         // Events, links and the parent live elsewhere than the row's maps: the in-memory
         // pass checks them.
         Field::Attr(..) => Cond::t(false),
@@ -321,7 +326,7 @@ fn regex(f: &Field, negated: bool, pattern: &str) -> Cond {
         Field::Intrinsic(Intrinsic::StatusMessage) => "status_message",
         Field::Intrinsic(Intrinsic::ScopeName) => "scope_name",
         Field::Intrinsic(Intrinsic::ScopeVersion) => "scope_version",
-        Field::Attr(scope @ (Scope::Span | Scope::Resource), k) => {
+        Field::Attr(scope @ (Scope::Span | Scope::Resource | Scope::Instrumentation), k) => {
             let (map, types) = maps(*scope);
             let key = quote(k);
             let map_cond = format!("({types}[{key}] IS NULL AND {map}[{key}] {o} {re})");

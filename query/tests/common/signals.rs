@@ -53,6 +53,7 @@ fn scope() -> Arc<Scope> {
     Arc::new(Scope {
         name: "strata-test".into(),
         version: "1.0".into(),
+        attributes: attrs(&[("team", s("core")), ("tier", AnyValue::Int(2))]),
     })
 }
 

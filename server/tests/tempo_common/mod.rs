@@ -8,7 +8,9 @@ pub mod search;
 
 use base64::Engine as _;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, InstrumentationScope, KeyValue, any_value::Value,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
@@ -80,6 +82,8 @@ pub fn span(
     }
 }
 
+/// A request of `service`'s `spans`, their instrumentation scope `tempo-test` 1 with the
+/// attributes `team` = `team-<service>` and `shard` = 1 (an int).
 pub fn spans_request(service: &str, spans: Vec<Span>) -> Vec<u8> {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
@@ -91,6 +95,15 @@ pub fn spans_request(service: &str, spans: Vec<Span>) -> Vec<u8> {
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "tempo-test".into(),
+                    version: "1".into(),
+                    attributes: vec![
+                        kv("team", Value::StringValue(format!("team-{service}"))),
+                        kv("shard", Value::IntValue(1)),
+                    ],
+                    ..Default::default()
+                }),
                 spans,
                 ..Default::default()
             }],

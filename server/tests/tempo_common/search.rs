@@ -97,6 +97,21 @@ pub fn check_search(server: &Server, t0_ns: u64) {
         "3",
     ));
     assert_eq!(trace_ids(&body), vec![hex(0xaa, 16)]);
+    // An attribute of the instrumentation scope (db's spans are of team-db's scope).
+    let body = with_window(w("{instrumentation.team=\"team-db\"}", "20", "3"));
+    assert_eq!(trace_ids(&body), vec![hex(0xaa, 16)]);
+    assert_eq!(
+        body["traces"][0]["spanSets"][0]["spans"][0]["spanID"],
+        hex(4, 8)
+    );
+    let body = with_window(w(
+        "{instrumentation.shard=1 && instrumentation.team!=\"team-db\" && status=error}",
+        "20",
+        "3",
+    ));
+    assert_eq!(trace_ids(&body), vec![hex(0xbb, 16)]);
+    let body = with_window(w("{instrumentation.team=nil}", "20", "3"));
+    assert_eq!(body["traces"], json!([]));
     // Outside the window: nothing.
     let body = search(server, &[("q", "{}"), ("start", "1000"), ("end", "2000")]);
     assert_eq!(body["traces"], json!([]));

@@ -15,6 +15,11 @@
 //! Files that do not (written by an older version) go through the merge whole: a file not
 //! sorted by the current key is sorted in memory first, as before.
 //!
+//! The output takes the newest layout among the inputs': columns are only ever added, at
+//! the end of a table and nullable (`docs/formats/spans-logs.md`), so that is the input
+//! schema with the most columns, and an input without some of them is read with those
+//! columns null, as SQL reads such a file.
+//!
 //! Memory: a copy streams each chunk through a buffer (`std::io::copy`); a row group's
 //! bloom filter, column index and offset index are held until the file is closed, as the
 //! writer does for the row groups it encodes. The merge holds a bounded number of rows per
@@ -23,6 +28,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use arrow::array::{RecordBatch, new_null_array};
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowSchemaConverter;
@@ -230,7 +236,14 @@ fn compact_files_copying(
         .iter()
         .map(|p| Input::open(p.as_ref(), key))
         .collect::<Result<Vec<_>>>()?;
-    let Some(schema) = inputs.first().map(|i| i.schema().clone()) else {
+    // The first input's schema unless a later one has more columns (a newer layout).
+    let mut widest: Option<&SchemaRef> = None;
+    for s in inputs.iter().map(Input::schema) {
+        if widest.is_none_or(|w| w.fields().len() < s.fields().len()) {
+            widest = Some(s);
+        }
+    }
+    let Some(schema) = widest.cloned() else {
         return Err(bad(out, "nothing to compact"));
     };
     let descr = ArrowSchemaConverter::new()
@@ -266,18 +279,15 @@ fn compact_files_copying(
     let mut streams: Vec<BatchStream> = Vec::with_capacity(runs.len());
     for (i, groups) in runs {
         let input = &inputs[i];
-        let stream = input.batches(groups, rows)?;
-        if input.sorted {
-            streams.push(stream);
-        } else {
-            streams.push(sorted_in_memory(
-                &input.path,
-                input.schema(),
-                stream,
-                key,
-                rows,
-            )?);
+        let mut stream = input.batches(groups, rows)?;
+        if !input.sorted {
+            stream = sorted_in_memory(&input.path, input.schema(), stream, key, rows)?;
         }
+        if input.schema() != &schema {
+            let (path, schema) = (input.path.clone(), schema.clone());
+            stream = Box::new(stream.map(move |b| conform(&b?, &schema, &path)));
+        }
+        streams.push(stream);
     }
     let mut writer = parquet_io::signal_writer_by(out, schema, key, by)?;
     let mut stats = CopyStats {
@@ -295,6 +305,23 @@ fn compact_files_copying(
         Ok(())
     })?;
     Ok((bytes, stats))
+}
+
+/// `batch`, of a file written before some of `schema`'s columns existed, with `schema`'s
+/// columns: its own, by name, and nulls for those it lacks (each must be nullable, as
+/// every column added to a table is). `path` names the file in errors.
+pub(crate) fn conform(batch: &RecordBatch, schema: &SchemaRef, path: &Path) -> Result<RecordBatch> {
+    let rows = batch.num_rows();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(c) => Ok(c.clone()),
+            None if f.is_nullable() => Ok(new_null_array(f.data_type(), rows)),
+            None => Err(bad(path, format!("column {} is missing", f.name()))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| bad(path, e))
 }
 
 /// The whole of an input not sorted by `key`, sorted, as batches of `rows`.
@@ -320,6 +347,7 @@ fn sorted_in_memory(
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::sync::Arc;
 
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::file::serialized_reader::ReadOptionsBuilder;
@@ -570,6 +598,45 @@ mod tests {
         assert_groups_sorted(&groups);
         assert_eq!(by_trace(&groups.concat()), by_trace(&sets.concat()));
         assert!(Input::open(&out, key).unwrap().sorted);
+    }
+
+    /// A file written before the scope attribute columns merges with one of the newer
+    /// layout, in either order, into a file of the newer layout: its rows with the new
+    /// columns null (read back: no scope attributes), the newer file's row groups copied.
+    #[test]
+    fn a_file_of_an_older_layout_merges_into_the_newer_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = sort_key(Signal::Traces);
+        let scope = Arc::new(crate::Scope {
+            name: "lib".into(),
+            attributes: vec![("team".into(), AnyValue::String("core".into()))],
+            ..crate::Scope::default()
+        });
+        let mut new = spans(2, 2_000);
+        for s in &mut new {
+            s.scope = scope.clone();
+        }
+        let old = spans(1, 1_500);
+        let refs: Vec<&SpanRecord> = old.iter().collect();
+        let batch = merge::sort_batch(&SpanRecord::to_batch(&refs).unwrap(), key).unwrap();
+        let n = batch.num_columns();
+        let old_layout = batch.project(&(0..n - 2).collect::<Vec<_>>()).unwrap();
+        let old_path = dir.path().join("old.parquet");
+        parquet_io::write_signal_file(&old_path, &old_layout, key).unwrap();
+        let new_path = dir.path().join("new.parquet");
+        write(&new_path, &new);
+        let all = by_trace(&[old.clone(), new.clone()].concat());
+        for (i, inputs) in [[&old_path, &new_path], [&new_path, &old_path]]
+            .iter()
+            .enumerate()
+        {
+            let out = dir.path().join(format!("out{i}.parquet"));
+            let (_, stats) =
+                compact_files_copying(inputs, key, &out, 1_000, WrittenBy::Compaction).unwrap();
+            assert_eq!((stats.copied_rows, stats.merged.rows), (2_000, 1_500));
+            assert_eq!(Input::open(&out, key).unwrap().schema(), &batch.schema());
+            assert_eq!(by_trace(&read_groups::<SpanRecord>(&out).concat()), all);
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::Result;
-use crate::model::anyvalue::AnyValue;
+use crate::model::anyvalue::{AnyValue, Attributes};
 use crate::model::records::{LogRecord, Scope};
 use crate::spans_logs::arrow::{
     AttrBuilder, AttributeMaps, Cols, RenderedRows, batch_of, read_attrs,
@@ -124,6 +124,7 @@ pub(crate) fn logs_from_batch_at(batch: &RecordBatch, path: &Path) -> Result<Vec
             scope: Arc::new(Scope {
                 name: scope_name.value(i).to_owned(),
                 version: scope_version.value(i).to_owned(),
+                attributes: Attributes::new(),
             }),
             dropped_attributes_count: dropped.value(i),
         });
@@ -155,6 +156,7 @@ mod tests {
             scope: Arc::new(Scope {
                 name: "s".into(),
                 version: "v".into(),
+                ..Scope::default()
             }),
             dropped_attributes_count: 1,
         };

@@ -61,6 +61,7 @@ pub(crate) fn spans_batch_with(
         spans.len(),
         spans.iter().take(1).map(|s| &*s.resource_attributes),
     );
+    let mut scope = AttrBuilder::new();
     let mut top = TopColumns::with_capacity(spans.len());
     let (mut ev_attrs, mut ln_attrs) = (AttrBuilder::new(), AttrBuilder::new());
     let (mut ev_time, mut ev_name, mut ev_dropped) = (Vec::new(), Vec::new(), Vec::new());
@@ -81,6 +82,7 @@ pub(crate) fn spans_batch_with(
             AttributeMaps::Built => resource.append_shared(&s.resource_attributes)?,
             AttributeMaps::Deferred => resource.append(&Vec::new())?,
         }
+        scope.append_shared(&s.scope.attributes)?;
         ev_lens.push(s.events.len());
         for e in &s.events {
             ev_time.push(e.time_ns);
@@ -99,6 +101,7 @@ pub(crate) fn spans_batch_with(
     }
     let (attrs, attr_types, own) = attrs.finish_as(maps)?;
     let (resource, resource_types) = resource.finish()?;
+    let (scope_attrs, scope_types) = scope.finish()?;
     let (ev_attrs, ev_types) = ev_attrs.finish()?;
     let (ln_attrs, ln_types) = ln_attrs.finish()?;
     let events = list(
@@ -140,8 +143,20 @@ pub(crate) fn spans_batch_with(
     cols.extend(scope);
     cols.extend([("events", events, false), ("links", links, false)]);
     cols.extend(dropped);
+    // Last, and nullable: files written before them lack them (a reader of such a file
+    // sees nulls, `docs/formats/spans-logs.md`), and the leaves of every column before
+    // them keep their index.
+    cols.extend([
+        (SCOPE_ATTRIBUTES, scope_attrs, true),
+        (SCOPE_ATTRIBUTE_TYPES, scope_types, true),
+    ]);
     Ok((batch_of(cols)?, own))
 }
+
+/// The scope attributes columns (the last two of the table).
+pub(crate) const SCOPE_ATTRIBUTES: &str = "scope_attributes";
+/// Their types map.
+pub(crate) const SCOPE_ATTRIBUTE_TYPES: &str = "scope_attribute_types";
 
 /// The list column `name`'s struct values for row `i`.
 fn items(c: &Cols<'_>, name: &str, i: usize) -> Result<StructArray> {
@@ -197,6 +212,18 @@ pub(crate) fn spans_from_batch_at(batch: &RecordBatch, path: &Path) -> Result<Ve
     );
     let attrs_at =
         |kv: &MapArray, types: &MapArray, i| read_attrs(kv, types, i).map_err(|e| c.bad(e));
+    // Files written before scope attributes lack the columns (SQL reads them as nulls).
+    let scope_maps = match (
+        batch.column_by_name(SCOPE_ATTRIBUTES),
+        batch.column_by_name(SCOPE_ATTRIBUTE_TYPES),
+    ) {
+        (None, None) => None,
+        _ => Some((maps(SCOPE_ATTRIBUTES)?, maps(SCOPE_ATTRIBUTE_TYPES)?)),
+    };
+    let scope_attrs_at = |i: usize| match scope_maps {
+        Some((kv, types)) if kv.is_valid(i) && types.is_valid(i) => attrs_at(kv, types, i),
+        _ => Ok(Vec::new()),
+    };
     let known = KnownColumns::new(
         [
             string(STRING_COLUMNS[0].0)?,
@@ -261,6 +288,7 @@ pub(crate) fn spans_from_batch_at(batch: &RecordBatch, path: &Path) -> Result<Ve
             scope: Arc::new(Scope {
                 name: scope_name.value(i).to_owned(),
                 version: scope_version.value(i).to_owned(),
+                attributes: scope_attrs_at(i)?,
             }),
             events,
             links,
@@ -308,6 +336,10 @@ mod tests {
             scope: Arc::new(Scope {
                 name: "lib".into(),
                 version: "1".into(),
+                attributes: vec![
+                    ("team".into(), AnyValue::String("core".into())),
+                    ("n".into(), AnyValue::Int(2)),
+                ],
             }),
             events: vec![SpanEvent {
                 time_ns: 120,
@@ -343,6 +375,54 @@ mod tests {
             .unwrap();
         assert_eq!((route.value(0), route.is_null(1)), ("/x", true));
         assert_eq!(batch.column_by_name("duration_ns").unwrap().len(), 3);
+    }
+
+    /// Batches of files written before scope attributes were stored (without the last two
+    /// columns), or as SQL reads such a file (the columns null), read back with none.
+    #[test]
+    fn spans_without_the_scope_attribute_columns_read_back_without_scope_attributes() {
+        let span = SpanRecord {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            scope: Arc::new(Scope {
+                name: "lib".into(),
+                version: "1".into(),
+                attributes: vec![("team".into(), AnyValue::String("core".into()))],
+            }),
+            ..SpanRecord::default()
+        };
+        let batch = spans_batch(&[&span, &span]).unwrap();
+        let n = batch.num_columns();
+        assert_eq!(
+            (
+                batch.schema().field(n - 2).name(),
+                batch.schema().field(n - 1).name()
+            ),
+            (
+                &SCOPE_ATTRIBUTES.to_owned(),
+                &SCOPE_ATTRIBUTE_TYPES.to_owned()
+            )
+        );
+        let mut want = span.clone();
+        want.scope = Arc::new(Scope {
+            attributes: Vec::new(),
+            ..(*span.scope).clone()
+        });
+        let old = batch.project(&(0..n - 2).collect::<Vec<_>>()).unwrap();
+        assert_eq!(
+            spans_from_batch(&old).unwrap(),
+            vec![want.clone(), want.clone()]
+        );
+        let schema = batch.schema();
+        let mut columns = batch.columns().to_vec();
+        for c in &mut columns[n - 2..] {
+            *c = arrow::array::new_null_array(c.data_type(), 2);
+        }
+        let nulls = RecordBatch::try_new(schema, columns).unwrap();
+        assert_eq!(spans_from_batch(&nulls).unwrap(), vec![want.clone(), want]);
+        // One map without the other is a damaged batch, not an old one.
+        let half = batch.project(&(0..n - 1).collect::<Vec<_>>()).unwrap();
+        assert!(spans_from_batch(&half).is_err());
     }
 
     #[test]
@@ -506,6 +586,7 @@ mod tests {
             "attributes.entries.keys",
             "attributes.entries.values",
             "resource_attributes.entries.values",
+            "scope_attributes.entries.keys",
             "events.list.item.name",
         ] {
             assert!(matches!(codec(name), Compression::ZSTD(_)), "{name}");
@@ -520,6 +601,7 @@ mod tests {
             "events.list.item.time",
             "links.list.item.trace_id",
             "resource_attribute_types.entries.values",
+            "scope_attribute_types.entries.keys",
         ] {
             assert_eq!(codec(name), Compression::UNCOMPRESSED, "{name}");
         }

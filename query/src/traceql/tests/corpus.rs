@@ -27,7 +27,9 @@
 //! D (+1 h 5 s) batch nightly 2s internal unset job.priority=1.5
 //! ```
 //! Resources: frontend, cart and products in `deployment.environment=prod`, checkout in
-//! `staging`, batch without one.
+//! `staging`, batch without one. Every span's instrumentation scope is `corpus` 1; its
+//! attributes: frontend `team=web`, `sampling.ratio=0.5` (double); cart `team=cart`,
+//! `pool=4` (int); checkout `team=payments`, `beta=true`; products and batch none.
 
 use std::sync::Arc;
 
@@ -109,9 +111,24 @@ fn span(
         scope: Arc::new(Scope {
             name: "corpus".into(),
             version: "1".into(),
+            attributes: scope_attributes(service),
         }),
         ..SpanRecord::default()
     }
+}
+
+/// The attributes of the instrumentation scope of `service`'s spans.
+fn scope_attributes(service: &str) -> Vec<(String, AnyValue)> {
+    let list = match service {
+        "frontend" => vec![
+            ("team", s("web")),
+            ("sampling.ratio", AnyValue::Double(0.5)),
+        ],
+        "cart" => vec![("team", s("cart")), ("pool", AnyValue::Int(4))],
+        "checkout" => vec![("team", s("payments")), ("beta", AnyValue::Bool(true))],
+        _ => vec![],
+    };
+    list.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 const SERVER: i32 = 2;

@@ -60,6 +60,21 @@ async fn count_over_time() {
             series(vec![svc("products")], &[0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0]),
         ]
     );
+    // By an attribute of the instrumentation scope.
+    let team = |t: &str| ("instrumentation.team", Value::Str(t.into()));
+    assert_eq!(
+        sorted(
+            c.metrics(
+                "{ instrumentation.team != nil } | count_over_time() by (instrumentation.team)"
+            )
+            .await
+        ),
+        vec![
+            series(vec![team("cart")], &[0.0, 0.0, 3.0, 0.0, 0.0, 3.0, 0.0]),
+            series(vec![team("payments")], &[0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0]),
+            series(vec![team("web")], &[0.0, 1.0, 2.0, 1.0, 1.0, 1.0, 0.0]),
+        ]
+    );
 }
 
 /// "The `rate` function": matching spans per second of the step.

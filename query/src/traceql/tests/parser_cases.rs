@@ -373,13 +373,6 @@ fn errors_carry_their_position() {
             "a spanset filter must be a boolean expression",
         ),
         (
-            "{ instrumentation.name = 1 }",
-            2,
-            1,
-            3,
-            "the instrumentation scope's attributes are not stored",
-        ),
-        (
             "{ } | quantile_over_time(duration, 2)",
             35,
             1,

@@ -101,6 +101,14 @@ async fn exact_conditions_select_exactly_the_matching_spans() {
         "{ true }",
         "{ false }",
         r#"{ instrumentation:name = "corpus" }"#,
+        r#"{ instrumentation.team = "cart" }"#,
+        r#"{ instrumentation.team =~ "ca.*|web" }"#,
+        "{ instrumentation.pool > 3 }",
+        r#"{ instrumentation.pool = "4" }"#,
+        "{ instrumentation.sampling.ratio = 0.5 }",
+        "{ instrumentation.beta = true }",
+        "{ instrumentation.team = nil }",
+        "{ instrumentation.team != nil }",
     ];
     for q in exact {
         let cond = condition(q);

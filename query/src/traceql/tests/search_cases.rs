@@ -91,11 +91,49 @@ async fn event_link_and_parent_scopes() {
         (Scope::ParentSpan, "parent.span.a"),
         (Scope::ParentResource, "parent.resource.a"),
         (Scope::ParentAny, "parent.a"),
+        (Scope::Instrumentation, "instrumentation.a"),
     ] {
         assert_eq!(Field::Attr(scope, "a".into()).to_string(), printed);
     }
-    let e = parse(r#"{ instrumentation.a = 1 }"#).expect_err("refused");
-    assert!(e.to_string().contains("not stored"), "{e}");
+}
+
+/// "Instrumentation scope attributes": `instrumentation.<key>`, the attributes of the
+/// span's instrumentation scope (frontend's `team=web`, cart's `team=cart` ...; trace E
+/// in memory, the rest in files).
+#[tokio::test]
+async fn instrumentation_scope_attributes() {
+    let c = Corpus::new();
+    check(
+        &c,
+        &[
+            (r#"{ instrumentation.team = "cart" }"#, "e:345 a:345"),
+            (
+                r#"{ instrumentation.team = "web" && kind = server }"#,
+                "e:1 b:1 a:1",
+            ),
+            (
+                r#"{ instrumentation.team =~ "ca.*|pay.*" }"#,
+                "e:345 c:123 a:345",
+            ),
+            (r#"{ instrumentation.team != "web" }"#, "e:345 c:123 a:345"),
+            ("{ instrumentation.pool > 3 }", "e:345 a:345"),
+            (r#"{ instrumentation.pool = "4" }"#, "-"),
+            ("{ instrumentation.sampling.ratio = 0.5 }", "e:12 b:12 a:12"),
+            ("{ instrumentation.beta = true }", "c:123"),
+            ("{ instrumentation.team = nil }", "d:1 b:345"),
+            (
+                r#"{ instrumentation.team != nil && resource.service.name = "products" }"#,
+                "-",
+            ),
+            // Unscoped attributes are the span's or the resource's, not the scope's.
+            (r#"{ .team = "cart" }"#, "-"),
+            (
+                r#"{ instrumentation.team = "web" } >> { instrumentation.pool = 4 }"#,
+                "e:345 a:345",
+            ),
+        ],
+    )
+    .await;
 }
 
 /// "Select spans" / "Intrinsic fields" and "Comparison operators": each intrinsic.

@@ -6,7 +6,9 @@
 //! - times in microseconds; ids in lower-case hex (32 and 16 digits);
 //! - span kind, status, scope and trace state become tags (`span.kind`,
 //!   `otel.status_code`, `otel.status_description`, `error`, `otel.scope.name`,
-//!   `otel.scope.version`, `w3c.tracestate`);
+//!   `otel.scope.version`, `w3c.tracestate`); the scope's attributes, which Jaeger's
+//!   translator drops, become tags `otel.scope.attributes.<key>` (Strata's own naming:
+//!   no convention names them);
 //! - events become logs (`event` field first, then the event's attributes);
 //! - a process per distinct (service, resource attributes), `p1`, `p2`, ... in first-seen
 //!   order; its tags are the resource attributes without `service.name`.
@@ -178,6 +180,9 @@ fn micros(ns: i64) -> i64 {
     ns.div_euclid(1_000)
 }
 
+/// The prefix of the tags that hold the scope's attributes.
+pub(crate) const SCOPE_ATTRIBUTE_TAG: &str = "otel.scope.attributes.";
+
 /// The span's own tags, then those Jaeger derives from OTLP fields.
 fn span_tags(s: &SpanRecord) -> Vec<Tag> {
     let mut tags: Vec<Tag> = s.attributes.iter().map(|(k, v)| tag(k, v)).collect();
@@ -186,6 +191,9 @@ fn span_tags(s: &SpanRecord) -> Vec<Tag> {
     }
     if !s.scope.version.is_empty() {
         tags.push(string_tag("otel.scope.version", &s.scope.version));
+    }
+    for (k, v) in &s.scope.attributes {
+        tags.push(tag(&format!("{SCOPE_ATTRIBUTE_TAG}{k}"), v));
     }
     let kind = span_kind_name(s.kind);
     if !kind.is_empty() {
@@ -319,6 +327,7 @@ mod tests {
             scope: Scope {
                 name: "lib".into(),
                 version: "1.2".into(),
+                attributes: vec![("team".into(), AnyValue::Int(7))],
             }
             .into(),
             events: vec![SpanEvent {
@@ -366,6 +375,10 @@ mod tests {
         assert_eq!(find("error")["value"], true);
         assert_eq!(find("otel.status_description")["value"], "boom");
         assert_eq!(find("otel.scope.name")["value"], "lib");
+        assert_eq!(
+            find("otel.scope.attributes.team"),
+            serde_json::json!({"key":"otel.scope.attributes.team","type":"int64","value":7})
+        );
         assert_eq!(
             json["logs"][0]["fields"][0],
             serde_json::json!({"key":"event","type":"string","value":"retry"})

@@ -13,6 +13,8 @@ use datafusion::prelude::SessionContext;
 use strata_engine::{Engine, KnownType, SpanSearch, TenantId, span_attribute_column};
 use strata_query::sql::{self, SqlConfig};
 
+use super::model::SCOPE_ATTRIBUTE_TAG;
+
 /// A trace search (`/api/traces`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Search {
@@ -37,7 +39,7 @@ fn ts(ns: i64) -> String {
 }
 
 /// The condition for one Jaeger tag: the tags Jaeger derives from OTLP fields map back to
-/// those fields; any other key matches a span attribute or a resource attribute (their text
+/// those fields (`otel.scope.attributes.<key>`: the scope's attribute); any other key matches a span attribute or a resource attribute (their text
 /// forms: `true`, `42`, `1.5` as Jaeger's UI writes them). A well-known attribute is
 /// matched in its own column too, where it is stored when of the column's type.
 fn tag_condition(key: &str, value: &str) -> String {
@@ -58,6 +60,11 @@ fn tag_condition(key: &str, value: &str) -> String {
         "otel.status_description" => format!("status_message = {}", quote(value)),
         "otel.scope.name" => format!("scope_name = {}", quote(value)),
         "otel.scope.version" => format!("scope_version = {}", quote(value)),
+        _ if key.starts_with(SCOPE_ATTRIBUTE_TAG) => format!(
+            "scope_attributes[{}] = {}",
+            quote(&key[SCOPE_ATTRIBUTE_TAG.len()..]),
+            quote(value)
+        ),
         _ => {
             let maps = format!(
                 "attributes[{k}] = {v} OR resource_attributes[{k}] = {v}",
@@ -332,6 +339,11 @@ mod tests {
         assert_eq!(
             tag_condition("http.url", "/x"),
             format!("({})", maps("http.url", "/x"))
+        );
+        // A scope attribute's tag is matched in the scope's map only.
+        assert_eq!(
+            tag_condition("otel.scope.attributes.o'k", "v"),
+            "scope_attributes['o''k'] = 'v'"
         );
     }
 }

@@ -1,8 +1,9 @@
 //! Stored spans back into OTLP's structures (the `opentelemetry-proto` types the OTLP
 //! ingest decodes): one `ResourceSpans` per distinct resource, one `ScopeSpans` per scope
-//! within it, spans in start order. Everything the ingest kept comes back as sent: ids,
-//! trace state, flags, kind, times, status, attributes (the well-known columns' ones
-//! first, as the engine restores them), events, links and dropped counts.
+//! (name, version and attributes) within it, spans in start order. Everything the ingest
+//! kept comes back as sent: ids, trace state, flags, kind, times, status, attributes (the
+//! well-known columns' ones first, as the engine restores them), events, links and
+//! dropped counts.
 
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue as ProtoValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList, any_value,
@@ -94,10 +95,13 @@ fn span(s: &SpanRecord) -> Span {
 }
 
 fn scope(s: &Scope) -> Option<InstrumentationScope> {
-    (!s.name.is_empty() || !s.version.is_empty()).then(|| InstrumentationScope {
-        name: s.name.clone(),
-        version: s.version.clone(),
-        ..Default::default()
+    (!s.name.is_empty() || !s.version.is_empty() || !s.attributes.is_empty()).then(|| {
+        InstrumentationScope {
+            name: s.name.clone(),
+            version: s.version.clone(),
+            attributes: attributes(&s.attributes),
+            ..Default::default()
+        }
     })
 }
 
@@ -174,6 +178,7 @@ mod tests {
             scope: Arc::new(Scope {
                 name: scope.into(),
                 version: "1".into(),
+                attributes: vec![("team".into(), AnyValue::String(scope.into()))],
             }),
             ..SpanRecord::default()
         }
@@ -193,6 +198,9 @@ mod tests {
             Some("service.name")
         );
         assert_eq!(a.scope_spans.len(), 2);
+        let sc = a.scope_spans[0].scope.as_ref().expect("scope");
+        assert_eq!((sc.name.as_str(), sc.attributes.len()), ("lib", 1));
+        assert_eq!(sc.attributes[0].key, "team");
         assert_eq!(a.scope_spans[0].spans[0].span_id, vec![1; 8]);
         assert!(a.scope_spans[0].spans[0].parent_span_id.is_empty());
         assert_eq!(a.scope_spans[1].spans[0].parent_span_id, vec![1; 8]);

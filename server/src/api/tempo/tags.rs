@@ -1,8 +1,9 @@
 //! Tag names and values (`/api/search/tags`, `/api/v2/search/tags`,
 //! `/api/search/tag/{tag}/values`, `/api/v2/search/tag/{tag}/values`), as SQL over the
 //! tenant's `spans` table between `start` and `end` (default: the last hour, where Tempo
-//! looks at its recent data): attribute keys of the `attributes` and `resource_attributes`
-//! maps and of the well-known attribute columns; values from the same places, typed by the
+//! looks at its recent data): attribute keys of the `attributes`, `resource_attributes`
+//! and `scope_attributes` maps (`instrumentation.`), of the spans' events and links, and
+//! of the well-known attribute columns; values from the same places, typed by the
 //! `*_types` maps as Tempo types them (`string`, `int`, `float`, `bool`); intrinsics as
 //! Tempo answers them (`status` and `kind` as `keyword`s, `name`, `statusMessage`,
 //! `rootServiceName`, `rootName` from their columns, `duration` with no values).
@@ -206,6 +207,15 @@ struct Names {
     resource: Vec<String>,
     event: Vec<String>,
     link: Vec<String>,
+    instrumentation: Vec<String>,
+}
+
+/// Where the attribute names of a scope are.
+enum Keys {
+    /// The keys of a map column of `spans`.
+    Map(&'static str),
+    /// The keys of the attribute maps of a list column's items (`events`, `links`).
+    Items(&'static str),
 }
 
 /// The attribute names of the window in the scopes `want` asks for.
@@ -232,17 +242,26 @@ async fn attribute_names(
         names.span.truncate(l.limit);
     }
     let lists = [
-        (want.resource, &mut names.resource, None),
-        (want.event, &mut names.event, Some("events")),
-        (want.link, &mut names.link, Some("links")),
+        (
+            want.resource,
+            &mut names.resource,
+            Keys::Map("resource_attributes"),
+        ),
+        (want.event, &mut names.event, Keys::Items("events")),
+        (want.link, &mut names.link, Keys::Items("links")),
+        (
+            want.instrumentation,
+            &mut names.instrumentation,
+            Keys::Map("scope_attributes"),
+        ),
     ];
-    for (wanted, out, list) in lists {
+    for (wanted, out, keys) in lists {
         if !wanted {
             continue;
         }
-        let sql = match list {
-            None => keys_sql("resource_attributes", &cond, l.limit),
-            Some(list) => item_keys_sql(list, &cond, l.limit),
+        let sql = match keys {
+            Keys::Map(map) => keys_sql(map, &cond, l.limit),
+            Keys::Items(list) => item_keys_sql(list, &cond, l.limit),
         };
         out.extend(
             texts(&run(queries, tenant, &sql).await?, 0)
@@ -254,7 +273,8 @@ async fn attribute_names(
 }
 
 /// `GET /api/search/tags`: `{"tagNames":[...]}`, span and resource attribute names (with
-/// `scope=intrinsic`, the intrinsics; with `scope=event` or `link`, those attributes).
+/// `scope=intrinsic`, the intrinsics; with `scope=event`, `link` or `instrumentation`,
+/// those attributes).
 pub(crate) async fn names_v1(
     State(queries): State<Queries>,
     ReadTenant(tenant): ReadTenant,
@@ -267,10 +287,10 @@ pub(crate) async fn names_v1(
     let mut want = scopes(scope.as_deref())?;
     if scope.is_none() {
         // Tempo's v1 list without a scope: span and resource attributes.
-        (want.event, want.link) = (false, false);
+        (want.event, want.link, want.instrumentation) = (false, false, false);
     }
     let n = attribute_names(&queries, &tenant, &l, want).await?;
-    let mut names: Vec<String> = [n.span, n.resource, n.event, n.link].concat();
+    let mut names: Vec<String> = [n.span, n.resource, n.event, n.link, n.instrumentation].concat();
     if want.intrinsic && scope.is_some() {
         names.extend(INTRINSICS.iter().map(|s| (*s).to_owned()));
     }
@@ -288,7 +308,7 @@ struct Scopes {
     intrinsic: bool,
     event: bool,
     link: bool,
-    /// The instrumentation scope: listed, always empty (its attributes are not stored).
+    /// The attributes of the spans' instrumentation scopes.
     instrumentation: bool,
 }
 
@@ -309,7 +329,7 @@ fn scopes(scope: Option<&str>) -> Result<Scopes, Error> {
             intrinsic: true,
             event: true,
             link: true,
-            instrumentation: false,
+            instrumentation: true,
         },
         Some(name @ ("span" | "resource" | "intrinsic" | "event" | "link" | "instrumentation")) => {
             only(name)
@@ -340,14 +360,13 @@ pub(crate) async fn names_v2(
         (want.span, "span", n.span),
         (want.event, "event", n.event),
         (want.link, "link", n.link),
+        (want.instrumentation, "instrumentation", n.instrumentation),
     ] {
-        // Unscoped, event and link are listed only where spans have such attributes.
+        // Unscoped, event, link and instrumentation are listed only where spans have such
+        // attributes.
         if wanted && (scope.is_some() || !tags.is_empty() || matches!(name, "resource" | "span")) {
             out.push(json!({"name": name, "tags": tags}));
         }
-    }
-    if want.instrumentation {
-        out.push(json!({"name": "instrumentation", "tags": []}));
     }
     if want.intrinsic {
         out.push(json!({"name": "intrinsic", "tags": INTRINSICS}));
@@ -366,6 +385,8 @@ enum Source {
     Any(String),
     /// An attribute of the spans' events (`events`) or links (`links`).
     Item(&'static str, String),
+    /// An attribute of the spans' instrumentation scopes.
+    Instrumentation(String),
     /// The names of the spans' events (`event:name`).
     EventName,
     /// A fixed list (`status`, `kind`, `duration`).
@@ -402,6 +423,9 @@ fn source_v2(tag: &str) -> Result<Source, Error> {
     if let Some(k) = tag.strip_prefix("link.") {
         return Ok(Source::Item("links", k.to_owned()));
     }
+    if let Some(k) = tag.strip_prefix("instrumentation.") {
+        return Ok(Source::Instrumentation(k.to_owned()));
+    }
     Ok(match tag {
         "status" | "span:status" => Source::Fixed("keyword", STATUSES),
         "kind" | "span:kind" => Source::Fixed("keyword", KINDS),
@@ -419,7 +443,7 @@ fn source_v2(tag: &str) -> Result<Source, Error> {
         "rootName" | "trace:rootName" => Source::Column("name", "parent_span_id IS NULL"),
         other => {
             return Err(bad(format!(
-                "unsupported tag {other:?}: use resource.<key>, span.<key>, event.<key>, link.<key>, .<key> or an intrinsic"
+                "unsupported tag {other:?}: use resource.<key>, span.<key>, event.<key>, link.<key>, instrumentation.<key>, .<key> or an intrinsic"
             )));
         }
     })
@@ -504,6 +528,11 @@ async fn values(
         }
         Source::Item(list, k) => {
             let sql = map_values_sql((&items_sql(list, &cond), "a", "ty"), k, "true", l.limit);
+            return Ok(typed(&run(queries, tenant, &sql).await?));
+        }
+        Source::Instrumentation(k) => {
+            let from = ("spans", "scope_attributes", "scope_attribute_types");
+            let sql = map_values_sql(from, k, &cond, l.limit);
             return Ok(typed(&run(queries, tenant, &sql).await?));
         }
         Source::Span(k) => (Some(k), None),
@@ -600,6 +629,10 @@ mod tests {
             Some(Source::Span("http.route".into()))
         );
         assert_eq!(source_v2(".a.b").ok(), Some(Source::Any("a.b".into())));
+        assert_eq!(
+            source_v2("instrumentation.team").ok(),
+            Some(Source::Instrumentation("team".into()))
+        );
         assert_eq!(
             source_v2("status").ok(),
             Some(Source::Fixed("keyword", STATUSES))

@@ -330,6 +330,7 @@ pub(crate) fn scope() -> Arc<Scope> {
     Arc::new(Scope {
         name: SCOPE_NAME.to_owned(),
         version: String::new(),
+        ..Scope::default()
     })
 }
 

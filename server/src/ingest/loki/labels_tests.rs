@@ -196,6 +196,7 @@ fn an_entry_maps_field_by_field() {
         scope: Arc::new(Scope {
             name: "loki.push".into(),
             version: String::new(),
+            ..Scope::default()
         }),
         dropped_attributes_count: 0,
     };

@@ -143,15 +143,34 @@ impl Values {
             .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned());
         (Arc::new(attrs), service)
     }
+
+    /// The scope's name, version and, if `attributes` keeps them, attributes (as sent,
+    /// without empty values), to be shared by its records. Its dropped attribute count is
+    /// not stored.
+    pub(crate) fn scope(
+        &mut self,
+        s: Option<InstrumentationScope>,
+        attributes: ScopeAttributes,
+    ) -> Arc<Scope> {
+        Arc::new(s.map_or_else(Scope::default, |s| Scope {
+            name: s.name,
+            version: s.version,
+            attributes: match attributes {
+                ScopeAttributes::Kept => self.pairs(s.attributes),
+                ScopeAttributes::Dropped => Attributes::new(),
+            },
+        }))
+    }
 }
 
-/// The scope's name and version (its attributes are not stored), to be shared by its
-/// records.
-pub(crate) fn scope(s: Option<InstrumentationScope>) -> Arc<Scope> {
-    Arc::new(s.map_or_else(Scope::default, |s| Scope {
-        name: s.name,
-        version: s.version,
-    }))
+/// Whether a signal stores its scopes' attributes: spans do; logs keep a scope's name and
+/// version only (`docs/formats/spans-logs.md`), so their scopes' attributes are not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScopeAttributes {
+    /// Converted and stored.
+    Kept,
+    /// Left out (not converted, not counted).
+    Dropped,
 }
 
 /// Nanoseconds from the wire as the engine's `i64` (past year 2262: `i64::MAX`).

@@ -5,7 +5,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::LogRecord as OtlpLogRecord;
 use strata_engine::{LogRecord, SignalReject};
 
-use super::batch::{Batch, Context, Values, nanos, optional_id, scope};
+use super::batch::{Batch, Context, ScopeAttributes, Values, nanos, optional_id};
 
 /// The log records of one request. The trace and span ids are optional (empty: none); one
 /// that is set but has the wrong length or is all zeros refuses its record, counted.
@@ -15,7 +15,7 @@ pub(crate) fn translate_logs(req: ExportLogsServiceRequest) -> Batch<LogRecord> 
     for rl in req.resource_logs {
         let (resource_attributes, service_name) = values.resource(rl.resource);
         for sl in rl.scope_logs {
-            let scope = scope(sl.scope);
+            let scope = values.scope(sl.scope, ScopeAttributes::Dropped);
             let ctx = Context {
                 service_name: &service_name,
                 resource_attributes: &resource_attributes,

@@ -43,9 +43,11 @@ fn the_spec_example_translates_field_by_field() {
             ),
         ],
         resource_attributes: vec![("service.name".into(), s("my.service"))].into(),
+        // Logs keep the scope's name and version only.
         scope: Scope {
             name: "my.library".into(),
             version: "1.0.0".into(),
+            ..Scope::default()
         }
         .into(),
         ..Default::default()

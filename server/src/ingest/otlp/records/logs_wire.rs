@@ -8,7 +8,7 @@
 
 use strata_engine::{Attributes, LogRecord, SignalReject};
 
-use super::batch::{Batch, Context, Values, nanos, optional_id};
+use super::batch::{Batch, Context, ScopeAttributes, Values, nanos, optional_id};
 use super::wire::{Decline, Read, Refused, any_value, attribute, fixed32, once, utf8};
 use crate::ingest::protobuf::{FIXED32, FIXED64, LEN, Reader, VARINT};
 
@@ -21,7 +21,7 @@ pub(crate) fn translate(body: &[u8]) -> Option<Batch<LogRecord>> {
 
 /// [`translate`] for a body holding `records` records, as `request_items` counted them.
 pub(crate) fn translate_counted(body: &[u8], records: usize) -> Option<Batch<LogRecord>> {
-    super::wire::translate(body, records, log_record)
+    super::wire::translate(body, records, (log_record, ScopeAttributes::Dropped))
 }
 
 /// A log record's fields as given, its attributes converted.

@@ -89,11 +89,12 @@ pub(super) fn resource(rng: &mut Rng) -> Option<Resource> {
     })
 }
 
-/// A scope, now and then none.
+/// A scope, now and then none, with up to 3 attributes.
 pub(super) fn scope(rng: &mut Rng) -> Option<InstrumentationScope> {
     (!rng.one_in(4)).then(|| InstrumentationScope {
         name: text(rng),
         version: text(rng),
+        attributes: attrs(rng, 0, 3),
         ..Default::default()
     })
 }

@@ -5,7 +5,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{Span, span};
 use strata_engine::{SignalReject, SpanEvent, SpanLink, SpanRecord};
 
-use super::batch::{Batch, Context, Values, nanos, optional_id, required_id, scope};
+use super::batch::{Batch, Context, ScopeAttributes, Values, nanos, optional_id, required_id};
 
 /// The spans of one request. A span with a trace or span id (its own or a link's) of the
 /// wrong length or all zeros, or a parent id of the wrong length, is refused and counted;
@@ -17,7 +17,7 @@ pub(crate) fn translate_spans(req: ExportTraceServiceRequest) -> Batch<SpanRecor
     for rs in req.resource_spans {
         let (resource_attributes, service_name) = values.resource(rs.resource);
         for ss in rs.scope_spans {
-            let scope = scope(ss.scope);
+            let scope = values.scope(ss.scope, ScopeAttributes::Kept);
             let ctx = Context {
                 service_name: &service_name,
                 resource_attributes: &resource_attributes,

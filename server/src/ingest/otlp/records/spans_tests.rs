@@ -29,7 +29,14 @@ fn request(resource: Option<Resource>, spans: Vec<Span>) -> ExportTraceServiceRe
                 scope: Some(InstrumentationScope {
                     name: "lib".into(),
                     version: "2.1".into(),
-                    attributes: vec![kv("not.stored", Value::BoolValue(true))],
+                    attributes: vec![
+                        kv("team", Value::BoolValue(true)),
+                        KeyValue {
+                            key: "empty".into(),
+                            value: None,
+                            ..Default::default()
+                        },
+                    ],
                     ..Default::default()
                 }),
                 spans,
@@ -75,6 +82,10 @@ fn the_spec_example_translates_field_by_field() {
         scope: Scope {
             name: "my.library".into(),
             version: "1.0.0".into(),
+            attributes: vec![(
+                "my.scope.attribute".into(),
+                AnyValue::String("some scope attribute".into()),
+            )],
         }
         .into(),
         ..Default::default()
@@ -170,7 +181,9 @@ fn every_field_is_carried() {
         *got.scope,
         Scope {
             name: "lib".into(),
-            version: "2.1".into()
+            version: "2.1".into(),
+            // Kept as sent, the attribute without a value dropped (and counted).
+            attributes: vec![("team".into(), AnyValue::Bool(true))],
         }
     );
 }

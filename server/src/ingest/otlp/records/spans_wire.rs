@@ -12,7 +12,7 @@
 
 use strata_engine::{Attributes, SignalReject, SpanEvent, SpanLink, SpanRecord};
 
-use super::batch::{Batch, Context, Values, nanos, optional_id, required_id};
+use super::batch::{Batch, Context, ScopeAttributes, Values, nanos, optional_id, required_id};
 use super::wire::{Decline, Read, Refused, attribute, fixed32, once, utf8};
 use crate::ingest::protobuf::{FIXED32, FIXED64, LEN, Reader, VARINT};
 
@@ -25,7 +25,7 @@ pub(crate) fn translate(body: &[u8]) -> Option<Batch<SpanRecord>> {
 
 /// [`translate`] for a body holding `records` records, as `request_items` counted them.
 pub(crate) fn translate_counted(body: &[u8], records: usize) -> Option<Batch<SpanRecord>> {
-    super::wire::translate(body, records, span)
+    super::wire::translate(body, records, (span, ScopeAttributes::Kept))
 }
 
 /// A span's fields as given, its attributes, events and links converted.

@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use strata_engine::{AnyValue, Attributes, SignalReject};
 
-use super::batch::{Batch, Context, Values, scope};
+use super::batch::{Batch, Context, ScopeAttributes, Values};
 use crate::ingest::protobuf::{FIXED64, LEN, Reader, VARINT, WireError};
 
 /// Deepest `AnyValue` nesting read here (prost's own limit is 100 messages).
@@ -44,12 +44,13 @@ pub(super) type RecordReader<R> = fn(&[u8], &Context<'_>, &mut Values) -> Read<R
 
 /// The records of a protobuf export request (`ExportTraceServiceRequest` or
 /// `ExportLogsServiceRequest`: field 1 repeats the resource's message), each read by
-/// `record`, or `None` when the general path must read the body. `records` is how many
-/// the body holds ([`super::request_items`]).
+/// `record`, their scopes' attributes kept or not (`scopes`), or `None` when the general
+/// path must read the body. `records` is how many the body holds
+/// ([`super::request_items`]).
 pub(super) fn translate<R>(
     body: &[u8],
     records: usize,
-    record: RecordReader<R>,
+    (record, scopes): (RecordReader<R>, ScopeAttributes),
 ) -> Option<Batch<R>> {
     let mut batch = Batch {
         records: Vec::new(),
@@ -63,7 +64,7 @@ pub(super) fn translate<R>(
     let mut r = Reader { rest: body };
     while !r.is_empty() {
         let bytes = field(&mut r, 1, LEN).ok()?;
-        resource(bytes, record, &mut batch, &mut values).ok()?;
+        resource(bytes, (record, scopes), &mut batch, &mut values).ok()?;
     }
     batch.empty_values = values.empty;
     Some(batch)
@@ -72,7 +73,7 @@ pub(super) fn translate<R>(
 /// A `ResourceSpans` or `ResourceLogs`: its resource, then its scopes' records.
 fn resource<R>(
     bytes: &[u8],
-    record: RecordReader<R>,
+    (record, kept): (RecordReader<R>, ScopeAttributes),
     batch: &mut Batch<R>,
     values: &mut Values,
 ) -> Read<()> {
@@ -80,7 +81,7 @@ fn resource<R>(
     let (resource_attributes, service_name) = values.resource(decoded::<Resource>(resource)?);
     for bytes in scopes {
         let (scope_bytes, records) = frame(bytes)?;
-        let scope = scope(decoded::<InstrumentationScope>(scope_bytes)?);
+        let scope = values.scope(decoded::<InstrumentationScope>(scope_bytes)?, kept);
         let ctx = Context {
             service_name: &service_name,
             resource_attributes: &resource_attributes,
