@@ -32,11 +32,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use conformance::run::{CaseResult, DelayedCases, Mode, run_script};
+use conformance::lists::{self, in_ci};
+use conformance::run::{CaseResult, Mode, run_script};
 use conformance::script::parse_script;
-
-/// The variable that names the suite: the directory holding `testdata/`.
-const SUITE_VAR: &str = "STRATA_PROMQL_SUITE";
 
 /// strata-query's folder in the clone being tested: the `CARGO_MANIFEST_DIR` that cargo and
 /// nextest set when they run the test, not the one compiled in (a target directory shared
@@ -44,27 +42,6 @@ const SUITE_VAR: &str = "STRATA_PROMQL_SUITE";
 fn manifest_dir() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-}
-
-/// The suite's `testdata/` folder: under `$STRATA_PROMQL_SUITE`, or under
-/// `../shared/conformance/promql` beside the repository's root.
-fn testdata() -> PathBuf {
-    let suite = std::env::var_os(SUITE_VAR).map_or_else(
-        || {
-            let query = manifest_dir();
-            let root = query.parent().unwrap_or(&query);
-            root.parent()
-                .unwrap_or(root)
-                .join("shared/conformance/promql")
-        },
-        PathBuf::from,
-    );
-    suite.join("testdata")
-}
-
-/// Whether this runs in CI (`CI=true`, as `.ci/run` sets it), where a missing suite fails.
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// The list of cases that do not pass yet, in this clone.
@@ -85,63 +62,6 @@ const EXTENSION_FILES: [&str; 5] = [
 /// The cases that run with delayed name removal, by file (see the module docs).
 fn delayed_path() -> PathBuf {
     manifest_dir().join("tests/conformance/delayed_name_removal.txt")
-}
-
-/// Reads `delayed_name_removal.txt`: `file` or `file:line`, a tab, and why.
-fn load_delayed() -> BTreeMap<String, DelayedCases> {
-    let text = std::fs::read_to_string(delayed_path())
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", delayed_path().display()));
-    let mut out: BTreeMap<String, DelayedCases> = BTreeMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let loc = line.split('\t').next().unwrap_or(line);
-        match loc.rsplit_once(':') {
-            Some((file, ln)) => {
-                let ln = ln
-                    .parse()
-                    .unwrap_or_else(|_| panic!("bad line number in {loc:?}"));
-                out.entry(file.to_string()).or_default().lines.insert(ln);
-            }
-            None => out.entry(loc.to_string()).or_default().whole_file = true,
-        }
-    }
-    out
-}
-
-#[derive(Debug, Clone)]
-struct Listed {
-    reason: String,
-}
-
-fn load_expected() -> BTreeMap<(String, usize), Listed> {
-    let mut out = BTreeMap::new();
-    let Ok(text) = std::fs::read_to_string(expected_path()) else {
-        return out;
-    };
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut parts = line.splitn(3, '\t');
-        let (Some(loc), Some(_kind), reason) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        let Some((file, ln)) = loc.rsplit_once(':') else {
-            continue;
-        };
-        let Ok(ln) = ln.parse() else { continue };
-        out.insert(
-            (file.to_string(), ln),
-            Listed {
-                reason: reason.unwrap_or("").to_string(),
-            },
-        );
-    }
-    out
 }
 
 fn reason_for(file: &str, r: &CaseResult) -> String {
@@ -176,23 +96,11 @@ fn promql_conformance_from_a_bucket() {
 }
 
 fn conformance(mode: Mode) {
-    let dir = testdata();
-    let found = std::fs::read_dir(&dir).map(|entries| {
-        entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "test"))
-            .collect::<Vec<PathBuf>>()
-    });
-    let mut files = match found {
-        Ok(files) if !files.is_empty() => files,
-        other => {
-            let what = other.map_or_else(|e| e.to_string(), |_| "no *.test file".into());
-            let why = format!(
-                "no PromQL conformance scripts at {} ({what}); set {SUITE_VAR} to the directory \
-                 holding Prometheus's testdata/ (default: ../shared/conformance/promql beside \
-                 the repository)",
-                dir.display()
-            );
+    let query = manifest_dir();
+    let dir = lists::testdata(query.parent().unwrap_or(&query));
+    let mut files = match lists::scripts(&dir) {
+        Ok(files) => files,
+        Err(why) => {
             assert!(!in_ci(), "CI=true, so a missing suite fails: {why}");
             println!("promql_conformance SKIPPED: {why}");
             return;
@@ -212,8 +120,7 @@ fn conformance(mode: Mode) {
             dir.display()
         );
     }
-    files.sort();
-    let delayed = load_delayed();
+    let delayed = lists::read_delayed(&delayed_path());
     let results: Mutex<BTreeMap<String, Vec<CaseResult>>> = Mutex::new(BTreeMap::new());
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
@@ -238,7 +145,7 @@ fn conformance(mode: Mode) {
         }
     });
     let results = results.into_inner().expect("lock");
-    let expected = load_expected();
+    let expected = lists::read_expected(&expected_path());
     let mut problems = Vec::new();
     let mut blessed = String::from(
         "# PromQL conformance cases that do not pass yet: file:line<TAB>fail<TAB>reason.\n\
@@ -259,15 +166,15 @@ fn conformance(mode: Mode) {
             }
             if c.passed {
                 p += 1;
-                if let Some(l) = listed {
+                if let Some(reason) = listed {
                     problems.push(format!(
-                        "{file}:{} passes now but is listed ({}): remove it from expected_failures.txt",
-                        c.line, l.reason
+                        "{file}:{} passes now but is listed ({reason}): remove it from expected_failures.txt",
+                        c.line
                     ));
                 }
             } else {
                 let reason = match listed {
-                    Some(l) => l.reason.clone(),
+                    Some(reason) => reason.clone(),
                     None => reason_for(file, c),
                 };
                 f += 1;
