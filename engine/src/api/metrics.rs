@@ -1,5 +1,6 @@
 //! What an embedding program reads of the metrics: a snapshot of a tenant's samples.
 
+use crate::metrics::seek;
 use crate::metrics::series::EncodedHist;
 use crate::metrics::snapshot::{histogram_batches, samples_batch};
 use crate::model::series::SeriesId;
@@ -126,9 +127,8 @@ impl Engine {
         let mut series = Vec::new();
         if let Some(head) = core.metrics.existing_head(tenant) {
             let in_range = |v: &[Sample]| {
-                let lo = v.partition_point(|s| s.ts < start);
-                let hi = v.partition_point(|s| s.ts <= end);
-                (lo, hi)
+                let r = seek::within(v, |s| s.ts, start, end);
+                (r.start, r.end)
             };
             // Every shard at once, so memory is two batches (a flush in progress, then the
             // head), not two per shard for the readers to merge.
@@ -198,8 +198,7 @@ fn hists_into(
     (start, end): (i64, i64),
     out: &mut Vec<(SeriesId, Vec<crate::HistogramSample>)>,
 ) -> Result<()> {
-    let lo = v.partition_point(|h| h.0 < start);
-    let hi = v.partition_point(|h| h.0 <= end);
+    let std::ops::Range { start: lo, end: hi } = seek::within(v, |h| h.0, start, end);
     if lo >= hi {
         return Ok(());
     }

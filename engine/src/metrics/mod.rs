@@ -14,6 +14,7 @@ pub(crate) mod postings;
 pub(crate) mod raw_keys;
 pub(crate) mod read;
 pub(crate) mod scan;
+pub(crate) mod seek;
 pub(crate) mod series;
 pub(crate) mod series_index;
 pub(crate) mod snapshot;

@@ -8,6 +8,7 @@ use crate::metrics::histograms::{self, RANK_FLUSHING, RANK_HEAD, Ranked};
 use crate::metrics::page_cache::PageCache;
 use crate::metrics::read::{self, FileSamples, ReadLimit, SAMPLE_BYTES};
 use crate::metrics::scan::ScanStats;
+use crate::metrics::seek;
 use crate::metrics::series::EncodedHist;
 use crate::metrics::tiers;
 use crate::model::interval::Interval;
@@ -374,10 +375,7 @@ impl MetricsStore {
 /// Whether head series `id` of shard `h` has a sample (float or histogram) in
 /// `[start, end]`, buffered or taken by a flush in progress.
 fn in_range(h: &HeadShard, id: SeriesId, start: i64, end: i64) -> bool {
-    let has = |v: &[Sample]| {
-        let lo = v.partition_point(|s| s.ts < start);
-        v.get(lo).is_some_and(|s| s.ts <= end)
-    };
+    let has = |v: &[Sample]| !samples_within(v, start, end).is_empty();
     h.index
         .get(id)
         .is_some_and(|s| has(&s.buf.samples) || !hists_within(s.buf.hists(), start, end).is_empty())
@@ -389,9 +387,7 @@ fn in_range(h: &HeadShard, id: SeriesId, start: i64, end: i64) -> bool {
 
 /// The histograms of `v` (sorted by time) in `[start, end]`.
 fn hists_within(v: &[EncodedHist], start: i64, end: i64) -> &[EncodedHist] {
-    let lo = v.partition_point(|h| h.0 < start);
-    let hi = lo + v[lo..].partition_point(|h| h.0 <= end);
-    &v[lo..hi]
+    &v[seek::within(v, |h| h.0, start, end)]
 }
 
 /// A file set a select reads and the ids (sorted) of the series it reads there.
@@ -534,9 +530,7 @@ fn read_intervals(
 
 /// The samples of `v` (sorted by time) in `[start, end]`.
 fn samples_within(v: &[Sample], start: i64, end: i64) -> &[Sample] {
-    let lo = v.partition_point(|s| s.ts < start);
-    let hi = lo + v[lo..].partition_point(|s| s.ts <= end);
-    &v[lo..hi]
+    &v[seek::within(v, |s| s.ts, start, end)]
 }
 
 /// The series a select found, and each series' slot by id.
