@@ -137,7 +137,11 @@ impl Engine {
         end_ns: i64,
     ) -> Result<Option<Vec<std::sync::Arc<crate::SpanSummary>>>> {
         let store = &self.core().traces;
-        let (start_ms, end_ms) = ms_range(start_ns, end_ns);
+        // A span starting in the range starts in these milliseconds: a file holding one
+        // meets them (its `min_ts` is floored, its `max_ts` ceiled), and its partition is
+        // one of theirs. (`ms_range` would ceil the end, taking in the next hour's files
+        // and memory when the range ends 1 ns before it, as a search's hours do.)
+        let (start_ms, end_ms) = (start_ns.div_euclid(NS_PER_MS), end_ns.div_euclid(NS_PER_MS));
         let mut memory = false;
         let parts = store.with_memory(tenant, start_ms, end_ms, |p| {
             memory |= !p.is_empty();
