@@ -22,14 +22,14 @@ fn span(i: u32) -> SpanRecord {
         "api" => {
             attributes.push((
                 "http.response.status_code".into(),
-                AnyValue::Int(if i % 5 == 0 { 503 } else { 200 }),
+                AnyValue::Int(if i.is_multiple_of(5) { 503 } else { 200 }),
             ));
             attributes.push(("http.route".into(), s(&format!("/r{}", i % 4))));
             attributes.push(("ratio".into(), AnyValue::Double(0.25 * f64::from(i % 4))));
         }
         "grpc" => {
             attributes.push(("rpc.method".into(), s("Get")));
-            attributes.push(("ok".into(), AnyValue::Bool(i % 2 == 0)));
+            attributes.push(("ok".into(), AnyValue::Bool(i.is_multiple_of(2))));
             attributes.push(("blob".into(), AnyValue::Bytes(vec![1, 2])));
         }
         _ => attributes.push(("db.system".into(), s("postgresql"))),
@@ -42,11 +42,18 @@ fn span(i: u32) -> SpanRecord {
         kind: (i % 3) as i32 + 1,
         start_ns: 1_000 + i64::from(i),
         end_ns: 1_000 + i64::from(i) * 11,
-        status_code: if service == "api" && i % 5 == 0 { 2 } else { 0 },
+        status_code: if service == "api" && i.is_multiple_of(5) {
+            2
+        } else {
+            0
+        },
         attributes,
         resource_attributes: Arc::new(vec![
             ("service.name".into(), s(service)),
-            ("env".into(), s(if i % 2 == 0 { "prod" } else { "dev" })),
+            (
+                "env".into(),
+                s(if i.is_multiple_of(2) { "prod" } else { "dev" }),
+            ),
         ]),
         scope: Arc::new(Scope {
             name: "lib".into(),
