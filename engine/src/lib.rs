@@ -107,6 +107,9 @@ pub use spans_logs::read::{SignalSnapshot, TraceLookupStats};
 pub use spans_logs::spans::arrow::{spans_from_batch, spans_schema};
 pub use spans_logs::spans::columns::{KnownType, span_attribute_column};
 pub use spans_logs::spans::search::SpanSearch;
+pub use spans_logs::spans::summary::{
+    AttrScope, AttrTest, CmpOp, Number, SpanSummary, SpanTest, StrTest,
+};
 pub use storage::remote::{ReaderStats, RemoteStats};
 pub use storage::retention::RetentionStats;
 pub use storage::snapshot_file::SnapshotFile;

@@ -514,6 +514,13 @@ impl Engine {
         self.core.build_trace_filters()
     }
 
+    /// Builds the summary of every committed spans file that lacks one (what maintenance
+    /// does each pass); returns how many it built. Until then, a TraceQL search reads the
+    /// hours of those files.
+    pub fn build_span_summaries(&self) -> usize {
+        self.core.build_span_summaries()
+    }
+
     /// Builds the summary of every committed logs file that lacks one (what maintenance
     /// does each pass); returns how many it built.
     pub fn build_log_summaries(&self) -> usize {

@@ -126,6 +126,56 @@ impl Engine {
         Ok(Some(out))
     }
 
+    /// Summaries ([`crate::SpanSummary`]) of every committed spans file of `tenant` that
+    /// meets `[start_ns, end_ns]` (each of its whole file). `None` when one of those files
+    /// has none yet (maintenance builds it), or spans of a partition meeting the range are
+    /// in memory: a caller then reads the spans.
+    pub fn spans_summaries(
+        &self,
+        tenant: &TenantId,
+        start_ns: i64,
+        end_ns: i64,
+    ) -> Result<Option<Vec<std::sync::Arc<crate::SpanSummary>>>> {
+        let store = &self.core().traces;
+        // A span starting in the range starts in these milliseconds: a file holding one
+        // meets them (its `min_ts` is floored, its `max_ts` ceiled), and its partition is
+        // one of theirs. (`ms_range` would ceil the end, taking in the next hour's files
+        // and memory when the range ends 1 ns before it, as a search's hours do.)
+        let (start_ms, end_ms) = (start_ns.div_euclid(NS_PER_MS), end_ns.div_euclid(NS_PER_MS));
+        let mut memory = false;
+        let parts = store.with_memory(tenant, start_ms, end_ms, |p| {
+            memory |= !p.is_empty();
+            Ok(())
+        })?;
+        if memory {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(parts.len());
+        for part in &parts {
+            match SignalStore::<SpanRecord>::span_summary(part) {
+                Some(s) => out.push(s),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Whether a span of `tenant` starting in `[start_ns, end_ns]` may meet `test`, as the
+    /// summaries ([`Engine::spans_summaries`]) tell: `false` proves that none does; `true`
+    /// when they cannot (or there are none to ask).
+    pub fn spans_may_match(
+        &self,
+        tenant: &TenantId,
+        start_ns: i64,
+        end_ns: i64,
+        test: &crate::SpanTest,
+    ) -> Result<bool> {
+        Ok(match self.spans_summaries(tenant, start_ns, end_ns)? {
+            Some(all) => all.iter().any(|s| s.may_match(test)),
+            None => true,
+        })
+    }
+
     /// The hour partitions in which `tenant` may hold spans starting in `[start_ns, end_ns]`
     /// (records in memory, or a committed file whose time range meets the partition), newest
     /// first, each as its ns range clipped to `[start_ns, end_ns]`. Together they cover every

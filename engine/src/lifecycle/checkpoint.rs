@@ -58,7 +58,7 @@ use crate::signal_kind::Signal;
 use crate::storage::checkpoint::{Placed, dirs_up_to, link_or_copy, prepare_dest, sync_dirs};
 use crate::storage::fs::io;
 use crate::storage::partition::{
-    self, Flushed, MARKER, METRICS_FORMAT, Manifest, PartFile, derived_path,
+    self, Flushed, MARKER, METRICS_FORMAT, Manifest, PartFile, derived_paths,
 };
 use crate::{Error, FlushStats, Result};
 
@@ -172,7 +172,7 @@ impl Core {
                 for name in f.entry.names() {
                     place(&dir.join(name), &out.join(name), &mut stats)?;
                 }
-                if let Some(d) = derived_path(&f.entry.samples) {
+                for d in derived_paths(&f.entry.samples) {
                     // Derived: rebuilt by the copy's maintenance when missing.
                     if dir.join(&d).exists() {
                         place(&dir.join(&d), &out.join(&d), &mut stats)?;

@@ -51,6 +51,7 @@ impl Core {
             warn!(error = %e, "retention filters failed; will retry");
         }
         self.build_trace_filters();
+        self.build_span_summaries();
         self.build_log_summaries();
     }
 
@@ -491,7 +492,16 @@ impl Core {
         let (bytes, written) = compact_files_by(&paths, sort_key(R::SIGNAL), &out, by)?;
         match R::SIGNAL {
             Signal::Traces => {
-                crate::spans_logs::spans::trace_filter::build(&out)?;
+                // The inputs' summaries merged when every input has one; else the merged
+                // file read.
+                let summaries: Option<Vec<_>> = inputs
+                    .iter()
+                    .map(|f| SignalStore::<crate::SpanRecord>::span_summary(f))
+                    .collect();
+                let refs: Option<Vec<&crate::SpanSummary>> = summaries
+                    .as_ref()
+                    .map(|s| s.iter().map(|s| s.as_ref()).collect());
+                crate::spans_logs::spans::build_derived(&out, refs.as_deref())?;
             }
             Signal::Logs => {
                 // The inputs' summaries merged when every input has one; else the
@@ -525,7 +535,7 @@ impl Core {
         };
         let dir = target.2.clone();
         if !self.commit_compaction(target, inputs, &entry)? {
-            if let Some(derived) = crate::storage::partition::derived_path(&entry.samples) {
+            for derived in crate::storage::partition::derived_paths(&entry.samples) {
                 let _ = std::fs::remove_file(dir.join(derived));
             }
             return Ok(());

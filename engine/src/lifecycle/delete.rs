@@ -50,7 +50,7 @@ use crate::spans_logs::order::sort_key;
 use crate::spans_logs::row_filter::RowFilter;
 use crate::spans_logs::store::{NS_PER_MS, SignalStore, StoredRecord};
 use crate::storage::fs::unique_token;
-use crate::storage::partition::{FileEntry, PartFile, derived_path};
+use crate::storage::partition::{FileEntry, PartFile, derived_paths};
 use crate::{Error, Matcher, Result, TenantId};
 
 impl Core {
@@ -355,7 +355,7 @@ impl Core {
         } else {
             match R::SIGNAL {
                 Signal::Traces => {
-                    crate::spans_logs::spans::trace_filter::build(&out)?;
+                    crate::spans_logs::spans::build_derived(&out, None)?;
                 }
                 _ => {
                     crate::spans_logs::logs::summary::build_from_file(&out, None)?;
@@ -381,7 +381,7 @@ impl Core {
         };
         let target = (&store.files, tenant.clone(), part.dir.clone());
         if let Err(err) = self.commit_delete(target, part, entry.as_ref(), stats) {
-            if let Some(d) = entry.as_ref().and_then(|e| derived_path(&e.samples)) {
+            for d in entry.iter().flat_map(|e| derived_paths(&e.samples)) {
                 let _ = std::fs::remove_file(part.dir.join(d));
             }
             return Err(err);

@@ -262,6 +262,47 @@ impl crate::lifecycle::Core {
 }
 
 impl crate::lifecycle::Core {
+    /// Builds the summary of every committed spans file that lacks a valid one (written
+    /// before spans summaries existed, or lost in a crash); returns how many it built. Run
+    /// by maintenance; a file that fails is logged and tried again next pass.
+    pub(crate) fn build_span_summaries(&self) -> usize {
+        if self.reader.is_some() {
+            return 0;
+        }
+        let _one_pass = self
+            .maintenance_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let parts: Vec<_> = {
+            let files = self.traces.files.read().unwrap_or_else(|p| p.into_inner());
+            files.values().flatten().cloned().collect()
+        };
+        let mut built = 0;
+        for part in parts {
+            if crate::spans_logs::store::SignalStore::<crate::SpanRecord>::span_summary(&part)
+                .is_some()
+            {
+                continue;
+            }
+            if let Err(e) = part.ensure_data() {
+                tracing::warn!(error = %e, "fetching a spans file to build its summary failed; will retry");
+                continue;
+            }
+            let path = part.samples_path();
+            match crate::spans_logs::spans::summary::build_from_file(&path, None) {
+                Ok(_) => built += 1,
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e,
+                                   "building a spans summary file failed; will retry");
+                }
+            }
+        }
+        if built > 0 {
+            tracing::info!(files = built, "built spans summary files");
+        }
+        built
+    }
+
     /// Builds the summary of every committed logs file that lacks a valid one (written
     /// before summaries existed, or lost in a crash); returns how many it built. Run by
     /// maintenance; a file that fails is logged and tried again next pass.

@@ -123,7 +123,7 @@ impl Core {
             let map = map.read().unwrap_or_else(|p| p.into_inner());
             for f in map.values().flatten() {
                 keep.extend(f.entry.names().map(|n| f.dir.join(n)));
-                if let Some(derived) = partition::derived_path(&f.entry.samples) {
+                for derived in partition::derived_paths(&f.entry.samples) {
                     keep.insert(f.dir.join(derived));
                 }
             }

@@ -172,8 +172,8 @@ fn remove_unlisted(dir: &Path, manifest: &Manifest) -> Result<()> {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
         let ours = name.ends_with(".parquet") || name.ends_with(".tmp");
-        // A trace-id filter file goes with its spans file (`spans_logs/spans/trace_filter.rs`).
-        // So is a logs file's summary (`spans_logs/logs/summary`).
+        // A trace-id filter file goes with its spans file (`spans_logs/spans/trace_filter.rs`),
+        // and so does a summary with its spans or logs file (`spans_logs/*/summary`).
         let orphan_filter = name
             .strip_suffix(".tid")
             .or_else(|| name.strip_suffix(".sum"))

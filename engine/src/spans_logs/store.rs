@@ -24,6 +24,7 @@ use crate::spans_logs::check::{self, Cuts, Rejection, ResourceCheck};
 use crate::spans_logs::logs::summary::LogSummary;
 use crate::spans_logs::meta::SpansFileMeta;
 use crate::spans_logs::shared_lists::{SharedLists, Sharer};
+use crate::spans_logs::spans::summary::SpanSummary;
 use crate::spans_logs::spans::trace_filter::TraceFilter;
 use crate::storage::partition::{PartFile, partition_start};
 use crate::wal_records::spans_logs::WalRecord;
@@ -119,8 +120,9 @@ impl StoredRecord for SpanRecord {
         crate::spans_logs::spans::arrow::spans_from_batch_at(batch, path)
     }
 
-    fn write_derived(path: &Path, _rows: &[&Self]) -> Result<()> {
-        crate::spans_logs::spans::trace_filter::build(path).map(drop)
+    fn write_derived(path: &Path, rows: &[&Self]) -> Result<()> {
+        crate::spans_logs::spans::trace_filter::build(path)?;
+        crate::spans_logs::spans::summary::write_for(path, rows).map(drop)
     }
 }
 
@@ -462,6 +464,27 @@ impl<R: StoredRecord> SignalStore<R> {
         }
     }
 
+    /// The summary of `part`'s spans file (`spans_logs/spans/summary`), read on first use
+    /// and kept with the set; `None` while it has none (maintenance builds it) or it cannot
+    /// be read (logged).
+    pub(crate) fn span_summary(part: &PartFile) -> Option<Arc<SpanSummary>> {
+        let slot = part.derived::<SpansDerived>().map(|d| &d.summary);
+        if let Some(s) = slot.and_then(OnceLock::get) {
+            return Some(s.clone());
+        }
+        match SpanSummary::open_sized(&part.samples_path(), part.known_data_len()) {
+            Ok(Some(s)) => Some(match slot {
+                Some(slot) => slot.get_or_init(|| Arc::new(s)).clone(),
+                None => Arc::new(s),
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                warn!(error = %e, "a spans summary file cannot be read; reading spans");
+                None
+            }
+        }
+    }
+
     /// The summary of `part`'s logs file (`spans_logs/logs/summary`), mapped on first use and
     /// kept with the set; `None` while it has none (maintenance builds it) or it cannot be
     /// read (logged).
@@ -585,10 +608,11 @@ pub(crate) struct LogsDerived {
 }
 
 /// What a spans set keeps of itself once read ([`PartFile::derived`]): its trace-id filter
-/// file, mapped.
+/// file, mapped, and its summary, parsed.
 #[derive(Default)]
 pub(crate) struct SpansDerived {
     trace_filter: OnceLock<Arc<TraceFilter>>,
+    summary: OnceLock<Arc<SpanSummary>>,
 }
 
 #[cfg(test)]

@@ -165,8 +165,9 @@ pub(crate) fn file_uid() -> u64 {
 /// trace-id filter): rebuilt when missing, deleted with the set.
 pub(crate) const SIDECAR_EXT: &str = "tid";
 
-/// Extension of a logs file's summary (`spans_logs/logs/summary`), derived as the trace-id
-/// filter is.
+/// Extension of a logs file's summary (`spans_logs/logs/summary`) and of a spans file's
+/// (`spans_logs/spans/summary`), derived as the trace-id filter is. The two never meet: a
+/// data file's name starts with its signal (`logs-…`, `spans-…`), and so does its summary's.
 pub(crate) const SUMMARY_EXT: &str = "sum";
 
 /// The sidecar file of the data file at `data` ([`SIDECAR_EXT`]).
@@ -174,17 +175,20 @@ pub(crate) fn sidecar_path(data: &Path) -> PathBuf {
     data.with_extension(SIDECAR_EXT)
 }
 
-/// The name of the file derived from the data file named `data` and deleted with it: a
-/// spans file's trace-id filter, a logs file's summary (`spans_logs/logs/summary`).
-pub(crate) fn derived_path(data: &str) -> Option<PathBuf> {
+/// The names of the files derived from the data file named `data` and deleted with it: a
+/// spans file's trace-id filter and summary (`spans_logs/spans/summary`), a logs file's
+/// summary (`spans_logs/logs/summary`); none for other files.
+pub(crate) fn derived_paths(data: &str) -> Vec<PathBuf> {
     let data = Path::new(data);
-    let name = data.file_name()?.to_str()?;
+    let Some(name) = data.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
     if name.starts_with("spans-") {
-        Some(sidecar_path(data))
+        vec![sidecar_path(data), data.with_extension(SUMMARY_EXT)]
     } else if name.starts_with("logs-") {
-        Some(data.with_extension(SUMMARY_EXT))
+        vec![data.with_extension(SUMMARY_EXT)]
     } else {
-        None
+        Vec::new()
     }
 }
 
@@ -293,7 +297,9 @@ impl Drop for PartFile {
         if !self.retired.load(Ordering::Acquire) {
             return;
         }
-        let derived = derived_path(&self.entry.samples).map(|name| self.dir.join(name));
+        let derived = derived_paths(&self.entry.samples)
+            .into_iter()
+            .map(|name| self.dir.join(name));
         let listed = self.entry.names().map(|name| self.dir.join(name));
         for path in listed.chain(derived) {
             match fs::remove_file(&path) {

@@ -36,7 +36,7 @@ pub use error::{Error, ParseError, Result};
 pub use metrics::{MAX_STEPS, metrics_range};
 pub use parser::parse;
 pub use prefilter::Cond;
-pub use search::search;
+pub use search::{SearchStats, search, search_with_stats};
 pub use tags::query_from_tags;
 
 #[cfg(test)]

@@ -15,8 +15,16 @@
 //! check at all (trace-level intrinsics, structure, arithmetic, `!`, the `event.`,
 //! `link.` and `parent.` scopes) compiles to `TRUE`, inexact; both are left to the
 //! in-memory pass.
+//!
+//! Beside its SQL text, each condition carries the same test in a form the engine's spans
+//! summaries decide ([`SpanTest`], `Cond::need`): every row the SQL selects meets it, so
+//! when the summaries of an hour's files prove that no span meets it, the SQL would
+//! select nothing there and the search skips the hour. What the summaries cannot decide
+//! (a `nil` equality, the other intrinsics) is `SpanTest::Any`.
 
-use strata_engine::{KnownType, span_attribute_column};
+use strata_engine::{
+    AttrScope, AttrTest, CmpOp, KnownType, Number, SpanTest, StrTest, span_attribute_column,
+};
 
 use super::ast::{
     BinOp, Field, FieldExpr, Intrinsic, Pipeline, Scope, SpansetExpr, SpansetOp, Stage, Value,
@@ -29,6 +37,8 @@ pub struct Cond {
     pub sql: String,
     /// Whether a row meets it exactly when the span matches.
     pub exact: bool,
+    /// A test every row meeting `sql` meets, for the spans summaries.
+    pub need: SpanTest,
 }
 
 impl Cond {
@@ -36,11 +46,25 @@ impl Cond {
         Self {
             sql: "TRUE".into(),
             exact,
+            need: SpanTest::Any,
         }
     }
 
-    fn exact(sql: String) -> Self {
-        Self { sql, exact: true }
+    /// `FALSE`, exact.
+    fn never() -> Self {
+        Self {
+            sql: "FALSE".into(),
+            exact: true,
+            need: SpanTest::Never,
+        }
+    }
+
+    fn exact(sql: String, need: SpanTest) -> Self {
+        Self {
+            sql,
+            exact: true,
+            need,
+        }
     }
 
     /// Whether it lets every row through.
@@ -50,12 +74,23 @@ impl Cond {
 
     fn and(a: Self, b: Self) -> Self {
         let exact = a.exact && b.exact;
-        match (a.is_true(), b.is_true()) {
-            (true, _) => Self { sql: b.sql, exact },
-            (_, true) => Self { sql: a.sql, exact },
+        let (a_true, b_true) = (a.is_true(), b.is_true());
+        let need = SpanTest::and(a.need, b.need);
+        match (a_true, b_true) {
+            (true, _) => Self {
+                sql: b.sql,
+                exact,
+                need,
+            },
+            (_, true) => Self {
+                sql: a.sql,
+                exact,
+                need,
+            },
             _ => Self {
                 sql: format!("({} AND {})", a.sql, b.sql),
                 exact,
+                need,
             },
         }
     }
@@ -68,6 +103,7 @@ impl Cond {
         Self {
             sql: format!("({} OR {})", a.sql, b.sql),
             exact,
+            need: SpanTest::or(a.need, b.need),
         }
     }
 
@@ -143,7 +179,7 @@ fn spanset(e: &SpansetExpr) -> Cond {
 pub fn filter(e: &FieldExpr) -> Cond {
     match e {
         FieldExpr::Lit(Value::Bool(true)) => Cond::t(true),
-        FieldExpr::Lit(Value::Bool(false)) => Cond::exact("FALSE".into()),
+        FieldExpr::Lit(Value::Bool(false)) => Cond::never(),
         FieldExpr::Binary(BinOp::And, l, r) => Cond::and(filter(l), filter(r)),
         FieldExpr::Binary(BinOp::Or, l, r) => Cond::or(filter(l), filter(r)),
         FieldExpr::Binary(op, l, r) => match (&**l, &**r) {
@@ -176,6 +212,18 @@ fn flip(op: BinOp) -> Option<BinOp> {
         BinOp::Gte => BinOp::Lte,
         _ => return None,
     })
+}
+
+/// `op` for the summaries' tests.
+fn cmp_op(op: BinOp) -> CmpOp {
+    match op {
+        BinOp::Eq => CmpOp::Eq,
+        BinOp::Neq => CmpOp::Ne,
+        BinOp::Lt => CmpOp::Lt,
+        BinOp::Lte => CmpOp::Le,
+        BinOp::Gt => CmpOp::Gt,
+        _ => CmpOp::Ge,
+    }
 }
 
 fn sql_op(op: BinOp) -> Option<&'static str> {
@@ -240,6 +288,7 @@ fn compare(f: &Field, op: BinOp, v: &Value) -> Cond {
 }
 
 fn intrinsic(i: Intrinsic, op: BinOp, o: &str, v: &Value) -> Cond {
+    let c = cmp_op(op);
     let col = match i {
         Intrinsic::Name => "name",
         Intrinsic::StatusMessage => "status_message",
@@ -247,10 +296,17 @@ fn intrinsic(i: Intrinsic, op: BinOp, o: &str, v: &Value) -> Cond {
         Intrinsic::ScopeVersion => "scope_version",
         Intrinsic::Duration => {
             return match v {
-                Value::Duration(d) | Value::Int(d) => Cond::exact(format!("duration_ns {o} {d}")),
-                Value::Float(f) if f.is_finite() => Cond::exact(format!("duration_ns {o} {:?}", f)),
-                Value::Nil => Cond::exact(if op == BinOp::Eq { "FALSE" } else { "TRUE" }.into()),
-                _ => Cond::exact("FALSE".into()),
+                Value::Duration(d) | Value::Int(d) => Cond::exact(
+                    format!("duration_ns {o} {d}"),
+                    SpanTest::Duration(c, Number::Int(*d)),
+                ),
+                Value::Float(f) if f.is_finite() => Cond::exact(
+                    format!("duration_ns {o} {:?}", f),
+                    SpanTest::Duration(c, Number::Float(*f)),
+                ),
+                Value::Nil if op == BinOp::Eq => Cond::never(),
+                Value::Nil => Cond::exact("TRUE".into(), SpanTest::Any),
+                _ => Cond::never(),
             };
         }
         Intrinsic::Status | Intrinsic::Kind => {
@@ -259,16 +315,50 @@ fn intrinsic(i: Intrinsic, op: BinOp, o: &str, v: &Value) -> Cond {
                 (Intrinsic::Kind, Value::Kind(k)) => ("kind", k.code()),
                 _ => return Cond::t(false),
             };
+            let need = if i == Intrinsic::Status {
+                SpanTest::Status(c, code)
+            } else {
+                SpanTest::Kind(c, code)
+            };
             return match op {
-                BinOp::Eq | BinOp::Neq => Cond::exact(format!("{col} {o} {code}")),
+                BinOp::Eq | BinOp::Neq => Cond::exact(format!("{col} {o} {code}"), need),
                 _ => Cond::t(false),
             };
         }
         _ => return Cond::t(false),
     };
     match v {
-        Value::Str(s) => Cond::exact(format!("{col} {o} {}", quote(s))),
+        Value::Str(s) => {
+            let need = if i == Intrinsic::Name {
+                SpanTest::Name(StrTest::Cmp(c, s.clone()))
+            } else {
+                SpanTest::Any
+            };
+            Cond::exact(format!("{col} {o} {}", quote(s)), need)
+        }
         _ => Cond::t(false),
+    }
+}
+
+/// The summaries' scope of an attribute scope.
+fn attr_scope(scope: Scope) -> AttrScope {
+    match scope {
+        Scope::Resource => AttrScope::Resource,
+        Scope::Instrumentation => AttrScope::Instrumentation,
+        _ => AttrScope::Span,
+    }
+}
+
+/// The summaries' test of attribute `k` of `scope` (`resource.service.name` as a string:
+/// the `service_name` column, which the summaries key their services by).
+fn attr_test(scope: Scope, k: &str, test: AttrTest) -> SpanTest {
+    match test {
+        AttrTest::Str(t) if scope == Scope::Resource && k == "service.name" => SpanTest::Service(t),
+        test => SpanTest::Attr {
+            scope: attr_scope(scope),
+            key: k.to_owned(),
+            test,
+        },
     }
 }
 
@@ -278,6 +368,21 @@ fn attribute(scope: Scope, k: &str, op: BinOp, o: &str, v: &Value) -> Cond {
     let col = column(scope, k);
     let in_map = format!("{map}[{key}]");
     let type_of = format!("{types}[{key}]");
+    let c = cmp_op(op);
+    // The same test whether the value is read from the map or the column: the summaries
+    // hold an attribute's values wherever they are stored.
+    let need = match v {
+        Value::Str(s) => attr_test(scope, k, AttrTest::Str(StrTest::Cmp(c, s.clone()))),
+        Value::Int(i) => attr_test(scope, k, AttrTest::Num(c, Number::Int(*i))),
+        Value::Float(f) if f.is_finite() => {
+            attr_test(scope, k, AttrTest::Num(c, Number::Float(*f)))
+        }
+        Value::Bool(b) => attr_test(scope, k, AttrTest::Bool(c, *b)),
+        // `!= nil`: the attribute is present (the `service_name` column always is).
+        Value::Nil if col.is_some() && scope == Scope::Resource => SpanTest::Any,
+        Value::Nil if op == BinOp::Neq => attr_test(scope, k, AttrTest::Present),
+        _ => SpanTest::Any,
+    };
     let map_cond = match v {
         Value::Str(s) => format!("({type_of} IS NULL AND {in_map} {o} {})", quote(s)),
         Value::Int(_) | Value::Float(_) => {
@@ -291,16 +396,16 @@ fn attribute(scope: Scope, k: &str, op: BinOp, o: &str, v: &Value) -> Cond {
             let (null, join) = match op {
                 BinOp::Eq => ("IS NULL", " AND "),
                 BinOp::Neq => ("IS NOT NULL", " OR "),
-                _ => return Cond::exact("FALSE".into()),
+                _ => return Cond::never(),
             };
             let mut parts = vec![format!("{in_map} {null}")];
             if let Some((c, _)) = col {
                 parts.push(format!("{c} {null}"));
             }
-            return Cond::exact(format!("({})", parts.join(join)));
+            return Cond::exact(format!("({})", parts.join(join)), need);
         }
         // A status, kind or duration never equals an attribute's value; a bool has no order.
-        Value::Status(_) | Value::Kind(_) | Value::Bool(_) => return Cond::exact("FALSE".into()),
+        Value::Status(_) | Value::Kind(_) | Value::Bool(_) => return Cond::never(),
         Value::Duration(_) => return Cond::t(false),
     };
     let col_cond = match (col, v) {
@@ -313,16 +418,22 @@ fn attribute(scope: Scope, k: &str, op: BinOp, o: &str, v: &Value) -> Cond {
     // A value of the column's type is in the column (`service_name` holds the resource's
     // `service.name` when it is a string): the maps, costly to read, are not consulted.
     match col_cond {
-        Some(c) => Cond::exact(c),
-        None => Cond::exact(map_cond),
+        Some(c) => Cond::exact(c, need),
+        None => Cond::exact(map_cond, need),
     }
 }
 
 fn regex(f: &Field, negated: bool, pattern: &str) -> Cond {
     let o = if negated { "!~" } else { "~" };
     let re = quote(&format!("^(?:{pattern})$"));
+    // The summaries check the pattern against the few values they keep (as SQL would);
+    // one the engine's regex cannot build is not checked.
+    let test = StrTest::regex(pattern, negated);
     let col = match f {
-        Field::Intrinsic(Intrinsic::Name) => "name",
+        Field::Intrinsic(Intrinsic::Name) => {
+            let need = test.map_or(SpanTest::Any, SpanTest::Name);
+            return Cond::exact(format!("name {o} {re}"), need);
+        }
         Field::Intrinsic(Intrinsic::StatusMessage) => "status_message",
         Field::Intrinsic(Intrinsic::ScopeName) => "scope_name",
         Field::Intrinsic(Intrinsic::ScopeVersion) => "scope_version",
@@ -330,9 +441,10 @@ fn regex(f: &Field, negated: bool, pattern: &str) -> Cond {
             let (map, types) = maps(*scope);
             let key = quote(k);
             let map_cond = format!("({types}[{key}] IS NULL AND {map}[{key}] {o} {re})");
+            let need = test.map_or(SpanTest::Any, |t| attr_test(*scope, k, AttrTest::Str(t)));
             return match column(*scope, k) {
-                Some((c, KnownType::String)) => Cond::exact(format!("{c} {o} {re}")),
-                _ => Cond::exact(map_cond),
+                Some((c, KnownType::String)) => Cond::exact(format!("{c} {o} {re}"), need),
+                _ => Cond::exact(map_cond, need),
             };
         }
         Field::Attr(Scope::Any, k) => {
@@ -345,5 +457,5 @@ fn regex(f: &Field, negated: bool, pattern: &str) -> Cond {
         }
         _ => return Cond::t(false),
     };
-    Cond::exact(format!("{col} {o} {re}"))
+    Cond::exact(format!("{col} {o} {re}"), SpanTest::Any)
 }

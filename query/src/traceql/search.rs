@@ -1,5 +1,7 @@
 //! Trace search: candidate traces from SQL, newest first, hour partition by hour partition;
-//! then each candidate read whole and the query evaluated on it exactly.
+//! then each candidate read whole and the query evaluated on it exactly. An hour whose
+//! files' summaries prove that no span meets the SQL condition is not read
+//! ([`skip_hour`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,6 +31,16 @@ const PAGE: usize = 200;
 /// structural query matching few of many candidates): past it, it returns what it found.
 pub(crate) const MAX_CANDIDATES: usize = 20_000;
 
+/// What a search read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Hour partitions it came to (it stops at the last it needed).
+    pub hours: usize,
+    /// Of those, the hours not read: their files' summaries proved that no span there
+    /// meets the query's condition.
+    pub hours_skipped: usize,
+}
+
 /// The newest traces (by their latest span that meets the query's SQL condition) that
 /// match `q` among the spans of `tenant` starting in `[p.start_ns, p.end_ns]`, at most
 /// `p.limit`.
@@ -39,13 +51,25 @@ pub async fn search(
     q: &Query,
     p: &SearchParams,
 ) -> Result<Vec<TraceMatch>> {
+    Ok(search_with_stats(engine, tenant, sql, q, p).await?.0)
+}
+
+/// [`search`], also returning what it read.
+pub async fn search_with_stats(
+    engine: &Arc<Engine>,
+    tenant: &TenantId,
+    sql: &SqlConfig,
+    q: &Query,
+    p: &SearchParams,
+) -> Result<(Vec<TraceMatch>, SearchStats)> {
+    let mut stats = SearchStats::default();
     if q.is_metrics() {
         return Err(Error::Query(
             "a metrics query cannot be searched: use the metrics query_range endpoint".into(),
         ));
     }
     if p.limit == 0 || p.start_ns > p.end_ns {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), stats));
     }
     let cond = trace_condition(&q.pipeline);
     let ctx = sql::tenant_session(engine.clone(), tenant, sql)?;
@@ -57,6 +81,11 @@ pub async fn search(
     // The traces of the page being evaluated, charged to the query's share.
     let mut held = SessionCharge::new(&ctx, "traceql traces");
     'windows: for (lo, hi) in windows {
+        stats.hours += 1;
+        if skip_hour(engine, tenant, &cond, lo, hi)? {
+            stats.hours_skipped += 1;
+            continue;
+        }
         let mut offset = 0;
         loop {
             let page = if cond.exact {
@@ -91,7 +120,18 @@ pub async fn search(
             offset += page;
         }
     }
-    Ok(found)
+    Ok((found, stats))
+}
+
+/// Whether no span of `tenant` starting in `[lo, hi]` can meet `cond` (so its SQL would
+/// select none there), as the summaries of the files there prove. Not when the test is
+/// `Any`, a file has no summary, or spans of the hour are still in memory: the hour is
+/// then read.
+fn skip_hour(engine: &Engine, tenant: &TenantId, cond: &Cond, lo: i64, hi: i64) -> Result<bool> {
+    if cond.need == strata_engine::SpanTest::Any {
+        return Ok(false);
+    }
+    Ok(!engine.spans_may_match(tenant, lo, hi, &cond.need)?)
 }
 
 /// One page of candidate traces of window `[lo, hi]`: the ids of the traces with a span

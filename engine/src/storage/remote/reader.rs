@@ -294,10 +294,10 @@ impl Reader {
                 for name in entry.names().skip(1) {
                     small.push((format!("{rel}/{name}"), listed(name)));
                 }
-                if let Some(derived) = partition::derived_path(&entry.samples)
-                    && let Some(size) = listed(&derived.display().to_string())
-                {
-                    small.push((format!("{rel}/{}", derived.display()), Some(size)));
+                for derived in partition::derived_paths(&entry.samples) {
+                    if let Some(size) = listed(&derived.display().to_string()) {
+                        small.push((format!("{rel}/{}", derived.display()), Some(size)));
+                    }
                 }
                 // A set published after the listing was taken: its size from a HEAD.
                 let len = listed(&entry.samples).unwrap_or_else(|| {

@@ -312,10 +312,10 @@ impl Mirror {
         for entry in &manifest.files {
             for name in entry.names() {
                 keys.insert(format!("{dir}/{name}"));
-                if let Some(derived) = partition::derived_path(name)
-                    && local.join(&derived).exists()
-                {
-                    keys.insert(format!("{dir}/{}", derived.display()));
+                for derived in partition::derived_paths(name) {
+                    if local.join(&derived).exists() {
+                        keys.insert(format!("{dir}/{}", derived.display()));
+                    }
                 }
             }
         }
