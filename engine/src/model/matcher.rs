@@ -1,12 +1,51 @@
 //! Label matchers, with PromQL's semantics: a missing label matches as the empty string, and
 //! regexes are fully anchored, with `.` matching newlines (Prometheus's `(?s)`).
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use regex::{Regex, RegexBuilder};
 
 use crate::{Error, Labels, Result};
 
 /// Compiled size limit for one matcher's regex; larger patterns are rejected, not run.
 pub const MAX_REGEX_SIZE: usize = 1 << 20;
+
+/// Patterns whose compiled regexes are kept for the next matcher with the same pattern.
+/// Rules and dashboards send the same selectors again and again, and compiling a regex
+/// (its lazy DFA's set-up) cost more than the rest of a small rule's evaluation: 7 % of
+/// the rules benchmark's CPU. A `Regex` is shared by reference count; past this many
+/// patterns the cache starts over, so it holds at most this many.
+const CACHED_REGEXES: usize = 512;
+
+static REGEXES: Mutex<Option<HashMap<String, Regex>>> = Mutex::new(None);
+
+/// The compiled, anchored form of `value` (from the cache when it was compiled before).
+fn compile(name: &str, value: &str) -> Result<Regex> {
+    let cached = |value: &str| {
+        let cache = REGEXES.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.as_ref().and_then(|c| c.get(value).cloned())
+    };
+    if let Some(re) = cached(value) {
+        return Ok(re);
+    }
+    // Prometheus's flags: fully anchored, and `.` matches a newline too.
+    let re = RegexBuilder::new(&format!("^(?s:{value})$"))
+        .size_limit(MAX_REGEX_SIZE)
+        .dfa_size_limit(MAX_REGEX_SIZE)
+        .build()
+        .map_err(|e| Error::InvalidMatcher {
+            label: name.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let mut cache = REGEXES.lock().unwrap_or_else(PoisonError::into_inner);
+    let c = cache.get_or_insert_with(HashMap::new);
+    if c.len() >= CACHED_REGEXES {
+        c.clear();
+    }
+    c.insert(value.to_owned(), re.clone());
+    Ok(re)
+}
 
 /// The four PromQL matcher operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,17 +89,7 @@ impl Matcher {
     /// ```
     pub fn new(name: &str, op: MatchOp, value: &str) -> Result<Self> {
         let re = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(
-                // Prometheus's flags: fully anchored, and `.` matches a newline too.
-                RegexBuilder::new(&format!("^(?s:{value})$"))
-                    .size_limit(MAX_REGEX_SIZE)
-                    .dfa_size_limit(MAX_REGEX_SIZE)
-                    .build()
-                    .map_err(|e| Error::InvalidMatcher {
-                        label: name.to_owned(),
-                        reason: e.to_string(),
-                    })?,
-            ),
+            MatchOp::Regex | MatchOp::NotRegex => Some(compile(name, value)?),
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
         let literals = re.as_ref().and_then(|_| literal_alternatives(value));
@@ -165,6 +194,37 @@ mod tests {
             Matcher::new("a", MatchOp::Regex, &huge),
             Err(Error::InvalidMatcher { .. })
         ));
+    }
+
+    #[test]
+    fn a_cached_regex_matches_as_a_fresh_one_and_errors_are_not_cached() {
+        let l = Labels::from_pairs([("__name__", "http"), ("code", "503")]).expect("labels");
+        for _ in 0..3 {
+            assert!(
+                Matcher::new("code", MatchOp::Regex, "5..")
+                    .expect("re")
+                    .matches(&l)
+            );
+            assert!(
+                !Matcher::new("code", MatchOp::NotRegex, "5..")
+                    .expect("re")
+                    .matches(&l)
+            );
+            // The same pattern anchored in another matcher, and a bad one, every time.
+            assert!(
+                !Matcher::new("code", MatchOp::Regex, "5.")
+                    .expect("re")
+                    .matches(&l)
+            );
+            assert!(Matcher::new("code", MatchOp::Regex, "5..(").is_err());
+        }
+        // Past the cache's size it starts over and still answers right.
+        for i in 0..CACHED_REGEXES + 10 {
+            let m = Matcher::new("code", MatchOp::Regex, &format!("{i}|503")).expect("re");
+            assert!(m.matches(&l));
+        }
+        let cached = REGEXES.lock().map(|c| c.as_ref().map_or(0, HashMap::len));
+        assert!(cached.is_ok_and(|n| n <= CACHED_REGEXES));
     }
 
     #[test]
