@@ -40,7 +40,7 @@
 #                       turns the span-derived metrics off, for a with/without comparison)
 #   --tempo             phase B also times the Tempo API (benches/spans/tempo_bench.py): trace
 #                       by id through Tempo's and Jaeger's APIs in turn, a TraceQL search per
-#                       service over the last 24 h, a TraceQL metrics query; WORK/out/week_tempo.json
+#                       service over phase B's days, a TraceQL metrics query; WORK/out/week_tempo.json
 #   --grpc              phase A's load over OTLP/gRPC instead of OTLP/HTTP (`bench-spans load
 #                       --grpc`; lookups and searches still use the HTTP API)
 #   --loader BIN        bench-spans [next to STRATA_BIN]
@@ -318,7 +318,7 @@ if [[ $WEEK == 1 ]]; then
   "$L" search --url "$U" --start-ms $((WEEK_END_MS - WEEK_DAYS * 24 * HOUR_MS)) --end-ms "$WEEK_END_MS" --n "$SEARCHES" --seed "$SEED" > "$OUT/week_search.json"
   if [[ $TEMPO == 1 ]]; then
     log "phase B: the Tempo API (trace by id against Jaeger's, TraceQL)"
-    python3 "$(dirname "$0")/tempo_bench.py" --url "$U" --ids "$OUT/week_ids.txt" --end-ms "$WEEK_END_MS" \
+    python3 "$(dirname "$0")/tempo_bench.py" --url "$U" --ids "$OUT/week_ids.txt" --end-ms "$WEEK_END_MS" --hours $((WEEK_DAYS * 24)) \
       --n "$LOOKUPS" --seed "$SEED" > "$OUT/week_tempo.json" || echo "tempo_bench: wrong answers (see week_tempo.json)" >&2
     log "  $(cat "$OUT/week_tempo.json")"
   fi

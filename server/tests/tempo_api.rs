@@ -419,18 +419,22 @@ fn check_errors(server: &Server) {
             go_query(&[("q", "{}"), ("start", "1000"), ("end", "692200")]),
             "exceeds 7days",
         ),
+        (
+            go_query(&[("q", "{}"), ("start", "1000"), ("end", "605801")]),
+            "exceeds 7days",
+        ),
     ];
     for (q, why) in &search_bad {
         let r = server.get(&format!("/api/search?{q}"), &[]).expect("GET");
         assert_eq!(r.status, 400, "{q}: {}", r.text());
         assert!(r.text().contains(why), "{q}: {} lacks {why}", r.text());
     }
-    // Six days is within it.
-    let six_days = go_query(&[("q", "{}"), ("start", "1000"), ("end", "519400")]);
-    let r = server
-        .get(&format!("/api/search?{six_days}"), &[])
-        .expect("GET");
-    assert_eq!(r.status, 200, "{}", r.text());
+    // Six days is within it, and so is exactly seven (Grafana's "Last 7 days").
+    for end in ["519400", "605800"] {
+        let q = go_query(&[("q", "{}"), ("start", "1000"), ("end", end)]);
+        let r = server.get(&format!("/api/search?{q}"), &[]).expect("GET");
+        assert_eq!(r.status, 200, "{q}: {}", r.text());
+    }
     for q in [
         go_query(&[("q", "{}")]),
         go_query(&[("q", "{} | rate()"), ("step", "0")]),

@@ -6,9 +6,9 @@
 //! series, so over a large head those misses were most of a rule's cost (the rules
 //! benchmark's head-heavy run: 77 % of the server's CPU in `select`'s binary searches).
 //! Samples mostly come at a steady interval, so the position of a time is guessed from the
-//! first and last timestamps and found by a short walk from the guess: about three cache
-//! lines per series, whatever its length. Irregular series fall back to a binary search
-//! over what the walk left.
+//! last two timestamps (the step) and found by a short walk from the guess: about two
+//! cache lines per series, whatever its length. Irregular series fall back to a binary
+//! search over what the walk left.
 
 use std::ops::Range;
 
@@ -18,24 +18,30 @@ const WALK: usize = 4;
 /// The first index of `v` (sorted by `ts`) whose time is at least `t`: what
 /// `v.partition_point(|x| ts(x) < t)` answers.
 pub(crate) fn first_not_before<T>(v: &[T], ts: impl Fn(&T) -> i64, t: i64) -> usize {
-    let (Some(first), Some(last)) = (v.first(), v.last()) else {
+    let n = v.len();
+    let Some(last) = v.last() else {
         return 0;
     };
-    let (a, b) = (ts(first), ts(last));
-    if t <= a {
+    let b = ts(last);
+    if t > b {
+        return n;
+    }
+    if n == 1 {
         return 0;
     }
-    if t > b {
-        return v.len();
-    }
-    // Here a < t <= b: at least two samples, and the answer is in 1..n.
-    let n = v.len();
-    let guess = (i128::from(t) - i128::from(a)) * (n as i128 - 1) / (i128::from(b) - i128::from(a));
-    let mut i = usize::try_from(guess).unwrap_or(0).clamp(1, n - 1);
+    // Here t <= b, so the answer is in 0..n. How far back `t` lies, at the step between
+    // the last two samples (mostly one cache line with the last).
+    let step = i128::from(b) - i128::from(ts(&v[n - 2]));
+    let back = if step > 0 {
+        (i128::from(b) - i128::from(t)) / step
+    } else {
+        0
+    };
+    let mut i = (n - 1).saturating_sub(usize::try_from(back).unwrap_or(usize::MAX));
     if ts(&v[i]) >= t {
-        // Back while the one before is not before `t`; v[0] is, so this ends by i = 1.
+        // Back while the one before is not before `t`.
         for _ in 0..WALK {
-            if ts(&v[i - 1]) < t {
+            if i == 0 || ts(&v[i - 1]) < t {
                 return i;
             }
             i -= 1;

@@ -9,7 +9,7 @@ use crate::metrics::page_cache::PageCache;
 use crate::metrics::read::{self, FileSamples, ReadLimit, SAMPLE_BYTES};
 use crate::metrics::scan::ScanStats;
 use crate::metrics::seek;
-use crate::metrics::series::EncodedHist;
+use crate::metrics::series::{EncodedHist, HeadSeries};
 use crate::metrics::tiers;
 use crate::model::interval::Interval;
 use crate::model::series::SeriesId;
@@ -409,14 +409,30 @@ fn select_head(
     let mut any_hists = false;
     for i in 0..SHARDS {
         let h = head.shard(i);
-        for id in h.index.select(matchers) {
-            let Some(s) = h.index.get(id) else { continue };
+        // In phases over the shard's matching series, each phase's steps independent from
+        // series to series, so that the processor overlaps their cache misses (a head series
+        // is an entry in a hash map and a buffer of its own, each a miss when a rule reads a
+        // large head): the entries, then the windows in the buffers, then the copies.
+        let series: Vec<(SeriesId, &HeadSeries)> = h
+            .index
+            .select(matchers)
+            .into_iter()
+            .filter_map(|id| h.index.get(id).map(|s| (id, s)))
+            .collect();
+        let windows: Vec<(&[Sample], &[EncodedHist])> = series
+            .iter()
+            .map(|(_, s)| {
+                (
+                    samples_within(&s.buf.samples, start, end),
+                    hists_within(s.buf.hists(), start, end),
+                )
+            })
+            .collect();
+        for (&(id, s), (buffered, hists)) in series.iter().zip(windows) {
             let flushing = h
                 .flushing
                 .get(&id)
                 .map_or(&[][..], |v| samples_within(v, start, end));
-            let buffered = samples_within(&s.buf.samples, start, end);
-            let hists = hists_within(s.buf.hists(), start, end);
             let flushing_h = h
                 .flushing_h
                 .get(&id)

@@ -48,7 +48,10 @@ pub(crate) fn check_length(q: &str, queries: &Queries) -> Result<(), Error> {
 fn check_search_range(start_ns: i64, end_ns: i64, queries: &Queries) -> Result<(), Error> {
     let max = queries.tempo().max_search_duration;
     let max_ns = i64::try_from(max.as_nanos()).unwrap_or(i64::MAX);
-    if max_ns > 0 && end_ns.saturating_sub(start_ns) > max_ns {
+    // In whole seconds, as Tempo compares (`end` counts its whole second here): a range of
+    // exactly the limit, Grafana's "Last 7 days" under the default, is within it.
+    let span = end_ns.saturating_sub(start_ns);
+    if max_ns > 0 && span - span.rem_euclid(NS_PER_S) > max_ns {
         return Err(bad(format!(
             "range specified by start and end exceeds {}. received start={} end={} ([tempo] max_search_duration)",
             humantime::format_duration(max),
