@@ -4,6 +4,7 @@ use crate::lifecycle::Core;
 use crate::metrics::tiers::day_start;
 use crate::signal_kind::Signal;
 use crate::spans_logs::spans::trace_filter::build;
+use crate::spans_logs::store::SignalStore;
 use crate::storage::fs::sync_dir;
 use crate::storage::parquet_io::WrittenBy;
 use crate::storage::partition::FileMap;
@@ -223,6 +224,48 @@ impl crate::lifecycle::Core {
     /// one (written before filter files existed, or lost in a crash); returns how many it
     /// built. Run by maintenance; a file that fails is logged and tried again next pass.
     pub(crate) fn build_trace_filters(&self) -> usize {
+        self.build_missing(
+            &self.traces.files,
+            "trace-id filter",
+            |part| SignalStore::<crate::SpanRecord>::trace_filter(part).is_some(),
+            |path| build(path).map(drop),
+        )
+    }
+
+    /// Builds the summary of every committed spans file that lacks a valid one (written
+    /// before spans summaries existed, or lost in a crash), as
+    /// [`Self::build_trace_filters`].
+    pub(crate) fn build_span_summaries(&self) -> usize {
+        self.build_missing(
+            &self.traces.files,
+            "spans summary",
+            |part| SignalStore::<crate::SpanRecord>::span_summary(part).is_some(),
+            |path| crate::spans_logs::spans::summary::build_from_file(path, None).map(drop),
+        )
+    }
+
+    /// Builds the summary of every committed logs file that lacks a valid one (written
+    /// before summaries existed, or lost in a crash), as [`Self::build_trace_filters`].
+    pub(crate) fn build_log_summaries(&self) -> usize {
+        self.build_missing(
+            &self.logs.files,
+            "logs summary",
+            |part| SignalStore::<crate::LogRecord>::log_summary(part).is_some(),
+            |path| crate::spans_logs::logs::summary::build_from_file(path, None).map(drop),
+        )
+    }
+
+    /// Builds the `what` file derived from each of `files` that lacks one (`has`) with
+    /// `build` (from the data file's path, fetched first on a reader's cache); returns how
+    /// many it built. A file that fails is logged and tried again next pass. Writers only:
+    /// a reader of a bucket builds nothing.
+    fn build_missing(
+        &self,
+        files: &RwLock<FileMap>,
+        what: &str,
+        has: impl Fn(&PartFile) -> bool,
+        build: impl Fn(&Path) -> Result<()>,
+    ) -> usize {
         if self.reader.is_some() {
             return 0;
         }
@@ -231,115 +274,28 @@ impl crate::lifecycle::Core {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let parts: Vec<_> = {
-            let files = self.traces.files.read().unwrap_or_else(|p| p.into_inner());
+            let files = files.read().unwrap_or_else(|p| p.into_inner());
             files.values().flatten().cloned().collect()
         };
         let mut built = 0;
         for part in parts {
-            if crate::spans_logs::store::SignalStore::<crate::SpanRecord>::trace_filter(&part)
-                .is_some()
-            {
+            if has(&part) {
                 continue;
             }
             if let Err(e) = part.ensure_data() {
-                tracing::warn!(error = %e, "fetching a spans file to build its filter failed; will retry");
+                warn!(error = %e, "fetching a file to build its {what} failed; will retry");
                 continue;
             }
             let path = part.samples_path();
             match build(&path) {
-                Ok(_) => built += 1,
+                Ok(()) => built += 1,
                 Err(e) => {
-                    tracing::warn!(file = %path.display(), error = %e,
-                                   "building a trace-id filter file failed; will retry");
+                    warn!(file = %path.display(), error = %e, "building a {what} file failed; will retry");
                 }
             }
         }
         if built > 0 {
-            tracing::info!(files = built, "built trace-id filter files");
-        }
-        built
-    }
-}
-
-impl crate::lifecycle::Core {
-    /// Builds the summary of every committed spans file that lacks a valid one (written
-    /// before spans summaries existed, or lost in a crash); returns how many it built. Run
-    /// by maintenance; a file that fails is logged and tried again next pass.
-    pub(crate) fn build_span_summaries(&self) -> usize {
-        if self.reader.is_some() {
-            return 0;
-        }
-        let _one_pass = self
-            .maintenance_lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let parts: Vec<_> = {
-            let files = self.traces.files.read().unwrap_or_else(|p| p.into_inner());
-            files.values().flatten().cloned().collect()
-        };
-        let mut built = 0;
-        for part in parts {
-            if crate::spans_logs::store::SignalStore::<crate::SpanRecord>::span_summary(&part)
-                .is_some()
-            {
-                continue;
-            }
-            if let Err(e) = part.ensure_data() {
-                tracing::warn!(error = %e, "fetching a spans file to build its summary failed; will retry");
-                continue;
-            }
-            let path = part.samples_path();
-            match crate::spans_logs::spans::summary::build_from_file(&path, None) {
-                Ok(_) => built += 1,
-                Err(e) => {
-                    tracing::warn!(file = %path.display(), error = %e,
-                                   "building a spans summary file failed; will retry");
-                }
-            }
-        }
-        if built > 0 {
-            tracing::info!(files = built, "built spans summary files");
-        }
-        built
-    }
-
-    /// Builds the summary of every committed logs file that lacks a valid one (written
-    /// before summaries existed, or lost in a crash); returns how many it built. Run by
-    /// maintenance; a file that fails is logged and tried again next pass.
-    pub(crate) fn build_log_summaries(&self) -> usize {
-        if self.reader.is_some() {
-            return 0;
-        }
-        let _one_pass = self
-            .maintenance_lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let parts: Vec<_> = {
-            let files = self.logs.files.read().unwrap_or_else(|p| p.into_inner());
-            files.values().flatten().cloned().collect()
-        };
-        let mut built = 0;
-        for part in parts {
-            if crate::spans_logs::store::SignalStore::<crate::LogRecord>::log_summary(&part)
-                .is_some()
-            {
-                continue;
-            }
-            if let Err(e) = part.ensure_data() {
-                tracing::warn!(error = %e, "fetching a logs file to build its summary failed; will retry");
-                continue;
-            }
-            let path = part.samples_path();
-            match crate::spans_logs::logs::summary::build_from_file(&path, None) {
-                Ok(_) => built += 1,
-                Err(e) => {
-                    tracing::warn!(file = %path.display(), error = %e,
-                                   "building a logs summary file failed; will retry");
-                }
-            }
-        }
-        if built > 0 {
-            tracing::info!(files = built, "built logs summary files");
+            info!(files = built, "built {what} files");
         }
         built
     }

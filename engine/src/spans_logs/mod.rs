@@ -4,6 +4,7 @@ pub(crate) mod arrow;
 pub(crate) mod bloom;
 pub(crate) mod check;
 pub(crate) mod compact;
+pub(crate) mod cursor;
 pub(crate) mod flush;
 #[doc(hidden)]
 pub mod flush_stages;

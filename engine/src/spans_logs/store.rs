@@ -448,20 +448,12 @@ impl<R: StoredRecord> SignalStore<R> {
     /// or it cannot be read (logged): lookups then check the row groups' filters.
     pub(crate) fn trace_filter(part: &PartFile) -> Option<Arc<TraceFilter>> {
         let slot = part.derived::<SpansDerived>().map(|d| &d.trace_filter);
-        if let Some(f) = slot.and_then(OnceLock::get) {
-            return Some(f.clone());
-        }
-        match TraceFilter::open_sized(&part.samples_path(), part.known_data_len()) {
-            Ok(Some(f)) => Some(match slot {
-                Some(slot) => slot.get_or_init(|| Arc::new(f)).clone(),
-                None => Arc::new(f),
-            }),
-            Ok(None) => None,
-            Err(e) => {
-                warn!(error = %e, "a trace-id filter file cannot be read; checking row groups");
-                None
-            }
-        }
+        derived_file(
+            part,
+            slot,
+            TraceFilter::open_sized,
+            "a trace-id filter file cannot be read; checking row groups",
+        )
     }
 
     /// The summary of `part`'s spans file (`spans_logs/spans/summary`), read on first use
@@ -469,20 +461,12 @@ impl<R: StoredRecord> SignalStore<R> {
     /// be read (logged).
     pub(crate) fn span_summary(part: &PartFile) -> Option<Arc<SpanSummary>> {
         let slot = part.derived::<SpansDerived>().map(|d| &d.summary);
-        if let Some(s) = slot.and_then(OnceLock::get) {
-            return Some(s.clone());
-        }
-        match SpanSummary::open_sized(&part.samples_path(), part.known_data_len()) {
-            Ok(Some(s)) => Some(match slot {
-                Some(slot) => slot.get_or_init(|| Arc::new(s)).clone(),
-                None => Arc::new(s),
-            }),
-            Ok(None) => None,
-            Err(e) => {
-                warn!(error = %e, "a spans summary file cannot be read; reading spans");
-                None
-            }
-        }
+        derived_file(
+            part,
+            slot,
+            SpanSummary::open_sized,
+            "a spans summary file cannot be read; reading spans",
+        )
     }
 
     /// The summary of `part`'s logs file (`spans_logs/logs/summary`), mapped on first use and
@@ -490,20 +474,12 @@ impl<R: StoredRecord> SignalStore<R> {
     /// read (logged).
     pub(crate) fn log_summary(part: &PartFile) -> Option<Arc<LogSummary>> {
         let slot = part.derived::<LogsDerived>().map(|d| &d.summary);
-        if let Some(s) = slot.and_then(OnceLock::get) {
-            return Some(s.clone());
-        }
-        match LogSummary::open_sized(&part.samples_path(), part.known_data_len()) {
-            Ok(Some(s)) => Some(match slot {
-                Some(slot) => slot.get_or_init(|| Arc::new(s)).clone(),
-                None => Arc::new(s),
-            }),
-            Ok(None) => None,
-            Err(e) => {
-                warn!(error = %e, "a logs summary file cannot be read; reading records");
-                None
-            }
-        }
+        derived_file(
+            part,
+            slot,
+            LogSummary::open_sized,
+            "a logs summary file cannot be read; reading records",
+        )
     }
 
     /// The `trace_id` filters of `part`'s row groups: mapped on first use (where `filter`,
@@ -613,6 +589,31 @@ pub(crate) struct LogsDerived {
 pub(crate) struct SpansDerived {
     trace_filter: OnceLock<Arc<TraceFilter>>,
     summary: OnceLock<Arc<SpanSummary>>,
+}
+
+/// A file derived from `part`'s (a trace-id filter, a summary): the one kept in `slot`,
+/// the set's, or else opened with `open` (from `part`'s path and known length) and kept
+/// there. `None` while there is none, or it cannot be read (logged as `unreadable`).
+fn derived_file<T>(
+    part: &PartFile,
+    slot: Option<&OnceLock<Arc<T>>>,
+    open: impl FnOnce(&Path, Option<u64>) -> Result<Option<T>>,
+    unreadable: &str,
+) -> Option<Arc<T>> {
+    if let Some(kept) = slot.and_then(OnceLock::get) {
+        return Some(kept.clone());
+    }
+    match open(&part.samples_path(), part.known_data_len()) {
+        Ok(Some(file)) => Some(match slot {
+            Some(slot) => slot.get_or_init(|| Arc::new(file)).clone(),
+            None => Arc::new(file),
+        }),
+        Ok(None) => None,
+        Err(e) => {
+            warn!(error = %e, "{unreadable}");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

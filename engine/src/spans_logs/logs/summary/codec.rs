@@ -7,6 +7,7 @@ use std::path::Path;
 use super::lines::{BLOCK_BITS, BLOCK_ROWS, BuiltFilter};
 use super::{SecondCount, SummaryGroup};
 use crate::Result;
+use crate::spans_logs::cursor::Cursor;
 
 /// First bytes of a summary file.
 const MAGIC: &[u8; 8] = b"STRATALS";
@@ -127,36 +128,14 @@ pub(crate) fn encode(
     b
 }
 
-/// A cursor over a summary's bytes; every read checks bounds.
-struct Cursor<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(s)
+/// Key-value pairs: their count, then each key and value.
+fn pairs(c: &mut Cursor<'_>) -> Option<Vec<(String, String)>> {
+    let n = c.u32()? as usize;
+    let mut out = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        out.push((c.str()?, c.str()?));
     }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn str(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
-    }
-    fn pairs(&mut self) -> Option<Vec<(String, String)>> {
-        let n = self.u32()? as usize;
-        let mut out = Vec::with_capacity(n.min(1024));
-        for _ in 0..n {
-            out.push((self.str()?, self.str()?));
-        }
-        Some(out)
-    }
+    Some(out)
 }
 
 /// A parsed summary: its groups, first and last second, and line filter.
@@ -173,10 +152,7 @@ pub(crate) fn parse(b: &[u8], logs_len: Option<u64>) -> Option<Parsed> {
     if crc32c::crc32c(&b[..body]) != u32::from_le_bytes(b[body..].try_into().ok()?) {
         return None;
     }
-    let mut c = Cursor {
-        b: &b[..body],
-        at: 8,
-    };
+    let mut c = Cursor::new(&b[..body], 8);
     let version = c.u32()?;
     if version != VERSION && version != 1 {
         return None;
@@ -193,8 +169,8 @@ pub(crate) fn parse(b: &[u8], logs_len: Option<u64>) -> Option<Parsed> {
         let service_name = c.str()?;
         let severity_number = c.u32()? as i32;
         let severity_text = c.str()?;
-        let resource = c.pairs()?;
-        let level_attributes = c.pairs()?;
+        let resource = pairs(&mut c)?;
+        let level_attributes = pairs(&mut c)?;
         let keys = c.u32()? as usize;
         let mut attribute_keys = Vec::with_capacity(keys.min(1024));
         for _ in 0..keys {
@@ -202,7 +178,7 @@ pub(crate) fn parse(b: &[u8], logs_len: Option<u64>) -> Option<Parsed> {
         }
         let seconds = c.u32()? as usize;
         let len = c.u32()? as usize;
-        let at = c.at;
+        let at = c.at();
         c.take(len)?;
         groups.push(SummaryGroup {
             service_name,
@@ -221,9 +197,9 @@ pub(crate) fn parse(b: &[u8], logs_len: Option<u64>) -> Option<Parsed> {
         let rows = c.u64()?;
         let blocks = c.u32()? as usize;
         let block_bits = c.u32()? as usize;
-        let listed = c.at;
+        let listed = c.at();
         let counts = c.take(blocks.checked_mul(4)?)?;
-        let bits = (c.at, blocks.checked_mul(block_bits / 8)?);
+        let bits = (c.at(), blocks.checked_mul(block_bits / 8)?);
         c.take(bits.1)?;
         let sum: u64 = counts
             .chunks_exact(4)
@@ -237,7 +213,7 @@ pub(crate) fn parse(b: &[u8], logs_len: Option<u64>) -> Option<Parsed> {
             bits,
         })
     };
-    (c.at == body).then_some((groups, (first, last), filter))
+    (c.at() == body).then_some((groups, (first, last), filter))
 }
 
 /// The line filter of a version 1 summary: blocks of [`BLOCK_ROWS`] records.
@@ -246,7 +222,7 @@ fn filter_v1(c: &mut Cursor<'_>) -> Option<Option<FilterAt>> {
     let block_rows = u64::from(c.u32()?);
     let block_bits = c.u32()? as usize;
     let len = usize::try_from(c.u64()?).ok()?;
-    let at = c.at;
+    let at = c.at();
     c.take(len)?;
     // A filter of other block sizes is not used.
     let fits = block_rows == BLOCK_ROWS

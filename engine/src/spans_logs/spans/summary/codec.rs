@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::{AttrValues, Keys, ServiceSummary, Values};
 use crate::Result;
+use crate::spans_logs::cursor::Cursor;
 
 /// First bytes of a spans summary file.
 const MAGIC: &[u8; 8] = b"STRATASS";
@@ -92,74 +93,51 @@ pub(crate) fn encode(services: &[ServiceSummary], spans_len: u64) -> Vec<u8> {
     b
 }
 
-/// A cursor over a summary's bytes; every read checks bounds.
-struct Cursor<'a> {
-    b: &'a [u8],
-    at: usize,
+/// A value list: [`MANY`], or its count and the sorted, distinct strings.
+fn values(c: &mut Cursor<'_>) -> Option<Values> {
+    let n = c.u32()?;
+    if n == MANY {
+        return Some(Values::Many);
+    }
+    let mut v = Vec::with_capacity((n as usize).min(1024));
+    for _ in 0..n {
+        v.push(c.str()?);
+    }
+    // Sorted and distinct, as written: a reader searches them.
+    v.windows(2).all(|w| w[0] < w[1]).then_some(Values::Few(v))
 }
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(s)
+/// A scope's attribute keys, sorted, each with its flags, number range and values.
+fn keys(c: &mut Cursor<'_>) -> Option<Keys> {
+    let n = c.u32()? as usize;
+    let more = c.u8()? != 0;
+    let mut keys = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        let key = c.str()?;
+        let flags = c.u8()?;
+        let numbers = if flags & HAS_NUMBERS != 0 {
+            let lo = f64::from_bits(c.u64()?);
+            let hi = f64::from_bits(c.u64()?);
+            Some((lo, hi))
+        } else {
+            None
+        };
+        let bools = u8::from(flags & FALSE != 0) | (u8::from(flags & TRUE != 0) << 1);
+        let strings = values(c)?;
+        keys.push((
+            key,
+            AttrValues {
+                strings,
+                numbers,
+                nan: flags & NAN != 0,
+                bools,
+                other: flags & OTHER != 0,
+            },
+        ));
     }
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn str(&mut self) -> Option<String> {
-        let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
-    }
-    fn values(&mut self) -> Option<Values> {
-        let n = self.u32()?;
-        if n == MANY {
-            return Some(Values::Many);
-        }
-        let mut v = Vec::with_capacity((n as usize).min(1024));
-        for _ in 0..n {
-            v.push(self.str()?);
-        }
-        // Sorted and distinct, as written: a reader searches them.
-        v.windows(2).all(|w| w[0] < w[1]).then_some(Values::Few(v))
-    }
-    fn keys(&mut self) -> Option<Keys> {
-        let n = self.u32()? as usize;
-        let more = self.u8()? != 0;
-        let mut keys = Vec::with_capacity(n.min(1024));
-        for _ in 0..n {
-            let key = self.str()?;
-            let flags = self.u8()?;
-            let numbers = if flags & HAS_NUMBERS != 0 {
-                let lo = f64::from_bits(self.u64()?);
-                let hi = f64::from_bits(self.u64()?);
-                Some((lo, hi))
-            } else {
-                None
-            };
-            let bools = u8::from(flags & FALSE != 0) | (u8::from(flags & TRUE != 0) << 1);
-            let strings = self.values()?;
-            keys.push((
-                key,
-                AttrValues {
-                    strings,
-                    numbers,
-                    nan: flags & NAN != 0,
-                    bools,
-                    other: flags & OTHER != 0,
-                },
-            ));
-        }
-        keys.windows(2)
-            .all(|w| w[0].0 < w[1].0)
-            .then_some(Keys { keys, more })
-    }
+    keys.windows(2)
+        .all(|w| w[0].0 < w[1].0)
+        .then_some(Keys { keys, more })
 }
 
 /// The services of a summary's bytes; `None` if they are not a valid summary (or not one
@@ -172,10 +150,7 @@ pub(crate) fn parse(b: &[u8], spans_len: Option<u64>) -> Option<Vec<ServiceSumma
     if crc32c::crc32c(&b[..body]) != u32::from_le_bytes(b[body..].try_into().ok()?) {
         return None;
     }
-    let mut c = Cursor {
-        b: &b[..body],
-        at: 8,
-    };
+    let mut c = Cursor::new(&b[..body], 8);
     if c.u32()? != VERSION {
         return None;
     }
@@ -192,8 +167,8 @@ pub(crate) fn parse(b: &[u8], spans_len: Option<u64>) -> Option<Vec<ServiceSumma
         let status = c.u64()?;
         let kinds = c.u64()?;
         let duration = (c.u64()? as i64, c.u64()? as i64);
-        let names = c.values()?;
-        let attrs = [c.keys()?, c.keys()?, c.keys()?];
+        let names = values(&mut c)?;
+        let attrs = [keys(&mut c)?, keys(&mut c)?, keys(&mut c)?];
         services.push(ServiceSummary {
             name,
             spans,
@@ -206,7 +181,7 @@ pub(crate) fn parse(b: &[u8], spans_len: Option<u64>) -> Option<Vec<ServiceSumma
     }
     let sorted = services.windows(2).all(|w| w[0].name < w[1].name);
     let counted = services.iter().map(|s| s.spans).sum::<u64>() == total;
-    (c.at == body && sorted && counted).then_some(services)
+    (c.at() == body && sorted && counted).then_some(services)
 }
 
 /// Writes `bytes` to `path` through a synced temporary file renamed into place (the
