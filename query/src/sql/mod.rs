@@ -28,6 +28,7 @@ pub(crate) use catalog::signal_table::logs_source;
 pub use catalog::stream::{SqlStream, read_only};
 pub use catalog::{run_sql, tenant_session};
 pub use config::{ClusterToken, SqlConfig};
+pub use distributed::health::{DOWN_FOR, SpreadStats, note_local_run, spread_stats};
 pub use distributed::{worker, worker_for};
 pub use error::{Error, Result};
 pub use scan::bucket::{BUCKET_URL, EngineSlot, register as register_bucket};

@@ -32,8 +32,6 @@ struct Inner {
     promql: QueryOptions,
     logql: LogqlSettings,
     tempo: TempoSettings,
-    /// SQL queries a worker failed, run again in this process alone.
-    sql_local_runs: std::sync::atomic::AtomicU64,
 }
 
 /// A query language's settings, as [`Queries::new`] takes them.
@@ -73,22 +71,7 @@ impl Queries {
             promql,
             logql,
             tempo,
-            sql_local_runs: std::sync::atomic::AtomicU64::new(0),
         }))
-    }
-
-    /// Counts a SQL query run again in this process after a worker failed it.
-    pub(crate) fn note_sql_local_run(&self) {
-        self.0
-            .sql_local_runs
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// SQL queries run again in this process after a worker failed them, since start.
-    pub(crate) fn sql_local_runs(&self) -> u64 {
-        self.0
-            .sql_local_runs
-            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The engine, or 503 while it is still recovering (or shutting down).

@@ -32,6 +32,7 @@ use signal_table::{Signal, SignalTable};
 use stream::SqlStream;
 
 use crate::sql::SqlConfig;
+use crate::sql::distributed::health::Spread;
 use crate::sql::error::{Error, Result};
 use crate::sql::runtime::runtime_env;
 use crate::sql::scan::conjuncts::DistinctConjuncts;
@@ -78,13 +79,20 @@ pub fn tenant_session(
         .with_runtime_env(runtime.clone())
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(DistinctConjuncts));
+    let mut spread = None;
     if engine.is_reader() && !config.workers.is_empty() {
         let urls = crate::sql::distributed::worker_urls(&config.workers).map_err(df)?;
+        let workers = Arc::new(Spread::new(urls));
+        spread = Some(workers.clone());
         builder =
-            crate::sql::distributed::distribute(builder, urls, engine.clone(), runtime, config)
+            crate::sql::distributed::distribute(builder, workers, engine.clone(), runtime, config)
                 .map_err(df)?;
     }
-    let state = builder.build();
+    let mut state = builder.build();
+    if let Some(spread) = spread {
+        // For `SqlStream` to plan a query again without a worker that failed it.
+        state.config_mut().set_extension(spread);
+    }
     let ctx = SessionContext::new_with_state(state);
     let samples = Arc::new(SamplesTable::new(engine.clone(), tenant.clone()));
     let series = Arc::new(SeriesTable::new(engine.clone(), tenant.clone()));

@@ -20,7 +20,7 @@ use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_distributed::{
     DesiredTaskCountEvent, DesiredTaskCountEventResponse, DistributedExt, SessionStateBuilderExt,
-    Worker, WorkerQueryContext, WorkerResolver, WorkerSessionBuilder,
+    Worker, WorkerQueryContext, WorkerSessionBuilder,
 };
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, HeaderValue};
@@ -28,6 +28,7 @@ use strata_engine::Engine;
 use url::Url;
 
 mod codec;
+pub(crate) mod health;
 mod placement;
 
 use codec::StrataCodec;
@@ -37,16 +38,6 @@ use crate::sql::scan::bucket::EngineSlot;
 
 /// The URL the query process's own worker answers as: stages of one task run there.
 const LOCAL_WORKER: &str = "http://strata-query-process.local";
-
-/// The configured workers' URLs.
-#[derive(Debug, Clone)]
-struct WorkerUrls(Vec<Url>);
-
-impl WorkerResolver for WorkerUrls {
-    fn get_urls(&self) -> Result<Vec<Url>, DataFusionError> {
-        Ok(self.0.clone())
-    }
-}
 
 /// Parses `[cluster] workers`.
 pub(crate) fn worker_urls(workers: &[String]) -> Result<Vec<Url>> {
@@ -80,6 +71,7 @@ struct TaskSessions {
 #[async_trait]
 impl WorkerSessionBuilder for TaskSessions {
     async fn build_session_state(&self, ctx: WorkerQueryContext) -> Result<SessionState> {
+        health::note_task();
         Ok(ctx
             .builder
             .with_distributed_user_codec(StrataCodec)
@@ -146,12 +138,12 @@ fn holds_ours(plan: &Arc<dyn ExecutionPlan>) -> bool {
     ours(plan) || plan.children().into_iter().any(holds_ours)
 }
 
-/// `builder` (its config already set) planning over `workers`, with the query process's
-/// own worker over `runtime` for the stages that stay here, and `config`'s
-/// `bytes_per_partition` and cluster token.
+/// `builder` (its config already set) planning over the workers of `spread` that are up
+/// ([`health`]), with the query process's own worker over `runtime` for the stages that
+/// stay here, and `config`'s `bytes_per_partition` and cluster token.
 pub(crate) fn distribute(
     builder: SessionStateBuilder,
-    workers: Vec<Url>,
+    spread: Arc<health::Spread>,
     engine: Arc<Engine>,
     runtime: Arc<RuntimeEnv>,
     config: &SqlConfig,
@@ -163,7 +155,7 @@ pub(crate) fn distribute(
     builder
         .with_distributed_planner()
         .with_distributed_user_codec(StrataCodec)
-        .with_distributed_worker_resolver(WorkerUrls(workers))
+        .with_distributed_worker_resolver(health::LiveWorkers(spread))
         .with_distributed_local_worker_context(local.to_local_worker_context(self_url))
         .with_distributed_desired_task_count_handler(|ev: DesiredTaskCountEvent<'_>| {
             holds_ours(ev.plan).then(|| Ok(DesiredTaskCountEventResponse::maximum(1)))

@@ -56,11 +56,12 @@ async fn answer(
     let settings = queries.sql();
     let max = settings.max_result_bytes;
     let bytes = match execute(&engine, tenant, &text, &settings.query, format, max).await {
-        // A worker died or cannot be reached: the answer is built whole before it is
-        // sent, so the query runs again here, alone, instead of failing.
+        // A worker died after the query's first batch (before, `SqlStream` plans it
+        // again itself): the answer is built whole before it is sent, so the query runs
+        // again here, alone, instead of failing.
         Err(Failed::Sql(sql::Error::WorkerUnavailable(why))) if !settings.query.workers.is_empty() => {
-            tracing::warn!(error = %why, "a worker failed a spread SQL query: running it in this process");
-            queries.note_sql_local_run();
+            tracing::warn!(error = %why, "a worker failed a spread SQL query after its first batch: running it in this process");
+            sql::note_local_run();
             let local = sql::SqlConfig {
                 workers: Vec::new(),
                 ..settings.query.clone()

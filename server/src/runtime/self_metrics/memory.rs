@@ -79,6 +79,15 @@ pub(crate) fn render(out: &mut String, state: &AppState) {
     );
     state.queries.admission().render(out, pool.refused());
     state.queries.pressure().render(out);
+    let spread = strata_query::sql::spread_stats();
+    let name = "strata_sql_worker_retries_total";
+    header(
+        out,
+        name,
+        "counter",
+        "SQL queries a worker failed before their first batch, planned again over the workers still up.",
+    );
+    line(out, name, &[], spread.retries as f64);
     let name = "strata_sql_worker_local_runs_total";
     header(
         out,
@@ -86,5 +95,19 @@ pub(crate) fn render(out: &mut String, state: &AppState) {
         "counter",
         "SQL queries spread over workers that failed for an unreachable worker and were run again in this process alone.",
     );
-    line(out, name, &[], state.queries.sql_local_runs() as f64);
+    line(out, name, &[], spread.local_runs as f64);
+    gauge(
+        out,
+        "strata_sql_workers_down",
+        "Configured workers left out of spread queries now: they failed a query and refused a connection in the last 30 s.",
+        spread.down as f64,
+    );
+    let name = "strata_sql_worker_tasks_total";
+    header(
+        out,
+        name,
+        "counter",
+        "Tasks of spread SQL queries this process ran as a worker (a query process counts the stages it keeps).",
+    );
+    line(out, name, &[], spread.tasks as f64);
 }
