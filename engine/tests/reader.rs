@@ -477,3 +477,112 @@ fn without_a_catalog_the_bucket_is_listed() {
         "read the catalog"
     );
 }
+
+/// A trace id spread over the id space: `n`'s bytes hashed into the first eight (never
+/// all zeros, an invalid id).
+fn spread_id(n: u32) -> [u8; 16] {
+    let n = n + 1;
+    let h = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&h.to_be_bytes());
+    id[12..].copy_from_slice(&n.to_be_bytes());
+    id
+}
+
+#[test]
+fn a_cold_trace_lookup_reads_byte_ranges_not_the_file() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (wdir, rdir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
+    let t = TenantId::new("acme").expect("tenant");
+    let w =
+        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    // 40,000 traces of 5 spans in one hour: one spans file of four row groups (65,536
+    // rows each) of 16 pages per column.
+    let spans: Vec<SpanRecord> = (0..200_000u32)
+        .map(|i| SpanRecord {
+            trace_id: spread_id(i / 5),
+            span_id: (u64::from(i) + 1).to_be_bytes(),
+            service_name: "api".into(),
+            name: format!("op{}", i % 7),
+            start_ns: (DAY + i64::from(i) / 100) * NS + i64::from(i),
+            end_ns: (DAY + i64::from(i) / 100 + 3) * NS,
+            attributes: vec![("n".into(), AnyValue::Int(i64::from(i)))],
+            ..SpanRecord::default()
+        })
+        .collect();
+    w.write_spans(&t, &spans).expect("spans");
+    w.flush().expect("flush");
+    w.sync_remote().expect("sync");
+    let file_bytes: u64 = walk(wdir.path())
+        .iter()
+        .filter(|p| p.contains("spans-") && p.ends_with(".parquet"))
+        .map(|p| std::fs::metadata(wdir.path().join(p)).expect("file").len())
+        .sum();
+    assert!(file_bytes > 2_000_000, "{file_bytes}");
+
+    let r = Engine::open_with_clock(rdir.path(), reader(store.clone(), 1 << 30), clock.clone())
+        .expect("reader");
+    let (lo, hi) = (DAY * NS, (DAY + HOUR) * NS);
+    for n in [1234u32, 1, 39_999, 0] {
+        let id = spread_id(n);
+        let got = r.find_trace(&t, id, lo, hi).expect("trace");
+        assert_eq!(got.len(), 5, "trace {n}");
+        assert_eq!(got, w.find_trace(&t, id, lo, hi).expect("trace"));
+    }
+    // An id the file does not hold: no row.
+    assert!(
+        r.find_trace(&t, spread_id(99_999), lo, hi)
+            .expect("trace")
+            .is_empty()
+    );
+    let stats = r.reader_stats().expect("a reader");
+    // No data file was fetched whole: its footer once (kept), then a few pages a lookup,
+    // each page its own GET, the GETs of a lookup at once.
+    assert_eq!(stats.cache_misses, 0, "{stats:?}");
+    assert!(stats.ranged_gets > 0, "{stats:?}");
+    let id = spread_id(2500);
+    assert_eq!(r.find_trace(&t, id, lo, hi).expect("trace").len(), 5);
+    let one = r.reader_stats().expect("a reader");
+    let (gets, bytes) = (
+        one.ranged_gets - stats.ranged_gets,
+        one.ranged_bytes - stats.ranged_bytes,
+    );
+    // The page index, the trace's `trace_id` page, then its pages of every column of its
+    // row group (one GET, as they lie close): at most three GETs, a part of the file.
+    assert!(bytes * 2 < file_bytes, "{bytes} of {file_bytes} bytes read");
+    assert!((1..=3).contains(&gets), "{gets} GETs");
+    assert!(
+        walk(rdir.path())
+            .iter()
+            .all(|p| !p.ends_with(".parquet") || !p.contains("spans-")),
+        "a spans file was cached"
+    );
+
+    // Once the file is cached (a query read it whole), lookups read it there.
+    let search = SpanSearch {
+        service: "api".into(),
+        ..SpanSearch::default()
+    };
+    assert!(
+        !r.search_traces(&t, &search, lo, hi, 5, 1)
+            .expect("search")
+            .is_empty()
+    );
+    let before = r.reader_stats().expect("a reader");
+    assert_eq!(before.cache_misses, 1, "{before:?}");
+    let id = spread_id(77);
+    assert_eq!(
+        r.find_trace(&t, id, lo, hi).expect("trace"),
+        w.find_trace(&t, id, lo, hi).expect("trace")
+    );
+    assert_eq!(
+        r.reader_stats().expect("a reader").ranged_gets,
+        before.ranged_gets
+    );
+    r.close().expect("close");
+    w.close().expect("close");
+}

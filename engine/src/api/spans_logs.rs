@@ -2,13 +2,15 @@
 
 use crate::model::records::{LogRecord, SpanRecord};
 use crate::spans_logs::bloom::BLOCK as BLOOM_BLOCK;
-use crate::spans_logs::read::{ms_range, read_traces, snapshot};
+use crate::spans_logs::ranged::RangedFile;
+use crate::spans_logs::read::{ms_range, read_traces, read_traces_ranged, snapshot};
 use crate::spans_logs::spans::search::{At, first_wave, rank, scan_units, units};
 use crate::spans_logs::store::{NS_PER_MS, SignalStore};
 use crate::storage::partition::{PARTITION_MS, partition_start};
 use crate::{Engine, Result, SignalOutcome, TenantId, TraceId};
 use crate::{SignalSnapshot, SpanSearch, TraceLookupStats};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 impl Engine {
     /// [`Engine::write_spans`] taking the spans by value, which saves copying each one
@@ -304,6 +306,17 @@ impl Engine {
                 stats.files_skipped += 1;
                 stats.row_groups += f.groups().len();
                 stats.bytes_read += (BLOOM_BLOCK * trace_ids.len()) as u64;
+                continue;
+            }
+            if let Some((source, len)) = part.remote_only() {
+                // Not fetched by this query process: its footer and the trace's pages
+                // alone, by ranged GETs, rather than the whole file.
+                let file = Arc::new(RangedFile::new(part.clone(), source, len));
+                let meta = store.file_meta_ranged(&part, &file)?;
+                let path = part.samples_path();
+                for s in read_traces_ranged(&path, &meta, file, trace_ids, stats)? {
+                    keep(s, &mut out);
+                }
                 continue;
             }
             let path = part.samples_path();

@@ -29,8 +29,9 @@ use crate::storage::parquet_io::bad;
 /// String columns the search scan reads as dictionaries.
 pub(crate) const DICTIONARY_COLUMNS: [&str; 2] = ["service_name", "name"];
 
-/// Columns whose chunk statistics are kept (the search prunes row groups by them).
-const STATS_COLUMNS: [&str; 2] = ["start_time", "duration_ns"];
+/// Columns whose chunk statistics are kept: the search prunes row groups by the first
+/// two, and a lookup by byte ranges picks them by `trace_id`'s (files are sorted by it).
+const STATS_COLUMNS: [&str; 3] = ["trace_id", "start_time", "duration_ns"];
 
 /// One spans file's metadata, as the readers need it.
 #[derive(Debug)]
@@ -49,7 +50,12 @@ pub(crate) struct SpansFileMeta {
 impl SpansFileMeta {
     /// Reads the footer of the spans file at `path`.
     pub(crate) fn load(path: &Path) -> Result<Self> {
-        let file = open(path)?;
+        Self::load_from(path, &open(path)?)
+    }
+
+    /// Reads the footer of the spans file at `path` from `file` (the file itself, or its
+    /// bytes in a bucket).
+    pub(crate) fn load_from<R: ChunkReader>(path: &Path, file: &R) -> Result<Self> {
         let options = |stats: ParquetStatisticsPolicy| {
             ArrowReaderOptions::new()
                 .with_page_index_policy(PageIndexPolicy::Skip)
@@ -62,7 +68,7 @@ impl SpansFileMeta {
         let expected = stats_leaves();
         let mut options = options(ParquetStatisticsPolicy::skip_except(&expected));
         let mut plain =
-            ArrowReaderMetadata::load(&file, options.clone()).map_err(|e| bad(path, e))?;
+            ArrowReaderMetadata::load(file, options.clone()).map_err(|e| bad(path, e))?;
         let leaf = |m: &ArrowReaderMetadata, name: &str| {
             m.parquet_schema()
                 .columns()
@@ -75,7 +81,7 @@ impl SpansFileMeta {
             .collect();
         if found != expected {
             options = options_all();
-            plain = ArrowReaderMetadata::load(&file, options.clone()).map_err(|e| bad(path, e))?;
+            plain = ArrowReaderMetadata::load(file, options.clone()).map_err(|e| bad(path, e))?;
         }
         let trace_id_leaf =
             leaf(&plain, "trace_id").ok_or_else(|| bad(path, "no trace_id column"))?;
@@ -91,6 +97,16 @@ impl SpansFileMeta {
             dict,
             trace_id_leaf,
         })
+    }
+
+    /// The smallest and largest `trace_id` of row group `rg` (of [`Self::plain`]), if the
+    /// file records them.
+    pub(crate) fn trace_id_range<'a>(
+        &self,
+        rg: &'a parquet::file::metadata::RowGroupMetaData,
+    ) -> Option<(&'a [u8], &'a [u8])> {
+        let stats = rg.columns().get(self.trace_id_leaf)?.statistics()?;
+        Some((stats.min_bytes_opt()?, stats.max_bytes_opt()?))
     }
 
     /// Bytes the parsed footer takes in memory.

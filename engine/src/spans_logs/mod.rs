@@ -12,6 +12,7 @@ pub(crate) mod logs;
 pub(crate) mod map_chunk;
 pub(crate) mod meta;
 pub(crate) mod order;
+pub(crate) mod ranged;
 pub(crate) mod read;
 #[doc(hidden)]
 pub mod record_memory;

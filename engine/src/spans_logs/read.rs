@@ -24,6 +24,7 @@ use parquet::file::reader::{ChunkReader, Length};
 
 use crate::spans_logs::bloom::{BLOCK as BLOOM_BLOCK, FileBlooms};
 use crate::spans_logs::meta::SpansFileMeta;
+use crate::spans_logs::ranged::{RangedFile, RangedRead};
 use crate::spans_logs::store::{NS_PER_MS, SignalStore, StoredRecord};
 use crate::storage::parquet_io::bad;
 use crate::storage::prefetch;
@@ -110,11 +111,18 @@ pub(crate) struct Recorded {
     pub(crate) ahead: Ranges,
 }
 
+/// Where a [`Counted`] reads: a file on the local disk, or a bucket's by ranged GETs.
+#[derive(Clone)]
+enum Source {
+    Local(Arc<File>),
+    Ranged(Arc<RangedFile>),
+}
+
 /// A file that counts (and optionally records) the bytes read from it; clones share the
 /// file and the counts.
 #[derive(Clone)]
 struct Counted {
-    file: Arc<File>,
+    file: Source,
     bytes: Arc<AtomicU64>,
     ranges: Option<Ranges>,
     ahead: Option<Ranges>,
@@ -130,24 +138,34 @@ impl Counted {
         }
     }
 
-    /// Asks the kernel to read `ranges` ahead ([`prefetch::will_need`]).
+    /// Asks the kernel to read `ranges` ahead ([`prefetch::will_need`]), or fetches them
+    /// from the bucket in as few GETs as they allow. A failed fetch is left to the read
+    /// that needs the bytes, which fails with the bucket's error.
     fn will_need(&self, ranges: Vec<(u64, u64)>) {
         if let Some(r) = &self.ahead {
             r.lock().unwrap_or_else(|p| p.into_inner()).extend(&ranges);
         }
-        prefetch::will_need(&self.file, ranges);
+        match &self.file {
+            Source::Local(file) => prefetch::will_need(file, ranges),
+            Source::Ranged(file) => {
+                let _ = file.fetch_ahead(ranges);
+            }
+        }
     }
 }
 
 impl Length for Counted {
     fn len(&self) -> u64 {
-        Length::len(&*self.file)
+        match &self.file {
+            Source::Local(file) => Length::len(&**file),
+            Source::Ranged(file) => Length::len(&**file),
+        }
     }
 }
 
 /// A reader over part of a [`Counted`] file, counting as it goes.
 struct CountedRead {
-    inner: <File as ChunkReader>::T,
+    inner: Box<dyn Read + Send>,
     start: u64,
     read: u64,
     bytes: Arc<AtomicU64>,
@@ -172,8 +190,12 @@ impl ChunkReader for Counted {
     type T = CountedRead;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let inner: Box<dyn Read + Send> = match &self.file {
+            Source::Local(file) => Box::new(ChunkReader::get_read(&**file, start)?),
+            Source::Ranged(file) => Box::new(RangedRead::new((**file).clone(), start)),
+        };
         Ok(CountedRead {
-            inner: ChunkReader::get_read(&*self.file, start)?,
+            inner,
             start,
             read: 0,
             bytes: self.bytes.clone(),
@@ -182,7 +204,10 @@ impl ChunkReader for Counted {
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        let b = ChunkReader::get_bytes(&*self.file, start, length)?;
+        let b = match &self.file {
+            Source::Local(file) => ChunkReader::get_bytes(&**file, start, length)?,
+            Source::Ranged(file) => ChunkReader::get_bytes(&**file, start, length)?,
+        };
         self.note(start, b.len() as u64);
         Ok(b)
     }
@@ -270,14 +295,83 @@ pub(crate) fn read_traces(
         path: path.to_owned(),
         source,
     })?;
+    read_from(
+        path,
+        meta,
+        Source::Local(Arc::new(file)),
+        &by_group,
+        ids,
+        stats,
+        record,
+    )
+}
+
+/// The spans of `ids` in the spans file at `path` (`meta` its footer, read from `file`),
+/// which is not on the local disk: a lookup by byte ranges ([`RangedFile`]). Files are
+/// sorted by trace id, so the row groups that may hold an id are those whose `trace_id`
+/// range holds it (no bloom filter is read); then as [`read_traces`].
+pub(crate) fn read_traces_ranged(
+    path: &Path,
+    meta: &SpansFileMeta,
+    file: Arc<RangedFile>,
+    ids: &[TraceId],
+    stats: &mut TraceLookupStats,
+) -> Result<Vec<SpanRecord>> {
+    let mut by_group: BTreeMap<usize, Vec<TraceId>> = BTreeMap::new();
+    let groups = meta.plain.metadata().row_groups();
+    for (g, rg) in groups.iter().enumerate() {
+        let range = meta.trace_id_range(rg);
+        for id in ids {
+            if range.is_none_or(|(lo, hi)| lo <= &id[..] && &id[..] <= hi) {
+                by_group.entry(g).or_default().push(*id);
+            }
+        }
+    }
+    stats.files += 1;
+    stats.row_groups += groups.len();
+    stats.row_groups_read += by_group.len();
+    if by_group.is_empty() {
+        stats.files_skipped += 1;
+        return Ok(Vec::new());
+    }
+    // Their page index (column and offset indexes lie together near the footer), in one
+    // GET before it is read index by index.
+    let index: Vec<(u64, u64)> = by_group
+        .keys()
+        .filter_map(|&g| groups.get(g))
+        .flat_map(|rg| rg.columns())
+        .flat_map(|c| {
+            [
+                c.column_index_offset().zip(c.column_index_length()),
+                c.offset_index_offset().zip(c.offset_index_length()),
+            ]
+        })
+        .flatten()
+        .filter_map(|(at, len)| Some((u64::try_from(at).ok()?, u64::try_from(len).ok()?)))
+        .collect();
+    file.fetch_ahead(index)?;
+    let source = Source::Ranged(file);
+    read_from(path, meta, source, &by_group, ids, stats, None)
+}
+
+/// [`read_groups`] over `file`, counting the bytes read in `stats`.
+fn read_from(
+    path: &Path,
+    meta: &SpansFileMeta,
+    file: Source,
+    by_group: &BTreeMap<usize, Vec<TraceId>>,
+    ids: &[TraceId],
+    stats: &mut TraceLookupStats,
+    record: Option<&Recorded>,
+) -> Result<Vec<SpanRecord>> {
     let bytes = Arc::new(AtomicU64::new(0));
     let counted = Counted {
-        file: Arc::new(file),
+        file,
         bytes: bytes.clone(),
         ranges: record.map(|r| r.read.clone()),
         ahead: record.map(|r| r.ahead.clone()),
     };
-    let result = read_groups(path, meta, &counted, &by_group, ids);
+    let result = read_groups(path, meta, &counted, by_group, ids);
     stats.bytes_read += bytes.load(Ordering::Relaxed);
     result
 }

@@ -23,6 +23,7 @@ use crate::spans_logs::bloom::FileBlooms;
 use crate::spans_logs::check::{self, Cuts, Rejection, ResourceCheck};
 use crate::spans_logs::logs::summary::LogSummary;
 use crate::spans_logs::meta::SpansFileMeta;
+use crate::spans_logs::ranged::RangedFile;
 use crate::spans_logs::shared_lists::{SharedLists, Sharer};
 use crate::spans_logs::spans::summary::SpanSummary;
 use crate::spans_logs::spans::trace_filter::TraceFilter;
@@ -515,13 +516,34 @@ impl<R: StoredRecord> SignalStore<R> {
     /// [`META_CACHE_BYTES`], arbitrary other ones make room).
     pub(crate) fn file_meta(&self, part: &Arc<PartFile>) -> Result<Arc<SpansFileMeta>> {
         part.ensure_data()?;
+        self.file_meta_with(part, SpansFileMeta::load)
+    }
+
+    /// [`Self::file_meta`] for a file read by byte ranges from the bucket (`file`).
+    pub(crate) fn file_meta_ranged(
+        &self,
+        part: &Arc<PartFile>,
+        file: &RangedFile,
+    ) -> Result<Arc<SpansFileMeta>> {
+        self.file_meta_with(part, |path| {
+            file.fetch_tail()?;
+            SpansFileMeta::load_from(path, file)
+        })
+    }
+
+    /// The kept footer of `part`'s spans file, or the one `load` reads from its path.
+    fn file_meta_with(
+        &self,
+        part: &Arc<PartFile>,
+        load: impl FnOnce(&Path) -> Result<SpansFileMeta>,
+    ) -> Result<Arc<SpansFileMeta>> {
         let path = part.samples_path();
         let lock = || self.metas.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, m)) = lock().get(&path) {
             return Ok(m.clone());
         }
         // Parsed outside the lock; two readers racing parse it twice, and one copy is kept.
-        let meta = Arc::new(SpansFileMeta::load(&path)?);
+        let meta = Arc::new(load(&path)?);
         let mut m = lock();
         m.retain(|_, (f, _)| f.strong_count() > 0);
         let mut held: usize = m.values().map(|(_, e)| e.memory_size()).sum();

@@ -153,6 +153,17 @@ pub(crate) trait Fetch: Send + Sync + std::fmt::Debug {
     /// Makes the data file of `part` present at [`PartFile::samples_path`] for as long as
     /// the caller holds `part`.
     fn fetch(&self, part: &Arc<PartFile>) -> Result<()>;
+
+    /// Whether the data file of `part` is on the local disk now, without fetching it.
+    fn is_local(&self, part: &PartFile) -> bool;
+
+    /// Bytes `ranges` of `part`'s data file, read from the bucket with one ranged GET each,
+    /// several at once (for a read of a few pages of a file not on the local disk).
+    fn read_ranges(
+        &self,
+        part: &PartFile,
+        ranges: Vec<std::ops::Range<u64>>,
+    ) -> Result<Vec<bytes::Bytes>>;
 }
 
 /// A process-unique id for a file set, so cache keys are never reused.
@@ -236,6 +247,14 @@ impl PartFile {
             Some((source, _)) => source.fetch(self),
             None => Ok(()),
         }
+    }
+
+    /// Where to read the data file's byte ranges from when it is in a bucket and not on
+    /// the local disk now (a query process's file it has not fetched): its source and
+    /// length. `None` when it is local (read it there, after [`PartFile::ensure_data`]).
+    pub(crate) fn remote_only(&self) -> Option<(Arc<dyn Fetch>, u64)> {
+        let (source, len) = self.remote.get()?;
+        (!source.is_local(self)).then(|| (source.clone(), *len))
     }
 
     /// The data file's length when known without reading the disk (a bucket's set):

@@ -43,6 +43,9 @@ pub(crate) struct CacheCounters {
     pub(crate) fetched_objects: AtomicU64,
     pub(crate) fetched_bytes: AtomicU64,
     pub(crate) evicted: AtomicU64,
+    /// Ranged GETs of data files not in the cache, and their bytes.
+    pub(crate) ranged_gets: AtomicU64,
+    pub(crate) ranged_bytes: AtomicU64,
 }
 
 /// The cache of data files below `root` (the engine's data directory).
@@ -187,7 +190,62 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// The key of the data file at `path`, relative to the prefix.
+    fn key_of(&self, path: &Path) -> Result<String, RemoteError> {
+        path.strip_prefix(&self.root)
+            .ok()
+            .and_then(|rel| {
+                let parts: Option<Vec<&str>> =
+                    rel.components().map(|c| c.as_os_str().to_str()).collect();
+                parts.map(|p| p.join("/"))
+            })
+            .ok_or_else(|| RemoteError::Key(path.display().to_string()))
+    }
+}
+
 impl Fetch for Cache {
+    fn is_local(&self, part: &PartFile) -> bool {
+        self.lock().entries.contains_key(&part.samples_path())
+    }
+
+    fn read_ranges(
+        &self,
+        part: &PartFile,
+        ranges: Vec<std::ops::Range<u64>>,
+    ) -> Result<Vec<bytes::Bytes>> {
+        let key = self.key_of(&part.samples_path())?;
+        let location = bucket::location(&self.prefix, &key)?;
+        let store = self.store.clone();
+        let task = self.runtime.spawn(async move {
+            let gets = ranges.into_iter().map(|range| {
+                let (store, location, key) = (store.clone(), location.clone(), key.clone());
+                async move {
+                    store
+                        .get_range(&location, range)
+                        .await
+                        .map_err(|e| store_error("get_range", &key, e))
+                }
+            });
+            // In order, at most RANGED_GETS at a time.
+            futures::stream::iter(gets)
+                .buffered(RANGED_GETS)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<Vec<_>, RemoteError>>()
+        });
+        let got = bucket::wait(task)??;
+        let bytes: u64 = got.iter().map(|b| b.len() as u64).sum();
+        self.counters
+            .ranged_gets
+            .fetch_add(got.len() as u64, Ordering::Relaxed);
+        self.counters
+            .ranged_bytes
+            .fetch_add(bytes, Ordering::Relaxed);
+        Ok(got)
+    }
+
     fn fetch(&self, part: &Arc<PartFile>) -> Result<()> {
         let path = part.samples_path();
         if self.hit(&path) {
@@ -207,15 +265,7 @@ impl Fetch for Cache {
             return Ok(());
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
-        let key = path
-            .strip_prefix(&self.root)
-            .ok()
-            .and_then(|rel| {
-                let parts: Option<Vec<&str>> =
-                    rel.components().map(|c| c.as_os_str().to_str()).collect();
-                parts.map(|p| p.join("/"))
-            })
-            .ok_or_else(|| RemoteError::Key(path.display().to_string()))?;
+        let key = self.key_of(&path)?;
         let downloaded = self.download(&key, &path);
         let mut st = self.lock();
         st.inflight.remove(&path);
@@ -233,6 +283,9 @@ impl Fetch for Cache {
         Ok(())
     }
 }
+
+/// Ranged GETs of one read in flight at once.
+const RANGED_GETS: usize = 16;
 
 /// How long a download may receive nothing (its answer taking up to four times that).
 const STALL: std::time::Duration = std::time::Duration::from_secs(60);

@@ -95,6 +95,11 @@ pub struct ReaderStats {
     pub cache_misses: u64,
     /// Data files evicted to stay within `cache_bytes`.
     pub evicted: u64,
+    /// Ranged GETs of data files not in the cache (a trace lookup reads the footer and
+    /// pages it needs).
+    pub ranged_gets: u64,
+    /// Bytes those ranged GETs read.
+    pub ranged_bytes: u64,
     /// Bytes of data files in the cache now.
     pub cached_bytes: u64,
     /// Time since the last refresh that succeeded (`None` before the first).

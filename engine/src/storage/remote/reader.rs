@@ -428,6 +428,8 @@ impl Reader {
             fetched_bytes: c.fetched_bytes.load(Ordering::Relaxed),
             cache_hits: c.hits.load(Ordering::Relaxed),
             cache_misses: c.misses.load(Ordering::Relaxed),
+            ranged_gets: c.ranged_gets.load(Ordering::Relaxed),
+            ranged_bytes: c.ranged_bytes.load(Ordering::Relaxed),
             evicted: c.evicted.load(Ordering::Relaxed),
             cached_bytes: self.cache.used(),
             since_refresh: self

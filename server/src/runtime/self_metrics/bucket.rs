@@ -127,6 +127,18 @@ pub(crate) fn render_reader(o: &mut String, r: &strata_engine::ReaderStats) {
             r.cache_misses,
         ),
         (
+            "strata_reader_ranged_gets_total",
+            "counter",
+            "Ranged GETs of data files not in the local cache (trace lookups read the footer and pages they need).",
+            r.ranged_gets,
+        ),
+        (
+            "strata_reader_ranged_bytes_total",
+            "counter",
+            "Bytes read by ranged GETs of data files not in the local cache.",
+            r.ranged_bytes,
+        ),
+        (
             "strata_reader_evicted_total",
             "counter",
             "Data files evicted to stay within storage.cache_bytes.",
