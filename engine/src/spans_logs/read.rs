@@ -402,6 +402,14 @@ fn read_groups(
     if candidates.iter().all(Vec::is_empty) {
         return Ok(Vec::new());
     }
+    if let Source::Ranged(file) = &counted.file {
+        // From a bucket, each read is a request: fetch the pages of every column that
+        // cover the candidate rows at once (the rows of the ids lie within them), so the
+        // `trace_id` pages and the rows' pages below cost one round of GETs, not two. A
+        // failure is left to the reads, which fail with it.
+        let leaves: Vec<usize> = (0..narrowed.parquet_schema().num_columns()).collect();
+        let _ = file.fetch_ahead(prefetch::page_ranges(md, &candidates, &leaves));
+    }
     let rows = matching_rows(
         path,
         counted,

@@ -216,6 +216,7 @@ impl Fetch for Cache {
     ) -> Result<Vec<bytes::Bytes>> {
         let key = self.key_of(&part.samples_path())?;
         let location = bucket::location(&self.prefix, &key)?;
+        tracing::debug!(key = %key, ?ranges, "ranged GETs");
         let store = self.store.clone();
         let task = self.runtime.spawn(async move {
             let gets = ranges.into_iter().map(|range| {
