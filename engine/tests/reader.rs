@@ -53,6 +53,36 @@ fn reader(store: Arc<dyn ObjectStore>, cache_bytes: u64) -> EngineConfig {
     }
 }
 
+/// A bucket, a writer over it (tenant `acme`, clock at 03:00), and a directory for a reader.
+struct Setup {
+    store: Arc<dyn ObjectStore>,
+    wdir: tempfile::TempDir,
+    rdir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    t: TenantId,
+    w: Engine,
+}
+
+fn setup() -> Setup {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (wdir, rdir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
+    let t = TenantId::new("acme").expect("tenant");
+    let w =
+        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    Setup {
+        store,
+        wdir,
+        rdir,
+        clock,
+        t,
+        w,
+    }
+}
+
 fn series(job: &str, hour: i64, round: i64) -> SeriesSamples {
     SeriesSamples {
         labels: vec![("__name__".into(), "up".into()), ("job".into(), job.into())],
@@ -178,15 +208,14 @@ fn write_round(w: &Engine, t: &TenantId, round: i64) {
 
 #[test]
 fn a_reader_answers_as_the_writer_and_follows_it() {
-    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let (wdir, rdir) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
-    let t = TenantId::new("acme").expect("tenant");
-    let w =
-        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    let Setup {
+        store,
+        wdir: _wdir,
+        rdir,
+        clock,
+        t,
+        w,
+    } = setup();
     write_round(&w, &t, 0);
 
     let r = Engine::open_with_clock(rdir.path(), reader(store.clone(), 1 << 30), clock.clone())
@@ -267,15 +296,14 @@ fn walk(root: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn the_cache_stays_within_its_bound_and_fetches_again() {
-    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let (wdir, rdir) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
-    let t = TenantId::new("acme").expect("tenant");
-    let w =
-        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    let Setup {
+        store,
+        wdir: _wdir,
+        rdir,
+        clock,
+        t,
+        w,
+    } = setup();
     write_round(&w, &t, 0);
     // Room for about one data file.
     let r = Engine::open_with_clock(rdir.path(), reader(store.clone(), 4096), clock.clone())
@@ -331,15 +359,14 @@ fn a_reader_needs_a_directory_of_its_own() {
 
 #[test]
 fn a_restarted_reader_keeps_its_cache() {
-    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let (wdir, rdir) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
-    let t = TenantId::new("acme").expect("tenant");
-    let w =
-        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    let Setup {
+        store,
+        wdir: _wdir,
+        rdir,
+        clock,
+        t,
+        w,
+    } = setup();
     write_round(&w, &t, 0);
     let expected = answers(&w, &t);
     let r = Engine::open_with_clock(rdir.path(), reader(store.clone(), 1 << 30), clock.clone())
@@ -451,15 +478,14 @@ fn a_writer_with_bounded_local_copies_answers_from_the_bucket() {
 /// A bucket without the writer's catalog (an older writer's) is listed instead.
 #[test]
 fn without_a_catalog_the_bucket_is_listed() {
-    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let (wdir, rdir) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
-    let t = TenantId::new("acme").expect("tenant");
-    let w =
-        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    let Setup {
+        store,
+        wdir: _wdir,
+        rdir,
+        clock,
+        t,
+        w,
+    } = setup();
     write_round(&w, &t, 0);
     let catalog = object_store::path::Path::from("strata/r/_catalog.json");
     futures::executor::block_on(store.delete(&catalog)).expect("delete the catalog");
@@ -492,15 +518,14 @@ fn spread_id(n: u32) -> [u8; 16] {
 
 #[test]
 fn a_cold_trace_lookup_reads_byte_ranges_not_the_file() {
-    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let (wdir, rdir) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let clock = Arc::new(ManualClock::new(DAY + 3 * HOUR));
-    let t = TenantId::new("acme").expect("tenant");
-    let w =
-        Engine::open_with_clock(wdir.path(), writer(store.clone()), clock.clone()).expect("writer");
+    let Setup {
+        store,
+        wdir,
+        rdir,
+        clock,
+        t,
+        w,
+    } = setup();
     // 40,000 traces of 5 spans in one hour: one spans file of four row groups (65,536
     // rows each) of 16 pages per column.
     let spans: Vec<SpanRecord> = (0..200_000u32)

@@ -74,6 +74,9 @@ impl SqlStream {
     ) -> Result<Self> {
         let deadline = Instant::now() + config.timeout;
         let spread = ctx.state().config().get_extension::<Spread>();
+        if let Some(workers) = &spread {
+            workers.spread_again();
+        }
         let mut attempt = 1;
         loop {
             let mut stream = Self {

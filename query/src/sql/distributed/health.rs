@@ -155,6 +155,12 @@ impl Spread {
         self.local.store(true, Ordering::Relaxed);
     }
 
+    /// Plans from now on may spread again: each query of a session starts here, so one
+    /// query that ran alone does not keep the session's later queries off the workers.
+    pub(crate) fn spread_again(&self) {
+        self.local.store(false, Ordering::Relaxed);
+    }
+
     /// After a failure for an unreachable worker on attempt `attempt` (from 1): probes the
     /// workers and decides the next attempt. `true`: plan again over the workers still up
     /// (counted as a retry); `false` with the session turned local: run it here alone
@@ -211,6 +217,9 @@ mod tests {
         // A second failure runs it locally, whatever is up.
         assert!(!spread.after_failure(2).await);
         assert!(spread.live().is_empty());
+        // The session's next query (`SqlStream::start_with`) spreads again over what is up.
+        spread.spread_again();
+        assert_eq!(spread.live(), vec![up.clone()]);
         let after = spread_stats();
         assert!(after.retries > before.retries && after.local_runs > before.local_runs);
         assert!(after.down >= 1);

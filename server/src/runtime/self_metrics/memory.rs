@@ -96,12 +96,11 @@ pub(crate) fn render(out: &mut String, state: &AppState) {
         "SQL queries spread over workers that failed for an unreachable worker and were run again in this process alone.",
     );
     line(out, name, &[], spread.local_runs as f64);
-    gauge(
-        out,
-        "strata_sql_workers_down",
-        "Configured workers left out of spread queries now: they failed a query and refused a connection in the last 30 s.",
-        spread.down as f64,
+    let help = format!(
+        "Configured workers left out of spread queries now: they failed a query and refused a connection in the last {} s.",
+        strata_query::sql::DOWN_FOR.as_secs()
     );
+    gauge(out, "strata_sql_workers_down", &help, spread.down as f64);
     let name = "strata_sql_worker_tasks_total";
     header(
         out,
