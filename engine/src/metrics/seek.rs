@@ -15,29 +15,36 @@ use std::ops::Range;
 /// Steps walked from the guess before falling back to a binary search.
 const WALK: usize = 4;
 
+/// Where [`first_not_before`] looks first for `t` in `v` (sorted by `ts`): `None` when
+/// the last sample answers alone (`v` is empty, or `t` is past its last time, or `v` has
+/// one sample); otherwise the index `t` would have at the step between the last two
+/// samples (it reads `v`'s last two samples, mostly one cache line).
+pub(crate) fn guess<T>(v: &[T], ts: impl Fn(&T) -> i64, t: i64) -> Option<usize> {
+    let n = v.len();
+    let b = ts(v.last()?);
+    if t > b || n == 1 {
+        return None;
+    }
+    // Here t <= b. How many steps back `t` lies (none when the times do not allow it:
+    // a repeated or out-of-range step, or a difference past i64).
+    let back = match (b.checked_sub(t), b.checked_sub(ts(&v[n - 2]))) {
+        (Some(d), Some(step)) if step > 0 => d / step,
+        _ => 0,
+    };
+    Some((n - 1).saturating_sub(usize::try_from(back).unwrap_or(usize::MAX)))
+}
+
 /// The first index of `v` (sorted by `ts`) whose time is at least `t`: what
 /// `v.partition_point(|x| ts(x) < t)` answers.
 pub(crate) fn first_not_before<T>(v: &[T], ts: impl Fn(&T) -> i64, t: i64) -> usize {
     let n = v.len();
-    let Some(last) = v.last() else {
-        return 0;
+    let Some(mut i) = guess(v, &ts, t) else {
+        // Empty, a single sample, or `t` past the last.
+        return match v.first() {
+            Some(x) if n == 1 && ts(x) >= t => 0,
+            _ => n,
+        };
     };
-    let b = ts(last);
-    if t > b {
-        return n;
-    }
-    if n == 1 {
-        return 0;
-    }
-    // Here t <= b, so the answer is in 0..n. How far back `t` lies, at the step between
-    // the last two samples (mostly one cache line with the last).
-    let step = i128::from(b) - i128::from(ts(&v[n - 2]));
-    let back = if step > 0 {
-        (i128::from(b) - i128::from(t)) / step
-    } else {
-        0
-    };
-    let mut i = (n - 1).saturating_sub(usize::try_from(back).unwrap_or(usize::MAX));
     if ts(&v[i]) >= t {
         // Back while the one before is not before `t`.
         for _ in 0..WALK {
@@ -56,6 +63,45 @@ pub(crate) fn first_not_before<T>(v: &[T], ts: impl Fn(&T) -> i64, t: i64) -> us
             }
         }
         i + 1 + v[i + 1..].partition_point(|x| ts(x) < t)
+    }
+}
+
+/// Asks the processor to bring the cache line of `v[i]` (when there is one) towards it,
+/// without waiting: a hint, so that misses of many series overlap instead of being paid
+/// one after another. Nothing on other architectures than x86-64.
+#[inline]
+pub(crate) fn prefetch<T>(v: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = v.get(i) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // Safety: a prefetch never faults and changes nothing but the caches; the address
+        // is of a live element, and SSE (which the instruction needs) is in x86-64's base.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(x).cast::<i8>());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (v, i);
+}
+
+/// Prefetches, for every buffer of `bufs`, what [`within`] reads first for a range from
+/// `start`: its last sample in a first pass, then (once those have had time to arrive)
+/// the sample where the range's start is guessed to lie. A caller about to seek a range in
+/// many series calls this first, so that the two misses per series overlap across series.
+pub(crate) fn prefetch_starts<'a, T: 'a>(
+    bufs: impl Iterator<Item = &'a [T]> + Clone,
+    ts: impl Fn(&T) -> i64 + Copy,
+    start: i64,
+) {
+    for v in bufs.clone() {
+        prefetch(v, v.len().saturating_sub(2));
+        prefetch(v, v.len().saturating_sub(1));
+    }
+    for v in bufs {
+        if let Some(i) = guess(v, ts, start) {
+            prefetch(v, i);
+        }
     }
 }
 

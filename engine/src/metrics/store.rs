@@ -419,6 +419,13 @@ fn select_head(
             .into_iter()
             .filter_map(|id| h.index.get(id).map(|s| (id, s)))
             .collect();
+        // The buffers' last samples and the windows' starts are misses of their own:
+        // asked for ahead, all series at once.
+        seek::prefetch_starts(
+            series.iter().map(|(_, s)| &s.buf.samples[..]),
+            |x: &Sample| x.ts,
+            start,
+        );
         let windows: Vec<(&[Sample], &[EncodedHist])> = series
             .iter()
             .map(|(_, s)| {
