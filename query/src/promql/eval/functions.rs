@@ -399,11 +399,7 @@ fn over_selector(
             continue;
         }
         let pts = window_points_from(&s.samples, w.start, w.end, &mut cursors.starts[i]);
-        let hpts = if s.histograms.is_empty() {
-            Vec::new()
-        } else {
-            window_hpoints(&s.histograms, w.start, w.end)
-        };
+        let hpts = window_hpoints(&s.histograms, w.start, w.end);
         if !pts.is_empty() || !hpts.is_empty() {
             n += pts.len() + hpts.len();
             windows.push((i, &s.labels, pts, hpts));

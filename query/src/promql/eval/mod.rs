@@ -579,7 +579,7 @@ impl<'q> Evaluator<'q> {
         if let Some(series) = self.selected(vs) {
             for s in series.iter() {
                 let points = window_points(&s.samples, start, end).into_owned();
-                let hpoints = window_hpoints(&s.histograms, start, end);
+                let hpoints = window_hpoints(&s.histograms, start, end).into_owned();
                 if points.is_empty() && hpoints.is_empty() {
                     continue;
                 }

@@ -60,19 +60,28 @@ pub(crate) fn window_points_from<'s>(
     }
 }
 
-/// The non-stale histograms of `hs` (sorted by time) in `(start, end]`.
+/// The non-stale histograms of `hs` (sorted by time) in `(start, end]`: borrowed when none
+/// in the window is stale (a range query's every step reads one window per series, so a
+/// copy there was an allocation and a reference count per histogram).
 pub(crate) fn window_hpoints(
     hs: &[(i64, Arc<FloatHistogram>)],
     start: i64,
     end: i64,
-) -> Vec<(i64, Arc<FloatHistogram>)> {
+) -> std::borrow::Cow<'_, [(i64, Arc<FloatHistogram>)]> {
     let a = hs.partition_point(|(ts, _)| *ts <= start);
     let b = hs.partition_point(|(ts, _)| *ts <= end);
-    hs[a..b.max(a)]
-        .iter()
-        .filter(|(_, h)| !is_stale_histogram(h))
-        .cloned()
-        .collect()
+    let window = &hs[a..b.max(a)];
+    if window.iter().any(|(_, h)| is_stale_histogram(h)) {
+        std::borrow::Cow::Owned(
+            window
+                .iter()
+                .filter(|(_, h)| !is_stale_histogram(h))
+                .cloned()
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(window)
+    }
 }
 
 /// A selector's matchers in storage form, the metric name included.
