@@ -612,3 +612,81 @@ fn a_cold_trace_lookup_reads_byte_ranges_not_the_file() {
     r.close().expect("close");
     w.close().expect("close");
 }
+
+/// A compacted hour holds the flushes' row groups as they were, so their `trace_id` ranges
+/// overlap and the statistics leave every one of them: the trace-id filter file's
+/// row-group table (fetched with the set) names the one row group to read.
+#[test]
+fn a_cold_trace_lookup_in_a_compacted_hour_reads_one_row_group() {
+    let Setup {
+        store,
+        wdir: _wdir,
+        rdir,
+        clock,
+        t,
+        w,
+    } = setup();
+    // Four flushes of 7,000 traces of 5 spans, their ids spread over the whole id space:
+    // one row group each, big enough to be copied by compaction, so one file of four
+    // overlapping row groups.
+    for f in 0..4u32 {
+        let spans: Vec<SpanRecord> = (0..35_000u32)
+            .map(|i| {
+                let n = f * 7_000 + i / 5;
+                SpanRecord {
+                    trace_id: spread_id(n),
+                    span_id: (u64::from(f * 35_000 + i) + 1).to_be_bytes(),
+                    service_name: "api".into(),
+                    name: format!("op{}", i % 7),
+                    start_ns: (DAY + i64::from(n)) * NS + i64::from(i % 5),
+                    end_ns: (DAY + i64::from(n) + 3) * NS,
+                    ..SpanRecord::default()
+                }
+            })
+            .collect();
+        w.write_spans(&t, &spans).expect("spans");
+        w.flush().expect("flush");
+    }
+    w.compact_all().expect("compact");
+    w.sync_remote().expect("sync");
+
+    let r = Engine::open_with_clock(rdir.path(), reader(store.clone(), 1 << 30), clock.clone())
+        .expect("reader");
+    let (lo, hi) = (DAY * NS, (DAY + HOUR) * NS);
+    // The first lookup reads the footer too.
+    assert_eq!(
+        r.find_trace(&t, spread_id(7), lo, hi).expect("trace").len(),
+        5
+    );
+    let (mut groups, mut read, mut gets) = (0, 0, 0);
+    for n in (0..28_000).step_by(1_163) {
+        let id = spread_id(n);
+        let before = r.reader_stats().expect("a reader").ranged_gets;
+        let (got, stats) = r.find_trace_with_stats(&t, id, lo, hi).expect("trace");
+        assert_eq!(got.len(), 5, "trace {n}");
+        assert_eq!(
+            got,
+            w.find_trace(&t, id, lo, hi).expect("trace"),
+            "trace {n}"
+        );
+        gets = gets.max(r.reader_stats().expect("a reader").ranged_gets - before);
+        groups += stats.row_groups;
+        read += stats.row_groups_read;
+    }
+    // 25 lookups, each over a file of four row groups of which one holds the trace: a
+    // spurious row group (1 in 1,000 per row group) is allowed once.
+    assert_eq!(groups, 25 * 4);
+    assert!(read <= 26, "{read} row groups read");
+    // The trace's pages (the footer is kept): two GETs here, as in a file of one row group
+    // (without the table, all four row groups; a dense hour's lie ~2.7 MB apart, so each
+    // would be another GET).
+    assert!(gets <= 2, "{gets} GETs in one lookup");
+    assert!(
+        walk(rdir.path())
+            .iter()
+            .all(|p| !p.ends_with(".parquet") || !p.contains("spans-")),
+        "a spans file was cached"
+    );
+    r.close().expect("close");
+    w.close().expect("close");
+}

@@ -314,7 +314,9 @@ impl Engine {
                 let file = Arc::new(RangedFile::new(part.clone(), source, len));
                 let meta = store.file_meta_ranged(&part, &file)?;
                 let path = part.samples_path();
-                for s in read_traces_ranged(&path, &meta, file, trace_ids, stats)? {
+                for s in
+                    read_traces_ranged(&path, &meta, filter.as_deref(), file, trace_ids, stats)?
+                {
                     keep(s, &mut out);
                 }
                 continue;

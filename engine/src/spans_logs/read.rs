@@ -25,6 +25,7 @@ use parquet::file::reader::{ChunkReader, Length};
 use crate::spans_logs::bloom::{BLOCK as BLOOM_BLOCK, FileBlooms};
 use crate::spans_logs::meta::SpansFileMeta;
 use crate::spans_logs::ranged::{RangedFile, RangedRead};
+use crate::spans_logs::spans::trace_filter::TraceFilter;
 use crate::spans_logs::store::{NS_PER_MS, SignalStore, StoredRecord};
 use crate::storage::parquet_io::bad;
 use crate::storage::prefetch;
@@ -307,22 +308,36 @@ pub(crate) fn read_traces(
 }
 
 /// The spans of `ids` in the spans file at `path` (`meta` its footer, read from `file`),
-/// which is not on the local disk: a lookup by byte ranges ([`RangedFile`]). Files are
-/// sorted by trace id, so the row groups that may hold an id are those whose `trace_id`
-/// range holds it (no bloom filter is read); then as [`read_traces`].
+/// which is not on the local disk: a lookup by byte ranges ([`RangedFile`]). The row
+/// groups that may hold an id are those whose `trace_id` range holds it and, when `filter`
+/// (the file's trace-id filter, fetched with the set) is given, whose filter in its
+/// row-group table does (the row groups' own filters in the file are not read: a GET
+/// each); then as [`read_traces`].
 pub(crate) fn read_traces_ranged(
     path: &Path,
     meta: &SpansFileMeta,
+    filter: Option<&TraceFilter>,
     file: Arc<RangedFile>,
     ids: &[TraceId],
     stats: &mut TraceLookupStats,
 ) -> Result<Vec<SpanRecord>> {
     let mut by_group: BTreeMap<usize, Vec<TraceId>> = BTreeMap::new();
     let groups = meta.plain.metadata().row_groups();
+    // Per id, the row groups its table entry allows (every one without a usable table).
+    let allowed: Vec<Option<Vec<usize>>> = ids
+        .iter()
+        .map(|id| {
+            filter
+                .filter(|f| f.groups().len() == groups.len())
+                .map(|f| f.groups_may_hold(id))
+        })
+        .collect();
     for (g, rg) in groups.iter().enumerate() {
         let range = meta.trace_id_range(rg);
-        for id in ids {
-            if range.is_none_or(|(lo, hi)| lo <= &id[..] && &id[..] <= hi) {
+        for (id, allowed) in ids.iter().zip(&allowed) {
+            if range.is_none_or(|(lo, hi)| lo <= &id[..] && &id[..] <= hi)
+                && allowed.as_ref().is_none_or(|a| a.binary_search(&g).is_ok())
+            {
                 by_group.entry(g).or_default().push(*id);
             }
         }

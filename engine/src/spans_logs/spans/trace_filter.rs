@@ -1,13 +1,20 @@
 //! A spans file's trace-id filter: `spans-….tid` beside `spans-….parquet`, one split-block
-//! bloom filter over every `trace_id` of the file, and where each row group's own
-//! `trace_id` filter lies in the spans file (`docs/formats/spans-logs.md`, "Trace-id
-//! filter files").
+//! bloom filter over every `trace_id` of the file, where each row group's own `trace_id`
+//! filter lies in the spans file, and a small filter per row group laid out block-major
+//! (`docs/formats/spans-logs.md`, "Trace-id filter files").
 //!
 //! Why: a lookup over a week of hourly files used to check one filter block per row group
 //! (168 files of ~56 row groups: 9,408 scattered cache lines, ~5.6 ms even for an absent
 //! id). With this file it checks one block per file, and only in a file that may hold
 //! the id does it turn to the row groups, whose filters it finds here without parsing the
 //! spans file's footer.
+//!
+//! The row groups' own filter blocks lie in the spans file, ~150 KB apart: a query process
+//! that reads the spans file from the bucket by ranged GETs cannot check them without a GET
+//! each. Compaction copies the flushes' row groups, so their `trace_id` ranges overlap and
+//! the statistics alone leave ~6 of a dense hour's ~55 row groups, each another GET. The
+//! row-group table here (fetched with the sidecar) names the one or two that may hold the
+//! id, from one run of contiguous blocks: every row group's block at the id's position.
 //!
 //! The file is derived data, not listed in manifests: a flush and a compaction write it
 //! (synced) before the manifest lists their spans file, maintenance builds it for a
@@ -31,9 +38,10 @@ use crate::{Error, Result, TraceId};
 
 /// First bytes of a trace-id filter file.
 const MAGIC: &[u8; 8] = b"STRATATF";
-/// Its format version.
-const VERSION: u32 = 1;
-/// Header bytes: magic, version, row groups, spans file length, filter blocks, reserved.
+/// Its format version (1 had no row-group table; such a file is rebuilt).
+const VERSION: u32 = 2;
+/// Header bytes: magic, version, row groups, spans file length, file filter blocks,
+/// row-group table blocks per row group.
 const HEADER: usize = 32;
 /// Bytes per row group entry: bit set offset (u64), blocks (u32), flags (u32).
 const GROUP_ENTRY: usize = 16;
@@ -44,6 +52,12 @@ const HAS_FILTER: u32 = 1;
 /// at 1 in 1,000 about one lookup in six meets a false positive, which costs checking that
 /// file's row-group filters (cache lines, no read from disk).
 pub(crate) const FILE_FPP: f64 = 0.001;
+
+/// False-positive rate of each row group's filter in the table, sized for the largest row
+/// group's distinct ids. A lookup that passes the file filter checks every row group: a
+/// dense hour's ~55 make a spurious row group (another ranged GET) about one lookup in 18
+/// at this rate; the bit counts' rounding up to a power of two makes it rarer.
+pub(crate) const GROUP_FPP: f64 = 0.001;
 
 /// The trace-id filter file of the spans file at `spans`: its sidecar
 /// ([`crate::storage::partition::SIDECAR_EXT`]).
@@ -61,6 +75,11 @@ pub(crate) struct TraceFilter {
     /// Per row group: where its `trace_id` filter's bit set lies in the spans file and its
     /// number of blocks; `None` when it has none (it may hold any id).
     groups: Vec<Option<(usize, usize)>>,
+    /// Blocks of each row group's filter in the table.
+    table_blocks: usize,
+    /// Where the table starts in `map`: for each block position, that block of every row
+    /// group's filter, in row group order.
+    table_at: usize,
 }
 
 impl std::fmt::Debug for TraceFilter {
@@ -113,8 +132,10 @@ impl TraceFilter {
         }
         let groups = le_u32(b, 12)? as usize;
         let blocks = le_u32(b, 24)? as usize;
+        let table_blocks = le_u32(b, 28)? as usize;
         let bits_at = HEADER + groups * GROUP_ENTRY;
-        if blocks == 0 || bits_at + blocks * BLOCK != body {
+        let table_at = bits_at + blocks * BLOCK;
+        if blocks == 0 || table_blocks == 0 || table_at + table_blocks * groups * BLOCK != body {
             return None;
         }
         let mut table = Vec::with_capacity(groups);
@@ -130,22 +151,43 @@ impl TraceFilter {
             blocks,
             bits_at,
             groups: table,
+            table_blocks,
+            table_at,
         })
     }
 
     /// Whether the file may hold a span of trace `id` (false: it surely holds none).
     pub(crate) fn may_hold(&self, id: &TraceId) -> bool {
-        let h = twox_hash::XxHash64::oneshot(0, id);
-        let b = (((h >> 32) * self.blocks as u64) >> 32) as usize;
+        let b = block_of(id, self.blocks);
         let start = self.bits_at + b * BLOCK;
         // A one-block filter of the block the id hashes to answers as the whole filter.
         Sbbf::new(&self.map[start..start + BLOCK]).check(&id[..])
+    }
+
+    /// The row groups that may hold a span of trace `id`, in order, by the row-group table
+    /// (every other row group surely holds none).
+    pub(crate) fn groups_may_hold(&self, id: &TraceId) -> Vec<usize> {
+        let n = self.groups.len();
+        let run = self.table_at + block_of(id, self.table_blocks) * n * BLOCK;
+        (0..n)
+            .filter(|g| {
+                let at = run + g * BLOCK;
+                Sbbf::new(&self.map[at..at + BLOCK]).check(&id[..])
+            })
+            .collect()
     }
 
     /// Per row group of the spans file, where its `trace_id` filter lies.
     pub(crate) fn groups(&self) -> &[Option<(usize, usize)>] {
         &self.groups
     }
+}
+
+/// The block of a filter of `blocks` blocks that `id` hashes to (Parquet's split-block
+/// layout).
+fn block_of(id: &TraceId, blocks: usize) -> usize {
+    let h = twox_hash::XxHash64::oneshot(0, id);
+    (((h >> 32) * blocks as u64) >> 32) as usize
 }
 
 /// Writes the trace-id filter file of the spans file at `spans` (reading its footer, its
@@ -163,7 +205,16 @@ pub(crate) fn build(spans: &Path) -> Result<u64> {
         })?
         .len();
     let (meta, groups) = bloom::locate_filters(spans, &file)?;
-    // Every id, and how many distinct ones (within a row group, rows are sorted by id).
+    // Rows per row group, to tell which group each id read belongs to.
+    let mut group_rows: Vec<usize> = meta
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|rg| usize::try_from(rg.num_rows()).unwrap_or(0))
+        .collect();
+    group_rows.reverse();
+    // Every id, distinct within its row group (whose rows are sorted by id), and where
+    // each row group's ids end.
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
     let col = builder
         .schema()
@@ -176,6 +227,9 @@ pub(crate) fn build(spans: &Path) -> Result<u64> {
         .build()
         .map_err(|e| bad(spans, e))?;
     let mut ids: Vec<TraceId> = Vec::new();
+    let mut ends: Vec<usize> = Vec::with_capacity(groups.len());
+    let mut left = 0usize;
+    let mut group_start = 0usize;
     for batch in reader {
         let batch = batch.map_err(|e| bad(spans, e))?;
         let col = batch
@@ -183,37 +237,88 @@ pub(crate) fn build(spans: &Path) -> Result<u64> {
             .as_fixed_size_binary_opt()
             .ok_or_else(|| bad(spans, "trace_id is not FixedSizeBinary"))?;
         for i in 0..col.len() {
+            while left == 0 {
+                ends.push(ids.len());
+                group_start = ids.len();
+                left = group_rows
+                    .pop()
+                    .ok_or_else(|| bad(spans, "more trace_id rows than the row groups hold"))?;
+            }
+            left -= 1;
             if col.is_valid(i) {
                 let id = TraceId::try_from(col.value(i))
                     .map_err(|_| bad(spans, "a trace_id is not 16 bytes"))?;
-                if ids.last() != Some(&id) {
+                if ids.len() == group_start || ids.last() != Some(&id) {
                     ids.push(id);
                 }
             }
         }
     }
-    let mut sbbf =
-        Sbbf::new_with_ndv_fpp(ids.len().max(1) as u64, FILE_FPP).map_err(|e| bad(spans, e))?;
-    for id in &ids {
-        sbbf.insert(&id[..]);
+    // The first entry marks the first row group's start; the groups left (empty) end here.
+    if !ends.is_empty() {
+        ends.remove(0);
     }
-    let mut bits = Vec::new();
-    sbbf.write_bitset(&mut bits).map_err(|e| bad(spans, e))?;
-    let bytes = encode(spans_len, &groups, &bits);
+    ends.resize(groups.len(), ids.len());
+    let bits = filter_bits(spans, &ids, ids.len(), FILE_FPP)?;
+    let (table, table_blocks) = group_table(spans, &ids, &ends)?;
+    let bytes = encode(spans_len, &groups, &bits, table_blocks, &table);
     let path = path_for(spans);
     write_synced(&path, &bytes)?;
     Ok(bytes.len() as u64)
 }
 
+/// The bit set of a split-block bloom filter holding `ids`, sized for `ndv` distinct ones
+/// at `fpp` false positives.
+fn filter_bits(spans: &Path, ids: &[TraceId], ndv: usize, fpp: f64) -> Result<Vec<u8>> {
+    let mut sbbf = Sbbf::new_with_ndv_fpp(ndv.max(1) as u64, fpp).map_err(|e| bad(spans, e))?;
+    for id in ids {
+        sbbf.insert(&id[..]);
+    }
+    let mut bits = Vec::new();
+    sbbf.write_bitset(&mut bits).map_err(|e| bad(spans, e))?;
+    Ok(bits)
+}
+
+/// The row-group table of the row groups whose ids are `ids[ends[g - 1]..ends[g]]`: each
+/// one's filter, all of one size (for the largest one's distinct ids), laid out block by
+/// block; and the blocks of each filter.
+fn group_table(spans: &Path, ids: &[TraceId], ends: &[usize]) -> Result<(Vec<u8>, usize)> {
+    let starts = std::iter::once(0).chain(ends.iter().copied());
+    let ranges: Vec<std::ops::Range<usize>> = starts
+        .zip(ends.iter().copied())
+        .map(|(a, b)| a..b)
+        .collect();
+    let ndv = ranges.iter().map(|r| r.len()).max().unwrap_or(0);
+    let filters = ranges
+        .iter()
+        .map(|r| filter_bits(spans, &ids[r.clone()], ndv, GROUP_FPP))
+        .collect::<Result<Vec<_>>>()?;
+    let blocks = filters.first().map_or(1, |f| f.len() / BLOCK);
+    let mut table = Vec::with_capacity(blocks * filters.len() * BLOCK);
+    for b in 0..blocks {
+        for f in &filters {
+            table.extend_from_slice(&f[b * BLOCK..(b + 1) * BLOCK]);
+        }
+    }
+    Ok((table, blocks))
+}
+
 /// The bytes of a filter file (see the module docs for the layout).
-fn encode(spans_len: u64, groups: &[Option<(usize, usize)>], bits: &[u8]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(HEADER + groups.len() * GROUP_ENTRY + bits.len() + 4);
+fn encode(
+    spans_len: u64,
+    groups: &[Option<(usize, usize)>],
+    bits: &[u8],
+    table_blocks: usize,
+    table: &[u8],
+) -> Vec<u8> {
+    let mut b =
+        Vec::with_capacity(HEADER + groups.len() * GROUP_ENTRY + bits.len() + table.len() + 4);
     b.extend_from_slice(MAGIC);
     b.extend_from_slice(&VERSION.to_le_bytes());
     b.extend_from_slice(&(groups.len() as u32).to_le_bytes());
     b.extend_from_slice(&spans_len.to_le_bytes());
     b.extend_from_slice(&((bits.len() / BLOCK) as u32).to_le_bytes());
-    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&(table_blocks as u32).to_le_bytes());
     for g in groups {
         let (offset, blocks, flags) = match g {
             Some((o, n)) => (*o as u64, *n as u32, HAS_FILTER),
@@ -224,6 +329,7 @@ fn encode(spans_len: u64, groups: &[Option<(usize, usize)>], bits: &[u8]) -> Vec
         b.extend_from_slice(&flags.to_le_bytes());
     }
     b.extend_from_slice(bits);
+    b.extend_from_slice(table);
     let crc = crc32c::crc32c(&b);
     b.extend_from_slice(&crc.to_le_bytes());
     b
@@ -291,6 +397,23 @@ mod tests {
         let by_file = FileBlooms::with_groups(&path, f.groups().to_vec()).unwrap();
         assert_eq!(by_file.row_groups(), by_footer.row_groups());
         assert!(f.groups().iter().all(Option::is_some));
+
+        // The row-group table: trace `i`'s spans are rows 3i..3i + 3 of the sorted file,
+        // in the row group(s) of 65,536 rows those fall in; other row groups are ruled out
+        // but for about 1 in 1,000.
+        let mut spurious = 0;
+        for i in 0..25_000usize {
+            let holding: Vec<usize> = vec![3 * i / 65_536, (3 * i + 2) / 65_536];
+            let may = f.groups_may_hold(&id(i as u32));
+            assert!(holding.iter().all(|g| may.contains(g)), "id {i}: {may:?}");
+            spurious += may.iter().filter(|g| !holding.contains(g)).count();
+        }
+        assert!(spurious < 40, "{spurious} spurious row groups of 25,000");
+        // An id of no row group is ruled out in (nearly) every one.
+        let absent: usize = (100_000..120_000)
+            .map(|i| f.groups_may_hold(&id(i)).len())
+            .sum();
+        assert!(absent < 80, "{absent} row groups for 20,000 absent ids");
         for i in (0..25_000).step_by(13).chain(50_000..51_000) {
             assert_eq!(
                 by_file.candidates(&id(i)),
