@@ -595,3 +595,46 @@ fn logql_rules_of_a_tenant_read_its_logs_and_write_its_metrics() {
     assert_eq!(r.status, 404);
     assert!(server.terminate().success());
 }
+
+/// A rule that fails (here over its group's series limit) writes nothing, ends the series
+/// it wrote before with staleness markers, reports its error, and the rules after it in
+/// the group still run.
+#[test]
+fn a_failing_rule_ends_its_series_and_the_next_rules_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("load.yml"),
+        "groups:\n  - name: load\n    interval: 1s\n    limit: 1\n    rules:\n      - record: job:load:max\n        expr: max by (job) (load)\n      - record: load:ok\n        expr: vector(1)\n",
+    )
+    .expect("rules");
+    let config = "[rules]\nfiles = [\"load.yml\"]\n";
+    let server = Server::start(common::bin(), dir.path(), config);
+    server.wait_ready(common::READY);
+    push(&server, "load", &[("job", "a")], 3.0);
+    until("the recorded series", || {
+        query_value(&server, "job:load:max") == Some(3.0)
+    });
+    // A second job: the first rule's result is over the limit of 1.
+    push(&server, "load", &[("job", "b")], 4.0);
+    let rule = |i: usize| json(&server, "/api/v1/rules")["data"]["groups"][0]["rules"][i].clone();
+    until("the rule fails", || rule(0)["health"] == "err");
+    let failed = rule(0);
+    assert!(
+        failed["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("limit")),
+        "{failed}"
+    );
+    until("its series ends", || {
+        query_value(&server, "job:load:max").is_none()
+    });
+    assert_eq!(rule(1)["health"], "ok", "{}", rule(1));
+    assert_eq!(query_value(&server, "load:ok"), Some(1.0));
+    let metrics = server.get("/metrics", &[]).expect("metrics").text();
+    let failures: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("strata_rule_evaluation_failures_total{tenant=\"default\"} "))
+        .and_then(|v| v.parse().ok())
+        .expect("the failures counter");
+    assert!(failures >= 1.0, "{metrics}");
+}

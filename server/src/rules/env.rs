@@ -69,33 +69,10 @@ impl Env {
         let engine = self.engine()?;
         match lang {
             Lang::Promql => {
-                let options = *self.state.queries.promql();
-                let tenant = self.tenant.clone();
-                let expr = expr.to_owned();
-                let budget = self.state.rules_memory.query();
-                let result = tokio::task::spawn_blocking(move || {
-                    let source = EngineSource::new(&engine, &tenant);
-                    PromqlEngine::new(options)
-                        .with_memory(budget)
-                        .instant(&source, &expr, t_ms)
-                })
-                .await
-                .map_err(|e| EvalError::Query(format!("query task failed: {e}")))?
-                .map_err(|e| EvalError::Query(e.to_string()))?;
-                match result.value {
-                    Value::Vector(v) => Ok(v
-                        .into_iter()
-                        .map(|s| Point {
-                            labels: s.labels,
-                            value: if s.h.is_some() { 0.0 } else { s.value },
-                            histogram: s.h,
-                        })
-                        .collect()),
-                    Value::Scalar { value, .. } => Ok(vec![Point::float(Labels::default(), value)]),
-                    Value::String { .. } | Value::Matrix(_) => Err(EvalError::Result(
-                        "rule result is not a vector or scalar".into(),
-                    )),
-                }
+                let (env, expr) = (self.clone(), expr.to_owned());
+                tokio::task::spawn_blocking(move || env.promql_blocking(&expr, t_ms))
+                    .await
+                    .map_err(|e| EvalError::Query(format!("query task failed: {e}")))?
             }
             Lang::Logql => {
                 let mut sql = self.state.queries.sql().query.clone();
@@ -129,6 +106,34 @@ impl Env {
         }
     }
 
+    /// PromQL `expr` evaluated at `t_ms`, as [`Env::instant`] does, on the calling thread:
+    /// call it where blocking is allowed (a group's evaluation runs its rules on one
+    /// blocking thread, not one thread hop per rule).
+    pub fn promql_blocking(&self, expr: &str, t_ms: i64) -> Result<Vec<Point>, EvalError> {
+        let engine = self.engine()?;
+        let options = *self.state.queries.promql();
+        let budget = self.state.rules_memory.query();
+        let source = EngineSource::new(&engine, &self.tenant);
+        let result = PromqlEngine::new(options)
+            .with_memory(budget)
+            .instant(&source, expr, t_ms)
+            .map_err(|e| EvalError::Query(e.to_string()))?;
+        match result.value {
+            Value::Vector(v) => Ok(v
+                .into_iter()
+                .map(|s| Point {
+                    labels: s.labels,
+                    value: if s.h.is_some() { 0.0 } else { s.value },
+                    histogram: s.h,
+                })
+                .collect()),
+            Value::Scalar { value, .. } => Ok(vec![Point::float(Labels::default(), value)]),
+            Value::String { .. } | Value::Matrix(_) => Err(EvalError::Result(
+                "rule result is not a vector or scalar".into(),
+            )),
+        }
+    }
+
     /// Writes `points` at `t_ms` through the write path and waits for the acknowledgement;
     /// returns how many samples the engine rejected (counted in `/metrics` as any write
     /// is) with its first message.
@@ -151,16 +156,24 @@ impl Env {
         if points.is_empty() {
             return Ok(None);
         }
+        let (env, points) = (self.clone(), points.to_vec());
+        tokio::task::spawn_blocking(move || env.submit_blocking(&points, t_ms))
+            .await
+            .map_err(|e| EvalError::Write(format!("write task failed: {e}")))?
+    }
+
+    /// [`Env::submit`] on the calling thread: call it where blocking is allowed.
+    pub fn submit_blocking(
+        &self,
+        points: &[Point],
+        t_ms: i64,
+    ) -> Result<Option<PendingWrite<WriteOutcome>>, EvalError> {
+        if points.is_empty() {
+            return Ok(None);
+        }
         let engine = self.engine()?;
-        let labels: Vec<Vec<(String, String)>> = points
-            .iter()
-            .map(|p| {
-                p.labels
-                    .iter()
-                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                    .collect()
-            })
-            .collect();
+        let labels: Vec<Vec<(&str, &str)>> =
+            points.iter().map(|p| p.labels.iter().collect()).collect();
         // One sample per point: a float, or a native histogram (engine form).
         let samples: Vec<(Vec<EngineSample>, Vec<HistogramSample>)> = points
             .iter()
@@ -181,31 +194,21 @@ impl Env {
                 ),
             })
             .collect();
-        let tenant = self.tenant.clone();
-        let submitted = tokio::task::spawn_blocking(move || {
-            let pairs: Vec<Vec<(&str, &str)>> = labels
-                .iter()
-                .map(|l| l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect())
-                .collect();
-            let batch: Vec<KeyedSeries<'_>> = pairs
-                .iter()
-                .zip(&samples)
-                .map(|(l, (s, h))| KeyedSeries {
-                    key: &[],
-                    by_symbols: false,
-                    known: None,
-                    labels: l,
-                    samples: s,
-                    histograms: h,
-                    sample_starts: &[],
-                    histogram_starts: &[],
-                })
-                .collect();
-            engine.submit_keyed(&tenant, &batch)
-        })
-        .await
-        .map_err(|e| EvalError::Write(format!("write task failed: {e}")))?;
-        match submitted {
+        let batch: Vec<KeyedSeries<'_>> = labels
+            .iter()
+            .zip(&samples)
+            .map(|(l, (s, h))| KeyedSeries {
+                key: &[],
+                by_symbols: false,
+                known: None,
+                labels: l,
+                samples: s,
+                histograms: h,
+                sample_starts: &[],
+                histogram_starts: &[],
+            })
+            .collect();
+        match engine.submit_keyed(&self.tenant, &batch) {
             Ok(pending) => Ok(Some(pending)),
             Err(e) => self
                 .state

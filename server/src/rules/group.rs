@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use strata_engine::{PendingWrite, WriteOutcome};
@@ -238,30 +239,46 @@ impl Group {
         }
         // Each rule's samples are placed at once (the next rules read them) and
         // acknowledged together at the end: one WAL wait per evaluation, not one per rule.
+        let runs = match self.lang {
+            Lang::Promql => self.run_promql(env, shared, query_ts).await,
+            Lang::Logql => {
+                let mut runs = Vec::with_capacity(self.rules.len());
+                for i in 0..self.rules.len() {
+                    let rule_started = Instant::now();
+                    let (outcome, pending) = match self.eval_rule(i, env, shared, query_ts).await {
+                        Ok(p) => (Ok(()), p),
+                        Err(e) => (Err(e), None),
+                    };
+                    runs.push((outcome, pending, rule_started.elapsed()));
+                }
+                runs
+            }
+        };
         let mut outcomes: Vec<Result<(), EvalError>> = Vec::with_capacity(self.rules.len());
         let mut pending = Vec::new();
-        for i in 0..self.rules.len() {
-            let rule_started = Instant::now();
-            let outcome = match self.eval_rule(i, env, shared, query_ts).await {
-                Ok(Some((p, n))) => {
-                    pending.push((i, p, n));
-                    Ok(())
-                }
-                Ok(None) => Ok(()),
-                Err(e) => Err(e),
-            };
+        for (i, (outcome, submitted, took)) in runs.into_iter().enumerate() {
             outcomes.push(outcome);
-            let rule = &mut self.rules[i];
-            rule.last_eval = Some(now);
-            rule.last_duration = rule_started.elapsed();
+            if let Some((p, n)) = submitted {
+                pending.push((i, p, n));
+            }
+            if let Some(rule) = self.rules.get_mut(i) {
+                rule.last_eval = Some(now);
+                rule.last_duration = took;
+            }
         }
         for (i, p, n) in pending {
-            outcomes[i] = match env.settle(p).await {
-                Ok((0, _)) => Ok(()),
-                Ok((rejected, first)) => Err(EvalError::Write(format!(
+            let settled = env.settle(p).await;
+            let Some(outcome) = outcomes.get_mut(i) else {
+                continue;
+            };
+            *outcome = match (std::mem::replace(outcome, Ok(())), settled) {
+                // A failed rule's staleness markers: the rule's own error stands.
+                (Err(e), Ok(_)) => Err(e),
+                (Ok(()), Ok((0, _))) => Ok(()),
+                (Ok(()), Ok((rejected, first))) => Err(EvalError::Write(format!(
                     "{rejected} of {n} samples rejected: {first}"
                 ))),
-                Err(e) => Err(e),
+                (_, Err(e)) => Err(e),
             };
         }
         for (rule, outcome) in self.rules.iter_mut().zip(outcomes) {
@@ -290,41 +307,60 @@ impl Group {
         failed
     }
 
+    /// Every rule of a PromQL group at `ts`, in order, on one blocking thread (a thread
+    /// hop per rule, for its query and again for its write, cost more than a short
+    /// rule's query: the rules benchmark's head-heavy run spent ~20 % of its CPU waking
+    /// threads).
+    async fn run_promql(&mut self, env: &Env, shared: &Shared, ts: i64) -> Vec<Outcome> {
+        let limit = self.limit;
+        // The rules go to the thread and come back with it; a panic there leaves them in
+        // the cell, as far as they got.
+        let cell = Arc::new(Mutex::new(std::mem::take(&mut self.rules)));
+        let (rules, env2, shared2) = (cell.clone(), env.clone(), shared.clone());
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut rules = rules.lock().unwrap_or_else(PoisonError::into_inner);
+            rules
+                .iter_mut()
+                .map(|rule| {
+                    let started = Instant::now();
+                    let result = env2.promql_blocking(&rule.spec.expr, ts);
+                    let (batch, failed) = to_write(rule, &shared2, limit, result, ts);
+                    let n = batch.len();
+                    let (outcome, pending) = match env2.submit_blocking(&batch, ts) {
+                        Err(e) => (Err(e), None),
+                        Ok(p) => (failed.map_or(Ok(()), Err), p.map(|p| (p, n))),
+                    };
+                    (outcome, pending, started.elapsed())
+                })
+                .collect::<Vec<Outcome>>()
+        })
+        .await;
+        self.rules = std::mem::take(&mut *cell.lock().unwrap_or_else(PoisonError::into_inner));
+        joined.unwrap_or_else(|e| {
+            self.rules
+                .iter()
+                .map(|_| {
+                    let e = EvalError::Query(format!("query task failed: {e}"));
+                    (Err(e), None, Duration::ZERO)
+                })
+                .collect()
+        })
+    }
+
     /// One rule at `ts`: its samples submitted, with how many there are (`None`: nothing
     /// to write).
-    async fn eval_rule(
-        &mut self,
-        i: usize,
-        env: &Env,
-        shared: &Shared,
-        ts: i64,
-    ) -> Result<Option<(PendingWrite<WriteOutcome>, usize)>, EvalError> {
+    async fn eval_rule(&mut self, i: usize, env: &Env, shared: &Shared, ts: i64) -> Run {
         let lang = self.lang;
         let limit = self.limit;
         let rule = &mut self.rules[i];
         let result = env.instant(lang, &rule.spec.expr, ts).await;
-        let points = match result {
-            Ok(points) => match &rule.spec.kind {
-                RuleKind::Record(name) => recorded(name, &rule.spec.labels, points, limit),
-                RuleKind::Alert(_) => alert_points(rule, shared, points, ts, limit),
-            },
-            Err(e) => Err(e),
-        };
-        let points = match points {
-            Ok(p) => p,
-            Err(e) => {
-                // A failed rule writes nothing; what it wrote before goes stale, as in
-                // Prometheus.
-                let stale = stale_points(&rule.written, &HashSet::new());
-                rule.written.clear();
-                env.write(&stale, ts).await?;
-                return Err(e);
-            }
-        };
-        let now: HashSet<Labels> = points.iter().map(|p| p.labels.clone()).collect();
-        let mut batch = points;
-        batch.extend(stale_points(&rule.written, &now));
-        rule.written = now;
+        let (batch, failed) = to_write(rule, shared, limit, result, ts);
+        if let Some(e) = failed {
+            // A failed rule writes nothing; what it wrote before goes stale, as in
+            // Prometheus.
+            env.write(&batch, ts).await?;
+            return Err(e);
+        }
         let n = batch.len();
         Ok(env.submit(&batch, ts).await?.map(|p| (p, n)))
     }
@@ -375,6 +411,49 @@ fn same_rule(a: &RuleSpec, b: &RuleSpec) -> bool {
         && a.keep_firing_for == b.keep_firing_for
         && a.labels == b.labels
         && a.annotations == b.annotations
+}
+
+/// What a rule's evaluation submitted: its pending write and how many samples it holds
+/// (`None`: nothing to write), or its error.
+type Run = Result<Option<(PendingWrite<WriteOutcome>, usize)>, EvalError>;
+
+/// A rule's evaluation: how it went, the write it submitted (its samples, or a failed
+/// rule's staleness markers) with how many samples that holds, and how long it took.
+type Outcome = (
+    Result<(), EvalError>,
+    Option<(PendingWrite<WriteOutcome>, usize)>,
+    Duration,
+);
+
+/// What a rule writes at `ts` after its query gave `result`: its points (recorded, or its
+/// alerts' series) and staleness markers for the series it wrote last time and not now;
+/// or, when the query or its result failed, the error and markers for everything it
+/// wrote before (a failed rule writes nothing new, as in Prometheus).
+fn to_write(
+    rule: &mut Rule,
+    shared: &Shared,
+    limit: usize,
+    result: Result<Vec<Point>, EvalError>,
+    ts: i64,
+) -> (Vec<Point>, Option<EvalError>) {
+    let points = result.and_then(|points| match &rule.spec.kind {
+        RuleKind::Record(name) => recorded(name, &rule.spec.labels, points, limit),
+        RuleKind::Alert(_) => alert_points(rule, shared, points, ts, limit),
+    });
+    match points {
+        Ok(points) => {
+            let now: HashSet<Labels> = points.iter().map(|p| p.labels.clone()).collect();
+            let mut batch = points;
+            batch.extend(stale_points(&rule.written, &now));
+            rule.written = now;
+            (batch, None)
+        }
+        Err(e) => {
+            let stale = stale_points(&rule.written, &HashSet::new());
+            rule.written.clear();
+            (stale, Some(e))
+        }
+    }
 }
 
 /// A recording rule's series: each result with `__name__` set to the rule's name and the
