@@ -174,13 +174,16 @@ fn a_query_spread_over_three_workers_answers_as_one_process() {
 /// answers `expected` all along, over the SQL API and Flight SQL.
 fn workers_die_one_then_all(distributed: &Server, mut workers: Vec<Server>, expected: &[Json]) {
     // A worker dies while queries run, then stays gone: what it failed is planned again
-    // over the other two, which alone take the queries that follow.
+    // over the other two (before its first row) or run in the query process (a stream
+    // broken after rows went out; which one depends on when the kill lands), and the
+    // other two alone take the queries that follow.
     a_dying_worker_fails_no_query(distributed, workers.remove(2), &expected[0]);
     assert_eq!(sql_answers(distributed), expected);
-    let retries = bucket::metric(distributed, "strata_sql_worker_retries_total");
+    let recovered = bucket::metric(distributed, "strata_sql_worker_retries_total")
+        + bucket::metric(distributed, "strata_sql_worker_local_runs_total");
     assert!(
-        retries > 0.0,
-        "no query was planned again after the worker died"
+        recovered > 0.0,
+        "no query was planned again or run here after the worker died"
     );
     let tasks = |ws: &[Server]| -> f64 {
         ws.iter()
