@@ -21,6 +21,10 @@ use crate::storage::parquet_io::bad;
 use crate::storage::prune::{self, Wanted};
 use crate::{Error, Result};
 
+/// Rows per decoded batch: a bucket file's page, so a one-series read is a batch or two
+/// and a wide one pays the per-batch costs a sixteenth as often as at the default 1,024.
+const READ_BATCH: usize = super::BUCKETS_PAGE_ROWS;
+
 /// What a read decoded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ReadStats {
@@ -210,8 +214,9 @@ fn pruned(
         return Ok(None);
     }
     let selection = prune::page_selection(&loaded, &groups, &w, path)?;
-    let mut builder =
-        ParquetRecordBatchReaderBuilder::new_with_metadata(file, loaded).with_row_groups(groups);
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, loaded)
+        .with_row_groups(groups)
+        .with_batch_size(READ_BATCH);
     if let Some(selection) = selection {
         if !selection.selects_any() {
             return Ok(None);

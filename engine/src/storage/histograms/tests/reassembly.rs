@@ -93,3 +93,63 @@ fn rows_in_file_order_or_shuffled_give_the_same_histograms() {
         );
     }
 }
+
+/// Samples that share their spans and kind of counts (custom buckets, float counts) are
+/// filled a bucket run at a time; rows shaped like that but wrong in one place still get
+/// the walk's error, and spans that change mid-series fall back to the walk.
+#[test]
+fn samples_sharing_their_spans_reassemble_run_by_run() {
+    let nhcb = |k: i64| Histogram {
+        schema: -53,
+        zero_threshold: 0.0,
+        sum: k as f64,
+        reset_hint: ResetHint::NotReset,
+        positive_spans: spans(&[(0, 4)]),
+        negative_spans: Vec::new(),
+        custom_values: vec![0.1, 0.5, 1.0],
+        counts: Counts::Float {
+            count: 4.0 * k as f64,
+            zero_count: 0.0,
+            positive: vec![k as f64, 0.5, -0.0, f64::from_bits(STALE_NAN)],
+            negative: Vec::new(),
+        },
+    };
+    let samples: Vec<(i64, Histogram)> = (0..30).map(|k| (k * 15_000, nhcb(k))).collect();
+    let want: Vec<String> = samples
+        .iter()
+        .map(|(ts, h)| format!("7 {ts} {}", bits(h)))
+        .collect();
+    let mut rows = Vec::new();
+    for (ts, h) in &samples {
+        rows_of(7, *ts, h, &mut rows).expect("valid histogram");
+    }
+    rows.sort_by_key(|r| (r.negative, r.bucket, r.ts));
+    assert_eq!(assemble(&samples, rows.clone()).expect("runs"), want);
+    // As many rows as the runs need, one wrong: a count missing, a row off its sample.
+    let mut missing = rows.clone();
+    missing[40].count_float = None;
+    let err = assemble(&samples, missing).expect_err("a row without its count");
+    assert!(err.to_string().contains("without count_float"), "{err}");
+    let mut moved = rows.clone();
+    moved[31].ts += 1;
+    let err = assemble(&samples, moved).expect_err("a row off its sample");
+    assert!(err.to_string().contains("at 15001"), "{err}");
+    // A bucket more from the tenth sample on: the walk places both layouts.
+    let mut grown = samples.clone();
+    for (ts, h) in grown.iter_mut().skip(10) {
+        h.positive_spans = spans(&[(0, 5)]);
+        if let Counts::Float { positive, .. } = &mut h.counts {
+            positive.push(*ts as f64);
+        }
+    }
+    let mut rows = Vec::new();
+    for (ts, h) in &grown {
+        rows_of(7, *ts, h, &mut rows).expect("valid histogram");
+    }
+    rows.sort_by_key(|r| (r.negative, r.bucket, r.ts));
+    let want: Vec<String> = grown
+        .iter()
+        .map(|(ts, h)| format!("7 {ts} {}", bits(h)))
+        .collect();
+    assert_eq!(assemble(&grown, rows).expect("grown"), want);
+}
