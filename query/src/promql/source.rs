@@ -171,10 +171,15 @@ fn source_series(s: strata_engine::SeriesData) -> SourceSeries {
         // One series' custom bounds are mostly the same from sample to sample: one shared
         // copy, which also makes the bounds checks of its arithmetic pointer compares.
         let mut bounds: Arc<[f64]> = Arc::from(&[][..]);
+        // A sample read from a file is this series' alone: its buffers are moved, not
+        // copied (one the head shares is cloned).
         let mut hs: Vec<(i64, FloatHistogram)> = s
             .histograms
-            .iter()
-            .map(|x| (x.ts, FloatHistogram::from_engine(&x.h, &mut bounds)))
+            .into_iter()
+            .map(|x| {
+                let h = Arc::try_unwrap(x.h).unwrap_or_else(|h| (*h).clone());
+                (x.ts, FloatHistogram::from_engine_owned(h, &mut bounds))
+            })
             .collect();
         // The hints Prometheus's TSDB would read back (see `tsdb_read_hints`).
         tsdb_read_hints(&samples, &mut hs);

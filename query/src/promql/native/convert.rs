@@ -8,20 +8,22 @@ use strata_engine::{Counts, Histogram, ResetHint as EngineHint};
 use super::{FloatHistogram, ResetHint, Span};
 
 /// Absolute counts from bucket deltas (each bucket's count is the previous one's plus its
-/// delta, the first's previous being 0).
-fn absolute(deltas: &[i64]) -> Vec<f64> {
+/// delta, the first's previous being 0), in the deltas' own buffer (same size and
+/// alignment: collected in place, no allocation).
+fn absolute(deltas: Vec<i64>) -> Vec<f64> {
     let mut cur = 0i64;
     deltas
-        .iter()
+        .into_iter()
         .map(|d| {
-            cur = cur.wrapping_add(*d);
+            cur = cur.wrapping_add(d);
             cur as f64
         })
         .collect()
 }
 
-fn spans(s: &[strata_engine::Span]) -> Vec<Span> {
-    s.iter()
+/// The spans in their own buffer (same layout: collected in place).
+fn spans(s: Vec<strata_engine::Span>) -> Vec<Span> {
+    s.into_iter()
         .map(|s| Span {
             offset: s.offset,
             length: s.length,
@@ -39,18 +41,25 @@ impl FloatHistogram {
     /// `h` as a float histogram, its custom bounds taken from `bounds` when they are the
     /// same (otherwise `bounds` becomes a copy of them): a series' samples share one.
     pub fn from_engine(h: &Histogram, bounds: &mut Arc<[f64]>) -> Self {
+        Self::from_engine_owned(h.clone(), bounds)
+    }
+
+    /// [`Self::from_engine`] taking `h`: its span and count buffers become the float
+    /// histogram's (integer deltas summed in place), so a sample read from a file costs
+    /// no allocation here.
+    pub fn from_engine_owned(h: Histogram, bounds: &mut Arc<[f64]>) -> Self {
         if bounds[..] != h.custom_values[..] {
             *bounds = Arc::from(h.custom_values.as_slice());
         }
-        let (count, zero_count, positive, negative) = match &h.counts {
+        let (count, zero_count, positive, negative) = match h.counts {
             Counts::Int {
                 count,
                 zero_count,
                 positive_deltas,
                 negative_deltas,
             } => (
-                *count as f64,
-                *zero_count as f64,
+                count as f64,
+                zero_count as f64,
                 absolute(positive_deltas),
                 absolute(negative_deltas),
             ),
@@ -59,7 +68,7 @@ impl FloatHistogram {
                 zero_count,
                 positive,
                 negative,
-            } => (*count, *zero_count, positive.clone(), negative.clone()),
+            } => (count, zero_count, positive, negative),
         };
         FloatHistogram {
             reset_hint: match h.reset_hint {
@@ -73,8 +82,8 @@ impl FloatHistogram {
             zero_count,
             count,
             sum: h.sum,
-            positive_spans: spans(&h.positive_spans),
-            negative_spans: spans(&h.negative_spans),
+            positive_spans: spans(h.positive_spans),
+            negative_spans: spans(h.negative_spans),
             positive,
             negative,
             custom_values: bounds.clone(),

@@ -54,6 +54,109 @@ pub fn kahan_sum(
         flags.counter_reset_collision |= f.counter_reset_collision;
         flags.custom_bounds_reconciled |= f.custom_bounds_reconciled;
     }
+    let (total, inputs_overflow) = if shared_layout(hs) {
+        dense_total(hs, &plain)
+    } else {
+        mapped_total(hs, &plain)?
+    };
+    let mut out = total(1.0);
+    if divisor != 1.0 {
+        if overflowed(&out) && !inputs_overflow {
+            out = total(divisor);
+        } else {
+            out.div(divisor);
+        }
+    }
+    Ok((out, flags))
+}
+
+/// A sum of the inputs at a scale (each input divided by it first), and whether an input,
+/// on the sum's layout, already holds an infinity.
+type Total<'a> = (Box<dyn Fn(f64) -> FloatHistogram + 'a>, bool);
+
+/// Whether a field of `h` is infinite.
+fn overflowed(h: &FloatHistogram) -> bool {
+    [h.count, h.sum, h.zero_count]
+        .into_iter()
+        .chain(h.positive.iter().copied())
+        .chain(h.negative.iter().copied())
+        .any(f64::is_infinite)
+}
+
+/// Whether every one of `hs` has the first's layout (schema, zero threshold, spans, custom
+/// bounds): then each input's buckets are the sum's, position for position.
+fn shared_layout(hs: &[&FloatHistogram]) -> bool {
+    let first = hs[0];
+    hs.iter().all(|h| {
+        h.schema == first.schema
+            && h.zero_threshold.to_bits() == first.zero_threshold.to_bits()
+            && h.positive_spans == first.positive_spans
+            && h.negative_spans == first.negative_spans
+            && h.positive.len() == first.positive.len()
+            && h.negative.len() == first.negative.len()
+            && (std::sync::Arc::ptr_eq(&h.custom_values, &first.custom_values)
+                || h.custom_values[..] == first.custom_values[..])
+    })
+}
+
+/// The sum of inputs of one layout ([`shared_layout`]): a compensated sum per bucket
+/// position, with the buckets (and spans) the general path gives for that layout.
+fn dense_total<'a>(hs: &'a [&'a FloatHistogram], plain: &'a FloatHistogram) -> Total<'a> {
+    let custom = hs[0].uses_custom_buckets();
+    let inputs_overflow = hs.iter().any(|h| {
+        (!custom && h.zero_count.is_infinite())
+            || [h.count, h.sum]
+                .into_iter()
+                .chain(h.positive.iter().copied())
+                .chain(h.negative.iter().copied())
+                .any(f64::is_infinite)
+    });
+    let total = Box::new(move |scale: f64| {
+        let first = hs[0];
+        // Custom buckets have no zero bucket: a sum leaves theirs out.
+        let zeros = !first.uses_custom_buckets();
+        let (mut count, mut sum, mut zero) = (Acc::default(), Acc::default(), Acc::default());
+        let mut pos = vec![Acc::default(); first.positive.len()];
+        let mut neg = vec![Acc::default(); first.negative.len()];
+        for h in hs {
+            count.add(h.count / scale);
+            sum.add(h.sum / scale);
+            if zeros {
+                zero.add(h.zero_count / scale);
+            }
+            for (a, c) in pos.iter_mut().zip(&h.positive) {
+                a.add(c / scale);
+            }
+            for (a, c) in neg.iter_mut().zip(&h.negative) {
+                a.add(c / scale);
+            }
+        }
+        let pairs = |spans, counts, accs: &[Acc]| -> Vec<(i32, f64)> {
+            to_pairs(spans, counts)
+                .into_iter()
+                .zip(accs)
+                .map(|((i, _), a)| (i, a.value()))
+                .collect()
+        };
+        let mut out = plain.clone();
+        out.count = count.value();
+        out.sum = sum.value();
+        out.zero_count = zero.value();
+        (out.positive_spans, out.positive) =
+            from_pairs(&pairs(&first.positive_spans, &first.positive, &pos), 0);
+        (out.negative_spans, out.negative) =
+            from_pairs(&pairs(&first.negative_spans, &first.negative, &neg), 0);
+        out
+    });
+    (total, inputs_overflow)
+}
+
+/// The sum of inputs of any layouts: each mapped onto the layout of `plain` (their sum by
+/// [`FloatHistogram::add`]), then summed bucket by bucket index.
+fn mapped_total<'a>(
+    hs: &'a [&'a FloatHistogram],
+    plain: &'a FloatHistogram,
+) -> Result<Total<'a>, Error> {
     let layout = FloatHistogram {
         schema: plain.schema,
         zero_threshold: plain.zero_threshold,
@@ -67,7 +170,8 @@ pub fn kahan_sum(
             m.add(h).map(|_| m)
         })
         .collect::<Result<_, _>>()?;
-    let total = |scale: f64| {
+    let inputs_overflow = mapped.iter().any(overflowed);
+    let total = Box::new(move |scale: f64| {
         let (mut count, mut sum, mut zero) = (Acc::default(), Acc::default(), Acc::default());
         let mut pos: BTreeMap<i32, Acc> = BTreeMap::new();
         let mut neg: BTreeMap<i32, Acc> = BTreeMap::new();
@@ -92,23 +196,8 @@ pub fn kahan_sum(
         (out.positive_spans, out.positive) = from_pairs(&pairs(pos), 0);
         (out.negative_spans, out.negative) = from_pairs(&pairs(neg), 0);
         out
-    };
-    let mut out = total(1.0);
-    if divisor != 1.0 {
-        let overflowed = |h: &FloatHistogram| {
-            [h.count, h.sum, h.zero_count]
-                .into_iter()
-                .chain(h.positive.iter().copied())
-                .chain(h.negative.iter().copied())
-                .any(f64::is_infinite)
-        };
-        if overflowed(&out) && !mapped.iter().any(overflowed) {
-            out = total(divisor);
-        } else {
-            out.div(divisor);
-        }
-    }
-    Ok((out, flags))
+    });
+    Ok((total, inputs_overflow))
 }
 
 #[cfg(test)]
@@ -139,6 +228,73 @@ mod tests {
         assert_eq!(sum.positive, vec![10.0]);
         let (mean, _) = kahan_sum(&refs, 4.0).unwrap();
         assert_eq!((mean.count, mean.sum), (2.5, 0.5));
+    }
+
+    /// Inputs of one layout summed position by position give what mapping each onto the
+    /// sum's layout gives, bit for bit: exponential buckets in spans that a sum rewrites
+    /// (a zero-length span, adjacent spans), custom buckets, cancelling and -0.0 counts.
+    #[test]
+    fn one_layout_sums_as_the_general_path_does() {
+        let spans = |v: &[(i32, u32)]| -> Vec<Span> {
+            v.iter()
+                .map(|&(offset, length)| Span { offset, length })
+                .collect()
+        };
+        let layouts = [
+            FloatHistogram {
+                schema: 3,
+                zero_threshold: 0.001,
+                positive_spans: spans(&[(-2, 2), (0, 0), (0, 1), (3, 2)]),
+                negative_spans: spans(&[(1, 2)]),
+                ..FloatHistogram::default()
+            },
+            FloatHistogram {
+                schema: super::super::CUSTOM_BUCKETS_SCHEMA,
+                positive_spans: spans(&[(0, 3), (1, 1)]),
+                custom_values: std::sync::Arc::from(&[0.1, 0.5, 1.0, 2.5][..]),
+                ..FloatHistogram::default()
+            },
+        ];
+        for layout in layouts {
+            let hs: Vec<FloatHistogram> = (0..7)
+                .map(|k| {
+                    let mut h = layout.clone();
+                    let big = if k % 2 == 0 { 1e100 } else { -1e100 };
+                    let n = h.positive_spans.iter().map(|s| s.length as usize).sum();
+                    h.positive = (0..n).map(|i| [big, 1.0, -0.0, 0.25, 3.0][i % 5]).collect();
+                    let n = h.negative_spans.iter().map(|s| s.length as usize).sum();
+                    h.negative = (0..n).map(|i| i as f64 + 0.5).collect();
+                    (h.count, h.sum, h.zero_count) = (10.0 + k as f64, big, 0.5);
+                    h
+                })
+                .collect();
+            let refs: Vec<&FloatHistogram> = hs.iter().collect();
+            assert!(shared_layout(&refs));
+            let mut plain = hs[0].clone();
+            for h in &refs[1..] {
+                plain.add(h).unwrap();
+            }
+            let (general, general_inf) = mapped_total(&refs, &plain).unwrap();
+            let (dense, dense_inf) = dense_total(&refs, &plain);
+            assert_eq!(dense_inf, general_inf);
+            for scale in [1.0, 7.0] {
+                assert_eq!(
+                    format!("{:?}", dense(scale)),
+                    format!("{:?}", general(scale))
+                );
+            }
+            assert_eq!(
+                dense(1.0).positive[1],
+                7.0,
+                "the 1e100s cancel, the ones stay"
+            );
+            // An infinite input bucket: both say so.
+            let mut hs = hs.clone();
+            hs[3].positive[3] = f64::INFINITY;
+            let refs: Vec<&FloatHistogram> = hs.iter().collect();
+            let (_, general_inf) = mapped_total(&refs, &plain).unwrap();
+            assert!(dense_total(&refs, &plain).1 && general_inf);
+        }
     }
 
     #[test]
