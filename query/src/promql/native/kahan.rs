@@ -83,6 +83,23 @@ fn overflowed(h: &FloatHistogram) -> bool {
         .any(f64::is_infinite)
 }
 
+/// `plain` (the sum's layout and hint) with the compensated count, sum and zero count and
+/// the buckets of the `(index, count)` pairs of each side.
+fn finish(
+    plain: &FloatHistogram,
+    [count, sum, zero]: [Acc; 3],
+    pos: &[(i32, f64)],
+    neg: &[(i32, f64)],
+) -> FloatHistogram {
+    let mut out = plain.clone();
+    out.count = count.value();
+    out.sum = sum.value();
+    out.zero_count = zero.value();
+    (out.positive_spans, out.positive) = from_pairs(pos, 0);
+    (out.negative_spans, out.negative) = from_pairs(neg, 0);
+    out
+}
+
 /// Whether every one of `hs` has the first's layout (schema, zero threshold, spans, custom
 /// bounds): then each input's buckets are the sum's, position for position.
 fn shared_layout(hs: &[&FloatHistogram]) -> bool {
@@ -138,15 +155,12 @@ fn dense_total<'a>(hs: &'a [&'a FloatHistogram], plain: &'a FloatHistogram) -> T
                 .map(|((i, _), a)| (i, a.value()))
                 .collect()
         };
-        let mut out = plain.clone();
-        out.count = count.value();
-        out.sum = sum.value();
-        out.zero_count = zero.value();
-        (out.positive_spans, out.positive) =
-            from_pairs(&pairs(&first.positive_spans, &first.positive, &pos), 0);
-        (out.negative_spans, out.negative) =
-            from_pairs(&pairs(&first.negative_spans, &first.negative, &neg), 0);
-        out
+        finish(
+            plain,
+            [count, sum, zero],
+            &pairs(&first.positive_spans, &first.positive, &pos),
+            &pairs(&first.negative_spans, &first.negative, &neg),
+        )
     });
     (total, inputs_overflow)
 }
@@ -189,13 +203,7 @@ fn mapped_total<'a>(
         let pairs = |m: BTreeMap<i32, Acc>| -> Vec<(i32, f64)> {
             m.into_iter().map(|(i, a)| (i, a.value())).collect()
         };
-        let mut out = plain.clone();
-        out.count = count.value();
-        out.sum = sum.value();
-        out.zero_count = zero.value();
-        (out.positive_spans, out.positive) = from_pairs(&pairs(pos), 0);
-        (out.negative_spans, out.negative) = from_pairs(&pairs(neg), 0);
-        out
+        finish(plain, [count, sum, zero], &pairs(pos), &pairs(neg))
     });
     Ok((total, inputs_overflow))
 }

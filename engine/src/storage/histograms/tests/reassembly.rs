@@ -29,6 +29,21 @@ fn assemble(samples: &[(i64, Histogram)], mut rows: Vec<BucketRow>) -> crate::Re
     Ok(out)
 }
 
+/// What reading `samples` of series 7 must give, and their bucket rows in the bucket
+/// file's order, (negative, bucket, ts).
+fn expected(samples: &[(i64, Histogram)]) -> (Vec<String>, Vec<BucketRow>) {
+    let want = samples
+        .iter()
+        .map(|(ts, h)| format!("7 {ts} {}", bits(h)))
+        .collect();
+    let mut rows = Vec::new();
+    for (ts, h) in samples {
+        rows_of(7, *ts, h, &mut rows).expect("valid histogram");
+    }
+    rows.sort_by_key(|r| (r.negative, r.bucket, r.ts));
+    (want, rows)
+}
+
 #[test]
 fn rows_in_file_order_or_shuffled_give_the_same_histograms() {
     let mut samples: Vec<(i64, Histogram)> = (0..40).map(|k| (k * 15_000, int_h(k))).collect();
@@ -115,15 +130,7 @@ fn samples_sharing_their_spans_reassemble_run_by_run() {
         },
     };
     let samples: Vec<(i64, Histogram)> = (0..30).map(|k| (k * 15_000, nhcb(k))).collect();
-    let want: Vec<String> = samples
-        .iter()
-        .map(|(ts, h)| format!("7 {ts} {}", bits(h)))
-        .collect();
-    let mut rows = Vec::new();
-    for (ts, h) in &samples {
-        rows_of(7, *ts, h, &mut rows).expect("valid histogram");
-    }
-    rows.sort_by_key(|r| (r.negative, r.bucket, r.ts));
+    let (want, rows) = expected(&samples);
     assert_eq!(assemble(&samples, rows.clone()).expect("runs"), want);
     // As many rows as the runs need, one wrong: a count missing, a row off its sample.
     let mut missing = rows.clone();
@@ -142,14 +149,6 @@ fn samples_sharing_their_spans_reassemble_run_by_run() {
             positive.push(*ts as f64);
         }
     }
-    let mut rows = Vec::new();
-    for (ts, h) in &grown {
-        rows_of(7, *ts, h, &mut rows).expect("valid histogram");
-    }
-    rows.sort_by_key(|r| (r.negative, r.bucket, r.ts));
-    let want: Vec<String> = grown
-        .iter()
-        .map(|(ts, h)| format!("7 {ts} {}", bits(h)))
-        .collect();
+    let (want, rows) = expected(&grown);
     assert_eq!(assemble(&grown, rows).expect("grown"), want);
 }
