@@ -30,6 +30,7 @@ impl FixedSource {
         let mut add = |pairs: &[(&str, &str)], f: &dyn Fn(i64) -> f64| {
             let samples = (0..=120).map(|i| (i * 60_000, f(i))).collect();
             series.push(SourceSeries {
+                block: None,
                 intervals: Vec::new(),
                 labels: Labels::from_pairs(pairs.iter().copied()),
                 samples,
@@ -121,6 +122,7 @@ impl SeriesSource for FixedSource {
                     .collect();
                 if !samples.is_empty() {
                     out.push(SourceSeries {
+                        block: None,
                         intervals: Vec::new(),
                         labels: s.labels.clone(),
                         samples,

@@ -45,6 +45,7 @@ fn source() -> Fixed {
     Fixed(vec![
         // Histograms every 10 s from 0 to 60 s, counting up by 10.
         SourceSeries {
+            block: None,
             intervals: Vec::new(),
             labels: labels("hist"),
             samples: Vec::new(),
@@ -54,6 +55,7 @@ fn source() -> Fixed {
         },
         // A float at 0 s, a histogram at 10 s, a stale histogram at 20 s.
         SourceSeries {
+            block: None,
             intervals: Vec::new(),
             labels: labels("mixed"),
             samples: vec![(0, 5.0)],

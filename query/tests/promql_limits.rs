@@ -13,6 +13,7 @@ impl SeriesSource for Grid {
     fn select(&self, _: &[LabelMatcher], start: i64, end: i64) -> Result<Vec<SourceSeries>> {
         Ok((0..100)
             .map(|i| SourceSeries {
+                block: None,
                 intervals: Vec::new(),
                 labels: Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]),
                 samples: (0..=360)

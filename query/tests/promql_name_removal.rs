@@ -19,6 +19,7 @@ struct Counters;
 impl SeriesSource for Counters {
     fn select(&self, matchers: &[LabelMatcher], start: i64, end: i64) -> Result<Vec<SourceSeries>> {
         let all = [("a_total", 1.0), ("b_total", 2.0)].map(|(name, per_s)| SourceSeries {
+            block: None,
             intervals: Vec::new(),
             labels: Labels::from_pairs([("__name__", name), ("job", "api")]),
             samples: (0..=360)

@@ -17,6 +17,7 @@ impl SeriesSource for Churn {
         let all = (0..8i64).map(|i| {
             let job = if i % 2 == 0 { "a" } else { "b" };
             SourceSeries {
+                block: None,
                 intervals: Vec::new(),
                 labels: Labels::from_pairs([
                     ("__name__", "x_total".to_owned()),

@@ -28,6 +28,7 @@
 //!     }
 //! }
 //! let up = SourceSeries {
+//!     block: None,
 //!     intervals: Vec::new(),
 //!     labels: Labels::from_pairs([("__name__", "requests_total"), ("job", "api")]),
 //!     samples: (0..=10).map(|i| (i * 10_000, i as f64 * 10.0)).collect(),

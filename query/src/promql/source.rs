@@ -6,7 +6,7 @@ use std::sync::Arc;
 use strata_engine::{Engine, Interval, Matcher as EngineMatcher, TenantId};
 
 use super::error::{Error, Result};
-use super::native::{FloatHistogram, tsdb_read_hints};
+use super::native::{FloatHistogram, HistBlock, tsdb_read_hints};
 use super::value::Labels;
 
 /// How a label matcher compares: the engine's operators (regexes fully anchored, `.`
@@ -35,6 +35,11 @@ pub struct SourceSeries {
     /// (timestamp ms, native histogram), sorted by timestamp, at times `samples` does not
     /// have; staleness markers (see [`super::value::is_stale_histogram`]) included.
     pub histograms: Vec<(i64, Arc<FloatHistogram>)>,
+    /// The same histograms column by column, when they share one layout and the series
+    /// has no float sample ([`HistBlock`]); `histograms` is then empty. Only selectors
+    /// whose every use reads blocks keep one (`eval/columnar.rs`); the others'
+    /// are expanded ([`SourceSeries::expand_block`]) as they are read.
+    pub block: Option<Arc<HistBlock>>,
     /// Where a downsampled tier holds the series, its intervals in time order
     /// (`samples` then holds each interval's last sample): `*_over_time`, `rate`,
     /// `increase` and `delta` read them (`range/tiers.rs`).
@@ -57,7 +62,21 @@ pub(crate) fn series_bytes(s: &SourceSeries) -> usize {
         .iter()
         .map(|(_, h)| HIST_POINT_BYTES + 8 * (h.positive.len() + h.negative.len()))
         .sum();
-    labels + s.samples.len() * POINT_BYTES + hists + s.intervals.len() * size_of::<Interval>()
+    let block = s.block.as_ref().map_or(0, |b| b.bytes());
+    labels
+        + s.samples.len() * POINT_BYTES
+        + hists
+        + block
+        + s.intervals.len() * size_of::<Interval>()
+}
+
+impl SourceSeries {
+    /// Moves a block's histograms into `histograms`, one [`FloatHistogram`] each.
+    pub fn expand_block(&mut self) {
+        if let Some(b) = self.block.take() {
+            self.histograms = b.expand();
+        }
+    }
 }
 
 /// The storage a PromQL query reads.
@@ -160,12 +179,18 @@ impl SeriesSource for EngineSource<'_> {
     }
 }
 
-/// An engine series as PromQL reads it.
+/// An engine series as PromQL reads it: histograms of one layout in a series without
+/// floats as a [`HistBlock`], others one [`FloatHistogram`] each.
 fn source_series(s: strata_engine::SeriesData) -> SourceSeries {
     let samples: Vec<(i64, f64)> =
         // Same size and alignment: collected in place, without a second buffer.
         s.samples.into_iter().map(|x| (x.ts, x.value)).collect();
-    let histograms = if s.histograms.is_empty() {
+    let block = if samples.is_empty() {
+        HistBlock::from_engine(&s.histograms).map(Arc::new)
+    } else {
+        None
+    };
+    let histograms = if s.histograms.is_empty() || block.is_some() {
         Vec::new()
     } else {
         // One series' custom bounds are mostly the same from sample to sample: one shared
@@ -191,6 +216,7 @@ fn source_series(s: strata_engine::SeriesData) -> SourceSeries {
         }),
         samples,
         histograms,
+        block,
         intervals: s.intervals,
     }
 }

@@ -490,6 +490,7 @@ mod tests {
         use crate::promql::{Labels, PromqlEngine, QueryOptions, SourceSeries, Value};
         // `metric 1+1x10` every 10 s (extended_vectors.test).
         let src = One(SourceSeries {
+            block: None,
             intervals: Vec::new(),
             labels: Labels::from_pairs([("__name__", "metric")]),
             samples: (0..=10).map(|i| (i * 10_000, 1.0 + i as f64)).collect(),

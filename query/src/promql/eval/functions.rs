@@ -6,8 +6,10 @@ use std::sync::Arc;
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{Call, Expr, VectorSelector};
 
+use super::columnar::BLOCK_FUNCTIONS;
 use super::histogram;
 use super::labels_fns;
+use super::range_block;
 use super::range_hist::{self, HistWindow};
 use super::{Evaluator, Val, duration_ms, offset_ms, unparen, window_hpoints, window_points_from};
 use crate::promql::error::{Result, exec};
@@ -399,10 +401,22 @@ fn over_selector(
             continue;
         }
         let pts = window_points_from(&s.samples, w.start, w.end, &mut cursors.starts[i]);
-        let hpts = window_hpoints(&s.histograms, w.start, w.end);
-        if !pts.is_empty() || !hpts.is_empty() {
+        let mut hpts = window_hpoints(&s.histograms, w.start, w.end);
+        let mut block = None;
+        if let Some(b) = &s.block {
+            let r = range_block::window(b, w.start, w.end);
+            if BLOCK_FUNCTIONS.contains(&name) && pts.is_empty() {
+                n += r.len();
+                if !r.is_empty() {
+                    block = Some((&**b, r));
+                }
+            } else {
+                hpts = std::borrow::Cow::Owned(range_block::points(b, r));
+            }
+        }
+        if block.is_some() || !pts.is_empty() || !hpts.is_empty() {
             n += pts.len() + hpts.len();
-            windows.push((i, &s.labels, pts, hpts));
+            windows.push((i, &s.labels, pts, hpts, block));
         }
     }
     if let Err(e) = ev.count_samples(n) {
@@ -413,7 +427,27 @@ fn over_selector(
     // The range argument's position, for annotations about histograms (worked out once
     // a window holds one).
     let mut pos: Option<String> = None;
-    for (i, labels, pts, hpts) in windows {
+    let flags = (name != "delta", name == "rate");
+    for (i, labels, pts, mut hpts, block) in windows {
+        if let Some((b, r)) = block {
+            let p = pos.get_or_insert_with(|| ev.arg_position(name, Some(0)));
+            match range_block::extrapolated(ev, b, r.clone(), w, flags, labels.name(), p) {
+                Some(h) => {
+                    if let Some(h) = h {
+                        out.push(Sample {
+                            labels: labels.clone(),
+                            ts: t,
+                            value: 0.0,
+                            h: Some(Arc::new(h)),
+                            drop_name: !keeps_name,
+                        });
+                    }
+                    continue;
+                }
+                // A counter reset in the window: the per-sample path.
+                None => hpts = std::borrow::Cow::Owned(range_block::points(b, r)),
+            }
+        }
         if !hpts.is_empty() {
             let hw = HistWindow {
                 pts: &pts,
@@ -624,7 +658,10 @@ fn build_grid(
         return Ok(None);
     };
     // The tables hold floats only.
-    if series.iter().any(|s| !s.histograms.is_empty()) {
+    if series
+        .iter()
+        .any(|s| !s.histograms.is_empty() || s.block.is_some())
+    {
         return Ok(None);
     }
     if steps < 2 || series.len().saturating_mul(steps) > grid::MAX_CELLS {

@@ -15,7 +15,7 @@ use promql_parser::parser::{Call, Expr, SubqueryExpr, VectorSelector};
 
 use super::{Evaluator, Val, offset_ms, selector_matchers};
 use crate::promql::error::{Result, exec};
-use crate::promql::source::SeriesSource;
+use crate::promql::source::{SeriesSource, SourceSeries};
 use crate::promql::value::{Labels, METRIC_NAME, Sample, is_stale_histogram, is_stale_nan};
 
 /// The info metric used when the call names none.
@@ -154,7 +154,9 @@ pub(crate) fn prefetch(ev: &mut Evaluator<'_>, e: &Expr, source: &dyn SeriesSour
         let mut matchers: Vec<Matcher> = sel.names.clone();
         matchers.extend(sel.data.values().flatten().cloned());
         let vs = VectorSelector::new(None, Matchers::new(matchers));
-        let series = source.select(&selector_matchers(&vs), lo, hi)?;
+        let mut series = source.select(&selector_matchers(&vs), lo, hi)?;
+        // Read one histogram per sample (`columnar.rs`).
+        series.iter_mut().for_each(SourceSeries::expand_block);
         ev.data.insert(key, Arc::new(series));
     }
     Ok(())
@@ -339,6 +341,7 @@ mod tests {
 
     fn series(pairs: &[(&str, &str)], values: &[f64]) -> SourceSeries {
         SourceSeries {
+            block: None,
             intervals: Vec::new(),
             labels: Labels::from_pairs(pairs.iter().copied()),
             samples: values

@@ -24,6 +24,7 @@ use crate::memory::Charge;
 mod aggregate;
 mod aggregate_hist;
 mod binary;
+mod columnar;
 mod extended;
 mod extended_hist;
 mod functions;
@@ -32,6 +33,7 @@ mod info;
 mod labels_fns;
 mod names;
 mod position;
+mod range_block;
 mod range_hist;
 mod selectors;
 mod stats_only;
@@ -271,6 +273,7 @@ impl<'q> Evaluator<'q> {
         }
         self.call_times = calls;
         let stats_only = stats_only::stats_only_selectors(expr);
+        let blocks = columnar::block_selectors(expr);
         for (vs, lo, hi) in wanted {
             let key = vs as *const VectorSelector as usize;
             let matchers = selector_matchers(vs);
@@ -286,6 +289,16 @@ impl<'q> Evaluator<'q> {
                      functions read each interval's last sample",
                     strata_engine::format_resolution(res)
                 ));
+            }
+            if stats_only.contains(&key) || !blocks.contains(&key) {
+                // Charged again for what the expanded form holds beyond the block.
+                let mut grown = 0;
+                for s in series.iter_mut().filter(|s| s.block.is_some()) {
+                    let before = series_bytes(s);
+                    s.expand_block();
+                    grown += series_bytes(s).saturating_sub(before);
+                }
+                self.hold(grown)?;
             }
             if stats_only.contains(&key) {
                 for s in &mut series {

@@ -248,33 +248,65 @@ fn extrapolated(
     let mut result = histogram_rate(ev, hw, is_counter)?;
     let (first_t, first) = (pts[0].0, &pts[0].1);
     let last_t = pts[pts.len() - 1].0;
-    let mut to_start = (first_t - w.start) as f64 / 1000.0;
-    let mut to_end = (w.end - last_t) as f64 / 1000.0;
-    let sampled = (last_t - first_t) as f64 / 1000.0;
-    let avg_step = sampled / (pts.len() - 1) as f64;
-    let threshold = avg_step * 1.1;
-    if to_start >= threshold {
-        to_start = avg_step / 2.0;
-    }
-    if is_counter && result.count > 0.0 && first.count >= 0.0 {
-        let to_zero = sampled * (first.count / result.count);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    if to_end >= threshold {
-        to_end = avg_step / 2.0;
-    }
-    let mut factor = if sampled != 0.0 {
-        (sampled + to_start + to_end) / sampled
-    } else {
-        1.0
+    let span = Sampled {
+        first_t,
+        last_t,
+        n: pts.len(),
+        first_count: first.count,
     };
-    if is_rate {
-        factor /= w.range_ms as f64 / 1000.0;
-    }
-    result.mul(factor);
+    result.mul(span.factor(w, result.count, is_counter, is_rate));
     Some(result)
+}
+
+/// Where a window's samples lie, for extrapolation.
+pub(crate) struct Sampled {
+    /// The first and last sample's times (ms).
+    pub(crate) first_t: i64,
+    pub(crate) last_t: i64,
+    /// Samples in the window (at least two).
+    pub(crate) n: usize,
+    /// The first histogram's count.
+    pub(crate) first_count: f64,
+}
+
+impl Sampled {
+    /// What the difference of a window's histograms is multiplied by to extrapolate it to
+    /// the window's edges (Prometheus's `extrapolatedRate`), per second with `is_rate`.
+    /// `result_count` is the difference's count.
+    pub(crate) fn factor(
+        &self,
+        w: Window,
+        result_count: f64,
+        is_counter: bool,
+        is_rate: bool,
+    ) -> f64 {
+        let mut to_start = (self.first_t - w.start) as f64 / 1000.0;
+        let mut to_end = (w.end - self.last_t) as f64 / 1000.0;
+        let sampled = (self.last_t - self.first_t) as f64 / 1000.0;
+        let avg_step = sampled / (self.n - 1) as f64;
+        let threshold = avg_step * 1.1;
+        if to_start >= threshold {
+            to_start = avg_step / 2.0;
+        }
+        if is_counter && result_count > 0.0 && self.first_count >= 0.0 {
+            let to_zero = sampled * (self.first_count / result_count);
+            if to_zero < to_start {
+                to_start = to_zero;
+            }
+        }
+        if to_end >= threshold {
+            to_end = avg_step / 2.0;
+        }
+        let mut factor = if sampled != 0.0 {
+            (sampled + to_start + to_end) / sampled
+        } else {
+            1.0
+        };
+        if is_rate {
+            factor /= w.range_ms as f64 / 1000.0;
+        }
+        factor
+    }
 }
 
 /// `irate` and `idelta` of the last two histograms.

@@ -15,6 +15,7 @@
 //! `histogram_stddev` and `histogram_stdvar` on one histogram. Nothing here touches the
 //! evaluator; it is the library the evaluator and the conformance runner build on.
 
+mod block;
 mod bounds_table;
 mod buckets;
 mod chunk_hints;
@@ -37,6 +38,7 @@ mod tests_quantile;
 #[cfg(test)]
 mod tests_trim;
 
+pub use block::HistBlock;
 pub use buckets::{Bucket, Span, bucket_bound};
 pub use chunk_hints::tsdb_read_hints;
 pub(crate) use display::go_float;

@@ -291,6 +291,7 @@ mod tests {
                     })
                     .collect();
                 SourceSeries {
+                    block: None,
                     intervals: Vec::new(),
                     labels: Labels::from_pairs([("i", j.to_string())]),
                     samples,

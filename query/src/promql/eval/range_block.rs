@@ -1,0 +1,95 @@
+//! `rate`, `increase` and `delta` over a window of a [`HistBlock`]: the last histogram
+//! minus the first, from the block's columns, with one [`FloatHistogram`] built for the
+//! result. The arithmetic is `range_hist.rs`'s for histograms of one layout, operation for
+//! operation, so the results are the same to the bit; a window where a counter reset
+//! happens (rare) is handed back to that path.
+
+use std::ops::Range;
+
+use super::Evaluator;
+use super::range_hist::Sampled;
+use crate::promql::annotations::Annotation;
+use crate::promql::native::{FloatHistogram, HistBlock, ResetHint};
+use crate::promql::range::fns::Window;
+
+/// The samples of `b` in window `(start, end]`.
+pub(crate) fn window(b: &HistBlock, start: i64, end: i64) -> Range<usize> {
+    let a = b.ts.partition_point(|&t| t <= start);
+    let e = b.ts.partition_point(|&t| t <= end);
+    a..e.max(a)
+}
+
+/// The samples of `b` in `r` as the per-sample form holds them.
+pub(crate) fn points(b: &HistBlock, r: Range<usize>) -> Vec<(i64, std::sync::Arc<FloatHistogram>)> {
+    r.map(|i| (b.ts[i], std::sync::Arc::new(b.get(i))))
+        .collect()
+}
+
+/// `rate` (`is_rate`), `increase` or `delta` (not `is_counter`) over samples `r` of `b`:
+/// `Some(None)` with fewer than two samples, `None` when a counter reset happens in the
+/// window (the caller takes the per-sample path). `metric` and `pos` name the series and
+/// the range argument in annotations.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extrapolated(
+    ev: &mut Evaluator<'_>,
+    b: &HistBlock,
+    r: Range<usize>,
+    w: Window,
+    (is_counter, is_rate): (bool, bool),
+    metric: &str,
+    pos: &str,
+) -> Option<Option<FloatHistogram>> {
+    if r.len() < 2 {
+        return Some(None);
+    }
+    let (first, last) = (r.start, r.end - 1);
+    if is_counter && (first + 1..=last).any(|i| b.detect_reset(i)) {
+        return None;
+    }
+    let gauge = |i: usize| b.hints[i] == ResetHint::Gauge;
+    if is_counter && r.clone().any(gauge) {
+        ev.annotate(
+            Annotation::NativeHistogramNotCounter {
+                metric: metric.to_string(),
+            },
+            pos,
+        );
+    } else if !is_counter && (!gauge(first) || !gauge(last)) {
+        ev.annotate(
+            Annotation::NativeHistogramNotGauge {
+                metric: metric.to_string(),
+            },
+            pos,
+        );
+    }
+    // The last histogram minus the first, as `FloatHistogram::sub` computes it for one
+    // layout (the zero bucket only for exponential buckets, whose thresholds agree).
+    let mut h = b.get(last);
+    let sign = -1.0;
+    if !h.uses_custom_buckets() {
+        h.zero_count += sign * b.zero[first];
+    }
+    h.count += sign * b.count[first];
+    h.sum += sign * b.sum[first];
+    let theirs = b.row(first);
+    let npos = h.positive.len();
+    for (mine, theirs) in [
+        (&mut h.positive, &theirs[..npos]),
+        (&mut h.negative, &theirs[npos..]),
+    ] {
+        for (a, b) in mine.iter_mut().zip(theirs) {
+            *a += sign * b;
+        }
+    }
+    h.reset_hint = ResetHint::Gauge;
+    h.compact(0);
+    let span = Sampled {
+        first_t: b.ts[first],
+        last_t: b.ts[last],
+        n: r.len(),
+        first_count: b.count[first],
+    };
+    let factor = span.factor(w, h.count, is_counter, is_rate);
+    h.mul(factor);
+    Some(Some(h))
+}

@@ -1,0 +1,280 @@
+//! Histograms held column by column ([`HistBlock`]) answer every query exactly as one
+//! histogram per sample does: the same values to the bit, the same hints, the same
+//! annotations, whether the query reads the columns (`rate`, `increase`, `delta` over a
+//! plain range) or expands them (everything else).
+
+use std::sync::Arc;
+
+use strata_engine::{Counts, Histogram, HistogramSample, ResetHint as Hint, Span};
+use strata_query::promql::native::{FloatHistogram, HistBlock, tsdb_read_hints};
+use strata_query::promql::{
+    LabelMatcher, Labels, MatchOp, PromqlEngine, QueryOptions, QueryResult, Result, SeriesSource,
+    SourceSeries,
+};
+
+/// The engine's histograms of one series and its name.
+struct Stored {
+    name: &'static str,
+    hs: Vec<HistogramSample>,
+}
+
+/// Series read one histogram per sample (`blocks` false) or as blocks.
+struct Source {
+    series: Vec<Stored>,
+    blocks: bool,
+}
+
+/// One histogram per sample, as `EngineSource` reads series that do not qualify.
+fn per_sample(hs: &[HistogramSample]) -> Vec<(i64, Arc<FloatHistogram>)> {
+    let mut bounds: Arc<[f64]> = Arc::from(&[][..]);
+    let mut out: Vec<(i64, FloatHistogram)> = hs
+        .iter()
+        .map(|s| (s.ts, FloatHistogram::from_engine(&s.h, &mut bounds)))
+        .collect();
+    tsdb_read_hints(&[], &mut out);
+    out.into_iter().map(|(t, h)| (t, Arc::new(h))).collect()
+}
+
+impl SeriesSource for Source {
+    fn select(&self, m: &[LabelMatcher], _: i64, _: i64) -> Result<Vec<SourceSeries>> {
+        let name = m
+            .iter()
+            .find(|m| m.name == "__name__" && m.op == MatchOp::Equal)
+            .map(|m| m.value.clone());
+        Ok(self
+            .series
+            .iter()
+            .filter(|s| name.as_deref().is_none_or(|n| s.name == n))
+            .map(|s| {
+                let block = self.blocks.then(|| {
+                    Arc::new(HistBlock::from_engine(&s.hs).expect("the series qualifies"))
+                });
+                SourceSeries {
+                    labels: Labels::from_pairs([("__name__", s.name), ("s", s.name)]),
+                    samples: Vec::new(),
+                    histograms: if block.is_some() {
+                        Vec::new()
+                    } else {
+                        per_sample(&s.hs)
+                    },
+                    block,
+                    intervals: Vec::new(),
+                }
+            })
+            .collect())
+    }
+}
+
+/// A small deterministic generator.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn span(offset: i32, length: u32) -> Span {
+    Span { offset, length }
+}
+
+/// `n` samples 15 s apart: bucket counts that rise (falling back to small ones at
+/// `reset_at`), with `hint(i)` as the writer's hint; integer counts unless `float`.
+#[allow(clippy::too_many_arguments)]
+fn series(
+    seed: u64,
+    n: usize,
+    layout: &Histogram,
+    width: (usize, usize),
+    float: bool,
+    reset_at: Option<usize>,
+    hint: impl Fn(usize) -> Hint,
+) -> Vec<HistogramSample> {
+    let mut rng = Lcg(seed);
+    let mut counts = vec![0u64; width.0 + width.1];
+    let mut zero = 0u64;
+    (0..n)
+        .map(|i| {
+            if Some(i) == reset_at {
+                counts.iter_mut().for_each(|c| *c /= 7);
+                zero /= 7;
+            }
+            for c in &mut counts {
+                *c += rng.next(5);
+            }
+            zero += rng.next(2);
+            let count = counts.iter().sum::<u64>() + zero;
+            let (pos, neg) = counts.split_at(width.0);
+            let deltas = |cs: &[u64]| {
+                let mut prev = 0i64;
+                cs.iter()
+                    .map(|&c| {
+                        let d = c as i64 - prev;
+                        prev = c as i64;
+                        d
+                    })
+                    .collect::<Vec<i64>>()
+            };
+            let counts = if float {
+                let f = |cs: &[u64]| cs.iter().map(|&c| c as f64 * 0.5).collect::<Vec<f64>>();
+                Counts::Float {
+                    count: count as f64 * 0.5,
+                    zero_count: zero as f64 * 0.5,
+                    positive: f(pos),
+                    negative: f(neg),
+                }
+            } else {
+                Counts::Int {
+                    count,
+                    zero_count: zero,
+                    positive_deltas: deltas(pos),
+                    negative_deltas: deltas(neg),
+                }
+            };
+            HistogramSample {
+                ts: 30_000 + i as i64 * 15_000,
+                h: Arc::new(Histogram {
+                    sum: count as f64 * 0.37,
+                    reset_hint: hint(i),
+                    counts,
+                    ..layout.clone()
+                }),
+            }
+        })
+        .collect()
+}
+
+fn stored() -> Vec<Stored> {
+    let nhcb = Histogram {
+        schema: -53,
+        zero_threshold: 0.0,
+        sum: 0.0,
+        reset_hint: Hint::Unknown,
+        positive_spans: vec![span(0, 5)],
+        negative_spans: Vec::new(),
+        custom_values: vec![0.1, 0.5, 1.0, 5.0],
+        counts: Counts::Int {
+            count: 0,
+            zero_count: 0,
+            positive_deltas: Vec::new(),
+            negative_deltas: Vec::new(),
+        },
+    };
+    let expo = Histogram {
+        schema: 2,
+        zero_threshold: 0.001,
+        positive_spans: vec![span(-2, 3), span(2, 2)],
+        negative_spans: vec![span(1, 2)],
+        custom_values: Vec::new(),
+        ..nhcb.clone()
+    };
+    vec![
+        // Integer NHCB counters, one reset in the middle.
+        Stored {
+            name: "nhcb",
+            hs: series(1, 120, &nhcb, (5, 0), false, Some(60), |_| Hint::Unknown),
+        },
+        // Float exponential counters with a zero bucket and negative buckets: an explicit
+        // reset hint, then a run of gauges inside the counter.
+        Stored {
+            name: "expo",
+            hs: series(2, 120, &expo, (5, 2), true, None, |i| match i {
+                40 => Hint::Reset,
+                70..=74 => Hint::Gauge,
+                _ => Hint::NotReset,
+            }),
+        },
+        // A gauge histogram that goes up and down.
+        Stored {
+            name: "gauge",
+            hs: series(3, 120, &nhcb, (5, 0), true, Some(50), |_| Hint::Gauge),
+        },
+    ]
+}
+
+fn run(blocks: bool, q: &str, step: i64) -> QueryResult {
+    let source = Source {
+        series: stored(),
+        blocks,
+    };
+    PromqlEngine::new(QueryOptions::default())
+        .range(&source, q, 0, 1_900_000, step)
+        .unwrap_or_else(|e| panic!("{q}: {e}"))
+}
+
+#[test]
+fn a_block_expands_to_the_histograms_read_one_by_one() {
+    for s in stored() {
+        let block = HistBlock::from_engine(&s.hs).expect("one layout qualifies");
+        assert_eq!(block.len(), s.hs.len());
+        // Debug prints -0.0 and NaN as such: equal text is equal bits here.
+        assert_eq!(
+            format!("{:?}", block.expand()),
+            format!("{:?}", per_sample(&s.hs)),
+            "{}",
+            s.name
+        );
+    }
+}
+
+#[test]
+fn histograms_that_do_not_share_a_layout_or_hold_a_stale_marker_stay_per_sample() {
+    let mut hs = stored().remove(0).hs;
+    assert!(HistBlock::from_engine(&hs[..1]).is_none(), "one sample");
+    let mut moved = (*hs[5].h).clone();
+    moved.positive_spans = vec![span(1, 5)];
+    hs[5].h = Arc::new(moved);
+    assert!(HistBlock::from_engine(&hs).is_none(), "spans changed");
+    let mut hs = stored().remove(0).hs;
+    let mut stale = (*hs[9].h).clone();
+    stale.sum = f64::from_bits(strata_query::promql::STALE_NAN_BITS);
+    hs[9].h = Arc::new(stale);
+    assert!(HistBlock::from_engine(&hs).is_none(), "stale marker");
+}
+
+#[test]
+fn queries_over_blocks_answer_as_per_sample_histograms() {
+    let queries = [
+        "rate(nhcb[1m])",
+        "increase(expo[2m])",
+        "rate(expo[5m])",
+        "delta(gauge[1m])",
+        "rate(gauge[1m])",
+        "delta(nhcb[3m])",
+        "sum(rate({s=~\"nhcb|gauge\"}[5m]))",
+        "histogram_quantile(0.9, sum(rate(nhcb[5m])))",
+        "histogram_quantile(0.5, rate(expo[2m]))",
+        "irate(expo[1m])",
+        "rate(nhcb[5m:30s])",
+        "histogram_count(rate(nhcb[1m]))",
+        "resets(nhcb[10m])",
+        "nhcb",
+        "count_over_time(expo[1m])",
+    ];
+    for q in queries {
+        for step in [15_000, 60_000] {
+            let (a, b) = (run(false, q, step), run(true, q, step));
+            assert_eq!(format!("{:?}", a.value), format!("{:?}", b.value), "{q}");
+            assert_eq!((&a.warnings, &a.infos), (&b.warnings, &b.infos), "{q}");
+        }
+    }
+    // The answers are not empty, and the annotations this data calls for are there.
+    let r = run(true, "rate(expo[5m])", 60_000);
+    assert!(format!("{:?}", r.value).contains("FloatHistogram"));
+    assert!(
+        r.warnings.iter().any(|w| w.contains("not a counter")),
+        "{r:?}"
+    );
+    let r = run(true, "delta(nhcb[3m])", 60_000);
+    assert!(
+        r.infos
+            .iter()
+            .chain(&r.warnings)
+            .any(|w| w.contains("not a gauge")),
+        "{r:?}"
+    );
+}
