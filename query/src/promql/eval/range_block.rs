@@ -1,8 +1,8 @@
 //! `rate`, `increase` and `delta` over a window of a [`HistBlock`]: the last histogram
 //! minus the first, from the block's columns, with one [`FloatHistogram`] built for the
 //! result. The arithmetic is `range_hist.rs`'s for histograms of one layout, operation for
-//! operation, so the results are the same to the bit; a window where a counter reset
-//! happens (rare) is handed back to that path.
+//! operation, so the results are the same to the bit; a window where the layout changes or
+//! a counter reset happens (rare) is handed back to that path.
 
 use std::ops::Range;
 
@@ -26,8 +26,8 @@ pub(crate) fn points(b: &HistBlock, r: Range<usize>) -> Vec<(i64, std::sync::Arc
 }
 
 /// `rate` (`is_rate`), `increase` or `delta` (not `is_counter`) over samples `r` of `b`:
-/// `Some(None)` with fewer than two samples, `None` when a counter reset happens in the
-/// window (the caller takes the per-sample path). `metric` and `pos` name the series and
+/// `Some(None)` with fewer than two samples, `None` when the window's layout changes or a
+/// counter reset happens in it (the caller takes the per-sample path). `metric` and `pos` name the series and
 /// the range argument in annotations.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn extrapolated(
@@ -43,6 +43,9 @@ pub(crate) fn extrapolated(
         return Some(None);
     }
     let (first, last) = (r.start, r.end - 1);
+    if !b.one_layout(&r) {
+        return None;
+    }
     if is_counter && (first + 1..=last).any(|i| b.detect_reset(i)) {
         return None;
     }

@@ -1,27 +1,25 @@
-//! [`HistBlock`]: one series' histograms column by column, when they all share one bucket
-//! layout (always for custom buckets on fixed bounds; for exponential ones while no bucket
-//! comes or goes). `rate`, `increase` and `delta` over a window of a block read its columns
-//! (`eval/range_block.rs`) instead of a [`FloatHistogram`] per sample.
+//! [`HistBlock`]: one series' histograms column by column, in runs that share one bucket
+//! layout (custom buckets on fixed bounds change layout only when a bucket first fills;
+//! exponential ones whenever a bucket comes or goes). `rate`, `increase` and `delta` over a
+//! window inside one run read its columns (`eval/range_block.rs`) instead of a
+//! [`FloatHistogram`] per sample.
 
 use std::sync::Arc;
 
 use strata_engine::{Counts, HistogramSample, ResetHint as EngineHint};
 
+use super::chunk_hints::appendable;
 use super::{FloatHistogram, ResetHint, Span};
 use crate::promql::value::is_stale_nan;
 
-/// Histograms of one series that share their layout: the schema, zero threshold, spans
-/// and custom bounds are `layout`'s, and sample `i`'s counts are the `i`-th of each column.
-/// Hints are those Prometheus's TSDB reads back ([`super::tsdb_read_hints`]).
+/// Histograms of one series, column by column: time runs of samples that share one layout
+/// (segments; sample `i`'s schema, zero threshold, spans and custom bounds are its
+/// segment's), and sample `i`'s counts the `i`-th of each column. Hints are those
+/// Prometheus's TSDB reads back ([`super::tsdb_read_hints`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistBlock {
-    /// The shared layout; its counts, sum and hint are not used and its bucket lists are
-    /// empty.
-    layout: FloatHistogram,
-    /// Positive buckets per sample (the negative ones follow them in `buckets`).
-    npos: usize,
-    /// Buckets per sample, positive and negative.
-    width: usize,
+    /// The segments in time order, the first starting at sample 0.
+    segs: Vec<Segment>,
     /// Timestamps (ms), increasing.
     pub(crate) ts: Vec<i64>,
     /// Read-back counter-reset hints.
@@ -32,8 +30,24 @@ pub struct HistBlock {
     pub(crate) sum: Vec<f64>,
     /// Zero-bucket counts.
     pub(crate) zero: Vec<f64>,
-    /// Bucket counts, sample by sample: sample `i`'s are `buckets[i * width..][..width]`.
+    /// Bucket counts, sample by sample, positive then negative ([`Segment::width`] each).
     buckets: Vec<f64>,
+}
+
+/// A run of samples sharing one layout.
+#[derive(Debug, Clone, PartialEq)]
+struct Segment {
+    /// Its first sample.
+    start: usize,
+    /// Where that sample's bucket counts start in `buckets`.
+    offset: usize,
+    /// The shared layout; its counts, sum and hint are not used and its bucket lists are
+    /// empty.
+    layout: FloatHistogram,
+    /// Positive buckets per sample.
+    npos: usize,
+    /// Buckets per sample, positive and negative.
+    width: usize,
 }
 
 fn hint(h: EngineHint) -> ResetHint {
@@ -57,57 +71,37 @@ fn spans(s: &[strata_engine::Span]) -> Vec<Span> {
 impl HistBlock {
     /// The block of `hs` (one series' histograms in time order, a series without float
     /// samples), or `None` when they do not qualify: fewer than two, a stale marker among
-    /// them, layouts that differ, a NaN zero threshold, or spans that PromQL's arithmetic
-    /// would not take bucket by bucket. The hints become the read-back ones.
+    /// them, a NaN zero threshold, or spans that PromQL's arithmetic would not take bucket
+    /// by bucket. A new segment starts where the layout changes. The hints become the
+    /// read-back ones.
     pub fn from_engine(hs: &[HistogramSample]) -> Option<Self> {
-        let first = &hs.first()?.h;
-        if hs.len() < 2 || first.zero_threshold.is_nan() {
+        if hs.len() < 2 {
             return None;
         }
-        let same = |h: &strata_engine::Histogram| {
-            h.schema == first.schema
-                && h.zero_threshold.to_bits() == first.zero_threshold.to_bits()
-                && h.positive_spans == first.positive_spans
-                && h.negative_spans == first.negative_spans
-                && h.custom_values == first.custom_values
-                && h.counts.bucket_len() == first.counts.bucket_len()
-                && !is_stale_nan(h.sum)
-        };
-        if !hs.iter().all(|s| same(&s.h)) {
-            return None;
-        }
-        let npos = match &first.counts {
-            Counts::Int {
-                positive_deltas, ..
-            } => positive_deltas.len(),
-            Counts::Float { positive, .. } => positive.len(),
-        };
-        let width = first.counts.bucket_len();
-        let layout = FloatHistogram {
-            schema: first.schema,
-            zero_threshold: first.zero_threshold,
-            positive_spans: spans(&first.positive_spans),
-            negative_spans: spans(&first.negative_spans),
-            custom_values: Arc::from(first.custom_values.as_slice()),
-            ..FloatHistogram::default()
-        };
         let n = hs.len();
         let mut b = Self {
-            layout,
-            npos,
-            width,
+            segs: Vec::new(),
             ts: Vec::with_capacity(n),
             hints: Vec::with_capacity(n),
             count: Vec::with_capacity(n),
             sum: Vec::with_capacity(n),
             zero: Vec::with_capacity(n),
-            buckets: Vec::with_capacity(n * width),
+            buckets: Vec::with_capacity(n * hs[0].h.counts.bucket_len()),
         };
-        for s in hs {
+        let mut prev: Option<&strata_engine::Histogram> = None;
+        for (i, s) in hs.iter().enumerate() {
+            let h = &*s.h;
+            if is_stale_nan(h.sum) || h.zero_threshold.is_nan() {
+                return None;
+            }
+            if prev.is_none_or(|p| !same_layout(p, h)) {
+                b.segs.push(segment(h, i, b.buckets.len())?);
+            }
+            prev = Some(h);
             b.ts.push(s.ts);
-            b.hints.push(hint(s.h.reset_hint));
-            b.sum.push(s.h.sum);
-            match &s.h.counts {
+            b.hints.push(hint(h.reset_hint));
+            b.sum.push(h.sum);
+            match &h.counts {
                 Counts::Int {
                     count,
                     zero_count,
@@ -138,10 +132,6 @@ impl HistBlock {
                 }
             }
         }
-        let one = b.get(0);
-        if !one.same_layout(&one) {
-            return None;
-        }
         b.read_hints();
         Some(b)
     }
@@ -156,22 +146,36 @@ impl HistBlock {
         self.ts.is_empty()
     }
 
+    /// The segment sample `i` belongs to.
+    fn seg(&self, i: usize) -> &Segment {
+        &self.segs[self.segs.partition_point(|s| s.start <= i) - 1]
+    }
+
+    /// Whether samples `r` (not empty) share one segment.
+    pub(crate) fn one_layout(&self, r: &std::ops::Range<usize>) -> bool {
+        let k = self.segs.partition_point(|s| s.start <= r.start);
+        self.segs.get(k).is_none_or(|next| next.start >= r.end)
+    }
+
     /// Sample `i`'s bucket counts, positive then negative.
     pub(crate) fn row(&self, i: usize) -> &[f64] {
-        &self.buckets[i * self.width..(i + 1) * self.width]
+        let s = self.seg(i);
+        let at = s.offset + (i - s.start) * s.width;
+        &self.buckets[at..at + s.width]
     }
 
     /// Sample `i` as a float histogram.
     pub fn get(&self, i: usize) -> FloatHistogram {
+        let s = self.seg(i);
         let row = self.row(i);
         FloatHistogram {
             reset_hint: self.hints[i],
             count: self.count[i],
             sum: self.sum[i],
             zero_count: self.zero[i],
-            positive: row[..self.npos].to_vec(),
-            negative: row[self.npos..].to_vec(),
-            ..self.layout.clone()
+            positive: row[..s.npos].to_vec(),
+            negative: row[s.npos..].to_vec(),
+            ..s.layout.clone()
         }
     }
 
@@ -182,9 +186,9 @@ impl HistBlock {
             .collect()
     }
 
-    /// Whether sample `i`'s counts say a counter reset happened since sample `i - 1`
-    /// (`FloatHistogram::went_down_from` for one layout: a count, the zero count or a
-    /// bucket went down).
+    /// Whether sample `i`'s counts say a counter reset happened since sample `i - 1`, of
+    /// the same segment (`FloatHistogram::went_down_from` for one layout: a count, the
+    /// zero count or a bucket went down).
     pub(crate) fn went_down(&self, i: usize) -> bool {
         let p = i - 1;
         self.count[i] < self.count[p]
@@ -202,15 +206,28 @@ impl HistBlock {
         }
     }
 
-    /// The hints `tsdb_read_hints` gives a series of one layout without floats or stale
-    /// markers: gauges stay gauges; a counter histogram continues the chunk (`NotReset`)
-    /// unless it is the first, follows a gauge, says `Reset` or went down (`Unknown`).
+    /// The hints `tsdb_read_hints` gives a series without floats or stale markers: gauges
+    /// stay gauges; a counter histogram continues the chunk (`NotReset`) unless it is the
+    /// first, follows a gauge, says `Reset` or went down, or (at a segment's start) cannot
+    /// follow the previous one (`Unknown`).
     fn read_hints(&mut self) {
         let mut prev_gauge = None;
+        let mut next_seg = 1;
         for i in 0..self.len() {
             let gauge = self.hints[i] == ResetHint::Gauge;
-            let joins = prev_gauge == Some(gauge)
-                && (gauge || (self.hints[i] != ResetHint::Reset && !self.went_down(i)));
+            let starts = self.segs.get(next_seg).is_some_and(|s| s.start == i);
+            if starts {
+                next_seg += 1;
+            }
+            // `appendable` reads the new histogram's own hint, not yet replaced here.
+            let follows = || {
+                if starts {
+                    appendable(&self.get(i - 1), &self.get(i))
+                } else {
+                    self.hints[i] != ResetHint::Reset && !self.went_down(i)
+                }
+            };
+            let joins = prev_gauge == Some(gauge) && (gauge || follows());
             prev_gauge = Some(gauge);
             self.hints[i] = match (gauge, joins) {
                 (true, _) => ResetHint::Gauge,
@@ -222,9 +239,57 @@ impl HistBlock {
 
     /// Estimated bytes in memory.
     pub fn bytes(&self) -> usize {
-        128 + self.len() * 33
-            + self.buckets.len() * 8
-            + 8 * (self.layout.positive_spans.len() + self.layout.negative_spans.len())
-            + 8 * self.layout.custom_values.len()
+        let layouts: usize = self
+            .segs
+            .iter()
+            .map(|s| {
+                let l = &s.layout;
+                160 + 8 * (l.positive_spans.len() + l.negative_spans.len())
+                    + 8 * l.custom_values.len()
+            })
+            .sum();
+        64 + self.len() * 33 + self.buckets.len() * 8 + layouts
     }
+}
+
+/// Whether `a` and `b` have one layout (schema, zero threshold to the bit, spans, custom
+/// bounds, bucket counts).
+fn same_layout(a: &strata_engine::Histogram, b: &strata_engine::Histogram) -> bool {
+    a.schema == b.schema
+        && a.zero_threshold.to_bits() == b.zero_threshold.to_bits()
+        && a.positive_spans == b.positive_spans
+        && a.negative_spans == b.negative_spans
+        && a.custom_values == b.custom_values
+        && a.counts.bucket_len() == b.counts.bucket_len()
+}
+
+/// A segment of `h`'s layout starting at sample `start`, its counts at `offset`; `None`
+/// when PromQL would not add and compare such histograms bucket by bucket.
+fn segment(h: &strata_engine::Histogram, start: usize, offset: usize) -> Option<Segment> {
+    let (npos, width) = match &h.counts {
+        Counts::Int {
+            positive_deltas, ..
+        } => (positive_deltas.len(), h.counts.bucket_len()),
+        Counts::Float { positive, .. } => (positive.len(), h.counts.bucket_len()),
+    };
+    let layout = FloatHistogram {
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        positive_spans: spans(&h.positive_spans),
+        negative_spans: spans(&h.negative_spans),
+        custom_values: Arc::from(h.custom_values.as_slice()),
+        ..FloatHistogram::default()
+    };
+    let one = FloatHistogram {
+        positive: vec![0.0; npos],
+        negative: vec![0.0; width - npos],
+        ..layout.clone()
+    };
+    one.same_layout(&one).then_some(Segment {
+        start,
+        offset,
+        layout,
+        npos,
+        width,
+    })
 }

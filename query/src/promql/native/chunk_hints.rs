@@ -14,7 +14,7 @@ use super::{FloatHistogram, ResetHint};
 use crate::promql::value::is_stale_nan;
 
 /// Whether counter histogram `h` may follow `prev` in one TSDB chunk.
-fn appendable(prev: &FloatHistogram, h: &FloatHistogram) -> bool {
+pub(crate) fn appendable(prev: &FloatHistogram, h: &FloatHistogram) -> bool {
     if h.reset_hint == ResetHint::Reset {
         return false;
     }
