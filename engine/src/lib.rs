@@ -80,8 +80,8 @@ pub use model::exemplar::{
     SeriesExemplars, SeriesExemplarsRead, TRACE_ID_LABEL,
 };
 pub use model::histogram::{
-    Counts, Histogram, HistogramError, HistogramSample, ResetHint, SCHEMA_CUSTOM, SCHEMA_MAX,
-    SCHEMA_MAX_RESERVED, SCHEMA_MIN, Side, Span,
+    Counts, Histogram, HistogramError, HistogramRun, HistogramSample, ResetHint, RunCounts,
+    SCHEMA_CUSTOM, SCHEMA_MAX, SCHEMA_MAX_RESERVED, SCHEMA_MIN, Side, Span,
 };
 pub use model::interval::Interval;
 pub use model::labels::{Label, Labels, METRIC_NAME};

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use strata_engine::{Counts, Histogram, HistogramSample, ResetHint as Hint, Span};
+use strata_engine::{
+    Counts, Histogram, HistogramRun, HistogramSample, ResetHint as Hint, RunCounts, Span,
+};
 use strata_query::promql::native::{FloatHistogram, HistBlock, tsdb_read_hints};
 use strata_query::promql::{
     LabelMatcher, Labels, MatchOp, PromqlEngine, QueryOptions, QueryResult, Result, SeriesSource,
@@ -329,4 +331,114 @@ fn queries_over_blocks_answer_as_per_sample_histograms() {
             .any(|w| w.contains("not a gauge")),
         "{r:?}"
     );
+}
+
+/// `hs` (one layout) as the engine's run of them.
+fn run_of(hs: &[HistogramSample]) -> HistogramRun {
+    let first = &hs[0].h;
+    let mut counts = match first.counts {
+        Counts::Int { .. } => RunCounts::Int {
+            count: vec![],
+            zero: vec![],
+            buckets: vec![],
+        },
+        Counts::Float { .. } => RunCounts::Float {
+            count: vec![],
+            zero: vec![],
+            buckets: vec![],
+        },
+    };
+    for s in hs {
+        match (&mut counts, &s.h.counts) {
+            (
+                RunCounts::Int {
+                    count,
+                    zero,
+                    buckets,
+                },
+                Counts::Int {
+                    count: c,
+                    zero_count,
+                    positive_deltas,
+                    negative_deltas,
+                },
+            ) => {
+                count.push(*c);
+                zero.push(*zero_count);
+                for deltas in [positive_deltas, negative_deltas] {
+                    let mut abs = 0u64;
+                    buckets.extend(deltas.iter().map(|&d| {
+                        abs = abs.wrapping_add(d as u64);
+                        abs
+                    }));
+                }
+            }
+            (
+                RunCounts::Float {
+                    count,
+                    zero,
+                    buckets,
+                },
+                Counts::Float {
+                    count: c,
+                    zero_count,
+                    positive,
+                    negative,
+                },
+            ) => {
+                count.push(*c);
+                zero.push(*zero_count);
+                buckets.extend(positive.iter().chain(negative));
+            }
+            _ => panic!("one kind of counts"),
+        }
+    }
+    HistogramRun {
+        layout: Histogram {
+            counts: match &**first {
+                Histogram {
+                    counts: Counts::Int { count, .. },
+                    ..
+                } => Counts::Int {
+                    count: *count,
+                    zero_count: 0,
+                    positive_deltas: vec![],
+                    negative_deltas: vec![],
+                },
+                _ => Counts::Float {
+                    count: 0.0,
+                    zero_count: 0.0,
+                    positive: vec![],
+                    negative: vec![],
+                },
+            },
+            ..(**first).clone()
+        },
+        ts: hs.iter().map(|s| s.ts).collect(),
+        reset_hints: hs.iter().map(|s| s.h.reset_hint).collect(),
+        sums: hs.iter().map(|s| s.h.sum).collect(),
+        counts,
+    }
+}
+
+#[test]
+fn runs_from_files_and_samples_from_the_head_make_the_same_block() {
+    for s in stored()
+        .into_iter()
+        .filter(|s| ["nhcb", "expo", "gauge"].contains(&s.name))
+    {
+        let hs = &s.hs;
+        // Two runs around samples, and runs alone back to back.
+        let parts = HistBlock::from_parts(&[run_of(&hs[..30]), run_of(&hs[50..])], &hs[30..50]);
+        let runs = HistBlock::from_parts(&[run_of(&hs[..70]), run_of(&hs[70..])], &[]);
+        let want = format!("{:?}", per_sample(hs));
+        for (what, b) in [("parts", parts), ("runs", runs)] {
+            let b = b.expect("qualifies");
+            assert_eq!(format!("{:?}", b.expand()), want, "{} {what}", s.name);
+        }
+        // A run's samples as histograms of their own are the samples written.
+        let run = run_of(&hs[10..20]);
+        let back: Vec<HistogramSample> = run.samples().collect();
+        assert_eq!(back, hs[10..20].to_vec(), "{}", s.name);
+    }
 }

@@ -392,6 +392,27 @@ impl Engine {
             .0)
     }
 
+    /// [`Engine::select_within`] (or [`Engine::select`] with `max_bytes` `None`) for a
+    /// reader that takes native histograms column by column: a series' histograms of one
+    /// layout in a file set may come as one [`crate::HistogramRun`] in
+    /// [`SeriesData::histogram_runs`] instead of a [`crate::HistogramSample`] each, where
+    /// no other sample of the series (a float, or a histogram of another source) meets the
+    /// run in time. The samples are the same either way.
+    pub fn select_histogram_runs(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        (start, end): (i64, i64),
+        max_bytes: Option<usize>,
+    ) -> Result<Vec<SeriesData>> {
+        let limit = max_bytes.map_or_else(ReadLimit::none, ReadLimit::new);
+        let window = (start, end);
+        let metrics = &self.core.metrics;
+        Ok(metrics
+            .select_shaped(tenant, matchers, window, &limit, true)?
+            .0)
+    }
+
     /// [`Engine::select`], also returning what the read touched: file sets met and skipped
     /// through their index, bytes fetched from samples files (only the pages that can hold
     /// a matching series in the range are), rows decoded.

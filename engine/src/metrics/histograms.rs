@@ -19,9 +19,9 @@ use crate::metrics::read::FileSamples;
 use crate::metrics::scan::{ScanStats, read_samples_cached};
 use crate::metrics::series::EncodedHist;
 use crate::model::series::SeriesId;
-use crate::storage::histograms::read::{Footers, read_histograms_cached};
+use crate::storage::histograms::read::{Footers, Read, read_histograms_cached};
 use crate::storage::partition::PartFile;
-use crate::{Error, Histogram, HistogramSample, Result, Sample};
+use crate::{Error, Histogram, HistogramRun, HistogramSample, Result, Sample};
 
 /// The rank of a flush in progress's samples: after every file set.
 pub(crate) const RANK_FLUSHING: u32 = u32::MAX - 1;
@@ -57,12 +57,13 @@ pub(crate) fn decode_into(
 
 /// Hands every histogram sample in `[start, end]` of each plan's series (`plans`: file
 /// sets oldest first, each with its wanted ids, sorted) to `visit` with the plan's index
-/// as rank. Sets without a histograms file are skipped without a read.
+/// as rank; with `runs`, a series' samples of one layout in a set as one run. Sets
+/// without a histograms file are skipped without a read.
 pub(crate) fn read_sets(
     plans: &[(&PartFile, Vec<SeriesId>)],
-    start: i64,
-    end: i64,
-    mut visit: impl FnMut(u32, SeriesId, HistogramSample),
+    (start, end): (i64, i64),
+    runs: bool,
+    mut visit: impl FnMut(u32, SeriesId, Read),
 ) -> Result<()> {
     for (k, (f, ids)) in plans.iter().enumerate() {
         let Some(path) = f.histograms_path() else {
@@ -76,13 +77,43 @@ pub(crate) fn read_sets(
             &path,
             buckets.as_deref(),
             footers,
-            ids,
-            start,
-            end,
+            (ids, start, end),
+            runs,
             |id, s| visit(rank, id, s),
         )?;
     }
     Ok(())
+}
+
+/// Whether series' histogram `runs` (from files, ranked) can be handed out whole beside its
+/// samples `hists`: when the series has no float sample (`files`, `newer`) and no two
+/// pieces meet in time, no sample can lose to another at its timestamp. Then returns the
+/// runs in time order; otherwise moves every run's samples into `hists` (to be resolved
+/// one by one) and returns none.
+pub(crate) fn keep_runs(
+    files: &[Sample],
+    newer: &[Sample],
+    hists: &mut Vec<Ranked>,
+    runs: &mut Vec<(u32, HistogramRun)>,
+) -> Vec<HistogramRun> {
+    if runs.is_empty() {
+        return Vec::new();
+    }
+    runs.sort_by_key(|(_, r)| r.ts.first().copied());
+    let range = |r: &HistogramRun| (r.ts[0], r.ts[r.len() - 1]);
+    let apart = runs.iter().all(|(_, r)| !r.is_empty())
+        && runs.windows(2).all(|w| range(&w[0].1).1 < range(&w[1].1).0)
+        && hists.iter().all(|(_, s)| {
+            let k = runs.partition_point(|(_, r)| range(r).1 < s.ts);
+            runs.get(k).is_none_or(|(_, r)| s.ts < range(r).0)
+        });
+    if files.is_empty() && newer.is_empty() && apart {
+        return std::mem::take(runs).into_iter().map(|(_, r)| r).collect();
+    }
+    for (rank, r) in std::mem::take(runs) {
+        hists.extend(r.samples().map(|s| (rank, s)));
+    }
+    Vec::new()
 }
 
 /// One series' samples being merged: floats from files and memory, histograms ranked.

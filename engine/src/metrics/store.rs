@@ -14,10 +14,11 @@ use crate::metrics::tiers;
 use crate::model::interval::Interval;
 use crate::model::series::SeriesId;
 use crate::model::series_key::SeriesKey;
+use crate::storage::histograms::read::Read;
 use crate::storage::parquet_io;
 use crate::storage::partition::PartFile;
 use crate::storage::tier_file;
-use crate::{HistogramSample, Labels, Matcher, Result, Sample, SeriesData, TenantId};
+use crate::{HistogramRun, HistogramSample, Labels, Matcher, Result, Sample, SeriesData, TenantId};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -100,6 +101,20 @@ impl MetricsStore {
         end: i64,
         limit: &ReadLimit,
     ) -> Result<(Vec<SeriesData>, ScanStats)> {
+        self.select_shaped(tenant, matchers, (start, end), limit, false)
+    }
+
+    /// [`Self::select`]; with `runs`, a series' native histograms of one layout in a file
+    /// set may come as a [`HistogramRun`] (`SeriesData::histogram_runs`) where that
+    /// leaves no doubt which sample wins a timestamp (`metrics/histograms.rs`, `keep_runs`).
+    pub(crate) fn select_shaped(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        (start, end): (i64, i64),
+        limit: &ReadLimit,
+        runs: bool,
+    ) -> Result<(Vec<SeriesData>, ScanStats)> {
         let mut stats = ScanStats::default();
         let Some(head) = self.existing_head(tenant) else {
             return Ok((Vec::new(), stats));
@@ -113,7 +128,8 @@ impl MetricsStore {
         // compaction or retention retires them meanwhile.
         let files = self.file_sets(tenant, start, end);
         let plans = self.plan_files(&head, &files, matchers, &mut found, &mut stats)?;
-        any_hists |= self.read_planned(&plans, start, end, limit, &mut found, &mut stats)?;
+        let window = (start, end, runs);
+        any_hists |= self.read_planned(&plans, window, limit, &mut found, &mut stats)?;
         read_intervals(&plans, start, end, limit, &mut found)?;
         limit.check()?;
         let resolved = if any_hists {
@@ -153,8 +169,7 @@ impl MetricsStore {
     fn read_planned(
         &self,
         plans: &[Plan<'_>],
-        start: i64,
-        end: i64,
+        (start, end, runs): (i64, i64, bool),
         limit: &ReadLimit,
         found: &mut Found,
         stats: &mut ScanStats,
@@ -171,13 +186,17 @@ impl MetricsStore {
             }
         }
         let mut any_hists = false;
-        histograms::read_sets(plans, start, end, |rank, id, s| {
-            if let Some(&i) = found.slots.get(&id)
-                && limit.take(HIST_BYTES)
-            {
-                any_hists = true;
-                found.entries[i].hists.push((rank, s));
+        histograms::read_sets(plans, (start, end), runs, |rank, id, r| {
+            let Some(&i) = found.slots.get(&id) else {
+                return;
+            };
+            let e = &mut found.entries[i];
+            match r {
+                Read::Sample(s) if limit.take(HIST_BYTES) => e.hists.push((rank, s)),
+                Read::Run(run) if limit.take(HIST_BYTES * run.len()) => e.runs.push((rank, *run)),
+                _ => return,
             }
+            any_hists = true;
         })?;
         Ok(any_hists)
     }
@@ -192,13 +211,14 @@ impl MetricsStore {
         start: i64,
         end: i64,
         stats: &mut ScanStats,
-    ) -> Result<Vec<Vec<HistogramSample>>> {
-        let mut resolved: Vec<Vec<HistogramSample>> = Vec::new();
+    ) -> Result<Vec<Resolved>> {
+        let mut resolved: Vec<Resolved> = Vec::new();
         for (&id, &i) in &found.slots {
             let e = &mut found.entries[i];
-            if e.hists.is_empty() {
+            if e.hists.is_empty() && e.runs.is_empty() {
                 continue;
             }
+            let runs = histograms::keep_runs(&e.files.samples, &e.newer, &mut e.hists, &mut e.runs);
             let m = histograms::Mixed {
                 id,
                 files: &mut e.files,
@@ -208,7 +228,7 @@ impl MetricsStore {
             let hists = std::mem::take(&mut e.hists);
             let ctx = (&self.page_cache, start, end);
             e.resolved = resolved.len();
-            resolved.push(histograms::resolve(m, hists, plans, ctx, stats)?);
+            resolved.push((histograms::resolve(m, hists, plans, ctx, stats)?, runs));
         }
         Ok(resolved)
     }
@@ -573,6 +593,7 @@ impl Found {
             newer,
             flushing: 0,
             hists: Vec::new(),
+            runs: Vec::new(),
             resolved: usize::MAX,
             intervals: Vec::new(),
         });
@@ -580,7 +601,7 @@ impl Found {
 
     /// The series found with samples or histograms, sorted by labels: each one's samples
     /// from files and memory in time order, and its histograms from `resolved`.
-    fn into_series(self, mut resolved: Vec<Vec<HistogramSample>>) -> Vec<SeriesData> {
+    fn into_series(self, mut resolved: Vec<Resolved>) -> Vec<SeriesData> {
         let mut out: Vec<SeriesData> = self
             .entries
             .into_iter()
@@ -593,8 +614,8 @@ impl Found {
                     mut intervals,
                     ..
                 } = e;
-                let hists = match slot {
-                    usize::MAX => Vec::new(),
+                let (hists, runs) = match slot {
+                    usize::MAX => (Vec::new(), Vec::new()),
                     k => std::mem::take(&mut resolved[k]),
                 };
                 let (mut samples, mut unordered) = (files.samples, files.unordered);
@@ -614,10 +635,11 @@ impl Found {
                 }
                 intervals = join_days(intervals);
                 complete_at_midnight(&mut intervals, &samples);
-                (!samples.is_empty() || !hists.is_empty()).then(|| SeriesData {
+                (!samples.is_empty() || !hists.is_empty() || !runs.is_empty()).then(|| SeriesData {
                     labels: labels.into_labels(),
                     samples,
                     histograms: hists,
+                    histogram_runs: runs,
                     intervals,
                 })
             })
@@ -626,6 +648,10 @@ impl Found {
         out
     }
 }
+
+/// A series' resolved histograms: samples, and runs kept whole (in time order, apart from
+/// each other and from the samples).
+type Resolved = (Vec<HistogramSample>, Vec<HistogramRun>);
 
 /// One series a select found: labels, samples from files (oldest file first), samples
 /// from memory.
@@ -638,6 +664,8 @@ struct Entry {
     /// Native histograms from memory and files, ranked by source
     /// (`metrics/histograms.rs`).
     hists: Vec<Ranked>,
+    /// Runs of native histograms from files, ranked like `hists`.
+    runs: Vec<(u32, HistogramRun)>,
     /// Where its resolved histograms are (`usize::MAX`: it has none).
     resolved: usize,
     /// Its intervals in downsampled tiers.

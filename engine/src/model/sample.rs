@@ -42,6 +42,11 @@ pub struct SeriesData {
     /// Native histogram samples in time order, one per timestamp (a timestamp has a float
     /// sample or a histogram, never both).
     pub histograms: Vec<HistogramSample>,
+    /// Only from [`crate::Engine::select_histogram_runs`]: more of the series' native
+    /// histograms, as runs of one layout read whole from a file set, in time order; no
+    /// run meets another or a sample of `histograms` in time, and a series with runs has
+    /// no float sample. Empty from every other read.
+    pub histogram_runs: Vec<crate::HistogramRun>,
     /// Where a downsampled tier holds the series (`docs/retention.md`): its intervals in
     /// the range, in time order. `samples` then holds each interval's last sample.
     pub intervals: Vec<crate::Interval>,

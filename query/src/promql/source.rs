@@ -155,7 +155,7 @@ impl SeriesSource for EngineSource<'_> {
         let ms = Self::matchers(matchers)?;
         let series = self
             .engine
-            .select(self.tenant, &ms, start_ms, end_ms)
+            .select_histogram_runs(self.tenant, &ms, (start_ms, end_ms), None)
             .map_err(|e| Error::Storage(e.to_string()))?;
         Ok(series.into_iter().map(source_series).collect())
     }
@@ -168,10 +168,12 @@ impl SeriesSource for EngineSource<'_> {
         max_bytes: usize,
     ) -> Result<Option<Vec<SourceSeries>>> {
         let ms = Self::matchers(matchers)?;
-        match self
-            .engine
-            .select_within(self.tenant, &ms, start_ms, end_ms, max_bytes)
-        {
+        match self.engine.select_histogram_runs(
+            self.tenant,
+            &ms,
+            (start_ms, end_ms),
+            Some(max_bytes),
+        ) {
             Ok(series) => Ok(Some(series.into_iter().map(source_series).collect())),
             Err(strata_engine::Error::ReadLimit { .. }) => Ok(None),
             Err(e) => Err(Error::Storage(e.to_string())),
@@ -186,11 +188,17 @@ fn source_series(s: strata_engine::SeriesData) -> SourceSeries {
         // Same size and alignment: collected in place, without a second buffer.
         s.samples.into_iter().map(|x| (x.ts, x.value)).collect();
     let block = if samples.is_empty() {
-        HistBlock::from_engine(&s.histograms).map(Arc::new)
+        HistBlock::from_parts(&s.histogram_runs, &s.histograms).map(Arc::new)
     } else {
         None
     };
-    let histograms = if s.histograms.is_empty() || block.is_some() {
+    let mut hists = s.histograms;
+    if block.is_none() && !s.histogram_runs.is_empty() {
+        // Runs and samples do not meet in time: their samples in time order.
+        hists.extend(s.histogram_runs.iter().flat_map(|r| r.samples()));
+        hists.sort_by_key(|h| h.ts);
+    }
+    let histograms = if hists.is_empty() || block.is_some() {
         Vec::new()
     } else {
         // One series' custom bounds are mostly the same from sample to sample: one shared
@@ -198,8 +206,7 @@ fn source_series(s: strata_engine::SeriesData) -> SourceSeries {
         let mut bounds: Arc<[f64]> = Arc::from(&[][..]);
         // A sample read from a file is this series' alone: its buffers are moved, not
         // copied (one the head shares is cloned).
-        let mut hs: Vec<(i64, FloatHistogram)> = s
-            .histograms
+        let mut hs: Vec<(i64, FloatHistogram)> = hists
             .into_iter()
             .map(|x| {
                 let h = Arc::try_unwrap(x.h).unwrap_or_else(|h| (*h).clone());

@@ -17,7 +17,10 @@ use std::sync::Arc;
 
 mod encode;
 mod reduce;
+mod run;
 mod validate;
+
+pub use run::{HistogramRun, RunCounts};
 
 #[cfg(test)]
 mod tests;

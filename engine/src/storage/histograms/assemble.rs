@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::buckets::BucketRow;
 use crate::Result;
-use crate::model::histogram::{Counts, Histogram, HistogramSample, Span};
+use crate::model::histogram::{Counts, Histogram, HistogramRun, HistogramSample, RunCounts, Span};
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io::bad;
 
@@ -150,6 +150,66 @@ fn dense(heads: &mut [(i64, Histogram)], rows: &[BucketRow]) -> bool {
         }
     }
     true
+}
+
+/// A run (its samples' columns without bucket counts) with its bucket counts from `rows`
+/// (sorted): `Some` when the rows are exactly one run per bucket the layout covers, each
+/// every sample's time in order with a count of the run's kind, as [`dense`] checks;
+/// `None` for anything else, which the per-sample walk then places or reports.
+pub(crate) fn fill_run(
+    mut run: Box<HistogramRun>,
+    rows: &[BucketRow],
+) -> std::result::Result<Box<HistogramRun>, Box<HistogramRun>> {
+    let (Some(pos), Some(neg)) = (
+        super::buckets::indexes(&run.layout.positive_spans),
+        super::buckets::indexes(&run.layout.negative_spans),
+    ) else {
+        return Err(run);
+    };
+    let (n, width) = (run.len(), pos.len() + neg.len());
+    if n == 0 || rows.len() != width * n {
+        return Err(run);
+    }
+    let int = matches!(run.counts, RunCounts::Int { .. });
+    let sides = pos
+        .iter()
+        .map(|&b| (false, b))
+        .chain(neg.iter().map(|&b| (true, b)));
+    for ((negative, bucket), rows) in sides.zip(rows.chunks_exact(n)) {
+        let fits = rows.iter().zip(&run.ts).all(|(r, ts)| {
+            r.ts == *ts
+                && r.negative == negative
+                && r.bucket == bucket
+                && if int {
+                    r.count.is_some()
+                } else {
+                    r.count_float.is_some()
+                }
+        });
+        if !fits {
+            return Err(run);
+        }
+    }
+    // Bucket by bucket in the file, sample by sample in the run.
+    match &mut run.counts {
+        RunCounts::Int { buckets, .. } => {
+            buckets.resize(n * width, 0);
+            for (k, rows) in rows.chunks_exact(n).enumerate() {
+                for (j, r) in rows.iter().enumerate() {
+                    buckets[j * width + k] = r.count.unwrap_or_default();
+                }
+            }
+        }
+        RunCounts::Float { buckets, .. } => {
+            buckets.resize(n * width, 0.0);
+            for (k, rows) in rows.chunks_exact(n).enumerate() {
+                for (j, r) in rows.iter().enumerate() {
+                    buckets[j * width + k] = r.count_float.unwrap_or_default();
+                }
+            }
+        }
+    }
+    Ok(run)
 }
 
 fn fail(path: &Path, id: SeriesId, ts: i64, what: &str) -> crate::Error {

@@ -5,17 +5,17 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::RecordBatch;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 
-use super::assemble::assemble_series;
+use super::assemble::{assemble_series, fill_run};
 use super::buckets::{BucketColumns, BucketRow};
 use super::rows::Columns;
-use crate::model::histogram::{Histogram, HistogramSample};
+use crate::model::histogram::{Counts, Histogram, HistogramRun, HistogramSample, RunCounts};
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io::bad;
 use crate::storage::prune::{self, Wanted};
@@ -44,6 +44,16 @@ pub(crate) struct Footers {
     buckets: OnceLock<ArrowReaderMetadata>,
 }
 
+/// What a read hands over for a series: a sample, or (in runs mode) a run of samples of one
+/// layout.
+#[derive(Debug)]
+pub(crate) enum Read {
+    /// One histogram sample.
+    Sample(HistogramSample),
+    /// Samples of one layout, column by column.
+    Run(Box<HistogramRun>),
+}
+
 /// Hands every histogram sample of a series in `ids` (sorted, distinct) with `ts` in
 /// `[start, end]` to `visit`, in file order (series, then time), reassembled from the
 /// histograms file at `path` and the bucket file at `buckets` (`None`: the set has none,
@@ -54,20 +64,46 @@ pub(crate) fn read_histograms(
     ids: &[SeriesId],
     start: i64,
     end: i64,
-    visit: impl FnMut(SeriesId, HistogramSample),
+    mut visit: impl FnMut(SeriesId, HistogramSample),
 ) -> Result<ReadStats> {
-    read_histograms_cached(path, buckets, &Footers::default(), ids, start, end, visit)
+    let footers = Footers::default();
+    let w = (ids, start, end);
+    read_histograms_cached(path, buckets, &footers, w, false, |id, r| match r {
+        Read::Sample(s) => visit(id, s),
+        Read::Run(r) => r.samples().for_each(|s| visit(id, s)),
+    })
 }
 
-/// [`read_histograms`], taking the files' footers and page indexes from `footers`.
+/// A series' samples gathered from the histograms file: histograms without their bucket
+/// counts, or (in runs mode, while they share one layout) a run without them.
+enum Pending {
+    Heads(Vec<(i64, Histogram)>),
+    Run(Box<HistogramRun>),
+}
+
+impl Pending {
+    /// One histogram each.
+    fn into_heads(self) -> Vec<(i64, Histogram)> {
+        match self {
+            Self::Heads(h) => h,
+            Self::Run(r) => r
+                .samples()
+                .map(|s| (s.ts, Arc::unwrap_or_clone(s.h)))
+                .collect(),
+        }
+    }
+}
+
+/// [`read_histograms`] over `(ids, start, end)`, taking the files' footers and page
+/// indexes from `footers`; with `runs`, a series whose samples in the set share one layout
+/// comes as one [`Read::Run`], without a histogram per sample.
 pub(crate) fn read_histograms_cached(
     path: &Path,
     buckets: Option<&Path>,
     footers: &Footers,
-    ids: &[SeriesId],
-    start: i64,
-    end: i64,
-    mut visit: impl FnMut(SeriesId, HistogramSample),
+    (ids, start, end): (&[SeriesId], i64, i64),
+    runs: bool,
+    mut visit: impl FnMut(SeriesId, Read),
 ) -> Result<ReadStats> {
     let mut stats = ReadStats::default();
     if ids.is_empty() || start > end {
@@ -86,12 +122,30 @@ pub(crate) fn read_histograms_cached(
         pos: 0,
         decoded: 0,
     };
-    let mut pending: Option<(SeriesId, Vec<(i64, Histogram)>)> = None;
+    let mut pending: Option<(SeriesId, Pending)> = None;
     let mut rows: Vec<BucketRow> = Vec::new();
-    let mut emit = |cursor: &mut Cursor, id: SeriesId, heads: Vec<(i64, Histogram)>| {
+    let mut emit = |cursor: &mut Cursor, id: SeriesId, p: Pending| {
         rows.clear();
         cursor.take(Some(id), ids, start, end, &mut rows)?;
-        assemble_series(id, heads, &mut rows, &cursor.path, &mut visit)
+        let heads = match p {
+            Pending::Heads(h) => h,
+            Pending::Run(run) => {
+                let key = |r: &BucketRow| (r.negative, r.bucket, r.ts);
+                if !rows.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+                    rows.sort_by_key(key);
+                }
+                match fill_run(run, &rows) {
+                    Ok(run) => {
+                        visit(id, Read::Run(run));
+                        return Ok(());
+                    }
+                    Err(run) => Pending::Run(run).into_heads(),
+                }
+            }
+        };
+        assemble_series(id, heads, &mut rows, &cursor.path, &mut |id, s| {
+            visit(id, Read::Sample(s))
+        })
     };
     for batch in reader {
         let batch = batch.map_err(|e| bad(path, e))?;
@@ -112,9 +166,18 @@ pub(crate) fn read_histograms_cached(
                 {
                     emit(&mut cursor, p, heads)?;
                 }
-                let (_, heads) = pending.get_or_insert_with(|| (id, Vec::new()));
-                for i in lo..hi {
-                    heads.push((ts_col[i], c.head(i)?));
+                if pending.is_none() {
+                    let p = if lo < hi {
+                        start_pending(&c, lo, runs)?
+                    } else {
+                        Pending::Heads(Vec::new())
+                    };
+                    pending = Some((id, p));
+                }
+                if let Some((_, p)) = &mut pending {
+                    for i in lo..hi {
+                        add_row(&c, i, p)?;
+                    }
                 }
                 stats.samples += (hi - lo) as u64;
             }
@@ -128,6 +191,54 @@ pub(crate) fn read_histograms_cached(
     cursor.take(None, ids, start, end, &mut rows)?;
     stats.bucket_rows_decoded = cursor.decoded;
     Ok(stats)
+}
+
+/// What a series' samples gather into, its first row being row `i`: a run of that row's
+/// layout (in runs mode, when the row is well formed), or histograms.
+fn start_pending(c: &Columns<'_>, i: usize, runs: bool) -> Result<Pending> {
+    if !runs {
+        return Ok(Pending::Heads(Vec::new()));
+    }
+    let layout = c.head(i)?;
+    if !c.same_layout(i, &layout) {
+        return Ok(Pending::Heads(Vec::new()));
+    }
+    let counts = match layout.counts {
+        Counts::Int { .. } => RunCounts::Int {
+            count: Vec::new(),
+            zero: Vec::new(),
+            buckets: Vec::new(),
+        },
+        Counts::Float { .. } => RunCounts::Float {
+            count: Vec::new(),
+            zero: Vec::new(),
+            buckets: Vec::new(),
+        },
+    };
+    Ok(Pending::Run(Box::new(HistogramRun {
+        layout,
+        ts: Vec::new(),
+        reset_hints: Vec::new(),
+        sums: Vec::new(),
+        counts,
+    })))
+}
+
+/// Adds row `i` to `p`: to its run while the row shares the run's layout, otherwise (the
+/// run becomes histograms) as a histogram.
+fn add_row(c: &Columns<'_>, i: usize, p: &mut Pending) -> Result<()> {
+    if let Pending::Run(run) = p {
+        if c.same_layout(i, &run.layout) {
+            c.append_to(i, run);
+            return Ok(());
+        }
+        let heads = std::mem::replace(p, Pending::Heads(Vec::new())).into_heads();
+        *p = Pending::Heads(heads);
+    }
+    if let Pending::Heads(heads) = p {
+        heads.push((c.ts.value(i), c.head(i)?));
+    }
+    Ok(())
 }
 
 /// The bucket file's selected rows, consumed series by series.

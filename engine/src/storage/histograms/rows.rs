@@ -14,7 +14,9 @@ use arrow::datatypes::{DataType, Field, FieldRef};
 use arrow::record_batch::RecordBatch;
 
 use super::{histograms_schema, span_fields};
-use crate::model::histogram::{Counts, Histogram, ResetHint, SCHEMA_CUSTOM, Span};
+use crate::model::histogram::{
+    Counts, Histogram, HistogramRun, ResetHint, RunCounts, SCHEMA_CUSTOM, Span,
+};
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io::bad;
 use crate::{Error, Result};
@@ -384,6 +386,60 @@ impl<'a> Columns<'a> {
                 .to_vec(),
             counts,
         })
+    }
+}
+
+impl Columns<'_> {
+    /// Whether row `i` is a well-formed histogram of `layout`'s layout: its schema, zero
+    /// threshold (to the bit), spans, custom bounds and kind of counts, with a valid hint.
+    /// Compared in place, without building the row's histogram.
+    pub(crate) fn same_layout(&self, i: usize, layout: &Histogram) -> bool {
+        let int = matches!(layout.counts, Counts::Int { .. });
+        let counts_ok = if int {
+            !self.count_int.is_null(i) && !self.zero_count_int.is_null(i)
+        } else {
+            self.count_int.is_null(i)
+                && !self.count_float.is_null(i)
+                && !self.zero_count_float.is_null(i)
+        };
+        let spans_eq = |list: &SpanList<'_>, spans: &[Span]| {
+            list.row(i).is_some_and(|(offs, lens)| {
+                offs.len() == spans.len()
+                    && spans
+                        .iter()
+                        .zip(offs.iter().zip(lens))
+                        .all(|(s, (&o, &l))| s.offset == o && s.length == l)
+            })
+        };
+        counts_ok
+            && self.reset_hint.value(i) <= 3
+            && i32::from(self.schema.value(i)) == layout.schema
+            && self.zero_threshold.value(i).to_bits() == layout.zero_threshold.to_bits()
+            && spans_eq(&self.positive_spans, &layout.positive_spans)
+            && spans_eq(&self.negative_spans, &layout.negative_spans)
+            && self
+                .custom_values
+                .row(i)
+                .is_some_and(|v| v == layout.custom_values.as_slice())
+    }
+
+    /// Appends row `i`'s time, hint, sum and counts to `run` (bucket counts come from the
+    /// bucket file); the row must be of `run`'s layout ([`Self::same_layout`]).
+    pub(crate) fn append_to(&self, i: usize, run: &mut HistogramRun) {
+        run.ts.push(self.ts.value(i));
+        run.reset_hints
+            .push(ResetHint::from_u8(self.reset_hint.value(i)).unwrap_or_default());
+        run.sums.push(self.sum.value(i));
+        match &mut run.counts {
+            RunCounts::Int { count, zero, .. } => {
+                count.push(self.count_int.value(i));
+                zero.push(self.zero_count_int.value(i));
+            }
+            RunCounts::Float { count, zero, .. } => {
+                count.push(self.count_float.value(i));
+                zero.push(self.zero_count_float.value(i));
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use strata_engine::{Counts, HistogramSample, ResetHint as EngineHint};
+use strata_engine::{Counts, HistogramRun, HistogramSample, ResetHint as EngineHint, RunCounts};
 
 use super::chunk_hints::appendable;
 use super::{FloatHistogram, ResetHint, Span};
@@ -70,15 +70,21 @@ fn spans(s: &[strata_engine::Span]) -> Vec<Span> {
 
 impl HistBlock {
     /// The block of `hs` (one series' histograms in time order, a series without float
-    /// samples), or `None` when they do not qualify: fewer than two, a stale marker among
-    /// them, a NaN zero threshold, or spans that PromQL's arithmetic would not take bucket
-    /// by bucket. A new segment starts where the layout changes. The hints become the
-    /// read-back ones.
+    /// samples); see [`Self::from_parts`].
     pub fn from_engine(hs: &[HistogramSample]) -> Option<Self> {
-        if hs.len() < 2 {
+        Self::from_parts(&[], hs)
+    }
+
+    /// The block of one series' histograms, a series without float samples: `runs` (in
+    /// time order) and `hs` (in time order), which do not meet in time. `None` when they
+    /// do not qualify: fewer than two, a stale marker among them, a NaN zero threshold, or
+    /// spans that PromQL's arithmetic would not take bucket by bucket. A new segment
+    /// starts where the layout changes. The hints become the read-back ones.
+    pub fn from_parts(runs: &[HistogramRun], hs: &[HistogramSample]) -> Option<Self> {
+        let n = hs.len() + runs.iter().map(HistogramRun::len).sum::<usize>();
+        if n < 2 {
             return None;
         }
-        let n = hs.len();
         let mut b = Self {
             segs: Vec::new(),
             ts: Vec::with_capacity(n),
@@ -86,54 +92,143 @@ impl HistBlock {
             count: Vec::with_capacity(n),
             sum: Vec::with_capacity(n),
             zero: Vec::with_capacity(n),
-            buckets: Vec::with_capacity(n * hs[0].h.counts.bucket_len()),
+            buckets: Vec::new(),
         };
         let mut prev: Option<&strata_engine::Histogram> = None;
-        for (i, s) in hs.iter().enumerate() {
-            let h = &*s.h;
-            if is_stale_nan(h.sum) || h.zero_threshold.is_nan() {
-                return None;
-            }
-            if prev.is_none_or(|p| !same_layout(p, h)) {
-                b.segs.push(segment(h, i, b.buckets.len())?);
-            }
-            prev = Some(h);
-            b.ts.push(s.ts);
-            b.hints.push(hint(h.reset_hint));
-            b.sum.push(h.sum);
-            match &h.counts {
-                Counts::Int {
-                    count,
-                    zero_count,
-                    positive_deltas,
-                    negative_deltas,
-                } => {
-                    b.count.push(*count as f64);
-                    b.zero.push(*zero_count as f64);
-                    // Absolute counts, as `FloatHistogram::from_engine` sums them.
-                    for deltas in [positive_deltas, negative_deltas] {
-                        let mut cur = 0i64;
-                        b.buckets.extend(deltas.iter().map(|d| {
-                            cur = cur.wrapping_add(*d);
-                            cur as f64
-                        }));
-                    }
-                }
-                Counts::Float {
-                    count,
-                    zero_count,
-                    positive,
-                    negative,
-                } => {
-                    b.count.push(*count);
-                    b.zero.push(*zero_count);
-                    b.buckets.extend_from_slice(positive);
-                    b.buckets.extend_from_slice(negative);
-                }
+        let (mut runs, mut hs) = (runs.iter().peekable(), hs.iter().peekable());
+        loop {
+            let run_first = match (runs.peek(), hs.peek()) {
+                (Some(r), Some(s)) => r.ts.first().is_some_and(|&t| t < s.ts),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if run_first {
+                let r = runs.next()?;
+                b.add_run(r, prev)?;
+                prev = Some(&r.layout);
+            } else {
+                let s = hs.next()?;
+                b.add_sample(s, prev)?;
+                prev = Some(&s.h);
             }
         }
         b.read_hints();
         Some(b)
+    }
+
+    /// Appends a layout's segment unless `prev` (the layout of the sample before) is the
+    /// same; `None` for a layout a block cannot hold.
+    /// `(npos, width)`: the positive and all buckets each sample of `h`'s holds.
+    fn layout(
+        &mut self,
+        h: &strata_engine::Histogram,
+        prev: Option<&strata_engine::Histogram>,
+        (npos, width): (usize, usize),
+    ) -> Option<()> {
+        if h.zero_threshold.is_nan() {
+            return None;
+        }
+        if prev.is_none_or(|p| !same_layout(p, h)) {
+            let seg = segment(h, (self.ts.len(), self.buckets.len()), (npos, width))?;
+            self.segs.push(seg);
+        }
+        let seg = self.segs.last()?;
+        (seg.npos == npos && seg.width == width).then_some(())
+    }
+
+    fn add_sample(
+        &mut self,
+        s: &HistogramSample,
+        prev: Option<&strata_engine::Histogram>,
+    ) -> Option<()> {
+        let h = &*s.h;
+        if is_stale_nan(h.sum) {
+            return None;
+        }
+        let npos = match &h.counts {
+            Counts::Int {
+                positive_deltas, ..
+            } => positive_deltas.len(),
+            Counts::Float { positive, .. } => positive.len(),
+        };
+        self.layout(h, prev, (npos, h.counts.bucket_len()))?;
+        self.ts.push(s.ts);
+        self.hints.push(hint(h.reset_hint));
+        self.sum.push(h.sum);
+        match &h.counts {
+            Counts::Int {
+                count,
+                zero_count,
+                positive_deltas,
+                negative_deltas,
+            } => {
+                self.count.push(*count as f64);
+                self.zero.push(*zero_count as f64);
+                // Absolute counts, as `FloatHistogram::from_engine` sums them.
+                for deltas in [positive_deltas, negative_deltas] {
+                    let mut cur = 0i64;
+                    self.buckets.extend(deltas.iter().map(|d| {
+                        cur = cur.wrapping_add(*d);
+                        cur as f64
+                    }));
+                }
+            }
+            Counts::Float {
+                count,
+                zero_count,
+                positive,
+                negative,
+            } => {
+                self.count.push(*count);
+                self.zero.push(*zero_count);
+                self.buckets.extend_from_slice(positive);
+                self.buckets.extend_from_slice(negative);
+            }
+        }
+        Some(())
+    }
+
+    fn add_run(&mut self, r: &HistogramRun, prev: Option<&strata_engine::Histogram>) -> Option<()> {
+        if r.is_empty() || r.sums.iter().any(|&v| is_stale_nan(v)) {
+            return None;
+        }
+        let (npos, width) = r.widths();
+        let cells = match &r.counts {
+            RunCounts::Int { buckets, .. } => buckets.len(),
+            RunCounts::Float { buckets, .. } => buckets.len(),
+        };
+        if cells != width * r.len() {
+            return None;
+        }
+        self.layout(&r.layout, prev, (npos, width))?;
+        self.ts.extend_from_slice(&r.ts);
+        self.hints.extend(r.reset_hints.iter().map(|&h| hint(h)));
+        self.sum.extend_from_slice(&r.sums);
+        match &r.counts {
+            RunCounts::Int {
+                count,
+                zero,
+                buckets,
+            } => {
+                self.count.extend(count.iter().map(|&c| c as f64));
+                self.zero.extend(zero.iter().map(|&c| c as f64));
+                // The wrapping sum of a bucket's deltas, as `FloatHistogram::from_engine`
+                // takes it.
+                self.buckets
+                    .extend(buckets.iter().map(|&c| c as i64 as f64));
+            }
+            RunCounts::Float {
+                count,
+                zero,
+                buckets,
+            } => {
+                self.count.extend_from_slice(count);
+                self.zero.extend_from_slice(zero);
+                self.buckets.extend_from_slice(buckets);
+            }
+        }
+        Some(())
     }
 
     /// Samples held.
@@ -253,25 +348,23 @@ impl HistBlock {
 }
 
 /// Whether `a` and `b` have one layout (schema, zero threshold to the bit, spans, custom
-/// bounds, bucket counts).
+/// bounds).
 fn same_layout(a: &strata_engine::Histogram, b: &strata_engine::Histogram) -> bool {
     a.schema == b.schema
         && a.zero_threshold.to_bits() == b.zero_threshold.to_bits()
         && a.positive_spans == b.positive_spans
         && a.negative_spans == b.negative_spans
         && a.custom_values == b.custom_values
-        && a.counts.bucket_len() == b.counts.bucket_len()
 }
 
-/// A segment of `h`'s layout starting at sample `start`, its counts at `offset`; `None`
-/// when PromQL would not add and compare such histograms bucket by bucket.
-fn segment(h: &strata_engine::Histogram, start: usize, offset: usize) -> Option<Segment> {
-    let (npos, width) = match &h.counts {
-        Counts::Int {
-            positive_deltas, ..
-        } => (positive_deltas.len(), h.counts.bucket_len()),
-        Counts::Float { positive, .. } => (positive.len(), h.counts.bucket_len()),
-    };
+/// A segment of `h`'s layout starting at sample `start`, its counts at `offset`, `npos`
+/// positive buckets of `width` a sample; `None` when PromQL would not add and compare such
+/// histograms bucket by bucket (which also needs a count for every bucket the spans cover).
+fn segment(
+    h: &strata_engine::Histogram,
+    (start, offset): (usize, usize),
+    (npos, width): (usize, usize),
+) -> Option<Segment> {
     let layout = FloatHistogram {
         schema: h.schema,
         zero_threshold: h.zero_threshold,
@@ -282,7 +375,7 @@ fn segment(h: &strata_engine::Histogram, start: usize, offset: usize) -> Option<
     };
     let one = FloatHistogram {
         positive: vec![0.0; npos],
-        negative: vec![0.0; width - npos],
+        negative: vec![0.0; width.checked_sub(npos)?],
         ..layout.clone()
     };
     one.same_layout(&one).then_some(Segment {
