@@ -155,7 +155,7 @@ fn runs_expand_to_exactly_what_select_reads() {
     // One layout through the hour.
     write(&engine, "nhcb", rising(0..240));
     write(&engine, "other", rising(0..240));
-    // A bucket first fills mid-hour: that set's samples come one by one.
+    // A bucket first fills mid-hour: a run for each layout.
     let grow = (0..200).map(|i| (at(i), nhcb(i as u64, &bounds, if i < 90 { 3 } else { 5 })));
     write(&engine, "grow", grow.collect());
     write(
@@ -176,7 +176,8 @@ fn runs_expand_to_exactly_what_select_reads() {
     engine.flush().unwrap();
     let all = (i64::MIN, i64::MAX);
     assert_eq!(agree(&engine, "nhcb", all), 1);
-    assert_eq!(agree(&engine, "grow", all), 0, "two layouts in one set");
+    assert_eq!(agree(&engine, "grow", all), 2, "two layouts in one set");
+    assert_eq!(agree(&engine, "grow", (at(80), at(85))), 1);
     assert_eq!(agree(&engine, "gauge", all), 1);
     assert_eq!(agree(&engine, "mixed", all), 0, "a float in the series");
     // Part of a set: the run holds the samples in the range only.

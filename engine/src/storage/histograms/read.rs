@@ -12,7 +12,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 
-use super::assemble::{assemble_series, fill_run};
+use super::assemble::{assemble_series, fill_runs};
 use super::buckets::{BucketColumns, BucketRow};
 use super::rows::Columns;
 use crate::model::histogram::{Counts, Histogram, HistogramRun, HistogramSample, RunCounts};
@@ -75,10 +75,11 @@ pub(crate) fn read_histograms(
 }
 
 /// A series' samples gathered from the histograms file: histograms without their bucket
-/// counts, or (in runs mode, while they share one layout) a run without them.
+/// counts, or (in runs mode, while each row is well formed) runs of one layout each without
+/// them, a new run where the layout changes.
 enum Pending {
     Heads(Vec<(i64, Histogram)>),
-    Run(Box<HistogramRun>),
+    Runs(Vec<HistogramRun>),
 }
 
 impl Pending {
@@ -86,8 +87,16 @@ impl Pending {
     fn into_heads(self) -> Vec<(i64, Histogram)> {
         match self {
             Self::Heads(h) => h,
-            Self::Run(r) => r
-                .samples()
+            Self::Runs(mut runs) => runs
+                .iter_mut()
+                .flat_map(|r| {
+                    // Without bucket counts, which the walk fills in.
+                    match &mut r.counts {
+                        RunCounts::Int { buckets, .. } => buckets.clear(),
+                        RunCounts::Float { buckets, .. } => buckets.clear(),
+                    }
+                    r.samples().collect::<Vec<_>>()
+                })
                 .map(|s| (s.ts, Arc::unwrap_or_clone(s.h)))
                 .collect(),
         }
@@ -95,8 +104,8 @@ impl Pending {
 }
 
 /// [`read_histograms`] over `(ids, start, end)`, taking the files' footers and page
-/// indexes from `footers`; with `runs`, a series whose samples in the set share one layout
-/// comes as one [`Read::Run`], without a histogram per sample.
+/// indexes from `footers`; with `runs`, a series' samples in the set come as a
+/// [`Read::Run`] per stretch of one layout, without a histogram per sample.
 pub(crate) fn read_histograms_cached(
     path: &Path,
     buckets: Option<&Path>,
@@ -129,18 +138,18 @@ pub(crate) fn read_histograms_cached(
         cursor.take(Some(id), ids, start, end, &mut rows)?;
         let heads = match p {
             Pending::Heads(h) => h,
-            Pending::Run(run) => {
+            Pending::Runs(mut runs) => {
                 let key = |r: &BucketRow| (r.negative, r.bucket, r.ts);
                 if !rows.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
                     rows.sort_by_key(key);
                 }
-                match fill_run(run, &rows) {
-                    Ok(run) => {
-                        visit(id, Read::Run(run));
-                        return Ok(());
+                if fill_runs(&mut runs, &rows) {
+                    for run in runs {
+                        visit(id, Read::Run(Box::new(run)));
                     }
-                    Err(run) => Pending::Run(run).into_heads(),
+                    return Ok(());
                 }
+                Pending::Runs(runs).into_heads()
             }
         };
         assemble_series(id, heads, &mut rows, &cursor.path, &mut |id, s| {
@@ -193,15 +202,23 @@ pub(crate) fn read_histograms_cached(
     Ok(stats)
 }
 
-/// What a series' samples gather into, its first row being row `i`: a run of that row's
-/// layout (in runs mode, when the row is well formed), or histograms.
+/// What a series' samples gather into, its first row being row `i`: runs (in runs mode,
+/// when the row is well formed), or histograms.
 fn start_pending(c: &Columns<'_>, i: usize, runs: bool) -> Result<Pending> {
     if !runs {
         return Ok(Pending::Heads(Vec::new()));
     }
+    Ok(match new_run(c, i)? {
+        Some(run) => Pending::Runs(vec![run]),
+        None => Pending::Heads(Vec::new()),
+    })
+}
+
+/// An empty run of row `i`'s layout; `None` if the row is not well formed.
+fn new_run(c: &Columns<'_>, i: usize) -> Result<Option<HistogramRun>> {
     let layout = c.head(i)?;
     if !c.same_layout(i, &layout) {
-        return Ok(Pending::Heads(Vec::new()));
+        return Ok(None);
     }
     let counts = match layout.counts {
         Counts::Int { .. } => RunCounts::Int {
@@ -215,21 +232,29 @@ fn start_pending(c: &Columns<'_>, i: usize, runs: bool) -> Result<Pending> {
             buckets: Vec::new(),
         },
     };
-    Ok(Pending::Run(Box::new(HistogramRun {
+    Ok(Some(HistogramRun {
         layout,
         ts: Vec::new(),
         reset_hints: Vec::new(),
         sums: Vec::new(),
         counts,
-    })))
+    }))
 }
 
-/// Adds row `i` to `p`: to its run while the row shares the run's layout, otherwise (the
-/// run becomes histograms) as a histogram.
+/// Adds row `i` to `p`: to the last run while the row shares its layout, to a new run
+/// where the layout changes, or (a row not well formed turns the runs into histograms) as
+/// a histogram.
 fn add_row(c: &Columns<'_>, i: usize, p: &mut Pending) -> Result<()> {
-    if let Pending::Run(run) = p {
-        if c.same_layout(i, &run.layout) {
+    if let Pending::Runs(runs) = p {
+        if let Some(run) = runs.last_mut()
+            && c.same_layout(i, &run.layout)
+        {
             c.append_to(i, run);
+            return Ok(());
+        }
+        if let Some(mut run) = new_run(c, i)? {
+            c.append_to(i, &mut run);
+            runs.push(run);
             return Ok(());
         }
         let heads = std::mem::replace(p, Pending::Heads(Vec::new())).into_heads();

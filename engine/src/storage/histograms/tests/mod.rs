@@ -10,7 +10,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::serialized_reader::ReadOptionsBuilder;
 
 use super::merge::{Done, Input, merge_files, rewrite_files};
-use super::read::{ReadStats, read_histograms};
+use super::read::{Footers, Read, ReadStats, read_histograms, read_histograms_cached};
 use super::rows::{RowsBuilder, decode};
 use super::write::{Written, write_runs};
 use super::*;
@@ -221,18 +221,36 @@ fn ids_in(path: &Path) -> Vec<SeriesId> {
 /// A sample as (series, ts, [`bits`]).
 type Row = (SeriesId, i64, String);
 
-/// Reads `ids` in `[lo, hi]` from `files`.
+/// Reads `ids` in `[lo, hi]` from `files`, checking that a read in runs mode (runs
+/// expanded) gives the same samples, or fails with the same error.
 fn read(files: &Input, ids: &[SeriesId], lo: i64, hi: i64) -> crate::Result<(Vec<Row>, ReadStats)> {
     let mut out = Vec::new();
-    let stats = read_histograms(
+    let plain = read_histograms(
         &files.histograms,
         files.buckets.as_deref(),
         ids,
         lo,
         hi,
         |id, s| out.push((id, s.ts, bits(&s.h))),
-    )?;
-    Ok((out, stats))
+    );
+    let mut runs = Vec::new();
+    let in_runs = read_histograms_cached(
+        &files.histograms,
+        files.buckets.as_deref(),
+        &Footers::default(),
+        (ids, lo, hi),
+        true,
+        |id, r| match r {
+            Read::Sample(s) => runs.push((id, s.ts, bits(&s.h))),
+            Read::Run(r) => runs.extend(r.samples().map(|s| (id, s.ts, bits(&s.h)))),
+        },
+    );
+    match (&plain, &in_runs) {
+        (Ok(a), Ok(b)) => assert_eq!((&out, a), (&runs, b), "runs mode"),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "runs mode"),
+        _ => panic!("runs mode: {plain:?} against {in_runs:?}"),
+    }
+    Ok((out, plain?))
 }
 
 /// Every sample of `files`, reassembled.
