@@ -1,6 +1,7 @@
-//! `Engine::select_histogram_runs`: a series' native histograms of one layout in a file set
-//! come as one run, and the runs with the remaining samples are exactly what `select`
-//! reads, across layout changes, the head, floats, overlapping flushes and compaction.
+//! `Engine::select_histogram_runs`: a series' native histograms in a file set come as a run
+//! per stretch of one layout, and the runs with the remaining samples are exactly what
+//! `select` reads, across layout changes, the head, floats, overlapping flushes and
+//! compaction.
 
 mod common;
 
