@@ -79,7 +79,9 @@ impl From<SessionChargeError> for Error {
 /// Whether `root` (the innermost error) says a worker could not be reached:
 /// `datafusion-distributed` fails a first connection with one of its messages, a call over
 /// a connection that went away with gRPC's `UNAVAILABLE`, and a stream cut while a worker
-/// died with `UNKNOWN`, `CANCELLED` or `INTERNAL` naming the broken connection.
+/// died with `UNKNOWN`, `CANCELLED` or `INTERNAL` naming the broken connection in its
+/// message or in the transport error beneath it (`operation was canceled`, caused by
+/// hyper's `connection closed`).
 fn unreachable_worker(root: &DataFusionError) -> bool {
     const CUT: [&str; 6] = [
         "transport error",
@@ -93,7 +95,12 @@ fn unreachable_worker(root: &DataFusionError) -> bool {
         DataFusionError::External(inner) => {
             inner.downcast_ref::<tonic::Status>().is_some_and(|s| {
                 use tonic::Code;
-                let message = s.message().to_ascii_lowercase();
+                let mut message = s.message().to_ascii_lowercase();
+                let mut cause = std::error::Error::source(s);
+                while let Some(e) = cause {
+                    message.push_str(&format!(" {e} {e:?}").to_ascii_lowercase());
+                    cause = e.source();
+                }
                 s.code() == Code::Unavailable
                     || (matches!(s.code(), Code::Unknown | Code::Cancelled | Code::Internal)
                         && CUT.iter().any(|c| message.contains(c)))
@@ -104,5 +111,56 @@ fn unreachable_worker(root: &DataFusionError) -> bool {
                 || m.starts_with("Error waiting for Distributed DataFusion channel")
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn external(s: tonic::Status) -> DataFusionError {
+        DataFusionError::External(Box::new(s))
+    }
+
+    #[test]
+    fn a_stream_cut_by_a_dying_worker_is_a_worker_failure() {
+        let cut = |code, message: &str, source: Option<&str>| {
+            let mut s = tonic::Status::new(code, message);
+            if let Some(why) = source {
+                let io =
+                    std::io::Error::new(std::io::ErrorKind::ConnectionAborted, why.to_string());
+                s.set_source(Arc::new(io));
+            }
+            unreachable_worker(&external(s))
+        };
+        use tonic::Code;
+        assert!(cut(Code::Unavailable, "gone", None));
+        assert!(cut(
+            Code::Internal,
+            "h2 protocol error: stream closed",
+            None
+        ));
+        // The message says nothing; the transport error beneath it does.
+        assert!(cut(
+            Code::Cancelled,
+            "operation was canceled",
+            Some("connection closed")
+        ));
+        // A cancel with no broken connection, and other failures, are not.
+        assert!(!cut(Code::Cancelled, "operation was canceled", None));
+        assert!(!cut(
+            Code::Cancelled,
+            "operation was canceled",
+            Some("deadline")
+        ));
+        assert!(!cut(
+            Code::InvalidArgument,
+            "bad plan",
+            Some("connection closed")
+        ));
+        let e = Error::from_datafusion(external(tonic::Status::unavailable("x")), 1);
+        assert!(matches!(e, Error::WorkerUnavailable(_)), "{e:?}");
     }
 }
