@@ -214,3 +214,71 @@ fn runs_expand_to_exactly_what_select_reads() {
     let engine = open(dir.path());
     assert_eq!(agree(&engine, "gauge", all), 1, "after a reopen");
 }
+
+/// A read wide enough to be split over threads (400 series of 12 buckets in two hours'
+/// sets) hands over every sample as written, in runs and one by one, and a read limit
+/// still stops it.
+#[test]
+fn a_wide_read_over_threads_reads_every_series_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let bounds: Vec<f64> = (1..12).map(|b| b as f64 * 0.1).collect();
+    let at = |i: i64| DAY + HOUR + 60_000 * i;
+    let series = |i: usize, from: i64, to: i64| SeriesHistograms {
+        labels: vec![
+            ("__name__".into(), "wide".into()),
+            ("i".into(), format!("{i:03}")),
+        ],
+        histograms: (from..to)
+            .map(|k| HistogramSample {
+                ts: at(k),
+                h: Arc::new(nhcb(k as u64 + i as u64, &bounds, 12)),
+            })
+            .collect(),
+    };
+    for (from, to) in [(0, 60), (60, 100)] {
+        let batch: Vec<_> = (0..400).map(|i| series(i, from, to)).collect();
+        engine.write_histograms(&t(), &batch).unwrap();
+        engine.flush().unwrap();
+    }
+    let want: Vec<Hists> = (0..400)
+        .map(|i| {
+            let s = series(i, 0, 100);
+            s.histograms
+                .iter()
+                .map(|h| (h.ts, h.h.to_bytes()))
+                .collect()
+        })
+        .collect();
+    let by_series = |v: Vec<strata_engine::SeriesData>| -> Vec<Hists> {
+        let mut v: Vec<_> = v
+            .into_iter()
+            .map(|s| {
+                let mut hs = s.histograms;
+                hs.extend(s.histogram_runs.iter().flat_map(|r| r.samples()));
+                let hs: Hists = hs.iter().map(|h| (h.ts, h.h.to_bytes())).collect();
+                (s.labels, hs)
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v.into_iter().map(|(_, h)| h).collect()
+    };
+    let plain = engine
+        .select(&t(), &[m("wide")], i64::MIN, i64::MAX)
+        .unwrap();
+    assert_eq!(by_series(plain), want);
+    let runs = engine
+        .select_histogram_runs(&t(), &[m("wide")], (i64::MIN, i64::MAX), Some(1 << 30))
+        .unwrap();
+    assert!(
+        runs.iter().all(|s| s.histogram_runs.len() == 2),
+        "a run per set"
+    );
+    assert_eq!(by_series(runs), want);
+    let limited =
+        engine.select_histogram_runs(&t(), &[m("wide")], (i64::MIN, i64::MAX), Some(1 << 16));
+    assert!(
+        matches!(limited, Err(strata_engine::Error::ReadLimit { .. })),
+        "{limited:?}"
+    );
+}

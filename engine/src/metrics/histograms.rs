@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::metrics::files::MetricsFile;
 use crate::metrics::page_cache::PageCache;
-use crate::metrics::read::FileSamples;
+use crate::metrics::read::{self, FileSamples};
 use crate::metrics::scan::{ScanStats, read_samples_cached};
 use crate::metrics::series::EncodedHist;
 use crate::model::series::SeriesId;
@@ -56,31 +56,125 @@ pub(crate) fn decode_into(
 }
 
 /// Hands every histogram sample in `[start, end]` of each plan's series (`plans`: file
-/// sets oldest first, each with its wanted ids, sorted) to `visit` with the plan's index
-/// as rank; with `runs`, a series' samples of one layout in a set as one run. Sets
-/// without a histograms file are skipped without a read.
+/// sets oldest first, each with its wanted ids, sorted) that `keep` accepts to `visit` with
+/// the plan's index as rank; with `runs`, a series' samples of one layout in a set as one
+/// run. Sets without a histograms file are skipped without a read; once `keep` refuses,
+/// no further set is read.
+///
+/// A large read runs on several threads ([`read::threads_for`]), each over its own run of
+/// series ids, as the samples reader does: the files are sorted by series, so each thread
+/// decodes only its ids' pages, and each series is read by exactly one thread, set by set
+/// in rank order. Then `keep` runs on those threads and `visit` on the caller's, series by
+/// series in id order.
 pub(crate) fn read_sets(
     plans: &[(&PartFile, Vec<SeriesId>)],
-    (start, end): (i64, i64),
+    window: (i64, i64),
     runs: bool,
+    keep: &(dyn Fn(&Read) -> bool + Sync),
     mut visit: impl FnMut(u32, SeriesId, Read),
 ) -> Result<()> {
-    for (k, (f, ids)) in plans.iter().enumerate() {
+    let mut all: Vec<SeriesId> = plans
+        .iter()
+        .filter(|(f, _)| f.histograms_path().is_some())
+        .flat_map(|(_, ids)| ids.iter().copied())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    let threads = read::threads_for(work(plans));
+    if threads <= 1 {
+        return read_part(plans, &all, window, runs, &mut |rank, id, r| {
+            if keep(&r) {
+                visit(rank, id, r);
+                true
+            } else {
+                false
+            }
+        });
+    }
+    let per = all.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<Vec<(u32, SeriesId, Read)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = all
+            .chunks(per)
+            .map(|ids| {
+                scope.spawn(move || {
+                    let mut got = Vec::new();
+                    read_part(plans, ids, window, runs, &mut |rank, id, r| {
+                        let kept = keep(&r);
+                        if kept {
+                            got.push((rank, id, r));
+                        }
+                        kept
+                    })
+                    .map(|()| got)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(r) => r,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    });
+    for part in parts {
+        for (rank, id, r) in part? {
+            visit(rank, id, r);
+        }
+    }
+    Ok(())
+}
+
+/// The work of reading `plans`' histograms, in (set, series) pairs: each pair weighs one
+/// for its histograms row plus one per bucket row its set holds per histogram.
+fn work(plans: &[(&PartFile, Vec<SeriesId>)]) -> usize {
+    plans
+        .iter()
+        .filter(|(f, _)| f.histograms_path().is_some())
+        .map(|(f, ids)| {
+            let per = f.entry.histogram_bucket_rows / f.entry.histogram_rows.max(1);
+            ids.len().saturating_mul(1 + per as usize)
+        })
+        .fold(0, usize::saturating_add)
+}
+
+/// [`read_sets`]' reads of the series `ids` (sorted, distinct) from every plan, handing each
+/// read to `visit`, which says whether it was kept.
+fn read_part(
+    plans: &[(&PartFile, Vec<SeriesId>)],
+    ids: &[SeriesId],
+    (start, end): (i64, i64),
+    runs: bool,
+    visit: &mut dyn FnMut(u32, SeriesId, Read) -> bool,
+) -> Result<()> {
+    let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) else {
+        return Ok(());
+    };
+    for (k, (f, wanted)) in plans.iter().enumerate() {
         let Some(path) = f.histograms_path() else {
             continue;
         };
+        let from = wanted.partition_point(|&id| id < lo);
+        let to = wanted.partition_point(|&id| id <= hi);
+        if from == to {
+            continue;
+        }
         let buckets = f.histogram_buckets_path();
         let own = Footers::default();
         let footers = f.hist_footers().unwrap_or(&own);
         let rank = k as u32;
+        let mut refused = false;
         read_histograms_cached(
             &path,
             buckets.as_deref(),
             footers,
-            (ids, start, end),
+            (&wanted[from..to], start, end),
             runs,
-            |id, s| visit(rank, id, s),
+            |id, r| refused |= !visit(rank, id, r),
         )?;
+        if refused {
+            break;
+        }
     }
     Ok(())
 }

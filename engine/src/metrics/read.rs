@@ -84,6 +84,16 @@ const PARALLEL_MIN_PAIRS: usize = 4_096;
 /// Most threads one select reads files on.
 const MAX_THREADS: usize = 4;
 
+/// How many threads a read of `pairs` (file set, series) pairs (or as much work) runs on.
+pub(crate) fn threads_for(pairs: usize) -> usize {
+    if pairs < PARALLEL_MIN_PAIRS {
+        return 1;
+    }
+    std::thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .min(MAX_THREADS)
+}
+
 /// One series' samples from files, oldest file first.
 #[derive(Debug, Default)]
 pub(crate) struct FileSamples {
@@ -129,13 +139,7 @@ pub(crate) fn read_files(
     all.sort_unstable();
     all.dedup();
     let pairs: usize = plans.iter().map(|(_, ids)| ids.len()).sum();
-    let threads = if pairs < PARALLEL_MIN_PAIRS {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map_or(1, NonZeroUsize::get)
-            .min(MAX_THREADS)
-    };
+    let threads = threads_for(pairs);
     let per = all.len().div_ceil(threads).max(1);
     let parts: Vec<Result<(Vec<FileSamples>, ScanStats)>> = if threads <= 1 {
         vec![read_part(cache, plans, &all, start, end, limit)]

@@ -186,15 +186,18 @@ impl MetricsStore {
             }
         }
         let mut any_hists = false;
-        histograms::read_sets(plans, (start, end), runs, |rank, id, r| {
+        let keep = |r: &Read| match r {
+            Read::Sample(_) => limit.take(HIST_BYTES),
+            Read::Run(run) => limit.take(HIST_BYTES * run.len()),
+        };
+        histograms::read_sets(plans, (start, end), runs, &keep, |rank, id, r| {
             let Some(&i) = found.slots.get(&id) else {
                 return;
             };
             let e = &mut found.entries[i];
             match r {
-                Read::Sample(s) if limit.take(HIST_BYTES) => e.hists.push((rank, s)),
-                Read::Run(run) if limit.take(HIST_BYTES * run.len()) => e.runs.push((rank, *run)),
-                _ => return,
+                Read::Sample(s) => e.hists.push((rank, s)),
+                Read::Run(run) => e.runs.push((rank, *run)),
             }
             any_hists = true;
         })?;
