@@ -47,15 +47,35 @@ pub fn kahan_sum(
     let Some((first, rest)) = hs.split_first() else {
         return Ok((FloatHistogram::default(), SumFlags::default()));
     };
-    let mut plain = (*first).clone();
+    let bounds = shared_bounds(hs);
+    // On shared custom bounds the sum's layout is the inputs' and only its hint is left to
+    // find: the headers are added, without their buckets.
+    let header = |h: &FloatHistogram| FloatHistogram {
+        reset_hint: h.reset_hint,
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        custom_values: h.custom_values.clone(),
+        ..FloatHistogram::default()
+    };
+    let mut plain = if bounds.is_some() {
+        header(first)
+    } else {
+        (*first).clone()
+    };
     let mut flags = SumFlags::default();
     for h in rest {
-        let f = plain.add(h)?;
+        let f = if bounds.is_some() {
+            plain.add(&header(h))?
+        } else {
+            plain.add(h)?
+        };
         flags.counter_reset_collision |= f.counter_reset_collision;
         flags.custom_bounds_reconciled |= f.custom_bounds_reconciled;
     }
     let (total, inputs_overflow) = if shared_layout(hs) {
         dense_total(hs, &plain)
+    } else if let Some(buckets) = bounds {
+        bounds_total(hs, &plain, buckets)
     } else {
         mapped_total(hs, &plain)?
     };
@@ -161,6 +181,73 @@ fn dense_total<'a>(hs: &'a [&'a FloatHistogram], plain: &'a FloatHistogram) -> T
             &pairs(&first.positive_spans, &first.positive, &pos),
             &pairs(&first.negative_spans, &first.negative, &neg),
         )
+    });
+    (total, inputs_overflow)
+}
+
+/// When every one of `hs` has custom buckets on the first's bounds, positive buckets only,
+/// each at an index of those bounds (`0..=` their number): how many buckets the bounds
+/// make. Then a sum keeps the bounds and every bucket's index, whatever the inputs' spans.
+fn shared_bounds(hs: &[&FloatHistogram]) -> Option<usize> {
+    let first = hs[0];
+    let buckets = first.custom_values.len() + 1;
+    let fits = |h: &FloatHistogram| {
+        let mut end = 0i64;
+        for (n, s) in h.positive_spans.iter().enumerate() {
+            if n > 0 && s.offset < 0 {
+                return false;
+            }
+            end += i64::from(s.offset) + i64::from(s.length);
+        }
+        let first_offset = h.positive_spans.first().map_or(0, |s| s.offset);
+        first_offset >= 0 && end <= buckets as i64
+    };
+    let all = hs.iter().all(|h| {
+        h.uses_custom_buckets()
+            && h.same_bounds(first)
+            && h.negative_spans.is_empty()
+            && h.negative.is_empty()
+            && fits(h)
+    });
+    all.then_some(buckets)
+}
+
+/// The sum of inputs on shared custom bounds ([`shared_bounds`], `buckets` of them): what
+/// [`mapped_total`] computes, bit for bit, without mapping each input. Mapping one onto
+/// the empty layout of its own bounds adds its count and sum to `0.0` (so `-0.0` becomes
+/// `0.0`), leaves the zero count `0.0`, and keeps each bucket's index and count; the
+/// per-index sums take the inputs in the same order, and the indexes any input has are
+/// the result's.
+fn bounds_total<'a>(
+    hs: &'a [&'a FloatHistogram],
+    plain: &'a FloatHistogram,
+    buckets: usize,
+) -> Total<'a> {
+    let inputs_overflow = hs.iter().any(|h| {
+        [h.count, h.sum]
+            .into_iter()
+            .chain(h.positive.iter().copied())
+            .any(f64::is_infinite)
+    });
+    let total = Box::new(move |scale: f64| {
+        let (mut count, mut sum, mut zero) = (Acc::default(), Acc::default(), Acc::default());
+        let mut pos: Vec<Option<Acc>> = vec![None; buckets];
+        for h in hs {
+            count.add((0.0 + h.count) / scale);
+            sum.add((0.0 + h.sum) / scale);
+            zero.add(0.0 / scale);
+            for (i, c) in to_pairs(&h.positive_spans, &h.positive) {
+                // Always in range: `shared_bounds` checked that every span ends in bounds.
+                if let Some(slot) = pos.get_mut(i as usize) {
+                    slot.get_or_insert_default().add(c / scale);
+                }
+            }
+        }
+        let pairs: Vec<(i32, f64)> = (0..)
+            .zip(pos)
+            .filter_map(|(i, a)| a.map(|a| (i, a.value())))
+            .collect();
+        finish(plain, [count, sum, zero], &pairs, &[])
     });
     (total, inputs_overflow)
 }
@@ -303,6 +390,121 @@ mod tests {
             let (_, general_inf) = mapped_total(&refs, &plain).unwrap();
             assert!(dense_total(&refs, &plain).1 && general_inf);
         }
+    }
+
+    /// `kahan_sum` as it is without its fast paths: the headers summed with their buckets,
+    /// every input mapped onto the sum's layout.
+    fn general(hs: &[&FloatHistogram], divisor: f64) -> (FloatHistogram, SumFlags) {
+        let mut plain = hs[0].clone();
+        let mut flags = SumFlags::default();
+        for h in &hs[1..] {
+            let f = plain.add(h).unwrap();
+            flags.counter_reset_collision |= f.counter_reset_collision;
+            flags.custom_bounds_reconciled |= f.custom_bounds_reconciled;
+        }
+        let (total, inputs_overflow) = mapped_total(hs, &plain).unwrap();
+        let mut out = total(1.0);
+        if divisor != 1.0 {
+            if overflowed(&out) && !inputs_overflow {
+                out = total(divisor);
+            } else {
+                out.div(divisor);
+            }
+        }
+        (out, flags)
+    }
+
+    /// Inputs on shared custom bounds with different spans (as `rate` results compacted
+    /// each their own way) sum as the general path does, bit for bit: -0.0 counts and sums,
+    /// values that cancel, an infinite bucket, a mean that overflows, mixed reset hints.
+    #[test]
+    fn shared_bounds_sum_as_the_general_path_does() {
+        use crate::promql::native::ResetHint;
+        let bounds: std::sync::Arc<[f64]> = std::sync::Arc::from(&[0.1, 0.5, 1.0, 2.5, 5.0][..]);
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let values = [1e100, -1e100, 1.0, -0.0, 0.0, 0.25, 3.0, f64::MAX];
+        for round in 0..300 {
+            let n = 1 + next() % 6;
+            let hs: Vec<FloatHistogram> = (0..n)
+                .map(|_| {
+                    // Each bucket index 0..=5 present or not; spans joined or split.
+                    let mut pairs: Vec<(i32, f64)> = Vec::new();
+                    for i in 0..6 {
+                        if next() % 3 != 0 {
+                            pairs.push((i, values[next() % values.len()]));
+                        }
+                    }
+                    let (mut positive_spans, positive) = from_pairs(&pairs, next() as i32 % 2);
+                    if next() % 4 == 0 && !positive_spans.is_empty() {
+                        // An empty span first: the same buckets, other spans.
+                        let first = positive_spans[0];
+                        positive_spans.insert(
+                            0,
+                            Span {
+                                offset: first.offset,
+                                length: 0,
+                            },
+                        );
+                        positive_spans[1].offset = 0;
+                    }
+                    let hint = [
+                        ResetHint::Unknown,
+                        ResetHint::NotReset,
+                        ResetHint::Reset,
+                        ResetHint::Gauge,
+                    ][next() % 4];
+                    FloatHistogram {
+                        reset_hint: hint,
+                        schema: super::super::CUSTOM_BUCKETS_SCHEMA,
+                        count: values[next() % values.len()],
+                        sum: values[next() % values.len()],
+                        positive_spans,
+                        positive,
+                        custom_values: if next() % 2 == 0 {
+                            bounds.clone()
+                        } else {
+                            std::sync::Arc::from(&bounds[..])
+                        },
+                        ..FloatHistogram::default()
+                    }
+                })
+                .collect();
+            let refs: Vec<&FloatHistogram> = hs.iter().collect();
+            assert!(shared_bounds(&refs).is_some(), "round {round}");
+            for divisor in [1.0, n as f64, 0.5] {
+                let (fast, fast_flags) = kahan_sum(&refs, divisor).unwrap();
+                let (slow, slow_flags) = general(&refs, divisor);
+                assert_eq!(
+                    format!("{fast:?}"),
+                    format!("{slow:?}"),
+                    "round {round} {hs:?}"
+                );
+                assert_eq!(fast_flags, slow_flags, "round {round}");
+            }
+        }
+        // Other bounds, a bucket past the bounds, a negative bucket: the general path.
+        let h = |values: &[f64], spans: Vec<Span>| FloatHistogram {
+            schema: super::super::CUSTOM_BUCKETS_SCHEMA,
+            positive: vec![1.0; spans.iter().map(|s| s.length as usize).sum()],
+            positive_spans: spans,
+            custom_values: std::sync::Arc::from(values),
+            ..FloatHistogram::default()
+        };
+        let span = |offset, length| vec![Span { offset, length }];
+        let a = h(&[1.0, 2.0], span(0, 3));
+        assert_eq!(shared_bounds(&[&a, &a]), Some(3));
+        assert_eq!(shared_bounds(&[&a, &h(&[1.0], span(0, 2))]), None);
+        assert_eq!(shared_bounds(&[&a, &h(&[1.0, 2.0], span(1, 3))]), None);
+        assert_eq!(shared_bounds(&[&a, &h(&[1.0, 2.0], span(-1, 1))]), None);
+        let mut neg = a.clone();
+        (neg.negative_spans, neg.negative) = (span(0, 1), vec![1.0]);
+        assert_eq!(shared_bounds(&[&a, &neg]), None);
     }
 
     #[test]
