@@ -378,6 +378,7 @@ fn over_selector(
     t: i64,
 ) -> Result<Vec<Sample>> {
     let name = f.name;
+    let reads_blocks = BLOCK_FUNCTIONS.contains(&name);
     let mut cursors = ev.take_cursors(vs);
     cursors.starts.resize(series.len(), 0);
     cursors.name_checked.resize(series.len(), false);
@@ -405,7 +406,7 @@ fn over_selector(
         let mut block = None;
         if let Some(b) = &s.block {
             let r = range_block::window(b, w.start, w.end);
-            if BLOCK_FUNCTIONS.contains(&name) && pts.is_empty() {
+            if reads_blocks && pts.is_empty() {
                 n += r.len();
                 if !r.is_empty() {
                     block = Some((&**b, r));

@@ -46,7 +46,7 @@ pub(crate) fn extrapolated(
     if !b.one_layout(&r) {
         return None;
     }
-    if is_counter && (first + 1..=last).any(|i| b.detect_reset(i)) {
+    if is_counter && b.reset_within(first, last) {
         return None;
     }
     let gauge = |i: usize| b.hints[i] == ResetHint::Gauge;
@@ -66,26 +66,8 @@ pub(crate) fn extrapolated(
         );
     }
     // The last histogram minus the first, as `FloatHistogram::sub` computes it for one
-    // layout (the zero bucket only for exponential buckets, whose thresholds agree).
-    let mut h = b.get(last);
-    let sign = -1.0;
-    if !h.uses_custom_buckets() {
-        h.zero_count += sign * b.zero[first];
-    }
-    h.count += sign * b.count[first];
-    h.sum += sign * b.sum[first];
-    let theirs = b.row(first);
-    let npos = h.positive.len();
-    for (mine, theirs) in [
-        (&mut h.positive, &theirs[..npos]),
-        (&mut h.negative, &theirs[npos..]),
-    ] {
-        for (a, b) in mine.iter_mut().zip(theirs) {
-            *a += sign * b;
-        }
-    }
-    h.reset_hint = ResetHint::Gauge;
-    h.compact(0);
+    // layout, compacted.
+    let mut h = b.difference(last, first);
     let span = Sampled {
         first_t: b.ts[first],
         last_t: b.ts[last],

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use strata_engine::{Counts, HistogramRun, HistogramSample, ResetHint as EngineHint, RunCounts};
 
+use super::buckets::{from_pairs, to_pairs};
 use super::chunk_hints::appendable;
 use super::{FloatHistogram, ResetHint, Span};
 use crate::promql::value::is_stale_nan;
@@ -32,6 +33,9 @@ pub struct HistBlock {
     pub(crate) zero: Vec<f64>,
     /// Bucket counts, sample by sample, positive then negative ([`Segment::width`] each).
     buckets: Vec<f64>,
+    /// How many counter resets happened up to each sample, within segments: `resets[i] -
+    /// resets[j]` (of one segment, `j < i`) says whether one happened after `j`, up to `i`.
+    resets: Vec<u32>,
 }
 
 /// A run of samples sharing one layout.
@@ -48,6 +52,8 @@ struct Segment {
     npos: usize,
     /// Buckets per sample, positive and negative.
     width: usize,
+    /// The bucket index of each positive, then each negative position.
+    indexes: Vec<i32>,
 }
 
 fn hint(h: EngineHint) -> ResetHint {
@@ -85,6 +91,8 @@ impl HistBlock {
         if n < 2 {
             return None;
         }
+        let cells = hs.iter().map(|s| s.h.counts.bucket_len()).sum::<usize>()
+            + runs.iter().map(|r| r.widths().1 * r.len()).sum::<usize>();
         let mut b = Self {
             segs: Vec::new(),
             ts: Vec::with_capacity(n),
@@ -92,7 +100,8 @@ impl HistBlock {
             count: Vec::with_capacity(n),
             sum: Vec::with_capacity(n),
             zero: Vec::with_capacity(n),
-            buckets: Vec::new(),
+            buckets: Vec::with_capacity(cells),
+            resets: Vec::new(),
         };
         let mut prev: Option<&strata_engine::Histogram> = None;
         let (mut runs, mut hs) = (runs.iter().peekable(), hs.iter().peekable());
@@ -114,6 +123,7 @@ impl HistBlock {
             }
         }
         b.read_hints();
+        b.count_resets();
         Some(b)
     }
 
@@ -301,6 +311,64 @@ impl HistBlock {
         }
     }
 
+    /// Fills [`Self::resets`] (after the hints are the read-back ones).
+    fn count_resets(&mut self) {
+        let mut n = 0u32;
+        let mut next_seg = 1;
+        let mut resets = Vec::with_capacity(self.len());
+        for i in 0..self.len() {
+            if self.segs.get(next_seg).is_some_and(|s| s.start == i) {
+                next_seg += 1;
+            } else if i > 0 && self.detect_reset(i) {
+                n += 1;
+            }
+            resets.push(n);
+        }
+        self.resets = resets;
+    }
+
+    /// Whether a counter reset happened after sample `first` up to sample `last` (of one
+    /// segment).
+    pub(crate) fn reset_within(&self, first: usize, last: usize) -> bool {
+        self.resets[last] != self.resets[first]
+    }
+
+    /// Sample `last` minus sample `first` (of one segment) as `FloatHistogram::sub` and
+    /// then `compact(0)` give it, built at once: the zero count only for exponential
+    /// buckets, empty buckets dropped, the hint `Gauge`.
+    pub(crate) fn difference(&self, last: usize, first: usize) -> FloatHistogram {
+        let s = self.seg(last);
+        let (mine, theirs) = (self.row(last), self.row(first));
+        let sign = -1.0;
+        let side = |range: std::ops::Range<usize>| {
+            let pairs: Vec<(i32, f64)> = range
+                .map(|k| (s.indexes[k], mine[k] + sign * theirs[k]))
+                .filter(|&(_, c)| c != 0.0)
+                .collect();
+            from_pairs(&pairs, 0)
+        };
+        let (positive_spans, positive) = side(0..s.npos);
+        let (negative_spans, negative) = side(s.npos..s.width);
+        let l = &s.layout;
+        let mut zero_count = self.zero[last];
+        if !l.uses_custom_buckets() {
+            zero_count += sign * self.zero[first];
+        }
+        FloatHistogram {
+            reset_hint: ResetHint::Gauge,
+            schema: l.schema,
+            zero_threshold: l.zero_threshold,
+            zero_count,
+            count: self.count[last] + sign * self.count[first],
+            sum: self.sum[last] + sign * self.sum[first],
+            positive_spans,
+            negative_spans,
+            positive,
+            negative,
+            custom_values: l.custom_values.clone(),
+        }
+    }
+
     /// The hints `tsdb_read_hints` gives a series without floats or stale markers: gauges
     /// stay gauges; a counter histogram continues the chunk (`NotReset`) unless it is the
     /// first, follows a gauge, says `Reset` or went down, or (at a segment's start) cannot
@@ -340,10 +408,11 @@ impl HistBlock {
             .map(|s| {
                 let l = &s.layout;
                 160 + 8 * (l.positive_spans.len() + l.negative_spans.len())
+                    + 4 * s.indexes.len()
                     + 8 * l.custom_values.len()
             })
             .sum();
-        64 + self.len() * 33 + self.buckets.len() * 8 + layouts
+        64 + self.len() * 37 + self.buckets.len() * 8 + layouts
     }
 }
 
@@ -378,11 +447,20 @@ fn segment(
         negative: vec![0.0; width.checked_sub(npos)?],
         ..layout.clone()
     };
-    one.same_layout(&one).then_some(Segment {
+    let indexes = [
+        (&one.positive_spans, &one.positive),
+        (&one.negative_spans, &one.negative),
+    ]
+    .into_iter()
+    .flat_map(|(spans, counts)| to_pairs(spans, counts))
+    .map(|(i, _)| i)
+    .collect::<Vec<_>>();
+    (one.same_layout(&one) && indexes.len() == width).then_some(Segment {
         start,
         offset,
         layout,
         npos,
         width,
+        indexes,
     })
 }
