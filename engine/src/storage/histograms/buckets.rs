@@ -13,9 +13,11 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int32Array, TimestampMillisecondArray, UInt64Array,
 };
+use arrow::datatypes::{Float64Type, UInt64Type};
 use arrow::record_batch::RecordBatch;
 
 use super::buckets_schema;
+use super::nullable::Nullable;
 use crate::Result;
 use crate::model::histogram::{Counts, Histogram, Span};
 use crate::model::series::SeriesId;
@@ -175,8 +177,8 @@ pub(crate) struct BucketColumns<'a> {
     pub(crate) ts: &'a TimestampMillisecondArray,
     negative: &'a BooleanArray,
     bucket: &'a Int32Array,
-    count: &'a UInt64Array,
-    count_float: &'a Float64Array,
+    count: Nullable<'a, UInt64Type>,
+    count_float: Nullable<'a, Float64Type>,
 }
 
 fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a T> {
@@ -194,8 +196,8 @@ impl<'a> BucketColumns<'a> {
             ts: col(batch, "ts", path)?,
             negative: col(batch, "negative", path)?,
             bucket: col(batch, "bucket", path)?,
-            count: col(batch, "count", path)?,
-            count_float: col(batch, "count_float", path)?,
+            count: Nullable::of(batch, "count", "bucket", path)?,
+            count_float: Nullable::of(batch, "count_float", "bucket", path)?,
         })
     }
 
@@ -207,18 +209,13 @@ impl<'a> BucketColumns<'a> {
         (start, end): (i64, i64),
         out: &mut Vec<BucketRow>,
     ) {
-        use arrow::array::Array;
         let (ts, negative, bucket) = (
             self.ts.values(),
             self.negative.values(),
             self.bucket.values(),
         );
         let (count, count_float) = (self.count.values(), self.count_float.values());
-        let all = |n: usize| n == 0;
-        let (ints, floats) = (
-            all(self.count.null_count()),
-            all(self.count_float.null_count()),
-        );
+        let (ints, floats) = (self.count.no_nulls(), self.count_float.no_nulls());
         for i in run {
             let t = ts[i];
             if t < start || t > end {

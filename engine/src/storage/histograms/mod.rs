@@ -37,6 +37,7 @@ pub(crate) mod assemble;
 pub(crate) mod buckets;
 pub(crate) mod keys;
 pub(crate) mod merge;
+pub(crate) mod nullable;
 pub(crate) mod read;
 pub(crate) mod rows;
 pub(crate) mod tier;

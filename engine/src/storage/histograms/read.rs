@@ -118,12 +118,13 @@ pub(crate) fn read_histograms_cached(
     if ids.is_empty() || start > end {
         return Ok(stats);
     }
-    let Some(reader) = pruned(path, &footers.histograms, ids, start, end)? else {
+    let w = Wanted { ids, start, end };
+    let Some(reader) = pruned(path, &footers.histograms, &w, HISTOGRAM_COUNTS)? else {
         return Ok(stats);
     };
     let mut cursor = Cursor {
         reader: match buckets {
-            Some(b) => pruned(b, &footers.buckets, ids, start, end)?,
+            Some(b) => pruned(b, &footers.buckets, &w, BUCKET_COUNTS)?,
             None => None,
         },
         path: buckets.unwrap_or(path).to_owned(),
@@ -329,30 +330,43 @@ impl Cursor {
     }
 }
 
+/// The histograms file's count columns, one of each pair null in every row of a kind.
+const HISTOGRAM_COUNTS: &[&str] = &[
+    "count_int",
+    "count_float",
+    "zero_count_int",
+    "zero_count_float",
+];
+/// The bucket file's count columns.
+const BUCKET_COUNTS: &[&str] = &["count", "count_float"];
+
 /// A reader of the rows of the file at `path` (histograms or bucket file) in row groups
-/// and pages that can hold a series of `ids` in `[start, end]`; `None` if none can. The
-/// footer and page index come from `meta` (loaded into it on first use).
+/// and pages that can hold a series of `w` in its range; `None` if none can. The footer
+/// and page index come from `meta` (loaded into it on first use). Of the columns named in
+/// `counts`, those all null in every row group read are left out ([`super::nullable`]).
 fn pruned(
     path: &Path,
     meta: &OnceLock<ArrowReaderMetadata>,
-    ids: &[SeriesId],
-    start: i64,
-    end: i64,
+    w: &Wanted<'_>,
+    counts: &[&str],
 ) -> Result<Option<ParquetRecordBatchReader>> {
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
     })?;
-    let w = Wanted { ids, start, end };
     let loaded = prune::metadata(&file, meta, path)?;
-    let groups = prune::row_groups(&loaded, &w, path)?;
+    let groups = prune::row_groups(&loaded, w, path)?;
     if groups.is_empty() {
         return Ok(None);
     }
-    let selection = prune::page_selection(&loaded, &groups, &w, path)?;
+    let selection = prune::page_selection(&loaded, &groups, w, path)?;
+    let projection = super::nullable::projection(&loaded, &groups, counts);
     let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, loaded)
         .with_row_groups(groups)
         .with_batch_size(READ_BATCH);
+    if let Some(mask) = projection {
+        builder = builder.with_projection(mask);
+    }
     if let Some(selection) = selection {
         if !selection.selects_any() {
             return Ok(None);

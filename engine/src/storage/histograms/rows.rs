@@ -10,9 +10,10 @@ use arrow::array::{
     TimestampMillisecondArray, UInt8Array, UInt32Array, UInt64Array,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
-use arrow::datatypes::{DataType, Field, FieldRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
 use arrow::record_batch::RecordBatch;
 
+use super::nullable::Nullable;
 use super::{histograms_schema, span_fields};
 use crate::model::histogram::{
     Counts, Histogram, HistogramRun, ResetHint, RunCounts, SCHEMA_CUSTOM, Span,
@@ -206,10 +207,10 @@ pub(crate) struct Columns<'a> {
     reset_hint: &'a UInt8Array,
     zero_threshold: &'a Float64Array,
     sum: &'a Float64Array,
-    count_int: &'a UInt64Array,
-    count_float: &'a Float64Array,
-    zero_count_int: &'a UInt64Array,
-    zero_count_float: &'a Float64Array,
+    count_int: Nullable<'a, UInt64Type>,
+    count_float: Nullable<'a, Float64Type>,
+    zero_count_int: Nullable<'a, UInt64Type>,
+    zero_count_float: Nullable<'a, Float64Type>,
     positive_spans: SpanList<'a>,
     negative_spans: SpanList<'a>,
     custom_values: FloatList<'a>,
@@ -304,7 +305,8 @@ fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str, path: &Path) -> Resul
 }
 
 impl<'a> Columns<'a> {
-    /// The columns of `batch`, read from `path` (for errors).
+    /// The columns of `batch`, read from `path` (for errors); a count column may be left
+    /// out when all its rows are null ([`super::nullable`]).
     pub(crate) fn of(batch: &'a RecordBatch, path: &'a Path) -> Result<Self> {
         Ok(Self {
             ids: col(batch, "series_id", path)?,
@@ -313,10 +315,10 @@ impl<'a> Columns<'a> {
             reset_hint: col(batch, "reset_hint", path)?,
             zero_threshold: col(batch, "zero_threshold", path)?,
             sum: col(batch, "sum", path)?,
-            count_int: col(batch, "count_int", path)?,
-            count_float: col(batch, "count_float", path)?,
-            zero_count_int: col(batch, "zero_count_int", path)?,
-            zero_count_float: col(batch, "zero_count_float", path)?,
+            count_int: Nullable::of(batch, "count_int", "histograms", path)?,
+            count_float: Nullable::of(batch, "count_float", "histograms", path)?,
+            zero_count_int: Nullable::of(batch, "zero_count_int", "histograms", path)?,
+            zero_count_float: Nullable::of(batch, "zero_count_float", "histograms", path)?,
             positive_spans: SpanList::of(batch, "positive_spans", path)?,
             negative_spans: SpanList::of(batch, "negative_spans", path)?,
             custom_values: FloatList::of(batch, "custom_values", path)?,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use strata_engine::{Counts, HistogramRun, HistogramSample, ResetHint as EngineHint, RunCounts};
 
-use super::buckets::{from_pairs, to_pairs};
+use super::buckets::to_pairs;
 use super::chunk_hints::appendable;
 use super::{FloatHistogram, ResetHint, Span};
 use crate::promql::value::is_stale_nan;
@@ -340,12 +340,32 @@ impl HistBlock {
         let s = self.seg(last);
         let (mine, theirs) = (self.row(last), self.row(first));
         let sign = -1.0;
+        // `from_pairs(.., 0)` of the non-zero differences, in one pass.
         let side = |range: std::ops::Range<usize>| {
-            let pairs: Vec<(i32, f64)> = range
-                .map(|k| (s.indexes[k], mine[k] + sign * theirs[k]))
-                .filter(|&(_, c)| c != 0.0)
-                .collect();
-            from_pairs(&pairs, 0)
+            let mut spans: Vec<Span> = Vec::new();
+            let mut counts = Vec::with_capacity(range.len());
+            let mut last: Option<i32> = None;
+            for k in range {
+                let c = mine[k] + sign * theirs[k];
+                if c == 0.0 {
+                    continue;
+                }
+                let idx = s.indexes[k];
+                match (last, spans.last_mut()) {
+                    (Some(prev), Some(span)) if idx - prev - 1 <= 0 => span.length += 1,
+                    (Some(prev), _) => spans.push(Span {
+                        offset: idx - prev - 1,
+                        length: 1,
+                    }),
+                    (None, _) => spans.push(Span {
+                        offset: idx,
+                        length: 1,
+                    }),
+                }
+                counts.push(c);
+                last = Some(idx);
+            }
+            (spans, counts)
         };
         let (positive_spans, positive) = side(0..s.npos);
         let (negative_spans, negative) = side(s.npos..s.width);

@@ -152,3 +152,62 @@ fn samples_sharing_their_spans_reassemble_run_by_run() {
     let (want, rows) = expected(&grown);
     assert_eq!(assemble(&grown, rows).expect("grown"), want);
 }
+
+/// The leaf columns a read of all of `path`'s row groups decodes, by name.
+fn projected(path: &Path, counts: &[&str]) -> Vec<String> {
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+    let file = std::fs::File::open(path).expect("open");
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).expect("footer");
+    let groups: Vec<usize> = (0..meta.metadata().num_row_groups()).collect();
+    let mask = crate::storage::histograms::nullable::projection(&meta, &groups, counts);
+    let schema = meta.metadata().file_metadata().schema_descr();
+    (0..schema.num_columns())
+        .filter(|&i| mask.as_ref().is_none_or(|m| m.leaf_included(i)))
+        .map(|i| schema.column(i).path().string())
+        .collect()
+}
+
+/// A set of integer histograms only: a read leaves out the all-null float count columns of
+/// both files and still gives back every sample; a set with a float histogram decodes
+/// every column.
+#[test]
+fn all_null_count_columns_are_left_out_of_a_read() {
+    let hist_counts = [
+        "count_int",
+        "count_float",
+        "zero_count_int",
+        "zero_count_float",
+    ];
+    let bucket_counts = ["count", "count_float"];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ints: Vec<(SeriesId, Vec<HistogramSample>)> = (1..=4u64)
+        .map(|s| {
+            let samples = (0..300).map(|i| sample(1_000 + i * 15_000, int_h(i + s as i64)));
+            (s * 10, samples.collect())
+        })
+        .collect();
+    let mut files = set(dir.path(), "ints");
+    write(&mut files, WrittenBy::Flush, &ints);
+    let h = projected(&files.histograms, &hist_counts);
+    assert!(!h.iter().any(|c| c.contains("float")), "{h:?}");
+    assert!(
+        h.contains(&"count_int".to_string()) && h.contains(&"custom_values.list.item".to_string()),
+        "{h:?}"
+    );
+    let b = projected(files.buckets.as_ref().expect("buckets"), &bucket_counts);
+    assert_eq!(b, ["series_id", "ts", "negative", "bucket", "count"]);
+    assert!(
+        all_rows(&files) == flat(&ints),
+        "samples differ from what was written"
+    );
+
+    // The odd ones hold float histograms: nothing is left out, and all reads back.
+    let mixed = runs(3, 40);
+    let mut files = set(dir.path(), "mixed");
+    write(&mut files, WrittenBy::Flush, &mixed);
+    assert_eq!(projected(&files.histograms, &hist_counts).len(), 15, "all 15 leaves");
+    assert!(
+        all_rows(&files) == flat(&mixed),
+        "samples differ from what was written"
+    );
+}
