@@ -113,6 +113,24 @@ pub trait SeriesSource {
         let bytes: usize = series.iter().map(series_bytes).sum();
         Ok((bytes <= max_bytes).then_some(series))
     }
+
+    /// [`Self::select_within`] (no limit: [`Self::select`]) for a selector whose
+    /// evaluation reads histograms as blocks (`blocks`: [`SourceSeries::block`]) or one
+    /// [`FloatHistogram`] per sample. The default ignores `blocks`: what it hands out either
+    /// way is expanded where blocks are not read.
+    fn select_for(
+        &self,
+        matchers: &[LabelMatcher],
+        (start_ms, end_ms): (i64, i64),
+        max_bytes: Option<usize>,
+        blocks: bool,
+    ) -> Result<Option<Vec<SourceSeries>>> {
+        let _ = blocks;
+        match max_bytes {
+            Some(max) => self.select_within(matchers, start_ms, end_ms, max),
+            None => self.select(matchers, start_ms, end_ms).map(Some),
+        }
+    }
 }
 
 /// [`SeriesSource`] over one tenant of a [`strata_engine::Engine`].
@@ -152,12 +170,8 @@ impl SeriesSource for EngineSource<'_> {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<SourceSeries>> {
-        let ms = Self::matchers(matchers)?;
-        let series = self
-            .engine
-            .select_histogram_runs(self.tenant, &ms, (start_ms, end_ms), None)
-            .map_err(|e| Error::Storage(e.to_string()))?;
-        Ok(series.into_iter().map(source_series).collect())
+        let got = self.select_for(matchers, (start_ms, end_ms), None, true)?;
+        Ok(got.unwrap_or_default())
     }
 
     fn select_within(
@@ -167,27 +181,89 @@ impl SeriesSource for EngineSource<'_> {
         end_ms: i64,
         max_bytes: usize,
     ) -> Result<Option<Vec<SourceSeries>>> {
+        self.select_for(matchers, (start_ms, end_ms), Some(max_bytes), true)
+    }
+
+    fn select_for(
+        &self,
+        matchers: &[LabelMatcher],
+        window: (i64, i64),
+        max_bytes: Option<usize>,
+        blocks: bool,
+    ) -> Result<Option<Vec<SourceSeries>>> {
         let ms = Self::matchers(matchers)?;
-        match self.engine.select_histogram_runs(
-            self.tenant,
-            &ms,
-            (start_ms, end_ms),
-            Some(max_bytes),
-        ) {
-            Ok(series) => Ok(Some(series.into_iter().map(source_series).collect())),
-            Err(strata_engine::Error::ReadLimit { .. }) => Ok(None),
+        match self
+            .engine
+            .select_histogram_runs(self.tenant, &ms, window, max_bytes)
+        {
+            Ok(series) => Ok(Some(convert(series, blocks))),
+            Err(strata_engine::Error::ReadLimit { .. }) if max_bytes.is_some() => Ok(None),
             Err(e) => Err(Error::Storage(e.to_string())),
         }
     }
 }
 
-/// An engine series as PromQL reads it: histograms of one layout in a series without
-/// floats as a [`HistBlock`], others one [`FloatHistogram`] each.
-fn source_series(s: strata_engine::SeriesData) -> SourceSeries {
+/// Histogram samples from which [`convert`] splits its work over threads.
+const PARALLEL_HISTOGRAMS: usize = 20_000;
+/// Most threads [`convert`] runs on.
+const MAX_THREADS: usize = 4;
+
+/// The engine's series as PromQL reads them ([`source_series`]), in order. With many
+/// histogram samples (building blocks and histograms costs about as much as reading them),
+/// the series are split over a few threads, as the engine splits the read.
+fn convert(mut series: Vec<strata_engine::SeriesData>, blocks: bool) -> Vec<SourceSeries> {
+    let hists: usize = series
+        .iter()
+        .map(|s| s.histograms.len() + s.histogram_runs.iter().map(|r| r.len()).sum::<usize>())
+        .sum();
+    let threads = if hists < PARALLEL_HISTOGRAMS || series.len() < 2 {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(MAX_THREADS)
+    };
+    if threads <= 1 {
+        return series
+            .into_iter()
+            .map(|s| source_series(s, blocks))
+            .collect();
+    }
+    let per = series.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    while series.len() > per {
+        parts.push(series.split_off(series.len() - per));
+    }
+    parts.push(series);
+    parts.reverse();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|s| source_series(s, blocks))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
+}
+
+/// An engine series as PromQL reads it: with `blocks`, histograms of one layout in a series
+/// without floats as a [`HistBlock`]; others one [`FloatHistogram`] each.
+fn source_series(s: strata_engine::SeriesData, blocks: bool) -> SourceSeries {
     let samples: Vec<(i64, f64)> =
         // Same size and alignment: collected in place, without a second buffer.
         s.samples.into_iter().map(|x| (x.ts, x.value)).collect();
-    let block = if samples.is_empty() {
+    let block = if blocks && samples.is_empty() {
         HistBlock::from_parts(&s.histogram_runs, &s.histograms).map(Arc::new)
     } else {
         None
@@ -225,5 +301,92 @@ fn source_series(s: strata_engine::SeriesData) -> SourceSeries {
         histograms,
         block,
         intervals: s.intervals,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_engine::{
+        Counts, Histogram, HistogramRun, Labels as EngineLabels, ResetHint, RunCounts, Sample,
+        SeriesData, Span,
+    };
+
+    /// Series `i`: 600 NHCB samples in one run (a counter reset in the middle), or floats.
+    fn series(i: usize) -> SeriesData {
+        let labels = EngineLabels::from_pairs([("__name__", "h"), ("i", &*i.to_string())]);
+        let mut s = SeriesData {
+            labels: Arc::new(labels.unwrap()),
+            samples: Vec::new(),
+            histograms: Vec::new(),
+            histogram_runs: Vec::new(),
+            intervals: Vec::new(),
+        };
+        if i % 10 == 9 {
+            s.samples = (0..50)
+                .map(|k| Sample {
+                    ts: k * 15_000,
+                    value: k as f64,
+                })
+                .collect();
+            return s;
+        }
+        let n = 600u64;
+        let c = |k: u64| if k < 300 { k * (i as u64 + 1) } else { k - 300 };
+        let layout = Histogram {
+            schema: -53,
+            zero_threshold: 0.0,
+            sum: 0.0,
+            reset_hint: ResetHint::Unknown,
+            positive_spans: vec![Span {
+                offset: 0,
+                length: 3,
+            }],
+            negative_spans: vec![],
+            custom_values: vec![0.5, 1.0],
+            counts: Counts::Int {
+                count: 0,
+                zero_count: 0,
+                positive_deltas: vec![],
+                negative_deltas: vec![],
+            },
+        };
+        s.histogram_runs.push(HistogramRun {
+            layout,
+            ts: (0..n as i64).map(|k| k * 15_000).collect(),
+            reset_hints: vec![ResetHint::NotReset; n as usize],
+            sums: (0..n).map(|k| c(k) as f64 * 0.25).collect(),
+            counts: RunCounts::Int {
+                count: (0..n).map(|k| 3 * c(k)).collect(),
+                zero: vec![0; n as usize],
+                buckets: (0..n).flat_map(|k| [c(k), 2 * c(k), 3 * c(k)]).collect(),
+            },
+        });
+        s
+    }
+
+    /// Enough histogram samples to split over threads: the same series, in the same
+    /// order, as one thread builds them, with blocks and without.
+    #[test]
+    fn a_conversion_over_threads_is_the_one_thread_conversion() {
+        let all: Vec<SeriesData> = (0..45).map(series).collect();
+        let hists: usize = all
+            .iter()
+            .flat_map(|s| &s.histogram_runs)
+            .map(|r| r.len())
+            .sum();
+        assert!(hists >= PARALLEL_HISTOGRAMS, "{hists}");
+        for blocks in [true, false] {
+            let one: Vec<SourceSeries> = all
+                .iter()
+                .cloned()
+                .map(|s| source_series(s, blocks))
+                .collect();
+            assert_eq!(convert(all.clone(), blocks), one, "blocks {blocks}");
+            assert_eq!(
+                one.iter().filter(|s| s.block.is_some()).count(),
+                if blocks { 41 } else { 0 }
+            );
+        }
     }
 }

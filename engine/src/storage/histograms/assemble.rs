@@ -33,12 +33,6 @@ pub(crate) fn assemble_series(
     if !rows.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
         rows.sort_by_key(key);
     }
-    if dense(&mut heads, rows) {
-        for (ts, h) in heads {
-            visit(id, HistogramSample { ts, h: Arc::new(h) });
-        }
-        return Ok(());
-    }
     let mut walks: Vec<Walks> = heads.iter_mut().map(|(_, h)| Walks::start(h)).collect();
     let mut k = 0;
     let mut prev: Option<(bool, i32)> = None;
@@ -70,93 +64,10 @@ pub(crate) fn assemble_series(
     Ok(())
 }
 
-/// The common case in one pass, without a walk per row: every sample has the same spans
-/// and kind of counts (custom buckets always; exponential ones while no bucket comes or
-/// goes), so `rows` (sorted) are one run per covered bucket, each run every sample's ts in
-/// order. Fills `heads` and returns true when the rows are exactly that; returns false,
-/// with `heads` untouched, for anything else, which the walk then places or reports.
-fn dense(heads: &mut [(i64, Histogram)], rows: &[BucketRow]) -> bool {
-    let Some((_, first)) = heads.first() else {
-        return rows.is_empty();
-    };
-    let int = matches!(first.counts, Counts::Int { .. });
-    let same = |h: &Histogram| {
-        h.positive_spans == first.positive_spans
-            && h.negative_spans == first.negative_spans
-            && matches!(h.counts, Counts::Int { .. }) == int
-    };
-    if !heads.iter().all(|(_, h)| same(h)) {
-        return false;
-    }
-    let (Some(pos), Some(neg)) = (
-        super::buckets::indexes(&first.positive_spans),
-        super::buckets::indexes(&first.negative_spans),
-    ) else {
-        return false;
-    };
-    let n = heads.len();
-    if rows.len() != (pos.len() + neg.len()) * n {
-        return false;
-    }
-    let sides = pos
-        .iter()
-        .map(|&b| (false, b))
-        .chain(neg.iter().map(|&b| (true, b)));
-    for ((negative, bucket), run) in sides.zip(rows.chunks_exact(n)) {
-        let fits = run.iter().zip(heads.iter()).all(|(r, (ts, _))| {
-            r.ts == *ts
-                && r.negative == negative
-                && r.bucket == bucket
-                && if int {
-                    r.count.is_some()
-                } else {
-                    r.count_float.is_some()
-                }
-        });
-        if !fits {
-            return false;
-        }
-    }
-    let runs =
-        |i: usize, from: usize, len: usize| (from..from + len).map(move |j| &rows[j * n + i]);
-    for (i, (_, h)) in heads.iter_mut().enumerate() {
-        match &mut h.counts {
-            Counts::Int {
-                positive_deltas,
-                negative_deltas,
-                ..
-            } => {
-                for (out, from, len) in [
-                    (positive_deltas, 0, pos.len()),
-                    (negative_deltas, pos.len(), neg.len()),
-                ] {
-                    let mut prev = 0u64;
-                    out.extend(runs(i, from, len).map(|r| {
-                        let c = r.count.unwrap_or_default();
-                        let d = c.wrapping_sub(prev) as i64;
-                        prev = c;
-                        d
-                    }));
-                }
-            }
-            Counts::Float {
-                positive, negative, ..
-            } => {
-                positive.extend(runs(i, 0, pos.len()).map(|r| r.count_float.unwrap_or_default()));
-                negative.extend(
-                    runs(i, pos.len(), neg.len()).map(|r| r.count_float.unwrap_or_default()),
-                );
-            }
-        }
-    }
-    true
-}
-
 /// Fills `runs` (one series' runs in time order, their samples' columns without bucket
 /// counts) with their bucket counts from `rows` (sorted by negative, bucket, ts): true when
 /// the rows are exactly, for each run and each bucket its layout covers, one row at each
-/// of the run's times with a count of the run's kind, as [`dense`] checks for one layout;
-/// false (the runs' buckets then partly filled) for anything else, which the per-sample
+/// of the run's times with a count of the run's kind; false (the runs' buckets then partly filled) for anything else, which the per-sample
 /// walk then places or reports.
 pub(crate) fn fill_runs(runs: &mut [HistogramRun], rows: &[BucketRow]) -> bool {
     // The rows of each (negative, bucket), in key order.

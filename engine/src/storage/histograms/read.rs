@@ -75,8 +75,9 @@ pub(crate) fn read_histograms(
 }
 
 /// A series' samples gathered from the histograms file: histograms without their bucket
-/// counts, or (in runs mode, while each row is well formed) runs of one layout each without
-/// them, a new run where the layout changes.
+/// counts, or (while each row is well formed) runs of one layout each without them, a new
+/// run where the layout changes. Runs filled from the bucket rows (the common case) go out
+/// whole or as their samples; anything else is reassembled sample by sample.
 enum Pending {
     Heads(Vec<(i64, Histogram)>),
     Runs(Vec<HistogramRun>),
@@ -104,14 +105,14 @@ impl Pending {
 }
 
 /// [`read_histograms`] over `(ids, start, end)`, taking the files' footers and page
-/// indexes from `footers`; with `runs`, a series' samples in the set come as a
+/// indexes from `footers`; with `want_runs`, a series' samples in the set come as a
 /// [`Read::Run`] per stretch of one layout, without a histogram per sample.
 pub(crate) fn read_histograms_cached(
     path: &Path,
     buckets: Option<&Path>,
     footers: &Footers,
     (ids, start, end): (&[SeriesId], i64, i64),
-    runs: bool,
+    want_runs: bool,
     mut visit: impl FnMut(SeriesId, Read),
 ) -> Result<ReadStats> {
     let mut stats = ReadStats::default();
@@ -146,7 +147,11 @@ pub(crate) fn read_histograms_cached(
                 }
                 if fill_runs(&mut runs, &rows) {
                     for run in runs {
-                        visit(id, Read::Run(Box::new(run)));
+                        if want_runs {
+                            visit(id, Read::Run(Box::new(run)));
+                        } else {
+                            run.samples().for_each(|s| visit(id, Read::Sample(s)));
+                        }
                     }
                     return Ok(());
                 }
@@ -178,7 +183,7 @@ pub(crate) fn read_histograms_cached(
                 }
                 if pending.is_none() {
                     let p = if lo < hi {
-                        start_pending(&c, lo, runs)?
+                        start_pending(&c, lo)?
                     } else {
                         Pending::Heads(Vec::new())
                     };
@@ -203,12 +208,9 @@ pub(crate) fn read_histograms_cached(
     Ok(stats)
 }
 
-/// What a series' samples gather into, its first row being row `i`: runs (in runs mode,
-/// when the row is well formed), or histograms.
-fn start_pending(c: &Columns<'_>, i: usize, runs: bool) -> Result<Pending> {
-    if !runs {
-        return Ok(Pending::Heads(Vec::new()));
-    }
+/// What a series' samples gather into, its first row being row `i`: runs (when the row
+/// is well formed), or histograms.
+fn start_pending(c: &Columns<'_>, i: usize) -> Result<Pending> {
     Ok(match new_run(c, i)? {
         Some(run) => Pending::Runs(vec![run]),
         None => Pending::Heads(Vec::new()),

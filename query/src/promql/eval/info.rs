@@ -154,8 +154,10 @@ pub(crate) fn prefetch(ev: &mut Evaluator<'_>, e: &Expr, source: &dyn SeriesSour
         let mut matchers: Vec<Matcher> = sel.names.clone();
         matchers.extend(sel.data.values().flatten().cloned());
         let vs = VectorSelector::new(None, Matchers::new(matchers));
-        let mut series = source.select(&selector_matchers(&vs), lo, hi)?;
-        // Read one histogram per sample (`columnar.rs`).
+        // One histogram per sample (`columnar.rs`); a source that hands out blocks anyway
+        // has them expanded.
+        let got = source.select_for(&selector_matchers(&vs), (lo, hi), None, false)?;
+        let mut series = got.unwrap_or_default();
         series.iter_mut().for_each(SourceSeries::expand_block);
         ev.data.insert(key, Arc::new(series));
     }

@@ -277,7 +277,9 @@ impl<'q> Evaluator<'q> {
         for (vs, lo, hi) in wanted {
             let key = vs as *const VectorSelector as usize;
             let matchers = selector_matchers(vs);
-            let mut series = self.load(source, &matchers, lo, hi)?;
+            // Blocks are built only for the selectors that read them.
+            let wants_blocks = blocks.contains(&key) && !stats_only.contains(&key);
+            let mut series = self.load(source, &matchers, (lo, hi), wants_blocks)?;
             let res = series
                 .iter()
                 .flat_map(|s| s.intervals.iter().map(|i| i.resolution))
@@ -310,21 +312,23 @@ impl<'q> Evaluator<'q> {
         info::prefetch(self, expr, source)
     }
 
-    /// Reads one selector's series over `[lo, hi]`, charged to the query's budget: under a
-    /// budget the read stops, and the query is refused, once what it has gathered would
-    /// put the query over its share ([`SeriesSource::select_within`]).
+    /// Reads one selector's series over `window` (with `blocks`, histograms as blocks where
+    /// they qualify), charged to the query's budget: under a budget the read stops, and the
+    /// query is refused, once what it has gathered would put the query over its share
+    /// ([`SeriesSource::select_for`]).
     fn load(
         &mut self,
         source: &dyn SeriesSource,
         matchers: &[super::source::LabelMatcher],
-        lo: i64,
-        hi: i64,
+        window: (i64, i64),
+        blocks: bool,
     ) -> Result<Vec<SourceSeries>> {
         let Some(c) = &self.charge else {
-            return source.select(matchers, lo, hi);
+            let got = source.select_for(matchers, window, None, blocks)?;
+            return Ok(got.unwrap_or_default());
         };
         let room = c.remaining();
-        let Some(series) = source.select_within(matchers, lo, hi, room)? else {
+        let Some(series) = source.select_for(matchers, window, Some(room), blocks)? else {
             return Err(c.refuse(room.saturating_add(1)).into());
         };
         self.hold(series.iter().map(series_bytes).sum())?;

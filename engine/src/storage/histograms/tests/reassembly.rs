@@ -109,9 +109,10 @@ fn rows_in_file_order_or_shuffled_give_the_same_histograms() {
     }
 }
 
-/// Samples that share their spans and kind of counts (custom buckets, float counts) are
-/// filled a bucket run at a time; rows shaped like that but wrong in one place still get
-/// the walk's error, and spans that change mid-series fall back to the walk.
+/// Samples that share their spans and kind of counts (custom buckets, float counts), as
+/// the reader's runs hold them, reassemble sample by sample too (the reader's fallback);
+/// rows shaped like that but wrong in one place get the walk's error, and spans that change
+/// mid-series are placed by it.
 #[test]
 fn samples_sharing_their_spans_reassemble_run_by_run() {
     let nhcb = |k: i64| Histogram {
@@ -205,7 +206,11 @@ fn all_null_count_columns_are_left_out_of_a_read() {
     let mixed = runs(3, 40);
     let mut files = set(dir.path(), "mixed");
     write(&mut files, WrittenBy::Flush, &mixed);
-    assert_eq!(projected(&files.histograms, &hist_counts).len(), 15, "all 15 leaves");
+    assert_eq!(
+        projected(&files.histograms, &hist_counts).len(),
+        15,
+        "all 15 leaves"
+    );
     assert!(
         all_rows(&files) == flat(&mixed),
         "samples differ from what was written"
