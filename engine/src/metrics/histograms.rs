@@ -92,30 +92,16 @@ pub(crate) fn read_sets(
         });
     }
     let per = all.len().div_ceil(threads).max(1);
-    let parts: Vec<Result<Vec<(u32, SeriesId, Read)>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = all
-            .chunks(per)
-            .map(|ids| {
-                scope.spawn(move || {
-                    let mut got = Vec::new();
-                    read_part(plans, ids, window, runs, &mut |rank, id, r| {
-                        let kept = keep(&r);
-                        if kept {
-                            got.push((rank, id, r));
-                        }
-                        kept
-                    })
-                    .map(|()| got)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(r) => r,
-                Err(p) => std::panic::resume_unwind(p),
-            })
-            .collect()
+    let parts = read::on_threads(&all, per, |ids| {
+        let mut got = Vec::new();
+        read_part(plans, ids, window, runs, &mut |rank, id, r| {
+            let kept = keep(&r);
+            if kept {
+                got.push((rank, id, r));
+            }
+            kept
+        })
+        .map(|()| got)
     });
     for part in parts {
         for (rank, id, r) in part? {

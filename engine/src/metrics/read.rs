@@ -94,6 +94,29 @@ pub(crate) fn threads_for(pairs: usize) -> usize {
         .min(MAX_THREADS)
 }
 
+/// `f` over each chunk of `per` of `items`, each on its own scoped thread: the results in
+/// chunk order (a panic on one resumes on the caller's).
+pub(crate) fn on_threads<T: Sync, R: Send>(
+    items: &[T],
+    per: usize,
+    f: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R> {
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(per.max(1))
+            .map(|c| scope.spawn(move || f(c)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(r) => r,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
+}
+
 /// One series' samples from files, oldest file first.
 #[derive(Debug, Default)]
 pub(crate) struct FileSamples {
@@ -144,18 +167,8 @@ pub(crate) fn read_files(
     let parts: Vec<Result<(Vec<FileSamples>, ScanStats)>> = if threads <= 1 {
         vec![read_part(cache, plans, &all, start, end, limit)]
     } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = all
-                .chunks(per)
-                .map(|ids| scope.spawn(move || read_part(cache, plans, ids, start, end, limit)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| match h.join() {
-                    Ok(r) => r,
-                    Err(p) => std::panic::resume_unwind(p),
-                })
-                .collect()
+        on_threads(&all, per, |ids| {
+            read_part(cache, plans, ids, start, end, limit)
         })
     };
     let mut out = Vec::with_capacity(all.len());

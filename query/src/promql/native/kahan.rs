@@ -72,13 +72,19 @@ pub fn kahan_sum(
         flags.counter_reset_collision |= f.counter_reset_collision;
         flags.custom_bounds_reconciled |= f.custom_bounds_reconciled;
     }
-    let (total, inputs_overflow) = if shared_layout(hs) {
+    let total = if shared_layout(hs) {
         dense_total(hs, &plain)
     } else if let Some(buckets) = bounds {
         bounds_total(hs, &plain, buckets)
     } else {
         mapped_total(hs, &plain)?
     };
+    Ok((divided(total, divisor), flags))
+}
+
+/// The sum `total` divided by `divisor`: a mean whose sum overflows, from inputs that do
+/// not, is summed from the divided inputs.
+fn divided((total, inputs_overflow): Total<'_>, divisor: f64) -> FloatHistogram {
     let mut out = total(1.0);
     if divisor != 1.0 {
         if overflowed(&out) && !inputs_overflow {
@@ -87,7 +93,7 @@ pub fn kahan_sum(
             out.div(divisor);
         }
     }
-    Ok((out, flags))
+    out
 }
 
 /// A sum of the inputs at a scale (each input divided by it first), and whether an input,
@@ -402,16 +408,7 @@ mod tests {
             flags.counter_reset_collision |= f.counter_reset_collision;
             flags.custom_bounds_reconciled |= f.custom_bounds_reconciled;
         }
-        let (total, inputs_overflow) = mapped_total(hs, &plain).unwrap();
-        let mut out = total(1.0);
-        if divisor != 1.0 {
-            if overflowed(&out) && !inputs_overflow {
-                out = total(divisor);
-            } else {
-                out.div(divisor);
-            }
-        }
-        (out, flags)
+        (divided(mapped_total(hs, &plain).unwrap(), divisor), flags)
     }
 
     /// Inputs on shared custom bounds with different spans (as `rate` results compacted
