@@ -46,13 +46,18 @@ impl SeriesSource for Source {
         Ok(self
             .series
             .iter()
-            .filter(|s| name.as_deref().is_none_or(|n| s.name == n))
-            .map(|s| {
+            .enumerate()
+            .filter(|(_, s)| name.as_deref().is_none_or(|n| s.name == n))
+            .map(|(i, s)| {
                 let block = self.blocks.then(|| {
                     Arc::new(HistBlock::from_engine(&s.hs).expect("the series qualifies"))
                 });
                 SourceSeries {
-                    labels: Labels::from_pairs([("__name__", s.name), ("s", s.name)]),
+                    labels: Labels::from_pairs([
+                        ("__name__", s.name.to_string()),
+                        ("s", s.name.to_string()),
+                        ("i", i.to_string()),
+                    ]),
                     samples: Vec::new(),
                     histograms: if block.is_some() {
                         Vec::new()
@@ -150,8 +155,9 @@ fn series(
         .collect()
 }
 
-fn stored() -> Vec<Stored> {
-    let nhcb = Histogram {
+/// Custom buckets on four bounds, empty.
+fn nhcb_layout() -> Histogram {
+    Histogram {
         schema: -53,
         zero_threshold: 0.0,
         sum: 0.0,
@@ -165,7 +171,11 @@ fn stored() -> Vec<Stored> {
             positive_deltas: Vec::new(),
             negative_deltas: Vec::new(),
         },
-    };
+    }
+}
+
+fn stored() -> Vec<Stored> {
+    let nhcb = nhcb_layout();
     let expo = Histogram {
         schema: 2,
         zero_threshold: 0.001,
@@ -252,12 +262,13 @@ fn narrowed(hs: Vec<HistogramSample>, keep: impl Fn(usize) -> usize) -> Vec<Hist
 }
 
 fn run(blocks: bool, q: &str, step: i64) -> QueryResult {
-    let source = Source {
-        series: stored(),
-        blocks,
-    };
+    run_on(stored(), blocks, q, 1_900_000, step)
+}
+
+fn run_on(series: Vec<Stored>, blocks: bool, q: &str, end: i64, step: i64) -> QueryResult {
+    let source = Source { series, blocks };
     PromqlEngine::new(QueryOptions::default())
-        .range(&source, q, 0, 1_900_000, step)
+        .range(&source, q, 0, end, step)
         .unwrap_or_else(|e| panic!("{q}: {e}"))
 }
 
@@ -324,6 +335,90 @@ fn queries_over_blocks_answer_as_per_sample_histograms() {
         "{r:?}"
     );
     let r = run(true, "delta(nhcb[3m])", 60_000);
+    assert!(
+        r.infos
+            .iter()
+            .chain(&r.warnings)
+            .any(|w| w.contains("not a gauge")),
+        "{r:?}"
+    );
+}
+
+/// 300 NHCB series of an hour, integer and float: counter resets, runs of gauge hints and
+/// layout changes at different samples in each, so that a range query's steps meet every
+/// kind of window; enough that a range function's table over them (`eval/tables.rs`) is
+/// computed on more than one thread where there is more than one core.
+fn wide() -> Vec<Stored> {
+    (0..300usize)
+        .map(|j| {
+            let reset = (j % 3 == 0).then_some(20 + j * 7 % 200);
+            let gauge_at = (j % 11 == 0).then_some(30 + j * 13 % 180);
+            let hint = move |i: usize| match gauge_at {
+                Some(g) if (g..g + 3).contains(&i) => Hint::Gauge,
+                _ => Hint::Unknown,
+            };
+            let hs = series(
+                100 + j as u64,
+                240,
+                &nhcb_layout(),
+                (5, 0),
+                j % 2 == 1,
+                reset,
+                hint,
+            );
+            let hs = if j % 7 == 0 {
+                let at = 10 + j * 17 % 220;
+                narrowed(hs, move |i| if i < at { 4 } else { 5 })
+            } else {
+                hs
+            };
+            Stored { name: "wide", hs }
+        })
+        .collect()
+}
+
+#[test]
+fn range_queries_over_many_blocks_answer_as_per_sample_histograms() {
+    let queries = [
+        "rate(wide[5m])",
+        "increase(wide[1m])",
+        "delta(wide[2m])",
+        "rate(wide[5m] offset 3m)",
+        "histogram_quantile(0.9, sum(rate(wide[5m])))",
+        "sum by (s) (increase(wide[10m]))",
+        "sum_over_time(histogram_count(rate(wide[2m]))[10m:1m])",
+    ];
+    let end = 3_800_000;
+    for q in queries {
+        for step in [15_000, 45_000, 60_000] {
+            let a = run_on(wide(), false, q, end, step);
+            let b = run_on(wide(), true, q, end, step);
+            assert_eq!(
+                format!("{:?}", a.value),
+                format!("{:?}", b.value),
+                "{q} {step}"
+            );
+            assert_eq!(
+                (&a.warnings, &a.infos),
+                (&b.warnings, &b.infos),
+                "{q} {step}"
+            );
+        }
+    }
+    // The answers hold histograms at every step, and the annotations this data calls for.
+    let r = run_on(wide(), true, "rate(wide[5m])", end, 60_000);
+    let text = format!("{:?}", r.value);
+    assert!(
+        text.matches("FloatHistogram").count() > 300 * 40,
+        "{text:.500}"
+    );
+    let noted = r
+        .warnings
+        .iter()
+        .filter(|w| w.contains("not a counter"))
+        .count();
+    assert_eq!(noted, 1, "one metric name: {:?}", r.warnings);
+    let r = run_on(wide(), true, "delta(wide[2m])", end, 60_000);
     assert!(
         r.infos
             .iter()

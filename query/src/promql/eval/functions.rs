@@ -11,11 +11,11 @@ use super::histogram;
 use super::labels_fns;
 use super::range_block;
 use super::range_hist::{self, HistWindow};
-use super::{Evaluator, Val, duration_ms, offset_ms, unparen, window_hpoints, window_points_from};
+use super::tables::{from_grid, note_name};
+use super::{Evaluator, Val, unparen, window_hpoints, window_points_from};
 use crate::promql::error::{Result, exec};
 use crate::promql::native::FloatHistogram;
 use crate::promql::range::fns::{RangeFn, Window};
-use crate::promql::range::grid::{self, Grid, GridTable};
 use crate::promql::source::SourceSeries;
 use crate::promql::value::{Labels, METRIC_NAME, Sample};
 
@@ -577,124 +577,6 @@ fn forget_reset_hints(matrix: &mut [crate::promql::value::Series]) {
     }
 }
 
-/// The call's value at `t` from its table over the times it is evaluated at (a range
-/// query's steps, or a subquery's over all its evaluations; see [`grid`]),
-/// computed on first use; `None` when the call does not qualify (a single evaluation time,
-/// a subquery whose evaluations leave gaps, `@`, a scalar argument that is not a literal, a
-/// time off the grid).
-fn from_grid(
-    ev: &mut Evaluator<'_>,
-    c: &Call,
-    f: &RangeFn<'_>,
-    args: &[&Expr],
-    m_idx: usize,
-    keeps_name: bool,
-    t: i64,
-) -> Result<Option<Vec<Sample>>> {
-    let key = c as *const Call as usize;
-    let table = match ev.grid_table(key) {
-        Some(Some(table)) => table,
-        Some(None) => return Ok(None),
-        None => {
-            let table = build_grid(ev, key, f, args, m_idx)?;
-            ev.put_grid_table(key, table.clone());
-            match table {
-                Some(table) => table,
-                None => return Ok(None),
-            }
-        }
-    };
-    let Some(k) = table.grid.index(t) else {
-        return Ok(None);
-    };
-    let Expr::MatrixSelector(ms) = unparen(args[m_idx]) else {
-        return Ok(None);
-    };
-    let series = ev.selected(&ms.vs).unwrap_or_default();
-    let (entries, n) = table.at(k);
-    ev.count_samples(n)?;
-    Ok(Some(
-        entries
-            .iter()
-            .map(|&(i, value)| Sample {
-                labels: series[i as usize].labels.clone(),
-                ts: t,
-                value,
-                h: None,
-                drop_name: !keeps_name,
-            })
-            .collect(),
-    ))
-}
-
-/// The table of a call that qualifies for one (see [`from_grid`]), its name notes made.
-fn build_grid(
-    ev: &mut Evaluator<'_>,
-    key: usize,
-    f: &RangeFn<'_>,
-    args: &[&Expr],
-    m_idx: usize,
-) -> Result<Option<Arc<GridTable>>> {
-    // Every time the call is evaluated at must be on the grid, and (so that the table
-    // notes only what a step-by-step evaluation would) every time on it evaluated.
-    let Some(times) = ev.call_times(key).filter(|g| g.dense) else {
-        return Ok(None);
-    };
-    let Some(steps) = times.steps() else {
-        return Ok(None);
-    };
-    let Expr::MatrixSelector(ms) = unparen(args[m_idx]) else {
-        return Ok(None);
-    };
-    let literal = |e: &&Expr| matches!(unparen(e), Expr::NumberLiteral(_));
-    if ms.vs.at.is_some()
-        || !args
-            .iter()
-            .enumerate()
-            .all(|(i, e)| i == m_idx || literal(e))
-    {
-        return Ok(None);
-    }
-    let Some(series) = ev.selected(&ms.vs) else {
-        return Ok(None);
-    };
-    // The tables hold floats only.
-    if series
-        .iter()
-        .any(|s| !s.histograms.is_empty() || s.block.is_some())
-    {
-        return Ok(None);
-    }
-    if steps < 2 || series.len().saturating_mul(steps) > grid::MAX_CELLS {
-        return Ok(None);
-    }
-    let grid = Grid {
-        start: times.first,
-        step: times.step,
-        steps,
-        offset: offset_ms(&ms.vs.offset),
-        range: duration_ms(&ms.range),
-    };
-    // Under a budget a table is made only when, at its largest (the per-series parts and
-    // the table while one becomes the other), it fits in half of what the query has left;
-    // otherwise the call is evaluated step by step, holding one step at a time.
-    let most = series.len() * steps * 2 * grid::CELL_BYTES;
-    if let Some(c) = &mut ev.tables {
-        if most > c.remaining() / 2 {
-            return Ok(None);
-        }
-        c.add(most)?;
-    }
-    let table = grid::compute(&series, f, grid)?;
-    if let Some(c) = &mut ev.tables {
-        c.set(c.held() - most + table.bytes())?;
-    }
-    for &i in &table.noted {
-        note_name(f, ev, &series[i].labels);
-    }
-    Ok(Some(Arc::new(table)))
-}
-
 /// A range function's result once the window's histograms `hpts` are taken into account
 /// (`value` is its result over the floats `pts`): `count_over_time` and `present_over_time`
 /// count both kinds, `last_over_time` and `first_over_time` pick the newest or oldest sample
@@ -733,21 +615,5 @@ fn with_histograms(
             _ => value.map(|v| (v, None)),
         },
         _ => value.map(|v| (v, None)),
-    }
-}
-
-/// Notes (as an info) that `labels`' metric name does not look like a counter's, if so.
-fn note_name(f: &RangeFn<'_>, ev: &mut Evaluator<'_>, labels: &Labels) {
-    let mname = labels.name();
-    if !mname.is_empty()
-        && !["_total", "_sum", "_count", "_bucket"]
-            .iter()
-            .any(|suf| mname.ends_with(suf))
-    {
-        let msg = format!(
-            "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {mname:?}"
-        );
-        let pos = ev.arg_position(f.name, Some(0));
-        ev.info(format!("{msg}{pos}"));
     }
 }

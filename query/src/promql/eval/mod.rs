@@ -16,7 +16,6 @@ use promql_parser::parser::{AtModifier, Call, Expr, Offset, SubqueryExpr, Vector
 use super::annotations::Annotation;
 use super::error::{Error, Result, exec};
 use super::label_cache::{LabelCache, WordBuild, WordMap};
-use super::range::grid::GridTable;
 use super::source::{SeriesSource, SourceSeries, series_bytes};
 use super::value::{Labels, Sample, Series, is_stale_histogram, is_stale_nan};
 use crate::memory::Charge;
@@ -37,6 +36,7 @@ mod range_block;
 mod range_hist;
 mod selectors;
 mod stats_only;
+mod tables;
 
 pub(crate) use names::NameUse;
 use names::{DROP_NAME_ONLY_SITE, Marked};
@@ -119,7 +119,7 @@ pub(crate) struct Evaluator<'q> {
     cursors: HashMap<usize, SelectorCursors>,
     /// Range-function calls' tables over the steps (`None`: the call does not qualify), by
     /// the call's address.
-    grids: HashMap<usize, Option<Arc<GridTable>>>,
+    grids: HashMap<usize, Option<Arc<tables::Table>>>,
     /// The times each call is evaluated at, by the call's address (from [`Self::prefetch`]).
     call_times: WordMap<usize, TimeGrid>,
     /// Top-level start, end and step (ms); start == end and step 0 for instant queries.
@@ -628,12 +628,12 @@ impl<'q> Evaluator<'q> {
 
     /// The table of the call at address `key`: `None` if not looked at yet, `Some(None)` if
     /// it does not qualify for one.
-    pub(crate) fn grid_table(&self, key: usize) -> Option<Option<Arc<GridTable>>> {
+    pub(crate) fn grid_table(&self, key: usize) -> Option<Option<Arc<tables::Table>>> {
         self.grids.get(&key).cloned()
     }
 
     /// Records what [`Self::grid_table`] returns for `key`.
-    pub(crate) fn put_grid_table(&mut self, key: usize, table: Option<Arc<GridTable>>) {
+    pub(crate) fn put_grid_table(&mut self, key: usize, table: Option<Arc<tables::Table>>) {
         self.grids.insert(key, table);
     }
 

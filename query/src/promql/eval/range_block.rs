@@ -25,46 +25,40 @@ pub(crate) fn points(b: &HistBlock, r: Range<usize>) -> Vec<(i64, std::sync::Arc
         .collect()
 }
 
-/// `rate` (`is_rate`), `increase` or `delta` (not `is_counter`) over samples `r` of `b`:
-/// `Some(None)` with fewer than two samples, `None` when the window's layout changes or a
-/// counter reset happens in it (the caller takes the per-sample path). `metric` and `pos` name the series and
-/// the range argument in annotations.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn extrapolated(
-    ev: &mut Evaluator<'_>,
+/// What [`rated`] found in a window.
+pub(crate) enum Rated {
+    /// Fewer than two samples: no result.
+    Short,
+    /// The layout changes or a counter reset happens in the window: the per-sample path
+    /// decides.
+    PerSample,
+    /// The result, and whether the window's hints call for an annotation (a gauge
+    /// histogram in a counter function's window, or a counter one at either end of
+    /// `delta`'s).
+    Value(FloatHistogram, bool),
+}
+
+/// `rate` (`is_rate`), `increase` or `delta` (not `is_counter`) over samples `r` of `b`,
+/// without the evaluator: what [`extrapolated`] computes and whether it annotates.
+pub(crate) fn rated(
     b: &HistBlock,
     r: Range<usize>,
     w: Window,
     (is_counter, is_rate): (bool, bool),
-    metric: &str,
-    pos: &str,
-) -> Option<Option<FloatHistogram>> {
+) -> Rated {
     if r.len() < 2 {
-        return Some(None);
+        return Rated::Short;
     }
     let (first, last) = (r.start, r.end - 1);
-    if !b.one_layout(&r) {
-        return None;
-    }
-    if is_counter && b.reset_within(first, last) {
-        return None;
+    if !b.one_layout(&r) || (is_counter && b.reset_within(first, last)) {
+        return Rated::PerSample;
     }
     let gauge = |i: usize| b.hints[i] == ResetHint::Gauge;
-    if is_counter && r.clone().any(gauge) {
-        ev.annotate(
-            Annotation::NativeHistogramNotCounter {
-                metric: metric.to_string(),
-            },
-            pos,
-        );
-    } else if !is_counter && (!gauge(first) || !gauge(last)) {
-        ev.annotate(
-            Annotation::NativeHistogramNotGauge {
-                metric: metric.to_string(),
-            },
-            pos,
-        );
-    }
+    let note = if is_counter {
+        r.clone().any(gauge)
+    } else {
+        !gauge(first) || !gauge(last)
+    };
     // The last histogram minus the first, as `FloatHistogram::sub` computes it for one
     // layout, compacted.
     let mut h = b.difference(last, first);
@@ -76,5 +70,40 @@ pub(crate) fn extrapolated(
     };
     let factor = span.factor(w, h.count, is_counter, is_rate);
     h.mul(factor);
-    Some(Some(h))
+    Rated::Value(h, note)
+}
+
+/// The annotation [`Rated::Value`]'s flag stands for, on series `metric`.
+pub(crate) fn note(is_counter: bool, metric: &str) -> Annotation {
+    let metric = metric.to_string();
+    if is_counter {
+        Annotation::NativeHistogramNotCounter { metric }
+    } else {
+        Annotation::NativeHistogramNotGauge { metric }
+    }
+}
+
+/// `rate` (`is_rate`), `increase` or `delta` (not `is_counter`) over samples `r` of `b`:
+/// `Some(None)` with fewer than two samples, `None` when the window's layout changes or a
+/// counter reset happens in it (the caller takes the per-sample path). `metric` and `pos` name the series and
+/// the range argument in annotations.
+pub(crate) fn extrapolated(
+    ev: &mut Evaluator<'_>,
+    b: &HistBlock,
+    r: Range<usize>,
+    w: Window,
+    flags: (bool, bool),
+    metric: &str,
+    pos: &str,
+) -> Option<Option<FloatHistogram>> {
+    match rated(b, r, w, flags) {
+        Rated::Short => Some(None),
+        Rated::PerSample => None,
+        Rated::Value(h, noted) => {
+            if noted {
+                ev.annotate(note(flags.0, metric), pos);
+            }
+            Some(Some(h))
+        }
+    }
 }

@@ -246,6 +246,11 @@ impl HistBlock {
         self.ts.len()
     }
 
+    /// The most buckets (positive and negative) a sample holds.
+    pub(crate) fn widest(&self) -> usize {
+        self.segs.iter().map(|s| s.width).max().unwrap_or(0)
+    }
+
     /// Whether the block holds no sample (never, as built).
     pub fn is_empty(&self) -> bool {
         self.ts.is_empty()

@@ -55,93 +55,136 @@ impl Grid {
     }
 }
 
-/// Every step's values of one call.
+/// Every step's values of one call: floats, or (`eval/block_grid.rs`) histograms.
 #[derive(Debug)]
-pub(crate) struct GridTable {
+pub(crate) struct GridTable<V = f64> {
     pub(crate) grid: Grid,
     /// Where each step's entries start in `entries` (`steps + 1` items).
     offsets: Vec<usize>,
     /// (series index, value) of each step, by step, then by series index.
-    entries: Vec<(u32, f64)>,
+    entries: Vec<(u32, V)>,
     /// Samples in the windows of each step (for the samples limit).
     samples: Vec<usize>,
-    /// Series whose name a name-checking function notes, in the order a step-by-step
-    /// evaluation would meet them (by first step with a checked window, then index).
-    pub(crate) noted: Vec<usize>,
+    /// (step, series index) of the first window of each series a step-by-step evaluation
+    /// would note something about (a name-checking function's name note, a histogram
+    /// function's hint annotation), by step, then index: the step makes the note when it
+    /// reads its values, as a step-by-step evaluation would, in the same order.
+    noted: Vec<(usize, usize)>,
 }
 
-impl GridTable {
-    /// Bytes the table holds.
+impl<V> GridTable<V> {
+    /// Bytes the table holds (not counting what its values point to).
     pub(crate) fn bytes(&self) -> usize {
-        self.entries.capacity() * CELL_BYTES
-            + (self.offsets.capacity() + self.samples.capacity() + self.noted.capacity()) * 8
+        self.entries.capacity() * std::mem::size_of::<(u32, V)>()
+            + (self.offsets.capacity() + self.samples.capacity() + 2 * self.noted.capacity()) * 8
     }
 
     /// Step `k`'s (series index, value) pairs and its window samples.
-    pub(crate) fn at(&self, k: usize) -> (&[(u32, f64)], usize) {
+    pub(crate) fn at(&self, k: usize) -> (&[(u32, V)], usize) {
         (
             &self.entries[self.offsets[k]..self.offsets[k + 1]],
             self.samples[k],
         )
     }
+
+    /// The series step `k` notes (see `noted`), by index.
+    pub(crate) fn noted_at(&self, k: usize) -> impl Iterator<Item = usize> + '_ {
+        let a = self.noted.partition_point(|&(s, _)| s < k);
+        let e = self.noted.partition_point(|&(s, _)| s <= k);
+        self.noted[a..e].iter().map(|&(_, i)| i)
+    }
+
+    /// Every value, step by step.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.entries.iter().map(|(_, v)| v)
+    }
 }
 
 /// What one thread computed for a run of series.
-struct Part {
+pub(crate) struct Part<V = f64> {
     /// (step, value) of each series, concatenated; `ends[i]` is where series i's end.
-    values: Vec<(u32, f64)>,
-    ends: Vec<usize>,
-    samples: Vec<usize>,
-    /// (first step whose window the name check applies to, series index).
-    checks: Vec<(usize, usize)>,
+    pub(crate) values: Vec<(u32, V)>,
+    pub(crate) ends: Vec<usize>,
+    pub(crate) samples: Vec<usize>,
+    /// (first step whose window is noted, series index).
+    pub(crate) checks: Vec<(usize, usize)>,
+}
+
+impl<V> Part<V> {
+    /// An empty part for `series` series over `grid`.
+    pub(crate) fn new(series: usize, grid: Grid) -> Self {
+        Part {
+            values: Vec::new(),
+            ends: Vec::with_capacity(series),
+            samples: vec![0; grid.steps],
+            checks: Vec::new(),
+        }
+    }
 }
 
 /// Computes `f` over `series` at every step of `grid`.
 pub(crate) fn compute(series: &[SourceSeries], f: &RangeFn<'_>, grid: Grid) -> Result<GridTable> {
+    let parts = on_threads(
+        series,
+        |s| s.samples.len(),
+        PARALLEL_MIN_SAMPLES,
+        |run, first| compute_part(run, first, f, grid),
+    )?;
+    Ok(transpose(parts, grid))
+}
+
+/// `part` over runs of `series` of about equal `weight`, on up to [`MAX_THREADS`] threads
+/// (one when the weights add up to less than `min`), each run's part given the run and the
+/// index of its first series; the parts in series order.
+pub(crate) fn on_threads<V: Send>(
+    series: &[SourceSeries],
+    weight: impl Fn(&SourceSeries) -> usize,
+    min: usize,
+    part: impl Fn(&[SourceSeries], usize) -> Result<Part<V>> + Sync,
+) -> Result<Vec<Part<V>>> {
     if series.len() > u32::MAX as usize {
         return exec("too many series for one selector");
     }
-    let total: usize = series.iter().map(|s| s.samples.len()).sum();
-    let threads = if total < PARALLEL_MIN_SAMPLES {
+    let total: usize = series.iter().map(&weight).sum();
+    let threads = if total < min {
         1
     } else {
         std::thread::available_parallelism()
             .map_or(1, NonZeroUsize::get)
             .min(MAX_THREADS)
     };
-    let parts: Vec<Part> = if threads <= 1 {
-        vec![compute_part(series, 0, f, grid)?]
-    } else {
-        // Runs of about equal sample counts.
-        let per = total.div_ceil(threads);
-        let mut bounds = vec![0];
-        let mut acc = 0;
-        for (i, s) in series.iter().enumerate() {
-            acc += s.samples.len();
-            if acc >= per * bounds.len() && i + 1 < series.len() {
-                bounds.push(i + 1);
-            }
+    if threads <= 1 {
+        return Ok(vec![part(series, 0)?]);
+    }
+    // Runs of about equal weight.
+    let per = total.div_ceil(threads);
+    let mut bounds = vec![0];
+    let mut acc = 0;
+    for (i, s) in series.iter().enumerate() {
+        acc += weight(s);
+        if acc >= per * bounds.len() && i + 1 < series.len() {
+            bounds.push(i + 1);
         }
-        bounds.push(series.len());
-        bounds.dedup();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = bounds
-                .windows(2)
-                .map(|b| {
-                    let (lo, hi) = (b[0], b[1]);
-                    scope.spawn(move || compute_part(&series[lo..hi], lo, f, grid))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| match h.join() {
-                    Ok(r) => r,
-                    Err(p) => std::panic::resume_unwind(p),
-                })
-                .collect::<Result<Vec<Part>>>()
-        })?
-    };
-    Ok(transpose(parts, grid))
+    }
+    bounds.push(series.len());
+    bounds.dedup();
+    let part = &part;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|b| {
+                let (lo, hi) = (b[0], b[1]);
+                scope.spawn(move || part(&series[lo..hi], lo))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(r) => r,
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
 }
 
 /// Series `first..` (`series` is that run) at every step.
@@ -151,12 +194,7 @@ fn compute_part(
     f: &RangeFn<'_>,
     grid: Grid,
 ) -> Result<Part> {
-    let mut part = Part {
-        values: Vec::new(),
-        ends: Vec::with_capacity(series.len()),
-        samples: vec![0; grid.steps],
-        checks: Vec::new(),
-    };
+    let mut part = Part::new(series.len(), grid);
     let mut filtered = Vec::new();
     for (i, s) in series.iter().enumerate() {
         let samples: &[(i64, f64)] = if s.samples.iter().any(|p| is_stale_nan(p.1)) {
@@ -212,7 +250,7 @@ fn compute_part(
 }
 
 /// Turns per-series results into per-step ones.
-fn transpose(parts: Vec<Part>, grid: Grid) -> GridTable {
+pub(crate) fn transpose<V: Clone + Default>(parts: Vec<Part<V>>, grid: Grid) -> GridTable<V> {
     let mut samples = vec![0; grid.steps];
     let mut offsets = vec![0; grid.steps + 1];
     let mut checks = Vec::new();
@@ -229,12 +267,13 @@ fn transpose(parts: Vec<Part>, grid: Grid) -> GridTable {
         offsets[k + 1] += offsets[k];
     }
     let mut next = offsets.clone();
-    let mut entries = vec![(0u32, 0.0); offsets[grid.steps]];
+    let mut entries = vec![(0u32, V::default()); offsets[grid.steps]];
     let mut index = 0u32;
-    for p in &parts {
+    for p in parts {
+        let mut values = p.values.into_iter();
         let mut from = 0;
         for &end in &p.ends {
-            for &(k, v) in &p.values[from..end] {
+            for (k, v) in values.by_ref().take(end - from) {
                 entries[next[k as usize]] = (index, v);
                 next[k as usize] += 1;
             }
@@ -248,7 +287,7 @@ fn transpose(parts: Vec<Part>, grid: Grid) -> GridTable {
         offsets,
         entries,
         samples,
-        noted: checks.into_iter().map(|(_, i)| i).collect(),
+        noted: checks,
     }
 }
 
