@@ -214,8 +214,12 @@ fn build(
             .map(|b| b.widest())
             .max()
             .unwrap_or(0);
-        let most = series.len() * steps * (2 * grid::CELL_BYTES + histogram_bytes(widest));
-        if !reserve(ev, most)? {
+        let most = series
+            .len()
+            .saturating_mul(steps)
+            .saturating_mul(2 * grid::CELL_BYTES + histogram_bytes(widest));
+        // No larger than the largest float table, budget or not.
+        if most > grid::MAX_CELLS * 2 * grid::CELL_BYTES || !reserve(ev, most)? {
             return Ok(None);
         }
         let flags = (f.name != "delta", f.name == "rate");
