@@ -73,16 +73,19 @@ pub(crate) fn read_sets(
     keep: &(dyn Fn(&Read) -> bool + Sync),
     mut visit: impl FnMut(u32, SeriesId, Read),
 ) -> Result<()> {
-    let mut all: Vec<SeriesId> = plans
-        .iter()
-        .filter(|(f, _)| f.histograms_path().is_some())
-        .flat_map(|(_, ids)| ids.iter().copied())
-        .collect();
-    all.sort_unstable();
-    all.dedup();
+    let ids = || {
+        plans
+            .iter()
+            .filter(|(f, _)| f.has_histograms())
+            .flat_map(|(_, ids)| ids.iter().copied())
+    };
     let threads = read::threads_for(work(plans));
     if threads <= 1 {
-        return read_part(plans, &all, window, runs, &mut |rank, id, r| {
+        // One part: its first and last ids bound it.
+        let (Some(lo), Some(hi)) = (ids().min(), ids().max()) else {
+            return Ok(());
+        };
+        return read_part(plans, &[lo, hi], window, runs, &mut |rank, id, r| {
             if keep(&r) {
                 visit(rank, id, r);
                 true
@@ -91,6 +94,9 @@ pub(crate) fn read_sets(
             }
         });
     }
+    let mut all: Vec<SeriesId> = ids().collect();
+    all.sort_unstable();
+    all.dedup();
     let per = all.len().div_ceil(threads).max(1);
     let parts = read::on_threads(&all, per, |ids| {
         let mut got = Vec::new();
@@ -116,7 +122,7 @@ pub(crate) fn read_sets(
 fn work(plans: &[(&PartFile, Vec<SeriesId>)]) -> usize {
     plans
         .iter()
-        .filter(|(f, _)| f.histograms_path().is_some())
+        .filter(|(f, _)| f.has_histograms())
         .map(|(f, ids)| {
             let per = f.entry.histogram_bucket_rows / f.entry.histogram_rows.max(1);
             ids.len().saturating_mul(1 + per as usize)
@@ -124,8 +130,8 @@ fn work(plans: &[(&PartFile, Vec<SeriesId>)]) -> usize {
         .fold(0, usize::saturating_add)
 }
 
-/// [`read_sets`]' reads of the series `ids` (sorted, distinct) from every plan, handing each
-/// read to `visit`, which says whether it was kept.
+/// [`read_sets`]' reads of the series from `ids`' first to its last (sorted) from every
+/// plan, handing each read to `visit`, which says whether it was kept.
 fn read_part(
     plans: &[(&PartFile, Vec<SeriesId>)],
     ids: &[SeriesId],

@@ -284,6 +284,11 @@ impl PartFile {
         (!self.entry.exemplars.is_empty()).then(|| self.dir.join(&self.entry.exemplars))
     }
 
+    /// Whether the set has a native histograms file.
+    pub(crate) fn has_histograms(&self) -> bool {
+        !self.entry.histograms.is_empty()
+    }
+
     /// The native histograms file, when the set has one.
     pub(crate) fn histograms_path(&self) -> Option<PathBuf> {
         (!self.entry.histograms.is_empty()).then(|| self.dir.join(&self.entry.histograms))
