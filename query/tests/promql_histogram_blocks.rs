@@ -320,28 +320,44 @@ fn queries_over_blocks_answer_as_per_sample_histograms() {
         "nhcb",
         "count_over_time(expo[1m])",
     ];
-    for q in queries {
-        for step in [15_000, 60_000] {
-            let (a, b) = (run(false, q, step), run(true, q, step));
-            assert_eq!(format!("{:?}", a.value), format!("{:?}", b.value), "{q}");
-            assert_eq!((&a.warnings, &a.infos), (&b.warnings, &b.infos), "{q}");
-        }
-    }
+    assert_same(stored, &queries, 1_900_000, &[15_000, 60_000]);
     // The answers are not empty, and the annotations this data calls for are there.
     let r = run(true, "rate(expo[5m])", 60_000);
     assert!(format!("{:?}", r.value).contains("FloatHistogram"));
-    assert!(
-        r.warnings.iter().any(|w| w.contains("not a counter")),
-        "{r:?}"
-    );
+    assert!(noted(&r, "not a counter") > 0, "{r:?}");
     let r = run(true, "delta(nhcb[3m])", 60_000);
-    assert!(
-        r.infos
-            .iter()
-            .chain(&r.warnings)
-            .any(|w| w.contains("not a gauge")),
-        "{r:?}"
-    );
+    assert!(noted(&r, "not a gauge") > 0, "{r:?}");
+}
+
+/// Asserts that each of `queries` over `series` from 0 to `end` answers the same read one
+/// histogram per sample and as blocks, at each of `steps`: the values to the bit, the
+/// warnings and infos in order.
+fn assert_same(series: fn() -> Vec<Stored>, queries: &[&str], end: i64, steps: &[i64]) {
+    for q in queries {
+        for &step in steps {
+            let a = run_on(series(), false, q, end, step);
+            let b = run_on(series(), true, q, end, step);
+            assert_eq!(
+                format!("{:?}", a.value),
+                format!("{:?}", b.value),
+                "{q} {step}"
+            );
+            assert_eq!(
+                (&a.warnings, &a.infos),
+                (&b.warnings, &b.infos),
+                "{q} {step}"
+            );
+        }
+    }
+}
+
+/// How many of `r`'s annotations (warnings and infos) say `text`.
+fn noted(r: &QueryResult, text: &str) -> usize {
+    r.warnings
+        .iter()
+        .chain(&r.infos)
+        .filter(|w| w.contains(text))
+        .count()
 }
 
 /// 300 NHCB series of an hour, integer and float: counter resets, runs of gauge hints and
@@ -389,22 +405,7 @@ fn range_queries_over_many_blocks_answer_as_per_sample_histograms() {
         "sum_over_time(histogram_count(rate(wide[2m]))[10m:1m])",
     ];
     let end = 3_800_000;
-    for q in queries {
-        for step in [15_000, 45_000, 60_000] {
-            let a = run_on(wide(), false, q, end, step);
-            let b = run_on(wide(), true, q, end, step);
-            assert_eq!(
-                format!("{:?}", a.value),
-                format!("{:?}", b.value),
-                "{q} {step}"
-            );
-            assert_eq!(
-                (&a.warnings, &a.infos),
-                (&b.warnings, &b.infos),
-                "{q} {step}"
-            );
-        }
-    }
+    assert_same(wide, &queries, end, &[15_000, 45_000, 60_000]);
     // The answers hold histograms at every step, and the annotations this data calls for.
     let r = run_on(wide(), true, "rate(wide[5m])", end, 60_000);
     let text = format!("{:?}", r.value);
@@ -412,20 +413,14 @@ fn range_queries_over_many_blocks_answer_as_per_sample_histograms() {
         text.matches("FloatHistogram").count() > 300 * 40,
         "{text:.500}"
     );
-    let noted = r
-        .warnings
-        .iter()
-        .filter(|w| w.contains("not a counter"))
-        .count();
-    assert_eq!(noted, 1, "one metric name: {:?}", r.warnings);
-    let r = run_on(wide(), true, "delta(wide[2m])", end, 60_000);
-    assert!(
-        r.infos
-            .iter()
-            .chain(&r.warnings)
-            .any(|w| w.contains("not a gauge")),
-        "{r:?}"
+    assert_eq!(
+        noted(&r, "not a counter"),
+        1,
+        "one metric name: {:?}",
+        r.warnings
     );
+    let r = run_on(wide(), true, "delta(wide[2m])", end, 60_000);
+    assert!(noted(&r, "not a gauge") > 0, "{r:?}");
 }
 
 /// `hs` (one layout) as the engine's run of them.
