@@ -16,8 +16,8 @@ use super::range_hist::{self, HistWindow};
 use super::{Evaluator, duration_ms, offset_ms, unparen};
 use crate::promql::error::Result;
 use crate::promql::native::{FloatHistogram, HistBlock};
-use crate::promql::range::fns::{RangeFn, Window};
-use crate::promql::range::grid::{self, Grid, GridTable, Part};
+use crate::promql::range::fns::RangeFn;
+use crate::promql::range::grid::{self, Cursor, Grid, GridTable, Part};
 use crate::promql::source::SourceSeries;
 use crate::promql::value::{Labels, Sample};
 
@@ -104,7 +104,7 @@ pub(crate) fn from_grid(
         Table::Histograms(table) => {
             let (entries, n) = table.at(k);
             ev.count_samples(n)?;
-            let w = window(grid, k);
+            let (_, w) = grid.window(k);
             let mut pos: Option<String> = None;
             let mut noted = table.noted_at(k).peekable();
             let mut out = Vec::with_capacity(entries.len());
@@ -135,16 +135,6 @@ pub(crate) fn from_grid(
             }
             Ok(Some(out))
         }
-    }
-}
-
-/// Step `k`'s window.
-fn window(grid: Grid, k: usize) -> Window {
-    let end = grid.start + grid.step * k as i64 - grid.offset;
-    Window {
-        start: end - grid.range,
-        end,
-        range_ms: grid.range,
     }
 }
 
@@ -293,23 +283,16 @@ fn block_part(
 
 /// Block `b`'s (series `index`'s) windows at every step, into `part`.
 fn steps_of(part: &mut Part<Cell>, b: &HistBlock, index: usize, grid: Grid, flags: (bool, bool)) {
-    let ts = &b.ts;
-    let (mut a, mut e) = (0, 0);
+    let mut cursor = Cursor::default();
     let mut noted = false;
     for k in 0..grid.steps {
-        let w = window(grid, k);
-        while a < ts.len() && ts[a] <= w.start {
-            a += 1;
-        }
-        e = e.max(a);
-        while e < ts.len() && ts[e] <= w.end {
-            e += 1;
-        }
-        if a == e {
+        let (_, w) = grid.window(k);
+        let r = cursor.advance(&b.ts, |&t| t, w);
+        if r.is_empty() {
             continue;
         }
-        part.samples[k] += e - a;
-        match range_block::rated(b, a..e, w, flags) {
+        part.samples[k] += r.len();
+        match range_block::rated(b, r, w, flags) {
             Rated::Short => {}
             Rated::PerSample => part.values.push((k as u32, None)),
             Rated::Value(h, note) => {

@@ -11,6 +11,7 @@
 //! the table.
 
 use std::num::NonZeroUsize;
+use std::ops::Range;
 
 use super::fns::{RangeFn, Window};
 use crate::promql::error::{Result, exec};
@@ -43,6 +44,18 @@ pub(crate) struct Grid {
 }
 
 impl Grid {
+    /// Step `k`'s time and the window it reads.
+    pub(crate) fn window(&self, k: usize) -> (i64, Window) {
+        let t = self.start + self.step * k as i64;
+        let end = t - self.offset;
+        let w = Window {
+            start: end - self.range,
+            end,
+            range_ms: self.range,
+        };
+        (t, w)
+    }
+
     /// The index of the step at `t`, if `t` is one.
     pub(crate) fn index(&self, t: i64) -> Option<usize> {
         let d = t.checked_sub(self.start)?;
@@ -52,6 +65,33 @@ impl Grid {
         usize::try_from(d / self.step)
             .ok()
             .filter(|&k| k < self.steps)
+    }
+}
+
+/// Where a series' window stands, step after step: two indexes that only move forward.
+#[derive(Debug, Default)]
+pub(crate) struct Cursor {
+    a: usize,
+    b: usize,
+}
+
+impl Cursor {
+    /// The items of `items` (sorted by time `t`) in window `w`, which starts and ends no
+    /// earlier than the window of the previous call.
+    pub(crate) fn advance<T>(
+        &mut self,
+        items: &[T],
+        t: impl Fn(&T) -> i64,
+        w: Window,
+    ) -> Range<usize> {
+        while self.a < items.len() && t(&items[self.a]) <= w.start {
+            self.a += 1;
+        }
+        self.b = self.b.max(self.a);
+        while self.b < items.len() && t(&items[self.b]) <= w.end {
+            self.b += 1;
+        }
+        self.a..self.b
     }
 }
 
@@ -205,24 +245,10 @@ fn compute_part(
             &s.samples
         };
         let mut checked = false;
-        let (mut a, mut b) = (0, 0);
+        let mut cursor = Cursor::default();
         for k in 0..grid.steps {
-            let t = grid.start + grid.step * k as i64;
-            let end = t - grid.offset;
-            let start = end - grid.range;
-            while a < samples.len() && samples[a].0 <= start {
-                a += 1;
-            }
-            b = b.max(a);
-            while b < samples.len() && samples[b].0 <= end {
-                b += 1;
-            }
-            let pts = &samples[a..b];
-            let w = Window {
-                start,
-                end,
-                range_ms: grid.range,
-            };
+            let (t, w) = grid.window(k);
+            let pts = &samples[cursor.advance(samples, |p| p.0, w)];
             if !s.intervals.is_empty()
                 && let Some(v) = super::tiers::value(&s.intervals, f, w)
             {
