@@ -71,6 +71,16 @@ impl SnapshotFile {
         self.part.histograms_path()
     }
 
+    /// Every row of the set's histograms file (none without one) as batches of
+    /// [`crate::histograms_schema`], in file order: rows whose spans and custom bounds the
+    /// file stores once for a run of them (`docs/formats/partitions.md`) are given them.
+    pub fn histogram_rows_full(&self) -> Result<Vec<arrow::array::RecordBatch>> {
+        match self.part.histograms_path() {
+            Some(p) => crate::storage::histograms::repeat::read_full(&p),
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Path of the set's bucket file (`histogram_buckets-<B>.parquet`: one row per bucket
     /// of every histogram sample), if the set has one.
     pub fn histogram_buckets_path(&self) -> Option<PathBuf> {

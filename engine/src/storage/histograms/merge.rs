@@ -4,7 +4,8 @@
 //! Rows are copied column by column (`arrow::compute::interleave_record_batch`,
 //! `filter_record_batch`), never decoded into histograms, so neither depends on the
 //! columns beyond the sort keys (`series_id`, `ts`; the bucket file's `negative`,
-//! `bucket`). The merge of the histograms files decides which input wins each (series,
+//! `bucket`) and the histograms file's lists, which are read full and written with their
+//! repeats nulled again ([`super::repeat`]). The merge of the histograms files decides which input wins each (series,
 //! ts); the merge of the bucket files keeps a bucket row only from that input (a resent
 //! sample may have other buckets).
 
@@ -20,6 +21,7 @@ use arrow::compute::{filter_record_batch, interleave_record_batch};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
+use super::repeat::{Compact, Expand};
 use super::{buckets_schema, buckets_writer, histograms_schema, histograms_writer};
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io::{DurableWriter, WrittenBy, bad};
@@ -66,16 +68,20 @@ struct Output<'a> {
     by: WrittenBy,
     create: Create,
     writer: Option<DurableWriter>,
+    /// A histograms file's: its repeats nulled as they are written.
+    compact: Option<Compact>,
     done: Rewritten,
 }
 
 impl<'a> Output<'a> {
-    fn new(path: &'a Path, by: WrittenBy, create: Create) -> Self {
+    /// An output of full rows (`lists`: a histograms file, whose repeats are nulled).
+    fn new(path: &'a Path, by: WrittenBy, create: Create, lists: bool) -> Self {
         Self {
             path,
             by,
             create,
             writer: None,
+            compact: lists.then(Compact::default),
             done: Rewritten::new(),
         }
     }
@@ -94,7 +100,10 @@ impl<'a> Output<'a> {
             Some(w) => w,
             None => self.writer.insert((self.create)(self.path, self.by)?),
         };
-        w.write(batch)
+        match &mut self.compact {
+            Some(c) => w.write(&c.batch(batch, self.path)?),
+            None => w.write(batch),
+        }
     }
 
     fn finish(mut self) -> Result<Option<Rewritten>> {
@@ -122,6 +131,12 @@ fn ts_of<'b>(batch: &'b RecordBatch, path: &Path) -> Result<&'b TimestampMillise
         .ok_or_else(|| bad(path, "no Timestamp(ms) ts column"))
 }
 
+/// Whether files of `schema` are histograms files (with the list columns a row may repeat,
+/// [`super::repeat`]).
+fn has_lists(schema: &SchemaRef) -> bool {
+    schema.column_with_name("positive_spans").is_some()
+}
+
 fn open(path: &Path) -> Result<ParquetRecordBatchReader> {
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_owned(),
@@ -136,6 +151,8 @@ fn open(path: &Path) -> Result<ParquetRecordBatchReader> {
 /// keys, and its position.
 struct Cursor {
     reader: ParquetRecordBatchReader,
+    /// A histograms file's: its rows read full.
+    expand: Option<Expand>,
     path: PathBuf,
     batch: RecordBatch,
     pool: usize,
@@ -148,8 +165,10 @@ struct Cursor {
 
 impl Cursor {
     fn new(path: &Path, schema: SchemaRef) -> Result<Self> {
+        let lists = has_lists(&schema);
         Ok(Self {
             reader: open(path)?,
+            expand: lists.then(Expand::default),
             path: path.to_owned(),
             batch: RecordBatch::new_empty(schema),
             pool: 0,
@@ -166,7 +185,10 @@ impl Cursor {
             let Some(batch) = self.reader.next() else {
                 return Ok(false);
             };
-            let batch = batch.map_err(|e| bad(&self.path, e))?;
+            let mut batch = batch.map_err(|e| bad(&self.path, e))?;
+            if let Some(x) = &mut self.expand {
+                batch = x.batch(&batch, &self.path)?;
+            }
             self.ids = ids_of(&batch, &self.path)?.clone();
             self.ts = ts_of(&batch, &self.path)?.clone();
             self.side = match batch.column_by_name("bucket") {
@@ -319,7 +341,7 @@ fn merge(
         }
         cursors.push(c);
     }
-    let mut output = Output::new(out, by, create);
+    let mut output = Output::new(out, by, create, has_lists(&schema));
     let mut picks: Vec<(usize, usize)> = Vec::with_capacity(BATCH);
     let mut rows_in = 0u64;
     while let Some(Reverse((key, c_i))) = heap.pop() {
@@ -377,9 +399,16 @@ pub(crate) fn rewrite_files(
     by: WrittenBy,
     mut keep: impl FnMut(SeriesId, i64) -> bool,
 ) -> Result<Done> {
-    let histograms = rewrite(&input.histograms, out, by, histograms_writer, &mut keep)?;
+    let histograms = rewrite(
+        &input.histograms,
+        out,
+        by,
+        histograms_writer,
+        true,
+        &mut keep,
+    )?;
     let buckets = match &input.buckets {
-        Some(b) => rewrite(b, out_buckets, by, buckets_writer, &mut keep)?,
+        Some(b) => rewrite(b, out_buckets, by, buckets_writer, false, &mut keep)?,
         None => None,
     };
     Ok(Done {
@@ -388,19 +417,24 @@ pub(crate) fn rewrite_files(
     })
 }
 
-/// Copies the rows of `input` for which `keep(series_id, ts)` holds into `out`. `None`
-/// (and no file) if no row is kept.
+/// Copies the rows of `input` (`lists`: a histograms file) for which `keep(series_id,
+/// ts)` holds into `out`. `None` (and no file) if no row is kept.
 fn rewrite(
     input: &Path,
     out: &Path,
     by: WrittenBy,
     create: Create,
+    lists: bool,
     keep: &mut impl FnMut(SeriesId, i64) -> bool,
 ) -> Result<Option<Rewritten>> {
-    let mut output = Output::new(out, by, create);
+    let mut output = Output::new(out, by, create, lists);
+    let mut expand = lists.then(Expand::default);
     let mut rows_in = 0u64;
     for batch in open(input)? {
-        let batch = batch.map_err(|e| bad(input, e))?;
+        let mut batch = batch.map_err(|e| bad(input, e))?;
+        if let Some(x) = &mut expand {
+            batch = x.batch(&batch, input)?;
+        }
         rows_in += batch.num_rows() as u64;
         let (ids, ts) = (ids_of(&batch, input)?, ts_of(&batch, input)?);
         let mask: BooleanArray = ids

@@ -39,6 +39,7 @@ pub(crate) mod keys;
 pub(crate) mod merge;
 pub(crate) mod nullable;
 pub(crate) mod read;
+pub(crate) mod repeat;
 pub(crate) mod rows;
 pub(crate) mod tier;
 pub(crate) mod write;
@@ -186,9 +187,12 @@ fn props(schema: &SchemaRef, sorted: &[i32], page_rows: usize, by: WrittenBy) ->
 }
 
 /// Writer properties of a histograms file written by `by` (sorted by series_id, ts; pages
-/// of [`HISTOGRAMS_PAGE_ROWS`]).
+/// of [`HISTOGRAMS_PAGE_ROWS`]; its format version in the footer, [`repeat::VERSION_KEY`]).
 pub(crate) fn histograms_props(by: WrittenBy) -> WriterProperties {
-    props(&histograms_schema(), &[0, 1], HISTOGRAMS_PAGE_ROWS, by)
+    let p = props(&histograms_schema(), &[0, 1], HISTOGRAMS_PAGE_ROWS, by);
+    p.into_builder()
+        .set_key_value_metadata(Some(vec![repeat::version_entry()]))
+        .build()
 }
 
 /// Writer properties of a bucket file written by `by` (sorted by series_id, negative,
@@ -197,10 +201,10 @@ pub(crate) fn buckets_props(by: WrittenBy, page_rows: usize) -> WriterProperties
     props(&buckets_schema(), &[0, 2, 3, 1], page_rows, by)
 }
 
-/// A writer for a histograms file at `path` (batches from [`rows::RowsBuilder`], in
-/// (series_id, ts) order).
+/// A writer for a histograms file at `path`: batches of [`repeat::file_schema`] in
+/// (series_id, ts) order, their repeats nulled by a [`repeat::Compact`].
 pub(crate) fn histograms_writer(path: &Path, by: WrittenBy) -> Result<DurableWriter> {
-    DurableWriter::create(path, histograms_schema(), histograms_props(by))
+    DurableWriter::create(path, repeat::file_schema(), histograms_props(by))
 }
 
 /// A writer for a bucket file at `path` (batches from [`buckets::BucketsBuilder`], in

@@ -14,7 +14,8 @@ use parquet::arrow::arrow_reader::{
 
 use super::assemble::{assemble_series, fill_runs};
 use super::buckets::{BucketColumns, BucketRow};
-use super::rows::Columns;
+use super::repeat;
+use super::rows::{Columns, Lists, ListsAt};
 use crate::model::histogram::{Counts, Histogram, HistogramRun, HistogramSample, RunCounts};
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io::bad;
@@ -162,6 +163,9 @@ pub(crate) fn read_histograms_cached(
             visit(id, Read::Sample(s))
         })
     };
+    // The lists of the last series of the batch before, which its rows in the next may
+    // repeat ([`super::repeat`]).
+    let mut carry: Option<(SeriesId, Lists)> = None;
     for batch in reader {
         let batch = batch.map_err(|e| bad(path, e))?;
         stats.rows_decoded += batch.num_rows() as u64;
@@ -181,9 +185,15 @@ pub(crate) fn read_histograms_cached(
                 {
                     emit(&mut cursor, p, heads)?;
                 }
+                let mut at = lists_before(&c, (from, lo), id, &carry);
                 if pending.is_none() {
                     let p = if lo < hi {
-                        start_pending(&c, lo)?
+                        let first = if c.repeats(lo) {
+                            at
+                        } else {
+                            Some(ListsAt::Row(lo))
+                        };
+                        start_pending(&c, lo, first)?
                     } else {
                         Pending::Heads(Vec::new())
                     };
@@ -191,13 +201,17 @@ pub(crate) fn read_histograms_cached(
                 }
                 if let Some((_, p)) = &mut pending {
                     for i in lo..hi {
-                        add_row(&c, i, p)?;
+                        if !c.repeats(i) {
+                            at = Some(ListsAt::Row(i));
+                        }
+                        add_row(&c, i, at, p)?;
                     }
                 }
                 stats.samples += (hi - lo) as u64;
             }
             from = to;
         }
+        carry = carried(&c, id_col, carry)?;
     }
     if let Some((p, heads)) = pending.take() {
         emit(&mut cursor, p, heads)?;
@@ -208,18 +222,56 @@ pub(crate) fn read_histograms_cached(
     Ok(stats)
 }
 
-/// What a series' samples gather into, its first row being row `i`: runs (when the row
-/// is well formed), or histograms.
-fn start_pending(c: &Columns<'_>, i: usize) -> Result<Pending> {
-    Ok(match new_run(c, i)? {
+/// Where the lists of series `id`'s rows from row `lo` on stand before it (its rows in
+/// the batch start at `from`): its last row in `from..lo` with lists of its own, else the
+/// lists carried from the batch before when the series' rows open this batch.
+fn lists_before<'l>(
+    c: &Columns<'_>,
+    (from, lo): (usize, usize),
+    id: SeriesId,
+    carry: &'l Option<(SeriesId, Lists)>,
+) -> Option<ListsAt<'l>> {
+    (from..lo)
+        .rev()
+        .find(|&i| !c.repeats(i))
+        .map(ListsAt::Row)
+        .or(match carry {
+            Some((cid, l)) if from == 0 && *cid == id => Some(ListsAt::Carried(l)),
+            _ => None,
+        })
+}
+
+/// The lists the next batch's first rows may repeat: those of the last series of this
+/// batch (`ids`: its series column), from its last row with lists of its own or, when it
+/// has none here, still `carry`'s if the series was carried in.
+fn carried(
+    c: &Columns<'_>,
+    ids: &[SeriesId],
+    carry: Option<(SeriesId, Lists)>,
+) -> Result<Option<(SeriesId, Lists)>> {
+    let Some(&id) = ids.last() else {
+        return Ok(carry);
+    };
+    let first = ids.len() - ids.iter().rev().take_while(|&&x| x == id).count();
+    match (first..ids.len()).rev().find(|&i| !c.repeats(i)) {
+        Some(j) => Ok(Some((id, c.lists(j)?))),
+        None => Ok(carry.filter(|(cid, _)| first == 0 && *cid == id)),
+    }
+}
+
+/// What a series' samples gather into, its first row being row `i` (its lists at `at`):
+/// runs (when the row is well formed), or histograms.
+fn start_pending(c: &Columns<'_>, i: usize, at: Option<ListsAt<'_>>) -> Result<Pending> {
+    Ok(match new_run(c, i, at)? {
         Some(run) => Pending::Runs(vec![run]),
         None => Pending::Heads(Vec::new()),
     })
 }
 
-/// An empty run of row `i`'s layout; `None` if the row is not well formed.
-fn new_run(c: &Columns<'_>, i: usize) -> Result<Option<HistogramRun>> {
-    let layout = c.head(i)?;
+/// An empty run of row `i`'s layout (its lists at `at`); `None` if the row is not well
+/// formed.
+fn new_run(c: &Columns<'_>, i: usize, at: Option<ListsAt<'_>>) -> Result<Option<HistogramRun>> {
+    let layout = c.head(i, at)?;
     if !c.same_layout(i, &layout) {
         return Ok(None);
     }
@@ -244,10 +296,10 @@ fn new_run(c: &Columns<'_>, i: usize) -> Result<Option<HistogramRun>> {
     }))
 }
 
-/// Adds row `i` to `p`: to the last run while the row shares its layout, to a new run
-/// where the layout changes, or (a row not well formed turns the runs into histograms) as
-/// a histogram.
-fn add_row(c: &Columns<'_>, i: usize, p: &mut Pending) -> Result<()> {
+/// Adds row `i` (its lists at `at`) to `p`, which holds the previous row of its series if
+/// any: to the last run while the row shares its layout, to a new run where the layout
+/// changes, or (a row not well formed turns the runs into histograms) as a histogram.
+fn add_row(c: &Columns<'_>, i: usize, at: Option<ListsAt<'_>>, p: &mut Pending) -> Result<()> {
     if let Pending::Runs(runs) = p {
         if let Some(run) = runs.last_mut()
             && c.same_layout(i, &run.layout)
@@ -255,7 +307,7 @@ fn add_row(c: &Columns<'_>, i: usize, p: &mut Pending) -> Result<()> {
             c.append_to(i, run);
             return Ok(());
         }
-        if let Some(mut run) = new_run(c, i)? {
+        if let Some(mut run) = new_run(c, i, at)? {
             c.append_to(i, &mut run);
             runs.push(run);
             return Ok(());
@@ -264,7 +316,7 @@ fn add_row(c: &Columns<'_>, i: usize, p: &mut Pending) -> Result<()> {
         *p = Pending::Heads(heads);
     }
     if let Pending::Heads(heads) = p {
-        heads.push((c.ts.value(i), c.head(i)?));
+        heads.push((c.ts.value(i), c.head(i, at)?));
     }
     Ok(())
 }
@@ -346,6 +398,10 @@ const BUCKET_COUNTS: &[&str] = &["count", "count_float"];
 /// and pages that can hold a series of `w` in its range; `None` if none can. The footer
 /// and page index come from `meta` (loaded into it on first use). Of the columns named in
 /// `counts`, those all null in every row group read are left out ([`super::nullable`]).
+///
+/// A histograms file of version 2 that can hold a wanted row in range is then read by
+/// series only: a series' later rows may repeat the lists of its first
+/// ([`super::repeat`]), so its rows are read from the first.
 fn pruned(
     path: &Path,
     meta: &OnceLock<ArrowReaderMetadata>,
@@ -357,11 +413,25 @@ fn pruned(
         source,
     })?;
     let loaded = prune::metadata(&file, meta, path)?;
-    let groups = prune::row_groups(&loaded, w, path)?;
+    let mut groups = prune::row_groups(&loaded, w, path)?;
     if groups.is_empty() {
         return Ok(None);
     }
-    let selection = prune::page_selection(&loaded, &groups, w, path)?;
+    let mut selection = prune::page_selection(&loaded, &groups, w, path)?;
+    if selection.as_ref().is_some_and(|s| !s.selects_any()) {
+        return Ok(None);
+    }
+    if counts == HISTOGRAM_COUNTS && repeat::version(loaded.metadata().file_metadata(), path)? >= 2
+    {
+        // Some wanted row is in range: read its series whole.
+        let whole = Wanted {
+            ids: w.ids,
+            start: i64::MIN,
+            end: i64::MAX,
+        };
+        groups = prune::row_groups(&loaded, &whole, path)?;
+        selection = prune::page_selection(&loaded, &groups, &whole, path)?;
+    }
     let projection = super::nullable::projection(&loaded, &groups, counts);
     let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, loaded)
         .with_row_groups(groups)
@@ -370,9 +440,6 @@ fn pruned(
         builder = builder.with_projection(mask);
     }
     if let Some(selection) = selection {
-        if !selection.selects_any() {
-            return Ok(None);
-        }
         builder = builder.with_row_selection(selection);
     }
     builder.build().map(Some).map_err(|e| bad(path, e))

@@ -219,14 +219,16 @@ pub(crate) struct Columns<'a> {
 
 /// A list column of spans, its child arrays typed once for the whole batch (a row's spans
 /// are read from the slices, without slicing arrays per row).
-struct SpanList<'a> {
+pub(crate) struct SpanList<'a> {
     offsets: &'a [i32],
     offs: &'a [i32],
     lens: &'a [u32],
+    /// Null rows: repeats ([`super::repeat`]).
+    nulls: Option<&'a NullBuffer>,
 }
 
 impl<'a> SpanList<'a> {
-    fn of(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<Self> {
+    pub(crate) fn of(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<Self> {
         let list: &ListArray = col(batch, name, path)?;
         let mistyped = || {
             bad(
@@ -248,11 +250,17 @@ impl<'a> SpanList<'a> {
             offsets: list.value_offsets(),
             offs: offs.values(),
             lens: lens.values(),
+            nulls: list.nulls(),
         })
     }
 
+    /// Whether row `i` is null.
+    pub(crate) fn is_null(&self, i: usize) -> bool {
+        self.nulls.is_some_and(|n| n.is_null(i))
+    }
+
     /// Row `i`'s (offset, length) slices; `None` past the child arrays (a damaged file).
-    fn row(&self, i: usize) -> Option<(&'a [i32], &'a [u32])> {
+    pub(crate) fn row(&self, i: usize) -> Option<(&'a [i32], &'a [u32])> {
         let (a, b) = (
             *self.offsets.get(i)? as usize,
             *self.offsets.get(i + 1)? as usize,
@@ -262,13 +270,13 @@ impl<'a> SpanList<'a> {
 }
 
 /// A nullable list column of f64, typed once for the whole batch.
-struct FloatList<'a> {
+pub(crate) struct FloatList<'a> {
     list: &'a ListArray,
     values: &'a [f64],
 }
 
 impl<'a> FloatList<'a> {
-    fn of(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<Self> {
+    pub(crate) fn of(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<Self> {
         let list: &ListArray = col(batch, name, path)?;
         let values = list
             .values()
@@ -282,7 +290,7 @@ impl<'a> FloatList<'a> {
     }
 
     /// Row `i`'s values (`Some(&[])` for a null row); `None` past the child array.
-    fn row(&self, i: usize) -> Option<&'a [f64]> {
+    pub(crate) fn row(&self, i: usize) -> Option<&'a [f64]> {
         if self.list.is_null(i) {
             return Some(&[]);
         }
@@ -290,6 +298,38 @@ impl<'a> FloatList<'a> {
         let (a, b) = (*o.get(i)? as usize, *o.get(i + 1)? as usize);
         self.values.get(a..b)
     }
+
+    /// Whether row `i` and `other`'s row `j` are both null, or both hold the same values
+    /// to the bit.
+    pub(crate) fn same(&self, i: usize, other: &FloatList<'_>, j: usize) -> bool {
+        match (self.list.is_null(i), other.list.is_null(j)) {
+            (true, true) => true,
+            (false, false) => match (self.row(i), other.row(j)) {
+                (Some(a), Some(b)) => {
+                    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// A row's spans and custom bounds, owned: the lists a batch's first rows repeat when the
+/// row they repeat was in the batch before ([`super::repeat`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Lists {
+    pub(crate) positive: Vec<Span>,
+    pub(crate) negative: Vec<Span>,
+    pub(crate) custom: Vec<f64>,
+}
+
+/// Where a row's lists are: in a row of the batch (itself, or the row it repeats), or
+/// carried over from the batch before.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ListsAt<'l> {
+    Row(usize),
+    Carried(&'l Lists),
 }
 
 fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a T> {
@@ -337,6 +377,35 @@ impl<'a> Columns<'a> {
         )
     }
 
+    /// Whether row `i` repeats the lists of the previous row of its series (its lists are
+    /// null, [`super::repeat`]).
+    pub(crate) fn repeats(&self, i: usize) -> bool {
+        self.positive_spans.is_null(i)
+    }
+
+    /// Row `i`'s own lists (the row must not repeat).
+    pub(crate) fn lists(&self, i: usize) -> Result<Lists> {
+        Ok(Lists {
+            positive: self.spans(&self.positive_spans, i)?,
+            negative: self.spans(&self.negative_spans, i)?,
+            custom: self
+                .custom_values
+                .row(i)
+                .ok_or_else(|| self.damaged(i, "custom_values offsets outside the values"))?
+                .to_vec(),
+        })
+    }
+
+    /// The lists of row `i`, at `at`; `None` (a repeat row with no earlier row of its
+    /// series) is an error naming row `i`.
+    pub(crate) fn lists_at(&self, i: usize, at: Option<ListsAt<'_>>) -> Result<Lists> {
+        match at {
+            Some(ListsAt::Row(j)) => self.lists(j),
+            Some(ListsAt::Carried(l)) => Ok(l.clone()),
+            None => Err(self.damaged(i, "repeats the lists of no earlier row of its series")),
+        }
+    }
+
     fn spans(&self, list: &SpanList<'_>, i: usize) -> Result<Vec<Span>> {
         let (offs, lens) = list
             .row(i)
@@ -349,8 +418,9 @@ impl<'a> Columns<'a> {
     }
 
     /// Row `i`'s histogram without its bucket counts: the bucket lists are empty, to be
-    /// filled from the bucket file ([`super::assemble`]).
-    pub(crate) fn head(&self, i: usize) -> Result<Histogram> {
+    /// filled from the bucket file ([`super::assemble`]); its spans and bounds are those at
+    /// `at` (row `i` itself unless it repeats).
+    pub(crate) fn head(&self, i: usize, at: Option<ListsAt<'_>>) -> Result<Histogram> {
         let reset_hint = ResetHint::from_u8(self.reset_hint.value(i))
             .ok_or_else(|| self.damaged(i, "reset_hint is not 0..=3"))?;
         let counts = if !self.count_int.is_null(i) {
@@ -374,18 +444,15 @@ impl<'a> Columns<'a> {
                 negative: Vec::new(),
             }
         };
+        let lists = self.lists_at(i, at)?;
         Ok(Histogram {
             schema: i32::from(self.schema.value(i)),
             zero_threshold: self.zero_threshold.value(i),
             sum: self.sum.value(i),
             reset_hint,
-            positive_spans: self.spans(&self.positive_spans, i)?,
-            negative_spans: self.spans(&self.negative_spans, i)?,
-            custom_values: self
-                .custom_values
-                .row(i)
-                .ok_or_else(|| self.damaged(i, "custom_values offsets outside the values"))?
-                .to_vec(),
+            positive_spans: lists.positive,
+            negative_spans: lists.negative,
+            custom_values: lists.custom,
             counts,
         })
     }
@@ -394,7 +461,9 @@ impl<'a> Columns<'a> {
 impl Columns<'_> {
     /// Whether row `i` is a well-formed histogram of `layout`'s layout: its schema, zero
     /// threshold (to the bit), spans, custom bounds and kind of counts, with a valid hint.
-    /// Compared in place, without building the row's histogram.
+    /// Compared in place, without building the row's histogram. A repeat row's lists are
+    /// taken to be `layout`'s: the caller holds the previous row of its series in a run of
+    /// `layout`.
     pub(crate) fn same_layout(&self, i: usize, layout: &Histogram) -> bool {
         let int = matches!(layout.counts, Counts::Int { .. });
         let counts_ok = if int {
@@ -413,10 +482,14 @@ impl Columns<'_> {
                         .all(|(s, (&o, &l))| s.offset == o && s.length == l)
             })
         };
-        counts_ok
+        let scalars = counts_ok
             && self.reset_hint.value(i) <= 3
             && i32::from(self.schema.value(i)) == layout.schema
-            && self.zero_threshold.value(i).to_bits() == layout.zero_threshold.to_bits()
+            && self.zero_threshold.value(i).to_bits() == layout.zero_threshold.to_bits();
+        if self.repeats(i) {
+            return scalars && self.negative_spans.is_null(i) && self.custom_values.list.is_null(i);
+        }
+        scalars
             && spans_eq(&self.positive_spans, &layout.positive_spans)
             && spans_eq(&self.negative_spans, &layout.negative_spans)
             && self
@@ -446,10 +519,20 @@ impl Columns<'_> {
 }
 
 /// Every row of `batch` as (series id, ts, histogram without bucket counts), in batch
-/// order.
+/// order; a repeat row takes the lists of the row it repeats, which must be in the batch.
 pub(crate) fn decode(batch: &RecordBatch, path: &Path) -> Result<Vec<(SeriesId, i64, Histogram)>> {
     let c = Columns::of(batch, path)?;
+    let mut at: Option<(SeriesId, usize)> = None;
     (0..batch.num_rows())
-        .map(|i| Ok((c.ids.value(i), c.ts.value(i), c.head(i)?)))
+        .map(|i| {
+            let id = c.ids.value(i);
+            if !c.repeats(i) {
+                at = Some((id, i));
+            } else if at.is_some_and(|(a, _)| a != id) {
+                at = None;
+            }
+            let src = at.map(|(_, j)| ListsAt::Row(j));
+            Ok((id, c.ts.value(i), c.head(i, src)?))
+        })
         .collect()
 }

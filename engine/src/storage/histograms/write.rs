@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::buckets::{BucketRow, BucketsBuilder, rows_of};
+use super::repeat::Compact;
 use super::rows::RowsBuilder;
 use super::{buckets_writer, histograms_writer};
 use crate::Result;
@@ -48,6 +49,7 @@ pub(crate) fn write_runs(
     let mut w = histograms_writer(path, by)?;
     let mut bw: Option<DurableWriter> = None;
     let mut b = RowsBuilder::new();
+    let mut compact = Compact::default();
     let mut bb = BucketsBuilder::default();
     let mut series_rows: Vec<BucketRow> = Vec::new();
     for &(id, run) in runs {
@@ -57,7 +59,7 @@ pub(crate) fn write_runs(
             rows_of(id, s.ts, &s.h, &mut series_rows)?;
             if b.len() >= BATCH_ROWS || b.values() >= BATCH_VALUES {
                 done.rows += b.len() as u64;
-                w.write(&b.finish()?)?;
+                w.write(&compact.batch(&b.finish()?, path)?)?;
             }
         }
         // Stable: each bucket's rows stay in time order.
@@ -71,7 +73,7 @@ pub(crate) fn write_runs(
     }
     if !b.is_empty() {
         done.rows += b.len() as u64;
-        w.write(&b.finish()?)?;
+        w.write(&compact.batch(&b.finish()?, path)?)?;
     }
     if bb.len() > 0 {
         write_buckets(&mut bw, &mut bb, buckets_path, by, &mut done)?;

@@ -21,6 +21,7 @@ use crate::storage::parquet_io::{WrittenBy, open_batches};
 mod broken;
 mod python;
 mod reassembly;
+mod repeats;
 mod size;
 
 /// Prometheus's stale marker (`model/value.StaleNaN`).
@@ -208,8 +209,8 @@ fn write(files: &mut Input, by: WrittenBy, runs: &[(SeriesId, Vec<HistogramSampl
 /// Every series id of a histograms file.
 fn ids_in(path: &Path) -> Vec<SeriesId> {
     let mut ids = Vec::new();
-    for b in open_batches(path).expect("open") {
-        for (id, _, _) in decode(&b.expect("batch"), path).expect("decode") {
+    for b in super::repeat::read_full(path).expect("read") {
+        for (id, _, _) in decode(&b, path).expect("decode") {
             if ids.last() != Some(&id) {
                 ids.push(id);
             }
@@ -367,7 +368,11 @@ fn the_files_declare_their_schema_encodings_and_sort_order() {
     let (sorting, page_index, fields) = layout(h);
     assert_eq!(sorting, [0, 1]);
     assert!(page_index);
-    assert_eq!(&fields, histograms_schema().fields());
+    assert_eq!(&fields, super::repeat::file_schema().fields());
+    let file = std::fs::File::open(h).expect("open");
+    let footer = parquet::file::reader::SerializedFileReader::new(file).expect("footer");
+    let meta = parquet::file::reader::FileReader::metadata(&footer).file_metadata();
+    assert_eq!(super::repeat::version(meta, h).expect("version"), 2);
     assert!(
         !fields
             .iter()

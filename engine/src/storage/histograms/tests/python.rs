@@ -1,6 +1,7 @@
 //! Histograms and bucket files are plain Parquet: pyarrow and DuckDB (the real ones, from
-//! PyPI) read their schemas, rows and spans as written, and a SQL join of the two on
-//! (series_id, ts) gives each sample's bucket counts.
+//! PyPI) read their schemas, rows and spans as written (a row repeating the lists of the
+//! row before it has them null, and both fill them in as `docs/formats/partitions.md`
+//! shows), and a SQL join of the two on (series_id, ts) gives each sample's bucket counts.
 //!
 //! They run in the `python3` found on PATH, as in `engine/tests/duckdb_reads_partitions.rs`:
 //! `.ci/test.sh` installs both in the virtualenv `$CARGO_TARGET_DIR/venv` and puts it first
@@ -18,8 +19,22 @@ h, b = sys.argv[1], sys.argv[2]
 t, tb = pq.read_table(h), pq.read_table(b)
 bits = lambda v: struct.unpack('<Q', struct.pack('<d', v))[0]
 fb = lambda l: None if l is None else [bits(v) for v in l]
-first = [r for r in t.to_pylist() if r["series_id"] == 10][:5]
+rows, prev, repeats = t.to_pylist(), {}, 0
+for r in rows:
+    if r["positive_spans"] is None:
+        repeats += 1
+        r["positive_spans"], r["negative_spans"], r["custom_values"] = prev[r["series_id"]]
+    prev[r["series_id"]] = (r["positive_spans"], r["negative_spans"], r["custom_values"])
+first = [r for r in rows if r["series_id"] == 10][:5]
 con = duckdb.connect()
+filled = con.execute(f"""
+    WITH g AS (SELECT *, count(positive_spans) OVER (PARTITION BY series_id ORDER BY ts) AS layout
+               FROM read_parquet('{h}'))
+    SELECT first_value(positive_spans) OVER w, first_value(custom_values) OVER w
+    FROM g WHERE series_id = 10
+    WINDOW w AS (PARTITION BY series_id, layout ORDER BY ts)
+    ORDER BY ts LIMIT 5
+""").fetchall()
 joined = con.execute(f"""
     SELECT epoch_ms(h.ts), b.negative, b.bucket, b.count
     FROM read_parquet('{h}') h JOIN read_parquet('{b}') b USING (series_id, ts)
@@ -36,6 +51,8 @@ print(json.dumps({
     "pyarrow_first": [[r["schema"], r["reset_hint"], bits(r["sum"]), r["count_int"],
                        fb(r["custom_values"]),
                        [[s["offset"], s["length"]] for s in r["positive_spans"]]] for r in first],
+    "duckdb_first": [[fb(c), [[s["offset"], s["length"]] for s in p]] for p, c in filled],
+    "repeats": repeats,
     "duckdb_join": [list(r) for r in joined],
     "duckdb_counts": [n, floats, bn, bint, bfloat],
 }))
@@ -77,8 +94,8 @@ fn pyarrow_and_duckdb_read_both_files_and_join_them() {
         ["count_float", "double", true],
         ["zero_count_int", "uint64", true],
         ["zero_count_float", "double", true],
-        ["positive_spans", spans, false],
-        ["negative_spans", spans, false],
+        ["positive_spans", spans, true],
+        ["negative_spans", spans, true],
         ["custom_values", list("double"), true],
     ]);
     assert_eq!(got["schema"], want_schema);
@@ -139,6 +156,28 @@ fn pyarrow_and_duckdb_read_both_files_and_join_them() {
         })
         .collect();
     assert_eq!(got["pyarrow_first"], serde_json::json!(want_py));
+    let want_duck: Vec<_> = want_py
+        .iter()
+        .map(|r| serde_json::json!([r[4], r[5]]))
+        .collect();
+    assert_eq!(got["duckdb_first"], serde_json::json!(want_duck));
+    // Rows whose lists are those of the row before in their series are stored as repeats.
+    let repeats: usize = runs
+        .iter()
+        .map(|(_, s)| {
+            s.windows(2)
+                .filter(|w| {
+                    let lists = |h: &Histogram| {
+                        let bits: Vec<u64> = h.custom_values.iter().map(|v| v.to_bits()).collect();
+                        (h.positive_spans.clone(), h.negative_spans.clone(), bits)
+                    };
+                    lists(&w[0].h) == lists(&w[1].h)
+                })
+                .count()
+        })
+        .sum();
+    assert!(repeats > 40, "{repeats}");
+    assert_eq!(got["repeats"], serde_json::json!(repeats));
 
     // Series 20's samples at 1,000, 16,000 and 31,000 are int_h(2), int_h(3), int_h(4):
     // spans (-2, 3), (4, 2) cover positive buckets -2, -1, 0, 5, 6 (the second span starts

@@ -47,10 +47,13 @@ fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
 fn sources(snap: &Snapshot, with_buckets: bool) -> Result<Vec<Source>> {
     let mut out = Vec::new();
     for f in &snap.files {
-        let Some(rows_path) = f.histograms_path() else {
+        if f.histograms_path().is_none() {
             continue;
-        };
-        let rows = read_parquet(&rows_path)?;
+        }
+        // Full rows: a file stores a run's spans and bounds once.
+        let rows = f
+            .histogram_rows_full()
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let buckets = match f.histogram_buckets_path() {
             Some(p) if with_buckets => read_parquet(&p)?,
             _ => Vec::new(),
