@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::buckets::BucketRow;
 use crate::Result;
-use crate::model::histogram::{Counts, Histogram, HistogramRun, HistogramSample, RunCounts, Span};
+use crate::model::histogram::{Counts, Histogram, HistogramSample, Span};
 use crate::model::series::SeriesId;
 use crate::storage::parquet_io::bad;
 
@@ -62,81 +62,6 @@ pub(crate) fn assemble_series(
         visit(id, HistogramSample { ts, h: Arc::new(h) });
     }
     Ok(())
-}
-
-/// Fills `runs` (one series' runs in time order, their samples' columns without bucket
-/// counts) with their bucket counts from `rows` (sorted by negative, bucket, ts): true when
-/// the rows are exactly, for each run and each bucket its layout covers, one row at each
-/// of the run's times with a count of the run's kind; false (the runs' buckets then partly filled) for anything else, which the per-sample
-/// walk then places or reports.
-pub(crate) fn fill_runs(runs: &mut [HistogramRun], rows: &[BucketRow]) -> bool {
-    // The rows of each (negative, bucket), in key order.
-    let mut groups: Vec<((bool, i32), std::ops::Range<usize>)> = Vec::new();
-    for (i, r) in rows.iter().enumerate() {
-        match groups.last_mut() {
-            Some((k, g)) if *k == (r.negative, r.bucket) => g.end = i + 1,
-            _ => groups.push(((r.negative, r.bucket), i..i + 1)),
-        }
-    }
-    let mut used = 0;
-    for run in runs.iter_mut() {
-        let (Some(pos), Some(neg)) = (
-            super::buckets::indexes(&run.layout.positive_spans),
-            super::buckets::indexes(&run.layout.negative_spans),
-        ) else {
-            return false;
-        };
-        let (n, width) = (run.len(), pos.len() + neg.len());
-        let (Some(&first), Some(&last)) = (run.ts.first(), run.ts.last()) else {
-            return false;
-        };
-        let sides = pos
-            .iter()
-            .map(|&b| (false, b))
-            .chain(neg.iter().map(|&b| (true, b)));
-        let int = matches!(run.counts, RunCounts::Int { .. });
-        match &mut run.counts {
-            RunCounts::Int { buckets, .. } => buckets.resize(n * width, 0),
-            RunCounts::Float { buckets, .. } => buckets.resize(n * width, 0.0),
-        }
-        for (k, key) in sides.enumerate() {
-            let Ok(g) = groups.binary_search_by_key(&key, |(k, _)| *k) else {
-                return false;
-            };
-            let group = &rows[groups[g].1.clone()];
-            let a = group.partition_point(|r| r.ts < first);
-            let b = group.partition_point(|r| r.ts <= last);
-            let mine = &group[a..b];
-            let fits = mine.len() == n
-                && mine.iter().zip(&run.ts).all(|(r, ts)| {
-                    r.ts == *ts
-                        && if int {
-                            r.count.is_some()
-                        } else {
-                            r.count_float.is_some()
-                        }
-                });
-            if !fits {
-                return false;
-            }
-            used += n;
-            // Bucket by bucket in the file, sample by sample in the run.
-            match &mut run.counts {
-                RunCounts::Int { buckets, .. } => {
-                    for (j, r) in mine.iter().enumerate() {
-                        buckets[j * width + k] = r.count.unwrap_or_default();
-                    }
-                }
-                RunCounts::Float { buckets, .. } => {
-                    for (j, r) in mine.iter().enumerate() {
-                        buckets[j * width + k] = r.count_float.unwrap_or_default();
-                    }
-                }
-            }
-        }
-    }
-    // No row left over: each was one run's (a run's rows are its times only).
-    used == rows.len()
 }
 
 fn fail(path: &Path, id: SeriesId, ts: i64, what: &str) -> crate::Error {

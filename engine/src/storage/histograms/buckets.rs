@@ -175,10 +175,10 @@ impl BucketsBuilder {
 pub(crate) struct BucketColumns<'a> {
     pub(crate) ids: &'a UInt64Array,
     pub(crate) ts: &'a TimestampMillisecondArray,
-    negative: &'a BooleanArray,
-    bucket: &'a Int32Array,
-    count: Nullable<'a, UInt64Type>,
-    count_float: Nullable<'a, Float64Type>,
+    pub(crate) negative: &'a BooleanArray,
+    pub(crate) bucket: &'a Int32Array,
+    pub(crate) count: Nullable<'a, UInt64Type>,
+    pub(crate) count_float: Nullable<'a, Float64Type>,
 }
 
 fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a T> {
@@ -199,35 +199,5 @@ impl<'a> BucketColumns<'a> {
             count: Nullable::of(batch, "count", "bucket", path)?,
             count_float: Nullable::of(batch, "count_float", "bucket", path)?,
         })
-    }
-
-    /// Appends the rows of `run` (one series') with ts in `[start, end]` to `out`; the
-    /// count columns' nulls are looked at only when a column has some.
-    pub(crate) fn rows_in(
-        &self,
-        run: std::ops::Range<usize>,
-        (start, end): (i64, i64),
-        out: &mut Vec<BucketRow>,
-    ) {
-        let (ts, negative, bucket) = (
-            self.ts.values(),
-            self.negative.values(),
-            self.bucket.values(),
-        );
-        let (count, count_float) = (self.count.values(), self.count_float.values());
-        let (ints, floats) = (self.count.no_nulls(), self.count_float.no_nulls());
-        for i in run {
-            let t = ts[i];
-            if t < start || t > end {
-                continue;
-            }
-            out.push(BucketRow {
-                ts: t,
-                negative: negative.value(i),
-                bucket: bucket[i],
-                count: (ints || !self.count.is_null(i)).then(|| count[i]),
-                count_float: (floats || !self.count_float.is_null(i)).then(|| count_float[i]),
-            });
-        }
     }
 }

@@ -35,6 +35,7 @@ use crate::storage::parquet_io::{DurableWriter, WrittenBy};
 
 pub(crate) mod assemble;
 pub(crate) mod buckets;
+pub(crate) mod gathered;
 pub(crate) mod keys;
 pub(crate) mod merge;
 pub(crate) mod nullable;

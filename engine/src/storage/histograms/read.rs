@@ -12,8 +12,9 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 
-use super::assemble::{assemble_series, fill_runs};
-use super::buckets::{BucketColumns, BucketRow};
+use super::assemble::assemble_series;
+use super::buckets::BucketColumns;
+use super::gathered::Gathered;
 use super::repeat;
 use super::rows::{Columns, Lists, ListsAt};
 use crate::model::histogram::{Counts, Histogram, HistogramRun, HistogramSample, RunCounts};
@@ -135,18 +136,14 @@ pub(crate) fn read_histograms_cached(
         decoded: 0,
     };
     let mut pending: Option<(SeriesId, Pending)> = None;
-    let mut rows: Vec<BucketRow> = Vec::new();
+    let mut rows = Gathered::default();
     let mut emit = |cursor: &mut Cursor, id: SeriesId, p: Pending| {
         rows.clear();
         cursor.take(Some(id), ids, start, end, &mut rows)?;
         let heads = match p {
             Pending::Heads(h) => h,
             Pending::Runs(mut runs) => {
-                let key = |r: &BucketRow| (r.negative, r.bucket, r.ts);
-                if !rows.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
-                    rows.sort_by_key(key);
-                }
-                if fill_runs(&mut runs, &rows) {
+                if rows.fill_runs(&mut runs) {
                     for run in runs {
                         if want_runs {
                             visit(id, Read::Run(Box::new(run)));
@@ -159,7 +156,7 @@ pub(crate) fn read_histograms_cached(
                 Pending::Runs(runs).into_heads()
             }
         };
-        assemble_series(id, heads, &mut rows, &cursor.path, &mut |id, s| {
+        assemble_series(id, heads, &mut rows.rows(), &cursor.path, &mut |id, s| {
             visit(id, Read::Sample(s))
         })
     };
@@ -341,7 +338,7 @@ impl Cursor {
         ids: &[SeriesId],
         start: i64,
         end: i64,
-        out: &mut Vec<BucketRow>,
+        out: &mut Gathered,
     ) -> Result<()> {
         loop {
             if self.pos >= self.batch.num_rows() {
@@ -368,7 +365,7 @@ impl Cursor {
                 let run = self.pos..to;
                 self.pos = to;
                 if Some(rid) == id {
-                    c.rows_in(run, (start, end), out);
+                    out.take(&c, run, (start, end));
                 } else if ids.binary_search(&rid).is_ok()
                     && let Some(t) = ts_col[run].iter().find(|&&t| t >= start && t <= end)
                 {
