@@ -14,6 +14,14 @@ const INT: u8 = 1;
 /// A float count is set.
 const FLOAT: u8 = 2;
 
+/// Appends `values[rows]` to `out`, or as many zeros when the column was left out.
+fn copy<T: Copy + Default>(out: &mut Vec<T>, values: &[T], rows: Range<usize>) {
+    match values.get(rows.clone()) {
+        Some(v) => out.extend_from_slice(v),
+        None => out.resize(out.len() + rows.len(), T::default()),
+    }
+}
+
 /// One series' bucket rows in a time range, column by column.
 #[derive(Debug, Default)]
 pub(crate) struct Gathered {
@@ -45,7 +53,8 @@ impl Gathered {
     }
 
     /// Appends the rows `run` of `c` (one series', in file order) with ts in
-    /// `[start, end]`.
+    /// `[start, end]`. A bucket's rows all in the range (the common case) are copied as
+    /// slices.
     pub(crate) fn take(
         &mut self,
         c: &BucketColumns<'_>,
@@ -55,33 +64,47 @@ impl Gathered {
         if self.ts.is_empty() {
             self.ordered = true;
         }
-        let (ts, negative, bucket) = (c.ts.values(), c.negative, c.bucket.values());
-        let (count, count_float) = (c.count.values(), c.count_float.values());
-        let (ints, floats) = (c.count.no_nulls(), c.count_float.no_nulls());
+        let (ts, bucket) = (c.ts.values(), c.bucket.values());
+        let negative = c.negative.values();
+        // Every row's kind, when no column has a null in some rows only.
+        let kind = |col: bool, present: bool, flag: u8| match (col, present) {
+            (true, _) => Some(flag),
+            (false, false) => Some(0),
+            (false, true) => None,
+        };
+        let uniform = match (
+            kind(c.count.no_nulls(), !c.count.is_absent(), INT),
+            kind(c.count_float.no_nulls(), !c.count_float.is_absent(), FLOAT),
+        ) {
+            (Some(a), Some(b)) => Some(a | b),
+            _ => None,
+        };
         let mut i = run.start;
         while i < run.end {
             let key = (negative.value(i), bucket[i]);
-            let mut j = i + 1;
-            while j < run.end && bucket[j] == key.1 && negative.value(j) == key.0 {
-                j += 1;
+            let mut j = i
+                + 1
+                + bucket[i + 1..run.end]
+                    .iter()
+                    .position(|&b| b != key.1)
+                    .unwrap_or(run.end - i - 1);
+            // Rare: one index on both sides, next to each other.
+            let set = negative.slice(i, j - i).count_set_bits();
+            if set != 0 && set != j - i {
+                j = (i + 1..j)
+                    .find(|&r| negative.value(r) != key.0)
+                    .unwrap_or(j);
             }
             let from = self.ts.len();
-            for r in i..j {
-                let t = ts[r];
-                if t < start || t > end {
-                    continue;
+            let within = ts[i..j].iter().all(|&t| t >= start && t <= end);
+            match uniform {
+                Some(k) if within => {
+                    self.ts.extend_from_slice(&ts[i..j]);
+                    copy(&mut self.count, c.count.values(), i..j);
+                    copy(&mut self.count_float, c.count_float.values(), i..j);
+                    self.kinds.resize(self.kinds.len() + (j - i), k);
                 }
-                self.ts.push(t);
-                self.count.push(count.get(r).copied().unwrap_or_default());
-                self.count_float
-                    .push(count_float.get(r).copied().unwrap_or_default());
-                let int = if ints || !c.count.is_null(r) { INT } else { 0 };
-                let float = if floats || !c.count_float.is_null(r) {
-                    FLOAT
-                } else {
-                    0
-                };
-                self.kinds.push(int | float);
+                _ => self.take_rows(c, i..j, (start, end)),
             }
             let to = self.ts.len();
             if to > from {
@@ -96,6 +119,23 @@ impl Gathered {
                 }
             }
             i = j;
+        }
+    }
+
+    /// [`Self::take`] of rows `rows` of one bucket, row by row.
+    fn take_rows(&mut self, c: &BucketColumns<'_>, rows: Range<usize>, (start, end): (i64, i64)) {
+        let ts = c.ts.values();
+        for r in rows {
+            let t = ts[r];
+            if t < start || t > end {
+                continue;
+            }
+            self.ts.push(t);
+            self.count.push(c.count.value(r));
+            self.count_float.push(c.count_float.value(r));
+            let int = if c.count.is_null(r) { 0 } else { INT };
+            let float = if c.count_float.is_null(r) { 0 } else { FLOAT };
+            self.kinds.push(int | float);
         }
     }
 

@@ -36,6 +36,11 @@ impl<'a, T: ArrowPrimitiveType> Nullable<'a, T> {
         self.0.is_none_or(|a| a.is_null(i))
     }
 
+    /// Whether the column was left out (every row null).
+    pub(crate) fn is_absent(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// Whether no row is null.
     pub(crate) fn no_nulls(&self) -> bool {
         self.0.is_some_and(|a| a.null_count() == 0)
