@@ -50,6 +50,12 @@ fn exponential(k: u64) -> Histogram {
             offset: 1,
             length: 2,
         }],
+        counts: Counts::Int {
+            count: 2 * k,
+            zero_count: 0,
+            positive_deltas: vec![k as i64, 0],
+            negative_deltas: vec![],
+        },
         ..custom(&[], k)
     }
 }
