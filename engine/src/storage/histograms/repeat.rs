@@ -181,14 +181,14 @@ impl Expand {
             // Index into [the carried row, then the batch's rows] of each row's lists.
             let mut idx: Vec<u32> = Vec::with_capacity(n);
             let mut prev = self.carry.as_ref().map(|(id, _)| (*id, 0u32));
-            for i in 0..n {
+            for (i, &row_id) in id.iter().enumerate() {
                 let repeat = lists[0].is_null(i);
                 if repeat && (lists[1].is_valid(i) || lists[2].is_valid(i))
                     || !repeat && lists[1].is_null(i)
                 {
                     return Err(damaged(
                         path,
-                        id[i],
+                        row_id,
                         b,
                         i,
                         "only some of its lists are null",
@@ -196,11 +196,11 @@ impl Expand {
                 }
                 let src = if repeat {
                     match prev {
-                        Some((p, src)) if p == id[i] => src,
+                        Some((p, src)) if p == row_id => src,
                         _ => {
                             return Err(damaged(
                                 path,
-                                id[i],
+                                row_id,
                                 b,
                                 i,
                                 "repeats the lists of no earlier row of its series",
@@ -211,7 +211,7 @@ impl Expand {
                     i as u32 + 1
                 };
                 idx.push(src);
-                prev = Some((id[i], src));
+                prev = Some((row_id, src));
             }
             let idx = UInt32Array::from(idx);
             for (k, name) in LISTS.iter().enumerate() {
