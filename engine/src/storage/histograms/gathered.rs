@@ -32,8 +32,8 @@ pub(crate) struct Gathered {
     count_float: Vec<f64>,
     /// [`INT`] and [`FLOAT`] of each row.
     kinds: Vec<u8>,
-    /// Whether the groups came in increasing key order (the file's), each once.
-    ordered: bool,
+    /// Whether a group came out of increasing key order (the file's) or twice.
+    unordered: bool,
 }
 
 impl Gathered {
@@ -44,7 +44,7 @@ impl Gathered {
         self.count.clear();
         self.count_float.clear();
         self.kinds.clear();
-        self.ordered = true;
+        self.unordered = false;
     }
 
     /// Rows gathered.
@@ -61,9 +61,6 @@ impl Gathered {
         run: Range<usize>,
         (start, end): (i64, i64),
     ) {
-        if self.ts.is_empty() {
-            self.ordered = true;
-        }
         let (ts, bucket) = (c.ts.values(), c.bucket.values());
         let negative = c.negative.values();
         // Every row's kind, when no column has a null in some rows only.
@@ -112,7 +109,7 @@ impl Gathered {
                     Some((k, g)) if *k == key && g.end == from => g.end = to,
                     last => {
                         if last.is_some_and(|(k, _)| *k >= key) {
-                            self.ordered = false;
+                            self.unordered = true;
                         }
                         self.groups.push((key, from..to));
                     }
@@ -162,7 +159,7 @@ impl Gathered {
     /// count of the run's kind (and no other row); false (the runs' buckets then partly
     /// filled) for anything else, which the per-sample walk then places or reports.
     pub(crate) fn fill_runs(&self, runs: &mut [HistogramRun]) -> bool {
-        if !self.ordered {
+        if self.unordered {
             return false;
         }
         let mut used = 0;

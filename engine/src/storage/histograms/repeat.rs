@@ -20,7 +20,7 @@ use parquet::file::metadata::{FileMetaData, KeyValue};
 
 use super::rows::{FloatList, SpanList};
 use crate::model::series::SeriesId;
-use crate::storage::parquet_io::bad;
+use crate::storage::parquet_io::{bad, open_batches};
 use crate::{Error, Result};
 
 /// The footer key naming a histograms file's format version; absent: version 1.
@@ -240,16 +240,9 @@ impl Expand {
 
 /// Every row of the histograms file at `path`, full ([`Expand`]), in file order.
 pub(crate) fn read_full(path: &Path) -> Result<Vec<RecordBatch>> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| bad(path, e))?;
     let mut expand = Expand::default();
-    reader
-        .map(|b| expand.batch(&b.map_err(|e| bad(path, e))?, path))
+    open_batches(path)?
+        .map(|b| expand.batch(&b?, path))
         .collect()
 }
 
